@@ -1,0 +1,20 @@
+# The two commands of the README: `make run` and `make test`. Both set everything up first.
+.PHONY: setup run test test-fast bench clean
+
+setup:
+	@bash scripts/setup.sh
+
+run: setup
+	@.venv/bin/rapport-assist demo
+
+test: setup
+	@.venv/bin/python -m pytest -q
+
+test-fast: setup
+	@.venv/bin/python -m pytest -q -m "not slow"
+
+bench: setup
+	@.venv/bin/python bench/replay_speed.py
+
+clean:
+	rm -rf .venv .pytest_cache .hypothesis build src/*.egg-info

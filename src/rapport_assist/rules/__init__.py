@@ -1,0 +1,42 @@
+"""Rules as data: YAML rule packs, their loader, the rule engine and inline examples.
+
+Public API (used by the pipeline and the CLI):
+
+* ``default_rules_dir()`` - the default packs (repo ``rules/``; ``$RAPPORT_ASSIST_RULES`` overrides);
+* ``load_rules(paths)`` - files and folders -> ``RuleSet``, or ``RuleError`` listing every problem;
+* ``RuleEngine(ruleset)`` - ``start_call()``, ``on_utterance(au)``, ``finish(t_s)``;
+* ``run_examples(ruleset, annotator)`` - each rule's ``fires``/``quiet`` examples.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from .engine import RuleEngine
+from .examples import ExampleResult, run_examples
+from .loader import load_rules
+from .model import Rule, RuleSet
+from .source import RuleProblem
+
+RULES_ENV = "RAPPORT_ASSIST_RULES"
+
+
+def default_rules_dir() -> Path:
+    """The folder of default rule packs: ``$RAPPORT_ASSIST_RULES`` if set, else the repo's ``rules/``."""
+    override = os.environ.get(RULES_ENV)
+    if override:
+        return Path(override)
+    return Path(__file__).resolve().parents[3] / "rules"
+
+
+__all__ = [
+    "ExampleResult",
+    "Rule",
+    "RuleEngine",
+    "RuleProblem",
+    "RuleSet",
+    "default_rules_dir",
+    "load_rules",
+    "run_examples",
+]

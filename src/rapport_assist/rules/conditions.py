@@ -1,0 +1,354 @@
+"""Condition evaluators: the typed conditions of ``model`` compiled into fast closures.
+
+A compiled condition takes an ``EvalContext`` and returns the ``Match`` list it rests on
+(possibly empty) when it holds, or ``None`` when it does not. Lexicon matches are cached per
+utterance, so rules that share a lexicon share the work.
+
+The grammatical tests (question, conditional, negation, future-tense commitment) read the
+spaCy parse already in the ``Doc``; nothing is re-parsed. Tones are read through
+``ToneCue`` functions: today a text cue built from the ``tones:`` section; a voice cue
+(loudness and pace against the caller's baseline) can be added beside it without touching
+any rule.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Callable, Mapping, Protocol, Sequence
+
+from .features import CompiledLexicon, Features, KeyBits, Match, PhraseIndex, first_keys, phrase_key, word_keys
+from .model import (
+    AllOf,
+    AnyOf,
+    Condition,
+    Conditional,
+    Echoes,
+    EchoesOther,
+    FutureActionFinder,
+    InQuestion,
+    Lexicon,
+    LexiconFinder,
+    MatchTest,
+    MaxWords,
+    MinLength,
+    Negated,
+    Not,
+    Says,
+    SentenceSays,
+    SpeakerIs,
+    Tone,
+    ToneIs,
+)
+
+
+@dataclass(eq=False)
+class EvalContext:
+    """What a condition sees: this utterance, the other speaker's last turn, and (inside
+    ``expect``) the turns that opened the expectation."""
+
+    feats: Features
+    other_last: Features | None = None
+    reference: Sequence[Features] = ()
+    tones: dict[str, list[Match] | None] = field(default_factory=dict)
+
+
+Evaluator = Callable[[EvalContext], "list[Match] | None"]
+
+
+class ToneCue(Protocol):
+    """Reads one tone (e.g. "angry") for the current utterance: matches when it holds, else None."""
+
+    def __call__(self, tone: str, ctx: EvalContext) -> list[Match] | None: ...
+
+
+class TextToneCue:
+    """The text cue: a tone holds when its ``text`` condition (from ``tones:``) holds."""
+
+    def __init__(self, definitions: Mapping[str, Evaluator]) -> None:
+        self.definitions = dict(definitions)
+
+    def __call__(self, tone: str, ctx: EvalContext) -> list[Match] | None:
+        definition = self.definitions.get(tone)
+        return definition(ctx) if definition else None
+
+
+class Compiler:
+    """Compiles conditions against one rule set's lexicons and tones."""
+
+    def __init__(self, lexicons: Mapping[str, Lexicon], tones: Mapping[str, Tone]) -> None:
+        self.key_bits = KeyBits()
+        self.lexicons = {name: CompiledLexicon(lex, self.key_bits.add(first_keys(lex)))
+                         for name, lex in lexicons.items()}
+        self._word_sets = {name: word_keys(lex) for name, lex in lexicons.items()}
+        self._future_markers = frozenset(phrase_key(w) for w in _FUTURE_WORDS)
+        self._future_bit = self.key_bits.add(self._future_markers)
+        self.text_tones = TextToneCue({name: self.condition(t.text) for name, t in tones.items()})
+        self.tone_cues: list[ToneCue] = [self.text_tones]
+
+    # ------------------------------------------------------------ conditions
+
+    def condition(self, cond: Condition) -> Evaluator:
+        if isinstance(cond, SpeakerIs):
+            speaker = cond.speaker
+            return lambda ctx: [] if ctx.feats.au.utterance.speaker is speaker else None
+        if isinstance(cond, Says):
+            return self.says(cond)
+        if isinstance(cond, ToneIs):
+            return self.tone(cond.tone)
+        if isinstance(cond, MinLength):
+            return _min_length(cond)
+        if isinstance(cond, MaxWords):
+            limit = cond.words
+            return lambda ctx: [] if ctx.feats.word_count <= limit else None
+        if isinstance(cond, Echoes):
+            return self.echoes(cond)
+        if isinstance(cond, AllOf):
+            parts = [self.condition(c) for c in sorted(cond.items, key=_cost)]
+
+            def all_of(ctx: EvalContext) -> list[Match] | None:
+                out: list[Match] = []
+                for part in parts:
+                    got = part(ctx)
+                    if got is None:
+                        return None
+                    out.extend(got)
+                return out
+
+            return all_of
+        if isinstance(cond, AnyOf):
+            options = [self.condition(c) for c in sorted(cond.items, key=_cost)]
+
+            def any_of(ctx: EvalContext) -> list[Match] | None:
+                for option in options:
+                    got = option(ctx)
+                    if got is not None:
+                        return got
+                return None
+
+            return any_of
+        assert isinstance(cond, Not)
+        inner = self.condition(cond.item)
+        return lambda ctx: [] if inner(ctx) is None else None
+
+    def tone(self, name: str) -> Evaluator:
+        cues = self.tone_cues
+
+        def tone_is(ctx: EvalContext) -> list[Match] | None:
+            if name not in ctx.tones:
+                found = None
+                for cue in cues:
+                    found = cue(name, ctx)
+                    if found is not None:
+                        break
+                ctx.tones[name] = found
+            return ctx.tones[name]
+
+        return tone_is
+
+    def echoes(self, cond: Echoes) -> Evaluator:
+        ignore = self._word_sets[cond.ignore]
+        need = cond.min_shared
+
+        def echoes(ctx: EvalContext) -> list[Match] | None:
+            if not ctx.reference:
+                return None
+            said = set()
+            for ref in ctx.reference:
+                said |= ref.content_lemmas(ignore)
+            feats = ctx.feats
+            hits = [k for k in feats.content_words(ignore) if feats.lemma(k) in said]
+            if len({feats.lemma(k) for k in hits}) < need:
+                return None
+            return [Match(k, k + 1, "echo", feats) for k in hits]
+
+        return echoes
+
+    # ------------------------------------------------------------ says
+
+    def says(self, cond: Says) -> Evaluator:
+        finder = cond.finder
+        if isinstance(finder, LexiconFinder):
+            lexicons = [self.lexicons[n] for n in finder.lexicons]
+
+            def find(feats: Features) -> list[Match]:
+                out: list[Match] = []
+                for lex in lexicons:
+                    out.extend(lexicon_matches(lex, feats))
+                return out
+        else:
+            assert isinstance(finder, FutureActionFinder)
+            actions = self.lexicons[finder.actions]
+            markers, bit = self._future_markers, self._future_bit
+
+            def find(feats: Features) -> list[Match]:
+                return future_actions(actions, markers, feats) if feats.bits & bit else []
+
+        tests = [self.skip_test(t) for t in cond.skip_if]
+
+        def says(ctx: EvalContext) -> list[Match] | None:
+            found = find(ctx.feats)
+            if tests:
+                found = [m for m in found if not any(test(m, ctx) for test in tests)]
+            return found or None
+
+        return says
+
+    def skip_test(self, test: MatchTest) -> Callable[[Match, EvalContext], bool]:
+        if isinstance(test, InQuestion):
+            return _in_question
+        if isinstance(test, Conditional):
+            return _near(self._word_sets[test.cues], test.before, 0)
+        if isinstance(test, Negated):
+            return _near(self._word_sets[test.cues], test.before, test.after)
+        if isinstance(test, SentenceSays):
+            lex = self.lexicons[test.lexicon]
+
+            def sentence_says(m: Match, ctx: EvalContext) -> bool:
+                sid = ctx.feats.sent[m.start]
+                return any(ctx.feats.sent[o.start] == sid for o in lexicon_matches(lex, ctx.feats))
+
+            return sentence_says
+        assert isinstance(test, EchoesOther)
+        ignore = self._word_sets[test.ignore]
+        need = test.min_shared
+
+        def echoes_other(m: Match, ctx: EvalContext) -> bool:
+            if ctx.other_last is None:
+                return False
+            s, e = ctx.feats.sent_spans[ctx.feats.sent[m.start]]
+            mine = ctx.feats.content_lemmas(ignore, range(s, e))
+            return len(mine & ctx.other_last.content_lemmas(ignore)) >= need
+
+        return echoes_other
+
+
+def lexicon_matches(lex: CompiledLexicon, feats: Features) -> list[Match]:
+    """A lexicon's matches in this utterance (cached per utterance)."""
+    key = "lex:" + lex.name
+    found = feats.cache.get(key)
+    if found is None:
+        found = feats.cache[key] = lex.find(feats)
+    return found  # type: ignore[return-value]
+
+
+def _in_question(m: Match, ctx: EvalContext) -> bool:
+    """The match's clause is a question: its sentence ends with "?" and no later clause, joined
+    by a comma and a conjunction ("…, so what time works?"), owns the question mark."""
+    feats = ctx.feats
+    if feats.sent[m.start] not in feats.questions:
+        return False
+    doc = feats.doc
+    first = feats.doc_i[m.end - 1] + 1
+    end = doc[first - 1].sent.end
+    for j in range(first, end - 1):
+        if doc[j].is_punct and doc[j].text == "," and doc[j + 1].pos_ in ("CCONJ", "SCONJ"):
+            return False
+    return True
+
+
+def _near(cues: frozenset[int], before: int, after: int) -> Callable[[Match, EvalContext], bool]:
+    """A cue word within ``before`` tokens before or ``after`` tokens after the match (same sentence)."""
+
+    def near(m: Match, ctx: EvalContext) -> bool:
+        feats = ctx.feats
+        s, e = feats.sent_spans[feats.sent[m.start]]
+        window = list(range(max(s, m.start - before), m.start)) + list(range(m.end, min(e, m.end + after)))
+        return any(not cues.isdisjoint(feats.keys[k]) for k in window)
+
+    return near
+
+
+def _min_length(cond: MinLength) -> Evaluator:
+    words, seconds = cond.words, cond.seconds
+
+    def min_length(ctx: EvalContext) -> list[Match] | None:
+        feats = ctx.feats
+        if words is not None and feats.word_count >= words:
+            return []
+        if seconds is not None and feats.au.utterance.duration_s >= seconds:
+            return []
+        return None
+
+    return min_length
+
+
+def _cost(cond: Condition) -> int:
+    """Evaluation order inside all/any: cheap checks first."""
+    if isinstance(cond, (SpeakerIs, MaxWords, MinLength)):
+        return 0
+    if isinstance(cond, (Says, ToneIs)):
+        return 1
+    return 2
+
+
+# ---------------------------------------------------------------- future-tense commitments
+
+_FUTURE_WORDS = ("will", "shall", "going", "gon")
+_SUBJECT_DEPS = ("nsubj", "nsubjpass")
+
+
+def future_actions(actions: CompiledLexicon, markers: frozenset[int], feats: Features) -> list[Match]:
+    """Commitments to a future action: a subject, then "will"/"'ll"/"going to", then a verb
+    phrase from ``actions`` ("someone will call you back", "it'll get reviewed").
+
+    Skipped: questions with the modal first ("will you..."), negated modals ("won't"), and
+    obligations ("you'll have to..."), whose verb is not an action. Cached per utterance.
+    """
+    key = "future:" + actions.name
+    cached = feats.cache.get(key)
+    if cached is not None:
+        return cached  # type: ignore[return-value]
+    out: list[Match] = []
+    doc = feats.doc
+    for pos, keys in enumerate(feats.keys):
+        if markers.isdisjoint(keys):
+            continue
+        tok = doc[feats.doc_i[pos]]
+        verb, holder = _future_head(tok)
+        if verb is None or holder is None:
+            continue
+        subject = next((c for c in holder.children if c.dep_ in _SUBJECT_DEPS), None)
+        if subject is None or subject.i > tok.i or any(c.dep_ == "neg" for c in verb.children):
+            continue
+        start = feats.content_pos(subject.left_edge.i)
+        for cand in _action_candidates(verb):
+            if cand.i < tok.i:  # a complement clause before the modal belongs to another verb
+                continue
+            end = _action_end(actions.phrases, feats, cand.i)
+            if end > start:
+                out.append(Match(start, end, actions.name, feats))
+                break
+    feats.cache[key] = out
+    return out
+
+
+def _future_head(tok):  # type: ignore[no-untyped-def]
+    """For a future marker token, the verb it governs and the token holding the subject."""
+    if tok.tag_ == "MD" and tok.lemma_ in ("will", "shall") and tok.dep_ == "aux":
+        return tok.head, tok.head
+    nxt = tok.nbor(1) if tok.i + 1 < len(tok.doc) else None
+    if tok.lemma_ == "go" and tok.tag_ in ("VBG", "VB") and nxt is not None and nxt.norm_ == "to":
+        verb = next((c for c in tok.children if c.dep_ == "xcomp"), None)
+        return verb, tok
+    return None, None
+
+
+def _action_candidates(verb):  # type: ignore[no-untyped-def]
+    """The verb, its conjoined verbs that share its subject, and causative complements
+    ("have a manager call", "get that sent") that are not to-infinitives."""
+    verbs = [verb] + [c for c in verb.children
+                      if c.dep_ == "conj" and c.pos_ == "VERB" and not any(g.dep_ in _SUBJECT_DEPS for g in c.children)]
+    out = []
+    for v in verbs:
+        out.append(v)
+        out.extend(c for c in v.children
+                   if c.dep_ in ("ccomp", "xcomp") and c.pos_ == "VERB" and not any(g.dep_ == "aux" and g.lower_ == "to"
+                                                                                   for g in c.children))
+    return out
+
+
+def _action_end(phrases: PhraseIndex, feats: Features, doc_index: int) -> int:
+    pos = feats.content_pos(doc_index)
+    if pos >= len(feats.keys) or feats.doc_i[pos] != doc_index:
+        return -1
+    return phrases.match_at(feats, pos)

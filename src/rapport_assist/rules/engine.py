@@ -1,0 +1,262 @@
+"""The rule engine: runs a ``RuleSet`` over one call's utterances, in timeline order.
+
+Per rule it keeps a little state machine:
+
+* a rule with only ``when`` fires at the end of the utterance that matches it;
+* a rule with ``expect`` opens an *expectation* when ``when`` matches, and waits for the
+  expected speaker. The expectation is met when one of their turns matches ``expect``;
+  it fails (and the rule fires, at the end of that turn) when ``within.turns`` of their
+  turns pass without it, or when their next turn starts more than ``within.seconds`` after
+  the last trigger. Turns matching ``expect.ignore`` (backchannels) do not count. Further
+  triggers before it closes join the same expectation;
+* ``episode``: after a fire the rule stays quiet until ``episode.ends_when`` matches;
+* ``cooldown_s``: a rule never fires twice within this many seconds.
+
+Every nudge carries evidence; ``evidence[0]`` is the turn the nudge is about (the trigger or
+the reply, per ``points_at``), the rest show the other turns it rests on.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Sequence
+
+from ..annotate import AnnotatedUtterance
+from ..types import Evidence, Nudge, Speaker, Utterance
+from .conditions import Compiler, EvalContext, Evaluator, ToneCue
+from .features import FeatureExtractor, Features, Match, PhraseIndex
+from .model import Rule, RuleSet
+
+QUOTE_MAX_WORDS = 14
+
+
+@dataclass
+class _Pending:
+    """An open expectation: the turns that opened it and what matched in each."""
+
+    triggers: list[tuple[Features, list[Match]]]
+    context: list[Features]
+    last_trigger_end_s: float
+    turns_seen: int = 0
+
+
+@dataclass
+class _State:
+    pending: _Pending | None = None
+    latched: bool = False
+    last_fire_s: float | None = None
+
+
+@dataclass(eq=False)
+class _CompiledRule:
+    rule: Rule
+    when: Evaluator
+    expect: Evaluator | None
+    ignore: Evaluator | None
+    episode_ends: Evaluator | None
+    rewrites: list[tuple[PhraseIndex, str]] = field(default_factory=list)
+
+
+class RuleEngine:
+    """Evaluates rules on annotated utterances and returns nudges; one call at a time.
+
+    ``tone_cues`` adds tone readers (e.g. a voice-based one) beside the text cue.
+    """
+
+    def __init__(self, ruleset: RuleSet, tone_cues: Sequence[ToneCue] = ()) -> None:
+        self.ruleset = ruleset
+        compiler = Compiler(ruleset.lexicons, ruleset.tones)
+        compiler.tone_cues.extend(tone_cues)
+        self._extractor = FeatureExtractor(ruleset.fillers, compiler.key_bits)
+        self._rules = [self._compile(rule, compiler) for rule in ruleset.rules]
+        self._states: list[_State] = []
+        self._last: dict[Speaker, Features] = {}
+        self._last_utterance: Utterance | None = None
+        self.start_call()
+
+    @staticmethod
+    def _compile(rule: Rule, compiler: Compiler) -> _CompiledRule:
+        expect = rule.expect
+        return _CompiledRule(
+            rule=rule,
+            when=compiler.condition(rule.when),
+            expect=compiler.condition(expect.condition) if expect else None,
+            ignore=compiler.condition(expect.ignore) if expect and expect.ignore else None,
+            episode_ends=compiler.condition(rule.episode.ends_when) if rule.episode else None,
+            rewrites=[(PhraseIndex([rw.phrase]), rw.replacement) for rw in rule.rewrites],
+        )
+
+    def start_call(self) -> None:
+        """Forget everything about the previous call."""
+        self._states = [_State() for _ in self._rules]
+        self._last = {}
+        self._last_utterance = None
+
+    def on_utterance(self, au: AnnotatedUtterance) -> list[Nudge]:
+        """Feed the next utterance (timeline order); returns the nudges that fire at its end."""
+        feats = self._extractor.extract(au)
+        speaker = au.utterance.speaker
+        ctx = EvalContext(feats, self._last.get(speaker.other()))
+        nudges: list[Nudge] = []
+        for compiled, state in zip(self._rules, self._states):
+            nudge = self._step(compiled, state, feats, ctx)
+            if nudge is not None:
+                nudges.append(nudge)
+        self._last[speaker] = feats
+        self._last_utterance = au.utterance
+        return nudges
+
+    def finish(self, t_s: float) -> list[Nudge]:
+        """The call ended at ``t_s``: close open expectations (``if_call_ends: fire`` fires)."""
+        nudges: list[Nudge] = []
+        for compiled, state in zip(self._rules, self._states):
+            pending, state.pending = state.pending, None
+            expect = compiled.rule.expect
+            if pending is None or expect is None or expect.if_call_ends != "fire" or self._last_utterance is None:
+                continue
+            nudge = self._fire(compiled, state, t_s, self._last_utterance.index, pending, None, [])
+            if nudge is not None:
+                nudges.append(nudge)
+        return nudges
+
+    # ------------------------------------------------------------ one rule, one utterance
+
+    def _step(self, compiled: _CompiledRule, state: _State, feats: Features, ctx: EvalContext) -> Nudge | None:
+        rule = compiled.rule
+        utt = feats.au.utterance
+        nudge = None
+        if state.latched and compiled.episode_ends is not None and compiled.episode_ends(ctx) is not None:
+            state.latched = False
+        pending = state.pending
+        if pending is not None and rule.expect is not None:
+            expect = rule.expect
+            if utt.speaker is expect.speaker:
+                if compiled.ignore is None or compiled.ignore(ctx) is None:
+                    nudge = self._close_window(compiled, state, pending, feats, ctx)
+            else:
+                found = compiled.when(ctx)
+                if found is not None:
+                    pending.triggers.append((feats, found))
+                    pending.last_trigger_end_s = utt.end_s
+                pending.context.append(feats)
+                return None
+        if state.pending is None and not state.latched:
+            found = compiled.when(ctx)
+            if found is not None:
+                if rule.expect is None:
+                    return self._fire(compiled, state, utt.end_s, utt.index, None, feats, found)
+                state.pending = _Pending([(feats, found)], [feats], utt.end_s)
+        return nudge
+
+    def _close_window(self, compiled: _CompiledRule, state: _State, pending: _Pending, feats: Features,
+                      ctx: EvalContext) -> Nudge | None:
+        expect = compiled.rule.expect
+        assert expect is not None and compiled.expect is not None
+        utt = feats.au.utterance
+        window = expect.within
+        late = window.seconds is not None and utt.start_s - pending.last_trigger_end_s > window.seconds
+        if not late:
+            reply_ctx = EvalContext(feats, ctx.other_last, pending.context, ctx.tones)
+            if compiled.expect(reply_ctx) is not None:
+                state.pending = None
+                return None
+        pending.turns_seen += 1
+        if late or (window.turns is not None and pending.turns_seen >= window.turns):
+            state.pending = None
+            return self._fire(compiled, state, utt.end_s, utt.index, pending, feats, [])
+        return None
+
+    # ------------------------------------------------------------ nudges
+
+    def _fire(self, compiled: _CompiledRule, state: _State, t_s: float, index: int, pending: _Pending | None,
+              closing: Features | None, found: list[Match]) -> Nudge | None:
+        """Build the nudge (unless in cooldown). ``closing`` is the utterance at whose end it
+        fires (None when the call ended); ``found`` what matched in it for a ``when``-only rule."""
+        rule = compiled.rule
+        if rule.episode is not None:
+            state.latched = True
+        if state.last_fire_s is not None and t_s - state.last_fire_s < rule.cooldown_s:
+            return None
+        state.last_fire_s = t_s
+        if pending is None:
+            assert closing is not None
+            evidence = [_evidence(closing, found, "")]
+            quote_from = (closing, found)
+        else:
+            quote_from = pending.triggers[0]
+            triggers = [_evidence(f, m, "trigger") for f, m in pending.triggers]
+            if closing is None:
+                reply = []
+            else:
+                reply = [_evidence(closing, [], "reply: " + _window_text(rule))]
+            evidence = triggers + reply if rule.points_at == "trigger" else reply + triggers
+        quote, rewrite = _quote_and_rewrite(*quote_from, compiled.rewrites)
+        if rewrite is not None:
+            message = rule.message.format(quote=quote, rewrite=rewrite)
+        else:
+            message = rule.message_if_no_rewrite.format(quote=quote, rewrite="")
+        return Nudge(
+            rule=rule.id,
+            severity=rule.severity,
+            title=rule.title,
+            message=message,
+            t_s=t_s,
+            utterance_index=index,
+            evidence=tuple(evidence),
+            why=rule.why,
+            rewrite=rewrite,
+            rule_source=rule.source,
+        )
+
+
+def _window_text(rule: Rule) -> str:
+    expect = rule.expect
+    assert expect is not None
+    parts = []
+    if expect.within.turns is not None:
+        parts.append(f"{expect.within.turns} {expect.speaker.value} turn{'s' if expect.within.turns != 1 else ''}")
+    if expect.within.seconds is not None:
+        parts.append(f"{expect.within.seconds:g} s")
+    return "the expected words did not come within " + " or ".join(parts)
+
+
+def _evidence(feats: Features, found: list[Match], note: str) -> Evidence:
+    utt = feats.au.utterance
+    return Evidence(
+        utterance_index=utt.index,
+        speaker=utt.speaker,
+        text=utt.text,
+        start_s=utt.start_s,
+        end_s=utt.end_s,
+        matched=tuple(dict.fromkeys(m.text for m in found if m.text)),
+        note=note,
+    )
+
+
+def _quote_and_rewrite(feats: Features, found: list[Match],
+                       rewrites: list[tuple[PhraseIndex, str]]) -> tuple[str, str | None]:
+    """The speaker's own words from the first match to the end of its sentence, and, when a
+    rewrite phrase overlaps a match, the same words with that phrase replaced."""
+    spans = [m for m in found if m.end > m.start]
+    if not spans:
+        return "", None
+    for m in spans:
+        s_end = feats.sent_spans[feats.sent[m.start]][1]
+        s_start = feats.sent_spans[feats.sent[m.start]][0]
+        for index, replacement in rewrites:
+            for pos in range(s_start, m.end):
+                end = index.match_at(feats, pos)
+                if end > m.start:
+                    start = min(pos, m.start)
+                    rest = _clip(feats, end, s_end)
+                    rewrite = f"{replacement} {rest}".strip() if rest else replacement
+                    return _clip(feats, start, s_end), rewrite[:1].upper() + rewrite[1:]
+    m = spans[0]
+    return _clip(feats, m.start, feats.sent_spans[feats.sent[m.start]][1]), None
+
+
+def _clip(feats: Features, start: int, end: int) -> str:
+    """Text of content tokens [start, end), cut to ``QUOTE_MAX_WORDS`` words with an ellipsis."""
+    if end - start > QUOTE_MAX_WORDS:
+        return feats.span_text(start, start + QUOTE_MAX_WORDS).rstrip(",;:") + "…"
+    return feats.span_text(start, end)

@@ -1,0 +1,381 @@
+"""Per-utterance features the conditions read, and lexicons compiled for fast matching.
+
+Each utterance's spaCy ``Doc`` is read once (with ``Doc.to_array``) into a list of *content
+tokens*: punctuation, spaces and fillers ("um", "uh") are dropped and stutters ("I, I") are
+collapsed. Each content token carries its lowercase, norm and lemma as hash keys, so a
+phrase token written as "am", "'m" or "be" matches "I'm", and a phrase written in base form
+("call back") matches every inflection through the lemma. Phrases never cross a sentence.
+
+Phrase syntax (in YAML): words separated by spaces; ``a|b|c`` lists one-word alternatives;
+``<num>`` matches any number word or digit string ("within <num> hours").
+"""
+
+from __future__ import annotations
+
+import re
+from bisect import bisect_left
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Iterable, Sequence
+
+from ..annotate import AnnotatedUtterance
+from .model import Lexicon, Phrase
+
+if TYPE_CHECKING:  # pragma: no cover
+    from spacy.tokens import Doc
+
+NUM = -1  # the key of the ``<num>`` wildcard
+_WORD_RE = re.compile(r"<num>|[a-z0-9']+")
+_CONTRACTION_NORMS = {"'m": "am", "'re": "are", "'ve": "have", "'ll": "will", "n't": "not"}
+_NT_STEMS = {"ca": "can", "wo": "will", "sha": "shall"}
+_RUN_ONS = {"cannot": ("can", "not"), "gonna": ("going", "to"), "gotta": ("got", "to"), "wanna": ("want", "to")}
+
+
+def phrase_key(word: str) -> int:
+    """The hash key spaCy uses for a (lowercase) string."""
+    from spacy.strings import hash_string
+
+    return int(hash_string(word))
+
+
+def phrase_words(text: str) -> list[str]:
+    """Split a phrase the way spaCy splits English text ("can't" -> "can", "not")."""
+    out: list[str] = []
+    for word in _WORD_RE.findall(text.lower().replace("’", "'")):
+        if word in _RUN_ONS:
+            out.extend(_RUN_ONS[word])
+        elif word.endswith("n't") and len(word) > 3:
+            stem = word[:-3]
+            out.extend((_NT_STEMS.get(stem, stem), "not"))
+        elif "'" in word.strip("'"):
+            base, suffix = word.split("'", 1)
+            out.extend((base, _CONTRACTION_NORMS.get("'" + suffix, "'" + suffix)))
+        elif word.strip("'"):
+            out.append(_CONTRACTION_NORMS.get(word, word) if word.startswith("'") else word)
+    return out
+
+
+PhraseKey = frozenset[int]
+
+
+def compile_phrase(text: str) -> tuple[PhraseKey, ...]:
+    """A phrase as a tuple of alternative-key sets (``{NUM}`` for ``<num>``)."""
+    tokens: list[PhraseKey] = []
+    for chunk in text.split():
+        if "|" in chunk:
+            alts = [w for a in chunk.split("|") for w in phrase_words(a)[:1]]
+            tokens.append(frozenset(NUM if a == "<num>" else phrase_key(a) for a in alts))
+        else:
+            tokens.extend(frozenset((NUM if w == "<num>" else phrase_key(w),)) for w in phrase_words(chunk))
+    return tuple(tokens)
+
+
+@dataclass(frozen=True, eq=False)
+class Match:
+    """Words a finder matched: content-token positions [start, end) of one utterance."""
+
+    start: int
+    end: int
+    label: str
+    feats: "Features"
+
+    @property
+    def text(self) -> str:
+        """The words as said (fillers left out); built only when evidence needs it."""
+        return self.feats.span_text(self.start, self.end)
+
+
+class PhraseIndex:
+    """Phrases indexed by their first token's keys, matched over content tokens."""
+
+    def __init__(self, phrases: Iterable[Phrase]) -> None:
+        self.by_first: dict[int, list[tuple[PhraseKey, ...]]] = {}
+        for phrase in phrases:
+            tokens = compile_phrase(phrase.text)
+            if not tokens:
+                continue
+            for key in tokens[0]:
+                self.by_first.setdefault(key, []).append(tokens)
+        self.first_keys = frozenset(k for k in self.by_first if k != NUM)
+        self.num_first = NUM in self.by_first
+
+    def __bool__(self) -> bool:
+        return bool(self.by_first)
+
+    def match_at(self, feats: "Features", pos: int) -> int:
+        """End of the longest phrase starting at content position ``pos`` (or -1)."""
+        keys, nums, sents = feats.keys, feats.is_num, feats.sent
+        n = len(keys)
+        best = -1
+        firsts = keys[pos] + ((NUM,) if nums[pos] else ())
+        for key in firsts:
+            for tokens in self.by_first.get(key, ()):
+                end = pos + len(tokens)
+                if end <= best or end > n or sents[end - 1] != sents[pos]:
+                    continue
+                for j in range(1, len(tokens)):
+                    alts = tokens[j]
+                    k = pos + j
+                    if not ((nums[k] and NUM in alts) or not alts.isdisjoint(keys[k])):
+                        break
+                else:
+                    best = end
+        return best
+
+    def find(self, feats: "Features") -> list[tuple[int, int]]:
+        """Every longest, left-to-right, non-overlapping match as content spans."""
+        out: list[tuple[int, int]] = []
+        first_keys, num_first, nums = self.first_keys, self.num_first, feats.is_num
+        resume = 0
+        for pos, keys in enumerate(feats.keys):
+            if pos < resume or (first_keys.isdisjoint(keys) and not (num_first and nums[pos])):
+                continue
+            end = self.match_at(feats, pos)
+            if end > pos:
+                out.append((pos, end))
+                resume = end
+        return out
+
+
+def _label_key(label: str) -> int:
+    """The id spaCy stores for an entity label (a symbol id for built-in labels)."""
+    from spacy.symbols import IDS
+
+    return int(IDS.get(label, phrase_key(label)))
+
+
+class CompiledLexicon:
+    """A lexicon ready to match: phrases, entity labels, and ``except`` phrases that veto overlaps."""
+
+    def __init__(self, lexicon: Lexicon, bit: int) -> None:
+        self.name = lexicon.name
+        self.bit = bit  # set in ``Features.bits`` when a phrase could start in the utterance
+        self.phrases = PhraseIndex(lexicon.phrases)
+        self.excepts = PhraseIndex(lexicon.except_)
+        self.entities = frozenset(_label_key(label) for label in lexicon.entities)
+
+    def find(self, feats: "Features") -> list[Match]:
+        spans = self.phrases.find(feats) if feats.bits & self.bit else []
+        if self.entities:
+            spans = sorted(set(spans) | set(feats.entities(self.entities)))
+        if spans and self.excepts:
+            vetoes = self.excepts.find(feats)
+            spans = [(s, e) for s, e in spans if not any(vs < e and s < ve for vs, ve in vetoes)]
+        return [Match(s, e, self.name, feats) for s, e in spans]
+
+
+@dataclass(eq=False)
+class Features:
+    """What the rules read about one utterance; computed once, shared by every rule."""
+
+    au: AnnotatedUtterance
+    keys: list[tuple[int, ...]]
+    is_num: list[bool]
+    sent: list[int]
+    doc_i: list[int]
+    rows: list[list[int]]  # the to_array rows: lower, norm, lemma, sent start, pos
+    questions: frozenset[int]
+    sent_spans: list[tuple[int, int]]
+    bits: int  # which first-word groups occur (see ``KeyBits``): a cheap pre-filter
+    cache: dict[str, object] = field(default_factory=dict)
+    _word_count: int = -1
+
+    @property
+    def doc(self) -> "Doc":
+        return self.au.doc
+
+    def span_text(self, start: int, end: int) -> str:
+        """The words said between content positions, from the original text (fillers removed)."""
+        if start >= end:
+            return ""
+        return doc_text(self, self.doc_i[start], self.doc_i[end - 1] + 1)
+
+    @property
+    def word_count(self) -> int:
+        """Words in the utterance, counted as ``AnnotatedUtterance.word_count`` does (cached)."""
+        if self._word_count < 0:
+            self._word_count = self.au.word_count
+        return self._word_count
+
+    def content_pos(self, doc_index: int) -> int:
+        """The content position of a doc token (or of the next content token after it)."""
+        return bisect_left(self.doc_i, doc_index)
+
+    def entities(self, labels: frozenset[int]) -> list[tuple[int, int]]:
+        """Named entities with one of these label ids, as content spans."""
+        out = []
+        for ent in self.doc.ents:
+            if ent.label in labels:
+                s, e = self.content_pos(ent.start), self.content_pos(ent.end)
+                if s < e:
+                    out.append((s, e))
+        return out
+
+    def lemma(self, k: int) -> int:
+        """The lemma key of content token ``k``."""
+        return self.rows[self.doc_i[k]][2]
+
+    def content_words(self, ignore: frozenset[int]) -> list[int]:
+        """Positions of content words: nouns, verbs and adjectives, not stop words or ``ignore``."""
+        kinds = self.cache["#content"]
+        return [k for k in kinds if ignore.isdisjoint(self.keys[k])]  # type: ignore[attr-defined]
+
+    def content_lemmas(self, ignore: frozenset[int], positions: Sequence[int] | None = None) -> frozenset[int]:
+        """Lemma keys of content words, optionally only among ``positions``."""
+        words = self.content_words(ignore)
+        if positions is not None:
+            wanted = set(positions)
+            words = [k for k in words if k in wanted]
+        return frozenset(self.lemma(k) for k in words)
+
+
+_FILLER_PUNCT = frozenset({",", "...", "…", "-", "—"})
+
+
+def doc_text(feats: Features, doc_start: int, doc_end: int) -> str:
+    """Text of doc tokens [doc_start, doc_end), leaving out fillers and the commas around them
+    ("so, um, go" -> "so go")."""
+    doc = feats.doc
+    fillers = feats.cache.get("#fillers", frozenset())
+    parts: list[str] = []
+    skip_punct = False
+    for tok in doc[doc_start:doc_end]:
+        if tok.lower in fillers:  # type: ignore[operator]
+            if parts and parts[-1].strip() in _FILLER_PUNCT:
+                parts.pop()
+            if parts:
+                parts[-1] = parts[-1].rstrip() + " "
+            skip_punct = True
+            continue
+        if skip_punct and tok.text in _FILLER_PUNCT:
+            continue
+        skip_punct = False
+        parts.append(tok.text_with_ws)
+    return "".join(parts).strip()
+
+
+class KeyBits:
+    """Maps each word key to the bit of every group (lexicon) that has a phrase starting with it,
+    so one pass over an utterance tells which lexicons are worth scanning at all."""
+
+    def __init__(self) -> None:
+        self.by_key: dict[int, int] = {}
+        self.num_bits = 0
+        self._next = 1
+
+    def add(self, first_keys: Iterable[int]) -> int:
+        """Register a group by the keys its phrases start with; returns its bit."""
+        bit = self._next
+        self._next <<= 1
+        for key in first_keys:
+            if key == NUM:
+                self.num_bits |= bit
+            else:
+                self.by_key[key] = self.by_key.get(key, 0) | bit
+        return bit
+
+
+_SKIP, _NUM, _STOP = 1, 2, 4  # word kinds cached by FeatureExtractor
+
+
+class FeatureExtractor:
+    """Turns an ``AnnotatedUtterance`` into ``Features``.
+
+    One ``Doc.to_array`` call reads the per-token values; per-word facts (punctuation, filler,
+    number, stop word, pre-filter bits) come from a cache keyed by the lowercase form, so each
+    word of the vocabulary is looked up once per engine.
+    """
+
+    def __init__(self, fillers: Iterable[str], key_bits: KeyBits) -> None:
+        from spacy import symbols
+        from spacy.attrs import LEMMA, LOWER, NORM, POS, SENT_START
+
+        self._content_tags = frozenset({symbols.NOUN, symbols.PROPN, symbols.VERB, symbols.ADJ})
+        self._attrs = [LOWER, NORM, LEMMA, SENT_START, POS]
+        self.fillers = frozenset(phrase_key(w) for f in fillers for w in phrase_words(f)[:1])
+        # spaCy leaves some contractions un-normalized ("should've" -> "'ve"); add the full word
+        self._expand: dict[int, int] = {}
+        for short, full in _CONTRACTION_NORMS.items():
+            self._expand[phrase_key(short)] = self._expand[phrase_key(short.replace("'", "’"))] = phrase_key(full)
+        self._question = phrase_key("?")
+        self._key_bits = key_bits
+        self._words: dict[int, tuple[int, int, int]] = {}
+
+    def _word(self, doc: "Doc", lower: int) -> tuple[int, int, int]:
+        """(kind, pre-filter bits, expanded contraction key or 0) for a lowercase word key."""
+        lex = doc.vocab[doc.vocab.strings[lower]]
+        kind = ((_SKIP if lex.is_punct or lex.is_space or lower in self.fillers else 0)
+                | (_NUM if lex.like_num else 0) | (_STOP if lex.is_stop else 0))
+        extra = self._expand.get(lower, 0)
+        by_key = self._key_bits.by_key
+        bits = by_key.get(lower, 0) | by_key.get(extra, 0) | (self._key_bits.num_bits if kind & _NUM else 0)
+        info = self._words[lower] = (kind, bits, extra)
+        return info
+
+    def extract(self, au: AnnotatedUtterance) -> Features:
+        doc = au.doc
+        rows = doc.to_array(self._attrs).tolist() if len(doc) else []
+        words, question, content_tags = self._words, self._question, self._content_tags
+        by_key = self._key_bits.by_key
+        keys: list[tuple[int, ...]] = []
+        is_num: list[bool] = []
+        sent: list[int] = []
+        doc_i: list[int] = []
+        content: list[int] = []
+        questions: set[int] = set()
+        bits = 0
+        sid = -1
+        last_lower = 0
+        last_skipped = 0  # the last punctuation token, to spot "?" at a sentence end
+        for i, (lower, norm, lemma, start, pos) in enumerate(rows):
+            if start == 1 or sid < 0:
+                if last_skipped == question and sid >= 0:
+                    questions.add(sid)
+                sid += 1
+                last_lower = 0
+            info = words.get(lower) or self._word(doc, lower)
+            kind = info[0]
+            if kind & _SKIP:
+                last_skipped = lower
+                continue
+            last_skipped = 0
+            if lower == last_lower:  # a stutter: "I, I think"
+                continue
+            last_lower = lower
+            bits |= info[1]
+            if info[2]:
+                keys.append((lower, norm, lemma, info[2]))
+                bits |= by_key.get(norm, 0) | by_key.get(lemma, 0)
+            elif lower == norm == lemma:
+                keys.append((lower,))
+            else:
+                keys.append(tuple({lower, norm, lemma}))
+                bits |= by_key.get(norm, 0) | by_key.get(lemma, 0)
+            is_num.append(kind & _NUM != 0)
+            sent.append(sid)
+            if pos in content_tags and not kind & _STOP:
+                content.append(len(doc_i))
+            doc_i.append(i)
+        if last_skipped == question and sid >= 0:
+            questions.add(sid)
+        spans: list[tuple[int, int]] = [(0, 0)] * (sid + 1)
+        for k, s_id in enumerate(sent):
+            first = spans[s_id][0] if spans[s_id][1] else k
+            spans[s_id] = (first, k + 1)
+        feats = Features(au, keys, is_num, sent, doc_i, rows, frozenset(questions), spans, bits)
+        feats.cache["#fillers"] = self.fillers
+        feats.cache["#content"] = content
+        return feats
+
+
+def first_keys(lexicon: Lexicon) -> frozenset[int]:
+    """Keys a lexicon's phrases can start with (``NUM`` for ``<num>``)."""
+    return frozenset(k for p in lexicon.phrases for t in compile_phrase(p.text)[:1] for k in t)
+
+
+def word_keys(lexicon: Lexicon) -> frozenset[int]:
+    """All keys of a lexicon's one-word phrases (for cue sets such as negation words)."""
+    out: set[int] = set()
+    for phrase in lexicon.phrases:
+        for alts in compile_phrase(phrase.text):
+            out |= alts
+    return frozenset(out)

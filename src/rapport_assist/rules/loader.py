@@ -1,0 +1,749 @@
+"""YAML rule files -> a validated ``RuleSet``, reporting every problem with ``file:line:col``.
+
+Two steps, as in pySigma and Semgrep: ``source`` parses safe YAML into located values;
+this module checks their shape, types and cross references (lexicons, tones, rule ids)
+and builds the typed ``model``. All problems are collected and raised together as one
+``RuleError`` whose ``errors`` attribute holds the ``RuleProblem`` list.
+"""
+
+from __future__ import annotations
+
+import re
+import string
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Callable, Sequence
+
+from ..errors import RuleError
+from ..types import Speaker
+from .model import (
+    AllOf,
+    AnyOf,
+    Condition,
+    Conditional,
+    Echoes,
+    EchoesOther,
+    Episode,
+    Example,
+    ExampleTurn,
+    Expectation,
+    Finder,
+    FutureActionFinder,
+    InQuestion,
+    Lexicon,
+    LexiconFinder,
+    MatchTest,
+    MaxWords,
+    MinLength,
+    Negated,
+    Not,
+    Phrase,
+    Rewrite,
+    Rule,
+    RuleSet,
+    Says,
+    SentenceSays,
+    SpeakerIs,
+    Tone,
+    ToneIs,
+    Window,
+)
+from .source import Loc, Problems, RuleProblem, YMap, YScalar, YSeq, YValue, read_rule_file
+
+SUPPORTED_VERSIONS = (1,)
+TOP_KEYS = ("version", "lexicons", "tones", "fillers", "rules", "overrides")
+LEXICON_KEYS = ("phrases", "except", "entities", "description")
+RULE_KEYS = ("id", "title", "severity", "why", "message", "message_if_no_rewrite", "rewrites", "when",
+             "expect", "points_at", "episode", "cooldown_s", "enabled", "examples")
+RULE_REQUIRED = ("id", "title", "severity", "why", "message", "when")
+CONDITION_KEYS = ("speaker", "says", "tone", "min_length", "max_words", "echoes", "all", "any", "not")
+EXPECT_KEYS = ("within", "ignore", "if_call_ends")
+SAYS_FINDERS = ("lexicon", "future_action")
+SKIP_TESTS = ("question", "conditional", "negated", "sentence_says", "echoes_other")
+OVERRIDE_KEYS = ("rule", "enabled", "severity", "cooldown_s")
+SEVERITIES = ("low", "medium", "high")
+ENTITY_LABELS = ("DATE", "TIME", "CARDINAL", "ORDINAL", "MONEY", "PERCENT", "QUANTITY", "PERSON", "ORG",
+                 "GPE", "LOC", "PRODUCT", "EVENT", "NORP", "FAC", "WORK_OF_ART", "LAW", "LANGUAGE")
+TEMPLATE_FIELDS = ("quote", "rewrite")
+NAME_RE = re.compile(r"^[a-z][a-z0-9]*(?:[-_][a-z0-9]+)*$")
+PHRASE_WORD_RE = re.compile(r"^(?:<num>|[\w'’-]+)$")
+
+# Defaults of the built-in tests, each naming the lexicon it reads.
+DEFAULT_NEGATION_LEXICON = "negation"
+DEFAULT_CONDITIONAL_LEXICON = "conditional"
+DEFAULT_ECHO_IGNORE_LEXICON = "echo-ignore"
+
+
+def load_rules(paths: Sequence[Path]) -> RuleSet:
+    """Load rule files and folders (every ``*.yaml`` inside, sorted) into one ``RuleSet``.
+
+    Raises ``RuleError`` listing every problem as ``file:line:col: what (fix: ...)``; its
+    ``errors`` attribute holds them as ``RuleProblem`` values.
+    """
+    problems = Problems()
+    files: list[Path] = []
+    for raw in paths:
+        path = Path(raw)
+        if path.is_dir():
+            found = sorted(p for p in path.glob("*.yaml") if p.is_file())
+            if not found:
+                problems.items.append(RuleProblem(str(path), 1, 1, "folder has no *.yaml rule files",
+                                                  "point at a folder of rule packs or at a single file"))
+            files.extend(found)
+        elif path.exists():
+            files.append(path)
+        else:
+            problems.items.append(RuleProblem(str(path), 1, 1, "no such rule file or folder",
+                                              "check the path given to --rules"))
+    if not paths:
+        problems.items.append(RuleProblem("<rules>", 1, 1, "no rule files given", "pass a file or folder"))
+    builder = _Builder(problems)
+    for path in files:
+        tree = read_rule_file(path, problems)
+        if tree is not None:
+            builder.add_file(tree, str(path))
+    ruleset = builder.finish(tuple(str(f) for f in files))
+    if problems.items:
+        raise _rule_error(problems.items)
+    return ruleset
+
+
+def _rule_error(items: list[RuleProblem]) -> RuleError:
+    items = sorted(items, key=lambda p: (p.path, p.line, p.col))
+    count = f"{len(items)} problem{'s' if len(items) != 1 else ''}"
+    lines = "\n".join(f"  {p}" for p in items)
+    error = RuleError(f"{count} in rule files:\n{lines}",
+                      "fix them, then re-check with 'rapport-assist rules check'")
+    error.errors = list(items)  # type: ignore[attr-defined]
+    return error
+
+
+@dataclass
+class _Ref:
+    kind: str  # "lexicon" | "tone"
+    name: str
+    loc: Loc
+
+
+@dataclass
+class _Builder:
+    """Validates each file and then the references between files."""
+
+    problems: Problems
+    lexicons: dict[str, Lexicon] = field(default_factory=dict)
+    tones: dict[str, Tone] = field(default_factory=dict)
+    rules: list[Rule] = field(default_factory=list)
+    fillers: list[str] = field(default_factory=list)
+    overrides: list[tuple[str, Loc, dict[str, object]]] = field(default_factory=list)
+    refs: list[_Ref] = field(default_factory=list)
+
+    # ------------------------------------------------------------ basic shape checks
+
+    def mapping(self, value: YValue, what: str) -> YMap | None:
+        if isinstance(value, YMap):
+            return value
+        self.problems.add(value.loc, f"{what} must be a mapping (key: value lines), not {_kind(value)}",
+                          "indent its keys under it")
+        return None
+
+    def sequence(self, value: YValue, what: str) -> YSeq | None:
+        if isinstance(value, YSeq):
+            return value
+        self.problems.add(value.loc, f"{what} must be a list, not {_kind(value)}", "write each item on a '- ' line")
+        return None
+
+    def keys(self, m: YMap, allowed: Sequence[str], what: str, required: Sequence[str] = ()) -> None:
+        for key, (loc, _) in m.entries.items():
+            if key not in allowed:
+                self.problems.unknown(loc, f"key in {what}", key, allowed)
+        for key in required:
+            if key not in m.entries:
+                self.problems.add(m.loc, f"{what} is missing required key {key!r}", f"add '{key}: ...'")
+
+    def text(self, value: YValue, what: str) -> str | None:
+        if isinstance(value, YScalar) and isinstance(value.value, str) and value.value.strip():
+            return value.value
+        if isinstance(value, YScalar) and isinstance(value.value, str):
+            self.problems.add(value.loc, f"{what} is empty", "write some text")
+        else:
+            self.problems.add(value.loc, f"{what} must be text, not {_kind(value)}", "quote it: \"...\"")
+        return None
+
+    def name(self, value: YValue, what: str) -> str | None:
+        name = self.text(value, what)
+        if name is not None and not NAME_RE.match(name):
+            self.problems.add(value.loc, f"{what} {name!r} is not a valid name",
+                              "use lowercase letters, digits and dashes, e.g. 'angry-no-apology'")
+            return None
+        return name
+
+    def integer(self, value: YValue, what: str, minimum: int = 0) -> int | None:
+        if isinstance(value, YScalar) and type(value.value) is int and value.value >= minimum:
+            return value.value
+        self.problems.add(value.loc, f"{what} must be a whole number >= {minimum}, not {_show(value)}",
+                          f"write a number like {max(minimum, 1)}")
+        return None
+
+    def number(self, value: YValue, what: str, minimum: float = 0.0) -> float | None:
+        if (isinstance(value, YScalar) and type(value.value) in (int, float)
+                and value.value == value.value and minimum <= value.value < float("inf")):
+            return float(value.value)  # type: ignore[arg-type]
+        self.problems.add(value.loc, f"{what} must be a number >= {minimum:g}, not {_show(value)}",
+                          "write a number like 20 or 2.5")
+        return None
+
+    def boolean(self, value: YValue, what: str) -> bool | None:
+        if isinstance(value, YScalar) and isinstance(value.value, bool):
+            return value.value
+        self.problems.add(value.loc, f"{what} must be true or false, not {_show(value)}", "write true or false")
+        return None
+
+    def choice(self, value: YValue, what: str, choices: Sequence[str]) -> str | None:
+        text = self.text(value, what)
+        if text is None:
+            return None
+        if text not in choices:
+            self.problems.unknown(value.loc, what, text, choices)
+            return None
+        return text
+
+    def speaker(self, value: YValue, what: str) -> Speaker | None:
+        text = self.choice(value, what, [s.value for s in Speaker])
+        return Speaker(text) if text else None
+
+    def names(self, value: YValue, what: str) -> list[tuple[str, Loc]]:
+        """A name or a list of names."""
+        items = value.items if isinstance(value, YSeq) else (value,)
+        if isinstance(value, YSeq) and not items:
+            self.problems.add(value.loc, f"{what} list is empty", "name at least one")
+        out = []
+        for item in items:
+            name = self.name(item, what)
+            if name is not None:
+                out.append((name, item.loc))
+        return out
+
+    def template(self, value: YValue, what: str) -> str | None:
+        text = self.text(value, what)
+        if text is None:
+            return None
+        try:
+            fields = [f for _, f, _, _ in string.Formatter().parse(text) if f is not None]
+        except ValueError as exc:
+            self.problems.add(value.loc, f"{what} has a broken placeholder ({exc})",
+                              "write {quote} or {rewrite}; double literal braces: {{ }}")
+            return None
+        for f in fields:
+            if f not in TEMPLATE_FIELDS:
+                self.problems.unknown(value.loc, f"placeholder in {what}", "{" + f + "}",
+                                      ["{" + t + "}" for t in TEMPLATE_FIELDS])
+                return None
+        return text
+
+    def ref(self, kind: str, name: str, loc: Loc) -> str:
+        self.refs.append(_Ref(kind, name, loc))
+        return name
+
+    # ------------------------------------------------------------ files
+
+    def add_file(self, tree: YValue, path: str) -> None:
+        top = self.mapping(tree, "a rule file")
+        if top is None:
+            return
+        self.keys(top, TOP_KEYS, "a rule file")
+        version = top.get("version")
+        if version is not None:
+            if not (isinstance(version, YScalar) and type(version.value) is int
+                    and version.value in SUPPORTED_VERSIONS):
+                self.problems.add(version.loc, f"unsupported rule file version {_show(version)}",
+                                  f"write 'version: {SUPPORTED_VERSIONS[-1]}'")
+        if (v := top.get("lexicons")) is not None:
+            self.add_lexicons(v)
+        if (v := top.get("tones")) is not None:
+            self.add_tones(v)
+        if (v := top.get("fillers")) is not None and (seq := self.sequence(v, "fillers")) is not None:
+            for item in seq.items:
+                word = self.text(item, "a filler")
+                if word is not None:
+                    self.fillers.append(word.strip().lower())
+        if (v := top.get("rules")) is not None and (seq := self.sequence(v, "rules")) is not None:
+            for item in seq.items:
+                self.add_rule(item)
+        if (v := top.get("overrides")) is not None and (seq := self.sequence(v, "overrides")) is not None:
+            for item in seq.items:
+                self.add_override(item)
+
+    def add_lexicons(self, value: YValue) -> None:
+        m = self.mapping(value, "lexicons")
+        if m is None:
+            return
+        for name, (key_loc, body) in m.entries.items():
+            if not NAME_RE.match(name):
+                self.problems.add(key_loc, f"lexicon name {name!r} is not a valid name",
+                                  "use lowercase letters, digits and dashes")
+                continue
+            if name in self.lexicons:
+                self.problems.add(key_loc, f"lexicon {name!r} is defined twice (first at {self.lexicons[name].loc})",
+                                  "rename one or merge their phrases")
+                continue
+            if isinstance(body, YSeq):  # short form: a bare list of phrases
+                self.lexicons[name] = Lexicon(name, self.phrases(body, "a phrase"), (), (), "", key_loc)
+                continue
+            lm = self.mapping(body, f"lexicon {name!r}")
+            if lm is None:
+                continue
+            self.keys(lm, LEXICON_KEYS, f"lexicon {name!r}")
+            phrases = self.phrases(lm.get("phrases"), "a phrase") if lm.get("phrases") else ()
+            excepts = self.phrases(lm.get("except"), "an except phrase") if lm.get("except") else ()
+            entities: list[str] = []
+            if (ev := lm.get("entities")) is not None and (seq := self.sequence(ev, "entities")) is not None:
+                for item in seq.items:
+                    label = self.choice(item, "entity label", ENTITY_LABELS)
+                    if label:
+                        entities.append(label)
+            description = ""
+            if (dv := lm.get("description")) is not None:
+                description = self.text(dv, "description") or ""
+            if not phrases and not entities:
+                self.problems.add(lm.loc, f"lexicon {name!r} has no phrases", "add 'phrases:' with at least one")
+            self.lexicons[name] = Lexicon(name, phrases, excepts, tuple(entities), description, key_loc)
+
+    def phrases(self, value: YValue | None, what: str) -> tuple[Phrase, ...]:
+        if value is None:
+            return ()
+        seq = self.sequence(value, "phrases")
+        if seq is None:
+            return ()
+        out = []
+        for item in seq.items:
+            if isinstance(item, YScalar) and isinstance(item.value, (bool, int, float)):
+                item = YScalar(item.raw, item.loc, item.raw)  # "no", "yes", "100" are words here
+            text = self.text(item, what)
+            if text is None:
+                continue
+            if not any(ch.isalnum() for ch in text) and "<num>" not in text:
+                self.problems.add(item.loc, f"{what} {text!r} has no words", "write at least one word")
+                continue
+            bad = [w for w in text.split() if "|" in w and not all(PHRASE_WORD_RE.match(a) for a in w.split("|"))]
+            if bad:
+                self.problems.add(item.loc, f"alternatives {bad[0]!r} must be single words separated by '|'",
+                                  "write e.g. 'second|third time'")
+                continue
+            out.append(Phrase(text, item.loc))
+        return tuple(out)
+
+    def add_tones(self, value: YValue) -> None:
+        m = self.mapping(value, "tones")
+        if m is None:
+            return
+        for name, (key_loc, body) in m.entries.items():
+            if not NAME_RE.match(name):
+                self.problems.add(key_loc, f"tone name {name!r} is not a valid name", "use lowercase letters")
+                continue
+            if name in self.tones:
+                self.problems.add(key_loc, f"tone {name!r} is defined twice", "keep one definition")
+                continue
+            tm = self.mapping(body, f"tone {name!r}")
+            if tm is None:
+                continue
+            self.keys(tm, ("text",), f"tone {name!r}", required=("text",))
+            if (tv := tm.get("text")) is not None:
+                cond = self.condition(tv, f"tone {name!r}", context="tone")
+                if cond is not None:
+                    self.tones[name] = Tone(name, cond, key_loc)
+
+    # ------------------------------------------------------------ conditions
+
+    def condition(self, value: YValue, what: str, context: str) -> Condition | None:
+        """Parse a condition; ``context`` is "trigger", "expect" or "tone" (what it may use)."""
+        m = self.mapping(value, what)
+        if m is None:
+            return None
+        if not m.entries:
+            self.problems.add(m.loc, f"{what} is an empty condition", "add e.g. 'speaker: agent'")
+            return None
+        self.keys(m, CONDITION_KEYS, what)
+        parts: list[Condition] = []
+        ok = True
+        for key, (key_loc, v) in m.entries.items():
+            if key not in CONDITION_KEYS:
+                ok = False
+                continue
+            part = self.condition_part(key, key_loc, v, what, context)
+            if part is None:
+                ok = False
+            else:
+                parts.append(part)
+        if not ok:
+            return None
+        return parts[0] if len(parts) == 1 else AllOf(tuple(parts))
+
+    def condition_part(self, key: str, key_loc: Loc, v: YValue, what: str, context: str) -> Condition | None:
+        if key == "speaker":
+            sp = self.speaker(v, "speaker")
+            return SpeakerIs(sp) if sp else None
+        if key == "says":
+            return self.says(v)
+        if key == "tone":
+            if context == "tone":
+                self.problems.add(key_loc, "a tone cannot be defined by another tone", "use 'says:' cues")
+                return None
+            name = self.name(v, "tone")
+            return ToneIs(self.ref("tone", name, v.loc)) if name else None
+        if key == "min_length":
+            lm = self.mapping(v, "min_length")
+            if lm is None:
+                return None
+            self.keys(lm, ("words", "seconds"), "min_length")
+            words = self.integer(lm.get("words"), "min_length.words", 1) if lm.get("words") else None
+            seconds = self.number(lm.get("seconds"), "min_length.seconds") if lm.get("seconds") else None
+            if words is None and seconds is None:
+                self.problems.add(lm.loc, "min_length needs 'words' or 'seconds'", "add e.g. 'words: 35'")
+                return None
+            return MinLength(words, seconds)
+        if key == "max_words":
+            n = self.integer(v, "max_words", 1)
+            return MaxWords(n) if n is not None else None
+        if key == "echoes":
+            if context != "expect":
+                self.problems.add(key_loc, "'echoes' compares a reply with the turns that opened the expectation, "
+                                  "so it only works inside 'expect'",
+                                  "move it under 'expect:' or use 'skip_if: [echoes_other]' in 'says'")
+                return None
+            em = self.mapping(v, "echoes")
+            if em is None:
+                return None
+            self.keys(em, ("min_shared", "ignore"), "echoes", required=("min_shared",))
+            n = self.integer(em.get("min_shared"), "echoes.min_shared", 1) if em.get("min_shared") else None
+            ignore = self.lexicon_param(em, "ignore", DEFAULT_ECHO_IGNORE_LEXICON)
+            return Echoes(n, ignore) if n is not None and ignore else None
+        if key in ("all", "any"):
+            seq = self.sequence(v, key)
+            if seq is None:
+                return None
+            if not seq.items:
+                self.problems.add(seq.loc, f"'{key}' list is empty", "add at least one condition")
+                return None
+            items = [self.condition(item, f"an item of '{key}'", context) for item in seq.items]
+            if any(i is None for i in items):
+                return None
+            return (AllOf if key == "all" else AnyOf)(tuple(items))  # type: ignore[arg-type]
+        inner = self.condition(v, "'not'", context)
+        return Not(inner) if inner is not None else None
+
+    def lexicon_param(self, m: YMap, key: str, default: str) -> str | None:
+        v = m.get(key)
+        if v is None:
+            return self.ref("lexicon", default, m.loc)
+        name = self.name(v, key)
+        return self.ref("lexicon", name, v.loc) if name else None
+
+    def says(self, v: YValue) -> Says | None:
+        if not isinstance(v, YMap):
+            names = self.names(v, "lexicon")
+            if not names:
+                return None
+            return Says(LexiconFinder(tuple(self.ref("lexicon", n, loc) for n, loc in names)), ())
+        self.keys(v, SAYS_FINDERS + ("skip_if",), "says")
+        finders = [k for k in SAYS_FINDERS if k in v.entries]
+        if len(finders) != 1:
+            self.problems.add(v.loc, "'says' needs exactly one of: " + ", ".join(SAYS_FINDERS),
+                              "e.g. 'says: {lexicon: apology}'")
+            return None
+        fv = v.entries[finders[0]][1]
+        finder: Finder | None
+        if finders[0] == "lexicon":
+            names = self.names(fv, "lexicon")
+            finder = LexiconFinder(tuple(self.ref("lexicon", n, loc) for n, loc in names)) if names else None
+        else:
+            name = self.name(fv, "future_action lexicon")
+            finder = FutureActionFinder(self.ref("lexicon", name, fv.loc)) if name else None
+        tests: list[MatchTest] = []
+        ok = finder is not None
+        if (sv := v.get("skip_if")) is not None:
+            seq = self.sequence(sv, "skip_if")
+            if seq is None:
+                return None
+            for item in seq.items:
+                test = self.skip_test(item)
+                if test is None:
+                    ok = False
+                else:
+                    tests.append(test)
+        return Says(finder, tuple(tests)) if ok and finder is not None else None
+
+    def skip_test(self, item: YValue) -> MatchTest | None:
+        if isinstance(item, YScalar):
+            name = self.choice(item, "skip_if test", SKIP_TESTS)
+            params: YMap | None = YMap({}, item.loc)
+            if name == "sentence_says":
+                self.problems.add(item.loc, "'sentence_says' needs a lexicon", "write '- sentence_says: time-frame'")
+                return None
+            if name == "echoes_other":
+                self.problems.add(item.loc, "'echoes_other' needs min_shared",
+                                  "write '- echoes_other: {min_shared: 2}'")
+                return None
+        elif isinstance(item, YMap) and len(item.entries) == 1:
+            name, (key_loc, pv) = next(iter(item.entries.items()))
+            if name not in SKIP_TESTS:
+                self.problems.unknown(key_loc, "skip_if test", name, SKIP_TESTS)
+                return None
+            if name == "sentence_says":
+                lex = self.name(pv, "sentence_says lexicon")
+                return SentenceSays(self.ref("lexicon", lex, pv.loc)) if lex else None
+            params = self.mapping(pv, f"parameters of {name!r}")
+        else:
+            self.problems.add(item.loc, "a skip_if test is a name or a one-key mapping",
+                              "write e.g. '- question' or '- negated: {before: 3}'")
+            return None
+        if name is None or params is None:
+            return None
+        if name == "question":
+            self.keys(params, (), "question")
+            return InQuestion()
+        if name == "conditional":
+            self.keys(params, ("cues", "before"), "conditional")
+            before = self.integer(params.get("before"), "before", 1) if params.get("before") else 4
+            cues = self.lexicon_param(params, "cues", DEFAULT_CONDITIONAL_LEXICON)
+            return Conditional(cues, before) if cues and before is not None else None
+        if name == "negated":
+            self.keys(params, ("cues", "before", "after"), "negated")
+            before = self.integer(params.get("before"), "before") if params.get("before") else 3
+            after = self.integer(params.get("after"), "after") if params.get("after") else 1
+            cues = self.lexicon_param(params, "cues", DEFAULT_NEGATION_LEXICON)
+            ok = cues and before is not None and after is not None
+            return Negated(cues, before, after) if ok else None  # type: ignore[arg-type]
+        self.keys(params, ("min_shared", "ignore"), "echoes_other", required=("min_shared",))
+        n = self.integer(params.get("min_shared"), "min_shared", 1) if params.get("min_shared") else None
+        ignore = self.lexicon_param(params, "ignore", DEFAULT_ECHO_IGNORE_LEXICON)
+        return EchoesOther(n, ignore) if n is not None and ignore else None
+
+    # ------------------------------------------------------------ rules
+
+    def add_rule(self, value: YValue) -> None:
+        m = self.mapping(value, "a rule")
+        if m is None:
+            return
+        self.keys(m, RULE_KEYS, "a rule", RULE_REQUIRED)
+        n_before = len(self.problems.items)
+
+        def opt(key: str, parse: Callable[[YValue], object], default: object) -> object:
+            v = m.get(key)
+            return default if v is None else parse(v)
+
+        rule_id = opt("id", lambda v: self.name(v, "rule id"), None)
+        if isinstance(rule_id, str) and any(r.id == rule_id for r in self.rules):
+            first = next(r for r in self.rules if r.id == rule_id)
+            self.problems.add(m.entries["id"][1].loc, f"rule id {rule_id!r} is used twice (first at {first.loc})",
+                              "give each rule its own id")
+        title = opt("title", lambda v: self.text(v, "title"), None)
+        severity = opt("severity", lambda v: self.choice(v, "severity", SEVERITIES), None)
+        why = opt("why", lambda v: self.text(v, "why"), None)
+        message = opt("message", lambda v: self.template(v, "message"), None)
+        fallback = opt("message_if_no_rewrite", lambda v: self.template(v, "message_if_no_rewrite"), None)
+        rewrites = opt("rewrites", self.rewrites, ())
+        when = opt("when", lambda v: self.condition(v, "when", "trigger"), None)
+        expect = opt("expect", self.expectation, None)
+        points_at = opt("points_at", lambda v: self.choice(v, "points_at", ("trigger", "reply")), None)
+        episode = opt("episode", self.episode, None)
+        cooldown = opt("cooldown_s", lambda v: self.number(v, "cooldown_s"), 0.0)
+        enabled = opt("enabled", lambda v: self.boolean(v, "enabled"), True)
+        examples = opt("examples", self.examples, ())
+        if points_at is not None and expect is None:
+            self.problems.add(m.entries["points_at"][0], "'points_at' only applies to rules with 'expect'",
+                              "remove it, or add an 'expect:' block")
+        if "{rewrite}" in (message or "") and not rewrites:
+            self.problems.add(m.entries["message"][1].loc, "message uses {rewrite} but the rule has no 'rewrites'",
+                              "add 'rewrites:' or remove {rewrite}")
+        if rewrites and fallback is None:
+            self.problems.add(m.loc, "a rule with 'rewrites' needs 'message_if_no_rewrite'",
+                              "add the message to show when no rewrite applies")
+        if len(self.problems.items) != n_before or any(
+                x is None for x in (rule_id, title, severity, why, message, when, cooldown, enabled)):
+            return
+        self.rules.append(Rule(
+            id=rule_id, title=title, severity=severity, why=why,  # type: ignore[arg-type]
+            message=message, message_if_no_rewrite=fallback or message,  # type: ignore[arg-type]
+            rewrites=rewrites, when=when, expect=expect,  # type: ignore[arg-type]
+            points_at=points_at or "reply", episode=episode,  # type: ignore[arg-type]
+            cooldown_s=cooldown, enabled=enabled, examples=examples,  # type: ignore[arg-type]
+            loc=m.loc,
+        ))
+
+    def rewrites(self, value: YValue) -> tuple[Rewrite, ...]:
+        seq = self.sequence(value, "rewrites")
+        out: list[Rewrite] = []
+        for item in seq.items if seq else ():
+            rm = self.mapping(item, "a rewrite")
+            if rm is None:
+                continue
+            self.keys(rm, ("from", "to"), "a rewrite", required=("from", "to"))
+            src = self.phrases(YSeq((rm.get("from"),), rm.loc), "rewrite 'from'") if rm.get("from") else ()
+            dst = self.text(rm.get("to"), "rewrite 'to'") if rm.get("to") else None
+            if src and dst is not None:
+                out.append(Rewrite(src[0], dst))
+        return tuple(out)
+
+    def expectation(self, value: YValue) -> Expectation | None:
+        m = self.mapping(value, "expect")
+        if m is None:
+            return None
+        for key in ("speaker", "within"):
+            if key not in m.entries:
+                self.problems.add(m.loc, f"expect is missing required key {key!r}",
+                                  "add 'speaker: agent' and 'within: {turns: 1}'" if key == "within"
+                                  else "add 'speaker: agent'")
+        cond_map = YMap({k: e for k, e in m.entries.items() if k not in EXPECT_KEYS}, m.loc)
+        for key, (loc, _) in cond_map.entries.items():
+            if key not in CONDITION_KEYS:
+                self.problems.unknown(loc, "key in expect", key, CONDITION_KEYS + EXPECT_KEYS)
+        cond_map = YMap({k: e for k, e in cond_map.entries.items() if k in CONDITION_KEYS}, m.loc)
+        speaker_v = m.get("speaker")
+        speaker = self.speaker(speaker_v, "speaker") if speaker_v is not None else None
+        condition = self.condition(cond_map, "expect", "expect") if len(cond_map.entries) > 1 else None
+        if len(cond_map.entries) <= 1 and "speaker" in m.entries:
+            self.problems.add(m.loc, "expect says whose turn to wait for but not what they should say",
+                              "add e.g. 'says: apology'")
+        window = None
+        if (wv := m.get("within")) is not None and (wm := self.mapping(wv, "within")) is not None:
+            self.keys(wm, ("turns", "seconds"), "within")
+            turns = self.integer(wm.get("turns"), "within.turns", 1) if wm.get("turns") else None
+            seconds = self.number(wm.get("seconds"), "within.seconds") if wm.get("seconds") else None
+            if turns is None and seconds is None:
+                self.problems.add(wm.loc, "within needs 'turns' or 'seconds'", "write e.g. '{turns: 1, seconds: 20}'")
+            else:
+                window = Window(turns, seconds)
+        ignore = None
+        if (iv := m.get("ignore")) is not None:
+            ignore = self.condition(iv, "expect.ignore", "trigger")
+        on_end = "drop"
+        if (ev := m.get("if_call_ends")) is not None:
+            on_end = self.choice(ev, "if_call_ends", ("drop", "fire")) or "drop"
+        if speaker is None or condition is None or window is None or (iv is not None and ignore is None):
+            return None
+        return Expectation(speaker, condition, window, ignore, on_end)  # type: ignore[arg-type]
+
+    def episode(self, value: YValue) -> Episode | None:
+        m = self.mapping(value, "episode")
+        if m is None:
+            return None
+        self.keys(m, ("ends_when",), "episode", required=("ends_when",))
+        ev = m.get("ends_when")
+        cond = self.condition(ev, "episode.ends_when", "trigger") if ev is not None else None
+        return Episode(cond) if cond is not None else None
+
+    def examples(self, value: YValue) -> tuple[Example, ...]:
+        m = self.mapping(value, "examples")
+        if m is None:
+            return ()
+        self.keys(m, ("fires", "quiet"), "examples")
+        out: list[Example] = []
+        for kind in ("fires", "quiet"):
+            v = m.get(kind)
+            if v is None:
+                continue
+            seq = self.sequence(v, f"examples.{kind}")
+            for number, item in enumerate(seq.items if seq else ()):
+                example = self.example(item, kind, number)
+                if example is not None:
+                    out.append(example)
+        return tuple(out)
+
+    def example(self, item: YValue, kind: str, number: int) -> Example | None:
+        at = None
+        turns_v: YValue | None = item
+        if isinstance(item, YMap):
+            self.keys(item, ("turns", "at"), "an example", required=("turns",))
+            turns_v = item.get("turns")
+            if (av := item.get("at")) is not None:
+                if kind == "quiet":
+                    self.problems.add(av.loc, "'at' only applies to 'fires' examples", "remove it")
+                else:
+                    at = self.integer(av, "at")
+        if turns_v is None:
+            return None
+        seq = self.sequence(turns_v, "an example")
+        if seq is None:
+            return None
+        if not seq.items:
+            self.problems.add(seq.loc, "an example needs at least one turn", "add '- customer: \"...\"'")
+            return None
+        turns: list[ExampleTurn] = []
+        for t in seq.items:
+            tm = self.mapping(t, "an example turn")
+            if tm is None:
+                continue
+            self.keys(tm, ("agent", "customer", "pause_s"), "an example turn")
+            who = [k for k in ("agent", "customer") if k in tm.entries]
+            if len(who) != 1:
+                self.problems.add(tm.loc, "an example turn needs exactly one speaker",
+                                  "write '- agent: \"...\"' or '- customer: \"...\"'")
+                continue
+            text = self.text(tm.entries[who[0]][1], f"the {who[0]}'s words")
+            pause = self.number(tm.get("pause_s"), "pause_s") if tm.get("pause_s") else 0.5
+            if text is not None and pause is not None:
+                turns.append(ExampleTurn(Speaker(who[0]), text, pause))
+        if len(turns) != len(seq.items):
+            return None
+        if at is not None and at >= len(turns):
+            self.problems.add(item.loc, f"'at: {at}' is past the last turn (there are {len(turns)})",
+                              "count turns from 0")
+            return None
+        return Example(kind, number, tuple(turns), at, item.loc)  # type: ignore[arg-type]
+
+    def add_override(self, value: YValue) -> None:
+        m = self.mapping(value, "an override")
+        if m is None:
+            return
+        self.keys(m, OVERRIDE_KEYS, "an override", required=("rule",))
+        rv = m.get("rule")
+        rule_id = self.name(rv, "rule") if rv is not None else None
+        changes: dict[str, object] = {}
+        if (v := m.get("enabled")) is not None:
+            changes["enabled"] = self.boolean(v, "enabled")
+        if (v := m.get("severity")) is not None:
+            changes["severity"] = self.choice(v, "severity", SEVERITIES)
+        if (v := m.get("cooldown_s")) is not None:
+            changes["cooldown_s"] = self.number(v, "cooldown_s")
+        if rule_id is not None and rv is not None and None not in changes.values():
+            self.overrides.append((rule_id, rv.loc, changes))
+
+    # ------------------------------------------------------------ cross references
+
+    def finish(self, files: tuple[str, ...]) -> RuleSet:
+        known = {"lexicon": self.lexicons, "tone": self.tones}
+        for ref in self.refs:
+            if ref.name not in known[ref.kind]:
+                self.problems.unknown(ref.loc, ref.kind, ref.name, known[ref.kind])
+        by_id = {r.id: r for r in self.rules}
+        for rule_id, loc, changes in self.overrides:
+            if rule_id not in by_id:
+                self.problems.unknown(loc, "rule id", rule_id, by_id)
+                continue
+            by_id[rule_id] = replace(by_id[rule_id], **changes)  # type: ignore[arg-type]
+        rules = [by_id[r.id] for r in self.rules]
+        return RuleSet(
+            rules=tuple(r for r in rules if r.enabled),
+            disabled=tuple(r for r in rules if not r.enabled),
+            lexicons=dict(self.lexicons),
+            tones=dict(self.tones),
+            fillers=tuple(dict.fromkeys(self.fillers)),
+            files=files,
+        )
+
+
+def _kind(value: YValue) -> str:
+    if isinstance(value, YMap):
+        return "a mapping"
+    if isinstance(value, YSeq):
+        return "a list"
+    v = value.value
+    if v is None:
+        return "nothing"
+    return {bool: "true/false", int: "a number", float: "a number", str: "text"}[type(v)]
+
+
+def _show(value: YValue) -> str:
+    if isinstance(value, YScalar):
+        return repr(value.value)
+    return _kind(value)

@@ -1,0 +1,262 @@
+"""Typed rules: what the loader builds from YAML and the engine compiles.
+
+Everything here is a frozen dataclass with the ``Loc`` it came from, so the engine and
+``rules test`` can always point back at ``file:line``. See ``rules/README.md`` for the YAML
+grammar these types mirror.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal, Union
+
+from ..types import Severity, Speaker
+from .source import Loc
+
+# ---------------------------------------------------------------- lexicons
+
+
+@dataclass(frozen=True)
+class Phrase:
+    """One phrase as written in YAML (tokenized when the engine compiles the lexicon)."""
+
+    text: str
+    loc: Loc
+
+
+@dataclass(frozen=True)
+class Lexicon:
+    """A named list of phrases; optional spaCy entity labels also count as matches.
+
+    A match that overlaps an ``except_`` phrase is dropped ("sorry" inside "sorry you feel").
+    """
+
+    name: str
+    phrases: tuple[Phrase, ...]
+    except_: tuple[Phrase, ...]
+    entities: tuple[str, ...]
+    description: str
+    loc: Loc
+
+
+# ---------------------------------------------------------------- match tests (says: skip_if)
+
+
+@dataclass(frozen=True)
+class InQuestion:
+    """The match's sentence ends with a question mark."""
+
+
+@dataclass(frozen=True)
+class Conditional:
+    """A conditional cue ("if", "unless") comes shortly before the match in its sentence."""
+
+    cues: str
+    before: int
+
+
+@dataclass(frozen=True)
+class Negated:
+    """A negation cue is near the match: up to ``before`` tokens before or ``after`` after it."""
+
+    cues: str
+    before: int
+    after: int
+
+
+@dataclass(frozen=True)
+class SentenceSays:
+    """The match's sentence also contains a match of another lexicon (e.g. a time frame)."""
+
+    lexicon: str
+
+
+@dataclass(frozen=True)
+class EchoesOther:
+    """The match's sentence repeats content words of the other speaker's last turn."""
+
+    min_shared: int
+    ignore: str
+
+
+MatchTest = Union[InQuestion, Conditional, Negated, SentenceSays, EchoesOther]
+
+# ---------------------------------------------------------------- finders (what `says` looks for)
+
+
+@dataclass(frozen=True)
+class LexiconFinder:
+    lexicons: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class FutureActionFinder:
+    """A future-tense commitment ("will"/"'ll"/"going to") whose verb phrase is in ``actions``."""
+
+    actions: str
+
+
+Finder = Union[LexiconFinder, FutureActionFinder]
+
+# ---------------------------------------------------------------- conditions
+
+
+@dataclass(frozen=True)
+class SpeakerIs:
+    speaker: Speaker
+
+
+@dataclass(frozen=True)
+class Says:
+    finder: Finder
+    skip_if: tuple[MatchTest, ...]
+
+
+@dataclass(frozen=True)
+class ToneIs:
+    tone: str
+
+
+@dataclass(frozen=True)
+class MinLength:
+    """At least ``words`` words or at least ``seconds`` long (either suffices)."""
+
+    words: int | None
+    seconds: float | None
+
+
+@dataclass(frozen=True)
+class MaxWords:
+    words: int
+
+
+@dataclass(frozen=True)
+class Echoes:
+    """This turn repeats ``min_shared`` content words of the turns that opened the expectation."""
+
+    min_shared: int
+    ignore: str
+
+
+@dataclass(frozen=True)
+class AllOf:
+    items: tuple["Condition", ...]
+
+
+@dataclass(frozen=True)
+class AnyOf:
+    items: tuple["Condition", ...]
+
+
+@dataclass(frozen=True)
+class Not:
+    item: "Condition"
+
+
+Condition = Union[SpeakerIs, Says, ToneIs, MinLength, MaxWords, Echoes, AllOf, AnyOf, Not]
+
+# ---------------------------------------------------------------- rules
+
+
+@dataclass(frozen=True)
+class Window:
+    """How long an expectation waits: ``turns`` of the expected speaker and/or ``seconds``."""
+
+    turns: int | None
+    seconds: float | None
+
+
+@dataclass(frozen=True)
+class Expectation:
+    """After the trigger, wait for ``speaker`` to satisfy ``condition`` within ``within``."""
+
+    speaker: Speaker
+    condition: Condition
+    within: Window
+    ignore: Condition | None
+    if_call_ends: Literal["drop", "fire"]
+
+
+@dataclass(frozen=True)
+class Episode:
+    """After a fire, the rule stays quiet until an utterance matches ``ends_when``."""
+
+    ends_when: Condition
+
+
+@dataclass(frozen=True)
+class Rewrite:
+    """Replace the words matched by ``phrase`` with ``replacement`` to build ``{rewrite}``."""
+
+    phrase: Phrase
+    replacement: str
+
+
+@dataclass(frozen=True)
+class ExampleTurn:
+    speaker: Speaker
+    text: str
+    pause_s: float
+
+
+@dataclass(frozen=True)
+class Example:
+    """An inline example: ``fires`` must fire (at turn ``at`` if given), ``quiet`` must not."""
+
+    kind: Literal["fires", "quiet"]
+    number: int
+    turns: tuple[ExampleTurn, ...]
+    at: int | None
+    loc: Loc
+
+
+@dataclass(frozen=True)
+class Rule:
+    id: str
+    title: str
+    severity: Severity
+    why: str
+    message: str
+    message_if_no_rewrite: str
+    rewrites: tuple[Rewrite, ...]
+    when: Condition
+    expect: Expectation | None
+    points_at: Literal["trigger", "reply"]
+    episode: Episode | None
+    cooldown_s: float
+    enabled: bool
+    examples: tuple[Example, ...]
+    loc: Loc
+
+    @property
+    def source(self) -> str:
+        """``file:line`` of the rule, as shown in every nudge."""
+        return str(self.loc)
+
+
+@dataclass(frozen=True)
+class Tone:
+    """A named tone (``tone: angry``); today it is read from the words (``text``)."""
+
+    name: str
+    text: Condition
+    loc: Loc
+
+
+@dataclass(frozen=True)
+class RuleSet:
+    """Everything loaded from the rule files: enabled rules, lexicons, tones and fillers."""
+
+    rules: tuple[Rule, ...]
+    disabled: tuple[Rule, ...]
+    lexicons: dict[str, Lexicon]
+    tones: dict[str, Tone]
+    fillers: tuple[str, ...]
+    files: tuple[str, ...]
+
+    def rule(self, rule_id: str) -> Rule:
+        """The enabled rule with this id (KeyError if there is none)."""
+        for rule in self.rules:
+            if rule.id == rule_id:
+                return rule
+        raise KeyError(rule_id)

@@ -1,0 +1,236 @@
+"""Reading rule files: safe YAML into located values, and the problems found on the way.
+
+Rule files are parsed with PyYAML's safe composer into a small tree of located values
+(``YMap``, ``YSeq``, ``YScalar``), each carrying the file, line and column it came from, so
+every later validation error can say ``file:line:col``. Duplicate keys and anchors/aliases
+are rejected here; nothing in a rule file is ever turned into a Python object by tag.
+"""
+
+from __future__ import annotations
+
+import difflib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Iterable, Union
+
+import yaml
+from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
+
+MAX_DEPTH = 64
+MAX_FILE_BYTES = 2_000_000
+
+
+@dataclass(frozen=True)
+class RuleProblem:
+    """One thing wrong in a rule file, with where it is (1-based line and column) and a fix."""
+
+    path: str
+    line: int
+    col: int
+    message: str
+    hint: str = ""
+
+    def __str__(self) -> str:
+        fix = f" (fix: {self.hint})" if self.hint else ""
+        return f"{self.path}:{self.line}:{self.col}: {self.message}{fix}"
+
+
+@dataclass(frozen=True)
+class Loc:
+    """A place in a rule file (1-based line and column)."""
+
+    path: str
+    line: int
+    col: int
+
+    def __str__(self) -> str:
+        return f"{self.path}:{self.line}"
+
+
+@dataclass(frozen=True, eq=False)
+class YScalar:
+    """A scalar with its resolved YAML type (str, int, float, bool or None) and its source text."""
+
+    value: Union[str, int, float, bool, None]
+    loc: Loc
+    raw: str = ""
+
+
+@dataclass(frozen=True, eq=False)
+class YSeq:
+    items: tuple["YValue", ...]
+    loc: Loc
+
+
+@dataclass(frozen=True, eq=False)
+class YMap:
+    """A mapping with string keys (other keys are reported and dropped); key order is kept."""
+
+    entries: dict[str, tuple[Loc, "YValue"]]
+    loc: Loc
+
+    def get(self, key: str) -> "YValue | None":
+        entry = self.entries.get(key)
+        return entry[1] if entry else None
+
+
+YValue = Union[YScalar, YSeq, YMap]
+
+
+@dataclass
+class Problems:
+    """Collects every problem instead of stopping at the first."""
+
+    items: list[RuleProblem] = field(default_factory=list)
+
+    def add(self, loc: Loc, message: str, hint: str = "") -> None:
+        self.items.append(RuleProblem(loc.path, loc.line, loc.col, message, hint))
+
+    def unknown(self, loc: Loc, what: str, name: str, known: Iterable[str]) -> None:
+        """Report an unknown name, suggesting the closest known one."""
+        known = sorted(set(known))
+        close = difflib.get_close_matches(name, known, n=1, cutoff=0.6)
+        if close:
+            hint = f"did you mean {close[0]!r}?"
+        elif known:
+            hint = "use one of: " + ", ".join(known[:12]) + (" ..." if len(known) > 12 else "")
+        else:
+            hint = f"define the {what} first"
+        self.add(loc, f"unknown {what} {name!r}", hint)
+
+
+class _Loader(yaml.SafeLoader):
+    """A SafeLoader used only to compose nodes (tags are resolved, never constructed).
+
+    Aliases are refused while composing, so a file can neither expand exponentially
+    ("billion laughs") nor refer to itself.
+    """
+
+    def compose_node(self, parent: Node | None, index: object) -> Node | None:  # type: ignore[override]
+        if self.check_event(yaml.AliasEvent):
+            event = self.peek_event()
+            raise yaml.composer.ComposerError(None, None, "anchors and aliases (*name) are not supported",
+                                              event.start_mark)
+        return super().compose_node(parent, index)  # type: ignore[no-any-return]
+
+
+def _mark_loc(path: str, node: Node) -> Loc:
+    return Loc(path, node.start_mark.line + 1, node.start_mark.column + 1)
+
+
+def _scalar_value(node: ScalarNode) -> Union[str, int, float, bool, None]:
+    """Resolve a plain scalar the way SafeLoader would, limited to the JSON-like types."""
+    tag = node.tag
+    text = node.value
+    if tag == "tag:yaml.org,2002:null":
+        return None
+    if tag == "tag:yaml.org,2002:bool":
+        return text.lower() in ("yes", "true", "on", "y")
+    if tag == "tag:yaml.org,2002:int":
+        try:
+            return int(text.replace("_", ""), 0)
+        except ValueError:
+            return text
+    if tag == "tag:yaml.org,2002:float":
+        try:
+            return float(text.replace("_", ""))
+        except ValueError:
+            return text
+    return text
+
+
+def parse_yaml(text: str, path: str, problems: Problems) -> YValue | None:
+    """Parse one YAML document into located values; syntax problems go to ``problems``."""
+    loader = _Loader(text)
+    try:
+        if not loader.check_node():
+            return None
+        node = loader.get_node()
+        if loader.check_node():
+            extra = loader.get_node()
+            problems.add(_mark_loc(path, extra), "a rule file holds one YAML document, found a second",
+                         "remove the '---' separator or split the file")
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
+        what = exc.problem or exc.context or "invalid YAML"
+        if "alias" in what or "anchor" in what:
+            hint = "anchors and aliases are not supported; repeat the value or use a named lexicon"
+        else:
+            hint = "check indentation, quotes and colons near this place"
+        problems.items.append(RuleProblem(path, line, col, f"YAML syntax error: {what}", hint))
+        return None
+    except (yaml.YAMLError, RecursionError, ValueError) as exc:
+        problems.items.append(RuleProblem(path, 1, 1, f"YAML could not be read ({exc.__class__.__name__})",
+                                          "check the file is plain YAML text"))
+        return None
+    finally:
+        loader.dispose()
+    return _convert(node, path, problems, 0)
+
+
+def _convert(node: Node, path: str, problems: Problems, depth: int) -> YValue | None:
+    loc = _mark_loc(path, node)
+    if depth > MAX_DEPTH:
+        problems.add(loc, f"nesting deeper than {MAX_DEPTH} levels", "flatten the structure")
+        return None
+    if isinstance(node, ScalarNode):
+        if node.tag not in _PLAIN_TAGS:
+            problems.add(loc, f"unsupported YAML tag {node.tag!r}", "remove the '!' tag")
+            return None
+        return YScalar(_scalar_value(node), loc, node.value)
+    if isinstance(node, SequenceNode):
+        if node.tag != "tag:yaml.org,2002:seq":
+            problems.add(loc, f"unsupported YAML tag {node.tag!r}", "remove the '!' tag")
+            return None
+        items = [_convert(child, path, problems, depth + 1) for child in node.value]
+        return YSeq(tuple(i for i in items if i is not None), loc)
+    if isinstance(node, MappingNode):
+        if node.tag != "tag:yaml.org,2002:map":
+            problems.add(loc, f"unsupported YAML tag {node.tag!r}", "remove the '!' tag")
+            return None
+        entries: dict[str, tuple[Loc, YValue]] = {}
+        for key_node, value_node in node.value:
+            key_loc = _mark_loc(path, key_node)
+            if not isinstance(key_node, ScalarNode) or key_node.tag == "tag:yaml.org,2002:merge":
+                problems.add(key_loc, "keys must be plain names", "write the key as text, e.g. 'title:'")
+                continue
+            key = str(key_node.value)
+            if key in entries:
+                first = entries[key][0]
+                problems.add(key_loc, f"duplicate key {key!r} (first at line {first.line})",
+                             "keep one of them; YAML would silently drop the first")
+                continue
+            value = _convert(value_node, path, problems, depth + 1)
+            if value is not None:
+                entries[key] = (key_loc, value)
+        return YMap(entries, loc)
+    problems.add(loc, "unsupported YAML node", "use mappings, lists and plain values only")
+    return None
+
+
+_PLAIN_TAGS = frozenset(
+    f"tag:yaml.org,2002:{t}" for t in ("str", "int", "float", "bool", "null")
+)
+
+
+def read_rule_file(path: Path, problems: Problems) -> YValue | None:
+    """Read and parse one rule file; unreadable files become problems, never exceptions."""
+    shown = str(path)
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        problems.items.append(RuleProblem(shown, 1, 1, f"cannot read rule file ({exc.strerror or exc})",
+                                          "check the path and its permissions"))
+        return None
+    if len(data) > MAX_FILE_BYTES:
+        problems.items.append(RuleProblem(shown, 1, 1, f"rule file is larger than {MAX_FILE_BYTES} bytes",
+                                          "split it into several packs"))
+        return None
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        problems.items.append(RuleProblem(shown, 1, 1, f"rule file is not UTF-8 text (byte {exc.start})",
+                                          "save the file as UTF-8"))
+        return None
+    return parse_yaml(text, shown, problems)

@@ -1,0 +1,180 @@
+"""Where utterances come from in a replay: a transcript, or recorded audio run through the
+endpointer and the recognizer (the same stages live capture uses).
+
+``ReplayInput`` says what the user gave on the command line; ``open_replay`` checks it and
+returns a ``ReplaySource`` whose ``utterances()`` generator feeds ``CallPipeline.run``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Iterator, Sequence
+
+import numpy as np
+
+from .errors import BadInput, UsageError
+from .transcript import read_transcript
+from .types import SpeechSegment, Speaker, Status, Utterance
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .endpoint import EndpointerOptions
+    from .recognizer import Recognizer
+
+TRANSCRIPT_SUFFIXES = (".jsonl", ".ndjson")
+# Replay feeds the endpointer in blocks of this size, as a capture callback would.
+REPLAY_BLOCK_S = 0.5
+
+
+@dataclass(frozen=True)
+class ReplayInput:
+    """What to replay: one file (stereo, mono with ``speaker``, or a transcript) or two mono files."""
+
+    path: Path | None = None
+    agent_path: Path | None = None
+    customer_path: Path | None = None
+    speaker: Speaker | None = None
+    channel_order: tuple[Speaker, Speaker] = (Speaker.AGENT, Speaker.CUSTOMER)
+
+    @property
+    def is_transcript(self) -> bool:
+        return self.path is not None and self.path.suffix.lower() in TRANSCRIPT_SUFFIXES
+
+    def check(self) -> None:
+        """Raise UsageError when the combination of arguments makes no sense."""
+        pair = self.agent_path is not None or self.customer_path is not None
+        if self.path is None and not pair:
+            raise UsageError("nothing to replay", "give a recording or transcript, or --agent A.wav --customer B.wav")
+        if self.path is not None and pair:
+            raise UsageError("give either one INPUT or --agent/--customer files, not both",
+                             "for two mono recordings use only --agent A.wav --customer B.wav")
+        if self.speaker is not None and (pair or self.is_transcript):
+            raise UsageError("--speaker is for a single mono recording",
+                             "transcripts name the speaker on each line; --agent/--customer name theirs")
+
+
+@dataclass
+class ReplaySource:
+    """A checked input, ready to yield utterances. ``audio_s`` is the recording length, if audio."""
+
+    utterance_iter: Iterator[Utterance | Status]
+    audio_s: float | None = None
+    notes: list[Status] = field(default_factory=list)
+
+    def utterances(self) -> Iterator[Utterance | Status]:
+        yield from self.notes
+        yield from self.utterance_iter
+
+
+def endpoint_channel(
+    speaker: Speaker, samples: np.ndarray, options: "EndpointerOptions", block_s: float = REPLAY_BLOCK_S
+) -> list[SpeechSegment]:
+    """Run one channel through a streaming endpointer, block by block as live capture does."""
+    from .endpoint import Endpointer
+    from .audio import STREAM_RATE_HZ
+
+    endpointer = Endpointer(speaker, options)
+    block = max(512, int(block_s * STREAM_RATE_HZ))
+    segments: list[SpeechSegment] = []
+    for offset in range(0, len(samples), block):
+        segments.extend(endpointer.push(samples[offset: offset + block]))
+    segments.extend(endpointer.finish())
+    return segments
+
+
+def recognize_segments(segments: Sequence[SpeechSegment], recognizer: "Recognizer") -> Iterator[Utterance]:
+    """Recognize segments in the order they end (the order live capture would finish them).
+
+    Utterance indices follow that order. Segments the recognizer's guards reject (noise,
+    invented text) produce no utterance.
+    """
+    index = 0
+    for segment in sorted(segments, key=lambda s: (s.end_s, s.start_s)):
+        rec = recognizer.recognize(segment)
+        if rec is None:
+            continue
+        start_s = segment.start_s
+        end_s = segment.end_s
+        if rec.words:
+            start_s = max(start_s, min(w.start_s for w in rec.words))
+            end_s = min(end_s, max(w.end_s for w in rec.words))
+            if end_s <= start_s:
+                start_s, end_s = segment.start_s, segment.end_s
+        yield Utterance(
+            index=index,
+            speaker=segment.speaker,
+            text=rec.text,
+            start_s=start_s,
+            end_s=end_s,
+            confidence=rec.confidence,
+            words=rec.words,
+        )
+        index += 1
+
+
+def _audio_channels(spec: ReplayInput) -> tuple[dict[Speaker, np.ndarray], float, list[Status]]:
+    """Decode the recording(s) of ``spec`` into one 16 kHz array per speaker."""
+    from .audio import decode_channels
+
+    notes: list[Status] = []
+
+    def decode(path: Path):
+        audio = decode_channels(path)
+        if audio.truncated:
+            notes.append(Status("warning", "audio_truncated", audio.warning))
+        return audio
+
+    if spec.path is not None:
+        audio = decode(spec.path)
+        n = len(audio.channels)
+        if n == 1:
+            if spec.speaker is None:
+                raise BadInput(f"{spec.path} is mono, so it holds one side of the call",
+                               "say whose it is with --speaker agent|customer, or give two files with --agent/--customer")
+            channels = {spec.speaker: audio.channels[0]}
+        else:
+            if spec.speaker is not None:
+                raise UsageError(f"--speaker is for mono files, but {spec.path} has {n} channels",
+                                 "drop --speaker; use --channels customer,agent if the sides are swapped")
+            if n > 2:
+                notes.append(Status("warning", "extra_channels",
+                                    f"{spec.path} has {n} channels; using the first two as "
+                                    f"{spec.channel_order[0].value},{spec.channel_order[1].value}"))
+            channels = {spec.channel_order[0]: audio.channels[0], spec.channel_order[1]: audio.channels[1]}
+        return channels, audio.duration_s, notes
+
+    channels = {}
+    duration = 0.0
+    for speaker, path in ((Speaker.AGENT, spec.agent_path), (Speaker.CUSTOMER, spec.customer_path)):
+        if path is None:
+            continue
+        audio = decode(path)
+        samples = audio.channels[0]
+        if len(audio.channels) > 1:
+            notes.append(Status("warning", "downmixed",
+                                f"{path} has {len(audio.channels)} channels; mixing them down for the {speaker.value}"))
+            samples = np.mean(np.stack(audio.channels), axis=0).astype(np.float32)
+        channels[speaker] = samples
+        duration = max(duration, audio.duration_s)
+    return channels, duration, notes
+
+
+def open_replay(spec: ReplayInput, recognizer_factory, endpointer_options: "EndpointerOptions | None" = None) -> ReplaySource:
+    """Check and open ``spec``. ``recognizer_factory()`` is only called for audio input."""
+    spec.check()
+    if spec.is_transcript:
+        assert spec.path is not None
+        return ReplaySource(read_transcript(spec.path))
+    from .endpoint import EndpointerOptions
+
+    channels, duration, notes = _audio_channels(spec)
+    options = endpointer_options or EndpointerOptions()
+    recognizer = recognizer_factory()
+
+    def generate() -> Iterator[Utterance | Status]:
+        segments: list[SpeechSegment] = []
+        for speaker, samples in channels.items():
+            segments.extend(endpoint_channel(speaker, samples, options))
+        yield from recognize_segments(segments, recognizer)
+
+    return ReplaySource(generate(), audio_s=duration, notes=notes)

@@ -1,0 +1,103 @@
+"""Transcript source: a ``.jsonl`` file, one utterance per line.
+
+Each line is ``{"speaker": "agent"|"customer", "text": "...", "start": 12.3, "end": 15.0}``.
+``start`` and ``end`` (seconds from call start) are optional: when missing they are estimated
+from the word count, and the utterance is marked ``timing_estimated``.
+
+Reading is lazy, so the lines before a bad one are processed and kept before the error.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+from typing import Any, Iterator
+
+from .annotate import count_words
+from .errors import BadInput, InputNotFound
+from .types import Speaker, Utterance
+
+WORDS_PER_S = 2.6  # conversational English; matches the scripted dev set
+GAP_S = 0.5  # assumed pause between turns when times are missing
+MIN_DURATION_S = 0.4
+
+
+def estimate_duration_s(text: str) -> float:
+    return max(MIN_DURATION_S, count_words(text) / WORDS_PER_S)
+
+
+def _time(value: Any, name: str, where: str) -> float | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value < 0:
+        raise BadInput(f"{where}: '{name}' must be a number of seconds ≥ 0, got {value!r}",
+                       "fix or remove that field (missing times are estimated from the word count)")
+    return float(value)
+
+
+def parse_line(obj: Any, index: int, prev_end_s: float, where: str) -> Utterance:
+    """Turn one decoded JSON line into an Utterance (``where`` is 'file:line' for errors)."""
+    if not isinstance(obj, dict):
+        raise BadInput(f"{where}: expected a JSON object, got {type(obj).__name__}",
+                       'write one object per line: {"speaker": "agent", "text": "..."}')
+    if "speaker" not in obj:
+        raise BadInput(f"{where}: missing 'speaker'", "add \"speaker\": \"agent\" or \"customer\"")
+    try:
+        speaker = Speaker.parse(obj["speaker"])
+    except ValueError as exc:
+        raise BadInput(f"{where}: {exc}", "speakers are channels: label each line agent or customer") from None
+    text = obj.get("text")
+    if not isinstance(text, str):
+        raise BadInput(f"{where}: 'text' must be a string, got {type(text).__name__}", "add the words said as \"text\"")
+    text = " ".join(text.split())
+    start = _time(obj.get("start"), "start", where)
+    end = _time(obj.get("end"), "end", where)
+    estimated = start is None or end is None
+    if start is None:
+        start = prev_end_s + GAP_S if index else 0.0
+        if end is not None and end < start:
+            start = max(0.0, end - estimate_duration_s(text))
+    if end is None:
+        end = start + estimate_duration_s(text)
+    if end < start:
+        raise BadInput(f"{where}: 'end' ({end}) is before 'start' ({start})", "swap or correct the times")
+    return Utterance(index=index, speaker=speaker, text=text, start_s=start, end_s=end, timing_estimated=estimated)
+
+
+def read_transcript(path: Path) -> Iterator[Utterance]:
+    """Yield the utterances of a JSONL transcript; index = 0-based line number of non-blank lines.
+
+    Raises InputNotFound or BadInput (naming the line) lazily, after the good lines before it.
+    """
+    try:
+        handle = path.open("r", encoding="utf-8")
+    except FileNotFoundError:
+        raise InputNotFound(f"no such file: {path}", "check the path") from None
+    except IsADirectoryError:
+        raise InputNotFound(f"{path} is a folder, not a transcript", "pass a .jsonl file") from None
+    except OSError as exc:
+        raise InputNotFound(f"cannot read {path}: {exc.strerror}", "check the file's permissions") from None
+    with handle:
+        index = 0
+        prev_end = 0.0
+        lineno = 0
+        try:
+            for lineno, raw in enumerate(handle, start=1):
+                if not raw.strip():
+                    continue
+                where = f"{path}:{lineno}"
+                try:
+                    obj = json.loads(raw)
+                except json.JSONDecodeError as exc:
+                    raise BadInput(f"{where}: not valid JSON ({exc.msg} at column {exc.colno})",
+                                   "each line must be one JSON object") from None
+                utt = parse_line(obj, index, prev_end, where)
+                prev_end = utt.end_s
+                index += 1
+                yield utt
+        except UnicodeDecodeError:
+            raise BadInput(f"{path}:{lineno + 1}: not UTF-8 text", "save the transcript as UTF-8") from None
+        if index == 0:
+            raise BadInput(f"{path} has no utterances" + (" (the file is empty)" if lineno == 0 else ""),
+                           'write one JSON object per line: {"speaker": "agent", "text": "..."}')

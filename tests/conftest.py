@@ -1,0 +1,66 @@
+"""Shared fixtures: real speech from espeak-ng, an audio file writer, and the model (once per session)."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from pathlib import Path
+from collections.abc import Callable
+
+import av
+import numpy as np
+import pytest
+
+from rapport_assist.audio import decode_channels
+
+_LAYOUTS = {1: "mono", 2: "stereo", 4: "quad"}
+
+
+@pytest.fixture(scope="session")
+def speak(tmp_path_factory: pytest.TempPathFactory) -> Callable[[str], np.ndarray]:
+    """``speak(text)`` -> espeak-ng (en-us) speech as 16 kHz float32, cached per text."""
+    espeak = shutil.which("espeak-ng")
+    if espeak is None:
+        pytest.fail("espeak-ng is not installed; it is a required test dependency: run 'make setup'")
+    folder = tmp_path_factory.mktemp("espeak")
+    cache: dict[str, np.ndarray] = {}
+
+    def _speak(text: str) -> np.ndarray:
+        if text not in cache:
+            path = folder / f"{len(cache)}.wav"
+            subprocess.run([espeak, "-v", "en-us", "-w", str(path), text], check=True, capture_output=True)
+            cache[text] = decode_channels(path).channels[0]
+        return cache[text]
+
+    return _speak
+
+
+def _write_audio(path: Path, channels: np.ndarray, rate_hz: int, codec: str = "pcm_s16le") -> Path:
+    """Encode ``channels`` (shape (n_channels, n_samples), float in [-1, 1]) with PyAV."""
+    data = np.ascontiguousarray(np.atleast_2d(channels), dtype=np.float32)
+    with av.open(str(path), mode="w") as out:
+        stream = out.add_stream(codec, rate=rate_hz, layout=_LAYOUTS[data.shape[0]])
+        frame = av.AudioFrame.from_ndarray(data, format="fltp", layout=stream.layout.name)
+        frame.sample_rate = rate_hz
+        encoder_format = stream.codec_context.codec.audio_formats[0].name
+        converter = av.AudioResampler(format=encoder_format, layout=stream.layout.name, rate=rate_hz)
+        for converted in converter.resample(frame) + converter.resample(None):
+            out.mux(stream.encode(converted))
+        out.mux(stream.encode(None))
+    return path
+
+
+@pytest.fixture(scope="session")
+def write_audio() -> Callable[..., Path]:
+    """``write_audio(path, channels, rate_hz, codec='pcm_s16le')`` encodes a test recording."""
+    return _write_audio
+
+
+@pytest.fixture(scope="session")
+def recognizer():
+    """The default tiny.en recognizer, loaded and warmed up once per test session."""
+    from rapport_assist.recognizer import Recognizer, RecognizerOptions
+
+    rec = Recognizer(RecognizerOptions())
+    rec.warm_up()
+    return rec

@@ -1,0 +1,133 @@
+"""Decoding real encoded files: channels stay apart, everything comes out at 16 kHz, errors are one line."""
+
+from __future__ import annotations
+
+import wave
+from pathlib import Path
+
+import av
+import numpy as np
+import pytest
+
+from rapport_assist.audio import STREAM_RATE_HZ, DecodedAudio, decode_channels
+from rapport_assist.errors import BadInput, InputNotFound
+
+
+def tone(freq_hz: float, seconds: float, rate_hz: int, amplitude: float = 0.3) -> np.ndarray:
+    t = np.arange(int(seconds * rate_hz)) / rate_hz
+    return amplitude * np.sin(2 * np.pi * freq_hz * t)
+
+
+def band_energy(x: np.ndarray, freq_hz: float, width_hz: float = 30.0) -> float:
+    """Fraction of the signal's energy within ``width_hz`` of ``freq_hz``."""
+    spectrum = np.abs(np.fft.rfft(x)) ** 2
+    freqs = np.fft.rfftfreq(x.shape[0], 1 / STREAM_RATE_HZ)
+    return float(spectrum[np.abs(freqs - freq_hz) < width_hz].sum() / spectrum.sum())
+
+
+def assert_is_16k_float32(audio: DecodedAudio, n_channels: int, duration_s: float, tolerance_s: float = 0.01) -> None:
+    assert len(audio.channels) == n_channels
+    assert all(c.dtype == np.float32 and c.ndim == 1 for c in audio.channels)
+    assert len({c.shape[0] for c in audio.channels}) == 1
+    assert audio.duration_s == pytest.approx(audio.channels[0].shape[0] / STREAM_RATE_HZ)
+    assert audio.duration_s == pytest.approx(duration_s, abs=tolerance_s)
+    assert not audio.truncated and audio.warning == ""
+
+
+def test_8k_stereo_wav_keeps_left_and_right_apart(tmp_path: Path, write_audio) -> None:
+    path = write_audio(tmp_path / "call.wav", np.stack([tone(440, 3, 8000), tone(1000, 3, 8000)]), 8000)
+    audio = decode_channels(path)
+    assert_is_16k_float32(audio, n_channels=2, duration_s=3.0)
+    assert (audio.source_rate_hz, audio.source_channels, audio.path) == (8000, 2, path)
+    left, right = audio.channels
+    assert band_energy(left, 440) > 0.99 and band_energy(left, 1000) < 1e-4
+    assert band_energy(right, 1000) > 0.99 and band_energy(right, 440) < 1e-4
+    assert np.sqrt(np.mean(left**2)) == pytest.approx(0.3 / np.sqrt(2), rel=0.02)
+
+
+def test_44k_mono_flac(tmp_path: Path, write_audio) -> None:
+    path = write_audio(tmp_path / "agent.flac", tone(440, 2, 44100)[None], 44100, "flac")
+    audio = decode_channels(path)
+    assert_is_16k_float32(audio, n_channels=1, duration_s=2.0)
+    assert (audio.source_rate_hz, audio.source_channels) == (44100, 1)
+    assert band_energy(audio.channels[0], 440) > 0.99
+
+
+def test_four_channels_each_keep_their_tone(tmp_path: Path, write_audio) -> None:
+    freqs = (300, 700, 1100, 1900)
+    path = write_audio(tmp_path / "quad.wav", np.stack([tone(f, 1, 48000) for f in freqs]), 48000)
+    audio = decode_channels(path)
+    assert_is_16k_float32(audio, n_channels=4, duration_s=1.0)
+    for channel, freq in zip(audio.channels, freqs):
+        assert band_energy(channel, freq) > 0.99
+
+
+@pytest.mark.parametrize(
+    ("name", "codec", "rate_hz", "n_channels"),
+    [("call.mp3", "libmp3lame", 44100, 1), ("call.ogg", "libopus", 48000, 2), ("call.m4a", "aac", 48000, 2)],
+)
+def test_compressed_formats(tmp_path: Path, write_audio, name: str, codec: str, rate_hz: int, n_channels: int) -> None:
+    path = write_audio(tmp_path / name, np.stack([tone(440, 2, rate_hz)] * n_channels), rate_hz, codec)
+    audio = decode_channels(path)
+    # Lossy codecs add encoder delay/priming: allow 60 ms.
+    assert_is_16k_float32(audio, n_channels=n_channels, duration_s=2.0, tolerance_s=0.06)
+    assert audio.source_rate_hz == rate_hz
+    assert band_energy(audio.channels[0], 440) > 0.95
+
+
+def test_truncated_file_keeps_what_decoded(tmp_path: Path, write_audio) -> None:
+    full = write_audio(tmp_path / "full.flac", tone(440, 4, 44100)[None], 44100, "flac")
+    cut = tmp_path / "cut.flac"
+    data = full.read_bytes()
+    cut.write_bytes(data[: len(data) // 2])
+    audio = decode_channels(cut)
+    assert audio.truncated
+    assert 0.3 < audio.duration_s < 3.0
+    assert f"{audio.duration_s:.1f} s" in audio.warning and str(cut) in audio.warning
+
+
+def test_missing_path_and_folder_are_input_not_found(tmp_path: Path) -> None:
+    with pytest.raises(InputNotFound, match="no such file") as missing:
+        decode_channels(tmp_path / "nope.wav")
+    assert missing.value.exit_code == 3 and missing.value.hint
+    with pytest.raises(InputNotFound, match="is a folder"):
+        decode_channels(tmp_path)
+
+
+def write_video_only(path: Path) -> Path:
+    with av.open(str(path), mode="w") as out:
+        stream = out.add_stream("mpeg4", rate=10)
+        stream.width = stream.height = 16
+        stream.pix_fmt = "yuv420p"
+        for _ in range(3):
+            frame = av.VideoFrame.from_ndarray(np.zeros((16, 16, 3), dtype=np.uint8), format="rgb24")
+            out.mux(stream.encode(frame))
+        out.mux(stream.encode(None))
+    return path
+
+
+def write_header_only_wav(path: Path) -> Path:
+    with wave.open(str(path), "wb") as out:
+        out.setnchannels(1)
+        out.setsampwidth(2)
+        out.setframerate(8000)
+    return path
+
+
+@pytest.mark.parametrize(
+    ("name", "make", "message"),
+    [
+        ("empty.wav", lambda p: p.write_bytes(b""), "empty"),
+        ("garbage.wav", lambda p: p.write_bytes(np.random.default_rng(0).bytes(5000)), "not a recording"),
+        ("notes.wav", lambda p: p.write_text("this is a text file, not audio\n" * 20), "not a recording"),
+        ("video.mp4", write_video_only, "no audio stream"),
+        ("header-only.wav", write_header_only_wav, "no audio samples"),
+    ],
+)
+def test_bad_content_is_one_line_bad_input(tmp_path: Path, name: str, make, message: str) -> None:
+    path = tmp_path / name
+    make(path)
+    with pytest.raises(BadInput, match=message) as info:
+        decode_channels(path)
+    line = info.value.one_line()
+    assert info.value.exit_code == 4 and "\n" not in line and "Errno" not in line and info.value.hint

@@ -1,0 +1,175 @@
+"""The command line, in process: transcript replay, output formats, and every bad input."""
+
+from __future__ import annotations
+
+import io
+import json
+import struct
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from rapport_assist.cli import DATA_DIR, main
+
+DEMO_JSONL = DATA_DIR / "demo_call.jsonl"
+DEMO_EXPECTED = json.loads((DATA_DIR / "demo_call.expected.json").read_text())["expected_nudges"]
+
+
+def run(*argv: str) -> tuple[int, str, str]:
+    out, err = io.StringIO(), io.StringIO()
+    code = main(list(argv), stdout=out, stderr=err)
+    return code, out.getvalue(), err.getvalue()
+
+
+def events(text: str) -> list[dict]:
+    return [json.loads(line) for line in text.splitlines() if line.strip()]
+
+
+def nudges_by_rule(evs: list[dict]) -> dict[str, list[int]]:
+    got: dict[str, list[int]] = {}
+    for e in evs:
+        if e["type"] == "nudge":
+            got.setdefault(e["rule"], []).append(e["utterance_index"])
+    return got
+
+
+def write_wav(path: Path, samples: np.ndarray, rate: int) -> Path:
+    """A PCM16 WAV written by hand, so the bad-input tests need nothing but numpy."""
+    import wave
+
+    data = np.clip(samples, -1, 1)
+    channels = 1 if data.ndim == 1 else data.shape[1]
+    with wave.open(str(path), "wb") as w:
+        w.setnchannels(channels)
+        w.setsampwidth(2)
+        w.setframerate(rate)
+        w.writeframes((data * 32767).astype("<i2").tobytes())
+    return path
+
+
+def test_transcript_replay_fires_the_expected_headline_nudges() -> None:
+    code, out, err = run("replay", str(DEMO_JSONL), "--format", "jsonl")
+    assert code == 0, err
+    evs = events(out)
+    utts = [e for e in evs if e["type"] == "utterance"]
+    n_lines = sum(1 for line in DEMO_JSONL.read_text().splitlines() if line.strip())
+    assert [u["index"] for u in utts] == list(range(n_lines))
+    got = nudges_by_rule(evs)
+    expected = {rule: sorted(idx) for rule, idx in DEMO_EXPECTED.items() if idx}
+    assert {r: sorted(v) for r, v in got.items() if r in expected or r in DEMO_EXPECTED} == expected
+    for e in evs:
+        if e["type"] == "nudge":
+            assert {"rule", "severity", "message", "t", "utterance_index", "evidence"} <= e.keys()
+            assert e["t"] == utts[e["utterance_index"]]["end"]
+            assert e["evidence"], "every nudge carries its evidence"
+    assert evs[-1]["type"] == "call_end" and evs[-1]["utterances"] == n_lines
+
+
+def test_text_format_and_out_file(tmp_path: Path) -> None:
+    log = tmp_path / "events.jsonl"
+    code, out, err = run("replay", str(DEMO_JSONL), "--out", str(log))
+    assert code == 0, err
+    assert "AGENT" in out and "CUSTOMER" in out and "you-not-we" in out
+    logged = events(log.read_text())
+    assert logged[-1]["type"] == "call_end"
+    assert nudges_by_rule(logged) == nudges_by_rule(events(run("replay", str(DEMO_JSONL), "--format", "jsonl")[1]))
+
+
+def test_bad_jsonl_line_keeps_earlier_events(tmp_path: Path) -> None:
+    p = tmp_path / "call.jsonl"
+    p.write_text(
+        json.dumps({"speaker": "customer", "text": "This is the third time I'm calling, it's ridiculous."}) + "\n"
+        + json.dumps({"speaker": "agent", "text": "What's your account number?"}) + "\n"
+        + "{oops\n"
+    )
+    code, out, err = run("replay", str(p), "--format", "jsonl")
+    assert code == 4
+    assert err.count("\n") == 1 and f"{p}:3" in err and "Traceback" not in err
+    evs = events(out)
+    assert [e["index"] for e in evs if e["type"] == "utterance"] == [0, 1]
+    assert nudges_by_rule(evs).get("angry-no-apology") == [1]
+
+
+def test_unknown_speaker_label(tmp_path: Path) -> None:
+    p = tmp_path / "call.jsonl"
+    p.write_text(json.dumps({"speaker": "supervisor", "text": "hello"}) + "\n")
+    code, _, err = run("replay", str(p))
+    assert code == 4 and "unknown speaker 'supervisor'" in err
+
+
+def test_missing_file() -> None:
+    code, _, err = run("replay", "/nonexistent/call.wav")
+    assert code == 3 and "no such file" in err and err.count("\n") == 1
+
+
+def test_zero_length_and_corrupt_audio(tmp_path: Path) -> None:
+    empty = tmp_path / "empty.wav"
+    empty.write_bytes(b"")
+    code, _, err = run("replay", str(empty))
+    assert code == 4 and err.count("\n") == 1 and "Traceback" not in err
+    corrupt = tmp_path / "corrupt.wav"
+    corrupt.write_bytes(b"RIFF" + struct.pack("<I", 1000) + b"WAVEfmt " + b"\x00" * 7)
+    code, _, err = run("replay", str(corrupt))
+    assert code == 4 and err.count("\n") == 1
+    text = tmp_path / "notes.mp3"
+    text.write_text("this is not audio at all\n" * 20)
+    code, _, err = run("replay", str(text))
+    assert code == 4 and err.count("\n") == 1
+
+
+def test_mono_without_speaker(tmp_path: Path) -> None:
+    mono = write_wav(tmp_path / "mono.wav", np.zeros(8000, dtype=np.float32), 8000)
+    code, _, err = run("replay", str(mono))
+    assert code == 4 and "--speaker" in err
+
+
+def test_usage_errors() -> None:
+    assert run("replay")[0] == 2
+    assert run("replay", "a.wav", "--agent", "b.wav")[0] == 2
+    assert run("replay", "a.wav", "--channels", "agent,agent")[0] == 2
+    assert run("replay", "a.wav", "--bogus")[0] == 2
+    assert run("replay", str(DEMO_JSONL), "--speaker", "agent")[0] == 2
+
+
+def test_broken_rule_file(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("rules:\n  - id: x\n    titel: oops\n")
+    code, out, err = run("replay", str(DEMO_JSONL), "--rules", str(bad))
+    assert code == 5 and f"{bad}:3" in err and out == ""
+    assert "Traceback" not in err
+
+
+def test_missing_model_folder(tmp_path: Path) -> None:
+    wav = write_wav(tmp_path / "call.wav", np.zeros((8000, 2), dtype=np.float32), 8000)
+    code, _, err = run("replay", str(wav), "--model", str(tmp_path / "no-model"))
+    assert code == 6 and "does not exist" in err and err.count("\n") == 1
+
+
+def test_broken_model_folder(tmp_path: Path) -> None:
+    folder = tmp_path / "model"
+    folder.mkdir()
+    (folder / "config.json").write_text("{}")
+    (folder / "tokenizer.json").write_text("{}")
+    (folder / "model.bin").write_bytes(b"\x00" * 4096)
+    wav = write_wav(tmp_path / "call.wav", np.zeros((8000, 2), dtype=np.float32), 8000)
+    code, _, err = run("replay", str(wav), "--model", str(folder))
+    assert code == 6 and err.count("\n") == 1 and "Traceback" not in err
+
+
+def test_unwritable_out(tmp_path: Path) -> None:
+    code, _, err = run("replay", str(DEMO_JSONL), "--out", str(tmp_path / "missing-dir" / "log.jsonl"))
+    assert code == 7 and "cannot create" in err
+
+
+def test_full_disk_is_reported() -> None:
+    if not Path("/dev/full").exists():
+        pytest.fail("/dev/full is needed to simulate a full disk")
+    code, _, err = run("replay", str(DEMO_JSONL), "--out", "/dev/full")
+    assert code == 7 and "disk space" in err
+
+
+def test_rules_test_command_passes_on_default_packs() -> None:
+    code, out, err = run("rules", "test")
+    assert code == 0, out + err
+    assert " 0 failed" in out

@@ -1,0 +1,184 @@
+"""The recognizer: guard logic as pure functions, then tiny.en on espeak-ng speech, silence and noise."""
+
+from __future__ import annotations
+
+import shutil
+import wave
+from pathlib import Path
+
+import jiwer
+import numpy as np
+import pytest
+
+from rapport_assist.audio import STREAM_RATE_HZ, decode_channels
+from rapport_assist.errors import ModelError
+from rapport_assist.models import resolve_whisper_model_dir
+from rapport_assist.recognizer import (
+    Recognizer,
+    RecognizerOptions,
+    check_energy,
+    check_recognition,
+    has_loop,
+    normalize_text,
+)
+from rapport_assist.types import Recognition, SpeechSegment, Speaker
+
+SR = STREAM_RATE_HZ
+OPTIONS = RecognizerOptions()
+# Sentences without numbers that tiny.en gets right from espeak-ng at 16 kHz and through the
+# telephone band (other espeak sentences lose 30-50% of words at 8 kHz; see the report).
+SENTENCES = (
+    "I am sorry for the trouble, let me look into your account right away.",
+    "I understand how frustrating this must be for you.",
+)
+
+
+def wer(reference: str, hypothesis: str) -> float:
+    return jiwer.wer(normalize_text(reference), normalize_text(hypothesis) or "<nothing>")
+
+
+def rec(text: str, confidence: float = 0.9, no_speech_prob: float = 0.1, avg_logprob: float = -0.3) -> Recognition:
+    """A recognition with given scores (no words needed by the text guards)."""
+    return Recognition(text, (), confidence, no_speech_prob, avg_logprob)
+
+
+def segment(audio: np.ndarray, start_s: float = 0.0) -> SpeechSegment:
+    return SpeechSegment(Speaker.CUSTOMER, start_s, start_s + audio.shape[0] / SR, audio.astype(np.float32))
+
+
+def telephone(samples: np.ndarray, folder: Path) -> np.ndarray:
+    """Band-limit to 300-3400 Hz, store as 8 kHz 16-bit wav, decode back to 16 kHz."""
+    spectrum = np.fft.rfft(samples)
+    freqs = np.fft.rfftfreq(samples.shape[0], 1 / SR)
+    spectrum[(freqs < 300) | (freqs > 3400)] = 0
+    narrow = np.fft.irfft(spectrum, samples.shape[0])[::2]  # no content above 4 kHz: plain decimation
+    path = folder / "phone.wav"
+    with wave.open(str(path), "wb") as out:
+        out.setnchannels(1)
+        out.setsampwidth(2)
+        out.setframerate(8000)
+        out.writeframes((np.clip(narrow, -1, 1) * 32767).astype("<i2").tobytes())
+    return decode_channels(path).channels[0]
+
+
+# --- guards, no model needed ------------------------------------------------------------------
+
+
+def test_normalize_text() -> None:
+    assert normalize_text("  Thank you!! [Music] I'm fine.") == "thank you music i'm fine"
+
+
+@pytest.mark.parametrize(
+    ("words", "loops"),
+    [
+        ("i'm sorry i'm sorry i'm sorry i'm sorry", True),
+        ("the the the the the the the the", True),
+        ("thank you thank you thank you", False),
+        ("no no no no", False),
+        ("please hold while i check your account", False),
+    ],
+)
+def test_has_loop(words: str, loops: bool) -> None:
+    assert has_loop(words.split(), OPTIONS.loop_min_repeats, OPTIONS.loop_min_words) is loops
+
+
+@pytest.mark.parametrize(
+    ("recognition", "kept"),
+    [
+        (rec("I would like to check my order."), True),
+        (rec("Thank you.", confidence=0.9, no_speech_prob=0.18), True),  # clearly spoken: kept
+        (rec("Thank you.", confidence=0.45), False),
+        (rec("you", confidence=0.01, no_speech_prob=0.78, avg_logprob=-1.15), False),
+        (rec("Thanks for watching!", no_speech_prob=0.55), False),
+        (rec("I would like to check my order.", no_speech_prob=0.9, avg_logprob=-1.2), False),
+        (rec("Glass spill a nice new order of weakness.", confidence=0.39, avg_logprob=-1.16), False),
+        (rec("Ask not!", confidence=0.40, avg_logprob=-0.87), True),  # unsure words, decoding fine
+        (rec("[Music]"), False),
+        (rec("(sighs) ..."), False),
+        (rec(" . "), False),
+        (rec("I'm sorry. I'm sorry. I'm sorry. I'm sorry."), False),
+    ],
+)
+def test_check_recognition(recognition: Recognition, kept: bool) -> None:
+    assert (check_recognition(recognition, OPTIONS) is None) is kept
+
+
+def test_energy_gate(speak) -> None:
+    rng = np.random.default_rng(5)
+    assert check_energy(speak("Please hold while I check your account."), OPTIONS) is None
+    assert "noise floor" in check_energy(rng.normal(0, 0.05, 2 * SR), OPTIONS)
+    t = np.arange(2 * SR) / SR
+    assert "noise floor" in check_energy(0.1 * np.sin(2 * np.pi * 50 * t), OPTIONS)  # mains hum
+    assert "dBFS" in check_energy(rng.normal(0, 1e-5, 2 * SR), OPTIONS)  # dither
+    assert check_energy(np.zeros(100), OPTIONS) is not None
+
+
+# --- tiny.en ---------------------------------------------------------------------------------
+
+
+@pytest.mark.model
+@pytest.mark.parametrize("sentence", SENTENCES)
+def test_recognizes_espeak_speech_at_16k_and_through_the_phone_band(recognizer, speak, tmp_path: Path,
+                                                                    sentence: str) -> None:
+    clean = speak(sentence)
+    for audio in (clean, telephone(clean, tmp_path)):
+        result = recognizer.recognize(segment(audio))
+        assert result is not None
+        assert wer(sentence, result.text) <= 0.10, result.text
+        assert 0.5 < result.confidence <= 1.0
+        assert result.confidence == pytest.approx(np.mean([w.probability for w in result.words]))
+
+
+@pytest.mark.model
+def test_word_times_are_call_times(recognizer, speak) -> None:
+    audio = speak(SENTENCES[1])
+    seg = segment(audio, start_s=125.0)
+    result = recognizer.recognize(seg)
+    assert result is not None and len(result.words) == len(normalize_text(SENTENCES[1]).split())
+    starts = [w.start_s for w in result.words]
+    assert starts == sorted(starts)
+    assert all(seg.start_s <= w.start_s <= w.end_s <= seg.end_s for w in result.words)
+    speech_start = np.flatnonzero(np.abs(audio) > 0.02)[0] / SR
+    assert result.words[0].start_s == pytest.approx(125.0 + speech_start, abs=0.3)
+
+
+@pytest.mark.model
+def test_a_clear_thank_you_survives_the_guards(recognizer, speak) -> None:
+    result = recognizer.recognize(segment(speak("Thank you.")))
+    assert result is not None and normalize_text(result.text) == "thank you"
+
+
+@pytest.mark.model
+def test_silence_and_noise_give_nothing(recognizer) -> None:
+    rng = np.random.default_rng(11)
+    t = np.arange(3 * SR) / SR
+    quiet_breath = rng.normal(0, 0.02, 2 * SR) * np.exp(-((np.arange(2 * SR) / SR - 1) ** 2) / 0.1)
+    segments = [
+        segment(np.zeros(2 * SR)),
+        segment(rng.normal(0, 0.01, 3 * SR)),
+        segment(0.05 * np.sin(2 * np.pi * 50 * t) + 0.03 * np.sin(2 * np.pi * 150 * t)),
+        segment(quiet_breath),  # passes the energy gate: the text guards must catch it
+    ]
+    assert recognizer.recognize_many(segments) == [None] * len(segments)
+
+
+@pytest.mark.model
+def test_garbage_model_file_is_a_model_error(tmp_path: Path) -> None:
+    real = resolve_whisper_model_dir(None)
+    broken = tmp_path / "broken-model"
+    broken.mkdir()
+    for name in ("config.json", "tokenizer.json", "vocabulary.txt"):
+        shutil.copy(real / name, broken / name)
+    (broken / "model.bin").write_bytes(np.random.default_rng(0).bytes(64 * 1024))
+    with pytest.raises(ModelError, match="failed to load") as info:
+        Recognizer(RecognizerOptions(model_dir=broken))
+    assert info.value.exit_code == 6 and "\n" not in info.value.one_line()
+
+    (broken / "tokenizer.json").unlink()  # faster-whisper would go to the network for it
+    with pytest.raises(ModelError, match="no tokenizer.json"):
+        Recognizer(RecognizerOptions(model_dir=broken))
+
+
+def test_missing_model_folder_is_a_model_error(tmp_path: Path) -> None:
+    with pytest.raises(ModelError, match="does not exist"):
+        Recognizer(RecognizerOptions(model_dir=tmp_path / "nowhere"))

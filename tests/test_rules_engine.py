@@ -1,0 +1,165 @@
+"""Engine state and nudge fields, with inline rules and real spaCy (loaded once per process)."""
+
+from __future__ import annotations
+
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from rapport_assist.annotate import Annotator
+from rapport_assist.rules import RuleEngine, RuleSet, default_rules_dir, load_rules
+from rapport_assist.types import Nudge, Speaker, Utterance
+
+LEXICONS = textwrap.dedent("""\
+    version: 1
+    lexicons:
+      gripe: [awful, terrible]
+      apology: [sorry]
+      thanks: [thank you, thanks]
+      ack: [sure]
+      echo-ignore: [okay]
+      when: {entities: [DATE, TIME], phrases: [right now]}
+    rules:
+    """)
+
+WAIT_RULE = textwrap.dedent("""\
+      - id: gripe-no-sorry
+        title: Say sorry
+        severity: high
+        why: Because.
+        message: "Apologize for '{quote}'."
+        when: {speaker: customer, says: gripe}
+        expect:
+          speaker: agent
+          says: apology
+          within: {turns: 1, seconds: 20}
+          ignore: {max_words: 1, says: ack}
+        episode:
+          ends_when: {speaker: customer, says: thanks}
+        cooldown_s: 0
+    """)
+
+
+@pytest.fixture(scope="module")
+def annotator() -> Annotator:
+    return Annotator()
+
+
+def ruleset(tmp_path: Path, rules: str) -> RuleSet:
+    path = tmp_path / "pack.yaml"
+    path.write_text(LEXICONS + rules, encoding="utf-8")
+    return load_rules([path])
+
+
+def call(engine: RuleEngine, annotator: Annotator, turns: list[tuple[str, str, float]],
+         end_s: float | None = None) -> list[Nudge]:
+    """Run (speaker, text, start_s) turns, each 2 s long; returns every nudge in order."""
+    engine.start_call()
+    nudges: list[Nudge] = []
+    for i, (who, text, start) in enumerate(turns):
+        utt = Utterance(i, Speaker(who), text, start, start + 2.0)
+        nudges.extend(engine.on_utterance(annotator.annotate(utt)))
+    nudges.extend(engine.finish(end_s if end_s is not None else turns[-1][2] + 2.0))
+    return nudges
+
+
+def test_reply_window_turns_and_seconds(tmp_path: Path, annotator: Annotator) -> None:
+    engine = RuleEngine(ruleset(tmp_path, WAIT_RULE))
+    quiet = call(engine, annotator, [("customer", "This is awful.", 0), ("agent", "I'm so sorry.", 3)])
+    assert quiet == []
+    fired = call(engine, annotator, [("customer", "This is awful.", 0), ("agent", "Let me check.", 3),
+                                     ("agent", "Sorry about that.", 6)])
+    assert [n.utterance_index for n in fired] == [1]
+    late = call(engine, annotator, [("customer", "This is awful.", 0), ("agent", "I'm so sorry.", 30)])
+    assert [n.utterance_index for n in late] == [1], "an apology after the 20 s window is too late"
+    backchannel = call(engine, annotator, [("customer", "This is awful.", 0), ("agent", "Sure.", 2.5),
+                                           ("agent", "Sorry, that's on us.", 5)])
+    assert backchannel == [], "ignored turns do not use up the window"
+    nobody = call(engine, annotator, [("customer", "This is awful.", 0), ("customer", "Terrible.", 5)], end_s=60)
+    assert nobody == [], "if_call_ends defaults to drop: no agent, no nudge"
+
+
+def test_nudge_fields_and_evidence(tmp_path: Path, annotator: Annotator) -> None:
+    rs = ruleset(tmp_path, WAIT_RULE)
+    engine = RuleEngine(rs)
+    (nudge,) = call(engine, annotator, [("agent", "Hello there.", 0), ("customer", "Um, the service was awful.", 3),
+                                        ("agent", "What's your account number?", 6)])
+    assert nudge.rule == "gripe-no-sorry" and nudge.severity == "high" and nudge.title == "Say sorry"
+    assert nudge.utterance_index == 2 and nudge.t_s == 8.0
+    assert nudge.rule_source == f"{tmp_path / 'pack.yaml'}:10" == rs.rule("gripe-no-sorry").source
+    reply, trigger = nudge.evidence
+    assert reply.utterance_index == 2 and reply.speaker is Speaker.AGENT and reply.matched == ()
+    assert trigger.utterance_index == 1 and trigger.matched == ("awful",) and trigger.note == "trigger"
+    assert nudge.message == "Apologize for 'awful'." and nudge.why == "Because."
+
+
+def test_once_per_episode_until_it_ends(tmp_path: Path, annotator: Annotator) -> None:
+    engine = RuleEngine(ruleset(tmp_path, WAIT_RULE))
+    turns = [("customer", "Awful.", 0), ("agent", "Okay.", 3), ("customer", "Terrible, really.", 6),
+             ("agent", "Hm.", 9), ("customer", "Thanks, fine.", 12), ("agent", "Right.", 15),
+             ("customer", "Still awful.", 18), ("agent", "Okay then.", 21)]
+    assert [n.utterance_index for n in call(engine, annotator, turns)] == [1, 7]
+
+
+def test_cooldown(tmp_path: Path, annotator: Annotator) -> None:
+    rules = textwrap.dedent("""\
+          - id: said-sorry
+            title: T
+            severity: low
+            why: W
+            message: M
+            when: {speaker: agent, says: apology}
+            cooldown_s: 10
+        """)
+    engine = RuleEngine(ruleset(tmp_path, rules))
+    turns = [("agent", "Sorry.", 0), ("agent", "Sorry again.", 4), ("agent", "So sorry.", 13)]
+    assert [n.utterance_index for n in call(engine, annotator, turns)] == [0, 2]
+
+
+def test_expectation_that_fires_when_the_call_ends(tmp_path: Path, annotator: Annotator) -> None:
+    rules = textwrap.dedent("""\
+          - id: no-time
+            title: T
+            severity: low
+            why: W
+            message: "'{quote}' needs a time"
+            when: {speaker: agent, says: apology}
+            expect: {speaker: agent, says: when, within: {turns: 1}, if_call_ends: fire}
+            points_at: trigger
+        """)
+    engine = RuleEngine(ruleset(tmp_path, rules))
+    (nudge,) = call(engine, annotator, [("agent", "Sorry, I'll look.", 0), ("customer", "Ok.", 3)], end_s=9.5)
+    assert nudge.utterance_index == 1 and nudge.t_s == 9.5
+    assert [e.utterance_index for e in nudge.evidence] == [0]
+    assert call(engine, annotator, [("agent", "Sorry.", 0), ("agent", "I'll do it right now.", 3)]) == []
+
+
+def test_default_packs_on_a_short_call(annotator: Annotator) -> None:
+    engine = RuleEngine(load_rules([default_rules_dir()]))
+    turns = [
+        ("customer", "Third time I'm calling about this bill. It's ridiculous.", 0.0),
+        ("agent", "Okay, so what you need to do is, um, reset the password first.", 4.0),
+        ("customer", "Fine.", 10.0),
+        ("agent", "Someone from billing will call you back.", 12.0),
+        ("customer", "Okay.", 16.0),
+        ("agent", "Anything else?", 18.0),
+    ]
+    by_rule = {n.rule: n for n in call(engine, annotator, turns)}
+    assert set(by_rule) == {"angry-no-apology", "you-not-we", "uncommitted-promise"}
+    you = by_rule["you-not-we"]
+    assert you.utterance_index == 1 and you.rewrite == "Let's reset the password first"
+    assert you.message == ("Say it as a team: 'Let's reset the password first' instead of "
+                           "'what you need to do is reset the password first'")
+    promise = by_rule["uncommitted-promise"]
+    assert promise.utterance_index == 5 and promise.evidence[0].utterance_index == 3
+    assert promise.evidence[0].matched == ("Someone from billing will call",)
+    assert by_rule["angry-no-apology"].utterance_index == 1
+
+
+def test_customer_only_call_never_fires(annotator: Annotator) -> None:
+    engine = RuleEngine(load_rules([default_rules_dir()]))
+    turns = [("customer", "This is the third time I've called and it's ridiculous, you need to call me back.", 0.0),
+             ("customer", "I'll call again tomorrow, nobody has fixed it and I'm still waiting on the refund "
+                          "that was promised to me in March, then again in April, and it's now June.", 30.0)]
+    assert call(engine, annotator, turns, end_s=90.0) == []
