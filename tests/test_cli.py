@@ -13,7 +13,9 @@ import pytest
 from rapport_assist.cli import DATA_DIR, main
 
 DEMO_JSONL = DATA_DIR / "demo_call.jsonl"
-DEMO_EXPECTED = json.loads((DATA_DIR / "demo_call.expected.json").read_text())["expected_nudges"]
+_EXPECTED_FILE = json.loads((DATA_DIR / "demo_call.expected.json").read_text())
+DEMO_EXPECTED = _EXPECTED_FILE["expected_nudges"]  # the line where each moment happens
+DEMO_DECIDED = _EXPECTED_FILE["decided_at"]  # the line at whose end the rule can first know
 
 
 def run(*argv: str) -> tuple[int, str, str]:
@@ -26,11 +28,13 @@ def events(text: str) -> list[dict]:
     return [json.loads(line) for line in text.splitlines() if line.strip()]
 
 
-def nudges_by_rule(evs: list[dict]) -> dict[str, list[int]]:
+def nudges_by_rule(evs: list[dict], where: str = "fired") -> dict[str, list[int]]:
+    """Rule -> utterance indices: where each nudge fired, or ("moment") its first evidence."""
     got: dict[str, list[int]] = {}
     for e in evs:
         if e["type"] == "nudge":
-            got.setdefault(e["rule"], []).append(e["utterance_index"])
+            idx = e["utterance_index"] if where == "fired" else e["evidence"][0]["utterance_index"]
+            got.setdefault(e["rule"], []).append(idx)
     return got
 
 
@@ -55,9 +59,10 @@ def test_transcript_replay_fires_the_expected_headline_nudges() -> None:
     utts = [e for e in evs if e["type"] == "utterance"]
     n_lines = sum(1 for line in DEMO_JSONL.read_text().splitlines() if line.strip())
     assert [u["index"] for u in utts] == list(range(n_lines))
-    got = nudges_by_rule(evs)
-    expected = {rule: sorted(idx) for rule, idx in DEMO_EXPECTED.items() if idx}
-    assert {r: sorted(v) for r, v in got.items() if r in expected or r in DEMO_EXPECTED} == expected
+    for where, table in (("moment", DEMO_EXPECTED), ("fired", DEMO_DECIDED)):
+        got = nudges_by_rule(evs, where)
+        expected = {rule: sorted(idx) for rule, idx in table.items() if idx}
+        assert {r: sorted(v) for r, v in got.items() if r in table} == expected, where
     for e in evs:
         if e["type"] == "nudge":
             assert {"rule", "severity", "message", "t", "utterance_index", "evidence"} <= e.keys()

@@ -23,7 +23,9 @@ pytestmark = pytest.mark.model
 
 DEMO_FLAC = DATA_DIR / "demo_call.flac"
 SCRIPT = [json.loads(line) for line in (DATA_DIR / "demo_call.jsonl").read_text().splitlines() if line.strip()]
-EXPECTED = json.loads((DATA_DIR / "demo_call.expected.json").read_text())["expected_nudges"]
+_EXPECTED_FILE = json.loads((DATA_DIR / "demo_call.expected.json").read_text())
+EXPECTED = _EXPECTED_FILE["expected_nudges"]  # the turn where each moment happens
+DECIDED = _EXPECTED_FILE["decided_at"]  # the turn at whose end the rule can first know
 
 
 def normalize(text: str) -> str:
@@ -70,12 +72,16 @@ def _turn_of(t_start: float, t_end: float) -> int:
 
 def test_headline_nudges_fire_at_the_right_turns_and_nowhere_else(demo_events: list[dict]) -> None:
     utts = {e["index"]: e for e in demo_events if e["type"] == "utterance"}
+    moment: dict[str, list[int]] = {}
     fired: dict[str, list[int]] = {}
     for e in demo_events:
         if e["type"] == "nudge" and e["rule"] in EXPECTED:
             u = utts[e["utterance_index"]]
             fired.setdefault(e["rule"], []).append(_turn_of(u["start"], u["end"]))
-    assert {r: sorted(v) for r, v in fired.items()} == {r: sorted(v) for r, v in EXPECTED.items() if v}
+            ev = e["evidence"][0]
+            moment.setdefault(e["rule"], []).append(_turn_of(ev["start"], ev["end"]))
+    assert {r: sorted(v) for r, v in moment.items()} == {r: sorted(v) for r, v in EXPECTED.items() if v}
+    assert {r: sorted(v) for r, v in fired.items()} == {r: sorted(v) for r, v in DECIDED.items() if v}
 
 
 def test_audio_and_transcript_replays_agree(demo_events: list[dict]) -> None:

@@ -109,14 +109,23 @@ def _replay(args: argparse.Namespace, spec, stdout: IO[str], stderr: IO[str]) ->
         sinks: list[EventSink] = [JsonlSink(stdout, "stdout") if args.format == "jsonl" else TextSink(stdout, "stdout")]
         if args.out is not None:
             try:
-                handle = stack.enter_context(args.out.open("w", encoding="utf-8"))
+                handle = args.out.open("w", encoding="utf-8")
             except OSError as exc:
                 raise OutputError(f"cannot create {args.out}: {exc.strerror}", "check the folder exists and is writable") from None
+            stack.callback(_close_quietly, handle)
             sinks.append(JsonlSink(handle, str(args.out)))
         for event in pipeline.run(source.utterances(), audio_s=source.audio_s):
             for sink in sinks:
                 sink.write(event)
     return 0
+
+
+def _close_quietly(handle: IO[str]) -> None:
+    """Close an output file; a failed final flush was already reported by the sink that hit it."""
+    try:
+        handle.close()
+    except OSError:
+        pass
 
 
 def _rules_command(args: argparse.Namespace, stdout: IO[str]) -> int:
