@@ -3,7 +3,6 @@ Silero VAD on espeak-ng speech, silence and noise."""
 
 from __future__ import annotations
 
-import time
 
 import numpy as np
 import pytest
@@ -188,8 +187,5 @@ def test_silence_and_noise_give_no_segments() -> None:
     silence = np.zeros(30 * SR, dtype=np.float32)
     white = rng.normal(0.0, 0.01, 30 * SR).astype(np.float32)  # -40 dBFS
     pink = pink_noise(30.0, 0.02, rng)  # -34 dBFS
-    started = time.perf_counter()
     for audio in (silence, white, pink):
         assert endpoint(audio) == []
-    # Generous bound (measured ~0.004 s of compute per second of audio on 2 cores).
-    assert time.perf_counter() - started < 90 * 0.05

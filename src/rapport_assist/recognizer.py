@@ -187,6 +187,11 @@ class Recognizer:
                 "re-copy or re-convert the model folder, or check --compute-type (int8, int8_float32, float32)",
             ) from None
 
+    @property
+    def model(self):
+        """The loaded faster_whisper.WhisperModel (benchmarks compare it used plainly)."""
+        return self._model
+
     def warm_up(self) -> None:
         """Run one decode on a second of near-silence so the first real call is not slow."""
         noise = np.random.default_rng(0).normal(0.0, 1e-3, STREAM_RATE_HZ).astype(np.float32)
