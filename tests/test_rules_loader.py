@@ -55,6 +55,12 @@ def test_minimal_pack_loads(tmp_path: Path) -> None:
     assert ruleset.rule("said-thanks").source == f"{tmp_path / 'pack.yaml'}:5"
 
 
+def test_folded_message_blocks_lose_their_final_newline(tmp_path: Path) -> None:
+    folded = MINIMAL.replace("message: Nice.", "message: >\n      Nice.")
+    rule = load_rules([write(tmp_path, folded)]).rule("said-thanks")
+    assert rule.message == rule.message.strip() and rule.message
+
+
 def test_every_problem_reported_with_location(tmp_path: Path) -> None:
     path = write(tmp_path, textwrap.dedent("""\
         version: 1

@@ -162,7 +162,7 @@ class _Builder:
 
     def text(self, value: YValue, what: str) -> str | None:
         if isinstance(value, YScalar) and isinstance(value.value, str) and value.value.strip():
-            return value.value
+            return value.value.strip()  # folded YAML blocks (>) end in a newline
         if isinstance(value, YScalar) and isinstance(value.value, str):
             self.problems.add(value.loc, f"{what} is empty", "write some text")
         else:
