@@ -70,7 +70,7 @@ def main(argv: list[str] | None = None) -> int:
         for _ in range(args.repeat):
             t0 = time.perf_counter()
             source = open_replay(ReplayInput(path=path), lambda: recognizer)
-            for ev in pipeline.run(source.utterances(), audio_s=source.audio_s):
+            for ev in pipeline.run(source.items(), audio_s=source.audio_s):
                 if isinstance(ev, CallSummary):
                     n_utts = ev.utterances
             ours.append(time.perf_counter() - t0)

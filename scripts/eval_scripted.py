@@ -160,9 +160,18 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
 
     dialogues = [json.loads(line) for line in args.dialogues.read_text(encoding="utf-8").splitlines() if line.strip()]
-    engine = RuleEngine(load_rules(args.rules or [default_rules_dir()]))
+    from rapport_assist.signals import SignalTracker
+
+    ruleset = load_rules(args.rules or [default_rules_dir()])
+    engine = RuleEngine(ruleset)
+    tracker = SignalTracker(ruleset)
     annotator = Annotator()
-    calls = [list(annotator.annotate_many(utterances(d, args.wps, args.gap_s))) for d in dialogues]
+
+    def with_signals(annotated: list[AnnotatedUtterance]) -> list[AnnotatedUtterance]:
+        tracker.start_call()
+        return [tracker.on_utterance(au)[0] for au in annotated]
+
+    calls = [with_signals(list(annotator.annotate_many(utterances(d, args.wps, args.gap_s)))) for d in dialogues]
     fired = {d["id"]: run_call(engine, annotated) for d, annotated in zip(dialogues, calls)}
     if all("labels" in d for d in dialogues):
         score(dialogues, fired, not args.quiet)

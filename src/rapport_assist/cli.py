@@ -114,7 +114,7 @@ def _replay(args: argparse.Namespace, spec, stdout: IO[str], stderr: IO[str]) ->
                 raise OutputError(f"cannot create {args.out}: {exc.strerror}", "check the folder exists and is writable") from None
             stack.callback(_close_quietly, handle)
             sinks.append(JsonlSink(handle, str(args.out)))
-        for event in pipeline.run(source.utterances(), audio_s=source.audio_s):
+        for event in pipeline.run(source.items(), audio_s=source.audio_s):
             for sink in sinks:
                 sink.write(event)
     return 0

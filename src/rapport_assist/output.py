@@ -11,7 +11,7 @@ import json
 from typing import IO, Protocol
 
 from .errors import OutputError
-from .types import CallSummary, Event, Nudge, Status, Utterance
+from .types import CallSummary, DeadAir, Event, Nudge, Status, TalkOver, ToneChange, Utterance
 
 
 class EventSink(Protocol):
@@ -64,6 +64,14 @@ class TextSink(_StreamSink):
             if event.rewrite:
                 lines.append(f"        try: {event.rewrite}")
             self._emit("\n".join(lines) + "\n")
+        elif isinstance(event, DeadAir):
+            hold = "after a hold was announced" if event.hold_announced else "no hold announced"
+            self._emit(f"[{format_clock(event.since_s)}] ~~ dead air {event.silence_s:.0f} s ({hold})\n")
+        elif isinstance(event, TalkOver):
+            self._emit(f"    ~~ {event.speaker.value} talked over the {event.over.value} for {event.overlap_s:.1f} s\n")
+        elif isinstance(event, ToneChange):
+            why = f": {'; '.join(event.tone.evidence)}" if event.tone.evidence else ""
+            self._emit(f"    ~~ {event.speaker.value} tone {event.previous} → {event.tone.label}{why}\n")
         elif isinstance(event, Status):
             self._emit(f"-- {event.level}: {event.message}\n")
         elif isinstance(event, CallSummary):

@@ -1,10 +1,11 @@
 """The call pipeline, shared by replay, batch QA and (later) live capture.
 
-    utterances ──► annotator (spaCy) ──► rule engine ──► events
+    timeline ──► annotator (spaCy) ──► conversation signals ──► rule engine ──► events
 
-``CallPipeline.run`` is a generator: it yields each ``Utterance`` as it lands, the ``Nudge``
-events it triggers right after it, ``Status`` events from the source, and one ``CallSummary``
-at the end. Consumers (the terminal printer, the JSONL log, the sidebar) only read events.
+``CallPipeline.run`` is a generator: it yields each ``Utterance`` as it lands (with its
+signals), the signal events (dead air, talk-over, tone changes) and ``Nudge`` events it
+triggers right after it, ``Status`` events from the source, and one ``CallSummary`` at the
+end. Consumers (the terminal printer, the JSONL log, the sidebar) only read events.
 """
 
 from __future__ import annotations
@@ -15,20 +16,24 @@ from typing import Iterable, Iterator
 
 from .annotate import Annotator
 from .rules import RuleEngine
-from .types import CallSummary, Event, Nudge, Status, Utterance
+from .signals import SignalTracker
+from .types import CallSummary, DeadAir, Event, Nudge, SpeechActivity, Status, Utterance
 
 
 class CallPipeline:
     """Runs one call at a time through annotation and rules."""
 
-    def __init__(self, annotator: Annotator, engine: RuleEngine) -> None:
+    def __init__(self, annotator: Annotator, engine: RuleEngine, tracker: SignalTracker | None = None) -> None:
         self.annotator = annotator
         self.engine = engine
+        self.tracker = tracker or SignalTracker(engine.ruleset)
 
-    def run(self, source: Iterable[Utterance | Status], audio_s: float | None = None) -> Iterator[Event]:
-        """Yield events for every item of ``source`` (utterances in timeline order, or status)."""
+    def run(self, source: Iterable[Utterance | Status | SpeechActivity], audio_s: float | None = None) -> Iterator[Event]:
+        """Yield events for every item of ``source`` (utterances and activity marks in timeline
+        order, or status)."""
         started = time.perf_counter()
         self.engine.start_call()
+        self.tracker.start_call(audio_s)
         n_utterances = 0
         last_end_s = 0.0
         by_rule: Counter[str] = Counter()
@@ -42,10 +47,16 @@ class CallPipeline:
             if isinstance(item, Status):
                 yield item
                 continue
+            if isinstance(item, SpeechActivity):
+                yield from self.tracker.on_activity(item)
+                continue
             n_utterances += 1
             last_end_s = max(last_end_s, item.end_s)
-            yield item
-            yield from counted(self.engine.on_utterance(self.annotator.annotate(item)))
+            annotated, signal_events = self.tracker.on_utterance(self.annotator.annotate(item))
+            yield from (e for e in signal_events if isinstance(e, DeadAir))  # the silence came first
+            yield annotated.utterance
+            yield from (e for e in signal_events if not isinstance(e, DeadAir))
+            yield from counted(self.engine.on_utterance(annotated))
         end_s = max(last_end_s, audio_s or 0.0)
         yield from counted(self.engine.finish(end_s))
         if n_utterances == 0:

@@ -15,7 +15,7 @@ import numpy as np
 
 from .errors import BadInput, UsageError
 from .transcript import read_transcript
-from .types import SpeechSegment, Speaker, Status, Utterance
+from .types import SpeechActivity, SpeechSegment, Speaker, Status, Utterance
 
 if TYPE_CHECKING:  # pragma: no cover
     from .endpoint import EndpointerOptions
@@ -57,13 +57,20 @@ class ReplayInput:
 class ReplaySource:
     """A checked input, ready to yield utterances. ``audio_s`` is the recording length, if audio."""
 
-    utterance_iter: Iterator[Utterance | Status]
+    timeline: Iterator[Utterance | Status | SpeechActivity]
     audio_s: float | None = None
     notes: list[Status] = field(default_factory=list)
 
-    def utterances(self) -> Iterator[Utterance | Status]:
+    def items(self) -> Iterator[Utterance | Status | SpeechActivity]:
+        """Everything on the timeline, for the pipeline: notes, activity marks, utterances."""
         yield from self.notes
-        yield from self.utterance_iter
+        yield from self.timeline
+
+    def utterances(self) -> Iterator[Utterance]:
+        """Only the utterances (for scripts that want the words)."""
+        for item in self.timeline:
+            if isinstance(item, Utterance):
+                yield item
 
 
 def endpoint_channel(
@@ -82,16 +89,27 @@ def endpoint_channel(
     return segments
 
 
-def recognize_segments(segments: Sequence[SpeechSegment], recognizer: "Recognizer") -> Iterator[Utterance]:
-    """Recognize segments in the order they end (the order live capture would finish them).
+def recognize_segments(segments: Sequence[SpeechSegment], recognizer: "Recognizer") -> Iterator[Utterance | SpeechActivity]:
+    """Walk the segments on the call timeline, as live capture would meet them.
 
-    Utterance indices follow that order. Segments the recognizer's guards reject (noise,
-    invented text) produce no utterance.
+    At each segment's start a ``SpeechActivity`` marks its channel busy; at its end the
+    segment is recognized and becomes an ``Utterance`` (with its loudness measured), or, when
+    the recognizer's guards reject it (noise, invented text), a ``SpeechActivity`` that marks
+    the channel free again. Utterance indices follow the order in which utterances end.
     """
+    from .voice import measure_voice
+
+    timeline = [(seg.start_s, 0, i) for i, seg in enumerate(segments)]
+    timeline += [(seg.end_s, 1, i) for i, seg in enumerate(segments)]
     index = 0
-    for segment in sorted(segments, key=lambda s: (s.end_s, s.start_s)):
+    for t_s, is_end, i in sorted(timeline, key=lambda item: (item[0], item[1], segments[item[2]].start_s)):
+        segment = segments[i]
+        if not is_end:
+            yield SpeechActivity(segment.speaker, t_s, True)
+            continue
         rec = recognizer.recognize(segment)
         if rec is None:
+            yield SpeechActivity(segment.speaker, t_s, False)
             continue
         start_s = segment.start_s
         end_s = segment.end_s
@@ -108,6 +126,7 @@ def recognize_segments(segments: Sequence[SpeechSegment], recognizer: "Recognize
             end_s=end_s,
             confidence=rec.confidence,
             words=rec.words,
+            voice=measure_voice(segment.audio),
         )
         index += 1
 
@@ -171,7 +190,7 @@ def open_replay(spec: ReplayInput, recognizer_factory, endpointer_options: "Endp
     options = endpointer_options or EndpointerOptions()
     recognizer = recognizer_factory()
 
-    def generate() -> Iterator[Utterance | Status]:
+    def generate() -> Iterator[Utterance | SpeechActivity]:
         segments: list[SpeechSegment] = []
         for speaker, samples in channels.items():
             segments.extend(endpoint_channel(speaker, samples, options))

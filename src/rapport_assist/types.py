@@ -73,6 +73,79 @@ class Recognition:
 
 
 @dataclass(frozen=True)
+class VoiceMeasure:
+    """How an utterance sounded, measured on its own audio (absolute, not yet vs a baseline).
+
+    ``loudness_dbfs`` is the active speech level: mean power of the voiced 20 ms frames (those
+    within 20 dB of the loudest), in dB relative to full scale. ``voiced_s`` is their total.
+    """
+
+    loudness_dbfs: float
+    voiced_s: float
+
+    def to_json(self) -> dict[str, Any]:
+        return {"loudness_dbfs": round(self.loudness_dbfs, 1), "voiced_s": round(self.voiced_s, 2)}
+
+
+ToneLabel = Literal["calm", "tense", "angry"]
+TONE_ORDER: tuple[str, ...] = ("calm", "tense", "angry")
+
+
+@dataclass(frozen=True)
+class ToneEstimate:
+    """A tone estimate with its score (0..1) and the evidence it rests on, in words."""
+
+    label: ToneLabel
+    score: float
+    evidence: tuple[str, ...] = ()
+
+    def at_least(self, label: str) -> bool:
+        return TONE_ORDER.index(self.label) >= TONE_ORDER.index(label)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"label": self.label, "score": round(self.score, 2), "evidence": list(self.evidence)}
+
+
+@dataclass(frozen=True)
+class UtteranceSignals:
+    """Conversation signals at the end of one utterance (see ``signals.SIGNAL_FIELDS``).
+
+    ``values`` maps each numeric or boolean signal name to its value, or None when it cannot
+    be known (no audio, no baseline yet, estimated times). ``cues`` maps each text cue family
+    ("anger", "apology", ...) to the words that matched it.
+    """
+
+    values: dict[str, float | bool | None]
+    cues: dict[str, tuple[str, ...]]
+    tone: ToneEstimate
+    tone_state: ToneEstimate
+
+    def get(self, name: str) -> float | bool | None:
+        return self.values.get(name)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            **{k: (round(v, 3) if isinstance(v, float) else v) for k, v in self.values.items()},
+            "cues": {k: list(v) for k, v in self.cues.items() if v},
+            "tone": self.tone.to_json(),
+            "tone_state": self.tone_state.to_json(),
+        }
+
+
+@dataclass(frozen=True)
+class SpeechActivity:
+    """Speech started (``speaking``) or a speech segment ended without an utterance.
+
+    Audio sources put these on the timeline so the conversation state knows a channel is
+    busy before its words are recognized (no false dead air during a long turn).
+    """
+
+    speaker: Speaker
+    t_s: float
+    speaking: bool
+
+
+@dataclass(frozen=True)
 class Utterance:
     """One turn of one speaker on the call timeline."""
 
@@ -84,6 +157,8 @@ class Utterance:
     confidence: float | None = None
     words: tuple[Word, ...] = ()
     timing_estimated: bool = False
+    voice: VoiceMeasure | None = None
+    signals: UtteranceSignals | None = None
 
     @property
     def duration_s(self) -> float:
@@ -106,6 +181,10 @@ class Utterance:
                 {"w": w.text, "start": round(w.start_s, 3), "end": round(w.end_s, 3), "p": round(w.probability, 3)}
                 for w in self.words
             ]
+        if self.voice is not None:
+            d["voice"] = self.voice.to_json()
+        if self.signals is not None:
+            d["signals"] = self.signals.to_json()
         return d
 
 
@@ -214,4 +293,54 @@ class CallSummary:
         return d
 
 
-Event = Union[Utterance, Nudge, Status, CallSummary]
+@dataclass(frozen=True)
+class DeadAir:
+    """Nobody has spoken for ``silence_s`` (so far) since ``since_s``; fires once per silence,
+    at ``t_s`` = ``since_s`` + the dead-air threshold."""
+
+    t_s: float
+    since_s: float
+    silence_s: float
+    hold_announced: bool
+    last_speaker: Speaker | None
+
+    def to_json(self) -> dict[str, Any]:
+        return {"type": "signal", "kind": "dead_air", "t": round(self.t_s, 3), "since": round(self.since_s, 3),
+                "silence_s": round(self.silence_s, 2), "hold_announced": self.hold_announced,
+                "last_speaker": self.last_speaker.value if self.last_speaker else None}
+
+
+@dataclass(frozen=True)
+class TalkOver:
+    """``speaker`` started while ``over`` was still speaking; they overlapped ``overlap_s``."""
+
+    t_s: float
+    speaker: Speaker
+    over: Speaker
+    start_s: float
+    overlap_s: float
+    utterance_index: int
+
+    def to_json(self) -> dict[str, Any]:
+        return {"type": "signal", "kind": "talk_over", "t": round(self.t_s, 3), "speaker": self.speaker.value,
+                "over": self.over.value, "start": round(self.start_s, 3), "overlap_s": round(self.overlap_s, 2),
+                "utterance_index": self.utterance_index}
+
+
+@dataclass(frozen=True)
+class ToneChange:
+    """A speaker's running tone state changed (e.g. the customer went from calm to angry)."""
+
+    t_s: float
+    speaker: Speaker
+    previous: str
+    tone: ToneEstimate
+    utterance_index: int
+
+    def to_json(self) -> dict[str, Any]:
+        return {"type": "signal", "kind": "tone", "t": round(self.t_s, 3), "speaker": self.speaker.value,
+                "previous": self.previous, **self.tone.to_json(), "utterance_index": self.utterance_index}
+
+
+SignalEvent = Union[DeadAir, TalkOver, ToneChange]
+Event = Union[Utterance, Nudge, Status, CallSummary, DeadAir, TalkOver, ToneChange]

@@ -6,9 +6,10 @@ utterance, so rules that share a lexicon share the work.
 
 The grammatical tests (question, conditional, negation, future-tense commitment) read the
 spaCy parse already in the ``Doc``; nothing is re-parsed. Tones are read through
-``ToneCue`` functions: today a text cue built from the ``tones:`` section; a voice cue
-(loudness and pace against the caller's baseline) can be added beside it without touching
-any rule.
+``ToneCue`` functions. When the utterance carries conversation signals (``signals.py``),
+``tone: calm|tense|angry`` reads their tone estimate (words, loudness and pace against the
+speaker's baseline), quoting the ``tones:`` words as evidence; otherwise, and for tones the
+estimate does not know, the text cue built from the ``tones:`` section decides.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Callable, Mapping, Protocol, Sequence
 
+from ..types import TONE_ORDER
 from .features import CompiledLexicon, Features, KeyBits, Match, PhraseIndex, first_keys, phrase_key, word_keys
 from .model import (
     AllOf,
@@ -35,6 +37,7 @@ from .model import (
     Not,
     Says,
     SentenceSays,
+    SignalTest,
     SpeakerIs,
     Tone,
     ToneIs,
@@ -95,6 +98,8 @@ class Compiler:
             return self.says(cond)
         if isinstance(cond, ToneIs):
             return self.tone(cond.tone)
+        if isinstance(cond, SignalTest):
+            return _signal_test(cond)
         if isinstance(cond, MinLength):
             return _min_length(cond)
         if isinstance(cond, MaxWords):
@@ -133,13 +138,19 @@ class Compiler:
     def tone(self, name: str) -> Evaluator:
         cues = self.tone_cues
 
+        text = self.text_tones
+
         def tone_is(ctx: EvalContext) -> list[Match] | None:
             if name not in ctx.tones:
-                found = None
-                for cue in cues:
-                    found = cue(name, ctx)
-                    if found is not None:
-                        break
+                signals = ctx.feats.au.utterance.signals
+                if signals is not None and name in TONE_ORDER:
+                    found = (text(name, ctx) or []) if signals.tone.at_least(name) else None
+                else:
+                    found = None
+                    for cue in cues:
+                        found = cue(name, ctx)
+                        if found is not None:
+                            break
                 ctx.tones[name] = found
             return ctx.tones[name]
 
@@ -272,9 +283,26 @@ def _min_length(cond: MinLength) -> Evaluator:
     return min_length
 
 
+def _signal_test(cond: SignalTest) -> Evaluator:
+    name, lo, hi, equals = cond.name, cond.min, cond.max, cond.equals
+
+    def signal_is(ctx: EvalContext) -> list[Match] | None:
+        signals = ctx.feats.au.utterance.signals
+        value = signals.get(name) if signals is not None else None
+        if value is None:
+            return None
+        if equals is not None:
+            return [] if bool(value) is equals else None
+        if (lo is not None and value < lo) or (hi is not None and value > hi):
+            return None
+        return []
+
+    return signal_is
+
+
 def _cost(cond: Condition) -> int:
     """Evaluation order inside all/any: cheap checks first."""
-    if isinstance(cond, (SpeakerIs, MaxWords, MinLength)):
+    if isinstance(cond, (SpeakerIs, MaxWords, MinLength, SignalTest)):
         return 0
     if isinstance(cond, (Says, ToneIs)):
         return 1

@@ -9,11 +9,15 @@ utterance at whose end the nudge fired); a ``quiet`` example passes when it neve
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from ..annotate import Annotator
 from ..types import Nudge, Utterance
 from .engine import RuleEngine
 from .model import Example, Rule, RuleSet
+
+if TYPE_CHECKING:  # pragma: no cover
+    from ..signals import SignalTracker
 
 WORDS_PER_S = 2.6
 MIN_TURN_S = 0.6
@@ -48,19 +52,26 @@ def example_utterances(example: Example) -> list[Utterance]:
 
 def run_examples(ruleset: RuleSet, annotator: Annotator) -> list[ExampleResult]:
     """Run every enabled rule's examples through the engine (all rules loaded, as in a call)."""
+    from ..signals import SignalTracker
+
     engine = RuleEngine(ruleset)
+    tracker = SignalTracker(ruleset)
     results: list[ExampleResult] = []
     for rule in ruleset.rules:
         for example in rule.examples:
-            results.append(_run_one(engine, annotator, rule, example))
+            results.append(_run_one(engine, tracker, annotator, rule, example))
     return results
 
 
-def _run_one(engine: RuleEngine, annotator: Annotator, rule: Rule, example: Example) -> ExampleResult:
+def _run_one(engine: RuleEngine, tracker: "SignalTracker", annotator: Annotator, rule: Rule,
+             example: Example) -> ExampleResult:
+    """One example through the conversation signals and the engine, as in a call."""
     utterances = example_utterances(example)
     engine.start_call()
+    tracker.start_call()
     nudges: list[Nudge] = []
     for au in annotator.annotate_many(utterances):
+        au, _events = tracker.on_utterance(au)
         nudges.extend(engine.on_utterance(au))
     nudges.extend(engine.finish(utterances[-1].end_s))
     fired = [n.utterance_index for n in nudges if n.rule == rule.id]

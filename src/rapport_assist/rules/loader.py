@@ -43,6 +43,7 @@ from .model import (
     RuleSet,
     Says,
     SentenceSays,
+    SignalTest,
     SpeakerIs,
     Tone,
     ToneIs,
@@ -56,7 +57,7 @@ LEXICON_KEYS = ("phrases", "except", "entities", "description")
 RULE_KEYS = ("id", "title", "severity", "why", "message", "message_if_no_rewrite", "rewrites", "when",
              "expect", "points_at", "episode", "cooldown_s", "enabled", "examples")
 RULE_REQUIRED = ("id", "title", "severity", "why", "message", "when")
-CONDITION_KEYS = ("speaker", "says", "tone", "min_length", "max_words", "echoes", "all", "any", "not")
+CONDITION_KEYS = ("speaker", "says", "tone", "signals", "min_length", "max_words", "echoes", "all", "any", "not")
 EXPECT_KEYS = ("within", "ignore", "if_call_ends")
 SAYS_FINDERS = ("lexicon", "future_action")
 SKIP_TESTS = ("question", "conditional", "negated", "sentence_says", "echoes_other")
@@ -188,7 +189,8 @@ class _Builder:
         if (isinstance(value, YScalar) and type(value.value) in (int, float)
                 and value.value == value.value and minimum <= value.value < float("inf")):
             return float(value.value)  # type: ignore[arg-type]
-        self.problems.add(value.loc, f"{what} must be a number >= {minimum:g}, not {_show(value)}",
+        bound = f" >= {minimum:g}" if minimum > -float("inf") else ""
+        self.problems.add(value.loc, f"{what} must be a number{bound}, not {_show(value)}",
                           "write a number like 20 or 2.5")
         return None
 
@@ -390,6 +392,8 @@ class _Builder:
                 return None
             name = self.name(v, "tone")
             return ToneIs(self.ref("tone", name, v.loc)) if name else None
+        if key == "signals":
+            return self.signal_tests(v, context)
         if key == "min_length":
             lm = self.mapping(v, "min_length")
             if lm is None:
@@ -430,6 +434,61 @@ class _Builder:
             return (AllOf if key == "all" else AnyOf)(tuple(items))  # type: ignore[arg-type]
         inner = self.condition(v, "'not'", context)
         return Not(inner) if inner is not None else None
+
+    def signal_tests(self, v: YValue, context: str) -> Condition | None:
+        """``signals: {name: {min: x, max: y}}``, ``{name: x}`` (= min) or ``{name: true}``."""
+        from ..signals import SIGNAL_FIELDS
+
+        if context == "tone":
+            self.problems.add(v.loc, "a tone is defined by words; voice signals are added by the tone estimate",
+                              "use 'says:' here, or test 'signals:' in a rule")
+            return None
+        m = self.mapping(v, "signals")
+        if m is None:
+            return None
+        if not m.entries:
+            self.problems.add(m.loc, "signals is empty", "add e.g. 'loudness_rise_db: {min: 6}'")
+            return None
+        tests: list[Condition] = []
+        ok = True
+        for name, (loc, body) in m.entries.items():
+            field = SIGNAL_FIELDS.get(name)
+            if field is None:
+                self.problems.unknown(loc, "signal", name, list(SIGNAL_FIELDS))
+                ok = False
+                continue
+            what = f"signals.{name}"
+            if field.unit == "true/false":
+                flag = self.boolean(body, what)
+                ok = ok and flag is not None
+                if flag is not None:
+                    tests.append(SignalTest(name, equals=flag))
+                continue
+            if isinstance(body, YScalar):
+                lo = self.number(body, what, minimum=-float("inf"))
+                ok = ok and lo is not None
+                if lo is not None:
+                    tests.append(SignalTest(name, min=lo))
+                continue
+            bm = self.mapping(body, what)
+            if bm is None:
+                ok = False
+                continue
+            self.keys(bm, ("min", "max"), what, required=())
+            lo = self.number(bm.get("min"), f"{what}.min", minimum=-float("inf")) if bm.get("min") else None
+            hi = self.number(bm.get("max"), f"{what}.max", minimum=-float("inf")) if bm.get("max") else None
+            if lo is None and hi is None:
+                self.problems.add(bm.loc, f"{what} needs 'min' or 'max' ({field.unit})", "add e.g. 'min: 6'")
+                ok = False
+                continue
+            if lo is not None and hi is not None and lo > hi:
+                self.problems.add(bm.loc, f"{what}: min {lo:g} is above max {hi:g}", "swap them")
+                ok = False
+                continue
+            tests.append(SignalTest(name, min=lo, max=hi))
+        if not ok or not tests:
+            return None
+        return tests[0] if len(tests) == 1 else AllOf(tuple(tests))
 
     def lexicon_param(self, m: YMap, key: str, default: str) -> str | None:
         v = m.get(key)

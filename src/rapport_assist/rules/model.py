@@ -126,6 +126,17 @@ class MinLength:
 
 
 @dataclass(frozen=True)
+class SignalTest:
+    """A conversation signal (``signals.SIGNAL_FIELDS``) is within [``min``, ``max``], or equals
+    ``equals`` for a true/false signal. An unknown value (no audio, no baseline) never holds."""
+
+    name: str
+    min: float | None = None
+    max: float | None = None
+    equals: bool | None = None
+
+
+@dataclass(frozen=True)
 class MaxWords:
     words: int
 
@@ -153,7 +164,7 @@ class Not:
     item: "Condition"
 
 
-Condition = Union[SpeakerIs, Says, ToneIs, MinLength, MaxWords, Echoes, AllOf, AnyOf, Not]
+Condition = Union[SpeakerIs, Says, ToneIs, SignalTest, MinLength, MaxWords, Echoes, AllOf, AnyOf, Not]
 
 # ---------------------------------------------------------------- rules
 

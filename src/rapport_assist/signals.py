@@ -1,0 +1,362 @@
+"""Conversation state: voice, timing and text signals per speaker, as the call goes.
+
+    annotated utterances ──► SignalTracker ──► utterances with signals, signal events
+
+Everything is incremental: ``on_utterance`` sees each utterance once, in timeline order, and
+``tick(now_s)`` lets the clock fire dead air when nobody speaks (replay ticks on its simulated
+clock, live capture on the wall clock). ``on_activity`` takes the audio sources' "speech
+started / segment dropped" marks so a long turn that is still being recognized is not mistaken
+for silence.
+
+Voice signals compare a speaker only with their own running baseline (the median of their last
+``baseline_window`` utterances), so the agent's microphone level is never compared with the
+customer's line level. Text cues come from the rule packs' lexicons (YAML the team edits); the
+tone's word cue is the ``tones:`` definition of the packs, so rules and tone agree.
+
+Every value a rule can test is listed in ``SIGNAL_FIELDS`` with its unit; ``rules/README.md``
+documents them (a test keeps the two in step).
+"""
+
+from __future__ import annotations
+
+import re
+import statistics
+from collections import deque
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING, Iterable
+
+from .annotate import AnnotatedUtterance
+from .types import (
+    DeadAir,
+    SignalEvent,
+    Speaker,
+    SpeechActivity,
+    TalkOver,
+    ToneChange,
+    ToneEstimate,
+    Utterance,
+    UtteranceSignals,
+)
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .rules import RuleSet
+
+
+@dataclass(frozen=True)
+class SignalField:
+    unit: str
+    description: str
+
+
+SIGNAL_FIELDS: dict[str, SignalField] = {
+    "duration_s": SignalField("s", "length of the utterance"),
+    "words": SignalField("words", "number of words"),
+    "loudness_dbfs": SignalField("dBFS", "active speech level of the utterance (audio only)"),
+    "loudness_rise_db": SignalField("dB", "loudness minus the speaker's own running baseline"),
+    "rate_sps": SignalField("syllables/s", "speaking rate, from word timestamps or real start/end times"),
+    "rate_rise": SignalField("fraction", "rate vs the speaker's baseline: 0.25 = 25% faster, -0.2 = 20% slower"),
+    "gap_s": SignalField("s", "start minus the end of the other speaker's last utterance (negative: overlap)"),
+    "silence_before_s": SignalField("s", "silence on both sides just before this utterance"),
+    "talk_over_s": SignalField("s", "how long this utterance overlapped the other speaker, when it started second"),
+    "monologue_s": SignalField("s", "how long this speaker has held the floor (the other side only backchanneled)"),
+    "talk_share": SignalField("fraction", "this speaker's share of all talk time so far"),
+    "agent_talk_share": SignalField("fraction", "the agent's share of all talk time so far"),
+    "call_elapsed_s": SignalField("s", "time from call start to the end of this utterance"),
+    "remaining_s": SignalField("s", "time left until the call ends (known in replay only)"),
+    "backchannel": SignalField("true/false", "a short acknowledgement ('mm-hmm', 'okay'): at most 2 words"),
+    "tone_score": SignalField("0..1", "tone estimate of this utterance (calm < 0.35 <= tense < 0.7 <= angry)"),
+    "tone_state_score": SignalField("0..1", "the speaker's running tone, decaying with a 60 s half-life"),
+}
+
+# Text cue families reported on every utterance -> the lexicon (in the rule packs) that defines
+# them. A family whose lexicon is not loaded is simply never reported.
+CUE_LEXICONS: dict[str, str] = {
+    "anger": "anger-cues",
+    "frustration": "frustration-cues",
+    "apology": "apology",
+    "non_apology": "non-apology",
+    "empathy": "empathy",
+    "reflection": "reflection",
+    "gratitude": "gratitude",
+    "hedging": "hedging",
+    "time": "time-frame",
+    "hold": "hold",
+}
+
+
+@dataclass(frozen=True)
+class SignalOptions:
+    """Thresholds of the signals and of the tone estimate (units in the names)."""
+
+    dead_air_s: float = 8.0
+    hold_window_s: float = 30.0  # an agent hold phrase this recent makes a silence "announced"
+    min_talk_over_s: float = 0.5
+    backchannel_max_words: int = 2
+    baseline_window: int = 8
+    baseline_min: int = 2  # earlier utterances needed before voice is compared with a baseline
+    min_rate_span_s: float = 0.8
+    min_rate_syllables: int = 4
+    # Tone: voice score = loud_weight * min(1, rise_db / loud_full_db)
+    #                   + rate_weight * min(1, rate_rise / rate_full_rise);
+    # text score = text_angry (tone 'angry' words) or text_tense (tone 'tense' words);
+    # combined = 1 - (1 - text)(1 - voice).
+    loud_full_db: float = 10.0
+    loud_weight: float = 0.6
+    rate_full_rise: float = 0.3
+    rate_weight: float = 0.3  # pace alone never reaches "tense"
+    text_angry: float = 0.7
+    text_angry_extra: float = 0.1  # per further anger cue, up to 0.9
+    text_tense: float = 0.4
+    tense_at: float = 0.35
+    angry_at: float = 0.7
+    state_half_life_s: float = 60.0
+
+
+def label_of(score: float, options: SignalOptions) -> str:
+    return "angry" if score >= options.angry_at else "tense" if score >= options.tense_at else "calm"
+
+
+_VOWEL_GROUPS = re.compile(r"[aeiouy]+")
+_TOKEN = re.compile(r"[a-z']+|\d")
+
+
+def count_syllables(text: str) -> int:
+    """Rough English syllable count: vowel groups per word (silent final 'e' dropped), a digit is one."""
+    total = 0
+    for token in _TOKEN.findall(text.lower()):
+        if token.isdigit():
+            total += 1
+            continue
+        groups = len(_VOWEL_GROUPS.findall(token))
+        if token.endswith("e") and not token.endswith(("le", "ee")) and groups > 1:
+            groups -= 1
+        total += max(1, groups) if token.strip("'") else 0
+    return total
+
+
+def speaking_rate(utt: Utterance, options: SignalOptions) -> float | None:
+    """Syllables per second over the span of the words, or None when times are estimated/short."""
+    if utt.words:
+        span = utt.words[-1].end_s - utt.words[0].start_s
+    elif not utt.timing_estimated:
+        span = utt.duration_s
+    else:
+        return None
+    syllables = count_syllables(utt.text)
+    if span < options.min_rate_span_s or syllables < options.min_rate_syllables:
+        return None
+    return syllables / span
+
+
+@dataclass
+class _SpeakerState:
+    loudness: deque
+    rate: deque
+    recent: deque  # the last few utterances (for talk-over)
+    talk_s: float = 0.0
+    run_start_s: float | None = None
+    state: ToneEstimate = ToneEstimate("calm", 0.0)
+    state_t_s: float = 0.0
+
+
+class SignalTracker:
+    """Computes the signals of one call at a time (``start_call`` resets it)."""
+
+    def __init__(self, vocabulary: "RuleSet", options: SignalOptions = SignalOptions(),
+                 call_length_s: float | None = None) -> None:
+        from .rules.conditions import Compiler, EvalContext
+        from .rules.features import FeatureExtractor
+        from .rules.model import LexiconFinder, Says
+
+        self.options = options
+        self._ctx = EvalContext
+        compiler = Compiler(vocabulary.lexicons, vocabulary.tones)
+        self._tone_text = {name: compiler.condition(t.text) for name, t in vocabulary.tones.items()
+                           if name in ("angry", "tense")}
+        self._cues = {family: compiler.condition(Says(LexiconFinder((lexicon,)), ()))
+                      for family, lexicon in CUE_LEXICONS.items() if lexicon in vocabulary.lexicons}
+        self._extractor = FeatureExtractor(vocabulary.fillers, compiler.key_bits)
+        self.start_call(call_length_s)
+
+    def start_call(self, call_length_s: float | None = None) -> None:
+        w = self.options.baseline_window
+        self.call_length_s = call_length_s
+        self._speakers = {s: _SpeakerState(deque(maxlen=w), deque(maxlen=w), deque(maxlen=4)) for s in Speaker}
+        self._speaking: dict[Speaker, float] = {}
+        self._last_end_s: float | None = None
+        self._last_speaker: Speaker | None = None
+        self._dead_air_reported_for: float | None = None
+        self._last_hold_s: float | None = None
+        self._talk_over_reported: set[int] = set()
+
+    # ------------------------------------------------------------ the clock and activity
+
+    def on_activity(self, mark: SpeechActivity) -> list[SignalEvent]:
+        events = self.tick(mark.t_s)
+        if mark.speaking:
+            self._speaking.setdefault(mark.speaker, mark.t_s)
+        elif self._speaking.pop(mark.speaker, None) is not None:
+            self._last_end_s = max(self._last_end_s or 0.0, mark.t_s)
+        return events
+
+    def tick(self, now_s: float) -> list[SignalEvent]:
+        """The clock reached ``now_s``: report dead air once per silence."""
+        since = self._last_end_s
+        if self._speaking or since is None or self._dead_air_reported_for == since:
+            return []
+        silence = now_s - since
+        if silence < self.options.dead_air_s:
+            return []
+        self._dead_air_reported_for = since
+        hold = self._last_hold_s is not None and since - self._last_hold_s <= self.options.hold_window_s
+        return [DeadAir(since + self.options.dead_air_s, since, silence, hold, self._last_speaker)]
+
+    # ------------------------------------------------------------ utterances
+
+    def on_utterance(self, au: AnnotatedUtterance) -> tuple[AnnotatedUtterance, list[SignalEvent]]:
+        """Signals of ``au``; returns it with ``utterance.signals`` set, and any events."""
+        opts = self.options
+        utt = au.utterance
+        events: list[SignalEvent] = self.tick(utt.start_s)
+        me, other = self._speakers[utt.speaker], self._speakers[utt.speaker.other()]
+        feats = self._extractor.extract(au)
+        ctx = self._ctx(feats)
+        cues = {family: tuple(dict.fromkeys(m.text for m in (ev(ctx) or ()) if m.text))
+                for family, ev in self._cues.items()}
+        words = au.word_count
+        backchannel = words <= opts.backchannel_max_words
+
+        values: dict[str, float | bool | None] = {"duration_s": utt.duration_s, "words": float(words)}
+        # voice vs own baseline
+        loud = utt.voice.loudness_dbfs if utt.voice else None
+        rate = speaking_rate(utt, opts)
+        values["loudness_dbfs"] = loud
+        values["loudness_rise_db"] = _rise(loud, me.loudness, opts.baseline_min, ratio=False)
+        values["rate_sps"] = rate
+        values["rate_rise"] = _rise(rate, me.rate, opts.baseline_min, ratio=True)
+        # timing
+        other_last = other.recent[-1] if other.recent else None
+        values["gap_s"] = utt.start_s - other_last.end_s if other_last else None
+        values["silence_before_s"] = (max(0.0, utt.start_s - self._last_end_s)
+                                      if self._last_end_s is not None else None)
+        talk_over, over_events = self._talk_over(utt, backchannel, other)
+        events += over_events
+        values["talk_over_s"] = talk_over
+        if me.run_start_s is None:
+            me.run_start_s = utt.start_s
+        values["monologue_s"] = utt.end_s - me.run_start_s
+        me.talk_s += utt.duration_s
+        total = me.talk_s + other.talk_s
+        values["talk_share"] = me.talk_s / total if total > 0 else None
+        agent = self._speakers[Speaker.AGENT].talk_s
+        values["agent_talk_share"] = agent / total if total > 0 else None
+        values["call_elapsed_s"] = utt.end_s
+        values["remaining_s"] = (max(0.0, self.call_length_s - utt.end_s)
+                                 if self.call_length_s is not None else None)
+        values["backchannel"] = backchannel
+
+        tone = self._tone(utt, ctx, values)
+        values["tone_score"] = tone.score
+        previous = me.state
+        decayed = previous.score * 0.5 ** (max(0.0, utt.end_s - me.state_t_s) / opts.state_half_life_s)
+        if tone.score >= decayed:
+            state = tone
+        else:
+            state = ToneEstimate(label_of(decayed, opts), decayed,  # type: ignore[arg-type]
+                                 previous.evidence if label_of(decayed, opts) != "calm" else ())
+        me.state, me.state_t_s = state, utt.end_s
+        values["tone_state_score"] = state.score
+        if state.label != previous.label:
+            events.append(ToneChange(utt.end_s, utt.speaker, previous.label, state, utt.index))
+
+        # update the running state after measuring against it
+        if loud is not None:
+            me.loudness.append(loud)
+        if rate is not None:
+            me.rate.append(rate)
+        me.recent.append(utt)
+        if not backchannel:
+            other.run_start_s = None
+        self._speaking.pop(utt.speaker, None)
+        self._last_end_s = max(self._last_end_s or 0.0, utt.end_s)
+        self._last_speaker = utt.speaker
+        if utt.speaker is Speaker.AGENT and cues.get("hold"):
+            self._last_hold_s = utt.end_s
+
+        signals = UtteranceSignals(values=values, cues=cues, tone=tone, tone_state=state)
+        return AnnotatedUtterance(replace(utt, signals=signals), au.doc), events
+
+    def _talk_over(self, utt: Utterance, backchannel: bool, other: _SpeakerState) -> tuple[float, list[SignalEvent]]:
+        """Overlaps of ``utt`` with the other side: finished utterances, and a turn still open."""
+        opts = self.options
+        own = 0.0
+        events: list[SignalEvent] = []
+        candidates: list[tuple[float, float, Utterance | None]] = [(o.start_s, o.end_s, o) for o in other.recent]
+        open_since = self._speaking.get(utt.speaker.other())
+        if open_since is not None and open_since < utt.start_s:
+            candidates.append((open_since, utt.end_s, None))  # still talking when utt ended
+        for o_start, o_end, o_utt in candidates:
+            overlap = min(utt.end_s, o_end) - max(utt.start_s, o_start)
+            if overlap < opts.min_talk_over_s:
+                continue
+            if utt.start_s > o_start:
+                if backchannel:
+                    continue
+                own = max(own, overlap)
+                key, who, over, start, index = utt.index, utt.speaker, utt.speaker.other(), utt.start_s, utt.index
+            else:
+                assert o_utt is not None  # an open turn always started before utt
+                if o_utt.signals is not None and o_utt.signals.get("backchannel"):
+                    continue
+                key, who, over, start, index = o_utt.index, o_utt.speaker, utt.speaker, o_utt.start_s, o_utt.index
+            if key in self._talk_over_reported:
+                continue
+            self._talk_over_reported.add(key)
+            events.append(TalkOver(utt.end_s, who, over, start, overlap, index))
+        return own, events
+
+    def _tone(self, utt: Utterance, ctx, values: dict[str, float | bool | None]) -> ToneEstimate:
+        opts = self.options
+        evidence: list[str] = []
+        text = 0.0
+        angry = self._tone_text.get("angry")
+        found = angry(ctx) if angry else None
+        if found is not None:
+            said = list(dict.fromkeys(m.text for m in found if m.text))
+            text = min(0.9, opts.text_angry + opts.text_angry_extra * max(0, len(said) - 1))
+            evidence.append("said " + ", ".join(f'"{w}"' for w in said) if said else "angry words")
+        else:
+            tense = self._tone_text.get("tense")
+            found = tense(ctx) if tense else None
+            if found is not None:
+                text = opts.text_tense
+                said = list(dict.fromkeys(m.text for m in found if m.text))
+                evidence.append("said " + ", ".join(f'"{w}"' for w in said))
+        voice = 0.0
+        rise, rate_rise = values["loudness_rise_db"], values["rate_rise"]
+        if utt.voice is None:
+            evidence.append("text only (no audio)" if rate_rise is None else "no audio: words and pace only")
+        elif rise is None:
+            evidence.append("no voice baseline yet")
+        if isinstance(rise, float) and rise > 0:
+            voice += opts.loud_weight * min(1.0, rise / opts.loud_full_db)
+            if rise >= 3.0:
+                evidence.append(f"{rise:.1f} dB louder than usual")
+        if isinstance(rate_rise, float) and rate_rise > 0:
+            voice += opts.rate_weight * min(1.0, rate_rise / opts.rate_full_rise)
+            if rate_rise >= 0.1:
+                evidence.append(f"{rate_rise:.0%} faster than usual")
+        score = 1.0 - (1.0 - text) * (1.0 - min(1.0, voice))
+        label = label_of(score, opts)
+        return ToneEstimate(label, score, tuple(evidence) if label != "calm" else ())  # type: ignore[arg-type]
+
+
+def _rise(value: float | None, history: Iterable[float], minimum: int, ratio: bool) -> float | None:
+    past = list(history)
+    if value is None or len(past) < minimum:
+        return None
+    base = statistics.median(past)
+    if ratio:
+        return value / base - 1.0 if base > 0 else None
+    return value - base
+
