@@ -65,7 +65,7 @@ SIGNAL_FIELDS: dict[str, SignalField] = {
     "remaining_s": SignalField("s", "time left until the call ends (known in replay only)"),
     "backchannel": SignalField("true/false", "a short acknowledgement ('mm-hmm', 'okay'): at most 2 words"),
     "tone_score": SignalField("0..1", "tone estimate of this utterance (calm < 0.35 <= tense < 0.7 <= angry)"),
-    "tone_state_score": SignalField("0..1", "the speaker's running tone, decaying with a 60 s half-life"),
+    "tone_state_score": SignalField("0..1", "the speaker's running tone: the peak holds 30 s, then halves every 60 s"),
 }
 
 # Text cue families reported on every utterance -> the lexicon (in the rule packs) that defines
@@ -109,7 +109,8 @@ class SignalOptions:
     text_tense: float = 0.4
     tense_at: float = 0.35
     angry_at: float = 0.7
-    state_half_life_s: float = 60.0
+    state_hold_s: float = 30.0  # the running tone keeps its score this long...
+    state_half_life_s: float = 60.0  # ...then halves every this many seconds
 
 
 def label_of(score: float, options: SignalOptions) -> str:
@@ -258,13 +259,14 @@ class SignalTracker:
         tone = self._tone(utt, ctx, values)
         values["tone_score"] = tone.score
         previous = me.state
-        decayed = previous.score * 0.5 ** (max(0.0, utt.end_s - me.state_t_s) / opts.state_half_life_s)
+        decayed = previous.score * 0.5 ** (max(0.0, utt.end_s - me.state_t_s - opts.state_hold_s) / opts.state_half_life_s)
         if tone.score >= decayed:
             state = tone
+            me.state_t_s = utt.end_s
         else:
             state = ToneEstimate(label_of(decayed, opts), decayed,  # type: ignore[arg-type]
                                  previous.evidence if label_of(decayed, opts) != "calm" else ())
-        me.state, me.state_t_s = state, utt.end_s
+        me.state = state
         values["tone_state_score"] = state.score
         if state.label != previous.label:
             events.append(ToneChange(utt.end_s, utt.speaker, previous.label, state, utt.index))
