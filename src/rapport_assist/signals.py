@@ -89,7 +89,7 @@ class SignalOptions:
     """Thresholds of the signals and of the tone estimate (units in the names)."""
 
     dead_air_s: float = 8.0
-    hold_window_s: float = 30.0  # an agent hold phrase this recent makes a silence "announced"
+    hold_window_s: float = 10.0  # an agent hold phrase this soon before a silence makes it "announced"
     min_talk_over_s: float = 0.5
     backchannel_max_words: int = 2
     baseline_window: int = 8
@@ -209,7 +209,7 @@ class SignalTracker:
         if silence < self.options.dead_air_s:
             return []
         self._dead_air_reported_for = since
-        hold = self._last_hold_s is not None and since - self._last_hold_s <= self.options.hold_window_s
+        hold = bool(self._last_hold_s is not None and since - self._last_hold_s <= self.options.hold_window_s)
         return [DeadAir(since + self.options.dead_air_s, since, silence, hold, self._last_speaker)]
 
     # ------------------------------------------------------------ utterances
