@@ -90,6 +90,34 @@ def main(argv: list[str] | None = None) -> int:
         engine.finish(utterances[-1].end_s)
     rules_ms = 1000 * (time.perf_counter() - t0) / (50 * len(utterances))
     print(f"spaCy annotation {nlp_ms:.1f} ms per utterance; rules {rules_ms:.2f} ms per utterance")
+
+    # conversation signals on the recognized demo call: loudness (on each segment's audio) + state
+    from rapport_assist.signals import SignalTracker
+    from rapport_assist.sources import recognize_segments
+    from rapport_assist.types import Utterance
+    from rapport_assist.voice import measure_voice
+
+    recognized = [u for u in recognize_segments(segments, recognizer) if isinstance(u, Utterance)]
+    tracker = SignalTracker(engine.ruleset)
+    annotated = annotator.annotate_many(recognized)
+    annotated = list(annotated)
+    rounds = 20
+    t0 = time.perf_counter()
+    for _ in range(rounds):
+        for seg in segments:
+            measure_voice(seg.audio)
+    voice_s = (time.perf_counter() - t0) / rounds
+    t0 = time.perf_counter()
+    for _ in range(rounds):
+        tracker.start_call()
+        for a in annotated:
+            tracker.on_utterance(a)
+    state_s = (time.perf_counter() - t0) / rounds
+    per_audio_s = (voice_s + state_s) / (2 * audio.duration_s)
+    rec_per_audio_s = sum(times) / (2 * audio.duration_s)
+    print(f"signals: loudness {1000 * voice_s / len(segments):.2f} ms + state {1000 * state_s / len(annotated):.2f} ms "
+          f"per utterance = {1000 * per_audio_s:.2f} ms per audio second "
+          f"({per_audio_s / rec_per_audio_s:.1%} of recognition)")
     return 0
 
 

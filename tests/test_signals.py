@@ -227,3 +227,43 @@ def test_syllable_counts() -> None:
     assert count_syllables("hello") == 2
     assert count_syllables("I restarted the router") == 7
     assert count_syllables("one two three 4 5") == 5
+
+
+def test_every_signal_is_documented_with_its_unit() -> None:
+    from pathlib import Path
+
+    readme = (Path(__file__).resolve().parents[1] / "rules" / "README.md").read_text()
+    for name, field in SIGNAL_FIELDS.items():
+        assert f"| `{name}` | {field.unit} |" in readme, f"rules/README.md does not document {name} ({field.unit})"
+
+
+def test_rules_can_test_signals(tmp_path, annotator: Annotator) -> None:
+    from rapport_assist.errors import RuleError
+    from rapport_assist.rules import RuleEngine
+
+    pack = tmp_path / "loud.yaml"
+    pack.write_text(
+        "version: 1\n"
+        "rules:\n"
+        "  - id: customer-shouting\n"
+        "    title: Lower your voice\n"
+        "    severity: medium\n"
+        "    why: Match calm to loud.\n"
+        "    message: Speak slowly and calmly.\n"
+        "    when:\n"
+        "      speaker: customer\n"
+        "      signals: {loudness_rise_db: {min: 8}, backchannel: false}\n"
+    )
+    ruleset = load_rules([pack])
+    engine, tracker = RuleEngine(ruleset), SignalTracker(ruleset)
+    fired = []
+    for i, loud in enumerate([-26.0, -26.0, -25.0, -16.0]):
+        utt = Utterance(i, C, "I would like to check the balance please.", 10.0 * i, 10.0 * i + 3,
+                        voice=VoiceMeasure(loud, 2.0))
+        au, _ = tracker.on_utterance(annotator.annotate(utt))
+        fired += [n.utterance_index for n in engine.on_utterance(au)]
+    assert fired == [3]
+    pack.write_text(pack.read_text().replace("loudness_rise_db", "loudness_rise"))
+    with pytest.raises(RuleError) as info:
+        load_rules([pack])
+    assert "loud.yaml:10" in info.value.message and "loudness_rise_db" in info.value.message
