@@ -264,8 +264,10 @@ class SignalTracker:
             state = tone
             me.state_t_s = utt.end_s
         else:
-            state = ToneEstimate(label_of(decayed, opts), decayed,  # type: ignore[arg-type]
-                                 previous.evidence if label_of(decayed, opts) != "calm" else ())
+            label = label_of(decayed, opts)
+            peak_note = f"easing: peak {utt.end_s - me.state_t_s:.0f} s ago"
+            kept = tuple(e for e in previous.evidence if not e.startswith("easing:"))
+            state = ToneEstimate(label, decayed, (peak_note, *kept) if label != "calm" else ())  # type: ignore[arg-type]
         me.state = state
         values["tone_state_score"] = state.score
         if state.label != previous.label:
