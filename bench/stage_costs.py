@@ -99,8 +99,7 @@ def main(argv: list[str] | None = None) -> int:
 
     recognized = [u for u in recognize_segments(segments, recognizer) if isinstance(u, Utterance)]
     tracker = SignalTracker(engine.ruleset)
-    annotated = annotator.annotate_many(recognized)
-    annotated = list(annotated)
+    annotated = list(annotator.annotate_many(recognized))
     rounds = 20
     t0 = time.perf_counter()
     for _ in range(rounds):

@@ -26,6 +26,9 @@ from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Iterable
 
 from .annotate import AnnotatedUtterance
+from .rules.conditions import Compiler, EvalContext
+from .rules.features import FeatureExtractor
+from .rules.model import LexiconFinder, Says
 from .types import (
     DeadAir,
     SignalEvent,
@@ -165,12 +168,7 @@ class SignalTracker:
 
     def __init__(self, vocabulary: "RuleSet", options: SignalOptions = SignalOptions(),
                  call_length_s: float | None = None) -> None:
-        from .rules.conditions import Compiler, EvalContext
-        from .rules.features import FeatureExtractor
-        from .rules.model import LexiconFinder, Says
-
         self.options = options
-        self._ctx = EvalContext
         compiler = Compiler(vocabulary.lexicons, vocabulary.tones)
         self._tone_text = {name: compiler.condition(t.text) for name, t in vocabulary.tones.items()
                            if name in ("angry", "tense")}
@@ -188,7 +186,7 @@ class SignalTracker:
         self._last_speaker: Speaker | None = None
         self._dead_air_reported_for: float | None = None
         self._last_hold_s: float | None = None
-        self._talk_over_reported: set[int] = set()
+        self._talk_over_reported: set[int] = set()  # indices of interrupting utterances
 
     # ------------------------------------------------------------ the clock and activity
 
@@ -221,7 +219,7 @@ class SignalTracker:
         events: list[SignalEvent] = self.tick(utt.start_s)
         me, other = self._speakers[utt.speaker], self._speakers[utt.speaker.other()]
         feats = self._extractor.extract(au)
-        ctx = self._ctx(feats)
+        ctx = EvalContext(feats)
         cues = {family: tuple(dict.fromkeys(m.text for m in (ev(ctx) or ()) if m.text))
                 for family, ev in self._cues.items()}
         words = au.word_count
@@ -307,16 +305,17 @@ class SignalTracker:
                 if backchannel:
                     continue
                 own = max(own, overlap)
-                key, who, over, start, index = utt.index, utt.speaker, utt.speaker.other(), utt.start_s, utt.index
+                interrupter = utt
             else:
                 assert o_utt is not None  # an open turn always started before utt
                 if o_utt.signals is not None and o_utt.signals.get("backchannel"):
                     continue
-                key, who, over, start, index = o_utt.index, o_utt.speaker, utt.speaker, o_utt.start_s, o_utt.index
-            if key in self._talk_over_reported:
+                interrupter = o_utt
+            if interrupter.index in self._talk_over_reported:
                 continue
-            self._talk_over_reported.add(key)
-            events.append(TalkOver(utt.end_s, who, over, start, overlap, index))
+            self._talk_over_reported.add(interrupter.index)
+            events.append(TalkOver(utt.end_s, interrupter.speaker, interrupter.speaker.other(),
+                                   interrupter.start_s, overlap, interrupter.index))
         return own, events
 
     def _tone(self, utt: Utterance, ctx, values: dict[str, float | bool | None]) -> ToneEstimate:

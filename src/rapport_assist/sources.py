@@ -99,10 +99,10 @@ def recognize_segments(segments: Sequence[SpeechSegment], recognizer: "Recognize
     """
     from .voice import measure_voice
 
-    timeline = [(seg.start_s, 0, i) for i, seg in enumerate(segments)]
-    timeline += [(seg.end_s, 1, i) for i, seg in enumerate(segments)]
+    timeline = [(seg.start_s, 0, seg.start_s, i) for i, seg in enumerate(segments)]
+    timeline += [(seg.end_s, 1, seg.start_s, i) for i, seg in enumerate(segments)]
     index = 0
-    for t_s, is_end, i in sorted(timeline, key=lambda item: (item[0], item[1], segments[item[2]].start_s)):
+    for t_s, is_end, _, i in sorted(timeline):
         segment = segments[i]
         if not is_end:
             yield SpeechActivity(segment.speaker, t_s, True)
