@@ -151,7 +151,7 @@ def test_examples_and_expect_are_validated(tmp_path: Path) -> None:
     at(found, 13, 11, "'at: 3' is past the last turn")
     at(found, 16, 12, "exactly one speaker")
     at(found, 23, 13, "expect says whose turn to wait for but not what they should say")
-    assert "seconds, turns" in at(found, 23, 39, "unknown key in within 'minutes'").hint
+    assert "seconds, turns" in at(found, 23, 39, "unknown key in expect.within 'minutes'").hint
 
 
 def test_missing_path_and_empty_folder(tmp_path: Path) -> None:
@@ -173,7 +173,7 @@ _keys = st.sampled_from(["version", "lexicons", "rules", "tones", "overrides", "
                          "severity", "why", "message", "when", "expect", "speaker", "says", "within", "turns",
                          "seconds", "any", "all", "not", "tone", "lexicon", "skip_if", "examples", "fires",
                          "quiet", "phrases", "except", "entities", "text", "rule", "episode", "ends_when",
-                         "rewrites", "from", "to", "min_length", "echoes", "future_action", "ignore", "at"])
+                         "rewrites", "from", "to", "min_length", "reflects", "future_action", "ignore", "at"])
 _trees = st.recursive(_scalars, lambda inner: st.one_of(st.lists(inner, max_size=4),
                                                          st.dictionaries(_keys, inner, max_size=5)),
                       max_leaves=25)

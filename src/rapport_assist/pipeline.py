@@ -17,7 +17,7 @@ from typing import Iterable, Iterator
 from .annotate import Annotator
 from .rules import RuleEngine
 from .signals import SignalTracker
-from .types import CallSummary, DeadAir, Event, Nudge, SpeechActivity, Status, Utterance
+from .types import CallSummary, DeadAir, Event, Nudge, RecordItem, SignalEvent, SpeechActivity, Status, TalkOver, Utterance
 
 
 class CallPipeline:
@@ -38,25 +38,34 @@ class CallPipeline:
         last_end_s = 0.0
         by_rule: Counter[str] = Counter()
 
-        def counted(nudges: list[Nudge]) -> Iterator[Nudge]:
-            for nudge in nudges:
-                by_rule[nudge.rule] += 1
-                yield nudge
+        def counted(outputs: list[Nudge] | list[Nudge | RecordItem]) -> Iterator[Nudge | RecordItem]:
+            for out in outputs:
+                if isinstance(out, Nudge):
+                    by_rule[out.rule] += 1
+                yield out
+
+        def with_rules(events: list[SignalEvent]) -> Iterator[Event]:
+            """Signal events, each followed by the nudges of rules that react to it."""
+            for event in events:
+                yield event
+                if isinstance(event, (DeadAir, TalkOver)):
+                    yield from counted(self.engine.on_event(event))
 
         for item in source:
             if isinstance(item, Status):
                 yield item
                 continue
             if isinstance(item, SpeechActivity):
-                yield from self.tracker.on_activity(item)
+                yield from with_rules(self.tracker.on_activity(item))
                 continue
             n_utterances += 1
             last_end_s = max(last_end_s, item.end_s)
             annotated, signal_events = self.tracker.on_utterance(self.annotator.annotate(item))
-            yield from (e for e in signal_events if isinstance(e, DeadAir))  # the silence came first
+            yield from with_rules([e for e in signal_events if isinstance(e, DeadAir)])  # the silence came first
             yield annotated.utterance
-            yield from (e for e in signal_events if not isinstance(e, DeadAir))
-            yield from counted(self.engine.on_utterance(annotated))
+            nudges = self.engine.on_utterance(annotated)
+            yield from with_rules([e for e in signal_events if not isinstance(e, DeadAir)])
+            yield from counted(nudges)
         end_s = max(last_end_s, audio_s or 0.0)
         yield from counted(self.engine.finish(end_s))
         if n_utterances == 0:

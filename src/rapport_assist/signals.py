@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Iterable
 from .annotate import AnnotatedUtterance
 from .rules.conditions import Compiler, EvalContext
 from .rules.features import FeatureExtractor
-from .rules.model import LexiconFinder, Says
+from .rules.model import EventIs, LexiconFinder, Says
 from .types import (
     DeadAir,
     SignalEvent,
@@ -168,6 +168,10 @@ class SignalTracker:
 
     def __init__(self, vocabulary: "RuleSet", options: SignalOptions = SignalOptions(),
                  call_length_s: float | None = None) -> None:
+        waits = [r.when.min_s for r in vocabulary.rules
+                 if isinstance(r.when, EventIs) and r.when.kind == "dead_air" and r.when.min_s is not None]
+        if waits:  # report dead air as soon as the most eager dead-air rule wants it
+            options = replace(options, dead_air_s=min(waits))
         self.options = options
         compiler = Compiler(vocabulary.lexicons, vocabulary.tones)
         self._tone_text = {name: compiler.condition(t.text) for name, t in vocabulary.tones.items()

@@ -229,12 +229,16 @@ class Nudge:
     why: str = ""
     rewrite: str | None = None
     rule_source: str = ""  # file:line of the rule that fired
+    priority: int = 50  # 1..100: which nudge the sidebar shows first when several compete
+    experimental: bool = False  # from a rule with status "experimental": logged, not shown to agents
+    tags: tuple[str, ...] = ()
 
     def to_json(self) -> dict[str, Any]:
         d: dict[str, Any] = {
             "type": "nudge",
             "rule": self.rule,
             "severity": self.severity,
+            "priority": self.priority,
             "title": self.title,
             "message": self.message,
             "t": round(self.t_s, 3),
@@ -245,7 +249,46 @@ class Nudge:
         }
         if self.rewrite:
             d["rewrite"] = self.rewrite
+        if self.experimental:
+            d["experimental"] = True
+        if self.tags:
+            d["tags"] = list(self.tags)
         return d
+
+
+@dataclass(frozen=True)
+class RecordItem:
+    """An item a ``record`` rule put on a list, e.g. a promise on the call's promise list.
+
+    ``time`` is the time frame said with it ("by Friday"), or None: then it is not committed.
+    """
+
+    list: str
+    rule: str
+    t_s: float
+    utterance_index: int
+    speaker: Speaker
+    text: str
+    time: str | None
+    rule_source: str = ""
+
+    @property
+    def committed(self) -> bool:
+        return self.time is not None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "type": "record",
+            "list": self.list,
+            "rule": self.rule,
+            "t": round(self.t_s, 3),
+            "utterance_index": self.utterance_index,
+            "speaker": self.speaker.value,
+            "text": self.text,
+            "time": self.time,
+            "committed": self.committed,
+            "rule_source": self.rule_source,
+        }
 
 
 StatusLevel = Literal["info", "warning", "error"]
@@ -343,4 +386,4 @@ class ToneChange:
 
 
 SignalEvent = Union[DeadAir, TalkOver, ToneChange]
-Event = Union[Utterance, Nudge, Status, CallSummary, DeadAir, TalkOver, ToneChange]
+Event = Union[Utterance, Nudge, RecordItem, Status, CallSummary, DeadAir, TalkOver, ToneChange]

@@ -24,8 +24,8 @@ from .model import (
     AnyOf,
     Condition,
     Conditional,
-    Echoes,
-    EchoesOther,
+    Earlier,
+    EventIs,
     FutureActionFinder,
     InQuestion,
     Lexicon,
@@ -35,24 +35,32 @@ from .model import (
     MinLength,
     Negated,
     Not,
+    Reflects,
+    ReflectsOther,
+    RegexFinder,
     Says,
     SentenceSays,
     SignalTest,
     SpeakerIs,
+    SubjectFinder,
+    TokenFinder,
     Tone,
     ToneIs,
+    UsesName,
 )
 
 
 @dataclass(eq=False)
 class EvalContext:
-    """What a condition sees: this utterance, the other speaker's last turn, and (inside
-    ``expect``) the turns that opened the expectation."""
+    """What a condition sees: this utterance, the other speaker's last turn, (inside
+    ``expect``) the turns that opened the expectation, and the call so far (``history``:
+    earlier contexts, oldest first, for ``earlier``)."""
 
     feats: Features
     other_last: Features | None = None
     reference: Sequence[Features] = ()
     tones: dict[str, list[Match] | None] = field(default_factory=dict)
+    history: Sequence["EvalContext"] = ()
 
 
 Evaluator = Callable[[EvalContext], "list[Match] | None"]
@@ -105,8 +113,14 @@ class Compiler:
         if isinstance(cond, MaxWords):
             limit = cond.words
             return lambda ctx: [] if ctx.feats.word_count <= limit else None
-        if isinstance(cond, Echoes):
-            return self.echoes(cond)
+        if isinstance(cond, Reflects):
+            return self.reflects(cond)
+        if isinstance(cond, UsesName):
+            return self.uses_name(cond)
+        if isinstance(cond, Earlier):
+            return self.earlier(cond)
+        if isinstance(cond, EventIs):
+            return lambda ctx: None  # events are matched by the engine (``event_matches``), never on utterances
         if isinstance(cond, AllOf):
             parts = [self.condition(c) for c in sorted(cond.items, key=_cost)]
 
@@ -156,7 +170,48 @@ class Compiler:
 
         return tone_is
 
-    def echoes(self, cond: Echoes) -> Evaluator:
+    def earlier(self, cond: Earlier) -> Evaluator:
+        inner = self.condition(cond.condition)
+        turns, seconds, need = cond.turns, cond.seconds, cond.min_count
+        key = f"earlier:{id(cond)}"
+
+        def earlier(ctx: EvalContext) -> list[Match] | None:
+            now = ctx.feats.au.utterance.start_s
+            history = ctx.history
+            first = max(0, len(history) - turns) if turns is not None else 0
+            found: list[Match] = []
+            count = 0
+            for past in reversed(history[first:]):
+                if seconds is not None and now - past.feats.au.utterance.end_s > seconds:
+                    break
+                cache = past.feats.cache
+                got = cache[key] if key in cache else cache.setdefault(key, inner(past))
+                if got is not None:
+                    count += 1
+                    found.extend(got)  # type: ignore[arg-type]
+                    if count >= need:
+                        return found
+            return None
+
+        return earlier
+
+    def uses_name(self, cond: UsesName) -> Evaluator:
+        intro = self.lexicons[cond.intro]
+
+        def uses_name(ctx: EvalContext) -> list[Match] | None:
+            names: set[str] = set()
+            for ref in ctx.reference:
+                names |= given_names(intro, ref)
+            if not names:
+                return None
+            feats = ctx.feats
+            hits = [Match(k, k + 1, "name", feats) for k in range(len(feats.keys))
+                    if feats.doc[feats.doc_i[k]].lower_ in names]
+            return hits or None
+
+        return uses_name
+
+    def reflects(self, cond: Reflects) -> Evaluator:
         ignore = self._word_sets[cond.ignore]
         need = cond.min_shared
 
@@ -186,13 +241,19 @@ class Compiler:
                 for lex in lexicons:
                     out.extend(lexicon_matches(lex, feats))
                 return out
-        else:
-            assert isinstance(finder, FutureActionFinder)
+        elif isinstance(finder, FutureActionFinder):
             actions = self.lexicons[finder.actions]
             markers, bit = self._future_markers, self._future_bit
 
             def find(feats: Features) -> list[Match]:
                 return future_actions(actions, markers, feats) if feats.bits & bit else []
+        elif isinstance(finder, RegexFinder):
+            find = regex_finder(finder)
+        elif isinstance(finder, TokenFinder):
+            find = token_finder(finder)
+        else:
+            assert isinstance(finder, SubjectFinder)
+            find = subject_finder(finder, self._word_sets[finder.verbs], self.key_bits)
 
         tests = [self.skip_test(t) for t in cond.skip_if]
 
@@ -219,7 +280,7 @@ class Compiler:
                 return any(ctx.feats.sent[o.start] == sid for o in lexicon_matches(lex, ctx.feats))
 
             return sentence_says
-        assert isinstance(test, EchoesOther)
+        assert isinstance(test, ReflectsOther)
         ignore = self._word_sets[test.ignore]
         need = test.min_shared
 
@@ -380,3 +441,120 @@ def _action_end(phrases: PhraseIndex, feats: Features, doc_index: int) -> int:
     if pos >= len(feats.keys) or feats.doc_i[pos] != doc_index:
         return -1
     return phrases.match_at(feats, pos)
+
+
+# ---------------------------------------------------------------- regex, token patterns, subjects
+
+
+def regex_finder(finder: RegexFinder) -> Callable[[Features], list[Match]]:
+    """RE2 search over the utterance text; each hit becomes the content tokens it covers.
+    RE2 runs in linear time, so a team lead's pattern cannot freeze the sidebar."""
+    from .loader import compile_regex
+
+    compiled = compile_regex(finder.pattern, finder.ignore_case)
+    label = "regex"
+
+    def find(feats: Features) -> list[Match]:
+        key = "re:" + finder.pattern
+        cached = feats.cache.get(key)
+        if cached is not None:
+            return cached  # type: ignore[return-value]
+        doc = feats.doc
+        text = doc.text
+        out: list[Match] = []
+        for hit in compiled.finditer(text):
+            start, end = hit.span()
+            if end <= start:
+                continue
+            span = doc.char_span(start, end, alignment_mode="expand")
+            if span is None:
+                continue
+            s, e = feats.content_pos(span.start), feats.content_pos(span.end)
+            if s < e:
+                out.append(Match(s, e, label, feats))
+        feats.cache[key] = out
+        return out
+
+    return find
+
+
+def token_finder(finder: TokenFinder) -> Callable[[Features], list[Match]]:
+    """spaCy ``Matcher`` patterns (built lazily, on the first utterance's vocabulary)."""
+    import json
+
+    patterns = [json.loads(p) for p in finder.patterns]
+    matchers: dict[int, object] = {}
+
+    def find(feats: Features) -> list[Match]:
+        doc = feats.doc
+        matcher = matchers.get(id(doc.vocab))
+        if matcher is None:
+            from spacy.matcher import Matcher
+
+            matcher = Matcher(doc.vocab)
+            matcher.add("tokens", patterns)
+            matchers[id(doc.vocab)] = matcher
+        spans = [(feats.content_pos(s), feats.content_pos(e)) for _, s, e in matcher(doc)]  # type: ignore[operator]
+        spans = sorted({(s, e) for s, e in spans if s < e}, key=lambda se: (se[0], -se[1]))
+        out: list[Match] = []
+        for s, e in spans:  # longest first at each start, no overlaps
+            if out and s < out[-1].end:
+                continue
+            out.append(Match(s, e, "tokens", feats))
+        return out
+
+    return find
+
+
+_AUX_DEPS = ("aux", "auxpass")
+
+
+def subject_finder(finder: SubjectFinder, verbs: frozenset[int], key_bits: KeyBits) -> Callable[[Features], list[Match]]:
+    """A subject word (e.g. "you") whose verb, or one of the verb's auxiliaries, is in ``verbs``:
+    "you need to restart", "you should have called", "you didn't send". The match runs from the
+    subject to the verb."""
+    subjects = frozenset(phrase_key(w) for w in finder.subjects)
+    bit = key_bits.add(subjects)
+
+    def find(feats: Features) -> list[Match]:
+        if not feats.bits & bit:
+            return []
+        doc = feats.doc
+        out: list[Match] = []
+        for pos, keys in enumerate(feats.keys):
+            if subjects.isdisjoint(keys):
+                continue
+            tok = doc[feats.doc_i[pos]]
+            if tok.dep_ not in _SUBJECT_DEPS:
+                continue
+            verb = tok.head
+            heads = [verb] + [c for c in verb.children if c.dep_ in _AUX_DEPS]
+            hit = [h for h in heads if int(h.lemma) in verbs or int(h.lower) in verbs]
+            if not hit:
+                continue
+            last = max(h.i for h in hit)
+            end = feats.content_pos(last + 1) if last >= tok.i else feats.content_pos(tok.i + 1)
+            out.append(Match(pos, max(end, pos + 1), "subject", feats))
+        return out
+
+    return find
+
+
+def given_names(intro: CompiledLexicon, feats: Features) -> set[str]:
+    """Lowercase names someone gave in this turn: PERSON entities, and the word(s) right after a
+    phrase of the ``intro`` lexicon ("my name is Dana", "this is Dana Whitfield")."""
+    key = "names:" + intro.name
+    cached = feats.cache.get(key)
+    if cached is not None:
+        return cached  # type: ignore[return-value]
+    doc = feats.doc
+    names = {t.lower_ for ent in doc.ents if ent.label_ == "PERSON" for t in ent if t.is_alpha and not t.is_stop}
+    for m in lexicon_matches(intro, feats):
+        for k in range(m.end, min(m.end + 2, len(feats.keys))):
+            tok = doc[feats.doc_i[k]]
+            if feats.sent[k] != feats.sent[m.start] or not tok.is_alpha or tok.is_stop:
+                break
+            if tok.pos_ in ("PROPN", "NOUN", "ADJ", "X") or tok.text[:1].isupper():
+                names.add(tok.lower_)
+    feats.cache[key] = names
+    return names

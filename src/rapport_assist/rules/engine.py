@@ -10,7 +10,12 @@ Per rule it keeps a little state machine:
   the last trigger. Turns matching ``expect.ignore`` (backchannels) do not count. Further
   triggers before it closes join the same expectation;
 * ``episode``: after a fire the rule stays quiet until ``episode.ends_when`` matches;
-* ``cooldown_s``: a rule never fires twice within this many seconds.
+* ``unless``: an exception: no nudge when the utterance it would fire at, or (with ``expect``)
+  any utterance since the trigger, matches it;
+* ``cooldown_s``: a rule never fires twice within this many seconds; ``max_per_call`` caps it;
+* ``event`` rules fire on the conversation signals' timing events (dead air, talk-over),
+  fed through ``on_event``;
+* ``record`` rules do not nudge: each match becomes a ``RecordItem`` (the promise list).
 
 Every nudge carries evidence; ``evidence[0]`` is the turn the nudge is about (the trigger or
 the reply, per ``points_at``), the rest show the other turns it rests on.
@@ -18,16 +23,20 @@ the reply, per ``points_at``), the rest show the other turns it rests on.
 
 from __future__ import annotations
 
+from collections import deque
 from dataclasses import dataclass, field
-from typing import Sequence
+from typing import Sequence, Union
 
 from ..annotate import AnnotatedUtterance
-from ..types import Evidence, Nudge, Speaker, Utterance
-from .conditions import Compiler, EvalContext, Evaluator, ToneCue
+from ..types import DeadAir, Evidence, Nudge, RecordItem, SignalEvent, Speaker, TalkOver, Utterance
+from .conditions import Compiler, EvalContext, Evaluator, ToneCue, lexicon_matches
 from .features import FeatureExtractor, Features, Match, PhraseIndex
-from .model import Rule, RuleSet
+from .model import EventIs, Rule, RuleSet
 
 QUOTE_MAX_WORDS = 14
+HISTORY = 64  # utterances kept for 'earlier' and for event evidence
+
+Output = Union[Nudge, RecordItem]
 
 
 @dataclass
@@ -38,6 +47,7 @@ class _Pending:
     context: list[Features]
     last_trigger_end_s: float
     turns_seen: int = 0
+    excepted: bool = False  # an utterance in the window matched 'unless'
 
 
 @dataclass
@@ -45,6 +55,7 @@ class _State:
     pending: _Pending | None = None
     latched: bool = False
     last_fire_s: float | None = None
+    fired: int = 0
 
 
 @dataclass(eq=False)
@@ -54,6 +65,9 @@ class _CompiledRule:
     expect: Evaluator | None
     ignore: Evaluator | None
     episode_ends: Evaluator | None
+    unless: Evaluator | None = None
+    event: EventIs | None = None
+    record_time: object | None = None  # the compiled time lexicon of a record rule
     rewrites: list[tuple[PhraseIndex, str]] = field(default_factory=list)
 
 
@@ -68,60 +82,89 @@ class RuleEngine:
         compiler = Compiler(ruleset.lexicons, ruleset.tones)
         compiler.tone_cues.extend(tone_cues)
         self._extractor = FeatureExtractor(ruleset.fillers, compiler.key_bits)
-        self._rules = [self._compile(rule, compiler) for rule in ruleset.rules]
+        self._compiler = compiler
+        compiled = [self._compile(rule, compiler) for rule in ruleset.rules]
+        self._rules = [c for c in compiled if c.event is None]
+        self._event_rules = [c for c in compiled if c.event is not None]
         self._states: list[_State] = []
+        self._event_states: list[_State] = []
         self._last: dict[Speaker, Features] = {}
         self._last_utterance: Utterance | None = None
+        self._history: deque[EvalContext] = deque(maxlen=HISTORY)
         self.start_call()
 
     @staticmethod
     def _compile(rule: Rule, compiler: Compiler) -> _CompiledRule:
         expect = rule.expect
+        event = rule.when if isinstance(rule.when, EventIs) else None
         return _CompiledRule(
             rule=rule,
             when=compiler.condition(rule.when),
             expect=compiler.condition(expect.condition) if expect else None,
             ignore=compiler.condition(expect.ignore) if expect and expect.ignore else None,
             episode_ends=compiler.condition(rule.episode.ends_when) if rule.episode else None,
+            unless=compiler.condition(rule.unless) if rule.unless is not None else None,
+            event=event,
+            record_time=compiler.lexicons[rule.record.time] if rule.record and rule.record.time else None,
             rewrites=[(PhraseIndex([rw.phrase]), rw.replacement) for rw in rule.rewrites],
         )
 
     def start_call(self) -> None:
         """Forget everything about the previous call."""
         self._states = [_State() for _ in self._rules]
+        self._event_states = [_State() for _ in self._event_rules]
         self._last = {}
         self._last_utterance = None
+        self._history = deque(maxlen=HISTORY)
 
-    def on_utterance(self, au: AnnotatedUtterance) -> list[Nudge]:
-        """Feed the next utterance (timeline order); returns the nudges that fire at its end."""
+    def on_utterance(self, au: AnnotatedUtterance) -> list[Output]:
+        """Feed the next utterance (timeline order); returns the nudges (and records) at its end."""
         feats = self._extractor.extract(au)
         speaker = au.utterance.speaker
-        ctx = EvalContext(feats, self._last.get(speaker.other()))
-        nudges: list[Nudge] = []
+        ctx = EvalContext(feats, self._last.get(speaker.other()), history=self._history)
+        out: list[Output] = []
         for compiled, state in zip(self._rules, self._states):
             nudge = self._step(compiled, state, feats, ctx)
             if nudge is not None:
-                nudges.append(nudge)
+                out.append(nudge)
         self._last[speaker] = feats
         self._last_utterance = au.utterance
-        return nudges
+        self._history.append(EvalContext(feats, ctx.other_last, tones=ctx.tones))
+        return out
 
-    def finish(self, t_s: float) -> list[Nudge]:
+    def on_event(self, event: SignalEvent) -> list[Nudge]:
+        """Feed a timing event from the conversation signals (dead air, talk-over)."""
+        out: list[Nudge] = []
+        for compiled, state in zip(self._event_rules, self._event_states):
+            if compiled.event is not None and event_matches(compiled.event, event):
+                nudge = self._fire_event(compiled, state, event)
+                if nudge is not None:
+                    out.append(nudge)
+        return out
+
+    def finish(self, t_s: float) -> list[Output]:
         """The call ended at ``t_s``: close open expectations (``if_call_ends: fire`` fires)."""
-        nudges: list[Nudge] = []
+        nudges: list[Output] = []
         for compiled, state in zip(self._rules, self._states):
             pending, state.pending = state.pending, None
             expect = compiled.rule.expect
-            if pending is None or expect is None or expect.if_call_ends != "fire" or self._last_utterance is None:
+            if (pending is None or expect is None or expect.if_call_ends != "fire" or self._last_utterance is None
+                    or pending.excepted):
                 continue
             nudge = self._fire(compiled, state, t_s, self._last_utterance.index, pending, None, [])
             if nudge is not None:
                 nudges.append(nudge)
         return nudges
 
+    @property
+    def dead_air_thresholds(self) -> list[float]:
+        """The silences (s) the loaded event rules wait for (the signals report dead air at the least)."""
+        return [c.event.min_s for c in self._event_rules
+                if c.event is not None and c.event.kind == "dead_air" and c.event.min_s is not None]
+
     # ------------------------------------------------------------ one rule, one utterance
 
-    def _step(self, compiled: _CompiledRule, state: _State, feats: Features, ctx: EvalContext) -> Nudge | None:
+    def _step(self, compiled: _CompiledRule, state: _State, feats: Features, ctx: EvalContext) -> Output | None:
         rule = compiled.rule
         utt = feats.au.utterance
         nudge = None
@@ -130,6 +173,8 @@ class RuleEngine:
         pending = state.pending
         if pending is not None and rule.expect is not None:
             expect = rule.expect
+            if compiled.unless is not None and compiled.unless(ctx) is not None:
+                pending.excepted = True
             if utt.speaker is expect.speaker:
                 if compiled.ignore is None or compiled.ignore(ctx) is None:
                     nudge = self._close_window(compiled, state, pending, feats, ctx)
@@ -141,12 +186,32 @@ class RuleEngine:
                 pending.context.append(feats)
                 return None
         if state.pending is None and not state.latched:
+            if rule.max_per_call is not None and state.fired >= rule.max_per_call:
+                return nudge
             found = compiled.when(ctx)
             if found is not None:
+                if rule.record is not None:
+                    return self._record(compiled, feats, found)
                 if rule.expect is None:
+                    if compiled.unless is not None and compiled.unless(ctx) is not None:
+                        return nudge
                     return self._fire(compiled, state, utt.end_s, utt.index, None, feats, found)
-                state.pending = _Pending([(feats, found)], [feats], utt.end_s)
+                pending = _Pending([(feats, found)], [feats], utt.end_s)
+                pending.excepted = compiled.unless is not None and compiled.unless(ctx) is not None
+                state.pending = pending
         return nudge
+
+    def _record(self, compiled: _CompiledRule, feats: Features, found: list[Match]) -> RecordItem:
+        rule = compiled.rule
+        assert rule.record is not None
+        utt = feats.au.utterance
+        quote, _ = _quote_and_rewrite(feats, found, [])
+        time = None
+        if compiled.record_time is not None:
+            times = lexicon_matches(compiled.record_time, feats)  # type: ignore[arg-type]
+            time = ", ".join(dict.fromkeys(m.text for m in times if m.text)) or None
+        return RecordItem(rule.record.list, rule.id, utt.end_s, utt.index, utt.speaker, quote or utt.text, time,
+                          rule.source)
 
     def _close_window(self, compiled: _CompiledRule, state: _State, pending: _Pending, feats: Features,
                       ctx: EvalContext) -> Nudge | None:
@@ -163,6 +228,8 @@ class RuleEngine:
         pending.turns_seen += 1
         if late or (window.turns is not None and pending.turns_seen >= window.turns):
             state.pending = None
+            if pending.excepted:
+                return None
             return self._fire(compiled, state, utt.end_s, utt.index, pending, feats, [])
         return None
 
@@ -175,9 +242,8 @@ class RuleEngine:
         rule = compiled.rule
         if rule.episode is not None:
             state.latched = True
-        if state.last_fire_s is not None and t_s - state.last_fire_s < rule.cooldown_s:
+        if not self._may_fire(rule, state, t_s):
             return None
-        state.last_fire_s = t_s
         if pending is None:
             assert closing is not None
             evidence = [_evidence(closing, found, "")]
@@ -195,18 +261,76 @@ class RuleEngine:
             message = rule.message.format(quote=quote, rewrite=rewrite)
         else:
             message = rule.message_if_no_rewrite.format(quote=quote, rewrite="")
-        return Nudge(
-            rule=rule.id,
-            severity=rule.severity,
-            title=rule.title,
-            message=message,
-            t_s=t_s,
-            utterance_index=index,
-            evidence=tuple(evidence),
-            why=rule.why,
-            rewrite=rewrite,
-            rule_source=rule.source,
-        )
+        return _nudge(rule, message, t_s, index, evidence, rewrite)
+
+    @staticmethod
+    def _may_fire(rule: Rule, state: _State, t_s: float) -> bool:
+        """Cooldown and the per-call cap; counts the fire when allowed."""
+        if state.last_fire_s is not None and t_s - state.last_fire_s < rule.cooldown_s:
+            return False
+        if rule.max_per_call is not None and state.fired >= rule.max_per_call:
+            return False
+        state.last_fire_s = t_s
+        state.fired += 1
+        return True
+
+    def _fire_event(self, compiled: _CompiledRule, state: _State, event: SignalEvent) -> Nudge | None:
+        rule = compiled.rule
+        if not self._may_fire(rule, state, event.t_s):
+            return None
+        evidence: list[Evidence] = []
+        index = self._last_utterance.index if self._last_utterance is not None else -1
+        if isinstance(event, DeadAir):
+            if self._history:
+                last = self._history[-1].feats
+                hold = "hold announced" if event.hold_announced else "no hold announced"
+                evidence.append(_evidence(last, [], f"then {event.silence_s:.0f} s of silence ({hold})"))
+        elif isinstance(event, TalkOver):
+            index = event.utterance_index
+            for past in reversed(self._history):
+                if past.feats.au.utterance.index == event.utterance_index:
+                    evidence.append(_evidence(past.feats, [], f"started {event.overlap_s:.1f} s before the "
+                                                              f"{event.over.value} finished"))
+                    break
+        message = rule.message.format(quote=evidence[0].text if evidence else "", rewrite="")
+        return _nudge(rule, message, event.t_s, index, evidence, None)
+
+
+def event_matches(test: EventIs, event: SignalEvent) -> bool:
+    """Does a dead-air / talk-over event pass an ``event:`` test?"""
+    if test.kind == "dead_air":
+        if not isinstance(event, DeadAir):
+            return False
+        length = event.silence_s
+        if test.hold_announced is not None and event.hold_announced is not test.hold_announced:
+            return False
+    else:
+        if not isinstance(event, TalkOver):
+            return False
+        length = event.overlap_s
+        if test.by is not None and event.speaker is not test.by:
+            return False
+    if test.min_s is not None and length < test.min_s:
+        return False
+    return not (test.max_s is not None and length > test.max_s)
+
+
+def _nudge(rule: Rule, message: str, t_s: float, index: int, evidence: list[Evidence], rewrite: str | None) -> Nudge:
+    return Nudge(
+        rule=rule.id,
+        severity=rule.severity,
+        title=rule.title,
+        message=message,
+        t_s=t_s,
+        utterance_index=index,
+        evidence=tuple(evidence),
+        why=rule.why,
+        rewrite=rewrite,
+        rule_source=rule.source,
+        priority=rule.priority,
+        experimental=rule.status == "experimental",
+        tags=rule.tags,
+    )
 
 
 def _window_text(rule: Rule) -> str:

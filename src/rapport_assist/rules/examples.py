@@ -1,9 +1,12 @@
 """Running each rule's inline examples (``rapport-assist rules test`` and CI).
 
-An example is a few turns. Times are synthetic: each turn lasts its word count at
-``WORDS_PER_S`` and starts ``pause_s`` (default 0.5 s) after the previous one ends. A
-``fires`` example passes when its rule fires at least once (at turn ``at``, if given: the
-utterance at whose end the nudge fired); a ``quiet`` example passes when it never fires.
+An example is a few turns, run through the same pipeline as a call (conversation signals,
+then rules, timing events included). Times are synthetic: each turn lasts its word count at
+``WORDS_PER_S`` (or its ``seconds``, which also makes its pace known) and starts ``pause_s``
+(default 0.5 s) after the previous one ends. When a turn gives ``louder_db``, every turn of
+the example gets a voice level (``BASE_DBFS`` + its ``louder_db``), so loudness rules can be
+shown. A ``fires`` example passes when its rule fires (or records) at least once (at turn
+``at``, if given: the utterance at whose end it fired); a ``quiet`` example when it never does.
 """
 
 from __future__ import annotations
@@ -12,7 +15,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from ..annotate import Annotator
-from ..types import Nudge, Utterance
+from ..types import Nudge, RecordItem, Utterance, VoiceMeasure
 from .engine import RuleEngine
 from .model import Example, Rule, RuleSet
 
@@ -21,6 +24,7 @@ if TYPE_CHECKING:  # pragma: no cover
 
 WORDS_PER_S = 2.6
 MIN_TURN_S = 0.6
+BASE_DBFS = -30.0
 
 
 @dataclass(frozen=True)
@@ -42,10 +46,14 @@ def example_utterances(example: Example) -> list[Utterance]:
     """The example's turns as utterances on a synthetic timeline."""
     out: list[Utterance] = []
     t = 0.0
+    voiced = any(turn.louder_db is not None for turn in example.turns)
     for i, turn in enumerate(example.turns):
         start = t + turn.pause_s
-        end = start + max(MIN_TURN_S, len(turn.text.split()) / WORDS_PER_S)
-        out.append(Utterance(i, turn.speaker, turn.text, round(start, 3), round(end, 3), timing_estimated=True))
+        length = turn.seconds if turn.seconds is not None else max(MIN_TURN_S, len(turn.text.split()) / WORDS_PER_S)
+        end = start + length
+        voice = VoiceMeasure(BASE_DBFS + (turn.louder_db or 0.0), length) if voiced else None
+        out.append(Utterance(i, turn.speaker, turn.text, round(start, 3), round(end, 3),
+                             timing_estimated=turn.seconds is None, voice=voice))
         t = end
     return out
 
@@ -66,15 +74,12 @@ def run_examples(ruleset: RuleSet, annotator: Annotator) -> list[ExampleResult]:
 def _run_one(engine: RuleEngine, tracker: "SignalTracker", annotator: Annotator, rule: Rule,
              example: Example) -> ExampleResult:
     """One example through the conversation signals and the engine, as in a call."""
+    from ..pipeline import CallPipeline
+
     utterances = example_utterances(example)
-    engine.start_call()
-    tracker.start_call()
-    nudges: list[Nudge] = []
-    for au in annotator.annotate_many(utterances):
-        au, _events = tracker.on_utterance(au)
-        nudges.extend(engine.on_utterance(au))
-    nudges.extend(engine.finish(utterances[-1].end_s))
-    fired = [n.utterance_index for n in nudges if n.rule == rule.id]
+    pipeline = CallPipeline(annotator, engine, tracker)
+    fired = [e.utterance_index for e in pipeline.run(utterances)
+             if isinstance(e, (Nudge, RecordItem)) and e.rule == rule.id]
     source = str(example.loc)
     if example.kind == "quiet":
         if fired:

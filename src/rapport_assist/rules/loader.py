@@ -21,9 +21,9 @@ from .model import (
     AnyOf,
     Condition,
     Conditional,
-    Echoes,
-    EchoesOther,
+    Earlier,
     Episode,
+    EventIs,
     Example,
     ExampleTurn,
     Expectation,
@@ -38,6 +38,10 @@ from .model import (
     Negated,
     Not,
     Phrase,
+    Record,
+    Reflects,
+    ReflectsOther,
+    RegexFinder,
     Rewrite,
     Rule,
     RuleSet,
@@ -45,8 +49,11 @@ from .model import (
     SentenceSays,
     SignalTest,
     SpeakerIs,
+    SubjectFinder,
     Tone,
+    TokenFinder,
     ToneIs,
+    UsesName,
     Window,
 )
 from .source import Loc, Problems, RuleProblem, YMap, YScalar, YSeq, YValue, read_rule_file
@@ -54,15 +61,26 @@ from .source import Loc, Problems, RuleProblem, YMap, YScalar, YSeq, YValue, rea
 SUPPORTED_VERSIONS = (1,)
 TOP_KEYS = ("version", "lexicons", "tones", "fillers", "rules", "overrides")
 LEXICON_KEYS = ("phrases", "except", "entities", "description")
-RULE_KEYS = ("id", "title", "severity", "why", "message", "message_if_no_rewrite", "rewrites", "when",
-             "expect", "points_at", "episode", "cooldown_s", "enabled", "examples")
+RULE_KEYS = ("id", "title", "severity", "priority", "status", "tags", "enabled", "why", "params", "when", "unless",
+             "expect", "points_at", "episode", "cooldown_s", "max_per_call", "message", "message_if_no_rewrite",
+             "rewrites", "record", "examples")
 RULE_REQUIRED = ("id", "title", "severity", "why", "message", "when")
-CONDITION_KEYS = ("speaker", "says", "tone", "signals", "min_length", "max_words", "echoes", "all", "any", "not")
+RECORD_RULE_REQUIRED = ("id", "title", "why", "when", "record")
+CONDITION_KEYS = ("speaker", "says", "tone", "signals", "min_length", "max_words", "reflects", "uses_name", "earlier",
+                  "event", "all", "any", "not")
 EXPECT_KEYS = ("within", "ignore", "if_call_ends")
-SAYS_FINDERS = ("lexicon", "future_action")
-SKIP_TESTS = ("question", "conditional", "negated", "sentence_says", "echoes_other")
-OVERRIDE_KEYS = ("rule", "enabled", "severity", "cooldown_s")
+EARLIER_KEYS = ("within", "count")
+SAYS_FINDERS = ("lexicon", "future_action", "regex", "tokens", "subject")
+SKIP_TESTS = ("question", "conditional", "negated", "sentence_says", "reflects_other")
+EVENT_KINDS = ("dead_air", "talk_over")
+EVENT_KEYS = {"dead_air": ("kind", "min_s", "max_s", "hold_announced"), "talk_over": ("kind", "min_s", "max_s", "by")}
+RULE_OVERRIDE_KEYS = ("rule", "enabled", "severity", "priority", "status", "cooldown_s", "max_per_call", "params")
+LEXICON_OVERRIDE_KEYS = ("lexicon", "add", "remove")
 SEVERITIES = ("low", "medium", "high")
+STATUSES = ("stable", "experimental")
+MAX_REGEX_CHARS = 300
+REGEX_MAX_MEM = 2 << 20  # bytes of compiled program RE2 may use; bigger patterns are refused
+PARAM_RE = re.compile(r"^\$([a-z][a-z0-9_]*)$")
 ENTITY_LABELS = ("DATE", "TIME", "CARDINAL", "ORDINAL", "MONEY", "PERCENT", "QUANTITY", "PERSON", "ORG",
                  "GPE", "LOC", "PRODUCT", "EVENT", "NORP", "FAC", "WORK_OF_ART", "LAW", "LANGUAGE")
 TEMPLATE_FIELDS = ("quote", "rewrite")
@@ -73,6 +91,7 @@ PHRASE_WORD_RE = re.compile(r"^(?:<num>|[\w'’-]+)$")
 DEFAULT_NEGATION_LEXICON = "negation"
 DEFAULT_CONDITIONAL_LEXICON = "conditional"
 DEFAULT_ECHO_IGNORE_LEXICON = "echo-ignore"
+DEFAULT_NAME_INTRO_LEXICON = "name-intro"
 
 
 def load_rules(paths: Sequence[Path]) -> RuleSet:
@@ -99,14 +118,17 @@ def load_rules(paths: Sequence[Path]) -> RuleSet:
     if not paths:
         problems.items.append(RuleProblem("<rules>", 1, 1, "no rule files given", "pass a file or folder"))
     builder = _Builder(problems)
-    for path in files:
-        tree = read_rule_file(path, problems)
-        if tree is not None:
-            builder.add_file(tree, str(path))
+    trees = [(tree, str(path)) for path in files if (tree := read_rule_file(path, problems)) is not None]
+    for tree in trees:  # overrides first: they change how the rules are built (params)
+        builder.collect_overrides(tree[0])
+    for tree, path in trees:
+        builder.add_file(tree, path)
     ruleset = builder.finish(tuple(str(f) for f in files))
     if problems.items:
         raise _rule_error(problems.items)
-    return ruleset
+    from .lint import lint
+
+    return replace(ruleset, warnings=tuple(lint(ruleset, builder.used_lexicons)))
 
 
 def _rule_error(items: list[RuleProblem]) -> RuleError:
@@ -136,7 +158,13 @@ class _Builder:
     rules: list[Rule] = field(default_factory=list)
     fillers: list[str] = field(default_factory=list)
     overrides: list[tuple[str, Loc, dict[str, object]]] = field(default_factory=list)
+    param_overrides: dict[str, dict[str, tuple[float, Loc]]] = field(default_factory=dict)
+    lexicon_overrides: list[tuple[str, Loc, tuple[Phrase, ...], tuple[Phrase, ...]]] = field(default_factory=list)
     refs: list[_Ref] = field(default_factory=list)
+    used_lexicons: set[str] = field(default_factory=set)
+    # the rule being built: its params ($name -> value) and which of them were read
+    params: dict[str, float] = field(default_factory=dict)
+    used_params: set[str] = field(default_factory=set)
 
     # ------------------------------------------------------------ basic shape checks
 
@@ -178,14 +206,33 @@ class _Builder:
             return None
         return name
 
+    def param(self, value: YValue) -> YValue:
+        """``$name`` -> the rule's param value (as a located scalar); anything else unchanged."""
+        if not (isinstance(value, YScalar) and isinstance(value.value, str) and value.value.startswith("$")):
+            return value
+        m = PARAM_RE.match(value.value)
+        name = m.group(1) if m else value.value[1:]
+        if name not in self.params:
+            self.problems.unknown(value.loc, "param", "$" + name, ["$" + k for k in self.params])
+            return YScalar(None, value.loc, value.raw)
+        self.used_params.add(name)
+        v = self.params[name]
+        return YScalar(int(v) if float(v).is_integer() else v, value.loc, value.raw)
+
     def integer(self, value: YValue, what: str, minimum: int = 0) -> int | None:
+        value = self.param(value)
         if isinstance(value, YScalar) and type(value.value) is int and value.value >= minimum:
             return value.value
+        if isinstance(value, YScalar) and value.value is None and value.raw.startswith("$"):
+            return None  # an unknown param, already reported
         self.problems.add(value.loc, f"{what} must be a whole number >= {minimum}, not {_show(value)}",
                           f"write a number like {max(minimum, 1)}")
         return None
 
     def number(self, value: YValue, what: str, minimum: float = 0.0) -> float | None:
+        value = self.param(value)
+        if isinstance(value, YScalar) and value.value is None and value.raw.startswith("$"):
+            return None  # an unknown param, already reported
         if (isinstance(value, YScalar) and type(value.value) in (int, float)
                 and value.value == value.value and minimum <= value.value < float("inf")):
             return float(value.value)  # type: ignore[arg-type]
@@ -244,6 +291,8 @@ class _Builder:
 
     def ref(self, kind: str, name: str, loc: Loc) -> str:
         self.refs.append(_Ref(kind, name, loc))
+        if kind == "lexicon":
+            self.used_lexicons.add(name)
         return name
 
     # ------------------------------------------------------------ files
@@ -271,7 +320,12 @@ class _Builder:
         if (v := top.get("rules")) is not None and (seq := self.sequence(v, "rules")) is not None:
             for item in seq.items:
                 self.add_rule(item)
-        if (v := top.get("overrides")) is not None and (seq := self.sequence(v, "overrides")) is not None:
+
+    def collect_overrides(self, tree: YValue) -> None:
+        """Read a file's ``overrides:`` (before any rule is built: they change params)."""
+        if not isinstance(tree, YMap):
+            return
+        if (v := tree.get("overrides")) is not None and (seq := self.sequence(v, "overrides")) is not None:
             for item in seq.items:
                 self.add_override(item)
 
@@ -357,7 +411,8 @@ class _Builder:
     # ------------------------------------------------------------ conditions
 
     def condition(self, value: YValue, what: str, context: str) -> Condition | None:
-        """Parse a condition; ``context`` is "trigger", "expect" or "tone" (what it may use)."""
+        """Parse a condition; ``context`` is "when" (a rule's trigger), "trigger" (other
+        per-utterance conditions), "expect" or "tone": what it may use."""
         m = self.mapping(value, what)
         if m is None:
             return None
@@ -365,6 +420,11 @@ class _Builder:
             self.problems.add(m.loc, f"{what} is an empty condition", "add e.g. 'speaker: agent'")
             return None
         self.keys(m, CONDITION_KEYS, what)
+        if "event" in m.entries and len(m.entries) > 1:
+            self.problems.add(m.entries["event"][0], "'event' reacts to a moment on the clock, not to an utterance, "
+                              "so it cannot be combined with other keys",
+                              "put the event's own tests inside it, e.g. 'event: {kind: dead_air, min_s: 8}'")
+            return None
         parts: list[Condition] = []
         ok = True
         for key, (key_loc, v) in m.entries.items():
@@ -408,19 +468,40 @@ class _Builder:
         if key == "max_words":
             n = self.integer(v, "max_words", 1)
             return MaxWords(n) if n is not None else None
-        if key == "echoes":
-            if context != "expect":
-                self.problems.add(key_loc, "'echoes' compares a reply with the turns that opened the expectation, "
-                                  "so it only works inside 'expect'",
-                                  "move it under 'expect:' or use 'skip_if: [echoes_other]' in 'says'")
-                return None
-            em = self.mapping(v, "echoes")
+        if key in ("reflects", "uses_name") and context != "expect":
+            self.problems.add(key_loc, f"'{key}' compares a reply with the turns that opened the expectation, "
+                              "so it only works inside 'expect'",
+                              "move it under 'expect:'" + (" or use 'skip_if: [reflects_other: ...]' in 'says'"
+                                                           if key == "reflects" else ""))
+            return None
+        if key == "reflects":
+            em = self.mapping(v, "reflects")
             if em is None:
                 return None
-            self.keys(em, ("min_shared", "ignore"), "echoes", required=("min_shared",))
-            n = self.integer(em.get("min_shared"), "echoes.min_shared", 1) if em.get("min_shared") else None
+            self.keys(em, ("min_shared", "ignore"), "reflects", required=("min_shared",))
+            n = self.integer(em.get("min_shared"), "reflects.min_shared", 1) if em.get("min_shared") else None
             ignore = self.lexicon_param(em, "ignore", DEFAULT_ECHO_IGNORE_LEXICON)
-            return Echoes(n, ignore) if n is not None and ignore else None
+            return Reflects(n, ignore) if n is not None and ignore else None
+        if key == "uses_name":
+            if isinstance(v, YScalar):
+                if self.boolean(v, "uses_name") is not True:
+                    self.problems.add(v.loc, "uses_name can only be true", "write 'uses_name: true'")
+                    return None
+                return UsesName(self.ref("lexicon", DEFAULT_NAME_INTRO_LEXICON, v.loc))
+            um = self.mapping(v, "uses_name")
+            if um is None:
+                return None
+            self.keys(um, ("intro",), "uses_name")
+            intro = self.lexicon_param(um, "intro", DEFAULT_NAME_INTRO_LEXICON)
+            return UsesName(intro) if intro else None
+        if key == "earlier":
+            return self.earlier(v, context)
+        if key == "event":
+            if context != "when":
+                self.problems.add(key_loc, "'event' can only start a rule (in 'when')",
+                                  "move it to the rule's 'when:'")
+                return None
+            return self.event(v)
         if key in ("all", "any"):
             seq = self.sequence(v, key)
             if seq is None:
@@ -434,6 +515,72 @@ class _Builder:
             return (AllOf if key == "all" else AnyOf)(tuple(items))  # type: ignore[arg-type]
         inner = self.condition(v, "'not'", context)
         return Not(inner) if inner is not None else None
+
+    def earlier(self, v: YValue, context: str) -> Condition | None:
+        """``earlier: {within: {turns, seconds}, count: N, <condition keys>}``."""
+        m = self.mapping(v, "earlier")
+        if m is None:
+            return None
+        for key, (loc, _) in m.entries.items():
+            if key not in CONDITION_KEYS and key not in EARLIER_KEYS:
+                self.problems.unknown(loc, "key in earlier", key, CONDITION_KEYS + EARLIER_KEYS)
+        cond_map = YMap({k: e for k, e in m.entries.items() if k in CONDITION_KEYS and k != "event"}, m.loc)
+        if not cond_map.entries:
+            self.problems.add(m.loc, "earlier says how far back to look but not what to look for",
+                              "add e.g. 'speaker: agent' and 'says: apology'")
+            return None
+        condition = self.condition(cond_map, "earlier", "trigger" if context == "when" else context)
+        window = self.window(m.get("within"), "earlier") if m.get("within") is not None else None
+        if m.get("within") is None:
+            self.problems.add(m.loc, "earlier needs 'within'", "add e.g. 'within: {turns: 6, seconds: 120}'")
+        count = self.integer(m.get("count"), "earlier.count", 1) if m.get("count") is not None else 1
+        if condition is None or window is None or count is None:
+            return None
+        return Earlier(condition, window.turns, window.seconds, count)
+
+    def window(self, v: YValue, what: str) -> Window | None:
+        wm = self.mapping(v, f"{what}.within")
+        if wm is None:
+            return None
+        self.keys(wm, ("turns", "seconds"), f"{what}.within")
+        turns = self.integer(wm.get("turns"), f"{what}.within.turns", 1) if wm.get("turns") else None
+        seconds = self.number(wm.get("seconds"), f"{what}.within.seconds") if wm.get("seconds") else None
+        if turns is None and seconds is None:
+            if not any(k in wm.entries for k in ("turns", "seconds")):
+                self.problems.add(wm.loc, "within needs 'turns' or 'seconds'", "write e.g. '{turns: 1, seconds: 20}'")
+            return None
+        return Window(turns, seconds)
+
+    def event(self, v: YValue) -> Condition | None:
+        m = self.mapping(v, "event")
+        if m is None:
+            return None
+        kv = m.get("kind")
+        if kv is None:
+            self.problems.add(m.loc, "event is missing required key 'kind'", "add 'kind: dead_air' or 'kind: talk_over'")
+            return None
+        kind = self.choice(kv, "event kind", EVENT_KINDS)
+        if kind is None:
+            return None
+        self.keys(m, EVENT_KEYS[kind], f"a {kind} event")
+        lo = self.number(m.get("min_s"), "event.min_s") if m.get("min_s") is not None else None
+        hi = self.number(m.get("max_s"), "event.max_s") if m.get("max_s") is not None else None
+        hold = None
+        if kind == "dead_air" and m.get("hold_announced") is not None:
+            hold = self.boolean(m.get("hold_announced"), "hold_announced")
+            if hold is None:
+                return None
+        by = None
+        if kind == "talk_over" and m.get("by") is not None:
+            by = self.speaker(m.get("by"), "by")
+            if by is None:
+                return None
+        if (m.get("min_s") is not None and lo is None) or (m.get("max_s") is not None and hi is None):
+            return None
+        if lo is not None and hi is not None and lo > hi:
+            self.problems.add(m.loc, f"event: min_s {lo:g} is above max_s {hi:g}", "swap them")
+            return None
+        return EventIs(kind, lo, hi, hold, by)  # type: ignore[arg-type]
 
     def signal_tests(self, v: YValue, context: str) -> Condition | None:
         """``signals: {name: {min: x, max: y}}``, ``{name: x}`` (= min) or ``{name: true}``."""
@@ -514,9 +661,15 @@ class _Builder:
         if finders[0] == "lexicon":
             names = self.names(fv, "lexicon")
             finder = LexiconFinder(tuple(self.ref("lexicon", n, loc) for n, loc in names)) if names else None
-        else:
+        elif finders[0] == "future_action":
             name = self.name(fv, "future_action lexicon")
             finder = FutureActionFinder(self.ref("lexicon", name, fv.loc)) if name else None
+        elif finders[0] == "regex":
+            finder = self.regex(fv)
+        elif finders[0] == "tokens":
+            finder = self.token_patterns(fv)
+        else:
+            finder = self.subject(fv)
         tests: list[MatchTest] = []
         ok = finder is not None
         if (sv := v.get("skip_if")) is not None:
@@ -531,6 +684,82 @@ class _Builder:
                     tests.append(test)
         return Says(finder, tuple(tests)) if ok and finder is not None else None
 
+    def regex(self, v: YValue) -> RegexFinder | None:
+        """``regex: PATTERN`` or ``regex: {pattern: P, ignore_case: false}``, compiled with RE2."""
+        ignore_case = True
+        pv: YValue | None = v
+        if isinstance(v, YMap):
+            self.keys(v, ("pattern", "ignore_case"), "regex", required=("pattern",))
+            pv = v.get("pattern")
+            if (iv := v.get("ignore_case")) is not None:
+                flag = self.boolean(iv, "ignore_case")
+                if flag is None:
+                    return None
+                ignore_case = flag
+        if pv is None:
+            return None
+        pattern = self.text(pv, "regex")
+        if pattern is None:
+            return None
+        problem = regex_problem(pattern, ignore_case)
+        if problem:
+            self.problems.add(pv.loc, f"regex {pattern!r}: {problem[0]}", problem[1])
+            return None
+        return RegexFinder(pattern, ignore_case)
+
+    def token_patterns(self, v: YValue) -> TokenFinder | None:
+        """``tokens: [[{LOWER: you}, {LEMMA: need}], ...]``: spaCy Matcher patterns, validated by spaCy."""
+        import json
+
+        seq = self.sequence(v, "tokens")
+        if seq is None:
+            return None
+        if seq.items and not isinstance(seq.items[0], YSeq):
+            seq = YSeq((seq,), seq.loc)  # a single pattern
+        if not seq.items:
+            self.problems.add(seq.loc, "tokens has no patterns", "write e.g. '[[{LOWER: you}, {LEMMA: need}]]'")
+            return None
+        out = []
+        for item in seq.items:
+            pattern = self.sequence(item, "a token pattern")
+            if pattern is None:
+                continue
+            if not pattern.items:
+                self.problems.add(pattern.loc, "a token pattern is empty", "add at least one token, e.g. {LOWER: you}")
+                continue
+            plain = _plain(pattern)
+            problem = token_pattern_problem(plain)
+            if problem:
+                self.problems.add(_locate(pattern, problem[1]), f"token pattern: {problem[0]}",
+                                  "see spaCy's Matcher docs: keys like LOWER, LEMMA, POS, DEP, OP, IN")
+                continue
+            out.append(json.dumps(plain, sort_keys=True))
+        if len(out) != len(seq.items):
+            return None
+        return TokenFinder(tuple(out))
+
+    def subject(self, v: YValue) -> SubjectFinder | None:
+        """``subject: {is: [you], verb: LEXICON}``."""
+        m = self.mapping(v, "subject")
+        if m is None:
+            return None
+        self.keys(m, ("is", "verb"), "subject", required=("is", "verb"))
+        if m.get("is") is None or m.get("verb") is None:
+            return None
+        words = []
+        items = m.get("is").items if isinstance(m.get("is"), YSeq) else (m.get("is"),)  # type: ignore[union-attr]
+        for item in items:
+            word = self.text(item, "a subject word")
+            if word is not None:
+                if not word.replace("'", "").isalpha():
+                    self.problems.add(item.loc, f"subject word {word!r} must be one word", "write e.g. 'you'")
+                    return None
+                words.append(word.lower())
+        verbs = self.name(m.get("verb"), "subject verb lexicon")  # type: ignore[arg-type]
+        if not words or verbs is None:
+            return None
+        return SubjectFinder(tuple(words), self.ref("lexicon", verbs, m.get("verb").loc))  # type: ignore[union-attr]
+
     def skip_test(self, item: YValue) -> MatchTest | None:
         if isinstance(item, YScalar):
             name = self.choice(item, "skip_if test", SKIP_TESTS)
@@ -538,9 +767,9 @@ class _Builder:
             if name == "sentence_says":
                 self.problems.add(item.loc, "'sentence_says' needs a lexicon", "write '- sentence_says: time-frame'")
                 return None
-            if name == "echoes_other":
-                self.problems.add(item.loc, "'echoes_other' needs min_shared",
-                                  "write '- echoes_other: {min_shared: 2}'")
+            if name == "reflects_other":
+                self.problems.add(item.loc, "'reflects_other' needs min_shared",
+                                  "write '- reflects_other: {min_shared: 2}'")
                 return None
         elif isinstance(item, YMap) and len(item.entries) == 1:
             name, (key_loc, pv) = next(iter(item.entries.items()))
@@ -572,10 +801,10 @@ class _Builder:
             cues = self.lexicon_param(params, "cues", DEFAULT_NEGATION_LEXICON)
             ok = cues and before is not None and after is not None
             return Negated(cues, before, after) if ok else None  # type: ignore[arg-type]
-        self.keys(params, ("min_shared", "ignore"), "echoes_other", required=("min_shared",))
+        self.keys(params, ("min_shared", "ignore"), "reflects_other", required=("min_shared",))
         n = self.integer(params.get("min_shared"), "min_shared", 1) if params.get("min_shared") else None
         ignore = self.lexicon_param(params, "ignore", DEFAULT_ECHO_IGNORE_LEXICON)
-        return EchoesOther(n, ignore) if n is not None and ignore else None
+        return ReflectsOther(n, ignore) if n is not None and ignore else None
 
     # ------------------------------------------------------------ rules
 
@@ -583,7 +812,7 @@ class _Builder:
         m = self.mapping(value, "a rule")
         if m is None:
             return
-        self.keys(m, RULE_KEYS, "a rule", RULE_REQUIRED)
+        self.keys(m, RULE_KEYS, "a rule", RECORD_RULE_REQUIRED if "record" in m.entries else RULE_REQUIRED)
         n_before = len(self.problems.items)
 
         def opt(key: str, parse: Callable[[YValue], object], default: object) -> object:
@@ -591,6 +820,14 @@ class _Builder:
             return default if v is None else parse(v)
 
         rule_id = opt("id", lambda v: self.name(v, "rule id"), None)
+        self.params, self.used_params = {}, set()
+        params = opt("params", self.rule_params, {})
+        for name, (val, loc) in self.param_overrides.get(rule_id, {}).items() if isinstance(rule_id, str) else ():
+            if isinstance(params, dict) and name not in params:
+                self.problems.unknown(loc, f"param of rule {rule_id!r}", name, list(params))
+            elif isinstance(params, dict):
+                params[name] = val
+        self.params = dict(params) if isinstance(params, dict) else {}
         if isinstance(rule_id, str) and any(r.id == rule_id for r in self.rules):
             first = next(r for r in self.rules if r.id == rule_id)
             self.problems.add(m.entries["id"][1].loc, f"rule id {rule_id!r} is used twice (first at {first.loc})",
@@ -601,13 +838,35 @@ class _Builder:
         message = opt("message", lambda v: self.template(v, "message"), None)
         fallback = opt("message_if_no_rewrite", lambda v: self.template(v, "message_if_no_rewrite"), None)
         rewrites = opt("rewrites", self.rewrites, ())
-        when = opt("when", lambda v: self.condition(v, "when", "trigger"), None)
+        when = opt("when", lambda v: self.condition(v, "when", "when"), None)
+        unless = opt("unless", lambda v: self.condition(v, "unless", "trigger"), None)
         expect = opt("expect", self.expectation, None)
         points_at = opt("points_at", lambda v: self.choice(v, "points_at", ("trigger", "reply")), None)
         episode = opt("episode", self.episode, None)
         cooldown = opt("cooldown_s", lambda v: self.number(v, "cooldown_s"), 0.0)
+        max_per_call = opt("max_per_call", lambda v: self.integer(v, "max_per_call", 1), None)
         enabled = opt("enabled", lambda v: self.boolean(v, "enabled"), True)
+        priority = opt("priority", lambda v: self.integer(v, "priority", 1), 50)
+        status = opt("status", lambda v: self.choice(v, "status", STATUSES), "stable")
+        tags = opt("tags", lambda v: tuple(n for n, _ in self.names(v, "tag")), ())
+        record = opt("record", self.record, None)
         examples = opt("examples", self.examples, ())
+        if isinstance(priority, int) and priority > 100:
+            self.problems.add(m.entries["priority"][1].loc, f"priority must be 1..100, not {priority}",
+                              "100 is shown first when nudges compete")
+        if record is not None:
+            for key in ("expect", "message", "rewrites", "episode"):
+                if key in m.entries:
+                    self.problems.add(m.entries[key][0], f"a 'record' rule writes a list item, so '{key}' has no use",
+                                      f"remove '{key}', or make a separate nudge rule")
+            severity = severity or "low"
+            message = message or title
+        if isinstance(when, EventIs) and expect is not None:
+            self.problems.add(m.entries["expect"][0], "an 'event' rule fires on the event itself; 'expect' does not apply",
+                              "remove 'expect', or trigger on an utterance instead")
+        for name in set(self.params) - self.used_params:
+            self.problems.add(m.entries["params"][1].entries[name][0], f"param {name!r} is never used",
+                              f"use it as ${name} in a number, or remove it")
         if points_at is not None and expect is None:
             self.problems.add(m.entries["points_at"][0], "'points_at' only applies to rules with 'expect'",
                               "remove it, or add an 'expect:' block")
@@ -618,7 +877,7 @@ class _Builder:
             self.problems.add(m.loc, "a rule with 'rewrites' needs 'message_if_no_rewrite'",
                               "add the message to show when no rewrite applies")
         if len(self.problems.items) != n_before or any(
-                x is None for x in (rule_id, title, severity, why, message, when, cooldown, enabled)):
+                x is None for x in (rule_id, title, severity, why, message, when, cooldown, enabled, priority, status)):
             return
         self.rules.append(Rule(
             id=rule_id, title=title, severity=severity, why=why,  # type: ignore[arg-type]
@@ -626,8 +885,37 @@ class _Builder:
             rewrites=rewrites, when=when, expect=expect,  # type: ignore[arg-type]
             points_at=points_at or "reply", episode=episode,  # type: ignore[arg-type]
             cooldown_s=cooldown, enabled=enabled, examples=examples,  # type: ignore[arg-type]
-            loc=m.loc,
+            loc=m.loc, unless=unless, priority=priority, status=status, tags=tags,  # type: ignore[arg-type]
+            max_per_call=max_per_call, params=tuple(sorted(self.params.items())), record=record,  # type: ignore[arg-type]
         ))
+
+    def rule_params(self, value: YValue) -> dict[str, float]:
+        m = self.mapping(value, "params")
+        out: dict[str, float] = {}
+        for name, (loc, v) in m.entries.items() if m else ():
+            if not re.match(r"^[a-z][a-z0-9_]*$", name):
+                self.problems.add(loc, f"param name {name!r} is not a valid name",
+                                  "use lowercase letters, digits and underscores, e.g. long_turn_words")
+                continue
+            if not (isinstance(v, YScalar) and type(v.value) in (int, float)):
+                self.problems.add(v.loc, f"param {name!r} must be a number, not {_show(v)}", "write e.g. 35")
+                continue
+            out[name] = v.value  # type: ignore[assignment]
+        return out
+
+    def record(self, value: YValue) -> Record | None:
+        m = self.mapping(value, "record")
+        if m is None:
+            return None
+        self.keys(m, ("list", "time"), "record", required=("list",))
+        name = self.name(m.get("list"), "record list") if m.get("list") is not None else None
+        time = None
+        if (tv := m.get("time")) is not None:
+            t = self.name(tv, "record time lexicon")
+            time = self.ref("lexicon", t, tv.loc) if t else None
+            if time is None:
+                return None
+        return Record(name, time) if name else None
 
     def rewrites(self, value: YValue) -> tuple[Rewrite, ...]:
         seq = self.sequence(value, "rewrites")
@@ -663,15 +951,7 @@ class _Builder:
         if len(cond_map.entries) <= 1 and "speaker" in m.entries:
             self.problems.add(m.loc, "expect says whose turn to wait for but not what they should say",
                               "add e.g. 'says: apology'")
-        window = None
-        if (wv := m.get("within")) is not None and (wm := self.mapping(wv, "within")) is not None:
-            self.keys(wm, ("turns", "seconds"), "within")
-            turns = self.integer(wm.get("turns"), "within.turns", 1) if wm.get("turns") else None
-            seconds = self.number(wm.get("seconds"), "within.seconds") if wm.get("seconds") else None
-            if turns is None and seconds is None:
-                self.problems.add(wm.loc, "within needs 'turns' or 'seconds'", "write e.g. '{turns: 1, seconds: 20}'")
-            else:
-                window = Window(turns, seconds)
+        window = self.window(m.get("within"), "expect") if m.get("within") is not None else None
         ignore = None
         if (iv := m.get("ignore")) is not None:
             ignore = self.condition(iv, "expect.ignore", "trigger")
@@ -732,7 +1012,7 @@ class _Builder:
             tm = self.mapping(t, "an example turn")
             if tm is None:
                 continue
-            self.keys(tm, ("agent", "customer", "pause_s"), "an example turn")
+            self.keys(tm, ("agent", "customer", "pause_s", "seconds", "louder_db"), "an example turn")
             who = [k for k in ("agent", "customer") if k in tm.entries]
             if len(who) != 1:
                 self.problems.add(tm.loc, "an example turn needs exactly one speaker",
@@ -740,8 +1020,11 @@ class _Builder:
                 continue
             text = self.text(tm.entries[who[0]][1], f"the {who[0]}'s words")
             pause = self.number(tm.get("pause_s"), "pause_s") if tm.get("pause_s") else 0.5
-            if text is not None and pause is not None:
-                turns.append(ExampleTurn(Speaker(who[0]), text, pause))
+            seconds = self.number(tm.get("seconds"), "seconds", 0.1) if tm.get("seconds") else None
+            louder = self.number(tm.get("louder_db"), "louder_db", -40.0) if tm.get("louder_db") else None
+            bad = (tm.get("seconds") and seconds is None) or (tm.get("louder_db") and louder is None)
+            if text is not None and pause is not None and not bad:
+                turns.append(ExampleTurn(Speaker(who[0]), text, pause, seconds, louder))
         if len(turns) != len(seq.items):
             return None
         if at is not None and at >= len(turns):
@@ -751,10 +1034,22 @@ class _Builder:
         return Example(kind, number, tuple(turns), at, item.loc)  # type: ignore[arg-type]
 
     def add_override(self, value: YValue) -> None:
+        """``{rule: ID, enabled/severity/priority/status/cooldown_s/max_per_call/params}`` or
+        ``{lexicon: NAME, add: [...], remove: [...]}``."""
         m = self.mapping(value, "an override")
         if m is None:
             return
-        self.keys(m, OVERRIDE_KEYS, "an override", required=("rule",))
+        if "lexicon" in m.entries:
+            self.keys(m, LEXICON_OVERRIDE_KEYS, "a lexicon override")
+            name = self.name(m.get("lexicon"), "lexicon")  # type: ignore[arg-type]
+            add = self.phrases(m.get("add"), "a phrase to add")
+            remove = self.phrases(m.get("remove"), "a phrase to remove")
+            if not add and not remove:
+                self.problems.add(m.loc, "a lexicon override needs 'add' or 'remove'", "add e.g. 'add: [VLAN, DNS]'")
+            elif name is not None:
+                self.lexicon_overrides.append((name, m.entries["lexicon"][1].loc, add, remove))
+            return
+        self.keys(m, RULE_OVERRIDE_KEYS, "an override", required=("rule",))
         rv = m.get("rule")
         rule_id = self.name(rv, "rule") if rv is not None else None
         changes: dict[str, object] = {}
@@ -762,8 +1057,21 @@ class _Builder:
             changes["enabled"] = self.boolean(v, "enabled")
         if (v := m.get("severity")) is not None:
             changes["severity"] = self.choice(v, "severity", SEVERITIES)
+        if (v := m.get("priority")) is not None:
+            changes["priority"] = self.integer(v, "priority", 1)
+        if (v := m.get("status")) is not None:
+            changes["status"] = self.choice(v, "status", STATUSES)
         if (v := m.get("cooldown_s")) is not None:
             changes["cooldown_s"] = self.number(v, "cooldown_s")
+        if (v := m.get("max_per_call")) is not None:
+            changes["max_per_call"] = self.integer(v, "max_per_call", 1)
+        if (v := m.get("params")) is not None and rule_id is not None:
+            pm = self.mapping(v, "params")
+            for name, (loc, pv) in pm.entries.items() if pm else ():
+                if isinstance(pv, YScalar) and type(pv.value) in (int, float):
+                    self.param_overrides.setdefault(rule_id, {})[name] = (pv.value, loc)  # type: ignore[assignment]
+                else:
+                    self.problems.add(pv.loc, f"param {name!r} must be a number, not {_show(pv)}", "write e.g. 50")
         if rule_id is not None and rv is not None and None not in changes.values():
             self.overrides.append((rule_id, rv.loc, changes))
 
@@ -780,11 +1088,29 @@ class _Builder:
                 self.problems.unknown(loc, "rule id", rule_id, by_id)
                 continue
             by_id[rule_id] = replace(by_id[rule_id], **changes)  # type: ignore[arg-type]
+        for rule_id, by in self.param_overrides.items():
+            if rule_id not in by_id:
+                loc = next(iter(by.values()))[1]
+                self.problems.unknown(loc, "rule id", rule_id, by_id)
+        lexicons = dict(self.lexicons)
+        for name, loc, add, remove in self.lexicon_overrides:
+            lex = lexicons.get(name)
+            if lex is None:
+                self.problems.unknown(loc, "lexicon", name, lexicons)
+                continue
+            have = {p.text.lower() for p in lex.phrases}
+            for phrase in remove:
+                if phrase.text.lower() not in have:
+                    self.problems.unknown(phrase.loc, f"phrase of lexicon {name!r}", phrase.text,
+                                          [p.text for p in lex.phrases])
+            gone = {p.text.lower() for p in remove}
+            kept = tuple(p for p in lex.phrases if p.text.lower() not in gone)
+            lexicons[name] = replace(lex, phrases=kept + tuple(p for p in add if p.text.lower() not in have))
         rules = [by_id[r.id] for r in self.rules]
         return RuleSet(
             rules=tuple(r for r in rules if r.enabled),
             disabled=tuple(r for r in rules if not r.enabled),
-            lexicons=dict(self.lexicons),
+            lexicons=lexicons,
             tones=dict(self.tones),
             fillers=tuple(dict.fromkeys(self.fillers)),
             files=files,
@@ -806,3 +1132,90 @@ def _show(value: YValue) -> str:
     if isinstance(value, YScalar):
         return repr(value.value)
     return _kind(value)
+
+
+def _plain(value: YValue) -> object:
+    """A located YAML value as plain Python (for spaCy token patterns)."""
+    if isinstance(value, YMap):
+        return {k: _plain(v) for k, (_, v) in value.entries.items()}
+    if isinstance(value, YSeq):
+        return [_plain(v) for v in value.items]
+    return value.value
+
+
+def _locate(pattern: YSeq, path: tuple[object, ...]) -> Loc:
+    """The location of the token / key spaCy's validator complained about (best effort)."""
+    node: YValue = pattern
+    for step in path:
+        if isinstance(node, YSeq) and isinstance(step, int) and 0 <= step < len(node.items):
+            node = node.items[step]
+        elif isinstance(node, YMap) and isinstance(step, str) and step in node.entries:
+            key_loc, child = node.entries[step]
+            node = child if not isinstance(child, YScalar) else YScalar(None, key_loc)
+        else:
+            break
+    return node.loc
+
+
+def regex_problem(pattern: str, ignore_case: bool) -> tuple[str, str] | None:
+    """Why a team lead's regex is refused, with a fix; None when it is fine.
+
+    RE2 runs in time linear in the text (no backtracking), so no pattern can freeze the
+    sidebar; RE2 also refuses what needs backtracking (backreferences, lookaround) and
+    patterns whose compiled program would be too big.
+    """
+    if len(pattern) > MAX_REGEX_CHARS:
+        return (f"is {len(pattern)} characters long (at most {MAX_REGEX_CHARS})",
+                "split it into several rules or use a lexicon of phrases")
+    try:
+        compiled = compile_regex(pattern, ignore_case)
+    except ValueError as exc:
+        hint = "write an RE2 pattern (no backreferences like \\1, no lookarounds like (?=...))"
+        text = str(exc)
+        if "repetition" in text or "too big" in text or "pattern too large" in text:
+            hint = "use smaller repeat counts ({1,20}) or a lexicon of phrases"
+        return text, hint
+    if compiled.search("") is not None:
+        return "matches empty text, so it would fire on every utterance", "make at least one character required"
+    return None
+
+
+def compile_regex(pattern: str, ignore_case: bool):  # type: ignore[no-untyped-def]
+    """Compile with RE2 under a memory bound; ValueError with RE2's reason when refused."""
+    import re2
+
+    options = re2.Options()
+    options.log_errors = False
+    options.max_mem = REGEX_MAX_MEM
+    options.case_sensitive = not ignore_case
+    try:
+        return re2.compile(pattern, options)
+    except re2.error as exc:
+        reason = exc.args[0] if exc.args else str(exc)
+        if isinstance(reason, bytes):
+            reason = reason.decode("utf-8", "replace")
+        raise ValueError(str(reason)) from None
+
+
+def token_pattern_problem(pattern: object) -> tuple[str, tuple[object, ...]] | None:
+    """spaCy's own validation of one Matcher pattern: (message, path to the bad part) or None."""
+    from spacy.errors import MatchPatternError
+    from spacy.matcher import Matcher
+    from spacy.vocab import Vocab
+
+    matcher = Matcher(Vocab(), validate=True)
+    try:
+        matcher.add("pattern", [pattern])  # type: ignore[list-item]
+    except MatchPatternError as exc:
+        lines = [ln.strip("- ").strip() for ln in str(exc).splitlines() if ln.strip().startswith("- [")]
+        if not lines:
+            return str(exc).strip().splitlines()[-1], ()
+        first = lines[0]
+        path_text, _, message = first.partition("] ")
+        steps: list[object] = []
+        for part in path_text.strip("[").split(" -> ")[2:]:
+            steps.append(int(part) if part.isdigit() else part)
+        return f"{' -> '.join(map(str, steps))}: {message}" if steps else message, tuple(steps)
+    except (ValueError, TypeError, KeyError) as exc:
+        return str(exc) or exc.__class__.__name__, ()
+    return None

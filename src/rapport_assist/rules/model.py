@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import Literal, Union
 
 from ..types import Severity, Speaker
-from .source import Loc
+from .source import Loc, RuleProblem
 
 # ---------------------------------------------------------------- lexicons
 
@@ -72,14 +72,14 @@ class SentenceSays:
 
 
 @dataclass(frozen=True)
-class EchoesOther:
+class ReflectsOther:
     """The match's sentence repeats content words of the other speaker's last turn."""
 
     min_shared: int
     ignore: str
 
 
-MatchTest = Union[InQuestion, Conditional, Negated, SentenceSays, EchoesOther]
+MatchTest = Union[InQuestion, Conditional, Negated, SentenceSays, ReflectsOther]
 
 # ---------------------------------------------------------------- finders (what `says` looks for)
 
@@ -96,7 +96,31 @@ class FutureActionFinder:
     actions: str
 
 
-Finder = Union[LexiconFinder, FutureActionFinder]
+@dataclass(frozen=True)
+class RegexFinder:
+    """A regular expression (RE2: linear time, no backtracking) searched in the utterance text."""
+
+    pattern: str
+    ignore_case: bool
+
+
+@dataclass(frozen=True)
+class TokenFinder:
+    """spaCy ``Matcher`` token patterns (a list of patterns, each a list of token specs)."""
+
+    patterns: tuple[str, ...]  # each pattern as canonical JSON (hashable, printable)
+
+
+@dataclass(frozen=True)
+class SubjectFinder:
+    """One of ``subjects`` is the grammatical subject of a verb whose lemma, or the lemma of one
+    of its auxiliaries ("should", "must"), is in lexicon ``verbs`` ("you need to", "you should")."""
+
+    subjects: tuple[str, ...]
+    verbs: str
+
+
+Finder = Union[LexiconFinder, FutureActionFinder, RegexFinder, TokenFinder, SubjectFinder]
 
 # ---------------------------------------------------------------- conditions
 
@@ -142,11 +166,42 @@ class MaxWords:
 
 
 @dataclass(frozen=True)
-class Echoes:
-    """This turn repeats ``min_shared`` content words of the turns that opened the expectation."""
+class Reflects:
+    """This turn repeats ``min_shared`` content words (lemmas) of the turns that opened the
+    expectation: a paraphrase of the customer's key point."""
 
     min_shared: int
     ignore: str
+
+
+@dataclass(frozen=True)
+class UsesName:
+    """This turn says a name the other side gave in the turns that opened the expectation
+    (a spaCy PERSON entity, or the words after a phrase of lexicon ``intro``: "my name is")."""
+
+    intro: str
+
+
+@dataclass(frozen=True)
+class Earlier:
+    """At least ``min_count`` earlier utterances, within the last ``turns`` utterances and/or
+    ``seconds``, matched ``condition``."""
+
+    condition: "Condition"
+    turns: int | None
+    seconds: float | None
+    min_count: int
+
+
+@dataclass(frozen=True)
+class EventIs:
+    """A timing event from the conversation signals: dead air or talk-over (only in ``when``)."""
+
+    kind: Literal["dead_air", "talk_over"]
+    min_s: float | None = None
+    max_s: float | None = None
+    hold_announced: bool | None = None
+    by: Speaker | None = None  # talk_over: who started talking over the other
 
 
 @dataclass(frozen=True)
@@ -164,7 +219,8 @@ class Not:
     item: "Condition"
 
 
-Condition = Union[SpeakerIs, Says, ToneIs, SignalTest, MinLength, MaxWords, Echoes, AllOf, AnyOf, Not]
+Condition = Union[SpeakerIs, Says, ToneIs, SignalTest, MinLength, MaxWords, Reflects, UsesName, Earlier, EventIs,
+                  AllOf, AnyOf, Not]
 
 # ---------------------------------------------------------------- rules
 
@@ -204,10 +260,22 @@ class Rewrite:
 
 
 @dataclass(frozen=True)
+class Record:
+    """A rule that records items on a list (the promise list) instead of nudging: each match
+    becomes a ``Record`` event; ``time`` names the lexicon whose match in the same utterance
+    says when (a promise with a time frame is "committed")."""
+
+    list: str
+    time: str | None
+
+
+@dataclass(frozen=True)
 class ExampleTurn:
     speaker: Speaker
     text: str
     pause_s: float
+    seconds: float | None = None  # a measured duration (then the pace is known)
+    louder_db: float | None = None  # voice level vs the speaker's usual (then every turn has a voice)
 
 
 @dataclass(frozen=True)
@@ -238,6 +306,13 @@ class Rule:
     enabled: bool
     examples: tuple[Example, ...]
     loc: Loc
+    unless: Condition | None = None
+    priority: int = 50
+    status: Literal["stable", "experimental"] = "stable"
+    tags: tuple[str, ...] = ()
+    max_per_call: int | None = None
+    params: tuple[tuple[str, float], ...] = ()
+    record: Record | None = None
 
     @property
     def source(self) -> str:
@@ -264,6 +339,7 @@ class RuleSet:
     tones: dict[str, Tone]
     fillers: tuple[str, ...]
     files: tuple[str, ...]
+    warnings: tuple["RuleProblem", ...] = ()
 
     def rule(self, rule_id: str) -> Rule:
         """The enabled rule with this id (KeyError if there is none)."""
