@@ -12,21 +12,33 @@ from __future__ import annotations
 
 import time
 from collections import Counter
-from typing import Iterable, Iterator
+from typing import Iterable, Iterator, Protocol
 
-from .annotate import Annotator
+from .annotate import AnnotatedUtterance, Annotator
 from .rules import RuleEngine
 from .signals import SignalTracker
 from .types import CallSummary, DeadAir, Event, Nudge, RecordItem, SignalEvent, SpeechActivity, Status, TalkOver, Utterance
 
 
+class StepObserver(Protocol):
+    """Sees each step of the rules (``rules explain`` traces one rule with it)."""
+
+    def before_utterance(self, au: AnnotatedUtterance) -> None: ...
+
+    def after_utterance(self, au: AnnotatedUtterance, outputs: list[Nudge | RecordItem]) -> None: ...
+
+    def after_event(self, event: SignalEvent, outputs: list[Nudge]) -> None: ...
+
+
 class CallPipeline:
     """Runs one call at a time through annotation and rules."""
 
-    def __init__(self, annotator: Annotator, engine: RuleEngine, tracker: SignalTracker | None = None) -> None:
+    def __init__(self, annotator: Annotator, engine: RuleEngine, tracker: SignalTracker | None = None,
+                 observer: StepObserver | None = None) -> None:
         self.annotator = annotator
         self.engine = engine
         self.tracker = tracker or SignalTracker(engine.ruleset)
+        self.observer = observer
 
     def run(self, source: Iterable[Utterance | Status | SpeechActivity], audio_s: float | None = None) -> Iterator[Event]:
         """Yield events for every item of ``source`` (utterances and activity marks in timeline
@@ -49,7 +61,10 @@ class CallPipeline:
             for event in events:
                 yield event
                 if isinstance(event, (DeadAir, TalkOver)):
-                    yield from counted(self.engine.on_event(event))
+                    outputs = self.engine.on_event(event)
+                    if self.observer is not None:
+                        self.observer.after_event(event, outputs)
+                    yield from counted(outputs)
 
         for item in source:
             if isinstance(item, Status):
@@ -63,7 +78,11 @@ class CallPipeline:
             annotated, signal_events = self.tracker.on_utterance(self.annotator.annotate(item))
             yield from with_rules([e for e in signal_events if isinstance(e, DeadAir)])  # the silence came first
             yield annotated.utterance
+            if self.observer is not None:
+                self.observer.before_utterance(annotated)
             nudges = self.engine.on_utterance(annotated)
+            if self.observer is not None:
+                self.observer.after_utterance(annotated, nudges)
             yield from with_rules([e for e in signal_events if not isinstance(e, DeadAir)])
             yield from counted(nudges)
         end_s = max(last_end_s, audio_s or 0.0)

@@ -58,6 +58,7 @@ SIGNAL_FIELDS: dict[str, SignalField] = {
     "loudness_rise_db": SignalField("dB", "loudness minus the speaker's own running baseline"),
     "rate_sps": SignalField("syllables/s", "speaking rate, from word timestamps or real start/end times"),
     "rate_rise": SignalField("fraction", "rate vs the speaker's baseline: 0.25 = 25% faster, -0.2 = 20% slower"),
+    "rate_vs_other": SignalField("fraction", "rate vs the other speaker's usual rate: 0.4 = 40% faster than them"),
     "gap_s": SignalField("s", "start minus the end of the other speaker's last utterance (negative: overlap)"),
     "silence_before_s": SignalField("s", "silence on both sides just before this utterance"),
     "talk_over_s": SignalField("s", "how long this utterance overlapped the other speaker, when it started second"),
@@ -69,6 +70,8 @@ SIGNAL_FIELDS: dict[str, SignalField] = {
     "backchannel": SignalField("true/false", "a short acknowledgement ('mm-hmm', 'okay'): at most 2 words"),
     "tone_score": SignalField("0..1", "tone estimate of this utterance (calm < 0.35 <= tense < 0.7 <= angry)"),
     "tone_state_score": SignalField("0..1", "the speaker's running tone: the peak holds 30 s, then halves every 60 s"),
+    "other_tone_state_score": SignalField("0..1", "the other speaker's running tone, at the end of this utterance"),
+    "speaker_turn": SignalField("turns", "this speaker's utterance count in the call: 1 for their first"),
 }
 
 # Text cue families reported on every utterance -> the lexicon (in the rule packs) that defines
@@ -161,6 +164,7 @@ class _SpeakerState:
     run_start_s: float | None = None
     state: ToneEstimate = ToneEstimate("calm", 0.0)
     state_t_s: float = 0.0
+    turns: int = 0
 
 
 class SignalTracker:
@@ -237,6 +241,7 @@ class SignalTracker:
         values["loudness_rise_db"] = _rise(loud, me.loudness, opts.baseline_min, ratio=False)
         values["rate_sps"] = rate
         values["rate_rise"] = _rise(rate, me.rate, opts.baseline_min, ratio=True)
+        values["rate_vs_other"] = _rise(rate, other.rate, 1, ratio=True)
         # timing
         other_last = other.recent[-1] if other.recent else None
         values["gap_s"] = utt.start_s - other_last.end_s if other_last else None
@@ -261,7 +266,7 @@ class SignalTracker:
         tone = self._tone(utt, ctx, values)
         values["tone_score"] = tone.score
         previous = me.state
-        decayed = previous.score * 0.5 ** (max(0.0, utt.end_s - me.state_t_s - opts.state_hold_s) / opts.state_half_life_s)
+        decayed = self._decayed(me, utt.end_s)
         if tone.score >= decayed:
             state = tone
             me.state_t_s = utt.end_s
@@ -272,6 +277,9 @@ class SignalTracker:
             state = ToneEstimate(label, decayed, (peak_note, *kept) if label != "calm" else ())  # type: ignore[arg-type]
         me.state = state
         values["tone_state_score"] = state.score
+        values["other_tone_state_score"] = self._decayed(other, utt.end_s)
+        me.turns += 1
+        values["speaker_turn"] = float(me.turns)
         if state.label != previous.label:
             events.append(ToneChange(utt.end_s, utt.speaker, previous.label, state, utt.index))
 
@@ -291,6 +299,12 @@ class SignalTracker:
 
         signals = UtteranceSignals(values=values, cues=cues, tone=tone, tone_state=state)
         return AnnotatedUtterance(replace(utt, signals=signals), au.doc), events
+
+    def _decayed(self, who: _SpeakerState, t_s: float) -> float:
+        """A speaker's running tone score at ``t_s``: the peak holds, then halves per half-life."""
+        opts = self.options
+        held = max(0.0, t_s - who.state_t_s - opts.state_hold_s)
+        return who.state.score * 0.5 ** (held / opts.state_half_life_s)
 
     def _talk_over(self, utt: Utterance, backchannel: bool, other: _SpeakerState) -> tuple[float, list[SignalEvent]]:
         """Overlaps of ``utt`` with the other side: finished utterances, and a turn still open."""

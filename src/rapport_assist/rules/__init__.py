@@ -5,7 +5,10 @@ Public API (used by the pipeline and the CLI):
 * ``default_rules_dir()`` - the default packs (repo ``rules/``; ``$RAPPORT_ASSIST_RULES`` overrides);
 * ``load_rules(paths)`` - files and folders -> ``RuleSet``, or ``RuleError`` listing every problem;
 * ``RuleEngine(ruleset)`` - ``start_call()``, ``on_utterance(au)``, ``finish(t_s)``;
-* ``run_examples(ruleset, annotator)`` - each rule's ``fires``/``quiet`` examples.
+* ``run_examples(ruleset, annotator)`` - each rule's ``fires``/``quiet`` examples;
+* ``RuleLibrary(paths)`` - ``reload()`` keeps the last good rule set when new files are broken;
+* ``ruleset.warnings`` - lint warnings (``lint.py``), apart from load errors;
+* ``schema.rule_schema()`` - the JSON Schema of rule files; ``explain.RuleExplainer`` - traces.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ from pathlib import Path
 
 from .engine import RuleEngine
 from .examples import ExampleResult, run_examples
+from .library import ReloadResult, RuleLibrary
 from .loader import load_rules
 from .model import Rule, RuleSet
 from .source import RuleProblem
@@ -32,8 +36,10 @@ def default_rules_dir() -> Path:
 
 __all__ = [
     "ExampleResult",
+    "ReloadResult",
     "Rule",
     "RuleEngine",
+    "RuleLibrary",
     "RuleProblem",
     "RuleSet",
     "default_rules_dir",

@@ -156,6 +156,13 @@ class RuleEngine:
                 nudges.append(nudge)
         return nudges
 
+    def inspect(self, rule_id: str) -> tuple[Rule, "_State", EvalContext | None, Compiler]:
+        """For ``rules explain``: a rule, its live state, the last utterance's context, the compiler."""
+        for compiled, state in zip(self._rules + self._event_rules, self._states + self._event_states):
+            if compiled.rule.id == rule_id:
+                return compiled.rule, state, self._history[-1] if self._history else None, self._compiler
+        raise KeyError(rule_id)
+
     @property
     def dead_air_thresholds(self) -> list[float]:
         """The silences (s) the loaded event rules wait for (the signals report dead air at the least)."""

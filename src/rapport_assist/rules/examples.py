@@ -12,7 +12,7 @@ shown. A ``fires`` example passes when its rule fires (or records) at least once
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Sequence
 
 from ..annotate import Annotator
 from ..types import Nudge, RecordItem, Utterance, VoiceMeasure
@@ -58,14 +58,17 @@ def example_utterances(example: Example) -> list[Utterance]:
     return out
 
 
-def run_examples(ruleset: RuleSet, annotator: Annotator) -> list[ExampleResult]:
-    """Run every enabled rule's examples through the engine (all rules loaded, as in a call)."""
+def run_examples(ruleset: RuleSet, annotator: Annotator, only: Sequence[str] | None = None) -> list[ExampleResult]:
+    """Run every enabled rule's examples (or those of the ``only`` rules) through the engine,
+    with all rules loaded, as in a call."""
     from ..signals import SignalTracker
 
     engine = RuleEngine(ruleset)
     tracker = SignalTracker(ruleset)
     results: list[ExampleResult] = []
     for rule in ruleset.rules:
+        if only and rule.id not in only:
+            continue
         for example in rule.examples:
             results.append(_run_one(engine, tracker, annotator, rule, example))
     return results
