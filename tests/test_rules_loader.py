@@ -173,7 +173,9 @@ _keys = st.sampled_from(["version", "lexicons", "rules", "tones", "overrides", "
                          "severity", "why", "message", "when", "expect", "speaker", "says", "within", "turns",
                          "seconds", "any", "all", "not", "tone", "lexicon", "skip_if", "examples", "fires",
                          "quiet", "phrases", "except", "entities", "text", "rule", "episode", "ends_when",
-                         "rewrites", "from", "to", "min_length", "reflects", "future_action", "ignore", "at"])
+                         "rewrites", "from", "to", "min_length", "reflects", "future_action", "ignore", "at",
+                         "regex", "tokens", "subject", "earlier", "event", "kind", "unless", "params", "record",
+                         "uses_name", "count", "priority", "status", "tags", "max_per_call", "lexicon", "add"])
 _trees = st.recursive(_scalars, lambda inner: st.one_of(st.lists(inner, max_size=4),
                                                          st.dictionaries(_keys, inner, max_size=5)),
                       max_leaves=25)

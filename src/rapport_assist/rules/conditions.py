@@ -181,7 +181,8 @@ class Compiler:
             first = max(0, len(history) - turns) if turns is not None else 0
             found: list[Match] = []
             count = 0
-            for past in reversed(history[first:]):
+            for i in range(len(history) - 1, first - 1, -1):
+                past = history[i]
                 if seconds is not None and now - past.feats.au.utterance.end_s > seconds:
                     break
                 cache = past.feats.cache

@@ -1213,7 +1213,7 @@ def token_pattern_problem(pattern: object) -> tuple[str, tuple[object, ...]] | N
         first = lines[0]
         path_text, _, message = first.partition("] ")
         steps: list[object] = []
-        for part in path_text.strip("[").split(" -> ")[2:]:
+        for part in path_text.strip("[").split(" -> ")[1:]:
             steps.append(int(part) if part.isdigit() else part)
         return f"{' -> '.join(map(str, steps))}: {message}" if steps else message, tuple(steps)
     except (ValueError, TypeError, KeyError) as exc:
