@@ -20,11 +20,7 @@ import argparse
 import json
 import random
 import re
-import sys
 from pathlib import Path
-
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from eval_scripted import utterances  # noqa: E402
 
 
 _HARD_NEG = re.compile(r"HARD NEG angry-no-apology @(\d+): ([^|]*)")
@@ -51,17 +47,19 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
 
     from rapport_assist.annotate import Annotator
+    from rapport_assist.evaluate import read_dialogues
     from rapport_assist.rules import default_rules_dir, load_rules
     from rapport_assist.signals import SignalTracker
 
     dialogues = [json.loads(line) for line in args.dialogues.read_text(encoding="utf-8").splitlines() if line.strip()]
+    utterances = {c.id: c.utterances for c in read_dialogues(args.dialogues)}  # as `rapport-assist eval` reads them
     tracker = SignalTracker(load_rules([default_rules_dir()]))
     annotator = Annotator()
     tones: dict[str, list[tuple[int, str, str, tuple[str, ...]]]] = {}
     for d in dialogues:
         tracker.start_call()
         rows = []
-        for au in annotator.annotate_many(utterances(d, 2.6, 1.0)):
+        for au in annotator.annotate_many(utterances[str(d["id"])]):
             au, _ = tracker.on_utterance(au)
             u = au.utterance
             if u.speaker.value == "customer" and u.signals is not None:

@@ -1,4 +1,4 @@
-"""Command line: ``rapport-assist replay|demo|rules``.
+"""Command line: ``rapport-assist replay|demo|rules|eval``.
 
 ``main(argv, stdout, stderr) -> int`` is testable in process. Known errors print one line with
 a fix and exit with the code documented in errors.py; tracebacks only with ``--debug``.
@@ -67,7 +67,49 @@ def build_parser() -> argparse.ArgumentParser:
         rp2 = rsub.add_parser(name, help=text)
         rp2.add_argument("paths", nargs="*", type=Path, metavar="PATH", help="rule files or folders (default: rules/)")
         rp2.add_argument("--debug", action="store_true", help="show tracebacks")
+    _add_eval_parser(sub)
     return parser
+
+
+def _add_eval_parser(sub) -> None:
+    ep = sub.add_parser("eval", help="score the rules on labelled dialogues or transcripts",
+                        description="Run conversations through the rules as calls and report, per rule, precision/"
+                                    "recall/F1 per conversation and per turn, misses and false alarms (labelled "
+                                    "data) or nudges per conversation (unlabelled data).")
+    ep.add_argument("input", type=Path, help="dialogue .jsonl file (one conversation per line) or a folder of "
+                                             "transcripts (*.jsonl)")
+    ep.add_argument("--labels", type=Path, metavar="FILE",
+                    help="labels per transcript name (.json object or .jsonl lines); see README.md")
+    ep.add_argument("--rules", type=Path, action="append", metavar="PATH",
+                    help="rule file or folder (repeatable; default: the packs in rules/)")
+    ep.add_argument("--rule", action="append", metavar="ID", help="only this rule (repeatable)")
+    ep.add_argument("--format", choices=("text", "json"), default="text", help="what to print (default: text)")
+    ep.add_argument("--show", type=int, default=10, metavar="N",
+                    help="misses and false alarms (or fires, unlabelled) to list per rule (default: 10)")
+    ep.add_argument("--debug", action="store_true", help="show tracebacks")
+
+
+def _eval_command(args: argparse.Namespace, stdout: IO[str]) -> int:
+    import json
+
+    from .annotate import Annotator
+    from .evaluate import evaluate, format_text, load_conversations, report_to_json, select_rules
+    from .rules import default_rules_dir, load_rules
+
+    if args.show < 0:
+        raise UsageError("--show must be 0 or more", "")
+    ruleset = load_rules(list(args.rules) if args.rules else [default_rules_dir()])
+    select_rules(ruleset, args.rule)  # an unknown --rule before any work
+    conversations = load_conversations(args.input, args.labels)
+    report = evaluate(conversations, ruleset, Annotator(), args.rule, source=str(args.input))
+    text = (json.dumps(report_to_json(report, args.show), ensure_ascii=False, indent=2) + "\n"
+            if args.format == "json" else format_text(report, args.show))
+    try:
+        stdout.write(text)
+        stdout.flush()
+    except OSError as exc:
+        raise OutputError(f"cannot write the report: {exc.strerror or exc}", "") from None
+    return 0
 
 
 def _channel_order(text: str) -> tuple[Speaker, Speaker]:
@@ -170,6 +212,8 @@ def main(argv: Sequence[str] | None = None, stdout: IO[str] | None = None, stder
             return _replay(args, ReplayInput(path=DEMO_CALL), stdout, stderr)
         if args.command == "rules" and args.rules_command:
             return _rules_command(args, stdout)
+        if args.command == "eval":
+            return _eval_command(args, stdout)
         build_parser().print_help(stdout)
         return 2
     except RapportError as exc:
@@ -189,3 +233,7 @@ def main(argv: Sequence[str] | None = None, stdout: IO[str] | None = None, stder
 
 def entry_point() -> None:
     sys.exit(main())
+
+
+if __name__ == "__main__":  # python -m rapport_assist.cli
+    entry_point()

@@ -1,0 +1,334 @@
+"""`rapport-assist eval`: scoring rules on labelled dialogues, transcript folders with labels,
+unlabelled data, bad input, and the command in process. Fixtures are written here; spaCy is
+used (the rules run exactly as on a call), the speech model is not."""
+
+from __future__ import annotations
+
+import io
+import json
+from pathlib import Path
+
+import pytest
+
+from rapport_assist.annotate import Annotator
+from rapport_assist.cli import main
+from rapport_assist.evaluate import (
+    Counts,
+    evaluate,
+    format_text,
+    load_conversations,
+    match_turns,
+    report_to_json,
+    run_conversations,
+    spoken_text,
+)
+from rapport_assist.rules import load_rules
+from rapport_assist.types import Evidence, Nudge, Speaker
+
+# A small rule pack of our own, so these tests measure the evaluation, not the tuning of the
+# default packs: a 'when' rule that fires on the turn itself, and an 'expect' rule that decides
+# at the agent's next turn but points at the promise (as uncommitted-promise does).
+RULES = """\
+version: 1
+lexicons:
+  directive: [you need to, you have to, you should]
+  callback: [call you back]
+  when-said: [tomorrow, today]
+rules:
+  - id: you-not-we
+    title: Say it as a team
+    severity: medium
+    why: Orders sound like blame.
+    when: {speaker: agent, says: directive}
+    cooldown_s: 0
+    message: "Try 'let's' instead of '{quote}'"
+  - id: promise-no-time
+    title: Put a time on it
+    severity: medium
+    why: A promise with a time can be kept.
+    when: {speaker: agent, says: callback}
+    expect:
+      speaker: agent
+      says: when-said
+      within: {turns: 1}
+      if_call_ends: fire
+    points_at: trigger
+    cooldown_s: 0
+    message: "Add a when to '{quote}'"
+"""
+
+C, A = "customer", "agent"
+
+
+def dialogue(did: str, turns: list[tuple[str, str]], labels: dict | None = None, **extra) -> dict:
+    d: dict = {"id": did, "turns": [{"speaker": s, "text": t} for s, t in turns], **extra}
+    if labels is not None:
+        d["labels"] = labels
+    return d
+
+
+# you-not-we: 3 labelled turns (two hit, one missed), 2 turns fire without a label.
+LABELLED = [
+    dialogue("hit", [(C, "My internet keeps dropping."), (A, "Okay, you need to restart the router.")],
+             {"you-not-we": [1]}),
+    dialogue("hit-and-miss", [(C, "The app crashed."), (A, "You should reinstall it."),
+                              (C, "Still broken."), (A, "Let's try clearing the cache together.")],
+             {"you-not-we": [1, 3]}),
+    dialogue("false-alarms", [(C, "I lost my receipt."), (A, "You have to bring the receipt to the store."),
+                              (C, "But I lost it."), (A, "Then you need to call the bank for a statement.")],
+             {"you-not-we": []}, hard_negatives={"you-not-we": [3]}),
+    dialogue("miss", [(C, "My card was declined."), (A, "I'll fix that for you right now.")],
+             {"you-not-we": [1]}),
+    dialogue("quiet", [(C, "Hello."), (A, "Hi, how can I help?")], {"you-not-we": []}),
+]
+
+
+def write_jsonl(path: Path, rows: list[dict]) -> Path:
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    return path
+
+
+@pytest.fixture(scope="module")
+def annotator() -> Annotator:
+    return Annotator()
+
+
+@pytest.fixture(scope="module")
+def rules_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("rules") / "test.yaml"
+    path.write_text(RULES, encoding="utf-8")
+    return path
+
+
+@pytest.fixture(scope="module")
+def ruleset(rules_file: Path):
+    return load_rules([rules_file])
+
+
+def run(*argv: str) -> tuple[int, str, str]:
+    out, err = io.StringIO(), io.StringIO()
+    code = main(list(argv), stdout=out, stderr=err)
+    return code, out.getvalue(), err.getvalue()
+
+
+def test_true_positive_false_alarm_miss_and_their_precision_recall(tmp_path, annotator, ruleset) -> None:
+    path = write_jsonl(tmp_path / "d.jsonl", LABELLED)
+    report = evaluate(load_conversations(path), ruleset, annotator, source=str(path))
+    r = {x.rule: x for x in report.rules}["you-not-we"]
+
+    # conversations: hit, hit-and-miss = tp; false-alarms = fp; miss = fn; quiet = tn
+    assert r.conversation_level == Counts(tp=2, fp=1, fn=1, tn=1)
+    assert r.conversation_level.precision == pytest.approx(2 / 3)
+    assert r.conversation_level.recall == pytest.approx(2 / 3)
+    # turns: hit@1, hit-and-miss@1 = tp; false-alarms@1,@3 = fp; hit-and-miss@3, miss@1 = fn
+    t = r.turn_level
+    assert (t.tp, t.fp, t.fn) == (2, 2, 2)
+    assert (t.precision, t.recall, t.f1) == (0.5, 0.5, 0.5)
+    assert [(m.conversation, m.turn) for m in r.misses] == [("hit-and-miss", 3), ("miss", 1)]
+    assert "Let's try clearing the cache" in r.misses[0].text
+    assert [(f.conversation, f.turn, f.hard_negative) for f in r.false_alarms] == [
+        ("false-alarms", 1, False), ("false-alarms", 3, True)]
+    assert "you have to" in r.false_alarms[0].message.lower()
+    assert r.false_alarms[0].evidence[0].matched  # the words it rests on
+    assert r.hard_negative_fires == 1
+    assert r.nudges == 4 and r.nudges_per_conversation == pytest.approx(4 / 5)
+
+    # the rule without labels in this data: nudges only
+    p = {x.rule: x for x in report.rules}["promise-no-time"]
+    assert not p.labelled and p.conversation_level is None and p.nudges == 0
+
+    text = format_text(report, show=10)
+    table = text.split("\n\n")[1]
+    assert "you-not-we" in table and "0.67" in table and "2/1/1" in table and "2/2/2" in table
+    assert "MISS  hit-and-miss @3" in text and "FALSE false-alarms @3" in text
+    assert "[on a hard negative]" in text
+    assert format_text(report, show=1).count("MISS ") == 1
+
+
+def test_exact_f1_when_precision_and_recall_differ() -> None:
+    c = Counts(tp=3, fp=1, fn=2)
+    assert c.precision == 0.75 and c.recall == 0.6
+    assert c.f1 == pytest.approx(2 * 0.75 * 0.6 / (0.75 + 0.6))
+    assert Counts(0, 0, 3).precision is None and Counts(0, 0, 3).f1 == 0.0
+    assert Counts(0, 0, 0).f1 is None
+
+
+def _nudge(fired_at: int, about: int) -> Nudge:
+    ev = Evidence(about, Speaker.AGENT, "...", 0.0, 1.0)
+    return Nudge("r", "medium", "t", "m", float(fired_at), fired_at, (ev,))
+
+
+def test_turn_matching_prefers_exact_then_tolerates_the_agents_next_turn() -> None:
+    speakers = [Speaker.CUSTOMER, Speaker.AGENT, Speaker.CUSTOMER, Speaker.AGENT, Speaker.AGENT, Speaker.CUSTOMER]
+    # decided at the agent's next turn (3) but about the promise (1): exact on its evidence
+    assert match_turns([1], [_nudge(3, 1)], speakers) == ([(1, 0, True)], [], [])
+    # a label on the customer turn (2): the nudge at the agent's next turn (3) matches, tolerated
+    assert match_turns([2], [_nudge(3, 3)], speakers) == ([(2, 0, False)], [], [])
+    # one-to-one, exact first: the nudge at 3 takes label 3, not label 1 through the tolerance
+    assert match_turns([1, 3], [_nudge(3, 3)], speakers) == ([(3, 0, True)], [1], [])
+    # two turns later is not "next": a miss and a false alarm
+    assert match_turns([1], [_nudge(4, 4)], speakers) == ([], [1], [0])
+    # a repeat nudge about a matched turn is a false alarm
+    assert match_turns([1], [_nudge(1, 1), _nudge(1, 1)], speakers) == ([(1, 0, True)], [], [1])
+
+
+def test_expect_rule_is_matched_at_the_promise_not_where_it_fired(tmp_path, annotator, ruleset) -> None:
+    d = dialogue("promise", [(C, "Nobody called me."), (A, "Someone will call you back."), (C, "Okay."),
+                             (A, "Anything else?")], {"promise-no-time": [1]})
+    path = write_jsonl(tmp_path / "p.jsonl", [d])
+    report = evaluate(load_conversations(path), ruleset, annotator, rule_ids=["promise-no-time"])
+    (r,) = report.rules
+    assert r.turn_level == Counts(1, 0, 0)
+    assert r.tolerated == 0
+
+
+def test_unlabelled_dialogues_report_nudges_per_conversation(tmp_path, annotator, ruleset) -> None:
+    # written threads: no times, links and @handles (dropped: nobody says them)
+    rows = [dialogue("t1", [(C, "@Brand my router is dead https://t.co/xyz"),
+                            (A, "@someone Sorry! You need to restart it &amp; wait https://help.example/x")]),
+            dialogue("t2", [(C, "hi"), (A, "We'll call you back.")]),
+            dialogue("t3", [(C, "thanks"), (A, "Anytime!")])]
+    path = write_jsonl(tmp_path / "tw.jsonl", rows)
+    convs = load_conversations(path)
+    assert convs[0].utterances[1].text == "Sorry! You need to restart it & wait"
+    assert convs[0].utterances[1].timing_estimated
+    report = evaluate(convs, ruleset, annotator, source="tw")
+    assert report.labelled_conversations == 0
+    by = {r.rule: r for r in report.rules}
+    assert not by["you-not-we"].labelled
+    assert by["you-not-we"].nudges == 1 and by["you-not-we"].nudges_per_conversation == pytest.approx(1 / 3)
+    assert by["promise-no-time"].nudges == 1 and by["promise-no-time"].conversations_with_nudges == 1
+    assert [f.conversation for f in by["you-not-we"].unlabelled_fires] == ["t1"]
+    text = format_text(report)
+    assert "nudges per conversation" in text and "0.333" in text and "FIRE  t1 @1" in text
+    data = report_to_json(report)
+    assert data["rules"][0]["conversation_level"] is None
+    assert data["rules"][0]["nudges_per_conversation"] == pytest.approx(1 / 3)
+
+
+def test_spoken_text() -> None:
+    assert spoken_text("@Acme hi &amp; bye https://x.co/a  see www.acme.com") == "hi & bye see"
+    assert spoken_text("mail me at me@example.com") == "mail me at me@example.com"
+
+
+def _transcripts(folder: Path) -> Path:
+    folder.mkdir()
+    write_jsonl(folder / "call1.jsonl", [{"speaker": C, "text": "The router is dead again.", "start": 0, "end": 2},
+                                         {"speaker": A, "text": "You need to restart the router.",
+                                          "start": 2.5, "end": 4.5}])
+    write_jsonl(folder / "call2.jsonl", [{"speaker": C, "text": "Hi there."},
+                                         {"speaker": A, "text": "You should check the cable."}])
+    write_jsonl(folder / "call3.jsonl", [{"speaker": C, "text": "Hello."}, {"speaker": A, "text": "Hi!"}])
+    return folder
+
+
+def test_folder_of_transcripts_with_json_labels(tmp_path, annotator, ruleset) -> None:
+    folder = _transcripts(tmp_path / "calls")
+    labels = tmp_path / "labels.json"
+    labels.write_text(json.dumps({"call1": {"you-not-we": [1]},
+                                  "call2.jsonl": {"labels": {"you-not-we": []}}}, indent=2))
+    convs = load_conversations(folder, labels)
+    assert [c.id for c in convs] == ["call1", "call2", "call3"]
+    assert convs[2].labels is None
+    report = evaluate(convs, ruleset, annotator, rule_ids=["you-not-we"])
+    (r,) = report.rules
+    assert r.labelled_conversations == 2 and r.conversations == 3
+    assert r.conversation_level == Counts(tp=1, fp=1, fn=0, tn=0)
+    assert r.turn_level == Counts(1, 1, 0)
+    assert [(f.conversation, f.turn) for f in r.false_alarms] == [("call2", 1)]
+
+
+def test_folder_with_jsonl_labels_through_the_cli(tmp_path, rules_file) -> None:
+    folder = _transcripts(tmp_path / "calls")
+    labels = write_jsonl(tmp_path / "labels.jsonl", [{"id": "call1", "labels": {"you-not-we": [1]}},
+                                                     {"id": "call3", "labels": {"you-not-we": [1]}}])
+    code, out, err = run("eval", str(folder), "--labels", str(labels), "--rules", str(rules_file),
+                         "--rule", "you-not-we", "--format", "json")
+    assert code == 0, err
+    data = json.loads(out)
+    (r,) = data["rules"]
+    assert r["conversation_level"] == {"tp": 1, "fp": 0, "fn": 1, "tn": 0, "precision": 1.0, "recall": 0.5,
+                                       "f1": pytest.approx(2 / 3)}
+    assert r["misses"] == [{"conversation": "call3", "turn": 1, "speaker": "agent", "text": "Hi!"}]
+    assert [f["conversation"] for f in r["unlabelled_fires"]] == ["call2"]
+
+
+def test_labels_for_a_missing_transcript_or_turn_are_errors(tmp_path, rules_file) -> None:
+    folder = _transcripts(tmp_path / "calls")
+    labels = tmp_path / "labels.json"
+    labels.write_text('{\n  "call1": {"you-not-we": [1]},\n  "cal2": {"you-not-we": []}\n}\n')
+    code, out, err = run("eval", str(folder), "--labels", str(labels), "--rules", str(rules_file))
+    assert code == 4 and out == ""
+    assert f"{labels}:3: no conversation named 'cal2'" in err and "did you mean 'call2'" in err
+    labels.write_text('{"call1": {"you-not-we": [7]}}')
+    code, _, err = run("eval", str(folder), "--labels", str(labels), "--rules", str(rules_file))
+    assert code == 4 and "names turn 7" in err and "has 2 turns" in err
+
+
+def test_malformed_lines_name_file_and_line(tmp_path, rules_file) -> None:
+    good = json.dumps(LABELLED[0])
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text(f"{good}\n\n{{\"id\": \"x\", \"turns\": [\n")
+    code, out, err = run("eval", str(bad), "--rules", str(rules_file))
+    assert code == 4 and out == ""
+    assert f"{bad}:3: not valid JSON" in err and "\n" not in err.rstrip("\n")
+
+    bad.write_text(good + "\n" + json.dumps(dialogue("y", [(C, "hi"), ("robot", "beep")])) + "\n")
+    code, _, err = run("eval", str(bad), "--rules", str(rules_file))
+    assert code == 4 and f"{bad}:2: turn 1: unknown speaker 'robot'" in err
+
+    bad.write_text(json.dumps({**LABELLED[0], "labels": {"you-not-we": "1"}}) + "\n")
+    code, _, err = run("eval", str(bad), "--rules", str(rules_file))
+    assert code == 4 and f"{bad}:1:" in err and "list of turn numbers" in err
+
+    bad.write_text(json.dumps({"speaker": "agent", "text": "hello"}) + "\n")
+    code, _, err = run("eval", str(bad), "--rules", str(rules_file))
+    assert code == 4 and "looks like a transcript" in err
+
+    code, _, err = run("eval", str(tmp_path / "nope.jsonl"))
+    assert code == 3
+
+
+def test_cli_text_report_and_options(tmp_path, rules_file) -> None:
+    path = write_jsonl(tmp_path / "d.jsonl", LABELLED)
+    code, out, err = run("eval", str(path), "--rules", str(rules_file), "--show", "1")
+    assert code == 0, err
+    lines = out.splitlines()
+    assert lines[0].startswith(f"{path}: 5 conversations (5 labelled)")
+    header = next(i for i, line in enumerate(lines) if line.startswith("rule "))
+    row = lines[header + 1].split()
+    assert row[:6] == ["you-not-we", "5", "0.67", "0.67", "0.67", "2/1/1"]
+    assert row[6:10] == ["0.50", "0.50", "0.50", "2/2/2"]
+    assert out.count("MISS ") == 1 and "1 more miss" in out
+
+    code, out, _ = run("eval", str(path), "--rules", str(rules_file), "--show", "0")
+    assert code == 0 and "MISS" not in out and "FALSE" not in out
+
+    code, _, err = run("eval", str(path), "--rules", str(rules_file), "--rule", "you-not-wee")
+    assert code == 2 and "did you mean 'you-not-we'" in err
+
+
+def test_cli_default_rules_count_you_need_to_restart_the_router(tmp_path) -> None:
+    path = write_jsonl(tmp_path / "d.jsonl", [LABELLED[0]])
+    code, out, err = run("eval", str(path), "--rule", "you-not-we", "--format", "json")
+    assert code == 0, err
+    (r,) = json.loads(out)["rules"]
+    assert r["turn_level"]["tp"] == 1 and r["turn_level"]["fp"] == 0 and r["turn_level"]["fn"] == 0
+
+
+def test_nudges_are_those_of_a_replayed_transcript(tmp_path, annotator, ruleset, rules_file) -> None:
+    """The evaluation batches spaCy across conversations but must see what replay shows."""
+    folder = _transcripts(tmp_path / "calls")
+    write_jsonl(folder / "call4.jsonl", [{"speaker": C, "text": "Nobody called me back."},
+                                         {"speaker": A, "text": "You have to wait. Someone will call you back."},
+                                         {"speaker": C, "text": "Fine."}])
+    results, timing = run_conversations(load_conversations(folder), ruleset, annotator, batch=3)
+    assert timing.utterances == 9
+    for res in results:
+        code, out, err = run("replay", res.conversation.where, "--rules", str(rules_file), "--format", "jsonl")
+        assert code == 0, err
+        replayed = [(e["rule"], e["utterance_index"], e["evidence"][0]["utterance_index"], e["message"])
+                    for e in map(json.loads, out.splitlines()) if e["type"] == "nudge"]
+        assert replayed == [(n.rule, n.utterance_index, n.evidence[0].utterance_index, n.message)
+                            for n in res.nudges]
+    assert [n.rule for n in results[-1].nudges] == ["you-not-we", "promise-no-time"]
