@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import IO, Sequence
 
 from . import __version__
-from .errors import OutputError, RapportError, UsageError
+from .errors import OutputError, RapportError, RuleError, UsageError
 from .output import EventSink, JsonlSink, TextSink
 from .types import Speaker
 
@@ -60,13 +60,27 @@ def build_parser() -> argparse.ArgumentParser:
     dp = sub.add_parser("demo", help="replay the bundled demo call in the terminal")
     _add_engine_options(dp)
 
-    rules = sub.add_parser("rules", help="check and test rule files")
+    rules = sub.add_parser("rules", help="check, test, explain rule files; print their JSON Schema")
     rsub = rules.add_subparsers(dest="rules_command", metavar="ACTION", parser_class=_Parser)
-    for name, text in (("check", "load rule files and report every error with file:line:col"),
+    for name, text in (("check", "load rule files: every error with file:line:col, then lint warnings"),
                        ("test", "run every rule's inline fires/quiet examples")):
         rp2 = rsub.add_parser(name, help=text)
         rp2.add_argument("paths", nargs="*", type=Path, metavar="PATH", help="rule files or folders (default: rules/)")
         rp2.add_argument("--debug", action="store_true", help="show tracebacks")
+        if name == "check":
+            rp2.add_argument("--strict", action="store_true", help="fail (exit 5) on lint warnings too")
+        else:
+            rp2.add_argument("--rule", action="append", metavar="ID", help="only this rule's examples (repeatable)")
+    xp = rsub.add_parser("explain", help="trace why a rule fired or did not at each utterance of a call",
+                         description="Replay a transcript (.jsonl) or recording through the pipeline and trace "
+                                     "one rule: which conditions held, what matched, what it did.")
+    xp.add_argument("input", type=Path, help="transcript .jsonl (or a recording: agent left, customer right)")
+    xp.add_argument("--rule", required=True, metavar="ID", help="the rule to trace")
+    xp.add_argument("--rules", type=Path, action="append", metavar="PATH",
+                    help="rule file or folder (repeatable; default: the packs in rules/)")
+    xp.add_argument("--debug", action="store_true", help="show tracebacks")
+    sp = rsub.add_parser("schema", help="print the JSON Schema of rule files (for editor autocompletion)")
+    sp.add_argument("--debug", action="store_true", help="show tracebacks")
     _add_eval_parser(sub)
     return parser
 
@@ -130,22 +144,29 @@ def _load_engine(rule_paths: Sequence[Path] | None):
     return RuleEngine(load_rules(list(rule_paths) if rule_paths else [default_rules_dir()]))
 
 
+def _recognizer_factory(args: argparse.Namespace):
+    """Builds the recognizer only when audio needs it (transcripts never load the model)."""
+
+    def factory():
+        from .recognizer import Recognizer, RecognizerOptions
+
+        model = getattr(args, "model", None)
+        threads = getattr(args, "threads", 2)
+        if threads < 1:
+            raise UsageError("--threads must be at least 1", "")
+        return Recognizer(RecognizerOptions(model_dir=Path(model) if model else None,
+                                            compute_type=getattr(args, "compute_type", "int8"), cpu_threads=threads))
+
+    return factory
+
+
 def _replay(args: argparse.Namespace, spec, stdout: IO[str], stderr: IO[str]) -> int:
     from .annotate import Annotator
     from .pipeline import CallPipeline
     from .sources import open_replay
 
-    def recognizer_factory():
-        from .recognizer import Recognizer, RecognizerOptions
-
-        model_dir = Path(args.model) if args.model else None
-        if args.threads < 1:
-            raise UsageError("--threads must be at least 1", "")
-        return Recognizer(RecognizerOptions(model_dir=model_dir, compute_type=args.compute_type,
-                                            cpu_threads=args.threads))
-
     engine = _load_engine(args.rules)  # rule errors before any work
-    source = open_replay(spec, recognizer_factory)
+    source = open_replay(spec, _recognizer_factory(args))
     pipeline = CallPipeline(Annotator(), engine)
     with ExitStack() as stack:
         sinks: list[EventSink] = [JsonlSink(stdout, "stdout") if args.format == "jsonl" else TextSink(stdout, "stdout")]
@@ -171,22 +192,70 @@ def _close_quietly(handle: IO[str]) -> None:
 
 
 def _rules_command(args: argparse.Namespace, stdout: IO[str]) -> int:
+    import json
+
     from .rules import default_rules_dir, load_rules
 
+    if args.rules_command == "schema":
+        from .rules.schema import rule_schema
+
+        stdout.write(json.dumps(rule_schema(), indent=2) + "\n")
+        return 0
+    if args.rules_command == "explain":
+        return _explain(args, stdout)
     paths = list(args.paths) or [default_rules_dir()]
     ruleset = load_rules(paths)
     if args.rules_command == "check":
-        stdout.write(f"ok: {len(ruleset.rules)} rules loaded from {', '.join(map(str, paths))}\n")
+        for warning in ruleset.warnings:
+            stdout.write(f"{warning}\n")
+        off = f", {len(ruleset.disabled)} switched off" if ruleset.disabled else ""
+        warned = f", {len(ruleset.warnings)} warning{'s' if len(ruleset.warnings) != 1 else ''}"
+        stdout.write(f"ok: {len(ruleset.rules)} rules{off} loaded from {', '.join(map(str, paths))}{warned}\n")
+        if args.strict and ruleset.warnings:
+            raise RuleError(f"{len(ruleset.warnings)} lint warning(s) with --strict", "fix the warnings above")
         return 0
     from .annotate import Annotator
     from .rules import run_examples
 
-    results = run_examples(ruleset, Annotator())
+    if args.rule:
+        known = {r.id for r in ruleset.rules}
+        for rule_id in args.rule:
+            if rule_id not in known:
+                raise UsageError(f"no enabled rule {rule_id!r}", "see 'rapport-assist rules check' for the ids")
+    results = run_examples(ruleset, Annotator(), only=args.rule)
     failed = [r for r in results if not r.passed]
     for r in failed:
         stdout.write(f"FAIL {r.describe()}\n")
-    stdout.write(f"{len(results) - len(failed)} passed, {len(failed)} failed\n")
+    rules_run = len({r.rule for r in results})
+    stdout.write(f"{len(results) - len(failed)} passed, {len(failed)} failed ({rules_run} rules)\n")
     return 0 if not failed else 8
+
+
+def _explain(args: argparse.Namespace, stdout: IO[str]) -> int:
+    from .annotate import Annotator
+    from .pipeline import CallPipeline
+    from .rules import RuleEngine, default_rules_dir, load_rules
+    from .rules.explain import RuleExplainer
+    from .sources import ReplayInput, open_replay
+
+    ruleset = load_rules(list(args.rules) if args.rules else [default_rules_dir()])
+    ids = [r.id for r in ruleset.rules]
+    if args.rule not in ids:
+        off = " (it is switched off)" if any(r.id == args.rule for r in ruleset.disabled) else ""
+        raise UsageError(f"no enabled rule {args.rule!r}{off}", "known rules: " + ", ".join(ids))
+    engine = RuleEngine(ruleset)
+    explainer = RuleExplainer(engine, args.rule)
+    rule = explainer.rule
+    source = open_replay(ReplayInput(path=args.input), _recognizer_factory(args))
+    stdout.write(f"rule {rule.id} ({rule.source}): {rule.title}\n")
+    for _ in CallPipeline(Annotator(), engine, observer=explainer).run(source.items(), audio_s=source.audio_s):
+        while explainer.lines:
+            stdout.write(explainer.lines.pop(0) + "\n")
+    while explainer.lines:
+        stdout.write(explainer.lines.pop(0) + "\n")
+    where = ", ".join(f"#{i}" for i in explainer.fired_at) or "nowhere"
+    stdout.write(f"{rule.id} fired {len(explainer.fired_at)} time(s): {where}\n")
+    return 0
 
 
 def main(argv: Sequence[str] | None = None, stdout: IO[str] | None = None, stderr: IO[str] | None = None) -> int:
