@@ -1019,7 +1019,7 @@ class _Builder:
                                   "write '- agent: \"...\"' or '- customer: \"...\"'")
                 continue
             text = self.text(tm.entries[who[0]][1], f"the {who[0]}'s words")
-            pause = self.number(tm.get("pause_s"), "pause_s") if tm.get("pause_s") else 0.5
+            pause = self.number(tm.get("pause_s"), "pause_s", -30.0) if tm.get("pause_s") else 0.5
             seconds = self.number(tm.get("seconds"), "seconds", 0.1) if tm.get("seconds") else None
             louder = self.number(tm.get("louder_db"), "louder_db", -40.0) if tm.get("louder_db") else None
             bad = (tm.get("seconds") and seconds is None) or (tm.get("louder_db") and louder is None)
