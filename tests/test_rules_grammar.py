@@ -258,6 +258,11 @@ def test_lint_warnings_are_kept_apart_from_errors(tmp_path: Path) -> None:
     warnings = "\n".join(map(str, rs.warnings))
     assert "can never fire" in warnings and "0 'fires' and 0 'quiet' examples" in warnings
     assert "lexicon 'actions' is never used" in warnings
+    vetoed = HEAD.replace("  thanks: [thank you, thanks]\n",
+                          "  thanks: {phrases: [thanks a lot, thanks, thank you], except: [thanks a, thank you so]}\n")
+    (tmp_path / "vetoed.yaml").write_text(vetoed + rule("when: {says: thanks}"), encoding="utf-8")
+    lexicon_warnings = [str(w) for w in load_rules([tmp_path / "vetoed.yaml"]).warnings if "can never match" in str(w)]
+    assert len(lexicon_warnings) == 1 and "'thanks a lot'" in lexicon_warnings[0]  # "thanks" alone can still match
     out, err = io.StringIO(), io.StringIO()
     assert main(["rules", "check", str(tmp_path / "pack.yaml")], out, err) == 0
     assert "warning:" in out.getvalue()

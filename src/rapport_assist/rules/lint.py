@@ -37,7 +37,7 @@ def lint(ruleset: RuleSet, used_lexicons: Iterable[str] = ()) -> list[RuleProble
                 continue
             seen[key] = phrase.text
             if any(_covers(v, key) for v in vetoes):
-                out.append(_at(phrase.loc, f"phrase {phrase.text!r} of lexicon {name!r} is inside one of its "
+                out.append(_at(phrase.loc, f"phrase {phrase.text!r} of lexicon {name!r} contains one of its "
                                "'except' phrases, so it can never match", "delete it or narrow the 'except' phrase"))
     return sorted(out, key=lambda p: (p.path, p.line, p.col))
 
@@ -106,10 +106,10 @@ def _never(cond: Condition) -> str:
 
 
 def _covers(veto: tuple[frozenset[int], ...], phrase: tuple[frozenset[int], ...]) -> bool:
-    """Every way of saying ``phrase`` lies inside ``veto`` (so the match is always dropped)."""
-    n, m = len(veto), len(phrase)
+    """Every match of ``phrase`` contains a match of ``veto`` (so it is always dropped)."""
+    n, m = len(phrase), len(veto)
     for i in range(n - m + 1):
-        if all(phrase[j] <= veto[i + j] for j in range(m)):
+        if all(phrase[i + j] <= veto[j] for j in range(m)):
             return True
     return False
 
