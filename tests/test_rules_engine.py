@@ -145,7 +145,7 @@ def test_default_packs_on_a_short_call(annotator: Annotator) -> None:
         ("customer", "Okay.", 16.0),
         ("agent", "Anything else?", 18.0),
     ]
-    by_rule = {n.rule: n for n in call(engine, annotator, turns)}
+    by_rule = {n.rule: n for n in call(engine, annotator, turns) if isinstance(n, Nudge)}
     assert set(by_rule) == {"angry-no-apology", "you-not-we", "uncommitted-promise"}
     you = by_rule["you-not-we"]
     assert you.utterance_index == 1 and you.rewrite == "Let's reset the password first"

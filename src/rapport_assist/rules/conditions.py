@@ -251,7 +251,7 @@ class Compiler:
         elif isinstance(finder, RegexFinder):
             find = regex_finder(finder)
         elif isinstance(finder, TokenFinder):
-            find = token_finder(finder)
+            find = token_finder(finder, self.key_bits)
         else:
             assert isinstance(finder, SubjectFinder)
             find = subject_finder(finder, self._word_sets[finder.verbs], self.key_bits)
@@ -479,14 +479,21 @@ def regex_finder(finder: RegexFinder) -> Callable[[Features], list[Match]]:
     return find
 
 
-def token_finder(finder: TokenFinder) -> Callable[[Features], list[Match]]:
-    """spaCy ``Matcher`` patterns (built lazily, on the first utterance's vocabulary)."""
+def token_finder(finder: TokenFinder, key_bits: KeyBits) -> Callable[[Features], list[Match]]:
+    """spaCy ``Matcher`` patterns (built lazily, on the first utterance's vocabulary).
+
+    When every pattern has a required literal word (``LOWER``/``ORTH``/``NORM``/``LEMMA``,
+    as a string or an ``IN`` list), the matcher only runs on utterances that contain one."""
     import json
 
     patterns = [json.loads(p) for p in finder.patterns]
+    anchors = [_anchor_words(p) for p in patterns]
+    bit = key_bits.add(phrase_key(w) for words in anchors for w in words or ()) if all(anchors) else 0
     matchers: dict[int, object] = {}
 
     def find(feats: Features) -> list[Match]:
+        if bit and not feats.bits & bit:
+            return []
         doc = feats.doc
         matcher = matchers.get(id(doc.vocab))
         if matcher is None:
@@ -505,6 +512,28 @@ def token_finder(finder: TokenFinder) -> Callable[[Features], list[Match]]:
         return out
 
     return find
+
+
+def _anchor_words(pattern: list) -> list[str] | None:  # type: ignore[type-arg]
+    """Lowercase words one of which must occur for ``pattern`` to match (None if unknown):
+    the first required literal token made of content words ("idiot"), else the first one ("you")."""
+    from spacy.lang.en.stop_words import STOP_WORDS
+
+    found: list[list[str]] = []
+    for spec in pattern:
+        if not isinstance(spec, dict) or spec.get("OP") not in (None, "+", "{1}"):
+            continue
+        for attr in ("LOWER", "ORTH", "NORM", "LEMMA", "TEXT"):
+            value = spec.get(attr)
+            if isinstance(value, str):
+                found.append([value.lower()])
+            elif isinstance(value, dict) and set(value) == {"IN"} and isinstance(value["IN"], list) \
+                    and value["IN"] and all(isinstance(v, str) for v in value["IN"]):
+                found.append([v.lower() for v in value["IN"]])
+    for words in found:
+        if not any(w in STOP_WORDS for w in words):
+            return words
+    return found[0] if found else None
 
 
 _AUX_DEPS = ("aux", "auxpass")
@@ -549,7 +578,7 @@ def given_names(intro: CompiledLexicon, feats: Features) -> set[str]:
     if cached is not None:
         return cached  # type: ignore[return-value]
     doc = feats.doc
-    names = {t.lower_ for ent in doc.ents if ent.label_ == "PERSON" for t in ent if t.is_alpha and not t.is_stop}
+    names = {t.lower_ for ent in feats.ents() if ent.label_ == "PERSON" for t in ent if t.is_alpha and not t.is_stop}
     for m in lexicon_matches(intro, feats):
         for k in range(m.end, min(m.end + 2, len(feats.keys))):
             tok = doc[feats.doc_i[k]]

@@ -203,12 +203,19 @@ class Features:
     def entities(self, labels: frozenset[int]) -> list[tuple[int, int]]:
         """Named entities with one of these label ids, as content spans."""
         out = []
-        for ent in self.doc.ents:
+        for ent in self.ents():
             if ent.label in labels:
                 s, e = self.content_pos(ent.start), self.content_pos(ent.end)
                 if s < e:
                     out.append((s, e))
         return out
+
+    def ents(self) -> tuple:  # type: ignore[type-arg]
+        """The Doc's entities (spaCy rebuilds them on every access, so they are cached)."""
+        ents = self.cache.get("#ents")
+        if ents is None:
+            ents = self.cache["#ents"] = self.doc.ents
+        return ents  # type: ignore[return-value]
 
     def lemma(self, k: int) -> int:
         """The lemma key of content token ``k``."""
