@@ -6,6 +6,10 @@
 signals), the signal events (dead air, talk-over, tone changes) and ``Nudge`` events it
 triggers right after it, ``Status`` events from the source, and one ``CallSummary`` at the
 end. Consumers (the terminal printer, the JSONL log, the sidebar) only read events.
+
+A source may say how far the pipeline can read ahead of the utterance it is working on
+(``sources.Timeline.read_ahead``): a transcript can be read ahead, so its utterances are
+annotated in batches; live capture and audio replay go one utterance at a time.
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ from typing import Iterable, Iterator, Protocol
 from .annotate import AnnotatedUtterance, Annotator
 from .rules import RuleEngine
 from .signals import SignalTracker
+from .sources import Timeline
 from .types import CallSummary, DeadAir, Event, Nudge, RecordItem, SignalEvent, SpeechActivity, Status, TalkOver, Utterance
 
 
@@ -40,9 +45,17 @@ class CallPipeline:
         self.tracker = tracker or SignalTracker(engine.ruleset)
         self.observer = observer
 
-    def run(self, source: Iterable[Utterance | Status | SpeechActivity], audio_s: float | None = None) -> Iterator[Event]:
+    def run(self, source: Iterable[Utterance | Status | SpeechActivity], audio_s: float | None = None,
+            read_ahead: int | None = None) -> Iterator[Event]:
         """Yield events for every item of ``source`` (utterances and activity marks in timeline
-        order, or status)."""
+        order, or status).
+
+        ``read_ahead``: how many utterances may be annotated together before the first of them
+        goes on (see ``Annotator.annotate_timeline``); by default the source's own
+        ``read_ahead`` when it is a ``Timeline``, else 1. It changes speed, never the events.
+        """
+        if read_ahead is None:
+            read_ahead = source.read_ahead if isinstance(source, Timeline) else 1
         started = time.perf_counter()
         self.engine.start_call()
         self.tracker.start_call(audio_s)
@@ -66,7 +79,7 @@ class CallPipeline:
                         self.observer.after_event(event, outputs)
                     yield from counted(outputs)
 
-        for item in source:
+        for item in self.annotator.annotate_timeline(source, read_ahead):
             if isinstance(item, Status):
                 yield item
                 continue
@@ -74,8 +87,8 @@ class CallPipeline:
                 yield from with_rules(self.tracker.on_activity(item))
                 continue
             n_utterances += 1
-            last_end_s = max(last_end_s, item.end_s)
-            annotated, signal_events = self.tracker.on_utterance(self.annotator.annotate(item))
+            last_end_s = max(last_end_s, item.utterance.end_s)
+            annotated, signal_events = self.tracker.on_utterance(item)
             yield from with_rules([e for e in signal_events if isinstance(e, DeadAir)])  # the silence came first
             yield annotated.utterance
             if self.observer is not None:

@@ -2,14 +2,15 @@
 endpointer and the recognizer (the same stages live capture uses).
 
 ``ReplayInput`` says what the user gave on the command line; ``open_replay`` checks it and
-returns a ``ReplaySource`` whose ``utterances()`` generator feeds ``CallPipeline.run``.
+returns a ``ReplaySource`` whose ``items()`` timeline feeds ``CallPipeline.run``.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from itertools import chain
 from pathlib import Path
-from typing import TYPE_CHECKING, Iterator, Sequence
+from typing import TYPE_CHECKING, Iterable, Iterator, Sequence, Union
 
 import numpy as np
 
@@ -24,6 +25,26 @@ if TYPE_CHECKING:  # pragma: no cover
 TRANSCRIPT_SUFFIXES = (".jsonl", ".ndjson")
 # Replay feeds the endpointer in blocks of this size, as a capture callback would.
 REPLAY_BLOCK_S = 0.5
+# A transcript is all there, so the pipeline may read this many utterances ahead and annotate
+# them in one spaCy batch (see bench/rules_speed.py).
+TRANSCRIPT_READ_AHEAD = 64
+
+
+class Timeline(Iterator[Union[Utterance, Status, SpeechActivity]]):
+    """A replay's items in timeline order, and ``read_ahead``: how many utterances a consumer
+    may take before handing the first one on without delaying any event. A transcript is all
+    there (``TRANSCRIPT_READ_AHEAD``); audio is recognized one utterance at a time, so reading
+    ahead would hold each event back by the recognition of the next ones (1)."""
+
+    def __init__(self, items: Iterable[Utterance | Status | SpeechActivity], read_ahead: int = 1) -> None:
+        self._items = iter(items)
+        self.read_ahead = read_ahead
+
+    def __iter__(self) -> "Timeline":
+        return self
+
+    def __next__(self) -> Utterance | Status | SpeechActivity:
+        return next(self._items)
 
 
 @dataclass(frozen=True)
@@ -60,11 +81,11 @@ class ReplaySource:
     timeline: Iterator[Utterance | Status | SpeechActivity]
     audio_s: float | None = None
     notes: list[Status] = field(default_factory=list)
+    read_ahead: int = 1  # see ``Timeline``
 
-    def items(self) -> Iterator[Utterance | Status | SpeechActivity]:
+    def items(self) -> Timeline:
         """Everything on the timeline, for the pipeline: notes, activity marks, utterances."""
-        yield from self.notes
-        yield from self.timeline
+        return Timeline(chain(self.notes, self.timeline), self.read_ahead)
 
     def utterances(self) -> Iterator[Utterance]:
         """Only the utterances (for scripts that want the words)."""
@@ -183,7 +204,7 @@ def open_replay(spec: ReplayInput, recognizer_factory, endpointer_options: "Endp
     spec.check()
     if spec.is_transcript:
         assert spec.path is not None
-        return ReplaySource(read_transcript(spec.path))
+        return ReplaySource(read_transcript(spec.path), read_ahead=TRANSCRIPT_READ_AHEAD)
     from .endpoint import EndpointerOptions
 
     channels, duration, notes = _audio_channels(spec)

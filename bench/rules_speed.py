@@ -1,0 +1,261 @@
+"""Rule evaluation speed and text-replay speed on the development dialogues, against the targets.
+
+Usage:
+    .venv/bin/python bench/rules_speed.py [DIALOGUES.jsonl ...] [--repeat N] [--profile]
+
+Inputs (default: ../shared/data/dialogues/scripted_dev.jsonl and twitter_customer_care_dev.jsonl,
+or the bundled demo transcript when those are absent): one dialogue per line, ``turns`` of
+``speaker``/``text`` with optional ``start``/``end``. Each dialogue is one call. It is written
+out as a transcript (links and @handles dropped: nobody says them on a call) and read back with
+``read_transcript``, so both measurements below see exactly what ``rapport-assist replay
+call.jsonl`` sees (missing times estimated by the transcript reader).
+
+It measures, with the default rule packs (``rules/``):
+
+  * rules alone: each call is annotated and run through the ``SignalTracker`` once beforehand;
+    then only ``RuleEngine.start_call`` / ``on_utterance`` / ``finish`` are timed, over all
+    calls, ``--repeat`` times. Utterances per second (median pass, with the slowest and the
+    fastest) and milliseconds per ``on_utterance`` (p50 / p95 / max over every pass).
+    Target: 20,000 utterances/s.
+  * text replay: the path of ``rapport-assist replay call.jsonl`` for every call in turn —
+    ``open_replay`` → ``CallPipeline.run`` (spaCy → signals → rules) → the text printer
+    (to /dev/null) — with spaCy loaded once, as batch QA would. Utterances per second, median
+    of ``--repeat`` passes, as the replay does it (a transcript is read ahead and annotated in
+    batches) and one utterance at a time, as live capture annotates (``--no-one-at-a-time``
+    skips the latter). Target: 300 utterances/s.
+
+``--profile`` adds a cProfile summary of one rules-alone pass (where ``on_utterance`` spends
+its time).
+"""
+
+from __future__ import annotations
+
+import argparse
+import cProfile
+import io
+import json
+import os
+import pstats
+import re
+import statistics
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from replay_speed import machine  # noqa: E402
+
+REPO = Path(__file__).resolve().parents[1]
+DIALOGUES = REPO.parent / "shared" / "data" / "dialogues"
+DEFAULT_FILES = (DIALOGUES / "scripted_dev.jsonl", DIALOGUES / "twitter_customer_care_dev.jsonl")
+DEMO_TRANSCRIPT = REPO / "src" / "rapport_assist" / "data" / "demo_call.jsonl"
+RULES_TARGET = 20_000  # utterances/s, rule evaluation alone
+REPLAY_TARGET = 300  # utterances/s, text replay with spaCy
+
+URL_OR_HANDLE = re.compile(r"https?://\S+|@\w+|&amp;")
+
+
+def spoken(text: str) -> str:
+    """Text as it could be said on a call: links and @handles (tweets) dropped."""
+    return " ".join(URL_OR_HANDLE.sub(" ", text).split()) or "…"
+
+
+@dataclass
+class Corpus:
+    name: str
+    transcripts: list[Path]  # one per call
+
+
+def write_transcripts(path: Path, folder: Path) -> Corpus:
+    """One transcript file per dialogue of ``path`` (a dialogue file, or a transcript itself)."""
+    lines = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    if lines and "turns" not in lines[0]:  # already a transcript: one call
+        return Corpus(path.name, [path])
+    out = folder / path.stem
+    out.mkdir(parents=True, exist_ok=True)
+    transcripts = []
+    for i, dialogue in enumerate(lines):
+        rows = []
+        for turn in dialogue["turns"]:
+            row = {"speaker": turn["speaker"], "text": spoken(turn["text"])}
+            if "start" in turn and "end" in turn:
+                row.update(start=turn["start"], end=turn["end"])
+            rows.append(json.dumps(row, ensure_ascii=False))
+        transcript = out / f"{i:04d}.jsonl"
+        transcript.write_text("\n".join(rows) + "\n", encoding="utf-8")
+        transcripts.append(transcript)
+    return Corpus(path.name, transcripts)
+
+
+def git_state() -> str:
+    """The commit measured, and whether the working tree differs from it (others' edits)."""
+    import subprocess
+
+    try:
+        commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=REPO, capture_output=True,
+                                text=True, check=True).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=REPO,
+                               capture_output=True, text=True, check=True).stdout.split("\n")
+    except (OSError, subprocess.CalledProcessError):
+        return "not a git checkout"
+    changed = [line[3:] for line in dirty if line.strip()]
+    return commit + (f" + uncommitted changes in {', '.join(changed)}" if changed else " (clean)")
+
+
+def pct(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))]
+
+
+def versus(rate: float, target: int) -> str:
+    return f"{rate:,.0f} utt/s ({rate / target:.2f}x the {target:,} target)"
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("files", nargs="*", type=Path, help="dialogue JSONL files (default: the dev sets in ../shared)")
+    ap.add_argument("--repeat", type=int, default=5, help="timed passes of each measurement (default 5)")
+    ap.add_argument("--profile", action="store_true", help="cProfile one rules-alone pass")
+    ap.add_argument("--no-one-at-a-time", dest="one_at_a_time", action="store_false",
+                    help="skip the replay with one spaCy call per utterance (the slow baseline)")
+    args = ap.parse_args(argv)
+
+    from rapport_assist.annotate import Annotator
+    from rapport_assist.output import TextSink
+    from rapport_assist.pipeline import CallPipeline
+    from rapport_assist.rules import RuleEngine, default_rules_dir, load_rules
+    from rapport_assist.signals import SignalTracker
+    from rapport_assist.sources import ReplayInput, open_replay
+    from rapport_assist.transcript import read_transcript
+
+    files = args.files or [f for f in DEFAULT_FILES if f.exists()] or [DEMO_TRANSCRIPT]
+    rules_dir = default_rules_dir()
+    t0 = time.perf_counter()
+    ruleset = load_rules([rules_dir])
+    load_rules_s = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    annotator = Annotator()
+    load_nlp_s = time.perf_counter() - t0
+
+    print(f"machine: {machine()}")
+    print(f"code: {git_state()}")
+    print(f"rules: {len(ruleset.rules)} from {rules_dir} (loaded in {load_rules_s:.2f} s); "
+          f"spaCy {annotator.nlp.meta.get('name')} {annotator.nlp.meta.get('version')} "
+          f"(loaded in {load_nlp_s:.2f} s); {args.repeat} passes each\n")
+
+    def no_recognizer():  # transcripts never need one
+        raise AssertionError("a transcript replay asked for the speech recognizer")
+
+    with tempfile.TemporaryDirectory() as tmp:
+        corpora = [write_transcripts(f, Path(tmp)) for f in files]
+        calls_by_corpus = [[list(read_transcript(t)) for t in c.transcripts] for c in corpora]
+        # warm up spaCy (first calls allocate) and the engine's per-word caches
+        annotator.annotate_many([u for calls in calls_by_corpus for call in calls for u in call][:64])
+
+        # ---------------------------------------------------------------- rules alone
+        engine = RuleEngine(ruleset)
+        tracker = SignalTracker(ruleset)
+        prepared = []  # per corpus: per call, the annotated utterances with their signals
+        for calls in calls_by_corpus:
+            ready = []
+            for call in calls:
+                tracker.start_call()
+                ready.append([tracker.on_utterance(au)[0] for au in annotator.annotate_many(call)])
+            prepared.append(ready)
+
+        def rules_pass(calls, per_utt: list[float] | None = None) -> float:
+            clock = time.perf_counter
+            started = clock()
+            for call in calls:
+                engine.start_call()
+                for au in call:
+                    t = clock()
+                    engine.on_utterance(au)
+                    if per_utt is not None:
+                        per_utt.append(clock() - t)
+                engine.finish(call[-1].utterance.end_s if call else 0.0)
+            return clock() - started
+
+        print("== rules alone (RuleEngine.on_utterance + finish; spaCy and signals done beforehand)")
+        print(f"{'dialogues':<34} {'calls':>6} {'utts':>6} {'words/utt':>9} {'utt/s median':>13} "
+              f"{'(min-max)':>17} {'ms p50':>7} {'p95':>6} {'max':>6}")
+        all_rates: list[float] = []
+        for corpus, calls in zip(corpora, prepared):
+            n = sum(len(c) for c in calls)
+            words = sum(au.word_count for c in calls for au in c) / max(1, n)
+            rules_pass(calls)  # warm
+            times, per_utt = [], []
+            for _ in range(args.repeat):
+                times.append(rules_pass(calls, per_utt))
+            rates = [n / t for t in times]
+            ms = [1000 * t for t in per_utt]
+            print(f"{corpus.name:<34} {len(calls):>6} {n:>6} {words:>9.1f} {statistics.median(rates):>13,.0f} "
+                  f"{f'({min(rates):,.0f}-{max(rates):,.0f})':>17} {pct(ms, .5):>7.3f} {pct(ms, .95):>6.3f} "
+                  f"{max(ms):>6.2f}")
+        every = [c for calls in prepared for c in calls]
+        n_all = sum(len(c) for c in every)
+        for _ in range(args.repeat):
+            all_rates.append(n_all / rules_pass(every))
+        rules_rate = statistics.median(all_rates)
+        print(f"rules: {versus(rules_rate, RULES_TARGET)}, all {n_all} utterances, median of {args.repeat} passes\n")
+
+        # ---------------------------------------------------------------- text replay
+        pipeline = CallPipeline(annotator, RuleEngine(ruleset))
+        devnull = open(os.devnull, "w", encoding="utf-8")
+
+        def replay_pass(transcripts: list[Path], read_ahead: int | None) -> float:
+            sink = TextSink(devnull, os.devnull)
+            started = time.perf_counter()
+            for path in transcripts:
+                source = open_replay(ReplayInput(path=path), no_recognizer)
+                for event in pipeline.run(source.items(), audio_s=source.audio_s, read_ahead=read_ahead):
+                    sink.write(event)
+            return time.perf_counter() - started
+
+        modes: list[tuple[str, int | None]] = [("replay (batched)", None)]
+        if args.one_at_a_time:
+            modes.append(("one at a time", 1))
+        print("== text replay (open_replay -> spaCy -> signals -> rules -> text printer), spaCy loaded once")
+        print(f"{'dialogues':<34} {'mode':<17} {'utt/s median':>13} {'(min-max)':>13} {'ms/utt':>7}")
+        replay_rates: dict[str, list[float]] = {name: [] for name, _ in modes}
+        totals: dict[str, list[float]] = {name: [0.0] * args.repeat for name, _ in modes}
+        n_total = 0
+        for corpus, calls in zip(corpora, calls_by_corpus):
+            n = sum(len(c) for c in calls)
+            n_total += n
+            for name, read_ahead in modes:
+                times = [replay_pass(corpus.transcripts, read_ahead) for _ in range(args.repeat)]
+                for i, t in enumerate(times):
+                    totals[name][i] += t
+                rates = [n / t for t in times]
+                replay_rates[name] += rates
+                med = statistics.median(rates)
+                print(f"{corpus.name:<34} {name:<17} {med:>13,.0f} {f'({min(rates):,.0f}-{max(rates):,.0f})':>13} "
+                      f"{1000 / med:>7.2f}")
+        devnull.close()
+        for name, _ in modes:
+            rate = n_total / statistics.median(totals[name])
+            print(f"text replay, {name}: {versus(rate, REPLAY_TARGET)}, all {n_total} utterances")
+
+        if args.profile:
+            print("\n== cProfile of one rules-alone pass over every call (sorted by own time)")
+            prof = cProfile.Profile()
+            prof.enable()
+            rules_pass(every)
+            prof.disable()
+            out = io.StringIO()
+            pstats.Stats(prof, stream=out).strip_dirs().sort_stats("tottime").print_stats(18)
+            print(out.getvalue().strip())
+            out = io.StringIO()
+            pstats.Stats(prof, stream=out).strip_dirs().sort_stats("cumulative").print_stats(r"engine|conditions|features", 18)
+            print(out.getvalue().strip())
+            out = io.StringIO()
+            pstats.Stats(prof, stream=out).strip_dirs().sort_stats("tottime").print_callers(r"__iter__|cinit|find_matches")
+            print(out.getvalue().strip())
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
