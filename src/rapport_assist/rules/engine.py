@@ -188,7 +188,7 @@ class RuleEngine:
             else:
                 found = compiled.when(ctx)
                 if found is not None:
-                    pending.triggers.append((feats, found))
+                    pending.triggers.append((feats, [m for m in found if m.feats is feats]))
                     pending.last_trigger_end_s = utt.end_s
                 pending.context.append(feats)
                 return None
@@ -197,6 +197,7 @@ class RuleEngine:
                 return nudge
             found = compiled.when(ctx)
             if found is not None:
+                found = [m for m in found if m.feats is feats]  # 'earlier' matches belong to past turns
                 if rule.record is not None:
                     return self._record(compiled, feats, found)
                 if rule.expect is None:
