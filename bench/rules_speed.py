@@ -118,6 +118,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("files", nargs="*", type=Path, help="dialogue JSONL files (default: the dev sets in ../shared)")
     ap.add_argument("--repeat", type=int, default=5, help="timed passes of each measurement (default 5)")
     ap.add_argument("--profile", action="store_true", help="cProfile one rules-alone pass")
+    ap.add_argument("--rules-only", action="store_true", help="measure rule evaluation alone (no replay)")
     ap.add_argument("--no-one-at-a-time", dest="one_at_a_time", action="store_false",
                     help="skip the replay with one spaCy call per utterance (the slow baseline)")
     args = ap.parse_args(argv)
@@ -214,11 +215,12 @@ def main(argv: list[str] | None = None) -> int:
                     sink.write(event)
             return time.perf_counter() - started
 
-        modes: list[tuple[str, int | None]] = [("replay (batched)", None)]
-        if args.one_at_a_time:
+        modes: list[tuple[str, int | None]] = [] if args.rules_only else [("replay (batched)", None)]
+        if args.one_at_a_time and not args.rules_only:
             modes.append(("one at a time", 1))
-        print("== text replay (open_replay -> spaCy -> signals -> rules -> text printer), spaCy loaded once")
-        print(f"{'dialogues':<34} {'mode':<17} {'utt/s median':>13} {'(min-max)':>13} {'ms/utt':>7}")
+        if modes:
+            print("== text replay (open_replay -> spaCy -> signals -> rules -> text printer), spaCy loaded once")
+            print(f"{'dialogues':<34} {'mode':<17} {'utt/s median':>13} {'(min-max)':>13} {'ms/utt':>7}")
         replay_rates: dict[str, list[float]] = {name: [] for name, _ in modes}
         totals: dict[str, list[float]] = {name: [0.0] * args.repeat for name, _ in modes}
         n_total = 0
@@ -238,6 +240,9 @@ def main(argv: list[str] | None = None) -> int:
         for name, _ in modes:
             rate = n_total / statistics.median(totals[name])
             print(f"text replay, {name}: {versus(rate, REPLAY_TARGET)}, all {n_total} utterances")
+        if modes and args.one_at_a_time:
+            gain = statistics.median(totals["one at a time"]) / statistics.median(totals["replay (batched)"])
+            print(f"batching gain: {gain:.2f}x")
 
         if args.profile:
             print("\n== cProfile of one rules-alone pass over every call (sorted by own time)")
