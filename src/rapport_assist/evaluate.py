@@ -43,7 +43,7 @@ from .pipeline import CallPipeline
 from .rules import RuleEngine, RuleSet
 from .rules.model import Rule
 from .signals import SignalTracker
-from .transcript import parse_line, read_transcript
+from .transcript import json_lines, parse_line, read_lines, read_transcript
 from .types import Nudge, Speaker, Utterance
 
 LABEL_FIELDS = ("labels", "other_labels")  # moment -> turns where its nudge should be
@@ -84,33 +84,6 @@ class Conversation:
 def spoken_text(text: str) -> str:
     """Text as it could be said: HTML entities decoded, links and @handles dropped, spaces tidied."""
     return " ".join(_UNSPOKEN.sub(" ", html.unescape(text)).split())
-
-
-def _open_lines(path: Path) -> Iterator[tuple[int, str]]:
-    """(line number, line) of a UTF-8 file; missing/unreadable -> InputNotFound, bad bytes -> BadInput."""
-    try:
-        handle = path.open("r", encoding="utf-8")
-    except FileNotFoundError:
-        raise InputNotFound(f"no such file: {path}", "check the path") from None
-    except IsADirectoryError:
-        raise InputNotFound(f"{path} is a folder, not a file", "pass a .jsonl file") from None
-    except OSError as exc:
-        raise InputNotFound(f"cannot read {path}: {exc.strerror}", "check the file's permissions") from None
-    lineno = 0
-    with handle:
-        try:
-            for lineno, raw in enumerate(handle, start=1):
-                yield lineno, raw
-        except UnicodeDecodeError:
-            raise BadInput(f"{path}:{lineno + 1}: not UTF-8 text", "save the file as UTF-8") from None
-
-
-def _json_line(raw: str, where: str) -> Any:
-    try:
-        return json.loads(raw.rstrip("\r\n"))
-    except json.JSONDecodeError as exc:
-        raise BadInput(f"{where}: not valid JSON ({exc.msg} at column {exc.colno})",
-                       "each line must be one JSON object") from None
 
 
 def _turn_list(value: Any, name: str, where: str) -> tuple[int, ...]:
@@ -159,11 +132,7 @@ def read_dialogues(path: Path) -> list[Conversation]:
     """Conversations of a dialogue ``.jsonl`` file (one per line); BadInput names ``file:line``."""
     conversations: list[Conversation] = []
     seen: dict[str, int] = {}
-    for lineno, raw in _open_lines(path):
-        if not raw.strip():
-            continue
-        where = f"{path}:{lineno}"
-        obj = _json_line(raw, where)
+    for lineno, where, obj in json_lines(path):
         if not isinstance(obj, dict):
             raise BadInput(f"{where}: expected a JSON object, got {type(obj).__name__}",
                            'write one dialogue per line: {"id": "...", "turns": [...], "labels": {...}}')
@@ -215,11 +184,7 @@ def read_labels(path: Path) -> dict[str, Labels]:
     out: dict[str, Labels] = {}
     if path.suffix.lower() == ".jsonl":
         lines: dict[str, int] = {}
-        for lineno, raw in _open_lines(path):
-            if not raw.strip():
-                continue
-            where = f"{path}:{lineno}"
-            obj = _json_line(raw, where)
+        for lineno, where, obj in json_lines(path):
             if not isinstance(obj, dict) or not isinstance(obj.get("id"), (str, int)):
                 raise BadInput(f"{where}: expected an object with an 'id' and 'labels'",
                                'write {"id": "call1", "labels": {"you-not-we": [4]}}')
@@ -232,7 +197,7 @@ def read_labels(path: Path) -> dict[str, Labels]:
                 raise BadInput(f"{where}: no 'labels'", 'add "labels": {"RULE": [TURN, ...]}')
             out[name] = labels
         return out
-    text = "".join(raw for _, raw in _open_lines(path))
+    text = "".join(raw for _, raw in read_lines(path))
     try:
         data = json.loads(text)
     except json.JSONDecodeError as exc:

@@ -65,39 +65,53 @@ def parse_line(obj: Any, index: int, prev_end_s: float, where: str) -> Utterance
     return Utterance(index=index, speaker=speaker, text=text, start_s=start, end_s=end, timing_estimated=estimated)
 
 
-def read_transcript(path: Path) -> Iterator[Utterance]:
-    """Yield the utterances of a JSONL transcript; index = 0-based line number of non-blank lines.
-
-    Raises InputNotFound or BadInput (naming the line) lazily, after the good lines before it.
-    """
+def read_lines(path: Path) -> Iterator[tuple[int, str]]:
+    """(line number, line) of a UTF-8 text file, lazily; missing or unreadable -> InputNotFound,
+    bad bytes -> BadInput naming the line (after the good lines before it)."""
     try:
         handle = path.open("r", encoding="utf-8")
     except FileNotFoundError:
         raise InputNotFound(f"no such file: {path}", "check the path") from None
     except IsADirectoryError:
-        raise InputNotFound(f"{path} is a folder, not a transcript", "pass a .jsonl file") from None
+        raise InputNotFound(f"{path} is a folder, not a file", "pass a .jsonl file") from None
     except OSError as exc:
         raise InputNotFound(f"cannot read {path}: {exc.strerror}", "check the file's permissions") from None
+    lineno = 0
     with handle:
-        index = 0
-        prev_end = 0.0
-        lineno = 0
         try:
             for lineno, raw in enumerate(handle, start=1):
-                if not raw.strip():
-                    continue
-                where = f"{path}:{lineno}"
-                try:
-                    obj = json.loads(raw)
-                except json.JSONDecodeError as exc:
-                    raise BadInput(f"{where}: not valid JSON ({exc.msg} at column {exc.colno})",
-                                   "each line must be one JSON object") from None
-                utt = parse_line(obj, index, prev_end, where)
-                prev_end = utt.end_s
-                index += 1
-                yield utt
+                yield lineno, raw
         except UnicodeDecodeError:
-            raise BadInput(f"{path}:{lineno + 1}: not UTF-8 text", "save the transcript as UTF-8") from None
-        if index == 0:
-            raise BadInput(f"{path} has no utterances" + (" (the file is empty)" if lineno == 0 else ""),
-                           'write one JSON object per line: {"speaker": "agent", "text": "..."}')
+            raise BadInput(f"{path}:{lineno + 1}: not UTF-8 text", "save the file as UTF-8") from None
+
+
+def json_lines(path: Path) -> Iterator[tuple[int, str, Any]]:
+    """(line number, ``file:line``, decoded value) of each non-blank line of a JSONL file; errors as ``read_lines``,
+    and a line that is not JSON -> BadInput naming it."""
+    for lineno, raw in read_lines(path):
+        if not raw.strip():
+            continue
+        where = f"{path}:{lineno}"
+        try:
+            yield lineno, where, json.loads(raw)
+        except json.JSONDecodeError as exc:
+            raise BadInput(f"{where}: not valid JSON ({exc.msg} at column {exc.colno})",
+                           "each line must be one JSON object") from None
+
+
+def read_transcript(path: Path) -> Iterator[Utterance]:
+    """Yield the utterances of a JSONL transcript; index = 0-based line number of non-blank lines.
+
+    Raises InputNotFound or BadInput (naming the line) lazily, after the good lines before it.
+    """
+    index = 0
+    prev_end = 0.0
+    for _, where, obj in json_lines(path):
+        utt = parse_line(obj, index, prev_end, where)
+        prev_end = utt.end_s
+        index += 1
+        yield utt
+    if index == 0:
+        empty = path.stat().st_size == 0
+        raise BadInput(f"{path} has no utterances" + (" (the file is empty)" if empty else ""),
+                       'write one JSON object per line: {"speaker": "agent", "text": "..."}')

@@ -453,15 +453,16 @@ def regex_finder(finder: RegexFinder) -> Callable[[Features], list[Match]]:
     from .loader import compile_regex
 
     compiled = compile_regex(finder.pattern, finder.ignore_case)
-    label = "regex"
+    key = f"re:{finder.ignore_case}:{finder.pattern}"
 
     def find(feats: Features) -> list[Match]:
-        key = "re:" + finder.pattern
         cached = feats.cache.get(key)
         if cached is not None:
             return cached  # type: ignore[return-value]
         doc = feats.doc
-        text = doc.text
+        text = feats.cache.get("#text")
+        if text is None:  # spaCy rebuilds Doc.text token by token on every access
+            text = feats.cache["#text"] = doc.text
         out: list[Match] = []
         for hit in compiled.finditer(text):
             start, end = hit.span()
@@ -472,7 +473,7 @@ def regex_finder(finder: RegexFinder) -> Callable[[Features], list[Match]]:
                 continue
             s, e = feats.content_pos(span.start), feats.content_pos(span.end)
             if s < e:
-                out.append(Match(s, e, label, feats))
+                out.append(Match(s, e, "regex", feats))
         feats.cache[key] = out
         return out
 

@@ -163,12 +163,6 @@ class RuleEngine:
                 return compiled.rule, state, self._history[-1] if self._history else None, self._compiler
         raise KeyError(rule_id)
 
-    @property
-    def dead_air_thresholds(self) -> list[float]:
-        """The silences (s) the loaded event rules wait for (the signals report dead air at the least)."""
-        return [c.event.min_s for c in self._event_rules
-                if c.event is not None and c.event.kind == "dead_air" and c.event.min_s is not None]
-
     # ------------------------------------------------------------ one rule, one utterance
 
     def _step(self, compiled: _CompiledRule, state: _State, feats: Features, ctx: EvalContext) -> Output | None:

@@ -37,6 +37,7 @@ from .model import (
     TokenFinder,
     ToneIs,
     UsesName,
+    required_speakers,
 )
 
 YES, NO = "✓", "✗"
@@ -101,7 +102,7 @@ class RuleExplainer:
                                   "does not count" + ("" if not self._holds(rule.when, ctx, compiler)
                                                       else " (it joins the wait as another trigger)"))
         if not before.pending and not before.latched:
-            speakers = _required_speakers(rule.when)
+            speakers = required_speakers(rule.when)
             if speakers and utt.speaker not in speakers:
                 self.lines.append(f"    when {NO}: the rule starts on the {'/'.join(s.value for s in speakers)}'s turns")
             else:
@@ -279,13 +280,6 @@ def _describe_window(rule: Rule) -> str:
         cond = rest[0] if len(rest) == 1 else AllOf(rest)
     return f"the {expect.speaker.value} should {_describe(cond)} within {' or '.join(parts)}"
 
-
-def _required_speakers(cond: Condition) -> set:  # type: ignore[type-arg]
-    if isinstance(cond, SpeakerIs):
-        return {cond.speaker}
-    if isinstance(cond, AllOf):
-        return set().union(*(_required_speakers(c) for c in cond.items))
-    return set()
 
 
 def _describe_event(event: SignalEvent) -> str:

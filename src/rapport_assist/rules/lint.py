@@ -9,7 +9,20 @@ from __future__ import annotations
 from typing import Iterable, Iterator
 
 from .features import compile_phrase
-from .model import AllOf, AnyOf, Condition, Earlier, MaxWords, MinLength, Not, Rule, RuleSet, SignalTest, SpeakerIs
+from .model import (
+    AllOf,
+    AnyOf,
+    Condition,
+    Earlier,
+    MaxWords,
+    MinLength,
+    Not,
+    Rule,
+    RuleSet,
+    SignalTest,
+    SpeakerIs,
+    required_speakers,
+)
 from .source import Loc, RuleProblem
 
 MIN_EXAMPLES = 2  # of each kind, per rule
@@ -57,18 +70,9 @@ def _rule_warnings(rule: Rule) -> Iterator[RuleProblem]:
         if why:
             yield _at(rule.loc, f"rule {rule.id!r}: its 'expect' {why}, so it fires every time",
                       "fix the contradiction")
-        if _speakers(rule.expect.condition) - {rule.expect.speaker}:
+        if required_speakers(rule.expect.condition) - {rule.expect.speaker}:
             yield _at(rule.loc, f"rule {rule.id!r}: 'expect' waits for the {rule.expect.speaker.value} but asks "
                       "for another speaker's words, so it fires every time", "make the two speakers agree")
-
-
-def _speakers(cond: Condition) -> set:  # type: ignore[type-arg]
-    """Speakers a condition requires (top-level 'all' only)."""
-    if isinstance(cond, SpeakerIs):
-        return {cond.speaker}
-    if isinstance(cond, AllOf):
-        return set().union(*(_speakers(c) for c in cond.items))
-    return set()
 
 
 def _never(cond: Condition) -> str:

@@ -222,6 +222,15 @@ class Not:
 Condition = Union[SpeakerIs, Says, ToneIs, SignalTest, MinLength, MaxWords, Reflects, UsesName, Earlier, EventIs,
                   AllOf, AnyOf, Not]
 
+def required_speakers(cond: Condition) -> set[Speaker]:
+    """The speakers a condition insists on (``speaker:`` at its top level or in a top-level ``all``)."""
+    if isinstance(cond, SpeakerIs):
+        return {cond.speaker}
+    if isinstance(cond, AllOf):
+        return set().union(*(required_speakers(c) for c in cond.items))
+    return set()
+
+
 # ---------------------------------------------------------------- rules
 
 
