@@ -198,6 +198,11 @@ class SignalTracker:
 
     # ------------------------------------------------------------ the clock and activity
 
+    @property
+    def speaking(self) -> frozenset[Speaker]:
+        """Channels whose speech started and has not yet become an utterance (or been dropped)."""
+        return frozenset(self._speaking)
+
     def on_activity(self, mark: SpeechActivity) -> list[SignalEvent]:
         events = self.tick(mark.t_s)
         if mark.speaking:
