@@ -42,7 +42,7 @@ import numpy as np
 from .audio import STREAM_RATE_HZ
 from .capture import (AudioDevice, Capture, CaptureOpener, DeviceChoice, StreamResampler, find_device, list_devices,
                       open_capture, source_present)
-from .endpoint import Endpointer, EndpointerOptions
+from .endpoint import FRAME_SAMPLES, Endpointer, EndpointerOptions
 from .errors import RapportError
 from .output import JsonlSink
 from .privacy import mask_event
@@ -149,6 +149,24 @@ class _StereoRecorder:
 
 
 _STOP = object()
+
+
+def is_leak(utt: Utterance, recent_customer: list[Utterance], similarity: float) -> bool:
+    """Is the agent's ``utt`` the customer leaking into the microphone: words that repeat (most
+    of) a customer utterance said at the same time?"""
+    words = normalize_text(utt.text).split()
+    if not words:
+        return False
+    for other in recent_customer:
+        overlap = min(utt.end_s, other.end_s) - max(utt.start_s, other.start_s)
+        if overlap < 0.5 * max(utt.duration_s, 0.1):
+            continue
+        theirs = normalize_text(other.text).split()
+        matcher = difflib.SequenceMatcher(None, theirs, words, autojunk=False)
+        matched = sum(b.size for b in matcher.get_matching_blocks())
+        if matched / len(words) >= similarity:  # most of the agent's words are the customer's, in order
+            return True
+    return False
 
 
 def inp_rate(inp: "_Input") -> int:
@@ -448,7 +466,9 @@ class LiveCall:
                 samples = ch.resampler.push(samples)
             if not ch.aligned:  # streams start late (PulseAudio: up to a second): put them on the call clock
                 ch.aligned = True
-                ch.endpointer = self._new_endpointer(ch.speaker, max(0.0, self.call_time() - len(block) / inp_rate(inp)))
+                start = max(0.0, self.call_time() - len(block) / inp_rate(inp))
+                start = (int(start * STREAM_RATE_HZ) // FRAME_SAMPLES) * FRAME_SAMPLES / STREAM_RATE_HZ  # WAV framing
+                ch.endpointer = self._new_endpointer(ch.speaker, start)
             if self._recorder is not None:
                 start = int(round(ch.endpointer.position_s * STREAM_RATE_HZ))
                 self._recorder.pad_to(ch.speaker, start)
@@ -515,7 +535,7 @@ class LiveCall:
             from .sources import to_utterance
 
             utt = to_utterance(segment, rec, index)
-            if segment.speaker is Speaker.AGENT and self._is_leak(utt, recent_customer):
+            if segment.speaker is Speaker.AGENT and is_leak(utt, recent_customer, self.settings.leak_similarity):
                 self.stats["leaks_dropped"] += 1
                 self._items.put(SpeechActivity(segment.speaker, segment.end_s, False))
                 continue
@@ -544,26 +564,6 @@ class LiveCall:
                     continue
             return segment, queued_at
         return None, 0.0
-
-    def _is_leak(self, utt: Utterance, recent_customer: list[Utterance]) -> bool:
-        """Does the agent's ``utt`` repeat what the customer said at the same time?"""
-        words = normalize_text(utt.text).split()
-        if not words:
-            return False
-        for other in recent_customer:
-            overlap = min(utt.end_s, other.end_s) - max(utt.start_s, other.start_s)
-            if overlap < 0.5 * max(utt.duration_s, 0.1):
-                continue
-            theirs = normalize_text(other.text).split()
-            ratio = difflib.SequenceMatcher(None, words, theirs, autojunk=False).ratio()
-            # a leak of part of a long customer turn: compare with the best-matching window of theirs
-            if len(theirs) > len(words):
-                matcher = difflib.SequenceMatcher(None, theirs, words, autojunk=False)
-                matched = sum(b.size for b in matcher.get_matching_blocks())
-                ratio = max(ratio, matched / len(words))
-            if ratio >= self.settings.leak_similarity:
-                return True
-        return False
 
     # ------------------------------------------------------------ pipeline thread
 
