@@ -99,6 +99,17 @@ class PulseServer:
             self._players.append(proc)
             self._feed(proc, np.asarray(samples, dtype=np.float32))
 
+    def play_looped(self, audio: Mapping[str, np.ndarray], repeats: int) -> None:
+        """Like ``play``, ``repeats`` times over, fed from files by a shell loop (the audio is
+        not held in this process, so a long soak does not inflate its memory)."""
+        for sink, samples in audio.items():
+            raw = self._dir / f"{sink}.f32"
+            np.asarray(samples, dtype="<f4").tofile(raw)
+            feeder = f'i=0; while [ $i -lt {int(repeats)} ]; do cat "{raw}"; i=$((i+1)); done'
+            cmd = (f"({feeder}) | pacat --playback --device={sink} --rate={RATE_HZ} --channels=1 "
+                   "--format=float32le --latency-msec=20")
+            self._players.append(subprocess.Popen(["sh", "-c", cmd], env=self._env(), stderr=subprocess.DEVNULL))
+
     @staticmethod
     def _feed(proc: subprocess.Popen, samples: np.ndarray) -> None:
         import threading

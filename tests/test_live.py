@@ -120,6 +120,25 @@ def test_tick_fails_an_expectation_at_its_deadline() -> None:
     assert "warm-opening-missing" not in quiet  # 21.0 is before the deadline: not on the clock yet
 
 
+def test_next_turn_marked_open_before_the_last_one_lands_is_not_dead_air() -> None:
+    """Live order: the customer's second segment opens (13.3) before the words of the first
+    (5.1-13.0) are recognized. The channel stays busy: no dead air at 21 s or later."""
+    from rapport_assist.annotate import Annotator
+    from rapport_assist.pipeline import CallPipeline
+    from rapport_assist.rules import RuleEngine, default_rules_dir, load_rules
+    from rapport_assist.types import DeadAir, SpeechActivity
+
+    engine = RuleEngine(load_rules([default_rules_dir()]))
+    items = [SpeechActivity(Speaker.CUSTOMER, 5.1, True), SpeechActivity(Speaker.CUSTOMER, 13.3, True),
+             Utterance(0, Speaker.CUSTOMER, "My internet keeps dropping every night.", 5.2, 13.0),
+             Tick(18.0), Tick(22.0), Tick(30.0)]
+    events = list(CallPipeline(Annotator(), engine).run(items))
+    assert not [e for e in events if isinstance(e, DeadAir)]
+    items[-1:] = [Utterance(1, Speaker.CUSTOMER, "It comes back after a few minutes.", 13.4, 19.0), Tick(30.0)]
+    dead = [e for e in CallPipeline(Annotator(), engine).run(items) if isinstance(e, DeadAir)]
+    assert [(d.since_s, d.t_s) for d in dead] == [(19.0, 27.0)]  # once the second segment landed
+
+
 def test_leak_filter() -> None:
     customer = Utterance(0, Speaker.CUSTOMER, "This is the third time I'm calling and it's ridiculous.", 10.0, 14.0)
     leak = Utterance(1, Speaker.AGENT, "third time I'm calling and it's ridiculous", 11.0, 13.9)
@@ -163,7 +182,7 @@ def test_silence_and_line_noise_give_nothing(recognizer) -> None:
     kinds = [type(e).__name__ for e in events]
     assert "Utterance" not in kinds and "Nudge" not in kinds and "DeadAir" not in kinds, kinds
     assert isinstance(events[-1], CallSummary) and events[-1].utterances == 0
-    assert call.stats["blocks"] == len(stereo) // 512 + 1
+    assert call.stats["blocks"] == -(-len(stereo) // 512)  # every block went through the live path
 
 
 # ------------------------------------------------------------------ real PulseAudio + sounddevice
@@ -242,7 +261,8 @@ def test_live_capture_through_pulseaudio_matches_replay(pulse: PulseServer, reco
     assert _similar(live_words, replay_words) >= 0.9, (live_words, replay_words)
     live_rules = sorted(e.rule for e in events if isinstance(e, Nudge))
     replay_rules = sorted(e.rule for e in replay if isinstance(e, Nudge))
-    assert live_rules == replay_rules
+    assert live_rules == replay_rules, ([(e.rule, e.t_s, [ev.text for ev in e.evidence]) for e in events
+                                         if isinstance(e, Nudge)], live_words)
 
     # The call record: the event log has every event, and the WAV replays to what the agent saw.
     assert call.log_path is not None and call.wav_path is not None

@@ -74,6 +74,20 @@ class LiveSettings:
     leak_wait_s: float = 1.0  # how long an agent segment waits for an overlapping customer one
 
 
+@dataclass(frozen=True)
+class UtteranceTiming:
+    """Call times (s) in one utterance's trip: its last word ends, the endpointer closes its
+    segment (hangover), the recognizer starts and ends on it, the pipeline hands it on."""
+
+    index: int
+    speaker: Speaker
+    speech_end_s: float
+    segment_closed_s: float
+    recognizer_start_s: float
+    recognizer_end_s: float
+    delivered_s: float
+
+
 @dataclass
 class _Channel:
     """One side of the call: where its audio comes from and its endpointer."""
@@ -207,7 +221,7 @@ class LiveCall:
         self.log_path: Path | None = None
         self.wav_path: Path | None = None
         self.stats = {"blocks": 0, "segments": 0, "utterances": 0, "leaks_dropped": 0, "guard_dropped": 0}
-        self.latencies_s: list[tuple[float, float]] = []  # (segment end call time, utterance event delay)
+        self.timings: list[UtteranceTiming] = []  # where each utterance's time went (bench/live_latency.py)
 
     # ------------------------------------------------------------ public
 
@@ -476,7 +490,7 @@ class LiveCall:
             for segment in ch.endpointer.push(samples):
                 self._segments.put((segment, time.monotonic()))
             open_since = ch.endpointer.open_since_s
-            if open_since is not None and ch.open_since_s is None:
+            if open_since is not None and open_since != ch.open_since_s:  # a new segment (or a forced cut's rest)
                 self._items.put(SpeechActivity(ch.speaker, open_since, True))
             ch.open_since_s = open_since
             if ch.speaker is Speaker.CUSTOMER:
@@ -527,7 +541,9 @@ class LiveCall:
                 continue
             waiting.remove((segment, queued_at))
             self.stats["segments"] += 1
+            rec_start = time.monotonic()
             rec = recognizer.recognize(segment) if recognizer is not None else None
+            rec_end = time.monotonic()
             if rec is None:
                 self.stats["guard_dropped"] += 1
                 self._items.put(SpeechActivity(segment.speaker, segment.end_s, False))
@@ -544,7 +560,7 @@ class LiveCall:
                 del recent_customer[:-8]
             index += 1
             self.stats["utterances"] += 1
-            self._items.put((utt, segment.end_s, queued_at))
+            self._items.put((utt, (queued_at, rec_start, rec_end)))
         self._items.put(_STOP)
 
     def _next_segment(self, waiting: list[tuple[SpeechSegment, float]]) -> tuple[SpeechSegment | None, float]:
@@ -577,8 +593,7 @@ class LiveCall:
             if item is _STOP:
                 return
             if isinstance(item, tuple):
-                utt, end_s, _queued = item
-                self._pending_latency = (end_s, time.monotonic())
+                utt, self._pending_times = item
                 yield utt
                 continue
             yield item
@@ -592,8 +607,10 @@ class LiveCall:
             pipeline = CallPipeline(annotator, self._engine)
             for event in pipeline.run(self._timeline(), read_ahead=1):
                 if isinstance(event, Utterance):
-                    end_s, _ = self._pending_latency
-                    self.latencies_s.append((end_s, self.call_time() - end_s))
+                    queued, rec_start, rec_end = self._pending_times
+                    self.timings.append(UtteranceTiming(event.index, event.speaker, event.end_s,
+                                                        queued - self._t0, rec_start - self._t0, rec_end - self._t0,
+                                                        self.call_time()))
                 self._emit(event)
         except Exception as exc:  # a bug in a stage: say so, keep the record, end the call cleanly
             logger.exception("live pipeline failed")
@@ -603,4 +620,4 @@ class LiveCall:
             while self._items.get() is not _STOP:  # let the other threads finish
                 pass
 
-    _pending_latency: tuple[float, float] = (0.0, 0.0)
+    _pending_times: tuple[float, float, float] = (0.0, 0.0, 0.0)
