@@ -185,6 +185,36 @@ def test_silence_and_line_noise_give_nothing(recognizer) -> None:
     assert call.stats["blocks"] == -(-len(stereo) // 512)  # every block went through the live path
 
 
+@pytest.mark.model
+def test_customer_leaking_into_the_microphone_is_dropped(recognizer, speak) -> None:
+    """No headset: the customer's words reach the agent's microphone 8 dB down and a little
+    late. Only the customer's utterances come out; the agent's own words still do."""
+    customer = speak("I have been waiting for my refund for three weeks now.")
+    agent = speak("Let me check that for you right away.")
+    pause = np.zeros(8000, np.float32)
+    right = np.concatenate([pause, customer, pause, np.zeros(len(agent), np.float32), pause])
+    left = np.concatenate([pause, np.zeros(len(customer), np.float32), pause, agent, pause])
+    leak = np.roll(right, 160) * 10 ** (-8 / 20)  # 10 ms later, 8 dB quieter
+    stereo = np.stack([left + leak, right], axis=1).astype(np.float32)
+    captures: list[ArrayCapture] = []
+
+    def opener(device, channels, on_block):
+        captures.append(ArrayCapture(stereo, on_block, speed=0))
+        return captures[-1]
+
+    events: list = []
+    call = LiveCall(LiveSettings(agent=DeviceChoice("fake:array", 0), customer=DeviceChoice("fake:array", 1),
+                                 device_timeout_s=30.0),
+                    opener=opener, devices=[_fake_device(2)], recognizer=recognizer)
+    call.start(events.append)
+    assert captures[0].done.wait(30)
+    call.stop()
+    said = [(e.speaker.value, e.text) for e in events if isinstance(e, Utterance)]
+    assert [s for s, _ in said] == ["customer", "agent"], said
+    assert "refund" in said[0][1] and "check" in said[1][1]
+    assert call.stats["leaks_dropped"] == 1
+
+
 # ------------------------------------------------------------------ real PulseAudio + sounddevice
 
 
@@ -225,8 +255,9 @@ def _similar(a: list[str], b: list[str]) -> float:
 
 
 @pytest.mark.slow
-def test_live_capture_through_pulseaudio_matches_replay(pulse: PulseServer, recognizer, tmp_path: Path) -> None:
-    """The demo call played into two null sinks, captured from their monitors through
+def test_live_capture_through_pulseaudio_matches_replay(pulse: PulseServer, recognizer, tmp_path: Path,
+                                                       write_audio) -> None:
+    """Part of the demo call played into two null sinks, captured from their monitors through
     sounddevice: the same utterances and nudges as replaying the file; the saved stereo WAV
     replays to what the agent saw; then the customer's source is unloaded mid-call."""
     from rapport_assist.capture import list_devices
@@ -234,11 +265,16 @@ def test_live_capture_through_pulseaudio_matches_replay(pulse: PulseServer, reco
     devices = list_devices()
     ids = {d.id for d in devices}
     assert {"pulse:agent_line.monitor", "pulse:customer_line.monitor"} <= ids, ids
-    audio = decode_channels(DEMO)
+    # The demo call's first 52 s (a pause there): a missed reflection, 'you need to', anger
+    # without an apology, a talk-over.
+    cut = 52 * 16000
+    full = decode_channels(DEMO).channels
+    excerpt = write_audio(tmp_path / "excerpt.wav", np.stack([full[0][:cut], full[1][:cut]]), 16000)
+    audio = decode_channels(excerpt)
     events: list = []
     call = LiveCall(LiveSettings(agent=DeviceChoice("pulse:agent_line.monitor"),
                                  customer=DeviceChoice("pulse:customer_line.monitor"),
-                                 record_to=tmp_path, record_audio=True), recognizer=recognizer)
+                                 record_to=tmp_path / "calls", record_audio=True), recognizer=recognizer)
     call.start(events.append)
     time.sleep(1.0)  # the streams connect
     pulse.play({"agent_line": audio.channels[0], "customer_line": audio.channels[1]})
@@ -249,13 +285,21 @@ def test_live_capture_through_pulseaudio_matches_replay(pulse: PulseServer, reco
     deadline = time.monotonic() + 10
     while time.monotonic() < deadline and not any(isinstance(e, Status) and e.code == "device_gone" for e in events):
         time.sleep(0.2)
+
+    pulse.pactl("load-module", "module-null-sink", "sink_name=customer_line", "rate=16000", "channels=1")
+    deadline = time.monotonic() + 10  # plugged back in: capture resumes
+    while time.monotonic() < deadline and not any(isinstance(e, Status) and e.code == "capture_resumed"
+                                                  for e in events):
+        time.sleep(0.2)
     call.stop()
 
+    resumed = [e for e in events if isinstance(e, Status) and e.code == "capture_resumed"]
+    assert resumed and "customer" in resumed[0].message
     gone = [e for e in events if isinstance(e, Status) and e.code == "device_gone"]
     assert gone and "customer" in gone[0].message, [e for e in events if isinstance(e, Status)]
     assert isinstance(events[-1], CallSummary) and events[-1].utterances == heard  # nothing lost after the unplug
 
-    replay = _replay_events(DEMO, recognizer)
+    replay = _replay_events(excerpt, recognizer)
     live_words, replay_words = _words(events), _words(replay)
     assert abs(len(live_words) - len(replay_words)) <= 1, (live_words, replay_words)
     assert _similar(live_words, replay_words) >= 0.9, (live_words, replay_words)
@@ -271,3 +315,93 @@ def test_live_capture_through_pulseaudio_matches_replay(pulse: PulseServer, reco
     recorded = _replay_events(call.wav_path, recognizer)
     assert _similar(_words(recorded), live_words) >= 0.95, (_words(recorded), live_words)
     assert sorted(e.rule for e in recorded if isinstance(e, Nudge)) == live_rules
+
+
+def test_stream_resampler_keeps_pitch_and_length() -> None:
+    from rapport_assist.capture import StreamResampler
+
+    rate = 48000
+    tone = np.sin(2 * np.pi * 440 * np.arange(rate) / rate).astype(np.float32)
+    resampler = StreamResampler(rate)
+    out = np.concatenate([resampler.push(tone[i: i + 1536]) for i in range(0, rate, 1536)])
+    assert abs(len(out) - 16000) <= 64
+    spectrum = np.abs(np.fft.rfft(out[:8000]))
+    assert abs(np.argmax(spectrum) * 16000 / 8000 - 440) <= 2
+
+
+class _SlowRecognizer:
+    """A stand-in for unit-testing the queue logic: every segment takes ``delay_s`` and becomes
+    the text "segment N" (the real model is tested through PulseAudio below)."""
+
+    def __init__(self, delay_s: float) -> None:
+        self.delay_s = delay_s
+        self.calls = 0
+
+    def warm_up(self) -> None:
+        pass
+
+    def recognize(self, segment):
+        from rapport_assist.types import Recognition
+
+        time.sleep(self.delay_s)
+        self.calls += 1
+        return Recognition(f"segment {self.calls}", (), 0.9, 0.0, -0.2)
+
+
+def test_recognizer_behind_is_reported_and_nothing_is_lost(speak) -> None:
+    """Speech at 48 kHz (a device that will not take 16 kHz) fed fast to a recognizer that takes
+    0.6 s a segment: rate_fallback, then recognizer_behind, every segment still transcribed in
+    order, then recognizer_caught_up."""
+    from rapport_assist.capture import StreamResampler  # noqa: F401  (the path under test)
+
+    speech = speak("Hello, this is a test of the live call.")
+    gap = np.zeros(16000, np.float32)
+    mono16 = np.concatenate([gap, speech] * 5 + [gap])
+    mono48 = np.interp(np.arange(len(mono16) * 3) / 3, np.arange(len(mono16)), mono16).astype(np.float32)
+    captures: list[ArrayCapture] = []
+
+    def opener(device, channels, on_block):
+        captures.append(ArrayCapture(mono48[:, None], on_block, speed=0, block_frames=1536, rate_hz=48000))
+        return captures[-1]
+
+    events: list = []
+    slow = _SlowRecognizer(0.6)
+    call = LiveCall(LiveSettings(agent=DeviceChoice("fake:array"), customer=None, behind_s=1.0, device_timeout_s=30),
+                    opener=opener, devices=[_fake_device(1)], recognizer=slow)
+    call.start(events.append)
+    assert captures[0].done.wait(30)
+    time.sleep(0.5)
+    call.stop()
+    codes = [e.code for e in events if isinstance(e, Status)]
+    assert "rate_fallback" in codes and "recognizer_behind" in codes, codes
+    assert codes.index("recognizer_behind") < codes.index("recognizer_caught_up") if "recognizer_caught_up" in codes \
+        else True
+    texts = [e.text for e in events if isinstance(e, Utterance)]
+    assert texts == [f"segment {i}" for i in range(1, 6)]
+    assert isinstance(events[-1], CallSummary) and events[-1].utterances == 5
+
+
+@pytest.mark.slow
+def test_live_command_on_pulseaudio(pulse: PulseServer, speak, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`rapport-assist live` end to end: devices chosen on the command line, saved; the customer
+    speaks into a null sink; the transcript prints; --seconds ends the call with its summary."""
+    import io
+
+    from rapport_assist.cli import main
+
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "cfg"))
+    speech = speak("My card number is 4111 1111 1111 1234.")
+    out, err = io.StringIO(), io.StringIO()
+    timer = __import__("threading").Timer(3.0, pulse.play, [{"customer_line": speech}])
+    timer.start()
+    code = main(["live", "--agent", "pulse:agent_line.monitor", "--customer", "pulse:customer_line.monitor",
+                 "--seconds", str(6.0 + len(speech) / 16000), "--record", str(tmp_path / "calls")], out, err)
+    timer.join()
+    assert code == 0, err.getvalue()
+    text = out.getvalue()
+    assert "CUSTOMER" in text and "call end" in text, text
+    assert "1234" in text and "4111" not in text  # masked by default
+    saved = json.loads((tmp_path / "cfg" / "rapport-assist" / "settings.json").read_text())
+    assert saved["customer_device"] == "pulse:customer_line.monitor"
+    logs = list((tmp_path / "calls").glob("call-*.jsonl"))
+    assert len(logs) == 1 and "4111" not in logs[0].read_text()

@@ -293,13 +293,13 @@ def source_present(device: AudioDevice) -> bool | None:
 
 
 class ArrayCapture:
-    """Plays an array (frames, channels) at 16 kHz into ``on_block`` from a thread, in blocks,
+    """Plays an array (frames, channels) at ``rate_hz`` into ``on_block`` from a thread, in blocks,
     paced at ``speed`` x real time (``0``: as fast as the consumer keeps up). For tests and the
     benchmark's silence check: the live pipeline after the audio callback is the same."""
 
     def __init__(self, samples: np.ndarray, on_block: BlockCallback, speed: float = 1.0,
-                 block_frames: int = BLOCK_FRAMES_16K, loop: bool = False) -> None:
-        self.rate_hz = STREAM_RATE_HZ
+                 block_frames: int = BLOCK_FRAMES_16K, loop: bool = False, rate_hz: int = STREAM_RATE_HZ) -> None:
+        self.rate_hz = rate_hz
         samples = np.asarray(samples, dtype=np.float32)
         self._samples = samples.reshape(len(samples), -1)
         self.channels = self._samples.shape[1]
