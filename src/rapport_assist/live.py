@@ -41,7 +41,7 @@ import numpy as np
 
 from .audio import STREAM_RATE_HZ
 from .capture import (AudioDevice, Capture, CaptureOpener, DeviceChoice, StreamResampler, find_device, list_devices,
-                      open_capture, source_present)
+                      open_capture, pulse_source_names)
 from .endpoint import FRAME_SAMPLES, Endpointer, EndpointerOptions
 from .errors import RapportError
 from .output import JsonlSink
@@ -97,7 +97,8 @@ class _Channel:
     endpointer: Endpointer
     resampler: StreamResampler | None = None
     open_since_s: float | None = None
-    aligned: bool = False  # the endpointer's clock starts at the call time of the first block
+    aligned: bool = False  # the endpointer's clock is set from the call time of the stream's first block
+    started: bool = False  # the channel has had audio in this call
 
 
 @dataclass
@@ -349,6 +350,7 @@ class LiveCall:
         try:
             devices = self._devices if self._devices is not None else list_devices()
             if not devices:
+                inp.lost = True  # retried by the watchdog
                 if first:
                     self._status("error", "no_devices",
                                  "no audio input found (no devices, or no audio server running) — plug in a headset "
@@ -412,7 +414,8 @@ class LiveCall:
             if ch.speaker is Speaker.CUSTOMER:
                 self._customer_open = None
 
-    def _watch(self, inp: _Input, now: float) -> None:
+    def _watch(self, inp: _Input, now: float, sources: Callable[[], set[str] | None]) -> None:
+        """Reopen a lost device when it is time; notice a running one that stopped."""
         if inp.lost:
             if now - inp.last_try_t >= self.settings.retry_s and not self._stopping.is_set():
                 self._open(inp)
@@ -423,7 +426,8 @@ class LiveCall:
             self._lose(inp, f"no audio for {self.settings.device_timeout_s:g} s")
         elif inp.device is not None and inp.device.backend == "pulse" and now - inp.last_check_t >= 1.0:
             inp.last_check_t = now
-            if source_present(inp.device) is False:
+            names = sources()
+            if names is None or inp.device.name not in names:
                 self._lose(inp, f"the source {inp.device.name} is gone")
 
     # ------------------------------------------------------------ audio thread
@@ -442,8 +446,15 @@ class LiveCall:
             now = time.monotonic()
             if now - last_watch >= 0.2 and not self._stopping.is_set():
                 last_watch = now
+                cache: list[set[str] | None] = []
+
+                def sources() -> set[str] | None:  # one pactl call per round, only when a check is due
+                    if not cache:
+                        cache.append(pulse_source_names())
+                    return cache[0]
+
                 for inp in self._inputs:
-                    self._watch(inp, now)
+                    self._watch(inp, now, sources)
                     if inp.lost and self._recorder is not None:
                         for ch in inp.channels.values():
                             self._recorder.pad_to(ch.speaker, int(self.call_time() * STREAM_RATE_HZ))
@@ -481,8 +492,12 @@ class LiveCall:
             if not ch.aligned:  # streams start late (PulseAudio: up to a second): put them on the call clock
                 ch.aligned = True
                 start = max(0.0, self.call_time() - len(block) / inp_rate(inp))
-                start = (int(start * STREAM_RATE_HZ) // FRAME_SAMPLES) * FRAME_SAMPLES / STREAM_RATE_HZ  # WAV framing
-                ch.endpointer = self._new_endpointer(ch.speaker, start)
+                start_n = int(start * STREAM_RATE_HZ) // FRAME_SAMPLES * FRAME_SAMPLES
+                if not ch.started:  # the silence before the first block, as the call's WAV will have it,
+                    ch.started = True  # so replaying the WAV meets the same frames and VAD state
+                    ch.endpointer.push(np.zeros(start_n, dtype=np.float32))
+                else:  # reopened after a loss: a fresh endpointer from here
+                    ch.endpointer = self._new_endpointer(ch.speaker, start_n / STREAM_RATE_HZ)
             if self._recorder is not None:
                 start = int(round(ch.endpointer.position_s * STREAM_RATE_HZ))
                 self._recorder.pad_to(ch.speaker, start)
