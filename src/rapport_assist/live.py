@@ -151,7 +151,8 @@ class _StereoRecorder:
             data = np.concatenate(self._pending[speaker]) if self._pending[speaker] else np.zeros(0, np.float32)
             cols.append(data[:n])
             self._pending[speaker] = [data[n:]] if len(data) > n else []
-        frames = (np.clip(np.stack(cols, axis=1), -1.0, 1.0) * 32767).astype("<i2")
+        # x * 32768, as PulseAudio and FFmpeg scale 16-bit audio: 16-bit capture is saved bit for bit
+        frames = np.clip(np.round(np.stack(cols, axis=1) * 32768.0), -32768, 32767).astype("<i2")
         self._wav.writeframes(frames.tobytes())  # also rewrites the header's length
         self._written += n
 
