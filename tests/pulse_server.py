@@ -94,7 +94,7 @@ class PulseServer:
         """Start playing each mono 16 kHz array into its sink (real time, all at once)."""
         for sink, samples in audio.items():
             proc = subprocess.Popen(["pacat", "--playback", f"--device={sink}", f"--rate={RATE_HZ}", "--channels=1",
-                                     "--format=float32le", "--latency-msec=20"],
+                                     "--format=float32le", "--latency-msec=100"],
                                     env=self._env(), stdin=subprocess.PIPE, stderr=subprocess.DEVNULL)
             self._players.append(proc)
             self._feed(proc, np.asarray(samples, dtype=np.float32))
@@ -107,7 +107,7 @@ class PulseServer:
             np.asarray(samples, dtype="<f4").tofile(raw)
             feeder = f'i=0; while [ $i -lt {int(repeats)} ]; do cat "{raw}"; i=$((i+1)); done'
             cmd = (f"({feeder}) | pacat --playback --device={sink} --rate={RATE_HZ} --channels=1 "
-                   "--format=float32le --latency-msec=20")
+                   "--format=float32le --latency-msec=100")
             self._players.append(subprocess.Popen(["sh", "-c", cmd], env=self._env(), stderr=subprocess.DEVNULL))
 
     @staticmethod

@@ -2,7 +2,7 @@
 
     "my card is 4111 1111 1111 1234"  ->  "my card is #### #### #### 1234"
 
-A run of digits, possibly split by single spaces, dashes or dots, that holds at least
+A run of digits, possibly split by single spaces, dashes, dots or commas, that holds at least
 ``MIN_DIGITS`` digits keeps only its last ``KEEP_LAST`` digits; the others become ``#``.
 Masking keeps the length of the text, so word timestamps still line up. Times, prices and
 years ("5 pm", "$200", "2026") are shorter and stay as they are.
@@ -20,7 +20,7 @@ MIN_DIGITS = 6
 KEEP_LAST = 4
 MASK_CHAR = "#"
 
-_RUN = re.compile(r"\d(?:[ .\-]?\d)+")
+_RUN = re.compile(r"\d(?:(?:[ .\-]|, ?)?\d)+")  # Whisper writes "4111 1111", "4111-1111", "4,111,111"
 
 E = TypeVar("E")
 
