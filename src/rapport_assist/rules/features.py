@@ -121,13 +121,19 @@ class PhraseIndex:
                     best = end
         return best
 
-    def find(self, feats: "Features") -> list[tuple[int, int]]:
-        """Every longest, left-to-right, non-overlapping match as content spans."""
+    def find(self, feats: "Features", bit: int = 0) -> list[tuple[int, int]]:
+        """Every longest, left-to-right, non-overlapping match as content spans. ``bit``: this
+        index's pre-filter bit (see ``KeyBits``), to try only the words it marks."""
         out: list[tuple[int, int]] = []
-        first_keys, num_first, nums = self.first_keys, self.num_first, feats.is_num
+        if bit:
+            starts: Iterable[int] = [pos for pos, b in enumerate(feats.word_bits) if b & bit]
+        else:
+            first_keys, num_first, nums = self.first_keys, self.num_first, feats.is_num
+            starts = [pos for pos, keys in enumerate(feats.keys)
+                      if not first_keys.isdisjoint(keys) or (num_first and nums[pos])]
         resume = 0
-        for pos, keys in enumerate(feats.keys):
-            if pos < resume or (first_keys.isdisjoint(keys) and not (num_first and nums[pos])):
+        for pos in starts:
+            if pos < resume:
                 continue
             end = self.match_at(feats, pos)
             if end > pos:
@@ -154,7 +160,7 @@ class CompiledLexicon:
         self.entities = frozenset(_label_key(label) for label in lexicon.entities)
 
     def find(self, feats: "Features") -> list[Match]:
-        spans = self.phrases.find(feats) if feats.bits & self.bit else []
+        spans = self.phrases.find(feats, self.bit) if feats.bits & self.bit else []
         if self.entities:
             spans = sorted(set(spans) | set(feats.entities(self.entities)))
         if spans and self.excepts:
@@ -172,11 +178,14 @@ class Features:
     is_num: list[bool]
     sent: list[int]
     doc_i: list[int]
-    rows: list[list[int]]  # the to_array rows: lower, norm, lemma, sent start, pos
+    rows: list[list[int]]  # the to_array rows: lower, norm, lemma, sent start, pos, entity IOB, entity label
     questions: frozenset[int]
     sent_spans: list[tuple[int, int]]
     bits: int  # which first-word groups occur (see ``KeyBits``): a cheap pre-filter
+    word_bits: list[int]  # the same, per content token
+    tags: int  # the parts of speech that occur, as bits (1 << spaCy's POS id)
     cache: dict[str, object] = field(default_factory=dict)
+    made_by: object = None  # the extractor (``FeatureExtractor.features`` reuses its own only)
     _word_count: int = -1
 
     @property
@@ -203,18 +212,26 @@ class Features:
     def entities(self, labels: frozenset[int]) -> list[tuple[int, int]]:
         """Named entities with one of these label ids, as content spans."""
         out = []
-        for ent in self.ents():
-            if ent.label in labels:
-                s, e = self.content_pos(ent.start), self.content_pos(ent.end)
+        for label, start, end in self.ents():
+            if label in labels:
+                s, e = self.content_pos(start), self.content_pos(end)
                 if s < e:
                     out.append((s, e))
         return out
 
-    def ents(self) -> tuple:  # type: ignore[type-arg]
-        """The Doc's entities (spaCy rebuilds them on every access, so they are cached)."""
+    def ents(self) -> list[tuple[int, int, int]]:
+        """The Doc's entities as (label id, first token, end token), read from the token rows
+        (``Doc.ents`` would build Span objects on every access); cached."""
         ents = self.cache.get("#ents")
         if ents is None:
-            ents = self.cache["#ents"] = self.doc.ents
+            ents = []
+            for i, row in enumerate(self.rows):
+                iob, label = row[5], row[6]
+                if iob == 3:  # B: an entity starts
+                    ents.append([label, i, i + 1])
+                elif iob == 1 and ents and ents[-1][2] == i:  # I: it goes on
+                    ents[-1][2] = i + 1
+            ents = self.cache["#ents"] = [tuple(e) for e in ents]
         return ents  # type: ignore[return-value]
 
     def lemma(self, k: int) -> int:
@@ -268,11 +285,13 @@ class KeyBits:
         self.by_key: dict[int, int] = {}
         self.num_bits = 0
         self._next = 1
+        self.version = 0  # bumped by ``add``: extractors drop per-word bits cached before it
 
     def add(self, first_keys: Iterable[int]) -> int:
         """Register a group by the keys its phrases start with; returns its bit."""
         bit = self._next
         self._next <<= 1
+        self.version += 1
         for key in first_keys:
             if key == NUM:
                 self.num_bits |= bit
@@ -294,10 +313,10 @@ class FeatureExtractor:
 
     def __init__(self, fillers: Iterable[str], key_bits: KeyBits) -> None:
         from spacy import symbols
-        from spacy.attrs import LEMMA, LOWER, NORM, POS, SENT_START
+        from spacy.attrs import ENT_IOB, ENT_TYPE, LEMMA, LOWER, NORM, POS, SENT_START
 
         self._content_tags = frozenset({symbols.NOUN, symbols.PROPN, symbols.VERB, symbols.ADJ})
-        self._attrs = [LOWER, NORM, LEMMA, SENT_START, POS]
+        self._attrs = [LOWER, NORM, LEMMA, SENT_START, POS, ENT_IOB, ENT_TYPE]
         self.fillers = frozenset(phrase_key(w) for f in fillers for w in phrase_words(f)[:1])
         # spaCy leaves some contractions un-normalized ("should've" -> "'ve"); add the full word
         self._expand: dict[int, int] = {}
@@ -306,6 +325,15 @@ class FeatureExtractor:
         self._question = phrase_key("?")
         self._key_bits = key_bits
         self._words: dict[int, tuple[int, int, int]] = {}
+        self._version = key_bits.version
+
+    def features(self, au: AnnotatedUtterance) -> Features:
+        """``au``'s features: the ones kept on it when this extractor made them, else new ones
+        (kept on it for the next reader: signals and rules share one reading per utterance)."""
+        feats = au.features
+        if feats is None or feats.made_by is not self or feats.au is not au:
+            feats = au.features = self.extract(au)
+        return feats
 
     def _word(self, doc: "Doc", lower: int) -> tuple[int, int, int]:
         """(kind, pre-filter bits, expanded contraction key or 0) for a lowercase word key."""
@@ -319,6 +347,9 @@ class FeatureExtractor:
         return info
 
     def extract(self, au: AnnotatedUtterance) -> Features:
+        if self._version != self._key_bits.version:  # a finder registered new groups since
+            self._words.clear()
+            self._version = self._key_bits.version
         doc = au.doc
         rows = doc.to_array(self._attrs).tolist() if len(doc) else []
         words, question, content_tags = self._words, self._question, self._content_tags
@@ -329,11 +360,12 @@ class FeatureExtractor:
         doc_i: list[int] = []
         content: list[int] = []
         questions: set[int] = set()
-        bits = 0
+        bits = tags = 0
+        word_bits: list[int] = []
         sid = -1
         last_lower = 0
         last_skipped = 0  # the last punctuation token, to spot "?" at a sentence end
-        for i, (lower, norm, lemma, start, pos) in enumerate(rows):
+        for i, (lower, norm, lemma, start, pos, _, _) in enumerate(rows):
             if start == 1 or sid < 0:
                 if last_skipped == question and sid >= 0:
                     questions.add(sid)
@@ -341,6 +373,7 @@ class FeatureExtractor:
                 last_lower = 0
             info = words.get(lower) or self._word(doc, lower)
             kind = info[0]
+            tags |= 1 << pos
             if kind & _SKIP:
                 last_skipped = lower
                 continue
@@ -348,15 +381,17 @@ class FeatureExtractor:
             if lower == last_lower:  # a stutter: "I, I think"
                 continue
             last_lower = lower
-            bits |= info[1]
+            here = info[1]
             if info[2]:
                 keys.append((lower, norm, lemma, info[2]))
-                bits |= by_key.get(norm, 0) | by_key.get(lemma, 0)
+                here |= by_key.get(norm, 0) | by_key.get(lemma, 0)
             elif lower == norm == lemma:
                 keys.append((lower,))
             else:
                 keys.append(tuple({lower, norm, lemma}))
-                bits |= by_key.get(norm, 0) | by_key.get(lemma, 0)
+                here |= by_key.get(norm, 0) | by_key.get(lemma, 0)
+            bits |= here
+            word_bits.append(here)
             is_num.append(kind & _NUM != 0)
             sent.append(sid)
             if pos in content_tags and not kind & _STOP:
@@ -368,7 +403,8 @@ class FeatureExtractor:
         for k, s_id in enumerate(sent):
             first = spans[s_id][0] if spans[s_id][1] else k
             spans[s_id] = (first, k + 1)
-        feats = Features(au, keys, is_num, sent, doc_i, rows, frozenset(questions), spans, bits)
+        feats = Features(au, keys, is_num, sent, doc_i, rows, frozenset(questions), spans, bits, word_bits, tags,
+                         made_by=self)
         feats.cache["#fillers"] = self.fillers
         feats.cache["#content"] = content
         return feats
