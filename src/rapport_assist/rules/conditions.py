@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from typing import Callable, Mapping, Protocol, Sequence
 
 from ..types import TONE_ORDER, Speaker
-from .features import CompiledLexicon, FeatureExtractor, Features, KeyBits, Match, PhraseIndex, first_keys, phrase_key, word_keys
+from .features import CompiledLexicon, FeatureExtractor, Features, KeyBits, Match, PhraseIndex, phrase_key, word_keys
 from .model import (
     AllOf,
     AnyOf,
@@ -107,7 +107,7 @@ class Compiler:
         self.key_bits = KeyBits()
         # reads each utterance for every evaluator this compiler makes (its bits are ours)
         self.extractor = FeatureExtractor(fillers, self.key_bits)
-        self.lexicons = {name: CompiledLexicon(lex, self.key_bits.add(first_keys(lex)))
+        self.lexicons = {name: CompiledLexicon(lex, self.key_bits)
                          for name, lex in lexicons.items()}
         self._word_sets = {name: word_keys(lex) for name, lex in lexicons.items()}
         self._future_markers = frozenset(phrase_key(w) for w in _FUTURE_WORDS)
@@ -176,8 +176,7 @@ class Compiler:
         if isinstance(cond, SpeakerIs):
             return Gate(cond.speaker, ())
         if isinstance(cond, Says):
-            mask = self._finder_mask(cond.finder)
-            return Gate(None, (mask,) if mask else ())
+            return Gate(None, self._finder_masks(cond.finder))
         if isinstance(cond, AllOf):
             parts = [self.gate(c) for c in cond.items]
             speaker = next((g.speaker for g in parts if g.speaker is not None), None)
@@ -192,18 +191,18 @@ class Compiler:
             return Gate(speakers.pop() if len(speakers) == 1 else None, (mask,) if mask else ())
         return Gate(None, ())  # tones, signals, lengths, earlier turns, negations: no cheap test
 
-    def _finder_mask(self, finder: object) -> int:
+    def _finder_masks(self, finder: object) -> tuple[int, ...]:
         if isinstance(finder, LexiconFinder):
-            mask = 0
+            firsts = lasts = 0
             for name in finder.lexicons:
                 lex = self.lexicons[name]
                 if lex.entities:  # entities are not words: no pre-filter
-                    return 0
-                mask |= lex.bit
-            return mask
-        if isinstance(finder, FutureActionFinder):
-            return self._future_bit
-        return self._finder_bits.get(finder, 0)
+                    return ()
+                firsts |= lex.bit
+                lasts |= lex.last_bit
+            return (firsts, lasts)
+        bit = self._future_bit if isinstance(finder, FutureActionFinder) else self._finder_bits.get(finder, 0)
+        return (bit,) if bit else ()
 
     def tone(self, name: str) -> Evaluator:
         cues = self.tone_cues

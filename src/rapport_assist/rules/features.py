@@ -152,15 +152,19 @@ def _label_key(label: str) -> int:
 class CompiledLexicon:
     """A lexicon ready to match: phrases, entity labels, and ``except`` phrases that veto overlaps."""
 
-    def __init__(self, lexicon: Lexicon, bit: int) -> None:
+    def __init__(self, lexicon: Lexicon, key_bits: "KeyBits") -> None:
         self.name = lexicon.name
-        self.bit = bit  # set in ``Features.bits`` when a phrase could start in the utterance
+        # pre-filter bits (``Features.bits``): a word a phrase starts with occurs, and a word a
+        # phrase ends with occurs; a match needs both
+        self.bit = key_bits.add(first_keys(lexicon))
+        self.last_bit = key_bits.add(last_keys(lexicon))
         self.phrases = PhraseIndex(lexicon.phrases)
         self.excepts = PhraseIndex(lexicon.except_)
         self.entities = frozenset(_label_key(label) for label in lexicon.entities)
 
     def find(self, feats: "Features") -> list[Match]:
-        spans = self.phrases.find(feats, self.bit) if feats.bits & self.bit else []
+        bits = feats.bits
+        spans = self.phrases.find(feats, self.bit) if bits & self.bit and bits & self.last_bit else []
         if self.entities:
             spans = sorted(set(spans) | set(feats.entities(self.entities)))
         if spans and self.excepts:
@@ -413,6 +417,11 @@ class FeatureExtractor:
 def first_keys(lexicon: Lexicon) -> frozenset[int]:
     """Keys a lexicon's phrases can start with (``NUM`` for ``<num>``)."""
     return frozenset(k for p in lexicon.phrases for t in compile_phrase(p.text)[:1] for k in t)
+
+
+def last_keys(lexicon: Lexicon) -> frozenset[int]:
+    """Keys a lexicon's phrases can end with (``NUM`` for ``<num>``)."""
+    return frozenset(k for p in lexicon.phrases for t in compile_phrase(p.text)[-1:] for k in t)
 
 
 def word_keys(lexicon: Lexicon) -> frozenset[int]:
