@@ -84,41 +84,61 @@ class Match:
         return self.feats.span_text(self.start, self.end)
 
 
+_END = 0  # trie key marking "a phrase ends here" (no word hashes to 0)
+
+
 class PhraseIndex:
-    """Phrases indexed by their first token's keys, matched over content tokens."""
+    """Phrases as a trie over word keys, matched over content tokens.
+
+    Each step follows every key of the next word (its lowercase, norm, lemma, expanded
+    contraction; ``NUM`` for a number), so the cost of a match attempt grows with the words
+    it reads, not with how many phrases share a first word."""
 
     def __init__(self, phrases: Iterable[Phrase]) -> None:
-        self.by_first: dict[int, list[tuple[PhraseKey, ...]]] = {}
+        self.root: dict[int, dict] = {}  # type: ignore[type-arg]
         for phrase in phrases:
             tokens = compile_phrase(phrase.text)
             if not tokens:
                 continue
-            for key in tokens[0]:
-                self.by_first.setdefault(key, []).append(tokens)
-        self.first_keys = frozenset(k for k in self.by_first if k != NUM)
-        self.num_first = NUM in self.by_first
+            nodes = [self.root]
+            for alts in tokens:  # "a|b" branches: both lead on to the rest of the phrase
+                nodes = list({id(c): c for c in (n.setdefault(k, {}) for n in nodes for k in alts)}.values())
+            for node in nodes:
+                node[_END] = True
+        self.first_keys = frozenset(k for k in self.root if k != NUM)
+        self.num_first = NUM in self.root
 
     def __bool__(self) -> bool:
-        return bool(self.by_first)
+        return bool(self.root)
 
     def match_at(self, feats: "Features", pos: int) -> int:
         """End of the longest phrase starting at content position ``pos`` (or -1)."""
         keys, nums, sents = feats.keys, feats.is_num, feats.sent
         n = len(keys)
+        sid = sents[pos]
         best = -1
-        firsts = keys[pos] + ((NUM,) if nums[pos] else ())
-        for key in firsts:
-            for tokens in self.by_first.get(key, ()):
-                end = pos + len(tokens)
-                if end <= best or end > n or sents[end - 1] != sents[pos]:
-                    continue
-                for j in range(1, len(tokens)):
-                    alts = tokens[j]
-                    k = pos + j
-                    if not ((nums[k] and NUM in alts) or not alts.isdisjoint(keys[k])):
-                        break
-                else:
-                    best = end
+        active = [self.root]
+        j = pos
+        while j < n and sents[j] == sid:
+            step = []
+            word = keys[j]
+            for node in active:
+                for key in word:
+                    child = node.get(key)
+                    if child is not None and child not in step:
+                        step.append(child)
+                if nums[j]:
+                    child = node.get(NUM)
+                    if child is not None and child not in step:
+                        step.append(child)
+            if not step:
+                break
+            j += 1
+            for node in step:
+                if _END in node:
+                    best = j
+                    break
+            active = step
         return best
 
     def find(self, feats: "Features", bit: int = 0) -> list[tuple[int, int]]:
