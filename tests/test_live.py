@@ -417,6 +417,40 @@ def test_recognizer_behind_is_reported_and_nothing_is_lost(speak) -> None:
     assert isinstance(events[-1], CallSummary) and events[-1].utterances == 5
 
 
+def test_no_devices_then_a_device_that_stops_then_comes_back() -> None:
+    """No device at the start (no_devices), one appears (capture starts), it stops delivering
+    audio (mic_lost), it is reopened (capture_resumed); the call never stops."""
+    available: list[AudioDevice] = []
+    opened: list[ArrayCapture] = []
+
+    def opener(device, channels, on_block):
+        opened.append(ArrayCapture(np.zeros((16000, 1), np.float32), on_block, speed=1.0))
+        return opened[-1]
+
+    events: list = []
+    call = LiveCall(LiveSettings(agent=DeviceChoice("fake:array"), customer=None, retry_s=0.3, device_timeout_s=0.5),
+                    opener=opener, devices=lambda: list(available), recognizer=_SlowRecognizer(0.0))
+    call.start(events.append)
+
+    def codes() -> list[str]:
+        return [e.code for e in events if isinstance(e, Status)]
+
+    def wait_for(code: str, count: int = 1) -> None:
+        deadline = time.monotonic() + 15
+        while codes().count(code) < count and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert codes().count(code) >= count, codes()
+
+    wait_for("no_devices")
+    available.append(_fake_device(1))
+    wait_for("capture_resumed")  # 1 s of audio, then the fake device goes quiet...
+    wait_for("mic_lost")
+    assert "agent" in [e for e in events if isinstance(e, Status) and e.code == "mic_lost"][0].message
+    wait_for("capture_resumed", 2)  # ...and is reopened
+    call.stop()
+    assert len(opened) >= 2 and isinstance(events[-1], CallSummary)
+
+
 @pytest.mark.slow
 def test_live_command_on_pulseaudio(pulse: PulseServer, speak, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """`rapport-assist live` end to end: devices chosen on the command line, saved; the customer

@@ -193,7 +193,8 @@ class LiveCall:
     """One live call at a time (see the module doc). Not reusable after ``stop``."""
 
     def __init__(self, settings: LiveSettings, *, opener: CaptureOpener | None = None,
-                 devices: list[AudioDevice] | None = None, recognizer: Recognizer | None = None,
+                 devices: list[AudioDevice] | Callable[[], list[AudioDevice]] | None = None,
+                 recognizer: Recognizer | None = None,
                  engine=None, annotator=None) -> None:
         from .rules import RuleEngine, default_rules_dir, load_rules
 
@@ -252,9 +253,7 @@ class LiveCall:
         if not self._started or self._stopped:
             return
         self._stopped = True
-        for inp in self._inputs:
-            self._close(inp)
-        self._stopping.set()
+        self._stopping.set()  # the audio thread closes the devices (no race with its reopening)
         for thread in self._threads:
             thread.join()
         self._close_record()
@@ -297,6 +296,10 @@ class LiveCall:
         stamp = datetime.now().strftime("call-%Y%m%d-%H%M%S")
         try:
             folder.mkdir(parents=True, exist_ok=True)
+            n = 1
+            while (folder / f"{stamp}.jsonl").exists():  # two calls in one second: never append to another
+                n += 1
+                stamp = datetime.now().strftime(f"call-%Y%m%d-%H%M%S-{n}")
             self.log_path = folder / f"{stamp}.jsonl"
             self._log_handle = self.log_path.open("a", encoding="utf-8")
             self._log = JsonlSink(self._log_handle, str(self.log_path), mask=False)  # masked before it
@@ -349,7 +352,8 @@ class LiveCall:
         """Open ``inp``'s device; False (with a status on the first failure) when it cannot."""
         inp.last_try_t = time.monotonic()
         try:
-            devices = self._devices if self._devices is not None else list_devices()
+            listed = self._devices if self._devices is not None else list_devices
+            devices = listed() if callable(listed) else listed
             if not devices:
                 inp.lost = True  # retried by the watchdog
                 if first:
@@ -435,7 +439,12 @@ class LiveCall:
 
     def _audio_loop(self) -> None:
         last_watch = 0.0
+        closed = False
         while True:
+            if self._stopping.is_set() and not closed:
+                for inp in self._inputs:
+                    self._close(inp)
+                closed = True
             try:
                 index, generation, block = self._blocks.get(timeout=0.1)
             except queue.Empty:
@@ -461,7 +470,7 @@ class LiveCall:
                             self._recorder.pad_to(ch.speaker, int(self.call_time() * STREAM_RATE_HZ))
             if self._recorder is not None and (block is None or self.stats["blocks"] % 16 == 0):
                 self._flush_recorder()
-            if self._stopping.is_set() and block is None:
+            if closed and block is None:  # the queue is drained
                 break
         for inp in self._inputs:
             if not inp.lost:
