@@ -178,8 +178,11 @@ def list_devices() -> list[AudioDevice]:
             continue
         if dev["name"] == _PULSE_DEVICE:
             has_pulse = True
+        # PortAudio builds with WASAPI loopback (PortAudio >= 19.7) list each output's loopback as
+        # an input named "... [Loopback]": that is a monitor.
+        kind: DeviceKind = "monitor" if "[loopback]" in dev["name"].lower() else "input"
         devices.append(AudioDevice(id=f"pa:{dev['name']}", name=dev["name"], description=dev["name"],
-                                   backend="portaudio", kind="input", channels=int(dev["max_input_channels"]),
+                                   backend="portaudio", kind=kind, channels=int(dev["max_input_channels"]),
                                    default_rate_hz=float(dev["default_samplerate"]),
                                    host_api=apis[dev["hostapi"]]["name"], is_default=index == default_in))
     if has_pulse:
