@@ -296,6 +296,8 @@ def test_live_capture_through_pulseaudio_matches_replay(pulse: PulseServer, reco
     pulse.play({"agent_line": audio.channels[0], "customer_line": audio.channels[1]})
     pulse.wait_played(timeout_s=audio.duration_s + 30)
     heard = _settled(events)  # the last utterance: hangover + recognition (slow on a busy machine)
+    assert call.log_path is not None  # the event log is on disk as the call goes (a crash keeps it)
+    assert call.log_path.read_text().count('"type": "utterance"') == heard
     pulse.unload("customer_line")
     deadline = time.monotonic() + 10
     while time.monotonic() < deadline and not any(isinstance(e, Status) and e.code == "device_gone" for e in events):
