@@ -214,7 +214,8 @@ def find_device(choice: DeviceChoice, devices: Sequence[AudioDevice]) -> AudioDe
 # ------------------------------------------------------------------ capture
 
 class Capture(Protocol):
-    """An open input stream. Blocks go to the ``on_block`` it was opened with, from its own thread."""
+    """An open input stream. Blocks go to the ``on_block`` it was opened with, from its own thread.
+    It may count ``overflows`` (blocks whose audio was partly lost)."""
 
     rate_hz: int
     channels: int
@@ -234,7 +235,11 @@ class SoundDeviceCapture:
         self.channels = channels
         target = _PULSE_DEVICE if device.backend == "pulse" else device.name
 
+        self.overflows = 0  # blocks PortAudio reported as overflowed (audio lost: the PC was too busy)
+
         def callback(indata, frames, time_info, status) -> None:  # PortAudio's thread: copy and go
+            if status.input_overflow:
+                self.overflows += 1
             on_block(indata.copy())
 
         rates = [STREAM_RATE_HZ]

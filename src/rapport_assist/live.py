@@ -114,6 +114,8 @@ class _Input:
     last_try_t: float = 0.0
     last_check_t: float = 0.0
     lost: bool = False
+    overflows_seen: int = 0
+    overflow_said_t: float = -1e9
 
 
 class _StereoRecorder:
@@ -378,6 +380,7 @@ class LiveCall:
             inp.lost = True
             return False
         inp.device, inp.capture, inp.generation = device, capture, generation
+        inp.overflows_seen = 0
         inp.last_block_t = time.monotonic()
         for ch in inp.channels.values():
             ch.resampler = StreamResampler(capture.rate_hz) if capture.rate_hz != STREAM_RATE_HZ else None
@@ -427,6 +430,13 @@ class LiveCall:
             return
         if inp.capture is None:
             return
+        overflows = getattr(inp.capture, "overflows", 0)
+        if overflows > inp.overflows_seen and now - inp.overflow_said_t >= 60.0:
+            inp.overflow_said_t = now
+            self._status("warning", "audio_dropped",
+                         f"the {self._side(inp)} audio lost {overflows - inp.overflows_seen} block(s): the computer "
+                         "is too busy to keep up — close other programs; transcription goes on")
+            inp.overflows_seen = overflows
         if now - inp.last_block_t > self.settings.device_timeout_s:
             self._lose(inp, f"no audio for {self.settings.device_timeout_s:g} s")
         elif inp.device is not None and inp.device.backend == "pulse" and now - inp.last_check_t >= 1.0:
