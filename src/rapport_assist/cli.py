@@ -1,4 +1,4 @@
-"""Command line: ``rapport-assist replay|demo|rules|eval``.
+"""Command line: ``rapport-assist replay|demo|sidebar|rules|eval``.
 
 ``main(argv, stdout, stderr) -> int`` is testable in process. Known errors print one line with
 a fix and exit with the code documented in errors.py; tracebacks only with ``--debug``.
@@ -7,14 +7,15 @@ a fix and exit with the code documented in errors.py; tracebacks only with ``--d
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import traceback
 from contextlib import ExitStack
 from pathlib import Path
-from typing import IO, Sequence
+from typing import IO, Mapping, Sequence
 
 from . import __version__
-from .errors import OutputError, RapportError, RuleError, UsageError
+from .errors import InputNotFound, OutputError, RapportError, RuleError, UsageError
 from .output import EventSink, JsonlSink, TextSink
 from .types import Speaker
 
@@ -59,6 +60,19 @@ def build_parser() -> argparse.ArgumentParser:
 
     dp = sub.add_parser("demo", help="replay the bundled demo call in the terminal")
     _add_engine_options(dp)
+
+    sb = sub.add_parser("sidebar", help="open the sidebar (live calls; QA review of recordings and transcripts)",
+                        description="Open the agent-assist sidebar. With no microphone it offers the bundled demo "
+                                    "call for review; with no display it replays the demo call in the terminal.")
+    sb.add_argument("--qa", type=Path, metavar="FILE", help="review this recording or transcript (.jsonl) in QA mode")
+    sb.add_argument("--demo", action="store_true", help="review the bundled demo call right away")
+    sb.add_argument("--speed", choices=("1", "2", "4", "max"), help="QA replay speed (default: the last one used)")
+    sb.add_argument("--style", choices=("light", "dark"), help="colour style (default: the saved one, else light)")
+    sb.add_argument("--settings", type=Path, metavar="FILE", help=argparse.SUPPRESS)
+    sb.add_argument("--feedback", type=Path, metavar="FILE",
+                    help="feedback log (default: feedback.jsonl in $RAPPORT_ASSIST_DATA or ~/.local/share/rapport-assist)")
+    sb.add_argument("--exit-when-ready", action="store_true", help=argparse.SUPPRESS)  # bench/sidebar_startup.py
+    _add_engine_options(sb)
 
     rules = sub.add_parser("rules", help="check, test, explain rule files; print their JSON Schema")
     rsub = rules.add_subparsers(dest="rules_command", metavar="ACTION", parser_class=_Parser)
@@ -258,9 +272,41 @@ def _explain(args: argparse.Namespace, stdout: IO[str]) -> int:
     return 0
 
 
-def main(argv: Sequence[str] | None = None, stdout: IO[str] | None = None, stderr: IO[str] | None = None) -> int:
+def _sidebar(args: argparse.Namespace, stdout: IO[str], stderr: IO[str], environ: Mapping[str, str]) -> int:
+    """Open the sidebar; with no display (or no Qt) say so and replay the demo call in the terminal."""
+    from .sources import ReplayInput
+
+    if args.qa is not None and not args.qa.exists():
+        raise InputNotFound(f"{args.qa} does not exist", "check the path of the recording or transcript")
+    if args.threads < 1:
+        raise UsageError("--threads must be at least 1", "")
+    display = bool(environ.get("DISPLAY") or environ.get("WAYLAND_DISPLAY") or environ.get("QT_QPA_PLATFORM"))
+    reason = "" if display else "no display found ($DISPLAY and $WAYLAND_DISPLAY are not set)"
+    if display:
+        try:
+            from .gui.app import SidebarOptions, parse_speed, run_sidebar
+        except ImportError as exc:
+            reason = f"the sidebar cannot load Qt ({exc}); run 'make setup'"
+    if reason:
+        stderr.write(f"rapport-assist: {reason}, so the sidebar cannot open — replaying the bundled demo call "
+                     f"in the terminal instead ({DEMO_CALL.name})\n")
+        stderr.flush()
+        return _replay(args, ReplayInput(path=DEMO_CALL), stdout, stderr)
+    from .rules import default_rules_dir
+
+    options = SidebarOptions(
+        rules=list(args.rules) if args.rules else [default_rules_dir()], qa=args.qa, demo=args.demo,
+        speed=parse_speed(args.speed) if args.speed else None, style=args.style,
+        model_dir=Path(args.model) if args.model else None, compute_type=args.compute_type, threads=args.threads,
+        exit_when_ready=args.exit_when_ready, settings_path=args.settings, feedback_path=args.feedback)
+    return run_sidebar(options, stdout, stderr)
+
+
+def main(argv: Sequence[str] | None = None, stdout: IO[str] | None = None, stderr: IO[str] | None = None,
+         environ: Mapping[str, str] | None = None) -> int:
     stdout = stdout or sys.stdout
     stderr = stderr or sys.stderr
+    environ = os.environ if environ is None else environ
     argv = list(sys.argv[1:] if argv is None else argv)
     debug = "--debug" in argv
     try:
@@ -275,10 +321,12 @@ def main(argv: Sequence[str] | None = None, stdout: IO[str] | None = None, stder
         if args.command == "demo":
             from .sources import ReplayInput
 
-            stderr.write("rapport-assist: no sidebar yet — replaying the bundled demo call in the terminal "
+            stderr.write("rapport-assist: replaying the bundled demo call in the terminal "
                          f"({DEMO_CALL.name}: agent on the left channel, customer on the right)\n")
             stderr.flush()
             return _replay(args, ReplayInput(path=DEMO_CALL), stdout, stderr)
+        if args.command == "sidebar":
+            return _sidebar(args, stdout, stderr, environ)
         if args.command == "rules" and args.rules_command:
             return _rules_command(args, stdout)
         if args.command == "eval":

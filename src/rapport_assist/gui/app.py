@@ -1,0 +1,239 @@
+"""``rapport-assist sidebar``: open the panel, warm the recognizer, offer the demo call when
+there is no microphone."""
+
+from __future__ import annotations
+
+import json
+import math
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, Any, Sequence
+
+from PySide6.QtCore import QObject, QSettings, QTimer, Signal
+from PySide6.QtWidgets import QApplication
+
+from ..assist import AssistModel, FeedbackLog
+from ..errors import ModelError, RapportError
+from ..playback import ReplayCall, pipeline_events
+from ..rules import RuleLibrary
+from ..sources import ReplayInput
+from ..types import Status
+from .controller import Prefs, RuleWatcher
+from .window import LiveUnavailable, SidebarWindow
+
+DATA_DIR = Path(__file__).resolve().parents[1] / "data"
+DEMO_AUDIO = DATA_DIR / "demo_call.flac"
+DEMO_TRANSCRIPT = DATA_DIR / "demo_call.jsonl"
+T0 = time.perf_counter()  # module import: close to process start for the sidebar command
+
+
+@dataclass
+class SidebarOptions:
+    rules: Sequence[Path]
+    qa: Path | None = None
+    demo: bool = False
+    speed: float | None = None
+    style: str | None = None
+    model_dir: Path | None = None
+    compute_type: str = "int8"
+    threads: int = 2
+    exit_when_ready: bool = False
+    settings_path: Path | None = None  # an .ini file instead of the user's settings (tests, screenshots)
+    feedback_path: Path | None = None
+    warm_up: bool = True
+    argv: list[str] = field(default_factory=list)
+
+
+def display_available(environ: dict[str, str]) -> bool:
+    """Whether Qt can open a window: a display, a Wayland socket, or an explicit platform."""
+    return bool(environ.get("DISPLAY") or environ.get("WAYLAND_DISPLAY") or environ.get("QT_QPA_PLATFORM"))
+
+
+class AppBackend(QObject):
+    """Loads the models once (in the background), makes QA and live runners, lists devices."""
+
+    status = Signal(str, str, str)  # component, level, message (from the warm-up thread)
+    ready = Signal()
+
+    def __init__(self, options: SidebarOptions, watcher_ruleset, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.options = options
+        self._ruleset = watcher_ruleset  # callable -> the rule set a new call uses
+        self._annotator = None
+        self._recognizer = None
+        self._error: str | None = None
+        self._done = threading.Event()
+        self.timings: dict[str, float] = {}
+
+    def warm_up(self) -> None:
+        threading.Thread(target=self._warm, name="sidebar-warm-up", daemon=True).start()
+
+    def _warm(self) -> None:
+        try:
+            self.status.emit("recognizer", "info", "loading the speech model…")
+            from ..annotate import Annotator
+            from ..recognizer import Recognizer, RecognizerOptions
+
+            recognizer = Recognizer(RecognizerOptions(model_dir=self.options.model_dir,
+                                                      compute_type=self.options.compute_type,
+                                                      cpu_threads=self.options.threads))
+            recognizer.warm_up()
+            self._recognizer = recognizer
+            self.timings["recognizer_ready_s"] = time.perf_counter() - T0
+            annotator = Annotator()
+            annotator.annotate_timeline  # noqa: B018 (the model loads in the constructor)
+            self._annotator = annotator
+            self.timings["annotator_ready_s"] = time.perf_counter() - T0
+            name = self.options.model_dir.name if self.options.model_dir else "tiny.en"
+            self.status.emit("recognizer", "ok", f"ready ({name}, {self.options.compute_type})")
+        except RapportError as exc:
+            self._error = exc.one_line()
+            self.status.emit("recognizer", "error", self._error)
+        except Exception as exc:  # a broken install: say it in the panel
+            self._error = f"{exc.__class__.__name__}: {exc}"
+            self.status.emit("recognizer", "error", self._error)
+        finally:
+            self._done.set()
+            self.ready.emit()
+
+    @property
+    def is_ready(self) -> bool:
+        return self._done.is_set()
+
+    def recognizer(self):
+        if not self.options.warm_up and self._recognizer is None and not self._done.is_set():
+            self._warm()
+        self._done.wait()
+        if self._recognizer is None:
+            raise ModelError(f"the speech model did not load: {self._error}", "run 'make setup' or pass --model DIR")
+        return self._recognizer
+
+    def annotator(self):
+        if self._done.is_set() and self._annotator is not None:
+            return self._annotator
+        if self.options.warm_up:
+            self._done.wait()
+        if self._annotator is None:
+            from ..annotate import Annotator
+
+            self._annotator = Annotator()
+        return self._annotator
+
+    def make_replay(self, path: Path, speed: float) -> ReplayCall:
+        spec = ReplayInput(path=path)
+        return ReplayCall(pipeline_events(spec, self._ruleset(), self.recognizer, self.annotator), speed=speed,
+                          label=path.name)
+
+    def make_live(self, prefs: Prefs) -> Any:
+        try:
+            from .. import live  # built in parallel; wired by the lead
+        except ImportError:
+            raise LiveUnavailable("live capture not available in this build") from None
+        devices, note = self.devices()
+        if devices is not None and not devices:
+            raise LiveUnavailable(note or "no microphone found")
+        settings = {"mic_device": prefs.get("devices/mic", "") or None,
+                    "customer_device": prefs.get("devices/customer", "") or None,
+                    "ruleset": self._ruleset(), "recognizer": self.recognizer, "annotator": self.annotator}
+        try:
+            return live.LiveCall(settings)  # type: ignore[attr-defined]
+        except RapportError as exc:
+            raise LiveUnavailable(exc.one_line()) from None
+
+    def devices(self) -> tuple[list[str] | None, str]:
+        """Input device names (None: cannot be listed) and a note for the user."""
+        try:
+            from .. import capture  # type: ignore[attr-defined]
+        except ImportError:
+            return None, "Live capture is not available in this build; device choice is saved for later."
+        try:
+            found = capture.list_devices()
+        except Exception as exc:
+            return None, f"cannot list audio devices: {exc}"
+        names = [str(getattr(d, "name", d)) for d in found]
+        return names, "" if names else "No audio input device found."
+
+    def live_available(self) -> tuple[bool, str]:
+        try:
+            from .. import live  # noqa: F401
+        except ImportError:
+            return False, "live capture not available in this build"
+        devices, note = self.devices()
+        if devices is not None and not devices:
+            return False, note
+        return True, ""
+
+    def audio_player(self, path: Path) -> Any:
+        from .audio_player import open_player
+
+        return open_player(path)
+
+
+def run_sidebar(options: SidebarOptions, stdout: IO[str], stderr: IO[str]) -> int:
+    app = QApplication.instance() or QApplication(["rapport-assist", *options.argv])
+    app.setApplicationName("Rapport Assist")
+    app.setOrganizationName("Rapport Assist")
+    app.setQuitOnLastWindowClosed(True)
+    settings = (QSettings(str(options.settings_path), QSettings.Format.IniFormat)
+                if options.settings_path else QSettings("Rapport Assist", "sidebar"))
+    prefs = Prefs(settings)
+    library = RuleLibrary(list(options.rules))  # a broken rule file at start: exit 5 with file:line
+    feedback = FeedbackLog(options.feedback_path) if options.feedback_path else FeedbackLog.default()
+    model = AssistModel(prefs.budget(), feedback)
+    watcher = RuleWatcher(library, model)
+    backend = AppBackend(options, lambda: watcher.ruleset)
+    backend.status.connect(lambda c, level, m: model.set_status(c, "ok" if level == "ok" else level, m))
+    window = SidebarWindow(model, prefs, backend, watcher, style=options.style)
+    watcher.setParent(window)
+    backend.setParent(window)
+    live_ok, why = backend.live_available()
+    if not live_ok:
+        model.set_status("microphone", "off", why)
+        model.set_status("customer", "off", "—")
+    else:
+        model.set_status("microphone", "info", "ready — press Start call")
+        model.set_status("customer", "info", "ready")
+    window.show()
+    timings = {"window_shown_s": time.perf_counter() - T0}
+    if options.warm_up:
+        backend.warm_up()
+
+    if options.qa is not None:
+        window.open_qa(options.qa, speed=options.speed)
+    elif options.demo or not live_ok:
+        window.open_demo(paused=not options.demo)
+        if not options.demo:
+            model.notices.append(Status("info", "demo_offered",
+                                        f"{why[:1].upper() + why[1:]}: the bundled demo call is loaded — press play "
+                                        "to review it."))
+            model._notify("status")
+        if options.speed is not None:
+            window.set_speed(options.speed)
+
+    if options.exit_when_ready:
+        def check() -> None:
+            if backend.is_ready or not options.warm_up:
+                timings.update(backend.timings)
+                timings["ready_s"] = time.perf_counter() - T0
+                stdout.write(json.dumps({k: round(v, 3) for k, v in timings.items()}) + "\n")
+                stdout.flush()
+                window.close()
+                app.quit()
+            else:
+                QTimer.singleShot(20, check)
+
+        QTimer.singleShot(0, check)
+    code = app.exec()
+    window.controller.stop()
+    return int(code)
+
+
+def parse_speed(text: str) -> float:
+    if text in ("max", "inf"):
+        return math.inf
+    value = float(text.rstrip("x×"))
+    if value not in (1.0, 2.0, 4.0):
+        raise ValueError(text)
+    return value
