@@ -87,9 +87,9 @@ class CardWidget(QFrame):
         self.evidence_label: QLabel | None = None
         if card.evidence_text:
             who = "You said" if card.evidence_speaker is Speaker.AGENT else "Customer said"
-            words = html.escape(card.evidence_text)
+            words = html.escape(card.evidence_text, quote=False)
             for matched in {m for e in nudge.evidence[:1] for m in e.matched if m}:
-                words = words.replace(html.escape(matched), f"<b>{html.escape(matched)}</b>")
+                words = words.replace(html.escape(matched, quote=False), f"<b>{html.escape(matched, quote=False)}</b>")
             self.evidence_label = _label(f"{who}: “{words}”", "cardEvidence", rich=True)
             self.evidence_label.setToolTip(card.evidence_text)
             box.addWidget(self.evidence_label)
@@ -102,7 +102,7 @@ class CardWidget(QFrame):
         details.addWidget(self.why_label)
         self.rewrite_label: QLabel | None = None
         if nudge.rewrite:
-            self.rewrite_label = _label(f"<b>Try:</b> {html.escape(nudge.rewrite)}", "cardRewrite", rich=True)
+            self.rewrite_label = _label(f"<b>Try:</b> {html.escape(nudge.rewrite, quote=False)}", "cardRewrite", rich=True)
             details.addWidget(self.rewrite_label)
         source = _label(f"rule {nudge.rule} · {nudge.rule_source}", "cardMeta")
         details.addWidget(source)

@@ -238,7 +238,7 @@ class TranscriptView(QTextBrowser):
                 continue
             who = "You" if u.speaker is Speaker.AGENT else "Customer"
             color = self.theme.palette["accent" if u.speaker is Speaker.AGENT else "muted"]
-            self.append(f'<span style="color:{color}"><b>{who}</b> {clock(u.start_s)}</span> {html.escape(u.text)}')
+            self.append(f'<span style="color:{color}"><b>{who}</b> {clock(u.start_s)}</span> {html.escape(u.text, quote=False)}')
             self._shown = u.index
         bar = self.verticalScrollBar()
         bar.setValue(bar.maximum())

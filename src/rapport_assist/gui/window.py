@@ -10,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Protocol
 
-from PySide6.QtCore import QByteArray, QRect, Qt, QTimer
+from PySide6.QtCore import QRect, Qt, QTimer
 from PySide6.QtGui import QAction, QCloseEvent, QKeySequence, QShortcut
 from PySide6.QtWidgets import (QApplication, QComboBox, QFileDialog, QFrame, QHBoxLayout, QMenu, QPushButton,
                                QScrollArea, QToolButton, QVBoxLayout, QWidget)
@@ -268,22 +268,25 @@ class SidebarWindow(QWidget):
     def dock(self, side: str) -> None:
         """Snap to the left or right edge of the screen, full height."""
         area = self._screen_rect()
-        width = min(max(self.width(), self.minimumWidth()), area.width())
-        x = area.left() if side == "left" else area.right() - width + 1
-        self.setGeometry(x, area.top(), width, area.height())
+        frame, inner = self.frameGeometry(), self.geometry()  # the window manager's frame stays on screen
+        left, top = inner.left() - frame.left(), inner.top() - frame.top()
+        right, bottom = frame.right() - inner.right(), frame.bottom() - inner.bottom()
+        width = min(max(self.width(), self.minimumWidth()), area.width() - left - right)
+        x = area.left() + left if side == "left" else area.right() - right - width + 1
+        self.setGeometry(x, area.top() + top, width, area.height() - top - bottom)
         self.prefs.set("window/dock", side)
         self._save_geometry()
 
     def _restore_geometry(self) -> None:
-        saved = self.prefs.get("window/geometry")
-        if isinstance(saved, (QByteArray, bytes)) and self.restoreGeometry(QByteArray(saved)):
-            screens = [s.availableGeometry() for s in QApplication.screens()]
-            if any(r.intersects(self.geometry()) for r in screens):
+        saved = self.prefs.get("window/rect")
+        if isinstance(saved, QRect) and saved.width() >= self.minimumWidth() and saved.height() > 100:
+            if any(s.availableGeometry().intersects(saved) for s in QApplication.screens()):
+                self.setGeometry(saved)
                 return
         self.dock(self.prefs.dock if self.prefs.dock != "free" else "right")
 
     def _save_geometry(self) -> None:
-        self.prefs.set("window/geometry", self.saveGeometry())
+        self.prefs.set("window/rect", self.geometry())
 
     def moveEvent(self, event) -> None:  # noqa: N802
         super().moveEvent(event)
@@ -308,10 +311,17 @@ class SidebarWindow(QWidget):
         if guard == self._focus_guard:
             return
         self._focus_guard = guard
-        visible = self.isVisible()
-        self.setWindowFlag(Qt.WindowType.WindowDoesNotAcceptFocus, guard)
-        if visible:
-            self.show()  # changing flags hides a window; shown again without activating
+        handle = self.windowHandle()
+        if handle is not None:
+            # on the live native window: QWidget.setWindowFlag would hide it and show it again
+            handle.setFlag(Qt.WindowType.WindowDoesNotAcceptFocus, guard)
+        else:
+            self.setWindowFlag(Qt.WindowType.WindowDoesNotAcceptFocus, guard)
+
+    def accepts_focus(self) -> bool:
+        handle = self.windowHandle()
+        flags = handle.flags() if handle is not None else self.windowFlags()
+        return not bool(flags & Qt.WindowType.WindowDoesNotAcceptFocus)
 
     # -- model -> view ---------------------------------------------------------------------------
     def _on_model(self, topic: str) -> None:
