@@ -202,12 +202,13 @@ def test_rewind_rebuilds_the_state_at_the_new_position():
     for e in events:
         m.on_event(e)
     assert shown_rules(m) == ["b"]
-    m.on_event(Rewind(5.0))
-    assert m.shown == [] and m.promises == [] and m.active
-    for e in events[:2]:
-        m.on_event(e)
-    m.advance(5.0)
-    assert shown_rules(m) == ["a"] and len(m.promises) == 1
+    topics: list[str] = []
+    m.subscribe(topics.append)
+    m.on_event(Rewind(5.0, tuple(events[:2])))
+    assert shown_rules(m) == ["a"] and len(m.promises) == 1 and m.active and m.now_s == 5.0
+    assert sorted(topics) == sorted(["cards", "promises", "tone", "transcript", "status", "call"])  # one refresh
+    m.on_event(Rewind(0.5))
+    assert m.shown == [] and m.promises == [] and m.now_s == 0.5
 
 
 def test_budget_config_from_saved_strings_keeps_defaults_for_bad_values():
@@ -246,7 +247,9 @@ def test_playback_paces_events_at_each_speed_pauses_and_seeks():
     assert pb.due() == [] and pb.position_s() == pytest.approx(5.0)
     pb.seek(2.0)
     out = pb.due()
-    assert isinstance(out[0], Rewind) and out[0].t_s == 2.0 and [e.rule for e in out[1:]] == ["a"]
+    assert len(out) == 1 and isinstance(out[0], Rewind) and out[0].t_s == 2.0
+    assert [e.rule for e in out[0].events] == ["a"]
+    assert pb.handed == 3
     pb.set_speed(4.0)
     pb.play()
     clock.t += 1.0  # 4 s of call -> position 6

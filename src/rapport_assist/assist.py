@@ -208,9 +208,11 @@ def component_of(code: str) -> str | None:
 
 @dataclass(frozen=True)
 class Rewind:
-    """Playback jumped to ``t_s``: forget the call's state; the events up to ``t_s`` follow at once."""
+    """Playback jumped to ``t_s``: forget the call's state and replay ``events`` (all those up to
+    ``t_s``, in order) at once, so the state is the call's at ``t_s``."""
 
     t_s: float
+    events: tuple[object, ...] = ()
 
 
 def data_dir(environ: dict[str, str] | None = None) -> Path:
@@ -355,10 +357,16 @@ class AssistModel:
         """Take one event from a runner (live capture or replay), in timeline order."""
         if isinstance(event, Rewind):
             label, mode, status = self.call_label, self.mode, dict(self.status)
-            self.reset_call()
-            self.call_label, self.mode, self.status, self.active = label, mode, status, True
-            # the events up to event.t_s follow and bring the clock there, each at its own time
-            self._notify("call", "status")
+            listeners, self._listeners = self._listeners, []  # one refresh after, not one per event
+            try:
+                self.reset_call()
+                self.call_label, self.mode, self.status, self.active = label, mode, status, True
+                for replayed in event.events:
+                    self.on_event(replayed)  # type: ignore[arg-type]
+                self.advance(event.t_s)
+            finally:
+                self._listeners = listeners
+            self._notify(*TOPICS)
             return
         t = event_time(event)
         if t is not None and t > self.now_s:

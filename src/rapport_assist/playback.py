@@ -79,6 +79,7 @@ class Playback:
         self._base_clock = clock()
         self._rewind: Rewind | None = None
         self.marks: list[Mark] = []
+        self.handed = 0  # events handed out by due() so far (a Rewind counts as one)
 
     # -- feeding ---------------------------------------------------------------------------
     def extend(self, events: Iterable[object]) -> None:
@@ -133,7 +134,7 @@ class Playback:
             self._speed = speed
 
     def seek(self, t_s: float) -> None:
-        """Jump to ``t_s``: the next ``due()`` starts with ``Rewind(t_s)`` and every event up to it."""
+        """Jump to ``t_s``: the next ``due()`` starts with a ``Rewind`` carrying every event up to it."""
         with self._lock:
             t_s = min(max(0.0, t_s), self._known_s)
             self._base_pos = t_s
@@ -190,19 +191,19 @@ class Playback:
     def due(self) -> list[object]:
         """The events whose time has come (a ``Rewind`` first after a seek), in order."""
         with self._lock:
-            out: list[object] = []
-            if self._rewind is not None:
-                out.append(self._rewind)
-                self._rewind = None
-                rewound = True
-            else:
-                rewound = False
             pos = self._position_locked()
-            limit = len(self._events) if rewound or not math.isinf(self._speed) else min(
-                len(self._events), self._cursor + MAX_BURST)
+            if self._rewind is not None:
+                self._cursor = bisect.bisect_right(self._times, self._rewind.t_s)
+                out: list[object] = [Rewind(self._rewind.t_s, tuple(self._events[:self._cursor]))]
+                self._rewind = None
+            else:
+                out = []
+            limit = len(self._events) if not math.isinf(self._speed) else min(len(self._events),
+                                                                                 self._cursor + MAX_BURST)
             while self._cursor < limit and self._times[self._cursor] <= pos:
                 out.append(self._events[self._cursor])
                 self._cursor += 1
+            self.handed += len(out)
             return out
 
     def wait_s(self) -> float | None:

@@ -37,6 +37,7 @@ class CallController(QObject):
         self.timer.setInterval(TICK_MS)
         self.timer.timeout.connect(self._tick)
         self.events_seen = 0
+        self._received = 0
 
     def start(self, runner: Any, label: str, mode: str) -> None:
         self.stop()
@@ -44,6 +45,7 @@ class CallController(QObject):
         generation = self._generation
         self.runner = runner
         self.mode = mode
+        self._received = 0
         self.model.start_call(label, mode)
         self._started = time.monotonic()
 
@@ -83,11 +85,16 @@ class CallController(QObject):
         if generation != self._generation:
             return
         self.events_seen += 1
+        self._received += 1
         self.model.on_event(event)  # type: ignore[arg-type]
 
     def _tick(self) -> None:
         now = self.call_time_s()
-        if self.model.active:
+        playback = getattr(self.runner, "playback", None)
+        # A replay's clock may run ahead of the events still queued for this thread (at "max" it
+        # jumps to the end at once): move the model only as far as the events it has seen.
+        behind = playback is not None and self._received < playback.handed
+        if self.model.active and not behind:
             self.model.advance(now)
         self.ticked.emit(now)
 
