@@ -171,11 +171,15 @@ class AppBackend(QObject):
         return open_player(path)
 
 
-def run_sidebar(options: SidebarOptions, stdout: IO[str], stderr: IO[str]) -> int:
-    app = QApplication.instance() or QApplication(["rapport-assist", *options.argv])
+def application(argv: Sequence[str] = ()) -> QApplication:
+    app = QApplication.instance() or QApplication(["rapport-assist", *argv])
     app.setApplicationName("Rapport Assist")
     app.setOrganizationName("Rapport Assist")
-    app.setQuitOnLastWindowClosed(True)
+    return app  # type: ignore[return-value]
+
+
+def build_window(options: SidebarOptions) -> tuple[SidebarWindow, AppBackend]:
+    """The window with its model, rule watcher, settings and backend (not shown yet)."""
     settings = (QSettings(str(options.settings_path), QSettings.Format.IniFormat)
                 if options.settings_path else QSettings("Rapport Assist", "sidebar"))
     prefs = Prefs(settings)
@@ -188,6 +192,14 @@ def run_sidebar(options: SidebarOptions, stdout: IO[str], stderr: IO[str]) -> in
     window = SidebarWindow(model, prefs, backend, watcher, style=options.style)
     watcher.setParent(window)
     backend.setParent(window)
+    return window, backend
+
+
+def run_sidebar(options: SidebarOptions, stdout: IO[str], stderr: IO[str]) -> int:
+    app = application(options.argv)
+    app.setQuitOnLastWindowClosed(True)
+    window, backend = build_window(options)
+    model = window.model
     live_ok, why = backend.live_available()
     if not live_ok:
         model.set_status("microphone", "off", why)
