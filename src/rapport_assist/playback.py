@@ -313,7 +313,15 @@ class ReplayCall:
         self._wake.set()
         for thread in self._threads:
             if thread is not threading.current_thread():
-                thread.join(timeout=0.2)
+                # the pipeline stops between two events; one recognition takes about half a second
+                thread.join(timeout=3.0)
+
+    def join(self, timeout_s: float) -> bool:
+        """Wait for the worker threads to end after ``stop()``; whether they did."""
+        for thread in self._threads:
+            if thread is not threading.current_thread():
+                thread.join(timeout=timeout_s)
+        return not self.running
 
     # QA controls (thread-safe) --------------------------------------------------------------
     def pause(self) -> None:

@@ -46,6 +46,49 @@ class SidebarOptions:
     argv: list[str] = field(default_factory=list)
 
 
+class _Loading:
+    """A model loaded once, in a background thread when started, else on first use."""
+
+    def __init__(self, name: str, load) -> None:
+        self.name = name
+        self._load = load
+        self._lock = threading.Lock()
+        self._done = threading.Event()
+        self._value = None
+        self._error: BaseException | None = None
+        self._started = False
+
+    def start(self) -> None:
+        with self._lock:
+            if self._started:
+                return
+            self._started = True
+        threading.Thread(target=self._run, name=f"sidebar-load-{self.name}", daemon=True).start()
+
+    def _run(self) -> None:
+        try:
+            self._value = self._load()
+        except BaseException as exc:  # kept, raised where the model is needed
+            self._error = exc
+        finally:
+            self._done.set()
+
+    @property
+    def done(self) -> bool:
+        return self._done.is_set()
+
+    def get(self):
+        with self._lock:
+            run_here = not self._started
+            self._started = True
+        if run_here:
+            self._run()
+        self._done.wait()
+        if self._error is not None:
+            raise self._error
+        return self._value
+
+
 def display_available(environ: dict[str, str]) -> bool:
     """Whether Qt can open a window: a display, a Wayland socket, or an explicit platform."""
     return bool(environ.get("DISPLAY") or environ.get("WAYLAND_DISPLAY") or environ.get("QT_QPA_PLATFORM"))
@@ -54,72 +97,72 @@ def display_available(environ: dict[str, str]) -> bool:
 class AppBackend(QObject):
     """Loads the models once (in the background), makes QA and live runners, lists devices."""
 
-    status = Signal(str, str, str)  # component, level, message (from the warm-up thread)
-    ready = Signal()
+    status = Signal(str, str, str)  # component, level, message (from the warm-up threads)
 
-    def __init__(self, options: SidebarOptions, watcher_ruleset, parent: QObject | None = None) -> None:
+    def __init__(self, options: SidebarOptions, ruleset=None, parent: QObject | None = None) -> None:
         super().__init__(parent)
         self.options = options
-        self._ruleset = watcher_ruleset  # callable -> the rule set a new call uses
-        self._annotator = None
-        self._recognizer = None
-        self._error: str | None = None
-        self._done = threading.Event()
+        self._ruleset = ruleset  # callable -> the rule set a new call uses (set by build_window)
+        self._recognizer = _Loading("recognizer", self._load_recognizer)
+        self._annotator = _Loading("annotator", self._load_annotator)
+        self.last_status: tuple[str, str, str] | None = None
         self.timings: dict[str, float] = {}
+        self.status.connect(lambda *s: setattr(self, "last_status", s))
 
-    def warm_up(self) -> None:
-        threading.Thread(target=self._warm, name="sidebar-warm-up", daemon=True).start()
+    def warm_up(self, annotator: bool = True) -> None:
+        """Load the speech model (and spaCy's) in background threads; the window does not wait.
 
-    def _warm(self) -> None:
-        try:
-            self.status.emit("recognizer", "info", "loading the speech model…")
-            from ..annotate import Annotator
-            from ..recognizer import Recognizer, RecognizerOptions
+        spaCy must be imported on one thread at a time (its registries are not import-safe), so
+        ``run_sidebar`` starts the annotator after the rules, which import it, have loaded.
+        """
+        self.status.emit("recognizer", "info", "loading the speech model…")
+        self._recognizer.start()
+        if annotator:
+            self._annotator.start()
 
-            recognizer = Recognizer(RecognizerOptions(model_dir=self.options.model_dir,
-                                                      compute_type=self.options.compute_type,
-                                                      cpu_threads=self.options.threads))
-            recognizer.warm_up()
-            self._recognizer = recognizer
-            self.timings["recognizer_ready_s"] = time.perf_counter() - T0
-            annotator = Annotator()
-            annotator.annotate_timeline  # noqa: B018 (the model loads in the constructor)
-            self._annotator = annotator
-            self.timings["annotator_ready_s"] = time.perf_counter() - T0
+    def warm_up_annotator(self) -> None:
+        self._annotator.start()
+
+    def _load_recognizer(self):
+        from ..recognizer import Recognizer, RecognizerOptions
+
+        recognizer = Recognizer(RecognizerOptions(model_dir=self.options.model_dir,
+                                                  compute_type=self.options.compute_type,
+                                                  cpu_threads=self.options.threads))
+        recognizer.warm_up()
+        self.timings["recognizer_ready_s"] = time.perf_counter() - T0
+        self._report()
+        return recognizer
+
+    def _load_annotator(self):
+        from ..annotate import Annotator
+
+        annotator = Annotator()
+        self.timings["annotator_ready_s"] = time.perf_counter() - T0
+        self._report()
+        return annotator
+
+    def _report(self) -> None:
+        if "recognizer_ready_s" in self.timings and "annotator_ready_s" in self.timings:
             name = self.options.model_dir.name if self.options.model_dir else "tiny.en"
             self.status.emit("recognizer", "ok", f"ready ({name}, {self.options.compute_type})")
-        except RapportError as exc:
-            self._error = exc.one_line()
-            self.status.emit("recognizer", "error", self._error)
-        except Exception as exc:  # a broken install: say it in the panel
-            self._error = f"{exc.__class__.__name__}: {exc}"
-            self.status.emit("recognizer", "error", self._error)
-        finally:
-            self._done.set()
-            self.ready.emit()
 
     @property
     def is_ready(self) -> bool:
-        return self._done.is_set()
+        return self._recognizer.done and self._annotator.done
 
     def recognizer(self):
-        if not self.options.warm_up and self._recognizer is None and not self._done.is_set():
-            self._warm()
-        self._done.wait()
-        if self._recognizer is None:
-            raise ModelError(f"the speech model did not load: {self._error}", "run 'make setup' or pass --model DIR")
-        return self._recognizer
+        try:
+            return self._recognizer.get()
+        except RapportError:
+            raise
+        except Exception as exc:
+            message = f"the speech model did not load: {exc.__class__.__name__}: {exc}"
+            self.status.emit("recognizer", "error", message)
+            raise ModelError(message, "run 'make setup' or pass --model DIR") from None
 
     def annotator(self):
-        if self._done.is_set() and self._annotator is not None:
-            return self._annotator
-        if self.options.warm_up:
-            self._done.wait()
-        if self._annotator is None:
-            from ..annotate import Annotator
-
-            self._annotator = Annotator()
-        return self._annotator
+        return self._annotator.get()
 
     def make_replay(self, path: Path, speed: float) -> ReplayCall:
         spec = ReplayInput(path=path)
@@ -178,7 +221,7 @@ def application(argv: Sequence[str] = ()) -> QApplication:
     return app  # type: ignore[return-value]
 
 
-def build_window(options: SidebarOptions) -> tuple[SidebarWindow, AppBackend]:
+def build_window(options: SidebarOptions, backend: AppBackend | None = None) -> tuple[SidebarWindow, AppBackend]:
     """The window with its model, rule watcher, settings and backend (not shown yet)."""
     settings = (QSettings(str(options.settings_path), QSettings.Format.IniFormat)
                 if options.settings_path else QSettings("Rapport Assist", "sidebar"))
@@ -187,8 +230,11 @@ def build_window(options: SidebarOptions) -> tuple[SidebarWindow, AppBackend]:
     feedback = FeedbackLog(options.feedback_path) if options.feedback_path else FeedbackLog.default()
     model = AssistModel(prefs.budget(), feedback)
     watcher = RuleWatcher(library, model)
-    backend = AppBackend(options, lambda: watcher.ruleset)
-    backend.status.connect(lambda c, level, m: model.set_status(c, "ok" if level == "ok" else level, m))
+    backend = backend or AppBackend(options)
+    backend._ruleset = lambda: watcher.ruleset
+    backend.status.connect(lambda c, level, m: model.set_status(c, level, m))
+    if backend.last_status is not None:  # said before the window existed
+        model.set_status(*backend.last_status)
     window = SidebarWindow(model, prefs, backend, watcher, style=options.style)
     watcher.setParent(window)
     backend.setParent(window)
@@ -198,7 +244,12 @@ def build_window(options: SidebarOptions) -> tuple[SidebarWindow, AppBackend]:
 def run_sidebar(options: SidebarOptions, stdout: IO[str], stderr: IO[str]) -> int:
     app = application(options.argv)
     app.setQuitOnLastWindowClosed(True)
-    window, backend = build_window(options)
+    backend = AppBackend(options)
+    if options.warm_up:
+        backend.warm_up(annotator=False)  # first: the speech model loads while the rules load
+    window, backend = build_window(options, backend)
+    if options.warm_up:
+        backend.warm_up_annotator()  # spaCy is imported now (by the rules): its model loads meanwhile
     model = window.model
     live_ok, why = backend.live_available()
     if not live_ok:
@@ -209,8 +260,6 @@ def run_sidebar(options: SidebarOptions, stdout: IO[str], stderr: IO[str]) -> in
         model.set_status("customer", "info", "ready")
     window.show()
     timings = {"window_shown_s": time.perf_counter() - T0}
-    if options.warm_up:
-        backend.warm_up()
 
     if options.qa is not None:
         window.open_qa(options.qa, speed=options.speed)
@@ -239,6 +288,7 @@ def run_sidebar(options: SidebarOptions, stdout: IO[str], stderr: IO[str]) -> in
         QTimer.singleShot(0, check)
     code = app.exec()
     window.controller.stop()
+    window.controller.join_stopped()
     return int(code)
 
 

@@ -38,6 +38,14 @@ class CallController(QObject):
         self.timer.timeout.connect(self._tick)
         self.events_seen = 0
         self._received = 0
+        self.stopped: list[Any] = []  # runners whose threads may still be finishing
+
+    def join_stopped(self, timeout_s: float = 15.0) -> None:
+        """At exit: let stopped runners' threads end (a model mid-call must not be torn down)."""
+        for runner in self.stopped:
+            if hasattr(runner, "join"):
+                runner.join(timeout_s)
+        self.stopped.clear()
 
     def start(self, runner: Any, label: str, mode: str) -> None:
         self.stop()
@@ -63,6 +71,7 @@ class CallController(QObject):
         runner, self.runner = self.runner, None
         self._generation += 1  # events still queued from this runner are dropped
         runner.stop()
+        self.stopped.append(runner)
         self.timer.stop()
         self.model.stop_call()
         self.mode = "idle"
