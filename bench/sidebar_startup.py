@@ -54,10 +54,10 @@ def startup(runs: int) -> dict[str, list[float]]:
             proc.wait(timeout=60)
             child = json.loads(line)
             offset = ready_wall - child["ready_s"]  # process start -> the gui module's clock
-            for key, value in child.items():
-                out.setdefault(key.removesuffix("_s"), []).append(offset + value)
-            print(f"run {i + 1}: ready {ready_wall:.2f} s ({', '.join(f'{k} {offset + v:.2f}' for k, v in child.items())})",
-                  flush=True)
+            stages = {k.removesuffix("_s"): offset + v for k, v in child.items() if k.endswith("_s")}
+            for key, value in stages.items():
+                out.setdefault(key, []).append(value)
+            print(f"run {i + 1}: " + ", ".join(f"{k} {v:.2f} s" for k, v in stages.items()), flush=True)
     return out
 
 

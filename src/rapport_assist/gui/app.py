@@ -278,7 +278,10 @@ def run_sidebar(options: SidebarOptions, stdout: IO[str], stderr: IO[str]) -> in
             if backend.is_ready or not options.warm_up:
                 timings.update(backend.timings)
                 timings["ready_s"] = time.perf_counter() - T0
-                stdout.write(json.dumps({k: round(v, 3) for k, v in timings.items()}) + "\n")
+                report: dict[str, Any] = {k: round(v, 3) for k, v in timings.items()}
+                report.update(mode=window.controller.mode, review=window.qa_path.name if window.qa_path else None,
+                              recognizer=model.status["recognizer"].message, rules=model.status["rules"].message)
+                stdout.write(json.dumps(report) + "\n")
                 stdout.flush()
                 window.close()
                 app.quit()
