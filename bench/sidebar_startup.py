@@ -78,6 +78,7 @@ def memory(minutes: float) -> dict[str, float]:
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
     import math
 
+    from PySide6.QtCore import QTimer
     from PySide6.QtWidgets import QApplication
 
     from rapport_assist.gui.app import SidebarOptions, application, build_window
@@ -99,18 +100,27 @@ def memory(minutes: float) -> dict[str, float]:
         started = time.perf_counter()
         window.open_qa(call, speed=math.inf)
         peak_cards = 0
-        while not window.model.ended:
-            app.processEvents()
+        marks: list[tuple[float, float]] = []
+
+        def poll() -> None:  # in the application's own event loop, as when an agent uses it
+            nonlocal peak_cards
             peak_cards = max(peak_cards, len(window.cards.widgets))
-            time.sleep(0.005)
-        for _ in range(20):
-            app.processEvents()
-        took = time.perf_counter() - started
+            if window.model.now_s >= 300 * (len(marks) + 1):
+                marks.append((window.model.now_s / 60, rss_mb()[0]))
+            if window.model.ended:
+                QTimer.singleShot(500, app.quit)  # let fades and deferred deletes finish
+            else:
+                QTimer.singleShot(20, poll)
+
+        QTimer.singleShot(20, poll)
+        app.exec()
+        took = time.perf_counter() - started - 0.5
         after, peak = rss_mb()
         result = {"call_minutes": window.model.now_s / 60, "utterances": n_lines, "replay_s": took,
                   "rss_before_mb": before, "rss_after_mb": after, "rss_peak_mb": peak,
                   "promises": len(window.model.promises), "transcript_kept": len(window.model.transcript),
-                  "history_kept": len(window.model.history), "max_cards_on_screen": peak_cards}
+                  "history_kept": len(window.model.history), "max_cards_on_screen": peak_cards,
+                  "rss_by_minute": marks}
         window.close()
         window.controller.join_stopped()
         QApplication.processEvents()
@@ -126,17 +136,19 @@ def main() -> int:
     load = os.getloadavg()
     print(f"machine: {os.cpu_count()} cores, load average {load[0]:.1f} / {load[1]:.1f} / {load[2]:.1f}")
     times = startup(args.runs)
-    print("\nstartup, from process start (p50 / max over %d runs):" % args.runs)
+    if times:
+        print(f"\nstartup, from process start (p50 / min / max over {args.runs} runs):")
     for key in ("window_shown", "recognizer_ready", "annotator_ready", "ready"):
         if key in times:
             values = times[key]
-            print(f"  {key:18s} {statistics.median(values):5.2f} s / {max(values):5.2f} s")
+            print(f"  {key:18s} {statistics.median(values):5.2f} s / {min(values):5.2f} s / {max(values):5.2f} s")
     if not args.skip_memory:
         result = memory(args.minutes)
         print(f"\nmemory over a {result['call_minutes']:.1f}-minute call ({result['utterances']} utterances, "
               f"replayed at max in {result['replay_s']:.1f} s):")
         print(f"  RSS before {result['rss_before_mb']:.0f} MB, after {result['rss_after_mb']:.0f} MB, "
               f"peak {result['rss_peak_mb']:.0f} MB")
+        print("  RSS along the call: " + ", ".join(f"{m:.0f} min {r:.0f} MB" for m, r in result["rss_by_minute"]))
         print(f"  kept: {result['transcript_kept']} transcript lines, {result['history_kept']} faded cards, "
               f"{result['promises']} promises; at most {result['max_cards_on_screen']} cards on screen")
     load = os.getloadavg()

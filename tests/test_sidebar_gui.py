@@ -260,3 +260,65 @@ def test_without_live_capture_start_call_says_so(qtbot, make_sidebar):
     assert window.controller.mode == "idle"
     assert window.model.status["microphone"].message == "live capture not available in this build"
     assert "not available" in window.mode_label.text()
+
+
+def test_settings_dialog_saves_the_budget_and_the_panel_uses_it(qtbot, make_sidebar):
+    from rapport_assist.gui.settings_dialog import SettingsDialog
+
+    window = make_sidebar()
+    devices, note = window.backend.devices()
+    dialog = SettingsDialog(window.prefs, devices, note, window)
+    qtbot.addWidget(dialog)
+    assert not dialog.mic.isEnabled() and "not available" in note  # no live capture module in this build
+    dialog.max_visible.setValue(2)
+    dialog.min_gap.setValue(0)
+    dialog.hold.setChecked(False)
+    dialog.urgent.setCurrentIndex(dialog.urgent.findData("none"))
+    dialog.style_combo.setCurrentIndex(dialog.style_combo.findData("dark"))
+    dialog.save()
+    budget = window.prefs.budget()
+    assert (budget.max_visible, budget.min_gap_s, budget.hold_while_speaking, budget.urgent_severity) == (2, 0.0, False, None)
+    assert window.prefs.style == "dark"
+    window.model.set_budget(budget)
+    runner = PushRunner()
+    window.controller.start(runner, "live call", "live")
+    runner.push(*[make_nudge(f"r{i}", 5.0) for i in range(4)])
+    qtbot.waitUntil(lambda: window.controller.events_seen == 4)
+    assert len(window.cards.widgets) == 2
+    window.controller.stop()
+
+
+def test_keyboard_shortcuts_act_on_the_newest_card(qtbot, make_sidebar, tmp_path):
+    window = make_sidebar(budget=BudgetConfig(min_gap_s=0))
+    runner = PushRunner()
+    window.controller.start(runner, "qa-like", "qa")  # outside live calls the panel takes focus
+    runner.push(make_nudge("first", 5.0), make_nudge("second", 6.0))
+    qtbot.waitUntil(lambda: len(window.cards.widgets) == 2)
+    window.activateWindow()
+    qtbot.waitUntil(lambda: QApplication.activeWindow() is window)
+    qtbot.keyClick(window, Qt.Key.Key_H, Qt.KeyboardModifier.AltModifier)
+    record = json.loads((tmp_path / "feedback.jsonl").read_text().splitlines()[-1])
+    assert record["verdict"] == "helpful" and record["rule"] == "second"
+    qtbot.keyClick(window, Qt.Key.Key_Z, Qt.KeyboardModifier.AltModifier)
+    assert [c.nudge.rule for c in window.model.shown] == ["first"] and "second" in window.model.snoozed
+    qtbot.keyClick(window, Qt.Key.Key_Escape)
+    assert window.model.shown == []
+    window.controller.stop()
+
+
+def test_cards_fade_in_and_out(qtbot, make_sidebar):
+    window = make_sidebar(budget=BudgetConfig(min_gap_s=0, card_lifetime_s=10))
+    window.cards.animate = True
+    runner = PushRunner()
+    window.controller.start(runner, "live call", "live")
+    runner.push(make_nudge())
+    qtbot.waitUntil(lambda: len(window.cards.widgets) == 1)
+    card = next(iter(window.cards.widgets.values()))
+    assert card.graphicsEffect() is not None  # fading in
+    qtbot.waitUntil(lambda: card.graphicsEffect() is None, timeout=3000)  # faded in: plain widget again
+    destroyed = []
+    card.destroyed.connect(lambda *_: destroyed.append(True))
+    window.model.advance(40.5)  # past its lifetime
+    assert window.cards.widgets == {} and window.history.labels[0].text().endswith("Say it as a team")
+    qtbot.waitUntil(lambda: destroyed == [True], timeout=3000)  # faded out, then deleted
+    window.controller.stop()

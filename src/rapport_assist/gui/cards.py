@@ -132,10 +132,12 @@ class CardWidget(QFrame):
         actions.addWidget(self.wrong_button)
         actions.addWidget(self.snooze_button)
         box.addLayout(actions)
+        if card.verdict is not None:  # rebuilt (e.g. after a style change): keep what the agent said
+            self.helpful_button.setChecked(card.verdict == "helpful")
+            self.wrong_button.setChecked(card.verdict == "wrong")
+            self.helpful_button.setEnabled(False)
+            self.wrong_button.setEnabled(False)
         self._theme = theme
-        self._effect = QGraphicsOpacityEffect(self)
-        self._effect.setOpacity(1.0)
-        self.setGraphicsEffect(self._effect)
         self._animation: QPropertyAnimation | None = None
 
     def _toggle_details(self, on: bool) -> None:
@@ -150,14 +152,27 @@ class CardWidget(QFrame):
         self.wrong_button.setEnabled(False)
         self.feedback.emit(self.card.id, verdict)
 
-    def fade(self, to: float, done: Callable[[], None] | None = None) -> None:
-        animation = QPropertyAnimation(self._effect, b"opacity", self)
+    def fade(self, start: float, to: float, done: Callable[[], None] | None = None) -> None:
+        """Fade from ``start`` to ``to`` opacity; the effect is dropped afterwards (it renders the
+        card through an offscreen pixmap while it is on)."""
+        effect = QGraphicsOpacityEffect(self)
+        effect.setOpacity(start)
+        self.setGraphicsEffect(effect)
+        animation = QPropertyAnimation(effect, b"opacity", self)
         animation.setDuration(FADE_MS)
-        animation.setStartValue(self._effect.opacity())
+        animation.setStartValue(start)
         animation.setEndValue(to)
         animation.setEasingCurve(QEasingCurve.Type.InOutQuad)
-        if done is not None:
-            animation.finished.connect(done)
+
+        def finished() -> None:
+            self._animation = None
+            animation.deleteLater()
+            if done is not None:
+                done()
+            else:
+                self.setGraphicsEffect(None)  # deletes the effect
+
+        animation.finished.connect(finished)
         self._animation = animation
         animation.start()
 
@@ -200,8 +215,7 @@ class CardStack(QWidget):
                 widget.dismiss.connect(self.model.dismiss)
                 self.widgets[card.id] = widget
                 if self.animate:
-                    widget._effect.setOpacity(0.0)
-                    widget.fade(1.0)
+                    widget.fade(0.0, 1.0)
             self._box.insertWidget(position, widget)
         self.empty_label.setVisible(not shown)
         waiting = len(self.model.held)
@@ -212,7 +226,7 @@ class CardStack(QWidget):
         widget = self.widgets.pop(card_id)
         widget.setEnabled(False)
         if animate:
-            widget.fade(0.0, widget.deleteLater)
+            widget.fade(1.0, 0.0, widget.deleteLater)
         else:
             widget.setParent(None)
             widget.deleteLater()
@@ -244,20 +258,24 @@ class HistoryList(QWidget):
         self._box = QVBoxLayout(self)
         self._box.setContentsMargins(0, 0, 0, 0)
         self._box.setSpacing(0)
-        self.labels: list[QLabel] = []
+        self.labels: list[QLabel] = []  # the visible ones, newest first
+        self._pool: list[QLabel] = []
 
     def sync(self) -> int:
-        for label in self.labels:
-            label.setParent(None)
-            label.deleteLater()
-        self.labels = []
-        for card in self.model.history:
+        """Show the history; its labels are reused (it changes with every card)."""
+        history = list(self.model.history)
+        while len(self._pool) < len(history):
+            label = _label("", "historyItem", wrap=False)
+            self._box.addWidget(label)
+            self._pool.append(label)
+        for label, card in zip(self._pool, history):
             nudge = card.nudge
             mark = {"helpful": " · 👍", "wrong": " · marked wrong"}.get(card.verdict or "", "")
             unseen = " · not shown (busy)" if card.end_reason == "missed" else ""
-            label = _label(f"{clock(nudge.t_s)}  {nudge.title}{mark}{unseen}", "historyItem", wrap=False)
-            tip = nudge.message + (f"\n“{card.evidence_text}”" if card.evidence_text else "")
-            label.setToolTip(tip)
-            self._box.addWidget(label)
-            self.labels.append(label)
-        return len(self.labels)
+            label.setText(f"{clock(nudge.t_s)}  {nudge.title}{mark}{unseen}")
+            label.setToolTip(nudge.message + (f"\n“{card.evidence_text}”" if card.evidence_text else ""))
+            label.setVisible(True)
+        for label in self._pool[len(history):]:
+            label.setVisible(False)
+        self.labels = self._pool[:len(history)]
+        return len(history)

@@ -224,6 +224,7 @@ class TranscriptView(QTextBrowser):
         self.theme = theme
         self.setObjectName("transcript")
         self.document().setMaximumBlockCount(300)
+        self.document().setUndoRedoEnabled(False)  # a read-only log: no undo history to grow
         self.setFocusPolicy(Qt.FocusPolicy.NoFocus)
         self.setMinimumHeight(140)
         self._shown = -1  # index of the last utterance appended
