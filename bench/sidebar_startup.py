@@ -138,7 +138,7 @@ def main() -> int:
     times = startup(args.runs)
     if times:
         print(f"\nstartup, from process start (p50 / min / max over {args.runs} runs):")
-    for key in ("window_shown", "recognizer_ready", "annotator_ready", "ready"):
+    for key in ("window_shown", "rules_loaded", "recognizer_ready", "annotator_ready", "ready"):
         if key in times:
             values = times[key]
             print(f"  {key:18s} {statistics.median(values):5.2f} s / {min(values):5.2f} s / {max(values):5.2f} s")

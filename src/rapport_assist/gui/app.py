@@ -77,6 +77,10 @@ class _Loading:
     def done(self) -> bool:
         return self._done.is_set()
 
+    @property
+    def started(self) -> bool:
+        return self._started
+
     def get(self):
         with self._lock:
             run_here = not self._started
@@ -106,22 +110,23 @@ class AppBackend(QObject):
         self._recognizer = _Loading("recognizer", self._load_recognizer)
         self._annotator = _Loading("annotator", self._load_annotator)
         self.last_status: tuple[str, str, str] | None = None
+        self._spacy_imported = threading.Event()
         self.timings: dict[str, float] = {}
         self.status.connect(lambda *s: setattr(self, "last_status", s))
 
-    def warm_up(self, annotator: bool = True) -> None:
-        """Load the speech model (and spaCy's) in background threads; the window does not wait.
+    def warm_up(self) -> None:
+        """Load the speech model and spaCy's in two background threads; the window does not wait.
 
-        spaCy must be imported on one thread at a time (its registries are not import-safe), so
-        ``run_sidebar`` starts the annotator after the rules, which import it, have loaded.
+        The spaCy thread imports spaCy first and says so (``wait_spacy_imported``): spaCy must be
+        imported on one thread only, and the rule loader needs it too.
         """
         self.status.emit("recognizer", "info", "loading the speech model…")
         self._recognizer.start()
-        if annotator:
-            self._annotator.start()
-
-    def warm_up_annotator(self) -> None:
         self._annotator.start()
+
+    def wait_spacy_imported(self, timeout_s: float = 60.0) -> None:
+        if self._annotator.started:
+            self._spacy_imported.wait(timeout_s)
 
     def _load_recognizer(self):
         from ..recognizer import Recognizer, RecognizerOptions
@@ -135,6 +140,10 @@ class AppBackend(QObject):
         return recognizer
 
     def _load_annotator(self):
+        try:
+            import spacy  # noqa: F401  (first, alone: see warm_up)
+        finally:
+            self._spacy_imported.set()
         from ..annotate import Annotator
 
         annotator = Annotator()
@@ -221,35 +230,47 @@ def application(argv: Sequence[str] = ()) -> QApplication:
     return app  # type: ignore[return-value]
 
 
-def build_window(options: SidebarOptions, backend: AppBackend | None = None) -> tuple[SidebarWindow, AppBackend]:
-    """The window with its model, rule watcher, settings and backend (not shown yet)."""
+def build_window(options: SidebarOptions, backend: AppBackend | None = None,
+                 load_rules: bool = True) -> tuple[SidebarWindow, AppBackend]:
+    """The window with its model, settings and backend (not shown yet), and unless ``load_rules``
+    is False its rules (then call ``attach_rules`` before a call starts)."""
     settings = (QSettings(str(options.settings_path), QSettings.Format.IniFormat)
                 if options.settings_path else QSettings("Rapport Assist", "sidebar"))
     prefs = Prefs(settings)
-    library = RuleLibrary(list(options.rules))  # a broken rule file at start: exit 5 with file:line
     feedback = FeedbackLog(options.feedback_path) if options.feedback_path else FeedbackLog.default()
     model = AssistModel(prefs.budget(), feedback)
-    watcher = RuleWatcher(library, model)
     backend = backend or AppBackend(options)
-    backend._ruleset = lambda: watcher.ruleset
     backend.status.connect(lambda c, level, m: model.set_status(c, level, m))
     if backend.last_status is not None:  # said before the window existed
         model.set_status(*backend.last_status)
-    window = SidebarWindow(model, prefs, backend, watcher, style=options.style)
-    watcher.setParent(window)
+    window = SidebarWindow(model, prefs, backend, None, style=options.style)
     backend.setParent(window)
+    if load_rules:
+        attach_rules(window, backend, options.rules)
+    else:
+        model.set_status("rules", "info", "loading…")
     return window, backend
 
 
+def attach_rules(window: SidebarWindow, backend: AppBackend, paths: Sequence[Path]) -> RuleWatcher:
+    """Load the rule files and watch them (a broken file now: RuleError, exit 5 with file:line)."""
+    library = RuleLibrary(list(paths))
+    watcher = RuleWatcher(library, window.model)
+    watcher.setParent(window)
+    window.rules = watcher
+    backend._ruleset = lambda: watcher.ruleset
+    return watcher
+
+
 def run_sidebar(options: SidebarOptions, stdout: IO[str], stderr: IO[str]) -> int:
+    """Show the window first; the speech model and spaCy load in background threads while the
+    rules load on this one (they need spaCy's matcher, imported by the spaCy thread first)."""
     app = application(options.argv)
     app.setQuitOnLastWindowClosed(True)
     backend = AppBackend(options)
     if options.warm_up:
-        backend.warm_up(annotator=False)  # first: the speech model loads while the rules load
-    window, backend = build_window(options, backend)
-    if options.warm_up:
-        backend.warm_up_annotator()  # spaCy is imported now (by the rules): its model loads meanwhile
+        backend.warm_up()
+    window, backend = build_window(options, backend, load_rules=False)
     model = window.model
     live_ok, why = backend.live_available()
     if not live_ok:
@@ -259,7 +280,15 @@ def run_sidebar(options: SidebarOptions, stdout: IO[str], stderr: IO[str]) -> in
         model.set_status("microphone", "info", "ready — press Start call")
         model.set_status("customer", "info", "ready")
     window.show()
+    app.processEvents()  # paint it before the rules load
     timings = {"window_shown_s": time.perf_counter() - T0}
+    backend.wait_spacy_imported()
+    try:
+        attach_rules(window, backend, options.rules)
+    except RapportError:
+        window.close()
+        raise
+    timings["rules_loaded_s"] = time.perf_counter() - T0
 
     if options.qa is not None:
         window.open_qa(options.qa, speed=options.speed)
