@@ -27,7 +27,7 @@ from collections import deque
 from dataclasses import dataclass, fields
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Callable, Iterable, Literal
+from typing import Any, Callable, Literal
 
 from .errors import OutputError
 from .types import (CallSummary, DeadAir, Event, Nudge, RecordItem, SpeechActivity, Speaker, Status, TalkOver,

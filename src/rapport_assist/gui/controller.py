@@ -6,8 +6,7 @@ from __future__ import annotations
 
 import math
 import time
-from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from PySide6.QtCore import QFileSystemWatcher, QObject, QSettings, QTimer, Signal, Slot
 
@@ -228,9 +227,3 @@ class Prefs:
         value = self.get(key, default)
         return value if isinstance(value, bool) else str(value).lower() in ("1", "true", "yes", "on")
 
-
-def describe_path(path: Path | None) -> str:
-    return "" if path is None else path.name
-
-
-Factory = Callable[..., Any]

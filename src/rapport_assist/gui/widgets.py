@@ -8,7 +8,7 @@ import math
 
 from PySide6.QtCore import QPointF, QRectF, QSize, Qt, Signal
 from PySide6.QtGui import QColor, QMouseEvent, QPainter, QPainterPath, QPaintEvent, QPen
-from PySide6.QtWidgets import (QGridLayout, QHBoxLayout, QLabel, QSizePolicy, QTextBrowser, QToolButton,
+from PySide6.QtWidgets import (QGridLayout, QLabel, QSizePolicy, QTextBrowser, QToolButton,
                                QVBoxLayout, QWidget)
 
 from ..assist import COMPONENT_LABELS, COMPONENTS, AssistModel
@@ -313,10 +313,3 @@ class Timeline(QWidget):
 def speed_text(speed: float) -> str:
     return "max" if math.isinf(speed) else f"{speed:g}×"
 
-
-def hbox(*widgets: QWidget, spacing: int = 6) -> QHBoxLayout:
-    box = QHBoxLayout()
-    box.setSpacing(spacing)
-    for w in widgets:
-        box.addWidget(w)
-    return box
