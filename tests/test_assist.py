@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from rapport_assist.assist import AssistModel, BudgetConfig, FeedbackLog, Rewind, component_of
+from rapport_assist.assist import AssistModel, BudgetConfig, FeedbackLog, Rewind, component_of, components_of
 from rapport_assist.playback import Playback, ReplayCall, pipeline_events, with_speech_marks
 from rapport_assist.rules import default_rules_dir, load_rules
 from rapport_assist.sources import ReplayInput
@@ -194,6 +194,13 @@ def test_component_of_codes():
     assert component_of("recognizer_slow") == "recognizer"
     assert component_of("rules_reloaded") == "rules"
     assert component_of("no_speech") is None
+    # live capture names the side in the message of its capture_* codes
+    both = Status("info", "capture_started", "capturing the agent's and customer's side from pulse:x")
+    assert components_of(both) == ["microphone", "customer"]
+    assert components_of(Status("error", "device_unavailable", "cannot capture the customer's side: gone")) == \
+        ["customer"]
+    assert components_of(Status("error", "mic_lost", "the agent's audio stopped")) == ["microphone"]
+    assert components_of(Status("warning", "record_failed", "no disk")) == []
 
 
 def test_rewind_rebuilds_the_state_at_the_new_position():

@@ -191,11 +191,13 @@ COMPONENTS = ("microphone", "customer", "recognizer", "rules")
 COMPONENT_LABELS = {"microphone": "Microphone", "customer": "Customer audio", "recognizer": "Recognizer",
                     "rules": "Rules"}
 _CODE_PREFIXES = (
-    ("mic", "microphone"), ("agent_audio", "microphone"), ("input", "microphone"),
-    ("customer", "customer"), ("loopback", "customer"), ("monitor", "customer"),
+    ("mic", "microphone"), ("agent_audio", "microphone"), ("input", "microphone"), ("no_devices", "microphone"),
+    ("device_gone", "customer"), ("customer", "customer"), ("loopback", "customer"), ("monitor", "customer"),
     ("recognizer", "recognizer"), ("model", "recognizer"),
     ("rules", "rules"), ("rule_", "rules"),
 )
+# Live capture's codes for either side: the message names the side ("the agent's side ...").
+_SIDE_CODES = ("capture_", "device_unavailable", "rate_fallback")
 
 
 def component_of(code: str) -> str | None:
@@ -204,6 +206,17 @@ def component_of(code: str) -> str | None:
         if code.startswith(prefix):
             return component
     return None
+
+
+def components_of(status: Status) -> list[str]:
+    """The status rows a ``Status`` event updates (none: it is a notice for the call)."""
+    if status.code.startswith(_SIDE_CODES):
+        text = status.message.lower()
+        rows = [row for row, side in (("microphone", "agent's"), ("customer", "customer's")) if side in text]
+        if rows:
+            return rows
+    component = component_of(status.code)
+    return [component] if component else []
 
 
 @dataclass(frozen=True)
@@ -254,7 +267,8 @@ def event_time(event: object) -> float | None:
         return event.t_s
     if isinstance(event, CallSummary):
         return event.duration_s
-    return None
+    t = getattr(event, "t_s", None)  # e.g. live capture's clock ticks
+    return float(t) if isinstance(t, (int, float)) else None
 
 
 Listener = Callable[[str], None]
@@ -392,11 +406,11 @@ class AssistModel:
                     self._agent_last_end_s = max(self._agent_last_end_s, event.t_s)
                     self.advance(self.now_s)
         elif isinstance(event, Status):
-            component = component_of(event.code)
-            if component is not None:
+            rows = components_of(event)
+            for component in rows:
                 level = "ok" if event.level == "info" else event.level
                 self.status[component] = ComponentStatus(level, event.message)
-            else:
+            if not rows:
                 self.notices.append(event)
             self._notify("status")
         elif isinstance(event, CallSummary):

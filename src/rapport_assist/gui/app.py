@@ -179,33 +179,52 @@ class AppBackend(QObject):
                           label=path.name)
 
     def make_live(self, prefs: Prefs) -> Any:
+        """A ``live.LiveCall`` (the live-capture branch's API) on the saved devices, sharing the
+        loaded speech model, spaCy and the current rules; LiveUnavailable says why not."""
         try:
-            from .. import live  # built in parallel; wired by the lead
+            from .. import live  # live capture (live.py, capture.py) may not be in this build
+            from ..capture import DeviceChoice  # type: ignore[attr-defined]
         except ImportError:
             raise LiveUnavailable("live capture not available in this build") from None
-        devices, note = self.devices()
-        if devices is not None and not devices:
-            raise LiveUnavailable(note or "no microphone found")
-        settings = {"mic_device": prefs.get("devices/mic", "") or None,
-                    "customer_device": prefs.get("devices/customer", "") or None,
-                    "ruleset": self._ruleset(), "recognizer": self.recognizer, "annotator": self.annotator}
+        available, why = self.live_available()
+        if not available:
+            raise LiveUnavailable(why)
+        from ..assist import data_dir
+        from ..recognizer import RecognizerOptions
+        from ..rules import RuleEngine
+
+        mic = str(prefs.get("devices/mic", "") or "default")
+        customer = str(prefs.get("devices/customer", "") or "")
         try:
-            return live.LiveCall(settings)  # type: ignore[attr-defined]
+            settings = live.LiveSettings(  # type: ignore[attr-defined]
+                agent=DeviceChoice.parse(mic), customer=DeviceChoice.parse(customer) if customer else None,
+                recognizer=RecognizerOptions(model_dir=self.options.model_dir, compute_type=self.options.compute_type,
+                                             cpu_threads=self.options.threads),
+                rule_paths=tuple(self.options.rules), record_to=data_dir() / "calls")
+            return live.LiveCall(settings, recognizer=self.recognizer(),  # type: ignore[attr-defined]
+                                 engine=RuleEngine(self._ruleset()), annotator=self.annotator())
         except RapportError as exc:
             raise LiveUnavailable(exc.one_line()) from None
+        except (ValueError, TypeError) as exc:
+            raise LiveUnavailable(f"live capture could not start: {exc}") from None
 
-    def devices(self) -> tuple[list[str] | None, str]:
-        """Input device names (None: cannot be listed) and a note for the user."""
+    def devices(self) -> tuple[list[tuple[str, str]] | None, str]:
+        """Capture devices as (id, label) (None: cannot be listed) and a note for the user."""
         try:
             from .. import capture  # type: ignore[attr-defined]
         except ImportError:
             return None, "Live capture is not available in this build; device choice is saved for later."
         try:
             found = capture.list_devices()
-        except Exception as exc:
+        except Exception as exc:  # PortAudio missing or broken
             return None, f"cannot list audio devices: {exc}"
-        names = [str(getattr(d, "name", d)) for d in found]
-        return names, "" if names else "No audio input device found."
+        out = []
+        for d in found:
+            ident = str(getattr(d, "id", d))
+            kind = getattr(d, "kind", "input")
+            label = str(getattr(d, "description", "") or getattr(d, "name", ident))
+            out.append((ident, f"{label} (monitor)" if kind == "monitor" else label))
+        return out, "" if out else "No audio input device found."
 
     def live_available(self) -> tuple[bool, str]:
         try:
@@ -214,7 +233,7 @@ class AppBackend(QObject):
             return False, "live capture not available in this build"
         devices, note = self.devices()
         if devices is not None and not devices:
-            return False, note
+            return False, note or "no microphone found"
         return True, ""
 
     def audio_player(self, path: Path) -> Any:

@@ -48,7 +48,7 @@ class CallController(QObject):
 
     def start(self, runner: Any, label: str, mode: str) -> None:
         self.stop()
-        self._generation += 1
+        self._generation += 1  # events still queued from an earlier runner are dropped
         generation = self._generation
         self.runner = runner
         self.mode = mode
@@ -68,8 +68,7 @@ class CallController(QObject):
         if self.runner is None:
             return
         runner, self.runner = self.runner, None
-        self._generation += 1  # events still queued from this runner are dropped
-        runner.stop()
+        runner.stop()  # a live call finishes what it heard and sends its CallSummary: still shown
         self.stopped.append(runner)
         self.timer.stop()
         self.model.stop_call()
@@ -83,6 +82,8 @@ class CallController(QObject):
     def call_time_s(self) -> float:
         if self.runner is not None and hasattr(self.runner, "call_time_s"):
             return float(self.runner.call_time_s())
+        if self.runner is not None and hasattr(self.runner, "call_time"):  # live.LiveCall
+            return float(self.runner.call_time())
         if self.runner is not None:
             return time.monotonic() - self._started
         return self.model.now_s

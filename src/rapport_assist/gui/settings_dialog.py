@@ -10,7 +10,8 @@ from .controller import Prefs
 
 
 class SettingsDialog(QDialog):
-    def __init__(self, prefs: Prefs, devices: list[str] | None, device_note: str, parent: QWidget | None = None) -> None:
+    def __init__(self, prefs: Prefs, devices: list[tuple[str, str]] | None, device_note: str,
+                 parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setWindowTitle("Rapport Assist settings")
         self.prefs = prefs
@@ -21,8 +22,10 @@ class SettingsDialog(QDialog):
         self.customer = QComboBox()
         for combo, key in ((self.mic, "devices/mic"), (self.customer, "devices/customer")):
             combo.addItem("System default", "")
-            for name in devices or []:
-                combo.addItem(name, name)
+            for ident, label in devices or []:
+                combo.addItem(label, ident)
+            combo.setToolTip("Microphone: your voice. Customer audio: the softphone's output "
+                             "(a monitor / loopback source).")
             saved = str(prefs.get(key, ""))
             index = combo.findData(saved)
             combo.setCurrentIndex(max(0, index))
