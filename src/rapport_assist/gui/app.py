@@ -81,6 +81,9 @@ class _Loading:
     def started(self) -> bool:
         return self._started
 
+    def wait(self, timeout_s: float) -> bool:
+        return self._done.wait(timeout_s)
+
     def get(self):
         with self._lock:
             run_here = not self._started
@@ -159,6 +162,12 @@ class AppBackend(QObject):
     @property
     def is_ready(self) -> bool:
         return self._recognizer.done and self._annotator.done
+
+    def join(self, timeout_s: float = 30.0) -> None:
+        """At exit: let models still loading finish (tearing one down mid-load aborts the process)."""
+        for loading in (self._recognizer, self._annotator):
+            if loading.started:
+                loading.wait(timeout_s)
 
     def recognizer(self):
         try:
@@ -340,6 +349,7 @@ def run_sidebar(options: SidebarOptions, stdout: IO[str], stderr: IO[str]) -> in
     code = app.exec()
     window.controller.stop()
     window.controller.join_stopped()
+    backend.join()
     return int(code)
 
 
