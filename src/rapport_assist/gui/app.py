@@ -19,7 +19,6 @@ from ..errors import ModelError, RapportError
 from ..playback import ReplayCall, pipeline_events
 from ..rules import RuleLibrary
 from ..sources import ReplayInput
-from ..types import Status
 from .controller import Prefs, RuleWatcher
 from .window import LiveUnavailable, SidebarWindow
 
@@ -323,10 +322,8 @@ def run_sidebar(options: SidebarOptions, stdout: IO[str], stderr: IO[str]) -> in
     elif options.demo or not live_ok:
         window.open_demo(paused=not options.demo)
         if not options.demo:
-            model.notices.append(Status("info", "demo_offered",
-                                        f"{why[:1].upper() + why[1:]}: the bundled demo call is loaded — press play "
-                                        "to review it."))
-            model._notify("status")
+            window.set_hint(f"{why[:1].upper() + why[1:]}, so the bundled demo call is loaded for review: "
+                            "press ▶ below (Ctrl+Space) to play it.")
         if options.speed is not None:
             window.set_speed(options.speed)
 

@@ -23,6 +23,7 @@ from .resources import Theme
 from .widgets import PromiseList, Section, StatusPanel, Timeline, ToneMeter, TranscriptView, speed_text
 
 PANEL_WIDTH = 360
+EMPTY_TEXT = "Nothing to flag right now."
 MEDIA_FILTER = "Calls (*.wav *.flac *.mp3 *.ogg *.m4a *.opus *.jsonl *.ndjson);;All files (*)"
 
 
@@ -374,8 +375,15 @@ class SidebarWindow(QWidget):
             pending = "" if playback.finished else " …"
             self.qa_time.setText(f"{clock(now_s)} / {clock(duration)}{pending}")
             self._update_play_icon()
+            if playback.playing and getattr(self, "_hint", ""):
+                self.set_hint("")
             if self.player is not None:
                 self.player.follow(now_s, playback.playing, playback.speed)
+
+    def set_hint(self, text: str) -> None:
+        """What the empty card area says (e.g. how to start the demo review); '' for the default."""
+        self._hint = text
+        self.cards.empty_label.setText(text or EMPTY_TEXT)
 
     def _update_play_icon(self) -> None:
         playback = getattr(self.controller.runner, "playback", None)
