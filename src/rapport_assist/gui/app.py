@@ -330,6 +330,7 @@ def run_sidebar(options: SidebarOptions, stdout: IO[str], stderr: IO[str]) -> in
     if options.exit_when_ready:
         def check() -> None:
             if backend.is_ready or not options.warm_up:
+                app.processEvents()  # the loaders' last status signals, posted before they finished
                 timings.update(backend.timings)
                 timings["ready_s"] = time.perf_counter() - T0
                 report: dict[str, Any] = {k: round(v, 3) for k, v in timings.items()}
