@@ -79,7 +79,8 @@ class CallPipeline:
                         self.observer.after_event(event, outputs)
                     yield from counted(outputs)
 
-        for item in self.annotator.annotate_timeline(source, read_ahead):
+        skip = self.annotator.skipping(self.engine.ruleset.needs_entities)
+        for item in self.annotator.annotate_timeline(source, read_ahead, skip):
             if isinstance(item, Status):
                 yield item
                 continue
