@@ -1,5 +1,5 @@
 # The two commands of the README: `make run` and `make test`. Both set everything up first.
-.PHONY: setup run test test-fast bench clean
+.PHONY: setup run test test-fast bench bench-live clean
 
 setup:
 	@bash scripts/setup.sh
@@ -16,6 +16,9 @@ test-fast: setup
 bench: setup
 	@.venv/bin/python bench/replay_speed.py
 	@.venv/bin/python bench/rules_speed.py --repeat 3
+
+bench-live: setup
+	@.venv/bin/python bench/live_latency.py
 
 clean:
 	rm -rf .venv .pytest_cache .hypothesis build src/*.egg-info

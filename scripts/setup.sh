@@ -9,8 +9,10 @@ VENV=.venv
 STAMP=$VENV/.setup-stamp
 
 # Debian packages: the venv module, espeak-ng (test fixtures and the demo-call generator),
-# sox (audio checks in scripts). PyAV and onnxruntime wheels bundle their own native code.
-APT_PACKAGES=(python3-venv espeak-ng sox)
+# sox (audio checks in scripts), PortAudio with the ALSA pulse plugin (live capture: libportaudio2,
+# libasound2-plugins) and PulseAudio (live tests and bench run a private server with null sinks).
+# PyAV and onnxruntime wheels bundle their own native code.
+APT_PACKAGES=(python3-venv espeak-ng sox libportaudio2 libasound2-plugins pulseaudio pulseaudio-utils)
 
 missing=()
 for pkg in "${APT_PACKAGES[@]}"; do
