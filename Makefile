@@ -1,5 +1,5 @@
 # The two commands of the README: `make run` and `make test`. Both set everything up first.
-.PHONY: setup run test test-fast bench screenshots clean
+.PHONY: setup run test test-fast bench bench-live screenshots clean
 
 setup:
 	@bash scripts/setup.sh
@@ -20,6 +20,9 @@ bench: setup
 
 screenshots: setup
 	@.venv/bin/python scripts/screenshots.py
+
+bench-live: setup
+	@.venv/bin/python bench/live_latency.py
 
 clean:
 	rm -rf .venv .pytest_cache .hypothesis build src/*.egg-info

@@ -1,4 +1,4 @@
-"""Command line: ``rapport-assist replay|demo|sidebar|rules|eval``.
+"""Command line: ``rapport-assist replay|demo|sidebar|live|devices|rules|eval``.
 
 ``main(argv, stdout, stderr) -> int`` is testable in process. Known errors print one line with
 a fix and exit with the code documented in errors.py; tracebacks only with ``--debug``.
@@ -73,6 +73,28 @@ def build_parser() -> argparse.ArgumentParser:
                     help="feedback log (default: feedback.jsonl in $RAPPORT_ASSIST_DATA or ~/.local/share/rapport-assist)")
     sb.add_argument("--exit-when-ready", action="store_true", help=argparse.SUPPRESS)  # bench/sidebar_startup.py
     _add_engine_options(sb)
+
+    dv = sub.add_parser("devices", help="list the audio inputs and monitors a live call can capture")
+    dv.add_argument("--json", action="store_true", help="print one JSON object per device")
+    dv.add_argument("--debug", action="store_true", help="show tracebacks")
+
+    lv = sub.add_parser("live", help="run a live call from the terminal: microphone + customer audio",
+                        description="Capture the agent's microphone and the customer's side (a monitor of the "
+                                    "softphone's output, a second device, or one channel of a device) and print "
+                                    "utterances and nudges as they happen. Ctrl-C ends the call. Device choices "
+                                    "are saved and used next time.")
+    lv.add_argument("--agent", metavar="DEVICE", help="agent microphone id from 'rapport-assist devices' "
+                                                       "(DEVICE#N picks channel N; default: saved, else the default input)")
+    lv.add_argument("--customer", metavar="DEVICE", help="customer side: e.g. pulse:<sink>.monitor, or DEVICE#N "
+                                                          "(default: saved, else none)")
+    lv.add_argument("--no-customer", action="store_true", help="capture only the agent")
+    lv.add_argument("--record", type=Path, metavar="DIR", help="save the call's event log (JSONL) in DIR")
+    lv.add_argument("--record-audio", action="store_true",
+                    help="with --record: also save the call audio as a stereo WAV (agent left, customer right)")
+    lv.add_argument("--no-mask", action="store_true", help="show long digit strings (card numbers) unmasked")
+    lv.add_argument("--seconds", type=float, metavar="S", help="end the call after S seconds")
+    lv.add_argument("--no-save", action="store_true", help="do not save these choices as the new defaults")
+    _add_engine_options(lv)
 
     rules = sub.add_parser("rules", help="check, test, explain rule files; print their JSON Schema")
     rsub = rules.add_subparsers(dest="rules_command", metavar="ACTION", parser_class=_Parser)
@@ -194,6 +216,131 @@ def _replay(args: argparse.Namespace, spec, stdout: IO[str], stderr: IO[str]) ->
         for event in pipeline.run(source.items(), audio_s=source.audio_s):
             for sink in sinks:
                 sink.write(event)
+    return 0
+
+
+def _devices_command(args: argparse.Namespace, stdout: IO[str]) -> int:
+    import json
+
+    from .capture import list_devices
+
+    devices = list_devices()
+    if args.json:
+        for dev in devices:
+            stdout.write(json.dumps(dev.to_json()) + "\n")
+        return 0
+    if not devices:
+        stdout.write("no audio inputs found (no devices, or no audio server running)\n")
+        return 0
+    for kind, title in (("input", "inputs"), ("monitor", "monitors (what an output device plays: the customer's side)")):
+        shown = [d for d in devices if d.kind == kind]
+        if not shown:
+            continue
+        stdout.write(f"{title}:\n")
+        for d in shown:
+            mark = "*" if d.is_default else " "
+            rate = f", {d.default_rate_hz:g} Hz" if d.default_rate_hz else ""
+            desc = f"  ({d.description})" if d.description != d.name else ""
+            stdout.write(f" {mark} {d.id}{desc}  [{d.host_api}, {d.channels} ch{rate}]\n")
+    stdout.write("use: rapport-assist live --agent ID --customer ID   (ID#N picks channel N of a device)\n")
+    return 0
+
+
+def _live_command(args: argparse.Namespace, stdout: IO[str], stderr: IO[str]) -> int:
+    import signal
+    import threading
+    from dataclasses import replace
+
+    from .capture import DeviceChoice, find_device, list_devices
+    from .errors import DeviceError
+    from .live import LiveCall, LiveSettings
+    from .recognizer import RecognizerOptions
+    from .settings import load_choices, save_choices
+
+    saved = load_choices()
+    if saved.problem:
+        stderr.write(f"rapport-assist: warning: {saved.problem}\n")
+    if args.threads < 1:
+        raise UsageError("--threads must be at least 1", "")
+    try:
+        agent = DeviceChoice.parse(args.agent or saved.agent_device or "default")
+        customer_text = None if args.no_customer else (args.customer or saved.customer_device)
+        customer = DeviceChoice.parse(customer_text) if customer_text else None
+    except ValueError as exc:
+        raise UsageError(str(exc), "see 'rapport-assist devices'") from None
+    devices = list_devices()
+    if not devices:
+        raise DeviceError("no audio input to capture from (no devices, or no audio server running)",
+                          "plug in a headset or start PulseAudio/PipeWire; to see the assistant without audio, "
+                          "run 'rapport-assist demo'")
+    for choice in (agent, customer):
+        if choice is not None:
+            find_device(choice, devices)  # an unknown device is a usage problem: say so before starting
+    record = args.record or (Path(saved.record_dir) if saved.record_dir else None)
+    settings = LiveSettings(
+        agent=agent, customer=customer,
+        recognizer=RecognizerOptions(model_dir=Path(args.model) if args.model else None,
+                                     compute_type=args.compute_type, cpu_threads=args.threads),
+        rule_paths=tuple(args.rules or ()), record_to=record,
+        record_audio=args.record_audio or (saved.record_audio and args.record is None and record is not None),
+        mask_digits=not args.no_mask and saved.mask_digits,
+    )
+    if not args.no_save:
+        try:
+            save_choices(replace(saved, agent_device=str(agent), customer_device=str(customer) if customer else None,
+                                 record_dir=str(record) if record else None, record_audio=settings.record_audio,
+                                 model=args.model or saved.model))
+        except RapportError as exc:
+            stderr.write(f"rapport-assist: warning: {exc.one_line()}\n")
+    sinks: list[EventSink] = [JsonlSink(stdout, "stdout", mask=False) if args.format == "jsonl"
+                              else TextSink(stdout, "stdout", mask=False)]
+    out_handle = None
+    if args.out is not None:
+        try:
+            out_handle = args.out.open("a", encoding="utf-8")
+        except OSError as exc:
+            raise OutputError(f"cannot create {args.out}: {exc.strerror}", "check the folder exists and is writable") from None
+        sinks.append(JsonlSink(out_handle, str(args.out), mask=False))
+    ended = threading.Event()
+    failures: list[RapportError] = []
+
+    def on_event(event) -> None:
+        from .types import CallSummary
+
+        for sink in sinks:
+            try:
+                sink.write(event)
+            except RapportError as exc:
+                failures.append(exc)
+                ended.set()
+        if isinstance(event, CallSummary):
+            ended.set()
+
+    call = LiveCall(settings)
+    side = f"{agent}" + (f" + customer {customer}" if customer else " (agent only)")
+    stderr.write(f"rapport-assist: live call: agent {side}; Ctrl-C ends the call\n")
+    stderr.flush()
+    call.start(on_event)
+    previous = signal.getsignal(signal.SIGTERM)
+    try:
+        signal.signal(signal.SIGTERM, lambda *_: ended.set())
+    except ValueError:  # not the main thread (tests): Ctrl-C/--seconds only
+        previous = None
+    try:
+        ended.wait(args.seconds if args.seconds is not None else None)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        call.stop()
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
+        if out_handle is not None:
+            _close_quietly(out_handle)
+    if call.log_path is not None:
+        stderr.write(f"rapport-assist: call record: {call.log_path}" +
+                     (f" and {call.wav_path}" if call.wav_path else "") + "\n")
+    if failures:
+        raise failures[0]
     return 0
 
 
@@ -327,6 +474,10 @@ def main(argv: Sequence[str] | None = None, stdout: IO[str] | None = None, stder
             return _replay(args, ReplayInput(path=DEMO_CALL), stdout, stderr)
         if args.command == "sidebar":
             return _sidebar(args, stdout, stderr, environ)
+        if args.command == "devices":
+            return _devices_command(args, stdout)
+        if args.command == "live":
+            return _live_command(args, stdout, stderr)
         if args.command == "rules" and args.rules_command:
             return _rules_command(args, stdout)
         if args.command == "eval":

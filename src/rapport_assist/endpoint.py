@@ -208,6 +208,14 @@ class Endpointer:
         return self._start_s + self._samples_pushed / STREAM_RATE_HZ
 
     @property
+    def open_since_s(self) -> float | None:
+        """Call time where the utterance in progress starts (as its segment will), or None
+        when no speech is open. Live capture marks the channel busy with it."""
+        if self._speech_start is None:
+            return None
+        return self._start_s + self._utterance_start / STREAM_RATE_HZ
+
+    @property
     def buffered_s(self) -> float:
         """Seconds of audio held: the open utterance (or the pre-roll) plus a partial frame."""
         return (len(self._buffer) * FRAME_SAMPLES + self._pending.shape[0]) / STREAM_RATE_HZ

@@ -10,6 +10,7 @@ Exit codes (documented in README.md):
   6  model missing or broken
   7  output could not be written (disk full, permission denied)
   8  'rules test': at least one rule example failed
+  9  no audio device or audio server to capture a live call from
 130  interrupted (Ctrl-C); everything printed so far is complete
 """
 
@@ -52,3 +53,7 @@ class ModelError(RapportError):
 
 class OutputError(RapportError):
     exit_code = 7
+
+
+class DeviceError(RapportError):
+    exit_code = 9

@@ -1,7 +1,9 @@
 """Event sinks: a readable transcript for people, JSONL for machines.
 
 Both write each event as it happens and flush, so an interrupted replay keeps everything
-produced so far. A failed write (disk full, closed pipe) raises OutputError.
+produced so far. A failed write (disk full, closed pipe) raises OutputError. Long digit strings
+(card and account numbers) are masked unless the sink is made with ``mask=False``
+(``privacy.mask_digits``).
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ import json
 from typing import IO, Protocol
 
 from .errors import OutputError
+from .privacy import mask_event
 from .types import CallSummary, DeadAir, Event, Nudge, Status, TalkOver, ToneChange, Utterance
 
 
@@ -24,9 +27,16 @@ def format_clock(t_s: float) -> str:
 
 
 class _StreamSink:
-    def __init__(self, stream: IO[str], name: str) -> None:
+    def __init__(self, stream: IO[str], name: str, mask: bool = True) -> None:
         self.stream = stream
         self.name = name
+        self.mask = mask
+
+    def write(self, event: Event) -> None:
+        self._write(mask_event(event) if self.mask else event)
+
+    def _write(self, event: Event) -> None:
+        raise NotImplementedError
 
     def _emit(self, text: str) -> None:
         try:
@@ -42,7 +52,7 @@ class _StreamSink:
 class JsonlSink(_StreamSink):
     """One JSON object per event and line (schema in README.md, 'Event log')."""
 
-    def write(self, event: Event) -> None:
+    def _write(self, event: Event) -> None:
         self._emit(json.dumps(event.to_json(), ensure_ascii=False) + "\n")
 
 
@@ -52,7 +62,7 @@ SEVERITY_MARK = {"high": "!!!", "medium": "!! ", "low": "!  "}
 class TextSink(_StreamSink):
     """A transcript with speaker and time, nudges inline under the utterance that fired them."""
 
-    def write(self, event: Event) -> None:
+    def _write(self, event: Event) -> None:
         if isinstance(event, Utterance):
             conf = "" if event.confidence is None else f"  ({event.confidence:.0%})"
             self._emit(f"[{format_clock(event.start_s)}] {event.speaker.value.upper():<8} {event.text}{conf}\n")

@@ -7,6 +7,12 @@ signals), the signal events (dead air, talk-over, tone changes) and ``Nudge`` ev
 triggers right after it, ``Status`` events from the source, and one ``CallSummary`` at the
 end. Consumers (the terminal printer, the JSONL log, the sidebar) only read events.
 
+Timers: dead air fires from the call clock that every timed item moves (a replay notices a
+silence at the next item; the ``DeadAir`` event is the same). Live capture also puts ``Tick``
+items on the timeline while nobody speaks, so dead air fires on time, and an expectation whose
+``within.seconds`` ran out fails at its deadline (``RuleEngine.tick``) instead of waiting for the
+late turn, which is when a replay, having no gaps to wait in, reports it.
+
 A source may say how far the pipeline can read ahead of the utterance it is working on
 (``sources.Timeline.read_ahead``): a transcript can be read ahead, so its utterances are
 annotated in batches; live capture and audio replay go one utterance at a time.
@@ -22,7 +28,8 @@ from .annotate import AnnotatedUtterance, Annotator
 from .rules import RuleEngine
 from .signals import SignalTracker
 from .sources import Timeline
-from .types import CallSummary, DeadAir, Event, Nudge, RecordItem, SignalEvent, SpeechActivity, Status, TalkOver, Utterance
+from .types import (CallSummary, DeadAir, Event, Nudge, RecordItem, SignalEvent, SpeechActivity, Status, TalkOver, Tick,
+                    Utterance)
 
 
 class StepObserver(Protocol):
@@ -45,7 +52,7 @@ class CallPipeline:
         self.tracker = tracker or SignalTracker(engine.ruleset, compiler=engine.compiler)
         self.observer = observer
 
-    def run(self, source: Iterable[Utterance | Status | SpeechActivity], audio_s: float | None = None,
+    def run(self, source: Iterable[Utterance | Status | SpeechActivity | Tick], audio_s: float | None = None,
             read_ahead: int | None = None) -> Iterator[Event]:
         """Yield events for every item of ``source`` (utterances and activity marks in timeline
         order, or status).
@@ -79,9 +86,18 @@ class CallPipeline:
                         self.observer.after_event(event, outputs)
                     yield from counted(outputs)
 
-        for item in self.annotator.annotate_timeline(source, read_ahead):
+        def clock(now_s: float) -> Iterator[Event]:
+            """Timers up to ``now_s``: expectation windows that ran out, then dead air."""
+            yield from counted(self.engine.tick(now_s, self.tracker.speaking))
+            yield from with_rules(self.tracker.tick(now_s))
+
+        skip = self.annotator.skipping(self.engine.ruleset.needs_entities)
+        for item in self.annotator.annotate_timeline(source, read_ahead, skip):
             if isinstance(item, Status):
                 yield item
+                continue
+            if isinstance(item, Tick):
+                yield from clock(item.t_s)
                 continue
             if isinstance(item, SpeechActivity):
                 yield from with_rules(self.tracker.on_activity(item))

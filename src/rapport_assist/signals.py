@@ -191,7 +191,8 @@ class SignalTracker:
         w = self.options.baseline_window
         self.call_length_s = call_length_s
         self._speakers = {s: _SpeakerState(deque(maxlen=w), deque(maxlen=w), deque(maxlen=4)) for s in Speaker}
-        self._speaking: dict[Speaker, float] = {}
+        self._speaking: dict[Speaker, float] = {}  # speaker -> start of their earliest open segment
+        self._open: dict[Speaker, list[float]] = {}  # every open segment's start, per speaker
         self._last_end_s: float | None = None
         self._last_speaker: Speaker | None = None
         self._dead_air_reported_for: float | None = None
@@ -200,13 +201,35 @@ class SignalTracker:
 
     # ------------------------------------------------------------ the clock and activity
 
+    @property
+    def speaking(self) -> frozenset[Speaker]:
+        """Channels whose speech started and has not yet become an utterance (or been dropped)."""
+        return frozenset(self._speaking)
+
     def on_activity(self, mark: SpeechActivity) -> list[SignalEvent]:
         events = self.tick(mark.t_s)
         if mark.speaking:
+            self._open.setdefault(mark.speaker, []).append(mark.t_s)
             self._speaking.setdefault(mark.speaker, mark.t_s)
-        elif self._speaking.pop(mark.speaker, None) is not None:
+        elif self._close_open(mark.speaker, lambda start: start < mark.t_s):
             self._last_end_s = max(self._last_end_s or 0.0, mark.t_s)
         return events
+
+    def _close_open(self, speaker: Speaker, closes) -> bool:
+        """Forget the open segments of ``speaker`` whose start passes ``closes``. Live capture
+        may already have marked the next segment open when this one's words land (recognition
+        takes time), so only this one's mark goes; the next keeps the channel busy."""
+        starts = self._open.get(speaker)
+        if not starts:
+            return self._speaking.pop(speaker, None) is not None
+        kept = [t for t in starts if not closes(t)]
+        closed = len(kept) < len(starts)
+        self._open[speaker] = kept
+        if kept:
+            self._speaking[speaker] = min(kept)
+        else:
+            self._speaking.pop(speaker, None)
+        return closed
 
     def tick(self, now_s: float) -> list[SignalEvent]:
         """The clock reached ``now_s``: report dead air once per silence."""
@@ -293,7 +316,7 @@ class SignalTracker:
         me.recent.append(utt)
         if not backchannel:
             other.run_start_s = None
-        self._speaking.pop(utt.speaker, None)
+        self._close_open(utt.speaker, lambda start: start <= utt.start_s)
         self._last_end_s = max(self._last_end_s or 0.0, utt.end_s)
         self._last_speaker = utt.speaker
         if utt.speaker is Speaker.AGENT and cues.get("hold"):

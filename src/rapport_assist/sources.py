@@ -16,7 +16,7 @@ import numpy as np
 
 from .errors import BadInput, UsageError
 from .transcript import read_transcript
-from .types import SpeechActivity, SpeechSegment, Speaker, Status, Utterance
+from .types import Recognition, SpeechActivity, SpeechSegment, Speaker, Status, Utterance
 
 if TYPE_CHECKING:  # pragma: no cover
     from .endpoint import EndpointerOptions
@@ -118,8 +118,6 @@ def recognize_segments(segments: Sequence[SpeechSegment], recognizer: "Recognize
     the recognizer's guards reject it (noise, invented text), a ``SpeechActivity`` that marks
     the channel free again. Utterance indices follow the order in which utterances end.
     """
-    from .voice import measure_voice
-
     timeline = [(seg.start_s, 0, seg.start_s, i) for i, seg in enumerate(segments)]
     timeline += [(seg.end_s, 1, seg.start_s, i) for i, seg in enumerate(segments)]
     index = 0
@@ -132,24 +130,31 @@ def recognize_segments(segments: Sequence[SpeechSegment], recognizer: "Recognize
         if rec is None:
             yield SpeechActivity(segment.speaker, t_s, False)
             continue
-        start_s = segment.start_s
-        end_s = segment.end_s
-        if rec.words:
-            start_s = max(start_s, min(w.start_s for w in rec.words))
-            end_s = min(end_s, max(w.end_s for w in rec.words))
-            if end_s <= start_s:
-                start_s, end_s = segment.start_s, segment.end_s
-        yield Utterance(
-            index=index,
-            speaker=segment.speaker,
-            text=rec.text,
-            start_s=start_s,
-            end_s=end_s,
-            confidence=rec.confidence,
-            words=rec.words,
-            voice=measure_voice(segment.audio),
-        )
+        yield to_utterance(segment, rec, index)
         index += 1
+
+
+def to_utterance(segment: SpeechSegment, rec: "Recognition", index: int) -> Utterance:
+    """The utterance a recognized segment becomes: times narrowed to its words, loudness measured."""
+    from .voice import measure_voice
+
+    start_s = segment.start_s
+    end_s = segment.end_s
+    if rec.words:
+        start_s = max(start_s, min(w.start_s for w in rec.words))
+        end_s = min(end_s, max(w.end_s for w in rec.words))
+        if end_s <= start_s:
+            start_s, end_s = segment.start_s, segment.end_s
+    return Utterance(
+        index=index,
+        speaker=segment.speaker,
+        text=rec.text,
+        start_s=start_s,
+        end_s=end_s,
+        confidence=rec.confidence,
+        words=rec.words,
+        voice=measure_voice(segment.audio),
+    )
 
 
 def _audio_channels(spec: ReplayInput) -> tuple[dict[Speaker, np.ndarray], float, list[Status]]:

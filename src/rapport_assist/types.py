@@ -146,6 +146,14 @@ class SpeechActivity:
 
 
 @dataclass(frozen=True)
+class Tick:
+    """The call clock reached ``t_s`` (live capture puts these on the timeline while nobody
+    speaks, so timers such as dead air and expectation windows fire on time)."""
+
+    t_s: float
+
+
+@dataclass(frozen=True)
 class Utterance:
     """One turn of one speaker on the call timeline."""
 

@@ -201,8 +201,9 @@ class AppBackend(QObject):
         from ..recognizer import RecognizerOptions
         from ..rules import RuleEngine
 
-        mic = str(prefs.get("devices/mic", "") or "default")
-        customer = str(prefs.get("devices/customer", "") or "")
+        saved = self.saved_devices()  # what 'rapport-assist live' saved, when the panel has no choice
+        mic = str(prefs.get("devices/mic", "") or saved[0] or "default")
+        customer = str(prefs.get("devices/customer", "") or saved[1] or "")
         try:
             settings = live.LiveSettings(  # type: ignore[attr-defined]
                 agent=DeviceChoice.parse(mic), customer=DeviceChoice.parse(customer) if customer else None,
@@ -215,6 +216,31 @@ class AppBackend(QObject):
             raise LiveUnavailable(exc.one_line()) from None
         except (ValueError, TypeError) as exc:
             raise LiveUnavailable(f"live capture could not start: {exc}") from None
+
+    @staticmethod
+    def saved_devices() -> tuple[str | None, str | None]:
+        """The devices saved by ``rapport-assist live`` (settings.json), shared with the panel."""
+        try:
+            from ..settings import load_choices
+        except ImportError:
+            return None, None
+        choices = load_choices()
+        return choices.agent_device, choices.customer_device
+
+    @staticmethod
+    def save_devices(mic: str | None, customer: str | None) -> str:
+        """Save the panel's device choice for ``rapport-assist live`` too; '' or why it failed."""
+        try:
+            from dataclasses import replace
+
+            from ..settings import load_choices, save_choices
+        except ImportError:
+            return ""
+        try:
+            save_choices(replace(load_choices(), agent_device=mic or None, customer_device=customer or None))
+        except RapportError as exc:
+            return exc.one_line()
+        return ""
 
     def devices(self) -> tuple[list[tuple[str, str]] | None, str]:
         """Capture devices as (id, label) (None: cannot be listed) and a note for the user."""

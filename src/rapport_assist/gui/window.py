@@ -491,6 +491,11 @@ class SidebarWindow(QWidget):
         dialog = SettingsDialog(self.prefs, devices, note, self)
         if dialog.exec():
             dialog.save()
+            save_devices = getattr(self.backend, "save_devices", None)
+            if devices is not None and save_devices is not None:
+                problem = save_devices(self.prefs.get("devices/mic", ""), self.prefs.get("devices/customer", ""))
+                if problem:
+                    self.model.set_status("microphone", "warning", f"device choice not saved: {problem}")
             self.model.set_budget(self.prefs.budget())
             if self.prefs.style != self.theme.name:
                 self.set_style(self.prefs.style)

@@ -25,7 +25,7 @@ from __future__ import annotations
 
 from collections import deque
 from dataclasses import dataclass, field
-from typing import Sequence, Union
+from typing import Iterable, Sequence, Union
 
 from ..annotate import AnnotatedUtterance
 from ..types import DeadAir, Evidence, Nudge, RecordItem, SignalEvent, Speaker, TalkOver, Utterance
@@ -150,6 +150,34 @@ class RuleEngine:
                 if nudge is not None:
                     out.append(nudge)
         return out
+
+    def tick(self, now_s: float, speaking: "Iterable[Speaker]" = ()) -> list[Nudge]:
+        """The clock reached ``now_s``: an expectation whose ``within.seconds`` has run out
+        fails now, unless the expected speaker is mid-turn (``speaking``: channels whose speech
+        started and is not yet an utterance; that turn decides it when it lands).
+
+        Live capture ticks on the wall clock (``types.Tick``); replay does not tick, so there a
+        late reply fails when it lands, at its end (same rule, later time). A nudge from the
+        clock fires at the deadline, with the trigger turns as evidence.
+        """
+        busy = set(speaking)
+        nudges: list[Nudge] = []
+        for compiled, state in zip(self._rules, self._states):
+            pending = state.pending
+            expect = compiled.rule.expect
+            if pending is None or expect is None or expect.within.seconds is None or expect.speaker in busy:
+                continue
+            deadline = pending.last_trigger_end_s + expect.within.seconds
+            if now_s <= deadline:
+                continue
+            state.pending = None
+            if pending.excepted:
+                continue
+            index = pending.context[-1].au.utterance.index
+            nudge = self._fire(compiled, state, deadline, index, pending, None, [])
+            if nudge is not None:
+                nudges.append(nudge)
+        return nudges
 
     def finish(self, t_s: float) -> list[Output]:
         """The call ended at ``t_s``: close open expectations (``if_call_ends: fire`` fires)."""

@@ -1,0 +1,175 @@
+"""Live-call latency, CPU and memory, through the real capture path.
+
+A private PulseAudio server gets two null sinks; a stereo call (default: the bundled demo call)
+is played into them in real time (agent left, customer right) and ``LiveCall`` captures their
+monitors through sounddevice, exactly as a softphone's output would be captured.
+
+Reports, per event, the delay from the end of an utterance's last word (call clock, which the
+capture aligns with the wall clock at its first block) to the event reaching ``on_event``:
+utterances and the nudges they trigger, p50/p95/max, and where the time goes (hangover and
+capture, waiting for the recognizer, recognition, annotation and rules). Also the process's
+CPU share while idle (nothing playing) and while both sides talk, and its memory (RSS).
+
+    .venv/bin/python bench/live_latency.py                 # one pass of the demo call (~2 min)
+    .venv/bin/python bench/live_latency.py --minutes 30    # soak: the call looped for 30 min;
+                                                           # latency and RSS per 5-minute window
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+import threading
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "tests"))  # the PulseAudio test server
+
+from pulse_server import PulseServer  # noqa: E402
+
+from rapport_assist.audio import decode_channels  # noqa: E402
+from rapport_assist.capture import DeviceChoice  # noqa: E402
+from rapport_assist.live import LiveCall, LiveSettings  # noqa: E402
+from rapport_assist.recognizer import RecognizerOptions  # noqa: E402
+from rapport_assist.types import Nudge, Status, Utterance  # noqa: E402
+
+DEMO = ROOT / "src" / "rapport_assist" / "data" / "demo_call.flac"
+_TICK = os.sysconf("SC_CLK_TCK")
+
+
+def cpu_seconds() -> float:
+    with open("/proc/self/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / _TICK  # utime + stime
+
+
+def rss_mb() -> float:
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def pct(values: list[float], q: float) -> float:
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, max(0, round(q / 100 * (len(ordered) - 1))))]
+
+
+def describe(name: str, values: list[float]) -> str:
+    if not values:
+        return f"{name:<34} (none)"
+    return (f"{name:<34} n={len(values):<4} p50 {pct(values, 50):.2f} s  p95 {pct(values, 95):.2f} s  "
+            f"max {max(values):.2f} s")
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--audio", type=Path, default=DEMO, help="stereo call: agent left, customer right")
+    ap.add_argument("--minutes", type=float, default=0.0, help="loop the call this long (soak); default one pass")
+    ap.add_argument("--idle-s", type=float, default=10.0, help="seconds of measured idle before playing")
+    ap.add_argument("--threads", type=int, default=2, help="recognizer threads")
+    args = ap.parse_args()
+
+    why = PulseServer.unavailable()
+    if why:
+        print(f"cannot run: {why}")
+        return 2
+    audio = decode_channels(args.audio)
+    repeats = max(1, int(round(args.minutes * 60 / audio.duration_s))) if args.minutes else 1
+    print(f"machine: {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.2f} at start; "
+          f"audio {args.audio.name} {audio.duration_s:.1f} s x {repeats}")
+
+    received: list[tuple[float, object]] = []  # (call time on arrival, event)
+    rss: list[tuple[float, float]] = []
+    lock = threading.Lock()
+    with PulseServer(["agent_line", "customer_line"]) as pulse:
+        call = LiveCall(LiveSettings(agent=DeviceChoice("pulse:agent_line.monitor"),
+                                     customer=DeviceChoice("pulse:customer_line.monitor"),
+                                     recognizer=RecognizerOptions(cpu_threads=args.threads)))
+
+        def on_event(event) -> None:
+            with lock:
+                received.append((call.call_time(), event))
+
+        t_start = time.monotonic()
+        call.start(on_event)
+        while not any(isinstance(e, Status) and e.code == "model_ready" for _, e in received):
+            time.sleep(0.1)
+        ready_s = time.monotonic() - t_start
+        time.sleep(2.0)  # let start-up work settle
+        c0, w0 = cpu_seconds(), time.monotonic()
+        time.sleep(args.idle_s)
+        idle_cpu = (cpu_seconds() - c0) / (time.monotonic() - w0)
+        rss.append((call.call_time(), rss_mb()))
+        c1, w1 = cpu_seconds(), time.monotonic()
+        pulse.play_looped({"agent_line": audio.channels[0], "customer_line": audio.channels[1]}, repeats)
+        play_start = call.call_time()
+        total_s = audio.duration_s * repeats
+        next_sample = time.monotonic()
+        while time.monotonic() - w1 < total_s + 0.5:
+            time.sleep(1.0)
+            if time.monotonic() >= next_sample:
+                rss.append((call.call_time(), rss_mb()))
+                next_sample += 10.0
+        talk_cpu = (cpu_seconds() - c1) / (time.monotonic() - w1)
+        time.sleep(2.5)  # the last utterance
+        pulse.stop_playing()
+        call.stop()
+        rss.append((call.call_time(), rss_mb()))
+
+    with lock:
+        events = list(received)
+    utterances = {e.index: (t, e) for t, e in events if isinstance(e, Utterance)}
+    utt_lat = [t - e.end_s for t, e in utterances.values()]
+    nudge_lat = []
+    for t, e in events:
+        if isinstance(e, Nudge) and e.evidence and e.utterance_index in utterances and e.rule != "dead-air":
+            if abs(e.t_s - utterances[e.utterance_index][1].end_s) < 1e-6:  # fired at that utterance's end
+                nudge_lat.append(t - e.t_s)
+    timer_lat = [t - e.t_s for t, e in events if isinstance(e, Nudge) and e.rule == "dead-air"]
+    statuses = [e for _, e in events if isinstance(e, Status) and e.level != "info"]
+
+    print(f"model loaded and warmed up {ready_s:.1f} s after start()")
+    print(describe("end of utterance -> utterance", utt_lat))
+    print(describe("end of utterance -> its nudge", nudge_lat))
+    print(describe("dead-air timer -> nudge", timer_lat))
+    tim = call.timings
+    if tim:
+        print("where the time goes (medians over utterances):")
+        parts = {
+            "last word -> segment closed (hangover, padding, capture)": [x.segment_closed_s - x.speech_end_s for x in tim],
+            "segment closed -> recognizer starts (queue)": [x.recognizer_start_s - x.segment_closed_s for x in tim],
+            "recognition (faster-whisper, guards)": [x.recognizer_end_s - x.recognizer_start_s for x in tim],
+            "recognized -> delivered (annotate, signals, rules)": [x.delivered_s - x.recognizer_end_s for x in tim],
+        }
+        for name, values in parts.items():
+            print(f"  {name:<58} p50 {pct(values, 50):.3f} s  p95 {pct(values, 95):.3f} s")
+    print(f"CPU share of one core: idle {idle_cpu:.1%}, both sides talking {talk_cpu:.1%} "
+          f"(of {os.cpu_count()} cores)")
+    print(f"RSS: {rss[0][1]:.0f} MB before playing, {rss[-1][1]:.0f} MB at the end, max {max(r for _, r in rss):.0f} MB")
+    if repeats > 1:
+        window = 300.0
+        print("per 5-minute window (latency of utterances, RSS at the window's end):")
+        t = play_start
+        while t < play_start + total_s:
+            lat = [lt - e.end_s for lt, e in utterances.values() if t <= e.end_s < t + window]
+            mem = [r for rt, r in rss if rt < t + window]
+            print(f"  {(t - play_start) / 60:5.1f}-{(t - play_start + window) / 60:5.1f} min  "
+                  f"n={len(lat):<4} p50 {pct(lat, 50):.2f} s  p95 {pct(lat, 95):.2f} s  RSS {mem[-1]:.0f} MB")
+            t += window
+    print(f"utterances {len(utterances)}, nudges {sum(isinstance(e, Nudge) for _, e in events)}, "
+          f"leaks dropped {call.stats['leaks_dropped']}, guard-dropped segments {call.stats['guard_dropped']}")
+    for s in statuses:
+        print(f"status: {s.level} {s.code}: {s.message}")
+    print(f"load average at the end {os.getloadavg()[0]:.2f} (other work on the machine inflates these figures)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,94 @@
+"""The user's saved choices (devices, model, recording), a small JSON file in their config dir.
+
+    $XDG_CONFIG_HOME/rapport-assist/settings.json   (default ~/.config/rapport-assist/settings.json;
+                                                     %APPDATA%\\rapport-assist on Windows)
+
+``load_choices()`` never fails: a missing file gives the defaults, a broken one gives the
+defaults and a ``problem`` saying what was wrong (the caller shows it). ``save_choices`` writes
+atomically (temp file + rename), so a crash never leaves half a file.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import tempfile
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any
+
+from .errors import OutputError
+
+SETTINGS_FILE = "settings.json"
+
+
+def config_dir(env: dict[str, str] | None = None) -> Path:
+    env = dict(os.environ) if env is None else env
+    if sys.platform == "win32" and env.get("APPDATA"):
+        return Path(env["APPDATA"]) / "rapport-assist"
+    base = env.get("XDG_CONFIG_HOME") or str(Path(env.get("HOME", str(Path.home()))) / ".config")
+    return Path(base) / "rapport-assist"
+
+
+@dataclass(frozen=True)
+class SavedChoices:
+    """What the user picked last time; None means "not chosen" (use the default)."""
+
+    agent_device: str | None = None  # a DeviceChoice as text: "pulse:alsa_input.usb...", "pa:USB Mic#0"
+    customer_device: str | None = None
+    model: str | None = None
+    record_dir: str | None = None
+    record_audio: bool = False
+    mask_digits: bool = True
+    problem: str | None = field(default=None, compare=False)  # why the file was not used, if it was not
+
+    def to_json(self) -> dict[str, Any]:
+        return {f.name: getattr(self, f.name) for f in fields(self) if f.name != "problem"}
+
+
+def settings_path(env: dict[str, str] | None = None) -> Path:
+    return config_dir(env) / SETTINGS_FILE
+
+
+def load_choices(path: Path | None = None) -> SavedChoices:
+    path = path or settings_path()
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return SavedChoices()
+    except (OSError, ValueError) as exc:
+        return SavedChoices(problem=f"ignored {path}: {exc}")
+    if not isinstance(data, dict):
+        return SavedChoices(problem=f"ignored {path}: not a JSON object")
+    kwargs: dict[str, Any] = {}
+    unknown = []
+    for f in fields(SavedChoices):
+        if f.name == "problem" or f.name not in data:
+            continue
+        value = data[f.name]
+        want_bool = f.name in ("record_audio", "mask_digits")
+        if (want_bool and not isinstance(value, bool)) or (not want_bool and value is not None
+                                                           and not isinstance(value, str)):
+            unknown.append(f.name)
+            continue
+        kwargs[f.name] = value
+    choices = SavedChoices(**kwargs)
+    if unknown:
+        choices = replace(choices, problem=f"{path}: ignored bad value(s) for {', '.join(unknown)}")
+    return choices
+
+
+def save_choices(choices: SavedChoices, path: Path | None = None) -> Path:
+    path = path or settings_path()
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=".settings-", suffix=".json", dir=path.parent)
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            json.dump(choices.to_json(), handle, indent=2)
+            handle.write("\n")
+        os.replace(tmp, path)
+    except OSError as exc:
+        raise OutputError(f"cannot save settings to {path}: {exc.strerror or exc}",
+                          "check the folder is writable (or set XDG_CONFIG_HOME)") from None
+    return path
