@@ -10,6 +10,8 @@ Exit codes (documented in README.md):
   6  model missing or broken
   7  output could not be written (disk full, permission denied)
   8  'rules test': at least one rule example failed
+  9  'qa', 'rules diff', 'eval': some calls could not be processed (each is listed with the reason
+     in summary.csv/summary.html or the report); every other call is complete
 130  interrupted (Ctrl-C); everything printed so far is complete
 """
 
@@ -52,3 +54,6 @@ class ModelError(RapportError):
 
 class OutputError(RapportError):
     exit_code = 7
+
+
+SOME_CALLS_FAILED = 9
