@@ -145,7 +145,9 @@ def discover(inputs: Sequence[str | Path], side_pattern: str = SIDE_PATTERN,
     out: list[CallInput] = []
     used: set[str] = set()
     for name, folder, spec, paths in sorted(calls, key=lambda c: (c[0], str(c[1]))):
-        call_id = name if counts[name] == 1 else f"{folder.name}__{name}"
+        call_id = name
+        if counts[name] > in_folder[(name, folder)]:  # in other folders too
+            call_id = f"{folder.name}__{name}"
         if in_folder[(name, folder)] > 1:
             call_id += "_" + paths[0].suffix.lstrip(".").lower()
         call_id = _safe_id(call_id)

@@ -26,7 +26,7 @@ class Progress:
         self.started = time.monotonic()
         self.done = self.skipped = self.failed = 0
         self.audio_s = 0.0  # audio processed in this run (skipped calls excluded)
-        self._last_print = 0.0
+        self._last_print = self.started
         self._width = 0
 
     def skip(self, n: int = 1) -> None:
@@ -62,8 +62,8 @@ class Progress:
         return f"[{'#' * filled}{'.' * (bar_n - filled)}] " + " · ".join(parts)
 
     def start(self) -> None:
-        if self.skipped:
-            self._write(self.line())
+        self._last_print = time.monotonic()
+        self._write(self.line())
 
     def finish(self) -> None:
         if self.tty and self._width:
