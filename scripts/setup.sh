@@ -9,8 +9,9 @@ VENV=.venv
 STAMP=$VENV/.setup-stamp
 
 # Debian packages: the venv module, espeak-ng (test fixtures and the demo-call generator),
-# sox (audio checks in scripts). PyAV and onnxruntime wheels bundle their own native code.
-APT_PACKAGES=(python3-venv espeak-ng sox)
+# sox (audio checks in scripts), chromium (tests open the QA report in headless Chromium; the
+# README's screenshot) with a font. PyAV and onnxruntime wheels bundle their own native code.
+APT_PACKAGES=(python3-venv espeak-ng sox chromium fonts-dejavu-core)
 
 missing=()
 for pkg in "${APT_PACKAGES[@]}"; do

@@ -227,8 +227,8 @@ class Recognizer:
         """Recognize many segments at once, for batch QA: what ``recognize`` gives for each, in order,
         but packed instead of one decode per segment.
 
-        The segments that pass the energy guard are laid end to end (``gap_s`` of silence between
-        them, each speaker's in time order) into windows of at most ``window_s``; the windows are
+        The segments that pass the energy guard are laid end to end in call order, both sides
+        together (``gap_s`` of silence between them), into windows of at most ``window_s``; the windows are
         encoded and decoded ``batch_size`` at a time (faster-whisper's batched pipeline), and each
         word goes back to the segment its middle falls in. Whisper's encoder costs the same for a
         30 s window as for one word, so a window of ten utterances costs about one utterance.
@@ -245,7 +245,7 @@ class Recognizer:
                              segment.end_s, reason)
         if not kept:
             return results
-        kept.sort(key=lambda i: (segments[i].speaker.value, segments[i].start_s))
+        kept.sort(key=lambda i: (segments[i].start_s, segments[i].speaker.value))  # call order: both sides
         gap = np.zeros(int(gap_s * STREAM_RATE_HZ), dtype=np.float32)
         window_samples = int(window_s * STREAM_RATE_HZ)
         pieces: list[np.ndarray] = []
@@ -253,11 +253,10 @@ class Recognizer:
         spans: list[tuple[int, float, float]] = []  # (segment index, start, end) in the packed audio, s
         at = 0  # samples written
         window_start = 0
-        last_speaker = None
         for i in kept:
             audio = np.ascontiguousarray(segments[i].audio, dtype=np.float32)[:window_samples]
             n = len(audio)
-            fits = at - window_start + len(gap) + n <= window_samples and segments[i].speaker == last_speaker
+            fits = at - window_start + len(gap) + n <= window_samples
             if not fits and at > window_start:
                 clips.append({"start": window_start / STREAM_RATE_HZ, "end": at / STREAM_RATE_HZ})
                 pieces.append(gap)  # keeps windows apart
@@ -269,7 +268,6 @@ class Recognizer:
             spans.append((i, at / STREAM_RATE_HZ, (at + n) / STREAM_RATE_HZ))
             pieces.append(audio)
             at += n
-            last_speaker = segments[i].speaker
         clips.append({"start": window_start / STREAM_RATE_HZ, "end": at / STREAM_RATE_HZ})
         packed = np.concatenate(pieces)
         words_by_span: list[list[tuple[Word, float, float]]] = [[] for _ in spans]  # word, logprob, no_speech
