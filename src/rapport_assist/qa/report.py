@@ -31,7 +31,7 @@ main{max-width:1180px;margin:0 auto;padding:18px 28px 40px}
 section{background:#fff;border:1px solid var(--line);border-radius:10px;padding:16px 18px;margin:0 0 16px}
 h2{font-size:15px;margin:0 0 10px;font-weight:600}
 .cards{display:grid;grid-template-columns:repeat(auto-fit,minmax(118px,1fr));gap:10px}
-.card{border:1px solid var(--line);border-radius:8px;padding:8px 10px}.card .v{font-size:20px;font-weight:600}
+.card{border:1px solid var(--line);border-radius:8px;padding:8px 10px}.card .v{font-size:19px;font-weight:600;white-space:nowrap}
 .card .k{color:var(--muted);font-size:12px}.card.warn .v{color:#b42318}
 .ratio{height:8px;border-radius:4px;background:var(--customer);overflow:hidden;margin-top:6px}.ratio>div{height:100%;background:var(--agent)}
 svg.timeline{width:100%;height:auto;display:block;font-size:11px}svg .lbl{fill:var(--muted)}

@@ -21,7 +21,7 @@ import os
 import signal
 import threading
 import time
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterable, Sequence
 
@@ -274,13 +274,17 @@ def run_local(tasks: Sequence[Task], settings: QaSettings, workers: int) -> Iter
         return
     ctx = multiprocessing.get_context("spawn")  # no fork of a process that may hold model threads
     pool = ctx.Pool(min(workers, len(tasks)), initializer=_ignore_sigint)
+    finished = False
     try:
         # longest calls first keeps the pool busy to the end
         ordered = sorted(tasks, key=lambda t: -sum(_size(f) for f in t.call.files))
         yield from pool.imap_unordered(_run_task, [(t, settings) for t in ordered])
-        pool.close()
+        finished = True
     finally:
-        pool.terminate()
+        if finished:
+            pool.close()
+        else:  # interrupted: stop the calls under way (their outputs are not written yet, or complete)
+            pool.terminate()
         pool.join()
 
 
