@@ -228,3 +228,37 @@ def test_recognize_batch_packs_segments_and_keeps_them_apart(recognizer, speak) 
     for seg, rec in zip(shifted, results):
         if rec is not None:
             assert all(seg.start_s <= w.start_s <= w.end_s <= seg.end_s for w in rec.words)
+
+
+def test_ctrl_c_stops_the_command_and_the_same_command_finishes(corpus, tmp_path) -> None:
+    """The real command in a subprocess, interrupted with SIGINT once a call is finished."""
+    import os
+    import signal
+    import sys
+    import time
+
+    folder = tmp_path / "calls"
+    folder.mkdir()
+    for name in ("opening-2026-11-02.wav", "middle_agent.flac", "middle_customer.flac", "corrupt.wav"):
+        shutil.copy(corpus / name, folder)
+    out, cache = tmp_path / "out", tmp_path / "cache"  # an empty cache: every call takes seconds
+    cmd = [sys.executable, "-m", "rapport_assist.cli", "qa", str(folder), "--out", str(out), "--cache", str(cache),
+           "--workers", "1"]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 240
+        while not list(out.glob("calls/*/call.json")) and proc.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.1)
+        os.kill(proc.pid, signal.SIGINT)
+        _, err = proc.communicate(timeout=120)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 130, err
+    assert "run the same command again" in err and "Traceback" not in err
+    finished = {p.parent.name for p in out.glob("calls/*/call.json")}
+    assert 1 <= len(finished) < 2
+    rerun = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+    assert rerun.returncode == 9, rerun.stderr  # the corrupt file
+    assert "(1 skipped as finished)" in rerun.stderr
+    assert {p.parent.name for p in out.glob("calls/*/call.json")} == {"opening-2026-11-02", "middle"}
