@@ -98,7 +98,7 @@ def main(argv: list[str] | None = None) -> int:
     from rapport_assist.voice import measure_voice
 
     recognized = [u for u in recognize_segments(segments, recognizer) if isinstance(u, Utterance)]
-    tracker = SignalTracker(engine.ruleset)
+    tracker = SignalTracker(engine.ruleset, compiler=engine.compiler)
     annotated = list(annotator.annotate_many(recognized))
     rounds = 20
     t0 = time.perf_counter()

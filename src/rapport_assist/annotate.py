@@ -11,8 +11,8 @@ the annotations are the same either way (spaCy's models see each text on its own
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Iterable, Iterator, TypeVar
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Iterable, Iterator, TypeVar
 
 from .types import Utterance
 
@@ -24,12 +24,17 @@ _WORD_RE = re.compile(r"[A-Za-z0-9']+")
 _Other = TypeVar("_Other")  # timeline items that are not utterances (status, activity marks)
 
 
-@dataclass(frozen=True, eq=False)
+@dataclass(eq=False)
 class AnnotatedUtterance:
-    """An utterance plus its spaCy ``Doc``."""
+    """An utterance plus its spaCy ``Doc``.
+
+    ``features`` is where the rules' reading of the Doc (``rules.features.Features``) is kept
+    once made, so the conversation signals and the rule engine read each Doc once between them.
+    """
 
     utterance: Utterance
     doc: "Doc"
+    features: Any = field(default=None, repr=False)
 
     @property
     def word_count(self) -> int:

@@ -325,7 +325,7 @@ def run_conversations(conversations: Sequence[Conversation], ruleset: RuleSet, a
     rules, timing events), with spaCy annotation batched across conversations; the nudges of
     every enabled rule."""
     engine = RuleEngine(ruleset)
-    tracker = SignalTracker(ruleset)
+    tracker = SignalTracker(ruleset, compiler=engine.compiler)
     results: list[CallResult] = []
     annotate_s = rules_s = 0.0
     for conv, annotated, spent in _annotated_calls(conversations, annotator, batch):

@@ -42,7 +42,7 @@ class CallPipeline:
                  observer: StepObserver | None = None) -> None:
         self.annotator = annotator
         self.engine = engine
-        self.tracker = tracker or SignalTracker(engine.ruleset)
+        self.tracker = tracker or SignalTracker(engine.ruleset, compiler=engine.compiler)
         self.observer = observer
 
     def run(self, source: Iterable[Utterance | Status | SpeechActivity], audio_s: float | None = None,

@@ -27,7 +27,6 @@ from typing import TYPE_CHECKING, Iterable
 
 from .annotate import AnnotatedUtterance
 from .rules.conditions import Compiler, EvalContext
-from .rules.features import FeatureExtractor
 from .rules.model import EventIs, LexiconFinder, Says
 from .types import (
     DeadAir,
@@ -171,18 +170,21 @@ class SignalTracker:
     """Computes the signals of one call at a time (``start_call`` resets it)."""
 
     def __init__(self, vocabulary: "RuleSet", options: SignalOptions = SignalOptions(),
-                 call_length_s: float | None = None) -> None:
+                 call_length_s: float | None = None, compiler: Compiler | None = None) -> None:
+        """``compiler``: the rule engine's (``RuleEngine.compiler``), so both read each
+        utterance once between them; by default one of its own."""
         waits = [r.when.min_s for r in vocabulary.rules
                  if isinstance(r.when, EventIs) and r.when.kind == "dead_air" and r.when.min_s is not None]
         if waits:  # report dead air as soon as the most eager dead-air rule wants it
             options = replace(options, dead_air_s=min(waits))
         self.options = options
-        compiler = Compiler(vocabulary.lexicons, vocabulary.tones)
+        if compiler is None:
+            compiler = Compiler(vocabulary.lexicons, vocabulary.tones, vocabulary.fillers)
         self._tone_text = {name: compiler.condition(t.text) for name, t in vocabulary.tones.items()
                            if name in ("angry", "tense")}
         self._cues = {family: compiler.condition(Says(LexiconFinder((lexicon,)), ()))
                       for family, lexicon in CUE_LEXICONS.items() if lexicon in vocabulary.lexicons}
-        self._extractor = FeatureExtractor(vocabulary.fillers, compiler.key_bits)
+        self._extractor = compiler.extractor
         self.start_call(call_length_s)
 
     def start_call(self, call_length_s: float | None = None) -> None:
@@ -226,7 +228,7 @@ class SignalTracker:
         utt = au.utterance
         events: list[SignalEvent] = self.tick(utt.start_s)
         me, other = self._speakers[utt.speaker], self._speakers[utt.speaker.other()]
-        feats = self._extractor.extract(au)
+        feats = self._extractor.features(au)
         ctx = EvalContext(feats)
         cues = {family: tuple(dict.fromkeys(m.text for m in (ev(ctx) or ()) if m.text))
                 for family, ev in self._cues.items()}
@@ -298,7 +300,9 @@ class SignalTracker:
             self._last_hold_s = utt.end_s
 
         signals = UtteranceSignals(values=values, cues=cues, tone=tone, tone_state=state)
-        return AnnotatedUtterance(replace(utt, signals=signals), au.doc), events
+        out = AnnotatedUtterance(replace(utt, signals=signals), au.doc, feats)
+        feats.au = out  # the rules read the signals through the features
+        return out, events
 
     def _decayed(self, who: _SpeakerState, t_s: float) -> float:
         """A speaker's running tone score at ``t_s``: the peak holds, then halves per half-life."""

@@ -17,8 +17,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Callable, Mapping, Protocol, Sequence
 
-from ..types import TONE_ORDER
-from .features import CompiledLexicon, Features, KeyBits, Match, PhraseIndex, first_keys, phrase_key, word_keys
+from ..types import TONE_ORDER, Speaker
+from .features import CompiledLexicon, FeatureExtractor, Features, KeyBits, Match, PhraseIndex, phrase_key, word_keys
 from .model import (
     AllOf,
     AnyOf,
@@ -66,6 +66,23 @@ class EvalContext:
 Evaluator = Callable[[EvalContext], "list[Match] | None"]
 
 
+@dataclass(frozen=True)
+class Gate:
+    """A cheap necessary condition of a compiled condition (``Compiler.gate``)."""
+
+    speaker: Speaker | None
+    masks: tuple[int, ...]
+
+    def admits(self, feats: Features) -> bool:
+        if self.speaker is not None and feats.au.utterance.speaker is not self.speaker:
+            return False
+        bits = feats.bits
+        for mask in self.masks:
+            if not bits & mask:
+                return False
+        return True
+
+
 class ToneCue(Protocol):
     """Reads one tone (e.g. "angry") for the current utterance: matches when it holds, else None."""
 
@@ -86,13 +103,16 @@ class TextToneCue:
 class Compiler:
     """Compiles conditions against one rule set's lexicons and tones."""
 
-    def __init__(self, lexicons: Mapping[str, Lexicon], tones: Mapping[str, Tone]) -> None:
+    def __init__(self, lexicons: Mapping[str, Lexicon], tones: Mapping[str, Tone], fillers: Sequence[str] = ()) -> None:
         self.key_bits = KeyBits()
-        self.lexicons = {name: CompiledLexicon(lex, self.key_bits.add(first_keys(lex)))
+        # reads each utterance for every evaluator this compiler makes (its bits are ours)
+        self.extractor = FeatureExtractor(fillers, self.key_bits)
+        self.lexicons = {name: CompiledLexicon(lex, self.key_bits)
                          for name, lex in lexicons.items()}
         self._word_sets = {name: word_keys(lex) for name, lex in lexicons.items()}
         self._future_markers = frozenset(phrase_key(w) for w in _FUTURE_WORDS)
         self._future_bit = self.key_bits.add(self._future_markers)
+        self._finder_bits: dict[object, int] = {}  # token and subject finders' pre-filter bits
         self.text_tones = TextToneCue({name: self.condition(t.text) for name, t in tones.items()})
         self.tone_cues: list[ToneCue] = [self.text_tones]
 
@@ -148,6 +168,41 @@ class Compiler:
         assert isinstance(cond, Not)
         inner = self.condition(cond.item)
         return lambda ctx: [] if inner(ctx) is None else None
+
+    def gate(self, cond: Condition) -> Gate:
+        """What an utterance must have for ``cond`` to hold on it, checked before evaluating it:
+        the speaker, and groups of pre-filter bits (``Features.bits``) of which each must meet
+        the utterance's. A necessary condition only: passing it says nothing."""
+        if isinstance(cond, SpeakerIs):
+            return Gate(cond.speaker, ())
+        if isinstance(cond, Says):
+            return Gate(None, self._finder_masks(cond.finder))
+        if isinstance(cond, AllOf):
+            parts = [self.gate(c) for c in cond.items]
+            speaker = next((g.speaker for g in parts if g.speaker is not None), None)
+            return Gate(speaker, tuple(m for g in parts for m in g.masks))
+        if isinstance(cond, AnyOf):
+            parts = [self.gate(c) for c in cond.items]
+            speakers = {g.speaker for g in parts}
+            mask = 0
+            if all(g.masks for g in parts):  # each option needs its first group: one of them must meet
+                for g in parts:
+                    mask |= g.masks[0]
+            return Gate(speakers.pop() if len(speakers) == 1 else None, (mask,) if mask else ())
+        return Gate(None, ())  # tones, signals, lengths, earlier turns, negations: no cheap test
+
+    def _finder_masks(self, finder: object) -> tuple[int, ...]:
+        if isinstance(finder, LexiconFinder):
+            firsts = lasts = 0
+            for name in finder.lexicons:
+                lex = self.lexicons[name]
+                if lex.entities:  # entities are not words: no pre-filter
+                    return ()
+                firsts |= lex.bit
+                lasts |= lex.last_bit
+            return (firsts, lasts)
+        bit = self._future_bit if isinstance(finder, FutureActionFinder) else self._finder_bits.get(finder, 0)
+        return (bit,) if bit else ()
 
     def tone(self, name: str) -> Evaluator:
         cues = self.tone_cues
@@ -251,10 +306,10 @@ class Compiler:
         elif isinstance(finder, RegexFinder):
             find = regex_finder(finder)
         elif isinstance(finder, TokenFinder):
-            find = token_finder(finder, self.key_bits)
+            find, self._finder_bits[finder] = token_finder(finder, self.key_bits, self.extractor.fillers)
         else:
             assert isinstance(finder, SubjectFinder)
-            find = subject_finder(finder, self._word_sets[finder.verbs], self.key_bits)
+            find, self._finder_bits[finder] = subject_finder(finder, self._word_sets[finder.verbs], self.key_bits)
 
         tests = [self.skip_test(t) for t in cond.skip_if]
 
@@ -460,9 +515,7 @@ def regex_finder(finder: RegexFinder) -> Callable[[Features], list[Match]]:
         if cached is not None:
             return cached  # type: ignore[return-value]
         doc = feats.doc
-        text = feats.cache.get("#text")
-        if text is None:  # spaCy rebuilds Doc.text token by token on every access
-            text = feats.cache["#text"] = doc.text
+        text = feats.au.utterance.text  # the Doc's text (spaCy keeps it exactly), without rebuilding it
         out: list[Match] = []
         for hit in compiled.finditer(text):
             start, end = hit.span()
@@ -480,20 +533,38 @@ def regex_finder(finder: RegexFinder) -> Callable[[Features], list[Match]]:
     return find
 
 
-def token_finder(finder: TokenFinder, key_bits: KeyBits) -> Callable[[Features], list[Match]]:
-    """spaCy ``Matcher`` patterns (built lazily, on the first utterance's vocabulary).
+def token_finder(finder: TokenFinder, key_bits: KeyBits,
+                 skipped: frozenset[int] = frozenset()) -> tuple[Callable[[Features], list[Match]], int]:
+    """spaCy ``Matcher`` patterns (built lazily, on the first utterance's vocabulary), and a
+    pre-filter bit for ``Compiler.gate`` (0: none).
 
-    When every pattern has a required literal word (``LOWER``/``ORTH``/``NORM``/``LEMMA``,
-    as a string or an ``IN`` list), the matcher only runs on utterances that contain one."""
+    The matcher only runs on an utterance where some pattern could match: every word its
+    required tokens name (``LOWER``/``ORTH``/``NORM``/``LEMMA``/``TEXT``, a string or an ``IN``
+    list) and every part of speech they require (``POS``) occurs. ``skipped``: keys of words
+    the features leave out (fillers), which cannot serve as such a test."""
     import json
 
     patterns = [json.loads(p) for p in finder.patterns]
-    anchors = [_anchor_words(p) for p in patterns]
-    bit = key_bits.add(phrase_key(w) for words in anchors for w in words or ()) if all(anchors) else 0
+    needs: list[tuple[list[int], int]] = []  # per pattern: a bit per required word group, POS bits
+    for pattern in patterns:
+        groups, tags = _pattern_needs(pattern)
+        usable = [g for g in groups if all(_plain_word(w) and phrase_key(w) not in skipped for w in g)]
+        needs.append(([key_bits.add(phrase_key(w) for w in g) for g in usable], tags))
+    gate_bit = 0
+    if all(bits for bits, _ in needs):
+        for bits, _ in needs:
+            gate_bit |= bits[0]
     matchers: dict[int, object] = {}
 
+    def possible(feats: Features) -> bool:
+        have, tags_here = feats.bits, feats.tags
+        for bits, tags in needs:
+            if tags_here & tags == tags and all(have & b for b in bits):
+                return True
+        return False
+
     def find(feats: Features) -> list[Match]:
-        if bit and not feats.bits & bit:
+        if not possible(feats):
             return []
         doc = feats.doc
         matcher = matchers.get(id(doc.vocab))
@@ -512,35 +583,42 @@ def token_finder(finder: TokenFinder, key_bits: KeyBits) -> Callable[[Features],
             out.append(Match(s, e, "tokens", feats))
         return out
 
-    return find
+    return find, gate_bit
 
 
-def _anchor_words(pattern: list) -> list[str] | None:  # type: ignore[type-arg]
-    """Lowercase words one of which must occur for ``pattern`` to match (None if unknown):
-    the first required literal token made of content words ("idiot"), else the first one ("you")."""
-    from spacy.lang.en.stop_words import STOP_WORDS
+def _plain_word(word: str) -> bool:
+    """A word the features keep (not punctuation, not empty)."""
+    return bool(word) and word.replace("'", "").replace("-", "").isalnum()
 
-    found: list[list[str]] = []
+
+def _pattern_needs(pattern: list) -> tuple[list[list[str]], int]:  # type: ignore[type-arg]
+    """What a token pattern needs in an utterance: lowercase word groups (one word of each must
+    occur) and parts of speech (as ``1 << POS id`` bits), from its tokens that must appear."""
+    from spacy.symbols import IDS
+
+    groups: list[list[str]] = []
+    tags = 0
     for spec in pattern:
-        if not isinstance(spec, dict) or spec.get("OP") not in (None, "+", "{1}"):
+        if not isinstance(spec, dict) or spec.get("OP") not in (None, "+", "{1}"):  # optional or negated
             continue
         for attr in ("LOWER", "ORTH", "NORM", "LEMMA", "TEXT"):
             value = spec.get(attr)
             if isinstance(value, str):
-                found.append([value.lower()])
+                groups.append([value.lower()])
             elif isinstance(value, dict) and set(value) == {"IN"} and isinstance(value["IN"], list) \
                     and value["IN"] and all(isinstance(v, str) for v in value["IN"]):
-                found.append([v.lower() for v in value["IN"]])
-    for words in found:
-        if not any(w in STOP_WORDS for w in words):
-            return words
-    return found[0] if found else None
+                groups.append([v.lower() for v in value["IN"]])
+        pos = spec.get("POS")
+        if isinstance(pos, str) and pos in IDS:
+            tags |= 1 << IDS[pos]
+    return groups, tags
 
 
 _AUX_DEPS = ("aux", "auxpass")
 
 
-def subject_finder(finder: SubjectFinder, verbs: frozenset[int], key_bits: KeyBits) -> Callable[[Features], list[Match]]:
+def subject_finder(finder: SubjectFinder, verbs: frozenset[int],
+                   key_bits: KeyBits) -> tuple[Callable[[Features], list[Match]], int]:
     """A subject word (e.g. "you") whose verb, or one of the verb's auxiliaries, is in ``verbs``:
     "you need to restart", "you should have called", "you didn't send". The match runs from the
     subject to the verb."""
@@ -568,7 +646,7 @@ def subject_finder(finder: SubjectFinder, verbs: frozenset[int], key_bits: KeyBi
             out.append(Match(pos, max(end, pos + 1), "subject", feats))
         return out
 
-    return find
+    return find, bit
 
 
 def given_names(intro: CompiledLexicon, feats: Features) -> set[str]:
@@ -579,7 +657,10 @@ def given_names(intro: CompiledLexicon, feats: Features) -> set[str]:
     if cached is not None:
         return cached  # type: ignore[return-value]
     doc = feats.doc
-    names = {t.lower_ for ent in feats.ents() if ent.label_ == "PERSON" for t in ent if t.is_alpha and not t.is_stop}
+    from spacy.symbols import PERSON
+
+    names = {t.lower_ for label, start, end in feats.ents() if label == PERSON
+             for t in doc[start:end] if t.is_alpha and not t.is_stop}
     for m in lexicon_matches(intro, feats):
         for k in range(m.end, min(m.end + 2, len(feats.keys))):
             tok = doc[feats.doc_i[k]]

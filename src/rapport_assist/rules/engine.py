@@ -29,8 +29,8 @@ from typing import Sequence, Union
 
 from ..annotate import AnnotatedUtterance
 from ..types import DeadAir, Evidence, Nudge, RecordItem, SignalEvent, Speaker, TalkOver, Utterance
-from .conditions import Compiler, EvalContext, Evaluator, ToneCue, lexicon_matches
-from .features import FeatureExtractor, Features, Match, PhraseIndex
+from .conditions import Compiler, EvalContext, Evaluator, Gate, ToneCue, lexicon_matches
+from .features import Features, Match, PhraseIndex
 from .model import EventIs, Rule, RuleSet
 
 QUOTE_MAX_WORDS = 14
@@ -69,6 +69,7 @@ class _CompiledRule:
     event: EventIs | None = None
     record_time: object | None = None  # the compiled time lexicon of a record rule
     rewrites: list[tuple[PhraseIndex, str]] = field(default_factory=list)
+    gate: Gate | None = None  # when set and it does not admit an utterance, ``when`` cannot hold on it
 
 
 class RuleEngine:
@@ -79,9 +80,9 @@ class RuleEngine:
 
     def __init__(self, ruleset: RuleSet, tone_cues: Sequence[ToneCue] = ()) -> None:
         self.ruleset = ruleset
-        compiler = Compiler(ruleset.lexicons, ruleset.tones)
+        compiler = Compiler(ruleset.lexicons, ruleset.tones, ruleset.fillers)
         compiler.tone_cues.extend(tone_cues)
-        self._extractor = FeatureExtractor(ruleset.fillers, compiler.key_bits)
+        self._extractor = compiler.extractor
         self._compiler = compiler
         compiled = [self._compile(rule, compiler) for rule in ruleset.rules]
         self._rules = [c for c in compiled if c.event is None]
@@ -107,7 +108,13 @@ class RuleEngine:
             event=event,
             record_time=compiler.lexicons[rule.record.time] if rule.record and rule.record.time else None,
             rewrites=[(PhraseIndex([rw.phrase]), rw.replacement) for rw in rule.rewrites],
+            gate=compiler.gate(rule.when) if event is None else None,
         )
+
+    @property
+    def compiler(self) -> Compiler:
+        """The compiled lexicons and the feature extractor (``SignalTracker`` shares them)."""
+        return self._compiler
 
     def start_call(self) -> None:
         """Forget everything about the previous call."""
@@ -119,11 +126,13 @@ class RuleEngine:
 
     def on_utterance(self, au: AnnotatedUtterance) -> list[Output]:
         """Feed the next utterance (timeline order); returns the nudges (and records) at its end."""
-        feats = self._extractor.extract(au)
+        feats = self._extractor.features(au)
         speaker = au.utterance.speaker
         ctx = EvalContext(feats, self._last.get(speaker.other()), history=self._history)
         out: list[Output] = []
         for compiled, state in zip(self._rules, self._states):
+            if state.pending is None and not state.latched and not compiled.gate.admits(feats):  # type: ignore[union-attr]
+                continue  # idle, and its trigger cannot match here: nothing to do
             nudge = self._step(compiled, state, feats, ctx)
             if nudge is not None:
                 out.append(nudge)

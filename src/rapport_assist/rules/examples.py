@@ -64,7 +64,7 @@ def run_examples(ruleset: RuleSet, annotator: Annotator, only: Sequence[str] | N
     from ..signals import SignalTracker
 
     engine = RuleEngine(ruleset)
-    tracker = SignalTracker(ruleset)
+    tracker = SignalTracker(ruleset, compiler=engine.compiler)
     results: list[ExampleResult] = []
     for rule in ruleset.rules:
         if only and rule.id not in only:

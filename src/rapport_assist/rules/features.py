@@ -84,50 +84,76 @@ class Match:
         return self.feats.span_text(self.start, self.end)
 
 
+_END = 0  # trie key marking "a phrase ends here" (no word hashes to 0)
+
+
 class PhraseIndex:
-    """Phrases indexed by their first token's keys, matched over content tokens."""
+    """Phrases as a trie over word keys, matched over content tokens.
+
+    Each step follows every key of the next word (its lowercase, norm, lemma, expanded
+    contraction; ``NUM`` for a number), so the cost of a match attempt grows with the words
+    it reads, not with how many phrases share a first word."""
 
     def __init__(self, phrases: Iterable[Phrase]) -> None:
-        self.by_first: dict[int, list[tuple[PhraseKey, ...]]] = {}
+        self.root: dict[int, dict] = {}  # type: ignore[type-arg]
         for phrase in phrases:
             tokens = compile_phrase(phrase.text)
             if not tokens:
                 continue
-            for key in tokens[0]:
-                self.by_first.setdefault(key, []).append(tokens)
-        self.first_keys = frozenset(k for k in self.by_first if k != NUM)
-        self.num_first = NUM in self.by_first
+            nodes = [self.root]
+            for alts in tokens:  # "a|b" branches: both lead on to the rest of the phrase
+                nodes = list({id(c): c for c in (n.setdefault(k, {}) for n in nodes for k in alts)}.values())
+            for node in nodes:
+                node[_END] = True
+        self.first_keys = frozenset(k for k in self.root if k != NUM)
+        self.num_first = NUM in self.root
 
     def __bool__(self) -> bool:
-        return bool(self.by_first)
+        return bool(self.root)
 
     def match_at(self, feats: "Features", pos: int) -> int:
         """End of the longest phrase starting at content position ``pos`` (or -1)."""
         keys, nums, sents = feats.keys, feats.is_num, feats.sent
         n = len(keys)
+        sid = sents[pos]
         best = -1
-        firsts = keys[pos] + ((NUM,) if nums[pos] else ())
-        for key in firsts:
-            for tokens in self.by_first.get(key, ()):
-                end = pos + len(tokens)
-                if end <= best or end > n or sents[end - 1] != sents[pos]:
-                    continue
-                for j in range(1, len(tokens)):
-                    alts = tokens[j]
-                    k = pos + j
-                    if not ((nums[k] and NUM in alts) or not alts.isdisjoint(keys[k])):
-                        break
-                else:
-                    best = end
+        active = [self.root]
+        j = pos
+        while j < n and sents[j] == sid:
+            step = []
+            word = keys[j]
+            for node in active:
+                for key in word:
+                    child = node.get(key)
+                    if child is not None and child not in step:
+                        step.append(child)
+                if nums[j]:
+                    child = node.get(NUM)
+                    if child is not None and child not in step:
+                        step.append(child)
+            if not step:
+                break
+            j += 1
+            for node in step:
+                if _END in node:
+                    best = j
+                    break
+            active = step
         return best
 
-    def find(self, feats: "Features") -> list[tuple[int, int]]:
-        """Every longest, left-to-right, non-overlapping match as content spans."""
+    def find(self, feats: "Features", bit: int = 0) -> list[tuple[int, int]]:
+        """Every longest, left-to-right, non-overlapping match as content spans. ``bit``: this
+        index's pre-filter bit (see ``KeyBits``), to try only the words it marks."""
         out: list[tuple[int, int]] = []
-        first_keys, num_first, nums = self.first_keys, self.num_first, feats.is_num
+        if bit:
+            starts: Iterable[int] = [pos for pos, b in enumerate(feats.word_bits) if b & bit]
+        else:
+            first_keys, num_first, nums = self.first_keys, self.num_first, feats.is_num
+            starts = [pos for pos, keys in enumerate(feats.keys)
+                      if not first_keys.isdisjoint(keys) or (num_first and nums[pos])]
         resume = 0
-        for pos, keys in enumerate(feats.keys):
-            if pos < resume or (first_keys.isdisjoint(keys) and not (num_first and nums[pos])):
+        for pos in starts:
+            if pos < resume:
                 continue
             end = self.match_at(feats, pos)
             if end > pos:
@@ -146,15 +172,19 @@ def _label_key(label: str) -> int:
 class CompiledLexicon:
     """A lexicon ready to match: phrases, entity labels, and ``except`` phrases that veto overlaps."""
 
-    def __init__(self, lexicon: Lexicon, bit: int) -> None:
+    def __init__(self, lexicon: Lexicon, key_bits: "KeyBits") -> None:
         self.name = lexicon.name
-        self.bit = bit  # set in ``Features.bits`` when a phrase could start in the utterance
+        # pre-filter bits (``Features.bits``): a word a phrase starts with occurs, and a word a
+        # phrase ends with occurs; a match needs both
+        self.bit = key_bits.add(first_keys(lexicon))
+        self.last_bit = key_bits.add(last_keys(lexicon))
         self.phrases = PhraseIndex(lexicon.phrases)
         self.excepts = PhraseIndex(lexicon.except_)
         self.entities = frozenset(_label_key(label) for label in lexicon.entities)
 
     def find(self, feats: "Features") -> list[Match]:
-        spans = self.phrases.find(feats) if feats.bits & self.bit else []
+        bits = feats.bits
+        spans = self.phrases.find(feats, self.bit) if bits & self.bit and bits & self.last_bit else []
         if self.entities:
             spans = sorted(set(spans) | set(feats.entities(self.entities)))
         if spans and self.excepts:
@@ -172,11 +202,14 @@ class Features:
     is_num: list[bool]
     sent: list[int]
     doc_i: list[int]
-    rows: list[list[int]]  # the to_array rows: lower, norm, lemma, sent start, pos
+    rows: list[list[int]]  # the to_array rows: lower, norm, lemma, sent start, pos, entity IOB, entity label
     questions: frozenset[int]
     sent_spans: list[tuple[int, int]]
     bits: int  # which first-word groups occur (see ``KeyBits``): a cheap pre-filter
+    word_bits: list[int]  # the same, per content token
+    tags: int  # the parts of speech that occur, as bits (1 << spaCy's POS id)
     cache: dict[str, object] = field(default_factory=dict)
+    made_by: object = None  # the extractor (``FeatureExtractor.features`` reuses its own only)
     _word_count: int = -1
 
     @property
@@ -203,18 +236,26 @@ class Features:
     def entities(self, labels: frozenset[int]) -> list[tuple[int, int]]:
         """Named entities with one of these label ids, as content spans."""
         out = []
-        for ent in self.ents():
-            if ent.label in labels:
-                s, e = self.content_pos(ent.start), self.content_pos(ent.end)
+        for label, start, end in self.ents():
+            if label in labels:
+                s, e = self.content_pos(start), self.content_pos(end)
                 if s < e:
                     out.append((s, e))
         return out
 
-    def ents(self) -> tuple:  # type: ignore[type-arg]
-        """The Doc's entities (spaCy rebuilds them on every access, so they are cached)."""
+    def ents(self) -> list[tuple[int, int, int]]:
+        """The Doc's entities as (label id, first token, end token), read from the token rows
+        (``Doc.ents`` would build Span objects on every access); cached."""
         ents = self.cache.get("#ents")
         if ents is None:
-            ents = self.cache["#ents"] = self.doc.ents
+            ents = []
+            for i, row in enumerate(self.rows):
+                iob, label = row[5], row[6]
+                if iob == 3:  # B: an entity starts
+                    ents.append([label, i, i + 1])
+                elif iob == 1 and ents and ents[-1][2] == i:  # I: it goes on
+                    ents[-1][2] = i + 1
+            ents = self.cache["#ents"] = [tuple(e) for e in ents]
         return ents  # type: ignore[return-value]
 
     def lemma(self, k: int) -> int:
@@ -268,11 +309,13 @@ class KeyBits:
         self.by_key: dict[int, int] = {}
         self.num_bits = 0
         self._next = 1
+        self.version = 0  # bumped by ``add``: extractors drop per-word bits cached before it
 
     def add(self, first_keys: Iterable[int]) -> int:
         """Register a group by the keys its phrases start with; returns its bit."""
         bit = self._next
         self._next <<= 1
+        self.version += 1
         for key in first_keys:
             if key == NUM:
                 self.num_bits |= bit
@@ -294,10 +337,10 @@ class FeatureExtractor:
 
     def __init__(self, fillers: Iterable[str], key_bits: KeyBits) -> None:
         from spacy import symbols
-        from spacy.attrs import LEMMA, LOWER, NORM, POS, SENT_START
+        from spacy.attrs import ENT_IOB, ENT_TYPE, LEMMA, LOWER, NORM, POS, SENT_START
 
         self._content_tags = frozenset({symbols.NOUN, symbols.PROPN, symbols.VERB, symbols.ADJ})
-        self._attrs = [LOWER, NORM, LEMMA, SENT_START, POS]
+        self._attrs = [LOWER, NORM, LEMMA, SENT_START, POS, ENT_IOB, ENT_TYPE]
         self.fillers = frozenset(phrase_key(w) for f in fillers for w in phrase_words(f)[:1])
         # spaCy leaves some contractions un-normalized ("should've" -> "'ve"); add the full word
         self._expand: dict[int, int] = {}
@@ -306,6 +349,15 @@ class FeatureExtractor:
         self._question = phrase_key("?")
         self._key_bits = key_bits
         self._words: dict[int, tuple[int, int, int]] = {}
+        self._version = key_bits.version
+
+    def features(self, au: AnnotatedUtterance) -> Features:
+        """``au``'s features: the ones kept on it when this extractor made them, else new ones
+        (kept on it for the next reader: signals and rules share one reading per utterance)."""
+        feats = au.features
+        if feats is None or feats.made_by is not self or feats.au is not au:
+            feats = au.features = self.extract(au)
+        return feats
 
     def _word(self, doc: "Doc", lower: int) -> tuple[int, int, int]:
         """(kind, pre-filter bits, expanded contraction key or 0) for a lowercase word key."""
@@ -319,6 +371,9 @@ class FeatureExtractor:
         return info
 
     def extract(self, au: AnnotatedUtterance) -> Features:
+        if self._version != self._key_bits.version:  # a finder registered new groups since
+            self._words.clear()
+            self._version = self._key_bits.version
         doc = au.doc
         rows = doc.to_array(self._attrs).tolist() if len(doc) else []
         words, question, content_tags = self._words, self._question, self._content_tags
@@ -329,11 +384,12 @@ class FeatureExtractor:
         doc_i: list[int] = []
         content: list[int] = []
         questions: set[int] = set()
-        bits = 0
+        bits = tags = 0
+        word_bits: list[int] = []
         sid = -1
         last_lower = 0
         last_skipped = 0  # the last punctuation token, to spot "?" at a sentence end
-        for i, (lower, norm, lemma, start, pos) in enumerate(rows):
+        for i, (lower, norm, lemma, start, pos, _, _) in enumerate(rows):
             if start == 1 or sid < 0:
                 if last_skipped == question and sid >= 0:
                     questions.add(sid)
@@ -341,6 +397,7 @@ class FeatureExtractor:
                 last_lower = 0
             info = words.get(lower) or self._word(doc, lower)
             kind = info[0]
+            tags |= 1 << pos
             if kind & _SKIP:
                 last_skipped = lower
                 continue
@@ -348,15 +405,17 @@ class FeatureExtractor:
             if lower == last_lower:  # a stutter: "I, I think"
                 continue
             last_lower = lower
-            bits |= info[1]
+            here = info[1]
             if info[2]:
                 keys.append((lower, norm, lemma, info[2]))
-                bits |= by_key.get(norm, 0) | by_key.get(lemma, 0)
+                here |= by_key.get(norm, 0) | by_key.get(lemma, 0)
             elif lower == norm == lemma:
                 keys.append((lower,))
             else:
                 keys.append(tuple({lower, norm, lemma}))
-                bits |= by_key.get(norm, 0) | by_key.get(lemma, 0)
+                here |= by_key.get(norm, 0) | by_key.get(lemma, 0)
+            bits |= here
+            word_bits.append(here)
             is_num.append(kind & _NUM != 0)
             sent.append(sid)
             if pos in content_tags and not kind & _STOP:
@@ -368,7 +427,8 @@ class FeatureExtractor:
         for k, s_id in enumerate(sent):
             first = spans[s_id][0] if spans[s_id][1] else k
             spans[s_id] = (first, k + 1)
-        feats = Features(au, keys, is_num, sent, doc_i, rows, frozenset(questions), spans, bits)
+        feats = Features(au, keys, is_num, sent, doc_i, rows, frozenset(questions), spans, bits, word_bits, tags,
+                         made_by=self)
         feats.cache["#fillers"] = self.fillers
         feats.cache["#content"] = content
         return feats
@@ -377,6 +437,11 @@ class FeatureExtractor:
 def first_keys(lexicon: Lexicon) -> frozenset[int]:
     """Keys a lexicon's phrases can start with (``NUM`` for ``<num>``)."""
     return frozenset(k for p in lexicon.phrases for t in compile_phrase(p.text)[:1] for k in t)
+
+
+def last_keys(lexicon: Lexicon) -> frozenset[int]:
+    """Keys a lexicon's phrases can end with (``NUM`` for ``<num>``)."""
+    return frozenset(k for p in lexicon.phrases for t in compile_phrase(p.text)[-1:] for k in t)
 
 
 def word_keys(lexicon: Lexicon) -> frozenset[int]:
