@@ -175,3 +175,40 @@ def test_qa_and_diff_on_transcripts(tmp_path: Path) -> None:
     assert main(["rules", "diff", str(rules_dir), str(new), str(corpus / "one.jsonl")], out, io.StringIO()) == 0
     text = out.getvalue()
     assert "router-talk (new rule): +1 -0" in text and "you-not-we (removed or switched off): +0 -1" in text
+
+
+def test_cluster_addresses_are_checked_before_any_work(tmp_path: Path) -> None:
+    from rapport_assist.qa.runner import local_cluster_size
+
+    assert local_cluster_size("local:3") == 3
+    assert local_cluster_size("tcp://10.0.0.5:8786") is None and local_cluster_size("sched:8786") is None
+    for bad in ("local:0", "local:two", "nowhere"):
+        with pytest.raises(UsageError):
+            local_cluster_size(bad)
+    err = io.StringIO()
+    assert main(["qa", str(TRANSCRIPT), "--out", str(tmp_path / "out"), "--cluster", "local:x"], io.StringIO(), err) == 2
+    assert "--cluster local:2" in err.getvalue() and not (tmp_path / "out").exists()
+
+
+@pytest.mark.slow
+def test_qa_command_on_a_local_dask_cluster_of_processes(tmp_path: Path) -> None:
+    """``--cluster local:1`` through the command: a real worker process loads the rules and spaCy once
+    and gives the events of a local run."""
+    pytest.importorskip("distributed")
+    corpus = tmp_path / "calls"
+    corpus.mkdir()
+    for name in ("one", "two"):
+        (corpus / f"{name}.jsonl").write_bytes(TRANSCRIPT.read_bytes())
+    runs = {}
+    for how in (["--workers", "1"], ["--cluster", "local:1"]):
+        out = tmp_path / how[0].strip("-")
+        err = io.StringIO()
+        assert main(["qa", str(corpus), "--out", str(out), "--cache", str(tmp_path / "cache"), *how],
+                    io.StringIO(), err) == 0, err.getvalue()
+        runs[how[0]] = out
+    for name in ("one", "two"):
+        local, cluster = ((runs[k] / "calls" / name / "events.jsonl").read_text().splitlines() for k in runs)
+        strip = lambda lines: [{k: v for k, v in json.loads(x).items() if k != "processing"} for x in lines]  # noqa: E731
+        assert strip(local) == strip(cluster)
+        worker = json.loads((runs["--cluster"] / "calls" / name / "call.json").read_text())
+        assert worker["status"] == "done"

@@ -170,7 +170,7 @@ def _audio_conversations(args: argparse.Namespace, stderr: IO[str]):
     calls, warnings = discover([args.input], **_discover_options(args))
     for w in warnings:
         stderr.write(f"rapport-assist: warning: {w}\n")
-    settings = _qa_settings(args, Path(".") / "unused", 1)
+    settings = _qa_settings(args, Path("."), 1)  # no outputs: only the cache is written
     conversations = []
     failed = []
     for call, timeline in call_timelines(calls, settings, on_error=lambda c, why: failed.append((c, why))):
@@ -318,6 +318,10 @@ def _qa_command(args: argparse.Namespace, stderr: IO[str]) -> int:
         raise UsageError("--workers must be at least 1", "")
     if args.workers is not None and args.cluster:
         raise UsageError("--workers is for local runs; a cluster has its own workers", "drop --workers or --cluster")
+    if args.cluster:
+        from .qa.runner import local_cluster_size
+
+        local_cluster_size(args.cluster)  # a bad address before any work
     calls, warnings = discover(args.inputs, **_discover_options(args))
     for w in warnings:
         stderr.write(f"rapport-assist: warning: {w}\n")

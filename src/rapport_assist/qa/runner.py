@@ -18,6 +18,7 @@ import hashlib
 import json
 import multiprocessing
 import os
+import re
 import signal
 import threading
 import time
@@ -295,6 +296,19 @@ def _size(path: Path) -> int:
         return 0
 
 
+def local_cluster_size(address: str) -> int | None:
+    """N for ``local[:N]`` (default: one per core), None for a scheduler address; UsageError if neither."""
+    if address == "local" or address.startswith("local:"):
+        n = address.partition(":")[2]
+        if n and not (n.isdigit() and int(n) >= 1):
+            raise UsageError(f"--cluster {address}: N must be a whole number of workers", "write --cluster local:2")
+        return int(n) if n else (os.cpu_count() or 1)
+    if not re.fullmatch(r"(tcp|tls|ws|wss|inproc|ucx)://\S+|[\w.\-]+:\d+", address):
+        raise UsageError(f"--cluster {address!r} is not a Dask scheduler address",
+                         "write --cluster tcp://HOST:8786, or --cluster local:N for a cluster on this machine")
+    return None
+
+
 def run_cluster(tasks: Sequence[Task], settings: QaSettings, address: str) -> Iterable[CallOutcome]:
     """Outcomes as calls finish on a Dask cluster: ``tcp://host:8786``, or ``local[:N]`` for a cluster
     of N worker processes on this machine started for this run."""
@@ -303,12 +317,8 @@ def run_cluster(tasks: Sequence[Task], settings: QaSettings, address: str) -> It
     except ImportError:
         raise UsageError("--cluster needs Dask: pip install 'dask[distributed]'", "or run without --cluster") from None
     cluster = None
-    if address == "local" or address.startswith("local:"):
-        n = address.partition(":")[2]
-        try:
-            n_workers = int(n) if n else (os.cpu_count() or 1)
-        except ValueError:
-            raise UsageError(f"--cluster {address}: N must be a whole number", "write --cluster local:2") from None
+    n_workers = local_cluster_size(address)
+    if n_workers is not None:
         cluster = LocalCluster(n_workers=n_workers, threads_per_worker=1, processes=True, dashboard_address=None)
         address = cluster.scheduler_address
     try:
