@@ -80,7 +80,7 @@ _ENERGY_FRAME_SAMPLES = 320  # 20 ms at 16 kHz
 # PACK_WINDOW_S (Whisper's 30 s context), PACK_GAP_S of silence between them, PACK_BATCH windows
 # encoded and decoded together.
 PACK_WINDOW_S = 30.0
-PACK_GAP_S = 0.5
+PACK_GAP_S = 0.2
 PACK_BATCH = 4
 
 
@@ -223,12 +223,14 @@ class Recognizer:
         return [self.recognize(segment) for segment in segments]
 
     def recognize_batch(self, segments: Sequence[SpeechSegment], window_s: float = PACK_WINDOW_S,
-                        gap_s: float = PACK_GAP_S, batch_size: int = PACK_BATCH) -> list[Recognition | None]:
+                        gap_s: float = PACK_GAP_S, batch_size: int = PACK_BATCH,
+                       mix_sides: bool = False) -> list[Recognition | None]:
         """Recognize many segments at once, for batch QA: what ``recognize`` gives for each, in order,
         but packed instead of one decode per segment.
 
-        The segments that pass the energy guard are laid end to end in call order, both sides
-        together (``gap_s`` of silence between them), into windows of at most ``window_s``; the windows are
+        The segments that pass the energy guard are laid end to end, each side's in call order
+        (``gap_s`` of silence between them; with ``mix_sides``, both sides in the same windows),
+        into windows of at most ``window_s``; the windows are
         encoded and decoded ``batch_size`` at a time (faster-whisper's batched pipeline), and each
         word goes back to the segment its middle falls in. Whisper's encoder costs the same for a
         30 s window as for one word, so a window of ten utterances costs about one utterance.
@@ -245,7 +247,10 @@ class Recognizer:
                              segment.end_s, reason)
         if not kept:
             return results
-        kept.sort(key=lambda i: (segments[i].start_s, segments[i].speaker.value))  # call order: both sides
+        if mix_sides:  # call order, both sides in the same windows
+            kept.sort(key=lambda i: (segments[i].start_s, segments[i].speaker.value))
+        else:  # each side in call order, a window holds one side
+            kept.sort(key=lambda i: (segments[i].speaker.value, segments[i].start_s))
         gap = np.zeros(int(gap_s * STREAM_RATE_HZ), dtype=np.float32)
         window_samples = int(window_s * STREAM_RATE_HZ)
         pieces: list[np.ndarray] = []
@@ -253,10 +258,11 @@ class Recognizer:
         spans: list[tuple[int, float, float]] = []  # (segment index, start, end) in the packed audio, s
         at = 0  # samples written
         window_start = 0
+        last_speaker = None
         for i in kept:
             audio = np.ascontiguousarray(segments[i].audio, dtype=np.float32)[:window_samples]
             n = len(audio)
-            fits = at - window_start + len(gap) + n <= window_samples
+            fits = at - window_start + len(gap) + n <= window_samples and (mix_sides or segments[i].speaker == last_speaker)
             if not fits and at > window_start:
                 clips.append({"start": window_start / STREAM_RATE_HZ, "end": at / STREAM_RATE_HZ})
                 pieces.append(gap)  # keeps windows apart
@@ -268,6 +274,7 @@ class Recognizer:
             spans.append((i, at / STREAM_RATE_HZ, (at + n) / STREAM_RATE_HZ))
             pieces.append(audio)
             at += n
+            last_speaker = segments[i].speaker
         clips.append({"start": window_start / STREAM_RATE_HZ, "end": at / STREAM_RATE_HZ})
         packed = np.concatenate(pieces)
         words_by_span: list[list[tuple[Word, float, float]]] = [[] for _ in spans]  # word, logprob, no_speech
