@@ -301,7 +301,7 @@ def _qa_settings(args: argparse.Namespace, out_dir: Path, workers: int):
     if threads < 1:
         raise UsageError("--threads must be at least 1", "")
     rules = tuple(getattr(args, "rules", None) or [default_rules_dir()])
-    return QaSettings(out_dir=out_dir, cache_dir=args.cache or default_cache_dir(),
+    return QaSettings(out_dir=out_dir.absolute(), cache_dir=(args.cache or default_cache_dir()).absolute(),
                       rule_paths=tuple(p.resolve() for p in rules), model_dir=Path(args.model) if args.model else None,
                       compute_type=args.compute_type, threads=threads, batch=not args.no_batch,
                       report=not getattr(args, "no_report", False))

@@ -104,7 +104,7 @@ def discover(inputs: Sequence[str | Path], side_pattern: str = SIDE_PATTERN,
         key = f.resolve()
         if key not in seen:
             seen.add(key)
-            unique.append(f)
+            unique.append(f.absolute())  # workers (pool, cluster) may run elsewhere than here
     calls: list[tuple[str, Path, ReplayInput, tuple[Path, ...]]] = []  # (name, folder, spec, files)
     sides: dict[tuple[Path, str], dict[Speaker, Path]] = defaultdict(dict)
     for f in unique:

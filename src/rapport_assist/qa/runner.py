@@ -103,7 +103,6 @@ class _Worker:
         self.pipeline = CallPipeline(Annotator(), RuleEngine(self.ruleset))
         self.cache = TranscriptCache(settings.cache_dir)
         self._recognizer = None
-        self._identity: dict[str, Any] | None = None
         self.lock = threading.Lock()  # a Dask worker may run several tasks in threads: one call at a time
         self.name = f"{os.uname().nodename}:{os.getpid()}"
 
@@ -111,14 +110,8 @@ class _Worker:
         if self._recognizer is None:
             from ..recognizer import Recognizer
 
-            self._recognizer = Recognizer(self.settings.recognizer_options())
-            self._recognizer.warm_up()
+            self._recognizer = Recognizer(self.settings.recognizer_options())  # no warm-up: no one waits on the first call
         return self._recognizer
-
-    def identity(self) -> dict[str, Any]:
-        if self._identity is None:
-            self._identity = recognition_identity(self.settings)
-        return self._identity
 
 
 _WORKERS: dict[tuple, _Worker] = {}
@@ -212,6 +205,8 @@ def _process(call: CallInput, settings: QaSettings, key: str, rules_digest: str,
 def outcome_to_json(o: CallOutcome, key: str | None = None) -> dict[str, Any]:
     d: dict[str, Any] = {"call": o.call_id, "status": o.status, "files": list(o.files),
                          "audio_s": o.audio_s, "processing_s": round(o.processing_s, 3), "recognized": o.recognized}
+    if o.worker:
+        d["worker"] = o.worker
     if key:
         d["key"] = key
     if o.error:
