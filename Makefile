@@ -16,6 +16,7 @@ test-fast: setup
 bench: setup
 	@.venv/bin/python bench/replay_speed.py
 	@.venv/bin/python bench/rules_speed.py --repeat 3
+	@.venv/bin/python bench/qa_throughput.py
 	@.venv/bin/python bench/sidebar_startup.py
 
 screenshots: setup

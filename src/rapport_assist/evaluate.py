@@ -76,6 +76,10 @@ class Conversation:
     where: str
     utterances: tuple[Utterance, ...]
     labels: Labels | None = None
+    # a recorded call's whole timeline (utterances among speech-activity marks) and length, when
+    # known: the call then runs exactly as in 'qa' (dead air and talk-over from the audio)
+    timeline: tuple | None = None
+    audio_s: float | None = None
 
     def labelled_for(self, rule: str) -> bool:
         return self.labels is not None and rule in self.labels.moments
@@ -329,7 +333,8 @@ def run_conversations(conversations: Sequence[Conversation], ruleset: RuleSet, a
         annotate_s += spent
         started = time.perf_counter()
         pipeline = CallPipeline(_Preannotated(annotator.nlp, annotated), engine, tracker)
-        nudges = tuple(e for e in pipeline.run(conv.utterances) if isinstance(e, Nudge))
+        items = conv.timeline if conv.timeline is not None else conv.utterances
+        nudges = tuple(e for e in pipeline.run(items, audio_s=conv.audio_s) if isinstance(e, Nudge))
         rules_s += time.perf_counter() - started
         results.append(CallResult(conv, nudges))
     return results, Timing(annotate_s, rules_s, sum(len(c.utterances) for c in conversations))
