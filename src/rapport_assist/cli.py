@@ -196,8 +196,6 @@ def _has_recordings(folder: Path) -> bool:
 
 def _audio_conversations(args: argparse.Namespace, stderr: IO[str]):
     """The calls of a folder with recordings as conversations (their recognized timelines), labelled by call id."""
-    from dataclasses import replace
-
     from .evaluate import Conversation, apply_labels, read_labels
     from .qa.corpus import call_timelines
     from .qa.inputs import discover

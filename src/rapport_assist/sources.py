@@ -21,7 +21,6 @@ from .types import Recognition, SpeechActivity, SpeechSegment, Speaker, Status, 
 if TYPE_CHECKING:  # pragma: no cover
     from .endpoint import EndpointerOptions
     from .recognizer import Recognizer
-    from .types import Recognition
 
 TRANSCRIPT_SUFFIXES = (".jsonl", ".ndjson")
 # Replay feeds the endpointer in blocks of this size, as a capture callback would.

@@ -96,7 +96,7 @@ def summary_html(header: list[str], rows: list[dict[str, Any]], title: str = "QA
     cards = [("Calls", f"{len(done)} of {len(rows)}"), ("Audio", clock(audio) if audio else "–"),
              ("Nudges", str(total_nudges)), ("Nudges per call", f"{total_nudges / len(done):.1f}" if done else "–"),
              ("Failed", str(len(failed))), ("Not done yet", str(len(pending)))]
-    parts = [f'<section><h2>Overview</h2><div class="cards">' + "".join(
+    parts = ['<section><h2>Overview</h2><div class="cards">' + "".join(
         f'<div class="card{" warn" if k == "Failed" and v != "0" else ""}"><div class="v">{_esc(v)}</div>'
         f'<div class="k">{_esc(k)}</div></div>' for k, v in cards) + "</div></section>"]
     # most need a listen
