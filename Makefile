@@ -1,11 +1,11 @@
 # The two commands of the README: `make run` and `make test`. Both set everything up first.
-.PHONY: setup run test test-fast bench bench-live clean
+.PHONY: setup run test test-fast bench bench-live screenshots clean
 
 setup:
 	@bash scripts/setup.sh
 
 run: setup
-	@.venv/bin/rapport-assist demo
+	@.venv/bin/rapport-assist sidebar
 
 test: setup
 	@.venv/bin/python -m pytest -q
@@ -16,6 +16,11 @@ test-fast: setup
 bench: setup
 	@.venv/bin/python bench/replay_speed.py
 	@.venv/bin/python bench/rules_speed.py --repeat 3
+	@.venv/bin/python bench/qa_throughput.py
+	@.venv/bin/python bench/sidebar_startup.py
+
+screenshots: setup
+	@.venv/bin/python scripts/screenshots.py
 
 bench-live: setup
 	@.venv/bin/python bench/live_latency.py

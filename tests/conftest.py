@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 from pathlib import Path
@@ -12,6 +13,10 @@ import numpy as np
 import pytest
 
 from rapport_assist.audio import decode_channels
+
+# Sidebar tests (pytest-qt) drive the real window on Qt's offscreen platform unless a display
+# platform was chosen (e.g. QT_QPA_PLATFORM=xcb under xvfb-run).
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 _LAYOUTS = {1: "mono", 2: "stereo", 4: "quad"}
 

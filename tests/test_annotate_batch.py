@@ -126,3 +126,24 @@ def test_transcript_replay_reads_ahead_and_yields_the_same_events(annotator: Ann
         for event in pipeline.run(source.items()):
             got.append(event)
     assert [e.text for e in got if isinstance(e, Utterance)] == [json.loads(x)["text"] for x in lines[:4]]
+
+
+def test_numpy_matmul_gives_the_same_annotations_as_blis(annotator: Annotator) -> None:
+    """``models.load_spacy`` swaps thinc's BLIS kernels for numpy's single-thread BLAS (faster
+    here); a pipeline loaded as spaCy ships it must read every text the same way."""
+    import importlib
+
+    from rapport_assist.models import SPACY_MODELS
+
+    for name in SPACY_MODELS:
+        try:
+            stock = importlib.import_module(name).load()
+            break
+        except ImportError:
+            continue
+    assert annotator.nlp.get_pipe("tok2vec").model.ops.use_blis is False
+    assert stock.get_pipe("tok2vec").model.ops.use_blis is True
+    utts = [utt(i, t) for i, t in enumerate(TEXTS)]
+    ours = [reading(au) for au in annotator.annotate_many(utts)]
+    theirs = [reading(AnnotatedUtterance(u, d)) for u, d in zip(utts, stock.pipe(u.text for u in utts))]
+    assert ours == theirs

@@ -317,3 +317,39 @@ def test_explain_traces_a_rule(tmp_path: Path) -> None:
     err = io.StringIO()
     assert main(["rules", "explain", "--rule", "no-such", str(transcript)], io.StringIO(), err) == 2
     assert "known rules" in err.getvalue()
+
+
+# ---------------------------------------------------------------- what annotation runs
+
+
+def test_entity_recognizer_runs_only_for_rules_that_read_entities(tmp_path: Path, annotator: Annotator) -> None:
+    """A lexicon with ``entities`` (here DATE in time-frame) makes the pipeline run spaCy's entity
+    recognizer, so "March 3rd" counts; rules that read no entities skip it (a third of spaCy's time)."""
+    with_entities = load(tmp_path, rule("when: {speaker: agent, says: time-frame}"))
+    assert with_entities.needs_entities
+    turns = [("agent", "The refund goes out on March 3rd.", 0.0)]
+    out = run(with_entities, annotator, turns)
+    assert [n.evidence[0].matched for n in out] == [("March 3rd",)]
+
+    words_only = HEAD.replace("{entities: [DATE, TIME], phrases: [today, tomorrow]}", "[today, tomorrow]")
+    path = tmp_path / "words.yaml"
+    path.write_text(words_only + rule("when: {speaker: agent, says: time-frame}"), encoding="utf-8")
+    no_entities = load_rules([path])
+    assert not no_entities.needs_entities
+    assert run(no_entities, annotator, turns) == []
+    assert annotator.skipping(no_entities.needs_entities) == ("ner",)
+    au = annotator.annotate(Utterance(0, Speaker.AGENT, "The refund goes out on March 3rd.", 0.0, 2.0), ("ner",))
+    assert au.doc.ents == () and au.doc[0].pos_  # tagged and parsed, no entities
+
+
+def test_token_patterns_on_entity_attributes_need_the_recognizer(tmp_path: Path) -> None:
+    plain = HEAD.replace("{entities: [DATE, TIME], phrases: [today, tomorrow]}", "[today, tomorrow]")
+    path = tmp_path / "p.yaml"
+    path.write_text(plain + rule("when: {says: {tokens: [[{ENT_TYPE: PERSON}]]}}"), encoding="utf-8")
+    assert load_rules([path]).needs_entities
+    path.write_text(plain + rule("when: {says: {tokens: [[{POS: PROPN}]]}}"), encoding="utf-8")
+    assert not load_rules([path]).needs_entities
+
+
+def test_default_packs_run_without_the_entity_recognizer() -> None:
+    assert not load_rules([default_rules_dir()]).needs_entities

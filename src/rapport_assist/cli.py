@@ -1,4 +1,4 @@
-"""Command line: ``rapport-assist replay|demo|live|devices|rules|eval``.
+"""Command line: ``rapport-assist replay|demo|sidebar|live|devices|rules|eval|qa``.
 
 ``main(argv, stdout, stderr) -> int`` is testable in process. Known errors print one line with
 a fix and exit with the code documented in errors.py; tracebacks only with ``--debug``.
@@ -7,14 +7,15 @@ a fix and exit with the code documented in errors.py; tracebacks only with ``--d
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import traceback
 from contextlib import ExitStack
 from pathlib import Path
-from typing import IO, Sequence
+from typing import IO, Mapping, Sequence
 
 from . import __version__
-from .errors import OutputError, RapportError, RuleError, UsageError
+from .errors import SOME_CALLS_FAILED, BadInput, InputNotFound, OutputError, RapportError, RuleError, UsageError
 from .output import EventSink, JsonlSink, TextSink
 from .types import Speaker
 
@@ -60,6 +61,19 @@ def build_parser() -> argparse.ArgumentParser:
     dp = sub.add_parser("demo", help="replay the bundled demo call in the terminal")
     _add_engine_options(dp)
 
+    sb = sub.add_parser("sidebar", help="open the sidebar (live calls; QA review of recordings and transcripts)",
+                        description="Open the agent-assist sidebar. With no microphone it offers the bundled demo "
+                                    "call for review; with no display it replays the demo call in the terminal.")
+    sb.add_argument("--qa", type=Path, metavar="FILE", help="review this recording or transcript (.jsonl) in QA mode")
+    sb.add_argument("--demo", action="store_true", help="review the bundled demo call right away")
+    sb.add_argument("--speed", choices=("1", "2", "4", "max"), help="QA replay speed (default: the last one used)")
+    sb.add_argument("--style", choices=("light", "dark"), help="colour style (default: the saved one, else light)")
+    sb.add_argument("--settings", type=Path, metavar="FILE", help=argparse.SUPPRESS)
+    sb.add_argument("--feedback", type=Path, metavar="FILE",
+                    help="feedback log (default: feedback.jsonl in $RAPPORT_ASSIST_DATA or ~/.local/share/rapport-assist)")
+    sb.add_argument("--exit-when-ready", action="store_true", help=argparse.SUPPRESS)  # bench/sidebar_startup.py
+    _add_engine_options(sb)
+
     dv = sub.add_parser("devices", help="list the audio inputs and monitors a live call can capture")
     dv.add_argument("--json", action="store_true", help="print one JSON object per device")
     dv.add_argument("--debug", action="store_true", help="show tracebacks")
@@ -103,8 +117,56 @@ def build_parser() -> argparse.ArgumentParser:
     xp.add_argument("--debug", action="store_true", help="show tracebacks")
     sp = rsub.add_parser("schema", help="print the JSON Schema of rule files (for editor autocompletion)")
     sp.add_argument("--debug", action="store_true", help="show tracebacks")
+    dfp = rsub.add_parser("diff", help="run two rule sets over the same calls: which nudges appear and disappear",
+                          description="Run OLD and NEW rules over the same recorded calls or transcripts and show, per "
+                                      "rule, the nudges that appear and disappear, with their evidence. Recordings are "
+                                      "transcribed once and cached (as by 'qa'), so diffs over a corpus take seconds.")
+    dfp.add_argument("old", type=Path, help="the rules now (file or folder)")
+    dfp.add_argument("new", type=Path, help="the changed rules (file or folder)")
+    dfp.add_argument("inputs", nargs="+", metavar="INPUT", help="recordings, transcripts, folders, globs or @LIST files")
+    dfp.add_argument("--format", choices=("text", "json"), default="text", help="what to print (default: text)")
+    dfp.add_argument("--show", type=int, default=20, metavar="N", help="changes to list per rule (default: 20)")
+    _add_corpus_options(dfp)
+    dfp.add_argument("--debug", action="store_true", help="show tracebacks")
     _add_eval_parser(sub)
+    _add_qa_parser(sub)
     return parser
+
+
+def _add_corpus_options(p: argparse.ArgumentParser) -> None:
+    """How recordings are found and recognized (qa, rules diff, eval on audio)."""
+    g = p.add_argument_group("recordings")
+    g.add_argument("--cache", type=Path, metavar="DIR",
+                   help="transcript cache (default: $RAPPORT_ASSIST_CACHE, else $XDG_CACHE_HOME/rapport-assist)")
+    g.add_argument("--channels", default="agent,customer", metavar="L,R",
+                   help="who is on the left and right channel of stereo files (default: agent,customer)")
+    g.add_argument("--pair-pattern", metavar="REGEX",
+                   help="how mono files name their call and side (groups 'call' and 'side'; default: "
+                        "NAME_agent / NAME_customer, also -, . or space, and caller/client)")
+    g.add_argument("--model", metavar="DIR", help="CTranslate2 Whisper model folder (default: tiny.en, embedded)")
+    g.add_argument("--compute-type", default="int8", help="CTranslate2 compute type (default: int8)")
+    g.add_argument("--threads", type=int, metavar="N", help="recognizer threads per worker (default: see README)")
+    g.add_argument("--no-batch", action="store_true",
+                   help="recognize one utterance at a time, as live capture does (slower; default: packed batches)")
+
+
+def _add_qa_parser(sub) -> None:
+    qp = sub.add_parser("qa", help="replay many recorded calls: one HTML report per call and a summary",
+                        description="Replay recorded calls (stereo, or agent/customer pairs) and transcripts through "
+                                    "the rules: per call events.jsonl and report.html in OUT/calls/ID/, and "
+                                    "OUT/summary.html and summary.csv. Finished calls are skipped when run again; "
+                                    "transcripts are cached, so new rules over old calls take seconds.")
+    qp.add_argument("inputs", nargs="+", metavar="INPUT", help="recordings, transcripts, folders, globs or @LIST files")
+    qp.add_argument("--out", type=Path, required=True, metavar="DIR", help="where reports and the summary go")
+    qp.add_argument("--rules", type=Path, action="append", metavar="PATH",
+                    help="rule file or folder (repeatable; default: the packs in rules/)")
+    qp.add_argument("--workers", type=int, metavar="N", help="worker processes (default: one per core)")
+    qp.add_argument("--cluster", metavar="ADDRESS",
+                    help="run on a Dask cluster: tcp://HOST:8786, or local[:N] for N worker processes here")
+    qp.add_argument("--force", action="store_true", help="redo finished calls (the transcript cache still applies)")
+    qp.add_argument("--no-report", action="store_true", help="no per-call HTML (events.jsonl and the summary only)")
+    _add_corpus_options(qp)
+    qp.add_argument("--debug", action="store_true", help="show tracebacks")
 
 
 def _add_eval_parser(sub) -> None:
@@ -112,8 +174,8 @@ def _add_eval_parser(sub) -> None:
                         description="Run conversations through the rules as calls and report, per rule, precision/"
                                     "recall/F1 per conversation and per turn, misses and false alarms (labelled "
                                     "data) or nudges per conversation (unlabelled data).")
-    ep.add_argument("input", type=Path, help="dialogue .jsonl file (one conversation per line) or a folder of "
-                                             "transcripts (*.jsonl)")
+    ep.add_argument("input", type=Path, help="dialogue .jsonl file (one conversation per line), or a folder of "
+                                             "transcripts (*.jsonl) and/or recordings (transcribed and cached as by 'qa')")
     ep.add_argument("--labels", type=Path, metavar="FILE",
                     help="labels per transcript name (.json object or .jsonl lines); see README.md")
     ep.add_argument("--rules", type=Path, action="append", metavar="PATH",
@@ -122,10 +184,43 @@ def _add_eval_parser(sub) -> None:
     ep.add_argument("--format", choices=("text", "json"), default="text", help="what to print (default: text)")
     ep.add_argument("--show", type=int, default=10, metavar="N",
                     help="misses and false alarms (or fires, unlabelled) to list per rule (default: 10)")
+    _add_corpus_options(ep)
     ep.add_argument("--debug", action="store_true", help="show tracebacks")
 
 
-def _eval_command(args: argparse.Namespace, stdout: IO[str]) -> int:
+def _has_recordings(folder: Path) -> bool:
+    from .qa.inputs import AUDIO_SUFFIXES
+
+    return any(p.suffix.lower() in AUDIO_SUFFIXES for p in folder.rglob("*") if p.is_file())
+
+
+def _audio_conversations(args: argparse.Namespace, stderr: IO[str]):
+    """The calls of a folder with recordings as conversations (their recognized timelines), labelled by call id."""
+    from .evaluate import Conversation, apply_labels, read_labels
+    from .qa.corpus import call_timelines
+    from .qa.inputs import discover
+    from .types import Utterance
+
+    calls, warnings = discover([args.input], **_discover_options(args))
+    for w in warnings:
+        stderr.write(f"rapport-assist: warning: {w}\n")
+    settings = _qa_settings(args, Path("."), 1)  # no outputs: only the cache is written
+    conversations = []
+    failed = []
+    for call, timeline in call_timelines(calls, settings, on_error=lambda c, why: failed.append((c, why))):
+        utterances = tuple(i for i in timeline.items if isinstance(i, Utterance))
+        conversations.append(Conversation(call.id, " + ".join(map(str, call.files)), utterances,
+                                          timeline=timeline.items, audio_s=timeline.audio_s))
+    for call, why in failed:
+        stderr.write(f"rapport-assist: error: {call.id}: {why} (left out of the evaluation)\n")
+    if not conversations:
+        raise BadInput(f"no call in {args.input} could be read", "see the errors above")
+    if args.labels is not None:
+        conversations = apply_labels(conversations, read_labels(args.labels))
+    return conversations
+
+
+def _eval_command(args: argparse.Namespace, stdout: IO[str], stderr: IO[str] | None = None) -> int:
     import json
 
     from .annotate import Annotator
@@ -136,7 +231,10 @@ def _eval_command(args: argparse.Namespace, stdout: IO[str]) -> int:
         raise UsageError("--show must be 0 or more", "")
     ruleset = load_rules(list(args.rules) if args.rules else [default_rules_dir()])
     select_rules(ruleset, args.rule)  # an unknown --rule before any work
-    conversations = load_conversations(args.input, args.labels)
+    if args.input.is_dir() and _has_recordings(args.input):
+        conversations = _audio_conversations(args, stderr)
+    else:
+        conversations = load_conversations(args.input, args.labels)
     report = evaluate(conversations, ruleset, Annotator(), args.rule, source=str(args.input))
     text = (json.dumps(report_to_json(report, args.show), ensure_ascii=False, indent=2) + "\n"
             if args.format == "json" else format_text(report, args.show))
@@ -338,7 +436,115 @@ def _close_quietly(handle: IO[str]) -> None:
         pass
 
 
-def _rules_command(args: argparse.Namespace, stdout: IO[str]) -> int:
+def _discover_options(args: argparse.Namespace) -> dict:
+    from .qa.inputs import SIDE_PATTERN
+
+    return {"side_pattern": args.pair_pattern or SIDE_PATTERN, "channel_order": _channel_order(args.channels)}
+
+
+def default_workers() -> int:
+    """One worker process per core, one recognizer thread each (measured: bench/qa_throughput.py)."""
+    import os
+
+    return max(1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1))
+
+
+def _qa_settings(args: argparse.Namespace, out_dir: Path, workers: int):
+    from .qa.cache import default_cache_dir
+    from .qa.runner import QaSettings
+    from .rules import default_rules_dir
+
+    threads = args.threads
+    if threads is None:
+        threads = max(1, default_workers() // max(1, workers))
+    if threads < 1:
+        raise UsageError("--threads must be at least 1", "")
+    rules = tuple(getattr(args, "rules", None) or [default_rules_dir()])
+    return QaSettings(out_dir=out_dir.absolute(), cache_dir=(args.cache or default_cache_dir()).absolute(),
+                      rule_paths=tuple(p.resolve() for p in rules), model_dir=Path(args.model) if args.model else None,
+                      compute_type=args.compute_type, threads=threads, batch=not args.no_batch,
+                      report=not getattr(args, "no_report", False))
+
+
+def _qa_command(args: argparse.Namespace, stderr: IO[str]) -> int:
+    from .qa.inputs import discover
+    from .qa.progress import Progress
+    from .qa.runner import run_batch
+    from .rules import default_rules_dir, load_rules
+
+    load_rules(list(args.rules) if args.rules else [default_rules_dir()])  # rule errors before any work
+    if args.workers is not None and args.workers < 1:
+        raise UsageError("--workers must be at least 1", "")
+    if args.workers is not None and args.cluster:
+        raise UsageError("--workers is for local runs; a cluster has its own workers", "drop --workers or --cluster")
+    if args.cluster:
+        from .qa.runner import local_cluster_size
+
+        local_cluster_size(args.cluster)  # a bad address before any work
+    calls, warnings = discover(args.inputs, **_discover_options(args))
+    for w in warnings:
+        stderr.write(f"rapport-assist: warning: {w}\n")
+    workers = args.workers or min(default_workers(), len(calls))
+    settings = _qa_settings(args, args.out, 1 if args.cluster else workers)
+    try:
+        args.out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise OutputError(f"cannot create {args.out}: {exc.strerror}", "check the path and permissions") from None
+    progress = Progress(len(calls), stderr)
+    where = f"Dask cluster {args.cluster}" if args.cluster else f"{workers} worker(s) × {settings.threads} thread(s)"
+
+    def on_plan(todo, known):
+        progress.skip(sum(1 for o in known if o.status == "skipped"))
+        for o in known:
+            if o.status == "error":
+                progress.update(None, failed=True)
+        stderr.write(f"rapport-assist: qa: {len(calls)} calls, {len(todo)} to do, on {where}\n")
+        progress.start()
+
+    def on_outcome(o):
+        progress.update(o.audio_s, failed=o.status == "error")
+
+    try:
+        outcomes = run_batch(calls, settings, workers=workers, cluster=args.cluster, force=args.force,
+                             on_outcome=on_outcome, on_plan=on_plan)
+    except KeyboardInterrupt:
+        progress.finish()
+        stderr.write(f"rapport-assist: interrupted after {progress.done} of {len(calls)} calls; finished calls are "
+                     "complete, run the same command again to do the rest\n")
+        return 130
+    progress.finish()
+    failed = [o for o in outcomes if o.status == "error"]
+    for o in failed:
+        stderr.write(f"rapport-assist: error: {o.call_id}: {o.error}\n")
+    stderr.write(f"rapport-assist: qa: {len(outcomes) - len(failed)} calls done ({progress.skipped} skipped as finished), "
+                 f"{len(failed)} failed; summary: {args.out / 'summary.html'}\n")
+    return SOME_CALLS_FAILED if failed else 0
+
+
+def _diff_command(args: argparse.Namespace, stdout: IO[str], stderr: IO[str]) -> int:
+    import json
+
+    from .qa.diff import diff_rules, diff_to_json, format_diff
+    from .qa.inputs import discover
+
+    if args.show < 0:
+        raise UsageError("--show must be 0 or more", "")
+    calls, warnings = discover(args.inputs, **_discover_options(args))
+    for w in warnings:
+        stderr.write(f"rapport-assist: warning: {w}\n")
+    settings = _qa_settings(args, Path("."), 1)
+    report = diff_rules(calls, [args.old], [args.new], settings)
+    text = (json.dumps(diff_to_json(report), ensure_ascii=False, indent=2) + "\n" if args.format == "json"
+            else format_diff(report, args.show))
+    try:
+        stdout.write(text)
+        stdout.flush()
+    except OSError as exc:
+        raise OutputError(f"cannot write the diff: {exc.strerror or exc}", "") from None
+    return SOME_CALLS_FAILED if report.errors else 0
+
+
+def _rules_command(args: argparse.Namespace, stdout: IO[str], stderr: IO[str] | None = None) -> int:
     import json
 
     from .rules import default_rules_dir, load_rules
@@ -350,6 +556,8 @@ def _rules_command(args: argparse.Namespace, stdout: IO[str]) -> int:
         return 0
     if args.rules_command == "explain":
         return _explain(args, stdout)
+    if args.rules_command == "diff":
+        return _diff_command(args, stdout, stderr)
     paths = list(args.paths) or [default_rules_dir()]
     ruleset = load_rules(paths)
     if args.rules_command == "check":
@@ -405,9 +613,41 @@ def _explain(args: argparse.Namespace, stdout: IO[str]) -> int:
     return 0
 
 
-def main(argv: Sequence[str] | None = None, stdout: IO[str] | None = None, stderr: IO[str] | None = None) -> int:
+def _sidebar(args: argparse.Namespace, stdout: IO[str], stderr: IO[str], environ: Mapping[str, str]) -> int:
+    """Open the sidebar; with no display (or no Qt) say so and replay the demo call in the terminal."""
+    from .sources import ReplayInput
+
+    if args.qa is not None and not args.qa.exists():
+        raise InputNotFound(f"{args.qa} does not exist", "check the path of the recording or transcript")
+    if args.threads < 1:
+        raise UsageError("--threads must be at least 1", "")
+    display = bool(environ.get("DISPLAY") or environ.get("WAYLAND_DISPLAY") or environ.get("QT_QPA_PLATFORM"))
+    reason = "" if display else "no display found ($DISPLAY and $WAYLAND_DISPLAY are not set)"
+    if display:
+        try:
+            from .gui.app import SidebarOptions, parse_speed, run_sidebar
+        except ImportError as exc:
+            reason = f"the sidebar cannot load Qt ({exc}); run 'make setup'"
+    if reason:
+        stderr.write(f"rapport-assist: {reason}, so the sidebar cannot open — replaying the bundled demo call "
+                     f"in the terminal instead ({DEMO_CALL.name})\n")
+        stderr.flush()
+        return _replay(args, ReplayInput(path=DEMO_CALL), stdout, stderr)
+    from .rules import default_rules_dir
+
+    options = SidebarOptions(
+        rules=list(args.rules) if args.rules else [default_rules_dir()], qa=args.qa, demo=args.demo,
+        speed=parse_speed(args.speed) if args.speed else None, style=args.style,
+        model_dir=Path(args.model) if args.model else None, compute_type=args.compute_type, threads=args.threads,
+        exit_when_ready=args.exit_when_ready, settings_path=args.settings, feedback_path=args.feedback)
+    return run_sidebar(options, stdout, stderr)
+
+
+def main(argv: Sequence[str] | None = None, stdout: IO[str] | None = None, stderr: IO[str] | None = None,
+         environ: Mapping[str, str] | None = None) -> int:
     stdout = stdout or sys.stdout
     stderr = stderr or sys.stderr
+    environ = os.environ if environ is None else environ
     argv = list(sys.argv[1:] if argv is None else argv)
     debug = "--debug" in argv
     try:
@@ -422,18 +662,22 @@ def main(argv: Sequence[str] | None = None, stdout: IO[str] | None = None, stder
         if args.command == "demo":
             from .sources import ReplayInput
 
-            stderr.write("rapport-assist: no sidebar yet — replaying the bundled demo call in the terminal "
+            stderr.write("rapport-assist: replaying the bundled demo call in the terminal "
                          f"({DEMO_CALL.name}: agent on the left channel, customer on the right)\n")
             stderr.flush()
             return _replay(args, ReplayInput(path=DEMO_CALL), stdout, stderr)
+        if args.command == "sidebar":
+            return _sidebar(args, stdout, stderr, environ)
         if args.command == "devices":
             return _devices_command(args, stdout)
         if args.command == "live":
             return _live_command(args, stdout, stderr)
         if args.command == "rules" and args.rules_command:
-            return _rules_command(args, stdout)
+            return _rules_command(args, stdout, stderr)
         if args.command == "eval":
-            return _eval_command(args, stdout)
+            return _eval_command(args, stdout, stderr)
+        if args.command == "qa":
+            return _qa_command(args, stderr)
         build_parser().print_help(stdout)
         return 2
     except RapportError as exc:

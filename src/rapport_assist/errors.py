@@ -11,6 +11,8 @@ Exit codes (documented in README.md):
   7  output could not be written (disk full, permission denied)
   8  'rules test': at least one rule example failed
   9  no audio device or audio server to capture a live call from
+ 10  'qa', 'rules diff', 'eval': some calls could not be processed (each is listed with the reason
+     in summary.csv/summary.html or the report); every other call is complete
 130  interrupted (Ctrl-C); everything printed so far is complete
 """
 
@@ -57,3 +59,4 @@ class OutputError(RapportError):
 
 class DeviceError(RapportError):
     exit_code = 9
+SOME_CALLS_FAILED = 10

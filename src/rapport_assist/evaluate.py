@@ -76,6 +76,10 @@ class Conversation:
     where: str
     utterances: tuple[Utterance, ...]
     labels: Labels | None = None
+    # a recorded call's whole timeline (utterances among speech-activity marks) and length, when
+    # known: the call then runs exactly as in 'qa' (dead air and talk-over from the audio)
+    timeline: tuple | None = None
+    audio_s: float | None = None
 
     def labelled_for(self, rule: str) -> bool:
         return self.labels is not None and rule in self.labels.moments
@@ -279,8 +283,8 @@ class Timing:
         return self.utterances / self.rules_s if self.rules_s > 0 else None
 
 
-def _annotated_calls(conversations: Sequence[Conversation], annotator: Annotator,
-                     batch: int) -> Iterator[tuple[Conversation, list[AnnotatedUtterance], float]]:
+def _annotated_calls(conversations: Sequence[Conversation], annotator: Annotator, batch: int,
+                     skip: Sequence[str] = ()) -> Iterator[tuple[Conversation, list[AnnotatedUtterance], float]]:
     """Each conversation with its annotated utterances, annotating ~``batch`` utterances at a time;
     the third item is the annotation time charged to it."""
     i = 0
@@ -293,7 +297,7 @@ def _annotated_calls(conversations: Sequence[Conversation], annotator: Annotator
             size += len(conversations[i].utterances)
             i += 1
         started = time.perf_counter()
-        annotated = list(annotator.annotate_many(u for c in group for u in c.utterances))
+        annotated = list(annotator.annotate_many((u for c in group for u in c.utterances), skip=skip))
         spent = (time.perf_counter() - started) / len(group)
         at = 0
         for c in group:
@@ -310,9 +314,9 @@ class _Preannotated(Annotator):
         super().__init__(nlp)
         self._done = {id(au.utterance): au for au in annotated}
 
-    def annotate(self, utterance: Utterance) -> AnnotatedUtterance:
+    def annotate(self, utterance: Utterance, skip: Sequence[str] = ()) -> AnnotatedUtterance:
         au = self._done.get(id(utterance))
-        return au if au is not None and au.utterance is utterance else super().annotate(utterance)
+        return au if au is not None and au.utterance is utterance else super().annotate(utterance, skip)
 
 
 def run_conversations(conversations: Sequence[Conversation], ruleset: RuleSet, annotator: Annotator,
@@ -324,11 +328,13 @@ def run_conversations(conversations: Sequence[Conversation], ruleset: RuleSet, a
     tracker = SignalTracker(ruleset, compiler=engine.compiler)
     results: list[CallResult] = []
     annotate_s = rules_s = 0.0
-    for conv, annotated, spent in _annotated_calls(conversations, annotator, batch):
+    skip = annotator.skipping(ruleset.needs_entities)
+    for conv, annotated, spent in _annotated_calls(conversations, annotator, batch, skip):
         annotate_s += spent
         started = time.perf_counter()
         pipeline = CallPipeline(_Preannotated(annotator.nlp, annotated), engine, tracker)
-        nudges = tuple(e for e in pipeline.run(conv.utterances) if isinstance(e, Nudge))
+        items = conv.timeline if conv.timeline is not None else conv.utterances
+        nudges = tuple(e for e in pipeline.run(items, audio_s=conv.audio_s) if isinstance(e, Nudge))
         rules_s += time.perf_counter() - started
         results.append(CallResult(conv, nudges))
     return results, Timing(annotate_s, rules_s, sum(len(c.utterances) for c in conversations))

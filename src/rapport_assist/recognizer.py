@@ -76,6 +76,12 @@ _NON_WORD = re.compile(r"[^\w' ]+")
 _LEXICAL = re.compile(r"[^\W_]")
 _MAX_LOOP_NGRAM = 6
 _ENERGY_FRAME_SAMPLES = 320  # 20 ms at 16 kHz
+# Batch recognition (``Recognizer.recognize_batch``): utterances packed into windows of at most
+# PACK_WINDOW_S (Whisper's 30 s context), PACK_GAP_S of silence between them, PACK_BATCH windows
+# encoded and decoded together.
+PACK_WINDOW_S = 30.0
+PACK_GAP_S = 0.2
+PACK_BATCH = 4
 
 
 @dataclass(frozen=True)
@@ -160,6 +166,7 @@ class Recognizer:
 
     def __init__(self, options: RecognizerOptions = RecognizerOptions()) -> None:
         self.options = options
+        self._batched_pipeline = None
         self.model_dir = resolve_whisper_model_dir(options.model_dir)
         if not (self.model_dir / "tokenizer.json").is_file():
             # faster-whisper would fetch a tokenizer from the Hugging Face Hub without it.
@@ -214,6 +221,112 @@ class Recognizer:
     def recognize_many(self, segments: Iterable[SpeechSegment]) -> list[Recognition | None]:
         """``recognize`` each segment, in order."""
         return [self.recognize(segment) for segment in segments]
+
+    def recognize_batch(self, segments: Sequence[SpeechSegment], window_s: float = PACK_WINDOW_S,
+                        gap_s: float = PACK_GAP_S, batch_size: int = PACK_BATCH,
+                       mix_sides: bool = False) -> list[Recognition | None]:
+        """Recognize many segments at once, for batch QA: what ``recognize`` gives for each, in order,
+        but packed instead of one decode per segment.
+
+        The segments that pass the energy guard are laid end to end, each side's in call order
+        (``gap_s`` of silence between them; with ``mix_sides``, both sides in the same windows),
+        into windows of at most ``window_s``; the windows are
+        encoded and decoded ``batch_size`` at a time (faster-whisper's batched pipeline), and each
+        word goes back to the segment its middle falls in. Whisper's encoder costs the same for a
+        30 s window as for one word, so a window of ten utterances costs about one utterance.
+        The text guards then judge each segment on its own words.
+        """
+        results: list[Recognition | None] = [None] * len(segments)
+        kept: list[int] = []
+        for i, segment in enumerate(segments):
+            reason = check_energy(segment.audio, self.options)
+            if reason is None:
+                kept.append(i)
+            else:
+                logger.debug("dropped %s segment %.2f-%.2f s: %s", segment.speaker.value, segment.start_s,
+                             segment.end_s, reason)
+        if not kept:
+            return results
+        if mix_sides:  # call order, both sides in the same windows
+            kept.sort(key=lambda i: (segments[i].start_s, segments[i].speaker.value))
+        else:  # each side in call order, a window holds one side
+            kept.sort(key=lambda i: (segments[i].speaker.value, segments[i].start_s))
+        gap = np.zeros(int(gap_s * STREAM_RATE_HZ), dtype=np.float32)
+        window_samples = int(window_s * STREAM_RATE_HZ)
+        pieces: list[np.ndarray] = []
+        clips: list[dict[str, float]] = []
+        spans: list[tuple[int, float, float]] = []  # (segment index, start, end) in the packed audio, s
+        at = 0  # samples written
+        window_start = 0
+        last_speaker = None
+        for i in kept:
+            audio = np.ascontiguousarray(segments[i].audio, dtype=np.float32)[:window_samples]
+            n = len(audio)
+            fits = at - window_start + len(gap) + n <= window_samples and (mix_sides or segments[i].speaker == last_speaker)
+            if not fits and at > window_start:
+                clips.append({"start": window_start / STREAM_RATE_HZ, "end": at / STREAM_RATE_HZ})
+                pieces.append(gap)  # keeps windows apart
+                at += len(gap)
+                window_start = at
+            elif at > window_start:
+                pieces.append(gap)
+                at += len(gap)
+            spans.append((i, at / STREAM_RATE_HZ, (at + n) / STREAM_RATE_HZ))
+            pieces.append(audio)
+            at += n
+            last_speaker = segments[i].speaker
+        clips.append({"start": window_start / STREAM_RATE_HZ, "end": at / STREAM_RATE_HZ})
+        packed = np.concatenate(pieces)
+        words_by_span: list[list[tuple[Word, float, float]]] = [[] for _ in spans]  # word, logprob, no_speech
+        starts = np.array([s for _, s, _ in spans])
+        ends = np.array([e for _, _, e in spans])
+        opts = self.options
+        found, _info = self._batched().transcribe(
+            packed, language=opts.language, beam_size=opts.beam_size, temperature=0.0,
+            compression_ratio_threshold=None, log_prob_threshold=None, no_speech_threshold=None,
+            condition_on_previous_text=False, word_timestamps=True, without_timestamps=False,
+            clip_timestamps=clips, batch_size=batch_size,
+        )
+        for seg in found:
+            for w in seg.words or ():
+                if not w.word.strip():
+                    continue
+                mid = (w.start + w.end) / 2
+                k = int(np.searchsorted(starts, mid, side="right")) - 1
+                if k < 0 or (mid > ends[k] and k + 1 < len(spans) and starts[k + 1] - mid < mid - ends[k]):
+                    k += 1
+                k = min(max(k, 0), len(spans) - 1)
+                words_by_span[k].append((w, seg.avg_logprob, seg.no_speech_prob))
+        for (i, span_start, span_end), found_words in zip(spans, words_by_span):
+            if not found_words:
+                continue
+            segment = segments[i]
+            words: list[Word] = []
+            for w, _, _ in found_words:
+                w_start = min(max(segment.start_s + w.start - span_start, segment.start_s), segment.end_s)
+                w_end = min(max(segment.start_s + w.end - span_start, w_start), segment.end_s)
+                words.append(Word(w.word.strip(), w_start, w_end, float(w.probability)))
+            rec = Recognition(
+                text="".join(w.word for w, _, _ in found_words).strip(),
+                words=tuple(words),
+                confidence=float(np.mean([w.probability for w in words])),
+                no_speech_prob=float(np.mean([ns for _, _, ns in found_words])),
+                avg_logprob=float(np.mean([lp for _, lp, _ in found_words])),
+            )
+            reason = check_recognition(rec, self.options)
+            if reason is None:
+                results[i] = rec
+            else:
+                logger.debug("dropped %s segment %.2f-%.2f s: %s", segment.speaker.value, segment.start_s,
+                             segment.end_s, reason)
+        return results
+
+    def _batched(self):
+        if self._batched_pipeline is None:
+            from faster_whisper import BatchedInferencePipeline
+
+            self._batched_pipeline = BatchedInferencePipeline(self._model)
+        return self._batched_pipeline
 
     def _transcribe(self, audio: np.ndarray, start_s: float, end_s: float) -> Recognition | None:
         """One faster-whisper call; word times become call times clamped to [start_s, end_s]."""

@@ -110,8 +110,12 @@ def endpoint_channel(
     return segments
 
 
-def recognize_segments(segments: Sequence[SpeechSegment], recognizer: "Recognizer") -> Iterator[Utterance | SpeechActivity]:
+def recognize_segments(segments: Sequence[SpeechSegment], recognizer: "Recognizer",
+                       recognitions: "Sequence[Recognition | None] | None" = None) -> Iterator[Utterance | SpeechActivity]:
     """Walk the segments on the call timeline, as live capture would meet them.
+
+    ``recognitions``: what the recognizer made of each segment, when it was done beforehand
+    (batch recognition); by default each segment is recognized when the walk reaches its end.
 
     At each segment's start a ``SpeechActivity`` marks its channel busy; at its end the
     segment is recognized and becomes an ``Utterance`` (with its loudness measured), or, when
@@ -126,7 +130,7 @@ def recognize_segments(segments: Sequence[SpeechSegment], recognizer: "Recognize
         if not is_end:
             yield SpeechActivity(segment.speaker, t_s, True)
             continue
-        rec = recognizer.recognize(segment)
+        rec = recognizer.recognize(segment) if recognitions is None else recognitions[i]
         if rec is None:
             yield SpeechActivity(segment.speaker, t_s, False)
             continue
@@ -204,8 +208,15 @@ def _audio_channels(spec: ReplayInput) -> tuple[dict[Speaker, np.ndarray], float
     return channels, duration, notes
 
 
-def open_replay(spec: ReplayInput, recognizer_factory, endpointer_options: "EndpointerOptions | None" = None) -> ReplaySource:
-    """Check and open ``spec``. ``recognizer_factory()`` is only called for audio input."""
+def open_replay(spec: ReplayInput, recognizer_factory, endpointer_options: "EndpointerOptions | None" = None,
+                batch: bool = False) -> ReplaySource:
+    """Check and open ``spec``. ``recognizer_factory()`` is only called for audio input.
+
+    ``batch``: recognize all of a recording's utterances at once, packed into 30 s windows
+    (``Recognizer.recognize_batch``; batch QA), instead of one at a time as they end (as live
+    capture must). The timeline and its events have the same form either way; the words can
+    differ a little, as Whisper hears each utterance with its neighbours around it.
+    """
     spec.check()
     if spec.is_transcript:
         assert spec.path is not None
@@ -220,6 +231,7 @@ def open_replay(spec: ReplayInput, recognizer_factory, endpointer_options: "Endp
         segments: list[SpeechSegment] = []
         for speaker, samples in channels.items():
             segments.extend(endpoint_channel(speaker, samples, options))
-        yield from recognize_segments(segments, recognizer)
+        recognitions = recognizer.recognize_batch(segments) if batch else None
+        yield from recognize_segments(segments, recognizer, recognitions)
 
     return ReplaySource(generate(), audio_s=duration, notes=notes)

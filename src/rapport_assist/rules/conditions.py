@@ -650,17 +650,20 @@ def subject_finder(finder: SubjectFinder, verbs: frozenset[int],
 
 
 def given_names(intro: CompiledLexicon, feats: Features) -> set[str]:
-    """Lowercase names someone gave in this turn: PERSON entities, and the word(s) right after a
-    phrase of the ``intro`` lexicon ("my name is Dana", "this is Dana Whitfield")."""
+    """Lowercase names someone gave in this turn: proper nouns ("Dana Whitfield.", and PERSON
+    entities when the entity recognizer ran), and the word(s) right after a phrase of the
+    ``intro`` lexicon ("my name is Dana", "this is dana")."""
     key = "names:" + intro.name
     cached = feats.cache.get(key)
     if cached is not None:
         return cached  # type: ignore[return-value]
     doc = feats.doc
-    from spacy.symbols import PERSON
+    from spacy.symbols import PERSON, PROPN
 
     names = {t.lower_ for label, start, end in feats.ents() if label == PERSON
              for t in doc[start:end] if t.is_alpha and not t.is_stop}
+    names.update(doc[i].lower_ for i, row in enumerate(feats.rows)
+                 if row[4] == PROPN and doc[i].is_alpha and len(doc[i]) > 1 and not doc[i].is_stop)
     for m in lexicon_matches(intro, feats):
         for k in range(m.end, min(m.end + 2, len(feats.keys))):
             tok = doc[feats.doc_i[k]]

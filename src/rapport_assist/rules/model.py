@@ -231,6 +231,19 @@ def required_speakers(cond: Condition) -> set[Speaker]:
     return set()
 
 
+def _reads_entities(cond: Condition) -> bool:
+    """A token pattern somewhere in ``cond`` tests an entity attribute (``ENT_TYPE``, ``ENT_IOB``…)."""
+    if isinstance(cond, Says):
+        return isinstance(cond.finder, TokenFinder) and any('"ent_' in p.lower() for p in cond.finder.patterns)
+    if isinstance(cond, (AllOf, AnyOf)):
+        return any(_reads_entities(c) for c in cond.items)
+    if isinstance(cond, Not):
+        return _reads_entities(cond.item)
+    if isinstance(cond, Earlier):
+        return _reads_entities(cond.condition)
+    return False
+
+
 # ---------------------------------------------------------------- rules
 
 
@@ -349,6 +362,20 @@ class RuleSet:
     fillers: tuple[str, ...]
     files: tuple[str, ...]
     warnings: tuple["RuleProblem", ...] = ()
+
+    @property
+    def needs_entities(self) -> bool:
+        """Whether anything here reads spaCy's named entities (a lexicon's ``entities``, a token
+        pattern on ``ENT_*``); when nothing does, annotation skips the entity recognizer."""
+        if any(lex.entities for lex in self.lexicons.values()):
+            return True
+        conditions: list[Condition] = [t.text for t in self.tones.values()]
+        for rule in self.rules:
+            conditions.append(rule.when)
+            conditions += [c for c in (rule.unless, rule.episode and rule.episode.ends_when) if c is not None]
+            if rule.expect is not None:
+                conditions += [c for c in (rule.expect.condition, rule.expect.ignore) if c is not None]
+        return any(_reads_entities(c) for c in conditions)
 
     def rule(self, rule_id: str) -> Rule:
         """The enabled rule with this id (KeyError if there is none)."""

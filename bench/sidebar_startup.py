@@ -1,0 +1,160 @@
+"""Sidebar startup to ready-to-listen, and memory over a simulated 30-minute call.
+
+    .venv/bin/python bench/sidebar_startup.py                 # 5 starts + the 30-minute call
+    .venv/bin/python bench/sidebar_startup.py --runs 3 --minutes 10
+
+Startup: ``rapport-assist sidebar --exit-when-ready`` in a fresh process, timed from spawning
+it to its "ready" line: the window shown, the speech model loaded and warmed up, spaCy
+loaded. Printed per stage as p50 (and max) over the runs, from process start.
+
+Memory: the real window (Qt offscreen unless a display is set) with the speech model and spaCy
+loaded, fed a call made by looping the bundled demo transcript to N minutes, replayed through
+the pipeline and the panel at "max" speed. RSS (VmRSS) before and after, and the peak (VmHWM).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def rss_mb() -> tuple[float, float]:
+    values = {}
+    for line in Path("/proc/self/status").read_text().splitlines():
+        key, _, rest = line.partition(":")
+        if key in ("VmRSS", "VmHWM"):
+            values[key] = int(rest.split()[0]) / 1024
+    return values["VmRSS"], values["VmHWM"]
+
+
+def startup(runs: int) -> dict[str, list[float]]:
+    exe = Path(sys.executable).with_name("rapport-assist")
+    env = dict(os.environ)
+    if not (env.get("DISPLAY") or env.get("WAYLAND_DISPLAY")):
+        env["QT_QPA_PLATFORM"] = "offscreen"
+    out: dict[str, list[float]] = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        env["RAPPORT_ASSIST_DATA"] = tmp
+        for i in range(runs):
+            started = time.perf_counter()
+            proc = subprocess.Popen([str(exe), "sidebar", "--exit-when-ready", "--settings", f"{tmp}/s.ini"],
+                                    stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env=env)
+            assert proc.stdout is not None
+            line = proc.stdout.readline()
+            ready_wall = time.perf_counter() - started
+            proc.wait(timeout=60)
+            child = json.loads(line)
+            offset = ready_wall - child["ready_s"]  # process start -> the gui module's clock
+            stages = {k.removesuffix("_s"): offset + v for k, v in child.items() if k.endswith("_s")}
+            for key, value in stages.items():
+                out.setdefault(key, []).append(value)
+            print(f"run {i + 1}: " + ", ".join(f"{k} {v:.2f} s" for k, v in stages.items()), flush=True)
+    return out
+
+
+def looped_transcript(minutes: float, folder: Path) -> tuple[Path, int]:
+    demo = [json.loads(line) for line in (ROOT / "src/rapport_assist/data/demo_call.jsonl").read_text().splitlines()]
+    length = max(t["end"] for t in demo) + 2.0
+    lines, offset = [], 0.0
+    while offset + length <= minutes * 60:
+        for t in demo:
+            lines.append(json.dumps({**t, "start": round(t["start"] + offset, 3), "end": round(t["end"] + offset, 3)}))
+        offset += length
+    path = folder / "long_call.jsonl"
+    path.write_text("\n".join(lines) + "\n")
+    return path, len(lines)
+
+
+def memory(minutes: float) -> dict[str, float]:
+    os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+    import math
+
+    from PySide6.QtCore import QTimer
+    from PySide6.QtWidgets import QApplication
+
+    from rapport_assist.gui.app import SidebarOptions, application, build_window
+    from rapport_assist.rules import default_rules_dir
+
+    app = application()
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp)
+        call, n_lines = looped_transcript(minutes, folder)
+        options = SidebarOptions(rules=[default_rules_dir()], settings_path=folder / "s.ini",
+                                 feedback_path=folder / "f.jsonl")
+        window, backend = build_window(options)
+        backend.warm_up()
+        window.show()
+        backend.recognizer()
+        backend.annotator()
+        app.processEvents()
+        before, _ = rss_mb()
+        started = time.perf_counter()
+        window.open_qa(call, speed=math.inf)
+        peak_cards = 0
+        marks: list[tuple[float, float]] = []
+
+        def poll() -> None:  # in the application's own event loop, as when an agent uses it
+            nonlocal peak_cards
+            peak_cards = max(peak_cards, len(window.cards.widgets))
+            if window.model.now_s >= 300 * (len(marks) + 1):
+                marks.append((window.model.now_s / 60, rss_mb()[0]))
+            if window.model.ended:
+                QTimer.singleShot(500, app.quit)  # let fades and deferred deletes finish
+            else:
+                QTimer.singleShot(20, poll)
+
+        QTimer.singleShot(20, poll)
+        app.exec()
+        took = time.perf_counter() - started - 0.5
+        after, peak = rss_mb()
+        result = {"call_minutes": window.model.now_s / 60, "utterances": n_lines, "replay_s": took,
+                  "rss_before_mb": before, "rss_after_mb": after, "rss_peak_mb": peak,
+                  "promises": len(window.model.promises), "transcript_kept": len(window.model.transcript),
+                  "history_kept": len(window.model.history), "max_cards_on_screen": peak_cards,
+                  "rss_by_minute": marks}
+        window.close()
+        window.controller.join_stopped()
+        QApplication.processEvents()
+    return result
+
+
+def main() -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--runs", type=int, default=5)
+    p.add_argument("--minutes", type=float, default=30.0)
+    p.add_argument("--skip-memory", action="store_true")
+    args = p.parse_args()
+    load = os.getloadavg()
+    print(f"machine: {os.cpu_count()} cores, load average {load[0]:.1f} / {load[1]:.1f} / {load[2]:.1f}")
+    times = startup(args.runs)
+    if times:
+        print(f"\nstartup, from process start (p50 / min / max over {args.runs} runs):")
+    for key in ("window_shown", "rules_loaded", "recognizer_ready", "annotator_ready", "ready"):
+        if key in times:
+            values = times[key]
+            print(f"  {key:18s} {statistics.median(values):5.2f} s / {min(values):5.2f} s / {max(values):5.2f} s")
+    if not args.skip_memory:
+        result = memory(args.minutes)
+        print(f"\nmemory over a {result['call_minutes']:.1f}-minute call ({result['utterances']} utterances, "
+              f"replayed at max in {result['replay_s']:.1f} s):")
+        print(f"  RSS before {result['rss_before_mb']:.0f} MB, after {result['rss_after_mb']:.0f} MB, "
+              f"peak {result['rss_peak_mb']:.0f} MB")
+        print("  RSS along the call: " + ", ".join(f"{m:.0f} min {r:.0f} MB" for m, r in result["rss_by_minute"]))
+        print(f"  kept: {result['transcript_kept']} transcript lines, {result['history_kept']} faded cards, "
+              f"{result['promises']} promises; at most {result['max_cards_on_screen']} cards on screen")
+    load = os.getloadavg()
+    print(f"\nload average after: {load[0]:.1f}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

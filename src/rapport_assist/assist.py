@@ -1,0 +1,573 @@
+"""What the sidebar shows, as plain Python: the call's state, fed by pipeline events.
+
+The sidebar (``gui/``) is a thin Qt view over ``AssistModel``; this module never imports Qt, so
+all of its behaviour is tested without a display. The model runs on **call time** (seconds from
+the start of the call, the ``t_s`` of the events): each event advances it to its own time, and
+the view calls ``advance(now_s)`` between events so cards fade and held cards come out. The same
+call therefore gives the same cards whether it is live, replayed at 1×, 4× or as fast as possible.
+
+Parts:
+
+* ``AttentionBudget`` - which nudges become cards, when: at most ``max_visible`` at once, a
+  global rate limit (``min_gap_s`` between new cards, ``max_per_minute``), higher severity
+  first, nothing new while the agent is mid-sentence unless the nudge is urgent.
+* ``AssistModel`` - cards (shown, held, history), snoozes, the promise list, the customer's
+  tone, the transcript, component status (microphone, customer audio, recognizer, rules) and
+  the call clock. Views ``subscribe`` to topics ("cards", "promises", ...).
+* ``FeedbackLog`` - "helpful"/"wrong" verdicts as JSONL in the user's data folder, with the
+  nudge's evidence and the turns around it, ready to become a rule's ``quiet`` example.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from collections import deque
+from dataclasses import dataclass, fields
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Callable, Literal
+
+from .errors import OutputError
+from .types import (CallSummary, DeadAir, Event, Nudge, RecordItem, SpeechActivity, Speaker, Status, TalkOver,
+                    ToneChange, ToneEstimate, Utterance)
+
+SEVERITY_RANK = {"low": 0, "medium": 1, "high": 2}
+PROMISE_LIST = "promises"
+
+# Topics a view can subscribe to.
+TOPICS = ("cards", "promises", "tone", "transcript", "status", "call")
+
+
+@dataclass(frozen=True)
+class BudgetConfig:
+    """How much of the agent's attention the sidebar may take (all configurable in Settings)."""
+
+    max_visible: int = 3  # cards on screen at once
+    min_gap_s: float = 4.0  # call seconds between two new cards
+    max_per_minute: int = 4  # new cards in any 60 s of the call
+    hold_while_speaking: bool = True  # no new card while the agent is mid-sentence...
+    urgent_severity: str | None = "high"  # ...unless its severity is at least this (None: never)
+    card_lifetime_s: float = 40.0  # a shown card fades into the history after this long
+    max_wait_s: float = 30.0  # a held card older than this is no longer timely: history, unseen
+    history_size: int = 12  # faded cards kept in the "earlier" list
+
+    def __post_init__(self) -> None:
+        if self.max_visible < 1:
+            raise ValueError("max_visible must be at least 1")
+        if self.max_per_minute < 1:
+            raise ValueError("max_per_minute must be at least 1")
+        for name in ("min_gap_s", "card_lifetime_s", "max_wait_s"):
+            if getattr(self, name) < 0:
+                raise ValueError(f"{name} must not be negative")
+        if self.urgent_severity is not None and self.urgent_severity not in SEVERITY_RANK:
+            raise ValueError(f"urgent_severity must be one of {', '.join(SEVERITY_RANK)} or None")
+
+    @classmethod
+    def from_mapping(cls, values: dict[str, Any]) -> "BudgetConfig":
+        """Build from saved settings (strings allowed); unknown or unreadable keys keep their default."""
+        out: dict[str, Any] = {}
+        defaults = cls()
+        for f in fields(cls):
+            if f.name not in values or values[f.name] is None:
+                continue
+            raw = values[f.name]
+            default = getattr(defaults, f.name)
+            try:
+                if isinstance(default, bool):
+                    out[f.name] = raw if isinstance(raw, bool) else str(raw).lower() in ("1", "true", "yes", "on")
+                elif isinstance(default, int):
+                    out[f.name] = int(raw)
+                elif isinstance(default, float):
+                    out[f.name] = float(raw)
+                else:
+                    out[f.name] = None if str(raw).lower() in ("", "none", "never") else str(raw)
+            except (TypeError, ValueError):
+                continue
+        try:
+            return cls(**out)
+        except ValueError:
+            return defaults
+
+    def to_mapping(self) -> dict[str, Any]:
+        return {f.name: getattr(self, f.name) for f in fields(self)}
+
+
+CardState = Literal["held", "shown", "history"]
+Verdict = Literal["helpful", "wrong"]
+
+
+@dataclass
+class Card:
+    """One nudge on its way through the sidebar."""
+
+    id: int
+    nudge: Nudge
+    state: CardState = "held"
+    shown_at_s: float | None = None
+    ended_at_s: float | None = None
+    end_reason: str = ""  # faded, missed (held too long), dismissed, snoozed, displaced
+    verdict: Verdict | None = None
+
+    @property
+    def rank(self) -> tuple[int, int, float]:
+        """Sort key, highest first: severity, then priority, then the earliest."""
+        return (SEVERITY_RANK.get(self.nudge.severity, 0), self.nudge.priority, -self.nudge.t_s)
+
+    @property
+    def evidence_text(self) -> str:
+        """The words the nudge rests on (the first evidence), as said."""
+        ev = self.nudge.evidence
+        return ev[0].text if ev else ""
+
+    @property
+    def evidence_speaker(self) -> Speaker | None:
+        ev = self.nudge.evidence
+        return ev[0].speaker if ev else None
+
+
+class AttentionBudget:
+    """Decides when held nudges become visible cards (see ``BudgetConfig``)."""
+
+    def __init__(self, config: BudgetConfig | None = None) -> None:
+        self.config = config or BudgetConfig()
+        self.shown_times: deque[float] = deque()
+
+    def reset(self) -> None:
+        self.shown_times.clear()
+
+    def is_urgent(self, card: Card) -> bool:
+        urgent = self.config.urgent_severity
+        return urgent is not None and SEVERITY_RANK.get(card.nudge.severity, 0) >= SEVERITY_RANK[urgent]
+
+    def may_show_at(self, now_s: float) -> bool:
+        """Whether the global rate limit lets a new card out at ``now_s``."""
+        cfg = self.config
+        while self.shown_times and self.shown_times[0] <= now_s - 60.0:
+            self.shown_times.popleft()
+        if len(self.shown_times) >= cfg.max_per_minute:
+            return False
+        return not self.shown_times or now_s - self.shown_times[-1] >= cfg.min_gap_s
+
+    def next_opening_s(self) -> float | None:
+        """The earliest call time at which the rate limit could let a card out (None: now)."""
+        cfg = self.config
+        if not self.shown_times:
+            return None
+        t = self.shown_times[-1] + cfg.min_gap_s
+        if len(self.shown_times) >= cfg.max_per_minute:
+            t = max(t, self.shown_times[-cfg.max_per_minute] + 60.0)
+        return t
+
+    def select(self, held: list[Card], shown: list[Card], now_s: float, agent_speaking: bool
+               ) -> tuple[Card | None, Card | None]:
+        """The next card to show now, and a shown card it displaces (or None), if any."""
+        if not held or not self.may_show_at(now_s):
+            return None, None
+        for card in sorted(held, key=lambda c: c.rank, reverse=True):
+            if agent_speaking and self.config.hold_while_speaking and not self.is_urgent(card):
+                continue
+            if len(shown) < self.config.max_visible:
+                return card, None
+            weakest = min(shown, key=lambda c: c.rank)
+            if SEVERITY_RANK.get(card.nudge.severity, 0) > SEVERITY_RANK.get(weakest.nudge.severity, 0):
+                return card, weakest  # higher severity first: the weakest card makes room
+            return None, None  # the best candidate cannot get in; weaker ones cannot either
+        return None, None
+
+    def record_shown(self, now_s: float) -> None:
+        self.shown_times.append(now_s)
+
+
+@dataclass(frozen=True)
+class ComponentStatus:
+    level: str  # "ok", "info", "warning", "error", "off"
+    message: str
+
+
+# Status rows of the sidebar, and which Status codes belong to each (by code prefix).
+COMPONENTS = ("microphone", "customer", "recognizer", "rules")
+COMPONENT_LABELS = {"microphone": "Microphone", "customer": "Customer audio", "recognizer": "Recognizer",
+                    "rules": "Rules"}
+_CODE_PREFIXES = (
+    ("mic", "microphone"), ("agent_audio", "microphone"), ("input", "microphone"), ("no_devices", "microphone"),
+    ("device_gone", "customer"), ("customer", "customer"), ("loopback", "customer"), ("monitor", "customer"),
+    ("recognizer", "recognizer"), ("model", "recognizer"),
+    ("rules", "rules"), ("rule_", "rules"),
+)
+# Live capture's codes for either side: the message names the side ("the agent's side ...").
+_SIDE_CODES = ("capture_", "device_unavailable", "rate_fallback")
+
+
+def component_of(code: str) -> str | None:
+    """The status row a ``Status`` code belongs to, or None for a call notice (e.g. ``no_speech``)."""
+    for prefix, component in _CODE_PREFIXES:
+        if code.startswith(prefix):
+            return component
+    return None
+
+
+def components_of(status: Status) -> list[str]:
+    """The status rows a ``Status`` event updates (none: it is a notice for the call)."""
+    if status.code.startswith(_SIDE_CODES):
+        text = status.message.lower()
+        rows = [row for row, side in (("microphone", "agent's"), ("customer", "customer's")) if side in text]
+        if rows:
+            return rows
+    component = component_of(status.code)
+    return [component] if component else []
+
+
+@dataclass(frozen=True)
+class Rewind:
+    """Playback jumped to ``t_s``: forget the call's state and replay ``events`` (all those up to
+    ``t_s``, in order) at once, so the state is the call's at ``t_s``."""
+
+    t_s: float
+    events: tuple[object, ...] = ()
+
+
+def data_dir(environ: dict[str, str] | None = None) -> Path:
+    """Where the sidebar keeps user data: ``$RAPPORT_ASSIST_DATA``, else the XDG data folder."""
+    env = os.environ if environ is None else environ
+    if env.get("RAPPORT_ASSIST_DATA"):
+        return Path(env["RAPPORT_ASSIST_DATA"])
+    base = env.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return Path(base) / "rapport-assist"
+
+
+class FeedbackLog:
+    """Appends one JSON line per verdict; the file is created on the first verdict."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = Path(path)
+
+    @classmethod
+    def default(cls) -> "FeedbackLog":
+        return cls(data_dir() / "feedback.jsonl")
+
+    def write(self, record: dict[str, Any]) -> None:
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            with self.path.open("a", encoding="utf-8") as handle:
+                handle.write(json.dumps(record, ensure_ascii=False) + "\n")
+        except OSError as exc:
+            raise OutputError(f"cannot write feedback to {self.path}: {exc.strerror or exc}",
+                              "check the folder is writable (or set RAPPORT_ASSIST_DATA)") from None
+
+
+def event_time(event: object) -> float | None:
+    """When an event happens on the call timeline (an utterance: when it ends)."""
+    if isinstance(event, Utterance):
+        return event.end_s
+    if isinstance(event, (Nudge, RecordItem, DeadAir, TalkOver, ToneChange, SpeechActivity, Rewind)):
+        return event.t_s
+    if isinstance(event, Status):
+        return event.t_s
+    if isinstance(event, CallSummary):
+        return event.duration_s
+    t = getattr(event, "t_s", None)  # e.g. live capture's clock ticks
+    return float(t) if isinstance(t, (int, float)) else None
+
+
+Listener = Callable[[str], None]
+TRANSCRIPT_KEEP = 400  # utterances kept for the transcript view and feedback context
+CONTEXT_TURNS = 6  # turns before the nudge's utterance kept with feedback
+
+
+class AssistModel:
+    """The sidebar's state for one call at a time; feed it events with ``on_event``."""
+
+    def __init__(self, budget: BudgetConfig | None = None, feedback_log: FeedbackLog | None = None,
+                 wall_clock: Callable[[], float] = time.time) -> None:
+        self.budget = AttentionBudget(budget)
+        self.feedback_log = feedback_log
+        self._wall_clock = wall_clock
+        self._listeners: list[Listener] = []
+        self.status: dict[str, ComponentStatus] = {c: ComponentStatus("off", "not started") for c in COMPONENTS}
+        self.rules_error: str = ""  # a rule file error (file:line) while the last good rules run
+        self.call_label = ""
+        self.mode = "idle"  # idle, live, qa
+        self._next_id = 1
+        self.reset_call()
+
+    # -- subscriptions ---------------------------------------------------------------------
+    def subscribe(self, listener: Listener) -> None:
+        """``listener(topic)`` is called after a change; topics are in ``TOPICS``."""
+        self._listeners.append(listener)
+
+    def _notify(self, *topics: str) -> None:
+        for topic in topics:
+            for listener in list(self._listeners):
+                listener(topic)
+
+    # -- the call --------------------------------------------------------------------------
+    def reset_call(self) -> None:
+        """Forget the call (cards, snoozes, promises, tone, transcript); keep component status."""
+        self.now_s = 0.0
+        self.active = False
+        self.ended = False
+        self.cards: dict[int, Card] = {}
+        self.history: deque[Card] = deque(maxlen=self.budget.config.history_size)
+        self.snoozed: set[str] = set()
+        self.snoozed_count = 0
+        self.hidden_experimental = 0
+        self.promises: list[RecordItem] = []
+        self.customer_tone: ToneEstimate | None = None
+        self.transcript: deque[Utterance] = deque(maxlen=TRANSCRIPT_KEEP)
+        self.notices: deque[Status] = deque(maxlen=5)
+        self.summary: CallSummary | None = None
+        self._agent_speaking_since: float | None = None
+        self._agent_last_end_s = -1.0
+        self.budget.reset()
+        self._notify("call", "cards", "promises", "tone", "transcript")
+
+    def start_call(self, label: str, mode: str) -> None:
+        self.reset_call()
+        self.call_label = label
+        self.mode = mode
+        self.active = True
+        self._notify("call")
+
+    def stop_call(self) -> None:
+        self.active = False
+        self._notify("call")
+
+    def set_budget(self, config: BudgetConfig) -> None:
+        self.budget.config = config
+        self.history = deque(self.history, maxlen=config.history_size)
+        self.advance(self.now_s)
+        self._notify("cards")
+
+    @property
+    def agent_speaking(self) -> bool:
+        return self._agent_speaking_since is not None
+
+    @property
+    def shown(self) -> list[Card]:
+        """Visible cards, newest first."""
+        cards = [c for c in self.cards.values() if c.state == "shown"]
+        return sorted(cards, key=lambda c: (c.shown_at_s or 0.0, c.id), reverse=True)
+
+    @property
+    def held(self) -> list[Card]:
+        return sorted((c for c in self.cards.values() if c.state == "held"), key=lambda c: c.rank, reverse=True)
+
+    # -- status ----------------------------------------------------------------------------
+    def set_status(self, component: str, level: str, message: str) -> None:
+        if component not in self.status:
+            raise ValueError(f"unknown status component {component!r}")
+        self.status[component] = ComponentStatus(level, message)
+        self._notify("status")
+
+    def set_rules_error(self, message: str) -> None:
+        """A rule file is broken (``message`` names file:line); empty when the rules are fine again."""
+        self.rules_error = message
+        self._notify("status")
+
+    # -- events ----------------------------------------------------------------------------
+    def on_event(self, event: Event | SpeechActivity | Rewind) -> None:
+        """Take one event from a runner (live capture or replay), in timeline order."""
+        if isinstance(event, Rewind):
+            label, mode, status = self.call_label, self.mode, dict(self.status)
+            listeners, self._listeners = self._listeners, []  # one refresh after, not one per event
+            try:
+                self.reset_call()
+                self.call_label, self.mode, self.status, self.active = label, mode, status, True
+                for replayed in event.events:
+                    self.on_event(replayed)  # type: ignore[arg-type]
+                self.advance(event.t_s)
+            finally:
+                self._listeners = listeners
+            self._notify(*TOPICS)
+            return
+        t = event_time(event)
+        if t is not None and t > self.now_s:
+            self.advance(t)
+        if isinstance(event, Utterance):
+            self._on_utterance(event)
+        elif isinstance(event, Nudge):
+            self._on_nudge(event)
+        elif isinstance(event, RecordItem):
+            if event.list == PROMISE_LIST:
+                self.promises.append(event)
+                self._notify("promises")
+        elif isinstance(event, ToneChange):
+            if event.speaker is Speaker.CUSTOMER:
+                self.customer_tone = event.tone
+                self._notify("tone")
+        elif isinstance(event, SpeechActivity):
+            if event.speaker is Speaker.AGENT:
+                if event.speaking and event.t_s > self._agent_last_end_s:
+                    self._agent_speaking_since = event.t_s
+                elif not event.speaking:
+                    self._agent_speaking_since = None
+                    self._agent_last_end_s = max(self._agent_last_end_s, event.t_s)
+                    self.advance(self.now_s)
+        elif isinstance(event, Status):
+            rows = components_of(event)
+            for component in rows:
+                level = "ok" if event.level == "info" else event.level
+                self.status[component] = ComponentStatus(level, event.message)
+            if not rows:
+                self.notices.append(event)
+            self._notify("status")
+        elif isinstance(event, CallSummary):
+            self.summary = event
+            self.active = False
+            self.ended = True
+            self._notify("call")
+
+    def _on_utterance(self, u: Utterance) -> None:
+        self.transcript.append(u)
+        if u.speaker is Speaker.AGENT:
+            self._agent_speaking_since = None
+            self._agent_last_end_s = max(self._agent_last_end_s, u.end_s)
+        elif u.signals is not None:
+            tone = u.signals.tone_state
+            if tone != self.customer_tone:
+                self.customer_tone = tone
+                self._notify("tone")
+        self._notify("transcript")
+        self.advance(self.now_s)
+
+    def _on_nudge(self, nudge: Nudge) -> None:
+        if nudge.experimental:
+            self.hidden_experimental += 1
+            return
+        if nudge.rule in self.snoozed:
+            self.snoozed_count += 1
+            return
+        card = Card(self._next_id, nudge)
+        self._next_id += 1
+        self.cards[card.id] = card
+        self.advance(self.now_s)
+        self._notify("cards")
+
+    # -- time ------------------------------------------------------------------------------
+    def advance(self, now_s: float) -> None:
+        """Move the call clock to ``now_s``: fade old cards, drop stale held ones, let held ones out.
+
+        Each step happens at the call time it is due, so the result does not depend on how
+        often this is called.
+        """
+        changed = False
+        now_s = max(now_s, self.now_s)
+        while True:
+            t = self._next_change_s()
+            if t is None or t > now_s:
+                break
+            t = max(t, self.now_s)
+            self.now_s = t
+            changed |= self._settle(t)
+        self.now_s = now_s
+        changed |= self._settle(now_s)
+        if changed:
+            self._notify("cards")
+
+    def _next_change_s(self) -> float | None:
+        """The earliest future call time at which the cards can change without a new event."""
+        cfg = self.budget.config
+        times = [c.shown_at_s + cfg.card_lifetime_s for c in self.cards.values()
+                 if c.state == "shown" and c.shown_at_s is not None]
+        held = [c for c in self.cards.values() if c.state == "held"]
+        if held:
+            times.extend(c.nudge.t_s + cfg.max_wait_s for c in held)
+            opening = self.budget.next_opening_s()
+            if opening is not None and opening > self.now_s:
+                times.append(opening)
+        future = [t for t in times if t > self.now_s]
+        return min(future) if future else None
+
+    def _settle(self, now_s: float) -> bool:
+        cfg = self.budget.config
+        changed = False
+        for card in list(self.cards.values()):
+            if card.state == "shown" and card.shown_at_s is not None and now_s >= card.shown_at_s + cfg.card_lifetime_s:
+                self._retire(card, "faded", card.shown_at_s + cfg.card_lifetime_s)
+                changed = True
+            elif card.state == "held" and now_s >= card.nudge.t_s + cfg.max_wait_s:
+                self._retire(card, "missed", card.nudge.t_s + cfg.max_wait_s)
+                changed = True
+        while True:
+            card, displaced = self.budget.select(self.held, self.shown, now_s, self.agent_speaking)
+            if card is None:
+                break
+            if displaced is not None:
+                self._retire(displaced, "displaced", now_s)
+            card.state = "shown"
+            card.shown_at_s = now_s
+            self.budget.record_shown(now_s)
+            changed = True
+        return changed
+
+    def _retire(self, card: Card, reason: str, at_s: float) -> None:
+        card.state = "history"
+        card.ended_at_s = at_s
+        card.end_reason = reason
+        del self.cards[card.id]
+        self.history.appendleft(card)
+
+    # -- the agent's actions -----------------------------------------------------------------
+    def find_card(self, card_id: int) -> Card | None:
+        if card_id in self.cards:
+            return self.cards[card_id]
+        return next((c for c in self.history if c.id == card_id), None)
+
+    def dismiss(self, card_id: int) -> None:
+        card = self.cards.get(card_id)
+        if card is not None:
+            self._retire(card, "dismissed", self.now_s)
+            self.advance(self.now_s)
+            self._notify("cards")
+
+    def snooze(self, rule: str) -> None:
+        """No more cards from ``rule`` in this call; its cards on screen go to the history."""
+        self.snoozed.add(rule)
+        for card in list(self.cards.values()):
+            if card.nudge.rule == rule:
+                self._retire(card, "snoozed", self.now_s)
+        self.advance(self.now_s)
+        self._notify("cards")
+
+    def give_feedback(self, card_id: int, verdict: Verdict) -> dict[str, Any]:
+        """Log "helpful" or "wrong" for a card, with its evidence and the turns around it."""
+        if verdict not in ("helpful", "wrong"):
+            raise ValueError("verdict must be 'helpful' or 'wrong'")
+        card = self.find_card(card_id)
+        if card is None:
+            raise KeyError(f"no card {card_id}")
+        card.verdict = verdict
+        record = self.feedback_record(card, verdict)
+        if self.feedback_log is not None:
+            self.feedback_log.write(record)
+        if verdict == "wrong" and card.state != "history":
+            self.dismiss(card_id)
+        self._notify("cards")
+        return record
+
+    def feedback_record(self, card: Card, verdict: str) -> dict[str, Any]:
+        nudge = card.nudge
+        by_index = {u.index: u for u in self.transcript}
+        fired_at = by_index.get(nudge.utterance_index)
+        first = min([e.utterance_index for e in nudge.evidence] + [nudge.utterance_index])
+        context = [u for u in self.transcript
+                   if first - CONTEXT_TURNS <= u.index <= nudge.utterance_index]
+        # The turns as a rule example: paste under the rule's `examples: quiet:` to silence it here.
+        example = [{u.speaker.value: u.text} for u in context[-(CONTEXT_TURNS + 2):]]
+        return {
+            "type": "feedback",
+            "verdict": verdict,
+            "at": datetime.fromtimestamp(self._wall_clock(), timezone.utc).isoformat(timespec="seconds"),
+            "call": self.call_label,
+            "mode": self.mode,
+            "rule": nudge.rule,
+            "rule_source": nudge.rule_source,
+            "t": round(nudge.t_s, 3),
+            "nudge": nudge.to_json(),
+            "utterance": None if fired_at is None else {"index": fired_at.index, "speaker": fired_at.speaker.value,
+                                                        "text": fired_at.text},
+            "example": example,
+        }
+

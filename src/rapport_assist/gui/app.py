@@ -1,0 +1,386 @@
+"""``rapport-assist sidebar``: open the panel, warm the recognizer, offer the demo call when
+there is no microphone."""
+
+from __future__ import annotations
+
+import json
+import math
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, Any, Sequence
+
+from PySide6.QtCore import QObject, QSettings, QTimer, Signal
+from PySide6.QtWidgets import QApplication
+
+from ..assist import AssistModel, FeedbackLog
+from ..errors import ModelError, RapportError
+from ..playback import ReplayCall, pipeline_events
+from ..rules import RuleLibrary
+from ..sources import ReplayInput
+from .controller import Prefs, RuleWatcher
+from .window import LiveUnavailable, SidebarWindow
+
+DATA_DIR = Path(__file__).resolve().parents[1] / "data"
+DEMO_AUDIO = DATA_DIR / "demo_call.flac"
+DEMO_TRANSCRIPT = DATA_DIR / "demo_call.jsonl"
+T0 = time.perf_counter()  # module import: close to process start for the sidebar command
+
+
+@dataclass
+class SidebarOptions:
+    rules: Sequence[Path]
+    qa: Path | None = None
+    demo: bool = False
+    speed: float | None = None
+    style: str | None = None
+    model_dir: Path | None = None
+    compute_type: str = "int8"
+    threads: int = 2
+    exit_when_ready: bool = False
+    settings_path: Path | None = None  # an .ini file instead of the user's settings (tests, screenshots)
+    feedback_path: Path | None = None
+    warm_up: bool = True
+    argv: list[str] = field(default_factory=list)
+
+
+class _Loading:
+    """A model loaded once, in a background thread when started, else on first use."""
+
+    def __init__(self, name: str, load) -> None:
+        self.name = name
+        self._load = load
+        self._lock = threading.Lock()
+        self._done = threading.Event()
+        self._value = None
+        self._error: BaseException | None = None
+        self._started = False
+
+    def start(self) -> None:
+        with self._lock:
+            if self._started:
+                return
+            self._started = True
+        threading.Thread(target=self._run, name=f"sidebar-load-{self.name}", daemon=True).start()
+
+    def _run(self) -> None:
+        try:
+            self._value = self._load()
+        except BaseException as exc:  # kept, raised where the model is needed
+            self._error = exc
+        finally:
+            self._done.set()
+
+    @property
+    def done(self) -> bool:
+        return self._done.is_set()
+
+    @property
+    def started(self) -> bool:
+        return self._started
+
+    def wait(self, timeout_s: float) -> bool:
+        return self._done.wait(timeout_s)
+
+    def get(self):
+        with self._lock:
+            run_here = not self._started
+            self._started = True
+        if run_here:
+            self._run()
+        self._done.wait()
+        if self._error is not None:
+            raise self._error
+        return self._value
+
+
+def display_available(environ: dict[str, str]) -> bool:
+    """Whether Qt can open a window: a display, a Wayland socket, or an explicit platform."""
+    return bool(environ.get("DISPLAY") or environ.get("WAYLAND_DISPLAY") or environ.get("QT_QPA_PLATFORM"))
+
+
+class AppBackend(QObject):
+    """Loads the models once (in the background), makes QA and live runners, lists devices."""
+
+    status = Signal(str, str, str)  # component, level, message (from the warm-up threads)
+
+    def __init__(self, options: SidebarOptions, ruleset=None, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.options = options
+        self._ruleset = ruleset  # callable -> the rule set a new call uses (set by build_window)
+        self._recognizer = _Loading("recognizer", self._load_recognizer)
+        self._annotator = _Loading("annotator", self._load_annotator)
+        self.last_status: tuple[str, str, str] | None = None
+        self._spacy_imported = threading.Event()
+        self.timings: dict[str, float] = {}
+        self.status.connect(lambda *s: setattr(self, "last_status", s))
+
+    def warm_up(self) -> None:
+        """Load the speech model and spaCy's in two background threads; the window does not wait.
+
+        The spaCy thread imports spaCy first and says so (``wait_spacy_imported``): spaCy must be
+        imported on one thread only, and the rule loader needs it too.
+        """
+        self.status.emit("recognizer", "info", "loading the speech model…")
+        self._recognizer.start()
+        self._annotator.start()
+
+    def wait_spacy_imported(self, timeout_s: float = 60.0) -> None:
+        if self._annotator.started:
+            self._spacy_imported.wait(timeout_s)
+
+    def _load_recognizer(self):
+        from ..recognizer import Recognizer, RecognizerOptions
+
+        recognizer = Recognizer(RecognizerOptions(model_dir=self.options.model_dir,
+                                                  compute_type=self.options.compute_type,
+                                                  cpu_threads=self.options.threads))
+        recognizer.warm_up()
+        self.timings["recognizer_ready_s"] = time.perf_counter() - T0
+        self._report()
+        return recognizer
+
+    def _load_annotator(self):
+        try:
+            import spacy  # noqa: F401  (first, alone: see warm_up)
+        finally:
+            self._spacy_imported.set()
+        from ..annotate import Annotator
+
+        annotator = Annotator()
+        self.timings["annotator_ready_s"] = time.perf_counter() - T0
+        self._report()
+        return annotator
+
+    def _report(self) -> None:
+        if "recognizer_ready_s" in self.timings and "annotator_ready_s" in self.timings:
+            name = self.options.model_dir.name if self.options.model_dir else "tiny.en"
+            self.status.emit("recognizer", "ok", f"ready ({name}, {self.options.compute_type})")
+
+    @property
+    def is_ready(self) -> bool:
+        return self._recognizer.done and self._annotator.done
+
+    def join(self, timeout_s: float = 30.0) -> None:
+        """At exit: let models still loading finish (tearing one down mid-load aborts the process)."""
+        for loading in (self._recognizer, self._annotator):
+            if loading.started:
+                loading.wait(timeout_s)
+
+    def recognizer(self):
+        try:
+            return self._recognizer.get()
+        except RapportError:
+            raise
+        except Exception as exc:
+            message = f"the speech model did not load: {exc.__class__.__name__}: {exc}"
+            self.status.emit("recognizer", "error", message)
+            raise ModelError(message, "run 'make setup' or pass --model DIR") from None
+
+    def annotator(self):
+        return self._annotator.get()
+
+    def make_replay(self, path: Path, speed: float) -> ReplayCall:
+        spec = ReplayInput(path=path)
+        return ReplayCall(pipeline_events(spec, self._ruleset(), self.recognizer, self.annotator), speed=speed,
+                          label=path.name)
+
+    def make_live(self, prefs: Prefs) -> Any:
+        """A ``live.LiveCall`` (the live-capture branch's API) on the saved devices, sharing the
+        loaded speech model, spaCy and the current rules; LiveUnavailable says why not."""
+        try:
+            from .. import live  # live capture (live.py, capture.py) may not be in this build
+            from ..capture import DeviceChoice  # type: ignore[attr-defined]
+        except ImportError:
+            raise LiveUnavailable("live capture not available in this build") from None
+        available, why = self.live_available()
+        if not available:
+            raise LiveUnavailable(why)
+        from ..assist import data_dir
+        from ..recognizer import RecognizerOptions
+        from ..rules import RuleEngine
+
+        saved = self.saved_devices()  # what 'rapport-assist live' saved, when the panel has no choice
+        mic = str(prefs.get("devices/mic", "") or saved[0] or "default")
+        customer = str(prefs.get("devices/customer", "") or saved[1] or "")
+        try:
+            settings = live.LiveSettings(  # type: ignore[attr-defined]
+                agent=DeviceChoice.parse(mic), customer=DeviceChoice.parse(customer) if customer else None,
+                recognizer=RecognizerOptions(model_dir=self.options.model_dir, compute_type=self.options.compute_type,
+                                             cpu_threads=self.options.threads),
+                rule_paths=tuple(self.options.rules), record_to=data_dir() / "calls")
+            return live.LiveCall(settings, recognizer=self.recognizer(),  # type: ignore[attr-defined]
+                                 engine=RuleEngine(self._ruleset()), annotator=self.annotator())
+        except RapportError as exc:
+            raise LiveUnavailable(exc.one_line()) from None
+        except (ValueError, TypeError) as exc:
+            raise LiveUnavailable(f"live capture could not start: {exc}") from None
+
+    @staticmethod
+    def saved_devices() -> tuple[str | None, str | None]:
+        """The devices saved by ``rapport-assist live`` (settings.json), shared with the panel."""
+        try:
+            from ..settings import load_choices
+        except ImportError:
+            return None, None
+        choices = load_choices()
+        return choices.agent_device, choices.customer_device
+
+    @staticmethod
+    def save_devices(mic: str | None, customer: str | None) -> str:
+        """Save the panel's device choice for ``rapport-assist live`` too; '' or why it failed."""
+        try:
+            from dataclasses import replace
+
+            from ..settings import load_choices, save_choices
+        except ImportError:
+            return ""
+        try:
+            save_choices(replace(load_choices(), agent_device=mic or None, customer_device=customer or None))
+        except RapportError as exc:
+            return exc.one_line()
+        return ""
+
+    def devices(self) -> tuple[list[tuple[str, str]] | None, str]:
+        """Capture devices as (id, label) (None: cannot be listed) and a note for the user."""
+        try:
+            from .. import capture  # type: ignore[attr-defined]
+        except ImportError:
+            return None, "Live capture is not available in this build; device choice is saved for later."
+        try:
+            found = capture.list_devices()
+        except Exception as exc:  # PortAudio missing or broken
+            return None, f"cannot list audio devices: {exc}"
+        out = []
+        for d in found:
+            ident = str(getattr(d, "id", d))
+            kind = getattr(d, "kind", "input")
+            label = str(getattr(d, "description", "") or getattr(d, "name", ident))
+            out.append((ident, f"{label} (monitor)" if kind == "monitor" else label))
+        return out, "" if out else "No audio input device found."
+
+    def live_available(self) -> tuple[bool, str]:
+        try:
+            from .. import live  # noqa: F401
+        except ImportError:
+            return False, "live capture not available in this build"
+        devices, note = self.devices()
+        if devices is not None and not devices:
+            return False, note or "no microphone found"
+        return True, ""
+
+    def audio_player(self, path: Path) -> Any:
+        from .audio_player import open_player
+
+        return open_player(path)
+
+
+def application(argv: Sequence[str] = ()) -> QApplication:
+    app = QApplication.instance() or QApplication(["rapport-assist", *argv])
+    app.setApplicationName("Rapport Assist")
+    app.setOrganizationName("Rapport Assist")
+    return app  # type: ignore[return-value]
+
+
+def build_window(options: SidebarOptions, backend: AppBackend | None = None,
+                 load_rules: bool = True) -> tuple[SidebarWindow, AppBackend]:
+    """The window with its model, settings and backend (not shown yet), and unless ``load_rules``
+    is False its rules (then call ``attach_rules`` before a call starts)."""
+    settings = (QSettings(str(options.settings_path), QSettings.Format.IniFormat)
+                if options.settings_path else QSettings("Rapport Assist", "sidebar"))
+    prefs = Prefs(settings)
+    feedback = FeedbackLog(options.feedback_path) if options.feedback_path else FeedbackLog.default()
+    model = AssistModel(prefs.budget(), feedback)
+    backend = backend or AppBackend(options)
+    backend.status.connect(lambda c, level, m: model.set_status(c, level, m))
+    if backend.last_status is not None:  # said before the window existed
+        model.set_status(*backend.last_status)
+    window = SidebarWindow(model, prefs, backend, None, style=options.style)
+    backend.setParent(window)
+    if load_rules:
+        attach_rules(window, backend, options.rules)
+    else:
+        model.set_status("rules", "info", "loading…")
+    return window, backend
+
+
+def attach_rules(window: SidebarWindow, backend: AppBackend, paths: Sequence[Path]) -> RuleWatcher:
+    """Load the rule files and watch them (a broken file now: RuleError, exit 5 with file:line)."""
+    library = RuleLibrary(list(paths))
+    watcher = RuleWatcher(library, window.model)
+    watcher.setParent(window)
+    window.rules = watcher
+    backend._ruleset = lambda: watcher.ruleset
+    return watcher
+
+
+def run_sidebar(options: SidebarOptions, stdout: IO[str], stderr: IO[str]) -> int:
+    """Show the window first; the speech model and spaCy load in background threads while the
+    rules load on this one (they need spaCy's matcher, imported by the spaCy thread first)."""
+    app = application(options.argv)
+    app.setQuitOnLastWindowClosed(True)
+    backend = AppBackend(options)
+    if options.warm_up:
+        backend.warm_up()
+    window, backend = build_window(options, backend, load_rules=False)
+    model = window.model
+    live_ok, why = backend.live_available()
+    if not live_ok:
+        model.set_status("microphone", "off", why)
+        model.set_status("customer", "off", "—")
+    else:
+        model.set_status("microphone", "info", "ready — press Start call")
+        model.set_status("customer", "info", "ready")
+    window.show()
+    app.processEvents()  # paint it before the rules load
+    timings = {"window_shown_s": time.perf_counter() - T0}
+    backend.wait_spacy_imported()
+    try:
+        attach_rules(window, backend, options.rules)
+    except RapportError:
+        window.close()
+        raise
+    timings["rules_loaded_s"] = time.perf_counter() - T0
+
+    if options.qa is not None:
+        window.open_qa(options.qa, speed=options.speed)
+    elif options.demo or not live_ok:
+        window.open_demo(paused=not options.demo)
+        if not options.demo:
+            window.set_hint(f"{why[:1].upper() + why[1:]}, so the bundled demo call is loaded for review: "
+                            "press ▶ below (Ctrl+Space) to play it.")
+        if options.speed is not None:
+            window.set_speed(options.speed)
+
+    if options.exit_when_ready:
+        def check() -> None:
+            if backend.is_ready or not options.warm_up:
+                app.processEvents()  # the loaders' last status signals, posted before they finished
+                timings.update(backend.timings)
+                timings["ready_s"] = time.perf_counter() - T0
+                report: dict[str, Any] = {k: round(v, 3) for k, v in timings.items()}
+                report.update(mode=window.controller.mode, review=window.qa_path.name if window.qa_path else None,
+                              recognizer=model.status["recognizer"].message, rules=model.status["rules"].message)
+                stdout.write(json.dumps(report) + "\n")
+                stdout.flush()
+                window.close()
+                app.quit()
+            else:
+                QTimer.singleShot(20, check)
+
+        QTimer.singleShot(0, check)
+    code = app.exec()
+    window.controller.stop()
+    window.controller.join_stopped()
+    backend.join()
+    return int(code)
+
+
+def parse_speed(text: str) -> float:
+    if text in ("max", "inf"):
+        return math.inf
+    value = float(text.rstrip("x×"))
+    if value not in (1.0, 2.0, 4.0):
+        raise ValueError(text)
+    return value

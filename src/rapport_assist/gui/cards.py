@@ -1,0 +1,281 @@
+"""Nudge cards: severity colour, message, the words it rests on, why and a rewrite on expand,
+"helpful" / "wrong" / snooze; they fade in and out. The earlier cards stay in a short history."""
+
+from __future__ import annotations
+
+import html
+from typing import Callable
+
+from PySide6.QtCore import QEasingCurve, QPropertyAnimation, Qt, Signal
+from PySide6.QtWidgets import (QFrame, QGraphicsOpacityEffect, QHBoxLayout, QLabel, QSizePolicy, QToolButton,
+                               QVBoxLayout, QWidget)
+
+from ..assist import AssistModel, Card
+from ..types import Speaker
+from .resources import Theme
+
+SEVERITY_WORD = {"high": "URGENT", "medium": "NUDGE", "low": "TIP"}
+FADE_MS = 280
+
+
+def clock(t_s: float) -> str:
+    """m:ss for the sidebar (no tenths: too busy for a glance)."""
+    minutes, seconds = divmod(int(max(0.0, t_s)), 60)
+    return f"{minutes}:{seconds:02d}"
+
+
+def _label(text: str, name: str, wrap: bool = True, rich: bool = False) -> QLabel:
+    label = QLabel(text)
+    label.setObjectName(name)
+    label.setWordWrap(wrap)
+    label.setTextFormat(Qt.TextFormat.RichText if rich else Qt.TextFormat.PlainText)
+    label.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Minimum)
+    label.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+    return label
+
+
+def _button(text: str, icon_name: str | None, theme: Theme, name: str, tip: str) -> QToolButton:
+    button = QToolButton()
+    button.setObjectName(name)
+    button.setText(text)
+    if icon_name:
+        button.setIcon(theme.icon(icon_name, theme.palette.get("muted")))
+    button.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon if text
+                              else Qt.ToolButtonStyle.ToolButtonIconOnly)
+    button.setToolTip(tip)
+    button.setFocusPolicy(Qt.FocusPolicy.NoFocus)  # clicking never pulls focus from the CRM
+    button.setCursor(Qt.CursorShape.PointingHandCursor)
+    return button
+
+
+class CardWidget(QFrame):
+    """One nudge card."""
+
+    feedback = Signal(int, str)  # card id, "helpful" | "wrong"
+    snooze = Signal(str)  # rule id
+    dismiss = Signal(int)
+
+    def __init__(self, card: Card, theme: Theme, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.card = card
+        nudge = card.nudge
+        self.setObjectName("card")
+        self.setProperty("severity", nudge.severity)
+        self.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+        self.setAccessibleName(f"{nudge.severity} nudge: {nudge.title}")
+        box = QVBoxLayout(self)
+        box.setContentsMargins(10, 8, 8, 8)
+        box.setSpacing(5)
+
+        top = QHBoxLayout()
+        top.setSpacing(6)
+        self.severity_label = _label(SEVERITY_WORD.get(nudge.severity, nudge.severity.upper()), "cardSeverity", False)
+        self.severity_label.setProperty("severity", nudge.severity)
+        self.title_label = _label(nudge.title or nudge.rule, "cardTitle")
+        self.time_label = _label(clock(nudge.t_s), "cardMeta", False)
+        close = _button("", "close", theme, "cardAction", "Dismiss (Esc)")
+        close.clicked.connect(lambda: self.dismiss.emit(self.card.id))
+        top.addWidget(self.severity_label, 0, Qt.AlignmentFlag.AlignTop)
+        top.addWidget(self.title_label, 1)
+        top.addWidget(self.time_label, 0, Qt.AlignmentFlag.AlignTop)
+        top.addWidget(close, 0, Qt.AlignmentFlag.AlignTop)
+        box.addLayout(top)
+
+        self.message_label = _label(nudge.message, "cardMessage")
+        box.addWidget(self.message_label)
+
+        self.evidence_label: QLabel | None = None
+        if card.evidence_text:
+            who = "You said" if card.evidence_speaker is Speaker.AGENT else "Customer said"
+            words = html.escape(card.evidence_text, quote=False)
+            for matched in {m for e in nudge.evidence[:1] for m in e.matched if m}:
+                words = words.replace(html.escape(matched, quote=False), f"<b>{html.escape(matched, quote=False)}</b>")
+            self.evidence_label = _label(f"{who}: “{words}”", "cardEvidence", rich=True)
+            self.evidence_label.setToolTip(card.evidence_text)
+            box.addWidget(self.evidence_label)
+
+        self.details = QWidget()
+        details = QVBoxLayout(self.details)
+        details.setContentsMargins(0, 0, 0, 0)
+        details.setSpacing(4)
+        self.why_label = _label(nudge.why or "No coaching note for this rule.", "cardWhy")
+        details.addWidget(self.why_label)
+        self.rewrite_label: QLabel | None = None
+        if nudge.rewrite:
+            self.rewrite_label = _label(f"<b>Try:</b> {html.escape(nudge.rewrite, quote=False)}", "cardRewrite", rich=True)
+            details.addWidget(self.rewrite_label)
+        source = _label(f"rule {nudge.rule} · {nudge.rule_source}", "cardMeta")
+        details.addWidget(source)
+        self.details.setVisible(False)
+        box.addWidget(self.details)
+
+        actions = QHBoxLayout()
+        actions.setSpacing(2)
+        self.why_button = _button("Why" + (" · rewrite" if nudge.rewrite else ""), "chevron-right", theme,
+                                  "cardAction", "Show the coaching note")
+        self.why_button.setCheckable(True)
+        self.why_button.toggled.connect(self._toggle_details)
+        self.helpful_button = _button("", "thumb-up", theme, "cardAction", "Helpful (Alt+H)")
+        self.wrong_button = _button("", "thumb-down", theme, "cardAction",
+                                    "Wrong here (Alt+W): logged with the words, for the team lead")
+        self.helpful_button.setAccessibleName("Helpful")
+        self.wrong_button.setAccessibleName("Wrong")
+        self.snooze_button = _button("Snooze", "snooze", theme, "cardAction", "No more of this nudge in this call (Alt+Z)")
+        for b in (self.helpful_button, self.wrong_button):
+            b.setCheckable(True)
+        self.helpful_button.clicked.connect(lambda: self._verdict("helpful"))
+        self.wrong_button.clicked.connect(lambda: self._verdict("wrong"))
+        self.snooze_button.clicked.connect(lambda: self.snooze.emit(self.card.nudge.rule))
+        actions.addWidget(self.why_button)
+        actions.addStretch(1)
+        actions.addWidget(self.helpful_button)
+        actions.addWidget(self.wrong_button)
+        actions.addWidget(self.snooze_button)
+        box.addLayout(actions)
+        if card.verdict is not None:  # rebuilt (e.g. after a style change): keep what the agent said
+            self.helpful_button.setChecked(card.verdict == "helpful")
+            self.wrong_button.setChecked(card.verdict == "wrong")
+            self.helpful_button.setEnabled(False)
+            self.wrong_button.setEnabled(False)
+        self._theme = theme
+        self._animation: QPropertyAnimation | None = None
+
+    def _toggle_details(self, on: bool) -> None:
+        self.details.setVisible(on)
+        self.why_button.setIcon(self._theme.icon("chevron-down" if on else "chevron-right",
+                                                 self._theme.palette.get("muted")))
+
+    def _verdict(self, verdict: str) -> None:
+        self.helpful_button.setChecked(verdict == "helpful")
+        self.wrong_button.setChecked(verdict == "wrong")
+        self.helpful_button.setEnabled(False)
+        self.wrong_button.setEnabled(False)
+        self.feedback.emit(self.card.id, verdict)
+
+    def fade(self, start: float, to: float, done: Callable[[], None] | None = None) -> None:
+        """Fade from ``start`` to ``to`` opacity; the effect is dropped afterwards (it renders the
+        card through an offscreen pixmap while it is on)."""
+        effect = QGraphicsOpacityEffect(self)
+        effect.setOpacity(start)
+        self.setGraphicsEffect(effect)
+        animation = QPropertyAnimation(effect, b"opacity", self)
+        animation.setDuration(FADE_MS)
+        animation.setStartValue(start)
+        animation.setEndValue(to)
+        animation.setEasingCurve(QEasingCurve.Type.InOutQuad)
+
+        def finished() -> None:
+            self._animation = None
+            animation.deleteLater()
+            if done is not None:
+                done()
+            else:
+                self.setGraphicsEffect(None)  # deletes the effect
+
+        animation.finished.connect(finished)
+        self._animation = animation
+        animation.start()
+
+
+class CardStack(QWidget):
+    """The visible cards, newest on top, kept in step with the model."""
+
+    def __init__(self, model: AssistModel, theme: Theme, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.model = model
+        self.theme = theme
+        self.widgets: dict[int, CardWidget] = {}
+        self._box = QVBoxLayout(self)
+        self._box.setContentsMargins(0, 0, 0, 0)
+        self._box.setSpacing(8)
+        self.empty_label = _label("Nothing to flag right now.", "empty")
+        self._box.addWidget(self.empty_label)
+        self.waiting_label = _label("", "cardMeta")
+        self.waiting_label.setVisible(False)
+        self._box.addWidget(self.waiting_label)
+        self.animate = True
+
+    def set_theme(self, theme: Theme) -> None:
+        self.theme = theme
+        for card_id in list(self.widgets):
+            self._remove(card_id, animate=False)
+        self.sync()
+
+    def sync(self) -> None:
+        shown = self.model.shown
+        ids = [c.id for c in shown]
+        for card_id in [i for i in self.widgets if i not in ids]:
+            self._remove(card_id, self.animate)
+        for position, card in enumerate(shown):
+            widget = self.widgets.get(card.id)
+            if widget is None:
+                widget = CardWidget(card, self.theme, self)
+                widget.feedback.connect(self._on_feedback)
+                widget.snooze.connect(self.model.snooze)
+                widget.dismiss.connect(self.model.dismiss)
+                self.widgets[card.id] = widget
+                if self.animate:
+                    widget.fade(0.0, 1.0)
+            self._box.insertWidget(position, widget)
+        self.empty_label.setVisible(not shown)
+        waiting = len(self.model.held)
+        self.waiting_label.setText(f"{waiting} more waiting — shown when there is room" if waiting else "")
+        self.waiting_label.setVisible(bool(waiting))
+
+    def _remove(self, card_id: int, animate: bool) -> None:
+        widget = self.widgets.pop(card_id)
+        widget.setEnabled(False)
+        if animate:
+            widget.fade(1.0, 0.0, widget.deleteLater)
+        else:
+            widget.setParent(None)
+            widget.deleteLater()
+
+    def _on_feedback(self, card_id: int, verdict: str) -> None:
+        try:
+            self.model.give_feedback(card_id, verdict)  # type: ignore[arg-type]
+        except Exception as exc:  # an unwritable log must not break the panel
+            self.model.notices.append(_status_notice(f"feedback not saved: {exc}"))
+            self.model._notify("status")
+
+    def newest(self) -> CardWidget | None:
+        shown = self.model.shown
+        return self.widgets.get(shown[0].id) if shown else None
+
+
+def _status_notice(message: str):
+    from ..types import Status
+
+    return Status("warning", "feedback_failed", message)
+
+
+class HistoryList(QWidget):
+    """The few cards that faded, newest first, one line each (hover for the words)."""
+
+    def __init__(self, model: AssistModel, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.model = model
+        self._box = QVBoxLayout(self)
+        self._box.setContentsMargins(0, 0, 0, 0)
+        self._box.setSpacing(0)
+        self.labels: list[QLabel] = []  # the visible ones, newest first
+        self._pool: list[QLabel] = []
+
+    def sync(self) -> int:
+        """Show the history; its labels are reused (it changes with every card)."""
+        history = list(self.model.history)
+        while len(self._pool) < len(history):
+            label = _label("", "historyItem", wrap=False)
+            self._box.addWidget(label)
+            self._pool.append(label)
+        for label, card in zip(self._pool, history):
+            nudge = card.nudge
+            mark = {"helpful": " · 👍", "wrong": " · marked wrong"}.get(card.verdict or "", "")
+            unseen = " · not shown (busy)" if card.end_reason == "missed" else ""
+            label.setText(f"{clock(nudge.t_s)}  {nudge.title}{mark}{unseen}")
+            label.setToolTip(nudge.message + (f"\n“{card.evidence_text}”" if card.evidence_text else ""))
+            label.setVisible(True)
+        for label in self._pool[len(history):]:
+            label.setVisible(False)
+        self.labels = self._pool[:len(history)]
+        return len(history)

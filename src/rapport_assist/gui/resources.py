@@ -1,0 +1,94 @@
+"""Styles and icons from the repository's ``ui/`` folder (or ``$RAPPORT_ASSIST_UI``)."""
+
+from __future__ import annotations
+
+import os
+from functools import lru_cache
+from pathlib import Path
+
+from PySide6.QtCore import QByteArray, QRectF, Qt
+from PySide6.QtGui import QColor, QIcon, QPainter, QPixmap
+from PySide6.QtSvg import QSvgRenderer
+
+UI_ENV = "RAPPORT_ASSIST_UI"
+STYLES = ("light", "dark")
+
+
+def ui_dir() -> Path | None:
+    """The ``ui/`` folder: ``$RAPPORT_ASSIST_UI``, the repo's (editable install), or a copy in the package."""
+    override = os.environ.get(UI_ENV)
+    candidates = [Path(override)] if override else []
+    here = Path(__file__).resolve()
+    candidates += [here.parents[3] / "ui", here.parent / "ui"]
+    for path in candidates:
+        if (path / "styles" / "sidebar.qss").is_file():
+            return path
+    return None
+
+
+def read_palette(style: str) -> dict[str, str]:
+    folder = ui_dir()
+    if folder is None:
+        return dict(_FALLBACK)
+    values = dict(_FALLBACK)
+    path = folder / "styles" / f"{style}.palette"
+    for line in path.read_text(encoding="utf-8").splitlines():
+        if "=" in line and not line.lstrip().startswith("#"):  # `name = #rrggbb`
+            key, value = (part.strip() for part in line.split("=", 1))
+            if key and value:
+                values[key] = value.split()[0]
+    return values
+
+
+class Theme:
+    """One style: its palette (QColor by name), style sheet and icons."""
+
+    def __init__(self, style: str = "light") -> None:
+        if style not in STYLES:
+            raise ValueError(f"unknown style {style!r}: use light or dark")
+        self.name = style
+        self.palette = read_palette(style)
+        self.missing = ui_dir() is None
+
+    def color(self, name: str) -> QColor:
+        return QColor(self.palette.get(name, "#888888"))
+
+    def style_sheet(self) -> str:
+        folder = ui_dir()
+        if folder is None:
+            return ""
+        qss = (folder / "styles" / "sidebar.qss").read_text(encoding="utf-8")
+        names = sorted(self.palette, key=len, reverse=True)  # @surface_alt before @surface
+        for name in names:
+            qss = qss.replace(f"@{name}", self.palette[name])
+        return qss
+
+    def icon(self, name: str, color: str | None = None) -> QIcon:
+        return _icon(name, color or self.palette.get("icon", "#555555"))
+
+
+@lru_cache(maxsize=256)
+def _icon(name: str, color: str) -> QIcon:
+    folder = ui_dir()
+    path = folder / "icons" / f"{name}.svg" if folder else None
+    if path is None or not path.is_file():
+        return QIcon()
+    svg = path.read_text(encoding="utf-8").replace("currentColor", color)
+    renderer = QSvgRenderer(QByteArray(svg.encode("utf-8")))
+    icon = QIcon()
+    for size in (16, 20, 24, 32, 48, 64):
+        pixmap = QPixmap(size, size)
+        pixmap.fill(Qt.GlobalColor.transparent)
+        painter = QPainter(pixmap)
+        renderer.render(painter, QRectF(0, 0, size, size))
+        painter.end()
+        icon.addPixmap(pixmap)
+    return icon
+
+
+_FALLBACK = {
+    "bg": "#f5f6f8", "surface": "#ffffff", "surface_alt": "#eef1f4", "text": "#1e2630", "muted": "#5f6b78",
+    "border": "#d7dde4", "accent": "#2f6f9f", "accent_text": "#ffffff", "high": "#c4501f", "medium": "#b27b16",
+    "low": "#3a7ea1", "ok": "#3d8b64", "warning": "#b27b16", "error": "#c0392b", "off": "#9aa4ae",
+    "calm": "#3d8b64", "tense": "#c9982a", "angry": "#c4501f", "icon": "#4a5561", "quote": "#f1f4f7",
+}

@@ -1,0 +1,99 @@
+"""Settings: devices, style, the attention budget, focus. Saved with QSettings via ``Prefs``."""
+
+from __future__ import annotations
+
+from PySide6.QtWidgets import (QCheckBox, QComboBox, QDialog, QDialogButtonBox, QDoubleSpinBox, QFormLayout, QLabel,
+                               QSpinBox, QVBoxLayout, QWidget)
+
+from ..assist import BudgetConfig
+from .controller import Prefs
+
+
+class SettingsDialog(QDialog):
+    def __init__(self, prefs: Prefs, devices: list[tuple[str, str]] | None, device_note: str,
+                 parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setWindowTitle("Rapport Assist settings")
+        self.prefs = prefs
+        budget = prefs.budget()
+        form = QFormLayout()
+
+        self.mic = QComboBox()
+        self.customer = QComboBox()
+        for combo, key in ((self.mic, "devices/mic"), (self.customer, "devices/customer")):
+            combo.addItem("System default", "")
+            for ident, label in devices or []:
+                combo.addItem(label, ident)
+            combo.setToolTip("Microphone: your voice. Customer audio: the softphone's output "
+                             "(a monitor / loopback source).")
+            saved = str(prefs.get(key, ""))
+            index = combo.findData(saved)
+            combo.setCurrentIndex(max(0, index))
+            combo.setEnabled(devices is not None)
+        form.addRow("Microphone (you)", self.mic)
+        form.addRow("Customer audio", self.customer)
+        if device_note:
+            note = QLabel(device_note)
+            note.setObjectName("notice")
+            note.setWordWrap(True)
+            form.addRow("", note)
+
+        self.style_combo = QComboBox()
+        self.style_combo.addItem("Light", "light")
+        self.style_combo.addItem("Dark", "dark")
+        self.style_combo.setCurrentIndex(max(0, self.style_combo.findData(prefs.style)))
+        form.addRow("Style", self.style_combo)
+
+        self.max_visible = QSpinBox()
+        self.max_visible.setRange(1, 6)
+        self.max_visible.setValue(budget.max_visible)
+        form.addRow("Cards at once", self.max_visible)
+        self.min_gap = QDoubleSpinBox()
+        self.min_gap.setRange(0, 120)
+        self.min_gap.setSuffix(" s")
+        self.min_gap.setValue(budget.min_gap_s)
+        form.addRow("Gap between new cards", self.min_gap)
+        self.per_minute = QSpinBox()
+        self.per_minute.setRange(1, 30)
+        self.per_minute.setValue(budget.max_per_minute)
+        form.addRow("New cards per minute", self.per_minute)
+        self.lifetime = QDoubleSpinBox()
+        self.lifetime.setRange(5, 600)
+        self.lifetime.setSuffix(" s")
+        self.lifetime.setValue(budget.card_lifetime_s)
+        form.addRow("A card fades after", self.lifetime)
+        self.hold = QCheckBox("Hold new cards while I am speaking")
+        self.hold.setChecked(budget.hold_while_speaking)
+        form.addRow("", self.hold)
+        self.urgent = QComboBox()
+        self.urgent.addItem("Urgent (high) cards", "high")
+        self.urgent.addItem("Medium and urgent cards", "medium")
+        self.urgent.addItem("Nothing", "none")
+        self.urgent.setCurrentIndex(max(0, self.urgent.findData(budget.urgent_severity or "none")))
+        form.addRow("May break in while I speak", self.urgent)
+        self.never_focus = QCheckBox("Never take keyboard focus (also outside live calls)")
+        self.never_focus.setChecked(prefs.bool("focus/never", False))
+        form.addRow("", self.never_focus)
+
+        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
+        buttons.accepted.connect(self.accept)
+        buttons.rejected.connect(self.reject)
+        box = QVBoxLayout(self)
+        box.addLayout(form)
+        box.addWidget(buttons)
+
+    def budget(self) -> BudgetConfig:
+        urgent = self.urgent.currentData()
+        return BudgetConfig(max_visible=self.max_visible.value(), min_gap_s=self.min_gap.value(),
+                            max_per_minute=self.per_minute.value(), card_lifetime_s=self.lifetime.value(),
+                            hold_while_speaking=self.hold.isChecked(),
+                            urgent_severity=None if urgent == "none" else urgent,
+                            max_wait_s=self.prefs.budget().max_wait_s, history_size=self.prefs.budget().history_size)
+
+    def save(self) -> None:
+        self.prefs.set("devices/mic", self.mic.currentData())
+        self.prefs.set("devices/customer", self.customer.currentData())
+        self.prefs.set("style", self.style_combo.currentData())
+        self.prefs.set("focus/never", self.never_focus.isChecked())
+        self.prefs.set_budget(self.budget())
+        self.prefs.sync()

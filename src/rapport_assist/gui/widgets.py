@@ -1,0 +1,315 @@
+"""The parts of the panel around the cards: sections, status, tone meter, promises, transcript,
+and the QA timeline."""
+
+from __future__ import annotations
+
+import html
+import math
+
+from PySide6.QtCore import QPointF, QRectF, QSize, Qt, Signal
+from PySide6.QtGui import QColor, QMouseEvent, QPainter, QPainterPath, QPaintEvent, QPen
+from PySide6.QtWidgets import (QGridLayout, QLabel, QSizePolicy, QTextBrowser, QToolButton,
+                               QVBoxLayout, QWidget)
+
+from ..assist import COMPONENT_LABELS, COMPONENTS, AssistModel
+from ..playback import Mark
+from ..types import Speaker, ToneEstimate
+from .cards import _label, clock
+from .resources import Theme
+
+
+class Section(QWidget):
+    """A titled part of the panel that folds away."""
+
+    toggled = Signal(bool)
+
+    def __init__(self, title: str, content: QWidget, theme: Theme, expanded: bool = True,
+                 parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.title = title
+        self.content = content
+        self.theme = theme
+        box = QVBoxLayout(self)
+        box.setContentsMargins(0, 0, 0, 0)
+        box.setSpacing(4)
+        self.toggle = QToolButton()
+        self.toggle.setObjectName("sectionToggle")
+        self.toggle.setCheckable(True)
+        self.toggle.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
+        self.toggle.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+        self.toggle.toggled.connect(self._on_toggle)
+        box.addWidget(self.toggle)
+        box.addWidget(content)
+        self.toggle.setChecked(expanded)
+        self._on_toggle(expanded)
+
+    def set_title(self, title: str) -> None:
+        self.title = title
+        self.toggle.setText(title.upper())
+
+    def _on_toggle(self, on: bool) -> None:
+        self.content.setVisible(on)
+        self.toggle.setText(self.title.upper())
+        self.toggle.setIcon(self.theme.icon("chevron-down" if on else "chevron-right", self.theme.palette.get("muted")))
+        self.toggled.emit(on)
+
+    def expanded(self) -> bool:
+        return self.toggle.isChecked()
+
+
+class StatusPanel(QWidget):
+    """Microphone, customer audio, recognizer, rules: a dot and a short line each; rule errors in full."""
+
+    ICONS = {"microphone": "mic", "customer": "headset", "recognizer": "wave", "rules": "rules"}
+
+    def __init__(self, model: AssistModel, theme: Theme, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.model = model
+        box = QVBoxLayout(self)
+        box.setContentsMargins(0, 0, 0, 0)
+        box.setSpacing(4)
+        grid = QGridLayout()
+        grid.setHorizontalSpacing(6)
+        grid.setVerticalSpacing(2)
+        self.dots: dict[str, QLabel] = {}
+        self.texts: dict[str, QLabel] = {}
+        self.icons: dict[str, QLabel] = {}
+        for row, component in enumerate(COMPONENTS):
+            dot = QLabel()
+            dot.setObjectName("statusDot")
+            icon = QLabel()
+            icon.setPixmap(theme.icon(self.ICONS[component]).pixmap(QSize(16, 16)))
+            name = _label(COMPONENT_LABELS[component], "statusText", wrap=False)
+            text = _label("", "statusText")
+            grid.addWidget(dot, row, 0, Qt.AlignmentFlag.AlignVCenter)
+            grid.addWidget(icon, row, 1)
+            grid.addWidget(name, row, 2)
+            grid.addWidget(text, row, 3)
+            self.dots[component] = dot
+            self.texts[component] = text
+            self.icons[component] = icon
+        grid.setColumnStretch(3, 1)
+        box.addLayout(grid)
+        self.rules_error = _label("", "rulesError")
+        self.rules_error.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.rules_error.setVisible(False)
+        box.addWidget(self.rules_error)
+        self.notice = _label("", "notice")
+        self.notice.setVisible(False)
+        box.addWidget(self.notice)
+
+    def sync(self) -> None:
+        for component in COMPONENTS:
+            status = self.model.status[component]
+            dot = self.dots[component]
+            dot.setProperty("level", status.level)
+            dot.style().unpolish(dot)
+            dot.style().polish(dot)
+            dot.setToolTip(status.level)
+            self.texts[component].setText(status.message)
+            self.texts[component].setToolTip(status.message)
+        error = self.model.rules_error
+        self.rules_error.setText(error)
+        self.rules_error.setVisible(bool(error))
+        notices = list(self.model.notices)
+        self.notice.setText(notices[-1].message if notices else "")
+        self.notice.setVisible(bool(notices))
+
+
+TONE_POSITION = {"calm": 0.16, "tense": 0.5, "angry": 0.84}
+
+
+class ToneMeter(QWidget):
+    """The customer's running tone: a calm → tense → angry bar with a marker, and the word."""
+
+    def __init__(self, theme: Theme, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.theme = theme
+        self.tone: ToneEstimate | None = None
+        self.setMinimumHeight(34)
+        self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
+
+    def sizeHint(self) -> QSize:
+        return QSize(200, self.fontMetrics().height() + 22)
+
+    def set_tone(self, tone: ToneEstimate | None) -> None:
+        self.tone = tone
+        if tone is None:
+            self.setToolTip("No customer speech yet")
+        else:
+            self.setToolTip("Customer tone: " + tone.label + ("\n" + "\n".join(tone.evidence) if tone.evidence else ""))
+        self.update()
+
+    def text(self) -> str:
+        return "—" if self.tone is None else self.tone.label
+
+    def paintEvent(self, event: QPaintEvent) -> None:  # noqa: N802 (Qt)
+        p = QPainter(self)
+        p.setRenderHint(QPainter.RenderHint.Antialiasing)
+        fm = self.fontMetrics()
+        label = "Customer tone: " + ("waiting for the customer" if self.tone is None else self.tone.label)
+        p.setPen(self.theme.color("text" if self.tone else "muted"))
+        p.drawText(QRectF(0, 0, self.width(), fm.height() + 2), Qt.AlignmentFlag.AlignLeft, label)
+        y = fm.height() + 8
+        bar = QRectF(1, y, self.width() - 2, 8)
+        colors = [self.theme.color("calm"), self.theme.color("tense"), self.theme.color("angry")]
+        third = bar.width() / 3
+        for i, color in enumerate(colors):
+            c = QColor(color)
+            active = self.tone is not None and self.tone.label == ("calm", "tense", "angry")[i]
+            c.setAlphaF(1.0 if active else 0.28)
+            path = QPainterPath()
+            path.addRoundedRect(QRectF(bar.left() + i * third + (1 if i else 0), bar.top(), third - 2, bar.height()), 4, 4)
+            p.fillPath(path, c)
+        if self.tone is not None:
+            base = TONE_POSITION.get(self.tone.label, 0.5)
+            x = bar.left() + bar.width() * min(0.98, max(0.02, base + (self.tone.score - 0.5) * 0.2))
+            p.setPen(QPen(self.theme.color("text"), 2))
+            p.setBrush(self.theme.color("surface"))
+            p.drawEllipse(QPointF(x, bar.center().y()), 6, 6)
+        p.end()
+
+
+class PromiseList(QWidget):
+    """Every promise made this call, with its time frame or "no time given"."""
+
+    def __init__(self, model: AssistModel, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.model = model
+        self._box = QVBoxLayout(self)
+        self._box.setContentsMargins(0, 0, 0, 0)
+        self._box.setSpacing(2)
+        self.rows: list[tuple[QLabel, QLabel]] = []
+        self.empty = _label("No promises yet.", "empty")
+        self._box.addWidget(self.empty)
+
+    def sync(self) -> int:
+        promises = self.model.promises
+        while len(self.rows) > len(promises):  # after a rewind
+            for label in self.rows.pop():
+                label.setParent(None)
+                label.deleteLater()
+        for item in promises[len(self.rows):]:
+            text = _label(f"“{item.text}”", "promise")
+            when = _label(f"{clock(item.t_s)} · " + (time_frame(item.time) if item.time else "no time given"),
+                          "promiseTime")
+            when.setProperty("committed", "true" if item.committed else "false")
+            self._box.addWidget(text)
+            self._box.addWidget(when)
+            self.rows.append((text, when))
+        self.empty.setVisible(not promises)
+        return len(promises)
+
+    def texts(self) -> list[str]:
+        return [f"{a.text()} — {b.text()}" for a, b in self.rows]
+
+
+def time_frame(text: str) -> str:
+    """The record's time words, once each: "within the hour, the hour" -> "within the hour"."""
+    parts = [p.strip() for p in text.split(",") if p.strip()]
+    unique: list[str] = []
+    for part in parts:
+        if part.lower() not in (u.lower() for u in unique):
+            unique.append(part)
+    kept = [p for p in unique if not any(p.lower() != o.lower() and p.lower() in o.lower() for o in unique)]
+    return ", ".join(kept)
+
+
+class TranscriptView(QTextBrowser):
+    """The call's words as they land (the last few hundred lines)."""
+
+    def __init__(self, model: AssistModel, theme: Theme, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.model = model
+        self.theme = theme
+        self.setObjectName("transcript")
+        self.document().setMaximumBlockCount(300)
+        self.document().setUndoRedoEnabled(False)  # a read-only log: no undo history to grow
+        self.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+        self.setMinimumHeight(140)
+        self._shown = -1  # index of the last utterance appended
+
+    def sync(self) -> None:
+        transcript = list(self.model.transcript)
+        if not transcript or (transcript and transcript[-1].index < self._shown):
+            self.clear()
+            self._shown = -1
+        for u in transcript:
+            if u.index <= self._shown:
+                continue
+            who = "You" if u.speaker is Speaker.AGENT else "Customer"
+            color = self.theme.palette["accent" if u.speaker is Speaker.AGENT else "muted"]
+            self.append(f'<span style="color:{color}"><b>{who}</b> {clock(u.start_s)}</span> {html.escape(u.text, quote=False)}')
+            self._shown = u.index
+        bar = self.verticalScrollBar()
+        bar.setValue(bar.maximum())
+
+
+class Timeline(QWidget):
+    """The QA timeline: progress, the nudges as coloured ticks, click or drag to seek."""
+
+    seek = Signal(float)
+
+    def __init__(self, theme: Theme, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.theme = theme
+        self.position_s = 0.0
+        self.duration_s = 0.0
+        self.known_s = 0.0
+        self.marks: list[Mark] = []
+        self.setMinimumHeight(26)
+        self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
+        self.setCursor(Qt.CursorShape.PointingHandCursor)
+        self.setToolTip("Click or drag to seek; ticks are nudges")
+
+    def sizeHint(self) -> QSize:
+        return QSize(200, 26)
+
+    def set_state(self, position_s: float, duration_s: float, marks: list[Mark]) -> None:
+        self.position_s = position_s
+        self.duration_s = duration_s
+        self.marks = marks
+        self.update()
+
+    def _x(self, t_s: float) -> float:
+        if self.duration_s <= 0:
+            return 6.0
+        return 6 + (self.width() - 12) * min(1.0, max(0.0, t_s / self.duration_s))
+
+    def paintEvent(self, event: QPaintEvent) -> None:  # noqa: N802
+        p = QPainter(self)
+        p.setRenderHint(QPainter.RenderHint.Antialiasing)
+        mid = self.height() / 2
+        track = QRectF(6, mid - 2, self.width() - 12, 4)
+        p.setPen(Qt.PenStyle.NoPen)
+        p.setBrush(self.theme.color("border"))
+        p.drawRoundedRect(track, 2, 2)
+        p.setBrush(self.theme.color("accent"))
+        p.drawRoundedRect(QRectF(6, mid - 2, self._x(self.position_s) - 6, 4), 2, 2)
+        for mark in self.marks:
+            x = self._x(mark.t_s)
+            p.setPen(QPen(self.theme.color(mark.severity if mark.severity in ("low", "medium", "high") else "muted"), 3,
+                          Qt.PenStyle.SolidLine, Qt.PenCapStyle.RoundCap))
+            p.drawLine(QPointF(x, mid - 9), QPointF(x, mid - 4))
+        p.setPen(QPen(self.theme.color("surface"), 2))
+        p.setBrush(self.theme.color("accent"))
+        p.drawEllipse(QPointF(self._x(self.position_s), mid), 6, 6)
+        p.end()
+
+    def _seek_to(self, x: float) -> None:
+        if self.duration_s <= 0:
+            return
+        fraction = (x - 6) / max(1.0, self.width() - 12)
+        self.seek.emit(max(0.0, min(1.0, fraction)) * self.duration_s)
+
+    def mousePressEvent(self, event: QMouseEvent) -> None:  # noqa: N802
+        self._seek_to(event.position().x())
+
+    def mouseMoveEvent(self, event: QMouseEvent) -> None:  # noqa: N802
+        if event.buttons() & Qt.MouseButton.LeftButton:
+            self._seek_to(event.position().x())
+
+
+def speed_text(speed: float) -> str:
+    return "max" if math.isinf(speed) else f"{speed:g}×"
+

@@ -1,0 +1,514 @@
+"""The sidebar window: a narrow, always-on-top panel docked beside the softphone.
+
+It never takes keyboard focus when a nudge arrives (it is shown without activating, and during a
+live call it does not accept focus at all, so the agent keeps typing in the CRM while clicking
+"helpful"). Everything it shows comes from the ``AssistModel`` it subscribes to.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Protocol
+
+from PySide6.QtCore import QRect, Qt, QTimer
+from PySide6.QtGui import QAction, QCloseEvent, QKeySequence, QShortcut
+from PySide6.QtWidgets import (QApplication, QComboBox, QFileDialog, QFrame, QHBoxLayout, QMenu, QPushButton,
+                               QScrollArea, QToolButton, QVBoxLayout, QWidget)
+
+from ..assist import AssistModel
+from ..playback import SPEEDS
+from .cards import CardStack, HistoryList, _label, clock
+from .controller import CallController, Prefs, RuleWatcher
+from .resources import Theme
+from .widgets import PromiseList, Section, StatusPanel, Timeline, ToneMeter, TranscriptView, speed_text
+
+PANEL_WIDTH = 360
+EMPTY_TEXT = "Nothing to flag right now."
+MEDIA_FILTER = "Calls (*.wav *.flac *.mp3 *.ogg *.m4a *.opus *.jsonl *.ndjson);;All files (*)"
+
+
+class LiveUnavailable(Exception):
+    """Live capture cannot start (module missing, no input device); the message says why."""
+
+
+class Backend(Protocol):
+    """What the window needs from outside Qt: runners, devices (see ``app.AppBackend``)."""
+
+    def make_replay(self, path: Path, speed: float) -> Any: ...
+
+    def make_live(self, prefs: Prefs) -> Any: ...
+
+    def devices(self) -> tuple[list[tuple[str, str]] | None, str]: ...
+
+    def audio_player(self, path: Path) -> Any: ...
+
+
+class SidebarWindow(QWidget):
+    def __init__(self, model: AssistModel, prefs: Prefs, backend: Backend, rules: RuleWatcher | None = None,
+                 style: str | None = None, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.model = model
+        self.prefs = prefs
+        self.backend = backend
+        self.rules = rules
+        self.theme = Theme(style or prefs.style)
+        self.controller = CallController(model, self)
+        self.controller.ticked.connect(self._on_tick)
+        self.controller.call_changed.connect(self._on_call_changed)
+        self.qa_path: Path | None = None
+        self.player: Any = None
+        self._focus_guard: bool | None = None
+
+        self.setObjectName("sidebar")
+        self.setWindowTitle("Rapport Assist")
+        self.setWindowIcon(self.theme.icon("app", self.theme.palette["accent"]))
+        self.setWindowFlag(Qt.WindowType.WindowStaysOnTopHint, True)
+        self.setAttribute(Qt.WidgetAttribute.WA_ShowWithoutActivating, True)
+        self.setMinimumWidth(280)
+        self.resize(PANEL_WIDTH, 760)
+        self._build()
+        self.set_style(self.theme.name, save=False)
+        model.subscribe(self._on_model)
+        for topic in ("cards", "promises", "tone", "transcript", "status", "call"):
+            self._on_model(topic)
+        self._apply_focus_guard()
+        self._save_timer = QTimer(self)
+        self._save_timer.setSingleShot(True)
+        self._save_timer.setInterval(400)
+        self._save_timer.timeout.connect(self._save_geometry)
+        self._restore_geometry()
+        self._shortcuts()
+
+    # -- building -----------------------------------------------------------------------------
+    def _build(self) -> None:
+        outer = QVBoxLayout(self)
+        outer.setContentsMargins(0, 0, 0, 0)
+        outer.setSpacing(0)
+
+        header = QFrame()
+        header.setObjectName("header")
+        hbox = QVBoxLayout(header)
+        hbox.setContentsMargins(12, 10, 8, 8)
+        hbox.setSpacing(2)
+        row = QHBoxLayout()
+        self.call_button = QPushButton("Start call")
+        self.call_button.setObjectName("callButton")
+        self.call_button.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+        self.call_button.setToolTip("Start or stop listening to a live call (Ctrl+Return)")
+        self.call_button.clicked.connect(self.toggle_call)
+        self.timer_label = _label("0:00", "timer", wrap=False)
+        self.menu_button = QToolButton()
+        self.menu_button.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+        self.menu_button.setPopupMode(QToolButton.ToolButtonPopupMode.InstantPopup)
+        self.menu_button.setToolTip("Open a call to review, dock, style, settings")
+        self.menu = QMenu(self)
+        self.menu_button.setMenu(self.menu)
+        row.addWidget(self.call_button)
+        row.addSpacing(8)
+        row.addWidget(self.timer_label)
+        row.addStretch(1)
+        row.addWidget(self.menu_button)
+        hbox.addLayout(row)
+        self.mode_label = _label("Not in a call", "modeLabel")
+        hbox.addWidget(self.mode_label)
+        outer.addWidget(header)
+
+        self.scroll = QScrollArea()
+        self.scroll.setObjectName("scroll")
+        self.scroll.setWidgetResizable(True)
+        self.scroll.setFrameShape(QFrame.Shape.NoFrame)
+        self.scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.scroll.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+        body = QWidget()
+        body.setObjectName("scrollBody")
+        box = QVBoxLayout(body)
+        box.setContentsMargins(12, 10, 12, 12)
+        box.setSpacing(12)
+        self.tone_meter = ToneMeter(self.theme)
+        box.addWidget(self.tone_meter)
+        nudges_title = _label("NUDGES", "sectionTitle", wrap=False)
+        box.addWidget(nudges_title)
+        self.cards = CardStack(self.model, self.theme)
+        box.addWidget(self.cards)
+        self.promises = PromiseList(self.model)
+        self.promise_section = Section("Promises", self.promises, self.theme,
+                                       self.prefs.bool("sections/promises", True))
+        box.addWidget(self.promise_section)
+        self.history = HistoryList(self.model)
+        self.history_section = Section("Earlier", self.history, self.theme, self.prefs.bool("sections/history", True))
+        box.addWidget(self.history_section)
+        self.transcript = TranscriptView(self.model, self.theme)
+        self.transcript_section = Section("Transcript", self.transcript, self.theme,
+                                          self.prefs.bool("sections/transcript", False))
+        box.addWidget(self.transcript_section)
+        self.status_panel = StatusPanel(self.model, self.theme)
+        self.status_section = Section("Status", self.status_panel, self.theme, self.prefs.bool("sections/status", True))
+        box.addWidget(self.status_section)
+        box.addStretch(1)
+        for name, section in (("promises", self.promise_section), ("history", self.history_section),
+                              ("transcript", self.transcript_section), ("status", self.status_section)):
+            section.toggled.connect(lambda on, n=name: self.prefs.set(f"sections/{n}", on))
+        self.scroll.setWidget(body)
+        outer.addWidget(self.scroll, 1)
+
+        self.qa_bar = QFrame()
+        self.qa_bar.setObjectName("qaBar")
+        qa = QVBoxLayout(self.qa_bar)
+        qa.setContentsMargins(10, 6, 10, 8)
+        qa.setSpacing(4)
+        controls = QHBoxLayout()
+        self.open_button = QToolButton()
+        self.open_button.setToolTip("Open a recording or transcript (Ctrl+O)")
+        self.open_button.clicked.connect(self.choose_file)
+        self.play_button = QToolButton()
+        self.play_button.setToolTip("Play / pause (Ctrl+Space)")
+        self.play_button.clicked.connect(self.play_pause)
+        self.speed_combo = QComboBox()
+        for speed in SPEEDS:
+            self.speed_combo.addItem(speed_text(speed), speed)
+        self.speed_combo.setToolTip("Replay speed (Ctrl+1…4)")
+        self.speed_combo.setCurrentIndex(max(0, self.speed_combo.findData(self.prefs.speed)))
+        self.speed_combo.currentIndexChanged.connect(lambda _i: self.set_speed(self.speed_combo.currentData()))
+        self.qa_time = _label("0:00 / 0:00", "qaTime", wrap=False)
+        for w in (self.open_button, self.play_button, self.speed_combo):
+            w.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+        controls.addWidget(self.open_button)
+        controls.addWidget(self.play_button)
+        controls.addWidget(self.speed_combo)
+        controls.addStretch(1)
+        controls.addWidget(self.qa_time)
+        qa.addLayout(controls)
+        self.timeline = Timeline(self.theme)
+        self.timeline.seek.connect(self.seek)
+        qa.addWidget(self.timeline)
+        self.qa_bar.setVisible(False)
+        outer.addWidget(self.qa_bar)
+        self._build_menu()
+
+    def _build_menu(self) -> None:
+        self.menu.clear()
+        add = self.menu.addAction
+        add("Open a call to review…", self.choose_file)
+        add("Review the demo call", self.open_demo)
+        self.menu.addSeparator()
+        add("Dock left", lambda: self.dock("left"))
+        add("Dock right", lambda: self.dock("right"))
+        self.dark_action = QAction("Dark style", self.menu)
+        self.dark_action.setCheckable(True)
+        self.dark_action.setChecked(self.theme.name == "dark")
+        self.dark_action.toggled.connect(lambda on: self.set_style("dark" if on else "light"))
+        self.menu.addAction(self.dark_action)
+        self.menu.addSeparator()
+        add("Settings…", self.open_settings)
+        shortcuts = add("Shortcuts")
+        shortcuts.setEnabled(False)
+        shortcuts.setToolTip(SHORTCUTS_HELP)
+        for line in SHORTCUTS_HELP.splitlines():
+            action = add("    " + line)
+            action.setEnabled(False)
+
+    def _shortcuts(self) -> None:
+        def bind(keys: str, slot) -> None:
+            shortcut = QShortcut(QKeySequence(keys), self)
+            shortcut.setContext(Qt.ShortcutContext.ApplicationShortcut)
+            shortcut.activated.connect(slot)
+
+        bind("Ctrl+Return", self.toggle_call)
+        bind("Ctrl+O", self.choose_file)
+        bind("Ctrl+Space", self.play_pause)
+        for i, speed in enumerate(SPEEDS, start=1):
+            bind(f"Ctrl+{i}", lambda s=speed: self.set_speed(s))
+        bind("Ctrl+Left", lambda: self.seek(self.controller.call_time_s() - 10))
+        bind("Ctrl+Right", lambda: self.seek(self.controller.call_time_s() + 10))
+        bind("Ctrl+T", lambda: self.transcript_section.toggle.toggle())
+        bind("Ctrl+D", lambda: self.dark_action.toggle())
+        bind("Ctrl+,", self.open_settings)
+        bind("Alt+H", lambda: self._newest_action("helpful"))
+        bind("Alt+W", lambda: self._newest_action("wrong"))
+        bind("Alt+Z", lambda: self._newest_action("snooze"))
+        bind("Escape", lambda: self._newest_action("dismiss"))
+
+    def _newest_action(self, action: str) -> None:
+        shown = self.model.shown
+        if not shown:
+            return
+        card = shown[0]
+        widget = self.cards.widgets.get(card.id)
+        if action in ("helpful", "wrong") and widget is not None:
+            (widget.helpful_button if action == "helpful" else widget.wrong_button).click()
+        elif action == "snooze":
+            self.model.snooze(card.nudge.rule)
+        elif action == "dismiss":
+            self.model.dismiss(card.id)
+
+    # -- style, place ----------------------------------------------------------------------------
+    def set_style(self, name: str, save: bool = True) -> None:
+        self.theme = Theme(name)
+        self.setStyleSheet(self.theme.style_sheet())
+        for view in (self.tone_meter, self.timeline, self.transcript):
+            view.theme = self.theme
+        for section in (self.promise_section, self.history_section, self.transcript_section, self.status_section):
+            section.theme = self.theme
+            section._on_toggle(section.expanded())
+        self.cards.set_theme(self.theme)
+        self.menu_button.setIcon(self.theme.icon("sliders"))
+        self.open_button.setIcon(self.theme.icon("folder"))
+        for component, label in self.status_panel.icons.items():
+            label.setPixmap(self.theme.icon(StatusPanel.ICONS[component]).pixmap(16, 16))
+        self._update_play_icon()
+        if hasattr(self, "dark_action") and self.dark_action.isChecked() != (name == "dark"):
+            self.dark_action.setChecked(name == "dark")
+        if save:
+            self.prefs.set("style", name)
+        self.update()
+
+    def _screen_rect(self) -> QRect:
+        screen = self.screen() or QApplication.primaryScreen()
+        return screen.availableGeometry()
+
+    def dock(self, side: str) -> None:
+        """Snap to the left or right edge of the screen, full height."""
+        area = self._screen_rect()
+        frame, inner = self.frameGeometry(), self.geometry()  # the window manager's frame stays on screen
+        left, top = inner.left() - frame.left(), inner.top() - frame.top()
+        right, bottom = frame.right() - inner.right(), frame.bottom() - inner.bottom()
+        width = min(max(self.width(), self.minimumWidth()), area.width() - left - right)
+        x = area.left() + left if side == "left" else area.right() - right - width + 1
+        self.setGeometry(x, area.top() + top, width, area.height() - top - bottom)
+        self.prefs.set("window/dock", side)
+        self._save_geometry()
+
+    def _restore_geometry(self) -> None:
+        saved = self.prefs.get("window/rect")
+        if isinstance(saved, QRect) and saved.width() >= self.minimumWidth() and saved.height() > 100:
+            if any(s.availableGeometry().intersects(saved) for s in QApplication.screens()):
+                self.setGeometry(saved)
+                return
+        self.dock(self.prefs.dock if self.prefs.dock != "free" else "right")
+
+    def _save_geometry(self) -> None:
+        self.prefs.set("window/rect", self.geometry())
+
+    def moveEvent(self, event) -> None:  # noqa: N802
+        super().moveEvent(event)
+        if hasattr(self, "_save_timer"):
+            self._save_timer.start()
+
+    def resizeEvent(self, event) -> None:  # noqa: N802
+        super().resizeEvent(event)
+        if hasattr(self, "_save_timer"):
+            self._save_timer.start()
+
+    def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802
+        self.controller.stop()
+        self._stop_player()
+        self._save_geometry()
+        self.prefs.sync()
+        super().closeEvent(event)
+
+    def _apply_focus_guard(self) -> None:
+        """During a live call (or always, if set) the panel does not accept keyboard focus."""
+        guard = self.controller.mode == "live" or self.prefs.bool("focus/never", False)
+        if guard == self._focus_guard:
+            return
+        self._focus_guard = guard
+        handle = self.windowHandle()
+        if handle is not None:
+            # on the live native window: QWidget.setWindowFlag would hide it and show it again
+            handle.setFlag(Qt.WindowType.WindowDoesNotAcceptFocus, guard)
+        else:
+            self.setWindowFlag(Qt.WindowType.WindowDoesNotAcceptFocus, guard)
+
+    def accepts_focus(self) -> bool:
+        handle = self.windowHandle()
+        flags = handle.flags() if handle is not None else self.windowFlags()
+        return not bool(flags & Qt.WindowType.WindowDoesNotAcceptFocus)
+
+    # -- model -> view ---------------------------------------------------------------------------
+    def _on_model(self, topic: str) -> None:
+        if topic == "cards":
+            self.cards.sync()
+            n = self.history.sync()
+            self.history_section.set_title(f"Earlier ({n})" if n else "Earlier")
+        elif topic == "promises":
+            n = self.promises.sync()
+            open_ = sum(1 for p in self.model.promises if not p.committed)
+            extra = f" · {open_} without a time" if open_ else ""
+            self.promise_section.set_title(f"Promises ({n}{extra})" if n else "Promises")
+        elif topic == "tone":
+            self.tone_meter.set_tone(self.model.customer_tone)
+        elif topic == "transcript":
+            self.transcript.sync()
+        elif topic == "status":
+            self.status_panel.sync()
+        elif topic == "call":
+            self._on_call_changed()
+
+    def _on_call_changed(self) -> None:
+        mode = self.controller.mode
+        running = self.controller.running
+        live = mode == "live" and running
+        self.call_button.setText("Stop" if live else "Start call")
+        self.call_button.setProperty("active", "true" if live else "false")
+        self.call_button.style().unpolish(self.call_button)
+        self.call_button.style().polish(self.call_button)
+        self.call_button.setIcon(self.theme.icon("stop" if live else "phone",
+                                                 self.theme.palette["text" if live else "accent_text"]))
+        if live:
+            self.mode_label.setText("Live call · listening")
+        elif mode == "qa" or self.qa_path is not None:
+            state = "ended" if self.model.ended else "review"
+            self.mode_label.setText(f"QA {state} · {self.qa_path.name if self.qa_path else ''}")
+        else:
+            self.mode_label.setText("Not in a call")
+        self.qa_bar.setVisible(self.qa_path is not None)
+        self._apply_focus_guard()
+        self._update_play_icon()
+
+    def _on_tick(self, now_s: float) -> None:
+        self.timer_label.setText(clock(now_s))
+        runner = self.controller.runner
+        playback = getattr(runner, "playback", None)
+        if playback is not None:
+            duration = playback.duration_s
+            self.timeline.set_state(now_s, duration, list(playback.marks))
+            pending = "" if playback.finished else " …"
+            self.qa_time.setText(f"{clock(now_s)} / {clock(duration)}{pending}")
+            self._update_play_icon()
+            if playback.playing and getattr(self, "_hint", ""):
+                self.set_hint("")
+            if self.player is not None:
+                self.player.follow(now_s, playback.playing, playback.speed)
+
+    def set_hint(self, text: str) -> None:
+        """What the empty card area says (e.g. how to start the demo review); '' for the default."""
+        self._hint = text
+        self.cards.empty_label.setText(text or EMPTY_TEXT)
+
+    def _update_play_icon(self) -> None:
+        playback = getattr(self.controller.runner, "playback", None)
+        playing = playback is not None and playback.playing
+        self.play_button.setIcon(self.theme.icon("pause" if playing else "play"))
+
+    # -- actions ---------------------------------------------------------------------------------
+    def toggle_call(self) -> None:
+        if self.controller.mode == "live" and self.controller.running:
+            self.stop_call()
+        else:
+            self.start_live()
+
+    def start_live(self) -> bool:
+        try:
+            runner = self.backend.make_live(self.prefs)
+        except LiveUnavailable as exc:
+            self.model.set_status("microphone", "off", str(exc))
+            self.mode_label.setText("Live capture not available — review a call instead")
+            return False
+        self._stop_player()
+        self.qa_path = None
+        self.controller.start(runner, "live call", "live")
+        return True
+
+    def stop_call(self) -> None:
+        self.controller.stop()
+        self._stop_player()
+
+    def choose_file(self) -> None:
+        start = str(self.prefs.get("qa/last_dir", str(Path.home())))
+        path, _ = QFileDialog.getOpenFileName(self, "Open a call to review", start, MEDIA_FILTER)
+        if path:
+            self.prefs.set("qa/last_dir", str(Path(path).parent))
+            self.open_qa(Path(path))
+
+    def open_demo(self, paused: bool = False) -> None:
+        from .app import DEMO_AUDIO
+
+        self.open_qa(DEMO_AUDIO, paused=paused)
+
+    def open_qa(self, path: Path, paused: bool = False, speed: float | None = None) -> None:
+        """Replay ``path`` (recording or transcript) in the panel at the chosen speed."""
+        self._stop_player()
+        speed = self.prefs.speed if speed is None else speed
+        runner = self.backend.make_replay(Path(path), speed)
+        self.qa_path = Path(path)
+        self.speed_combo.blockSignals(True)
+        self.speed_combo.setCurrentIndex(max(0, self.speed_combo.findData(speed)))
+        self.speed_combo.blockSignals(False)
+        self.controller.start(runner, self.qa_path.name, "qa")
+        if paused:
+            runner.pause()
+        self.player = self.backend.audio_player(self.qa_path)
+        if self.player is not None and getattr(self.player, "note", ""):
+            self.model.notices.append(self.player.note)
+            self.model._notify("status")
+            if not getattr(self.player, "available", False):
+                self.player = None
+        self._on_call_changed()
+
+    def _stop_player(self) -> None:
+        if self.player is not None:
+            self.player.stop()
+            self.player = None
+
+    def play_pause(self) -> None:
+        runner = self.controller.runner
+        if runner is None or not hasattr(runner, "playback"):
+            if self.qa_path is not None:
+                self.open_qa(self.qa_path)
+            return
+        if runner.playback.playing:
+            runner.pause()
+        else:
+            runner.play()
+        self._update_play_icon()
+
+    def set_speed(self, speed: float) -> None:
+        if not isinstance(speed, float) or speed not in SPEEDS:
+            return
+        self.prefs.set_speed(speed)
+        index = self.speed_combo.findData(speed)
+        if index != self.speed_combo.currentIndex():
+            self.speed_combo.blockSignals(True)
+            self.speed_combo.setCurrentIndex(index)
+            self.speed_combo.blockSignals(False)
+        runner = self.controller.runner
+        if runner is not None and hasattr(runner, "set_speed"):
+            runner.set_speed(speed)
+
+    def seek(self, t_s: float) -> None:
+        runner = self.controller.runner
+        if runner is None and self.qa_path is not None:
+            self.open_qa(self.qa_path, paused=True)
+            runner = self.controller.runner
+        if runner is not None and hasattr(runner, "seek"):
+            runner.seek(max(0.0, t_s))
+            self._on_tick(runner.call_time_s())
+
+    def open_settings(self) -> None:
+        from .settings_dialog import SettingsDialog
+
+        devices, note = self.backend.devices()
+        dialog = SettingsDialog(self.prefs, devices, note, self)
+        if dialog.exec():
+            dialog.save()
+            save_devices = getattr(self.backend, "save_devices", None)
+            if devices is not None and save_devices is not None:
+                problem = save_devices(self.prefs.get("devices/mic", ""), self.prefs.get("devices/customer", ""))
+                if problem:
+                    self.model.set_status("microphone", "warning", f"device choice not saved: {problem}")
+            self.model.set_budget(self.prefs.budget())
+            if self.prefs.style != self.theme.name:
+                self.set_style(self.prefs.style)
+            self._focus_guard = None
+            self._apply_focus_guard()
+
+
+SHORTCUTS_HELP = """Ctrl+Return  start / stop a live call
+Ctrl+O  open a call to review
+Ctrl+Space  play / pause the review
+Ctrl+1…4  speed 1×, 2×, 4×, max
+Ctrl+← / →  seek 10 s
+Alt+H / Alt+W  newest card helpful / wrong
+Alt+Z  snooze the newest card's rule
+Esc  dismiss the newest card
+Ctrl+T  transcript · Ctrl+D  dark style"""

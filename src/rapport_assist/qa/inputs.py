@@ -1,0 +1,168 @@
+"""Which calls a ``qa`` run covers: folders, globs, lists of files, paired by name.
+
+A call is one of:
+
+* a stereo recording (agent left, customer right unless ``--channels`` says otherwise);
+* two mono recordings named ``<call>_agent.<ext>`` and ``<call>_customer.<ext>`` (also ``-``,
+  ``.`` or a space before the side, and ``caller``/``client`` for the customer);
+* one mono side alone, named the same way (the other side is missing: a warning);
+* a transcript ``.jsonl`` (replay format).
+
+Inputs may be files, folders (searched recursively), glob patterns (``calls/**/*.wav``) and
+``@LIST`` files naming one path per line (relative to the list file).
+"""
+
+from __future__ import annotations
+
+import glob
+import re
+from collections import defaultdict
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Sequence
+
+from ..errors import InputNotFound, UsageError
+from ..sources import TRANSCRIPT_SUFFIXES, ReplayInput
+from ..types import Speaker
+
+AUDIO_SUFFIXES = (".wav", ".flac", ".mp3", ".ogg", ".oga", ".opus", ".m4a", ".aac", ".wma", ".webm", ".mka", ".mp4")
+SIDE_PATTERN = r"^(?P<call>.+?)[_.\- ](?P<side>agent|customer|caller|client)$"
+_SIDES = {"agent": Speaker.AGENT, "customer": Speaker.CUSTOMER, "caller": Speaker.CUSTOMER, "client": Speaker.CUSTOMER}
+_GLOB_CHARS = re.compile(r"[*?\[]")
+
+
+@dataclass(frozen=True)
+class CallInput:
+    """One call to process: its id (file name without extension and side), what to replay, and its files."""
+
+    id: str
+    spec: ReplayInput
+    files: tuple[Path, ...]
+
+    @property
+    def kind(self) -> str:
+        if self.spec.is_transcript:
+            return "transcript"
+        if self.spec.path is not None:
+            return "mono" if self.spec.speaker is not None else "stereo"
+        return "pair" if self.spec.agent_path and self.spec.customer_path else "mono"
+
+
+def _expand(item: str, found: list[Path]) -> None:
+    if item.startswith("@"):
+        list_file = Path(item[1:])
+        try:
+            lines = list_file.read_text(encoding="utf-8").splitlines()
+        except OSError as exc:
+            raise InputNotFound(f"cannot read the list {list_file}: {exc.strerror}", "check the path after '@'") from None
+        for line in lines:
+            line = line.strip()
+            if line and not line.startswith("#"):
+                path = Path(line)
+                _expand(str(path if path.is_absolute() else list_file.parent / path), found)
+        return
+    if _GLOB_CHARS.search(item):
+        matches = sorted(glob.glob(item, recursive=True))
+        if not matches:
+            raise InputNotFound(f"no file matches {item!r}", "check the pattern (quote it so the shell does not expand it)")
+        found.extend(Path(m) for m in matches if Path(m).is_file())
+        return
+    path = Path(item)
+    if path.is_dir():
+        found.extend(sorted(p for p in path.rglob("*") if p.is_file() and _usable(p)))
+    elif path.is_file():
+        found.append(path)
+    else:
+        raise InputNotFound(f"no such file or folder: {path}", "check the path")
+
+
+def _usable(path: Path) -> bool:
+    suffix = path.suffix.lower()
+    return (suffix in AUDIO_SUFFIXES or suffix in TRANSCRIPT_SUFFIXES) and not path.name.startswith(".")
+
+
+def discover(inputs: Sequence[str | Path], side_pattern: str = SIDE_PATTERN,
+             channel_order: tuple[Speaker, Speaker] = (Speaker.AGENT, Speaker.CUSTOMER)) -> tuple[list[CallInput], list[str]]:
+    """The calls named by ``inputs`` (sorted by id) and warnings (a side without its pair, files skipped).
+
+    ``side_pattern`` is a regular expression on the file name without extension, with groups
+    ``call`` and ``side``; files it matches are paired by (folder, call).
+    """
+    try:
+        pattern = re.compile(side_pattern, re.IGNORECASE)
+    except re.error as exc:
+        raise UsageError(f"--pair-pattern is not a valid regular expression: {exc}", "") from None
+    if not {"call", "side"} <= set(pattern.groupindex):
+        raise UsageError("--pair-pattern needs the groups (?P<call>...) and (?P<side>...)", f"the default is {SIDE_PATTERN}")
+    files: list[Path] = []
+    for item in inputs:
+        _expand(str(item), files)
+    warnings: list[str] = []
+    seen: set[Path] = set()
+    unique: list[Path] = []
+    for f in files:
+        key = f.resolve()
+        if key not in seen:
+            seen.add(key)
+            unique.append(f.absolute())  # workers (pool, cluster) may run elsewhere than here
+    calls: list[tuple[str, Path, ReplayInput, tuple[Path, ...]]] = []  # (name, folder, spec, files)
+    sides: dict[tuple[Path, str], dict[Speaker, Path]] = defaultdict(dict)
+    for f in unique:
+        suffix = f.suffix.lower()
+        if suffix in TRANSCRIPT_SUFFIXES:
+            calls.append((f.stem, f.parent, ReplayInput(path=f), (f,)))
+            continue
+        if suffix not in AUDIO_SUFFIXES:
+            warnings.append(f"{f}: skipped (not a recording or a .jsonl transcript)")
+            continue
+        m = pattern.match(f.stem)
+        side = _SIDES.get(m.group("side").lower()) if m else None
+        if m and side is not None:
+            slot = sides[(f.parent, m.group("call"))]
+            if side in slot:
+                warnings.append(f"{f}: skipped, {slot[side]} is already the {side.value} of call {m.group('call')!r}")
+            else:
+                slot[side] = f
+            continue
+        calls.append((f.stem, f.parent, ReplayInput(path=f, channel_order=channel_order), (f,)))
+    for (folder, name), slot in sides.items():
+        agent, customer = slot.get(Speaker.AGENT), slot.get(Speaker.CUSTOMER)
+        if agent and customer:
+            calls.append((name, folder, ReplayInput(agent_path=agent, customer_path=customer), (agent, customer)))
+        else:
+            only = agent or customer
+            assert only is not None
+            speaker = Speaker.AGENT if agent else Speaker.CUSTOMER
+            warnings.append(f"{only}: no {speaker.other().value} side found; processing the {speaker.value} side alone")
+            calls.append((name, folder, ReplayInput(path=only, speaker=speaker), (only,)))
+    # ids are file names; the same name in two folders gets the folder in front
+    # (the same name twice in one folder, e.g. a call's .flac and its .jsonl: the extension after it)
+    counts: dict[str, int] = defaultdict(int)
+    in_folder: dict[tuple[str, Path], int] = defaultdict(int)
+    for name, folder, *_ in calls:
+        counts[name] += 1
+        in_folder[(name, folder)] += 1
+    out: list[CallInput] = []
+    used: set[str] = set()
+    for name, folder, spec, paths in sorted(calls, key=lambda c: (c[0], str(c[1]))):
+        call_id = name
+        if counts[name] > in_folder[(name, folder)]:  # in other folders too
+            call_id = f"{folder.name}__{name}"
+        if in_folder[(name, folder)] > 1:
+            call_id += "_" + paths[0].suffix.lstrip(".").lower()
+        call_id = _safe_id(call_id)
+        base, n = call_id, 2
+        while call_id in used:
+            call_id, n = f"{base}-{n}", n + 1
+        used.add(call_id)
+        out.append(CallInput(call_id, spec, paths))
+    if not out:
+        raise InputNotFound("no recordings or transcripts found in " + ", ".join(map(str, inputs)),
+                            "give folders, files or globs of recordings (wav, flac, mp3, ...) or .jsonl transcripts")
+    return out, warnings
+
+
+def _safe_id(name: str) -> str:
+    """A call id usable as a folder name everywhere."""
+    cleaned = re.sub(r"[^\w.\-]+", "_", name).strip("._") or "call"
+    return cleaned[:120]

@@ -1,0 +1,360 @@
+"""Run calls end to end, resumably, on a local process pool or a Dask cluster.
+
+``process_call`` does one call: its timeline from the cache or from recognition (batch mode),
+then annotation, signals and rules (``CallPipeline``), then its outputs in ``OUT/calls/<id>/``:
+``events.jsonl``, ``report.html`` and, written last, ``call.json``, the done-marker (its key
+covers the audio, recognition settings and rules, so a finished call is skipped and a changed
+one is redone). Every file is written to a temporary name and renamed, so an interrupted
+run leaves finished calls complete and nothing half-written.
+
+Each worker process (pool or Dask) keeps what it loaded — the model, spaCy, the rules — for
+every call it gets (``_worker_for``): the model loads once per worker, and only when a call
+misses the cache.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import multiprocessing
+import os
+import re
+import signal
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Iterable, Sequence
+
+from ..endpoint import EndpointerOptions
+from ..errors import RapportError, UsageError
+from .cache import CachedTimeline, TranscriptCache, call_key, settings_identity, write_atomic
+from .inputs import CallInput
+from .stats import CallStats, call_stats
+
+OUTPUT_FORMAT = 1  # bump when events.jsonl/report.html change so finished calls are redone
+
+
+@dataclass(frozen=True)
+class QaSettings:
+    """Everything a worker needs to process a call (picklable: it travels to pool and cluster workers)."""
+
+    out_dir: Path
+    cache_dir: Path
+    rule_paths: tuple[Path, ...]
+    model_dir: Path | None = None
+    compute_type: str = "int8"
+    threads: int = 1
+    batch: bool = True
+    endpointer: EndpointerOptions = field(default_factory=EndpointerOptions)
+    report: bool = True
+
+    def recognizer_options(self):
+        from ..recognizer import RecognizerOptions
+
+        return RecognizerOptions(model_dir=self.model_dir, compute_type=self.compute_type, cpu_threads=self.threads)
+
+
+@dataclass(frozen=True)
+class CallOutcome:
+    """What became of one call. ``status``: done (processed now), skipped (finished before), error."""
+
+    call_id: str
+    status: str
+    audio_s: float | None = None
+    processing_s: float = 0.0
+    recognized: bool = False  # the audio went through the recognizer (cache miss)
+    error: str | None = None
+    stats: CallStats | None = None
+    files: tuple[str, ...] = ()
+    worker: str = ""
+
+
+def rules_fingerprint(paths: Sequence[Path]) -> str:
+    """sha256 of the rule files' names and bytes (what the rules are, not where they are)."""
+    digest = hashlib.sha256()
+    for root in paths:
+        files = sorted(root.rglob("*.yaml")) if root.is_dir() else [root]
+        for f in files:
+            try:
+                digest.update(f.name.encode() + b"\0" + f.read_bytes())
+            except OSError:
+                digest.update(f.name.encode() + b"\0missing")
+    return digest.hexdigest()
+
+
+def call_dir(out_dir: Path, call_id: str) -> Path:
+    return out_dir / "calls" / call_id
+
+
+# ---------------------------------------------------------------------------- one worker
+
+
+class _Worker:
+    """What one process loads once: rules, spaCy, and (on the first cache miss) the model."""
+
+    def __init__(self, settings: QaSettings) -> None:
+        from ..annotate import Annotator
+        from ..pipeline import CallPipeline
+        from ..rules import RuleEngine, load_rules
+
+        self.settings = settings
+        self.ruleset = load_rules(list(settings.rule_paths))
+        self.pipeline = CallPipeline(Annotator(), RuleEngine(self.ruleset))
+        self.cache = TranscriptCache(settings.cache_dir)
+        self._recognizer = None
+        self.lock = threading.Lock()  # a Dask worker may run several tasks in threads: one call at a time
+        self.name = f"{os.uname().nodename}:{os.getpid()}"
+
+    def recognizer(self):
+        if self._recognizer is None:
+            from ..recognizer import Recognizer
+
+            self._recognizer = Recognizer(self.settings.recognizer_options())  # no warm-up: no one waits on the first call
+        return self._recognizer
+
+
+_WORKERS: dict[tuple, _Worker] = {}
+_WORKERS_LOCK = threading.Lock()
+
+
+def _worker_for(settings: QaSettings) -> _Worker:
+    key = (settings.rule_paths, settings.model_dir, settings.compute_type, settings.threads, settings.batch,
+           settings.endpointer, str(settings.cache_dir))
+    with _WORKERS_LOCK:
+        worker = _WORKERS.get(key)
+        if worker is None:
+            worker = _WORKERS[key] = _Worker(settings)
+        return worker
+
+
+def recognition_identity(settings: QaSettings) -> dict[str, Any]:
+    from ..models import resolve_whisper_model_dir
+
+    return settings_identity(resolve_whisper_model_dir(settings.model_dir), settings.compute_type,
+                             settings.recognizer_options(), settings.endpointer, settings.batch)
+
+
+def done_key(transcript_key: str, rules_digest: str) -> str:
+    return hashlib.sha256(f"{OUTPUT_FORMAT}:{transcript_key}:{rules_digest}".encode()).hexdigest()
+
+
+def read_done(out_dir: Path, call_id: str) -> dict[str, Any] | None:
+    try:
+        return json.loads((call_dir(out_dir, call_id) / "call.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+
+
+def timeline_for(call: CallInput, key: str, worker: _Worker) -> tuple[CachedTimeline, bool]:
+    """The call's timeline from the cache, or recognized now and cached; and whether it was recognized."""
+    from ..sources import open_replay
+
+    if call.spec.is_transcript:
+        source = open_replay(call.spec, worker.recognizer)
+        return CachedTimeline(tuple(source.items()), None), False
+    cached = worker.cache.get(key)
+    if cached is not None:
+        return cached, False
+    source = open_replay(call.spec, worker.recognizer, worker.settings.endpointer, batch=worker.settings.batch)
+    timeline = CachedTimeline(tuple(source.items()), source.audio_s)
+    worker.cache.put(key, timeline, {"call": call.id, "files": [str(f) for f in call.files]})
+    return timeline, True
+
+
+def process_call(call: CallInput, settings: QaSettings, key: str, rules_digest: str) -> CallOutcome:
+    """Process one call and write its outputs; errors in the input become an error outcome."""
+    worker = _worker_for(settings)
+    with worker.lock:
+        started = time.perf_counter()
+        try:
+            return _process(call, settings, key, rules_digest, worker, started)
+        except RapportError as exc:
+            return CallOutcome(call.id, "error", error=exc.one_line(), processing_s=time.perf_counter() - started,
+                               files=tuple(map(str, call.files)), worker=worker.name)
+        except MemoryError:
+            raise
+        except Exception as exc:  # one bad call must not stop a batch of thousands
+            return CallOutcome(call.id, "error", error=f"internal error: {exc.__class__.__name__}: {exc}",
+                               processing_s=time.perf_counter() - started, files=tuple(map(str, call.files)),
+                               worker=worker.name)
+
+
+def _process(call: CallInput, settings: QaSettings, key: str, rules_digest: str, worker: _Worker,
+             started: float) -> CallOutcome:
+    from ..sources import TRANSCRIPT_READ_AHEAD, Timeline
+
+    timeline, recognized = timeline_for(call, key, worker)
+    events = [e.to_json() for e in worker.pipeline.run(Timeline(iter(timeline.items), TRANSCRIPT_READ_AHEAD),
+                                                        audio_s=timeline.audio_s)]
+    stats = call_stats(events)
+    folder = call_dir(settings.out_dir, call.id)
+    write_atomic(folder / "events.jsonl", "".join(json.dumps(e, ensure_ascii=False) + "\n" for e in events))
+    if settings.report:
+        from .report import render_report
+
+        write_atomic(folder / "report.html", render_report(call, events, stats))
+    elapsed = time.perf_counter() - started
+    outcome = CallOutcome(call.id, "done", audio_s=timeline.audio_s, processing_s=elapsed, recognized=recognized,
+                          stats=stats, files=tuple(map(str, call.files)), worker=worker.name)
+    write_atomic(folder / "call.json", json.dumps(outcome_to_json(outcome, done_key(key, rules_digest)),
+                                                  ensure_ascii=False, indent=1) + "\n")
+    return outcome
+
+
+def outcome_to_json(o: CallOutcome, key: str | None = None) -> dict[str, Any]:
+    d: dict[str, Any] = {"call": o.call_id, "status": o.status, "files": list(o.files),
+                         "audio_s": o.audio_s, "processing_s": round(o.processing_s, 3), "recognized": o.recognized}
+    if o.worker:
+        d["worker"] = o.worker
+    if key:
+        d["key"] = key
+    if o.error:
+        d["error"] = o.error
+    if o.stats is not None:
+        d["stats"] = o.stats.to_json()
+    return d
+
+
+def outcome_from_json(d: dict[str, Any], status: str | None = None) -> CallOutcome:
+    return CallOutcome(d["call"], status or d["status"], audio_s=d.get("audio_s"), processing_s=d.get("processing_s", 0.0),
+                       recognized=d.get("recognized", False), error=d.get("error"),
+                       stats=CallStats.from_json(d["stats"]) if d.get("stats") else None, files=tuple(d.get("files", ())))
+
+
+# ---------------------------------------------------------------------------- many calls
+
+
+@dataclass(frozen=True)
+class Task:
+    call: CallInput
+    key: str
+    rules_digest: str
+
+
+def plan(calls: Sequence[CallInput], settings: QaSettings, force: bool = False) -> tuple[list[Task], list[CallOutcome]]:
+    """Split ``calls`` into tasks to run and outcomes already known (finished before, or unreadable)."""
+    rules_digest = rules_fingerprint(settings.rule_paths)
+    identity = recognition_identity(settings) if any(not c.spec.is_transcript for c in calls) else {}
+    todo: list[Task] = []
+    known: list[CallOutcome] = []
+    for call in calls:
+        try:
+            key = call_key(call, identity)
+        except OSError as exc:
+            known.append(CallOutcome(call.id, "error", error=f"cannot read {exc.filename}: {exc.strerror}",
+                                     files=tuple(map(str, call.files))))
+            continue
+        done = None if force else read_done(settings.out_dir, call.id)
+        if done and done.get("status") == "done" and done.get("key") == done_key(key, rules_digest):
+            known.append(outcome_from_json(done, "skipped"))
+        else:
+            todo.append(Task(call, key, rules_digest))
+    return todo, known
+
+
+def _ignore_sigint() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
+
+
+def _run_task(task_and_settings: tuple[Task, QaSettings]) -> CallOutcome:
+    task, settings = task_and_settings
+    return process_call(task.call, settings, task.key, task.rules_digest)
+
+
+def run_local(tasks: Sequence[Task], settings: QaSettings, workers: int) -> Iterable[CallOutcome]:
+    """Outcomes as calls finish: in this process when ``workers`` is 1, else on a process pool."""
+    if workers <= 1 or len(tasks) <= 1:
+        for task in tasks:
+            yield _run_task((task, settings))
+        return
+    ctx = multiprocessing.get_context("spawn")  # no fork of a process that may hold model threads
+    pool = ctx.Pool(min(workers, len(tasks)), initializer=_ignore_sigint)
+    finished = False
+    try:
+        # longest calls first keeps the pool busy to the end
+        ordered = sorted(tasks, key=lambda t: -sum(_size(f) for f in t.call.files))
+        yield from pool.imap_unordered(_run_task, [(t, settings) for t in ordered])
+        finished = True
+    finally:
+        if finished:
+            pool.close()
+        else:  # interrupted: stop the calls under way (their outputs are not written yet, or complete)
+            pool.terminate()
+        pool.join()
+
+
+def _size(path: Path) -> int:
+    try:
+        return path.stat().st_size
+    except OSError:
+        return 0
+
+
+def local_cluster_size(address: str) -> int | None:
+    """N for ``local[:N]`` (default: one per core), None for a scheduler address; UsageError if neither."""
+    if address == "local" or address.startswith("local:"):
+        n = address.partition(":")[2]
+        if n and not (n.isdigit() and int(n) >= 1):
+            raise UsageError(f"--cluster {address}: N must be a whole number of workers", "write --cluster local:2")
+        return int(n) if n else (os.cpu_count() or 1)
+    if not re.fullmatch(r"(tcp|tls|ws|wss|inproc|ucx)://\S+|[\w.\-]+:\d+", address):
+        raise UsageError(f"--cluster {address!r} is not a Dask scheduler address",
+                         "write --cluster tcp://HOST:8786, or --cluster local:N for a cluster on this machine")
+    return None
+
+
+def run_cluster(tasks: Sequence[Task], settings: QaSettings, address: str) -> Iterable[CallOutcome]:
+    """Outcomes as calls finish on a Dask cluster: ``tcp://host:8786``, or ``local[:N]`` for a cluster
+    of N worker processes on this machine started for this run."""
+    try:
+        from dask.distributed import Client, LocalCluster, as_completed
+    except ImportError:
+        raise UsageError("--cluster needs Dask: pip install 'dask[distributed]'", "or run without --cluster") from None
+    cluster = None
+    n_workers = local_cluster_size(address)
+    if n_workers is not None:
+        cluster = LocalCluster(n_workers=n_workers, threads_per_worker=1, processes=True, dashboard_address=None)
+        address = cluster.scheduler_address
+    try:
+        client = Client(address, timeout="20s")
+    except (OSError, TimeoutError) as exc:
+        if cluster is not None:
+            cluster.close()
+        raise UsageError(f"cannot reach the Dask scheduler at {address}: {exc}",
+                         "start it with 'dask scheduler' and workers with 'dask worker ADDRESS'") from None
+    try:
+        futures = [client.submit(process_call, t.call, settings, t.key, t.rules_digest, pure=False,
+                                 key=f"qa-{t.call.id}-{t.key[:12]}") for t in tasks]
+        for future in as_completed(futures):
+            yield future.result()
+    finally:
+        client.close()
+        if cluster is not None:
+            cluster.close()
+
+
+def run_batch(calls: Sequence[CallInput], settings: QaSettings, workers: int = 1, cluster: str | None = None,
+              force: bool = False, on_outcome: Callable[[CallOutcome], None] | None = None,
+              on_plan: Callable[[list[Task], list[CallOutcome]], None] | None = None) -> list[CallOutcome]:
+    """Process ``calls`` (skipping finished ones), then write the summary; outcomes in ``calls`` order."""
+    from .summary import write_summary
+
+    todo, known = plan(calls, settings, force)
+    if on_plan is not None:
+        on_plan(todo, known)
+    outcomes = {o.call_id: o for o in known}
+    runner = run_cluster(todo, settings, cluster) if cluster else run_local(todo, settings, workers)
+    try:
+        for outcome in runner:
+            outcomes[outcome.call_id] = outcome
+            if on_outcome is not None:
+                on_outcome(outcome)
+    finally:
+        close = getattr(runner, "close", None)
+        if close is not None:
+            close()
+        ordered = [outcomes[c.id] for c in calls if c.id in outcomes]
+        if ordered:
+            write_summary(settings.out_dir, calls, ordered)
+    return [outcomes[c.id] for c in calls]

@@ -1,0 +1,264 @@
+"""Batch QA on real audio with the real model: reports and summary, cache, resume, a corrupt
+file, the same results on a Dask cluster, and the HTML report in headless Chromium."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import shutil
+import subprocess
+from collections import Counter
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from rapport_assist.audio import decode_channels
+from rapport_assist.cli import DATA_DIR, DEMO_CALL, main
+from rapport_assist.qa.inputs import discover
+from rapport_assist.qa.runner import QaSettings, run_batch
+from rapport_assist.rules import default_rules_dir
+from rapport_assist.sources import endpoint_channel
+from rapport_assist.endpoint import EndpointerOptions
+from rapport_assist.types import Speaker
+
+pytestmark = [pytest.mark.slow, pytest.mark.model]
+RATE = 16000
+
+
+@pytest.fixture(scope="module")
+def corpus(tmp_path_factory: pytest.TempPathFactory, write_audio) -> Path:
+    """Short calls cut from the bundled demo call: a stereo call, an agent/customer pair, a
+    transcript and a corrupt recording."""
+    folder = tmp_path_factory.mktemp("corpus")
+    agent, customer = decode_channels(DEMO_CALL).channels[:2]
+    write_audio(folder / "opening-2026-11-02.wav", np.stack([agent[: 31 * RATE], customer[: 31 * RATE]]), RATE)
+    a, b = 37 * RATE, 62 * RATE  # the agent passes the problem on; the customer threatens to cancel
+    write_audio(folder / "middle_agent.flac", agent[a:b], RATE, codec="flac")
+    write_audio(folder / "middle_customer.flac", customer[a:b], RATE, codec="flac")
+    shutil.copy(DATA_DIR / "demo_call.jsonl", folder / "script.jsonl")
+    data = bytearray((folder / "opening-2026-11-02.wav").read_bytes()[:3000])
+    data[:4] = b"XXXX"
+    (folder / "corrupt.wav").write_bytes(bytes(data))
+    return folder
+
+
+@pytest.fixture(scope="module")
+def first_run(corpus: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, int, str]:
+    out = tmp_path_factory.mktemp("out")
+    cache = tmp_path_factory.mktemp("cache")
+    err = io.StringIO()
+    code = main(["qa", str(corpus), "--out", str(out), "--cache", str(cache), "--workers", "2"], io.StringIO(), err)
+    return out, cache, code, err.getvalue()
+
+
+def _events(path: Path) -> list[dict]:
+    return [json.loads(line) for line in path.read_text().splitlines()]
+
+
+def _comparable(events: list[dict]) -> list[dict]:
+    """Events without the wall-clock processing time."""
+    return [{k: v for k, v in e.items() if k != "processing"} for e in events]
+
+
+def test_batch_writes_a_report_per_call_and_a_summary_matching_the_events(first_run) -> None:
+    out, _, code, err = first_run
+    assert code == 10, err  # the corrupt file: some calls failed
+    rows = {r["call"]: r for r in csv.DictReader((out / "summary.csv").open())}
+    assert set(rows) == {"opening-2026-11-02", "middle", "script", "corrupt"}
+    assert rows["corrupt"]["status"] == "error"
+    assert "corrupt.wav" in rows["corrupt"]["error"] and "decoded" in rows["corrupt"]["error"]
+    assert "corrupt" in err and "3 calls done" in err
+    assert not (out / "calls" / "corrupt" / "call.json").exists()
+    rule_columns = [c for c in next(iter(rows.values())) if c.startswith("nudges:")]
+    total = Counter()
+    for call in ("opening-2026-11-02", "middle", "script"):
+        row = rows[call]
+        assert row["status"] == "done"
+        folder = out / "calls" / call
+        html = (folder / "report.html").read_text()
+        assert "<svg" in html and "http://" not in html and "https://" not in html  # self-contained
+        events = _events(folder / "events.jsonl")
+        by_rule = Counter(e["rule"] for e in events if e["type"] == "nudge" and not e.get("experimental"))
+        assert {c[len("nudges:"):]: int(row[c]) for c in rule_columns if int(row[c])} == dict(by_rule)
+        assert int(row["nudges"]) == sum(by_rule.values())
+        assert int(row["utterances"]) == sum(1 for e in events if e["type"] == "utterance")
+        total += by_rule
+    assert total["you-not-we"] >= 2  # "You need to restart the router" in the opening and the script
+    assert rows["middle"]["files"].count("middle_") == 2  # the pair became one call
+    assert float(rows["opening-2026-11-02"]["audio_s"]) == pytest.approx(31.0, abs=0.1)
+    summary = (out / "summary.html").read_text()
+    assert "Calls that most need a listen" in summary and "corrupt" in summary
+
+
+def test_second_run_skips_finished_calls_and_the_cache_spares_recognition(first_run, corpus, tmp_path) -> None:
+    out, cache, _, _ = first_run
+    before = {p: p.stat().st_mtime_ns for p in (out / "calls").rglob("call.json")}
+    err = io.StringIO()
+    assert main(["qa", str(corpus), "--out", str(out), "--cache", str(cache), "--workers", "1"], io.StringIO(), err) == 10
+    assert "(3 skipped as finished)" in err.getvalue()
+    assert {p: p.stat().st_mtime_ns for p in (out / "calls").rglob("call.json")} == before
+    # a new output folder: the calls are processed again, but from the cached transcripts
+    out2 = tmp_path / "out2"
+    main(["qa", str(corpus), "--out", str(out2), "--cache", str(cache), "--workers", "1"], io.StringIO(), io.StringIO())
+    for call in ("opening-2026-11-02", "middle"):
+        done = json.loads((out2 / "calls" / call / "call.json").read_text())
+        assert done["recognized"] is False
+        assert json.loads((out / "calls" / call / "call.json").read_text())["recognized"] is True
+        assert _comparable(_events(out2 / "calls" / call / "events.jsonl")) == \
+            _comparable(_events(out / "calls" / call / "events.jsonl"))
+
+
+def test_an_interrupted_run_finishes_the_rest_when_restarted(first_run, corpus, tmp_path) -> None:
+    _, cache, _, _ = first_run
+    calls, _ = discover([corpus])
+    settings = QaSettings(out_dir=tmp_path / "out", cache_dir=cache, rule_paths=(default_rules_dir(),), threads=2)
+    seen = []
+
+    def stop_after_first(outcome) -> None:
+        seen.append(outcome.call_id)
+        if len(seen) == 2:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        run_batch(calls, settings, on_outcome=stop_after_first)
+    rows = {r["call"]: r["status"] for r in csv.DictReader((tmp_path / "out" / "summary.csv").open())}
+    assert list(rows.values()).count("pending") == 2  # the summary says what is left
+    outcomes = run_batch(calls, settings)
+    status = {o.call_id: o.status for o in outcomes}
+    assert [status[c] for c in seen if c != "corrupt"] == ["skipped"] * len([c for c in seen if c != "corrupt"])
+    assert sorted(status.values()) == ["done", "done", "error", "skipped"] if "corrupt" in seen else \
+        sorted(status.values()) == ["done", "error", "skipped", "skipped"]
+    assert all((tmp_path / "out" / "calls" / c / "report.html").exists() for c in status if c != "corrupt")
+    assert not list((tmp_path / "out").rglob("*.tmp"))
+
+
+def test_a_dask_cluster_gives_the_same_results_and_cache_as_a_local_run(first_run, corpus, tmp_path) -> None:
+    distributed = pytest.importorskip("distributed")
+    out, cache, _, _ = first_run
+    calls, _ = discover([corpus])
+    settings = QaSettings(out_dir=tmp_path / "out", cache_dir=tmp_path / "cache", rule_paths=(default_rules_dir(),),
+                          threads=1)
+    with distributed.LocalCluster(n_workers=1, threads_per_worker=1, processes=False, dashboard_address=None) as cluster:
+        outcomes = run_batch(calls, settings, cluster=cluster.scheduler_address)
+    by_id = {o.call_id: o for o in outcomes}
+    assert by_id["corrupt"].status == "error"
+    for call in ("opening-2026-11-02", "middle", "script"):
+        assert by_id[call].status == "done"
+        assert _comparable(_events(tmp_path / "out" / "calls" / call / "events.jsonl")) == \
+            _comparable(_events(out / "calls" / call / "events.jsonl"))
+    cluster_cache = sorted(p.relative_to(tmp_path / "cache") for p in (tmp_path / "cache").rglob("*.jsonl"))
+    local_cache = sorted(p.relative_to(cache) for p in cache.rglob("*.jsonl"))
+    assert cluster_cache == local_cache and len(local_cache) == 2  # same keys: the two recordings
+    for rel in local_cache:
+        cached = [json.loads(x) for x in (cache / rel).read_text().splitlines()[1:]]
+        on_cluster = [json.loads(x) for x in (tmp_path / "cache" / rel).read_text().splitlines()[1:]]
+        assert [u["text"] for u in on_cluster if u["type"] == "utterance"] == \
+            [u["text"] for u in cached if u["type"] == "utterance"]
+
+
+def _chromium(page: Path) -> tuple[str, str]:
+    """Load ``page`` in headless Chromium: (the DOM after its scripts ran, console messages)."""
+    exe = shutil.which("chromium") or shutil.which("chromium-browser")
+    if exe is None:
+        pytest.fail("chromium is not installed; it is a required test dependency: run 'make setup'")
+    run = subprocess.run([exe, "--headless", "--no-sandbox", "--disable-gpu", "--enable-logging=stderr", "--v=0",
+                          "--dump-dom", page.as_uri()], capture_output=True, text=True, timeout=120)
+    console = "\n".join(line for line in run.stderr.splitlines() if ":CONSOLE" in line)
+    return run.stdout, console
+
+
+def test_report_renders_in_headless_chromium_without_console_errors(first_run, tmp_path) -> None:
+    out, _, _, _ = first_run
+    # the check itself: a page with a script error is caught
+    broken = tmp_path / "broken.html"
+    broken.write_text("<html><body><script>undefinedFunction();</script></body></html>")
+    _, console = _chromium(broken)
+    assert "undefinedFunction" in console
+    dom, console = _chromium(out / "calls" / "opening-2026-11-02" / "report.html")
+    assert console == ""
+    assert 'data-ready="1"' in dom  # the script ran to the end and the timeline has a size
+    bars = int(dom.split('data-timeline-bars="', 1)[1].split('"', 1)[0])
+    assert bars >= 4  # one bar per utterance
+    dom, console = _chromium(out / "summary.html")
+    assert console == "" and "opening-2026-11-02" in dom
+
+
+def test_eval_scores_rules_on_recordings_with_labels(first_run, corpus, tmp_path) -> None:
+    _, cache, _, _ = first_run
+    folder = tmp_path / "audio"
+    folder.mkdir()
+    shutil.copy(corpus / "opening-2026-11-02.wav", folder)
+    events = _events(first_run[0] / "calls" / "opening-2026-11-02" / "events.jsonl")
+    turn = next(e["utterance_index"] for e in events if e["type"] == "nudge" and e["rule"] == "you-not-we")
+    labels = tmp_path / "labels.json"
+    labels.write_text(json.dumps({"opening-2026-11-02": {"you-not-we": [turn]}}))
+    out = io.StringIO()
+    code = main(["eval", str(folder), "--labels", str(labels), "--cache", str(cache), "--rule", "you-not-we",
+                 "--format", "json"], out, io.StringIO())
+    assert code == 0
+    report = json.loads(out.getvalue())
+    rule = report["rules"][0]
+    assert rule["rule"] == "you-not-we" and rule["turn_level"]["tp"] == 1 and rule["turn_level"]["fn"] == 0
+
+
+def test_recognize_batch_packs_segments_and_keeps_them_apart(recognizer, speak) -> None:
+    """Packed recognition: each segment gets its own words, inside its own time span; noise gets nothing."""
+    texts = ["Thank you for calling, how can I help you today?", "My internet keeps dropping every night.",
+             "Let's restart the router together."]
+    segments = []
+    t = 0.0
+    for i, text in enumerate(texts):
+        audio = speak(text)
+        speaker = Speaker.AGENT if i != 1 else Speaker.CUSTOMER
+        segments.extend(endpoint_channel(speaker, np.concatenate([np.zeros(RATE // 2, np.float32), audio]),
+                                         EndpointerOptions()))
+    shifted = []
+    from rapport_assist.types import SpeechSegment
+    for seg in segments:
+        shifted.append(SpeechSegment(seg.speaker, seg.start_s + t, seg.end_s + t, seg.audio))
+        t += 10.0
+    hum = 0.05 * np.sin(2 * np.pi * 120 * np.arange(RATE) / RATE).astype(np.float32)
+    shifted.append(SpeechSegment(Speaker.CUSTOMER, 50.0, 51.0, hum))
+    results = recognizer.recognize_batch(shifted)
+    assert len(results) == len(shifted) and results[-1] is None
+    heard = [r.text.lower() if r else "" for r in results[:-1]]
+    assert "help you" in heard[0] and "internet" in heard[1] and "router" in heard[-1]
+    for seg, rec in zip(shifted, results):
+        if rec is not None:
+            assert all(seg.start_s <= w.start_s <= w.end_s <= seg.end_s for w in rec.words)
+
+
+def test_ctrl_c_stops_the_command_and_the_same_command_finishes(corpus, tmp_path) -> None:
+    """The real command in a subprocess, interrupted with SIGINT once a call is finished."""
+    import os
+    import signal
+    import sys
+    import time
+
+    folder = tmp_path / "calls"
+    folder.mkdir()
+    for name in ("opening-2026-11-02.wav", "middle_agent.flac", "middle_customer.flac", "corrupt.wav"):
+        shutil.copy(corpus / name, folder)
+    out, cache = tmp_path / "out", tmp_path / "cache"  # an empty cache: every call takes seconds
+    cmd = [sys.executable, "-m", "rapport_assist.cli", "qa", str(folder), "--out", str(out), "--cache", str(cache),
+           "--workers", "1"]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 240
+        while not list(out.glob("calls/*/call.json")) and proc.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.1)
+        os.kill(proc.pid, signal.SIGINT)
+        _, err = proc.communicate(timeout=120)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 130, err
+    assert "run the same command again" in err and "Traceback" not in err
+    finished = {p.parent.name for p in out.glob("calls/*/call.json")}
+    assert 1 <= len(finished) < 2
+    rerun = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+    assert rerun.returncode == 10, rerun.stderr  # the corrupt file
+    assert "(1 skipped as finished)" in rerun.stderr
+    assert {p.parent.name for p in out.glob("calls/*/call.json")} == {"opening-2026-11-02", "middle"}

@@ -1,0 +1,214 @@
+"""Batch QA logic without the model: finding and pairing calls, the cache format, statistics,
+the progress line, the summary and rules diff over transcripts."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from pathlib import Path
+
+import pytest
+
+from rapport_assist.cli import DATA_DIR, main
+from rapport_assist.errors import InputNotFound, UsageError
+from rapport_assist.qa.cache import CachedTimeline, TranscriptCache, call_key, item_from_json, item_to_json
+from rapport_assist.qa.inputs import discover
+from rapport_assist.qa.progress import Progress
+from rapport_assist.qa.stats import call_stats
+from rapport_assist.types import SpeechActivity, Speaker, Status, Utterance, VoiceMeasure, Word
+
+TRANSCRIPT = DATA_DIR / "demo_call.jsonl"
+
+
+def _touch(path: Path, data: bytes = b"x") -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(data)
+    return path
+
+
+def test_discover_pairs_sides_and_names_calls(tmp_path: Path) -> None:
+    _touch(tmp_path / "a" / "c1_agent.wav")
+    _touch(tmp_path / "a" / "c1_customer.wav")
+    _touch(tmp_path / "a" / "c2-caller.flac")  # a side without its pair
+    _touch(tmp_path / "a" / "stereo.wav")
+    _touch(tmp_path / "b" / "stereo.wav")  # same name in another folder
+    _touch(tmp_path / "b" / "talk.jsonl")
+    _touch(tmp_path / "b" / "notes.txt")  # ignored in folders
+    calls, warnings = discover([tmp_path])
+    kinds = {c.id: c.kind for c in calls}
+    assert kinds == {"c1": "pair", "c2": "mono", "a__stereo": "stereo", "b__stereo": "stereo", "talk": "transcript"}
+    pair = next(c for c in calls if c.id == "c1")
+    assert pair.spec.agent_path.name == "c1_agent.wav" and pair.spec.customer_path.name == "c1_customer.wav"
+    mono = next(c for c in calls if c.id == "c2")
+    assert mono.spec.speaker is Speaker.CUSTOMER
+    assert any("c2-caller.flac" in w and "agent" in w for w in warnings)
+
+
+def test_discover_globs_lists_and_errors(tmp_path: Path) -> None:
+    _touch(tmp_path / "x.wav")
+    _touch(tmp_path / "y.wav")
+    _touch(tmp_path / "y.jsonl")
+    (tmp_path / "list.txt").write_text("x.wav\n# a comment\n\ny.jsonl\n")
+    calls, _ = discover([f"@{tmp_path / 'list.txt'}"])
+    assert [c.id for c in calls] == ["x", "y"]
+    calls, _ = discover([str(tmp_path / "*.wav")])
+    assert [c.id for c in calls] == ["x", "y"]
+    calls, _ = discover([tmp_path])  # y.wav and y.jsonl: the extension tells them apart
+    assert sorted(c.id for c in calls) == ["x", "y_jsonl", "y_wav"]
+    with pytest.raises(InputNotFound):
+        discover([tmp_path / "missing"])
+    with pytest.raises(InputNotFound):
+        discover([str(tmp_path / "*.mp3")])
+    with pytest.raises(UsageError):
+        discover([tmp_path], side_pattern="(?P<call>.+)")
+
+
+def test_cache_round_trip_is_exact(tmp_path: Path) -> None:
+    items = (
+        Status("warning", "audio_truncated", "cut short"),
+        SpeechActivity(Speaker.AGENT, 0.123456789, True),
+        Utterance(0, Speaker.AGENT, "Hello there.", 0.123456789, 1.987654321, confidence=0.912345678,
+                  words=(Word("Hello", 0.123456789, 0.5, 0.91), Word("there.", 0.6, 1.987654321, 0.7)),
+                  voice=VoiceMeasure(-23.456789, 1.23456)),
+        SpeechActivity(Speaker.CUSTOMER, 2.5, False),
+    )
+    for item in items:
+        assert item_from_json(json.loads(json.dumps(item_to_json(item)))) == item
+    cache = TranscriptCache(tmp_path)
+    assert cache.get("ab" * 32) is None
+    cache.put("ab" * 32, CachedTimeline(items, 3.0))
+    assert cache.get("ab" * 32) == CachedTimeline(items, 3.0)
+    cache.path("ab" * 32).write_text("not json\n")  # a damaged entry is recomputed, not an error
+    assert cache.get("ab" * 32) is None
+
+
+def test_cache_key_follows_content_and_settings(tmp_path: Path) -> None:
+    a = _touch(tmp_path / "one" / "call.wav", b"RIFF-1")
+    b = _touch(tmp_path / "two" / "other.wav", b"RIFF-1")
+    c = _touch(tmp_path / "three" / "call.wav", b"RIFF-2")
+    call_a, call_b, call_c = (discover([p])[0][0] for p in (a, b, c))
+    settings = {"model": "m", "batch": True}
+    assert call_key(call_a, settings) == call_key(call_b, settings)  # same bytes, other name
+    assert call_key(call_a, settings) != call_key(call_c, settings)
+    assert call_key(call_a, settings) != call_key(call_a, {"model": "m", "batch": False})
+    swapped = discover([a], channel_order=(Speaker.CUSTOMER, Speaker.AGENT))[0][0]
+    assert call_key(swapped, settings) != call_key(call_a, settings)
+
+
+def test_call_stats_from_events() -> None:
+    events = [
+        {"type": "utterance", "index": 0, "speaker": "agent", "text": "hi", "start": 0.0, "end": 3.0},
+        {"type": "utterance", "index": 1, "speaker": "customer", "text": "bad", "start": 2.5, "end": 4.0,
+         "signals": {"tone_state": {"label": "tense", "score": 0.5}}},
+        {"type": "signal", "kind": "talk_over", "t": 3.0, "speaker": "customer", "over": "agent", "start": 2.5,
+         "overlap_s": 0.5, "utterance_index": 1},
+        {"type": "signal", "kind": "dead_air", "t": 14.0, "since": 4.0, "silence_s": 10.0, "hold_announced": False,
+         "last_speaker": "customer"},
+        {"type": "signal", "kind": "tone", "t": 20.0, "speaker": "customer", "previous": "tense", "label": "angry",
+         "score": 0.8, "evidence": [], "utterance_index": 2},
+        {"type": "nudge", "rule": "r1", "severity": "high", "t": 4.0, "utterance_index": 1, "evidence": []},
+        {"type": "nudge", "rule": "r1", "severity": "low", "t": 5.0, "utterance_index": 1, "evidence": []},
+        {"type": "nudge", "rule": "r2", "severity": "low", "t": 5.0, "utterance_index": 1, "evidence": [],
+         "experimental": True},
+        {"type": "record", "list": "promises", "committed": False},
+        {"type": "call_end", "duration": 30.0, "audio": 30.0},
+    ]
+    s = call_stats(events)
+    assert (s.utterances, s.nudges, s.nudges_by_rule) == (2, 2, {"r1": 2})
+    assert s.talk_ratio == pytest.approx(3.0 / 4.5)
+    assert (s.dead_air, s.dead_air_s, s.talk_overs, s.agent_talk_overs) == (1, 10.0, 1, 0)
+    assert (s.promises, s.promises_uncommitted, s.customer_peak_tone) == (1, 1, "angry")
+    assert s.listen_score == 3 + 1 + 3 + 1 + 1  # high + low + angry + dead air + open promise
+    assert s.duration_s == 30.0
+
+
+def test_progress_lines_when_not_a_terminal() -> None:
+    out = io.StringIO()
+    p = Progress(3, out, every_s=3600, tty=False)
+    p.skip()
+    p.start()
+    p.update(60.0)  # not printed: within every_s
+    p.update(None, failed=True)  # the last call: always printed
+    lines = out.getvalue().splitlines()
+    assert len(lines) == 2
+    assert lines[0].startswith("[") and "1/3 calls (1 skipped)" in lines[0]
+    assert "3/3 calls (1 skipped, 1 failed)" in lines[-1] and "× real time" in lines[-1]
+
+
+def test_qa_and_diff_on_transcripts(tmp_path: Path) -> None:
+    """Transcripts need no model: the whole qa and rules diff path, fast."""
+    corpus = tmp_path / "calls"
+    corpus.mkdir()
+    (corpus / "one.jsonl").write_bytes(TRANSCRIPT.read_bytes())
+    (corpus / "bad.jsonl").write_text('{"speaker": "agent", "text": "hi"}\nnot json\n')
+    out, err = io.StringIO(), io.StringIO()
+    code = main(["qa", str(corpus), "--out", str(tmp_path / "out"), "--cache", str(tmp_path / "cache"),
+                 "--workers", "1"], out, err)
+    assert code == 10, err.getvalue()
+    rows = {r["call"]: r for r in csv.DictReader((tmp_path / "out" / "summary.csv").open())}
+    assert rows["bad"]["status"] == "error" and "bad.jsonl:2" in rows["bad"]["error"]
+    assert rows["one"]["status"] == "done" and int(rows["one"]["nudges:you-not-we"]) == 1
+    # the new rules switch you-not-we off and add a rule
+    new = tmp_path / "new"
+    new.mkdir()
+    rules_dir = Path(__file__).resolve().parents[1] / "rules"
+    for f in rules_dir.glob("*.yaml"):
+        text = f.read_text()
+        if f.name == "headline.yaml":
+            text = text.replace("  - id: you-not-we\n", "  - id: you-not-we\n    enabled: false\n", 1)
+        (new / f.name).write_text(text)
+    (new / "extra.yaml").write_text(
+        "version: 1\nrules:\n  - id: router-talk\n    title: Router\n    severity: low\n    why: test\n"
+        "    when: {speaker: agent, says: {regex: 'router'}}\n    cooldown_s: 0\n    message: Router talk.\n")
+    out, err = io.StringIO(), io.StringIO()
+    code = main(["rules", "diff", str(rules_dir), str(new), str(corpus / "one.jsonl"), "--format", "json"], out, err)
+    assert code == 0, err.getvalue()
+    diff = json.loads(out.getvalue())
+    assert [n["utterance_index"] for n in diff["rules"]["you-not-we"]["disappeared"]] == [4]
+    assert diff["rules"]["you-not-we"]["appeared"] == []
+    added = diff["rules"]["router-talk"]["appeared"]
+    assert [(n["call"], n["utterance_index"]) for n in added] == [("one", 4)]
+    assert added[0]["evidence"][0]["matched"] == ["router"]
+    assert diff["rules"]["angry-no-apology"]["unchanged"] == 1 and not diff["rules"]["angry-no-apology"]["appeared"]
+    out = io.StringIO()
+    assert main(["rules", "diff", str(rules_dir), str(new), str(corpus / "one.jsonl")], out, io.StringIO()) == 0
+    text = out.getvalue()
+    assert "router-talk (new rule): +1 -0" in text and "you-not-we (removed or switched off): +0 -1" in text
+
+
+def test_cluster_addresses_are_checked_before_any_work(tmp_path: Path) -> None:
+    from rapport_assist.qa.runner import local_cluster_size
+
+    assert local_cluster_size("local:3") == 3
+    assert local_cluster_size("tcp://10.0.0.5:8786") is None and local_cluster_size("sched:8786") is None
+    for bad in ("local:0", "local:two", "nowhere"):
+        with pytest.raises(UsageError):
+            local_cluster_size(bad)
+    err = io.StringIO()
+    assert main(["qa", str(TRANSCRIPT), "--out", str(tmp_path / "out"), "--cluster", "local:x"], io.StringIO(), err) == 2
+    assert "--cluster local:2" in err.getvalue() and not (tmp_path / "out").exists()
+
+
+@pytest.mark.slow
+def test_qa_command_on_a_local_dask_cluster_of_processes(tmp_path: Path) -> None:
+    """``--cluster local:1`` through the command: a real worker process loads the rules and spaCy once
+    and gives the events of a local run."""
+    pytest.importorskip("distributed")
+    corpus = tmp_path / "calls"
+    corpus.mkdir()
+    for name in ("one", "two"):
+        (corpus / f"{name}.jsonl").write_bytes(TRANSCRIPT.read_bytes())
+    runs = {}
+    for how in (["--workers", "1"], ["--cluster", "local:1"]):
+        out = tmp_path / how[0].strip("-")
+        err = io.StringIO()
+        assert main(["qa", str(corpus), "--out", str(out), "--cache", str(tmp_path / "cache"), *how],
+                    io.StringIO(), err) == 0, err.getvalue()
+        runs[how[0]] = out
+    for name in ("one", "two"):
+        local, cluster = ((runs[k] / "calls" / name / "events.jsonl").read_text().splitlines() for k in runs)
+        strip = lambda lines: [{k: v for k, v in json.loads(x).items() if k != "processing"} for x in lines]  # noqa: E731
+        assert strip(local) == strip(cluster)
+        worker = json.loads((runs["--cluster"] / "calls" / name / "call.json").read_text())
+        assert worker["status"] == "done"

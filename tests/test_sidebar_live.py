@@ -1,0 +1,96 @@
+"""The sidebar on a live call: real PulseAudio null sinks, live capture, the real model, the real
+window. The agent's words come in through the microphone side; the card shows while the CRM
+window keeps the keyboard."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+pytest.importorskip("PySide6", reason="the sidebar needs PySide6: run 'make setup'")
+
+from PySide6.QtCore import QSettings  # noqa: E402
+from PySide6.QtWidgets import QLineEdit, QVBoxLayout, QWidget  # noqa: E402
+
+from pulse_server import PulseServer  # noqa: E402
+from rapport_assist.assist import AssistModel, BudgetConfig, FeedbackLog  # noqa: E402
+from rapport_assist.gui.app import AppBackend, SidebarOptions, attach_rules  # noqa: E402
+from rapport_assist.gui.controller import Prefs  # noqa: E402
+from rapport_assist.gui.window import SidebarWindow  # noqa: E402
+from rapport_assist.rules import default_rules_dir  # noqa: E402
+
+
+@pytest.fixture
+def pulse():
+    why = PulseServer.unavailable()
+    if why:
+        pytest.skip(why)
+    try:
+        server = PulseServer(["agent_line", "customer_line"]).__enter__()
+    except RuntimeError as exc:
+        pytest.skip(f"pulseaudio cannot start here: {exc}")
+    yield server
+    server.__exit__(None, None, None)
+
+
+class LoadedBackend(AppBackend):
+    """The app's backend with the session's warmed-up model."""
+
+    __test__ = False
+
+    def __init__(self, options, recognizer) -> None:
+        super().__init__(options)
+        self._loaded = recognizer
+
+    def recognizer(self):
+        return self._loaded
+
+
+@pytest.mark.slow
+@pytest.mark.model
+def test_a_live_call_shows_a_card_and_the_crm_keeps_the_keyboard(qtbot, pulse, recognizer, speak, tmp_path: Path,
+                                                                 monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
+    monkeypatch.setenv("RAPPORT_ASSIST_DATA", str(tmp_path / "data"))
+    crm = QWidget()
+    field = QLineEdit()
+    QVBoxLayout(crm).addWidget(field)
+    qtbot.addWidget(crm)
+    crm.show()
+    qtbot.waitExposed(crm)
+
+    prefs = Prefs(QSettings(str(tmp_path / "sidebar.ini"), QSettings.Format.IniFormat))
+    prefs.set_budget(BudgetConfig(min_gap_s=0))
+    prefs.set("devices/mic", "pulse:agent_line.monitor")
+    prefs.set("devices/customer", "pulse:customer_line.monitor")
+    options = SidebarOptions(rules=[default_rules_dir()], warm_up=False)
+    backend = LoadedBackend(options, recognizer)
+    model = AssistModel(prefs.budget(), FeedbackLog(tmp_path / "feedback.jsonl"))
+    window = SidebarWindow(model, prefs, backend)
+    attach_rules(window, backend, options.rules)
+    qtbot.addWidget(window)
+    window.cards.animate = False
+    window.show()
+    qtbot.waitExposed(window)
+    crm.activateWindow()
+    field.setFocus()
+    qtbot.waitUntil(lambda: field.hasFocus())
+
+    assert window.start_live(), window.model.status["microphone"]
+    assert window.controller.mode == "live" and not window.accepts_focus()
+    gap = np.zeros(16000, np.float32)
+    words = speak("Thank you. You need to restart the router now.")
+    pulse.play({"agent_line": np.concatenate([gap, words, gap, gap]),
+                "customer_line": np.zeros(len(words) + 3 * len(gap), np.float32)})
+    qtbot.waitUntil(lambda: any(c.nudge.rule == "you-not-we" for c in window.model.shown), timeout=30000)
+    card = next(w for w in window.cards.widgets.values() if w.card.nudge.rule == "you-not-we")
+    assert "restart the router" in card.evidence_label.text().lower()
+    assert "capturing the agent's side" in window.model.status["microphone"].message
+    assert field.hasFocus()  # the nudge did not take the keyboard from the CRM
+    assert window.timer_label.text() != "0:00"
+    window.stop_call()
+    qtbot.waitUntil(lambda: window.model.summary is not None, timeout=15000)
+    assert window.model.summary.nudges_by_rule.get("you-not-we") == 1
+    assert window.accepts_focus()  # outside a live call the panel takes focus again
