@@ -95,6 +95,20 @@ class _Loading:
         return self._value
 
 
+def _rescan_portaudio() -> None:
+    """PortAudio lists devices once, when it starts: restart it so a headset plugged in (or a sound
+    server started) since then is listed. Only called between calls, with no stream open."""
+    try:
+        import sounddevice as sd
+    except (ImportError, OSError):
+        return
+    try:
+        sd._terminate()  # sounddevice's own way to re-read the device list
+        sd._initialize()
+    except Exception:  # an older or newer sounddevice without them: keep the list it has
+        pass
+
+
 def display_available(environ: dict[str, str]) -> bool:
     """Whether Qt can open a window: a display, a Wayland socket, or an explicit platform."""
     return bool(environ.get("DISPLAY") or environ.get("WAYLAND_DISPLAY") or environ.get("QT_QPA_PLATFORM"))
@@ -113,6 +127,7 @@ class AppBackend(QObject):
         self._annotator = _Loading("annotator", self._load_annotator)
         self.last_status: tuple[str, str, str] | None = None
         self._spacy_imported = threading.Event()
+        self._live_call: Any = None
         self.timings: dict[str, float] = {}
         self.status.connect(lambda *s: setattr(self, "last_status", s))
 
@@ -210,8 +225,9 @@ class AppBackend(QObject):
                 recognizer=RecognizerOptions(model_dir=self.options.model_dir, compute_type=self.options.compute_type,
                                              cpu_threads=self.options.threads),
                 rule_paths=tuple(self.options.rules), record_to=data_dir() / "calls")
-            return live.LiveCall(settings, recognizer=self.recognizer(),  # type: ignore[attr-defined]
-                                 engine=RuleEngine(self._ruleset()), annotator=self.annotator())
+            self._live_call = live.LiveCall(settings, recognizer=self.recognizer(),  # type: ignore[attr-defined]
+                                            engine=RuleEngine(self._ruleset()), annotator=self.annotator())
+            return self._live_call
         except RapportError as exc:
             raise LiveUnavailable(exc.one_line()) from None
         except (ValueError, TypeError) as exc:
@@ -248,6 +264,9 @@ class AppBackend(QObject):
             from .. import capture  # type: ignore[attr-defined]
         except ImportError:
             return None, "Live capture is not available in this build; device choice is saved for later."
+        live = self._live_call
+        if live is None or not any(t.is_alive() for t in getattr(live, "_threads", [])):
+            _rescan_portaudio()  # never under a running call: it would close its streams
         try:
             found = capture.list_devices()
         except Exception as exc:  # PortAudio missing or broken
