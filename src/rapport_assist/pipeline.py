@@ -110,6 +110,10 @@ class CallPipeline:
             if self.observer is not None:
                 self.observer.before_utterance(annotated)
             nudges = self.engine.on_utterance(annotated)
+            # Signals and rules have read it: drop the utterance's link to its features (which
+            # link back to it), so its Doc is freed as soon as the rules' history lets it go
+            # instead of waiting for the cycle collector.
+            annotated.features = None
             if self.observer is not None:
                 self.observer.after_utterance(annotated, nudges)
             yield from with_rules([e for e in signal_events if not isinstance(e, DeadAir)])
