@@ -17,7 +17,7 @@ from rapport_assist.capture import ArrayCapture, AudioDevice, DeviceChoice, pars
 from rapport_assist.live import LiveCall, LiveSettings, is_leak
 from rapport_assist.privacy import mask_digits, mask_event
 from rapport_assist.settings import SavedChoices, load_choices, save_choices, settings_path
-from rapport_assist.types import (CallSummary, Nudge, Speaker, Status, Tick, Utterance, Word)
+from rapport_assist.types import (CallSummary, Nudge, SpeechActivity, Speaker, Status, Tick, Utterance, Word)
 
 from pulse_server import PulseServer
 
@@ -418,6 +418,11 @@ def test_recognizer_behind_is_reported_and_nothing_is_lost(speak) -> None:
     texts = [e.text for e in events if isinstance(e, Utterance)]
     assert texts == [f"segment {i}" for i in range(1, 6)]
     assert isinstance(events[-1], CallSummary) and events[-1].utterances == 5
+    # the sidebar also learns when the agent starts speaking, before the words are recognized
+    started = [e for e in events if isinstance(e, SpeechActivity) and e.speaking]
+    assert len(started) == 5 and all(e.speaker is Speaker.AGENT for e in started)
+    first_words = next(e for e in events if isinstance(e, Utterance))
+    assert events.index(started[0]) < events.index(first_words)
 
 
 def test_no_devices_then_a_device_that_stops_then_comes_back() -> None:

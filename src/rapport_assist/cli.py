@@ -389,8 +389,10 @@ def _live_command(args: argparse.Namespace, stdout: IO[str], stderr: IO[str]) ->
     failures: list[RapportError] = []
 
     def on_event(event) -> None:
-        from .types import CallSummary
+        from .types import CallSummary, SpeechActivity
 
+        if isinstance(event, SpeechActivity):  # speech-started marks are for the sidebar
+            return
         for sink in sinks:
             try:
                 sink.write(event)

@@ -7,7 +7,9 @@
 
 ``LiveCall(settings).start(on_event)`` returns at once; ``on_event`` is called from the pipeline
 thread with the events ``CallPipeline`` yields (Utterance, Nudge, RecordItem, Status, DeadAir,
-TalkOver, ToneChange, CallSummary). ``stop()`` stops capture, lets the queued audio finish,
+TalkOver, ToneChange, CallSummary), and with ``SpeechActivity`` marks as a side starts talking
+(before its words are recognized; not written to the event log), so a view can tell the agent is
+mid-sentence. ``stop()`` stops capture, lets the queued audio finish,
 emits the final ``CallSummary`` and joins the threads.
 
 Nothing in a call crashes it. A device that stops delivering audio (unplugged, its PulseAudio
@@ -631,6 +633,8 @@ class LiveCall:
                 utt, self._pending_times = item
                 yield utt
                 continue
+            if isinstance(item, SpeechActivity):  # the sidebar holds cards while the agent is mid-sentence
+                self._deliver(item)  # (not logged: marks, not events of the call record)
             yield item
 
     def _pipeline_loop(self) -> None:
