@@ -69,3 +69,20 @@ def recognizer():
     rec = Recognizer(RecognizerOptions())
     rec.warm_up()
     return rec
+
+
+@pytest.fixture
+def pulse():
+    """A private PulseAudio server with two null sinks (agent_line, customer_line); skipped with
+    the reason when PulseAudio cannot run here (``make setup`` installs it)."""
+    from pulse_server import PulseServer
+
+    why = PulseServer.unavailable()
+    if why:
+        pytest.skip(why)
+    try:
+        server = PulseServer(["agent_line", "customer_line"]).__enter__()
+    except RuntimeError as exc:
+        pytest.skip(f"pulseaudio cannot start here: {exc}")
+    yield server
+    server.__exit__(None, None, None)

@@ -158,16 +158,9 @@ def _fake_device(channels: int) -> AudioDevice:
     return AudioDevice("fake:array", "array", "array", "portaudio", "input", channels, 16000.0)
 
 
-@pytest.mark.slow
-def test_silence_and_line_noise_give_nothing(recognizer) -> None:
-    """60 s of silence, then 60 s of line noise (hiss and mains hum), fed through the live
-    stream code path faster than real time: no utterance, no nudge, no dead air."""
-    rng = np.random.default_rng(1)
-    n = 60 * 16000
-    t = np.arange(n) / 16000
-    noise = (rng.normal(0, 0.01, n) + 0.02 * np.sin(2 * np.pi * 50 * t)).astype(np.float32)
-    audio = np.concatenate([np.zeros(n, np.float32), noise])
-    stereo = np.stack([audio, np.roll(audio, 4000)], axis=1)
+def _array_call(stereo: np.ndarray, recognizer, wait_s: float) -> tuple[LiveCall, list]:
+    """A live call on a fake two-channel device (agent left, customer right) fed ``stereo`` as
+    fast as it goes; returns the stopped call and its events."""
     captures: list[ArrayCapture] = []
 
     def opener(device, channels, on_block):
@@ -179,8 +172,22 @@ def test_silence_and_line_noise_give_nothing(recognizer) -> None:
                                  device_timeout_s=30.0),
                     opener=opener, devices=[_fake_device(2)], recognizer=recognizer)
     call.start(events.append)
-    assert captures[0].done.wait(60)
+    assert captures[0].done.wait(wait_s)
     call.stop()
+    return call, events
+
+
+@pytest.mark.slow
+def test_silence_and_line_noise_give_nothing(recognizer) -> None:
+    """60 s of silence, then 60 s of line noise (hiss and mains hum), fed through the live
+    stream code path faster than real time: no utterance, no nudge, no dead air."""
+    rng = np.random.default_rng(1)
+    n = 60 * 16000
+    t = np.arange(n) / 16000
+    noise = (rng.normal(0, 0.01, n) + 0.02 * np.sin(2 * np.pi * 50 * t)).astype(np.float32)
+    audio = np.concatenate([np.zeros(n, np.float32), noise])
+    stereo = np.stack([audio, np.roll(audio, 4000)], axis=1)
+    call, events = _array_call(stereo, recognizer, 60)
     kinds = [type(e).__name__ for e in events]
     assert "Utterance" not in kinds and "Nudge" not in kinds and "DeadAir" not in kinds, kinds
     assert isinstance(events[-1], CallSummary) and events[-1].utterances == 0
@@ -198,19 +205,7 @@ def test_customer_leaking_into_the_microphone_is_dropped(recognizer, speak) -> N
     left = np.concatenate([pause, np.zeros(len(customer), np.float32), pause, agent, pause])
     leak = np.roll(right, 160) * 10 ** (-8 / 20)  # 10 ms later, 8 dB quieter
     stereo = np.stack([left + leak, right], axis=1).astype(np.float32)
-    captures: list[ArrayCapture] = []
-
-    def opener(device, channels, on_block):
-        captures.append(ArrayCapture(stereo, on_block, speed=0))
-        return captures[-1]
-
-    events: list = []
-    call = LiveCall(LiveSettings(agent=DeviceChoice("fake:array", 0), customer=DeviceChoice("fake:array", 1),
-                                 device_timeout_s=30.0),
-                    opener=opener, devices=[_fake_device(2)], recognizer=recognizer)
-    call.start(events.append)
-    assert captures[0].done.wait(30)
-    call.stop()
+    call, events = _array_call(stereo, recognizer, 30)
     said = [(e.speaker.value, e.text) for e in events if isinstance(e, Utterance)]
     assert [s for s, _ in said] == ["customer", "agent"], said
     assert "refund" in said[0][1] and "check" in said[1][1]
@@ -218,19 +213,6 @@ def test_customer_leaking_into_the_microphone_is_dropped(recognizer, speak) -> N
 
 
 # ------------------------------------------------------------------ real PulseAudio + sounddevice
-
-
-@pytest.fixture
-def pulse():
-    why = PulseServer.unavailable()
-    if why:
-        pytest.skip(why)
-    try:
-        server = PulseServer(["agent_line", "customer_line"]).__enter__()
-    except RuntimeError as exc:
-        pytest.skip(f"pulseaudio cannot start here: {exc}")
-    yield server
-    server.__exit__(None, None, None)
 
 
 def _settled(events: list, quiet_s: float = 4.0, limit_s: float = 30.0) -> int:

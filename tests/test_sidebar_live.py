@@ -14,25 +14,11 @@ pytest.importorskip("PySide6", reason="the sidebar needs PySide6: run 'make setu
 from PySide6.QtCore import QSettings  # noqa: E402
 from PySide6.QtWidgets import QLineEdit, QVBoxLayout, QWidget  # noqa: E402
 
-from pulse_server import PulseServer  # noqa: E402
 from rapport_assist.assist import AssistModel, BudgetConfig, FeedbackLog  # noqa: E402
 from rapport_assist.gui.app import AppBackend, SidebarOptions, attach_rules  # noqa: E402
 from rapport_assist.gui.controller import Prefs  # noqa: E402
 from rapport_assist.gui.window import SidebarWindow  # noqa: E402
 from rapport_assist.rules import default_rules_dir  # noqa: E402
-
-
-@pytest.fixture
-def pulse():
-    why = PulseServer.unavailable()
-    if why:
-        pytest.skip(why)
-    try:
-        server = PulseServer(["agent_line", "customer_line"]).__enter__()
-    except RuntimeError as exc:
-        pytest.skip(f"pulseaudio cannot start here: {exc}")
-    yield server
-    server.__exit__(None, None, None)
 
 
 class LoadedBackend(AppBackend):
