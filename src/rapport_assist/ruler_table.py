@@ -1,0 +1,181 @@
+"""spaCy's attribute ruler, matched through a lookup table: the same annotations, faster.
+
+The English pipeline's ``attribute_ruler`` maps each fine-grained tag to its part of speech
+and morphology, with exceptions for particular words ("something"/NN is a pronoun). It runs
+a ``Matcher`` with ~180 patterns over every token of every utterance, which costs more than
+the neural tagger and parser together on short utterances (``BENCHMARKS.md``).
+
+Every one of those patterns tests tokens' own tag, lowercase form, dependency label or
+whitespace flag (by equality, ``IN``, ``NOT_IN`` or ``REGEX``), with no operators. Whether a token
+passes such a test depends only on those values, so the tests a token passes, and the
+one-token rules it matches, are worked out once per distinct combination and then read from
+a table; the few two-token patterns ("gon na", "let 's") check their neighbours' entries.
+A pattern with an operator would stay on spaCy's ``Matcher``. The ruler's own
+``set_annotations`` then applies the matches exactly as before, in the same order: only how
+the matches are found changes, and a test checks the result is identical token for token.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # pragma: no cover
+    from spacy.language import Language
+    from spacy.tokens import Doc
+
+# token attributes a single-token pattern may test and still be read from the table:
+# string-valued ones compare hashes; IS_SPACE is a flag
+_STRING_ATTRS = ("ORTH", "LOWER", "NORM", "TAG", "DEP")
+_FLAG_ATTRS = ("IS_SPACE",)
+_MAX_TABLE = 200_000  # distinct (tag, word, dep, space) combinations remembered
+
+
+class TableRuler:
+    """Finds an ``AttributeRuler``'s matches with a per-token table (plus a ``Matcher`` for
+    patterns with operators, which the English model does not have).
+
+    ``match(doc)`` returns what ``AttributeRuler.match`` returns: (rule index, match id,
+    start, end), sorted, so that later rules override earlier ones as in spaCy."""
+
+    def __init__(self, ruler: Any) -> None:
+        from spacy import attrs
+        from spacy.matcher import Matcher
+
+        self.ruler = ruler
+        strings = ruler.vocab.strings
+        self._residual = Matcher(ruler.vocab)
+        self._residual_ids: list[int] = []
+        slots: list[dict[str, _Test]] = []  # every token test of every fixed-length pattern
+        single: list[tuple[int, int, int]] = []  # one-token patterns: (rule index, match id, slot)
+        multi: list[tuple[int, int, tuple[int, ...]]] = []  # longer ones: (rule index, match id, slots)
+        used: set[str] = set()
+        for index, entry in enumerate(ruler.patterns):
+            key = str(index)
+            match_id = strings.add(key)
+            rest = []
+            for pattern in entry["patterns"]:
+                tokens = _fixed_tests(pattern, strings)
+                if tokens is None:
+                    rest.append(pattern)
+                    continue
+                ids = tuple(range(len(slots), len(slots) + len(tokens)))
+                slots.extend(tokens)
+                for tests in tokens:
+                    used.update(tests)
+                if len(ids) == 1:
+                    single.append((index, match_id, ids[0]))
+                else:
+                    multi.append((index, match_id, ids))
+            if rest:
+                self._residual.add(key, rest)
+                self._residual_ids.append(index)
+        self._strings = strings
+        self._attr_names = sorted(used)
+        self._attr_ids = [getattr(attrs, name) for name in self._attr_names]
+        self._slots = [[(self._attr_names.index(name), test) for name, test in tests.items()] for tests in slots]
+        self._single = single
+        self._multi = multi
+        # per distinct token key: the one-token rules it matches, and the slots it passes
+        self._table: dict[tuple[int, ...], tuple[tuple[tuple[int, int], ...], frozenset[int]]] = {}
+
+    @property
+    def table_patterns(self) -> int:
+        """How many of the ruler's token patterns are matched through the table."""
+        return len(self._single) + len(self._multi)
+
+    @property
+    def matcher_rules(self) -> int:
+        """How many rules (some of their patterns) still go through spaCy's ``Matcher``."""
+        return len(self._residual_ids)
+
+    def _entry(self, key: tuple[int, ...]) -> tuple[tuple[tuple[int, int], ...], frozenset[int]]:
+        strings = self._strings
+        passed = frozenset(i for i, tests in enumerate(self._slots)
+                           if all(test.passes(key[pos], strings) for pos, test in tests))
+        entry = (tuple((index, match_id) for index, match_id, slot in self._single if slot in passed), passed)
+        if len(self._table) >= _MAX_TABLE:
+            self._table.clear()
+        self._table[key] = entry
+        return entry
+
+    def match(self, doc: "Doc") -> list[tuple[int, int, int, int]]:
+        out: list[tuple[int, int, int, int]] = []
+        n = len(doc)
+        if n:
+            table = self._table
+            rows = doc.to_array(self._attr_ids).tolist()
+            passed: list[frozenset[int]] = []
+            for i, row in enumerate(rows):
+                key = tuple(row) if isinstance(row, list) else (row,)
+                entry = table.get(key) or self._entry(key)
+                for index, match_id in entry[0]:
+                    out.append((index, match_id, i, i + 1))
+                passed.append(entry[1])
+            for index, match_id, ids in self._multi:
+                first, width = ids[0], len(ids)
+                for i in range(n - width + 1):
+                    if first in passed[i] and all(slot in passed[i + k] for k, slot in enumerate(ids[1:], 1)):
+                        out.append((index, match_id, i, i + width))
+        if self._residual_ids:
+            strings = self._strings
+            for match_id, start, end in self._residual(doc, allow_missing=True, as_spans=False):
+                out.append((int(strings[match_id]), match_id, start, end))
+        out.sort()
+        return out
+
+
+class _Test:
+    """One attribute test of a token pattern: equality, ``IN``, ``NOT_IN`` or ``REGEX`` (on the
+    string)."""
+
+    def __init__(self, allowed: frozenset[int] | None = None, regex: str | None = None, negate: bool = False) -> None:
+        self.allowed = allowed
+        self.regex = re.compile(regex) if regex is not None else None
+        self.negate = negate
+
+    def passes(self, value: int, strings: Any) -> bool:
+        if self.regex is not None:  # spaCy's REGEX predicate: re.search on the attribute's string
+            return bool(self.regex.search(strings[value]))
+        return (value in self.allowed) is not self.negate  # type: ignore[operator]
+
+
+def _fixed_tests(pattern: Any, strings: Any) -> list[dict[str, _Test]] | None:
+    """A pattern's tests per token, or None when it needs the ``Matcher`` (an operator, or a
+    predicate other than equality, ``IN``, ``NOT_IN`` and ``REGEX`` on the attributes above)."""
+    if not isinstance(pattern, list) or not pattern:
+        return None
+    tokens: list[dict[str, _Test]] = []
+    for spec in pattern:
+        if not isinstance(spec, dict) or not spec:
+            return None
+        tests: dict[str, _Test] = {}
+        for name, value in spec.items():
+            if name in _STRING_ATTRS:
+                if isinstance(value, str):
+                    tests[name] = _Test(frozenset((strings.add(value),)))
+                elif isinstance(value, dict) and len(value) == 1 and next(iter(value)) in ("IN", "NOT_IN") \
+                        and isinstance(next(iter(value.values())), list) \
+                        and all(isinstance(v, str) for v in next(iter(value.values()))):
+                    op, words = next(iter(value.items()))
+                    tests[name] = _Test(frozenset(strings.add(v) for v in words), negate=op == "NOT_IN")
+                elif isinstance(value, dict) and len(value) == 1 and isinstance(value.get("REGEX"), str):
+                    tests[name] = _Test(regex=value["REGEX"])
+                else:
+                    return None
+            elif name in _FLAG_ATTRS and isinstance(value, bool):
+                tests[name] = _Test(frozenset((int(value),)))
+            else:  # OP, other attributes or predicates: leave it to spaCy
+                return None
+        tokens.append(tests)
+    return tokens
+
+
+def use_table(nlp: "Language") -> TableRuler | None:
+    """Make ``nlp``'s attribute ruler find its matches through a ``TableRuler`` (in place)."""
+    if "attribute_ruler" not in nlp.pipe_names:
+        return None
+    ruler = nlp.get_pipe("attribute_ruler")
+    table = TableRuler(ruler)
+    ruler.match = table.match  # AttributeRuler.__call__ calls self.match(doc), then set_annotations
+    return table

@@ -1,0 +1,88 @@
+"""The attribute ruler through a lookup table (``ruler_table``) annotates exactly as spaCy's."""
+
+from __future__ import annotations
+
+import importlib
+import json
+from pathlib import Path
+
+import pytest
+
+from rapport_assist.models import SPACY_MODELS, load_spacy
+from rapport_assist.ruler_table import TableRuler
+
+DEMO_TRANSCRIPT = Path(__file__).resolve().parents[1] / "src" / "rapport_assist" / "data" / "demo_call.jsonl"
+
+# Words the English ruler has exceptions for: pronoun-like nouns, modals, "'d", "ai n't",
+# "gon na", "got ta", "let 's", "c'm on", "y' all", expletive "there is", "gets"/"got",
+# auxiliaries, determiners used as pronouns, spaces.
+TEXTS = [
+    "Something is wrong and nobody, not anyone, has told me anything about it.",
+    "I'd say you could, and we might, but they must and she should.",
+    "Ain't nobody gonna call me back, y'all gotta be kidding. Let's go, c'mon.",
+    "There is a fee and there's a second one; there are two, there were three.",
+    "He gets it, she got it, that one is mine, those are yours, this costs more.",
+    "I  can't   log in.\n\nThe page  says error 404 , then it   freezes .",
+    "Whether or not it works, I'll call since it's late, though it's fine tho.",
+    "Um, uh, so, my my card was charged twice on March 3rd, for $49.99!",
+]
+
+
+def stock_pipeline():
+    for name in SPACY_MODELS:
+        try:
+            return importlib.import_module(name).load()
+        except ImportError:
+            continue
+    pytest.fail("no spaCy model installed")
+
+
+def readings(docs) -> list[list[tuple]]:
+    return [[(t.text, t.pos_, t.tag_, t.lemma_, str(t.morph), t.dep_) for t in doc] for doc in docs]
+
+
+@pytest.fixture(scope="module")
+def pipelines():
+    return load_spacy(), stock_pipeline()
+
+
+def test_the_table_annotates_like_spacys_matcher(pipelines) -> None:
+    ours, stock = pipelines
+    texts = TEXTS + [json.loads(line)["text"] for line in DEMO_TRANSCRIPT.read_text(encoding="utf-8").splitlines()]
+    assert readings(ours.pipe(texts)) == readings(stock.pipe(texts))
+    table = ours.get_pipe("attribute_ruler").match.__self__
+    assert isinstance(table, TableRuler)
+    # every pattern of the English ruler goes through the table (the fast path is the one used)
+    assert table.matcher_rules == 0 and table.table_patterns >= 170
+    # and the exceptions were exercised: "something" is a pronoun, "gon" is lemmatized as "go"
+    words = {t.lower_: t for doc in ours.pipe(TEXTS) for t in doc}
+    assert words["something"].pos_ == "PRON" and words["gon"].lemma_ == "go" and words["'d"].lemma_ == "would"
+
+
+def test_the_table_matches_whatever_the_matcher_matches_on_a_custom_ruler() -> None:
+    """Patterns the table cannot hold (operators, other attributes) stay on spaCy's Matcher,
+    and the two kinds together apply in rule order, later rules winning."""
+    import spacy
+
+    def build():
+        nlp = spacy.blank("en")
+        ruler = nlp.add_pipe("attribute_ruler")
+        ruler.add([[{"LOWER": "refund"}]], {"LEMMA": "money-back"})
+        ruler.add([[{"LOWER": {"IN": ["refund", "credit"]}}]], {"LEMMA": "credit-ish"})  # later: wins on "refund"
+        ruler.add([[{"LOWER": "call"}, {"LOWER": "back"}]], {"LEMMA": "callback"}, index=1)
+        ruler.add([[{"LOWER": "very", "OP": "+"}, {"LOWER": "late"}]], {"LEMMA": "LATE"}, index=-1)  # an operator
+        ruler.add([[{"LENGTH": {">=": 12}}]], {"LEMMA": "long-word"})  # another attribute
+        ruler.add([[{"LOWER": {"REGEX": "^\\d+$"}}]], {"LEMMA": "<number>"})
+        ruler.add([[{"LOWER": {"NOT_IN": ["the", "a"]}, "IS_SPACE": False}]], {"NORM": "not-article"})
+        return nlp
+
+    plain, fast = build(), build()
+    table = TableRuler(fast.get_pipe("attribute_ruler"))
+    fast.get_pipe("attribute_ruler").match = table.match
+    assert table.matcher_rules == 2 and table.table_patterns == 5
+    text = "Please call back about the refund and the credit, it is very very late, 12 days, extraordinarily."
+    doc_plain, doc_fast = plain(text), fast(text)
+    assert [(t.lemma_, t.norm_) for t in doc_fast] == [(t.lemma_, t.norm_) for t in doc_plain]
+    lemmas = {t.text: t.lemma_ for t in doc_fast}
+    assert lemmas["refund"] == "credit-ish" and lemmas["back"] == "callback" and lemmas["late"] == "LATE"
+    assert lemmas["12"] == "<number>" and lemmas["extraordinarily"] == "long-word"
