@@ -515,7 +515,7 @@ def regex_finder(finder: RegexFinder) -> Callable[[Features], list[Match]]:
         if cached is not None:
             return cached  # type: ignore[return-value]
         doc = feats.doc
-        text = feats.au.utterance.text  # the Doc's text (spaCy keeps it exactly), without rebuilding it
+        text = feats.text
         out: list[Match] = []
         for hit in compiled.finditer(text):
             start, end = hit.span()

@@ -202,12 +202,14 @@ class Features:
     is_num: list[bool]
     sent: list[int]
     doc_i: list[int]
-    rows: list[list[int]]  # the to_array rows: lower, norm, lemma, sent start, pos, entity IOB, entity label
+    rows: list[list[int]]  # the to_array rows: lower, norm, lemma, sent start, pos, entity IOB, entity label,
+    # first character, length (see ``FeatureExtractor``)
     questions: frozenset[int]
     sent_spans: list[tuple[int, int]]
     bits: int  # which first-word groups occur (see ``KeyBits``): a cheap pre-filter
     word_bits: list[int]  # the same, per content token
     tags: int  # the parts of speech that occur, as bits (1 << spaCy's POS id)
+    text: str  # the Doc's text (the utterance's, which spaCy keeps exactly)
     cache: dict[str, object] = field(default_factory=dict)
     made_by: object = None  # the extractor (``FeatureExtractor.features`` reuses its own only)
     _word_count: int = -1
@@ -279,25 +281,36 @@ class Features:
 _FILLER_PUNCT = frozenset({",", "...", "…", "-", "—"})
 
 
+_IDX, _LEN = 7, 8  # columns of ``Features.rows``: a token's first character and its length
+
+
 def doc_text(feats: Features, doc_start: int, doc_end: int) -> str:
     """Text of doc tokens [doc_start, doc_end), leaving out fillers and the commas around them
-    ("so, um, go" -> "so go")."""
-    doc = feats.doc
+    ("so, um, go" -> "so go"). Cut from the text by the tokens' offsets: no Token objects."""
+    if doc_start >= doc_end:
+        return ""
+    rows, text = feats.rows, feats.text
     fillers = feats.cache.get("#fillers", frozenset())
+    if fillers.isdisjoint([rows[i][0] for i in range(doc_start, doc_end)]):  # type: ignore[attr-defined]
+        last = rows[doc_end - 1]
+        return text[rows[doc_start][_IDX]:last[_IDX] + last[_LEN]].strip()
+    n = len(rows)
     parts: list[str] = []
     skip_punct = False
-    for tok in doc[doc_start:doc_end]:
-        if tok.lower in fillers:  # type: ignore[operator]
+    for i in range(doc_start, doc_end):
+        row = rows[i]
+        if row[0] in fillers:  # type: ignore[operator]
             if parts and parts[-1].strip() in _FILLER_PUNCT:
                 parts.pop()
             if parts:
                 parts[-1] = parts[-1].rstrip() + " "
             skip_punct = True
             continue
-        if skip_punct and tok.text in _FILLER_PUNCT:
+        start = row[_IDX]
+        if skip_punct and text[start:start + row[_LEN]] in _FILLER_PUNCT:
             continue
         skip_punct = False
-        parts.append(tok.text_with_ws)
+        parts.append(text[start:rows[i + 1][_IDX] if i + 1 < n else len(text)])  # the token and its space
     return "".join(parts).strip()
 
 
@@ -337,10 +350,10 @@ class FeatureExtractor:
 
     def __init__(self, fillers: Iterable[str], key_bits: KeyBits) -> None:
         from spacy import symbols
-        from spacy.attrs import ENT_IOB, ENT_TYPE, LEMMA, LOWER, NORM, POS, SENT_START
+        from spacy.attrs import ENT_IOB, ENT_TYPE, IDX, LEMMA, LENGTH, LOWER, NORM, POS, SENT_START
 
         self._content_tags = frozenset({symbols.NOUN, symbols.PROPN, symbols.VERB, symbols.ADJ})
-        self._attrs = [LOWER, NORM, LEMMA, SENT_START, POS, ENT_IOB, ENT_TYPE]
+        self._attrs = [LOWER, NORM, LEMMA, SENT_START, POS, ENT_IOB, ENT_TYPE, IDX, LENGTH]
         self.fillers = frozenset(phrase_key(w) for f in fillers for w in phrase_words(f)[:1])
         # spaCy leaves some contractions un-normalized ("should've" -> "'ve"); add the full word
         self._expand: dict[int, int] = {}
@@ -389,7 +402,7 @@ class FeatureExtractor:
         sid = -1
         last_lower = 0
         last_skipped = 0  # the last punctuation token, to spot "?" at a sentence end
-        for i, (lower, norm, lemma, start, pos, _, _) in enumerate(rows):
+        for i, (lower, norm, lemma, start, pos, _, _, _, _) in enumerate(rows):
             if start == 1 or sid < 0:
                 if last_skipped == question and sid >= 0:
                     questions.add(sid)
@@ -427,7 +440,10 @@ class FeatureExtractor:
         for k, s_id in enumerate(sent):
             first = spans[s_id][0] if spans[s_id][1] else k
             spans[s_id] = (first, k + 1)
-        feats = Features(au, keys, is_num, sent, doc_i, rows, frozenset(questions), spans, bits, word_bits, tags,
+        text = au.utterance.text
+        if rows and len(text) != rows[-1][_IDX] + len(doc[-1].text_with_ws):  # a Doc of other text
+            text = doc.text
+        feats = Features(au, keys, is_num, sent, doc_i, rows, frozenset(questions), spans, bits, word_bits, tags, text,
                          made_by=self)
         feats.cache["#fillers"] = self.fillers
         feats.cache["#content"] = content

@@ -8,6 +8,7 @@ grammar these types mirror.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Literal, Union
 
 from ..types import Severity, Speaker
@@ -363,10 +364,11 @@ class RuleSet:
     files: tuple[str, ...]
     warnings: tuple["RuleProblem", ...] = ()
 
-    @property
+    @cached_property
     def needs_entities(self) -> bool:
         """Whether anything here reads spaCy's named entities (a lexicon's ``entities``, a token
-        pattern on ``ENT_*``); when nothing does, annotation skips the entity recognizer."""
+        pattern on ``ENT_*``); when nothing does, annotation skips the entity recognizer.
+        Worked out once per rule set (the pipeline asks at every call)."""
         if any(lex.entities for lex in self.lexicons.values()):
             return True
         conditions: list[Condition] = [t.text for t in self.tones.values()]
