@@ -15,7 +15,7 @@ estimate does not know, the text cue built from the ``tones:`` section decides.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Callable, Mapping, Protocol, Sequence
+from typing import TYPE_CHECKING, Callable, Mapping, Protocol, Sequence
 
 from ..types import TONE_ORDER, Speaker
 from .features import CompiledLexicon, FeatureExtractor, Features, KeyBits, Match, PhraseIndex, phrase_key, word_keys
@@ -48,6 +48,10 @@ from .model import (
     ToneIs,
     UsesName,
 )
+from .tokens import compile_patterns
+
+if TYPE_CHECKING:  # pragma: no cover
+    from spacy.tokens import Doc
 
 
 @dataclass(eq=False)
@@ -554,7 +558,7 @@ def token_finder(finder: TokenFinder, key_bits: KeyBits,
     if all(bits for bits, _ in needs):
         for bits, _ in needs:
             gate_bit |= bits[0]
-    matchers: dict[int, object] = {}
+    matchers: dict[int, Callable[["Doc"], set[tuple[int, int]]]] = {}  # per vocabulary
 
     def possible(feats: Features) -> bool:
         have, tags_here = feats.bits, feats.tags
@@ -567,14 +571,10 @@ def token_finder(finder: TokenFinder, key_bits: KeyBits,
         if not possible(feats):
             return []
         doc = feats.doc
-        matcher = matchers.get(id(doc.vocab))
-        if matcher is None:
-            from spacy.matcher import Matcher
-
-            matcher = Matcher(doc.vocab)
-            matcher.add("tokens", patterns)
-            matchers[id(doc.vocab)] = matcher
-        spans = [(feats.content_pos(s), feats.content_pos(e)) for _, s, e in matcher(doc)]  # type: ignore[operator]
+        matches = matchers.get(id(doc.vocab))
+        if matches is None:
+            matches = matchers[id(doc.vocab)] = _pattern_matcher(patterns, doc.vocab)
+        spans = [(feats.content_pos(s), feats.content_pos(e)) for s, e in matches(doc)]
         spans = sorted({(s, e) for s, e in spans if s < e}, key=lambda se: (se[0], -se[1]))
         out: list[Match] = []
         for s, e in spans:  # longest first at each start, no overlaps
@@ -584,6 +584,19 @@ def token_finder(finder: TokenFinder, key_bits: KeyBits,
         return out
 
     return find, gate_bit
+
+
+def _pattern_matcher(patterns: list, vocab) -> Callable[["Doc"], set[tuple[int, int]]]:  # type: ignore[no-untyped-def]
+    """(start, end) of every match of ``patterns`` in a Doc: compiled here (``rules.tokens``)
+    when they only use what that supports, else by spaCy's ``Matcher``."""
+    compiled = compile_patterns(patterns, vocab)
+    if compiled is not None:
+        return compiled.matches
+    from spacy.matcher import Matcher
+
+    matcher = Matcher(vocab)
+    matcher.add("tokens", patterns)
+    return lambda doc: {(s, e) for _, s, e in matcher(doc)}
 
 
 def _plain_word(word: str) -> bool:

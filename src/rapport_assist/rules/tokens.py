@@ -1,0 +1,253 @@
+"""Token patterns (``says: {tokens: ...}``) matched in Python over the token table.
+
+Rules write token patterns in spaCy's ``Matcher`` syntax. spaCy's ``Matcher`` builds Token
+objects and re-checks every predicate for every token of every utterance; most rule patterns
+only test a few token attributes with equality, ``IN``, ``NOT_IN``, ``REGEX`` or a length
+comparison, with the operators ``!``, ``?``, ``*`` and ``+``. For those:
+
+* the attributes a finder tests are read for the whole utterance with one ``Doc.to_array``;
+* which token specs a token passes depends only on those values, so it is worked out once per
+  distinct combination of values and then read from a table;
+* the pattern is run as a small automaton over the tokens, giving every (start, end) the
+  ``Matcher`` would return, the same way (all matches, not only the longest).
+
+A pattern using anything else (other operators or attributes, extension attributes, fuzzy
+matching) is left to spaCy's ``Matcher``, so every valid pattern still works. A test compares
+the two on random patterns and utterances.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import TYPE_CHECKING, Any, Callable
+
+if TYPE_CHECKING:  # pragma: no cover
+    from spacy.tokens import Doc
+
+# attributes whose values are strings (compared as string-store ids)
+STRING_ATTRS = frozenset({"ORTH", "LOWER", "NORM", "LEMMA", "POS", "TAG", "DEP", "ENT_TYPE", "SHAPE", "PREFIX",
+                          "SUFFIX"})
+# lexical flags (True / False)
+FLAG_ATTRS = frozenset({"IS_ALPHA", "IS_ASCII", "IS_DIGIT", "IS_LOWER", "IS_UPPER", "IS_TITLE", "IS_PUNCT",
+                        "IS_SPACE", "IS_STOP", "IS_BRACKET", "IS_QUOTE", "IS_LEFT_PUNCT", "IS_RIGHT_PUNCT",
+                        "IS_CURRENCY", "LIKE_NUM", "LIKE_URL", "LIKE_EMAIL"})
+INT_ATTRS = frozenset({"LENGTH"})
+_COMPARE: dict[str, Callable[[int, int], bool]] = {
+    "==": lambda a, b: a == b, "!=": lambda a, b: a != b, ">=": lambda a, b: a >= b,
+    "<=": lambda a, b: a <= b, ">": lambda a, b: a > b, "<": lambda a, b: a < b,
+}
+_OPS = {None: (1, 1), "1": (1, 1), "!": (1, 1), "?": (0, 1), "*": (0, None), "+": (1, None)}
+_MAX_TABLE = 100_000  # distinct token value combinations remembered per pattern set
+
+
+class _Spec:
+    """One token spec: its tests (attribute position, test), whether it is negated (``!``),
+    and how often it may repeat (min, max; None for any)."""
+
+    def __init__(self, tests: list[tuple[int, Callable[[int], bool]]], negate: bool, repeat: tuple[int, int | None]):
+        self.tests = tests
+        self.negate = negate
+        self.repeat = repeat
+
+    def passes(self, key: tuple[int, ...]) -> bool:
+        return all(test(key[pos]) for pos, test in self.tests) is not self.negate
+
+
+class TokenPatterns:
+    """Compiled token patterns over one vocabulary; ``matches(doc)`` lists (start, end) pairs
+    as ``Matcher(doc)`` would (unordered, each once)."""
+
+    def __init__(self, patterns: list[list[dict[str, Any]]], vocab: Any) -> None:
+        from spacy import attrs
+
+        self._strings = vocab.strings
+        names: list[str] = []
+        compiled = [[self._spec(spec, names) for spec in pattern] for pattern in patterns]
+        self._attr_ids = [getattr(attrs, name) for name in names]
+        self._specs = [spec for pattern in compiled for spec in pattern]
+        self._patterns: list[_Automaton] = []
+        first = 0
+        for pattern in compiled:
+            self._patterns.append(_Automaton(list(range(first, first + len(pattern))), self._specs))
+            first += len(pattern)
+        self._table: dict[tuple[int, ...], frozenset[int]] = {}
+
+    # ------------------------------------------------------------ compiling
+
+    def _spec(self, spec: dict[str, Any], names: list[str]) -> _Spec:
+        op = spec.get("OP")
+        tests: list[tuple[int, Callable[[int], bool]]] = []
+        for name, value in spec.items():
+            if name == "OP":
+                continue
+            name = "ORTH" if name == "TEXT" else name
+            if name not in names:
+                names.append(name)
+            tests.append((names.index(name), self._test(name, value)))
+        return _Spec(tests, op == "!", _OPS[op])
+
+    def _test(self, name: str, value: Any) -> Callable[[int], bool]:
+        strings = self._strings
+        if name in STRING_ATTRS:
+            if isinstance(value, str):
+                wanted = strings.add(value)
+                return lambda v: v == wanted
+            op, arg = next(iter(value.items()))
+            if op == "IN":
+                allowed = frozenset(strings.add(w) for w in arg)
+                return lambda v: v in allowed
+            if op == "NOT_IN":
+                refused = frozenset(strings.add(w) for w in arg)
+                return lambda v: v not in refused
+            regex = re.compile(arg)  # REGEX: searched in the attribute's string, as spaCy does
+            return lambda v: regex.search(strings[v]) is not None
+        if name in FLAG_ATTRS:
+            flag = int(value)
+            return lambda v: v == flag
+        if isinstance(value, int):  # LENGTH: 3
+            return lambda v: v == value
+        checks = [(_COMPARE[op], arg) for op, arg in value.items()]
+        return lambda v: all(check(v, arg) for check, arg in checks)
+
+    # ------------------------------------------------------------ matching
+
+    def _passed(self, key: tuple[int, ...]) -> frozenset[int]:
+        passed = frozenset(i for i, spec in enumerate(self._specs) if spec.passes(key))
+        if len(self._table) >= _MAX_TABLE:
+            self._table.clear()
+        self._table[key] = passed
+        return passed
+
+    def matches(self, doc: "Doc") -> set[tuple[int, int]]:
+        n = len(doc)
+        if not n:
+            return set()
+        table = self._table
+        if self._attr_ids:
+            rows = doc.to_array(self._attr_ids).tolist()
+            keys = [tuple(r) for r in rows] if isinstance(rows[0], list) else [(r,) for r in rows]
+        else:  # only wildcards ({})
+            keys = [()] * n
+        passed = []
+        for key in keys:
+            got = table.get(key)
+            passed.append(got if got is not None else self._passed(key))
+        out: set[tuple[int, int]] = set()
+        for pattern in self._patterns:
+            pattern.run(passed, out)
+        return out
+
+
+class _Automaton:
+    """One pattern as a small automaton over token positions. A state is (spec position, whether
+    the spec there has matched at least once): every operator repeats at most "once" or "any
+    number of times", so that is all a state needs to remember."""
+
+    def __init__(self, pattern: list[int], specs: list[_Spec]) -> None:
+        self.pattern = pattern
+        self.length = len(pattern)
+        self.specs = [specs[i] for i in pattern]
+        self.fixed = all(spec.repeat == (1, 1) for spec in self.specs)
+        self.start = self._closure({(0, 0)}) - {(self.length, 0)}  # spaCy never matches no tokens
+        self.firsts = frozenset(pattern[pos] for pos, _ in self.start)
+        self._steps: dict[tuple[frozenset[tuple[int, int]], frozenset[int]], frozenset[tuple[int, int]]] = {}
+
+    def _closure(self, states: set[tuple[int, int]]) -> frozenset[tuple[int, int]]:
+        """Add the states reached by skipping specs already matched often enough."""
+        todo = list(states)
+        while todo:
+            pos, count = todo.pop()
+            if pos < self.length and count >= self.specs[pos].repeat[0] and (pos + 1, 0) not in states:
+                states.add((pos + 1, 0))
+                todo.append((pos + 1, 0))
+        return frozenset(states)
+
+    def _step(self, states: frozenset[tuple[int, int]], here: frozenset[int]) -> frozenset[tuple[int, int]]:
+        key = (states, here)
+        got = self._steps.get(key)
+        if got is None:
+            step: set[tuple[int, int]] = set()
+            for pos, count in states:
+                if pos < self.length and self.pattern[pos] in here:
+                    if self.specs[pos].repeat[1] is None:
+                        step.add((pos, 1))  # may match again
+                    step.add((pos + 1, 0))
+            got = self._closure(step)
+            if len(self._steps) >= _MAX_TABLE:
+                self._steps.clear()
+            self._steps[key] = got
+        return got
+
+    def run(self, passed: list[frozenset[int]], out: set[tuple[int, int]]) -> None:
+        """Add every (start, end) the pattern matches to ``out``."""
+        n, length, firsts = len(passed), self.length, self.firsts
+        if self.fixed:
+            pattern = self.pattern
+            for start in range(n - length + 1):
+                if pattern[0] in passed[start] and all(pattern[k] in passed[start + k] for k in range(1, length)):
+                    out.add((start, start + length))
+            return
+        final = (length, 0)
+        for start in range(n):
+            if firsts.isdisjoint(passed[start]):
+                continue
+            states = self.start
+            i = start
+            while states and i < n:
+                states = self._step(states, passed[i])
+                i += 1
+                if final in states:
+                    out.add((start, i))
+
+
+def compile_patterns(patterns: list[list[dict[str, Any]]], vocab: Any) -> TokenPatterns | None:
+    """``TokenPatterns`` for these patterns, or None when one uses what only spaCy's ``Matcher``
+    does (then use that)."""
+    if not all(isinstance(p, list) and p and all(supported(spec) for spec in p) for p in patterns):
+        return None
+    return TokenPatterns([[{_key(k): v for k, v in spec.items()} for spec in p] for p in patterns], vocab)
+
+
+def _key(name: str) -> str:
+    return name.upper()
+
+
+def supported(spec: Any) -> bool:
+    """Can a token spec be matched here (see the module's description)?"""
+    if not isinstance(spec, dict) or len({k.upper() if isinstance(k, str) else k for k in spec}) != len(spec):
+        return False
+    for raw, value in spec.items():
+        if not isinstance(raw, str):
+            return False
+        name = raw.upper()
+        if name == "OP":
+            if value not in _OPS:
+                return False
+            continue
+        name = "ORTH" if name == "TEXT" else name
+        if name in STRING_ATTRS:
+            if isinstance(value, str):
+                continue
+            if not isinstance(value, dict) or len(value) != 1:
+                return False
+            op, arg = next(iter(value.items()))
+            if op in ("IN", "NOT_IN") and isinstance(arg, list) and all(isinstance(w, str) for w in arg):
+                continue
+            if op == "REGEX" and isinstance(arg, str):
+                continue
+            return False
+        elif name in FLAG_ATTRS:
+            if not isinstance(value, bool):
+                return False
+        elif name in INT_ATTRS:
+            if isinstance(value, bool):
+                return False
+            if isinstance(value, int):
+                continue
+            if not (isinstance(value, dict) and value
+                    and all(op in _COMPARE and isinstance(arg, int) and not isinstance(arg, bool)
+                            for op, arg in value.items())):
+                return False
+        else:
+            return False
+    return True
