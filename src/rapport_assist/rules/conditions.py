@@ -259,14 +259,14 @@ class Compiler:
         intro = self.lexicons[cond.intro]
 
         def uses_name(ctx: EvalContext) -> list[Match] | None:
-            names: set[str] = set()
+            names: set[int] = set()
             for ref in ctx.reference:
                 names |= given_names(intro, ref)
             if not names:
                 return None
             feats = ctx.feats
-            hits = [Match(k, k + 1, "name", feats) for k in range(len(feats.keys))
-                    if feats.doc[feats.doc_i[k]].lower_ in names]
+            rows, doc_i = feats.rows, feats.doc_i
+            hits = [Match(k, k + 1, "name", feats) for k in range(len(doc_i)) if rows[doc_i[k]][0] in names]
             return hits or None
 
         return uses_name
@@ -662,27 +662,38 @@ def subject_finder(finder: SubjectFinder, verbs: frozenset[int],
     return find, bit
 
 
-def given_names(intro: CompiledLexicon, feats: Features) -> set[str]:
-    """Lowercase names someone gave in this turn: proper nouns ("Dana Whitfield.", and PERSON
-    entities when the entity recognizer ran), and the word(s) right after a phrase of the
-    ``intro`` lexicon ("my name is Dana", "this is dana")."""
+def given_names(intro: CompiledLexicon, feats: Features) -> frozenset[int]:
+    """Names someone gave in this turn, as lowercase keys: proper nouns ("Dana Whitfield.", and
+    PERSON entities when the entity recognizer ran), and the word(s) right after a phrase of
+    the ``intro`` lexicon ("my name is Dana", "this is dana"); cached."""
     key = "names:" + intro.name
     cached = feats.cache.get(key)
     if cached is not None:
         return cached  # type: ignore[return-value]
-    doc = feats.doc
     from spacy.symbols import PERSON, PROPN
 
-    names = {t.lower_ for label, start, end in feats.ents() if label == PERSON
-             for t in doc[start:end] if t.is_alpha and not t.is_stop}
-    names.update(doc[i].lower_ for i, row in enumerate(feats.rows)
-                 if row[4] == PROPN and doc[i].is_alpha and len(doc[i]) > 1 and not doc[i].is_stop)
+    rows = feats.rows
+    doc = feats.doc
+    text = feats.text
+    names = {rows[i][0] for label, start, end in feats.ents() if label == PERSON for i in range(start, end)
+             if _name_word(doc, text, rows[i], short=True)}
+    names.update(row[0] for row in rows if row[4] == PROPN and _name_word(doc, text, row))
     for m in lexicon_matches(intro, feats):
         for k in range(m.end, min(m.end + 2, len(feats.keys))):
-            tok = doc[feats.doc_i[k]]
-            if feats.sent[k] != feats.sent[m.start] or not tok.is_alpha or tok.is_stop:
+            i = feats.doc_i[k]
+            if feats.sent[k] != feats.sent[m.start] or not _name_word(doc, text, rows[i], short=True):
                 break
+            tok = doc[i]
             if tok.pos_ in ("PROPN", "NOUN", "ADJ", "X") or tok.text[:1].isupper():
-                names.add(tok.lower_)
-    feats.cache[key] = names
-    return names
+                names.add(rows[i][0])
+    found = feats.cache[key] = frozenset(names)
+    return found
+
+
+def _name_word(doc: "Doc", text: str, row: list[int], short: bool = False) -> bool:
+    """Could this token be (part of) a name: letters only, not a stop word (and, unless
+    ``short``, longer than one letter)?"""
+    word = text[row[7]:row[7] + row[8]]
+    if not word.isalpha() or (not short and len(word) < 2):
+        return False
+    return not doc.vocab[row[0]].is_stop

@@ -87,6 +87,13 @@ class RuleEngine:
         compiled = [self._compile(rule, compiler) for rule in ruleset.rules]
         self._rules = [c for c in compiled if c.event is None]
         self._event_rules = [c for c in compiled if c.event is not None]
+        # per speaker, the rules whose trigger that speaker can say: (position, two pre-filter masks
+        # the utterance's bits must both meet; 0, 0 for none). Two masks are enough to skip most
+        # rules (a gate is a necessary condition: leaving masks out only lets more rules through)
+        self._triggers = {speaker: [(i, *_two_masks(c.gate.masks)) for i, c in enumerate(self._rules)  # type: ignore[union-attr]
+                                    if c.gate.speaker in (None, speaker)]  # type: ignore[union-attr]
+                          for speaker in Speaker}
+        self._busy: set[int] = set()  # rules with an open expectation or in an episode: step on every turn
         self._states: list[_State] = []
         self._event_states: list[_State] = []
         self._last: dict[Speaker, Features] = {}
@@ -120,6 +127,7 @@ class RuleEngine:
         """Forget everything about the previous call."""
         self._states = [_State() for _ in self._rules]
         self._event_states = [_State() for _ in self._event_rules]
+        self._busy = set()
         self._last = {}
         self._last_utterance = None
         self._history = deque(maxlen=HISTORY)
@@ -130,12 +138,21 @@ class RuleEngine:
         speaker = au.utterance.speaker
         ctx = EvalContext(feats, self._last.get(speaker.other()), history=self._history)
         out: list[Output] = []
-        for compiled, state in zip(self._rules, self._states):
-            if state.pending is None and not state.latched and not compiled.gate.admits(feats):  # type: ignore[union-attr]
-                continue  # idle, and its trigger cannot match here: nothing to do
-            nudge = self._step(compiled, state, feats, ctx)
+        bits, busy = feats.bits, self._busy
+        # idle rules whose trigger cannot match here have nothing to do: step the others, in order
+        todo = [i for i, a, b in self._triggers[speaker] if not a or (bits & a and bits & b)]
+        if busy:
+            todo = sorted(busy.union(todo))
+        rules, states = self._rules, self._states
+        for i in todo:
+            state = states[i]
+            nudge = self._step(rules[i], state, feats, ctx)
             if nudge is not None:
                 out.append(nudge)
+            if state.pending is None and not state.latched:
+                busy.discard(i)
+            else:
+                busy.add(i)
         self._last[speaker] = feats
         self._last_utterance = au.utterance
         self._history.append(EvalContext(feats, ctx.other_last, tones=ctx.tones))
@@ -333,6 +350,12 @@ class RuleEngine:
                     break
         message = rule.message.format(quote=evidence[0].text if evidence else "", rewrite="")
         return _nudge(rule, message, event.t_s, index, evidence, None)
+
+
+def _two_masks(masks: tuple[int, ...]) -> tuple[int, int]:
+    if not masks:
+        return 0, 0
+    return masks[0], masks[1] if len(masks) > 1 else masks[0]
 
 
 def event_matches(test: EventIs, event: SignalEvent) -> bool:
