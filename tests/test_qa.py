@@ -247,8 +247,9 @@ def test_ctrl_c_stops_the_command_and_the_same_command_finishes(corpus, tmp_path
     (folder / "opening-2026-11-03.wav").write_bytes(bytes(extra))
     calls = {"opening-2026-11-02", "opening-2026-11-03", "middle"}
     out, cache = tmp_path / "out", tmp_path / "cache"  # an empty cache: every call takes seconds
+    # each call on its own (packed, the short calls would all finish together)
     cmd = [sys.executable, "-m", "rapport_assist.cli", "qa", str(folder), "--out", str(out), "--cache", str(cache),
-           "--workers", "1"]
+           "--workers", "1", "--no-pack-calls"]
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         deadline = time.monotonic() + 240
@@ -272,3 +273,39 @@ def test_ctrl_c_stops_the_command_and_the_same_command_finishes(corpus, tmp_path
     assert rerun.returncode == 10, rerun.stderr  # the corrupt file
     assert f"({len(finished)} skipped as finished)" in rerun.stderr
     assert {p.parent.name for p in out.glob("calls/*/call.json")} == calls
+
+
+def test_short_calls_share_recognition_windows_and_come_apart_intact(corpus, tmp_path) -> None:
+    """Packed together (the default), short calls are recognized in one batch; each call still
+    gets its own timeline, cache entry and outputs, with the words it gets alone (near enough:
+    Whisper hears them beside other speech), and a transcript or an unreadable file goes alone."""
+    import difflib
+
+    from rapport_assist.qa.runner import group_tasks, plan, process_calls
+    from rapport_assist.qa.cache import TranscriptCache
+
+    calls, _ = discover([corpus])
+    packed_settings = QaSettings(out_dir=tmp_path / "packed", cache_dir=tmp_path / "cache-packed",
+                                 rule_paths=(default_rules_dir(),))
+    alone_settings = QaSettings(out_dir=tmp_path / "alone", cache_dir=tmp_path / "cache-alone",
+                                rule_paths=(default_rules_dir(),), pack_calls=False)
+    todo, _ = plan(calls, packed_settings)
+    groups = group_tasks(todo, packed_settings)
+    assert sorted([t.call.id for t in g] for g in groups) == [["corrupt"], ["middle", "opening-2026-11-02"], ["script"]]
+    assert all(len(g) == 1 for g in group_tasks(todo, alone_settings))
+
+    group = next(g for g in groups if len(g) == 2)
+    packed = process_calls(group, packed_settings)
+    alone = [process_calls([t], alone_settings)[0] for t in group]
+    assert [o.status for o in packed] == [o.status for o in alone] == ["done", "done"]
+    assert all(o.recognized for o in packed)
+    for task in group:
+        assert TranscriptCache(packed_settings.cache_dir).get(task.key) is not None
+        texts = {}
+        for name in ("packed", "alone"):
+            events = _events(tmp_path / name / "calls" / task.call.id / "events.jsonl")
+            texts[name] = " ".join(e["text"] for e in events if e["type"] == "utterance")
+        words = [texts[name].lower().split() for name in ("packed", "alone")]
+        assert words[0] and difflib.SequenceMatcher(None, *words, autojunk=False).ratio() >= 0.8, texts
+    # once cached, the same calls are no longer grouped: nothing is left to recognize
+    assert all(len(g) == 1 for g in group_tasks(todo, packed_settings))

@@ -165,6 +165,9 @@ def _add_qa_parser(sub) -> None:
                     help="run on a Dask cluster: tcp://HOST:8786, or local[:N] for N worker processes here")
     qp.add_argument("--force", action="store_true", help="redo finished calls (the transcript cache still applies)")
     qp.add_argument("--no-report", action="store_true", help="no per-call HTML (events.jsonl and the summary only)")
+    qp.add_argument("--no-pack-calls", action="store_true",
+                    help="recognize each call on its own (default: short calls share recognition windows, which is "
+                         "faster; a call's words then depend a little on the calls beside it)")
     _add_corpus_options(qp)
     qp.add_argument("--debug", action="store_true", help="show tracebacks")
 
@@ -465,7 +468,8 @@ def _qa_settings(args: argparse.Namespace, out_dir: Path, workers: int):
     return QaSettings(out_dir=out_dir.absolute(), cache_dir=(args.cache or default_cache_dir()).absolute(),
                       rule_paths=tuple(p.resolve() for p in rules), model_dir=Path(args.model) if args.model else None,
                       compute_type=args.compute_type, threads=threads, batch=not args.no_batch,
-                      report=not getattr(args, "no_report", False))
+                      report=not getattr(args, "no_report", False),
+                      pack_calls=not getattr(args, "no_pack_calls", False))
 
 
 def _qa_command(args: argparse.Namespace, stderr: IO[str]) -> int:

@@ -224,7 +224,7 @@ class Recognizer:
 
     def recognize_batch(self, segments: Sequence[SpeechSegment], window_s: float = PACK_WINDOW_S,
                         gap_s: float = PACK_GAP_S, batch_size: int = PACK_BATCH,
-                       mix_sides: bool = False) -> list[Recognition | None]:
+                        mix_sides: bool = False, groups: Sequence[int] | None = None) -> list[Recognition | None]:
         """Recognize many segments at once, for batch QA: what ``recognize`` gives for each, in order,
         but packed instead of one decode per segment.
 
@@ -235,6 +235,10 @@ class Recognizer:
         word goes back to the segment its middle falls in. Whisper's encoder costs the same for a
         30 s window as for one word, so a window of ten utterances costs about one utterance.
         The text guards then judge each segment on its own words.
+
+        ``groups``: which call each segment belongs to, when segments of several calls are
+        recognized together (batch QA packs short calls into shared windows); each side of
+        each call stays in order, calls one after another.
         """
         results: list[Recognition | None] = [None] * len(segments)
         kept: list[int] = []
@@ -247,10 +251,11 @@ class Recognizer:
                              segment.end_s, reason)
         if not kept:
             return results
+        group = (lambda i: groups[i]) if groups is not None else (lambda i: 0)
         if mix_sides:  # call order, both sides in the same windows
-            kept.sort(key=lambda i: (segments[i].start_s, segments[i].speaker.value))
+            kept.sort(key=lambda i: (group(i), segments[i].start_s, segments[i].speaker.value))
         else:  # each side in call order, a window holds one side
-            kept.sort(key=lambda i: (segments[i].speaker.value, segments[i].start_s))
+            kept.sort(key=lambda i: (segments[i].speaker.value, group(i), segments[i].start_s))
         gap = np.zeros(int(gap_s * STREAM_RATE_HZ), dtype=np.float32)
         window_samples = int(window_s * STREAM_RATE_HZ)
         pieces: list[np.ndarray] = []

@@ -228,10 +228,39 @@ def open_replay(spec: ReplayInput, recognizer_factory, endpointer_options: "Endp
     recognizer = recognizer_factory()
 
     def generate() -> Iterator[Utterance | SpeechActivity]:
-        segments: list[SpeechSegment] = []
-        for speaker, samples in channels.items():
-            segments.extend(endpoint_channel(speaker, samples, options))
+        segments = endpoint_channels(channels, options)
         recognitions = recognizer.recognize_batch(segments) if batch else None
         yield from recognize_segments(segments, recognizer, recognitions)
 
     return ReplaySource(generate(), audio_s=duration, notes=notes)
+
+
+@dataclass
+class EndpointedRecording:
+    """A recording decoded and cut into speech segments, not yet recognized (batch QA
+    recognizes the segments of several recordings together)."""
+
+    segments: list[SpeechSegment]
+    audio_s: float
+    notes: list[Status]
+
+    def source(self, recognizer: "Recognizer", recognitions: "Sequence[Recognition | None]") -> ReplaySource:
+        """The replay, once its segments are recognized (``recognitions``, in segment order)."""
+        return ReplaySource(recognize_segments(self.segments, recognizer, recognitions), audio_s=self.audio_s,
+                            notes=self.notes)
+
+
+def endpoint_recording(spec: ReplayInput, endpointer_options: "EndpointerOptions | None" = None) -> EndpointedRecording:
+    """Check, decode and endpoint a recording (not a transcript); BadInput when it cannot be read."""
+    from .endpoint import EndpointerOptions
+
+    spec.check()
+    channels, duration, notes = _audio_channels(spec)
+    return EndpointedRecording(endpoint_channels(channels, endpointer_options or EndpointerOptions()), duration, notes)
+
+
+def endpoint_channels(channels: dict[Speaker, np.ndarray], options: "EndpointerOptions") -> list[SpeechSegment]:
+    segments: list[SpeechSegment] = []
+    for speaker, samples in channels.items():
+        segments.extend(endpoint_channel(speaker, samples, options))
+    return segments

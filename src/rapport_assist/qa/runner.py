@@ -1,7 +1,9 @@
 """Run calls end to end, resumably, on a local process pool or a Dask cluster.
 
-``process_call`` does one call: its timeline from the cache or from recognition (batch mode),
-then annotation, signals and rules (``CallPipeline``), then its outputs in ``OUT/calls/<id>/``:
+``process_calls`` does a group of calls (``group_tasks``: short recordings are recognized
+together, so they share Whisper's 30 s windows): each call's timeline from the cache or from
+recognition (batch mode), then annotation, signals and rules (``CallPipeline``), then its
+outputs in ``OUT/calls/<id>/``:
 ``events.jsonl``, ``report.html`` and, written last, ``call.json``, the done-marker (its key
 covers the audio, recognition settings and rules, so a finished call is skipped and a changed
 one is redone). Every file is written to a temporary name and renamed, so an interrupted
@@ -48,6 +50,7 @@ class QaSettings:
     batch: bool = True
     endpointer: EndpointerOptions = field(default_factory=EndpointerOptions)
     report: bool = True
+    pack_calls: bool = True  # recognize short calls together, in shared windows (see ``group_tasks``)
 
     def recognizer_options(self):
         from ..recognizer import RecognizerOptions
@@ -148,43 +151,123 @@ def read_done(out_dir: Path, call_id: str) -> dict[str, Any] | None:
 
 def timeline_for(call: CallInput, key: str, worker: _Worker) -> tuple[CachedTimeline, bool]:
     """The call's timeline from the cache, or recognized now and cached; and whether it was recognized."""
+    ready = ready_timeline(call, key, worker)
+    if ready is not None:
+        return ready, False
     from ..sources import open_replay
 
-    if call.spec.is_transcript:
-        source = open_replay(call.spec, worker.recognizer)
-        return CachedTimeline(tuple(source.items()), None), False
-    cached = worker.cache.get(key)
-    if cached is not None:
-        return cached, False
     source = open_replay(call.spec, worker.recognizer, worker.settings.endpointer, batch=worker.settings.batch)
     timeline = CachedTimeline(tuple(source.items()), source.audio_s)
     worker.cache.put(key, timeline, {"call": call.id, "files": [str(f) for f in call.files]})
     return timeline, True
 
 
+def ready_timeline(call: CallInput, key: str, worker: _Worker) -> CachedTimeline | None:
+    """A transcript's timeline, or a recording's from the cache; None when it must be recognized."""
+    if call.spec.is_transcript:
+        from ..sources import open_replay
+
+        source = open_replay(call.spec, worker.recognizer)
+        return CachedTimeline(tuple(source.items()), None)
+    return worker.cache.get(key)
+
+
 def process_call(call: CallInput, settings: QaSettings, key: str, rules_digest: str) -> CallOutcome:
     """Process one call and write its outputs; errors in the input become an error outcome."""
+    return process_calls([Task(call, key, rules_digest)], settings)[0]
+
+
+def process_calls(tasks: Sequence["Task"], settings: QaSettings) -> list[CallOutcome]:
+    """Process a group of calls (``group_tasks``) and write each one's outputs; one outcome per
+    task, in order. The recordings that miss the cache are recognized together, packed into
+    shared windows (``Recognizer.recognize_batch``), then each call goes on alone: a call that
+    cannot be read, or fails later, is an error outcome and the others complete."""
     worker = _worker_for(settings)
     with worker.lock:
-        started = time.perf_counter()
-        try:
-            return _process(call, settings, key, rules_digest, worker, started)
-        except RapportError as exc:
-            return CallOutcome(call.id, "error", error=exc.one_line(), processing_s=time.perf_counter() - started,
-                               files=tuple(map(str, call.files)), worker=worker.name)
-        except MemoryError:
-            raise
-        except Exception as exc:  # one bad call must not stop a batch of thousands
-            return CallOutcome(call.id, "error", error=f"internal error: {exc.__class__.__name__}: {exc}",
-                               processing_s=time.perf_counter() - started, files=tuple(map(str, call.files)),
-                               worker=worker.name)
+        ready: dict[int, tuple[CachedTimeline, bool, float]] = {}  # task -> timeline, recognized, seconds
+        failed: dict[int, CallOutcome] = {}
+        recordings: dict[int, Any] = {}  # task -> EndpointedRecording still to recognize
+        for n, task in enumerate(tasks):
+            started = time.perf_counter()
+            try:
+                timeline = ready_timeline(task.call, task.key, worker)
+                if timeline is not None:
+                    ready[n] = (timeline, False, time.perf_counter() - started)
+                elif not settings.batch:
+                    timeline, recognized = timeline_for(task.call, task.key, worker)
+                    ready[n] = (timeline, recognized, time.perf_counter() - started)
+                else:
+                    from ..sources import endpoint_recording
+
+                    recordings[n] = endpoint_recording(task.call.spec, settings.endpointer)
+            except Exception as exc:  # noqa: BLE001 - one bad call must not stop a batch of thousands
+                failed[n] = _error_outcome(task.call, exc, started, worker)
+        if recordings:
+            ready.update(_recognize_together(tasks, recordings, worker, failed))
+        outcomes = []
+        for n, task in enumerate(tasks):
+            if n in failed:
+                outcomes.append(failed[n])
+                continue
+            timeline, recognized, spent = ready[n]
+            started = time.perf_counter() - spent
+            try:
+                outcomes.append(_finish(task, settings, timeline, recognized, worker, started))
+            except Exception as exc:  # noqa: BLE001
+                outcomes.append(_error_outcome(task.call, exc, started, worker))
+        return outcomes
 
 
-def _process(call: CallInput, settings: QaSettings, key: str, rules_digest: str, worker: _Worker,
-             started: float) -> CallOutcome:
+def _recognize_together(tasks: Sequence["Task"], recordings: dict[int, Any], worker: _Worker,
+                        failed: dict[int, CallOutcome]) -> dict[int, tuple[CachedTimeline, bool, float]]:
+    """Recognize the segments of several recordings in one packed batch, then cache each call's
+    timeline. If the batch fails, each call is recognized alone, so only a bad one fails."""
+    started = time.perf_counter()
+    order = list(recordings)
+    segments = [seg for n in order for seg in recordings[n].segments]
+    groups = [k for k, n in enumerate(order) for _ in recordings[n].segments]
+    recognizer = worker.recognizer()
+    try:
+        found = recognizer.recognize_batch(segments, groups=groups) if segments else []
+        per_call = {}
+        at = 0
+        for n in order:
+            count = len(recordings[n].segments)
+            per_call[n] = found[at:at + count]
+            at += count
+    except Exception:  # noqa: BLE001 - fall back to one call at a time
+        per_call = {}
+        for n in order:
+            try:
+                per_call[n] = recognizer.recognize_batch(recordings[n].segments)
+            except Exception as exc:  # noqa: BLE001
+                failed[n] = _error_outcome(tasks[n].call, exc, started, worker)
+    total_audio = sum(recordings[n].audio_s for n in per_call) or 1.0
+    spent = time.perf_counter() - started
+    out = {}
+    for n, recognitions in per_call.items():
+        task = tasks[n]
+        source = recordings[n].source(recognizer, recognitions)
+        timeline = CachedTimeline(tuple(source.items()), source.audio_s)
+        worker.cache.put(task.key, timeline, {"call": task.call.id, "files": [str(f) for f in task.call.files]})
+        out[n] = (timeline, True, spent * recordings[n].audio_s / total_audio)  # its share of the batch
+    return out
+
+
+def _error_outcome(call: CallInput, exc: BaseException, started: float, worker: _Worker) -> CallOutcome:
+    if isinstance(exc, MemoryError):
+        raise exc
+    error = exc.one_line() if isinstance(exc, RapportError) else f"internal error: {exc.__class__.__name__}: {exc}"
+    return CallOutcome(call.id, "error", error=error, processing_s=time.perf_counter() - started,
+                       files=tuple(map(str, call.files)), worker=worker.name)
+
+
+def _finish(task: "Task", settings: QaSettings, timeline: CachedTimeline, recognized: bool, worker: _Worker,
+            started: float) -> CallOutcome:
+    """Rules over a call's timeline, and its outputs: events.jsonl, report.html, then call.json."""
     from ..sources import TRANSCRIPT_READ_AHEAD, Timeline
 
-    timeline, recognized = timeline_for(call, key, worker)
+    call = task.call
     events = [e.to_json() for e in worker.pipeline.run(Timeline(iter(timeline.items), TRANSCRIPT_READ_AHEAD),
                                                         audio_s=timeline.audio_s)]
     stats = call_stats(events)
@@ -197,7 +280,7 @@ def _process(call: CallInput, settings: QaSettings, key: str, rules_digest: str,
     elapsed = time.perf_counter() - started
     outcome = CallOutcome(call.id, "done", audio_s=timeline.audio_s, processing_s=elapsed, recognized=recognized,
                           stats=stats, files=tuple(map(str, call.files)), worker=worker.name)
-    write_atomic(folder / "call.json", json.dumps(outcome_to_json(outcome, done_key(key, rules_digest)),
+    write_atomic(folder / "call.json", json.dumps(outcome_to_json(outcome, done_key(task.key, task.rules_digest)),
                                                   ensure_ascii=False, indent=1) + "\n")
     return outcome
 
@@ -257,24 +340,79 @@ def _ignore_sigint() -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
 
 
-def _run_task(task_and_settings: tuple[Task, QaSettings]) -> CallOutcome:
-    task, settings = task_and_settings
-    return process_call(task.call, settings, task.key, task.rules_digest)
+PACK_CALLS_S = 240.0  # short calls are recognized together, up to this much call audio per group
+PACK_CALLS_MAX = 16  # and at most this many calls
+
+
+def group_tasks(tasks: Sequence[Task], settings: QaSettings) -> list[list[Task]]:
+    """The tasks as groups a worker does together (``process_calls``).
+
+    Whisper encodes 30 s windows whatever they hold, so the last, part-empty window of each side
+    of each call costs as much as a full one; on short calls that is most of the work. Recordings
+    shorter than ``PACK_CALLS_S`` that miss the transcript cache are grouped (in call-id order,
+    up to ``PACK_CALLS_S`` of audio and ``PACK_CALLS_MAX`` calls) so their segments share
+    windows. Each call's words then depend a little on the calls beside it, as they already
+    depend on its own neighbouring utterances; the grouping depends only on the calls to do,
+    so a local run and a cluster run group alike. Transcripts, cached calls, long calls and
+    recordings whose length cannot be read go alone; ``pack_calls=False`` (``--no-pack-calls``)
+    keeps every call alone."""
+    if not (settings.pack_calls and settings.batch):
+        return [[t] for t in tasks]
+    cache = TranscriptCache(settings.cache_dir)
+    groups: list[list[Task]] = []
+    current: list[Task] = []
+    current_s = 0.0
+    for task in sorted(tasks, key=lambda t: t.call.id):
+        length = None if task.call.spec.is_transcript or cache.path(task.key).exists() else _audio_length(task.call)
+        if length is None or length >= PACK_CALLS_S:
+            groups.append([task])
+            continue
+        if current and (current_s + length > PACK_CALLS_S or len(current) >= PACK_CALLS_MAX):
+            groups.append(current)
+            current, current_s = [], 0.0
+        current.append(task)
+        current_s += length
+    if current:
+        groups.append(current)
+    return groups
+
+
+def _audio_length(call: CallInput) -> float | None:
+    """A recording's length from its header (the longer side of a pair), or None if unreadable."""
+    import av
+
+    longest = 0.0
+    for path in call.files:
+        try:
+            with av.open(str(path)) as container:
+                if container.duration is None:
+                    return None
+                longest = max(longest, container.duration / 1_000_000)
+        except (OSError, av.error.FFmpegError, ValueError):
+            return None
+    return longest
+
+
+def _run_group(group_and_settings: tuple[list[Task], QaSettings]) -> list[CallOutcome]:
+    group, settings = group_and_settings
+    return process_calls(group, settings)
 
 
 def run_local(tasks: Sequence[Task], settings: QaSettings, workers: int) -> Iterable[CallOutcome]:
     """Outcomes as calls finish: in this process when ``workers`` is 1, else on a process pool."""
-    if workers <= 1 or len(tasks) <= 1:
-        for task in tasks:
-            yield _run_task((task, settings))
+    groups = group_tasks(tasks, settings)
+    if workers <= 1 or len(groups) <= 1:
+        for group in groups:
+            yield from _run_group((group, settings))
         return
     ctx = multiprocessing.get_context("spawn")  # no fork of a process that may hold model threads
-    pool = ctx.Pool(min(workers, len(tasks)), initializer=_ignore_sigint)
+    pool = ctx.Pool(min(workers, len(groups)), initializer=_ignore_sigint)
     finished = False
     try:
-        # longest calls first keeps the pool busy to the end
-        ordered = sorted(tasks, key=lambda t: -sum(_size(f) for f in t.call.files))
-        yield from pool.imap_unordered(_run_task, [(t, settings) for t in ordered])
+        # biggest groups first keeps the pool busy to the end
+        ordered = sorted(groups, key=lambda g: -sum(_size(f) for t in g for f in t.call.files))
+        for outcomes in pool.imap_unordered(_run_group, [(g, settings) for g in ordered]):
+            yield from outcomes
         finished = True
     finally:
         if finished:
@@ -324,10 +462,10 @@ def run_cluster(tasks: Sequence[Task], settings: QaSettings, address: str) -> It
         raise UsageError(f"cannot reach the Dask scheduler at {address}: {exc}",
                          "start it with 'dask scheduler' and workers with 'dask worker ADDRESS'") from None
     try:
-        futures = [client.submit(process_call, t.call, settings, t.key, t.rules_digest, pure=False,
-                                 key=f"qa-{t.call.id}-{t.key[:12]}") for t in tasks]
+        futures = [client.submit(process_calls, g, settings, pure=False, key=f"qa-{g[0].call.id}-{g[0].key[:12]}")
+                   for g in group_tasks(tasks, settings)]
         for future in as_completed(futures):
-            yield future.result()
+            yield from future.result()
     finally:
         client.close()
         if cluster is not None:
