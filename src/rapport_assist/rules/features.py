@@ -15,7 +15,7 @@ from __future__ import annotations
 import re
 from bisect import bisect_left
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Iterable, Sequence
+from typing import TYPE_CHECKING, Callable, Iterable, Sequence
 
 from ..annotate import AnnotatedUtterance
 from .model import Lexicon, Phrase
@@ -57,15 +57,16 @@ def phrase_words(text: str) -> list[str]:
 PhraseKey = frozenset[int]
 
 
-def compile_phrase(text: str) -> tuple[PhraseKey, ...]:
-    """A phrase as a tuple of alternative-key sets (``{NUM}`` for ``<num>``)."""
+def compile_phrase(text: str, key: Callable[[str], object] = phrase_key) -> tuple[PhraseKey, ...]:
+    """A phrase as a tuple of alternative-key sets (``{NUM}`` for ``<num>``). ``key``: how a word
+    becomes a key (spaCy's hash; ``str`` compares phrases without loading spaCy)."""
     tokens: list[PhraseKey] = []
     for chunk in text.split():
         if "|" in chunk:
             alts = [w for a in chunk.split("|") for w in phrase_words(a)[:1]]
-            tokens.append(frozenset(NUM if a == "<num>" else phrase_key(a) for a in alts))
+            tokens.append(frozenset(NUM if a == "<num>" else key(a) for a in alts))  # type: ignore[misc]
         else:
-            tokens.extend(frozenset((NUM if w == "<num>" else phrase_key(w),)) for w in phrase_words(chunk))
+            tokens.extend(frozenset((NUM if w == "<num>" else key(w),)) for w in phrase_words(chunk))  # type: ignore[misc]
     return tuple(tokens)
 
 

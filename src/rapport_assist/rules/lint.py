@@ -41,9 +41,9 @@ def lint(ruleset: RuleSet, used_lexicons: Iterable[str] = ()) -> list[RuleProble
             out.append(_at(lex.loc, f"lexicon {name!r} is never used by a rule, a tone or a signal cue",
                            "use it in 'says:', or delete it"))
         seen: dict[tuple[frozenset[int], ...], str] = {}
-        vetoes = [compile_phrase(p.text) for p in lex.except_]
+        vetoes = [compile_phrase(p.text, str) for p in lex.except_]
         for phrase in lex.phrases:
-            key = compile_phrase(phrase.text)
+            key = compile_phrase(phrase.text, str)
             if key in seen:
                 out.append(_at(phrase.loc, f"phrase {phrase.text!r} of lexicon {name!r} repeats {seen[key]!r}",
                                "delete one of them"))

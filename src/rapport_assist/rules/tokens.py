@@ -25,8 +25,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from spacy.tokens import Doc
 
 # attributes whose values are strings (compared as string-store ids)
-STRING_ATTRS = frozenset({"ORTH", "LOWER", "NORM", "LEMMA", "POS", "TAG", "DEP", "ENT_TYPE", "SHAPE", "PREFIX",
-                          "SUFFIX"})
+STRING_ATTRS = frozenset({"ORTH", "LOWER", "NORM", "LEMMA", "POS", "TAG", "DEP", "ENT_TYPE", "SHAPE"})
 # lexical flags (True / False)
 FLAG_ATTRS = frozenset({"IS_ALPHA", "IS_ASCII", "IS_DIGIT", "IS_LOWER", "IS_UPPER", "IS_TITLE", "IS_PUNCT",
                         "IS_SPACE", "IS_STOP", "IS_BRACKET", "IS_QUOTE", "IS_LEFT_PUNCT", "IS_RIGHT_PUNCT",
@@ -234,6 +233,10 @@ def supported(spec: Any) -> bool:
             if op in ("IN", "NOT_IN") and isinstance(arg, list) and all(isinstance(w, str) for w in arg):
                 continue
             if op == "REGEX" and isinstance(arg, str):
+                try:
+                    re.compile(arg)
+                except re.error:
+                    return False
                 continue
             return False
         elif name in FLAG_ATTRS:
