@@ -558,7 +558,7 @@ def token_finder(finder: TokenFinder, key_bits: KeyBits,
     if all(bits for bits, _ in needs):
         for bits, _ in needs:
             gate_bit |= bits[0]
-    matchers: dict[int, Callable[["Doc"], set[tuple[int, int]]]] = {}  # per vocabulary
+    matchers: dict[int, Callable[[Features], set[tuple[int, int]]]] = {}  # per vocabulary
 
     def possible(feats: Features) -> bool:
         have, tags_here = feats.bits, feats.tags
@@ -574,7 +574,7 @@ def token_finder(finder: TokenFinder, key_bits: KeyBits,
         matches = matchers.get(id(doc.vocab))
         if matches is None:
             matches = matchers[id(doc.vocab)] = _pattern_matcher(patterns, doc.vocab)
-        spans = [(feats.content_pos(s), feats.content_pos(e)) for s, e in matches(doc)]
+        spans = [(feats.content_pos(s), feats.content_pos(e)) for s, e in matches(feats)]
         spans = sorted({(s, e) for s, e in spans if s < e}, key=lambda se: (se[0], -se[1]))
         out: list[Match] = []
         for s, e in spans:  # longest first at each start, no overlaps
@@ -586,17 +586,17 @@ def token_finder(finder: TokenFinder, key_bits: KeyBits,
     return find, gate_bit
 
 
-def _pattern_matcher(patterns: list, vocab) -> Callable[["Doc"], set[tuple[int, int]]]:  # type: ignore[no-untyped-def]
-    """(start, end) of every match of ``patterns`` in a Doc: compiled here (``rules.tokens``)
-    when they only use what that supports, else by spaCy's ``Matcher``."""
+def _pattern_matcher(patterns: list, vocab) -> Callable[[Features], set[tuple[int, int]]]:  # type: ignore[no-untyped-def]
+    """(start, end) of every match of ``patterns`` in an utterance's Doc: compiled here
+    (``rules.tokens``) when they only use what that supports, else by spaCy's ``Matcher``."""
     compiled = compile_patterns(patterns, vocab)
     if compiled is not None:
-        return compiled.matches
+        return lambda feats: compiled.matches(feats.rows)
     from spacy.matcher import Matcher
 
     matcher = Matcher(vocab)
     matcher.add("tokens", patterns)
-    return lambda doc: {(s, e) for _, s, e in matcher(doc)}
+    return lambda feats: {(s, e) for _, s, e in matcher(feats.doc)}
 
 
 def _plain_word(word: str) -> bool:

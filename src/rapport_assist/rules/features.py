@@ -203,8 +203,7 @@ class Features:
     is_num: list[bool]
     sent: list[int]
     doc_i: list[int]
-    rows: list[list[int]]  # the to_array rows: lower, norm, lemma, sent start, pos, entity IOB, entity label,
-    # first character, length (see ``FeatureExtractor``)
+    rows: list[list[int]]  # the to_array rows, one per Doc token: see ``ROW_COLUMNS``
     questions: frozenset[int]
     sent_spans: list[tuple[int, int]]
     bits: int  # which first-word groups occur (see ``KeyBits``): a cheap pre-filter
@@ -282,7 +281,10 @@ class Features:
 _FILLER_PUNCT = frozenset({",", "...", "…", "-", "—"})
 
 
-_IDX, _LEN = 7, 8  # columns of ``Features.rows``: a token's first character and its length
+# the columns of ``Features.rows`` (spaCy attribute names): token pattern matching reads them too
+ROW_COLUMNS = ("LOWER", "NORM", "LEMMA", "SENT_START", "POS", "ENT_IOB", "ENT_TYPE", "IDX", "LENGTH", "ORTH", "TAG",
+               "DEP")
+_IDX, _LEN = ROW_COLUMNS.index("IDX"), ROW_COLUMNS.index("LENGTH")
 
 
 def doc_text(feats: Features, doc_start: int, doc_end: int) -> str:
@@ -351,10 +353,10 @@ class FeatureExtractor:
 
     def __init__(self, fillers: Iterable[str], key_bits: KeyBits) -> None:
         from spacy import symbols
-        from spacy.attrs import ENT_IOB, ENT_TYPE, IDX, LEMMA, LENGTH, LOWER, NORM, POS, SENT_START
+        from spacy.attrs import DEP, ENT_IOB, ENT_TYPE, IDX, LEMMA, LENGTH, LOWER, NORM, ORTH, POS, SENT_START, TAG
 
         self._content_tags = frozenset({symbols.NOUN, symbols.PROPN, symbols.VERB, symbols.ADJ})
-        self._attrs = [LOWER, NORM, LEMMA, SENT_START, POS, ENT_IOB, ENT_TYPE, IDX, LENGTH]
+        self._attrs = [LOWER, NORM, LEMMA, SENT_START, POS, ENT_IOB, ENT_TYPE, IDX, LENGTH, ORTH, TAG, DEP]  # see ROW_COLUMNS
         self.fillers = frozenset(phrase_key(w) for f in fillers for w in phrase_words(f)[:1])
         # spaCy leaves some contractions un-normalized ("should've" -> "'ve"); add the full word
         self._expand: dict[int, int] = {}
@@ -403,7 +405,7 @@ class FeatureExtractor:
         sid = -1
         last_lower = 0
         last_skipped = 0  # the last punctuation token, to spot "?" at a sentence end
-        for i, (lower, norm, lemma, start, pos, _, _, _, _) in enumerate(rows):
+        for i, (lower, norm, lemma, start, pos, _, _, _, _, _, _, _) in enumerate(rows):
             if start == 1 or sid < 0:
                 if last_skipped == question and sid >= 0:
                     questions.add(sid)

@@ -5,7 +5,9 @@ objects and re-checks every predicate for every token of every utterance; most r
 only test a few token attributes with equality, ``IN``, ``NOT_IN``, ``REGEX`` or a length
 comparison, with the operators ``!``, ``?``, ``*`` and ``+``. For those:
 
-* the attributes a finder tests are read for the whole utterance with one ``Doc.to_array``;
+* the attributes a finder tests come from the token table the rules already read
+  (``Features.rows``: word forms, lemma, tags, dependency label, entity type, length); lexical
+  flags (``IS_ALPHA``…) and ``SHAPE`` follow from the word form;
 * which token specs a token passes depends only on those values, so it is worked out once per
   distinct combination of values and then read from a table;
 * the pattern is run as a small automaton over the tokens, giving every (start, end) the
@@ -19,10 +21,8 @@ the two on random patterns and utterances.
 from __future__ import annotations
 
 import re
-from typing import TYPE_CHECKING, Any, Callable
-
-if TYPE_CHECKING:  # pragma: no cover
-    from spacy.tokens import Doc
+from operator import itemgetter
+from typing import Any, Callable, Sequence
 
 # attributes whose values are strings (compared as string-store ids)
 STRING_ATTRS = frozenset({"ORTH", "LOWER", "NORM", "LEMMA", "POS", "TAG", "DEP", "ENT_TYPE", "SHAPE"})
@@ -48,21 +48,32 @@ class _Spec:
         self.negate = negate
         self.repeat = repeat
 
-    def passes(self, key: tuple[int, ...]) -> bool:
-        return all(test(key[pos]) for pos, test in self.tests) is not self.negate
+    def passes(self, values: Sequence[int]) -> bool:
+        return all(test(values[pos]) for pos, test in self.tests) is not self.negate
 
 
 class TokenPatterns:
-    """Compiled token patterns over one vocabulary; ``matches(doc)`` lists (start, end) pairs
-    as ``Matcher(doc)`` would (unordered, each once)."""
+    """Compiled token patterns over one vocabulary; ``matches(rows)`` lists (start, end) pairs
+    as ``Matcher(doc)`` would (unordered, each once), from a Doc's ``Features.rows``."""
 
     def __init__(self, patterns: list[list[dict[str, Any]]], vocab: Any) -> None:
-        from spacy import attrs
+        from .features import ROW_COLUMNS
 
         self._strings = vocab.strings
+        self._vocab = vocab
         names: list[str] = []
         compiled = [[self._spec(spec, names) for spec in pattern] for pattern in patterns]
-        self._attr_ids = [getattr(attrs, name) for name in names]
+        # the row columns a token's key is made of: an attribute's own column, or the word form
+        # (ORTH) for what follows from it
+        columns: list[int] = []
+        self._reads: list[tuple[int, str | None]] = []  # per attribute: key position, lexeme attribute
+        for name in names:
+            own = name in ROW_COLUMNS
+            column = ROW_COLUMNS.index(name if own else "ORTH")
+            if column not in columns:
+                columns.append(column)
+            self._reads.append((columns.index(column), None if own else name.lower()))
+        self._columns = columns
         self._specs = [spec for pattern in compiled for spec in pattern]
         self._patterns: list[_Automaton] = []
         first = 0
@@ -111,22 +122,34 @@ class TokenPatterns:
     # ------------------------------------------------------------ matching
 
     def _passed(self, key: tuple[int, ...]) -> frozenset[int]:
-        passed = frozenset(i for i, spec in enumerate(self._specs) if spec.passes(key))
+        lexeme = None
+        values = []
+        for pos, attr in self._reads:
+            if attr is None:
+                values.append(key[pos])
+                continue
+            if lexeme is None:
+                lexeme = self._vocab[key[pos]]
+            values.append(int(getattr(lexeme, attr)))
+        passed = frozenset(i for i, spec in enumerate(self._specs) if spec.passes(values))
         if len(self._table) >= _MAX_TABLE:
             self._table.clear()
         self._table[key] = passed
         return passed
 
-    def matches(self, doc: "Doc") -> set[tuple[int, int]]:
-        n = len(doc)
-        if not n:
+    def matches(self, rows: list[list[int]]) -> set[tuple[int, int]]:
+        """Every (start, end) of the patterns in a Doc, given its ``Features.rows``."""
+        if not rows:
             return set()
         table = self._table
-        if self._attr_ids:
-            rows = doc.to_array(self._attr_ids).tolist()
-            keys = [tuple(r) for r in rows] if isinstance(rows[0], list) else [(r,) for r in rows]
+        if len(self._columns) == 1:
+            c = self._columns[0]
+            keys = [(r[c],) for r in rows]
+        elif self._columns:
+            pick = itemgetter(*self._columns)
+            keys = [pick(r) for r in rows]
         else:  # only wildcards ({})
-            keys = [()] * n
+            keys = [()] * len(rows)
         passed = []
         for key in keys:
             got = table.get(key)

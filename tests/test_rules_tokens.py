@@ -1,0 +1,82 @@
+"""Token patterns matched by ``rules.tokens`` give exactly what spaCy's ``Matcher`` gives."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from rapport_assist.annotate import Annotator
+from rapport_assist.rules.features import FeatureExtractor, KeyBits
+from rapport_assist.rules.tokens import compile_patterns, supported
+from rapport_assist.types import Speaker, Utterance
+
+TEXTS = [
+    "You're an idiot, you people are useless!",
+    "My name is Dana Whitfield and I've called three times since Tuesday.",
+    "Log into the portal, go to returns, choose update, enter the number and upload a check.",
+    "I'll send it by 5 pm tomorrow, okay? It's under my name, Mark Wilson.",
+    "um so the the router keeps dropping, it's really really slow",
+    "",
+]
+WORDS = ["you", "are", "be", "idiot", "name", "is", "i", "the", "router", "send", "dana", "'s", ",", "it", "really"]
+POS = ["PRON", "VERB", "AUX", "NOUN", "PROPN", "ADJ", "ADV", "PUNCT", "DET", "ADP", "CCONJ"]
+TAGS = ["PRP", "VB", "VBZ", "NN", "NNP", "JJ", "DT", ","]
+DEPS = ["nsubj", "ROOT", "dobj", "conj", "det", "punct", "aux", "compound"]
+
+value_words = st.sampled_from(WORDS)
+string_attr = st.one_of(
+    st.tuples(st.sampled_from(["LOWER", "ORTH", "TEXT", "NORM", "LEMMA", "lower"]), st.one_of(
+        value_words, st.fixed_dictionaries({"IN": st.lists(value_words, min_size=1, max_size=3)}),
+        st.fixed_dictionaries({"NOT_IN": st.lists(value_words, min_size=1, max_size=3)}),
+        st.fixed_dictionaries({"REGEX": st.sampled_from(["^r", "y$", "[aeiou]{2}", "^.$"])}))),
+    st.tuples(st.just("POS"), st.sampled_from(POS)),
+    st.tuples(st.just("TAG"), st.sampled_from(TAGS)),
+    st.tuples(st.just("DEP"), st.sampled_from(DEPS)),
+    st.tuples(st.sampled_from(["ENT_TYPE"]), st.sampled_from(["PERSON", "DATE", "TIME", ""])),
+    st.tuples(st.sampled_from(["IS_ALPHA", "IS_PUNCT", "IS_STOP", "IS_TITLE", "LIKE_NUM", "is_digit"]), st.booleans()),
+    st.tuples(st.just("LENGTH"), st.one_of(st.integers(1, 6), st.dictionaries(
+        st.sampled_from([">=", "<=", ">", "<", "==", "!="]), st.integers(1, 6), min_size=1, max_size=2))),
+)
+spec = st.builds(
+    lambda attrs, op: {**dict(attrs), **({"OP": op} if op else {})},
+    st.lists(string_attr, max_size=2, unique_by=lambda kv: kv[0].upper()),
+    st.sampled_from([None, None, "?", "*", "+", "!"]),
+)
+pattern = st.lists(spec, min_size=1, max_size=4)
+
+
+@pytest.fixture(scope="module")
+def utterances():
+    annotator = Annotator()
+    extractor = FeatureExtractor((), KeyBits())
+    out = []
+    for i, text in enumerate(TEXTS):
+        au = annotator.annotate(Utterance(i, Speaker.CUSTOMER, text, 0.0, 1.0))
+        out.append((au.doc, extractor.features(au).rows))
+    return out
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(patterns=st.lists(pattern, min_size=1, max_size=2))
+def test_compiled_patterns_match_what_spacys_matcher_matches(utterances, patterns) -> None:
+    from spacy.matcher import Matcher
+
+    assert all(supported(s) for p in patterns for s in p)
+    vocab = utterances[0][0].vocab
+    compiled = compile_patterns(patterns, vocab)
+    assert compiled is not None
+    matcher = Matcher(vocab)
+    matcher.add("p", patterns)
+    for doc, rows in utterances:
+        assert compiled.matches(rows) == {(s, e) for _, s, e in matcher(doc)}, (doc.text, patterns)
+
+
+def test_what_is_left_to_spacy(utterances) -> None:
+    vocab = utterances[0][0].vocab
+    assert compile_patterns([[{"LOWER": "you", "OP": "{2}"}]], vocab) is None  # other operators
+    assert compile_patterns([[{"_": {"ok": True}}]], vocab) is None  # extension attributes
+    assert compile_patterns([[{"LOWER": {"FUZZY": "idiot"}}]], vocab) is None
+    assert compile_patterns([[{"MORPH": {"IS_SUPERSET": ["Number=Sing"]}}]], vocab) is None
+    assert not supported({"LOWER": {"REGEX": "("}})  # a bad regex: spaCy's validation reports it
+    assert compile_patterns([[{"lower": "you"}, {"LEMMA": "be"}]], vocab) is not None
