@@ -563,8 +563,12 @@ def token_finder(finder: TokenFinder, key_bits: KeyBits,
     def possible(feats: Features) -> bool:
         have, tags_here = feats.bits, feats.tags
         for bits, tags in needs:
-            if tags_here & tags == tags and all(have & b for b in bits):
-                return True
+            if tags_here & tags == tags:
+                for b in bits:
+                    if not have & b:
+                        break
+                else:
+                    return True
         return False
 
     def find(feats: Features) -> list[Match]:

@@ -95,6 +95,7 @@ class RuleEngine:
                           for speaker in Speaker}
         self._busy: set[int] = set()  # rules with an open expectation or in an episode: step on every turn
         self._states: list[_State] = []
+        self._touched: set[int] = set()  # rules stepped since the call started
         self._event_states: list[_State] = []
         self._last: dict[Speaker, Features] = {}
         self._last_utterance: Utterance | None = None
@@ -125,7 +126,12 @@ class RuleEngine:
 
     def start_call(self) -> None:
         """Forget everything about the previous call."""
-        self._states = [_State() for _ in self._rules]
+        if len(self._states) != len(self._rules):
+            self._states = [_State() for _ in self._rules]
+        else:  # only the rules that stepped in the last call have anything to forget
+            for i in self._touched:
+                self._states[i] = _State()
+        self._touched = set()
         self._event_states = [_State() for _ in self._event_rules]
         self._busy = set()
         self._last = {}
@@ -143,6 +149,7 @@ class RuleEngine:
         todo = [i for i, a, b in self._triggers[speaker] if not a or (bits & a and bits & b)]
         if busy:
             todo = sorted(busy.union(todo))
+        self._touched.update(todo)
         rules, states = self._rules, self._states
         for i in todo:
             state = states[i]

@@ -150,10 +150,10 @@ class TokenPatterns:
             keys = [pick(r) for r in rows]
         else:  # only wildcards ({})
             keys = [()] * len(rows)
-        passed = []
-        for key in keys:
-            got = table.get(key)
-            passed.append(got if got is not None else self._passed(key))
+        get = table.get
+        passed = [get(key) for key in keys]
+        if None in passed:  # words not seen before
+            passed = [p if p is not None else self._passed(k) for p, k in zip(passed, keys)]
         out: set[tuple[int, int]] = set()
         for pattern in self._patterns:
             pattern.run(passed, out)
@@ -204,10 +204,14 @@ class _Automaton:
         """Add every (start, end) the pattern matches to ``out``."""
         n, length, firsts = len(passed), self.length, self.firsts
         if self.fixed:
-            pattern = self.pattern
+            first, rest = self.pattern[0], list(enumerate(self.pattern[1:], 1))
             for start in range(n - length + 1):
-                if pattern[0] in passed[start] and all(pattern[k] in passed[start + k] for k in range(1, length)):
-                    out.add((start, start + length))
+                if first in passed[start]:
+                    for k, spec in rest:
+                        if spec not in passed[start + k]:
+                            break
+                    else:
+                        out.add((start, start + length))
             return
         final = (length, 0)
         for start in range(n):
