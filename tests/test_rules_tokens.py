@@ -53,7 +53,7 @@ def utterances():
     out = []
     for i, text in enumerate(TEXTS):
         au = annotator.annotate(Utterance(i, Speaker.CUSTOMER, text, 0.0, 1.0))
-        out.append((au.doc, extractor.features(au).rows))
+        out.append((au.doc, extractor.features(au).token_rows()))
     return out
 
 

@@ -595,7 +595,7 @@ def _pattern_matcher(patterns: list, vocab) -> Callable[[Features], set[tuple[in
     (``rules.tokens``) when they only use what that supports, else by spaCy's ``Matcher``."""
     compiled = compile_patterns(patterns, vocab)
     if compiled is not None:
-        return lambda feats: compiled.matches(feats.rows)
+        return lambda feats: compiled.matches(feats.token_rows())
     from spacy.matcher import Matcher
 
     matcher = Matcher(vocab)

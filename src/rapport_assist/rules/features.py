@@ -203,7 +203,7 @@ class Features:
     is_num: list[bool]
     sent: list[int]
     doc_i: list[int]
-    rows: list[list[int]]  # the to_array rows, one per Doc token: see ``ROW_COLUMNS``
+    rows: list[list[int]]  # the to_array rows, one per Doc token: the first ``ROWS_READ`` of ``ROW_COLUMNS``
     questions: frozenset[int]
     sent_spans: list[tuple[int, int]]
     bits: int  # which first-word groups occur (see ``KeyBits``): a cheap pre-filter
@@ -230,6 +230,16 @@ class Features:
         if self._word_count < 0:
             self._word_count = self.au.word_count
         return self._word_count
+
+    def token_rows(self) -> list[list[int]]:
+        """Rows with every column of ``ROW_COLUMNS`` (token patterns read tags and dependency
+        labels too); read from the Doc once per utterance, when a token pattern needs them."""
+        rows = self.cache.get("#token_rows")
+        if rows is None:
+            doc = self.doc
+            rows = doc.to_array(_row_attrs()).tolist() if len(doc) else []
+            self.cache["#token_rows"] = rows
+        return rows  # type: ignore[return-value]
 
     def content_pos(self, doc_index: int) -> int:
         """The content position of a doc token (or of the next content token after it)."""
@@ -281,9 +291,21 @@ class Features:
 _FILLER_PUNCT = frozenset({",", "...", "…", "-", "—"})
 
 
-# the columns of ``Features.rows`` (spaCy attribute names): token pattern matching reads them too
+# the columns of ``Features.rows`` (spaCy attribute names), and after them the ones only token
+# patterns read (``Features.token_rows``)
 ROW_COLUMNS = ("LOWER", "NORM", "LEMMA", "SENT_START", "POS", "ENT_IOB", "ENT_TYPE", "IDX", "LENGTH", "ORTH", "TAG",
                "DEP")
+ROWS_READ = 9  # columns every utterance reads
+_ROW_ATTRS: list[int] = []
+
+
+def _row_attrs() -> list[int]:
+    """spaCy's attribute ids of ``ROW_COLUMNS``."""
+    if not _ROW_ATTRS:
+        from spacy import attrs
+
+        _ROW_ATTRS.extend(getattr(attrs, name) for name in ROW_COLUMNS)
+    return _ROW_ATTRS
 _IDX, _LEN = ROW_COLUMNS.index("IDX"), ROW_COLUMNS.index("LENGTH")
 
 
@@ -353,10 +375,9 @@ class FeatureExtractor:
 
     def __init__(self, fillers: Iterable[str], key_bits: KeyBits) -> None:
         from spacy import symbols
-        from spacy.attrs import DEP, ENT_IOB, ENT_TYPE, IDX, LEMMA, LENGTH, LOWER, NORM, ORTH, POS, SENT_START, TAG
 
         self._content_tags = frozenset({symbols.NOUN, symbols.PROPN, symbols.VERB, symbols.ADJ})
-        self._attrs = [LOWER, NORM, LEMMA, SENT_START, POS, ENT_IOB, ENT_TYPE, IDX, LENGTH, ORTH, TAG, DEP]  # see ROW_COLUMNS
+        self._attrs = _row_attrs()[:ROWS_READ]
         self.fillers = frozenset(phrase_key(w) for f in fillers for w in phrase_words(f)[:1])
         # spaCy leaves some contractions un-normalized ("should've" -> "'ve"); add the full word
         self._expand: dict[int, int] = {}
@@ -405,7 +426,7 @@ class FeatureExtractor:
         sid = -1
         last_lower = 0
         last_skipped = 0  # the last punctuation token, to spot "?" at a sentence end
-        for i, (lower, norm, lemma, start, pos, _, _, _, _, _, _, _) in enumerate(rows):
+        for i, (lower, norm, lemma, start, pos, _, _, _, _) in enumerate(rows):
             if start == 1 or sid < 0:
                 if last_skipped == question and sid >= 0:
                     questions.add(sid)

@@ -5,8 +5,9 @@ objects and re-checks every predicate for every token of every utterance; most r
 only test a few token attributes with equality, ``IN``, ``NOT_IN``, ``REGEX`` or a length
 comparison, with the operators ``!``, ``?``, ``*`` and ``+``. For those:
 
-* the attributes a finder tests come from the token table the rules already read
-  (``Features.rows``: word forms, lemma, tags, dependency label, entity type, length); lexical
+* the attributes a finder tests come from the utterance's token table, read once for every
+  finder (``Features.token_rows``: word forms, lemma, tags, dependency label, entity type,
+  length); lexical
   flags (``IS_ALPHA``…) and ``SHAPE`` follow from the word form;
 * which token specs a token passes depends only on those values, so it is worked out once per
   distinct combination of values and then read from a table;
@@ -54,7 +55,7 @@ class _Spec:
 
 class TokenPatterns:
     """Compiled token patterns over one vocabulary; ``matches(rows)`` lists (start, end) pairs
-    as ``Matcher(doc)`` would (unordered, each once), from a Doc's ``Features.rows``."""
+    as ``Matcher(doc)`` would (unordered, each once), from a Doc's ``Features.token_rows()``."""
 
     def __init__(self, patterns: list[list[dict[str, Any]]], vocab: Any) -> None:
         from .features import ROW_COLUMNS
@@ -138,7 +139,7 @@ class TokenPatterns:
         return passed
 
     def matches(self, rows: list[list[int]]) -> set[tuple[int, int]]:
-        """Every (start, end) of the patterns in a Doc, given its ``Features.rows``."""
+        """Every (start, end) of the patterns in a Doc, given its ``Features.token_rows()``."""
         if not rows:
             return set()
         table = self._table
