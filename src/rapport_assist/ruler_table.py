@@ -74,6 +74,18 @@ class TableRuler:
         self._attr_names = sorted(used)
         self._attr_ids = [getattr(attrs, name) for name in self._attr_names]
         self._slots = [[(self._attr_names.index(name), test) for name, test in tests.items()] for tests in slots]
+        # an index to the slots by a value one of their tests requires (most test the tag or the
+        # word), so a token seen for the first time is only checked against the slots it may pass
+        self._index: dict[int, dict[int, list[int]]] = {}  # key position -> required value -> slots
+        self._unindexed: list[int] = []
+        for i, tests in enumerate(self._slots):
+            exact = next(((pos, t) for pos, t in tests if t.allowed is not None and not t.negate), None)
+            if exact is None:
+                self._unindexed.append(i)
+                continue
+            pos, test = exact
+            for value in test.allowed:  # type: ignore[union-attr]
+                self._index.setdefault(pos, {}).setdefault(value, []).append(i)
         self._single = single
         self._multi = multi
         # per distinct token key: the one-token rules it matches, and the slots it passes
@@ -91,8 +103,11 @@ class TableRuler:
 
     def _entry(self, key: tuple[int, ...]) -> tuple[tuple[tuple[int, int], ...], frozenset[int]]:
         strings = self._strings
-        passed = frozenset(i for i, tests in enumerate(self._slots)
-                           if all(test.passes(key[pos], strings) for pos, test in tests))
+        candidates = set(self._unindexed)
+        for pos, by_value in self._index.items():
+            candidates.update(by_value.get(key[pos], ()))
+        slots = self._slots
+        passed = frozenset(i for i in candidates if all(test.passes(key[pos], strings) for pos, test in slots[i]))
         entry = (tuple((index, match_id) for index, match_id, slot in self._single if slot in passed), passed)
         if len(self._table) >= _MAX_TABLE:
             self._table.clear()
