@@ -24,7 +24,9 @@ It measures, with the default rule packs (``rules/``):
     (to /dev/null) — with spaCy loaded once, as batch QA would. Utterances per second, median
     of ``--repeat`` passes, as the replay does it (a transcript is read ahead and annotated in
     batches) and one utterance at a time, as live capture annotates (``--no-one-at-a-time``
-    skips the latter). Target: 300 utterances/s.
+    skips the latter). Target: 300 utterances/s. Then the same with the calls shared out over
+    ``--processes`` worker processes (default: one per core), as ``rapport-assist qa`` shares
+    out a batch: what the machine's cores replay together.
 
 ``--profile`` adds a cProfile summary of one rules-alone pass (where ``on_utterance`` spends
 its time).
@@ -115,12 +117,61 @@ def versus(rate: float, target: int) -> str:
     return f"{rate:,.0f} utt/s ({rate / target:.2f}x the {target:,} target)"
 
 
+_REPLAY = None  # per worker process: (pipeline, sink) for ``_replay_share``
+
+
+def _replay_setup() -> None:
+    global _REPLAY
+    from rapport_assist.annotate import Annotator
+    from rapport_assist.output import TextSink
+    from rapport_assist.pipeline import CallPipeline
+    from rapport_assist.rules import RuleEngine, default_rules_dir, load_rules
+
+    devnull = open(os.devnull, "w", encoding="utf-8")
+    _REPLAY = (CallPipeline(Annotator(), RuleEngine(load_rules([default_rules_dir()]))), TextSink(devnull, os.devnull))
+
+
+def _replay_share(transcripts: list[Path]) -> int:
+    """Replay these transcripts as ``rapport-assist replay`` does; returns the utterances seen."""
+    from rapport_assist.sources import ReplayInput, open_replay
+
+    pipeline, sink = _REPLAY  # type: ignore[misc]
+    n = 0
+    for path in transcripts:
+        source = open_replay(ReplayInput(path=path), None)
+        for event in pipeline.run(source.items(), audio_s=source.audio_s):
+            sink.write(event)
+            n += type(event).__name__ == "Utterance"
+    return n
+
+
+def replay_in_processes(transcripts: list[Path], n_utts: int, processes: int, repeat: int) -> list[float]:
+    """Utterances per second replaying every transcript with the calls shared out over
+    ``processes`` worker processes (each loads spaCy and the rules once, untimed, and replays
+    all of its share once untimed, as the one-process passes are warm too), one rate per pass."""
+    import multiprocessing
+
+    shares = [transcripts[i::processes] for i in range(processes)]
+    rates = []
+    with multiprocessing.get_context("spawn").Pool(processes, initializer=_replay_setup) as pool:
+        pool.map(_replay_share, shares, chunksize=1)  # warm
+        for _ in range(repeat):
+            started = time.perf_counter()
+            seen = sum(pool.map(_replay_share, shares, chunksize=1))
+            rates.append(seen / (time.perf_counter() - started))
+            assert seen == n_utts, (seen, n_utts)
+    return rates
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("files", nargs="*", type=Path, help="dialogue JSONL files (default: the dev sets in ../shared)")
     ap.add_argument("--repeat", type=int, default=5, help="timed passes of each measurement (default 5)")
     ap.add_argument("--profile", action="store_true", help="cProfile one rules-alone pass")
     ap.add_argument("--rules-only", action="store_true", help="measure rule evaluation alone (no replay)")
+    ap.add_argument("--processes", type=int, default=os.cpu_count() or 1,
+                    help="also replay the calls shared out over this many processes, as batch QA does "
+                         "(default: one per core; 1 skips it)")
     ap.add_argument("--no-one-at-a-time", dest="one_at_a_time", action="store_false",
                     help="skip the replay with one spaCy call per utterance (the slow baseline)")
     args = ap.parse_args(argv)
@@ -261,6 +312,12 @@ def main(argv: list[str] | None = None) -> int:
         if modes and args.one_at_a_time:
             gain = statistics.median(totals["one at a time"]) / statistics.median(totals["replay (batched)"])
             print(f"batching gain: {gain:.2f}x")
+        if args.processes > 1 and not args.rules_only:
+            every_transcript = [t for c in corpora for t in c.transcripts]
+            rates = replay_in_processes(every_transcript, n_total, args.processes, args.repeat)
+            print(f"text replay, replay (batched) on {args.processes} processes (calls shared out, spaCy and the "
+                  f"rules loaded once per process; median of {args.repeat}, min-max "
+                  f"{min(rates):,.0f}-{max(rates):,.0f}): {versus(statistics.median(rates), REPLAY_TARGET)}")
 
         if args.profile:
             print("\n== cProfile of one rules-alone pass over every call (sorted by own time)")
