@@ -146,7 +146,7 @@ class Compiler:
         if isinstance(cond, EventIs):
             return lambda ctx: None  # events are matched by the engine (``event_matches``), never on utterances
         if isinstance(cond, AllOf):
-            parts = [self.condition(c) for c in sorted(cond.items, key=_cost)]
+            parts = [self.condition(c) for c in sorted(cond.items, key=_all_cost)]
 
             def all_of(ctx: EvalContext) -> list[Match] | None:
                 out: list[Match] = []
@@ -422,12 +422,27 @@ def _signal_test(cond: SignalTest) -> Evaluator:
 
 
 def _cost(cond: Condition) -> int:
-    """Evaluation order inside all/any: cheap checks first."""
+    """Evaluation order inside any: cheap checks first (the first option that holds gives the
+    matches)."""
     if isinstance(cond, (SpeakerIs, MaxWords, MinLength, SignalTest)):
         return 0
     if isinstance(cond, (Says, ToneIs)):
         return 1
     return 2
+
+
+def _all_cost(cond: Condition) -> float:
+    """Evaluation order inside all: cheap checks first, so a failing one spares the others. Only
+    conditions that add no match of this utterance move ahead of a ``says`` (lengths, signals,
+    ``not``, a look at the last turn or two: ``earlier``'s matches belong to past turns), so the
+    matches a nudge quotes keep the order the rule gives them."""
+    if isinstance(cond, Earlier) and cond.turns is not None and cond.turns <= 2:
+        return 0.5  # the last turn or two (their results are cached on them)
+    if isinstance(cond, Not):
+        return max(0.0, _all_cost(cond.item) - 0.25)  # just before a test as costly as its own
+    if isinstance(cond, AllOf) and all(_all_cost(c) < 1 for c in cond.items):
+        return max((_all_cost(c) for c in cond.items), default=0)
+    return _cost(cond)
 
 
 # ---------------------------------------------------------------- future-tense commitments
