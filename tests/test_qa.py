@@ -309,3 +309,43 @@ def test_short_calls_share_recognition_windows_and_come_apart_intact(corpus, tmp
         assert words[0] and difflib.SequenceMatcher(None, *words, autojunk=False).ratio() >= 0.8, texts
     # once cached, the same calls are no longer grouped: nothing is left to recognize
     assert all(len(g) == 1 for g in group_tasks(todo, packed_settings))
+
+
+def test_a_group_whose_recognition_fails_is_redone_one_call_at_a_time(corpus, tmp_path, monkeypatch) -> None:
+    """If recognizing a group together raises, each call is recognized alone, so only the call
+    the recognizer cannot take fails (a recognizer stand-in that refuses groups and one call)."""
+    from rapport_assist.qa import runner
+    from rapport_assist.qa.runner import group_tasks, plan, process_calls
+    from rapport_assist.types import Recognition
+
+    class Refusing:
+        def __init__(self):
+            self.calls = []
+
+        def recognize_batch(self, segments, groups=None):
+            self.calls.append((len(segments), groups is not None))
+            if groups is not None:
+                raise RuntimeError("out of memory in the encoder")
+            if len(segments) == refused:
+                raise RuntimeError("this call's audio breaks the model")
+            return [Recognition("hello there", (), 0.9, 0.01, -0.2) for _ in segments]
+
+    calls, _ = discover([corpus])
+    settings = QaSettings(out_dir=tmp_path / "out", cache_dir=tmp_path / "cache", rule_paths=(default_rules_dir(),))
+    todo, _ = plan(calls, settings)
+    group = next(g for g in group_tasks(todo, settings) if len(g) == 2)
+    worker = runner._worker_for(settings)
+    fake = Refusing()
+    monkeypatch.setattr(worker, "recognizer", lambda: fake)
+    from rapport_assist.sources import endpoint_recording
+
+    sizes = [len(endpoint_recording(t.call.spec, settings.endpointer).segments) for t in group]
+    assert sizes[0] != sizes[1]
+    refused = sizes[1]
+    outcomes = process_calls(group, settings)
+    assert fake.calls[0][1] and [n for n, together in fake.calls[1:]] == sizes  # together, then one by one
+    assert [o.status for o in outcomes] == ["done", "error"]
+    assert "this call's audio breaks the model" in outcomes[1].error
+    events = _events(tmp_path / "out" / "calls" / group[0].call.id / "events.jsonl")
+    assert any(e["type"] == "utterance" and e["text"] == "hello there" for e in events)
+    assert not (tmp_path / "out" / "calls" / group[1].call.id / "call.json").exists()
