@@ -134,6 +134,7 @@ def _replay_setup() -> None:
 def _replay_share(transcripts: list[Path]) -> int:
     """Replay these transcripts as ``rapport-assist replay`` does; returns the utterances seen."""
     from rapport_assist.sources import ReplayInput, open_replay
+    from rapport_assist.types import Utterance
 
     pipeline, sink = _REPLAY  # type: ignore[misc]
     n = 0
@@ -141,7 +142,7 @@ def _replay_share(transcripts: list[Path]) -> int:
         source = open_replay(ReplayInput(path=path), None)
         for event in pipeline.run(source.items(), audio_s=source.audio_s):
             sink.write(event)
-            n += type(event).__name__ == "Utterance"
+            n += isinstance(event, Utterance)
     return n
 
 

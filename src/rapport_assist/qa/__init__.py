@@ -4,7 +4,7 @@ One module per stage:
 
 * ``inputs``   — find the calls in folders, globs and lists; pair agent/customer files by name;
 * ``cache``    — recognized timelines keyed by audio content, model and settings;
-* ``runner``   — one call end to end (``process_call``), and many on a local process pool or a
+* ``runner``   — a group of calls end to end (``process_calls``), and many on a local process pool or a
                  Dask cluster (``run_batch``), resumable;
 * ``stats``    — call statistics from a call's events (talk ratio, dead air, talk-over, ...);
 * ``report``   — the self-contained HTML report of one call;

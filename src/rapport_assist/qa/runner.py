@@ -154,12 +154,17 @@ def timeline_for(call: CallInput, key: str, worker: _Worker) -> tuple[CachedTime
     ready = ready_timeline(call, key, worker)
     if ready is not None:
         return ready, False
+    return recognize_alone(call, key, worker), True
+
+
+def recognize_alone(call: CallInput, key: str, worker: _Worker) -> CachedTimeline:
+    """Recognize one recording on its own (no cache lookup) and cache its timeline."""
     from ..sources import open_replay
 
     source = open_replay(call.spec, worker.recognizer, worker.settings.endpointer, batch=worker.settings.batch)
     timeline = CachedTimeline(tuple(source.items()), source.audio_s)
     worker.cache.put(key, timeline, {"call": call.id, "files": [str(f) for f in call.files]})
-    return timeline, True
+    return timeline
 
 
 def ready_timeline(call: CallInput, key: str, worker: _Worker) -> CachedTimeline | None:
@@ -170,11 +175,6 @@ def ready_timeline(call: CallInput, key: str, worker: _Worker) -> CachedTimeline
         source = open_replay(call.spec, worker.recognizer)
         return CachedTimeline(tuple(source.items()), None)
     return worker.cache.get(key)
-
-
-def process_call(call: CallInput, settings: QaSettings, key: str, rules_digest: str) -> CallOutcome:
-    """Process one call and write its outputs; errors in the input become an error outcome."""
-    return process_calls([Task(call, key, rules_digest)], settings)[0]
 
 
 def process_calls(tasks: Sequence["Task"], settings: QaSettings) -> list[CallOutcome]:
@@ -193,9 +193,8 @@ def process_calls(tasks: Sequence["Task"], settings: QaSettings) -> list[CallOut
                 timeline = ready_timeline(task.call, task.key, worker)
                 if timeline is not None:
                     ready[n] = (timeline, False, time.perf_counter() - started)
-                elif not settings.batch:
-                    timeline, recognized = timeline_for(task.call, task.key, worker)
-                    ready[n] = (timeline, recognized, time.perf_counter() - started)
+                elif not settings.batch:  # one decode per utterance, each call alone
+                    ready[n] = (recognize_alone(task.call, task.key, worker), True, time.perf_counter() - started)
                 else:
                     from ..sources import endpoint_recording
 

@@ -72,19 +72,12 @@ Evaluator = Callable[[EvalContext], "list[Match] | None"]
 
 @dataclass(frozen=True)
 class Gate:
-    """A cheap necessary condition of a compiled condition (``Compiler.gate``)."""
+    """A cheap necessary condition of a compiled condition (``Compiler.gate``): the speaker it
+    needs, and pre-filter masks each of which the utterance's ``Features.bits`` must meet (the
+    engine checks them before evaluating the condition)."""
 
     speaker: Speaker | None
     masks: tuple[int, ...]
-
-    def admits(self, feats: Features) -> bool:
-        if self.speaker is not None and feats.au.utterance.speaker is not self.speaker:
-            return False
-        bits = feats.bits
-        for mask in self.masks:
-            if not bits & mask:
-                return False
-        return True
 
 
 class ToneCue(Protocol):

@@ -232,11 +232,7 @@ def compile_patterns(patterns: list[list[dict[str, Any]]], vocab: Any) -> TokenP
     does (then use that)."""
     if not all(isinstance(p, list) and p and all(supported(spec) for spec in p) for p in patterns):
         return None
-    return TokenPatterns([[{_key(k): v for k, v in spec.items()} for spec in p] for p in patterns], vocab)
-
-
-def _key(name: str) -> str:
-    return name.upper()
+    return TokenPatterns([[{k.upper(): v for k, v in spec.items()} for spec in p] for p in patterns], vocab)
 
 
 def supported(spec: Any) -> bool:
