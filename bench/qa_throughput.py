@@ -10,7 +10,9 @@ and output folder, end to end (process start, model load, decode, endpointing, r
 spaCy, rules, reports, summary):
 
   * plain faster-whisper: ``WhisperModel(tiny.en, int8, 2 threads).transcribe(channel,
-    vad_filter=True, word_timestamps=True)`` on each channel of each call, one process;
+    vad_filter=True, word_timestamps=True)`` on each channel of each call, one process; and the
+    same with the malloc setting our recognizer makes (``recognizer.keep_freed_memory``), so the
+    comparison is not only about memory;
   * ``rapport-assist qa`` with 1 worker × 2 threads, and with 2 workers × 1 thread;
   * ``rapport-assist qa --cluster local:2`` (a Dask cluster of 2 worker processes on this machine);
   * ``rapport-assist qa --force`` again over the filled cache (rules only: what a rule change costs).
@@ -63,13 +65,25 @@ def build_corpus(folder: Path, copies_demo: int, copies_real: int) -> float:
     return total
 
 
-def plain(corpus: Path) -> tuple[float, float]:
+def plain(corpus: Path, keep_freed_memory: bool = False) -> tuple[float, float]:
+    """Plain faster-whisper over the corpus in a fresh process (so its allocator is its own);
+    ``keep_freed_memory``: with the malloc setting our recognizer makes (``keep_freed_memory``)."""
+    cmd = [sys.executable, __file__, "--plain-run", str(corpus)] + (["--keep-freed-memory"] if keep_freed_memory else [])
+    t0, c0 = time.perf_counter(), _children_cpu()
+    subprocess.run(cmd, check=True)
+    return time.perf_counter() - t0, _children_cpu() - c0
+
+
+def plain_run(corpus: Path, keep_freed_memory: bool) -> None:
     from faster_whisper import WhisperModel
 
     from rapport_assist.audio import decode_channels
     from rapport_assist.models import resolve_whisper_model_dir
 
-    t0, c0 = time.perf_counter(), time.process_time()
+    if keep_freed_memory:
+        from rapport_assist.recognizer import keep_freed_memory as keep
+
+        keep()
     model = WhisperModel(str(resolve_whisper_model_dir()), device="cpu", compute_type="int8", cpu_threads=2,
                          local_files_only=True)
     for path in sorted(corpus.glob("*.wav")):
@@ -77,7 +91,6 @@ def plain(corpus: Path) -> tuple[float, float]:
             segments, _ = model.transcribe(channel, language="en", beam_size=1, vad_filter=True, word_timestamps=True,
                                            condition_on_previous_text=False)
             list(segments)
-    return time.perf_counter() - t0, time.process_time() - c0
 
 
 def _children_cpu() -> float:
@@ -143,7 +156,12 @@ def main() -> int:
     ap.add_argument("--recognition-only", action="store_true",
                     help="only compare recognition on the demo call (packed, plain, per utterance)")
     ap.add_argument("--repeat", type=int, default=3, help="runs per figure with --recognition-only (best kept)")
+    ap.add_argument("--plain-run", type=Path, help=argparse.SUPPRESS)  # one plain run, in a child process
+    ap.add_argument("--keep-freed-memory", action="store_true", help=argparse.SUPPRESS)
     args = ap.parse_args()
+    if args.plain_run:
+        plain_run(args.plain_run, args.keep_freed_memory)
+        return 0
     if args.recognition_only:
         print(f"machine: {machine()}; load average at start: {os.getloadavg()[0]:.2f}")
         recognition_only(args.repeat)
@@ -157,7 +175,8 @@ def main() -> int:
         n = len(list(corpus.glob("*.wav")))
         print(f"machine: {machine()}; load average at start: {os.getloadavg()[0]:.2f}")
         print(f"corpus: {n} stereo calls, {audio_s:.0f} s of calls ({2 * audio_s:.0f} s of channels)\n")
-        rows = [("plain faster-whisper, 1 process × 2 threads", plain(corpus))]
+        rows = [("plain faster-whisper, 1 process × 2 threads", plain(corpus)),
+                ("plain, with our malloc setting (keep_freed_memory)", plain(corpus, keep_freed_memory=True))]
         rows.append(("qa, 1 worker × 2 threads", qa(corpus, work, "1x2", "--workers", "1", "--threads", "2")))
         rows.append(("qa, 2 workers × 1 thread (default)", qa(corpus, work, "2x1", "--workers", "2", "--threads", "1")))
         if not args.skip_cluster:

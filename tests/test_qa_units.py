@@ -212,3 +212,37 @@ def test_qa_command_on_a_local_dask_cluster_of_processes(tmp_path: Path) -> None
         assert strip(local) == strip(cluster)
         worker = json.loads((runs["--cluster"] / "calls" / name / "call.json").read_text())
         assert worker["status"] == "done"
+
+
+def test_short_calls_are_grouped_evenly_biggest_first(tmp_path: Path) -> None:
+    """Grouping reads each recording's length from its header: calls under PACK_CALLS_S share
+    groups of even audio, as few as the limits allow; a long call, a transcript and an
+    unreadable file go alone; the biggest groups come first."""
+    import wave
+
+    from rapport_assist.qa.runner import PACK_CALLS_S, QaSettings, group_tasks, plan
+
+    lengths = {"a": 95, "b": 90, "c": 60, "d": 40, "e": 25, "f": 10, "g": 10, "long": 200}
+    for name, seconds in lengths.items():
+        with wave.open(str(tmp_path / f"{name}.wav"), "wb") as out:
+            out.setnchannels(2)
+            out.setsampwidth(2)
+            out.setframerate(8000)
+            out.writeframes(bytes(4 * 8000 * seconds))
+    _touch(tmp_path / "broken.wav", b"not audio")
+    (tmp_path / "talk.jsonl").write_bytes(TRANSCRIPT.read_bytes())
+    calls, _ = discover([tmp_path])
+    settings = QaSettings(out_dir=tmp_path / "out", cache_dir=tmp_path / "cache", rule_paths=())
+    todo, _ = plan(calls, settings)
+    groups = [[t.call.id for t in g] for g in group_tasks(todo, settings)]
+    short = sum(s for n, s in lengths.items() if s < PACK_CALLS_S)
+    packed = [g for g in groups if set(g) <= set(lengths) - {"long"}]
+    assert sorted(c for g in packed for c in g) == sorted(set(lengths) - {"long"})
+    assert len(packed) == -(-short // PACK_CALLS_S)  # as few as the length limit allows
+    audio = [sum(lengths[c] for c in g) for g in packed]
+    assert max(audio) - min(audio) <= 10  # even: no group waits on a lopsided one
+    assert all(g == sorted(g) for g in packed)
+    assert groups[0] == ["long"] and groups.index(packed[-1]) > groups.index(packed[0])
+    assert ["broken"] in groups and ["talk"] in groups
+    assert all(len(g) == 1 for g in group_tasks(todo, QaSettings(out_dir=tmp_path / "o", cache_dir=tmp_path / "c",
+                                                                  rule_paths=(), pack_calls=False)))

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import multiprocessing
 import os
 import re
@@ -339,41 +340,44 @@ def _ignore_sigint() -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
 
 
-PACK_CALLS_S = 240.0  # short calls are recognized together, up to this much call audio per group
+PACK_CALLS_S = 120.0  # short calls are recognized together, about this much call audio per group
 PACK_CALLS_MAX = 16  # and at most this many calls
 
 
 def group_tasks(tasks: Sequence[Task], settings: QaSettings) -> list[list[Task]]:
-    """The tasks as groups a worker does together (``process_calls``).
+    """The tasks as groups a worker does together (``process_calls``), biggest first.
 
     Whisper encodes 30 s windows whatever they hold, so the last, part-empty window of each side
-    of each call costs as much as a full one; on short calls that is most of the work. Recordings
-    shorter than ``PACK_CALLS_S`` that miss the transcript cache are grouped (in call-id order,
-    up to ``PACK_CALLS_S`` of audio and ``PACK_CALLS_MAX`` calls) so their segments share
-    windows. Each call's words then depend a little on the calls beside it, as they already
-    depend on its own neighbouring utterances; the grouping depends only on the calls to do,
-    so a local run and a cluster run group alike. Transcripts, cached calls, long calls and
-    recordings whose length cannot be read go alone; ``pack_calls=False`` (``--no-pack-calls``)
-    keeps every call alone."""
+    of each call costs as much as a full one; on short calls that is most of the work. So
+    recordings shorter than ``PACK_CALLS_S`` that miss the transcript cache are recognized in
+    groups, their segments sharing windows. The groups are as few as ``PACK_CALLS_S`` and
+    ``PACK_CALLS_MAX`` allow, and even: longest calls first, each call goes to the group with
+    the least audio so far. Even groups, biggest first, let the workers finish together instead
+    of one waiting on another's last group; past a minute or two of audio a bigger group saves
+    little, as the part-empty windows are then a small share. Each call's words depend a little
+    on the calls beside it, as they already depend on its own neighbouring utterances; the
+    grouping depends only on the calls to do, so a local run and a cluster run group alike.
+    Transcripts, cached calls, long calls and recordings whose length cannot be read go alone;
+    ``pack_calls=False`` (``--no-pack-calls``) keeps every call alone."""
     if not (settings.pack_calls and settings.batch):
         return [[t] for t in tasks]
     cache = TranscriptCache(settings.cache_dir)
-    groups: list[list[Task]] = []
-    current: list[Task] = []
-    current_s = 0.0
-    for task in sorted(tasks, key=lambda t: t.call.id):
+    alone: list[tuple[float, list[Task]]] = []
+    short: list[tuple[float, Task]] = []
+    for task in tasks:
         length = None if task.call.spec.is_transcript or cache.path(task.key).exists() else _audio_length(task.call)
         if length is None or length >= PACK_CALLS_S:
-            groups.append([task])
-            continue
-        if current and (current_s + length > PACK_CALLS_S or len(current) >= PACK_CALLS_MAX):
-            groups.append(current)
-            current, current_s = [], 0.0
-        current.append(task)
-        current_s += length
-    if current:
-        groups.append(current)
-    return groups
+            alone.append((length or 0.0, [task]))
+        else:
+            short.append((length, task))
+    n_groups = max(math.ceil(sum(length for length, _ in short) / PACK_CALLS_S),
+                   math.ceil(len(short) / PACK_CALLS_MAX))
+    bins: list[tuple[float, list[Task]]] = [(0.0, []) for _ in range(n_groups)]
+    for length, task in sorted(short, key=lambda lt: (-lt[0], lt[1].call.id)):
+        k = min((k for k in range(n_groups) if len(bins[k][1]) < PACK_CALLS_MAX), key=lambda k: bins[k][0])
+        bins[k] = (bins[k][0] + length, bins[k][1] + [task])
+    groups = [(audio, sorted(group, key=lambda t: t.call.id)) for audio, group in bins] + alone
+    return [group for _, group in sorted(groups, key=lambda ag: (-ag[0], ag[1][0].call.id))]
 
 
 def _audio_length(call: CallInput) -> float | None:
@@ -408,9 +412,8 @@ def run_local(tasks: Sequence[Task], settings: QaSettings, workers: int) -> Iter
     pool = ctx.Pool(min(workers, len(groups)), initializer=_ignore_sigint)
     finished = False
     try:
-        # biggest groups first keeps the pool busy to the end
-        ordered = sorted(groups, key=lambda g: -sum(_size(f) for t in g for f in t.call.files))
-        for outcomes in pool.imap_unordered(_run_group, [(g, settings) for g in ordered]):
+        # biggest groups first (group_tasks' order) keeps the pool busy to the end
+        for outcomes in pool.imap_unordered(_run_group, [(g, settings) for g in groups]):
             yield from outcomes
         finished = True
     finally:
@@ -419,13 +422,6 @@ def run_local(tasks: Sequence[Task], settings: QaSettings, workers: int) -> Iter
         else:  # interrupted: stop the calls under way (their outputs are not written yet, or complete)
             pool.terminate()
         pool.join()
-
-
-def _size(path: Path) -> int:
-    try:
-        return path.stat().st_size
-    except OSError:
-        return 0
 
 
 def local_cluster_size(address: str) -> int | None:
@@ -461,8 +457,9 @@ def run_cluster(tasks: Sequence[Task], settings: QaSettings, address: str) -> It
         raise UsageError(f"cannot reach the Dask scheduler at {address}: {exc}",
                          "start it with 'dask scheduler' and workers with 'dask worker ADDRESS'") from None
     try:
-        futures = [client.submit(process_calls, g, settings, pure=False, key=f"qa-{g[0].call.id}-{g[0].key[:12]}")
-                   for g in group_tasks(tasks, settings)]
+        futures = [client.submit(process_calls, g, settings, pure=False, key=f"qa-{g[0].call.id}-{g[0].key[:12]}",
+                                 priority=-n)  # biggest groups first, as locally
+                   for n, g in enumerate(group_tasks(tasks, settings))]
         for future in as_completed(futures):
             yield from future.result()
     finally:
