@@ -29,7 +29,10 @@ It measures, with the default rule packs (``rules/``):
     out a batch: what the machine's cores replay together.
 
 ``--profile`` adds a cProfile summary of one rules-alone pass (where ``on_utterance`` spends
-its time).
+its time). ``--per-rule`` adds what each rule costs: each rule alone in an engine, over every
+call (best of ``--repeat`` passes), minus an engine with no rules — a team lead's new rule can be
+priced the same way. Rules share lexicon matches, so the costs add up to more than all rules
+together.
 """
 
 from __future__ import annotations
@@ -164,12 +167,57 @@ def replay_in_processes(transcripts: list[Path], n_utts: int, processes: int, re
     return rates
 
 
+def per_rule_costs(ruleset, calls, repeat: int) -> None:
+    """Print µs per utterance of each rule alone (an engine with just that rule, minus one with
+    none), over ``calls`` (annotated utterances with their signals), best of ``repeat`` passes."""
+    import dataclasses
+
+    from rapport_assist.rules import RuleEngine
+    from rapport_assist.signals import SignalTracker
+
+    n = sum(len(c) for c in calls)
+
+    def cost(rules) -> float:
+        engine = RuleEngine(dataclasses.replace(ruleset, rules=list(rules)))
+        tracker = SignalTracker(engine.ruleset, compiler=engine.compiler)
+        ready = []
+        for call in calls:  # the features this engine's extractor makes, as its signals stage would
+            tracker.start_call()
+            ready.append([tracker.on_utterance(au)[0] for au in call])
+        left = {id(au): (au.features, dict(au.features.cache)) for call in ready for au in call}
+        best = float("inf")
+        for _ in range(repeat + 1):  # the first pass warms up
+            spent = 0.0
+            for call in ready:
+                for au in call:
+                    au.features, cache = left[id(au)]
+                    au.features.cache = dict(cache)
+                started = time.perf_counter()
+                engine.start_call()
+                for au in call:
+                    engine.on_utterance(au)
+                engine.finish(call[-1].utterance.end_s if call else 0.0)
+                spent += time.perf_counter() - started
+            best = min(best, spent)
+        return best / n * 1e6
+
+    base = cost([])
+    together = cost(ruleset.rules)
+    print(f"== each rule alone, µs per utterance over {n} utterances (best of {repeat}; an engine with no rules: "
+          f"{base:.1f} µs, with all {len(ruleset.rules)}: {together:.1f} µs)")
+    costs = sorted(((cost([rule]) - base, rule.id) for rule in ruleset.rules), reverse=True)
+    for us, rule_id in costs:
+        print(f"  {us:6.1f}  {rule_id}")
+    print(f"  {sum(us for us, _ in costs):6.1f}  sum (more than all together: rules share lexicon matches)\n")
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("files", nargs="*", type=Path, help="dialogue JSONL files (default: the dev sets in ../shared)")
     ap.add_argument("--repeat", type=int, default=5, help="timed passes of each measurement (default 5)")
     ap.add_argument("--profile", action="store_true", help="cProfile one rules-alone pass")
     ap.add_argument("--rules-only", action="store_true", help="measure rule evaluation alone (no replay)")
+    ap.add_argument("--per-rule", action="store_true", help="also time each rule alone (what each rule costs)")
     ap.add_argument("--processes", type=int, default=os.cpu_count() or 1,
                     help="also replay the calls shared out over this many processes, as batch QA does "
                          "(default: one per core; 1 skips it)")
@@ -271,6 +319,9 @@ def main(argv: list[str] | None = None) -> int:
         with_reading = statistics.median(n_all / rules_pass(every, read_doc=True) for _ in range(args.repeat))
         print(f"rules + reading each Doc into features (done once per utterance, by the signals stage in a "
               f"call): {with_reading:,.0f} utt/s\n")
+
+        if args.per_rule:
+            per_rule_costs(ruleset, every, args.repeat)
 
         # ---------------------------------------------------------------- text replay
         pipeline = CallPipeline(annotator, RuleEngine(ruleset))
