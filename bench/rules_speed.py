@@ -167,6 +167,30 @@ def replay_in_processes(transcripts: list[Path], n_utts: int, processes: int, re
     return rates
 
 
+def timed_pass(engine, calls, left: dict, per_utt: list[float] | None = None, read_doc: bool = False) -> float:
+    """Seconds of one pass of ``engine`` over ``calls`` (start_call, on_utterance, finish), each
+    utterance first put back, untimed, to what its signals stage left (``left``: id -> features,
+    their cache). ``per_utt`` collects each on_utterance's seconds; ``read_doc``: the engine reads
+    each Doc itself (timed) instead of taking that reading."""
+    clock = time.perf_counter
+    spent = 0.0
+    for call in calls:
+        for au in call:
+            feats, cache = left[id(au)]
+            feats.cache = dict(cache)
+            au.features = None if read_doc else feats
+        started = clock()
+        engine.start_call()
+        for au in call:
+            t = clock()
+            engine.on_utterance(au)
+            if per_utt is not None:
+                per_utt.append(clock() - t)
+        engine.finish(call[-1].utterance.end_s if call else 0.0)
+        spent += clock() - started
+    return spent
+
+
 def per_rule_costs(ruleset, calls, repeat: int) -> None:
     """Print µs per utterance of each rule alone (an engine with just that rule, minus one with
     none), over ``calls`` (annotated utterances with their signals), best of ``repeat`` passes."""
@@ -185,20 +209,8 @@ def per_rule_costs(ruleset, calls, repeat: int) -> None:
             tracker.start_call()
             ready.append([tracker.on_utterance(au)[0] for au in call])
         left = {id(au): (au.features, dict(au.features.cache)) for call in ready for au in call}
-        best = float("inf")
-        for _ in range(repeat + 1):  # the first pass warms up
-            spent = 0.0
-            for call in ready:
-                for au in call:
-                    au.features, cache = left[id(au)]
-                    au.features.cache = dict(cache)
-                started = time.perf_counter()
-                engine.start_call()
-                for au in call:
-                    engine.on_utterance(au)
-                engine.finish(call[-1].utterance.end_s if call else 0.0)
-                spent += time.perf_counter() - started
-            best = min(best, spent)
+        timed_pass(engine, ready, left)  # warm up
+        best = min(timed_pass(engine, ready, left) for _ in range(repeat))
         return best / n * 1e6
 
     base = cost([])
@@ -208,7 +220,7 @@ def per_rule_costs(ruleset, calls, repeat: int) -> None:
     costs = sorted(((cost([rule]) - base, rule.id) for rule in ruleset.rules), reverse=True)
     for us, rule_id in costs:
         print(f"  {us:6.1f}  {rule_id}")
-    print(f"  {sum(us for us, _ in costs):6.1f}  sum (more than all together: rules share lexicon matches)\n")
+    print(f"  {sum(us for us, _ in costs):6.1f}  sum of the rules alone (they share lexicon matches, so together they can cost less)\n")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -274,25 +286,7 @@ def main(argv: list[str] | None = None) -> int:
                            for calls in prepared for call in calls for au in call}
 
         def rules_pass(calls, per_utt: list[float] | None = None, read_doc: bool = False) -> float:
-            """One timed pass; ``read_doc``: the engine reads each Doc itself (timed) instead of
-            taking the reading the signals stage made."""
-            clock = time.perf_counter
-            spent = 0.0
-            for call in calls:
-                for au in call:  # untimed: back to what the signals stage left
-                    feats, cache = left_by_signals[id(au)]
-                    feats.cache = dict(cache)
-                    au.features = None if read_doc else feats
-                started = clock()
-                engine.start_call()
-                for au in call:
-                    t = clock()
-                    engine.on_utterance(au)
-                    if per_utt is not None:
-                        per_utt.append(clock() - t)
-                engine.finish(call[-1].utterance.end_s if call else 0.0)
-                spent += clock() - started
-            return spent
+            return timed_pass(engine, calls, left_by_signals, per_utt, read_doc)
 
         print("== rules alone (RuleEngine.on_utterance + finish; spaCy and signals done beforehand)")
         print(f"{'dialogues':<34} {'calls':>6} {'utts':>6} {'words/utt':>9} {'utt/s median':>13} "

@@ -163,6 +163,11 @@ def recognize_alone(call: CallInput, key: str, worker: _Worker) -> CachedTimelin
     from ..sources import open_replay
 
     source = open_replay(call.spec, worker.recognizer, worker.settings.endpointer, batch=worker.settings.batch)
+    return _cache_timeline(call, key, source, worker)
+
+
+def _cache_timeline(call: CallInput, key: str, source: Any, worker: _Worker) -> CachedTimeline:
+    """A recognized replay source as a timeline, kept in the transcript cache under ``key``."""
     timeline = CachedTimeline(tuple(source.items()), source.audio_s)
     worker.cache.put(key, timeline, {"call": call.id, "files": [str(f) for f in call.files]})
     return timeline
@@ -246,10 +251,7 @@ def _recognize_together(tasks: Sequence["Task"], recordings: dict[int, Any], wor
     spent = time.perf_counter() - started
     out = {}
     for n, recognitions in per_call.items():
-        task = tasks[n]
-        source = recordings[n].source(recognizer, recognitions)
-        timeline = CachedTimeline(tuple(source.items()), source.audio_s)
-        worker.cache.put(task.key, timeline, {"call": task.call.id, "files": [str(f) for f in task.call.files]})
+        timeline = _cache_timeline(tasks[n].call, tasks[n].key, recordings[n].source(recognizer, recognitions), worker)
         out[n] = (timeline, True, spent * recordings[n].audio_s / total_audio)  # its share of the batch
     return out
 

@@ -306,6 +306,8 @@ def _row_attrs() -> list[int]:
 
         _ROW_ATTRS.extend(getattr(attrs, name) for name in ROW_COLUMNS)
     return _ROW_ATTRS
+
+
 _IDX, _LEN = ROW_COLUMNS.index("IDX"), ROW_COLUMNS.index("LENGTH")
 
 
