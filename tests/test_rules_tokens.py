@@ -17,6 +17,7 @@ TEXTS = [
     "Log into the portal, go to returns, choose update, enter the number and upload a check.",
     "I'll send it by 5 pm tomorrow, okay? It's under my name, Mark Wilson.",
     "um so the the router keeps dropping, it's really really slow",
+    "See http://help.example.org NOW, it's at HTTP://X.ORG for 42 USD.",
     "",
 ]
 WORDS = ["you", "are", "be", "idiot", "name", "is", "i", "the", "router", "send", "dana", "'s", ",", "it", "really"]
@@ -34,7 +35,9 @@ string_attr = st.one_of(
     st.tuples(st.just("TAG"), st.sampled_from(TAGS)),
     st.tuples(st.just("DEP"), st.sampled_from(DEPS)),
     st.tuples(st.sampled_from(["ENT_TYPE"]), st.sampled_from(["PERSON", "DATE", "TIME", ""])),
-    st.tuples(st.sampled_from(["IS_ALPHA", "IS_PUNCT", "IS_STOP", "IS_TITLE", "LIKE_NUM", "is_digit"]), st.booleans()),
+    st.tuples(st.just("SHAPE"), st.sampled_from(["Xxxxx", "xxxx", "XXX", "dd", "X"])),
+    st.tuples(st.sampled_from(["IS_ALPHA", "IS_PUNCT", "IS_STOP", "IS_TITLE", "LIKE_NUM", "is_digit", "IS_UPPER",
+                               "IS_LOWER", "LIKE_URL", "IS_ASCII", "IS_CURRENCY"]), st.booleans()),
     st.tuples(st.just("LENGTH"), st.one_of(st.integers(1, 6), st.dictionaries(
         st.sampled_from([">=", "<=", ">", "<", "==", "!="]), st.integers(1, 6), min_size=1, max_size=2))),
 )
@@ -53,7 +56,7 @@ def utterances():
     out = []
     for i, text in enumerate(TEXTS):
         au = annotator.annotate(Utterance(i, Speaker.CUSTOMER, text, 0.0, 1.0))
-        out.append((au.doc, extractor.features(au).token_rows()))
+        out.append((au.doc, extractor.features(au)))
     return out
 
 
@@ -68,8 +71,31 @@ def test_compiled_patterns_match_what_spacys_matcher_matches(utterances, pattern
     assert compiled is not None
     matcher = Matcher(vocab)
     matcher.add("p", patterns)
-    for doc, rows in utterances:
-        assert compiled.matches(rows) == {(s, e) for _, s, e in matcher(doc)}, (doc.text, patterns)
+    for doc, feats in utterances:
+        assert compiled.matches(feats.token_keys(compiled.columns)) == {(s, e) for _, s, e in matcher(doc)}, (doc.text, patterns)
+
+
+@pytest.mark.parametrize("patterns", [
+    [[{"LIKE_URL": True}]], [[{"LIKE_URL": False, "IS_ASCII": True}]], [[{"IS_UPPER": True}]],
+    [[{"IS_TITLE": True}, {"IS_ALPHA": True}]], [[{"IS_LOWER": False, "IS_STOP": True}]],
+    [[{"SHAPE": "XXX", "IS_ALPHA": True}]], [[{"LIKE_NUM": True}, {"IS_CURRENCY": False}]],
+])
+def test_flags_that_depend_on_case_are_read_from_the_word_as_written(utterances, patterns) -> None:
+    """Most flags are read from the lowercase form; "HTTP://X.ORG" is no URL to spaCy while its
+    lowercase form is, "NOW" is upper case, "See" title case."""
+    from spacy.matcher import Matcher
+
+    vocab = utterances[0][0].vocab
+    compiled = compile_patterns(patterns, vocab)
+    assert compiled is not None
+    matcher = Matcher(vocab)
+    matcher.add("p", patterns)
+    found = 0
+    for doc, feats in utterances:
+        expected = {(s, e) for _, s, e in matcher(doc)}
+        assert compiled.matches(feats.token_keys(compiled.columns)) == expected, (doc.text, patterns)
+        found += len(expected)
+    assert found  # the texts have such words
 
 
 def test_what_is_left_to_spacy(utterances) -> None:

@@ -603,7 +603,8 @@ def _pattern_matcher(patterns: list, vocab) -> Callable[[Features], set[tuple[in
     (``rules.tokens``) when they only use what that supports, else by spaCy's ``Matcher``."""
     compiled = compile_patterns(patterns, vocab)
     if compiled is not None:
-        return lambda feats: compiled.matches(feats.token_rows())
+        columns = compiled.columns
+        return lambda feats: compiled.matches(feats.token_keys(columns))
     from spacy.matcher import Matcher
 
     matcher = Matcher(vocab)

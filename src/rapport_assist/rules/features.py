@@ -231,15 +231,31 @@ class Features:
             self._word_count = self.au.word_count
         return self._word_count
 
-    def token_rows(self) -> list[list[int]]:
-        """Rows with every column of ``ROW_COLUMNS`` (token patterns read tags and dependency
-        labels too); read from the Doc once per utterance, when a token pattern needs them."""
-        rows = self.cache.get("#token_rows")
-        if rows is None:
+    def token_keys(self, columns: tuple[str, ...]) -> list[tuple[int, ...]]:
+        """Per Doc token, its values of these ``ROW_COLUMNS`` (token patterns read them). The
+        columns every utterance reads come from ``rows``; the others (word form, tag, dependency
+        label) are read from the Doc once per utterance, and only when a pattern needs them.
+        Cached per set of columns."""
+        key = "#keys:" + ",".join(columns)
+        keys = self.cache.get(key)
+        if keys is None:
+            rows = self.rows
+            values = []
+            for name in columns:
+                c = ROW_COLUMNS.index(name)
+                values.append([row[c] for row in rows] if c < ROWS_READ else self._column(name))
+            keys = self.cache[key] = list(zip(*values)) if values else [()] * len(rows)
+        return keys  # type: ignore[return-value]
+
+    def _column(self, name: str) -> list[int]:
+        """One column the features do not read up front, from the Doc (cached)."""
+        key = "#column:" + name
+        values = self.cache.get(key)
+        if values is None:
             doc = self.doc
-            rows = doc.to_array(_row_attrs()).tolist() if len(doc) else []
-            self.cache["#token_rows"] = rows
-        return rows  # type: ignore[return-value]
+            attr = _row_attrs()[ROW_COLUMNS.index(name)]
+            values = self.cache[key] = doc.to_array([attr]).tolist() if len(doc) else []
+        return values  # type: ignore[return-value]
 
     def content_pos(self, doc_index: int) -> int:
         """The content position of a doc token (or of the next content token after it)."""
@@ -292,7 +308,7 @@ _FILLER_PUNCT = frozenset({",", "...", "…", "-", "—"})
 
 
 # the columns of ``Features.rows`` (spaCy attribute names), and after them the ones only token
-# patterns read (``Features.token_rows``)
+# patterns read (``Features.token_keys``)
 ROW_COLUMNS = ("LOWER", "NORM", "LEMMA", "SENT_START", "POS", "ENT_IOB", "ENT_TYPE", "IDX", "LENGTH", "ORTH", "TAG",
                "DEP")
 ROWS_READ = 9  # columns every utterance reads

@@ -6,9 +6,10 @@ only test a few token attributes with equality, ``IN``, ``NOT_IN``, ``REGEX`` or
 comparison, with the operators ``!``, ``?``, ``*`` and ``+``. For those:
 
 * the attributes a finder tests come from the utterance's token table, read once for every
-  finder (``Features.token_rows``: word forms, lemma, tags, dependency label, entity type,
-  length); lexical
-  flags (``IS_ALPHA``…) and ``SHAPE`` follow from the word form;
+  finder (``Features.token_keys``: word forms, lemma, tags, dependency label, entity type,
+  length; only the columns the patterns test); lexical flags (``IS_ALPHA``…) follow from the
+  lowercase form, the few that depend on case (``IS_TITLE``…) and ``SHAPE`` from the word as
+  written;
 * which token specs a token passes depends only on those values, so it is worked out once per
   distinct combination of values and then read from a table;
 * the pattern is run as a small automaton over the tokens, giving every (start, end) the
@@ -22,7 +23,6 @@ the two on random patterns and utterances.
 from __future__ import annotations
 
 import re
-from operator import itemgetter
 from typing import Any, Callable, Sequence
 
 # attributes whose values are strings (compared as string-store ids)
@@ -38,6 +38,8 @@ _COMPARE: dict[str, Callable[[int, int], bool]] = {
 }
 _OPS = {None: (1, 1), "1": (1, 1), "!": (1, 1), "?": (0, 1), "*": (0, None), "+": (1, None)}
 _MAX_TABLE = 100_000  # distinct token value combinations remembered per pattern set
+# flags that differ between a word and its lowercase form (the others are read from the latter)
+CASED_FLAGS = frozenset({"IS_LOWER", "IS_UPPER", "IS_TITLE", "LIKE_URL"})
 
 
 class _Spec:
@@ -54,8 +56,9 @@ class _Spec:
 
 
 class TokenPatterns:
-    """Compiled token patterns over one vocabulary; ``matches(rows)`` lists (start, end) pairs
-    as ``Matcher(doc)`` would (unordered, each once), from a Doc's ``Features.token_rows()``."""
+    """Compiled token patterns over one vocabulary; ``matches(keys)`` lists (start, end) pairs
+    as ``Matcher(doc)`` would (unordered, each once), from a Doc's
+    ``Features.token_keys(patterns.columns)``."""
 
     def __init__(self, patterns: list[list[dict[str, Any]]], vocab: Any) -> None:
         from .features import ROW_COLUMNS
@@ -64,17 +67,17 @@ class TokenPatterns:
         self._vocab = vocab
         names: list[str] = []
         compiled = [[self._spec(spec, names) for spec in pattern] for pattern in patterns]
-        # the row columns a token's key is made of: an attribute's own column, or the word form
-        # (ORTH) for what follows from it
-        columns: list[int] = []
+        # the columns a token's key is made of (``ROW_COLUMNS`` names): an attribute's own column,
+        # or the word form (lowercase, or as written) for what follows from it
+        columns: list[str] = []
         self._reads: list[tuple[int, str | None]] = []  # per attribute: key position, lexeme attribute
         for name in names:
             own = name in ROW_COLUMNS
-            column = ROW_COLUMNS.index(name if own else "ORTH")
+            column = name if own else "ORTH" if name in CASED_FLAGS or name == "SHAPE" else "LOWER"
             if column not in columns:
                 columns.append(column)
             self._reads.append((columns.index(column), None if own else name.lower()))
-        self._columns = columns
+        self.columns = tuple(columns)
         self._specs = [spec for pattern in compiled for spec in pattern]
         self._patterns: list[_Automaton] = []
         first = 0
@@ -123,14 +126,15 @@ class TokenPatterns:
     # ------------------------------------------------------------ matching
 
     def _passed(self, key: tuple[int, ...]) -> frozenset[int]:
-        lexeme = None
+        lexemes: dict[int, Any] = {}  # per key position: the word (lowercase or as written)
         values = []
         for pos, attr in self._reads:
             if attr is None:
                 values.append(key[pos])
                 continue
+            lexeme = lexemes.get(pos)
             if lexeme is None:
-                lexeme = self._vocab[key[pos]]
+                lexeme = lexemes[pos] = self._vocab[key[pos]]
             values.append(int(getattr(lexeme, attr)))
         passed = frozenset(i for i, spec in enumerate(self._specs) if spec.passes(values))
         if len(self._table) >= _MAX_TABLE:
@@ -138,19 +142,12 @@ class TokenPatterns:
         self._table[key] = passed
         return passed
 
-    def matches(self, rows: list[list[int]]) -> set[tuple[int, int]]:
-        """Every (start, end) of the patterns in a Doc, given its ``Features.token_rows()``."""
-        if not rows:
+    def matches(self, keys: list[tuple[int, ...]]) -> set[tuple[int, int]]:
+        """Every (start, end) of the patterns in a Doc, given its tokens' values of ``columns``
+        (``Features.token_keys``)."""
+        if not keys:
             return set()
         table = self._table
-        if len(self._columns) == 1:
-            c = self._columns[0]
-            keys = [(r[c],) for r in rows]
-        elif self._columns:
-            pick = itemgetter(*self._columns)
-            keys = [pick(r) for r in rows]
-        else:  # only wildcards ({})
-            keys = [()] * len(rows)
         get = table.get
         passed = [get(key) for key in keys]
         if None in passed:  # words not seen before
