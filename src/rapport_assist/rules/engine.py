@@ -50,12 +50,16 @@ class _Pending:
     excepted: bool = False  # an utterance in the window matched 'unless'
 
 
-@dataclass
 class _State:
-    pending: _Pending | None = None
-    latched: bool = False
-    last_fire_s: float | None = None
-    fired: int = 0
+    """A rule's state in the current call."""
+
+    __slots__ = ("pending", "latched", "last_fire_s", "fired")
+
+    def __init__(self) -> None:
+        self.pending: _Pending | None = None
+        self.latched = False  # in an episode (quiet until ``episode.ends_when``)
+        self.last_fire_s: float | None = None
+        self.fired = 0
 
 
 @dataclass(eq=False)
@@ -70,6 +74,7 @@ class _CompiledRule:
     record_time: object | None = None  # the compiled time lexicon of a record rule
     rewrites: list[tuple[PhraseIndex, str]] = field(default_factory=list)
     gate: Gate | None = None  # when set and it does not admit an utterance, ``when`` cannot hold on it
+    max_fires: float = float("inf")  # ``max_per_call``, or no limit
 
 
 class RuleEngine:
@@ -95,8 +100,9 @@ class RuleEngine:
                           for speaker in Speaker}
         self._busy: set[int] = set()  # rules with an open expectation or in an episode: step on every turn
         self._states: list[_State] = []
-        self._touched: set[int] = set()  # rules stepped since the call started
+        self._touched: set[int] = set()  # rules whose state may have changed since the call started
         self._event_states: list[_State] = []
+        self._event_touched: set[int] = set()
         self._last: dict[Speaker, Features] = {}
         self._last_utterance: Utterance | None = None
         self._history: deque[EvalContext] = deque(maxlen=HISTORY)
@@ -117,6 +123,7 @@ class RuleEngine:
             record_time=compiler.lexicons[rule.record.time] if rule.record and rule.record.time else None,
             rewrites=[(PhraseIndex([rw.phrase]), rw.replacement) for rw in rule.rewrites],
             gate=compiler.gate(rule.when) if event is None else None,
+            max_fires=rule.max_per_call if rule.max_per_call is not None else float("inf"),
         )
 
     @property
@@ -126,13 +133,16 @@ class RuleEngine:
 
     def start_call(self) -> None:
         """Forget everything about the previous call."""
-        if len(self._states) != len(self._rules):
+        if len(self._states) != len(self._rules) or len(self._event_states) != len(self._event_rules):
             self._states = [_State() for _ in self._rules]
-        else:  # only the rules that stepped in the last call have anything to forget
+            self._event_states = [_State() for _ in self._event_rules]
+        else:  # only the rules that did something in the last call have anything to forget
             for i in self._touched:
                 self._states[i] = _State()
+            for i in self._event_touched:
+                self._event_states[i] = _State()
         self._touched = set()
-        self._event_states = [_State() for _ in self._event_rules]
+        self._event_touched = set()
         self._busy = set()
         self._last = {}
         self._last_utterance = None
@@ -149,11 +159,19 @@ class RuleEngine:
         todo = [i for i, a, b in self._triggers[speaker] if not a or (bits & a and bits & b)]
         if busy:
             todo = sorted(busy.union(todo))
-        self._touched.update(todo)
-        rules, states = self._rules, self._states
+        rules, states, touched = self._rules, self._states, self._touched
         for i in todo:
-            state = states[i]
-            nudge = self._step(rules[i], state, feats, ctx)
+            compiled, state = rules[i], states[i]
+            if i in busy:  # an open expectation or an episode: every turn counts
+                nudge = self._step(compiled, state, feats, ctx)
+            else:  # idle: only its trigger matters, and most turns do not match it
+                if state.fired >= compiled.max_fires:
+                    continue
+                found = compiled.when(ctx)
+                if found is None:
+                    continue
+                nudge = self._triggered(compiled, state, feats, ctx, found)
+            touched.add(i)
             if nudge is not None:
                 out.append(nudge)
             if state.pending is None and not state.latched:
@@ -168,8 +186,9 @@ class RuleEngine:
     def on_event(self, event: SignalEvent) -> list[Nudge]:
         """Feed a timing event from the conversation signals (dead air, talk-over)."""
         out: list[Nudge] = []
-        for compiled, state in zip(self._event_rules, self._event_states):
+        for i, (compiled, state) in enumerate(zip(self._event_rules, self._event_states)):
             if compiled.event is not None and event_matches(compiled.event, event):
+                self._event_touched.add(i)
                 nudge = self._fire_event(compiled, state, event)
                 if nudge is not None:
                     out.append(nudge)
@@ -186,7 +205,8 @@ class RuleEngine:
         """
         busy = set(speaking)
         nudges: list[Nudge] = []
-        for compiled, state in zip(self._rules, self._states):
+        for i in sorted(self._busy):  # every rule with an open expectation is busy
+            compiled, state = self._rules[i], self._states[i]
             pending = state.pending
             expect = compiled.rule.expect
             if pending is None or expect is None or expect.within.seconds is None or expect.speaker in busy:
@@ -206,7 +226,8 @@ class RuleEngine:
     def finish(self, t_s: float) -> list[Output]:
         """The call ended at ``t_s``: close open expectations (``if_call_ends: fire`` fires)."""
         nudges: list[Output] = []
-        for compiled, state in zip(self._rules, self._states):
+        for i in sorted(self._busy):  # every rule with an open expectation is busy
+            compiled, state = self._rules[i], self._states[i]
             pending, state.pending = state.pending, None
             expect = compiled.rule.expect
             if (pending is None or expect is None or expect.if_call_ends != "fire" or self._last_utterance is None
@@ -247,22 +268,29 @@ class RuleEngine:
                     pending.last_trigger_end_s = utt.end_s
                 pending.context.append(feats)
                 return None
-        if state.pending is None and not state.latched:
-            if rule.max_per_call is not None and state.fired >= rule.max_per_call:
-                return nudge
+        if state.pending is None and not state.latched and state.fired < compiled.max_fires:
             found = compiled.when(ctx)
             if found is not None:
-                found = [m for m in found if m.feats is feats]  # 'earlier' matches belong to past turns
-                if rule.record is not None:
-                    return self._record(compiled, feats, found)
-                if rule.expect is None:
-                    if compiled.unless is not None and compiled.unless(ctx) is not None:
-                        return nudge
-                    return self._fire(compiled, state, utt.end_s, utt.index, None, feats, found)
-                pending = _Pending([(feats, found)], [feats], utt.end_s)
-                pending.excepted = compiled.unless is not None and compiled.unless(ctx) is not None
-                state.pending = pending
+                return self._triggered(compiled, state, feats, ctx, found) or nudge
         return nudge
+
+    def _triggered(self, compiled: _CompiledRule, state: _State, feats: Features, ctx: EvalContext,
+                   found: list[Match]) -> Output | None:
+        """An idle rule's ``when`` matched this utterance (``found``): record it, fire, or open
+        an expectation."""
+        rule = compiled.rule
+        utt = feats.au.utterance
+        found = [m for m in found if m.feats is feats]  # 'earlier' matches belong to past turns
+        if rule.record is not None:
+            return self._record(compiled, feats, found)
+        if rule.expect is None:
+            if compiled.unless is not None and compiled.unless(ctx) is not None:
+                return None
+            return self._fire(compiled, state, utt.end_s, utt.index, None, feats, found)
+        pending = _Pending([(feats, found)], [feats], utt.end_s)
+        pending.excepted = compiled.unless is not None and compiled.unless(ctx) is not None
+        state.pending = pending
+        return None
 
     def _record(self, compiled: _CompiledRule, feats: Features, found: list[Match]) -> RecordItem:
         rule = compiled.rule
