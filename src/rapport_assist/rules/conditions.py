@@ -1,8 +1,9 @@
-"""Condition evaluators: the typed conditions of ``model`` compiled into fast closures.
+"""Condition evaluators: the typed conditions of ``model`` compiled against a rule set.
 
 A compiled condition takes an ``EvalContext`` and returns the ``Match`` list it rests on
-(possibly empty) when it holds, or ``None`` when it does not. Lexicon matches are cached per
-utterance, so rules that share a lexicon share the work.
+(possibly empty) when it holds, or ``None`` when it does not. Each condition tree becomes one
+generated function (``generate``) that calls the finders and evaluators built here. Lexicon
+matches are cached per utterance, so rules that share a lexicon share the work.
 
 The grammatical tests (question, conditional, negation, future-tense commitment) read the
 spaCy parse already in the ``Doc``; nothing is re-parsed. Tones are read through
@@ -14,7 +15,7 @@ estimate does not know, the text cue built from the ``tones:`` section decides.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Callable, Mapping, Protocol, Sequence
 
 from ..types import TONE_ORDER, Speaker
@@ -25,22 +26,17 @@ from .model import (
     Condition,
     Conditional,
     Earlier,
-    EventIs,
     FutureActionFinder,
     InQuestion,
     Lexicon,
     LexiconFinder,
     MatchTest,
-    MaxWords,
-    MinLength,
     Negated,
-    Not,
     Reflects,
     ReflectsOther,
     RegexFinder,
     Says,
     SentenceSays,
-    SignalTest,
     SpeakerIs,
     SubjectFinder,
     TokenFinder,
@@ -48,23 +44,27 @@ from .model import (
     ToneIs,
     UsesName,
 )
+from .generate import write_condition
 from .tokens import compile_patterns
 
 if TYPE_CHECKING:  # pragma: no cover
     from spacy.tokens import Doc
 
 
-@dataclass(eq=False)
 class EvalContext:
     """What a condition sees: this utterance, the other speaker's last turn, (inside
-    ``expect``) the turns that opened the expectation, and the call so far (``history``:
-    earlier contexts, oldest first, for ``earlier``)."""
+    ``expect``) the turns that opened the expectation, the tones read on this utterance so far,
+    and the call so far (``history``: earlier contexts, oldest first, for ``earlier``)."""
 
-    feats: Features
-    other_last: Features | None = None
-    reference: Sequence[Features] = ()
-    tones: dict[str, list[Match] | None] = field(default_factory=dict)
-    history: Sequence["EvalContext"] = ()
+    __slots__ = ("feats", "other_last", "reference", "tones", "history")
+
+    def __init__(self, feats: Features, other_last: Features | None = None, reference: Sequence[Features] = (),
+                 tones: dict[str, list[Match] | None] | None = None, history: Sequence["EvalContext"] = ()) -> None:
+        self.feats = feats
+        self.other_last = other_last
+        self.reference = reference
+        self.tones: dict[str, list[Match] | None] = {} if tones is None else tones
+        self.history = history
 
 
 Evaluator = Callable[[EvalContext], "list[Match] | None"]
@@ -116,55 +116,20 @@ class Compiler:
     # ------------------------------------------------------------ conditions
 
     def condition(self, cond: Condition) -> Evaluator:
-        if isinstance(cond, SpeakerIs):
-            speaker = cond.speaker
-            return lambda ctx: [] if ctx.feats.au.utterance.speaker is speaker else None
-        if isinstance(cond, Says):
-            return self.says(cond)
+        """``cond`` as one function (``generate.write_condition``) over this compiler's lexicons,
+        finders and evaluators."""
+        return write_condition(cond, self)
+
+    def leaf(self, cond: Condition) -> Evaluator:
+        """The evaluator of a test the generated source calls rather than inlines."""
         if isinstance(cond, ToneIs):
             return self.tone(cond.tone)
-        if isinstance(cond, SignalTest):
-            return _signal_test(cond)
-        if isinstance(cond, MinLength):
-            return _min_length(cond)
-        if isinstance(cond, MaxWords):
-            limit = cond.words
-            return lambda ctx: [] if ctx.feats.word_count <= limit else None
         if isinstance(cond, Reflects):
             return self.reflects(cond)
         if isinstance(cond, UsesName):
             return self.uses_name(cond)
-        if isinstance(cond, Earlier):
-            return self.earlier(cond)
-        if isinstance(cond, EventIs):
-            return lambda ctx: None  # events are matched by the engine (``event_matches``), never on utterances
-        if isinstance(cond, AllOf):
-            parts = [self.condition(c) for c in sorted(cond.items, key=_all_cost)]
-
-            def all_of(ctx: EvalContext) -> list[Match] | None:
-                out: list[Match] = []
-                for part in parts:
-                    got = part(ctx)
-                    if got is None:
-                        return None
-                    out.extend(got)
-                return out
-
-            return all_of
-        if isinstance(cond, AnyOf):
-            options = [self.condition(c) for c in sorted(cond.items, key=_cost)]
-
-            def any_of(ctx: EvalContext) -> list[Match] | None:
-                for option in options:
-                    got = option(ctx)
-                    if got is not None:
-                        return got
-                return None
-
-            return any_of
-        assert isinstance(cond, Not)
-        inner = self.condition(cond.item)
-        return lambda ctx: [] if inner(ctx) is None else None
+        assert isinstance(cond, Earlier), cond
+        return self.earlier(cond)
 
     def gate(self, cond: Condition) -> Gate:
         """What an utterance must have for ``cond`` to hold on it, checked before evaluating it:
@@ -284,17 +249,9 @@ class Compiler:
 
     # ------------------------------------------------------------ says
 
-    def says(self, cond: Says) -> Evaluator:
-        finder = cond.finder
-        if isinstance(finder, LexiconFinder):
-            lexicons = [self.lexicons[n] for n in finder.lexicons]
-
-            def find(feats: Features) -> list[Match]:
-                out: list[Match] = []
-                for lex in lexicons:
-                    out.extend(lexicon_matches(lex, feats))
-                return out
-        elif isinstance(finder, FutureActionFinder):
+    def finder(self, finder: object) -> Callable[[Features], list[Match]]:
+        """What a ``says`` finder other than lexicons finds in an utterance."""
+        if isinstance(finder, FutureActionFinder):
             actions = self.lexicons[finder.actions]
             markers, bit = self._future_markers, self._future_bit
 
@@ -305,18 +262,9 @@ class Compiler:
         elif isinstance(finder, TokenFinder):
             find, self._finder_bits[finder] = token_finder(finder, self.key_bits, self.extractor.fillers)
         else:
-            assert isinstance(finder, SubjectFinder)
+            assert isinstance(finder, SubjectFinder), finder
             find, self._finder_bits[finder] = subject_finder(finder, self._word_sets[finder.verbs], self.key_bits)
-
-        tests = [self.skip_test(t) for t in cond.skip_if]
-
-        def says(ctx: EvalContext) -> list[Match] | None:
-            found = find(ctx.feats)
-            if tests:
-                found = [m for m in found if not any(test(m, ctx) for test in tests)]
-            return found or None
-
-        return says
+        return find
 
     def skip_test(self, test: MatchTest) -> Callable[[Match, EvalContext], bool]:
         if isinstance(test, InQuestion):
@@ -381,61 +329,6 @@ def _near(cues: frozenset[int], before: int, after: int) -> Callable[[Match, Eva
         return any(not cues.isdisjoint(feats.keys[k]) for k in window)
 
     return near
-
-
-def _min_length(cond: MinLength) -> Evaluator:
-    words, seconds = cond.words, cond.seconds
-
-    def min_length(ctx: EvalContext) -> list[Match] | None:
-        feats = ctx.feats
-        if words is not None and feats.word_count >= words:
-            return []
-        if seconds is not None and feats.au.utterance.duration_s >= seconds:
-            return []
-        return None
-
-    return min_length
-
-
-def _signal_test(cond: SignalTest) -> Evaluator:
-    name, lo, hi, equals = cond.name, cond.min, cond.max, cond.equals
-
-    def signal_is(ctx: EvalContext) -> list[Match] | None:
-        signals = ctx.feats.au.utterance.signals
-        value = signals.get(name) if signals is not None else None
-        if value is None:
-            return None
-        if equals is not None:
-            return [] if bool(value) is equals else None
-        if (lo is not None and value < lo) or (hi is not None and value > hi):
-            return None
-        return []
-
-    return signal_is
-
-
-def _cost(cond: Condition) -> int:
-    """Evaluation order inside any: cheap checks first (the first option that holds gives the
-    matches)."""
-    if isinstance(cond, (SpeakerIs, MaxWords, MinLength, SignalTest)):
-        return 0
-    if isinstance(cond, (Says, ToneIs)):
-        return 1
-    return 2
-
-
-def _all_cost(cond: Condition) -> float:
-    """Evaluation order inside all: cheap checks first, so a failing one spares the others. Only
-    conditions that add no match of this utterance move ahead of a ``says`` (lengths, signals,
-    ``not``, a look at the last turn or two: ``earlier``'s matches belong to past turns), so the
-    matches a nudge quotes keep the order the rule gives them."""
-    if isinstance(cond, Earlier) and cond.turns is not None and cond.turns <= 2:
-        return 0.5  # the last turn or two (their results are cached on them)
-    if isinstance(cond, Not):
-        return max(0.0, _all_cost(cond.item) - 0.25)  # just before a test as costly as its own
-    if isinstance(cond, AllOf) and all(_all_cost(c) < 1 for c in cond.items):
-        return max((_all_cost(c) for c in cond.items), default=0)
-    return _cost(cond)
 
 
 # ---------------------------------------------------------------- future-tense commitments

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import re
 from bisect import bisect_left
+from operator import itemgetter
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Callable, Iterable, Sequence
 
@@ -70,14 +71,21 @@ def compile_phrase(text: str, key: Callable[[str], object] = phrase_key) -> tupl
     return tuple(tokens)
 
 
-@dataclass(frozen=True, eq=False)
 class Match:
-    """Words a finder matched: content-token positions [start, end) of one utterance."""
+    """Words a finder matched: content-token positions [start, end) of one utterance. Not to be
+    changed once made (a plain class with slots: finders make many, and a frozen dataclass is
+    several times slower to create)."""
 
-    start: int
-    end: int
-    label: str
-    feats: "Features"
+    __slots__ = ("start", "end", "label", "feats")
+
+    def __init__(self, start: int, end: int, label: str, feats: "Features") -> None:
+        self.start = start
+        self.end = end
+        self.label = label
+        self.feats = feats
+
+    def __repr__(self) -> str:
+        return f"Match({self.start}, {self.end}, {self.label!r})"
 
     @property
     def text(self) -> str:
@@ -240,11 +248,13 @@ class Features:
         keys = self.cache.get(key)
         if keys is None:
             rows = self.rows
-            values = []
-            for name in columns:
-                c = ROW_COLUMNS.index(name)
-                values.append([row[c] for row in rows] if c < ROWS_READ else self._column(name))
-            keys = self.cache[key] = list(zip(*values)) if values else [()] * len(rows)
+            index = [ROW_COLUMNS.index(name) for name in columns]
+            if len(index) > 1 and max(index) < ROWS_READ:  # the common case: picked from the rows
+                keys = list(map(itemgetter(*index), rows))
+            else:
+                values = [[row[c] for row in rows] if c < ROWS_READ else self._column(ROW_COLUMNS[c]) for c in index]
+                keys = list(zip(*values)) if values else [()] * len(rows)
+            self.cache[key] = keys
         return keys  # type: ignore[return-value]
 
     def _column(self, name: str) -> list[int]:
