@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import signal
 import sys
 import traceback
 from contextlib import ExitStack
@@ -702,7 +703,12 @@ def main(argv: Sequence[str] | None = None, stdout: IO[str] | None = None, stder
 
 
 def entry_point() -> None:
-    sys.exit(main())
+    code = main()
+    if code == 130:
+        # the interrupt is handled and what was done is saved: another Ctrl-C while Python shuts
+        # down (joining recognizer threads can take a moment) would only turn this exit into a crash
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+    sys.exit(code)
 
 
 if __name__ == "__main__":  # python -m rapport_assist.cli
