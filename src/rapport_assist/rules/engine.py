@@ -75,6 +75,7 @@ class _CompiledRule:
     rewrites: list[tuple[PhraseIndex, str]] = field(default_factory=list)
     gate: Gate | None = None  # when set and it does not admit an utterance, ``when`` cannot hold on it
     max_fires: float = float("inf")  # ``max_per_call``, or no limit
+    reply_note: str = ""  # the evidence note on the reply that closed an expectation without it
 
 
 class RuleEngine:
@@ -124,6 +125,7 @@ class RuleEngine:
             rewrites=[(PhraseIndex([rw.phrase]), rw.replacement) for rw in rule.rewrites],
             gate=compiler.gate(rule.when) if event is None else None,
             max_fires=rule.max_per_call if rule.max_per_call is not None else float("inf"),
+            reply_note="reply: " + _window_text(rule) if expect else "",
         )
 
     @property
@@ -345,7 +347,7 @@ class RuleEngine:
             if closing is None:
                 reply = []
             else:
-                reply = [_evidence(closing, [], "reply: " + _window_text(rule))]
+                reply = [_evidence(closing, [], compiled.reply_note)]
             evidence = triggers + reply if rule.points_at == "trigger" else reply + triggers
         quote, rewrite = _quote_and_rewrite(*quote_from, compiled.rewrites)
         if rewrite is not None:
@@ -466,6 +468,8 @@ def _quote_and_rewrite(feats: Features, found: list[Match],
         s_start = feats.sent_spans[feats.sent[m.start]][0]
         for index, replacement in rewrites:
             for pos in range(s_start, m.end):
+                if not index.could_start(feats, pos):
+                    continue
                 end = index.match_at(feats, pos)
                 if end > m.start:
                     start = min(pos, m.start)

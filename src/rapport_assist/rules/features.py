@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import re
 from bisect import bisect_left
+from itertools import compress
 from operator import itemgetter
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Callable, Iterable, Sequence
@@ -120,6 +121,10 @@ class PhraseIndex:
     def __bool__(self) -> bool:
         return bool(self.root)
 
+    def could_start(self, feats: "Features", pos: int) -> bool:
+        """Does some phrase start with the word at content position ``pos``?"""
+        return not self.first_keys.isdisjoint(feats.keys[pos]) or (self.num_first and feats.is_num[pos])
+
     def match_at(self, feats: "Features", pos: int) -> int:
         """End of the longest phrase starting at content position ``pos`` (or -1)."""
         keys, nums, sents = feats.keys, feats.is_num, feats.sent
@@ -155,7 +160,7 @@ class PhraseIndex:
         index's pre-filter bit (see ``KeyBits``), to try only the words it marks."""
         out: list[tuple[int, int]] = []
         if bit:
-            starts: Iterable[int] = [pos for pos, b in enumerate(feats.word_bits) if b & bit]
+            starts: Iterable[int] = compress(range(len(feats.keys)), map(bit.__and__, feats.word_bits))
         else:
             first_keys, num_first, nums = self.first_keys, self.num_first, feats.is_num
             starts = [pos for pos, keys in enumerate(feats.keys)
@@ -344,9 +349,12 @@ def doc_text(feats: Features, doc_start: int, doc_end: int) -> str:
         return ""
     rows, text = feats.rows, feats.text
     fillers = feats.cache.get("#fillers", frozenset())
+    first = rows[doc_start]
+    if doc_end - doc_start == 1 and first[0] not in fillers:  # one word (most matches)
+        return text[first[_IDX]:first[_IDX] + first[_LEN]].strip()
     if fillers.isdisjoint([rows[i][0] for i in range(doc_start, doc_end)]):  # type: ignore[attr-defined]
         last = rows[doc_end - 1]
-        return text[rows[doc_start][_IDX]:last[_IDX] + last[_LEN]].strip()
+        return text[first[_IDX]:last[_IDX] + last[_LEN]].strip()
     n = len(rows)
     parts: list[str] = []
     skip_punct = False

@@ -236,12 +236,15 @@ def cost(cond: Condition) -> int:
 def all_cost(cond: Condition) -> float:
     """Evaluation order inside all: cheap checks first, so a failing one spares the others. Only
     conditions that add no match of this utterance move ahead of a ``says`` (lengths, signals,
-    ``not``, a look at the last turn or two: ``earlier``'s matches belong to past turns). The
-    matches a nudge quotes keep the order the rule gives them."""
+    a look at the last turn or two: ``earlier``'s matches belong to past turns), so the matches
+    a nudge quotes keep the order the rule gives them."""
     if isinstance(cond, Earlier) and cond.turns is not None and cond.turns <= 2:
         return 0.5  # the last turn or two (their results are cached on them)
     if isinstance(cond, Not):
-        return max(0.0, all_cost(cond.item) - 0.25)  # just before a test as costly as its own
+        if isinstance(cond.item, Not):  # a double negation costs and filters what its test does
+            return all_cost(cond.item.item)
+        # "not X" seldom fails (X seldom holds), so it goes just after the tests as costly as X
+        return all_cost(cond.item) + 0.25
     if isinstance(cond, AllOf) and all(all_cost(c) < 1 for c in cond.items):
         return max((all_cost(c) for c in cond.items), default=0)
     return cost(cond)
