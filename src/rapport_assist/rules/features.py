@@ -126,15 +126,45 @@ class PhraseIndex:
         return not self.first_keys.isdisjoint(feats.keys[pos]) or (self.num_first and feats.is_num[pos])
 
     def match_at(self, feats: "Features", pos: int) -> int:
-        """End of the longest phrase starting at content position ``pos`` (or -1)."""
-        keys, nums, sents = feats.keys, feats.is_num, feats.sent
-        n = len(keys)
-        sid = sents[pos]
+        """End of the longest phrase starting at content position ``pos`` (or -1).
+
+        Most words lead to one trie node whichever of their keys is followed, so the walk keeps
+        a single node; a word whose keys branch to different nodes hands over to ``_walk``."""
+        keys, nums = feats.keys, feats.is_num
+        end = feats.sent_spans[feats.sent[pos]][1]  # phrases stay within a sentence
+        node = self.root
         best = -1
-        active = [self.root]
         j = pos
-        while j < n and sents[j] == sid:
-            step = []
+        while j < end:
+            child = None
+            for key in keys[j]:
+                found = node.get(key)
+                if found is not None:
+                    if child is None:
+                        child = found
+                    elif found is not child:
+                        return self._walk(feats, [node], j, end, best)
+            if nums[j]:
+                found = node.get(NUM)
+                if found is not None:
+                    if child is None:
+                        child = found
+                    elif found is not child:
+                        return self._walk(feats, [node], j, end, best)
+            if child is None:
+                break
+            j += 1
+            if _END in child:
+                best = j
+            node = child
+        return best
+
+    @staticmethod
+    def _walk(feats: "Features", active: list[dict], j: int, end: int, best: int) -> int:  # type: ignore[type-arg]
+        """``match_at`` from position ``j`` on, following every node in ``active`` at once."""
+        keys, nums = feats.keys, feats.is_num
+        while j < end:
+            step: list[dict] = []  # type: ignore[type-arg]
             word = keys[j]
             for node in active:
                 for key in word:

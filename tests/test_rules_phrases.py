@@ -1,0 +1,72 @@
+"""Lexicon phrases (``rules.features.PhraseIndex``) against a plain reading of what they mean:
+at each word, the longest phrase that starts there, every word of it matching one of the
+word's keys (its lowercase, norm, lemma; a number for ``<num>``), within one sentence; matches
+taken left to right without overlaps."""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from rapport_assist.rules.features import NUM, PhraseIndex, compile_phrase
+from rapport_assist.rules.model import Phrase
+from rapport_assist.rules.source import Loc
+
+WORDS = ["you", "need", "to", "have", "we", "can", "not", "call", "back", "the"]
+LOC = Loc("test.yaml", 1, 1)
+
+# a phrase: 1-4 tokens, each a word, "a|b" alternatives, or <num>
+token = st.one_of(st.sampled_from(WORDS),
+                  st.lists(st.sampled_from(WORDS), min_size=2, max_size=3, unique=True).map("|".join),
+                  st.just("<num>"))
+phrase = st.lists(token, min_size=1, max_size=4).map(" ".join)
+# a content token: 1-3 keys (different norm or lemma), whether it is a number, and whether a
+# sentence starts there
+word = st.tuples(st.lists(st.sampled_from(WORDS), min_size=1, max_size=3, unique=True), st.booleans(),
+                 st.integers(0, 5))
+
+
+def utterance(words: list) -> SimpleNamespace:
+    """The parts of ``Features`` phrase matching reads."""
+    from rapport_assist.rules.features import phrase_key
+
+    keys, nums, sent = [], [], []
+    sid = 0
+    for i, (forms, is_num, new_sentence) in enumerate(words):
+        if i and new_sentence == 0:
+            sid += 1
+        keys.append(tuple(phrase_key(w) for w in forms))
+        nums.append(is_num)
+        sent.append(sid)
+    spans = [(sent.index(s), len(sent) - sent[::-1].index(s)) for s in range(sid + 1)] if sent else []
+    return SimpleNamespace(keys=keys, is_num=nums, sent=sent, sent_spans=spans)
+
+
+def plain_match_at(phrases: list[str], feats, pos: int) -> int:
+    best = -1
+    for text in phrases:
+        tokens = compile_phrase(text)
+        end = pos + len(tokens)
+        if not tokens or end > len(feats.keys) or feats.sent[end - 1] != feats.sent[pos]:
+            continue
+        if all(not alts.isdisjoint(feats.keys[pos + k]) or (NUM in alts and feats.is_num[pos + k])
+               for k, alts in enumerate(tokens)):
+            best = max(best, end)
+    return best
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.lists(phrase, min_size=1, max_size=8), st.lists(word, max_size=14))
+def test_phrases_match_what_they_say(phrases: list[str], words: list) -> None:
+    index = PhraseIndex([Phrase(p, LOC) for p in phrases])
+    feats = utterance(words)
+    expected, resume = [], 0
+    for pos in range(len(feats.keys)):
+        assert index.match_at(feats, pos) == plain_match_at(phrases, feats, pos)
+        end = plain_match_at(phrases, feats, pos)
+        if pos >= resume and end > pos:
+            expected.append((pos, end))
+            resume = end
+    assert index.find(feats) == expected
