@@ -70,3 +70,7 @@ def test_phrases_match_what_they_say(phrases: list[str], words: list) -> None:
             expected.append((pos, end))
             resume = end
     assert index.find(feats) == expected
+    # with the pre-filter bit marking the words a phrase can start with, as the features do
+    feats.word_bits = [1 if not index.first_keys.isdisjoint(keys) or (index.num_first and num) else 0
+                       for keys, num in zip(feats.keys, feats.is_num)]
+    assert index.find(feats, 1) == expected

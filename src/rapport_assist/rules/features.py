@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import re
 from bisect import bisect_left
-from itertools import compress
 from operator import itemgetter
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Callable, Iterable, Sequence
@@ -189,20 +188,22 @@ class PhraseIndex:
         """Every longest, left-to-right, non-overlapping match as content spans. ``bit``: this
         index's pre-filter bit (see ``KeyBits``), to try only the words it marks."""
         out: list[tuple[int, int]] = []
-        if bit:
-            starts: Iterable[int] = compress(range(len(feats.keys)), map(bit.__and__, feats.word_bits))
-        else:
-            first_keys, num_first, nums = self.first_keys, self.num_first, feats.is_num
-            starts = [pos for pos, keys in enumerate(feats.keys)
-                      if not first_keys.isdisjoint(keys) or (num_first and nums[pos])]
         resume = 0
-        for pos in starts:
-            if pos < resume:
-                continue
-            end = self.match_at(feats, pos)
-            if end > pos:
-                out.append((pos, end))
-                resume = end
+        if bit:
+            for pos, here in enumerate(feats.word_bits):
+                if here & bit and pos >= resume:
+                    end = self.match_at(feats, pos)
+                    if end > pos:
+                        out.append((pos, end))
+                        resume = end
+            return out
+        first_keys, num_first, nums = self.first_keys, self.num_first, feats.is_num
+        for pos, keys in enumerate(feats.keys):
+            if pos >= resume and (not first_keys.isdisjoint(keys) or (num_first and nums[pos])):
+                end = self.match_at(feats, pos)
+                if end > pos:
+                    out.append((pos, end))
+                    resume = end
         return out
 
 
@@ -224,6 +225,7 @@ class CompiledLexicon:
         self.last_bit = key_bits.add(last_keys(lexicon))
         self.phrases = PhraseIndex(lexicon.phrases)
         self.excepts = PhraseIndex(lexicon.except_)
+        self.except_bit = key_bits.add(_first_keys(lexicon.except_)) if self.excepts else 0
         self.entities = frozenset(_label_key(label) for label in lexicon.entities)
 
     def find(self, feats: "Features") -> list[Match]:
@@ -231,8 +233,8 @@ class CompiledLexicon:
         spans = self.phrases.find(feats, self.bit) if bits & self.bit and bits & self.last_bit else []
         if self.entities:
             spans = sorted(set(spans) | set(feats.entities(self.entities)))
-        if spans and self.excepts:
-            vetoes = self.excepts.find(feats)
+        if spans and bits & self.except_bit:
+            vetoes = self.excepts.find(feats, self.except_bit)
             spans = [(s, e) for s, e in spans if not any(vs < e and s < ve for vs, ve in vetoes)]
         return [Match(s, e, self.name, feats) for s, e in spans]
 
@@ -542,7 +544,11 @@ class FeatureExtractor:
 
 def first_keys(lexicon: Lexicon) -> frozenset[int]:
     """Keys a lexicon's phrases can start with (``NUM`` for ``<num>``)."""
-    return frozenset(k for p in lexicon.phrases for t in compile_phrase(p.text)[:1] for k in t)
+    return _first_keys(lexicon.phrases)
+
+
+def _first_keys(phrases: Iterable[Phrase]) -> frozenset[int]:
+    return frozenset(k for p in phrases for t in compile_phrase(p.text)[:1] for k in t)
 
 
 def last_keys(lexicon: Lexicon) -> frozenset[int]:
