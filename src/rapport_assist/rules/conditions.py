@@ -19,7 +19,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Callable, Mapping, Protocol, Sequence
 
 from ..types import TONE_ORDER, Speaker
-from .features import CompiledLexicon, FeatureExtractor, Features, KeyBits, Match, PhraseIndex, phrase_key, word_keys
+from .features import (CompiledLexicon, FeatureExtractor, Features, KeyBits, Match, PhraseIndex, phrase_key,
+                       token_keys_name, word_keys)
 from .model import (
     AllOf,
     AnyOf,
@@ -240,10 +241,10 @@ class Compiler:
             for ref in ctx.reference:
                 said |= ref.content_lemmas(ignore)
             feats = ctx.feats
-            hits = [k for k in feats.content_words(ignore) if feats.lemma(k) in said]
-            if len({feats.lemma(k) for k in hits}) < need:
+            hits = [(k, lemma) for k, lemma in feats.content_words(ignore) if lemma in said]
+            if len({lemma for _, lemma in hits}) < need:
                 return None
-            return [Match(k, k + 1, "echo", feats) for k in hits]
+            return [Match(k, k + 1, "echo", feats) for k, _ in hits]
 
         return echoes
 
@@ -497,7 +498,8 @@ def _pattern_matcher(patterns: list, vocab) -> Callable[[Features], set[tuple[in
     compiled = compile_patterns(patterns, vocab)
     if compiled is not None:
         columns = compiled.columns
-        return lambda feats: compiled.matches(feats.token_keys(columns))
+        name = token_keys_name(columns)
+        return lambda feats: compiled.matches(feats.token_keys(columns, name))
     from spacy.matcher import Matcher
 
     matcher = Matcher(vocab)

@@ -37,6 +37,7 @@ QUOTE_MAX_WORDS = 14
 HISTORY = 64  # utterances kept for 'earlier' and for event evidence
 
 Output = Union[Nudge, RecordItem]
+_OTHER = {speaker: speaker.other() for speaker in Speaker}
 
 
 @dataclass
@@ -154,7 +155,7 @@ class RuleEngine:
         """Feed the next utterance (timeline order); returns the nudges (and records) at its end."""
         feats = self._extractor.features(au)
         speaker = au.utterance.speaker
-        ctx = EvalContext(feats, self._last.get(speaker.other()), history=self._history)
+        ctx = EvalContext(feats, self._last.get(_OTHER[speaker]), history=self._history)
         out: list[Output] = []
         bits, busy = feats.bits, self._busy
         # idle rules whose trigger cannot match here have nothing to do: step the others, in order

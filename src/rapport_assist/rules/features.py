@@ -276,12 +276,12 @@ class Features:
             self._word_count = self.au.word_count
         return self._word_count
 
-    def token_keys(self, columns: tuple[str, ...]) -> list[tuple[int, ...]]:
+    def token_keys(self, columns: tuple[str, ...], key: str = "") -> list[tuple[int, ...]]:
         """Per Doc token, its values of these ``ROW_COLUMNS`` (token patterns read them). The
         columns every utterance reads come from ``rows``; the others (word form, tag, dependency
         label) are read from the Doc once per utterance, and only when a pattern needs them.
-        Cached per set of columns."""
-        key = "#keys:" + ",".join(columns)
+        Cached per set of columns (``key``: the cache entry's name, ``token_keys_name(columns)``)."""
+        key = key or token_keys_name(columns)
         keys = self.cache.get(key)
         if keys is None:
             rows = self.rows
@@ -333,22 +333,24 @@ class Features:
             ents = self.cache["#ents"] = [tuple(e) for e in ents]
         return ents  # type: ignore[return-value]
 
-    def lemma(self, k: int) -> int:
-        """The lemma key of content token ``k``."""
-        return self.rows[self.doc_i[k]][2]
-
-    def content_words(self, ignore: frozenset[int]) -> list[int]:
-        """Positions of content words: nouns, verbs and adjectives, not stop words or ``ignore``."""
-        kinds = self.cache["#content"]
-        return [k for k in kinds if ignore.isdisjoint(self.keys[k])]  # type: ignore[attr-defined]
+    def content_words(self, ignore: frozenset[int]) -> list[tuple[int, int]]:
+        """Content words (nouns, verbs and adjectives, not stop words or ``ignore``) as
+        (position, lemma key) pairs, in order."""
+        kinds, keys, rows, doc_i = self.cache["#content"], self.keys, self.rows, self.doc_i
+        return [(k, rows[doc_i[k]][2]) for k in kinds if ignore.isdisjoint(keys[k])]  # type: ignore[attr-defined]
 
     def content_lemmas(self, ignore: frozenset[int], positions: Sequence[int] | None = None) -> frozenset[int]:
         """Lemma keys of content words, optionally only among ``positions``."""
         words = self.content_words(ignore)
         if positions is not None:
             wanted = set(positions)
-            words = [k for k in words if k in wanted]
-        return frozenset(self.lemma(k) for k in words)
+            return frozenset(lemma for k, lemma in words if k in wanted)
+        return frozenset(lemma for _, lemma in words)
+
+
+def token_keys_name(columns: tuple[str, ...]) -> str:
+    """Where ``Features.token_keys`` caches these columns."""
+    return "#keys:" + ",".join(columns)
 
 
 _FILLER_PUNCT = frozenset({",", "...", "…", "-", "—"})

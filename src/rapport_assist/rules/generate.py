@@ -172,7 +172,7 @@ class _Writer:
         self.uses.add("utt")
         value = self.temp()
         self.put(depth, f"{value} = utt.signals")
-        self.put(depth, f"{value} = {value}.get({cond.name!r}) if {value} is not None else None")
+        self.put(depth, f"{value} = {value}.values.get({cond.name!r}) if {value} is not None else None")
         if cond.equals is not None:
             test = f"bool({value}) is {bool(cond.equals)!r}"
         else:

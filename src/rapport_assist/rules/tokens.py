@@ -147,9 +147,7 @@ class TokenPatterns:
         (``Features.token_keys``)."""
         if not keys:
             return set()
-        table = self._table
-        get = table.get
-        passed = [get(key) for key in keys]
+        passed = list(map(self._table.get, keys))
         if None in passed:  # words not seen before
             passed = [p if p is not None else self._passed(k) for p, k in zip(passed, keys)]
         out: set[tuple[int, int]] = set()
