@@ -72,7 +72,9 @@ def test_compiled_patterns_match_what_spacys_matcher_matches(utterances, pattern
     matcher = Matcher(vocab)
     matcher.add("p", patterns)
     for doc, feats in utterances:
-        assert compiled.matches(feats.token_keys(compiled.columns)) == {(s, e) for _, s, e in matcher(doc)}, (doc.text, patterns)
+        expected = {(s, e) for _, s, e in matcher(doc)}
+        assert compiled.matches(feats.token_keys(compiled.columns)) == expected, (doc.text, patterns)
+        assert compiled.find(feats) == expected, (doc.text, patterns)  # from the tokens a pattern can start at
 
 
 @pytest.mark.parametrize("patterns", [
@@ -94,6 +96,7 @@ def test_flags_that_depend_on_case_are_read_from_the_word_as_written(utterances,
     for doc, feats in utterances:
         expected = {(s, e) for _, s, e in matcher(doc)}
         assert compiled.matches(feats.token_keys(compiled.columns)) == expected, (doc.text, patterns)
+        assert compiled.find(feats) == expected, (doc.text, patterns)
         found += len(expected)
     assert found  # the texts have such words
 

@@ -19,8 +19,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Callable, Mapping, Protocol, Sequence
 
 from ..types import TONE_ORDER, Speaker
-from .features import (CompiledLexicon, FeatureExtractor, Features, KeyBits, Match, PhraseIndex, phrase_key,
-                       token_keys_name, word_keys)
+from .features import CompiledLexicon, FeatureExtractor, Features, KeyBits, Match, PhraseIndex, phrase_key, word_keys
 from .model import (
     AllOf,
     AnyOf,
@@ -497,9 +496,7 @@ def _pattern_matcher(patterns: list, vocab) -> Callable[[Features], set[tuple[in
     (``rules.tokens``) when they only use what that supports, else by spaCy's ``Matcher``."""
     compiled = compile_patterns(patterns, vocab)
     if compiled is not None:
-        columns = compiled.columns
-        name = token_keys_name(columns)
-        return lambda feats: compiled.matches(feats.token_keys(columns, name))
+        return compiled.find
     from spacy.matcher import Matcher
 
     matcher = Matcher(vocab)

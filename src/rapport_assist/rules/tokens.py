@@ -46,10 +46,12 @@ class _Spec:
     """One token spec: its tests (attribute position, test), whether it is negated (``!``),
     and how often it may repeat (min, max; None for any)."""
 
-    def __init__(self, tests: list[tuple[int, Callable[[int], bool]]], negate: bool, repeat: tuple[int, int | None]):
+    def __init__(self, tests: list[tuple[int, Callable[[int], bool]]], negate: bool, repeat: tuple[int, int | None],
+                 values: dict[str, frozenset[int]] | None = None):
         self.tests = tests
         self.negate = negate
         self.repeat = repeat
+        self.values = values or {}  # attribute -> the values an equality or IN test allows
 
     def passes(self, values: Sequence[int]) -> bool:
         return all(test(values[pos]) for pos, test in self.tests) is not self.negate
@@ -61,7 +63,7 @@ class TokenPatterns:
     ``Features.token_keys(patterns.columns)``."""
 
     def __init__(self, patterns: list[list[dict[str, Any]]], vocab: Any) -> None:
-        from .features import ROW_COLUMNS
+        from .features import ROW_COLUMNS, ROWS_READ, token_keys_name
 
         self._strings = vocab.strings
         self._vocab = vocab
@@ -85,12 +87,25 @@ class TokenPatterns:
             self._patterns.append(_Automaton(list(range(first, first + len(pattern))), self._specs))
             first += len(pattern)
         self._table: dict[tuple[int, ...], frozenset[int]] = {}
+        self.keys_name = token_keys_name(self.columns)
+        # where each pattern can start: per row column, the values that start some pattern (None:
+        # a pattern can start anywhere, every token is read)
+        anchors = [self._anchor(pattern[0]) for pattern in compiled]
+        self._anchors: dict[int, frozenset[int]] | None = None
+        if all(a is not None for a in anchors):
+            self._anchors = {}
+            for column, allowed in anchors:  # type: ignore[misc]
+                self._anchors[column] = self._anchors.get(column, frozenset()) | allowed
+        index = [ROW_COLUMNS.index(c) for c in self.columns]
+        self._from_rows = all(i < ROWS_READ for i in index)  # every column is in ``Features.rows``
+        self._index = index
 
     # ------------------------------------------------------------ compiling
 
     def _spec(self, spec: dict[str, Any], names: list[str]) -> _Spec:
         op = spec.get("OP")
         tests: list[tuple[int, Callable[[int], bool]]] = []
+        values: dict[str, frozenset[int]] = {}
         for name, value in spec.items():
             if name == "OP":
                 continue
@@ -98,7 +113,24 @@ class TokenPatterns:
             if name not in names:
                 names.append(name)
             tests.append((names.index(name), self._test(name, value)))
-        return _Spec(tests, op == "!", _OPS[op])
+            if name in STRING_ATTRS and isinstance(value, str):
+                values[name] = frozenset((self._strings.add(value),))
+            elif name in STRING_ATTRS and isinstance(value, dict) and "IN" in value:
+                values[name] = frozenset(self._strings.add(w) for w in value["IN"])
+        return _Spec(tests, op == "!", _OPS[op], values)
+
+    def _anchor(self, first: _Spec) -> tuple[int, frozenset[int]] | None:
+        """(row column, values) one of which a pattern's first token must have, read from its
+        first spec when that one must match (not negated, not optional), for a column of
+        ``Features.rows``; word forms are preferred to tags (fewer tokens have them)."""
+        from .features import ROW_COLUMNS, ROWS_READ
+
+        if first.negate or first.repeat[0] < 1:
+            return None
+        for name in ("LOWER", "LEMMA", "NORM", "ENT_TYPE", "POS"):
+            if name in first.values and ROW_COLUMNS.index(name) < ROWS_READ:
+                return ROW_COLUMNS.index(name), first.values[name]
+        return None
 
     def _test(self, name: str, value: Any) -> Callable[[int], bool]:
         strings = self._strings
@@ -141,6 +173,43 @@ class TokenPatterns:
             self._table.clear()
         self._table[key] = passed
         return passed
+
+    def find(self, feats: Any) -> set[tuple[int, int]]:
+        """``matches`` for an utterance's ``Features``. When every pattern's first token must
+        have one of a few words (or tags), only the tokens from where those occur are read."""
+        anchors = self._anchors
+        if anchors is None:
+            return self.matches(feats.token_keys(self.columns, self.keys_name))
+        rows = feats.rows
+        starts: set[int] = set()
+        for column, allowed in anchors.items():
+            starts.update(i for i, row in enumerate(rows) if row[column] in allowed)
+        if not starts:
+            return set()
+        n = len(rows)
+        if self._from_rows:
+            index = self._index
+            keys: Sequence[tuple[int, ...]] | None = None
+        else:
+            keys = feats.token_keys(self.columns, self.keys_name)
+        table = self._table
+        passed: list[frozenset[int] | None] = [None] * n
+
+        def passed_at(i: int) -> frozenset[int]:
+            got = passed[i]
+            if got is None:
+                key = keys[i] if keys is not None else tuple([rows[i][c] for c in index])
+                got = table.get(key)
+                if got is None:
+                    got = self._passed(key)
+                passed[i] = got
+            return got
+
+        out: set[tuple[int, int]] = set()
+        for start in sorted(starts):
+            for pattern in self._patterns:
+                pattern.run_at(start, n, passed_at, out)
+        return out
 
     def matches(self, keys: list[tuple[int, ...]]) -> set[tuple[int, int]]:
         """Every (start, end) of the patterns in a Doc, given its tokens' values of ``columns``
@@ -195,6 +264,29 @@ class _Automaton:
                 self._steps.clear()
             self._steps[key] = got
         return got
+
+    def run_at(self, start: int, n: int, passed_at: Callable[[int], frozenset[int]],
+               out: set[tuple[int, int]]) -> None:
+        """Add every (start, end) the pattern matches from token ``start`` (of ``n``), reading
+        which specs each token passes from ``passed_at``."""
+        if self.firsts.isdisjoint(passed_at(start)):
+            return
+        if self.fixed:
+            if start + self.length > n:
+                return
+            for k, spec in enumerate(self.pattern):
+                if spec not in passed_at(start + k):
+                    return
+            out.add((start, start + self.length))
+            return
+        final = (self.length, 0)
+        states = self.start
+        i = start
+        while states and i < n:
+            states = self._step(states, passed_at(i))
+            i += 1
+            if final in states:
+                out.add((start, i))
 
     def run(self, passed: list[frozenset[int]], out: set[tuple[int, int]]) -> None:
         """Add every (start, end) the pattern matches to ``out``."""
