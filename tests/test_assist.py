@@ -281,6 +281,37 @@ def test_playback_waits_for_events_still_being_computed():
     assert not pb.ended
 
 
+def test_at_max_speed_the_position_runs_ahead_of_what_was_handed_out_and_handed_through_does_not():
+    """A view's clock may move only as far as the events it was given (the QA flake of stop 15)."""
+    clock = FakeClock()
+    pb = Playback(clock, speed=math.inf)
+    pb.extend([nudge("a", 5.0), nudge("b", 20.0), CallSummary(60.0, 3, 2)])
+    pb.finish()
+    pb.play()
+    assert pb.position_s() == 60.0  # at "max" the position is at the end as soon as it is known
+    assert pb.handed_through() == (0, 0.0)  # but nothing was handed out yet
+    out = pb.due()
+    assert len(out) == 3 and pb.handed_through() == (3, 60.0)
+
+
+def test_handed_through_stops_at_the_first_event_still_held_back():
+    clock = FakeClock()
+    pb = Playback(clock, speed=1.0)
+    pb.extend([nudge("a", 1.0), nudge("b", 4.0)])
+    pb.play()
+    clock.t += 3.0
+    assert [e.rule for e in pb.due()] == ["a"] and pb.handed_through() == (1, 3.0)
+    clock.t += 2.0  # position 4 only (b is the last known event), b is due
+    assert [e.rule for e in pb.due()] == ["b"] and pb.handed_through() == (2, 4.0)
+    burst = Playback(clock, speed=math.inf)
+    burst.extend([nudge(f"r{i}", float(i)) for i in range(1, 400)])
+    burst.play()
+    first = burst.due()
+    handed, through = burst.handed_through()
+    assert 0 < handed == len(first) < 399  # a burst is capped ...
+    assert through == float(handed + 1)  # ... and the clock may reach only the next event held back
+
+
 def test_speech_marks_put_the_start_of_each_turn_on_the_timeline():
     u = utt(0, Speaker.AGENT, "hi", 1.0, 2.0)
     out = list(with_speech_marks([u]))

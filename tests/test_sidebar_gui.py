@@ -17,10 +17,11 @@ from PySide6.QtWidgets import QApplication, QLineEdit, QVBoxLayout, QWidget  # n
 
 from rapport_assist.assist import AssistModel, BudgetConfig, FeedbackLog  # noqa: E402
 from rapport_assist.gui.app import DEMO_TRANSCRIPT, AppBackend, SidebarOptions  # noqa: E402
-from rapport_assist.gui.controller import Prefs, RuleWatcher  # noqa: E402
+from rapport_assist.gui.controller import CallController, Prefs, RuleWatcher  # noqa: E402
+from rapport_assist.playback import Playback  # noqa: E402
 from rapport_assist.gui.window import LiveUnavailable, SidebarWindow  # noqa: E402
 from rapport_assist.rules import RuleLibrary, default_rules_dir  # noqa: E402
-from rapport_assist.types import Evidence, Nudge, Speaker  # noqa: E402
+from rapport_assist.types import CallSummary, Evidence, Nudge, Speaker  # noqa: E402
 
 TEAM_RULES = """version: 1
 lexicons:
@@ -234,6 +235,48 @@ def test_qa_replay_of_the_demo_call_shows_the_expected_cards_in_order(qtbot, mak
     assert [c.nudge.rule for c in window.model.shown] == ["uncommitted-promise", "angry-no-apology", "you-not-we"]
     assert len(window.promises.texts()) == 1
     window.controller.stop()
+
+
+class PacedRunner:
+    """A QA replay's playback with the test as its pacer thread: nothing is handed out until it says."""
+
+    def __init__(self, events) -> None:
+        self.clock_t = 100.0
+        self.playback = Playback(lambda: self.clock_t, speed=math.inf)
+        self.playback.extend(events)
+        self.playback.finish()
+
+    def start(self, on_event) -> None:
+        self.on_event = on_event
+        self.playback.play()
+
+    def stop(self) -> None:
+        pass
+
+    def call_time_s(self) -> float:
+        return self.playback.position_s()
+
+
+def test_at_max_speed_the_tick_waits_for_events_not_yet_handed_out(qtbot):
+    """The QA flake: the clock jumped to the call's end before the pacer handed out a nudge at 0:05,
+    which then arrived 55 s "late" and was retired unseen."""
+    model = AssistModel()
+    controller = CallController(model)
+    runner = PacedRunner([make_nudge(t=5.0), CallSummary(60.0, 1, 1)])
+    controller.start(runner, "paced", "qa")
+    controller.timer.stop()  # the test ticks by hand
+    assert runner.call_time_s() == 60.0
+    controller._tick()
+    assert model.now_s < 5.0  # nothing handed out yet: the clock must not pass the nudge
+    first, summary = runner.playback.due()
+    controller._tick()  # handed out but not yet received on this thread: still wait
+    assert model.now_s < 5.0
+    controller._deliver((controller._generation, first))
+    assert [c.nudge.rule for c in model.shown] == ["you-not-we"]
+    controller._deliver((controller._generation, summary))
+    controller._tick()
+    assert model.now_s == 60.0
+    controller.stop()
 
 
 def test_dock_remembers_place_and_style_switches(qtbot, make_sidebar, tmp_path):

@@ -80,6 +80,7 @@ class Playback:
         self._rewind: Rewind | None = None
         self.marks: list[Mark] = []
         self.handed = 0  # events handed out by due() so far (a Rewind counts as one)
+        self._handed_s = 0.0  # every event up to this call time has been handed out
 
     # -- feeding ---------------------------------------------------------------------------
     def extend(self, events: Iterable[object]) -> None:
@@ -204,7 +205,19 @@ class Playback:
                 out.append(self._events[self._cursor])
                 self._cursor += 1
             self.handed += len(out)
+            pending = self._times[self._cursor] if self._cursor < len(self._events) else math.inf
+            self._handed_s = min(pos, pending)
             return out
+
+    def handed_through(self) -> tuple[int, float]:
+        """(events handed out so far, the call time up to which every event has been handed out).
+
+        A view that has received that many events may move its clock that far and no further:
+        the playback position can run ahead of what ``due()`` gave out (at "max" it is at the
+        last event computed as soon as it is computed).
+        """
+        with self._lock:
+            return self.handed, self._handed_s
 
     def wait_s(self) -> float | None:
         """Wall seconds until the next event is due at this speed (None: nothing scheduled)."""

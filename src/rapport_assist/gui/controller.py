@@ -100,10 +100,16 @@ class CallController(QObject):
     def _tick(self) -> None:
         now = self.call_time_s()
         playback = getattr(self.runner, "playback", None)
-        # A replay's clock may run ahead of the events still queued for this thread (at "max" it
-        # jumps to the end at once): move the model only as far as the events it has seen.
-        behind = playback is not None and self._received < playback.handed
-        if self.model.active and not behind:
+        # A replay's clock may run ahead of the events handed out and of those still queued for
+        # this thread (at "max" it jumps to the last event computed at once): move the model only
+        # as far as every event it has received, or a card due earlier would arrive "too late".
+        if playback is not None:
+            handed, through_s = playback.handed_through()
+            if self._received < handed:  # some are still queued for this thread: wait for them
+                self.ticked.emit(now)
+                return
+            now = min(now, through_s)
+        if self.model.active:
             self.model.advance(now)
         self.ticked.emit(now)
 
