@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Iterable
 
 from .annotate import AnnotatedUtterance
 from .rules.conditions import Compiler, EvalContext
+from .rules.features import match_texts
 from .rules.model import EventIs, LexiconFinder, Says
 from .types import (
     DeadAir,
@@ -253,7 +254,7 @@ class SignalTracker:
         me, other = self._speakers[utt.speaker], self._speakers[utt.speaker.other()]
         feats = self._extractor.features(au)
         ctx = EvalContext(feats)
-        cues = {family: tuple(dict.fromkeys(m.text for m in (ev(ctx) or ()) if m.text))
+        cues = {family: match_texts(ev(ctx))
                 for family, ev in self._cues.items()}
         words = au.word_count
         backchannel = words <= opts.backchannel_max_words
@@ -370,7 +371,7 @@ class SignalTracker:
         angry = self._tone_text.get("angry")
         found = angry(ctx) if angry else None
         if found is not None:
-            said = list(dict.fromkeys(m.text for m in found if m.text))
+            said = list(match_texts(found))
             text = min(0.9, opts.text_angry + opts.text_angry_extra * max(0, len(said) - 1))
             evidence.append("said " + ", ".join(f'"{w}"' for w in said) if said else "angry words")
         else:
@@ -378,7 +379,7 @@ class SignalTracker:
             found = tense(ctx) if tense else None
             if found is not None:
                 text = opts.text_tense
-                said = list(dict.fromkeys(m.text for m in found if m.text))
+                said = list(match_texts(found))
                 evidence.append("said " + ", ".join(f'"{w}"' for w in said))
         voice = 0.0
         rise, rate_rise = values["loudness_rise_db"], values["rate_rise"]

@@ -107,8 +107,7 @@ class Compiler:
         self.lexicons = {name: CompiledLexicon(lex, self.key_bits)
                          for name, lex in lexicons.items()}
         self._word_sets = {name: word_keys(lex) for name, lex in lexicons.items()}
-        self._future_markers = frozenset(phrase_key(w) for w in _FUTURE_WORDS)
-        self._future_bit = self.key_bits.add(self._future_markers)
+        self._future_bit = self.key_bits.add(frozenset(phrase_key(w) for w in _FUTURE_WORDS))  # future markers
         self._finder_bits: dict[object, int] = {}  # token and subject finders' pre-filter bits
         self.text_tones = TextToneCue({name: self.condition(t.text) for name, t in tones.items()})
         self.tone_cues: list[ToneCue] = [self.text_tones]
@@ -253,10 +252,10 @@ class Compiler:
         """What a ``says`` finder other than lexicons finds in an utterance."""
         if isinstance(finder, FutureActionFinder):
             actions = self.lexicons[finder.actions]
-            markers, bit = self._future_markers, self._future_bit
+            bit = self._future_bit
 
             def find(feats: Features) -> list[Match]:
-                return future_actions(actions, markers, feats) if feats.bits & bit else []
+                return future_actions(actions, bit, feats) if feats.bits & bit else []
         elif isinstance(finder, RegexFinder):
             find = regex_finder(finder)
         elif isinstance(finder, TokenFinder):
@@ -337,39 +336,54 @@ _FUTURE_WORDS = ("will", "shall", "going", "gon")
 _SUBJECT_DEPS = ("nsubj", "nsubjpass")
 
 
-def future_actions(actions: CompiledLexicon, markers: frozenset[int], feats: Features) -> list[Match]:
+def future_actions(actions: CompiledLexicon, bit: int, feats: Features) -> list[Match]:
     """Commitments to a future action: a subject, then "will"/"'ll"/"going to", then a verb
     phrase from ``actions`` ("someone will call you back", "it'll get reviewed").
 
     Skipped: questions with the modal first ("will you..."), negated modals ("won't"), and
-    obligations ("you'll have to..."), whose verb is not an action. Cached per utterance.
+    obligations ("you'll have to..."), whose verb is not an action. Cached per utterance; the
+    parse part (``future_frames``) is shared by every actions lexicon.
     """
     key = "future:" + actions.name
     cached = feats.cache.get(key)
     if cached is not None:
         return cached  # type: ignore[return-value]
     out: list[Match] = []
-    doc = feats.doc
-    for pos, keys in enumerate(feats.keys):
-        if markers.isdisjoint(keys):
+    for start, candidates in future_frames(bit, feats):
+        for doc_index in candidates:
+            end = _action_end(actions.phrases, feats, doc_index)
+            if end > start:
+                out.append(Match(start, end, actions.name, feats))
+                break
+    feats.cache[key] = out
+    return out
+
+
+def future_frames(bit: int, feats: Features) -> list[tuple[int, list[int]]]:
+    """Each future marker with a subject before it and a verb it governs, not negated: the
+    content position where its subject starts, and the Doc indexes of the verbs that could be
+    its action, in order (``_action_candidates`` at or after the marker). ``bit``: the
+    markers' pre-filter bit. Cached per utterance."""
+    frames = feats.cache.get("#future-frames")
+    if frames is not None:
+        return frames  # type: ignore[return-value]
+    frames = []
+    doc, doc_i = feats.doc, feats.doc_i
+    for pos, here in enumerate(feats.word_bits):
+        if not here & bit:
             continue
-        tok = doc[feats.doc_i[pos]]
+        tok = doc[doc_i[pos]]
         verb, holder = _future_head(tok)
         if verb is None or holder is None:
             continue
         subject = next((c for c in holder.children if c.dep_ in _SUBJECT_DEPS), None)
         if subject is None or subject.i > tok.i or any(c.dep_ == "neg" for c in verb.children):
             continue
-        start = feats.content_pos(subject.left_edge.i)
-        for cand in _action_candidates(verb):
-            if cand.i < tok.i:  # a complement clause before the modal belongs to another verb
-                continue
-            end = _action_end(actions.phrases, feats, cand.i)
-            if end > start:
-                out.append(Match(start, end, actions.name, feats))
-                break
-    feats.cache[key] = out
-    return out
+        # a complement clause before the modal belongs to another verb
+        candidates = [cand.i for cand in _action_candidates(verb) if cand.i >= tok.i]
+        frames.append((feats.content_pos(subject.left_edge.i), candidates))
+    feats.cache["#future-frames"] = frames
+    return frames
 
 
 def _future_head(tok):  # type: ignore[no-untyped-def]

@@ -30,7 +30,7 @@ from typing import Iterable, Sequence, Union
 from ..annotate import AnnotatedUtterance
 from ..types import DeadAir, Evidence, Nudge, RecordItem, SignalEvent, Speaker, TalkOver, Utterance
 from .conditions import Compiler, EvalContext, Evaluator, Gate, ToneCue, lexicon_matches
-from .features import Features, Match, PhraseIndex
+from .features import Features, Match, PhraseIndex, match_texts
 from .model import EventIs, Rule, RuleSet
 
 QUOTE_MAX_WORDS = 14
@@ -303,7 +303,7 @@ class RuleEngine:
         time = None
         if compiled.record_time is not None:
             times = lexicon_matches(compiled.record_time, feats)  # type: ignore[arg-type]
-            time = ", ".join(dict.fromkeys(m.text for m in times if m.text)) or None
+            time = ", ".join(match_texts(times)) or None
         return RecordItem(rule.record.list, rule.id, utt.end_s, utt.index, utt.speaker, quote or utt.text, time,
                           rule.source)
 
@@ -452,7 +452,7 @@ def _evidence(feats: Features, found: list[Match], note: str) -> Evidence:
         text=utt.text,
         start_s=utt.start_s,
         end_s=utt.end_s,
-        matched=tuple(dict.fromkeys(m.text for m in found if m.text)),
+        matched=match_texts(found),
         note=note,
     )
 

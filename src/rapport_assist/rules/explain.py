@@ -15,6 +15,7 @@ from typing import Iterable
 from ..annotate import AnnotatedUtterance
 from ..types import Nudge, RecordItem, SignalEvent, Utterance
 from .conditions import Compiler, EvalContext
+from .features import match_texts
 from .engine import RuleEngine, event_matches
 from .model import (
     AllOf,
@@ -199,7 +200,7 @@ def _measured(cond: Condition, ctx: EvalContext, found: list | None, compiler: C
     if isinstance(cond, SpeakerIs):
         return f" (said by the {utt.speaker.value})"
     if isinstance(cond, (Says, Reflects, UsesName, Earlier)):
-        words = list(dict.fromkeys(m.text for m in (found or []) if m.text))
+        words = list(match_texts(found))
         return f" → {', '.join(repr(w) for w in words[:6])}" if words else ""
     if isinstance(cond, ToneIs):
         sig = utt.signals

@@ -93,6 +93,12 @@ class Match:
         return self.feats.span_text(self.start, self.end)
 
 
+def match_texts(found: "Iterable[Match] | None") -> tuple[str, ...]:
+    """The distinct words of these matches as said, in order, empty ones left out (each match's
+    text is cut from the utterance once)."""
+    return tuple(dict.fromkeys(text for text in (m.text for m in found or ()) if text))
+
+
 _END = 0  # trie key marking "a phrase ends here" (no word hashes to 0)
 
 
@@ -135,14 +141,18 @@ class PhraseIndex:
         best = -1
         j = pos
         while j < end:
-            child = None
-            for key in keys[j]:
-                found = node.get(key)
-                if found is not None:
-                    if child is None:
-                        child = found
-                    elif found is not child:
-                        return self._walk(feats, [node], j, end, best)
+            word = keys[j]
+            if len(word) == 1:  # most words: lowercase, norm and lemma are the same
+                child = node.get(word[0])
+            else:
+                child = None
+                for key in word:
+                    found = node.get(key)
+                    if found is not None:
+                        if child is None:
+                            child = found
+                        elif found is not child:
+                            return self._walk(feats, [node], j, end, best)
             if nums[j]:
                 found = node.get(NUM)
                 if found is not None:
