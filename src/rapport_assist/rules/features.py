@@ -141,7 +141,7 @@ class PhraseIndex:
         best = -1
         j = pos
         while j < end:
-            word = keys[j]
+            word = keys[j] + (NUM,) if nums[j] else keys[j]  # a number also matches <num>
             if len(word) == 1:  # most words: lowercase, norm and lemma are the same
                 child = node.get(word[0])
             else:
@@ -153,13 +153,6 @@ class PhraseIndex:
                             child = found
                         elif found is not child:
                             return self._walk(feats, [node], j, end, best)
-            if nums[j]:
-                found = node.get(NUM)
-                if found is not None:
-                    if child is None:
-                        child = found
-                    elif found is not child:
-                        return self._walk(feats, [node], j, end, best)
             if child is None:
                 break
             j += 1
