@@ -18,8 +18,8 @@ from PySide6.QtWidgets import QApplication, QLineEdit, QVBoxLayout, QWidget  # n
 from rapport_assist.assist import AssistModel, BudgetConfig, FeedbackLog  # noqa: E402
 from rapport_assist.gui.app import DEMO_TRANSCRIPT, AppBackend, SidebarOptions  # noqa: E402
 from rapport_assist.gui.controller import CallController, Prefs, RuleWatcher  # noqa: E402
-from rapport_assist.playback import Playback  # noqa: E402
 from rapport_assist.gui.window import LiveUnavailable, SidebarWindow  # noqa: E402
+from rapport_assist.playback import Playback  # noqa: E402
 from rapport_assist.rules import RuleLibrary, default_rules_dir  # noqa: E402
 from rapport_assist.types import CallSummary, Evidence, Nudge, Speaker  # noqa: E402
 
@@ -246,8 +246,7 @@ class PacedRunner:
         self.playback.extend(events)
         self.playback.finish()
 
-    def start(self, on_event) -> None:
-        self.on_event = on_event
+    def start(self, on_event) -> None:  # the test delivers the events itself
         self.playback.play()
 
     def stop(self) -> None:

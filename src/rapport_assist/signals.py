@@ -371,7 +371,7 @@ class SignalTracker:
         angry = self._tone_text.get("angry")
         found = angry(ctx) if angry else None
         if found is not None:
-            said = list(match_texts(found))
+            said = match_texts(found)
             text = min(0.9, opts.text_angry + opts.text_angry_extra * max(0, len(said) - 1))
             evidence.append("said " + ", ".join(f'"{w}"' for w in said) if said else "angry words")
         else:
@@ -379,7 +379,7 @@ class SignalTracker:
             found = tense(ctx) if tense else None
             if found is not None:
                 text = opts.text_tense
-                said = list(match_texts(found))
+                said = match_texts(found)
                 evidence.append("said " + ", ".join(f'"{w}"' for w in said))
         voice = 0.0
         rise, rate_rise = values["loudness_rise_db"], values["rate_rise"]

@@ -99,18 +99,17 @@ class CallController(QObject):
 
     def _tick(self) -> None:
         now = self.call_time_s()
+        model_now: float | None = now
         playback = getattr(self.runner, "playback", None)
-        # A replay's clock may run ahead of the events handed out and of those still queued for
-        # this thread (at "max" it jumps to the last event computed at once): move the model only
-        # as far as every event it has received, or a card due earlier would arrive "too late".
         if playback is not None:
+            # A replay's position may run ahead of the events handed out and of those still
+            # queued for this thread (at "max" it jumps to the last event computed at once): the
+            # model moves only as far as every event it has received (none while some are still
+            # queued), or a card due earlier would arrive "too late". The view shows the position.
             handed, through_s = playback.handed_through()
-            if self._received < handed:  # some are still queued for this thread: wait for them
-                self.ticked.emit(now)
-                return
-            now = min(now, through_s)
-        if self.model.active:
-            self.model.advance(now)
+            model_now = min(now, through_s) if self._received >= handed else None
+        if self.model.active and model_now is not None:
+            self.model.advance(model_now)
         self.ticked.emit(now)
 
 

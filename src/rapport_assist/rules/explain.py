@@ -200,7 +200,7 @@ def _measured(cond: Condition, ctx: EvalContext, found: list | None, compiler: C
     if isinstance(cond, SpeakerIs):
         return f" (said by the {utt.speaker.value})"
     if isinstance(cond, (Says, Reflects, UsesName, Earlier)):
-        words = list(match_texts(found))
+        words = match_texts(found)
         return f" → {', '.join(repr(w) for w in words[:6])}" if words else ""
     if isinstance(cond, ToneIs):
         sig = utt.signals

@@ -96,7 +96,7 @@ class Match:
 def match_texts(found: "Iterable[Match] | None") -> tuple[str, ...]:
     """The distinct words of these matches as said, in order, empty ones left out (each match's
     text is cut from the utterance once)."""
-    return tuple(dict.fromkeys(text for text in (m.text for m in found or ()) if text))
+    return tuple(text for text in dict.fromkeys(m.text for m in found or ()) if text)
 
 
 _END = 0  # trie key marking "a phrase ends here" (no word hashes to 0)
