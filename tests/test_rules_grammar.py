@@ -298,7 +298,7 @@ def test_shipped_schema_is_current_and_accepts_the_default_packs() -> None:
     for pack in sorted(default_rules_dir().glob("*.yaml")):
         errors = list(validator.iter_errors(yaml.safe_load(pack.read_text(encoding="utf-8"))))
         assert not errors, f"{pack.name}: {errors[0].message} at {list(errors[0].absolute_path)}"
-    bad = {"version": 1, "rules": [{"id": "x", "title": "t", "severity": "urgent", "why": "w", "message": "m",
+    bad = {"version": 1, "rules": [{"id": "x", "title": "t", "severity": "critical", "why": "w", "message": "m",
                                     "when": {"speaker": "agent"}}]}
     assert list(validator.iter_errors(bad))
 
