@@ -162,7 +162,7 @@ def test_qa_and_diff_on_transcripts(tmp_path: Path) -> None:
         "version: 1\nrules:\n  - id: router-talk\n    title: Router\n    severity: low\n    why: test\n"
         "    when: {speaker: agent, says: {regex: 'router'}}\n    cooldown_s: 0\n    message: Router talk.\n")
     out, err = io.StringIO(), io.StringIO()
-    code = main(["rules", "diff", str(rules_dir), str(new), str(corpus / "one.jsonl"), "--format", "json"], out, err)
+    code = main(["rules", "diff", "--only", "--old", str(rules_dir), "--new", str(new), str(corpus / "one.jsonl"), "--format", "json"], out, err)
     assert code == 0, err.getvalue()
     diff = json.loads(out.getvalue())
     assert [n["utterance_index"] for n in diff["rules"]["you-not-we"]["disappeared"]] == [4]
@@ -172,7 +172,7 @@ def test_qa_and_diff_on_transcripts(tmp_path: Path) -> None:
     assert added[0]["evidence"][0]["matched"] == ["router"]
     assert diff["rules"]["angry-no-apology"]["unchanged"] == 1 and not diff["rules"]["angry-no-apology"]["appeared"]
     out = io.StringIO()
-    assert main(["rules", "diff", str(rules_dir), str(new), str(corpus / "one.jsonl")], out, io.StringIO()) == 0
+    assert main(["rules", "diff", "--only", "--old", str(rules_dir), "--new", str(new), str(corpus / "one.jsonl")], out, io.StringIO()) == 0
     text = out.getvalue()
     assert "router-talk (new rule): +1 -0" in text and "you-not-we (removed or switched off): +0 -1" in text
 
