@@ -272,3 +272,74 @@ def test_deep_nesting_and_binary_are_rule_errors(tmp_path: Path) -> None:
     binary = tmp_path / "bin.yaml"
     binary.write_bytes(b"\xff\xfe\x00rules")
     assert "not UTF-8" in problems(binary)[0].message
+
+
+# ---------------------------------------------------------------- the documented team overrides load as documented
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def _team_override_examples() -> list[tuple[str, str]]:
+    """Every YAML block of the "Team overrides" sections of README.md and rules/README.md."""
+    import re
+
+    found = []
+    for doc in ("README.md", "rules/README.md"):
+        text = (REPO / doc).read_text(encoding="utf-8")
+        start = text.index("## Team overrides")
+        end = text.find("\n## ", start + 1)
+        section = text[start:end if end > 0 else None]
+        found += [(doc, block) for block in re.findall(r"```yaml\n(.*?)```", section, re.S)]
+    assert len(found) >= 2
+    return found
+
+
+@pytest.mark.parametrize("doc, block", _team_override_examples(), ids=lambda v: v if v.endswith(".md") else "")
+def test_the_documented_team_file_loads_on_the_defaults_and_changes_what_it_says(tmp_path: Path, doc: str,
+                                                                                 block: str) -> None:
+    from rapport_assist.annotate import Annotator
+    from rapport_assist.rules import default_rules_dir, rule_paths, run_examples
+    from rapport_assist.rules.loader import SEVERITY_WORDS
+
+    team = write(tmp_path, block, "team.yaml")
+    defaults = load_rules([default_rules_dir()])
+    layered = load_rules(rule_paths([team]))  # pasted as is: no error
+    before = {r.id: r for r in defaults.rules + defaults.disabled}
+    after = {r.id: r for r in layered.rules + layered.disabled}
+    spec = yaml.safe_load(block)
+    assert spec["overrides"]
+    for override in spec["overrides"]:
+        if "lexicon" in override:
+            old = {p.text for p in defaults.lexicons[override["lexicon"]].phrases}
+            new = {p.text for p in layered.lexicons[override["lexicon"]].phrases}
+            for word in override.get("add", []):
+                assert word not in old and word in new, word
+            for word in override.get("remove", []):
+                assert word in old and word not in new, word
+            continue
+        old, new = before[override["rule"]], after[override["rule"]]
+        for key, value in override.items():
+            if key == "rule":
+                continue
+            if key == "params":
+                for name, number in value.items():
+                    assert dict(old.params)[name] != number and dict(new.params)[name] == number
+                assert (old.when, old.expect) != (new.when, new.expect)  # the threshold is in the conditions
+            elif key == "severity":
+                assert old.severity != SEVERITY_WORDS.get(value, value) == new.severity
+            else:
+                assert getattr(old, key) != value and getattr(new, key) == value, (override["rule"], key)
+        enabled = {r.id for r in layered.rules}
+        assert (override["rule"] in enabled) is override.get("enabled", True)
+    # everything it does not name is as in the defaults
+    named = {o["rule"] for o in spec["overrides"] if "rule" in o}
+    for rule_id, rule in before.items():
+        if rule_id not in named and not any(lex["lexicon"] in str(rule.when) for lex in spec["overrides"]
+                                            if "lexicon" in lex):
+            assert after[rule_id] == rule, rule_id
+    own = [r["id"] for r in spec.get("rules", [])]
+    assert all(rule_id not in before and rule_id in {r.id for r in layered.rules} for rule_id in own)
+    assert all(name not in defaults.lexicons and name in layered.lexicons for name in spec.get("lexicons", {}))
+    if own:  # the team's own rules pass their examples on top of the defaults
+        results = run_examples(layered, Annotator(), only=own)
+        assert results and all(r.passed for r in results), [r.describe() for r in results if not r.passed]

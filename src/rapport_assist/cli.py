@@ -624,7 +624,7 @@ def _rules_command(args: argparse.Namespace, stdout: IO[str], stderr: IO[str] | 
     if args.rules_command == "check":
         for warning in ruleset.warnings:
             stdout.write(f"{warning}\n")
-        off = f", {len(ruleset.disabled)} switched off" if ruleset.disabled else ""
+        off = f" ({len(ruleset.disabled)} switched off)" if ruleset.disabled else ""
         n = len(ruleset.warnings)
         warned = f"{n} lint warning{'s' if n != 1 else ''}"
         loaded = f"{len(ruleset.rules)} rules{off} loaded from {_describe_paths(args, paths)}"
@@ -656,8 +656,11 @@ def _describe_paths(args: argparse.Namespace, paths: Sequence[Path]) -> str:
         return shown
     from .rules import default_rules_dir
 
+    if paths[0] != default_rules_dir():
+        return shown
+    here = os.path.relpath(paths[0])
     team = ", ".join(map(str, paths[1:]))
-    return f"the default packs ({paths[0]})" + (f" + {team}" if team else "") if paths[0] == default_rules_dir() else shown
+    return f"the default packs ({paths[0] if here.startswith('..') else here})" + (f" + {team}" if team else "")
 
 
 def _explain(args: argparse.Namespace, stdout: IO[str]) -> int:

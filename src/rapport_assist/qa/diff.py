@@ -53,6 +53,10 @@ class RuleDiff:
     in_new: bool = True
     settings: list[SettingChange] = field(default_factory=list)
 
+    @property
+    def changed(self) -> bool:
+        return bool(self.appeared or self.disappeared or self.settings) or self.in_old != self.in_new
+
 
 @dataclass(frozen=True)
 class LexiconChange:
@@ -70,7 +74,7 @@ class DiffReport:
 
     @property
     def changed(self) -> bool:
-        return bool(self.lexicons) or any(r.appeared or r.disappeared or r.settings for r in self.rules.values())
+        return bool(self.lexicons) or any(r.changed for r in self.rules.values())
 
 
 # what a rule's settings are called in a diff, and how to read them off the rule
@@ -204,8 +208,7 @@ def format_diff(report: DiffReport, show: int = 20) -> str:
                      + changed)
     else:
         lines.append("rules diff (no calls given: settings only)" + changed)
-    same = [f"{r.rule} ({r.unchanged})" for r in report.rules.values()
-            if not (r.appeared or r.disappeared or r.settings)]
+    same = [f"{r.rule} ({r.unchanged})" for r in report.rules.values() if not r.changed]
     for lex in report.lexicons:
         words = [f"+{w}" for w in lex.added] + [f"-{w}" for w in lex.removed]
         lines.append(f"  lexicon {lex.lexicon}: " + " ".join(words[:40]) + (" ..." if len(words) > 40 else ""))
@@ -213,7 +216,7 @@ def format_diff(report: DiffReport, show: int = 20) -> str:
         note = " (new rule)" if not r.in_old else " (removed or switched off)" if not r.in_new else ""
         if any(c.name == "enabled" for c in r.settings):
             note = ""  # its own line says so
-        if not (r.appeared or r.disappeared or r.settings):
+        if not r.changed:
             continue
         if report.calls:
             lines.append(f"  {r.rule}{note}: +{len(r.appeared)} -{len(r.disappeared)} ({r.unchanged} unchanged)")
