@@ -82,7 +82,8 @@ def build_parser() -> argparse.ArgumentParser:
     dp = sub.add_parser("demo", parents=[RULES], help="replay the bundled demo call in the terminal")
     _add_engine_options(dp)
 
-    sb = sub.add_parser("sidebar", parents=[RULES], help="open the sidebar (live calls; QA review of recordings and transcripts)",
+    sb = sub.add_parser("sidebar", parents=[RULES],
+                        help="open the sidebar (live calls; QA review of recordings and transcripts)",
                         description="Open the agent-assist sidebar. With no microphone it offers the bundled demo "
                                     "call for review; with no display it replays the demo call in the terminal.")
     sb.add_argument("--qa", type=Path, metavar="FILE", help="review this recording or transcript (.jsonl) in QA mode")
@@ -99,7 +100,8 @@ def build_parser() -> argparse.ArgumentParser:
     dv.add_argument("--json", action="store_true", help="print one JSON object per device")
     dv.add_argument("--debug", action="store_true", help="show tracebacks")
 
-    lv = sub.add_parser("live", parents=[RULES], help="run a live call from the terminal: microphone + customer audio",
+    lv = sub.add_parser("live", parents=[RULES],
+                        help="run a live call from the terminal: microphone + customer audio",
                         description="Capture the agent's microphone and the customer's side (a monitor of the "
                                     "softphone's output, a second device, or one channel of a device) and print "
                                     "utterances and nudges as they happen. Ctrl-C ends the call. Device choices "
@@ -132,7 +134,8 @@ def build_parser() -> argparse.ArgumentParser:
             rp2.add_argument("--strict", action="store_true", help="fail (exit 5) on lint warnings too")
         else:
             rp2.add_argument("--rule", action="append", metavar="ID", help="only this rule's examples (repeatable)")
-    xp = rsub.add_parser("explain", parents=[RULES], help="trace why a rule fired or did not at each utterance of a call",
+    xp = rsub.add_parser("explain", parents=[RULES],
+                         help="trace why a rule fired or did not at each utterance of a call",
                          description="Replay a transcript (.jsonl) or recording through the pipeline and trace "
                                      "one rule: which conditions held, what matched, what it did.")
     xp.add_argument("input", type=Path, help="transcript .jsonl (or a recording: agent left, customer right)")
@@ -185,7 +188,8 @@ def _add_corpus_options(p: argparse.ArgumentParser) -> None:
 
 
 def _add_qa_parser(sub) -> None:
-    qp = sub.add_parser("qa", parents=[RULES], help="replay many recorded calls: one HTML report per call and a summary",
+    qp = sub.add_parser("qa", parents=[RULES],
+                        help="replay many recorded calls: one HTML report per call and a summary",
                         description="Replay recorded calls (stereo, or agent/customer pairs) and transcripts through "
                                     "the rules: per call events.jsonl and report.html in OUT/calls/ID/, and "
                                     "OUT/summary.html and summary.csv. Finished calls are skipped when run again; "
