@@ -178,3 +178,103 @@ def test_rules_test_command_passes_on_default_packs() -> None:
     code, out, err = run("rules", "test")
     assert code == 0, out + err
     assert " 0 failed" in out
+
+
+# ---------------------------------------------------------------- rules that layer: --rules adds, --only-rules replaces
+
+RULE_COMMANDS = (["replay", "x.jsonl"], ["demo"], ["sidebar"], ["live"], ["qa", "calls/", "--out", "o"],
+                 ["eval", "d.jsonl"], ["rules", "explain", "--rule", "r", "x.jsonl"], ["rules", "check"],
+                 ["rules", "test"], ["rules", "diff", "--new", "n.yaml"])
+
+
+@pytest.mark.parametrize("argv", RULE_COMMANDS, ids=lambda a: " ".join(a[:2]))
+def test_every_command_that_runs_rules_takes_the_same_rules_options(argv: list[str]) -> None:
+    from rapport_assist.cli import _rule_paths, build_parser
+    from rapport_assist.rules import default_rules_dir
+
+    args = build_parser().parse_args(argv + ["--rules", "team.yaml", "--rules", "more/"])
+    assert _rule_paths(args) == [default_rules_dir(), Path("team.yaml"), Path("more")]
+    args = build_parser().parse_args(argv + ["--only-rules", "mine/", "--rules", "team.yaml"])
+    assert _rule_paths(args) == [Path("mine"), Path("team.yaml")]
+    assert _rule_paths(build_parser().parse_args(argv)) == [default_rules_dir()]
+
+
+def _default_demo_nudges() -> dict[str, list[dict]]:
+    code, out, err = run("replay", str(DEMO_JSONL), "--format", "jsonl")
+    assert code == 0, err
+    by_rule: dict[str, list[dict]] = {}
+    for e in events(out):
+        if e["type"] == "nudge":
+            by_rule.setdefault(e["rule"], []).append(e)
+    assert len(by_rule) >= 3, by_rule
+    return by_rule
+
+
+def test_rules_adds_a_team_file_on_top_of_the_defaults(tmp_path: Path) -> None:
+    default = _default_demo_nudges()
+    off, changed, *kept = sorted(default)
+    team = tmp_path / "team.yaml"
+    team.write_text("version: 1\noverrides:\n"
+                    f"  - {{rule: {off}, enabled: false}}\n"
+                    f"  - {{rule: {changed}, severity: urgent, message: 'Team words for this moment.'}}\n")
+    code, out, err = run("replay", str(DEMO_JSONL), "--format", "jsonl", "--rules", str(team))
+    assert code == 0, err
+    layered: dict[str, list[dict]] = {}
+    for e in events(out):
+        if e["type"] == "nudge":
+            layered.setdefault(e["rule"], []).append(e)
+    assert off not in layered  # switched off by the team file
+    assert [(n["severity"], n["message"]) for n in layered[changed]] == [("high", "Team words for this moment.")] * len(
+        default[changed])
+    for rule in kept:  # every other default rule still runs: the team file did not replace them
+        assert [n["utterance_index"] for n in layered[rule]] == [n["utterance_index"] for n in default[rule]]
+
+
+def test_only_rules_replaces_the_defaults(tmp_path: Path) -> None:
+    alone = tmp_path / "alone.yaml"
+    alone.write_text("version: 1\nrules:\n  - id: router-talk\n    title: Router\n    severity: tip\n    why: test\n"
+                     "    when: {speaker: agent, says: {regex: 'router'}}\n    message: Router talk.\n")
+    code, out, err = run("replay", str(DEMO_JSONL), "--format", "jsonl", "--only-rules", str(alone))
+    assert code == 0, err
+    assert {e["rule"] for e in events(out) if e["type"] == "nudge"} == {"router-talk"}
+    # the same file with --rules runs beside the defaults
+    code, out, err = run("replay", str(DEMO_JSONL), "--format", "jsonl", "--rules", str(alone))
+    assert code == 0, err
+    assert {e["rule"] for e in events(out) if e["type"] == "nudge"} > {"router-talk"}
+
+
+def test_rules_check_checks_a_team_file_against_the_defaults(tmp_path: Path) -> None:
+    team = tmp_path / "team.yaml"
+    team.write_text("version: 1\noverrides:\n  - {rule: dead-air, cooldown_s: 60}\n  - {rule: ded-air, enabled: false}\n")
+    code, out, err = run("rules", "check", str(team))
+    assert code == 5 and out == ""
+    assert f"{team}:4:12: unknown rule id 'ded-air' (fix: did you mean 'dead-air'?)" in err and err.count(f"{team}:") == 1
+    team.write_text("version: 1\noverrides:\n  - {rule: dead-air, cooldown_s: 60}\n")
+    code, out, err = run("rules", "check", str(team))
+    assert code == 0, err
+    assert out.startswith("ok: ") and "loaded from the default packs (" in out and f") + {team}" in out
+    code, _, err = run("rules", "check", "--only-rules", str(team))  # alone: nothing to override
+    assert code == 5 and "no rules are loaded" in err and "without --only-rules" in err
+
+
+def test_a_full_copy_given_with_rules_says_to_use_only_rules(tmp_path: Path) -> None:
+    from rapport_assist.rules import default_rules_dir
+
+    copy = tmp_path / "copy"
+    copy.mkdir()
+    for f in default_rules_dir().glob("*.yaml"):
+        (copy / f.name).write_text(f.read_text())
+    code, _, err = run("rules", "check", "--rules", str(copy))
+    assert code == 5 and "is used twice" in err and "--only-rules" in err
+    assert run("rules", "check", "--only-rules", str(copy))[0] == 0
+    assert run("rules", "check", str(default_rules_dir()))[0] == 0  # the defaults named again load once
+
+
+def test_strict_does_not_say_ok_before_failing(tmp_path: Path) -> None:
+    pack = tmp_path / "pack.yaml"
+    pack.write_text("version: 1\nlexicons:\n  unused: [word]\n")  # a lint warning: a lexicon nothing uses
+    code, out, err = run("rules", "check", "--strict", str(pack))
+    assert code == 5 and "ok:" not in out and "lexicon 'unused' is never used" in out
+    assert "1 lint warning with --strict" in err
+    code, out, _ = run("rules", "check", str(pack))
+    assert code == 0 and out.rstrip().splitlines()[-1].startswith("ok: ")

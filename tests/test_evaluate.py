@@ -242,7 +242,7 @@ def test_folder_with_jsonl_labels_through_the_cli(tmp_path, rules_file) -> None:
     folder = _transcripts(tmp_path / "calls")
     labels = write_jsonl(tmp_path / "labels.jsonl", [{"id": "call1", "labels": {"you-not-we": [1]}},
                                                      {"id": "call3", "labels": {"you-not-we": [1]}}])
-    code, out, err = run("eval", str(folder), "--labels", str(labels), "--rules", str(rules_file),
+    code, out, err = run("eval", str(folder), "--labels", str(labels), "--only-rules", str(rules_file),
                          "--rule", "you-not-we", "--format", "json")
     assert code == 0, err
     data = json.loads(out)
@@ -257,11 +257,11 @@ def test_labels_for_a_missing_transcript_or_turn_are_errors(tmp_path, rules_file
     folder = _transcripts(tmp_path / "calls")
     labels = tmp_path / "labels.json"
     labels.write_text('{\n  "call1": {"you-not-we": [1]},\n  "cal2": {"you-not-we": []}\n}\n')
-    code, out, err = run("eval", str(folder), "--labels", str(labels), "--rules", str(rules_file))
+    code, out, err = run("eval", str(folder), "--labels", str(labels), "--only-rules", str(rules_file))
     assert code == 4 and out == ""
     assert f"{labels}:3: no conversation named 'cal2'" in err and "did you mean 'call2'" in err
     labels.write_text('{"call1": {"you-not-we": [7]}}')
-    code, _, err = run("eval", str(folder), "--labels", str(labels), "--rules", str(rules_file))
+    code, _, err = run("eval", str(folder), "--labels", str(labels), "--only-rules", str(rules_file))
     assert code == 4 and "names turn 7" in err and "has 2 turns" in err
 
 
@@ -269,20 +269,20 @@ def test_malformed_lines_name_file_and_line(tmp_path, rules_file) -> None:
     good = json.dumps(LABELLED[0])
     bad = tmp_path / "bad.jsonl"
     bad.write_text(f"{good}\n\n{{\"id\": \"x\", \"turns\": [\n")
-    code, out, err = run("eval", str(bad), "--rules", str(rules_file))
+    code, out, err = run("eval", str(bad), "--only-rules", str(rules_file))
     assert code == 4 and out == ""
     assert f"{bad}:3: not valid JSON" in err and "\n" not in err.rstrip("\n")
 
     bad.write_text(good + "\n" + json.dumps(dialogue("y", [(C, "hi"), ("robot", "beep")])) + "\n")
-    code, _, err = run("eval", str(bad), "--rules", str(rules_file))
+    code, _, err = run("eval", str(bad), "--only-rules", str(rules_file))
     assert code == 4 and f"{bad}:2: turn 1: unknown speaker 'robot'" in err
 
     bad.write_text(json.dumps({**LABELLED[0], "labels": {"you-not-we": "1"}}) + "\n")
-    code, _, err = run("eval", str(bad), "--rules", str(rules_file))
+    code, _, err = run("eval", str(bad), "--only-rules", str(rules_file))
     assert code == 4 and f"{bad}:1:" in err and "list of turn numbers" in err
 
     bad.write_text(json.dumps({"speaker": "agent", "text": "hello"}) + "\n")
-    code, _, err = run("eval", str(bad), "--rules", str(rules_file))
+    code, _, err = run("eval", str(bad), "--only-rules", str(rules_file))
     assert code == 4 and "looks like a transcript" in err
 
     code, _, err = run("eval", str(tmp_path / "nope.jsonl"))
@@ -291,7 +291,7 @@ def test_malformed_lines_name_file_and_line(tmp_path, rules_file) -> None:
 
 def test_cli_text_report_and_options(tmp_path, rules_file) -> None:
     path = write_jsonl(tmp_path / "d.jsonl", LABELLED)
-    code, out, err = run("eval", str(path), "--rules", str(rules_file), "--show", "1")
+    code, out, err = run("eval", str(path), "--only-rules", str(rules_file), "--show", "1")
     assert code == 0, err
     lines = out.splitlines()
     assert lines[0].startswith(f"{path}: 5 conversations (5 labelled)")
@@ -301,10 +301,10 @@ def test_cli_text_report_and_options(tmp_path, rules_file) -> None:
     assert row[6:10] == ["0.50", "0.50", "0.50", "2/2/2"]
     assert out.count("MISS ") == 1 and "1 more miss" in out
 
-    code, out, _ = run("eval", str(path), "--rules", str(rules_file), "--show", "0")
+    code, out, _ = run("eval", str(path), "--only-rules", str(rules_file), "--show", "0")
     assert code == 0 and "MISS" not in out and "FALSE" not in out
 
-    code, _, err = run("eval", str(path), "--rules", str(rules_file), "--rule", "you-not-wee")
+    code, _, err = run("eval", str(path), "--only-rules", str(rules_file), "--rule", "you-not-wee")
     assert code == 2 and "did you mean 'you-not-we'" in err
 
 
@@ -325,7 +325,7 @@ def test_nudges_are_those_of_a_replayed_transcript(tmp_path, annotator, ruleset,
     results, timing = run_conversations(load_conversations(folder), ruleset, annotator, batch=3)
     assert timing.utterances == 9
     for res in results:
-        code, out, err = run("replay", res.conversation.where, "--rules", str(rules_file), "--format", "jsonl")
+        code, out, err = run("replay", res.conversation.where, "--only-rules", str(rules_file), "--format", "jsonl")
         assert code == 0, err
         replayed = [(e["rule"], e["utterance_index"], e["evidence"][0]["utterance_index"], e["message"])
                     for e in map(json.loads, out.splitlines()) if e["type"] == "nudge"]

@@ -162,7 +162,7 @@ def test_qa_and_diff_on_transcripts(tmp_path: Path) -> None:
         "version: 1\nrules:\n  - id: router-talk\n    title: Router\n    severity: low\n    why: test\n"
         "    when: {speaker: agent, says: {regex: 'router'}}\n    cooldown_s: 0\n    message: Router talk.\n")
     out, err = io.StringIO(), io.StringIO()
-    code = main(["rules", "diff", str(rules_dir), str(new), str(corpus / "one.jsonl"), "--format", "json"], out, err)
+    code = main(["rules", "diff", "--only", "--old", str(rules_dir), "--new", str(new), str(corpus / "one.jsonl"), "--format", "json"], out, err)
     assert code == 0, err.getvalue()
     diff = json.loads(out.getvalue())
     assert [n["utterance_index"] for n in diff["rules"]["you-not-we"]["disappeared"]] == [4]
@@ -172,9 +172,56 @@ def test_qa_and_diff_on_transcripts(tmp_path: Path) -> None:
     assert added[0]["evidence"][0]["matched"] == ["router"]
     assert diff["rules"]["angry-no-apology"]["unchanged"] == 1 and not diff["rules"]["angry-no-apology"]["appeared"]
     out = io.StringIO()
-    assert main(["rules", "diff", str(rules_dir), str(new), str(corpus / "one.jsonl")], out, io.StringIO()) == 0
+    assert main(["rules", "diff", "--only", "--old", str(rules_dir), "--new", str(new), str(corpus / "one.jsonl")], out, io.StringIO()) == 0
     text = out.getvalue()
-    assert "router-talk (new rule): +1 -0" in text and "you-not-we (removed or switched off): +0 -1" in text
+    assert "router-talk (new rule): +1 -0" in text
+    assert "you-not-we: +0 -1 (0 unchanged)\n    enabled: true → false (switched off)" in text
+
+
+def test_diff_layers_a_team_file_and_reports_settings_and_lexicons(tmp_path: Path) -> None:
+    """'rules diff --new team.yaml': the defaults against the defaults + the team file."""
+    team = tmp_path / "team.yaml"
+    team.write_text("version: 1\noverrides:\n"
+                    "  - {rule: you-not-we, status: experimental}\n"
+                    "  - {rule: dead-air, severity: urgent, message: 'Say what you are doing.'}\n"
+                    "  - {rule: jargon, enabled: false}\n"
+                    "  - {lexicon: jargon, add: [VLAN], remove: [cache]}\n")
+    out, err = io.StringIO(), io.StringIO()
+    assert main(["rules", "diff", "--new", str(team), str(TRANSCRIPT)], out, err) == 0, err.getvalue()
+    text = out.getvalue()
+    # a status change leaves the nudge where it was, yet it is a change: agents no longer see it
+    assert "you-not-we: +0 -0 (1 unchanged)\n    status: stable → experimental (logged and in reports, no longer " \
+           "shown to agents)" in text
+    assert "    severity: medium → high\n" in text and "message: " in text and '→ "Say what you are doing."' in text
+    assert "    enabled: true → false (switched off)" in text
+    assert "  lexicon jargon: +VLAN -cache" in text
+    no_change = next(line for line in text.splitlines() if line.startswith("  no change: "))
+    assert "you-not-we" not in no_change and "angry-no-apology (1)" in no_change
+    assert "4 rule(s) with changed settings" not in text and "3 rule(s) with changed settings" in text
+
+    out = io.StringIO()  # no calls: what the file changes, at once
+    assert main(["rules", "diff", "--new", str(team), "--format", "json"], out, io.StringIO()) == 0
+    data = json.loads(out.getvalue())
+    assert data["calls"] == 0 and data["lexicons"] == {"jargon": {"added": ["VLAN"], "removed": ["cache"]}}
+    assert data["rules"]["you-not-we"]["settings"] == {"status": {"old": "stable", "new": "experimental"}}
+    assert data["rules"]["dead-air"]["settings"]["severity"] == {"old": "medium", "new": "high"}
+    # the same file on both sides changes nothing; --old names what the new file replaces
+    out = io.StringIO()
+    assert main(["rules", "diff", "--old", str(team), "--new", str(team)], out, io.StringIO()) == 0
+    assert "changed" not in out.getvalue() and "status" not in out.getvalue()
+
+
+def test_diff_usage_errors_name_the_new_form(tmp_path: Path) -> None:
+    rules_dir = Path(__file__).resolve().parents[1] / "rules"
+    err = io.StringIO()
+    assert main(["rules", "diff", str(rules_dir), str(rules_dir), str(TRANSCRIPT)], io.StringIO(), err) == 2
+    assert "is a rule file or folder, not a call" in err.getvalue() and "--new team.yaml" in err.getvalue()
+    err = io.StringIO()
+    assert main(["rules", "diff", str(TRANSCRIPT)], io.StringIO(), err) == 2
+    assert "nothing to compare" in err.getvalue()
+    err = io.StringIO()
+    assert main(["rules", "diff", "--only", "--new", str(rules_dir), str(TRANSCRIPT)], io.StringIO(), err) == 2
+    assert "the OLD side has no rule files" in err.getvalue()
 
 
 def test_cluster_addresses_are_checked_before_any_work(tmp_path: Path) -> None:

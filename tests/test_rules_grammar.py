@@ -264,9 +264,9 @@ def test_lint_warnings_are_kept_apart_from_errors(tmp_path: Path) -> None:
     lexicon_warnings = [str(w) for w in load_rules([tmp_path / "vetoed.yaml"]).warnings if "can never match" in str(w)]
     assert len(lexicon_warnings) == 1 and "'thanks a lot'" in lexicon_warnings[0]  # "thanks" alone can still match
     out, err = io.StringIO(), io.StringIO()
-    assert main(["rules", "check", str(tmp_path / "pack.yaml")], out, err) == 0
+    assert main(["rules", "check", "--only-rules", str(tmp_path / "pack.yaml")], out, err) == 0
     assert "warning:" in out.getvalue()
-    assert main(["rules", "check", "--strict", str(tmp_path / "pack.yaml")], io.StringIO(), err) == 5
+    assert main(["rules", "check", "--strict", "--only-rules", str(tmp_path / "pack.yaml")], io.StringIO(), err) == 5
 
 
 def test_reload_keeps_the_last_good_rules(tmp_path: Path) -> None:
@@ -298,7 +298,7 @@ def test_shipped_schema_is_current_and_accepts_the_default_packs() -> None:
     for pack in sorted(default_rules_dir().glob("*.yaml")):
         errors = list(validator.iter_errors(yaml.safe_load(pack.read_text(encoding="utf-8"))))
         assert not errors, f"{pack.name}: {errors[0].message} at {list(errors[0].absolute_path)}"
-    bad = {"version": 1, "rules": [{"id": "x", "title": "t", "severity": "urgent", "why": "w", "message": "m",
+    bad = {"version": 1, "rules": [{"id": "x", "title": "t", "severity": "critical", "why": "w", "message": "m",
                                     "when": {"speaker": "agent"}}]}
     assert list(validator.iter_errors(bad))
 

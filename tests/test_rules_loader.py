@@ -88,7 +88,7 @@ def test_every_problem_reported_with_location(tmp_path: Path) -> None:
     assert all(p.path == str(path) for p in found)
     assert "did you mean 'title'" in at(found, 6, 5, "unknown key in a rule 'titel'").hint
     at(found, 5, 5, "missing required key 'title'")
-    assert "high, low, medium" in at(found, 7, 15, "unknown severity 'extreme'").hint
+    assert "high, low, medium, nudge, tip, urgent" in at(found, 7, 15, "unknown severity 'extreme'").hint
     at(found, 9, 14, "placeholder")
     at(found, 10, 17, "cooldown_s must be a number")
     assert "did you mean 'thanks'" in at(found, 11, 34, "unknown lexicon 'thank'").hint
@@ -120,8 +120,71 @@ def test_duplicate_keys_and_ids(tmp_path: Path) -> None:
 
 def test_yaml_syntax_error_has_line_and_column(tmp_path: Path) -> None:
     path = write(tmp_path, "rules:\n  - id: x\n    title: [unclosed\n")
-    (problem,) = problems(path)
-    assert problem.path == str(path) and problem.line == 4 and "YAML syntax error" in problem.message
+    (problem,) = problems(path)  # where the list opens, not the end of the file
+    assert problem.path == str(path) and (problem.line, problem.col) == (3, 12)
+    assert "YAML syntax error: a '[' list opened here is never closed" in problem.message and "']'" in problem.hint
+
+
+@pytest.mark.parametrize("text, line, words", [
+    ("rules:\n  - id: x\n    title: T\n      severity: low\n", 4, "indented deeper than the keys above"),
+    ("rules:\n  - id: x\n    title: T\n   severity: low\n", 4, "indented differently from the lines above"),
+    ("lexicons:\n  a: [x]\n  - b\n", 3, "indented differently from the lines above"),
+    ("rules:\n  - id: x\n    title T\n    severity: low\n", 3, "no 'key: value'"),
+    ("rules:\n\t- id: x\n", 2, "a tab"),
+    ("rules:\n  - id: \"x\n    title: T\n", 2, "quote opened here is never closed"),
+])
+def test_bad_indentation_is_explained_in_plain_words(tmp_path: Path, text: str, line: int, words: str) -> None:
+    (problem,) = problems(write(tmp_path, text))
+    assert problem.line == line and words in problem.message and problem.hint, str(problem)
+    for raw in ("mapping values are not allowed", "<block end>", "simple key", "scalar", "cannot start any token"):
+        assert raw not in str(problem)
+
+
+def test_unknown_names_suggest_the_closest_not_the_first_alphabetically(tmp_path: Path) -> None:
+    words = ", ".join(f"aa{i:02d}" for i in range(20))
+    text = MINIMAL.replace("[thank you, thanks]", f"[{words}, thank you, thanks, cheers]")
+    found = problems(write(tmp_path, text + "overrides:\n  - {lexicon: thanks, remove: [thank yo, chers]}\n"))
+    assert "did you mean 'thank you'" in at(found, 12, 32, "has no phrase 'thank yo' to remove").hint
+    assert "did you mean 'cheers'" in at(found, 12, 42, "has no phrase 'chers'").hint
+    far = problems(write(tmp_path, text + "overrides:\n  - {lexicon: thanks, remove: [merci]}\n"))[0]
+    assert far.hint.startswith("nearest of the 23: ") and far.hint.count(",") == 4  # five, not a list of 12
+
+
+def test_a_param_the_rule_lacks_is_one_error_at_its_place(tmp_path: Path) -> None:
+    found = problems(write(tmp_path, MINIMAL + "overrides:\n  - {rule: said-thanks, params: {wait_s: 50}}\n"))
+    (only,) = found  # not also "unknown rule id" for the rule it names (twice)
+    assert (only.line, only.col) == (12, 34) and "rule 'said-thanks' has no params, so 'wait_s'" in only.message
+    with_params = MINIMAL.replace("    when:", "    params: {long_words: 5}\n    when:").replace(
+        "says: thanks}", "says: thanks, min_length: {words: $long_words}}")
+    (only,) = problems(write(tmp_path, with_params + "overrides:\n  - {rule: said-thanks, params: {long_word: 50}}\n"))
+    assert "rule 'said-thanks' has no param 'long_word'" in only.message and "did you mean 'long_words'" in only.hint
+
+
+def test_severity_takes_the_sidebars_words_too(tmp_path: Path) -> None:
+    for word, meant in (("urgent", "high"), ("NUDGE", "medium"), ("tip", "low"), ("high", "high")):
+        ruleset = load_rules([write(tmp_path, MINIMAL.replace("severity: low", f"severity: {word}"))])
+        assert ruleset.rule("said-thanks").severity == meant
+    override = MINIMAL + "overrides:\n  - {rule: said-thanks, severity: urgent}\n"
+    assert load_rules([write(tmp_path, override)]).rule("said-thanks").severity == "high"
+    (bad,) = problems(write(tmp_path, MINIMAL.replace("severity: low", "severity: critical")))
+    assert "unknown severity 'critical'" in bad.message and "urgent" in bad.hint and "high" in bad.hint
+
+
+def test_overrides_change_title_and_message(tmp_path: Path) -> None:
+    team = write(tmp_path, "overrides:\n  - {rule: said-thanks, title: Say thanks, message: 'Well put: {quote}'}\n",
+                 "team.yaml")
+    rule = load_rules([write(tmp_path, MINIMAL), team]).rule("said-thanks")
+    assert (rule.title, rule.message, rule.message_if_no_rewrite) == ("Say thanks", "Well put: {quote}",
+                                                                       "Well put: {quote}")
+    team.write_text("overrides:\n  - {rule: said-thanks, message: 'Try {rewrite}', message_if_no_rewrite: x}\n")
+    found = problems([write(tmp_path, MINIMAL), team])
+    at(found, 2, 34, "message uses {rewrite} but rule 'said-thanks' has no 'rewrites'")
+    at(found, 2, 74, "has no 'rewrites', so it always shows 'message'")
+
+
+def test_a_file_named_twice_loads_once(tmp_path: Path) -> None:
+    path = write(tmp_path, MINIMAL)
+    assert [r.id for r in load_rules([tmp_path, path, tmp_path / "." / "pack.yaml"]).rules] == ["said-thanks"]
 
 
 def test_aliases_tags_and_other_shapes_are_refused(tmp_path: Path) -> None:
@@ -209,3 +272,74 @@ def test_deep_nesting_and_binary_are_rule_errors(tmp_path: Path) -> None:
     binary = tmp_path / "bin.yaml"
     binary.write_bytes(b"\xff\xfe\x00rules")
     assert "not UTF-8" in problems(binary)[0].message
+
+
+# ---------------------------------------------------------------- the documented team overrides load as documented
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def _team_override_examples() -> list[tuple[str, str]]:
+    """Every YAML block of the "Team overrides" sections of README.md and rules/README.md."""
+    import re
+
+    found = []
+    for doc in ("README.md", "rules/README.md"):
+        text = (REPO / doc).read_text(encoding="utf-8")
+        start = text.index("## Team overrides")
+        end = text.find("\n## ", start + 1)
+        section = text[start:end if end > 0 else None]
+        found += [(doc, block) for block in re.findall(r"```yaml\n(.*?)```", section, re.S)]
+    assert len(found) >= 2
+    return found
+
+
+@pytest.mark.parametrize("doc, block", _team_override_examples(), ids=lambda v: v if v.endswith(".md") else "")
+def test_the_documented_team_file_loads_on_the_defaults_and_changes_what_it_says(tmp_path: Path, doc: str,
+                                                                                 block: str) -> None:
+    from rapport_assist.annotate import Annotator
+    from rapport_assist.rules import default_rules_dir, rule_paths, run_examples
+    from rapport_assist.rules.loader import SEVERITY_WORDS
+
+    team = write(tmp_path, block, "team.yaml")
+    defaults = load_rules([default_rules_dir()])
+    layered = load_rules(rule_paths([team]))  # pasted as is: no error
+    before = {r.id: r for r in defaults.rules + defaults.disabled}
+    after = {r.id: r for r in layered.rules + layered.disabled}
+    spec = yaml.safe_load(block)
+    assert spec["overrides"]
+    for override in spec["overrides"]:
+        if "lexicon" in override:
+            old = {p.text for p in defaults.lexicons[override["lexicon"]].phrases}
+            new = {p.text for p in layered.lexicons[override["lexicon"]].phrases}
+            for word in override.get("add", []):
+                assert word not in old and word in new, word
+            for word in override.get("remove", []):
+                assert word in old and word not in new, word
+            continue
+        old, new = before[override["rule"]], after[override["rule"]]
+        for key, value in override.items():
+            if key == "rule":
+                continue
+            if key == "params":
+                for name, number in value.items():
+                    assert dict(old.params)[name] != number and dict(new.params)[name] == number
+                assert (old.when, old.expect) != (new.when, new.expect)  # the threshold is in the conditions
+            elif key == "severity":
+                assert old.severity != SEVERITY_WORDS.get(value, value) == new.severity
+            else:
+                assert getattr(old, key) != value and getattr(new, key) == value, (override["rule"], key)
+        enabled = {r.id for r in layered.rules}
+        assert (override["rule"] in enabled) is override.get("enabled", True)
+    # everything it does not name is as in the defaults
+    named = {o["rule"] for o in spec["overrides"] if "rule" in o}
+    for rule_id, rule in before.items():
+        if rule_id not in named and not any(lex["lexicon"] in str(rule.when) for lex in spec["overrides"]
+                                            if "lexicon" in lex):
+            assert after[rule_id] == rule, rule_id
+    own = [r["id"] for r in spec.get("rules", [])]
+    assert all(rule_id not in before and rule_id in {r.id for r in layered.rules} for rule_id in own)
+    assert all(name not in defaults.lexicons and name in layered.lexicons for name in spec.get("lexicons", {}))
+    if own:  # the team's own rules pass their examples on top of the defaults
+        results = run_examples(layered, Annotator(), only=own)
+        assert results and all(r.passed for r in results), [r.describe() for r in results if not r.passed]

@@ -31,10 +31,30 @@ class _Parser(argparse.ArgumentParser):
         raise UsageError(message, f"see '{self.prog} --help'")
 
 
+def _rules_parent() -> argparse.ArgumentParser:
+    """--rules / --only-rules, the same for every command that runs rules (see rule_paths)."""
+    parent = argparse.ArgumentParser(add_help=False)
+    g = parent.add_argument_group("rules")
+    g.add_argument("--rules", type=Path, action="append", default=[], metavar="PATH",
+                   help="a team's rule file or folder, loaded on top of the default packs: its overrides change "
+                        "default rules and lexicons, its rules are added (repeatable)")
+    g.add_argument("--only-rules", type=Path, action="append", default=[], metavar="PATH",
+                   help="load these rule files or folders instead of the default packs (repeatable)")
+    return parent
+
+
+RULES = _rules_parent()
+
+
+def _rule_paths(args: argparse.Namespace, *extra: Path) -> list[Path]:
+    """The rule files a command loads: the default packs (or --only-rules), then --rules and ``extra``."""
+    from .rules import rule_paths
+
+    return rule_paths([*args.rules, *extra], only=args.only_rules)
+
+
 def _add_engine_options(p: argparse.ArgumentParser) -> None:
-    g = p.add_argument_group("models and rules")
-    g.add_argument("--rules", type=Path, action="append", metavar="PATH",
-                   help="rule file or folder (repeatable; default: the packs in rules/)")
+    g = p.add_argument_group("models")
     g.add_argument("--model", metavar="DIR", help="CTranslate2 Whisper model folder (default: tiny.en, embedded)")
     g.add_argument("--compute-type", default="int8", help="CTranslate2 compute type (default: int8)")
     g.add_argument("--threads", type=int, default=2, metavar="N", help="recognizer CPU threads (default: 2)")
@@ -48,7 +68,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"rapport-assist {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
 
-    rp = sub.add_parser("replay", help="replay a recorded call or transcript through the pipeline",
+    rp = sub.add_parser("replay", parents=[RULES], help="replay a recorded call or transcript through the pipeline",
                         description="Replay a stereo recording (left=agent, right=customer), two mono recordings, "
                                     "one side with --speaker, or a .jsonl transcript.")
     rp.add_argument("input", nargs="?", type=Path, help="recording (wav, flac, mp3, ogg, m4a…) or transcript .jsonl")
@@ -59,10 +79,11 @@ def build_parser() -> argparse.ArgumentParser:
                     help="who is on the left and right channel (default: agent,customer)")
     _add_engine_options(rp)
 
-    dp = sub.add_parser("demo", help="replay the bundled demo call in the terminal")
+    dp = sub.add_parser("demo", parents=[RULES], help="replay the bundled demo call in the terminal")
     _add_engine_options(dp)
 
-    sb = sub.add_parser("sidebar", help="open the sidebar (live calls; QA review of recordings and transcripts)",
+    sb = sub.add_parser("sidebar", parents=[RULES],
+                        help="open the sidebar (live calls; QA review of recordings and transcripts)",
                         description="Open the agent-assist sidebar. With no microphone it offers the bundled demo "
                                     "call for review; with no display it replays the demo call in the terminal.")
     sb.add_argument("--qa", type=Path, metavar="FILE", help="review this recording or transcript (.jsonl) in QA mode")
@@ -79,7 +100,8 @@ def build_parser() -> argparse.ArgumentParser:
     dv.add_argument("--json", action="store_true", help="print one JSON object per device")
     dv.add_argument("--debug", action="store_true", help="show tracebacks")
 
-    lv = sub.add_parser("live", help="run a live call from the terminal: microphone + customer audio",
+    lv = sub.add_parser("live", parents=[RULES],
+                        help="run a live call from the terminal: microphone + customer audio",
                         description="Capture the agent's microphone and the customer's side (a monitor of the "
                                     "softphone's output, a second device, or one channel of a device) and print "
                                     "utterances and nudges as they happen. Ctrl-C ends the call. Device choices "
@@ -97,34 +119,48 @@ def build_parser() -> argparse.ArgumentParser:
     lv.add_argument("--no-save", action="store_true", help="do not save these choices as the new defaults")
     _add_engine_options(lv)
 
-    rules = sub.add_parser("rules", help="check, test, explain rule files; print their JSON Schema")
+    rules = sub.add_parser("rules", help="check, test, explain and diff rule files; print their JSON Schema")
     rsub = rules.add_subparsers(dest="rules_command", metavar="ACTION", parser_class=_Parser)
     for name, text in (("check", "load rule files: every error with file:line:col, then lint warnings"),
                        ("test", "run every rule's inline fires/quiet examples")):
-        rp2 = rsub.add_parser(name, help=text)
-        rp2.add_argument("paths", nargs="*", type=Path, metavar="PATH", help="rule files or folders (default: rules/)")
+        rp2 = rsub.add_parser(name, parents=[RULES], help=text,
+                              description=text[0].upper() + text[1:] + ". PATHs are loaded on top of the default "
+                                          "packs (as --rules), so a team file is checked against the rules it "
+                                          "overrides; --only-rules loads files without the defaults.")
+        rp2.add_argument("paths", nargs="*", type=Path, metavar="PATH",
+                         help="team rule files or folders, on top of the default packs (same as --rules)")
         rp2.add_argument("--debug", action="store_true", help="show tracebacks")
         if name == "check":
             rp2.add_argument("--strict", action="store_true", help="fail (exit 5) on lint warnings too")
         else:
             rp2.add_argument("--rule", action="append", metavar="ID", help="only this rule's examples (repeatable)")
-    xp = rsub.add_parser("explain", help="trace why a rule fired or did not at each utterance of a call",
+    xp = rsub.add_parser("explain", parents=[RULES],
+                         help="trace why a rule fired or did not at each utterance of a call",
                          description="Replay a transcript (.jsonl) or recording through the pipeline and trace "
                                      "one rule: which conditions held, what matched, what it did.")
     xp.add_argument("input", type=Path, help="transcript .jsonl (or a recording: agent left, customer right)")
     xp.add_argument("--rule", required=True, metavar="ID", help="the rule to trace")
-    xp.add_argument("--rules", type=Path, action="append", metavar="PATH",
-                    help="rule file or folder (repeatable; default: the packs in rules/)")
     xp.add_argument("--debug", action="store_true", help="show tracebacks")
     sp = rsub.add_parser("schema", help="print the JSON Schema of rule files (for editor autocompletion)")
     sp.add_argument("--debug", action="store_true", help="show tracebacks")
-    dfp = rsub.add_parser("diff", help="run two rule sets over the same calls: which nudges appear and disappear",
-                          description="Run OLD and NEW rules over the same recorded calls or transcripts and show, per "
-                                      "rule, the nudges that appear and disappear, with their evidence. Recordings are "
-                                      "transcribed once and cached (as by 'qa'), so diffs over a corpus take seconds.")
-    dfp.add_argument("old", type=Path, help="the rules now (file or folder)")
-    dfp.add_argument("new", type=Path, help="the changed rules (file or folder)")
-    dfp.add_argument("inputs", nargs="+", metavar="INPUT", help="recordings, transcripts, folders, globs or @LIST files")
+    dfp = rsub.add_parser("diff", parents=[RULES],
+                          help="what a rule change does: changed settings, and which nudges appear and disappear",
+                          description="Compare the OLD rules (the default packs + --rules + --old) with the NEW ones "
+                                      "(the default packs + --rules + --new): per rule, the settings that differ "
+                                      "(switched off, status, severity, priority, title, message, params...) and the "
+                                      "lexicon words added or removed; then, over the given recorded calls or "
+                                      "transcripts, the nudges that appear and disappear, with their evidence. "
+                                      "Recordings are transcribed once and cached (as by 'qa'), so diffs over a corpus "
+                                      "take seconds. Example: 'rules diff --new team.yaml calls/'.")
+    dfp.add_argument("inputs", nargs="*", metavar="INPUT",
+                     help="recordings, transcripts, folders, globs or @LIST files (none: settings only)")
+    dfp.add_argument("--old", type=Path, action="append", default=[], metavar="PATH",
+                     help="rule file or folder only the OLD side loads (repeatable)")
+    dfp.add_argument("--new", type=Path, action="append", default=[], metavar="PATH",
+                     help="rule file or folder only the NEW side loads (repeatable), e.g. the team file being changed")
+    dfp.add_argument("--only", action="store_true",
+                     help="without the default packs: OLD is exactly --rules + --old, NEW is --rules + --new "
+                          "(to compare two full copies of the rules)")
     dfp.add_argument("--format", choices=("text", "json"), default="text", help="what to print (default: text)")
     dfp.add_argument("--show", type=int, default=20, metavar="N", help="changes to list per rule (default: 20)")
     _add_corpus_options(dfp)
@@ -152,15 +188,14 @@ def _add_corpus_options(p: argparse.ArgumentParser) -> None:
 
 
 def _add_qa_parser(sub) -> None:
-    qp = sub.add_parser("qa", help="replay many recorded calls: one HTML report per call and a summary",
+    qp = sub.add_parser("qa", parents=[RULES],
+                        help="replay many recorded calls: one HTML report per call and a summary",
                         description="Replay recorded calls (stereo, or agent/customer pairs) and transcripts through "
                                     "the rules: per call events.jsonl and report.html in OUT/calls/ID/, and "
                                     "OUT/summary.html and summary.csv. Finished calls are skipped when run again; "
                                     "transcripts are cached, so new rules over old calls take seconds.")
     qp.add_argument("inputs", nargs="+", metavar="INPUT", help="recordings, transcripts, folders, globs or @LIST files")
     qp.add_argument("--out", type=Path, required=True, metavar="DIR", help="where reports and the summary go")
-    qp.add_argument("--rules", type=Path, action="append", metavar="PATH",
-                    help="rule file or folder (repeatable; default: the packs in rules/)")
     qp.add_argument("--workers", type=int, metavar="N", help="worker processes (default: one per core)")
     qp.add_argument("--cluster", metavar="ADDRESS",
                     help="run on a Dask cluster: tcp://HOST:8786, or local[:N] for N worker processes here")
@@ -174,7 +209,7 @@ def _add_qa_parser(sub) -> None:
 
 
 def _add_eval_parser(sub) -> None:
-    ep = sub.add_parser("eval", help="score the rules on labelled dialogues or transcripts",
+    ep = sub.add_parser("eval", parents=[RULES], help="score the rules on labelled dialogues or transcripts",
                         description="Run conversations through the rules as calls and report, per rule, precision/"
                                     "recall/F1 per conversation and per turn, misses and false alarms (labelled "
                                     "data) or nudges per conversation (unlabelled data).")
@@ -182,8 +217,6 @@ def _add_eval_parser(sub) -> None:
                                              "transcripts (*.jsonl) and/or recordings (transcribed and cached as by 'qa')")
     ep.add_argument("--labels", type=Path, metavar="FILE",
                     help="labels per transcript name (.json object or .jsonl lines); see README.md")
-    ep.add_argument("--rules", type=Path, action="append", metavar="PATH",
-                    help="rule file or folder (repeatable; default: the packs in rules/)")
     ep.add_argument("--rule", action="append", metavar="ID", help="only this rule (repeatable)")
     ep.add_argument("--format", choices=("text", "json"), default="text", help="what to print (default: text)")
     ep.add_argument("--show", type=int, default=10, metavar="N",
@@ -229,11 +262,11 @@ def _eval_command(args: argparse.Namespace, stdout: IO[str], stderr: IO[str] | N
 
     from .annotate import Annotator
     from .evaluate import evaluate, format_text, load_conversations, report_to_json, select_rules
-    from .rules import default_rules_dir, load_rules
+    from .rules import load_rules
 
     if args.show < 0:
         raise UsageError("--show must be 0 or more", "")
-    ruleset = load_rules(list(args.rules) if args.rules else [default_rules_dir()])
+    ruleset = load_rules(_rule_paths(args))
     select_rules(ruleset, args.rule)  # an unknown --rule before any work
     if args.input.is_dir() and _has_recordings(args.input):
         conversations = _audio_conversations(args, stderr)
@@ -262,10 +295,10 @@ def _channel_order(text: str) -> tuple[Speaker, Speaker]:
     return order  # type: ignore[return-value]
 
 
-def _load_engine(rule_paths: Sequence[Path] | None):
-    from .rules import RuleEngine, default_rules_dir, load_rules
+def _load_engine(args: argparse.Namespace):
+    from .rules import RuleEngine, load_rules
 
-    return RuleEngine(load_rules(list(rule_paths) if rule_paths else [default_rules_dir()]))
+    return RuleEngine(load_rules(_rule_paths(args)))
 
 
 def _recognizer_factory(args: argparse.Namespace):
@@ -289,7 +322,7 @@ def _replay(args: argparse.Namespace, spec, stdout: IO[str], stderr: IO[str]) ->
     from .pipeline import CallPipeline
     from .sources import open_replay
 
-    engine = _load_engine(args.rules)  # rule errors before any work
+    engine = _load_engine(args)  # rule errors before any work
     source = open_replay(spec, _recognizer_factory(args))
     pipeline = CallPipeline(Annotator(), engine)
     with ExitStack() as stack:
@@ -369,7 +402,7 @@ def _live_command(args: argparse.Namespace, stdout: IO[str], stderr: IO[str]) ->
         agent=agent, customer=customer,
         recognizer=RecognizerOptions(model_dir=Path(args.model) if args.model else None,
                                      compute_type=args.compute_type, cpu_threads=args.threads),
-        rule_paths=tuple(args.rules or ()), record_to=record,
+        rule_paths=tuple(_rule_paths(args)), record_to=record,
         record_audio=args.record_audio or (saved.record_audio and args.record is None and record is not None),
         mask_digits=not args.no_mask and saved.mask_digits,
     )
@@ -458,14 +491,13 @@ def default_workers() -> int:
 def _qa_settings(args: argparse.Namespace, out_dir: Path, workers: int):
     from .qa.cache import default_cache_dir
     from .qa.runner import QaSettings
-    from .rules import default_rules_dir
 
     threads = args.threads
     if threads is None:
         threads = max(1, default_workers() // max(1, workers))
     if threads < 1:
         raise UsageError("--threads must be at least 1", "")
-    rules = tuple(getattr(args, "rules", None) or [default_rules_dir()])
+    rules = _rule_paths(args)
     return QaSettings(out_dir=out_dir.absolute(), cache_dir=(args.cache or default_cache_dir()).absolute(),
                       rule_paths=tuple(p.resolve() for p in rules), model_dir=Path(args.model) if args.model else None,
                       compute_type=args.compute_type, threads=threads, batch=not args.no_batch,
@@ -477,9 +509,9 @@ def _qa_command(args: argparse.Namespace, stderr: IO[str]) -> int:
     from .qa.inputs import discover
     from .qa.progress import Progress
     from .qa.runner import run_batch
-    from .rules import default_rules_dir, load_rules
+    from .rules import load_rules
 
-    load_rules(list(args.rules) if args.rules else [default_rules_dir()])  # rule errors before any work
+    load_rules(_rule_paths(args))  # rule errors before any work
     if args.workers is not None and args.workers < 1:
         raise UsageError("--workers must be at least 1", "")
     if args.workers is not None and args.cluster:
@@ -536,11 +568,14 @@ def _diff_command(args: argparse.Namespace, stdout: IO[str], stderr: IO[str]) ->
 
     if args.show < 0:
         raise UsageError("--show must be 0 or more", "")
-    calls, warnings = discover(args.inputs, **_discover_options(args))
-    for w in warnings:
-        stderr.write(f"rapport-assist: warning: {w}\n")
+    old, new = _diff_sides(args)
+    calls = []
+    if args.inputs:
+        calls, warnings = discover(args.inputs, **_discover_options(args))
+        for w in warnings:
+            stderr.write(f"rapport-assist: warning: {w}\n")
     settings = _qa_settings(args, Path("."), 1)
-    report = diff_rules(calls, [args.old], [args.new], settings)
+    report = diff_rules(calls, old, new, settings)
     text = (json.dumps(diff_to_json(report), ensure_ascii=False, indent=2) + "\n" if args.format == "json"
             else format_diff(report, args.show))
     try:
@@ -551,10 +586,33 @@ def _diff_command(args: argparse.Namespace, stdout: IO[str], stderr: IO[str]) ->
     return SOME_CALLS_FAILED if report.errors else 0
 
 
+def _diff_sides(args: argparse.Namespace) -> tuple[list[Path], list[Path]]:
+    """OLD = defaults (unless --only) + --rules + --old; NEW = the same with --new."""
+    from .rules import rule_paths
+
+    rule_like = [p for p in args.inputs if Path(p).suffix.lower() in (".yaml", ".yml")
+                 or (Path(p).is_dir() and any(Path(p).glob("*.yaml")))]
+    if rule_like:
+        raise UsageError(f"{rule_like[0]} is a rule file or folder, not a call",
+                         "name rules with --old/--new: 'rules diff --new team.yaml CALLS...' compares the default "
+                         "packs with the default packs + team.yaml; 'rules diff --only --old A --new B CALLS...' "
+                         "compares two full copies")
+    if not args.old and not args.new:
+        raise UsageError("nothing to compare: both sides would load the same rules",
+                         "give the changed file with --new (and what it replaces with --old)")
+    base = rule_paths(args.rules, only=args.only_rules) if not args.only else list(args.rules)
+    old, new = base + list(args.old), base + list(args.new)
+    for side, paths in (("OLD", old), ("NEW", new)):
+        if not paths:
+            raise UsageError(f"with --only the {side} side has no rule files",
+                             f"give them with --{side.lower()} PATH, or drop --only to start from the default packs")
+    return old, new
+
+
 def _rules_command(args: argparse.Namespace, stdout: IO[str], stderr: IO[str] | None = None) -> int:
     import json
 
-    from .rules import default_rules_dir, load_rules
+    from .rules import load_rules
 
     if args.rules_command == "schema":
         from .rules.schema import rule_schema
@@ -565,16 +623,18 @@ def _rules_command(args: argparse.Namespace, stdout: IO[str], stderr: IO[str] | 
         return _explain(args, stdout)
     if args.rules_command == "diff":
         return _diff_command(args, stdout, stderr)
-    paths = list(args.paths) or [default_rules_dir()]
+    paths = _rule_paths(args, *args.paths)
     ruleset = load_rules(paths)
     if args.rules_command == "check":
         for warning in ruleset.warnings:
             stdout.write(f"{warning}\n")
-        off = f", {len(ruleset.disabled)} switched off" if ruleset.disabled else ""
-        warned = f", {len(ruleset.warnings)} warning{'s' if len(ruleset.warnings) != 1 else ''}"
-        stdout.write(f"ok: {len(ruleset.rules)} rules{off} loaded from {', '.join(map(str, paths))}{warned}\n")
+        off = f" ({len(ruleset.disabled)} switched off)" if ruleset.disabled else ""
+        n = len(ruleset.warnings)
+        warned = f"{n} lint warning{'s' if n != 1 else ''}"
+        loaded = f"{len(ruleset.rules)} rules{off} loaded from {_describe_paths(args, paths)}"
         if args.strict and ruleset.warnings:
-            raise RuleError(f"{len(ruleset.warnings)} lint warning(s) with --strict", "fix the warnings above")
+            raise RuleError(f"{warned} with --strict ({loaded})", "fix the warnings above")
+        stdout.write(f"ok: {loaded}, {warned}\n")
         return 0
     from .annotate import Annotator
     from .rules import run_examples
@@ -593,14 +653,28 @@ def _rules_command(args: argparse.Namespace, stdout: IO[str], stderr: IO[str] | 
     return 0 if not failed else 8
 
 
+def _describe_paths(args: argparse.Namespace, paths: Sequence[Path]) -> str:
+    """'the default packs (rules/) + team.yaml', or the --only-rules paths."""
+    shown = ", ".join(map(str, paths))
+    if args.only_rules:
+        return shown
+    from .rules import default_rules_dir
+
+    if paths[0] != default_rules_dir():
+        return shown
+    here = os.path.relpath(paths[0])
+    team = ", ".join(map(str, paths[1:]))
+    return f"the default packs ({paths[0] if here.startswith('..') else here})" + (f" + {team}" if team else "")
+
+
 def _explain(args: argparse.Namespace, stdout: IO[str]) -> int:
     from .annotate import Annotator
     from .pipeline import CallPipeline
-    from .rules import RuleEngine, default_rules_dir, load_rules
+    from .rules import RuleEngine, load_rules
     from .rules.explain import RuleExplainer
     from .sources import ReplayInput, open_replay
 
-    ruleset = load_rules(list(args.rules) if args.rules else [default_rules_dir()])
+    ruleset = load_rules(_rule_paths(args))
     ids = [r.id for r in ruleset.rules]
     if args.rule not in ids:
         off = " (it is switched off)" if any(r.id == args.rule for r in ruleset.disabled) else ""
@@ -640,10 +714,8 @@ def _sidebar(args: argparse.Namespace, stdout: IO[str], stderr: IO[str], environ
                      f"in the terminal instead ({DEMO_CALL.name})\n")
         stderr.flush()
         return _replay(args, ReplayInput(path=DEMO_CALL), stdout, stderr)
-    from .rules import default_rules_dir
-
     options = SidebarOptions(
-        rules=list(args.rules) if args.rules else [default_rules_dir()], qa=args.qa, demo=args.demo,
+        rules=_rule_paths(args), qa=args.qa, demo=args.demo,
         speed=parse_speed(args.speed) if args.speed else None, style=args.style,
         model_dir=Path(args.model) if args.model else None, compute_type=args.compute_type, threads=args.threads,
         exit_when_ready=args.exit_when_ready, settings_path=args.settings, feedback_path=args.feedback)

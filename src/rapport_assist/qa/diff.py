@@ -1,9 +1,12 @@
-"""``rules diff OLD NEW INPUTS…``: what a rule change does to past calls.
+"""``rules diff [--old PATH…] [--new PATH…] [INPUTS…]``: what a rule change does.
 
-Both rule sets run over the same timelines (from the transcript cache, so a corpus recognized
-once by ``qa`` diffs in seconds). A nudge is the same in both when its rule fired at the same
-utterance; per rule the report lists the nudges that appear (only with NEW) and disappear
-(only with OLD), each with its evidence.
+First what the change says: per rule, the settings that differ between the OLD and NEW rule
+sets (switched on or off, status, severity, priority, title, message, cooldown, params, the
+conditions) and the words added to or removed from each lexicon. Then what it does to past
+calls: both rule sets run over the same timelines (from the transcript cache, so a corpus
+recognized once by ``qa`` diffs in seconds). A nudge is the same in both when its rule fired at
+the same utterance; per rule the report lists the nudges that appear (only with NEW) and
+disappear (only with OLD), each with its evidence.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ from typing import Any, Sequence
 from ..annotate import Annotator
 from ..pipeline import CallPipeline
 from ..rules import RuleEngine, load_rules
+from ..rules.model import Rule, RuleSet
 from ..sources import TRANSCRIPT_READ_AHEAD, Timeline
 from ..types import Nudge
 from .corpus import call_timelines
@@ -30,6 +34,15 @@ class NudgeChange:
     nudge: dict[str, Any]
 
 
+@dataclass(frozen=True)
+class SettingChange:
+    """One setting of a rule that differs: ``status``, ``severity``, ``message``, ``param long_turn_words``…"""
+
+    name: str
+    old: Any
+    new: Any
+
+
 @dataclass
 class RuleDiff:
     rule: str
@@ -38,6 +51,18 @@ class RuleDiff:
     unchanged: int = 0
     in_old: bool = True
     in_new: bool = True
+    settings: list[SettingChange] = field(default_factory=list)
+
+    @property
+    def changed(self) -> bool:
+        return bool(self.appeared or self.disappeared or self.settings) or self.in_old != self.in_new
+
+
+@dataclass(frozen=True)
+class LexiconChange:
+    lexicon: str
+    added: tuple[str, ...]
+    removed: tuple[str, ...]
 
 
 @dataclass
@@ -45,10 +70,61 @@ class DiffReport:
     calls: int
     rules: dict[str, RuleDiff]
     errors: list[tuple[str, str]]
+    lexicons: list[LexiconChange] = field(default_factory=list)
 
     @property
     def changed(self) -> bool:
-        return any(r.appeared or r.disappeared for r in self.rules.values())
+        return bool(self.lexicons) or any(r.changed for r in self.rules.values())
+
+
+# what a rule's settings are called in a diff, and how to read them off the rule
+_SETTINGS = ("status", "severity", "priority", "title", "message", "cooldown_s", "max_per_call")
+# the parts that decide when a rule fires (params are reported by name; they change these too)
+_CONDITIONS = ("when", "unless", "expect", "episode", "rewrites", "record", "points_at")
+
+
+def _everything(ruleset: RuleSet) -> dict[str, Rule]:
+    return {r.id: r for r in ruleset.rules + ruleset.disabled}
+
+
+def _part(rule: Rule, name: str) -> Any:
+    if name == "rewrites":  # phrases carry where they were written; only the words matter here
+        return tuple((r.phrase.text, r.replacement) for r in rule.rewrites)
+    return getattr(rule, name)
+
+
+def compare_rules(old: Rule | None, new: Rule | None) -> list[SettingChange]:
+    """The settings of one rule that differ between two rule sets (a missing rule: None)."""
+    if old is None or new is None:
+        return []
+    out = []
+    if old.enabled != new.enabled:
+        out.append(SettingChange("enabled", old.enabled, new.enabled))
+    for name in _SETTINGS:
+        if getattr(old, name) != getattr(new, name):
+            out.append(SettingChange(name, getattr(old, name), getattr(new, name)))
+    if old.rewrites and old.message_if_no_rewrite != new.message_if_no_rewrite:
+        out.append(SettingChange("message_if_no_rewrite", old.message_if_no_rewrite, new.message_if_no_rewrite))
+    old_params, new_params = dict(old.params), dict(new.params)
+    for name in sorted(set(old_params) | set(new_params)):
+        if old_params.get(name) != new_params.get(name):
+            out.append(SettingChange(f"param {name}", old_params.get(name), new_params.get(name)))
+    if old_params == new_params and any(_part(old, k) != _part(new, k) for k in _CONDITIONS):
+        out.append(SettingChange("conditions", str(old.loc), str(new.loc)))
+    return out
+
+
+def compare_lexicons(old: RuleSet, new: RuleSet) -> list[LexiconChange]:
+    out = []
+    for name in sorted(set(old.lexicons) | set(new.lexicons)):
+        before = [p.text for p in old.lexicons[name].phrases] if name in old.lexicons else []
+        after = [p.text for p in new.lexicons[name].phrases] if name in new.lexicons else []
+        low_before, low_after = {t.lower() for t in before}, {t.lower() for t in after}
+        added = tuple(t for t in after if t.lower() not in low_before)
+        removed = tuple(t for t in before if t.lower() not in low_after)
+        if added or removed:
+            out.append(LexiconChange(name, added, removed))
+    return out
 
 
 def _key(n: Nudge) -> tuple[str, int]:
@@ -58,12 +134,18 @@ def _key(n: Nudge) -> tuple[str, int]:
 def diff_rules(calls: Sequence[CallInput], old_paths: Sequence[Path], new_paths: Sequence[Path],
                settings: QaSettings) -> DiffReport:
     old_set, new_set = load_rules(list(old_paths)), load_rules(list(new_paths))  # rule errors before any work
-    annotator = Annotator()
-    old_pipe, new_pipe = CallPipeline(annotator, RuleEngine(old_set)), CallPipeline(annotator, RuleEngine(new_set))
     old_ids, new_ids = {r.id for r in old_set.rules}, {r.id for r in new_set.rules}
-    rules = {rid: RuleDiff(rid, in_old=rid in old_ids, in_new=rid in new_ids) for rid in sorted(old_ids | new_ids)}
+    old_all, new_all = _everything(old_set), _everything(new_set)
+    rules = {rid: RuleDiff(rid, in_old=rid in old_ids, in_new=rid in new_ids,
+                           settings=compare_rules(old_all.get(rid), new_all.get(rid)))
+             for rid in sorted(old_ids | new_ids | {r for r in old_all.keys() & new_all.keys()
+                                                    if compare_rules(old_all[r], new_all[r])})}
     errors: list[tuple[str, str]] = []
     n_calls = 0
+    if not calls:
+        return DiffReport(0, rules, errors, compare_lexicons(old_set, new_set))
+    annotator = Annotator()
+    old_pipe, new_pipe = CallPipeline(annotator, RuleEngine(old_set)), CallPipeline(annotator, RuleEngine(new_set))
     for call, timeline in call_timelines(calls, settings, on_error=lambda c, why: errors.append((c.id, why))):
         n_calls += 1
         found = []
@@ -83,7 +165,7 @@ def diff_rules(calls: Sequence[CallInput], old_paths: Sequence[Path], new_paths:
                     continue
                 change = NudgeChange(call.id, sign, n.to_json())
                 (diff.appeared if sign == "+" else diff.disappeared).append(change)
-    return DiffReport(n_calls, rules, errors)
+    return DiffReport(n_calls, rules, errors, compare_lexicons(old_set, new_set))
 
 
 def _clock(t: float) -> str:
@@ -91,17 +173,57 @@ def _clock(t: float) -> str:
     return f"{int(m)}:{s:04.1f}"
 
 
+_SETTING_NOTES = {("status", "experimental"): "logged and in reports, no longer shown to agents",
+                  ("status", "stable"): "now shown to agents",
+                  ("enabled", False): "switched off", ("enabled", True): "switched on"}
+
+
+def _show_value(value: Any) -> str:
+    if value is None:
+        return "none"
+    if isinstance(value, float):
+        return f"{value:g}"
+    if isinstance(value, str) and (" " in value or not value):
+        text = value if len(value) <= 70 else value[:67] + "..."
+        return f'"{text}"'
+    return str(value).lower() if isinstance(value, bool) else str(value)
+
+
+def _setting_line(c: SettingChange) -> str:
+    if c.name == "conditions":
+        return f"conditions changed ({c.old} → {c.new}): see the nudges below"
+    note = _SETTING_NOTES.get((c.name, c.new))
+    return f"{c.name}: {_show_value(c.old)} → {_show_value(c.new)}" + (f" ({note})" if note else "")
+
+
 def format_diff(report: DiffReport, show: int = 20) -> str:
     lines = []
     total_plus = sum(len(r.appeared) for r in report.rules.values())
     total_minus = sum(len(r.disappeared) for r in report.rules.values())
-    lines.append(f"rules diff over {report.calls} call(s): +{total_plus} nudges appear, -{total_minus} disappear")
-    same = [f"{r.rule} ({r.unchanged})" for r in report.rules.values() if not (r.appeared or r.disappeared)]
+    n_settings = sum(1 for r in report.rules.values() if r.settings)
+    changed = (f"; {n_settings} rule(s) with changed settings" if n_settings else "") + (
+        f", {len(report.lexicons)} lexicon(s) changed" if report.lexicons else "")
+    if report.calls or report.errors:
+        lines.append(f"rules diff over {report.calls} call(s): +{total_plus} nudges appear, -{total_minus} disappear"
+                     + changed)
+    else:
+        lines.append("rules diff (no calls given: settings only)" + changed)
+    same = [f"{r.rule} ({r.unchanged})" for r in report.rules.values() if not r.changed]
+    for lex in report.lexicons:
+        words = [f"+{w}" for w in lex.added] + [f"-{w}" for w in lex.removed]
+        lines.append(f"  lexicon {lex.lexicon}: " + " ".join(words[:40]) + (" ..." if len(words) > 40 else ""))
     for r in report.rules.values():
         note = " (new rule)" if not r.in_old else " (removed or switched off)" if not r.in_new else ""
-        if not (r.appeared or r.disappeared):
+        if any(c.name == "enabled" for c in r.settings):
+            note = ""  # its own line says so
+        if not r.changed:
             continue
-        lines.append(f"  {r.rule}{note}: +{len(r.appeared)} -{len(r.disappeared)} ({r.unchanged} unchanged)")
+        if report.calls:
+            lines.append(f"  {r.rule}{note}: +{len(r.appeared)} -{len(r.disappeared)} ({r.unchanged} unchanged)")
+        else:
+            lines.append(f"  {r.rule}{note}:")
+        for c in r.settings:
+            lines.append(f"    {_setting_line(c)}")
         changes = sorted(r.appeared + r.disappeared, key=lambda c: (c.call, c.nudge["t"], c.change))
         for c in changes[:show]:
             n = c.nudge
@@ -112,8 +234,8 @@ def format_diff(report: DiffReport, show: int = 20) -> str:
                 lines.append(f"        {ev['speaker']} #{ev['utterance_index']}: {text}" + (f"  [{said}]" if said else ""))
         if len(changes) > show:
             lines.append(f"    ... {len(changes) - show} more (--show N, or --format json)")
-    if same:
-        lines.append("  no change (nudges): " + ", ".join(same))
+    if same and report.calls:
+        lines.append("  no change: " + ", ".join(same))
     for call_id, why in report.errors:
         lines.append(f"  error: {call_id}: {why}")
     return "\n".join(lines) + "\n"
@@ -122,7 +244,9 @@ def format_diff(report: DiffReport, show: int = 20) -> str:
 def diff_to_json(report: DiffReport) -> dict[str, Any]:
     return {
         "calls": report.calls,
+        "lexicons": {c.lexicon: {"added": list(c.added), "removed": list(c.removed)} for c in report.lexicons},
         "rules": {rid: {"in_old": r.in_old, "in_new": r.in_new, "unchanged": r.unchanged,
+                        "settings": {c.name: {"old": c.old, "new": c.new} for c in r.settings},
                         "appeared": [{"call": c.call, **c.nudge} for c in r.appeared],
                         "disappeared": [{"call": c.call, **c.nudge} for c in r.disappeared]}
                   for rid, r in report.rules.items()},

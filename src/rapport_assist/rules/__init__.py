@@ -3,6 +3,7 @@
 Public API (used by the pipeline and the CLI):
 
 * ``default_rules_dir()`` - the default packs (repo ``rules/``; ``$RAPPORT_ASSIST_RULES`` overrides);
+* ``rule_paths(team, only)`` - what a command loads: the default packs (or ``only``), then a team's files;
 * ``load_rules(paths)`` - files and folders -> ``RuleSet``, or ``RuleError`` listing every problem;
 * ``RuleEngine(ruleset)`` - ``start_call()``, ``on_utterance(au)``, ``finish(t_s)``;
 * ``run_examples(ruleset, annotator)`` - each rule's ``fires``/``quiet`` examples;
@@ -15,6 +16,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Sequence
 
 from .engine import RuleEngine
 from .examples import ExampleResult, run_examples
@@ -34,6 +36,13 @@ def default_rules_dir() -> Path:
     return Path(__file__).resolve().parents[3] / "rules"
 
 
+def rule_paths(team: Sequence[Path] = (), only: Sequence[Path] = ()) -> list[Path]:
+    """The rule files and folders a command loads, in order: the default packs, or ``only``
+    instead of them, then ``team``'s files on top (their ``overrides`` change the rules loaded
+    with them, their rules are added). The loader reads a file named twice once."""
+    return [*(only or [default_rules_dir()]), *team]
+
+
 __all__ = [
     "ExampleResult",
     "ReloadResult",
@@ -44,5 +53,6 @@ __all__ = [
     "RuleSet",
     "default_rules_dir",
     "load_rules",
+    "rule_paths",
     "run_examples",
 ]

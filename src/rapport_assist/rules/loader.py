@@ -56,7 +56,7 @@ from .model import (
     UsesName,
     Window,
 )
-from .source import Loc, Problems, RuleProblem, YMap, YScalar, YSeq, YValue, read_rule_file
+from .source import Loc, Problems, RuleProblem, YMap, YScalar, YSeq, YValue, closest_hint, read_rule_file
 
 SUPPORTED_VERSIONS = (1,)
 TOP_KEYS = ("version", "lexicons", "tones", "fillers", "rules", "overrides")
@@ -74,9 +74,12 @@ SAYS_FINDERS = ("lexicon", "future_action", "regex", "tokens", "subject")
 SKIP_TESTS = ("question", "conditional", "negated", "sentence_says", "reflects_other")
 EVENT_KINDS = ("dead_air", "talk_over")
 EVENT_KEYS = {"dead_air": ("kind", "min_s", "max_s", "hold_announced"), "talk_over": ("kind", "min_s", "max_s", "by")}
-RULE_OVERRIDE_KEYS = ("rule", "enabled", "severity", "priority", "status", "cooldown_s", "max_per_call", "params")
+RULE_OVERRIDE_KEYS = ("rule", "enabled", "severity", "priority", "status", "cooldown_s", "max_per_call", "params",
+                      "title", "message", "message_if_no_rewrite")
 LEXICON_OVERRIDE_KEYS = ("lexicon", "add", "remove")
 SEVERITIES = ("low", "medium", "high")
+# The sidebar's words for the three severities; a rule file may use either spelling.
+SEVERITY_WORDS = {"tip": "low", "nudge": "medium", "urgent": "high"}
 STATUSES = ("stable", "experimental")
 MAX_REGEX_CHARS = 300
 REGEX_MAX_MEM = 2 << 20  # bytes of compiled program RE2 may use; bigger patterns are refused
@@ -117,6 +120,7 @@ def load_rules(paths: Sequence[Path]) -> RuleSet:
                                               "check the path given to --rules"))
     if not paths:
         problems.items.append(RuleProblem("<rules>", 1, 1, "no rule files given", "pass a file or folder"))
+    files = _unique(files)
     builder = _Builder(problems)
     trees = [(tree, str(path)) for path in files if (tree := read_rule_file(path, problems)) is not None]
     for tree in trees:  # overrides first: they change how the rules are built (params)
@@ -129,6 +133,18 @@ def load_rules(paths: Sequence[Path]) -> RuleSet:
     from .lint import lint
 
     return replace(ruleset, warnings=tuple(lint(ruleset, builder.used_lexicons)))
+
+
+def _unique(files: list[Path]) -> list[Path]:
+    """Each file once (the default packs named again with --rules, a file inside a folder given too)."""
+    seen: set[Path] = set()
+    out = []
+    for f in files:
+        key = f.resolve()
+        if key not in seen:
+            seen.add(key)
+            out.append(f)
+    return out
 
 
 def _rule_error(items: list[RuleProblem]) -> RuleError:
@@ -158,6 +174,10 @@ class _Builder:
     rules: list[Rule] = field(default_factory=list)
     fillers: list[str] = field(default_factory=list)
     overrides: list[tuple[str, Loc, dict[str, object]]] = field(default_factory=list)
+    # where each override key was written, to point at it when the rule cannot take it
+    override_locs: dict[tuple[int, str], Loc] = field(default_factory=dict)
+    # every rule id a file defines, built or not (an override of a broken rule is not "unknown")
+    defined_ids: set[str] = field(default_factory=set)
     param_overrides: dict[str, dict[str, tuple[float, Loc]]] = field(default_factory=dict)
     lexicon_overrides: list[tuple[str, Loc, tuple[Phrase, ...], tuple[Phrase, ...]]] = field(default_factory=list)
     refs: list[_Ref] = field(default_factory=list)
@@ -256,6 +276,19 @@ class _Builder:
             return None
         return text
 
+    def severity(self, value: YValue) -> str | None:
+        """low/medium/high, or the sidebar's words for them: tip/nudge/urgent (any case)."""
+        text = self.text(value, "severity")
+        if text is None:
+            return None
+        word = text.lower()
+        if word in SEVERITIES:
+            return word
+        if word in SEVERITY_WORDS:
+            return SEVERITY_WORDS[word]
+        self.problems.unknown(value.loc, "severity", text, [*SEVERITY_WORDS, *SEVERITIES])
+        return None
+
     def speaker(self, value: YValue, what: str) -> Speaker | None:
         text = self.choice(value, what, [s.value for s in Speaker])
         return Speaker(text) if text else None
@@ -340,7 +373,8 @@ class _Builder:
                 continue
             if name in self.lexicons:
                 self.problems.add(key_loc, f"lexicon {name!r} is defined twice (first at {self.lexicons[name].loc})",
-                                  "rename one or merge their phrases")
+                                  "rename one or merge their phrases; to add words to a default lexicon use "
+                                  f"'overrides: [{{lexicon: {name}, add: [...]}}]'")
                 continue
             if isinstance(body, YSeq):  # short form: a bare list of phrases
                 self.lexicons[name] = Lexicon(name, self.phrases(body, "a phrase"), (), (), "", key_loc)
@@ -820,20 +854,27 @@ class _Builder:
             return default if v is None else parse(v)
 
         rule_id = opt("id", lambda v: self.name(v, "rule id"), None)
+        if isinstance(rule_id, str):
+            self.defined_ids.add(rule_id)
         self.params, self.used_params = {}, set()
         params = opt("params", self.rule_params, {})
+        # a team's param that the rule does not have is the team file's mistake: reported after
+        # the rule is built, so the rule itself still loads (and is not called unknown elsewhere)
+        bad_params: list[tuple[str, Loc]] = []
         for name, (val, loc) in self.param_overrides.get(rule_id, {}).items() if isinstance(rule_id, str) else ():
             if isinstance(params, dict) and name not in params:
-                self.problems.unknown(loc, f"param of rule {rule_id!r}", name, list(params))
+                bad_params.append((name, loc))
             elif isinstance(params, dict):
                 params[name] = val
         self.params = dict(params) if isinstance(params, dict) else {}
         if isinstance(rule_id, str) and any(r.id == rule_id for r in self.rules):
             first = next(r for r in self.rules if r.id == rule_id)
             self.problems.add(m.entries["id"][1].loc, f"rule id {rule_id!r} is used twice (first at {first.loc})",
-                              "give each rule its own id")
+                              "give each rule its own id; to change a default rule use 'overrides: [{rule: "
+                              f"{rule_id}, ...}}]'; to load a full copy of the packs instead of the defaults "
+                              "use --only-rules")
         title = opt("title", lambda v: self.text(v, "title"), None)
-        severity = opt("severity", lambda v: self.choice(v, "severity", SEVERITIES), None)
+        severity = opt("severity", self.severity, None)
         why = opt("why", lambda v: self.text(v, "why"), None)
         message = opt("message", lambda v: self.template(v, "message"), None)
         fallback = opt("message_if_no_rewrite", lambda v: self.template(v, "message_if_no_rewrite"), None)
@@ -876,8 +917,17 @@ class _Builder:
         if rewrites and fallback is None:
             self.problems.add(m.loc, "a rule with 'rewrites' needs 'message_if_no_rewrite'",
                               "add the message to show when no rewrite applies")
-        if len(self.problems.items) != n_before or any(
-                x is None for x in (rule_id, title, severity, why, message, when, cooldown, enabled, priority, status)):
+        failed = len(self.problems.items) != n_before or any(
+            x is None for x in (rule_id, title, severity, why, message, when, cooldown, enabled, priority, status))
+        for name, loc in bad_params:
+            if params:
+                self.problems.add(loc, f"rule {rule_id!r} has no param {name!r}",
+                                  closest_hint(name, params, "param"))  # type: ignore[arg-type]
+            else:
+                self.problems.add(loc, f"rule {rule_id!r} has no params, so {name!r} cannot be set",
+                                  f"see the rule at {m.loc} for what a team can change (enabled, severity, "
+                                  "priority, status, cooldown_s, max_per_call, title, message)")
+        if failed:
             return
         self.rules.append(Rule(
             id=rule_id, title=title, severity=severity, why=why,  # type: ignore[arg-type]
@@ -1056,7 +1106,7 @@ class _Builder:
         if (v := m.get("enabled")) is not None:
             changes["enabled"] = self.boolean(v, "enabled")
         if (v := m.get("severity")) is not None:
-            changes["severity"] = self.choice(v, "severity", SEVERITIES)
+            changes["severity"] = self.severity(v)
         if (v := m.get("priority")) is not None:
             changes["priority"] = self.integer(v, "priority", 1)
         if (v := m.get("status")) is not None:
@@ -1065,6 +1115,11 @@ class _Builder:
             changes["cooldown_s"] = self.number(v, "cooldown_s")
         if (v := m.get("max_per_call")) is not None:
             changes["max_per_call"] = self.integer(v, "max_per_call", 1)
+        if (v := m.get("title")) is not None:
+            changes["title"] = self.text(v, "title")
+        for key in ("message", "message_if_no_rewrite"):
+            if (v := m.get(key)) is not None:
+                changes[key] = self.template(v, key)
         if (v := m.get("params")) is not None and rule_id is not None:
             pm = self.mapping(v, "params")
             for name, (loc, pv) in pm.entries.items() if pm else ():
@@ -1073,9 +1128,35 @@ class _Builder:
                 else:
                     self.problems.add(pv.loc, f"param {name!r} must be a number, not {_show(pv)}", "write e.g. 50")
         if rule_id is not None and rv is not None and None not in changes.values():
+            for key in changes:
+                self.override_locs[(len(self.overrides), key)] = m.entries[key][1].loc
             self.overrides.append((rule_id, rv.loc, changes))
 
     # ------------------------------------------------------------ cross references
+
+    def unknown_rule(self, rule_id: str, loc: Loc, known: dict[str, Rule]) -> None:
+        if rule_id in self.defined_ids:
+            return  # defined, but it has errors of its own (reported where it is written)
+        if not known:
+            self.problems.add(loc, f"unknown rule id {rule_id!r}: no rules are loaded",
+                              "an override changes rules loaded with it: check it on top of the default packs "
+                              "('rules check FILE', without --only-rules)")
+            return
+        self.problems.unknown(loc, "rule id", rule_id, known)
+
+    def apply_override(self, rule: Rule, changes: dict[str, object], number: int) -> Rule:
+        changes = dict(changes)
+        message = changes.get("message")
+        if isinstance(message, str) and "{rewrite}" in message and not rule.rewrites:
+            self.problems.add(self.override_locs[(number, "message")],
+                              f"message uses {{rewrite}} but rule {rule.id!r} has no 'rewrites'", "remove {rewrite}")
+        if "message_if_no_rewrite" in changes and not rule.rewrites:
+            self.problems.add(self.override_locs[(number, "message_if_no_rewrite")],
+                              f"rule {rule.id!r} has no 'rewrites', so it always shows 'message'",
+                              "override 'message' instead")
+        if isinstance(message, str) and not rule.rewrites:
+            changes["message_if_no_rewrite"] = message  # what a rule without rewrites shows
+        return replace(rule, **changes)  # type: ignore[arg-type]
 
     def finish(self, files: tuple[str, ...]) -> RuleSet:
         known = {"lexicon": self.lexicons, "tone": self.tones}
@@ -1083,26 +1164,33 @@ class _Builder:
             if ref.name not in known[ref.kind]:
                 self.problems.unknown(ref.loc, ref.kind, ref.name, known[ref.kind])
         by_id = {r.id: r for r in self.rules}
-        for rule_id, loc, changes in self.overrides:
+        reported: set[tuple[str, Loc]] = set()
+        for number, (rule_id, loc, changes) in enumerate(self.overrides):
             if rule_id not in by_id:
-                self.problems.unknown(loc, "rule id", rule_id, by_id)
+                self.unknown_rule(rule_id, loc, by_id)
+                reported.add((rule_id, loc))
                 continue
-            by_id[rule_id] = replace(by_id[rule_id], **changes)  # type: ignore[arg-type]
+            by_id[rule_id] = self.apply_override(by_id[rule_id], changes, number)
         for rule_id, by in self.param_overrides.items():
-            if rule_id not in by_id:
-                loc = next(iter(by.values()))[1]
-                self.problems.unknown(loc, "rule id", rule_id, by_id)
+            loc = next(iter(by.values()))[1]
+            if rule_id not in by_id and not any(r == rule_id and l.line == loc.line for r, l in reported):
+                self.unknown_rule(rule_id, loc, by_id)
         lexicons = dict(self.lexicons)
         for name, loc, add, remove in self.lexicon_overrides:
             lex = lexicons.get(name)
             if lex is None:
-                self.problems.unknown(loc, "lexicon", name, lexicons)
+                if lexicons:
+                    self.problems.unknown(loc, "lexicon", name, lexicons)
+                else:
+                    self.problems.add(loc, f"unknown lexicon {name!r}: no lexicons are loaded",
+                                      "an override changes lexicons loaded with it: check it on top of the default "
+                                      "packs ('rules check FILE', without --only-rules)")
                 continue
             have = {p.text.lower() for p in lex.phrases}
             for phrase in remove:
                 if phrase.text.lower() not in have:
-                    self.problems.unknown(phrase.loc, f"phrase of lexicon {name!r}", phrase.text,
-                                          [p.text for p in lex.phrases])
+                    self.problems.add(phrase.loc, f"lexicon {name!r} has no phrase {phrase.text!r} to remove",
+                                      closest_hint(phrase.text, [p.text for p in lex.phrases], "phrase"))
             gone = {p.text.lower() for p in remove}
             kept = tuple(p for p in lex.phrases if p.text.lower() not in gone)
             lexicons[name] = replace(lex, phrases=kept + tuple(p for p in add if p.text.lower() not in have))

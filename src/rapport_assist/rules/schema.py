@@ -27,6 +27,7 @@ from .loader import (
     RULE_REQUIRED,
     SAYS_FINDERS,
     SEVERITIES,
+    SEVERITY_WORDS,
     SKIP_TESTS,
     STATUSES,
     SUPPORTED_VERSIONS,
@@ -137,8 +138,9 @@ def rule_schema() -> Json:
     turns = {"type": "array", "items": turn, "minItems": 1}
     example = {"anyOf": [turns, _obj({"turns": turns, "at": {"type": "integer", "minimum": 0}}, ("turns",))]}
 
+    severity = {"enum": [*SEVERITIES, *SEVERITY_WORDS, *(w.upper() for w in SEVERITY_WORDS)]}
     rule_props: Json = {
-        "id": name, "title": {"type": "string"}, "severity": {"enum": list(SEVERITIES)},
+        "id": name, "title": {"type": "string"}, "severity": severity,
         "priority": {"type": "integer", "minimum": 1, "maximum": 100}, "status": {"enum": list(STATUSES)},
         "tags": {"type": "array", "items": name}, "enabled": {"type": "boolean"}, "why": {"type": "string"},
         "params": {"type": "object", "additionalProperties": {"type": "number"}},
@@ -163,10 +165,11 @@ def rule_schema() -> Json:
     })]}
     assert set(lexicon["anyOf"][1]["properties"]) == set(LEXICON_KEYS)
     rule_override = _obj({
-        "rule": name, "enabled": {"type": "boolean"}, "severity": {"enum": list(SEVERITIES)},
+        "rule": name, "enabled": {"type": "boolean"}, "severity": severity,
         "priority": {"type": "integer", "minimum": 1, "maximum": 100}, "status": {"enum": list(STATUSES)},
         "cooldown_s": {"type": "number"}, "max_per_call": {"type": "integer", "minimum": 1},
         "params": {"type": "object", "additionalProperties": {"type": "number"}},
+        "title": {"type": "string"}, "message": {"type": "string"}, "message_if_no_rewrite": {"type": "string"},
     }, ("rule",))
     assert set(rule_override["properties"]) == set(RULE_OVERRIDE_KEYS)
     lexicon_override = _obj({"lexicon": name, "add": phrases, "remove": phrases}, ("lexicon",))

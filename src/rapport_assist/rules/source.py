@@ -87,16 +87,27 @@ class Problems:
         self.items.append(RuleProblem(loc.path, loc.line, loc.col, message, hint))
 
     def unknown(self, loc: Loc, what: str, name: str, known: Iterable[str]) -> None:
-        """Report an unknown name, suggesting the closest known one."""
-        known = sorted(set(known))
-        close = difflib.get_close_matches(name, known, n=1, cutoff=0.6)
-        if close:
-            hint = f"did you mean {close[0]!r}?"
-        elif known:
-            hint = "use one of: " + ", ".join(known[:12]) + (" ..." if len(known) > 12 else "")
-        else:
-            hint = f"define the {what} first"
-        self.add(loc, f"unknown {what} {name!r}", hint)
+        """Report an unknown name, suggesting the closest known ones."""
+        self.add(loc, f"unknown {what} {name!r}", closest_hint(name, known, what))
+
+
+def closest_hint(name: str, known: Iterable[str], what: str = "name") -> str:
+    """"did you mean" the closest known names; else the few nearest, never an alphabetical slice."""
+    known = sorted(set(known))
+    if not known:
+        return f"define the {what} first"
+    folded = {k.lower(): k for k in known}
+    close = [folded[c] for c in difflib.get_close_matches(name.lower(), list(folded), n=3, cutoff=0.6)]
+    if close:
+        return "did you mean " + " or ".join(repr(c) for c in close) + "?"
+    if len(known) <= 8:
+        return "use one of: " + ", ".join(known)
+
+    def score(k: str) -> float:
+        return difflib.SequenceMatcher(None, name.lower(), k.lower()).ratio()
+
+    nearest = sorted(known, key=lambda k: (-score(k), k))[:5]
+    return f"nearest of the {len(known)}: " + ", ".join(nearest)
 
 
 class _Loader(yaml.SafeLoader):
@@ -151,14 +162,7 @@ def parse_yaml(text: str, path: str, problems: Problems) -> YValue | None:
             problems.add(_mark_loc(path, extra), "a rule file holds one YAML document, found a second",
                          "remove the '---' separator or split the file")
     except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
-        what = exc.problem or exc.context or "invalid YAML"
-        if "alias" in what or "anchor" in what:
-            hint = "anchors and aliases are not supported; repeat the value or use a named lexicon"
-        else:
-            hint = "check indentation, quotes and colons near this place"
-        problems.items.append(RuleProblem(path, line, col, f"YAML syntax error: {what}", hint))
+        problems.items.append(_syntax_problem(exc, path))
         return None
     except (yaml.YAMLError, RecursionError, ValueError) as exc:
         problems.items.append(RuleProblem(path, 1, 1, f"YAML could not be read ({exc.__class__.__name__})",
@@ -167,6 +171,54 @@ def parse_yaml(text: str, path: str, problems: Problems) -> YValue | None:
     finally:
         loader.dispose()
     return _convert(node, path, problems, 0)
+
+
+# PyYAML's wording -> (plain words, fix, whether the place is where the construct opened)
+_SYNTAX = (
+    ("mapping values are not allowed",
+     "a 'key:' where none can be: this line is indented deeper than the keys above it, or its text holds ': '",
+     "line its key up with the keys above, or put the text in quotes: \"...\"", False),
+    ("expected <block end>",
+     "this line is indented differently from the lines above it",
+     "start it in the same column as the other keys (or '- ' items) of its block; spaces only", False),
+    ("could not find expected ':'",
+     "a line here has no 'key: value' (a ':' followed by a space)",
+     "write 'key: value', or quote a text that runs over several lines", True),
+    ("did not find expected",
+     "this line is indented differently from the lines above it",
+     "start it in the same column as the other keys (or '- ' items) of its block; spaces only", False),
+    ("cannot start any token",
+     "a tab or a stray character where YAML expects a key or value",
+     "indent with spaces only, and quote values that start with a special character", False),
+    ("quoted scalar",
+     "a quote opened here is never closed",
+     "close the text with the same quote mark it starts with", True),
+    ("flow sequence",
+     "a '[' list opened here is never closed, or its items lack commas",
+     "close it with ']' and separate its items with ','", True),
+    ("flow mapping",
+     "a '{' mapping opened here is never closed, or its entries lack commas",
+     "close it with '}' and separate its entries with ','", True),
+)
+
+
+def _syntax_problem(exc: yaml.MarkedYAMLError, path: str) -> RuleProblem:
+    """A PyYAML syntax error in plain words, at the place a person would look."""
+    raw = " ".join(t for t in (exc.context, exc.problem) if t) or "invalid YAML"
+    mark = exc.problem_mark or exc.context_mark
+    if "alias" in raw or "anchor" in raw:
+        what, hint = exc.problem or raw, "anchors and aliases are not supported; repeat the value or use a named lexicon"
+    else:
+        for needle, plain, fix, at_open in _SYNTAX:
+            if needle in raw:
+                what, hint = plain, fix
+                if at_open and exc.context_mark is not None:
+                    mark = exc.context_mark
+                break
+        else:
+            what, hint = raw, "check indentation, quotes and colons near this place"
+    line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
+    return RuleProblem(path, line, col, f"YAML syntax error: {what}", hint)
 
 
 def _convert(node: Node, path: str, problems: Problems, depth: int) -> YValue | None:
