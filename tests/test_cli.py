@@ -81,6 +81,71 @@ def test_text_format_and_out_file(tmp_path: Path) -> None:
     assert nudges_by_rule(logged) == nudges_by_rule(events(run("replay", str(DEMO_JSONL), "--format", "jsonl")[1]))
 
 
+@pytest.mark.parametrize("how", ["same", "symlink", "hardlink", "relative"])
+def test_out_over_the_input_is_refused_and_leaves_it_intact(tmp_path: Path, how: str, monkeypatch) -> None:
+    call = tmp_path / "call.jsonl"
+    call.write_bytes(DEMO_JSONL.read_bytes())
+    before = call.read_bytes()
+    out = {"same": call, "symlink": tmp_path / "link.jsonl", "hardlink": tmp_path / "hard.jsonl",
+           "relative": Path("sub/../call.jsonl")}[how]
+    if how == "symlink":
+        out.symlink_to(call)
+    elif how == "hardlink":
+        out.hardlink_to(call)
+    elif how == "relative":
+        (tmp_path / "sub").mkdir()
+        monkeypatch.chdir(tmp_path)
+    code, printed, err = run("replay", str(call), "--out", str(out))
+    assert code == 2, err
+    assert err.count("\n") == 1 and "is the input" in err and "another file name" in err
+    assert printed == ""  # refused before any work
+    assert call.read_bytes() == before
+    assert not list(tmp_path.glob("*.partial"))
+
+
+def test_out_over_a_rule_file_is_refused(tmp_path: Path) -> None:
+    rules = tmp_path / "rules.yaml"
+    rules.write_text("rules: []\n")
+    code, _, err = run("replay", str(DEMO_JSONL), "--rules", str(tmp_path), "--out", str(rules))
+    assert code == 2 and "is the input" in err and rules.read_text() == "rules: []\n"
+
+
+def test_out_is_written_through_a_partial_file_and_renamed(tmp_path: Path, monkeypatch) -> None:
+    import os
+
+    from rapport_assist.output import JsonlSink
+
+    log = tmp_path / "events.jsonl"
+    log.write_text("the previous log\n")
+    seen = []
+    real_write = JsonlSink.write
+
+    def write(self, event):  # look at the files while the replay runs, then interrupt it
+        real_write(self, event)
+        if self.name != "stdout":
+            seen.append((self.name, log.read_text()))
+            if len(seen) == 3:
+                raise KeyboardInterrupt
+
+    monkeypatch.setattr(JsonlSink, "write", write)
+    old = os.umask(0o002)
+    try:
+        code, _, err = run("replay", str(DEMO_JSONL), "--out", str(log))
+    finally:
+        os.umask(old)
+    assert code == 130
+    partial = tmp_path / "events.jsonl.partial"
+    assert seen[0][0] == str(partial) and seen[-1][1] == "the previous log\n"  # FILE untouched while it runs
+    assert log.read_text() == "the previous log\n"
+    assert len(events(partial.read_text())) == 3  # flushed per event: the interrupted replay kept them all
+    assert str(partial) in err
+    assert partial.stat().st_mode & 0o777 == 0o664  # the umask, as for any file the user makes
+    monkeypatch.setattr(JsonlSink, "write", real_write)
+    code, _, err = run("replay", str(DEMO_JSONL), "--out", str(log))
+    assert code == 0 and events(log.read_text())[-1]["type"] == "call_end"
+    assert not partial.exists()  # renamed to FILE
+
+
 def test_bad_jsonl_line_keeps_earlier_events(tmp_path: Path) -> None:
     p = tmp_path / "call.jsonl"
     p.write_text(

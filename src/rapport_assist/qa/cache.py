@@ -19,11 +19,11 @@ import functools
 import hashlib
 import json
 import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ..fileio import write_atomic
 from ..types import SpeechActivity, Speaker, Status, Utterance, VoiceMeasure, Word
 from .inputs import CallInput
 
@@ -113,22 +113,6 @@ class CachedTimeline:
 
     items: tuple[Utterance | SpeechActivity | Status, ...]
     audio_s: float | None
-
-
-def write_atomic(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` through a temporary file and a rename: readers see all or nothing."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
 
 
 class TranscriptCache:
