@@ -209,3 +209,15 @@ def test_deep_nesting_and_binary_are_rule_errors(tmp_path: Path) -> None:
     binary = tmp_path / "bin.yaml"
     binary.write_bytes(b"\xff\xfe\x00rules")
     assert "not UTF-8" in problems(binary)[0].message
+
+
+def test_byte_order_mark_is_accepted_and_bad_bytes_are_located(tmp_path: Path) -> None:
+    path = tmp_path / "pack.yaml"
+    path.write_bytes(b"\xef\xbb\xbf" + MINIMAL.encode())
+    assert [r.id for r in load_rules([path]).rules] == ["said-thanks"]
+    lines = MINIMAL.encode().split(b"\n")
+    lines[8] = lines[8].replace(b"Nice.", b"Nic\xe9.")  # Latin-1, line 9
+    path.write_bytes(b"\n".join(lines))
+    found = problems(path)
+    assert len(found) == 1 and (found[0].line, found[0].col) == (9, lines[8].index(b"\xe9") + 1)
+    assert "not UTF-8" in found[0].message

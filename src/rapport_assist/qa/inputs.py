@@ -57,7 +57,7 @@ def _expand(item: str, found: list[Path]) -> None:
     if item.startswith("@"):
         list_file = Path(item[1:])
         try:
-            lines = list_file.read_text(encoding="utf-8").splitlines()
+            lines = list_file.read_text(encoding="utf-8-sig").splitlines()
         except OSError as exc:
             raise InputNotFound(f"cannot read the list {list_file}: {exc.strerror}", "check the path after '@'") from None
         for line in lines:
