@@ -243,3 +243,56 @@ def test_rules_test_command_passes_on_default_packs() -> None:
     code, out, err = run("rules", "test")
     assert code == 0, out + err
     assert " 0 failed" in out
+
+
+def _run_into_closed_pipe(*argv: str) -> tuple[int, str]:
+    """Run the real command with its stdout read by a reader that stops after one line (| head -1)."""
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1] / "src")}
+    proc = subprocess.Popen([sys.executable, "-m", "rapport_assist.cli", *argv], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, env=env)
+    assert proc.stdout is not None and proc.stderr is not None
+    assert proc.stdout.readline()
+    proc.stdout.close()  # the reader is gone
+    err = proc.stderr.read().decode()
+    return proc.wait(timeout=120), err
+
+
+@pytest.mark.parametrize("argv", [
+    ("rules", "explain", str(DEMO_JSONL), "--rule", "you-not-we"),
+    ("replay", str(DEMO_JSONL)),
+    ("replay", str(DEMO_JSONL), "--format", "jsonl"),
+    ("rules", "schema"),
+])
+def test_a_closed_pipe_ends_quietly(argv: tuple[str, ...]) -> None:
+    code, err = _run_into_closed_pipe(*argv)
+    assert code == 0 and err == "", err
+
+
+def test_a_closed_stdout_still_completes_the_out_file(tmp_path: Path) -> None:
+    log = tmp_path / "events.jsonl"
+    code, err = _run_into_closed_pipe("replay", str(DEMO_JSONL), "--out", str(log))
+    assert code == 0 and err == "", err
+    assert events(log.read_text())[-1]["type"] == "call_end"
+
+
+class _ClosedPipe(io.StringIO):
+    def write(self, text: str) -> int:
+        raise BrokenPipeError(32, "Broken pipe")
+
+
+@pytest.mark.parametrize("argv", [("eval", "DIALOGUES"), ("rules", "diff", "RULES", "RULES", str(DEMO_JSONL)),
+                                  ("rules", "check"), ("rules", "test"), ("devices",)])
+def test_every_command_printing_to_stdout_ends_quietly_on_a_closed_pipe(tmp_path: Path, argv) -> None:
+    dialogues = tmp_path / "d.jsonl"
+    dialogues.write_text(json.dumps({"id": "c1", "turns": [{"speaker": "agent", "text": "you need to restart it"}]}) + "\n")
+    rules = Path(__file__).resolve().parents[1] / "rules"
+    argv = [str(dialogues) if a == "DIALOGUES" else str(rules) if a == "RULES" else a for a in argv]
+    err = io.StringIO()
+    code = main(argv, stdout=_ClosedPipe(), stderr=err)
+    if argv[0] == "devices" and code == 9:
+        return  # no audio server here: nothing was printed
+    assert code == 0 and "error" not in err.getvalue(), err.getvalue()

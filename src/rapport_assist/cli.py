@@ -15,7 +15,8 @@ from pathlib import Path
 from typing import IO, Mapping, Sequence
 
 from . import __version__
-from .errors import SOME_CALLS_FAILED, BadInput, InputNotFound, OutputError, RapportError, RuleError, UsageError
+from .errors import (SOME_CALLS_FAILED, BadInput, InputNotFound, OutputClosed, OutputError, RapportError, RuleError,
+                     UsageError)
 from .fileio import PartialFile, refuse_overwrite
 from .output import EventSink, JsonlSink, TextSink
 from .types import Speaker
@@ -246,6 +247,8 @@ def _eval_command(args: argparse.Namespace, stdout: IO[str], stderr: IO[str] | N
     try:
         stdout.write(text)
         stdout.flush()
+    except BrokenPipeError:
+        raise OutputClosed("stdout was closed", "") from None
     except OSError as exc:
         raise OutputError(f"cannot write the report: {exc.strerror or exc}", "") from None
     return 0
@@ -308,8 +311,13 @@ def _replay(args: argparse.Namespace, spec, stdout: IO[str], stderr: IO[str]) ->
         sinks.append(JsonlSink(partial.handle, str(partial.partial)))
     try:
         for event in pipeline.run(source.items(), audio_s=source.audio_s):
-            for sink in sinks:
-                sink.write(event)
+            for sink in list(sinks):
+                try:
+                    sink.write(event)
+                except OutputClosed:  # the reader of stdout stopped (| head): --out still gets every event
+                    if sink is not sinks[0] or len(sinks) == 1:
+                        raise
+                    sinks.remove(sink)
         if partial is not None:
             try:
                 partial.commit()
@@ -593,6 +601,8 @@ def _diff_command(args: argparse.Namespace, stdout: IO[str], stderr: IO[str]) ->
     try:
         stdout.write(text)
         stdout.flush()
+    except BrokenPipeError:
+        raise OutputClosed("stdout was closed", "") from None
     except OSError as exc:
         raise OutputError(f"cannot write the diff: {exc.strerror or exc}", "") from None
     return SOME_CALLS_FAILED if report.errors else 0
@@ -736,6 +746,9 @@ def main(argv: Sequence[str] | None = None, stdout: IO[str] | None = None, stder
             return _qa_command(args, stderr)
         build_parser().print_help(stdout)
         return 2
+    except (OutputClosed, BrokenPipeError):  # the reader stopped (| head): end quietly, as head expects
+        _drop_stdout(stdout)
+        return 0
     except RapportError as exc:
         if debug:
             traceback.print_exc(file=stderr)
@@ -751,8 +764,24 @@ def main(argv: Sequence[str] | None = None, stdout: IO[str] | None = None, stder
         return 1
 
 
+def _drop_stdout(stdout: IO[str]) -> None:
+    """After the reader of stdout went away: send what is still buffered, and any later write,
+    to /dev/null, so Python's final flush does not fail again at exit."""
+    try:
+        fd = stdout.fileno()
+    except (AttributeError, OSError, ValueError):  # not a file (a test's StringIO)
+        return
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, fd)
+    os.close(devnull)
+
+
 def entry_point() -> None:
     code = main()
+    try:
+        sys.stdout.flush()  # what is still buffered, now, while a closed pipe can still end quietly
+    except BrokenPipeError:
+        _drop_stdout(sys.stdout)
     if code == 130:
         # the interrupt is handled and what was done is saved: another Ctrl-C while Python shuts
         # down (joining recognizer threads can take a moment) would only turn this exit into a crash
