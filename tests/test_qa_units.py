@@ -66,7 +66,7 @@ def test_discover_globs_lists_and_errors(tmp_path: Path) -> None:
 
 def test_cache_round_trip_is_exact(tmp_path: Path) -> None:
     items = (
-        Status("warning", "audio_truncated", "cut short"),
+        Status("warning", "audio_truncated", "cut short", 61.5),
         SpeechActivity(Speaker.AGENT, 0.123456789, True),
         Utterance(0, Speaker.AGENT, "Hello there.", 0.123456789, 1.987654321, confidence=0.912345678,
                   words=(Word("Hello", 0.123456789, 0.5, 0.91), Word("there.", 0.6, 1.987654321, 0.7)),

@@ -103,6 +103,8 @@ def item_from_json(d: dict[str, Any]) -> Utterance | SpeechActivity | Status:
     if kind == "activity":
         return SpeechActivity(Speaker(d["speaker"]), d["t"], d["speaking"])
     if kind == "status":
+        if not isinstance(d["t"], (int, float)):  # cached before every status had its time: recognize again
+            raise ValueError("a status without its time")
         return Status(d["level"], d["code"], d["message"], d["t"])
     raise ValueError(f"unknown timeline item {kind!r}")
 
