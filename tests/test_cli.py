@@ -230,6 +230,8 @@ def test_broken_model_folder(tmp_path: Path) -> None:
 def test_unwritable_out(tmp_path: Path) -> None:
     code, _, err = run("replay", str(DEMO_JSONL), "--out", str(tmp_path / "missing-dir" / "log.jsonl"))
     assert code == 7 and "cannot create" in err
+    code, printed, err = run("replay", str(DEMO_JSONL), "--out", str(tmp_path))  # a folder: said before the replay
+    assert code == 7 and "Is a directory" in err and printed == "" and not list(tmp_path.iterdir())
 
 
 def test_full_disk_is_reported() -> None:

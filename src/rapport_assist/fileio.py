@@ -105,6 +105,8 @@ class PartialFile:
 
     def __init__(self, path: Path) -> None:
         self.path = Path(path)
+        if self.path.is_dir():  # found now, not by the rename at the end of the call
+            raise IsADirectoryError(21, "Is a directory", str(self.path))
         direct = is_stream(self.path)
         self.partial = self.path if direct else self.path.with_name(self.path.name + ".partial")
         self.handle: IO[str] = self.partial.open("w", encoding="utf-8")  # OSError for the caller to report
