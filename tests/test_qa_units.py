@@ -306,7 +306,8 @@ def test_qa_refuses_outputs_in_or_over_its_input_folders(tmp_path: Path) -> None
     link = tmp_path / "link"
     link.symlink_to(corpus / "sub", target_is_directory=True)
     for inputs, out in (([corpus], corpus / "qa"), ([corpus], corpus), ([corpus / "sub"], corpus),
-                        ([corpus], link / "qa"), ([corpus / "one.jsonl"], corpus / "one.jsonl")):
+                        ([corpus], link / "qa"), ([corpus / "one.jsonl"], corpus / "one.jsonl"),
+                        ([str(corpus / "*.jsonl")], corpus), ([str(corpus / "**" / "*.jsonl")], corpus / "sub")):
         code, err = _qa(*map(str, inputs), "--out", str(out), "--cache", str(tmp_path / "cache"))
         assert code == 2, (inputs, out, err)
         assert err.count("\n") == 1 and "--out" in err, err

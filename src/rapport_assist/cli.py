@@ -507,16 +507,14 @@ def _qa_settings(args: argparse.Namespace, out_dir: Path, workers: int):
                       pack_calls=not getattr(args, "no_pack_calls", False))
 
 
-def _check_qa_out(out: Path, inputs: Sequence[str]) -> None:
+def _check_qa_out(out: Path, inputs: Sequence[Path]) -> None:
     """UsageError (exit 2) when qa's outputs would go into an input folder (the next run would read
     them as calls) or among the inputs; checked before anything is written."""
-    from .fileio import inside
-    from .qa.inputs import is_pattern
+    from .fileio import inside, same_file
 
-    for item in inputs:
-        if is_pattern(item):
-            continue  # globs and @lists: their matches under OUT are left out by discover(exclude=...)
-        path = Path(item)
+    for path in inputs:
+        if path.is_file() and same_file(path, out):
+            raise UsageError(f"--out {out} is the input {path}", "give --out a folder of its own")
         if path.is_dir() and inside(out, path):
             raise UsageError(f"--out {out} is inside the input folder {path}; its reports would be read as calls",
                              f"put --out outside {path}, e.g. --out {path.absolute().parent / (path.absolute().name + '-qa')}")
@@ -526,7 +524,7 @@ def _check_qa_out(out: Path, inputs: Sequence[str]) -> None:
 
 
 def _qa_command(args: argparse.Namespace, stderr: IO[str]) -> int:
-    from .qa.inputs import discover
+    from .qa.inputs import discover, is_pattern
     from .qa.progress import Progress
     from .qa.runner import run_batch
     from .rules import default_rules_dir, load_rules
@@ -540,10 +538,11 @@ def _qa_command(args: argparse.Namespace, stderr: IO[str]) -> int:
         from .qa.runner import local_cluster_size
 
         local_cluster_size(args.cluster)  # a bad address before any work
-    _check_qa_out(args.out, args.inputs)
+    _check_qa_out(args.out, [Path(i) for i in args.inputs if not is_pattern(i)])
     settings = _qa_settings(args, args.out, 1)
-    calls, warnings = discover(args.inputs, **_discover_options(args), exclude=(args.out, settings.cache_dir))
-    refuse_overwrite(args.out, [f for c in calls for f in c.files], "--out")
+    # qa's own outputs are never inputs; what globs and @lists found is checked as the files are
+    calls, warnings = discover(args.inputs, **_discover_options(args), exclude=(args.out / "calls", settings.cache_dir))
+    _check_qa_out(args.out, [f for c in calls for f in c.files])
     for w in warnings:
         stderr.write(f"rapport-assist: warning: {w}\n")
     workers = args.workers or min(default_workers(), len(calls))
