@@ -57,9 +57,9 @@ def test_batched_annotation_equals_one_at_a_time(annotator: Annotator) -> None:
 
 def test_timeline_order_and_how_far_it_reads(annotator: Annotator) -> None:
     pulled: list[object] = []
-    items: list[Utterance | Status] = [Status("info", "note", "first")]
+    items: list[Utterance | Status] = [Status("info", "note", "first", 0.0)]
     items += [utt(i, f"Sentence number {i}.") for i in range(5)]
-    items.insert(3, Status("warning", "mid", "between"))
+    items.insert(3, Status("warning", "mid", "between", 0.0))
 
     def source():
         for item in items:

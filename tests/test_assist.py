@@ -195,12 +195,12 @@ def test_component_of_codes():
     assert component_of("rules_reloaded") == "rules"
     assert component_of("no_speech") is None
     # live capture names the side in the message of its capture_* codes
-    both = Status("info", "capture_started", "capturing the agent's and customer's side from pulse:x")
+    both = Status("info", "capture_started", "capturing the agent's and customer's side from pulse:x", 0.0)
     assert components_of(both) == ["microphone", "customer"]
-    assert components_of(Status("error", "device_unavailable", "cannot capture the customer's side: gone")) == \
+    assert components_of(Status("error", "device_unavailable", "cannot capture the customer's side: gone", 0.0)) == \
         ["customer"]
-    assert components_of(Status("error", "mic_lost", "the agent's audio stopped")) == ["microphone"]
-    assert components_of(Status("warning", "record_failed", "no disk")) == []
+    assert components_of(Status("error", "mic_lost", "the agent's audio stopped", 0.0)) == ["microphone"]
+    assert components_of(Status("warning", "record_failed", "no disk", 0.0)) == []
 
 
 def test_rewind_rebuilds_the_state_at_the_new_position():

@@ -81,6 +81,71 @@ def test_text_format_and_out_file(tmp_path: Path) -> None:
     assert nudges_by_rule(logged) == nudges_by_rule(events(run("replay", str(DEMO_JSONL), "--format", "jsonl")[1]))
 
 
+@pytest.mark.parametrize("how", ["same", "symlink", "hardlink", "relative"])
+def test_out_over_the_input_is_refused_and_leaves_it_intact(tmp_path: Path, how: str, monkeypatch) -> None:
+    call = tmp_path / "call.jsonl"
+    call.write_bytes(DEMO_JSONL.read_bytes())
+    before = call.read_bytes()
+    out = {"same": call, "symlink": tmp_path / "link.jsonl", "hardlink": tmp_path / "hard.jsonl",
+           "relative": Path("sub/../call.jsonl")}[how]
+    if how == "symlink":
+        out.symlink_to(call)
+    elif how == "hardlink":
+        out.hardlink_to(call)
+    elif how == "relative":
+        (tmp_path / "sub").mkdir()
+        monkeypatch.chdir(tmp_path)
+    code, printed, err = run("replay", str(call), "--out", str(out))
+    assert code == 2, err
+    assert err.count("\n") == 1 and "is the input" in err and "another file name" in err
+    assert printed == ""  # refused before any work
+    assert call.read_bytes() == before
+    assert not list(tmp_path.glob("*.partial"))
+
+
+def test_out_over_a_rule_file_is_refused(tmp_path: Path) -> None:
+    rules = tmp_path / "rules.yaml"
+    rules.write_text("rules: []\n")
+    code, _, err = run("replay", str(DEMO_JSONL), "--rules", str(tmp_path), "--out", str(rules))
+    assert code == 2 and "is the input" in err and rules.read_text() == "rules: []\n"
+
+
+def test_out_is_written_through_a_partial_file_and_renamed(tmp_path: Path, monkeypatch) -> None:
+    import os
+
+    from rapport_assist.output import JsonlSink
+
+    log = tmp_path / "events.jsonl"
+    log.write_text("the previous log\n")
+    seen = []
+    real_write = JsonlSink.write
+
+    def write(self, event):  # look at the files while the replay runs, then interrupt it
+        real_write(self, event)
+        if self.name != "stdout":
+            seen.append((self.name, log.read_text()))
+            if len(seen) == 3:
+                raise KeyboardInterrupt
+
+    monkeypatch.setattr(JsonlSink, "write", write)
+    old = os.umask(0o002)
+    try:
+        code, _, err = run("replay", str(DEMO_JSONL), "--out", str(log))
+    finally:
+        os.umask(old)
+    assert code == 130
+    partial = tmp_path / "events.jsonl.partial"
+    assert seen[0][0] == str(partial) and seen[-1][1] == "the previous log\n"  # FILE untouched while it runs
+    assert log.read_text() == "the previous log\n"
+    assert len(events(partial.read_text())) == 3  # flushed per event: the interrupted replay kept them all
+    assert str(partial) in err
+    assert partial.stat().st_mode & 0o777 == 0o664  # the umask, as for any file the user makes
+    monkeypatch.setattr(JsonlSink, "write", real_write)
+    code, _, err = run("replay", str(DEMO_JSONL), "--out", str(log))
+    assert code == 0 and events(log.read_text())[-1]["type"] == "call_end"
+    assert not partial.exists()  # renamed to FILE
+
+
 def test_bad_jsonl_line_keeps_earlier_events(tmp_path: Path) -> None:
     p = tmp_path / "call.jsonl"
     p.write_text(
@@ -165,6 +230,8 @@ def test_broken_model_folder(tmp_path: Path) -> None:
 def test_unwritable_out(tmp_path: Path) -> None:
     code, _, err = run("replay", str(DEMO_JSONL), "--out", str(tmp_path / "missing-dir" / "log.jsonl"))
     assert code == 7 and "cannot create" in err
+    code, printed, err = run("replay", str(DEMO_JSONL), "--out", str(tmp_path))  # a folder: said before the replay
+    assert code == 7 and "Is a directory" in err and printed == "" and not list(tmp_path.iterdir())
 
 
 def test_full_disk_is_reported() -> None:
@@ -278,3 +345,56 @@ def test_strict_does_not_say_ok_before_failing(tmp_path: Path) -> None:
     assert "1 lint warning with --strict" in err
     code, out, _ = run("rules", "check", str(pack))
     assert code == 0 and out.rstrip().splitlines()[-1].startswith("ok: ")
+
+
+def _run_into_closed_pipe(*argv: str) -> tuple[int, str]:
+    """Run the real command with its stdout read by a reader that stops after one line (| head -1)."""
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1] / "src")}
+    proc = subprocess.Popen([sys.executable, "-m", "rapport_assist.cli", *argv], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, env=env)
+    assert proc.stdout is not None and proc.stderr is not None
+    assert proc.stdout.readline()
+    proc.stdout.close()  # the reader is gone
+    err = proc.stderr.read().decode()
+    return proc.wait(timeout=120), err
+
+
+@pytest.mark.parametrize("argv", [
+    ("rules", "explain", str(DEMO_JSONL), "--rule", "you-not-we"),
+    ("replay", str(DEMO_JSONL)),
+    ("replay", str(DEMO_JSONL), "--format", "jsonl"),
+    ("rules", "schema"),
+])
+def test_a_closed_pipe_ends_quietly(argv: tuple[str, ...]) -> None:
+    code, err = _run_into_closed_pipe(*argv)
+    assert code == 0 and err == "", err
+
+
+def test_a_closed_stdout_still_completes_the_out_file(tmp_path: Path) -> None:
+    log = tmp_path / "events.jsonl"
+    code, err = _run_into_closed_pipe("replay", str(DEMO_JSONL), "--out", str(log))
+    assert code == 0 and err == "", err
+    assert events(log.read_text())[-1]["type"] == "call_end"
+
+
+class _ClosedPipe(io.StringIO):
+    def write(self, text: str) -> int:
+        raise BrokenPipeError(32, "Broken pipe")
+
+
+@pytest.mark.parametrize("argv", [("eval", "DIALOGUES"), ("rules", "diff", "--only", "--old", "RULES", "--new", "RULES", str(DEMO_JSONL)),
+                                  ("rules", "check"), ("rules", "test"), ("devices",)])
+def test_every_command_printing_to_stdout_ends_quietly_on_a_closed_pipe(tmp_path: Path, argv) -> None:
+    dialogues = tmp_path / "d.jsonl"
+    dialogues.write_text(json.dumps({"id": "c1", "turns": [{"speaker": "agent", "text": "you need to restart it"}]}) + "\n")
+    rules = Path(__file__).resolve().parents[1] / "rules"
+    argv = [str(dialogues) if a == "DIALOGUES" else str(rules) if a == "RULES" else a for a in argv]
+    err = io.StringIO()
+    code = main(argv, stdout=_ClosedPipe(), stderr=err)
+    if argv[0] == "devices" and code == 9:
+        return  # no audio server here: nothing was printed
+    assert code == 0 and "error" not in err.getvalue(), err.getvalue()

@@ -44,7 +44,7 @@ def test_mask_event_masks_words_across_word_boundaries() -> None:
     masked = mask_event(utt)
     assert masked.text == "card #### #### #### 1234"
     assert [w.text for w in masked.words] == ["card", "####", "####", "####", "1234"]
-    assert mask_event(Status("info", "x", "4111 1111 1111 1234")).message == "4111 1111 1111 1234"
+    assert mask_event(Status("info", "x", "4111 1111 1111 1234", 0.0)).message == "4111 1111 1111 1234"
 
 
 def test_replay_jsonl_masks_digits_by_default(tmp_path: Path) -> None:

@@ -66,7 +66,7 @@ def test_discover_globs_lists_and_errors(tmp_path: Path) -> None:
 
 def test_cache_round_trip_is_exact(tmp_path: Path) -> None:
     items = (
-        Status("warning", "audio_truncated", "cut short"),
+        Status("warning", "audio_truncated", "cut short", 61.5),
         SpeechActivity(Speaker.AGENT, 0.123456789, True),
         Utterance(0, Speaker.AGENT, "Hello there.", 0.123456789, 1.987654321, confidence=0.912345678,
                   words=(Word("Hello", 0.123456789, 0.5, 0.91), Word("there.", 0.6, 1.987654321, 0.7)),
@@ -293,3 +293,99 @@ def test_short_calls_are_grouped_evenly_biggest_first(tmp_path: Path) -> None:
     assert ["broken"] in groups and ["talk"] in groups
     assert all(len(g) == 1 for g in group_tasks(todo, QaSettings(out_dir=tmp_path / "o", cache_dir=tmp_path / "c",
                                                                   rule_paths=(), pack_calls=False)))
+
+
+def _qa(*argv: str) -> tuple[int, str]:
+    err = io.StringIO()
+    code = main(["qa", *argv, "--workers", "1"], io.StringIO(), err)
+    return code, err.getvalue()
+
+
+def _wav(path: Path, channels: int) -> Path:
+    """A real (silent) PCM16 WAV header and data, so its channel count can be read."""
+    import wave
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with wave.open(str(path), "wb") as w:
+        w.setnchannels(channels)
+        w.setsampwidth(2)
+        w.setframerate(8000)
+        w.writeframes(b"\0\0" * channels * 800)
+    return path
+
+
+@pytest.mark.parametrize("umask", [0o002, 0o022, 0o077])
+def test_qa_outputs_and_cache_follow_the_umask(tmp_path: Path, umask: int) -> None:
+    import os
+
+    (tmp_path / "calls").mkdir()
+    (tmp_path / "calls" / "one.jsonl").write_bytes(TRANSCRIPT.read_bytes())
+    old = os.umask(umask)
+    try:
+        code, err = _qa(str(tmp_path / "calls"), "--out", str(tmp_path / "out"), "--cache", str(tmp_path / "cache"))
+    finally:
+        os.umask(old)
+    assert code == 0, err
+    files = [p for p in (tmp_path / "out").rglob("*") if p.is_file()]
+    assert {p.name for p in files} == {"summary.csv", "summary.html", "events.jsonl", "report.html", "call.json"}
+    for p in files:
+        assert p.stat().st_mode & 0o777 == 0o666 & ~umask, p
+
+
+def test_a_stereo_file_named_like_one_side_is_a_whole_call(tmp_path: Path) -> None:
+    _wav(tmp_path / "c3-customer.wav", 2)  # stereo, whatever its name says
+    _wav(tmp_path / "c3-agent.wav", 1)
+    _wav(tmp_path / "c4_agent.wav", 1)
+    _wav(tmp_path / "c4_customer.wav", 1)
+    calls, warnings = discover([tmp_path])
+    kinds = {c.id: c.kind for c in calls}
+    assert kinds == {"c3-customer": "stereo", "c3": "mono", "c4": "pair"}
+    assert next(c for c in calls if c.id == "c3").spec.speaker is Speaker.AGENT
+    assert any("c3-customer.wav" in w and "stereo" in w for w in warnings)
+
+
+def test_qa_refuses_outputs_in_or_over_its_input_folders(tmp_path: Path) -> None:
+    corpus = tmp_path / "calls"
+    (corpus / "sub").mkdir(parents=True)
+    (corpus / "one.jsonl").write_bytes(TRANSCRIPT.read_bytes())
+    (corpus / "sub" / "two.jsonl").write_bytes(TRANSCRIPT.read_bytes())
+    before = {p: p.read_bytes() for p in corpus.rglob("*") if p.is_file()}
+    link = tmp_path / "link"
+    link.symlink_to(corpus / "sub", target_is_directory=True)
+    for inputs, out in (([corpus], corpus / "qa"), ([corpus], corpus), ([corpus / "sub"], corpus),
+                        ([corpus], link / "qa"), ([corpus / "one.jsonl"], corpus / "one.jsonl"),
+                        ([str(corpus / "*.jsonl")], corpus), ([str(corpus / "**" / "*.jsonl")], corpus / "sub")):
+        code, err = _qa(*map(str, inputs), "--out", str(out), "--cache", str(tmp_path / "cache"))
+        assert code == 2, (inputs, out, err)
+        assert err.count("\n") == 1 and "--out" in err, err
+    assert {p: p.read_bytes() for p in corpus.rglob("*") if p.is_file()} == before  # nothing written
+
+
+def test_qa_never_reads_its_own_outputs_as_calls(tmp_path: Path) -> None:
+    """A glob over a folder that holds the output folder: the second run sees the same calls."""
+    corpus = tmp_path / "calls"
+    corpus.mkdir()
+    (corpus / "one.jsonl").write_bytes(TRANSCRIPT.read_bytes())
+    cache = corpus / "cache"  # the cache's transcripts are .jsonl too
+    for _ in range(2):
+        code, err = _qa(str(corpus / "**" / "*.jsonl"), "--out", str(corpus / "qa"), "--cache", str(cache))
+        assert code == 0, err
+        assert "qa: 1 calls" in err
+    rows = list(csv.DictReader((corpus / "qa" / "summary.csv").open()))
+    assert [r["call"] for r in rows] == ["one"]
+
+
+def test_summary_of_a_subset_rerun_keeps_every_finished_call(tmp_path: Path) -> None:
+    corpus = tmp_path / "calls"
+    corpus.mkdir()
+    for name in ("a", "b", "c"):
+        (corpus / f"{name}.jsonl").write_bytes(TRANSCRIPT.read_bytes())
+    out, cache = tmp_path / "out", tmp_path / "cache"
+    assert _qa(str(corpus), "--out", str(out), "--cache", str(cache))[0] == 0
+    first = {r["call"]: r for r in csv.DictReader((out / "summary.csv").open())}
+    code, err = _qa(str(corpus / "b.jsonl"), "--out", str(out), "--cache", str(cache), "--force")
+    assert code == 0, err
+    rows = {r["call"]: r for r in csv.DictReader((out / "summary.csv").open())}
+    assert sorted(rows) == ["a", "b", "c"] and all(r["status"] == "done" for r in rows.values())
+    assert rows["a"]["nudges"] == first["a"]["nudges"] and rows["a"]["files"] == first["a"]["files"]
+    assert "3 of 3" in (out / "summary.html").read_text()

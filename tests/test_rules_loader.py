@@ -343,3 +343,15 @@ def test_the_documented_team_file_loads_on_the_defaults_and_changes_what_it_says
     if own:  # the team's own rules pass their examples on top of the defaults
         results = run_examples(layered, Annotator(), only=own)
         assert results and all(r.passed for r in results), [r.describe() for r in results if not r.passed]
+
+
+def test_byte_order_mark_is_accepted_and_bad_bytes_are_located(tmp_path: Path) -> None:
+    path = tmp_path / "pack.yaml"
+    path.write_bytes(b"\xef\xbb\xbf" + MINIMAL.encode())
+    assert [r.id for r in load_rules([path]).rules] == ["said-thanks"]
+    lines = MINIMAL.encode().split(b"\n")
+    lines[8] = lines[8].replace(b"Nice.", b"Nic\xe9.")  # Latin-1, line 9
+    path.write_bytes(b"\n".join(lines))
+    found = problems(path)
+    assert len(found) == 1 and (found[0].line, found[0].col) == (9, lines[8].index(b"\xe9") + 1)
+    assert "not UTF-8" in found[0].message

@@ -76,3 +76,48 @@ def test_empty_missing_and_binary_files(tmp_path: Path) -> None:
     binary.write_bytes(b"\xff\xfe\x00garbage\n")
     with pytest.raises(BadInput):
         list(read_transcript(binary))
+
+
+def _good(n: int) -> list[bytes]:
+    return [json.dumps({"speaker": "agent", "text": f"line {i} " + "word " * 20}).encode() for i in range(n)]
+
+
+def test_invalid_utf8_is_reported_on_its_own_line(tmp_path: Path) -> None:
+    """Far past the first read buffer: the line named is the one with the bad byte."""
+    p = tmp_path / "t.jsonl"
+    p.write_bytes(b"\n".join(_good(300) + [b'{"speaker": "agent", "text": "caf\xe9"}'] + _good(2)) + b"\n")
+    got = []
+    with pytest.raises(BadInput) as info:
+        got.extend(read_transcript(p))
+    assert info.value.message.startswith(f"{p}:301: not UTF-8")
+    assert len(got) == 300  # the good lines before it were kept
+
+
+def test_a_huge_line_is_a_bad_input_naming_it(tmp_path: Path) -> None:
+    from rapport_assist.cli import main
+
+    p = tmp_path / "t.jsonl"
+    huge = json.dumps({"speaker": "customer", "text": "word " * 2_000_000}).encode()  # 10 MB
+    p.write_bytes(b"\n".join(_good(3) + [huge]) + b"\n")
+    got = []
+    with pytest.raises(BadInput) as info:
+        got.extend(read_transcript(p))
+    assert info.value.message.startswith(f"{p}:4: line is longer than") and len(got) == 3
+    long_text = tmp_path / "long.jsonl"  # under the line limit, but no utterance is that long
+    long_text.write_bytes(b"\n".join(_good(2) + [json.dumps({"speaker": "agent", "text": "w " * 600_000}).encode()]))
+    with pytest.raises(BadInput) as info:
+        list(read_transcript(long_text))
+    assert info.value.message.startswith(f"{long_text}:3: 'text' is 1,199,999 characters")
+    for path, line in ((p, 4), (long_text, 3)):
+        import io
+
+        err = io.StringIO()
+        assert main(["replay", str(path)], io.StringIO(), err) == 4
+        assert f"{path}:{line}:" in err.getvalue() and "internal error" not in err.getvalue()
+
+
+def test_a_byte_order_mark_is_accepted(tmp_path: Path) -> None:
+    p = tmp_path / "t.jsonl"
+    p.write_bytes(b"\xef\xbb\xbf" + b"\r\n".join(_good(2)) + b"\r\n")  # as Windows tools write it
+    utts = list(read_transcript(p))
+    assert [u.text.split()[:2] for u in utts] == [["line", "0"], ["line", "1"]]

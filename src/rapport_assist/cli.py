@@ -11,12 +11,13 @@ import os
 import signal
 import sys
 import traceback
-from contextlib import ExitStack
 from pathlib import Path
 from typing import IO, Mapping, Sequence
 
 from . import __version__
-from .errors import SOME_CALLS_FAILED, BadInput, InputNotFound, OutputError, RapportError, RuleError, UsageError
+from .errors import (SOME_CALLS_FAILED, BadInput, InputNotFound, OutputClosed, OutputError, RapportError, RuleError,
+                     UsageError)
+from .fileio import PartialFile, refuse_overwrite
 from .output import EventSink, JsonlSink, TextSink
 from .types import Speaker
 
@@ -59,7 +60,8 @@ def _add_engine_options(p: argparse.ArgumentParser) -> None:
     g.add_argument("--compute-type", default="int8", help="CTranslate2 compute type (default: int8)")
     g.add_argument("--threads", type=int, default=2, metavar="N", help="recognizer CPU threads (default: 2)")
     p.add_argument("--format", choices=("text", "jsonl"), default="text", help="what to print (default: text)")
-    p.add_argument("--out", type=Path, metavar="FILE", help="also write every event to FILE as JSONL, as it happens")
+    p.add_argument("--out", type=Path, metavar="FILE", help="also write every event to FILE as JSONL, as it happens (replay: into FILE.partial, "
+                        "renamed to FILE when the call ends; never over an input)")
     p.add_argument("--debug", action="store_true", help="show tracebacks")
 
 
@@ -238,10 +240,10 @@ def _audio_conversations(args: argparse.Namespace, stderr: IO[str]):
     from .qa.inputs import discover
     from .types import Utterance
 
-    calls, warnings = discover([args.input], **_discover_options(args))
+    settings = _qa_settings(args, Path("."), 1)  # no outputs: only the cache is written
+    calls, warnings = discover([args.input], **_discover_options(args), exclude=(settings.cache_dir,))
     for w in warnings:
         stderr.write(f"rapport-assist: warning: {w}\n")
-    settings = _qa_settings(args, Path("."), 1)  # no outputs: only the cache is written
     conversations = []
     failed = []
     for call, timeline in call_timelines(calls, settings, on_error=lambda c, why: failed.append((c, why))):
@@ -278,6 +280,8 @@ def _eval_command(args: argparse.Namespace, stdout: IO[str], stderr: IO[str] | N
     try:
         stdout.write(text)
         stdout.flush()
+    except BrokenPipeError:
+        raise OutputClosed("stdout was closed", "") from None
     except OSError as exc:
         raise OutputError(f"cannot write the report: {exc.strerror or exc}", "") from None
     return 0
@@ -322,22 +326,51 @@ def _replay(args: argparse.Namespace, spec, stdout: IO[str], stderr: IO[str]) ->
     from .pipeline import CallPipeline
     from .sources import open_replay
 
+    out = getattr(args, "out", None)
+    if out is not None:  # before anything is read or opened for writing
+        inputs = [spec.path, spec.agent_path, spec.customer_path, *_rule_files(_rule_paths(args))]
+        refuse_overwrite(out, inputs)
+        refuse_overwrite(out.with_name(out.name + ".partial"), inputs, "--out's partial file")
     engine = _load_engine(args)  # rule errors before any work
     source = open_replay(spec, _recognizer_factory(args))
     pipeline = CallPipeline(Annotator(), engine)
-    with ExitStack() as stack:
-        sinks: list[EventSink] = [JsonlSink(stdout, "stdout") if args.format == "jsonl" else TextSink(stdout, "stdout")]
-        if args.out is not None:
-            try:
-                handle = args.out.open("w", encoding="utf-8")
-            except OSError as exc:
-                raise OutputError(f"cannot create {args.out}: {exc.strerror}", "check the folder exists and is writable") from None
-            stack.callback(_close_quietly, handle)
-            sinks.append(JsonlSink(handle, str(args.out)))
+    sinks: list[EventSink] = [JsonlSink(stdout, "stdout") if args.format == "jsonl" else TextSink(stdout, "stdout")]
+    partial = None
+    if out is not None:
+        try:
+            partial = PartialFile(out)
+        except OSError as exc:
+            raise OutputError(f"cannot create {out}: {exc.strerror}", "check the folder exists and is writable") from None
+        sinks.append(JsonlSink(partial.handle, str(partial.partial)))
+    try:
         for event in pipeline.run(source.items(), audio_s=source.audio_s):
-            for sink in sinks:
-                sink.write(event)
+            for sink in list(sinks):
+                try:
+                    sink.write(event)
+                except OutputClosed:  # the reader of stdout stopped (| head): --out still gets every event
+                    if sink is not sinks[0] or len(sinks) == 1:
+                        raise
+                    sinks.remove(sink)
+        if partial is not None:
+            try:
+                partial.commit()
+            except OSError as exc:
+                raise OutputError(f"cannot finish {out}: {exc.strerror or exc}", f"the events are in {partial.partial}") from None
+            partial = None
+    finally:
+        if partial is not None:  # interrupted or failed: keep what was written, and say where
+            partial.close()
+            if not partial.direct:
+                stderr.write(f"rapport-assist: the events so far are in {partial.partial} ({out} was left as it was)\n")
     return 0
+
+
+def _rule_files(paths: Sequence[Path] | None) -> list[Path]:
+    """The rule files of ``--rules`` (folders: their YAML files), which an output must not replace."""
+    files: list[Path] = []
+    for p in paths or ():
+        files.extend(sorted(p.rglob("*.y*ml")) if p.is_dir() else [p])
+    return files
 
 
 def _devices_command(args: argparse.Namespace, stdout: IO[str]) -> int:
@@ -417,6 +450,7 @@ def _live_command(args: argparse.Namespace, stdout: IO[str], stderr: IO[str]) ->
                               else TextSink(stdout, "stdout", mask=False)]
     out_handle = None
     if args.out is not None:
+        refuse_overwrite(args.out, _rule_files(_rule_paths(args)))
         try:
             out_handle = args.out.open("a", encoding="utf-8")
         except OSError as exc:
@@ -505,8 +539,24 @@ def _qa_settings(args: argparse.Namespace, out_dir: Path, workers: int):
                       pack_calls=not getattr(args, "no_pack_calls", False))
 
 
+def _check_qa_out(out: Path, inputs: Sequence[Path]) -> None:
+    """UsageError (exit 2) when qa's outputs would go into an input folder (the next run would read
+    them as calls) or among the inputs; checked before anything is written."""
+    from .fileio import inside, same_file
+
+    for path in inputs:
+        if path.is_file() and same_file(path, out):
+            raise UsageError(f"--out {out} is the input {path}", "give --out a folder of its own")
+        if path.is_dir() and inside(out, path):
+            raise UsageError(f"--out {out} is inside the input folder {path}; its reports would be read as calls",
+                             f"put --out outside {path}, e.g. --out {path.absolute().parent / (path.absolute().name + '-qa')}")
+        if path.exists() and inside(path, out):
+            raise UsageError(f"--out {out} holds the input {path}; the reports would be written among the inputs",
+                             "give --out a folder of its own")
+
+
 def _qa_command(args: argparse.Namespace, stderr: IO[str]) -> int:
-    from .qa.inputs import discover
+    from .qa.inputs import discover, is_pattern
     from .qa.progress import Progress
     from .qa.runner import run_batch
     from .rules import load_rules
@@ -520,7 +570,11 @@ def _qa_command(args: argparse.Namespace, stderr: IO[str]) -> int:
         from .qa.runner import local_cluster_size
 
         local_cluster_size(args.cluster)  # a bad address before any work
-    calls, warnings = discover(args.inputs, **_discover_options(args))
+    _check_qa_out(args.out, [Path(i) for i in args.inputs if not is_pattern(i)])
+    settings = _qa_settings(args, args.out, 1)
+    # qa's own outputs are never inputs; what globs and @lists found is checked as the files are
+    calls, warnings = discover(args.inputs, **_discover_options(args), exclude=(args.out / "calls", settings.cache_dir))
+    _check_qa_out(args.out, [f for c in calls for f in c.files])
     for w in warnings:
         stderr.write(f"rapport-assist: warning: {w}\n")
     workers = args.workers or min(default_workers(), len(calls))
@@ -569,18 +623,20 @@ def _diff_command(args: argparse.Namespace, stdout: IO[str], stderr: IO[str]) ->
     if args.show < 0:
         raise UsageError("--show must be 0 or more", "")
     old, new = _diff_sides(args)
+    settings = _qa_settings(args, Path("."), 1)
     calls = []
     if args.inputs:
-        calls, warnings = discover(args.inputs, **_discover_options(args))
+        calls, warnings = discover(args.inputs, **_discover_options(args), exclude=(settings.cache_dir,))
         for w in warnings:
             stderr.write(f"rapport-assist: warning: {w}\n")
-    settings = _qa_settings(args, Path("."), 1)
     report = diff_rules(calls, old, new, settings)
     text = (json.dumps(diff_to_json(report), ensure_ascii=False, indent=2) + "\n" if args.format == "json"
             else format_diff(report, args.show))
     try:
         stdout.write(text)
         stdout.flush()
+    except BrokenPipeError:
+        raise OutputClosed("stdout was closed", "") from None
     except OSError as exc:
         raise OutputError(f"cannot write the diff: {exc.strerror or exc}", "") from None
     return SOME_CALLS_FAILED if report.errors else 0
@@ -702,6 +758,8 @@ def _sidebar(args: argparse.Namespace, stdout: IO[str], stderr: IO[str], environ
         raise InputNotFound(f"{args.qa} does not exist", "check the path of the recording or transcript")
     if args.threads < 1:
         raise UsageError("--threads must be at least 1", "")
+    if args.feedback is not None:  # the feedback log is appended to: never an input
+        refuse_overwrite(args.feedback, [args.qa, *_rule_files(_rule_paths(args))], "--feedback")
     display = bool(environ.get("DISPLAY") or environ.get("WAYLAND_DISPLAY") or environ.get("QT_QPA_PLATFORM"))
     reason = "" if display else "no display found ($DISPLAY and $WAYLAND_DISPLAY are not set)"
     if display:
@@ -759,6 +817,9 @@ def main(argv: Sequence[str] | None = None, stdout: IO[str] | None = None, stder
             return _qa_command(args, stderr)
         build_parser().print_help(stdout)
         return 2
+    except (OutputClosed, BrokenPipeError):  # the reader stopped (| head): end quietly, as head expects
+        _drop_stdout(stdout)
+        return 0
     except RapportError as exc:
         if debug:
             traceback.print_exc(file=stderr)
@@ -774,8 +835,24 @@ def main(argv: Sequence[str] | None = None, stdout: IO[str] | None = None, stder
         return 1
 
 
+def _drop_stdout(stdout: IO[str]) -> None:
+    """After the reader of stdout went away: send what is still buffered, and any later write,
+    to /dev/null, so Python's final flush does not fail again at exit."""
+    try:
+        fd = stdout.fileno()
+    except (AttributeError, OSError, ValueError):  # not a file (a test's StringIO)
+        return
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, fd)
+    os.close(devnull)
+
+
 def entry_point() -> None:
     code = main()
+    try:
+        sys.stdout.flush()  # what is still buffered, now, while a closed pipe can still end quietly
+    except BrokenPipeError:
+        _drop_stdout(sys.stdout)
     if code == 130:
         # the interrupt is handled and what was done is saved: another Ctrl-C while Python shuts
         # down (joining recognizer threads can take a moment) would only turn this exit into a crash

@@ -14,6 +14,10 @@ Exit codes (documented in README.md):
  10  'qa', 'rules diff', 'eval': some calls could not be processed (each is listed with the reason
      in summary.csv/summary.html or the report); every other call is complete
 130  interrupted (Ctrl-C); everything printed so far is complete
+
+A closed pipe on the output (``rapport-assist rules explain ... | head``: the reader stopped) is
+not an error: the command stops quietly with exit 0, as ``head`` expects (``replay --out FILE``
+still completes FILE).
 """
 
 from __future__ import annotations
@@ -55,6 +59,10 @@ class ModelError(RapportError):
 
 class OutputError(RapportError):
     exit_code = 7
+
+
+class OutputClosed(OutputError):
+    """The reader of an output went away (a closed pipe): the command ends quietly, exit 0."""
 
 
 class DeviceError(RapportError):

@@ -282,7 +282,8 @@ class LiveCall:
                 self._log.write(event)
             except RapportError as exc:  # disk full: say it once, keep the call going
                 self._log = None
-                self._deliver(Status("error", "log_failed", f"the event log stopped: {exc.one_line()}"))
+                self._deliver(Status("error", "log_failed", f"the event log stopped: {exc.one_line()}",
+                                    round(self.call_time(), 3)))
         self._deliver(event)
 
     def _deliver(self, event: Event) -> None:
@@ -315,7 +316,7 @@ class LiveCall:
             self._recorder = None
             self._items.put(Status("error", "record_failed",
                                    f"cannot write the call record in {folder}: {exc.strerror or exc} — "
-                                   "the call runs without it; pick a writable folder"))
+                                   "the call runs without it; pick a writable folder", 0.0))
 
     def _close_record(self) -> None:
         if self._recorder is not None:
@@ -654,7 +655,8 @@ class LiveCall:
         except Exception as exc:  # a bug in a stage: say so, keep the record, end the call cleanly
             logger.exception("live pipeline failed")
             self._emit(Status("error", "pipeline_failed", f"the live pipeline stopped: {exc.__class__.__name__}: "
-                                                          f"{exc} — the call record so far is kept; please report it"))
+                                                          f"{exc} — the call record so far is kept; please report it",
+                              round(self.call_time(), 3)))
             self._emit(CallSummary(duration_s=self.call_time(), utterances=self.stats["utterances"], nudges=0))
             while self._items.get() is not _STOP:  # let the other threads finish
                 pass

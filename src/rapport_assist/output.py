@@ -12,7 +12,7 @@ import errno
 import json
 from typing import IO, Protocol
 
-from .errors import OutputError
+from .errors import OutputClosed, OutputError
 from .privacy import mask_event
 from .types import CallSummary, DeadAir, Event, Nudge, Status, TalkOver, ToneChange, Utterance
 
@@ -43,7 +43,7 @@ class _StreamSink:
             self.stream.write(text)
             self.stream.flush()
         except BrokenPipeError:
-            raise OutputError(f"output {self.name} was closed", "") from None
+            raise OutputClosed(f"output {self.name} was closed", "") from None
         except OSError as exc:
             hint = "free some disk space and replay again" if exc.errno == errno.ENOSPC else "check the path and permissions"
             raise OutputError(f"cannot write to {self.name}: {exc.strerror or exc}", hint) from None

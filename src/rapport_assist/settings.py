@@ -13,12 +13,12 @@ from __future__ import annotations
 import json
 import os
 import sys
-import tempfile
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
 from .errors import OutputError
+from .fileio import write_atomic
 
 SETTINGS_FILE = "settings.json"
 
@@ -82,12 +82,7 @@ def load_choices(path: Path | None = None) -> SavedChoices:
 def save_choices(choices: SavedChoices, path: Path | None = None) -> Path:
     path = path or settings_path()
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=".settings-", suffix=".json", dir=path.parent)
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            json.dump(choices.to_json(), handle, indent=2)
-            handle.write("\n")
-        os.replace(tmp, path)
+        write_atomic(path, json.dumps(choices.to_json(), indent=2) + "\n")
     except OSError as exc:
         raise OutputError(f"cannot save settings to {path}: {exc.strerror or exc}",
                           "check the folder is writable (or set XDG_CONFIG_HOME)") from None

@@ -170,7 +170,7 @@ def _audio_channels(spec: ReplayInput) -> tuple[dict[Speaker, np.ndarray], float
     def decode(path: Path):
         audio = decode_channels(path)
         if audio.truncated:
-            notes.append(Status("warning", "audio_truncated", audio.warning))
+            notes.append(Status("warning", "audio_truncated", audio.warning, audio.duration_s))  # where it broke
         return audio
 
     if spec.path is not None:
@@ -188,7 +188,7 @@ def _audio_channels(spec: ReplayInput) -> tuple[dict[Speaker, np.ndarray], float
             if n > 2:
                 notes.append(Status("warning", "extra_channels",
                                     f"{spec.path} has {n} channels; using the first two as "
-                                    f"{spec.channel_order[0].value},{spec.channel_order[1].value}"))
+                                    f"{spec.channel_order[0].value},{spec.channel_order[1].value}", 0.0))
             channels = {spec.channel_order[0]: audio.channels[0], spec.channel_order[1]: audio.channels[1]}
         return channels, audio.duration_s, notes
 
@@ -201,7 +201,8 @@ def _audio_channels(spec: ReplayInput) -> tuple[dict[Speaker, np.ndarray], float
         samples = audio.channels[0]
         if len(audio.channels) > 1:
             notes.append(Status("warning", "downmixed",
-                                f"{path} has {len(audio.channels)} channels; mixing them down for the {speaker.value}"))
+                                f"{path} has {len(audio.channels)} channels; mixing them down for the {speaker.value}",
+                                0.0))
             samples = np.mean(np.stack(audio.channels), axis=0).astype(np.float32)
         channels[speaker] = samples
         duration = max(duration, audio.duration_s)

@@ -9,6 +9,7 @@ Reading is lazy, so the lines before a bad one are processed and kept before the
 
 from __future__ import annotations
 
+import codecs
 import json
 import math
 from pathlib import Path
@@ -21,6 +22,8 @@ from .types import Speaker, Utterance
 WORDS_PER_S = 2.6  # conversational English; matches the scripted dev set
 GAP_S = 0.5  # assumed pause between turns when times are missing
 MIN_DURATION_S = 0.4
+MAX_LINE_BYTES = 4 << 20  # a line is one utterance (a dialogue for 'eval'); longer is not a transcript
+MAX_TEXT_CHARS = 50_000  # about 8,000 words, an hour of talk: the parser needs ~1 GB per 100,000
 
 
 def estimate_duration_s(text: str) -> float:
@@ -51,6 +54,9 @@ def parse_line(obj: Any, index: int, prev_end_s: float, where: str) -> Utterance
     if not isinstance(text, str):
         raise BadInput(f"{where}: 'text' must be a string, got {type(text).__name__}", "add the words said as \"text\"")
     text = " ".join(text.split())
+    if len(text) > MAX_TEXT_CHARS:
+        raise BadInput(f"{where}: 'text' is {len(text):,} characters long (at most {MAX_TEXT_CHARS:,} an utterance)",
+                       "split long turns into several lines, one utterance each")
     start = _time(obj.get("start"), "start", where)
     end = _time(obj.get("end"), "end", where)
     estimated = start is None or end is None
@@ -67,22 +73,37 @@ def parse_line(obj: Any, index: int, prev_end_s: float, where: str) -> Utterance
 
 def read_lines(path: Path) -> Iterator[tuple[int, str]]:
     """(line number, line) of a UTF-8 text file, lazily; missing or unreadable -> InputNotFound,
-    bad bytes -> BadInput naming the line (after the good lines before it)."""
+    bad bytes or a line over ``MAX_LINE_BYTES`` -> BadInput naming that line (after the good lines
+    before it). A UTF-8 byte order mark at the start is skipped. Each line is decoded on its own,
+    so an error names its own line, and at most ``MAX_LINE_BYTES`` are read into memory at once."""
     try:
-        handle = path.open("r", encoding="utf-8")
+        handle = path.open("rb")
     except FileNotFoundError:
         raise InputNotFound(f"no such file: {path}", "check the path") from None
     except IsADirectoryError:
         raise InputNotFound(f"{path} is a folder, not a file", "pass a .jsonl file") from None
     except OSError as exc:
         raise InputNotFound(f"cannot read {path}: {exc.strerror}", "check the file's permissions") from None
-    lineno = 0
     with handle:
-        try:
-            for lineno, raw in enumerate(handle, start=1):
-                yield lineno, raw
-        except UnicodeDecodeError:
-            raise BadInput(f"{path}:{lineno + 1}: not UTF-8 text", "save the file as UTF-8") from None
+        lineno = 0
+        while True:
+            try:
+                raw = handle.readline(MAX_LINE_BYTES + 1)
+            except OSError as exc:
+                raise InputNotFound(f"cannot read {path}: {exc.strerror}", "check the file's permissions") from None
+            if not raw:
+                return
+            lineno += 1
+            if len(raw) > MAX_LINE_BYTES:
+                raise BadInput(f"{path}:{lineno}: line is longer than {MAX_LINE_BYTES // (1 << 20)} MB",
+                               "a transcript line holds one utterance: split long turns into several lines")
+            if lineno == 1 and raw.startswith(codecs.BOM_UTF8):
+                raw = raw[len(codecs.BOM_UTF8):]
+            try:
+                yield lineno, raw.decode("utf-8")
+            except UnicodeDecodeError as exc:
+                raise BadInput(f"{path}:{lineno}: not UTF-8 text (byte {exc.start + 1} of the line)",
+                               "save the file as UTF-8") from None
 
 
 def json_lines(path: Path) -> Iterator[tuple[int, str, Any]]:

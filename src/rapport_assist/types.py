@@ -309,13 +309,11 @@ class Status:
     level: StatusLevel
     code: str
     message: str
-    t_s: float | None = None
+    t_s: float  # seconds into the call it concerns (0.0 for what is known before it starts); always in the JSON
 
     def to_json(self) -> dict[str, Any]:
-        d: dict[str, Any] = {"type": "status", "level": self.level, "code": self.code, "message": self.message}
-        if self.t_s is not None:
-            d["t"] = round(self.t_s, 3)
-        return d
+        return {"type": "status", "level": self.level, "code": self.code, "message": self.message,
+                "t": round(self.t_s, 3)}
 
 
 @dataclass(frozen=True)

@@ -69,8 +69,8 @@ def open_player(path: Path) -> QtPlayer | SilentPlayer | None:
     except ImportError:
         return SilentPlayer(Status("info", "audio_playback_unavailable",
                                    "Reviewing without sound: audio playback needs Qt Multimedia "
-                                   "(pip install PySide6-Addons)."))
+                                   "(pip install PySide6-Addons).", 0.0))
     try:
         return QtPlayer(path)
     except Exception as exc:  # no audio output on this machine
-        return SilentPlayer(Status("info", "audio_playback_unavailable", f"Reviewing without sound: {exc}"))
+        return SilentPlayer(Status("info", "audio_playback_unavailable", f"Reviewing without sound: {exc}", 0.0))

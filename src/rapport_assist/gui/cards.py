@@ -235,7 +235,7 @@ class CardStack(QWidget):
         try:
             self.model.give_feedback(card_id, verdict)  # type: ignore[arg-type]
         except Exception as exc:  # an unwritable log must not break the panel
-            self.model.notices.append(_status_notice(f"feedback not saved: {exc}"))
+            self.model.notices.append(_status_notice(f"feedback not saved: {exc}", self.model.now_s))
             self.model._notify("status")
 
     def newest(self) -> CardWidget | None:
@@ -243,10 +243,10 @@ class CardStack(QWidget):
         return self.widgets.get(shown[0].id) if shown else None
 
 
-def _status_notice(message: str):
+def _status_notice(message: str, t_s: float):
     from ..types import Status
 
-    return Status("warning", "feedback_failed", message)
+    return Status("warning", "feedback_failed", message, t_s)
 
 
 class HistoryList(QWidget):

@@ -19,11 +19,11 @@ import functools
 import hashlib
 import json
 import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ..fileio import write_atomic
 from ..types import SpeechActivity, Speaker, Status, Utterance, VoiceMeasure, Word
 from .inputs import CallInput
 
@@ -103,6 +103,8 @@ def item_from_json(d: dict[str, Any]) -> Utterance | SpeechActivity | Status:
     if kind == "activity":
         return SpeechActivity(Speaker(d["speaker"]), d["t"], d["speaking"])
     if kind == "status":
+        if not isinstance(d["t"], (int, float)):  # cached before every status had its time: recognize again
+            raise ValueError("a status without its time")
         return Status(d["level"], d["code"], d["message"], d["t"])
     raise ValueError(f"unknown timeline item {kind!r}")
 
@@ -113,22 +115,6 @@ class CachedTimeline:
 
     items: tuple[Utterance | SpeechActivity | Status, ...]
     audio_s: float | None
-
-
-def write_atomic(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` through a temporary file and a rename: readers see all or nothing."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
 
 
 class TranscriptCache:

@@ -48,11 +48,16 @@ class CallInput:
         return "pair" if self.spec.agent_path and self.spec.customer_path else "mono"
 
 
+def is_pattern(item: str | Path) -> bool:
+    """Is an input a glob or an @LIST file (rather than a file or folder)?"""
+    return str(item).startswith("@") or bool(_GLOB_CHARS.search(str(item)))
+
+
 def _expand(item: str, found: list[Path]) -> None:
     if item.startswith("@"):
         list_file = Path(item[1:])
         try:
-            lines = list_file.read_text(encoding="utf-8").splitlines()
+            lines = list_file.read_text(encoding="utf-8-sig").splitlines()
         except OSError as exc:
             raise InputNotFound(f"cannot read the list {list_file}: {exc.strerror}", "check the path after '@'") from None
         for line in lines:
@@ -81,13 +86,30 @@ def _usable(path: Path) -> bool:
     return (suffix in AUDIO_SUFFIXES or suffix in TRANSCRIPT_SUFFIXES) and not path.name.startswith(".")
 
 
+def _channels(path: Path) -> int | None:
+    """The channel count of a recording's first audio stream, from its header (None if unreadable)."""
+    import av
+
+    try:
+        with av.open(str(path)) as container:
+            streams = container.streams.audio
+            return int(streams[0].codec_context.channels or 0) or None if streams else None
+    except (OSError, av.error.FFmpegError, ValueError, IndexError):
+        return None
+
+
 def discover(inputs: Sequence[str | Path], side_pattern: str = SIDE_PATTERN,
-             channel_order: tuple[Speaker, Speaker] = (Speaker.AGENT, Speaker.CUSTOMER)) -> tuple[list[CallInput], list[str]]:
+             channel_order: tuple[Speaker, Speaker] = (Speaker.AGENT, Speaker.CUSTOMER),
+             exclude: Sequence[Path] = ()) -> tuple[list[CallInput], list[str]]:
     """The calls named by ``inputs`` (sorted by id) and warnings (a side without its pair, files skipped).
 
     ``side_pattern`` is a regular expression on the file name without extension, with groups
-    ``call`` and ``side``; files it matches are paired by (folder, call).
+    ``call`` and ``side``; files it matches are paired by (folder, call) when they are mono (a
+    stereo file is a whole call whatever its name). Files under a folder of ``exclude`` (the run's
+    own outputs and cache) are never inputs.
     """
+    from ..fileio import inside
+
     try:
         pattern = re.compile(side_pattern, re.IGNORECASE)
     except re.error as exc:
@@ -102,6 +124,8 @@ def discover(inputs: Sequence[str | Path], side_pattern: str = SIDE_PATTERN,
     unique: list[Path] = []
     for f in files:
         key = f.resolve()
+        if any(inside(key, folder) for folder in exclude):
+            continue
         if key not in seen:
             seen.add(key)
             unique.append(f.absolute())  # workers (pool, cluster) may run elsewhere than here
@@ -117,6 +141,9 @@ def discover(inputs: Sequence[str | Path], side_pattern: str = SIDE_PATTERN,
             continue
         m = pattern.match(f.stem)
         side = _SIDES.get(m.group("side").lower()) if m else None
+        if m and side is not None and (_channels(f) or 1) >= 2:
+            warnings.append(f"{f}: named like one side of a call, but it is stereo: processed as a whole call")
+            side = None
         if m and side is not None:
             slot = sides[(f.parent, m.group("call"))]
             if side in slot:

@@ -31,7 +31,8 @@ from typing import Any, Callable, Iterable, Sequence
 
 from ..endpoint import EndpointerOptions
 from ..errors import RapportError, UsageError
-from .cache import CachedTimeline, TranscriptCache, call_key, settings_identity, write_atomic
+from ..fileio import write_atomic
+from .cache import CachedTimeline, TranscriptCache, call_key, settings_identity
 from .inputs import CallInput
 from .stats import CallStats, call_stats
 
@@ -492,5 +493,33 @@ def run_batch(calls: Sequence[CallInput], settings: QaSettings, workers: int = 1
             close()
         ordered = [outcomes[c.id] for c in calls if c.id in outcomes]
         if ordered:
-            write_summary(settings.out_dir, calls, ordered)
+            earlier_calls, earlier = finished_earlier(settings.out_dir, {c.id for c in calls})
+            everything = sorted([*calls, *earlier_calls], key=lambda c: c.id)
+            write_summary(settings.out_dir, everything, ordered + earlier)
     return [outcomes[c.id] for c in calls]
+
+
+def finished_earlier(out_dir: Path, ids: set[str]) -> tuple[list[CallInput], list[CallOutcome]]:
+    """The calls finished in ``out_dir`` by earlier runs, other than ``ids`` (this run's calls): a
+    run over a subset of the calls still has every finished call in its summary."""
+    from ..sources import ReplayInput
+
+    calls: list[CallInput] = []
+    outcomes: list[CallOutcome] = []
+    for marker in sorted((out_dir / "calls").glob("*/call.json")):
+        call_id = marker.parent.name
+        if call_id in ids:
+            continue
+        done = read_done(out_dir, call_id)
+        try:
+            if not done or done.get("status") != "done" or done.get("call") != call_id or not done.get("files"):
+                continue
+            files = tuple(Path(f) for f in done["files"])
+            spec = (ReplayInput(path=files[0]) if len(files) == 1
+                    else ReplayInput(agent_path=files[0], customer_path=files[1]))
+            outcome = outcome_from_json(done, "skipped")
+        except (KeyError, TypeError, ValueError, AttributeError):  # a damaged marker: the call is not finished
+            continue
+        calls.append(CallInput(call_id, spec, files))
+        outcomes.append(outcome)
+    return calls, outcomes

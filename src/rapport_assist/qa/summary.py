@@ -16,7 +16,7 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Any, Sequence
 
-from .cache import write_atomic
+from ..fileio import write_atomic
 from .inputs import CallInput
 from .report import _CSS, clock
 from .runner import CallOutcome

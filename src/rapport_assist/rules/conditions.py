@@ -45,7 +45,7 @@ from .model import (
     UsesName,
 )
 from .generate import write_condition
-from .tokens import compile_patterns
+from .tokens import compile_patterns, re2_predicates
 
 if TYPE_CHECKING:  # pragma: no cover
     from spacy.tokens import Doc
@@ -514,7 +514,7 @@ def _pattern_matcher(patterns: list, vocab) -> Callable[[Features], set[tuple[in
     from spacy.matcher import Matcher
 
     matcher = Matcher(vocab)
-    matcher.add("tokens", patterns)
+    matcher.add("tokens", re2_predicates(patterns))  # REGEX on RE2, never on backtracking re
     return lambda feats: {(s, e) for _, s, e in matcher(feats.doc)}
 
 

@@ -762,6 +762,10 @@ class _Builder:
                 self.problems.add(pattern.loc, "a token pattern is empty", "add at least one token, e.g. {LOWER: you}")
                 continue
             plain = _plain(pattern)
+            problem = token_regex_problem(plain)
+            if problem:
+                self.problems.add(_locate(pattern, problem[2]), f"token pattern: {problem[0]}", problem[1])
+                continue
             problem = token_pattern_problem(plain)
             if problem:
                 self.problems.add(_locate(pattern, problem[1]), f"token pattern: {problem[0]}",
@@ -1285,6 +1289,30 @@ def compile_regex(pattern: str, ignore_case: bool):  # type: ignore[no-untyped-d
         raise ValueError(str(reason)) from None
 
 
+def token_regex_problem(pattern: object) -> tuple[str, str, tuple[object, ...]] | None:
+    """Why a ``REGEX`` of a token pattern is refused (message, fix, path to it), or None. Token
+    regexes run on RE2 as ``says: {regex}`` does (``rules.tokens``), under the same bounds; a regex
+    matching empty text is allowed here (it tests one token, it does not fire a rule alone)."""
+    from .tokens import regexes_in
+
+    for path, value in regexes_in(pattern):
+        if not isinstance(value, str):
+            return f"REGEX must be a string, got {type(value).__name__}", "write e.g. {LOWER: {REGEX: '^re'}}", path
+        if len(value) > MAX_REGEX_CHARS:
+            return (f"REGEX {value!r} is {len(value)} characters long (at most {MAX_REGEX_CHARS})",
+                    "use IN with a list of words, or a lexicon", path)
+        try:
+            compile_regex(value, False)
+        except ValueError as exc:
+            text = str(exc)
+            hint = ("token regexes run on RE2, which needs no backtracking: no backreferences like \\1, no "
+                    "lookarounds like (?=...); use IN/NOT_IN lists or two token specs instead")
+            if "repetition" in text or "too big" in text or "pattern too large" in text:
+                hint = "use smaller repeat counts ({1,20}) or IN with a list of words"
+            return f"REGEX {value!r}: {text}", hint, path
+    return None
+
+
 def token_pattern_problem(pattern: object) -> tuple[str, tuple[object, ...]] | None:
     """spaCy's own validation of one Matcher pattern: (message, path to the bad part) or None.
 
@@ -1298,6 +1326,17 @@ def token_pattern_problem(pattern: object) -> tuple[str, tuple[object, ...]] | N
     from spacy.matcher import Matcher
     from spacy.vocab import Vocab
 
+    import json
+
+    from .tokens import regexes_in
+
+    if regexes_in(pattern):  # RE2 judged them (token_regex_problem); spaCy's re must not refuse RE2 syntax
+        pattern = json.loads(json.dumps(pattern))
+        for path, _ in regexes_in(pattern):
+            holder = pattern
+            for step in path[:-1]:
+                holder = holder[step]
+            holder[path[-1]] = "."
     matcher = Matcher(Vocab(), validate=True)
     try:
         matcher.add("pattern", [pattern])  # type: ignore[list-item]

@@ -282,7 +282,8 @@ def read_rule_file(path: Path, problems: Problems) -> YValue | None:
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as exc:
-        problems.items.append(RuleProblem(shown, 1, 1, f"rule file is not UTF-8 text (byte {exc.start})",
-                                          "save the file as UTF-8"))
+        line = data.count(b"\n", 0, exc.start) + 1
+        col = exc.start - (data.rfind(b"\n", 0, exc.start) + 1) + 1  # in bytes: the text cannot be decoded
+        problems.items.append(RuleProblem(shown, line, col, "rule file is not UTF-8 text", "save the file as UTF-8"))
         return None
     return parse_yaml(text, shown, problems)

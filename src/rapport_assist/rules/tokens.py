@@ -18,11 +18,17 @@ comparison, with the operators ``!``, ``?``, ``*`` and ``+``. For those:
 A pattern using anything else (other operators or attributes, extension attributes, fuzzy
 matching) is left to spaCy's ``Matcher``, so every valid pattern still works. A test compares
 the two on random patterns and utterances.
+
+``REGEX`` never runs on Python's backtracking ``re``, where ``(a+)+$`` against a long word never
+returns: here it is RE2 (time linear in the text, as ``says: {regex}``), and a pattern left to
+spaCy's ``Matcher`` has its ``REGEX`` predicates turned into RE2-backed extension attributes
+first (``re2_predicates``). The loader refuses what RE2 cannot take, with its location.
 """
 
 from __future__ import annotations
 
-import re
+import hashlib
+import json
 from typing import Any, Callable, Sequence
 
 # attributes whose values are strings (compared as string-store ids)
@@ -145,7 +151,7 @@ class TokenPatterns:
             if op == "NOT_IN":
                 refused = frozenset(strings.add(w) for w in arg)
                 return lambda v: v not in refused
-            regex = re.compile(arg)  # REGEX: searched in the attribute's string, as spaCy does
+            regex = token_regex(arg)  # REGEX: searched in the attribute's string, as spaCy does (on RE2)
             return lambda v: regex.search(strings[v]) is not None
         if name in FLAG_ATTRS:
             flag = int(value)
@@ -345,8 +351,8 @@ def supported(spec: Any) -> bool:
                 continue
             if op == "REGEX" and isinstance(arg, str):
                 try:
-                    re.compile(arg)
-                except re.error:
+                    token_regex(arg)
+                except ValueError:
                     return False
                 continue
             return False
@@ -365,3 +371,89 @@ def supported(spec: Any) -> bool:
         else:
             return False
     return True
+
+
+def token_regex(pattern: str):  # type: ignore[no-untyped-def]
+    """A token pattern's ``REGEX`` compiled by RE2 (case-sensitive, as spaCy's); ValueError when
+    RE2 refuses it (backreferences, lookarounds, a program too big)."""
+    from .loader import compile_regex
+
+    return compile_regex(pattern, ignore_case=False)
+
+
+def is_regex_key(key: Any) -> bool:
+    return isinstance(key, str) and key.upper() == "REGEX"
+
+
+def _token_string(attr: str) -> Callable[[Any], Any]:
+    """How spaCy's ``REGEX`` reads an attribute of a token: its string (``lower_``, ``morph``...)."""
+    name = attr.upper()
+    if name == "TEXT":
+        return lambda token: token.text
+    if name == "MORPH":
+        return lambda token: str(token.morph)
+    lower = name.lower()
+    return lambda token: (getattr(token, lower + "_") if hasattr(token, lower + "_") else str(getattr(token, lower)))
+
+
+def _re2_extension(read: Callable[[Any], Any], what: str, pattern: str) -> str:
+    """A Token extension attribute, True when ``pattern`` (RE2) is found in ``read(token)``."""
+    from spacy.tokens import Token
+
+    name = "rapport_re2_" + hashlib.sha1(f"{what}\0{pattern}".encode()).hexdigest()[:16]
+    if not Token.has_extension(name):
+        regex = token_regex(pattern)
+        Token.set_extension(name, getter=lambda token: isinstance(v := read(token), str) and
+                            regex.search(v) is not None)
+    return name
+
+
+def re2_predicates(patterns: list[list[dict[str, Any]]]) -> list[list[dict[str, Any]]]:
+    """The patterns with every ``REGEX`` predicate replaced by an RE2-backed extension attribute
+    (``{LOWER: {REGEX: p}}`` -> ``{_: {rapport_re2_...: True}}``), for spaCy's ``Matcher``: the same
+    matches, in time linear in each token. ValueError when RE2 cannot take a regex."""
+    out = []
+    for pattern in json.loads(json.dumps(patterns)):  # a deep copy
+        for spec in pattern:
+            if not isinstance(spec, dict):
+                continue
+            added: dict[str, bool] = {}
+            for attr in list(spec):
+                value = spec[attr]
+                if attr == "_" and isinstance(value, dict):
+                    for ext in list(value):
+                        preds = value[ext]
+                        if isinstance(preds, dict):
+                            for key in [k for k in preds if is_regex_key(k)]:
+                                added[_re2_extension(lambda t, e=ext: t._.get(e), f"_.{ext}", preds.pop(key))] = True
+                            if not preds:
+                                del value[ext]
+                    if not value:
+                        del spec[attr]
+                elif isinstance(value, dict):
+                    for key in [k for k in value if is_regex_key(k)]:
+                        added[_re2_extension(_token_string(attr), attr.upper(), value.pop(key))] = True
+                    if not value:
+                        del spec[attr]
+            if added:
+                spec["_"] = {**spec.get("_", {}), **added}
+        out.append(pattern)
+    return out
+
+
+def regexes_in(pattern: Any) -> list[tuple[tuple[Any, ...], Any]]:
+    """(path, value) of every ``REGEX`` predicate of a token pattern (paths as for error locations)."""
+    found: list[tuple[tuple[Any, ...], Any]] = []
+    if not isinstance(pattern, list):
+        return found
+    for i, spec in enumerate(pattern):
+        if not isinstance(spec, dict):
+            continue
+        for attr, value in spec.items():
+            if attr == "_" and isinstance(value, dict):
+                for ext, preds in value.items():
+                    if isinstance(preds, dict):
+                        found.extend(((i, attr, ext, k), v) for k, v in preds.items() if is_regex_key(k))
+            elif isinstance(value, dict):
+                found.extend(((i, attr, k), v) for k, v in value.items() if is_regex_key(k))
+    return found
