@@ -707,8 +707,8 @@ def _explain_timeline(args: argparse.Namespace, stderr: IO[str]):
     settings = _qa_settings(args, Path("."), 1)  # no outputs: only the cache is written
     progress = CallProgress("explain", None, stderr)
 
-    def report(step: str, fraction: float) -> None:
-        progress.fraction(f"{step} {args.input.name}", fraction, force=fraction in (0.0, 1.0))
+    def report(step: str, fraction: float | None) -> None:
+        progress.fraction(f"{step} {args.input.name}", fraction, force=fraction in (None, 0.0, 1.0))
 
     try:
         timeline, _ = call_timeline(calls[0], settings, report)

@@ -129,8 +129,9 @@ class CallProgress:
         if self._due(force):
             self._show(self.line(done_s, doing))
 
-    def fraction(self, step: str, fraction: float, force: bool = False) -> None:
-        """A step's share done (``explain``: 'recognizing call.wav 40% · 0:30 left · 0:20 elapsed')."""
+    def fraction(self, step: str, fraction: float | None, force: bool = False) -> None:
+        """A step's share done (``explain``: 'recognizing call.wav 40% · 0:30 left · 0:20 elapsed');
+        None: a step that cannot say ('decoding call.wav · 0:03 elapsed')."""
         self._step = (step, fraction)
         if self.tty and self._ticker is None:  # the elapsed time moves while a step takes long
             self._ticker = threading.Thread(target=self._tick, name="progress", daemon=True)
@@ -138,8 +139,8 @@ class CallProgress:
         if not self._due(force):
             return
         elapsed = time.monotonic() - self.started
-        parts = [f"{self.label}: {step} {fraction:.0%}"]
-        if 0.02 < fraction < 1:
+        parts = [f"{self.label}: {step}" + ("" if fraction is None else f" {fraction:.0%}")]
+        if fraction is not None and 0.02 < fraction < 1:
             parts.append(f"{_clock(elapsed / fraction * (1 - fraction))} left")
         parts.append(f"{_clock(elapsed)} elapsed")
         self._show(" · ".join(parts))
