@@ -53,13 +53,17 @@ def _rule_paths(args: argparse.Namespace, *extra: Path) -> list[Path]:
     return rule_paths([*args.rules, *extra], only=args.only_rules)
 
 
-def _add_engine_options(p: argparse.ArgumentParser) -> None:
+def _add_engine_options(p: argparse.ArgumentParser, terminal_only: str = "") -> None:
+    """``terminal_only``: when --format/--out apply (the sidebar prints events only without a display)."""
     g = p.add_argument_group("models")
     g.add_argument("--model", metavar="DIR", help="CTranslate2 Whisper model folder (default: tiny.en, embedded)")
     g.add_argument("--compute-type", default="int8", help="CTranslate2 compute type (default: int8)")
     g.add_argument("--threads", type=int, default=2, metavar="N", help="recognizer CPU threads (default: 2)")
-    p.add_argument("--format", choices=("text", "jsonl"), default="text", help="what to print (default: text)")
-    p.add_argument("--out", type=Path, metavar="FILE", help="also write every event to FILE as JSONL, as it happens")
+    when = f" {terminal_only}" if terminal_only else ""
+    p.add_argument("--format", choices=("text", "jsonl"), default="text",
+                   help=f"what to print (default: text){when}")
+    p.add_argument("--out", type=Path, metavar="FILE",
+                   help=f"also write every event to FILE as JSONL, as it happens{when}")
     p.add_argument("--debug", action="store_true", help="show tracebacks")
 
 
@@ -79,7 +83,10 @@ def build_parser() -> argparse.ArgumentParser:
                     help="who is on the left and right channel (default: agent,customer)")
     _add_engine_options(rp)
 
-    dp = sub.add_parser("demo", parents=[RULES], help="replay the bundled demo call in the terminal")
+    dp = sub.add_parser("demo", parents=[RULES], help="replay the bundled demo call in the terminal",
+                        description="Replay the bundled demo call (a 96-second support call, recorded in stereo) "
+                                    "through the recognizer and the rules, printing its utterances and nudges as "
+                                    "they come: what the assistant does, without a microphone or a display.")
     _add_engine_options(dp)
 
     sb = sub.add_parser("sidebar", parents=[RULES],
@@ -94,7 +101,7 @@ def build_parser() -> argparse.ArgumentParser:
     sb.add_argument("--feedback", type=Path, metavar="FILE",
                     help="feedback log (default: feedback.jsonl in $RAPPORT_ASSIST_DATA or ~/.local/share/rapport-assist)")
     sb.add_argument("--exit-when-ready", action="store_true", help=argparse.SUPPRESS)  # bench/sidebar_startup.py
-    _add_engine_options(sb)
+    _add_engine_options(sb, "— only without a display, where the demo call replays in the terminal")
 
     dv = sub.add_parser("devices", help="list the audio inputs and monitors a live call can capture")
     dv.add_argument("--json", action="store_true", help="print one JSON object per device")
