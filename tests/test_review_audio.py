@@ -59,6 +59,19 @@ def test_stretch_keeps_the_pitch_and_runs_at_speed(speed: float) -> None:
     assert np.sqrt(np.mean(tail ** 2)) == pytest.approx(0.4 / np.sqrt(2), rel=0.15)  # no loss in level
 
 
+def test_a_device_at_48_khz_gets_the_same_sound() -> None:
+    """For an output that does not take 16 kHz the recording is resampled; pitch and pace stay."""
+    from rapport_assist.review_audio import _resample
+
+    audio = _resample(_tone(LOW_HZ, 2.0)[:, None], RATE, 48000)
+    assert audio.shape == (96000, 1)
+    s = Stretch(audio, 48000)
+    out = s.render(48000, 2.0)[:, 0]
+    assert s.heard_s() == pytest.approx(2.0, abs=0.03)
+    spectrum = np.abs(np.fft.rfft(out[2000:40000] * np.hanning(38000)))
+    assert np.argmax(spectrum) * 48000 / 38000 == pytest.approx(LOW_HZ, abs=15)
+
+
 # -- the sidebar ------------------------------------------------------------------------------
 
 pytest.importorskip("PySide6", reason="the sidebar needs PySide6: run 'make setup'")

@@ -43,7 +43,6 @@ class Stretch:
         self.audio = np.ascontiguousarray(audio, dtype=np.float32)
         if self.audio.ndim == 1:
             self.audio = self.audio[:, None]
-        self.mono = self.audio.mean(axis=1)
         self.rate_hz = rate_hz
         self.win = 2 * int(FRAME_S * rate_hz / 2)
         self.hop = self.win // 2
@@ -86,8 +85,8 @@ class Stretch:
         if speed == 1.0 or abs(natural - nominal) <= 1:
             return natural
         lo = max(0, nominal - self.tol)
-        target = self.mono[natural:natural + self.win]
-        region = self.mono[lo:nominal + self.tol + self.win]
+        target = self.audio[natural:natural + self.win].mean(axis=1)
+        region = self.audio[lo:nominal + self.tol + self.win].mean(axis=1)
         if len(target) < self.win or len(region) < self.win:
             return nominal
         scores = np.correlate(region, target, mode="valid")
@@ -221,7 +220,7 @@ class ReviewAudio:
                 self._set("silent", f"no sound: {exc.one_line()}")
                 return
             channels = decoded.channels[:2]
-            self._stretch = Stretch(np.stack(channels, axis=1))
+            self._stretch = Stretch(np.stack(channels, axis=1), RATE_HZ)
             if self._stopped.is_set():
                 return
             try:
@@ -233,8 +232,15 @@ class ReviewAudio:
             if device is None:
                 self._set("silent", "no audio output device found; the review goes on silently")
                 return
-            stream = sd.OutputStream(samplerate=RATE_HZ, channels=self._stretch.channels, dtype="float32",
-                                     blocksize=BLOCK, device=device, callback=self._callback, latency="low")
+            audio = np.stack(channels, axis=1)
+            try:
+                stream = self._stream_at(sd, device, RATE_HZ)
+            except Exception:  # a device that does not take 16 kHz: play at its own rate
+                rate = int(sd.query_devices(device)["default_samplerate"])
+                if rate == RATE_HZ or self._stopped.is_set():
+                    raise
+                self._stretch = Stretch(_resample(audio, RATE_HZ, rate), rate)
+                stream = self._stream_at(sd, device, rate)
             stream.start()
             if self._stopped.is_set():
                 _close(stream)
@@ -243,6 +249,12 @@ class ReviewAudio:
             self._set("ready", f"playing through {name}")
         except Exception as exc:  # PortAudioError and the like: no sound, the review goes on
             self._set("silent", f"no sound ({exc.__class__.__name__}: {exc}); the review goes on silently")
+
+    def _stream_at(self, sd, device: int, rate: int):
+        assert self._stretch is not None
+        block = BLOCK * rate // RATE_HZ
+        return sd.OutputStream(samplerate=rate, channels=self._stretch.channels, dtype="float32", blocksize=block,
+                               device=device, callback=self._callback, latency="low")
 
     # -- PortAudio's thread -------------------------------------------------------------------
     def _callback(self, outdata, frames, _time, _status) -> None:
@@ -268,6 +280,14 @@ class ReviewAudio:
             return
         outdata[:] = stretch.render(frames, speed)
         self.blocks_played += 1
+
+
+def _resample(audio: np.ndarray, from_hz: int, to_hz: int) -> np.ndarray:
+    """Linear interpolation to ``to_hz`` (playback only: the recording is already 16 kHz speech)."""
+    n = int(round(len(audio) * to_hz / from_hz))
+    x = np.arange(n) * (from_hz / to_hz)
+    src = np.arange(len(audio))
+    return np.stack([np.interp(x, src, audio[:, c]).astype(np.float32) for c in range(audio.shape[1])], axis=1)
 
 
 def _close(stream) -> None:
