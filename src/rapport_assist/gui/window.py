@@ -190,7 +190,9 @@ class SidebarWindow(QWidget):
         add = self.menu.addAction
         add("Open a call to review…", self.choose_file)
         add("Review the demo call", self.open_demo)
-        self.live_action = add("Start a live call", self.start_live)
+        self.live_action = add("Start a live call",
+                               lambda: None if self.controller.mode == "live" and self.controller.running
+                               else self.start_live())
         self.menu.addSeparator()
         add("Dock left", lambda: self.dock("left"))
         add("Dock right", lambda: self.dock("right"))
