@@ -54,14 +54,18 @@ def _rule_paths(args: argparse.Namespace, *extra: Path) -> list[Path]:
     return rule_paths([*args.rules, *extra], only=args.only_rules)
 
 
-def _add_engine_options(p: argparse.ArgumentParser) -> None:
+def _add_engine_options(p: argparse.ArgumentParser, terminal_only: str = "") -> None:
+    """``terminal_only``: when --format/--out apply (the sidebar prints events only without a display)."""
     g = p.add_argument_group("models")
     g.add_argument("--model", metavar="DIR", help="CTranslate2 Whisper model folder (default: tiny.en, embedded)")
     g.add_argument("--compute-type", default="int8", help="CTranslate2 compute type (default: int8)")
     g.add_argument("--threads", type=int, default=2, metavar="N", help="recognizer CPU threads (default: 2)")
-    p.add_argument("--format", choices=("text", "jsonl"), default="text", help="what to print (default: text)")
-    p.add_argument("--out", type=Path, metavar="FILE", help="also write every event to FILE as JSONL, as it happens (replay: into FILE.partial, "
-                        "renamed to FILE when the call ends; never over an input)")
+    when = f" {terminal_only}" if terminal_only else ""
+    p.add_argument("--format", choices=("text", "jsonl"), default="text",
+                   help=f"what to print (default: text){when}")
+    p.add_argument("--out", type=Path, metavar="FILE",
+                   help=f"also write every event to FILE as JSONL, as it happens (replay: into FILE.partial, "
+                        f"renamed to FILE when the call ends; never over an input){when}")
     p.add_argument("--debug", action="store_true", help="show tracebacks")
 
 
@@ -81,7 +85,10 @@ def build_parser() -> argparse.ArgumentParser:
                     help="who is on the left and right channel (default: agent,customer)")
     _add_engine_options(rp)
 
-    dp = sub.add_parser("demo", parents=[RULES], help="replay the bundled demo call in the terminal")
+    dp = sub.add_parser("demo", parents=[RULES], help="replay the bundled demo call in the terminal",
+                        description="Replay the bundled demo call (a 96-second support call, recorded in stereo) "
+                                    "through the recognizer and the rules, printing its utterances and nudges as "
+                                    "they come: what the assistant does, without a microphone or a display.")
     _add_engine_options(dp)
 
     sb = sub.add_parser("sidebar", parents=[RULES],
@@ -96,7 +103,7 @@ def build_parser() -> argparse.ArgumentParser:
     sb.add_argument("--feedback", type=Path, metavar="FILE",
                     help="feedback log (default: feedback.jsonl in $RAPPORT_ASSIST_DATA or ~/.local/share/rapport-assist)")
     sb.add_argument("--exit-when-ready", action="store_true", help=argparse.SUPPRESS)  # bench/sidebar_startup.py
-    _add_engine_options(sb)
+    _add_engine_options(sb, "— only without a display, where the demo call replays in the terminal")
 
     dv = sub.add_parser("devices", help="list the audio inputs and monitors a live call can capture")
     dv.add_argument("--json", action="store_true", help="print one JSON object per device")
@@ -139,9 +146,12 @@ def build_parser() -> argparse.ArgumentParser:
     xp = rsub.add_parser("explain", parents=[RULES],
                          help="trace why a rule fired or did not at each utterance of a call",
                          description="Replay a transcript (.jsonl) or recording through the pipeline and trace "
-                                     "one rule: which conditions held, what matched, what it did.")
+                                     "one rule: which conditions held, what matched, what it did. A recording is "
+                                     "transcribed as 'qa' does it, through the same transcript cache, so the "
+                                     "utterance numbers are qa's (and eval's labels').")
     xp.add_argument("input", type=Path, help="transcript .jsonl (or a recording: agent left, customer right)")
     xp.add_argument("--rule", required=True, metavar="ID", help="the rule to trace")
+    _add_corpus_options(xp)
     xp.add_argument("--debug", action="store_true", help="show tracebacks")
     sp = rsub.add_parser("schema", help="print the JSON Schema of rule files (for editor autocompletion)")
     sp.add_argument("--debug", action="store_true", help="show tracebacks")
@@ -324,6 +334,7 @@ def _recognizer_factory(args: argparse.Namespace):
 def _replay(args: argparse.Namespace, spec, stdout: IO[str], stderr: IO[str]) -> int:
     from .annotate import Annotator
     from .pipeline import CallPipeline
+    from .assist import event_time
     from .sources import open_replay
 
     out = getattr(args, "out", None)
@@ -342,6 +353,8 @@ def _replay(args: argparse.Namespace, spec, stdout: IO[str], stderr: IO[str]) ->
         except OSError as exc:
             raise OutputError(f"cannot create {out}: {exc.strerror}", "check the folder exists and is writable") from None
         sinks.append(JsonlSink(partial.handle, str(partial.partial)))
+    # on a terminal, while the events go elsewhere: how far the call has got
+    progress = _replay_progress(source.audio_s, stdout, stderr)
     try:
         for event in pipeline.run(source.items(), audio_s=source.audio_s):
             for sink in list(sinks):
@@ -351,6 +364,9 @@ def _replay(args: argparse.Namespace, spec, stdout: IO[str], stderr: IO[str]) ->
                     if sink is not sinks[0] or len(sinks) == 1:
                         raise
                     sinks.remove(sink)
+            t_s = event_time(event)
+            if t_s is not None:
+                progress.update(t_s)
         if partial is not None:
             try:
                 partial.commit()
@@ -358,6 +374,7 @@ def _replay(args: argparse.Namespace, spec, stdout: IO[str], stderr: IO[str]) ->
                 raise OutputError(f"cannot finish {out}: {exc.strerror or exc}", f"the events are in {partial.partial}") from None
             partial = None
     finally:
+        progress.finish()
         if partial is not None:  # interrupted or failed: keep what was written, and say where
             partial.close()
             if not partial.direct:
@@ -371,6 +388,21 @@ def _rule_files(paths: Sequence[Path] | None) -> list[Path]:
     for p in paths or ():
         files.extend(sorted(p.rglob("*.y*ml")) if p.is_dir() else [p])
     return files
+
+
+def _replay_progress(audio_s: float | None, stdout: IO[str], stderr: IO[str]):
+    """A progress line on stderr when it is a terminal and the events do not go to one (there,
+    they show the progress themselves); silent for transcripts (they take a moment)."""
+    from .qa.progress import CallProgress
+
+    try:
+        events_on_terminal = stdout.isatty()
+    except (AttributeError, ValueError, OSError):
+        events_on_terminal = False
+    progress = CallProgress("replay", audio_s, stderr)
+    if events_on_terminal or audio_s is None:
+        progress.tty = False
+    return progress
 
 
 def _devices_command(args: argparse.Namespace, stdout: IO[str]) -> int:
@@ -676,7 +708,7 @@ def _rules_command(args: argparse.Namespace, stdout: IO[str], stderr: IO[str] | 
         stdout.write(json.dumps(rule_schema(), indent=2) + "\n")
         return 0
     if args.rules_command == "explain":
-        return _explain(args, stdout)
+        return _explain(args, stdout, stderr if stderr is not None else sys.stderr)
     if args.rules_command == "diff":
         return _diff_command(args, stdout, stderr)
     paths = _rule_paths(args, *args.paths)
@@ -723,12 +755,37 @@ def _describe_paths(args: argparse.Namespace, paths: Sequence[Path]) -> str:
     return f"the default packs ({paths[0] if here.startswith('..') else here})" + (f" + {team}" if team else "")
 
 
-def _explain(args: argparse.Namespace, stdout: IO[str]) -> int:
+def _explain_timeline(args: argparse.Namespace, stderr: IO[str]):
+    """The input's timeline as ``qa`` has it (the transcript cache, batch recognition, qa's
+    utterance numbers), with progress on a terminal while a recording is recognized."""
+    from .qa.inputs import discover
+    from .qa.progress import CallProgress
+    from .qa.runner import call_timeline
+
+    calls, warnings = discover([args.input], **_discover_options(args))
+    for w in warnings:
+        stderr.write(f"rapport-assist: warning: {w}\n")
+    if len(calls) != 1:
+        raise BadInput(f"{args.input} holds {len(calls)} calls", "explain one call: name one recording or transcript")
+    settings = _qa_settings(args, Path("."), 1)  # no outputs: only the cache is written
+    progress = CallProgress("explain", None, stderr)
+
+    def report(step: str, fraction: float | None) -> None:
+        progress.fraction(f"{step} {args.input.name}", fraction, force=fraction in (None, 0.0, 1.0))
+
+    try:
+        timeline, _ = call_timeline(calls[0], settings, report)
+    finally:
+        progress.clear()
+    return timeline
+
+
+def _explain(args: argparse.Namespace, stdout: IO[str], stderr: IO[str]) -> int:
     from .annotate import Annotator
     from .pipeline import CallPipeline
     from .rules import RuleEngine, load_rules
     from .rules.explain import RuleExplainer
-    from .sources import ReplayInput, open_replay
+    from .sources import TRANSCRIPT_READ_AHEAD, ReplayInput, Timeline, open_replay
 
     ruleset = load_rules(_rule_paths(args))
     ids = [r.id for r in ruleset.rules]
@@ -738,9 +795,15 @@ def _explain(args: argparse.Namespace, stdout: IO[str]) -> int:
     engine = RuleEngine(ruleset)
     explainer = RuleExplainer(engine, args.rule)
     rule = explainer.rule
-    source = open_replay(ReplayInput(path=args.input), _recognizer_factory(args))
+    spec = ReplayInput(path=args.input)
+    if spec.is_transcript:
+        source = open_replay(spec, _recognizer_factory(args))
+        items, audio_s = source.items(), source.audio_s
+    else:
+        timeline = _explain_timeline(args, stderr)
+        items, audio_s = Timeline(iter(timeline.items), TRANSCRIPT_READ_AHEAD), timeline.audio_s
     stdout.write(f"rule {rule.id} ({rule.source}): {rule.title}\n")
-    for _ in CallPipeline(Annotator(), engine, observer=explainer).run(source.items(), audio_s=source.audio_s):
+    for _ in CallPipeline(Annotator(), engine, observer=explainer).run(items, audio_s=audio_s):
         while explainer.lines:
             stdout.write(explainer.lines.pop(0) + "\n")
     while explainer.lines:

@@ -34,7 +34,7 @@ import math
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 
 import numpy as np
 
@@ -257,7 +257,8 @@ class Recognizer:
 
     def recognize_batch(self, segments: Sequence[SpeechSegment], window_s: float = PACK_WINDOW_S,
                         gap_s: float = PACK_GAP_S, batch_size: int = PACK_BATCH,
-                        mix_sides: bool = False, groups: Sequence[int] | None = None) -> list[Recognition | None]:
+                        mix_sides: bool = False, groups: Sequence[int] | None = None,
+                        progress: Callable[[float], None] | None = None) -> list[Recognition | None]:
         """Recognize many segments at once, for batch QA: what ``recognize`` gives for each, in order,
         but packed instead of one decode per segment.
 
@@ -274,6 +275,8 @@ class Recognizer:
         ``groups``: which call each segment belongs to, when segments of several calls are
         recognized together (batch QA packs short calls into shared windows); each side of
         each call stays in order, calls one after another.
+
+        ``progress(fraction)``: called as the decoded windows come in (0 to 1 of the packed audio).
         """
         results: list[Recognition | None] = [None] * len(segments)
         kept: list[int] = []
@@ -327,7 +330,10 @@ class Recognizer:
             condition_on_previous_text=False, word_timestamps=True, without_timestamps=True,
             clip_timestamps=clips, batch_size=batch_size,
         )
+        total_s = max(at / STREAM_RATE_HZ, 1e-9)
         for seg in found:
+            if progress is not None:
+                progress(min(1.0, seg.end / total_s))
             for w in seg.words or ():
                 if not w.word.strip():
                     continue

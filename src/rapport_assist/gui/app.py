@@ -290,9 +290,9 @@ class AppBackend(QObject):
         return True, ""
 
     def audio_player(self, path: Path) -> Any:
-        from .audio_player import open_player
+        from ..review_audio import open_review_audio
 
-        return open_player(path)
+        return open_review_audio(path)
 
 
 def application(argv: Sequence[str] = ()) -> QApplication:

@@ -88,6 +88,20 @@ class StatusPanel(QWidget):
             self.dots[component] = dot
             self.texts[component] = text
             self.icons[component] = icon
+        # in a QA review the device rows give way to one line about the review's sound
+        row = len(COMPONENTS)
+        self.sound_dot = QLabel()
+        self.sound_dot.setObjectName("statusDot")
+        self.sound_icon = QLabel()
+        self.sound_icon.setPixmap(theme.icon("headset").pixmap(QSize(16, 16)))
+        self.sound_name = _label("Sound", "statusText", wrap=False)
+        self.sound_text = _label("", "statusText")
+        grid.addWidget(self.sound_dot, row, 0, Qt.AlignmentFlag.AlignVCenter)
+        grid.addWidget(self.sound_icon, row, 1)
+        grid.addWidget(self.sound_name, row, 2)
+        grid.addWidget(self.sound_text, row, 3)
+        self._grid = grid
+        self.review_sound: tuple[str, str] | None = None
         grid.setColumnStretch(3, 1)
         box.addLayout(grid)
         self.rules_error = _label("", "rulesError")
@@ -98,7 +112,29 @@ class StatusPanel(QWidget):
         self.notice.setVisible(False)
         box.addWidget(self.notice)
 
+    def set_review_sound(self, sound: tuple[str, str] | None) -> None:
+        """(level, message) about the review's sound: shown instead of the microphone and customer
+        rows, which say nothing about a review; None: a live call or no call (the device rows)."""
+        self.review_sound = sound
+        self.sync()
+
     def sync(self) -> None:
+        review = self.review_sound is not None
+        for component in ("microphone", "customer"):
+            for w in (self.dots[component], self.icons[component], self.texts[component]):
+                w.setVisible(not review)
+            name = self._grid.itemAtPosition(COMPONENTS.index(component), 2)
+            if name is not None and name.widget() is not None:
+                name.widget().setVisible(not review)
+        for w in (self.sound_dot, self.sound_icon, self.sound_name, self.sound_text):
+            w.setVisible(review)
+        if review:
+            level, message = self.review_sound
+            self.sound_dot.setProperty("level", level)
+            self.sound_dot.style().unpolish(self.sound_dot)
+            self.sound_dot.style().polish(self.sound_dot)
+            self.sound_text.setText(message)
+            self.sound_text.setToolTip(message)
         for component in COMPONENTS:
             status = self.model.status[component]
             dot = self.dots[component]

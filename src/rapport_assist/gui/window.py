@@ -190,6 +190,9 @@ class SidebarWindow(QWidget):
         add = self.menu.addAction
         add("Open a call to review…", self.choose_file)
         add("Review the demo call", self.open_demo)
+        self.live_action = add("Start a live call",
+                               lambda: None if self.controller.mode == "live" and self.controller.running
+                               else self.start_live())
         self.menu.addSeparator()
         add("Dock left", lambda: self.dock("left"))
         add("Dock right", lambda: self.dock("right"))
@@ -255,6 +258,7 @@ class SidebarWindow(QWidget):
         self.open_button.setIcon(self.theme.icon("folder"))
         for component, label in self.status_panel.icons.items():
             label.setPixmap(self.theme.icon(StatusPanel.ICONS[component]).pixmap(16, 16))
+        self.status_panel.sound_icon.setPixmap(self.theme.icon("headset").pixmap(16, 16))
         self._update_play_icon()
         if hasattr(self, "dark_action") and self.dark_action.isChecked() != (name == "dark"):
             self.dark_action.setChecked(name == "dark")
@@ -354,6 +358,11 @@ class SidebarWindow(QWidget):
         self.call_button.style().polish(self.call_button)
         self.call_button.setIcon(self.theme.icon("stop" if live else "phone",
                                                  self.theme.palette["text" if live else "accent_text"]))
+        # a review is no call: its header has no call button and its status no device rows (the
+        # menu's "Start a live call" and Ctrl+Return leave the review for a live call)
+        review = not live and self.qa_path is not None
+        self.call_button.setVisible(not review)
+        self.status_panel.set_review_sound(self._sound_status() if review else None)
         if live:
             self.mode_label.setText("Live call · listening")
         elif mode == "qa" or self.qa_path is not None:
@@ -379,6 +388,15 @@ class SidebarWindow(QWidget):
                 self.set_hint("")
             if self.player is not None:
                 self.player.follow(now_s, playback.playing, playback.speed)
+                if self.player.take_change() is not None:
+                    self.status_panel.set_review_sound(self._sound_status())
+
+    def _sound_status(self) -> tuple[str, str]:
+        """(level, message) for the Status section's Sound line during a review."""
+        if self.player is None:
+            return "info", "a transcript: nothing to hear"
+        level = {"ready": "ok", "opening": "info"}.get(self.player.state, "warning")
+        return level, self.player.message
 
     def set_hint(self, text: str) -> None:
         """What the empty card area says (e.g. how to start the demo review); '' for the default."""
@@ -438,11 +456,6 @@ class SidebarWindow(QWidget):
         if paused:
             runner.pause()
         self.player = self.backend.audio_player(self.qa_path)
-        if self.player is not None and getattr(self.player, "note", ""):
-            self.model.notices.append(self.player.note)
-            self.model._notify("status")
-            if not getattr(self.player, "available", False):
-                self.player = None
         self._on_call_changed()
 
     def _stop_player(self) -> None:

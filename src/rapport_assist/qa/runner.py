@@ -257,6 +257,44 @@ def _recognize_together(tasks: Sequence["Task"], recordings: dict[int, Any], wor
     return out
 
 
+def call_timeline(call: CallInput, settings: QaSettings,
+                  progress: "Callable[[str, float | None], None] | None" = None) -> tuple[CachedTimeline, bool]:
+    """One call's timeline exactly as ``qa`` gets it (``rules explain`` on a recording): the same
+    cache key and batch recognition, so the same words and utterance numbers; from the transcript
+    cache, else recognized now and cached for ``qa``. Whether it was recognized now.
+
+    ``progress(step, fraction)``: ``("decoding", None)``, then ``("recognizing", 0…1)``.
+    """
+    from ..sources import endpoint_recording, open_replay
+
+    if call.spec.is_transcript:
+        source = open_replay(call.spec, lambda: None)
+        return CachedTimeline(tuple(source.items()), None), False
+    key = call_key(call, recognition_identity(settings))
+    cache = TranscriptCache(settings.cache_dir)
+    hit = cache.get(key)
+    if hit is not None:
+        return hit, False
+    from ..recognizer import Recognizer
+
+    if progress is not None:
+        progress("decoding", None)
+    recording = endpoint_recording(call.spec, settings.endpointer)
+    recognizer = Recognizer(settings.recognizer_options())
+    on_batch = None if progress is None else (lambda f: progress("recognizing", f))
+    if on_batch is not None:
+        on_batch(0.0)
+    recognitions = (recognizer.recognize_batch([s for s in recording.segments], progress=on_batch)
+                    if settings.batch else None)
+    source = recording.source(recognizer, recognitions) if recognitions is not None else \
+        open_replay(call.spec, lambda: recognizer, settings.endpointer, batch=False)
+    timeline = CachedTimeline(tuple(source.items()), source.audio_s)
+    if on_batch is not None:
+        on_batch(1.0)
+    cache.put(key, timeline, {"call": call.id, "files": [str(f) for f in call.files]})
+    return timeline, True
+
+
 def _error_outcome(call: CallInput, exc: BaseException, started: float, worker: _Worker) -> CallOutcome:
     if isinstance(exc, MemoryError):
         raise exc
