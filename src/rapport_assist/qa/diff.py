@@ -59,7 +59,11 @@ def diff_rules(calls: Sequence[CallInput], old_paths: Sequence[Path], new_paths:
                settings: QaSettings) -> DiffReport:
     old_set, new_set = load_rules(list(old_paths)), load_rules(list(new_paths))  # rule errors before any work
     annotator = Annotator()
-    old_pipe, new_pipe = CallPipeline(annotator, RuleEngine(old_set)), CallPipeline(annotator, RuleEngine(new_set))
+    from ..privacy import Masker
+
+    masker = Masker(settings.mask_list)
+    old_pipe = CallPipeline(annotator, RuleEngine(old_set), masker=masker)
+    new_pipe = CallPipeline(annotator, RuleEngine(new_set), masker=masker)
     old_ids, new_ids = {r.id for r in old_set.rules}, {r.id for r in new_set.rules}
     rules = {rid: RuleDiff(rid, in_old=rid in old_ids, in_new=rid in new_ids) for rid in sorted(old_ids | new_ids)}
     errors: list[tuple[str, str]] = []
