@@ -45,6 +45,7 @@ _RUN = re.compile(r"\+?\(?\d(?:(?:[ .\-]|, ?|\)[ .\-]?| ?\()?\d)*")
 _CURRENCY = "$£€¥"
 _TOKEN = re.compile(r"\S+")
 _PUNCT = "\"'“”‘’()[]{}<>.,;:!?…"
+_GLUED = tuple("-.,)'’!?:;%@/")  # a recognized word starting with one of these follows the last without a space
 
 E = TypeVar("E")
 
@@ -66,7 +67,8 @@ class NumberKind:
 
 @dataclass(frozen=True)
 class PatternKind:
-    """Anything else, as an RE2 pattern (case-insensitive); its group ``mask`` (or all of it) is masked."""
+    """Anything else, as an RE2 pattern (case-insensitive); its group ``mask`` (or all of it) is
+    masked, but for its last ``keep_last`` digits (letters are always masked)."""
 
     name: str
     regex: str
@@ -118,7 +120,7 @@ def user_list_paths(environ: Mapping[str, str] | None = None) -> list[Path]:
 def load_mask_list(extra: Iterable[Path] | None = None, environ: Mapping[str, str] | None = None) -> MaskList:
     """The default list with the team's entries (``user_list_paths``, or ``extra``) added.
 
-    An entry named as one before it replaces it; ``off: true`` removes it. BadInput (exit 4)
+    An entry named as one before it replaces it; ``enabled: false`` removes it. BadInput (exit 4)
     names the file and the entry when one is wrong: a bad pattern never masks nothing silently.
     """
     paths = [DEFAULT_LIST] + list(user_list_paths(environ) if extra is None else extra)
@@ -129,13 +131,13 @@ def load_mask_list(extra: Iterable[Path] | None = None, environ: Mapping[str, st
         data = _read_yaml(path)
         for entry in _entries(path, data, "numbers"):
             name = entry["name"]
-            if entry.get("off"):
+            if entry.get("enabled", True) is False:
                 numbers.pop(name, None)
                 continue
             numbers[name] = _number_kind(path, entry)
         for entry in _entries(path, data, "patterns"):
             name = entry["name"]
-            if entry.get("off"):
+            if entry.get("enabled", True) is False:
                 patterns.pop(name, None)
                 continue
             patterns[name] = _pattern_kind(path, entry)
@@ -212,7 +214,7 @@ def _pattern_kind(path: Path, entry: dict[str, Any]) -> PatternKind:
 
 
 def _spoken(path: Path, data: Any, before: SpokenDigits | None) -> SpokenDigits | None:
-    if data is None or (isinstance(data, dict) and data.get("off")):
+    if data is None or (isinstance(data, dict) and data.get("enabled", True) is False):
         return None
     if not isinstance(data, dict):
         raise BadInput(f"{path}: spoken_digits must be a mapping", "")
@@ -288,10 +290,7 @@ class Masker:
         """``text`` with everything on the list masked (unchanged when masking is off)."""
         if not self.enabled or not text:
             return text
-        hide: set[int] = set()
-        self._mark_numbers(text, hide)
-        self._mark_patterns(text, hide)
-        subs = self._spoken_subs(text)
+        hide, subs = self._edits(text)
         if not hide and not subs:
             return text
         chars = list(text)
@@ -301,6 +300,14 @@ class Masker:
         for start, end, new in sorted(subs, reverse=True):
             chars[start:end] = new
         return "".join(chars)
+
+    def _edits(self, text: str) -> tuple[set[int], list[tuple[int, int, str]]]:
+        """What masking ``text`` does: the positions whose letters and digits become ``#``, and
+        (start, end, replacement) for the words of spoken digit runs."""
+        hide: set[int] = set()
+        self._mark_numbers(text, hide)
+        self._mark_patterns(text, hide)
+        return hide, self._spoken_subs(text)
 
     def _mark_numbers(self, text: str, hide: set[int]) -> None:
         if not self._numbers:
@@ -350,8 +357,10 @@ class Masker:
                         if w.group(0).lower() in kind.keep_words:
                             kept_words.update(range(w.start(), w.end()))
                     alnum = [i for i in alnum if i not in kept_words]
-                keep = _kept(len(alnum), kind.keep_last)
-                hide.update(alnum[:len(alnum) - keep] if keep else alnum)
+                digits = [i for i in alnum if text[i].isdigit()]
+                keep = _kept(len(digits), kind.keep_last)
+                shown = set(digits[len(digits) - keep:]) if keep else set()
+                hide.update(i for i in alnum if i not in shown)
 
     def _spoken_subs(self, text: str) -> list[tuple[int, int, str]]:
         """(start, end, replacement) for the words of each run of spoken digits long enough to mask."""
@@ -431,13 +440,39 @@ class Masker:
         each word getting its own part of the result."""
         if not self.enabled or not words:
             return words
-        texts = [w.text for w in words]
-        if any(not t or t.split() != [t] for t in texts):  # empty or spaced words: mask each on its own, fully
-            return tuple(w if (m := self._mask_alone(w.text)) == w.text else replace(w, text=m) for w in words)
-        masked = self.mask_text(" ".join(texts)).split(" ")
-        if len(masked) != len(words):  # cannot happen (replacements hold no spaces); never leak if it does
-            return tuple(replace(w, text=self._mask_alone(w.text)) for w in words)
-        return tuple(w if m == w.text else replace(w, text=m) for w, m in zip(words, masked))
+        # The words joined as the recognizer wrote them: one that starts with "-", ".", "," ... was
+        # glued to the one before ("5" "-867" "-5309" is "5-867-5309"), others follow a space.
+        parts: list[str] = []
+        spans: list[tuple[int, int]] = []
+        pos = 0
+        for i, w in enumerate(words):
+            if i and w.text[:1] not in _GLUED:
+                parts.append(" ")
+                pos += 1
+            parts.append(w.text)
+            spans.append((pos, pos + len(w.text)))
+            pos += len(w.text)
+        joined = "".join(parts)
+        hide, subs = self._edits(joined)
+        if not hide and not subs:
+            return words
+        out = []
+        for w, (a, b) in zip(words, spans):
+            chars = list(w.text)
+            inside = []
+            for start, end, new in subs:
+                if a <= start and end <= b:
+                    inside.append((start, end, new))
+                elif start < b and end > a:  # a spoken run's word split over two words: hide its part
+                    hide.update(range(max(start, a), min(end, b)))
+            for i in range(a, b):
+                if i in hide and chars[i - a].isalnum():
+                    chars[i - a] = MASK_CHAR
+            for start, end, new in sorted(inside, reverse=True):
+                chars[start - a:end - a] = new
+            text = "".join(chars)
+            out.append(w if text == w.text else replace(w, text=text))
+        return tuple(out)
 
     def _mask_alone(self, text: str) -> str:
         masked = self.mask_text(text)
