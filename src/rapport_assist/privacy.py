@@ -44,6 +44,8 @@ USER_LIST = "masking.yaml"  # in the config folder (settings.config_dir)
 _RUN = re.compile(r"\+?\(?\d(?:(?:[ .\-]|, ?|\)[ .\-]?| ?\()?\d)*")
 _CURRENCY = "$£€¥"
 _TOKEN = re.compile(r"\S+")
+_DIGIT = re.compile(r"\d")
+_LETTERS = re.compile(r"[a-z]+")
 _PUNCT = "\"'“”‘’()[]{}<>.,;:!?…"
 _GLUED = tuple("-.,)'’!?:;%@/")  # a recognized word starting with one of these follows the last without a space
 
@@ -279,6 +281,9 @@ class Masker:
         spoken = mask_list.spoken
         self._words = dict(spoken.words) if spoken else {}
         self._repeats = dict(spoken.repeats) if spoken else {}
+        # the most digits each number word can give (a repeat word: its count, less the word it repeats)
+        self._most = {w: len(d) for w, d in self._words.items()}
+        self._most.update({w: max(1, n - 1) for w, n in self._repeats.items()})
 
     @property
     def identity(self) -> str:
@@ -310,14 +315,7 @@ class Masker:
         return hide, self._spoken_subs(text)
 
     def _mark_numbers(self, text: str, hide: set[int]) -> None:
-        if not self._numbers:
-            return
-        has_digit = False
-        for ch in text:
-            if ch.isdigit():
-                has_digit = True
-                break
-        if not has_digit:
+        if not self._numbers or _DIGIT.search(text) is None:
             return
         for m in _RUN.finditer(text):
             run = m.group(0)
@@ -368,6 +366,11 @@ class Masker:
         if not words:
             return []
         spoken = self.mask_list.spoken  # type: ignore[union-attr]
+        # Most utterances hold too few number words to make a run: count the digits they could
+        # give at most (one C-speed scan, a dict lookup per word) before looking at word order.
+        found = [n for n in map(self._most.get, _LETTERS.findall(text.lower())) if n]
+        if len(found) < 2 or sum(found) + len(_DIGIT.findall(text)) < spoken.min_digits:
+            return []
         tokens = []  # (start, end of the word without its punctuation, digits or None, is a number word)
         for m in _TOKEN.finditer(text):
             raw = m.group(0)
