@@ -381,6 +381,8 @@ def test_a_live_call_record_holds_no_secret(pulse, speak, tmp_path: Path, monkey
                    "--seconds", str(7.0 + len(speech) / 16000), "--record", str(out / "calls"), "--no-save",
                    "--format", "jsonl", "--out", str(out / "events.jsonl")], out / "stdout.jsonl")
     timer.join()
-    assert list((out / "calls").glob("call-*.jsonl")) and '"customer"' in stdout
+    assert list((out / "calls").glob("call-*.jsonl"))
+    said = [json.loads(line) for line in stdout.splitlines() if '"utterance"' in line]
+    assert any(u["speaker"] == "customer" and "####" in u["text"] for u in said), stdout  # heard, and masked
     assert leaks_in(out) == {}
     assert '"masking": "on"' in stdout
