@@ -295,16 +295,7 @@ class Masker:
         """``text`` with everything on the list masked (unchanged when masking is off)."""
         if not self.enabled or not text:
             return text
-        hide, subs = self._edits(text)
-        if not hide and not subs:
-            return text
-        chars = list(text)
-        for i in hide:
-            if chars[i].isalnum():
-                chars[i] = MASK_CHAR
-        for start, end, new in sorted(subs, reverse=True):
-            chars[start:end] = new
-        return "".join(chars)
+        return _apply(text, *self._edits(text))
 
     def _edits(self, text: str) -> tuple[set[int], list[tuple[int, int, str]]]:
         """What masking ``text`` does: the positions whose letters and digits become ``#``, and
@@ -443,39 +434,8 @@ class Masker:
         each word getting its own part of the result."""
         if not self.enabled or not words:
             return words
-        # The words joined as the recognizer wrote them: one that starts with "-", ".", "," ... was
-        # glued to the one before ("5" "-867" "-5309" is "5-867-5309"), others follow a space.
-        parts: list[str] = []
-        spans: list[tuple[int, int]] = []
-        pos = 0
-        for i, w in enumerate(words):
-            if i and w.text[:1] not in _GLUED:
-                parts.append(" ")
-                pos += 1
-            parts.append(w.text)
-            spans.append((pos, pos + len(w.text)))
-            pos += len(w.text)
-        joined = "".join(parts)
-        hide, subs = self._edits(joined)
-        if not hide and not subs:
-            return words
-        out = []
-        for w, (a, b) in zip(words, spans):
-            chars = list(w.text)
-            inside = []
-            for start, end, new in subs:
-                if a <= start and end <= b:
-                    inside.append((start, end, new))
-                elif start < b and end > a:  # a spoken run's word split over two words: hide its part
-                    hide.update(range(max(start, a), min(end, b)))
-            for i in range(a, b):
-                if i in hide and chars[i - a].isalnum():
-                    chars[i - a] = MASK_CHAR
-            for start, end, new in sorted(inside, reverse=True):
-                chars[start - a:end - a] = new
-            text = "".join(chars)
-            out.append(w if text == w.text else replace(w, text=text))
-        return tuple(out)
+        joined, spans = _join(words)
+        return _words_masked(words, spans, *self._edits(joined))
 
     def _mask_alone(self, text: str) -> str:
         masked = self.mask_text(text)
@@ -484,8 +444,13 @@ class Masker:
     def mask_utterance(self, u: Utterance) -> Utterance:
         if not self.enabled:
             return u
-        text = self.mask_text(u.text)
-        words = self.mask_words(u.words)
+        if u.words:
+            joined, spans = _join(u.words)
+            edits = self._edits(joined)
+            words = _words_masked(u.words, spans, *edits)
+            text = _apply(u.text, *edits) if joined == u.text else self.mask_text(u.text)  # most often the same
+        else:
+            text, words = self.mask_text(u.text), u.words
         if text is u.text and words is u.words:
             return u
         return replace(u, text=text, words=words)
@@ -522,6 +487,61 @@ class Masker:
             at = ev.text.find(m) if masked != ev.text and len(masked) == len(ev.text) else -1
             matched.append(masked[at:at + len(m)] if at >= 0 else self._mask_alone(m))
         return replace(ev, text=masked, matched=tuple(matched))
+
+
+def _join(words: tuple[Word, ...]) -> tuple[str, list[tuple[int, int]]]:
+    """The words joined as the recognizer wrote them, and where each one is: a word that starts
+    with "-", ".", "," ... was glued to the one before ("5" "-867" "-5309" is "5-867-5309"),
+    others follow a space."""
+    parts: list[str] = []
+    spans: list[tuple[int, int]] = []
+    pos = 0
+    for i, w in enumerate(words):
+        if i and w.text[:1] not in _GLUED:
+            parts.append(" ")
+            pos += 1
+        parts.append(w.text)
+        spans.append((pos, pos + len(w.text)))
+        pos += len(w.text)
+    return "".join(parts), spans
+
+
+def _apply(text: str, hide: set[int], subs: list[tuple[int, int, str]]) -> str:
+    """``text`` with the edits of ``Masker._edits`` made."""
+    if not hide and not subs:
+        return text
+    chars = list(text)
+    for i in hide:
+        if chars[i].isalnum():
+            chars[i] = MASK_CHAR
+    for start, end, new in sorted(subs, reverse=True):
+        chars[start:end] = new
+    return "".join(chars)
+
+
+def _words_masked(words: tuple[Word, ...], spans: list[tuple[int, int]], hide: set[int],
+                  subs: list[tuple[int, int, str]]) -> tuple[Word, ...]:
+    """Each word with its part of the edits of the joined words (``_join``)."""
+    if not hide and not subs:
+        return words
+    hide = set(hide)
+    out = []
+    for w, (a, b) in zip(words, spans):
+        chars = list(w.text)
+        inside = []
+        for start, end, new in subs:
+            if a <= start and end <= b:
+                inside.append((start, end, new))
+            elif start < b and end > a:  # a spoken run's word split over two words: hide its part
+                hide.update(range(max(start, a), min(end, b)))
+        for i in range(a, b):
+            if i in hide and chars[i - a].isalnum():
+                chars[i - a] = MASK_CHAR
+        for start, end, new in sorted(inside, reverse=True):
+            chars[start - a:end - a] = new
+        text = "".join(chars)
+        out.append(w if text == w.text else replace(w, text=text))
+    return tuple(out)
 
 
 def _kept(n: int, keep_last: int) -> int:
