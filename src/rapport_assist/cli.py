@@ -305,12 +305,11 @@ def _recognizer_factory(args: argparse.Namespace):
 def _replay(args: argparse.Namespace, spec, stdout: IO[str], stderr: IO[str]) -> int:
     from .annotate import Annotator
     from .pipeline import CallPipeline
+    from .privacy import masker_for
     from .sources import open_replay
 
     engine = _load_engine(args.rules)  # rule errors before any work
     source = open_replay(spec, _recognizer_factory(args))
-    from .privacy import masker_for
-
     pipeline = CallPipeline(Annotator(), engine, masker=masker_for(_masking(args)))
     with ExitStack() as stack:
         sinks: list[EventSink] = [JsonlSink(stdout, "stdout") if args.format == "jsonl" else TextSink(stdout, "stdout")]
@@ -475,6 +474,7 @@ def default_workers() -> int:
 
 
 def _qa_settings(args: argparse.Namespace, out_dir: Path, workers: int):
+    from .privacy import default_mask_list
     from .qa.cache import default_cache_dir
     from .qa.runner import QaSettings
     from .rules import default_rules_dir
@@ -484,8 +484,6 @@ def _qa_settings(args: argparse.Namespace, out_dir: Path, workers: int):
         threads = max(1, default_workers() // max(1, workers))
     if threads < 1:
         raise UsageError("--threads must be at least 1", "")
-    from .privacy import default_mask_list
-
     rules = tuple(getattr(args, "rules", None) or [default_rules_dir()])
     return QaSettings(out_dir=out_dir.absolute(), cache_dir=(args.cache or default_cache_dir()).absolute(),
                       rule_paths=tuple(p.resolve() for p in rules), model_dir=Path(args.model) if args.model else None,
@@ -619,6 +617,7 @@ def _rules_command(args: argparse.Namespace, stdout: IO[str], stderr: IO[str] | 
 def _explain(args: argparse.Namespace, stdout: IO[str]) -> int:
     from .annotate import Annotator
     from .pipeline import CallPipeline
+    from .privacy import masker_for
     from .rules import RuleEngine, default_rules_dir, load_rules
     from .rules.explain import RuleExplainer
     from .sources import ReplayInput, open_replay
@@ -633,8 +632,6 @@ def _explain(args: argparse.Namespace, stdout: IO[str]) -> int:
     rule = explainer.rule
     source = open_replay(ReplayInput(path=args.input), _recognizer_factory(args))
     stdout.write(f"rule {rule.id} ({rule.source}): {rule.title}\n")
-    from .privacy import masker_for
-
     pipeline = CallPipeline(Annotator(), engine, observer=explainer, masker=masker_for(_masking(args)))
     for _ in pipeline.run(source.items(), audio_s=source.audio_s):
         while explainer.lines:
