@@ -22,6 +22,12 @@ from rapport_assist.types import Speaker, Utterance, Word
 MASK = masker_for(True)
 
 
+@pytest.fixture(autouse=True)
+def _own_settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The saved settings of whoever runs the tests (masking turned off?) play no part."""
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "own-config"))
+
+
 # ------------------------------------------------------------------ the default list, pattern by pattern
 
 
@@ -136,6 +142,16 @@ def test_a_team_adds_replaces_and_switches_off_entries(tmp_path: Path) -> None:
     assert masker.mask_text("my date of birth is March 5th, 1984") == "my date of birth is March 5th, 1984"
     assert masker.mask_text("nil nil one two three four") == "# # # # # #"
     assert masker.identity != MASK.identity  # a changed list changes the cache key
+
+
+def test_the_cache_key_follows_the_masking_list(tmp_path: Path) -> None:
+    from rapport_assist.qa.runner import QaSettings
+
+    masked = QaSettings(tmp_path, tmp_path, ())
+    assert masked.cache_mask_identity == masked.mask_list.fingerprint == MASK.identity  # type: ignore[union-attr]
+    assert QaSettings(tmp_path, tmp_path, (), cache_unmasked=True).cache_mask_identity == "unmasked"
+    off = QaSettings(tmp_path, tmp_path, (), mask_list=None)
+    assert off.cache_mask_identity == "unmasked" and off.mask_identity == "off" != masked.mask_identity
 
 
 def test_the_team_list_is_found_in_the_config_folder_and_by_env(tmp_path: Path) -> None:
