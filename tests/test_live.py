@@ -31,7 +31,7 @@ DEMO = Path(__file__).resolve().parents[1] / "src" / "rapport_assist" / "data" /
     ("my card is 4111 1111 1111 1234", "my card is #### #### #### 1234"),
     ("4111-1111-1111-1234.", "####-####-####-1234."),
     ("number is 4,111,111,111,111, 7,234.", "number is #,###,###,###,###, 7,234."),
-    ("account 12345678 please", "account ####5678 please"),
+    ("account 12345678 please", "account ######## please"),  # the last 4 shown only when 5+ are hidden
     ("at 5 pm for $200 in 2026, order 12345", "at 5 pm for $200 in 2026, order 12345"),
 ])
 def test_mask_digits(text: str, masked: str) -> None:

@@ -20,7 +20,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from spacy.language import Language
     from spacy.tokens import Doc
 
-_WORD_RE = re.compile(r"[A-Za-z0-9']+")
+_WORD_RE = re.compile(r"[A-Za-z0-9'#]+")  # '#': a masked digit or letter (privacy.py) still counts as said
 _Other = TypeVar("_Other")  # timeline items that are not utterances (status, activity marks)
 
 

@@ -66,7 +66,20 @@ def _add_engine_options(p: argparse.ArgumentParser, terminal_only: str = "") -> 
     p.add_argument("--out", type=Path, metavar="FILE",
                    help=f"also write every event to FILE as JSONL, as it happens (replay: into FILE.partial, "
                         f"renamed to FILE when the call ends; never over an input){when}")
+    _add_mask_option(p)
     p.add_argument("--debug", action="store_true", help="show tracebacks")
+
+
+def _add_mask_option(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--no-mask", action="store_true",
+                   help="show card numbers, SSNs, phone numbers, e-mails... unmasked (default: masked; README 'Privacy')")
+
+
+def _masking(args: argparse.Namespace) -> bool:
+    """Mask personal data: yes unless --no-mask or the saved setting says no."""
+    from .privacy import saved_masking
+
+    return not getattr(args, "no_mask", False) and saved_masking()
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -123,7 +136,6 @@ def build_parser() -> argparse.ArgumentParser:
     lv.add_argument("--record", type=Path, metavar="DIR", help="save the call's event log (JSONL) in DIR")
     lv.add_argument("--record-audio", action="store_true",
                     help="with --record: also save the call audio as a stereo WAV (agent left, customer right)")
-    lv.add_argument("--no-mask", action="store_true", help="show long digit strings (card numbers) unmasked")
     lv.add_argument("--seconds", type=float, metavar="S", help="end the call after S seconds")
     lv.add_argument("--no-save", action="store_true", help="do not save these choices as the new defaults")
     _add_engine_options(lv)
@@ -152,6 +164,7 @@ def build_parser() -> argparse.ArgumentParser:
     xp.add_argument("input", type=Path, help="transcript .jsonl (or a recording: agent left, customer right)")
     xp.add_argument("--rule", required=True, metavar="ID", help="the rule to trace")
     _add_corpus_options(xp)
+    _add_mask_option(xp)
     xp.add_argument("--debug", action="store_true", help="show tracebacks")
     sp = rsub.add_parser("schema", help="print the JSON Schema of rule files (for editor autocompletion)")
     sp.add_argument("--debug", action="store_true", help="show tracebacks")
@@ -176,6 +189,7 @@ def build_parser() -> argparse.ArgumentParser:
     dfp.add_argument("--format", choices=("text", "json"), default="text", help="what to print (default: text)")
     dfp.add_argument("--show", type=int, default=20, metavar="N", help="changes to list per rule (default: 20)")
     _add_corpus_options(dfp)
+    _add_mask_option(dfp)
     dfp.add_argument("--debug", action="store_true", help="show tracebacks")
     _add_eval_parser(sub)
     _add_qa_parser(sub)
@@ -217,6 +231,10 @@ def _add_qa_parser(sub) -> None:
                     help="recognize each call on its own (default: short calls share recognition windows, which is "
                          "faster; a call's words then depend a little on the calls beside it)")
     _add_corpus_options(qp)
+    _add_mask_option(qp)
+    qp.add_argument("--cache-unmasked", action="store_true",
+                    help="keep recognized text unmasked in the transcript cache, so a changed masking list needs no "
+                         "new recognition (outputs are still masked)")
     qp.add_argument("--debug", action="store_true", help="show tracebacks")
 
 
@@ -335,6 +353,7 @@ def _replay(args: argparse.Namespace, spec, stdout: IO[str], stderr: IO[str]) ->
     from .annotate import Annotator
     from .pipeline import CallPipeline
     from .assist import event_time
+    from .privacy import masker_for
     from .sources import open_replay
 
     out = getattr(args, "out", None)
@@ -344,7 +363,7 @@ def _replay(args: argparse.Namespace, spec, stdout: IO[str], stderr: IO[str]) ->
         refuse_overwrite(out.with_name(out.name + ".partial"), inputs, "--out's partial file")
     engine = _load_engine(args)  # rule errors before any work
     source = open_replay(spec, _recognizer_factory(args))
-    pipeline = CallPipeline(Annotator(), engine)
+    pipeline = CallPipeline(Annotator(), engine, masker=masker_for(_masking(args)))
     sinks: list[EventSink] = [JsonlSink(stdout, "stdout") if args.format == "jsonl" else TextSink(stdout, "stdout")]
     partial = None
     if out is not None:
@@ -469,7 +488,7 @@ def _live_command(args: argparse.Namespace, stdout: IO[str], stderr: IO[str]) ->
                                      compute_type=args.compute_type, cpu_threads=args.threads),
         rule_paths=tuple(_rule_paths(args)), record_to=record,
         record_audio=args.record_audio or (saved.record_audio and args.record is None and record is not None),
-        mask_digits=not args.no_mask and saved.mask_digits,
+        mask_digits=not args.no_mask and saved.mask_digits,  # personal data masked by the pipeline
     )
     if not args.no_save:
         try:
@@ -478,8 +497,7 @@ def _live_command(args: argparse.Namespace, stdout: IO[str], stderr: IO[str]) ->
                                  model=args.model or saved.model))
         except RapportError as exc:
             stderr.write(f"rapport-assist: warning: {exc.one_line()}\n")
-    sinks: list[EventSink] = [JsonlSink(stdout, "stdout", mask=False) if args.format == "jsonl"
-                              else TextSink(stdout, "stdout", mask=False)]
+    sinks: list[EventSink] = [JsonlSink(stdout, "stdout") if args.format == "jsonl" else TextSink(stdout, "stdout")]
     out_handle = None
     if args.out is not None:
         refuse_overwrite(args.out, _rule_files(_rule_paths(args)))
@@ -487,7 +505,7 @@ def _live_command(args: argparse.Namespace, stdout: IO[str], stderr: IO[str]) ->
             out_handle = args.out.open("a", encoding="utf-8")
         except OSError as exc:
             raise OutputError(f"cannot create {args.out}: {exc.strerror}", "check the folder exists and is writable") from None
-        sinks.append(JsonlSink(out_handle, str(args.out), mask=False))
+        sinks.append(JsonlSink(out_handle, str(args.out)))
     ended = threading.Event()
     failures: list[RapportError] = []
 
@@ -555,6 +573,7 @@ def default_workers() -> int:
 
 
 def _qa_settings(args: argparse.Namespace, out_dir: Path, workers: int):
+    from .privacy import default_mask_list
     from .qa.cache import default_cache_dir
     from .qa.runner import QaSettings
 
@@ -568,7 +587,9 @@ def _qa_settings(args: argparse.Namespace, out_dir: Path, workers: int):
                       rule_paths=tuple(p.resolve() for p in rules), model_dir=Path(args.model) if args.model else None,
                       compute_type=args.compute_type, threads=threads, batch=not args.no_batch,
                       report=not getattr(args, "no_report", False),
-                      pack_calls=not getattr(args, "no_pack_calls", False))
+                      pack_calls=not getattr(args, "no_pack_calls", False),
+                      mask_list=default_mask_list() if _masking(args) else None,
+                      cache_unmasked=getattr(args, "cache_unmasked", False))
 
 
 def _check_qa_out(out: Path, inputs: Sequence[Path]) -> None:
@@ -783,6 +804,7 @@ def _explain_timeline(args: argparse.Namespace, stderr: IO[str]):
 def _explain(args: argparse.Namespace, stdout: IO[str], stderr: IO[str]) -> int:
     from .annotate import Annotator
     from .pipeline import CallPipeline
+    from .privacy import masker_for
     from .rules import RuleEngine, load_rules
     from .rules.explain import RuleExplainer
     from .sources import TRANSCRIPT_READ_AHEAD, ReplayInput, Timeline, open_replay
@@ -803,7 +825,8 @@ def _explain(args: argparse.Namespace, stdout: IO[str], stderr: IO[str]) -> int:
         timeline = _explain_timeline(args, stderr)
         items, audio_s = Timeline(iter(timeline.items), TRANSCRIPT_READ_AHEAD), timeline.audio_s
     stdout.write(f"rule {rule.id} ({rule.source}): {rule.title}\n")
-    for _ in CallPipeline(Annotator(), engine, observer=explainer).run(items, audio_s=audio_s):
+    pipeline = CallPipeline(Annotator(), engine, observer=explainer, masker=masker_for(_masking(args)))
+    for _ in pipeline.run(items, audio_s=audio_s):
         while explainer.lines:
             stdout.write(explainer.lines.pop(0) + "\n")
     while explainer.lines:
@@ -839,7 +862,8 @@ def _sidebar(args: argparse.Namespace, stdout: IO[str], stderr: IO[str], environ
         rules=_rule_paths(args), qa=args.qa, demo=args.demo,
         speed=parse_speed(args.speed) if args.speed else None, style=args.style,
         model_dir=Path(args.model) if args.model else None, compute_type=args.compute_type, threads=args.threads,
-        exit_when_ready=args.exit_when_ready, settings_path=args.settings, feedback_path=args.feedback)
+        exit_when_ready=args.exit_when_ready, settings_path=args.settings, feedback_path=args.feedback,
+        mask=_masking(args))
     return run_sidebar(options, stdout, stderr)
 
 

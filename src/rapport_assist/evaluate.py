@@ -332,7 +332,8 @@ def run_conversations(conversations: Sequence[Conversation], ruleset: RuleSet, a
     for conv, annotated, spent in _annotated_calls(conversations, annotator, batch, skip):
         annotate_s += spent
         started = time.perf_counter()
-        pipeline = CallPipeline(_Preannotated(annotator.nlp, annotated), engine, tracker)
+        # no masking: the utterances were annotated beforehand, as labelled (audio comes masked from the cache)
+        pipeline = CallPipeline(_Preannotated(annotator.nlp, annotated), engine, tracker, masker=None)
         items = conv.timeline if conv.timeline is not None else conv.utterances
         nudges = tuple(e for e in pipeline.run(items, audio_s=conv.audio_s) if isinstance(e, Nudge))
         rules_s += time.perf_counter() - started

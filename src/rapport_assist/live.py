@@ -47,7 +47,6 @@ from .capture import (AudioDevice, Capture, CaptureOpener, DeviceChoice, StreamR
 from .endpoint import FRAME_SAMPLES, Endpointer, EndpointerOptions
 from .errors import RapportError
 from .output import JsonlSink
-from .privacy import mask_event
 from .recognizer import Recognizer, RecognizerOptions, normalize_text
 from .types import (CallSummary, Event, SpeechActivity, SpeechSegment, Speaker, Status, Tick, Utterance)
 
@@ -67,7 +66,7 @@ class LiveSettings:
     rule_paths: tuple[Path, ...] = ()
     record_to: Path | None = None  # folder for this call's event log (and WAV with record_audio)
     record_audio: bool = False
-    mask_digits: bool = True
+    mask_digits: bool = True  # mask personal data (privacy.py; the name is the saved setting's)
     tick_s: float = 0.25  # how often the clock ticks when nothing else happens
     device_timeout_s: float = 2.0  # no audio from a running device this long: it is gone
     retry_s: float = 2.0  # how often a lost device is reopened
@@ -275,8 +274,7 @@ class LiveCall:
     # ------------------------------------------------------------ events and records
 
     def _emit(self, event: Event) -> None:
-        if self.settings.mask_digits:
-            event = mask_event(event)
+        # utterances were masked by the pipeline's first stage, before anything was made from them
         if self._log is not None:
             try:
                 self._log.write(event)
@@ -307,7 +305,7 @@ class LiveCall:
                 stamp = datetime.now().strftime(f"call-%Y%m%d-%H%M%S-{n}")
             self.log_path = folder / f"{stamp}.jsonl"
             self._log_handle = self.log_path.open("a", encoding="utf-8")
-            self._log = JsonlSink(self._log_handle, str(self.log_path), mask=False)  # masked before it
+            self._log = JsonlSink(self._log_handle, str(self.log_path))
             if self.settings.record_audio:
                 self.wav_path = folder / f"{stamp}.wav"
                 self._recorder = _StereoRecorder(self.wav_path)
@@ -641,10 +639,11 @@ class LiveCall:
     def _pipeline_loop(self) -> None:
         from .annotate import Annotator
         from .pipeline import CallPipeline
+        from .privacy import masker_for
 
         try:
             annotator = self._annotator or Annotator()
-            pipeline = CallPipeline(annotator, self._engine)
+            pipeline = CallPipeline(annotator, self._engine, masker=masker_for(self.settings.mask_digits))
             for event in pipeline.run(self._timeline(), read_ahead=1):
                 if isinstance(event, Utterance):
                     queued, rec_start, rec_end = self._pending_times

@@ -1,9 +1,8 @@
 """Event sinks: a readable transcript for people, JSONL for machines.
 
 Both write each event as it happens and flush, so an interrupted replay keeps everything
-produced so far. A failed write (disk full, closed pipe) raises OutputError. Long digit strings
-(card and account numbers) are masked unless the sink is made with ``mask=False``
-(``privacy.mask_digits``).
+produced so far. A failed write (disk full, closed pipe) raises OutputError. Sinks write events
+as they are: personal data was masked before (``CallPipeline``'s masking stage, ``privacy.py``).
 """
 
 from __future__ import annotations
@@ -13,7 +12,6 @@ import json
 from typing import IO, Protocol
 
 from .errors import OutputClosed, OutputError
-from .privacy import mask_event
 from .types import CallSummary, DeadAir, Event, Nudge, Status, TalkOver, ToneChange, Utterance
 
 
@@ -27,15 +25,11 @@ def format_clock(t_s: float) -> str:
 
 
 class _StreamSink:
-    def __init__(self, stream: IO[str], name: str, mask: bool = True) -> None:
+    def __init__(self, stream: IO[str], name: str) -> None:
         self.stream = stream
         self.name = name
-        self.mask = mask
 
     def write(self, event: Event) -> None:
-        self._write(mask_event(event) if self.mask else event)
-
-    def _write(self, event: Event) -> None:
         raise NotImplementedError
 
     def _emit(self, text: str) -> None:
@@ -52,7 +46,7 @@ class _StreamSink:
 class JsonlSink(_StreamSink):
     """One JSON object per event and line (schema in README.md, 'Event log')."""
 
-    def _write(self, event: Event) -> None:
+    def write(self, event: Event) -> None:
         self._emit(json.dumps(event.to_json(), ensure_ascii=False) + "\n")
 
 
@@ -62,7 +56,7 @@ SEVERITY_MARK = {"high": "!!!", "medium": "!! ", "low": "!  "}
 class TextSink(_StreamSink):
     """A transcript with speaker and time, nudges inline under the utterance that fired them."""
 
-    def _write(self, event: Event) -> None:
+    def write(self, event: Event) -> None:
         if isinstance(event, Utterance):
             conf = "" if event.confidence is None else f"  ({event.confidence:.0%})"
             self._emit(f"[{format_clock(event.start_s)}] {event.speaker.value.upper():<8} {event.text}{conf}\n")
@@ -89,6 +83,10 @@ class TextSink(_StreamSink):
             speed = ""
             if event.audio_s and event.processing_s:
                 speed = f"; {event.audio_s / event.processing_s:.1f}× real time"
+            if event.masking is not None:
+                speed += ("; personal data masked" + (f" in {event.masked_utterances} utterance(s)"
+                                                      if event.masked_utterances else "")
+                          if event.masking else "; masking off")
             self._emit(
                 f"-- call end at {format_clock(event.duration_s)}: {event.utterances} utterances, "
                 f"{event.nudges} nudges ({rules}){speed}\n"

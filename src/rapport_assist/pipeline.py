@@ -1,11 +1,17 @@
 """The call pipeline, shared by replay, batch QA and (later) live capture.
 
-    timeline ──► annotator (spaCy) ──► conversation signals ──► rule engine ──► events
+    timeline ──► masking ──► annotator (spaCy) ──► conversation signals ──► rule engine ──► events
 
 ``CallPipeline.run`` is a generator: it yields each ``Utterance`` as it lands (with its
 signals), the signal events (dead air, talk-over, tone changes) and ``Nudge`` events it
 triggers right after it, ``Status`` events from the source, and one ``CallSummary`` at the
 end. Consumers (the terminal printer, the JSONL log, the sidebar) only read events.
+
+Masking (``privacy.Masker``) is the first stage: every utterance is masked (text and words)
+before spaCy, the signals and the rules see it, so every event, and everything made from the
+events (logs, reports, cards, feedback, explain traces), holds only masked text. It is on by
+default (the saved setting ``mask_digits``, on unless turned off); ``masker=None`` turns it off.
+The ``CallSummary`` records which it was.
 
 Timers: dead air fires from the call clock that every timed item moves (a replay notices a
 silence at the next item; the ``DeadAir`` event is the same). Live capture also puts ``Tick``
@@ -25,6 +31,7 @@ from collections import Counter
 from typing import Iterable, Iterator, Protocol
 
 from .annotate import AnnotatedUtterance, Annotator
+from .privacy import MASK_CHAR, Masker, masker_for, saved_masking
 from .rules import RuleEngine
 from .signals import SignalTracker
 from .sources import Timeline
@@ -42,15 +49,21 @@ class StepObserver(Protocol):
     def after_event(self, event: SignalEvent, outputs: list[Nudge]) -> None: ...
 
 
+DEFAULT_MASKING = object()  # CallPipeline's default: the saved masking choice (on unless turned off)
+
+
 class CallPipeline:
     """Runs one call at a time through annotation and rules."""
 
     def __init__(self, annotator: Annotator, engine: RuleEngine, tracker: SignalTracker | None = None,
-                 observer: StepObserver | None = None) -> None:
+                 observer: StepObserver | None = None, masker: "Masker | None | object" = DEFAULT_MASKING) -> None:
         self.annotator = annotator
         self.engine = engine
         self.tracker = tracker or SignalTracker(engine.ruleset, compiler=engine.compiler)
         self.observer = observer
+        if masker is DEFAULT_MASKING:
+            masker = masker_for(saved_masking())
+        self.masker: Masker = masker if isinstance(masker, Masker) else Masker(None)
 
     def run(self, source: Iterable[Utterance | Status | SpeechActivity | Tick], audio_s: float | None = None,
             read_ahead: int | None = None) -> Iterator[Event]:
@@ -67,6 +80,7 @@ class CallPipeline:
         self.engine.start_call()
         self.tracker.start_call(audio_s)
         n_utterances = 0
+        n_masked = 0
         last_end_s = 0.0
         by_rule: Counter[str] = Counter()
 
@@ -92,7 +106,8 @@ class CallPipeline:
             yield from with_rules(self.tracker.tick(now_s))
 
         skip = self.annotator.skipping(self.engine.ruleset.needs_entities)
-        for item in self.annotator.annotate_timeline(source, read_ahead, skip):
+        items = self.masker.timeline(source)
+        for item in self.annotator.annotate_timeline(items, read_ahead, skip):
             if isinstance(item, Status):
                 yield item
                 continue
@@ -103,6 +118,8 @@ class CallPipeline:
                 yield from with_rules(self.tracker.on_activity(item))
                 continue
             n_utterances += 1
+            if self.masker.enabled and MASK_CHAR in item.utterance.text:
+                n_masked += 1
             last_end_s = max(last_end_s, item.utterance.end_s)
             annotated, signal_events = self.tracker.on_utterance(item)
             yield from with_rules([e for e in signal_events if isinstance(e, DeadAir)])  # the silence came first
@@ -129,4 +146,6 @@ class CallPipeline:
             nudges_by_rule=dict(by_rule),
             audio_s=audio_s,
             processing_s=time.perf_counter() - started,
+            masking=self.masker.enabled,
+            masked_utterances=n_masked,
         )

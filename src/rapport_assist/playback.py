@@ -242,18 +242,23 @@ def with_speech_marks(events: Iterable[Event]) -> Iterator[object]:
 
 
 def pipeline_events(spec: "ReplayInput", ruleset: "RuleSet", recognizer_factory: Callable[[], object],
-                    annotator_factory: Callable[[], "Annotator"] | None = None) -> Callable[[], Iterator[Event]]:
-    """``make_events`` for ``ReplayCall``: ``spec`` through the call pipeline with ``ruleset``."""
+                    annotator_factory: Callable[[], "Annotator"] | None = None,
+                    mask: bool | None = None) -> Callable[[], Iterator[Event]]:
+    """``make_events`` for ``ReplayCall``: ``spec`` through the call pipeline with ``ruleset``,
+    personal data masked (``mask``; default: the saved choice, on unless turned off)."""
 
     def make() -> Iterator[Event]:
         from .annotate import Annotator
-        from .pipeline import CallPipeline
+        from .pipeline import DEFAULT_MASKING, CallPipeline
+        from .privacy import masker_for
         from .rules import RuleEngine
         from .sources import open_replay
 
         source = open_replay(spec, recognizer_factory)
         annotator = annotator_factory() if annotator_factory is not None else Annotator()
-        yield from CallPipeline(annotator, RuleEngine(ruleset)).run(source.items(), audio_s=source.audio_s)
+        masker = DEFAULT_MASKING if mask is None else masker_for(mask)
+        yield from CallPipeline(annotator, RuleEngine(ruleset), masker=masker).run(source.items(),
+                                                                                   audio_s=source.audio_s)
 
     return make
 

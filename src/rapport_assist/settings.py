@@ -40,7 +40,7 @@ class SavedChoices:
     model: str | None = None
     record_dir: str | None = None
     record_audio: bool = False
-    mask_digits: bool = True
+    mask_digits: bool = True  # mask personal data in every command (privacy.py); false: as --no-mask
     problem: str | None = field(default=None, compare=False)  # why the file was not used, if it was not
 
     def to_json(self) -> dict[str, Any]:

@@ -326,6 +326,8 @@ class CallSummary:
     nudges_by_rule: dict[str, int] = field(default_factory=dict)
     audio_s: float | None = None
     processing_s: float | None = None
+    masking: bool | None = None  # whether personal data was masked (None: not said)
+    masked_utterances: int = 0  # utterances holding masked data
 
     def to_json(self) -> dict[str, Any]:
         d: dict[str, Any] = {
@@ -339,6 +341,10 @@ class CallSummary:
             d["audio"] = round(self.audio_s, 3)
         if self.processing_s is not None:
             d["processing"] = round(self.processing_s, 3)
+        if self.masking is not None:
+            d["masking"] = "on" if self.masking else "off"
+            if self.masking:
+                d["masked_utterances"] = self.masked_utterances
         return d
 
 

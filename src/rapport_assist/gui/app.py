@@ -41,6 +41,7 @@ class SidebarOptions:
     exit_when_ready: bool = False
     settings_path: Path | None = None  # an .ini file instead of the user's settings (tests, screenshots)
     feedback_path: Path | None = None
+    mask: bool = True  # mask personal data in everything shown and logged (privacy.py; --no-mask)
     warm_up: bool = True
     argv: list[str] = field(default_factory=list)
 
@@ -198,8 +199,8 @@ class AppBackend(QObject):
 
     def make_replay(self, path: Path, speed: float) -> ReplayCall:
         spec = ReplayInput(path=path)
-        return ReplayCall(pipeline_events(spec, self._ruleset(), self.recognizer, self.annotator), speed=speed,
-                          label=path.name)
+        return ReplayCall(pipeline_events(spec, self._ruleset(), self.recognizer, self.annotator,
+                                          mask=self.options.mask), speed=speed, label=path.name)
 
     def make_live(self, prefs: Prefs) -> Any:
         """A ``live.LiveCall`` (the live-capture branch's API) on the saved devices, sharing the
@@ -224,7 +225,7 @@ class AppBackend(QObject):
                 agent=DeviceChoice.parse(mic), customer=DeviceChoice.parse(customer) if customer else None,
                 recognizer=RecognizerOptions(model_dir=self.options.model_dir, compute_type=self.options.compute_type,
                                              cpu_threads=self.options.threads),
-                rule_paths=tuple(self.options.rules), record_to=data_dir() / "calls")
+                rule_paths=tuple(self.options.rules), record_to=data_dir() / "calls", mask_digits=self.options.mask)
             self._live_call = live.LiveCall(settings, recognizer=self.recognizer(),  # type: ignore[attr-defined]
                                             engine=RuleEngine(self._ruleset()), annotator=self.annotator())
             return self._live_call

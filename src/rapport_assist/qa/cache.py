@@ -10,6 +10,10 @@ The key is the sha256 of: the cache format, the audio files' bytes with the role
 (stereo/agent/customer, channel order), the model's identity (its files' content), and every
 recognizer and endpointer setting. Changing any of them misses the cache; renaming or
 moving a file does not.
+
+The text is stored masked (``privacy.py``), unless ``QaSettings.cache_unmasked`` (``qa
+--cache-unmasked``) or masking is off; the key holds which (the masking list's fingerprint,
+"unmasked"), so a changed masking list misses the cache and the calls are recognized again.
 """
 
 from __future__ import annotations

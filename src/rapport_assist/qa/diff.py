@@ -144,8 +144,12 @@ def diff_rules(calls: Sequence[CallInput], old_paths: Sequence[Path], new_paths:
     n_calls = 0
     if not calls:
         return DiffReport(0, rules, errors, compare_lexicons(old_set, new_set))
+    from ..privacy import Masker
+
     annotator = Annotator()
-    old_pipe, new_pipe = CallPipeline(annotator, RuleEngine(old_set)), CallPipeline(annotator, RuleEngine(new_set))
+    masker = Masker(settings.mask_list)
+    old_pipe = CallPipeline(annotator, RuleEngine(old_set), masker=masker)
+    new_pipe = CallPipeline(annotator, RuleEngine(new_set), masker=masker)
     for call, timeline in call_timelines(calls, settings, on_error=lambda c, why: errors.append((c.id, why))):
         n_calls += 1
         found = []

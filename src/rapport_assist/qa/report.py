@@ -312,6 +312,8 @@ def render_report(call: CallInput, events: Sequence[dict[str, Any]], stats: Call
     statuses = [e for e in events if e.get("type") == "status" and e.get("level") in ("warning", "error")]
     notes = "".join(f'<p class="status">{_esc(s["message"])}</p>' for s in statuses)
     files = " + ".join(str(f) for f in call.files)
+    end = next((e for e in reversed(events) if e.get("type") == "call_end"), {})
+    masking = {"on": " · personal data masked", "off": " · masking off (--no-mask)"}.get(end.get("masking"), "")
     by_rule = "".join(f"<tr><td>{_esc(k)}</td><td>{v}</td></tr>" for k, v in stats.nudges_by_rule.items())
     legend = ('<div class="legend"><span><i style="background:#2f6fb3"></i>agent</span>'
               '<span><i style="background:#c2571a"></i>customer</span>'
@@ -326,7 +328,7 @@ def render_report(call: CallInput, events: Sequence[dict[str, Any]], stats: Call
     return f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
 <title>QA report — {_esc(call.id)}</title><style>{_CSS}</style></head>
-<body><header><h1>Call {_esc(call.id)}</h1><div class="sub">{_esc(call.kind)} · {_esc(files)}</div></header>
+<body><header><h1>Call {_esc(call.id)}</h1><div class="sub">{_esc(call.kind)} · {_esc(files)}{masking}</div></header>
 <main>
 <section><h2>Call statistics</h2>{stats_html(stats)}{notes}</section>
 <section><h2>Timeline</h2>{timeline_svg(events, stats.duration_s)}{legend}</section>

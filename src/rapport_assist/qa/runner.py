@@ -32,6 +32,7 @@ from typing import Any, Callable, Iterable, Sequence
 from ..endpoint import EndpointerOptions
 from ..errors import RapportError, UsageError
 from ..fileio import write_atomic
+from ..privacy import MaskList, Masker, default_mask_list
 from .cache import CachedTimeline, TranscriptCache, call_key, settings_identity
 from .inputs import CallInput
 from .stats import CallStats, call_stats
@@ -53,6 +54,19 @@ class QaSettings:
     endpointer: EndpointerOptions = field(default_factory=EndpointerOptions)
     report: bool = True
     pack_calls: bool = True  # recognize short calls together, in shared windows (see ``group_tasks``)
+    # what to mask (privacy.py), read once where the run starts; None: masking off (--no-mask)
+    mask_list: MaskList | None = field(default_factory=default_mask_list)
+    cache_unmasked: bool = False  # keep recognized text unmasked in the cache (outputs are still masked)
+
+    @property
+    def mask_identity(self) -> str:
+        """What masking does to the outputs (part of each finished call's key)."""
+        return self.mask_list.fingerprint if self.mask_list is not None else "off"
+
+    @property
+    def cache_mask_identity(self) -> str:
+        """What masking does to the cached text (part of the cache key)."""
+        return "unmasked" if self.cache_unmasked or self.mask_list is None else self.mask_list.fingerprint
 
     def recognizer_options(self):
         from ..recognizer import RecognizerOptions
@@ -105,7 +119,8 @@ class _Worker:
 
         self.settings = settings
         self.ruleset = load_rules(list(settings.rule_paths))
-        self.pipeline = CallPipeline(Annotator(), RuleEngine(self.ruleset))
+        self.masker = Masker(settings.mask_list)
+        self.pipeline = CallPipeline(Annotator(), RuleEngine(self.ruleset), masker=self.masker)
         self.cache = TranscriptCache(settings.cache_dir)
         self._recognizer = None
         self.lock = threading.Lock()  # a Dask worker may run several tasks in threads: one call at a time
@@ -125,7 +140,7 @@ _WORKERS_LOCK = threading.Lock()
 
 def _worker_for(settings: QaSettings) -> _Worker:
     key = (settings.rule_paths, settings.model_dir, settings.compute_type, settings.threads, settings.batch,
-           settings.endpointer, str(settings.cache_dir))
+           settings.endpointer, str(settings.cache_dir), settings.mask_list, settings.cache_unmasked)
     with _WORKERS_LOCK:
         worker = _WORKERS.get(key)
         if worker is None:
@@ -136,8 +151,10 @@ def _worker_for(settings: QaSettings) -> _Worker:
 def recognition_identity(settings: QaSettings) -> dict[str, Any]:
     from ..models import resolve_whisper_model_dir
 
-    return settings_identity(resolve_whisper_model_dir(settings.model_dir), settings.compute_type,
-                             settings.recognizer_options(), settings.endpointer, settings.batch)
+    identity = settings_identity(resolve_whisper_model_dir(settings.model_dir), settings.compute_type,
+                                 settings.recognizer_options(), settings.endpointer, settings.batch)
+    identity["mask"] = settings.cache_mask_identity  # a changed masking list misses the cache
+    return identity
 
 
 def done_key(transcript_key: str, rules_digest: str) -> str:
@@ -168,8 +185,12 @@ def recognize_alone(call: CallInput, key: str, worker: _Worker) -> CachedTimelin
 
 
 def _cache_timeline(call: CallInput, key: str, source: Any, worker: _Worker) -> CachedTimeline:
-    """A recognized replay source as a timeline, kept in the transcript cache under ``key``."""
-    timeline = CachedTimeline(tuple(source.items()), source.audio_s)
+    """A recognized replay source as a timeline, kept in the transcript cache under ``key`` (masked,
+    unless the user keeps an unmasked cache)."""
+    items = source.items()
+    if not worker.settings.cache_unmasked:
+        items = worker.masker.timeline(items)
+    timeline = CachedTimeline(tuple(items), source.audio_s)
     worker.cache.put(key, timeline, {"call": call.id, "files": [str(f) for f in call.files]})
     return timeline
 
@@ -358,7 +379,7 @@ class Task:
 
 def plan(calls: Sequence[CallInput], settings: QaSettings, force: bool = False) -> tuple[list[Task], list[CallOutcome]]:
     """Split ``calls`` into tasks to run and outcomes already known (finished before, or unreadable)."""
-    rules_digest = rules_fingerprint(settings.rule_paths)
+    rules_digest = rules_fingerprint(settings.rule_paths) + ":mask=" + settings.mask_identity
     identity = recognition_identity(settings) if any(not c.spec.is_transcript for c in calls) else {}
     todo: list[Task] = []
     known: list[CallOutcome] = []

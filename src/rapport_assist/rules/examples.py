@@ -80,7 +80,7 @@ def _run_one(engine: RuleEngine, tracker: "SignalTracker", annotator: Annotator,
     from ..pipeline import CallPipeline
 
     utterances = example_utterances(example)
-    pipeline = CallPipeline(annotator, engine, tracker)
+    pipeline = CallPipeline(annotator, engine, tracker, masker=None)  # examples are rule text, not call data
     fired = [e.utterance_index for e in pipeline.run(utterances)
              if isinstance(e, (Nudge, RecordItem)) and e.rule == rule.id]
     source = str(example.loc)
