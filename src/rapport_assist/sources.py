@@ -306,11 +306,14 @@ class CallSegments:
     """A call's speech segments, endpointed block by block, as ``TimelineEntry``s in call order
     (the order ``recognize_segments`` sorts a whole call's segments into).
 
-    Each side runs through its own streaming ``Endpointer``. A segment is handed on once no
-    side can still produce one that starts earlier (each endpointer's ``horizon_s``), so at any
-    moment this holds one block, each endpointer's open utterance, and the segments closed
-    within the longest open utterance of the other side. ``peak_held_s`` records the most audio
-    held at once (seconds, all sides together), for tests and benchmarks.
+    Each side runs through its own streaming ``Endpointer``. A segment's start or end is handed
+    on once no side can still produce a segment that starts earlier (each endpointer's
+    ``horizon_s``; an end at exactly the horizon waits, as a part that continues a force-cut
+    utterance starts there and comes first). So at any moment this holds one block and, per
+    side, at most the open utterance and a force-cut part before it: at most
+    ``4 * max_utterance_s`` of audio (plus a block and the padding) on a two-sided call,
+    whatever its length. ``peak_held_s`` records the most audio held at once (seconds, all
+    sides together), for tests and benchmarks.
     """
 
     def __init__(self, audio: CallAudio, options: "EndpointerOptions", block_s: float = REPLAY_BLOCK_S) -> None:
