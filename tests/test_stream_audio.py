@@ -149,3 +149,30 @@ def test_a_long_recording_is_endpointed_holding_a_bounded_amount_of_audio(tmp_pa
     assert 0 < stream.peak_held_s <= bound_s, (stream.peak_held_s, speech_s)
     assert max(block_sizes) == STREAM_RATE_HZ // 2
     assert audio.duration_s == pytest.approx(total_s, abs=0.01)
+
+
+def test_two_files_of_different_lengths_and_a_mixed_down_side(tmp_path: Path, speak, write_audio) -> None:
+    """A pair streams in step until the shorter file ends; a stereo file given for one side is
+    mixed down block by block, as the whole-file path mixed it."""
+    agent_voice = _call_with_turns(speak, [(0, "Good morning, you are through to billing.")], 0.8, 12.0)[0]
+    customer_voice = _call_with_turns(speak, [(1, "I was charged twice for one order.")], 1.5, 20.0)
+    customer_stereo = np.stack([customer_voice[1], 0.5 * customer_voice[1]])
+    agent = write_audio(tmp_path / "agent.wav", agent_voice[None], STREAM_RATE_HZ)
+    customer = write_audio(tmp_path / "customer.flac", customer_stereo, STREAM_RATE_HZ, "flac")
+    spec = ReplayInput(agent_path=agent, customer_path=customer)
+    audio = CallAudio(spec)
+    assert [n.code for n in audio.notes] == ["downmixed"]
+    assert audio.duration_s == pytest.approx(20.0, abs=0.01)
+    streamed = [(t, end, seg.speaker.value, seg.start_s, seg.end_s)
+                for t, end, seg, _ in CallSegments(audio, EndpointerOptions())]
+    mixed = np.mean(np.stack(decode_channels(customer).channels), axis=0).astype(np.float32)
+    segments = [s for speaker, samples in ((Speaker.AGENT, decode_channels(agent).channels[0]),
+                                           (Speaker.CUSTOMER, mixed))
+                for s in endpoint_channel(speaker, samples, EndpointerOptions())]
+    order = sorted([(s.start_s, 0, s.start_s, i) for i, s in enumerate(segments)]
+                   + [(s.end_s, 1, s.start_s, i) for i, s in enumerate(segments)])
+    expected = [(t, bool(end), segments[i].speaker.value, segments[i].start_s, segments[i].end_s)
+                for t, end, _, i in order]
+    assert {s for _, _, s, _, _ in streamed} == {"agent", "customer"}
+    assert streamed == expected
+    assert max(e for _, _, _, _, e in streamed) > 12.0  # the customer goes on after the agent's file ends
