@@ -176,3 +176,40 @@ def test_two_files_of_different_lengths_and_a_mixed_down_side(tmp_path: Path, sp
     assert {s for _, _, s, _, _ in streamed} == {"agent", "customer"}
     assert streamed == expected
     assert max(e for _, _, _, _, e in streamed) > 12.0  # the customer goes on after the agent's file ends
+
+
+def test_batch_recognition_takes_the_timeline_in_chunks_of_speech() -> None:
+    """``recognized_in_chunks`` (a recognizer stand-in that names each segment): each end gets
+    its own segment's recognition, the entries keep their order, each batch but the last holds
+    at least ``chunk_s`` of speech, and a call with less speech is one batch of all its ends."""
+    from rapport_assist.sources import recognized_in_chunks, walk_timeline
+    from rapport_assist.types import Recognition, SpeechActivity, SpeechSegment, Utterance, Word
+
+    class Naming:
+        def __init__(self) -> None:
+            self.batches: list[list[float]] = []
+
+        def recognize_batch(self, segments):
+            self.batches.append([s.duration_s for s in segments])
+            return [None if s.start_s == 30.0 else
+                    Recognition(f"at {s.start_s:g}", (Word("at", s.start_s, s.end_s, 0.9),), 0.9, 0.0, -0.1)
+                    for s in segments]
+
+    segments = [SpeechSegment(Speaker.AGENT if k % 2 else Speaker.CUSTOMER, 10.0 * k, 10.0 * k + 4.0,
+                              np.zeros(4 * STREAM_RATE_HZ, np.float32)) for k in range(8)]
+    entries = sorted([(s.start_s, False, s, None) for s in segments] + [(s.end_s, True, s, None) for s in segments],
+                     key=lambda e: (e[0], e[1]))
+    recognizer = Naming()
+    chunked = list(recognized_in_chunks(iter(entries), recognizer, chunk_s=10.0))
+    assert [(t, end, seg) for t, end, seg, _ in chunked] == [(t, end, seg) for t, end, seg, _ in entries]
+    assert recognizer.batches == [[4.0] * 3, [4.0] * 3, [4.0] * 2]
+    for _, end, segment, rec in chunked:
+        assert (rec is None) if not end or segment.start_s == 30.0 else rec.text == f"at {segment.start_s:g}"
+    items = list(walk_timeline(chunked, lambda rec, _: rec))
+    utterances = [i for i in items if isinstance(i, Utterance)]
+    assert [u.index for u in utterances] == list(range(7)) and len(items) == 16
+    assert sum(1 for i in items if isinstance(i, SpeechActivity) and not i.speaking) == 1  # the one without words
+
+    whole = Naming()
+    list(recognized_in_chunks(iter(entries), whole, chunk_s=1000.0))
+    assert whole.batches == [[4.0] * 8]
