@@ -9,6 +9,13 @@ channel stays its own plane.
 Errors are one line with a fix (``InputNotFound`` for paths, ``BadInput`` for content);
 PyAV exceptions never escape. A stream that breaks after some audio decoded is returned
 with ``truncated=True`` and a ``warning`` so the good part is not lost.
+
+A long recording need not be held whole: ``probe_audio`` decodes it once to learn its exact
+length at 16 kHz and whether it breaks off (keeping nothing), and ``stream_blocks`` decodes it
+again as consecutive fixed-size blocks, so replay, ``qa`` and the QA review hold a block at a
+time instead of the file (a 2-hour stereo call is 920 MB as float32 at 16 kHz). Both passes
+run the same decoder and resampler, so the blocks put end to end are ``decode_channels``'s
+arrays, sample for sample.
 """
 
 from __future__ import annotations
@@ -16,7 +23,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Iterator
 
 import numpy as np
 
@@ -55,31 +62,92 @@ def decode_channels(path: str | os.PathLike[str]) -> DecodedAudio:
     Raises ``InputNotFound`` if the path is missing, a folder or unreadable, and ``BadInput``
     if the file is empty, not audio, or holds no decodable audio at all.
     """
-    import av
-
     path = Path(path)
-    _check_readable(path)
-    try:
-        container = av.open(str(path), mode="r")
-    except av.error.FFmpegError as exc:
-        raise BadInput(
-            f"{path} is not a recording that can be decoded ({_reason(exc)})", _FORMAT_HINT
-        ) from None
-    with container:
-        if not container.streams.audio:
-            raise BadInput(f"{path} has no audio stream", "give a recording of the call (wav, flac, mp3, ogg, m4a)")
-        stream = container.streams.audio[0]
-        source_rate_hz = int(stream.codec_context.sample_rate or 0)
-        source_channels = int(stream.codec_context.channels or 0)
-        if source_rate_hz <= 0 or source_channels <= 0:
-            raise BadInput(f"{path} has an audio stream without a sample rate or channel layout", _FORMAT_HINT)
-        planes, failure = _decode_stream(container, stream)
-
+    planes: list[np.ndarray] = []
+    with _open(path) as (source_rate_hz, source_channels, frames):
+        planes.extend(frames)
+        failure = frames.failure
     if planes:
         channels = tuple(np.ascontiguousarray(c, dtype=np.float32) for c in np.concatenate(planes, axis=1))
     else:
         channels = ()
     n_samples = channels[0].shape[0] if channels else 0
+    info = _info(path, source_rate_hz, source_channels, n_samples, failure)
+    return DecodedAudio(
+        path=path,
+        channels=channels,
+        source_rate_hz=source_rate_hz,
+        source_channels=source_channels,
+        duration_s=info.duration_s,
+        truncated=info.truncated,
+        warning=info.warning,
+    )
+
+
+@dataclass(frozen=True)
+class AudioInfo:
+    """What a full decoding pass learned about a recording, without keeping its audio:
+    ``n_samples`` per channel at 16 kHz (what decoded before any fault), and whether (and
+    why: ``warning``) decoding broke off."""
+
+    path: Path
+    source_rate_hz: int
+    source_channels: int
+    n_samples: int
+    truncated: bool = False
+    warning: str = ""
+
+    @property
+    def duration_s(self) -> float:
+        return self.n_samples / STREAM_RATE_HZ
+
+
+def probe_audio(path: str | os.PathLike[str]) -> AudioInfo:
+    """Decode ``path`` once, counting its 16 kHz samples and keeping none: the errors of
+    ``decode_channels`` (raised here, before any work on the call starts), its length and its
+    truncation, at the memory of one decoded frame."""
+    path = Path(path)
+    n_samples = 0
+    with _open(path) as (source_rate_hz, source_channels, frames):
+        for frame in frames:
+            n_samples += frame.shape[1]
+        failure = frames.failure
+    return _info(path, source_rate_hz, source_channels, n_samples, failure)
+
+
+def stream_blocks(info: AudioInfo, block_samples: int) -> Iterator[np.ndarray]:
+    """The recording ``probe_audio`` described, decoded again as float32 blocks shaped
+    ``(channels, block_samples)`` (the last one shorter), ``info.n_samples`` in all.
+
+    Holds one block and one decoded frame at a time. If the file fails before ``info.n_samples``
+    (it changed since the probe), the stream ends there; it never runs past them."""
+    if block_samples <= 0:
+        raise ValueError("block_samples must be positive")
+    remaining = info.n_samples
+    held: list[np.ndarray] = []
+    n_held = 0
+    with _open(info.path) as (_rate, _channels, frames):
+        for frame in frames:
+            if remaining <= 0:
+                break
+            frame = frame[:, :remaining]
+            remaining -= frame.shape[1]
+            held.append(frame)
+            n_held += frame.shape[1]
+            if n_held < block_samples:
+                continue
+            data = np.concatenate(held, axis=1) if len(held) > 1 else held[0]
+            cut = (n_held // block_samples) * block_samples
+            for at in range(0, cut, block_samples):
+                yield np.ascontiguousarray(data[:, at: at + block_samples], dtype=np.float32)
+            held = [data[:, cut:]] if cut < n_held else []
+            n_held -= cut
+    if n_held:
+        yield np.ascontiguousarray(np.concatenate(held, axis=1), dtype=np.float32)
+
+
+def _info(path: Path, source_rate_hz: int, source_channels: int, n_samples: int, failure: str | None) -> AudioInfo:
+    """The decoding outcome, or the ``BadInput`` of a recording with no audio at all."""
     duration_s = n_samples / STREAM_RATE_HZ
     if failure is not None and n_samples == 0:
         raise BadInput(f"{path} could not be decoded ({failure})", _FORMAT_HINT)
@@ -88,15 +156,74 @@ def decode_channels(path: str | os.PathLike[str]) -> DecodedAudio:
     warning = ""
     if failure is not None:
         warning = f"{path}: decoding stopped after {duration_s:.1f} s ({failure}); the rest of the file is ignored"
-    return DecodedAudio(
-        path=path,
-        channels=channels,
-        source_rate_hz=source_rate_hz,
-        source_channels=source_channels,
-        duration_s=duration_s,
-        truncated=failure is not None,
-        warning=warning,
-    )
+    return AudioInfo(path, source_rate_hz, source_channels, n_samples, failure is not None, warning)
+
+
+class _Frames:
+    """The resampled frames of one audio stream, each shaped ``(channels, samples)``; after
+    the loop, ``failure`` is a short reason if decoding broke off."""
+
+    def __init__(self, container: InputContainer, stream: AudioStream) -> None:
+        self._container = container
+        self._stream = stream
+        self.failure: str | None = None
+
+    def __iter__(self) -> Iterator[np.ndarray]:
+        """Decode and resample to planar float at 16 kHz. The resampler keeps the source
+        layout, so planes map to channels."""
+        import av
+
+        resampler = av.AudioResampler(format="fltp", layout=None, rate=STREAM_RATE_HZ)
+        try:
+            for frame in self._container.decode(self._stream):
+                for out in resampler.resample(frame):
+                    yield out.to_ndarray()
+        except (av.error.FFmpegError, ValueError) as exc:
+            self.failure = _reason(exc)
+        try:
+            for out in resampler.resample(None):
+                yield out.to_ndarray()
+        except (av.error.FFmpegError, ValueError) as exc:
+            self.failure = self.failure or _reason(exc)
+
+
+class _open:
+    """``with _open(path) as (source_rate_hz, source_channels, frames)``: the first audio
+    stream of ``path``, checked, with the one-line errors of ``decode_channels``."""
+
+    def __init__(self, path: Path) -> None:
+        self._path = path
+        self._container = None
+
+    def __enter__(self) -> tuple[int, int, _Frames]:
+        import av
+
+        path = self._path
+        _check_readable(path)
+        try:
+            container = av.open(str(path), mode="r")
+        except av.error.FFmpegError as exc:
+            raise BadInput(
+                f"{path} is not a recording that can be decoded ({_reason(exc)})", _FORMAT_HINT
+            ) from None
+        self._container = container
+        try:
+            if not container.streams.audio:
+                raise BadInput(f"{path} has no audio stream",
+                               "give a recording of the call (wav, flac, mp3, ogg, m4a)")
+            stream = container.streams.audio[0]
+            source_rate_hz = int(stream.codec_context.sample_rate or 0)
+            source_channels = int(stream.codec_context.channels or 0)
+            if source_rate_hz <= 0 or source_channels <= 0:
+                raise BadInput(f"{path} has an audio stream without a sample rate or channel layout", _FORMAT_HINT)
+        except BaseException:
+            container.close()
+            raise
+        return source_rate_hz, source_channels, _Frames(container, stream)
+
+    def __exit__(self, *exc: object) -> None:
+        if self._container is not None:
+            self._container.close()
 
 
 def _check_readable(path: Path) -> None:
@@ -114,31 +241,6 @@ def _check_readable(path: Path) -> None:
         ) from None
     if not first:
         raise BadInput(f"{path} is empty (0 bytes)", "the recording was not saved or copied completely")
-
-
-def _decode_stream(container: InputContainer, stream: AudioStream) -> tuple[list[np.ndarray], str | None]:
-    """Decode and resample ``stream`` to planar float at 16 kHz.
-
-    Returns the decoded blocks (each shaped ``(channels, samples)``) and, if decoding broke
-    off, a short reason. The resampler keeps the source layout, so planes map to channels.
-    """
-    import av
-
-    resampler = av.AudioResampler(format="fltp", layout=None, rate=STREAM_RATE_HZ)
-    planes: list[np.ndarray] = []
-    failure: str | None = None
-    try:
-        for frame in container.decode(stream):
-            for out in resampler.resample(frame):
-                planes.append(out.to_ndarray())
-    except (av.error.FFmpegError, ValueError) as exc:
-        failure = _reason(exc)
-    try:
-        for out in resampler.resample(None):
-            planes.append(out.to_ndarray())
-    except (av.error.FFmpegError, ValueError) as exc:
-        failure = failure or _reason(exc)
-    return planes, failure
 
 
 def _reason(exc: Exception) -> str:

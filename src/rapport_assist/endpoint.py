@@ -216,6 +216,15 @@ class Endpointer:
         return self._start_s + self._utterance_start / STREAM_RATE_HZ
 
     @property
+    def horizon_s(self) -> float:
+        """No segment this endpointer returns from now on starts before this call time (the
+        oldest frame it still holds: an utterance starts at or after it, padding included);
+        infinity once finished. Replay merges the channels' segments into call order with it."""
+        if self._finished:
+            return math.inf
+        return self._start_s + self._buffer_first * FRAME_SAMPLES / STREAM_RATE_HZ
+
+    @property
     def buffered_s(self) -> float:
         """Seconds of audio held: the open utterance (or the pre-roll) plus a partial frame."""
         return (len(self._buffer) * FRAME_SAMPLES + self._pending.shape[0]) / STREAM_RATE_HZ

@@ -3,28 +3,41 @@ endpointer and the recognizer (the same stages live capture uses).
 
 ``ReplayInput`` says what the user gave on the command line; ``open_replay`` checks it and
 returns a ``ReplaySource`` whose ``items()`` timeline feeds ``CallPipeline.run``.
+
+Recordings are streamed, never held whole (``CallAudio``, ``CallSegments``): a first decoding
+pass measures them (length, faults: what the pipeline and its notes need before the first
+event), then they are decoded again in 0.5 s blocks, each channel endpointed as it goes, and
+the segments merged across channels into call order as soon as no channel can still produce
+an earlier one. Memory follows the longest utterance, not the length of the call.
 """
 
 from __future__ import annotations
 
+import heapq
+import math
 from dataclasses import dataclass, field
 from itertools import chain
 from pathlib import Path
-from typing import TYPE_CHECKING, Iterable, Iterator, Sequence, Union
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator, Sequence, Union
 
 import numpy as np
 
+from .audio import STREAM_RATE_HZ
 from .errors import BadInput, UsageError
 from .transcript import read_transcript
 from .types import Recognition, SpeechActivity, SpeechSegment, Speaker, Status, Utterance
 
 if TYPE_CHECKING:  # pragma: no cover
+    from .audio import AudioInfo
     from .endpoint import EndpointerOptions
     from .recognizer import Recognizer
 
 TRANSCRIPT_SUFFIXES = (".jsonl", ".ndjson")
 # Replay feeds the endpointer in blocks of this size, as a capture callback would.
 REPLAY_BLOCK_S = 0.5
+# Batch recognition (qa) packs a call's utterances into shared windows; a long call is recognized
+# in chunks of about this much speech, so it is never held whole (shorter calls: one chunk, as before).
+BATCH_CHUNK_S = 300.0
 # A transcript is all there, so the pipeline may read this many utterances ahead and annotate
 # them in one spaCy batch (see bench/rules_speed.py).
 TRANSCRIPT_READ_AHEAD = 64
@@ -99,7 +112,6 @@ def endpoint_channel(
 ) -> list[SpeechSegment]:
     """Run one channel through a streaming endpointer, block by block as live capture does."""
     from .endpoint import Endpointer
-    from .audio import STREAM_RATE_HZ
 
     endpointer = Endpointer(speaker, options)
     block = max(512, int(block_s * STREAM_RATE_HZ))
@@ -108,6 +120,11 @@ def endpoint_channel(
         segments.extend(endpointer.push(samples[offset: offset + block]))
     segments.extend(endpointer.finish())
     return segments
+
+
+TimelineEntry = tuple[float, bool, SpeechSegment, Any]
+"""A segment's start (``False``) or end (``True``) on the call timeline, at ``t_s``, with a key
+for its recognition."""
 
 
 def recognize_segments(segments: Sequence[SpeechSegment], recognizer: "Recognizer",
@@ -124,18 +141,54 @@ def recognize_segments(segments: Sequence[SpeechSegment], recognizer: "Recognize
     """
     timeline = [(seg.start_s, 0, seg.start_s, i) for i, seg in enumerate(segments)]
     timeline += [(seg.end_s, 1, seg.start_s, i) for i, seg in enumerate(segments)]
+    entries = ((t_s, bool(is_end), segments[i], i) for t_s, is_end, _, i in sorted(timeline))
+    if recognitions is None:
+        return walk_timeline(entries, lambda _, segment: recognizer.recognize(segment))
+    return walk_timeline(entries, lambda i, _: recognitions[i])
+
+
+def walk_timeline(entries: Iterable[TimelineEntry],
+                  recognize: "Callable[[Any, SpeechSegment], Recognition | None]") -> Iterator[Utterance | SpeechActivity]:
+    """The timeline items of ``entries`` (in call order): a ``SpeechActivity`` at each start;
+    at each end ``recognize(key, segment)`` and the ``Utterance`` it gives, or a ``SpeechActivity``
+    that frees the channel when it gives None (see ``recognize_segments``)."""
     index = 0
-    for t_s, is_end, _, i in sorted(timeline):
-        segment = segments[i]
+    for t_s, is_end, segment, key in entries:
         if not is_end:
             yield SpeechActivity(segment.speaker, t_s, True)
             continue
-        rec = recognizer.recognize(segment) if recognitions is None else recognitions[i]
+        rec = recognize(key, segment)
         if rec is None:
             yield SpeechActivity(segment.speaker, t_s, False)
             continue
         yield to_utterance(segment, rec, index)
         index += 1
+
+
+def recognized_in_chunks(entries: Iterable[TimelineEntry], recognizer: "Recognizer",
+                         chunk_s: float = BATCH_CHUNK_S) -> Iterator[TimelineEntry]:
+    """``entries`` with each end's key replaced by its recognition, done with
+    ``Recognizer.recognize_batch`` on runs of the timeline holding about ``chunk_s`` of speech:
+    a call with less is recognized in one batch (the same words as one batch of all its
+    segments); a longer one never holds more than a chunk's audio."""
+    held: list[TimelineEntry] = []
+    held_s = 0.0
+
+    def flush() -> Iterator[TimelineEntry]:
+        ends = [k for k, entry in enumerate(held) if entry[1]]
+        found = recognizer.recognize_batch([held[k][2] for k in ends]) if ends else []
+        rec_at = dict(zip(ends, found))
+        for k, (t_s, is_end, segment, _) in enumerate(held):
+            yield t_s, is_end, segment, rec_at.get(k)
+
+    for entry in entries:
+        held.append(entry)
+        if entry[1]:
+            held_s += entry[2].duration_s
+            if held_s >= chunk_s:
+                yield from flush()
+                held, held_s = [], 0.0
+    yield from flush()
 
 
 def to_utterance(segment: SpeechSegment, rec: "Recognition", index: int) -> Utterance:
@@ -161,61 +214,165 @@ def to_utterance(segment: SpeechSegment, rec: "Recognition", index: int) -> Utte
     )
 
 
-def _audio_channels(spec: ReplayInput) -> tuple[dict[Speaker, np.ndarray], float, list[Status]]:
-    """Decode the recording(s) of ``spec`` into one 16 kHz array per speaker."""
-    from .audio import decode_channels
+@dataclass(frozen=True)
+class _Side:
+    """Where one speaker's audio comes from: channel ``pick`` of a file, or all its channels
+    mixed down (``pick`` None)."""
 
-    notes: list[Status] = []
+    speaker: Speaker
+    info: "AudioInfo"
+    pick: int | None
 
-    def decode(path: Path):
-        audio = decode_channels(path)
-        if audio.truncated:
-            notes.append(Status("warning", "audio_truncated", audio.warning, audio.duration_s))  # where it broke
-        return audio
 
-    if spec.path is not None:
-        audio = decode(spec.path)
-        n = len(audio.channels)
-        if n == 1:
-            if spec.speaker is None:
-                raise BadInput(f"{spec.path} is mono, so it holds one side of the call",
-                               "say whose it is with --speaker agent|customer, or give two files with --agent/--customer")
-            channels = {spec.speaker: audio.channels[0]}
+class CallAudio:
+    """The recording(s) of a call, checked and measured (one decoding pass that keeps no
+    audio), ready to be streamed block by block with ``blocks``.
+
+    ``speakers``: the sides, in the order their segments were always listed (left/agent first);
+    ``duration_s``: the longest file's decoded length; ``notes``: warnings to put first on the
+    timeline (a file that broke off, extra channels, a mixed-down side).
+    """
+
+    def __init__(self, spec: ReplayInput) -> None:
+        from .audio import probe_audio
+
+        self.notes: list[Status] = []
+
+        def probe(path: Path) -> "AudioInfo":
+            info = probe_audio(path)
+            if info.truncated:
+                self.notes.append(Status("warning", "audio_truncated", info.warning, info.duration_s))  # where it broke
+            return info
+
+        sides: list[_Side] = []
+        if spec.path is not None:
+            info = probe(spec.path)
+            n = info.source_channels
+            if n == 1:
+                if spec.speaker is None:
+                    raise BadInput(f"{spec.path} is mono, so it holds one side of the call",
+                                   "say whose it is with --speaker agent|customer, or give two files with --agent/--customer")
+                sides.append(_Side(spec.speaker, info, 0))
+            else:
+                if spec.speaker is not None:
+                    raise UsageError(f"--speaker is for mono files, but {spec.path} has {n} channels",
+                                     "drop --speaker; use --channels customer,agent if the sides are swapped")
+                if n > 2:
+                    self.notes.append(Status("warning", "extra_channels",
+                                             f"{spec.path} has {n} channels; using the first two as "
+                                             f"{spec.channel_order[0].value},{spec.channel_order[1].value}", 0.0))
+                sides += [_Side(spec.channel_order[0], info, 0), _Side(spec.channel_order[1], info, 1)]
         else:
-            if spec.speaker is not None:
-                raise UsageError(f"--speaker is for mono files, but {spec.path} has {n} channels",
-                                 "drop --speaker; use --channels customer,agent if the sides are swapped")
-            if n > 2:
-                notes.append(Status("warning", "extra_channels",
-                                    f"{spec.path} has {n} channels; using the first two as "
-                                    f"{spec.channel_order[0].value},{spec.channel_order[1].value}", 0.0))
-            channels = {spec.channel_order[0]: audio.channels[0], spec.channel_order[1]: audio.channels[1]}
-        return channels, audio.duration_s, notes
+            for speaker, path in ((Speaker.AGENT, spec.agent_path), (Speaker.CUSTOMER, spec.customer_path)):
+                if path is None:
+                    continue
+                info = probe(path)
+                pick: int | None = 0
+                if info.source_channels > 1:
+                    self.notes.append(Status("warning", "downmixed",
+                                             f"{path} has {info.source_channels} channels; mixing them down for the {speaker.value}",
+                                             0.0))
+                    pick = None
+                sides.append(_Side(speaker, info, pick))
+        self._sides = tuple(sides)
+        self.speakers: tuple[Speaker, ...] = tuple(side.speaker for side in sides)
+        self.duration_s = max(side.info.duration_s for side in sides)
 
-    channels = {}
-    duration = 0.0
-    for speaker, path in ((Speaker.AGENT, spec.agent_path), (Speaker.CUSTOMER, spec.customer_path)):
-        if path is None:
-            continue
-        audio = decode(path)
-        samples = audio.channels[0]
-        if len(audio.channels) > 1:
-            notes.append(Status("warning", "downmixed",
-                                f"{path} has {len(audio.channels)} channels; mixing them down for the {speaker.value}",
-                                0.0))
-            samples = np.mean(np.stack(audio.channels), axis=0).astype(np.float32)
-        channels[speaker] = samples
-        duration = max(duration, audio.duration_s)
-    return channels, duration, notes
+    def blocks(self, block_samples: int) -> Iterator[dict[Speaker, np.ndarray]]:
+        """Consecutive blocks of ``block_samples`` 16 kHz samples per speaker (float32, mono), in
+        step across the sides; a side whose file ended is left out of the later blocks."""
+        from .audio import stream_blocks
+
+        files: dict[Path, Iterator[np.ndarray]] = {}
+        for side in self._sides:
+            if side.info.path not in files:
+                files[side.info.path] = stream_blocks(side.info, block_samples)
+        while True:
+            data = {path: next(stream, None) for path, stream in files.items()}
+            out: dict[Speaker, np.ndarray] = {}
+            for side in self._sides:
+                block = data[side.info.path]
+                if block is None:
+                    continue
+                if side.pick is not None:
+                    out[side.speaker] = block[side.pick]
+                else:
+                    out[side.speaker] = np.mean(block, axis=0).astype(np.float32)
+            if not out:
+                return
+            yield out
+
+
+class CallSegments:
+    """A call's speech segments, endpointed block by block, as ``TimelineEntry``s in call order
+    (the order ``recognize_segments`` sorts a whole call's segments into).
+
+    Each side runs through its own streaming ``Endpointer``. A segment's start or end is handed
+    on once no side can still produce a segment that starts earlier (each endpointer's
+    ``horizon_s``; an end at exactly the horizon waits, as a part that continues a force-cut
+    utterance starts there and comes first). So at any moment this holds one block and, per
+    side, at most the open utterance and a force-cut part before it: at most
+    ``4 * max_utterance_s`` of audio (plus a block and the padding) on a two-sided call,
+    whatever its length. ``peak_held_s`` records the most audio held at once (seconds, all
+    sides together), for tests and benchmarks.
+    """
+
+    def __init__(self, audio: CallAudio, options: "EndpointerOptions", block_s: float = REPLAY_BLOCK_S) -> None:
+        self.audio = audio
+        self.options = options
+        self.block_samples = max(512, int(block_s * STREAM_RATE_HZ))
+        self.peak_held_s = 0.0
+
+    def __iter__(self) -> Iterator[TimelineEntry]:
+        from .endpoint import Endpointer
+
+        endpointers = {speaker: Endpointer(speaker, self.options) for speaker in self.audio.speakers}
+        position = {speaker: k for k, speaker in enumerate(self.audio.speakers)}
+        count = dict.fromkeys(self.audio.speakers, 0)
+        # (t_s, is_end, start_s, side, n, segment): the sort key of recognize_segments, side and
+        # n standing for the segment's place in the list of every side's segments
+        heap: list[tuple[float, int, float, int, int, SpeechSegment]] = []
+        held_s = 0.0  # audio of the segments waiting in the heap
+
+        def add(speaker: Speaker, segments: list[SpeechSegment]) -> None:
+            nonlocal held_s
+            for segment in segments:
+                n = count[speaker]
+                count[speaker] += 1
+                heapq.heappush(heap, (segment.start_s, 0, segment.start_s, position[speaker], n, segment))
+                heapq.heappush(heap, (segment.end_s, 1, segment.start_s, position[speaker], n, segment))
+                held_s += len(segment.audio) / STREAM_RATE_HZ
+
+        def ready(horizon_s: float) -> Iterator[TimelineEntry]:
+            nonlocal held_s
+            while heap and heap[0][0] < horizon_s:
+                t_s, is_end, _, _, _, segment = heapq.heappop(heap)
+                if is_end:
+                    held_s -= len(segment.audio) / STREAM_RATE_HZ
+                yield t_s, bool(is_end), segment, None
+
+        for block in self.audio.blocks(self.block_samples):
+            for speaker, endpointer in endpointers.items():
+                if speaker in block:
+                    add(speaker, endpointer.push(block[speaker]))
+                else:  # that side's file ended
+                    add(speaker, endpointer.finish())
+            in_use = sum(len(b) for b in block.values()) / STREAM_RATE_HZ
+            in_use += held_s + sum(e.buffered_s for e in endpointers.values())
+            self.peak_held_s = max(self.peak_held_s, in_use)
+            yield from ready(min(e.horizon_s for e in endpointers.values()))
+        for speaker, endpointer in endpointers.items():
+            add(speaker, endpointer.finish())
+        yield from ready(math.inf)
 
 
 def open_replay(spec: ReplayInput, recognizer_factory, endpointer_options: "EndpointerOptions | None" = None,
                 batch: bool = False) -> ReplaySource:
     """Check and open ``spec``. ``recognizer_factory()`` is only called for audio input.
 
-    ``batch``: recognize all of a recording's utterances at once, packed into 30 s windows
-    (``Recognizer.recognize_batch``; batch QA), instead of one at a time as they end (as live
-    capture must). The timeline and its events have the same form either way; the words can
+    ``batch``: recognize a recording's utterances together, packed into 30 s windows
+    (``Recognizer.recognize_batch``; batch QA; in chunks of ``BATCH_CHUNK_S`` of speech), instead
+    of one at a time as they end (as live capture must). The timeline and its events have the same form either way; the words can
     differ a little, as Whisper hears each utterance with its neighbours around it.
     """
     spec.check()
@@ -224,22 +381,24 @@ def open_replay(spec: ReplayInput, recognizer_factory, endpointer_options: "Endp
         return ReplaySource(read_transcript(spec.path), read_ahead=TRANSCRIPT_READ_AHEAD)
     from .endpoint import EndpointerOptions
 
-    channels, duration, notes = _audio_channels(spec)
+    audio = CallAudio(spec)
     options = endpointer_options or EndpointerOptions()
     recognizer = recognizer_factory()
 
     def generate() -> Iterator[Utterance | SpeechActivity]:
-        segments = endpoint_channels(channels, options)
-        recognitions = recognizer.recognize_batch(segments) if batch else None
-        yield from recognize_segments(segments, recognizer, recognitions)
+        entries = iter(CallSegments(audio, options))
+        if batch:
+            yield from walk_timeline(recognized_in_chunks(entries, recognizer), lambda rec, _: rec)
+        else:
+            yield from walk_timeline(entries, lambda _, segment: recognizer.recognize(segment))
 
-    return ReplaySource(generate(), audio_s=duration, notes=notes)
+    return ReplaySource(generate(), audio_s=audio.duration_s, notes=audio.notes)
 
 
 @dataclass
 class EndpointedRecording:
     """A recording decoded and cut into speech segments, not yet recognized (batch QA
-    recognizes the segments of several recordings together)."""
+    recognizes the segments of several short recordings together; they are held whole)."""
 
     segments: list[SpeechSegment]
     audio_s: float
@@ -256,12 +415,9 @@ def endpoint_recording(spec: ReplayInput, endpointer_options: "EndpointerOptions
     from .endpoint import EndpointerOptions
 
     spec.check()
-    channels, duration, notes = _audio_channels(spec)
-    return EndpointedRecording(endpoint_channels(channels, endpointer_options or EndpointerOptions()), duration, notes)
-
-
-def endpoint_channels(channels: dict[Speaker, np.ndarray], options: "EndpointerOptions") -> list[SpeechSegment]:
-    segments: list[SpeechSegment] = []
-    for speaker, samples in channels.items():
-        segments.extend(endpoint_channel(speaker, samples, options))
-    return segments
+    audio = CallAudio(spec)
+    ends = [segment for _, is_end, segment, _ in CallSegments(audio, endpointer_options or EndpointerOptions())
+            if is_end]
+    side = {speaker: k for k, speaker in enumerate(audio.speakers)}
+    segments = sorted(ends, key=lambda segment: side[segment.speaker])  # each side's in order, sides in turn
+    return EndpointedRecording(segments, audio.duration_s, audio.notes)

@@ -209,7 +209,9 @@ def process_calls(tasks: Sequence["Task"], settings: QaSettings) -> list[CallOut
     """Process a group of calls (``group_tasks``) and write each one's outputs; one outcome per
     task, in order. The recordings that miss the cache are recognized together, packed into
     shared windows (``Recognizer.recognize_batch``), then each call goes on alone: a call that
-    cannot be read, or fails later, is an error outcome and the others complete."""
+    cannot be read, or fails later, is an error outcome and the others complete. The short calls
+    of a group are held whole (their segments) until recognized; a call alone in its group is
+    streamed (``recognize_alone``), so a long recording takes the memory of a short one."""
     worker = _worker_for(settings)
     with worker.lock:
         ready: dict[int, tuple[CachedTimeline, bool, float]] = {}  # task -> timeline, recognized, seconds
@@ -221,7 +223,9 @@ def process_calls(tasks: Sequence["Task"], settings: QaSettings) -> list[CallOut
                 timeline = ready_timeline(task.call, task.key, worker)
                 if timeline is not None:
                     ready[n] = (timeline, False, time.perf_counter() - started)
-                elif not settings.batch:  # one decode per utterance, each call alone
+                elif not settings.batch or len(tasks) == 1:
+                    # one decode per utterance, or a call alone (long calls are): streamed, never
+                    # held whole (``open_replay``; batch mode recognizes it in chunks)
                     ready[n] = (recognize_alone(task.call, task.key, worker), True, time.perf_counter() - started)
                 else:
                     from ..sources import endpoint_recording
