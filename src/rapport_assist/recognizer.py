@@ -94,11 +94,22 @@ _ENERGY_FRAME_SAMPLES = 320  # 20 ms at 16 kHz
 PACK_WINDOW_S = 30.0
 PACK_GAP_S = 0.2
 PACK_BATCH = 4
+PROMPT_MAX_GAP_S = 30.0  # prompt_previous_text: the previous text must have ended at most this long ago
 
 
 @dataclass(frozen=True)
 class RecognizerOptions:
-    """Which model runs how, and the hallucination guard thresholds (see the module doc)."""
+    """Which model runs how, the hallucination guard thresholds and recognition in context
+    (see the module doc).
+
+    * ``context_s``: seconds of the segment's channel audio before it (``SpeechSegment.context``,
+      which the endpointer keeps only when its own ``context_s`` is set too) decoded along with
+      it; 0 decodes the segment alone.
+    * ``context_check``: with context, decode the segment alone as well and keep the words heard
+      in context only when they are no fewer and more confident (``prefer_in_context``).
+    * ``prompt_previous_text``: Whisper's ``initial_prompt`` is the channel's previous kept text
+      (if it ended at most ``PROMPT_MAX_GAP_S`` before).
+    """
 
     model_dir: Path | None = None
     compute_type: str = "int8"
@@ -223,7 +234,8 @@ class Recognizer:
     def __init__(self, options: RecognizerOptions = RecognizerOptions()) -> None:
         self.options = options
         self._batched_pipeline = None
-        self._previous_text: dict[object, str] = {}  # speaker -> last kept text (prompt_previous_text)
+        # speaker -> (end time, text) of the last kept segment, for prompt_previous_text
+        self._previous_text: dict[object, tuple[float, str]] = {}
         self.model_dir = resolve_whisper_model_dir(options.model_dir)
         if not (self.model_dir / "tokenizer.json").is_file():
             # faster-whisper would fetch a tokenizer from the Hugging Face Hub without it.
@@ -281,7 +293,7 @@ class Recognizer:
             reason = "no text" if rec is None else check_recognition(rec, self.options)
         if reason is None:
             if self.options.prompt_previous_text:
-                self._previous_text[segment.speaker] = rec.text
+                self._previous_text[segment.speaker] = (segment.end_s, rec.text)
             return rec
         logger.debug(
             "dropped %s segment %.2f-%.2f s: %s", segment.speaker.value, segment.start_s, segment.end_s, reason
@@ -408,7 +420,11 @@ class Recognizer:
     def _recognize_in_context(self, segment: SpeechSegment) -> Recognition | None:
         """The segment decoded as the options say: alone, or after its channel's preceding audio."""
         opts = self.options
-        prompt = self._previous_text.get(segment.speaker) if opts.prompt_previous_text else None
+        prompt = None
+        if opts.prompt_previous_text and segment.speaker in self._previous_text:
+            end_s, text = self._previous_text[segment.speaker]
+            # the same call, not long ago (a worker that goes on to another call starts again at 0 s)
+            prompt = text if 0.0 <= segment.start_s - end_s <= PROMPT_MAX_GAP_S else None
         context = segment.context
         lead = 0 if context is None else min(len(context), int(opts.context_s * STREAM_RATE_HZ))
         if lead == 0:
