@@ -53,7 +53,7 @@ class EndpointerOptions:
     * ``onset_pad_ms``: audio kept before the detected speech (never reaching back into the
       previous segment). Silero fires a little late on soft or clipped onsets; 400 ms, as
       faster-whisper's own VAD filter pads, keeps the first word whole (real 8 kHz calls,
-      BENCHMARKS.md: pooled WER 14.7% with 150 ms, 10.6% with 400).
+      BENCHMARKS.md: pooled WER 13.9% with 150 ms, 10.6% with 400).
     * ``speech_pad_ms``: audio kept after the detected speech (it cannot exceed
       ``hangover_ms``, which is all the audio seen past the speech).
     * ``max_utterance_s``: an utterance reaching this length (padding included) is cut at
