@@ -4,9 +4,10 @@ One ``transcribe`` call per endpointed segment (greedy, no temperature fallback,
 conditioning on earlier text, no second VAD pass), word timestamps shifted to call time.
 A ``Recognizer`` is not thread-safe: one worker thread owns it.
 
-Recognition in context (``RecognizerOptions``; replay, qa's one-call-per-file path and live
-share ``recognize``): the segment's own audio starts ``EndpointerOptions.onset_pad_ms`` before
-the VAD onset, so a clipped first word is heard whole. With ``context_s`` the segment is decoded
+Recognition in context (``RecognizerOptions``; replay, live and ``qa --no-batch`` share
+``recognize``): the segment's own audio starts ``EndpointerOptions.onset_pad_ms`` before the
+VAD onset, so a clipped first word is heard whole (qa's packed ``recognize_batch`` gets that
+padding too, but no context options: its windows already hold the neighbouring utterances). With ``context_s`` the segment is decoded
 together with up to that much of its channel's preceding audio (``SpeechSegment.context``,
 kept by the endpointer), and only the words whose middle falls inside the segment are kept;
 with ``context_check`` it is also decoded alone and the context's words are kept only when
