@@ -32,6 +32,7 @@ from pulse_server import PulseServer  # noqa: E402
 
 from rapport_assist.audio import decode_channels  # noqa: E402
 from rapport_assist.capture import DeviceChoice  # noqa: E402
+from rapport_assist.endpoint import EndpointerOptions  # noqa: E402
 from rapport_assist.live import LiveCall, LiveSettings  # noqa: E402
 from rapport_assist.recognizer import RecognizerOptions  # noqa: E402
 from rapport_assist.types import Nudge, Status, Utterance  # noqa: E402
@@ -74,6 +75,9 @@ def main() -> int:
     ap.add_argument("--minutes", type=float, default=0.0, help="loop the call this long (soak); default one pass")
     ap.add_argument("--idle-s", type=float, default=10.0, help="seconds of measured idle before playing")
     ap.add_argument("--threads", type=int, default=2, help="recognizer threads")
+    ap.add_argument("--onset-pad-ms", type=int, default=EndpointerOptions().onset_pad_ms,
+                    help="audio kept before the VAD onset (150 before recognition in context)")
+    ap.add_argument("--context-s", type=float, default=0.0, help="decode each utterance after this much of its channel's audio")
     args = ap.parse_args()
 
     why = PulseServer.unavailable()
@@ -83,7 +87,8 @@ def main() -> int:
     audio = decode_channels(args.audio)
     repeats = max(1, int(round(args.minutes * 60 / audio.duration_s))) if args.minutes else 1
     print(f"machine: {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.2f} at start; "
-          f"audio {args.audio.name} {audio.duration_s:.1f} s x {repeats}")
+          f"audio {args.audio.name} {audio.duration_s:.1f} s x {repeats}; onset padding {args.onset_pad_ms} ms, "
+          f"context {args.context_s:g} s")
 
     received: list[tuple[float, object]] = []  # (call time on arrival, event)
     rss: list[tuple[float, float]] = []
@@ -91,7 +96,9 @@ def main() -> int:
     with PulseServer(["agent_line", "customer_line"]) as pulse:
         call = LiveCall(LiveSettings(agent=DeviceChoice("pulse:agent_line.monitor"),
                                      customer=DeviceChoice("pulse:customer_line.monitor"),
-                                     recognizer=RecognizerOptions(cpu_threads=args.threads)))
+                                     recognizer=RecognizerOptions(cpu_threads=args.threads, context_s=args.context_s),
+                                     endpointer=EndpointerOptions(onset_pad_ms=args.onset_pad_ms,
+                                                                  context_s=args.context_s)))
 
         def on_event(event) -> None:
             with lock:

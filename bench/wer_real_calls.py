@@ -1,23 +1,42 @@
-"""Word error rate on real 8 kHz telephone speech: our replay vs plain faster-whisper.
+"""Word error rate on real telephone speech: our replay/live recognition vs plain faster-whisper.
 
 Usage:
     .venv/bin/python bench/wer_real_calls.py [--audio-dir ../shared/data/audio]
+        [--config NAME:key=value,key=value ...] [--no-demo] [--plain-runs N]
 
-Reads MANIFEST.json in the audio folder (the development data, not shipped with the repo), replays
-every one-sided call (``speaker_role`` agent or customer) with ``--speaker`` through our pipeline,
-transcribes the same file with plain ``model.transcribe(vad_filter=True)``, and prints the
-normalized WER of each against the human reference, plus the pooled WER (errors / reference words).
+Reads MANIFEST.json in the audio folder (the development data, not shipped with the repo) and
+replays every one-sided recording with a reference (``speaker_role`` agent or customer: the
+Harper Valley Bank 8 kHz sides and the Speechmatics 16 kHz sides) through our pipeline (the
+endpointer, then ``Recognizer.recognize`` one segment at a time, as replay and live do), plus
+both sides of the bundled demo call (reference: its script, ``demo_call.jsonl``). The same
+channels go through plain ``model.transcribe(vad_filter=True)`` with the same model. Prints the
+normalized WER of each side and the pooled WER (errors / reference words) over the Harper
+Valley 8 kHz sides and over all real sides.
+
+Each ``--config`` is a set of options over the defaults: ``key`` is a field of
+``EndpointerOptions`` or ``RecognizerOptions`` (e.g. ``onset_pad_ms=150``, ``context_s=4``), or
+``batch=1`` for qa's packed recognition (``Recognizer.recognize_batch``). Without ``--config``:
+``before`` (150 ms onset padding, the endpointer's old default) and ``default``. For the
+one-call-per-segment configurations the recognition time of each segment is measured
+(``recognize`` wall time, and the process CPU time across the model's threads): p50 / p95.
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import re
 import sys
+import time
 from pathlib import Path
 
+import numpy as np
+
 REPO = Path(__file__).resolve().parents[1]
+DEMO = REPO / "src" / "rapport_assist" / "data" / "demo_call.flac"
+DEMO_SCRIPT = REPO / "src" / "rapport_assist" / "data" / "demo_call.jsonl"
+DEFAULT_CONFIGS = ("before:onset_pad_ms=150", "default:")
 
 
 def normalize(text: str) -> str:
@@ -26,52 +45,131 @@ def normalize(text: str) -> str:
     return " ".join(text.split())
 
 
+def parse_config(spec: str):
+    """'name:key=value,...' -> (name, endpointer options, recognizer options, batch)."""
+    from rapport_assist.endpoint import EndpointerOptions
+    from rapport_assist.recognizer import RecognizerOptions
+
+    name, _, body = spec.partition(":")
+    changes: dict[type, dict[str, object]] = {EndpointerOptions: {}, RecognizerOptions: {}}
+    batch = False
+    for item in filter(None, body.split(",")):
+        key, _, value = item.partition("=")
+        if key == "batch":
+            batch = value not in ("0", "false", "")
+            continue
+        owners = [cls for cls in changes if key in {f.name for f in dataclasses.fields(cls)}]
+        if not owners:
+            raise SystemExit(f"--config {spec}: {key} is not an EndpointerOptions or RecognizerOptions field")
+        for cls in owners:  # context_s is both: how much the endpointer keeps and the recognizer uses
+            default = getattr(cls(), key)
+            changes[cls][key] = (value.lower() in ("1", "true", "yes")) if isinstance(default, bool) else type(default)(value)
+    return name, EndpointerOptions(**changes[EndpointerOptions]), RecognizerOptions(**changes[RecognizerOptions]), batch
+
+
+class TimedRecognizer:
+    """``recognize`` with its wall and CPU time recorded (the replay walk calls only that)."""
+
+    def __init__(self, recognizer) -> None:
+        self.recognizer = recognizer
+        self.wall_s: list[float] = []
+        self.cpu_s: list[float] = []
+
+    def recognize(self, segment):
+        wall, cpu = time.perf_counter(), time.process_time()
+        rec = self.recognizer.recognize(segment)
+        self.wall_s.append(time.perf_counter() - wall)
+        self.cpu_s.append(time.process_time() - cpu)
+        return rec
+
+
+def sides(audio_dir: Path, with_demo: bool):
+    """(label, group, speaker, 16 kHz samples, reference text) for every side with a reference."""
+    from rapport_assist.audio import decode_channels
+    from rapport_assist.types import Speaker
+
+    for entry in json.loads((audio_dir / "MANIFEST.json").read_text()):
+        role = entry.get("speaker_role")
+        reference = entry.get("reference")
+        ref = reference.get("text") if isinstance(reference, dict) else reference
+        if role not in ("agent", "customer") or not isinstance(ref, str) or not ref:
+            continue
+        group = "hvb" if entry["file"].startswith("hvb_") else "other"
+        yield (Path(entry["file"]).stem, group, Speaker.parse(role), decode_channels(audio_dir / entry["file"]).channels[0], ref)
+    if with_demo:
+        script = [json.loads(line) for line in DEMO_SCRIPT.read_text().splitlines() if line.strip()]
+        channels = decode_channels(DEMO).channels
+        for k, speaker in enumerate((Speaker.AGENT, Speaker.CUSTOMER)):
+            ref = " ".join(line["text"] for line in script if line["speaker"] == speaker.value)
+            yield (f"demo_call ({speaker.value})", "demo", speaker, channels[k], ref)
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--audio-dir", type=Path, default=REPO.parent / "shared" / "data" / "audio")
+    ap.add_argument("--audio-dir", type=Path, default=next(
+        (d for d in (REPO.parent / "shared" / "data" / "audio", REPO.parents[1] / "shared" / "data" / "audio")
+         if d.is_dir()), REPO.parent / "shared" / "data" / "audio"), help="default: ../shared/data/audio")
+    ap.add_argument("--config", action="append", help="NAME:key=value,... (repeatable)")
+    ap.add_argument("--no-demo", action="store_true", help="leave out the bundled demo call")
+    ap.add_argument("--plain-runs", type=int, default=1,
+                    help="run plain faster-whisper this many times (its temperature fallback samples, so runs differ)")
     args = ap.parse_args(argv)
-    manifest_path = args.audio_dir / "MANIFEST.json"
-    if not manifest_path.is_file():
-        print(f"no {manifest_path}: point --audio-dir at a folder with MANIFEST.json", file=sys.stderr)
+    if not (args.audio_dir / "MANIFEST.json").is_file():
+        print(f"no {args.audio_dir / 'MANIFEST.json'}: point --audio-dir at a folder with MANIFEST.json", file=sys.stderr)
         return 3
 
     import jiwer
 
-    from rapport_assist.audio import decode_channels
     from rapport_assist.recognizer import Recognizer, RecognizerOptions
-    from rapport_assist.sources import ReplayInput, open_replay
-    from rapport_assist.types import Speaker
+    from rapport_assist.sources import endpoint_channel, recognize_segments
+    from rapport_assist.types import Utterance
 
-    recognizer = Recognizer(RecognizerOptions())
-    recognizer.warm_up()
-    rows = []
-    totals = {"ours": [0, 0], "plain": [0, 0]}  # [errors, reference words]
-    print(f"{'file':<36} {'side':<9} {'ref words':>9} {'ours WER':>9} {'plain WER':>10}")
-    for entry in json.loads(manifest_path.read_text()):
-        role = entry.get("speaker_role")
-        reference = entry.get("reference")
-        ref = reference.get("text") if isinstance(reference, dict) else None
-        if role not in ("agent", "customer") or not ref or entry["file"].startswith("speechmatics"):
-            continue
-        path = args.audio_dir / entry["file"]
-        source = open_replay(ReplayInput(path=path, speaker=Speaker.parse(role)), lambda: recognizer)
-        ours = " ".join(u.text for u in source.utterances())
-        segments, _ = recognizer.model.transcribe(decode_channels(path).channels[0], language="en",
-                                                  beam_size=1, vad_filter=True)
-        plain = " ".join(s.text for s in segments)
+    configs = [parse_config(spec) for spec in (args.config or DEFAULT_CONFIGS)]
+    base = Recognizer(RecognizerOptions())
+    base.warm_up()
+    data = list(sides(args.audio_dir, not args.no_demo))
+    plains = ["plain"] if args.plain_runs == 1 else [f"plain{k + 1}" for k in range(args.plain_runs)]
+    names = [name for name, *_ in configs] + plains
+    totals = {(n, g): [0, 0] for n in names for g in ("hvb", "real")}
+    timers = {}
+    print(f"load average at start: {open('/proc/loadavg').read().split()[0]}")
+    print(f"{'side':<36} {'who':<9} {'words':>5} " + " ".join(f"{n:>9}" for n in names))
+    for label, group, speaker, samples, ref in data:
         ref_n = normalize(ref)
         n_ref = len(ref_n.split())
-        line = f"{entry['file']:<36} {role:<9} {n_ref:>9}"
-        for name, hyp in (("ours", ours), ("plain", plain)):
-            out = jiwer.process_words(ref_n, normalize(hyp))
+        hyps = {}
+        for name, ep_opts, rec_opts, batch in configs:
+            recognizer = base.with_options(rec_opts)
+            segments = endpoint_channel(speaker, samples, ep_opts)
+            if batch:
+                recs = recognizer.recognize_batch(segments)
+                items = recognize_segments(segments, recognizer, recs)
+            else:
+                timer = timers.setdefault(name, TimedRecognizer(recognizer))
+                timer.recognizer = recognizer
+                items = recognize_segments(segments, timer)
+            hyps[name] = " ".join(u.text for u in items if isinstance(u, Utterance))
+        for name in plains:
+            found, _ = base.model.transcribe(samples, language="en", beam_size=1, vad_filter=True)
+            hyps[name] = " ".join(s.text for s in found)
+        line = f"{label:<36} {speaker.value:<9} {n_ref:>5}"
+        for name in names:
+            out = jiwer.process_words(ref_n, normalize(hyps[name]) or "<nothing>")
             errors = out.substitutions + out.deletions + out.insertions
-            totals[name][0] += errors
-            totals[name][1] += n_ref
-            line += f" {errors / n_ref:>9.1%}" if name == "ours" else f" {errors / n_ref:>10.1%}"
-        rows.append(line)
+            for g in ("hvb", "real"):
+                if group == g or (g == "real" and group != "demo"):
+                    totals[name, g][0] += errors
+                    totals[name, g][1] += n_ref
+            line += f" {errors / n_ref:>9.1%}"
         print(line, flush=True)
-    o, p = totals["ours"], totals["plain"]
-    print(f"{'pooled':<36} {'':<9} {o[1]:>9} {o[0] / o[1]:>9.1%} {p[0] / p[1]:>10.1%}")
+    for g, title in (("hvb", "pooled, Harper Valley 8 kHz"), ("real", "pooled, all real sides")):
+        print(f"{title:<36} {'':<9} {totals[names[0], g][1]:>5} "
+              + " ".join(f"{totals[n, g][0] / totals[n, g][1]:>9.1%}" for n in names))
+    for name, timer in timers.items():
+        wall, cpu = np.array(timer.wall_s), np.array(timer.cpu_s)
+        print(f"recognize, {name}: {len(wall)} segments, wall p50 {np.median(wall):.2f} s p95 {np.percentile(wall, 95):.2f} s, "
+              f"CPU p50 {np.median(cpu):.2f} s p95 {np.percentile(cpu, 95):.2f} s")
+    print(f"load average at end: {open('/proc/loadavg').read().split()[0]}")
     return 0
 
 

@@ -13,6 +13,7 @@ from rapport_assist.types import SpeechSegment, Speaker
 
 SR = STREAM_RATE_HZ
 PAD = 2400  # speech_pad_ms=150 at 16 kHz
+ONSET_PAD = 6400  # onset_pad_ms=400 at 16 kHz
 
 
 class ScriptedStream:
@@ -54,7 +55,7 @@ def spans(segments: list[SpeechSegment]) -> list[tuple[float, float]]:
 def test_padding_and_hangover_are_exact() -> None:
     audio = script((0.0, 20), (0.9, 30), (0.0, 20))
     (segment,) = endpoint(audio, vad=ScriptedVad())
-    start, end = 20 * FRAME_SAMPLES - PAD, 50 * FRAME_SAMPLES + PAD
+    start, end = 20 * FRAME_SAMPLES - ONSET_PAD, 50 * FRAME_SAMPLES + PAD
     assert (segment.start_s, segment.end_s) == (start / SR, end / SR)
     assert segment.speaker is Speaker.AGENT
     np.testing.assert_array_equal(segment.audio, audio[start:end])
@@ -86,14 +87,14 @@ def test_long_utterance_is_cut_at_the_quietest_recent_frame() -> None:
     audio = script((0.0, 20), (0.9, 75), (0.6, 1), (0.9, 104), (0.0, 20))
     segments = endpoint(audio, options, vad=ScriptedVad())
     first_cut = 96 * FRAME_SAMPLES
-    assert segments[0].start_s == (20 * FRAME_SAMPLES - PAD) / SR
+    assert segments[0].start_s == (20 * FRAME_SAMPLES - ONSET_PAD) / SR
     assert segments[0].end_s == first_cut / SR
     assert all(s.duration_s <= 3.0 for s in segments)
     for before, after in zip(segments, segments[1:]):
         assert before.end_s == after.start_s  # contiguous: nothing lost at a cut
     assert segments[-1].end_s == (200 * FRAME_SAMPLES + PAD) / SR
     np.testing.assert_array_equal(np.concatenate([s.audio for s in segments]),
-                                  audio[20 * FRAME_SAMPLES - PAD: 200 * FRAME_SAMPLES + PAD])
+                                  audio[20 * FRAME_SAMPLES - ONSET_PAD: 200 * FRAME_SAMPLES + PAD])
 
 
 def test_finish_closes_the_open_utterance_at_the_end_of_the_stream() -> None:
@@ -102,7 +103,7 @@ def test_finish_closes_the_open_utterance_at_the_end_of_the_stream() -> None:
     assert endpointer.push(audio) == []
     assert endpointer.position_s == 100.0 + audio.shape[0] / SR
     (segment,) = endpointer.finish()
-    assert (segment.start_s, segment.end_s) == (100.0 + (20 * FRAME_SAMPLES - PAD) / SR, endpointer.position_s)
+    assert (segment.start_s, segment.end_s) == (100.0 + (20 * FRAME_SAMPLES - ONSET_PAD) / SR, endpointer.position_s)
     with pytest.raises(RuntimeError):
         endpointer.push(audio)
 
@@ -110,10 +111,22 @@ def test_finish_closes_the_open_utterance_at_the_end_of_the_stream() -> None:
 def test_memory_stays_bounded() -> None:
     endpointer = Endpointer(Speaker.AGENT, vad=ScriptedVad())
     endpointer.push(script((0.0, 60 * SR // FRAME_SAMPLES)))
-    assert endpointer.buffered_s <= (PAD + FRAME_SAMPLES) / SR
+    assert endpointer.buffered_s <= (ONSET_PAD + FRAME_SAMPLES) / SR
     for _ in range(40):  # 40 s of unbroken speech, pushed a second at a time
         endpointer.push(script((0.9, SR // FRAME_SAMPLES)))
         assert endpointer.buffered_s <= EndpointerOptions().max_utterance_s + 1.0
+
+
+def test_segments_carry_their_channels_preceding_audio_up_to_context_s() -> None:
+    audio = script((0.0, 20), (0.9, 30), (0.0, 100), (0.9, 30), (0.0, 20))
+    audio[np.arange(audio.shape[0]) % FRAME_SAMPLES != 0] = np.arange(audio.shape[0])[
+        np.arange(audio.shape[0]) % FRAME_SAMPLES != 0] / audio.shape[0]  # every sample told apart
+    first, second = endpoint(audio, EndpointerOptions(context_s=1.0), vad=ScriptedVad())
+    start_1, start_2 = round(first.start_s * SR), round(second.start_s * SR)
+    np.testing.assert_array_equal(first.context, audio[:start_1])  # less than 1 s before it
+    np.testing.assert_array_equal(second.context, audio[start_2 - SR: start_2])
+    (alone,) = endpoint(audio[: 60 * FRAME_SAMPLES], vad=ScriptedVad())
+    assert alone.context is None  # context_s=0 by default: nothing kept
 
 
 def test_options_are_validated() -> None:
@@ -148,7 +161,7 @@ def test_two_sentences_give_two_segments_at_the_right_times(two_sentences) -> No
     segments = endpoint(audio)
     assert len(segments) == 2
     for segment, (start_s, end_s) in zip(segments, truth):
-        assert start_s - 0.25 <= segment.start_s <= start_s
+        assert start_s - 0.45 <= segment.start_s <= start_s
         assert end_s <= segment.end_s <= end_s + 0.35
         assert segment.audio.shape[0] == round(segment.duration_s * SR)
 

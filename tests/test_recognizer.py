@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 
 from rapport_assist.audio import STREAM_RATE_HZ, decode_channels
+from rapport_assist.endpoint import EndpointerOptions
 from rapport_assist.errors import ModelError
 from rapport_assist.models import resolve_whisper_model_dir
 from rapport_assist.recognizer import (
@@ -21,8 +22,10 @@ from rapport_assist.recognizer import (
     check_recognition,
     has_loop,
     normalize_text,
+    prefer_in_context,
 )
-from rapport_assist.types import Recognition, SpeechSegment, Speaker
+from rapport_assist.sources import endpoint_channel
+from rapport_assist.types import Recognition, SpeechSegment, Speaker, Word
 
 SR = STREAM_RATE_HZ
 OPTIONS = RecognizerOptions()
@@ -161,6 +164,76 @@ def test_silence_and_noise_give_nothing(recognizer) -> None:
         segment(quiet_breath),  # passes the energy gate: the text guards must catch it
     ]
     assert recognizer.recognize_many(segments) == [None] * len(segments)
+
+
+def test_context_words_replace_the_words_heard_alone_only_when_no_fewer_and_surer() -> None:
+    def words(text: str, probability: float) -> Recognition:
+        ws = tuple(Word(w, i, i + 0.5, probability) for i, w in enumerate(text.split()))
+        return Recognition(text, ws, probability, 0.1, -0.3)
+
+    alone = words("thanks for holding", 0.7)
+    assert prefer_in_context(words("thanks for holding", 0.9), alone)
+    assert not prefer_in_context(words("thank you for holding", 0.6), alone)  # restyled, less sure
+    assert not prefer_in_context(words("for holding", 0.95), alone)  # context swallowed a word
+
+
+def channel(speak, *parts: str | float) -> np.ndarray:
+    """One channel of a call: espeak-ng sentences (at half scale) and pauses (seconds of silence)."""
+    return np.concatenate([np.zeros(int(p * SR), np.float32) if isinstance(p, float) else 0.5 * speak(p)
+                           for p in parts]).astype(np.float32)
+
+
+@pytest.mark.model
+@pytest.mark.parametrize("sentence", ["Sure, I can help with that.", "Hi, my name is Patricia Williams."])
+def test_onset_padding_keeps_a_soft_first_word(recognizer, speak, sentence: str) -> None:
+    """Silero fires a few frames into the first word; with no audio before its onset frame
+    tiny.en drops that word, with the default 400 ms it is heard whole."""
+    audio = channel(speak, 1.0, sentence, 1.0)
+    texts = {}
+    for pad_ms in (0, EndpointerOptions().onset_pad_ms):
+        (seg,) = endpoint_channel(Speaker.AGENT, audio, EndpointerOptions(onset_pad_ms=pad_ms))
+        result = recognizer.recognize(seg)
+        texts[pad_ms] = normalize_text(result.text) if result else ""
+    assert texts[400] == normalize_text(sentence), texts
+    assert texts[0] == normalize_text(sentence).split(" ", 1)[1], texts  # the first word lost
+
+
+@pytest.mark.model
+def test_a_segment_decoded_in_context_keeps_only_its_own_words(recognizer, speak) -> None:
+    first, second = "I would like to check the status of my order please.", SENTENCES[1]
+    audio = channel(speak, 0.5, first, 1.0, second, 1.0)
+    segments = endpoint_channel(Speaker.CUSTOMER, audio, EndpointerOptions(context_s=8.0))
+    assert len(segments) == 2 and segments[1].context is not None
+    assert len(segments[1].context) == round(segments[1].start_s * SR)  # the whole channel before it
+    in_context = recognizer.with_options(RecognizerOptions(context_s=8.0, context_check=False))
+    result = in_context.recognize(segments[1])
+    assert result is not None and normalize_text(result.text) == normalize_text(second), result.text
+    assert all(segments[1].start_s <= w.start_s <= w.end_s <= segments[1].end_s for w in result.words)
+    assert not {"check", "status", "order", "please"} & set(normalize_text(result.text).split())
+
+
+@pytest.mark.model
+def test_the_context_check_keeps_what_the_segment_alone_says(recognizer, speak) -> None:
+    """Four seconds of silence before the segment as 'context' make tiny.en restyle
+    'Thanks for holding' as 'Thank you for holding' and drop a lone 'Yes'; decoded alone both are
+    right, and the check keeps the words heard alone."""
+    checked = recognizer.with_options(RecognizerOptions(context_s=8.0))
+    for sentence in ("Thanks for holding.", "Yes."):
+        audio = channel(speak, 4.0, sentence, 1.0)
+        (seg,) = endpoint_channel(Speaker.CUSTOMER, audio, EndpointerOptions(context_s=8.0))
+        alone = recognizer.recognize(seg)
+        assert alone is not None and normalize_text(alone.text) == normalize_text(sentence)
+        result = checked.recognize(seg)
+        assert result is not None and normalize_text(result.text) == normalize_text(sentence), result.text
+
+
+@pytest.mark.model
+def test_with_options_shares_the_model_and_keeps_the_model_fields(recognizer) -> None:
+    other = recognizer.with_options(RecognizerOptions(context_s=2.0))
+    assert other.model is recognizer.model and other.options.context_s == 2.0
+    assert recognizer.options.context_s == 0.0
+    with pytest.raises(ValueError, match="not model_dir"):
+        recognizer.with_options(RecognizerOptions(beam_size=5))
 
 
 @pytest.mark.model

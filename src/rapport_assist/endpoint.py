@@ -13,7 +13,9 @@ checks this), so blocks are scored in one call for speed.
 Silero's own ``get_speech_timestamps`` (start above ``threshold``, end after
 ``hangover_ms`` below ``neg_threshold``), pads them, drops blips shorter than
 ``min_speech_ms``, and forces a cut at the quietest recent frame of an utterance that runs
-past ``max_utterance_s``. It keeps only the open utterance plus a pre-roll for padding.
+past ``max_utterance_s``. It keeps only the open utterance plus a pre-roll for padding, and,
+when ``context_s`` is set, a bounded ring of the audio before it (each segment carries that
+much of its channel's preceding audio as ``SpeechSegment.context``, for the recognizer).
 """
 
 from __future__ import annotations
@@ -48,25 +50,34 @@ class EndpointerOptions:
       alive) speech; silence starts counting at the first frame below ``neg_threshold``.
     * ``hangover_ms``: silence that ends an utterance.
     * ``min_speech_ms``: shorter detections (clicks, coughs) are dropped.
-    * ``speech_pad_ms``: audio kept before and after the detected speech (the end padding
-      cannot exceed ``hangover_ms``, which is all the audio seen past the speech).
+    * ``onset_pad_ms``: audio kept before the detected speech (never reaching back into the
+      previous segment). Silero fires a little late on soft or clipped onsets; 400 ms, as
+      faster-whisper's own VAD filter pads, keeps the first word whole (real 8 kHz calls,
+      BENCHMARKS.md: pooled WER 13.9% with 150 ms, 10.6% with 400).
+    * ``speech_pad_ms``: audio kept after the detected speech (it cannot exceed
+      ``hangover_ms``, which is all the audio seen past the speech).
     * ``max_utterance_s``: an utterance reaching this length (padding included) is cut at
       the quietest frame of its last ``cut_search_s`` and continues as a new segment.
+    * ``context_s``: seconds of the channel's audio before each segment to attach to it
+      (``SpeechSegment.context``), for a recognizer that decodes in context
+      (``RecognizerOptions.context_s``); 0 keeps none.
     """
 
     threshold: float = 0.5
     neg_threshold: float = 0.35
     min_speech_ms: int = 250
     hangover_ms: int = 300
+    onset_pad_ms: int = 400
     speech_pad_ms: int = 150
     max_utterance_s: float = 25.0
     cut_search_s: float = 5.0
+    context_s: float = 0.0
 
     def __post_init__(self) -> None:
         if not 0.0 < self.neg_threshold <= self.threshold < 1.0:
             raise ValueError("need 0 < neg_threshold <= threshold < 1")
-        if min(self.min_speech_ms, self.hangover_ms, self.speech_pad_ms) < 0:
-            raise ValueError("min_speech_ms, hangover_ms and speech_pad_ms must be >= 0")
+        if min(self.min_speech_ms, self.hangover_ms, self.onset_pad_ms, self.speech_pad_ms, self.context_s) < 0:
+            raise ValueError("min_speech_ms, hangover_ms, onset_pad_ms, speech_pad_ms and context_s must be >= 0")
         if self.cut_search_s <= 0 or self.max_utterance_s < self.cut_search_s + self.min_speech_ms / 1000:
             raise ValueError("need 0 < cut_search_s and max_utterance_s >= cut_search_s + min_speech_ms")
 
@@ -181,11 +192,15 @@ class Endpointer:
         self._vad = (vad or load_vad()).stream()
         ms = STREAM_RATE_HZ // 1000
         self._pad = options.speech_pad_ms * ms
+        self._onset_pad = options.onset_pad_ms * ms
         self._hangover = options.hangover_ms * ms
         self._min_speech = options.min_speech_ms * ms
         self._max_utterance = int(options.max_utterance_s * STREAM_RATE_HZ)
         self._cut_search = int(options.cut_search_s * STREAM_RATE_HZ)
-        self._preroll_frames = math.ceil(self._pad / FRAME_SAMPLES)
+        self._preroll_frames = math.ceil(self._onset_pad / FRAME_SAMPLES)
+        # Frames older than the buffer, newest last: the context ring (bounded, maybe empty).
+        self._context_samples = int(options.context_s * STREAM_RATE_HZ)
+        self._history: deque[np.ndarray] = deque(maxlen=math.ceil(self._context_samples / FRAME_SAMPLES))
 
         self._pending = np.zeros(0, dtype=np.float32)  # < one frame, waiting for more audio
         self._samples_pushed = 0
@@ -290,7 +305,8 @@ class Endpointer:
                 self._speech_start = frame_start
                 self._silence_start = None
                 self._continued = False
-                self._utterance_start = max(frame_start - self._pad, self._last_end, self._buffer_first * FRAME_SAMPLES)
+                self._utterance_start = max(frame_start - self._onset_pad, self._last_end,
+                                            self._buffer_first * FRAME_SAMPLES)
             else:
                 self._trim_buffer(len(self._buffer) - self._preroll_frames)
             return None
@@ -345,16 +361,25 @@ class Endpointer:
         """Build the segment for stream samples [start, end) from the buffered frames."""
         offset = self._buffer_first * FRAME_SAMPLES
         audio = np.concatenate(self._buffer)[start - offset: end - offset]
+        context = None
+        if self._context_samples:
+            held = list(self._history) + list(self._buffer)[: (start - offset + FRAME_SAMPLES - 1) // FRAME_SAMPLES]
+            first = offset - len(self._history) * FRAME_SAMPLES
+            begin = max(start - self._context_samples, first)
+            context = np.concatenate(held)[begin - first: start - first] if held else np.zeros(0, np.float32)
         return SpeechSegment(
             speaker=self.speaker,
             start_s=self._start_s + start / STREAM_RATE_HZ,
             end_s=self._start_s + end / STREAM_RATE_HZ,
             audio=audio,
+            context=context,
         )
 
     def _trim_buffer(self, drop: int) -> None:
         """Forget the ``drop`` oldest buffered frames."""
         for _ in range(max(0, drop)):
-            self._buffer.popleft()
+            frame = self._buffer.popleft()
+            if self._history.maxlen:
+                self._history.append(frame)
             self._rms.popleft()
             self._buffer_first += 1

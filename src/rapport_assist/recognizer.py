@@ -4,6 +4,17 @@ One ``transcribe`` call per endpointed segment (greedy, no temperature fallback,
 conditioning on earlier text, no second VAD pass), word timestamps shifted to call time.
 A ``Recognizer`` is not thread-safe: one worker thread owns it.
 
+Recognition in context (``RecognizerOptions``; replay, live and ``qa --no-batch`` share
+``recognize``): the segment's own audio starts ``EndpointerOptions.onset_pad_ms`` before the
+VAD onset, so a clipped first word is heard whole (qa's packed ``recognize_batch`` gets that
+padding too, but no context options: its windows already hold the neighbouring utterances). With ``context_s`` the segment is decoded
+together with up to that much of its channel's preceding audio (``SpeechSegment.context``,
+kept by the endpointer), and only the words whose middle falls inside the segment are kept;
+with ``context_check`` it is also decoded alone and the context's words are kept only when
+they are at least as many and more confident (context can make Whisper invent or restyle a
+phrase). ``prompt_previous_text`` gives the channel's previous text as Whisper's prompt.
+What each costs and gains on real calls is in BENCHMARKS.md; off by default where it did not win.
+
 Whisper writes text even when nobody speaks. Every guard below asks the same question —
 does the audio carry evidence for this text? — and drops the segment when it does not:
 
@@ -84,11 +95,22 @@ _ENERGY_FRAME_SAMPLES = 320  # 20 ms at 16 kHz
 PACK_WINDOW_S = 30.0
 PACK_GAP_S = 0.2
 PACK_BATCH = 4
+PROMPT_MAX_GAP_S = 30.0  # prompt_previous_text: the previous text must have ended at most this long ago
 
 
 @dataclass(frozen=True)
 class RecognizerOptions:
-    """Which model runs how, and the hallucination guard thresholds (see the module doc)."""
+    """Which model runs how, the hallucination guard thresholds and recognition in context
+    (see the module doc).
+
+    * ``context_s``: seconds of the segment's channel audio before it (``SpeechSegment.context``,
+      which the endpointer keeps only when its own ``context_s`` is set too) decoded along with
+      it; 0 decodes the segment alone.
+    * ``context_check``: with context, decode the segment alone as well and keep the words heard
+      in context only when they are no fewer and more confident (``prefer_in_context``).
+    * ``prompt_previous_text``: Whisper's ``initial_prompt`` is the channel's previous kept text
+      (if it ended at most ``PROMPT_MAX_GAP_S`` before).
+    """
 
     model_dir: Path | None = None
     compute_type: str = "int8"
@@ -104,6 +126,13 @@ class RecognizerOptions:
     loop_min_words: int = 8
     min_contrast_db: float = 4.0
     min_rms_dbfs: float = -70.0
+    context_s: float = 0.0
+    context_check: bool = True
+    prompt_previous_text: bool = False
+
+    def __post_init__(self) -> None:
+        if self.context_s < 0:
+            raise ValueError("context_s must be >= 0")
 
 
 _M_TRIM_THRESHOLD, _M_MMAP_MAX, _M_ARENA_MAX = -1, -4, -8  # glibc's mallopt parameters (malloc.h)
@@ -180,6 +209,13 @@ def check_recognition(rec: Recognition, options: RecognizerOptions) -> str | Non
     return None
 
 
+def prefer_in_context(in_context: Recognition, alone: Recognition) -> bool:
+    """Whether the words decoded in context should replace the ones decoded alone: no fewer
+    of them (context that makes Whisper drop or merge words lost them) and more confident on
+    average (an invented or restyled phrase is less sure of itself than the audio alone)."""
+    return len(in_context.words) >= len(alone.words) and in_context.confidence > alone.confidence
+
+
 def has_loop(words: Sequence[str], min_repeats: int, min_words: int) -> bool:
     """True if some n-gram (n <= 6) repeats back to back ``min_repeats``+ times over ``min_words``+ words."""
     for n in range(1, min(_MAX_LOOP_NGRAM, len(words) // 2) + 1):
@@ -199,6 +235,8 @@ class Recognizer:
     def __init__(self, options: RecognizerOptions = RecognizerOptions()) -> None:
         self.options = options
         self._batched_pipeline = None
+        # speaker -> (end time, text) of the last kept segment, for prompt_previous_text
+        self._previous_text: dict[object, tuple[float, str]] = {}
         self.model_dir = resolve_whisper_model_dir(options.model_dir)
         if not (self.model_dir / "tokenizer.json").is_file():
             # faster-whisper would fetch a tokenizer from the Hugging Face Hub without it.
@@ -227,6 +265,16 @@ class Recognizer:
                 "re-copy or re-convert the model folder, or check --compute-type (int8, int8_float32, float32)",
             ) from None
 
+    def with_options(self, options: RecognizerOptions) -> "Recognizer":
+        """A recognizer on this one's loaded model with other guard and context options (the
+        model fields must be the same); benchmarks compare options without reloading."""
+        model_fields = ("model_dir", "compute_type", "cpu_threads", "beam_size", "language")
+        if any(getattr(options, f) != getattr(self.options, f) for f in model_fields):
+            raise ValueError(f"with_options changes guard and context options only, not {', '.join(model_fields)}")
+        other = object.__new__(Recognizer)
+        other.__dict__.update(self.__dict__, options=options, _previous_text={})
+        return other
+
     @property
     def model(self):
         """The loaded faster_whisper.WhisperModel (benchmarks compare it used plainly)."""
@@ -242,9 +290,11 @@ class Recognizer:
         rec: Recognition | None = None
         reason = check_energy(segment.audio, self.options)
         if reason is None:
-            rec = self._transcribe(segment.audio, segment.start_s, segment.end_s)
+            rec = self._recognize_in_context(segment)
             reason = "no text" if rec is None else check_recognition(rec, self.options)
         if reason is None:
+            if self.options.prompt_previous_text:
+                self._previous_text[segment.speaker] = (segment.end_s, rec.text)
             return rec
         logger.debug(
             "dropped %s segment %.2f-%.2f s: %s", segment.speaker.value, segment.start_s, segment.end_s, reason
@@ -374,8 +424,35 @@ class Recognizer:
             self._batched_pipeline = BatchedInferencePipeline(self._model)
         return self._batched_pipeline
 
-    def _transcribe(self, audio: np.ndarray, start_s: float, end_s: float) -> Recognition | None:
-        """One faster-whisper call; word times become call times clamped to [start_s, end_s]."""
+    def _recognize_in_context(self, segment: SpeechSegment) -> Recognition | None:
+        """The segment decoded as the options say: alone, or after its channel's preceding audio."""
+        opts = self.options
+        prompt = None
+        if opts.prompt_previous_text and segment.speaker in self._previous_text:
+            end_s, text = self._previous_text[segment.speaker]
+            # the same call, not long ago (a worker that goes on to another call starts again at 0 s)
+            prompt = text if 0.0 <= segment.start_s - end_s <= PROMPT_MAX_GAP_S else None
+        context = segment.context
+        lead = 0 if context is None else min(len(context), int(opts.context_s * STREAM_RATE_HZ))
+        if lead == 0:
+            return self._transcribe(segment.audio, segment.start_s, segment.end_s, prompt=prompt)
+        audio = np.concatenate([context[len(context) - lead:], segment.audio])
+        in_context = self._transcribe(audio, segment.start_s, segment.end_s, prompt=prompt,
+                                      origin_s=segment.start_s - lead / STREAM_RATE_HZ)
+        if not opts.context_check:
+            return in_context
+        alone = self._transcribe(segment.audio, segment.start_s, segment.end_s, prompt=prompt)
+        if in_context is None or (alone is not None and not prefer_in_context(in_context, alone)):
+            return alone
+        return in_context
+
+    def _transcribe(self, audio: np.ndarray, start_s: float, end_s: float, prompt: str | None = None,
+                    origin_s: float | None = None) -> Recognition | None:
+        """One faster-whisper call; word times become call times clamped to [start_s, end_s].
+
+        ``origin_s``: the call time of the audio's first sample when the audio starts before
+        ``start_s`` (decoding in context); then only the words whose middle is at or after
+        ``start_s`` are kept, and the scores are those of the decoded segments they come from."""
         opts = self.options
         results, _info = self._model.transcribe(
             np.ascontiguousarray(audio, dtype=np.float32),
@@ -389,21 +466,29 @@ class Recognizer:
             condition_on_previous_text=False,
             vad_filter=False,
             word_timestamps=True,
+            initial_prompt=prompt or None,
         )
-        segments = list(results)
-        if not segments:
+        offset_s = start_s if origin_s is None else origin_s
+        picked = [(seg, [w for w in seg.words or () if w.word.strip()]) for seg in results]
+        if origin_s is not None:  # decoded in context: only the segment's own words
+            picked = [(seg, [w for w in seg_words if offset_s + (w.start + w.end) / 2 >= start_s])
+                      for seg, seg_words in picked]
+            picked = [(seg, seg_words) for seg, seg_words in picked if seg_words]
+            text = " ".join("".join(w.word for w in seg_words).strip() for _, seg_words in picked)
+        else:
+            text = " ".join(seg.text.strip() for seg, _ in picked if seg.text.strip())
+        if not picked:
             return None
         words: list[Word] = []
-        for seg in segments:
-            for w in seg.words or ():
-                text = w.word.strip()
-                if text:
-                    w_start = min(max(start_s + w.start, start_s), end_s)
-                    w_end = min(max(start_s + w.end, w_start), end_s)
-                    words.append(Word(text=text, start_s=w_start, end_s=w_end, probability=float(w.probability)))
+        for _, seg_words in picked:
+            for w in seg_words:
+                w_start = min(max(offset_s + w.start, start_s), end_s)
+                w_end = min(max(offset_s + w.end, w_start), end_s)
+                words.append(Word(text=w.word.strip(), start_s=w_start, end_s=w_end, probability=float(w.probability)))
+        segments = [seg for seg, _ in picked]
         weights = np.array([max(1, len(seg.tokens)) for seg in segments], dtype=np.float64)
         return Recognition(
-            text=" ".join(seg.text.strip() for seg in segments if seg.text.strip()),
+            text=text,
             words=tuple(words),
             confidence=float(np.mean([w.probability for w in words])) if words else 0.0,
             no_speech_prob=float(np.average([seg.no_speech_prob for seg in segments], weights=weights)),

@@ -48,13 +48,16 @@ class Word:
 class SpeechSegment:
     """A stretch of one channel's audio that the endpointer judged to be speech.
 
-    ``audio`` is mono float32 at 16 kHz; ``start_s``/``end_s`` are call times.
+    ``audio`` is mono float32 at 16 kHz; ``start_s``/``end_s`` are call times. ``context``,
+    when the endpointer keeps it (``EndpointerOptions.context_s``), is the channel's audio just
+    before ``start_s`` (up to that many seconds, less at the start of the call).
     """
 
     speaker: Speaker
     start_s: float
     end_s: float
     audio: np.ndarray
+    context: np.ndarray | None = None
 
     @property
     def duration_s(self) -> float:
