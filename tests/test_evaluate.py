@@ -210,6 +210,7 @@ def test_unlabelled_dialogues_report_nudges_per_conversation(tmp_path, annotator
 def test_spoken_text() -> None:
     assert spoken_text("@Acme hi &amp; bye https://x.co/a  see www.acme.com") == "hi & bye see"
     assert spoken_text("mail me at me@example.com") == "mail me at me@example.com"
+    assert spoken_text("We\u2019ll send it \u201csoon\u201d") == "We'll send it \"soon\""
 
 
 def _transcripts(folder: Path) -> Path:

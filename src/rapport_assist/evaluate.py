@@ -95,9 +95,14 @@ class Conversation:
         return self.labels is not None and rule in self.labels.borderline
 
 
+_TYPOGRAPHIC = str.maketrans({"\u2019": "'", "\u2018": "'", "\u201c": '"', "\u201d": '"'})
+
+
 def spoken_text(text: str) -> str:
-    """Text as it could be said: HTML entities decoded, links and @handles dropped, spaces tidied."""
-    return " ".join(_UNSPOKEN.sub(" ", html.unescape(text)).split())
+    """Text as it could be said: HTML entities decoded, typographic quotes made plain (spaCy's
+    parser reads "we\u2019ll" as a verb of its own, "we'll" as "we will"), links and @handles
+    dropped, spaces tidied."""
+    return " ".join(_UNSPOKEN.sub(" ", html.unescape(text).translate(_TYPOGRAPHIC)).split())
 
 
 def _turn_list(value: Any, name: str, where: str) -> tuple[int, ...]:

@@ -41,6 +41,7 @@ from .model import (
     Record,
     Reflects,
     ReflectsOther,
+    AfterRequest,
     RegexFinder,
     Rewrite,
     Rule,
@@ -71,7 +72,7 @@ CONDITION_KEYS = ("speaker", "says", "tone", "signals", "min_length", "max_words
 EXPECT_KEYS = ("within", "ignore", "if_call_ends")
 EARLIER_KEYS = ("within", "count")
 SAYS_FINDERS = ("lexicon", "future_action", "regex", "tokens", "subject")
-SKIP_TESTS = ("question", "conditional", "negated", "sentence_says", "reflects_other")
+SKIP_TESTS = ("question", "conditional", "negated", "sentence_says", "reflects_other", "after_request")
 EVENT_KINDS = ("dead_air", "talk_over")
 EVENT_KEYS = {"dead_air": ("kind", "min_s", "max_s", "hold_announced"), "talk_over": ("kind", "min_s", "max_s", "by")}
 RULE_OVERRIDE_KEYS = ("rule", "enabled", "severity", "priority", "status", "cooldown_s", "max_per_call", "params")
@@ -801,6 +802,11 @@ class _Builder:
             cues = self.lexicon_param(params, "cues", DEFAULT_NEGATION_LEXICON)
             ok = cues and before is not None and after is not None
             return Negated(cues, before, after) if ok else None  # type: ignore[arg-type]
+        if name == "after_request":
+            self.keys(params, ("cues", "sentences"), "after_request")
+            sentences = self.integer(params.get("sentences"), "sentences") if params.get("sentences") else 1
+            cues = self.lexicon_param(params, "cues", "customer-request")
+            return AfterRequest(cues, sentences) if cues and sentences is not None else None
         self.keys(params, ("min_shared", "ignore"), "reflects_other", required=("min_shared",))
         n = self.integer(params.get("min_shared"), "min_shared", 1) if params.get("min_shared") else None
         ignore = self.lexicon_param(params, "ignore", DEFAULT_ECHO_IGNORE_LEXICON)

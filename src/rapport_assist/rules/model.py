@@ -80,7 +80,19 @@ class ReflectsOther:
     ignore: str
 
 
-MatchTest = Union[InQuestion, Conditional, Negated, SentenceSays, ReflectsOther]
+@dataclass(frozen=True)
+class AfterRequest:
+    """The match comes after a request to the other side, in its own sentence or the
+    ``sentences`` before it in the same utterance: a question, a phrase of ``cues`` of two or
+    more words ("send us", "let us know", "if you"), or a one-word phrase of ``cues`` said as an
+    imperative ("Please *submit* a ticket and we will help"), after "please", or after
+    "you can|could|may"."""
+
+    cues: str
+    sentences: int
+
+
+MatchTest = Union[InQuestion, Conditional, Negated, SentenceSays, ReflectsOther, AfterRequest]
 
 # ---------------------------------------------------------------- finders (what `says` looks for)
 

@@ -73,7 +73,7 @@ def rule_schema() -> Json:
             signal_props[key] = {"anyOf": [number, _obj({"min": number, "max": number})],
                                  "description": f"{fld.description} ({fld.unit})"}
 
-    skip_names = [t for t in SKIP_TESTS if t in ("question", "conditional", "negated")]
+    skip_names = [t for t in SKIP_TESTS if t in ("question", "conditional", "negated", "after_request")]
     skip_test = {"anyOf": [
         {"enum": skip_names},
         _obj({"question": {"type": "object", "maxProperties": 0}}, ("question",)),
@@ -81,6 +81,7 @@ def rule_schema() -> Json:
         _obj({"negated": _obj({"cues": name, "before": integer, "after": integer})}, ("negated",)),
         _obj({"sentence_says": name}, ("sentence_says",)),
         _obj({"reflects_other": _obj({"min_shared": integer, "ignore": name}, ("min_shared",))}, ("reflects_other",)),
+        _obj({"after_request": _obj({"cues": name, "sentences": integer})}, ("after_request",)),
     ]}
     token_spec = {"type": "object", "description": "a spaCy Matcher token spec, e.g. {LOWER: you} or {LEMMA: {IN: [a, b]}}"}
     token_pattern = {"type": "array", "items": token_spec, "minItems": 1}
