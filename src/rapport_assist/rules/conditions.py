@@ -231,8 +231,22 @@ class Compiler:
         return uses_name
 
     def reflects(self, cond: Reflects) -> Evaluator:
+        from spacy.symbols import ADJ, VERB
+
         ignore = self._word_sets[cond.ignore]
-        need = cond.min_shared
+        need, need_verbs = cond.min_shared, cond.min_verbs
+        problem = self.lexicons[cond.problem] if cond.problem else None
+        dense_min, dense_share = cond.dense_min, cond.dense_share
+        event_tags = (VERB, ADJ)
+
+        def dense(feats: Features, said: set[int]) -> bool:
+            """One sentence mostly made of the customer's words."""
+            per_sent: dict[int, list[int]] = {}
+            for k, lemma in feats.content_words(ignore):
+                got = per_sent.setdefault(feats.sent[k], [0, 0])
+                got[0] += 1
+                got[1] += lemma in said
+            return any(shared >= dense_min and shared >= dense_share * total for total, shared in per_sent.values())
 
         def echoes(ctx: EvalContext) -> list[Match] | None:
             if not ctx.reference:
@@ -244,6 +258,14 @@ class Compiler:
             hits = [(k, lemma) for k, lemma in feats.content_words(ignore) if lemma in said]
             if len({lemma for _, lemma in hits}) < need:
                 return None
+            if need_verbs:
+                rows, doc_i = feats.rows, feats.doc_i
+                verbs = {lemma for k, lemma in hits if rows[doc_i[k]][4] in event_tags}
+                if len(verbs) < need_verbs:
+                    sents = {feats.sent[k] for k, _ in hits}
+                    if (problem is None or not any(feats.sent[m.start] in sents for m in lexicon_matches(problem, feats))) \
+                            and not (dense_min and dense(feats, said)):
+                        return None
             return [Match(k, k + 1, "echo", feats) for k, _ in hits]
 
         return echoes

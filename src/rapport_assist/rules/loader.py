@@ -479,10 +479,20 @@ class _Builder:
             em = self.mapping(v, "reflects")
             if em is None:
                 return None
-            self.keys(em, ("min_shared", "ignore"), "reflects", required=("min_shared",))
+            self.keys(em, ("min_shared", "ignore", "min_verbs", "problem", "dense_min", "dense_share"), "reflects",
+                      required=("min_shared",))
             n = self.integer(em.get("min_shared"), "reflects.min_shared", 1) if em.get("min_shared") else None
             ignore = self.lexicon_param(em, "ignore", DEFAULT_ECHO_IGNORE_LEXICON)
-            return Reflects(n, ignore) if n is not None and ignore else None
+            verbs = self.integer(em.get("min_verbs"), "reflects.min_verbs") if em.get("min_verbs") is not None else 0
+            problem = None
+            if em.get("problem") is not None:
+                name = self.name(em.get("problem"), "reflects.problem lexicon")  # type: ignore[arg-type]
+                problem = self.ref("lexicon", name, em.get("problem").loc) if name else None  # type: ignore[union-attr]
+            dense = self.integer(em.get("dense_min"), "reflects.dense_min") if em.get("dense_min") is not None else 0
+            share = self.number(em.get("dense_share"), "reflects.dense_share") \
+                if em.get("dense_share") is not None else 1.0
+            ok = n is not None and ignore and verbs is not None and dense is not None and share is not None
+            return Reflects(n, ignore, verbs, problem, dense, share) if ok else None  # type: ignore[arg-type]
         if key == "uses_name":
             if isinstance(v, YScalar):
                 if self.boolean(v, "uses_name") is not True:

@@ -181,10 +181,19 @@ class MaxWords:
 @dataclass(frozen=True)
 class Reflects:
     """This turn repeats ``min_shared`` content words (lemmas) of the turns that opened the
-    expectation: a paraphrase of the customer's key point."""
+    expectation: a paraphrase of the customer's key point. With ``min_verbs``, at least that
+    many of them are verbs or adjectives (what went wrong, not only the topic's nouns), unless
+    a sentence repeating them also says a phrase of lexicon ``problem`` ("if you're *unable*
+    to receive the code"), or one sentence is mostly the customer's words: at least
+    ``dense_min`` repeated, and they are at least ``dense_share`` of its content words ("So the
+    app moved you to Thursday, but the wedding is on Wednesday")."""
 
     min_shared: int
     ignore: str
+    min_verbs: int = 0
+    problem: str | None = None
+    dense_min: int = 0
+    dense_share: float = 1.0
 
 
 @dataclass(frozen=True)

@@ -109,7 +109,8 @@ def rule_schema() -> Json:
         "signals": {"type": "object", "properties": signal_props, "additionalProperties": False, "minProperties": 1},
         "min_length": _obj({"words": integer, "seconds": number}),
         "max_words": integer,
-        "reflects": _obj({"min_shared": integer, "ignore": name}, ("min_shared",)),
+        "reflects": _obj({"min_shared": integer, "ignore": name, "min_verbs": integer, "problem": name,
+                          "dense_min": integer, "dense_share": number}, ("min_shared",)),
         "uses_name": {"anyOf": [{"const": True}, _obj({"intro": name})]},
         "earlier": {"type": "object", "required": ["within"], "additionalProperties": False,
                     "properties": {"within": window, "count": integer, **{k: _ref(f"condition_key_{k}")
