@@ -11,7 +11,7 @@ Halves: the labelled threads in file order, even positions in half A, odd in hal
 one half, report the other, then swap, so the figures show generalization, not memory.
 
 "Clear" leaves out, per moment, the conversations whose notes mark that moment borderline
-(``<moment> @N: … borderline`` or ``<moment> not fired, borderline: …``): the moment's labels are
+(``<moment> @N, borderline: …`` or ``<moment> not fired, borderline: …``): the moment's labels are
 dropped from that conversation, so it is not scored for that moment (other moments still are).
 """
 
@@ -27,14 +27,11 @@ HEADLINE = ("angry-no-apology", "you-not-we", "uncommitted-promise", "missed-ref
 
 
 def borderline_moments(notes: str, moments: list[str]) -> list[str]:
-    """The moments a label line's notes call borderline."""
-    found = []
-    for piece in notes.split(" | "):
-        piece = piece.strip()
-        for m in moments:
-            if piece.startswith(m) and "borderline" in piece and m not in found:
-                found.append(m)
-    return found
+    """The moments a label line's notes call borderline: a header "<moment> @N, borderline:" or
+    "<moment> not fired, borderline:" (``rapport_assist.evaluate.borderline_in_notes``)."""
+    from rapport_assist.evaluate import borderline_in_notes
+
+    return borderline_in_notes(notes, moments)
 
 
 def joined(data: Path) -> list[dict]:

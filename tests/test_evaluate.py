@@ -14,6 +14,7 @@ from rapport_assist.annotate import Annotator
 from rapport_assist.cli import main
 from rapport_assist.evaluate import (
     Counts,
+    borderline_in_notes,
     evaluate,
     format_text,
     load_conversations,
@@ -209,6 +210,7 @@ def test_unlabelled_dialogues_report_nudges_per_conversation(tmp_path, annotator
 def test_spoken_text() -> None:
     assert spoken_text("@Acme hi &amp; bye https://x.co/a  see www.acme.com") == "hi & bye see"
     assert spoken_text("mail me at me@example.com") == "mail me at me@example.com"
+    assert spoken_text("We\u2019ll send it \u201csoon\u201d") == "We'll send it \"soon\""
 
 
 def _transcripts(folder: Path) -> Path:
@@ -249,7 +251,8 @@ def test_folder_with_jsonl_labels_through_the_cli(tmp_path, rules_file) -> None:
     (r,) = data["rules"]
     assert r["conversation_level"] == {"tp": 1, "fp": 0, "fn": 1, "tn": 0, "precision": 1.0, "recall": 0.5,
                                        "f1": pytest.approx(2 / 3)}
-    assert r["misses"] == [{"conversation": "call3", "turn": 1, "speaker": "agent", "text": "Hi!"}]
+    assert r["misses"] == [{"conversation": "call3", "turn": 1, "speaker": "agent", "text": "Hi!",
+                           "borderline": False}]
     assert [f["conversation"] for f in r["unlabelled_fires"]] == ["call2"]
 
 
@@ -332,3 +335,61 @@ def test_nudges_are_those_of_a_replayed_transcript(tmp_path, annotator, ruleset,
         assert replayed == [(n.rule, n.utterance_index, n.evidence[0].utterance_index, n.message)
                             for n in res.nudges]
     assert [n.rule for n in results[-1].nudges] == ["you-not-we", "promise-no-time"]
+
+
+def test_borderline_calls_are_read_from_notes_headers_only() -> None:
+    notes = ("angry-no-apology @1: long rant, no apology. missed-reflection @7: no restatement. "
+             "missed-reflection @9, borderline: answers a diagnostic question. "
+             "you-not-we not fired, borderline: 'you will need' reads as a limit. "
+             "uncommitted-promise not fired @5: the customer must act first.")
+    assert borderline_in_notes(notes) == ["missed-reflection", "you-not-we"]
+    assert borderline_in_notes(notes, ["you-not-we", "angry-no-apology"]) == ["you-not-we"]
+    # "borderline" elsewhere in the text is not a header's
+    assert borderline_in_notes("angry-no-apology @1: not borderline at all, just rude.") == []
+
+
+def test_scores_with_and_without_the_conversations_marked_borderline(tmp_path, annotator, ruleset) -> None:
+    rows = [
+        *LABELLED,
+        # a false alarm on a hard call, marked in the notes: left out of the clear figures
+        dialogue("hard-fp", [(C, "Is it broken?"), (A, "You should restart it first.")], {"you-not-we": []},
+                 notes="you-not-we not fired, borderline: a suggestion, not an order."),
+        # a miss on a hard call, marked in the field (which wins over the notes)
+        dialogue("hard-fn", [(C, "Help."), (A, "Let's see what happened.")], {"you-not-we": [1]},
+                 borderline=["you-not-we"], notes="you-not-we @1: clear."),
+    ]
+    path = write_jsonl(tmp_path / "d.jsonl", rows)
+    report = evaluate(load_conversations(path), ruleset, annotator, source=str(path))
+    r = {x.rule: x for x in report.rules}["you-not-we"]
+    assert r.conversation_level == Counts(tp=2, fp=2, fn=2, tn=1)
+    assert r.borderline_conversations == 2
+    assert r.clear_conversation_level == Counts(tp=2, fp=1, fn=1, tn=1)
+    assert (r.clear_turn_level.tp, r.clear_turn_level.fp, r.clear_turn_level.fn) == (2, 2, 2)
+    assert [m.conversation for m in r.misses if m.borderline] == ["hard-fn"]
+    assert [f.conversation for f in r.false_alarms if f.borderline] == ["hard-fp"]
+
+    text = format_text(report, show=None)
+    assert "without the conversations whose call on the rule the labels mark borderline" in text
+    clear_row = next(line for line in text.splitlines()[text.splitlines().index(
+        "without the conversations whose call on the rule the labels mark borderline:"):] if line.startswith("you-not-we"))
+    assert clear_row.split() == ["you-not-we", "5", "0.67", "0.67", "0.67", "2/1/1", "0.50", "0.50", "0.50", "2/2/2", "2"]
+    assert text.count("MISS ") == 3 and text.count("[borderline]") == 2
+    js = report_to_json(report, show=None)
+    (jr,) = [x for x in js["rules"] if x["rule"] == "you-not-we"]
+    assert jr["clear"]["conversation_level"]["fp"] == 1 and jr["borderline_conversations"] == 2
+    assert len(jr["misses"]) == 3 and js["show"] == "all"
+
+
+def test_borderline_field_must_list_rule_ids(tmp_path, rules_file) -> None:
+    path = write_jsonl(tmp_path / "d.jsonl", [dialogue("x", [(A, "Hi.")], {"you-not-we": []}, borderline="you-not-we")])
+    code, _, err = run("eval", str(path), "--only-rules", str(rules_file))
+    assert code == 4 and "'borderline' must be a list of rule ids" in err
+
+
+def test_cli_show_all_lists_every_miss_and_false_alarm(tmp_path, rules_file) -> None:
+    path = write_jsonl(tmp_path / "d.jsonl", LABELLED)
+    code, out, err = run("eval", str(path), "--only-rules", str(rules_file), "--show", "all")
+    assert code == 0, err
+    assert out.count("MISS ") == 2 and out.count("FALSE ") == 2 and "more miss" not in out
+    code, _, err = run("eval", str(path), "--only-rules", str(rules_file), "--show", "some")
+    assert code == 2 and "expected a number or 'all'" in err

@@ -20,7 +20,10 @@ if TYPE_CHECKING:  # pragma: no cover
     from spacy.language import Language
     from spacy.tokens import Doc
 
-_WORD_RE = re.compile(r"[A-Za-z0-9'#]+")  # '#': a masked digit or letter (privacy.py) still counts as said
+# a word: a whitespace-separated token with a letter or digit in it ("afternoon,I" is one word,
+# a lone "-" or emoji none), as the labelling guide counts them; '#' is a masked digit or letter
+# (privacy.py): still said
+_WORD_RE = re.compile(r"[^\sA-Za-z0-9#]*[A-Za-z0-9#]\S*")
 _Other = TypeVar("_Other")  # timeline items that are not utterances (status, activity marks)
 
 

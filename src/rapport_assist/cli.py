@@ -249,10 +249,20 @@ def _add_eval_parser(sub) -> None:
                     help="labels per transcript name (.json object or .jsonl lines); see README.md")
     ep.add_argument("--rule", action="append", metavar="ID", help="only this rule (repeatable)")
     ep.add_argument("--format", choices=("text", "json"), default="text", help="what to print (default: text)")
-    ep.add_argument("--show", type=int, default=10, metavar="N",
-                    help="misses and false alarms (or fires, unlabelled) to list per rule (default: 10)")
+    ep.add_argument("--show", type=_show_count, default=10, metavar="N|all",
+                    help="misses and false alarms (or fires, unlabelled) to list per rule (default: 10; all: every one)")
     _add_corpus_options(ep)
     ep.add_argument("--debug", action="store_true", help="show tracebacks")
+
+
+def _show_count(text: str) -> int | None:
+    """``eval --show``: a count, or "all" (None)."""
+    if text.strip().lower() == "all":
+        return None
+    try:
+        return int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number or 'all', got {text!r}") from None
 
 
 def _has_recordings(folder: Path) -> bool:
@@ -294,7 +304,7 @@ def _eval_command(args: argparse.Namespace, stdout: IO[str], stderr: IO[str] | N
     from .evaluate import evaluate, format_text, load_conversations, report_to_json, select_rules
     from .rules import load_rules
 
-    if args.show < 0:
+    if args.show is not None and args.show < 0:
         raise UsageError("--show must be 0 or more", "")
     ruleset = load_rules(_rule_paths(args))
     select_rules(ruleset, args.rule)  # an unknown --rule before any work

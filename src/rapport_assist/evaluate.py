@@ -14,8 +14,9 @@ Inputs (``load_conversations``):
 
 * a dialogue ``.jsonl`` file, one conversation per line, as ``shared/data/dialogues``:
   ``{"id": ..., "turns": [{"speaker", "text", "start"?, "end"?}, ...], "labels": {RULE: [TURN, ...]},
-  "other_labels": {...}, "hard_negatives": {...}}`` (label fields optional: without them the
-  conversation is unlabelled). Turn indices are 0-based positions in ``turns``. Links, @handles
+  "other_labels": {...}, "hard_negatives": {...}, "borderline": [RULE, ...]}`` (label fields optional:
+  without them the conversation is unlabelled). ``borderline`` lists the moments whose call in
+  this conversation was a hard one; without it, they are read from ``notes`` (``borderline_in_notes``). Turn indices are 0-based positions in ``turns``. Links, @handles
   and HTML entities are dropped from the text (written threads; nobody says them on a call);
 * a folder of transcripts (``*.jsonl``, the replay format), each named by its file stem, with
   labels from a separate file (``read_labels``) whose turn indices are utterance indices (the
@@ -48,6 +49,9 @@ from .types import Nudge, Speaker, Utterance
 
 LABEL_FIELDS = ("labels", "other_labels")  # moment -> turns where its nudge should be
 HARD_NEGATIVE_FIELD = "hard_negatives"  # moment -> turns where it must not fire
+BORDERLINE_FIELD = "borderline"  # moments whose call in this conversation was a hard one
+# a notes header "<moment> @3, borderline:" or "<moment> not fired, borderline:" (LABELING.md)
+_NOTE_HEADER = re.compile(r"\b([a-z][a-z0-9]*(?:-[a-z0-9]+)+)\s+(@\d+|not fired)([^:]{0,40}):")
 TURN_MATCH = ("a nudge matches a labelled turn when its first evidence or the utterance it fired at "
               "is that turn, or else the agent's next turn after it")
 ANNOTATE_BATCH = 1000  # utterances annotated together (spaCy batches inside), across conversations
@@ -61,11 +65,13 @@ _UNSPOKEN = re.compile(r"https?:\s?//\S+|\bwww\.\S+|(?<![\w@])@\w+")
 @dataclass(frozen=True)
 class Labels:
     """Where each moment's nudge should be (``moments``) and must not be (``hard_negatives``),
-    as turn indices; ``where`` is the ``file:line`` they came from."""
+    as turn indices; ``where`` is the ``file:line`` they came from; ``borderline``: the moments
+    whose call here was a hard one (scored, and also left out in the "clear" figures)."""
 
     moments: dict[str, tuple[int, ...]]
     hard_negatives: dict[str, tuple[int, ...]]
     where: str
+    borderline: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True, eq=False)
@@ -84,10 +90,19 @@ class Conversation:
     def labelled_for(self, rule: str) -> bool:
         return self.labels is not None and rule in self.labels.moments
 
+    def borderline_for(self, rule: str) -> bool:
+        """The labels mark this conversation's call on ``rule`` as a hard one."""
+        return self.labels is not None and rule in self.labels.borderline
+
+
+_TYPOGRAPHIC = str.maketrans({"\u2019": "'", "\u2018": "'", "\u201c": '"', "\u201d": '"'})
+
 
 def spoken_text(text: str) -> str:
-    """Text as it could be said: HTML entities decoded, links and @handles dropped, spaces tidied."""
-    return " ".join(_UNSPOKEN.sub(" ", html.unescape(text)).split())
+    """Text as it could be said: HTML entities decoded, typographic quotes made plain (spaCy's
+    parser reads "we\u2019ll" as a verb of its own, "we'll" as "we will"), links and @handles
+    dropped, spaces tidied."""
+    return " ".join(_UNSPOKEN.sub(" ", html.unescape(text).translate(_TYPOGRAPHIC)).split())
 
 
 def _turn_list(value: Any, name: str, where: str) -> tuple[int, ...]:
@@ -105,9 +120,34 @@ def _moment_map(value: Any, field_name: str, where: str) -> dict[str, tuple[int,
     return {str(k): _turn_list(v, f"'{field_name}.{k}'", where) for k, v in value.items()}
 
 
+def borderline_in_notes(notes: str, moments: Iterable[str] | None = None) -> list[str]:
+    """The moments a labeller's ``notes`` mark as a hard call, in the form of LABELING.md: a
+    header ``<moment> @N, borderline:`` or ``<moment> not fired, borderline:`` (the word
+    "borderline" between the moment and the colon). ``moments``: only these names count."""
+    known = None if moments is None else set(moments)
+    found: list[str] = []
+    for m in _NOTE_HEADER.finditer(notes):
+        name = m.group(1)
+        if "borderline" in m.group(3) and (known is None or name in known) and name not in found:
+            found.append(name)
+    return found
+
+
+def _borderline(obj: Mapping[str, Any], moments: Iterable[str], where: str) -> frozenset[str]:
+    if BORDERLINE_FIELD in obj:
+        value = obj[BORDERLINE_FIELD]
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            raise BadInput(f"{where}: '{BORDERLINE_FIELD}' must be a list of rule ids, got {value!r}",
+                           'write e.g. "borderline": ["missed-reflection"], or [] when no call was hard')
+        return frozenset(value)
+    notes = obj.get("notes")
+    return frozenset(borderline_in_notes(notes, moments)) if isinstance(notes, str) else frozenset()
+
+
 def parse_labels(obj: Mapping[str, Any], where: str) -> Labels | None:
-    """The label fields of a record (``labels``, ``other_labels``, ``hard_negatives``); None if
-    it has none. A moment in both label fields gets the union of its turns."""
+    """The label fields of a record (``labels``, ``other_labels``, ``hard_negatives``,
+    ``borderline`` or else ``notes``); None if it has none. A moment in both label fields gets
+    the union of its turns."""
     if not any(f in obj for f in LABEL_FIELDS):
         if HARD_NEGATIVE_FIELD in obj:
             raise BadInput(f"{where}: '{HARD_NEGATIVE_FIELD}' without 'labels'",
@@ -119,7 +159,7 @@ def parse_labels(obj: Mapping[str, Any], where: str) -> Labels | None:
             for k, turns in _moment_map(obj[f], f, where).items():
                 moments[k] = tuple(sorted(set(moments.get(k, ())) | set(turns)))
     hard = _moment_map(obj[HARD_NEGATIVE_FIELD], HARD_NEGATIVE_FIELD, where) if HARD_NEGATIVE_FIELD in obj else {}
-    return Labels(moments, hard, where)
+    return Labels(moments, hard, where, _borderline(obj, moments, where))
 
 
 def _check_range(labels: Labels, n_turns: int, name: str) -> None:
@@ -215,7 +255,8 @@ def read_labels(path: Path) -> dict[str, Labels]:
         if not isinstance(value, dict):
             raise BadInput(f"{where}: labels of {name!r} must be an object, got {type(value).__name__}",
                            'write {"RULE": [TURN, ...]}')
-        record = value if any(f in value for f in (*LABEL_FIELDS, HARD_NEGATIVE_FIELD)) else {"labels": value}
+        record = value if any(f in value for f in (*LABEL_FIELDS, HARD_NEGATIVE_FIELD, BORDERLINE_FIELD)) \
+            else {"labels": value}
         labels = parse_labels(record, where)
         assert labels is not None
         out[name] = labels
@@ -379,6 +420,7 @@ class Miss:
     turn: int
     speaker: str
     text: str
+    borderline: bool = False  # in a conversation whose call on the rule is marked borderline
 
 
 @dataclass(frozen=True)
@@ -403,6 +445,7 @@ class Fire:
     message: str
     evidence: tuple[Said, ...]
     hard_negative: bool = False  # on a turn listed in hard_negatives for this rule
+    borderline: bool = False  # in a conversation whose call on the rule is marked borderline
 
 
 @dataclass(frozen=True)
@@ -424,6 +467,11 @@ class RuleReport:
     misses: tuple[Miss, ...] = ()
     false_alarms: tuple[Fire, ...] = ()
     unlabelled_fires: tuple[Fire, ...] = ()
+    # the same two levels over the labelled conversations whose call on the rule is not marked
+    # borderline ("clear"), and how many were left out for that
+    borderline_conversations: int = 0
+    clear_conversation_level: Counts | None = None
+    clear_turn_level: Counts | None = None
 
     @property
     def labelled(self) -> bool:
@@ -493,20 +541,22 @@ def match_turns(labelled: Iterable[int], nudges: Sequence[Nudge],
     return matches, open_turns, [p for p in range(len(nudges)) if p not in taken]
 
 
-def _fire(conv: Conversation, nudge: Nudge, hard: Iterable[int] = ()) -> Fire:
+def _fire(conv: Conversation, nudge: Nudge, hard: Iterable[int] = (), borderline: bool = False) -> Fire:
     turn = anchor(nudge)
     evidence = tuple(Said(e.utterance_index, e.speaker.value, e.text, e.matched, e.note) for e in nudge.evidence)
     if not evidence and 0 <= turn < len(conv.utterances):
         u = conv.utterances[turn]
         evidence = (Said(turn, u.speaker.value, u.text),)
     return Fire(conv.id, turn, nudge.utterance_index, nudge.message, evidence,
-                hard_negative=bool({turn, nudge.utterance_index} & set(hard)))
+                hard_negative=bool({turn, nudge.utterance_index} & set(hard)), borderline=borderline)
 
 
 def score_rule(rule: Rule, results: Sequence[CallResult]) -> RuleReport:
     conv_c = {"tp": 0, "fp": 0, "fn": 0, "tn": 0}
     turn_c = {"tp": 0, "fp": 0, "fn": 0}
-    tolerated = hard_fires = nudges_total = with_nudges = labelled = 0
+    clear_conv = {"tp": 0, "fp": 0, "fn": 0, "tn": 0}
+    clear_turn = {"tp": 0, "fp": 0, "fn": 0}
+    tolerated = hard_fires = nudges_total = with_nudges = labelled = borderline = 0
     misses: list[Miss] = []
     false_alarms: list[Fire] = []
     unlabelled: list[Fire] = []
@@ -520,19 +570,23 @@ def score_rule(rule: Rule, results: Sequence[CallResult]) -> RuleReport:
             continue
         assert conv.labels is not None
         labelled += 1
+        hard_call = conv.borderline_for(rule.id)
+        borderline += hard_call
         gold = conv.labels.moments[rule.id]
         hard = conv.labels.hard_negatives.get(rule.id, ())
-        conv_c["tp" if gold and nudges else "fp" if nudges else "fn" if gold else "tn"] += 1
+        outcome = "tp" if gold and nudges else "fp" if nudges else "fn" if gold else "tn"
         matches, missed, extra = match_turns(gold, nudges, [u.speaker for u in conv.utterances])
-        turn_c["tp"] += len(matches)
-        turn_c["fn"] += len(missed)
-        turn_c["fp"] += len(extra)
+        for conv_counts, turn_counts in [(conv_c, turn_c)] + ([] if hard_call else [(clear_conv, clear_turn)]):
+            conv_counts[outcome] += 1
+            turn_counts["tp"] += len(matches)
+            turn_counts["fn"] += len(missed)
+            turn_counts["fp"] += len(extra)
         tolerated += sum(1 for _, _, exact in matches if not exact)
         for turn in missed:
             u = conv.utterances[turn]
-            misses.append(Miss(conv.id, turn, u.speaker.value, u.text))
+            misses.append(Miss(conv.id, turn, u.speaker.value, u.text, hard_call))
         for pos in extra:
-            fa = _fire(conv, nudges[pos], hard)
+            fa = _fire(conv, nudges[pos], hard, hard_call)
             hard_fires += fa.hard_negative
             false_alarms.append(fa)
     return RuleReport(
@@ -541,7 +595,10 @@ def score_rule(rule: Rule, results: Sequence[CallResult]) -> RuleReport:
         conversation_level=Counts(**conv_c) if labelled else None,
         turn_level=Counts(**turn_c) if labelled else None,
         tolerated=tolerated, hard_negative_fires=hard_fires,
-        misses=tuple(misses), false_alarms=tuple(false_alarms), unlabelled_fires=tuple(unlabelled))
+        misses=tuple(misses), false_alarms=tuple(false_alarms), unlabelled_fires=tuple(unlabelled),
+        borderline_conversations=borderline,
+        clear_conversation_level=Counts(**clear_conv) if labelled > borderline else None,
+        clear_turn_level=Counts(**clear_turn) if labelled > borderline else None)
 
 
 def select_rules(ruleset: RuleSet, rule_ids: Sequence[str] | None = None) -> tuple[Rule, ...]:
@@ -634,7 +691,7 @@ def _table(header: list[str], rows: list[list[str]], groups: list[tuple[str, int
 
 def _fire_lines(kind: str, f: Fire) -> list[str]:
     head = f"  {kind} {f.conversation} @{f.turn}" + (f" (fired at @{f.fired_at})" if f.fired_at != f.turn else "")
-    lines = [head + ("  [on a hard negative]" if f.hard_negative else "")]
+    lines = [head + ("  [on a hard negative]" if f.hard_negative else "") + ("  [borderline]" if f.borderline else "")]
     for e in sorted(f.evidence, key=lambda e: e.turn)[:4]:
         matched = f"  [{', '.join(e.matched)}]" if e.matched else ""
         said = _excerpt(e.text, 100, e.matched[0] if e.matched else "")
@@ -643,9 +700,19 @@ def _fire_lines(kind: str, f: Fire) -> list[str]:
     return lines
 
 
-def format_text(report: EvalReport, show: int = 10) -> str:
-    """The report for people: the table first, then per rule its misses and false alarms (at
-    most ``show`` of each), then fires that no label can check (at most ``show``)."""
+def _counts_cells(c: Counts | None) -> list[str]:
+    if c is None:
+        return ["-", "-", "-", "-"]
+    return [_num(c.precision), _num(c.recall), _num(c.f1), f"{c.tp}/{c.fp}/{c.fn}"]
+
+
+def format_text(report: EvalReport, show: int | None = 10) -> str:
+    """The report for people: the table first (and, when labels mark some calls borderline, the
+    same without those conversations), then per rule its misses and false alarms (at most
+    ``show`` of each; None: all), then fires that no label can check (at most ``show``)."""
+    if show is None:
+        show = 1 << 30
+
     def plural(n: int, word: str, many: str = "") -> str:
         return f"{n} {word if n == 1 else many or word + 's'}"
 
@@ -668,6 +735,13 @@ def format_text(report: EvalReport, show: int = 10) -> str:
         out += textwrap.wrap("conversations: did the rule fire in a conversation labelled with the moment. "
                              f"turns: {TURN_MATCH}. hard-neg: false alarms on turns listed as hard negatives.",
                              width=100, break_on_hyphens=False)
+        if any(r.borderline_conversations for r in scored):
+            header = ["rule", "clear", "P", "R", "F1", "tp/fp/fn", "P", "R", "F1", "tp/fp/fn", "borderline"]
+            rows = [[r.rule, str(r.labelled_conversations - r.borderline_conversations),
+                     *_counts_cells(r.clear_conversation_level), *_counts_cells(r.clear_turn_level),
+                     str(r.borderline_conversations)] for r in scored]
+            out += ["", "without the conversations whose call on the rule the labels mark borderline:",
+                    *_table(header, rows, [("conversations", 1, 5), ("turns", 6, 9)])]
     if unscored:
         out += ["", "no labels for these rules: nudges only" if scored else "nudges per conversation (no labels):"]
         rows = [[r.rule, str(r.nudges), f"{r.nudges_per_conversation:.3f}", str(r.conversations_with_nudges)]
@@ -685,13 +759,14 @@ def format_text(report: EvalReport, show: int = 10) -> str:
         tol = f"; {r.tolerated} of {t.tp} matches by the next-agent-turn tolerance" if r.tolerated else ""
         out += ["", f"{r.rule}: {plural(t.fn, 'miss', 'misses')}, {plural(t.fp, 'false alarm')}{tol}"]
         for m in r.misses[:show]:
-            out.append(f"  MISS  {m.conversation} @{m.turn} {m.speaker:<8} {_excerpt(m.text, 100)}")
+            out.append(f"  MISS  {m.conversation} @{m.turn} {m.speaker:<8} {_excerpt(m.text, 100)}"
+                       + ("  [borderline]" if m.borderline else ""))
         if len(r.misses) > show:
-            out.append(f"  … {plural(len(r.misses) - show, 'more miss', 'more misses')} (--show N)")
+            out.append(f"  … {plural(len(r.misses) - show, 'more miss', 'more misses')} (--show N or all)")
         for f in r.false_alarms[:show]:
             out += _fire_lines("FALSE", f)
         if len(r.false_alarms) > show:
-            out.append(f"  … {plural(len(r.false_alarms) - show, 'more false alarm')} (--show N)")
+            out.append(f"  … {plural(len(r.false_alarms) - show, 'more false alarm')} (--show N or all)")
     for r in report.rules if show > 0 else ():
         if r.unlabelled_fires:
             where = " (in conversations without labels for it)" if r.labelled else ""
@@ -719,13 +794,15 @@ def _counts_json(c: Counts | None) -> dict[str, Any] | None:
 
 def _fire_json(f: Fire) -> dict[str, Any]:
     return {"conversation": f.conversation, "turn": f.turn, "fired_at": f.fired_at, "message": f.message,
-            "hard_negative": f.hard_negative,
+            "hard_negative": f.hard_negative, "borderline": f.borderline,
             "evidence": [{"turn": e.turn, "speaker": e.speaker, "text": e.text, "matched": list(e.matched),
                           "note": e.note} for e in f.evidence]}
 
 
-def report_to_json(report: EvalReport, show: int = 10) -> dict[str, Any]:
-    """The report for machines (lists cut to ``show`` items each; the counts give the totals)."""
+def report_to_json(report: EvalReport, show: int | None = 10) -> dict[str, Any]:
+    """The report for machines (lists cut to ``show`` items each, None: all; the counts give the
+    totals). ``clear``: the same levels without the conversations marked borderline for the rule."""
+    limit = 1 << 30 if show is None else show
     rules = []
     for r in report.rules:
         rules.append({
@@ -741,10 +818,13 @@ def report_to_json(report: EvalReport, show: int = 10) -> dict[str, Any]:
             "turn_level": (None if r.turn_level is None else
                            {**(_counts_json(r.turn_level) or {}), "tolerated": r.tolerated}),
             "hard_negative_fires": r.hard_negative_fires,
-            "misses": [{"conversation": m.conversation, "turn": m.turn, "speaker": m.speaker, "text": m.text}
-                       for m in r.misses[:show]],
-            "false_alarms": [_fire_json(f) for f in r.false_alarms[:show]],
-            "unlabelled_fires": [_fire_json(f) for f in r.unlabelled_fires[:show]],
+            "borderline_conversations": r.borderline_conversations,
+            "clear": {"conversation_level": _counts_json(r.clear_conversation_level),
+                      "turn_level": _counts_json(r.clear_turn_level)},
+            "misses": [{"conversation": m.conversation, "turn": m.turn, "speaker": m.speaker, "text": m.text,
+                        "borderline": m.borderline} for m in r.misses[:limit]],
+            "false_alarms": [_fire_json(f) for f in r.false_alarms[:limit]],
+            "unlabelled_fires": [_fire_json(f) for f in r.unlabelled_fires[:limit]],
         })
     tm = report.timing
     return {
@@ -753,7 +833,7 @@ def report_to_json(report: EvalReport, show: int = 10) -> dict[str, Any]:
         "labelled_conversations": report.labelled_conversations,
         "utterances": report.utterances,
         "turn_match": TURN_MATCH,
-        "show": show,
+        "show": "all" if show is None else show,
         "rules": rules,
         "labels_without_rule": report.labels_without_rule,
         "timing": None if tm is None else {"annotate_s": round(tm.annotate_s, 3), "rules_s": round(tm.rules_s, 3),

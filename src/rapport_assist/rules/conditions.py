@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Callable, Mapping, Protocol, Sequence
 from ..types import TONE_ORDER, Speaker
 from .features import CompiledLexicon, FeatureExtractor, Features, KeyBits, Match, PhraseIndex, phrase_key, word_keys
 from .model import (
+    AfterRequest,
     AllOf,
     AnyOf,
     Condition,
@@ -107,7 +108,8 @@ class Compiler:
         self.lexicons = {name: CompiledLexicon(lex, self.key_bits)
                          for name, lex in lexicons.items()}
         self._word_sets = {name: word_keys(lex) for name, lex in lexicons.items()}
-        self._future_bit = self.key_bits.add(frozenset(phrase_key(w) for w in _FUTURE_WORDS))  # future markers
+        self._future_bit = self.key_bits.add(frozenset(phrase_key(w) for w in
+                                                       _FUTURE_WORDS + _PLAN_WORDS + _DELEGATE_WORDS))  # future markers
         self._finder_bits: dict[object, int] = {}  # token and subject finders' pre-filter bits
         self.text_tones = TextToneCue({name: self.condition(t.text) for name, t in tones.items()})
         self.tone_cues: list[ToneCue] = [self.text_tones]
@@ -229,8 +231,22 @@ class Compiler:
         return uses_name
 
     def reflects(self, cond: Reflects) -> Evaluator:
+        from spacy.symbols import ADJ, VERB
+
         ignore = self._word_sets[cond.ignore]
-        need = cond.min_shared
+        need, need_verbs = cond.min_shared, cond.min_verbs
+        problem = self.lexicons[cond.problem] if cond.problem else None
+        dense_min, dense_share = cond.dense_min, cond.dense_share
+        event_tags = (VERB, ADJ)
+
+        def dense(feats: Features, said: set[int]) -> bool:
+            """One sentence mostly made of the customer's words."""
+            per_sent: dict[int, list[int]] = {}
+            for k, lemma in feats.content_words(ignore):
+                got = per_sent.setdefault(feats.sent[k], [0, 0])
+                got[0] += 1
+                got[1] += lemma in said
+            return any(shared >= dense_min and shared >= dense_share * total for total, shared in per_sent.values())
 
         def echoes(ctx: EvalContext) -> list[Match] | None:
             if not ctx.reference:
@@ -242,6 +258,14 @@ class Compiler:
             hits = [(k, lemma) for k, lemma in feats.content_words(ignore) if lemma in said]
             if len({lemma for _, lemma in hits}) < need:
                 return None
+            if need_verbs:
+                rows, doc_i = feats.rows, feats.doc_i
+                verbs = {lemma for k, lemma in hits if rows[doc_i[k]][4] in event_tags}
+                if len(verbs) < need_verbs:
+                    sents = {feats.sent[k] for k, _ in hits}
+                    if (problem is None or not any(feats.sent[m.start] in sents for m in lexicon_matches(problem, feats))) \
+                            and not (dense_min and dense(feats, said)):
+                        return None
             return [Match(k, k + 1, "echo", feats) for k, _ in hits]
 
         return echoes
@@ -280,6 +304,8 @@ class Compiler:
                 return any(ctx.feats.sent[o.start] == sid for o in lexicon_matches(lex, ctx.feats))
 
             return sentence_says
+        if isinstance(test, AfterRequest):
+            return after_request(self.lexicons[test.cues], test.sentences)
         assert isinstance(test, ReflectsOther)
         ignore = self._word_sets[test.ignore]
         need = test.min_shared
@@ -318,6 +344,50 @@ def _in_question(m: Match, ctx: EvalContext) -> bool:
     return True
 
 
+_PLEASE = frozenset({"please", "kindly"})
+_YOU_CAN = frozenset({"can", "could", "may"})
+
+
+def after_request(cues: CompiledLexicon, sentences: int) -> Callable[[Match, EvalContext], bool]:
+    """``AfterRequest``: the other side is asked to act before the match (a question, a request
+    phrase, an imperative request verb), in its sentence or the ``sentences`` before it."""
+
+    def after(m: Match, ctx: EvalContext) -> bool:
+        feats = ctx.feats
+        sid = feats.sent[m.start]
+        first = max(0, sid - sentences)
+        if any(s in feats.questions for s in range(first, sid)):
+            return True
+        window_start = feats.sent_spans[first][0]
+        doc, doc_i = feats.doc, feats.doc_i
+        for c in lexicon_matches(cues, feats):
+            if not window_start <= c.start < m.start or (feats.sent[c.start] == sid and c.end > m.start):
+                continue
+            if c.end - c.start > 1:
+                return True
+            tok = doc[doc_i[c.start]]
+            prev = doc[tok.i - 1].lower_ if tok.i > 0 else ""
+            if prev in _PLEASE or (prev in _YOU_CAN and tok.i > 1 and doc[tok.i - 2].lower_ == "you") \
+                    or _imperative(tok):
+                return True
+        return False
+
+    return after
+
+
+def _imperative(tok) -> bool:  # type: ignore[no-untyped-def]
+    """A base-form verb said as an order: no subject, no auxiliary, heading its clause (or joined
+    to one that does: "go ahead and contact them")."""
+    if tok.tag_ != "VB" or tok.dep_ not in ("ROOT", "conj", "advcl", "ccomp", "parataxis"):
+        return False
+    if any(c.dep_ in ("nsubj", "nsubjpass", "aux", "auxpass", "expl") for c in tok.children):
+        return False
+    head = tok.head
+    if tok.dep_ == "conj" and any(c.dep_ in ("nsubj", "nsubjpass", "aux") for c in head.children):
+        return False
+    return True
+
+
 def _near(cues: frozenset[int], before: int, after: int) -> Callable[[Match, EvalContext], bool]:
     """A cue word within ``before`` tokens before or ``after`` tokens after the match (same sentence)."""
 
@@ -333,12 +403,19 @@ def _near(cues: frozenset[int], before: int, after: int) -> Callable[[Match, Eva
 # ---------------------------------------------------------------- future-tense commitments
 
 _FUTURE_WORDS = ("will", "shall", "going", "gon")
+# "we plan to send", "our team intends to add": a present-tense plan governs an infinitive
+_PLAN_WORDS = ("plan", "intend", "aim", "mean")
+# "we've asked a specialist to call you": a done delegation of an action to someone
+_DELEGATE_WORDS = ("ask", "request", "tell", "instruct")
 _SUBJECT_DEPS = ("nsubj", "nsubjpass")
 
 
 def future_actions(actions: CompiledLexicon, bit: int, feats: Features) -> list[Match]:
     """Commitments to a future action: a subject, then "will"/"'ll"/"going to", then a verb
-    phrase from ``actions`` ("someone will call you back", "it'll get reviewed").
+    phrase from ``actions`` ("someone will call you back", "it'll get reviewed", passives "it
+    will be fixed"). Also: a subject shared across "and" ("we're checking and will post an
+    update"), a plan ("we plan|intend|aim to send"), and a done delegation with a purpose
+    infinitive ("we've asked a specialist to get back to you").
 
     Skipped: questions with the modal first ("will you..."), negated modals ("won't"), and
     obligations ("you'll have to..."), whose verb is not an action. Cached per utterance; the
@@ -376,20 +453,48 @@ def future_frames(bit: int, feats: Features) -> list[tuple[int, list[int]]]:
         verb, holder = _future_head(tok)
         if verb is None or holder is None:
             continue
-        subject = next((c for c in holder.children if c.dep_ in _SUBJECT_DEPS), None)
-        if subject is None or subject.i > tok.i or any(c.dep_ == "neg" for c in verb.children):
+        subject = _subject_of(holder)
+        if subject is None or subject.i > tok.i or any(c.dep_ == "neg" for v in (verb, holder) for c in v.children):
             continue
-        # a complement clause before the modal belongs to another verb
-        candidates = [cand.i for cand in _action_candidates(verb) if cand.i >= tok.i]
+        if verb is tok:  # the parser left the modal without a verb ("We'll forward this"): the next words
+            candidates = [i for i in (tok.i + 1, tok.i + 2) if i < len(doc) and doc[i].tag_ not in ("VBN", "VBG")]
+        else:  # a complement clause before the modal belongs to another verb
+            candidates = [cand.i for cand in _action_candidates(verb) if cand.i >= tok.i]
         frames.append((feats.content_pos(subject.left_edge.i), candidates))
     feats.cache["#future-frames"] = frames
     return frames
 
 
+def _subject_of(verb):  # type: ignore[no-untyped-def]
+    """The verb's subject, or for a verb joined by "and" with none of its own, the subject of
+    the verb it is joined to ("We're checking and will post...")."""
+    for _ in range(4):
+        subject = next((c for c in verb.children if c.dep_ in _SUBJECT_DEPS), None)
+        if subject is not None or verb.dep_ != "conj" or verb.head is verb:
+            return subject
+        verb = verb.head
+    return None
+
+
+def _to_infinitive(verb):  # type: ignore[no-untyped-def]
+    """The "to" + verb complement of ``verb`` ("plan *to send*", "asked them *to call*"), or None."""
+    return next((c for c in verb.children if c.dep_ == "xcomp" and c.pos_ in ("VERB", "AUX")
+                 and any(g.dep_ == "aux" and g.lower_ == "to" for g in c.children)), None)
+
+
 def _future_head(tok):  # type: ignore[no-untyped-def]
     """For a future marker token, the verb it governs and the token holding the subject."""
-    if tok.tag_ == "MD" and tok.lemma_ in ("will", "shall") and tok.dep_ == "aux":
-        return tok.head, tok.head
+    if tok.tag_ == "MD" and tok.lemma_ in ("will", "shall"):
+        if tok.dep_ == "aux":
+            return tok.head, tok.head
+        if tok.dep_ == "ROOT":  # a modal the parser left as the head ("We'll forward this")
+            return tok, tok
+        return None, None
+    if tok.lemma_ in _PLAN_WORDS and tok.tag_ in ("VBP", "VBZ", "VBG"):
+        return _to_infinitive(tok), tok
+    if tok.lemma_ in _DELEGATE_WORDS and tok.tag_ in ("VBD", "VBN") \
+            and any(c.dep_ in ("dobj", "dative") for c in tok.children):
+        return _to_infinitive(tok), tok
     nxt = tok.nbor(1) if tok.i + 1 < len(tok.doc) else None
     if tok.lemma_ == "go" and tok.tag_ in ("VBG", "VB") and nxt is not None and nxt.norm_ == "to":
         verb = next((c for c in tok.children if c.dep_ == "xcomp"), None)

@@ -248,7 +248,10 @@ def _describe(cond: Condition) -> str:
     if isinstance(cond, MaxWords):
         return f"at most {cond.words} words"
     if isinstance(cond, Reflects):
-        return f"repeats {cond.min_shared}+ content words of the trigger turns"
+        verbs = (f" ({cond.min_verbs}+ of them verbs or adjectives" + (f", or beside {cond.problem} words"
+                                                                       if cond.problem else "")
+                 + (f", or {cond.dense_min}+ making {cond.dense_share:.0%} of a sentence" if cond.dense_min else "") + ")")
+        return f"repeats {cond.min_shared}+ content words of the trigger turns" + (verbs if cond.min_verbs else "")
     if isinstance(cond, UsesName):
         return "uses the name the customer gave"
     if isinstance(cond, Earlier):

@@ -129,7 +129,8 @@ class _Writer:
                 tests.append(f"feats.word_count >= {int(cond.words)}")
             if cond.seconds is not None:
                 self.uses.add("utt")
-                tests.append(f"utt.duration_s >= {self.const(cond.seconds, 'seconds')}")
+                # seconds are measured or nothing: a length estimated from the word count is a guess
+                tests.append(f"(not utt.timing_estimated and utt.duration_s >= {self.const(cond.seconds, 'seconds')})")
             put(depth, f"{target} = [] if {' or '.join(tests) or 'False'} else None")
         elif isinstance(cond, SignalTest):
             self.signal(cond, target, depth)

@@ -41,6 +41,7 @@ from .model import (
     Record,
     Reflects,
     ReflectsOther,
+    AfterRequest,
     RegexFinder,
     Rewrite,
     Rule,
@@ -71,7 +72,7 @@ CONDITION_KEYS = ("speaker", "says", "tone", "signals", "min_length", "max_words
 EXPECT_KEYS = ("within", "ignore", "if_call_ends")
 EARLIER_KEYS = ("within", "count")
 SAYS_FINDERS = ("lexicon", "future_action", "regex", "tokens", "subject")
-SKIP_TESTS = ("question", "conditional", "negated", "sentence_says", "reflects_other")
+SKIP_TESTS = ("question", "conditional", "negated", "sentence_says", "reflects_other", "after_request")
 EVENT_KINDS = ("dead_air", "talk_over")
 EVENT_KEYS = {"dead_air": ("kind", "min_s", "max_s", "hold_announced"), "talk_over": ("kind", "min_s", "max_s", "by")}
 RULE_OVERRIDE_KEYS = ("rule", "enabled", "severity", "priority", "status", "cooldown_s", "max_per_call", "params",
@@ -512,10 +513,20 @@ class _Builder:
             em = self.mapping(v, "reflects")
             if em is None:
                 return None
-            self.keys(em, ("min_shared", "ignore"), "reflects", required=("min_shared",))
+            self.keys(em, ("min_shared", "ignore", "min_verbs", "problem", "dense_min", "dense_share"), "reflects",
+                      required=("min_shared",))
             n = self.integer(em.get("min_shared"), "reflects.min_shared", 1) if em.get("min_shared") else None
             ignore = self.lexicon_param(em, "ignore", DEFAULT_ECHO_IGNORE_LEXICON)
-            return Reflects(n, ignore) if n is not None and ignore else None
+            verbs = self.integer(em.get("min_verbs"), "reflects.min_verbs") if em.get("min_verbs") is not None else 0
+            problem = None
+            if em.get("problem") is not None:
+                name = self.name(em.get("problem"), "reflects.problem lexicon")  # type: ignore[arg-type]
+                problem = self.ref("lexicon", name, em.get("problem").loc) if name else None  # type: ignore[union-attr]
+            dense = self.integer(em.get("dense_min"), "reflects.dense_min") if em.get("dense_min") is not None else 0
+            share = self.number(em.get("dense_share"), "reflects.dense_share") \
+                if em.get("dense_share") is not None else 1.0
+            ok = n is not None and ignore and verbs is not None and dense is not None and share is not None
+            return Reflects(n, ignore, verbs, problem, dense, share) if ok else None  # type: ignore[arg-type]
         if key == "uses_name":
             if isinstance(v, YScalar):
                 if self.boolean(v, "uses_name") is not True:
@@ -839,6 +850,11 @@ class _Builder:
             cues = self.lexicon_param(params, "cues", DEFAULT_NEGATION_LEXICON)
             ok = cues and before is not None and after is not None
             return Negated(cues, before, after) if ok else None  # type: ignore[arg-type]
+        if name == "after_request":
+            self.keys(params, ("cues", "sentences"), "after_request")
+            sentences = self.integer(params.get("sentences"), "sentences") if params.get("sentences") else 1
+            cues = self.lexicon_param(params, "cues", "customer-request")
+            return AfterRequest(cues, sentences) if cues and sentences is not None else None
         self.keys(params, ("min_shared", "ignore"), "reflects_other", required=("min_shared",))
         n = self.integer(params.get("min_shared"), "min_shared", 1) if params.get("min_shared") else None
         ignore = self.lexicon_param(params, "ignore", DEFAULT_ECHO_IGNORE_LEXICON)

@@ -80,7 +80,19 @@ class ReflectsOther:
     ignore: str
 
 
-MatchTest = Union[InQuestion, Conditional, Negated, SentenceSays, ReflectsOther]
+@dataclass(frozen=True)
+class AfterRequest:
+    """The match comes after a request to the other side, in its own sentence or the
+    ``sentences`` before it in the same utterance: a question, a phrase of ``cues`` of two or
+    more words ("send us", "let us know", "if you"), or a one-word phrase of ``cues`` said as an
+    imperative ("Please *submit* a ticket and we will help"), after "please", or after
+    "you can|could|may"."""
+
+    cues: str
+    sentences: int
+
+
+MatchTest = Union[InQuestion, Conditional, Negated, SentenceSays, ReflectsOther, AfterRequest]
 
 # ---------------------------------------------------------------- finders (what `says` looks for)
 
@@ -169,10 +181,19 @@ class MaxWords:
 @dataclass(frozen=True)
 class Reflects:
     """This turn repeats ``min_shared`` content words (lemmas) of the turns that opened the
-    expectation: a paraphrase of the customer's key point."""
+    expectation: a paraphrase of the customer's key point. With ``min_verbs``, at least that
+    many of them are verbs or adjectives (what went wrong, not only the topic's nouns), unless
+    a sentence repeating them also says a phrase of lexicon ``problem`` ("if you're *unable*
+    to receive the code"), or one sentence is mostly the customer's words: at least
+    ``dense_min`` repeated, and they are at least ``dense_share`` of its content words ("So the
+    app moved you to Thursday, but the wedding is on Wednesday")."""
 
     min_shared: int
     ignore: str
+    min_verbs: int = 0
+    problem: str | None = None
+    dense_min: int = 0
+    dense_share: float = 1.0
 
 
 @dataclass(frozen=True)

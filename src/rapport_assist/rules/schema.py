@@ -74,7 +74,7 @@ def rule_schema() -> Json:
             signal_props[key] = {"anyOf": [number, _obj({"min": number, "max": number})],
                                  "description": f"{fld.description} ({fld.unit})"}
 
-    skip_names = [t for t in SKIP_TESTS if t in ("question", "conditional", "negated")]
+    skip_names = [t for t in SKIP_TESTS if t in ("question", "conditional", "negated", "after_request")]
     skip_test = {"anyOf": [
         {"enum": skip_names},
         _obj({"question": {"type": "object", "maxProperties": 0}}, ("question",)),
@@ -82,6 +82,7 @@ def rule_schema() -> Json:
         _obj({"negated": _obj({"cues": name, "before": integer, "after": integer})}, ("negated",)),
         _obj({"sentence_says": name}, ("sentence_says",)),
         _obj({"reflects_other": _obj({"min_shared": integer, "ignore": name}, ("min_shared",))}, ("reflects_other",)),
+        _obj({"after_request": _obj({"cues": name, "sentences": integer})}, ("after_request",)),
     ]}
     token_spec = {"type": "object", "description": "a spaCy Matcher token spec, e.g. {LOWER: you} or {LEMMA: {IN: [a, b]}}"}
     token_pattern = {"type": "array", "items": token_spec, "minItems": 1}
@@ -109,7 +110,8 @@ def rule_schema() -> Json:
         "signals": {"type": "object", "properties": signal_props, "additionalProperties": False, "minProperties": 1},
         "min_length": _obj({"words": integer, "seconds": number}),
         "max_words": integer,
-        "reflects": _obj({"min_shared": integer, "ignore": name}, ("min_shared",)),
+        "reflects": _obj({"min_shared": integer, "ignore": name, "min_verbs": integer, "problem": name,
+                          "dense_min": integer, "dense_share": number}, ("min_shared",)),
         "uses_name": {"anyOf": [{"const": True}, _obj({"intro": name})]},
         "earlier": {"type": "object", "required": ["within"], "additionalProperties": False,
                     "properties": {"within": window, "count": integer, **{k: _ref(f"condition_key_{k}")
