@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import sys
 from pathlib import Path
 
@@ -27,9 +28,13 @@ HEADLINE = ("angry-no-apology", "you-not-we", "uncommitted-promise", "missed-ref
 
 
 def borderline_moments(notes: str, moments: list[str]) -> list[str]:
-    """The moments a label line's notes call borderline."""
+    """The moments a label line's notes call borderline. The notes run their remarks together
+    ("angry-no-apology @1: why. missed-reflection not fired, borderline: why"), so they are cut
+    where a sentence starts with a moment's name; " | " also separates."""
     found = []
-    for piece in notes.split(" | "):
+    names = "|".join(re.escape(m) for m in moments)
+    pieces = re.split(rf"(?:^|(?<=[.;!?'\"])\s+|\s+\|\s+)(?=(?:{names})\b)", notes) if names else [notes]
+    for piece in pieces:
         piece = piece.strip()
         for m in moments:
             if piece.startswith(m) and "borderline" in piece and m not in found:
