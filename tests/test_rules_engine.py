@@ -163,3 +163,35 @@ def test_customer_only_call_never_fires(annotator: Annotator) -> None:
              ("customer", "I'll call again tomorrow, nobody has fixed it and I'm still waiting on the refund "
                           "that was promised to me in March, then again in April, and it's now June.", 30.0)]
     assert call(engine, annotator, turns, end_s=90.0) == []
+
+
+SUBORDINATE_RULE = textwrap.dedent("""\
+      - id: directive
+        title: Directive
+        severity: low
+        why: Because.
+        message: "{quote}"
+        when:
+          speaker: agent
+          says: {lexicon: must-do, skip_if: [subordinate]}
+        cooldown_s: 0
+    """)
+
+
+@pytest.mark.parametrize("text, fires", [
+    ("You need to restart the router.", True),
+    ("So what you need to do is restart the router.", True),
+    ("If that still fails after the update, you need to restart the router.", True),  # main clause
+    ("Let us know if there's anything else on the order you need to change.", False),  # long if-clause
+    ("If you need to restart it, the button is at the back.", False),
+    ("These are the steps you need to take.", False),  # relative clause
+    ("In the app you need to open settings first.", True),  # "in" is not the cue of "in case"
+])
+def test_subordinate_skips_matches_inside_conditional_and_relative_clauses(tmp_path: Path, annotator: Annotator,
+                                                                           text: str, fires: bool) -> None:
+    pack = LEXICONS.replace("rules:\n", "  must-do: [you need to]\n  conditional: [if, unless, in case]\nrules:\n")
+    path = tmp_path / "pack.yaml"
+    path.write_text(pack + SUBORDINATE_RULE, encoding="utf-8")
+    engine = RuleEngine(load_rules([path]))
+    nudges = call(engine, annotator, [("agent", text, 0.0)], end_s=3.0)
+    assert bool(nudges) is fires, (text, nudges)

@@ -19,7 +19,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Callable, Mapping, Protocol, Sequence
 
 from ..types import TONE_ORDER, Speaker
-from .features import CompiledLexicon, FeatureExtractor, Features, KeyBits, Match, PhraseIndex, phrase_key, word_keys
+from .features import (CompiledLexicon, FeatureExtractor, Features, KeyBits, Match, PhraseIndex, phrase_key,
+                       single_word_keys, word_keys)
 from .model import (
     AfterRequest,
     AllOf,
@@ -40,6 +41,7 @@ from .model import (
     SentenceSays,
     SpeakerIs,
     SubjectFinder,
+    Subordinate,
     TokenFinder,
     Tone,
     ToneIs,
@@ -108,6 +110,7 @@ class Compiler:
         self.lexicons = {name: CompiledLexicon(lex, self.key_bits)
                          for name, lex in lexicons.items()}
         self._word_sets = {name: word_keys(lex) for name, lex in lexicons.items()}
+        self._lexicon_defs = dict(lexicons)
         self._future_bit = self.key_bits.add(frozenset(phrase_key(w) for w in
                                                        _FUTURE_WORDS + _PLAN_WORDS + _DELEGATE_WORDS))  # future markers
         self._finder_bits: dict[object, int] = {}  # token and subject finders' pre-filter bits
@@ -296,6 +299,8 @@ class Compiler:
             return _near(self._word_sets[test.cues], test.before, 0)
         if isinstance(test, Negated):
             return _near(self._word_sets[test.cues], test.before, test.after)
+        if isinstance(test, Subordinate):
+            return _subordinate(single_word_keys(self._lexicon_defs[test.cues]))
         if isinstance(test, SentenceSays):
             lex = self.lexicons[test.lexicon]
 
@@ -386,6 +391,33 @@ def _imperative(tok) -> bool:  # type: ignore[no-untyped-def]
     if tok.dep_ == "conj" and any(c.dep_ in ("nsubj", "nsubjpass", "aux") for c in head.children):
         return False
     return True
+
+
+_CLAUSE_BREAKS = frozenset({",", ";", ":", "-", "–", "—", "(", ")"})
+_RELATIVE_DEPS = ("relcl", "acl")
+
+
+def _subordinate(cues: frozenset[int]) -> Callable[[Match, EvalContext], bool]:
+    """The match is inside a clause opened by a cue word (no clause break between them), or its
+    subject's verb heads a relative clause (``Subordinate``)."""
+
+    def subordinate(m: Match, ctx: EvalContext) -> bool:
+        feats = ctx.feats
+        doc = feats.doc
+        s, _ = feats.sent_spans[feats.sent[m.start]]
+        first = feats.doc_i[m.start]
+        for k in range(m.start - 1, s - 1, -1):  # the nearest cue word before the match
+            if not cues.isdisjoint(feats.keys[k]):
+                if not any(doc[i].text in _CLAUSE_BREAKS for i in range(feats.doc_i[k] + 1, first)):
+                    return True
+                break
+        for k in range(m.start, m.end):
+            tok = doc[feats.doc_i[k]]
+            if tok.dep_ in _SUBJECT_DEPS:
+                return tok.head.dep_ in _RELATIVE_DEPS
+        return False
+
+    return subordinate
 
 
 def _near(cues: frozenset[int], before: int, after: int) -> Callable[[Match, EvalContext], bool]:

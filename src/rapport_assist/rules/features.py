@@ -568,3 +568,13 @@ def word_keys(lexicon: Lexicon) -> frozenset[int]:
         for alts in compile_phrase(phrase.text):
             out |= alts
     return frozenset(out)
+
+
+def single_word_keys(lexicon: Lexicon) -> frozenset[int]:
+    """Keys of a lexicon's one-word phrases only ("if", not the "in" of "in case")."""
+    out: set[int] = set()
+    for phrase in lexicon.phrases:
+        tokens = compile_phrase(phrase.text)
+        if len(tokens) == 1:
+            out |= tokens[0]
+    return frozenset(out)

@@ -21,6 +21,7 @@ from .model import (
     AnyOf,
     Condition,
     Conditional,
+    Subordinate,
     Earlier,
     Episode,
     EventIs,
@@ -72,7 +73,8 @@ CONDITION_KEYS = ("speaker", "says", "tone", "signals", "min_length", "max_words
 EXPECT_KEYS = ("within", "ignore", "if_call_ends")
 EARLIER_KEYS = ("within", "count")
 SAYS_FINDERS = ("lexicon", "future_action", "regex", "tokens", "subject")
-SKIP_TESTS = ("question", "conditional", "negated", "sentence_says", "reflects_other", "after_request")
+SKIP_TESTS = ("question", "conditional", "negated", "sentence_says", "reflects_other", "after_request",
+              "subordinate")
 EVENT_KINDS = ("dead_air", "talk_over")
 EVENT_KEYS = {"dead_air": ("kind", "min_s", "max_s", "hold_announced"), "talk_over": ("kind", "min_s", "max_s", "by")}
 RULE_OVERRIDE_KEYS = ("rule", "enabled", "severity", "priority", "status", "cooldown_s", "max_per_call", "params",
@@ -843,6 +845,10 @@ class _Builder:
             before = self.integer(params.get("before"), "before", 1) if params.get("before") else 4
             cues = self.lexicon_param(params, "cues", DEFAULT_CONDITIONAL_LEXICON)
             return Conditional(cues, before) if cues and before is not None else None
+        if name == "subordinate":
+            self.keys(params, ("cues",), "subordinate")
+            cues = self.lexicon_param(params, "cues", DEFAULT_CONDITIONAL_LEXICON)
+            return Subordinate(cues) if cues else None
         if name == "negated":
             self.keys(params, ("cues", "before", "after"), "negated")
             before = self.integer(params.get("before"), "before") if params.get("before") else 3

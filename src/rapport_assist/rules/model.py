@@ -92,7 +92,17 @@ class AfterRequest:
     sentences: int
 
 
-MatchTest = Union[InQuestion, Conditional, Negated, SentenceSays, ReflectsOther, AfterRequest]
+@dataclass(frozen=True)
+class Subordinate:
+    """The match sits in a subordinate clause, by spaCy's parse and the punctuation: a
+    one-word cue of lexicon ``cues`` ("if", "unless") earlier in its sentence with no comma,
+    colon, semicolon or dash between them ("let us know if there's anything you need to
+    change"), or its subject's verb heads a relative clause ("the steps you need to take")."""
+
+    cues: str
+
+
+MatchTest = Union[InQuestion, Conditional, Negated, SentenceSays, ReflectsOther, AfterRequest, Subordinate]
 
 # ---------------------------------------------------------------- finders (what `says` looks for)
 

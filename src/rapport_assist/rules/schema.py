@@ -74,12 +74,13 @@ def rule_schema() -> Json:
             signal_props[key] = {"anyOf": [number, _obj({"min": number, "max": number})],
                                  "description": f"{fld.description} ({fld.unit})"}
 
-    skip_names = [t for t in SKIP_TESTS if t in ("question", "conditional", "negated", "after_request")]
+    skip_names = [t for t in SKIP_TESTS if t in ("question", "conditional", "negated", "after_request", "subordinate")]
     skip_test = {"anyOf": [
         {"enum": skip_names},
         _obj({"question": {"type": "object", "maxProperties": 0}}, ("question",)),
         _obj({"conditional": _obj({"cues": name, "before": integer})}, ("conditional",)),
         _obj({"negated": _obj({"cues": name, "before": integer, "after": integer})}, ("negated",)),
+        _obj({"subordinate": _obj({"cues": name})}, ("subordinate",)),
         _obj({"sentence_says": name}, ("sentence_says",)),
         _obj({"reflects_other": _obj({"min_shared": integer, "ignore": name}, ("min_shared",))}, ("reflects_other",)),
         _obj({"after_request": _obj({"cues": name, "sentences": integer})}, ("after_request",)),
