@@ -64,6 +64,7 @@ class PulseServer:
                 for key in ("PULSE_SERVER", "XDG_RUNTIME_DIR", "PULSE_RUNTIME_PATH"):
                     self._saved_env[key] = os.environ.get(key)
                 os.environ["PULSE_SERVER"] = self.server
+                reread_portaudio_devices()  # this process may have started PortAudio before the server
                 return self
             time.sleep(0.1)
         log = (self._dir / "pulse.log").read_text(errors="replace")[-500:]
@@ -86,6 +87,7 @@ class PulseServer:
         if getattr(self, "_log", None):
             self._log.close()
         shutil.rmtree(self._dir, ignore_errors=True)
+        reread_portaudio_devices()
 
     def pactl(self, *args: str) -> subprocess.CompletedProcess:
         return subprocess.run(["pactl", *args], env=self._env(), capture_output=True, text=True, timeout=10)
@@ -143,3 +145,15 @@ class PulseServer:
                 self.pactl("unload-module", line.split()[0])
                 return
         raise KeyError(sink)
+
+
+def reread_portaudio_devices() -> None:
+    """PortAudio lists its devices once, when sounddevice is imported: re-read them (sounddevice's
+    own way, as the sidebar does between calls) so this process sees the sound server as it is
+    now, whichever test imported sounddevice first."""
+    import sys
+
+    sd = sys.modules.get("sounddevice")
+    if sd is not None:
+        sd._terminate()
+        sd._initialize()

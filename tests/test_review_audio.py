@@ -143,6 +143,11 @@ class MonitorRecorder:
             with self._lock:
                 self._data += chunk
 
+    def started(self) -> bool:
+        """True once parec delivers (it takes a moment to connect on a busy machine)."""
+        with self._lock:
+            return len(self._data) > 0
+
     def take(self) -> np.ndarray:
         """Everything recorded since the last ``take()``."""
         with self._lock:
@@ -173,6 +178,7 @@ def test_review_sound_reaches_a_pulseaudio_sink_and_follows_seeks(qtbot, review_
         pytest.skip(why)
     with PulseServer(["review_out"]) as pulse:
         recorder = MonitorRecorder(pulse, "review_out")
+        qtbot.waitUntil(recorder.started, timeout=10000)
         try:
             window = review_window()
             window.open_qa(tones, paused=True, speed=1.0)
