@@ -3,6 +3,7 @@ hot-reload, QA replay of the demo call, docking and styles."""
 
 from __future__ import annotations
 
+import itertools
 import json
 import math
 import threading
@@ -107,10 +108,15 @@ def make_sidebar(qtbot, tmp_path, annotator):
     return make
 
 
+_OWN_UTTERANCE = itertools.count(100)
+
+
 def make_nudge(rule: str = "you-not-we", t: float = 30.2, severity: str = "medium") -> Nudge:
-    ev = Evidence(4, Speaker.AGENT, "Thank you, Mark. You need to restart the router.", 26.5, 30.2, ("You need to",))
+    """A nudge about an utterance of its own (each is its own moment, so its own card)."""
+    index = next(_OWN_UTTERANCE)
+    ev = Evidence(index, Speaker.AGENT, "Thank you, Mark. You need to restart the router.", 26.5, 30.2, ("You need to",))
     return Nudge(rule=rule, severity=severity, title="Say it as a team",  # type: ignore[arg-type]
-                 message="Say it as a team: 'Let's restart the router'", t_s=t, utterance_index=4, evidence=(ev,),
+                 message="Say it as a team: 'Let's restart the router'", t_s=t, utterance_index=index, evidence=(ev,),
                  why="'We' language makes the customer a partner.", rewrite="Let's restart the router.",
                  rule_source="rules/headline.yaml:183")
 
@@ -366,4 +372,63 @@ def test_cards_fade_in_and_out(qtbot, make_sidebar):
     window.model.advance(40.5)  # past its lifetime
     assert window.cards.widgets == {} and window.history.labels[0].text().endswith("Say it as a team")
     qtbot.waitUntil(lambda: destroyed == [True], timeout=3000)  # faded out, then deleted
+    window.controller.stop()
+
+
+ANGRY_CALL = [
+    {"speaker": "customer", "text": "This is ridiculous, I have called four times about this refund and nobody "
+                                    "ever calls back.", "start": 0.5, "end": 5.0},
+    {"speaker": "agent", "text": "Okay, calm down, you need to wait for the refund like everyone else.",
+     "start": 5.6, "end": 9.0},
+]
+
+
+def replay_angry_call(qtbot, window, tmp_path) -> None:
+    call = tmp_path / "angry.jsonl"
+    call.write_text("".join(json.dumps(turn) + "\n" for turn in ANGRY_CALL))
+    window.open_qa(call, speed=math.inf)
+    qtbot.waitUntil(lambda: window.model.ended, timeout=30000)
+
+
+def test_one_agent_sentence_that_trips_three_rules_is_one_card_with_three_lines(qtbot, make_sidebar, tmp_path):
+    window = make_sidebar()
+    replay_angry_call(qtbot, window, tmp_path)
+    assert len(window.cards.widgets) == 1 and not window.cards.waiting_label.isVisible()
+    card = next(iter(window.cards.widgets.values()))
+    assert [n.rule for n in card.card.nudges] == ["angry-no-apology", "you-not-we", "blame-wording"]
+    assert card.severity_label.text() == "URGENT" and card.title_label.text() == "Apologize for the trouble"
+    assert len(card.lines) == 3
+    qtbot.waitUntil(lambda: all(line.isVisible() for line in card.lines))
+    assert card.lines[0].text().startswith("Customer is upset")
+    assert "Say it as a team" in card.lines[1].text() and "Focus on the fix" in card.lines[2].text()
+    card.why_button.click()
+    # the rewrite keeps the sentence's end; the rules are named, their files are shown in QA review only
+    assert card.rewrite_label is not None and "Let&#x27;s wait" not in card.rewrite_label.text()
+    assert "Let's wait for the refund like everyone else." in card.rewrite_label.text()
+    source = card.source_label.text()  # QA review: where each rule is written
+    assert source.startswith("rules angry-no-apology (") and "headline.yaml:" in source and "catalogue.yaml:" in source
+    window.controller.stop()
+
+
+def test_the_urgent_card_quotes_the_customers_words_and_agents_see_no_file_paths(qtbot, make_sidebar, tmp_path):
+    window = make_sidebar()
+    replay_angry_call(qtbot, window, tmp_path)
+    card = next(iter(window.cards.widgets.values()))
+    assert card.severity_label.text() == "URGENT"
+    quote = card.evidence_label.text()
+    assert quote.startswith("Customer said: “") and "<b>ridiculous</b>" in quote and "calls back." in quote
+    assert "calm down" not in quote
+    assert "headline.yaml" in card.source_label.text()  # QA review: the team lead sees where the rule is
+    window.controller.stop()
+    # live: the same card for the agent shows the rule ids, never a file path
+    runner = PushRunner()
+    window.controller.start(runner, "live call", "live")
+    angry = next(n for n in card.card.nudges if n.rule == "angry-no-apology")
+    runner.push(angry)
+    qtbot.waitUntil(lambda: len(window.cards.widgets) == 1)
+    live = next(iter(window.cards.widgets.values()))
+    live.why_button.click()
+    assert live.source_label.text() == "rule angry-no-apology"
+    assert ".yaml" not in live.source_label.text() and ".yaml" not in live.why_label.text()
+    assert live.evidence_label.text().startswith("Customer said:")
     window.controller.stop()
