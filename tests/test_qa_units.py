@@ -197,7 +197,8 @@ def test_diff_layers_a_team_file_and_reports_settings_and_lexicons(tmp_path: Pat
     assert "  lexicon jargon: +VLAN -cache" in text
     no_change = next(line for line in text.splitlines() if line.startswith("  no change: "))
     assert "you-not-we" not in no_change and "angry-no-apology (1)" in no_change
-    assert "4 rule(s) with changed settings" not in text and "3 rule(s) with changed settings" in text
+    assert "4 rules with changed settings" not in text and "3 rules with changed settings" in text
+    assert "(s)" not in text and "rules diff over 1 call:" in text
 
     out = io.StringIO()  # no calls: what the file changes, at once
     assert main(["rules", "diff", "--new", str(team), "--format", "json"], out, io.StringIO()) == 0

@@ -17,7 +17,7 @@ from PySide6.QtCore import QSettings, Qt  # noqa: E402
 from PySide6.QtWidgets import QApplication, QLineEdit, QVBoxLayout, QWidget  # noqa: E402
 
 from rapport_assist.assist import AssistModel, BudgetConfig, FeedbackLog  # noqa: E402
-from rapport_assist.gui.app import DEMO_TRANSCRIPT, AppBackend, SidebarOptions  # noqa: E402
+from rapport_assist.gui.app import DEMO_TRANSCRIPT, AppBackend, SidebarOptions, demo_hint  # noqa: E402
 from rapport_assist.gui.controller import CallController, Prefs, RuleWatcher  # noqa: E402
 from rapport_assist.gui.window import LiveUnavailable, SidebarWindow  # noqa: E402
 from rapport_assist.playback import Playback  # noqa: E402
@@ -307,7 +307,22 @@ def test_without_live_capture_start_call_says_so(qtbot, make_sidebar):
     window.call_button.click()
     assert window.controller.mode == "idle"
     assert window.model.status["microphone"].message == "live capture not available in this build"
-    assert "not available" in window.mode_label.text()
+    assert window.mode_label.text() == "Live capture not available in this build — review a call instead"
+
+
+def test_with_no_input_device_the_panel_says_that_is_why(qtbot, make_sidebar):
+    window = make_sidebar()
+
+    def no_device(prefs):
+        raise LiveUnavailable("No audio input device found.")
+
+    window.backend.make_live = no_device
+    window.call_button.click()
+    assert window.model.status["microphone"].message == "No audio input device found."
+    assert window.mode_label.text() == "No audio input device found — review a call instead"
+    hint = demo_hint("No audio input device found.")
+    assert hint.startswith("No audio input device found, so the bundled demo call") and "., " not in hint
+    assert demo_hint("live capture not available in this build").startswith("Live capture not available in this build, so")
 
 
 def test_settings_dialog_saves_the_budget_and_the_panel_uses_it(qtbot, make_sidebar):
