@@ -6,6 +6,7 @@ from __future__ import annotations
 import itertools
 import json
 import math
+import re
 import threading
 from pathlib import Path
 
@@ -336,6 +337,15 @@ def test_settings_dialog_saves_the_budget_and_the_panel_uses_it(qtbot, make_side
         assert not dialog.mic.isEnabled() and "not available" in note
     else:
         assert dialog.mic.isEnabled() and dialog.mic.count() == 1 + len(devices)  # "System default" + each
+    # it looks finished: whole seconds without decimals, plain OK/Cancel, arrows drawn from ui/icons
+    assert (dialog.min_gap.text(), dialog.lifetime.text()) == ("4 s", "40 s")
+    dialog.min_gap.setValue(2.5)
+    assert dialog.min_gap.text() == "2.5 s"
+    assert all(b.icon().isNull() for b in dialog.buttons.buttons())
+    sheet = window.styleSheet()
+    arrows = re.findall(r"::down-arrow \{ image: url\(([^)]+)\)", sheet)
+    assert arrows and all(Path(a).is_file() and "<svg" in Path(a).read_text() for a in arrows)
+    assert not re.search(r"url\(icon:[a-z]", sheet) and "currentColor" not in Path(arrows[0]).read_text()
     dialog.max_visible.setValue(2)
     dialog.min_gap.setValue(0)
     dialog.hold.setChecked(False)
