@@ -426,6 +426,10 @@ def test_one_agent_sentence_that_trips_three_rules_is_one_card_with_three_lines(
     qtbot.waitUntil(lambda: all(line.isVisible() for line in card.lines))
     assert card.lines[0].text().startswith("Customer is upset")
     assert "Say it as a team" in card.lines[1].text() and "Focus on the fix" in card.lines[2].text()
+    assert "NUDGE" in card.lines[1].text() and "NUDGE" in card.lines[2].text()
+    # the customer's words (the lead's quote), then the agent's words that tripped the other two
+    assert [q.text()[:13] for q in card.evidence_labels] == ["Customer said", "You said: “Ok"]
+    assert "<b>calm down</b>" in card.evidence_labels[1].text() and "<b>you need to</b>" in card.evidence_labels[1].text()
     card.why_button.click()
     # the rewrite keeps the sentence's end; the rules are named, their files are shown in QA review only
     assert card.rewrite_label is not None and "Let&#x27;s wait" not in card.rewrite_label.text()

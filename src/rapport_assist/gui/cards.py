@@ -11,7 +11,7 @@ from PySide6.QtWidgets import (QFrame, QGraphicsOpacityEffect, QHBoxLayout, QLab
                                QVBoxLayout, QWidget)
 
 from ..assist import AssistModel, Card
-from ..types import Speaker
+from ..types import Evidence, Speaker
 from .resources import Theme
 
 SEVERITY_WORD = {"high": "URGENT", "medium": "NUDGE", "low": "TIP"}
@@ -95,25 +95,32 @@ class CardWidget(QFrame):
         self.lines: list[QLabel] = [self.message_label]  # one per nudge of the card, the lead first
         for other in card.also:
             word = SEVERITY_WORD.get(other.severity, other.severity.upper())
-            line = _label(f"<b>{html.escape(other.title or other.rule, quote=False)}</b> · "
+            colour = theme.palette.get(other.severity if other.severity in ("low", "medium", "high") else "low", "")
+            line = _label(f'<span style="color:{colour}; font-size:8pt; font-weight:700">{word}</span>&nbsp; '
+                          f"<b>{html.escape(other.title or other.rule, quote=False)}</b> · "
                           f"{html.escape(other.message, quote=False)}", "cardLine", rich=True)
             line.setProperty("severity", other.severity)
-            line.setToolTip(f"{word}: {other.title}")
             box.addWidget(line)
             self.lines.append(line)
 
-        self.evidence_label: QLabel | None = None
-        quoted = nudge.quoted
-        if quoted is not None and quoted.text:
+        # the words the card rests on: the lead's quote first, then any other turn its lines quote
+        # (the customer's angry words, then what the agent said that tripped the other rules)
+        self.evidence_labels: list[QLabel] = []
+        quotes: dict[int, tuple[Evidence, set[str]]] = {}
+        for n in card.nudges:
+            q = n.quoted
+            if q is not None and q.text:
+                quotes.setdefault(q.utterance_index, (q, set()))[1].update(m for m in q.matched if m)
+        for quoted, matched in quotes.values():
             who = "You said" if quoted.speaker is Speaker.AGENT else "Customer said"
             words = html.escape(quoted.text, quote=False)
-            matched = {m for n in card.nudges if (q := n.quoted) is not None and q.utterance_index == quoted.utterance_index
-                       for m in q.matched if m}
             for m in sorted(matched, key=len, reverse=True):
                 words = words.replace(html.escape(m, quote=False), f"<b>{html.escape(m, quote=False)}</b>", 1)
-            self.evidence_label = _label(f"{who}: “{words}”", "cardEvidence", rich=True)
-            self.evidence_label.setToolTip(quoted.text)
-            box.addWidget(self.evidence_label)
+            label = _label(f"{who}: “{words}”", "cardEvidence", rich=True)
+            label.setToolTip(quoted.text)
+            box.addWidget(label)
+            self.evidence_labels.append(label)
+        self.evidence_label: QLabel | None = self.evidence_labels[0] if self.evidence_labels else None
 
         self.details = QWidget()
         details = QVBoxLayout(self.details)
