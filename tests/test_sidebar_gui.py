@@ -169,6 +169,12 @@ def test_the_budget_holds_back_a_flood(qtbot, make_sidebar):
     assert [c.nudge.rule for c in window.model.shown][0] == "rule-7"  # higher severity first
     window.model.advance(40.0)
     assert len(window.cards.widgets) == 3  # never more than three at once
+    waiting = len(window.model.held)
+    assert waiting and window.cards.waiting_label.isVisible()
+    runner.push(CallSummary(41.0, 0, 12, {}))  # the call ends: nothing keeps waiting for room
+    qtbot.waitUntil(lambda: window.model.ended)
+    assert window.model.held == [] and not window.cards.waiting_label.isVisible()
+    assert sum("not shown" in label.text() for label in window.history.labels) == min(waiting, 12)
     window.controller.stop()
 
 
