@@ -202,7 +202,7 @@ def test_a_broken_rule_file_shows_its_error_and_the_old_rules_keep_firing(qtbot,
     team = rules / "team.yaml"
     team.write_text(TEAM_RULES)
     window = make_sidebar(rules=[rules], budget=BudgetConfig(min_gap_s=0))
-    assert window.model.status["rules"].message.startswith("1 rules loaded")
+    assert window.model.status["rules"].message.startswith("1 rule loaded")
     team.write_text(TEAM_RULES.replace("severity: low", "severity: lowish"))
     qtbot.waitUntil(lambda: window.status_panel.rules_error.isVisible(), timeout=5000)
     error = window.status_panel.rules_error.text()
@@ -218,7 +218,8 @@ def test_a_broken_rule_file_shows_its_error_and_the_old_rules_keep_firing(qtbot,
     team.write_text(TEAM_RULES.replace("Router tip", "Router hint"))
     qtbot.waitUntil(lambda: not window.status_panel.rules_error.isVisible(), timeout=5000)
     assert window.model.status["rules"].level in ("ok", "warning")  # lint warnings: this file has no examples
-    assert window.model.status["rules"].message.startswith("reloaded 1 rules")
+    assert window.model.status["rules"].message.startswith("reloaded 1 rule")
+    assert "(s)" not in window.model.status["rules"].message and "1 rules" not in window.model.status["rules"].message
     window.controller.stop()
 
 
