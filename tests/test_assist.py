@@ -379,6 +379,18 @@ def test_nudges_about_one_utterance_share_a_card_led_by_the_highest_severity():
     m.snooze("you")
     m.snooze("blame")
     assert card.state == "history" and card.end_reason == "snoozed"
+    record = m.give_feedback(other.id, "helpful")
+    assert "also" not in record
+
+
+def test_feedback_on_a_shared_card_names_every_nudge_on_it(tmp_path: Path):
+    m = AssistModel(BudgetConfig(min_gap_s=0), FeedbackLog(tmp_path / "feedback.jsonl"))
+    m.start_call("test", "qa")
+    m.on_event(nudge("angry", 9.0, "high", index=3))
+    m.on_event(nudge("blame", 9.0, "medium", index=3))
+    record = m.give_feedback(m.shown[0].id, "wrong")
+    assert record["rule"] == "angry" and [n["rule"] for n in record["also"]] == ["blame"]
+    assert json.loads((tmp_path / "feedback.jsonl").read_text())["also"][0]["rule"] == "blame"
 
 
 def test_a_card_offers_no_rewrite_that_keeps_words_another_nudge_flags():

@@ -610,6 +610,8 @@ class AssistModel:
             raise KeyError(f"no card {card_id}")
         card.verdict = verdict
         record = self.feedback_record(card, verdict)
+        if card.also:  # the card's other nudges (one card per moment): the verdict was on all of them
+            record["also"] = [n.to_json() for n in card.also]
         if self.feedback_log is not None:
             self.feedback_log.write(record)
         if verdict == "wrong" and card.state != "history":
