@@ -4,7 +4,8 @@
     .venv/bin/python scripts/screenshots.py --out /tmp/shots        # re-runs itself under xvfb-run if no display
 
 Shots: during a call (normal), a flood of nudges held back by the attention budget, QA review
-with the timeline, the dark style, and 200 % scaling. Every event comes from the bundled demo
+with the timeline, the dark style, the settings dialog, and 200 % scaling (the sidebar and the
+settings dialog). Every event comes from the bundled demo
 call run through the real pipeline and rules (the flood: real rules' nudges at one moment).
 """
 
@@ -20,7 +21,7 @@ import tempfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-SHOTS = ("normal", "flood", "qa", "dark", "scaled")
+SHOTS = ("normal", "flood", "qa", "dark", "settings", "scaled")
 WIDTH, HEIGHT = 360, 820
 
 
@@ -45,10 +46,14 @@ def main(argv: list[str]) -> int:
     if "scaled" in shots:  # the scale factor must be set before Qt starts: its own process
         shots.remove("scaled")
         env = dict(os.environ, QT_SCALE_FACTOR="2", QT_QPA_PLATFORM="xcb")
-        code = subprocess.call([sys.executable, __file__, "--out", str(args.out), "--only", "normal"], env=env)
+        scaled = args.out / "scaled"
+        code = subprocess.call([sys.executable, __file__, "--out", str(scaled), "--only", "normal", "--only", "settings"],
+                               env=env)
         if code:
             return code
-        (args.out / "sidebar-normal.png").replace(args.out / "sidebar-scaled.png")
+        (scaled / "sidebar-normal.png").replace(args.out / "sidebar-scaled.png")
+        (scaled / "sidebar-settings.png").replace(args.out / "sidebar-settings-scaled.png")
+        scaled.rmdir()
         if not shots:
             return 0
     os.environ["QT_QPA_PLATFORM"] = "xcb"  # a real X11 window (not the offscreen renderer)
@@ -105,10 +110,10 @@ def take(shots: list[str], out: Path) -> int:
         while end.isActive():
             app.processEvents()
 
-    def save(window, name: str) -> None:
+    def save(window, name: str, widget=None) -> None:
         settle()
         path = out / f"sidebar-{name}.png"
-        if not window.grab().save(str(path)):
+        if not (widget or window).grab().save(str(path)):
             raise SystemExit(f"screenshots: could not write {path}")
         written[name] = str(path)
         window.close()
@@ -145,10 +150,11 @@ def take(shots: list[str], out: Path) -> int:
             fires = [ex for ex in rule.examples if ex.kind == "fires"]
             turn = fires[0].turns[fires[0].at if fires[0].at is not None else -1] if fires else None
             u = utterances[-1]
-            evidence = (Evidence(u.index, turn.speaker, turn.text, 60.0, 60.0),) if turn else ()
+            evidence = (Evidence(1000 + i, turn.speaker, turn.text, 60.0, 60.0),) if turn else ()
+            # each about a turn of its own (nudges about one turn would share a card)
             flood.append(Nudge(rule=rule.id, severity=rule.severity, title=rule.title,  # type: ignore[arg-type]
                                message=rule.message.split("{")[0].strip() or rule.title, t_s=60.0 + 0.2 * i,
-                               utterance_index=u.index, evidence=evidence, why=rule.why, rule_source=rule.source))
+                               utterance_index=1000 + i, evidence=evidence, why=rule.why, rule_source=rule.source))
         window.controller.start(Feed([e for e in demo if not isinstance(e, CallSummary) and (event_time(e) or 0) < 60]
                                      + flood),
                                 "demo call", "live")
@@ -172,6 +178,18 @@ def take(shots: list[str], out: Path) -> int:
         window.controller.timer.stop()
         window._on_tick(64.0)
         save(window, "qa")
+    if "settings" in shots:
+        from rapport_assist.gui.settings_dialog import SettingsDialog
+
+        window = window_for("light")
+        devices = [("alsa_input.usb-headset", "USB Headset Microphone"),
+                   ("alsa_output.pci.monitor", "Built-in Audio Analog Stereo (monitor)")]
+        dialog = SettingsDialog(window.prefs, devices, "", window)
+        dialog.mic.setCurrentIndex(1)
+        dialog.customer.setCurrentIndex(2)
+        dialog.show()
+        dialog.adjustSize()
+        save(window, "settings", dialog)
     print(json.dumps(written))
     QApplication.closeAllWindows()
     shutil.rmtree(tmp, ignore_errors=True)

@@ -3,6 +3,7 @@ tone, status, and QA playback on a fake clock."""
 
 from __future__ import annotations
 
+import itertools
 import json
 import math
 import threading
@@ -20,7 +21,12 @@ from rapport_assist.types import (CallSummary, Evidence, Nudge, RecordItem, Spee
 DEMO_TRANSCRIPT = Path(__file__).resolve().parents[1] / "src" / "rapport_assist" / "data" / "demo_call.jsonl"
 
 
-def nudge(rule: str, t: float, severity: str = "medium", index: int = 0, priority: int = 50, **kw) -> Nudge:
+_OWN_UTTERANCE = itertools.count(1000)
+
+
+def nudge(rule: str, t: float, severity: str = "medium", index: int | None = None, priority: int = 50, **kw) -> Nudge:
+    """A nudge about utterance ``index`` (default: an utterance of its own, so each is a moment)."""
+    index = next(_OWN_UTTERANCE) if index is None else index
     ev = (Evidence(index, Speaker.AGENT, f"words of {rule}", t - 1, t, ("words",)),)
     return Nudge(rule=rule, severity=severity, title=rule.title(), message=f"msg {rule}", t_s=t,  # type: ignore[arg-type]
                  utterance_index=index, evidence=ev, why="because", priority=priority, **kw)
@@ -356,3 +362,55 @@ def test_only_the_gui_package_imports_qt():
                  and any(line.lstrip().startswith(("import PySide6", "from PySide6", "import shiboken6"))
                          for line in p.read_text(encoding="utf-8").splitlines())]
     assert offenders == []
+
+
+def test_nudges_about_one_utterance_share_a_card_led_by_the_highest_severity():
+    m = model(min_gap_s=0)
+    m.on_event(nudge("blame", 9.0, "medium", index=3, priority=45))
+    m.on_event(nudge("angry", 9.0, "high", index=3))
+    m.on_event(nudge("you", 9.0, "medium", index=3, rewrite="Let's wait for the refund."))
+    m.on_event(nudge("later", 30.0, "low", index=3))  # the same utterance, but not the same moment
+    (card, other) = sorted(m.shown, key=lambda c: c.id)
+    assert [n.rule for n in card.nudges] == ["angry", "you", "blame"]  # severity, then priority
+    assert card.rank[0] == 2 and other.nudges[0].rule == "later"
+    assert card.rewrite == "Let's wait for the refund."
+    m.snooze("angry")  # the lead's rule: the next nudge leads the card
+    assert [n.rule for n in card.nudges] == ["you", "blame"] and card.state == "shown"
+    m.snooze("you")
+    m.snooze("blame")
+    assert card.state == "history" and card.end_reason == "snoozed"
+    record = m.give_feedback(other.id, "helpful")
+    assert "also" not in record
+
+
+def test_feedback_on_a_shared_card_names_every_nudge_on_it(tmp_path: Path):
+    m = AssistModel(BudgetConfig(min_gap_s=0), FeedbackLog(tmp_path / "feedback.jsonl"))
+    m.start_call("test", "qa")
+    m.on_event(nudge("angry", 9.0, "high", index=3))
+    m.on_event(nudge("blame", 9.0, "medium", index=3))
+    record = m.give_feedback(m.shown[0].id, "wrong")
+    assert record["rule"] == "angry" and [n["rule"] for n in record["also"]] == ["blame"]
+    assert json.loads((tmp_path / "feedback.jsonl").read_text())["also"][0]["rule"] == "blame"
+
+
+def test_a_card_offers_no_rewrite_that_keeps_words_another_nudge_flags():
+    m = model(min_gap_s=0)
+    calm = Evidence(2, Speaker.AGENT, "You need to calm down.", 4.0, 5.0, ("calm down",))
+    m.on_event(Nudge(rule="blame", severity="medium", title="Blame", message="m", t_s=5.0, utterance_index=2,
+                     evidence=(calm,)))
+    m.on_event(nudge("you", 5.0, index=2, rewrite="Let's calm down."))
+    assert len(m.shown) == 1 and m.shown[0].rewrite is None
+    m.on_event(nudge("a", 20.0, index=7, rewrite="Let's restart it."))
+    m.on_event(nudge("b", 20.0, index=7, rewrite="We can restart it."))
+    assert m.shown[0].nudges[0].rule == "a" and m.shown[0].rewrite is None  # two rewrites are not combined
+
+
+def test_cards_still_waiting_when_the_call_ends_go_to_history_as_not_shown():
+    m = model(max_visible=1, min_gap_s=0)
+    m.on_event(nudge("first", 1.0))
+    m.on_event(nudge("second", 2.0))
+    m.on_event(nudge("third", 3.0))
+    assert len(m.held) == 2
+    m.on_event(CallSummary(10.0, 3, 3, {}))
+    assert m.held == [] and shown_rules(m) == ["first"]
+    assert [(c.nudge.rule, c.end_reason) for c in m.history] == [("second", "call ended"), ("third", "call ended")]

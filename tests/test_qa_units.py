@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -121,6 +122,24 @@ def test_call_stats_from_events() -> None:
     assert (s.promises, s.promises_uncommitted, s.customer_peak_tone) == (1, 1, "angry")
     assert s.listen_score == 3 + 1 + 3 + 1 + 1  # high + low + angry + dead air + open promise
     assert s.duration_s == 30.0
+    # the report: the customer cut in, so the agent's count is 0 and not flagged; talk-over has a
+    # colour of its own (not the angry band's); two nudges at one moment are two triangles
+    from rapport_assist.qa.report import TALK_OVER_COLOR, TONE_COLOR, stats_html, timeline_svg
+
+    card = stats_html(s)
+    assert "Talk-over by the agent / customer" in card and '<div class="v">0 / 1</div>' in card
+    assert '<div class="card warn"><div class="v">0 / 1' not in card
+    events.append({"type": "nudge", "rule": "r3", "severity": "medium", "t": 5.0, "utterance_index": 1,
+                   "evidence": [], "message": "m"})
+    for e in events:
+        e.setdefault("message", "m")
+        if e["type"] == "record":
+            e.update(t=20.0, text="I'll call you back")
+    svg = timeline_svg(events, 30.0)
+    assert f'fill="{TALK_OVER_COLOR}" fill-opacity=".35"><title>customer talked over the agent' in svg
+    assert TALK_OVER_COLOR not in TONE_COLOR.values()
+    tips = re.findall(r'<path class="nudge" data-target="[^"]+" d="M([\d.]+),', svg)
+    assert len(tips) == 4 and len(set(tips)) == 4, tips  # r1 at 4 s, and three at 5 s side by side
 
 
 def test_progress_lines_when_not_a_terminal() -> None:
@@ -197,7 +216,8 @@ def test_diff_layers_a_team_file_and_reports_settings_and_lexicons(tmp_path: Pat
     assert "  lexicon jargon: +VLAN -cache" in text
     no_change = next(line for line in text.splitlines() if line.startswith("  no change: "))
     assert "you-not-we" not in no_change and "angry-no-apology (1)" in no_change
-    assert "4 rule(s) with changed settings" not in text and "3 rule(s) with changed settings" in text
+    assert "4 rules with changed settings" not in text and "3 rules with changed settings" in text
+    assert "(s)" not in text and "rules diff over 1 call:" in text
 
     out = io.StringIO()  # no calls: what the file changes, at once
     assert main(["rules", "diff", "--new", str(team), "--format", "json"], out, io.StringIO()) == 0

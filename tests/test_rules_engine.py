@@ -148,13 +148,18 @@ def test_default_packs_on_a_short_call(annotator: Annotator) -> None:
     by_rule = {n.rule: n for n in call(engine, annotator, turns) if isinstance(n, Nudge)}
     assert set(by_rule) == {"angry-no-apology", "you-not-we", "uncommitted-promise"}
     you = by_rule["you-not-we"]
-    assert you.utterance_index == 1 and you.rewrite == "Let's reset the password first"
-    assert you.message == ("Say it as a team: 'Let's reset the password first' instead of "
+    assert you.utterance_index == 1 and you.rewrite == "Let's reset the password first."
+    assert you.message == ("Say it as a team: 'Let's reset the password first.' instead of "
                            "'what you need to do is reset the password first'")
     promise = by_rule["uncommitted-promise"]
     assert promise.utterance_index == 5 and promise.evidence[0].utterance_index == 3
     assert promise.evidence[0].matched == ("Someone from billing will call",)
-    assert by_rule["angry-no-apology"].utterance_index == 1
+    angry = by_rule["angry-no-apology"]
+    assert angry.utterance_index == 1
+    # the card quotes what made it urgent: the customer's words, not the agent's reply
+    assert angry.quoted is not None and angry.quoted.speaker is Speaker.CUSTOMER
+    assert angry.quoted.text == "Third time I'm calling about this bill. It's ridiculous."
+    assert you.quoted is not None and you.quoted.speaker is Speaker.AGENT
 
 
 def test_customer_only_call_never_fires(annotator: Annotator) -> None:
@@ -195,3 +200,49 @@ def test_subordinate_skips_matches_inside_conditional_and_relative_clauses(tmp_p
     engine = RuleEngine(load_rules([path]))
     nudges = call(engine, annotator, [("agent", text, 0.0)], end_s=3.0)
     assert bool(nudges) is fires, (text, nudges)
+
+
+REWRITE_RULE = textwrap.dedent("""\
+      - id: no-problem
+        title: T
+        severity: low
+        why: W
+        when: {speaker: agent, says: {regex: "no problem"}}
+        rewrites: [{from: "no problem", to: "my pleasure"}]
+        message: "Try '{rewrite}'"
+        message_if_no_rewrite: "Not '{quote}'"
+    """)
+
+
+def test_a_rewrite_keeps_the_sentences_punctuation_and_case(tmp_path: Path, annotator: Annotator) -> None:
+    engine = RuleEngine(ruleset(tmp_path, REWRITE_RULE))
+    (nudge,) = call(engine, annotator, [("agent", "No problem, have a good day.", 0)])
+    assert nudge.rewrite == "My pleasure, have a good day."
+    assert nudge.message == "Try 'My pleasure, have a good day.'"
+    (nudge,) = call(engine, annotator, [("agent", "Okay. No problem at all, Mrs. Diaz! Bye.", 0)])
+    assert nudge.rewrite == "My pleasure at all, Mrs. Diaz!"
+    (nudge,) = call(engine, annotator, [("agent", "Sure, no problem.", 0)])
+    assert nudge.rewrite == "My pleasure."
+
+
+def test_no_lets_rewrite_of_an_order_about_the_customers_feelings(annotator: Annotator) -> None:
+    engine = RuleEngine(load_rules([default_rules_dir()]))
+    calm = [n for n in call(engine, annotator, [("agent", "You need to calm down, ma'am.", 0)]) if n.rule == "you-not-we"]
+    assert len(calm) == 1 and calm[0].rewrite is None and "Let's calm" not in calm[0].message
+    router = [n for n in call(engine, annotator, [("agent", "You need to restart the router, then wait!", 0)])
+              if n.rule == "you-not-we"]
+    assert router[0].rewrite == "Let's restart the router, then wait!"
+
+
+def test_quote_picks_the_evidence_the_card_shows(tmp_path: Path, annotator: Annotator) -> None:
+    turns = [("customer", "Um, the service was awful.", 0), ("agent", "What's your account number?", 3)]
+    for quote, speaker in (("", Speaker.CUSTOMER), ("quote: reply", Speaker.AGENT)):
+        engine = RuleEngine(ruleset(tmp_path, WAIT_RULE + (f"  {quote}\n" if quote else "")))
+        (nudge,) = call(engine, annotator, turns)
+        assert nudge.evidence[0].speaker is Speaker.AGENT  # points_at: reply (the default) orders the evidence
+        assert nudge.quoted is not None and nudge.quoted.speaker is speaker
+    engine = RuleEngine(ruleset(tmp_path, WAIT_RULE + "  quote: none\n"))
+    (nudge,) = call(engine, annotator, turns)
+    assert nudge.quoted is None and nudge.to_json()["quote"] is None
+    with pytest.raises(Exception, match="'quote: reply' needs a rule with 'expect'"):
+        ruleset(tmp_path, REWRITE_RULE + "  quote: reply\n")

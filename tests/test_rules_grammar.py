@@ -313,7 +313,7 @@ def test_explain_traces_a_rule(tmp_path: Path) -> None:
     assert main(["rules", "explain", "--rule", "angry-no-apology", str(transcript)], out, io.StringIO()) == 0
     text = out.getvalue()
     assert "opens a wait" in text and "✗ says apology" in text and "FIRES" in text
-    assert "angry-no-apology fired 1 time(s): #1" in text
+    assert "angry-no-apology fired 1 time: #1" in text
     err = io.StringIO()
     assert main(["rules", "explain", "--rule", "no-such", str(transcript)], io.StringIO(), err) == 2
     assert "known rules" in err.getvalue()

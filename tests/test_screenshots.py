@@ -1,5 +1,5 @@
 """CI runs the screenshot script (scripts/screenshots.py) so it keeps working: real windows under
-Xvfb, five PNGs that show a panel (not a blank or black frame)."""
+Xvfb, seven PNGs that show a panel (not a blank or black frame)."""
 
 from __future__ import annotations
 
@@ -25,7 +25,7 @@ def test_screenshot_script_writes_the_docs_pngs(tmp_path: Path):
                           env=env, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-2000:]
     written = json.loads(done.stdout.strip().splitlines()[-1])
-    assert sorted(written) == ["dark", "flood", "normal", "qa"]
+    assert sorted(written) == ["dark", "flood", "normal", "qa", "settings"]
     from PySide6.QtGui import QImage
 
     for name, width in (("normal", 360), ("flood", 360), ("qa", 360), ("dark", 360), ("scaled", 720)):
@@ -37,3 +37,8 @@ def test_screenshot_script_writes_the_docs_pngs(tmp_path: Path):
     dark = QImage(str(tmp_path / "sidebar-dark.png"))
     light = QImage(str(tmp_path / "sidebar-normal.png"))
     assert dark.pixelColor(5, 400).lightness() < 80 < light.pixelColor(5, 400).lightness()
+    # the settings dialog at 100 % and 200 %: the same layout, twice the pixels
+    settings = QImage(str(tmp_path / "sidebar-settings.png"))
+    scaled = QImage(str(tmp_path / "sidebar-settings-scaled.png"))
+    assert not settings.isNull() and not scaled.isNull()
+    assert settings.width() >= 300 and abs(scaled.width() - 2 * settings.width()) <= 8, (settings.width(), scaled.width())

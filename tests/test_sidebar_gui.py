@@ -3,8 +3,10 @@ hot-reload, QA replay of the demo call, docking and styles."""
 
 from __future__ import annotations
 
+import itertools
 import json
 import math
+import re
 import threading
 from pathlib import Path
 
@@ -16,7 +18,7 @@ from PySide6.QtCore import QSettings, Qt  # noqa: E402
 from PySide6.QtWidgets import QApplication, QLineEdit, QVBoxLayout, QWidget  # noqa: E402
 
 from rapport_assist.assist import AssistModel, BudgetConfig, FeedbackLog  # noqa: E402
-from rapport_assist.gui.app import DEMO_TRANSCRIPT, AppBackend, SidebarOptions  # noqa: E402
+from rapport_assist.gui.app import DEMO_TRANSCRIPT, AppBackend, SidebarOptions, demo_hint  # noqa: E402
 from rapport_assist.gui.controller import CallController, Prefs, RuleWatcher  # noqa: E402
 from rapport_assist.gui.window import LiveUnavailable, SidebarWindow  # noqa: E402
 from rapport_assist.playback import Playback  # noqa: E402
@@ -107,10 +109,15 @@ def make_sidebar(qtbot, tmp_path, annotator):
     return make
 
 
+_OWN_UTTERANCE = itertools.count(100)
+
+
 def make_nudge(rule: str = "you-not-we", t: float = 30.2, severity: str = "medium") -> Nudge:
-    ev = Evidence(4, Speaker.AGENT, "Thank you, Mark. You need to restart the router.", 26.5, 30.2, ("You need to",))
+    """A nudge about an utterance of its own (each is its own moment, so its own card)."""
+    index = next(_OWN_UTTERANCE)
+    ev = Evidence(index, Speaker.AGENT, "Thank you, Mark. You need to restart the router.", 26.5, 30.2, ("You need to",))
     return Nudge(rule=rule, severity=severity, title="Say it as a team",  # type: ignore[arg-type]
-                 message="Say it as a team: 'Let's restart the router'", t_s=t, utterance_index=4, evidence=(ev,),
+                 message="Say it as a team: 'Let's restart the router'", t_s=t, utterance_index=index, evidence=(ev,),
                  why="'We' language makes the customer a partner.", rewrite="Let's restart the router.",
                  rule_source="rules/headline.yaml:183")
 
@@ -162,6 +169,12 @@ def test_the_budget_holds_back_a_flood(qtbot, make_sidebar):
     assert [c.nudge.rule for c in window.model.shown][0] == "rule-7"  # higher severity first
     window.model.advance(40.0)
     assert len(window.cards.widgets) == 3  # never more than three at once
+    waiting = len(window.model.held)
+    assert waiting and window.cards.waiting_label.isVisible()
+    runner.push(CallSummary(41.0, 0, 12, {}))  # the call ends: nothing keeps waiting for room
+    qtbot.waitUntil(lambda: window.model.ended)
+    assert window.model.held == [] and not window.cards.waiting_label.isVisible()
+    assert sum("not shown" in label.text() for label in window.history.labels) == min(waiting, 12)
     window.controller.stop()
 
 
@@ -189,7 +202,7 @@ def test_a_broken_rule_file_shows_its_error_and_the_old_rules_keep_firing(qtbot,
     team = rules / "team.yaml"
     team.write_text(TEAM_RULES)
     window = make_sidebar(rules=[rules], budget=BudgetConfig(min_gap_s=0))
-    assert window.model.status["rules"].message.startswith("1 rules loaded")
+    assert window.model.status["rules"].message.startswith("1 rule loaded")
     team.write_text(TEAM_RULES.replace("severity: low", "severity: lowish"))
     qtbot.waitUntil(lambda: window.status_panel.rules_error.isVisible(), timeout=5000)
     error = window.status_panel.rules_error.text()
@@ -205,7 +218,8 @@ def test_a_broken_rule_file_shows_its_error_and_the_old_rules_keep_firing(qtbot,
     team.write_text(TEAM_RULES.replace("Router tip", "Router hint"))
     qtbot.waitUntil(lambda: not window.status_panel.rules_error.isVisible(), timeout=5000)
     assert window.model.status["rules"].level in ("ok", "warning")  # lint warnings: this file has no examples
-    assert window.model.status["rules"].message.startswith("reloaded 1 rules")
+    assert window.model.status["rules"].message.startswith("reloaded 1 rule")
+    assert "(s)" not in window.model.status["rules"].message and "1 rules" not in window.model.status["rules"].message
     window.controller.stop()
 
 
@@ -301,7 +315,22 @@ def test_without_live_capture_start_call_says_so(qtbot, make_sidebar):
     window.call_button.click()
     assert window.controller.mode == "idle"
     assert window.model.status["microphone"].message == "live capture not available in this build"
-    assert "not available" in window.mode_label.text()
+    assert window.mode_label.text() == "Live capture not available in this build — review a call instead"
+
+
+def test_with_no_input_device_the_panel_says_that_is_why(qtbot, make_sidebar):
+    window = make_sidebar()
+
+    def no_device(prefs):
+        raise LiveUnavailable("No audio input device found.")
+
+    window.backend.make_live = no_device
+    window.call_button.click()
+    assert window.model.status["microphone"].message == "No audio input device found."
+    assert window.mode_label.text() == "No audio input device found — review a call instead"
+    hint = demo_hint("No audio input device found.")
+    assert hint.startswith("No audio input device found, so the bundled demo call") and "., " not in hint
+    assert demo_hint("live capture not available in this build").startswith("Live capture not available in this build, so")
 
 
 def test_settings_dialog_saves_the_budget_and_the_panel_uses_it(qtbot, make_sidebar):
@@ -315,6 +344,15 @@ def test_settings_dialog_saves_the_budget_and_the_panel_uses_it(qtbot, make_side
         assert not dialog.mic.isEnabled() and "not available" in note
     else:
         assert dialog.mic.isEnabled() and dialog.mic.count() == 1 + len(devices)  # "System default" + each
+    # it looks finished: whole seconds without decimals, plain OK/Cancel, arrows drawn from ui/icons
+    assert (dialog.min_gap.text(), dialog.lifetime.text()) == ("4 s", "40 s")
+    dialog.min_gap.setValue(2.5)
+    assert dialog.min_gap.text() == "2.5 s"
+    assert all(b.icon().isNull() for b in dialog.buttons.buttons())
+    sheet = window.styleSheet()
+    arrows = re.findall(r"::down-arrow \{ image: url\(([^)]+)\)", sheet)
+    assert arrows and all(Path(a).is_file() and "<svg" in Path(a).read_text() for a in arrows)
+    assert not re.search(r"url\(icon:[a-z]", sheet) and "currentColor" not in Path(arrows[0]).read_text()
     dialog.max_visible.setValue(2)
     dialog.min_gap.setValue(0)
     dialog.hold.setChecked(False)
@@ -366,4 +404,67 @@ def test_cards_fade_in_and_out(qtbot, make_sidebar):
     window.model.advance(40.5)  # past its lifetime
     assert window.cards.widgets == {} and window.history.labels[0].text().endswith("Say it as a team")
     qtbot.waitUntil(lambda: destroyed == [True], timeout=3000)  # faded out, then deleted
+    window.controller.stop()
+
+
+ANGRY_CALL = [
+    {"speaker": "customer", "text": "This is ridiculous, I have called four times about this refund and nobody "
+                                    "ever calls back.", "start": 0.5, "end": 5.0},
+    {"speaker": "agent", "text": "Okay, calm down, you need to wait for the refund like everyone else.",
+     "start": 5.6, "end": 9.0},
+]
+
+
+def replay_angry_call(qtbot, window, tmp_path) -> None:
+    call = tmp_path / "angry.jsonl"
+    call.write_text("".join(json.dumps(turn) + "\n" for turn in ANGRY_CALL))
+    window.open_qa(call, speed=math.inf)
+    qtbot.waitUntil(lambda: window.model.ended, timeout=30000)
+
+
+def test_one_agent_sentence_that_trips_three_rules_is_one_card_with_three_lines(qtbot, make_sidebar, tmp_path):
+    window = make_sidebar()
+    replay_angry_call(qtbot, window, tmp_path)
+    assert len(window.cards.widgets) == 1 and not window.cards.waiting_label.isVisible()
+    card = next(iter(window.cards.widgets.values()))
+    assert [n.rule for n in card.card.nudges] == ["angry-no-apology", "you-not-we", "blame-wording"]
+    assert card.severity_label.text() == "URGENT" and card.title_label.text() == "Apologize for the trouble"
+    assert len(card.lines) == 3
+    qtbot.waitUntil(lambda: all(line.isVisible() for line in card.lines))
+    assert card.lines[0].text().startswith("Customer is upset")
+    assert "Say it as a team" in card.lines[1].text() and "Focus on the fix" in card.lines[2].text()
+    assert "NUDGE" in card.lines[1].text() and "NUDGE" in card.lines[2].text()
+    # the customer's words (the lead's quote), then the agent's words that tripped the other two
+    assert [q.text()[:13] for q in card.evidence_labels] == ["Customer said", "You said: “Ok"]
+    assert "<b>calm down</b>" in card.evidence_labels[1].text() and "<b>you need to</b>" in card.evidence_labels[1].text()
+    card.why_button.click()
+    # the rewrite keeps the sentence's end; the rules are named, their files are shown in QA review only
+    assert card.rewrite_label is not None and "Let&#x27;s wait" not in card.rewrite_label.text()
+    assert "Let's wait for the refund like everyone else." in card.rewrite_label.text()
+    source = card.source_label.text()  # QA review: where each rule is written
+    assert source.startswith("rules angry-no-apology (") and "headline.yaml:" in source and "catalogue.yaml:" in source
+    window.controller.stop()
+
+
+def test_the_urgent_card_quotes_the_customers_words_and_agents_see_no_file_paths(qtbot, make_sidebar, tmp_path):
+    window = make_sidebar()
+    replay_angry_call(qtbot, window, tmp_path)
+    card = next(iter(window.cards.widgets.values()))
+    assert card.severity_label.text() == "URGENT"
+    quote = card.evidence_label.text()
+    assert quote.startswith("Customer said: “") and "<b>ridiculous</b>" in quote and "calls back." in quote
+    assert "calm down" not in quote
+    assert "headline.yaml" in card.source_label.text()  # QA review: the team lead sees where the rule is
+    window.controller.stop()
+    # live: the same card for the agent shows the rule ids, never a file path
+    runner = PushRunner()
+    window.controller.start(runner, "live call", "live")
+    angry = next(n for n in card.card.nudges if n.rule == "angry-no-apology")
+    runner.push(angry)
+    qtbot.waitUntil(lambda: len(window.cards.widgets) == 1)
+    live = next(iter(window.cards.widgets.values()))
+    live.why_button.click()
+    assert live.source_label.text() == "rule angry-no-apology"
+    assert ".yaml" not in live.source_label.text() and ".yaml" not in live.why_label.text()
+    assert live.evidence_label.text().startswith("Customer said:")
     window.controller.stop()

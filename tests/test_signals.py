@@ -126,6 +126,26 @@ def test_backchannels_and_tiny_overlaps_are_not_talk_over(tracker: SignalTracker
     assert call.of(TalkOver) == []
 
 
+def test_a_customer_who_cuts_in_is_the_one_talking_over(tracker: SignalTracker, annotator: Annotator) -> None:
+    """The agent pauses for a breath (the endpointer splits their turn), the customer cuts in and
+    the agent goes on: the agent's second piece starts after the customer, but the customer
+    started speaking over the agent's turn."""
+    call = Call(tracker, annotator)
+    call.say(A, "Let me explain the plan, it covers the router and", 0.0, 4.8)
+    customer = call.say(C, "No, no, I already did all of that twice, listen to me.", 5.0, 8.0)
+    call.say(A, "the modem, and then we run the line check.", 5.3, 9.0)
+    [over] = call.of(TalkOver)
+    assert (over.speaker, over.over, over.utterance_index) == (C, A, customer.index)
+    assert over.overlap_s == pytest.approx(2.7)
+    # a real pause ends the turn: then the agent who starts over the customer is the one
+    call = Call(SignalTracker(load_rules([default_rules_dir()])), annotator)
+    call.say(A, "Let me explain the plan, it covers the router.", 0.0, 4.0)
+    call.say(C, "No, no, I already did all of that twice, listen to me.", 5.0, 8.0)
+    agent = call.say(A, "Right, the modem, and then we run the line check.", 6.0, 9.0)
+    [over] = call.of(TalkOver)
+    assert (over.speaker, over.utterance_index) == (A, agent.index)
+
+
 def test_talk_over_found_when_the_interrupted_turn_is_still_open(tracker: SignalTracker,
                                                                annotator: Annotator) -> None:
     """Audio order: the agent's interruption ends (and is recognized) before the customer's turn."""

@@ -24,7 +24,7 @@ import json
 import os
 import time
 from collections import deque
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable, Literal
@@ -98,33 +98,86 @@ CardState = Literal["held", "shown", "history"]
 Verdict = Literal["helpful", "wrong"]
 
 
+MOMENT_S = 2.0  # nudges about one utterance that fire this close together share a card
+
+
+def nudge_rank(nudge: Nudge) -> tuple[int, int, float]:
+    """Sort key, highest first: severity, then priority, then the earliest."""
+    return (SEVERITY_RANK.get(nudge.severity, 0), nudge.priority, -nudge.t_s)
+
+
 @dataclass
 class Card:
-    """One nudge on its way through the sidebar."""
+    """One moment on its way through the sidebar: its leading nudge, and the other nudges about
+    the same utterance (``also``, highest first), shown as lines under the lead."""
 
     id: int
     nudge: Nudge
     state: CardState = "held"
     shown_at_s: float | None = None
     ended_at_s: float | None = None
-    end_reason: str = ""  # faded, missed (held too long), dismissed, snoozed, displaced
+    end_reason: str = ""  # faded, missed (held too long), dismissed, snoozed, displaced, call ended
     verdict: Verdict | None = None
+    also: list[Nudge] = field(default_factory=list)
 
     @property
     def rank(self) -> tuple[int, int, float]:
-        """Sort key, highest first: severity, then priority, then the earliest."""
-        return (SEVERITY_RANK.get(self.nudge.severity, 0), self.nudge.priority, -self.nudge.t_s)
+        """Sort key, highest first: the leading nudge's severity, then priority, then the earliest."""
+        return nudge_rank(self.nudge)
+
+    @property
+    def nudges(self) -> list[Nudge]:
+        """Every nudge of the card, the lead first."""
+        return [self.nudge, *self.also]
+
+    def is_same_moment(self, nudge: Nudge) -> bool:
+        lead = self.nudge
+        return (nudge.utterance_index >= 0 and nudge.utterance_index == lead.utterance_index
+                and abs(nudge.t_s - lead.t_s) <= MOMENT_S)
+
+    def merge(self, nudge: Nudge) -> None:
+        """Add a nudge about the same moment: the highest severity leads, the others follow."""
+        ranked = sorted([*self.nudges, nudge], key=nudge_rank, reverse=True)
+        self.nudge, self.also = ranked[0], ranked[1:]
+
+    def drop_rule(self, rule: str) -> bool:
+        """Remove the nudges of ``rule``; False when none is left (the card goes)."""
+        left = [n for n in self.nudges if n.rule != rule]
+        if left:
+            self.nudge, self.also = left[0], left[1:]
+        return bool(left)
+
+    @property
+    def rewrite(self) -> str | None:
+        """The card's rewrite: offered when one rewrite is on the card and it keeps none of the
+        words another nudge of the card flags (two rewrites of one sentence are not combined)."""
+        rewrites = {n.rewrite for n in self.nudges if n.rewrite}
+        if len(rewrites) != 1:
+            return None
+        (rewrite,) = rewrites
+        low = rewrite.lower()
+        for n in self.nudges:
+            if n.rewrite:
+                continue
+            for ev in n.evidence:
+                if any(m and m.lower() in low for m in ev.matched):
+                    return None
+        return rewrite
+
+    @property
+    def quoted(self):
+        return self.nudge.quoted
 
     @property
     def evidence_text(self) -> str:
-        """The words the nudge rests on (the first evidence), as said."""
-        ev = self.nudge.evidence
-        return ev[0].text if ev else ""
+        """The words the card quotes (the rule's ``quote``: the trigger's or the reply's), as said."""
+        ev = self.nudge.quoted
+        return ev.text if ev else ""
 
     @property
     def evidence_speaker(self) -> Speaker | None:
-        ev = self.nudge.evidence
-        return ev[0].speaker if ev else None
+        ev = self.nudge.quoted
+        return ev.speaker if ev else None
 
 
 class AttentionBudget:
@@ -332,7 +385,17 @@ class AssistModel:
 
     def stop_call(self) -> None:
         self.active = False
+        self._drop_waiting()
         self._notify("call")
+
+    def _drop_waiting(self) -> None:
+        """The call is over: cards still waiting for room will never be timely; they go to the
+        history as "not shown" (nothing keeps saying "N more waiting")."""
+        held = self.held
+        for card in reversed(held):  # the strongest ends up on top of the history
+            self._retire(card, "call ended", self.now_s)
+        if held:
+            self._notify("cards")
 
     def set_budget(self, config: BudgetConfig) -> None:
         self.budget.config = config
@@ -417,6 +480,7 @@ class AssistModel:
             self.summary = event
             self.active = False
             self.ended = True
+            self._drop_waiting()
             self._notify("call")
 
     def _on_utterance(self, u: Utterance) -> None:
@@ -438,6 +502,12 @@ class AssistModel:
             return
         if nudge.rule in self.snoozed:
             self.snoozed_count += 1
+            return
+        same = next((c for c in self.cards.values() if c.is_same_moment(nudge)), None)
+        if same is not None:  # one card per moment: the nudge joins the card about its utterance
+            same.merge(nudge)
+            self.advance(self.now_s)
+            self._notify("cards")
             return
         card = Card(self._next_id, nudge)
         self._next_id += 1
@@ -526,7 +596,7 @@ class AssistModel:
         """No more cards from ``rule`` in this call; its cards on screen go to the history."""
         self.snoozed.add(rule)
         for card in list(self.cards.values()):
-            if card.nudge.rule == rule:
+            if not card.drop_rule(rule):
                 self._retire(card, "snoozed", self.now_s)
         self.advance(self.now_s)
         self._notify("cards")
@@ -540,6 +610,8 @@ class AssistModel:
             raise KeyError(f"no card {card_id}")
         card.verdict = verdict
         record = self.feedback_record(card, verdict)
+        if card.also:  # the card's other nudges (one card per moment): the verdict was on all of them
+            record["also"] = [n.to_json() for n in card.also]
         if self.feedback_log is not None:
             self.feedback_log.write(record)
         if verdict == "wrong" and card.state != "history":

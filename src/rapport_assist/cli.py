@@ -20,6 +20,7 @@ from .errors import (SOME_CALLS_FAILED, BadInput, InputNotFound, OutputClosed, O
 from .fileio import PartialFile, refuse_overwrite
 from .output import EventSink, JsonlSink, TextSink
 from .types import Speaker
+from .wording import plural
 
 DATA_DIR = Path(__file__).resolve().parent / "data"
 DEMO_CALL = DATA_DIR / "demo_call.flac"
@@ -647,7 +648,8 @@ def _qa_command(args: argparse.Namespace, stderr: IO[str]) -> int:
     except OSError as exc:
         raise OutputError(f"cannot create {args.out}: {exc.strerror}", "check the path and permissions") from None
     progress = Progress(len(calls), stderr)
-    where = f"Dask cluster {args.cluster}" if args.cluster else f"{workers} worker(s) × {settings.threads} thread(s)"
+    where = (f"Dask cluster {args.cluster}" if args.cluster
+             else f"{plural(workers, 'worker')} × {plural(settings.threads, 'thread')}")
 
     def on_plan(todo, known):
         progress.skip(sum(1 for o in known if o.status == "skipped"))
@@ -672,7 +674,8 @@ def _qa_command(args: argparse.Namespace, stderr: IO[str]) -> int:
     failed = [o for o in outcomes if o.status == "error"]
     for o in failed:
         stderr.write(f"rapport-assist: error: {o.call_id}: {o.error}\n")
-    stderr.write(f"rapport-assist: qa: {len(outcomes) - len(failed)} calls done ({progress.skipped} skipped as finished), "
+    stderr.write(f"rapport-assist: qa: {plural(len(outcomes) - len(failed), 'call')} done "
+                 f"({progress.skipped} skipped as finished), "
                  f"{len(failed)} failed; summary: {args.out / 'summary.html'}\n")
     return SOME_CALLS_FAILED if failed else 0
 
@@ -842,7 +845,7 @@ def _explain(args: argparse.Namespace, stdout: IO[str], stderr: IO[str]) -> int:
     while explainer.lines:
         stdout.write(explainer.lines.pop(0) + "\n")
     where = ", ".join(f"#{i}" for i in explainer.fired_at) or "nowhere"
-    stdout.write(f"{rule.id} fired {len(explainer.fired_at)} time(s): {where}\n")
+    stdout.write(f"{rule.id} fired {plural(len(explainer.fired_at), 'time')}: {where}\n")
     return 0
 
 

@@ -49,6 +49,7 @@ from .errors import RapportError
 from .output import JsonlSink
 from .recognizer import Recognizer, RecognizerOptions, normalize_text
 from .types import (CallSummary, Event, SpeechActivity, SpeechSegment, Speaker, Status, Tick, Utterance)
+from .wording import plural
 
 logger = logging.getLogger(__name__)
 
@@ -368,7 +369,7 @@ class LiveCall:
             columns = [c.column for c in inp.channels.values() if c.column is not None]
             n = max(columns) + 1 if columns else 1
             if n > device.channels:
-                raise RapportError(f"{device.id} has {device.channels} channel(s), channel {n - 1} was asked for",
+                raise RapportError(f"{device.id} has {plural(device.channels, 'channel')}, channel {n - 1} was asked for",
                                    "channels count from 0; see 'rapport-assist devices'")
             generation = inp.generation + 1
             index = self._inputs.index(inp)
@@ -435,7 +436,7 @@ class LiveCall:
         if overflows > inp.overflows_seen and now - inp.overflow_said_t >= 60.0:
             inp.overflow_said_t = now
             self._status("warning", "audio_dropped",
-                         f"the {self._side(inp)} audio lost {overflows - inp.overflows_seen} block(s): the computer "
+                         f"the {self._side(inp)} audio lost {plural(overflows - inp.overflows_seen, 'block')}: the computer "
                          "is too busy to keep up — close other programs; transcription goes on")
             inp.overflows_seen = overflows
         if now - inp.last_block_t > self.settings.device_timeout_s:

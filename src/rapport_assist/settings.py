@@ -19,6 +19,7 @@ from typing import Any
 
 from .errors import OutputError
 from .fileio import write_atomic
+from .wording import plural
 
 SETTINGS_FILE = "settings.json"
 
@@ -75,7 +76,7 @@ def load_choices(path: Path | None = None) -> SavedChoices:
         kwargs[f.name] = value
     choices = SavedChoices(**kwargs)
     if unknown:
-        choices = replace(choices, problem=f"{path}: ignored bad value(s) for {', '.join(unknown)}")
+        choices = replace(choices, problem=f"{path}: ignored {plural(len(unknown), 'bad value')} for {', '.join(unknown)}")
     return choices
 
 

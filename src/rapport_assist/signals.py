@@ -97,6 +97,9 @@ class SignalOptions:
     dead_air_s: float = 8.0
     hold_window_s: float = 10.0  # an agent hold phrase this soon before a silence makes it "announced"
     min_talk_over_s: float = 0.5
+    # a pause this short inside one speaker's talk does not end their turn (the endpointer split
+    # it): who talked over whom is decided by when each *turn* started
+    turn_join_s: float = 0.6
     backchannel_max_words: int = 2
     baseline_window: int = 8
     baseline_min: int = 2  # earlier utterances needed before voice is compared with a baseline
@@ -334,8 +337,23 @@ class SignalTracker:
         held = max(0.0, t_s - who.state_t_s - opts.state_hold_s)
         return who.state.score * 0.5 ** (held / opts.state_half_life_s)
 
+    def _turn_start(self, speaker: Speaker, start_s: float) -> float:
+        """When the turn that a segment of ``speaker`` starting at ``start_s`` belongs to began:
+        their earlier utterances joined by pauses of at most ``turn_join_s``."""
+        join = self.options.turn_join_s
+        for prev in reversed(self._speakers[speaker].recent):
+            if prev.start_s >= start_s:
+                continue
+            if start_s - prev.end_s > join:
+                break
+            start_s = prev.start_s
+        return start_s
+
     def _talk_over(self, utt: Utterance, backchannel: bool, other: _SpeakerState) -> tuple[float, list[SignalEvent]]:
-        """Overlaps of ``utt`` with the other side: finished utterances, and a turn still open."""
+        """Overlaps of ``utt`` with the other side: finished utterances, and a turn still open.
+        The talk-over is put on whoever started speaking over the other: the one whose turn
+        began later (a customer who cuts in is not blamed on the agent who paused for breath
+        and went on)."""
         opts = self.options
         own = 0.0
         events: list[SignalEvent] = []
@@ -343,17 +361,20 @@ class SignalTracker:
         open_since = self._speaking.get(utt.speaker.other())
         if open_since is not None and open_since < utt.start_s:
             candidates.append((open_since, utt.end_s, None))  # still talking when utt ended
+        my_turn = self._turn_start(utt.speaker, utt.start_s)
         for o_start, o_end, o_utt in candidates:
             overlap = min(utt.end_s, o_end) - max(utt.start_s, o_start)
             if overlap < opts.min_talk_over_s:
                 continue
-            if utt.start_s > o_start:
+            their_turn = self._turn_start(utt.speaker.other(), o_start)
+            if (my_turn, utt.start_s) > (their_turn, o_start):
                 if backchannel:
                     continue
                 own = max(own, overlap)
                 interrupter = utt
             else:
-                assert o_utt is not None  # an open turn always started before utt
+                if o_utt is None:  # their open turn: reported when its words arrive
+                    continue
                 if o_utt.signals is not None and o_utt.signals.get("backchannel"):
                     continue
                 interrupter = o_utt

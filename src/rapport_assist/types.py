@@ -243,6 +243,15 @@ class Nudge:
     priority: int = 50  # 1..100: which nudge the sidebar shows first when several compete
     experimental: bool = False  # from a rule with status "experimental": logged, not shown to agents
     tags: tuple[str, ...] = ()
+    quote: int | None = 0  # which evidence the card quotes (the rule's ``quote``); None: no words
+
+    @property
+    def quoted(self) -> Evidence | None:
+        """The evidence the card quotes: the customer's words for angry-no-apology, the agent's
+        for you-not-we (the rule's ``quote``)."""
+        if self.quote is None or not 0 <= self.quote < len(self.evidence):
+            return None
+        return self.evidence[self.quote]
 
     def to_json(self) -> dict[str, Any]:
         d: dict[str, Any] = {
@@ -264,6 +273,8 @@ class Nudge:
             d["experimental"] = True
         if self.tags:
             d["tags"] = list(self.tags)
+        if self.quote != 0:  # evidence[0] unless said (None: the card quotes nothing)
+            d["quote"] = self.quote
         return d
 
 

@@ -19,6 +19,7 @@ from ..errors import ModelError, RapportError
 from ..playback import ReplayCall, pipeline_events
 from ..rules import RuleLibrary
 from ..sources import ReplayInput
+from ..wording import clause
 from .controller import Prefs, RuleWatcher
 from .window import LiveUnavailable, SidebarWindow
 
@@ -335,6 +336,12 @@ def attach_rules(window: SidebarWindow, backend: AppBackend, paths: Sequence[Pat
     return watcher
 
 
+def demo_hint(why: str) -> str:
+    """The hint when live capture cannot run (``why``: its reason, any punctuation) and the demo
+    call is loaded instead: "No audio input device found, so the bundled demo call …"."""
+    return f"{clause(why)}, so the bundled demo call is loaded for review: press ▶ below (Ctrl+Space) to play it."
+
+
 def run_sidebar(options: SidebarOptions, stdout: IO[str], stderr: IO[str]) -> int:
     """Show the window first; the speech model and spaCy load in background threads while the
     rules load on this one (they need spaCy's matcher, imported by the spaCy thread first)."""
@@ -368,8 +375,7 @@ def run_sidebar(options: SidebarOptions, stdout: IO[str], stderr: IO[str]) -> in
     elif options.demo or not live_ok:
         window.open_demo(paused=not options.demo)
         if not options.demo:
-            window.set_hint(f"{why[:1].upper() + why[1:]}, so the bundled demo call is loaded for review: "
-                            "press ▶ below (Ctrl+Space) to play it.")
+            window.set_hint(demo_hint(why))
         if options.speed is not None:
             window.set_speed(options.speed)
 

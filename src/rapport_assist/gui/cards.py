@@ -11,7 +11,7 @@ from PySide6.QtWidgets import (QFrame, QGraphicsOpacityEffect, QHBoxLayout, QLab
                                QVBoxLayout, QWidget)
 
 from ..assist import AssistModel, Card
-from ..types import Speaker
+from ..types import Evidence, Speaker
 from .resources import Theme
 
 SEVERITY_WORD = {"high": "URGENT", "medium": "NUDGE", "low": "TIP"}
@@ -48,21 +48,30 @@ def _button(text: str, icon_name: str | None, theme: Theme, name: str, tip: str)
     return button
 
 
+def card_signature(card: Card) -> tuple[tuple[str, float], ...]:
+    """What a card widget shows: redrawn when this changes (a nudge joined the card)."""
+    return tuple((n.rule, n.t_s) for n in card.nudges)
+
+
 class CardWidget(QFrame):
-    """One nudge card."""
+    """One card: the leading nudge's severity, title and message, then one line per other nudge
+    about the same moment, the words it quotes, and on expand why, a rewrite and the rule ids
+    (their files only when ``show_source``: QA review, never to agents)."""
 
     feedback = Signal(int, str)  # card id, "helpful" | "wrong"
     snooze = Signal(str)  # rule id
     dismiss = Signal(int)
 
-    def __init__(self, card: Card, theme: Theme, parent: QWidget | None = None) -> None:
+    def __init__(self, card: Card, theme: Theme, parent: QWidget | None = None, show_source: bool = False) -> None:
         super().__init__(parent)
         self.card = card
+        self.signature = card_signature(card)
         nudge = card.nudge
         self.setObjectName("card")
         self.setProperty("severity", nudge.severity)
         self.setFocusPolicy(Qt.FocusPolicy.NoFocus)
-        self.setAccessibleName(f"{nudge.severity} nudge: {nudge.title}")
+        others = f" and {len(card.also)} more" if card.also else ""
+        self.setAccessibleName(f"{nudge.severity} nudge: {nudge.title}{others}")
         box = QVBoxLayout(self)
         box.setContentsMargins(10, 8, 8, 8)
         box.setSpacing(5)
@@ -83,35 +92,65 @@ class CardWidget(QFrame):
 
         self.message_label = _label(nudge.message, "cardMessage")
         box.addWidget(self.message_label)
+        self.lines: list[QLabel] = [self.message_label]  # one per nudge of the card, the lead first
+        for other in card.also:
+            word = SEVERITY_WORD.get(other.severity, other.severity.upper())
+            colour = theme.palette.get(other.severity if other.severity in ("low", "medium", "high") else "low", "")
+            line = _label(f'<span style="color:{colour}; font-size:8pt; font-weight:700">{word}</span>&nbsp; '
+                          f"<b>{html.escape(other.title or other.rule, quote=False)}</b> · "
+                          f"{html.escape(other.message, quote=False)}", "cardLine", rich=True)
+            line.setProperty("severity", other.severity)
+            box.addWidget(line)
+            self.lines.append(line)
 
-        self.evidence_label: QLabel | None = None
-        if card.evidence_text:
-            who = "You said" if card.evidence_speaker is Speaker.AGENT else "Customer said"
-            words = html.escape(card.evidence_text, quote=False)
-            for matched in {m for e in nudge.evidence[:1] for m in e.matched if m}:
-                words = words.replace(html.escape(matched, quote=False), f"<b>{html.escape(matched, quote=False)}</b>")
-            self.evidence_label = _label(f"{who}: “{words}”", "cardEvidence", rich=True)
-            self.evidence_label.setToolTip(card.evidence_text)
-            box.addWidget(self.evidence_label)
+        # the words the card rests on: the lead's quote first, then any other turn its lines quote
+        # (the customer's angry words, then what the agent said that tripped the other rules)
+        self.evidence_labels: list[QLabel] = []
+        quotes: dict[int, tuple[Evidence, set[str]]] = {}
+        for n in card.nudges:
+            q = n.quoted
+            if q is not None and q.text:
+                quotes.setdefault(q.utterance_index, (q, set()))[1].update(m for m in q.matched if m)
+        for quoted, matched in quotes.values():
+            who = "You said" if quoted.speaker is Speaker.AGENT else "Customer said"
+            words = html.escape(quoted.text, quote=False)
+            for m in sorted(matched, key=len, reverse=True):
+                words = words.replace(html.escape(m, quote=False), f"<b>{html.escape(m, quote=False)}</b>", 1)
+            label = _label(f"{who}: “{words}”", "cardEvidence", rich=True)
+            label.setToolTip(quoted.text)
+            box.addWidget(label)
+            self.evidence_labels.append(label)
+        self.evidence_label: QLabel | None = self.evidence_labels[0] if self.evidence_labels else None
 
         self.details = QWidget()
         details = QVBoxLayout(self.details)
         details.setContentsMargins(0, 0, 0, 0)
         details.setSpacing(4)
-        self.why_label = _label(nudge.why or "No coaching note for this rule.", "cardWhy")
+        whys = [(n.title, n.why) for n in card.nudges if n.why]
+        if len(card.nudges) > 1:
+            why_text = "\n".join(f"{title}: {why.strip()}" for title, why in whys)
+        else:
+            why_text = nudge.why
+        self.why_label = _label(why_text or "No coaching note for this rule.", "cardWhy")
         details.addWidget(self.why_label)
         self.rewrite_label: QLabel | None = None
-        if nudge.rewrite:
-            self.rewrite_label = _label(f"<b>Try:</b> {html.escape(nudge.rewrite, quote=False)}", "cardRewrite", rich=True)
+        rewrite = card.rewrite
+        if rewrite:
+            self.rewrite_label = _label(f"<b>Try:</b> {html.escape(rewrite, quote=False)}", "cardRewrite", rich=True)
             details.addWidget(self.rewrite_label)
-        source = _label(f"rule {nudge.rule} · {nudge.rule_source}", "cardMeta")
-        details.addWidget(source)
+        rules = ", ".join(n.rule for n in card.nudges)
+        if show_source:  # team leads and QA: where each rule is written
+            sources = " · ".join(f"{n.rule} ({n.rule_source})" if n.rule_source else n.rule for n in card.nudges)
+            self.source_label = _label(f"rule{'s' if card.also else ''} {sources}", "cardMeta")
+        else:
+            self.source_label = _label(f"rule{'s' if card.also else ''} {rules}", "cardMeta")
+        details.addWidget(self.source_label)
         self.details.setVisible(False)
         box.addWidget(self.details)
 
         actions = QHBoxLayout()
         actions.setSpacing(2)
-        self.why_button = _button("Why" + (" · rewrite" if nudge.rewrite else ""), "chevron-right", theme,
+        self.why_button = _button("Why" + (" · rewrite" if rewrite else ""), "chevron-right", theme,
                                   "cardAction", "Show the coaching note")
         self.why_button.setCheckable(True)
         self.why_button.toggled.connect(self._toggle_details)
@@ -208,13 +247,17 @@ class CardStack(QWidget):
             self._remove(card_id, self.animate)
         for position, card in enumerate(shown):
             widget = self.widgets.get(card.id)
+            fresh = widget is None
+            if widget is not None and widget.signature != card_signature(card):
+                self._remove(card.id, animate=False)  # a nudge joined the card: draw it again, in place
+                widget = None
             if widget is None:
-                widget = CardWidget(card, self.theme, self)
+                widget = CardWidget(card, self.theme, self, show_source=self.model.mode == "qa")
                 widget.feedback.connect(self._on_feedback)
                 widget.snooze.connect(self.model.snooze)
                 widget.dismiss.connect(self.model.dismiss)
                 self.widgets[card.id] = widget
-                if self.animate:
+                if self.animate and fresh:
                     widget.fade(0.0, 1.0)
             self._box.insertWidget(position, widget)
         self.empty_label.setVisible(not shown)
@@ -271,9 +314,11 @@ class HistoryList(QWidget):
         for label, card in zip(self._pool, history):
             nudge = card.nudge
             mark = {"helpful": " · 👍", "wrong": " · marked wrong"}.get(card.verdict or "", "")
-            unseen = " · not shown (busy)" if card.end_reason == "missed" else ""
-            label.setText(f"{clock(nudge.t_s)}  {nudge.title}{mark}{unseen}")
-            label.setToolTip(nudge.message + (f"\n“{card.evidence_text}”" if card.evidence_text else ""))
+            unseen = {"missed": " · not shown (busy)", "call ended": " · not shown"}.get(card.end_reason, "")
+            more = f" +{len(card.also)}" if card.also else ""
+            label.setText(f"{clock(nudge.t_s)}  {nudge.title}{more}{mark}{unseen}")
+            label.setToolTip("\n".join(n.message for n in card.nudges)
+                             + (f"\n“{card.evidence_text}”" if card.evidence_text else ""))
             label.setVisible(True)
         for label in self._pool[len(history):]:
             label.setVisible(False)

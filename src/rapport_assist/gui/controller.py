@@ -13,6 +13,7 @@ from PySide6.QtCore import QFileSystemWatcher, QObject, QSettings, QTimer, Signa
 from ..assist import AssistModel, BudgetConfig
 from ..rules import RuleLibrary
 from ..rules.model import RuleSet
+from ..wording import plural
 
 TICK_MS = 100
 
@@ -131,7 +132,7 @@ class RuleWatcher(QObject):
         self._debounce.setInterval(debounce_ms)
         self._debounce.timeout.connect(self.check)
         self._watch()
-        self._show_ok(f"{len(library.ruleset.rules)} rules loaded")
+        self._show_ok(f"{plural(len(library.ruleset.rules), 'rule')} loaded")
 
     @property
     def ruleset(self) -> RuleSet:
@@ -168,13 +169,14 @@ class RuleWatcher(QObject):
         else:
             problems = "\n".join(str(p) for p in result.errors[:5]) or result.message
             self.model.set_rules_error("Rule file error — the last good rules keep running.\n" + problems)
-            self.model.set_status("rules", "error", f"{len(result.ruleset.rules)} rules running (last good set)")
+            self.model.set_status("rules", "error", f"{plural(len(result.ruleset.rules), 'rule')} running (last good set)")
         self.reloaded.emit(result)
 
     def _show_ok(self, message: str) -> None:
         warnings = len(self.library.ruleset.warnings)
         self.model.set_status("rules", "warning" if warnings else "ok",
-                              message + (f", {warnings} lint warnings" if warnings and "warning" not in message else ""))
+                              message + (f", {plural(warnings, 'lint warning')}" if warnings and "warning" not in message
+                                         else ""))
 
 
 class Prefs:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import re
+import tempfile
 from functools import lru_cache
 from pathlib import Path
 
@@ -58,13 +60,40 @@ class Theme:
         if folder is None:
             return ""
         qss = (folder / "styles" / "sidebar.qss").read_text(encoding="utf-8")
+        # url(icon:NAME) or url(icon:NAME:COLOUR): the icon drawn in a palette colour (default @icon)
+        qss = ICON_URL.sub(lambda m: f"url({self.icon_file(m[1], m[2] or 'icon')})", qss)
         names = sorted(self.palette, key=len, reverse=True)  # @surface_alt before @surface
         for name in names:
             qss = qss.replace(f"@{name}", self.palette[name])
         return qss
 
+    def icon_file(self, name: str, colour: str = "icon") -> str:
+        """A path to the icon's SVG in a palette colour, for the style sheet (``image: url(...)``):
+        arrows of spin boxes and drop-downs, which a style sheet must draw itself."""
+        return _icon_file(name, self.palette.get(colour, colour))
+
     def icon(self, name: str, color: str | None = None) -> QIcon:
         return _icon(name, color or self.palette.get("icon", "#555555"))
+
+
+ICON_URL = re.compile(r"url\(icon:([a-z0-9-]+)(?::([a-z_]+))?\)")
+
+
+@lru_cache(maxsize=64)
+def _icon_file(name: str, color: str) -> str:
+    folder = ui_dir()
+    path = folder / "icons" / f"{name}.svg" if folder else None
+    if path is None or not path.is_file():
+        return ""
+    out = Path(_icon_cache()) / f"{name}-{color.lstrip('#')}.svg"
+    if not out.is_file():
+        out.write_text(path.read_text(encoding="utf-8").replace("currentColor", color), encoding="utf-8")
+    return out.as_posix()
+
+
+@lru_cache(maxsize=1)
+def _icon_cache() -> str:
+    return tempfile.mkdtemp(prefix="rapport-assist-icons-")
 
 
 @lru_cache(maxsize=256)

@@ -2,11 +2,27 @@
 
 from __future__ import annotations
 
+from PySide6.QtGui import QIcon
 from PySide6.QtWidgets import (QCheckBox, QComboBox, QDialog, QDialogButtonBox, QDoubleSpinBox, QFormLayout, QLabel,
                                QSpinBox, QVBoxLayout, QWidget)
 
 from ..assist import BudgetConfig
 from .controller import Prefs
+
+
+class SecondsBox(QDoubleSpinBox):
+    """Seconds with no needless decimals: "4 s", "2.5 s" (steps of 0.5 s)."""
+
+    def __init__(self, low: float, high: float, value: float) -> None:
+        super().__init__()
+        self.setDecimals(1)
+        self.setRange(low, high)
+        self.setSingleStep(0.5)
+        self.setSuffix(" s")
+        self.setValue(value)
+
+    def textFromValue(self, value: float) -> str:  # noqa: N802 (Qt's name)
+        return f"{round(value, 1):g}"
 
 
 class SettingsDialog(QDialog):
@@ -48,19 +64,13 @@ class SettingsDialog(QDialog):
         self.max_visible.setRange(1, 6)
         self.max_visible.setValue(budget.max_visible)
         form.addRow("Cards at once", self.max_visible)
-        self.min_gap = QDoubleSpinBox()
-        self.min_gap.setRange(0, 120)
-        self.min_gap.setSuffix(" s")
-        self.min_gap.setValue(budget.min_gap_s)
+        self.min_gap = SecondsBox(0, 120, budget.min_gap_s)
         form.addRow("Gap between new cards", self.min_gap)
         self.per_minute = QSpinBox()
         self.per_minute.setRange(1, 30)
         self.per_minute.setValue(budget.max_per_minute)
         form.addRow("New cards per minute", self.per_minute)
-        self.lifetime = QDoubleSpinBox()
-        self.lifetime.setRange(5, 600)
-        self.lifetime.setSuffix(" s")
-        self.lifetime.setValue(budget.card_lifetime_s)
+        self.lifetime = SecondsBox(5, 600, budget.card_lifetime_s)
         form.addRow("A card fades after", self.lifetime)
         self.hold = QCheckBox("Hold new cards while I am speaking")
         self.hold.setChecked(budget.hold_while_speaking)
@@ -71,11 +81,17 @@ class SettingsDialog(QDialog):
         self.urgent.addItem("Nothing", "none")
         self.urgent.setCurrentIndex(max(0, self.urgent.findData(budget.urgent_severity or "none")))
         form.addRow("May break in while I speak", self.urgent)
+        width = self.fontMetrics().horizontalAdvance("0000 s") + 44  # numbers, not a text field
+        for spin in (self.max_visible, self.min_gap, self.per_minute, self.lifetime):
+            spin.setMaximumWidth(width)
         self.never_focus = QCheckBox("Never take keyboard focus (also outside live calls)")
         self.never_focus.setChecked(prefs.bool("focus/never", False))
         form.addRow("", self.never_focus)
 
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
+        self.buttons = buttons
+        for button in buttons.buttons():
+            button.setIcon(QIcon())  # the style's old-style check/cross icons: plain buttons instead
         buttons.accepted.connect(self.accept)
         buttons.rejected.connect(self.reject)
         box = QVBoxLayout(self)

@@ -17,6 +17,7 @@ from PySide6.QtWidgets import (QApplication, QComboBox, QFileDialog, QFrame, QHB
 
 from ..assist import AssistModel
 from ..playback import SPEEDS
+from ..wording import clause
 from .cards import CardStack, HistoryList, _label, clock
 from .controller import CallController, Prefs, RuleWatcher
 from .resources import Theme
@@ -420,7 +421,7 @@ class SidebarWindow(QWidget):
             runner = self.backend.make_live(self.prefs)
         except LiveUnavailable as exc:
             self.model.set_status("microphone", "off", str(exc))
-            self.mode_label.setText("Live capture not available — review a call instead")
+            self.mode_label.setText(f"{clause(str(exc)) or 'Live capture not available'} — review a call instead")
             return False
         self._stop_player()
         self.qa_path = None

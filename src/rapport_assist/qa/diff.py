@@ -22,6 +22,7 @@ from ..rules import RuleEngine, load_rules
 from ..rules.model import Rule, RuleSet
 from ..sources import TRANSCRIPT_READ_AHEAD, Timeline
 from ..types import Nudge
+from ..wording import plural
 from .corpus import call_timelines
 from .inputs import CallInput
 from .runner import QaSettings
@@ -80,7 +81,7 @@ class DiffReport:
 # what a rule's settings are called in a diff, and how to read them off the rule
 _SETTINGS = ("status", "severity", "priority", "title", "message", "cooldown_s", "max_per_call")
 # the parts that decide when a rule fires (params are reported by name; they change these too)
-_CONDITIONS = ("when", "unless", "expect", "episode", "rewrites", "record", "points_at")
+_CONDITIONS = ("when", "unless", "expect", "episode", "rewrites", "record", "points_at", "quote")
 
 
 def _everything(ruleset: RuleSet) -> dict[str, Rule]:
@@ -205,10 +206,11 @@ def format_diff(report: DiffReport, show: int = 20) -> str:
     total_plus = sum(len(r.appeared) for r in report.rules.values())
     total_minus = sum(len(r.disappeared) for r in report.rules.values())
     n_settings = sum(1 for r in report.rules.values() if r.settings)
-    changed = (f"; {n_settings} rule(s) with changed settings" if n_settings else "") + (
-        f", {len(report.lexicons)} lexicon(s) changed" if report.lexicons else "")
+    changed = (f"; {plural(n_settings, 'rule')} with changed settings" if n_settings else "") + (
+        f", {plural(len(report.lexicons), 'lexicon')} changed" if report.lexicons else "")
     if report.calls or report.errors:
-        lines.append(f"rules diff over {report.calls} call(s): +{total_plus} nudges appear, -{total_minus} disappear"
+        lines.append(f"rules diff over {plural(report.calls, 'call')}: +{total_plus} nudges appear, "
+                     f"-{total_minus} disappear"
                      + changed)
     else:
         lines.append("rules diff (no calls given: settings only)" + changed)

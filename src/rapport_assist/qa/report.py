@@ -21,6 +21,8 @@ from .stats import CallStats
 SEVERITY_COLOR = {"high": "#d64545", "medium": "#e8a33d", "low": "#6b8fb8"}
 SPEAKER_COLOR = {"agent": "#2f6fb3", "customer": "#c2571a"}
 TONE_COLOR = {"calm": "#cfe8d5", "tense": "#f6d58e", "angry": "#ef9a9a"}
+TALK_OVER_COLOR = "#7a5af8"  # violet: apart from the angry band's pink and the high nudge's red
+MARK_GAP = 14.0  # px between the centres of nudge/promise marks drawn at (nearly) one moment
 
 _CSS = """
 :root{--fg:#1d2330;--muted:#667085;--line:#e4e7ec;--bg:#f7f8fa;--agent:#2f6fb3;--customer:#c2571a}
@@ -118,6 +120,28 @@ def _ticks(duration: float) -> float:
     return 3600
 
 
+def _spread(xs: Sequence[float], gap: float) -> list[float]:
+    """Positions for marks wanted at ``xs``: marks closer than ``gap`` form a group, spread
+    ``gap`` apart around the group's middle (so two nudges at one moment are two triangles)."""
+    order = sorted(range(len(xs)), key=lambda i: xs[i])
+    out = list(xs)
+    group: list[int] = []
+
+    def place() -> None:
+        if group:
+            middle = sum(xs[i] for i in group) / len(group)
+            for k, i in enumerate(group):
+                out[i] = middle + (k - (len(group) - 1) / 2) * gap
+            group.clear()
+
+    for i in order:
+        if group and xs[i] - xs[group[-1]] >= gap:
+            place()
+        group.append(i)
+    place()
+    return out
+
+
 def timeline_svg(events: Sequence[dict[str, Any]], duration: float) -> str:
     """The call's timeline as inline SVG (scales with the page width)."""
     W, left, right = 1100, 92, 14
@@ -156,7 +180,7 @@ def timeline_svg(events: Sequence[dict[str, Any]], duration: float) -> str:
         if e.get("type") == "signal" and e.get("kind") == "talk_over":
             a, b = x(e["start"]), x(e["start"] + e["overlap_s"])
             parts.append(f'<rect x="{a:.1f}" y="{rows["agent"] - 4}" width="{max(b - a, 2):.1f}" height="{lane_h * 2 + 16}" '
-                         f'fill="#d64545" fill-opacity=".35"><title>{_esc(e["speaker"])} talked over the {_esc(e["over"])} '
+                         f'fill="{TALK_OVER_COLOR}" fill-opacity=".35"><title>{_esc(e["speaker"])} talked over the {_esc(e["over"])} '
                          f'for {e["overlap_s"]:.1f} s at {clock(e["start"])}</title></rect>')
     for key in ("agent", "customer"):
         parts.append(f'<rect x="{left}" y="{rows[key]}" width="{plot}" height="{lane_h}" fill="#f2f4f7" rx="3"/>')
@@ -167,17 +191,17 @@ def timeline_svg(events: Sequence[dict[str, Any]], duration: float) -> str:
         parts.append(f'<rect class="utt-bar" data-target="u{u["index"]}" x="{a:.1f}" y="{y}" width="{max(b - a, 1.5):.1f}" '
                      f'height="{lane_h}" rx="2" fill="{SPEAKER_COLOR[u["speaker"]]}"><title>{clock(u["start"])} '
                      f'{_esc(u["speaker"])}: {_esc(text)}</title></rect>')
-    # nudges
-    for e in events:
+    # nudges and promises; marks at one moment are spread side by side, not drawn on each other
+    marks = [e for e in events if e.get("type") in ("nudge", "record")]
+    for e, cx in zip(marks, _spread([x(e["t"]) for e in marks], MARK_GAP)):
+        cy = rows["nudges"] + 9
         if e.get("type") == "nudge":
-            cx, cy = x(e["t"]), rows["nudges"] + 9
             color = SEVERITY_COLOR.get(e["severity"], "#e8a33d")
             parts.append(f'<path class="nudge" data-target="n{e["utterance_index"]}-{_esc(e["rule"])}" '
                          f'd="M{cx:.1f},{cy - 8} L{cx + 7:.1f},{cy + 6} L{cx - 7:.1f},{cy + 6} Z" fill="{color}"'
                          f'{" fill-opacity=&quot;.45&quot;" if e.get("experimental") else ""}>'
                          f'<title>{clock(e["t"])} {_esc(e["rule"])}: {_esc(e["message"])}</title></path>')
-        elif e.get("type") == "record":
-            cx, cy = x(e["t"]), rows["nudges"] + 9
+        else:
             parts.append(f'<circle cx="{cx:.1f}" cy="{cy}" r="4" fill="#fff" stroke="#067647" stroke-width="2">'
                          f'<title>{clock(e["t"])} promise: {_esc(e["text"])}</title></circle>')
     # customer tone band: each customer utterance's running tone, held until the next one
@@ -237,7 +261,8 @@ def stats_html(s: CallStats) -> str:
         ("Duration", clock(s.duration_s), False),
         ("Talk ratio agent / customer", f"{_pct(ratio)} / {_pct(None if ratio is None else 1 - ratio)}{bar}", False),
         ("Dead air (seconds)", f"{s.dead_air} ({s.dead_air_s:.0f})", s.dead_air > 0),
-        ("Talk-over (by the agent)", f"{s.talk_overs} ({s.agent_talk_overs})", s.agent_talk_overs > 0),
+        ("Talk-over by the agent / customer", f"{s.agent_talk_overs} / {s.talk_overs - s.agent_talk_overs}",
+         s.agent_talk_overs > 0),
         ("Nudges", str(s.nudges), s.nudges > 0),
         ("Promises (no time frame)", f"{s.promises} ({s.promises_uncommitted})", s.promises_uncommitted > 0),
         ("Customer tone peak", s.customer_peak_tone, s.customer_peak_tone == "angry"),
@@ -323,7 +348,7 @@ def render_report(call: CallInput, events: Sequence[dict[str, Any]], stats: Call
               '<span><i style="background:#cfe8d5"></i>calm</span><span><i style="background:#f6d58e"></i>tense</span>'
               '<span><i style="background:#ef9a9a"></i>angry</span>'
               '<span><i style="background:#98a2b3;opacity:.5"></i>dead air</span>'
-              '<span><i style="background:#d64545;opacity:.5"></i>talk-over</span></div>')
+              f'<span><i style="background:{TALK_OVER_COLOR};opacity:.5"></i>talk-over</span></div>')
     data = json.dumps({"call": call.id, "stats": stats.to_json()}).replace("</", "<\\/")
     return f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">

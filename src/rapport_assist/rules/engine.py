@@ -30,7 +30,7 @@ from typing import Iterable, Sequence, Union
 from ..annotate import AnnotatedUtterance
 from ..types import DeadAir, Evidence, Nudge, RecordItem, SignalEvent, Speaker, TalkOver, Utterance
 from .conditions import Compiler, EvalContext, Evaluator, Gate, ToneCue, lexicon_matches
-from .features import Features, Match, PhraseIndex, match_texts
+from .features import ROW_COLUMNS, Features, Match, PhraseIndex, doc_text, match_texts
 from .model import EventIs, Rule, RuleSet
 
 QUOTE_MAX_WORDS = 14
@@ -74,6 +74,7 @@ class _CompiledRule:
     event: EventIs | None = None
     record_time: object | None = None  # the compiled time lexicon of a record rule
     rewrites: list[tuple[PhraseIndex, str]] = field(default_factory=list)
+    rewrite_veto: object | None = None  # the compiled ``rewrite_unless_next`` lexicon
     gate: Gate | None = None  # when set and it does not admit an utterance, ``when`` cannot hold on it
     max_fires: float = float("inf")  # ``max_per_call``, or no limit
     reply_note: str = ""  # the evidence note on the reply that closed an expectation without it
@@ -124,6 +125,7 @@ class RuleEngine:
             event=event,
             record_time=compiler.lexicons[rule.record.time] if rule.record and rule.record.time else None,
             rewrites=[(PhraseIndex([rw.phrase]), rw.replacement) for rw in rule.rewrites],
+            rewrite_veto=compiler.lexicons[rule.rewrite_unless_next] if rule.rewrite_unless_next else None,
             gate=compiler.gate(rule.when) if event is None else None,
             max_fires=rule.max_per_call if rule.max_per_call is not None else float("inf"),
             reply_note="reply: " + _window_text(rule) if expect else "",
@@ -338,6 +340,7 @@ class RuleEngine:
             state.latched = True
         if not self._may_fire(rule, state, t_s):
             return None
+        quoted: int | None = 0
         if pending is None:
             assert closing is not None
             evidence = [_evidence(closing, found, "")]
@@ -350,12 +353,17 @@ class RuleEngine:
             else:
                 reply = [_evidence(closing, [], compiled.reply_note)]
             evidence = triggers + reply if rule.points_at == "trigger" else reply + triggers
-        quote, rewrite = _quote_and_rewrite(*quote_from, compiled.rewrites)
+            trigger_at = 0 if rule.points_at == "trigger" else len(reply)
+            reply_at = (len(triggers) if rule.points_at == "trigger" else 0) if reply else None
+            quoted = reply_at if rule.quote == "reply" else trigger_at
+        if rule.quote == "none":
+            quoted = None
+        quote, rewrite = _quote_and_rewrite(*quote_from, compiled.rewrites, compiled.rewrite_veto)
         if rewrite is not None:
             message = rule.message.format(quote=quote, rewrite=rewrite)
         else:
             message = rule.message_if_no_rewrite.format(quote=quote, rewrite="")
-        return _nudge(rule, message, t_s, index, evidence, rewrite)
+        return _nudge(rule, message, t_s, index, evidence, rewrite, quoted)
 
     @staticmethod
     def _may_fire(rule: Rule, state: _State, t_s: float) -> bool:
@@ -387,7 +395,8 @@ class RuleEngine:
                                                               f"{event.over.value} finished"))
                     break
         message = rule.message.format(quote=evidence[0].text if evidence else "", rewrite="")
-        return _nudge(rule, message, event.t_s, index, evidence, None)
+        return _nudge(rule, message, event.t_s, index, evidence, None,
+                      0 if evidence and rule.quote != "none" else None)
 
 
 def _two_masks(masks: tuple[int, ...]) -> tuple[int, int]:
@@ -415,7 +424,8 @@ def event_matches(test: EventIs, event: SignalEvent) -> bool:
     return not (test.max_s is not None and length > test.max_s)
 
 
-def _nudge(rule: Rule, message: str, t_s: float, index: int, evidence: list[Evidence], rewrite: str | None) -> Nudge:
+def _nudge(rule: Rule, message: str, t_s: float, index: int, evidence: list[Evidence], rewrite: str | None,
+           quote: int | None = 0) -> Nudge:
     return Nudge(
         rule=rule.id,
         severity=rule.severity,
@@ -430,6 +440,7 @@ def _nudge(rule: Rule, message: str, t_s: float, index: int, evidence: list[Evid
         priority=rule.priority,
         experimental=rule.status == "experimental",
         tags=rule.tags,
+        quote=quote,
     )
 
 
@@ -457,10 +468,13 @@ def _evidence(feats: Features, found: list[Match], note: str) -> Evidence:
     )
 
 
-def _quote_and_rewrite(feats: Features, found: list[Match],
-                       rewrites: list[tuple[PhraseIndex, str]]) -> tuple[str, str | None]:
+def _quote_and_rewrite(feats: Features, found: list[Match], rewrites: list[tuple[PhraseIndex, str]],
+                       veto: object | None = None) -> tuple[str, str | None]:
     """The speaker's own words from the first match to the end of its sentence, and, when a
-    rewrite phrase overlaps a match, the same words with that phrase replaced."""
+    rewrite phrase overlaps a match, the same words with that phrase replaced: the rest of the
+    sentence as said, with its punctuation and case ("No problem, have a good day." -> "My
+    pleasure, have a good day."). No rewrite when a ``veto`` lexicon phrase starts within two
+    words after the replaced phrase ("you need to calm down" is not "Let's calm down")."""
     spans = [m for m in found if m.end > m.start]
     if not spans:
         return "", None
@@ -473,12 +487,36 @@ def _quote_and_rewrite(feats: Features, found: list[Match],
                     continue
                 end = index.match_at(feats, pos)
                 if end > m.start:
-                    start = min(pos, m.start)
-                    rest = _clip(feats, end, s_end)
-                    rewrite = f"{replacement} {rest}".strip() if rest else replacement
-                    return _clip(feats, start, s_end), rewrite[:1].upper() + rewrite[1:]
+                    quote = _clip(feats, min(pos, m.start), s_end)
+                    if veto is not None and any(end <= v.start <= end + 2 and v.start < s_end
+                                                for v in lexicon_matches(veto, feats)):  # type: ignore[arg-type]
+                        return quote, None
+                    rest = _rest_of_sentence(feats, end, s_end)
+                    joint = "" if not rest or rest[0] in _TIGHT_PUNCT else " "
+                    rewrite = replacement + joint + rest
+                    return quote, rewrite[:1].upper() + rewrite[1:]
     m = spans[0]
     return _clip(feats, m.start, feats.sent_spans[feats.sent[m.start]][1]), None
+
+
+_TIGHT_PUNCT = ",;:.!?…)"
+_IDX, _LEN = ROW_COLUMNS.index("IDX"), ROW_COLUMNS.index("LENGTH")
+
+
+def _rest_of_sentence(feats: Features, end: int, s_end: int) -> str:
+    """The words said after content position ``end - 1`` to the end of its sentence, with the
+    punctuation between and after them, as said (fillers removed; long tails cut with "…")."""
+    doc_start = feats.doc_i[end - 1] + 1
+    if s_end - end > QUOTE_MAX_WORDS:
+        return doc_text(feats, doc_start, feats.doc_i[end + QUOTE_MAX_WORDS - 1] + 1).rstrip(",;:") + "…"
+    doc_end = feats.doc_i[s_end - 1] + 1
+    rows, text = feats.rows, feats.text
+    while doc_end < len(rows):  # the sentence's closing punctuation
+        word = text[rows[doc_end][_IDX]:rows[doc_end][_IDX] + rows[doc_end][_LEN]]
+        if not word or any(ch.isalnum() for ch in word):
+            break
+        doc_end += 1
+    return doc_text(feats, doc_start, doc_end) if doc_end > doc_start else ""
 
 
 def _clip(feats: Features, start: int, end: int) -> str:

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Sequence
 
 from ..annotate import Annotator
 from ..types import Nudge, RecordItem, Utterance, VoiceMeasure
+from ..wording import plural
 from .engine import RuleEngine
 from .model import Example, Rule, RuleSet
 
@@ -93,6 +94,6 @@ def _run_one(engine: RuleEngine, tracker: "SignalTracker", annotator: Annotator,
         return ExampleResult(rule.id, "fires", example.number, False, "expected a nudge, but it never fired", source)
     if example.at is not None and example.at not in fired:
         return ExampleResult(rule.id, "fires", example.number, False,
-                             f"expected a nudge at turn {example.at}, but it fired at turn(s) "
-                             f"{', '.join(map(str, fired))}", source)
+                             f"expected a nudge at turn {example.at}, but it fired at "
+                             f"{'turn' if len(fired) == 1 else 'turns'} {', '.join(map(str, fired))}", source)
     return ExampleResult(rule.id, "fires", example.number, True, "ok", source)

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Sequence
 
 from ..errors import RuleError
+from ..wording import plural
 from .loader import load_rules
 from .model import RuleSet
 from .source import RuleProblem
@@ -69,5 +70,5 @@ class RuleLibrary:
         self.ruleset = ruleset
         self._stamp = stamp
         return ReloadResult(True, ruleset, (), ruleset.warnings,
-                            f"reloaded {len(ruleset.rules)} rules" + (f" ({len(ruleset.warnings)} warnings)"
-                                                                      if ruleset.warnings else ""))
+                            f"reloaded {plural(len(ruleset.rules), 'rule')}"
+                            + (f" ({plural(len(ruleset.warnings), 'warning')})" if ruleset.warnings else ""))

@@ -64,8 +64,8 @@ SUPPORTED_VERSIONS = (1,)
 TOP_KEYS = ("version", "lexicons", "tones", "fillers", "rules", "overrides")
 LEXICON_KEYS = ("phrases", "except", "entities", "description")
 RULE_KEYS = ("id", "title", "severity", "priority", "status", "tags", "enabled", "why", "params", "when", "unless",
-             "expect", "points_at", "episode", "cooldown_s", "max_per_call", "message", "message_if_no_rewrite",
-             "rewrites", "record", "examples")
+             "expect", "points_at", "quote", "episode", "cooldown_s", "max_per_call", "message", "message_if_no_rewrite",
+             "rewrites", "rewrite_unless_next", "record", "examples")
 RULE_REQUIRED = ("id", "title", "severity", "why", "message", "when")
 RECORD_RULE_REQUIRED = ("id", "title", "why", "when", "record")
 CONDITION_KEYS = ("speaker", "says", "tone", "signals", "min_length", "max_words", "reflects", "uses_name", "earlier",
@@ -84,6 +84,7 @@ SEVERITIES = ("low", "medium", "high")
 # The sidebar's words for the three severities; a rule file may use either spelling.
 SEVERITY_WORDS = {"tip": "low", "nudge": "medium", "urgent": "high"}
 STATUSES = ("stable", "experimental")
+QUOTES = ("trigger", "reply", "none")  # which evidence a rule's card quotes
 MAX_REGEX_CHARS = 300
 REGEX_MAX_MEM = 2 << 20  # bytes of compiled program RE2 may use; bigger patterns are refused
 PARAM_RE = re.compile(r"^\$([a-z][a-z0-9_]*)$")
@@ -324,6 +325,11 @@ class _Builder:
                                       ["{" + t + "}" for t in TEMPLATE_FIELDS])
                 return None
         return text
+
+    def lexicon_ref(self, value: YValue, what: str) -> str | None:
+        """A lexicon named by ``value`` (checked to exist once every file is read)."""
+        name = self.name(value, what)
+        return self.ref("lexicon", name, value.loc) if name else None
 
     def ref(self, kind: str, name: str, loc: Loc) -> str:
         self.refs.append(_Ref(kind, name, loc))
@@ -905,10 +911,12 @@ class _Builder:
         message = opt("message", lambda v: self.template(v, "message"), None)
         fallback = opt("message_if_no_rewrite", lambda v: self.template(v, "message_if_no_rewrite"), None)
         rewrites = opt("rewrites", self.rewrites, ())
+        unless_next = opt("rewrite_unless_next", lambda v: self.lexicon_ref(v, "rewrite_unless_next"), None)
         when = opt("when", lambda v: self.condition(v, "when", "when"), None)
         unless = opt("unless", lambda v: self.condition(v, "unless", "trigger"), None)
         expect = opt("expect", self.expectation, None)
         points_at = opt("points_at", lambda v: self.choice(v, "points_at", ("trigger", "reply")), None)
+        quote = opt("quote", lambda v: self.choice(v, "quote", QUOTES), None)
         episode = opt("episode", self.episode, None)
         cooldown = opt("cooldown_s", lambda v: self.number(v, "cooldown_s"), 0.0)
         max_per_call = opt("max_per_call", lambda v: self.integer(v, "max_per_call", 1), None)
@@ -937,9 +945,15 @@ class _Builder:
         if points_at is not None and expect is None:
             self.problems.add(m.entries["points_at"][0], "'points_at' only applies to rules with 'expect'",
                               "remove it, or add an 'expect:' block")
+        if quote == "reply" and expect is None:
+            self.problems.add(m.entries["quote"][0], "'quote: reply' needs a rule with 'expect' (a reply to quote)",
+                              "use 'quote: trigger' (the words that matched), or add an 'expect:' block")
         if "{rewrite}" in (message or "") and not rewrites:
             self.problems.add(m.entries["message"][1].loc, "message uses {rewrite} but the rule has no 'rewrites'",
                               "add 'rewrites:' or remove {rewrite}")
+        if "rewrite_unless_next" in m.entries and not rewrites:
+            self.problems.add(m.entries["rewrite_unless_next"][0], "'rewrite_unless_next' needs 'rewrites'",
+                              "remove it, or add 'rewrites:'")
         if rewrites and fallback is None:
             self.problems.add(m.loc, "a rule with 'rewrites' needs 'message_if_no_rewrite'",
                               "add the message to show when no rewrite applies")
@@ -963,6 +977,7 @@ class _Builder:
             cooldown_s=cooldown, enabled=enabled, examples=examples,  # type: ignore[arg-type]
             loc=m.loc, unless=unless, priority=priority, status=status, tags=tags,  # type: ignore[arg-type]
             max_per_call=max_per_call, params=tuple(sorted(self.params.items())), record=record,  # type: ignore[arg-type]
+            quote=quote or "trigger", rewrite_unless_next=unless_next,  # type: ignore[arg-type]
         ))
 
     def rule_params(self, value: YValue) -> dict[str, float]:

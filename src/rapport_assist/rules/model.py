@@ -367,6 +367,8 @@ class Rule:
     max_per_call: int | None = None
     params: tuple[tuple[str, float], ...] = ()
     record: Record | None = None
+    quote: Literal["trigger", "reply", "none"] = "trigger"  # which evidence the card quotes
+    rewrite_unless_next: str | None = None  # a lexicon: no rewrite when one of its phrases follows
 
     @property
     def source(self) -> str:
