@@ -74,6 +74,8 @@ def main() -> int:
     ap.add_argument("--minutes", type=float, default=0.0, help="loop the call this long (soak); default one pass")
     ap.add_argument("--idle-s", type=float, default=10.0, help="seconds of measured idle before playing")
     ap.add_argument("--threads", type=int, default=2, help="recognizer threads")
+    ap.add_argument("--keep-freed-memory", action="store_true",
+                    help="with batch QA's malloc setting (recognizer.keep_freed_memory), to compare")
     args = ap.parse_args()
 
     why = PulseServer.unavailable()
@@ -91,7 +93,8 @@ def main() -> int:
     with PulseServer(["agent_line", "customer_line"]) as pulse:
         call = LiveCall(LiveSettings(agent=DeviceChoice("pulse:agent_line.monitor"),
                                      customer=DeviceChoice("pulse:customer_line.monitor"),
-                                     recognizer=RecognizerOptions(cpu_threads=args.threads)))
+                                     recognizer=RecognizerOptions(cpu_threads=args.threads,
+                                                                   keep_freed_memory=args.keep_freed_memory)))
 
         def on_event(event) -> None:
             with lock:

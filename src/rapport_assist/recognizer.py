@@ -104,6 +104,9 @@ class RecognizerOptions:
     loop_min_words: int = 8
     min_contrast_db: float = 4.0
     min_rms_dbfs: float = -70.0
+    # Batch QA: glibc keeps the big per-layer buffers for reuse (``keep_freed_memory``); off for
+    # live capture and the sidebar, which would then hold their peak heap for the whole call.
+    keep_freed_memory: bool = False
 
 
 _M_TRIM_THRESHOLD, _M_MMAP_MAX, _M_ARENA_MAX = -1, -4, -8  # glibc's mallopt parameters (malloc.h)
@@ -120,8 +123,9 @@ def keep_freed_memory() -> bool:
     0.8 M page faults and a fifth of recognition time spent in the kernel. One arena (the
     model's worker thread allocates in it too), no mmap'd chunks and no trimming of the heap
     top keep those pages for the next layer. The process holds on to its peak heap until it
-    exits (no higher than without: 519 vs 565 MB peak in that run). Other C libraries (musl,
-    macOS) are left alone."""
+    exits (no higher than without: 519 vs 565 MB peak in that run), so only batch QA asks for
+    it (``RecognizerOptions.keep_freed_memory``); live capture and the sidebar stay below 450 MB
+    without it. Other C libraries (musl, macOS) are left alone."""
     global _memory_kept
     if _memory_kept is None:
         _memory_kept = False
@@ -206,7 +210,8 @@ class Recognizer:
                 f"model folder {self.model_dir} has no tokenizer.json",
                 "convert the model with ct2-transformers-converter --copy_files tokenizer.json (see models/README.md)",
             )
-        keep_freed_memory()  # before the model's threads make their first allocations
+        if options.keep_freed_memory:
+            keep_freed_memory()  # before the model's threads make their first allocations
         try:
             from faster_whisper import WhisperModel
         except ImportError:
