@@ -3,6 +3,7 @@
 Each path builds its real recognizer (the real model) in a fresh process, which then mallocs,
 fills and frees a 64 MB buffer twice, as CTranslate2 does with a layer's buffer: the minor page
 faults of the second round show whether glibc kept the memory (a few) or mapped it afresh (16 k).
+Then four new threads allocate, and glibc's malloc_info counts the arenas: one in every path.
 """
 
 from __future__ import annotations
@@ -46,31 +47,48 @@ for _ in range(2):
     ctypes.memset(buffer, 1, size)
     libc.free(buffer)
     spent = resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before
-print(spent)
+import os, tempfile, threading
+threads = [threading.Thread(target=lambda: libc.free(libc.malloc(1000))) for _ in range(4)]
+for t in threads:  # a new thread's first malloc gets an arena of its own unless they are limited
+    t.start()
+for t in threads:
+    t.join()
+libc.fopen.restype = ctypes.c_void_p
+libc.fclose.argtypes = [ctypes.c_void_p]
+libc.malloc_info.argtypes = [ctypes.c_int, ctypes.c_void_p]
+with tempfile.TemporaryDirectory() as tmp:
+    report = os.path.join(tmp, "malloc.xml")
+    fp = libc.fopen(report.encode(), b"w")
+    libc.malloc_info(0, fp)
+    libc.fclose(fp)
+    arenas = open(report).read().count("<heap nr=")
+print(spent, arenas)
 """
 
 
 
 
-def _second_round_faults(mode: str) -> int:
+def _probe(mode: str) -> tuple[int, int]:
+    """Page faults to reuse a freed 64 MB buffer, and glibc's arenas once five threads allocated."""
     out = subprocess.run([sys.executable, "-c", _PROBE, mode], capture_output=True, text=True, timeout=300,
                          env={**os.environ, "QT_QPA_PLATFORM": "offscreen"})
     assert out.returncode == 0, out.stderr
-    return int(out.stdout.split()[-1])
+    spent, arenas = out.stdout.split()[-2:]
+    return int(spent), int(arenas)
 
 
 @pytest.mark.model
 @pytest.mark.skipif(platform.libc_ver()[0] != "glibc", reason="tunes glibc's malloc")
 def test_qa_and_replay_keep_freed_memory_and_live_and_sidebar_do_not() -> None:
     fresh = 64 * 2**20 // 4096 // 2  # half the 64 MB buffer's pages faulted in again
-    qa = _second_round_faults("qa")
-    replay = _second_round_faults("replay")
-    live = _second_round_faults("live")
-    sidebar = _second_round_faults("sidebar")
-    assert qa < fresh // 10, f"qa worker: {qa} page faults to reuse a freed 64 MB buffer"
-    assert replay < fresh // 10, f"replay: {replay} page faults to reuse a freed 64 MB buffer"
-    assert live >= fresh, f"live recognizer: only {live} page faults, so it kept freed memory"
-    assert sidebar >= fresh, f"sidebar recognizer: only {sidebar} page faults, so it kept freed memory"
+    for mode in ("qa", "replay"):
+        faults, arenas = _probe(mode)
+        assert faults < fresh // 10, f"{mode}: {faults} page faults to reuse a freed 64 MB buffer"
+        assert arenas == 1, f"{mode}: {arenas} malloc arenas"
+    for mode in ("live", "sidebar"):  # they give big buffers back, and keep to one arena
+        faults, arenas = _probe(mode)
+        assert faults >= fresh, f"{mode}: only {faults} page faults, so it kept freed memory"
+        assert arenas == 1, f"{mode}: {arenas} malloc arenas (one per thread fragments the heap)"
 
 
 def test_the_malloc_setting_does_not_change_the_transcript_cache_key(tmp_path) -> None:

@@ -140,6 +140,21 @@ def keep_freed_memory() -> bool:
     return _memory_kept
 
 
+def one_malloc_arena() -> bool:
+    """Make all threads allocate from glibc's main malloc arena; True when in effect.
+
+    For live capture and the sidebar, which do not keep freed memory: big buffers are still
+    mapped and unmapped, but the capture, endpointer, model and Qt threads no longer each
+    fragment an arena of their own (the sidebar's 30-minute call: 441-457 MB at the end with
+    per-thread arenas, about 370 MB with one; see BENCHMARKS.md)."""
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+        libc.gnu_get_libc_version  # AttributeError when the C library is not glibc
+        return libc.mallopt(_M_ARENA_MAX, 1) == 1
+    except (OSError, AttributeError):
+        return False
+
+
 def normalize_text(text: str) -> str:
     """Lowercase, drop punctuation (apostrophes kept), collapse spaces: 'Thank you!' -> 'thank you'."""
     return " ".join(_NON_WORD.sub(" ", text.lower()).split())
@@ -212,6 +227,8 @@ class Recognizer:
             )
         if options.keep_freed_memory:
             keep_freed_memory()  # before the model's threads make their first allocations
+        elif not _memory_kept:
+            one_malloc_arena()
         try:
             from faster_whisper import WhisperModel
         except ImportError:
