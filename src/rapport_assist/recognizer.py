@@ -146,7 +146,7 @@ def one_malloc_arena() -> bool:
     For live capture and the sidebar, which do not keep freed memory: big buffers are still
     mapped and unmapped, but the capture, endpointer, model and Qt threads no longer each
     fragment an arena of their own (the sidebar's 30-minute call: 441-457 MB at the end with
-    per-thread arenas, about 370 MB with one; see BENCHMARKS.md)."""
+    per-thread arenas, 386-405 MB with one; see BENCHMARKS.md)."""
     try:
         libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
         libc.gnu_get_libc_version  # AttributeError when the C library is not glibc
