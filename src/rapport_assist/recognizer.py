@@ -129,6 +129,9 @@ class RecognizerOptions:
     context_s: float = 0.0
     context_check: bool = True
     prompt_previous_text: bool = False
+    # Batch QA: glibc keeps the big per-layer buffers for reuse (``keep_freed_memory``); off for
+    # live capture and the sidebar, which would then hold their peak heap for the whole call.
+    keep_freed_memory: bool = False
 
     def __post_init__(self) -> None:
         if self.context_s < 0:
@@ -149,8 +152,9 @@ def keep_freed_memory() -> bool:
     0.8 M page faults and a fifth of recognition time spent in the kernel. One arena (the
     model's worker thread allocates in it too), no mmap'd chunks and no trimming of the heap
     top keep those pages for the next layer. The process holds on to its peak heap until it
-    exits (no higher than without: 519 vs 565 MB peak in that run). Other C libraries (musl,
-    macOS) are left alone."""
+    exits (no higher than without: 519 vs 565 MB peak in that run), so only batch QA asks for
+    it (``RecognizerOptions.keep_freed_memory``); live capture and the sidebar stay below 450 MB
+    without it. Other C libraries (musl, macOS) are left alone."""
     global _memory_kept
     if _memory_kept is None:
         _memory_kept = False
@@ -163,6 +167,21 @@ def keep_freed_memory() -> bool:
             pass
         logger.debug("malloc keeps freed memory: %s", _memory_kept)
     return _memory_kept
+
+
+def one_malloc_arena() -> bool:
+    """Make all threads allocate from glibc's main malloc arena; True when in effect.
+
+    For live capture and the sidebar, which do not keep freed memory: big buffers are still
+    mapped and unmapped, but the capture, endpointer, model and Qt threads no longer each
+    fragment an arena of their own (the sidebar's 30-minute call: 441-457 MB at the end with
+    per-thread arenas, 386-405 MB with one; see BENCHMARKS.md)."""
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+        libc.gnu_get_libc_version  # AttributeError when the C library is not glibc
+        return libc.mallopt(_M_ARENA_MAX, 1) == 1
+    except (OSError, AttributeError):
+        return False
 
 
 def normalize_text(text: str) -> str:
@@ -244,7 +263,10 @@ class Recognizer:
                 f"model folder {self.model_dir} has no tokenizer.json",
                 "convert the model with ct2-transformers-converter --copy_files tokenizer.json (see models/README.md)",
             )
-        keep_freed_memory()  # before the model's threads make their first allocations
+        if options.keep_freed_memory:
+            keep_freed_memory()  # before the model's threads make their first allocations
+        elif not _memory_kept:
+            one_malloc_arena()
         try:
             from faster_whisper import WhisperModel
         except ImportError:

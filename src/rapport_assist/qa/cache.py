@@ -150,7 +150,8 @@ class TranscriptCache:
 def settings_identity(model_dir: Path, compute_type: str, recognizer_options: Any, endpointer_options: Any,
                       batch: bool) -> dict[str, Any]:
     """Everything about recognition that changes a timeline, as plain JSON."""
-    rec = {k: v for k, v in dataclasses.asdict(recognizer_options).items() if k not in ("model_dir", "cpu_threads")}
+    rec = {k: v for k, v in dataclasses.asdict(recognizer_options).items()
+           if k not in ("model_dir", "cpu_threads", "keep_freed_memory")}  # the malloc setting: same words
     return {"model": model_identity(str(model_dir)), "compute_type": compute_type, "recognizer": rec,
             "endpointer": dataclasses.asdict(endpointer_options), "batch": batch}
 
