@@ -79,21 +79,11 @@ pytest.importorskip("PySide6", reason="the sidebar needs PySide6: run 'make setu
 from PySide6.QtCore import QSettings  # noqa: E402
 
 from rapport_assist.assist import AssistModel, FeedbackLog  # noqa: E402
-from rapport_assist.gui.app import AppBackend, SidebarOptions, attach_rules  # noqa: E402
+from rapport_assist.gui.app import SidebarOptions, attach_rules  # noqa: E402
 from rapport_assist.gui.controller import Prefs  # noqa: E402
 from rapport_assist.gui.window import SidebarWindow  # noqa: E402
 from rapport_assist.rules import default_rules_dir  # noqa: E402
-
-
-class LoadedBackend(AppBackend):
-    __test__ = False
-
-    def __init__(self, options, recognizer) -> None:
-        super().__init__(options)
-        self._loaded = recognizer
-
-    def recognizer(self):
-        return self._loaded
+from sidebar_support import LoadedBackend  # noqa: E402
 
 
 @pytest.fixture

@@ -238,6 +238,17 @@ def test_tone_state_decays_and_reports_changes(tracker: SignalTracker, annotator
     assert [(e.previous, e.tone.label) for e in call.of(ToneChange)] == [("calm", "angry"), ("angry", "calm")]
 
 
+@pytest.mark.parametrize("text, label", [
+    ("I'm going to put you on hold for a moment.", "calm"),  # the agent's hold: not a long wait
+    ("Let me place you on hold for a second while I check.", "calm"),
+    ("I was on hold for two hours and nobody answered.", "angry"),
+    ("We've been on hold for ages with your billing team.", "angry"),
+])
+def test_a_hold_is_a_grievance_only_when_it_was_long(tracker: SignalTracker, annotator: Annotator, text: str,
+                                                    label: str) -> None:
+    assert Call(tracker, annotator).say(C, text, 0.0, 3.0).signals.tone.label == label
+
+
 def test_every_value_is_a_documented_field(tracker: SignalTracker, annotator: Annotator) -> None:
     u = Call(tracker, annotator).say(C, "Hello there.", 0.0, 1.0)
     assert set(u.signals.values) == set(SIGNAL_FIELDS)

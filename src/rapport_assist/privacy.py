@@ -131,18 +131,12 @@ def load_mask_list(extra: Iterable[Path] | None = None, environ: Mapping[str, st
     spoken: SpokenDigits | None = None
     for path in paths:
         data = _read_yaml(path)
-        for entry in _entries(path, data, "numbers"):
-            name = entry["name"]
-            if entry.get("enabled", True) is False:
-                numbers.pop(name, None)
-                continue
-            numbers[name] = _number_kind(path, entry)
-        for entry in _entries(path, data, "patterns"):
-            name = entry["name"]
-            if entry.get("enabled", True) is False:
-                patterns.pop(name, None)
-                continue
-            patterns[name] = _pattern_kind(path, entry)
+        for key, kinds, make in (("numbers", numbers, _number_kind), ("patterns", patterns, _pattern_kind)):
+            for entry in _entries(path, data, key):
+                if entry.get("enabled", True) is False:  # a later list switches a kind off
+                    kinds.pop(entry["name"], None)
+                else:  # or replaces it by name
+                    kinds[entry["name"]] = make(path, entry)
         if "spoken_digits" in data:
             spoken = _spoken(path, data["spoken_digits"], spoken)
     return MaskList(tuple(numbers.values()), tuple(patterns.values()), spoken, tuple(map(str, paths)))
