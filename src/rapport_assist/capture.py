@@ -109,6 +109,20 @@ def _sounddevice():
 
 # ------------------------------------------------------------------ listing
 
+def rescan_devices() -> None:
+    """PortAudio lists devices once, when it starts: restart it so a headset plugged in (or a sound
+    server started) since then is listed. Only with no stream open (it would close them)."""
+    try:
+        import sounddevice as sd
+    except (ImportError, OSError):
+        return
+    try:
+        sd._terminate()  # sounddevice's own way to re-read the device list
+        sd._initialize()
+    except Exception:  # an older or newer sounddevice without them: keep the list it has
+        pass
+
+
 def pulse_sources() -> list[AudioDevice] | None:
     """PulseAudio/PipeWire sources via ``pactl``, or None when there is no such server."""
     pactl = shutil.which("pactl")

@@ -128,11 +128,9 @@ def _output_device(sd) -> tuple[int | None, str]:
     if not found and not list(sd.query_devices()):
         # PortAudio lists devices once, when it starts: a sound server started since then is not
         # in its list. With no device listed at all no stream can be open, so restarting is safe.
-        try:
-            sd._terminate()
-            sd._initialize()
-        except Exception:
-            pass
+        from .capture import rescan_devices
+
+        rescan_devices()
         found = outputs()
     if not found:
         return None, ""

@@ -97,20 +97,6 @@ class _Loading:
         return self._value
 
 
-def _rescan_portaudio() -> None:
-    """PortAudio lists devices once, when it starts: restart it so a headset plugged in (or a sound
-    server started) since then is listed. Only called between calls, with no stream open."""
-    try:
-        import sounddevice as sd
-    except (ImportError, OSError):
-        return
-    try:
-        sd._terminate()  # sounddevice's own way to re-read the device list
-        sd._initialize()
-    except Exception:  # an older or newer sounddevice without them: keep the list it has
-        pass
-
-
 def display_available(environ: dict[str, str]) -> bool:
     """Whether Qt can open a window: a display, a Wayland socket, or an explicit platform."""
     return bool(environ.get("DISPLAY") or environ.get("WAYLAND_DISPLAY") or environ.get("QT_QPA_PLATFORM"))
@@ -268,7 +254,7 @@ class AppBackend(QObject):
             return None, "Live capture is not available in this build; device choice is saved for later."
         live = self._live_call
         if live is None or not any(t.is_alive() for t in getattr(live, "_threads", [])):
-            _rescan_portaudio()  # never under a running call: it would close its streams
+            capture.rescan_devices()  # never under a running call: it would close its streams
         try:
             found = capture.list_devices()
         except Exception as exc:  # PortAudio missing or broken
