@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import IO, Mapping, Sequence
 
 from . import __version__
+from .bundled import DATA_DIR, DEMO_AUDIO as DEMO_CALL  # noqa: F401  (DATA_DIR: tests and bench import it from here)
 from .errors import (SOME_CALLS_FAILED, BadInput, InputNotFound, OutputClosed, OutputError, RapportError, RuleError,
                      UsageError)
 from .fileio import PartialFile, refuse_overwrite
@@ -22,8 +23,6 @@ from .output import EventSink, JsonlSink, TextSink
 from .types import Speaker
 from .wording import plural
 
-DATA_DIR = Path(__file__).resolve().parent / "data"
-DEMO_CALL = DATA_DIR / "demo_call.flac"
 
 
 class _Parser(argparse.ArgumentParser):

@@ -15,6 +15,7 @@ from PySide6.QtCore import QObject, QSettings, QTimer, Signal
 from PySide6.QtWidgets import QApplication
 
 from ..assist import AssistModel, FeedbackLog
+from ..bundled import DEMO_AUDIO, DEMO_TRANSCRIPT  # noqa: F401  (DEMO_TRANSCRIPT: tests and scripts import it from here)
 from ..errors import ModelError, RapportError
 from ..playback import ReplayCall, pipeline_events
 from ..rules import RuleLibrary
@@ -23,9 +24,6 @@ from ..wording import clause
 from .controller import Prefs, RuleWatcher
 from .window import LiveUnavailable, SidebarWindow
 
-DATA_DIR = Path(__file__).resolve().parents[1] / "data"
-DEMO_AUDIO = DATA_DIR / "demo_call.flac"
-DEMO_TRANSCRIPT = DATA_DIR / "demo_call.jsonl"
 T0 = time.perf_counter()  # module import: close to process start for the sidebar command
 
 

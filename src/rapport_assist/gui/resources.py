@@ -1,4 +1,4 @@
-"""Styles and icons from the repository's ``ui/`` folder (or ``$RAPPORT_ASSIST_UI``)."""
+"""Styles and icons from the bundled ``ui/`` folder (or ``$RAPPORT_ASSIST_UI``)."""
 
 from __future__ import annotations
 
@@ -12,17 +12,17 @@ from PySide6.QtCore import QByteArray, QRectF, Qt
 from PySide6.QtGui import QColor, QIcon, QPainter, QPixmap
 from PySide6.QtSvg import QSvgRenderer
 
+from ..bundled import UI_DIR
+
 UI_ENV = "RAPPORT_ASSIST_UI"
 STYLES = ("light", "dark")
 
 
 def ui_dir() -> Path | None:
-    """The ``ui/`` folder: ``$RAPPORT_ASSIST_UI``, the repo's (editable install), or a copy in the package."""
+    """The ``ui/`` folder: ``$RAPPORT_ASSIST_UI`` if it has the styles, else the bundled one (bundled.UI_DIR)."""
     override = os.environ.get(UI_ENV)
     candidates = [Path(override)] if override else []
-    here = Path(__file__).resolve()
-    candidates += [here.parents[3] / "ui", here.parent / "ui"]
-    for path in candidates:
+    for path in [*candidates, UI_DIR]:
         if (path / "styles" / "sidebar.qss").is_file():
             return path
     return None

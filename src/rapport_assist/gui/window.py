@@ -440,7 +440,7 @@ class SidebarWindow(QWidget):
             self.open_qa(Path(path))
 
     def open_demo(self, paused: bool = False) -> None:
-        from .app import DEMO_AUDIO
+        from ..bundled import DEMO_AUDIO
 
         self.open_qa(DEMO_AUDIO, paused=paused)
 

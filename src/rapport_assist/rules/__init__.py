@@ -2,7 +2,7 @@
 
 Public API (used by the pipeline and the CLI):
 
-* ``default_rules_dir()`` - the default packs (repo ``rules/``; ``$RAPPORT_ASSIST_RULES`` overrides);
+* ``default_rules_dir()`` - the default packs (bundled ``rules/``; ``$RAPPORT_ASSIST_RULES`` overrides);
 * ``rule_paths(team, only)`` - what a command loads: the default packs (or ``only``), then a team's files;
 * ``load_rules(paths)`` - files and folders -> ``RuleSet``, or ``RuleError`` listing every problem;
 * ``RuleEngine(ruleset)`` - ``start_call()``, ``on_utterance(au)``, ``finish(t_s)``;
@@ -29,11 +29,13 @@ RULES_ENV = "RAPPORT_ASSIST_RULES"
 
 
 def default_rules_dir() -> Path:
-    """The folder of default rule packs: ``$RAPPORT_ASSIST_RULES`` if set, else the repo's ``rules/``."""
+    """The folder of default rule packs: ``$RAPPORT_ASSIST_RULES`` if set, else the bundled ``rules/``."""
     override = os.environ.get(RULES_ENV)
     if override:
         return Path(override)
-    return Path(__file__).resolve().parents[3] / "rules"
+    from ..bundled import RULES_DIR
+
+    return RULES_DIR
 
 
 def rule_paths(team: Sequence[Path] = (), only: Sequence[Path] = ()) -> list[Path]:
