@@ -154,15 +154,17 @@ def test_the_cache_key_follows_the_masking_list(tmp_path: Path) -> None:
     assert off.cache_mask_identity == "unmasked" and off.mask_identity == "off" != masked.mask_identity
 
 
-def test_the_team_list_is_found_in_the_config_folder_and_by_env(tmp_path: Path) -> None:
+def test_the_team_list_is_found_in_the_config_folder_and_by_env(tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "cfg"))
     folder = tmp_path / "cfg" / "rapport-assist"
     folder.mkdir(parents=True)
     (folder / "masking.yaml").write_text("patterns:\n  - name: pin\n    regex: 'pin (?P<mask>\\d{4})'\n")
-    listed = load_mask_list(environ={"XDG_CONFIG_HOME": str(tmp_path / "cfg"), "HOME": str(tmp_path)})
+    listed = load_mask_list(environ={})
     assert Masker(listed).mask_text("my pin 1234") == "my pin ####"
     other = tmp_path / "other.yaml"
     other.write_text("patterns:\n  - name: code\n    regex: 'code \\d+'\n")
-    listed = load_mask_list(environ={"RAPPORT_ASSIST_MASKING": str(other), "HOME": str(tmp_path)})
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "empty"))
+    listed = load_mask_list(environ={"RAPPORT_ASSIST_MASKING": str(other)})
     assert Masker(listed).mask_text("code 42") == "#### ##"
 
 

@@ -21,7 +21,6 @@ Parts:
 from __future__ import annotations
 
 import json
-import os
 import time
 from collections import deque
 from dataclasses import dataclass, field, fields
@@ -30,6 +29,7 @@ from pathlib import Path
 from typing import Any, Callable, Literal
 
 from .errors import OutputError
+from .userdirs import data_dir
 from .types import (CallSummary, DeadAir, Event, Nudge, RecordItem, SpeechActivity, Speaker, Status, TalkOver,
                     ToneChange, ToneEstimate, Utterance)
 
@@ -279,15 +279,6 @@ class Rewind:
 
     t_s: float
     events: tuple[object, ...] = ()
-
-
-def data_dir(environ: dict[str, str] | None = None) -> Path:
-    """Where the sidebar keeps user data: ``$RAPPORT_ASSIST_DATA``, else the XDG data folder."""
-    env = os.environ if environ is None else environ
-    if env.get("RAPPORT_ASSIST_DATA"):
-        return Path(env["RAPPORT_ASSIST_DATA"])
-    base = env.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
-    return Path(base) / "rapport-assist"
 
 
 class FeedbackLog:

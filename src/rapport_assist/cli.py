@@ -585,8 +585,8 @@ def default_workers() -> int:
 
 def _qa_settings(args: argparse.Namespace, out_dir: Path, workers: int):
     from .privacy import default_mask_list
-    from .qa.cache import default_cache_dir
     from .qa.runner import QaSettings
+    from .userdirs import cache_dir
 
     threads = args.threads
     if threads is None:
@@ -594,7 +594,7 @@ def _qa_settings(args: argparse.Namespace, out_dir: Path, workers: int):
     if threads < 1:
         raise UsageError("--threads must be at least 1", "")
     rules = _rule_paths(args)
-    return QaSettings(out_dir=out_dir.absolute(), cache_dir=(args.cache or default_cache_dir()).absolute(),
+    return QaSettings(out_dir=out_dir.absolute(), cache_dir=(args.cache or cache_dir()).absolute(),
                       rule_paths=tuple(p.resolve() for p in rules), model_dir=Path(args.model) if args.model else None,
                       compute_type=args.compute_type, threads=threads, batch=not args.no_batch,
                       report=not getattr(args, "no_report", False),

@@ -36,7 +36,7 @@ MASK_CHAR = "#"
 MIN_HIDDEN = 5  # keep_last digits are shown only when at least this many others are hidden
 DEFAULT_LIST = Path(__file__).resolve().parent / "data" / "masking.yaml"
 LIST_ENV = "RAPPORT_ASSIST_MASKING"
-USER_LIST = "masking.yaml"  # in the config folder (settings.config_dir)
+USER_LIST = "masking.yaml"  # in the config folder (userdirs.config_dir)
 
 # A written digit run: digits split by one space, dash, dot, comma (with a space), or brackets
 # ("4111 1111", "4111-1111", "4,111,111", "(555) 867-5309", "+1 555 867 5309"). Linear: no
@@ -106,14 +106,15 @@ class MaskList:
 
 
 def user_list_paths(environ: Mapping[str, str] | None = None) -> list[Path]:
-    """A team's own lists: ``$RAPPORT_ASSIST_MASKING``, and ``masking.yaml`` in the config folder."""
-    from .settings import config_dir
+    """A team's own lists: ``$RAPPORT_ASSIST_MASKING`` (read from ``environ``, default the process's),
+    and ``masking.yaml`` in the config folder (userdirs.config_dir)."""
+    from .userdirs import config_dir
 
     env = dict(os.environ) if environ is None else dict(environ)
     paths = []
     if env.get(LIST_ENV):
         paths.append(Path(env[LIST_ENV]))
-    user = config_dir(env) / USER_LIST
+    user = config_dir() / USER_LIST
     if user.is_file():
         paths.append(user)
     return paths

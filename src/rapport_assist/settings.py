@@ -1,7 +1,7 @@
 """The user's saved choices (devices, model, recording), a small JSON file in their config dir.
 
-    $XDG_CONFIG_HOME/rapport-assist/settings.json   (default ~/.config/rapport-assist/settings.json;
-                                                     %APPDATA%\\rapport-assist on Windows)
+    <config folder>/settings.json   (userdirs.config_dir: $XDG_CONFIG_HOME/rapport-assist on Linux,
+                                     default ~/.config/rapport-assist; %APPDATA%\\rapport-assist on Windows)
 
 ``load_choices()`` never fails: a missing file gives the defaults, a broken one gives the
 defaults and a ``problem`` saying what was wrong (the caller shows it). ``save_choices`` writes
@@ -11,25 +11,16 @@ atomically (temp file + rename), so a crash never leaves half a file.
 from __future__ import annotations
 
 import json
-import os
-import sys
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
 from .errors import OutputError
 from .fileio import write_atomic
+from .userdirs import config_dir
 from .wording import plural
 
 SETTINGS_FILE = "settings.json"
-
-
-def config_dir(env: dict[str, str] | None = None) -> Path:
-    env = dict(os.environ) if env is None else env
-    if sys.platform == "win32" and env.get("APPDATA"):
-        return Path(env["APPDATA"]) / "rapport-assist"
-    base = env.get("XDG_CONFIG_HOME") or str(Path(env.get("HOME", str(Path.home()))) / ".config")
-    return Path(base) / "rapport-assist"
 
 
 @dataclass(frozen=True)
@@ -48,8 +39,8 @@ class SavedChoices:
         return {f.name: getattr(self, f.name) for f in fields(self) if f.name != "problem"}
 
 
-def settings_path(env: dict[str, str] | None = None) -> Path:
-    return config_dir(env) / SETTINGS_FILE
+def settings_path() -> Path:
+    return config_dir() / SETTINGS_FILE
 
 
 def load_choices(path: Path | None = None) -> SavedChoices:

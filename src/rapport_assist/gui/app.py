@@ -198,7 +198,7 @@ class AppBackend(QObject):
         available, why = self.live_available()
         if not available:
             raise LiveUnavailable(why)
-        from ..assist import data_dir
+        from ..userdirs import data_dir
         from ..recognizer import RecognizerOptions
         from ..rules import RuleEngine
 

@@ -22,7 +22,6 @@ import dataclasses
 import functools
 import hashlib
 import json
-import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -32,15 +31,6 @@ from ..types import SpeechActivity, Speaker, Status, Utterance, VoiceMeasure, Wo
 from .inputs import CallInput
 
 CACHE_FORMAT = 1
-CACHE_ENV = "RAPPORT_ASSIST_CACHE"
-
-
-def default_cache_dir() -> Path:
-    """``$RAPPORT_ASSIST_CACHE``, else ``$XDG_CACHE_HOME/rapport-assist``, else ``~/.cache/rapport-assist``."""
-    if os.environ.get(CACHE_ENV):
-        return Path(os.environ[CACHE_ENV])
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base) / "rapport-assist"
 
 
 @functools.lru_cache(maxsize=8)
