@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from rapport_assist.assist import AssistModel, BudgetConfig, FeedbackLog, Rewind, component_of, components_of
+from rapport_assist.assist import AssistModel, BudgetConfig, FeedbackLog, Rewind, components_of
 from rapport_assist.playback import Playback, ReplayCall, pipeline_events, with_speech_marks
 from rapport_assist.rules import default_rules_dir, load_rules
 from rapport_assist.sources import ReplayInput
@@ -184,8 +184,8 @@ def test_promises_tone_transcript_status():
     assert m.customer_tone == angry  # the meter is the customer's
     m.on_event(utt(5, Speaker.AGENT, "hello", 11.0, 12.0))
     assert [u.text for u in m.transcript] == ["hello"]
-    m.on_event(Status("info", "recognizer_ready", "ready", 0.0))
-    m.on_event(Status("error", "mic_lost", "microphone unplugged", 12.0))
+    m.on_event(Status("info", "recognizer_ready", "ready", 0.0, "recognizer"))
+    m.on_event(Status("error", "mic_lost", "microphone unplugged", 12.0, "microphone"))
     m.on_event(Status("info", "no_speech", "no speech found", 12.0))
     assert m.status["recognizer"].level == "ok" and m.status["microphone"].message == "microphone unplugged"
     assert [n.code for n in m.notices] == ["no_speech"]
@@ -193,20 +193,21 @@ def test_promises_tone_transcript_status():
     assert m.ended and not m.active
 
 
-def test_component_of_codes():
-    assert component_of("mic_silent") == "microphone"
-    assert component_of("customer_audio_missing") == "customer"
-    assert component_of("loopback_lost") == "customer"
-    assert component_of("recognizer_slow") == "recognizer"
-    assert component_of("rules_reloaded") == "rules"
-    assert component_of("no_speech") is None
-    # live capture names the side in the message of its capture_* codes
-    both = Status("info", "capture_started", "capturing the agent's and customer's side from pulse:x", 0.0)
+def test_status_rows_come_from_the_fields_not_the_text():
+    assert components_of(Status("info", "model_ready", "the customer's model", 0.0, "recognizer")) == ["recognizer"]
+    assert components_of(Status("info", "no_speech", "no speech found", 0.0)) == []
+    # live capture names the sides of a device's status in ``speakers``; the message is for people
+    both = Status("info", "capture_started", "capturing from pulse:x", 0.0, speakers=(Speaker.AGENT, Speaker.CUSTOMER))
     assert components_of(both) == ["microphone", "customer"]
-    assert components_of(Status("error", "device_unavailable", "cannot capture the customer's side: gone", 0.0)) == \
-        ["customer"]
-    assert components_of(Status("error", "mic_lost", "the agent's audio stopped", 0.0)) == ["microphone"]
-    assert components_of(Status("warning", "record_failed", "no disk", 0.0)) == []
+    assert components_of(Status("error", "device_unavailable", "the agent's mic?", 0.0, speakers=(Speaker.CUSTOMER,))) \
+        == ["customer"]
+    # a component wins over the sides (a lost device that carried both sides: its row)
+    lost = Status("error", "mic_lost", "the agent's and customer's audio stopped", 0.0, "microphone",
+                  (Speaker.AGENT, Speaker.CUSTOMER))
+    assert components_of(lost) == ["microphone"]
+    assert lost.to_json() == {"type": "status", "level": "error", "code": "mic_lost", "t": 0.0, "component": "microphone",
+                              "message": "the agent's and customer's audio stopped", "speakers": ["agent", "customer"]}
+    assert "component" not in Status("info", "no_speech", "none", 0.0).to_json()  # notices: as before
 
 
 def test_rewind_rebuilds_the_state_at_the_new_position():

@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from rapport_assist.assist import components_of
 from rapport_assist.audio import decode_channels
 from rapport_assist.capture import ArrayCapture, AudioDevice, DeviceChoice, parse_pactl_sources
 from rapport_assist.live import LiveCall, LiveSettings, is_leak
@@ -438,6 +439,8 @@ def test_no_devices_then_a_device_that_stops_then_comes_back() -> None:
     assert "agent" in [e for e in events if isinstance(e, Status) and e.code == "mic_lost"][0].message
     wait_for("capture_resumed", 2)  # ...and is reopened
     call.stop()
+    rows = {e.code: components_of(e) for e in events if isinstance(e, Status)}  # what the sidebar's rows show
+    assert rows["no_devices"] == rows["mic_lost"] == rows["capture_resumed"] == ["microphone"], rows
     assert len(opened) >= 2 and isinstance(events[-1], CallSummary)
 
 

@@ -29,9 +29,9 @@ from pathlib import Path
 from typing import Any, Callable, Literal
 
 from .errors import OutputError
+from .types import (CallSummary, Component, DeadAir, Event, Nudge, RecordItem, SpeechActivity, Speaker, Status,
+                    TalkOver, ToneChange, ToneEstimate, Utterance)
 from .userdirs import data_dir
-from .types import (CallSummary, DeadAir, Event, Nudge, RecordItem, SpeechActivity, Speaker, Status, TalkOver,
-                    ToneChange, ToneEstimate, Utterance)
 
 SEVERITY_RANK = {"low": 0, "medium": 1, "high": 2}
 PROMISE_LIST = "promises"
@@ -239,37 +239,19 @@ class ComponentStatus:
     message: str
 
 
-# Status rows of the sidebar, and which Status codes belong to each (by code prefix).
-COMPONENTS = ("microphone", "customer", "recognizer", "rules")
+# Status rows of the sidebar (types.Component).
+COMPONENTS: tuple[Component, ...] = ("microphone", "customer", "recognizer", "rules")
 COMPONENT_LABELS = {"microphone": "Microphone", "customer": "Customer audio", "recognizer": "Recognizer",
                     "rules": "Rules"}
-_CODE_PREFIXES = (
-    ("mic", "microphone"), ("agent_audio", "microphone"), ("input", "microphone"), ("no_devices", "microphone"),
-    ("device_gone", "customer"), ("customer", "customer"), ("loopback", "customer"), ("monitor", "customer"),
-    ("recognizer", "recognizer"), ("model", "recognizer"),
-    ("rules", "rules"), ("rule_", "rules"),
-)
-# Live capture's codes for either side: the message names the side ("the agent's side ...").
-_SIDE_CODES = ("capture_", "device_unavailable", "rate_fallback")
+SIDE_COMPONENTS: dict[Speaker, Component] = {Speaker.AGENT: "microphone", Speaker.CUSTOMER: "customer"}
 
 
-def component_of(code: str) -> str | None:
-    """The status row a ``Status`` code belongs to, or None for a call notice (e.g. ``no_speech``)."""
-    for prefix, component in _CODE_PREFIXES:
-        if code.startswith(prefix):
-            return component
-    return None
-
-
-def components_of(status: Status) -> list[str]:
-    """The status rows a ``Status`` event updates (none: it is a notice for the call)."""
-    if status.code.startswith(_SIDE_CODES):
-        text = status.message.lower()
-        rows = [row for row, side in (("microphone", "agent's"), ("customer", "customer's")) if side in text]
-        if rows:
-            return rows
-    component = component_of(status.code)
-    return [component] if component else []
+def components_of(status: Status) -> list[Component]:
+    """The status rows a ``Status`` event updates: its component, else the rows of the sides it
+    names (live capture's device statuses); none: it is a notice for the call."""
+    if status.component:
+        return [status.component]
+    return [SIDE_COMPONENTS[s] for s in status.speakers]
 
 
 @dataclass(frozen=True)

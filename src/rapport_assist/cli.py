@@ -1,7 +1,7 @@
 """Command line: ``rapport-assist replay|demo|sidebar|live|devices|rules|eval|qa``.
 
 ``main(argv, stdout, stderr) -> int`` is testable in process. Known errors print one line with
-a fix and exit with the code documented in errors.py; tracebacks only with ``--debug``.
+a fix and exit with their ``errors.ExitStatus``; tracebacks only with ``--debug``.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from typing import IO, Mapping, Sequence
 
 from . import __version__
 from .bundled import DATA_DIR, DEMO_AUDIO as DEMO_CALL  # noqa: F401  (DATA_DIR: tests and bench import it from here)
-from .errors import (SOME_CALLS_FAILED, BadInput, InputNotFound, OutputClosed, OutputError, RapportError, RuleError,
+from .errors import (BadInput, ExitStatus, InputNotFound, OutputClosed, OutputError, RapportError, RuleError,
                      UsageError)
 from .fileio import PartialFile, refuse_overwrite
 from .output import EventSink, JsonlSink, TextSink
@@ -322,7 +322,7 @@ def _eval_command(args: argparse.Namespace, stdout: IO[str], stderr: IO[str] | N
         raise OutputClosed("stdout was closed", "") from None
     except OSError as exc:
         raise OutputError(f"cannot write the report: {exc.strerror or exc}", "") from None
-    return 0
+    return ExitStatus.OK
 
 
 def _channel_order(text: str) -> tuple[Speaker, Speaker]:
@@ -409,7 +409,7 @@ def _replay(args: argparse.Namespace, spec, stdout: IO[str], stderr: IO[str]) ->
             partial.close()
             if not partial.direct:
                 stderr.write(f"rapport-assist: the events so far are in {partial.partial} ({out} was left as it was)\n")
-    return 0
+    return ExitStatus.OK
 
 
 def _rule_files(paths: Sequence[Path] | None) -> list[Path]:
@@ -444,10 +444,10 @@ def _devices_command(args: argparse.Namespace, stdout: IO[str]) -> int:
     if args.json:
         for dev in devices:
             stdout.write(json.dumps(dev.to_json()) + "\n")
-        return 0
+        return ExitStatus.OK
     if not devices:
         stdout.write("no audio inputs found (no devices, or no audio server running)\n")
-        return 0
+        return ExitStatus.OK
     for kind, title in (("input", "inputs"), ("monitor", "monitors (what an output device plays: the customer's side)")):
         shown = [d for d in devices if d.kind == kind]
         if not shown:
@@ -459,7 +459,7 @@ def _devices_command(args: argparse.Namespace, stdout: IO[str]) -> int:
             desc = f"  ({d.description})" if d.description != d.name else ""
             stdout.write(f" {mark} {d.id}{desc}  [{d.host_api}, {d.channels} ch{rate}]\n")
     stdout.write("use: rapport-assist live --agent ID --customer ID   (ID#N picks channel N of a device)\n")
-    return 0
+    return ExitStatus.OK
 
 
 def _live_command(args: argparse.Namespace, stdout: IO[str], stderr: IO[str]) -> int:
@@ -559,7 +559,7 @@ def _live_command(args: argparse.Namespace, stdout: IO[str], stderr: IO[str]) ->
                      (f" and {call.wav_path}" if call.wav_path else "") + "\n")
     if failures:
         raise failures[0]
-    return 0
+    return ExitStatus.OK
 
 
 def _close_quietly(handle: IO[str]) -> None:
@@ -669,7 +669,7 @@ def _qa_command(args: argparse.Namespace, stderr: IO[str]) -> int:
         progress.finish()
         stderr.write(f"rapport-assist: interrupted after {progress.done} of {len(calls)} calls; finished calls are "
                      "complete, run the same command again to do the rest\n")
-        return 130
+        return ExitStatus.INTERRUPTED
     progress.finish()
     failed = [o for o in outcomes if o.status == "error"]
     for o in failed:
@@ -677,7 +677,7 @@ def _qa_command(args: argparse.Namespace, stderr: IO[str]) -> int:
     stderr.write(f"rapport-assist: qa: {plural(len(outcomes) - len(failed), 'call')} done "
                  f"({progress.skipped} skipped as finished), "
                  f"{len(failed)} failed; summary: {args.out / 'summary.html'}\n")
-    return SOME_CALLS_FAILED if failed else 0
+    return ExitStatus.SOME_CALLS_FAILED if failed else ExitStatus.OK
 
 
 def _diff_command(args: argparse.Namespace, stdout: IO[str], stderr: IO[str]) -> int:
@@ -705,7 +705,7 @@ def _diff_command(args: argparse.Namespace, stdout: IO[str], stderr: IO[str]) ->
         raise OutputClosed("stdout was closed", "") from None
     except OSError as exc:
         raise OutputError(f"cannot write the diff: {exc.strerror or exc}", "") from None
-    return SOME_CALLS_FAILED if report.errors else 0
+    return ExitStatus.SOME_CALLS_FAILED if report.errors else ExitStatus.OK
 
 
 def _diff_sides(args: argparse.Namespace) -> tuple[list[Path], list[Path]]:
@@ -740,7 +740,7 @@ def _rules_command(args: argparse.Namespace, stdout: IO[str], stderr: IO[str] | 
         from .rules.schema import rule_schema
 
         stdout.write(json.dumps(rule_schema(), indent=2) + "\n")
-        return 0
+        return ExitStatus.OK
     if args.rules_command == "explain":
         return _explain(args, stdout, stderr if stderr is not None else sys.stderr)
     if args.rules_command == "diff":
@@ -757,7 +757,7 @@ def _rules_command(args: argparse.Namespace, stdout: IO[str], stderr: IO[str] | 
         if args.strict and ruleset.warnings:
             raise RuleError(f"{warned} with --strict ({loaded})", "fix the warnings above")
         stdout.write(f"ok: {loaded}, {warned}\n")
-        return 0
+        return ExitStatus.OK
     from .annotate import Annotator
     from .rules import run_examples
 
@@ -772,7 +772,7 @@ def _rules_command(args: argparse.Namespace, stdout: IO[str], stderr: IO[str] | 
         stdout.write(f"FAIL {r.describe()}\n")
     rules_run = len({r.rule for r in results})
     stdout.write(f"{len(results) - len(failed)} passed, {len(failed)} failed ({rules_run} rules)\n")
-    return 0 if not failed else 8
+    return ExitStatus.EXAMPLES_FAILED if failed else ExitStatus.OK
 
 
 def _describe_paths(args: argparse.Namespace, paths: Sequence[Path]) -> str:
@@ -846,7 +846,7 @@ def _explain(args: argparse.Namespace, stdout: IO[str], stderr: IO[str]) -> int:
         stdout.write(explainer.lines.pop(0) + "\n")
     where = ", ".join(f"#{i}" for i in explainer.fired_at) or "nowhere"
     stdout.write(f"{rule.id} fired {plural(len(explainer.fired_at), 'time')}: {where}\n")
-    return 0
+    return ExitStatus.OK
 
 
 def _sidebar(args: argparse.Namespace, stdout: IO[str], stderr: IO[str], environ: Mapping[str, str]) -> int:
@@ -916,10 +916,10 @@ def main(argv: Sequence[str] | None = None, stdout: IO[str] | None = None, stder
         if args.command == "qa":
             return _qa_command(args, stderr)
         build_parser().print_help(stdout)
-        return 2
+        return ExitStatus.USAGE
     except (OutputClosed, BrokenPipeError):  # the reader stopped (| head): end quietly, as head expects
         _drop_stdout(stdout)
-        return 0
+        return ExitStatus.OK
     except RapportError as exc:
         if debug:
             traceback.print_exc(file=stderr)
@@ -927,12 +927,12 @@ def main(argv: Sequence[str] | None = None, stdout: IO[str] | None = None, stder
         return exc.exit_code
     except KeyboardInterrupt:
         stderr.write("rapport-assist: interrupted; everything printed so far is complete\n")
-        return 130
+        return ExitStatus.INTERRUPTED
     except Exception as exc:  # a bug: one line, traceback with --debug
         if debug:
             traceback.print_exc(file=stderr)
         stderr.write(f"rapport-assist: internal error: {exc.__class__.__name__}: {exc} — rerun with --debug and report it\n")
-        return 1
+        return ExitStatus.INTERNAL_ERROR
 
 
 def _drop_stdout(stdout: IO[str]) -> None:
@@ -953,7 +953,7 @@ def entry_point() -> None:
         sys.stdout.flush()  # what is still buffered, now, while a closed pipe can still end quietly
     except BrokenPipeError:
         _drop_stdout(sys.stdout)
-    if code == 130:
+    if code == ExitStatus.INTERRUPTED:
         # the interrupt is handled and what was done is saved: another Ctrl-C while Python shuts
         # down (joining recognizer threads can take a moment) would only turn this exit into a crash
         signal.signal(signal.SIGINT, signal.SIG_IGN)

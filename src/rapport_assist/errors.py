@@ -1,19 +1,6 @@
 """Known errors: each carries one line for the user, a hint on how to fix it, and an exit code.
 
-Exit codes (documented in README.md):
-  0  success (including "no speech found")
-  1  unexpected internal error (a bug: rerun with --debug and report it)
-  2  usage error (bad command-line arguments)
-  3  input file missing or unreadable
-  4  input file corrupt, unsupported or malformed (bad audio, bad JSONL line)
-  5  rule file error (YAML or rule validation)
-  6  model missing or broken
-  7  output could not be written (disk full, permission denied)
-  8  'rules test': at least one rule example failed
-  9  no audio device or audio server to capture a live call from
- 10  'qa', 'rules diff', 'eval': some calls could not be processed (each is listed with the reason
-     in summary.csv/summary.html or the report); every other call is complete
-130  interrupted (Ctrl-C); everything printed so far is complete
+Exit codes: ``ExitStatus`` (the table in README.md, "Exit codes").
 
 A closed pipe on the output (``rapport-assist rules explain ... | head``: the reader stopped) is
 not an error: the command stops quietly with exit 0, as ``head`` expects (``replay --out FILE``
@@ -22,11 +9,30 @@ still completes FILE).
 
 from __future__ import annotations
 
+from enum import IntEnum
+
+
+class ExitStatus(IntEnum):
+    """What ``rapport-assist`` exits with."""
+
+    OK = 0  # success (including "no speech found", and a reader of stdout that stopped)
+    INTERNAL_ERROR = 1  # a bug: rerun with --debug and report it
+    USAGE = 2  # bad command-line arguments, or an output that would overwrite an input
+    INPUT_NOT_FOUND = 3  # input file missing or unreadable
+    BAD_INPUT = 4  # input corrupt, unsupported or malformed (bad audio, bad JSONL line)
+    RULE_ERROR = 5  # rule file error (YAML or rule validation); 'rules check --strict': lint warnings
+    MODEL_ERROR = 6  # speech model missing or broken
+    OUTPUT_ERROR = 7  # output could not be written (disk full, permission denied)
+    EXAMPLES_FAILED = 8  # 'rules test': at least one rule example failed
+    NO_DEVICE = 9  # no audio device or audio server to capture a live call from
+    SOME_CALLS_FAILED = 10  # 'qa', 'rules diff', 'eval': some calls failed (each listed); the others are complete
+    INTERRUPTED = 130  # Ctrl-C; everything printed so far is complete
+
 
 class RapportError(Exception):
     """Base class of errors that are reported as one line with a fix, not a traceback."""
 
-    exit_code = 1
+    exit_code: ExitStatus = ExitStatus.INTERNAL_ERROR
 
     def __init__(self, message: str, hint: str = "") -> None:
         super().__init__(message)
@@ -38,27 +44,27 @@ class RapportError(Exception):
 
 
 class UsageError(RapportError):
-    exit_code = 2
+    exit_code = ExitStatus.USAGE
 
 
 class InputNotFound(RapportError):
-    exit_code = 3
+    exit_code = ExitStatus.INPUT_NOT_FOUND
 
 
 class BadInput(RapportError):
-    exit_code = 4
+    exit_code = ExitStatus.BAD_INPUT
 
 
 class RuleError(RapportError):
-    exit_code = 5
+    exit_code = ExitStatus.RULE_ERROR
 
 
 class ModelError(RapportError):
-    exit_code = 6
+    exit_code = ExitStatus.MODEL_ERROR
 
 
 class OutputError(RapportError):
-    exit_code = 7
+    exit_code = ExitStatus.OUTPUT_ERROR
 
 
 class OutputClosed(OutputError):
@@ -66,5 +72,4 @@ class OutputClosed(OutputError):
 
 
 class DeviceError(RapportError):
-    exit_code = 9
-SOME_CALLS_FAILED = 10
+    exit_code = ExitStatus.NO_DEVICE

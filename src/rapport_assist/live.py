@@ -48,10 +48,19 @@ from .endpoint import FRAME_SAMPLES, Endpointer, EndpointerOptions
 from .errors import RapportError
 from .output import JsonlSink
 from .recognizer import Recognizer, RecognizerOptions, normalize_text
-from .types import (CallSummary, Event, SpeechActivity, SpeechSegment, Speaker, Status, Tick, Utterance)
+from .types import (CallSummary, Component, Event, SpeechActivity, SpeechSegment, Speaker, Status, Tick,
+                    Utterance)
 from .wording import plural
 
 logger = logging.getLogger(__name__)
+
+# The sidebar's status row each of live capture's codes reports on (the others are notices about the
+# call; capture_started/_resumed and device_unavailable name the row by their ``speakers``).
+STATUS_COMPONENTS: dict[str, Component] = {
+    "no_devices": "microphone", "mic_lost": "microphone", "device_gone": "customer",
+    "model_failed": "recognizer", "model_ready": "recognizer",
+    "recognizer_behind": "recognizer", "recognizer_caught_up": "recognizer",
+}
 
 EventCallback = Callable[[Event], None]
 
@@ -292,9 +301,10 @@ class LiveCall:
         except Exception:  # a consumer's bug must not end the call
             logger.exception("on_event failed for %s", type(event).__name__)
 
-    def _status(self, level: str, code: str, message: str) -> None:
+    def _status(self, level: str, code: str, message: str, speakers: tuple[Speaker, ...] = ()) -> None:
         """Put a status on the timeline (delivered in order by the pipeline thread)."""
-        self._items.put(Status(level, code, message, round(self.call_time(), 3)))  # type: ignore[arg-type]
+        self._items.put(Status(level, code, message, round(self.call_time(), 3),  # type: ignore[arg-type]
+                               STATUS_COMPONENTS.get(code), speakers))
 
     def _open_record(self, folder: Path) -> None:
         stamp = datetime.now().strftime("call-%Y%m%d-%H%M%S")
@@ -378,7 +388,7 @@ class LiveCall:
             if first or not inp.lost:
                 self._status("error", self._lost_code(inp) if not first else "device_unavailable",
                              f"cannot capture the {self._side(inp)} side: {exc.one_line()} (retrying every "
-                             f"{self.settings.retry_s:g} s)")
+                             f"{self.settings.retry_s:g} s)", tuple(inp.channels))
             inp.lost = True
             return False
         inp.device, inp.capture, inp.generation = device, capture, generation
@@ -391,9 +401,11 @@ class LiveCall:
             self._status("info", "rate_fallback", f"{device.id} does not take 16 kHz; capturing at "
                                                   f"{capture.rate_hz} Hz and resampling")
         if inp.lost:
-            self._status("info", "capture_resumed", f"the {self._side(inp)} audio is back ({device.id})")
+            self._status("info", "capture_resumed", f"the {self._side(inp)} audio is back ({device.id})",
+                         tuple(inp.channels))
         else:
-            self._status("info", "capture_started", f"capturing the {self._side(inp)} side from {device.id}")
+            self._status("info", "capture_started", f"capturing the {self._side(inp)} side from {device.id}",
+                         tuple(inp.channels))
         inp.lost = False
         return True
 

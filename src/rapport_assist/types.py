@@ -314,6 +314,7 @@ class RecordItem:
 
 
 StatusLevel = Literal["info", "warning", "error"]
+Component = Literal["microphone", "customer", "recognizer", "rules"]  # the sidebar's status rows
 
 
 @dataclass(frozen=True)
@@ -324,10 +325,17 @@ class Status:
     code: str
     message: str
     t_s: float  # seconds into the call it concerns (0.0 for what is known before it starts); always in the JSON
+    component: Component | None = None  # the part it reports on; None: a notice about the call
+    speakers: tuple[Speaker, ...] = ()  # live capture: whose side(s) a device's status concerns
 
     def to_json(self) -> dict[str, Any]:
-        return {"type": "status", "level": self.level, "code": self.code, "message": self.message,
-                "t": round(self.t_s, 3)}
+        d: dict[str, Any] = {"type": "status", "level": self.level, "code": self.code, "message": self.message,
+                             "t": round(self.t_s, 3)}
+        if self.component:
+            d["component"] = self.component
+        if self.speakers:
+            d["speakers"] = [s.value for s in self.speakers]
+        return d
 
 
 @dataclass(frozen=True)

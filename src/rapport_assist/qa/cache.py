@@ -99,7 +99,8 @@ def item_from_json(d: dict[str, Any]) -> Utterance | SpeechActivity | Status:
     if kind == "status":
         if not isinstance(d["t"], (int, float)):  # cached before every status had its time: recognize again
             raise ValueError("a status without its time")
-        return Status(d["level"], d["code"], d["message"], d["t"])
+        return Status(d["level"], d["code"], d["message"], d["t"], d.get("component"),
+                      tuple(Speaker(s) for s in d.get("speakers", ())))
     raise ValueError(f"unknown timeline item {kind!r}")
 
 

@@ -1,0 +1,32 @@
+"""Exit codes are one IntEnum, and README.md's table lists each of them by number and name."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from rapport_assist import errors
+from rapport_assist.cli import main
+from rapport_assist.errors import ExitStatus
+
+README = Path(__file__).resolve().parents[1] / "README.md"
+
+
+def test_readme_table_is_the_enum():
+    section = README.read_text(encoding="utf-8").split("### Exit codes", 1)[1].split("\n## ", 1)[0]
+    rows = re.findall(r"^\| (\d+) \| `([A-Z_]+)` \|", section, re.MULTILINE)
+    assert [(int(code), name) for code, name in rows] == [(s.value, s.name) for s in ExitStatus]
+
+
+def test_every_error_class_exits_with_a_member():
+    classes = [c for c in vars(errors).values() if isinstance(c, type) and issubclass(c, errors.RapportError)]
+    assert len(classes) >= 8 and all(isinstance(c.exit_code, ExitStatus) for c in classes)
+
+
+def test_main_returns_members(tmp_path, capsys):
+    assert main([]) is ExitStatus.USAGE
+    assert main(["replay", str(tmp_path / "missing.jsonl")]) is ExitStatus.INPUT_NOT_FOUND
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text("{not json\n", encoding="utf-8")
+    assert main(["replay", str(bad)]) is ExitStatus.BAD_INPUT
+    assert "bad.jsonl:1" in capsys.readouterr().err
