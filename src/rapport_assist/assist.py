@@ -29,11 +29,11 @@ from pathlib import Path
 from typing import Any, Callable, Literal
 
 from .errors import OutputError
-from .types import (CallSummary, Component, DeadAir, Event, Nudge, RecordItem, SpeechActivity, Speaker, Status,
-                    TalkOver, ToneChange, ToneEstimate, Utterance)
+from .types import (SEVERITIES, CallSummary, Component, DeadAir, Event, Nudge, RecordItem, SpeechActivity, Speaker,
+                    Status, TalkOver, ToneChange, ToneEstimate, Utterance)
 from .userdirs import data_dir
 
-SEVERITY_RANK = {"low": 0, "medium": 1, "high": 2}
+SEVERITY_RANK = {level: rank for rank, level in enumerate(SEVERITIES)}
 PROMISE_LIST = "promises"
 
 # Topics a view can subscribe to.

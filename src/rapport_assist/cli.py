@@ -47,6 +47,31 @@ def _rules_parent() -> argparse.ArgumentParser:
 RULES = _rules_parent()
 
 
+def _thread_count(text: str) -> int:
+    """``--threads``: a whole number, at least 1 (checked here, once for every command)."""
+    try:
+        n = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"invalid int value: {text!r}") from None
+    if n < 1:
+        raise argparse.ArgumentTypeError("must be at least 1")
+    return n
+
+
+def _models_parent(threads_default: int | None, threads_help: str) -> argparse.ArgumentParser:
+    """--model / --compute-type / --threads, for the commands that may run the recognizer."""
+    parent = argparse.ArgumentParser(add_help=False)
+    g = parent.add_argument_group("models")
+    g.add_argument("--model", metavar="DIR", help="CTranslate2 Whisper model folder (default: tiny.en, embedded)")
+    g.add_argument("--compute-type", default="int8", help="CTranslate2 compute type (default: int8)")
+    g.add_argument("--threads", type=_thread_count, default=threads_default, metavar="N", help=threads_help)
+    return parent
+
+
+MODELS = _models_parent(2, "recognizer CPU threads (default: 2)")  # one call: replay, demo, sidebar, live
+BATCH_MODELS = _models_parent(None, "recognizer threads per worker (default: see README)")  # qa, eval, rules diff/explain
+
+
 def _rule_paths(args: argparse.Namespace, *extra: Path) -> list[Path]:
     """The rule files a command loads: the default packs (or --only-rules), then --rules and ``extra``."""
     from .rules import rule_paths
@@ -56,10 +81,6 @@ def _rule_paths(args: argparse.Namespace, *extra: Path) -> list[Path]:
 
 def _add_engine_options(p: argparse.ArgumentParser, terminal_only: str = "") -> None:
     """``terminal_only``: when --format/--out apply (the sidebar prints events only without a display)."""
-    g = p.add_argument_group("models")
-    g.add_argument("--model", metavar="DIR", help="CTranslate2 Whisper model folder (default: tiny.en, embedded)")
-    g.add_argument("--compute-type", default="int8", help="CTranslate2 compute type (default: int8)")
-    g.add_argument("--threads", type=int, default=2, metavar="N", help="recognizer CPU threads (default: 2)")
     when = f" {terminal_only}" if terminal_only else ""
     p.add_argument("--format", choices=("text", "jsonl"), default="text",
                    help=f"what to print (default: text){when}")
@@ -87,7 +108,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"rapport-assist {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
 
-    rp = sub.add_parser("replay", parents=[RULES], help="replay a recorded call or transcript through the pipeline",
+    rp = sub.add_parser("replay", parents=[RULES, MODELS], help="replay a recorded call or transcript through the pipeline",
                         description="Replay a stereo recording (left=agent, right=customer), two mono recordings, "
                                     "one side with --speaker, or a .jsonl transcript.")
     rp.add_argument("input", nargs="?", type=Path, help="recording (wav, flac, mp3, ogg, m4a…) or transcript .jsonl")
@@ -98,13 +119,13 @@ def build_parser() -> argparse.ArgumentParser:
                     help="who is on the left and right channel (default: agent,customer)")
     _add_engine_options(rp)
 
-    dp = sub.add_parser("demo", parents=[RULES], help="replay the bundled demo call in the terminal",
+    dp = sub.add_parser("demo", parents=[RULES, MODELS], help="replay the bundled demo call in the terminal",
                         description="Replay the bundled demo call (a 96-second support call, recorded in stereo) "
                                     "through the recognizer and the rules, printing its utterances and nudges as "
                                     "they come: what the assistant does, without a microphone or a display.")
     _add_engine_options(dp)
 
-    sb = sub.add_parser("sidebar", parents=[RULES],
+    sb = sub.add_parser("sidebar", parents=[RULES, MODELS],
                         help="open the sidebar (live calls; QA review of recordings and transcripts)",
                         description="Open the agent-assist sidebar. With no microphone it offers the bundled demo "
                                     "call for review; with no display it replays the demo call in the terminal.")
@@ -122,7 +143,7 @@ def build_parser() -> argparse.ArgumentParser:
     dv.add_argument("--json", action="store_true", help="print one JSON object per device")
     dv.add_argument("--debug", action="store_true", help="show tracebacks")
 
-    lv = sub.add_parser("live", parents=[RULES],
+    lv = sub.add_parser("live", parents=[RULES, MODELS],
                         help="run a live call from the terminal: microphone + customer audio",
                         description="Capture the agent's microphone and the customer's side (a monitor of the "
                                     "softphone's output, a second device, or one channel of a device) and print "
@@ -155,7 +176,7 @@ def build_parser() -> argparse.ArgumentParser:
             rp2.add_argument("--strict", action="store_true", help="fail (exit 5) on lint warnings too")
         else:
             rp2.add_argument("--rule", action="append", metavar="ID", help="only this rule's examples (repeatable)")
-    xp = rsub.add_parser("explain", parents=[RULES],
+    xp = rsub.add_parser("explain", parents=[RULES, BATCH_MODELS],
                          help="trace why a rule fired or did not at each utterance of a call",
                          description="Replay a transcript (.jsonl) or recording through the pipeline and trace "
                                      "one rule: which conditions held, what matched, what it did. A recording is "
@@ -168,7 +189,7 @@ def build_parser() -> argparse.ArgumentParser:
     xp.add_argument("--debug", action="store_true", help="show tracebacks")
     sp = rsub.add_parser("schema", help="print the JSON Schema of rule files (for editor autocompletion)")
     sp.add_argument("--debug", action="store_true", help="show tracebacks")
-    dfp = rsub.add_parser("diff", parents=[RULES],
+    dfp = rsub.add_parser("diff", parents=[RULES, BATCH_MODELS],
                           help="what a rule change does: changed settings, and which nudges appear and disappear",
                           description="Compare the OLD rules (the default packs + --rules + --old) with the NEW ones "
                                       "(the default packs + --rules + --new): per rule, the settings that differ "
@@ -206,15 +227,12 @@ def _add_corpus_options(p: argparse.ArgumentParser) -> None:
     g.add_argument("--pair-pattern", metavar="REGEX",
                    help="how mono files name their call and side (groups 'call' and 'side'; default: "
                         "NAME_agent / NAME_customer, also -, . or space, and caller/client)")
-    g.add_argument("--model", metavar="DIR", help="CTranslate2 Whisper model folder (default: tiny.en, embedded)")
-    g.add_argument("--compute-type", default="int8", help="CTranslate2 compute type (default: int8)")
-    g.add_argument("--threads", type=int, metavar="N", help="recognizer threads per worker (default: see README)")
     g.add_argument("--no-batch", action="store_true",
                    help="recognize one utterance at a time, as live capture does (slower; default: packed batches)")
 
 
 def _add_qa_parser(sub) -> None:
-    qp = sub.add_parser("qa", parents=[RULES],
+    qp = sub.add_parser("qa", parents=[RULES, BATCH_MODELS],
                         help="replay many recorded calls: one HTML report per call and a summary",
                         description="Replay recorded calls (stereo, or agent/customer pairs) and transcripts through "
                                     "the rules: per call events.jsonl and report.html in OUT/calls/ID/, and "
@@ -239,7 +257,7 @@ def _add_qa_parser(sub) -> None:
 
 
 def _add_eval_parser(sub) -> None:
-    ep = sub.add_parser("eval", parents=[RULES], help="score the rules on labelled dialogues or transcripts",
+    ep = sub.add_parser("eval", parents=[RULES, BATCH_MODELS], help="score the rules on labelled dialogues or transcripts",
                         description="Run conversations through the rules as calls and report, per rule, precision/"
                                     "recall/F1 per conversation and per turn, misses and false alarms (labelled "
                                     "data) or nudges per conversation (unlabelled data).")
@@ -350,11 +368,9 @@ def _recognizer_factory(args: argparse.Namespace):
         from .recognizer import Recognizer, RecognizerOptions
 
         model = getattr(args, "model", None)
-        threads = getattr(args, "threads", 2)
-        if threads < 1:
-            raise UsageError("--threads must be at least 1", "")
         return Recognizer(RecognizerOptions(model_dir=Path(model) if model else None,
-                                            compute_type=getattr(args, "compute_type", "int8"), cpu_threads=threads,
+                                            compute_type=getattr(args, "compute_type", "int8"),
+                                            cpu_threads=getattr(args, "threads", 2),
                                             keep_freed_memory=True))  # a batch run: 9x fewer page faults
 
     return factory
@@ -476,8 +492,6 @@ def _live_command(args: argparse.Namespace, stdout: IO[str], stderr: IO[str]) ->
     saved = load_choices()
     if saved.problem:
         stderr.write(f"rapport-assist: warning: {saved.problem}\n")
-    if args.threads < 1:
-        raise UsageError("--threads must be at least 1", "")
     try:
         agent = DeviceChoice.parse(args.agent or saved.agent_device or "default")
         customer_text = None if args.no_customer else (args.customer or saved.customer_device)
@@ -591,8 +605,6 @@ def _qa_settings(args: argparse.Namespace, out_dir: Path, workers: int):
     threads = args.threads
     if threads is None:
         threads = max(1, default_workers() // max(1, workers))
-    if threads < 1:
-        raise UsageError("--threads must be at least 1", "")
     rules = _rule_paths(args)
     return QaSettings(out_dir=out_dir.absolute(), cache_dir=(args.cache or cache_dir()).absolute(),
                       rule_paths=tuple(p.resolve() for p in rules), model_dir=Path(args.model) if args.model else None,
@@ -855,8 +867,6 @@ def _sidebar(args: argparse.Namespace, stdout: IO[str], stderr: IO[str], environ
 
     if args.qa is not None and not args.qa.exists():
         raise InputNotFound(f"{args.qa} does not exist", "check the path of the recording or transcript")
-    if args.threads < 1:
-        raise UsageError("--threads must be at least 1", "")
     if args.feedback is not None:  # the feedback log is appended to: never an input
         refuse_overwrite(args.feedback, [args.qa, *_rule_files(_rule_paths(args))], "--feedback")
     display = bool(environ.get("DISPLAY") or environ.get("WAYLAND_DISPLAY") or environ.get("QT_QPA_PLATFORM"))

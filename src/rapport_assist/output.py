@@ -12,6 +12,7 @@ import json
 from typing import IO, Protocol
 
 from .errors import OutputClosed, OutputError
+from .timefmt import clock
 from .types import CallSummary, DeadAir, Event, Nudge, Status, TalkOver, ToneChange, Utterance
 
 
@@ -20,8 +21,8 @@ class EventSink(Protocol):
 
 
 def format_clock(t_s: float) -> str:
-    minutes, seconds = divmod(max(0.0, t_s), 60.0)
-    return f"{int(minutes):02d}:{seconds:04.1f}"
+    """mm:ss.s for the terminal's event lines."""
+    return clock(t_s, pad=True)
 
 
 class _StreamSink:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass, field
-from typing import Any, Literal, Union
+from typing import Any, Literal, Union, get_args
 
 import numpy as np
 
@@ -200,6 +200,7 @@ class Utterance:
 
 
 Severity = Literal["low", "medium", "high"]
+SEVERITIES: tuple[Severity, ...] = get_args(Severity)  # lowest first: the one list of levels
 
 
 @dataclass(frozen=True)

@@ -10,8 +10,9 @@ from PySide6.QtCore import QEasingCurve, QPropertyAnimation, Qt, Signal
 from PySide6.QtWidgets import (QFrame, QGraphicsOpacityEffect, QHBoxLayout, QLabel, QSizePolicy, QToolButton,
                                QVBoxLayout, QWidget)
 
+from .. import timefmt
 from ..assist import AssistModel, Card
-from ..types import Evidence, Speaker
+from ..types import SEVERITIES, Evidence, Speaker
 from .resources import Theme
 
 SEVERITY_WORD = {"high": "URGENT", "medium": "NUDGE", "low": "TIP"}
@@ -20,8 +21,7 @@ FADE_MS = 280
 
 def clock(t_s: float) -> str:
     """m:ss for the sidebar (no tenths: too busy for a glance)."""
-    minutes, seconds = divmod(int(max(0.0, t_s)), 60)
-    return f"{minutes}:{seconds:02d}"
+    return timefmt.clock(t_s, tenths=False)
 
 
 def _label(text: str, name: str, wrap: bool = True, rich: bool = False) -> QLabel:
@@ -95,7 +95,7 @@ class CardWidget(QFrame):
         self.lines: list[QLabel] = [self.message_label]  # one per nudge of the card, the lead first
         for other in card.also:
             word = SEVERITY_WORD.get(other.severity, other.severity.upper())
-            colour = theme.palette.get(other.severity if other.severity in ("low", "medium", "high") else "low", "")
+            colour = theme.palette.get(other.severity if other.severity in SEVERITIES else "low", "")
             line = _label(f'<span style="color:{colour}; font-size:8pt; font-weight:700">{word}</span>&nbsp; '
                           f"<b>{html.escape(other.title or other.rule, quote=False)}</b> · "
                           f"{html.escape(other.message, quote=False)}", "cardLine", rich=True)

@@ -13,7 +13,7 @@ from PySide6.QtWidgets import (QGridLayout, QLabel, QSizePolicy, QTextBrowser, Q
 
 from ..assist import COMPONENT_LABELS, COMPONENTS, AssistModel
 from ..playback import Mark
-from ..types import Speaker, ToneEstimate
+from ..types import SEVERITIES, Speaker, ToneEstimate
 from .cards import _label, clock
 from .resources import Theme
 
@@ -324,7 +324,7 @@ class Timeline(QWidget):
         p.drawRoundedRect(QRectF(6, mid - 2, self._x(self.position_s) - 6, 4), 2, 2)
         for mark in self.marks:
             x = self._x(mark.t_s)
-            p.setPen(QPen(self.theme.color(mark.severity if mark.severity in ("low", "medium", "high") else "muted"), 3,
+            p.setPen(QPen(self.theme.color(mark.severity if mark.severity in SEVERITIES else "muted"), 3,
                           Qt.PenStyle.SolidLine, Qt.PenCapStyle.RoundCap))
             p.drawLine(QPointF(x, mid - 9), QPointF(x, mid - 4))
         p.setPen(QPen(self.theme.color("surface"), 2))

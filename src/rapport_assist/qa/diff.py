@@ -21,6 +21,7 @@ from ..pipeline import CallPipeline
 from ..rules import RuleEngine, load_rules
 from ..rules.model import Rule, RuleSet
 from ..sources import TRANSCRIPT_READ_AHEAD, Timeline
+from ..timefmt import clock
 from ..types import Nudge
 from ..wording import plural
 from .corpus import call_timelines
@@ -173,11 +174,6 @@ def diff_rules(calls: Sequence[CallInput], old_paths: Sequence[Path], new_paths:
     return DiffReport(n_calls, rules, errors, compare_lexicons(old_set, new_set))
 
 
-def _clock(t: float) -> str:
-    m, s = divmod(max(0.0, t), 60.0)
-    return f"{int(m)}:{s:04.1f}"
-
-
 _SETTING_NOTES = {("status", "experimental"): "logged and in reports, no longer shown to agents",
                   ("status", "stable"): "now shown to agents",
                   ("enabled", False): "switched off", ("enabled", True): "switched on"}
@@ -233,7 +229,7 @@ def format_diff(report: DiffReport, show: int = 20) -> str:
         changes = sorted(r.appeared + r.disappeared, key=lambda c: (c.call, c.nudge["t"], c.change))
         for c in changes[:show]:
             n = c.nudge
-            lines.append(f"    {c.change} {c.call} @{_clock(n['t'])} #{n['utterance_index']}: {n['message']}")
+            lines.append(f"    {c.change} {c.call} @{clock(n['t'])} #{n['utterance_index']}: {n['message']}")
             for ev in n["evidence"]:
                 said = ", ".join(f'"{m}"' for m in ev["matched"])
                 text = ev["text"] if len(ev["text"]) <= 100 else ev["text"][:97] + "..."

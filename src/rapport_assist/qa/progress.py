@@ -1,7 +1,7 @@
 """The progress line of a batch run, on stderr: calls done, × real time, time left.
 
 On a terminal the line is rewritten in place (``\\r``); otherwise (a log file, CI) a full line is
-printed every ``every_s`` seconds and at the end. Plain text, no dependencies.
+printed every ``every_s`` seconds and at the end. Plain text.
 """
 
 from __future__ import annotations
@@ -10,12 +10,12 @@ import threading
 import time
 from typing import IO
 
+from ..timefmt import clock
+
 
 def _clock(seconds: float) -> str:
-    seconds = int(round(max(0.0, seconds)))
-    h, rest = divmod(seconds, 3600)
-    m, s = divmod(rest, 60)
-    return f"{h}:{m:02d}:{s:02d}" if h else f"{m}:{s:02d}"
+    """m:ss, h:mm:ss from an hour on, to the nearest second."""
+    return clock(round(max(0.0, seconds)), tenths=False, hours=True)
 
 
 class Progress:

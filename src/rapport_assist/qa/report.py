@@ -15,6 +15,7 @@ import json
 import re
 from typing import Any, Sequence
 
+from .. import timefmt
 from .inputs import CallInput
 from .stats import CallStats
 
@@ -87,8 +88,7 @@ def _esc(text: Any) -> str:
 def clock(t: float | None) -> str:
     if t is None:
         return "–"
-    m, s = divmod(max(0.0, float(t)), 60.0)
-    return f"{int(m)}:{s:04.1f}"
+    return timefmt.clock(t)
 
 
 def highlight(text: str, phrases: Sequence[tuple[str, str, str]]) -> str:

@@ -35,7 +35,9 @@ from ..fileio import write_atomic
 from ..privacy import MaskList, Masker, default_mask_list
 from .cache import CachedTimeline, TranscriptCache, call_key, settings_identity
 from .inputs import CallInput
-from .stats import CallStats, call_stats
+from .outcome import CallOutcome, outcome_from_json, outcome_to_json
+from .stats import call_stats
+from .summary import write_summary
 
 OUTPUT_FORMAT = 1  # bump when events.jsonl/report.html change so finished calls are redone
 
@@ -73,21 +75,6 @@ class QaSettings:
 
         return RecognizerOptions(model_dir=self.model_dir, compute_type=self.compute_type, cpu_threads=self.threads,
                                  keep_freed_memory=True)  # page faults cost a fifth of recognition (BENCHMARKS.md)
-
-
-@dataclass(frozen=True)
-class CallOutcome:
-    """What became of one call. ``status``: done (processed now), skipped (finished before), error."""
-
-    call_id: str
-    status: str
-    audio_s: float | None = None
-    processing_s: float = 0.0
-    recognized: bool = False  # the audio went through the recognizer (cache miss)
-    error: str | None = None
-    stats: CallStats | None = None
-    files: tuple[str, ...] = ()
-    worker: str = ""
 
 
 def rules_fingerprint(paths: Sequence[Path]) -> str:
@@ -352,26 +339,6 @@ def _finish(task: "Task", settings: QaSettings, timeline: CachedTimeline, recogn
     return outcome
 
 
-def outcome_to_json(o: CallOutcome, key: str | None = None) -> dict[str, Any]:
-    d: dict[str, Any] = {"call": o.call_id, "status": o.status, "files": list(o.files),
-                         "audio_s": o.audio_s, "processing_s": round(o.processing_s, 3), "recognized": o.recognized}
-    if o.worker:
-        d["worker"] = o.worker
-    if key:
-        d["key"] = key
-    if o.error:
-        d["error"] = o.error
-    if o.stats is not None:
-        d["stats"] = o.stats.to_json()
-    return d
-
-
-def outcome_from_json(d: dict[str, Any], status: str | None = None) -> CallOutcome:
-    return CallOutcome(d["call"], status or d["status"], audio_s=d.get("audio_s"), processing_s=d.get("processing_s", 0.0),
-                       recognized=d.get("recognized", False), error=d.get("error"),
-                       stats=CallStats.from_json(d["stats"]) if d.get("stats") else None, files=tuple(d.get("files", ())))
-
-
 # ---------------------------------------------------------------------------- many calls
 
 
@@ -539,7 +506,6 @@ def run_batch(calls: Sequence[CallInput], settings: QaSettings, workers: int = 1
               force: bool = False, on_outcome: Callable[[CallOutcome], None] | None = None,
               on_plan: Callable[[list[Task], list[CallOutcome]], None] | None = None) -> list[CallOutcome]:
     """Process ``calls`` (skipping finished ones), then write the summary; outcomes in ``calls`` order."""
-    from .summary import write_summary
 
     todo, known = plan(calls, settings, force)
     if on_plan is not None:

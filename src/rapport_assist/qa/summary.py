@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
-import html
 import io
 import re
 from collections import defaultdict
@@ -18,8 +17,8 @@ from typing import Any, Sequence
 
 from ..fileio import write_atomic
 from .inputs import CallInput
-from .report import _CSS, clock
-from .runner import CallOutcome
+from .outcome import CallOutcome
+from .report import _CSS, _esc, clock
 
 _DATE = re.compile(r"(20\d\d)[-_.]?([01]\d)[-_.]?([0-3]\d)")
 LISTEN_TOP = 10
@@ -38,10 +37,6 @@ def call_date(call: CallInput) -> dt.date | None:
         return dt.date.fromtimestamp(call.files[0].stat().st_mtime)
     except OSError:
         return None
-
-
-def _esc(x: Any) -> str:
-    return html.escape(str(x), quote=True)
 
 
 def summary_rows(calls: Sequence[CallInput], outcomes: Sequence[CallOutcome]) -> tuple[list[str], list[dict[str, Any]]]:

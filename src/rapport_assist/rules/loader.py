@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Callable, Sequence
 
 from ..errors import RuleError
-from ..types import Speaker
+from ..types import SEVERITIES, Speaker
 from .model import (
     AllOf,
     AnyOf,
@@ -80,7 +80,6 @@ EVENT_KEYS = {"dead_air": ("kind", "min_s", "max_s", "hold_announced"), "talk_ov
 RULE_OVERRIDE_KEYS = ("rule", "enabled", "severity", "priority", "status", "cooldown_s", "max_per_call", "params",
                       "title", "message", "message_if_no_rewrite")
 LEXICON_OVERRIDE_KEYS = ("lexicon", "add", "remove")
-SEVERITIES = ("low", "medium", "high")
 # The sidebar's words for the three severities; a rule file may use either spelling.
 SEVERITY_WORDS = {"tip": "low", "nudge": "medium", "urgent": "high"}
 STATUSES = ("stable", "experimental")
