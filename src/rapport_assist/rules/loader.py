@@ -16,6 +16,8 @@ from typing import Callable, Sequence
 
 from ..errors import RuleError
 from ..types import Speaker
+from ..safe_regex import compile_regex
+from ..signal_catalogue import SIGNAL_FIELDS
 from .model import (
     AllOf,
     AnyOf,
@@ -86,7 +88,6 @@ SEVERITY_WORDS = {"tip": "low", "nudge": "medium", "urgent": "high"}
 STATUSES = ("stable", "experimental")
 QUOTES = ("trigger", "reply", "none")  # which evidence a rule's card quotes
 MAX_REGEX_CHARS = 300
-REGEX_MAX_MEM = 2 << 20  # bytes of compiled program RE2 may use; bigger patterns are refused
 PARAM_RE = re.compile(r"^\$([a-z][a-z0-9_]*)$")
 ENTITY_LABELS = ("DATE", "TIME", "CARDINAL", "ORDINAL", "MONEY", "PERCENT", "QUANTITY", "PERSON", "ORG",
                  "GPE", "LOC", "PRODUCT", "EVENT", "NORP", "FAC", "WORK_OF_ART", "LAW", "LANGUAGE")
@@ -637,8 +638,6 @@ class _Builder:
 
     def signal_tests(self, v: YValue, context: str) -> Condition | None:
         """``signals: {name: {min: x, max: y}}``, ``{name: x}`` (= min) or ``{name: true}``."""
-        from ..signals import SIGNAL_FIELDS
-
         if context == "tone":
             self.problems.add(v.loc, "a tone is defined by words; voice signals are added by the tone estimate",
                               "use 'says:' here, or test 'signals:' in a rule")
@@ -1307,23 +1306,6 @@ def regex_problem(pattern: str, ignore_case: bool) -> tuple[str, str] | None:
     if compiled.search("") is not None:
         return "matches empty text, so it would fire on every utterance", "make at least one character required"
     return None
-
-
-def compile_regex(pattern: str, ignore_case: bool):  # type: ignore[no-untyped-def]
-    """Compile with RE2 under a memory bound; ValueError with RE2's reason when refused."""
-    import re2
-
-    options = re2.Options()
-    options.log_errors = False
-    options.max_mem = REGEX_MAX_MEM
-    options.case_sensitive = not ignore_case
-    try:
-        return re2.compile(pattern, options)
-    except re2.error as exc:
-        reason = exc.args[0] if exc.args else str(exc)
-        if isinstance(reason, bytes):
-            reason = reason.decode("utf-8", "replace")
-        raise ValueError(str(reason)) from None
 
 
 def token_regex_problem(pattern: object) -> tuple[str, str, tuple[object, ...]] | None:
