@@ -23,7 +23,6 @@ from .rules.engine import RuleEngine
 from .rules.model import Example, Rule, RuleSet
 from .signals import SignalTracker
 from .types import Nudge, RecordItem, Utterance, VoiceMeasure
-from .wording import plural
 
 WORDS_PER_S = 2.6
 MIN_TURN_S = 0.6

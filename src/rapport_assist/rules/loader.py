@@ -1213,7 +1213,7 @@ class _Builder:
             by_id[rule_id] = self.apply_override(by_id[rule_id], changes, number)
         for rule_id, by in self.param_overrides.items():
             loc = next(iter(by.values()))[1]
-            if rule_id not in by_id and not any(r == rule_id and l.line == loc.line for r, l in reported):
+            if rule_id not in by_id and not any(r == rule_id and at.line == loc.line for r, at in reported):
                 self.unknown_rule(rule_id, loc, by_id)
         lexicons = dict(self.lexicons)
         for name, loc, add, remove in self.lexicon_overrides:

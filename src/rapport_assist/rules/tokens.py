@@ -262,7 +262,7 @@ class _Automaton:
         got = self._steps.get(key)
         if got is None:
             step: set[tuple[int, int]] = set()
-            for pos, count in states:
+            for pos, _count in states:
                 if pos < self.length and self.pattern[pos] in here:
                     if self.specs[pos].repeat[1] is None:
                         step.add((pos, 1))  # may match again
