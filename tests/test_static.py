@@ -3,6 +3,7 @@ bugs; config in pyproject.toml) over the package, tests, benchmarks and scripts.
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -25,3 +26,11 @@ def test_ruff_would_see_an_unused_import(tmp_path: Path):
     done = subprocess.run([str(ruff), "check", "--no-cache", "--config", str(ROOT / "pyproject.toml"), str(bad)],
                           capture_output=True, text=True, timeout=60)
     assert done.returncode == 1 and "F401" in done.stdout
+
+
+def test_mypy_finds_nothing():
+    """The type checker over the package (config and the modules still excused: pyproject.toml)."""
+    mypy = Path(sys.executable).with_name("mypy")
+    done = subprocess.run([str(mypy), "--no-incremental", "--cache-dir", "/dev/null"], cwd=ROOT,
+                          capture_output=True, text=True, timeout=600, env={**os.environ, "PYTHONPATH": str(ROOT / "src")})
+    assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-2000:]
