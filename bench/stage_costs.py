@@ -13,7 +13,6 @@ Prints, for the machine it runs on:
 from __future__ import annotations
 
 import argparse
-import statistics
 import sys
 import time
 from pathlib import Path

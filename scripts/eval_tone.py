@@ -80,7 +80,7 @@ def main(argv: list[str] | None = None) -> int:
             ttp += len(said & gold_turns)
             tfp += len(said - gold_turns)
             tfn += len(gold_turns - said)
-            for i, label, text, ev in tones[d["id"]]:
+            for i, _label, text, ev in tones[d["id"]]:
                 if (i in said) != (i in gold_turns):
                     kind = "false alarm" if i in said else "missed"
                     print(f"  {kind:<11} {d['id']}@{i}: {text[:90]!r} {list(ev)}")

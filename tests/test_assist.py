@@ -355,16 +355,6 @@ def test_replay_of_the_demo_transcript_at_max_speed_gives_the_headline_cards_in_
     assert m.customer_tone is not None and len(m.transcript) == 16
 
 
-def test_only_the_gui_package_imports_qt():
-    """The model, playback and every other stage stay testable without Qt."""
-    src = Path(__file__).resolve().parents[1] / "src" / "rapport_assist"
-    offenders = [str(p.relative_to(src)) for p in src.rglob("*.py")
-                 if "gui" not in p.relative_to(src).parts
-                 and any(line.lstrip().startswith(("import PySide6", "from PySide6", "import shiboken6"))
-                         for line in p.read_text(encoding="utf-8").splitlines())]
-    assert offenders == []
-
-
 def test_nudges_about_one_utterance_share_a_card_led_by_the_highest_severity():
     m = model(min_gap_s=0)
     m.on_event(nudge("blame", 9.0, "medium", index=3, priority=45))

@@ -8,7 +8,8 @@ from __future__ import annotations
 import pytest
 
 from rapport_assist.annotate import Annotator
-from rapport_assist.rules import ExampleResult, RuleSet, default_rules_dir, load_rules, run_examples
+from rapport_assist.rule_examples import ExampleResult, run_examples
+from rapport_assist.rules import RuleSet, default_rules_dir, load_rules
 
 HEADLINE = ("angry-no-apology", "you-not-we", "uncommitted-promise", "missed-reflection")
 

@@ -298,7 +298,8 @@ def _team_override_examples() -> list[tuple[str, str]]:
 def test_the_documented_team_file_loads_on_the_defaults_and_changes_what_it_says(tmp_path: Path, doc: str,
                                                                                  block: str) -> None:
     from rapport_assist.annotate import Annotator
-    from rapport_assist.rules import default_rules_dir, rule_paths, run_examples
+    from rapport_assist.rule_examples import run_examples
+    from rapport_assist.rules import default_rules_dir, rule_paths
     from rapport_assist.rules.loader import SEVERITY_WORDS
 
     team = write(tmp_path, block, "team.yaml")

@@ -771,7 +771,7 @@ def _rules_command(args: argparse.Namespace, stdout: IO[str], stderr: IO[str] | 
         stdout.write(f"ok: {loaded}, {warned}\n")
         return ExitStatus.OK
     from .annotate import Annotator
-    from .rules import run_examples
+    from .rule_examples import run_examples
 
     if args.rule:
         known = {r.id for r in ruleset.rules}

@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import Any, Iterable, Iterator, Mapping, TypeVar
 
 from .errors import BadInput
+from .safe_regex import compile_regex
 from .types import Evidence, Nudge, RecordItem, Utterance, Word
 
 MASK_CHAR = "#"
@@ -231,8 +232,6 @@ def _spoken(path: Path, data: Any, before: SpokenDigits | None) -> SpokenDigits 
 
 
 def _compile(path: Path, name: str, regex: str):  # type: ignore[no-untyped-def]
-    from .rules.loader import compile_regex
-
     try:
         return compile_regex(regex, ignore_case=True)
     except ValueError as exc:
@@ -263,8 +262,6 @@ class Masker:
         self.enabled = mask_list is not None
         if mask_list is None:
             return
-        from .rules.loader import compile_regex
-
         self._numbers = [(k, compile_regex(k.shape, True) if k.shape else None) for k in mask_list.numbers]
         self._patterns = []
         for p in mask_list.patterns:

@@ -78,8 +78,8 @@ class TableRuler:
         # word), so a token seen for the first time is only checked against the slots it may pass
         self._index: dict[int, dict[int, list[int]]] = {}  # key position -> required value -> slots
         self._unindexed: list[int] = []
-        for i, tests in enumerate(self._slots):
-            exact = next(((pos, t) for pos, t in tests if t.allowed is not None and not t.negate), None)
+        for i, slot in enumerate(self._slots):
+            exact = next(((pos, t) for pos, t in slot if t.allowed is not None and not t.negate), None)
             if exact is None:
                 self._unindexed.append(i)
                 continue
@@ -190,7 +190,7 @@ def use_table(nlp: "Language") -> TableRuler | None:
     """Make ``nlp``'s attribute ruler find its matches through a ``TableRuler`` (in place)."""
     if "attribute_ruler" not in nlp.pipe_names:
         return None
-    ruler = nlp.get_pipe("attribute_ruler")
+    ruler: Any = nlp.get_pipe("attribute_ruler")
     table = TableRuler(ruler)
     ruler.match = table.match  # AttributeRuler.__call__ calls self.match(doc), then set_annotations
     return table

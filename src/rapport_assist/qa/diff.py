@@ -224,8 +224,8 @@ def format_diff(report: DiffReport, show: int = 20) -> str:
             lines.append(f"  {r.rule}{note}: +{len(r.appeared)} -{len(r.disappeared)} ({r.unchanged} unchanged)")
         else:
             lines.append(f"  {r.rule}{note}:")
-        for c in r.settings:
-            lines.append(f"    {_setting_line(c)}")
+        for setting in r.settings:
+            lines.append(f"    {_setting_line(setting)}")
         changes = sorted(r.appeared + r.disappeared, key=lambda c: (c.call, c.nudge["t"], c.change))
         for c in changes[:show]:
             n = c.nudge

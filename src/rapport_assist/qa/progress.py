@@ -107,7 +107,7 @@ class CallProgress:
         self._width = 0
         self.lines_written = 0
         self._lock = threading.Lock()
-        self._step: tuple[str, float] | None = None
+        self._step: tuple[str, float | None] | None = None
         self._ticker: threading.Thread | None = None
         self._done = threading.Event()
 

@@ -110,7 +110,7 @@ class _Worker:
         self.masker = Masker(settings.mask_list)
         self.pipeline = CallPipeline(Annotator(), RuleEngine(self.ruleset), masker=self.masker)
         self.cache = TranscriptCache(settings.cache_dir)
-        self._recognizer = None
+        self._recognizer: Any = None  # a Recognizer, loaded on the first recording (imports faster-whisper)
         self.lock = threading.Lock()  # a Dask worker may run several tasks in threads: one call at a time
         self.name = f"{os.uname().nodename}:{os.getpid()}"
 

@@ -1,4 +1,5 @@
-"""Rules as data: YAML rule packs, their loader, the rule engine and inline examples.
+"""Rules as data: YAML rule packs, their loader and the rule engine (inline examples run from
+``rapport_assist.rule_examples``, above the pipeline).
 
 Public API (used by the pipeline and the CLI):
 
@@ -6,7 +7,6 @@ Public API (used by the pipeline and the CLI):
 * ``rule_paths(team, only)`` - what a command loads: the default packs (or ``only``), then a team's files;
 * ``load_rules(paths)`` - files and folders -> ``RuleSet``, or ``RuleError`` listing every problem;
 * ``RuleEngine(ruleset)`` - ``start_call()``, ``on_utterance(au)``, ``finish(t_s)``;
-* ``run_examples(ruleset, annotator)`` - each rule's ``fires``/``quiet`` examples;
 * ``RuleLibrary(paths)`` - ``reload()`` keeps the last good rule set when new files are broken;
 * ``ruleset.warnings`` - lint warnings (``lint.py``), apart from load errors;
 * ``schema.rule_schema()`` - the JSON Schema of rule files; ``explain.RuleExplainer`` - traces.
@@ -19,7 +19,6 @@ from pathlib import Path
 from typing import Sequence
 
 from .engine import RuleEngine
-from .examples import ExampleResult, run_examples
 from .library import ReloadResult, RuleLibrary
 from .loader import load_rules
 from .model import Rule, RuleSet
@@ -46,7 +45,6 @@ def rule_paths(team: Sequence[Path] = (), only: Sequence[Path] = ()) -> list[Pat
 
 
 __all__ = [
-    "ExampleResult",
     "ReloadResult",
     "Rule",
     "RuleEngine",
@@ -56,5 +54,4 @@ __all__ = [
     "default_rules_dir",
     "load_rules",
     "rule_paths",
-    "run_examples",
 ]

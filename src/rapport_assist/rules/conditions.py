@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Callable, Mapping, Protocol, Sequence
 
 from ..types import TONE_ORDER, Speaker
+from ..safe_regex import compile_regex
 from .features import (CompiledLexicon, FeatureExtractor, Features, KeyBits, Match, PhraseIndex, phrase_key,
                        single_word_keys, word_keys)
 from .model import (
@@ -561,8 +562,6 @@ def _action_end(phrases: PhraseIndex, feats: Features, doc_index: int) -> int:
 def regex_finder(finder: RegexFinder) -> Callable[[Features], list[Match]]:
     """RE2 search over the utterance text; each hit becomes the content tokens it covers.
     RE2 runs in linear time, so a team lead's pattern cannot freeze the sidebar."""
-    from .loader import compile_regex
-
     compiled = compile_regex(finder.pattern, finder.ignore_case)
     key = f"re:{finder.ignore_case}:{finder.pattern}"
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Iterable, Iterator
 
+from ..signal_catalogue import CUE_LEXICONS
 from .features import compile_phrase
 from .model import (
     AllOf,
@@ -30,7 +31,6 @@ MIN_EXAMPLES = 2  # of each kind, per rule
 
 def lint(ruleset: RuleSet, used_lexicons: Iterable[str] = ()) -> list[RuleProblem]:
     """Every warning about ``ruleset``; ``used_lexicons`` are the lexicons some rule or tone names."""
-    from ..signals import CUE_LEXICONS
 
     out: list[RuleProblem] = []
     for rule in ruleset.rules + ruleset.disabled:

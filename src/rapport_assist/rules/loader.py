@@ -15,6 +15,8 @@ from pathlib import Path
 from typing import Callable, Sequence
 
 from ..errors import RuleError
+from ..safe_regex import compile_regex
+from ..signal_catalogue import SIGNAL_FIELDS
 from ..types import SEVERITIES, Speaker
 from .model import (
     AllOf,
@@ -85,7 +87,6 @@ SEVERITY_WORDS = {"tip": "low", "nudge": "medium", "urgent": "high"}
 STATUSES = ("stable", "experimental")
 QUOTES = ("trigger", "reply", "none")  # which evidence a rule's card quotes
 MAX_REGEX_CHARS = 300
-REGEX_MAX_MEM = 2 << 20  # bytes of compiled program RE2 may use; bigger patterns are refused
 PARAM_RE = re.compile(r"^\$([a-z][a-z0-9_]*)$")
 ENTITY_LABELS = ("DATE", "TIME", "CARDINAL", "ORDINAL", "MONEY", "PERCENT", "QUANTITY", "PERSON", "ORG",
                  "GPE", "LOC", "PRODUCT", "EVENT", "NORP", "FAC", "WORK_OF_ART", "LAW", "LANGUAGE")
@@ -636,8 +637,6 @@ class _Builder:
 
     def signal_tests(self, v: YValue, context: str) -> Condition | None:
         """``signals: {name: {min: x, max: y}}``, ``{name: x}`` (= min) or ``{name: true}``."""
-        from ..signals import SIGNAL_FIELDS
-
         if context == "tone":
             self.problems.add(v.loc, "a tone is defined by words; voice signals are added by the tone estimate",
                               "use 'says:' here, or test 'signals:' in a rule")
@@ -1213,7 +1212,7 @@ class _Builder:
             by_id[rule_id] = self.apply_override(by_id[rule_id], changes, number)
         for rule_id, by in self.param_overrides.items():
             loc = next(iter(by.values()))[1]
-            if rule_id not in by_id and not any(r == rule_id and l.line == loc.line for r, l in reported):
+            if rule_id not in by_id and not any(r == rule_id and at.line == loc.line for r, at in reported):
                 self.unknown_rule(rule_id, loc, by_id)
         lexicons = dict(self.lexicons)
         for name, loc, add, remove in self.lexicon_overrides:
@@ -1306,23 +1305,6 @@ def regex_problem(pattern: str, ignore_case: bool) -> tuple[str, str] | None:
     if compiled.search("") is not None:
         return "matches empty text, so it would fire on every utterance", "make at least one character required"
     return None
-
-
-def compile_regex(pattern: str, ignore_case: bool):  # type: ignore[no-untyped-def]
-    """Compile with RE2 under a memory bound; ValueError with RE2's reason when refused."""
-    import re2
-
-    options = re2.Options()
-    options.log_errors = False
-    options.max_mem = REGEX_MAX_MEM
-    options.case_sensitive = not ignore_case
-    try:
-        return re2.compile(pattern, options)
-    except re2.error as exc:
-        reason = exc.args[0] if exc.args else str(exc)
-        if isinstance(reason, bytes):
-            reason = reason.decode("utf-8", "replace")
-        raise ValueError(str(reason)) from None
 
 
 def token_regex_problem(pattern: object) -> tuple[str, str, tuple[object, ...]] | None:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from ..signal_catalogue import SIGNAL_FIELDS
 from .loader import (
     CONDITION_KEYS,
     EARLIER_KEYS,
@@ -56,8 +57,6 @@ def _obj(properties: Json, required: tuple[str, ...] = (), description: str = ""
 
 def rule_schema() -> Json:
     """The JSON Schema (draft 2020-12) of one rule file."""
-    from ..signals import SIGNAL_FIELDS
-
     number = {"anyOf": [{"type": "number"}, {"type": "string", "pattern": r"^\$[a-z][a-z0-9_]*$"}],
               "description": "a number, or $name of one of the rule's params"}
     integer = {"anyOf": [{"type": "integer"}, {"type": "string", "pattern": r"^\$[a-z][a-z0-9_]*$"}]}

@@ -31,6 +31,8 @@ import hashlib
 import json
 from typing import Any, Callable, Sequence
 
+from ..safe_regex import compile_regex
+
 # attributes whose values are strings (compared as string-store ids)
 STRING_ATTRS = frozenset({"ORTH", "LOWER", "NORM", "LEMMA", "POS", "TAG", "DEP", "ENT_TYPE", "SHAPE"})
 # lexical flags (True / False)
@@ -260,7 +262,7 @@ class _Automaton:
         got = self._steps.get(key)
         if got is None:
             step: set[tuple[int, int]] = set()
-            for pos, count in states:
+            for pos, _count in states:
                 if pos < self.length and self.pattern[pos] in here:
                     if self.specs[pos].repeat[1] is None:
                         step.add((pos, 1))  # may match again
@@ -376,8 +378,6 @@ def supported(spec: Any) -> bool:
 def token_regex(pattern: str):  # type: ignore[no-untyped-def]
     """A token pattern's ``REGEX`` compiled by RE2 (case-sensitive, as spaCy's); ValueError when
     RE2 refuses it (backreferences, lookarounds, a program too big)."""
-    from .loader import compile_regex
-
     return compile_regex(pattern, ignore_case=False)
 
 

@@ -1,5 +1,8 @@
 """Running each rule's inline examples (``rapport-assist rules test`` and CI).
 
+Above the pipeline in the layers (it runs examples as calls); the rule loader only reads the
+examples (``rules.model.Example``).
+
 An example is a few turns, run through the same pipeline as a call (conversation signals,
 then rules, timing events included). Times are synthetic: each turn lasts its word count at
 ``WORDS_PER_S`` (or its ``seconds``, which also makes its pace known) and starts ``pause_s``
@@ -12,16 +15,14 @@ shown. A ``fires`` example passes when its rule fires (or records) at least once
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Sequence
+from typing import Sequence
 
-from ..annotate import Annotator
-from ..types import Nudge, RecordItem, Utterance, VoiceMeasure
-from ..wording import plural
-from .engine import RuleEngine
-from .model import Example, Rule, RuleSet
-
-if TYPE_CHECKING:  # pragma: no cover
-    from ..signals import SignalTracker
+from .annotate import Annotator
+from .pipeline import CallPipeline
+from .rules.engine import RuleEngine
+from .rules.model import Example, Rule, RuleSet
+from .signals import SignalTracker
+from .types import Nudge, RecordItem, Utterance, VoiceMeasure
 
 WORDS_PER_S = 2.6
 MIN_TURN_S = 0.6
@@ -62,8 +63,6 @@ def example_utterances(example: Example) -> list[Utterance]:
 def run_examples(ruleset: RuleSet, annotator: Annotator, only: Sequence[str] | None = None) -> list[ExampleResult]:
     """Run every enabled rule's examples (or those of the ``only`` rules) through the engine,
     with all rules loaded, as in a call."""
-    from ..signals import SignalTracker
-
     engine = RuleEngine(ruleset)
     tracker = SignalTracker(ruleset, compiler=engine.compiler)
     results: list[ExampleResult] = []
@@ -75,11 +74,9 @@ def run_examples(ruleset: RuleSet, annotator: Annotator, only: Sequence[str] | N
     return results
 
 
-def _run_one(engine: RuleEngine, tracker: "SignalTracker", annotator: Annotator, rule: Rule,
+def _run_one(engine: RuleEngine, tracker: SignalTracker, annotator: Annotator, rule: Rule,
              example: Example) -> ExampleResult:
     """One example through the conversation signals and the engine, as in a call."""
-    from ..pipeline import CallPipeline
-
     utterances = example_utterances(example)
     pipeline = CallPipeline(annotator, engine, tracker, masker=None)  # examples are rule text, not call data
     fired = [e.utterance_index for e in pipeline.run(utterances)
