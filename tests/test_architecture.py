@@ -52,6 +52,18 @@ def test_a_forbidden_import_breaks_a_contract(tmp_path: Path, module: str, line:
     assert broken in broken_lines and "BROKEN" in done.stdout
 
 
+def test_the_qt_contract_names_every_module_but_gui():
+    """A new module cannot slip past "only gui imports Qt" by not being listed."""
+    tomllib = pytest.importorskip("tomllib")  # Python 3.11+
+
+    config = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["tool"]["importlinter"]
+    qt = next(c for c in config["contracts"] if c["id"] == "qt-in-gui-only")
+    package = SRC / "rapport_assist"
+    top = {p.stem for p in package.glob("*.py") if p.stem != "__init__"}
+    top |= {p.name for p in package.iterdir() if (p / "__init__.py").exists()}
+    assert {m.removeprefix("rapport_assist.") for m in qt["source_modules"]} == top - {"gui"}
+
+
 def import_cycles(graph: "grimp.ImportGraph", package: str) -> list[list[str]]:
     """Strongly connected groups of more than one module of ``package`` (Tarjan, iterative)."""
     modules = sorted(m for m in graph.modules if m == package or m.startswith(package + "."))
