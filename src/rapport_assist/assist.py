@@ -30,14 +30,14 @@ from pathlib import Path
 from typing import Any, Callable, Literal
 
 from .errors import OutputError
-from .types import (CallSummary, DeadAir, Event, Nudge, RecordItem, SpeechActivity, Speaker, Status, TalkOver,
-                    ToneChange, ToneEstimate, Utterance)
+from .types import (CallCoaching, CallSummary, DeadAir, Event, Nudge, RecordItem, SpeechActivity, Speaker, Status,
+                    TalkOver, ToneChange, ToneEstimate, Utterance)
 
 SEVERITY_RANK = {"low": 0, "medium": 1, "high": 2}
 PROMISE_LIST = "promises"
 
 # Topics a view can subscribe to.
-TOPICS = ("cards", "promises", "tone", "transcript", "status", "call")
+TOPICS = ("cards", "promises", "tone", "transcript", "status", "call", "coaching")
 
 
 @dataclass(frozen=True)
@@ -371,10 +371,11 @@ class AssistModel:
         self.transcript: deque[Utterance] = deque(maxlen=TRANSCRIPT_KEEP)
         self.notices: deque[Status] = deque(maxlen=5)
         self.summary: CallSummary | None = None
+        self.coaching: CallCoaching | None = None  # the agent's call summary, at the end of the call
         self._agent_speaking_since: float | None = None
         self._agent_last_end_s = -1.0
         self.budget.reset()
-        self._notify("call", "cards", "promises", "tone", "transcript")
+        self._notify("call", "cards", "promises", "tone", "transcript", "coaching")
 
     def start_call(self, label: str, mode: str) -> None:
         self.reset_call()
@@ -476,6 +477,9 @@ class AssistModel:
             if not rows:
                 self.notices.append(event)
             self._notify("status")
+        elif isinstance(event, CallCoaching):
+            self.coaching = event
+            self._notify("coaching")
         elif isinstance(event, CallSummary):
             self.summary = event
             self.active = False

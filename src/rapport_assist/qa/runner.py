@@ -37,7 +37,7 @@ from .cache import CachedTimeline, TranscriptCache, call_key, settings_identity
 from .inputs import CallInput
 from .stats import CallStats, call_stats
 
-OUTPUT_FORMAT = 1  # bump when events.jsonl/report.html change so finished calls are redone
+OUTPUT_FORMAT = 2  # bump when events.jsonl/report.html change so finished calls are redone
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Sequence
 
 from ..annotate import Annotator
-from ..types import Nudge, RecordItem, Utterance, VoiceMeasure
+from ..types import Nudge, Praise, RecordItem, Utterance, VoiceMeasure
 from ..wording import plural
 from .engine import RuleEngine
 from .model import Example, Rule, RuleSet
@@ -83,7 +83,7 @@ def _run_one(engine: RuleEngine, tracker: "SignalTracker", annotator: Annotator,
     utterances = example_utterances(example)
     pipeline = CallPipeline(annotator, engine, tracker, masker=None)  # examples are rule text, not call data
     fired = [e.utterance_index for e in pipeline.run(utterances)
-             if isinstance(e, (Nudge, RecordItem)) and e.rule == rule.id]
+             if isinstance(e, (Nudge, RecordItem, Praise)) and e.rule == rule.id]
     source = str(example.loc)
     if example.kind == "quiet":
         if fired:
