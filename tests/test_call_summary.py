@@ -80,6 +80,11 @@ def test_a_call_with_no_praise_still_gets_a_kind_summary_without_a_score(annotat
     assert c.try_next.quote.startswith("When they said:") and "ridiculous" in c.try_next.quote
     assert c.closing and not SCORE.search(all_text(c))
     assert "practice" in c.closing or "build on" in c.closing
+    from rapport_assist.coaching import NO_PRAISE
+    from rapport_assist.output import coaching_text
+
+    text = coaching_text(c)
+    assert f"What went well: {NO_PRAISE}" in text and "One thing to try next time: Apologize" in text
 
 
 def ev(i: int, who: Speaker = Speaker.AGENT, text: str = "Words.") -> Evidence:

@@ -18,6 +18,7 @@ from typing import Iterable
 from .types import CallCoaching, CoachingLine, Event, Nudge, Praise, RecordItem, Speaker
 
 MAX_WENT_WELL = 3
+NO_PRAISE = "Nothing in particular stood out this time."  # "what went well" when no praise rule fired
 QUOTE_WORDS = 16
 PROMISE_LIST = "promises"
 _SEVERITY_RANK = {"high": 3, "medium": 2, "low": 1}

@@ -11,7 +11,7 @@ import errno
 import json
 from typing import IO, Protocol
 
-from .coaching import promise_line
+from .coaching import NO_PRAISE, promise_line
 from .errors import OutputClosed, OutputError
 from .types import CallCoaching, CallSummary, DeadAir, Event, Nudge, Praise, Status, TalkOver, ToneChange, Utterance
 
@@ -100,9 +100,8 @@ class TextSink(_StreamSink):
 
 def coaching_text(c: CallCoaching) -> str:
     """The agent's call summary as plain text (``replay``'s terminal output)."""
-    lines = ["", "== Call summary for the agent"]
+    lines = ["", "== Call summary for the agent", "   What went well:" + ("" if c.went_well else f" {NO_PRAISE}")]
     if c.went_well:
-        lines.append("   What went well:")
         for line in c.went_well:
             lines.append(f"     + {line.title}: {line.text}")
             if line.quote:

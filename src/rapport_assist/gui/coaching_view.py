@@ -8,12 +8,10 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QFrame, QHBoxLayout, QToolButton, QVBoxLayout, QWidget
 
 from ..assist import AssistModel
-from ..coaching import promise_line
+from ..coaching import NO_PRAISE, promise_line
 from ..types import CallCoaching, CoachingLine
 from .cards import _label
 from .resources import Theme
-
-NO_PRAISE = "Nothing stood out this time, and that is fine: every call is practice."
 
 
 class CoachingPanel(QFrame):

@@ -16,7 +16,7 @@ import json
 import re
 from typing import Any, Sequence
 
-from ..coaching import time_words
+from ..coaching import NO_PRAISE, time_words
 from .inputs import CallInput
 from .stats import CallStats
 
@@ -349,7 +349,7 @@ def coaching_html(events: Sequence[dict[str, Any]]) -> str:
 
     well = "".join(item(line, "well", f"you said: “{line['quote']}”" if line.get("quote") else "")
                    for line in c.get("went_well", []))
-    out = ["<h3>What went well</h3>", well or "<p>Nothing stood out this time.</p>"]
+    out = ["<h3>What went well</h3>", well or f"<p>{_esc(NO_PRAISE)}</p>"]
     if c.get("try_next"):
         out += ["<h3>One thing to try next time</h3>", item(c["try_next"], "next", c["try_next"].get("quote", ""))]
     if c.get("promises"):
