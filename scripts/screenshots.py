@@ -4,8 +4,8 @@
     .venv/bin/python scripts/screenshots.py --out /tmp/shots        # re-runs itself under xvfb-run if no display
 
 Shots: during a call (normal), a flood of nudges held back by the attention budget, QA review
-with the timeline, the dark style, the settings dialog, and 200 % scaling (the sidebar and the
-settings dialog). Every event comes from the bundled demo
+with the timeline, the dark style, the settings dialog, the call summary at the end of a call,
+and 200 % scaling (the sidebar, the settings dialog and the call summary). Every event comes from the bundled demo
 call run through the real pipeline and rules (the flood: real rules' nudges at one moment).
 """
 
@@ -21,7 +21,7 @@ import tempfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-SHOTS = ("normal", "flood", "qa", "dark", "settings", "scaled")
+SHOTS = ("normal", "flood", "qa", "dark", "settings", "summary", "scaled")
 WIDTH, HEIGHT = 360, 820
 
 
@@ -47,12 +47,13 @@ def main(argv: list[str]) -> int:
         shots.remove("scaled")
         env = dict(os.environ, QT_SCALE_FACTOR="2", QT_QPA_PLATFORM="xcb")
         scaled = args.out / "scaled"
-        code = subprocess.call([sys.executable, __file__, "--out", str(scaled), "--only", "normal", "--only", "settings"],
-                               env=env)
+        code = subprocess.call([sys.executable, __file__, "--out", str(scaled), "--only", "normal", "--only", "settings",
+                                "--only", "summary"], env=env)
         if code:
             return code
         (scaled / "sidebar-normal.png").replace(args.out / "sidebar-scaled.png")
         (scaled / "sidebar-settings.png").replace(args.out / "sidebar-settings-scaled.png")
+        (scaled / "sidebar-summary.png").replace(args.out / "sidebar-summary-scaled.png")
         scaled.rmdir()
         if not shots:
             return 0
@@ -178,6 +179,16 @@ def take(shots: list[str], out: Path) -> int:
         window.controller.timer.stop()
         window._on_tick(64.0)
         save(window, "qa")
+    if "summary" in shots:  # the demo call to its end: the call summary card at the top of the panel
+        window = window_for("light")
+        window.model.set_status("microphone", "ok", "demo call (bundled recording)")
+        window.model.set_status("customer", "ok", "demo call (bundled recording)")
+        window.model.set_status("recognizer", "ok", "ready (tiny.en, int8)")
+        window.controller.start(Feed(demo), "demo call", "live")
+        settle()
+        window.controller.stop()  # the agent ended the call
+        window.timer_label.setText("1:35")
+        save(window, "summary")
     if "settings" in shots:
         from rapport_assist.gui.settings_dialog import SettingsDialog
 

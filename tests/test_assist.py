@@ -220,7 +220,7 @@ def test_rewind_rebuilds_the_state_at_the_new_position():
     m.subscribe(topics.append)
     m.on_event(Rewind(5.0, tuple(events[:2])))
     assert shown_rules(m) == ["a"] and len(m.promises) == 1 and m.active and m.now_s == 5.0
-    assert sorted(topics) == sorted(["cards", "promises", "tone", "transcript", "status", "call"])  # one refresh
+    assert sorted(topics) == sorted(["cards", "promises", "tone", "transcript", "status", "call", "coaching"])  # one refresh
     m.on_event(Rewind(0.5))
     assert m.shown == [] and m.promises == [] and m.now_s == 0.5
 

@@ -1,5 +1,5 @@
 """CI runs the screenshot script (scripts/screenshots.py) so it keeps working: real windows under
-Xvfb, seven PNGs that show a panel (not a blank or black frame)."""
+Xvfb, nine PNGs that show a panel (not a blank or black frame)."""
 
 from __future__ import annotations
 
@@ -25,10 +25,11 @@ def test_screenshot_script_writes_the_docs_pngs(tmp_path: Path):
                           env=env, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-2000:]
     written = json.loads(done.stdout.strip().splitlines()[-1])
-    assert sorted(written) == ["dark", "flood", "normal", "qa", "settings"]
+    assert sorted(written) == ["dark", "flood", "normal", "qa", "settings", "summary"]
     from PySide6.QtGui import QImage
 
-    for name, width in (("normal", 360), ("flood", 360), ("qa", 360), ("dark", 360), ("scaled", 720)):
+    for name, width in (("normal", 360), ("flood", 360), ("qa", 360), ("dark", 360), ("scaled", 720),
+                        ("summary", 360), ("summary-scaled", 720)):
         image = QImage(str(tmp_path / f"sidebar-{name}.png"))
         assert not image.isNull(), name
         assert image.width() == width and image.height() >= 800, (name, image.width(), image.height())
@@ -42,3 +43,8 @@ def test_screenshot_script_writes_the_docs_pngs(tmp_path: Path):
     scaled = QImage(str(tmp_path / "sidebar-settings-scaled.png"))
     assert not settings.isNull() and not scaled.isNull()
     assert settings.width() >= 300 and abs(scaled.width() - 2 * settings.width()) <= 8, (settings.width(), scaled.width())
+    # the call summary card: its green top edge is drawn at both scales, near the top of the panel
+    for name, scale in (("summary", 1), ("summary-scaled", 2)):
+        image = QImage(str(tmp_path / f"sidebar-{name}.png"))
+        edge = [image.pixelColor(image.width() // 2, y) for y in range(60 * scale, 90 * scale)]
+        assert any(c.green() > c.red() + 50 and c.green() > c.blue() + 20 for c in edge), name  # @ok #3d8b64

@@ -29,15 +29,15 @@ from pathlib import Path
 from typing import Any, Callable, Literal
 
 from .errors import OutputError
-from .types import (SEVERITIES, CallSummary, Component, DeadAir, Event, Nudge, RecordItem, SpeechActivity, Speaker,
-                    Status, TalkOver, ToneChange, ToneEstimate, Utterance)
+from .types import (SEVERITIES, CallCoaching, CallSummary, Component, DeadAir, Event, Nudge, RecordItem, SpeechActivity,
+                    Speaker, Status, TalkOver, ToneChange, ToneEstimate, Utterance)
 from .userdirs import data_dir
 
 SEVERITY_RANK = {level: rank for rank, level in enumerate(SEVERITIES)}
 PROMISE_LIST = "promises"
 
 # Topics a view can subscribe to.
-TOPICS = ("cards", "promises", "tone", "transcript", "status", "call")
+TOPICS = ("cards", "promises", "tone", "transcript", "status", "call", "coaching")
 
 
 @dataclass(frozen=True)
@@ -344,10 +344,11 @@ class AssistModel:
         self.transcript: deque[Utterance] = deque(maxlen=TRANSCRIPT_KEEP)
         self.notices: deque[Status] = deque(maxlen=5)
         self.summary: CallSummary | None = None
+        self.coaching: CallCoaching | None = None  # the agent's call summary, at the end of the call
         self._agent_speaking_since: float | None = None
         self._agent_last_end_s = -1.0
         self.budget.reset()
-        self._notify("call", "cards", "promises", "tone", "transcript")
+        self._notify("call", "cards", "promises", "tone", "transcript", "coaching")
 
     def start_call(self, label: str, mode: str) -> None:
         self.reset_call()
@@ -449,6 +450,9 @@ class AssistModel:
             if not rows:
                 self.notices.append(event)
             self._notify("status")
+        elif isinstance(event, CallCoaching):
+            self.coaching = event
+            self._notify("coaching")
         elif isinstance(event, CallSummary):
             self.summary = event
             self.active = False

@@ -603,8 +603,9 @@ def score_rule(rule: Rule, results: Sequence[CallResult]) -> RuleReport:
 
 def select_rules(ruleset: RuleSet, rule_ids: Sequence[str] | None = None) -> tuple[Rule, ...]:
     """The enabled rules, or just ``rule_ids`` (in that order); UsageError names an unknown id."""
-    if not rule_ids:  # rules that nudge (a 'record' rule only keeps a list, e.g. of promises)
-        return tuple(r for r in ruleset.rules if getattr(r, "record", None) is None)
+    if not rule_ids:  # rules that nudge (a 'record' rule only keeps a list, a 'praise' rule the call's summary)
+        return tuple(r for r in ruleset.rules
+                     if getattr(r, "record", None) is None and not getattr(r, "praise", False))
     by_id = {r.id: r for r in ruleset.rules}
     chosen: list[Rule] = []
     for rid in dict.fromkeys(rule_ids):

@@ -11,9 +11,10 @@ import errno
 import json
 from typing import IO, Protocol
 
+from .coaching import NO_PRAISE, promise_line
 from .errors import OutputClosed, OutputError
 from .timefmt import clock
-from .types import CallSummary, DeadAir, Event, Nudge, Status, TalkOver, ToneChange, Utterance
+from .types import CallCoaching, CallSummary, DeadAir, Event, Nudge, Praise, Status, TalkOver, ToneChange, Utterance
 
 
 class EventSink(Protocol):
@@ -69,6 +70,10 @@ class TextSink(_StreamSink):
             if event.rewrite:
                 lines.append(f"        try: {event.rewrite}")
             self._emit("\n".join(lines) + "\n")
+        elif isinstance(event, Praise):
+            self._emit(f"    +   {event.rule}: {event.title}\n")
+        elif isinstance(event, CallCoaching):
+            self._emit(coaching_text(event))
         elif isinstance(event, DeadAir):
             hold = "after a hold was announced" if event.hold_announced else "no hold announced"
             self._emit(f"[{format_clock(event.since_s)}] ~~ dead air {event.silence_s:.0f} s ({hold})\n")
@@ -92,3 +97,25 @@ class TextSink(_StreamSink):
                 f"-- call end at {format_clock(event.duration_s)}: {event.utterances} utterances, "
                 f"{event.nudges} nudges ({rules}){speed}\n"
             )
+
+
+def coaching_text(c: CallCoaching) -> str:
+    """The agent's call summary as plain text (``replay``'s terminal output)."""
+    lines = ["", "== Call summary for the agent", "   What went well:" + ("" if c.went_well else f" {NO_PRAISE}")]
+    if c.went_well:
+        for line in c.went_well:
+            lines.append(f"     + {line.title}: {line.text}")
+            if line.quote:
+                lines.append(f"         you said: “{line.quote}”")
+    if c.try_next is not None:
+        lines.append(f"   One thing to try next time: {c.try_next.title}")
+        lines.append(f"       {c.try_next.text}")
+        if c.try_next.quote:
+            lines.append(f"       {c.try_next.quote}")
+    if c.promises:
+        lines.append("   Promises to log:")
+        for p in c.promises:
+            text, when = promise_line(p)
+            lines.append(f"     - “{text}” ({when})")
+    lines.append(f"   {c.closing}")
+    return "\n".join(lines) + "\n\n"

@@ -4,8 +4,8 @@
 
 ``CallPipeline.run`` is a generator: it yields each ``Utterance`` as it lands (with its
 signals), the signal events (dead air, talk-over, tone changes) and ``Nudge`` events it
-triggers right after it, ``Status`` events from the source, and one ``CallSummary`` at the
-end. Consumers (the terminal printer, the JSONL log, the sidebar) only read events.
+triggers right after it, ``Status`` events from the source, and at the end the agent's
+``CallCoaching`` (``coaching.py``: praise, one thing to try, promises) and one ``CallSummary``. Consumers (the terminal printer, the JSONL log, the sidebar) only read events.
 
 Masking (``privacy.Masker``) is the first stage: every utterance is masked (text and words)
 before spaCy, the signals and the rules see it, so every event, and everything made from the
@@ -31,6 +31,7 @@ from collections import Counter
 from typing import Iterable, Iterator, Protocol
 
 from .annotate import AnnotatedUtterance, Annotator
+from .coaching import CoachingTracker
 from .privacy import MASK_CHAR, Masker, masker_for, saved_masking
 from .rules import RuleEngine
 from .signals import SignalTracker
@@ -83,9 +84,11 @@ class CallPipeline:
         n_masked = 0
         last_end_s = 0.0
         by_rule: Counter[str] = Counter()
+        coach = CoachingTracker()
 
         def counted(outputs: list[Nudge] | list[Nudge | RecordItem]) -> Iterator[Nudge | RecordItem]:
             for out in outputs:
+                coach.add(out)
                 if isinstance(out, Nudge):
                     by_rule[out.rule] += 1
                 yield out
@@ -139,6 +142,7 @@ class CallPipeline:
         yield from counted(self.engine.finish(end_s))
         if n_utterances == 0:
             yield Status("info", "no_speech", "no speech found in this call", end_s)
+        yield coach.build(end_s, n_utterances)
         yield CallSummary(
             duration_s=end_s,
             utterances=n_utterances,

@@ -22,7 +22,7 @@ from .pipeline import CallPipeline
 from .rules.engine import RuleEngine
 from .rules.model import Example, Rule, RuleSet
 from .signals import SignalTracker
-from .types import Nudge, RecordItem, Utterance, VoiceMeasure
+from .types import Nudge, Praise, RecordItem, Utterance, VoiceMeasure
 
 WORDS_PER_S = 2.6
 MIN_TURN_S = 0.6
@@ -80,7 +80,7 @@ def _run_one(engine: RuleEngine, tracker: SignalTracker, annotator: Annotator, r
     utterances = example_utterances(example)
     pipeline = CallPipeline(annotator, engine, tracker, masker=None)  # examples are rule text, not call data
     fired = [e.utterance_index for e in pipeline.run(utterances)
-             if isinstance(e, (Nudge, RecordItem)) and e.rule == rule.id]
+             if isinstance(e, (Nudge, RecordItem, Praise)) and e.rule == rule.id]
     source = str(example.loc)
     if example.kind == "quiet":
         if fired:

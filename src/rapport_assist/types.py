@@ -314,6 +314,108 @@ class RecordItem:
         }
 
 
+@dataclass(frozen=True)
+class Praise:
+    """Something the agent did well, from a ``praise`` rule: an expectation that was met (an
+    apology right after the customer got upset, a reflection of a long complaint, the name the
+    customer gave) or a good moment (a promise with a time frame). Never a card during the call;
+    the call's coaching summary (``CallCoaching``) lists the strongest ones at its end.
+
+    ``evidence[quote]`` is the turn the line is about (the agent's words), as for a ``Nudge``.
+    """
+
+    rule: str
+    title: str
+    message: str
+    t_s: float
+    utterance_index: int
+    evidence: tuple[Evidence, ...] = ()
+    rule_source: str = ""
+    priority: int = 50
+    tags: tuple[str, ...] = ()
+    quote: int | None = 0
+    experimental: bool = False
+    said: str = ""  # the sentence of evidence[quote] the praised words are in ("" when none matched)
+
+    @property
+    def quoted(self) -> Evidence | None:
+        if self.quote is None or not 0 <= self.quote < len(self.evidence):
+            return None
+        return self.evidence[self.quote]
+
+    def to_json(self) -> dict[str, Any]:
+        d: dict[str, Any] = {
+            "type": "praise",
+            "rule": self.rule,
+            "title": self.title,
+            "message": self.message,
+            "priority": self.priority,
+            "t": round(self.t_s, 3),
+            "utterance_index": self.utterance_index,
+            "evidence": [e.to_json() for e in self.evidence],
+            "rule_source": self.rule_source,
+        }
+        if self.said:
+            d["said"] = self.said
+        if self.quote != 0:
+            d["quote"] = self.quote
+        if self.experimental:
+            d["experimental"] = True
+        if self.tags:
+            d["tags"] = list(self.tags)
+        return d
+
+
+@dataclass(frozen=True)
+class CoachingLine:
+    """One line of the call's coaching summary: a short title, a kind sentence, and the words
+    it rests on (the agent's own, as said; empty when there are none)."""
+
+    rule: str
+    title: str
+    text: str
+    quote: str = ""
+    t_s: float | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        d: dict[str, Any] = {"rule": self.rule, "title": self.title, "text": self.text}
+        if self.quote:
+            d["quote"] = self.quote
+        if self.t_s is not None:
+            d["t"] = round(self.t_s, 3)
+        return d
+
+
+@dataclass(frozen=True)
+class CallCoaching:
+    """The agent's summary of one call (``coaching.build_coaching``), emitted just before the
+    ``CallSummary``: what went well (from ``praise`` rules), the one thing to try next time (the
+    most important nudge of the call), and the promises to log. Kind and short; never a score.
+    """
+
+    went_well: tuple[CoachingLine, ...]
+    try_next: CoachingLine | None
+    promises: tuple[RecordItem, ...]
+    closing: str  # one kind sentence that fits the call (shown last)
+    t_s: float
+
+    @property
+    def open_promises(self) -> tuple[RecordItem, ...]:
+        """Promises said without a time frame (to give one a time when logging it)."""
+        return tuple(p for p in self.promises if not p.committed)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "type": "coaching",
+            "t": round(self.t_s, 3),
+            "went_well": [line.to_json() for line in self.went_well],
+            "try_next": None if self.try_next is None else self.try_next.to_json(),
+            "promises": [{"text": p.text, "time": p.time, "committed": p.committed, "t": round(p.t_s, 3),
+                          "utterance_index": p.utterance_index} for p in self.promises],
+            "closing": self.closing,
+        }
+
+
 StatusLevel = Literal["info", "warning", "error"]
 Component = Literal["microphone", "customer", "recognizer", "rules"]  # the sidebar's status rows
 
@@ -421,4 +523,4 @@ class ToneChange:
 
 
 SignalEvent = Union[DeadAir, TalkOver, ToneChange]
-Event = Union[Utterance, Nudge, RecordItem, Status, CallSummary, DeadAir, TalkOver, ToneChange]
+Event = Union[Utterance, Nudge, RecordItem, Praise, CallCoaching, Status, CallSummary, DeadAir, TalkOver, ToneChange]

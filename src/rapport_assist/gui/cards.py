@@ -270,8 +270,9 @@ class CardStack(QWidget):
         widget.setEnabled(False)
         if animate:
             widget.fade(1.0, 0.0, widget.deleteLater)
-        else:
-            widget.setParent(None)
+        else:  # out of the layout and hidden, but still a child: never a top-level window for a moment
+            self._box.removeWidget(widget)
+            widget.hide()
             widget.deleteLater()
 
     def _on_feedback(self, card_id: int, verdict: str) -> None:

@@ -19,6 +19,7 @@ from ..assist import AssistModel
 from ..playback import SPEEDS
 from ..wording import clause
 from .cards import CardStack, HistoryList, _label, clock
+from .coaching_view import CoachingPanel
 from .controller import CallController, Prefs, RuleWatcher
 from .resources import Theme
 from .widgets import PromiseList, Section, StatusPanel, Timeline, ToneMeter, TranscriptView, speed_text
@@ -70,7 +71,7 @@ class SidebarWindow(QWidget):
         self._build()
         self.set_style(self.theme.name, save=False)
         model.subscribe(self._on_model)
-        for topic in ("cards", "promises", "tone", "transcript", "status", "call"):
+        for topic in ("cards", "promises", "tone", "transcript", "status", "call", "coaching"):
             self._on_model(topic)
         self._apply_focus_guard()
         self._save_timer = QTimer(self)
@@ -125,6 +126,8 @@ class SidebarWindow(QWidget):
         box = QVBoxLayout(body)
         box.setContentsMargins(12, 10, 12, 12)
         box.setSpacing(12)
+        self.coaching = CoachingPanel(self.model, self.theme)  # the call summary, when a call has ended
+        box.addWidget(self.coaching)
         self.tone_meter = ToneMeter(self.theme)
         box.addWidget(self.tone_meter)
         nudges_title = _label("NUDGES", "sectionTitle", wrap=False)
@@ -348,6 +351,8 @@ class SidebarWindow(QWidget):
             self.status_panel.sync()
         elif topic == "call":
             self._on_call_changed()
+        elif topic == "coaching":
+            self.coaching.sync()
 
     def _on_call_changed(self) -> None:
         mode = self.controller.mode

@@ -82,7 +82,7 @@ class DiffReport:
 # what a rule's settings are called in a diff, and how to read them off the rule
 _SETTINGS = ("status", "severity", "priority", "title", "message", "cooldown_s", "max_per_call")
 # the parts that decide when a rule fires (params are reported by name; they change these too)
-_CONDITIONS = ("when", "unless", "expect", "episode", "rewrites", "record", "points_at", "quote")
+_CONDITIONS = ("when", "unless", "expect", "episode", "rewrites", "record", "praise", "points_at", "quote")
 
 
 def _everything(ruleset: RuleSet) -> dict[str, Rule]:

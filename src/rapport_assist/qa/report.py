@@ -5,7 +5,8 @@ network, no CDN), built from the call's events alone.
   dead air and talk-over;
 * the call statistics (talk ratio, dead air, talk-over, nudges, promises);
 * the transcript, each nudge after the utterance it fired at, its evidence highlighted;
-* the promise list.
+* the promise list;
+* the agent's call summary (the ``coaching`` event: what went well, one thing to try, promises).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import re
 from typing import Any, Sequence
 
 from .. import timefmt
+from ..coaching import NO_PRAISE, time_words
 from .inputs import CallInput
 from .stats import CallStats
 
@@ -54,6 +56,9 @@ table{border-collapse:collapse;width:100%}th,td{text-align:left;padding:5px 8px;
 th{color:var(--muted);font-weight:500;font-size:12px;border-top:0}.ok{color:#067647}.no{color:#b42318}
 .toolbar{float:right;font-size:12px;color:var(--muted)}.hidden{display:none}
 .status{color:#b42318}
+.coach h3{font-size:12px;color:var(--muted);font-weight:600;text-transform:uppercase;letter-spacing:.4px;margin:10px 0 4px}
+.coach .item{margin:4px 0}.coach .well b{color:#067647}.coach .next b{color:#2f6fb3}
+.coach .q{display:block;color:var(--muted);font-style:italic;font-size:12px}.coach .closing{color:var(--muted);margin-top:8px}
 """
 
 _JS = """
@@ -332,6 +337,29 @@ def promises_html(events: Sequence[dict[str, Any]]) -> str:
     return f"<table><tr><th>at</th><th>who</th><th>promise</th><th>when</th><th>committed</th></tr>{rows}</table>"
 
 
+def coaching_html(events: Sequence[dict[str, Any]]) -> str:
+    """The agent's call summary (the ``coaching`` event), as the agent saw it in the sidebar."""
+    c = next((e for e in reversed(events) if e.get("type") == "coaching"), None)
+    if c is None:
+        return "<p>No call summary in this call's events.</p>"
+
+    def item(line: dict[str, Any], kind: str, quote: str) -> str:
+        q = f'<span class="q">{_esc(quote)}</span>' if quote else ""
+        return f'<div class="item {kind}"><b>{_esc(line["title"])}</b> — {_esc(line["text"])}{q}</div>'
+
+    well = "".join(item(line, "well", f"you said: “{line['quote']}”" if line.get("quote") else "")
+                   for line in c.get("went_well", []))
+    out = ["<h3>What went well</h3>", well or f"<p>{_esc(NO_PRAISE)}</p>"]
+    if c.get("try_next"):
+        out += ["<h3>One thing to try next time</h3>", item(c["try_next"], "next", c["try_next"].get("quote", ""))]
+    if c.get("promises"):
+        rows = "".join(f'<li>“{_esc(p["text"])}” — <span class="{"ok" if p["committed"] else "no"}">'
+                       f'{_esc(time_words(p["time"]) or "no time given")}</span></li>' for p in c["promises"])
+        out += ["<h3>Promises to log</h3>", f"<ul>{rows}</ul>"]
+    out.append(f'<p class="closing">{_esc(c.get("closing", ""))}</p>')
+    return '<div class="coach">' + "".join(out) + "</div>"
+
+
 def render_report(call: CallInput, events: Sequence[dict[str, Any]], stats: CallStats) -> str:
     """The whole report page."""
     statuses = [e for e in events if e.get("type") == "status" and e.get("level") in ("warning", "error")]
@@ -356,6 +384,7 @@ def render_report(call: CallInput, events: Sequence[dict[str, Any]], stats: Call
 <body><header><h1>Call {_esc(call.id)}</h1><div class="sub">{_esc(call.kind)} · {_esc(files)}{masking}</div></header>
 <main>
 <section><h2>Call statistics</h2>{stats_html(stats)}{notes}</section>
+<section id="coaching"><h2>Call summary for the agent</h2>{coaching_html(events)}</section>
 <section><h2>Timeline</h2>{timeline_svg(events, stats.duration_s)}{legend}</section>
 <section><h2>Nudges per rule</h2>{"<table>" + by_rule + "</table>" if by_rule else "<p>No nudges.</p>"}</section>
 <section><h2>Promise list</h2>{promises_html(events)}</section>

@@ -39,7 +39,7 @@ from .outcome import CallOutcome, outcome_from_json, outcome_to_json
 from .stats import call_stats
 from .summary import write_summary
 
-OUTPUT_FORMAT = 1  # bump when events.jsonl/report.html change so finished calls are redone
+OUTPUT_FORMAT = 2  # bump when events.jsonl/report.html change so finished calls are redone
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,9 @@ Per rule it keeps a little state machine:
 * ``cooldown_s``: a rule never fires twice within this many seconds; ``max_per_call`` caps it;
 * ``event`` rules fire on the conversation signals' timing events (dead air, talk-over),
   fed through ``on_event``;
-* ``record`` rules do not nudge: each match becomes a ``RecordItem`` (the promise list).
+* ``record`` rules do not nudge: each match becomes a ``RecordItem`` (the promise list);
+* ``praise`` rules never nudge: a match (without ``expect``), or an expectation met in time
+  (with it), becomes a ``Praise`` for the call's coaching summary; a failed one is silent.
 
 Every nudge carries evidence; ``evidence[0]`` is the turn the nudge is about (the trigger or
 the reply, per ``points_at``), the rest show the other turns it rests on.
@@ -28,7 +30,7 @@ from dataclasses import dataclass, field
 from typing import Iterable, Sequence, Union
 
 from ..annotate import AnnotatedUtterance
-from ..types import DeadAir, Evidence, Nudge, RecordItem, SignalEvent, Speaker, TalkOver, Utterance
+from ..types import DeadAir, Evidence, Nudge, Praise, RecordItem, SignalEvent, Speaker, TalkOver, Utterance
 from .conditions import Compiler, EvalContext, Evaluator, Gate, ToneCue, lexicon_matches
 from .features import ROW_COLUMNS, Features, Match, PhraseIndex, doc_text, match_texts
 from .model import EventIs, Rule, RuleSet
@@ -36,7 +38,7 @@ from .model import EventIs, Rule, RuleSet
 QUOTE_MAX_WORDS = 14
 HISTORY = 64  # utterances kept for 'earlier' and for event evidence
 
-Output = Union[Nudge, RecordItem]
+Output = Union[Nudge, RecordItem, Praise]
 _OTHER = {speaker: speaker.other() for speaker in Speaker}
 
 
@@ -291,6 +293,8 @@ class RuleEngine:
         if rule.expect is None:
             if compiled.unless is not None and compiled.unless(ctx) is not None:
                 return None
+            if rule.praise:
+                return self._praise(compiled, state, [_evidence(feats, found, "")], 0, feats, found)
             return self._fire(compiled, state, utt.end_s, utt.index, None, feats, found)
         pending = _Pending([(feats, found)], [feats], utt.end_s)
         pending.excepted = compiled.unless is not None and compiled.unless(ctx) is not None
@@ -310,7 +314,7 @@ class RuleEngine:
                           rule.source)
 
     def _close_window(self, compiled: _CompiledRule, state: _State, pending: _Pending, feats: Features,
-                      ctx: EvalContext) -> Nudge | None:
+                      ctx: EvalContext) -> Output | None:
         expect = compiled.rule.expect
         assert expect is not None and compiled.expect is not None
         utt = feats.au.utterance
@@ -318,8 +322,11 @@ class RuleEngine:
         late = window.seconds is not None and utt.start_s - pending.last_trigger_end_s > window.seconds
         if not late:
             reply_ctx = EvalContext(feats, ctx.other_last, pending.context, ctx.tones)
-            if compiled.expect(reply_ctx) is not None:
+            met = compiled.expect(reply_ctx)
+            if met is not None:
                 state.pending = None
+                if compiled.rule.praise and not pending.excepted:
+                    return self._praise_met(compiled, state, pending, feats, met)
                 return None
         pending.turns_seen += 1
         if late or (window.turns is not None and pending.turns_seen >= window.turns):
@@ -338,6 +345,8 @@ class RuleEngine:
         rule = compiled.rule
         if rule.episode is not None:
             state.latched = True
+        if rule.praise:  # a praise rule whose expectation failed says nothing
+            return None
         if not self._may_fire(rule, state, t_s):
             return None
         quoted: int | None = 0
@@ -364,6 +373,36 @@ class RuleEngine:
         else:
             message = rule.message_if_no_rewrite.format(quote=quote, rewrite="")
         return _nudge(rule, message, t_s, index, evidence, rewrite, quoted)
+
+    def _praise_met(self, compiled: _CompiledRule, state: _State, pending: _Pending, feats: Features,
+                    met: list[Match]) -> Praise | None:
+        """A praise rule's expectation was met by ``feats`` (``met``: what matched in it)."""
+        mine = [m for m in met if m.feats is feats]
+        triggers = [_evidence(f, m, "trigger") for f, m in pending.triggers]
+        evidence = triggers + [_evidence(feats, mine, "")]
+        quoted = len(triggers) if compiled.rule.quote == "reply" else 0
+        quote_from = (feats, mine) if compiled.rule.quote == "reply" else pending.triggers[0]
+        return self._praise(compiled, state, evidence, quoted, *quote_from)
+
+    def _praise(self, compiled: _CompiledRule, state: _State, evidence: list[Evidence], quoted: int,
+                quote_feats: Features, found: list[Match]) -> Praise | None:
+        rule = compiled.rule
+        utt = evidence[-1]
+        if not self._may_fire(rule, state, utt.end_s):
+            return None
+        quote, _ = _quote_and_rewrite(quote_feats, found, [])
+        if not quote and 0 <= quoted < len(evidence):
+            quote = evidence[quoted].text
+        spans = [m for m in found if m.end > m.start and m.feats is quote_feats]
+        said = ""
+        if spans:  # the whole sentence the praised words are in
+            s_start, s_end = quote_feats.sent_spans[quote_feats.sent[spans[0].start]]
+            said = _clip(quote_feats, s_start, s_end)
+        return Praise(rule=rule.id, title=rule.title, message=rule.message.format(quote=quote, rewrite=""),
+                      said=said,
+                      t_s=utt.end_s, utterance_index=utt.utterance_index, evidence=tuple(evidence),
+                      rule_source=rule.source, priority=rule.priority, tags=rule.tags,
+                      quote=None if rule.quote == "none" else quoted, experimental=rule.status == "experimental")
 
     @staticmethod
     def _may_fire(rule: Rule, state: _State, t_s: float) -> bool:

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Iterable
 
 from ..annotate import AnnotatedUtterance
-from ..types import Nudge, RecordItem, SignalEvent, Utterance
+from ..types import Nudge, Praise, RecordItem, SignalEvent, Utterance
 from .conditions import Compiler, EvalContext
 from .features import match_texts
 from .engine import RuleEngine, event_matches
@@ -137,8 +137,12 @@ class RuleExplainer:
             if isinstance(out, RecordItem):
                 when = f" (time: {out.time})" if out.time else " (no time frame: not committed)"
                 return f"RECORDED on the {out.list} list: \"{out.text}\"{when}"
+            if isinstance(out, Praise):
+                return f"PRAISE (a line of the call's summary): {out.message}"
             return f"FIRES: {out.message}"
         if before.pending and not after.pending:
+            if rule.praise:
+                return "the wait is over: not met in time (or 'unless', or max_per_call) — no praise"
             return "the wait is over: met, or cancelled by 'unless' — no nudge"
         if after.pending and not before.pending:
             assert rule.expect is not None

@@ -67,9 +67,12 @@ TOP_KEYS = ("version", "lexicons", "tones", "fillers", "rules", "overrides")
 LEXICON_KEYS = ("phrases", "except", "entities", "description")
 RULE_KEYS = ("id", "title", "severity", "priority", "status", "tags", "enabled", "why", "params", "when", "unless",
              "expect", "points_at", "quote", "episode", "cooldown_s", "max_per_call", "message", "message_if_no_rewrite",
-             "rewrites", "rewrite_unless_next", "record", "examples")
+             "rewrites", "rewrite_unless_next", "record", "praise", "examples")
 RULE_REQUIRED = ("id", "title", "severity", "why", "message", "when")
 RECORD_RULE_REQUIRED = ("id", "title", "why", "when", "record")
+PRAISE_RULE_REQUIRED = ("id", "title", "why", "message", "when", "praise")
+PRAISE_NO_USE = ("severity", "record", "rewrites", "message_if_no_rewrite", "rewrite_unless_next", "points_at")
+PRAISE_MAX_PER_CALL = 1  # a praise rule's default max_per_call: the call's summary stays short
 CONDITION_KEYS = ("speaker", "says", "tone", "signals", "min_length", "max_words", "reflects", "uses_name", "earlier",
                   "event", "all", "any", "not")
 EXPECT_KEYS = ("within", "ignore", "if_call_ends")
@@ -149,6 +152,11 @@ def _unique(files: list[Path]) -> list[Path]:
             seen.add(key)
             out.append(f)
     return out
+
+
+def _says_true(value: YValue | None) -> bool:
+    """``praise: true`` as written (before it is checked): the rule is held to a praise rule's keys."""
+    return isinstance(value, YScalar) and value.value is True
 
 
 def _rule_error(items: list[RuleProblem]) -> RuleError:
@@ -876,7 +884,9 @@ class _Builder:
         m = self.mapping(value, "a rule")
         if m is None:
             return
-        self.keys(m, RULE_KEYS, "a rule", RECORD_RULE_REQUIRED if "record" in m.entries else RULE_REQUIRED)
+        praise_rule = _says_true(m.get("praise"))
+        self.keys(m, RULE_KEYS, "a rule", PRAISE_RULE_REQUIRED if praise_rule
+                  else RECORD_RULE_REQUIRED if "record" in m.entries else RULE_REQUIRED)
         n_before = len(self.problems.items)
 
         def opt(key: str, parse: Callable[[YValue], object], default: object) -> object:
@@ -923,6 +933,7 @@ class _Builder:
         status = opt("status", lambda v: self.choice(v, "status", STATUSES), "stable")
         tags = opt("tags", lambda v: tuple(n for n, _ in self.names(v, "tag")), ())
         record = opt("record", self.record, None)
+        praise = opt("praise", lambda v: self.boolean(v, "praise"), False)
         examples = opt("examples", self.examples, ())
         if isinstance(priority, int) and priority > 100:
             self.problems.add(m.entries["priority"][1].loc, f"priority must be 1..100, not {priority}",
@@ -934,6 +945,11 @@ class _Builder:
                                       f"remove '{key}', or make a separate nudge rule")
             severity = severity or "low"
             message = message or title
+        if praise is True:
+            self.praise_rule_checks(m, expect, when)
+            severity = severity or "low"
+            max_per_call = PRAISE_MAX_PER_CALL if max_per_call is None else max_per_call
+            quote = quote or ("reply" if expect is not None else "trigger")
         if isinstance(when, EventIs) and expect is not None:
             self.problems.add(m.entries["expect"][0], "an 'event' rule fires on the event itself; 'expect' does not apply",
                               "remove 'expect', or trigger on an utterance instead")
@@ -976,7 +992,23 @@ class _Builder:
             loc=m.loc, unless=unless, priority=priority, status=status, tags=tags,  # type: ignore[arg-type]
             max_per_call=max_per_call, params=tuple(sorted(self.params.items())), record=record,  # type: ignore[arg-type]
             quote=quote or "trigger", rewrite_unless_next=unless_next,  # type: ignore[arg-type]
+            praise=praise is True,
         ))
+
+    def praise_rule_checks(self, m: YMap, expect: object, when: object) -> None:
+        """What a ``praise`` rule cannot use: it writes a line of the call's summary, never a card."""
+        for key in PRAISE_NO_USE:
+            if key in m.entries:
+                self.problems.add(m.entries[key][0], f"a 'praise' rule writes a line of the call's summary, so "
+                                  f"'{key}' has no use", f"remove '{key}', or make a separate nudge rule")
+        if isinstance(expect, Expectation) and expect.if_call_ends == "fire":
+            loc = m.entries["expect"][1]
+            at = loc.entries["if_call_ends"][0] if isinstance(loc, YMap) and "if_call_ends" in loc.entries else loc.loc
+            self.problems.add(at, "a 'praise' rule praises a met expectation; 'if_call_ends: fire' has no use",
+                              "remove 'if_call_ends' (a wait still open at the end of the call is dropped)")
+        if isinstance(when, EventIs):
+            self.problems.add(m.entries["when"][0], "a 'praise' rule praises words, not timing events",
+                              "trigger it on an utterance (speaker, says, ...)")
 
     def rule_params(self, value: YValue) -> dict[str, float]:
         m = self.mapping(value, "params")

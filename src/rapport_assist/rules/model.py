@@ -369,6 +369,7 @@ class Rule:
     record: Record | None = None
     quote: Literal["trigger", "reply", "none"] = "trigger"  # which evidence the card quotes
     rewrite_unless_next: str | None = None  # a lexicon: no rewrite when one of its phrases follows
+    praise: bool = False  # a praise rule: a match (or, with ``expect``, a met expectation) is a ``Praise``
 
     @property
     def source(self) -> str:

@@ -25,6 +25,7 @@ from .loader import (
     LEXICON_OVERRIDE_KEYS,
     RULE_KEYS,
     RULE_OVERRIDE_KEYS,
+    PRAISE_RULE_REQUIRED,
     RULE_REQUIRED,
     SAYS_FINDERS,
     SEVERITIES,
@@ -156,12 +157,14 @@ def rule_schema() -> Json:
                                                     ("from", "to"))},
         "rewrite_unless_next": name,
         "record": _obj({"list": name, "time": name}, ("list",)),
+        "praise": {"type": "boolean"},
         "examples": _obj({"fires": {"type": "array", "items": example}, "quiet": {"type": "array", "items": example}}),
     }
     assert set(rule_props) == set(RULE_KEYS)
     rule = {"type": "object", "properties": rule_props, "additionalProperties": False,
             "anyOf": [{"required": list(RULE_REQUIRED)},
-                      {"required": ["id", "title", "why", "when", "record"]}]}
+                      {"required": ["id", "title", "why", "when", "record"]},
+                      {"required": list(PRAISE_RULE_REQUIRED)}]}
 
     lexicon = {"anyOf": [phrases, _obj({
         "phrases": phrases, "except": phrases, "description": {"type": "string"},
