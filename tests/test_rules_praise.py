@@ -14,7 +14,8 @@ from rapport_assist.annotate import Annotator
 from rapport_assist.cli import main
 from rapport_assist.errors import RuleError
 from rapport_assist.pipeline import CallPipeline
-from rapport_assist.rules import RuleEngine, default_rules_dir, load_rules, run_examples
+from rapport_assist.rule_examples import run_examples
+from rapport_assist.rules import RuleEngine, default_rules_dir, load_rules
 from rapport_assist.types import Nudge, Praise, Speaker, Utterance
 
 PACK = textwrap.dedent("""\

@@ -67,7 +67,8 @@ class CoachingPanel(QFrame):
         """The visible lines, in order (tests and screenshots read these)."""
         out: list[str] = []
         for i in range(self.body.count()):
-            w = self.body.itemAt(i).widget()
+            item = self.body.itemAt(i)
+            w = item.widget() if item is not None else None
             text = getattr(w, "text", None)
             if callable(text) and w is not None and not w.isHidden():
                 out.append(text())
@@ -77,7 +78,7 @@ class CoachingPanel(QFrame):
     def _clear(self) -> None:
         while self.body.count():
             item = self.body.takeAt(0)
-            w = item.widget()
+            w = item.widget() if item is not None else None
             if w is not None:
                 w.setParent(None)
                 w.deleteLater()
