@@ -6,6 +6,7 @@ from __future__ import annotations
 import textwrap
 from pathlib import Path
 
+import jsonschema
 import pytest
 import yaml
 from hypothesis import HealthCheck, given, settings
@@ -13,6 +14,8 @@ from hypothesis import strategies as st
 
 from rapport_assist.errors import RuleError
 from rapport_assist.rules import RuleProblem, load_rules
+from rapport_assist.rules.schema import rule_schema
+from rapport_assist.rules.spec import RuleFileSpec
 
 MINIMAL = textwrap.dedent("""\
     version: 1
@@ -229,6 +232,8 @@ def test_yes_no_are_words_in_phrases(tmp_path: Path) -> None:
 
 # ---------------------------------------------------------------- fuzzing: only RuleError, never a hang
 
+_SCHEMA = jsonschema.Draft202012Validator(rule_schema())
+
 _scalars = st.one_of(st.none(), st.booleans(), st.integers(-5, 5), st.floats(allow_nan=True),
                      st.sampled_from(["agent", "customer", "angry", "x", "{quote}", "{", "thanks", "1"]),
                      st.text(max_size=8))
@@ -249,10 +254,22 @@ _trees = st.recursive(_scalars, lambda inner: st.one_of(st.lists(inner, max_size
 def test_random_structures_only_raise_rule_error(tmp_path: Path, tree: object) -> None:
     path = tmp_path / "fuzz.yaml"
     path.write_text(yaml.safe_dump(tree), encoding="utf-8")
+    _refused_unless_a_rule_file(path, tree)
+
+
+def _refused_unless_a_rule_file(path: Path, tree: object) -> None:
+    """Garbage is refused with located problems; what loads is a rule file by the models and the schema."""
     try:
         load_rules([path])
     except RuleError as exc:
-        assert exc.errors  # type: ignore[attr-defined]
+        errors = exc.errors  # type: ignore[attr-defined]
+        assert errors and all(p.line >= 1 and p.col >= 1 and p.message and p.hint for p in errors), errors
+        return
+    data = {} if tree is None else tree  # an empty file is an empty pack
+    RuleFileSpec.model_validate(data)  # raises ValidationError: the loader let through what is not a rule file
+    assert not list(_SCHEMA.iter_errors(data))
+    assert isinstance(data, dict) and not data.get("rules") or all(
+        isinstance(r, dict) and {"id", "title", "why", "when"} <= set(r) for r in data["rules"])
 
 
 @settings(max_examples=150, deadline=2000, suppress_health_check=[HealthCheck.function_scoped_fixture])
@@ -261,9 +278,21 @@ def test_random_text_only_raises_rule_error(tmp_path: Path, text: str) -> None:
     path = tmp_path / "fuzz.yaml"
     path.write_text(text, encoding="utf-8")
     try:
-        load_rules([path])
-    except RuleError as exc:
-        assert exc.errors  # type: ignore[attr-defined]
+        tree = yaml.safe_load(text)
+    except yaml.YAMLError:
+        with pytest.raises(RuleError):  # what YAML cannot read is refused too
+            load_rules([path])
+        return
+    _refused_unless_a_rule_file(path, tree)
+
+
+def test_garbage_is_refused(tmp_path: Path) -> None:
+    """The property above is not vacuous: each of these is refused, none loads."""
+    for text in ("- a list\n", "just text\n", "42\n", "rules: {id: x}\n", "rules: [{id: x}]\n",
+                 "lexicons: [a, b]\n", "version: 2\n", "{version: 1, rulez: []}\n", "tones: {calm: {}}\n"):
+        path = write(tmp_path, text)
+        with pytest.raises(RuleError):
+            load_rules([path])
 
 
 def test_deep_nesting_and_binary_are_rule_errors(tmp_path: Path) -> None:

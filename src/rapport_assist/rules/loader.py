@@ -60,39 +60,37 @@ from .model import (
     UsesName,
     Window,
 )
+# The keys, names and choices of a rule file come from its pydantic models (rules.spec), which
+# the JSON Schema is generated from too; re-exported here for the loader's messages.
+from .spec import (
+    CONDITION_KEYS,
+    EARLIER_KEYS,
+    ENTITY_LABELS,
+    EVENT_KEYS,
+    EVENT_KINDS,
+    EXPECT_KEYS,
+    LEXICON_KEYS,
+    LEXICON_OVERRIDE_KEYS,
+    MAX_REGEX_CHARS,
+    NAME_PATTERN,
+    QUOTES,
+    RECORD_RULE_REQUIRED,
+    RULE_KEYS,
+    RULE_OVERRIDE_KEYS,
+    RULE_REQUIRED,
+    SAYS_FINDERS,
+    SEVERITIES,
+    SEVERITY_WORDS,
+    SKIP_TESTS,
+    STATUSES,
+    SUPPORTED_VERSIONS,
+    TOP_KEYS,
+)
 from .source import Loc, Problems, RuleProblem, YMap, YScalar, YSeq, YValue, closest_hint, read_rule_file
 
-SUPPORTED_VERSIONS = (1,)
-TOP_KEYS = ("version", "lexicons", "tones", "fillers", "rules", "overrides")
-LEXICON_KEYS = ("phrases", "except", "entities", "description")
-RULE_KEYS = ("id", "title", "severity", "priority", "status", "tags", "enabled", "why", "params", "when", "unless",
-             "expect", "points_at", "quote", "episode", "cooldown_s", "max_per_call", "message", "message_if_no_rewrite",
-             "rewrites", "rewrite_unless_next", "record", "examples")
-RULE_REQUIRED = ("id", "title", "severity", "why", "message", "when")
-RECORD_RULE_REQUIRED = ("id", "title", "why", "when", "record")
-CONDITION_KEYS = ("speaker", "says", "tone", "signals", "min_length", "max_words", "reflects", "uses_name", "earlier",
-                  "event", "all", "any", "not")
-EXPECT_KEYS = ("within", "ignore", "if_call_ends")
-EARLIER_KEYS = ("within", "count")
-SAYS_FINDERS = ("lexicon", "future_action", "regex", "tokens", "subject")
-SKIP_TESTS = ("question", "conditional", "negated", "sentence_says", "reflects_other", "after_request",
-              "subordinate")
-EVENT_KINDS = ("dead_air", "talk_over")
-EVENT_KEYS = {"dead_air": ("kind", "min_s", "max_s", "hold_announced"), "talk_over": ("kind", "min_s", "max_s", "by")}
-RULE_OVERRIDE_KEYS = ("rule", "enabled", "severity", "priority", "status", "cooldown_s", "max_per_call", "params",
-                      "title", "message", "message_if_no_rewrite")
-LEXICON_OVERRIDE_KEYS = ("lexicon", "add", "remove")
-SEVERITIES = ("low", "medium", "high")
-# The sidebar's words for the three severities; a rule file may use either spelling.
-SEVERITY_WORDS = {"tip": "low", "nudge": "medium", "urgent": "high"}
-STATUSES = ("stable", "experimental")
-QUOTES = ("trigger", "reply", "none")  # which evidence a rule's card quotes
-MAX_REGEX_CHARS = 300
 PARAM_RE = re.compile(r"^\$([a-z][a-z0-9_]*)$")
-ENTITY_LABELS = ("DATE", "TIME", "CARDINAL", "ORDINAL", "MONEY", "PERCENT", "QUANTITY", "PERSON", "ORG",
-                 "GPE", "LOC", "PRODUCT", "EVENT", "NORP", "FAC", "WORK_OF_ART", "LAW", "LANGUAGE")
 TEMPLATE_FIELDS = ("quote", "rewrite")
-NAME_RE = re.compile(r"^[a-z][a-z0-9]*(?:[-_][a-z0-9]+)*$")
+NAME_RE = re.compile(NAME_PATTERN)
 PHRASE_WORD_RE = re.compile(r"^(?:<num>|[\w'’-]+)$")
 
 # Defaults of the built-in tests, each naming the lexicon it reads.
