@@ -385,3 +385,39 @@ def test_byte_order_mark_is_accepted_and_bad_bytes_are_located(tmp_path: Path) -
     found = problems(path)
     assert len(found) == 1 and (found[0].line, found[0].col) == (9, lines[8].index(b"\xe9") + 1)
     assert "not UTF-8" in found[0].message
+
+
+# ---------------------------------------------------------------- pydantic's errors in the loader's words
+
+
+@pytest.mark.parametrize("when, col, message, hint", [
+    ("{signals: {loudnes_rise_db: 6}}", 22, "unknown signal 'loudnes_rise_db'", "did you mean 'loudness_rise_db'"),
+    ("{signals: {words: {min: lots}}}", 35, "must be a number, not 'lots'", "write a number"),
+    ("{max_words: $nope}", 23, "unknown param '$nope'", "define the param first"),
+    ("{says: Thanks}", 18, "says 'Thanks' is not a valid name", "lowercase"),
+    ("{says: 3}", 18, "says must be text or a list or a mapping (key: value lines), not 3", "write text"),
+    ("{all: []}", 17, "all list is empty", "add at least one"),
+    ("{speaker: agent, says: {lexicon: thanks, skip_if: [sentence_says]}}", 62, "'sentence_says' needs parameters",
+     "- sentence_says: time-frame"),
+    ("{earlier: {speaker: agent}}", 21, "earlier is missing required key 'within'", "within: {turns: 1"),
+    ("{speaker: agent, says: thanks, bogus: 1}", 42, "unknown key in when 'bogus'", "nearest of the 13"),
+])
+def test_shape_errors_are_told_in_plain_words(tmp_path: Path, when: str, col: int, message: str, hint: str) -> None:
+    found = problems(write(tmp_path, MINIMAL.replace("when: {speaker: agent, says: thanks}", f"when: {when}")))
+    assert hint in at(found, 10, col, message).hint
+
+
+def test_file_level_shape_errors(tmp_path: Path) -> None:
+    text = MINIMAL.replace("version: 1", "version: 2").replace("  thanks:", "  Thanks:").replace(
+        "severity: low", "severity: low\n    priority: 101").replace("    message: Nice.\n", "")
+    found = problems(write(tmp_path, text))
+    assert "version: 1" in at(found, 1, 10, "unsupported rule file version 2").hint
+    at(found, 3, 3, "lexicon name 'Thanks' is not a valid name")
+    assert "shown first" in at(found, 8, 15, "priority must be 1..100, not 101").hint
+    at(found, 5, 5, "a rule is missing required key 'message'")
+
+
+def test_a_record_rule_needs_no_severity_or_message(tmp_path: Path) -> None:
+    text = MINIMAL.replace("    severity: low\n", "").replace("message: Nice.", "record: {list: thanked}")
+    rule = load_rules([write(tmp_path, text)]).rule("said-thanks")
+    assert (rule.severity, rule.message, rule.record.list) == ("low", "Thanks", "thanked")  # type: ignore[union-attr]

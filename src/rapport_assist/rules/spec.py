@@ -425,8 +425,8 @@ class TurnSpec(Spec):
     model_config = ConfigDict(json_schema_extra={"minProperties": 1})
     what: ClassVar[str] = "an example turn"
 
-    agent: str = _unset()
-    customer: str = _unset()
+    agent: Text = _unset()
+    customer: Text = _unset()
     pause_s: Number = _unset()
     seconds: Number = _unset()
     louder_db: Number = _unset()
@@ -457,7 +457,8 @@ class ExamplesSpec(Spec):
 class RuleSpec(Spec):
     """One rule: when it fires (``when``, ``unless``, ``expect``), what it shows, and its examples.
 
-    A nudge rule needs ``severity`` and ``message``; a ``record`` rule may leave them out.
+    A nudge rule needs ``severity`` and ``message``; a ``record`` rule may leave them out (the
+    schema says so; the loader checks it).
     """
 
     model_config = ConfigDict(json_schema_extra={"anyOf": [{"required": ["severity", "message"]},
@@ -487,14 +488,8 @@ class RuleSpec(Spec):
     rewrite_unless_next: Name = _unset()
     record: RecordSpec = _unset()
     examples: ExamplesSpec = _unset()
-
-    @model_validator(mode="after")
-    def _nudge_or_record(self) -> "RuleSpec":
-        if self.record is None:
-            for key in ("severity", "message"):
-                if key not in self.model_fields_set:
-                    raise ValueError(f"a rule is missing required key {key!r}")
-        return self
+    # "severity and message, unless record" is in the schema (anyOf above) and checked by the
+    # loader, which reports it together with the rule's other problems
 
 
 RULE_REQUIRED = ("id", "title", "severity", "why", "message", "when")
