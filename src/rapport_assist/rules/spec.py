@@ -18,6 +18,12 @@ Conventions:
     a union chosen by the shape of the input (``_by_shape``), so a wrong value gets one error
     for the shape it has, not one per alternative;
   * YAML spellings that are Python keywords (``not``, ``except``, ``from``, ``is``) are aliases.
+
+Adding a key (say a rule-level ``unit:``, or a new kind of rule like ``record``): add the field
+to its model with a type that says what it takes (the schema, "unknown key" hints and the key
+lists below follow), regenerate ``rules/rapport-rules.schema.json``
+(``rapport-assist rules schema``), then read the validated value where the loader builds that
+part (``_Builder.add_rule`` for a rule: ``vals.get("unit")``) and put it on ``rules.model``.
 """
 
 from __future__ import annotations
@@ -55,7 +61,6 @@ SEVERITY_WORDS = {"tip": "low", "nudge": "medium", "urgent": "high"}
 STATUSES: tuple[str, ...] = get_args(Status)
 QUOTES: tuple[str, ...] = get_args(Quote)
 EVENT_KINDS: tuple[str, ...] = get_args(EventKind)
-SPEAKERS: tuple[str, ...] = get_args(SpeakerName)
 ENTITY_LABELS: tuple[str, ...] = get_args(EntityLabel)
 MAX_REGEX_CHARS = 300
 NAME_PATTERN = r"^[a-z][a-z0-9]*(?:[-_][a-z0-9]+)*$"
@@ -79,11 +84,6 @@ class Spec(BaseModel):
 
     what: ClassVar[str] = ""
     unknown: ClassVar[str] = "key in {what}"
-
-    def written(self) -> dict[str, Any]:
-        """The keys written in the file (by their YAML name) with their values, in model order."""
-        return {(f.alias or k): getattr(self, k) for k, f in type(self).model_fields.items()
-                if k in self.model_fields_set}
 
 
 # Unions are chosen by the shape of the input (its YAML kind), so a wrong value gets one error
