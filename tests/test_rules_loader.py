@@ -6,6 +6,7 @@ from __future__ import annotations
 import textwrap
 from pathlib import Path
 
+import jsonschema
 import pytest
 import yaml
 from hypothesis import HealthCheck, given, settings
@@ -13,6 +14,8 @@ from hypothesis import strategies as st
 
 from rapport_assist.errors import RuleError
 from rapport_assist.rules import RuleProblem, load_rules
+from rapport_assist.rules.schema import rule_schema
+from rapport_assist.rules.spec import RuleFileSpec
 
 MINIMAL = textwrap.dedent("""\
     version: 1
@@ -229,6 +232,8 @@ def test_yes_no_are_words_in_phrases(tmp_path: Path) -> None:
 
 # ---------------------------------------------------------------- fuzzing: only RuleError, never a hang
 
+_SCHEMA = jsonschema.Draft202012Validator(rule_schema())
+
 _scalars = st.one_of(st.none(), st.booleans(), st.integers(-5, 5), st.floats(allow_nan=True),
                      st.sampled_from(["agent", "customer", "angry", "x", "{quote}", "{", "thanks", "1"]),
                      st.text(max_size=8))
@@ -249,10 +254,22 @@ _trees = st.recursive(_scalars, lambda inner: st.one_of(st.lists(inner, max_size
 def test_random_structures_only_raise_rule_error(tmp_path: Path, tree: object) -> None:
     path = tmp_path / "fuzz.yaml"
     path.write_text(yaml.safe_dump(tree), encoding="utf-8")
+    _refused_unless_a_rule_file(path, tree)
+
+
+def _refused_unless_a_rule_file(path: Path, tree: object) -> None:
+    """Garbage is refused with located problems; what loads is a rule file by the models and the schema."""
     try:
         load_rules([path])
     except RuleError as exc:
-        assert exc.errors  # type: ignore[attr-defined]
+        errors = exc.errors  # type: ignore[attr-defined]
+        assert errors and all(p.line >= 1 and p.col >= 1 and p.message and p.hint for p in errors), errors
+        return
+    data = {} if tree is None else tree  # an empty file is an empty pack
+    RuleFileSpec.model_validate(data)  # raises ValidationError: the loader let through what is not a rule file
+    assert not list(_SCHEMA.iter_errors(data))
+    assert isinstance(data, dict) and not data.get("rules") or all(
+        isinstance(r, dict) and {"id", "title", "why", "when"} <= set(r) for r in data["rules"])
 
 
 @settings(max_examples=150, deadline=2000, suppress_health_check=[HealthCheck.function_scoped_fixture])
@@ -261,9 +278,21 @@ def test_random_text_only_raises_rule_error(tmp_path: Path, text: str) -> None:
     path = tmp_path / "fuzz.yaml"
     path.write_text(text, encoding="utf-8")
     try:
-        load_rules([path])
-    except RuleError as exc:
-        assert exc.errors  # type: ignore[attr-defined]
+        tree = yaml.safe_load(text)
+    except yaml.YAMLError:
+        with pytest.raises(RuleError):  # what YAML cannot read is refused too
+            load_rules([path])
+        return
+    _refused_unless_a_rule_file(path, tree)
+
+
+def test_garbage_is_refused(tmp_path: Path) -> None:
+    """The property above is not vacuous: each of these is refused, none loads."""
+    for text in ("- a list\n", "just text\n", "42\n", "rules: {id: x}\n", "rules: [{id: x}]\n",
+                 "lexicons: [a, b]\n", "version: 2\n", "{version: 1, rulez: []}\n", "tones: {calm: {}}\n"):
+        path = write(tmp_path, text)
+        with pytest.raises(RuleError):
+            load_rules([path])
 
 
 def test_deep_nesting_and_binary_are_rule_errors(tmp_path: Path) -> None:
@@ -356,3 +385,39 @@ def test_byte_order_mark_is_accepted_and_bad_bytes_are_located(tmp_path: Path) -
     found = problems(path)
     assert len(found) == 1 and (found[0].line, found[0].col) == (9, lines[8].index(b"\xe9") + 1)
     assert "not UTF-8" in found[0].message
+
+
+# ---------------------------------------------------------------- pydantic's errors in the loader's words
+
+
+@pytest.mark.parametrize("when, col, message, hint", [
+    ("{signals: {loudnes_rise_db: 6}}", 22, "unknown signal 'loudnes_rise_db'", "did you mean 'loudness_rise_db'"),
+    ("{signals: {words: {min: lots}}}", 35, "must be a number, not 'lots'", "write a number"),
+    ("{max_words: $nope}", 23, "unknown param '$nope'", "define the param first"),
+    ("{says: Thanks}", 18, "says 'Thanks' is not a valid name", "lowercase"),
+    ("{says: 3}", 18, "says must be text or a list or a mapping (key: value lines), not 3", "write text"),
+    ("{all: []}", 17, "all list is empty", "add at least one"),
+    ("{speaker: agent, says: {lexicon: thanks, skip_if: [sentence_says]}}", 62, "'sentence_says' needs parameters",
+     "- sentence_says: time-frame"),
+    ("{earlier: {speaker: agent}}", 21, "earlier is missing required key 'within'", "within: {turns: 1"),
+    ("{speaker: agent, says: thanks, bogus: 1}", 42, "unknown key in when 'bogus'", "nearest of the 13"),
+])
+def test_shape_errors_are_told_in_plain_words(tmp_path: Path, when: str, col: int, message: str, hint: str) -> None:
+    found = problems(write(tmp_path, MINIMAL.replace("when: {speaker: agent, says: thanks}", f"when: {when}")))
+    assert hint in at(found, 10, col, message).hint
+
+
+def test_file_level_shape_errors(tmp_path: Path) -> None:
+    text = MINIMAL.replace("version: 1", "version: 2").replace("  thanks:", "  Thanks:").replace(
+        "severity: low", "severity: low\n    priority: 101").replace("    message: Nice.\n", "")
+    found = problems(write(tmp_path, text))
+    assert "version: 1" in at(found, 1, 10, "unsupported rule file version 2").hint
+    at(found, 3, 3, "lexicon name 'Thanks' is not a valid name")
+    assert "shown first" in at(found, 8, 15, "priority must be 1..100, not 101").hint
+    at(found, 5, 5, "a rule is missing required key 'message'")
+
+
+def test_a_record_rule_needs_no_severity_or_message(tmp_path: Path) -> None:
+    text = MINIMAL.replace("    severity: low\n", "").replace("message: Nice.", "record: {list: thanked}")
+    rule = load_rules([write(tmp_path, text)]).rule("said-thanks")
+    assert (rule.severity, rule.message, rule.record.list) == ("low", "Thanks", "thanked")  # type: ignore[union-attr]

@@ -9,7 +9,8 @@ Public API (used by the pipeline and the CLI):
 * ``RuleEngine(ruleset)`` - ``start_call()``, ``on_utterance(au)``, ``finish(t_s)``;
 * ``RuleLibrary(paths)`` - ``reload()`` keeps the last good rule set when new files are broken;
 * ``ruleset.warnings`` - lint warnings (``lint.py``), apart from load errors;
-* ``schema.rule_schema()`` - the JSON Schema of rule files; ``explain.RuleExplainer`` - traces.
+* ``spec.RuleFileSpec`` - the pydantic models of a rule file; ``schema.rule_schema()`` - their JSON Schema;
+* ``explain.RuleExplainer`` - traces.
 """
 
 from __future__ import annotations

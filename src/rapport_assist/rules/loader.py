@@ -1,9 +1,14 @@
 """YAML rule files -> a validated ``RuleSet``, reporting every problem with ``file:line:col``.
 
-Two steps, as in pySigma and Semgrep: ``source`` parses safe YAML into located values;
-this module checks their shape, types and cross references (lexicons, tones, rule ids)
-and builds the typed ``model``. All problems are collected and raised together as one
-``RuleError`` whose ``errors`` attribute holds the ``RuleProblem`` list.
+Three steps: ``source`` parses safe YAML into located values; ``shape`` validates them against
+the pydantic models of ``spec`` (keys, required keys, types, names, choices, ranges), mapping
+each of pydantic's errors back to ``file:line:col``; this module then checks, on the validated
+models, what needs the whole rule set or the place a value is used (lexicon and tone
+references, ``$param`` values, rule ids of overrides, regexes through RE2, spaCy token patterns,
+which keys a rule may combine), and builds the typed ``model`` the engine compiles. All problems
+are collected and raised together as one ``RuleError`` whose ``errors`` attribute holds the
+``RuleProblem`` list. A part with a shape error is not built, but the valid parts around it are
+still checked, so one run reports what it can.
 """
 
 from __future__ import annotations
@@ -12,18 +17,19 @@ import re
 import string
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Callable, Sequence
+from typing import Any, Sequence
 
 from ..errors import RuleError
 from ..safe_regex import compile_regex
 from ..signal_catalogue import SIGNAL_FIELDS
-from ..types import SEVERITIES, Speaker
+from ..types import Speaker
+from . import shape
 from .model import (
+    AfterRequest,
     AllOf,
     AnyOf,
     Condition,
     Conditional,
-    Subordinate,
     Earlier,
     Episode,
     EventIs,
@@ -44,7 +50,6 @@ from .model import (
     Record,
     Reflects,
     ReflectsOther,
-    AfterRequest,
     RegexFinder,
     Rewrite,
     Rule,
@@ -53,48 +58,70 @@ from .model import (
     SentenceSays,
     SignalTest,
     SpeakerIs,
+    Subordinate,
     SubjectFinder,
-    Tone,
     TokenFinder,
+    Tone,
     ToneIs,
     UsesName,
     Window,
 )
 from .source import Loc, Problems, RuleProblem, YMap, YScalar, YSeq, YValue, closest_hint, read_rule_file
 
-SUPPORTED_VERSIONS = (1,)
-TOP_KEYS = ("version", "lexicons", "tones", "fillers", "rules", "overrides")
-LEXICON_KEYS = ("phrases", "except", "entities", "description")
-RULE_KEYS = ("id", "title", "severity", "priority", "status", "tags", "enabled", "why", "params", "when", "unless",
-             "expect", "points_at", "quote", "episode", "cooldown_s", "max_per_call", "message", "message_if_no_rewrite",
-             "rewrites", "rewrite_unless_next", "record", "praise", "examples")
-RULE_REQUIRED = ("id", "title", "severity", "why", "message", "when")
-RECORD_RULE_REQUIRED = ("id", "title", "why", "when", "record")
-PRAISE_RULE_REQUIRED = ("id", "title", "why", "message", "when", "praise")
+# The keys, names and choices of a rule file come from its pydantic models (rules.spec), which
+# the JSON Schema is generated from too; re-exported here for the loader's callers.
+from .spec import (  # noqa: F401  (re-exported)
+
+    CONDITION_KEYS,
+    EARLIER_KEYS,
+    ENTITY_LABELS,
+    EVENT_KEYS,
+    EVENT_KINDS,
+    EXPECT_KEYS,
+    LEXICON_KEYS,
+    LEXICON_OVERRIDE_KEYS,
+    MAX_REGEX_CHARS,
+    NAME_PATTERN,
+    PRAISE_RULE_REQUIRED,
+    QUOTES,
+    RECORD_RULE_REQUIRED,
+    RULE_KEYS,
+    RULE_OVERRIDE_KEYS,
+    RULE_REQUIRED,
+    SAYS_FINDERS,
+    SEVERITIES,
+    SEVERITY_WORDS,
+    SKIP_TESTS,
+    STATUSES,
+    SUPPORTED_VERSIONS,
+    TOP_KEYS,
+    ConditionKeys,
+    ConditionSpec,
+    EarlierSpec,
+    EventSpec,
+    ExamplesSpec,
+    ExampleSpec,
+    ExpectSpec,
+    LexiconOverrideSpec,
+    LexiconSpec,
+    RecordSpec,
+    RewriteSpec,
+    RuleFileSpec,
+    RuleOverrideSpec,
+    RuleSpec,
+    SaysSpec,
+    SignalRange,
+    SkipTestSpec,
+    SubjectSpec,
+    ToneSpec,
+    WindowSpec,
+)
+
 PRAISE_NO_USE = ("severity", "record", "rewrites", "message_if_no_rewrite", "rewrite_unless_next", "points_at")
 PRAISE_MAX_PER_CALL = 1  # a praise rule's default max_per_call: the call's summary stays short
-CONDITION_KEYS = ("speaker", "says", "tone", "signals", "min_length", "max_words", "reflects", "uses_name", "earlier",
-                  "event", "all", "any", "not")
-EXPECT_KEYS = ("within", "ignore", "if_call_ends")
-EARLIER_KEYS = ("within", "count")
-SAYS_FINDERS = ("lexicon", "future_action", "regex", "tokens", "subject")
-SKIP_TESTS = ("question", "conditional", "negated", "sentence_says", "reflects_other", "after_request",
-              "subordinate")
-EVENT_KINDS = ("dead_air", "talk_over")
-EVENT_KEYS = {"dead_air": ("kind", "min_s", "max_s", "hold_announced"), "talk_over": ("kind", "min_s", "max_s", "by")}
-RULE_OVERRIDE_KEYS = ("rule", "enabled", "severity", "priority", "status", "cooldown_s", "max_per_call", "params",
-                      "title", "message", "message_if_no_rewrite")
-LEXICON_OVERRIDE_KEYS = ("lexicon", "add", "remove")
-# The sidebar's words for the three severities; a rule file may use either spelling.
-SEVERITY_WORDS = {"tip": "low", "nudge": "medium", "urgent": "high"}
-STATUSES = ("stable", "experimental")
-QUOTES = ("trigger", "reply", "none")  # which evidence a rule's card quotes
-MAX_REGEX_CHARS = 300
-PARAM_RE = re.compile(r"^\$([a-z][a-z0-9_]*)$")
-ENTITY_LABELS = ("DATE", "TIME", "CARDINAL", "ORDINAL", "MONEY", "PERCENT", "QUANTITY", "PERSON", "ORG",
-                 "GPE", "LOC", "PRODUCT", "EVENT", "NORP", "FAC", "WORK_OF_ART", "LAW", "LANGUAGE")
+
 TEMPLATE_FIELDS = ("quote", "rewrite")
-NAME_RE = re.compile(r"^[a-z][a-z0-9]*(?:[-_][a-z0-9]+)*$")
+NAME_RE = re.compile(NAME_PATTERN)
 PHRASE_WORD_RE = re.compile(r"^(?:<num>|[\w'’-]+)$")
 
 # Defaults of the built-in tests, each naming the lexicon it reads.
@@ -102,6 +129,7 @@ DEFAULT_NEGATION_LEXICON = "negation"
 DEFAULT_CONDITIONAL_LEXICON = "conditional"
 DEFAULT_ECHO_IGNORE_LEXICON = "echo-ignore"
 DEFAULT_NAME_INTRO_LEXICON = "name-intro"
+DEFAULT_REQUEST_LEXICON = "customer-request"
 
 
 def load_rules(paths: Sequence[Path]) -> RuleSet:
@@ -129,11 +157,15 @@ def load_rules(paths: Sequence[Path]) -> RuleSet:
         problems.items.append(RuleProblem("<rules>", 1, 1, "no rule files given", "pass a file or folder"))
     files = _unique(files)
     builder = _Builder(problems)
-    trees = [(tree, str(path)) for path in files if (tree := read_rule_file(path, problems)) is not None]
-    for tree in trees:  # overrides first: they change how the rules are built (params)
-        builder.collect_overrides(tree[0])
-    for tree, path in trees:
-        builder.add_file(tree, path)
+    checked = []
+    for path in files:
+        tree = read_rule_file(path, problems)
+        if tree is not None:
+            checked.append(_File(tree, shape.check(RuleFileSpec, tree, problems)))
+    for file in checked:  # overrides first: they change how the rules are built (params)
+        builder.collect_overrides(file)
+    for file in checked:
+        builder.add_file(file)
     ruleset = builder.finish(tuple(str(f) for f in files))
     if problems.items:
         raise _rule_error(problems.items)
@@ -154,11 +186,6 @@ def _unique(files: list[Path]) -> list[Path]:
     return out
 
 
-def _says_true(value: YValue | None) -> bool:
-    """``praise: true`` as written (before it is checked): the rule is held to a praise rule's keys."""
-    return isinstance(value, YScalar) and value.value is True
-
-
 def _rule_error(items: list[RuleProblem]) -> RuleError:
     items = sorted(items, key=lambda p: (p.path, p.line, p.col))
     count = f"{len(items)} problem{'s' if len(items) != 1 else ''}"
@@ -167,6 +194,46 @@ def _rule_error(items: list[RuleProblem]) -> RuleError:
                       "fix them, then re-check with 'rapport-assist rules check'")
     error.errors = list(items)  # type: ignore[attr-defined]
     return error
+
+
+@dataclass(frozen=True)
+class _File:
+    """A parsed file and its validated model (None when it has shape errors, already reported)."""
+
+    tree: YValue
+    spec: RuleFileSpec | None
+
+    def entries(self, key: str, item: Any) -> list[tuple[str, Loc, Any, YValue]]:
+        """The parts under ``key`` as (name or "", where, validated model or None, located value).
+
+        From the file's model when the whole file is valid; else each part validated alone
+        (without reporting: the file's check did), so the valid parts are still built."""
+        node = self.tree.get(key) if isinstance(self.tree, YMap) else None
+        values = getattr(self.spec, key) if self.spec is not None else None
+        if isinstance(node, YSeq):
+            if self.spec is not None:
+                return [("", n.loc, v, n) for v, n in zip(values or (), node.items)]
+            return [("", n.loc, shape.valid(item, n), n) for n in node.items]
+        if isinstance(node, YMap):
+            out = []
+            for name, (key_loc, n) in node.entries.items():
+                if not NAME_RE.match(name):
+                    continue  # reported by the check
+                v = (values or {}).get(name) if self.spec is not None else shape.valid(item, n)
+                out.append((name, key_loc, v, n))
+            return out
+        return []
+
+
+def _get(spec: Any, key: str) -> Any:
+    """A model's value by its YAML key ("not", "except", "from", "is" are ``not_`` ... in Python)."""
+    return getattr(spec, key + "_" if key in ("not", "except", "from", "is") else key)
+
+
+def _at(node: YValue, key: str) -> YValue:
+    """The located value of ``key`` in a mapping that the model says has it."""
+    assert isinstance(node, YMap)
+    return node.entries[key][1]
 
 
 @dataclass
@@ -178,7 +245,7 @@ class _Ref:
 
 @dataclass
 class _Builder:
-    """Validates each file and then the references between files."""
+    """Checks each file's validated models and then the references between files."""
 
     problems: Problems
     lexicons: dict[str, Lexicon] = field(default_factory=dict)
@@ -194,150 +261,74 @@ class _Builder:
     lexicon_overrides: list[tuple[str, Loc, tuple[Phrase, ...], tuple[Phrase, ...]]] = field(default_factory=list)
     refs: list[_Ref] = field(default_factory=list)
     used_lexicons: set[str] = field(default_factory=set)
-    # the rule being built: its params ($name -> value) and which of them were read
+    # the rule being built: its params ($name -> value), which of them were read, and whether
+    # they are known (a rule whose params have errors does not report each $name as unknown)
     params: dict[str, float] = field(default_factory=dict)
     used_params: set[str] = field(default_factory=set)
+    params_known: bool = True
+    bad_params: list[tuple[str, Loc]] = field(default_factory=list)
 
-    # ------------------------------------------------------------ basic shape checks
+    # ------------------------------------------------------------ values
 
-    def mapping(self, value: YValue, what: str) -> YMap | None:
-        if isinstance(value, YMap):
+    def param(self, value: float | str, node: YValue) -> float | None:
+        """``$name`` -> the rule's param value; a number unchanged; None for an unknown param."""
+        if not isinstance(value, str):
             return value
-        self.problems.add(value.loc, f"{what} must be a mapping (key: value lines), not {_kind(value)}",
-                          "indent its keys under it")
-        return None
-
-    def sequence(self, value: YValue, what: str) -> YSeq | None:
-        if isinstance(value, YSeq):
-            return value
-        self.problems.add(value.loc, f"{what} must be a list, not {_kind(value)}", "write each item on a '- ' line")
-        return None
-
-    def keys(self, m: YMap, allowed: Sequence[str], what: str, required: Sequence[str] = ()) -> None:
-        for key, (loc, _) in m.entries.items():
-            if key not in allowed:
-                self.problems.unknown(loc, f"key in {what}", key, allowed)
-        for key in required:
-            if key not in m.entries:
-                self.problems.add(m.loc, f"{what} is missing required key {key!r}", f"add '{key}: ...'")
-
-    def text(self, value: YValue, what: str) -> str | None:
-        if isinstance(value, YScalar) and isinstance(value.value, str) and value.value.strip():
-            return value.value.strip()  # folded YAML blocks (>) end in a newline
-        if isinstance(value, YScalar) and isinstance(value.value, str):
-            self.problems.add(value.loc, f"{what} is empty", "write some text")
-        else:
-            self.problems.add(value.loc, f"{what} must be text, not {_kind(value)}", "quote it: \"...\"")
-        return None
-
-    def name(self, value: YValue, what: str) -> str | None:
-        name = self.text(value, what)
-        if name is not None and not NAME_RE.match(name):
-            self.problems.add(value.loc, f"{what} {name!r} is not a valid name",
-                              "use lowercase letters, digits and dashes, e.g. 'angry-no-apology'")
-            return None
-        return name
-
-    def param(self, value: YValue) -> YValue:
-        """``$name`` -> the rule's param value (as a located scalar); anything else unchanged."""
-        if not (isinstance(value, YScalar) and isinstance(value.value, str) and value.value.startswith("$")):
-            return value
-        m = PARAM_RE.match(value.value)
-        name = m.group(1) if m else value.value[1:]
+        name = value[1:]
         if name not in self.params:
-            self.problems.unknown(value.loc, "param", "$" + name, ["$" + k for k in self.params])
-            return YScalar(None, value.loc, value.raw)
+            if self.params_known:
+                self.problems.unknown(node.loc, "param", value, ["$" + k for k in self.params])
+            return None
         self.used_params.add(name)
         v = self.params[name]
-        return YScalar(int(v) if float(v).is_integer() else v, value.loc, value.raw)
+        return int(v) if float(v).is_integer() else v
 
-    def integer(self, value: YValue, what: str, minimum: int = 0) -> int | None:
-        value = self.param(value)
-        if isinstance(value, YScalar) and type(value.value) is int and value.value >= minimum:
-            return value.value
-        if isinstance(value, YScalar) and value.value is None and value.raw.startswith("$"):
+    def integer(self, value: int | str, node: YValue, what: str, minimum: int = 0) -> int | None:
+        v = self.param(value, node)
+        if v is None:
             return None  # an unknown param, already reported
-        self.problems.add(value.loc, f"{what} must be a whole number >= {minimum}, not {_show(value)}",
+        if type(v) is int and v >= minimum:
+            return v
+        self.problems.add(node.loc, f"{what} must be a whole number >= {minimum}, not {v!r}",
                           f"write a number like {max(minimum, 1)}")
         return None
 
-    def number(self, value: YValue, what: str, minimum: float = 0.0) -> float | None:
-        value = self.param(value)
-        if isinstance(value, YScalar) and value.value is None and value.raw.startswith("$"):
+    def number(self, value: float | str, node: YValue, what: str, minimum: float = 0.0) -> float | None:
+        v = self.param(value, node)
+        if v is None:
             return None  # an unknown param, already reported
-        if (isinstance(value, YScalar) and type(value.value) in (int, float)
-                and value.value == value.value and minimum <= value.value < float("inf")):
-            return float(value.value)  # type: ignore[arg-type]
+        if minimum <= v < float("inf"):
+            return float(v)
         bound = f" >= {minimum:g}" if minimum > -float("inf") else ""
-        self.problems.add(value.loc, f"{what} must be a number{bound}, not {_show(value)}",
-                          "write a number like 20 or 2.5")
+        self.problems.add(node.loc, f"{what} must be a number{bound}, not {v!r}", "write a number like 20 or 2.5")
         return None
 
-    def boolean(self, value: YValue, what: str) -> bool | None:
-        if isinstance(value, YScalar) and isinstance(value.value, bool):
-            return value.value
-        self.problems.add(value.loc, f"{what} must be true or false, not {_show(value)}", "write true or false")
-        return None
-
-    def choice(self, value: YValue, what: str, choices: Sequence[str]) -> str | None:
-        text = self.text(value, what)
-        if text is None:
-            return None
-        if text not in choices:
-            self.problems.unknown(value.loc, what, text, choices)
-            return None
-        return text
-
-    def severity(self, value: YValue) -> str | None:
-        """low/medium/high, or the sidebar's words for them: tip/nudge/urgent (any case)."""
-        text = self.text(value, "severity")
-        if text is None:
-            return None
-        word = text.lower()
-        if word in SEVERITIES:
-            return word
-        if word in SEVERITY_WORDS:
-            return SEVERITY_WORDS[word]
-        self.problems.unknown(value.loc, "severity", text, [*SEVERITY_WORDS, *SEVERITIES])
-        return None
-
-    def speaker(self, value: YValue, what: str) -> Speaker | None:
-        text = self.choice(value, what, [s.value for s in Speaker])
-        return Speaker(text) if text else None
-
-    def names(self, value: YValue, what: str) -> list[tuple[str, Loc]]:
-        """A name or a list of names."""
-        items = value.items if isinstance(value, YSeq) else (value,)
-        if isinstance(value, YSeq) and not items:
-            self.problems.add(value.loc, f"{what} list is empty", "name at least one")
-        out = []
-        for item in items:
-            name = self.name(item, what)
-            if name is not None:
-                out.append((name, item.loc))
-        return out
-
-    def template(self, value: YValue, what: str) -> str | None:
-        text = self.text(value, what)
-        if text is None:
-            return None
+    def template(self, text: str, node: YValue, what: str) -> str | None:
         try:
             fields = [f for _, f, _, _ in string.Formatter().parse(text) if f is not None]
         except ValueError as exc:
-            self.problems.add(value.loc, f"{what} has a broken placeholder ({exc})",
+            self.problems.add(node.loc, f"{what} has a broken placeholder ({exc})",
                               "write {quote} or {rewrite}; double literal braces: {{ }}")
             return None
         for f in fields:
             if f not in TEMPLATE_FIELDS:
-                self.problems.unknown(value.loc, f"placeholder in {what}", "{" + f + "}",
+                self.problems.unknown(node.loc, f"placeholder in {what}", "{" + f + "}",
                                       ["{" + t + "}" for t in TEMPLATE_FIELDS])
                 return None
         return text
 
-    def lexicon_ref(self, value: YValue, what: str) -> str | None:
-        """A lexicon named by ``value`` (checked to exist once every file is read)."""
-        name = self.name(value, what)
-        return self.ref("lexicon", name, value.loc) if name else None
+    def names(self, value: str | list[str], node: YValue) -> list[tuple[str, Loc]]:
+        """A name or a list of names, each with where it is written."""
+        if isinstance(value, str):
+            return [(value, node.loc)]
+        assert isinstance(node, YSeq)
+        return [(name, item.loc) for name, item in zip(value, node.items)]
+
+    def lexicon_param(self, value: str | None, holder: YValue, key: str, default: str) -> str:
+        """The lexicon a test reads: the one named under ``key``, else its default."""
+        if value is None:
+            return self.ref("lexicon", default, holder.loc)
+        return self.ref("lexicon", value, _at(holder, key).loc)
 
     def ref(self, kind: str, name: str, loc: Loc) -> str:
         self.refs.append(_Ref(kind, name, loc))
@@ -347,86 +338,52 @@ class _Builder:
 
     # ------------------------------------------------------------ files
 
-    def add_file(self, tree: YValue, path: str) -> None:
-        top = self.mapping(tree, "a rule file")
-        if top is None:
-            return
-        self.keys(top, TOP_KEYS, "a rule file")
-        version = top.get("version")
-        if version is not None:
-            if not (isinstance(version, YScalar) and type(version.value) is int
-                    and version.value in SUPPORTED_VERSIONS):
-                self.problems.add(version.loc, f"unsupported rule file version {_show(version)}",
-                                  f"write 'version: {SUPPORTED_VERSIONS[-1]}'")
-        if (v := top.get("lexicons")) is not None:
-            self.add_lexicons(v)
-        if (v := top.get("tones")) is not None:
-            self.add_tones(v)
-        if (v := top.get("fillers")) is not None and (seq := self.sequence(v, "fillers")) is not None:
-            for item in seq.items:
-                word = self.text(item, "a filler")
-                if word is not None:
-                    self.fillers.append(word.strip().lower())
-        if (v := top.get("rules")) is not None and (seq := self.sequence(v, "rules")) is not None:
-            for item in seq.items:
-                self.add_rule(item)
+    def add_file(self, file: _File) -> None:
+        if isinstance(file.tree, YMap) and (node := file.tree.get("fillers")) is not None:
+            words = file.spec.fillers if file.spec is not None else shape.valid(list[shape.spec.Text], node)
+            self.fillers.extend(w.lower() for w in words or ())
+        for name, key_loc, lexicon, node in file.entries("lexicons", shape.spec.Lexicon):
+            self.add_lexicon(name, key_loc, lexicon, node)
+        for name, key_loc, tone, node in file.entries("tones", ToneSpec):
+            self.add_tone(name, key_loc, tone, node)
+        for _, _, rule, node in file.entries("rules", RuleSpec):
+            if isinstance(node, YMap):
+                self.add_rule(rule, node)
 
-    def collect_overrides(self, tree: YValue) -> None:
+    def collect_overrides(self, file: _File) -> None:
         """Read a file's ``overrides:`` (before any rule is built: they change params)."""
-        if not isinstance(tree, YMap):
-            return
-        if (v := tree.get("overrides")) is not None and (seq := self.sequence(v, "overrides")) is not None:
-            for item in seq.items:
-                self.add_override(item)
+        for _, _, override, node in file.entries("overrides", shape.spec.Override):
+            if override is not None:
+                self.add_override(override, node)
 
-    def add_lexicons(self, value: YValue) -> None:
-        m = self.mapping(value, "lexicons")
-        if m is None:
+    def add_lexicon(self, name: str, key_loc: Loc, spec: list[Any] | LexiconSpec | None, node: YValue) -> None:
+        if name in self.lexicons:
+            self.problems.add(key_loc, f"lexicon {name!r} is defined twice (first at {self.lexicons[name].loc})",
+                              "rename one or merge their phrases; to add words to a default lexicon use "
+                              f"'overrides: [{{lexicon: {name}, add: [...]}}]'")
             return
-        for name, (key_loc, body) in m.entries.items():
-            if not NAME_RE.match(name):
-                self.problems.add(key_loc, f"lexicon name {name!r} is not a valid name",
-                                  "use lowercase letters, digits and dashes")
-                continue
-            if name in self.lexicons:
-                self.problems.add(key_loc, f"lexicon {name!r} is defined twice (first at {self.lexicons[name].loc})",
-                                  "rename one or merge their phrases; to add words to a default lexicon use "
-                                  f"'overrides: [{{lexicon: {name}, add: [...]}}]'")
-                continue
-            if isinstance(body, YSeq):  # short form: a bare list of phrases
-                self.lexicons[name] = Lexicon(name, self.phrases(body, "a phrase"), (), (), "", key_loc)
-                continue
-            lm = self.mapping(body, f"lexicon {name!r}")
-            if lm is None:
-                continue
-            self.keys(lm, LEXICON_KEYS, f"lexicon {name!r}")
-            phrases = self.phrases(lm.get("phrases"), "a phrase") if lm.get("phrases") else ()
-            excepts = self.phrases(lm.get("except"), "an except phrase") if lm.get("except") else ()
-            entities: list[str] = []
-            if (ev := lm.get("entities")) is not None and (seq := self.sequence(ev, "entities")) is not None:
-                for item in seq.items:
-                    label = self.choice(item, "entity label", ENTITY_LABELS)
-                    if label:
-                        entities.append(label)
-            description = ""
-            if (dv := lm.get("description")) is not None:
-                description = self.text(dv, "description") or ""
-            if not phrases and not entities:
-                self.problems.add(lm.loc, f"lexicon {name!r} has no phrases", "add 'phrases:' with at least one")
-            self.lexicons[name] = Lexicon(name, phrases, excepts, tuple(entities), description, key_loc)
+        if spec is None:  # shape errors, reported: known by name, so its uses are not "unknown" too
+            self.lexicons[name] = Lexicon(name, (), (), (), "", key_loc)
+            return
+        if isinstance(spec, list):  # short form: a bare list of phrases
+            self.lexicons[name] = Lexicon(name, self.phrases(spec, node, "a phrase"), (), (), "", key_loc)
+            return
+        phrases = self.phrases(spec.phrases, node.get("phrases"), "a phrase")  # type: ignore[union-attr]
+        excepts = self.phrases(spec.except_, node.get("except"), "an except phrase")  # type: ignore[union-attr]
+        entities = tuple(spec.entities or ())
+        if not phrases and not entities:
+            self.problems.add(node.loc, f"lexicon {name!r} has no phrases", "add 'phrases:' with at least one")
+        self.lexicons[name] = Lexicon(name, phrases, excepts, entities, spec.description or "", key_loc)
 
-    def phrases(self, value: YValue | None, what: str) -> tuple[Phrase, ...]:
-        if value is None:
-            return ()
-        seq = self.sequence(value, "phrases")
-        if seq is None:
+    def phrases(self, values: list[Any] | None, node: YValue | None, what: str) -> tuple[Phrase, ...]:
+        if values is None or not isinstance(node, YSeq):
             return ()
         out = []
-        for item in seq.items:
-            if isinstance(item, YScalar) and isinstance(item.value, (bool, int, float)):
-                item = YScalar(item.raw, item.loc, item.raw)  # "no", "yes", "100" are words here
-            text = self.text(item, what)
-            if text is None:
+        for value, item in zip(values, node.items):
+            # "no", "yes", "100" are words here: as written, not as YAML reads them
+            text = value.strip() if isinstance(value, str) else (item.raw if isinstance(item, YScalar) else "")
+            if not text:
+                self.problems.add(item.loc, f"{what} is empty", "write some text")
                 continue
             if not any(ch.isalnum() for ch in text) and "<num>" not in text:
                 self.problems.add(item.loc, f"{what} {text!r} has no words", "write at least one word")
@@ -439,50 +396,40 @@ class _Builder:
             out.append(Phrase(text, item.loc))
         return tuple(out)
 
-    def add_tones(self, value: YValue) -> None:
-        m = self.mapping(value, "tones")
-        if m is None:
+    def add_tone(self, name: str, key_loc: Loc, spec: ToneSpec | None, node: YValue) -> None:
+        if name in self.tones:
+            self.problems.add(key_loc, f"tone {name!r} is defined twice", "keep one definition")
             return
-        for name, (key_loc, body) in m.entries.items():
-            if not NAME_RE.match(name):
-                self.problems.add(key_loc, f"tone name {name!r} is not a valid name", "use lowercase letters")
-                continue
-            if name in self.tones:
-                self.problems.add(key_loc, f"tone {name!r} is defined twice", "keep one definition")
-                continue
-            tm = self.mapping(body, f"tone {name!r}")
-            if tm is None:
-                continue
-            self.keys(tm, ("text",), f"tone {name!r}", required=("text",))
-            if (tv := tm.get("text")) is not None:
-                cond = self.condition(tv, f"tone {name!r}", context="tone")
-                if cond is not None:
-                    self.tones[name] = Tone(name, cond, key_loc)
+        if spec is None:  # shape errors, reported: known by name, so its uses are not "unknown" too
+            if isinstance(node, YMap) and "text" in node.entries:
+                self.partial_condition(_at(node, "text"), "tone")
+            self.tones[name] = Tone(name, AllOf(()), key_loc)
+            return
+        cond = self.condition(spec.text, _at(node, "text"), f"tone {name!r}", context="tone")
+        if cond is not None:
+            self.tones[name] = Tone(name, cond, key_loc)
 
     # ------------------------------------------------------------ conditions
 
-    def condition(self, value: YValue, what: str, context: str) -> Condition | None:
-        """Parse a condition; ``context`` is "when" (a rule's trigger), "trigger" (other
-        per-utterance conditions), "expect" or "tone": what it may use."""
-        m = self.mapping(value, what)
-        if m is None:
+    def condition(self, spec: ConditionKeys, node: YValue, what: str, context: str) -> Condition | None:
+        """Build a condition; ``context`` is "when" (a rule's trigger), "trigger" (other
+        per-utterance conditions), "expect" or "tone": what it may use. Its keys are taken in
+        the order they are written (the order the engine tests them)."""
+        assert isinstance(node, YMap)
+        keys = [k for k in node.entries if k in CONDITION_KEYS]
+        if not keys:
+            self.problems.add(node.loc, f"{what} is an empty condition", "add e.g. 'speaker: agent'")
             return None
-        if not m.entries:
-            self.problems.add(m.loc, f"{what} is an empty condition", "add e.g. 'speaker: agent'")
-            return None
-        self.keys(m, CONDITION_KEYS, what)
-        if "event" in m.entries and len(m.entries) > 1:
-            self.problems.add(m.entries["event"][0], "'event' reacts to a moment on the clock, not to an utterance, "
-                              "so it cannot be combined with other keys",
+        if "event" in keys and len(keys) > 1:
+            self.problems.add(node.entries["event"][0], "'event' reacts to a moment on the clock, not to an "
+                              "utterance, so it cannot be combined with other keys",
                               "put the event's own tests inside it, e.g. 'event: {kind: dead_air, min_s: 8}'")
             return None
         parts: list[Condition] = []
         ok = True
-        for key, (key_loc, v) in m.entries.items():
-            if key not in CONDITION_KEYS:
-                ok = False
-                continue
-            part = self.condition_part(key, key_loc, v, what, context)
+        for key in keys:
+            key_loc, v = node.entries[key]
+            part = self.condition_part(key, _get(spec, key), key_loc, v, context)
             if part is None:
                 ok = False
             else:
@@ -491,33 +438,49 @@ class _Builder:
             return None
         return parts[0] if len(parts) == 1 else AllOf(tuple(parts))
 
-    def condition_part(self, key: str, key_loc: Loc, v: YValue, what: str, context: str) -> Condition | None:
+    def partial_condition(self, node: YValue, context: str) -> None:
+        """The checks of the valid keys of a condition that has shape errors (already reported)."""
+        if not isinstance(node, YMap):
+            return
+        types = shape.field_types(ConditionSpec)
+        for key, (key_loc, v) in node.entries.items():
+            if key not in types:
+                continue
+            value = shape.valid(types[key], v)
+            if value is not None:
+                self.condition_part(key, value, key_loc, v, context)
+            elif key in ("all", "any") and isinstance(v, YSeq):
+                for item in v.items:
+                    self.partial_condition(item, context)
+            elif key in ("not", "earlier"):
+                self.partial_condition(v, context)
+
+    def condition_part(self, key: str, value: Any, key_loc: Loc, v: YValue, context: str) -> Condition | None:
         if key == "speaker":
-            sp = self.speaker(v, "speaker")
-            return SpeakerIs(sp) if sp else None
+            return SpeakerIs(Speaker(value))
         if key == "says":
-            return self.says(v)
+            return self.says(value, v)
         if key == "tone":
             if context == "tone":
                 self.problems.add(key_loc, "a tone cannot be defined by another tone", "use 'says:' cues")
                 return None
-            name = self.name(v, "tone")
-            return ToneIs(self.ref("tone", name, v.loc)) if name else None
+            return ToneIs(self.ref("tone", value, v.loc))
         if key == "signals":
-            return self.signal_tests(v, context)
+            return self.signal_tests(value, v, context)
         if key == "min_length":
-            lm = self.mapping(v, "min_length")
-            if lm is None:
-                return None
-            self.keys(lm, ("words", "seconds"), "min_length")
-            words = self.integer(lm.get("words"), "min_length.words", 1) if lm.get("words") else None
-            seconds = self.number(lm.get("seconds"), "min_length.seconds") if lm.get("seconds") else None
+            words = self.integer(value.words, _at(v, "words"), "min_length.words", 1) \
+                if value.words is not None else None
+            seconds = self.number(value.seconds, _at(v, "seconds"), "min_length.seconds") \
+                if value.seconds is not None else None
             if words is None and seconds is None:
-                self.problems.add(lm.loc, "min_length needs 'words' or 'seconds'", "add e.g. 'words: 35'")
+                if value.words is None and value.seconds is None:
+                    self.problems.add(v.loc, "min_length needs 'words' or 'seconds'", "add e.g. 'words: 35'")
+                return None
+            if (value.words is not None and words is None) or (value.seconds is not None and seconds is None):
                 return None
             return MinLength(words, seconds)
         if key == "max_words":
-            n = self.integer(v, "max_words", 1)
+            n = self.integer(value, v, "max_words", 1)
             return MaxWords(n) if n is not None else None
         if key in ("reflects", "uses_name") and context != "expect":
             self.problems.add(key_loc, f"'{key}' compares a reply with the turns that opened the expectation, "
@@ -526,169 +489,122 @@ class _Builder:
                                                            if key == "reflects" else ""))
             return None
         if key == "reflects":
-            em = self.mapping(v, "reflects")
-            if em is None:
-                return None
-            self.keys(em, ("min_shared", "ignore", "min_verbs", "problem", "dense_min", "dense_share"), "reflects",
-                      required=("min_shared",))
-            n = self.integer(em.get("min_shared"), "reflects.min_shared", 1) if em.get("min_shared") else None
-            ignore = self.lexicon_param(em, "ignore", DEFAULT_ECHO_IGNORE_LEXICON)
-            verbs = self.integer(em.get("min_verbs"), "reflects.min_verbs") if em.get("min_verbs") is not None else 0
-            problem = None
-            if em.get("problem") is not None:
-                name = self.name(em.get("problem"), "reflects.problem lexicon")  # type: ignore[arg-type]
-                problem = self.ref("lexicon", name, em.get("problem").loc) if name else None  # type: ignore[union-attr]
-            dense = self.integer(em.get("dense_min"), "reflects.dense_min") if em.get("dense_min") is not None else 0
-            share = self.number(em.get("dense_share"), "reflects.dense_share") \
-                if em.get("dense_share") is not None else 1.0
-            ok = n is not None and ignore and verbs is not None and dense is not None and share is not None
-            return Reflects(n, ignore, verbs, problem, dense, share) if ok else None  # type: ignore[arg-type]
+            return self.reflects(value, v)
         if key == "uses_name":
-            if isinstance(v, YScalar):
-                if self.boolean(v, "uses_name") is not True:
-                    self.problems.add(v.loc, "uses_name can only be true", "write 'uses_name: true'")
-                    return None
+            if value is True:
                 return UsesName(self.ref("lexicon", DEFAULT_NAME_INTRO_LEXICON, v.loc))
-            um = self.mapping(v, "uses_name")
-            if um is None:
-                return None
-            self.keys(um, ("intro",), "uses_name")
-            intro = self.lexicon_param(um, "intro", DEFAULT_NAME_INTRO_LEXICON)
-            return UsesName(intro) if intro else None
+            return UsesName(self.lexicon_param(value.intro, v, "intro", DEFAULT_NAME_INTRO_LEXICON))
         if key == "earlier":
-            return self.earlier(v, context)
+            return self.earlier(value, v, context)
         if key == "event":
             if context != "when":
-                self.problems.add(key_loc, "'event' can only start a rule (in 'when')",
-                                  "move it to the rule's 'when:'")
+                self.problems.add(key_loc, "'event' can only start a rule (in 'when')", "move it to the rule's 'when:'")
                 return None
-            return self.event(v)
+            return self.event(value, v)
         if key in ("all", "any"):
-            seq = self.sequence(v, key)
-            if seq is None:
-                return None
-            if not seq.items:
-                self.problems.add(seq.loc, f"'{key}' list is empty", "add at least one condition")
-                return None
-            items = [self.condition(item, f"an item of '{key}'", context) for item in seq.items]
+            assert isinstance(v, YSeq)
+            items = [self.condition(item, node, f"an item of '{key}'", context) for item, node in zip(value, v.items)]
             if any(i is None for i in items):
                 return None
             return (AllOf if key == "all" else AnyOf)(tuple(items))  # type: ignore[arg-type]
-        inner = self.condition(v, "'not'", context)
+        inner = self.condition(value, v, "'not'", context)
         return Not(inner) if inner is not None else None
 
-    def earlier(self, v: YValue, context: str) -> Condition | None:
-        """``earlier: {within: {turns, seconds}, count: N, <condition keys>}``."""
-        m = self.mapping(v, "earlier")
-        if m is None:
+    def reflects(self, spec: Any, v: YValue) -> Reflects | None:
+        n = self.integer(spec.min_shared, _at(v, "min_shared"), "reflects.min_shared", 1)
+        ignore = self.lexicon_param(spec.ignore, v, "ignore", DEFAULT_ECHO_IGNORE_LEXICON)
+        verbs = self.integer(spec.min_verbs, _at(v, "min_verbs"), "reflects.min_verbs") \
+            if spec.min_verbs is not None else 0
+        problem = self.ref("lexicon", spec.problem, _at(v, "problem").loc) if spec.problem is not None else None
+        dense = self.integer(spec.dense_min, _at(v, "dense_min"), "reflects.dense_min") \
+            if spec.dense_min is not None else 0
+        share = self.number(spec.dense_share, _at(v, "dense_share"), "reflects.dense_share") \
+            if spec.dense_share is not None else 1.0
+        if n is None or verbs is None or dense is None or share is None:
             return None
-        for key, (loc, _) in m.entries.items():
-            if key not in CONDITION_KEYS and key not in EARLIER_KEYS:
-                self.problems.unknown(loc, "key in earlier", key, CONDITION_KEYS + EARLIER_KEYS)
-        cond_map = YMap({k: e for k, e in m.entries.items() if k in CONDITION_KEYS and k != "event"}, m.loc)
-        if not cond_map.entries:
-            self.problems.add(m.loc, "earlier says how far back to look but not what to look for",
+        return Reflects(n, ignore, verbs, problem, dense, share)
+
+    def earlier(self, spec: EarlierSpec, v: YValue, context: str) -> Condition | None:
+        """``earlier: {within: {turns, seconds}, count: N, <condition keys>}``."""
+        assert isinstance(v, YMap)
+        if not any(k in CONDITION_KEYS for k in v.entries):
+            self.problems.add(v.loc, "earlier says how far back to look but not what to look for",
                               "add e.g. 'speaker: agent' and 'says: apology'")
             return None
-        condition = self.condition(cond_map, "earlier", "trigger" if context == "when" else context)
-        window = self.window(m.get("within"), "earlier") if m.get("within") is not None else None
-        if m.get("within") is None:
-            self.problems.add(m.loc, "earlier needs 'within'", "add e.g. 'within: {turns: 6, seconds: 120}'")
-        count = self.integer(m.get("count"), "earlier.count", 1) if m.get("count") is not None else 1
+        condition = self.condition(spec, v, "earlier", "trigger" if context == "when" else context)
+        window = self.window(spec.within, _at(v, "within"), "earlier")
+        count = self.integer(spec.count, _at(v, "count"), "earlier.count", 1) if spec.count is not None else 1
         if condition is None or window is None or count is None:
             return None
         return Earlier(condition, window.turns, window.seconds, count)
 
-    def window(self, v: YValue, what: str) -> Window | None:
-        wm = self.mapping(v, f"{what}.within")
-        if wm is None:
-            return None
-        self.keys(wm, ("turns", "seconds"), f"{what}.within")
-        turns = self.integer(wm.get("turns"), f"{what}.within.turns", 1) if wm.get("turns") else None
-        seconds = self.number(wm.get("seconds"), f"{what}.within.seconds") if wm.get("seconds") else None
+    def window(self, spec: WindowSpec, v: YValue, what: str) -> Window | None:
+        turns = self.integer(spec.turns, _at(v, "turns"), f"{what}.within.turns", 1) if spec.turns is not None else None
+        seconds = self.number(spec.seconds, _at(v, "seconds"), f"{what}.within.seconds") \
+            if spec.seconds is not None else None
         if turns is None and seconds is None:
-            if not any(k in wm.entries for k in ("turns", "seconds")):
-                self.problems.add(wm.loc, "within needs 'turns' or 'seconds'", "write e.g. '{turns: 1, seconds: 20}'")
+            if spec.turns is None and spec.seconds is None:
+                self.problems.add(v.loc, "within needs 'turns' or 'seconds'", "write e.g. '{turns: 1, seconds: 20}'")
+            return None
+        if (spec.turns is not None and turns is None) or (spec.seconds is not None and seconds is None):
             return None
         return Window(turns, seconds)
 
-    def event(self, v: YValue) -> Condition | None:
-        m = self.mapping(v, "event")
-        if m is None:
-            return None
-        kv = m.get("kind")
-        if kv is None:
-            self.problems.add(m.loc, "event is missing required key 'kind'", "add 'kind: dead_air' or 'kind: talk_over'")
-            return None
-        kind = self.choice(kv, "event kind", EVENT_KINDS)
-        if kind is None:
-            return None
-        self.keys(m, EVENT_KEYS[kind], f"a {kind} event")
-        lo = self.number(m.get("min_s"), "event.min_s") if m.get("min_s") is not None else None
-        hi = self.number(m.get("max_s"), "event.max_s") if m.get("max_s") is not None else None
-        hold = None
-        if kind == "dead_air" and m.get("hold_announced") is not None:
-            hold = self.boolean(m.get("hold_announced"), "hold_announced")
-            if hold is None:
-                return None
-        by = None
-        if kind == "talk_over" and m.get("by") is not None:
-            by = self.speaker(m.get("by"), "by")
-            if by is None:
-                return None
-        if (m.get("min_s") is not None and lo is None) or (m.get("max_s") is not None and hi is None):
+    def event(self, spec: EventSpec, v: YValue) -> Condition | None:
+        assert isinstance(v, YMap)
+        allowed = EVENT_KEYS[spec.kind]
+        bad = [(key, loc) for key, (loc, _) in v.entries.items() if key not in allowed]
+        for key, loc in bad:
+            self.problems.unknown(loc, f"key in a {spec.kind} event", key, allowed)
+        lo = self.number(spec.min_s, _at(v, "min_s"), "event.min_s") if spec.min_s is not None else None
+        hi = self.number(spec.max_s, _at(v, "max_s"), "event.max_s") if spec.max_s is not None else None
+        if bad or (spec.min_s is not None and lo is None) or (spec.max_s is not None and hi is None):
             return None
         if lo is not None and hi is not None and lo > hi:
-            self.problems.add(m.loc, f"event: min_s {lo:g} is above max_s {hi:g}", "swap them")
+            self.problems.add(v.loc, f"event: min_s {lo:g} is above max_s {hi:g}", "swap them")
             return None
-        return EventIs(kind, lo, hi, hold, by)  # type: ignore[arg-type]
+        by = Speaker(spec.by) if spec.by is not None else None
+        return EventIs(spec.kind, lo, hi, spec.hold_announced, by)
 
-    def signal_tests(self, v: YValue, context: str) -> Condition | None:
+    def signal_tests(self, spec: Any, v: YValue, context: str) -> Condition | None:
         """``signals: {name: {min: x, max: y}}``, ``{name: x}`` (= min) or ``{name: true}``."""
         if context == "tone":
             self.problems.add(v.loc, "a tone is defined by words; voice signals are added by the tone estimate",
                               "use 'says:' here, or test 'signals:' in a rule")
             return None
-        m = self.mapping(v, "signals")
-        if m is None:
-            return None
-        if not m.entries:
-            self.problems.add(m.loc, "signals is empty", "add e.g. 'loudness_rise_db: {min: 6}'")
+        assert isinstance(v, YMap)
+        if not v.entries:
+            self.problems.add(v.loc, "signals is empty", "add e.g. 'loudness_rise_db: {min: 6}'")
             return None
         tests: list[Condition] = []
         ok = True
-        for name, (loc, body) in m.entries.items():
-            field = SIGNAL_FIELDS.get(name)
-            if field is None:
-                self.problems.unknown(loc, "signal", name, list(SIGNAL_FIELDS))
-                ok = False
-                continue
+        for name, (_, body) in v.entries.items():
+            value = getattr(spec, name)
             what = f"signals.{name}"
-            if field.unit == "true/false":
-                flag = self.boolean(body, what)
-                ok = ok and flag is not None
-                if flag is not None:
-                    tests.append(SignalTest(name, equals=flag))
+            if SIGNAL_FIELDS[name].unit == "true/false":
+                tests.append(SignalTest(name, equals=value))
                 continue
-            if isinstance(body, YScalar):
-                lo = self.number(body, what, minimum=-float("inf"))
+            if not isinstance(value, SignalRange):
+                lo = self.number(value, body, what, minimum=-float("inf"))
                 ok = ok and lo is not None
                 if lo is not None:
                     tests.append(SignalTest(name, min=lo))
                 continue
-            bm = self.mapping(body, what)
-            if bm is None:
+            lo = self.number(value.min, _at(body, "min"), f"{what}.min", -float("inf")) \
+                if value.min is not None else None
+            hi = self.number(value.max, _at(body, "max"), f"{what}.max", -float("inf")) \
+                if value.max is not None else None
+            if lo is None and hi is None:
+                if value.min is None and value.max is None:
+                    self.problems.add(body.loc, f"{what} needs 'min' or 'max' ({SIGNAL_FIELDS[name].unit})",
+                                      "add e.g. 'min: 6'")
                 ok = False
                 continue
-            self.keys(bm, ("min", "max"), what, required=())
-            lo = self.number(bm.get("min"), f"{what}.min", minimum=-float("inf")) if bm.get("min") else None
-            hi = self.number(bm.get("max"), f"{what}.max", minimum=-float("inf")) if bm.get("max") else None
-            if lo is None and hi is None:
-                self.problems.add(bm.loc, f"{what} needs 'min' or 'max' ({field.unit})", "add e.g. 'min: 6'")
+            if (value.min is not None and lo is None) or (value.max is not None and hi is None):
                 ok = False
                 continue
             if lo is not None and hi is not None and lo > hi:
-                self.problems.add(bm.loc, f"{what}: min {lo:g} is above max {hi:g}", "swap them")
+                self.problems.add(body.loc, f"{what}: min {lo:g} is above max {hi:g}", "swap them")
                 ok = False
                 continue
             tests.append(SignalTest(name, min=lo, max=hi))
@@ -696,69 +612,52 @@ class _Builder:
             return None
         return tests[0] if len(tests) == 1 else AllOf(tuple(tests))
 
-    def lexicon_param(self, m: YMap, key: str, default: str) -> str | None:
-        v = m.get(key)
-        if v is None:
-            return self.ref("lexicon", default, m.loc)
-        name = self.name(v, key)
-        return self.ref("lexicon", name, v.loc) if name else None
-
-    def says(self, v: YValue) -> Says | None:
-        if not isinstance(v, YMap):
-            names = self.names(v, "lexicon")
-            if not names:
-                return None
-            return Says(LexiconFinder(tuple(self.ref("lexicon", n, loc) for n, loc in names)), ())
-        self.keys(v, SAYS_FINDERS + ("skip_if",), "says")
+    def says(self, value: str | list[str] | SaysSpec, v: YValue) -> Says | None:
+        if not isinstance(value, SaysSpec):
+            return Says(LexiconFinder(tuple(self.ref("lexicon", n, loc) for n, loc in self.names(value, v))), ())
+        assert isinstance(v, YMap)
         finders = [k for k in SAYS_FINDERS if k in v.entries]
         if len(finders) != 1:
             self.problems.add(v.loc, "'says' needs exactly one of: " + ", ".join(SAYS_FINDERS),
                               "e.g. 'says: {lexicon: apology}'")
             return None
-        fv = v.entries[finders[0]][1]
+        kind = finders[0]
+        fv = _at(v, kind)
         finder: Finder | None
-        if finders[0] == "lexicon":
-            names = self.names(fv, "lexicon")
-            finder = LexiconFinder(tuple(self.ref("lexicon", n, loc) for n, loc in names)) if names else None
-        elif finders[0] == "future_action":
-            name = self.name(fv, "future_action lexicon")
-            finder = FutureActionFinder(self.ref("lexicon", name, fv.loc)) if name else None
-        elif finders[0] == "regex":
-            finder = self.regex(fv)
-        elif finders[0] == "tokens":
-            finder = self.token_patterns(fv)
+        if kind == "lexicon":
+            finder = LexiconFinder(tuple(self.ref("lexicon", n, loc) for n, loc in self.names(value.lexicon, fv)))
+        elif kind == "future_action":
+            finder = FutureActionFinder(self.ref("lexicon", value.future_action, fv.loc))  # type: ignore[arg-type]
+        elif kind == "regex":
+            finder = self.regex(value.regex, fv)
+        elif kind == "tokens":
+            finder = self.token_patterns(value.tokens, fv)
         else:
-            finder = self.subject(fv)
+            finder = self.subject(value.subject, fv)  # type: ignore[arg-type]
         tests: list[MatchTest] = []
         ok = finder is not None
-        if (sv := v.get("skip_if")) is not None:
-            seq = self.sequence(sv, "skip_if")
-            if seq is None:
-                return None
-            for item in seq.items:
-                test = self.skip_test(item)
+        if value.skip_if is not None:
+            sv = _at(v, "skip_if")
+            assert isinstance(sv, YSeq)
+            for item, node in zip(value.skip_if, sv.items):
+                test = self.skip_test(item, node)
                 if test is None:
                     ok = False
                 else:
                     tests.append(test)
         return Says(finder, tuple(tests)) if ok and finder is not None else None
 
-    def regex(self, v: YValue) -> RegexFinder | None:
+    def regex(self, value: Any, v: YValue) -> RegexFinder | None:
         """``regex: PATTERN`` or ``regex: {pattern: P, ignore_case: false}``, compiled with RE2."""
         ignore_case = True
-        pv: YValue | None = v
-        if isinstance(v, YMap):
-            self.keys(v, ("pattern", "ignore_case"), "regex", required=("pattern",))
-            pv = v.get("pattern")
-            if (iv := v.get("ignore_case")) is not None:
-                flag = self.boolean(iv, "ignore_case")
-                if flag is None:
-                    return None
-                ignore_case = flag
-        if pv is None:
-            return None
-        pattern = self.text(pv, "regex")
-        if pattern is None:
+        pv = v
+        if not isinstance(value, str):
+            pv = _at(v, "pattern")
+            ignore_case = value.ignore_case if value.ignore_case is not None else True
+            value = value.pattern
+        pattern = value.strip()
+        if not pattern:
+            self.problems.add(pv.loc, "regex is empty", "write some text")
             return None
         problem = regex_problem(pattern, ignore_case)
         if problem:
@@ -766,34 +665,23 @@ class _Builder:
             return None
         return RegexFinder(pattern, ignore_case)
 
-    def token_patterns(self, v: YValue) -> TokenFinder | None:
+    def token_patterns(self, value: Any, v: YValue) -> TokenFinder | None:
         """``tokens: [[{LOWER: you}, {LEMMA: need}], ...]``: spaCy Matcher patterns, validated by spaCy."""
         import json
 
-        seq = self.sequence(v, "tokens")
-        if seq is None:
-            return None
-        if seq.items and not isinstance(seq.items[0], YSeq):
-            seq = YSeq((seq,), seq.loc)  # a single pattern
-        if not seq.items:
-            self.problems.add(seq.loc, "tokens has no patterns", "write e.g. '[[{LOWER: you}, {LEMMA: need}]]'")
-            return None
+        assert isinstance(v, YSeq)
+        seq = v if isinstance(v.items[0], YSeq) else YSeq((v,), v.loc)  # a single pattern
         out = []
-        for item in seq.items:
-            pattern = self.sequence(item, "a token pattern")
-            if pattern is None:
-                continue
-            if not pattern.items:
-                self.problems.add(pattern.loc, "a token pattern is empty", "add at least one token, e.g. {LOWER: you}")
-                continue
-            plain = _plain(pattern)
+        for pattern in seq.items:
+            assert isinstance(pattern, YSeq)
+            plain = shape.plain(pattern)
             problem = token_regex_problem(plain)
             if problem:
                 self.problems.add(_locate(pattern, problem[2]), f"token pattern: {problem[0]}", problem[1])
                 continue
-            problem = token_pattern_problem(plain)
-            if problem:
-                self.problems.add(_locate(pattern, problem[1]), f"token pattern: {problem[0]}",
+            spacy_problem = token_pattern_problem(plain)
+            if spacy_problem:
+                self.problems.add(_locate(pattern, spacy_problem[1]), f"token pattern: {spacy_problem[0]}",
                                   "see spaCy's Matcher docs: keys like LOWER, LEMMA, POS, DEP, OP, IN")
                 continue
             out.append(json.dumps(plain, sort_keys=True))
@@ -801,198 +689,198 @@ class _Builder:
             return None
         return TokenFinder(tuple(out))
 
-    def subject(self, v: YValue) -> SubjectFinder | None:
+    def subject(self, spec: SubjectSpec, v: YValue) -> SubjectFinder | None:
         """``subject: {is: [you], verb: LEXICON}``."""
-        m = self.mapping(v, "subject")
-        if m is None:
+        is_node = _at(v, "is")
+        words = [spec.is_] if isinstance(spec.is_, str) else list(spec.is_)
+        nodes = is_node.items if isinstance(is_node, YSeq) else (is_node,)
+        out = []
+        for word, node in zip(words, nodes):
+            if not word.replace("'", "").isalpha():
+                self.problems.add(node.loc, f"subject word {word!r} must be one word", "write e.g. 'you'")
+                return None
+            out.append(word.lower())
+        if not out:
+            self.problems.add(is_node.loc, "subject 'is' list is empty", "name at least one word, e.g. [you]")
             return None
-        self.keys(m, ("is", "verb"), "subject", required=("is", "verb"))
-        if m.get("is") is None or m.get("verb") is None:
-            return None
-        words = []
-        items = m.get("is").items if isinstance(m.get("is"), YSeq) else (m.get("is"),)  # type: ignore[union-attr]
-        for item in items:
-            word = self.text(item, "a subject word")
-            if word is not None:
-                if not word.replace("'", "").isalpha():
-                    self.problems.add(item.loc, f"subject word {word!r} must be one word", "write e.g. 'you'")
-                    return None
-                words.append(word.lower())
-        verbs = self.name(m.get("verb"), "subject verb lexicon")  # type: ignore[arg-type]
-        if not words or verbs is None:
-            return None
-        return SubjectFinder(tuple(words), self.ref("lexicon", verbs, m.get("verb").loc))  # type: ignore[union-attr]
+        return SubjectFinder(tuple(out), self.ref("lexicon", spec.verb, _at(v, "verb").loc))
 
-    def skip_test(self, item: YValue) -> MatchTest | None:
-        if isinstance(item, YScalar):
-            name = self.choice(item, "skip_if test", SKIP_TESTS)
-            params: YMap | None = YMap({}, item.loc)
-            if name == "sentence_says":
-                self.problems.add(item.loc, "'sentence_says' needs a lexicon", "write '- sentence_says: time-frame'")
-                return None
-            if name == "reflects_other":
-                self.problems.add(item.loc, "'reflects_other' needs min_shared",
-                                  "write '- reflects_other: {min_shared: 2}'")
-                return None
-        elif isinstance(item, YMap) and len(item.entries) == 1:
-            name, (key_loc, pv) = next(iter(item.entries.items()))
-            if name not in SKIP_TESTS:
-                self.problems.unknown(key_loc, "skip_if test", name, SKIP_TESTS)
-                return None
-            if name == "sentence_says":
-                lex = self.name(pv, "sentence_says lexicon")
-                return SentenceSays(self.ref("lexicon", lex, pv.loc)) if lex else None
-            params = self.mapping(pv, f"parameters of {name!r}")
+    def skip_test(self, value: str | SkipTestSpec, item: YValue) -> MatchTest | None:
+        pv: YValue
+        if isinstance(value, str):
+            name, params, pv = value, None, YMap({}, item.loc)
         else:
-            self.problems.add(item.loc, "a skip_if test is a name or a one-key mapping",
-                              "write e.g. '- question' or '- negated: {before: 3}'")
-            return None
-        if name is None or params is None:
-            return None
+            assert isinstance(item, YMap)
+            name, (_, pv) = next(iter(item.entries.items()))
+            params = getattr(value, name)
         if name == "question":
-            self.keys(params, (), "question")
             return InQuestion()
+        if name == "sentence_says":
+            return SentenceSays(self.ref("lexicon", str(params), pv.loc))
+
+        def get(key: str) -> Any:
+            return getattr(params, key) if params is not None else None
+
         if name == "conditional":
-            self.keys(params, ("cues", "before"), "conditional")
-            before = self.integer(params.get("before"), "before", 1) if params.get("before") else 4
-            cues = self.lexicon_param(params, "cues", DEFAULT_CONDITIONAL_LEXICON)
-            return Conditional(cues, before) if cues and before is not None else None
+            before = self.integer(get("before"), _at(pv, "before"), "before", 1) if get("before") is not None else 4
+            cues = self.lexicon_param(get("cues"), pv, "cues", DEFAULT_CONDITIONAL_LEXICON)
+            return Conditional(cues, before) if before is not None else None
         if name == "subordinate":
-            self.keys(params, ("cues",), "subordinate")
-            cues = self.lexicon_param(params, "cues", DEFAULT_CONDITIONAL_LEXICON)
-            return Subordinate(cues) if cues else None
+            return Subordinate(self.lexicon_param(get("cues"), pv, "cues", DEFAULT_CONDITIONAL_LEXICON))
         if name == "negated":
-            self.keys(params, ("cues", "before", "after"), "negated")
-            before = self.integer(params.get("before"), "before") if params.get("before") else 3
-            after = self.integer(params.get("after"), "after") if params.get("after") else 1
-            cues = self.lexicon_param(params, "cues", DEFAULT_NEGATION_LEXICON)
-            ok = cues and before is not None and after is not None
-            return Negated(cues, before, after) if ok else None  # type: ignore[arg-type]
+            before = self.integer(get("before"), _at(pv, "before"), "before") if get("before") is not None else 3
+            after = self.integer(get("after"), _at(pv, "after"), "after") if get("after") is not None else 1
+            cues = self.lexicon_param(get("cues"), pv, "cues", DEFAULT_NEGATION_LEXICON)
+            return Negated(cues, before, after) if before is not None and after is not None else None
         if name == "after_request":
-            self.keys(params, ("cues", "sentences"), "after_request")
-            sentences = self.integer(params.get("sentences"), "sentences") if params.get("sentences") else 1
-            cues = self.lexicon_param(params, "cues", "customer-request")
-            return AfterRequest(cues, sentences) if cues and sentences is not None else None
-        self.keys(params, ("min_shared", "ignore"), "reflects_other", required=("min_shared",))
-        n = self.integer(params.get("min_shared"), "min_shared", 1) if params.get("min_shared") else None
-        ignore = self.lexicon_param(params, "ignore", DEFAULT_ECHO_IGNORE_LEXICON)
-        return ReflectsOther(n, ignore) if n is not None and ignore else None
+            sentences = self.integer(get("sentences"), _at(pv, "sentences"), "sentences") \
+                if get("sentences") is not None else 1
+            cues = self.lexicon_param(get("cues"), pv, "cues", DEFAULT_REQUEST_LEXICON)
+            return AfterRequest(cues, sentences) if sentences is not None else None
+        n = self.integer(get("min_shared"), _at(pv, "min_shared"), "min_shared", 1)
+        ignore = self.lexicon_param(get("ignore"), pv, "ignore", DEFAULT_ECHO_IGNORE_LEXICON)
+        return ReflectsOther(n, ignore) if n is not None else None
 
     # ------------------------------------------------------------ rules
 
-    def add_rule(self, value: YValue) -> None:
-        m = self.mapping(value, "a rule")
-        if m is None:
-            return
-        praise_rule = _says_true(m.get("praise"))
-        self.keys(m, RULE_KEYS, "a rule", PRAISE_RULE_REQUIRED if praise_rule
-                  else RECORD_RULE_REQUIRED if "record" in m.entries else RULE_REQUIRED)
-        n_before = len(self.problems.items)
-
-        def opt(key: str, parse: Callable[[YValue], object], default: object) -> object:
-            v = m.get(key)
-            return default if v is None else parse(v)
-
-        rule_id = opt("id", lambda v: self.name(v, "rule id"), None)
+    def start_rule(self, m: YMap, vals: dict[str, Any]) -> None:
+        """Set up the params of the rule about to be built: as written (a whole number stays one),
+        with a team's values; a team's param the rule lacks is kept in ``bad_params``."""
+        rule_id = vals.get("id")
         if isinstance(rule_id, str):
             self.defined_ids.add(rule_id)
-        self.params, self.used_params = {}, set()
-        params = opt("params", self.rule_params, {})
+        params_node = m.get("params")
+        params: dict[str, float] = {}
+        if isinstance(params_node, YMap) and vals.get("params") is not None:
+            params = {k: v.value for k, (_, v) in params_node.entries.items()}  # type: ignore[union-attr, misc]
+        self.params_known = "params" not in m.entries or vals.get("params") is not None
         # a team's param that the rule does not have is the team file's mistake: reported after
         # the rule is built, so the rule itself still loads (and is not called unknown elsewhere)
-        bad_params: list[tuple[str, Loc]] = []
+        self.bad_params = []
         for name, (val, loc) in self.param_overrides.get(rule_id, {}).items() if isinstance(rule_id, str) else ():
-            if isinstance(params, dict) and name not in params:
-                bad_params.append((name, loc))
-            elif isinstance(params, dict):
+            if name not in params:
+                self.bad_params.append((name, loc))
+            else:
                 params[name] = val
-        self.params = dict(params) if isinstance(params, dict) else {}
-        if isinstance(rule_id, str) and any(r.id == rule_id for r in self.rules):
-            first = next(r for r in self.rules if r.id == rule_id)
-            self.problems.add(m.entries["id"][1].loc, f"rule id {rule_id!r} is used twice (first at {first.loc})",
+        self.params, self.used_params = params, set()
+
+    def add_rule(self, spec: RuleSpec | None, m: YMap) -> None:
+        """Check and build one rule. A rule with shape errors (``spec`` None, already reported)
+        is not built, but its valid keys are still checked."""
+        n_before = len(self.problems.items)
+        if spec is not None:
+            vals = {key: _get(spec, key) for key in m.entries}
+        else:
+            types = shape.field_types(RuleSpec)
+            vals = {key: shape.valid(types[key], v) for key, (_, v) in m.entries.items() if key in types}
+        self.start_rule(m, vals)
+        if spec is None:
+            for key in ("when", "unless", "expect"):
+                if key in m.entries and vals.get(key) is None:
+                    v = _at(m, key)
+                    if key == "expect" and isinstance(v, YMap) and sum(k in CONDITION_KEYS for k in v.entries) <= 1 \
+                            and "speaker" in v.entries:
+                        self.problems.add(v.loc, "expect says whose turn to wait for but not what they should say",
+                                          "add e.g. 'says: apology'")
+                    self.partial_condition(v, "trigger" if key == "unless" else key)
+
+        def node(key: str) -> YValue:
+            return m.entries[key][1]
+
+        rule_id = vals.get("id")
+        params_node = m.get("params")
+        bad_params = self.bad_params
+        params = dict(self.params)
+        praise_rule = vals.get("praise") is True
+        if "record" not in m.entries:  # a nudge rule shows a card: it needs both (a record rule has defaults)
+            for key in ("message",) if praise_rule else ("severity", "message"):
+                if key not in m.entries:
+                    self.problems.add(m.loc, f"a rule is missing required key {key!r}", f"add '{key}: ...'")
+        if spec is not None and any(r.id == spec.id for r in self.rules):
+            first = next(r for r in self.rules if r.id == spec.id)
+            self.problems.add(node("id").loc, f"rule id {spec.id!r} is used twice (first at {first.loc})",
                               "give each rule its own id; to change a default rule use 'overrides: [{rule: "
-                              f"{rule_id}, ...}}]'; to load a full copy of the packs instead of the defaults "
+                              f"{spec.id}, ...}}]'; to load a full copy of the packs instead of the defaults "
                               "use --only-rules")
-        title = opt("title", lambda v: self.text(v, "title"), None)
-        severity = opt("severity", self.severity, None)
-        why = opt("why", lambda v: self.text(v, "why"), None)
-        message = opt("message", lambda v: self.template(v, "message"), None)
-        fallback = opt("message_if_no_rewrite", lambda v: self.template(v, "message_if_no_rewrite"), None)
-        rewrites = opt("rewrites", self.rewrites, ())
-        unless_next = opt("rewrite_unless_next", lambda v: self.lexicon_ref(v, "rewrite_unless_next"), None)
-        when = opt("when", lambda v: self.condition(v, "when", "when"), None)
-        unless = opt("unless", lambda v: self.condition(v, "unless", "trigger"), None)
-        expect = opt("expect", self.expectation, None)
-        points_at = opt("points_at", lambda v: self.choice(v, "points_at", ("trigger", "reply")), None)
-        quote = opt("quote", lambda v: self.choice(v, "quote", QUOTES), None)
-        episode = opt("episode", self.episode, None)
-        cooldown = opt("cooldown_s", lambda v: self.number(v, "cooldown_s"), 0.0)
-        max_per_call = opt("max_per_call", lambda v: self.integer(v, "max_per_call", 1), None)
-        enabled = opt("enabled", lambda v: self.boolean(v, "enabled"), True)
-        priority = opt("priority", lambda v: self.integer(v, "priority", 1), 50)
-        status = opt("status", lambda v: self.choice(v, "status", STATUSES), "stable")
-        tags = opt("tags", lambda v: tuple(n for n, _ in self.names(v, "tag")), ())
-        record = opt("record", self.record, None)
-        praise = opt("praise", lambda v: self.boolean(v, "praise"), False)
-        examples = opt("examples", self.examples, ())
-        if isinstance(priority, int) and priority > 100:
-            self.problems.add(m.entries["priority"][1].loc, f"priority must be 1..100, not {priority}",
-                              "100 is shown first when nudges compete")
-        if record is not None:
+
+        def build(key: str, make: Any, default: Any = None) -> Any:
+            value = vals.get(key)
+            return default if value is None else make(value, node(key))
+
+        severity = build("severity", lambda v, _: SEVERITY_WORDS.get(v, v))
+        message = build("message", lambda v, n: self.template(v, n, "message"))
+        fallback = build("message_if_no_rewrite", lambda v, n: self.template(v, n, "message_if_no_rewrite"))
+        rewrites = build("rewrites", self.rewrites, ())
+        unless_next = build("rewrite_unless_next", lambda v, n: self.ref("lexicon", v, n.loc))
+        when = build("when", lambda v, n: self.condition(v, n, "when", "when"))
+        unless = build("unless", lambda v, n: self.condition(v, n, "unless", "trigger"))
+        expect = build("expect", self.expectation)
+        episode = build("episode", lambda v, n: self.episode(v, n))
+        cooldown = build("cooldown_s", lambda v, n: self.number(v, n, "cooldown_s"), 0.0)
+        max_per_call = build("max_per_call", lambda v, n: self.integer(v, n, "max_per_call", 1))
+        record = build("record", self.record)
+        examples = build("examples", self.examples, ())
+        title = vals.get("title")
+        if "record" in m.entries:
             for key in ("expect", "message", "rewrites", "episode"):
                 if key in m.entries:
                     self.problems.add(m.entries[key][0], f"a 'record' rule writes a list item, so '{key}' has no use",
                                       f"remove '{key}', or make a separate nudge rule")
             severity = severity or "low"
             message = message or title
-        if praise is True:
+        quote = vals.get("quote")
+        if praise_rule:
             self.praise_rule_checks(m, expect, when)
             severity = severity or "low"
             max_per_call = PRAISE_MAX_PER_CALL if max_per_call is None else max_per_call
             quote = quote or ("reply" if expect is not None else "trigger")
-        if isinstance(when, EventIs) and expect is not None:
-            self.problems.add(m.entries["expect"][0], "an 'event' rule fires on the event itself; 'expect' does not apply",
-                              "remove 'expect', or trigger on an utterance instead")
-        for name in set(self.params) - self.used_params:
-            self.problems.add(m.entries["params"][1].entries[name][0], f"param {name!r} is never used",
-                              f"use it as ${name} in a number, or remove it")
-        if points_at is not None and expect is None:
+        if isinstance(when, EventIs) and "expect" in m.entries:
+            self.problems.add(m.entries["expect"][0], "an 'event' rule fires on the event itself; 'expect' does "
+                              "not apply", "remove 'expect', or trigger on an utterance instead")
+        if spec is not None:
+            for name in set(self.params) - self.used_params:
+                self.problems.add(_at(node("params"), name).loc if name in params_node.entries  # type: ignore[union-attr]
+                                  else node("params").loc, f"param {name!r} is never used",
+                                  f"use it as ${name} in a number, or remove it")
+        if "points_at" in m.entries and "expect" not in m.entries:
             self.problems.add(m.entries["points_at"][0], "'points_at' only applies to rules with 'expect'",
                               "remove it, or add an 'expect:' block")
-        if quote == "reply" and expect is None:
+        if vals.get("quote") == "reply" and "expect" not in m.entries:
             self.problems.add(m.entries["quote"][0], "'quote: reply' needs a rule with 'expect' (a reply to quote)",
                               "use 'quote: trigger' (the words that matched), or add an 'expect:' block")
-        if "{rewrite}" in (message or "") and not rewrites:
-            self.problems.add(m.entries["message"][1].loc, "message uses {rewrite} but the rule has no 'rewrites'",
+        has_rewrites = "rewrites" in m.entries and (vals.get("rewrites") is None or bool(vals.get("rewrites")))
+        if "{rewrite}" in (message or "") and not has_rewrites:
+            self.problems.add(node("message").loc, "message uses {rewrite} but the rule has no 'rewrites'",
                               "add 'rewrites:' or remove {rewrite}")
-        if "rewrite_unless_next" in m.entries and not rewrites:
+        if "rewrite_unless_next" in m.entries and not has_rewrites:
             self.problems.add(m.entries["rewrite_unless_next"][0], "'rewrite_unless_next' needs 'rewrites'",
                               "remove it, or add 'rewrites:'")
-        if rewrites and fallback is None:
+        if has_rewrites and "message_if_no_rewrite" not in m.entries:
             self.problems.add(m.loc, "a rule with 'rewrites' needs 'message_if_no_rewrite'",
                               "add the message to show when no rewrite applies")
-        failed = len(self.problems.items) != n_before or any(
-            x is None for x in (rule_id, title, severity, why, message, when, cooldown, enabled, priority, status))
         for name, loc in bad_params:
             if params:
-                self.problems.add(loc, f"rule {rule_id!r} has no param {name!r}",
-                                  closest_hint(name, params, "param"))  # type: ignore[arg-type]
-            else:
+                self.problems.add(loc, f"rule {rule_id!r} has no param {name!r}", closest_hint(name, params, "param"))
+            elif self.params_known:
                 self.problems.add(loc, f"rule {rule_id!r} has no params, so {name!r} cannot be set",
                                   f"see the rule at {m.loc} for what a team can change (enabled, severity, "
                                   "priority, status, cooldown_s, max_per_call, title, message)")
+        failed = spec is None or len(self.problems.items) != n_before or any(
+            x is None for x in (severity, message, when, cooldown))
+        self.params_known = True
         if failed:
             return
+        assert spec is not None
         self.rules.append(Rule(
-            id=rule_id, title=title, severity=severity, why=why,  # type: ignore[arg-type]
-            message=message, message_if_no_rewrite=fallback or message,  # type: ignore[arg-type]
-            rewrites=rewrites, when=when, expect=expect,  # type: ignore[arg-type]
-            points_at=points_at or "reply", episode=episode,  # type: ignore[arg-type]
-            cooldown_s=cooldown, enabled=enabled, examples=examples,  # type: ignore[arg-type]
-            loc=m.loc, unless=unless, priority=priority, status=status, tags=tags,  # type: ignore[arg-type]
-            max_per_call=max_per_call, params=tuple(sorted(self.params.items())), record=record,  # type: ignore[arg-type]
-            quote=quote or "trigger", rewrite_unless_next=unless_next,  # type: ignore[arg-type]
-            praise=praise is True,
+            id=spec.id, title=spec.title, severity=severity, why=spec.why,
+            message=message, message_if_no_rewrite=fallback or message,
+            rewrites=rewrites, when=when, expect=expect,
+            points_at=spec.points_at or "reply", episode=episode,
+            cooldown_s=cooldown, enabled=spec.enabled if spec.enabled is not None else True, examples=examples,
+            loc=m.loc, unless=unless, priority=spec.priority if spec.priority is not None else 50,
+            status=spec.status or "stable", tags=tuple(spec.tags or ()),
+            max_per_call=max_per_call, params=tuple(sorted(self.params.items())), record=record,
+            quote=quote or "trigger", rewrite_unless_next=unless_next, praise=praise_rule,
         ))
 
     def praise_rule_checks(self, m: YMap, expect: object, when: object) -> None:
@@ -1010,198 +898,120 @@ class _Builder:
             self.problems.add(m.entries["when"][0], "a 'praise' rule praises words, not timing events",
                               "trigger it on an utterance (speaker, says, ...)")
 
-    def rule_params(self, value: YValue) -> dict[str, float]:
-        m = self.mapping(value, "params")
-        out: dict[str, float] = {}
-        for name, (loc, v) in m.entries.items() if m else ():
-            if not re.match(r"^[a-z][a-z0-9_]*$", name):
-                self.problems.add(loc, f"param name {name!r} is not a valid name",
-                                  "use lowercase letters, digits and underscores, e.g. long_turn_words")
-                continue
-            if not (isinstance(v, YScalar) and type(v.value) in (int, float)):
-                self.problems.add(v.loc, f"param {name!r} must be a number, not {_show(v)}", "write e.g. 35")
-                continue
-            out[name] = v.value  # type: ignore[assignment]
-        return out
+    def record(self, spec: RecordSpec, v: YValue) -> Record:
+        time = self.ref("lexicon", spec.time, _at(v, "time").loc) if spec.time is not None else None
+        return Record(spec.list, time)
 
-    def record(self, value: YValue) -> Record | None:
-        m = self.mapping(value, "record")
-        if m is None:
-            return None
-        self.keys(m, ("list", "time"), "record", required=("list",))
-        name = self.name(m.get("list"), "record list") if m.get("list") is not None else None
-        time = None
-        if (tv := m.get("time")) is not None:
-            t = self.name(tv, "record time lexicon")
-            time = self.ref("lexicon", t, tv.loc) if t else None
-            if time is None:
-                return None
-        return Record(name, time) if name else None
-
-    def rewrites(self, value: YValue) -> tuple[Rewrite, ...]:
-        seq = self.sequence(value, "rewrites")
+    def rewrites(self, specs: list[RewriteSpec], v: YValue) -> tuple[Rewrite, ...]:
+        assert isinstance(v, YSeq)
         out: list[Rewrite] = []
-        for item in seq.items if seq else ():
-            rm = self.mapping(item, "a rewrite")
-            if rm is None:
-                continue
-            self.keys(rm, ("from", "to"), "a rewrite", required=("from", "to"))
-            src = self.phrases(YSeq((rm.get("from"),), rm.loc), "rewrite 'from'") if rm.get("from") else ()
-            dst = self.text(rm.get("to"), "rewrite 'to'") if rm.get("to") else None
-            if src and dst is not None:
-                out.append(Rewrite(src[0], dst))
+        for spec, node in zip(specs, v.items):
+            src = self.phrases([spec.from_], YSeq((_at(node, "from"),), node.loc), "rewrite 'from'")
+            if src:
+                out.append(Rewrite(src[0], spec.to))
         return tuple(out)
 
-    def expectation(self, value: YValue) -> Expectation | None:
-        m = self.mapping(value, "expect")
-        if m is None:
-            return None
-        for key in ("speaker", "within"):
-            if key not in m.entries:
-                self.problems.add(m.loc, f"expect is missing required key {key!r}",
-                                  "add 'speaker: agent' and 'within: {turns: 1}'" if key == "within"
-                                  else "add 'speaker: agent'")
-        cond_map = YMap({k: e for k, e in m.entries.items() if k not in EXPECT_KEYS}, m.loc)
-        for key, (loc, _) in cond_map.entries.items():
-            if key not in CONDITION_KEYS:
-                self.problems.unknown(loc, "key in expect", key, CONDITION_KEYS + EXPECT_KEYS)
-        cond_map = YMap({k: e for k, e in cond_map.entries.items() if k in CONDITION_KEYS}, m.loc)
-        speaker_v = m.get("speaker")
-        speaker = self.speaker(speaker_v, "speaker") if speaker_v is not None else None
-        condition = self.condition(cond_map, "expect", "expect") if len(cond_map.entries) > 1 else None
-        if len(cond_map.entries) <= 1 and "speaker" in m.entries:
-            self.problems.add(m.loc, "expect says whose turn to wait for but not what they should say",
+    def expectation(self, spec: ExpectSpec, v: YValue) -> Expectation | None:
+        assert isinstance(v, YMap)
+        condition = None
+        if sum(k in CONDITION_KEYS for k in v.entries) <= 1:
+            self.problems.add(v.loc, "expect says whose turn to wait for but not what they should say",
                               "add e.g. 'says: apology'")
-        window = self.window(m.get("within"), "expect") if m.get("within") is not None else None
-        ignore = None
-        if (iv := m.get("ignore")) is not None:
-            ignore = self.condition(iv, "expect.ignore", "trigger")
-        on_end = "drop"
-        if (ev := m.get("if_call_ends")) is not None:
-            on_end = self.choice(ev, "if_call_ends", ("drop", "fire")) or "drop"
-        if speaker is None or condition is None or window is None or (iv is not None and ignore is None):
+        else:
+            condition = self.condition(spec, v, "expect", "expect")
+        window = self.window(spec.within, _at(v, "within"), "expect")
+        ignore = self.condition(spec.ignore, _at(v, "ignore"), "expect.ignore", "trigger") \
+            if spec.ignore is not None else None
+        if condition is None or window is None or (spec.ignore is not None and ignore is None):
             return None
-        return Expectation(speaker, condition, window, ignore, on_end)  # type: ignore[arg-type]
+        return Expectation(Speaker(spec.speaker), condition, window, ignore, spec.if_call_ends or "drop")
 
-    def episode(self, value: YValue) -> Episode | None:
-        m = self.mapping(value, "episode")
-        if m is None:
-            return None
-        self.keys(m, ("ends_when",), "episode", required=("ends_when",))
-        ev = m.get("ends_when")
-        cond = self.condition(ev, "episode.ends_when", "trigger") if ev is not None else None
+    def episode(self, spec: Any, v: YValue) -> Episode | None:
+        cond = self.condition(spec.ends_when, _at(v, "ends_when"), "episode.ends_when", "trigger")
         return Episode(cond) if cond is not None else None
 
-    def examples(self, value: YValue) -> tuple[Example, ...]:
-        m = self.mapping(value, "examples")
-        if m is None:
-            return ()
-        self.keys(m, ("fires", "quiet"), "examples")
+    def examples(self, spec: ExamplesSpec, v: YValue) -> tuple[Example, ...]:
         out: list[Example] = []
         for kind in ("fires", "quiet"):
-            v = m.get(kind)
-            if v is None:
+            items = getattr(spec, kind)
+            if items is None:
                 continue
-            seq = self.sequence(v, f"examples.{kind}")
-            for number, item in enumerate(seq.items if seq else ()):
-                example = self.example(item, kind, number)
+            seq = _at(v, kind)
+            assert isinstance(seq, YSeq)
+            for number, (item, node) in enumerate(zip(items, seq.items)):
+                example = self.example(item, node, kind, number)
                 if example is not None:
                     out.append(example)
         return tuple(out)
 
-    def example(self, item: YValue, kind: str, number: int) -> Example | None:
+    def example(self, item: Any, node: YValue, kind: str, number: int) -> Example | None:
         at = None
-        turns_v: YValue | None = item
-        if isinstance(item, YMap):
-            self.keys(item, ("turns", "at"), "an example", required=("turns",))
-            turns_v = item.get("turns")
-            if (av := item.get("at")) is not None:
+        turns_node = node
+        if isinstance(item, ExampleSpec):
+            turns_node = _at(node, "turns")
+            if item.at is not None:
                 if kind == "quiet":
-                    self.problems.add(av.loc, "'at' only applies to 'fires' examples", "remove it")
+                    self.problems.add(_at(node, "at").loc, "'at' only applies to 'fires' examples", "remove it")
                 else:
-                    at = self.integer(av, "at")
-        if turns_v is None:
-            return None
-        seq = self.sequence(turns_v, "an example")
-        if seq is None:
-            return None
-        if not seq.items:
-            self.problems.add(seq.loc, "an example needs at least one turn", "add '- customer: \"...\"'")
-            return None
+                    at = item.at
+            item = item.turns
+        assert isinstance(turns_node, YSeq)
         turns: list[ExampleTurn] = []
-        for t in seq.items:
-            tm = self.mapping(t, "an example turn")
-            if tm is None:
-                continue
-            self.keys(tm, ("agent", "customer", "pause_s", "seconds", "louder_db"), "an example turn")
-            who = [k for k in ("agent", "customer") if k in tm.entries]
+        for t, tn in zip(item, turns_node.items):
+            assert isinstance(tn, YMap)
+            who = [k for k in ("agent", "customer") if k in tn.entries]
             if len(who) != 1:
-                self.problems.add(tm.loc, "an example turn needs exactly one speaker",
+                self.problems.add(tn.loc, "an example turn needs exactly one speaker",
                                   "write '- agent: \"...\"' or '- customer: \"...\"'")
                 continue
-            text = self.text(tm.entries[who[0]][1], f"the {who[0]}'s words")
-            pause = self.number(tm.get("pause_s"), "pause_s", -30.0) if tm.get("pause_s") else 0.5
-            seconds = self.number(tm.get("seconds"), "seconds", 0.1) if tm.get("seconds") else None
-            louder = self.number(tm.get("louder_db"), "louder_db", -40.0) if tm.get("louder_db") else None
-            bad = (tm.get("seconds") and seconds is None) or (tm.get("louder_db") and louder is None)
-            if text is not None and pause is not None and not bad:
-                turns.append(ExampleTurn(Speaker(who[0]), text, pause, seconds, louder))
-        if len(turns) != len(seq.items):
+            pause = self.number(t.pause_s, _at(tn, "pause_s"), "pause_s", -30.0) if t.pause_s is not None else 0.5
+            seconds = self.number(t.seconds, _at(tn, "seconds"), "seconds", 0.1) if t.seconds is not None else None
+            louder = self.number(t.louder_db, _at(tn, "louder_db"), "louder_db", -40.0) \
+                if t.louder_db is not None else None
+            bad = (t.seconds is not None and seconds is None) or (t.louder_db is not None and louder is None)
+            if pause is not None and not bad:
+                turns.append(ExampleTurn(Speaker(who[0]), getattr(t, who[0]), pause, seconds, louder))
+        if len(turns) != len(turns_node.items):
             return None
         if at is not None and at >= len(turns):
-            self.problems.add(item.loc, f"'at: {at}' is past the last turn (there are {len(turns)})",
+            self.problems.add(node.loc, f"'at: {at}' is past the last turn (there are {len(turns)})",
                               "count turns from 0")
             return None
-        return Example(kind, number, tuple(turns), at, item.loc)  # type: ignore[arg-type]
+        return Example(kind, number, tuple(turns), at, node.loc)  # type: ignore[arg-type]
 
-    def add_override(self, value: YValue) -> None:
+    def add_override(self, spec: RuleOverrideSpec | LexiconOverrideSpec, m: YValue) -> None:
         """``{rule: ID, enabled/severity/priority/status/cooldown_s/max_per_call/params}`` or
         ``{lexicon: NAME, add: [...], remove: [...]}``."""
-        m = self.mapping(value, "an override")
-        if m is None:
-            return
-        if "lexicon" in m.entries:
-            self.keys(m, LEXICON_OVERRIDE_KEYS, "a lexicon override")
-            name = self.name(m.get("lexicon"), "lexicon")  # type: ignore[arg-type]
-            add = self.phrases(m.get("add"), "a phrase to add")
-            remove = self.phrases(m.get("remove"), "a phrase to remove")
+        assert isinstance(m, YMap)
+        if isinstance(spec, LexiconOverrideSpec):
+            add = self.phrases(spec.add, m.get("add"), "a phrase to add")
+            remove = self.phrases(spec.remove, m.get("remove"), "a phrase to remove")
             if not add and not remove:
                 self.problems.add(m.loc, "a lexicon override needs 'add' or 'remove'", "add e.g. 'add: [VLAN, DNS]'")
-            elif name is not None:
-                self.lexicon_overrides.append((name, m.entries["lexicon"][1].loc, add, remove))
+            else:
+                self.lexicon_overrides.append((spec.lexicon, _at(m, "lexicon").loc, add, remove))
             return
-        self.keys(m, RULE_OVERRIDE_KEYS, "an override", required=("rule",))
-        rv = m.get("rule")
-        rule_id = self.name(rv, "rule") if rv is not None else None
         changes: dict[str, object] = {}
-        if (v := m.get("enabled")) is not None:
-            changes["enabled"] = self.boolean(v, "enabled")
-        if (v := m.get("severity")) is not None:
-            changes["severity"] = self.severity(v)
-        if (v := m.get("priority")) is not None:
-            changes["priority"] = self.integer(v, "priority", 1)
-        if (v := m.get("status")) is not None:
-            changes["status"] = self.choice(v, "status", STATUSES)
-        if (v := m.get("cooldown_s")) is not None:
-            changes["cooldown_s"] = self.number(v, "cooldown_s")
-        if (v := m.get("max_per_call")) is not None:
-            changes["max_per_call"] = self.integer(v, "max_per_call", 1)
-        if (v := m.get("title")) is not None:
-            changes["title"] = self.text(v, "title")
+        for key in ("enabled", "priority", "status", "max_per_call", "title"):
+            if (value := getattr(spec, key)) is not None:
+                changes[key] = value
+        if spec.severity is not None:
+            changes["severity"] = SEVERITY_WORDS.get(spec.severity, spec.severity)
+        if spec.cooldown_s is not None:
+            changes["cooldown_s"] = float(spec.cooldown_s)
         for key in ("message", "message_if_no_rewrite"):
-            if (v := m.get(key)) is not None:
-                changes[key] = self.template(v, key)
-        if (v := m.get("params")) is not None and rule_id is not None:
-            pm = self.mapping(v, "params")
-            for name, (loc, pv) in pm.entries.items() if pm else ():
-                if isinstance(pv, YScalar) and type(pv.value) in (int, float):
-                    self.param_overrides.setdefault(rule_id, {})[name] = (pv.value, loc)  # type: ignore[assignment]
-                else:
-                    self.problems.add(pv.loc, f"param {name!r} must be a number, not {_show(pv)}", "write e.g. 50")
-        if rule_id is not None and rv is not None and None not in changes.values():
+            if (value := getattr(spec, key)) is not None:
+                changes[key] = self.template(value, _at(m, key), key)
+        if spec.params is not None:
+            pm = _at(m, "params")
+            assert isinstance(pm, YMap)
+            for name, (loc, pv) in pm.entries.items():  # as written: a whole number stays one
+                assert isinstance(pv, YScalar) and isinstance(pv.value, (int, float))  # the model said so
+                self.param_overrides.setdefault(spec.rule, {})[name] = (pv.value, loc)
+        if None not in changes.values():
             for key in changes:
                 self.override_locs[(len(self.overrides), key)] = m.entries[key][1].loc
-            self.overrides.append((rule_id, rv.loc, changes))
+            self.overrides.append((spec.rule, _at(m, "rule").loc, changes))
 
     # ------------------------------------------------------------ cross references
 
@@ -1230,7 +1040,7 @@ class _Builder:
         return replace(rule, **changes)  # type: ignore[arg-type]
 
     def finish(self, files: tuple[str, ...]) -> RuleSet:
-        known = {"lexicon": self.lexicons, "tone": self.tones}
+        known: dict[str, dict[str, Any]] = {"lexicon": self.lexicons, "tone": self.tones}
         for ref in self.refs:
             if ref.name not in known[ref.kind]:
                 self.problems.unknown(ref.loc, ref.kind, ref.name, known[ref.kind])
@@ -1274,32 +1084,6 @@ class _Builder:
             fillers=tuple(dict.fromkeys(self.fillers)),
             files=files,
         )
-
-
-def _kind(value: YValue) -> str:
-    if isinstance(value, YMap):
-        return "a mapping"
-    if isinstance(value, YSeq):
-        return "a list"
-    v = value.value
-    if v is None:
-        return "nothing"
-    return {bool: "true/false", int: "a number", float: "a number", str: "text"}[type(v)]
-
-
-def _show(value: YValue) -> str:
-    if isinstance(value, YScalar):
-        return repr(value.value)
-    return _kind(value)
-
-
-def _plain(value: YValue) -> object:
-    """A located YAML value as plain Python (for spaCy token patterns)."""
-    if isinstance(value, YMap):
-        return {k: _plain(v) for k, (_, v) in value.entries.items()}
-    if isinstance(value, YSeq):
-        return [_plain(v) for v in value.items]
-    return value.value
 
 
 def _locate(pattern: YSeq, path: tuple[object, ...]) -> Loc:
@@ -1383,7 +1167,7 @@ def token_pattern_problem(pattern: object) -> tuple[str, tuple[object, ...]] | N
     if regexes_in(pattern):  # RE2 judged them (token_regex_problem); spaCy's re must not refuse RE2 syntax
         pattern = json.loads(json.dumps(pattern))
         for path, _ in regexes_in(pattern):
-            holder = pattern
+            holder: Any = pattern
             for step in path[:-1]:
                 holder = holder[step]
             holder[path[-1]] = "."
