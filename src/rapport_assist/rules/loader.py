@@ -65,7 +65,7 @@ TOP_KEYS = ("version", "lexicons", "tones", "fillers", "rules", "overrides")
 LEXICON_KEYS = ("phrases", "except", "entities", "description")
 RULE_KEYS = ("id", "title", "severity", "priority", "status", "tags", "enabled", "why", "params", "when", "unless",
              "expect", "points_at", "quote", "episode", "cooldown_s", "max_per_call", "message", "message_if_no_rewrite",
-             "rewrites", "rewrite_unless_next", "record", "examples")
+             "rewrites", "rewrite_unless_next", "record", "examples", "unit")
 RULE_REQUIRED = ("id", "title", "severity", "why", "message", "when")
 RECORD_RULE_REQUIRED = ("id", "title", "why", "when", "record")
 CONDITION_KEYS = ("speaker", "says", "tone", "signals", "min_length", "max_words", "reflects", "uses_name", "earlier",
@@ -81,6 +81,7 @@ RULE_OVERRIDE_KEYS = ("rule", "enabled", "severity", "priority", "status", "cool
                       "title", "message", "message_if_no_rewrite")
 LEXICON_OVERRIDE_KEYS = ("lexicon", "add", "remove")
 SEVERITIES = ("low", "medium", "high")
+UNITS = ("utterance", "turn")  # what a rule reads (rule key 'unit')
 # The sidebar's words for the three severities; a rule file may use either spelling.
 SEVERITY_WORDS = {"tip": "low", "nudge": "medium", "urgent": "high"}
 STATUSES = ("stable", "experimental")
@@ -926,6 +927,7 @@ class _Builder:
         tags = opt("tags", lambda v: tuple(n for n, _ in self.names(v, "tag")), ())
         record = opt("record", self.record, None)
         examples = opt("examples", self.examples, ())
+        unit = opt("unit", lambda v: self.choice(v, "unit", UNITS), None)
         if isinstance(priority, int) and priority > 100:
             self.problems.add(m.entries["priority"][1].loc, f"priority must be 1..100, not {priority}",
                               "100 is shown first when nudges compete")
@@ -939,6 +941,9 @@ class _Builder:
         if isinstance(when, EventIs) and expect is not None:
             self.problems.add(m.entries["expect"][0], "an 'event' rule fires on the event itself; 'expect' does not apply",
                               "remove 'expect', or trigger on an utterance instead")
+        if unit == "turn" and isinstance(when, EventIs):
+            self.problems.add(m.entries["unit"][0], "an 'event' rule fires on the event itself, not on a turn",
+                              "remove 'unit: turn', or trigger on what a speaker says instead")
         for name in set(self.params) - self.used_params:
             self.problems.add(m.entries["params"][1].entries[name][0], f"param {name!r} is never used",
                               f"use it as ${name} in a number, or remove it")
@@ -978,6 +983,7 @@ class _Builder:
             loc=m.loc, unless=unless, priority=priority, status=status, tags=tags,  # type: ignore[arg-type]
             max_per_call=max_per_call, params=tuple(sorted(self.params.items())), record=record,  # type: ignore[arg-type]
             quote=quote or "trigger", rewrite_unless_next=unless_next,  # type: ignore[arg-type]
+            unit=unit or "utterance",  # type: ignore[arg-type]
         ))
 
     def rule_params(self, value: YValue) -> dict[str, float]:

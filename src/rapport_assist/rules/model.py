@@ -369,6 +369,9 @@ class Rule:
     record: Record | None = None
     quote: Literal["trigger", "reply", "none"] = "trigger"  # which evidence the card quotes
     rewrite_unless_next: str | None = None  # a lexicon: no rewrite when one of its phrases follows
+    # what 'when' and 'expect' read: each utterance, or each turn so far (a speaker's run of
+    # utterances until the other side takes the floor, ``turns.TurnTracker``)
+    unit: Literal["utterance", "turn"] = "utterance"
 
     @property
     def source(self) -> str:

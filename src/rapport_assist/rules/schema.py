@@ -33,6 +33,7 @@ from .loader import (
     STATUSES,
     SUPPORTED_VERSIONS,
     TOP_KEYS,
+    UNITS,
 )
 
 SCHEMA_ID = "https://rapport-assist.example/schemas/rules-v1.json"
@@ -149,7 +150,7 @@ def rule_schema() -> Json:
         "tags": {"type": "array", "items": name}, "enabled": {"type": "boolean"}, "why": {"type": "string"},
         "params": {"type": "object", "additionalProperties": {"type": "number"}},
         "when": _ref("condition"), "unless": _ref("condition"), "expect": expect,
-        "points_at": {"enum": ["trigger", "reply"]}, "quote": {"enum": list(QUOTES)},
+        "points_at": {"enum": ["trigger", "reply"]}, "quote": {"enum": list(QUOTES)}, "unit": {"enum": list(UNITS)},
         "episode": _obj({"ends_when": _ref("condition")}, ("ends_when",)),
         "cooldown_s": number, "max_per_call": integer,
         "message": {"type": "string"}, "message_if_no_rewrite": {"type": "string"},
