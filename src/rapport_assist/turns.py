@@ -97,6 +97,8 @@ class TurnTracker:
 
     def is_backchannel(self, text: str) -> bool:
         """At most ``backchannel_words`` words, every one of them in a backchannel phrase."""
+        if len(text) > 12 * self.backchannel_words:  # longer than any few listening sounds
+            return False
         words = _words(text)
         if not words or len(words) > self.backchannel_words:
             return False
