@@ -106,6 +106,7 @@ class RuleEngine:
         self.turns = turns or TurnTracker(backchannels=backchannel_phrases(ruleset.lexicons))
         self._closed_turns: list[Turn] = []
         self._turn_parts: list[AnnotatedUtterance] = []
+        self._turn_bits = 0  # the open turn's utterances' feature bits, or'ed
         compiler = Compiler(ruleset.lexicons, ruleset.tones, ruleset.fillers)
         compiler.tone_cues.extend(tone_cues)
         self._extractor = compiler.extractor
@@ -228,11 +229,36 @@ class RuleEngine:
         if step.turn is not None:
             if len(step.turn.utterances) == 1:
                 self._turn_parts = []
+                self._turn_bits = 0
             self._turn_parts.append(au)
+            self._turn_bits |= feats.bits
             del self._turn_parts[:-TURN_PARTS]
             if self._turn_rules:
-                out += self._on_turn(step.turn, self._turn_reading(step.turn))
+                if len(self._turn_parts) == 1 or self._reading_needed(speaker, self._turn_bits):
+                    out += self._on_turn(step.turn, self._turn_reading(step.turn))
+                else:  # no turn rule can use the joined reading: the last utterance stands in for
+                    # the turn in the turn history ('earlier' still sees whose turn it was)
+                    self._turn_last[speaker] = feats
+                    self._turn_open = (step.turn.index, feats)
+                    self._turn_ctx = EvalContext(feats, self._turn_last.get(_OTHER[speaker]),
+                                                 history=self._turn_history)
         return out
+
+    def _reading_needed(self, speaker: Speaker, bits: int) -> bool:
+        """Whether a turn rule can use the reading of a turn whose utterances' features have
+        these ``bits``: one is waiting (an expectation, an episode), or an idle one's trigger may
+        match (its speaker, its pre-filter masks: the joined reading has its parts' bits)."""
+        if self._turn_busy:
+            return True
+        for compiled, state in zip(self._turn_rules, self._turn_states):
+            gate = compiled.gate
+            assert gate is not None
+            if gate.speaker not in (None, speaker) or state.fired >= compiled.max_fires:
+                continue
+            first, second = _two_masks(gate.masks)
+            if not first or (bits & first and bits & second):
+                return True
+        return False
 
     def take_turns(self) -> list[Turn]:
         """The turns closed since the last call (by ``on_utterance``, ``tick`` or ``finish``)."""
