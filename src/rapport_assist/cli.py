@@ -851,7 +851,8 @@ def _explain(args: argparse.Namespace, stdout: IO[str], stderr: IO[str]) -> int:
         items, audio_s = Timeline(iter(timeline.items), TRANSCRIPT_READ_AHEAD), timeline.audio_s
     stdout.write(f"rule {rule.id} ({rule.source}): {rule.title}\n")
     pipeline = CallPipeline(Annotator(), engine, observer=explainer, masker=masker_for(_masking(args)))
-    for _ in pipeline.run(items, audio_s=audio_s):
+    for event in pipeline.run(items, audio_s=audio_s):
+        explainer.on_event(event)
         while explainer.lines:
             stdout.write(explainer.lines.pop(0) + "\n")
     while explainer.lines:

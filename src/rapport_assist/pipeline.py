@@ -1,6 +1,6 @@
 """The call pipeline, shared by replay, batch QA and (later) live capture.
 
-    timeline ──► masking ──► annotator (spaCy) ──► conversation signals ──► rule engine ──► events
+    timeline ──► masking ──► annotator (spaCy) ──► conversation signals ──► rule engine (turns) ──► events
 
 ``CallPipeline.run`` is a generator: it yields each ``Utterance`` as it lands (with its
 signals), the signal events (dead air, talk-over, tone changes) and ``Nudge`` events it
@@ -18,6 +18,13 @@ silence at the next item; the ``DeadAir`` event is the same). Live capture also 
 items on the timeline while nobody speaks, so dead air fires on time, and an expectation whose
 ``within.seconds`` ran out fails at its deadline (``RuleEngine.tick``) instead of waiting for the
 late turn, which is when a replay, having no gaps to wait in, reports it.
+
+Turns: the rule engine groups the utterances into turns (``turns.TurnTracker``: a speaker's run
+of utterances until the other side takes the floor; a backchannel does not take it) for the
+rules that read turns (``unit: turn``). A turn closes as soon as it can be known: when the other
+side's (non-backchannel) utterance lands, on a ``Tick`` past the tracker's gap, or at the end of
+the call. Each closed turn is a ``Turn`` event, yielded right after the utterance (or the clock
+tick) that closed it, before the nudges it decided.
 
 A source may say how far the pipeline can read ahead of the utterance it is working on
 (``sources.Timeline.read_ahead``): a transcript can be read ahead, so its utterances are
@@ -105,12 +112,26 @@ class CallPipeline:
 
         def clock(now_s: float) -> Iterator[Event]:
             """Timers up to ``now_s``: expectation windows that ran out, then dead air."""
-            yield from counted(self.engine.tick(now_s, self.tracker.speaking))
+            nudges = self.engine.tick(now_s, self.tracker.speaking)
+            yield from self.engine.take_turns()
+            yield from counted(nudges)
             yield from with_rules(self.tracker.tick(now_s))
 
         skip = self.annotator.skipping(self.engine.ruleset.needs_entities)
         items = self.masker.timeline(source)
-        for item in self.annotator.annotate_timeline(items, read_ahead, skip):
+        timeline = iter(self.annotator.annotate_timeline(items, read_ahead, skip))
+        while True:
+            try:
+                item = next(timeline)
+            except StopIteration:
+                break
+            except Exception:
+                # the source failed (a bad transcript line): the open turn closes where the call
+                # got to, so what the turn rules decided from the lines before is not lost
+                nudges = self.engine.close_open_turn(last_end_s)
+                yield from self.engine.take_turns()
+                yield from counted(nudges)
+                raise
             if isinstance(item, Status):
                 yield item
                 continue
@@ -130,16 +151,20 @@ class CallPipeline:
             if self.observer is not None:
                 self.observer.before_utterance(annotated)
             nudges = self.engine.on_utterance(annotated)
+            turns = self.engine.take_turns()
             # Signals and rules have read it: drop the utterance's link to its features (which
             # link back to it), so its Doc is freed as soon as the rules' history lets it go
             # instead of waiting for the cycle collector.
             annotated.features = None
             if self.observer is not None:
                 self.observer.after_utterance(annotated, nudges)
+            yield from turns
             yield from with_rules([e for e in signal_events if not isinstance(e, DeadAir)])
             yield from counted(nudges)
         end_s = max(last_end_s, audio_s or 0.0)
-        yield from counted(self.engine.finish(end_s))
+        nudges = self.engine.finish(end_s)
+        yield from self.engine.take_turns()
+        yield from counted(nudges)
         if n_utterances == 0:
             yield Status("info", "no_speech", "no speech found in this call", end_s)
         yield coach.build(end_s, n_utterances)

@@ -199,6 +199,52 @@ class Utterance:
         return d
 
 
+@dataclass(frozen=True)
+class Turn:
+    """A speaker's run of utterances until the other side takes the floor (``turns.TurnTracker``).
+
+    A short backchannel of the other side ("mm-hm", "okay") does not end it; a silence longer
+    than the tracker's gap does (unless the times are estimated: consecutive lines of one speaker
+    in a transcript are one turn). ``utterances`` are the indices of its utterances, in order;
+    ``text`` joins their texts (so far, while ``closed`` is False); ``words`` counts its words as
+    the rules do. ``t_s`` is when the pipeline learned its state: the end of its last utterance
+    while open, the moment it closed once closed (the other side's utterance landed, the gap
+    passed, or the call ended).
+    """
+
+    index: int
+    speaker: Speaker
+    utterances: tuple[int, ...]
+    text: str
+    words: int
+    start_s: float
+    end_s: float
+    closed: bool
+    t_s: float
+    timing_estimated: bool = False
+
+    @property
+    def last_utterance(self) -> int:
+        return self.utterances[-1]
+
+    def to_json(self) -> dict[str, Any]:
+        d: dict[str, Any] = {
+            "type": "turn",
+            "index": self.index,
+            "speaker": self.speaker.value,
+            "utterances": list(self.utterances),
+            "text": self.text,
+            "words": self.words,
+            "start": round(self.start_s, 3),
+            "end": round(self.end_s, 3),
+            "closed": self.closed,
+            "t": round(self.t_s, 3),
+        }
+        if self.timing_estimated:
+            d["timing_estimated"] = True
+        return d
+
+
 Severity = Literal["low", "medium", "high"]
 SEVERITIES: tuple[Severity, ...] = get_args(Severity)  # lowest first: the one list of levels
 
@@ -523,4 +569,5 @@ class ToneChange:
 
 
 SignalEvent = Union[DeadAir, TalkOver, ToneChange]
-Event = Union[Utterance, Nudge, RecordItem, Praise, CallCoaching, Status, CallSummary, DeadAir, TalkOver, ToneChange]
+Event = Union[Utterance, Turn, Nudge, RecordItem, Praise, CallCoaching, Status, CallSummary, DeadAir, TalkOver,
+              ToneChange]

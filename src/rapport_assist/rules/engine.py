@@ -18,6 +18,13 @@ Per rule it keeps a little state machine:
 * ``record`` rules do not nudge: each match becomes a ``RecordItem`` (the promise list);
 * ``praise`` rules never nudge: a match (without ``expect``), or an expectation met in time
   (with it), becomes a ``Praise`` for the call's coaching summary; a failed one is silent.
+* ``unit: turn`` rules read turns instead of utterances (the engine groups the utterances it is
+  fed with a ``turns.TurnTracker``; ``take_turns`` hands the closed ones on): ``when`` is tested
+  on the turn so far and triggers at most once per turn; while the trigger turn goes on, its
+  latest reading replaces the trigger; the expected speaker's reply turn meets ``expect`` as soon
+  as the turn so far does, and counts towards ``within.turns`` only when it closes without it (a
+  turn that matches ``ignore`` as a whole does not count), so such a rule decides when the reply
+  turn closes. ``other_last`` and ``earlier`` read turns too.
 
 Every nudge carries evidence; ``evidence[0]`` is the turn the nudge is about (the trigger or
 the reply, per ``points_at``), the rest show the other turns it rests on.
@@ -30,13 +37,15 @@ from dataclasses import dataclass, field
 from typing import Iterable, Sequence, Union
 
 from ..annotate import AnnotatedUtterance
-from ..types import DeadAir, Evidence, Nudge, Praise, RecordItem, SignalEvent, Speaker, TalkOver, Utterance
+from ..turns import TurnTracker, backchannel_phrases, merge_turn_utterance
+from ..types import DeadAir, Evidence, Nudge, Praise, RecordItem, SignalEvent, Speaker, TalkOver, Turn, Utterance
 from .conditions import Compiler, EvalContext, Evaluator, Gate, ToneCue, lexicon_matches
 from .features import ROW_COLUMNS, Features, Match, PhraseIndex, doc_text, match_texts
 from .model import EventIs, Rule, RuleSet
 
 QUOTE_MAX_WORDS = 14
 HISTORY = 64  # utterances kept for 'earlier' and for event evidence
+TURN_PARTS = 40  # a turn rule reads at most this many last utterances of a turn (a long monologue)
 
 Output = Union[Nudge, RecordItem, Praise]
 _OTHER = {speaker: speaker.other() for speaker in Speaker}
@@ -51,18 +60,22 @@ class _Pending:
     last_trigger_end_s: float
     turns_seen: int = 0
     excepted: bool = False  # an utterance in the window matched 'unless'
+    trigger_turn: int = -1  # turn rules: the turn that triggered last (it may go on)
+    reply_turn: int = -1  # turn rules: the expected speaker's open turn that has not met it yet
+    context_turn: int = -1  # turn rules: the turn read last into ``context``
 
 
 class _State:
     """A rule's state in the current call."""
 
-    __slots__ = ("pending", "latched", "last_fire_s", "fired")
+    __slots__ = ("pending", "latched", "last_fire_s", "fired", "turn")
 
     def __init__(self) -> None:
         self.pending: _Pending | None = None
         self.latched = False  # in an episode (quiet until ``episode.ends_when``)
         self.last_fire_s: float | None = None
         self.fired = 0
+        self.turn = -1  # turn rules: the last turn that triggered it (once per turn)
 
 
 @dataclass(eq=False)
@@ -85,17 +98,24 @@ class _CompiledRule:
 class RuleEngine:
     """Evaluates rules on annotated utterances and returns nudges; one call at a time.
 
-    ``tone_cues`` adds tone readers (e.g. a voice-based one) beside the text cue.
+    ``tone_cues`` adds tone readers (e.g. a voice-based one) beside the text cue. ``turns``
+    groups the utterances into turns (default: a ``TurnTracker`` with the packs' ``backchannel``
+    lexicon added to its backchannels).
     """
 
-    def __init__(self, ruleset: RuleSet, tone_cues: Sequence[ToneCue] = ()) -> None:
+    def __init__(self, ruleset: RuleSet, tone_cues: Sequence[ToneCue] = (), turns: TurnTracker | None = None) -> None:
         self.ruleset = ruleset
+        self.turns = turns or TurnTracker(backchannels=backchannel_phrases(ruleset.lexicons))
+        self._closed_turns: list[Turn] = []
+        self._turn_parts: list[AnnotatedUtterance] = []
+        self._turn_bits = 0  # the open turn's utterances' feature bits, or'ed
         compiler = Compiler(ruleset.lexicons, ruleset.tones, ruleset.fillers)
         compiler.tone_cues.extend(tone_cues)
         self._extractor = compiler.extractor
         self._compiler = compiler
         compiled = [self._compile(rule, compiler) for rule in ruleset.rules]
-        self._rules = [c for c in compiled if c.event is None]
+        self._rules = [c for c in compiled if c.event is None and c.rule.unit != "turn"]
+        self._turn_rules = [c for c in compiled if c.event is None and c.rule.unit == "turn"]
         self._event_rules = [c for c in compiled if c.event is not None]
         # per speaker, the rules whose trigger that speaker can say: (position, two pre-filter masks
         # the utterance's bits must both meet; 0, 0 for none). Two masks are enough to skip most
@@ -108,6 +128,12 @@ class RuleEngine:
         self._touched: set[int] = set()  # rules whose state may have changed since the call started
         self._event_states: list[_State] = []
         self._event_touched: set[int] = set()
+        self._turn_states: list[_State] = []
+        self._turn_busy: set[int] = set()
+        self._turn_last: dict[Speaker, Features] = {}  # each speaker's last turn (so far)
+        self._turn_open: tuple[int, Features] | None = None  # the open turn's index and latest reading
+        self._turn_history: deque[EvalContext] = deque(maxlen=HISTORY)  # closed turns
+        self._turn_ctx: EvalContext | None = None  # the last turn so far, as the turn rules read it
         self._last: dict[Speaker, Features] = {}
         self._last_utterance: Utterance | None = None
         self._history: deque[EvalContext] = deque(maxlen=HISTORY)
@@ -151,16 +177,30 @@ class RuleEngine:
         self._touched = set()
         self._event_touched = set()
         self._busy = set()
+        self.turns.start_call()
+        self._closed_turns = []
+        self._turn_parts = []
+        self._turn_states = [_State() for _ in self._turn_rules]
+        self._turn_busy = set()
+        self._turn_last = {}
+        self._turn_open = None
+        self._turn_history = deque(maxlen=HISTORY)
+        self._turn_ctx = None
         self._last = {}
         self._last_utterance = None
         self._history = deque(maxlen=HISTORY)
 
     def on_utterance(self, au: AnnotatedUtterance) -> list[Output]:
-        """Feed the next utterance (timeline order); returns the nudges (and records) at its end."""
+        """Feed the next utterance (timeline order); returns the nudges (and records) at its end:
+        first those of turn rules decided by a turn it closed, then the utterance rules', then the
+        turn rules' on its turn so far."""
+        step = self.turns.on_utterance(au.utterance)
+        out: list[Output] = []
+        for turn in step.closed:
+            out += self._turn_closed(turn)
         feats = self._extractor.features(au)
         speaker = au.utterance.speaker
         ctx = EvalContext(feats, self._last.get(_OTHER[speaker]), history=self._history)
-        out: list[Output] = []
         bits, busy = feats.bits, self._busy
         # idle rules whose trigger cannot match here have nothing to do: step the others, in order
         todo = [i for i, a, b in self._triggers[speaker] if not a or (bits & a and bits & b)]
@@ -188,7 +228,61 @@ class RuleEngine:
         self._last[speaker] = feats
         self._last_utterance = au.utterance
         self._history.append(EvalContext(feats, ctx.other_last, tones=ctx.tones))
+        if step.turn is not None:
+            if len(step.turn.utterances) == 1:
+                self._turn_parts = []
+                self._turn_bits = 0
+            self._turn_parts.append(au)
+            self._turn_bits |= feats.bits
+            del self._turn_parts[:-TURN_PARTS]
+            if self._turn_rules:
+                if len(self._turn_parts) == 1 or self._reading_needed(speaker, self._turn_bits):
+                    out += self._on_turn(step.turn, self._turn_reading(step.turn))
+                else:  # no turn rule can use the joined reading: the last utterance stands in for
+                    # the turn in the turn history ('earlier' still sees whose turn it was)
+                    self._turn_last[speaker] = feats
+                    self._turn_open = (step.turn.index, feats)
+                    self._turn_ctx = EvalContext(feats, self._turn_last.get(_OTHER[speaker]),
+                                                 history=self._turn_history)
         return out
+
+    def _reading_needed(self, speaker: Speaker, bits: int) -> bool:
+        """Whether a turn rule can use the reading of a turn whose utterances' features have
+        these ``bits``: one is waiting (an expectation, an episode), or an idle one's trigger may
+        match (its speaker, its pre-filter masks: the joined reading has its parts' bits)."""
+        if self._turn_busy:
+            return True
+        for compiled, state in zip(self._turn_rules, self._turn_states):
+            gate = compiled.gate
+            assert gate is not None
+            if gate.speaker not in (None, speaker) or state.fired >= compiled.max_fires:
+                continue
+            first, second = _two_masks(gate.masks)
+            if not first or (bits & first and bits & second):
+                return True
+        return False
+
+    def take_turns(self) -> list[Turn]:
+        """The turns closed since the last call (by ``on_utterance``, ``tick`` or ``finish``)."""
+        turns, self._closed_turns = self._closed_turns, []
+        return turns
+
+    def _turn_reading(self, turn: Turn) -> AnnotatedUtterance:
+        """One annotated utterance standing for the turn so far: its only utterance, or the
+        utterances' texts and Docs joined (``Doc.from_docs``: each part keeps the reading it was
+        given alone, as the utterance rules saw it; no second parse)."""
+        parts = self._turn_parts
+        if len(parts) == 1:
+            return parts[0]
+        from spacy.tokens import Doc
+
+        doc = Doc.from_docs([p.doc for p in parts])
+        utt = merge_turn_utterance(turn, [p.utterance for p in parts], doc.text)
+        return AnnotatedUtterance(utt, doc)
+
+    def _turn_closed(self, turn: Turn) -> list[Output]:
+        self._closed_turns.append(turn)
+        return self._close_turn(turn) if self._turn_rules else []
 
     def on_event(self, event: SignalEvent) -> list[Nudge]:
         """Feed a timing event from the conversation signals (dead air, talk-over)."""
@@ -212,11 +306,15 @@ class RuleEngine:
         """
         busy = set(speaking)
         nudges: list[Nudge] = []
-        for i in sorted(self._busy):  # every rule with an open expectation is busy
-            compiled, state = self._rules[i], self._states[i]
+        for turn in self.turns.tick(now_s, busy):  # a turn whose gap passed closes first
+            nudges += [n for n in self._turn_closed(turn) if isinstance(n, Nudge)]
+        waiting = [(self._rules[i], self._states[i]) for i in sorted(self._busy)]  # open expectations are busy
+        waiting += [(self._turn_rules[i], self._turn_states[i]) for i in sorted(self._turn_busy)]
+        for compiled, state in waiting:
             pending = state.pending
             expect = compiled.rule.expect
-            if pending is None or expect is None or expect.within.seconds is None or expect.speaker in busy:
+            if (pending is None or expect is None or expect.within.seconds is None or expect.speaker in busy
+                    or pending.reply_turn >= 0):  # a reply turn that started in time decides when it closes
                 continue
             deadline = pending.last_trigger_end_s + expect.within.seconds
             if now_s <= deadline:
@@ -230,11 +328,19 @@ class RuleEngine:
                 nudges.append(nudge)
         return nudges
 
+    def close_open_turn(self, t_s: float) -> list[Output]:
+        """Close the open turn at ``t_s`` (the call was cut short); returns what that decided."""
+        return [n for turn in self.turns.finish(t_s) for n in self._turn_closed(turn)]
+
     def finish(self, t_s: float) -> list[Output]:
-        """The call ended at ``t_s``: close open expectations (``if_call_ends: fire`` fires)."""
+        """The call ended at ``t_s``: the open turn closes, then open expectations close
+        (``if_call_ends: fire`` fires)."""
         nudges: list[Output] = []
-        for i in sorted(self._busy):  # every rule with an open expectation is busy
-            compiled, state = self._rules[i], self._states[i]
+        for turn in self.turns.finish(t_s):
+            nudges += self._turn_closed(turn)
+        waiting = [(self._rules[i], self._states[i]) for i in sorted(self._busy)]  # open expectations are busy
+        waiting += [(self._turn_rules[i], self._turn_states[i]) for i in sorted(self._turn_busy)]
+        for compiled, state in waiting:
             pending, state.pending = state.pending, None
             expect = compiled.rule.expect
             if (pending is None or expect is None or expect.if_call_ends != "fire" or self._last_utterance is None
@@ -245,10 +351,145 @@ class RuleEngine:
                 nudges.append(nudge)
         return nudges
 
+    @property
+    def reads_turns(self) -> bool:
+        """Whether any rule reads turns (``unit: turn``)."""
+        return bool(self._turn_rules)
+
+    def _on_turn(self, turn: Turn, au: AnnotatedUtterance) -> list[Output]:
+        """Feed the open turn so far (``au``: one utterance standing for it, its joined text
+        annotated), after each utterance it gains; returns the turn rules' nudges and records."""
+        feats = self._extractor.features(au)
+        speaker = turn.speaker
+        ctx = EvalContext(feats, self._turn_last.get(_OTHER[speaker]), history=self._turn_history)
+        out: list[Output] = []
+        bits = feats.bits
+        for i, compiled in enumerate(self._turn_rules):
+            state = self._turn_states[i]
+            if i in self._turn_busy:
+                nudge = self._turn_step(compiled, state, feats, ctx, turn)
+            else:
+                gate = compiled.gate
+                assert gate is not None
+                first, second = _two_masks(gate.masks)
+                if (gate.speaker not in (None, speaker) or (first and not (bits & first and bits & second))
+                        or state.fired >= compiled.max_fires or state.turn == turn.index):
+                    continue
+                found = compiled.when(ctx)
+                if found is None:
+                    continue
+                nudge = self._turn_triggered(compiled, state, feats, ctx, found, turn)
+            if nudge is not None:
+                out.append(nudge)
+            if state.pending is None and not state.latched:
+                self._turn_busy.discard(i)
+            else:
+                self._turn_busy.add(i)
+        self._turn_last[speaker] = feats
+        self._turn_open = (turn.index, feats)
+        self._turn_ctx = ctx
+        return out
+
+    def _close_turn(self, turn: Turn) -> list[Output]:
+        """The turn closed (at ``turn.t_s``): an expected speaker's reply turn that has not met
+        the expectation counts towards ``within.turns`` now (and fires when it is the last)."""
+        if self._turn_open is None or self._turn_open[0] != turn.index:
+            return []
+        feats = self._turn_open[1]
+        self._turn_open = None
+        ctx = EvalContext(feats, self._turn_last.get(_OTHER[turn.speaker]), history=self._turn_history)
+        out: list[Output] = []
+        for i in sorted(self._turn_busy):
+            compiled, state = self._turn_rules[i], self._turn_states[i]
+            pending, expect = state.pending, compiled.rule.expect
+            if pending is None or expect is None or pending.reply_turn != turn.index:
+                continue
+            pending.reply_turn = -1
+            if compiled.ignore is not None and compiled.ignore(ctx) is not None:
+                continue  # a backchannel turn is not a reply
+            pending.turns_seen += 1
+            if expect.within.turns is not None and pending.turns_seen >= expect.within.turns:
+                state.pending = None
+                if not pending.excepted:
+                    nudge = self._fire(compiled, state, turn.t_s, turn.last_utterance, pending, feats, [])
+                    if nudge is not None:
+                        out.append(nudge)
+                if not state.latched:
+                    self._turn_busy.discard(i)
+        self._turn_history.append(EvalContext(feats, ctx.other_last, tones=ctx.tones))
+        return out
+
+    def _turn_triggered(self, compiled: _CompiledRule, state: _State, feats: Features, ctx: EvalContext,
+                        found: list[Match], turn: Turn) -> Output | None:
+        state.turn = turn.index
+        out = self._triggered(compiled, state, feats, ctx, found)
+        if state.pending is not None:
+            state.pending.trigger_turn = state.pending.context_turn = turn.index
+        return out
+
+    def _turn_step(self, compiled: _CompiledRule, state: _State, feats: Features, ctx: EvalContext,
+                   turn: Turn) -> Output | None:
+        """A turn rule with an open expectation or in an episode, and the turn so far."""
+        rule = compiled.rule
+        if state.latched and compiled.episode_ends is not None and compiled.episode_ends(ctx) is not None:
+            state.latched = False
+        pending = state.pending
+        if pending is not None and rule.expect is not None:
+            expect = rule.expect
+            if compiled.unless is not None and compiled.unless(ctx) is not None:
+                pending.excepted = True
+            if turn.index == pending.trigger_turn:  # the trigger turn goes on: its latest reading is the trigger
+                found = compiled.when(ctx)
+                if found is not None:
+                    pending.triggers[-1] = (feats, [m for m in found if m.feats is feats])
+                if pending.context_turn == turn.index:
+                    pending.context[-1] = feats
+                pending.last_trigger_end_s = turn.end_s
+                return None
+            if turn.speaker is expect.speaker:
+                seconds = expect.within.seconds
+                if pending.reply_turn != turn.index and seconds is not None \
+                        and turn.start_s - pending.last_trigger_end_s > seconds:  # a late reply
+                    state.pending = None
+                    if pending.excepted:
+                        return None
+                    return self._fire(compiled, state, feats.au.utterance.end_s, turn.last_utterance, pending,
+                                      feats, [])
+                assert compiled.expect is not None
+                met = compiled.expect(EvalContext(feats, ctx.other_last, pending.context, ctx.tones))
+                if met is not None:
+                    state.pending = None
+                    if rule.praise and not pending.excepted:
+                        return self._praise_met(compiled, state, pending, feats, met)
+                    return None
+                pending.reply_turn = turn.index  # decided when it closes
+                return None
+            found = compiled.when(ctx)  # the trigger side again, in a new turn
+            if found is not None:
+                pending.triggers.append((feats, [m for m in found if m.feats is feats]))
+                pending.last_trigger_end_s = turn.end_s
+                pending.trigger_turn = state.turn = turn.index
+            if pending.context_turn == turn.index:
+                pending.context[-1] = feats
+            else:
+                pending.context.append(feats)
+                pending.context_turn = turn.index
+            return None
+        if state.pending is None and not state.latched and state.fired < compiled.max_fires \
+                and state.turn != turn.index:
+            found = compiled.when(ctx)
+            if found is not None:
+                return self._turn_triggered(compiled, state, feats, ctx, found, turn)
+        return None
+
     def inspect(self, rule_id: str) -> tuple[Rule, "_State", EvalContext | None, Compiler]:
-        """For ``rules explain``: a rule, its live state, the last utterance's context, the compiler."""
-        for compiled, state in zip(self._rules + self._event_rules, self._states + self._event_states):
+        """For ``rules explain``: a rule, its live state, the last utterance's context (a turn
+        rule's: the last turn so far), the compiler."""
+        for compiled, state in zip(self._rules + self._turn_rules + self._event_rules,
+                                   self._states + self._turn_states + self._event_states):
             if compiled.rule.id == rule_id:
+                if compiled.rule.unit == "turn":
+                    return compiled.rule, state, self._turn_ctx, self._compiler
                 return compiled.rule, state, self._history[-1] if self._history else None, self._compiler
         raise KeyError(rule_id)
 

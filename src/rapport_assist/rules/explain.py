@@ -4,7 +4,9 @@ The call runs through the real pipeline (signals, every rule, timing events), so
 state is exactly what it is live; an observer re-reads the rule's conditions on each utterance
 and prints the tree: which parts held, what words matched, which matches a ``skip_if`` test
 dropped, what the signals measured, and what the rule did (opened a wait, met, fired, quiet in
-cooldown...).
+cooldown...). A rule that reads turns (``unit: turn``) is traced on the turn so far at each
+utterance; what it decides when a turn closes, or at the end of the call, is traced from the
+pipeline's events (``on_event``).
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from dataclasses import dataclass
 from typing import Iterable
 
 from ..annotate import AnnotatedUtterance
-from ..types import Nudge, Praise, RecordItem, SignalEvent, Utterance
+from ..types import Nudge, Praise, RecordItem, SignalEvent, Turn, Utterance
 from .conditions import Compiler, EvalContext
 from .features import match_texts
 from .engine import RuleEngine, event_matches
@@ -63,6 +65,7 @@ class RuleExplainer:
         self.fired_at: list[int] = []
         self._before: _Snapshot | None = None
         self._reference: list = []  # type: ignore[type-arg]  # the turns that opened the wait
+        self._seen: list[Nudge | RecordItem] = []  # the rule's nudges already traced (at an utterance, an event)
 
     def _snapshot(self) -> _Snapshot:
         _, state, _, _ = self.engine.inspect(self.rule_id)
@@ -85,10 +88,22 @@ class RuleExplainer:
         if isinstance(rule.when, EventIs):
             self.lines.append("    (an event rule: it reacts to timing events, not to words)")
             return
-        assert last is not None
-        history = list(self.engine._history)[:-1]  # noqa: SLF001 - the explainer is the engine's debugger
-        ctx = EvalContext(last.feats, last.other_last, tones=last.tones, history=history)
         mine = [o for o in outputs if o.rule == rule.id]
+        self._seen += mine
+        if rule.unit == "turn":
+            if last is None or last.feats.au.utterance.index != utt.index:
+                self.lines.append("    (a backchannel inside the other side's turn: the rule reads turns, not this)")
+                if mine:
+                    self.lines.append("    → " + self._verdict(rule, before, after, mine, utt))
+                return
+            reading = last.feats.au.utterance
+            self.lines.append(f"    the {reading.speaker.value}'s turn so far: {last.feats.word_count} words"
+                              + (" (its utterances joined)" if reading.text != utt.text else ""))
+            history = list(self.engine._turn_history)  # noqa: SLF001 - the explainer is the engine's debugger
+        else:
+            history = list(self.engine._history)[:-1]  # noqa: SLF001 - the explainer is the engine's debugger
+        assert last is not None
+        ctx = EvalContext(last.feats, last.other_last, tones=last.tones, history=history)
         expect = rule.expect
         if before.latched:
             self.lines.append("    quiet: after its last nudge it waits for the episode to end")
@@ -112,6 +127,20 @@ class RuleExplainer:
             self.lines.append(f"    unless {YES}: an exception holds here, so no nudge")
         self.lines.append("    → " + self._verdict(rule, before, after, mine, utt))
 
+    def on_event(self, event: object) -> None:
+        """Every event of the call: closed turns, and the rule's nudges decided away from an
+        utterance's rules (a turn that closed on the clock, the end of the call)."""
+        if isinstance(event, Turn) and self.rule.unit == "turn":
+            first, last = event.utterances[0], event.utterances[-1]
+            span = f"#{first}" if first == last else f"#{first}-#{last}"
+            self.lines.append(f"  turn {event.index} closed: {event.speaker.value}, {span}, {event.words} words")
+        elif (isinstance(event, (Nudge, RecordItem)) and event.rule == self.rule.id
+              and not any(seen is event for seen in self._seen)):
+            self._seen.append(event)
+            self.fired_at.append(event.utterance_index)
+            self.lines.append(f"    → FIRES when the turn closes: {event.message}"
+                              if isinstance(event, Nudge) else f"    → RECORDED: \"{event.text}\"")
+
     def after_event(self, event: SignalEvent, outputs: list[Nudge]) -> None:
         rule = self.rule
         if not isinstance(rule.when, EventIs):
@@ -119,6 +148,7 @@ class RuleExplainer:
         matched = event_matches(rule.when, event)
         desc = _describe_event(event)
         mine = [o for o in outputs if o.rule == rule.id]
+        self._seen += mine
         if mine:
             self.fired_at.append(mine[0].utterance_index)
             self.lines.append(f"  {desc}\n    event {YES} → FIRES: {mine[0].message}")
@@ -147,6 +177,8 @@ class RuleExplainer:
         if after.pending and not before.pending:
             assert rule.expect is not None
             return f"opens a wait: {_describe_window(rule)}"
+        if after.pending and rule.unit == "turn" and rule.expect is not None and utt.speaker is rule.expect.speaker:
+            return f"not yet: decided when the {utt.speaker.value}'s turn closes"
         if after.pending:
             return f"still waiting ({after.turns_seen} {rule.expect.speaker.value} turn(s) so far)" if rule.expect else ""
         if before.latched:

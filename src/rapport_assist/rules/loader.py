@@ -834,6 +834,9 @@ class _Builder:
             severity = severity or "low"
             max_per_call = PRAISE_MAX_PER_CALL if max_per_call is None else max_per_call
             quote = quote or ("reply" if expect is not None else "trigger")
+        if vals.get("unit") == "turn" and isinstance(when, EventIs):
+            self.problems.add(m.entries["unit"][0], "an 'event' rule fires on the event itself, not on a turn",
+                              "remove 'unit: turn', or trigger on what a speaker says instead")
         if isinstance(when, EventIs) and "expect" in m.entries:
             self.problems.add(m.entries["expect"][0], "an 'event' rule fires on the event itself; 'expect' does "
                               "not apply", "remove 'expect', or trigger on an utterance instead")
@@ -881,6 +884,7 @@ class _Builder:
             status=spec.status or "stable", tags=tuple(spec.tags or ()),
             max_per_call=max_per_call, params=tuple(sorted(self.params.items())), record=record,
             quote=quote or "trigger", rewrite_unless_next=unless_next, praise=praise_rule,
+            unit=spec.unit or "utterance",
         ))
 
     def praise_rule_checks(self, m: YMap, expect: object, when: object) -> None:

@@ -370,6 +370,9 @@ class Rule:
     quote: Literal["trigger", "reply", "none"] = "trigger"  # which evidence the card quotes
     rewrite_unless_next: str | None = None  # a lexicon: no rewrite when one of its phrases follows
     praise: bool = False  # a praise rule: a match (or, with ``expect``, a met expectation) is a ``Praise``
+    # what 'when' and 'expect' read: each utterance, or each turn so far (a speaker's run of
+    # utterances until the other side takes the floor, ``turns.TurnTracker``)
+    unit: Literal["utterance", "turn"] = "utterance"
 
     @property
     def source(self) -> str:

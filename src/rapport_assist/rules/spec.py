@@ -50,6 +50,7 @@ EntityLabel = Literal["DATE", "TIME", "CARDINAL", "ORDINAL", "MONEY", "PERCENT",
                       "GPE", "LOC", "PRODUCT", "EVENT", "NORP", "FAC", "WORK_OF_ART", "LAW", "LANGUAGE"]
 Status = Literal["stable", "experimental"]
 Quote = Literal["trigger", "reply", "none"]  # which evidence a rule's card quotes
+Unit = Literal["utterance", "turn"]  # what a rule reads: each utterance, or each turn so far
 EventKind = Literal["dead_air", "talk_over"]
 SpeakerName = Literal["agent", "customer"]
 SkipTestName = Literal["question", "conditional", "negated", "after_request", "subordinate"]  # usable bare
@@ -60,6 +61,7 @@ SUPPORTED_VERSIONS: tuple[int, ...] = get_args(Version)
 SEVERITY_WORDS = {"tip": "low", "nudge": "medium", "urgent": "high"}
 STATUSES: tuple[str, ...] = get_args(Status)
 QUOTES: tuple[str, ...] = get_args(Quote)
+UNITS: tuple[str, ...] = get_args(Unit)
 EVENT_KINDS: tuple[str, ...] = get_args(EventKind)
 ENTITY_LABELS: tuple[str, ...] = get_args(EntityLabel)
 MAX_REGEX_CHARS = 300
@@ -490,6 +492,7 @@ class RuleSpec(Spec):
     rewrite_unless_next: Name = _unset()
     record: RecordSpec = _unset()
     praise: bool = _unset()
+    unit: Unit = _unset()
     examples: ExamplesSpec = _unset()
     # "severity and message, unless record" is in the schema (anyOf above) and checked by the
     # loader, which reports it together with the rule's other problems

@@ -1,0 +1,178 @@
+"""Turn tracking: groups utterances into turns, the unit a listener hears.
+
+    utterances (timeline order) ──► TurnTracker ──► open / closed ``Turn`` values
+
+The endpointer cuts speech at its pauses, so one customer complaint said with two short
+pauses comes out as two or three utterances. A *turn* is a speaker's run of utterances until
+the other side takes the floor:
+
+* the other side says something that is not a backchannel (a short listening sound, at most
+  ``backchannel_words`` words, all of them from the backchannel phrases: "mm-hm", "okay",
+  "yeah, right"); a backchannel does not end the turn it answers (it belongs to no turn);
+* or nobody has added to the turn for longer than ``gap_s`` (a pause that long hands the floor
+  over even if the same speaker goes on after it). Utterances whose times are estimated
+  (transcripts without times) ignore the gap: consecutive lines of one speaker are one turn,
+  so transcripts and audio give the same structure.
+
+Live, the pipeline closes a turn as soon as it can know: when the other side's utterance lands,
+on a clock tick past the gap (``tick``), or at the end of the call (``finish``). The tracker
+only groups; it reads no Doc (the rule engine drives it, and reads a turn so far for the rules
+that read turns by joining its utterances' Docs, ``rules/README.md``).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, replace
+from typing import Iterable, Sequence
+
+from .annotate import count_words
+from .types import Speaker, Turn, Utterance
+
+# a pause longer than this ends a turn. Within-turn pauses of real speech run to 1-1.5 s (the
+# endpointer cuts there); a hand-over is usually well under 1 s, and a speaker who goes on after
+# 2.5 s of silence has usually started something new.
+DEFAULT_GAP_S = 2.5
+DEFAULT_BACKCHANNEL_WORDS = 3
+# listening sounds and acknowledgements; a rule pack's ``backchannel`` lexicon adds to these
+DEFAULT_BACKCHANNELS = (
+    "mm-hm", "mhm", "mm", "mmm", "hm", "hmm", "uh-huh", "uh huh", "mm hm", "yeah", "yes", "yep", "yup", "okay", "ok",
+    "right", "sure", "i see", "go on", "got it", "alright", "all right", "oh", "ah", "uh", "um", "huh", "wow",
+    "oh no", "oh dear", "really", "exactly", "of course", "true", "indeed", "gotcha", "understood", "ok ok",
+)
+_WORD = re.compile(r"[a-z0-9]+(?:[-'][a-z0-9]+)*")
+
+
+def _words(text: str) -> list[str]:
+    return _WORD.findall(text.lower())
+
+
+@dataclass
+class _Open:
+    """The turn being built."""
+
+    index: int
+    speaker: Speaker
+    utterances: list[int]
+    texts: list[str]
+    words: int
+    start_s: float
+    end_s: float
+    timing_estimated: bool
+
+    def value(self, closed: bool, t_s: float) -> Turn:
+        return Turn(self.index, self.speaker, tuple(self.utterances), " ".join(self.texts), self.words,
+                    self.start_s, self.end_s, closed, t_s, self.timing_estimated)
+
+
+@dataclass(frozen=True)
+class TurnStep:
+    """What one utterance did to the turns: the turns it closed (the other side's, or the same
+    speaker's after a long gap), and the turn it belongs to now (None: a backchannel inside the
+    other side's turn, which belongs to no turn)."""
+
+    closed: tuple[Turn, ...]
+    turn: Turn | None
+
+
+class TurnTracker:
+    """Groups one call's utterances into turns (``start_call`` before each call)."""
+
+    def __init__(self, gap_s: float = DEFAULT_GAP_S, backchannels: Iterable[str] = (),
+                 backchannel_words: int = DEFAULT_BACKCHANNEL_WORDS) -> None:
+        self.gap_s = gap_s
+        self.backchannel_words = backchannel_words
+        phrases = {tuple(_words(p)) for p in (*DEFAULT_BACKCHANNELS, *backchannels)}
+        self._phrases = sorted((p for p in phrases if p), key=len, reverse=True)
+        self._open: _Open | None = None
+        self._count = 0
+
+    def start_call(self) -> None:
+        self._open = None
+        self._count = 0
+
+    @property
+    def open_turn(self) -> Turn | None:
+        return None if self._open is None else self._open.value(False, self._open.end_s)
+
+    def is_backchannel(self, text: str) -> bool:
+        """At most ``backchannel_words`` words, every one of them in a backchannel phrase."""
+        if len(text) > 12 * self.backchannel_words:  # longer than any few listening sounds
+            return False
+        words = _words(text)
+        if not words or len(words) > self.backchannel_words:
+            return False
+        pos = 0
+        while pos < len(words):
+            for phrase in self._phrases:
+                if tuple(words[pos:pos + len(phrase)]) == phrase:
+                    pos += len(phrase)
+                    break
+            else:
+                return False
+        return True
+
+    def on_utterance(self, utt: Utterance) -> TurnStep:
+        """The next utterance (timeline order)."""
+        cur = self._open
+        closed: list[Turn] = []
+        if cur is not None:
+            gap_counts = not (cur.timing_estimated or utt.timing_estimated)
+            if gap_counts and utt.start_s - cur.end_s > self.gap_s:
+                closed.append(cur.value(True, cur.end_s + self.gap_s))
+                cur = self._open = None
+            elif utt.speaker is not cur.speaker:
+                if self.is_backchannel(utt.text):
+                    return TurnStep((), None)
+                closed.append(cur.value(True, utt.end_s))
+                cur = self._open = None
+        if cur is None:
+            cur = self._open = _Open(self._count, utt.speaker, [], [], 0, utt.start_s, utt.end_s,
+                                     utt.timing_estimated)
+            self._count += 1
+        cur.utterances.append(utt.index)
+        if utt.text:
+            cur.texts.append(utt.text)
+        cur.words += count_words(utt.text)
+        cur.end_s = max(cur.end_s, utt.end_s)
+        cur.timing_estimated = cur.timing_estimated or utt.timing_estimated
+        return TurnStep(tuple(closed), cur.value(False, utt.end_s))
+
+    def tick(self, now_s: float, speaking: Iterable[Speaker] = ()) -> list[Turn]:
+        """The clock reached ``now_s``: the open turn closes when the gap has passed since its
+        last utterance and its speaker is not speaking (speech started, not yet an utterance)."""
+        cur = self._open
+        if cur is None or cur.timing_estimated or cur.speaker in set(speaking) or now_s - cur.end_s <= self.gap_s:
+            return []
+        self._open = None
+        return [cur.value(True, cur.end_s + self.gap_s)]
+
+    def finish(self, t_s: float) -> list[Turn]:
+        """The call ended at ``t_s``: the open turn closes."""
+        cur, self._open = self._open, None
+        return [] if cur is None else [cur.value(True, max(t_s, cur.end_s))]
+
+
+def backchannel_phrases(lexicons: dict, name: str = "backchannel") -> Sequence[str]:
+    """The plain phrases of a rule pack's backchannel lexicon (alternations and patterns skipped)."""
+    lex = lexicons.get(name)
+    if lex is None:
+        return ()
+    return tuple(p.text for p in lex.phrases if not any(ch in p.text for ch in "|<>"))
+
+
+def merge_turn_utterance(turn: Turn, parts: Sequence[Utterance], text: str | None = None) -> Utterance:
+    """One utterance standing for the turn so far (its rules read it): the joined text and words,
+    the turn's span, the last utterance's index, and the conversation signals of its most heated
+    utterance (so a turn with an angry utterance in it reads as angry)."""
+    last = parts[-1]
+    signals = None
+    for u in parts:
+        if u.signals is not None and (signals is None or not signals.tone.at_least(u.signals.tone.label)
+                                      or u.signals.tone.label == signals.tone.label):
+            signals = u.signals
+    confidences = [u.confidence for u in parts if u.confidence is not None]
+    return replace(last, text=turn.text if text is None else text, start_s=turn.start_s, end_s=turn.end_s,
+                   words=tuple(w for u in parts for w in u.words),
+                   confidence=min(confidences) if confidences else None,
+                   timing_estimated=turn.timing_estimated, signals=signals)

@@ -1,0 +1,219 @@
+"""Turns: the tracker on its own (plain values), and rules that read turns (real spaCy)."""
+
+from __future__ import annotations
+
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from rapport_assist.annotate import Annotator
+from rapport_assist.rules import RuleEngine, default_rules_dir, load_rules
+from rapport_assist.errors import RuleError
+from rapport_assist.turns import TurnTracker
+from rapport_assist.types import Nudge, Speaker, Turn, Utterance
+
+A, C = Speaker.AGENT, Speaker.CUSTOMER
+
+
+def utt(i: int, who: Speaker, text: str, start: float, end: float, estimated: bool = False) -> Utterance:
+    return Utterance(i, who, text, start, end, timing_estimated=estimated)
+
+
+# ---------------------------------------------------------------- the tracker
+
+
+def test_other_side_takes_the_floor_and_closes_the_turn() -> None:
+    tr = TurnTracker(gap_s=2.5)
+    s0 = tr.on_utterance(utt(0, C, "My internet keeps dropping.", 0.0, 2.0))
+    s1 = tr.on_utterance(utt(1, C, "Every single evening.", 3.2, 4.5))  # a 1.2 s pause: same turn
+    assert s0.closed == () and s1.closed == ()
+    assert s1.turn is not None and s1.turn.index == 0 and s1.turn.utterances == (0, 1)
+    assert s1.turn.text == "My internet keeps dropping. Every single evening." and s1.turn.words == 7
+    assert (s1.turn.start_s, s1.turn.end_s, s1.turn.closed) == (0.0, 4.5, False)
+    s2 = tr.on_utterance(utt(2, A, "Can I have your account number?", 5.0, 7.0))
+    (closed,) = s2.closed
+    assert closed.utterances == (0, 1) and closed.closed and closed.t_s == 7.0  # known when the reply landed
+    assert s2.turn is not None and s2.turn.index == 1 and s2.turn.speaker is A
+
+
+def test_a_backchannel_does_not_end_the_other_sides_turn() -> None:
+    tr = TurnTracker(gap_s=2.5, backchannels=["I hear you"])
+    tr.on_utterance(utt(0, C, "It's been a bad week, the washer leaked,", 0.0, 3.0))
+    for i, text in enumerate(["Mm-hm.", "Okay, right.", "Yeah yeah yeah", "I hear you."], start=1):
+        step = tr.on_utterance(utt(i, A, text, 3.2, 3.6))
+        assert step.closed == () and step.turn is None, text
+    step = tr.on_utterance(utt(5, C, "and now the dryer is broken too.", 3.8, 6.0))
+    assert step.turn is not None and step.turn.utterances == (0, 5)
+    # four words, or a word that is not a backchannel, take the floor
+    assert not tr.is_backchannel("yeah okay right sure") and not tr.is_backchannel("Sorry.")
+    assert not tr.is_backchannel("") and tr.is_backchannel("Uh-huh!")
+    step = tr.on_utterance(utt(6, A, "Okay, I'm sorry.", 6.5, 7.5))
+    assert [t.utterances for t in step.closed] == [(0, 5)] and step.turn is not None
+
+
+def test_a_long_silence_ends_a_turn_even_for_the_same_speaker() -> None:
+    tr = TurnTracker(gap_s=2.5)
+    tr.on_utterance(utt(0, A, "Let me check that for you.", 0.0, 2.0))
+    step = tr.on_utterance(utt(1, A, "Okay, I found it.", 5.0, 6.0))  # 3 s of silence
+    (closed,) = step.closed
+    assert closed.utterances == (0,) and closed.t_s == 4.5  # the gap ran out at 2.0 + 2.5
+    assert step.turn is not None and step.turn.index == 1
+    # and a backchannel after a long silence is a turn of its own
+    step = tr.on_utterance(utt(2, C, "Okay.", 10.0, 10.5))
+    assert step.turn is not None and step.turn.speaker is C and len(step.closed) == 1
+
+
+def test_estimated_times_ignore_the_gap() -> None:
+    tr = TurnTracker(gap_s=2.5)
+    tr.on_utterance(utt(0, C, "First tweet of a thread.", 0.0, 2.0, estimated=True))
+    step = tr.on_utterance(utt(1, C, "Second tweet, much later.", 60.0, 62.0, estimated=True))
+    assert step.closed == () and step.turn is not None and step.turn.utterances == (0, 1)
+    assert step.turn.timing_estimated
+    assert tr.tick(1000.0) == [], "no clock closes a turn whose times are estimated"
+
+
+def test_tick_closes_after_the_gap_unless_the_speaker_is_talking() -> None:
+    tr = TurnTracker(gap_s=2.5)
+    tr.on_utterance(utt(0, A, "Can I have your account number?", 0.0, 2.0))
+    assert tr.tick(4.0) == []  # 2 s: within the gap
+    assert tr.tick(5.0, speaking=[A]) == []  # the agent has started again (not yet an utterance)
+    (closed,) = tr.tick(5.0)
+    assert closed.closed and closed.t_s == 4.5 and tr.open_turn is None
+    assert tr.tick(9.0) == []
+
+
+def test_finish_closes_the_open_turn() -> None:
+    tr = TurnTracker()
+    assert tr.finish(1.0) == []
+    tr.on_utterance(utt(0, C, "Hello?", 0.0, 1.0))
+    (closed,) = tr.finish(3.0)
+    assert closed.closed and closed.t_s == 3.0 and closed.utterances == (0,)
+    assert isinstance(closed, Turn) and closed.to_json()["type"] == "turn"
+    assert tr.finish(4.0) == []
+    tr.start_call()
+    assert tr.on_utterance(utt(0, A, "Hi.", 0.0, 1.0)).turn.index == 0  # type: ignore[union-attr]
+
+
+# ---------------------------------------------------------------- rules that read turns
+
+COMPLAINT = (  # 45 words in three parts; no part has 35
+    "I have been trying to get my internet fixed for two weeks now and it keeps dropping every single evening.",
+    "I restarted the router five times and replaced the cable and nothing changed.",
+    "Now I cannot work from home at all, it's a real problem.",
+)
+
+
+@pytest.fixture(scope="module")
+def annotator() -> Annotator:
+    return Annotator()
+
+
+@pytest.fixture(scope="module")
+def engine() -> RuleEngine:
+    return RuleEngine(load_rules([default_rules_dir()]))
+
+
+def run(engine: RuleEngine, annotator: Annotator, lines: list[tuple[Speaker, str, float, float]],
+        ticks: dict[int, float] | None = None, end_s: float | None = None) -> list[tuple[str, int, float]]:
+    """(speaker, text, start, end) lines with measured times; ``ticks``: after line i, the clock
+    reaches t. Returns (rule, utterance_index, t) of every nudge."""
+    engine.start_call()
+    out = []
+    for i, (who, text, start, end) in enumerate(lines):
+        out += engine.on_utterance(annotator.annotate(Utterance(i, who, text, start, end)))
+        if ticks and i in ticks:
+            out += engine.tick(ticks[i])
+    out += engine.finish(end_s if end_s is not None else lines[-1][3] + 1.0)
+    return [(n.rule, n.utterance_index, n.t_s) for n in out if isinstance(n, Nudge)]
+
+
+def split_complaint() -> list[tuple[Speaker, str, float, float]]:
+    return [(C, COMPLAINT[0], 0.0, 7.0), (C, COMPLAINT[1], 8.0, 12.5), (C, COMPLAINT[2], 13.5, 17.0)]
+
+
+def test_a_complaint_split_in_three_fires_missed_reflection(engine: RuleEngine, annotator: Annotator) -> None:
+    lines = split_complaint() + [(A, "Can I have your account number please?", 17.6, 19.5),
+                                 (C, "It's 4471.", 20.0, 21.0)]
+    nudges = [n for n in run(engine, annotator, lines) if n[0] == "missed-reflection"]
+    assert nudges == [("missed-reflection", 3, 21.0)], "decided when the customer took the floor back"
+    # each part alone is short: the same words as separate turns (long pauses) stay quiet
+    apart = [(C, COMPLAINT[0], 0.0, 7.0), (C, COMPLAINT[1], 11.0, 15.5), (C, COMPLAINT[2], 19.0, 22.5),
+             (A, "Can I have your account number please?", 23.0, 25.0)]
+    assert [n for n in run(engine, annotator, apart) if n[0] == "missed-reflection"] == []
+
+
+def test_a_reflection_in_the_second_part_of_the_reply_turn_satisfies_it(engine: RuleEngine,
+                                                                       annotator: Annotator) -> None:
+    lines = split_complaint() + [
+        (A, "Okay, can I have your account number please?", 17.6, 19.5),
+        (A, "So your internet keeps dropping every evening, even after you restarted the router.", 20.3, 24.0),
+        (C, "Yes, exactly.", 24.5, 25.5),
+    ]
+    assert [n for n in run(engine, annotator, lines) if n[0] == "missed-reflection"] == []
+    # a customer backchannel between the agent's two parts does not end the agent's turn
+    lines.insert(4, (C, "Mm-hm.", 19.6, 20.0))
+    assert [n for n in run(engine, annotator, lines) if n[0] == "missed-reflection"] == []
+
+
+def test_the_reply_turn_closes_on_the_clock(engine: RuleEngine, annotator: Annotator) -> None:
+    lines = split_complaint() + [(A, "Can I have your account number please?", 17.6, 19.5)]
+    engine.start_call()
+    for i, (who, text, start, end) in enumerate(lines):
+        assert engine.on_utterance(annotator.annotate(Utterance(i, who, text, start, end))) == []
+    assert engine.tick(21.0) == []  # 1.5 s of silence: the agent may go on
+    assert engine.tick(22.5, speaking=[A]) == []  # the agent is speaking again
+    (nudge,) = engine.tick(22.5)  # the gap (2.5 s) passed at 22.0: the agent's turn closed
+    assert (nudge.rule, nudge.utterance_index, nudge.t_s) == ("missed-reflection", 3, 22.0)
+    assert [t.utterances for t in engine.take_turns()] == [(0, 1, 2), (3,)]
+
+
+def test_an_apology_later_in_the_agents_turn_counts(engine: RuleEngine, annotator: Annotator) -> None:
+    angry = (C, "This is the third time I'm calling about this bill, it's ridiculous.", 0.0, 4.0)
+    late_apology = [angry, (A, "Let me pull up the account.", 4.5, 6.0), (A, "I'm so sorry about this.", 7.0, 8.5),
+                    (C, "Thank you.", 9.0, 10.0)]
+    assert [n for n in run(engine, annotator, late_apology) if n[0] == "angry-no-apology"] == []
+    no_apology = [angry, (A, "Let me pull up the account.", 4.5, 6.0), (A, "What's the account number?", 7.0, 8.5),
+                  (C, "It's 4471.", 9.0, 10.0)]
+    assert [n for n in run(engine, annotator, no_apology) if n[0] == "angry-no-apology"] == [
+        ("angry-no-apology", 2, 10.0)]
+
+
+PACK = textwrap.dedent("""\
+    version: 1
+    lexicons:
+      gripe: [awful]
+    rules:
+      - id: gripe-turn
+        title: Gripe
+        severity: low
+        why: Because.
+        message: "Gripe: '{quote}'"
+        unit: turn
+        when: {speaker: customer, says: gripe}
+    """)
+
+
+def test_a_turn_rule_fires_at_most_once_per_turn(tmp_path: Path, annotator: Annotator) -> None:
+    path = tmp_path / "pack.yaml"
+    path.write_text(PACK, encoding="utf-8")
+    engine = RuleEngine(load_rules([path]))
+    lines = [(C, "This is awful.", 0.0, 1.0), (C, "Really awful.", 1.5, 2.5), (A, "I see why.", 3.0, 4.0),
+             (C, "Still awful.", 4.5, 5.5)]
+    assert run(engine, annotator, lines) == [("gripe-turn", 0, 1.0), ("gripe-turn", 3, 5.5)]
+
+
+@pytest.mark.parametrize(("line", "message"), [
+    ("    unit: turns\n", "unit"),
+    ("    unit: turn\n    when: {event: {kind: dead_air}}\n", "not on a turn"),
+])
+def test_the_loader_checks_unit(tmp_path: Path, line: str, message: str) -> None:
+    text = PACK.replace("    unit: turn\n", line)
+    if "event" in line:
+        text = text.replace("    when: {speaker: customer, says: gripe}\n", "")
+    path = tmp_path / "pack.yaml"
+    path.write_text(text, encoding="utf-8")
+    with pytest.raises(RuleError) as err:
+        load_rules([path])
+    problem = str(err.value)
+    assert f"{path}:10" in problem and message in problem, problem
