@@ -64,12 +64,14 @@ SET_FILE = "spoken.jsonl"  # what 'rapport-assist eval DIR' looks for
 
 # Voices per side, drawn per dialogue: (engine, name, pitch). Flite's voices (Debian 'flite') are
 # the clearer ones at 8 kHz for tiny.en (12-22% WER on six dialogues' customer turns, espeak-ng's
-# variants 34-55%); one espeak-ng variant per side keeps a harder voice in the mix. Every name
+# variants 34-55%); one espeak-ng variant per side, drawn for about one call in seven
+# (``ESPEAK_SHARE``), keeps a harder voice in the mix. Every name
 # exists in flite 2.2 (flite -lv) and espeak-ng 1.51 (espeak-ng --voices=variant).
 VOICES = {
     "agent": (("flite", "slt", 0), ("flite", "kal16", 0), ("flite", "rms", 0), ("espeak", "en-us+f3", 50)),
     "customer": (("flite", "awb", 0), ("flite", "rms", 0), ("flite", "slt", 0), ("espeak", "en-us+m3", 45)),
 }
+ESPEAK_SHARE = 0.15
 # speed: espeak-ng words per minute; flite: its duration stretch (1 = the voice's own pace, 0.9 faster)
 SPEED = {("espeak", "agent"): (140, 160), ("espeak", "customer"): (145, 165),
          ("flite", "agent"): (0.95, 1.1), ("flite", "customer"): (0.9, 1.05)}
@@ -168,7 +170,11 @@ def render_dialogue(d: dict, exe: dict[str, str], seed: int = 0) -> tuple[np.nda
     rng = dialogue_rng(did, seed)
     voices = {}
     for side in ("agent", "customer"):
-        engine, name, pitch = VOICES[side][int(rng.integers(len(VOICES[side])))]
+        pool = VOICES[side]
+        weights = np.array([ESPEAK_SHARE if v[0] == "espeak" else 1.0 for v in pool])
+        weights[[v[0] != "espeak" for v in pool]] *= (1 - weights[[v[0] == "espeak" for v in pool]].sum()) \
+            / weights[[v[0] != "espeak" for v in pool]].sum()
+        engine, name, pitch = pool[int(rng.choice(len(pool), p=weights))]
         lo, hi = SPEED[engine, side]
         speed = int(rng.integers(lo, hi + 1)) if engine == "espeak" else round(float(rng.uniform(lo, hi)), 3)
         voices[side] = Voice(engine, name, int(pitch + rng.integers(-5, 6)) if engine == "espeak" else 0, speed)
