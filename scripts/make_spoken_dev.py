@@ -51,9 +51,18 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from eval_tone import angry_turns  # noqa: E402  (scripts/, beside this file)
-from make_demo_call import (  # noqa: E402
-    RATE, SetupError, espeak_version, find_espeak, split_sentences, synth, to_telephone, trim, write_flac)
+from eval_tone import angry_turns
+from make_demo_call import (
+    RATE,
+    SetupError,
+    espeak_version,
+    find_espeak,
+    split_sentences,
+    synth,
+    to_telephone,
+    trim,
+    write_flac,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_DIALOGUES = next((p for p in (ROOT.parent / "shared" / "data" / "dialogues" / "scripted_dev.jsonl",
@@ -97,7 +106,7 @@ class Voice:
     def to_json(self) -> dict:
         return {"engine": self.engine, "voice": self.name, "pitch": self.pitch, "speed": self.speed}
 
-    def angry(self) -> "Voice":
+    def angry(self) -> Voice:
         """Said faster and (espeak-ng) higher."""
         if self.engine == "flite":
             return replace(self, speed=round(self.speed / ANGRY["speed"], 3))

@@ -21,15 +21,27 @@ generator voiced angry (louder, faster) against the calm ones.
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 from .annotate import Annotator
 from .errors import BadInput, InputNotFound
 from .evaluate import (
-    CallResult, Conversation, Counts, EvalReport, _num, _table, detail_lines, read_dialogues, report_to_json,
-    run_conversations, score_results, select_rules)
+    CallResult,
+    Conversation,
+    Counts,
+    EvalReport,
+    _num,
+    _table,
+    detail_lines,
+    read_dialogues,
+    report_to_json,
+    run_conversations,
+    score_results,
+    select_rules,
+)
 from .rules import RuleSet
 from .transcript import json_lines
 from .types import Nudge, Speaker, Utterance
