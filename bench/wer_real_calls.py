@@ -3,6 +3,7 @@
 Usage:
     .venv/bin/python bench/wer_real_calls.py [--audio-dir ../shared/data/audio]
         [--config NAME:key=value,key=value ...] [--no-demo] [--plain-runs N]
+        [--spoken build/spoken_dev [--only-spoken]]
 
 Reads MANIFEST.json in the audio folder (the development data, not shipped with the repo) and
 replays every one-sided recording with a reference (``speaker_role`` agent or customer: the
@@ -12,6 +13,11 @@ both sides of the bundled demo call (reference: its script, ``demo_call.jsonl``)
 channels go through plain ``model.transcribe(vad_filter=True)`` with the same model. Prints the
 normalized WER of each side and the pooled WER (errors / reference words) over the Harper
 Valley 8 kHz sides and over all real sides.
+
+``--spoken DIR`` adds both sides of every call of a spoken set (``scripts/make_spoken_dev.py``;
+reference: the turn texts and backchannels of that side, normalized with ``rapport_assist.wer``,
+which writes numbers and hesitations one way), pooled per side and over the set;
+``--only-spoken`` leaves out the real recordings and the demo call.
 
 Each ``--config`` is a set of options over the defaults: ``key`` is a field of
 ``EndpointerOptions`` or ``RecognizerOptions`` (e.g. ``onset_pad_ms=150``, ``context_s=4``), or
@@ -104,6 +110,23 @@ def sides(audio_dir: Path, with_demo: bool):
             yield (f"demo_call ({speaker.value})", "demo", speaker, channels[k], ref)
 
 
+def spoken_sides(folder: Path):
+    """(label, group, speaker, 16 kHz samples, reference text) for both sides of each spoken call."""
+    from rapport_assist.audio import decode_channels
+    from rapport_assist.types import Speaker
+
+    for line in (folder / "spoken.jsonl").read_text(encoding="utf-8").splitlines():
+        if not line.strip():
+            continue
+        d = json.loads(line)
+        channels = decode_channels(folder / d["audio"]).channels
+        for k, speaker in enumerate((Speaker.AGENT, Speaker.CUSTOMER)):
+            said = sorted((u for u in (*d["turns"], *d.get("backchannels", [])) if u["speaker"] == speaker.value),
+                          key=lambda u: u["start"])
+            yield (f"{d['id']} ({speaker.value})", f"spoken-{speaker.value}", speaker, channels[k],
+                   " ".join(u["text"] for u in said))
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--audio-dir", type=Path, default=next(
@@ -113,8 +136,17 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--no-demo", action="store_true", help="leave out the bundled demo call")
     ap.add_argument("--plain-runs", type=int, default=1,
                     help="run plain faster-whisper this many times (its temperature fallback samples, so runs differ)")
+    ap.add_argument("--spoken", type=Path, metavar="DIR", help="also a spoken set (folder with spoken.jsonl)")
+    ap.add_argument("--only-spoken", action="store_true", help="only the spoken set")
     args = ap.parse_args(argv)
-    if not (args.audio_dir / "MANIFEST.json").is_file():
+    if args.spoken is not None and not (args.spoken / "spoken.jsonl").is_file():
+        print(f"no {args.spoken / 'spoken.jsonl'}: make it with scripts/make_spoken_dev.py --out {args.spoken}",
+              file=sys.stderr)
+        return 3
+    if args.only_spoken and args.spoken is None:
+        print("--only-spoken needs --spoken DIR", file=sys.stderr)
+        return 2
+    if not args.only_spoken and not (args.audio_dir / "MANIFEST.json").is_file():
         print(f"no {args.audio_dir / 'MANIFEST.json'}: point --audio-dir at a folder with MANIFEST.json", file=sys.stderr)
         return 3
 
@@ -127,15 +159,21 @@ def main(argv: list[str] | None = None) -> int:
     configs = [parse_config(spec) for spec in (args.config or DEFAULT_CONFIGS)]
     base = Recognizer(RecognizerOptions())
     base.warm_up()
-    data = list(sides(args.audio_dir, not args.no_demo))
+    from rapport_assist.wer import normalize as normalize_spoken
+
+    data = [] if args.only_spoken else list(sides(args.audio_dir, not args.no_demo))
+    if args.spoken is not None:
+        data += list(spoken_sides(args.spoken))
+    groups = ("hvb", "real", "spoken-agent", "spoken-customer", "spoken")
     plains = ["plain"] if args.plain_runs == 1 else [f"plain{k + 1}" for k in range(args.plain_runs)]
     names = [name for name, *_ in configs] + plains
-    totals = {(n, g): [0, 0] for n in names for g in ("hvb", "real")}
+    totals = {(n, g): [0, 0] for n in names for g in groups}
     timers = {}
     print(f"load average at start: {open('/proc/loadavg').read().split()[0]}")
     print(f"{'side':<36} {'who':<9} {'words':>5} " + " ".join(f"{n:>9}" for n in names))
     for label, group, speaker, samples, ref in data:
-        ref_n = normalize(ref)
+        norm = normalize_spoken if group.startswith("spoken") else normalize
+        ref_n = norm(ref)
         n_ref = len(ref_n.split())
         hyps = {}
         for name, ep_opts, rec_opts, batch in configs:
@@ -154,15 +192,19 @@ def main(argv: list[str] | None = None) -> int:
             hyps[name] = " ".join(s.text for s in found)
         line = f"{label:<36} {speaker.value:<9} {n_ref:>5}"
         for name in names:
-            out = jiwer.process_words(ref_n, normalize(hyps[name]) or "<nothing>")
+            out = jiwer.process_words(ref_n, norm(hyps[name]) or "<nothing>")
             errors = out.substitutions + out.deletions + out.insertions
-            for g in ("hvb", "real"):
-                if group == g or (g == "real" and group != "demo"):
+            for g in groups:
+                if group == g or (g == "real" and group in ("hvb", "other")) or (g == "spoken" and group.startswith("spoken")):
                     totals[name, g][0] += errors
                     totals[name, g][1] += n_ref
             line += f" {errors / n_ref:>9.1%}"
         print(line, flush=True)
-    for g, title in (("hvb", "pooled, Harper Valley 8 kHz"), ("real", "pooled, all real sides")):
+    for g, title in (("hvb", "pooled, Harper Valley 8 kHz"), ("real", "pooled, all real sides"),
+                     ("spoken-agent", "pooled, spoken set, agent"), ("spoken-customer", "pooled, spoken set, customer"),
+                     ("spoken", "pooled, spoken set")):
+        if not totals[names[0], g][1]:
+            continue
         print(f"{title:<36} {'':<9} {totals[names[0], g][1]:>5} "
               + " ".join(f"{totals[n, g][0] / totals[n, g][1]:>9.1%}" for n in names))
     for name, timer in timers.items():

@@ -304,34 +304,11 @@ def write_outputs(out: Path, rendered: Rendered, voices: dict | None = None) -> 
 # ---------------------------------------------------------------------------------------------
 # Recognition check (tiny.en), optional
 
-_ONES = ("zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen "
-         "sixteen seventeen eighteen nineteen").split()
-_TENS = "_ _ twenty thirty forty fifty sixty seventy eighty ninety".split()
-_ORDINALS = {"1st": "first", "2nd": "second", "3rd": "third", "4th": "fourth", "5th": "fifth"}
-
-
-def _number_words(n: int) -> str:
-    if n < 20:
-        return _ONES[n]
-    if n < 100:
-        return _TENS[n // 10] + ("" if n % 10 == 0 else " " + _ONES[n % 10])
-    return " ".join(_ONES[int(d)] for d in str(n))  # account numbers and the like: digit by digit
-
-
 def normalize(text: str) -> str:
-    """Lowercase, drop punctuation, and write numbers and times one way: '10 a.m.' = '10am' = 'ten am'."""
-    t = text.lower().replace("\u2019", "'").replace("-", " ")
-    t = re.sub(r"\b([ap])\.\s?m\b\.?", r"\1m", t)  # a.m. / a. m. -> am
-    t = re.sub(r"(\d)([ap]m)\b", r"\1 \2", t)  # 10am -> 10 am
-    t = re.sub(r"\b(\d{1,2}):00\b", r"\1", t)  # 10:00 -> 10
-    t = re.sub(r"\b(\d{1,2}):(\d{2})\b", r"\1 \2", t)
-    for digits, word in _ORDINALS.items():
-        t = re.sub(rf"\b{digits}\b", word, t)
-    t = re.sub(r"\d+", lambda m: " " + _number_words(int(m.group())) + " ", t)
-    t = re.sub(r"[^a-z' ]+", " ", t)
-    t = re.sub(r"(?<![a-z])'|'(?![a-z])", " ", t)  # quotes, not apostrophes
-    t = t.replace("okay", "ok")
-    return " ".join(t.split())
+    """One way of writing words, numbers and times (``rapport_assist.wer.normalize``)."""
+    from rapport_assist.wer import normalize as _normalize
+
+    return _normalize(text)
 
 
 def decode_side(path: Path, channel: int) -> np.ndarray:

@@ -8,14 +8,15 @@ PYTHON=${PYTHON:-python3}
 VENV=.venv
 STAMP=$VENV/.setup-stamp
 
-# Debian packages: the venv module, espeak-ng (test fixtures and the demo-call generator),
+# Debian packages: the venv module, espeak-ng (test fixtures and the demo-call generator), flite
+# (more voices for the spoken dev set, scripts/make_spoken_dev.py),
 # sox (audio checks in scripts), PortAudio with the ALSA pulse plugin (live capture: libportaudio2,
 # libasound2-plugins) and PulseAudio (live tests and bench run a private server with null sinks).
 # PyAV and onnxruntime wheels bundle their own native code.
 # The sidebar (PySide6 wheels bring Qt itself) needs the X11/xcb, EGL/GL, font and D-Bus libraries
 # Qt's xcb plugin links to, a font, and Xvfb + xauth for the screenshot script and headless tests.
 # chromium: tests open the QA report in headless Chromium (and the README's report screenshot).
-APT_PACKAGES=(python3-venv espeak-ng sox libportaudio2 libasound2-plugins pulseaudio pulseaudio-utils
+APT_PACKAGES=(python3-venv espeak-ng flite sox libportaudio2 libasound2-plugins pulseaudio pulseaudio-utils
   libegl1 libgl1 libglib2.0-0 libfontconfig1 libfreetype6 libdbus-1-3 fonts-dejavu-core
   libx11-xcb1 libxkbcommon0 libxkbcommon-x11-0 libxcb1 libxcb-cursor0 libxcb-icccm4 libxcb-image0
   libxcb-keysyms1 libxcb-randr0 libxcb-render-util0 libxcb-render0 libxcb-shape0 libxcb-shm0 libxcb-sync1

@@ -261,8 +261,10 @@ def _add_eval_parser(sub) -> None:
                         description="Run conversations through the rules as calls and report, per rule, precision/"
                                     "recall/F1 per conversation and per turn, misses and false alarms (labelled "
                                     "data) or nudges per conversation (unlabelled data).")
-    ep.add_argument("input", type=Path, help="dialogue .jsonl file (one conversation per line), or a folder of "
-                                             "transcripts (*.jsonl) and/or recordings (transcribed and cached as by 'qa')")
+    ep.add_argument("input", type=Path, help="dialogue .jsonl file (one conversation per line), a folder of "
+                                             "transcripts (*.jsonl) and/or recordings (transcribed and cached as by "
+                                             "'qa'), or a spoken set (a folder with spoken.jsonl, made by "
+                                             "scripts/make_spoken_dev.py: transcript and audio routes side by side)")
     ep.add_argument("--labels", type=Path, metavar="FILE",
                     help="labels per transcript name (.json object or .jsonl lines); see README.md")
     ep.add_argument("--rule", action="append", metavar="ID", help="only this rule (repeatable)")
@@ -315,17 +317,49 @@ def _audio_conversations(args: argparse.Namespace, stderr: IO[str]):
     return conversations
 
 
+def _eval_spoken(args: argparse.Namespace, ruleset, stdout: IO[str], stderr: IO[str] | None) -> int:
+    """``eval`` on a spoken set: both routes side by side (spoken_eval.py). The recordings are
+    recognized unmasked (made-up calls; the transcript route is unmasked too)."""
+    import dataclasses
+    import json
+
+    from .annotate import Annotator
+    from .spoken_eval import evaluate_spoken, format_spoken, read_spoken_set, recognize_set, spoken_set_file, spoken_to_json
+
+    if args.labels is not None:
+        raise UsageError("--labels does not apply to a spoken set", "its labels are in spoken.jsonl")
+    set_file = spoken_set_file(args.input)
+    dialogues = read_spoken_set(set_file)
+    settings = dataclasses.replace(_qa_settings(args, Path("."), 1), mask_list=None)
+    failed = []
+    recognized = recognize_set(dialogues, settings, _discover_options(args), lambda c, why: failed.append((c, why)))
+    for call, why in failed:
+        (stderr or sys.stderr).write(f"rapport-assist: error: {call.id}: {why}\n")
+    report = evaluate_spoken(dialogues, recognized, ruleset, Annotator(), args.rule, source=str(args.input))
+    text = (json.dumps(spoken_to_json(report, args.show), ensure_ascii=False, indent=2) + "\n"
+            if args.format == "json" else format_spoken(report, args.show))
+    try:
+        stdout.write(text)
+        stdout.flush()
+    except BrokenPipeError:
+        raise OutputClosed("stdout was closed", "") from None
+    return 0
+
+
 def _eval_command(args: argparse.Namespace, stdout: IO[str], stderr: IO[str] | None = None) -> int:
     import json
 
     from .annotate import Annotator
     from .evaluate import evaluate, format_text, load_conversations, report_to_json, select_rules
     from .rules import load_rules
+    from .spoken_eval import spoken_set_file
 
     if args.show is not None and args.show < 0:
         raise UsageError("--show must be 0 or more", "")
     ruleset = load_rules(_rule_paths(args))
     select_rules(ruleset, args.rule)  # an unknown --rule before any work
+    if spoken_set_file(args.input) is not None:
+        return _eval_spoken(args, ruleset, stdout, stderr)
     if args.input.is_dir() and _has_recordings(args.input):
         conversations = _audio_conversations(args, stderr)
     else:

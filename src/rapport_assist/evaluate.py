@@ -309,6 +309,7 @@ def load_conversations(path: Path, labels_path: Path | None = None) -> list[Conv
 class CallResult:
     conversation: Conversation
     nudges: tuple[Nudge, ...]
+    utterances: tuple[Utterance, ...] = ()  # as the pipeline gave them out: with their signals
 
 
 @dataclass(frozen=True)
@@ -376,9 +377,10 @@ def run_conversations(conversations: Sequence[Conversation], ruleset: RuleSet, a
         # no masking: the utterances were annotated beforehand, as labelled (audio comes masked from the cache)
         pipeline = CallPipeline(_Preannotated(annotator.nlp, annotated), engine, tracker, masker=None)
         items = conv.timeline if conv.timeline is not None else conv.utterances
-        nudges = tuple(e for e in pipeline.run(items, audio_s=conv.audio_s) if isinstance(e, Nudge))
+        events = [e for e in pipeline.run(items, audio_s=conv.audio_s) if isinstance(e, (Nudge, Utterance))]
         rules_s += time.perf_counter() - started
-        results.append(CallResult(conv, nudges))
+        results.append(CallResult(conv, tuple(e for e in events if isinstance(e, Nudge)),
+                                  tuple(e for e in events if isinstance(e, Utterance))))
     return results, Timing(annotate_s, rules_s, sum(len(c.utterances) for c in conversations))
 
 
@@ -624,8 +626,17 @@ def select_rules(ruleset: RuleSet, rule_ids: Sequence[str] | None = None) -> tup
 def evaluate(conversations: Sequence[Conversation], ruleset: RuleSet, annotator: Annotator | None = None,
              rule_ids: Sequence[str] | None = None, source: str = "") -> EvalReport:
     """Run the conversations through the rules and score each selected rule."""
-    rules = select_rules(ruleset, rule_ids)
+    select_rules(ruleset, rule_ids)
     results, timing = run_conversations(conversations, ruleset, annotator or Annotator())
+    return score_results(results, ruleset, rule_ids, source, timing)
+
+
+def score_results(results: Sequence[CallResult], ruleset: RuleSet, rule_ids: Sequence[str] | None = None,
+                  source: str = "", timing: Timing | None = None) -> EvalReport:
+    """Score each selected rule on calls already run (``run_conversations``): the labels are the
+    results' conversations' and the nudges theirs."""
+    rules = select_rules(ruleset, rule_ids)
+    conversations = [r.conversation for r in results]
     rule_names = {r.id for r in ruleset.rules}
     without_rule: dict[str, int] = {}
     if not rule_ids:
@@ -638,7 +649,7 @@ def evaluate(conversations: Sequence[Conversation], ruleset: RuleSet, annotator:
         source=source,
         conversations=len(conversations),
         labelled_conversations=sum(1 for c in conversations if c.labels is not None),
-        utterances=timing.utterances,
+        utterances=timing.utterances if timing is not None else sum(len(c.utterances) for c in conversations),
         rules=tuple(score_rule(rule, results) for rule in rules),
         labels_without_rule=dict(sorted((k, v) for k, v in without_rule.items() if v)),
         timing=timing,
@@ -707,6 +718,41 @@ def _counts_cells(c: Counts | None) -> list[str]:
     return [_num(c.precision), _num(c.recall), _num(c.f1), f"{c.tp}/{c.fp}/{c.fn}"]
 
 
+def detail_lines(report: EvalReport, show: int) -> list[str]:
+    """Per scored rule its misses and false alarms (at most ``show`` of each), then the fires no
+    label can check (at most ``show``)."""
+
+    def plural(n: int, word: str, many: str = "") -> str:
+        return f"{n} {word if n == 1 else many or word + 's'}"
+
+    scored = [r for r in report.rules if r.labelled]
+    out: list[str] = []
+    for r in scored if show > 0 else ():
+        t = r.turn_level
+        assert t is not None
+        if not (r.misses or r.false_alarms):
+            continue
+        tol = f"; {r.tolerated} of {t.tp} matches by the next-agent-turn tolerance" if r.tolerated else ""
+        out += ["", f"{r.rule}: {plural(t.fn, 'miss', 'misses')}, {plural(t.fp, 'false alarm')}{tol}"]
+        for m in r.misses[:show]:
+            out.append(f"  MISS  {m.conversation} @{m.turn} {m.speaker:<8} {_excerpt(m.text, 100)}"
+                       + ("  [borderline]" if m.borderline else ""))
+        if len(r.misses) > show:
+            out.append(f"  … {plural(len(r.misses) - show, 'more miss', 'more misses')} (--show N or all)")
+        for f in r.false_alarms[:show]:
+            out += _fire_lines("FALSE", f)
+        if len(r.false_alarms) > show:
+            out.append(f"  … {plural(len(r.false_alarms) - show, 'more false alarm')} (--show N or all)")
+    for r in report.rules if show > 0 else ():
+        if r.unlabelled_fires:
+            where = " (in conversations without labels for it)" if r.labelled else ""
+            out += ["", f"{r.rule}: first {min(show, len(r.unlabelled_fires))} of "
+                        f"{plural(len(r.unlabelled_fires), 'fire')}{where}"]
+            for f in r.unlabelled_fires[:show]:
+                out += _fire_lines("FIRE ", f)
+    return out
+
+
 def format_text(report: EvalReport, show: int | None = 10) -> str:
     """The report for people: the table first (and, when labels mark some calls borderline, the
     same without those conversations), then per rule its misses and false alarms (at most
@@ -752,29 +798,7 @@ def format_text(report: EvalReport, show: int | None = 10) -> str:
         moments = ", ".join(f"{k} ({plural(v, 'turn')})" for k, v in report.labels_without_rule.items())
         out += ["", *textwrap.wrap(f"labelled moments with no loaded rule: {moments}", width=100,
                                    break_on_hyphens=False)]
-    for r in scored if show > 0 else ():
-        t = r.turn_level
-        assert t is not None
-        if not (r.misses or r.false_alarms):
-            continue
-        tol = f"; {r.tolerated} of {t.tp} matches by the next-agent-turn tolerance" if r.tolerated else ""
-        out += ["", f"{r.rule}: {plural(t.fn, 'miss', 'misses')}, {plural(t.fp, 'false alarm')}{tol}"]
-        for m in r.misses[:show]:
-            out.append(f"  MISS  {m.conversation} @{m.turn} {m.speaker:<8} {_excerpt(m.text, 100)}"
-                       + ("  [borderline]" if m.borderline else ""))
-        if len(r.misses) > show:
-            out.append(f"  … {plural(len(r.misses) - show, 'more miss', 'more misses')} (--show N or all)")
-        for f in r.false_alarms[:show]:
-            out += _fire_lines("FALSE", f)
-        if len(r.false_alarms) > show:
-            out.append(f"  … {plural(len(r.false_alarms) - show, 'more false alarm')} (--show N or all)")
-    for r in report.rules if show > 0 else ():
-        if r.unlabelled_fires:
-            where = " (in conversations without labels for it)" if r.labelled else ""
-            out += ["", f"{r.rule}: first {min(show, len(r.unlabelled_fires))} of "
-                        f"{plural(len(r.unlabelled_fires), 'fire')}{where}"]
-            for f in r.unlabelled_fires[:show]:
-                out += _fire_lines("FIRE ", f)
+    out += detail_lines(report, show)
     if report.timing is not None:
         tm = report.timing
         speed = tm.rules_utterances_per_s
