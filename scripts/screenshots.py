@@ -150,7 +150,6 @@ def take(shots: list[str], out: Path) -> int:
             # each nudge quotes the last turn of its rule's own first "fires" example
             fires = [ex for ex in rule.examples if ex.kind == "fires"]
             turn = fires[0].turns[fires[0].at if fires[0].at is not None else -1] if fires else None
-            u = utterances[-1]
             evidence = (Evidence(1000 + i, turn.speaker, turn.text, 60.0, 60.0),) if turn else ()
             # each about a turn of its own (nudges about one turn would share a card)
             flood.append(Nudge(rule=rule.id, severity=rule.severity, title=rule.title,  # type: ignore[arg-type]
