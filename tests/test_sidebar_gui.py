@@ -242,10 +242,12 @@ def test_qa_replay_of_the_demo_call_shows_the_expected_cards_in_order(qtbot, mak
     assert window.tone_meter.text() in ("tense", "angry")
     qtbot.waitUntil(lambda: len(window.timeline.marks) == 4)
     assert [m.rule for m in window.timeline.marks] == order
-    # seek back to 1:04 while paused: the panel shows the call as it was then
+    # seek back to 1:08 while paused: the panel shows the call as it was then (the reflection
+    # card, up since the agent's turn closed at 0:25, has faded after its 40 s; three cards
+    # on screen, the promise's among them)
     window.controller.runner.pause()
-    window.seek(64.0)
-    qtbot.waitUntil(lambda: window.model.now_s >= 64.0 and len(window.model.transcript) == 11)
+    window.seek(68.0)
+    qtbot.waitUntil(lambda: window.model.now_s >= 68.0 and len(window.model.transcript) == 11)
     assert [c.nudge.rule for c in window.model.shown] == ["uncommitted-promise", "angry-no-apology", "you-not-we"]
     assert len(window.promises.texts()) == 1
     window.controller.stop()

@@ -208,6 +208,18 @@ def test_nudges_move_from_utterance_numbers_to_turns() -> None:
     on_backchannel = nudge_on_turns(Nudge(rule="r", severity=nudge.severity, title="t", message="m", t_s=7.9,
                                           utterance_index=2, evidence=(ev(recognized[2]),)), where)
     assert on_backchannel.utterance_index == -1 and on_backchannel.evidence[0].utterance_index == -1
+    # a turn rule rests on the turn so far: its span, the index of its last utterance. That last
+    # piece alone (a stray "okay" heard after the agent's turn, 15.8-16.0 s) falls on no agent
+    # turn; the span does, and the fired-at index follows it
+    stray = _u(5, "agent", 15.8, 16.0, "okay")
+    where = utterance_turns([*recognized, stray], TURNS)
+    assert where[5] is None
+    whole = Evidence(5, Speaker.AGENT, "the line looks fine okay", 12.3, 16.0)
+    merged = Nudge(rule="angry-no-apology", severity="high", title="t", message="m", t_s=16.0,
+                   utterance_index=5, evidence=(whole, ev(recognized[3])))
+    assert nudge_on_turns(merged, where).utterance_index == -1  # by index alone: lost
+    moved = nudge_on_turns(merged, where, TURNS)
+    assert moved.utterance_index == 2 and [e.utterance_index for e in moved.evidence] == [2, 1]
 
 
 def test_word_errors_agree_with_jiwer() -> None:

@@ -9,6 +9,7 @@ has it; it is installed without dependencies into a fresh venv that sees this ve
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -133,6 +134,16 @@ def test_built_wheel_runs_outside_the_repo(tmp_path, capsys):
     assert "3 nudges (angry-no-apology ×1, missed-reflection ×1, you-not-we ×1)" in replay.stdout
     assert main(["replay", str(call)]) == 0  # the same call from the checkout prints the same
     assert replay.stdout == capsys.readouterr().out
+
+    tested = _run(app, "rules", "test", cwd=elsewhere)  # every rule's examples, from the installed packs
+    assert tested.returncode == 0 and " 0 failed" in tested.stdout, tested.stdout[-2000:] + tested.stderr
+
+    # the bundled demo call through the real model, as a new user's first command
+    demo = _run(app, "demo", "--format", "jsonl", cwd=elsewhere)
+    assert demo.returncode == 0, demo.stderr[-2000:]
+    fired = {json.loads(line)["rule"] for line in demo.stdout.splitlines()
+             if line.startswith("{") and json.loads(line).get("type") == "nudge"}
+    assert {"angry-no-apology", "you-not-we", "missed-reflection", "uncommitted-promise"} <= fired
 
 
 @pytest.mark.slow

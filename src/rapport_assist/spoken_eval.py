@@ -44,7 +44,7 @@ from .evaluate import (
 )
 from .rules import RuleSet
 from .transcript import json_lines
-from .types import Nudge, Speaker, Utterance
+from .types import Evidence, Nudge, Speaker, Utterance
 from .wer import WordErrors, measure
 
 SET_FILE = "spoken.jsonl"
@@ -131,17 +131,29 @@ def utterance_turns(utterances: Sequence[Utterance], turns: Sequence[Utterance],
     return {u.index: turn_at(u.start_s, u.end_s, u.speaker, turns, tolerance_s) for u in utterances}
 
 
-def nudge_on_turns(nudge: Nudge, where: Mapping[int, int | None]) -> Nudge:
+def nudge_on_turns(nudge: Nudge, where: Mapping[int, int | None],
+                   turns: Sequence[Utterance] | None = None, tolerance_s: float = TIME_TOLERANCE_S) -> Nudge:
     """``nudge`` with its utterance indices (fired-at and evidence) replaced by turn indices
     (``where``: utterance index -> turn, ``utterance_turns``); -1 for an utterance on no turn,
-    which no label can match."""
+    which no label can match. Given the ``turns``, each evidence goes by its own span instead:
+    a rule that reads turns rests on the whole turn so far (its span, the index of its last
+    utterance), and that last utterance alone may be a stray word past the labelled turn's end,
+    and the fired-at index follows the evidence with the same index."""
 
     def turn(i: int) -> int:
         t = where.get(i)
         return -1 if t is None else t
 
-    evidence = tuple(replace(e, utterance_index=turn(e.utterance_index)) for e in nudge.evidence)
-    return replace(nudge, utterance_index=turn(nudge.utterance_index), evidence=evidence)
+    def placed(e: Evidence) -> int:
+        if turns is None:
+            return turn(e.utterance_index)
+        t = turn_at(e.start_s, e.end_s, e.speaker, turns, tolerance_s)
+        return -1 if t is None else t
+
+    evidence = tuple(replace(e, utterance_index=placed(e)) for e in nudge.evidence)
+    fired = next((m.utterance_index for e, m in zip(nudge.evidence, evidence)
+                  if e.utterance_index == nudge.utterance_index), turn(nudge.utterance_index))
+    return replace(nudge, utterance_index=fired, evidence=evidence)
 
 
 # ---------------------------------------------------------------------------- the two routes
@@ -221,7 +233,7 @@ def evaluate_spoken(dialogues: Sequence[SpokenDialogue], recognized: Mapping[str
         where = utterance_turns(res.utterances, conv.utterances)
         # scored against the turns: the labels and misses read as in the transcript route, the
         # false alarms show the recognized words they rest on
-        on_turns.append(CallResult(conv, tuple(nudge_on_turns(n, where) for n in res.nudges), res.utterances))
+        on_turns.append(CallResult(conv, tuple(nudge_on_turns(n, where, conv.utterances) for n in res.nudges), res.utterances))
     return SpokenReport(
         source=source, dialogues=len(dialogues), turns=sum(len(c.utterances) for c in texts),
         audio_utterances=audio_timing.utterances,
