@@ -7,6 +7,7 @@ import csv
 import io
 import json
 import re
+from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
@@ -409,3 +410,61 @@ def test_summary_of_a_subset_rerun_keeps_every_finished_call(tmp_path: Path) -> 
     assert sorted(rows) == ["a", "b", "c"] and all(r["status"] == "done" for r in rows.values())
     assert rows["a"]["nudges"] == first["a"]["nudges"] and rows["a"]["files"] == first["a"]["files"]
     assert "3 of 3" in (out / "summary.html").read_text()
+
+
+class _Page(HTMLParser):
+    """A page's elements (tag and attributes) and its text, as a browser would parse them."""
+
+    def __init__(self, html: str) -> None:
+        super().__init__()
+        self.tags: list[tuple[str, dict[str, str | None]]] = []
+        self.text: list[str] = []
+        self.feed(html)
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.tags.append((tag, dict(attrs)))
+
+    def handle_data(self, data: str) -> None:
+        self.text.append(data)
+
+
+SCRIPT, IMG = "<script>alert(1)</script>", '"><img src=x onerror=alert(1)>'
+
+
+def test_markup_in_a_call_is_shown_as_text_in_the_report_and_the_summary(tmp_path: Path) -> None:
+    """Markup in an utterance, a rule's message, a promise and a file name is text on the page,
+    never an element: the report and the summary are autoescaped (Jinja2 templates, Markup.format)."""
+    corpus = tmp_path / "calls"
+    corpus.mkdir()
+    lines = [("agent", f"Thank you for calling. {SCRIPT} {IMG}"),
+             ("customer", f"This is ridiculous, nobody fixed my router! {IMG}"),
+             ("agent", f"The router {SCRIPT} is fine."),
+             ("agent", f"I will call you back tomorrow about {SCRIPT}")]
+    (corpus / f"{IMG}.jsonl").write_text("".join(
+        json.dumps({"speaker": who, "text": text, "start": 4.0 * i, "end": 4.0 * i + 3}) + "\n"
+        for i, (who, text) in enumerate(lines)))
+    (corpus / f"{IMG[:-1]}2.wav").write_bytes(b"XXXX not audio")  # fails: its file name is in the summary
+    rules = tmp_path / "team.yaml"
+    rules.write_text("version: 1\nrules:\n  - id: router-talk\n    title: Router\n    severity: low\n"
+                     f"    why: {json.dumps(IMG)}\n    when: {{speaker: agent, says: {{regex: 'router'}}}}\n"
+                     f"    cooldown_s: 0\n    message: {json.dumps('Router ' + SCRIPT + IMG)}\n")
+    out = tmp_path / "out"
+    code = main(["qa", str(corpus), "--rules", str(rules), "--out", str(out), "--cache", str(tmp_path / "cache"),
+                 "--workers", "1"], io.StringIO(), io.StringIO())
+    assert code == 10  # the .wav is not audio
+    (report_path,) = (out / "calls").glob("*/report.html")
+    report = _Page(report_path.read_text())
+    summary = _Page((out / "summary.html").read_text())
+    # no element came from the call: the report's two scripts are its data and its own code
+    assert [a.get("id") for t, a in report.tags if t == "script"] == ["call-data", None]
+    for page in (report, summary):
+        assert not [t for t, _ in page.tags if t == "img"]
+        assert not [a for _, attrs in page.tags for a in attrs if a.startswith("on")]
+    # ... and the markup is there as text: utterance, rule message, promise, file name
+    text = "".join(report.text)
+    assert f"Thank you for calling. {SCRIPT} {IMG}" in text
+    assert f"router-talk · low — Router {SCRIPT}{IMG}" in text
+    assert f"I will call you back tomorrow about {SCRIPT}" in text  # the transcript and the promise list
+    assert text.count(f"about {SCRIPT}") >= 2
+    assert f"{IMG}.jsonl" in text
+    assert f"{IMG[:-1]}2.wav" in "".join(summary.text)

@@ -145,6 +145,14 @@ def test_built_wheel_runs_outside_the_repo(tmp_path, capsys):
              if line.startswith("{") and json.loads(line).get("type") == "nudge"}
     assert {"angry-no-apology", "you-not-we", "missed-reflection", "uncommitted-promise"} <= fired
 
+    # the QA report's templates, style sheet and script ship in the wheel (qa/templates)
+    qa = _run(app, "qa", "call.jsonl", "--out", "qa", "--cache", "qa-cache", "--workers", "1", cwd=elsewhere)
+    assert qa.returncode == 0, qa.stderr
+    report = (elsewhere / "qa" / "calls" / "call" / "report.html").read_text(encoding="utf-8")
+    assert "<h1>Call call</h1>" in report and "missed-reflection" in report
+    assert "--agent:#2f6fb3" in report and "data-timeline-bars" in report  # report.css and report.js inlined
+    assert ".grid td" in (elsewhere / "qa" / "summary.html").read_text(encoding="utf-8")  # summary.css
+
 
 @pytest.mark.slow
 def test_editable_install_finds_the_checkouts_folders(tmp_path):

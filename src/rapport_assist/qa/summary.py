@@ -18,7 +18,7 @@ from typing import Any, Sequence
 from ..fileio import write_atomic
 from .inputs import CallInput
 from .outcome import CallOutcome
-from .report import _CSS, _esc, clock
+from .report import asset, clock, environment
 
 _DATE = re.compile(r"(20\d\d)[-_.]?([01]\d)[-_.]?([0-3]\d)")
 LISTEN_TOP = 10
@@ -69,16 +69,13 @@ def summary_rows(calls: Sequence[CallInput], outcomes: Sequence[CallOutcome]) ->
     return header, rows
 
 
-def _spark(values: Sequence[float], width: int = 160, height: int = 28) -> str:
+def _spark(values: Sequence[float], width: int = 160, height: int = 28) -> list[tuple[float, float]]:
+    """The points of a sparkline of ``values`` (drawn by summary.html.j2's spark macro)."""
     if not values:
-        return ""
+        return []
     hi = max(values) or 1.0
     n = len(values)
-    pts = [(4 + (width - 8) * (i / (n - 1) if n > 1 else 0.5), height - 4 - (height - 8) * v / hi) for i, v in enumerate(values)]
-    line = " ".join(f"{x:.1f},{y:.1f}" for x, y in pts)
-    dots = "".join(f'<circle cx="{x:.1f}" cy="{y:.1f}" r="2" fill="#2f6fb3"/>' for x, y in pts)
-    return (f'<svg width="{width}" height="{height}" viewBox="0 0 {width} {height}">'
-            f'<polyline points="{line}" fill="none" stroke="#2f6fb3" stroke-width="1.5"/>{dots}</svg>')
+    return [(4 + (width - 8) * (i / (n - 1) if n > 1 else 0.5), height - 4 - (height - 8) * v / hi) for i, v in enumerate(values)]
 
 
 def summary_html(header: list[str], rows: list[dict[str, Any]], title: str = "QA summary") -> str:
@@ -88,64 +85,24 @@ def summary_html(header: list[str], rows: list[dict[str, Any]], title: str = "QA
     pending = [r for r in rows if r["status"] == "pending"]
     audio = sum(float(r["audio_s"]) for r in done if r["audio_s"] != "")
     total_nudges = sum(int(r["nudges"]) for r in done)
-    cards = [("Calls", f"{len(done)} of {len(rows)}"), ("Audio", clock(audio) if audio else "–"),
-             ("Nudges", str(total_nudges)), ("Nudges per call", f"{total_nudges / len(done):.1f}" if done else "–"),
-             ("Failed", str(len(failed))), ("Not done yet", str(len(pending)))]
-    parts = ['<section><h2>Overview</h2><div class="cards">' + "".join(
-        f'<div class="card{" warn" if k == "Failed" and v != "0" else ""}"><div class="v">{_esc(v)}</div>'
-        f'<div class="k">{_esc(k)}</div></div>' for k, v in cards) + "</div></section>"]
-    # most need a listen
+    cards = [("Calls", f"{len(done)} of {len(rows)}", False), ("Audio", clock(audio) if audio else "–", False),
+             ("Nudges", str(total_nudges), False), ("Nudges per call", f"{total_nudges / len(done):.1f}" if done else "–", False),
+             ("Failed", str(len(failed)), bool(failed)), ("Not done yet", str(len(pending)), False)]
     ranked = sorted(done, key=lambda r: (-float(r["listen_score"] or 0), r["call"]))[:LISTEN_TOP]
-    if ranked:
-        body = "".join(
-            f'<tr><td><a href="{_esc(r["report"])}">{_esc(r["call"])}</a></td><td>{_esc(r["listen_score"])}</td>'
-            f'<td>{_esc(r["nudges"])}</td><td>{_esc(r["customer_peak_tone"])}</td><td>{_esc(r["dead_air"])}</td>'
-            f'<td>{_esc(r["agent_talk_overs"])}</td><td>{_esc(r["promises_uncommitted"])}</td></tr>' for r in ranked)
-        parts.append('<section><h2>Calls that most need a listen</h2><p class="k">Score: nudges weighted by severity '
-                     '(high 3, medium 2, low 1), +3 angry customer (+1 tense), +1 per dead air, agent talk-over and '
-                     'promise without a time frame.</p><table><tr><th>call</th><th>score</th><th>nudges</th>'
-                     '<th>customer tone peak</th><th>dead air</th><th>agent talk-over</th><th>open promises</th></tr>'
-                     f'{body}</table></section>')
-    # nudges per rule per call
-    head = "".join(f'<th title="{_esc(r)}">{_esc(r)}</th>' for r in rules)
-    body = ""
-    for r in rows:
-        if r["status"] != "done":
-            continue
-        cells = "".join(f'<td class="{"z" if str(r["nudges:" + k]) == "0" else ""}">{_esc(r["nudges:" + k])}</td>' for k in rules)
-        body += (f'<tr><td><a href="{_esc(r["report"])}">{_esc(r["call"])}</a></td><td>{_esc(r["date"])}</td>'
-                 f'<td>{clock(float(r["audio_s"])) if r["audio_s"] != "" else "–"}</td><td>{_esc(r["nudges"])}</td>{cells}</tr>')
-    totals = "".join(f'<td><b>{sum(int(r["nudges:" + k]) for r in done)}</b></td>' for k in rules)
-    parts.append('<section><h2>Nudges per rule per call</h2><div style="overflow-x:auto"><table class="grid">'
-                 f'<tr><th>call</th><th>date</th><th>length</th><th>all</th>{head}</tr>{body}'
-                 f'<tr><td><b>total</b></td><td></td><td></td><td><b>{total_nudges}</b></td>{totals}</tr></table></div></section>')
-    # trends by day
     by_day: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for r in done:
         by_day[r["date"] or "unknown"].append(r)
     days = sorted(by_day)
-    if days:
-        trend_rows = ""
-        for rule in ["(all)"] + rules:
-            col = "nudges" if rule == "(all)" else "nudges:" + rule
-            per_call = [sum(int(r[col]) for r in by_day[d]) / len(by_day[d]) for d in days]
-            trend_rows += (f'<tr><td>{_esc(rule)}</td><td>{_spark(per_call)}</td>'
-                           + "".join(f"<td>{v:.2f}</td>" for v in per_call) + "</tr>")
-        day_head = "".join(f"<th>{_esc(d)}<br><span class='k'>{len(by_day[d])} calls</span></th>" for d in days)
-        parts.append('<section><h2>Trends: nudges per call, by day</h2><div style="overflow-x:auto"><table>'
-                     f'<tr><th>rule</th><th>trend</th>{day_head}</tr>{trend_rows}</table></div></section>')
-    if failed:
-        body = "".join(f'<tr><td>{_esc(r["call"])}</td><td>{_esc(r["files"])}</td><td class="no">{_esc(r["error"])}</td></tr>'
-                       for r in failed)
-        parts.append(f'<section><h2>Calls that failed</h2><table><tr><th>call</th><th>files</th><th>why</th></tr>'
-                     f'{body}</table></section>')
-    if pending:
-        parts.append(f'<section><h2>Not processed yet</h2><p>{_esc(", ".join(r["call"] for r in pending))} — '
-                     'run the same command again to finish them.</p></section>')
-    css = _CSS + ".grid td,.grid th{text-align:center}.grid td:first-child{text-align:left}.z{color:#c0c5cc}.k{color:#667085;font-size:12px}"
-    return (f'<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title>{_esc(title)}</title><style>{css}</style>'
-            f'</head><body><header><h1>{_esc(title)}</h1><div class="sub">{len(rows)} calls · summary.csv has the same '
-            f'figures</div></header><main>{"".join(parts)}</main></body></html>\n')
+    trends = []
+    for rule in ["(all)"] + rules if days else []:
+        col = "nudges" if rule == "(all)" else "nudges:" + rule
+        per_call = [sum(int(r[col]) for r in by_day[d]) / len(by_day[d]) for d in days]
+        trends.append((rule, per_call, _spark(per_call)))
+    return environment().get_template("summary.html.j2").render(
+        title=title, rows=rows, cards=cards, ranked=ranked, rules=rules, done=done, total_nudges=total_nudges,
+        totals=[sum(int(r["nudges:" + k]) for r in done) for k in rules],
+        days=[(d, len(by_day[d])) for d in days], trends=trends, failed=failed, pending=pending,
+        css=asset("report.css") + asset("summary.css"))
 
 
 def write_summary(out_dir: Path, calls: Sequence[CallInput], outcomes: Sequence[CallOutcome]) -> tuple[Path, Path]:
