@@ -352,11 +352,14 @@ def test_stream_resampler_keeps_pitch_and_length() -> None:
 
 class _SlowRecognizer:
     """A stand-in for unit-testing the queue logic: every segment takes ``delay_s`` and becomes
-    the text "segment N" (the real model is tested through PulseAudio below)."""
+    the text "segment N", N counting distinct segment starts (an early pass and the final of
+    one segment say the same; the real model is tested through PulseAudio below)."""
 
     def __init__(self, delay_s: float) -> None:
         self.delay_s = delay_s
         self.calls = 0
+        self.starts: list[float] = []
+        self.seen: list[tuple[float, float]] = []
 
     def warm_up(self) -> None:
         pass
@@ -366,12 +369,15 @@ class _SlowRecognizer:
 
         time.sleep(self.delay_s)
         self.calls += 1
-        return Recognition(f"segment {self.calls}", (), 0.9, 0.0, -0.2)
+        self.seen.append((segment.start_s, segment.end_s))
+        if segment.start_s not in self.starts:
+            self.starts.append(segment.start_s)
+        return Recognition(f"segment {self.starts.index(segment.start_s) + 1}", (), 0.9, 0.0, -0.2)
 
 
 def test_recognizer_behind_is_reported_and_nothing_is_lost(speak) -> None:
     """Speech at 48 kHz (a device that will not take 16 kHz) fed fast to a recognizer that takes
-    0.6 s a segment: rate_fallback, then recognizer_behind, every segment still transcribed in
+    1 s a segment: rate_fallback, then recognizer_behind, every segment still transcribed in
     order, then recognizer_caught_up."""
     from rapport_assist.capture import StreamResampler  # noqa: F401  (the path under test)
 
@@ -386,7 +392,7 @@ def test_recognizer_behind_is_reported_and_nothing_is_lost(speak) -> None:
         return captures[-1]
 
     events: list = []
-    slow = _SlowRecognizer(0.6)
+    slow = _SlowRecognizer(1.0)
     call = LiveCall(LiveSettings(agent=DeviceChoice("fake:array"), customer=None, behind_s=1.0, device_timeout_s=30),
                     opener=opener, devices=[_fake_device(1)], recognizer=slow)
     call.start(events.append)
@@ -465,3 +471,96 @@ def test_live_command_on_pulseaudio(pulse: PulseServer, speak, tmp_path: Path, m
     assert saved["customer_device"] == "pulse:customer_line.monitor"
     logs = list((tmp_path / "calls").glob("call-*.jsonl"))
     assert len(logs) == 1 and not re.search(r"\d(?:[ .,\-]?\d){5,}", logs[0].read_text())
+
+
+# ------------------------------------------------------------------ captions and early finals
+
+
+def _words(text: str) -> tuple[Word, ...]:
+    return tuple(Word(w, i * 0.3, i * 0.3 + 0.25, 0.9) for i, w in enumerate(text.split()))
+
+
+def test_stable_prefix_is_what_two_passes_agree_on_and_only_grows() -> None:
+    from rapport_assist.captions import CaptionTracker, agreed_prefix
+
+    assert agreed_prefix(["Hello,", "how", "are"], ["hello", "how", "is"]) == 2  # case and punctuation aside
+    assert agreed_prefix([], ["hello"]) == 0
+    tracker = CaptionTracker()
+    first = tracker.update(Speaker.AGENT, 1.0, 2.0, _words("Thank you for call"))
+    assert first is not None and (first.text, first.pending) == ("", "Thank you for call")  # nothing agreed yet
+    second = tracker.update(Speaker.AGENT, 1.0, 2.8, _words("Thank you for calling Acme"))
+    assert (second.text, second.pending) == ("Thank you for", "calling Acme")
+    assert tracker.update(Speaker.AGENT, 1.0, 3.6, _words("Thank you for calling Acme")) .text \
+        == "Thank you for calling Acme"
+    # a later pass that rewrites committed words does not take them back
+    fourth = tracker.update(Speaker.AGENT, 1.0, 4.4, _words("Thank you, for calling Acne bank"))
+    assert fourth is None or fourth.text == "Thank you for calling Acme"
+    assert tracker.update(Speaker.AGENT, 1.0, 4.4, _words("Thank you, for calling Acne bank")) is None  # unchanged
+    # the other side's caption is its own; a new utterance starts afresh
+    other = tracker.update(Speaker.CUSTOMER, 2.0, 3.0, _words("Hi"))
+    assert (other.speaker, other.text, other.pending) == (Speaker.CUSTOMER, "", "Hi")
+    tracker.finish(Speaker.AGENT)
+    fresh = tracker.update(Speaker.AGENT, 6.0, 7.0, _words("So"))
+    assert (fresh.start_s, fresh.text, fresh.pending) == (6.0, "", "So")
+
+
+def test_captions_are_masked_strictly_in_the_pipeline() -> None:
+    """A caption goes through the pipeline's masking stage: digits and number-word runs, even
+    half said, never reach an event."""
+    from rapport_assist.annotate import Annotator
+    from rapport_assist.pipeline import CallPipeline
+    from rapport_assist.privacy import masker_for
+    from rapport_assist.rules import RuleEngine, default_rules_dir, load_rules
+    from rapport_assist.types import Partial
+
+    pipeline = CallPipeline(Annotator(), RuleEngine(load_rules([default_rules_dir()])), masker=masker_for(True))
+    items = [Partial(Speaker.CUSTOMER, 0.0, 1.5, "my card is 4929 38", "four nine"),
+             Partial(Speaker.CUSTOMER, 0.0, 2.5, "I have two questions", "")]
+    partials = [e for e in pipeline.run(items) if isinstance(e, Partial)]
+    assert [(p.text, p.pending) for p in partials] == [("my card is #### ##", "#### ####"),
+                                                        ("I have two questions", "")]
+    assert json.loads(json.dumps(partials[0].to_json()))["type"] == "partial"
+
+
+def test_speech_resuming_in_the_hangover_drops_the_early_result(recognizer, speak) -> None:
+    """A 190 ms pause inside a sentence: the early final started at it is thrown away when the
+    speaker goes on; one utterance results, with the words from both sides of the pause."""
+    first, second = speak("Hello there."), speak("How are you today?")
+    loud = np.flatnonzero(np.abs(first) > 0.01)
+    first = first[:loud[-1] + 1]  # espeak's own trailing silence would lengthen the pause
+    loud = np.flatnonzero(np.abs(second) > 0.01)
+    second = second[loud[0]:]
+    pause = np.zeros(int(0.19 * 16000), np.float32)
+    gap = np.zeros(16000, np.float32)
+    audio = np.concatenate([gap, first, pause, second, gap, gap])
+    captures: list[ArrayCapture] = []
+
+    def opener(device, channels, on_block):
+        captures.append(ArrayCapture(audio[:, None], on_block, speed=1.0))
+        return captures[-1]
+
+    seen: list[tuple[float, float]] = []
+
+    class Watching:
+        def warm_up(self) -> None:
+            pass
+
+        def recognize(self, segment):
+            seen.append((segment.start_s, segment.end_s))
+            return recognizer.recognize(segment)
+
+    events: list = []
+    call = LiveCall(LiveSettings(agent=DeviceChoice("fake:array"), customer=None, captions=False),
+                    opener=opener, devices=[_fake_device(1)], recognizer=Watching())
+    call.start(events.append)
+    assert captures[0].done.wait(30)
+    time.sleep(1.0)
+    call.stop()
+    utterances = [e for e in events if isinstance(e, Utterance)]
+    assert len(utterances) == 1, [u.text for u in utterances]
+    from rapport_assist.recognizer import normalize_text
+
+    text = normalize_text(utterances[0].text)
+    assert "hello there" in text and "how are you today" in text
+    assert call.stats["early_discarded"] >= 1 and len(seen) >= 2  # the early pass ran and was dropped
+    assert seen[0][0] == seen[-1][0] and seen[0][1] < seen[-1][1]  # same start, the early one ended at the pause

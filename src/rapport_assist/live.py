@@ -29,6 +29,7 @@ WAV (agent left, customer right), which ``rapport-assist replay`` reproduces.
 from __future__ import annotations
 
 import difflib
+from collections import deque
 import logging
 import queue
 import threading
@@ -48,7 +49,8 @@ from .endpoint import FRAME_SAMPLES, Endpointer, EndpointerOptions
 from .errors import RapportError
 from .output import JsonlSink
 from .recognizer import Recognizer, RecognizerOptions, normalize_text
-from .types import (CallSummary, Event, SpeechActivity, SpeechSegment, Speaker, Status, Tick, Utterance)
+from .types import (CallSummary, Event, Partial, Recognition, SpeechActivity, SpeechSegment, Speaker, Status, Tick,
+                    Utterance)
 from .wording import plural
 
 logger = logging.getLogger(__name__)
@@ -74,6 +76,12 @@ class LiveSettings:
     behind_s: float = 3.0  # a segment waiting this long for the recognizer: recognizer_behind
     leak_similarity: float = 0.6  # agent text this close to simultaneous customer text is a leak
     leak_wait_s: float = 1.0  # how long an agent segment waits for an overlapping customer one
+    early_final: bool = True  # recognize an utterance when its hangover starts, keep it if speech does not resume
+    close_on_other_side: bool = True  # the other side starts talking: a side in its hangover is done
+    captions: bool = True  # re-recognize open utterances for live captions (Partial events) when there is room
+    caption_first_s: float = 0.9  # first caption pass once an open utterance holds this much audio (padding included)
+    caption_every_s: float = 0.8  # then a pass per this much more audio
+    caption_max_load: float = 0.7  # no caption pass while the recognizer was busy more than this share of the last 10 s
 
 
 @dataclass(frozen=True)
@@ -101,6 +109,8 @@ class _Channel:
     open_since_s: float | None = None
     aligned: bool = False  # the endpointer's clock is set from the call time of the stream's first block
     started: bool = False  # the channel has had audio in this call
+    early_key: tuple[float, float] | None = None  # (start, end) of the last early segment handed on
+    caption_at_s: float | None = None  # call time (audio position) of the next caption pass
 
 
 @dataclass
@@ -213,6 +223,8 @@ class LiveCall:
         self._blocks: queue.SimpleQueue = queue.SimpleQueue()  # (input index, generation, block)
         self._segments: queue.SimpleQueue = queue.SimpleQueue()  # (SpeechSegment, enqueued at)
         self._items: queue.SimpleQueue = queue.SimpleQueue()  # timeline items for the pipeline
+        self._early: queue.SimpleQueue = queue.SimpleQueue()  # segments as they will close if silence lasts
+        self._caption_audio: queue.SimpleQueue = queue.SimpleQueue()  # open utterances so far, for captions
         self._inputs: list[_Input] = []
         self._threads: list[threading.Thread] = []
         self._stopping = threading.Event()
@@ -227,8 +239,12 @@ class LiveCall:
         self._recorder: _StereoRecorder | None = None
         self.log_path: Path | None = None
         self.wav_path: Path | None = None
-        self.stats = {"blocks": 0, "segments": 0, "utterances": 0, "leaks_dropped": 0, "guard_dropped": 0}
+        self.stats = {"blocks": 0, "segments": 0, "utterances": 0, "leaks_dropped": 0, "guard_dropped": 0,
+                      "early_used": 0, "early_discarded": 0, "hangovers_cut": 0, "caption_passes": 0,
+                      "caption_skipped": 0, "partials": 0}
         self.timings: list[UtteranceTiming] = []  # where each utterance's time went (bench/live_latency.py)
+        self.rtf: float | None = None  # final recognition time / audio time, smoothed (1.0: just keeping up)
+        self._busy_spans: deque[tuple[float, float]] = deque()  # when the recognizer was busy (load)
 
     # ------------------------------------------------------------ public
 
@@ -419,6 +435,7 @@ class LiveCall:
     def _close_channel(self, ch: _Channel) -> None:
         for segment in ch.endpointer.finish():
             self._segments.put((segment, time.monotonic()))
+        ch.caption_at_s = None
         if ch.open_since_s is not None:
             ch.open_since_s = None
             if ch.speaker is Speaker.CUSTOMER:
@@ -529,13 +546,59 @@ class LiveCall:
             open_since = ch.endpointer.open_since_s
             if open_since is not None and open_since != ch.open_since_s:  # a new segment (or a forced cut's rest)
                 self._items.put(SpeechActivity(ch.speaker, open_since, True))
+                ch.caption_at_s = open_since + self.settings.caption_first_s
+                if self.settings.close_on_other_side:
+                    self._cut_other_hangovers(ch)
             ch.open_since_s = open_since
             if ch.speaker is Speaker.CUSTOMER:
                 self._customer_open = open_since
+            if open_since is None:
+                ch.caption_at_s = None
+            self._offer_early(ch)
+
+    def _offer_early(self, ch: _Channel) -> None:
+        """Hand the recognizer the segment the channel's open utterance becomes if its silence
+        lasts (once per silence), and, when one is due, the open utterance so far for a caption."""
+        ep = ch.endpointer
+        if self.settings.early_final:
+            early = ep.early_segment()
+            if early is not None and (early.start_s, early.end_s) != ch.early_key:
+                ch.early_key = (early.start_s, early.end_s)
+                self._early.put(early)
+        if (self.settings.captions and ch.caption_at_s is not None and ep.silent_since_s is None
+                and ep.position_s >= ch.caption_at_s):
+            ch.caption_at_s = ep.position_s + self.settings.caption_every_s
+            so_far = ep.open_segment()
+            if so_far is not None:
+                self._caption_audio.put(so_far)
+
+    def _cut_other_hangovers(self, talking: _Channel) -> None:
+        """``talking`` just started an utterance: the other side's utterance whose hangover is
+        running (its end padding in) is over now, not a hangover later."""
+        for inp in self._inputs:
+            if inp.lost:
+                continue
+            for other in inp.channels.values():
+                if other is talking or other.speaker is talking.speaker:
+                    continue
+                closed = other.endpointer.close_now()
+                for segment in closed:
+                    self.stats["hangovers_cut"] += 1
+                    self._segments.put((segment, time.monotonic()))
+                if closed:
+                    other.open_since_s = None
+                    other.caption_at_s = None
+                    if other.speaker is Speaker.CUSTOMER:
+                        self._customer_open = None
 
     # ------------------------------------------------------------ recognizer thread
 
     def _recognizer_loop(self) -> None:
+        """Finals first, in end order; then early finals (a segment as it closes if the silence
+        lasts); then, when the recognizer has room, caption passes over open utterances."""
+        from .captions import CaptionTracker
+        from .sources import to_utterance
+
         recognizer = self._recognizer
         if recognizer is None:
             try:
@@ -546,59 +609,168 @@ class LiveCall:
         if recognizer is not None:
             recognizer.warm_up()
             self._status("info", "model_ready", "speech model loaded and warmed up")
+        options = getattr(recognizer, "options", None)
+        speculative = not getattr(options, "prompt_previous_text", False)  # an early pass would set the prompt
+        lean = recognizer  # the recognizer without context extras, for when the call is behind
+        if getattr(options, "context_s", 0.0) > 0 and hasattr(recognizer, "with_options"):
+            from dataclasses import replace
+
+            lean = recognizer.with_options(replace(options, context_s=0.0))
         waiting: list[tuple[SpeechSegment, float]] = []
+        early: dict[Speaker, SpeechSegment] = {}  # the latest early segment per side, not yet recognized
+        early_done: dict[Speaker, tuple[tuple[float, float], Recognition | None, float, float]] = {}
+        captions: dict[Speaker, SpeechSegment] = {}  # the latest open-utterance audio per side
+        final_end: dict[Speaker, float] = {}  # where each side's last final segment ended
+        tracker = CaptionTracker()
         recent_customer: list[Utterance] = []
         index = 0
         behind = False
-        while True:
+        paused_said = False
+
+        def drain() -> None:
             try:
-                waiting.append(self._segments.get(timeout=0.1))
                 while True:
                     waiting.append(self._segments.get_nowait())
             except queue.Empty:
                 pass
-            if not waiting:
-                if self._audio_done.is_set():
-                    break
-                continue
+            try:
+                while True:
+                    seg = self._early.get_nowait()
+                    early[seg.speaker] = seg
+            except queue.Empty:
+                pass
+            try:
+                while True:
+                    seg = self._caption_audio.get_nowait()
+                    captions[seg.speaker] = seg
+            except queue.Empty:
+                pass
+
+        while True:
+            try:
+                waiting.append(self._segments.get(timeout=0.05))
+            except queue.Empty:
+                pass
+            drain()
             now = time.monotonic()
-            oldest = min(t for _, t in waiting)
-            if not behind and now - oldest > self.settings.behind_s:
+            lag = now - min(t for _, t in waiting) if waiting else 0.0
+            if not behind and lag > self.settings.behind_s:
                 behind = True
                 self._status("warning", "recognizer_behind",
-                             f"transcription is {now - oldest:.0f} s behind the call (the computer is busy); nudges "
-                             "come late until it catches up — close other programs or use a smaller model")
-            elif behind and now - oldest < 1.0:
+                             f"transcription is {lag:.0f} s behind the call (the computer is busy); captions are "
+                             "off and nudges come late until it catches up — close other programs or use a smaller "
+                             "model")
+            elif behind and lag < 1.0:
                 behind = False
                 self._status("info", "recognizer_caught_up", "transcription has caught up with the call")
-            waiting.sort(key=lambda item: item[0].end_s)
-            segment, queued_at = self._next_segment(waiting)
-            if segment is None:
-                time.sleep(0.05)
+            if waiting:
+                waiting.sort(key=lambda item: item[0].end_s)
+                segment, queued_at = self._next_segment(waiting)
+                if segment is not None:
+                    waiting.remove((segment, queued_at))
+                    self.stats["segments"] += 1
+                    key = (segment.start_s, segment.end_s)
+                    done = early_done.pop(segment.speaker, None)
+                    pending = early.get(segment.speaker)
+                    if pending is not None and pending.end_s <= segment.end_s + 1e-6:
+                        del early[segment.speaker]  # this segment (or an older one of its side) is final now
+                    if done is not None and done[0] == key:
+                        self.stats["early_used"] += 1
+                        _, rec, rec_start, rec_end = done
+                    else:
+                        if done is not None:
+                            self.stats["early_discarded"] += 1  # speech resumed after the early pass
+                        rec_start = time.monotonic()
+                        use = lean if lag > self.settings.behind_s / 2 else recognizer  # context is an extra
+                        rec = use.recognize(segment) if use is not None else None
+                        rec_end = time.monotonic()
+                        self._busy(rec_start, rec_end)
+                    final_end[segment.speaker] = segment.end_s
+                    tracker.finish(segment.speaker)
+                    if segment.speaker in captions and captions[segment.speaker].start_s < segment.end_s:
+                        del captions[segment.speaker]  # that utterance's caption pass is too late now
+                    self._rtf(rec_end - rec_start, segment.duration_s, done is not None and done[0] == key)
+                    if rec is None:
+                        self.stats["guard_dropped"] += 1
+                        self._items.put(SpeechActivity(segment.speaker, segment.end_s, False))
+                        continue
+                    utt = to_utterance(segment, rec, index)
+                    if segment.speaker is Speaker.AGENT and is_leak(utt, recent_customer, self.settings.leak_similarity):
+                        self.stats["leaks_dropped"] += 1
+                        self._items.put(SpeechActivity(segment.speaker, segment.end_s, False))
+                        continue
+                    if segment.speaker is Speaker.CUSTOMER:
+                        recent_customer.append(utt)
+                        del recent_customer[:-8]
+                    index += 1
+                    self.stats["utterances"] += 1
+                    self._items.put((utt, (queued_at, rec_start, rec_end)))
+                    continue
+            elif self._audio_done.is_set() and self._segments.empty():
+                break
+            if recognizer is None:
+                early.clear()
+                captions.clear()
                 continue
-            waiting.remove((segment, queued_at))
-            self.stats["segments"] += 1
+            # no final to recognize now: an early final, then a caption pass, if the call is not behind
+            if early and speculative and lag < self.settings.behind_s / 2:
+                speaker, segment = min(early.items(), key=lambda item: item[1].end_s)
+                del early[speaker]
+                if segment.start_s >= final_end.get(speaker, -1.0) and not self._audio_done.is_set():
+                    rec_start = time.monotonic()
+                    rec = recognizer.recognize(segment)
+                    rec_end = time.monotonic()
+                    self._busy(rec_start, rec_end)
+                    early_done[speaker] = ((segment.start_s, segment.end_s), rec, rec_start, rec_end)
+                continue
+            if not captions:
+                continue
+            speaker, segment = min(captions.items(), key=lambda item: item[1].end_s)
+            del captions[speaker]
+            if segment.start_s < final_end.get(speaker, -1.0) or self._audio_done.is_set():
+                continue  # that utterance is final already
+            load = self.load()
+            if waiting or lag > 1.0 or load > self.settings.caption_max_load or not speculative:
+                self.stats["caption_skipped"] += 1
+                if not paused_said and (lag > 1.0 or load > self.settings.caption_max_load):
+                    paused_said = True
+                    self._status("info", "recognizer_busy", f"live captions paused: the recognizer is busy "
+                                                            f"({load:.0%} of the time); final text and nudges go on")
+                continue
+            if paused_said and load < self.settings.caption_max_load * 0.7:
+                paused_said = False
+                self._status("info", "recognizer_ready", "live captions are back")
             rec_start = time.monotonic()
-            rec = recognizer.recognize(segment) if recognizer is not None else None
+            rec = recognizer.recognize(segment)
             rec_end = time.monotonic()
+            self._busy(rec_start, rec_end)
+            self.stats["caption_passes"] += 1
             if rec is None:
-                self.stats["guard_dropped"] += 1
-                self._items.put(SpeechActivity(segment.speaker, segment.end_s, False))
                 continue
-            from .sources import to_utterance
-
-            utt = to_utterance(segment, rec, index)
-            if segment.speaker is Speaker.AGENT and is_leak(utt, recent_customer, self.settings.leak_similarity):
-                self.stats["leaks_dropped"] += 1
-                self._items.put(SpeechActivity(segment.speaker, segment.end_s, False))
-                continue
-            if segment.speaker is Speaker.CUSTOMER:
-                recent_customer.append(utt)
-                del recent_customer[:-8]
-            index += 1
-            self.stats["utterances"] += 1
-            self._items.put((utt, (queued_at, rec_start, rec_end)))
+            partial = tracker.update(speaker, segment.start_s, segment.end_s, rec.words)
+            if partial is not None:
+                self.stats["partials"] += 1
+                self._items.put(partial)
         self._items.put(_STOP)
+
+    def load(self, window_s: float = 10.0) -> float:
+        """Share of the last ``window_s`` the recognizer spent recognizing (0..1)."""
+        now = time.monotonic()
+        spans = self._busy_spans
+        while spans and spans[0][1] < now - window_s:
+            spans.popleft()
+        busy = sum(end - max(start, now - window_s) for start, end in spans)
+        return busy / window_s
+
+    def _busy(self, start: float, end: float) -> None:
+        self._busy_spans.append((start, end))
+
+    def _rtf(self, seconds: float, audio_s: float, early: bool) -> None:
+        """The real-time factor of final recognition (recognition time / audio), smoothed."""
+        if early or audio_s <= 0:
+            return
+        value = seconds / audio_s
+        self.rtf = value if self.rtf is None else 0.8 * self.rtf + 0.2 * value
 
     def _next_segment(self, waiting: list[tuple[SpeechSegment, float]]) -> tuple[SpeechSegment | None, float]:
         """The earliest-ending segment; an agent segment that overlaps customer speech still being

@@ -35,8 +35,8 @@ from .privacy import MASK_CHAR, Masker, masker_for, saved_masking
 from .rules import RuleEngine
 from .signals import SignalTracker
 from .sources import Timeline
-from .types import (CallSummary, DeadAir, Event, Nudge, RecordItem, SignalEvent, SpeechActivity, Status, TalkOver, Tick,
-                    Utterance)
+from .types import (CallSummary, DeadAir, Event, Nudge, Partial, RecordItem, SignalEvent, SpeechActivity, Status,
+                    TalkOver, Tick, Utterance)
 
 
 class StepObserver(Protocol):
@@ -108,7 +108,7 @@ class CallPipeline:
         skip = self.annotator.skipping(self.engine.ruleset.needs_entities)
         items = self.masker.timeline(source)
         for item in self.annotator.annotate_timeline(items, read_ahead, skip):
-            if isinstance(item, Status):
+            if isinstance(item, (Status, Partial)):  # live captions pass through (masked above)
                 yield item
                 continue
             if isinstance(item, Tick):
