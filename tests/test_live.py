@@ -564,3 +564,44 @@ def test_speech_resuming_in_the_hangover_drops_the_early_result(recognizer, spea
     assert "hello there" in text and "how are you today" in text
     assert call.stats["early_discarded"] >= 1 and len(seen) >= 2  # the early pass ran and was dropped
     assert seen[0][0] == seen[-1][0] and seen[0][1] < seen[-1][1]  # same start, the early one ended at the pause
+
+
+@pytest.mark.slow
+def test_a_caption_arrives_before_its_utterance_through_pulseaudio(pulse: PulseServer, recognizer, speak,
+                                                                  tmp_path: Path) -> None:
+    """A long sentence played into the agent's null sink: while it is still being said, a
+    ``partial`` event with its first words (logged to the call's JSONL too); then the final
+    utterance with all its words."""
+    from rapport_assist.recognizer import normalize_text
+    from rapport_assist.types import Partial
+
+    sentence = ("Thank you for calling, I can certainly help you with the billing question on your account, "
+                "and I will stay with you until it is sorted out today.")
+    words = speak(sentence)
+    gap = np.zeros(16000, np.float32)
+    events: list = []
+    call = LiveCall(LiveSettings(agent=DeviceChoice("pulse:agent_line.monitor"),
+                                 customer=DeviceChoice("pulse:customer_line.monitor"), record_to=tmp_path),
+                    recognizer=recognizer)
+    call.start(events.append)
+    time.sleep(1.0)
+    pulse.play({"agent_line": np.concatenate([gap, words, gap, gap]),
+                "customer_line": np.zeros(len(words) + 3 * len(gap), np.float32)})
+    pulse.wait_played(timeout_s=len(words) / 16000 + 30)
+    _settled(events)
+    call.stop()
+    utterances = [i for i, e in enumerate(events) if isinstance(e, Utterance)]
+    assert len(utterances) == 1, [e.text for e in events if isinstance(e, Utterance)]
+    final = events[utterances[0]]
+    assert normalize_text(final.text).startswith("thank you for calling")
+    assert "until it is sorted out today" in normalize_text(final.text)  # the final text is whole
+    captions = [i for i, e in enumerate(events) if isinstance(e, Partial) and e.speaker is Speaker.AGENT]
+    assert captions and captions[0] < utterances[0], [type(e).__name__ for e in events]
+    first = events[captions[0]]
+    shown = normalize_text(f"{first.text} {first.pending}")
+    assert shown and normalize_text(final.text).startswith(shown.split()[0])
+    assert first.start_s <= final.start_s and first.t_s < final.end_s
+    assert all(events[i].start_s == first.start_s for i in captions)  # all captions of that utterance
+    logged = [json.loads(line) for line in call.log_path.read_text().splitlines()]
+    types = [e["type"] for e in logged]
+    assert "partial" in types and types.index("partial") < types.index("utterance")

@@ -7,7 +7,8 @@
 
 ``LiveCall(settings).start(on_event)`` returns at once; ``on_event`` is called from the pipeline
 thread with the events ``CallPipeline`` yields (Utterance, Nudge, RecordItem, Status, DeadAir,
-TalkOver, ToneChange, CallSummary), and with ``SpeechActivity`` marks as a side starts talking
+TalkOver, ToneChange, CallSummary, and Partial: live captions), and with ``SpeechActivity`` marks
+as a side starts talking
 (before its words are recognized; not written to the event log), so a view can tell the agent is
 mid-sentence. ``stop()`` stops capture, lets the queued audio finish,
 emits the final ``CallSummary`` and joins the threads.
@@ -17,7 +18,19 @@ source unloaded) becomes a ``Status`` (``mic_lost`` for the agent, ``device_gone
 customer); the utterance in progress is kept, and the device is reopened every
 ``retry_s`` until it is back (``capture_resumed``). A device that will not take 16 kHz is
 captured at its own rate and resampled (``rate_fallback``). A recognizer that falls behind
-says so (``recognizer_behind``) and catches up in order. Without a headset the customer leaks
+says so (``recognizer_behind``) and catches up in order.
+
+Early finals and captions: the recognizer thread takes finished segments first; when none is
+waiting, the segment an utterance in its hangover becomes if the silence lasts
+(``Endpointer.early_segment``, offered once the end padding is in), and keeps that result for
+when the segment closes; if speech resumed, the segment that closes is another one and the early
+result is dropped. When the other side starts an utterance, a side in its hangover is closed at
+once (``Endpointer.close_now``). With room to spare it re-recognizes open utterances
+(``Endpointer.open_segment``, every ``caption_every_s`` of audio) and puts their stable prefix on
+the timeline as ``Partial`` events (``captions.CaptionTracker``), masked by the pipeline. It
+degrades in order, never skipping final text: caption passes stop when the recognizer was busy
+more than ``caption_max_load`` of the last 10 s or a final waits (``recognizer_busy``), early
+finals and decoding in context when the oldest waiting segment is ``behind_s / 2`` old. Without a headset the customer leaks
 into the agent's microphone: an agent utterance that repeats the words of a customer utterance
 said at the same time is dropped.
 
