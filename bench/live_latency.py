@@ -185,6 +185,8 @@ def run(args, audio, repeats: int) -> int:
             "last word -> segment closed (hangover, padding, capture)": [x.segment_closed_s - x.speech_end_s for x in tim],
             "segment closed -> recognizer starts (queue)": [x.recognizer_start_s - x.segment_closed_s for x in tim],
             "recognition (faster-whisper, guards)": [x.recognizer_end_s - x.recognizer_start_s for x in tim],
+            "last word -> text ready (early finals: before the close)": [x.recognizer_end_s - x.speech_end_s
+                                                                          for x in tim],
             "recognized -> delivered (annotate, signals, rules)": [x.delivered_s - x.recognizer_end_s for x in tim],
         }
         for name, values in parts.items():
@@ -207,7 +209,7 @@ def run(args, audio, repeats: int) -> int:
           f"final: {captioned_long}/{long_utts}")
     st = call.stats
     print(f"early finals used {st['early_used']} of {st['segments']} segments, discarded {st['early_discarded']} "
-          f"(speech resumed); hangovers cut by the other side {st['hangovers_cut']}; caption passes "
+          f"(speech resumed), skipped {st['early_skipped']} (busy); hangovers cut by the other side {st['hangovers_cut']}; caption passes "
           f"{st['caption_passes']}, skipped {st['caption_skipped']}; final recognition real-time factor "
           f"{call.rtf if call.rtf is not None else float('nan'):.2f}")
     print(f"CPU share of one core: idle {idle_cpu:.1%}, both sides talking {talk_cpu:.1%} "

@@ -447,6 +447,41 @@ def test_no_devices_then_a_device_that_stops_then_comes_back() -> None:
     assert len(opened) >= 2 and isinstance(events[-1], CallSummary)
 
 
+def test_a_device_lost_before_its_first_block_starts_afresh_when_reopened() -> None:
+    """A stream that connects but delivers nothing (a slow start on a busy PC) is lost before its
+    first block; the reopened one is captured from a fresh endpointer (the old one was finished)."""
+    class Connected:  # opened, but no block ever comes
+        rate_hz, channels, done = 16000, 1, None
+
+        def close(self) -> None:
+            pass
+
+    opened: list = []
+
+    def opener(device, channels, on_block):
+        opened.append(ArrayCapture(np.zeros((16000, 1), np.float32), on_block, speed=1.0) if opened else Connected())
+        return opened[-1]
+
+    events: list = []
+    call = LiveCall(LiveSettings(agent=DeviceChoice("fake:array"), customer=None, retry_s=0.3, device_timeout_s=0.5),
+                    opener=opener, devices=[_fake_device(1)], recognizer=_SlowRecognizer(0.0))
+    call.start(events.append)
+    deadline = time.monotonic() + 15
+    while not (len(opened) >= 2 and opened[1].done.is_set()) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    blocks = call.stats["blocks"]
+    import threading
+
+    stopper = threading.Thread(target=call.stop, daemon=True)  # a dead audio thread would hang stop()
+    stopper.start()
+    stopper.join(15)
+    assert not stopper.is_alive(), "the call did not stop (its audio thread died)"
+    codes = [e.code for e in events if isinstance(e, Status)]
+    assert "mic_lost" in codes and "capture_resumed" in codes, codes
+    assert blocks >= 16000 // 512
+    assert isinstance(events[-1], CallSummary)
+
+
 @pytest.mark.slow
 def test_live_command_on_pulseaudio(pulse: PulseServer, speak, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """`rapport-assist live` end to end: devices chosen on the command line, saved; the customer
@@ -476,7 +511,7 @@ def test_live_command_on_pulseaudio(pulse: PulseServer, speak, tmp_path: Path, m
 # ------------------------------------------------------------------ captions and early finals
 
 
-def _words(text: str) -> tuple[Word, ...]:
+def _pass_words(text: str) -> tuple[Word, ...]:
     return tuple(Word(w, i * 0.3, i * 0.3 + 0.25, 0.9) for i, w in enumerate(text.split()))
 
 
@@ -486,21 +521,21 @@ def test_stable_prefix_is_what_two_passes_agree_on_and_only_grows() -> None:
     assert agreed_prefix(["Hello,", "how", "are"], ["hello", "how", "is"]) == 2  # case and punctuation aside
     assert agreed_prefix([], ["hello"]) == 0
     tracker = CaptionTracker()
-    first = tracker.update(Speaker.AGENT, 1.0, 2.0, _words("Thank you for call"))
+    first = tracker.update(Speaker.AGENT, 1.0, 2.0, _pass_words("Thank you for call"))
     assert first is not None and (first.text, first.pending) == ("", "Thank you for call")  # nothing agreed yet
-    second = tracker.update(Speaker.AGENT, 1.0, 2.8, _words("Thank you for calling Acme"))
+    second = tracker.update(Speaker.AGENT, 1.0, 2.8, _pass_words("Thank you for calling Acme"))
     assert (second.text, second.pending) == ("Thank you for", "calling Acme")
-    assert tracker.update(Speaker.AGENT, 1.0, 3.6, _words("Thank you for calling Acme")) .text \
+    assert tracker.update(Speaker.AGENT, 1.0, 3.6, _pass_words("Thank you for calling Acme")) .text \
         == "Thank you for calling Acme"
     # a later pass that rewrites committed words does not take them back
-    fourth = tracker.update(Speaker.AGENT, 1.0, 4.4, _words("Thank you, for calling Acne bank"))
+    fourth = tracker.update(Speaker.AGENT, 1.0, 4.4, _pass_words("Thank you, for calling Acne bank"))
     assert fourth is None or fourth.text == "Thank you for calling Acme"
-    assert tracker.update(Speaker.AGENT, 1.0, 4.4, _words("Thank you, for calling Acne bank")) is None  # unchanged
+    assert tracker.update(Speaker.AGENT, 1.0, 4.4, _pass_words("Thank you, for calling Acne bank")) is None  # unchanged
     # the other side's caption is its own; a new utterance starts afresh
-    other = tracker.update(Speaker.CUSTOMER, 2.0, 3.0, _words("Hi"))
+    other = tracker.update(Speaker.CUSTOMER, 2.0, 3.0, _pass_words("Hi"))
     assert (other.speaker, other.text, other.pending) == (Speaker.CUSTOMER, "", "Hi")
     tracker.finish(Speaker.AGENT)
-    fresh = tracker.update(Speaker.AGENT, 6.0, 7.0, _words("So"))
+    fresh = tracker.update(Speaker.AGENT, 6.0, 7.0, _pass_words("So"))
     assert (fresh.start_s, fresh.text, fresh.pending) == (6.0, "", "So")
 
 
@@ -550,7 +585,8 @@ def test_speech_resuming_in_the_hangover_drops_the_early_result(recognizer, spea
             return recognizer.recognize(segment)
 
     events: list = []
-    call = LiveCall(LiveSettings(agent=DeviceChoice("fake:array"), customer=None, captions=False),
+    call = LiveCall(LiveSettings(agent=DeviceChoice("fake:array"), customer=None, captions=False,
+                                 early_max_pass_s=60.0),  # early passes even on a loaded test machine
                     opener=opener, devices=[_fake_device(1)], recognizer=Watching())
     call.start(events.append)
     assert captures[0].done.wait(30)
@@ -581,7 +617,8 @@ def test_a_caption_arrives_before_its_utterance_through_pulseaudio(pulse: PulseS
     gap = np.zeros(16000, np.float32)
     events: list = []
     call = LiveCall(LiveSettings(agent=DeviceChoice("pulse:agent_line.monitor"),
-                                 customer=DeviceChoice("pulse:customer_line.monitor"), record_to=tmp_path),
+                                 customer=DeviceChoice("pulse:customer_line.monitor"), record_to=tmp_path,
+                                 caption_max_pass_s=60.0, caption_max_load=1.0),  # captions even on a loaded machine
                     recognizer=recognizer)
     call.start(events.append)
     time.sleep(1.0)
@@ -594,7 +631,7 @@ def test_a_caption_arrives_before_its_utterance_through_pulseaudio(pulse: PulseS
     assert len(utterances) == 1, [e.text for e in events if isinstance(e, Utterance)]
     final = events[utterances[0]]
     assert normalize_text(final.text).startswith("thank you for calling")
-    assert "until it is sorted out today" in normalize_text(final.text)  # the final text is whole
+    assert normalize_text(final.text).endswith("out today")  # the final text is whole, to its last words
     captions = [i for i, e in enumerate(events) if isinstance(e, Partial) and e.speaker is Speaker.AGENT]
     assert captions and captions[0] < utterances[0], [type(e).__name__ for e in events]
     first = events[captions[0]]

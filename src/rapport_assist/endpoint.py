@@ -248,6 +248,11 @@ class Endpointer:
         return (len(self._buffer) * FRAME_SAMPLES + self._pending.shape[0]) / STREAM_RATE_HZ
 
     @property
+    def finished(self) -> bool:
+        """``finish`` was called: the endpointer takes no more audio."""
+        return self._finished
+
+    @property
     def silent_since_s(self) -> float | None:
         """Call time where the open utterance's trailing silence began (the hangover is
         running), or None (no utterance open, or speech right now)."""

@@ -28,9 +28,12 @@ result is dropped. When the other side starts an utterance, a side in its hangov
 once (``Endpointer.close_now``). With room to spare it re-recognizes open utterances
 (``Endpointer.open_segment``, every ``caption_every_s`` of audio) and puts their stable prefix on
 the timeline as ``Partial`` events (``captions.CaptionTracker``), masked by the pipeline. It
-degrades in order, never skipping final text: caption passes stop when the recognizer was busy
-more than ``caption_max_load`` of the last 10 s or a final waits (``recognizer_busy``), early
-finals and decoding in context when the oldest waiting segment is ``behind_s / 2`` old. Without a headset the customer leaks
+degrades in order, never skipping final text: caption passes stop when a pass is expected to
+take over ``caption_max_pass_s`` (``expected_pass_s``, from the recent passes), the recognizer was
+busy more than ``caption_max_load`` of the last 10 s, or a final waits (``recognizer_busy``);
+early finals start later in the silence when it is busy, and stop when a pass is expected to take
+over ``early_max_pass_s`` or the oldest waiting segment is ``behind_s / 2`` old, as does
+decoding in context. Without a headset the customer leaks
 into the agent's microphone: an agent utterance that repeats the words of a customer utterance
 said at the same time is dropped.
 
@@ -90,11 +93,16 @@ class LiveSettings:
     leak_similarity: float = 0.6  # agent text this close to simultaneous customer text is a leak
     leak_wait_s: float = 1.0  # how long an agent segment waits for an overlapping customer one
     early_final: bool = True  # recognize an utterance when its hangover starts, keep it if speech does not resume
+    early_after_ms: int = 96  # silence before an early final starts (at least the end padding is waited for)
+    early_after_busy_ms: int = 192  # the same when the recognizer was busy over half of the last 10 s (fewer
+                                    # wasted passes: half the pauses that reach 96 ms resume, a third of those at 192)
     close_on_other_side: bool = True  # the other side starts talking: a side in its hangover is done
     captions: bool = True  # re-recognize open utterances for live captions (Partial events) when there is room
     caption_first_s: float = 0.9  # first caption pass once an open utterance holds this much audio (padding included)
     caption_every_s: float = 0.8  # then a pass per this much more audio
     caption_max_load: float = 0.7  # no caption pass while the recognizer was busy more than this share of the last 10 s
+    caption_max_pass_s: float = 0.6  # nor when a pass is expected to take longer (a busy PC; it would hold up finals)
+    early_max_pass_s: float = 0.8  # no early finals when a recognition is expected to take longer than this
 
 
 @dataclass(frozen=True)
@@ -122,7 +130,7 @@ class _Channel:
     open_since_s: float | None = None
     aligned: bool = False  # the endpointer's clock is set from the call time of the stream's first block
     started: bool = False  # the channel has had audio in this call
-    early_key: tuple[float, float] | None = None  # (start, end) of the last early segment handed on
+    early_key: tuple[float | None, float] | None = None  # (utterance start, silence start) of the last early segment
     caption_at_s: float | None = None  # call time (audio position) of the next caption pass
 
 
@@ -253,11 +261,13 @@ class LiveCall:
         self.log_path: Path | None = None
         self.wav_path: Path | None = None
         self.stats = {"blocks": 0, "segments": 0, "utterances": 0, "leaks_dropped": 0, "guard_dropped": 0,
-                      "early_used": 0, "early_discarded": 0, "hangovers_cut": 0, "caption_passes": 0,
+                      "early_used": 0, "early_discarded": 0, "early_skipped": 0, "hangovers_cut": 0, "caption_passes": 0,
                       "caption_skipped": 0, "partials": 0}
         self.timings: list[UtteranceTiming] = []  # where each utterance's time went (bench/live_latency.py)
         self.rtf: float | None = None  # final recognition time / audio time, smoothed (1.0: just keeping up)
         self._busy_spans: deque[tuple[float, float]] = deque()  # when the recognizer was busy (load)
+        self._load_now = 0.0  # the recognizer's load as of its last loop (read by the audio thread)
+        self._pass_rate = 0.0  # recent recognition wall time per (1 + audio s / 4), smoothed (expected_pass_s)
 
     # ------------------------------------------------------------ public
 
@@ -547,6 +557,8 @@ class LiveCall:
                 start_n = int(start * STREAM_RATE_HZ) // FRAME_SAMPLES * FRAME_SAMPLES
                 if not ch.started:  # the silence before the first block, as the call's WAV will have it,
                     ch.started = True  # so replaying the WAV meets the same frames and VAD state
+                    if ch.endpointer.finished:  # lost before its first block (a slow start on a busy PC)
+                        ch.endpointer = self._new_endpointer(ch.speaker, 0.0)
                     ch.endpointer.push(np.zeros(start_n, dtype=np.float32))
                 else:  # reopened after a loss: a fresh endpointer from here
                     ch.endpointer = self._new_endpointer(ch.speaker, start_n / STREAM_RATE_HZ)
@@ -573,10 +585,13 @@ class LiveCall:
         """Hand the recognizer the segment the channel's open utterance becomes if its silence
         lasts (once per silence), and, when one is due, the open utterance so far for a caption."""
         ep = ch.endpointer
-        if self.settings.early_final:
-            early = ep.early_segment()
-            if early is not None and (early.start_s, early.end_s) != ch.early_key:
-                ch.early_key = (early.start_s, early.end_s)
+        silent_since = ep.silent_since_s
+        after_ms = self.settings.early_after_busy_ms if self._load_now > 0.5 else self.settings.early_after_ms
+        if (self.settings.early_final and silent_since is not None and ch.early_key != (ep.open_since_s, silent_since)
+                and ep.position_s - silent_since >= after_ms / 1000):
+            early = ep.early_segment()  # (None until the end padding is in)
+            if early is not None:
+                ch.early_key = (ep.open_since_s, silent_since)  # once per silence
                 self._early.put(early)
         if (self.settings.captions and ch.caption_at_s is not None and ep.silent_since_s is None
                 and ep.position_s >= ch.caption_at_s):
@@ -620,7 +635,9 @@ class LiveCall:
                 self._status("error", "model_failed", f"no transcription: {exc.one_line()}")
                 recognizer = None
         if recognizer is not None:
+            warm_start = time.monotonic()
             recognizer.warm_up()
+            self._pass_rate = (time.monotonic() - warm_start) / 1.25  # a first guess (1 s of audio)
             self._status("info", "model_ready", "speech model loaded and warmed up")
         options = getattr(recognizer, "options", None)
         speculative = not getattr(options, "prompt_previous_text", False)  # an early pass would set the prompt
@@ -665,6 +682,7 @@ class LiveCall:
             except queue.Empty:
                 pass
             drain()
+            self._load_now = self.load()
             now = time.monotonic()
             lag = now - min(t for _, t in waiting) if waiting else 0.0
             if not behind and lag > self.settings.behind_s:
@@ -697,7 +715,7 @@ class LiveCall:
                         use = lean if lag > self.settings.behind_s / 2 else recognizer  # context is an extra
                         rec = use.recognize(segment) if use is not None else None
                         rec_end = time.monotonic()
-                        self._busy(rec_start, rec_end)
+                        self._busy(rec_start, rec_end, segment.duration_s)
                     final_end[segment.speaker] = segment.end_s
                     tracker.finish(segment.speaker)
                     if segment.speaker in captions and captions[segment.speaker].start_s < segment.end_s:
@@ -729,11 +747,13 @@ class LiveCall:
             if early and speculative and lag < self.settings.behind_s / 2:
                 speaker, segment = min(early.items(), key=lambda item: item[1].end_s)
                 del early[speaker]
-                if segment.start_s >= final_end.get(speaker, -1.0) and not self._audio_done.is_set():
+                if self.expected_pass_s(segment.duration_s) > self.settings.early_max_pass_s:
+                    self.stats["early_skipped"] += 1  # slow now: a wasted pass would hold up the next final
+                elif segment.start_s >= final_end.get(speaker, -1.0) and not self._audio_done.is_set():
                     rec_start = time.monotonic()
                     rec = recognizer.recognize(segment)
                     rec_end = time.monotonic()
-                    self._busy(rec_start, rec_end)
+                    self._busy(rec_start, rec_end, segment.duration_s)
                     early_done[speaker] = ((segment.start_s, segment.end_s), rec, rec_start, rec_end)
                 continue
             if not captions:
@@ -743,12 +763,15 @@ class LiveCall:
             if segment.start_s < final_end.get(speaker, -1.0) or self._audio_done.is_set():
                 continue  # that utterance is final already
             load = self.load()
-            if waiting or lag > 1.0 or load > self.settings.caption_max_load or not speculative:
+            expected = self.expected_pass_s(segment.duration_s)
+            slow = lag > 1.0 or load > self.settings.caption_max_load or expected > self.settings.caption_max_pass_s
+            if waiting or slow or not speculative:
                 self.stats["caption_skipped"] += 1
-                if not paused_said and (lag > 1.0 or load > self.settings.caption_max_load):
+                if not paused_said and slow:
                     paused_said = True
-                    self._status("info", "recognizer_busy", f"live captions paused: the recognizer is busy "
-                                                            f"({load:.0%} of the time); final text and nudges go on")
+                    self._status("info", "recognizer_busy",
+                                 f"live captions paused: the computer is busy (a pass would take {expected:.1f} s, "
+                                 f"the recognizer was busy {load:.0%} of the time); final text and nudges go on")
                 continue
             if paused_said and load < self.settings.caption_max_load * 0.7:
                 paused_said = False
@@ -756,7 +779,7 @@ class LiveCall:
             rec_start = time.monotonic()
             rec = recognizer.recognize(segment)
             rec_end = time.monotonic()
-            self._busy(rec_start, rec_end)
+            self._busy(rec_start, rec_end, segment.duration_s)
             self.stats["caption_passes"] += 1
             if rec is None:
                 continue
@@ -775,8 +798,16 @@ class LiveCall:
         busy = sum(end - max(start, now - window_s) for start, end in spans)
         return busy / window_s
 
-    def _busy(self, start: float, end: float) -> None:
+    def expected_pass_s(self, audio_s: float) -> float:
+        """How long recognizing ``audio_s`` of audio should take now: the recent passes' wall time
+        per (1 + audio_s / 4) (Whisper's encoder costs the same for any length, the decoder grows
+        with the words), smoothed; 0 before the first pass."""
+        return self._pass_rate * (1.0 + audio_s / 4.0)
+
+    def _busy(self, start: float, end: float, audio_s: float) -> None:
         self._busy_spans.append((start, end))
+        rate = (end - start) / (1.0 + audio_s / 4.0)
+        self._pass_rate = rate if self._pass_rate == 0.0 else 0.7 * self._pass_rate + 0.3 * rate
 
     def _rtf(self, seconds: float, audio_s: float, early: bool) -> None:
         """The real-time factor of final recognition (recognition time / audio), smoothed."""
