@@ -89,6 +89,8 @@ def main() -> int:
     ap.add_argument("--busy", action="store_true", help="keep one core busy with a CPU-bound process meanwhile")
     ap.add_argument("--no-early", action="store_true", help="without early finals and hangover cuts (to compare)")
     ap.add_argument("--no-captions", action="store_true", help="without caption passes (to compare)")
+    ap.add_argument("--force-extras", action="store_true",
+                    help="caption passes and early finals whatever the load (to see what they cost on a busy machine)")
     ap.add_argument("--speech-pad-ms", type=int, default=EndpointerOptions().speech_pad_ms,
                     help="audio kept after the speech (early finals start this far into the hangover)")
     ap.add_argument("--keep-freed-memory", action="store_true",
@@ -130,7 +132,9 @@ def run(args, audio, repeats: int) -> int:
                                                                   speech_pad_ms=args.speech_pad_ms,
                                                                   context_s=args.context_s),
                                      early_final=not args.no_early, close_on_other_side=not args.no_early,
-                                     captions=not args.no_captions))
+                                     captions=not args.no_captions,
+                                     **(dict(caption_max_pass_s=60.0, caption_max_load=1.0, early_max_pass_s=60.0)
+                                        if args.force_extras else {})))
 
         def on_event(event) -> None:
             with lock:
@@ -216,14 +220,16 @@ def run(args, audio, repeats: int) -> int:
           f"(of {os.cpu_count()} cores)")
     print(f"RSS: {rss[0][1]:.0f} MB before playing, {rss[-1][1]:.0f} MB at the end, max {max(r for _, r in rss):.0f} MB")
     if repeats > 1:
-        window = 300.0
-        print("per 5-minute window (latency of utterances, RSS at the window's end):")
+        window = 300.0 if total_s >= 900 else 120.0
+        print(f"per {window / 60:g}-minute window (latency of utterances, RSS at the window's end, captions):")
         t = play_start
         while t < play_start + total_s:
             lat = [lt - e.end_s for lt, e in utterances.values() if t <= e.end_s < t + window]
             mem = [r for rt, r in rss if rt < t + window]
+            ages = [pt - p.t_s for pt, p in partials if t <= p.t_s < t + window]
             print(f"  {(t - play_start) / 60:5.1f}-{(t - play_start + window) / 60:5.1f} min  "
-                  f"n={len(lat):<4} p50 {pct(lat, 50):.2f} s  p95 {pct(lat, 95):.2f} s  RSS {mem[-1]:.0f} MB")
+                  f"n={len(lat):<4} p50 {pct(lat, 50):.2f} s  p95 {pct(lat, 95):.2f} s  RSS {mem[-1]:.0f} MB  "
+                  f"captions {len(ages)}, age p50 {pct(ages, 50):.2f} s")
             t += window
     print(f"utterances {len(utterances)}, nudges {sum(isinstance(e, Nudge) for _, e in events)}, "
           f"leaks dropped {call.stats['leaks_dropped']}, guard-dropped segments {call.stats['guard_dropped']}")
