@@ -754,6 +754,8 @@ class LiveCall:
                     rec = recognizer.recognize(segment)
                     rec_end = time.monotonic()
                     self._busy(rec_start, rec_end, segment.duration_s)
+                    if speaker in early_done:  # an earlier pause of the same utterance: speech resumed after it
+                        self.stats["early_discarded"] += 1
                     early_done[speaker] = ((segment.start_s, segment.end_s), rec, rec_start, rec_end)
                 continue
             if not captions:
