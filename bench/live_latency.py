@@ -13,13 +13,20 @@ CPU share while idle (nothing playing) and while both sides talk, and its memory
     .venv/bin/python bench/live_latency.py                 # one pass of the demo call (~2 min)
     .venv/bin/python bench/live_latency.py --minutes 30    # soak: the call looped for 30 min;
                                                            # latency and RSS per 5-minute window
+    .venv/bin/python bench/live_latency.py --busy          # one core kept busy by a CPU-bound process
+
+Live captions: "speech -> first caption" is the time from an utterance's first word (its final
+start) to the first ``Partial`` event of it; "caption age" the time from the end of the audio a
+caption pass heard to the caption arriving. Early finals: how many utterances used the
+recognition started when the hangover began, and how many early passes were thrown away because
+speech resumed.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
-import statistics
+import subprocess
 import sys
 import threading
 import time
@@ -35,7 +42,7 @@ from rapport_assist.capture import DeviceChoice  # noqa: E402
 from rapport_assist.endpoint import EndpointerOptions  # noqa: E402
 from rapport_assist.live import LiveCall, LiveSettings  # noqa: E402
 from rapport_assist.recognizer import RecognizerOptions  # noqa: E402
-from rapport_assist.types import Nudge, Status, Utterance  # noqa: E402
+from rapport_assist.types import Nudge, Partial, Status, Utterance  # noqa: E402
 
 DEMO = ROOT / "src" / "rapport_assist" / "data" / "demo_call.flac"
 _TICK = os.sysconf("SC_CLK_TCK")
@@ -78,6 +85,13 @@ def main() -> int:
     ap.add_argument("--onset-pad-ms", type=int, default=EndpointerOptions().onset_pad_ms,
                     help="audio kept before the VAD onset (150 before recognition in context)")
     ap.add_argument("--context-s", type=float, default=0.0, help="decode each utterance after this much of its channel's audio")
+    ap.add_argument("--busy", action="store_true", help="keep one core busy with a CPU-bound process meanwhile")
+    ap.add_argument("--no-early", action="store_true", help="without early finals and hangover cuts (to compare)")
+    ap.add_argument("--no-captions", action="store_true", help="without caption passes (to compare)")
+    ap.add_argument("--force-extras", action="store_true",
+                    help="caption passes and early finals whatever the load (to see what they cost on a busy machine)")
+    ap.add_argument("--speech-pad-ms", type=int, default=EndpointerOptions().speech_pad_ms,
+                    help="audio kept after the speech (early finals start this far into the hangover)")
     ap.add_argument("--keep-freed-memory", action="store_true",
                     help="with batch QA's malloc setting (recognizer.keep_freed_memory), to compare")
     args = ap.parse_args()
@@ -92,6 +106,19 @@ def main() -> int:
           f"audio {args.audio.name} {audio.duration_s:.1f} s x {repeats}; onset padding {args.onset_pad_ms} ms, "
           f"context {args.context_s:g} s")
 
+    busy = None
+    if args.busy:  # a CPU-bound process, as a softphone or browser would be on an agent's PC
+        busy = subprocess.Popen([sys.executable, "-c", "while True: pass"])
+        print(f"busy process {busy.pid} started (one core)")
+    try:
+        return run(args, audio, repeats)
+    finally:
+        if busy is not None:
+            busy.kill()
+            busy.wait()
+
+
+def run(args, audio, repeats: int) -> int:
     received: list[tuple[float, object]] = []  # (call time on arrival, event)
     rss: list[tuple[float, float]] = []
     lock = threading.Lock()
@@ -101,7 +128,12 @@ def main() -> int:
                                      recognizer=RecognizerOptions(cpu_threads=args.threads, context_s=args.context_s,
                                                                    keep_freed_memory=args.keep_freed_memory),
                                      endpointer=EndpointerOptions(onset_pad_ms=args.onset_pad_ms,
-                                                                  context_s=args.context_s)))
+                                                                  speech_pad_ms=args.speech_pad_ms,
+                                                                  context_s=args.context_s),
+                                     early_final=not args.no_early, close_on_other_side=not args.no_early,
+                                     captions=not args.no_captions,
+                                     **(dict(caption_max_pass_s=60.0, caption_max_load=1.0, early_max_pass_s=60.0)
+                                        if args.force_extras else {})))
 
         def on_event(event) -> None:
             with lock:
@@ -156,22 +188,47 @@ def main() -> int:
             "last word -> segment closed (hangover, padding, capture)": [x.segment_closed_s - x.speech_end_s for x in tim],
             "segment closed -> recognizer starts (queue)": [x.recognizer_start_s - x.segment_closed_s for x in tim],
             "recognition (faster-whisper, guards)": [x.recognizer_end_s - x.recognizer_start_s for x in tim],
+            "last word -> text ready (early finals: before the close)": [x.recognizer_end_s - x.speech_end_s
+                                                                          for x in tim],
             "recognized -> delivered (annotate, signals, rules)": [x.delivered_s - x.recognizer_end_s for x in tim],
         }
         for name, values in parts.items():
             print(f"  {name:<58} p50 {pct(values, 50):.3f} s  p95 {pct(values, 95):.3f} s")
+    partials = [(t, e) for t, e in events if isinstance(e, Partial)]
+    first_caption = []
+    captioned_long = 0
+    long_utts = 0
+    for t_final, u in utterances.values():
+        mine = [(t, p) for t, p in partials if p.speaker is u.speaker and p.start_s <= u.start_s + 0.05
+                and p.t_s <= u.end_s + 1.0 and t <= t_final and u.start_s - p.start_s < 2.0]
+        if u.end_s - u.start_s >= 2.0:
+            long_utts += 1
+            captioned_long += bool(mine)
+        if mine:
+            first_caption.append(mine[0][0] - u.start_s)
+    print(describe("speech -> first caption", first_caption))
+    print(describe("caption age (audio heard -> shown)", [t - p.t_s for t, p in partials]))
+    print(f"captions: {len(partials)} partial events; utterances of 2 s or more with a caption before their "
+          f"final: {captioned_long}/{long_utts}")
+    st = call.stats
+    print(f"early finals used {st['early_used']} of {st['segments']} segments, discarded {st['early_discarded']} "
+          f"(speech resumed), skipped {st['early_skipped']} (busy); hangovers cut by the other side {st['hangovers_cut']}; caption passes "
+          f"{st['caption_passes']}, skipped {st['caption_skipped']}; final recognition real-time factor "
+          f"{call.rtf if call.rtf is not None else float('nan'):.2f}")
     print(f"CPU share of one core: idle {idle_cpu:.1%}, both sides talking {talk_cpu:.1%} "
           f"(of {os.cpu_count()} cores)")
     print(f"RSS: {rss[0][1]:.0f} MB before playing, {rss[-1][1]:.0f} MB at the end, max {max(r for _, r in rss):.0f} MB")
     if repeats > 1:
-        window = 300.0
-        print("per 5-minute window (latency of utterances, RSS at the window's end):")
+        window = 300.0 if total_s >= 900 else 120.0
+        print(f"per {window / 60:g}-minute window (latency of utterances, RSS at the window's end, captions):")
         t = play_start
         while t < play_start + total_s:
             lat = [lt - e.end_s for lt, e in utterances.values() if t <= e.end_s < t + window]
             mem = [r for rt, r in rss if rt < t + window]
+            ages = [pt - p.t_s for pt, p in partials if t <= p.t_s < t + window]
             print(f"  {(t - play_start) / 60:5.1f}-{(t - play_start + window) / 60:5.1f} min  "
-                  f"n={len(lat):<4} p50 {pct(lat, 50):.2f} s  p95 {pct(lat, 95):.2f} s  RSS {mem[-1]:.0f} MB")
+                  f"n={len(lat):<4} p50 {pct(lat, 50):.2f} s  p95 {pct(lat, 95):.2f} s  RSS {mem[-1]:.0f} MB  "
+                  f"captions {len(ages)}, age p50 {pct(ages, 50):.2f} s")
             t += window
     print(f"utterances {len(utterances)}, nudges {sum(isinstance(e, Nudge) for _, e in events)}, "
           f"leaks dropped {call.stats['leaks_dropped']}, guard-dropped segments {call.stats['guard_dropped']}")

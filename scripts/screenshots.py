@@ -73,7 +73,7 @@ def take(shots: list[str], out: Path) -> int:
     from rapport_assist.rules import default_rules_dir
     from rapport_assist.sources import ReplayInput
     from rapport_assist.assist import event_time
-    from rapport_assist.types import CallSummary, Evidence, Nudge, Utterance
+    from rapport_assist.types import CallSummary, Evidence, Nudge
 
     app = application()
     tmp = Path(tempfile.mkdtemp(prefix="rapport-shots-"))
@@ -144,7 +144,6 @@ def take(shots: list[str], out: Path) -> int:
         during_call("dark", 50.0)
     if "flood" in shots:
         window = window_for("light")
-        utterances = [e for e in demo if isinstance(e, Utterance)]
         flood = []
         for i, rule in enumerate(r for r in ruleset.rules if r.message and "abus" not in r.id):
             # each nudge quotes the last turn of its rule's own first "fires" example

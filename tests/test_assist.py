@@ -210,6 +210,22 @@ def test_status_rows_come_from_the_fields_not_the_text():
     assert "component" not in Status("info", "no_speech", "none", 0.0).to_json()  # notices: as before
 
 
+def test_live_falling_behind_shows_in_the_recognizer_row_and_captions_give_way_to_final_lines():
+    from rapport_assist.types import Partial
+
+    model = AssistModel()
+    model.start_call("live", "live")
+    model.on_event(Status("warning", "recognizer_behind", "transcription is 4 s behind the call", 10.0))
+    assert model.status["recognizer"].level == "warning" and "behind" in model.status["recognizer"].message
+    model.on_event(Status("info", "recognizer_busy", "live captions paused: the recognizer is busy", 11.0))
+    assert model.status["recognizer"].message.startswith("live captions paused") and not model.notices
+    model.on_event(Partial(Speaker.AGENT, 12.0, 13.0, "I can", "help"))
+    model.on_event(Partial(Speaker.CUSTOMER, 12.5, 13.0, "", "My"))
+    assert set(model.captions) == {Speaker.AGENT, Speaker.CUSTOMER}
+    model.on_event(Utterance(0, Speaker.AGENT, "I can help with that.", 12.4, 14.0))
+    assert set(model.captions) == {Speaker.CUSTOMER} and model.transcript[-1].text == "I can help with that."
+
+
 def test_rewind_rebuilds_the_state_at_the_new_position():
     m = model(min_gap_s=0, card_lifetime_s=10)
     events = [nudge("a", 1.0), RecordItem("promises", "p", 2.0, 0, Speaker.AGENT, "x", None), nudge("b", 20.0)]

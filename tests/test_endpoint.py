@@ -12,7 +12,7 @@ from rapport_assist.endpoint import FRAME_SAMPLES, Endpointer, EndpointerOptions
 from rapport_assist.types import SpeechSegment, Speaker
 
 SR = STREAM_RATE_HZ
-PAD = 2400  # speech_pad_ms=150 at 16 kHz
+PAD = 1536  # speech_pad_ms=96 at 16 kHz
 ONSET_PAD = 6400  # onset_pad_ms=400 at 16 kHz
 
 
@@ -33,9 +33,9 @@ def script(*runs: tuple[float, int]) -> np.ndarray:
     return np.concatenate([np.full(n * FRAME_SAMPLES, p, dtype=np.float32) for p, n in runs])
 
 
-def endpoint(samples: np.ndarray, options: EndpointerOptions = EndpointerOptions(), vad=None,
+def endpoint(samples: np.ndarray, options: EndpointerOptions | None = None, vad=None,
              chunk_sizes: np.ndarray | None = None, start_s: float = 0.0) -> list[SpeechSegment]:
-    endpointer = Endpointer(Speaker.AGENT, options, vad=vad, start_s=start_s)
+    endpointer = Endpointer(Speaker.AGENT, options or EndpointerOptions(), vad=vad, start_s=start_s)
     segments: list[SpeechSegment] = []
     if chunk_sizes is None:
         segments += endpointer.push(samples)
@@ -202,3 +202,64 @@ def test_silence_and_noise_give_no_segments() -> None:
     pink = pink_noise(30.0, 0.02, rng)  # -34 dBFS
     for audio in (silence, white, pink):
         assert endpoint(audio) == []
+
+
+# --- early finals and cut hangovers (live capture recognizes a segment before it closes) -------
+
+
+def test_early_segment_is_the_segment_the_hangover_closes() -> None:
+    """Once the end padding is in after the silence onset, ``early_segment`` is bit for bit
+    the segment ``push`` returns when the hangover has passed."""
+    options = EndpointerOptions(speech_pad_ms=64, hangover_ms=300)
+    endpointer = Endpointer(Speaker.AGENT, options, vad=ScriptedVad())
+    audio = script((0.0, 20), (0.9, 30), (0.0, 15))
+    assert endpointer.push(audio[:50 * FRAME_SAMPLES]) == [] and endpointer.early_segment() is None  # speaking
+    assert endpointer.silent_since_s is None
+    endpointer.push(audio[50 * FRAME_SAMPLES:51 * FRAME_SAMPLES])
+    assert endpointer.silent_since_s == 50 * FRAME_SAMPLES / SR
+    assert endpointer.early_segment() is None  # 32 ms of silence: the 64 ms padding is not in yet
+    endpointer.push(audio[51 * FRAME_SAMPLES:52 * FRAME_SAMPLES])
+    early = endpointer.early_segment()
+    assert early is not None and early.end_s == (50 * FRAME_SAMPLES + 1024) / SR
+    (closed,) = endpointer.push(audio[52 * FRAME_SAMPLES:])
+    assert (closed.start_s, closed.end_s) == (early.start_s, early.end_s)
+    np.testing.assert_array_equal(closed.audio, early.audio)
+
+
+def test_early_segment_is_void_when_speech_resumes() -> None:
+    """Speech resumes inside the hangover: the utterance goes on, and the segment it closes
+    later is longer than the early one (live capture throws the early result away)."""
+    options = EndpointerOptions(speech_pad_ms=64, hangover_ms=300)
+    endpointer = Endpointer(Speaker.AGENT, options, vad=ScriptedVad())
+    endpointer.push(script((0.0, 20), (0.9, 30), (0.0, 5)))  # 160 ms pause
+    early = endpointer.early_segment()
+    assert early is not None
+    endpointer.push(script((0.9, 20)))
+    assert endpointer.early_segment() is None and endpointer.open_since_s == early.start_s
+    (closed,) = endpointer.push(script((0.0, 15)))
+    assert closed.start_s == early.start_s and closed.end_s > early.end_s + 0.6
+
+
+def test_close_now_cuts_the_hangover_short_only_once_the_padding_is_in() -> None:
+    options = EndpointerOptions(speech_pad_ms=64, hangover_ms=300)
+    endpointer = Endpointer(Speaker.CUSTOMER, options, vad=ScriptedVad())
+    endpointer.push(script((0.0, 20), (0.9, 30)))
+    assert endpointer.close_now() == []  # still speaking
+    endpointer.push(script((0.0, 1)))
+    assert endpointer.close_now() == []  # the end padding is not in yet
+    endpointer.push(script((0.0, 1)))
+    early = endpointer.early_segment()
+    (closed,) = endpointer.close_now()
+    assert (closed.start_s, closed.end_s) == (early.start_s, early.end_s)
+    assert endpointer.open_since_s is None and endpointer.push(script((0.0, 20))) == []
+
+
+def test_open_segment_is_the_utterance_so_far() -> None:
+    endpointer = Endpointer(Speaker.AGENT, vad=ScriptedVad())
+    assert endpointer.open_segment() is None
+    audio = script((0.0, 20), (0.9, 30))
+    endpointer.push(audio)
+    so_far = endpointer.open_segment()
+    assert so_far is not None and so_far.start_s == (20 * FRAME_SAMPLES - ONSET_PAD) / SR
+    assert so_far.end_s == 50 * FRAME_SAMPLES / SR
+    np.testing.assert_array_equal(so_far.audio, audio[20 * FRAME_SAMPLES - ONSET_PAD:])

@@ -353,11 +353,14 @@ def test_stream_resampler_keeps_pitch_and_length() -> None:
 
 class _SlowRecognizer:
     """A stand-in for unit-testing the queue logic: every segment takes ``delay_s`` and becomes
-    the text "segment N" (the real model is tested through PulseAudio below)."""
+    the text "segment N", N counting distinct segment starts (an early pass and the final of
+    one segment say the same; the real model is tested through PulseAudio below)."""
 
     def __init__(self, delay_s: float) -> None:
         self.delay_s = delay_s
         self.calls = 0
+        self.starts: list[float] = []
+        self.seen: list[tuple[float, float]] = []
 
     def warm_up(self) -> None:
         pass
@@ -367,12 +370,15 @@ class _SlowRecognizer:
 
         time.sleep(self.delay_s)
         self.calls += 1
-        return Recognition(f"segment {self.calls}", (), 0.9, 0.0, -0.2)
+        self.seen.append((segment.start_s, segment.end_s))
+        if segment.start_s not in self.starts:
+            self.starts.append(segment.start_s)
+        return Recognition(f"segment {self.starts.index(segment.start_s) + 1}", (), 0.9, 0.0, -0.2)
 
 
 def test_recognizer_behind_is_reported_and_nothing_is_lost(speak) -> None:
     """Speech at 48 kHz (a device that will not take 16 kHz) fed fast to a recognizer that takes
-    0.6 s a segment: rate_fallback, then recognizer_behind, every segment still transcribed in
+    1 s a segment: rate_fallback, then recognizer_behind, every segment still transcribed in
     order, then recognizer_caught_up."""
     from rapport_assist.capture import StreamResampler  # noqa: F401  (the path under test)
 
@@ -387,7 +393,7 @@ def test_recognizer_behind_is_reported_and_nothing_is_lost(speak) -> None:
         return captures[-1]
 
     events: list = []
-    slow = _SlowRecognizer(0.6)
+    slow = _SlowRecognizer(1.0)
     call = LiveCall(LiveSettings(agent=DeviceChoice("fake:array"), customer=None, behind_s=1.0, device_timeout_s=30),
                     opener=opener, devices=[_fake_device(1)], recognizer=slow)
     call.start(events.append)
@@ -444,6 +450,41 @@ def test_no_devices_then_a_device_that_stops_then_comes_back() -> None:
     assert len(opened) >= 2 and isinstance(events[-1], CallSummary)
 
 
+def test_a_device_lost_before_its_first_block_starts_afresh_when_reopened() -> None:
+    """A stream that connects but delivers nothing (a slow start on a busy PC) is lost before its
+    first block; the reopened one is captured from a fresh endpointer (the old one was finished)."""
+    class Connected:  # opened, but no block ever comes
+        rate_hz, channels, done = 16000, 1, None
+
+        def close(self) -> None:
+            pass
+
+    opened: list = []
+
+    def opener(device, channels, on_block):
+        opened.append(ArrayCapture(np.zeros((16000, 1), np.float32), on_block, speed=1.0) if opened else Connected())
+        return opened[-1]
+
+    events: list = []
+    call = LiveCall(LiveSettings(agent=DeviceChoice("fake:array"), customer=None, retry_s=0.3, device_timeout_s=0.5),
+                    opener=opener, devices=[_fake_device(1)], recognizer=_SlowRecognizer(0.0))
+    call.start(events.append)
+    deadline = time.monotonic() + 15
+    while not (len(opened) >= 2 and opened[1].done.is_set()) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    blocks = call.stats["blocks"]
+    import threading
+
+    stopper = threading.Thread(target=call.stop, daemon=True)  # a dead audio thread would hang stop()
+    stopper.start()
+    stopper.join(15)
+    assert not stopper.is_alive(), "the call did not stop (its audio thread died)"
+    codes = [e.code for e in events if isinstance(e, Status)]
+    assert "mic_lost" in codes and "capture_resumed" in codes, codes
+    assert blocks >= 16000 // 512
+    assert isinstance(events[-1], CallSummary)
+
+
 @pytest.mark.slow
 def test_live_command_on_pulseaudio(pulse: PulseServer, speak, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """`rapport-assist live` end to end: devices chosen on the command line, saved; the customer
@@ -468,3 +509,142 @@ def test_live_command_on_pulseaudio(pulse: PulseServer, speak, tmp_path: Path, m
     assert saved["customer_device"] == "pulse:customer_line.monitor"
     logs = list((tmp_path / "calls").glob("call-*.jsonl"))
     assert len(logs) == 1 and not re.search(r"\d(?:[ .,\-]?\d){5,}", logs[0].read_text())
+
+
+# ------------------------------------------------------------------ captions and early finals
+
+
+def _pass_words(text: str) -> tuple[Word, ...]:
+    return tuple(Word(w, i * 0.3, i * 0.3 + 0.25, 0.9) for i, w in enumerate(text.split()))
+
+
+def test_stable_prefix_is_what_two_passes_agree_on_and_only_grows() -> None:
+    from rapport_assist.captions import CaptionTracker, agreed_prefix
+
+    assert agreed_prefix(["Hello,", "how", "are"], ["hello", "how", "is"]) == 2  # case and punctuation aside
+    assert agreed_prefix([], ["hello"]) == 0
+    tracker = CaptionTracker()
+    first = tracker.update(Speaker.AGENT, 1.0, 2.0, _pass_words("Thank you for call"))
+    assert first is not None and (first.text, first.pending) == ("", "Thank you for call")  # nothing agreed yet
+    second = tracker.update(Speaker.AGENT, 1.0, 2.8, _pass_words("Thank you for calling Acme"))
+    assert (second.text, second.pending) == ("Thank you for", "calling Acme")
+    assert tracker.update(Speaker.AGENT, 1.0, 3.6, _pass_words("Thank you for calling Acme")) .text \
+        == "Thank you for calling Acme"
+    # a later pass that rewrites committed words does not take them back
+    fourth = tracker.update(Speaker.AGENT, 1.0, 4.4, _pass_words("Thank you, for calling Acne bank"))
+    assert fourth is None or fourth.text == "Thank you for calling Acme"
+    assert tracker.update(Speaker.AGENT, 1.0, 4.4, _pass_words("Thank you, for calling Acne bank")) is None  # unchanged
+    # the other side's caption is its own; a new utterance starts afresh
+    other = tracker.update(Speaker.CUSTOMER, 2.0, 3.0, _pass_words("Hi"))
+    assert (other.speaker, other.text, other.pending) == (Speaker.CUSTOMER, "", "Hi")
+    tracker.finish(Speaker.AGENT)
+    fresh = tracker.update(Speaker.AGENT, 6.0, 7.0, _pass_words("So"))
+    assert (fresh.start_s, fresh.text, fresh.pending) == (6.0, "", "So")
+
+
+def test_captions_are_masked_strictly_in_the_pipeline() -> None:
+    """A caption goes through the pipeline's masking stage: digits and number-word runs, even
+    half said, never reach an event."""
+    from rapport_assist.annotate import Annotator
+    from rapport_assist.pipeline import CallPipeline
+    from rapport_assist.privacy import masker_for
+    from rapport_assist.rules import RuleEngine, default_rules_dir, load_rules
+    from rapport_assist.types import Partial
+
+    pipeline = CallPipeline(Annotator(), RuleEngine(load_rules([default_rules_dir()])), masker=masker_for(True))
+    items = [Partial(Speaker.CUSTOMER, 0.0, 1.5, "my card is 4929 38", "four nine"),
+             Partial(Speaker.CUSTOMER, 0.0, 2.5, "I have two questions", "")]
+    partials = [e for e in pipeline.run(items) if isinstance(e, Partial)]
+    assert [(p.text, p.pending) for p in partials] == [("my card is #### ##", "#### ####"),
+                                                        ("I have two questions", "")]
+    assert json.loads(json.dumps(partials[0].to_json()))["type"] == "partial"
+
+
+def test_speech_resuming_in_the_hangover_drops_the_early_result(recognizer, speak) -> None:
+    """A 350 ms pause inside a sentence (600 ms hangover): the early final started at it is thrown away when the
+    speaker goes on; one utterance results, with the words from both sides of the pause."""
+    first, second = speak("Hello there."), speak("How are you today?")
+    loud = np.flatnonzero(np.abs(first) > 0.01)
+    first = first[:loud[-1] + 1]  # espeak's own trailing silence would lengthen the pause
+    loud = np.flatnonzero(np.abs(second) > 0.01)
+    second = second[loud[0]:]
+    pause = np.zeros(int(0.35 * 16000), np.float32)  # well inside the 600 ms hangover below, VAD lag or not
+    gap = np.zeros(16000, np.float32)
+    audio = np.concatenate([gap, first, pause, second, gap, gap])
+    captures: list[ArrayCapture] = []
+
+    def opener(device, channels, on_block):
+        captures.append(ArrayCapture(audio[:, None], on_block, speed=1.0))
+        return captures[-1]
+
+    seen: list[tuple[float, float]] = []
+
+    class Watching:
+        def warm_up(self) -> None:
+            pass
+
+        def recognize(self, segment):
+            seen.append((segment.start_s, segment.end_s))
+            return recognizer.recognize(segment)
+
+    events: list = []
+    from rapport_assist.endpoint import EndpointerOptions
+
+    call = LiveCall(LiveSettings(agent=DeviceChoice("fake:array"), customer=None, captions=False,
+                                 endpointer=EndpointerOptions(hangover_ms=600),
+                                 early_max_pass_s=60.0, early_after_busy_ms=96),  # even on a loaded machine
+                    opener=opener, devices=[_fake_device(1)], recognizer=Watching())
+    call.start(events.append)
+    assert captures[0].done.wait(30)
+    time.sleep(1.0)
+    call.stop()
+    utterances = [e for e in events if isinstance(e, Utterance)]
+    assert len(utterances) == 1, [u.text for u in utterances]
+    from rapport_assist.recognizer import normalize_text
+
+    text = normalize_text(utterances[0].text)
+    assert "hello there" in text and "how are you today" in text
+    assert call.stats["early_discarded"] >= 1 and len(seen) >= 2, (call.stats, seen)  # the early pass ran, was dropped
+    assert seen[0][0] == seen[-1][0] and seen[0][1] < seen[-1][1]  # same start, the early one ended at the pause
+
+
+@pytest.mark.slow
+def test_a_caption_arrives_before_its_utterance_through_pulseaudio(pulse: PulseServer, recognizer, speak,
+                                                                  tmp_path: Path) -> None:
+    """A long sentence played into the agent's null sink: while it is still being said, a
+    ``partial`` event with its first words (logged to the call's JSONL too); then the final
+    utterance with all its words."""
+    from rapport_assist.recognizer import normalize_text
+    from rapport_assist.types import Partial
+
+    sentence = ("Thank you for calling, I can certainly help you with the billing question on your account, "
+                "and I will stay with you until it is sorted out today.")
+    words = speak(sentence)
+    gap = np.zeros(16000, np.float32)
+    events: list = []
+    call = LiveCall(LiveSettings(agent=DeviceChoice("pulse:agent_line.monitor"),
+                                 customer=DeviceChoice("pulse:customer_line.monitor"), record_to=tmp_path,
+                                 caption_max_pass_s=60.0, caption_max_load=1.0),  # captions even on a loaded machine
+                    recognizer=recognizer)
+    call.start(events.append)
+    time.sleep(1.0)
+    pulse.play({"agent_line": np.concatenate([gap, words, gap, gap]),
+                "customer_line": np.zeros(len(words) + 3 * len(gap), np.float32)})
+    pulse.wait_played(timeout_s=len(words) / 16000 + 30)
+    _settled(events)
+    call.stop()
+    utterances = [i for i, e in enumerate(events) if isinstance(e, Utterance)]
+    assert len(utterances) == 1, [e.text for e in events if isinstance(e, Utterance)]
+    final = events[utterances[0]]
+    assert normalize_text(final.text).startswith("thank you for calling")
+    assert normalize_text(final.text).endswith("out today")  # the final text is whole, to its last words
+    captions = [i for i, e in enumerate(events) if isinstance(e, Partial) and e.speaker is Speaker.AGENT]
+    assert captions and captions[0] < utterances[0], [type(e).__name__ for e in events]
+    first = events[captions[0]]
+    shown = normalize_text(f"{first.text} {first.pending}")
+    assert shown and normalize_text(final.text).startswith(shown.split()[0])
+    assert first.start_s <= final.start_s and first.t_s < final.end_s
+    assert all(events[i].start_s == first.start_s for i in captions)  # all captions of that utterance
+    logged = [json.loads(line) for line in call.log_path.read_text().splitlines()]
+    types = [e["type"] for e in logged]
+    assert "partial" in types and types.index("partial") < types.index("utterance")

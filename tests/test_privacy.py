@@ -406,3 +406,26 @@ def test_a_live_call_record_holds_no_secret(pulse, speak, tmp_path: Path, monkey
     assert any(u["speaker"] == "customer" and "####" in u["text"] for u in said), stdout  # heard, and masked
     assert leaks_in(out) == {}
     assert '"masking": "on"' in stdout
+    # live captions (partial events) of the half-said number: no digit of it at all
+    captions = [json.loads(line) for line in stdout.splitlines() if '"partial"' in line]
+    assert all(not re.search(r"\d", c["text"] + c["pending"]) for c in captions), captions
+
+
+def test_a_caption_of_a_half_said_number_shows_none_of_it() -> None:
+    """Every word prefix of the transcript's lines, masked as a live caption: no digit, and no
+    number word next to another or at the end (the rest of the number may be still to come)."""
+    from rapport_assist.privacy import masker_for
+
+    masker = masker_for(True)
+    numbers = {w for w in _WORD.values() if w.isalpha()} | {"zero", "oh", "o"}
+    for _, text in TRANSCRIPT:
+        words = text.split()
+        for n in range(1, len(words) + 1):
+            shown = masker.mask_partial_text(" ".join(words[:n]))
+            assert not re.search(r"\d", shown), shown
+            tokens = [t.strip(".,").lower() for t in shown.split()]
+            spoken = [t in numbers for t in tokens]
+            assert not spoken[-1], shown
+            assert not any(a and b for a, b in zip(spoken, spoken[1:])), shown
+    assert masker.mask_partial_text("I have two questions") == "I have two questions"  # lone words stay
+    assert masker_for(False).mask_partial_text("card 4929 38") == "card 4929 38"  # masking off

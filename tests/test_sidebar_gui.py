@@ -23,7 +23,7 @@ from rapport_assist.gui.controller import CallController, Prefs, RuleWatcher  # 
 from rapport_assist.gui.window import LiveUnavailable, SidebarWindow  # noqa: E402
 from rapport_assist.playback import Playback  # noqa: E402
 from rapport_assist.rules import RuleLibrary, default_rules_dir  # noqa: E402
-from rapport_assist.types import CallSummary, Evidence, Nudge, Speaker  # noqa: E402
+from rapport_assist.types import CallSummary, Evidence, Nudge, Partial, Speaker, Utterance  # noqa: E402
 
 TEAM_RULES = """version: 1
 lexicons:
@@ -154,6 +154,34 @@ def test_a_nudge_shows_a_card_with_its_words_and_focus_stays_in_the_crm(qtbot, m
     assert QApplication.activeWindow() is crm
     window.controller.stop()
     assert runner.stopped and window.accepts_focus()
+
+
+def test_a_live_caption_shows_in_the_transcript_and_the_final_line_replaces_it(qtbot, make_sidebar):
+    window = make_sidebar()
+    window.transcript_section.toggle.setChecked(True)
+    runner = PushRunner()
+    window.controller.start(runner, "live call", "live")
+    view = window.transcript
+    runner.push(Utterance(0, Speaker.CUSTOMER, "My internet keeps dropping.", 1.0, 3.0))
+    qtbot.waitUntil(lambda: "keeps dropping" in view.toPlainText())
+    runner.push(Partial(Speaker.AGENT, 3.6, 4.8, "I'm sorry", "to hear"))
+    qtbot.waitUntil(lambda: view.captions == ["I'm sorry to hear"])
+    lines = view.toPlainText().splitlines()
+    assert lines[-1].startswith("You") and "I'm sorry to hear …" in lines[-1]
+    assert view.document().lastBlock().text().endswith("…")
+    caption_html = view.toHtml()
+    assert "italic" in caption_html  # the caption looks provisional
+    runner.push(Partial(Speaker.AGENT, 3.6, 5.6, "I'm sorry to hear that", "let me"))  # it grows in place
+    qtbot.waitUntil(lambda: view.captions == ["I'm sorry to hear that let me"])
+    assert sum("I'm sorry" in line for line in view.toPlainText().splitlines()) == 1
+    runner.push(Utterance(1, Speaker.AGENT, "I'm sorry to hear that, let me check the line.", 4.0, 6.5))
+    qtbot.waitUntil(lambda: "check the line." in view.toPlainText())
+    text = view.toPlainText()
+    assert view.captions == [] and "…" not in text
+    assert text.count("I'm sorry") == 1 and text.splitlines()[-1].startswith("You")
+    assert text.splitlines()[0].startswith("Customer")
+    assert window.model.captions == {}  # one model change took the caption and added the line
+    window.controller.stop()
 
 
 def test_the_budget_holds_back_a_flood(qtbot, make_sidebar):

@@ -29,8 +29,8 @@ from pathlib import Path
 from typing import Any, Callable, Literal
 
 from .errors import OutputError
-from .types import (SEVERITIES, CallCoaching, CallSummary, Component, DeadAir, Event, Nudge, RecordItem, SpeechActivity,
-                    Speaker, Status, TalkOver, ToneChange, ToneEstimate, Utterance)
+from .types import (SEVERITIES, CallCoaching, CallSummary, Component, DeadAir, Event, Nudge, Partial, RecordItem,
+                    SpeechActivity, Speaker, Status, TalkOver, ToneChange, ToneEstimate, Utterance)
 from .userdirs import data_dir
 
 SEVERITY_RANK = {level: rank for rank, level in enumerate(SEVERITIES)}
@@ -342,6 +342,7 @@ class AssistModel:
         self.promises: list[RecordItem] = []
         self.customer_tone: ToneEstimate | None = None
         self.transcript: deque[Utterance] = deque(maxlen=TRANSCRIPT_KEEP)
+        self.captions: dict[Speaker, Partial] = {}  # live captions of utterances still being spoken
         self.notices: deque[Status] = deque(maxlen=5)
         self.summary: CallSummary | None = None
         self.coaching: CallCoaching | None = None  # the agent's call summary, at the end of the call
@@ -424,6 +425,9 @@ class AssistModel:
             self.advance(t)
         if isinstance(event, Utterance):
             self._on_utterance(event)
+        elif isinstance(event, Partial):
+            self.captions[event.speaker] = event
+            self._notify("transcript")
         elif isinstance(event, Nudge):
             self._on_nudge(event)
         elif isinstance(event, RecordItem):
@@ -462,6 +466,9 @@ class AssistModel:
 
     def _on_utterance(self, u: Utterance) -> None:
         self.transcript.append(u)
+        caption = self.captions.get(u.speaker)
+        if caption is not None and caption.start_s < u.end_s:  # the final words replace the caption
+            del self.captions[u.speaker]
         if u.speaker is Speaker.AGENT:
             self._agent_speaking_since = None
             self._agent_last_end_s = max(self._agent_last_end_s, u.end_s)

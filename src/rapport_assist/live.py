@@ -7,7 +7,8 @@
 
 ``LiveCall(settings).start(on_event)`` returns at once; ``on_event`` is called from the pipeline
 thread with the events ``CallPipeline`` yields (Utterance, Nudge, RecordItem, Status, DeadAir,
-TalkOver, ToneChange, CallSummary), and with ``SpeechActivity`` marks as a side starts talking
+TalkOver, ToneChange, CallSummary, and Partial: live captions), and with ``SpeechActivity`` marks
+as a side starts talking
 (before its words are recognized; not written to the event log), so a view can tell the agent is
 mid-sentence. ``stop()`` stops capture, lets the queued audio finish,
 emits the final ``CallSummary`` and joins the threads.
@@ -17,7 +18,22 @@ source unloaded) becomes a ``Status`` (``mic_lost`` for the agent, ``device_gone
 customer); the utterance in progress is kept, and the device is reopened every
 ``retry_s`` until it is back (``capture_resumed``). A device that will not take 16 kHz is
 captured at its own rate and resampled (``rate_fallback``). A recognizer that falls behind
-says so (``recognizer_behind``) and catches up in order. Without a headset the customer leaks
+says so (``recognizer_behind``) and catches up in order.
+
+Early finals and captions: the recognizer thread takes finished segments first; when none is
+waiting, the segment an utterance in its hangover becomes if the silence lasts
+(``Endpointer.early_segment``, offered once the end padding is in), and keeps that result for
+when the segment closes; if speech resumed, the segment that closes is another one and the early
+result is dropped. When the other side starts an utterance, a side in its hangover is closed at
+once (``Endpointer.close_now``). With room to spare it re-recognizes open utterances
+(``Endpointer.open_segment``, every ``caption_every_s`` of audio) and puts their stable prefix on
+the timeline as ``Partial`` events (``captions.CaptionTracker``), masked by the pipeline. It
+degrades in order, never skipping final text: caption passes stop when a pass is expected to
+take over ``caption_max_pass_s`` (``expected_pass_s``, from the recent passes), the recognizer was
+busy more than ``caption_max_load`` of the last 10 s, or a final waits (``recognizer_busy``);
+early finals start later in the silence when it is busy, and stop when a pass is expected to take
+over ``early_max_pass_s`` or the oldest waiting segment is ``behind_s / 2`` old, as does
+decoding in context. Without a headset the customer leaks
 into the agent's microphone: an agent utterance that repeats the words of a customer utterance
 said at the same time is dropped.
 
@@ -29,6 +45,7 @@ WAV (agent left, customer right), which ``rapport-assist replay`` reproduces.
 from __future__ import annotations
 
 import difflib
+from collections import deque
 import logging
 import queue
 import threading
@@ -48,8 +65,8 @@ from .endpoint import FRAME_SAMPLES, Endpointer, EndpointerOptions
 from .errors import RapportError
 from .output import JsonlSink
 from .recognizer import Recognizer, RecognizerOptions, normalize_text
-from .types import (CallSummary, Component, Event, SpeechActivity, SpeechSegment, Speaker, Status, Tick,
-                    Utterance)
+from .types import (CallSummary, Component, Event, Recognition, SpeechActivity, SpeechSegment, Speaker, Status,
+                    Tick, Utterance)
 from .wording import plural
 
 logger = logging.getLogger(__name__)
@@ -83,6 +100,17 @@ class LiveSettings:
     behind_s: float = 3.0  # a segment waiting this long for the recognizer: recognizer_behind
     leak_similarity: float = 0.6  # agent text this close to simultaneous customer text is a leak
     leak_wait_s: float = 1.0  # how long an agent segment waits for an overlapping customer one
+    early_final: bool = True  # recognize an utterance when its hangover starts, keep it if speech does not resume
+    early_after_ms: int = 96  # silence before an early final starts (at least the end padding is waited for)
+    early_after_busy_ms: int = 192  # the same when the recognizer was busy over half of the last 10 s (fewer
+                                    # wasted passes: half the pauses that reach 96 ms resume, a third of those at 192)
+    close_on_other_side: bool = True  # the other side starts talking: a side in its hangover is done
+    captions: bool = True  # re-recognize open utterances for live captions (Partial events) when there is room
+    caption_first_s: float = 0.9  # first caption pass once an open utterance holds this much audio (padding included)
+    caption_every_s: float = 0.8  # then a pass per this much more audio
+    caption_max_load: float = 0.7  # no caption pass while the recognizer was busy more than this share of the last 10 s
+    caption_max_pass_s: float = 0.6  # nor when a pass is expected to take longer (a busy PC; it would hold up finals)
+    early_max_pass_s: float = 0.8  # no early finals when a recognition is expected to take longer than this
 
 
 @dataclass(frozen=True)
@@ -110,6 +138,8 @@ class _Channel:
     open_since_s: float | None = None
     aligned: bool = False  # the endpointer's clock is set from the call time of the stream's first block
     started: bool = False  # the channel has had audio in this call
+    early_key: tuple[float | None, float] | None = None  # (utterance start, silence start) of the last early segment
+    caption_at_s: float | None = None  # call time (audio position) of the next caption pass
 
 
 @dataclass
@@ -222,6 +252,8 @@ class LiveCall:
         self._blocks: queue.SimpleQueue = queue.SimpleQueue()  # (input index, generation, block)
         self._segments: queue.SimpleQueue = queue.SimpleQueue()  # (SpeechSegment, enqueued at)
         self._items: queue.SimpleQueue = queue.SimpleQueue()  # timeline items for the pipeline
+        self._early: queue.SimpleQueue = queue.SimpleQueue()  # segments as they will close if silence lasts
+        self._caption_audio: queue.SimpleQueue = queue.SimpleQueue()  # open utterances so far, for captions
         self._inputs: list[_Input] = []
         self._threads: list[threading.Thread] = []
         self._stopping = threading.Event()
@@ -236,8 +268,14 @@ class LiveCall:
         self._recorder: _StereoRecorder | None = None
         self.log_path: Path | None = None
         self.wav_path: Path | None = None
-        self.stats = {"blocks": 0, "segments": 0, "utterances": 0, "leaks_dropped": 0, "guard_dropped": 0}
+        self.stats = {"blocks": 0, "segments": 0, "utterances": 0, "leaks_dropped": 0, "guard_dropped": 0,
+                      "early_used": 0, "early_discarded": 0, "early_skipped": 0, "hangovers_cut": 0, "caption_passes": 0,
+                      "caption_skipped": 0, "partials": 0}
         self.timings: list[UtteranceTiming] = []  # where each utterance's time went (bench/live_latency.py)
+        self.rtf: float | None = None  # final recognition time / audio time, smoothed (1.0: just keeping up)
+        self._busy_spans: deque[tuple[float, float]] = deque()  # when the recognizer was busy (load)
+        self._load_now = 0.0  # the recognizer's load as of its last loop (read by the audio thread)
+        self._pass_rate = 0.0  # recent recognition wall time per (1 + audio s / 4), smoothed (expected_pass_s)
 
     # ------------------------------------------------------------ public
 
@@ -431,6 +469,7 @@ class LiveCall:
     def _close_channel(self, ch: _Channel) -> None:
         for segment in ch.endpointer.finish():
             self._segments.put((segment, time.monotonic()))
+        ch.caption_at_s = None
         if ch.open_since_s is not None:
             ch.open_since_s = None
             if ch.speaker is Speaker.CUSTOMER:
@@ -529,6 +568,8 @@ class LiveCall:
                 start_n = int(start * STREAM_RATE_HZ) // FRAME_SAMPLES * FRAME_SAMPLES
                 if not ch.started:  # the silence before the first block, as the call's WAV will have it,
                     ch.started = True  # so replaying the WAV meets the same frames and VAD state
+                    if ch.endpointer.finished:  # lost before its first block (a slow start on a busy PC)
+                        ch.endpointer = self._new_endpointer(ch.speaker, 0.0)
                     ch.endpointer.push(np.zeros(start_n, dtype=np.float32))
                 else:  # reopened after a loss: a fresh endpointer from here
                     ch.endpointer = self._new_endpointer(ch.speaker, start_n / STREAM_RATE_HZ)
@@ -541,13 +582,62 @@ class LiveCall:
             open_since = ch.endpointer.open_since_s
             if open_since is not None and open_since != ch.open_since_s:  # a new segment (or a forced cut's rest)
                 self._items.put(SpeechActivity(ch.speaker, open_since, True))
+                ch.caption_at_s = open_since + self.settings.caption_first_s
+                if self.settings.close_on_other_side:
+                    self._cut_other_hangovers(ch)
             ch.open_since_s = open_since
             if ch.speaker is Speaker.CUSTOMER:
                 self._customer_open = open_since
+            if open_since is None:
+                ch.caption_at_s = None
+            self._offer_early(ch)
+
+    def _offer_early(self, ch: _Channel) -> None:
+        """Hand the recognizer the segment the channel's open utterance becomes if its silence
+        lasts (once per silence), and, when one is due, the open utterance so far for a caption."""
+        ep = ch.endpointer
+        silent_since = ep.silent_since_s
+        after_ms = self.settings.early_after_busy_ms if self._load_now > 0.5 else self.settings.early_after_ms
+        if (self.settings.early_final and silent_since is not None and ch.early_key != (ep.open_since_s, silent_since)
+                and ep.position_s - silent_since >= after_ms / 1000):
+            early = ep.early_segment()  # (None until the end padding is in)
+            if early is not None:
+                ch.early_key = (ep.open_since_s, silent_since)  # once per silence
+                self._early.put(early)
+        if (self.settings.captions and ch.caption_at_s is not None and ep.silent_since_s is None
+                and ep.position_s >= ch.caption_at_s):
+            ch.caption_at_s = ep.position_s + self.settings.caption_every_s
+            so_far = ep.open_segment()
+            if so_far is not None:
+                self._caption_audio.put(so_far)
+
+    def _cut_other_hangovers(self, talking: _Channel) -> None:
+        """``talking`` just started an utterance: the other side's utterance whose hangover is
+        running (its end padding in) is over now, not a hangover later."""
+        for inp in self._inputs:
+            if inp.lost:
+                continue
+            for other in inp.channels.values():
+                if other is talking or other.speaker is talking.speaker:
+                    continue
+                closed = other.endpointer.close_now()
+                for segment in closed:
+                    self.stats["hangovers_cut"] += 1
+                    self._segments.put((segment, time.monotonic()))
+                if closed:
+                    other.open_since_s = None
+                    other.caption_at_s = None
+                    if other.speaker is Speaker.CUSTOMER:
+                        self._customer_open = None
 
     # ------------------------------------------------------------ recognizer thread
 
     def _recognizer_loop(self) -> None:
+        """Finals first, in end order; then early finals (a segment as it closes if the silence
+        lasts); then, when the recognizer has room, caption passes over open utterances."""
+        from .captions import CaptionTracker
+        from .sources import to_utterance
+
         recognizer = self._recognizer
         if recognizer is None:
             try:
@@ -556,61 +646,188 @@ class LiveCall:
                 self._status("error", "model_failed", f"no transcription: {exc.one_line()}")
                 recognizer = None
         if recognizer is not None:
+            warm_start = time.monotonic()
             recognizer.warm_up()
+            self._pass_rate = (time.monotonic() - warm_start) / 1.25  # a first guess (1 s of audio)
             self._status("info", "model_ready", "speech model loaded and warmed up")
+        options = getattr(recognizer, "options", None)
+        speculative = not getattr(options, "prompt_previous_text", False)  # an early pass would set the prompt
+        lean = recognizer  # the recognizer without context extras, for when the call is behind
+        if getattr(options, "context_s", 0.0) > 0 and hasattr(recognizer, "with_options"):
+            from dataclasses import replace
+
+            lean = recognizer.with_options(replace(options, context_s=0.0))
         waiting: list[tuple[SpeechSegment, float]] = []
+        early: dict[Speaker, SpeechSegment] = {}  # the latest early segment per side, not yet recognized
+        early_done: dict[Speaker, tuple[tuple[float, float], Recognition | None, float, float]] = {}
+        captions: dict[Speaker, SpeechSegment] = {}  # the latest open-utterance audio per side
+        final_end: dict[Speaker, float] = {}  # where each side's last final segment ended
+        tracker = CaptionTracker()
         recent_customer: list[Utterance] = []
         index = 0
         behind = False
-        while True:
+        paused_said = False
+
+        def drain() -> None:
             try:
-                waiting.append(self._segments.get(timeout=0.1))
                 while True:
                     waiting.append(self._segments.get_nowait())
             except queue.Empty:
                 pass
-            if not waiting:
-                if self._audio_done.is_set():
-                    break
-                continue
+            try:
+                while True:
+                    seg = self._early.get_nowait()
+                    early[seg.speaker] = seg
+            except queue.Empty:
+                pass
+            try:
+                while True:
+                    seg = self._caption_audio.get_nowait()
+                    captions[seg.speaker] = seg
+            except queue.Empty:
+                pass
+
+        while True:
+            try:
+                waiting.append(self._segments.get(timeout=0.05))
+            except queue.Empty:
+                pass
+            drain()
+            self._load_now = self.load()
             now = time.monotonic()
-            oldest = min(t for _, t in waiting)
-            if not behind and now - oldest > self.settings.behind_s:
+            lag = now - min(t for _, t in waiting) if waiting else 0.0
+            if not behind and lag > self.settings.behind_s:
                 behind = True
                 self._status("warning", "recognizer_behind",
-                             f"transcription is {now - oldest:.0f} s behind the call (the computer is busy); nudges "
-                             "come late until it catches up — close other programs or use a smaller model")
-            elif behind and now - oldest < 1.0:
+                             f"transcription is {lag:.0f} s behind the call (the computer is busy); captions are "
+                             "off and nudges come late until it catches up — close other programs or use a smaller "
+                             "model")
+            elif behind and lag < 1.0:
                 behind = False
                 self._status("info", "recognizer_caught_up", "transcription has caught up with the call")
-            waiting.sort(key=lambda item: item[0].end_s)
-            segment, queued_at = self._next_segment(waiting)
-            if segment is None:
-                time.sleep(0.05)
+            if waiting:
+                waiting.sort(key=lambda item: item[0].end_s)
+                segment, queued_at = self._next_segment(waiting)
+                if segment is not None:
+                    waiting.remove((segment, queued_at))
+                    self.stats["segments"] += 1
+                    key = (segment.start_s, segment.end_s)
+                    done = early_done.pop(segment.speaker, None)
+                    pending = early.get(segment.speaker)
+                    if pending is not None and pending.end_s <= segment.end_s + 1e-6:
+                        del early[segment.speaker]  # this segment (or an older one of its side) is final now
+                    if done is not None and done[0] == key:
+                        self.stats["early_used"] += 1
+                        _, rec, rec_start, rec_end = done
+                    else:
+                        if done is not None:
+                            self.stats["early_discarded"] += 1  # speech resumed after the early pass
+                        rec_start = time.monotonic()
+                        use = lean if lag > self.settings.behind_s / 2 else recognizer  # context is an extra
+                        rec = use.recognize(segment) if use is not None else None
+                        rec_end = time.monotonic()
+                        self._busy(rec_start, rec_end, segment.duration_s)
+                    final_end[segment.speaker] = segment.end_s
+                    tracker.finish(segment.speaker)
+                    if segment.speaker in captions and captions[segment.speaker].start_s < segment.end_s:
+                        del captions[segment.speaker]  # that utterance's caption pass is too late now
+                    self._rtf(rec_end - rec_start, segment.duration_s, done is not None and done[0] == key)
+                    if rec is None:
+                        self.stats["guard_dropped"] += 1
+                        self._items.put(SpeechActivity(segment.speaker, segment.end_s, False))
+                        continue
+                    utt = to_utterance(segment, rec, index)
+                    if segment.speaker is Speaker.AGENT and is_leak(utt, recent_customer, self.settings.leak_similarity):
+                        self.stats["leaks_dropped"] += 1
+                        self._items.put(SpeechActivity(segment.speaker, segment.end_s, False))
+                        continue
+                    if segment.speaker is Speaker.CUSTOMER:
+                        recent_customer.append(utt)
+                        del recent_customer[:-8]
+                    index += 1
+                    self.stats["utterances"] += 1
+                    self._items.put((utt, (queued_at, rec_start, rec_end)))
+                    continue
+            elif self._audio_done.is_set() and self._segments.empty():
+                break
+            if recognizer is None:
+                early.clear()
+                captions.clear()
                 continue
-            waiting.remove((segment, queued_at))
-            self.stats["segments"] += 1
+            # no final to recognize now: an early final, then a caption pass, if the call is not behind
+            if early and speculative and lag < self.settings.behind_s / 2:
+                speaker, segment = min(early.items(), key=lambda item: item[1].end_s)
+                del early[speaker]
+                if self.expected_pass_s(segment.duration_s) > self.settings.early_max_pass_s:
+                    self.stats["early_skipped"] += 1  # slow now: a wasted pass would hold up the next final
+                elif segment.start_s >= final_end.get(speaker, -1.0) and not self._audio_done.is_set():
+                    rec_start = time.monotonic()
+                    rec = recognizer.recognize(segment)
+                    rec_end = time.monotonic()
+                    self._busy(rec_start, rec_end, segment.duration_s)
+                    if speaker in early_done:  # an earlier pause of the same utterance: speech resumed after it
+                        self.stats["early_discarded"] += 1
+                    early_done[speaker] = ((segment.start_s, segment.end_s), rec, rec_start, rec_end)
+                continue
+            if not captions:
+                continue
+            speaker, segment = min(captions.items(), key=lambda item: item[1].end_s)
+            del captions[speaker]
+            if segment.start_s < final_end.get(speaker, -1.0) or self._audio_done.is_set():
+                continue  # that utterance is final already
+            load = self.load()
+            expected = self.expected_pass_s(segment.duration_s)
+            slow = lag > 1.0 or load > self.settings.caption_max_load or expected > self.settings.caption_max_pass_s
+            if waiting or slow or not speculative:
+                self.stats["caption_skipped"] += 1
+                if not paused_said and slow:
+                    paused_said = True
+                    self._status("info", "recognizer_busy",
+                                 f"live captions paused: the computer is busy (a pass would take {expected:.1f} s, "
+                                 f"the recognizer was busy {load:.0%} of the time); final text and nudges go on")
+                continue
+            if paused_said and load < self.settings.caption_max_load * 0.7:
+                paused_said = False
+                self._status("info", "recognizer_ready", "live captions are back")
             rec_start = time.monotonic()
-            rec = recognizer.recognize(segment) if recognizer is not None else None
+            rec = recognizer.recognize(segment)
             rec_end = time.monotonic()
+            self._busy(rec_start, rec_end, segment.duration_s)
+            self.stats["caption_passes"] += 1
             if rec is None:
-                self.stats["guard_dropped"] += 1
-                self._items.put(SpeechActivity(segment.speaker, segment.end_s, False))
                 continue
-            from .sources import to_utterance
-
-            utt = to_utterance(segment, rec, index)
-            if segment.speaker is Speaker.AGENT and is_leak(utt, recent_customer, self.settings.leak_similarity):
-                self.stats["leaks_dropped"] += 1
-                self._items.put(SpeechActivity(segment.speaker, segment.end_s, False))
-                continue
-            if segment.speaker is Speaker.CUSTOMER:
-                recent_customer.append(utt)
-                del recent_customer[:-8]
-            index += 1
-            self.stats["utterances"] += 1
-            self._items.put((utt, (queued_at, rec_start, rec_end)))
+            partial = tracker.update(speaker, segment.start_s, segment.end_s, rec.words)
+            if partial is not None:
+                self.stats["partials"] += 1
+                self._items.put(partial)
         self._items.put(_STOP)
+
+    def load(self, window_s: float = 10.0) -> float:
+        """Share of the last ``window_s`` the recognizer spent recognizing (0..1)."""
+        now = time.monotonic()
+        spans = self._busy_spans
+        while spans and spans[0][1] < now - window_s:
+            spans.popleft()
+        busy = sum(end - max(start, now - window_s) for start, end in spans)
+        return busy / window_s
+
+    def expected_pass_s(self, audio_s: float) -> float:
+        """How long recognizing ``audio_s`` of audio should take now: the recent passes' wall time
+        per (1 + audio_s / 4) (Whisper's encoder costs the same for any length, the decoder grows
+        with the words), smoothed; 0 before the first pass."""
+        return self._pass_rate * (1.0 + audio_s / 4.0)
+
+    def _busy(self, start: float, end: float, audio_s: float) -> None:
+        self._busy_spans.append((start, end))
+        rate = (end - start) / (1.0 + audio_s / 4.0)
+        self._pass_rate = rate if self._pass_rate == 0.0 else 0.7 * self._pass_rate + 0.3 * rate
+
+    def _rtf(self, seconds: float, audio_s: float, early: bool) -> None:
+        """The real-time factor of final recognition (recognition time / audio), smoothed."""
+        if early or audio_s <= 0:
+            return
+        value = seconds / audio_s
+        self.rtf = value if self.rtf is None else 0.8 * self.rtf + 0.2 * value
 
     def _next_segment(self, waiting: list[tuple[SpeechSegment, float]]) -> tuple[SpeechSegment | None, float]:
         """The earliest-ending segment; an agent segment that overlaps customer speech still being

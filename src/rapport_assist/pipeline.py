@@ -43,8 +43,8 @@ from .privacy import MASK_CHAR, Masker, masker_for, saved_masking
 from .rules import RuleEngine
 from .signals import SignalTracker
 from .sources import Timeline
-from .types import (CallSummary, DeadAir, Event, Nudge, RecordItem, SignalEvent, SpeechActivity, Status, TalkOver, Tick,
-                    Utterance)
+from .types import (CallSummary, DeadAir, Event, Nudge, Partial, RecordItem, SignalEvent, SpeechActivity, Status,
+                    TalkOver, Tick, Utterance)
 
 
 class StepObserver(Protocol):
@@ -132,7 +132,7 @@ class CallPipeline:
                 yield from self.engine.take_turns()
                 yield from counted(nudges)
                 raise
-            if isinstance(item, Status):
+            if isinstance(item, (Status, Partial)):  # live captions pass through (masked above)
                 yield item
                 continue
             if isinstance(item, Tick):

@@ -31,7 +31,7 @@ from typing import Any, Iterable, Iterator, Mapping, TypeVar
 
 from .errors import BadInput
 from .safe_regex import compile_regex
-from .types import Evidence, Nudge, RecordItem, Utterance, Word
+from .types import Evidence, Nudge, Partial, RecordItem, Utterance, Word
 
 MASK_CHAR = "#"
 MIN_HIDDEN = 5  # keep_last digits are shown only when at least this many others are hidden
@@ -447,13 +447,41 @@ class Masker:
             return u
         return replace(u, text=text, words=words)
 
+    def mask_partial_text(self, text: str) -> str:
+        """Caption text (a prefix of what is still being said) masked more strictly than a whole
+        utterance: a number may be only half said, so besides the list every digit is masked,
+        and every number word that is next to another one or ends the text ("my card is four
+        nine" -> "my card is # #")."""
+        if not self.enabled or not text:
+            return text
+        text = self.mask_text(text)
+        tokens = [(m.start(), m.end(), m.group().lower().strip(_PUNCT)) for m in _TOKEN.finditer(text)]
+        numeric = [bool(word) and (self._digits_of(word)[0] is not None) for _, _, word in tokens]
+        chars = list(_DIGIT.sub(MASK_CHAR, text))
+        for k, (start, end, _) in enumerate(tokens):
+            if numeric[k] and (k == len(tokens) - 1 or (k > 0 and numeric[k - 1]) or numeric[k + 1]):
+                for i in range(start, end):
+                    if chars[i].isalnum():
+                        chars[i] = MASK_CHAR
+        return "".join(chars)
+
+    def mask_partial(self, p: Partial) -> Partial:
+        if not self.enabled:
+            return p
+        return replace(p, text=self.mask_partial_text(p.text), pending=self.mask_partial_text(p.pending))
+
     def timeline(self, items: Iterable[E]) -> Iterator[E]:
-        """The timeline with every utterance masked (other items as they are)."""
+        """The timeline with every utterance and caption masked (other items as they are)."""
         if not self.enabled:
             yield from items
             return
         for item in items:
-            yield self.mask_utterance(item) if isinstance(item, Utterance) else item  # type: ignore[misc]
+            if isinstance(item, Utterance):
+                yield self.mask_utterance(item)  # type: ignore[misc]
+            elif isinstance(item, Partial):
+                yield self.mask_partial(item)  # type: ignore[misc]
+            else:
+                yield item
 
     def mask_event(self, event: E) -> E:
         """A copy of an output event with every text it carries masked (for events that did not
@@ -468,6 +496,8 @@ class Masker:
                            evidence=tuple(self._mask_evidence(ev) for ev in event.evidence))
         if isinstance(event, RecordItem):
             return replace(event, text=self.mask_text(event.text))  # type: ignore[return-value]
+        if isinstance(event, Partial):
+            return self.mask_partial(event)  # type: ignore[return-value]
         return event
 
     def _mask_evidence(self, ev: Evidence) -> Evidence:

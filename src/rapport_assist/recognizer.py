@@ -415,7 +415,7 @@ class Recognizer:
                     k += 1
                 k = min(max(k, 0), len(spans) - 1)
                 words_by_span[k].append((w, seg.avg_logprob, seg.no_speech_prob))
-        for (i, span_start, span_end), found_words in zip(spans, words_by_span):
+        for (i, span_start, _span_end), found_words in zip(spans, words_by_span):
             if not found_words:
                 continue
             segment = segments[i]

@@ -157,6 +157,29 @@ class Tick:
 
 
 @dataclass(frozen=True)
+class Partial:
+    """A live caption: what an utterance still being spoken says so far (live capture only).
+
+    ``text`` is the stable prefix (words two successive recognition passes over the growing
+    audio agreed on; it only grows), ``pending`` the rest of the latest pass (may still change).
+    ``start_s`` is where the open utterance starts (its final ``Utterance`` replaces every
+    partial of the same speaker that started there or later), ``t_s`` the call time of the
+    audio the pass heard up to. Masked like utterances, and more: every digit, and number words
+    in a run or at the end, are masked (a number may still be being said).
+    """
+
+    speaker: Speaker
+    start_s: float
+    t_s: float
+    text: str
+    pending: str = ""
+
+    def to_json(self) -> dict[str, Any]:
+        return {"type": "partial", "speaker": self.speaker.value, "start": round(self.start_s, 3),
+                "t": round(self.t_s, 3), "text": self.text, "pending": self.pending}
+
+
+@dataclass(frozen=True)
 class Utterance:
     """One turn of one speaker on the call timeline."""
 
@@ -570,4 +593,4 @@ class ToneChange:
 
 SignalEvent = Union[DeadAir, TalkOver, ToneChange]
 Event = Union[Utterance, Turn, Nudge, RecordItem, Praise, CallCoaching, Status, CallSummary, DeadAir, TalkOver,
-              ToneChange]
+              ToneChange, Partial]

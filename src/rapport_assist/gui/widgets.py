@@ -7,7 +7,7 @@ import html
 import math
 
 from PySide6.QtCore import QPointF, QRectF, QSize, Qt, Signal
-from PySide6.QtGui import QColor, QMouseEvent, QPainter, QPainterPath, QPaintEvent, QPen
+from PySide6.QtGui import QColor, QMouseEvent, QPainter, QPainterPath, QPaintEvent, QPen, QTextCursor
 from PySide6.QtWidgets import (QGridLayout, QLabel, QSizePolicy, QTextBrowser, QToolButton,
                                QVBoxLayout, QWidget)
 
@@ -252,7 +252,9 @@ def time_frame(text: str) -> str:
 
 
 class TranscriptView(QTextBrowser):
-    """The call's words as they land (the last few hundred lines)."""
+    """The call's words as they land (the last few hundred lines), and below them, greyed and in
+    italics, the live captions of what is still being said; an utterance's final line takes its
+    caption's place in the same update (no frame shows both or neither)."""
 
     def __init__(self, model: AssistModel, theme: Theme, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -264,12 +266,16 @@ class TranscriptView(QTextBrowser):
         self.setFocusPolicy(Qt.FocusPolicy.NoFocus)
         self.setMinimumHeight(140)
         self._shown = -1  # index of the last utterance appended
+        self._caption_lines = 0  # caption lines at the end of the document
+        self.captions: list[str] = []  # the captions shown (plain text), for tests and accessibility
 
     def sync(self) -> None:
         transcript = list(self.model.transcript)
         if not transcript or (transcript and transcript[-1].index < self._shown):
             self.clear()
             self._shown = -1
+            self._caption_lines = 0
+        self._drop_captions()
         for u in transcript:
             if u.index <= self._shown:
                 continue
@@ -277,8 +283,32 @@ class TranscriptView(QTextBrowser):
             color = self.theme.palette["accent" if u.speaker is Speaker.AGENT else "muted"]
             self.append(f'<span style="color:{color}"><b>{who}</b> {clock(u.start_s)}</span> {html.escape(u.text, quote=False)}')
             self._shown = u.index
+        self.captions = []
+        muted = self.theme.palette["muted"]
+        for caption in sorted(self.model.captions.values(), key=lambda p: p.start_s):
+            who = "You" if caption.speaker is Speaker.AGENT else "Customer"
+            stable = html.escape(caption.text, quote=False)
+            pending = html.escape(caption.pending, quote=False)
+            self.append(f'<span style="color:{muted}"><i><b>{who}</b> {clock(caption.start_s)} {stable}'
+                        f'{" " if stable and pending else ""}{pending} …</i></span>')
+            self.captions.append(" ".join(x for x in (caption.text, caption.pending) if x))
+            self._caption_lines += 1
         bar = self.verticalScrollBar()
         bar.setValue(bar.maximum())
+
+
+    def _drop_captions(self) -> None:
+        """Remove the caption lines at the end of the document (they are redrawn after the finals)."""
+        if not self._caption_lines:
+            return
+        doc = self.document()
+        n = min(self._caption_lines, doc.blockCount())
+        self._caption_lines = 0
+        cursor = QTextCursor(doc.findBlockByNumber(doc.blockCount() - n))
+        cursor.movePosition(QTextCursor.MoveOperation.End, QTextCursor.MoveMode.KeepAnchor)
+        cursor.removeSelectedText()
+        if doc.blockCount() > 1:
+            cursor.deletePreviousChar()  # the empty paragraph the captions were in
 
 
 class Timeline(QWidget):
