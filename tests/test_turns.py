@@ -217,3 +217,38 @@ def test_the_loader_checks_unit(tmp_path: Path, line: str, message: str) -> None
         load_rules([path])
     problem = str(err.value)
     assert f"{path}:10" in problem and message in problem, problem
+
+
+def test_a_turn_read_from_its_parts_reads_as_its_joined_doc(engine: RuleEngine, annotator: Annotator) -> None:
+    """The turn so far is read by joining its parts' features (no joined Doc unless a condition
+    reads the Doc): the same reading as the parts' Docs joined by ``Doc.from_docs`` and read
+    whole (fillers, a stutter at a part's start, a question, a part of punctuation only, a part
+    ending in a space)."""
+    from spacy.tokens import Doc
+
+    from rapport_assist.annotate import AnnotatedUtterance, JoinedUtterance
+    from rapport_assist.rules.features import joined_text
+    from rapport_assist.turns import merge_turn_utterance
+
+    texts = ["Um, so my bill went up again.", "I, I mean, why is that? Nobody told me.", "...",
+             "It's 45 dollars more ", "and I want it back!"]
+    parts = [annotator.annotate(Utterance(i, C, t, 2.0 * i, 2.0 * i + 1.5)) for i, t in enumerate(texts)]
+    extractor = engine.compiler.extractor
+    tracker = TurnTracker()
+    for au in parts:
+        turn = tracker.on_utterance(au.utterance).turn
+    assert turn is not None and turn.utterances == (0, 1, 2, 3, 4)
+    feats = [extractor.features(au) for au in parts]
+    text, offsets = joined_text(feats)
+    joined = JoinedUtterance(merge_turn_utterance(turn, [au.utterance for au in parts], text), [au.doc for au in parts])
+    got = extractor.join(feats, joined, offsets)
+    assert got is not None and joined.features is got and joined._doc is None  # no Doc built
+    doc = Doc.from_docs([au.doc for au in parts])
+    want = extractor.extract(AnnotatedUtterance(joined.utterance, doc))
+    assert text == doc.text and got.text == want.text
+    for name in ("keys", "is_num", "sent", "doc_i", "rows", "questions", "sent_spans", "bits", "word_bits", "tags",
+                 "word_count"):
+        assert getattr(got, name) == getattr(want, name), name
+    assert got.cache["#content"] == want.cache["#content"]
+    assert got.span_text(0, len(got.keys)) == want.span_text(0, len(want.keys))
+    assert [t.text for t in joined.doc] == [t.text for t in doc]  # built when read

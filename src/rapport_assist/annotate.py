@@ -44,6 +44,26 @@ class AnnotatedUtterance:
         return len(_WORD_RE.findall(self.utterance.text))
 
 
+class JoinedUtterance(AnnotatedUtterance):
+    """An utterance standing for several (a turn so far) whose ``Doc`` is the parts' Docs joined
+    (``Doc.from_docs``: each part keeps the reading it was given alone), built on first use:
+    the rules mostly read the parts' features joined (``rules.features``), not the Doc."""
+
+    def __init__(self, utterance: Utterance, docs: Sequence["Doc"], features: Any = None) -> None:
+        self.utterance = utterance
+        self.features = features
+        self._docs = list(docs)
+        self._doc: "Doc | None" = None
+
+    @property  # type: ignore[override]
+    def doc(self) -> "Doc":
+        if self._doc is None:
+            from spacy.tokens import Doc
+
+            self._doc = Doc.from_docs(self._docs)
+        return self._doc
+
+
 def count_words(text: str) -> int:
     return len(_WORD_RE.findall(text))
 

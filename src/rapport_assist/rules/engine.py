@@ -36,11 +36,11 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import Iterable, Sequence, Union
 
-from ..annotate import AnnotatedUtterance
+from ..annotate import AnnotatedUtterance, JoinedUtterance
 from ..turns import TurnTracker, backchannel_phrases, merge_turn_utterance
 from ..types import DeadAir, Evidence, Nudge, Praise, RecordItem, SignalEvent, Speaker, TalkOver, Turn, Utterance
 from .conditions import Compiler, EvalContext, Evaluator, Gate, ToneCue, lexicon_matches
-from .features import ROW_COLUMNS, Features, Match, PhraseIndex, doc_text, match_texts
+from .features import ROW_COLUMNS, Features, Match, PhraseIndex, doc_text, joined_text, match_texts
 from .model import EventIs, Rule, RuleSet
 
 QUOTE_MAX_WORDS = 14
@@ -269,16 +269,20 @@ class RuleEngine:
 
     def _turn_reading(self, turn: Turn) -> AnnotatedUtterance:
         """One annotated utterance standing for the turn so far: its only utterance, or the
-        utterances' texts and Docs joined (``Doc.from_docs``: each part keeps the reading it was
-        given alone, as the utterance rules saw it; no second parse)."""
+        utterances joined: their texts, and their Docs as ``Doc.from_docs`` joins them (each part
+        keeps the reading it was given alone, as the utterance rules saw it; no second parse).
+        Its features are the parts' features joined (``FeatureExtractor.join``); the joined Doc
+        is built only if a condition reads the Doc itself."""
         parts = self._turn_parts
         if len(parts) == 1:
             return parts[0]
-        from spacy.tokens import Doc
-
-        doc = Doc.from_docs([p.doc for p in parts])
-        utt = merge_turn_utterance(turn, [p.utterance for p in parts], doc.text)
-        return AnnotatedUtterance(utt, doc)
+        extractor = self._extractor
+        feats = [extractor.features(p) for p in parts]
+        text, offsets = joined_text(feats)
+        utt = merge_turn_utterance(turn, [p.utterance for p in parts], text)
+        au = JoinedUtterance(utt, [p.doc for p in parts])
+        extractor.join(feats, au, offsets)
+        return au
 
     def _turn_closed(self, turn: Turn) -> list[Output]:
         self._closed_turns.append(turn)

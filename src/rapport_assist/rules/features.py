@@ -377,6 +377,7 @@ def _row_attrs() -> list[int]:
 
 
 _IDX, _LEN = ROW_COLUMNS.index("IDX"), ROW_COLUMNS.index("LENGTH")
+_SENT_START = ROW_COLUMNS.index("SENT_START")
 
 
 def doc_text(feats: Features, doc_start: int, doc_end: int) -> str:
@@ -545,6 +546,77 @@ class FeatureExtractor:
         feats.cache["#fillers"] = self.fillers
         feats.cache["#content"] = content
         return feats
+
+    def join(self, parts: Sequence[Features], au: AnnotatedUtterance, offsets: Sequence[int]) -> Features | None:
+        """The features ``extract`` reads from ``au`` whose Doc is the parts' Docs joined
+        (``Doc.from_docs``; its text ``joined_text(parts)``, part k starting at ``offsets[k]``),
+        made from the parts' features without building that Doc: the joined Doc keeps each
+        part's tokens and parse, and a part starts a sentence, so its reading is the parts'
+        readings one after the other (positions, sentences and character offsets shifted). None
+        when a part does not start a sentence (or is empty, or another extractor read it): then
+        only ``extract`` knows. Kept on ``au`` as ``features`` reads them."""
+        keys: list[tuple[int, ...]] = []
+        is_num: list[bool] = []
+        sent: list[int] = []
+        doc_i: list[int] = []
+        rows: list[list[int]] = []
+        word_bits: list[int] = []
+        content: list[int] = []
+        spans: list[tuple[int, int]] = []
+        questions: set[int] = set()
+        bits = tags = words = 0
+        n_tokens = 0
+        for part, offset in zip(parts, offsets):
+            part_rows = part.rows
+            if part.made_by is not self or not part_rows or part_rows[0][_SENT_START] != 1:
+                return None
+            k0, s0 = len(keys), len(spans)
+            keys += part.keys
+            is_num += part.is_num
+            word_bits += part.word_bits
+            if n_tokens:  # not the first part: positions, sentences and characters move on
+                sent += [s + s0 for s in part.sent]
+                doc_i += [i + n_tokens for i in part.doc_i]
+                content += [k + k0 for k in part.cache["#content"]]  # type: ignore[attr-defined]
+                spans += [(a + k0, b + k0) if b else (0, 0) for a, b in part.sent_spans]
+                questions.update(q + s0 for q in part.questions)
+                rows += [[*row[:_IDX], row[_IDX] + offset, *row[_IDX + 1:]] for row in part_rows]
+            else:
+                sent += part.sent
+                doc_i += part.doc_i
+                content += part.cache["#content"]  # type: ignore[operator]
+                spans += part.sent_spans
+                questions.update(part.questions)
+                rows += part_rows
+            bits |= part.bits
+            tags |= part.tags
+            words += part.word_count
+            n_tokens += len(part_rows)
+        feats = Features(au, keys, is_num, sent, doc_i, rows, frozenset(questions), spans, bits, word_bits, tags,
+                         au.utterance.text, made_by=self, _word_count=words)
+        feats.cache["#fillers"] = self.fillers
+        feats.cache["#content"] = content
+        au.features = feats
+        return feats
+
+
+def joined_text(parts: Sequence[Features]) -> tuple[str, list[int]]:
+    """The text of the parts' Docs joined as ``Doc.from_docs`` joins them (a space after a part
+    that does not end in one), and where each part starts in it."""
+    texts: list[str] = []
+    offsets: list[int] = []
+    at = 0
+    last = len(parts) - 1
+    for k, part in enumerate(parts):
+        offsets.append(at)
+        text = part.text
+        if k < last and part.rows:
+            tail = part.doc[-1]
+            if not tail.is_space and not tail.whitespace_:
+                text += " "
+        texts.append(text)
+        at += len(text)
+    return "".join(texts), offsets
 
 
 def first_keys(lexicon: Lexicon) -> frozenset[int]:
