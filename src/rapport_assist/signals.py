@@ -215,7 +215,7 @@ class SignalTracker:
         ctx = EvalContext(feats)
         cues = {family: match_texts(ev(ctx))
                 for family, ev in self._cues.items()}
-        words = au.word_count
+        words = feats.word_count  # kept on the features: the rules and turns count them too
         backchannel = words <= opts.backchannel_max_words
 
         values: dict[str, float | bool | None] = {"duration_s": utt.duration_s, "words": float(words)}

@@ -194,11 +194,11 @@ class RuleEngine:
         """Feed the next utterance (timeline order); returns the nudges (and records) at its end:
         first those of turn rules decided by a turn it closed, then the utterance rules', then the
         turn rules' on its turn so far."""
-        step = self.turns.on_utterance(au.utterance)
+        feats = self._extractor.features(au)
+        step = self.turns.on_utterance(au.utterance, feats.word_count)
         out: list[Output] = []
         for turn in step.closed:
             out += self._turn_closed(turn)
-        feats = self._extractor.features(au)
         speaker = au.utterance.speaker
         ctx = EvalContext(feats, self._last.get(_OTHER[speaker]), history=self._history)
         bits, busy = feats.bits, self._busy
