@@ -58,9 +58,10 @@ if TYPE_CHECKING:  # pragma: no cover
 class EvalContext:
     """What a condition sees: this utterance, the other speaker's last turn, (inside
     ``expect``) the turns that opened the expectation, the tones read on this utterance so far,
-    and the call so far (``history``: earlier contexts, oldest first, for ``earlier``)."""
+    and the call so far (``history``: earlier contexts, oldest first, for ``earlier``). ``memo``:
+    what ``earlier`` conditions found in this context when it was a past one (by condition)."""
 
-    __slots__ = ("feats", "other_last", "reference", "tones", "history")
+    __slots__ = ("feats", "other_last", "reference", "tones", "history", "memo")
 
     def __init__(self, feats: Features, other_last: Features | None = None, reference: Sequence[Features] = (),
                  tones: dict[str, list[Match] | None] | None = None, history: Sequence["EvalContext"] = ()) -> None:
@@ -69,6 +70,7 @@ class EvalContext:
         self.reference = reference
         self.tones: dict[str, list[Match] | None] = {} if tones is None else tones
         self.history = history
+        self.memo: dict[str, list[Match] | None] | None = None
 
 
 Evaluator = Callable[[EvalContext], "list[Match] | None"]
@@ -195,7 +197,7 @@ class Compiler:
     def earlier(self, cond: Earlier) -> Evaluator:
         inner = self.condition(cond.condition)
         turns, seconds, need = cond.turns, cond.seconds, cond.min_count
-        key = f"earlier:{id(cond)}"
+        key = repr(cond.condition)  # equal conditions share what they found in a past context
 
         def earlier(ctx: EvalContext) -> list[Match] | None:
             now = ctx.feats.au.utterance.start_s
@@ -207,8 +209,10 @@ class Compiler:
                 past = history[i]
                 if seconds is not None and now - past.feats.au.utterance.end_s > seconds:
                     break
-                cache = past.feats.cache
-                got = cache[key] if key in cache else cache.setdefault(key, inner(past))
+                memo = past.memo
+                if memo is None:
+                    memo = past.memo = {}
+                got = memo[key] if key in memo else memo.setdefault(key, inner(past))
                 if got is not None:
                     count += 1
                     found.extend(got)  # type: ignore[arg-type]
@@ -610,6 +614,7 @@ def token_finder(finder: TokenFinder, key_bits: KeyBits,
         for bits, _ in needs:
             gate_bit |= bits[0]
     matchers: dict[int, Callable[[Features], set[tuple[int, int]]]] = {}  # per vocabulary
+    key = "tokens:" + "\n".join(finder.patterns)  # matches cached per utterance: rules with equal patterns share them
 
     def possible(feats: Features) -> bool:
         have, tags_here = feats.bits, feats.tags
@@ -623,6 +628,9 @@ def token_finder(finder: TokenFinder, key_bits: KeyBits,
         return False
 
     def find(feats: Features) -> list[Match]:
+        cached = feats.cache.get(key)
+        if cached is not None:
+            return cached  # type: ignore[return-value]
         if not possible(feats):
             return []
         doc = feats.doc
@@ -636,6 +644,7 @@ def token_finder(finder: TokenFinder, key_bits: KeyBits,
             if out and s < out[-1].end:
                 continue
             out.append(Match(s, e, "tokens", feats))
+        feats.cache[key] = out
         return out
 
     return find, gate_bit
