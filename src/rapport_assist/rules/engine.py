@@ -123,12 +123,15 @@ class RuleEngine:
         self._triggers = {speaker: [(i, *_two_masks(c.gate.masks)) for i, c in enumerate(self._rules)  # type: ignore[union-attr]
                                     if c.gate.speaker in (None, speaker)]  # type: ignore[union-attr]
                           for speaker in Speaker}
+        # the same per turn rule: (speaker or None, the two pre-filter masks)
+        self._turn_gates = [(c.gate.speaker, *_two_masks(c.gate.masks)) for c in self._turn_rules]  # type: ignore[union-attr]
         self._busy: set[int] = set()  # rules with an open expectation or in an episode: step on every turn
         self._states: list[_State] = []
         self._touched: set[int] = set()  # rules whose state may have changed since the call started
         self._event_states: list[_State] = []
         self._event_touched: set[int] = set()
         self._turn_states: list[_State] = []
+        self._turn_touched: set[int] = set()  # turn rules whose state may have changed since the call started
         self._turn_busy: set[int] = set()
         self._turn_last: dict[Speaker, Features] = {}  # each speaker's last turn (so far)
         self._turn_open: tuple[int, Features] | None = None  # the open turn's index and latest reading
@@ -180,7 +183,12 @@ class RuleEngine:
         self.turns.start_call()
         self._closed_turns = []
         self._turn_parts = []
-        self._turn_states = [_State() for _ in self._turn_rules]
+        if len(self._turn_states) != len(self._turn_rules):
+            self._turn_states = [_State() for _ in self._turn_rules]
+        else:
+            for i in self._turn_touched:
+                self._turn_states[i] = _State()
+        self._turn_touched = set()
         self._turn_busy = set()
         self._turn_last = {}
         self._turn_open = None
@@ -252,12 +260,10 @@ class RuleEngine:
         match (its speaker, its pre-filter masks: the joined reading has its parts' bits)."""
         if self._turn_busy:
             return True
-        for compiled, state in zip(self._turn_rules, self._turn_states):
-            gate = compiled.gate
-            assert gate is not None
-            if gate.speaker not in (None, speaker) or state.fired >= compiled.max_fires:
+        for compiled, state, (gate_speaker, first, second) in zip(self._turn_rules, self._turn_states,
+                                                                  self._turn_gates):
+            if (gate_speaker is not None and gate_speaker is not speaker) or state.fired >= compiled.max_fires:
                 continue
-            first, second = _two_masks(gate.masks)
             if not first or (bits & first and bits & second):
                 return True
         return False
@@ -367,28 +373,27 @@ class RuleEngine:
         speaker = turn.speaker
         ctx = EvalContext(feats, self._turn_last.get(_OTHER[speaker]), history=self._turn_history)
         out: list[Output] = []
-        bits = feats.bits
-        for i, compiled in enumerate(self._turn_rules):
-            state = self._turn_states[i]
-            if i in self._turn_busy:
+        bits, busy, states, touched = feats.bits, self._turn_busy, self._turn_states, self._turn_touched
+        for i, (compiled, (gate_speaker, first, second)) in enumerate(zip(self._turn_rules, self._turn_gates)):
+            state = states[i]
+            if i in busy:
                 nudge = self._turn_step(compiled, state, feats, ctx, turn)
             else:
-                gate = compiled.gate
-                assert gate is not None
-                first, second = _two_masks(gate.masks)
-                if (gate.speaker not in (None, speaker) or (first and not (bits & first and bits & second))
+                if ((gate_speaker is not None and gate_speaker is not speaker)
+                        or (first and not (bits & first and bits & second))
                         or state.fired >= compiled.max_fires or state.turn == turn.index):
                     continue
                 found = compiled.when(ctx)
                 if found is None:
                     continue
+                touched.add(i)
                 nudge = self._turn_triggered(compiled, state, feats, ctx, found, turn)
             if nudge is not None:
                 out.append(nudge)
             if state.pending is None and not state.latched:
-                self._turn_busy.discard(i)
+                busy.discard(i)
             else:
-                self._turn_busy.add(i)
+                busy.add(i)
         self._turn_last[speaker] = feats
         self._turn_open = (turn.index, feats)
         self._turn_ctx = ctx
@@ -401,14 +406,17 @@ class RuleEngine:
             return []
         feats = self._turn_open[1]
         self._turn_open = None
-        ctx = EvalContext(feats, self._turn_last.get(_OTHER[turn.speaker]), history=self._turn_history)
+        other_last = self._turn_last.get(_OTHER[turn.speaker])
+        ctx: EvalContext | None = None  # made when a rule reads the closed turn
         out: list[Output] = []
-        for i in sorted(self._turn_busy):
+        for i in sorted(self._turn_busy) if self._turn_busy else ():
             compiled, state = self._turn_rules[i], self._turn_states[i]
             pending, expect = state.pending, compiled.rule.expect
             if pending is None or expect is None or pending.reply_turn != turn.index:
                 continue
             pending.reply_turn = -1
+            if ctx is None:
+                ctx = EvalContext(feats, other_last, history=self._turn_history)
             if compiled.ignore is not None and compiled.ignore(ctx) is not None:
                 continue  # a backchannel turn is not a reply
             pending.turns_seen += 1
@@ -420,7 +428,7 @@ class RuleEngine:
                         out.append(nudge)
                 if not state.latched:
                     self._turn_busy.discard(i)
-        self._turn_history.append(EvalContext(feats, ctx.other_last, tones=ctx.tones))
+        self._turn_history.append(EvalContext(feats, other_last, tones=None if ctx is None else ctx.tones))
         return out
 
     def _turn_triggered(self, compiled: _CompiledRule, state: _State, feats: Features, ctx: EvalContext,

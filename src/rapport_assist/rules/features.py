@@ -193,8 +193,8 @@ class PhraseIndex:
         out: list[tuple[int, int]] = []
         resume = 0
         if bit:
-            for pos, here in enumerate(feats.word_bits):
-                if here & bit and pos >= resume:
+            for pos in [pos for pos, here in enumerate(feats.word_bits) if here & bit]:
+                if pos >= resume:
                     end = self.match_at(feats, pos)
                     if end > pos:
                         out.append((pos, end))
