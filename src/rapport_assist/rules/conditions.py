@@ -198,8 +198,18 @@ class Compiler:
         inner = self.condition(cond.condition)
         turns, seconds, need = cond.turns, cond.seconds, cond.min_count
         key = repr(cond.condition)  # equal conditions share what they found in a past context
+        now_key = "now:" + repr(cond)  # ... and equal 'earlier' tests what they found from this one
 
         def earlier(ctx: EvalContext) -> list[Match] | None:
+            memo = ctx.memo
+            if memo is None:
+                memo = ctx.memo = {}
+            elif now_key in memo:
+                return memo[now_key]
+            found = memo[now_key] = look_back(ctx)
+            return found
+
+        def look_back(ctx: EvalContext) -> list[Match] | None:
             now = ctx.feats.au.utterance.start_s
             history = ctx.history
             first = max(0, len(history) - turns) if turns is not None else 0
