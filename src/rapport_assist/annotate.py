@@ -55,8 +55,8 @@ class JoinedUtterance(AnnotatedUtterance):
         self._docs = list(docs)
         self._doc: "Doc | None" = None
 
-    @property  # type: ignore[override]
-    def doc(self) -> "Doc":
+    @property
+    def doc(self) -> "Doc":  # type: ignore[override]
         if self._doc is None:
             from spacy.tokens import Doc
 
