@@ -77,6 +77,7 @@ STATUS_COMPONENTS: dict[str, Component] = {
     "no_devices": "microphone", "mic_lost": "microphone", "device_gone": "customer",
     "model_failed": "recognizer", "model_ready": "recognizer",
     "recognizer_behind": "recognizer", "recognizer_caught_up": "recognizer",
+    "recognizer_busy": "recognizer", "recognizer_ready": "recognizer",
 }
 
 EventCallback = Callable[[Event], None]
