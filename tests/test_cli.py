@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import math
 import struct
 from pathlib import Path
 
@@ -16,7 +17,7 @@ DEMO_JSONL = DATA_DIR / "demo_call.jsonl"
 _EXPECTED_FILE = json.loads((DATA_DIR / "demo_call.expected.json").read_text())
 DEMO_EXPECTED = _EXPECTED_FILE["expected_nudges"]  # the line where each moment happens
 DEMO_DECIDED = _EXPECTED_FILE["decided_at"]  # the line at whose end the rule can first know
-TURN_RULES = ("angry-no-apology", "missed-reflection")  # rules/headline.yaml: unit: turn
+TURN_RULES = ("angry-no-apology", "missed-reflection", "uncommitted-promise")  # rules/headline.yaml: unit: turn
 
 
 def run(*argv: str) -> tuple[int, str, str]:
@@ -68,10 +69,12 @@ def test_transcript_replay_fires_the_expected_headline_nudges() -> None:
         if e["type"] == "nudge":
             assert {"rule", "severity", "message", "t", "utterance_index", "evidence"} <= e.keys()
             i = e["utterance_index"]
-            # a rule that reads turns decides when the reply turn closes: at the end of the other
-            # side's next utterance (here the turns are one utterance each)
-            closing = next((u["end"] for u in utts[i + 1:] if u["speaker"] != utts[i]["speaker"]), None)
-            assert e["t"] == utts[i]["end"] or (e["rule"] in TURN_RULES and e["t"] == closing), e
+            # a rule that reads turns decides when the reply turn closes: 2.5 s after its end
+            # when nobody adds to it (the gap), or at the end of the other side's next utterance
+            # if that comes first (here the turns are one utterance each)
+            closing = next((u["end"] for u in utts[i + 1:] if u["speaker"] != utts[i]["speaker"]), math.inf)
+            closed = round(min(utts[i]["end"] + 2.5, closing), 3)
+            assert e["t"] == utts[i]["end"] or (e["rule"] in TURN_RULES and e["t"] == closed), e
             assert e["evidence"], "every nudge carries its evidence"
     assert evs[-1]["type"] == "call_end" and evs[-1]["utterances"] == n_lines
 

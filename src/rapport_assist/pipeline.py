@@ -147,7 +147,15 @@ class CallPipeline:
             last_end_s = max(last_end_s, item.utterance.end_s)
             annotated, signal_events = self.tracker.on_utterance(item)
             yield from with_rules([e for e in signal_events if isinstance(e, DeadAir)])  # the silence came first
-            yield annotated.utterance
+            utt = annotated.utterance
+            if not utt.timing_estimated:
+                # the clock ran while it was said: the other side's turn, quiet for the gap by
+                # now, closed then (live ticks close it as it happens; a transcript or a
+                # recognized recording has no ticks, and its turns would wait for this line)
+                during = self.engine.tick(utt.end_s, self.tracker.speaking | {utt.speaker})
+                yield from self.engine.take_turns()
+                yield from counted(during)
+            yield utt
             if self.observer is not None:
                 self.observer.before_utterance(annotated)
             nudges = self.engine.on_utterance(annotated)

@@ -24,6 +24,7 @@ from .features import (CompiledLexicon, FeatureExtractor, Features, KeyBits, Mat
                        single_word_keys, word_keys)
 from .model import (
     AfterRequest,
+    ThenSays,
     AllOf,
     AnyOf,
     Condition,
@@ -310,6 +311,16 @@ class Compiler:
                 return any(ctx.feats.sent[o.start] == sid for o in lexicon_matches(lex, ctx.feats))
 
             return sentence_says
+        if isinstance(test, ThenSays):
+            lex, ahead = self.lexicons[test.lexicon], test.sentences
+
+            def then_says(m: Match, ctx: EvalContext) -> bool:
+                feats = ctx.feats
+                sid = feats.sent[m.start]
+                return any(sid < feats.sent[o.start] <= sid + ahead and feats.sent[o.start] not in feats.questions
+                           for o in lexicon_matches(lex, feats))
+
+            return then_says
         if isinstance(test, AfterRequest):
             return after_request(self.lexicons[test.cues], test.sentences)
         assert isinstance(test, ReflectsOther)

@@ -300,9 +300,10 @@ class RuleEngine:
         fails now, unless the expected speaker is mid-turn (``speaking``: channels whose speech
         started and is not yet an utterance; that turn decides it when it lands).
 
-        Live capture ticks on the wall clock (``types.Tick``); replay does not tick, so there a
-        late reply fails when it lands, at its end (same rule, later time). A nudge from the
-        clock fires at the deadline, with the trigger turns as evidence.
+        Live capture ticks on the wall clock (``types.Tick``); replay ticks at the end of each
+        utterance with measured times, its speaker speaking (``CallPipeline``), so there a
+        deadline that passed while the other side spoke fails then. A nudge from the clock
+        fires at the deadline, with the trigger turns as evidence.
         """
         busy = set(speaking)
         nudges: list[Nudge] = []
@@ -414,7 +415,16 @@ class RuleEngine:
                     nudge = self._fire(compiled, state, turn.t_s, turn.last_utterance, pending, feats, [])
                     if nudge is not None:
                         out.append(nudge)
-                if not state.latched:
+                # a rule that expects its own trigger's speaker (a promise, then a time): the
+                # reply turn that failed the old expectation may hold a new trigger, which opens
+                # its own expectation instead of being lost with the old one
+                if state.fired < compiled.max_fires and state.turn != turn.index:
+                    found = compiled.when(ctx)
+                    if found is not None:
+                        opened = self._turn_triggered(compiled, state, feats, ctx, found, turn)
+                        if opened is not None:
+                            out.append(opened)
+                if state.pending is None and not state.latched:
                     self._turn_busy.discard(i)
         self._turn_history.append(EvalContext(feats, ctx.other_last, tones=ctx.tones))
         return out
@@ -442,6 +452,12 @@ class RuleEngine:
                 found = compiled.when(ctx)
                 if found is not None:
                     pending.triggers[-1] = (feats, [m for m in found if m.feats is feats])
+                else:  # the rest of the turn took the trigger back ("… That'll be before five.")
+                    del pending.triggers[-1]
+                    if not pending.triggers:
+                        state.pending = None
+                        state.turn = -1  # a later part of this turn may trigger it again
+                        return None
                 if pending.context_turn == turn.index:
                     pending.context[-1] = feats
                 pending.last_trigger_end_s = turn.end_s

@@ -7,7 +7,7 @@ phrase token written as "am", "'m" or "be" matches "I'm", and a phrase written i
 ("call back") matches every inflection through the lemma. Phrases never cross a sentence.
 
 Phrase syntax (in YAML): words separated by spaces; ``a|b|c`` lists one-word alternatives;
-``<num>`` matches any number word or digit string ("within <num> hours").
+``<num>`` matches any number word or digit string ("within <num> hours") and a clock time ("3:30").
 """
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ if TYPE_CHECKING:  # pragma: no cover
 
 NUM = -1  # the key of the ``<num>`` wildcard
 _WORD_RE = re.compile(r"<num>|[a-z0-9']+")
+_CLOCK_TIME = re.compile(r"^[0-2]?[0-9][:.][0-5][0-9]$")  # "3:30", "10.15": spaCy's like_num says no; <num> says yes
 _CONTRACTION_NORMS = {"'m": "am", "'re": "are", "'ve": "have", "'ll": "will", "n't": "not"}
 _NT_STEMS = {"ca": "can", "wo": "will", "sha": "shall"}
 _RUN_ONS = {"cannot": ("can", "not"), "gonna": ("going", "to"), "gotta": ("got", "to"), "wanna": ("want", "to")}
@@ -473,7 +474,7 @@ class FeatureExtractor:
         """(kind, pre-filter bits, expanded contraction key or 0) for a lowercase word key."""
         lex = doc.vocab[doc.vocab.strings[lower]]
         kind = ((_SKIP if lex.is_punct or lex.is_space or lower in self.fillers else 0)
-                | (_NUM if lex.like_num else 0) | (_STOP if lex.is_stop else 0))
+                | (_NUM if lex.like_num or _CLOCK_TIME.match(lex.text) else 0) | (_STOP if lex.is_stop else 0))
         extra = self._expand.get(lower, 0)
         by_key = self._key_bits.by_key
         bits = by_key.get(lower, 0) | by_key.get(extra, 0) | (self._key_bits.num_bits if kind & _NUM else 0)

@@ -26,6 +26,7 @@ from ..types import Speaker
 from . import shape
 from .model import (
     AfterRequest,
+    ThenSays,
     AllOf,
     AnyOf,
     Condition,
@@ -732,6 +733,11 @@ class _Builder:
             after = self.integer(get("after"), _at(pv, "after"), "after") if get("after") is not None else 1
             cues = self.lexicon_param(get("cues"), pv, "cues", DEFAULT_NEGATION_LEXICON)
             return Negated(cues, before, after) if before is not None and after is not None else None
+        if name == "then_says":
+            sentences = self.integer(get("sentences"), _at(pv, "sentences"), "sentences", 1) \
+                if get("sentences") is not None else 1
+            lexicon = self.ref("lexicon", str(get("lexicon")), _at(pv, "lexicon").loc)
+            return ThenSays(lexicon, sentences) if sentences is not None else None
         if name == "after_request":
             sentences = self.integer(get("sentences"), _at(pv, "sentences"), "sentences") \
                 if get("sentences") is not None else 1

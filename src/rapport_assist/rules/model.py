@@ -73,6 +73,16 @@ class SentenceSays:
 
 
 @dataclass(frozen=True)
+class ThenSays:
+    """One of the ``sentences`` after the match's sentence, in the same utterance (or turn, for
+    a turn rule), matches another lexicon and is not a question: "Someone will call you back.
+    That'll be before five today." completes the promise; "Anything else today?" does not."""
+
+    lexicon: str
+    sentences: int
+
+
+@dataclass(frozen=True)
 class ReflectsOther:
     """The match's sentence repeats content words of the other speaker's last turn."""
 
@@ -102,7 +112,7 @@ class Subordinate:
     cues: str
 
 
-MatchTest = Union[InQuestion, Conditional, Negated, SentenceSays, ReflectsOther, AfterRequest, Subordinate]
+MatchTest = Union[InQuestion, Conditional, Negated, SentenceSays, ThenSays, ReflectsOther, AfterRequest, Subordinate]
 
 # ---------------------------------------------------------------- finders (what `says` looks for)
 

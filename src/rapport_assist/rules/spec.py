@@ -223,6 +223,11 @@ class AfterRequestTest(Spec):
     sentences: Integer = _unset()
 
 
+class ThenSaysTest(Spec):
+    lexicon: Name
+    sentences: Integer = _unset()
+
+
 class SkipTestSpec(Spec):
     """One ``skip_if`` test written as a one-key mapping (``- negated: {before: 3}``)."""
 
@@ -235,6 +240,7 @@ class SkipTestSpec(Spec):
     negated: NegatedTest = _unset()
     subordinate: SubordinateTest = _unset()
     sentence_says: Name = _unset()
+    then_says: ThenSaysTest = _unset()
     reflects_other: ReflectsOtherTest = _unset()
     after_request: AfterRequestTest = _unset()
 
