@@ -13,14 +13,16 @@ is never compared with the customer's line level. The baseline is the median of 
 last ``baseline_window`` *calm* utterances of *earlier turns*: an utterance whose voice alone
 read as raised (or that lay in a turn that did) is left out, so one angry stretch does not
 become the yardstick the next is measured with, and a turn is never compared with itself (a
-customer who starts the call angry has no baseline until a later turn). If the level moved for
-good (``baseline_relearn`` raised utterances in a row), the raised ones count again.
+customer who starts the call angry is judged once calm speech of theirs has been heard). If
+the level moved for good (``baseline_relearn`` raised utterances in a row), the raised run
+becomes the baseline.
 
-The tone is judged on the *turn so far* (``turns.TurnTracker``: the endpointer cuts one
-complaint into several utterances): the voice pooled over the turn's utterances (power-mean
-loudness, syllables over speaking time) as well as the utterance alone, and the words of the
-turn joined, so a cue cut in two by a pause ("fed" / "up") is still read. Text cues come from the rule packs' lexicons (YAML the team edits); the
-tone's word cue is the ``tones:`` definition of the packs, so rules and tone agree.
+The voice of the tone is taken for the utterance alone and for its *turn so far*
+(``turns.TurnTracker``: the endpointer cuts one complaint into several utterances), pooled over
+the turn's utterances (power-mean loudness, syllables over speaking time), whichever is
+higher. Text cues come from the rule packs' lexicons (YAML the team edits); the tone's word cue
+is the ``tones:`` definition of the packs, so rules and tone agree; angry words in the speaker's
+usual voice count one cue less once their baseline has settled, outside an angry episode.
 
 Every value a rule can test is listed in ``signal_catalogue.SIGNAL_FIELDS`` with its unit; ``rules/README.md``
 documents them (a test keeps the two in step).
@@ -160,14 +162,14 @@ class _Heard:
 
 @dataclass
 class _TurnSoFar:
-    """The voice and words of a speaker's current turn, pooled over its utterances."""
+    """The voice of a speaker's current turn, pooled over its utterances."""
 
     index: int
     power_s: float = 0.0  # sum of voiced seconds x linear power
     voiced_s: float = 0.0
     syllables: int = 0
     span_s: float = 0.0
-    parts: list = field(default_factory=list)  # its annotated utterances
+    utterances: int = 0
 
     @property
     def loudness(self) -> float | None:
@@ -176,8 +178,7 @@ class _TurnSoFar:
 
 @dataclass
 class _SpeakerState:
-    loudness: deque
-    rate: deque
+    rate: deque  # the last rates (the other side's pace, rate_vs_other)
     recent: deque  # the last few utterances (for talk-over)
     heard: deque = field(default_factory=lambda: deque(maxlen=64))
     raised_turns: set = field(default_factory=set)
@@ -214,7 +215,7 @@ class SignalTracker:
     def start_call(self, call_length_s: float | None = None) -> None:
         w = self.options.baseline_window
         self.call_length_s = call_length_s
-        self._speakers = {s: _SpeakerState(deque(maxlen=w), deque(maxlen=w), deque(maxlen=4)) for s in Speaker}
+        self._speakers = {s: _SpeakerState(deque(maxlen=w), deque(maxlen=4)) for s in Speaker}
         self._speaking: dict[Speaker, float] = {}  # speaker -> start of their earliest open segment
         self._open: dict[Speaker, list[float]] = {}  # every open segment's start, per speaker
         self._last_end_s: float | None = None
@@ -302,7 +303,7 @@ class SignalTracker:
         values["turn_loudness_rise_db"] = _rise(turn.loudness if loud is not None else None, base_loud, 1, ratio=False)
         values["rate_sps"] = rate
         values["rate_rise"] = _rise(rate, base_rate, 1, ratio=True)
-        values["turn_rate_rise"] = _rise(turn_rate if rate is not None or len(turn.parts) > 1 else None,
+        values["turn_rate_rise"] = _rise(turn_rate if rate is not None or turn.utterances > 1 else None,
                                          base_rate, 1, ratio=True)
         values["rate_vs_other"] = _rise(rate, other.rate, 1, ratio=True)
         # timing
@@ -350,8 +351,6 @@ class SignalTracker:
             events.append(ToneChange(utt.end_s, utt.speaker, previous.label, state, utt.index))
 
         # update the running state after measuring against it
-        if loud is not None:
-            me.loudness.append(loud)
         if rate is not None:
             me.rate.append(rate)
         if loud is not None or rate is not None:
@@ -375,15 +374,15 @@ class SignalTracker:
         return out, events
 
     def _turn_so_far(self, me: _SpeakerState, au: AnnotatedUtterance) -> _TurnSoFar:
-        """The speaker's turn that ``au`` belongs to, with ``au`` added to its parts (a
-        backchannel in the other side's turn stands alone: index -1)."""
+        """The speaker's turn that ``au`` belongs to, counting ``au`` in (a backchannel in the
+        other side's turn stands alone: index -1)."""
         step = self._turns.on_utterance(au.utterance)
         if step.turn is None:
             turn = _TurnSoFar(-1)
         else:
             turn = me.turn if me.turn is not None and me.turn.index == step.turn.index else _TurnSoFar(step.turn.index)
             me.turn = turn
-        turn.parts.append(au)
+        turn.utterances += 1
         return turn
 
     def _baseline(self, me: _SpeakerState, turn: int) -> tuple[list[float], list[float], bool]:
@@ -501,7 +500,7 @@ class SignalTracker:
         elif rise is None:
             evidence.append("no voice baseline yet")
         alone = voice_score(rise, rate_rise, opts)  # type: ignore[arg-type]
-        pooled = voice_score(turn_rise, turn_rate_rise, opts) if len(turn.parts) > 1 else 0.0  # type: ignore[arg-type]
+        pooled = voice_score(turn_rise, turn_rate_rise, opts) if turn.utterances > 1 else 0.0  # type: ignore[arg-type]
         voice = max(alone, pooled)
         if pooled > alone:
             rise, rate_rise, where = turn_rise, turn_rate_rise, " (this turn)"
