@@ -41,10 +41,11 @@ from .annotate import AnnotatedUtterance, Annotator
 from .coaching import CoachingTracker
 from .privacy import MASK_CHAR, Masker, masker_for, saved_masking
 from .rules import RuleEngine
+from .rules.early import EarlyNudges
 from .signals import SignalTracker
 from .sources import Timeline
 from .types import (CallSummary, DeadAir, Event, Nudge, Partial, RecordItem, SignalEvent, SpeechActivity, Status,
-                    TalkOver, Tick, Utterance)
+                    TalkOver, Tick, Utterance, Withdrawn)
 
 
 class StepObserver(Protocol):
@@ -72,6 +73,7 @@ class CallPipeline:
         if masker is DEFAULT_MASKING:
             masker = masker_for(saved_masking())
         self.masker: Masker = masker if isinstance(masker, Masker) else Masker(None)
+        self.early: EarlyNudges | None = None  # made at the first caption (live calls only)
 
     def run(self, source: Iterable[Utterance | Status | SpeechActivity | Tick], audio_s: float | None = None,
             read_ahead: int | None = None) -> Iterator[Event]:
@@ -118,6 +120,8 @@ class CallPipeline:
             yield from with_rules(self.tracker.tick(now_s))
 
         skip = self.annotator.skipping(self.engine.ruleset.needs_entities)
+        if self.early is not None:
+            self.early.start_call()
         items = self.masker.timeline(source)
         timeline = iter(self.annotator.annotate_timeline(items, read_ahead, skip))
         while True:
@@ -132,8 +136,14 @@ class CallPipeline:
                 yield from self.engine.take_turns()
                 yield from counted(nudges)
                 raise
-            if isinstance(item, (Status, Partial)):  # live captions pass through (masked above)
+            if isinstance(item, Status):
                 yield item
+                continue
+            if isinstance(item, Partial):  # a live caption (masked above), then the early nudges it fires
+                yield item
+                if self.early is None:
+                    self.early = EarlyNudges(self.engine, self.annotator, skip)
+                yield from self.early.on_partial(item)
                 continue
             if isinstance(item, Tick):
                 yield from clock(item.t_s)
@@ -160,8 +170,17 @@ class CallPipeline:
                 self.observer.after_utterance(annotated, nudges)
             yield from turns
             yield from with_rules([e for e in signal_events if not isinstance(e, DeadAir)])
+            withdrawn: list[Withdrawn] = []
+            if self.early is not None and self.early.waiting(annotated.utterance):
+                # early nudges of this utterance: confirmed by its final nudges (yielded first), or withdrawn
+                finals, withdrawn = self.early.on_utterance(annotated.utterance,
+                                                            [n for n in nudges if isinstance(n, Nudge)])
+                nudges = [*finals, *(n for n in nudges if not isinstance(n, Nudge))]
+            yield from withdrawn
             yield from counted(nudges)
         end_s = max(last_end_s, audio_s or 0.0)
+        if self.early is not None:
+            yield from self.early.finish(end_s)
         nudges = self.engine.finish(end_s)
         yield from self.engine.take_turns()
         yield from counted(nudges)

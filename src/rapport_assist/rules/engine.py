@@ -678,6 +678,43 @@ class RuleEngine:
         return _nudge(rule, message, event.t_s, index, evidence, None,
                       0 if evidence and rule.quote != "none" else None)
 
+    # ------------------------------------------------------------ early nudges (rules.early)
+
+    def can_say(self, speaker: Speaker, rule_ids: frozenset[str]) -> bool:
+        """Whether ``speaker`` can say the trigger of one of these utterance rules."""
+        return any(c.rule.id in rule_ids and c.gate.speaker in (None, speaker)  # type: ignore[union-attr]
+                   for c in self._rules)
+
+    def probe(self, au: AnnotatedUtterance, rule_ids: frozenset[str]) -> list[Nudge]:
+        """The nudges the ``when``-only utterance rules in ``rule_ids`` would fire if ``au`` (the
+        words so far of an utterance still being spoken) ended now, after the utterances fed so
+        far; no state changes (cooldowns, caps and episodes are read, not counted)."""
+        feats = self._extractor.features(au)
+        speaker = au.utterance.speaker
+        ctx = EvalContext(feats, self._last.get(_OTHER[speaker]), history=self._history)
+        bits = feats.bits
+        out: list[Nudge] = []
+        for i, first, second in self._triggers[speaker]:
+            compiled, state = self._rules[i], self._states[i]
+            rule = compiled.rule
+            if (rule.id not in rule_ids or rule.expect is not None or rule.record is not None or rule.praise
+                    or state.pending is not None or state.latched or state.fired >= compiled.max_fires
+                    or (first and not (bits & first and bits & second))):
+                continue
+            found = compiled.when(ctx)
+            if found is None:
+                continue
+            found = [m for m in found if m.feats is feats]
+            if compiled.unless is not None and compiled.unless(ctx) is not None:
+                continue
+            trial = _State()  # a copy: the cooldown and the cap are checked, not counted
+            trial.last_fire_s, trial.fired = state.last_fire_s, state.fired
+            utt = au.utterance
+            nudge = self._fire(compiled, trial, utt.end_s, utt.index, None, feats, found)
+            if nudge is not None:
+                out.append(nudge)
+        return out
+
 
 def _two_masks(masks: tuple[int, ...]) -> tuple[int, int]:
     if not masks:
