@@ -55,14 +55,15 @@ def test_an_early_nudge_fires_on_the_stable_prefix_before_the_utterance_and_is_c
              Partial(A, 2.5, 3.4, "You", "need"),
              Partial(A, 2.5, 4.0, "You need to reinstall", "the"),
              Partial(A, 2.5, 5.0, "You need to reinstall the app", "and"),
+             Partial(A, 2.5, 5.6, "You need to reinstall the app and sign", "in"),
              Utterance(1, A, "You need to reinstall the app and sign in again.", 2.5, 6.0)]
     events = run(annotator, rules, items)
     early = [e for e in of(events, Nudge, "you-not-we") if e.early]
-    assert len(early) == 1  # the second caption that still says it fires nothing new
+    assert len(early) == 1  # not before two words follow the match; the next caption fires nothing new
     first = early[0]
-    assert first.t_s == 4.0 and first.utterance_index == -1 and first.early_id == 1
-    assert first.evidence[0].text == "You need to reinstall" and first.evidence[0].speaker is A
-    assert "Let's reinstall" in first.message
+    assert first.t_s == 5.0 and first.utterance_index == -1 and first.early_id == 1
+    assert first.evidence[0].text == "You need to reinstall the app" and first.evidence[0].speaker is A
+    assert "Let's reinstall the app" in first.message
     utt_at = next(i for i, e in enumerate(events) if isinstance(e, Utterance) and e.index == 1)
     assert events.index(first) < utt_at  # while the agent was still speaking
     finals = [e for e in of(events, Nudge, "you-not-we") if not e.early]
@@ -106,7 +107,7 @@ def test_an_early_nudge_is_withdrawn_when_the_final_text_drops_its_trigger(annot
 
 
 def test_a_call_that_ends_before_the_final_text_withdraws_the_open_early_nudges(annotator, rules) -> None:
-    events = run(annotator, rules, [Partial(C, 0.5, 2.0, "You people are useless,", "")])
+    events = run(annotator, rules, [Partial(C, 0.5, 2.0, "You people are useless, I want a", "")])
     early = [e for e in of(events, Nudge, "abusive-customer") if e.early]
     assert len(early) == 1 and early[0].severity == "high"
     assert [(w.rule, w.early_id, w.utterance_index) for w in of(events, Withdrawn)] == [
@@ -167,7 +168,7 @@ def test_the_early_key_turns_a_rule_on_or_off(tmp_path: Path, annotator) -> None
     path.write_text(PACK, encoding="utf-8")
     ruleset = load_rules([path])
     assert {r.id for r in ruleset.rules if fires_early(r)} == {"blame-early", "cross-tone-early"}
-    events = run(annotator, ruleset, [Partial(A, 0.0, 1.0, "That was your fault", ""),
+    events = run(annotator, ruleset, [Partial(A, 0.0, 1.0, "That was your fault and you know", ""),
                                       Utterance(0, A, "That was your fault, sorry.", 0.0, 2.0)])
     assert sorted(e.rule for e in of(events, Nudge) if e.early) == ["blame-early", "cross-tone-early"]
     assert sorted(e.rule for e in of(events, Nudge) if not e.early) == [
@@ -197,6 +198,17 @@ def test_early_true_on_a_rule_decided_later_is_an_error_at_its_line(tmp_path: Pa
         load_rules([path])
     assert f"{path}:11" in info.value.message and "'early: true' cannot apply" in info.value.message
     assert "expect" in info.value.message
+
+
+def test_a_match_fires_early_once_two_words_follow_it_or_its_sentence_is_closed(annotator, rules) -> None:
+    engine = RuleEngine(rules)
+    early = EarlyNudges(engine, annotator)
+    assert early.on_partial(Partial(A, 0.0, 1.0, "Okay. You need to", "")) == []
+    assert early.on_partial(Partial(A, 0.0, 1.5, "Okay. You need to sign", "")) == []
+    assert [n.rule for n in early.on_partial(Partial(A, 0.0, 2.0, "Okay. You need to sign in", ""))] == ["you-not-we"]
+    early = EarlyNudges(RuleEngine(rules), annotator)
+    fired = early.on_partial(Partial(A, 0.0, 1.5, "You need to restart it. Then", ""))
+    assert [n.rule for n in fired] == ["you-not-we"]  # a next sentence began
 
 
 def test_captions_are_read_only_when_their_stable_words_grow(annotator, rules) -> None:

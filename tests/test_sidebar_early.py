@@ -68,7 +68,7 @@ def test_a_confirmed_early_card_stays_one_card_redrawn_in_place(qtbot, make_side
     events = pipeline_events(annotator, [
         Utterance(0, C, "The app keeps logging me out.", 0.0, 2.0),
         SpeechActivity(A, 2.5, True),
-        Partial(A, 2.5, 4.0, "You need to reinstall", "the"),
+        Partial(A, 2.5, 4.0, "You need to reinstall the app", "and"),
         Utterance(1, A, "You need to reinstall the app and sign in again.", 2.5, 6.0)])
     before, after = split_at(events, Utterance)
     runner.push(SpeechActivity(A, 2.5, True), *before)

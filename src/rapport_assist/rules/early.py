@@ -5,7 +5,9 @@ on on the timeline as a ``Partial`` (``captions.py``). A rule whose trigger is i
 one utterance (you-not-we, blame wording, a non-apology, an insult) need not wait for the end of
 the utterance: ``EarlyNudges`` reads each caption that grew with spaCy, asks the engine what the
 *early* rules would fire if the utterance ended there (``RuleEngine.probe``: no state changes),
-and hands on the new ones as ``Nudge(early=True)``. When the utterance's final text lands, each
+and hands on the new ones as ``Nudge(early=True)``. A match fires once its sentence is followed
+by another or two more words follow it (``SETTLE_WORDS``): what comes right after "you need to"
+(a question, "not", "if") can still undo it. When the utterance's final text lands, each
 early nudge of it is settled: **confirmed** when the engine fires the same rule on the final text
 (that final nudge carries ``confirms=<early_id>``: one card, not two), else **withdrawn** (a
 ``Withdrawn`` event: its card goes). A call that ends first withdraws the open ones.
@@ -89,6 +91,9 @@ def fires_early(rule: Rule) -> bool:
     return rule.early if rule.early is not None else not default_off(rule)
 
 
+SETTLE_WORDS = 2  # a match fires early once two words follow it, or a next sentence has begun
+
+
 @dataclass
 class _Open:
     """An early nudge waiting for its utterance's final text."""
@@ -131,7 +136,7 @@ class EarlyNudges:
         au = self.annotator.annotate(utt, self.skip)
         self.evaluated += 1
         out = []
-        for nudge in self.engine.probe(au, self.rules):
+        for nudge in self.engine.probe(au, self.rules, SETTLE_WORDS):
             if any(o.nudge.rule == nudge.rule and o.speaker is speaker and o.start_s == partial.start_s
                    for o in self._open):
                 continue  # out already for this utterance: it stays until the final text settles it

@@ -685,10 +685,14 @@ class RuleEngine:
         return any(c.rule.id in rule_ids and c.gate.speaker in (None, speaker)  # type: ignore[union-attr]
                    for c in self._rules)
 
-    def probe(self, au: AnnotatedUtterance, rule_ids: frozenset[str]) -> list[Nudge]:
+    def probe(self, au: AnnotatedUtterance, rule_ids: frozenset[str], settle_words: int = 0) -> list[Nudge]:
         """The nudges the ``when``-only utterance rules in ``rule_ids`` would fire if ``au`` (the
         words so far of an utterance still being spoken) ended now, after the utterances fed so
-        far; no state changes (cooldowns, caps and episodes are read, not counted)."""
+        far; no state changes (cooldowns, caps and episodes are read, not counted).
+
+        ``settle_words``: a match counts only when its sentence is followed by another, or at
+        least this many words follow it (what comes right after a match can still undo it:
+        "you need to" + "… is that right?", "not", "if")."""
         feats = self._extractor.features(au)
         speaker = au.utterance.speaker
         ctx = EvalContext(feats, self._last.get(_OTHER[speaker]), history=self._history)
@@ -705,6 +709,8 @@ class RuleEngine:
             if found is None:
                 continue
             found = [m for m in found if m.feats is feats]
+            if settle_words and not _settled(feats, found, settle_words):
+                continue
             if compiled.unless is not None and compiled.unless(ctx) is not None:
                 continue
             trial = _State()  # a copy: the cooldown and the cap are checked, not counted
@@ -714,6 +720,17 @@ class RuleEngine:
             if nudge is not None:
                 out.append(nudge)
         return out
+
+
+def _settled(feats: Features, found: list[Match], words: int) -> bool:
+    """Whether a match with words in it has its sentence closed by a later one, or ``words``
+    content tokens after it (a match of no words, e.g. ``speaker:`` alone: yes)."""
+    spans = [m for m in found if m.end > m.start]
+    if not spans:
+        return True
+    last = len(feats.sent_spans) - 1
+    n = len(feats.sent)
+    return any(feats.sent[m.start] < last or n - m.end >= words for m in spans)
 
 
 def _two_masks(masks: tuple[int, ...]) -> tuple[int, int]:
