@@ -19,7 +19,10 @@ Live captions: "speech -> first caption" is the time from an utterance's first w
 start) to the first ``Partial`` event of it; "caption age" the time from the end of the audio a
 caption pass heard to the caption arriving. Early finals: how many utterances used the
 recognition started when the hangover began, and how many early passes were thrown away because
-speech resumed.
+speech resumed. Early nudges (``rules.early``): when each arrived relative to the end of the
+utterance that triggered it (negative: the card could show while it was still being said), how
+many the final text confirmed or withdrew, and for every final nudge of an early rule when its card
+came (the early nudge's time when it had one).
 """
 
 from __future__ import annotations
@@ -42,7 +45,9 @@ from rapport_assist.capture import DeviceChoice  # noqa: E402
 from rapport_assist.endpoint import EndpointerOptions  # noqa: E402
 from rapport_assist.live import LiveCall, LiveSettings  # noqa: E402
 from rapport_assist.recognizer import RecognizerOptions  # noqa: E402
-from rapport_assist.types import Nudge, Partial, Status, Utterance  # noqa: E402
+from rapport_assist.rules import default_rules_dir, load_rules  # noqa: E402
+from rapport_assist.rules.early import fires_early  # noqa: E402
+from rapport_assist.types import Nudge, Partial, Status, Utterance, Withdrawn  # noqa: E402
 
 DEMO = ROOT / "src" / "rapport_assist" / "data" / "demo_call.flac"
 _TICK = os.sysconf("SC_CLK_TCK")
@@ -181,6 +186,32 @@ def run(args, audio, repeats: int) -> int:
     print(describe("end of utterance -> utterance", utt_lat))
     print(describe("end of utterance -> its nudge", nudge_lat))
     print(describe("dead-air timer -> nudge", timer_lat))
+    # early nudges (rules.early): when the card could appear, relative to the end of the utterance
+    # that triggered it (negative: while it was still being said); confirmed or withdrawn
+    early = {e.early_id: (t, e) for t, e in events if isinstance(e, Nudge) and e.early}
+    withdrawn = {e.early_id: e for _, e in events if isinstance(e, Withdrawn)}
+    confirmed = {e.confirms: (t, e) for t, e in events if isinstance(e, Nudge) and e.confirms is not None}
+    early_rel, eligible_rel = [], []
+    for early_id, (t, _) in early.items():
+        settled = confirmed.get(early_id)
+        index = settled[1].utterance_index if settled else (withdrawn[early_id].utterance_index
+                                                            if early_id in withdrawn else -1)
+        if index in utterances:
+            early_rel.append(t - utterances[index][1].end_s)
+    early_rules = {r.id for r in load_rules([default_rules_dir()]).rules if fires_early(r)}  # the rules live runs
+    for t, e in events:  # every final nudge of an early rule: the early card's time when it had one
+        if isinstance(e, Nudge) and not e.early and e.rule in early_rules and e.utterance_index in utterances:
+            t_card = early[e.confirms][0] if e.confirms in early else t
+            eligible_rel.append(t_card - utterances[e.utterance_index][1].end_s)
+    print(describe("early nudge vs end of its utterance", early_rel))
+    print(describe("early-rule nudge (card) vs utterance end", eligible_rel))
+    n_early = len(early)
+    print(f"early nudges {n_early}: confirmed {len(confirmed)}, withdrawn {len(withdrawn)} "
+          f"({len(withdrawn) / n_early if n_early else float('nan'):.0%}); final nudges of early rules "
+          f"{len(eligible_rel)} ({sum(e.confirms is not None for _, e in events if isinstance(e, Nudge))} came early)")
+    for early_id, w in withdrawn.items():
+        said = utterances[w.utterance_index][1].text if w.utterance_index in utterances else "(call ended)"
+        print(f"  withdrawn {w.rule} (early at {early[early_id][1].evidence[0].text!r}); final: {said!r}")
     tim = call.timings
     if tim:
         print("where the time goes (medians over utterances):")

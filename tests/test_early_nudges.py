@@ -59,11 +59,12 @@ def test_an_early_nudge_fires_on_the_stable_prefix_before_the_utterance_and_is_c
              Utterance(1, A, "You need to reinstall the app and sign in again.", 2.5, 6.0)]
     events = run(annotator, rules, items)
     early = [e for e in of(events, Nudge, "you-not-we") if e.early]
-    assert len(early) == 1  # not before two words follow the match; the next caption fires nothing new
+    assert len(early) == 1  # not before two words follow the match; the next captions fire nothing new
     first = early[0]
-    assert first.t_s == 5.0 and first.utterance_index == -1 and first.early_id == 1
-    assert first.evidence[0].text == "You need to reinstall the app" and first.evidence[0].speaker is A
-    assert "Let's reinstall the app" in first.message
+    assert first.t_s == 4.0 and first.utterance_index == -1 and first.early_id == 1
+    # the stable words and the latest pass's guess at the rest
+    assert first.evidence[0].text == "You need to reinstall the" and first.evidence[0].speaker is A
+    assert "Let's reinstall the" in first.message
     utt_at = next(i for i, e in enumerate(events) if isinstance(e, Utterance) and e.index == 1)
     assert events.index(first) < utt_at  # while the agent was still speaking
     finals = [e for e in of(events, Nudge, "you-not-we") if not e.early]
@@ -207,17 +208,28 @@ def test_a_match_fires_early_once_two_words_follow_it_or_its_sentence_is_closed(
     assert early.on_partial(Partial(A, 0.0, 1.5, "Okay. You need to sign", "")) == []
     assert [n.rule for n in early.on_partial(Partial(A, 0.0, 2.0, "Okay. You need to sign in", ""))] == ["you-not-we"]
     early = EarlyNudges(RuleEngine(rules), annotator)
+    assert early.on_partial(Partial(A, 0.0, 1.0, "Okay. You need", "to sign in")) == []  # the match is not stable
+    fired = early.on_partial(Partial(A, 0.0, 1.5, "Okay. You need to", "sign in"))  # the words after may be pending
+    assert [n.rule for n in fired] == ["you-not-we"]
+    early = EarlyNudges(RuleEngine(rules), annotator)
+    assert early.on_partial(Partial(A, 0.0, 1.5, "You need to", "sign in again?")) == []  # a question, so far
+    early = EarlyNudges(RuleEngine(rules), annotator)
     fired = early.on_partial(Partial(A, 0.0, 1.5, "You need to restart it. Then", ""))
     assert [n.rule for n in fired] == ["you-not-we"]  # a next sentence began
 
 
-def test_captions_are_read_only_when_their_stable_words_grow(annotator, rules) -> None:
+def test_captions_are_read_only_when_they_change_and_have_stable_words(annotator, rules) -> None:
     engine = RuleEngine(rules)
     early = EarlyNudges(engine, annotator)
+    assert early.on_partial(Partial(A, 0.0, 0.6, "", "Thanks")) == []  # nothing stable yet: not read
+    assert early.evaluated == 0
     assert early.on_partial(Partial(A, 0.0, 1.0, "Thanks for", "calling")) == []
-    assert early.on_partial(Partial(A, 0.0, 1.8, "Thanks for", "calling and")) == []  # pending changed only
+    assert early.on_partial(Partial(A, 0.0, 1.0, "Thanks for", "calling")) == []  # the same caption again
     assert early.evaluated == 1
-    early.on_partial(Partial(A, 0.0, 2.6, "Thanks for calling", ""))
+    early.on_partial(Partial(A, 0.0, 1.8, "Thanks for", "calling and"))
+    assert early.evaluated == 2
+    early.on_utterance(Utterance(0, A, "Thanks for calling.", 0.0, 2.0), [])
+    early.on_partial(Partial(A, 0.0, 1.9, "Thanks for calling", ""))  # late: that utterance is final
     assert early.evaluated == 2
 
 

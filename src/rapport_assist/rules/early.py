@@ -5,9 +5,11 @@ on on the timeline as a ``Partial`` (``captions.py``). A rule whose trigger is i
 one utterance (you-not-we, blame wording, a non-apology, an insult) need not wait for the end of
 the utterance: ``EarlyNudges`` reads each caption that grew with spaCy, asks the engine what the
 *early* rules would fire if the utterance ended there (``RuleEngine.probe``: no state changes),
-and hands on the new ones as ``Nudge(early=True)``. A match fires once its sentence is followed
-by another or two more words follow it (``SETTLE_WORDS``): what comes right after "you need to"
-(a question, "not", "if") can still undo it. When the utterance's final text lands, each
+and hands on the new ones as ``Nudge(early=True)``. spaCy reads the caption's stable words and
+its pending ones (the latest pass's guess at the rest); a match must lie in the stable words, and
+fires once its sentence is followed by another or two more words follow it (``SETTLE_WORDS``):
+what comes right after "you need to" (a question, "not", "if") can still undo it, and the tests
+that skip a match read the pending words too. When the utterance's final text lands, each
 early nudge of it is settled: **confirmed** when the engine fires the same rule on the final text
 (that final nudge carries ``confirms=<early_id>``: one card, not two), else **withdrawn** (a
 ``Withdrawn`` event: its card goes). A call that ends first withdraws the open ones.
@@ -106,8 +108,8 @@ class _Open:
 class EarlyNudges:
     """One call's early nudges: fired on captions, then confirmed or withdrawn (see the module doc).
 
-    ``annotate`` runs only when a caption's stable words grew and an early rule can be said by
-    its speaker, so a caption costs one spaCy call on a short text, or nothing.
+    ``annotate`` runs only when a caption with stable words changed and an early rule can be said
+    by its speaker, so a caption costs one spaCy call on a short text (a few ms), or nothing.
     """
 
     def __init__(self, engine: "RuleEngine", annotator: "Annotator", skip: Sequence[str] = ()) -> None:
@@ -127,16 +129,17 @@ class EarlyNudges:
 
     def on_partial(self, partial: Partial) -> list[Nudge]:
         """The early nudges this caption fires that are not out already."""
-        speaker, text = partial.speaker, partial.text.strip()
-        if (not text or speaker not in self.speakers or partial.start_s < self._final_end.get(speaker, -1.0)
-                or self._read.get(speaker) == (partial.start_s, text)):
-            return []  # nothing new said, no rule for this side, or that utterance is final already
-        self._read[speaker] = (partial.start_s, text)
+        speaker, stable, pending = partial.speaker, partial.text.strip(), partial.pending.strip()
+        if (not stable or speaker not in self.speakers or partial.start_s < self._final_end.get(speaker, -1.0)
+                or self._read.get(speaker) == (partial.start_s, stable, pending)):
+            return []  # nothing stable or new said, no rule for this side, or that utterance is final already
+        self._read[speaker] = (partial.start_s, stable, pending)
+        text = f"{stable} {pending}" if pending else stable
         utt = Utterance(-1, speaker, text, partial.start_s, max(partial.t_s, partial.start_s))
         au = self.annotator.annotate(utt, self.skip)
         self.evaluated += 1
         out = []
-        for nudge in self.engine.probe(au, self.rules, SETTLE_WORDS):
+        for nudge in self.engine.probe(au, self.rules, SETTLE_WORDS, stable_chars=len(stable)):
             if any(o.nudge.rule == nudge.rule and o.speaker is speaker and o.start_s == partial.start_s
                    for o in self._open):
                 continue  # out already for this utterance: it stays until the final text settles it

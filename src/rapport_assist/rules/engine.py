@@ -685,11 +685,15 @@ class RuleEngine:
         return any(c.rule.id in rule_ids and c.gate.speaker in (None, speaker)  # type: ignore[union-attr]
                    for c in self._rules)
 
-    def probe(self, au: AnnotatedUtterance, rule_ids: frozenset[str], settle_words: int = 0) -> list[Nudge]:
+    def probe(self, au: AnnotatedUtterance, rule_ids: frozenset[str], settle_words: int = 0,
+              stable_chars: int | None = None) -> list[Nudge]:
         """The nudges the ``when``-only utterance rules in ``rule_ids`` would fire if ``au`` (the
         words so far of an utterance still being spoken) ended now, after the utterances fed so
         far; no state changes (cooldowns, caps and episodes are read, not counted).
 
+        ``stable_chars``: only the text's first this many characters are sure (a live caption's
+        agreed words; the rest is the latest pass's guess): a match must lie within them, while
+        the tests that skip a match (a question, a negation) read the whole text.
         ``settle_words``: a match counts only when its sentence is followed by another, or at
         least this many words follow it (what comes right after a match can still undo it:
         "you need to" + "… is that right?", "not", "if")."""
@@ -709,7 +713,7 @@ class RuleEngine:
             if found is None:
                 continue
             found = [m for m in found if m.feats is feats]
-            if settle_words and not _settled(feats, found, settle_words):
+            if (settle_words or stable_chars is not None) and not _settled(feats, found, settle_words, stable_chars):
                 continue
             if compiled.unless is not None and compiled.unless(ctx) is not None:
                 continue
@@ -722,15 +726,23 @@ class RuleEngine:
         return out
 
 
-def _settled(feats: Features, found: list[Match], words: int) -> bool:
-    """Whether a match with words in it has its sentence closed by a later one, or ``words``
-    content tokens after it (a match of no words, e.g. ``speaker:`` alone: yes)."""
+def _settled(feats: Features, found: list[Match], words: int, stable_chars: int | None = None) -> bool:
+    """Whether a match with words in it ends within the first ``stable_chars`` characters and has
+    its sentence closed by a later one, or ``words`` content tokens after it (a match of no
+    words, e.g. ``speaker:`` alone: yes)."""
     spans = [m for m in found if m.end > m.start]
     if not spans:
         return True
     last = len(feats.sent_spans) - 1
     n = len(feats.sent)
-    return any(feats.sent[m.start] < last or n - m.end >= words for m in spans)
+    rows, doc_i = feats.rows, feats.doc_i
+    for m in spans:
+        row = rows[doc_i[m.end - 1]]
+        if stable_chars is not None and row[_IDX] + row[_LEN] > stable_chars:
+            continue
+        if feats.sent[m.start] < last or n - m.end >= words:
+            return True
+    return False
 
 
 def _two_masks(masks: tuple[int, ...]) -> tuple[int, int]:
