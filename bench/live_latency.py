@@ -209,6 +209,13 @@ def run(args, audio, repeats: int) -> int:
     print(f"early nudges {n_early}: confirmed {len(confirmed)}, withdrawn {len(withdrawn)} "
           f"({len(withdrawn) / n_early if n_early else float('nan'):.0%}); final nudges of early rules "
           f"{len(eligible_rel)} ({sum(e.confirms is not None for _, e in events if isinstance(e, Nudge))} came early)")
+    for _, e in events:  # an early rule's nudge that did not come early: what its captions said
+        if (isinstance(e, Nudge) and not e.early and e.rule in early_rules and e.confirms is None
+                and e.utterance_index in utterances):
+            u = utterances[e.utterance_index][1]
+            said = [f"{p.t_s - u.start_s:.1f} s: {p.text!r} + {p.pending!r}" for _, p in events
+                    if isinstance(p, Partial) and p.speaker is u.speaker and u.start_s - 2.0 < p.start_s <= u.start_s + 0.05]
+            print(f"  not early: {e.rule} at {u.text!r}; captions: {'; '.join(said) or 'none'}")
     for early_id, w in withdrawn.items():
         said = utterances[w.utterance_index][1].text if w.utterance_index in utterances else "(call ended)"
         print(f"  withdrawn {w.rule} (early at {early[early_id][1].evidence[0].text!r}); final: {said!r}")
