@@ -35,12 +35,14 @@ import threading
 import time
 from pathlib import Path
 
+import numpy as np
+
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))  # the PulseAudio test server
 
 from pulse_server import PulseServer  # noqa: E402
 
-from rapport_assist.audio import decode_channels  # noqa: E402
+from rapport_assist.audio import DecodedAudio, decode_channels  # noqa: E402
 from rapport_assist.capture import DeviceChoice  # noqa: E402
 from rapport_assist.endpoint import EndpointerOptions  # noqa: E402
 from rapport_assist.live import LiveCall, LiveSettings  # noqa: E402
@@ -81,9 +83,22 @@ def describe(name: str, values: list[float]) -> str:
             f"max {max(values):.2f} s")
 
 
+def decode_calls(paths: list[Path]) -> DecodedAudio:
+    """One stereo call, or several joined with 3 s of silence between them."""
+    calls = [decode_channels(p) for p in paths]
+    if len(calls) == 1:
+        return calls[0]
+    gap = np.zeros(3 * 16000, np.float32)
+    sides = [np.concatenate([part for c in calls for part in (c.channels[i], gap)]) for i in (0, 1)]
+    return DecodedAudio(path=paths[0], channels=tuple(sides), source_rate_hz=16000, source_channels=2,
+                        duration_s=len(sides[0]) / 16000)
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--audio", type=Path, default=DEMO, help="stereo call: agent left, customer right")
+    ap.add_argument("--audio", type=Path, nargs="+", default=[DEMO],
+                    help="stereo call(s): agent left, customer right; several are played one after the other, "
+                         "3 s apart (e.g. calls of the spoken dev set, scripts/make_spoken_dev.py)")
     ap.add_argument("--minutes", type=float, default=0.0, help="loop the call this long (soak); default one pass")
     ap.add_argument("--idle-s", type=float, default=10.0, help="seconds of measured idle before playing")
     ap.add_argument("--threads", type=int, default=2, help="recognizer threads")
@@ -105,10 +120,10 @@ def main() -> int:
     if why:
         print(f"cannot run: {why}")
         return 2
-    audio = decode_channels(args.audio)
+    audio = decode_calls(args.audio)
     repeats = max(1, int(round(args.minutes * 60 / audio.duration_s))) if args.minutes else 1
     print(f"machine: {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.2f} at start; "
-          f"audio {args.audio.name} {audio.duration_s:.1f} s x {repeats}; onset padding {args.onset_pad_ms} ms, "
+          f"audio {' + '.join(p.name for p in args.audio)} {audio.duration_s:.1f} s x {repeats}; onset padding {args.onset_pad_ms} ms, "
           f"context {args.context_s:g} s")
 
     busy = None
@@ -203,7 +218,9 @@ def run(args, audio, repeats: int) -> int:
         if isinstance(e, Nudge) and not e.early and e.rule in early_rules and e.utterance_index in utterances:
             t_card = early[e.confirms][0] if e.confirms in early else t
             eligible_rel.append(t_card - utterances[e.utterance_index][1].end_s)
+    ahead = [confirmed[i][0] - t for i, (t, _) in early.items() if i in confirmed]
     print(describe("early nudge vs end of its utterance", early_rel))
+    print(describe("early nudge ahead of its final nudge", ahead))
     print(describe("early-rule nudge (card) vs utterance end", eligible_rel))
     n_early = len(early)
     print(f"early nudges {n_early}: confirmed {len(confirmed)}, withdrawn {len(withdrawn)} "
