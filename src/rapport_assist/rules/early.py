@@ -122,7 +122,7 @@ class EarlyNudges:
 
     def start_call(self) -> None:
         self._open: list[_Open] = []
-        self._read: dict[Speaker, tuple[float, str]] = {}  # per speaker: the caption last read
+        self._read: dict[Speaker, tuple[float, str, str]] = {}  # per speaker: the caption last read
         self._final_end: dict[Speaker, float] = {}
         self._next_id = 1
         self.evaluated = 0  # captions read with spaCy (for the benchmark)
