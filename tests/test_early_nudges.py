@@ -275,3 +275,22 @@ def test_model_withdrawal_removes_the_card_without_a_history_line() -> None:
     assert not m.cards and not m.history and m.withdrawn == 2
     m.advance(200.0)
     assert not m.history  # it never fades into "earlier" either
+
+
+def test_two_early_nudges_of_one_utterance_share_a_card_and_both_are_confirmed_on_it(annotator, rules) -> None:
+    said = "That's not my department, you'll have to call billing about it."
+    events = run(annotator, rules, [SpeechActivity(A, 1.0, True),
+                                    Partial(A, 1.0, 3.0, "That's not my department, you'll have to", "call billing"),
+                                    Utterance(0, A, said, 1.0, 5.0)])
+    early = {e.rule for e in of(events, Nudge) if e.early}
+    assert early == {"blame-wording", "you-not-we"}
+    finals = [e for e in of(events, Nudge) if not e.early]
+    assert {e.rule for e in finals if e.confirms is not None} == early and not of(events, Withdrawn)
+    m = AssistModel(BudgetConfig(min_gap_s=0))
+    m.start_call("live", "live")
+    m.on_event(SpeechActivity(A, 1.0, True))
+    for e in events:
+        m.on_event(e)
+    cards = [*m.cards.values(), *m.history]
+    assert len(cards) == 1 and {n.rule for n in cards[0].nudges} == early  # one card, its nudges the final ones
+    assert all(not n.early and n.utterance_index == 0 for n in cards[0].nudges)
