@@ -26,6 +26,13 @@ side's (non-backchannel) utterance lands, on a ``Tick`` past the tracker's gap, 
 the call. Each closed turn is a ``Turn`` event, yielded right after the utterance (or the clock
 tick) that closed it, before the nudges it decided.
 
+Early nudges (live calls): each ``Partial`` (a live caption) is yielded, then the early nudges
+it fires (``rules.early.EarlyNudges``: the early-eligible rules probed on the caption's words,
+``Nudge(early=True)``). When the utterance's final text lands, its nudges that bear an early
+one out carry ``confirms`` and come first; the early ones it no longer supports are withdrawn
+(``Withdrawn`` events, right before its nudges); the call's end withdraws the open ones. Early
+nudges are not counted in the ``CallSummary`` (their confirming final nudges are).
+
 A source may say how far the pipeline can read ahead of the utterance it is working on
 (``sources.Timeline.read_ahead``): a transcript can be read ahead, so its utterances are
 annotated in batches; live capture and audio replay go one utterance at a time.
