@@ -694,6 +694,72 @@ class RuleEngine:
         return _nudge(rule, message, event.t_s, index, evidence, None,
                       0 if evidence and rule.quote != "none" else None)
 
+    # ------------------------------------------------------------ early nudges (rules.early)
+
+    def can_say(self, speaker: Speaker, rule_ids: frozenset[str]) -> bool:
+        """Whether ``speaker`` can say the trigger of one of these utterance rules."""
+        return any(c.rule.id in rule_ids and c.gate.speaker in (None, speaker)  # type: ignore[union-attr]
+                   for c in self._rules)
+
+    def probe(self, au: AnnotatedUtterance, rule_ids: frozenset[str], settle_words: int = 0,
+              stable_chars: int | None = None) -> list[Nudge]:
+        """The nudges the ``when``-only utterance rules in ``rule_ids`` would fire if ``au`` (the
+        words so far of an utterance still being spoken) ended now, after the utterances fed so
+        far; no state changes (cooldowns, caps and episodes are read, not counted).
+
+        ``stable_chars``: only the text's first this many characters are sure (a live caption's
+        agreed words; the rest is the latest pass's guess): a match must lie within them, while
+        the tests that skip a match (a question, a negation) read the whole text.
+        ``settle_words``: a match counts only when its sentence is followed by another, or at
+        least this many words follow it (what comes right after a match can still undo it:
+        "you need to" + "… is that right?", "not", "if")."""
+        feats = self._extractor.features(au)
+        speaker = au.utterance.speaker
+        ctx = EvalContext(feats, self._last.get(_OTHER[speaker]), history=self._history)
+        bits = feats.bits
+        out: list[Nudge] = []
+        for i, first, second in self._triggers[speaker]:
+            compiled, state = self._rules[i], self._states[i]
+            rule = compiled.rule
+            if (rule.id not in rule_ids or rule.expect is not None or rule.record is not None or rule.praise
+                    or state.pending is not None or state.latched or state.fired >= compiled.max_fires
+                    or (first and not (bits & first and bits & second))):
+                continue
+            found = compiled.when(ctx)
+            if found is None:
+                continue
+            found = [m for m in found if m.feats is feats]
+            if (settle_words or stable_chars is not None) and not _settled(feats, found, settle_words, stable_chars):
+                continue
+            if compiled.unless is not None and compiled.unless(ctx) is not None:
+                continue
+            trial = _State()  # a copy: the cooldown and the cap are checked, not counted
+            trial.last_fire_s, trial.fired = state.last_fire_s, state.fired
+            utt = au.utterance
+            nudge = self._fire(compiled, trial, utt.end_s, utt.index, None, feats, found)
+            if nudge is not None:
+                out.append(nudge)
+        return out
+
+
+def _settled(feats: Features, found: list[Match], words: int, stable_chars: int | None = None) -> bool:
+    """Whether a match with words in it ends within the first ``stable_chars`` characters and has
+    its sentence closed by a later one, or ``words`` content tokens after it (a match of no
+    words, e.g. ``speaker:`` alone: yes)."""
+    spans = [m for m in found if m.end > m.start]
+    if not spans:
+        return True
+    last = len(feats.sent_spans) - 1
+    n = len(feats.sent)
+    rows, doc_i = feats.rows, feats.doc_i
+    for m in spans:
+        row = rows[doc_i[m.end - 1]]
+        if stable_chars is not None and row[_IDX] + row[_LEN] > stable_chars:
+            continue
+        if feats.sent[m.start] < last or n - m.end >= words:
+            return True
+    return False
+
 
 def _two_masks(masks: tuple[int, ...]) -> tuple[int, int]:
     if not masks:

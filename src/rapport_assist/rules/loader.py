@@ -846,6 +846,15 @@ class _Builder:
         if isinstance(when, EventIs) and "expect" in m.entries:
             self.problems.add(m.entries["expect"][0], "an 'event' rule fires on the event itself; 'expect' does "
                               "not apply", "remove 'expect', or trigger on an utterance instead")
+        if vals.get("early") is True and "early" in m.entries:
+            from .early import early_blocker
+
+            blocker = early_blocker(unit=vals.get("unit") or "utterance", when=when, unless=unless,
+                                    has_expect="expect" in m.entries, record="record" in m.entries,
+                                    praise=praise_rule)
+            if blocker:
+                self.problems.add(m.entries["early"][0], f"'early: true' cannot apply: {blocker}",
+                                  "remove 'early' (the rule fires when the utterance is final)")
         if spec is not None:
             for name in set(self.params) - self.used_params:
                 self.problems.add(_at(node("params"), name).loc if name in params_node.entries  # type: ignore[union-attr]
@@ -890,7 +899,7 @@ class _Builder:
             status=spec.status or "stable", tags=tuple(spec.tags or ()),
             max_per_call=max_per_call, params=tuple(sorted(self.params.items())), record=record,
             quote=quote or "trigger", rewrite_unless_next=unless_next, praise=praise_rule,
-            unit=spec.unit or "utterance",
+            unit=spec.unit or "utterance", early=spec.early,
         ))
 
     def praise_rule_checks(self, m: YMap, expect: object, when: object) -> None:

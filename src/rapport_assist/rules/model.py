@@ -383,6 +383,9 @@ class Rule:
     # what 'when' and 'expect' read: each utterance, or each turn so far (a speaker's run of
     # utterances until the other side takes the floor, ``turns.TurnTracker``)
     unit: Literal["utterance", "turn"] = "utterance"
+    # live calls: may fire on the stable prefix of an utterance still being spoken (``rules.early``);
+    # None: the default for its kind of condition (``rules.early.fires_early``)
+    early: bool | None = None
 
     @property
     def source(self) -> str:

@@ -499,6 +499,8 @@ class RuleSpec(Spec):
     record: RecordSpec = _unset()
     praise: bool = _unset()
     unit: Unit = _unset()
+    early: Annotated[bool, Field(description="live calls: may fire on the stable words of an utterance still being "
+                                             "spoken (default: yes for a 'when' on one utterance's words)")] = _unset()
     examples: ExamplesSpec = _unset()
     # "severity and message, unless record" is in the schema (anyOf above) and checked by the
     # loader, which reports it together with the rule's other problems
