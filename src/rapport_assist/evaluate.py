@@ -682,7 +682,7 @@ def _excerpt(text: str, width: int = 110, focus: str = "") -> str:
     return ("…" if start else "") + text[start:end].strip() + ("…" if end < len(text) else "")
 
 
-def _table(header: list[str], rows: list[list[str]], groups: list[tuple[str, int, int]] = ()) -> list[str]:
+def _table(header: list[str], rows: list[list[str]], groups: Sequence[tuple[str, int, int]] = ()) -> list[str]:
     """Columns padded to their widest cell, the first left-aligned, the rest right-aligned;
     ``groups`` (title, first column, last column) adds a line of titles over column spans."""
     widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
