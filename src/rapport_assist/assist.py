@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Any, Callable, Literal
 
 from .errors import OutputError
-from .types import (SEVERITIES, CallCoaching, CallSummary, Component, DeadAir, Event, Nudge, Partial, RecordItem,
+from .types import (SEVERITIES, CallCoaching, CallSummary, Component, DeadAir, Event, Evidence, Nudge, Partial, RecordItem,
                     Severity, SpeechActivity, Speaker, Status, TalkOver, ToneChange, ToneEstimate, Utterance)
 from .userdirs import data_dir
 
@@ -165,7 +165,7 @@ class Card:
         return rewrite
 
     @property
-    def quoted(self):
+    def quoted(self) -> Evidence | None:
         return self.nudge.quoted
 
     @property

@@ -56,6 +56,7 @@ from .models import resolve_whisper_model_dir
 from .types import Recognition, SpeechSegment, Word
 
 if TYPE_CHECKING:  # pragma: no cover
+    from faster_whisper import BatchedInferencePipeline, WhisperModel
     from faster_whisper.transcribe import Word as WhisperWord
 
 logger = logging.getLogger(__name__)
@@ -302,7 +303,7 @@ class Recognizer:
         return other
 
     @property
-    def model(self):
+    def model(self) -> WhisperModel:
         """The loaded faster_whisper.WhisperModel (benchmarks compare it used plainly)."""
         return self._model
 
@@ -443,7 +444,7 @@ class Recognizer:
                              segment.end_s, reason)
         return results
 
-    def _batched(self):
+    def _batched(self) -> BatchedInferencePipeline:
         if self._batched_pipeline is None:
             from faster_whisper import BatchedInferencePipeline
 

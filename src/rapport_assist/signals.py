@@ -23,7 +23,7 @@ import re
 import statistics
 from collections import deque
 from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING, Iterable
+from typing import TYPE_CHECKING, Callable, Iterable
 
 from .annotate import AnnotatedUtterance
 from .signal_catalogue import CUE_LEXICONS, SIGNAL_FIELDS, SignalField  # noqa: F401  (re-exported)
@@ -175,7 +175,7 @@ class SignalTracker:
             self._last_end_s = max(self._last_end_s or 0.0, mark.t_s)
         return events
 
-    def _close_open(self, speaker: Speaker, closes) -> bool:
+    def _close_open(self, speaker: Speaker, closes: Callable[[float], bool]) -> bool:
         """Forget the open segments of ``speaker`` whose start passes ``closes``. Live capture
         may already have marked the next segment open when this one's words land (recognition
         takes time), so only this one's mark goes; the next keeps the channel busy."""
@@ -341,7 +341,7 @@ class SignalTracker:
                                    interrupter.start_s, overlap, interrupter.index))
         return own, events
 
-    def _tone(self, utt: Utterance, ctx, values: dict[str, float | bool | None]) -> ToneEstimate:
+    def _tone(self, utt: Utterance, ctx: EvalContext, values: dict[str, float | bool | None]) -> ToneEstimate:
         opts = self.options
         evidence: list[str] = []
         text = 0.0

@@ -17,7 +17,7 @@ from typing import Iterable, Sequence
 from ..annotate import AnnotatedUtterance
 from ..types import Nudge, Praise, RecordItem, SignalEvent, Turn, Utterance
 from .conditions import Compiler, EvalContext
-from .features import match_texts
+from .features import Features, Match, match_texts
 from .engine import RuleEngine, event_matches
 from .model import (
     AllOf,
@@ -64,7 +64,7 @@ class RuleExplainer:
         self.lines: list[str] = []
         self.fired_at: list[int] = []
         self._before: _Snapshot | None = None
-        self._reference: list = []  # type: ignore[type-arg]  # the turns that opened the wait
+        self._reference: list[Features] = []  # the turns that opened the wait
         self._seen: list[Nudge | RecordItem | Praise] = []  # the rule's nudges already traced (at an utterance, an event)
 
     def _snapshot(self) -> _Snapshot:
@@ -230,7 +230,7 @@ def _trace(cond: Condition, ctx: EvalContext, compiler: Compiler, depth: int) ->
                 yield f"{pad}    \"{m.text}\" skipped: {', '.join(_snake(d) for d in dropped)}"
 
 
-def _measured(cond: Condition, ctx: EvalContext, found: list | None, compiler: Compiler) -> str:  # type: ignore[type-arg]
+def _measured(cond: Condition, ctx: EvalContext, found: list[Match] | None, compiler: Compiler) -> str:
     """What was measured or matched, for the trace line."""
     utt = ctx.feats.au.utterance
     if isinstance(cond, SpeakerIs):

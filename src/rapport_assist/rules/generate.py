@@ -215,7 +215,7 @@ class _Writer:
 
 
 def _hint(cond: Condition) -> str:
-    return {ToneIs: "tone", Earlier: "earlier"}.get(type(cond), type(cond).__name__.lower())  # type: ignore[call-overload]
+    return {ToneIs: "tone", Earlier: "earlier"}.get(type(cond), type(cond).__name__.lower())
 
 
 def _describe(cond: Condition) -> str:
