@@ -38,6 +38,7 @@ from .types import (
     TalkOver,
     ToneChange,
     ToneEstimate,
+    ToneLabel,
     Utterance,
     UtteranceSignals,
 )
@@ -78,7 +79,7 @@ class SignalOptions:
     state_half_life_s: float = 60.0  # ...then halves every this many seconds
 
 
-def label_of(score: float, options: SignalOptions) -> str:
+def label_of(score: float, options: SignalOptions) -> ToneLabel:
     return "angry" if score >= options.angry_at else "tense" if score >= options.tense_at else "calm"
 
 
@@ -259,7 +260,7 @@ class SignalTracker:
             label = label_of(decayed, opts)
             peak_note = f"easing: peak {utt.end_s - me.state_t_s:.0f} s ago"
             kept = tuple(e for e in previous.evidence if not e.startswith("easing:"))
-            state = ToneEstimate(label, decayed, (peak_note, *kept) if label != "calm" else ())  # type: ignore[arg-type]
+            state = ToneEstimate(label, decayed, (peak_note, *kept) if label != "calm" else ())
         me.state = state
         values["tone_state_score"] = state.score
         values["other_tone_state_score"] = self._decayed(other, utt.end_s)
@@ -374,7 +375,7 @@ class SignalTracker:
                 evidence.append(f"{rate_rise:.0%} faster than usual")
         score = 1.0 - (1.0 - text) * (1.0 - min(1.0, voice))
         label = label_of(score, opts)
-        return ToneEstimate(label, score, tuple(evidence) if label != "calm" else ())  # type: ignore[arg-type]
+        return ToneEstimate(label, score, tuple(evidence) if label != "calm" else ())
 
 
 def _rise(value: float | None, history: Iterable[float], minimum: int, ratio: bool) -> float | None:
