@@ -32,8 +32,9 @@ from pathlib import Path
 from typing import Any, Callable, Literal
 
 from .errors import OutputError
-from .types import (SEVERITIES, CallCoaching, CallSummary, Component, DeadAir, Event, Nudge, Partial, RecordItem,
-                    SpeechActivity, Speaker, Status, TalkOver, ToneChange, ToneEstimate, Utterance, Withdrawn)
+from .types import (SEVERITIES, CallCoaching, CallSummary, Component, DeadAir, Event, Evidence, Nudge, Partial,
+                    RecordItem, Severity, SpeechActivity, Speaker, Status, TalkOver, ToneChange, ToneEstimate, Utterance,
+                    Withdrawn)
 from .userdirs import data_dir
 
 SEVERITY_RANK = {level: rank for rank, level in enumerate(SEVERITIES)}
@@ -51,10 +52,10 @@ class BudgetConfig:
     min_gap_s: float = 4.0  # call seconds between two new cards
     max_per_minute: int = 4  # new cards in any 60 s of the call
     hold_while_speaking: bool = True  # no new card while the agent is mid-sentence...
-    urgent_severity: str | None = "high"  # ...unless its severity is at least this (None: never)
+    urgent_severity: Severity | None = "high"  # ...unless its severity is at least this (None: never)
     # ...or it is an early nudge about the words being said (a live caption) of at least this
     # severity: the moment to rephrase is now, not after the sentence (None: early ones wait too)
-    early_while_speaking: str | None = "medium"
+    early_while_speaking: Severity | None = "medium"
     card_lifetime_s: float = 40.0  # a shown card fades into the history after this long
     max_wait_s: float = 30.0  # a held card older than this is no longer timely: history, unseen
     history_size: int = 12  # faded cards kept in the "earlier" list
@@ -194,7 +195,7 @@ class Card:
         return rewrite
 
     @property
-    def quoted(self):
+    def quoted(self) -> Evidence | None:
         return self.nudge.quoted
 
     @property
@@ -612,13 +613,13 @@ class AssistModel:
                 self._retire(card, "missed", card.nudge.t_s + cfg.max_wait_s)
                 changed = True
         while True:
-            card, displaced = self.budget.select(self.held, self.shown, now_s, self.agent_speaking)
-            if card is None:
+            chosen, displaced = self.budget.select(self.held, self.shown, now_s, self.agent_speaking)
+            if chosen is None:
                 break
             if displaced is not None:
                 self._retire(displaced, "displaced", now_s)
-            card.state = "shown"
-            card.shown_at_s = now_s
+            chosen.state = "shown"
+            chosen.shown_at_s = now_s
             self.budget.record_shown(now_s)
             changed = True
         return changed

@@ -42,7 +42,7 @@ from __future__ import annotations
 
 import time
 from collections import Counter
-from typing import Iterable, Iterator, Protocol
+from typing import Iterable, Iterator, Protocol, Sequence, Union
 
 from .annotate import AnnotatedUtterance, Annotator
 from .coaching import CoachingTracker
@@ -51,8 +51,8 @@ from .rules import RuleEngine
 from .rules.early import EarlyNudges
 from .signals import SignalTracker
 from .sources import Timeline
-from .types import (CallSummary, DeadAir, Event, Nudge, Partial, RecordItem, SignalEvent, SpeechActivity, Status,
-                    TalkOver, Tick, Utterance, Withdrawn)
+from .types import (CallSummary, DeadAir, Event, Nudge, Partial, Praise, RecordItem, SignalEvent, SpeechActivity,
+                    Status, TalkOver, Tick, Utterance, Withdrawn)
 
 
 class StepObserver(Protocol):
@@ -60,10 +60,12 @@ class StepObserver(Protocol):
 
     def before_utterance(self, au: AnnotatedUtterance) -> None: ...
 
-    def after_utterance(self, au: AnnotatedUtterance, outputs: list[Nudge | RecordItem]) -> None: ...
+    def after_utterance(self, au: AnnotatedUtterance, outputs: Sequence[Nudge | RecordItem | Praise]) -> None: ...
 
     def after_event(self, event: SignalEvent, outputs: list[Nudge]) -> None: ...
 
+
+TimelineItem = Union[Utterance, Status, Partial, SpeechActivity, Tick]  # what a call's source gives the pipeline
 
 DEFAULT_MASKING = object()  # CallPipeline's default: the saved masking choice (on unless turned off)
 
@@ -82,7 +84,7 @@ class CallPipeline:
         self.masker: Masker = masker if isinstance(masker, Masker) else Masker(None)
         self.early: EarlyNudges | None = None  # made at the first caption (live calls only)
 
-    def run(self, source: Iterable[Utterance | Status | SpeechActivity | Tick], audio_s: float | None = None,
+    def run(self, source: Iterable[TimelineItem], audio_s: float | None = None,
             read_ahead: int | None = None) -> Iterator[Event]:
         """Yield events for every item of ``source`` (utterances and activity marks in timeline
         order, or status).
@@ -102,7 +104,7 @@ class CallPipeline:
         by_rule: Counter[str] = Counter()
         coach = CoachingTracker()
 
-        def counted(outputs: list[Nudge] | list[Nudge | RecordItem]) -> Iterator[Nudge | RecordItem]:
+        def counted(outputs: Sequence[Nudge | RecordItem | Praise]) -> Iterator[Nudge | RecordItem | Praise]:
             for out in outputs:
                 coach.add(out)
                 if isinstance(out, Nudge):
@@ -129,8 +131,9 @@ class CallPipeline:
         skip = self.annotator.skipping(self.engine.ruleset.needs_entities)
         if self.early is not None:
             self.early.start_call()
-        items = self.masker.timeline(source)
-        timeline = iter(self.annotator.annotate_timeline(items, read_ahead, skip))
+        items: Iterator[TimelineItem] = self.masker.timeline(source)
+        timeline: Iterator[AnnotatedUtterance | Status | Partial | SpeechActivity | Tick] = iter(
+            self.annotator.annotate_timeline(items, read_ahead, skip))
         while True:
             try:
                 item = next(timeline)

@@ -35,7 +35,7 @@ import re
 import statistics
 from collections import deque
 from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING, Iterable
+from typing import TYPE_CHECKING, Callable, Iterable
 
 from .annotate import AnnotatedUtterance
 from .signal_catalogue import CUE_LEXICONS, SIGNAL_FIELDS, SignalField  # noqa: F401  (re-exported)
@@ -51,6 +51,7 @@ from .types import (
     TalkOver,
     ToneChange,
     ToneEstimate,
+    ToneLabel,
     Utterance,
     UtteranceSignals,
 )
@@ -97,7 +98,7 @@ class SignalOptions:
     state_half_life_s: float = 60.0  # ...then halves every this many seconds
 
 
-def label_of(score: float, options: SignalOptions) -> str:
+def label_of(score: float, options: SignalOptions) -> ToneLabel:
     return "angry" if score >= options.angry_at else "tense" if score >= options.tense_at else "calm"
 
 
@@ -241,7 +242,7 @@ class SignalTracker:
             self._last_end_s = max(self._last_end_s or 0.0, mark.t_s)
         return events
 
-    def _close_open(self, speaker: Speaker, closes) -> bool:
+    def _close_open(self, speaker: Speaker, closes: Callable[[float], bool]) -> bool:
         """Forget the open segments of ``speaker`` whose start passes ``closes``. Live capture
         may already have marked the next segment open when this one's words land (recognition
         takes time), so only this one's mark goes; the next keeps the channel busy."""
@@ -341,7 +342,7 @@ class SignalTracker:
             label = label_of(decayed, opts)
             peak_note = f"easing: peak {utt.end_s - me.state_t_s:.0f} s ago"
             kept = tuple(e for e in previous.evidence if not e.startswith("easing:"))
-            state = ToneEstimate(label, decayed, (peak_note, *kept) if label != "calm" else ())  # type: ignore[arg-type]
+            state = ToneEstimate(label, decayed, (peak_note, *kept) if label != "calm" else ())
         me.state = state
         values["tone_state_score"] = state.score
         values["other_tone_state_score"] = self._decayed(other, utt.end_s)
@@ -354,10 +355,10 @@ class SignalTracker:
         if rate is not None:
             me.rate.append(rate)
         if loud is not None or rate is not None:
-            raised = voice_score(values["loudness_rise_db"], values["rate_rise"], opts) >= opts.raised_voice  # type: ignore[arg-type]
+            raised = voice_score(values["loudness_rise_db"], values["rate_rise"], opts) >= opts.raised_voice
             me.heard.append(_Heard(turn.index if turn.index >= 0 else None, loud, rate, raised,
                                    judged=values["loudness_rise_db"] is not None))
-        if voice_score(values["turn_loudness_rise_db"], values["turn_rate_rise"], opts) >= opts.raised_voice:  # type: ignore[arg-type]
+        if voice_score(values["turn_loudness_rise_db"], values["turn_rate_rise"], opts) >= opts.raised_voice:
             me.raised_turns.add(turn.index)
         me.recent.append(utt)
         if not backchannel:
@@ -474,7 +475,7 @@ class SignalTracker:
                                    interrupter.start_s, overlap, interrupter.index))
         return own, events
 
-    def _text_tone(self, ctx) -> tuple[float, list[str], int]:
+    def _text_tone(self, ctx: EvalContext) -> tuple[float, list[str], int]:
         """The words' score, their evidence and how many anger cues they hold (0: tense words)."""
         opts = self.options
         angry = self._tone_text.get("angry")
@@ -489,7 +490,7 @@ class SignalTracker:
             return opts.text_tense, ["said " + ", ".join(f'"{w}"' for w in match_texts(found))], 0
         return 0.0, [], 0
 
-    def _tone(self, utt: Utterance, ctx, values: dict[str, float | bool | None], turn: _TurnSoFar,
+    def _tone(self, utt: Utterance, ctx: EvalContext, values: dict[str, float | bool | None], turn: _TurnSoFar,
               settled: bool) -> ToneEstimate:
         opts = self.options
         text, evidence, cues = self._text_tone(ctx)
@@ -499,8 +500,8 @@ class SignalTracker:
             evidence.append("text only (no audio)" if rate_rise is None else "no audio: words and pace only")
         elif rise is None:
             evidence.append("no voice baseline yet")
-        alone = voice_score(rise, rate_rise, opts)  # type: ignore[arg-type]
-        pooled = voice_score(turn_rise, turn_rate_rise, opts) if turn.utterances > 1 else 0.0  # type: ignore[arg-type]
+        alone = voice_score(rise, rate_rise, opts)
+        pooled = voice_score(turn_rise, turn_rate_rise, opts) if turn.utterances > 1 else 0.0
         voice = max(alone, pooled)
         if pooled > alone:
             rise, rate_rise, where = turn_rise, turn_rate_rise, " (this turn)"
@@ -515,7 +516,7 @@ class SignalTracker:
             evidence.append("at their usual level and pace")
         score = 1.0 - (1.0 - text) * (1.0 - min(1.0, voice))
         label = label_of(score, opts)
-        return ToneEstimate(label, score, tuple(evidence) if label != "calm" else ())  # type: ignore[arg-type]
+        return ToneEstimate(label, score, tuple(evidence) if label != "calm" else ())
 
 
 def _median(values: Iterable[float | None]) -> float | None:

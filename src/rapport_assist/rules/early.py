@@ -26,7 +26,7 @@ said so far, and earlier utterances (``earlier``), so it is early by default.
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING, Sequence
+from typing import TYPE_CHECKING, Iterator, Sequence
 
 from ..types import Nudge, Partial, Speaker, Utterance, Withdrawn
 from .model import (AllOf, AnyOf, Condition, Earlier, EventIs, MaxWords, MinLength, Not, Reflects, Rule, SignalTest,
@@ -37,7 +37,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from .engine import RuleEngine
 
 
-def _walk(cond: Condition | None):
+def _walk(cond: Condition | None) -> Iterator[Condition]:
     if cond is None:
         return
     yield cond

@@ -628,13 +628,13 @@ class _Builder:
         if kind == "lexicon":
             finder = LexiconFinder(tuple(self.ref("lexicon", n, loc) for n, loc in self.names(value.lexicon, fv)))
         elif kind == "future_action":
-            finder = FutureActionFinder(self.ref("lexicon", value.future_action, fv.loc))  # type: ignore[arg-type]
+            finder = FutureActionFinder(self.ref("lexicon", value.future_action, fv.loc))
         elif kind == "regex":
             finder = self.regex(value.regex, fv)
         elif kind == "tokens":
             finder = self.token_patterns(value.tokens, fv)
         else:
-            finder = self.subject(value.subject, fv)  # type: ignore[arg-type]
+            finder = self.subject(value.subject, fv)
         tests: list[MatchTest] = []
         ok = finder is not None
         if value.skip_if is not None:

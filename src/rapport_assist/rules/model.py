@@ -424,7 +424,8 @@ class RuleSet:
         conditions: list[Condition] = [t.text for t in self.tones.values()]
         for rule in self.rules:
             conditions.append(rule.when)
-            conditions += [c for c in (rule.unless, rule.episode and rule.episode.ends_when) if c is not None]
+            ends_when = rule.episode.ends_when if rule.episode is not None else None
+            conditions += [c for c in (rule.unless, ends_when) if c is not None]
             if rule.expect is not None:
                 conditions += [c for c in (rule.expect.condition, rule.expect.ignore) if c is not None]
         return any(_reads_entities(c) for c in conditions)
