@@ -73,6 +73,13 @@ class StereoRecorder:
         self.flush()
         self._wav.close()
 
+    def abandon(self) -> None:
+        """Stop after a failed write: the file is closed as it is (no error)."""
+        try:
+            self._wav.close()  # closes the file even when its last write fails
+        except OSError:
+            pass
+
 
 class CallAudio:
     """The call's WAV as the audio thread feeds it (``live_capture.AudioSink``): a side that is
@@ -108,6 +115,7 @@ class CallAudio:
         try:
             self._recorder.flush()
         except OSError as exc:
+            self._recorder.abandon()
             self._recorder = None
             self._on_failed(f"stopped saving the call audio: {exc.strerror or exc}")
 
