@@ -93,6 +93,20 @@ class RecognitionWorker:
         self.rtf: float | None = None  # final recognition time / audio time, smoothed (1.0: just keeping up)
         self._busy_spans: deque[tuple[float, float]] = deque()  # when the recognizer was busy (load)
         self._pass_rate = 0.0  # recent recognition wall time per (1 + audio s / 4), smoothed (expected_pass_s)
+        # the recognizer thread's state
+        self._model: SegmentRecognizer | None = None  # the recognizer, once loaded and warm (None: it failed)
+        self._lean: SegmentRecognizer | None = None  # the same without context extras, for when the call is behind
+        self._speculative = True  # early and caption passes allowed (not with the previous text as prompt)
+        self._waiting: list[ClosedSegment] = []  # closed segments not yet recognized
+        self._early: dict[Speaker, SpeechSegment] = {}  # the latest early segment per side, not yet recognized
+        self._early_done: dict[Speaker, _EarlyResult] = {}  # an early pass per side, for when its segment closes
+        self._captions: dict[Speaker, SpeechSegment] = {}  # the latest open-utterance audio per side
+        self._final_end: dict[Speaker, float] = {}  # where each side's last final segment ended
+        self._tracker = CaptionTracker()
+        self._recent_customer: list[Utterance] = []  # for the leak filter
+        self._index = 0  # the next utterance's index
+        self._behind = False  # recognizer_behind said (until recognizer_caught_up)
+        self._paused_said = False  # recognizer_busy said (until recognizer_ready)
 
     # ------------------------------------------------------------ load
 
@@ -153,156 +167,162 @@ class RecognitionWorker:
         """Finals first, in end order; then early finals (a segment as it closes if the silence
         lasts); then, when the recognizer has room, caption passes over open utterances. Ends
         the timeline when the audio is done and every final is out."""
-        s = self.settings
         feed = self._feed
-        timeline = self._timeline
-        recognizer = self._start_recognizer()
-        options = getattr(recognizer, "options", None)
-        speculative = not getattr(options, "prompt_previous_text", False)  # an early pass would set the prompt
-        lean = recognizer  # the recognizer without context extras, for when the call is behind
-        with_options = getattr(recognizer, "with_options", None)
+        self._model = self._start_recognizer()
+        options = getattr(self._model, "options", None)
+        self._speculative = not getattr(options, "prompt_previous_text", False)  # an early pass would set the prompt
+        self._lean = self._model
+        with_options = getattr(self._model, "with_options", None)
         if options is not None and getattr(options, "context_s", 0.0) > 0 and with_options is not None:
-            lean = with_options(replace(options, context_s=0.0))
-        waiting: list[ClosedSegment] = []
-        early: dict[Speaker, SpeechSegment] = {}  # the latest early segment per side, not yet recognized
-        early_done: dict[Speaker, _EarlyResult] = {}
-        captions: dict[Speaker, SpeechSegment] = {}  # the latest open-utterance audio per side
-        final_end: dict[Speaker, float] = {}  # where each side's last final segment ended
-        tracker = CaptionTracker()
-        recent_customer: list[Utterance] = []
-        index = 0
-        behind = False
-        paused_said = False
-
-        def drain() -> None:
-            try:
-                while True:
-                    waiting.append(feed.closed.get_nowait())
-            except queue.Empty:
-                pass
-            try:
-                while True:
-                    seg = feed.early.get_nowait()
-                    early[seg.speaker] = seg
-            except queue.Empty:
-                pass
-            try:
-                while True:
-                    seg = feed.captions.get_nowait()
-                    captions[seg.speaker] = seg
-            except queue.Empty:
-                pass
-
+            self._lean = with_options(replace(options, context_s=0.0))
         while True:
-            try:
-                waiting.append(feed.closed.get(timeout=0.05))
-            except queue.Empty:
-                pass
-            drain()
+            self._take()
             feed.recognizer_load = self.load()
-            now_s = timeline.now()
-            lag = now_s - min(c.closed_s for c in waiting) if waiting else 0.0
-            if not behind and lag > s.behind_s:
-                behind = True
-                timeline.status("warning", "recognizer_behind",
-                                f"transcription is {lag:.0f} s behind the call (the computer is busy); captions are "
-                                "off and nudges come late until it catches up — close other programs or use a smaller "
-                                "model")
-            elif behind and lag < 1.0:
-                behind = False
-                timeline.status("info", "recognizer_caught_up", "transcription has caught up with the call")
-            if waiting:
-                waiting.sort(key=lambda c: c.segment.end_s)
-                closed = self._next_segment(waiting)
+            lag = self._timeline.now() - min(c.closed_s for c in self._waiting) if self._waiting else 0.0
+            self._say_behind(lag)
+            if self._waiting:
+                self._waiting.sort(key=lambda c: c.segment.end_s)
+                closed = self._next_segment(self._waiting)
                 if closed is not None:
-                    waiting.remove(closed)
-                    segment = closed.segment
-                    self.stats["segments"] += 1
-                    key = (segment.start_s, segment.end_s)
-                    done = early_done.pop(segment.speaker, None)
-                    pending = early.get(segment.speaker)
-                    if pending is not None and pending.end_s <= segment.end_s + 1e-6:
-                        del early[segment.speaker]  # this segment (or an older one of its side) is final now
-                    used_early = done is not None and done.key == key
-                    if done is not None and used_early:
-                        self.stats["early_used"] += 1
-                        rec = done.recognition
-                        rec_start_s, rec_end_s = done.timing
-                    else:
-                        if done is not None:
-                            self.stats["early_discarded"] += 1  # speech resumed after the early pass
-                        use = lean if lag > s.behind_s / 2 else recognizer  # context is an extra
-                        rec, rec_start, rec_end = self._timed(use, segment)
-                        rec_start_s, rec_end_s = timeline.at(rec_start), timeline.at(rec_end)
-                    final_end[segment.speaker] = segment.end_s
-                    tracker.finish(segment.speaker)
-                    if segment.speaker in captions and captions[segment.speaker].start_s < segment.end_s:
-                        del captions[segment.speaker]  # that utterance's caption pass is too late now
-                    self._rtf(rec_end_s - rec_start_s, segment.duration_s, used_early)
-                    if rec is None:
-                        self.stats["guard_dropped"] += 1
-                        timeline.put(SpeechActivity(segment.speaker, segment.end_s, False))
-                        continue
-                    utt = to_utterance(segment, rec, index)
-                    if segment.speaker is Speaker.AGENT and is_leak(utt, recent_customer, s.leak_similarity):
-                        self.stats["leaks_dropped"] += 1
-                        timeline.put(SpeechActivity(segment.speaker, segment.end_s, False))
-                        continue
-                    if segment.speaker is Speaker.CUSTOMER:
-                        recent_customer.append(utt)
-                        del recent_customer[:-8]
-                    index += 1
-                    self.stats["utterances"] += 1
-                    timeline.put(replace(utt, timing=RecognitionTiming(closed.closed_s, rec_start_s, rec_end_s)))
+                    self._waiting.remove(closed)
+                    self._final(closed, lag)
                     continue
             elif feed.done.is_set() and feed.closed.empty():
                 break
-            if recognizer is None:
-                early.clear()
-                captions.clear()
+            if self._model is None:
+                self._early.clear()
+                self._captions.clear()
                 continue
             # no final to recognize now: an early final, then a caption pass, if the call is not behind
-            if early and speculative and lag < s.behind_s / 2:
-                speaker, segment = min(early.items(), key=lambda item: item[1].end_s)
-                del early[speaker]
-                if self.expected_pass_s(segment.duration_s) > s.early_max_pass_s:
-                    self.stats["early_skipped"] += 1  # slow now: a wasted pass would hold up the next final
-                elif segment.start_s >= final_end.get(speaker, -1.0) and not feed.done.is_set():
-                    rec, rec_start, rec_end = self._timed(recognizer, segment)
-                    if speaker in early_done:  # an earlier pause of the same utterance: speech resumed after it
-                        self.stats["early_discarded"] += 1
-                    early_done[speaker] = _EarlyResult((segment.start_s, segment.end_s), rec,
-                                                       timeline.at(rec_start), timeline.at(rec_end))
-                continue
-            if not captions:
-                continue
-            speaker, segment = min(captions.items(), key=lambda item: item[1].end_s)
-            del captions[speaker]
-            if segment.start_s < final_end.get(speaker, -1.0) or feed.done.is_set():
-                continue  # that utterance is final already
-            load = self.load()
-            expected = self.expected_pass_s(segment.duration_s)
-            slow = lag > 1.0 or load > s.caption_max_load or expected > s.caption_max_pass_s
-            if waiting or slow or not speculative:
-                self.stats["caption_skipped"] += 1
-                if not paused_said and slow:
-                    paused_said = True
-                    timeline.status("info", "recognizer_busy",
-                                    f"live captions paused: the computer is busy (a pass would take {expected:.1f} s, "
-                                    f"the recognizer was busy {load:.0%} of the time); final text and nudges go on")
-                continue
-            if paused_said and load < s.caption_max_load * 0.7:
-                paused_said = False
-                timeline.status("info", "recognizer_ready", "live captions are back")
-            rec, _, _ = self._timed(recognizer, segment)
-            self.stats["caption_passes"] += 1
-            if rec is None:
-                continue
-            partial = tracker.update(speaker, segment.start_s, segment.end_s, rec.words)
-            if partial is not None:
-                self.stats["partials"] += 1
-                timeline.put(partial)
-        timeline.end()
+            if self._early and self._speculative and lag < self.settings.behind_s / 2:
+                self._early_pass(self._model)
+            elif self._captions:
+                self._caption_pass(self._model, lag)
+        self._timeline.end()
+
+    def _take(self) -> None:
+        """What the audio thread handed over: closed segments wait in ``_waiting``; of the early
+        segments and caption audio only each side's latest counts."""
+        feed = self._feed
+        try:
+            self._waiting.append(feed.closed.get(timeout=0.05))
+        except queue.Empty:
+            pass
+        try:
+            while True:
+                self._waiting.append(feed.closed.get_nowait())
+        except queue.Empty:
+            pass
+        try:
+            while True:
+                seg = feed.early.get_nowait()
+                self._early[seg.speaker] = seg
+        except queue.Empty:
+            pass
+        try:
+            while True:
+                seg = feed.captions.get_nowait()
+                self._captions[seg.speaker] = seg
+        except queue.Empty:
+            pass
+
+    def _say_behind(self, lag: float) -> None:
+        if not self._behind and lag > self.settings.behind_s:
+            self._behind = True
+            self._timeline.status("warning", "recognizer_behind",
+                                  f"transcription is {lag:.0f} s behind the call (the computer is busy); captions are "
+                                  "off and nudges come late until it catches up — close other programs or use a "
+                                  "smaller model")
+        elif self._behind and lag < 1.0:
+            self._behind = False
+            self._timeline.status("info", "recognizer_caught_up", "transcription has caught up with the call")
+
+    def _final(self, closed: ClosedSegment, lag: float) -> None:
+        """A closed segment becomes an utterance (its early result if it is the same audio), or
+        a speech-ended mark when the guards or the leak filter drop it."""
+        s = self.settings
+        segment = closed.segment
+        speaker = segment.speaker
+        self.stats["segments"] += 1
+        key = (segment.start_s, segment.end_s)
+        done = self._early_done.pop(speaker, None)
+        pending = self._early.get(speaker)
+        if pending is not None and pending.end_s <= segment.end_s + 1e-6:
+            del self._early[speaker]  # this segment (or an older one of its side) is final now
+        used_early = done is not None and done.key == key
+        if done is not None and used_early:
+            self.stats["early_used"] += 1
+            rec = done.recognition
+            rec_start_s, rec_end_s = done.timing
+        else:
+            if done is not None:
+                self.stats["early_discarded"] += 1  # speech resumed after the early pass
+            use = self._lean if lag > s.behind_s / 2 else self._model  # context is an extra
+            rec, rec_start, rec_end = self._timed(use, segment)
+            rec_start_s, rec_end_s = self._timeline.at(rec_start), self._timeline.at(rec_end)
+        self._final_end[speaker] = segment.end_s
+        self._tracker.finish(speaker)
+        if speaker in self._captions and self._captions[speaker].start_s < segment.end_s:
+            del self._captions[speaker]  # that utterance's caption pass is too late now
+        self._rtf(rec_end_s - rec_start_s, segment.duration_s, used_early)
+        if rec is None:
+            self.stats["guard_dropped"] += 1
+            self._timeline.put(SpeechActivity(speaker, segment.end_s, False))
+            return
+        utt = to_utterance(segment, rec, self._index)
+        if speaker is Speaker.AGENT and is_leak(utt, self._recent_customer, s.leak_similarity):
+            self.stats["leaks_dropped"] += 1
+            self._timeline.put(SpeechActivity(speaker, segment.end_s, False))
+            return
+        if speaker is Speaker.CUSTOMER:
+            self._recent_customer.append(utt)
+            del self._recent_customer[:-8]
+        self._index += 1
+        self.stats["utterances"] += 1
+        self._timeline.put(replace(utt, timing=RecognitionTiming(closed.closed_s, rec_start_s, rec_end_s)))
+
+    def _early_pass(self, model: SegmentRecognizer) -> None:
+        """Recognize the earliest early segment now (unless passes are slow), kept for when it closes."""
+        speaker, segment = min(self._early.items(), key=lambda item: item[1].end_s)
+        del self._early[speaker]
+        if self.expected_pass_s(segment.duration_s) > self.settings.early_max_pass_s:
+            self.stats["early_skipped"] += 1  # slow now: a wasted pass would hold up the next final
+        elif segment.start_s >= self._final_end.get(speaker, -1.0) and not self._feed.done.is_set():
+            rec, rec_start, rec_end = self._timed(model, segment)
+            if speaker in self._early_done:  # an earlier pause of the same utterance: speech resumed after it
+                self.stats["early_discarded"] += 1
+            self._early_done[speaker] = _EarlyResult((segment.start_s, segment.end_s), rec,
+                                                     self._timeline.at(rec_start), self._timeline.at(rec_end))
+
+    def _caption_pass(self, model: SegmentRecognizer, lag: float) -> None:
+        """Re-recognize the earliest open utterance for its caption, when there is room."""
+        s = self.settings
+        speaker, segment = min(self._captions.items(), key=lambda item: item[1].end_s)
+        del self._captions[speaker]
+        if segment.start_s < self._final_end.get(speaker, -1.0) or self._feed.done.is_set():
+            return  # that utterance is final already
+        load = self.load()
+        expected = self.expected_pass_s(segment.duration_s)
+        slow = lag > 1.0 or load > s.caption_max_load or expected > s.caption_max_pass_s
+        if self._waiting or slow or not self._speculative:
+            self.stats["caption_skipped"] += 1
+            if not self._paused_said and slow:
+                self._paused_said = True
+                self._timeline.status("info", "recognizer_busy",
+                                      f"live captions paused: the computer is busy (a pass would take {expected:.1f} "
+                                      f"s, the recognizer was busy {load:.0%} of the time); final text and nudges go on")
+            return
+        if self._paused_said and load < s.caption_max_load * 0.7:
+            self._paused_said = False
+            self._timeline.status("info", "recognizer_ready", "live captions are back")
+        rec, _, _ = self._timed(model, segment)
+        self.stats["caption_passes"] += 1
+        if rec is None:
+            return
+        partial = self._tracker.update(speaker, segment.start_s, segment.end_s, rec.words)
+        if partial is not None:
+            self.stats["partials"] += 1
+            self._timeline.put(partial)
 
     def _next_segment(self, waiting: list[ClosedSegment]) -> ClosedSegment | None:
         """The earliest-ending segment; an agent segment that overlaps customer speech still being
