@@ -21,7 +21,7 @@ from .errors import (BadInput, ExitStatus, InputNotFound, OutputClosed, OutputEr
                      UsageError)
 from .fileio import PartialFile, refuse_overwrite
 from .output import EventSink, JsonlSink, TextSink
-from .types import Event, Speaker
+from .types import Speaker
 from .wording import plural
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -615,7 +615,7 @@ def _live_command(args: argparse.Namespace, con: Console) -> int:
 
     from .capture import DeviceChoice, find_device, list_devices
     from .errors import DeviceError
-    from .live import LiveCall, LiveSettings
+    from .live import LiveCall, LiveEvent, LiveSettings
     from .recognizer import RecognizerOptions
     from .settings import load_choices, save_choices
 
@@ -665,7 +665,7 @@ def _live_command(args: argparse.Namespace, con: Console) -> int:
     ended = threading.Event()
     failures: list[RapportError] = []
 
-    def on_event(event: Event) -> None:
+    def on_event(event: LiveEvent) -> None:
         from .types import CallSummary, SpeechActivity
 
         if isinstance(event, SpeechActivity):  # speech-started marks are for the sidebar

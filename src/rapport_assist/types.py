@@ -180,6 +180,17 @@ class Partial:
 
 
 @dataclass(frozen=True)
+class RecognitionTiming:
+    """Call times (s) of a live utterance's way to the pipeline: the endpointer closed its
+    segment (the hangover ran out, or the other side cut it), the recognizer started and ended on
+    it (an early final: before the close, its hangover running)."""
+
+    segment_closed_s: float
+    recognizer_start_s: float
+    recognizer_end_s: float
+
+
+@dataclass(frozen=True)
 class Utterance:
     """One turn of one speaker on the call timeline."""
 
@@ -193,6 +204,9 @@ class Utterance:
     timing_estimated: bool = False
     voice: VoiceMeasure | None = None
     signals: UtteranceSignals | None = None
+    # live capture: when its segment closed and was recognized (bench/live_latency.py); not in the
+    # JSON, not compared (the same words at the same times are the same utterance)
+    timing: RecognitionTiming | None = field(default=None, compare=False, repr=False)
 
     @property
     def duration_s(self) -> float:
