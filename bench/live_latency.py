@@ -19,7 +19,10 @@ Live captions: "speech -> first caption" is the time from an utterance's first w
 start) to the first ``Partial`` event of it; "caption age" the time from the end of the audio a
 caption pass heard to the caption arriving. Early finals: how many utterances used the
 recognition started when the hangover began, and how many early passes were thrown away because
-speech resumed.
+speech resumed. Early nudges (``rules.early``): when each arrived relative to the end of the
+utterance that triggered it (negative: the card could show while it was still being said), how
+many the final text confirmed or withdrew, and for every final nudge of an early rule when its card
+came (the early nudge's time when it had one).
 """
 
 from __future__ import annotations
@@ -32,17 +35,21 @@ import threading
 import time
 from pathlib import Path
 
+import numpy as np
+
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))  # the PulseAudio test server
 
 from pulse_server import PulseServer  # noqa: E402
 
-from rapport_assist.audio import decode_channels  # noqa: E402
+from rapport_assist.audio import DecodedAudio, decode_channels  # noqa: E402
 from rapport_assist.capture import DeviceChoice  # noqa: E402
 from rapport_assist.endpoint import EndpointerOptions  # noqa: E402
 from rapport_assist.live import LiveCall, LiveSettings  # noqa: E402
 from rapport_assist.recognizer import RecognizerOptions  # noqa: E402
-from rapport_assist.types import Nudge, Partial, Status, Utterance  # noqa: E402
+from rapport_assist.rules import default_rules_dir, load_rules  # noqa: E402
+from rapport_assist.rules.early import fires_early  # noqa: E402
+from rapport_assist.types import Nudge, Partial, Status, Utterance, Withdrawn  # noqa: E402
 
 DEMO = ROOT / "src" / "rapport_assist" / "data" / "demo_call.flac"
 _TICK = os.sysconf("SC_CLK_TCK")
@@ -76,9 +83,22 @@ def describe(name: str, values: list[float]) -> str:
             f"max {max(values):.2f} s")
 
 
+def decode_calls(paths: list[Path]) -> DecodedAudio:
+    """One stereo call, or several joined with 3 s of silence between them."""
+    calls = [decode_channels(p) for p in paths]
+    if len(calls) == 1:
+        return calls[0]
+    gap = np.zeros(3 * 16000, np.float32)
+    sides = [np.concatenate([part for c in calls for part in (c.channels[i], gap)]) for i in (0, 1)]
+    return DecodedAudio(path=paths[0], channels=tuple(sides), source_rate_hz=16000, source_channels=2,
+                        duration_s=len(sides[0]) / 16000)
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--audio", type=Path, default=DEMO, help="stereo call: agent left, customer right")
+    ap.add_argument("--audio", type=Path, nargs="+", default=[DEMO],
+                    help="stereo call(s): agent left, customer right; several are played one after the other, "
+                         "3 s apart (e.g. calls of the spoken dev set, scripts/make_spoken_dev.py)")
     ap.add_argument("--minutes", type=float, default=0.0, help="loop the call this long (soak); default one pass")
     ap.add_argument("--idle-s", type=float, default=10.0, help="seconds of measured idle before playing")
     ap.add_argument("--threads", type=int, default=2, help="recognizer threads")
@@ -100,10 +120,10 @@ def main() -> int:
     if why:
         print(f"cannot run: {why}")
         return 2
-    audio = decode_channels(args.audio)
+    audio = decode_calls(args.audio)
     repeats = max(1, int(round(args.minutes * 60 / audio.duration_s))) if args.minutes else 1
     print(f"machine: {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.2f} at start; "
-          f"audio {args.audio.name} {audio.duration_s:.1f} s x {repeats}; onset padding {args.onset_pad_ms} ms, "
+          f"audio {' + '.join(p.name for p in args.audio)} {audio.duration_s:.1f} s x {repeats}; onset padding {args.onset_pad_ms} ms, "
           f"context {args.context_s:g} s")
 
     busy = None
@@ -181,6 +201,41 @@ def run(args, audio, repeats: int) -> int:
     print(describe("end of utterance -> utterance", utt_lat))
     print(describe("end of utterance -> its nudge", nudge_lat))
     print(describe("dead-air timer -> nudge", timer_lat))
+    # early nudges (rules.early): when the card could appear, relative to the end of the utterance
+    # that triggered it (negative: while it was still being said); confirmed or withdrawn
+    early = {e.early_id: (t, e) for t, e in events if isinstance(e, Nudge) and e.early}
+    withdrawn = {e.early_id: e for _, e in events if isinstance(e, Withdrawn)}
+    confirmed = {e.confirms: (t, e) for t, e in events if isinstance(e, Nudge) and e.confirms is not None}
+    early_rel, eligible_rel = [], []
+    for early_id, (t, _) in early.items():
+        settled = confirmed.get(early_id)
+        index = settled[1].utterance_index if settled else (withdrawn[early_id].utterance_index
+                                                            if early_id in withdrawn else -1)
+        if index in utterances:
+            early_rel.append(t - utterances[index][1].end_s)
+    early_rules = {r.id for r in load_rules([default_rules_dir()]).rules if fires_early(r)}  # the rules live runs
+    for t, e in events:  # every final nudge of an early rule: the early card's time when it had one
+        if isinstance(e, Nudge) and not e.early and e.rule in early_rules and e.utterance_index in utterances:
+            t_card = early[e.confirms][0] if e.confirms in early else t
+            eligible_rel.append(t_card - utterances[e.utterance_index][1].end_s)
+    ahead = [confirmed[i][0] - t for i, (t, _) in early.items() if i in confirmed]
+    print(describe("early nudge vs end of its utterance", early_rel))
+    print(describe("early nudge ahead of its final nudge", ahead))
+    print(describe("early-rule nudge (card) vs utterance end", eligible_rel))
+    n_early = len(early)
+    print(f"early nudges {n_early}: confirmed {len(confirmed)}, withdrawn {len(withdrawn)} "
+          f"({len(withdrawn) / n_early if n_early else float('nan'):.0%}); final nudges of early rules "
+          f"{len(eligible_rel)} ({sum(e.confirms is not None for _, e in events if isinstance(e, Nudge))} came early)")
+    for _, e in events:  # an early rule's nudge that did not come early: what its captions said
+        if (isinstance(e, Nudge) and not e.early and e.rule in early_rules and e.confirms is None
+                and e.utterance_index in utterances):
+            u = utterances[e.utterance_index][1]
+            said = [f"{p.t_s - u.start_s:.1f} s: {p.text!r} + {p.pending!r}" for _, p in events
+                    if isinstance(p, Partial) and p.speaker is u.speaker and u.start_s - 2.0 < p.start_s <= u.start_s + 0.05]
+            print(f"  not early: {e.rule} at {u.text!r}; captions: {'; '.join(said) or 'none'}")
+    for early_id, w in withdrawn.items():
+        said = utterances[w.utterance_index][1].text if w.utterance_index in utterances else "(call ended)"
+        print(f"  withdrawn {w.rule} (early at {early[early_id][1].evidence[0].text!r}); final: {said!r}")
     tim = call.timings
     if tim:
         print("where the time goes (medians over utterances):")

@@ -147,3 +147,15 @@ def test_numpy_matmul_gives_the_same_annotations_as_blis(annotator: Annotator) -
     ours = [reading(au) for au in annotator.annotate_many(utts)]
     theirs = [reading(AnnotatedUtterance(u, d)) for u, d in zip(utts, stock.pipe(u.text for u in utts))]
     assert ours == theirs
+
+
+def test_clock_times_are_a_number_and_am_pm_in_any_case() -> None:
+    from rapport_assist.models import load_spacy
+
+    nlp = load_spacy()
+    words = lambda text: [t.text for t in nlp(text)]  # noqa: E731
+    assert words("by 3PM today") == ["by", "3", "PM", "today"]
+    assert words("at 3:30pm, ok?") == ["at", "3:30", "pm", ",", "ok", "?"]
+    assert words("at 11AM.") == ["at", "11", "AM", "."]  # the sentence's period stays its own
+    assert words("by 9 A.M.") == ["by", "9", "A.M."]
+    assert words("more RAM and 4G") == ["more", "RAM", "and", "4", "G"]  # no digit before: untouched

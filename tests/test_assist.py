@@ -211,13 +211,16 @@ def test_status_rows_come_from_the_fields_not_the_text():
 
 
 def test_live_falling_behind_shows_in_the_recognizer_row_and_captions_give_way_to_final_lines():
+    from rapport_assist.live import STATUS_COMPONENTS
     from rapport_assist.types import Partial
 
     model = AssistModel()
     model.start_call("live", "live")
-    model.on_event(Status("warning", "recognizer_behind", "transcription is 4 s behind the call", 10.0))
+    # live capture names the row in ``component`` (live.STATUS_COMPONENTS)
+    assert STATUS_COMPONENTS["recognizer_behind"] == STATUS_COMPONENTS["recognizer_busy"] == "recognizer"
+    model.on_event(Status("warning", "recognizer_behind", "transcription is 4 s behind the call", 10.0, "recognizer"))
     assert model.status["recognizer"].level == "warning" and "behind" in model.status["recognizer"].message
-    model.on_event(Status("info", "recognizer_busy", "live captions paused: the recognizer is busy", 11.0))
+    model.on_event(Status("info", "recognizer_busy", "live captions paused: the recognizer is busy", 11.0, "recognizer"))
     assert model.status["recognizer"].message.startswith("live captions paused") and not model.notices
     model.on_event(Partial(Speaker.AGENT, 12.0, 13.0, "I can", "help"))
     model.on_event(Partial(Speaker.CUSTOMER, 12.5, 13.0, "", "My"))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import math
 import struct
 from pathlib import Path
 
@@ -16,7 +17,7 @@ DEMO_JSONL = DATA_DIR / "demo_call.jsonl"
 _EXPECTED_FILE = json.loads((DATA_DIR / "demo_call.expected.json").read_text())
 DEMO_EXPECTED = _EXPECTED_FILE["expected_nudges"]  # the line where each moment happens
 DEMO_DECIDED = _EXPECTED_FILE["decided_at"]  # the line at whose end the rule can first know
-TURN_RULES = ("angry-no-apology", "missed-reflection")  # rules/headline.yaml: unit: turn
+TURN_RULES = ("angry-no-apology", "missed-reflection", "uncommitted-promise")  # rules/headline.yaml: unit: turn
 
 
 def run(*argv: str) -> tuple[int, str, str]:
@@ -68,10 +69,12 @@ def test_transcript_replay_fires_the_expected_headline_nudges() -> None:
         if e["type"] == "nudge":
             assert {"rule", "severity", "message", "t", "utterance_index", "evidence"} <= e.keys()
             i = e["utterance_index"]
-            # a rule that reads turns decides when the reply turn closes: at the end of the other
-            # side's next utterance (here the turns are one utterance each)
-            closing = next((u["end"] for u in utts[i + 1:] if u["speaker"] != utts[i]["speaker"]), None)
-            assert e["t"] == utts[i]["end"] or (e["rule"] in TURN_RULES and e["t"] == closing), e
+            # a rule that reads turns decides when the reply turn closes: 2.5 s after its end
+            # when nobody adds to it (the gap), or at the end of the other side's next utterance
+            # if that comes first (here the turns are one utterance each)
+            closing = next((u["end"] for u in utts[i + 1:] if u["speaker"] != utts[i]["speaker"]), math.inf)
+            closed = round(min(utts[i]["end"] + 2.5, closing), 3)
+            assert e["t"] == utts[i]["end"] or (e["rule"] in TURN_RULES and e["t"] == closed), e
             assert e["evidence"], "every nudge carries its evidence"
     assert evs[-1]["type"] == "call_end" and evs[-1]["utterances"] == n_lines
 
@@ -403,3 +406,70 @@ def test_every_command_printing_to_stdout_ends_quietly_on_a_closed_pipe(tmp_path
     if argv[0] == "devices" and code == 9:
         return  # no audio server here: nothing was printed
     assert code == 0 and "error" not in err.getvalue(), err.getvalue()
+
+
+# ---------------------------------------------------------------- the parser: one func per command, options declared once
+
+
+def _commands(parser=None, path=()):
+    """(path, parser) of every command and action group, e.g. (("rules", "check"), <parser>)."""
+    import argparse
+
+    from rapport_assist.cli import build_parser
+
+    parser = parser or build_parser()
+    yield path, parser
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for name, sub in action.choices.items():
+                yield from _commands(sub, (*path, name))
+
+
+def test_every_command_has_a_func_and_every_group_has_actions() -> None:
+    import argparse
+
+    leaves = []
+    for path, parser in _commands():
+        groups = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
+        if groups:  # the top level and 'rules': no func, main() prints the help
+            assert "func" not in parser._defaults, path
+        else:
+            assert callable(parser._defaults.get("func")), f"{' '.join(path)} has no func"
+            leaves.append(" ".join(path))
+    assert sorted(leaves) == ["demo", "devices", "eval", "live", "qa", "replay", "rules check", "rules diff",
+                              "rules explain", "rules schema", "rules test", "sidebar"]
+    funcs = [parser._defaults["func"] for path, parser in _commands() if "func" in parser._defaults]
+    assert len(set(funcs)) == len(funcs)  # each command runs its own function
+
+
+@pytest.mark.parametrize("path", [p for p, _ in _commands()], ids=lambda p: " ".join(p) or "(top)")
+def test_help_of_every_command(path: tuple[str, ...], capsys) -> None:
+    parser = dict(_commands())[path]
+    with pytest.raises(SystemExit) as done:
+        main([*path, "--help"])
+    assert done.value.code == 0
+    out = capsys.readouterr().out
+    assert out.startswith("usage: " + " ".join(["rapport-assist", *path]))
+    for action in parser._actions:  # every option the command takes is in its help, unless hidden
+        if action.help != "==SUPPRESS==":
+            for option in action.option_strings:
+                assert option in out, (path, option)
+
+
+def test_a_group_without_an_action_prints_the_help(capsys) -> None:
+    assert main(["rules"]) == 2
+    assert "COMMAND" in capsys.readouterr().out
+
+
+def test_shared_options_are_declared_once() -> None:
+    """An option several commands take is one argparse action (a parent block), not copies."""
+    by_option: dict[str, set[int]] = {}
+    for path, parser in _commands():
+        if path:
+            for action in parser._actions:
+                for option in action.option_strings:
+                    by_option.setdefault(option, set()).add(id(action))
+    for option in ("--rules", "--only-rules", "--debug", "--no-mask", "--cache", "--pair-pattern", "--no-batch"):
+        assert len(by_option[option]) == 1, option
+    for option in ("--model", "--compute-type", "--threads"):  # one call (default 2 threads) and batch (per worker)
+        assert len(by_option[option]) == 2, option

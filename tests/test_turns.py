@@ -179,6 +179,30 @@ def test_an_apology_later_in_the_agents_turn_counts(engine: RuleEngine, annotato
         ("angry-no-apology", 2, 10.0)]
 
 
+def promises(engine: RuleEngine, annotator: Annotator, lines) -> list[tuple[str, int, float]]:
+    return [n for n in run(engine, annotator, lines) if n[0] == "uncommitted-promise"]
+
+
+def test_a_promise_timed_later_in_the_same_turn_is_kept(engine: RuleEngine, annotator: Annotator) -> None:
+    # the endpointer cuts the agent's turn at a pause: the time comes in its second utterance
+    timed = [(A, "Someone from billing will call you back.", 0.0, 2.5), (A, "That'll be before five today.", 3.3, 5.0),
+             (C, "Great, thanks.", 5.5, 6.5), (A, "Anything else?", 7.0, 8.0)]
+    assert promises(engine, annotator, timed) == []
+    untimed = [(A, "Someone from billing will call you back.", 0.0, 2.5),
+               (A, "Can you confirm your email address?", 3.3, 5.0), (C, "Sure, it's on file.", 5.5, 6.5),
+               (A, "Thanks. Anything else today?", 7.0, 8.5), (C, "No.", 9.0, 9.5)]
+    # "today" in a question is no time for the promise: decided when the agent's next turn closes
+    assert promises(engine, annotator, untimed) == [("uncommitted-promise", 3, 9.5)]
+
+
+def test_a_new_promise_in_the_reply_turn_gets_its_own_wait(engine: RuleEngine, annotator: Annotator) -> None:
+    lines = [(A, "I'll mail you a printed label.", 0.0, 2.0), (C, "And the jacket?", 2.5, 3.5),
+             (A, "I'll hold it for you, and the team will ship it.", 4.0, 7.0), (C, "How long will that take?", 7.5, 9.0),
+             (A, "Should be quick, I think.", 9.5, 11.0), (C, "Okay.", 11.5, 12.0), (C, "Bye then.", 12.5, 13.0)]
+    # the first promise's wait fails in turn 2, which makes a promise of its own: two nudges
+    assert promises(engine, annotator, lines) == [("uncommitted-promise", 2, 9.0), ("uncommitted-promise", 4, 13.0)]
+
+
 PACK = textwrap.dedent("""\
     version: 1
     lexicons:

@@ -10,7 +10,10 @@ Parts:
 
 * ``AttentionBudget`` - which nudges become cards, when: at most ``max_visible`` at once, a
   global rate limit (``min_gap_s`` between new cards, ``max_per_minute``), higher severity
-  first, nothing new while the agent is mid-sentence unless the nudge is urgent.
+  first, nothing new while the agent is mid-sentence unless the nudge is urgent, or early
+  (about the words being said, ``rules.early``) and at least ``early_while_speaking``.
+  Early nudges: the final nudge that confirms one updates its card in place (no second card);
+  a ``Withdrawn`` one leaves at once, without going to the history.
 * ``AssistModel`` - cards (shown, held, history), snoozes, the promise list, the customer's
   tone, the transcript, component status (microphone, customer audio, recognizer, rules) and
   the call clock. Views ``subscribe`` to topics ("cards", "promises", ...).
@@ -29,8 +32,9 @@ from pathlib import Path
 from typing import Any, Callable, Literal
 
 from .errors import OutputError
-from .types import (SEVERITIES, CallCoaching, CallSummary, Component, DeadAir, Event, Nudge, Partial, RecordItem,
-                    SpeechActivity, Speaker, Status, TalkOver, ToneChange, ToneEstimate, Utterance)
+from .types import (SEVERITIES, CallCoaching, CallSummary, Component, DeadAir, Event, Evidence, Nudge, Partial,
+                    RecordItem, Severity, SpeechActivity, Speaker, Status, TalkOver, ToneChange, ToneEstimate, Utterance,
+                    Withdrawn)
 from .userdirs import data_dir
 
 SEVERITY_RANK = {level: rank for rank, level in enumerate(SEVERITIES)}
@@ -48,7 +52,10 @@ class BudgetConfig:
     min_gap_s: float = 4.0  # call seconds between two new cards
     max_per_minute: int = 4  # new cards in any 60 s of the call
     hold_while_speaking: bool = True  # no new card while the agent is mid-sentence...
-    urgent_severity: str | None = "high"  # ...unless its severity is at least this (None: never)
+    urgent_severity: Severity | None = "high"  # ...unless its severity is at least this (None: never)
+    # ...or it is an early nudge about the words being said (a live caption) of at least this
+    # severity: the moment to rephrase is now, not after the sentence (None: early ones wait too)
+    early_while_speaking: Severity | None = "medium"
     card_lifetime_s: float = 40.0  # a shown card fades into the history after this long
     max_wait_s: float = 30.0  # a held card older than this is no longer timely: history, unseen
     history_size: int = 12  # faded cards kept in the "earlier" list
@@ -61,8 +68,10 @@ class BudgetConfig:
         for name in ("min_gap_s", "card_lifetime_s", "max_wait_s"):
             if getattr(self, name) < 0:
                 raise ValueError(f"{name} must not be negative")
-        if self.urgent_severity is not None and self.urgent_severity not in SEVERITY_RANK:
-            raise ValueError(f"urgent_severity must be one of {', '.join(SEVERITY_RANK)} or None")
+        for name in ("urgent_severity", "early_while_speaking"):
+            value = getattr(self, name)
+            if value is not None and value not in SEVERITY_RANK:
+                raise ValueError(f"{name} must be one of {', '.join(SEVERITY_RANK)} or None")
 
     @classmethod
     def from_mapping(cls, values: dict[str, Any]) -> "BudgetConfig":
@@ -132,8 +141,29 @@ class Card:
 
     def is_same_moment(self, nudge: Nudge) -> bool:
         lead = self.nudge
+        if nudge.early or lead.early:  # early nudges of one open utterance (no index yet) share a card
+            return (nudge.early and lead.early and bool(nudge.evidence) and bool(lead.evidence)
+                    and nudge.evidence[0].speaker is lead.evidence[0].speaker
+                    and nudge.evidence[0].start_s == lead.evidence[0].start_s)
         return (nudge.utterance_index >= 0 and nudge.utterance_index == lead.utterance_index
                 and abs(nudge.t_s - lead.t_s) <= MOMENT_S)
+
+    def holds_early(self, early_id: int) -> bool:
+        return any(n.early_id == early_id for n in self.nudges)
+
+    def settle_early(self, early_id: int, final: Nudge | None) -> bool:
+        """The early nudge ``early_id`` is confirmed by ``final`` (it takes its place) or
+        withdrawn (``final`` None); False when the card has no nudge left."""
+        nudges = self.nudges
+        at = next(i for i, n in enumerate(nudges) if n.early_id == early_id)
+        if final is None:
+            del nudges[at]
+        else:
+            nudges[at] = final
+        if nudges:
+            ranked = sorted(nudges, key=nudge_rank, reverse=True) if final is not None else nudges
+            self.nudge, self.also = ranked[0], ranked[1:]
+        return bool(nudges)
 
     def merge(self, nudge: Nudge) -> None:
         """Add a nudge about the same moment: the highest severity leads, the others follow."""
@@ -165,7 +195,7 @@ class Card:
         return rewrite
 
     @property
-    def quoted(self):
+    def quoted(self) -> Evidence | None:
         return self.nudge.quoted
 
     @property
@@ -194,6 +224,15 @@ class AttentionBudget:
         urgent = self.config.urgent_severity
         return urgent is not None and SEVERITY_RANK.get(card.nudge.severity, 0) >= SEVERITY_RANK[urgent]
 
+    def may_interrupt(self, card: Card) -> bool:
+        """Whether the card may show while the agent is mid-sentence: urgent, or an early nudge
+        (about the words being said) of at least ``early_while_speaking``."""
+        if self.is_urgent(card):
+            return True
+        early = self.config.early_while_speaking
+        return (early is not None and card.nudge.early
+                and SEVERITY_RANK.get(card.nudge.severity, 0) >= SEVERITY_RANK[early])
+
     def may_show_at(self, now_s: float) -> bool:
         """Whether the global rate limit lets a new card out at ``now_s``."""
         cfg = self.config
@@ -219,7 +258,7 @@ class AttentionBudget:
         if not held or not self.may_show_at(now_s):
             return None, None
         for card in sorted(held, key=lambda c: c.rank, reverse=True):
-            if agent_speaking and self.config.hold_while_speaking and not self.is_urgent(card):
+            if agent_speaking and self.config.hold_while_speaking and not self.may_interrupt(card):
                 continue
             if len(shown) < self.config.max_visible:
                 return card, None
@@ -339,6 +378,7 @@ class AssistModel:
         self.snoozed: set[str] = set()
         self.snoozed_count = 0
         self.hidden_experimental = 0
+        self.withdrawn = 0  # early nudges withdrawn (their cards left without a trace)
         self.promises: list[RecordItem] = []
         self.customer_tone: ToneEstimate | None = None
         self.transcript: deque[Utterance] = deque(maxlen=TRANSCRIPT_KEEP)
@@ -430,6 +470,8 @@ class AssistModel:
             self._notify("transcript")
         elif isinstance(event, Nudge):
             self._on_nudge(event)
+        elif isinstance(event, Withdrawn):
+            self._on_withdrawn(event)
         elif isinstance(event, RecordItem):
             if event.list == PROMISE_LIST:
                 self.promises.append(event)
@@ -480,7 +522,33 @@ class AssistModel:
         self._notify("transcript")
         self.advance(self.now_s)
 
+    def _early_card(self, early_id: int) -> Card | None:
+        """The card (on screen, waiting or in the history) holding early nudge ``early_id``."""
+        for card in (*self.cards.values(), *self.history):
+            if card.holds_early(early_id):
+                return card
+        return None
+
+    def _on_withdrawn(self, event: Withdrawn) -> None:
+        card = self._early_card(event.early_id)
+        if card is None:  # snoozed, experimental, or long gone
+            return
+        self.withdrawn += 1
+        if not card.settle_early(event.early_id, None):  # nothing left: the card goes, not to the history
+            if card.id in self.cards:
+                del self.cards[card.id]
+            elif card in self.history:
+                self.history.remove(card)
+        self.advance(self.now_s)
+        self._notify("cards")
+
     def _on_nudge(self, nudge: Nudge) -> None:
+        if nudge.confirms is not None:  # the final text bears an early nudge out: its card stays, updated
+            card = self._early_card(nudge.confirms)
+            if card is not None:
+                card.settle_early(nudge.confirms, nudge)
+                self._notify("cards")
+            return  # never a second card (no card: the early one was snoozed, hidden or is long gone)
         if nudge.experimental:
             self.hidden_experimental += 1
             return
@@ -545,13 +613,13 @@ class AssistModel:
                 self._retire(card, "missed", card.nudge.t_s + cfg.max_wait_s)
                 changed = True
         while True:
-            card, displaced = self.budget.select(self.held, self.shown, now_s, self.agent_speaking)
-            if card is None:
+            chosen, displaced = self.budget.select(self.held, self.shown, now_s, self.agent_speaking)
+            if chosen is None:
                 break
             if displaced is not None:
                 self._retire(displaced, "displaced", now_s)
-            card.state = "shown"
-            card.shown_at_s = now_s
+            chosen.state = "shown"
+            chosen.shown_at_s = now_s
             self.budget.record_shown(now_s)
             changed = True
         return changed

@@ -193,7 +193,7 @@ class _open:
 
     def __init__(self, path: Path) -> None:
         self._path = path
-        self._container = None
+        self._container: InputContainer | None = None
 
     def __enter__(self) -> tuple[int, int, _Frames]:
         import av

@@ -29,7 +29,7 @@ import subprocess
 import threading
 import time
 from dataclasses import dataclass
-from typing import Callable, Literal, Protocol, Sequence
+from typing import Any, Callable, Literal, Protocol, Sequence
 
 import numpy as np
 
@@ -94,7 +94,7 @@ class DeviceChoice:
         return {"device": self.device, "channel": self.channel}
 
 
-def _sounddevice():
+def _sounddevice() -> Any:  # the sounddevice module (no type stubs)
     """Import sounddevice, or say how to get PortAudio."""
     try:
         import sounddevice
@@ -251,7 +251,7 @@ class SoundDeviceCapture:
 
         self.overflows = 0  # blocks PortAudio reported as overflowed (audio lost: the PC was too busy)
 
-        def callback(indata, frames, time_info, status) -> None:  # PortAudio's thread: copy and go
+        def callback(indata: np.ndarray, frames: int, time_info: Any, status: Any) -> None:  # PortAudio's thread: copy and go
             if status.input_overflow:
                 self.overflows += 1
             on_block(indata.copy())

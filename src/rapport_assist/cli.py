@@ -11,8 +11,9 @@ import os
 import signal
 import sys
 import traceback
+from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Mapping, Sequence
+from typing import IO, TYPE_CHECKING, Any, Callable, Mapping, NoReturn, Sequence
 
 from . import __version__
 from .bundled import DATA_DIR, DEMO_AUDIO as DEMO_CALL  # noqa: F401  (DATA_DIR: tests and bench import it from here)
@@ -23,18 +24,53 @@ from .output import EventSink, JsonlSink, TextSink
 from .types import Speaker
 from .wording import plural
 
+if TYPE_CHECKING:  # pragma: no cover
+    from .evaluate import Conversation
+    from .qa.cache import CachedTimeline
+    from .qa.inputs import CallInput
+    from .qa.outcome import CallOutcome
+    from .qa.progress import CallProgress
+    from .qa.runner import QaSettings, Task
+    from .recognizer import Recognizer
+    from .rules import RuleEngine
+    from .rules.model import RuleSet
+    from .sources import ReplayInput
 
 
 class _Parser(argparse.ArgumentParser):
     """argparse that raises UsageError instead of exiting, so main() owns the exit code."""
 
-    def error(self, message: str) -> None:  # type: ignore[override]
+    def error(self, message: str) -> NoReturn:
         raise UsageError(message, f"see '{self.prog} --help'")
+
+
+@dataclass(frozen=True)
+class Console:
+    """Where a command writes, and the environment it reads (a test passes its own)."""
+
+    stdout: IO[str]
+    stderr: IO[str]
+    environ: Mapping[str, str]
+
+
+Command = Callable[[argparse.Namespace, Console], int]
+"""What ``set_defaults(func=...)`` gives every command; main() calls ``args.func(args, console)``."""
+
+
+# ------------------------------------------------------------------ option blocks
+# Every option that more than one command takes is declared once, in one of these blocks, and a
+# command lists the blocks it takes as argparse parents, in the order its --help shows them
+# (parents come before a parser's own arguments, so a command's own options are a block too).
+
+
+def _block(*parents: argparse.ArgumentParser) -> argparse.ArgumentParser:
+    """An option block for ``parents=[...]`` (no -h of its own)."""
+    return argparse.ArgumentParser(add_help=False, parents=list(parents))
 
 
 def _rules_parent() -> argparse.ArgumentParser:
     """--rules / --only-rules, the same for every command that runs rules (see rule_paths)."""
-    parent = argparse.ArgumentParser(add_help=False)
+    parent = _block()
     g = parent.add_argument_group("rules")
     g.add_argument("--rules", type=Path, action="append", default=[], metavar="PATH",
                    help="a team's rule file or folder, loaded on top of the default packs: its overrides change "
@@ -60,7 +96,7 @@ def _thread_count(text: str) -> int:
 
 def _models_parent(threads_default: int | None, threads_help: str) -> argparse.ArgumentParser:
     """--model / --compute-type / --threads, for the commands that may run the recognizer."""
-    parent = argparse.ArgumentParser(add_help=False)
+    parent = _block()
     g = parent.add_argument_group("models")
     g.add_argument("--model", metavar="DIR", help="CTranslate2 Whisper model folder (default: tiny.en, embedded)")
     g.add_argument("--compute-type", default="int8", help="CTranslate2 compute type (default: int8)")
@@ -72,154 +108,10 @@ MODELS = _models_parent(2, "recognizer CPU threads (default: 2)")  # one call: r
 BATCH_MODELS = _models_parent(None, "recognizer threads per worker (default: see README)")  # qa, eval, rules diff/explain
 
 
-def _rule_paths(args: argparse.Namespace, *extra: Path) -> list[Path]:
-    """The rule files a command loads: the default packs (or --only-rules), then --rules and ``extra``."""
-    from .rules import rule_paths
-
-    return rule_paths([*args.rules, *extra], only=args.only_rules)
-
-
-def _add_engine_options(p: argparse.ArgumentParser, terminal_only: str = "") -> None:
-    """``terminal_only``: when --format/--out apply (the sidebar prints events only without a display)."""
-    when = f" {terminal_only}" if terminal_only else ""
-    p.add_argument("--format", choices=("text", "jsonl"), default="text",
-                   help=f"what to print (default: text){when}")
-    p.add_argument("--out", type=Path, metavar="FILE",
-                   help=f"also write every event to FILE as JSONL, as it happens (replay: into FILE.partial, "
-                        f"renamed to FILE when the call ends; never over an input){when}")
-    _add_mask_option(p)
-    p.add_argument("--debug", action="store_true", help="show tracebacks")
-
-
-def _add_mask_option(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--no-mask", action="store_true",
-                   help="show card numbers, SSNs, phone numbers, e-mails... unmasked (default: masked; README 'Privacy')")
-
-
-def _masking(args: argparse.Namespace) -> bool:
-    """Mask personal data: yes unless --no-mask or the saved setting says no."""
-    from .privacy import saved_masking
-
-    return not getattr(args, "no_mask", False) and saved_masking()
-
-
-def build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog="rapport-assist", description="Local-first agent-assist: transcribe calls, nudge agents.")
-    parser.add_argument("--version", action="version", version=f"rapport-assist {__version__}")
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
-
-    rp = sub.add_parser("replay", parents=[RULES, MODELS], help="replay a recorded call or transcript through the pipeline",
-                        description="Replay a stereo recording (left=agent, right=customer), two mono recordings, "
-                                    "one side with --speaker, or a .jsonl transcript.")
-    rp.add_argument("input", nargs="?", type=Path, help="recording (wav, flac, mp3, ogg, m4a…) or transcript .jsonl")
-    rp.add_argument("--agent", type=Path, metavar="FILE", help="mono recording of the agent")
-    rp.add_argument("--customer", type=Path, metavar="FILE", help="mono recording of the customer")
-    rp.add_argument("--speaker", choices=("agent", "customer"), help="whose voice a mono INPUT holds")
-    rp.add_argument("--channels", default="agent,customer", metavar="L,R",
-                    help="who is on the left and right channel (default: agent,customer)")
-    _add_engine_options(rp)
-
-    dp = sub.add_parser("demo", parents=[RULES, MODELS], help="replay the bundled demo call in the terminal",
-                        description="Replay the bundled demo call (a 96-second support call, recorded in stereo) "
-                                    "through the recognizer and the rules, printing its utterances and nudges as "
-                                    "they come: what the assistant does, without a microphone or a display.")
-    _add_engine_options(dp)
-
-    sb = sub.add_parser("sidebar", parents=[RULES, MODELS],
-                        help="open the sidebar (live calls; QA review of recordings and transcripts)",
-                        description="Open the agent-assist sidebar. With no microphone it offers the bundled demo "
-                                    "call for review; with no display it replays the demo call in the terminal.")
-    sb.add_argument("--qa", type=Path, metavar="FILE", help="review this recording or transcript (.jsonl) in QA mode")
-    sb.add_argument("--demo", action="store_true", help="review the bundled demo call right away")
-    sb.add_argument("--speed", choices=("1", "2", "4", "max"), help="QA replay speed (default: the last one used)")
-    sb.add_argument("--style", choices=("light", "dark"), help="colour style (default: the saved one, else light)")
-    sb.add_argument("--settings", type=Path, metavar="FILE", help=argparse.SUPPRESS)
-    sb.add_argument("--feedback", type=Path, metavar="FILE",
-                    help="feedback log (default: feedback.jsonl in $RAPPORT_ASSIST_DATA or ~/.local/share/rapport-assist)")
-    sb.add_argument("--exit-when-ready", action="store_true", help=argparse.SUPPRESS)  # bench/sidebar_startup.py
-    _add_engine_options(sb, "— only without a display, where the demo call replays in the terminal")
-
-    dv = sub.add_parser("devices", help="list the audio inputs and monitors a live call can capture")
-    dv.add_argument("--json", action="store_true", help="print one JSON object per device")
-    dv.add_argument("--debug", action="store_true", help="show tracebacks")
-
-    lv = sub.add_parser("live", parents=[RULES, MODELS],
-                        help="run a live call from the terminal: microphone + customer audio",
-                        description="Capture the agent's microphone and the customer's side (a monitor of the "
-                                    "softphone's output, a second device, or one channel of a device) and print "
-                                    "utterances and nudges as they happen. Ctrl-C ends the call. Device choices "
-                                    "are saved and used next time.")
-    lv.add_argument("--agent", metavar="DEVICE", help="agent microphone id from 'rapport-assist devices' "
-                                                       "(DEVICE#N picks channel N; default: saved, else the default input)")
-    lv.add_argument("--customer", metavar="DEVICE", help="customer side: e.g. pulse:<sink>.monitor, or DEVICE#N "
-                                                          "(default: saved, else none)")
-    lv.add_argument("--no-customer", action="store_true", help="capture only the agent")
-    lv.add_argument("--record", type=Path, metavar="DIR", help="save the call's event log (JSONL) in DIR")
-    lv.add_argument("--record-audio", action="store_true",
-                    help="with --record: also save the call audio as a stereo WAV (agent left, customer right)")
-    lv.add_argument("--seconds", type=float, metavar="S", help="end the call after S seconds")
-    lv.add_argument("--no-save", action="store_true", help="do not save these choices as the new defaults")
-    _add_engine_options(lv)
-
-    rules = sub.add_parser("rules", help="check, test, explain and diff rule files; print their JSON Schema")
-    rsub = rules.add_subparsers(dest="rules_command", metavar="ACTION", parser_class=_Parser)
-    for name, text in (("check", "load rule files: every error with file:line:col, then lint warnings"),
-                       ("test", "run every rule's inline fires/quiet examples")):
-        rp2 = rsub.add_parser(name, parents=[RULES], help=text,
-                              description=text[0].upper() + text[1:] + ". PATHs are loaded on top of the default "
-                                          "packs (as --rules), so a team file is checked against the rules it "
-                                          "overrides; --only-rules loads files without the defaults.")
-        rp2.add_argument("paths", nargs="*", type=Path, metavar="PATH",
-                         help="team rule files or folders, on top of the default packs (same as --rules)")
-        rp2.add_argument("--debug", action="store_true", help="show tracebacks")
-        if name == "check":
-            rp2.add_argument("--strict", action="store_true", help="fail (exit 5) on lint warnings too")
-        else:
-            rp2.add_argument("--rule", action="append", metavar="ID", help="only this rule's examples (repeatable)")
-    xp = rsub.add_parser("explain", parents=[RULES, BATCH_MODELS],
-                         help="trace why a rule fired or did not at each utterance of a call",
-                         description="Replay a transcript (.jsonl) or recording through the pipeline and trace "
-                                     "one rule: which conditions held, what matched, what it did. A recording is "
-                                     "transcribed as 'qa' does it, through the same transcript cache, so the "
-                                     "utterance numbers are qa's (and eval's labels').")
-    xp.add_argument("input", type=Path, help="transcript .jsonl (or a recording: agent left, customer right)")
-    xp.add_argument("--rule", required=True, metavar="ID", help="the rule to trace")
-    _add_corpus_options(xp)
-    _add_mask_option(xp)
-    xp.add_argument("--debug", action="store_true", help="show tracebacks")
-    sp = rsub.add_parser("schema", help="print the JSON Schema of rule files (for editor autocompletion)")
-    sp.add_argument("--debug", action="store_true", help="show tracebacks")
-    dfp = rsub.add_parser("diff", parents=[RULES, BATCH_MODELS],
-                          help="what a rule change does: changed settings, and which nudges appear and disappear",
-                          description="Compare the OLD rules (the default packs + --rules + --old) with the NEW ones "
-                                      "(the default packs + --rules + --new): per rule, the settings that differ "
-                                      "(switched off, status, severity, priority, title, message, params...) and the "
-                                      "lexicon words added or removed; then, over the given recorded calls or "
-                                      "transcripts, the nudges that appear and disappear, with their evidence. "
-                                      "Recordings are transcribed once and cached (as by 'qa'), so diffs over a corpus "
-                                      "take seconds. Example: 'rules diff --new team.yaml calls/'.")
-    dfp.add_argument("inputs", nargs="*", metavar="INPUT",
-                     help="recordings, transcripts, folders, globs or @LIST files (none: settings only)")
-    dfp.add_argument("--old", type=Path, action="append", default=[], metavar="PATH",
-                     help="rule file or folder only the OLD side loads (repeatable)")
-    dfp.add_argument("--new", type=Path, action="append", default=[], metavar="PATH",
-                     help="rule file or folder only the NEW side loads (repeatable), e.g. the team file being changed")
-    dfp.add_argument("--only", action="store_true",
-                     help="without the default packs: OLD is exactly --rules + --old, NEW is --rules + --new "
-                          "(to compare two full copies of the rules)")
-    dfp.add_argument("--format", choices=("text", "json"), default="text", help="what to print (default: text)")
-    dfp.add_argument("--show", type=int, default=20, metavar="N", help="changes to list per rule (default: 20)")
-    _add_corpus_options(dfp)
-    _add_mask_option(dfp)
-    dfp.add_argument("--debug", action="store_true", help="show tracebacks")
-    _add_eval_parser(sub)
-    _add_qa_parser(sub)
-    return parser
-
-
-def _add_corpus_options(p: argparse.ArgumentParser) -> None:
-    """How recordings are found and recognized (qa, rules diff, eval on audio)."""
-    g = p.add_argument_group("recordings")
+def _corpus_parent() -> argparse.ArgumentParser:
+    """How recordings are found and recognized (qa, rules diff, rules explain, eval on audio)."""
+    parent = _block()
+    g = parent.add_argument_group("recordings")
     g.add_argument("--cache", type=Path, metavar="DIR",
                    help="transcript cache (default: $RAPPORT_ASSIST_CACHE, else $XDG_CACHE_HOME/rapport-assist)")
     g.add_argument("--channels", default="agent,customer", metavar="L,R",
@@ -229,50 +121,39 @@ def _add_corpus_options(p: argparse.ArgumentParser) -> None:
                         "NAME_agent / NAME_customer, also -, . or space, and caller/client)")
     g.add_argument("--no-batch", action="store_true",
                    help="recognize one utterance at a time, as live capture does (slower; default: packed batches)")
+    return parent
 
 
-def _add_qa_parser(sub) -> None:
-    qp = sub.add_parser("qa", parents=[RULES, BATCH_MODELS],
-                        help="replay many recorded calls: one HTML report per call and a summary",
-                        description="Replay recorded calls (stereo, or agent/customer pairs) and transcripts through "
-                                    "the rules: per call events.jsonl and report.html in OUT/calls/ID/, and "
-                                    "OUT/summary.html and summary.csv. Finished calls are skipped when run again; "
-                                    "transcripts are cached, so new rules over old calls take seconds.")
-    qp.add_argument("inputs", nargs="+", metavar="INPUT", help="recordings, transcripts, folders, globs or @LIST files")
-    qp.add_argument("--out", type=Path, required=True, metavar="DIR", help="where reports and the summary go")
-    qp.add_argument("--workers", type=int, metavar="N", help="worker processes (default: one per core)")
-    qp.add_argument("--cluster", metavar="ADDRESS",
-                    help="run on a Dask cluster: tcp://HOST:8786, or local[:N] for N worker processes here")
-    qp.add_argument("--force", action="store_true", help="redo finished calls (the transcript cache still applies)")
-    qp.add_argument("--no-report", action="store_true", help="no per-call HTML (events.jsonl and the summary only)")
-    qp.add_argument("--no-pack-calls", action="store_true",
-                    help="recognize each call on its own (default: short calls share recognition windows, which is "
-                         "faster; a call's words then depend a little on the calls beside it)")
-    _add_corpus_options(qp)
-    _add_mask_option(qp)
-    qp.add_argument("--cache-unmasked", action="store_true",
-                    help="keep recognized text unmasked in the transcript cache, so a changed masking list needs no "
-                         "new recognition (outputs are still masked)")
-    qp.add_argument("--debug", action="store_true", help="show tracebacks")
+CORPUS = _corpus_parent()
+
+MASK = _block()
+MASK.add_argument("--no-mask", action="store_true",
+                  help="show card numbers, SSNs, phone numbers, e-mails... unmasked (default: masked; README 'Privacy')")
+
+DEBUG = _block()
+DEBUG.add_argument("--debug", action="store_true", help="show tracebacks")  # main() looks for it in argv
 
 
-def _add_eval_parser(sub) -> None:
-    ep = sub.add_parser("eval", parents=[RULES, BATCH_MODELS], help="score the rules on labelled dialogues or transcripts",
-                        description="Run conversations through the rules as calls and report, per rule, precision/"
-                                    "recall/F1 per conversation and per turn, misses and false alarms (labelled "
-                                    "data) or nudges per conversation (unlabelled data).")
-    ep.add_argument("input", type=Path, help="dialogue .jsonl file (one conversation per line), a folder of "
-                                             "transcripts (*.jsonl) and/or recordings (transcribed and cached as by "
-                                             "'qa'), or a spoken set (a folder with spoken.jsonl, made by "
-                                             "scripts/make_spoken_dev.py: transcript and audio routes side by side)")
-    ep.add_argument("--labels", type=Path, metavar="FILE",
-                    help="labels per transcript name (.json object or .jsonl lines); see README.md")
-    ep.add_argument("--rule", action="append", metavar="ID", help="only this rule (repeatable)")
-    ep.add_argument("--format", choices=("text", "json"), default="text", help="what to print (default: text)")
-    ep.add_argument("--show", type=_show_count, default=10, metavar="N|all",
-                    help="misses and false alarms (or fires, unlabelled) to list per rule (default: 10; all: every one)")
-    _add_corpus_options(ep)
-    ep.add_argument("--debug", action="store_true", help="show tracebacks")
+def _events_parent(terminal_only: str = "") -> argparse.ArgumentParser:
+    """--format / --out of the commands that print a call's events. ``terminal_only``: when they
+    apply (the sidebar prints events only without a display)."""
+    when = f" {terminal_only}" if terminal_only else ""
+    parent = _block()
+    parent.add_argument("--format", choices=("text", "jsonl"), default="text",
+                        help=f"what to print (default: text){when}")
+    parent.add_argument("--out", type=Path, metavar="FILE",
+                        help=f"also write every event to FILE as JSONL, as it happens (replay: into FILE.partial, "
+                             f"renamed to FILE when the call ends; never over an input){when}")
+    return parent
+
+
+EVENTS = _events_parent()  # replay, demo, live
+REPORT_FORMAT = _block()  # eval, rules diff
+REPORT_FORMAT.add_argument("--format", choices=("text", "json"), default="text", help="what to print (default: text)")
+
+RULE_FILES = _block()  # rules check, rules test
+RULE_FILES.add_argument("paths", nargs="*", type=Path, metavar="PATH",
+                        help="team rule files or folders, on top of the default packs (same as --rules)")
 
 
 def _show_count(text: str) -> int | None:
@@ -285,13 +166,209 @@ def _show_count(text: str) -> int | None:
         raise argparse.ArgumentTypeError(f"expected a number or 'all', got {text!r}") from None
 
 
+def _check_show(show: int | None) -> None:
+    """``--show`` of eval and rules diff: a count can not be negative (checked before any work)."""
+    if show is not None and show < 0:
+        raise UsageError("--show must be 0 or more", "")
+
+
+def _rule_paths(args: argparse.Namespace, *extra: Path) -> list[Path]:
+    """The rule files a command loads: the default packs (or --only-rules), then --rules and ``extra``."""
+    from .rules import rule_paths
+
+    return rule_paths([*args.rules, *extra], only=args.only_rules)
+
+
+def _masking(args: argparse.Namespace) -> bool:
+    """Mask personal data: yes unless --no-mask or the saved setting says no."""
+    from .privacy import saved_masking
+
+    return not getattr(args, "no_mask", False) and saved_masking()
+
+
+# ------------------------------------------------------------------ the commands
+
+
+def _command(sub: argparse._SubParsersAction, name: str, func: Command,
+             blocks: Sequence[argparse.ArgumentParser], help: str, description: str | None = None,
+             ) -> argparse.ArgumentParser:
+    """Add command ``name`` made of ``blocks`` (in --help order), run by ``func``."""
+    p = sub.add_parser(name, parents=list(blocks), help=help, description=description)
+    p.set_defaults(func=func)
+    return p
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="rapport-assist", description="Local-first agent-assist: transcribe calls, nudge agents.")
+    parser.add_argument("--version", action="version", version=f"rapport-assist {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+
+    own = _block()
+    own.add_argument("input", nargs="?", type=Path, help="recording (wav, flac, mp3, ogg, m4a…) or transcript .jsonl")
+    own.add_argument("--agent", type=Path, metavar="FILE", help="mono recording of the agent")
+    own.add_argument("--customer", type=Path, metavar="FILE", help="mono recording of the customer")
+    own.add_argument("--speaker", choices=("agent", "customer"), help="whose voice a mono INPUT holds")
+    own.add_argument("--channels", default="agent,customer", metavar="L,R",
+                     help="who is on the left and right channel (default: agent,customer)")
+    _command(sub, "replay", _replay_command, [RULES, MODELS, own, EVENTS, MASK, DEBUG],
+             help="replay a recorded call or transcript through the pipeline",
+             description="Replay a stereo recording (left=agent, right=customer), two mono recordings, "
+                         "one side with --speaker, or a .jsonl transcript.")
+
+    _command(sub, "demo", _demo_command, [RULES, MODELS, EVENTS, MASK, DEBUG],
+             help="replay the bundled demo call in the terminal",
+             description="Replay the bundled demo call (a 96-second support call, recorded in stereo) "
+                         "through the recognizer and the rules, printing its utterances and nudges as "
+                         "they come: what the assistant does, without a microphone or a display.")
+
+    own = _block()
+    own.add_argument("--qa", type=Path, metavar="FILE", help="review this recording or transcript (.jsonl) in QA mode")
+    own.add_argument("--demo", action="store_true", help="review the bundled demo call right away")
+    own.add_argument("--speed", choices=("1", "2", "4", "max"), help="QA replay speed (default: the last one used)")
+    own.add_argument("--style", choices=("light", "dark"), help="colour style (default: the saved one, else light)")
+    own.add_argument("--settings", type=Path, metavar="FILE", help=argparse.SUPPRESS)
+    own.add_argument("--feedback", type=Path, metavar="FILE",
+                     help="feedback log (default: feedback.jsonl in $RAPPORT_ASSIST_DATA or ~/.local/share/rapport-assist)")
+    own.add_argument("--exit-when-ready", action="store_true", help=argparse.SUPPRESS)  # bench/sidebar_startup.py
+    events = _events_parent("— only without a display, where the demo call replays in the terminal")
+    _command(sub, "sidebar", _sidebar, [RULES, MODELS, own, events, MASK, DEBUG],
+             help="open the sidebar (live calls; QA review of recordings and transcripts)",
+             description="Open the agent-assist sidebar. With no microphone it offers the bundled demo "
+                         "call for review; with no display it replays the demo call in the terminal.")
+
+    own = _block()
+    own.add_argument("--json", action="store_true", help="print one JSON object per device")
+    _command(sub, "devices", _devices_command, [own, DEBUG],
+             help="list the audio inputs and monitors a live call can capture")
+
+    own = _block()
+    own.add_argument("--agent", metavar="DEVICE", help="agent microphone id from 'rapport-assist devices' "
+                                                        "(DEVICE#N picks channel N; default: saved, else the default input)")
+    own.add_argument("--customer", metavar="DEVICE", help="customer side: e.g. pulse:<sink>.monitor, or DEVICE#N "
+                                                           "(default: saved, else none)")
+    own.add_argument("--no-customer", action="store_true", help="capture only the agent")
+    own.add_argument("--record", type=Path, metavar="DIR", help="save the call's event log (JSONL) in DIR")
+    own.add_argument("--record-audio", action="store_true",
+                     help="with --record: also save the call audio as a stereo WAV (agent left, customer right)")
+    own.add_argument("--seconds", type=float, metavar="S", help="end the call after S seconds")
+    own.add_argument("--no-save", action="store_true", help="do not save these choices as the new defaults")
+    _command(sub, "live", _live_command, [RULES, MODELS, own, EVENTS, MASK, DEBUG],
+             help="run a live call from the terminal: microphone + customer audio",
+             description="Capture the agent's microphone and the customer's side (a monitor of the "
+                         "softphone's output, a second device, or one channel of a device) and print "
+                         "utterances and nudges as they happen. Ctrl-C ends the call. Device choices "
+                         "are saved and used next time.")
+
+    rules = sub.add_parser("rules", help="check, test, explain and diff rule files; print their JSON Schema")
+    _add_rules_actions(rules.add_subparsers(dest="rules_command", metavar="ACTION", parser_class=_Parser))
+    _add_eval_parser(sub)
+    _add_qa_parser(sub)
+    return parser
+
+
+def _add_rules_actions(rsub: argparse._SubParsersAction) -> None:
+    own = _block()
+    own.add_argument("--strict", action="store_true", help="fail (exit 5) on lint warnings too")
+    text = "load rule files: every error with file:line:col, then lint warnings"
+    _command(rsub, "check", _rules_check, [RULES, RULE_FILES, DEBUG, own], help=text,
+             description=_rule_files_description(text))
+    own = _block()
+    own.add_argument("--rule", action="append", metavar="ID", help="only this rule's examples (repeatable)")
+    text = "run every rule's inline fires/quiet examples"
+    _command(rsub, "test", _rules_test, [RULES, RULE_FILES, DEBUG, own], help=text,
+             description=_rule_files_description(text))
+
+    own = _block()
+    own.add_argument("input", type=Path, help="transcript .jsonl (or a recording: agent left, customer right)")
+    own.add_argument("--rule", required=True, metavar="ID", help="the rule to trace")
+    _command(rsub, "explain", _explain, [RULES, BATCH_MODELS, own, CORPUS, MASK, DEBUG],
+             help="trace why a rule fired or did not at each utterance of a call",
+             description="Replay a transcript (.jsonl) or recording through the pipeline and trace "
+                         "one rule: which conditions held, what matched, what it did. A recording is "
+                         "transcribed as 'qa' does it, through the same transcript cache, so the "
+                         "utterance numbers are qa's (and eval's labels').")
+
+    _command(rsub, "schema", _rules_schema, [DEBUG],
+             help="print the JSON Schema of rule files (for editor autocompletion)")
+
+    own = _block()
+    own.add_argument("inputs", nargs="*", metavar="INPUT",
+                     help="recordings, transcripts, folders, globs or @LIST files (none: settings only)")
+    own.add_argument("--old", type=Path, action="append", default=[], metavar="PATH",
+                     help="rule file or folder only the OLD side loads (repeatable)")
+    own.add_argument("--new", type=Path, action="append", default=[], metavar="PATH",
+                     help="rule file or folder only the NEW side loads (repeatable), e.g. the team file being changed")
+    own.add_argument("--only", action="store_true",
+                     help="without the default packs: OLD is exactly --rules + --old, NEW is --rules + --new "
+                          "(to compare two full copies of the rules)")
+    show = _block()
+    show.add_argument("--show", type=int, default=20, metavar="N", help="changes to list per rule (default: 20)")
+    _command(rsub, "diff", _diff_command, [RULES, BATCH_MODELS, own, REPORT_FORMAT, show, CORPUS, MASK, DEBUG],
+             help="what a rule change does: changed settings, and which nudges appear and disappear",
+             description="Compare the OLD rules (the default packs + --rules + --old) with the NEW ones "
+                         "(the default packs + --rules + --new): per rule, the settings that differ "
+                         "(switched off, status, severity, priority, title, message, params...) and the "
+                         "lexicon words added or removed; then, over the given recorded calls or "
+                         "transcripts, the nudges that appear and disappear, with their evidence. "
+                         "Recordings are transcribed once and cached (as by 'qa'), so diffs over a corpus "
+                         "take seconds. Example: 'rules diff --new team.yaml calls/'.")
+
+
+def _rule_files_description(text: str) -> str:
+    return (text[0].upper() + text[1:] + ". PATHs are loaded on top of the default packs (as --rules), so a team "
+            "file is checked against the rules it overrides; --only-rules loads files without the defaults.")
+
+
+def _add_qa_parser(sub: argparse._SubParsersAction) -> None:
+    own = _block()
+    own.add_argument("inputs", nargs="+", metavar="INPUT", help="recordings, transcripts, folders, globs or @LIST files")
+    own.add_argument("--out", type=Path, required=True, metavar="DIR", help="where reports and the summary go")
+    own.add_argument("--workers", type=int, metavar="N", help="worker processes (default: one per core)")
+    own.add_argument("--cluster", metavar="ADDRESS",
+                     help="run on a Dask cluster: tcp://HOST:8786, or local[:N] for N worker processes here")
+    own.add_argument("--force", action="store_true", help="redo finished calls (the transcript cache still applies)")
+    own.add_argument("--no-report", action="store_true", help="no per-call HTML (events.jsonl and the summary only)")
+    own.add_argument("--no-pack-calls", action="store_true",
+                     help="recognize each call on its own (default: short calls share recognition windows, which is "
+                          "faster; a call's words then depend a little on the calls beside it)")
+    mask = _block(MASK)
+    mask.add_argument("--cache-unmasked", action="store_true",
+                      help="keep recognized text unmasked in the transcript cache, so a changed masking list needs no "
+                           "new recognition (outputs are still masked)")
+    _command(sub, "qa", _qa_command, [RULES, BATCH_MODELS, own, CORPUS, mask, DEBUG],
+             help="replay many recorded calls: one HTML report per call and a summary",
+             description="Replay recorded calls (stereo, or agent/customer pairs) and transcripts through "
+                         "the rules: per call events.jsonl and report.html in OUT/calls/ID/, and "
+                         "OUT/summary.html and summary.csv. Finished calls are skipped when run again; "
+                         "transcripts are cached, so new rules over old calls take seconds.")
+
+
+def _add_eval_parser(sub: argparse._SubParsersAction) -> None:
+    own = _block()
+    own.add_argument("input", type=Path, help="dialogue .jsonl file (one conversation per line), a folder of "
+                                              "transcripts (*.jsonl) and/or recordings (transcribed and cached as by "
+                                              "'qa'), or a spoken set (a folder with spoken.jsonl, made by "
+                                              "scripts/make_spoken_dev.py: transcript and audio routes side by side)")
+    own.add_argument("--labels", type=Path, metavar="FILE",
+                     help="labels per transcript name (.json object or .jsonl lines); see README.md")
+    own.add_argument("--rule", action="append", metavar="ID", help="only this rule (repeatable)")
+    show = _block()
+    show.add_argument("--show", type=_show_count, default=10, metavar="N|all",
+                      help="misses and false alarms (or fires, unlabelled) to list per rule (default: 10; all: every one)")
+    _command(sub, "eval", _eval_command, [RULES, BATCH_MODELS, own, REPORT_FORMAT, show, CORPUS, DEBUG],
+             help="score the rules on labelled dialogues or transcripts",
+             description="Run conversations through the rules as calls and report, per rule, precision/"
+                         "recall/F1 per conversation and per turn, misses and false alarms (labelled "
+                         "data) or nudges per conversation (unlabelled data).")
+
+
 def _has_recordings(folder: Path) -> bool:
     from .qa.inputs import AUDIO_SUFFIXES
 
     return any(p.suffix.lower() in AUDIO_SUFFIXES for p in folder.rglob("*") if p.is_file())
 
 
-def _audio_conversations(args: argparse.Namespace, stderr: IO[str]):
+def _audio_conversations(args: argparse.Namespace, stderr: IO[str]) -> list[Conversation]:
     """The calls of a folder with recordings as conversations (their recognized timelines), labelled by call id."""
     from .evaluate import Conversation, apply_labels, read_labels
     from .qa.corpus import call_timelines
@@ -317,24 +394,23 @@ def _audio_conversations(args: argparse.Namespace, stderr: IO[str]):
     return conversations
 
 
-def _eval_spoken(args: argparse.Namespace, ruleset, stdout: IO[str], stderr: IO[str] | None) -> int:
+def _eval_spoken(args: argparse.Namespace, set_file: Path, ruleset: RuleSet, stdout: IO[str], stderr: IO[str]) -> int:
     """``eval`` on a spoken set: both routes side by side (spoken_eval.py). The recordings are
     recognized unmasked (made-up calls; the transcript route is unmasked too)."""
     import dataclasses
     import json
 
     from .annotate import Annotator
-    from .spoken_eval import evaluate_spoken, format_spoken, read_spoken_set, recognize_set, spoken_set_file, spoken_to_json
+    from .spoken_eval import evaluate_spoken, format_spoken, read_spoken_set, recognize_set, spoken_to_json
 
     if args.labels is not None:
         raise UsageError("--labels does not apply to a spoken set", "its labels are in spoken.jsonl")
-    set_file = spoken_set_file(args.input)
     dialogues = read_spoken_set(set_file)
     settings = dataclasses.replace(_qa_settings(args, Path("."), 1), mask_list=None)
     failed = []
     recognized = recognize_set(dialogues, settings, _discover_options(args), lambda c, why: failed.append((c, why)))
     for call, why in failed:
-        (stderr or sys.stderr).write(f"rapport-assist: error: {call.id}: {why}\n")
+        stderr.write(f"rapport-assist: error: {call.id}: {why}\n")
     report = evaluate_spoken(dialogues, recognized, ruleset, Annotator(), args.rule, source=str(args.input))
     text = (json.dumps(spoken_to_json(report, args.show), ensure_ascii=False, indent=2) + "\n"
             if args.format == "json" else format_spoken(report, args.show))
@@ -343,10 +419,10 @@ def _eval_spoken(args: argparse.Namespace, ruleset, stdout: IO[str], stderr: IO[
         stdout.flush()
     except BrokenPipeError:
         raise OutputClosed("stdout was closed", "") from None
-    return 0
+    return ExitStatus.OK
 
 
-def _eval_command(args: argparse.Namespace, stdout: IO[str], stderr: IO[str] | None = None) -> int:
+def _eval_command(args: argparse.Namespace, con: Console) -> int:
     import json
 
     from .annotate import Annotator
@@ -354,14 +430,15 @@ def _eval_command(args: argparse.Namespace, stdout: IO[str], stderr: IO[str] | N
     from .rules import load_rules
     from .spoken_eval import spoken_set_file
 
-    if args.show is not None and args.show < 0:
-        raise UsageError("--show must be 0 or more", "")
+    stdout = con.stdout
+    _check_show(args.show)
     ruleset = load_rules(_rule_paths(args))
     select_rules(ruleset, args.rule)  # an unknown --rule before any work
-    if spoken_set_file(args.input) is not None:
-        return _eval_spoken(args, ruleset, stdout, stderr)
+    set_file = spoken_set_file(args.input)
+    if set_file is not None:
+        return _eval_spoken(args, set_file, ruleset, stdout, con.stderr)
     if args.input.is_dir() and _has_recordings(args.input):
-        conversations = _audio_conversations(args, stderr)
+        conversations = _audio_conversations(args, con.stderr)
     else:
         conversations = load_conversations(args.input, args.labels)
     report = evaluate(conversations, ruleset, Annotator(), args.rule, source=str(args.input))
@@ -380,25 +457,26 @@ def _eval_command(args: argparse.Namespace, stdout: IO[str], stderr: IO[str] | N
 def _channel_order(text: str) -> tuple[Speaker, Speaker]:
     parts = [p.strip() for p in text.split(",")]
     try:
-        order = tuple(Speaker.parse(p) for p in parts)
+        order = [Speaker.parse(p) for p in parts]
     except ValueError as exc:
         raise UsageError(f"--channels: {exc}", "write --channels agent,customer or --channels customer,agent") from None
     if len(order) != 2 or order[0] is order[1]:
         raise UsageError(f"--channels must name both sides once, got {text!r}",
                          "write --channels agent,customer or --channels customer,agent")
-    return order  # type: ignore[return-value]
+    left, right = order
+    return left, right
 
 
-def _load_engine(args: argparse.Namespace):
+def _load_engine(args: argparse.Namespace) -> RuleEngine:
     from .rules import RuleEngine, load_rules
 
     return RuleEngine(load_rules(_rule_paths(args)))
 
 
-def _recognizer_factory(args: argparse.Namespace):
+def _recognizer_factory(args: argparse.Namespace) -> Callable[[], Recognizer]:
     """Builds the recognizer only when audio needs it (transcripts never load the model)."""
 
-    def factory():
+    def factory() -> Recognizer:
         from .recognizer import Recognizer, RecognizerOptions
 
         model = getattr(args, "model", None)
@@ -410,7 +488,25 @@ def _recognizer_factory(args: argparse.Namespace):
     return factory
 
 
-def _replay(args: argparse.Namespace, spec, stdout: IO[str], stderr: IO[str]) -> int:
+def _replay_command(args: argparse.Namespace, con: Console) -> int:
+    from .sources import ReplayInput
+
+    spec = ReplayInput(path=args.input, agent_path=args.agent, customer_path=args.customer,
+                       speaker=Speaker.parse(args.speaker) if args.speaker else None,
+                       channel_order=_channel_order(args.channels))
+    return _replay(args, spec, con.stdout, con.stderr)
+
+
+def _demo_command(args: argparse.Namespace, con: Console) -> int:
+    from .sources import ReplayInput
+
+    con.stderr.write("rapport-assist: replaying the bundled demo call in the terminal "
+                     f"({DEMO_CALL.name}: agent on the left channel, customer on the right)\n")
+    con.stderr.flush()
+    return _replay(args, ReplayInput(path=DEMO_CALL), con.stdout, con.stderr)
+
+
+def _replay(args: argparse.Namespace, spec: ReplayInput, stdout: IO[str], stderr: IO[str]) -> int:
     from .annotate import Annotator
     from .pipeline import CallPipeline
     from .assist import event_time
@@ -470,7 +566,7 @@ def _rule_files(paths: Sequence[Path] | None) -> list[Path]:
     return files
 
 
-def _replay_progress(audio_s: float | None, stdout: IO[str], stderr: IO[str]):
+def _replay_progress(audio_s: float | None, stdout: IO[str], stderr: IO[str]) -> CallProgress:
     """A progress line on stderr when it is a terminal and the events do not go to one (there,
     they show the progress themselves); silent for transcripts (they take a moment)."""
     from .qa.progress import CallProgress
@@ -485,11 +581,12 @@ def _replay_progress(audio_s: float | None, stdout: IO[str], stderr: IO[str]):
     return progress
 
 
-def _devices_command(args: argparse.Namespace, stdout: IO[str]) -> int:
+def _devices_command(args: argparse.Namespace, con: Console) -> int:
     import json
 
     from .capture import list_devices
 
+    stdout = con.stdout
     devices = list_devices()
     if args.json:
         for dev in devices:
@@ -512,17 +609,17 @@ def _devices_command(args: argparse.Namespace, stdout: IO[str]) -> int:
     return ExitStatus.OK
 
 
-def _live_command(args: argparse.Namespace, stdout: IO[str], stderr: IO[str]) -> int:
-    import signal
+def _live_command(args: argparse.Namespace, con: Console) -> int:
     import threading
     from dataclasses import replace
 
     from .capture import DeviceChoice, find_device, list_devices
     from .errors import DeviceError
-    from .live import LiveCall, LiveSettings
+    from .live import LiveCall, LiveEvent, LiveSettings
     from .recognizer import RecognizerOptions
     from .settings import load_choices, save_choices
 
+    stdout, stderr = con.stdout, con.stderr
     saved = load_choices()
     if saved.problem:
         stderr.write(f"rapport-assist: warning: {saved.problem}\n")
@@ -568,7 +665,7 @@ def _live_command(args: argparse.Namespace, stdout: IO[str], stderr: IO[str]) ->
     ended = threading.Event()
     failures: list[RapportError] = []
 
-    def on_event(event) -> None:
+    def on_event(event: LiveEvent) -> None:
         from .types import CallSummary, SpeechActivity
 
         if isinstance(event, SpeechActivity):  # speech-started marks are for the sidebar
@@ -618,7 +715,7 @@ def _close_quietly(handle: IO[str]) -> None:
         pass
 
 
-def _discover_options(args: argparse.Namespace) -> dict:
+def _discover_options(args: argparse.Namespace) -> dict[str, Any]:
     from .qa.inputs import SIDE_PATTERN
 
     return {"side_pattern": args.pair_pattern or SIDE_PATTERN, "channel_order": _channel_order(args.channels)}
@@ -631,7 +728,7 @@ def default_workers() -> int:
     return max(1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1))
 
 
-def _qa_settings(args: argparse.Namespace, out_dir: Path, workers: int):
+def _qa_settings(args: argparse.Namespace, out_dir: Path, workers: int) -> QaSettings:
     from .privacy import default_mask_list
     from .qa.runner import QaSettings
     from .userdirs import cache_dir
@@ -665,12 +762,13 @@ def _check_qa_out(out: Path, inputs: Sequence[Path]) -> None:
                              "give --out a folder of its own")
 
 
-def _qa_command(args: argparse.Namespace, stderr: IO[str]) -> int:
+def _qa_command(args: argparse.Namespace, con: Console) -> int:
     from .qa.inputs import discover, is_pattern
     from .qa.progress import Progress
     from .qa.runner import run_batch
     from .rules import load_rules
 
+    stderr = con.stderr
     load_rules(_rule_paths(args))  # rule errors before any work
     if args.workers is not None and args.workers < 1:
         raise UsageError("--workers must be at least 1", "")
@@ -697,7 +795,7 @@ def _qa_command(args: argparse.Namespace, stderr: IO[str]) -> int:
     where = (f"Dask cluster {args.cluster}" if args.cluster
              else f"{plural(workers, 'worker')} × {plural(settings.threads, 'thread')}")
 
-    def on_plan(todo, known):
+    def on_plan(todo: list[Task], known: list[CallOutcome]) -> None:
         progress.skip(sum(1 for o in known if o.status == "skipped"))
         for o in known:
             if o.status == "error":
@@ -705,7 +803,7 @@ def _qa_command(args: argparse.Namespace, stderr: IO[str]) -> int:
         stderr.write(f"rapport-assist: qa: {len(calls)} calls, {len(todo)} to do, on {where}\n")
         progress.start()
 
-    def on_outcome(o):
+    def on_outcome(o: CallOutcome) -> None:
         progress.update(o.audio_s, failed=o.status == "error")
 
     try:
@@ -726,21 +824,21 @@ def _qa_command(args: argparse.Namespace, stderr: IO[str]) -> int:
     return ExitStatus.SOME_CALLS_FAILED if failed else ExitStatus.OK
 
 
-def _diff_command(args: argparse.Namespace, stdout: IO[str], stderr: IO[str]) -> int:
+def _diff_command(args: argparse.Namespace, con: Console) -> int:
     import json
 
     from .qa.diff import diff_rules, diff_to_json, format_diff
     from .qa.inputs import discover
 
-    if args.show < 0:
-        raise UsageError("--show must be 0 or more", "")
+    stdout = con.stdout
+    _check_show(args.show)
     old, new = _diff_sides(args)
     settings = _qa_settings(args, Path("."), 1)
-    calls = []
+    calls: list[CallInput] = []
     if args.inputs:
         calls, warnings = discover(args.inputs, **_discover_options(args), exclude=(settings.cache_dir,))
         for w in warnings:
-            stderr.write(f"rapport-assist: warning: {w}\n")
+            con.stderr.write(f"rapport-assist: warning: {w}\n")
     report = diff_rules(calls, old, new, settings)
     text = (json.dumps(diff_to_json(report), ensure_ascii=False, indent=2) + "\n" if args.format == "json"
             else format_diff(report, args.show))
@@ -777,36 +875,38 @@ def _diff_sides(args: argparse.Namespace) -> tuple[list[Path], list[Path]]:
     return old, new
 
 
-def _rules_command(args: argparse.Namespace, stdout: IO[str], stderr: IO[str] | None = None) -> int:
+def _rules_schema(args: argparse.Namespace, con: Console) -> int:
     import json
 
+    from .rules.schema import rule_schema
+
+    con.stdout.write(json.dumps(rule_schema(), indent=2) + "\n")
+    return ExitStatus.OK
+
+
+def _rules_check(args: argparse.Namespace, con: Console) -> int:
     from .rules import load_rules
 
-    if args.rules_command == "schema":
-        from .rules.schema import rule_schema
-
-        stdout.write(json.dumps(rule_schema(), indent=2) + "\n")
-        return ExitStatus.OK
-    if args.rules_command == "explain":
-        return _explain(args, stdout, stderr if stderr is not None else sys.stderr)
-    if args.rules_command == "diff":
-        return _diff_command(args, stdout, stderr)
     paths = _rule_paths(args, *args.paths)
     ruleset = load_rules(paths)
-    if args.rules_command == "check":
-        for warning in ruleset.warnings:
-            stdout.write(f"{warning}\n")
-        off = f" ({len(ruleset.disabled)} switched off)" if ruleset.disabled else ""
-        n = len(ruleset.warnings)
-        warned = f"{n} lint warning{'s' if n != 1 else ''}"
-        loaded = f"{len(ruleset.rules)} rules{off} loaded from {_describe_paths(args, paths)}"
-        if args.strict and ruleset.warnings:
-            raise RuleError(f"{warned} with --strict ({loaded})", "fix the warnings above")
-        stdout.write(f"ok: {loaded}, {warned}\n")
-        return ExitStatus.OK
+    for warning in ruleset.warnings:
+        con.stdout.write(f"{warning}\n")
+    off = f" ({len(ruleset.disabled)} switched off)" if ruleset.disabled else ""
+    n = len(ruleset.warnings)
+    warned = f"{n} lint warning{'s' if n != 1 else ''}"
+    loaded = f"{len(ruleset.rules)} rules{off} loaded from {_describe_paths(args, paths)}"
+    if args.strict and ruleset.warnings:
+        raise RuleError(f"{warned} with --strict ({loaded})", "fix the warnings above")
+    con.stdout.write(f"ok: {loaded}, {warned}\n")
+    return ExitStatus.OK
+
+
+def _rules_test(args: argparse.Namespace, con: Console) -> int:
     from .annotate import Annotator
     from .rule_examples import run_examples
+    from .rules import load_rules
 
+    ruleset = load_rules(_rule_paths(args, *args.paths))
     if args.rule:
         known = {r.id for r in ruleset.rules}
         for rule_id in args.rule:
@@ -815,9 +915,9 @@ def _rules_command(args: argparse.Namespace, stdout: IO[str], stderr: IO[str] | 
     results = run_examples(ruleset, Annotator(), only=args.rule)
     failed = [r for r in results if not r.passed]
     for r in failed:
-        stdout.write(f"FAIL {r.describe()}\n")
+        con.stdout.write(f"FAIL {r.describe()}\n")
     rules_run = len({r.rule for r in results})
-    stdout.write(f"{len(results) - len(failed)} passed, {len(failed)} failed ({rules_run} rules)\n")
+    con.stdout.write(f"{len(results) - len(failed)} passed, {len(failed)} failed ({rules_run} rules)\n")
     return ExitStatus.EXAMPLES_FAILED if failed else ExitStatus.OK
 
 
@@ -835,7 +935,7 @@ def _describe_paths(args: argparse.Namespace, paths: Sequence[Path]) -> str:
     return f"the default packs ({paths[0] if here.startswith('..') else here})" + (f" + {team}" if team else "")
 
 
-def _explain_timeline(args: argparse.Namespace, stderr: IO[str]):
+def _explain_timeline(args: argparse.Namespace, stderr: IO[str]) -> CachedTimeline:
     """The input's timeline as ``qa`` has it (the transcript cache, batch recognition, qa's
     utterance numbers), with progress on a terminal while a recording is recognized."""
     from .qa.inputs import discover
@@ -860,7 +960,7 @@ def _explain_timeline(args: argparse.Namespace, stderr: IO[str]):
     return timeline
 
 
-def _explain(args: argparse.Namespace, stdout: IO[str], stderr: IO[str]) -> int:
+def _explain(args: argparse.Namespace, con: Console) -> int:
     from .annotate import Annotator
     from .pipeline import CallPipeline
     from .privacy import masker_for
@@ -868,6 +968,7 @@ def _explain(args: argparse.Namespace, stdout: IO[str], stderr: IO[str]) -> int:
     from .rules.explain import RuleExplainer
     from .sources import TRANSCRIPT_READ_AHEAD, ReplayInput, Timeline, open_replay
 
+    stdout = con.stdout
     ruleset = load_rules(_rule_paths(args))
     ids = [r.id for r in ruleset.rules]
     if args.rule not in ids:
@@ -881,7 +982,7 @@ def _explain(args: argparse.Namespace, stdout: IO[str], stderr: IO[str]) -> int:
         source = open_replay(spec, _recognizer_factory(args))
         items, audio_s = source.items(), source.audio_s
     else:
-        timeline = _explain_timeline(args, stderr)
+        timeline = _explain_timeline(args, con.stderr)
         items, audio_s = Timeline(iter(timeline.items), TRANSCRIPT_READ_AHEAD), timeline.audio_s
     stdout.write(f"rule {rule.id} ({rule.source}): {rule.title}\n")
     pipeline = CallPipeline(Annotator(), engine, observer=explainer, masker=masker_for(_masking(args)))
@@ -896,7 +997,7 @@ def _explain(args: argparse.Namespace, stdout: IO[str], stderr: IO[str]) -> int:
     return ExitStatus.OK
 
 
-def _sidebar(args: argparse.Namespace, stdout: IO[str], stderr: IO[str], environ: Mapping[str, str]) -> int:
+def _sidebar(args: argparse.Namespace, con: Console) -> int:
     """Open the sidebar; with no display (or no Qt) say so and replay the demo call in the terminal."""
     from .sources import ReplayInput
 
@@ -904,6 +1005,7 @@ def _sidebar(args: argparse.Namespace, stdout: IO[str], stderr: IO[str], environ
         raise InputNotFound(f"{args.qa} does not exist", "check the path of the recording or transcript")
     if args.feedback is not None:  # the feedback log is appended to: never an input
         refuse_overwrite(args.feedback, [args.qa, *_rule_files(_rule_paths(args))], "--feedback")
+    stdout, stderr, environ = con.stdout, con.stderr, con.environ
     display = bool(environ.get("DISPLAY") or environ.get("WAYLAND_DISPLAY") or environ.get("QT_QPA_PLATFORM"))
     reason = "" if display else "no display found ($DISPLAY and $WAYLAND_DISPLAY are not set)"
     if display:
@@ -934,34 +1036,11 @@ def main(argv: Sequence[str] | None = None, stdout: IO[str] | None = None, stder
     debug = "--debug" in argv
     try:
         args = build_parser().parse_args(argv)
-        if args.command == "replay":
-            spec_kwargs = dict(path=args.input, agent_path=args.agent, customer_path=args.customer,
-                               speaker=Speaker.parse(args.speaker) if args.speaker else None,
-                               channel_order=_channel_order(args.channels))
-            from .sources import ReplayInput
-
-            return _replay(args, ReplayInput(**spec_kwargs), stdout, stderr)
-        if args.command == "demo":
-            from .sources import ReplayInput
-
-            stderr.write("rapport-assist: replaying the bundled demo call in the terminal "
-                         f"({DEMO_CALL.name}: agent on the left channel, customer on the right)\n")
-            stderr.flush()
-            return _replay(args, ReplayInput(path=DEMO_CALL), stdout, stderr)
-        if args.command == "sidebar":
-            return _sidebar(args, stdout, stderr, environ)
-        if args.command == "devices":
-            return _devices_command(args, stdout)
-        if args.command == "live":
-            return _live_command(args, stdout, stderr)
-        if args.command == "rules" and args.rules_command:
-            return _rules_command(args, stdout, stderr)
-        if args.command == "eval":
-            return _eval_command(args, stdout, stderr)
-        if args.command == "qa":
-            return _qa_command(args, stderr)
-        build_parser().print_help(stdout)
-        return ExitStatus.USAGE
+        func: Command | None = getattr(args, "func", None)
+        if func is None:  # no command (or 'rules' with no action)
+            build_parser().print_help(stdout)
+            return ExitStatus.USAGE
+        return func(args, Console(stdout, stderr, environ))
     except (OutputClosed, BrokenPipeError):  # the reader stopped (| head): end quietly, as head expects
         _drop_stdout(stdout)
         return ExitStatus.OK

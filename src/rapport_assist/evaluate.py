@@ -36,7 +36,7 @@ import textwrap
 import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, Callable, Iterable, Iterator, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator, Mapping, Sequence
 
 from .annotate import AnnotatedUtterance, Annotator
 from .errors import BadInput, InputNotFound, UsageError
@@ -46,6 +46,9 @@ from .rules.model import Rule
 from .signals import SignalTracker
 from .transcript import json_lines, parse_line, read_lines, read_transcript
 from .types import Nudge, Speaker, Utterance
+
+if TYPE_CHECKING:  # pragma: no cover
+    from spacy.language import Language
 
 LABEL_FIELDS = ("labels", "other_labels")  # moment -> turns where its nudge should be
 HARD_NEGATIVE_FIELD = "hard_negatives"  # moment -> turns where it must not fire
@@ -352,7 +355,7 @@ class _Preannotated(Annotator):
     made beforehand in a batch for each utterance of the conversation (the same utterance
     objects), and annotates anything else itself, so the pipeline runs unchanged."""
 
-    def __init__(self, nlp, annotated: Sequence[AnnotatedUtterance]) -> None:
+    def __init__(self, nlp: Language, annotated: Sequence[AnnotatedUtterance]) -> None:
         super().__init__(nlp)
         self._done = {id(au.utterance): au for au in annotated}
 
@@ -682,7 +685,7 @@ def _excerpt(text: str, width: int = 110, focus: str = "") -> str:
     return ("…" if start else "") + text[start:end].strip() + ("…" if end < len(text) else "")
 
 
-def _table(header: list[str], rows: list[list[str]], groups: list[tuple[str, int, int]] = ()) -> list[str]:
+def _table(header: list[str], rows: list[list[str]], groups: Sequence[tuple[str, int, int]] = ()) -> list[str]:
     """Columns padded to their widest cell, the first left-aligned, the rest right-aligned;
     ``groups`` (title, first column, last column) adds a line of titles over column spans."""
     widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]

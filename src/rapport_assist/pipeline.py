@@ -26,6 +26,13 @@ side's (non-backchannel) utterance lands, on a ``Tick`` past the tracker's gap, 
 the call. Each closed turn is a ``Turn`` event, yielded right after the utterance (or the clock
 tick) that closed it, before the nudges it decided.
 
+Early nudges (live calls): each ``Partial`` (a live caption) is yielded, then the early nudges
+it fires (``rules.early.EarlyNudges``: the early-eligible rules probed on the caption's words,
+``Nudge(early=True)``). When the utterance's final text lands, its nudges that bear an early
+one out carry ``confirms`` and come first; the early ones it no longer supports are withdrawn
+(``Withdrawn`` events, right before its nudges); the call's end withdraws the open ones. Early
+nudges are not counted in the ``CallSummary`` (their confirming final nudges are).
+
 A source may say how far the pipeline can read ahead of the utterance it is working on
 (``sources.Timeline.read_ahead``): a transcript can be read ahead, so its utterances are
 annotated in batches; live capture and audio replay go one utterance at a time.
@@ -35,16 +42,17 @@ from __future__ import annotations
 
 import time
 from collections import Counter
-from typing import Iterable, Iterator, Protocol
+from typing import Iterable, Iterator, Protocol, Sequence, Union
 
 from .annotate import AnnotatedUtterance, Annotator
 from .coaching import CoachingTracker
 from .privacy import MASK_CHAR, Masker, masker_for, saved_masking
 from .rules import RuleEngine
+from .rules.early import EarlyNudges
 from .signals import SignalTracker
 from .sources import Timeline
-from .types import (CallSummary, DeadAir, Event, Nudge, Partial, RecordItem, SignalEvent, SpeechActivity, Status,
-                    TalkOver, Tick, Utterance)
+from .types import (CallSummary, DeadAir, Event, Nudge, Partial, Praise, RecordItem, SignalEvent, SpeechActivity,
+                    Status, TalkOver, Tick, Utterance, Withdrawn)
 
 
 class StepObserver(Protocol):
@@ -52,10 +60,12 @@ class StepObserver(Protocol):
 
     def before_utterance(self, au: AnnotatedUtterance) -> None: ...
 
-    def after_utterance(self, au: AnnotatedUtterance, outputs: list[Nudge | RecordItem]) -> None: ...
+    def after_utterance(self, au: AnnotatedUtterance, outputs: Sequence[Nudge | RecordItem | Praise]) -> None: ...
 
     def after_event(self, event: SignalEvent, outputs: list[Nudge]) -> None: ...
 
+
+TimelineItem = Union[Utterance, Status, Partial, SpeechActivity, Tick]  # what a call's source gives the pipeline
 
 DEFAULT_MASKING = object()  # CallPipeline's default: the saved masking choice (on unless turned off)
 
@@ -72,8 +82,9 @@ class CallPipeline:
         if masker is DEFAULT_MASKING:
             masker = masker_for(saved_masking())
         self.masker: Masker = masker if isinstance(masker, Masker) else Masker(None)
+        self.early: EarlyNudges | None = None  # made at the first caption (live calls only)
 
-    def run(self, source: Iterable[Utterance | Status | SpeechActivity | Tick], audio_s: float | None = None,
+    def run(self, source: Iterable[TimelineItem], audio_s: float | None = None,
             read_ahead: int | None = None) -> Iterator[Event]:
         """Yield events for every item of ``source`` (utterances and activity marks in timeline
         order, or status).
@@ -93,7 +104,7 @@ class CallPipeline:
         by_rule: Counter[str] = Counter()
         coach = CoachingTracker()
 
-        def counted(outputs: list[Nudge] | list[Nudge | RecordItem]) -> Iterator[Nudge | RecordItem]:
+        def counted(outputs: Sequence[Nudge | RecordItem | Praise]) -> Iterator[Nudge | RecordItem | Praise]:
             for out in outputs:
                 coach.add(out)
                 if isinstance(out, Nudge):
@@ -118,8 +129,11 @@ class CallPipeline:
             yield from with_rules(self.tracker.tick(now_s))
 
         skip = self.annotator.skipping(self.engine.ruleset.needs_entities)
-        items = self.masker.timeline(source)
-        timeline = iter(self.annotator.annotate_timeline(items, read_ahead, skip))
+        if self.early is not None:
+            self.early.start_call()
+        items: Iterator[TimelineItem] = self.masker.timeline(source)
+        timeline: Iterator[AnnotatedUtterance | Status | Partial | SpeechActivity | Tick] = iter(
+            self.annotator.annotate_timeline(items, read_ahead, skip))
         while True:
             try:
                 item = next(timeline)
@@ -132,8 +146,14 @@ class CallPipeline:
                 yield from self.engine.take_turns()
                 yield from counted(nudges)
                 raise
-            if isinstance(item, (Status, Partial)):  # live captions pass through (masked above)
+            if isinstance(item, Status):
                 yield item
+                continue
+            if isinstance(item, Partial):  # a live caption (masked above), then the early nudges it fires
+                yield item
+                if self.early is None:
+                    self.early = EarlyNudges(self.engine, self.annotator, skip)
+                yield from self.early.on_partial(item)
                 continue
             if isinstance(item, Tick):
                 yield from clock(item.t_s)
@@ -147,7 +167,15 @@ class CallPipeline:
             last_end_s = max(last_end_s, item.utterance.end_s)
             annotated, signal_events = self.tracker.on_utterance(item)
             yield from with_rules([e for e in signal_events if isinstance(e, DeadAir)])  # the silence came first
-            yield annotated.utterance
+            utt = annotated.utterance
+            if not utt.timing_estimated:
+                # the clock ran while it was said: the other side's turn, quiet for the gap by
+                # now, closed then (live ticks close it as it happens; a transcript or a
+                # recognized recording has no ticks, and its turns would wait for this line)
+                during = self.engine.tick(utt.end_s, self.tracker.speaking | {utt.speaker})
+                yield from self.engine.take_turns()
+                yield from counted(during)
+            yield utt
             if self.observer is not None:
                 self.observer.before_utterance(annotated)
             nudges = self.engine.on_utterance(annotated)
@@ -160,8 +188,17 @@ class CallPipeline:
                 self.observer.after_utterance(annotated, nudges)
             yield from turns
             yield from with_rules([e for e in signal_events if not isinstance(e, DeadAir)])
+            withdrawn: list[Withdrawn] = []
+            if self.early is not None and self.early.waiting(annotated.utterance):
+                # early nudges of this utterance: confirmed by its final nudges (yielded first), or withdrawn
+                finals, withdrawn = self.early.on_utterance(annotated.utterance,
+                                                            [n for n in nudges if isinstance(n, Nudge)])
+                nudges = [*finals, *(n for n in nudges if not isinstance(n, Nudge))]
+            yield from withdrawn
             yield from counted(nudges)
         end_s = max(last_end_s, audio_s or 0.0)
+        if self.early is not None:
+            yield from self.early.finish(end_s)
         nudges = self.engine.finish(end_s)
         yield from self.engine.take_turns()
         yield from counted(nudges)

@@ -25,6 +25,7 @@ from .types import CallSummary, Event, Nudge, SpeechActivity, Status, Utterance
 
 if TYPE_CHECKING:  # pragma: no cover
     from .annotate import Annotator
+    from .recognizer import Recognizer
     from .rules import RuleSet
     from .sources import ReplayInput
 
@@ -241,7 +242,7 @@ def with_speech_marks(events: Iterable[Event]) -> Iterator[object]:
         yield event
 
 
-def pipeline_events(spec: "ReplayInput", ruleset: "RuleSet", recognizer_factory: Callable[[], object],
+def pipeline_events(spec: "ReplayInput", ruleset: "RuleSet", recognizer_factory: Callable[[], Recognizer],
                     annotator_factory: Callable[[], "Annotator"] | None = None,
                     mask: bool | None = None) -> Callable[[], Iterator[Event]]:
     """``make_events`` for ``ReplayCall``: ``spec`` through the call pipeline with ``ruleset``,

@@ -27,10 +27,10 @@ import re
 import sys
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, Iterable, Iterator, Mapping, TypeVar
+from typing import Any, Callable, Iterable, Iterator, Mapping, TypeVar, cast
 
 from .errors import BadInput
-from .safe_regex import compile_regex
+from .safe_regex import Regex, compile_regex
 from .types import Evidence, Nudge, Partial, RecordItem, Utterance, Word
 
 MASK_CHAR = "#"
@@ -51,6 +51,7 @@ _PUNCT = "\"'“”‘’()[]{}<>.,;:!?…"
 _GLUED = tuple("-.,)'’!?:;%@/")  # a recognized word starting with one of these follows the last without a space
 
 E = TypeVar("E")
+K = TypeVar("K", "NumberKind", "PatternKind")
 
 
 # ---------------------------------------------------------------------------- the list
@@ -133,15 +134,22 @@ def load_mask_list(extra: Iterable[Path] | None = None, environ: Mapping[str, st
     spoken: SpokenDigits | None = None
     for path in paths:
         data = _read_yaml(path)
-        for key, kinds, make in (("numbers", numbers, _number_kind), ("patterns", patterns, _pattern_kind)):
-            for entry in _entries(path, data, key):
-                if entry.get("enabled", True) is False:  # a later list switches a kind off
-                    kinds.pop(entry["name"], None)
-                else:  # or replaces it by name
-                    kinds[entry["name"]] = make(path, entry)
+        _merge(numbers, path, _entries(path, data, "numbers"), _number_kind)
+        _merge(patterns, path, _entries(path, data, "patterns"), _pattern_kind)
         if "spoken_digits" in data:
             spoken = _spoken(path, data["spoken_digits"], spoken)
     return MaskList(tuple(numbers.values()), tuple(patterns.values()), spoken, tuple(map(str, paths)))
+
+
+def _merge(kinds: dict[str, K], path: Path, entries: Iterable[dict[str, Any]],
+           make: Callable[[Path, dict[str, Any]], K]) -> None:
+    """A list's entries over the kinds before it: ``enabled: false`` switches a kind off, any
+    other entry adds it or replaces the one of its name."""
+    for entry in entries:
+        if entry.get("enabled", True) is False:
+            kinds.pop(entry["name"], None)
+        else:
+            kinds[entry["name"]] = make(path, entry)
 
 
 def _read_yaml(path: Path) -> dict[str, Any]:
@@ -231,7 +239,7 @@ def _spoken(path: Path, data: Any, before: SpokenDigits | None) -> SpokenDigits 
     return SpokenDigits(min_digits, keep, tuple(sorted(words.items())), tuple(sorted(repeats.items())))
 
 
-def _compile(path: Path, name: str, regex: str):  # type: ignore[no-untyped-def]
+def _compile(path: Path, name: str, regex: str) -> Regex:
     try:
         return compile_regex(regex, ignore_case=True)
     except ValueError as exc:
@@ -333,7 +341,7 @@ class Masker:
                     continue
                 alnum = [i for i in range(start, end) if text[i].isalnum()]
                 if kind.keep_words:
-                    kept_words = set()
+                    kept_words: set[int] = set()
                     for w in _TOKEN.finditer(text, start, end):
                         if w.group(0).lower() in kind.keep_words:
                             kept_words.update(range(w.start(), w.end()))
@@ -345,16 +353,16 @@ class Masker:
 
     def _spoken_subs(self, text: str) -> list[tuple[int, int, str]]:
         """(start, end, replacement) for the words of each run of spoken digits long enough to mask."""
-        words = self._words
-        if not words:
+        spoken = self.mask_list.spoken if self.mask_list is not None else None
+        if not self._words or spoken is None:
             return []
-        spoken = self.mask_list.spoken  # type: ignore[union-attr]
         # Most utterances hold too few number words to make a run: count the digits they could
         # give at most (one C-speed scan, a dict lookup per word) before looking at word order.
         found = [n for n in map(self._most.get, _LETTERS.findall(text.lower())) if n]
         if len(found) < 2 or sum(found) + len(_DIGIT.findall(text)) < spoken.min_digits:
             return []
-        tokens = []  # (start, end of the word without its punctuation, digits or None, is a number word)
+        # (start, end of the word without its punctuation, digits or None, is a number word)
+        tokens: list[tuple[int, int, str | None, bool]] = []
         for m in _TOKEN.finditer(text):
             raw = m.group(0)
             core = raw.strip(_PUNCT)
@@ -386,14 +394,15 @@ class Masker:
             while j < len(tokens) and values[j] is not None:
                 j += 1
             run = range(i, j)
-            n = sum(len(values[k]) for k in run)  # type: ignore[arg-type]
+            run_values = [v for v in values[i:j] if v is not None]  # all of them: the run ends at a None
+            n = sum(map(len, run_values))
             spoken_words = sum(1 for k in run if tokens[k][3] and values[k] != "0")
             if n >= spoken.min_digits and spoken_words >= 2:
                 keep = _kept(n, spoken.keep_last)
                 seen = 0
-                for k in run:
+                for k, digits in zip(run, run_values):
                     out = []
-                    for d in values[k]:  # type: ignore[union-attr]
+                    for d in digits:
                         seen += 1
                         out.append(d if seen > n - keep else MASK_CHAR)
                     start, end = tokens[k][0], tokens[k][1]
@@ -413,11 +422,12 @@ class Masker:
         if word in self._repeats:
             return f"x{self._repeats[word]}", True
         if "-" in word:  # "fifty-three", "four-one-one-one"
-            parts = [self._words.get(p) for p in word.split("-")]
-            if all(parts):
-                if len(parts) == 2 and len(parts[0]) == 2 and parts[0].endswith("0") and len(parts[1]) == 1:  # type: ignore[arg-type]
-                    return parts[0][0] + parts[1], True  # type: ignore[index,operator]
-                return "".join(parts), True  # type: ignore[arg-type]
+            found = [self._words.get(p) for p in word.split("-")]
+            parts = [p for p in found if p]
+            if len(parts) == len(found):  # every part is a number word
+                if len(parts) == 2 and len(parts[0]) == 2 and parts[0].endswith("0") and len(parts[1]) == 1:
+                    return parts[0][0] + parts[1], True
+                return "".join(parts), True
         return None, False
 
     # -- values ----------------------------------------------------------------------------
@@ -477,9 +487,9 @@ class Masker:
             return
         for item in items:
             if isinstance(item, Utterance):
-                yield self.mask_utterance(item)  # type: ignore[misc]
+                yield cast(E, self.mask_utterance(item))  # a masked copy: the same type as the item
             elif isinstance(item, Partial):
-                yield self.mask_partial(item)  # type: ignore[misc]
+                yield cast(E, self.mask_partial(item))
             else:
                 yield item
 
@@ -488,17 +498,18 @@ class Masker:
         come from masked utterances; the pipeline's own events need none)."""
         if not self.enabled:
             return event
+        masked: object = event  # a masked copy: the same type as the event
         if isinstance(event, Utterance):
-            return self.mask_utterance(event)  # type: ignore[return-value]
-        if isinstance(event, Nudge):
-            return replace(event, message=self.mask_text(event.message),  # type: ignore[return-value]
-                           rewrite=self.mask_text(event.rewrite) if event.rewrite else event.rewrite,
-                           evidence=tuple(self._mask_evidence(ev) for ev in event.evidence))
-        if isinstance(event, RecordItem):
-            return replace(event, text=self.mask_text(event.text))  # type: ignore[return-value]
-        if isinstance(event, Partial):
-            return self.mask_partial(event)  # type: ignore[return-value]
-        return event
+            masked = self.mask_utterance(event)
+        elif isinstance(event, Nudge):
+            masked = replace(event, message=self.mask_text(event.message),
+                             rewrite=self.mask_text(event.rewrite) if event.rewrite else event.rewrite,
+                             evidence=tuple(self._mask_evidence(ev) for ev in event.evidence))
+        elif isinstance(event, RecordItem):
+            masked = replace(event, text=self.mask_text(event.text))
+        elif isinstance(event, Partial):
+            masked = self.mask_partial(event)
+        return cast(E, masked)
 
     def _mask_evidence(self, ev: Evidence) -> Evidence:
         """Evidence text masked as a whole, and each matched piece as its slice of that whole when

@@ -46,6 +46,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 from collections.abc import Callable, Iterable, Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -53,6 +54,10 @@ from .audio import STREAM_RATE_HZ
 from .errors import ModelError
 from .models import resolve_whisper_model_dir
 from .types import Recognition, SpeechSegment, Word
+
+if TYPE_CHECKING:  # pragma: no cover
+    from faster_whisper import BatchedInferencePipeline, WhisperModel
+    from faster_whisper.transcribe import Word as WhisperWord
 
 logger = logging.getLogger(__name__)
 
@@ -298,7 +303,7 @@ class Recognizer:
         return other
 
     @property
-    def model(self):
+    def model(self) -> WhisperModel:
         """The loaded faster_whisper.WhisperModel (benchmarks compare it used plainly)."""
         return self._model
 
@@ -314,7 +319,7 @@ class Recognizer:
         if reason is None:
             rec = self._recognize_in_context(segment)
             reason = "no text" if rec is None else check_recognition(rec, self.options)
-        if reason is None:
+        if reason is None and rec is not None:  # (no recognition always has a reason)
             if self.options.prompt_previous_text:
                 self._previous_text[segment.speaker] = (segment.end_s, rec.text)
             return rec
@@ -392,7 +397,7 @@ class Recognizer:
             last_speaker = segments[i].speaker
         clips.append({"start": window_start / STREAM_RATE_HZ, "end": at / STREAM_RATE_HZ})
         packed = np.concatenate(pieces)
-        words_by_span: list[list[tuple[Word, float, float]]] = [[] for _ in spans]  # word, logprob, no_speech
+        words_by_span: list[list[tuple[WhisperWord, float, float]]] = [[] for _ in spans]  # word, logprob, no_speech
         starts = np.array([s for _, s, _ in spans])
         ends = np.array([e for _, _, e in spans])
         opts = self.options
@@ -439,7 +444,7 @@ class Recognizer:
                              segment.end_s, reason)
         return results
 
-    def _batched(self):
+    def _batched(self) -> BatchedInferencePipeline:
         if self._batched_pipeline is None:
             from faster_whisper import BatchedInferencePipeline
 
@@ -456,7 +461,7 @@ class Recognizer:
             prompt = text if 0.0 <= segment.start_s - end_s <= PROMPT_MAX_GAP_S else None
         context = segment.context
         lead = 0 if context is None else min(len(context), int(opts.context_s * STREAM_RATE_HZ))
-        if lead == 0:
+        if context is None or lead == 0:
             return self._transcribe(segment.audio, segment.start_s, segment.end_s, prompt=prompt)
         audio = np.concatenate([context[len(context) - lead:], segment.audio])
         in_context = self._transcribe(audio, segment.start_s, segment.end_s, prompt=prompt,

@@ -21,6 +21,7 @@ import math
 import threading
 import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -118,7 +119,7 @@ class Stretch:
         return max(0.0, (self._pos - len(self._pending) * self._speed) / self.rate_hz)
 
 
-def _output_device(sd) -> tuple[int | None, str]:
+def _output_device(sd: Any) -> tuple[int | None, str]:
     """The output to use (PulseAudio's ALSA device when listed, else the default) and its name;
     (None, '') when there is none."""
     def outputs() -> list[tuple[int, dict]]:
@@ -248,14 +249,14 @@ class ReviewAudio:
         except Exception as exc:  # PortAudioError and the like: no sound, the review goes on
             self._set("silent", f"no sound ({exc.__class__.__name__}: {exc}); the review goes on silently")
 
-    def _stream_at(self, sd, device: int, rate: int):
+    def _stream_at(self, sd: Any, device: int, rate: int) -> Any:  # sounddevice (no type stubs): an OutputStream
         assert self._stretch is not None
         block = BLOCK * rate // RATE_HZ
         return sd.OutputStream(samplerate=rate, channels=self._stretch.channels, dtype="float32", blocksize=block,
                                device=device, callback=self._callback, latency="low")
 
     # -- PortAudio's thread -------------------------------------------------------------------
-    def _callback(self, outdata, frames, _time, _status) -> None:
+    def _callback(self, outdata: np.ndarray, frames: int, _time: Any, _status: Any) -> None:
         stretch = self._stretch
         with self._lock:
             now_s, wall, playing, speed, jump = self._now_s, self._wall, self._playing, self._speed, self._jump
@@ -288,7 +289,7 @@ def _resample(audio: np.ndarray, from_hz: int, to_hz: int) -> np.ndarray:
     return np.stack([np.interp(x, src, audio[:, c]).astype(np.float32) for c in range(audio.shape[1])], axis=1)
 
 
-def _close(stream) -> None:
+def _close(stream: Any) -> None:
     try:
         stream.stop()
         stream.close()

@@ -79,12 +79,12 @@ class TableRuler:
         self._index: dict[int, dict[int, list[int]]] = {}  # key position -> required value -> slots
         self._unindexed: list[int] = []
         for i, slot in enumerate(self._slots):
-            exact = next(((pos, t) for pos, t in slot if t.allowed is not None and not t.negate), None)
+            exact = next(((pos, t.allowed) for pos, t in slot if t.allowed is not None and not t.negate), None)
             if exact is None:
                 self._unindexed.append(i)
                 continue
-            pos, test = exact
-            for value in test.allowed:  # type: ignore[union-attr]
+            pos, allowed = exact
+            for value in allowed:
                 self._index.setdefault(pos, {}).setdefault(value, []).append(i)
         self._single = single
         self._multi = multi
@@ -152,7 +152,8 @@ class _Test:
     def passes(self, value: int, strings: Any) -> bool:
         if self.regex is not None:  # spaCy's REGEX predicate: re.search on the attribute's string
             return bool(self.regex.search(strings[value]))
-        return (value in self.allowed) is not self.negate  # type: ignore[operator]
+        allowed = self.allowed  # (a test without a regex has its values)
+        return allowed is not None and (value in allowed) is not self.negate
 
 
 def _fixed_tests(pattern: Any, strings: Any) -> list[dict[str, _Test]] | None:

@@ -7,10 +7,38 @@ the token patterns and the masking stage all compile through it.
 
 from __future__ import annotations
 
+from typing import Iterator, Protocol
+
 REGEX_MAX_MEM = 2 << 20  # bytes of compiled program RE2 may use; bigger patterns are refused
 
 
-def compile_regex(pattern: str, ignore_case: bool):  # type: ignore[no-untyped-def]
+class RegexMatch(Protocol):
+    """What the code reads of an RE2 match (google-re2 ships no type stubs)."""
+
+    def group(self, group: int | str = 0) -> str: ...
+    def span(self, group: int | str = 0) -> tuple[int, int]: ...
+    def start(self, group: int | str = 0) -> int: ...
+    def end(self, group: int | str = 0) -> int: ...
+
+
+class Regex(Protocol):
+    """What the code uses of a compiled RE2 pattern: the ``re.Pattern`` methods RE2 offers."""
+
+    @property
+    def pattern(self) -> str: ...
+    @property
+    def groups(self) -> int: ...
+    @property
+    def groupindex(self) -> dict[str, int]: ...
+    def search(self, text: str, pos: int | None = None, endpos: int | None = None) -> RegexMatch | None: ...
+    def match(self, text: str, pos: int | None = None, endpos: int | None = None) -> RegexMatch | None: ...
+    def fullmatch(self, text: str, pos: int | None = None, endpos: int | None = None) -> RegexMatch | None: ...
+    def finditer(self, text: str, pos: int | None = None, endpos: int | None = None) -> Iterator[RegexMatch]: ...
+    def findall(self, text: str, pos: int | None = None, endpos: int | None = None) -> list[str]: ...
+    def sub(self, repl: str, text: str, count: int = 0) -> str: ...
+
+
+def compile_regex(pattern: str, ignore_case: bool) -> Regex:
     """Compile with RE2 under a memory bound; ValueError with RE2's reason when refused."""
     import re2
 
@@ -19,7 +47,8 @@ def compile_regex(pattern: str, ignore_case: bool):  # type: ignore[no-untyped-d
     options.max_mem = REGEX_MAX_MEM
     options.case_sensitive = not ignore_case
     try:
-        return re2.compile(pattern, options)
+        compiled: Regex = re2.compile(pattern, options)
+        return compiled
     except re2.error as exc:
         reason = exc.args[0] if exc.args else str(exc)
         if isinstance(reason, bytes):

@@ -8,10 +8,21 @@ clock, live capture on the wall clock). ``on_activity`` takes the audio sources'
 started / segment dropped" marks so a long turn that is still being recognized is not mistaken
 for silence.
 
-Voice signals compare a speaker only with their own running baseline (the median of their last
-``baseline_window`` utterances), so the agent's microphone level is never compared with the
-customer's line level. Text cues come from the rule packs' lexicons (YAML the team edits); the
-tone's word cue is the ``tones:`` definition of the packs, so rules and tone agree.
+Voice signals compare a speaker only with their own baseline, so the agent's microphone level
+is never compared with the customer's line level. The baseline is the median of the speaker's
+last ``baseline_window`` *calm* utterances of *earlier turns*: an utterance whose voice alone
+read as raised (or that lay in a turn that did) is left out, so one angry stretch does not
+become the yardstick the next is measured with, and a turn is never compared with itself (a
+customer who starts the call angry is judged once calm speech of theirs has been heard). If
+the level moved for good (``baseline_relearn`` raised utterances in a row), the raised run
+becomes the baseline.
+
+The voice of the tone is taken for the utterance alone and for its *turn so far*
+(``turns.TurnTracker``: the endpointer cuts one complaint into several utterances), pooled over
+the turn's utterances (power-mean loudness, syllables over speaking time), whichever is
+higher. Text cues come from the rule packs' lexicons (YAML the team edits); the tone's word cue
+is the ``tones:`` definition of the packs, so rules and tone agree; angry words in the speaker's
+usual voice count one cue less once their baseline has settled, outside an angry episode.
 
 Every value a rule can test is listed in ``signal_catalogue.SIGNAL_FIELDS`` with its unit; ``rules/README.md``
 documents them (a test keeps the two in step).
@@ -19,17 +30,19 @@ documents them (a test keeps the two in step).
 
 from __future__ import annotations
 
+import math
 import re
 import statistics
 from collections import deque
-from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING, Iterable
+from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING, Callable, Iterable
 
 from .annotate import AnnotatedUtterance
 from .signal_catalogue import CUE_LEXICONS, SIGNAL_FIELDS, SignalField  # noqa: F401  (re-exported)
 from .rules.conditions import Compiler, EvalContext
 from .rules.features import match_texts
 from .rules.model import EventIs, LexiconFinder, Says
+from .turns import TurnTracker, backchannel_phrases
 from .types import (
     DeadAir,
     SignalEvent,
@@ -38,6 +51,7 @@ from .types import (
     TalkOver,
     ToneChange,
     ToneEstimate,
+    ToneLabel,
     Utterance,
     UtteranceSignals,
 )
@@ -58,7 +72,9 @@ class SignalOptions:
     turn_join_s: float = 0.6
     backchannel_max_words: int = 2
     baseline_window: int = 8
-    baseline_min: int = 2  # earlier utterances needed before voice is compared with a baseline
+    baseline_min: int = 2  # calm utterances of earlier turns needed before voice is compared with a baseline
+    baseline_relearn: int = 8  # this many raised utterances in a row (earlier turns): the level moved, they count
+    raised_voice: float = 0.35  # a voice score this high (voice alone: tense) keeps an utterance out of the baseline
     min_rate_span_s: float = 0.8
     min_rate_syllables: int = 4
     # Tone: voice score = loud_weight * min(1, rise_db / loud_full_db)
@@ -72,13 +88,17 @@ class SignalOptions:
     text_angry: float = 0.7
     text_angry_extra: float = 0.1  # per further anger cue, up to 0.9
     text_tense: float = 0.4
+    # words that sound angry, said in the speaker's usual voice (a settled baseline, and a voice
+    # score under calm_voice: under ~3 dB louder or ~20% faster), count one cue less
+    text_calm_voice: float = 0.1
+    calm_voice: float = 0.2
     tense_at: float = 0.35
     angry_at: float = 0.7
     state_hold_s: float = 30.0  # the running tone keeps its score this long...
     state_half_life_s: float = 60.0  # ...then halves every this many seconds
 
 
-def label_of(score: float, options: SignalOptions) -> str:
+def label_of(score: float, options: SignalOptions) -> ToneLabel:
     return "angry" if score >= options.angry_at else "tense" if score >= options.tense_at else "calm"
 
 
@@ -100,8 +120,8 @@ def count_syllables(text: str) -> int:
     return total
 
 
-def speaking_rate(utt: Utterance, options: SignalOptions) -> float | None:
-    """Syllables per second over the span of the words, or None when times are estimated/short."""
+def _rate_parts(utt: Utterance, options: SignalOptions) -> tuple[int, float] | None:
+    """(syllables, seconds) of an utterance's speech, or None when times are estimated/short."""
     if utt.words:
         span = utt.words[-1].end_s - utt.words[0].start_s
     elif not utt.timing_estimated:
@@ -111,14 +131,59 @@ def speaking_rate(utt: Utterance, options: SignalOptions) -> float | None:
     syllables = count_syllables(utt.text)
     if span < options.min_rate_span_s or syllables < options.min_rate_syllables:
         return None
-    return syllables / span
+    return syllables, span
+
+
+def speaking_rate(utt: Utterance, options: SignalOptions) -> float | None:
+    """Syllables per second over the span of the words, or None when times are estimated/short."""
+    parts = _rate_parts(utt, options)
+    return None if parts is None else parts[0] / parts[1]
+
+
+def voice_score(rise_db: float | None, rate_rise: float | None, options: SignalOptions) -> float:
+    """How raised a voice is, 0..0.9: loudness and pace against the speaker's baseline."""
+    voice = 0.0
+    if rise_db is not None and rise_db > 0:
+        voice += options.loud_weight * min(1.0, rise_db / options.loud_full_db)
+    if rate_rise is not None and rate_rise > 0:
+        voice += options.rate_weight * min(1.0, rate_rise / options.rate_full_rise)
+    return voice
+
+
+@dataclass(frozen=True)
+class _Heard:
+    """One utterance's voice, kept for the speaker's baseline."""
+
+    turn: int | None  # the turn it was in (None: a backchannel in the other side's turn)
+    loudness: float | None
+    rate: float | None
+    raised: bool  # its voice alone read as tense or more: not part of the calm baseline
+    judged: bool  # it was measured against a baseline (False: the speaker's first utterances)
+
+
+@dataclass
+class _TurnSoFar:
+    """The voice of a speaker's current turn, pooled over its utterances."""
+
+    index: int
+    power_s: float = 0.0  # sum of voiced seconds x linear power
+    voiced_s: float = 0.0
+    syllables: int = 0
+    span_s: float = 0.0
+    utterances: int = 0
+
+    @property
+    def loudness(self) -> float | None:
+        return 10.0 * math.log10(self.power_s / self.voiced_s) if self.voiced_s > 0 and self.power_s > 0 else None
 
 
 @dataclass
 class _SpeakerState:
-    loudness: deque
-    rate: deque
+    rate: deque  # the last rates (the other side's pace, rate_vs_other)
     recent: deque  # the last few utterances (for talk-over)
+    heard: deque = field(default_factory=lambda: deque(maxlen=64))
+    raised_turns: set = field(default_factory=set)
+    turn: _TurnSoFar | None = None
     talk_s: float = 0.0
     run_start_s: float | None = None
     state: ToneEstimate = ToneEstimate("calm", 0.0)
@@ -145,12 +210,13 @@ class SignalTracker:
         self._cues = {family: compiler.condition(Says(LexiconFinder((lexicon,)), ()))
                       for family, lexicon in CUE_LEXICONS.items() if lexicon in vocabulary.lexicons}
         self._extractor = compiler.extractor
+        self._turns = TurnTracker(backchannels=backchannel_phrases(vocabulary.lexicons))
         self.start_call(call_length_s)
 
     def start_call(self, call_length_s: float | None = None) -> None:
         w = self.options.baseline_window
         self.call_length_s = call_length_s
-        self._speakers = {s: _SpeakerState(deque(maxlen=w), deque(maxlen=w), deque(maxlen=4)) for s in Speaker}
+        self._speakers = {s: _SpeakerState(deque(maxlen=w), deque(maxlen=4)) for s in Speaker}
         self._speaking: dict[Speaker, float] = {}  # speaker -> start of their earliest open segment
         self._open: dict[Speaker, list[float]] = {}  # every open segment's start, per speaker
         self._last_end_s: float | None = None
@@ -158,6 +224,7 @@ class SignalTracker:
         self._dead_air_reported_for: float | None = None
         self._last_hold_s: float | None = None
         self._talk_over_reported: set[int] = set()  # indices of interrupting utterances
+        self._turns.start_call()
 
     # ------------------------------------------------------------ the clock and activity
 
@@ -175,7 +242,7 @@ class SignalTracker:
             self._last_end_s = max(self._last_end_s or 0.0, mark.t_s)
         return events
 
-    def _close_open(self, speaker: Speaker, closes) -> bool:
+    def _close_open(self, speaker: Speaker, closes: Callable[[float], bool]) -> bool:
         """Forget the open segments of ``speaker`` whose start passes ``closes``. Live capture
         may already have marked the next segment open when this one's words land (recognition
         takes time), so only this one's mark goes; the next keeps the channel busy."""
@@ -219,13 +286,26 @@ class SignalTracker:
         backchannel = words <= opts.backchannel_max_words
 
         values: dict[str, float | bool | None] = {"duration_s": utt.duration_s, "words": float(words)}
-        # voice vs own baseline
+        # voice vs own baseline (calm utterances of earlier turns), alone and pooled over the turn
+        turn = self._turn_so_far(me, au)
         loud = utt.voice.loudness_dbfs if utt.voice else None
-        rate = speaking_rate(utt, opts)
+        rate_parts = _rate_parts(utt, opts)
+        rate = None if rate_parts is None else rate_parts[0] / rate_parts[1]
+        if utt.voice is not None and utt.voice.voiced_s > 0:
+            turn.power_s += utt.voice.voiced_s * 10.0 ** (utt.voice.loudness_dbfs / 10.0)
+            turn.voiced_s += utt.voice.voiced_s
+        if rate_parts is not None:
+            turn.syllables += rate_parts[0]
+            turn.span_s += rate_parts[1]
+        turn_rate = turn.syllables / turn.span_s if turn.span_s > 0 else None
+        base_loud, base_rate, settled = self._baseline(me, turn.index)
         values["loudness_dbfs"] = loud
-        values["loudness_rise_db"] = _rise(loud, me.loudness, opts.baseline_min, ratio=False)
+        values["loudness_rise_db"] = _rise(loud, base_loud, 1, ratio=False)
+        values["turn_loudness_rise_db"] = _rise(turn.loudness if loud is not None else None, base_loud, 1, ratio=False)
         values["rate_sps"] = rate
-        values["rate_rise"] = _rise(rate, me.rate, opts.baseline_min, ratio=True)
+        values["rate_rise"] = _rise(rate, base_rate, 1, ratio=True)
+        values["turn_rate_rise"] = _rise(turn_rate if rate is not None or turn.utterances > 1 else None,
+                                         base_rate, 1, ratio=True)
         values["rate_vs_other"] = _rise(rate, other.rate, 1, ratio=True)
         # timing
         other_last = other.recent[-1] if other.recent else None
@@ -248,7 +328,10 @@ class SignalTracker:
                                  if self.call_length_s is not None else None)
         values["backchannel"] = backchannel
 
-        tone = self._tone(utt, ctx, values)
+        # calm words-only anger is discounted only outside an angry episode (a customer who was
+        # angry a moment ago and threatens to leave in an even voice is still angry)
+        upset = label_of(self._decayed(me, utt.start_s), opts) == "angry"
+        tone = self._tone(utt, ctx, values, turn, settled and loud is not None and not upset)
         values["tone_score"] = tone.score
         previous = me.state
         decayed = self._decayed(me, utt.end_s)
@@ -259,7 +342,7 @@ class SignalTracker:
             label = label_of(decayed, opts)
             peak_note = f"easing: peak {utt.end_s - me.state_t_s:.0f} s ago"
             kept = tuple(e for e in previous.evidence if not e.startswith("easing:"))
-            state = ToneEstimate(label, decayed, (peak_note, *kept) if label != "calm" else ())  # type: ignore[arg-type]
+            state = ToneEstimate(label, decayed, (peak_note, *kept) if label != "calm" else ())
         me.state = state
         values["tone_state_score"] = state.score
         values["other_tone_state_score"] = self._decayed(other, utt.end_s)
@@ -269,10 +352,14 @@ class SignalTracker:
             events.append(ToneChange(utt.end_s, utt.speaker, previous.label, state, utt.index))
 
         # update the running state after measuring against it
-        if loud is not None:
-            me.loudness.append(loud)
         if rate is not None:
             me.rate.append(rate)
+        if loud is not None or rate is not None:
+            raised = voice_score(values["loudness_rise_db"], values["rate_rise"], opts) >= opts.raised_voice
+            me.heard.append(_Heard(turn.index if turn.index >= 0 else None, loud, rate, raised,
+                                   judged=values["loudness_rise_db"] is not None))
+        if voice_score(values["turn_loudness_rise_db"], values["turn_rate_rise"], opts) >= opts.raised_voice:
+            me.raised_turns.add(turn.index)
         me.recent.append(utt)
         if not backchannel:
             other.run_start_s = None
@@ -286,6 +373,53 @@ class SignalTracker:
         out = AnnotatedUtterance(replace(utt, signals=signals), au.doc, feats)
         feats.au = out  # the rules read the signals through the features
         return out, events
+
+    def _turn_so_far(self, me: _SpeakerState, au: AnnotatedUtterance) -> _TurnSoFar:
+        """The speaker's turn that ``au`` belongs to, counting ``au`` in (a backchannel in the
+        other side's turn stands alone: index -1)."""
+        step = self._turns.on_utterance(au.utterance)
+        if step.turn is None:
+            turn = _TurnSoFar(-1)
+        else:
+            turn = me.turn if me.turn is not None and me.turn.index == step.turn.index else _TurnSoFar(step.turn.index)
+            me.turn = turn
+        turn.utterances += 1
+        return turn
+
+    def _baseline(self, me: _SpeakerState, turn: int) -> tuple[list[float], list[float], bool]:
+        """The speaker's calm loudness and pace, and whether that baseline is settled.
+
+        Their last ``baseline_window`` utterances of earlier turns, leaving out the raised ones
+        (unless the last ``baseline_relearn`` were all raised: the level moved, and that is the
+        speaker's usual now). The first utterances had nothing to be compared with (a customer
+        may open the call angry): once later ones have been measured and found calm, those
+        first ones are judged against them in turn (on loudness), and the raised ones drop out.
+        Settled: at least ``baseline_min`` measured calm utterances."""
+        opts = self.options
+        earlier = [h for h in me.heard if h.turn is None or h.turn != turn]
+
+        def raised(h: _Heard) -> bool:
+            return h.raised or (h.turn is not None and h.turn in me.raised_turns)
+
+        recent = earlier[-opts.baseline_relearn:]
+        if len(recent) >= opts.baseline_relearn and all(raised(h) for h in recent):
+            # the level moved for good: the raised run is the speaker's usual now, the rest is past
+            me.heard = deque((replace(h, raised=False, judged=True) for h in recent), maxlen=me.heard.maxlen)
+            me.raised_turns.clear()
+            earlier = list(me.heard)
+        earlier = [h for h in earlier if not raised(h)]
+        judged = [h for h in earlier if h.judged]
+        ref = _median([h.loudness for h in judged])
+        if ref is not None:  # judged on loudness alone: a pace from a few words is too rough for this
+            earlier = [h for h in earlier if h.judged or h.loudness is None
+                       or voice_score(h.loudness - ref, None, opts) < opts.raised_voice]
+        loud = [h.loudness for h in earlier if h.loudness is not None][-opts.baseline_window:]
+        rate = [h.rate for h in earlier if h.rate is not None][-opts.baseline_window:]
+        if not judged:  # the first utterances stand in once there are baseline_min of them
+            loud = loud if len(loud) >= opts.baseline_min else []
+            rate = rate if len(rate) >= opts.baseline_min else []
+        settled = sum(h.loudness is not None for h in judged) >= opts.baseline_min
+        return loud, rate, settled
 
     def _decayed(self, who: _SpeakerState, t_s: float) -> float:
         """A speaker's running tone score at ``t_s``: the peak holds, then halves per half-life."""
@@ -341,40 +475,53 @@ class SignalTracker:
                                    interrupter.start_s, overlap, interrupter.index))
         return own, events
 
-    def _tone(self, utt: Utterance, ctx, values: dict[str, float | bool | None]) -> ToneEstimate:
+    def _text_tone(self, ctx: EvalContext) -> tuple[float, list[str], int]:
+        """The words' score, their evidence and how many anger cues they hold (0: tense words)."""
         opts = self.options
-        evidence: list[str] = []
-        text = 0.0
         angry = self._tone_text.get("angry")
         found = angry(ctx) if angry else None
         if found is not None:
             said = match_texts(found)
-            text = min(0.9, opts.text_angry + opts.text_angry_extra * max(0, len(said) - 1))
-            evidence.append("said " + ", ".join(f'"{w}"' for w in said) if said else "angry words")
-        else:
-            tense = self._tone_text.get("tense")
-            found = tense(ctx) if tense else None
-            if found is not None:
-                text = opts.text_tense
-                said = match_texts(found)
-                evidence.append("said " + ", ".join(f'"{w}"' for w in said))
-        voice = 0.0
+            score = min(0.9, opts.text_angry + opts.text_angry_extra * max(0, len(said) - 1))
+            return score, ["said " + ", ".join(f'"{w}"' for w in said) if said else "angry words"], max(1, len(said))
+        tense = self._tone_text.get("tense")
+        found = tense(ctx) if tense else None
+        if found is not None:
+            return opts.text_tense, ["said " + ", ".join(f'"{w}"' for w in match_texts(found))], 0
+        return 0.0, [], 0
+
+    def _tone(self, utt: Utterance, ctx: EvalContext, values: dict[str, float | bool | None], turn: _TurnSoFar,
+              settled: bool) -> ToneEstimate:
+        opts = self.options
+        text, evidence, cues = self._text_tone(ctx)
         rise, rate_rise = values["loudness_rise_db"], values["rate_rise"]
+        turn_rise, turn_rate_rise = values["turn_loudness_rise_db"], values["turn_rate_rise"]
         if utt.voice is None:
             evidence.append("text only (no audio)" if rate_rise is None else "no audio: words and pace only")
         elif rise is None:
             evidence.append("no voice baseline yet")
-        if isinstance(rise, float) and rise > 0:
-            voice += opts.loud_weight * min(1.0, rise / opts.loud_full_db)
-            if rise >= 3.0:
-                evidence.append(f"{rise:.1f} dB louder than usual")
-        if isinstance(rate_rise, float) and rate_rise > 0:
-            voice += opts.rate_weight * min(1.0, rate_rise / opts.rate_full_rise)
-            if rate_rise >= 0.1:
-                evidence.append(f"{rate_rise:.0%} faster than usual")
+        alone = voice_score(rise, rate_rise, opts)
+        pooled = voice_score(turn_rise, turn_rate_rise, opts) if turn.utterances > 1 else 0.0
+        voice = max(alone, pooled)
+        if pooled > alone:
+            rise, rate_rise, where = turn_rise, turn_rate_rise, " (this turn)"
+        else:
+            where = ""
+        if isinstance(rise, float) and rise >= 3.0:
+            evidence.append(f"{rise:.1f} dB louder than usual{where}")
+        if isinstance(rate_rise, float) and rate_rise >= 0.1:
+            evidence.append(f"{rate_rise:.0%} faster than usual{where}")
+        if cues and settled and voice < opts.calm_voice:
+            text = max(0.0, text - opts.text_calm_voice)
+            evidence.append("at their usual level and pace")
         score = 1.0 - (1.0 - text) * (1.0 - min(1.0, voice))
         label = label_of(score, opts)
-        return ToneEstimate(label, score, tuple(evidence) if label != "calm" else ())  # type: ignore[arg-type]
+        return ToneEstimate(label, score, tuple(evidence) if label != "calm" else ())
+
+
+def _median(values: Iterable[float | None]) -> float | None:
+    known = [v for v in values if v is not None]
+    return statistics.median(known) if known else None
 
 
 def _rise(value: float | None, history: Iterable[float], minimum: int, ratio: bool) -> float | None:

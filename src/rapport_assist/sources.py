@@ -366,7 +366,7 @@ class CallSegments:
         yield from ready(math.inf)
 
 
-def open_replay(spec: ReplayInput, recognizer_factory, endpointer_options: "EndpointerOptions | None" = None,
+def open_replay(spec: ReplayInput, recognizer_factory: Callable[[], Recognizer], endpointer_options: "EndpointerOptions | None" = None,
                 batch: bool = False) -> ReplaySource:
     """Check and open ``spec``. ``recognizer_factory()`` is only called for audio input.
 

@@ -21,10 +21,10 @@ generator voiced angry (louder, faster) against the calm ones.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .annotate import Annotator
 from .errors import BadInput, InputNotFound
@@ -46,6 +46,10 @@ from .rules import RuleSet
 from .transcript import json_lines
 from .types import Evidence, Nudge, Speaker, Utterance
 from .wer import WordErrors, measure
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .qa.inputs import CallInput
+    from .qa.runner import QaSettings
 
 SET_FILE = "spoken.jsonl"
 TIME_TOLERANCE_S = 0.5  # a recognized utterance may end this long after its turn (endpointer hangover)
@@ -311,8 +315,8 @@ def spoken_to_json(report: SpokenReport, show: int | None = 10) -> dict[str, Any
     }
 
 
-def recognize_set(dialogues: Sequence[SpokenDialogue], settings, discover_options: Mapping[str, Any],
-                  on_error=None) -> dict[str, Conversation]:
+def recognize_set(dialogues: Sequence[SpokenDialogue], settings: QaSettings, discover_options: Mapping[str, Any],
+                  on_error: Callable[[CallInput, str], None] | None = None) -> dict[str, Conversation]:
     """Each dialogue's recording recognized as ``qa`` does it (through its transcript cache):
     dialogue id -> the call as a conversation (its whole timeline), for ``evaluate_spoken``."""
     from .qa.corpus import call_timelines

@@ -180,6 +180,17 @@ class Partial:
 
 
 @dataclass(frozen=True)
+class RecognitionTiming:
+    """Call times (s) of a live utterance's way to the pipeline: the endpointer closed its
+    segment (the hangover ran out, or the other side cut it), the recognizer started and ended on
+    it (an early final: before the close, its hangover running)."""
+
+    segment_closed_s: float
+    recognizer_start_s: float
+    recognizer_end_s: float
+
+
+@dataclass(frozen=True)
 class Utterance:
     """One turn of one speaker on the call timeline."""
 
@@ -193,6 +204,9 @@ class Utterance:
     timing_estimated: bool = False
     voice: VoiceMeasure | None = None
     signals: UtteranceSignals | None = None
+    # live capture: when its segment closed and was recognized (bench/live_latency.py); not in the
+    # JSON, not compared (the same words at the same times are the same utterance)
+    timing: RecognitionTiming | None = field(default=None, compare=False, repr=False)
 
     @property
     def duration_s(self) -> float:
@@ -314,6 +328,12 @@ class Nudge:
     experimental: bool = False  # from a rule with status "experimental": logged, not shown to agents
     tags: tuple[str, ...] = ()
     quote: int | None = 0  # which evidence the card quotes (the rule's ``quote``); None: no words
+    # live calls (``rules.early``): an *early* nudge fired on a caption's stable prefix while the
+    # utterance was still being spoken (``early_id`` numbers it in the call; its ``utterance_index``
+    # is -1: the utterance has no index yet); the final nudge that confirms one says so (``confirms``)
+    early: bool = False
+    early_id: int | None = None
+    confirms: int | None = None
 
     @property
     def quoted(self) -> Evidence | None:
@@ -345,7 +365,31 @@ class Nudge:
             d["tags"] = list(self.tags)
         if self.quote != 0:  # evidence[0] unless said (None: the card quotes nothing)
             d["quote"] = self.quote
+        if self.early:
+            d["early"] = True
+            d["early_id"] = self.early_id
+        if self.confirms is not None:
+            d["confirms"] = self.confirms
         return d
+
+
+@dataclass(frozen=True)
+class Withdrawn:
+    """An early nudge (``Nudge.early``) the final text of its utterance no longer supports: its
+    card goes. ``early_id`` and ``early_t_s`` are the early nudge's id and time; ``t_s`` is when it
+    was withdrawn (the end of the final utterance, or of the call), ``utterance_index`` that
+    utterance's index (-1 when the call ended first)."""
+
+    rule: str
+    early_id: int
+    early_t_s: float
+    t_s: float
+    speaker: Speaker
+    utterance_index: int = -1
+
+    def to_json(self) -> dict[str, Any]:
+        return {"type": "withdrawn", "rule": self.rule, "early_id": self.early_id, "early_t": round(self.early_t_s, 3),
+                "t": round(self.t_s, 3), "speaker": self.speaker.value, "utterance_index": self.utterance_index}
 
 
 @dataclass(frozen=True)
@@ -593,4 +637,4 @@ class ToneChange:
 
 SignalEvent = Union[DeadAir, TalkOver, ToneChange]
 Event = Union[Utterance, Turn, Nudge, RecordItem, Praise, CallCoaching, Status, CallSummary, DeadAir, TalkOver,
-              ToneChange, Partial]
+              ToneChange, Partial, Withdrawn]

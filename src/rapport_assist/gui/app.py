@@ -192,7 +192,7 @@ class AppBackend(QObject):
         loaded speech model, spaCy and the current rules; LiveUnavailable says why not."""
         try:
             from .. import live  # live capture (live.py, capture.py) may not be in this build
-            from ..capture import DeviceChoice  # type: ignore[attr-defined]
+            from ..capture import DeviceChoice
         except ImportError:
             raise LiveUnavailable("live capture not available in this build") from None
         available, why = self.live_available()
@@ -206,12 +206,12 @@ class AppBackend(QObject):
         mic = str(prefs.get("devices/mic", "") or saved[0] or "default")
         customer = str(prefs.get("devices/customer", "") or saved[1] or "")
         try:
-            settings = live.LiveSettings(  # type: ignore[attr-defined]
+            settings = live.LiveSettings(
                 agent=DeviceChoice.parse(mic), customer=DeviceChoice.parse(customer) if customer else None,
                 recognizer=RecognizerOptions(model_dir=self.options.model_dir, compute_type=self.options.compute_type,
                                              cpu_threads=self.options.threads),
                 rule_paths=tuple(self.options.rules), record_to=data_dir() / "calls", mask_digits=self.options.mask)
-            self._live_call = live.LiveCall(settings, recognizer=self.recognizer(),  # type: ignore[attr-defined]
+            self._live_call = live.LiveCall(settings, recognizer=self.recognizer(),
                                             engine=RuleEngine(self._ruleset()), annotator=self.annotator())
             return self._live_call
         except RapportError as exc:
@@ -247,7 +247,7 @@ class AppBackend(QObject):
     def devices(self) -> tuple[list[tuple[str, str]] | None, str]:
         """Capture devices as (id, label) (None: cannot be listed) and a note for the user."""
         try:
-            from .. import capture  # type: ignore[attr-defined]
+            from .. import capture
         except ImportError:
             return None, "Live capture is not available in this build; device choice is saved for later."
         live = self._live_call

@@ -104,7 +104,8 @@ class SettingsDialog(QDialog):
                             max_per_minute=self.per_minute.value(), card_lifetime_s=self.lifetime.value(),
                             hold_while_speaking=self.hold.isChecked(),
                             urgent_severity=None if urgent == "none" else urgent,
-                            max_wait_s=self.prefs.budget().max_wait_s, history_size=self.prefs.budget().history_size)
+                            max_wait_s=self.prefs.budget().max_wait_s, history_size=self.prefs.budget().history_size,
+                            early_while_speaking=self.prefs.budget().early_while_speaking)  # kept as saved
 
     def save(self) -> None:
         self.prefs.set("devices/mic", self.mic.currentData())

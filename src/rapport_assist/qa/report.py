@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import functools
 import re
-from typing import Any, Sequence
+from typing import Any, Mapping, Sequence
 
 import jinja2
 from markupsafe import Markup
@@ -132,9 +132,9 @@ def timeline_svg(events: Sequence[dict[str, Any]], duration: float) -> Markup:
     labels = [("agent", "Agent"), ("customer", "Customer"), ("nudges", "Nudges"), ("tone", "Customer tone")]
     for key, text in labels:
         parts.append(M('<text class="lbl" x="4" y="{}">{}</text>').format(rows[key] + 13, text))
-    for key, name, unit in (("loud", "Loudness", "(dBFS)"), ("pace", "Pace", "(syll./s)")):
+    for key, name, units in (("loud", "Loudness", "(dBFS)"), ("pace", "Pace", "(syll./s)")):
         parts.append(M('<text class="lbl" x="4" y="{}">{}</text><text class="lbl" x="4" y="{}">{}</text>')
-                     .format(rows[key] + 12, name, rows[key] + 26, unit))
+                     .format(rows[key] + 12, name, rows[key] + 26, units))
     utts = [e for e in events if e.get("type") == "utterance"]
     # dead air and talk-over behind everything
     band = M('<rect x="{a:.1f}" y="{y}" width="{w:.1f}" height="{h}" fill="{fill}" fill-opacity="{op}">'
@@ -304,10 +304,10 @@ def coaching_html(events: Sequence[dict[str, Any]]) -> Markup:
 
 def render_report(call: CallInput, events: Sequence[dict[str, Any]], stats: CallStats) -> str:
     """The whole report page: templates/report.html.j2 with report.css and report.js inlined."""
-    end = next((e for e in reversed(events) if e.get("type") == "call_end"), {})
+    end: Mapping[str, Any] = next((e for e in reversed(events) if e.get("type") == "call_end"), {})
     return environment().get_template("report.html.j2").render(
         call_id=call.id, kind=call.kind, files=" + ".join(str(f) for f in call.files),
-        masking={"on": " · personal data masked", "off": " · masking off (--no-mask)"}.get(end.get("masking"), ""),
+        masking={"on": " · personal data masked", "off": " · masking off (--no-mask)"}.get(str(end.get("masking")), ""),
         cards=_stat_cards(stats),
         notes=[e["message"] for e in events if e.get("type") == "status" and e.get("level") in ("warning", "error")],
         coaching=_coaching(events), no_praise=NO_PRAISE,

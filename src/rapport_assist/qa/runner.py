@@ -27,7 +27,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterable, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Sequence
 
 from ..endpoint import EndpointerOptions
 from ..errors import RapportError, UsageError
@@ -38,6 +38,14 @@ from .inputs import CallInput
 from .outcome import CallOutcome, outcome_from_json, outcome_to_json
 from .stats import call_stats
 from .summary import write_summary
+
+if TYPE_CHECKING:  # pragma: no cover
+    from ..recognizer import Recognizer, RecognizerOptions
+
+def _no_recognizer() -> Recognizer:
+    """The recognizer factory of a transcript, which is never recognized."""
+    raise AssertionError("a transcript needs no recognizer")
+
 
 OUTPUT_FORMAT = 2  # bump when events.jsonl/report.html change so finished calls are redone
 
@@ -70,7 +78,7 @@ class QaSettings:
         """What masking does to the cached text (part of the cache key)."""
         return "unmasked" if self.cache_unmasked or self.mask_list is None else self.mask_list.fingerprint
 
-    def recognizer_options(self):
+    def recognizer_options(self) -> RecognizerOptions:
         from ..recognizer import RecognizerOptions
 
         return RecognizerOptions(model_dir=self.model_dir, compute_type=self.compute_type, cpu_threads=self.threads,
@@ -114,7 +122,7 @@ class _Worker:
         self.lock = threading.Lock()  # a Dask worker may run several tasks in threads: one call at a time
         self.name = f"{os.uname().nodename}:{os.getpid()}"
 
-    def recognizer(self):
+    def recognizer(self) -> Recognizer:
         if self._recognizer is None:
             from ..recognizer import Recognizer
 
@@ -281,7 +289,7 @@ def call_timeline(call: CallInput, settings: QaSettings,
     from ..sources import endpoint_recording, open_replay
 
     if call.spec.is_transcript:
-        source = open_replay(call.spec, lambda: None)
+        source = open_replay(call.spec, _no_recognizer)
         return CachedTimeline(tuple(source.items()), None), False
     key = call_key(call, recognition_identity(settings))
     cache = TranscriptCache(settings.cache_dir)

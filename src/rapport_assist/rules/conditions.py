@@ -16,7 +16,7 @@ estimate does not know, the text cue built from the ``tones:`` section decides.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Callable, Mapping, Protocol, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Mapping, Protocol, Sequence
 
 from ..types import TONE_ORDER, Speaker
 from ..safe_regex import compile_regex
@@ -24,6 +24,7 @@ from .features import (CompiledLexicon, FeatureExtractor, Features, KeyBits, Mat
                        single_word_keys, word_keys)
 from .model import (
     AfterRequest,
+    ThenSays,
     AllOf,
     AnyOf,
     Condition,
@@ -52,7 +53,8 @@ from .generate import write_condition
 from .tokens import compile_patterns, re2_predicates
 
 if TYPE_CHECKING:  # pragma: no cover
-    from spacy.tokens import Doc
+    from spacy.tokens import Doc, Token
+    from spacy.vocab import Vocab
 
 
 class EvalContext:
@@ -225,7 +227,7 @@ class Compiler:
                 got = memo[key] if key in memo else memo.setdefault(key, inner(past))
                 if got is not None:
                     count += 1
-                    found.extend(got)  # type: ignore[arg-type]
+                    found.extend(got)
                     if count >= need:
                         return found
             return None
@@ -269,7 +271,7 @@ class Compiler:
         def echoes(ctx: EvalContext) -> list[Match] | None:
             if not ctx.reference:
                 return None
-            said = set()
+            said: set[int] = set()
             for ref in ctx.reference:
                 said |= ref.content_lemmas(ignore)
             feats = ctx.feats
@@ -292,12 +294,14 @@ class Compiler:
 
     def finder(self, finder: object) -> Callable[[Features], list[Match]]:
         """What a ``says`` finder other than lexicons finds in an utterance."""
+        find: Callable[[Features], list[Match]]
         if isinstance(finder, FutureActionFinder):
             actions = self.lexicons[finder.actions]
             bit = self._future_bit
 
-            def find(feats: Features) -> list[Match]:
+            def find_future(feats: Features) -> list[Match]:
                 return future_actions(actions, bit, feats) if feats.bits & bit else []
+            find = find_future
         elif isinstance(finder, RegexFinder):
             find = regex_finder(finder)
         elif isinstance(finder, TokenFinder):
@@ -324,6 +328,16 @@ class Compiler:
                 return any(ctx.feats.sent[o.start] == sid for o in lexicon_matches(lex, ctx.feats))
 
             return sentence_says
+        if isinstance(test, ThenSays):
+            lex, ahead = self.lexicons[test.lexicon], test.sentences
+
+            def then_says(m: Match, ctx: EvalContext) -> bool:
+                feats = ctx.feats
+                sid = feats.sent[m.start]
+                return any(sid < feats.sent[o.start] <= sid + ahead and feats.sent[o.start] not in feats.questions
+                           for o in lexicon_matches(lex, feats))
+
+            return then_says
         if isinstance(test, AfterRequest):
             return after_request(self.lexicons[test.cues], test.sentences)
         assert isinstance(test, ReflectsOther)
@@ -346,7 +360,7 @@ def lexicon_matches(lex: CompiledLexicon, feats: Features) -> list[Match]:
     found = feats.cache.get(key)
     if found is None:
         found = feats.cache[key] = lex.find(feats)
-    return found  # type: ignore[return-value]
+    return found
 
 
 def _in_question(m: Match, ctx: EvalContext) -> bool:
@@ -395,7 +409,7 @@ def after_request(cues: CompiledLexicon, sentences: int) -> Callable[[Match, Eva
     return after
 
 
-def _imperative(tok) -> bool:  # type: ignore[no-untyped-def]
+def _imperative(tok: Token) -> bool:
     """A base-form verb said as an order: no subject, no auxiliary, heading its clause (or joined
     to one that does: "go ahead and contact them")."""
     if tok.tag_ != "VB" or tok.dep_ not in ("ROOT", "conj", "advcl", "ccomp", "parataxis"):
@@ -471,7 +485,7 @@ def future_actions(actions: CompiledLexicon, bit: int, feats: Features) -> list[
     key = "future:" + actions.name
     cached = feats.cache.get(key)
     if cached is not None:
-        return cached  # type: ignore[return-value]
+        return cached
     out: list[Match] = []
     for start, candidates in future_frames(bit, feats):
         for doc_index in candidates:
@@ -490,7 +504,7 @@ def future_frames(bit: int, feats: Features) -> list[tuple[int, list[int]]]:
     markers' pre-filter bit. Cached per utterance."""
     frames = feats.cache.get("#future-frames")
     if frames is not None:
-        return frames  # type: ignore[return-value]
+        return frames
     frames = []
     doc, doc_i = feats.doc, feats.doc_i
     for pos, here in enumerate(feats.word_bits):
@@ -512,7 +526,7 @@ def future_frames(bit: int, feats: Features) -> list[tuple[int, list[int]]]:
     return frames
 
 
-def _subject_of(verb):  # type: ignore[no-untyped-def]
+def _subject_of(verb: Token) -> Token | None:
     """The verb's subject, or for a verb joined by "and" with none of its own, the subject of
     the verb it is joined to ("We're checking and will post...")."""
     for _ in range(4):
@@ -523,13 +537,13 @@ def _subject_of(verb):  # type: ignore[no-untyped-def]
     return None
 
 
-def _to_infinitive(verb):  # type: ignore[no-untyped-def]
+def _to_infinitive(verb: Token) -> Token | None:
     """The "to" + verb complement of ``verb`` ("plan *to send*", "asked them *to call*"), or None."""
     return next((c for c in verb.children if c.dep_ == "xcomp" and c.pos_ in ("VERB", "AUX")
                  and any(g.dep_ == "aux" and g.lower_ == "to" for g in c.children)), None)
 
 
-def _future_head(tok):  # type: ignore[no-untyped-def]
+def _future_head(tok: Token) -> tuple[Token | None, Token | None]:
     """For a future marker token, the verb it governs and the token holding the subject."""
     if tok.tag_ == "MD" and tok.lemma_ in ("will", "shall"):
         if tok.dep_ == "aux":
@@ -549,7 +563,7 @@ def _future_head(tok):  # type: ignore[no-untyped-def]
     return None, None
 
 
-def _action_candidates(verb):  # type: ignore[no-untyped-def]
+def _action_candidates(verb: Token) -> list[Token]:
     """The verb, its conjoined verbs that share its subject, and causative complements
     ("have a manager call", "get that sent") that are not to-infinitives."""
     verbs = [verb] + [c for c in verb.children
@@ -582,7 +596,7 @@ def regex_finder(finder: RegexFinder) -> Callable[[Features], list[Match]]:
     def find(feats: Features) -> list[Match]:
         cached = feats.cache.get(key)
         if cached is not None:
-            return cached  # type: ignore[return-value]
+            return cached
         doc = feats.doc
         text = feats.text
         out: list[Match] = []
@@ -640,7 +654,7 @@ def token_finder(finder: TokenFinder, key_bits: KeyBits,
     def find(feats: Features) -> list[Match]:
         cached = feats.cache.get(key)
         if cached is not None:
-            return cached  # type: ignore[return-value]
+            return cached
         if not possible(feats):
             return []
         doc = feats.doc
@@ -660,7 +674,8 @@ def token_finder(finder: TokenFinder, key_bits: KeyBits,
     return find, gate_bit
 
 
-def _pattern_matcher(patterns: list, vocab) -> Callable[[Features], set[tuple[int, int]]]:  # type: ignore[no-untyped-def]
+def _pattern_matcher(patterns: list[list[dict[str, Any]]],
+                     vocab: Vocab) -> Callable[[Features], set[tuple[int, int]]]:
     """(start, end) of every match of ``patterns`` in an utterance's Doc: compiled here
     (``rules.tokens``) when they only use what that supports, else by spaCy's ``Matcher``."""
     compiled = compile_patterns(patterns, vocab)
@@ -678,7 +693,7 @@ def _plain_word(word: str) -> bool:
     return bool(word) and word.replace("'", "").replace("-", "").isalnum()
 
 
-def _pattern_needs(pattern: list) -> tuple[list[list[str]], int]:  # type: ignore[type-arg]
+def _pattern_needs(pattern: list[dict[str, Any]]) -> tuple[list[list[str]], int]:
     """What a token pattern needs in an utterance: lowercase word groups (one word of each must
     occur) and parts of speech (as ``1 << POS id`` bits), from its tokens that must appear."""
     from spacy.symbols import IDS
@@ -743,7 +758,7 @@ def given_names(intro: CompiledLexicon, feats: Features) -> frozenset[int]:
     key = "names:" + intro.name
     cached = feats.cache.get(key)
     if cached is not None:
-        return cached  # type: ignore[return-value]
+        return cached
     from spacy.symbols import PERSON, PROPN
 
     rows = feats.rows

@@ -186,7 +186,7 @@ class RuleEngine:
         if len(self._turn_states) != len(self._turn_rules):
             self._turn_states = [_State() for _ in self._turn_rules]
         else:
-            for i in self._turn_touched:
+            for i in self._turn_touched | self._turn_busy:
                 self._turn_states[i] = _State()
         self._turn_touched = set()
         self._turn_busy = set()
@@ -310,9 +310,10 @@ class RuleEngine:
         fails now, unless the expected speaker is mid-turn (``speaking``: channels whose speech
         started and is not yet an utterance; that turn decides it when it lands).
 
-        Live capture ticks on the wall clock (``types.Tick``); replay does not tick, so there a
-        late reply fails when it lands, at its end (same rule, later time). A nudge from the
-        clock fires at the deadline, with the trigger turns as evidence.
+        Live capture ticks on the wall clock (``types.Tick``); replay ticks at the end of each
+        utterance with measured times, its speaker speaking (``CallPipeline``), so there a
+        deadline that passed while the other side spoke fails then. A nudge from the clock
+        fires at the deadline, with the trigger turns as evidence.
         """
         busy = set(speaking)
         nudges: list[Nudge] = []
@@ -426,7 +427,16 @@ class RuleEngine:
                     nudge = self._fire(compiled, state, turn.t_s, turn.last_utterance, pending, feats, [])
                     if nudge is not None:
                         out.append(nudge)
-                if not state.latched:
+                # a rule that expects its own trigger's speaker (a promise, then a time): the
+                # reply turn that failed the old expectation may hold a new trigger, which opens
+                # its own expectation instead of being lost with the old one
+                if state.fired < compiled.max_fires and state.turn != turn.index:
+                    found = compiled.when(ctx)
+                    if found is not None:
+                        opened = self._turn_triggered(compiled, state, feats, ctx, found, turn)
+                        if opened is not None:
+                            out.append(opened)
+                if state.pending is None and not state.latched:
                     self._turn_busy.discard(i)
         self._turn_history.append(EvalContext(feats, other_last, tones=None if ctx is None else ctx.tones))
         return out
@@ -454,6 +464,12 @@ class RuleEngine:
                 found = compiled.when(ctx)
                 if found is not None:
                     pending.triggers[-1] = (feats, [m for m in found if m.feats is feats])
+                else:  # the rest of the turn took the trigger back ("… That'll be before five.")
+                    del pending.triggers[-1]
+                    if not pending.triggers:
+                        state.pending = None
+                        state.turn = -1  # a later part of this turn may trigger it again
+                        return None
                 if pending.context_turn == turn.index:
                     pending.context[-1] = feats
                 pending.last_trigger_end_s = turn.end_s
@@ -689,6 +705,72 @@ class RuleEngine:
         message = rule.message.format(quote=evidence[0].text if evidence else "", rewrite="")
         return _nudge(rule, message, event.t_s, index, evidence, None,
                       0 if evidence and rule.quote != "none" else None)
+
+    # ------------------------------------------------------------ early nudges (rules.early)
+
+    def can_say(self, speaker: Speaker, rule_ids: frozenset[str]) -> bool:
+        """Whether ``speaker`` can say the trigger of one of these utterance rules."""
+        return any(c.rule.id in rule_ids and c.gate.speaker in (None, speaker)  # type: ignore[union-attr]
+                   for c in self._rules)
+
+    def probe(self, au: AnnotatedUtterance, rule_ids: frozenset[str], settle_words: int = 0,
+              stable_chars: int | None = None) -> list[Nudge]:
+        """The nudges the ``when``-only utterance rules in ``rule_ids`` would fire if ``au`` (the
+        words so far of an utterance still being spoken) ended now, after the utterances fed so
+        far; no state changes (cooldowns, caps and episodes are read, not counted).
+
+        ``stable_chars``: only the text's first this many characters are sure (a live caption's
+        agreed words; the rest is the latest pass's guess): a match must lie within them, while
+        the tests that skip a match (a question, a negation) read the whole text.
+        ``settle_words``: a match counts only when its sentence is followed by another, or at
+        least this many words follow it (what comes right after a match can still undo it:
+        "you need to" + "… is that right?", "not", "if")."""
+        feats = self._extractor.features(au)
+        speaker = au.utterance.speaker
+        ctx = EvalContext(feats, self._last.get(_OTHER[speaker]), history=self._history)
+        bits = feats.bits
+        out: list[Nudge] = []
+        for i, first, second in self._triggers[speaker]:
+            compiled, state = self._rules[i], self._states[i]
+            rule = compiled.rule
+            if (rule.id not in rule_ids or rule.expect is not None or rule.record is not None or rule.praise
+                    or state.pending is not None or state.latched or state.fired >= compiled.max_fires
+                    or (first and not (bits & first and bits & second))):
+                continue
+            found = compiled.when(ctx)
+            if found is None:
+                continue
+            found = [m for m in found if m.feats is feats]
+            if (settle_words or stable_chars is not None) and not _settled(feats, found, settle_words, stable_chars):
+                continue
+            if compiled.unless is not None and compiled.unless(ctx) is not None:
+                continue
+            trial = _State()  # a copy: the cooldown and the cap are checked, not counted
+            trial.last_fire_s, trial.fired = state.last_fire_s, state.fired
+            utt = au.utterance
+            nudge = self._fire(compiled, trial, utt.end_s, utt.index, None, feats, found)
+            if nudge is not None:
+                out.append(nudge)
+        return out
+
+
+def _settled(feats: Features, found: list[Match], words: int, stable_chars: int | None = None) -> bool:
+    """Whether a match with words in it ends within the first ``stable_chars`` characters and has
+    its sentence closed by a later one, or ``words`` content tokens after it (a match of no
+    words, e.g. ``speaker:`` alone: yes)."""
+    spans = [m for m in found if m.end > m.start]
+    if not spans:
+        return True
+    last = len(feats.sent_spans) - 1
+    n = len(feats.sent)
+    rows, doc_i = feats.rows, feats.doc_i
+    for m in spans:
+        row = rows[doc_i[m.end - 1]]
+        if stable_chars is not None and row[_IDX] + row[_LEN] > stable_chars:
+            continue
+        if feats.sent[m.start] < last or n - m.end >= words:
+            return True
+    return False
 
 
 def _two_masks(masks: tuple[int, ...]) -> tuple[int, int]:

@@ -12,12 +12,12 @@ pipeline's events (``on_event``).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Iterable
+from typing import Iterable, Sequence
 
 from ..annotate import AnnotatedUtterance
 from ..types import Nudge, Praise, RecordItem, SignalEvent, Turn, Utterance
 from .conditions import Compiler, EvalContext
-from .features import match_texts
+from .features import Features, Match, match_texts
 from .engine import RuleEngine, event_matches
 from .model import (
     AllOf,
@@ -64,8 +64,8 @@ class RuleExplainer:
         self.lines: list[str] = []
         self.fired_at: list[int] = []
         self._before: _Snapshot | None = None
-        self._reference: list = []  # type: ignore[type-arg]  # the turns that opened the wait
-        self._seen: list[Nudge | RecordItem] = []  # the rule's nudges already traced (at an utterance, an event)
+        self._reference: list[Features] = []  # the turns that opened the wait
+        self._seen: list[Nudge | RecordItem | Praise] = []  # the rule's nudges already traced (at an utterance, an event)
 
     def _snapshot(self) -> _Snapshot:
         _, state, _, _ = self.engine.inspect(self.rule_id)
@@ -79,7 +79,7 @@ class RuleExplainer:
         pending = self.engine.inspect(self.rule_id)[1].pending
         self._reference = list(pending.context) if pending is not None else []
 
-    def after_utterance(self, au: AnnotatedUtterance, outputs: list[Nudge | RecordItem]) -> None:
+    def after_utterance(self, au: AnnotatedUtterance, outputs: Sequence[Nudge | RecordItem | Praise]) -> None:
         rule, state, last, compiler = self.engine.inspect(self.rule_id)
         before = self._before or _Snapshot(False, 0, False, 0)
         after = self._snapshot()
@@ -159,7 +159,7 @@ class RuleExplainer:
 
     # ------------------------------------------------------------ pieces
 
-    def _verdict(self, rule: Rule, before: _Snapshot, after: _Snapshot, mine: list[Nudge | RecordItem],
+    def _verdict(self, rule: Rule, before: _Snapshot, after: _Snapshot, mine: list[Nudge | RecordItem | Praise],
                  utt: Utterance) -> str:
         if mine:
             self.fired_at.append(utt.index)
@@ -230,7 +230,7 @@ def _trace(cond: Condition, ctx: EvalContext, compiler: Compiler, depth: int) ->
                 yield f"{pad}    \"{m.text}\" skipped: {', '.join(_snake(d) for d in dropped)}"
 
 
-def _measured(cond: Condition, ctx: EvalContext, found: list | None, compiler: Compiler) -> str:  # type: ignore[type-arg]
+def _measured(cond: Condition, ctx: EvalContext, found: list[Match] | None, compiler: Compiler) -> str:
     """What was measured or matched, for the trace line."""
     utt = ctx.feats.au.utterance
     if isinstance(cond, SpeakerIs):

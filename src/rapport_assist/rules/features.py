@@ -7,7 +7,7 @@ phrase token written as "am", "'m" or "be" matches "I'm", and a phrase written i
 ("call back") matches every inflection through the lemma. Phrases never cross a sentence.
 
 Phrase syntax (in YAML): words separated by spaces; ``a|b|c`` lists one-word alternatives;
-``<num>`` matches any number word or digit string ("within <num> hours").
+``<num>`` matches any number word or digit string ("within <num> hours") and a clock time ("3:30").
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ import re
 from bisect import bisect_left
 from operator import itemgetter
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Callable, Iterable, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Sequence, overload
 
 from ..annotate import AnnotatedUtterance
 from .model import Lexicon, Phrase
@@ -26,6 +26,7 @@ if TYPE_CHECKING:  # pragma: no cover
 
 NUM = -1  # the key of the ``<num>`` wildcard
 _WORD_RE = re.compile(r"<num>|[a-z0-9']+")
+_CLOCK_TIME = re.compile(r"^[0-2]?[0-9][:.][0-5][0-9]$")  # "3:30", "10.15": spaCy's like_num says no; <num> says yes
 _CONTRACTION_NORMS = {"'m": "am", "'re": "are", "'ve": "have", "'ll": "will", "n't": "not"}
 _NT_STEMS = {"ca": "can", "wo": "will", "sha": "shall"}
 _RUN_ONS = {"cannot": ("can", "not"), "gonna": ("going", "to"), "gotta": ("got", "to"), "wanna": ("want", "to")}
@@ -33,9 +34,11 @@ _RUN_ONS = {"cannot": ("can", "not"), "gonna": ("going", "to"), "gotta": ("got",
 
 def phrase_key(word: str) -> int:
     """The hash key spaCy uses for a (lowercase) string."""
-    from spacy.strings import hash_string
+    import importlib
 
-    return int(hash_string(word))
+    # spacy.strings.hash_string (not get_string_id, which gives symbols their own ids); spaCy's
+    # type stubs leave it out, hence the module looked up by name
+    return int(importlib.import_module("spacy.strings").hash_string(word))
 
 
 def phrase_words(text: str) -> list[str]:
@@ -58,16 +61,22 @@ def phrase_words(text: str) -> list[str]:
 PhraseKey = frozenset[int]
 
 
-def compile_phrase(text: str, key: Callable[[str], object] = phrase_key) -> tuple[PhraseKey, ...]:
+@overload
+def compile_phrase(text: str) -> tuple[PhraseKey, ...]: ...
+@overload
+def compile_phrase(text: str, key: Callable[[str], str]) -> tuple[frozenset[int | str], ...]: ...
+
+
+def compile_phrase(text: str, key: Callable[[str], int | str] = phrase_key) -> tuple[frozenset[int | str], ...]:
     """A phrase as a tuple of alternative-key sets (``{NUM}`` for ``<num>``). ``key``: how a word
     becomes a key (spaCy's hash; ``str`` compares phrases without loading spaCy)."""
-    tokens: list[PhraseKey] = []
+    tokens: list[frozenset[int | str]] = []
     for chunk in text.split():
         if "|" in chunk:
             alts = [w for a in chunk.split("|") for w in phrase_words(a)[:1]]
-            tokens.append(frozenset(NUM if a == "<num>" else key(a) for a in alts))  # type: ignore[misc]
+            tokens.append(frozenset(NUM if a == "<num>" else key(a) for a in alts))
         else:
-            tokens.extend(frozenset((NUM if w == "<num>" else key(w),)) for w in phrase_words(chunk))  # type: ignore[misc]
+            tokens.extend(frozenset((NUM if w == "<num>" else key(w),)) for w in phrase_words(chunk))
     return tuple(tokens)
 
 
@@ -110,7 +119,7 @@ class PhraseIndex:
     it reads, not with how many phrases share a first word."""
 
     def __init__(self, phrases: Iterable[Phrase]) -> None:
-        self.root: dict[int, dict] = {}  # type: ignore[type-arg]
+        self.root: dict[int, Any] = {}  # a trie: word key -> node, _END -> True
         for phrase in phrases:
             tokens = compile_phrase(phrase.text)
             if not tokens:
@@ -162,11 +171,11 @@ class PhraseIndex:
         return best
 
     @staticmethod
-    def _walk(feats: "Features", active: list[dict], j: int, end: int, best: int) -> int:  # type: ignore[type-arg]
+    def _walk(feats: "Features", active: list[dict[int, Any]], j: int, end: int, best: int) -> int:
         """``match_at`` from position ``j`` on, following every node in ``active`` at once."""
         keys, nums = feats.keys, feats.is_num
         while j < end:
-            step: list[dict] = []  # type: ignore[type-arg]
+            step: list[dict[int, Any]] = []
             word = keys[j]
             for node in active:
                 for key in word:
@@ -258,7 +267,8 @@ class Features:
     word_bits: list[int]  # the same, per content token
     tags: int  # the parts of speech that occur, as bits (1 << spaCy's POS id)
     text: str  # the Doc's text (the utterance's, which spaCy keeps exactly)
-    cache: dict[str, object] = field(default_factory=dict)
+    # per-utterance results by name ("lex:<lexicon>", "#ents", ...): each name's one reader knows its type
+    cache: dict[str, Any] = field(default_factory=dict)
     made_by: object = None  # the extractor (``FeatureExtractor.features`` reuses its own only)
     _word_count: int = -1
 
@@ -295,7 +305,7 @@ class Features:
                 values = [[row[c] for row in rows] if c < ROWS_READ else self._column(ROW_COLUMNS[c]) for c in index]
                 keys = list(zip(*values)) if values else [()] * len(rows)
             self.cache[key] = keys
-        return keys  # type: ignore[return-value]
+        return keys
 
     def _column(self, name: str) -> list[int]:
         """One column the features do not read up front, from the Doc (cached)."""
@@ -305,7 +315,7 @@ class Features:
             doc = self.doc
             attr = _row_attrs()[ROW_COLUMNS.index(name)]
             values = self.cache[key] = doc.to_array([attr]).tolist() if len(doc) else []
-        return values  # type: ignore[return-value]
+        return values
 
     def content_pos(self, doc_index: int) -> int:
         """The content position of a doc token (or of the next content token after it)."""
@@ -324,23 +334,23 @@ class Features:
     def ents(self) -> list[tuple[int, int, int]]:
         """The Doc's entities as (label id, first token, end token), read from the token rows
         (``Doc.ents`` would build Span objects on every access); cached."""
-        ents = self.cache.get("#ents")
+        ents: list[tuple[int, int, int]] | None = self.cache.get("#ents")
         if ents is None:
-            ents = []
+            spans: list[list[int]] = []
             for i, row in enumerate(self.rows):
                 iob, label = row[5], row[6]
                 if iob == 3:  # B: an entity starts
-                    ents.append([label, i, i + 1])
-                elif iob == 1 and ents and ents[-1][2] == i:  # I: it goes on
-                    ents[-1][2] = i + 1
-            ents = self.cache["#ents"] = [tuple(e) for e in ents]
-        return ents  # type: ignore[return-value]
+                    spans.append([label, i, i + 1])
+                elif iob == 1 and spans and spans[-1][2] == i:  # I: it goes on
+                    spans[-1][2] = i + 1
+            ents = self.cache["#ents"] = [(label, start, end) for label, start, end in spans]
+        return ents
 
     def content_words(self, ignore: frozenset[int]) -> list[tuple[int, int]]:
         """Content words (nouns, verbs and adjectives, not stop words or ``ignore``) as
         (position, lemma key) pairs, in order."""
         kinds, keys, rows, doc_i = self.cache["#content"], self.keys, self.rows, self.doc_i
-        return [(k, rows[doc_i[k]][2]) for k in kinds if ignore.isdisjoint(keys[k])]  # type: ignore[attr-defined]
+        return [(k, rows[doc_i[k]][2]) for k in kinds if ignore.isdisjoint(keys[k])]
 
     def content_lemmas(self, ignore: frozenset[int], positions: Sequence[int] | None = None) -> frozenset[int]:
         """Lemma keys of content words, optionally only among ``positions``."""
@@ -386,11 +396,11 @@ def doc_text(feats: Features, doc_start: int, doc_end: int) -> str:
     if doc_start >= doc_end:
         return ""
     rows, text = feats.rows, feats.text
-    fillers = feats.cache.get("#fillers", frozenset())
+    fillers: frozenset[int] = feats.cache.get("#fillers", frozenset())
     first = rows[doc_start]
     if doc_end - doc_start == 1 and first[0] not in fillers:  # one word (most matches)
         return text[first[_IDX]:first[_IDX] + first[_LEN]].strip()
-    if fillers.isdisjoint([rows[i][0] for i in range(doc_start, doc_end)]):  # type: ignore[attr-defined]
+    if fillers.isdisjoint([rows[i][0] for i in range(doc_start, doc_end)]):
         last = rows[doc_end - 1]
         return text[first[_IDX]:last[_IDX] + last[_LEN]].strip()
     n = len(rows)
@@ -398,7 +408,7 @@ def doc_text(feats: Features, doc_start: int, doc_end: int) -> str:
     skip_punct = False
     for i in range(doc_start, doc_end):
         row = rows[i]
-        if row[0] in fillers:  # type: ignore[operator]
+        if row[0] in fillers:
             if parts and parts[-1].strip() in _FILLER_PUNCT:
                 parts.pop()
             if parts:
@@ -451,7 +461,7 @@ class FeatureExtractor:
         from spacy import symbols
 
         self._content_tags = frozenset({symbols.NOUN, symbols.PROPN, symbols.VERB, symbols.ADJ})
-        self._attrs = _row_attrs()[:ROWS_READ]
+        self._attrs: list[int | str] = list(_row_attrs()[:ROWS_READ])
         self.fillers = frozenset(phrase_key(w) for f in fillers for w in phrase_words(f)[:1])
         # spaCy leaves some contractions un-normalized ("should've" -> "'ve"); add the full word
         self._expand: dict[int, int] = {}
@@ -474,7 +484,7 @@ class FeatureExtractor:
         """(kind, pre-filter bits, expanded contraction key or 0) for a lowercase word key."""
         lex = doc.vocab[doc.vocab.strings[lower]]
         kind = ((_SKIP if lex.is_punct or lex.is_space or lower in self.fillers else 0)
-                | (_NUM if lex.like_num else 0) | (_STOP if lex.is_stop else 0))
+                | (_NUM if lex.like_num or _CLOCK_TIME.match(lex.text) else 0) | (_STOP if lex.is_stop else 0))
         extra = self._expand.get(lower, 0)
         by_key = self._key_bits.by_key
         bits = by_key.get(lower, 0) | by_key.get(extra, 0) | (self._key_bits.num_bits if kind & _NUM else 0)
@@ -577,14 +587,14 @@ class FeatureExtractor:
             if n_tokens:  # not the first part: positions, sentences and characters move on
                 sent += [s + s0 for s in part.sent]
                 doc_i += [i + n_tokens for i in part.doc_i]
-                content += [k + k0 for k in part.cache["#content"]]  # type: ignore[attr-defined]
+                content += [k + k0 for k in part.cache["#content"]]
                 spans += [(a + k0, b + k0) if b else (0, 0) for a, b in part.sent_spans]
                 questions.update(q + s0 for q in part.questions)
                 rows += [[*row[:_IDX], row[_IDX] + offset, *row[_IDX + 1:]] for row in part_rows]
             else:
                 sent += part.sent
                 doc_i += part.doc_i
-                content += part.cache["#content"]  # type: ignore[operator]
+                content += part.cache["#content"]
                 spans += part.sent_spans
                 questions.update(part.questions)
                 rows += part_rows

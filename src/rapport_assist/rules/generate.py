@@ -87,12 +87,12 @@ class _Writer:
         source = "\n".join([f"def {name}(ctx):", f"    # {_describe(cond)}", *preamble, *self.lines,
                             "    return r", ""])
         filename = f"<rapport-assist {name}>"
-        namespace: dict[str, object] = dict(self.names)
+        namespace: dict[str, Any] = dict(self.names)  # what the generated source defines
         exec(compile(source, filename, "exec"), namespace)  # noqa: S102 - our own generated source
         linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
         fn = namespace[name]
-        fn.source = source  # type: ignore[attr-defined]
-        return fn  # type: ignore[return-value]
+        fn.source = source
+        return fn
 
     # ------------------------------------------------------------ helpers
 
@@ -215,7 +215,7 @@ class _Writer:
 
 
 def _hint(cond: Condition) -> str:
-    return {ToneIs: "tone", Earlier: "earlier"}.get(type(cond), type(cond).__name__.lower())  # type: ignore[call-overload]
+    return {ToneIs: "tone", Earlier: "earlier"}.get(type(cond), type(cond).__name__.lower())
 
 
 def _describe(cond: Condition) -> str:

@@ -40,7 +40,7 @@ def lint(ruleset: RuleSet, used_lexicons: Iterable[str] = ()) -> list[RuleProble
         if name not in used:
             out.append(_at(lex.loc, f"lexicon {name!r} is never used by a rule, a tone or a signal cue",
                            "use it in 'says:', or delete it"))
-        seen: dict[tuple[frozenset[int], ...], str] = {}
+        seen: dict[tuple[frozenset[int | str], ...], str] = {}
         vetoes = [compile_phrase(p.text, str) for p in lex.except_]
         for phrase in lex.phrases:
             key = compile_phrase(phrase.text, str)
@@ -109,7 +109,7 @@ def _never(cond: Condition) -> str:
     return ""
 
 
-def _covers(veto: tuple[frozenset[int], ...], phrase: tuple[frozenset[int], ...]) -> bool:
+def _covers(veto: tuple[frozenset[int | str], ...], phrase: tuple[frozenset[int | str], ...]) -> bool:
     """Every match of ``phrase`` contains a match of ``veto`` (so it is always dropped)."""
     n, m = len(phrase), len(veto)
     for i in range(n - m + 1):

@@ -26,6 +26,7 @@ from ..types import Speaker
 from . import shape
 from .model import (
     AfterRequest,
+    ThenSays,
     AllOf,
     AnyOf,
     Condition,
@@ -627,13 +628,13 @@ class _Builder:
         if kind == "lexicon":
             finder = LexiconFinder(tuple(self.ref("lexicon", n, loc) for n, loc in self.names(value.lexicon, fv)))
         elif kind == "future_action":
-            finder = FutureActionFinder(self.ref("lexicon", value.future_action, fv.loc))  # type: ignore[arg-type]
+            finder = FutureActionFinder(self.ref("lexicon", value.future_action, fv.loc))
         elif kind == "regex":
             finder = self.regex(value.regex, fv)
         elif kind == "tokens":
             finder = self.token_patterns(value.tokens, fv)
         else:
-            finder = self.subject(value.subject, fv)  # type: ignore[arg-type]
+            finder = self.subject(value.subject, fv)
         tests: list[MatchTest] = []
         ok = finder is not None
         if value.skip_if is not None:
@@ -732,6 +733,11 @@ class _Builder:
             after = self.integer(get("after"), _at(pv, "after"), "after") if get("after") is not None else 1
             cues = self.lexicon_param(get("cues"), pv, "cues", DEFAULT_NEGATION_LEXICON)
             return Negated(cues, before, after) if before is not None and after is not None else None
+        if name == "then_says":
+            sentences = self.integer(get("sentences"), _at(pv, "sentences"), "sentences", 1) \
+                if get("sentences") is not None else 1
+            lexicon = self.ref("lexicon", str(get("lexicon")), _at(pv, "lexicon").loc)
+            return ThenSays(lexicon, sentences) if sentences is not None else None
         if name == "after_request":
             sentences = self.integer(get("sentences"), _at(pv, "sentences"), "sentences") \
                 if get("sentences") is not None else 1
@@ -840,6 +846,15 @@ class _Builder:
         if isinstance(when, EventIs) and "expect" in m.entries:
             self.problems.add(m.entries["expect"][0], "an 'event' rule fires on the event itself; 'expect' does "
                               "not apply", "remove 'expect', or trigger on an utterance instead")
+        if vals.get("early") is True and "early" in m.entries:
+            from .early import early_blocker
+
+            blocker = early_blocker(unit=vals.get("unit") or "utterance", when=when, unless=unless,
+                                    has_expect="expect" in m.entries, record="record" in m.entries,
+                                    praise=praise_rule)
+            if blocker:
+                self.problems.add(m.entries["early"][0], f"'early: true' cannot apply: {blocker}",
+                                  "remove 'early' (the rule fires when the utterance is final)")
         if spec is not None:
             for name in set(self.params) - self.used_params:
                 self.problems.add(_at(node("params"), name).loc if name in params_node.entries  # type: ignore[union-attr]
@@ -884,7 +899,7 @@ class _Builder:
             status=spec.status or "stable", tags=tuple(spec.tags or ()),
             max_per_call=max_per_call, params=tuple(sorted(self.params.items())), record=record,
             quote=quote or "trigger", rewrite_unless_next=unless_next, praise=praise_rule,
-            unit=spec.unit or "utterance",
+            unit=spec.unit or "utterance", early=spec.early,
         ))
 
     def praise_rule_checks(self, m: YMap, expect: object, when: object) -> None:

@@ -73,6 +73,16 @@ class SentenceSays:
 
 
 @dataclass(frozen=True)
+class ThenSays:
+    """One of the ``sentences`` after the match's sentence, in the same utterance (or turn, for
+    a turn rule), matches another lexicon and is not a question: "Someone will call you back.
+    That'll be before five today." completes the promise; "Anything else today?" does not."""
+
+    lexicon: str
+    sentences: int
+
+
+@dataclass(frozen=True)
 class ReflectsOther:
     """The match's sentence repeats content words of the other speaker's last turn."""
 
@@ -102,7 +112,7 @@ class Subordinate:
     cues: str
 
 
-MatchTest = Union[InQuestion, Conditional, Negated, SentenceSays, ReflectsOther, AfterRequest, Subordinate]
+MatchTest = Union[InQuestion, Conditional, Negated, SentenceSays, ThenSays, ReflectsOther, AfterRequest, Subordinate]
 
 # ---------------------------------------------------------------- finders (what `says` looks for)
 
@@ -373,6 +383,9 @@ class Rule:
     # what 'when' and 'expect' read: each utterance, or each turn so far (a speaker's run of
     # utterances until the other side takes the floor, ``turns.TurnTracker``)
     unit: Literal["utterance", "turn"] = "utterance"
+    # live calls: may fire on the stable prefix of an utterance still being spoken (``rules.early``);
+    # None: the default for its kind of condition (``rules.early.fires_early``)
+    early: bool | None = None
 
     @property
     def source(self) -> str:
@@ -411,7 +424,8 @@ class RuleSet:
         conditions: list[Condition] = [t.text for t in self.tones.values()]
         for rule in self.rules:
             conditions.append(rule.when)
-            conditions += [c for c in (rule.unless, rule.episode and rule.episode.ends_when) if c is not None]
+            ends_when = rule.episode.ends_when if rule.episode is not None else None
+            conditions += [c for c in (rule.unless, ends_when) if c is not None]
             if rule.expect is not None:
                 conditions += [c for c in (rule.expect.condition, rule.expect.ignore) if c is not None]
         return any(_reads_entities(c) for c in conditions)

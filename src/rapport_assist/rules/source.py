@@ -117,12 +117,12 @@ class _Loader(yaml.SafeLoader):
     ("billion laughs") nor refer to itself.
     """
 
-    def compose_node(self, parent: Node | None, index: object) -> Node | None:  # type: ignore[override]
+    def compose_node(self, parent: Node | None, index: object) -> Node | None:
         if self.check_event(yaml.AliasEvent):
             event = self.peek_event()
             raise yaml.composer.ComposerError(None, None, "anchors and aliases (*name) are not supported",
                                               event.start_mark)
-        return super().compose_node(parent, index)  # type: ignore[no-any-return]
+        return super().compose_node(parent, index)
 
 
 def _mark_loc(path: str, node: Node) -> Loc:

@@ -223,6 +223,11 @@ class AfterRequestTest(Spec):
     sentences: Integer = _unset()
 
 
+class ThenSaysTest(Spec):
+    lexicon: Name
+    sentences: Integer = _unset()
+
+
 class SkipTestSpec(Spec):
     """One ``skip_if`` test written as a one-key mapping (``- negated: {before: 3}``)."""
 
@@ -235,6 +240,7 @@ class SkipTestSpec(Spec):
     negated: NegatedTest = _unset()
     subordinate: SubordinateTest = _unset()
     sentence_says: Name = _unset()
+    then_says: ThenSaysTest = _unset()
     reflects_other: ReflectsOtherTest = _unset()
     after_request: AfterRequestTest = _unset()
 
@@ -493,6 +499,8 @@ class RuleSpec(Spec):
     record: RecordSpec = _unset()
     praise: bool = _unset()
     unit: Unit = _unset()
+    early: Annotated[bool, Field(description="live calls: may fire on the stable words of an utterance still being "
+                                             "spoken (default: yes for a 'when' on one utterance's words)")] = _unset()
     examples: ExamplesSpec = _unset()
     # "severity and message, unless record" is in the schema (anyOf above) and checked by the
     # loader, which reports it together with the rule's other problems

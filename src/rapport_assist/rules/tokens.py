@@ -29,9 +29,9 @@ from __future__ import annotations
 
 import hashlib
 import json
-from typing import Any, Callable, Sequence
+from typing import Any, Callable, Sequence, cast
 
-from ..safe_regex import compile_regex
+from ..safe_regex import Regex, compile_regex
 
 # attributes whose values are strings (compared as string-store ids)
 STRING_ATTRS = frozenset({"ORTH", "LOWER", "NORM", "LEMMA", "POS", "TAG", "DEP", "ENT_TYPE", "SHAPE"})
@@ -99,11 +99,12 @@ class TokenPatterns:
         # where each pattern can start: per row column, the values that start some pattern (None:
         # a pattern can start anywhere, every token is read)
         anchors = [self._anchor(pattern[0]) for pattern in compiled]
+        known = [a for a in anchors if a is not None]
         self._anchors: dict[int, frozenset[int]] | None = None
-        if all(a is not None for a in anchors):
+        if len(known) == len(anchors):
             self._anchors = {}
-            for column, allowed in anchors:  # type: ignore[misc]
-                self._anchors[column] = self._anchors.get(column, frozenset()) | allowed
+            for row_column, allowed in known:
+                self._anchors[row_column] = self._anchors.get(row_column, frozenset()) | allowed
         index = [ROW_COLUMNS.index(c) for c in self.columns]
         self._from_rows = all(i < ROWS_READ for i in index)  # every column is in ``Features.rows``
         self._index = index
@@ -227,9 +228,10 @@ class TokenPatterns:
         passed = list(map(self._table.get, keys))
         if None in passed:  # words not seen before
             passed = [p if p is not None else self._passed(k) for p, k in zip(passed, keys)]
+        known = cast("list[frozenset[int]]", passed)  # no None left (map keeps this hot path in C)
         out: set[tuple[int, int]] = set()
         for pattern in self._patterns:
-            pattern.run(passed, out)
+            pattern.run(known, out)
         return out
 
 
@@ -375,7 +377,7 @@ def supported(spec: Any) -> bool:
     return True
 
 
-def token_regex(pattern: str):  # type: ignore[no-untyped-def]
+def token_regex(pattern: str) -> Regex:
     """A token pattern's ``REGEX`` compiled by RE2 (case-sensitive, as spaCy's); ValueError when
     RE2 refuses it (backreferences, lookarounds, a program too big)."""
     return compile_regex(pattern, ignore_case=False)
@@ -408,6 +410,11 @@ def _re2_extension(read: Callable[[Any], Any], what: str, pattern: str) -> str:
     return name
 
 
+def _extension_reader(ext: str) -> Callable[[Any], Any]:
+    """Reads a token's custom attribute ``ext`` (``token._.ext``)."""
+    return lambda token: token._.get(ext)
+
+
 def re2_predicates(patterns: list[list[dict[str, Any]]]) -> list[list[dict[str, Any]]]:
     """The patterns with every ``REGEX`` predicate replaced by an RE2-backed extension attribute
     (``{LOWER: {REGEX: p}}`` -> ``{_: {rapport_re2_...: True}}``), for spaCy's ``Matcher``: the same
@@ -425,7 +432,7 @@ def re2_predicates(patterns: list[list[dict[str, Any]]]) -> list[list[dict[str, 
                         preds = value[ext]
                         if isinstance(preds, dict):
                             for key in [k for k in preds if is_regex_key(k)]:
-                                added[_re2_extension(lambda t, e=ext: t._.get(e), f"_.{ext}", preds.pop(key))] = True
+                                added[_re2_extension(_extension_reader(ext), f"_.{ext}", preds.pop(key))] = True
                             if not preds:
                                 del value[ext]
                     if not value:

@@ -1,0 +1,344 @@
+"""A live call's recognizer thread: finals first, then early finals, then live captions.
+
+``RecognitionWorker.run`` owns the speech model. It takes the audio thread's speech
+(``live_shared.SpeechFeed``) and puts utterances, captions (``Partial``) and its statuses on the
+call timeline, each utterance carrying its ``RecognitionTiming`` (when its segment closed, when
+the recognizer started and ended on it).
+
+Finals go first, in end order; an agent segment that overlaps customer speech still being
+endpointed waits for it (up to ``leak_wait_s``), and an agent utterance that repeats the words
+of a customer utterance said at the same time is dropped (``is_leak``: without a headset the
+customer leaks into the agent's microphone). When no final waits, the segment an utterance in
+its hangover becomes if the silence lasts (an early final); its result is kept for when that
+segment closes, and dropped if speech resumed (the segment that closes is another one). With
+room to spare it re-recognizes open utterances and puts their stable prefix on the timeline
+(``captions.CaptionTracker``).
+
+It degrades in order, never skipping final text: caption passes stop when a pass is expected
+to take over ``caption_max_pass_s`` (``expected_pass_s``, from the recent passes), the
+recognizer was busy more than ``caption_max_load`` of the last 10 s, or a final waits
+(``recognizer_busy``, then ``recognizer_ready``); early finals start later in the silence when
+it is busy (the audio thread reads ``SpeechFeed.recognizer_load``), and stop when a pass is
+expected to take over ``early_max_pass_s`` or the oldest waiting segment is ``behind_s / 2``
+old, as does decoding in context. A final waiting over ``behind_s`` is ``recognizer_behind``
+(until ``recognizer_caught_up``).
+"""
+
+from __future__ import annotations
+
+import difflib
+import queue
+import time
+from collections import deque
+from dataclasses import replace
+from typing import Protocol
+
+from .captions import CaptionTracker
+from .errors import RapportError
+from .live_shared import CallTimeline, ClosedSegment, LiveSettings, SpeechFeed
+from .recognizer import Recognizer, normalize_text
+from .sources import to_utterance
+from .types import Recognition, RecognitionTiming, SpeechActivity, SpeechSegment, Speaker, Utterance
+
+
+class SegmentRecognizer(Protocol):
+    """What the worker needs of a recognizer (``recognizer.Recognizer``; tests give stand-ins)."""
+
+    def warm_up(self) -> None: ...
+
+    def recognize(self, segment: SpeechSegment) -> Recognition | None: ...
+
+
+def is_leak(utt: Utterance, recent_customer: list[Utterance], similarity: float) -> bool:
+    """Is the agent's ``utt`` the customer leaking into the microphone: words that repeat (most
+    of) a customer utterance said at the same time?"""
+    words = normalize_text(utt.text).split()
+    if not words:
+        return False
+    for other in recent_customer:
+        overlap = min(utt.end_s, other.end_s) - max(utt.start_s, other.start_s)
+        if overlap < 0.5 * max(utt.duration_s, 0.1):
+            continue
+        theirs = normalize_text(other.text).split()
+        matcher = difflib.SequenceMatcher(None, theirs, words, autojunk=False)
+        matched = sum(b.size for b in matcher.get_matching_blocks())
+        if matched / len(words) >= similarity:  # most of the agent's words are the customer's, in order
+            return True
+    return False
+
+
+class _EarlyResult:
+    """An early final's result, kept for the segment it was made of."""
+
+    __slots__ = ("key", "recognition", "timing")
+
+    def __init__(self, key: tuple[float, float], recognition: Recognition | None, start_s: float, end_s: float) -> None:
+        self.key = key  # (start, end) of the segment it recognized
+        self.recognition = recognition
+        self.timing = (start_s, end_s)  # call times the recognizer started and ended on it
+
+
+class RecognitionWorker:
+    """The recognizer thread of a live call (see the module doc)."""
+
+    def __init__(self, settings: LiveSettings, timeline: CallTimeline, feed: SpeechFeed,
+                 recognizer: SegmentRecognizer | None = None) -> None:
+        self.settings = settings
+        self._timeline = timeline
+        self._feed = feed
+        self._recognizer = recognizer  # None: made (and warmed up) by the thread
+        self.stats = {"segments": 0, "utterances": 0, "leaks_dropped": 0, "guard_dropped": 0, "early_used": 0,
+                      "early_discarded": 0, "early_skipped": 0, "caption_passes": 0, "caption_skipped": 0,
+                      "partials": 0}
+        self.rtf: float | None = None  # final recognition time / audio time, smoothed (1.0: just keeping up)
+        self._busy_spans: deque[tuple[float, float]] = deque()  # when the recognizer was busy (load)
+        self._pass_rate = 0.0  # recent recognition wall time per (1 + audio s / 4), smoothed (expected_pass_s)
+        # the recognizer thread's state
+        self._model: SegmentRecognizer | None = None  # the recognizer, once loaded and warm (None: it failed)
+        self._lean: SegmentRecognizer | None = None  # the same without context extras, for when the call is behind
+        self._speculative = True  # early and caption passes allowed (not with the previous text as prompt)
+        self._waiting: list[ClosedSegment] = []  # closed segments not yet recognized
+        self._early: dict[Speaker, SpeechSegment] = {}  # the latest early segment per side, not yet recognized
+        self._early_done: dict[Speaker, _EarlyResult] = {}  # an early pass per side, for when its segment closes
+        self._captions: dict[Speaker, SpeechSegment] = {}  # the latest open-utterance audio per side
+        self._final_end: dict[Speaker, float] = {}  # where each side's last final segment ended
+        self._tracker = CaptionTracker()
+        self._recent_customer: list[Utterance] = []  # for the leak filter
+        self._index = 0  # the next utterance's index
+        self._behind = False  # recognizer_behind said (until recognizer_caught_up)
+        self._paused_said = False  # recognizer_busy said (until recognizer_ready)
+
+    # ------------------------------------------------------------ load
+
+    def load(self, window_s: float = 10.0) -> float:
+        """Share of the last ``window_s`` the recognizer spent recognizing (0..1)."""
+        now = time.monotonic()
+        spans = self._busy_spans
+        while spans and spans[0][1] < now - window_s:
+            spans.popleft()
+        busy = sum(end - max(start, now - window_s) for start, end in spans)
+        return busy / window_s
+
+    def expected_pass_s(self, audio_s: float) -> float:
+        """How long recognizing ``audio_s`` of audio should take now: the recent passes' wall time
+        per (1 + audio_s / 4) (Whisper's encoder costs the same for any length, the decoder grows
+        with the words), smoothed; 0 before the first pass."""
+        return self._pass_rate * (1.0 + audio_s / 4.0)
+
+    def _busy(self, start: float, end: float, audio_s: float) -> None:
+        self._busy_spans.append((start, end))
+        rate = (end - start) / (1.0 + audio_s / 4.0)
+        self._pass_rate = rate if self._pass_rate == 0.0 else 0.7 * self._pass_rate + 0.3 * rate
+
+    def _rtf(self, seconds: float, audio_s: float, early: bool) -> None:
+        """The real-time factor of final recognition (recognition time / audio), smoothed."""
+        if early or audio_s <= 0:
+            return
+        value = seconds / audio_s
+        self.rtf = value if self.rtf is None else 0.8 * self.rtf + 0.2 * value
+
+    def _timed(self, recognizer: SegmentRecognizer | None,
+               segment: SpeechSegment) -> tuple[Recognition | None, float, float]:
+        """Recognize ``segment`` (None without a recognizer); the result and the wall times
+        (``time.monotonic``) the pass started and ended."""
+        start = time.monotonic()
+        rec = recognizer.recognize(segment) if recognizer is not None else None
+        end = time.monotonic()
+        self._busy(start, end, segment.duration_s)
+        return rec, start, end
+
+    # ------------------------------------------------------------ the recognizer thread
+
+    def _start_recognizer(self) -> SegmentRecognizer | None:
+        recognizer = self._recognizer
+        if recognizer is None:
+            try:
+                recognizer = Recognizer(self.settings.recognizer)
+            except RapportError as exc:
+                self._timeline.status("error", "model_failed", f"no transcription: {exc.one_line()}")
+                return None
+        warm_start = time.monotonic()
+        recognizer.warm_up()
+        self._pass_rate = (time.monotonic() - warm_start) / 1.25  # a first guess (1 s of audio)
+        self._timeline.status("info", "model_ready", "speech model loaded and warmed up")
+        return recognizer
+
+    def run(self) -> None:
+        """Finals first, in end order; then early finals (a segment as it closes if the silence
+        lasts); then, when the recognizer has room, caption passes over open utterances. Ends
+        the timeline when the audio is done and every final is out."""
+        feed = self._feed
+        self._model = self._start_recognizer()
+        options = getattr(self._model, "options", None)
+        self._speculative = not getattr(options, "prompt_previous_text", False)  # an early pass would set the prompt
+        self._lean = self._model
+        with_options = getattr(self._model, "with_options", None)
+        if options is not None and getattr(options, "context_s", 0.0) > 0 and with_options is not None:
+            self._lean = with_options(replace(options, context_s=0.0))
+        while True:
+            self._take()
+            feed.recognizer_load = self.load()
+            lag = self._timeline.now() - min(c.closed_s for c in self._waiting) if self._waiting else 0.0
+            self._say_behind(lag)
+            if self._waiting:
+                self._waiting.sort(key=lambda c: c.segment.end_s)
+                closed = self._next_segment(self._waiting)
+                if closed is not None:
+                    self._waiting.remove(closed)
+                    self._final(closed, lag)
+                    continue
+            elif feed.done.is_set() and feed.closed.empty():
+                break
+            if self._model is None:
+                self._early.clear()
+                self._captions.clear()
+                continue
+            # no final to recognize now: an early final, then a caption pass, if the call is not behind
+            if self._early and self._speculative and lag < self.settings.behind_s / 2:
+                self._early_pass(self._model)
+            elif self._captions:
+                self._caption_pass(self._model, lag)
+        self._timeline.end()
+
+    def _take(self) -> None:
+        """What the audio thread handed over: closed segments wait in ``_waiting``; of the early
+        segments and caption audio only each side's latest counts."""
+        feed = self._feed
+        try:
+            self._waiting.append(feed.closed.get(timeout=0.05))
+        except queue.Empty:
+            pass
+        try:
+            while True:
+                self._waiting.append(feed.closed.get_nowait())
+        except queue.Empty:
+            pass
+        try:
+            while True:
+                seg = feed.early.get_nowait()
+                self._early[seg.speaker] = seg
+        except queue.Empty:
+            pass
+        try:
+            while True:
+                seg = feed.captions.get_nowait()
+                self._captions[seg.speaker] = seg
+        except queue.Empty:
+            pass
+
+    def _say_behind(self, lag: float) -> None:
+        if not self._behind and lag > self.settings.behind_s:
+            self._behind = True
+            self._timeline.status("warning", "recognizer_behind",
+                                  f"transcription is {lag:.0f} s behind the call (the computer is busy); captions are "
+                                  "off and nudges come late until it catches up — close other programs or use a "
+                                  "smaller model")
+        elif self._behind and lag < 1.0:
+            self._behind = False
+            self._timeline.status("info", "recognizer_caught_up", "transcription has caught up with the call")
+
+    def _final(self, closed: ClosedSegment, lag: float) -> None:
+        """A closed segment becomes an utterance (its early result if it is the same audio), or
+        a speech-ended mark when the guards or the leak filter drop it."""
+        s = self.settings
+        segment = closed.segment
+        speaker = segment.speaker
+        self.stats["segments"] += 1
+        key = (segment.start_s, segment.end_s)
+        done = self._early_done.pop(speaker, None)
+        pending = self._early.get(speaker)
+        if pending is not None and pending.end_s <= segment.end_s + 1e-6:
+            del self._early[speaker]  # this segment (or an older one of its side) is final now
+        used_early = done is not None and done.key == key
+        if done is not None and used_early:
+            self.stats["early_used"] += 1
+            rec = done.recognition
+            rec_start_s, rec_end_s = done.timing
+        else:
+            if done is not None:
+                self.stats["early_discarded"] += 1  # speech resumed after the early pass
+            use = self._lean if lag > s.behind_s / 2 else self._model  # context is an extra
+            rec, rec_start, rec_end = self._timed(use, segment)
+            rec_start_s, rec_end_s = self._timeline.at(rec_start), self._timeline.at(rec_end)
+        self._final_end[speaker] = segment.end_s
+        self._tracker.finish(speaker)
+        if speaker in self._captions and self._captions[speaker].start_s < segment.end_s:
+            del self._captions[speaker]  # that utterance's caption pass is too late now
+        self._rtf(rec_end_s - rec_start_s, segment.duration_s, used_early)
+        if rec is None:
+            self.stats["guard_dropped"] += 1
+            self._timeline.put(SpeechActivity(speaker, segment.end_s, False))
+            return
+        utt = to_utterance(segment, rec, self._index)
+        if speaker is Speaker.AGENT and is_leak(utt, self._recent_customer, s.leak_similarity):
+            self.stats["leaks_dropped"] += 1
+            self._timeline.put(SpeechActivity(speaker, segment.end_s, False))
+            return
+        if speaker is Speaker.CUSTOMER:
+            self._recent_customer.append(utt)
+            del self._recent_customer[:-8]
+        self._index += 1
+        self.stats["utterances"] += 1
+        self._timeline.put(replace(utt, timing=RecognitionTiming(closed.closed_s, rec_start_s, rec_end_s)))
+
+    def _early_pass(self, model: SegmentRecognizer) -> None:
+        """Recognize the earliest early segment now (unless passes are slow), kept for when it closes."""
+        speaker, segment = min(self._early.items(), key=lambda item: item[1].end_s)
+        del self._early[speaker]
+        if self.expected_pass_s(segment.duration_s) > self.settings.early_max_pass_s:
+            self.stats["early_skipped"] += 1  # slow now: a wasted pass would hold up the next final
+        elif segment.start_s >= self._final_end.get(speaker, -1.0) and not self._feed.done.is_set():
+            rec, rec_start, rec_end = self._timed(model, segment)
+            if speaker in self._early_done:  # an earlier pause of the same utterance: speech resumed after it
+                self.stats["early_discarded"] += 1
+            self._early_done[speaker] = _EarlyResult((segment.start_s, segment.end_s), rec,
+                                                     self._timeline.at(rec_start), self._timeline.at(rec_end))
+
+    def _caption_pass(self, model: SegmentRecognizer, lag: float) -> None:
+        """Re-recognize the earliest open utterance for its caption, when there is room."""
+        s = self.settings
+        speaker, segment = min(self._captions.items(), key=lambda item: item[1].end_s)
+        del self._captions[speaker]
+        if segment.start_s < self._final_end.get(speaker, -1.0) or self._feed.done.is_set():
+            return  # that utterance is final already
+        load = self.load()
+        expected = self.expected_pass_s(segment.duration_s)
+        slow = lag > 1.0 or load > s.caption_max_load or expected > s.caption_max_pass_s
+        if self._waiting or slow or not self._speculative:
+            self.stats["caption_skipped"] += 1
+            if not self._paused_said and slow:
+                self._paused_said = True
+                self._timeline.status("info", "recognizer_busy",
+                                      f"live captions paused: the computer is busy (a pass would take {expected:.1f} "
+                                      f"s, the recognizer was busy {load:.0%} of the time); final text and nudges go on")
+            return
+        if self._paused_said and load < s.caption_max_load * 0.7:
+            self._paused_said = False
+            self._timeline.status("info", "recognizer_ready", "live captions are back")
+        rec, _, _ = self._timed(model, segment)
+        self.stats["caption_passes"] += 1
+        if rec is None:
+            return
+        partial = self._tracker.update(speaker, segment.start_s, segment.end_s, rec.words)
+        if partial is not None:
+            self.stats["partials"] += 1
+            self._timeline.put(partial)
+
+    def _next_segment(self, waiting: list[ClosedSegment]) -> ClosedSegment | None:
+        """The earliest-ending segment; an agent segment that overlaps customer speech still being
+        endpointed waits for it (up to ``leak_wait_s``) so the leak filter can compare them."""
+        now_s = self._timeline.now()
+        for closed in waiting:
+            segment = closed.segment
+            if segment.speaker is Speaker.AGENT:
+                customer = [c for c in waiting if c.segment.speaker is Speaker.CUSTOMER
+                            and c.segment.start_s < segment.end_s and c.segment.end_s > segment.start_s]
+                if customer:
+                    return customer[0]
+                open_since = self._feed.customer_open_s
+                if (open_since is not None and open_since < segment.end_s
+                        and now_s - closed.closed_s < self.settings.leak_wait_s
+                        and not self._feed.done.is_set()):
+                    continue
+            return closed
+        return None

@@ -1,0 +1,131 @@
+"""What the parts of a live call share: its settings, its clock and timeline, and the speech feed.
+
+    live_capture (audio thread) ──SpeechFeed──► live_recognition (recognizer thread)
+            │                                          │
+            └──────────── CallTimeline ◄───────────────┘──► live.LiveCall (pipeline thread)
+
+``CallTimeline`` is the call clock and the queue every live thread puts timeline items on
+(statuses, speech activity marks, utterances, captions); the pipeline thread takes them in that
+order. ``SpeechFeed`` is what the audio thread hands the recognizer thread: closed segments (with
+the call time they closed), early segments, open-utterance audio for captions, where the
+customer's open utterance began, and that the audio is done; the recognizer thread writes back
+its load (the audio thread starts early finals later when it is busy).
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Union
+
+from .capture import DeviceChoice
+from .endpoint import EndpointerOptions
+from .recognizer import RecognizerOptions
+from .types import Component, Partial, SpeechActivity, SpeechSegment, Speaker, Status, StatusLevel, Utterance
+
+# The sidebar's status row each of live capture's codes reports on (the others are notices about the
+# call; capture_started/_resumed and device_unavailable name the row by their ``speakers``).
+STATUS_COMPONENTS: dict[str, Component] = {
+    "no_devices": "microphone", "mic_lost": "microphone", "device_gone": "customer",
+    "model_failed": "recognizer", "model_ready": "recognizer",
+    "recognizer_behind": "recognizer", "recognizer_caught_up": "recognizer",
+    "recognizer_busy": "recognizer", "recognizer_ready": "recognizer",
+}
+
+
+@dataclass(frozen=True)
+class LiveSettings:
+    """Everything a live call needs to know. ``customer=None`` captures only the agent."""
+
+    agent: DeviceChoice | None = DeviceChoice("default")
+    customer: DeviceChoice | None = None
+    recognizer: RecognizerOptions = field(default_factory=RecognizerOptions)
+    endpointer: EndpointerOptions = field(default_factory=EndpointerOptions)
+    rule_paths: tuple[Path, ...] = ()
+    record_to: Path | None = None  # folder for this call's event log (and WAV with record_audio)
+    record_audio: bool = False
+    mask_digits: bool = True  # mask personal data (privacy.py; the name is the saved setting's)
+    tick_s: float = 0.25  # how often the clock ticks when nothing else happens
+    device_timeout_s: float = 2.0  # no audio from a running device this long: it is gone
+    retry_s: float = 2.0  # how often a lost device is reopened
+    behind_s: float = 3.0  # a segment waiting this long for the recognizer: recognizer_behind
+    leak_similarity: float = 0.6  # agent text this close to simultaneous customer text is a leak
+    leak_wait_s: float = 1.0  # how long an agent segment waits for an overlapping customer one
+    early_final: bool = True  # recognize an utterance when its hangover starts, keep it if speech does not resume
+    early_after_ms: int = 96  # silence before an early final starts (at least the end padding is waited for)
+    early_after_busy_ms: int = 192  # the same when the recognizer was busy over half of the last 10 s (fewer
+                                    # wasted passes: half the pauses that reach 96 ms resume, a third of those at 192)
+    close_on_other_side: bool = True  # the other side starts talking: a side in its hangover is done
+    captions: bool = True  # re-recognize open utterances for live captions (Partial events) when there is room
+    caption_first_s: float = 0.9  # first caption pass once an open utterance holds this much audio (padding included)
+    caption_every_s: float = 0.8  # then a pass per this much more audio
+    caption_max_load: float = 0.7  # no caption pass while the recognizer was busy more than this share of the last 10 s
+    caption_max_pass_s: float = 0.6  # nor when a pass is expected to take longer (a busy PC; it would hold up finals)
+    early_max_pass_s: float = 0.8  # no early finals when a recognition is expected to take longer than this
+
+    def captured(self) -> tuple[Speaker, ...]:
+        """The sides this call captures."""
+        return tuple(s for s, choice in ((Speaker.AGENT, self.agent), (Speaker.CUSTOMER, self.customer))
+                     if choice is not None)
+
+
+TimelineItem = Union[Utterance, Status, SpeechActivity, Partial]
+
+
+class CallTimeline:
+    """The call clock, and the queue of timeline items for the pipeline thread (thread-safe)."""
+
+    def __init__(self) -> None:
+        self._t0 = time.monotonic()
+        self._items: queue.SimpleQueue[TimelineItem | None] = queue.SimpleQueue()  # None: the end
+
+    def start_clock(self) -> None:
+        """The call starts now (call time 0)."""
+        self._t0 = time.monotonic()
+
+    def now(self) -> float:
+        """Seconds since the call started (the call clock of every event time)."""
+        return time.monotonic() - self._t0
+
+    def at(self, monotonic_t: float) -> float:
+        """The call time of a ``time.monotonic()`` reading."""
+        return monotonic_t - self._t0
+
+    def put(self, item: TimelineItem) -> None:
+        self._items.put(item)
+
+    def status(self, level: StatusLevel, code: str, message: str, speakers: tuple[Speaker, ...] = ()) -> None:
+        """Put a status on the timeline now (delivered in order by the pipeline thread)."""
+        self._items.put(Status(level, code, message, round(self.now(), 3), STATUS_COMPONENTS.get(code), speakers))
+
+    def end(self) -> None:
+        """The last item: nothing more will come."""
+        self._items.put(None)
+
+    def get(self, timeout_s: float | None = None) -> TimelineItem | None:
+        """The next item, or None at the end; raises ``queue.Empty`` when none came in ``timeout_s``."""
+        return self._items.get(timeout=timeout_s)
+
+
+@dataclass(frozen=True)
+class ClosedSegment:
+    """A segment the endpointer closed, and the call time it did (its utterance is final)."""
+
+    segment: SpeechSegment
+    closed_s: float
+
+
+class SpeechFeed:
+    """The audio thread's speech, for the recognizer thread (the queues are thread-safe; the two
+    plain fields have one writer each)."""
+
+    def __init__(self) -> None:
+        self.closed: queue.SimpleQueue[ClosedSegment] = queue.SimpleQueue()  # finals, in close order
+        self.early: queue.SimpleQueue[SpeechSegment] = queue.SimpleQueue()  # segments as they close if silence lasts
+        self.captions: queue.SimpleQueue[SpeechSegment] = queue.SimpleQueue()  # open utterances so far
+        self.done = threading.Event()  # the audio thread has put its last segment
+        self.customer_open_s: float | None = None  # call time the customer's open utterance began (audio thread)
+        self.recognizer_load = 0.0  # the recognizer's load as of its last loop (recognizer thread)

@@ -1,0 +1,318 @@
+"""The parts of a live call on their own seams (live_recording, live_capture, live_recognition),
+and the timing each utterance carries through the pipeline. The whole call, through a real
+PulseAudio server, is tests/test_live.py."""
+
+from __future__ import annotations
+
+import json
+import queue
+import threading
+import time
+import wave
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from rapport_assist.capture import ArrayCapture, AudioDevice, DeviceChoice
+from rapport_assist.errors import RapportError
+from rapport_assist.live_capture import CaptureSupervisor
+from rapport_assist.live_recognition import RecognitionWorker
+from rapport_assist.live_recording import CallAudio, CallRecord
+from rapport_assist.live_shared import CallTimeline, ClosedSegment, LiveSettings, SpeechFeed
+from rapport_assist.types import (Recognition, RecognitionTiming, SpeechActivity, SpeechSegment, Speaker, Status,
+                                  Utterance, Word)
+
+
+def _items(timeline: CallTimeline) -> list:
+    """Everything on the timeline now (None: its end)."""
+    out = []
+    while True:
+        try:
+            out.append(timeline.get(0.0))
+        except queue.Empty:
+            return out
+
+
+def _wav(path: Path) -> np.ndarray:
+    with wave.open(str(path), "rb") as w:
+        assert (w.getnchannels(), w.getsampwidth(), w.getframerate()) == (2, 2, 16000)
+        return np.frombuffer(w.readframes(w.getnframes()), "<i2").reshape(-1, 2)
+
+
+# ------------------------------------------------------------------ the call record
+
+
+def test_call_record_logs_events_and_saves_both_sides_on_the_call_clock(tmp_path: Path) -> None:
+    """Only the agent is captured: the WAV's right channel is silence as long as the left; the
+    agent's audio sits where the call clock put it (silence before); 16-bit audio is kept exactly."""
+    failed: list[str] = []
+    record = CallRecord.open(tmp_path / "calls", (Speaker.AGENT,), audio=True, on_audio_failed=failed.append)
+    assert record.log_path.suffix == ".jsonl" and record.wav_path == record.log_path.with_suffix(".wav")
+    record.log(Status("info", "capture_started", "capturing", 0.0))
+    record.log(Utterance(0, Speaker.AGENT, "Hello there.", 1.0, 1.5))
+    # the log is on disk as the call goes, before it is closed
+    assert [json.loads(line)["type"] for line in record.log_path.read_text().splitlines()] == ["status", "utterance"]
+    tone = (np.round(0.25 * np.sin(np.arange(8000) / 5) * 32768) / 32768).astype(np.float32)
+    assert record.audio is not None
+    record.audio.add(Speaker.AGENT, 16000, tone)  # starts 1 s into the call
+    record.audio.flush()
+    record.close()
+    frames = _wav(record.wav_path)
+    assert frames.shape == (24000, 2)
+    assert not frames[:16000].any() and not frames[:, 1].any()
+    assert np.array_equal(frames[16000:, 0], np.round(tone * 32768).astype("<i2"))
+    assert failed == []
+
+
+def test_a_lost_side_is_padded_and_the_record_never_appends_to_another_call(tmp_path: Path) -> None:
+    first = CallRecord.open(tmp_path, (Speaker.AGENT, Speaker.CUSTOMER), audio=True, on_audio_failed=print)
+    second = CallRecord.open(tmp_path, (Speaker.AGENT,), audio=False, on_audio_failed=print)
+    assert first.log_path != second.log_path and second.wav_path is None  # two calls in one second
+    assert first.audio is not None
+    first.audio.add(Speaker.AGENT, 0, np.full(16000, 0.5, np.float32))
+    first.audio.pad_to(Speaker.CUSTOMER, 16000)  # the customer's device was gone for that second
+    first.audio.flush()
+    first.audio.add(Speaker.CUSTOMER, 16000, np.full(8000, -0.5, np.float32))
+    first.close()  # the agent's side is padded to the customer's at the end
+    second.close()
+    frames = _wav(first.wav_path)
+    assert frames.shape == (24000, 2)
+    assert (frames[:16000, 0] == 16384).all() and not frames[16000:, 0].any()
+    assert not frames[:16000, 1].any() and (frames[16000:, 1] == -16384).all()
+
+
+def test_a_record_folder_that_cannot_be_written_raises_oserror(tmp_path: Path) -> None:
+    (tmp_path / "file").write_text("not a folder")
+    with pytest.raises(OSError):
+        CallRecord.open(tmp_path / "file", (Speaker.AGENT,), audio=True, on_audio_failed=print)
+
+
+@pytest.mark.skipif(not Path("/dev/full").exists(), reason="needs /dev/full (a disk that is always full)")
+def test_a_full_disk_stops_the_log_and_the_audio_once(tmp_path: Path) -> None:
+    full = open("/dev/full", "w", encoding="utf-8")  # every write: ENOSPC
+    record = CallRecord(Path("/dev/full"), full, None)
+    event = Status("info", "x", "y", 0.0)
+    with pytest.raises(RapportError, match="cannot write to /dev/full") as raised:
+        record.log(event)
+    assert "free some disk space" in raised.value.one_line()  # what LiveCall's log_failed status says
+    record.log(event)  # stopped: no second error
+    record.close()
+
+    failed: list[str] = []
+    audio = CallAudio(Path("/dev/full"), (Speaker.AGENT,), failed.append)
+    for _ in range(3):
+        audio.add(Speaker.AGENT, 0, np.zeros(16000, np.float32))
+        audio.flush()
+    audio.close()
+    assert len(failed) == 1 and failed[0].startswith("stopped saving the call audio"), failed
+    assert not audio.recording
+
+
+# ------------------------------------------------------------------ capture supervision
+
+
+def _device(name: str) -> AudioDevice:
+    return AudioDevice(f"fake:{name}", name, name, "portaudio", "input", 1, 16000.0)
+
+
+def _supervise(settings: LiveSettings, opener, devices, audio=None):
+    timeline, feed = CallTimeline(), SpeechFeed()
+    supervisor = CaptureSupervisor(settings, timeline, feed, opener=opener, devices=devices, audio=audio)
+    timeline.start_clock()
+    supervisor.open_all()
+    thread = threading.Thread(target=supervisor.run, daemon=True)
+    thread.start()
+    return supervisor, thread, timeline, feed
+
+
+def test_the_supervisor_reports_an_unplugged_customer_device_and_reopens_it() -> None:
+    """Two devices; the customer's stops delivering audio: device_gone (the customer's row), the
+    agent's goes on, the customer's is reopened (capture_resumed for the customer only)."""
+    opened: dict[str, list[ArrayCapture]] = {"agent": [], "customer": []}
+
+    def opener(device, channels, on_block):
+        name = device.name
+        quiet_after_first = name == "customer" and not opened[name]  # the first customer stream dies
+        audio = np.zeros((4000 if quiet_after_first else 16000, 1), np.float32)
+        opened[name].append(ArrayCapture(audio, on_block, speed=1.0, loop=not quiet_after_first))
+        return opened[name][-1]
+
+    settings = LiveSettings(agent=DeviceChoice("fake:agent"), customer=DeviceChoice("fake:customer"),
+                            retry_s=0.3, device_timeout_s=0.5)
+    supervisor, thread, timeline, feed = _supervise(settings, opener, [_device("agent"), _device("customer")])
+    seen: list = []
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline and not any(isinstance(s, Status) and s.code == "capture_resumed" for s in seen):
+        seen += _items(timeline)
+        time.sleep(0.05)
+    assert supervisor.inputs == [("agent", "fake:agent", False), ("customer", "fake:customer", False)]
+    supervisor.stop()
+    thread.join(10)
+    assert not thread.is_alive() and feed.done.is_set()
+    statuses = [s for s in seen if isinstance(s, Status)]
+    codes = [s.code for s in statuses]
+    assert codes[:2] == ["capture_started", "capture_started"], codes
+    gone = [s for s in statuses if s.code == "device_gone"]
+    assert len(gone) == 1 and gone[0].component == "customer" and "customer's audio stopped" in gone[0].message
+    assert "mic_lost" not in codes  # the agent's device kept going
+    resumed = [s for s in statuses if s.code == "capture_resumed"]
+    assert resumed[0].speakers == (Speaker.CUSTOMER,) and codes.index("device_gone") < codes.index("capture_resumed")
+    assert len(opened["customer"]) == 2 and len(opened["agent"]) == 1
+    assert supervisor.stats["blocks"] > 0
+
+
+def test_the_supervisor_hands_closed_segments_with_their_close_time_and_saves_the_audio(
+        speak, tmp_path: Path) -> None:
+    """Speech captured in real time: a SpeechActivity mark as it starts, a closed segment with the
+    call time it closed (after the speech ends: the hangover), the same audio in the WAV."""
+    speech = speak("Hello there how are you today")
+    gap = np.zeros(8000, np.float32)
+    audio = np.concatenate([gap, speech, gap, gap])
+    captures: list[ArrayCapture] = []
+
+    def opener(device, channels, on_block):
+        captures.append(ArrayCapture(audio[:, None], on_block, speed=1.0))
+        return captures[-1]
+
+    failed: list[str] = []
+    wav = CallAudio(tmp_path / "call.wav", (Speaker.AGENT,), failed.append)
+    settings = LiveSettings(agent=DeviceChoice("fake:agent"), customer=None, device_timeout_s=30.0)
+    supervisor, thread, timeline, feed = _supervise(settings, opener, [_device("agent")], audio=wav)
+    assert captures[0].done.wait(30)
+    time.sleep(0.3)
+    supervisor.stop()
+    thread.join(10)
+    wav.close()
+    closed = []
+    while not feed.closed.empty():
+        closed.append(feed.closed.get())
+    assert len(closed) == 1, closed
+    segment = closed[0].segment
+    assert segment.speaker is Speaker.AGENT and segment.end_s - segment.start_s > 0.8
+    assert segment.end_s < closed[0].closed_s < timeline.now()  # closed after the speech ended, on the call clock
+    marks = [i for i in _items(timeline) if isinstance(i, SpeechActivity)]
+    assert [(m.speaker, m.speaking) for m in marks] == [(Speaker.AGENT, True)]
+    assert abs(marks[0].t_s - segment.start_s) < 1e-9
+    saved = _wav(tmp_path / "call.wav")[:, 0].astype(np.float32) / 32768
+    loud = np.flatnonzero(np.abs(saved) > 0.01)
+    # the WAV holds the speech where the endpointer heard it (the segment's audio, onset padding included)
+    start = int(round(segment.start_s * 16000))
+    assert start <= loud[0] and np.allclose(saved[start: start + len(segment.audio)], segment.audio, atol=1 / 32768)
+    assert failed == []
+
+
+# ------------------------------------------------------------------ the recognition worker
+
+
+class _Echo:
+    """A stand-in recognizer for the worker's scheduling: each segment becomes words spread
+    over it; it remembers what it was asked."""
+
+    def __init__(self) -> None:
+        self.seen: list[tuple[float, float]] = []
+
+    def warm_up(self) -> None:
+        pass
+
+    def recognize(self, segment: SpeechSegment) -> Recognition:
+        self.seen.append((segment.start_s, segment.end_s))
+        mid = (segment.start_s + segment.end_s) / 2
+        words = (Word("hello", segment.start_s, mid, 0.9), Word("there", mid, segment.end_s, 0.9))
+        return Recognition("hello there", words, 0.9, 0.0, -0.2)
+
+
+def _segment(start_s: float, end_s: float, speaker: Speaker = Speaker.AGENT) -> SpeechSegment:
+    return SpeechSegment(speaker, start_s, end_s, np.zeros(int((end_s - start_s) * 16000), np.float32))
+
+
+def _wait(condition, timeout_s: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout_s
+    while not condition() and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert condition()
+
+
+def _run_worker(early: list[SpeechSegment], closed: list[SpeechSegment], recognizer: _Echo):
+    """Early segments first (each recognized before the next step), then the closed ones (all
+    waiting together when there is no early one)."""
+    timeline, feed = CallTimeline(), SpeechFeed()
+    worker = RecognitionWorker(LiveSettings(early_max_pass_s=60.0), timeline, feed, recognizer)
+    timeline.start_clock()
+    thread = threading.Thread(target=worker.run, daemon=True)
+    if not early:
+        for segment in closed:
+            feed.closed.put(ClosedSegment(segment, timeline.now()))
+    thread.start()
+    for n, segment in enumerate(early, 1):
+        feed.early.put(segment)
+        _wait(lambda n=n: len(recognizer.seen) >= n)
+    for segment in closed if early else []:
+        feed.closed.put(ClosedSegment(segment, timeline.now()))
+    feed.done.set()
+    thread.join(10)
+    assert not thread.is_alive()
+    return worker, _items(timeline)
+
+
+def test_an_early_final_is_used_when_its_segment_closes_and_its_timing_says_so() -> None:
+    """The early pass over a segment in its hangover is the final text when that segment closes:
+    one recognition, and the utterance's timing has the text ready before the close."""
+    echo = _Echo()
+    worker, items = _run_worker([_segment(1.0, 2.0)], [_segment(1.0, 2.0)], echo)
+    assert echo.seen == [(1.0, 2.0)]  # not recognized twice
+    assert worker.stats["early_used"] == 1 and worker.stats["early_discarded"] == 0
+    assert isinstance(items[0], Status) and items[0].code == "model_ready" and items[0].component == "recognizer"
+    utterances = [i for i in items if isinstance(i, Utterance)]
+    assert len(utterances) == 1 and items[-1] is None  # the timeline's end
+    t = utterances[0].timing
+    assert isinstance(t, RecognitionTiming)
+    assert 0.0 <= t.recognizer_start_s <= t.recognizer_end_s <= t.segment_closed_s
+    assert worker.rtf is None  # early passes do not count for the real-time factor
+
+
+def test_an_early_final_is_dropped_when_speech_resumed() -> None:
+    """The segment that closes is longer than the early one (speech resumed in the hangover):
+    the early result is thrown away and the whole segment recognized, after it closed."""
+    echo = _Echo()
+    worker, items = _run_worker([_segment(1.0, 2.0)], [_segment(1.0, 3.5)], echo)
+    assert echo.seen == [(1.0, 2.0), (1.0, 3.5)]
+    assert worker.stats["early_used"] == 0 and worker.stats["early_discarded"] == 1
+    (utt,) = [i for i in items if isinstance(i, Utterance)]
+    assert (utt.start_s, utt.end_s) == (1.0, 3.5) and utt.timing is not None
+    assert utt.timing.segment_closed_s <= utt.timing.recognizer_start_s <= utt.timing.recognizer_end_s
+    assert worker.rtf is not None  # a final pass: it counts for the real-time factor
+
+
+def test_finals_go_in_end_order_with_each_its_own_timing() -> None:
+    echo = _Echo()
+    late, soon = _segment(0.5, 3.0, Speaker.CUSTOMER), _segment(4.0, 5.0, Speaker.CUSTOMER)
+    worker, items = _run_worker([], [soon, late], echo)
+    utterances = [i for i in items if isinstance(i, Utterance)]
+    assert [(u.index, u.end_s) for u in utterances] == [(0, 3.0), (1, 5.0)]
+    assert worker.stats["segments"] == worker.stats["utterances"] == 2
+    assert all(u.timing is not None and u.timing.segment_closed_s <= u.timing.recognizer_start_s for u in utterances)
+
+
+# ------------------------------------------------------------------ timing through the pipeline
+
+
+def test_timing_rides_on_each_utterance_through_the_pipeline_whatever_it_reads_ahead() -> None:
+    """The pipeline masks, annotates and adds signals (new Utterance values each time): each
+    utterance keeps its own timing, also when several are annotated together; the timing is
+    neither in the JSON nor part of equality."""
+    from rapport_assist.annotate import Annotator
+    from rapport_assist.pipeline import CallPipeline
+    from rapport_assist.privacy import masker_for
+    from rapport_assist.rules import RuleEngine, default_rules_dir, load_rules
+
+    utterances = [Utterance(i, Speaker.CUSTOMER if i % 2 else Speaker.AGENT, f"My card is 4111 1111 1111 12{i}3.",
+                            2.0 * i, 2.0 * i + 1.5, timing=RecognitionTiming(2.0 * i + 1.8, 2.0 * i + 1.9, 2.0 * i + 2.4))
+                  for i in range(4)]
+    pipeline = CallPipeline(Annotator(), RuleEngine(load_rules([default_rules_dir()])), masker=masker_for(True))
+    out = [e for e in pipeline.run(utterances, read_ahead=4) if isinstance(e, Utterance)]
+    assert [u.text for u in out][0] == "My card is #### #### #### 1203."  # new values: masked, with signals
+    assert all(u.signals is not None for u in out)
+    assert [u.timing for u in out] == [u.timing for u in utterances]
+    assert "timing" not in json.dumps(out[0].to_json())
+    assert utterances[0] == Utterance(0, Speaker.AGENT, utterances[0].text, 0.0, 1.5)
