@@ -17,7 +17,7 @@ the other side takes the floor:
 Live, the pipeline closes a turn as soon as it can know: when the other side's utterance lands,
 on a clock tick past the gap (``tick``), or at the end of the call (``finish``). The tracker
 only groups; it reads no Doc (the rule engine drives it, and reads a turn so far for the rules
-that read turns by joining its utterances' Docs, ``rules/README.md``).
+that read turns by joining its utterances' readings, ``rules/README.md``).
 """
 
 from __future__ import annotations
