@@ -29,7 +29,7 @@ def test_ruff_would_see_an_unused_import(tmp_path: Path):
 
 
 def test_mypy_finds_nothing():
-    """The type checker over the package (config and the modules still excused: pyproject.toml)."""
+    """The type checker over the whole package, no module excused (config: pyproject.toml)."""
     mypy = Path(sys.executable).with_name("mypy")
     done = subprocess.run([str(mypy), "--no-incremental", "--cache-dir", "/dev/null"], cwd=ROOT,
                           capture_output=True, text=True, timeout=600, env={**os.environ, "PYTHONPATH": str(ROOT / "src")})

@@ -9,7 +9,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any, Sequence
+from typing import IO, TYPE_CHECKING, Any, Callable, Generic, Sequence, TypeVar
 
 from PySide6.QtCore import QObject, QSettings, QTimer, Signal
 from PySide6.QtWidgets import QApplication
@@ -24,7 +24,13 @@ from ..wording import clause
 from .controller import Prefs, RuleWatcher
 from .window import LiveUnavailable, SidebarWindow
 
+if TYPE_CHECKING:  # pragma: no cover
+    from ..annotate import Annotator
+    from ..recognizer import Recognizer
+    from ..rules import RuleSet
+
 T0 = time.perf_counter()  # module import: close to process start for the sidebar command
+T = TypeVar("T")
 
 
 @dataclass
@@ -45,15 +51,15 @@ class SidebarOptions:
     argv: list[str] = field(default_factory=list)
 
 
-class _Loading:
+class _Loading(Generic[T]):
     """A model loaded once, in a background thread when started, else on first use."""
 
-    def __init__(self, name: str, load) -> None:
+    def __init__(self, name: str, load: Callable[[], T]) -> None:
         self.name = name
         self._load = load
         self._lock = threading.Lock()
         self._done = threading.Event()
-        self._value = None
+        self._value: tuple[T] | None = None  # (the model,) once loaded
         self._error: BaseException | None = None
         self._started = False
 
@@ -66,7 +72,7 @@ class _Loading:
 
     def _run(self) -> None:
         try:
-            self._value = self._load()
+            self._value = (self._load(),)
         except BaseException as exc:  # kept, raised where the model is needed
             self._error = exc
         finally:
@@ -83,7 +89,7 @@ class _Loading:
     def wait(self, timeout_s: float) -> bool:
         return self._done.wait(timeout_s)
 
-    def get(self):
+    def get(self) -> T:
         with self._lock:
             run_here = not self._started
             self._started = True
@@ -92,7 +98,8 @@ class _Loading:
         self._done.wait()
         if self._error is not None:
             raise self._error
-        return self._value
+        assert self._value is not None  # _run sets the value or the error before done
+        return self._value[0]
 
 
 def display_available(environ: dict[str, str]) -> bool:
@@ -105,10 +112,11 @@ class AppBackend(QObject):
 
     status = Signal(str, str, str)  # component, level, message (from the warm-up threads)
 
-    def __init__(self, options: SidebarOptions, ruleset=None, parent: QObject | None = None) -> None:
+    def __init__(self, options: SidebarOptions, ruleset: Callable[[], RuleSet] | None = None,
+                 parent: QObject | None = None) -> None:
         super().__init__(parent)
         self.options = options
-        self._ruleset = ruleset  # callable -> the rule set a new call uses (set by build_window)
+        self._ruleset = ruleset  # callable -> the rule set a new call uses (set by attach_rules)
         self._recognizer = _Loading("recognizer", self._load_recognizer)
         self._annotator = _Loading("annotator", self._load_annotator)
         self.last_status: tuple[str, str, str] | None = None
@@ -131,7 +139,7 @@ class AppBackend(QObject):
         if self._annotator.started:
             self._spacy_imported.wait(timeout_s)
 
-    def _load_recognizer(self):
+    def _load_recognizer(self) -> Recognizer:
         from ..recognizer import Recognizer, RecognizerOptions
 
         recognizer = Recognizer(RecognizerOptions(model_dir=self.options.model_dir,
@@ -142,7 +150,7 @@ class AppBackend(QObject):
         self._report()
         return recognizer
 
-    def _load_annotator(self):
+    def _load_annotator(self) -> Annotator:
         try:
             import spacy  # noqa: F401  (first, alone: see warm_up)
         finally:
@@ -169,7 +177,7 @@ class AppBackend(QObject):
             if loading.started:
                 loading.wait(timeout_s)
 
-    def recognizer(self):
+    def recognizer(self) -> Recognizer:
         try:
             return self._recognizer.get()
         except RapportError:
@@ -179,12 +187,18 @@ class AppBackend(QObject):
             self.status.emit("recognizer", "error", message)
             raise ModelError(message, "run 'make setup' or pass --model DIR") from None
 
-    def annotator(self):
+    def annotator(self) -> Annotator:
         return self._annotator.get()
+
+    def _current_ruleset(self) -> RuleSet:
+        """The rule set a new call uses (the watcher's current one)."""
+        if self._ruleset is None:
+            raise RuntimeError("no rules attached to the sidebar yet (gui.app.attach_rules)")
+        return self._ruleset()
 
     def make_replay(self, path: Path, speed: float) -> ReplayCall:
         spec = ReplayInput(path=path)
-        return ReplayCall(pipeline_events(spec, self._ruleset(), self.recognizer, self.annotator,
+        return ReplayCall(pipeline_events(spec, self._current_ruleset(), self.recognizer, self.annotator,
                                           mask=self.options.mask), speed=speed, label=path.name)
 
     def make_live(self, prefs: Prefs) -> Any:
@@ -212,7 +226,7 @@ class AppBackend(QObject):
                                              cpu_threads=self.options.threads),
                 rule_paths=tuple(self.options.rules), record_to=data_dir() / "calls", mask_digits=self.options.mask)
             self._live_call = live.LiveCall(settings, recognizer=self.recognizer(),
-                                            engine=RuleEngine(self._ruleset()), annotator=self.annotator())
+                                            engine=RuleEngine(self._current_ruleset()), annotator=self.annotator())
             return self._live_call
         except RapportError as exc:
             raise LiveUnavailable(exc.one_line()) from None
@@ -282,10 +296,16 @@ class AppBackend(QObject):
 
 
 def application(argv: Sequence[str] = ()) -> QApplication:
-    app = QApplication.instance() or QApplication(["rapport-assist", *argv])
+    existing = QApplication.instance()
+    if existing is None:
+        app = QApplication(["rapport-assist", *argv])
+    elif isinstance(existing, QApplication):
+        app = existing
+    else:  # a QCoreApplication or QGuiApplication cannot show widgets
+        raise RuntimeError(f"the sidebar needs a QApplication, this process has a {type(existing).__name__}")
     app.setApplicationName("Rapport Assist")
     app.setOrganizationName("Rapport Assist")
-    return app  # type: ignore[return-value]
+    return app
 
 
 def build_window(options: SidebarOptions, backend: AppBackend | None = None,

@@ -11,8 +11,8 @@ from PySide6.QtWidgets import (QFrame, QGraphicsOpacityEffect, QHBoxLayout, QLab
                                QVBoxLayout, QWidget)
 
 from .. import timefmt
-from ..assist import AssistModel, Card
-from ..types import SEVERITIES, Evidence, Speaker
+from ..assist import AssistModel, Card, Verdict
+from ..types import SEVERITIES, Evidence, Speaker, Status
 from .resources import Theme
 
 SEVERITY_WORD = {"high": "URGENT", "medium": "NUDGE", "low": "TIP"}
@@ -184,7 +184,7 @@ class CardWidget(QFrame):
         self.why_button.setIcon(self._theme.icon("chevron-down" if on else "chevron-right",
                                                  self._theme.palette.get("muted")))
 
-    def _verdict(self, verdict: str) -> None:
+    def _verdict(self, verdict: Verdict) -> None:
         self.helpful_button.setChecked(verdict == "helpful")
         self.wrong_button.setChecked(verdict == "wrong")
         self.helpful_button.setEnabled(False)
@@ -209,7 +209,9 @@ class CardWidget(QFrame):
             if done is not None:
                 done()
             else:
-                self.setGraphicsEffect(None)  # deletes the effect
+                # None removes and deletes the effect (Qt: setGraphicsEffect(nullptr)); PySide6's
+                # stub types the argument as QGraphicsEffect only, without the None it accepts.
+                self.setGraphicsEffect(None)  # type: ignore[arg-type]
 
         animation.finished.connect(finished)
         self._animation = animation
@@ -275,9 +277,9 @@ class CardStack(QWidget):
             widget.hide()
             widget.deleteLater()
 
-    def _on_feedback(self, card_id: int, verdict: str) -> None:
+    def _on_feedback(self, card_id: int, verdict: Verdict) -> None:
         try:
-            self.model.give_feedback(card_id, verdict)  # type: ignore[arg-type]
+            self.model.give_feedback(card_id, verdict)
         except Exception as exc:  # an unwritable log must not break the panel
             self.model.notices.append(_status_notice(f"feedback not saved: {exc}", self.model.now_s))
             self.model._notify("status")
@@ -287,9 +289,7 @@ class CardStack(QWidget):
         return self.widgets.get(shown[0].id) if shown else None
 
 
-def _status_notice(message: str, t_s: float):
-    from ..types import Status
-
+def _status_notice(message: str, t_s: float) -> Status:
     return Status("warning", "feedback_failed", message, t_s)
 
 

@@ -6,16 +6,18 @@ from __future__ import annotations
 
 import math
 import time
-from typing import Any
+from typing import Any, Union
 
 from PySide6.QtCore import QFileSystemWatcher, QObject, QSettings, QTimer, Signal, Slot
 
-from ..assist import AssistModel, BudgetConfig
+from ..assist import AssistModel, BudgetConfig, Rewind
 from ..rules import RuleLibrary
 from ..rules.model import RuleSet
+from ..types import Event, SpeechActivity
 from ..wording import plural
 
 TICK_MS = 100
+RunnerEvent = Union[Event, SpeechActivity, Rewind]  # what a runner hands ``on_event`` (AssistModel.on_event)
 
 
 class CallController(QObject):
@@ -57,7 +59,7 @@ class CallController(QObject):
         self.model.start_call(label, mode)
         self._started = time.monotonic()
 
-        def on_event(event: object) -> None:  # any thread
+        def on_event(event: RunnerEvent) -> None:  # any thread
             if generation == self._generation:
                 self.event_arrived.emit((generation, event))
 
@@ -90,13 +92,13 @@ class CallController(QObject):
         return self.model.now_s
 
     @Slot(object)
-    def _deliver(self, item: tuple[int, object]) -> None:
+    def _deliver(self, item: tuple[int, RunnerEvent]) -> None:
         generation, event = item
         if generation != self._generation:
             return
         self.events_seen += 1
         self._received += 1
-        self.model.on_event(event)  # type: ignore[arg-type]
+        self.model.on_event(event)
 
     def _tick(self) -> None:
         now = self.call_time_s()

@@ -119,17 +119,19 @@ class StatusPanel(QWidget):
         self.sync()
 
     def sync(self) -> None:
-        review = self.review_sound is not None
+        sound = self.review_sound
+        review = sound is not None
         for component in ("microphone", "customer"):
             for w in (self.dots[component], self.icons[component], self.texts[component]):
                 w.setVisible(not review)
-            name = self._grid.itemAtPosition(COMPONENTS.index(component), 2)
-            if name is not None and name.widget() is not None:
-                name.widget().setVisible(not review)
+            item = self._grid.itemAtPosition(COMPONENTS.index(component), 2)
+            name = item.widget() if item is not None else None
+            if name is not None:
+                name.setVisible(not review)
         for w in (self.sound_dot, self.sound_icon, self.sound_name, self.sound_text):
             w.setVisible(review)
-        if review:
-            level, message = self.review_sound
+        if sound is not None:
+            level, message = sound
             self.sound_dot.setProperty("level", level)
             self.sound_dot.style().unpolish(self.sound_dot)
             self.sound_dot.style().polish(self.sound_dot)

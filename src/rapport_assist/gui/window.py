@@ -7,11 +7,12 @@ live call it does not accept focus at all, so the agent keeps typing in the CRM 
 
 from __future__ import annotations
 
+from functools import partial
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Callable, Protocol
 
 from PySide6.QtCore import QRect, Qt, QTimer
-from PySide6.QtGui import QAction, QCloseEvent, QKeySequence, QShortcut
+from PySide6.QtGui import QAction, QCloseEvent, QKeySequence, QMoveEvent, QResizeEvent, QShortcut
 from PySide6.QtWidgets import (QApplication, QComboBox, QFileDialog, QFrame, QHBoxLayout, QMenu, QPushButton,
                                QScrollArea, QToolButton, QVBoxLayout, QWidget)
 
@@ -115,12 +116,12 @@ class SidebarWindow(QWidget):
         hbox.addWidget(self.mode_label)
         outer.addWidget(header)
 
-        self.scroll = QScrollArea()
-        self.scroll.setObjectName("scroll")
-        self.scroll.setWidgetResizable(True)
-        self.scroll.setFrameShape(QFrame.Shape.NoFrame)
-        self.scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
-        self.scroll.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+        self.scroll_area = QScrollArea()
+        self.scroll_area.setObjectName("scroll")
+        self.scroll_area.setWidgetResizable(True)
+        self.scroll_area.setFrameShape(QFrame.Shape.NoFrame)
+        self.scroll_area.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.scroll_area.setFocusPolicy(Qt.FocusPolicy.NoFocus)
         body = QWidget()
         body.setObjectName("scrollBody")
         box = QVBoxLayout(body)
@@ -152,8 +153,8 @@ class SidebarWindow(QWidget):
         for name, section in (("promises", self.promise_section), ("history", self.history_section),
                               ("transcript", self.transcript_section), ("status", self.status_section)):
             section.toggled.connect(lambda on, n=name: self.prefs.set(f"sections/{n}", on))
-        self.scroll.setWidget(body)
-        outer.addWidget(self.scroll, 1)
+        self.scroll_area.setWidget(body)
+        outer.addWidget(self.scroll_area, 1)
 
         self.qa_bar = QFrame()
         self.qa_bar.setObjectName("qaBar")
@@ -215,7 +216,7 @@ class SidebarWindow(QWidget):
             action.setEnabled(False)
 
     def _shortcuts(self) -> None:
-        def bind(keys: str, slot) -> None:
+        def bind(keys: str, slot: Callable[[], object]) -> None:
             shortcut = QShortcut(QKeySequence(keys), self)
             shortcut.setContext(Qt.ShortcutContext.ApplicationShortcut)
             shortcut.activated.connect(slot)
@@ -224,7 +225,7 @@ class SidebarWindow(QWidget):
         bind("Ctrl+O", self.choose_file)
         bind("Ctrl+Space", self.play_pause)
         for i, speed in enumerate(SPEEDS, start=1):
-            bind(f"Ctrl+{i}", lambda s=speed: self.set_speed(s))
+            bind(f"Ctrl+{i}", partial(self.set_speed, speed))
         bind("Ctrl+Left", lambda: self.seek(self.controller.call_time_s() - 10))
         bind("Ctrl+Right", lambda: self.seek(self.controller.call_time_s() + 10))
         bind("Ctrl+T", lambda: self.transcript_section.toggle.toggle())
@@ -297,12 +298,12 @@ class SidebarWindow(QWidget):
     def _save_geometry(self) -> None:
         self.prefs.set("window/rect", self.geometry())
 
-    def moveEvent(self, event) -> None:  # noqa: N802
+    def moveEvent(self, event: QMoveEvent) -> None:  # noqa: N802
         super().moveEvent(event)
         if hasattr(self, "_save_timer"):
             self._save_timer.start()
 
-    def resizeEvent(self, event) -> None:  # noqa: N802
+    def resizeEvent(self, event: QResizeEvent) -> None:  # noqa: N802
         super().resizeEvent(event)
         if hasattr(self, "_save_timer"):
             self._save_timer.start()
