@@ -77,11 +77,13 @@ def test_an_early_nudge_arrives_before_its_utterance_through_pulseaudio(pulse: P
 @pytest.mark.slow
 def test_an_early_nudge_is_withdrawn_through_pulseaudio_when_the_final_text_drops_its_trigger(
         pulse: PulseServer, recognizer, speak, tmp_path: Path) -> None:
-    """"You need to restart the router, is that what you were asking me about…?": the captions
+    """"You need to restart the router, is that the question you were asking me about?": the captions
     say "You need to restart the …" first, so you-not-we fires early; the final text makes the
     sentence a question (you-not-we skips questions), so the early nudge is withdrawn (a
     ``withdrawn`` event, in the log too) and no final nudge of it comes."""
-    sentence = "You need to restart the router, is that what you were asking me about with the internet at home?"
+    # (tiny.en heard "... with the internet at home?" as "is not what ..." in 1 of 2 runs; this one
+    # came out the same, a question, in 3 of 3)
+    sentence = "You need to restart the router, is that the question you were asking me about?"
     events, call = _play_agent(pulse, recognizer, speak(sentence), tmp_path)
     utterances = [i for i, e in enumerate(events) if isinstance(e, Utterance)]
     assert len(utterances) == 1, [e.text for e in events if isinstance(e, Utterance)]
