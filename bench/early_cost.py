@@ -46,7 +46,7 @@ def main() -> int:
             words = row["text"].split()
             start = float(row.get("start", i * 5.0))
             for n in range(3, len(words), 3):
-                partial = Partial(speaker, start, start + 0.3 * n, " ".join(words[:n]), " ".join(words[n:n + 3]))
+                partial = Partial(speaker, start, start + 0.3 * n, " ".join(words[:n]), " ".join(words[n : n + 3]))
                 t0 = time.perf_counter()
                 out = early.on_partial(partial)
                 times.append(time.perf_counter() - t0)
@@ -56,10 +56,14 @@ def main() -> int:
             early.on_utterance(utt, [])
     times.sort()
     q = lambda p: times[min(len(times) - 1, round(p / 100 * (len(times) - 1)))] * 1000  # noqa: E731
-    print(f"{path.name}: {len(rows)} utterances, {len(times) // 3} captions a round, 3 rounds; "
-          f"load average {os.getloadavg()[0]:.2f}")
-    print(f"on_partial per caption: p50 {q(50):.1f} ms  p95 {q(95):.1f} ms  max {times[-1] * 1000:.1f} ms; "
-          f"early nudges fired (first round) {fired}")
+    print(
+        f"{path.name}: {len(rows)} utterances, {len(times) // 3} captions a round, 3 rounds; "
+        f"load average {os.getloadavg()[0]:.2f}"
+    )
+    print(
+        f"on_partial per caption: p50 {q(50):.1f} ms  p95 {q(95):.1f} ms  max {times[-1] * 1000:.1f} ms; "
+        f"early nudges fired (first round) {fired}"
+    )
     return 0
 
 

@@ -79,8 +79,10 @@ def pct(values: list[float], q: float) -> float:
 def describe(name: str, values: list[float]) -> str:
     if not values:
         return f"{name:<34} (none)"
-    return (f"{name:<34} n={len(values):<4} p50 {pct(values, 50):.2f} s  p95 {pct(values, 95):.2f} s  "
-            f"max {max(values):.2f} s")
+    return (
+        f"{name:<34} n={len(values):<4} p50 {pct(values, 50):.2f} s  p95 {pct(values, 95):.2f} s  "
+        f"max {max(values):.2f} s"
+    )
 
 
 def decode_calls(paths: list[Path]) -> DecodedAudio:
@@ -90,30 +92,52 @@ def decode_calls(paths: list[Path]) -> DecodedAudio:
         return calls[0]
     gap = np.zeros(3 * 16000, np.float32)
     sides = [np.concatenate([part for c in calls for part in (c.channels[i], gap)]) for i in (0, 1)]
-    return DecodedAudio(path=paths[0], channels=tuple(sides), source_rate_hz=16000, source_channels=2,
-                        duration_s=len(sides[0]) / 16000)
+    return DecodedAudio(
+        path=paths[0], channels=tuple(sides), source_rate_hz=16000, source_channels=2, duration_s=len(sides[0]) / 16000
+    )
 
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--audio", type=Path, nargs="+", default=[DEMO],
-                    help="stereo call(s): agent left, customer right; several are played one after the other, "
-                         "3 s apart (e.g. calls of the spoken dev set, scripts/make_spoken_dev.py)")
+    ap.add_argument(
+        "--audio",
+        type=Path,
+        nargs="+",
+        default=[DEMO],
+        help="stereo call(s): agent left, customer right; several are played one after the other, "
+        "3 s apart (e.g. calls of the spoken dev set, scripts/make_spoken_dev.py)",
+    )
     ap.add_argument("--minutes", type=float, default=0.0, help="loop the call this long (soak); default one pass")
     ap.add_argument("--idle-s", type=float, default=10.0, help="seconds of measured idle before playing")
     ap.add_argument("--threads", type=int, default=2, help="recognizer threads")
-    ap.add_argument("--onset-pad-ms", type=int, default=EndpointerOptions().onset_pad_ms,
-                    help="audio kept before the VAD onset (150 before recognition in context)")
-    ap.add_argument("--context-s", type=float, default=0.0, help="decode each utterance after this much of its channel's audio")
+    ap.add_argument(
+        "--onset-pad-ms",
+        type=int,
+        default=EndpointerOptions().onset_pad_ms,
+        help="audio kept before the VAD onset (150 before recognition in context)",
+    )
+    ap.add_argument(
+        "--context-s", type=float, default=0.0, help="decode each utterance after this much of its channel's audio"
+    )
     ap.add_argument("--busy", action="store_true", help="keep one core busy with a CPU-bound process meanwhile")
     ap.add_argument("--no-early", action="store_true", help="without early finals and hangover cuts (to compare)")
     ap.add_argument("--no-captions", action="store_true", help="without caption passes (to compare)")
-    ap.add_argument("--force-extras", action="store_true",
-                    help="caption passes and early finals whatever the load (to see what they cost on a busy machine)")
-    ap.add_argument("--speech-pad-ms", type=int, default=EndpointerOptions().speech_pad_ms,
-                    help="audio kept after the speech (early finals start this far into the hangover)")
-    ap.add_argument("--keep-freed-memory", action="store_true",
-                    help="with batch QA's malloc setting (recognizer.keep_freed_memory), to compare")
+    ap.add_argument(
+        "--force-extras",
+        action="store_true",
+        help="caption passes and early finals whatever the load (to see what they cost on a busy machine)",
+    )
+    ap.add_argument(
+        "--speech-pad-ms",
+        type=int,
+        default=EndpointerOptions().speech_pad_ms,
+        help="audio kept after the speech (early finals start this far into the hangover)",
+    )
+    ap.add_argument(
+        "--keep-freed-memory",
+        action="store_true",
+        help="with batch QA's malloc setting (recognizer.keep_freed_memory), to compare",
+    )
     args = ap.parse_args()
 
     why = PulseServer.unavailable()
@@ -122,9 +146,11 @@ def main() -> int:
         return 2
     audio = decode_calls(args.audio)
     repeats = max(1, int(round(args.minutes * 60 / audio.duration_s))) if args.minutes else 1
-    print(f"machine: {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.2f} at start; "
-          f"audio {' + '.join(p.name for p in args.audio)} {audio.duration_s:.1f} s x {repeats}; onset padding {args.onset_pad_ms} ms, "
-          f"context {args.context_s:g} s")
+    print(
+        f"machine: {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.2f} at start; "
+        f"audio {' + '.join(p.name for p in args.audio)} {audio.duration_s:.1f} s x {repeats}; onset padding {args.onset_pad_ms} ms, "
+        f"context {args.context_s:g} s"
+    )
 
     busy = None
     if args.busy:  # a CPU-bound process, as a softphone or browser would be on an agent's PC
@@ -143,17 +169,26 @@ def run(args, audio, repeats: int) -> int:
     rss: list[tuple[float, float]] = []
     lock = threading.Lock()
     with PulseServer(["agent_line", "customer_line"]) as pulse:
-        call = LiveCall(LiveSettings(agent=DeviceChoice("pulse:agent_line.monitor"),
-                                     customer=DeviceChoice("pulse:customer_line.monitor"),
-                                     recognizer=RecognizerOptions(cpu_threads=args.threads, context_s=args.context_s,
-                                                                   keep_freed_memory=args.keep_freed_memory),
-                                     endpointer=EndpointerOptions(onset_pad_ms=args.onset_pad_ms,
-                                                                  speech_pad_ms=args.speech_pad_ms,
-                                                                  context_s=args.context_s),
-                                     early_final=not args.no_early, close_on_other_side=not args.no_early,
-                                     captions=not args.no_captions,
-                                     **(dict(caption_max_pass_s=60.0, caption_max_load=1.0, early_max_pass_s=60.0)
-                                        if args.force_extras else {})))
+        call = LiveCall(
+            LiveSettings(
+                agent=DeviceChoice("pulse:agent_line.monitor"),
+                customer=DeviceChoice("pulse:customer_line.monitor"),
+                recognizer=RecognizerOptions(
+                    cpu_threads=args.threads, context_s=args.context_s, keep_freed_memory=args.keep_freed_memory
+                ),
+                endpointer=EndpointerOptions(
+                    onset_pad_ms=args.onset_pad_ms, speech_pad_ms=args.speech_pad_ms, context_s=args.context_s
+                ),
+                early_final=not args.no_early,
+                close_on_other_side=not args.no_early,
+                captions=not args.no_captions,
+                **(
+                    dict(caption_max_pass_s=60.0, caption_max_load=1.0, early_max_pass_s=60.0)
+                    if args.force_extras
+                    else {}
+                ),
+            )
+        )
 
         def on_event(event) -> None:
             with lock:
@@ -209,8 +244,11 @@ def run(args, audio, repeats: int) -> int:
     early_rel, eligible_rel = [], []
     for early_id, (t, _) in early.items():
         settled = confirmed.get(early_id)
-        index = settled[1].utterance_index if settled else (withdrawn[early_id].utterance_index
-                                                            if early_id in withdrawn else -1)
+        index = (
+            settled[1].utterance_index
+            if settled
+            else (withdrawn[early_id].utterance_index if early_id in withdrawn else -1)
+        )
         if index in utterances:
             early_rel.append(t - utterances[index][1].end_s)
     early_rules = {r.id for r in load_rules([default_rules_dir()]).rules if fires_early(r)}  # the rules live runs
@@ -223,15 +261,25 @@ def run(args, audio, repeats: int) -> int:
     print(describe("early nudge ahead of its final nudge", ahead))
     print(describe("early-rule nudge (card) vs utterance end", eligible_rel))
     n_early = len(early)
-    print(f"early nudges {n_early}: confirmed {len(confirmed)}, withdrawn {len(withdrawn)} "
-          f"({len(withdrawn) / n_early if n_early else float('nan'):.0%}); final nudges of early rules "
-          f"{len(eligible_rel)} ({sum(e.confirms is not None for _, e in events if isinstance(e, Nudge))} came early)")
+    print(
+        f"early nudges {n_early}: confirmed {len(confirmed)}, withdrawn {len(withdrawn)} "
+        f"({len(withdrawn) / n_early if n_early else float('nan'):.0%}); final nudges of early rules "
+        f"{len(eligible_rel)} ({sum(e.confirms is not None for _, e in events if isinstance(e, Nudge))} came early)"
+    )
     for _, e in events:  # an early rule's nudge that did not come early: what its captions said
-        if (isinstance(e, Nudge) and not e.early and e.rule in early_rules and e.confirms is None
-                and e.utterance_index in utterances):
+        if (
+            isinstance(e, Nudge)
+            and not e.early
+            and e.rule in early_rules
+            and e.confirms is None
+            and e.utterance_index in utterances
+        ):
             u = utterances[e.utterance_index][1]
-            said = [f"{p.t_s - u.start_s:.1f} s: {p.text!r} + {p.pending!r}" for _, p in events
-                    if isinstance(p, Partial) and p.speaker is u.speaker and u.start_s - 2.0 < p.start_s <= u.start_s + 0.05]
+            said = [
+                f"{p.t_s - u.start_s:.1f} s: {p.text!r} + {p.pending!r}"
+                for _, p in events
+                if isinstance(p, Partial) and p.speaker is u.speaker and u.start_s - 2.0 < p.start_s <= u.start_s + 0.05
+            ]
             print(f"  not early: {e.rule} at {u.text!r}; captions: {'; '.join(said) or 'none'}")
     for early_id, w in withdrawn.items():
         said = utterances[w.utterance_index][1].text if w.utterance_index in utterances else "(call ended)"
@@ -240,11 +288,14 @@ def run(args, audio, repeats: int) -> int:
     if tim:
         print("where the time goes (medians over utterances):")
         parts = {
-            "last word -> segment closed (hangover, padding, capture)": [x.segment_closed_s - x.speech_end_s for x in tim],
+            "last word -> segment closed (hangover, padding, capture)": [
+                x.segment_closed_s - x.speech_end_s for x in tim
+            ],
             "segment closed -> recognizer starts (queue)": [x.recognizer_start_s - x.segment_closed_s for x in tim],
             "recognition (faster-whisper, guards)": [x.recognizer_end_s - x.recognizer_start_s for x in tim],
-            "last word -> text ready (early finals: before the close)": [x.recognizer_end_s - x.speech_end_s
-                                                                          for x in tim],
+            "last word -> text ready (early finals: before the close)": [
+                x.recognizer_end_s - x.speech_end_s for x in tim
+            ],
             "recognized -> delivered (annotate, signals, rules)": [x.delivered_s - x.recognizer_end_s for x in tim],
         }
         for name, values in parts.items():
@@ -254,8 +305,15 @@ def run(args, audio, repeats: int) -> int:
     captioned_long = 0
     long_utts = 0
     for t_final, u in utterances.values():
-        mine = [(t, p) for t, p in partials if p.speaker is u.speaker and p.start_s <= u.start_s + 0.05
-                and p.t_s <= u.end_s + 1.0 and t <= t_final and u.start_s - p.start_s < 2.0]
+        mine = [
+            (t, p)
+            for t, p in partials
+            if p.speaker is u.speaker
+            and p.start_s <= u.start_s + 0.05
+            and p.t_s <= u.end_s + 1.0
+            and t <= t_final
+            and u.start_s - p.start_s < 2.0
+        ]
         if u.end_s - u.start_s >= 2.0:
             long_utts += 1
             captioned_long += bool(mine)
@@ -263,16 +321,21 @@ def run(args, audio, repeats: int) -> int:
             first_caption.append(mine[0][0] - u.start_s)
     print(describe("speech -> first caption", first_caption))
     print(describe("caption age (audio heard -> shown)", [t - p.t_s for t, p in partials]))
-    print(f"captions: {len(partials)} partial events; utterances of 2 s or more with a caption before their "
-          f"final: {captioned_long}/{long_utts}")
+    print(
+        f"captions: {len(partials)} partial events; utterances of 2 s or more with a caption before their "
+        f"final: {captioned_long}/{long_utts}"
+    )
     st = call.stats
-    print(f"early finals used {st['early_used']} of {st['segments']} segments, discarded {st['early_discarded']} "
-          f"(speech resumed), skipped {st['early_skipped']} (busy); hangovers cut by the other side {st['hangovers_cut']}; caption passes "
-          f"{st['caption_passes']}, skipped {st['caption_skipped']}; final recognition real-time factor "
-          f"{call.rtf if call.rtf is not None else float('nan'):.2f}")
-    print(f"CPU share of one core: idle {idle_cpu:.1%}, both sides talking {talk_cpu:.1%} "
-          f"(of {os.cpu_count()} cores)")
-    print(f"RSS: {rss[0][1]:.0f} MB before playing, {rss[-1][1]:.0f} MB at the end, max {max(r for _, r in rss):.0f} MB")
+    print(
+        f"early finals used {st['early_used']} of {st['segments']} segments, discarded {st['early_discarded']} "
+        f"(speech resumed), skipped {st['early_skipped']} (busy); hangovers cut by the other side {st['hangovers_cut']}; caption passes "
+        f"{st['caption_passes']}, skipped {st['caption_skipped']}; final recognition real-time factor "
+        f"{call.rtf if call.rtf is not None else float('nan'):.2f}"
+    )
+    print(f"CPU share of one core: idle {idle_cpu:.1%}, both sides talking {talk_cpu:.1%} (of {os.cpu_count()} cores)")
+    print(
+        f"RSS: {rss[0][1]:.0f} MB before playing, {rss[-1][1]:.0f} MB at the end, max {max(r for _, r in rss):.0f} MB"
+    )
     if repeats > 1:
         window = 300.0 if total_s >= 900 else 120.0
         print(f"per {window / 60:g}-minute window (latency of utterances, RSS at the window's end, captions):")
@@ -281,12 +344,16 @@ def run(args, audio, repeats: int) -> int:
             lat = [lt - e.end_s for lt, e in utterances.values() if t <= e.end_s < t + window]
             mem = [r for rt, r in rss if rt < t + window]
             ages = [pt - p.t_s for pt, p in partials if t <= p.t_s < t + window]
-            print(f"  {(t - play_start) / 60:5.1f}-{(t - play_start + window) / 60:5.1f} min  "
-                  f"n={len(lat):<4} p50 {pct(lat, 50):.2f} s  p95 {pct(lat, 95):.2f} s  RSS {mem[-1]:.0f} MB  "
-                  f"captions {len(ages)}, age p50 {pct(ages, 50):.2f} s")
+            print(
+                f"  {(t - play_start) / 60:5.1f}-{(t - play_start + window) / 60:5.1f} min  "
+                f"n={len(lat):<4} p50 {pct(lat, 50):.2f} s  p95 {pct(lat, 95):.2f} s  RSS {mem[-1]:.0f} MB  "
+                f"captions {len(ages)}, age p50 {pct(ages, 50):.2f} s"
+            )
             t += window
-    print(f"utterances {len(utterances)}, nudges {sum(isinstance(e, Nudge) for _, e in events)}, "
-          f"leaks dropped {call.stats['leaks_dropped']}, guard-dropped segments {call.stats['guard_dropped']}")
+    print(
+        f"utterances {len(utterances)}, nudges {sum(isinstance(e, Nudge) for _, e in events)}, "
+        f"leaks dropped {call.stats['leaks_dropped']}, guard-dropped segments {call.stats['guard_dropped']}"
+    )
     for s in statuses:
         print(f"status: {s.level} {s.code}: {s.message}")
     print(f"load average at the end {os.getloadavg()[0]:.2f} (other work on the machine inflates these figures)")

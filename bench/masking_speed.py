@@ -55,8 +55,10 @@ def main() -> None:
     demo = [utterance(i, json.loads(line)["text"]) for i, line in enumerate(DEMO.read_text().splitlines())]
     secret = [utterance(i, t) for i, t in enumerate(SECRETS)]
     load = Path("/proc/loadavg").read_text().split()[0] if Path("/proc/loadavg").exists() else "?"
-    for name, utts in ((f"ordinary speech (demo call, {len(demo)} utterances)", demo),
-                       (f"with personal data ({len(secret)} utterances)", secret)):
+    for name, utts in (
+        (f"ordinary speech (demo call, {len(demo)} utterances)", demo),
+        (f"with personal data ({len(secret)} utterances)", secret),
+    ):
         wall, cpu = per_utterance_us(utts, args.repeat)
         print(f"{name}: {wall:.1f} us/utt wall, {cpu:.1f} us/utt CPU")
     print(f"load average {load}")

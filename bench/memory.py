@@ -83,7 +83,7 @@ def write_looped_call(path: Path, seconds: float) -> Path:
         while written < total:
             piece = loop[: total - written]
             for at in range(0, len(piece), 4096):
-                chunk = np.ascontiguousarray(piece[at: at + 4096]).reshape(1, -1)
+                chunk = np.ascontiguousarray(piece[at : at + 4096]).reshape(1, -1)
                 frame = av.AudioFrame.from_ndarray(chunk, format="s16", layout="stereo")
                 frame.sample_rate = rate
                 for packet in enc.encode(frame):
@@ -106,8 +106,12 @@ def child_stage(stage: str, path: Path) -> dict:
         audio = CallAudio(ReplayInput(path=path))
         segments = CallSegments(audio, EndpointerOptions())
         n = sum(1 for _, is_end, _, _ in segments if is_end)
-        return {"segments": n, "audio_s": audio.duration_s, "held_s": round(segments.peak_held_s, 1),
-                "wall_s": time.perf_counter() - started}
+        return {
+            "segments": n,
+            "audio_s": audio.duration_s,
+            "held_s": round(segments.peak_held_s, 1),
+            "wall_s": time.perf_counter() - started,
+        }
     if stage == "whole":
         from rapport_assist.audio import decode_channels
         from rapport_assist.sources import endpoint_channel
@@ -171,12 +175,34 @@ def main(argv: list[str] | None = None) -> int:
                 result_path = folder / f"{path.stem}.{stage}.out"
                 qa_out = folder / f"{path.stem}.qa"
                 if stage == "replay":
-                    cmd = [sys.executable, "-m", "rapport_assist.cli", "replay", str(path), "--format", "jsonl",
-                           "--threads", str(args.threads)]
+                    cmd = [
+                        sys.executable,
+                        "-m",
+                        "rapport_assist.cli",
+                        "replay",
+                        str(path),
+                        "--format",
+                        "jsonl",
+                        "--threads",
+                        str(args.threads),
+                    ]
                 elif stage == "qa":
                     shutil.rmtree(qa_out, ignore_errors=True)
-                    cmd = [sys.executable, "-m", "rapport_assist.cli", "qa", str(path), "--out", str(qa_out / "out"),
-                           "--cache", str(qa_out / "cache"), "--workers", "1", "--threads", str(args.threads)]
+                    cmd = [
+                        sys.executable,
+                        "-m",
+                        "rapport_assist.cli",
+                        "qa",
+                        str(path),
+                        "--out",
+                        str(qa_out / "out"),
+                        "--cache",
+                        str(qa_out / "cache"),
+                        "--workers",
+                        "1",
+                        "--threads",
+                        str(args.threads),
+                    ]
                 else:
                     cmd = [sys.executable, str(Path(__file__).resolve()), "--child", stage, str(path)]
                 code, rss_mb, wall = run_child(cmd, result_path)
@@ -196,9 +222,17 @@ def main(argv: list[str] | None = None) -> int:
                         detail += f", at most {found['held_s']} s of audio held"
                 if not args.keep:
                     result_path.unlink(missing_ok=True)
-                row = {"length": label(seconds), "stage": stage, "exit": code, "rss_mb": round(rss_mb),
-                       "wall_s": round(wall, 1), "x_real_time": round(seconds / wall, 1), "load": f"{before} / {loadavg()}",
-                       "file_mb": round(size_mb, 1), "detail": detail}
+                row = {
+                    "length": label(seconds),
+                    "stage": stage,
+                    "exit": code,
+                    "rss_mb": round(rss_mb),
+                    "wall_s": round(wall, 1),
+                    "x_real_time": round(seconds / wall, 1),
+                    "load": f"{before} / {loadavg()}",
+                    "file_mb": round(size_mb, 1),
+                    "detail": detail,
+                }
                 rows.append(row)
                 print(json.dumps(row), flush=True)
     finally:
@@ -211,13 +245,17 @@ def main(argv: list[str] | None = None) -> int:
     print("| stage | recording | peak RSS | wall | × real time | load avg (before / after) | |")
     print("|---|---|---:|---:|---:|---|---|")
     for r in rows:
-        print(f"| {r['stage']} | {r['length']} ({r['file_mb']} MB FLAC) | {r['rss_mb']} MB | {r['wall_s']} s | "
-              f"{r['x_real_time']} | {r['load']} | {r['detail']}{'' if r['exit'] == 0 else ' (exit ' + str(r['exit']) + ')'} |")
+        print(
+            f"| {r['stage']} | {r['length']} ({r['file_mb']} MB FLAC) | {r['rss_mb']} MB | {r['wall_s']} s | "
+            f"{r['x_real_time']} | {r['load']} | {r['detail']}{'' if r['exit'] == 0 else ' (exit ' + str(r['exit']) + ')'} |"
+        )
     for stage in stages:
         mine = [r for r in rows if r["stage"] == stage and r["exit"] == 0]
         if len(mine) >= 2:
-            print(f"{stage}: peak RSS {mine[-1]['length']} / {mine[0]['length']} = "
-                  f"{mine[-1]['rss_mb'] / mine[0]['rss_mb']:.2f}x")
+            print(
+                f"{stage}: peak RSS {mine[-1]['length']} / {mine[0]['length']} = "
+                f"{mine[-1]['rss_mb'] / mine[0]['rss_mb']:.2f}x"
+            )
     return 1 if any(r["exit"] != 0 for r in rows) else 0
 
 

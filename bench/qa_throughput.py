@@ -68,7 +68,9 @@ def build_corpus(folder: Path, copies_demo: int, copies_real: int) -> float:
 def plain(corpus: Path, keep_freed_memory: bool = False) -> tuple[float, float]:
     """Plain faster-whisper over the corpus in a fresh process (so its allocator is its own);
     ``keep_freed_memory``: with the malloc setting our recognizer makes (``keep_freed_memory``)."""
-    cmd = [sys.executable, __file__, "--plain-run", str(corpus)] + (["--keep-freed-memory"] if keep_freed_memory else [])
+    cmd = [sys.executable, __file__, "--plain-run", str(corpus)] + (
+        ["--keep-freed-memory"] if keep_freed_memory else []
+    )
     t0, c0 = time.perf_counter(), _children_cpu()
     subprocess.run(cmd, check=True)
     return time.perf_counter() - t0, _children_cpu() - c0
@@ -84,12 +86,19 @@ def plain_run(corpus: Path, keep_freed_memory: bool) -> None:
         from rapport_assist.recognizer import keep_freed_memory as keep
 
         keep()
-    model = WhisperModel(str(resolve_whisper_model_dir()), device="cpu", compute_type="int8", cpu_threads=2,
-                         local_files_only=True)
+    model = WhisperModel(
+        str(resolve_whisper_model_dir()), device="cpu", compute_type="int8", cpu_threads=2, local_files_only=True
+    )
     for path in sorted(corpus.glob("*.wav")):
         for channel in decode_channels(path).channels[:2]:
-            segments, _ = model.transcribe(channel, language="en", beam_size=1, vad_filter=True, word_timestamps=True,
-                                           condition_on_previous_text=False)
+            segments, _ = model.transcribe(
+                channel,
+                language="en",
+                beam_size=1,
+                vad_filter=True,
+                word_timestamps=True,
+                condition_on_previous_text=False,
+            )
             list(segments)
 
 
@@ -102,8 +111,16 @@ def _children_cpu() -> float:
 
 def qa(corpus: Path, work: Path, name: str, *args: str) -> tuple[float, float]:
     out, cache = work / f"out-{name}", work / "cache-shared" if "--force" in args else work / f"cache-{name}"
-    cmd = [str(REPO / ".venv" / "bin" / "rapport-assist"), "qa", str(corpus), "--out", str(out), "--cache", str(cache),
-           *args]
+    cmd = [
+        str(REPO / ".venv" / "bin" / "rapport-assist"),
+        "qa",
+        str(corpus),
+        "--out",
+        str(out),
+        "--cache",
+        str(cache),
+        *args,
+    ]
     t0, c0 = time.perf_counter(), _children_cpu()
     run = subprocess.run(cmd, capture_output=True, text=True)
     elapsed, cpu = time.perf_counter() - t0, _children_cpu() - c0
@@ -126,17 +143,29 @@ def recognition_only(repeat: int) -> None:
     for threads in (1, 2):
         rec = Recognizer(RecognizerOptions(cpu_threads=threads, keep_freed_memory=True))  # as qa workers
         rec.warm_up()
-        segments = [s for sp, ch in zip((Speaker.AGENT, Speaker.CUSTOMER), audio.channels)
-                    for s in endpoint_channel(sp, ch, EndpointerOptions())]
+        segments = [
+            s
+            for sp, ch in zip((Speaker.AGENT, Speaker.CUSTOMER), audio.channels)
+            for s in endpoint_channel(sp, ch, EndpointerOptions())
+        ]
 
         def plain_channels() -> None:
             for ch in audio.channels:
-                found, _ = rec.model.transcribe(ch, language="en", beam_size=1, vad_filter=True, word_timestamps=True,
-                                                condition_on_previous_text=False)
+                found, _ = rec.model.transcribe(
+                    ch,
+                    language="en",
+                    beam_size=1,
+                    vad_filter=True,
+                    word_timestamps=True,
+                    condition_on_previous_text=False,
+                )
                 list(found)
 
-        runs = {"packed (qa)": lambda: rec.recognize_batch(segments), "plain faster-whisper": plain_channels,
-                "one decode per utterance (replay)": lambda: rec.recognize_many(segments)}
+        runs = {
+            "packed (qa)": lambda: rec.recognize_batch(segments),
+            "plain faster-whisper": plain_channels,
+            "one decode per utterance (replay)": lambda: rec.recognize_many(segments),
+        }
         for name, fn in runs.items():
             best_wall = best_cpu = float("inf")
             for _ in range(repeat):
@@ -144,8 +173,10 @@ def recognition_only(repeat: int) -> None:
                 fn()
                 best_wall = min(best_wall, time.perf_counter() - t0)
                 best_cpu = min(best_cpu, time.process_time() - c0)
-            print(f"{threads} thread(s)  {name:<36} wall {best_wall:5.2f} s ({audio.duration_s / best_wall:5.1f}× RT)  "
-                  f"CPU {best_cpu:5.2f} s ({audio.duration_s / best_cpu:5.1f} audio s per CPU s)")
+            print(
+                f"{threads} thread(s)  {name:<36} wall {best_wall:5.2f} s ({audio.duration_s / best_wall:5.1f}× RT)  "
+                f"CPU {best_cpu:5.2f} s ({audio.duration_s / best_cpu:5.1f} audio s per CPU s)"
+            )
 
 
 def main() -> int:
@@ -153,8 +184,11 @@ def main() -> int:
     ap.add_argument("--copies-demo", type=int, default=4)
     ap.add_argument("--copies-real", type=int, default=6)
     ap.add_argument("--skip-cluster", action="store_true")
-    ap.add_argument("--recognition-only", action="store_true",
-                    help="only compare recognition on the demo call (packed, plain, per utterance)")
+    ap.add_argument(
+        "--recognition-only",
+        action="store_true",
+        help="only compare recognition on the demo call (packed, plain, per utterance)",
+    )
     ap.add_argument("--repeat", type=int, default=3, help="runs per figure with --recognition-only (best kept)")
     ap.add_argument("--plain-run", type=Path, help=argparse.SUPPRESS)  # one plain run, in a child process
     ap.add_argument("--keep-freed-memory", action="store_true", help=argparse.SUPPRESS)
@@ -175,21 +209,29 @@ def main() -> int:
         n = len(list(corpus.glob("*.wav")))
         print(f"machine: {machine()}; load average at start: {os.getloadavg()[0]:.2f}")
         print(f"corpus: {n} stereo calls, {audio_s:.0f} s of calls ({2 * audio_s:.0f} s of channels)\n")
-        rows = [("plain faster-whisper, 1 process × 2 threads", plain(corpus)),
-                ("plain, with our malloc setting (keep_freed_memory)", plain(corpus, keep_freed_memory=True))]
+        rows = [
+            ("plain faster-whisper, 1 process × 2 threads", plain(corpus)),
+            ("plain, with our malloc setting (keep_freed_memory)", plain(corpus, keep_freed_memory=True)),
+        ]
         rows.append(("qa, 1 worker × 2 threads", qa(corpus, work, "1x2", "--workers", "1", "--threads", "2")))
         rows.append(("qa, 2 workers × 1 thread (default)", qa(corpus, work, "2x1", "--workers", "2", "--threads", "1")))
         if not args.skip_cluster:
-            rows.append(("qa --cluster local:2 (Dask, 2 worker processes)",
-                         qa(corpus, work, "dask", "--cluster", "local:2", "--threads", "1")))
+            rows.append(
+                (
+                    "qa --cluster local:2 (Dask, 2 worker processes)",
+                    qa(corpus, work, "dask", "--cluster", "local:2", "--threads", "1"),
+                )
+            )
         (work / "cache-shared").symlink_to(work / "cache-2x1")
         rows.append(("qa --force over the cache (rules only)", qa(corpus, work, "rerun", "--force", "--workers", "1")))
         base = rows[0][1][0]
         print(f"{'run':<52} {'wall s':>7} {'× real time':>12} {'vs plain':>9} {'CPU s':>7} {'audio s / CPU s':>16}")
         for name, (secs, cpu) in rows:
             print(f"{name:<52} {secs:7.1f} {audio_s / secs:12.1f} {base / secs:8.2f}× {cpu:7.1f} {audio_s / cpu:16.1f}")
-        print("\naudio s / CPU s: calls processed per second of CPU (all processes and threads); on an idle machine "
-              "with N cores a run that keeps them all busy reaches about N times that in × real time")
+        print(
+            "\naudio s / CPU s: calls processed per second of CPU (all processes and threads); on an idle machine "
+            "with N cores a run that keeps them all busy reaches about N times that in × real time"
+        )
         print(f"\nload average at end: {os.getloadavg()[0]:.2f}")
     return 0
 

@@ -35,7 +35,9 @@ def machine() -> str:
                 break
     except OSError:
         pass
-    return f"{platform.system()} {platform.machine()}, {os.cpu_count()} cores, {cpu}, Python {platform.python_version()}"
+    return (
+        f"{platform.system()} {platform.machine()}, {os.cpu_count()} cores, {cpu}, Python {platform.python_version()}"
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -77,14 +79,22 @@ def main(argv: list[str] | None = None) -> int:
 
             t0 = time.perf_counter()
             for channel in decode_channels(path).channels[:2]:
-                segments, _ = model.transcribe(channel, language="en", beam_size=1, vad_filter=True,
-                                               word_timestamps=True, condition_on_previous_text=False)
+                segments, _ = model.transcribe(
+                    channel,
+                    language="en",
+                    beam_size=1,
+                    vad_filter=True,
+                    word_timestamps=True,
+                    condition_on_previous_text=False,
+                )
                 for _seg in segments:
                     pass
             plain.append(time.perf_counter() - t0)
         o, p = statistics.median(ours), statistics.median(plain)
         print(f"{path.name[:48]:<48} {audio_s:8.1f} {audio_s / o:9.1f} {audio_s / p:10.1f} {p / o:11.2f} {n_utts:5d}")
-    print("\n×RT = seconds of call per second of processing (higher is faster); ours/plain > 1 means our replay is faster.")
+    print(
+        "\n×RT = seconds of call per second of processing (higher is faster); ours/plain > 1 means our replay is faster."
+    )
     return 0
 
 

@@ -40,8 +40,11 @@ def main(argv: list[str] | None = None) -> int:
 
     annotator = Annotator()
     with tempfile.TemporaryDirectory() as tmp:
-        calls = [list(read_transcript(t)) for f in (args.files or DEFAULT_FILES)
-                 for t in write_transcripts(f, Path(tmp)).transcripts]
+        calls = [
+            list(read_transcript(t))
+            for f in (args.files or DEFAULT_FILES)
+            for t in write_transcripts(f, Path(tmp)).transcripts
+        ]
     annotated = [list(annotator.annotate_many(c)) for c in calls]
     n = sum(len(c) for c in annotated)
     sets = {}
@@ -73,11 +76,15 @@ def main(argv: list[str] | None = None) -> int:
             times[name]["tones"].append((time.perf_counter() - started) / n * 1e6)
     med = {k: {m: statistics.median(v) for m, v in d.items()} for k, d in times.items()}
     for name in sets:
-        print(f"{name:5} rules alone {med[name]['rules']:7.1f} µs/utt ({1e6 / med[name]['rules']:8,.0f} utt/s)   "
-              f"tone text {med[name]['tones']:6.1f} µs/utt   ({n} utterances, median of {args.repeat})")
-    print(f"new/base time: rules alone {med['new']['rules'] / med['base']['rules']:.2f}x, "
-          f"tone text {med['new']['tones'] / med['base']['tones']:.2f}x "
-          f"(+{med['new']['tones'] - med['base']['tones']:.1f} µs/utt)")
+        print(
+            f"{name:5} rules alone {med[name]['rules']:7.1f} µs/utt ({1e6 / med[name]['rules']:8,.0f} utt/s)   "
+            f"tone text {med[name]['tones']:6.1f} µs/utt   ({n} utterances, median of {args.repeat})"
+        )
+    print(
+        f"new/base time: rules alone {med['new']['rules'] / med['base']['rules']:.2f}x, "
+        f"tone text {med['new']['tones'] / med['base']['tones']:.2f}x "
+        f"(+{med['new']['tones'] - med['base']['tones']:.1f} µs/utt)"
+    )
     return 0
 
 

@@ -41,15 +41,17 @@ BASE = "rapport_assist_base"
 
 def extract_base(commit: str, folder: Path) -> str:
     """``commit``'s package, as ``rapport_assist_base`` under ``folder``; returns its short hash."""
-    short = subprocess.run(["git", "rev-parse", "--short", commit], cwd=REPO, capture_output=True, text=True,
-                           check=True).stdout.strip()
-    tar = subprocess.run(["git", "archive", commit, "src/rapport_assist"], cwd=REPO, capture_output=True,
-                         check=True).stdout
+    short = subprocess.run(
+        ["git", "rev-parse", "--short", commit], cwd=REPO, capture_output=True, text=True, check=True
+    ).stdout.strip()
+    tar = subprocess.run(
+        ["git", "archive", commit, "src/rapport_assist"], cwd=REPO, capture_output=True, check=True
+    ).stdout
     prefix = "src/rapport_assist"
     with tarfile.open(fileobj=io.BytesIO(tar)) as archive:
         for member in archive.getmembers():
             if member.name.startswith(prefix):
-                member.name = BASE + member.name[len(prefix):]
+                member.name = BASE + member.name[len(prefix) :]
                 archive.extract(member, folder)
     return short
 
@@ -85,8 +87,9 @@ def main(argv: list[str] | None = None) -> int:
             ready = []
             for call, call_docs in zip(calls, docs):
                 tracker.start_call()
-                ready.append([tracker.on_utterance(annotate.AnnotatedUtterance(u, d))[0]
-                              for u, d in zip(call, call_docs)])
+                ready.append(
+                    [tracker.on_utterance(annotate.AnnotatedUtterance(u, d))[0] for u, d in zip(call, call_docs)]
+                )
             left = {id(au): (au.features, dict(au.features.cache)) for call in ready for au in call}
             prepared[name] = (engine, ready, left)
 
@@ -100,14 +103,17 @@ def main(argv: list[str] | None = None) -> int:
         for name, (engine, ready, left) in prepared.items():
             spent[name].append(timed_pass(engine, ready, left) / n * 1e6)
     load = Path("/proc/loadavg").read_text().split()[0] if Path("/proc/loadavg").exists() else "?"
-    print(f"rules alone, µs per utterance over {n} utterances ({'wall clock' if args.wall else 'CPU time'}, "
-          f"{args.repeat} alternated passes each, load {load}): median (fastest)")
+    print(
+        f"rules alone, µs per utterance over {n} utterances ({'wall clock' if args.wall else 'CPU time'}, "
+        f"{args.repeat} alternated passes each, load {load}): median (fastest)"
+    )
     for name, us in spent.items():
-        print(f"  {name:<22} {statistics.median(us):8.1f} ({min(us):.1f})  "
-              f"{1e6 / statistics.median(us):>8,.0f} utt/s")
+        print(f"  {name:<22} {statistics.median(us):8.1f} ({min(us):.1f})  {1e6 / statistics.median(us):>8,.0f} utt/s")
     (new, base) = (spent[name] for name in prepared)
-    print(f"  speed-up: {statistics.median(base) / statistics.median(new):.2f}x on medians, "
-          f"{min(base) / min(new):.2f}x on the fastest passes")
+    print(
+        f"  speed-up: {statistics.median(base) / statistics.median(new):.2f}x on medians, "
+        f"{min(base) / min(new):.2f}x on the fastest passes"
+    )
     return 0
 
 

@@ -48,8 +48,11 @@ def main(argv: list[str] | None = None) -> int:
                     if isinstance(event, (Nudge, RecordItem)):
                         row = event.to_json()
                         row.pop("rule_source", None)
-                        print(json.dumps({"call": f"{corpus.name}/{path.stem}", **row}, sort_keys=True,
-                                         ensure_ascii=False))
+                        print(
+                            json.dumps(
+                                {"call": f"{corpus.name}/{path.stem}", **row}, sort_keys=True, ensure_ascii=False
+                            )
+                        )
                         n += 1
     print(f"{n} outputs", file=sys.stderr)
     return 0

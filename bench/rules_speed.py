@@ -101,10 +101,16 @@ def git_state() -> str:
     import subprocess
 
     try:
-        commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=REPO, capture_output=True,
-                                text=True, check=True).stdout.strip()
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=REPO,
-                               capture_output=True, text=True, check=True).stdout.split("\n")
+        commit = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"], cwd=REPO, capture_output=True, text=True, check=True
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no"],
+            cwd=REPO,
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.split("\n")
     except (OSError, subprocess.CalledProcessError):
         return "not a git checkout"
     changed = [line[3:] for line in dirty if line.strip()]
@@ -215,12 +221,16 @@ def per_rule_costs(ruleset, calls, repeat: int) -> None:
 
     base = cost([])
     together = cost(ruleset.rules)
-    print(f"== each rule alone, µs per utterance over {n} utterances (best of {repeat}; an engine with no rules: "
-          f"{base:.1f} µs, with all {len(ruleset.rules)}: {together:.1f} µs)")
+    print(
+        f"== each rule alone, µs per utterance over {n} utterances (best of {repeat}; an engine with no rules: "
+        f"{base:.1f} µs, with all {len(ruleset.rules)}: {together:.1f} µs)"
+    )
     costs = sorted(((cost([rule]) - base, rule.id) for rule in ruleset.rules), reverse=True)
     for us, rule_id in costs:
         print(f"  {us:6.1f}  {rule_id}")
-    print(f"  {sum(us for us, _ in costs):6.1f}  sum of the rules alone (they share lexicon matches, so together they can cost less)\n")
+    print(
+        f"  {sum(us for us, _ in costs):6.1f}  sum of the rules alone (they share lexicon matches, so together they can cost less)\n"
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -230,11 +240,19 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--profile", action="store_true", help="cProfile one rules-alone pass")
     ap.add_argument("--rules-only", action="store_true", help="measure rule evaluation alone (no replay)")
     ap.add_argument("--per-rule", action="store_true", help="also time each rule alone (what each rule costs)")
-    ap.add_argument("--processes", type=int, default=os.cpu_count() or 1,
-                    help="also replay the calls shared out over this many processes, as batch QA does "
-                         "(default: one per core; 1 skips it)")
-    ap.add_argument("--no-one-at-a-time", dest="one_at_a_time", action="store_false",
-                    help="skip the replay with one spaCy call per utterance (the slow baseline)")
+    ap.add_argument(
+        "--processes",
+        type=int,
+        default=os.cpu_count() or 1,
+        help="also replay the calls shared out over this many processes, as batch QA does "
+        "(default: one per core; 1 skips it)",
+    )
+    ap.add_argument(
+        "--no-one-at-a-time",
+        dest="one_at_a_time",
+        action="store_false",
+        help="skip the replay with one spaCy call per utterance (the slow baseline)",
+    )
     args = ap.parse_args(argv)
 
     from rapport_assist.annotate import Annotator
@@ -256,9 +274,11 @@ def main(argv: list[str] | None = None) -> int:
 
     print(f"machine: {machine()}")
     print(f"code: {git_state()}")
-    print(f"rules: {len(ruleset.rules)} from {rules_dir} (loaded in {load_rules_s:.2f} s); "
-          f"spaCy {annotator.nlp.meta.get('name')} {annotator.nlp.meta.get('version')} "
-          f"(loaded in {load_nlp_s:.2f} s); {args.repeat} passes each\n")
+    print(
+        f"rules: {len(ruleset.rules)} from {rules_dir} (loaded in {load_rules_s:.2f} s); "
+        f"spaCy {annotator.nlp.meta.get('name')} {annotator.nlp.meta.get('version')} "
+        f"(loaded in {load_nlp_s:.2f} s); {args.repeat} passes each\n"
+    )
 
     def no_recognizer():  # transcripts never need one
         raise AssertionError("a transcript replay asked for the speech recognizer")
@@ -282,15 +302,18 @@ def main(argv: list[str] | None = None) -> int:
         # What the signals stage leaves on each utterance: its reading of the Doc (``Features``)
         # and the lexicon matches it looked up. Every timed pass starts from exactly that, so no
         # pass profits from matches an earlier pass cached.
-        left_by_signals = {id(au): (au.features, dict(au.features.cache))
-                           for calls in prepared for call in calls for au in call}
+        left_by_signals = {
+            id(au): (au.features, dict(au.features.cache)) for calls in prepared for call in calls for au in call
+        }
 
         def rules_pass(calls, per_utt: list[float] | None = None, read_doc: bool = False) -> float:
             return timed_pass(engine, calls, left_by_signals, per_utt, read_doc)
 
         print("== rules alone (RuleEngine.on_utterance + finish; spaCy and signals done beforehand)")
-        print(f"{'dialogues':<34} {'calls':>6} {'utts':>6} {'words/utt':>9} {'utt/s median':>13} "
-              f"{'(min-max)':>17} {'ms p50':>7} {'p95':>6} {'max':>6}")
+        print(
+            f"{'dialogues':<34} {'calls':>6} {'utts':>6} {'words/utt':>9} {'utt/s median':>13} "
+            f"{'(min-max)':>17} {'ms p50':>7} {'p95':>6} {'max':>6}"
+        )
         all_rates: list[float] = []
         for corpus, calls in zip(corpora, prepared):
             n = sum(len(c) for c in calls)
@@ -301,9 +324,11 @@ def main(argv: list[str] | None = None) -> int:
                 times.append(rules_pass(calls, per_utt))
             rates = [n / t for t in times]
             ms = [1000 * t for t in per_utt]
-            print(f"{corpus.name:<34} {len(calls):>6} {n:>6} {words:>9.1f} {statistics.median(rates):>13,.0f} "
-                  f"{f'({min(rates):,.0f}-{max(rates):,.0f})':>17} {pct(ms, .5):>7.3f} {pct(ms, .95):>6.3f} "
-                  f"{max(ms):>6.2f}")
+            print(
+                f"{corpus.name:<34} {len(calls):>6} {n:>6} {words:>9.1f} {statistics.median(rates):>13,.0f} "
+                f"{f'({min(rates):,.0f}-{max(rates):,.0f})':>17} {pct(ms, 0.5):>7.3f} {pct(ms, 0.95):>6.3f} "
+                f"{max(ms):>6.2f}"
+            )
         every = [c for calls in prepared for c in calls]
         n_all = sum(len(c) for c in every)
         for _ in range(args.repeat):
@@ -311,8 +336,10 @@ def main(argv: list[str] | None = None) -> int:
         rules_rate = statistics.median(all_rates)
         print(f"rules: {versus(rules_rate, RULES_TARGET)}, all {n_all} utterances, median of {args.repeat} passes")
         with_reading = statistics.median(n_all / rules_pass(every, read_doc=True) for _ in range(args.repeat))
-        print(f"rules + reading each Doc into features (done once per utterance, by the signals stage in a "
-              f"call): {with_reading:,.0f} utt/s\n")
+        print(
+            f"rules + reading each Doc into features (done once per utterance, by the signals stage in a "
+            f"call): {with_reading:,.0f} utt/s\n"
+        )
 
         if args.per_rule:
             per_rule_costs(ruleset, every, args.repeat)
@@ -349,8 +376,10 @@ def main(argv: list[str] | None = None) -> int:
                 rates = [n / t for t in times]
                 replay_rates[name] += rates
                 med = statistics.median(rates)
-                print(f"{corpus.name:<34} {name:<17} {med:>13,.0f} {f'({min(rates):,.0f}-{max(rates):,.0f})':>13} "
-                      f"{1000 / med:>7.2f}")
+                print(
+                    f"{corpus.name:<34} {name:<17} {med:>13,.0f} {f'({min(rates):,.0f}-{max(rates):,.0f})':>13} "
+                    f"{1000 / med:>7.2f}"
+                )
         devnull.close()
         for name, _ in modes:
             rate = n_total / statistics.median(totals[name])
@@ -361,9 +390,11 @@ def main(argv: list[str] | None = None) -> int:
         if args.processes > 1 and not args.rules_only:
             every_transcript = [t for c in corpora for t in c.transcripts]
             rates = replay_in_processes(every_transcript, n_total, args.processes, args.repeat)
-            print(f"text replay, replay (batched) on {args.processes} processes (calls shared out, spaCy and the "
-                  f"rules loaded once per process; median of {args.repeat}, min-max "
-                  f"{min(rates):,.0f}-{max(rates):,.0f}): {versus(statistics.median(rates), REPLAY_TARGET)}")
+            print(
+                f"text replay, replay (batched) on {args.processes} processes (calls shared out, spaCy and the "
+                f"rules loaded once per process; median of {args.repeat}, min-max "
+                f"{min(rates):,.0f}-{max(rates):,.0f}): {versus(statistics.median(rates), REPLAY_TARGET)}"
+            )
 
         if args.profile:
             print("\n== cProfile of one rules-alone pass over every call (sorted by own time)")
@@ -375,10 +406,14 @@ def main(argv: list[str] | None = None) -> int:
             pstats.Stats(prof, stream=out).strip_dirs().sort_stats("tottime").print_stats(18)
             print(out.getvalue().strip())
             out = io.StringIO()
-            pstats.Stats(prof, stream=out).strip_dirs().sort_stats("cumulative").print_stats(r"engine|conditions|features", 18)
+            pstats.Stats(prof, stream=out).strip_dirs().sort_stats("cumulative").print_stats(
+                r"engine|conditions|features", 18
+            )
             print(out.getvalue().strip())
             out = io.StringIO()
-            pstats.Stats(prof, stream=out).strip_dirs().sort_stats("tottime").print_callers(r"__iter__|cinit|find_matches")
+            pstats.Stats(prof, stream=out).strip_dirs().sort_stats("tottime").print_callers(
+                r"__iter__|cinit|find_matches"
+            )
             print(out.getvalue().strip())
     return 0
 

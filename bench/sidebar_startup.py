@@ -46,8 +46,13 @@ def startup(runs: int) -> dict[str, list[float]]:
         env["RAPPORT_ASSIST_DATA"] = tmp
         for i in range(runs):
             started = time.perf_counter()
-            proc = subprocess.Popen([str(exe), "sidebar", "--exit-when-ready", "--settings", f"{tmp}/s.ini"],
-                                    stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env=env)
+            proc = subprocess.Popen(
+                [str(exe), "sidebar", "--exit-when-ready", "--settings", f"{tmp}/s.ini"],
+                stdout=subprocess.PIPE,
+                stderr=subprocess.DEVNULL,
+                text=True,
+                env=env,
+            )
             assert proc.stdout is not None
             line = proc.stdout.readline()
             ready_wall = time.perf_counter() - started
@@ -88,8 +93,9 @@ def memory(minutes: float) -> dict[str, float]:
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
         call, n_lines = looped_transcript(minutes, folder)
-        options = SidebarOptions(rules=[default_rules_dir()], settings_path=folder / "s.ini",
-                                 feedback_path=folder / "f.jsonl")
+        options = SidebarOptions(
+            rules=[default_rules_dir()], settings_path=folder / "s.ini", feedback_path=folder / "f.jsonl"
+        )
         window, backend = build_window(options)
         backend.warm_up()
         window.show()
@@ -116,11 +122,19 @@ def memory(minutes: float) -> dict[str, float]:
         app.exec()
         took = time.perf_counter() - started - 0.5
         after, peak = rss_mb()
-        result = {"call_minutes": window.model.now_s / 60, "utterances": n_lines, "replay_s": took,
-                  "rss_before_mb": before, "rss_after_mb": after, "rss_peak_mb": peak,
-                  "promises": len(window.model.promises), "transcript_kept": len(window.model.transcript),
-                  "history_kept": len(window.model.history), "max_cards_on_screen": peak_cards,
-                  "rss_by_minute": marks}
+        result = {
+            "call_minutes": window.model.now_s / 60,
+            "utterances": n_lines,
+            "replay_s": took,
+            "rss_before_mb": before,
+            "rss_after_mb": after,
+            "rss_peak_mb": peak,
+            "promises": len(window.model.promises),
+            "transcript_kept": len(window.model.transcript),
+            "history_kept": len(window.model.history),
+            "max_cards_on_screen": peak_cards,
+            "rss_by_minute": marks,
+        }
         window.close()
         window.controller.join_stopped()
         QApplication.processEvents()
@@ -144,13 +158,19 @@ def main() -> int:
             print(f"  {key:18s} {statistics.median(values):5.2f} s / {min(values):5.2f} s / {max(values):5.2f} s")
     if not args.skip_memory:
         result = memory(args.minutes)
-        print(f"\nmemory over a {result['call_minutes']:.1f}-minute call ({result['utterances']} utterances, "
-              f"replayed at max in {result['replay_s']:.1f} s):")
-        print(f"  RSS before {result['rss_before_mb']:.0f} MB, after {result['rss_after_mb']:.0f} MB, "
-              f"peak {result['rss_peak_mb']:.0f} MB")
+        print(
+            f"\nmemory over a {result['call_minutes']:.1f}-minute call ({result['utterances']} utterances, "
+            f"replayed at max in {result['replay_s']:.1f} s):"
+        )
+        print(
+            f"  RSS before {result['rss_before_mb']:.0f} MB, after {result['rss_after_mb']:.0f} MB, "
+            f"peak {result['rss_peak_mb']:.0f} MB"
+        )
         print("  RSS along the call: " + ", ".join(f"{m:.0f} min {r:.0f} MB" for m, r in result["rss_by_minute"]))
-        print(f"  kept: {result['transcript_kept']} transcript lines, {result['history_kept']} faded cards, "
-              f"{result['promises']} promises; at most {result['max_cards_on_screen']} cards on screen")
+        print(
+            f"  kept: {result['transcript_kept']} transcript lines, {result['history_kept']} faded cards, "
+            f"{result['promises']} promises; at most {result['max_cards_on_screen']} cards on screen"
+        )
     load = os.getloadavg()
     print(f"\nload average after: {load[0]:.1f}")
     return 0

@@ -58,20 +58,24 @@ def main(argv: list[str] | None = None) -> int:
         for speaker, channel in zip((Speaker.AGENT, Speaker.CUSTOMER), audio.channels):
             ep = Endpointer(speaker, vad=vad)
             for i in range(0, channel.shape[0], block):
-                found += ep.push(channel[i:i + block])
+                found += ep.push(channel[i : i + block])
             found += ep.finish()
         spent = time.perf_counter() - t0
         segments = found
-        print(f"endpointing, {label}: {1000 * spent / (2 * audio.duration_s):.1f} ms per audio second "
-              f"({len(found)} segments)")
+        print(
+            f"endpointing, {label}: {1000 * spent / (2 * audio.duration_s):.1f} ms per audio second "
+            f"({len(found)} segments)"
+        )
 
     times = []
     for seg in segments:
         t0 = time.perf_counter()
         recognizer.recognize(seg)
         times.append(time.perf_counter() - t0)
-    print(f"recognition per utterance ({len(times)}, {args.threads} threads): p50 {pct(times, .5):.2f} s, "
-          f"p95 {pct(times, .95):.2f} s, max {max(times):.2f} s")
+    print(
+        f"recognition per utterance ({len(times)}, {args.threads} threads): p50 {pct(times, 0.5):.2f} s, "
+        f"p95 {pct(times, 0.95):.2f} s, max {max(times):.2f} s"
+    )
 
     utterances = list(read_transcript(DATA_DIR / "demo_call.jsonl"))
     annotator = Annotator()
@@ -113,9 +117,11 @@ def main(argv: list[str] | None = None) -> int:
     state_s = (time.perf_counter() - t0) / rounds
     per_audio_s = (voice_s + state_s) / (2 * audio.duration_s)
     rec_per_audio_s = sum(times) / (2 * audio.duration_s)
-    print(f"signals: loudness {1000 * voice_s / len(segments):.2f} ms + state {1000 * state_s / len(annotated):.2f} ms "
-          f"per utterance = {1000 * per_audio_s:.2f} ms per audio second "
-          f"({per_audio_s / rec_per_audio_s:.1%} of recognition)")
+    print(
+        f"signals: loudness {1000 * voice_s / len(segments):.2f} ms + state {1000 * state_s / len(annotated):.2f} ms "
+        f"per utterance = {1000 * per_audio_s:.2f} ms per audio second "
+        f"({per_audio_s / rec_per_audio_s:.1%} of recognition)"
+    )
     return 0
 
 

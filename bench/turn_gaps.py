@@ -36,7 +36,7 @@ def main() -> None:
             ep = Endpointer(Speaker.AGENT, vad=vad)
             segs = []
             for i in range(0, len(samples), 16_000):
-                segs += ep.push(samples[i:i + 16_000])
+                segs += ep.push(samples[i : i + 16_000])
             segs += ep.finish()
             mine = [b.start_s - a.end_s for a, b in zip(segs, segs[1:])]
             gaps += mine

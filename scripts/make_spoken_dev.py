@@ -65,9 +65,17 @@ from make_demo_call import (
 )
 
 ROOT = Path(__file__).resolve().parent.parent
-DEFAULT_DIALOGUES = next((p for p in (ROOT.parent / "shared" / "data" / "dialogues" / "scripted_dev.jsonl",
-                                      ROOT.parents[1] / "shared" / "data" / "dialogues" / "scripted_dev.jsonl")
-                          if p.is_file()), ROOT.parent / "shared" / "data" / "dialogues" / "scripted_dev.jsonl")
+DEFAULT_DIALOGUES = next(
+    (
+        p
+        for p in (
+            ROOT.parent / "shared" / "data" / "dialogues" / "scripted_dev.jsonl",
+            ROOT.parents[1] / "shared" / "data" / "dialogues" / "scripted_dev.jsonl",
+        )
+        if p.is_file()
+    ),
+    ROOT.parent / "shared" / "data" / "dialogues" / "scripted_dev.jsonl",
+)
 DEFAULT_OUT = ROOT / "build" / "spoken_dev"
 SET_FILE = "spoken.jsonl"  # what 'rapport-assist eval DIR' looks for
 
@@ -82,14 +90,17 @@ VOICES = {
 }
 ESPEAK_SHARE = 0.15
 # speed: espeak-ng words per minute; flite: its duration stretch (1 = the voice's own pace, 0.9 faster)
-SPEED = {("espeak", "agent"): (140, 160), ("espeak", "customer"): (145, 165),
-         ("flite", "agent"): (0.95, 1.1), ("flite", "customer"): (0.9, 1.05)}
+SPEED = {
+    ("espeak", "agent"): (140, 160),
+    ("espeak", "customer"): (145, 165),
+    ("flite", "agent"): (0.95, 1.1),
+    ("flite", "customer"): (0.9, 1.05),
+}
 ANGRY = {"speed": 1.3, "pitch": 12, "gain_db": 8.0}  # said faster, higher, louder
 SENTENCE_PAUSE_S = (0.4, 1.5)
 TURN_GAP_S = (0.3, 0.9)
 OVERLAP = {"p": 0.12, "s": (0.2, 0.5), "min_previous_s": 2.0}
-BACKCHANNEL = {"p": 0.4, "min_pause_s": 0.7, "per_turn": 2,
-               "texts": ("Okay.", "Mm-hmm.", "Right.", "I see.", "Yeah.")}
+BACKCHANNEL = {"p": 0.4, "min_pause_s": 0.7, "per_turn": 2, "texts": ("Okay.", "Mm-hmm.", "Right.", "I see.", "Yeah.")}
 # peak of each side's calm speech (so the sides differ in level), and line noise (RMS, dBFS)
 PEAK = {"agent": (0.25, 0.45), "customer": (0.15, 0.3)}
 NOISE_DBFS = (-60.0, -52.0)
@@ -124,8 +135,11 @@ def flite_synth(exe: str, text: str, voice: str, stretch: float) -> tuple[np.nda
     """Speak ``text`` with flite; mono float64 samples in [-1, 1] and the sample rate."""
     with tempfile.TemporaryDirectory() as tmp:
         wav_path = Path(tmp) / "say.wav"
-        subprocess.run([exe, "-voice", voice, "--setf", f"duration_stretch={stretch}", "-t", text, "-o", str(wav_path)],
-                       check=True, capture_output=True)
+        subprocess.run(
+            [exe, "-voice", voice, "--setf", f"duration_stretch={stretch}", "-t", text, "-o", str(wav_path)],
+            check=True,
+            capture_output=True,
+        )
         with wave.open(str(wav_path), "rb") as w:
             rate = w.getframerate()
             data = np.frombuffer(w.readframes(w.getnframes()), dtype="<i2")
@@ -153,7 +167,9 @@ def _say(exe: dict[str, str], text: str, voice: Voice) -> tuple[np.ndarray, int]
     return trim(raw, rate, threshold=0.02), rate
 
 
-def _speak_turn(exe: dict[str, str], text: str, voice: Voice, rng: np.random.Generator) -> tuple[np.ndarray, list[tuple[int, int]]]:
+def _speak_turn(
+    exe: dict[str, str], text: str, voice: Voice, rng: np.random.Generator
+) -> tuple[np.ndarray, list[tuple[int, int]]]:
     """One turn at 8 kHz in the telephone band, and its inner pauses as (start, end) samples."""
     parts: list[np.ndarray] = []
     pauses: list[tuple[int, int]] = []
@@ -181,8 +197,9 @@ def render_dialogue(d: dict, exe: dict[str, str], seed: int = 0) -> tuple[np.nda
     for side in ("agent", "customer"):
         pool = VOICES[side]
         weights = np.array([ESPEAK_SHARE if v[0] == "espeak" else 1.0 for v in pool])
-        weights[[v[0] != "espeak" for v in pool]] *= (1 - weights[[v[0] == "espeak" for v in pool]].sum()) \
-            / weights[[v[0] != "espeak" for v in pool]].sum()
+        weights[[v[0] != "espeak" for v in pool]] *= (1 - weights[[v[0] == "espeak" for v in pool]].sum()) / weights[
+            [v[0] != "espeak" for v in pool]
+        ].sum()
         engine, name, pitch = pool[int(rng.choice(len(pool), p=weights))]
         lo, hi = SPEED[engine, side]
         speed = int(rng.integers(lo, hi + 1)) if engine == "espeak" else round(float(rng.uniform(lo, hi)), 3)
@@ -205,20 +222,28 @@ def render_dialogue(d: dict, exe: dict[str, str], seed: int = 0) -> tuple[np.nda
             audio = audio * gain_angry
         if prev_speaker is None:
             start = int(round(rng.uniform(0.3, 0.8) * RATE))
-        elif (prev_speaker != side and prev_len > OVERLAP["min_previous_s"] * RATE
-              and rng.random() < OVERLAP["p"]):
+        elif prev_speaker != side and prev_len > OVERLAP["min_previous_s"] * RATE and rng.random() < OVERLAP["p"]:
             start = prev_end - int(round(rng.uniform(*OVERLAP["s"]) * RATE))
         else:
             start = prev_end + int(round(rng.uniform(*TURN_GAP_S) * RATE))
         placed.append((side, start, audio, i in angry))
-        turns.append({"speaker": side, "text": turn["text"],
-                      "start": round(start / RATE, 3), "end": round((start + audio.size) / RATE, 3)})
+        turns.append(
+            {
+                "speaker": side,
+                "text": turn["text"],
+                "start": round(start / RATE, 3),
+                "end": round((start + audio.size) / RATE, 3),
+            }
+        )
         # the listener's backchannels, inside this turn's longer pauses
         listener = "customer" if side == "agent" else "agent"
         said = 0
         for a, b in pauses:
-            if said >= BACKCHANNEL["per_turn"] or b - a < BACKCHANNEL["min_pause_s"] * RATE \
-                    or rng.random() >= BACKCHANNEL["p"]:
+            if (
+                said >= BACKCHANNEL["per_turn"]
+                or b - a < BACKCHANNEL["min_pause_s"] * RATE
+                or rng.random() >= BACKCHANNEL["p"]
+            ):
                 continue
             text = BACKCHANNEL["texts"][int(rng.integers(len(BACKCHANNEL["texts"])))]
             raw, rate = _say(exe, text, voices[listener])
@@ -227,32 +252,47 @@ def render_dialogue(d: dict, exe: dict[str, str], seed: int = 0) -> tuple[np.nda
                 continue
             at = start + a + (b - a - bc.size) // 2
             placed.append((listener, at, bc, False))
-            backchannels.append({"speaker": listener, "text": text, "during": i,
-                                 "start": round(at / RATE, 3), "end": round((at + bc.size) / RATE, 3)})
+            backchannels.append(
+                {
+                    "speaker": listener,
+                    "text": text,
+                    "during": i,
+                    "start": round(at / RATE, 3),
+                    "end": round((at + bc.size) / RATE, 3),
+                }
+            )
             said += 1
         prev_end, prev_speaker, prev_len = start + audio.size, side, audio.size
 
     total = max(s + a.size for _, s, a, _ in placed) + int(0.6 * RATE)
     channels = {"agent": np.zeros(total), "customer": np.zeros(total)}
     for side, start, audio, _ in placed:
-        channels[side][start:start + audio.size] += audio
+        channels[side][start : start + audio.size] += audio
     levels = {}
     for side, ch in channels.items():
         # scaled by its calm speech, so an angry turn stays louder than the calm ones
         calm_peak = max((float(np.abs(a).max()) for s, _, a, loud in placed if s == side and not loud), default=0.0)
         target = rng.uniform(*PEAK[side])
         noise = to_telephone(rng.standard_normal(total), RATE)
-        noise *= 10 ** (rng.uniform(*NOISE_DBFS) / 20) / max(float(np.sqrt(np.mean(noise ** 2))), 1e-12)
+        noise *= 10 ** (rng.uniform(*NOISE_DBFS) / 20) / max(float(np.sqrt(np.mean(noise**2))), 1e-12)
         channels[side] = mu_law(ch * (target / calm_peak if calm_peak > 0 else 1.0) + noise)
         levels[side] = round(20 * np.log10(target), 1)
     stereo = np.stack([channels["agent"], channels["customer"]], axis=1)
     pcm = np.clip(np.round(stereo * 32767), -32768, 32767).astype(np.int16)
 
     record = {k: v for k, v in d.items() if k != "turns"}
-    record.update(turns=turns, voiced_angry=angry, backchannels=backchannels,
-                  voices={"agent": voices["agent"].to_json(), "customer": voices["customer"].to_json(),
-                          "customer_angry": angry_voice.to_json() if angry else None},
-                  levels_dbfs_peak=levels, duration_s=round(total / RATE, 3))
+    record.update(
+        turns=turns,
+        voiced_angry=angry,
+        backchannels=backchannels,
+        voices={
+            "agent": voices["agent"].to_json(),
+            "customer": voices["customer"].to_json(),
+            "customer_angry": angry_voice.to_json() if angry else None,
+        },
+        levels_dbfs_peak=levels,
+        duration_s=round(total / RATE, 3),
+    )
     return pcm, record
 
 
@@ -288,12 +328,21 @@ def generate(dialogues: list[dict], out: Path, seed: int = 0, jobs: int = 1) -> 
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("dialogues", nargs="?", type=Path, default=DEFAULT_DIALOGUES,
-                   help=f"labelled dialogue file (default: {DEFAULT_DIALOGUES})")
+    p.add_argument(
+        "dialogues",
+        nargs="?",
+        type=Path,
+        default=DEFAULT_DIALOGUES,
+        help=f"labelled dialogue file (default: {DEFAULT_DIALOGUES})",
+    )
     p.add_argument("--out", type=Path, default=DEFAULT_OUT, help=f"output folder (default: {DEFAULT_OUT})")
     p.add_argument("--only", nargs="+", metavar="ID", help="only these dialogues")
-    p.add_argument("--jobs", type=int, default=len(os.sched_getaffinity(0)),
-                   help="dialogues rendered at once (default: one per core)")
+    p.add_argument(
+        "--jobs",
+        type=int,
+        default=len(os.sched_getaffinity(0)),
+        help="dialogues rendered at once (default: one per core)",
+    )
     p.add_argument("--seed", type=int, default=0, help="another seed gives other voices, pauses and levels")
     args = p.parse_args(argv)
     if not args.dialogues.is_file():
@@ -311,9 +360,11 @@ def main(argv: list[str] | None = None) -> int:
     wall = time.perf_counter() - started
     size = sum((args.out / r["audio"]).stat().st_size for r in records)
     audio_s = sum(r["duration_s"] for r in records)
-    print(f"wrote {args.out}/{SET_FILE} and {len(records)} calls in {args.out}/audio ({audio_s / 60:.1f} min of "
-          f"audio, {size / 1e6:.1f} MB) in {wall:.1f} s wall with "
-          f"{args.jobs} job{'s' if args.jobs != 1 else ''}, load average {open('/proc/loadavg').read().split()[0]}")
+    print(
+        f"wrote {args.out}/{SET_FILE} and {len(records)} calls in {args.out}/audio ({audio_s / 60:.1f} min of "
+        f"audio, {size / 1e6:.1f} MB) in {wall:.1f} s wall with "
+        f"{args.jobs} job{'s' if args.jobs != 1 else ''}, load average {open('/proc/loadavg').read().split()[0]}"
+    )
     return 0
 
 

@@ -38,8 +38,10 @@ def main(argv: list[str]) -> int:
     if not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")):
         xvfb = shutil.which("xvfb-run")
         if xvfb is None:
-            print("screenshots: no display and no xvfb-run; install xvfb (make setup does) or run under a desktop",
-                  file=sys.stderr)
+            print(
+                "screenshots: no display and no xvfb-run; install xvfb (make setup does) or run under a desktop",
+                file=sys.stderr,
+            )
             return 2
         return subprocess.call([xvfb, "-a", "-s", "-screen 0 1440x900x24", sys.executable, __file__, *argv])
     args.out.mkdir(parents=True, exist_ok=True)
@@ -47,8 +49,21 @@ def main(argv: list[str]) -> int:
         shots.remove("scaled")
         env = dict(os.environ, QT_SCALE_FACTOR="2", QT_QPA_PLATFORM="xcb")
         scaled = args.out / "scaled"
-        code = subprocess.call([sys.executable, __file__, "--out", str(scaled), "--only", "normal", "--only", "settings",
-                                "--only", "summary"], env=env)
+        code = subprocess.call(
+            [
+                sys.executable,
+                __file__,
+                "--out",
+                str(scaled),
+                "--only",
+                "normal",
+                "--only",
+                "settings",
+                "--only",
+                "summary",
+            ],
+            env=env,
+        )
         if code:
             return code
         (scaled / "sidebar-normal.png").replace(args.out / "sidebar-scaled.png")
@@ -94,8 +109,13 @@ def take(shots: list[str], out: Path) -> int:
             pass
 
     def window_for(style: str):
-        options = SidebarOptions(rules=[default_rules_dir()], style=style, warm_up=False,
-                                 settings_path=tmp / f"{style}.ini", feedback_path=tmp / "feedback.jsonl")
+        options = SidebarOptions(
+            rules=[default_rules_dir()],
+            style=style,
+            warm_up=False,
+            settings_path=tmp / f"{style}.ini",
+            feedback_path=tmp / "feedback.jsonl",
+        )
         window, backend = build_window(options)
         backend.annotator = lambda: annotator  # type: ignore[method-assign]
         window.cards.animate = False
@@ -120,8 +140,11 @@ def take(shots: list[str], out: Path) -> int:
         window.close()
 
     ruleset = window_for("light").rules.ruleset
-    demo = list(with_speech_marks(pipeline_events(ReplayInput(path=DEMO_TRANSCRIPT), ruleset, lambda: None,
-                                                  lambda: annotator)()))
+    demo = list(
+        with_speech_marks(
+            pipeline_events(ReplayInput(path=DEMO_TRANSCRIPT), ruleset, lambda: None, lambda: annotator)()
+        )
+    )
 
     def during_call(style: str, until_s: float) -> None:
         window = window_for(style)
@@ -133,8 +156,9 @@ def take(shots: list[str], out: Path) -> int:
         settle()
         window.model.advance(until_s)
         window.controller.timer.stop()
-        window.timer_label.setText("0:{:02d}".format(int(until_s)) if until_s < 60 else
-                                   f"{int(until_s) // 60}:{int(until_s) % 60:02d}")
+        window.timer_label.setText(
+            "0:{:02d}".format(int(until_s)) if until_s < 60 else f"{int(until_s) // 60}:{int(until_s) % 60:02d}"
+        )
         window.controller.mode = "live"
         save(window, "normal" if style == "light" else "dark")
 
@@ -151,12 +175,24 @@ def take(shots: list[str], out: Path) -> int:
             turn = fires[0].turns[fires[0].at if fires[0].at is not None else -1] if fires else None
             evidence = (Evidence(1000 + i, turn.speaker, turn.text, 60.0, 60.0),) if turn else ()
             # each about a turn of its own (nudges about one turn would share a card)
-            flood.append(Nudge(rule=rule.id, severity=rule.severity, title=rule.title,  # type: ignore[arg-type]
-                               message=rule.message.split("{")[0].strip() or rule.title, t_s=60.0 + 0.2 * i,
-                               utterance_index=1000 + i, evidence=evidence, why=rule.why, rule_source=rule.source))
-        window.controller.start(Feed([e for e in demo if not isinstance(e, CallSummary) and (event_time(e) or 0) < 60]
-                                     + flood),
-                                "demo call", "live")
+            flood.append(
+                Nudge(
+                    rule=rule.id,
+                    severity=rule.severity,
+                    title=rule.title,  # type: ignore[arg-type]
+                    message=rule.message.split("{")[0].strip() or rule.title,
+                    t_s=60.0 + 0.2 * i,
+                    utterance_index=1000 + i,
+                    evidence=evidence,
+                    why=rule.why,
+                    rule_source=rule.source,
+                )
+            )
+        window.controller.start(
+            Feed([e for e in demo if not isinstance(e, CallSummary) and (event_time(e) or 0) < 60] + flood),
+            "demo call",
+            "live",
+        )
         settle()
         window.model.advance(64.0)
         window.controller.timer.stop()
@@ -191,8 +227,10 @@ def take(shots: list[str], out: Path) -> int:
         from rapport_assist.gui.settings_dialog import SettingsDialog
 
         window = window_for("light")
-        devices = [("alsa_input.usb-headset", "USB Headset Microphone"),
-                   ("alsa_output.pci.monitor", "Built-in Audio Analog Stereo (monitor)")]
+        devices = [
+            ("alsa_input.usb-headset", "USB Headset Microphone"),
+            ("alsa_output.pci.monitor", "Built-in Audio Analog Stereo (monitor)"),
+        ]
         dialog = SettingsDialog(window.prefs, devices, "", window)
         dialog.mic.setCurrentIndex(1)
         dialog.customer.setCurrentIndex(2)

@@ -43,9 +43,15 @@ def _rescore(records: list[dict]) -> list[tuple[dict, str, float, tuple[str, ...
     out = []
     for r in records:
         voice = r.get("voice")
-        utt = Utterance(r["index"], Speaker.parse(r["speaker"]), r["text"], r["start"], r["end"],
-                        words=tuple(Word(w["w"], w["start"], w["end"], w.get("p", 1.0)) for w in r.get("words", [])),
-                        voice=VoiceMeasure(voice["loudness_dbfs"], voice["voiced_s"]) if voice else None)
+        utt = Utterance(
+            r["index"],
+            Speaker.parse(r["speaker"]),
+            r["text"],
+            r["start"],
+            r["end"],
+            words=tuple(Word(w["w"], w["start"], w["end"], w.get("p", 1.0)) for w in r.get("words", [])),
+            voice=VoiceMeasure(voice["loudness_dbfs"], voice["voiced_s"]) if voice else None,
+        )
         au, _ = _TRACKER.on_utterance(_ANNOTATOR.annotate(utt))
         tone = au.utterance.signals.tone
         out.append((r, tone.label, tone.score, tone.evidence))
@@ -67,18 +73,36 @@ def main(argv: list[str] | None = None) -> int:
         if args.rescore:
             rows = _rescore(records)
         else:
-            rows = [(r, r["signals"]["tone"]["label"], r["signals"]["tone"]["score"],
-                     tuple(r["signals"]["tone"]["evidence"])) for r in records]
+            rows = [
+                (
+                    r,
+                    r["signals"]["tone"]["label"],
+                    r["signals"]["tone"]["score"],
+                    tuple(r["signals"]["tone"]["evidence"]),
+                )
+                for r in records
+            ]
         counts = Counter((r["speaker"], label) for r, label, _, _ in rows)
         totals.update(counts)
-        summary = ", ".join(f"{side} " + "/".join(str(counts[side, lab]) for lab in ("calm", "tense", "angry"))
-                            for side in ("agent", "customer") if any(counts[side, lab] for lab in ("calm", "tense", "angry")))
+        summary = ", ".join(
+            f"{side} " + "/".join(str(counts[side, lab]) for lab in ("calm", "tense", "angry"))
+            for side in ("agent", "customer")
+            if any(counts[side, lab] for lab in ("calm", "tense", "angry"))
+        )
         print(f"{path.name}: {len(rows)} utterances; calm/tense/angry: {summary}")
         for r, label, score, evidence in rows:
             if label != "calm":
-                print(f"  {r['start']:6.1f}s {r['speaker']:8} {label:5} {score:.2f}  {'; '.join(evidence)}  | {r['text'][:70]}")
-    print("all: " + ", ".join(f"{side} " + "/".join(str(totals[side, lab]) for lab in ("calm", "tense", "angry"))
-                              for side in ("agent", "customer")) + " (calm/tense/angry)")
+                print(
+                    f"  {r['start']:6.1f}s {r['speaker']:8} {label:5} {score:.2f}  {'; '.join(evidence)}  | {r['text'][:70]}"
+                )
+    print(
+        "all: "
+        + ", ".join(
+            f"{side} " + "/".join(str(totals[side, lab]) for lab in ("calm", "tense", "angry"))
+            for side in ("agent", "customer")
+        )
+        + " (calm/tense/angry)"
+    )
     return 0
 
 

@@ -45,14 +45,32 @@ def main(argv: list[str] | None = None) -> int:
 
     dialogues = read_spoken_set(spoken_set_file(args.spoken))
     rules_dir = default_rules_dir()
-    settings = QaSettings(out_dir=Path(".").absolute(), cache_dir=args.cache.absolute(),
-                          rule_paths=(rules_dir.resolve(),), mask_list=None)
-    recognized = recognize_set(dialogues, settings, {"side_pattern": SIDE_PATTERN, "channel_order": (Speaker.AGENT, Speaker.CUSTOMER)})
+    settings = QaSettings(
+        out_dir=Path(".").absolute(), cache_dir=args.cache.absolute(), rule_paths=(rules_dir.resolve(),), mask_list=None
+    )
+    recognized = recognize_set(
+        dialogues, settings, {"side_pattern": SIDE_PATTERN, "channel_order": (Speaker.AGENT, Speaker.CUSTOMER)}
+    )
     ruleset = load_rules([rules_dir])
     results, _ = run_conversations([recognized[d.conversation.id] for d in dialogues], ruleset, Annotator())
 
-    header = ["call", "turn", "gold", "utt", "words", "loud_db", "rise_db", "rate_sps", "rate_rise",
-              "turn_rise_db", "turn_rate_rise", "score", "label", "evidence", "text"]
+    header = [
+        "call",
+        "turn",
+        "gold",
+        "utt",
+        "words",
+        "loud_db",
+        "rise_db",
+        "rate_sps",
+        "rate_rise",
+        "turn_rise_db",
+        "turn_rate_rise",
+        "score",
+        "label",
+        "evidence",
+        "text",
+    ]
     rows = []
     tp = fp = fn = tn = 0
     for d, res in zip(dialogues, results):
@@ -67,11 +85,25 @@ def main(argv: list[str] | None = None) -> int:
             angry = s.tone.label == "angry"
             if t >= 0:
                 found[t] = found.get(t, False) or angry
-            rows.append([d.conversation.id, t, int(t in d.voiced_angry), u.index, _fmt(s.get("words")),
-                         _fmt(s.get("loudness_dbfs")), _fmt(s.get("loudness_rise_db")), _fmt(s.get("rate_sps")),
-                         _fmt(s.get("rate_rise")), _fmt(s.values.get("turn_loudness_rise_db")),
-                         _fmt(s.values.get("turn_rate_rise")), f"{s.tone.score:.2f}", s.tone.label,
-                         "; ".join(s.tone.evidence), u.text[:70]])
+            rows.append(
+                [
+                    d.conversation.id,
+                    t,
+                    int(t in d.voiced_angry),
+                    u.index,
+                    _fmt(s.get("words")),
+                    _fmt(s.get("loudness_dbfs")),
+                    _fmt(s.get("loudness_rise_db")),
+                    _fmt(s.get("rate_sps")),
+                    _fmt(s.get("rate_rise")),
+                    _fmt(s.values.get("turn_loudness_rise_db")),
+                    _fmt(s.values.get("turn_rate_rise")),
+                    f"{s.tone.score:.2f}",
+                    s.tone.label,
+                    "; ".join(s.tone.evidence),
+                    u.text[:70],
+                ]
+            )
         customer = {i for i, u in enumerate(turns) if u.speaker is Speaker.CUSTOMER}
         for i in customer:
             got, gold = found.get(i, False), i in d.voiced_angry

@@ -46,8 +46,15 @@ def joined(data: Path) -> list[dict]:
         for line in f:
             lab = json.loads(line)
             turns = [{"speaker": t["speaker"], "text": t["text"]} for t in threads[lab["id"]]["turns"]]
-            out.append({"id": lab["id"], "turns": turns, "labels": lab["labels"], "notes": lab.get("notes", ""),
-                        "borderline": borderline_moments(lab.get("notes", ""), list(lab["labels"]))})
+            out.append(
+                {
+                    "id": lab["id"],
+                    "turns": turns,
+                    "labels": lab["labels"],
+                    "notes": lab.get("notes", ""),
+                    "borderline": borderline_moments(lab.get("notes", ""), list(lab["labels"])),
+                }
+            )
     return out
 
 
@@ -106,8 +113,12 @@ def main(argv: list[str] | None = None) -> int:
 
     rules = args.rules or [default_rules_dir()]
     annotator = Annotator()
-    figures = {f"{name}{suffix}": score(clear(part) if suffix else part, rules, annotator)
-               for name in ("A", "B", "all") for suffix in ("", "-clear") for part in [sets[name]]}
+    figures = {
+        f"{name}{suffix}": score(clear(part) if suffix else part, rules, annotator)
+        for name in ("A", "B", "all")
+        for suffix in ("", "-clear")
+        for part in [sets[name]]
+    }
     if args.json:
         print(json.dumps(figures, indent=2))
         return 0

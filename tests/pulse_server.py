@@ -43,15 +43,28 @@ class PulseServer:
 
     def _env(self) -> dict[str, str]:
         env = dict(os.environ)
-        env.update(XDG_RUNTIME_DIR=str(self._dir), PULSE_RUNTIME_PATH=str(self._dir), HOME=str(self._dir),
-                   PULSE_SERVER=self.server)
+        env.update(
+            XDG_RUNTIME_DIR=str(self._dir),
+            PULSE_RUNTIME_PATH=str(self._dir),
+            HOME=str(self._dir),
+            PULSE_SERVER=self.server,
+        )
         env.pop("PULSE_SOURCE", None)
         return env
 
     def __enter__(self) -> "PulseServer":
-        cmd = ["pulseaudio", "-n", "--daemonize=no", "--exit-idle-time=-1", "--system=false",
-               "--disallow-exit", "--use-pid-file=no", "--log-target=stderr",
-               "-L", f"module-native-protocol-unix socket={self.socket} auth-anonymous=1"]
+        cmd = [
+            "pulseaudio",
+            "-n",
+            "--daemonize=no",
+            "--exit-idle-time=-1",
+            "--system=false",
+            "--disallow-exit",
+            "--use-pid-file=no",
+            "--log-target=stderr",
+            "-L",
+            f"module-native-protocol-unix socket={self.socket} auth-anonymous=1",
+        ]
         for sink in self.sinks:
             cmd += ["-L", f"module-null-sink sink_name={sink} rate={RATE_HZ} channels=1"]
         self._log = open(self._dir / "pulse.log", "wb")
@@ -95,9 +108,20 @@ class PulseServer:
     def play(self, audio: Mapping[str, np.ndarray]) -> None:
         """Start playing each mono 16 kHz array into its sink (real time, all at once)."""
         for sink, samples in audio.items():
-            proc = subprocess.Popen(["pacat", "--playback", f"--device={sink}", f"--rate={RATE_HZ}", "--channels=1",
-                                     "--format=float32le", "--latency-msec=100"],
-                                    env=self._env(), stdin=subprocess.PIPE, stderr=subprocess.DEVNULL)
+            proc = subprocess.Popen(
+                [
+                    "pacat",
+                    "--playback",
+                    f"--device={sink}",
+                    f"--rate={RATE_HZ}",
+                    "--channels=1",
+                    "--format=float32le",
+                    "--latency-msec=100",
+                ],
+                env=self._env(),
+                stdin=subprocess.PIPE,
+                stderr=subprocess.DEVNULL,
+            )
             self._players.append(proc)
             self._feed(proc, np.asarray(samples, dtype=np.float32))
 
@@ -108,8 +132,10 @@ class PulseServer:
             raw = self._dir / f"{sink}.f32"
             np.asarray(samples, dtype="<f4").tofile(raw)
             feeder = f'i=0; while [ $i -lt {int(repeats)} ]; do cat "{raw}"; i=$((i+1)); done'
-            cmd = (f"({feeder}) | pacat --playback --device={sink} --rate={RATE_HZ} --channels=1 "
-                   "--format=float32le --latency-msec=100")
+            cmd = (
+                f"({feeder}) | pacat --playback --device={sink} --rate={RATE_HZ} --channels=1 "
+                "--format=float32le --latency-msec=100"
+            )
             self._players.append(subprocess.Popen(["sh", "-c", cmd], env=self._env(), stderr=subprocess.DEVNULL))
 
     @staticmethod

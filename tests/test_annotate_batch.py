@@ -33,8 +33,23 @@ def utt(i: int, text: str, speaker: Speaker = Speaker.CUSTOMER) -> Utterance:
 def reading(au: AnnotatedUtterance) -> list[tuple]:
     """Everything the rules read from a Doc: words, lemmas, tags, the parse, sentences, entities."""
     doc = au.doc
-    tokens = [(t.text, t.lower_, t.norm_, t.lemma_, t.pos_, t.tag_, t.dep_, t.head.i, t.is_sent_start,
-               t.ent_iob_, t.ent_type_, str(t.morph)) for t in doc]
+    tokens = [
+        (
+            t.text,
+            t.lower_,
+            t.norm_,
+            t.lemma_,
+            t.pos_,
+            t.tag_,
+            t.dep_,
+            t.head.i,
+            t.is_sent_start,
+            t.ent_iob_,
+            t.ent_type_,
+            str(t.morph),
+        )
+        for t in doc
+    ]
     return tokens + [(e.start, e.end, e.label_) for e in doc.ents]
 
 

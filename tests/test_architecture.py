@@ -26,27 +26,33 @@ def _env() -> dict[str, str]:
 def test_import_contracts_are_kept():
     """Layers (exhaustive: a new module must be placed in one), and Qt only in ``gui``."""
     lint = Path(sys.executable).with_name("lint-imports")
-    done = subprocess.run([str(lint), "--no-cache", "--no-logo"], cwd=ROOT, env=_env(),
-                          capture_output=True, text=True, timeout=300)
+    done = subprocess.run(
+        [str(lint), "--no-cache", "--no-logo"], cwd=ROOT, env=_env(), capture_output=True, text=True, timeout=300
+    )
     assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-2000:]
     assert "BROKEN" not in done.stdout and "2 kept, 0 broken" in done.stdout, done.stdout[-2000:]
 
 
-@pytest.mark.parametrize("module, line, broken", [
-    ("types.py", "import PySide6.QtCore", "Only the gui package imports Qt"),
-    ("pipeline.py", "from .gui import app", "Layers"),
-    ("rules/engine.py", "from ..pipeline import CallPipeline", "Layers"),
-])
+@pytest.mark.parametrize(
+    "module, line, broken",
+    [
+        ("types.py", "import PySide6.QtCore", "Only the gui package imports Qt"),
+        ("pipeline.py", "from .gui import app", "Layers"),
+        ("rules/engine.py", "from ..pipeline import CallPipeline", "Layers"),
+    ],
+)
 def test_a_forbidden_import_breaks_a_contract(tmp_path: Path, module: str, line: str, broken: str):
     """The contracts can fail: a copy of the package with one forbidden import added is refused."""
-    shutil.copytree(SRC / "rapport_assist", tmp_path / "rapport_assist",
-                    ignore=shutil.ignore_patterns("__pycache__", "data"))
+    shutil.copytree(
+        SRC / "rapport_assist", tmp_path / "rapport_assist", ignore=shutil.ignore_patterns("__pycache__", "data")
+    )
     target = tmp_path / "rapport_assist" / module
     target.write_text(target.read_text(encoding="utf-8") + f"\n{line}  # noqa\n", encoding="utf-8")
     env = dict(os.environ, PYTHONPATH=str(tmp_path))
     lint = Path(sys.executable).with_name("lint-imports")
-    done = subprocess.run([str(lint), "--no-cache", "--no-logo"], cwd=ROOT, env=env,
-                          capture_output=True, text=True, timeout=300)
+    done = subprocess.run(
+        [str(lint), "--no-cache", "--no-logo"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=300
+    )
     assert done.returncode != 0, done.stdout[-2000:]
     broken_lines = done.stdout.split("Broken contracts")[-1]
     assert broken in broken_lines and "BROKEN" in done.stdout

@@ -15,8 +15,18 @@ from rapport_assist.assist import AssistModel, BudgetConfig, FeedbackLog, Rewind
 from rapport_assist.playback import Playback, ReplayCall, pipeline_events, with_speech_marks
 from rapport_assist.rules import default_rules_dir, load_rules
 from rapport_assist.sources import ReplayInput
-from rapport_assist.types import (CallSummary, Evidence, Nudge, RecordItem, SpeechActivity, Speaker, Status,
-                                  ToneChange, ToneEstimate, Utterance)
+from rapport_assist.types import (
+    CallSummary,
+    Evidence,
+    Nudge,
+    RecordItem,
+    SpeechActivity,
+    Speaker,
+    Status,
+    ToneChange,
+    ToneEstimate,
+    Utterance,
+)
 
 DEMO_TRANSCRIPT = Path(__file__).resolve().parents[1] / "src" / "rapport_assist" / "data" / "demo_call.jsonl"
 
@@ -28,8 +38,18 @@ def nudge(rule: str, t: float, severity: str = "medium", index: int | None = Non
     """A nudge about utterance ``index`` (default: an utterance of its own, so each is a moment)."""
     index = next(_OWN_UTTERANCE) if index is None else index
     ev = (Evidence(index, Speaker.AGENT, f"words of {rule}", t - 1, t, ("words",)),)
-    return Nudge(rule=rule, severity=severity, title=rule.title(), message=f"msg {rule}", t_s=t,  # type: ignore[arg-type]
-                 utterance_index=index, evidence=ev, why="because", priority=priority, **kw)
+    return Nudge(
+        rule=rule,
+        severity=severity,
+        title=rule.title(),
+        message=f"msg {rule}",
+        t_s=t,  # type: ignore[arg-type]
+        utterance_index=index,
+        evidence=ev,
+        why="because",
+        priority=priority,
+        **kw,
+    )
 
 
 def utt(index: int, speaker: Speaker, text: str, start: float, end: float) -> Utterance:
@@ -199,14 +219,28 @@ def test_status_rows_come_from_the_fields_not_the_text():
     # live capture names the sides of a device's status in ``speakers``; the message is for people
     both = Status("info", "capture_started", "capturing from pulse:x", 0.0, speakers=(Speaker.AGENT, Speaker.CUSTOMER))
     assert components_of(both) == ["microphone", "customer"]
-    assert components_of(Status("error", "device_unavailable", "the agent's mic?", 0.0, speakers=(Speaker.CUSTOMER,))) \
-        == ["customer"]
+    assert components_of(
+        Status("error", "device_unavailable", "the agent's mic?", 0.0, speakers=(Speaker.CUSTOMER,))
+    ) == ["customer"]
     # a component wins over the sides (a lost device that carried both sides: its row)
-    lost = Status("error", "mic_lost", "the agent's and customer's audio stopped", 0.0, "microphone",
-                  (Speaker.AGENT, Speaker.CUSTOMER))
+    lost = Status(
+        "error",
+        "mic_lost",
+        "the agent's and customer's audio stopped",
+        0.0,
+        "microphone",
+        (Speaker.AGENT, Speaker.CUSTOMER),
+    )
     assert components_of(lost) == ["microphone"]
-    assert lost.to_json() == {"type": "status", "level": "error", "code": "mic_lost", "t": 0.0, "component": "microphone",
-                              "message": "the agent's and customer's audio stopped", "speakers": ["agent", "customer"]}
+    assert lost.to_json() == {
+        "type": "status",
+        "level": "error",
+        "code": "mic_lost",
+        "t": 0.0,
+        "component": "microphone",
+        "message": "the agent's and customer's audio stopped",
+        "speakers": ["agent", "customer"],
+    }
     assert "component" not in Status("info", "no_speech", "none", 0.0).to_json()  # notices: as before
 
 
@@ -220,7 +254,9 @@ def test_live_falling_behind_shows_in_the_recognizer_row_and_captions_give_way_t
     assert STATUS_COMPONENTS["recognizer_behind"] == STATUS_COMPONENTS["recognizer_busy"] == "recognizer"
     model.on_event(Status("warning", "recognizer_behind", "transcription is 4 s behind the call", 10.0, "recognizer"))
     assert model.status["recognizer"].level == "warning" and "behind" in model.status["recognizer"].message
-    model.on_event(Status("info", "recognizer_busy", "live captions paused: the recognizer is busy", 11.0, "recognizer"))
+    model.on_event(
+        Status("info", "recognizer_busy", "live captions paused: the recognizer is busy", 11.0, "recognizer")
+    )
     assert model.status["recognizer"].message.startswith("live captions paused") and not model.notices
     model.on_event(Partial(Speaker.AGENT, 12.0, 13.0, "I can", "help"))
     model.on_event(Partial(Speaker.CUSTOMER, 12.5, 13.0, "", "My"))
@@ -239,14 +275,17 @@ def test_rewind_rebuilds_the_state_at_the_new_position():
     m.subscribe(topics.append)
     m.on_event(Rewind(5.0, tuple(events[:2])))
     assert shown_rules(m) == ["a"] and len(m.promises) == 1 and m.active and m.now_s == 5.0
-    assert sorted(topics) == sorted(["cards", "promises", "tone", "transcript", "status", "call", "coaching"])  # one refresh
+    assert sorted(topics) == sorted(
+        ["cards", "promises", "tone", "transcript", "status", "call", "coaching"]
+    )  # one refresh
     m.on_event(Rewind(0.5))
     assert m.shown == [] and m.promises == [] and m.now_s == 0.5
 
 
 def test_budget_config_from_saved_strings_keeps_defaults_for_bad_values():
-    cfg = BudgetConfig.from_mapping({"max_visible": "2", "hold_while_speaking": "false", "min_gap_s": "x",
-                                     "urgent_severity": "none", "unknown": 3})
+    cfg = BudgetConfig.from_mapping(
+        {"max_visible": "2", "hold_while_speaking": "false", "min_gap_s": "x", "urgent_severity": "none", "unknown": 3}
+    )
     assert cfg.max_visible == 2 and cfg.hold_while_speaking is False and cfg.min_gap_s == BudgetConfig().min_gap_s
     assert cfg.urgent_severity is None
     assert BudgetConfig.from_mapping({"max_visible": "0"}) == BudgetConfig()
@@ -406,8 +445,9 @@ def test_feedback_on_a_shared_card_names_every_nudge_on_it(tmp_path: Path):
 def test_a_card_offers_no_rewrite_that_keeps_words_another_nudge_flags():
     m = model(min_gap_s=0)
     calm = Evidence(2, Speaker.AGENT, "You need to calm down.", 4.0, 5.0, ("calm down",))
-    m.on_event(Nudge(rule="blame", severity="medium", title="Blame", message="m", t_s=5.0, utterance_index=2,
-                     evidence=(calm,)))
+    m.on_event(
+        Nudge(rule="blame", severity="medium", title="Blame", message="m", t_s=5.0, utterance_index=2, evidence=(calm,))
+    )
     m.on_event(nudge("you", 5.0, index=2, rewrite="Let's calm down."))
     assert len(m.shown) == 1 and m.shown[0].rewrite is None
     m.on_event(nudge("a", 20.0, index=7, rewrite="Let's restart it."))

@@ -43,14 +43,17 @@ def all_text(c: CallCoaching) -> str:
 
 
 def test_an_apology_in_time_and_an_open_promise_make_those_lines(annotator: Annotator) -> None:
-    events = call(annotator, [
-        ("agent", "Thanks for calling, this is Sam."),
-        ("customer", "This is the third time I'm calling about the refund and it's ridiculous."),
-        ("agent", "I'm so sorry about that, that's on us. Let me look right now."),
-        ("customer", "Okay."),
-        ("agent", "Someone from billing will call you back about it."),
-        ("customer", "Fine, thanks."),
-    ])
+    events = call(
+        annotator,
+        [
+            ("agent", "Thanks for calling, this is Sam."),
+            ("customer", "This is the third time I'm calling about the refund and it's ridiculous."),
+            ("agent", "I'm so sorry about that, that's on us. Let me look right now."),
+            ("customer", "Okay."),
+            ("agent", "Someone from billing will call you back about it."),
+            ("customer", "Fine, thanks."),
+        ],
+    )
     coaching = [e for e in events if isinstance(e, CallCoaching)]
     assert len(coaching) == 1
     assert isinstance(events[-1], CallSummary) and events[-2] is coaching[0]  # just before call_end
@@ -67,13 +70,16 @@ def test_an_apology_in_time_and_an_open_promise_make_those_lines(annotator: Anno
 
 
 def test_a_call_with_no_praise_still_gets_a_kind_summary_without_a_score(annotator: Annotator) -> None:
-    events = call(annotator, [
-        ("agent", "Billing."),
-        ("customer", "This is ridiculous, you charged me twice for one ticket."),
-        ("agent", "What's the booking number?"),
-        ("customer", "It's four four one."),
-        ("agent", "Okay, bye."),
-    ])
+    events = call(
+        annotator,
+        [
+            ("agent", "Billing."),
+            ("customer", "This is ridiculous, you charged me twice for one ticket."),
+            ("agent", "What's the booking number?"),
+            ("customer", "It's four four one."),
+            ("agent", "Okay, bye."),
+        ],
+    )
     c = next(e for e in events if isinstance(e, CallCoaching))
     assert c.went_well == ()
     assert c.try_next is not None and c.try_next.rule == "angry-no-apology"  # high severity leads
@@ -95,11 +101,22 @@ def test_the_summary_keeps_the_strongest_praise_and_the_most_important_nudge() -
     praise = [Praise(f"p{i}", f"Title {i}", "Well done.", float(i), i, (ev(i),), priority=10 * i) for i in range(1, 6)]
     praise.append(Praise("p5", "Title 5", "Again.", 9.0, 9, (ev(9),), priority=50))  # a rule counts once
     praise.append(Praise("hidden", "Hidden", "x", 1.0, 1, (ev(1),), priority=100, experimental=True))
-    nudges = [Nudge("tip", "low", "A tip", "m", 1.0, 1, (ev(1),), why="Tips help.", priority=99),
-              Nudge("tip", "low", "A tip", "m", 2.0, 2, (ev(2),), why="Tips help.", priority=99),
-              Nudge("urgent", "high", "Apologize", "m", 3.0, 3, (ev(3, Speaker.CUSTOMER, "It's awful. Fix it."),),
-                    why="Own it.", priority=10),
-              Nudge("shh", "high", "Hidden", "m", 4.0, 4, (ev(4),), priority=100, experimental=True)]
+    nudges = [
+        Nudge("tip", "low", "A tip", "m", 1.0, 1, (ev(1),), why="Tips help.", priority=99),
+        Nudge("tip", "low", "A tip", "m", 2.0, 2, (ev(2),), why="Tips help.", priority=99),
+        Nudge(
+            "urgent",
+            "high",
+            "Apologize",
+            "m",
+            3.0,
+            3,
+            (ev(3, Speaker.CUSTOMER, "It's awful. Fix it."),),
+            why="Own it.",
+            priority=10,
+        ),
+        Nudge("shh", "high", "Hidden", "m", 4.0, 4, (ev(4),), priority=100, experimental=True),
+    ]
     promise = RecordItem("promises", "promise-list", 5.0, 5, Speaker.AGENT, "I'll call you", "tomorrow, Tomorrow")
     c = build_coaching([*praise, *nudges, promise])
     assert [line.rule for line in c.went_well] == ["p3", "p4", "p5"]  # top priorities, in call order
@@ -112,12 +129,33 @@ def test_the_summary_keeps_the_strongest_praise_and_the_most_important_nudge() -
 
 def test_replay_prints_and_emits_the_summary(tmp_path: Path) -> None:
     transcript = tmp_path / "call.jsonl"
-    transcript.write_text("\n".join(json.dumps(t) for t in [
-        {"speaker": "agent", "text": "Good morning, thanks for calling. How can I help?", "start": 0.0, "end": 3.0},
-        {"speaker": "customer", "text": "My card was declined twice today and it's ridiculous.", "start": 3.5, "end": 7.0},
-        {"speaker": "agent", "text": "I'm so sorry, let's find out why. I'll call you back by 3 pm today.",
-         "start": 7.5, "end": 11.0},
-    ]) + "\n", encoding="utf-8")
+    transcript.write_text(
+        "\n".join(
+            json.dumps(t)
+            for t in [
+                {
+                    "speaker": "agent",
+                    "text": "Good morning, thanks for calling. How can I help?",
+                    "start": 0.0,
+                    "end": 3.0,
+                },
+                {
+                    "speaker": "customer",
+                    "text": "My card was declined twice today and it's ridiculous.",
+                    "start": 3.5,
+                    "end": 7.0,
+                },
+                {
+                    "speaker": "agent",
+                    "text": "I'm so sorry, let's find out why. I'll call you back by 3 pm today.",
+                    "start": 7.5,
+                    "end": 11.0,
+                },
+            ]
+        )
+        + "\n",
+        encoding="utf-8",
+    )
     out, err = io.StringIO(), io.StringIO()
     assert main(["replay", str(transcript)], out, err) == 0, err.getvalue()
     text = out.getvalue()
@@ -137,10 +175,13 @@ def test_replay_prints_and_emits_the_summary(tmp_path: Path) -> None:
 def test_the_qa_report_shows_the_summary_escaped() -> None:
     from rapport_assist.qa.report import coaching_html
 
-    coaching = {"type": "coaching", "went_well": [{"rule": "r", "title": "Used <b>name</b>", "text": "Nice & kind.",
-                                                   "quote": "Thanks, <Dana>"}],
-                "try_next": {"rule": "n", "title": "Apologize", "text": "Own it.", "quote": "When they said: “x”"},
-                "promises": [{"text": "I'll call <you>", "time": None, "committed": False}], "closing": "A good call."}
+    coaching = {
+        "type": "coaching",
+        "went_well": [{"rule": "r", "title": "Used <b>name</b>", "text": "Nice & kind.", "quote": "Thanks, <Dana>"}],
+        "try_next": {"rule": "n", "title": "Apologize", "text": "Own it.", "quote": "When they said: “x”"},
+        "promises": [{"text": "I'll call <you>", "time": None, "committed": False}],
+        "closing": "A good call.",
+    }
     html = coaching_html([{"type": "utterance"}, coaching])
     assert "Used &lt;b&gt;name&lt;/b&gt;" in html and "Thanks, &lt;Dana&gt;" in html and "<b>name</b>" not in html
     assert "One thing to try next time" in html and "no time given" in html and "A good call." in html

@@ -72,7 +72,7 @@ def test_transcript_replay_fires_the_expected_headline_nudges() -> None:
             # a rule that reads turns decides when the reply turn closes: 2.5 s after its end
             # when nobody adds to it (the gap), or at the end of the other side's next utterance
             # if that comes first (here the turns are one utterance each)
-            closing = next((u["end"] for u in utts[i + 1:] if u["speaker"] != utts[i]["speaker"]), math.inf)
+            closing = next((u["end"] for u in utts[i + 1 :] if u["speaker"] != utts[i]["speaker"]), math.inf)
             closed = round(min(utts[i]["end"] + 2.5, closing), 3)
             assert e["t"] == utts[i]["end"] or (e["rule"] in TURN_RULES and e["t"] == closed), e
             assert e["evidence"], "every nudge carries its evidence"
@@ -94,8 +94,12 @@ def test_out_over_the_input_is_refused_and_leaves_it_intact(tmp_path: Path, how:
     call = tmp_path / "call.jsonl"
     call.write_bytes(DEMO_JSONL.read_bytes())
     before = call.read_bytes()
-    out = {"same": call, "symlink": tmp_path / "link.jsonl", "hardlink": tmp_path / "hard.jsonl",
-           "relative": Path("sub/../call.jsonl")}[how]
+    out = {
+        "same": call,
+        "symlink": tmp_path / "link.jsonl",
+        "hardlink": tmp_path / "hard.jsonl",
+        "relative": Path("sub/../call.jsonl"),
+    }[how]
     if how == "symlink":
         out.symlink_to(call)
     elif how == "hardlink":
@@ -157,8 +161,10 @@ def test_out_is_written_through_a_partial_file_and_renamed(tmp_path: Path, monke
 def test_bad_jsonl_line_keeps_earlier_events(tmp_path: Path) -> None:
     p = tmp_path / "call.jsonl"
     p.write_text(
-        json.dumps({"speaker": "customer", "text": "This is the third time I'm calling, it's ridiculous."}) + "\n"
-        + json.dumps({"speaker": "agent", "text": "What's your account number?"}) + "\n"
+        json.dumps({"speaker": "customer", "text": "This is the third time I'm calling, it's ridiculous."})
+        + "\n"
+        + json.dumps({"speaker": "agent", "text": "What's your account number?"})
+        + "\n"
         + "{oops\n"
     )
     code, out, err = run("replay", str(p), "--format", "jsonl")
@@ -257,9 +263,18 @@ def test_rules_test_command_passes_on_default_packs() -> None:
 
 # ---------------------------------------------------------------- rules that layer: --rules adds, --only-rules replaces
 
-RULE_COMMANDS = (["replay", "x.jsonl"], ["demo"], ["sidebar"], ["live"], ["qa", "calls/", "--out", "o"],
-                 ["eval", "d.jsonl"], ["rules", "explain", "--rule", "r", "x.jsonl"], ["rules", "check"],
-                 ["rules", "test"], ["rules", "diff", "--new", "n.yaml"])
+RULE_COMMANDS = (
+    ["replay", "x.jsonl"],
+    ["demo"],
+    ["sidebar"],
+    ["live"],
+    ["qa", "calls/", "--out", "o"],
+    ["eval", "d.jsonl"],
+    ["rules", "explain", "--rule", "r", "x.jsonl"],
+    ["rules", "check"],
+    ["rules", "test"],
+    ["rules", "diff", "--new", "n.yaml"],
+)
 
 
 @pytest.mark.parametrize("argv", RULE_COMMANDS, ids=lambda a: " ".join(a[:2]))
@@ -289,9 +304,11 @@ def test_rules_adds_a_team_file_on_top_of_the_defaults(tmp_path: Path) -> None:
     default = _default_demo_nudges()
     off, changed, *kept = sorted(default)
     team = tmp_path / "team.yaml"
-    team.write_text("version: 1\noverrides:\n"
-                    f"  - {{rule: {off}, enabled: false}}\n"
-                    f"  - {{rule: {changed}, severity: urgent, message: 'Team words for this moment.'}}\n")
+    team.write_text(
+        "version: 1\noverrides:\n"
+        f"  - {{rule: {off}, enabled: false}}\n"
+        f"  - {{rule: {changed}, severity: urgent, message: 'Team words for this moment.'}}\n"
+    )
     code, out, err = run("replay", str(DEMO_JSONL), "--format", "jsonl", "--rules", str(team))
     assert code == 0, err
     layered: dict[str, list[dict]] = {}
@@ -300,15 +317,18 @@ def test_rules_adds_a_team_file_on_top_of_the_defaults(tmp_path: Path) -> None:
             layered.setdefault(e["rule"], []).append(e)
     assert off not in layered  # switched off by the team file
     assert [(n["severity"], n["message"]) for n in layered[changed]] == [("high", "Team words for this moment.")] * len(
-        default[changed])
+        default[changed]
+    )
     for rule in kept:  # every other default rule still runs: the team file did not replace them
         assert [n["utterance_index"] for n in layered[rule]] == [n["utterance_index"] for n in default[rule]]
 
 
 def test_only_rules_replaces_the_defaults(tmp_path: Path) -> None:
     alone = tmp_path / "alone.yaml"
-    alone.write_text("version: 1\nrules:\n  - id: router-talk\n    title: Router\n    severity: tip\n    why: test\n"
-                     "    when: {speaker: agent, says: {regex: 'router'}}\n    message: Router talk.\n")
+    alone.write_text(
+        "version: 1\nrules:\n  - id: router-talk\n    title: Router\n    severity: tip\n    why: test\n"
+        "    when: {speaker: agent, says: {regex: 'router'}}\n    message: Router talk.\n"
+    )
     code, out, err = run("replay", str(DEMO_JSONL), "--format", "jsonl", "--only-rules", str(alone))
     assert code == 0, err
     assert {e["rule"] for e in events(out) if e["type"] == "nudge"} == {"router-talk"}
@@ -320,10 +340,14 @@ def test_only_rules_replaces_the_defaults(tmp_path: Path) -> None:
 
 def test_rules_check_checks_a_team_file_against_the_defaults(tmp_path: Path) -> None:
     team = tmp_path / "team.yaml"
-    team.write_text("version: 1\noverrides:\n  - {rule: dead-air, cooldown_s: 60}\n  - {rule: ded-air, enabled: false}\n")
+    team.write_text(
+        "version: 1\noverrides:\n  - {rule: dead-air, cooldown_s: 60}\n  - {rule: ded-air, enabled: false}\n"
+    )
     code, out, err = run("rules", "check", str(team))
     assert code == 5 and out == ""
-    assert f"{team}:4:12: unknown rule id 'ded-air' (fix: did you mean 'dead-air'?)" in err and err.count(f"{team}:") == 1
+    assert (
+        f"{team}:4:12: unknown rule id 'ded-air' (fix: did you mean 'dead-air'?)" in err and err.count(f"{team}:") == 1
+    )
     team.write_text("version: 1\noverrides:\n  - {rule: dead-air, cooldown_s: 60}\n")
     code, out, err = run("rules", "check", str(team))
     assert code == 0, err
@@ -362,8 +386,9 @@ def _run_into_closed_pipe(*argv: str) -> tuple[int, str]:
     import sys
 
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1] / "src")}
-    proc = subprocess.Popen([sys.executable, "-m", "rapport_assist.cli", *argv], stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, env=env)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "rapport_assist.cli", *argv], stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env
+    )
     assert proc.stdout is not None and proc.stderr is not None
     assert proc.stdout.readline()
     proc.stdout.close()  # the reader is gone
@@ -371,12 +396,15 @@ def _run_into_closed_pipe(*argv: str) -> tuple[int, str]:
     return proc.wait(timeout=120), err
 
 
-@pytest.mark.parametrize("argv", [
-    ("rules", "explain", str(DEMO_JSONL), "--rule", "you-not-we"),
-    ("replay", str(DEMO_JSONL)),
-    ("replay", str(DEMO_JSONL), "--format", "jsonl"),
-    ("rules", "schema"),
-])
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ("rules", "explain", str(DEMO_JSONL), "--rule", "you-not-we"),
+        ("replay", str(DEMO_JSONL)),
+        ("replay", str(DEMO_JSONL), "--format", "jsonl"),
+        ("rules", "schema"),
+    ],
+)
 def test_a_closed_pipe_ends_quietly(argv: tuple[str, ...]) -> None:
     code, err = _run_into_closed_pipe(*argv)
     assert code == 0 and err == "", err
@@ -394,11 +422,21 @@ class _ClosedPipe(io.StringIO):
         raise BrokenPipeError(32, "Broken pipe")
 
 
-@pytest.mark.parametrize("argv", [("eval", "DIALOGUES"), ("rules", "diff", "--only", "--old", "RULES", "--new", "RULES", str(DEMO_JSONL)),
-                                  ("rules", "check"), ("rules", "test"), ("devices",)])
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ("eval", "DIALOGUES"),
+        ("rules", "diff", "--only", "--old", "RULES", "--new", "RULES", str(DEMO_JSONL)),
+        ("rules", "check"),
+        ("rules", "test"),
+        ("devices",),
+    ],
+)
 def test_every_command_printing_to_stdout_ends_quietly_on_a_closed_pipe(tmp_path: Path, argv) -> None:
     dialogues = tmp_path / "d.jsonl"
-    dialogues.write_text(json.dumps({"id": "c1", "turns": [{"speaker": "agent", "text": "you need to restart it"}]}) + "\n")
+    dialogues.write_text(
+        json.dumps({"id": "c1", "turns": [{"speaker": "agent", "text": "you need to restart it"}]}) + "\n"
+    )
     rules = Path(__file__).resolve().parents[1] / "rules"
     argv = [str(dialogues) if a == "DIALOGUES" else str(rules) if a == "RULES" else a for a in argv]
     err = io.StringIO()
@@ -436,8 +474,20 @@ def test_every_command_has_a_func_and_every_group_has_actions() -> None:
         else:
             assert callable(parser._defaults.get("func")), f"{' '.join(path)} has no func"
             leaves.append(" ".join(path))
-    assert sorted(leaves) == ["demo", "devices", "eval", "live", "qa", "replay", "rules check", "rules diff",
-                              "rules explain", "rules schema", "rules test", "sidebar"]
+    assert sorted(leaves) == [
+        "demo",
+        "devices",
+        "eval",
+        "live",
+        "qa",
+        "replay",
+        "rules check",
+        "rules diff",
+        "rules explain",
+        "rules schema",
+        "rules test",
+        "sidebar",
+    ]
     funcs = [parser._defaults["func"] for path, parser in _commands() if "func" in parser._defaults]
     assert len(set(funcs)) == len(funcs)  # each command runs its own function
 

@@ -42,15 +42,20 @@ def decode(path: Path) -> tuple[np.ndarray, int, int]:
 
 def need_espeak() -> None:
     if shutil.which("espeak-ng") is None:
-        pytest.fail("espeak-ng is not installed, so the demo call cannot be regenerated: run 'make setup' "
-                    "(or 'sudo apt-get install -y espeak-ng')", pytrace=False)
+        pytest.fail(
+            "espeak-ng is not installed, so the demo call cannot be regenerated: run 'make setup' "
+            "(or 'sudo apt-get install -y espeak-ng')",
+            pytrace=False,
+        )
 
 
 @pytest.fixture(scope="module")
 def committed() -> dict:
     samples, rate, channels = decode(DATA_DIR / "demo_call.flac")
     return {
-        "samples": samples, "rate": rate, "channels": channels,
+        "samples": samples,
+        "rate": rate,
+        "channels": channels,
         "lines": read_jsonl(DATA_DIR / "demo_call.jsonl"),
         "expected": json.loads((DATA_DIR / "demo_call.expected.json").read_text(encoding="utf-8")),
     }
@@ -58,8 +63,9 @@ def committed() -> dict:
 
 def regenerate(out: Path) -> Path:
     need_espeak()
-    run = subprocess.run([sys.executable, str(GENERATOR), "--out", str(out)], capture_output=True, text=True,
-                         timeout=120)
+    run = subprocess.run(
+        [sys.executable, str(GENERATOR), "--out", str(out)], capture_output=True, text=True, timeout=120
+    )
     assert run.returncode == 0, f"generator failed:\n{run.stderr}"
     return out
 
@@ -82,8 +88,10 @@ def test_agent_is_left_customer_is_right_each_silent_while_the_other_talks(commi
         if b <= a:
             continue
         own, other = (0, 1) if line["speaker"] == "agent" else (1, 0)
-        others_talking = any(o["speaker"] != line["speaker"] and o["start"] < line["end"] - 0.3
-                             and o["end"] > line["start"] + 0.3 for o in lines)
+        others_talking = any(
+            o["speaker"] != line["speaker"] and o["start"] < line["end"] - 0.3 and o["end"] > line["start"] + 0.3
+            for o in lines
+        )
         assert np.abs(samples[a:b, own]).max() > 1000, f"line {i}: no speech on the {line['speaker']} side"
         if not others_talking:
             assert np.abs(samples[a:b, other]).max() == 0, f"line {i}: the other side is not silent"
@@ -134,8 +142,13 @@ def test_generator_reproduces_the_committed_call(committed: dict, tmp_path: Path
 
 def test_generator_without_espeak_says_to_run_make_setup(tmp_path: Path) -> None:
     env = dict(os.environ, PATH=str(tmp_path))  # an empty folder: no espeak-ng on the PATH
-    run = subprocess.run([sys.executable, str(GENERATOR), "--out", str(tmp_path / "out")], capture_output=True,
-                         text=True, env=env, timeout=60)
+    run = subprocess.run(
+        [sys.executable, str(GENERATOR), "--out", str(tmp_path / "out")],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+    )
     assert run.returncode != 0
     assert "espeak-ng" in run.stderr and "make setup" in run.stderr, run.stderr
     assert not (tmp_path / "out").exists()

@@ -15,8 +15,7 @@ from rapport_assist.errors import RuleError
 from rapport_assist.pipeline import CallPipeline
 from rapport_assist.rules import RuleEngine, default_rules_dir, load_rules
 from rapport_assist.rules.early import EarlyNudges, fires_early
-from rapport_assist.types import (CallSummary, Evidence, Nudge, Partial, SpeechActivity, Speaker, Utterance,
-                                  Withdrawn)
+from rapport_assist.types import CallSummary, Evidence, Nudge, Partial, SpeechActivity, Speaker, Utterance, Withdrawn
 
 A, C = Speaker.AGENT, Speaker.CUSTOMER
 
@@ -44,19 +43,31 @@ def test_the_defaults_follow_the_kind_of_condition(rules) -> None:
     # the trigger is in one utterance's words
     assert {"you-not-we", "blame-wording", "non-apology", "abusive-customer", "jargon", "hedging"} <= early
     # decided later (expect, turns), by the whole utterance's signals or length, or not a card
-    assert not early & {"uncommitted-promise", "negative-phrasing", "missed-reflection", "angry-no-apology",
-                        "pace-mismatch", "voice-rising", "no-confirmation", "dead-air", "talk-over", "promise-list",
-                        "praise-warm-opening"}
+    assert not early & {
+        "uncommitted-promise",
+        "negative-phrasing",
+        "missed-reflection",
+        "angry-no-apology",
+        "pace-mismatch",
+        "voice-rising",
+        "no-confirmation",
+        "dead-air",
+        "talk-over",
+        "promise-list",
+        "praise-warm-opening",
+    }
 
 
 def test_an_early_nudge_fires_on_the_stable_prefix_before_the_utterance_and_is_confirmed(annotator, rules) -> None:
-    items = [Utterance(0, C, "The app keeps logging me out.", 0.0, 2.0),
-             SpeechActivity(A, 2.5, True),
-             Partial(A, 2.5, 3.4, "You", "need"),
-             Partial(A, 2.5, 4.0, "You need to reinstall", "the"),
-             Partial(A, 2.5, 5.0, "You need to reinstall the app", "and"),
-             Partial(A, 2.5, 5.6, "You need to reinstall the app and sign", "in"),
-             Utterance(1, A, "You need to reinstall the app and sign in again.", 2.5, 6.0)]
+    items = [
+        Utterance(0, C, "The app keeps logging me out.", 0.0, 2.0),
+        SpeechActivity(A, 2.5, True),
+        Partial(A, 2.5, 3.4, "You", "need"),
+        Partial(A, 2.5, 4.0, "You need to reinstall", "the"),
+        Partial(A, 2.5, 5.0, "You need to reinstall the app", "and"),
+        Partial(A, 2.5, 5.6, "You need to reinstall the app and sign", "in"),
+        Utterance(1, A, "You need to reinstall the app and sign in again.", 2.5, 6.0),
+    ]
     events = run(annotator, rules, items)
     early = [e for e in of(events, Nudge, "you-not-we") if e.early]
     assert len(early) == 1  # not before two words follow the match; the next captions fire nothing new
@@ -88,10 +99,12 @@ def test_an_early_nudge_fires_on_the_stable_prefix_before_the_utterance_and_is_c
 def test_an_early_nudge_is_withdrawn_when_the_final_text_drops_its_trigger(annotator, rules) -> None:
     """The prefix says "you need to restart the router,"; the whole sentence is a question
     (you-not-we skips questions): withdrawn, and no final nudge."""
-    items = [SpeechActivity(A, 1.0, True),
-             Partial(A, 1.0, 2.5, "You need to restart the router,", "is"),
-             Utterance(0, A, "You need to restart the router, is that what you were asking?", 1.0, 4.5),
-             Utterance(1, A, "You have to unplug it first.", 5.0, 6.5)]
+    items = [
+        SpeechActivity(A, 1.0, True),
+        Partial(A, 1.0, 2.5, "You need to restart the router,", "is"),
+        Utterance(0, A, "You need to restart the router, is that what you were asking?", 1.0, 4.5),
+        Utterance(1, A, "You have to unplug it first.", 5.0, 6.5),
+    ]
     events = run(annotator, rules, items)
     early = [e for e in of(events, Nudge, "you-not-we") if e.early]
     assert len(early) == 1
@@ -99,11 +112,19 @@ def test_an_early_nudge_is_withdrawn_when_the_final_text_drops_its_trigger(annot
     assert [e.utterance_index for e in of(events, Nudge, "you-not-we") if not e.early] == [1]
     withdrawn = of(events, Withdrawn)
     assert [(w.rule, w.early_id, w.early_t_s, w.t_s, w.utterance_index) for w in withdrawn] == [
-        ("you-not-we", early[0].early_id, 2.5, 4.5, 0)]
+        ("you-not-we", early[0].early_id, 2.5, 4.5, 0)
+    ]
     assert events.index(withdrawn[0]) > next(i for i, e in enumerate(events) if isinstance(e, Utterance))
     data = json.loads(json.dumps(withdrawn[0].to_json()))
-    assert data == {"type": "withdrawn", "rule": "you-not-we", "early_id": early[0].early_id, "early_t": 2.5,
-                    "t": 4.5, "speaker": "agent", "utterance_index": 0}
+    assert data == {
+        "type": "withdrawn",
+        "rule": "you-not-we",
+        "early_id": early[0].early_id,
+        "early_t": 2.5,
+        "t": 4.5,
+        "speaker": "agent",
+        "utterance_index": 0,
+    }
     assert of(events, CallSummary)[0].nudges_by_rule.get("you-not-we") == 1
 
 
@@ -112,16 +133,19 @@ def test_a_call_that_ends_before_the_final_text_withdraws_the_open_early_nudges(
     early = [e for e in of(events, Nudge, "abusive-customer") if e.early]
     assert len(early) == 1 and early[0].severity == "high"
     assert [(w.rule, w.early_id, w.utterance_index) for w in of(events, Withdrawn)] == [
-        ("abusive-customer", early[0].early_id, -1)]
+        ("abusive-customer", early[0].early_id, -1)
+    ]
 
 
 def test_rules_that_are_not_early_never_fire_on_a_caption(annotator, rules) -> None:
     """uncommitted-promise (an expect rule) and negative-phrasing fire on the final text only."""
     said = "Someone from billing will call you back. There's nothing I can do about the fee."
-    items = [Partial(A, 1.0, 3.0, said, ""),
-             Utterance(0, A, said, 1.0, 5.0),
-             Utterance(1, C, "Really?", 5.5, 6.0),
-             Utterance(2, A, "It's in the contract.", 6.5, 8.0)]
+    items = [
+        Partial(A, 1.0, 3.0, said, ""),
+        Utterance(0, A, said, 1.0, 5.0),
+        Utterance(1, C, "Really?", 5.5, 6.0),
+        Utterance(2, A, "It's in the contract.", 6.5, 8.0),
+    ]
     events = run(annotator, rules, items)
     assert not [e for e in of(events, Nudge) if e.early]
     assert {"uncommitted-promise", "negative-phrasing"} <= {e.rule for e in of(events, Nudge)}  # they do fire late
@@ -169,11 +193,21 @@ def test_the_early_key_turns_a_rule_on_or_off(tmp_path: Path, annotator) -> None
     path.write_text(PACK, encoding="utf-8")
     ruleset = load_rules([path])
     assert {r.id for r in ruleset.rules if fires_early(r)} == {"blame-early", "cross-tone-early"}
-    events = run(annotator, ruleset, [Partial(A, 0.0, 1.0, "That was your fault and you know", ""),
-                                      Utterance(0, A, "That was your fault, sorry.", 0.0, 2.0)])
+    events = run(
+        annotator,
+        ruleset,
+        [
+            Partial(A, 0.0, 1.0, "That was your fault and you know", ""),
+            Utterance(0, A, "That was your fault, sorry.", 0.0, 2.0),
+        ],
+    )
     assert sorted(e.rule for e in of(events, Nudge) if e.early) == ["blame-early", "cross-tone-early"]
     assert sorted(e.rule for e in of(events, Nudge) if not e.early) == [
-        "blame-early", "blame-late", "cross-tone", "cross-tone-early"]
+        "blame-early",
+        "blame-late",
+        "cross-tone",
+        "cross-tone-early",
+    ]
     assert all(e.confirms is not None for e in of(events, Nudge) if e.rule.endswith("-early") and not e.early)
 
 
@@ -279,9 +313,15 @@ def test_model_withdrawal_removes_the_card_without_a_history_line() -> None:
 
 def test_two_early_nudges_of_one_utterance_share_a_card_and_both_are_confirmed_on_it(annotator, rules) -> None:
     said = "That's not my department, you'll have to call billing about it."
-    events = run(annotator, rules, [SpeechActivity(A, 1.0, True),
-                                    Partial(A, 1.0, 3.0, "That's not my department, you'll have to", "call billing"),
-                                    Utterance(0, A, said, 1.0, 5.0)])
+    events = run(
+        annotator,
+        rules,
+        [
+            SpeechActivity(A, 1.0, True),
+            Partial(A, 1.0, 3.0, "That's not my department, you'll have to", "call billing"),
+            Utterance(0, A, said, 1.0, 5.0),
+        ],
+    )
     early = {e.rule for e in of(events, Nudge) if e.early}
     assert early == {"blame-wording", "you-not-we"}
     finals = [e for e in of(events, Nudge) if not e.early]

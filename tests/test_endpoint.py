@@ -33,8 +33,13 @@ def script(*runs: tuple[float, int]) -> np.ndarray:
     return np.concatenate([np.full(n * FRAME_SAMPLES, p, dtype=np.float32) for p, n in runs])
 
 
-def endpoint(samples: np.ndarray, options: EndpointerOptions | None = None, vad=None,
-             chunk_sizes: np.ndarray | None = None, start_s: float = 0.0) -> list[SpeechSegment]:
+def endpoint(
+    samples: np.ndarray,
+    options: EndpointerOptions | None = None,
+    vad=None,
+    chunk_sizes: np.ndarray | None = None,
+    start_s: float = 0.0,
+) -> list[SpeechSegment]:
     endpointer = Endpointer(Speaker.AGENT, options or EndpointerOptions(), vad=vad, start_s=start_s)
     segments: list[SpeechSegment] = []
     if chunk_sizes is None:
@@ -93,8 +98,9 @@ def test_long_utterance_is_cut_at_the_quietest_recent_frame() -> None:
     for before, after in zip(segments, segments[1:]):
         assert before.end_s == after.start_s  # contiguous: nothing lost at a cut
     assert segments[-1].end_s == (200 * FRAME_SAMPLES + PAD) / SR
-    np.testing.assert_array_equal(np.concatenate([s.audio for s in segments]),
-                                  audio[20 * FRAME_SAMPLES - ONSET_PAD: 200 * FRAME_SAMPLES + PAD])
+    np.testing.assert_array_equal(
+        np.concatenate([s.audio for s in segments]), audio[20 * FRAME_SAMPLES - ONSET_PAD : 200 * FRAME_SAMPLES + PAD]
+    )
 
 
 def test_finish_closes_the_open_utterance_at_the_end_of_the_stream() -> None:
@@ -119,12 +125,13 @@ def test_memory_stays_bounded() -> None:
 
 def test_segments_carry_their_channels_preceding_audio_up_to_context_s() -> None:
     audio = script((0.0, 20), (0.9, 30), (0.0, 100), (0.9, 30), (0.0, 20))
-    audio[np.arange(audio.shape[0]) % FRAME_SAMPLES != 0] = np.arange(audio.shape[0])[
-        np.arange(audio.shape[0]) % FRAME_SAMPLES != 0] / audio.shape[0]  # every sample told apart
+    audio[np.arange(audio.shape[0]) % FRAME_SAMPLES != 0] = (
+        np.arange(audio.shape[0])[np.arange(audio.shape[0]) % FRAME_SAMPLES != 0] / audio.shape[0]
+    )  # every sample told apart
     first, second = endpoint(audio, EndpointerOptions(context_s=1.0), vad=ScriptedVad())
     start_1, start_2 = round(first.start_s * SR), round(second.start_s * SR)
     np.testing.assert_array_equal(first.context, audio[:start_1])  # less than 1 s before it
-    np.testing.assert_array_equal(second.context, audio[start_2 - SR: start_2])
+    np.testing.assert_array_equal(second.context, audio[start_2 - SR : start_2])
     (alone,) = endpoint(audio[: 60 * FRAME_SAMPLES], vad=ScriptedVad())
     assert alone.context is None  # context_s=0 by default: nothing kept
 
@@ -213,15 +220,15 @@ def test_early_segment_is_the_segment_the_hangover_closes() -> None:
     options = EndpointerOptions(speech_pad_ms=64, hangover_ms=300)
     endpointer = Endpointer(Speaker.AGENT, options, vad=ScriptedVad())
     audio = script((0.0, 20), (0.9, 30), (0.0, 15))
-    assert endpointer.push(audio[:50 * FRAME_SAMPLES]) == [] and endpointer.early_segment() is None  # speaking
+    assert endpointer.push(audio[: 50 * FRAME_SAMPLES]) == [] and endpointer.early_segment() is None  # speaking
     assert endpointer.silent_since_s is None
-    endpointer.push(audio[50 * FRAME_SAMPLES:51 * FRAME_SAMPLES])
+    endpointer.push(audio[50 * FRAME_SAMPLES : 51 * FRAME_SAMPLES])
     assert endpointer.silent_since_s == 50 * FRAME_SAMPLES / SR
     assert endpointer.early_segment() is None  # 32 ms of silence: the 64 ms padding is not in yet
-    endpointer.push(audio[51 * FRAME_SAMPLES:52 * FRAME_SAMPLES])
+    endpointer.push(audio[51 * FRAME_SAMPLES : 52 * FRAME_SAMPLES])
     early = endpointer.early_segment()
     assert early is not None and early.end_s == (50 * FRAME_SAMPLES + 1024) / SR
-    (closed,) = endpointer.push(audio[52 * FRAME_SAMPLES:])
+    (closed,) = endpointer.push(audio[52 * FRAME_SAMPLES :])
     assert (closed.start_s, closed.end_s) == (early.start_s, early.end_s)
     np.testing.assert_array_equal(closed.audio, early.audio)
 
@@ -262,4 +269,4 @@ def test_open_segment_is_the_utterance_so_far() -> None:
     so_far = endpointer.open_segment()
     assert so_far is not None and so_far.start_s == (20 * FRAME_SAMPLES - ONSET_PAD) / SR
     assert so_far.end_s == 50 * FRAME_SAMPLES / SR
-    np.testing.assert_array_equal(so_far.audio, audio[20 * FRAME_SAMPLES - ONSET_PAD:])
+    np.testing.assert_array_equal(so_far.audio, audio[20 * FRAME_SAMPLES - ONSET_PAD :])

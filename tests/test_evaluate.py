@@ -70,16 +70,31 @@ def dialogue(did: str, turns: list[tuple[str, str]], labels: dict | None = None,
 
 # you-not-we: 3 labelled turns (two hit, one missed), 2 turns fire without a label.
 LABELLED = [
-    dialogue("hit", [(C, "My internet keeps dropping."), (A, "Okay, you need to restart the router.")],
-             {"you-not-we": [1]}),
-    dialogue("hit-and-miss", [(C, "The app crashed."), (A, "You should reinstall it."),
-                              (C, "Still broken."), (A, "Let's try clearing the cache together.")],
-             {"you-not-we": [1, 3]}),
-    dialogue("false-alarms", [(C, "I lost my receipt."), (A, "You have to bring the receipt to the store."),
-                              (C, "But I lost it."), (A, "Then you need to call the bank for a statement.")],
-             {"you-not-we": []}, hard_negatives={"you-not-we": [3]}),
-    dialogue("miss", [(C, "My card was declined."), (A, "I'll fix that for you right now.")],
-             {"you-not-we": [1]}),
+    dialogue(
+        "hit", [(C, "My internet keeps dropping."), (A, "Okay, you need to restart the router.")], {"you-not-we": [1]}
+    ),
+    dialogue(
+        "hit-and-miss",
+        [
+            (C, "The app crashed."),
+            (A, "You should reinstall it."),
+            (C, "Still broken."),
+            (A, "Let's try clearing the cache together."),
+        ],
+        {"you-not-we": [1, 3]},
+    ),
+    dialogue(
+        "false-alarms",
+        [
+            (C, "I lost my receipt."),
+            (A, "You have to bring the receipt to the store."),
+            (C, "But I lost it."),
+            (A, "Then you need to call the bank for a statement."),
+        ],
+        {"you-not-we": []},
+        hard_negatives={"you-not-we": [3]},
+    ),
+    dialogue("miss", [(C, "My card was declined."), (A, "I'll fix that for you right now.")], {"you-not-we": [1]}),
     dialogue("quiet", [(C, "Hello."), (A, "Hi, how can I help?")], {"you-not-we": []}),
 ]
 
@@ -128,7 +143,9 @@ def test_true_positive_false_alarm_miss_and_their_precision_recall(tmp_path, ann
     assert [(m.conversation, m.turn) for m in r.misses] == [("hit-and-miss", 3), ("miss", 1)]
     assert "Let's try clearing the cache" in r.misses[0].text
     assert [(f.conversation, f.turn, f.hard_negative) for f in r.false_alarms] == [
-        ("false-alarms", 1, False), ("false-alarms", 3, True)]
+        ("false-alarms", 1, False),
+        ("false-alarms", 3, True),
+    ]
     assert "you have to" in r.false_alarms[0].message.lower()
     assert r.false_alarms[0].evidence[0].matched  # the words it rests on
     assert r.hard_negative_fires == 1
@@ -174,8 +191,11 @@ def test_turn_matching_prefers_exact_then_tolerates_the_agents_next_turn() -> No
 
 
 def test_expect_rule_is_matched_at_the_promise_not_where_it_fired(tmp_path, annotator, ruleset) -> None:
-    d = dialogue("promise", [(C, "Nobody called me."), (A, "Someone will call you back."), (C, "Okay."),
-                             (A, "Anything else?")], {"promise-no-time": [1]})
+    d = dialogue(
+        "promise",
+        [(C, "Nobody called me."), (A, "Someone will call you back."), (C, "Okay."), (A, "Anything else?")],
+        {"promise-no-time": [1]},
+    )
     path = write_jsonl(tmp_path / "p.jsonl", [d])
     report = evaluate(load_conversations(path), ruleset, annotator, rule_ids=["promise-no-time"])
     (r,) = report.rules
@@ -185,10 +205,17 @@ def test_expect_rule_is_matched_at_the_promise_not_where_it_fired(tmp_path, anno
 
 def test_unlabelled_dialogues_report_nudges_per_conversation(tmp_path, annotator, ruleset) -> None:
     # written threads: no times, links and @handles (dropped: nobody says them)
-    rows = [dialogue("t1", [(C, "@Brand my router is dead https://t.co/xyz"),
-                            (A, "@someone Sorry! You need to restart it &amp; wait https://help.example/x")]),
-            dialogue("t2", [(C, "hi"), (A, "We'll call you back.")]),
-            dialogue("t3", [(C, "thanks"), (A, "Anytime!")])]
+    rows = [
+        dialogue(
+            "t1",
+            [
+                (C, "@Brand my router is dead https://t.co/xyz"),
+                (A, "@someone Sorry! You need to restart it &amp; wait https://help.example/x"),
+            ],
+        ),
+        dialogue("t2", [(C, "hi"), (A, "We'll call you back.")]),
+        dialogue("t3", [(C, "thanks"), (A, "Anytime!")]),
+    ]
     path = write_jsonl(tmp_path / "tw.jsonl", rows)
     convs = load_conversations(path)
     assert convs[0].utterances[1].text == "Sorry! You need to restart it & wait"
@@ -215,11 +242,17 @@ def test_spoken_text() -> None:
 
 def _transcripts(folder: Path) -> Path:
     folder.mkdir()
-    write_jsonl(folder / "call1.jsonl", [{"speaker": C, "text": "The router is dead again.", "start": 0, "end": 2},
-                                         {"speaker": A, "text": "You need to restart the router.",
-                                          "start": 2.5, "end": 4.5}])
-    write_jsonl(folder / "call2.jsonl", [{"speaker": C, "text": "Hi there."},
-                                         {"speaker": A, "text": "You should check the cable."}])
+    write_jsonl(
+        folder / "call1.jsonl",
+        [
+            {"speaker": C, "text": "The router is dead again.", "start": 0, "end": 2},
+            {"speaker": A, "text": "You need to restart the router.", "start": 2.5, "end": 4.5},
+        ],
+    )
+    write_jsonl(
+        folder / "call2.jsonl",
+        [{"speaker": C, "text": "Hi there."}, {"speaker": A, "text": "You should check the cable."}],
+    )
     write_jsonl(folder / "call3.jsonl", [{"speaker": C, "text": "Hello."}, {"speaker": A, "text": "Hi!"}])
     return folder
 
@@ -227,8 +260,9 @@ def _transcripts(folder: Path) -> Path:
 def test_folder_of_transcripts_with_json_labels(tmp_path, annotator, ruleset) -> None:
     folder = _transcripts(tmp_path / "calls")
     labels = tmp_path / "labels.json"
-    labels.write_text(json.dumps({"call1": {"you-not-we": [1]},
-                                  "call2.jsonl": {"labels": {"you-not-we": []}}}, indent=2))
+    labels.write_text(
+        json.dumps({"call1": {"you-not-we": [1]}, "call2.jsonl": {"labels": {"you-not-we": []}}}, indent=2)
+    )
     convs = load_conversations(folder, labels)
     assert [c.id for c in convs] == ["call1", "call2", "call3"]
     assert convs[2].labels is None
@@ -242,17 +276,35 @@ def test_folder_of_transcripts_with_json_labels(tmp_path, annotator, ruleset) ->
 
 def test_folder_with_jsonl_labels_through_the_cli(tmp_path, rules_file) -> None:
     folder = _transcripts(tmp_path / "calls")
-    labels = write_jsonl(tmp_path / "labels.jsonl", [{"id": "call1", "labels": {"you-not-we": [1]}},
-                                                     {"id": "call3", "labels": {"you-not-we": [1]}}])
-    code, out, err = run("eval", str(folder), "--labels", str(labels), "--only-rules", str(rules_file),
-                         "--rule", "you-not-we", "--format", "json")
+    labels = write_jsonl(
+        tmp_path / "labels.jsonl",
+        [{"id": "call1", "labels": {"you-not-we": [1]}}, {"id": "call3", "labels": {"you-not-we": [1]}}],
+    )
+    code, out, err = run(
+        "eval",
+        str(folder),
+        "--labels",
+        str(labels),
+        "--only-rules",
+        str(rules_file),
+        "--rule",
+        "you-not-we",
+        "--format",
+        "json",
+    )
     assert code == 0, err
     data = json.loads(out)
     (r,) = data["rules"]
-    assert r["conversation_level"] == {"tp": 1, "fp": 0, "fn": 1, "tn": 0, "precision": 1.0, "recall": 0.5,
-                                       "f1": pytest.approx(2 / 3)}
-    assert r["misses"] == [{"conversation": "call3", "turn": 1, "speaker": "agent", "text": "Hi!",
-                           "borderline": False}]
+    assert r["conversation_level"] == {
+        "tp": 1,
+        "fp": 0,
+        "fn": 1,
+        "tn": 0,
+        "precision": 1.0,
+        "recall": 0.5,
+        "f1": pytest.approx(2 / 3),
+    }
+    assert r["misses"] == [{"conversation": "call3", "turn": 1, "speaker": "agent", "text": "Hi!", "borderline": False}]
     assert [f["conversation"] for f in r["unlabelled_fires"]] == ["call2"]
 
 
@@ -322,26 +374,35 @@ def test_cli_default_rules_count_you_need_to_restart_the_router(tmp_path) -> Non
 def test_nudges_are_those_of_a_replayed_transcript(tmp_path, annotator, ruleset, rules_file) -> None:
     """The evaluation batches spaCy across conversations but must see what replay shows."""
     folder = _transcripts(tmp_path / "calls")
-    write_jsonl(folder / "call4.jsonl", [{"speaker": C, "text": "Nobody called me back."},
-                                         {"speaker": A, "text": "You have to wait. Someone will call you back."},
-                                         {"speaker": C, "text": "Fine."}])
+    write_jsonl(
+        folder / "call4.jsonl",
+        [
+            {"speaker": C, "text": "Nobody called me back."},
+            {"speaker": A, "text": "You have to wait. Someone will call you back."},
+            {"speaker": C, "text": "Fine."},
+        ],
+    )
     results, timing = run_conversations(load_conversations(folder), ruleset, annotator, batch=3)
     assert timing.utterances == 9
     for res in results:
         code, out, err = run("replay", res.conversation.where, "--only-rules", str(rules_file), "--format", "jsonl")
         assert code == 0, err
-        replayed = [(e["rule"], e["utterance_index"], e["evidence"][0]["utterance_index"], e["message"])
-                    for e in map(json.loads, out.splitlines()) if e["type"] == "nudge"]
-        assert replayed == [(n.rule, n.utterance_index, n.evidence[0].utterance_index, n.message)
-                            for n in res.nudges]
+        replayed = [
+            (e["rule"], e["utterance_index"], e["evidence"][0]["utterance_index"], e["message"])
+            for e in map(json.loads, out.splitlines())
+            if e["type"] == "nudge"
+        ]
+        assert replayed == [(n.rule, n.utterance_index, n.evidence[0].utterance_index, n.message) for n in res.nudges]
     assert [n.rule for n in results[-1].nudges] == ["you-not-we", "promise-no-time"]
 
 
 def test_borderline_calls_are_read_from_notes_headers_only() -> None:
-    notes = ("angry-no-apology @1: long rant, no apology. missed-reflection @7: no restatement. "
-             "missed-reflection @9, borderline: answers a diagnostic question. "
-             "you-not-we not fired, borderline: 'you will need' reads as a limit. "
-             "uncommitted-promise not fired @5: the customer must act first.")
+    notes = (
+        "angry-no-apology @1: long rant, no apology. missed-reflection @7: no restatement. "
+        "missed-reflection @9, borderline: answers a diagnostic question. "
+        "you-not-we not fired, borderline: 'you will need' reads as a limit. "
+        "uncommitted-promise not fired @5: the customer must act first."
+    )
     assert borderline_in_notes(notes) == ["missed-reflection", "you-not-we"]
     assert borderline_in_notes(notes, ["you-not-we", "angry-no-apology"]) == ["you-not-we"]
     # "borderline" elsewhere in the text is not a header's
@@ -352,11 +413,20 @@ def test_scores_with_and_without_the_conversations_marked_borderline(tmp_path, a
     rows = [
         *LABELLED,
         # a false alarm on a hard call, marked in the notes: left out of the clear figures
-        dialogue("hard-fp", [(C, "Is it broken?"), (A, "You should restart it first.")], {"you-not-we": []},
-                 notes="you-not-we not fired, borderline: a suggestion, not an order."),
+        dialogue(
+            "hard-fp",
+            [(C, "Is it broken?"), (A, "You should restart it first.")],
+            {"you-not-we": []},
+            notes="you-not-we not fired, borderline: a suggestion, not an order.",
+        ),
         # a miss on a hard call, marked in the field (which wins over the notes)
-        dialogue("hard-fn", [(C, "Help."), (A, "Let's see what happened.")], {"you-not-we": [1]},
-                 borderline=["you-not-we"], notes="you-not-we @1: clear."),
+        dialogue(
+            "hard-fn",
+            [(C, "Help."), (A, "Let's see what happened.")],
+            {"you-not-we": [1]},
+            borderline=["you-not-we"],
+            notes="you-not-we @1: clear.",
+        ),
     ]
     path = write_jsonl(tmp_path / "d.jsonl", rows)
     report = evaluate(load_conversations(path), ruleset, annotator, source=str(path))
@@ -370,9 +440,26 @@ def test_scores_with_and_without_the_conversations_marked_borderline(tmp_path, a
 
     text = format_text(report, show=None)
     assert "without the conversations whose call on the rule the labels mark borderline" in text
-    clear_row = next(line for line in text.splitlines()[text.splitlines().index(
-        "without the conversations whose call on the rule the labels mark borderline:"):] if line.startswith("you-not-we"))
-    assert clear_row.split() == ["you-not-we", "5", "0.67", "0.67", "0.67", "2/1/1", "0.50", "0.50", "0.50", "2/2/2", "2"]
+    clear_row = next(
+        line
+        for line in text.splitlines()[
+            text.splitlines().index("without the conversations whose call on the rule the labels mark borderline:") :
+        ]
+        if line.startswith("you-not-we")
+    )
+    assert clear_row.split() == [
+        "you-not-we",
+        "5",
+        "0.67",
+        "0.67",
+        "0.67",
+        "2/1/1",
+        "0.50",
+        "0.50",
+        "0.50",
+        "2/2/2",
+        "2",
+    ]
     assert text.count("MISS ") == 3 and text.count("[borderline]") == 2
     js = report_to_json(report, show=None)
     (jr,) = [x for x in js["rules"] if x["rule"] == "you-not-we"]

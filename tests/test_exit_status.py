@@ -34,7 +34,14 @@ def test_main_returns_members(tmp_path, capsys):
 
 def test_threads_is_checked_once_for_every_command(capsys):
     """--threads comes from one declaration (cli._models_parent): every command refuses 0 the same way."""
-    for argv in (["replay", "x.jsonl"], ["live"], ["sidebar"], ["qa", "x", "--out", "o"], ["eval", "x"],
-                 ["rules", "diff"], ["rules", "explain", "x.jsonl", "--rule", "r"]):
+    for argv in (
+        ["replay", "x.jsonl"],
+        ["live"],
+        ["sidebar"],
+        ["qa", "x", "--out", "o"],
+        ["eval", "x"],
+        ["rules", "diff"],
+        ["rules", "explain", "x.jsonl", "--rule", "r"],
+    ):
         assert main([*argv, "--threads", "0"]) is ExitStatus.USAGE, argv
         assert "argument --threads: must be at least 1" in capsys.readouterr().err

@@ -18,7 +18,7 @@ from rapport_assist.capture import ArrayCapture, AudioDevice, DeviceChoice, pars
 from rapport_assist.live import LiveCall, LiveSettings, is_leak
 from rapport_assist.privacy import mask_digits, mask_event
 from rapport_assist.settings import SavedChoices, load_choices, save_choices, settings_path
-from rapport_assist.types import (CallSummary, Nudge, SpeechActivity, Speaker, Status, Tick, Utterance, Word)
+from rapport_assist.types import CallSummary, Nudge, SpeechActivity, Speaker, Status, Tick, Utterance, Word
 
 from pulse_server import PulseServer
 
@@ -28,13 +28,16 @@ DEMO = Path(__file__).resolve().parents[1] / "src" / "rapport_assist" / "data" /
 # ------------------------------------------------------------------ masking
 
 
-@pytest.mark.parametrize("text, masked", [
-    ("my card is 4111 1111 1111 1234", "my card is #### #### #### 1234"),
-    ("4111-1111-1111-1234.", "####-####-####-1234."),
-    ("number is 4,111,111,111,111, 7,234.", "number is #,###,###,###,###, 7,234."),
-    ("account 12345678 please", "account ######## please"),  # the last 4 shown only when 5+ are hidden
-    ("at 5 pm for $200 in 2026, order 12345", "at 5 pm for $200 in 2026, order 12345"),
-])
+@pytest.mark.parametrize(
+    "text, masked",
+    [
+        ("my card is 4111 1111 1111 1234", "my card is #### #### #### 1234"),
+        ("4111-1111-1111-1234.", "####-####-####-1234."),
+        ("number is 4,111,111,111,111, 7,234.", "number is #,###,###,###,###, 7,234."),
+        ("account 12345678 please", "account ######## please"),  # the last 4 shown only when 5+ are hidden
+        ("at 5 pm for $200 in 2026, order 12345", "at 5 pm for $200 in 2026, order 12345"),
+    ],
+)
 def test_mask_digits(text: str, masked: str) -> None:
     assert mask_digits(text) == masked
 
@@ -53,8 +56,9 @@ def test_replay_jsonl_masks_digits_by_default(tmp_path: Path) -> None:
     import io
 
     transcript = tmp_path / "t.jsonl"
-    transcript.write_text(json.dumps({"speaker": "customer", "text": "my card is 4111 1111 1111 1234",
-                                      "start": 0, "end": 3}) + "\n")
+    transcript.write_text(
+        json.dumps({"speaker": "customer", "text": "my card is 4111 1111 1111 1234", "start": 0, "end": 3}) + "\n"
+    )
     out = io.StringIO()
     assert main(["replay", str(transcript), "--format", "jsonl"], out, io.StringIO()) == 0
     assert "#### #### #### 1234" in out.getvalue() and "4111" not in out.getvalue()
@@ -81,11 +85,13 @@ def test_device_choice_parse() -> None:
 
 
 def test_parse_pactl_sources_finds_monitors() -> None:
-    text = ("Source #0\n\tState: IDLE\n\tName: alsa_output.pci.analog-stereo.monitor\n"
-            "\tDescription: Monitor of Built-in Audio\n\tSample Specification: s16le 2ch 48000Hz\n"
-            "\tMonitor of Sink: alsa_output.pci.analog-stereo\n\tProperties:\n\t\tdevice.class = \"monitor\"\n"
-            "Source #1\n\tName: alsa_input.usb-headset.mono\n\tDescription: Headset Microphone\n"
-            "\tSample Specification: s16le 1ch 16000Hz\n\tMonitor of Sink: n/a\n")
+    text = (
+        "Source #0\n\tState: IDLE\n\tName: alsa_output.pci.analog-stereo.monitor\n"
+        "\tDescription: Monitor of Built-in Audio\n\tSample Specification: s16le 2ch 48000Hz\n"
+        "\tMonitor of Sink: alsa_output.pci.analog-stereo\n\tProperties:\n\t\tdevice.class = \"monitor\"\n"
+        "Source #1\n\tName: alsa_input.usb-headset.mono\n\tDescription: Headset Microphone\n"
+        "\tSample Specification: s16le 1ch 16000Hz\n\tMonitor of Sink: n/a\n"
+    )
     monitor, mic = parse_pactl_sources(text, default="alsa_input.usb-headset.mono")
     assert (monitor.id, monitor.kind, monitor.channels) == ("pulse:alsa_output.pci.analog-stereo.monitor", "monitor", 2)
     assert (mic.kind, mic.channels, mic.default_rate_hz, mic.is_default) == ("input", 1, 16000.0, True)
@@ -132,9 +138,14 @@ def test_next_turn_marked_open_before_the_last_one_lands_is_not_dead_air() -> No
     from rapport_assist.types import DeadAir, SpeechActivity
 
     engine = RuleEngine(load_rules([default_rules_dir()]))
-    items = [SpeechActivity(Speaker.CUSTOMER, 5.1, True), SpeechActivity(Speaker.CUSTOMER, 13.3, True),
-             Utterance(0, Speaker.CUSTOMER, "My internet keeps dropping every night.", 5.2, 13.0),
-             Tick(18.0), Tick(22.0), Tick(30.0)]
+    items = [
+        SpeechActivity(Speaker.CUSTOMER, 5.1, True),
+        SpeechActivity(Speaker.CUSTOMER, 13.3, True),
+        Utterance(0, Speaker.CUSTOMER, "My internet keeps dropping every night.", 5.2, 13.0),
+        Tick(18.0),
+        Tick(22.0),
+        Tick(30.0),
+    ]
     events = list(CallPipeline(Annotator(), engine).run(items))
     assert not [e for e in events if isinstance(e, DeadAir)]
     items[-1:] = [Utterance(1, Speaker.CUSTOMER, "It comes back after a few minutes.", 13.4, 19.0), Tick(30.0)]
@@ -169,9 +180,14 @@ def _array_call(stereo: np.ndarray, recognizer, wait_s: float) -> tuple[LiveCall
         return captures[-1]
 
     events: list = []
-    call = LiveCall(LiveSettings(agent=DeviceChoice("fake:array", 0), customer=DeviceChoice("fake:array", 1),
-                                 device_timeout_s=30.0),
-                    opener=opener, devices=[_fake_device(2)], recognizer=recognizer)
+    call = LiveCall(
+        LiveSettings(
+            agent=DeviceChoice("fake:array", 0), customer=DeviceChoice("fake:array", 1), device_timeout_s=30.0
+        ),
+        opener=opener,
+        devices=[_fake_device(2)],
+        recognizer=recognizer,
+    )
     call.start(events.append)
     assert captures[0].done.wait(wait_s)
     call.stop()
@@ -254,8 +270,9 @@ def _similar(a: list[str], b: list[str]) -> float:
 
 
 @pytest.mark.slow
-def test_live_capture_through_pulseaudio_matches_replay(pulse: PulseServer, recognizer, tmp_path: Path,
-                                                       write_audio) -> None:
+def test_live_capture_through_pulseaudio_matches_replay(
+    pulse: PulseServer, recognizer, tmp_path: Path, write_audio
+) -> None:
     """Part of the demo call played into two null sinks, captured from their monitors through
     sounddevice: the same utterances and nudges as replaying the file; the saved stereo WAV
     replays to what the agent saw; then the customer's source is unloaded mid-call."""
@@ -271,9 +288,15 @@ def test_live_capture_through_pulseaudio_matches_replay(pulse: PulseServer, reco
     excerpt = write_audio(tmp_path / "excerpt.wav", np.stack([full[0][:cut], full[1][:cut]]), 16000)
     audio = decode_channels(excerpt)
     events: list = []
-    call = LiveCall(LiveSettings(agent=DeviceChoice("pulse:agent_line.monitor"),
-                                 customer=DeviceChoice("pulse:customer_line.monitor"),
-                                 record_to=tmp_path / "calls", record_audio=True), recognizer=recognizer)
+    call = LiveCall(
+        LiveSettings(
+            agent=DeviceChoice("pulse:agent_line.monitor"),
+            customer=DeviceChoice("pulse:customer_line.monitor"),
+            record_to=tmp_path / "calls",
+            record_audio=True,
+        ),
+        recognizer=recognizer,
+    )
     call.start(events.append)
     time.sleep(1.0)  # the streams connect
     pulse.play({"agent_line": audio.channels[0], "customer_line": audio.channels[1]})
@@ -288,8 +311,9 @@ def test_live_capture_through_pulseaudio_matches_replay(pulse: PulseServer, reco
 
     pulse.pactl("load-module", "module-null-sink", "sink_name=customer_line", "rate=16000", "channels=1")
     deadline = time.monotonic() + 10  # plugged back in: capture resumes
-    while time.monotonic() < deadline and not any(isinstance(e, Status) and e.code == "capture_resumed"
-                                                  for e in events):
+    while time.monotonic() < deadline and not any(
+        isinstance(e, Status) and e.code == "capture_resumed" for e in events
+    ):
         time.sleep(0.2)
     call.stop()
 
@@ -310,7 +334,7 @@ def test_live_capture_through_pulseaudio_matches_replay(pulse: PulseServer, reco
         offset = int(np.argmax(np.abs(got) > 1e-3)) - int(np.argmax(np.abs(played) > 1e-3))
         n = len(played) // 1600 * 1600
         env_played = np.sqrt(np.mean(played[:n].reshape(-1, 1600) ** 2, axis=1))  # 100 ms loudness
-        env_got = np.sqrt(np.mean(got[offset: offset + n].reshape(-1, 1600) ** 2, axis=1))
+        env_got = np.sqrt(np.mean(got[offset : offset + n].reshape(-1, 1600) ** 2, axis=1))
         # the same audio gives ~0.99; playback underruns on a busy machine shift the rest a little
         assert np.corrcoef(env_played, env_got)[0, 1] > 0.8
         offsets.append(offset)
@@ -345,7 +369,7 @@ def test_stream_resampler_keeps_pitch_and_length() -> None:
     rate = 48000
     tone = np.sin(2 * np.pi * 440 * np.arange(rate) / rate).astype(np.float32)
     resampler = StreamResampler(rate)
-    out = np.concatenate([resampler.push(tone[i: i + 1536]) for i in range(0, rate, 1536)])
+    out = np.concatenate([resampler.push(tone[i : i + 1536]) for i in range(0, rate, 1536)])
     assert abs(len(out) - 16000) <= 64
     spectrum = np.abs(np.fft.rfft(out[:8000]))
     assert abs(np.argmax(spectrum) * 16000 / 8000 - 440) <= 2
@@ -394,16 +418,23 @@ def test_recognizer_behind_is_reported_and_nothing_is_lost(speak) -> None:
 
     events: list = []
     slow = _SlowRecognizer(1.0)
-    call = LiveCall(LiveSettings(agent=DeviceChoice("fake:array"), customer=None, behind_s=1.0, device_timeout_s=30),
-                    opener=opener, devices=[_fake_device(1)], recognizer=slow)
+    call = LiveCall(
+        LiveSettings(agent=DeviceChoice("fake:array"), customer=None, behind_s=1.0, device_timeout_s=30),
+        opener=opener,
+        devices=[_fake_device(1)],
+        recognizer=slow,
+    )
     call.start(events.append)
     assert captures[0].done.wait(30)
     time.sleep(0.5)
     call.stop()
     codes = [e.code for e in events if isinstance(e, Status)]
     assert "rate_fallback" in codes and "recognizer_behind" in codes, codes
-    assert codes.index("recognizer_behind") < codes.index("recognizer_caught_up") if "recognizer_caught_up" in codes \
+    assert (
+        codes.index("recognizer_behind") < codes.index("recognizer_caught_up")
+        if "recognizer_caught_up" in codes
         else True
+    )
     texts = [e.text for e in events if isinstance(e, Utterance)]
     assert texts == [f"segment {i}" for i in range(1, 6)]
     assert isinstance(events[-1], CallSummary) and events[-1].utterances == 5
@@ -425,8 +456,12 @@ def test_no_devices_then_a_device_that_stops_then_comes_back() -> None:
         return opened[-1]
 
     events: list = []
-    call = LiveCall(LiveSettings(agent=DeviceChoice("fake:array"), customer=None, retry_s=0.3, device_timeout_s=0.5),
-                    opener=opener, devices=lambda: list(available), recognizer=_SlowRecognizer(0.0))
+    call = LiveCall(
+        LiveSettings(agent=DeviceChoice("fake:array"), customer=None, retry_s=0.3, device_timeout_s=0.5),
+        opener=opener,
+        devices=lambda: list(available),
+        recognizer=_SlowRecognizer(0.0),
+    )
     call.start(events.append)
 
     def codes() -> list[str]:
@@ -453,6 +488,7 @@ def test_no_devices_then_a_device_that_stops_then_comes_back() -> None:
 def test_a_device_lost_before_its_first_block_starts_afresh_when_reopened() -> None:
     """A stream that connects but delivers nothing (a slow start on a busy PC) is lost before its
     first block; the reopened one is captured from a fresh endpointer (the old one was finished)."""
+
     class Connected:  # opened, but no block ever comes
         rate_hz, channels, done = 16000, 1, None
 
@@ -466,8 +502,12 @@ def test_a_device_lost_before_its_first_block_starts_afresh_when_reopened() -> N
         return opened[-1]
 
     events: list = []
-    call = LiveCall(LiveSettings(agent=DeviceChoice("fake:array"), customer=None, retry_s=0.3, device_timeout_s=0.5),
-                    opener=opener, devices=[_fake_device(1)], recognizer=_SlowRecognizer(0.0))
+    call = LiveCall(
+        LiveSettings(agent=DeviceChoice("fake:array"), customer=None, retry_s=0.3, device_timeout_s=0.5),
+        opener=opener,
+        devices=[_fake_device(1)],
+        recognizer=_SlowRecognizer(0.0),
+    )
     call.start(events.append)
     deadline = time.monotonic() + 15
     while not (len(opened) >= 2 and opened[1].done.is_set()) and time.monotonic() < deadline:
@@ -498,8 +538,21 @@ def test_live_command_on_pulseaudio(pulse: PulseServer, speak, tmp_path: Path, m
     out, err = io.StringIO(), io.StringIO()
     timer = __import__("threading").Timer(3.0, pulse.play, [{"customer_line": speech}])
     timer.start()
-    code = main(["live", "--agent", "pulse:agent_line.monitor", "--customer", "pulse:customer_line.monitor",
-                 "--seconds", str(6.0 + len(speech) / 16000), "--record", str(tmp_path / "calls")], out, err)
+    code = main(
+        [
+            "live",
+            "--agent",
+            "pulse:agent_line.monitor",
+            "--customer",
+            "pulse:customer_line.monitor",
+            "--seconds",
+            str(6.0 + len(speech) / 16000),
+            "--record",
+            str(tmp_path / "calls"),
+        ],
+        out,
+        err,
+    )
     timer.join()
     assert code == 0, err.getvalue()
     text = out.getvalue()
@@ -528,8 +581,10 @@ def test_stable_prefix_is_what_two_passes_agree_on_and_only_grows() -> None:
     assert first is not None and (first.text, first.pending) == ("", "Thank you for call")  # nothing agreed yet
     second = tracker.update(Speaker.AGENT, 1.0, 2.8, _pass_words("Thank you for calling Acme"))
     assert (second.text, second.pending) == ("Thank you for", "calling Acme")
-    assert tracker.update(Speaker.AGENT, 1.0, 3.6, _pass_words("Thank you for calling Acme")) .text \
+    assert (
+        tracker.update(Speaker.AGENT, 1.0, 3.6, _pass_words("Thank you for calling Acme")).text
         == "Thank you for calling Acme"
+    )
     # a later pass that rewrites committed words does not take them back
     fourth = tracker.update(Speaker.AGENT, 1.0, 4.4, _pass_words("Thank you, for calling Acne bank"))
     assert fourth is None or fourth.text == "Thank you for calling Acme"
@@ -552,11 +607,15 @@ def test_captions_are_masked_strictly_in_the_pipeline() -> None:
     from rapport_assist.types import Partial
 
     pipeline = CallPipeline(Annotator(), RuleEngine(load_rules([default_rules_dir()])), masker=masker_for(True))
-    items = [Partial(Speaker.CUSTOMER, 0.0, 1.5, "my card is 4929 38", "four nine"),
-             Partial(Speaker.CUSTOMER, 0.0, 2.5, "I have two questions", "")]
+    items = [
+        Partial(Speaker.CUSTOMER, 0.0, 1.5, "my card is 4929 38", "four nine"),
+        Partial(Speaker.CUSTOMER, 0.0, 2.5, "I have two questions", ""),
+    ]
     partials = [e for e in pipeline.run(items) if isinstance(e, Partial)]
-    assert [(p.text, p.pending) for p in partials] == [("my card is #### ##", "#### ####"),
-                                                        ("I have two questions", "")]
+    assert [(p.text, p.pending) for p in partials] == [
+        ("my card is #### ##", "#### ####"),
+        ("I have two questions", ""),
+    ]
     assert json.loads(json.dumps(partials[0].to_json()))["type"] == "partial"
 
 
@@ -565,9 +624,9 @@ def test_speech_resuming_in_the_hangover_drops_the_early_result(recognizer, spea
     speaker goes on; one utterance results, with the words from both sides of the pause."""
     first, second = speak("Hello there."), speak("How are you today?")
     loud = np.flatnonzero(np.abs(first) > 0.01)
-    first = first[:loud[-1] + 1]  # espeak's own trailing silence would lengthen the pause
+    first = first[: loud[-1] + 1]  # espeak's own trailing silence would lengthen the pause
     loud = np.flatnonzero(np.abs(second) > 0.01)
-    second = second[loud[0]:]
+    second = second[loud[0] :]
     pause = np.zeros(int(0.35 * 16000), np.float32)  # well inside the 600 ms hangover below, VAD lag or not
     gap = np.zeros(16000, np.float32)
     audio = np.concatenate([gap, first, pause, second, gap, gap])
@@ -590,10 +649,19 @@ def test_speech_resuming_in_the_hangover_drops_the_early_result(recognizer, spea
     events: list = []
     from rapport_assist.endpoint import EndpointerOptions
 
-    call = LiveCall(LiveSettings(agent=DeviceChoice("fake:array"), customer=None, captions=False,
-                                 endpointer=EndpointerOptions(hangover_ms=600),
-                                 early_max_pass_s=60.0, early_after_busy_ms=96),  # even on a loaded machine
-                    opener=opener, devices=[_fake_device(1)], recognizer=Watching())
+    call = LiveCall(
+        LiveSettings(
+            agent=DeviceChoice("fake:array"),
+            customer=None,
+            captions=False,
+            endpointer=EndpointerOptions(hangover_ms=600),
+            early_max_pass_s=60.0,
+            early_after_busy_ms=96,
+        ),  # even on a loaded machine
+        opener=opener,
+        devices=[_fake_device(1)],
+        recognizer=Watching(),
+    )
     call.start(events.append)
     assert captures[0].done.wait(30)
     time.sleep(1.0)
@@ -609,27 +677,40 @@ def test_speech_resuming_in_the_hangover_drops_the_early_result(recognizer, spea
 
 
 @pytest.mark.slow
-def test_a_caption_arrives_before_its_utterance_through_pulseaudio(pulse: PulseServer, recognizer, speak,
-                                                                  tmp_path: Path) -> None:
+def test_a_caption_arrives_before_its_utterance_through_pulseaudio(
+    pulse: PulseServer, recognizer, speak, tmp_path: Path
+) -> None:
     """A long sentence played into the agent's null sink: while it is still being said, a
     ``partial`` event with its first words (logged to the call's JSONL too); then the final
     utterance with all its words."""
     from rapport_assist.recognizer import normalize_text
     from rapport_assist.types import Partial
 
-    sentence = ("Thank you for calling, I can certainly help you with the billing question on your account, "
-                "and I will stay with you until it is sorted out today.")
+    sentence = (
+        "Thank you for calling, I can certainly help you with the billing question on your account, "
+        "and I will stay with you until it is sorted out today."
+    )
     words = speak(sentence)
     gap = np.zeros(16000, np.float32)
     events: list = []
-    call = LiveCall(LiveSettings(agent=DeviceChoice("pulse:agent_line.monitor"),
-                                 customer=DeviceChoice("pulse:customer_line.monitor"), record_to=tmp_path,
-                                 caption_max_pass_s=60.0, caption_max_load=1.0),  # captions even on a loaded machine
-                    recognizer=recognizer)
+    call = LiveCall(
+        LiveSettings(
+            agent=DeviceChoice("pulse:agent_line.monitor"),
+            customer=DeviceChoice("pulse:customer_line.monitor"),
+            record_to=tmp_path,
+            caption_max_pass_s=60.0,
+            caption_max_load=1.0,
+        ),  # captions even on a loaded machine
+        recognizer=recognizer,
+    )
     call.start(events.append)
     time.sleep(1.0)
-    pulse.play({"agent_line": np.concatenate([gap, words, gap, gap]),
-                "customer_line": np.zeros(len(words) + 3 * len(gap), np.float32)})
+    pulse.play(
+        {
+            "agent_line": np.concatenate([gap, words, gap, gap]),
+            "customer_line": np.zeros(len(words) + 3 * len(gap), np.float32),
+        }
+    )
     pulse.wait_played(timeout_s=len(words) / 16000 + 30)
     _settled(events)
     call.stop()

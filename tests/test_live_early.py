@@ -34,14 +34,24 @@ def _settled(events: list, quiet_s: float = 4.0, limit_s: float = 30.0) -> None:
 def _play_agent(pulse: PulseServer, recognizer, speech: np.ndarray, tmp_path: Path) -> tuple[list, LiveCall]:
     gap = np.zeros(16000, np.float32)
     events: list = []
-    call = LiveCall(LiveSettings(agent=DeviceChoice("pulse:agent_line.monitor"),
-                                 customer=DeviceChoice("pulse:customer_line.monitor"), record_to=tmp_path,
-                                 caption_max_pass_s=60.0, caption_max_load=1.0),  # captions even on a loaded machine
-                    recognizer=recognizer)
+    call = LiveCall(
+        LiveSettings(
+            agent=DeviceChoice("pulse:agent_line.monitor"),
+            customer=DeviceChoice("pulse:customer_line.monitor"),
+            record_to=tmp_path,
+            caption_max_pass_s=60.0,
+            caption_max_load=1.0,
+        ),  # captions even on a loaded machine
+        recognizer=recognizer,
+    )
     call.start(events.append)
     time.sleep(1.0)
-    pulse.play({"agent_line": np.concatenate([gap, speech, gap, gap]),
-                "customer_line": np.zeros(len(speech) + 3 * len(gap), np.float32)})
+    pulse.play(
+        {
+            "agent_line": np.concatenate([gap, speech, gap, gap]),
+            "customer_line": np.zeros(len(speech) + 3 * len(gap), np.float32),
+        }
+    )
     pulse.wait_played(timeout_s=len(speech) / 16000 + 30)
     _settled(events)
     call.stop()
@@ -49,35 +59,41 @@ def _play_agent(pulse: PulseServer, recognizer, speech: np.ndarray, tmp_path: Pa
 
 
 @pytest.mark.slow
-def test_an_early_nudge_arrives_before_its_utterance_through_pulseaudio(pulse: PulseServer, recognizer, speak,
-                                                                       tmp_path: Path) -> None:
-    """"You need to restart the router" said at the start of a long sentence: you-not-we fires on
+def test_an_early_nudge_arrives_before_its_utterance_through_pulseaudio(
+    pulse: PulseServer, recognizer, speak, tmp_path: Path
+) -> None:
+    """ "You need to restart the router" said at the start of a long sentence: you-not-we fires on
     a caption, marked early, before the utterance is final; the final text still says it, so the
     final nudge confirms the early one (nothing is withdrawn), and the log has both."""
-    sentence = ("You need to restart the router first, and then wait for all of the lights on the front "
-                "to turn green again before you try to connect the laptop.")
+    sentence = (
+        "You need to restart the router first, and then wait for all of the lights on the front "
+        "to turn green again before you try to connect the laptop."
+    )
     events, call = _play_agent(pulse, recognizer, speak(sentence), tmp_path)
     utterances = [i for i, e in enumerate(events) if isinstance(e, Utterance)]
     assert len(utterances) == 1, [e.text for e in events if isinstance(e, Utterance)]
     early = [i for i, e in enumerate(events) if isinstance(e, Nudge) and e.early and e.rule == "you-not-we"]
     assert early and early[0] < utterances[0], [type(e).__name__ for e in events]
     nudge = events[early[0]]
-    caption = next(e for e in events[:early[0]] if isinstance(e, Partial))
+    caption = next(e for e in events[: early[0]] if isinstance(e, Partial))
     assert nudge.evidence[0].speaker is Speaker.AGENT and nudge.t_s < events[utterances[0]].end_s
     assert nudge.evidence[0].start_s == caption.start_s
     finals = [e for e in events if isinstance(e, Nudge) and not e.early and e.rule == "you-not-we"]
     assert [f.confirms for f in finals] == [nudge.early_id]
     assert not [e for e in events if isinstance(e, Withdrawn)]
     logged = [json.loads(line) for line in call.log_path.read_text().splitlines()]
-    kinds = [(e["type"], e.get("early", False), e.get("confirms")) for e in logged if e["type"] in ("nudge", "utterance")]
+    kinds = [
+        (e["type"], e.get("early", False), e.get("confirms")) for e in logged if e["type"] in ("nudge", "utterance")
+    ]
     assert kinds.index(("nudge", True, None)) < kinds.index(("utterance", False, None))
     assert ("nudge", False, nudge.early_id) in kinds
 
 
 @pytest.mark.slow
 def test_an_early_nudge_is_withdrawn_through_pulseaudio_when_the_final_text_drops_its_trigger(
-        pulse: PulseServer, recognizer, speak, tmp_path: Path) -> None:
-    """"You need to restart the router, is that the question you were asking me about?": the captions
+    pulse: PulseServer, recognizer, speak, tmp_path: Path
+) -> None:
+    """ "You need to restart the router, is that the question you were asking me about?": the captions
     say "You need to restart the …" first, so you-not-we fires early; the final text makes the
     sentence a question (you-not-we skips questions), so the early nudge is withdrawn (a
     ``withdrawn`` event, in the log too) and no final nudge of it comes."""
@@ -92,8 +108,10 @@ def test_an_early_nudge_is_withdrawn_through_pulseaudio_when_the_final_text_drop
     assert early and early[0] < utterances[0], [type(e).__name__ for e in events]
     withdrawn = [e for e in events if isinstance(e, Withdrawn)]
     assert [(w.rule, w.early_id, w.utterance_index) for w in withdrawn] == [
-        ("you-not-we", events[early[0]].early_id, final.index)], final.text
-    assert "?" in final.text and not [e for e in events if isinstance(e, Nudge) and not e.early
-                                      and e.rule == "you-not-we"]
+        ("you-not-we", events[early[0]].early_id, final.index)
+    ], final.text
+    assert "?" in final.text and not [
+        e for e in events if isinstance(e, Nudge) and not e.early and e.rule == "you-not-we"
+    ]
     logged = [json.loads(line) for line in call.log_path.read_text().splitlines()]
     assert [e["early_id"] for e in logged if e["type"] == "withdrawn"] == [events[early[0]].early_id]

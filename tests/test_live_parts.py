@@ -20,8 +20,16 @@ from rapport_assist.live_capture import CaptureSupervisor
 from rapport_assist.live_recognition import RecognitionWorker
 from rapport_assist.live_recording import CallAudio, CallRecord
 from rapport_assist.live_shared import CallTimeline, ClosedSegment, LiveSettings, SpeechFeed
-from rapport_assist.types import (Recognition, RecognitionTiming, SpeechActivity, SpeechSegment, Speaker, Status,
-                                  Utterance, Word)
+from rapport_assist.types import (
+    Recognition,
+    RecognitionTiming,
+    SpeechActivity,
+    SpeechSegment,
+    Speaker,
+    Status,
+    Utterance,
+    Word,
+)
 
 
 def _items(timeline: CallTimeline) -> list:
@@ -138,8 +146,9 @@ def test_the_supervisor_reports_an_unplugged_customer_device_and_reopens_it() ->
         opened[name].append(ArrayCapture(audio, on_block, speed=1.0, loop=not quiet_after_first))
         return opened[name][-1]
 
-    settings = LiveSettings(agent=DeviceChoice("fake:agent"), customer=DeviceChoice("fake:customer"),
-                            retry_s=0.3, device_timeout_s=0.5)
+    settings = LiveSettings(
+        agent=DeviceChoice("fake:agent"), customer=DeviceChoice("fake:customer"), retry_s=0.3, device_timeout_s=0.5
+    )
     supervisor, thread, timeline, feed = _supervise(settings, opener, [_device("agent"), _device("customer")])
     seen: list = []
     deadline = time.monotonic() + 15
@@ -162,8 +171,7 @@ def test_the_supervisor_reports_an_unplugged_customer_device_and_reopens_it() ->
     assert supervisor.stats["blocks"] > 0
 
 
-def test_the_supervisor_hands_closed_segments_with_their_close_time_and_saves_the_audio(
-        speak, tmp_path: Path) -> None:
+def test_the_supervisor_hands_closed_segments_with_their_close_time_and_saves_the_audio(speak, tmp_path: Path) -> None:
     """Speech captured in real time: a SpeechActivity mark as it starts, a closed segment with the
     call time it closed (after the speech ends: the hangover), the same audio in the WAV."""
     speech = speak("Hello there how are you today")
@@ -198,7 +206,7 @@ def test_the_supervisor_hands_closed_segments_with_their_close_time_and_saves_th
     loud = np.flatnonzero(np.abs(saved) > 0.01)
     # the WAV holds the speech where the endpointer heard it (the segment's audio, onset padding included)
     start = int(round(segment.start_s * 16000))
-    assert start <= loud[0] and np.allclose(saved[start: start + len(segment.audio)], segment.audio, atol=1 / 32768)
+    assert start <= loud[0] and np.allclose(saved[start : start + len(segment.audio)], segment.audio, atol=1 / 32768)
     assert failed == []
 
 
@@ -306,9 +314,17 @@ def test_timing_rides_on_each_utterance_through_the_pipeline_whatever_it_reads_a
     from rapport_assist.privacy import masker_for
     from rapport_assist.rules import RuleEngine, default_rules_dir, load_rules
 
-    utterances = [Utterance(i, Speaker.CUSTOMER if i % 2 else Speaker.AGENT, f"My card is 4111 1111 1111 12{i}3.",
-                            2.0 * i, 2.0 * i + 1.5, timing=RecognitionTiming(2.0 * i + 1.8, 2.0 * i + 1.9, 2.0 * i + 2.4))
-                  for i in range(4)]
+    utterances = [
+        Utterance(
+            i,
+            Speaker.CUSTOMER if i % 2 else Speaker.AGENT,
+            f"My card is 4111 1111 1111 12{i}3.",
+            2.0 * i,
+            2.0 * i + 1.5,
+            timing=RecognitionTiming(2.0 * i + 1.8, 2.0 * i + 1.9, 2.0 * i + 2.4),
+        )
+        for i in range(4)
+    ]
     pipeline = CallPipeline(Annotator(), RuleEngine(load_rules([default_rules_dir()])), masker=masker_for(True))
     out = [e for e in pipeline.run(utterances, read_ahead=4) if isinstance(e, Utterance)]
     assert [u.text for u in out][0] == "My card is #### #### #### 1203."  # new values: masked, with signals

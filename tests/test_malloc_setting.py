@@ -66,12 +66,15 @@ print(spent, arenas)
 """
 
 
-
-
 def _probe(mode: str) -> tuple[int, int]:
     """Page faults to reuse a freed 64 MB buffer, and glibc's arenas once five threads allocated."""
-    out = subprocess.run([sys.executable, "-c", _PROBE, mode], capture_output=True, text=True, timeout=300,
-                         env={**os.environ, "QT_QPA_PLATFORM": "offscreen"})
+    out = subprocess.run(
+        [sys.executable, "-c", _PROBE, mode],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**os.environ, "QT_QPA_PLATFORM": "offscreen"},
+    )
     assert out.returncode == 0, out.stderr
     spent, arenas = out.stdout.split()[-2:]
     return int(spent), int(arenas)

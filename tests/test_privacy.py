@@ -31,54 +31,76 @@ def _own_settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
 # ------------------------------------------------------------------ the default list, pattern by pattern
 
 
-@pytest.mark.parametrize("text, masked", [
-    # cards: Luhn-checked, spaced, dashed, run together, split by commas as the recognizer writes them
-    ("my card is 4929 3810 4672 8154", "my card is #### #### #### 8154"),
-    ("4929-3810-4672-8154.", "####-####-####-8154."),
-    ("4929381046728154", "############8154"),
-    ("it's 4929, 3810, 46728154 ok", "it's ####, ####, ####8154 ok"),
-    # SSNs, phone numbers (brackets and a country code too)
-    ("ssn 536-27-4819 thanks", "ssn ###-##-4819 thanks"),
-    ("call me at (555) 867-5309.", "call me at (###) ###-5309."),
-    ("it's +1 555 867 5309", "it's +# ### ###-5309".replace("-", " ")),
-    ("5-5-5-867-5-3-0-9", "#-#-#-###-5-3-0-9"),
-    # other long digit runs (accounts, orders): the last 4 only when 5 or more are hidden
-    ("account 12345678 please", "account ######## please"),
-    ("reference 1234567890", "reference ######7890"),
-    # short groups right after "social security number is", "pin", "card number"... (a number split
-    # over two utterances leaves its first group there)
-    ("my social security number is 536 27", "my social security number is ### ##"),
-    ("my social is five three six", "my social is #### ##### ###"),
-    ("and the pin is 1234.", "and the pin is ####."),
-    ("number is 4,111,111,111,111, 7,234.", "number is #,###,###,###,###, 7,234."),
-    # digits said as words, "oh" for zero, "double", tens
-    ("four nine two nine three eight one oh four six seven two eight one five four",
-     "# # # # # # # # # # # # 8 1 5 4"),
-    ("it's eight six seven, five three oh nine", "it's # # #, # # # #"),
-    ("double five oh three two one nine", "# # # # # # #"),
-    ("fifty three twenty one forty four", "# # # # # #"),
-    # e-mail addresses, written and spoken
-    ("mail john.smith@gmail.com today", "mail ####.#####@#####.com today"),
-    ("it is john dot smith at gmail dot com", "it is #### dot ##### at ##### dot com"),
-    ("my email is john smithatgmail.com", "my email is #### ############.com"),
-    # dates of birth, only when said as such
-    ("my date of birth is March 5th, 1984", "my date of birth is ##### ###, ####"),
-    ("born on 05/03/1984", "born on ##/##/####"),
-    ("my birthday is the fifth of March 1984", "my birthday is the ##### ## ##### ####"),
-])
+@pytest.mark.parametrize(
+    "text, masked",
+    [
+        # cards: Luhn-checked, spaced, dashed, run together, split by commas as the recognizer writes them
+        ("my card is 4929 3810 4672 8154", "my card is #### #### #### 8154"),
+        ("4929-3810-4672-8154.", "####-####-####-8154."),
+        ("4929381046728154", "############8154"),
+        ("it's 4929, 3810, 46728154 ok", "it's ####, ####, ####8154 ok"),
+        # SSNs, phone numbers (brackets and a country code too)
+        ("ssn 536-27-4819 thanks", "ssn ###-##-4819 thanks"),
+        ("call me at (555) 867-5309.", "call me at (###) ###-5309."),
+        ("it's +1 555 867 5309", "it's +# ### ###-5309".replace("-", " ")),
+        ("5-5-5-867-5-3-0-9", "#-#-#-###-5-3-0-9"),
+        # other long digit runs (accounts, orders): the last 4 only when 5 or more are hidden
+        ("account 12345678 please", "account ######## please"),
+        ("reference 1234567890", "reference ######7890"),
+        # short groups right after "social security number is", "pin", "card number"... (a number split
+        # over two utterances leaves its first group there)
+        ("my social security number is 536 27", "my social security number is ### ##"),
+        ("my social is five three six", "my social is #### ##### ###"),
+        ("and the pin is 1234.", "and the pin is ####."),
+        ("number is 4,111,111,111,111, 7,234.", "number is #,###,###,###,###, 7,234."),
+        # digits said as words, "oh" for zero, "double", tens
+        (
+            "four nine two nine three eight one oh four six seven two eight one five four",
+            "# # # # # # # # # # # # 8 1 5 4",
+        ),
+        ("it's eight six seven, five three oh nine", "it's # # #, # # # #"),
+        ("double five oh three two one nine", "# # # # # # #"),
+        ("fifty three twenty one forty four", "# # # # # #"),
+        # e-mail addresses, written and spoken
+        ("mail john.smith@gmail.com today", "mail ####.#####@#####.com today"),
+        ("it is john dot smith at gmail dot com", "it is #### dot ##### at ##### dot com"),
+        ("my email is john smithatgmail.com", "my email is #### ############.com"),
+        # dates of birth, only when said as such
+        ("my date of birth is March 5th, 1984", "my date of birth is ##### ###, ####"),
+        ("born on 05/03/1984", "born on ##/##/####"),
+        ("my birthday is the fifth of March 1984", "my birthday is the ##### ## ##### ####"),
+    ],
+)
 def test_masks(text: str, masked: str) -> None:
     assert MASK.mask_text(text) == masked
     assert MASK.mask_text(masked) == masked  # idempotent: masked text stays as it is
 
 
-@pytest.mark.parametrize("text", [
-    "see you at 5 pm", "that is $200", "it costs $1,200,000", "back in 2026", "allow 24-48 hours",
-    "order 12345",  # short order numbers stay: 5 digits or fewer
-    "call 911", "on 05/03/1984 we shipped it",  # a date not said as a date of birth stays
-    "oh oh oh oh oh oh", "one or two, maybe three", "I was born in the fall", "look at this dot",
-    "we are at the office", "version 3.2 of the app", "between 9 and 5 on Monday the 3rd",
-    "you chat.com", "room 1204, floor 3", "a card for 2 people", "the pin is oneself", "my account is closed",
-])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "see you at 5 pm",
+        "that is $200",
+        "it costs $1,200,000",
+        "back in 2026",
+        "allow 24-48 hours",
+        "order 12345",  # short order numbers stay: 5 digits or fewer
+        "call 911",
+        "on 05/03/1984 we shipped it",  # a date not said as a date of birth stays
+        "oh oh oh oh oh oh",
+        "one or two, maybe three",
+        "I was born in the fall",
+        "look at this dot",
+        "we are at the office",
+        "version 3.2 of the app",
+        "between 9 and 5 on Monday the 3rd",
+        "you chat.com",
+        "room 1204, floor 3",
+        "a card for 2 people",
+        "the pin is oneself",
+        "my account is closed",
+    ],
+)
 def test_near_misses_stay(text: str) -> None:
     assert MASK.mask_text(text) == text
 
@@ -94,14 +116,59 @@ def test_off_masks_nothing() -> None:
 
 def test_words_are_masked_as_one_sequence_with_the_text() -> None:
     """The recognizer's words ("5" "-867" ...) are masked as the utterance, so no group survives."""
-    said = ["Call", "me", "at", "5", "-5", "-5", "-867", "-5", "-3", "-0", "-9", "or", "four", "nine", "two", "nine",
-            "three", "eight", "one", "oh", "four", "six", "seven", "two", "eight", "one", "five", "four."]
+    said = [
+        "Call",
+        "me",
+        "at",
+        "5",
+        "-5",
+        "-5",
+        "-867",
+        "-5",
+        "-3",
+        "-0",
+        "-9",
+        "or",
+        "four",
+        "nine",
+        "two",
+        "nine",
+        "three",
+        "eight",
+        "one",
+        "oh",
+        "four",
+        "six",
+        "seven",
+        "two",
+        "eight",
+        "one",
+        "five",
+        "four.",
+    ]
     words = tuple(Word(t, i, i + 0.5, 0.9) for i, t in enumerate(said))
     text = "Call me at 5-5-5-867-5-3-0-9 or " + " ".join(said[12:])
     u = MASK.mask_utterance(Utterance(0, Speaker.CUSTOMER, text, 0.0, 9.0, words=words))
     assert u.text == "Call me at #-#-#-###-5-3-0-9 or # # # # # # # # # # # # 8 1 5 4."
-    assert [w.text for w in u.words] == ["Call", "me", "at", "#", "-#", "-#", "-###", "-5", "-3", "-0", "-9", "or",
-                                         *["#"] * 12, "8", "1", "5", "4."]
+    assert [w.text for w in u.words] == [
+        "Call",
+        "me",
+        "at",
+        "#",
+        "-#",
+        "-#",
+        "-###",
+        "-5",
+        "-3",
+        "-0",
+        "-9",
+        "or",
+        *["#"] * 12,
+        "8",
+        "1",
+        "5",
+        "4.",
+    ]
     assert [(w.start_s, w.end_s) for w in u.words] == [(w.start_s, w.end_s) for w in words]
 
 
@@ -132,10 +199,12 @@ def test_no_mask_shows_the_numbers_and_says_so(tmp_path: Path) -> None:
 
 def test_a_team_adds_replaces_and_switches_off_entries(tmp_path: Path) -> None:
     team = tmp_path / "masking.yaml"
-    team.write_text("patterns:\n  - name: member_id\n    regex: '\\bAB\\d{6}\\b'\n    keep_last: 0\n"
-                    "  - name: date_of_birth\n    enabled: false\n"
-                    "numbers:\n  - name: account\n    digits: [5]\n    keep_last: 0\n"
-                    "spoken_digits:\n  words: {nil: '0'}\n")
+    team.write_text(
+        "patterns:\n  - name: member_id\n    regex: '\\bAB\\d{6}\\b'\n    keep_last: 0\n"
+        "  - name: date_of_birth\n    enabled: false\n"
+        "numbers:\n  - name: account\n    digits: [5]\n    keep_last: 0\n"
+        "spoken_digits:\n  words: {nil: '0'}\n"
+    )
     masker = Masker(load_mask_list([team]))
     assert masker.mask_text("member AB123456 here") == "member ######## here"
     assert masker.mask_text("order 12345") == "order #####"  # accounts from 5 digits now
@@ -168,14 +237,17 @@ def test_the_team_list_is_found_in_the_config_folder_and_by_env(tmp_path: Path, 
     assert Masker(listed).mask_text("code 42") == "#### ##"
 
 
-@pytest.mark.parametrize("body, says", [
-    ("patterns:\n  - name: bad\n    regex: '(a+)\\1'\n", "RE2 cannot use this regex"),
-    ("patterns:\n  - name: empty\n    regex: 'x*'\n", "matches empty text"),
-    ("numbers:\n  - name: n\n    digits: many\n", "digits must be"),
-    ("patterns: [1, 2]\n", "each entry is a mapping with a name"),
-    ("stuff: 1\n", "a masking list is a mapping"),
-    ("patterns:\n  - name: x\n   regex: y\n", "not valid YAML"),
-])
+@pytest.mark.parametrize(
+    "body, says",
+    [
+        ("patterns:\n  - name: bad\n    regex: '(a+)\\1'\n", "RE2 cannot use this regex"),
+        ("patterns:\n  - name: empty\n    regex: 'x*'\n", "matches empty text"),
+        ("numbers:\n  - name: n\n    digits: many\n", "digits must be"),
+        ("patterns: [1, 2]\n", "each entry is a mapping with a name"),
+        ("stuff: 1\n", "a masking list is a mapping"),
+        ("patterns:\n  - name: x\n   regex: y\n", "not valid YAML"),
+    ],
+)
 def test_a_bad_team_list_is_a_clear_error(tmp_path: Path, body: str, says: str) -> None:
     team = tmp_path / "masking.yaml"
     team.write_text(body)
@@ -208,8 +280,18 @@ rules:
     message: "Read it back masked."
 """
 _SEP = r"[\s\-,()/]*"  # no dots: JSON floats hold digits after a dot
-_WORD = {"0": "(?:zero|oh|o)", "1": "one", "2": "two", "3": "three", "4": "four", "5": "five", "6": "six",
-         "7": "seven", "8": "eight", "9": "nine"}
+_WORD = {
+    "0": "(?:zero|oh|o)",
+    "1": "one",
+    "2": "two",
+    "3": "three",
+    "4": "four",
+    "5": "five",
+    "6": "six",
+    "7": "seven",
+    "8": "eight",
+    "9": "nine",
+}
 SECRETS = {
     # the last 4 may stay, by design; a dot may split the card ("4.929 3810 …", as tiny.en writes
     # it), and 12 given digits in a row are no JSON float
@@ -260,13 +342,16 @@ def _every_command(call: Path, rules: Path, outputs: Path, cache: Path, no_mask:
     outputs.mkdir(parents=True, exist_ok=True)
     engine = ["--rules", str(rules)]  # on top of the default packs
     _run(["replay", str(call), *engine, *flag], outputs / "replay.txt")
-    _run(["replay", str(call), *engine, "--format", "jsonl", "--out", str(outputs / "replay-out.jsonl"), *flag],
-         outputs / "replay.jsonl")
+    _run(
+        ["replay", str(call), *engine, "--format", "jsonl", "--out", str(outputs / "replay-out.jsonl"), *flag],
+        outputs / "replay.jsonl",
+    )
     _run(["qa", str(call), "--out", str(outputs / "qa"), "--cache", str(cache), *engine, "--workers", "1", *flag])
-    _run(["rules", "explain", str(call), "--rule", "card-given", "--rules", str(rules), *flag],
-         outputs / "explain.txt")
-    _run(["rules", "diff", "--new", str(rules), str(call), "--cache", str(cache), "--format", "json", *flag],
-         outputs / "diff.json")
+    _run(["rules", "explain", str(call), "--rule", "card-given", "--rules", str(rules), *flag], outputs / "explain.txt")
+    _run(
+        ["rules", "diff", "--new", str(rules), str(call), "--cache", str(cache), "--format", "json", *flag],
+        outputs / "diff.json",
+    )
 
 
 def test_no_secret_in_any_output_of_a_transcript(tmp_path: Path) -> None:
@@ -333,8 +418,21 @@ def test_no_secret_in_any_output_of_a_spoken_call(spoken_call: Path, tmp_path: P
     assert cached and leaks_in(cache) == {}
     # the control: unmasked (qa --no-mask), the recognizer's words hold the card, the SSN, the phone
     # and the address, so the search above can fail
-    _run(["qa", str(spoken_call), "--out", str(tmp_path / "raw"), "--cache", str(cache), "--rules", str(rules),
-          "--workers", "1", "--no-mask"])
+    _run(
+        [
+            "qa",
+            str(spoken_call),
+            "--out",
+            str(tmp_path / "raw"),
+            "--cache",
+            str(cache),
+            "--rules",
+            str(rules),
+            "--workers",
+            "1",
+            "--no-mask",
+        ]
+    )
     raw = leaks_in(tmp_path / "raw")
     assert {"card", "ssn", "phone", "e-mail"} <= set(raw["calls/spoken-call/events.jsonl"]), raw
     assert len(list((cache / "transcripts").rglob("*.jsonl"))) == 2  # --no-mask: its own, unmasked, cache entry
@@ -397,9 +495,25 @@ def test_a_live_call_record_holds_no_secret(pulse, speak, tmp_path: Path, monkey
     timer.start()
     out = tmp_path / "written"
     out.mkdir()
-    stdout = _run(["live", "--agent", "pulse:agent_line.monitor", "--customer", "pulse:customer_line.monitor",
-                   "--seconds", str(7.0 + len(speech) / 16000), "--record", str(out / "calls"), "--no-save",
-                   "--format", "jsonl", "--out", str(out / "events.jsonl")], out / "stdout.jsonl")
+    stdout = _run(
+        [
+            "live",
+            "--agent",
+            "pulse:agent_line.monitor",
+            "--customer",
+            "pulse:customer_line.monitor",
+            "--seconds",
+            str(7.0 + len(speech) / 16000),
+            "--record",
+            str(out / "calls"),
+            "--no-save",
+            "--format",
+            "jsonl",
+            "--out",
+            str(out / "events.jsonl"),
+        ],
+        out / "stdout.jsonl",
+    )
     timer.join()
     assert list((out / "calls").glob("call-*.jsonl"))
     said = [json.loads(line) for line in stdout.splitlines() if '"utterance"' in line]

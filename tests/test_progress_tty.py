@@ -53,8 +53,9 @@ def _run_with_tty_stderr(args: list[str], stdout_path: Path, env: dict, tty: boo
     with stdout_path.open("wb") as out:
         if tty:
             master, slave = os.openpty()
-            proc = subprocess.Popen([sys.executable, "-m", "rapport_assist.cli", *args], stdout=out, stderr=slave,
-                                    env=env)
+            proc = subprocess.Popen(
+                [sys.executable, "-m", "rapport_assist.cli", *args], stdout=out, stderr=slave, env=env
+            )
             os.close(slave)
 
             def read() -> None:
@@ -73,8 +74,13 @@ def _run_with_tty_stderr(args: list[str], stdout_path: Path, env: dict, tty: boo
             reader.join(10)
             os.close(master)
         else:
-            proc = subprocess.run([sys.executable, "-m", "rapport_assist.cli", *args], stdout=out,
-                                  stderr=subprocess.PIPE, env=env, timeout=600)
+            proc = subprocess.run(
+                [sys.executable, "-m", "rapport_assist.cli", *args],
+                stdout=out,
+                stderr=subprocess.PIPE,
+                env=env,
+                timeout=600,
+            )
             code, chunks = proc.returncode, [proc.stderr]
     return code, b"".join(chunks).decode("utf-8", "replace")
 
@@ -93,10 +99,15 @@ def call_wav(tmp_path_factory: pytest.TempPathFactory, write_audio) -> Path:
 @pytest.mark.model
 @pytest.mark.parametrize("tty", [True, False])
 def test_replay_and_explain_show_progress_on_a_terminal_only(call_wav: Path, tmp_path: Path, tty: bool) -> None:
-    env = dict(os.environ, PYTHONPATH=f"{SRC}{os.pathsep}{os.environ.get('PYTHONPATH', '')}",
-               RAPPORT_ASSIST_CACHE=str(tmp_path / "cache"), XDG_CONFIG_HOME=str(tmp_path / "config"))
-    code, err = _run_with_tty_stderr(["replay", str(call_wav), "--format", "jsonl"], tmp_path / "events.jsonl",
-                                     env, tty)
+    env = dict(
+        os.environ,
+        PYTHONPATH=f"{SRC}{os.pathsep}{os.environ.get('PYTHONPATH', '')}",
+        RAPPORT_ASSIST_CACHE=str(tmp_path / "cache"),
+        XDG_CONFIG_HOME=str(tmp_path / "config"),
+    )
+    code, err = _run_with_tty_stderr(
+        ["replay", str(call_wav), "--format", "jsonl"], tmp_path / "events.jsonl", env, tty
+    )
     assert code == 0, err
     assert '"type": "utterance"' in (tmp_path / "events.jsonl").read_text()  # the events went to the file
     if tty:
@@ -107,8 +118,9 @@ def test_replay_and_explain_show_progress_on_a_terminal_only(call_wav: Path, tmp
     else:
         assert "replay:" not in err
 
-    code, err = _run_with_tty_stderr(["rules", "explain", "--rule", "angry-no-apology", str(call_wav)],
-                                     tmp_path / "explain.txt", env, tty)
+    code, err = _run_with_tty_stderr(
+        ["rules", "explain", "--rule", "angry-no-apology", str(call_wav)], tmp_path / "explain.txt", env, tty
+    )
     assert code == 0, err
     assert "#1 CUSTOMER" in (tmp_path / "explain.txt").read_text()
     if tty:

@@ -81,7 +81,7 @@ def test_batch_writes_a_report_per_call_and_a_summary_matching_the_events(first_
         assert "<svg" in html and "http://" not in html and "https://" not in html  # self-contained
         events = _events(folder / "events.jsonl")
         by_rule = Counter(e["rule"] for e in events if e["type"] == "nudge" and not e.get("experimental"))
-        assert {c[len("nudges:"):]: int(row[c]) for c in rule_columns if int(row[c])} == dict(by_rule)
+        assert {c[len("nudges:") :]: int(row[c]) for c in rule_columns if int(row[c])} == dict(by_rule)
         assert int(row["nudges"]) == sum(by_rule.values())
         assert int(row["utterances"]) == sum(1 for e in events if e["type"] == "utterance")
         total += by_rule
@@ -96,7 +96,9 @@ def test_second_run_skips_finished_calls_and_the_cache_spares_recognition(first_
     out, cache, _, _ = first_run
     before = {p: p.stat().st_mtime_ns for p in (out / "calls").rglob("call.json")}
     err = io.StringIO()
-    assert main(["qa", str(corpus), "--out", str(out), "--cache", str(cache), "--workers", "1"], io.StringIO(), err) == 10
+    assert (
+        main(["qa", str(corpus), "--out", str(out), "--cache", str(cache), "--workers", "1"], io.StringIO(), err) == 10
+    )
     assert "(3 skipped as finished)" in err.getvalue()
     assert {p: p.stat().st_mtime_ns for p in (out / "calls").rglob("call.json")} == before
     # a new output folder: the calls are processed again, but from the cached transcripts
@@ -106,8 +108,9 @@ def test_second_run_skips_finished_calls_and_the_cache_spares_recognition(first_
         done = json.loads((out2 / "calls" / call / "call.json").read_text())
         assert done["recognized"] is False
         assert json.loads((out / "calls" / call / "call.json").read_text())["recognized"] is True
-        assert _comparable(_events(out2 / "calls" / call / "events.jsonl")) == \
-            _comparable(_events(out / "calls" / call / "events.jsonl"))
+        assert _comparable(_events(out2 / "calls" / call / "events.jsonl")) == _comparable(
+            _events(out / "calls" / call / "events.jsonl")
+        )
 
 
 def test_an_interrupted_run_finishes_the_rest_when_restarted(first_run, corpus, tmp_path) -> None:
@@ -128,8 +131,11 @@ def test_an_interrupted_run_finishes_the_rest_when_restarted(first_run, corpus, 
     outcomes = run_batch(calls, settings)
     status = {o.call_id: o.status for o in outcomes}
     assert [status[c] for c in seen if c != "corrupt"] == ["skipped"] * len([c for c in seen if c != "corrupt"])
-    assert sorted(status.values()) == ["done", "done", "error", "skipped"] if "corrupt" in seen else \
-        sorted(status.values()) == ["done", "error", "skipped", "skipped"]
+    assert (
+        sorted(status.values()) == ["done", "done", "error", "skipped"]
+        if "corrupt" in seen
+        else sorted(status.values()) == ["done", "error", "skipped", "skipped"]
+    )
     assert all((tmp_path / "out" / "calls" / c / "report.html").exists() for c in status if c != "corrupt")
     assert not list((tmp_path / "out").rglob("*.tmp"))
 
@@ -138,24 +144,29 @@ def test_a_dask_cluster_gives_the_same_results_and_cache_as_a_local_run(first_ru
     distributed = pytest.importorskip("distributed")
     out, cache, _, _ = first_run
     calls, _ = discover([corpus])
-    settings = QaSettings(out_dir=tmp_path / "out", cache_dir=tmp_path / "cache", rule_paths=(default_rules_dir(),),
-                          threads=1)
-    with distributed.LocalCluster(n_workers=1, threads_per_worker=1, processes=False, dashboard_address=None) as cluster:
+    settings = QaSettings(
+        out_dir=tmp_path / "out", cache_dir=tmp_path / "cache", rule_paths=(default_rules_dir(),), threads=1
+    )
+    with distributed.LocalCluster(
+        n_workers=1, threads_per_worker=1, processes=False, dashboard_address=None
+    ) as cluster:
         outcomes = run_batch(calls, settings, cluster=cluster.scheduler_address)
     by_id = {o.call_id: o for o in outcomes}
     assert by_id["corrupt"].status == "error"
     for call in ("opening-2026-11-02", "middle", "script"):
         assert by_id[call].status == "done"
-        assert _comparable(_events(tmp_path / "out" / "calls" / call / "events.jsonl")) == \
-            _comparable(_events(out / "calls" / call / "events.jsonl"))
+        assert _comparable(_events(tmp_path / "out" / "calls" / call / "events.jsonl")) == _comparable(
+            _events(out / "calls" / call / "events.jsonl")
+        )
     cluster_cache = sorted(p.relative_to(tmp_path / "cache") for p in (tmp_path / "cache").rglob("*.jsonl"))
     local_cache = sorted(p.relative_to(cache) for p in cache.rglob("*.jsonl"))
     assert cluster_cache == local_cache and len(local_cache) == 2  # same keys: the two recordings
     for rel in local_cache:
         cached = [json.loads(x) for x in (cache / rel).read_text().splitlines()[1:]]
         on_cluster = [json.loads(x) for x in (tmp_path / "cache" / rel).read_text().splitlines()[1:]]
-        assert [u["text"] for u in on_cluster if u["type"] == "utterance"] == \
-            [u["text"] for u in cached if u["type"] == "utterance"]
+        assert [u["text"] for u in on_cluster if u["type"] == "utterance"] == [
+            u["text"] for u in cached if u["type"] == "utterance"
+        ]
 
 
 def _chromium(page: Path) -> tuple[str, str]:
@@ -163,8 +174,21 @@ def _chromium(page: Path) -> tuple[str, str]:
     exe = shutil.which("chromium") or shutil.which("chromium-browser")
     if exe is None:
         pytest.fail("chromium is not installed; it is a required test dependency: run 'make setup'")
-    run = subprocess.run([exe, "--headless", "--no-sandbox", "--disable-gpu", "--enable-logging=stderr", "--v=0",
-                          "--dump-dom", page.as_uri()], capture_output=True, text=True, timeout=120)
+    run = subprocess.run(
+        [
+            exe,
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--enable-logging=stderr",
+            "--v=0",
+            "--dump-dom",
+            page.as_uri(),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     console = "\n".join(line for line in run.stderr.splitlines() if ":CONSOLE" in line)
     return run.stdout, console
 
@@ -195,8 +219,22 @@ def test_eval_scores_rules_on_recordings_with_labels(first_run, corpus, tmp_path
     labels = tmp_path / "labels.json"
     labels.write_text(json.dumps({"opening-2026-11-02": {"you-not-we": [turn]}}))
     out = io.StringIO()
-    code = main(["eval", str(folder), "--labels", str(labels), "--cache", str(cache), "--rule", "you-not-we",
-                 "--format", "json"], out, io.StringIO())
+    code = main(
+        [
+            "eval",
+            str(folder),
+            "--labels",
+            str(labels),
+            "--cache",
+            str(cache),
+            "--rule",
+            "you-not-we",
+            "--format",
+            "json",
+        ],
+        out,
+        io.StringIO(),
+    )
     assert code == 0
     report = json.loads(out.getvalue())
     rule = report["rules"][0]
@@ -205,17 +243,22 @@ def test_eval_scores_rules_on_recordings_with_labels(first_run, corpus, tmp_path
 
 def test_recognize_batch_packs_segments_and_keeps_them_apart(recognizer, speak) -> None:
     """Packed recognition: each segment gets its own words, inside its own time span; noise gets nothing."""
-    texts = ["Thank you for calling, how can I help you today?", "My internet keeps dropping every night.",
-             "Let's restart the router together."]
+    texts = [
+        "Thank you for calling, how can I help you today?",
+        "My internet keeps dropping every night.",
+        "Let's restart the router together.",
+    ]
     segments = []
     t = 0.0
     for i, text in enumerate(texts):
         audio = speak(text)
         speaker = Speaker.AGENT if i != 1 else Speaker.CUSTOMER
-        segments.extend(endpoint_channel(speaker, np.concatenate([np.zeros(RATE // 2, np.float32), audio]),
-                                         EndpointerOptions()))
+        segments.extend(
+            endpoint_channel(speaker, np.concatenate([np.zeros(RATE // 2, np.float32), audio]), EndpointerOptions())
+        )
     shifted = []
     from rapport_assist.types import SpeechSegment
+
     for seg in segments:
         shifted.append(SpeechSegment(seg.speaker, seg.start_s + t, seg.end_s + t, seg.audio))
         t += 10.0
@@ -248,8 +291,20 @@ def test_ctrl_c_stops_the_command_and_the_same_command_finishes(corpus, tmp_path
     calls = {"opening-2026-11-02", "opening-2026-11-03", "middle"}
     out, cache = tmp_path / "out", tmp_path / "cache"  # an empty cache: every call takes seconds
     # each call on its own (packed, the short calls would all finish together)
-    cmd = [sys.executable, "-m", "rapport_assist.cli", "qa", str(folder), "--out", str(out), "--cache", str(cache),
-           "--workers", "1", "--no-pack-calls"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "rapport_assist.cli",
+        "qa",
+        str(folder),
+        "--out",
+        str(out),
+        "--cache",
+        str(cache),
+        "--workers",
+        "1",
+        "--no-pack-calls",
+    ]
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         deadline = time.monotonic() + 240
@@ -285,10 +340,15 @@ def test_short_calls_share_recognition_windows_and_come_apart_intact(corpus, tmp
     from rapport_assist.qa.cache import TranscriptCache
 
     calls, _ = discover([corpus])
-    packed_settings = QaSettings(out_dir=tmp_path / "packed", cache_dir=tmp_path / "cache-packed",
-                                 rule_paths=(default_rules_dir(),))
-    alone_settings = QaSettings(out_dir=tmp_path / "alone", cache_dir=tmp_path / "cache-alone",
-                                rule_paths=(default_rules_dir(),), pack_calls=False)
+    packed_settings = QaSettings(
+        out_dir=tmp_path / "packed", cache_dir=tmp_path / "cache-packed", rule_paths=(default_rules_dir(),)
+    )
+    alone_settings = QaSettings(
+        out_dir=tmp_path / "alone",
+        cache_dir=tmp_path / "cache-alone",
+        rule_paths=(default_rules_dir(),),
+        pack_calls=False,
+    )
     todo, _ = plan(calls, packed_settings)
     groups = group_tasks(todo, packed_settings)
     assert sorted([t.call.id for t in g] for g in groups) == [["corrupt"], ["middle", "opening-2026-11-02"], ["script"]]

@@ -63,8 +63,9 @@ from rapport_assist.gui.window import SidebarWindow  # noqa: E402
 from rapport_assist.rules import default_rules_dir  # noqa: E402
 
 
-def test_a_review_hides_the_live_call_button_and_device_rows(qtbot, tmp_path: Path,
-                                                             monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_review_hides_the_live_call_button_and_device_rows(
+    qtbot, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
     prefs = Prefs(QSettings(str(tmp_path / "sidebar.ini"), QSettings.Format.IniFormat))
     options = SidebarOptions(rules=[default_rules_dir()], warm_up=False)

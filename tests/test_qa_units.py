@@ -70,9 +70,16 @@ def test_cache_round_trip_is_exact(tmp_path: Path) -> None:
     items = (
         Status("warning", "audio_truncated", "cut short", 61.5),
         SpeechActivity(Speaker.AGENT, 0.123456789, True),
-        Utterance(0, Speaker.AGENT, "Hello there.", 0.123456789, 1.987654321, confidence=0.912345678,
-                  words=(Word("Hello", 0.123456789, 0.5, 0.91), Word("there.", 0.6, 1.987654321, 0.7)),
-                  voice=VoiceMeasure(-23.456789, 1.23456)),
+        Utterance(
+            0,
+            Speaker.AGENT,
+            "Hello there.",
+            0.123456789,
+            1.987654321,
+            confidence=0.912345678,
+            words=(Word("Hello", 0.123456789, 0.5, 0.91), Word("there.", 0.6, 1.987654321, 0.7)),
+            voice=VoiceMeasure(-23.456789, 1.23456),
+        ),
         SpeechActivity(Speaker.CUSTOMER, 2.5, False),
     )
     for item in items:
@@ -101,18 +108,56 @@ def test_cache_key_follows_content_and_settings(tmp_path: Path) -> None:
 def test_call_stats_from_events() -> None:
     events = [
         {"type": "utterance", "index": 0, "speaker": "agent", "text": "hi", "start": 0.0, "end": 3.0},
-        {"type": "utterance", "index": 1, "speaker": "customer", "text": "bad", "start": 2.5, "end": 4.0,
-         "signals": {"tone_state": {"label": "tense", "score": 0.5}}},
-        {"type": "signal", "kind": "talk_over", "t": 3.0, "speaker": "customer", "over": "agent", "start": 2.5,
-         "overlap_s": 0.5, "utterance_index": 1},
-        {"type": "signal", "kind": "dead_air", "t": 14.0, "since": 4.0, "silence_s": 10.0, "hold_announced": False,
-         "last_speaker": "customer"},
-        {"type": "signal", "kind": "tone", "t": 20.0, "speaker": "customer", "previous": "tense", "label": "angry",
-         "score": 0.8, "evidence": [], "utterance_index": 2},
+        {
+            "type": "utterance",
+            "index": 1,
+            "speaker": "customer",
+            "text": "bad",
+            "start": 2.5,
+            "end": 4.0,
+            "signals": {"tone_state": {"label": "tense", "score": 0.5}},
+        },
+        {
+            "type": "signal",
+            "kind": "talk_over",
+            "t": 3.0,
+            "speaker": "customer",
+            "over": "agent",
+            "start": 2.5,
+            "overlap_s": 0.5,
+            "utterance_index": 1,
+        },
+        {
+            "type": "signal",
+            "kind": "dead_air",
+            "t": 14.0,
+            "since": 4.0,
+            "silence_s": 10.0,
+            "hold_announced": False,
+            "last_speaker": "customer",
+        },
+        {
+            "type": "signal",
+            "kind": "tone",
+            "t": 20.0,
+            "speaker": "customer",
+            "previous": "tense",
+            "label": "angry",
+            "score": 0.8,
+            "evidence": [],
+            "utterance_index": 2,
+        },
         {"type": "nudge", "rule": "r1", "severity": "high", "t": 4.0, "utterance_index": 1, "evidence": []},
         {"type": "nudge", "rule": "r1", "severity": "low", "t": 5.0, "utterance_index": 1, "evidence": []},
-        {"type": "nudge", "rule": "r2", "severity": "low", "t": 5.0, "utterance_index": 1, "evidence": [],
-         "experimental": True},
+        {
+            "type": "nudge",
+            "rule": "r2",
+            "severity": "low",
+            "t": 5.0,
+            "utterance_index": 1,
+            "evidence": [],
+            "experimental": True,
+        },
         {"type": "record", "list": "promises", "committed": False},
         {"type": "call_end", "duration": 30.0, "audio": 30.0},
     ]
@@ -130,8 +175,17 @@ def test_call_stats_from_events() -> None:
     card = stats_html(s)
     assert "Talk-over by the agent / customer" in card and '<div class="v">0 / 1</div>' in card
     assert '<div class="card warn"><div class="v">0 / 1' not in card
-    events.append({"type": "nudge", "rule": "r3", "severity": "medium", "t": 5.0, "utterance_index": 1,
-                   "evidence": [], "message": "m"})
+    events.append(
+        {
+            "type": "nudge",
+            "rule": "r3",
+            "severity": "medium",
+            "t": 5.0,
+            "utterance_index": 1,
+            "evidence": [],
+            "message": "m",
+        }
+    )
     for e in events:
         e.setdefault("message", "m")
         if e["type"] == "record":
@@ -163,8 +217,11 @@ def test_qa_and_diff_on_transcripts(tmp_path: Path) -> None:
     (corpus / "one.jsonl").write_bytes(TRANSCRIPT.read_bytes())
     (corpus / "bad.jsonl").write_text('{"speaker": "agent", "text": "hi"}\nnot json\n')
     out, err = io.StringIO(), io.StringIO()
-    code = main(["qa", str(corpus), "--out", str(tmp_path / "out"), "--cache", str(tmp_path / "cache"),
-                 "--workers", "1"], out, err)
+    code = main(
+        ["qa", str(corpus), "--out", str(tmp_path / "out"), "--cache", str(tmp_path / "cache"), "--workers", "1"],
+        out,
+        err,
+    )
     assert code == 10, err.getvalue()
     rows = {r["call"]: r for r in csv.DictReader((tmp_path / "out" / "summary.csv").open())}
     assert rows["bad"]["status"] == "error" and "bad.jsonl:2" in rows["bad"]["error"]
@@ -180,9 +237,25 @@ def test_qa_and_diff_on_transcripts(tmp_path: Path) -> None:
         (new / f.name).write_text(text)
     (new / "extra.yaml").write_text(
         "version: 1\nrules:\n  - id: router-talk\n    title: Router\n    severity: low\n    why: test\n"
-        "    when: {speaker: agent, says: {regex: 'router'}}\n    cooldown_s: 0\n    message: Router talk.\n")
+        "    when: {speaker: agent, says: {regex: 'router'}}\n    cooldown_s: 0\n    message: Router talk.\n"
+    )
     out, err = io.StringIO(), io.StringIO()
-    code = main(["rules", "diff", "--only", "--old", str(rules_dir), "--new", str(new), str(corpus / "one.jsonl"), "--format", "json"], out, err)
+    code = main(
+        [
+            "rules",
+            "diff",
+            "--only",
+            "--old",
+            str(rules_dir),
+            "--new",
+            str(new),
+            str(corpus / "one.jsonl"),
+            "--format",
+            "json",
+        ],
+        out,
+        err,
+    )
     assert code == 0, err.getvalue()
     diff = json.loads(out.getvalue())
     assert [n["utterance_index"] for n in diff["rules"]["you-not-we"]["disappeared"]] == [4]
@@ -192,7 +265,14 @@ def test_qa_and_diff_on_transcripts(tmp_path: Path) -> None:
     assert added[0]["evidence"][0]["matched"] == ["router"]
     assert diff["rules"]["angry-no-apology"]["unchanged"] == 1 and not diff["rules"]["angry-no-apology"]["appeared"]
     out = io.StringIO()
-    assert main(["rules", "diff", "--only", "--old", str(rules_dir), "--new", str(new), str(corpus / "one.jsonl")], out, io.StringIO()) == 0
+    assert (
+        main(
+            ["rules", "diff", "--only", "--old", str(rules_dir), "--new", str(new), str(corpus / "one.jsonl")],
+            out,
+            io.StringIO(),
+        )
+        == 0
+    )
     text = out.getvalue()
     assert "router-talk (new rule): +1 -0" in text
     assert "you-not-we: +0 -1 (0 unchanged)\n    enabled: true → false (switched off)" in text
@@ -201,17 +281,21 @@ def test_qa_and_diff_on_transcripts(tmp_path: Path) -> None:
 def test_diff_layers_a_team_file_and_reports_settings_and_lexicons(tmp_path: Path) -> None:
     """'rules diff --new team.yaml': the defaults against the defaults + the team file."""
     team = tmp_path / "team.yaml"
-    team.write_text("version: 1\noverrides:\n"
-                    "  - {rule: you-not-we, status: experimental}\n"
-                    "  - {rule: dead-air, severity: urgent, message: 'Say what you are doing.'}\n"
-                    "  - {rule: jargon, enabled: false}\n"
-                    "  - {lexicon: jargon, add: [VLAN], remove: [cache]}\n")
+    team.write_text(
+        "version: 1\noverrides:\n"
+        "  - {rule: you-not-we, status: experimental}\n"
+        "  - {rule: dead-air, severity: urgent, message: 'Say what you are doing.'}\n"
+        "  - {rule: jargon, enabled: false}\n"
+        "  - {lexicon: jargon, add: [VLAN], remove: [cache]}\n"
+    )
     out, err = io.StringIO(), io.StringIO()
     assert main(["rules", "diff", "--new", str(team), str(TRANSCRIPT)], out, err) == 0, err.getvalue()
     text = out.getvalue()
     # a status change leaves the nudge where it was, yet it is a change: agents no longer see it
-    assert "you-not-we: +0 -0 (1 unchanged)\n    status: stable → experimental (logged and in reports, no longer " \
-           "shown to agents)" in text
+    assert (
+        "you-not-we: +0 -0 (1 unchanged)\n    status: stable → experimental (logged and in reports, no longer "
+        "shown to agents)" in text
+    )
     assert "    severity: medium → high\n" in text and "message: " in text and '→ "Say what you are doing."' in text
     assert "    enabled: true → false (switched off)" in text
     assert "  lexicon jargon: +VLAN -cache" in text
@@ -254,7 +338,9 @@ def test_cluster_addresses_are_checked_before_any_work(tmp_path: Path) -> None:
         with pytest.raises(UsageError):
             local_cluster_size(bad)
     err = io.StringIO()
-    assert main(["qa", str(TRANSCRIPT), "--out", str(tmp_path / "out"), "--cluster", "local:x"], io.StringIO(), err) == 2
+    assert (
+        main(["qa", str(TRANSCRIPT), "--out", str(tmp_path / "out"), "--cluster", "local:x"], io.StringIO(), err) == 2
+    )
     assert "--cluster local:2" in err.getvalue() and not (tmp_path / "out").exists()
 
 
@@ -271,8 +357,10 @@ def test_qa_command_on_a_local_dask_cluster_of_processes(tmp_path: Path) -> None
     for how in (["--workers", "1"], ["--cluster", "local:1"]):
         out = tmp_path / how[0].strip("-")
         err = io.StringIO()
-        assert main(["qa", str(corpus), "--out", str(out), "--cache", str(tmp_path / "cache"), *how],
-                    io.StringIO(), err) == 0, err.getvalue()
+        assert (
+            main(["qa", str(corpus), "--out", str(out), "--cache", str(tmp_path / "cache"), *how], io.StringIO(), err)
+            == 0
+        ), err.getvalue()
         runs[how[0]] = out
     for name in ("one", "two"):
         local, cluster = ((runs[k] / "calls" / name / "events.jsonl").read_text().splitlines() for k in runs)
@@ -312,8 +400,12 @@ def test_short_calls_are_grouped_evenly_biggest_first(tmp_path: Path) -> None:
     assert all(g == sorted(g) for g in packed)
     assert groups[0] == ["long"] and groups.index(packed[-1]) > groups.index(packed[0])
     assert ["broken"] in groups and ["talk"] in groups
-    assert all(len(g) == 1 for g in group_tasks(todo, QaSettings(out_dir=tmp_path / "o", cache_dir=tmp_path / "c",
-                                                                  rule_paths=(), pack_calls=False)))
+    assert all(
+        len(g) == 1
+        for g in group_tasks(
+            todo, QaSettings(out_dir=tmp_path / "o", cache_dir=tmp_path / "c", rule_paths=(), pack_calls=False)
+        )
+    )
 
 
 def _qa(*argv: str) -> tuple[int, str]:
@@ -373,9 +465,15 @@ def test_qa_refuses_outputs_in_or_over_its_input_folders(tmp_path: Path) -> None
     before = {p: p.read_bytes() for p in corpus.rglob("*") if p.is_file()}
     link = tmp_path / "link"
     link.symlink_to(corpus / "sub", target_is_directory=True)
-    for inputs, out in (([corpus], corpus / "qa"), ([corpus], corpus), ([corpus / "sub"], corpus),
-                        ([corpus], link / "qa"), ([corpus / "one.jsonl"], corpus / "one.jsonl"),
-                        ([str(corpus / "*.jsonl")], corpus), ([str(corpus / "**" / "*.jsonl")], corpus / "sub")):
+    for inputs, out in (
+        ([corpus], corpus / "qa"),
+        ([corpus], corpus),
+        ([corpus / "sub"], corpus),
+        ([corpus], link / "qa"),
+        ([corpus / "one.jsonl"], corpus / "one.jsonl"),
+        ([str(corpus / "*.jsonl")], corpus),
+        ([str(corpus / "**" / "*.jsonl")], corpus / "sub"),
+    ):
         code, err = _qa(*map(str, inputs), "--out", str(out), "--cache", str(tmp_path / "cache"))
         assert code == 2, (inputs, out, err)
         assert err.count("\n") == 1 and "--out" in err, err
@@ -436,21 +534,42 @@ def test_markup_in_a_call_is_shown_as_text_in_the_report_and_the_summary(tmp_pat
     never an element: the report and the summary are autoescaped (Jinja2 templates, Markup.format)."""
     corpus = tmp_path / "calls"
     corpus.mkdir()
-    lines = [("agent", f"Thank you for calling. {SCRIPT} {IMG}"),
-             ("customer", f"This is ridiculous, nobody fixed my router! {IMG}"),
-             ("agent", f"The router {SCRIPT} is fine."),
-             ("agent", f"I will call you back tomorrow about {SCRIPT}")]
-    (corpus / f"{IMG}.jsonl").write_text("".join(
-        json.dumps({"speaker": who, "text": text, "start": 4.0 * i, "end": 4.0 * i + 3}) + "\n"
-        for i, (who, text) in enumerate(lines)))
+    lines = [
+        ("agent", f"Thank you for calling. {SCRIPT} {IMG}"),
+        ("customer", f"This is ridiculous, nobody fixed my router! {IMG}"),
+        ("agent", f"The router {SCRIPT} is fine."),
+        ("agent", f"I will call you back tomorrow about {SCRIPT}"),
+    ]
+    (corpus / f"{IMG}.jsonl").write_text(
+        "".join(
+            json.dumps({"speaker": who, "text": text, "start": 4.0 * i, "end": 4.0 * i + 3}) + "\n"
+            for i, (who, text) in enumerate(lines)
+        )
+    )
     (corpus / f"{IMG[:-1]}2.wav").write_bytes(b"XXXX not audio")  # fails: its file name is in the summary
     rules = tmp_path / "team.yaml"
-    rules.write_text("version: 1\nrules:\n  - id: router-talk\n    title: Router\n    severity: low\n"
-                     f"    why: {json.dumps(IMG)}\n    when: {{speaker: agent, says: {{regex: 'router'}}}}\n"
-                     f"    cooldown_s: 0\n    message: {json.dumps('Router ' + SCRIPT + IMG)}\n")
+    rules.write_text(
+        "version: 1\nrules:\n  - id: router-talk\n    title: Router\n    severity: low\n"
+        f"    why: {json.dumps(IMG)}\n    when: {{speaker: agent, says: {{regex: 'router'}}}}\n"
+        f"    cooldown_s: 0\n    message: {json.dumps('Router ' + SCRIPT + IMG)}\n"
+    )
     out = tmp_path / "out"
-    code = main(["qa", str(corpus), "--rules", str(rules), "--out", str(out), "--cache", str(tmp_path / "cache"),
-                 "--workers", "1"], io.StringIO(), io.StringIO())
+    code = main(
+        [
+            "qa",
+            str(corpus),
+            "--rules",
+            str(rules),
+            "--out",
+            str(out),
+            "--cache",
+            str(tmp_path / "cache"),
+            "--workers",
+            "1",
+        ],
+        io.StringIO(),
+        io.StringIO(),
+    )
     assert code == 10  # the .wav is not audio
     (report_path,) = (out / "calls").glob("*/report.html")
     report = _Page(report_path.read_text())

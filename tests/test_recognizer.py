@@ -122,8 +122,9 @@ def test_energy_gate(speak) -> None:
 
 @pytest.mark.model
 @pytest.mark.parametrize("sentence", SENTENCES)
-def test_recognizes_espeak_speech_at_16k_and_through_the_phone_band(recognizer, speak, tmp_path: Path,
-                                                                    sentence: str) -> None:
+def test_recognizes_espeak_speech_at_16k_and_through_the_phone_band(
+    recognizer, speak, tmp_path: Path, sentence: str
+) -> None:
     clean = speak(sentence)
     for audio in (clean, telephone(clean, tmp_path)):
         result = recognizer.recognize(segment(audio))
@@ -179,8 +180,9 @@ def test_context_words_replace_the_words_heard_alone_only_when_no_fewer_and_sure
 
 def channel(speak, *parts: str | float) -> np.ndarray:
     """One channel of a call: espeak-ng sentences (at half scale) and pauses (seconds of silence)."""
-    return np.concatenate([np.zeros(int(p * SR), np.float32) if isinstance(p, float) else 0.5 * speak(p)
-                           for p in parts]).astype(np.float32)
+    return np.concatenate(
+        [np.zeros(int(p * SR), np.float32) if isinstance(p, float) else 0.5 * speak(p) for p in parts]
+    ).astype(np.float32)
 
 
 @pytest.mark.model

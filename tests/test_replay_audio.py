@@ -87,8 +87,10 @@ def test_headline_nudges_fire_at_the_right_turns_and_nowhere_else(demo_events: l
 def test_audio_and_transcript_replays_agree(demo_events: list[dict]) -> None:
     code, text_events, err = replay(str(DATA_DIR / "demo_call.jsonl"))
     assert code == 0, err
+
     def rules(evs: list[dict]) -> list[str]:
         return sorted(e["rule"] for e in evs if e["type"] == "nudge")
+
     assert rules(demo_events) == rules(text_events)
 
 

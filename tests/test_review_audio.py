@@ -50,13 +50,13 @@ def test_stretch_keeps_the_pitch_and_runs_at_speed(speed: float) -> None:
     s = Stretch(audio)
     out = np.concatenate([s.render(512, speed) for _ in range(30)])[:, 0]  # 0.96 s of output
     assert s.heard_s() == pytest.approx(0.96 * speed, abs=0.03)
-    head = out[800:int(2.5 / speed * RATE)]
+    head = out[800 : int(2.5 / speed * RATE)]
     assert _peak_hz(head) == pytest.approx(LOW_HZ, abs=15)  # not 1000 or 2000 Hz: the pitch is kept
     assert _band(head, LOW_HZ) > 0.9
     s.jump(4.0)
     tail = np.concatenate([s.render(512, speed) for _ in range(10)])[800:, 0]
     assert _peak_hz(tail) == pytest.approx(HIGH_HZ, abs=15)
-    assert np.sqrt(np.mean(tail ** 2)) == pytest.approx(0.4 / np.sqrt(2), rel=0.15)  # no loss in level
+    assert np.sqrt(np.mean(tail**2)) == pytest.approx(0.4 / np.sqrt(2), rel=0.15)  # no loss in level
 
 
 def test_a_device_at_48_khz_gets_the_same_sound() -> None:
@@ -116,9 +116,19 @@ class MonitorRecorder:
     """Records a PulseAudio sink's monitor with parec while open; ``take()`` gives what arrived."""
 
     def __init__(self, pulse, sink: str) -> None:
-        self._proc = subprocess.Popen(["parec", f"--device={sink}.monitor", f"--rate={RATE}", "--channels=1",
-                                       "--format=float32le", "--latency-msec=20"],
-                                      env=pulse._env(), stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+        self._proc = subprocess.Popen(
+            [
+                "parec",
+                f"--device={sink}.monitor",
+                f"--rate={RATE}",
+                "--channels=1",
+                "--format=float32le",
+                "--latency-msec=20",
+            ],
+            env=pulse._env(),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+        )
         self._data = bytearray()
         self._lock = threading.Lock()
         self._thread = threading.Thread(target=self._read, daemon=True)
@@ -142,7 +152,7 @@ class MonitorRecorder:
         """Everything recorded since the last ``take()``."""
         with self._lock:
             data, self._data = bytes(self._data), bytearray()
-        return np.frombuffer(data[:len(data) // 4 * 4], dtype="<f4")
+        return np.frombuffer(data[: len(data) // 4 * 4], dtype="<f4")
 
     def close(self) -> None:
         self._proc.kill()
@@ -155,7 +165,7 @@ def _settled(recorder: MonitorRecorder, qtbot, seconds: float, skip_s: float = 0
     output's latency and the jump)."""
     recorder.take()
     qtbot.wait(int(seconds * 1000))
-    return recorder.take()[int(skip_s * RATE):]
+    return recorder.take()[int(skip_s * RATE) :]
 
 
 @pytest.mark.slow
@@ -182,13 +192,13 @@ def test_review_sound_reaches_a_pulseaudio_sink_and_follows_seeks(qtbot, review_
             assert not window.call_button.isVisible()
 
             silent = _settled(recorder, qtbot, 1.0, skip_s=0.2)  # paused: nothing plays
-            assert len(silent) > 0 and np.sqrt(np.mean(silent ** 2)) < 0.01
+            assert len(silent) > 0 and np.sqrt(np.mean(silent**2)) < 0.01
 
             window.seek(2.0)
             window.play_pause()
             low = _settled(recorder, qtbot, 2.0)
             assert len(low) > RATE, "no audio reached the sink's monitor"
-            assert np.sqrt(np.mean(low ** 2)) > 0.1
+            assert np.sqrt(np.mean(low**2)) > 0.1
             assert _peak_hz(low) == pytest.approx(LOW_HZ, abs=15) and _band(low, LOW_HZ) > 0.8
 
             window.seek(15.0)  # into the high tone
@@ -197,7 +207,7 @@ def test_review_sound_reaches_a_pulseaudio_sink_and_follows_seeks(qtbot, review_
 
             window.seek(10.5)  # back, into the silence
             quiet = _settled(recorder, qtbot, 1.8)
-            assert np.sqrt(np.mean(quiet[:RATE // 2] ** 2)) < 0.01
+            assert np.sqrt(np.mean(quiet[: RATE // 2] ** 2)) < 0.01
 
             window.set_speed(2.0)
             window.seek(16.0)
@@ -207,7 +217,7 @@ def test_review_sound_reaches_a_pulseaudio_sink_and_follows_seeks(qtbot, review_
 
             window.play_pause()  # pause: the sink goes quiet
             paused = _settled(recorder, qtbot, 1.0, skip_s=0.4)
-            assert np.sqrt(np.mean(paused ** 2)) < 0.01
+            assert np.sqrt(np.mean(paused**2)) < 0.01
         finally:
             recorder.close()
             window.close()
@@ -215,8 +225,9 @@ def test_review_sound_reaches_a_pulseaudio_sink_and_follows_seeks(qtbot, review_
 
 @pytest.mark.slow
 @pytest.mark.model
-def test_review_without_an_output_device_goes_on_silently_and_says_so(qtbot, review_window, tones: Path,
-                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+def test_review_without_an_output_device_goes_on_silently_and_says_so(
+    qtbot, review_window, tones: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     import sounddevice as sd
 
     monkeypatch.setenv("PULSE_SERVER", "unix:/nonexistent/pulse/native")

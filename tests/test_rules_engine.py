@@ -52,8 +52,9 @@ def ruleset(tmp_path: Path, rules: str) -> RuleSet:
     return load_rules([path])
 
 
-def call(engine: RuleEngine, annotator: Annotator, turns: list[tuple[str, str, float]],
-         end_s: float | None = None) -> list[Nudge]:
+def call(
+    engine: RuleEngine, annotator: Annotator, turns: list[tuple[str, str, float]], end_s: float | None = None
+) -> list[Nudge]:
     """Run (speaker, text, start_s) turns, each 2 s long; returns every nudge in order."""
     engine.start_call()
     nudges: list[Nudge] = []
@@ -68,13 +69,19 @@ def test_reply_window_turns_and_seconds(tmp_path: Path, annotator: Annotator) ->
     engine = RuleEngine(ruleset(tmp_path, WAIT_RULE))
     quiet = call(engine, annotator, [("customer", "This is awful.", 0), ("agent", "I'm so sorry.", 3)])
     assert quiet == []
-    fired = call(engine, annotator, [("customer", "This is awful.", 0), ("agent", "Let me check.", 3),
-                                     ("agent", "Sorry about that.", 6)])
+    fired = call(
+        engine,
+        annotator,
+        [("customer", "This is awful.", 0), ("agent", "Let me check.", 3), ("agent", "Sorry about that.", 6)],
+    )
     assert [n.utterance_index for n in fired] == [1]
     late = call(engine, annotator, [("customer", "This is awful.", 0), ("agent", "I'm so sorry.", 30)])
     assert [n.utterance_index for n in late] == [1], "an apology after the 20 s window is too late"
-    backchannel = call(engine, annotator, [("customer", "This is awful.", 0), ("agent", "Sure.", 2.5),
-                                           ("agent", "Sorry, that's on us.", 5)])
+    backchannel = call(
+        engine,
+        annotator,
+        [("customer", "This is awful.", 0), ("agent", "Sure.", 2.5), ("agent", "Sorry, that's on us.", 5)],
+    )
     assert backchannel == [], "ignored turns do not use up the window"
     nobody = call(engine, annotator, [("customer", "This is awful.", 0), ("customer", "Terrible.", 5)], end_s=60)
     assert nobody == [], "if_call_ends defaults to drop: no agent, no nudge"
@@ -83,8 +90,15 @@ def test_reply_window_turns_and_seconds(tmp_path: Path, annotator: Annotator) ->
 def test_nudge_fields_and_evidence(tmp_path: Path, annotator: Annotator) -> None:
     rs = ruleset(tmp_path, WAIT_RULE)
     engine = RuleEngine(rs)
-    (nudge,) = call(engine, annotator, [("agent", "Hello there.", 0), ("customer", "Um, the service was awful.", 3),
-                                        ("agent", "What's your account number?", 6)])
+    (nudge,) = call(
+        engine,
+        annotator,
+        [
+            ("agent", "Hello there.", 0),
+            ("customer", "Um, the service was awful.", 3),
+            ("agent", "What's your account number?", 6),
+        ],
+    )
     assert nudge.rule == "gripe-no-sorry" and nudge.severity == "high" and nudge.title == "Say sorry"
     assert nudge.utterance_index == 2 and nudge.t_s == 8.0
     assert nudge.rule_source == f"{tmp_path / 'pack.yaml'}:10" == rs.rule("gripe-no-sorry").source
@@ -96,9 +110,16 @@ def test_nudge_fields_and_evidence(tmp_path: Path, annotator: Annotator) -> None
 
 def test_once_per_episode_until_it_ends(tmp_path: Path, annotator: Annotator) -> None:
     engine = RuleEngine(ruleset(tmp_path, WAIT_RULE))
-    turns = [("customer", "Awful.", 0), ("agent", "Okay.", 3), ("customer", "Terrible, really.", 6),
-             ("agent", "Hm.", 9), ("customer", "Thanks, fine.", 12), ("agent", "Right.", 15),
-             ("customer", "Still awful.", 18), ("agent", "Okay then.", 21)]
+    turns = [
+        ("customer", "Awful.", 0),
+        ("agent", "Okay.", 3),
+        ("customer", "Terrible, really.", 6),
+        ("agent", "Hm.", 9),
+        ("customer", "Thanks, fine.", 12),
+        ("agent", "Right.", 15),
+        ("customer", "Still awful.", 18),
+        ("agent", "Okay then.", 21),
+    ]
     assert [n.utterance_index for n in call(engine, annotator, turns)] == [1, 7]
 
 
@@ -149,8 +170,10 @@ def test_default_packs_on_a_short_call(annotator: Annotator) -> None:
     assert set(by_rule) == {"angry-no-apology", "you-not-we", "uncommitted-promise"}
     you = by_rule["you-not-we"]
     assert you.utterance_index == 1 and you.rewrite == "Let's reset the password first."
-    assert you.message == ("Say it as a team: 'Let's reset the password first.' instead of "
-                           "'what you need to do is reset the password first'")
+    assert you.message == (
+        "Say it as a team: 'Let's reset the password first.' instead of "
+        "'what you need to do is reset the password first'"
+    )
     promise = by_rule["uncommitted-promise"]
     assert promise.utterance_index == 5 and promise.evidence[0].utterance_index == 3
     assert promise.evidence[0].matched == ("Someone from billing will call",)
@@ -164,9 +187,15 @@ def test_default_packs_on_a_short_call(annotator: Annotator) -> None:
 
 def test_customer_only_call_never_fires(annotator: Annotator) -> None:
     engine = RuleEngine(load_rules([default_rules_dir()]))
-    turns = [("customer", "This is the third time I've called and it's ridiculous, you need to call me back.", 0.0),
-             ("customer", "I'll call again tomorrow, nobody has fixed it and I'm still waiting on the refund "
-                          "that was promised to me in March, then again in April, and it's now June.", 30.0)]
+    turns = [
+        ("customer", "This is the third time I've called and it's ridiculous, you need to call me back.", 0.0),
+        (
+            "customer",
+            "I'll call again tomorrow, nobody has fixed it and I'm still waiting on the refund "
+            "that was promised to me in March, then again in April, and it's now June.",
+            30.0,
+        ),
+    ]
     assert call(engine, annotator, turns, end_s=90.0) == []
 
 
@@ -183,17 +212,21 @@ SUBORDINATE_RULE = textwrap.dedent("""\
     """)
 
 
-@pytest.mark.parametrize("text, fires", [
-    ("You need to restart the router.", True),
-    ("So what you need to do is restart the router.", True),
-    ("If that still fails after the update, you need to restart the router.", True),  # main clause
-    ("Let us know if there's anything else on the order you need to change.", False),  # long if-clause
-    ("If you need to restart it, the button is at the back.", False),
-    ("These are the steps you need to take.", False),  # relative clause
-    ("In the app you need to open settings first.", True),  # "in" is not the cue of "in case"
-])
-def test_subordinate_skips_matches_inside_conditional_and_relative_clauses(tmp_path: Path, annotator: Annotator,
-                                                                           text: str, fires: bool) -> None:
+@pytest.mark.parametrize(
+    "text, fires",
+    [
+        ("You need to restart the router.", True),
+        ("So what you need to do is restart the router.", True),
+        ("If that still fails after the update, you need to restart the router.", True),  # main clause
+        ("Let us know if there's anything else on the order you need to change.", False),  # long if-clause
+        ("If you need to restart it, the button is at the back.", False),
+        ("These are the steps you need to take.", False),  # relative clause
+        ("In the app you need to open settings first.", True),  # "in" is not the cue of "in case"
+    ],
+)
+def test_subordinate_skips_matches_inside_conditional_and_relative_clauses(
+    tmp_path: Path, annotator: Annotator, text: str, fires: bool
+) -> None:
     pack = LEXICONS.replace("rules:\n", "  must-do: [you need to]\n  conditional: [if, unless, in case]\nrules:\n")
     path = tmp_path / "pack.yaml"
     path.write_text(pack + SUBORDINATE_RULE, encoding="utf-8")
@@ -227,10 +260,15 @@ def test_a_rewrite_keeps_the_sentences_punctuation_and_case(tmp_path: Path, anno
 
 def test_no_lets_rewrite_of_an_order_about_the_customers_feelings(annotator: Annotator) -> None:
     engine = RuleEngine(load_rules([default_rules_dir()]))
-    calm = [n for n in call(engine, annotator, [("agent", "You need to calm down, ma'am.", 0)]) if n.rule == "you-not-we"]
+    calm = [
+        n for n in call(engine, annotator, [("agent", "You need to calm down, ma'am.", 0)]) if n.rule == "you-not-we"
+    ]
     assert len(calm) == 1 and calm[0].rewrite is None and "Let's calm" not in calm[0].message
-    router = [n for n in call(engine, annotator, [("agent", "You need to restart the router, then wait!", 0)])
-              if n.rule == "you-not-we"]
+    router = [
+        n
+        for n in call(engine, annotator, [("agent", "You need to restart the router, then wait!", 0)])
+        if n.rule == "you-not-we"
+    ]
     assert router[0].rewrite == "Let's restart the router, then wait!"
 
 

@@ -51,7 +51,11 @@ def test_span_text_is_cut_from_the_text_as_the_tokens_read(engine: RuleEngine) -
         n = len(au.doc)
         for start in range(n + 1):
             for end in range(start, n + 1):
-                assert doc_text(feats, start, end) == tokens_text(au.doc, extractor.fillers, start, end), (text, start, end)
+                assert doc_text(feats, start, end) == tokens_text(au.doc, extractor.fillers, start, end), (
+                    text,
+                    start,
+                    end,
+                )
     feats = extractor.features(annotator.annotate(Utterance(0, Speaker.AGENT, TEXTS[0], 0.0, 1.0)))
     assert feats.span_text(0, len(feats.keys)) == "So you need to restart the router"
 

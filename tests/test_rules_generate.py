@@ -118,8 +118,10 @@ def test_a_compiled_tree_holds_exactly_when_its_truth_table_says(contexts, tree)
         ctx.tones.clear()
         alone = {leaf: compiler.condition(leaf)(ctx) for leaf in LEAVES}
         got = compiled(ctx)
-        assert (got is not None) == truth(tree, {leaf: found is not None for leaf, found in alone.items()}), \
-            (ctx.feats.text, compiled.source)
+        assert (got is not None) == truth(tree, {leaf: found is not None for leaf, found in alone.items()}), (
+            ctx.feats.text,
+            compiled.source,
+        )
         if got:  # the matches come from the leaves that matched
             possible = {(m.start, m.end, m.label) for found in alone.values() if found for m in found}
             assert {(m.start, m.end, m.label) for m in got} <= possible

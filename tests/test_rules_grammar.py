@@ -72,15 +72,21 @@ def run(ruleset: RuleSet, annotator: Annotator, turns: list[tuple[str, str, floa
 
 def test_regex_finds_words_and_quotes_them(tmp_path: Path, annotator: Annotator) -> None:
     rs = load(tmp_path, rule("when: {speaker: agent, says: {regex: 'not my (department|job)'}}"))
-    out = run(rs, annotator, [("agent", "Sorry, that's NOT my department.", 0.0),
-                              ("agent", "That's my department, happy to help.", 3.0)])
+    out = run(
+        rs,
+        annotator,
+        [("agent", "Sorry, that's NOT my department.", 0.0), ("agent", "That's my department, happy to help.", 3.0)],
+    )
     assert [n.utterance_index for n in out] == [0]
     assert out[0].evidence[0].matched == ("NOT my department",)
 
 
 def test_bad_regexes_are_refused_with_location(tmp_path: Path) -> None:
-    text = rule("when: {says: {regex: '(a)\\1'}}") + rule("when: {says: {regex: 'x*'}}", "r2") + \
-        rule("when: {says: {regex: '((a|b){90}){90}'}}", "r3")
+    text = (
+        rule("when: {says: {regex: '(a)\\1'}}")
+        + rule("when: {says: {regex: 'x*'}}", "r2")
+        + rule("when: {says: {regex: '((a|b){90}){90}'}}", "r3")
+    )
     with pytest.raises(RuleError) as exc:
         load(tmp_path, text)
     found = {(p.line, p.message.split(":")[0]) for p in exc.value.errors}  # type: ignore[attr-defined]
@@ -98,16 +104,25 @@ def test_pathological_regex_runs_in_linear_time(tmp_path: Path, annotator: Annot
 
 
 def test_token_patterns_use_the_parse(tmp_path: Path, annotator: Annotator) -> None:
-    rs = load(tmp_path, rule("""\
+    rs = load(
+        tmp_path,
+        rule("""\
         when:
           speaker: customer
           says:
             tokens:
               - [{LOWER: you}, {LEMMA: be}, {LOWER: {IN: [a, an]}, OP: "?"}, {LOWER: {IN: [idiot, moron, joke]}}]
-        """))
-    out = run(rs, annotator, [("customer", "Honestly you are an idiot.", 0.0),
-                              ("customer", "You're a joke, all of you.", 3.0),
-                              ("customer", "You are a star, thank you.", 6.0)])
+        """),
+    )
+    out = run(
+        rs,
+        annotator,
+        [
+            ("customer", "Honestly you are an idiot.", 0.0),
+            ("customer", "You're a joke, all of you.", 3.0),
+            ("customer", "You are a star, thank you.", 6.0),
+        ],
+    )
     assert [n.utterance_index for n in out] == [0, 1]
 
 
@@ -122,18 +137,24 @@ def test_bad_token_pattern_points_at_the_key(tmp_path: Path) -> None:
     (problem,) = exc.value.errors  # type: ignore[attr-defined]
     assert "LOWRE" in problem.message
     line = (HEAD + text).splitlines()[problem.line - 1]
-    assert line[problem.col - 1:].startswith("LOWRE")
+    assert line[problem.col - 1 :].startswith("LOWRE")
 
 
 def test_subject_of_obligation(tmp_path: Path, annotator: Annotator) -> None:
-    rs = load(tmp_path, rule("when: {speaker: agent, says: {subject: {is: [you], verb: obligation}, skip_if: [question]}}"))
-    out = run(rs, annotator, [
-        ("agent", "You need to restart the router.", 0.0),       # fires
-        ("agent", "Thank you for waiting, I need to check.", 3.0),  # "you" is not a subject
-        ("agent", "Do you need a new router?", 6.0),               # a question
-        ("agent", "You should have called us first.", 9.0),        # fires (aux 'should')
-        ("agent", "We need to restart it together.", 12.0),
-    ])
+    rs = load(
+        tmp_path, rule("when: {speaker: agent, says: {subject: {is: [you], verb: obligation}, skip_if: [question]}}")
+    )
+    out = run(
+        rs,
+        annotator,
+        [
+            ("agent", "You need to restart the router.", 0.0),  # fires
+            ("agent", "Thank you for waiting, I need to check.", 3.0),  # "you" is not a subject
+            ("agent", "Do you need a new router?", 6.0),  # a question
+            ("agent", "You should have called us first.", 9.0),  # fires (aux 'should')
+            ("agent", "We need to restart it together.", 12.0),
+        ],
+    )
     assert [n.utterance_index for n in out] == [0, 3]
 
 
@@ -141,37 +162,62 @@ def test_subject_of_obligation(tmp_path: Path, annotator: Annotator) -> None:
 
 
 def test_earlier_counts_steps_and_unless_cancels(tmp_path: Path, annotator: Annotator) -> None:
-    rs = load(tmp_path, rule("""\
+    rs = load(
+        tmp_path,
+        rule("""\
         when:
           speaker: agent
           says: step
           earlier: {speaker: agent, says: step, within: {turns: 4}, count: 2}
         unless: {says: check-in}
         cooldown_s: 0
-        """))
-    steps = [("agent", "Open the settings.", 0.0), ("agent", "Click on network.", 3.0),
-             ("agent", "Press reset.", 6.0), ("agent", "Type the password, does that make sense?", 9.0)]
+        """),
+    )
+    steps = [
+        ("agent", "Open the settings.", 0.0),
+        ("agent", "Click on network.", 3.0),
+        ("agent", "Press reset.", 6.0),
+        ("agent", "Type the password, does that make sense?", 9.0),
+    ]
     out = run(rs, annotator, steps)
     assert [n.utterance_index for n in out] == [2]  # third step; the fourth checks in
 
 
 def test_unless_in_an_expect_window(tmp_path: Path, annotator: Annotator) -> None:
-    rs = load(tmp_path, rule("""\
+    rs = load(
+        tmp_path,
+        rule("""\
         when: {speaker: agent, says: hold}
         expect: {speaker: agent, says: thanks, within: {turns: 1}}
         unless: {speaker: customer, says: thanks}
-        """))
-    assert [n.utterance_index for n in run(rs, annotator, [("agent", "Please hold.", 0.0),
-                                                           ("agent", "Okay, I found it.", 30.0)])] == [1]
-    assert run(rs, annotator, [("agent", "Please hold.", 0.0), ("customer", "Thanks, no rush.", 3.0),
-                               ("agent", "Okay, I found it.", 30.0)]) == []
+        """),
+    )
+    assert [
+        n.utterance_index
+        for n in run(rs, annotator, [("agent", "Please hold.", 0.0), ("agent", "Okay, I found it.", 30.0)])
+    ] == [1]
+    assert (
+        run(
+            rs,
+            annotator,
+            [
+                ("agent", "Please hold.", 0.0),
+                ("customer", "Thanks, no rush.", 3.0),
+                ("agent", "Okay, I found it.", 30.0),
+            ],
+        )
+        == []
+    )
 
 
 def test_uses_name(tmp_path: Path, annotator: Annotator) -> None:
-    rs = load(tmp_path, rule("""\
+    rs = load(
+        tmp_path,
+        rule("""\
         when: {speaker: customer, says: name-intro}
         expect: {speaker: agent, uses_name: true, within: {turns: 2}}
-        """))
+        """),
+    )
     said = [("customer", "Hi, my name is Dana Whitfield.", 0.0)]
     assert run(rs, annotator, said + [("agent", "Thanks Dana, how can I help?", 3.0)]) == []
     out = run(rs, annotator, said + [("agent", "How can I help?", 3.0), ("agent", "Let me look.", 6.0)])
@@ -179,45 +225,65 @@ def test_uses_name(tmp_path: Path, annotator: Annotator) -> None:
 
 
 def test_dead_air_and_talk_over_event_rules(tmp_path: Path, annotator: Annotator) -> None:
-    rules = rule("when: {event: {kind: dead_air, min_s: 6, hold_announced: false}}", "quiet-line") + \
-        rule("when: {event: {kind: talk_over, by: agent, min_s: 1}}", "interrupt")
+    rules = rule("when: {event: {kind: dead_air, min_s: 6, hold_announced: false}}", "quiet-line") + rule(
+        "when: {event: {kind: talk_over, by: agent, min_s: 1}}", "interrupt"
+    )
     rs = load(tmp_path, rules)
-    out = run(rs, annotator, [
-        ("customer", "My bill is wrong again this month and I", 0.0),
-        ("agent", "Let me stop you there, what's the account number?", 0.5),  # over the customer 1.5 s
-        ("customer", "It's four four two.", 3.0),
-        ("agent", "Okay, got it.", 12.0),  # 7 s silence, no hold
-        ("agent", "Please hold.", 15.0),
-        ("agent", "Thanks for waiting.", 25.0),  # 8 s, hold announced: quiet
-    ])
+    out = run(
+        rs,
+        annotator,
+        [
+            ("customer", "My bill is wrong again this month and I", 0.0),
+            ("agent", "Let me stop you there, what's the account number?", 0.5),  # over the customer 1.5 s
+            ("customer", "It's four four two.", 3.0),
+            ("agent", "Okay, got it.", 12.0),  # 7 s silence, no hold
+            ("agent", "Please hold.", 15.0),
+            ("agent", "Thanks for waiting.", 25.0),  # 8 s, hold announced: quiet
+        ],
+    )
     assert [(n.rule, n.utterance_index) for n in out] == [("interrupt", 1), ("quiet-line", 2)]
     assert "silence" in out[1].evidence[0].note
 
 
 def test_record_rule_lists_promises_with_their_time(tmp_path: Path, annotator: Annotator) -> None:
-    text = textwrap.indent(textwrap.dedent("""\
+    text = textwrap.indent(
+        textwrap.dedent("""\
         - id: promise-list
           title: Promise list
           why: Log every promise.
           when: {speaker: agent, says: {future_action: actions}}
           record: {list: promises, time: time-frame}
-        """), "  ")
+        """),
+        "  ",
+    )
     rs = load(tmp_path, text)
-    out = run(rs, annotator, [("agent", "I'll call you back tomorrow at ten.", 0.0),
-                              ("agent", "Someone will email you the form.", 3.0),
-                              ("customer", "I will send it later.", 6.0)])
+    out = run(
+        rs,
+        annotator,
+        [
+            ("agent", "I'll call you back tomorrow at ten.", 0.0),
+            ("agent", "Someone will email you the form.", 3.0),
+            ("customer", "I will send it later.", 6.0),
+        ],
+    )
     assert all(isinstance(r, RecordItem) for r in out)
     assert [(r.utterance_index, r.committed) for r in out] == [(0, True), (1, False)]
     assert "tomorrow" in (out[0].time or "") and out[0].to_json()["type"] == "record"
 
 
 def test_max_per_call_priority_and_experimental_status(tmp_path: Path, annotator: Annotator) -> None:
-    rs = load(tmp_path, rule("when: {speaker: agent, says: thanks}", extra="""\
+    rs = load(
+        tmp_path,
+        rule(
+            "when: {speaker: agent, says: thanks}",
+            extra="""\
         max_per_call: 2
         priority: 90
         status: experimental
         tags: [politeness]
-        """))
+        """,
+        ),
+    )
     out = run(rs, annotator, [("agent", "Thanks.", t) for t in (0.0, 3.0, 6.0)])
     assert len(out) == 2
     data = out[0].to_json()
@@ -258,8 +324,10 @@ def test_lint_warnings_are_kept_apart_from_errors(tmp_path: Path) -> None:
     warnings = "\n".join(map(str, rs.warnings))
     assert "can never fire" in warnings and "0 'fires' and 0 'quiet' examples" in warnings
     assert "lexicon 'actions' is never used" in warnings
-    vetoed = HEAD.replace("  thanks: [thank you, thanks]\n",
-                          "  thanks: {phrases: [thanks a lot, thanks, thank you], except: [thanks a, thank you so]}\n")
+    vetoed = HEAD.replace(
+        "  thanks: [thank you, thanks]\n",
+        "  thanks: {phrases: [thanks a lot, thanks, thank you], except: [thanks a, thank you so]}\n",
+    )
     (tmp_path / "vetoed.yaml").write_text(vetoed + rule("when: {says: thanks}"), encoding="utf-8")
     lexicon_warnings = [str(w) for w in load_rules([tmp_path / "vetoed.yaml"]).warnings if "can never match" in str(w)]
     assert len(lexicon_warnings) == 1 and "'thanks a lot'" in lexicon_warnings[0]  # "thanks" alone can still match
@@ -298,17 +366,33 @@ def test_shipped_schema_is_current_and_accepts_the_default_packs() -> None:
     for pack in sorted(default_rules_dir().glob("*.yaml")):
         errors = list(validator.iter_errors(yaml.safe_load(pack.read_text(encoding="utf-8"))))
         assert not errors, f"{pack.name}: {errors[0].message} at {list(errors[0].absolute_path)}"
-    bad = {"version": 1, "rules": [{"id": "x", "title": "t", "severity": "critical", "why": "w", "message": "m",
-                                    "when": {"speaker": "agent"}}]}
+    bad = {
+        "version": 1,
+        "rules": [
+            {"id": "x", "title": "t", "severity": "critical", "why": "w", "message": "m", "when": {"speaker": "agent"}}
+        ],
+    }
     assert list(validator.iter_errors(bad))
 
 
 def test_explain_traces_a_rule(tmp_path: Path) -> None:
     transcript = tmp_path / "call.jsonl"
-    transcript.write_text("\n".join(json.dumps(t) for t in [
-        {"speaker": "customer", "text": "This is ridiculous, third time I'm calling.", "start": 0.0, "end": 3.0},
-        {"speaker": "agent", "text": "What is the account number?", "start": 3.5, "end": 5.0},
-    ]) + "\n", encoding="utf-8")
+    transcript.write_text(
+        "\n".join(
+            json.dumps(t)
+            for t in [
+                {
+                    "speaker": "customer",
+                    "text": "This is ridiculous, third time I'm calling.",
+                    "start": 0.0,
+                    "end": 3.0,
+                },
+                {"speaker": "agent", "text": "What is the account number?", "start": 3.5, "end": 5.0},
+            ]
+        )
+        + "\n",
+        encoding="utf-8",
+    )
     out = io.StringIO()
     assert main(["rules", "explain", "--rule", "angry-no-apology", str(transcript)], out, io.StringIO()) == 0
     text = out.getvalue()

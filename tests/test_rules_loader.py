@@ -65,7 +65,9 @@ def test_folded_message_blocks_lose_their_final_newline(tmp_path: Path) -> None:
 
 
 def test_every_problem_reported_with_location(tmp_path: Path) -> None:
-    path = write(tmp_path, textwrap.dedent("""\
+    path = write(
+        tmp_path,
+        textwrap.dedent("""\
         version: 1
         lexicons:
           thanks: [thank you]
@@ -86,7 +88,8 @@ def test_every_problem_reported_with_location(tmp_path: Path) -> None:
         overrides:
           - rule: too
             enabled: false
-        """))
+        """),
+    )
     found = problems(path)
     assert all(p.path == str(path) for p in found)
     assert "did you mean 'title'" in at(found, 6, 5, "unknown key in a rule 'titel'").hint
@@ -128,14 +131,17 @@ def test_yaml_syntax_error_has_line_and_column(tmp_path: Path) -> None:
     assert "YAML syntax error: a '[' list opened here is never closed" in problem.message and "']'" in problem.hint
 
 
-@pytest.mark.parametrize("text, line, words", [
-    ("rules:\n  - id: x\n    title: T\n      severity: low\n", 4, "indented deeper than the keys above"),
-    ("rules:\n  - id: x\n    title: T\n   severity: low\n", 4, "indented differently from the lines above"),
-    ("lexicons:\n  a: [x]\n  - b\n", 3, "indented differently from the lines above"),
-    ("rules:\n  - id: x\n    title T\n    severity: low\n", 3, "no 'key: value'"),
-    ("rules:\n\t- id: x\n", 2, "a tab"),
-    ("rules:\n  - id: \"x\n    title: T\n", 2, "quote opened here is never closed"),
-])
+@pytest.mark.parametrize(
+    "text, line, words",
+    [
+        ("rules:\n  - id: x\n    title: T\n      severity: low\n", 4, "indented deeper than the keys above"),
+        ("rules:\n  - id: x\n    title: T\n   severity: low\n", 4, "indented differently from the lines above"),
+        ("lexicons:\n  a: [x]\n  - b\n", 3, "indented differently from the lines above"),
+        ("rules:\n  - id: x\n    title T\n    severity: low\n", 3, "no 'key: value'"),
+        ("rules:\n\t- id: x\n", 2, "a tab"),
+        ("rules:\n  - id: \"x\n    title: T\n", 2, "quote opened here is never closed"),
+    ],
+)
 def test_bad_indentation_is_explained_in_plain_words(tmp_path: Path, text: str, line: int, words: str) -> None:
     (problem,) = problems(write(tmp_path, text))
     assert problem.line == line and words in problem.message and problem.hint, str(problem)
@@ -158,7 +164,8 @@ def test_a_param_the_rule_lacks_is_one_error_at_its_place(tmp_path: Path) -> Non
     (only,) = found  # not also "unknown rule id" for the rule it names (twice)
     assert (only.line, only.col) == (12, 34) and "rule 'said-thanks' has no params, so 'wait_s'" in only.message
     with_params = MINIMAL.replace("    when:", "    params: {long_words: 5}\n    when:").replace(
-        "says: thanks}", "says: thanks, min_length: {words: $long_words}}")
+        "says: thanks}", "says: thanks, min_length: {words: $long_words}}"
+    )
     (only,) = problems(write(tmp_path, with_params + "overrides:\n  - {rule: said-thanks, params: {long_word: 50}}\n"))
     assert "rule 'said-thanks' has no param 'long_word'" in only.message and "did you mean 'long_words'" in only.hint
 
@@ -174,11 +181,15 @@ def test_severity_takes_the_sidebars_words_too(tmp_path: Path) -> None:
 
 
 def test_overrides_change_title_and_message(tmp_path: Path) -> None:
-    team = write(tmp_path, "overrides:\n  - {rule: said-thanks, title: Say thanks, message: 'Well put: {quote}'}\n",
-                 "team.yaml")
+    team = write(
+        tmp_path, "overrides:\n  - {rule: said-thanks, title: Say thanks, message: 'Well put: {quote}'}\n", "team.yaml"
+    )
     rule = load_rules([write(tmp_path, MINIMAL), team]).rule("said-thanks")
-    assert (rule.title, rule.message, rule.message_if_no_rewrite) == ("Say thanks", "Well put: {quote}",
-                                                                       "Well put: {quote}")
+    assert (rule.title, rule.message, rule.message_if_no_rewrite) == (
+        "Say thanks",
+        "Well put: {quote}",
+        "Well put: {quote}",
+    )
     team.write_text("overrides:\n  - {rule: said-thanks, message: 'Try {rewrite}', message_if_no_rewrite: x}\n")
     found = problems([write(tmp_path, MINIMAL), team])
     at(found, 2, 34, "message uses {rewrite} but rule 'said-thanks' has no 'rewrites'")
@@ -234,19 +245,82 @@ def test_yes_no_are_words_in_phrases(tmp_path: Path) -> None:
 
 _SCHEMA = jsonschema.Draft202012Validator(rule_schema())
 
-_scalars = st.one_of(st.none(), st.booleans(), st.integers(-5, 5), st.floats(allow_nan=True),
-                     st.sampled_from(["agent", "customer", "angry", "x", "{quote}", "{", "thanks", "1"]),
-                     st.text(max_size=8))
-_keys = st.sampled_from(["version", "lexicons", "rules", "tones", "overrides", "fillers", "id", "title",
-                         "severity", "why", "message", "when", "expect", "speaker", "says", "within", "turns",
-                         "seconds", "any", "all", "not", "tone", "lexicon", "skip_if", "examples", "fires",
-                         "quiet", "phrases", "except", "entities", "text", "rule", "episode", "ends_when",
-                         "rewrites", "from", "to", "min_length", "reflects", "future_action", "ignore", "at",
-                         "regex", "tokens", "subject", "earlier", "event", "kind", "unless", "params", "record",
-                         "uses_name", "count", "priority", "status", "tags", "max_per_call", "lexicon", "add"])
-_trees = st.recursive(_scalars, lambda inner: st.one_of(st.lists(inner, max_size=4),
-                                                         st.dictionaries(_keys, inner, max_size=5)),
-                      max_leaves=25)
+_scalars = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(-5, 5),
+    st.floats(allow_nan=True),
+    st.sampled_from(["agent", "customer", "angry", "x", "{quote}", "{", "thanks", "1"]),
+    st.text(max_size=8),
+)
+_keys = st.sampled_from(
+    [
+        "version",
+        "lexicons",
+        "rules",
+        "tones",
+        "overrides",
+        "fillers",
+        "id",
+        "title",
+        "severity",
+        "why",
+        "message",
+        "when",
+        "expect",
+        "speaker",
+        "says",
+        "within",
+        "turns",
+        "seconds",
+        "any",
+        "all",
+        "not",
+        "tone",
+        "lexicon",
+        "skip_if",
+        "examples",
+        "fires",
+        "quiet",
+        "phrases",
+        "except",
+        "entities",
+        "text",
+        "rule",
+        "episode",
+        "ends_when",
+        "rewrites",
+        "from",
+        "to",
+        "min_length",
+        "reflects",
+        "future_action",
+        "ignore",
+        "at",
+        "regex",
+        "tokens",
+        "subject",
+        "earlier",
+        "event",
+        "kind",
+        "unless",
+        "params",
+        "record",
+        "uses_name",
+        "count",
+        "priority",
+        "status",
+        "tags",
+        "max_per_call",
+        "lexicon",
+        "add",
+    ]
+)
+_trees = st.recursive(
+    _scalars,
+    lambda inner: st.one_of(st.lists(inner, max_size=4), st.dictionaries(_keys, inner, max_size=5)),
+    max_leaves=25,
+)
 
 
 @settings(max_examples=150, deadline=2000, suppress_health_check=[HealthCheck.function_scoped_fixture])
@@ -268,8 +342,11 @@ def _refused_unless_a_rule_file(path: Path, tree: object) -> None:
     data = {} if tree is None else tree  # an empty file is an empty pack
     RuleFileSpec.model_validate(data)  # raises ValidationError: the loader let through what is not a rule file
     assert not list(_SCHEMA.iter_errors(data))
-    assert isinstance(data, dict) and not data.get("rules") or all(
-        isinstance(r, dict) and {"id", "title", "why", "when"} <= set(r) for r in data["rules"])
+    assert (
+        isinstance(data, dict)
+        and not data.get("rules")
+        or all(isinstance(r, dict) and {"id", "title", "why", "when"} <= set(r) for r in data["rules"])
+    )
 
 
 @settings(max_examples=150, deadline=2000, suppress_health_check=[HealthCheck.function_scoped_fixture])
@@ -288,8 +365,17 @@ def test_random_text_only_raises_rule_error(tmp_path: Path, text: str) -> None:
 
 def test_garbage_is_refused(tmp_path: Path) -> None:
     """The property above is not vacuous: each of these is refused, none loads."""
-    for text in ("- a list\n", "just text\n", "42\n", "rules: {id: x}\n", "rules: [{id: x}]\n",
-                 "lexicons: [a, b]\n", "version: 2\n", "{version: 1, rulez: []}\n", "tones: {calm: {}}\n"):
+    for text in (
+        "- a list\n",
+        "just text\n",
+        "42\n",
+        "rules: {id: x}\n",
+        "rules: [{id: x}]\n",
+        "lexicons: [a, b]\n",
+        "version: 2\n",
+        "{version: 1, rulez: []}\n",
+        "tones: {calm: {}}\n",
+    ):
         path = write(tmp_path, text)
         with pytest.raises(RuleError):
             load_rules([path])
@@ -317,15 +403,16 @@ def _team_override_examples() -> list[tuple[str, str]]:
         text = (REPO / doc).read_text(encoding="utf-8")
         start = text.index("## Team overrides")
         end = text.find("\n## ", start + 1)
-        section = text[start:end if end > 0 else None]
+        section = text[start : end if end > 0 else None]
         found += [(doc, block) for block in re.findall(r"```yaml\n(.*?)```", section, re.S)]
     assert len(found) >= 2
     return found
 
 
 @pytest.mark.parametrize("doc, block", _team_override_examples(), ids=lambda v: v if v.endswith(".md") else "")
-def test_the_documented_team_file_loads_on_the_defaults_and_changes_what_it_says(tmp_path: Path, doc: str,
-                                                                                 block: str) -> None:
+def test_the_documented_team_file_loads_on_the_defaults_and_changes_what_it_says(
+    tmp_path: Path, doc: str, block: str
+) -> None:
     from rapport_assist.annotate import Annotator
     from rapport_assist.rule_examples import run_examples
     from rapport_assist.rules import default_rules_dir, rule_paths
@@ -364,8 +451,9 @@ def test_the_documented_team_file_loads_on_the_defaults_and_changes_what_it_says
     # everything it does not name is as in the defaults
     named = {o["rule"] for o in spec["overrides"] if "rule" in o}
     for rule_id, rule in before.items():
-        if rule_id not in named and not any(lex["lexicon"] in str(rule.when) for lex in spec["overrides"]
-                                            if "lexicon" in lex):
+        if rule_id not in named and not any(
+            lex["lexicon"] in str(rule.when) for lex in spec["overrides"] if "lexicon" in lex
+        ):
             assert after[rule_id] == rule, rule_id
     own = [r["id"] for r in spec.get("rules", [])]
     assert all(rule_id not in before and rule_id in {r.id for r in layered.rules} for rule_id in own)
@@ -390,26 +478,37 @@ def test_byte_order_mark_is_accepted_and_bad_bytes_are_located(tmp_path: Path) -
 # ---------------------------------------------------------------- pydantic's errors in the loader's words
 
 
-@pytest.mark.parametrize("when, col, message, hint", [
-    ("{signals: {loudnes_rise_db: 6}}", 22, "unknown signal 'loudnes_rise_db'", "did you mean 'loudness_rise_db'"),
-    ("{signals: {words: {min: lots}}}", 35, "must be a number, not 'lots'", "write a number"),
-    ("{max_words: $nope}", 23, "unknown param '$nope'", "define the param first"),
-    ("{says: Thanks}", 18, "says 'Thanks' is not a valid name", "lowercase"),
-    ("{says: 3}", 18, "says must be text or a list or a mapping (key: value lines), not 3", "write text"),
-    ("{all: []}", 17, "all list is empty", "add at least one"),
-    ("{speaker: agent, says: {lexicon: thanks, skip_if: [sentence_says]}}", 62, "'sentence_says' needs parameters",
-     "- sentence_says: time-frame"),
-    ("{earlier: {speaker: agent}}", 21, "earlier is missing required key 'within'", "within: {turns: 1"),
-    ("{speaker: agent, says: thanks, bogus: 1}", 42, "unknown key in when 'bogus'", "nearest of the 13"),
-])
+@pytest.mark.parametrize(
+    "when, col, message, hint",
+    [
+        ("{signals: {loudnes_rise_db: 6}}", 22, "unknown signal 'loudnes_rise_db'", "did you mean 'loudness_rise_db'"),
+        ("{signals: {words: {min: lots}}}", 35, "must be a number, not 'lots'", "write a number"),
+        ("{max_words: $nope}", 23, "unknown param '$nope'", "define the param first"),
+        ("{says: Thanks}", 18, "says 'Thanks' is not a valid name", "lowercase"),
+        ("{says: 3}", 18, "says must be text or a list or a mapping (key: value lines), not 3", "write text"),
+        ("{all: []}", 17, "all list is empty", "add at least one"),
+        (
+            "{speaker: agent, says: {lexicon: thanks, skip_if: [sentence_says]}}",
+            62,
+            "'sentence_says' needs parameters",
+            "- sentence_says: time-frame",
+        ),
+        ("{earlier: {speaker: agent}}", 21, "earlier is missing required key 'within'", "within: {turns: 1"),
+        ("{speaker: agent, says: thanks, bogus: 1}", 42, "unknown key in when 'bogus'", "nearest of the 13"),
+    ],
+)
 def test_shape_errors_are_told_in_plain_words(tmp_path: Path, when: str, col: int, message: str, hint: str) -> None:
     found = problems(write(tmp_path, MINIMAL.replace("when: {speaker: agent, says: thanks}", f"when: {when}")))
     assert hint in at(found, 10, col, message).hint
 
 
 def test_file_level_shape_errors(tmp_path: Path) -> None:
-    text = MINIMAL.replace("version: 1", "version: 2").replace("  thanks:", "  Thanks:").replace(
-        "severity: low", "severity: low\n    priority: 101").replace("    message: Nice.\n", "")
+    text = (
+        MINIMAL.replace("version: 1", "version: 2")
+        .replace("  thanks:", "  Thanks:")
+        .replace("severity: low", "severity: low\n    priority: 101")
+        .replace("    message: Nice.\n", "")
+    )
     found = problems(write(tmp_path, text))
     assert "version: 1" in at(found, 1, 10, "unsupported rule file version 2").hint
     at(found, 3, 3, "lexicon name 'Thanks' is not a valid name")

@@ -18,14 +18,17 @@ WORDS = ["you", "need", "to", "have", "we", "can", "not", "call", "back", "the"]
 LOC = Loc("test.yaml", 1, 1)
 
 # a phrase: 1-4 tokens, each a word, "a|b" alternatives, or <num>
-token = st.one_of(st.sampled_from(WORDS),
-                  st.lists(st.sampled_from(WORDS), min_size=2, max_size=3, unique=True).map("|".join),
-                  st.just("<num>"))
+token = st.one_of(
+    st.sampled_from(WORDS),
+    st.lists(st.sampled_from(WORDS), min_size=2, max_size=3, unique=True).map("|".join),
+    st.just("<num>"),
+)
 phrase = st.lists(token, min_size=1, max_size=4).map(" ".join)
 # a content token: 1-3 keys (different norm or lemma), whether it is a number, and whether a
 # sentence starts there
-word = st.tuples(st.lists(st.sampled_from(WORDS), min_size=1, max_size=3, unique=True), st.booleans(),
-                 st.integers(0, 5))
+word = st.tuples(
+    st.lists(st.sampled_from(WORDS), min_size=1, max_size=3, unique=True), st.booleans(), st.integers(0, 5)
+)
 
 
 def utterance(words: list) -> SimpleNamespace:
@@ -51,8 +54,10 @@ def plain_match_at(phrases: list[str], feats, pos: int) -> int:
         end = pos + len(tokens)
         if not tokens or end > len(feats.keys) or feats.sent[end - 1] != feats.sent[pos]:
             continue
-        if all(not alts.isdisjoint(feats.keys[pos + k]) or (NUM in alts and feats.is_num[pos + k])
-               for k, alts in enumerate(tokens)):
+        if all(
+            not alts.isdisjoint(feats.keys[pos + k]) or (NUM in alts and feats.is_num[pos + k])
+            for k, alts in enumerate(tokens)
+        ):
             best = max(best, end)
     return best
 
@@ -71,6 +76,8 @@ def test_phrases_match_what_they_say(phrases: list[str], words: list) -> None:
             resume = end
     assert index.find(feats) == expected
     # with the pre-filter bit marking the words a phrase can start with, as the features do
-    feats.word_bits = [1 if not index.first_keys.isdisjoint(keys) or (index.num_first and num) else 0
-                       for keys, num in zip(feats.keys, feats.is_num)]
+    feats.word_bits = [
+        1 if not index.first_keys.isdisjoint(keys) or (index.num_first and num) else 0
+        for keys, num in zip(feats.keys, feats.is_num)
+    ]
     assert index.find(feats, 1) == expected

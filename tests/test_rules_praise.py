@@ -79,8 +79,16 @@ def test_a_praise_rule_loads_with_its_defaults(tmp_path: Path) -> None:
 
 def test_a_met_expectation_is_praise_and_a_failed_one_says_nothing(tmp_path: Path, annotator: Annotator) -> None:
     rs = load_rules([write(tmp_path, PACK)])
-    out = run(rs, annotator, [("customer", "This is ridiculous."), ("agent", "I'm so sorry. Let's fix it."),
-                              ("agent", "Sorry again."), ("agent", "Sorry, one more time.")])
+    out = run(
+        rs,
+        annotator,
+        [
+            ("customer", "This is ridiculous."),
+            ("agent", "I'm so sorry. Let's fix it."),
+            ("agent", "Sorry again."),
+            ("agent", "Sorry, one more time."),
+        ],
+    )
     praise = [e for e in out if isinstance(e, Praise)]
     assert not any(isinstance(e, Nudge) for e in out)  # praise rules never nudge
     met = [p for p in praise if p.rule == "sorry-in-time"]
@@ -94,14 +102,18 @@ def test_a_met_expectation_is_praise_and_a_failed_one_says_nothing(tmp_path: Pat
     assert not [e for e in failed if isinstance(e, (Praise, Nudge))]
 
 
-@pytest.mark.parametrize("extra, line, fragment", [
-    ("    rewrites: [{from: a, to: b}]\n", 16, "'rewrites' has no use"),
-    ("    severity: high\n", 16, "'severity' has no use"),
-    ("    record: {list: promises}\n", 16, "'record' has no use"),
-    ("    points_at: trigger\n", 16, "'points_at' has no use"),
-])
-def test_fields_a_praise_rule_cannot_use_are_errors_at_their_line(tmp_path: Path, extra: str, line: int,
-                                                                   fragment: str) -> None:
+@pytest.mark.parametrize(
+    "extra, line, fragment",
+    [
+        ("    rewrites: [{from: a, to: b}]\n", 16, "'rewrites' has no use"),
+        ("    severity: high\n", 16, "'severity' has no use"),
+        ("    record: {list: promises}\n", 16, "'record' has no use"),
+        ("    points_at: trigger\n", 16, "'points_at' has no use"),
+    ],
+)
+def test_fields_a_praise_rule_cannot_use_are_errors_at_their_line(
+    tmp_path: Path, extra: str, line: int, fragment: str
+) -> None:
     text = PACK.replace("    message: You owned it right away.\n", "    message: You owned it right away.\n" + extra)
     with pytest.raises(RuleError) as info:
         load_rules([write(tmp_path, text)])
@@ -141,8 +153,14 @@ def test_rules_test_runs_praise_examples_and_catches_a_wrong_one(tmp_path: Path,
 def test_the_default_praise_pack_passes_its_examples(annotator: Annotator) -> None:
     rs = load_rules([default_rules_dir()])
     praise = [r.id for r in rs.rules if r.praise]
-    assert {"praise-apology-in-time", "praise-reflection", "praise-used-name", "praise-promise-with-time",
-            "praise-warm-opening", "praise-warm-closing"} <= set(praise)
+    assert {
+        "praise-apology-in-time",
+        "praise-reflection",
+        "praise-used-name",
+        "praise-promise-with-time",
+        "praise-warm-opening",
+        "praise-warm-closing",
+    } <= set(praise)
     results = run_examples(rs, annotator, only=praise)
     failed = [r.describe() for r in results if not r.passed]
     assert not failed, "\n".join(failed)
@@ -151,10 +169,22 @@ def test_the_default_praise_pack_passes_its_examples(annotator: Annotator) -> No
 
 def test_explain_says_praise(tmp_path: Path) -> None:
     transcript = tmp_path / "call.jsonl"
-    transcript.write_text("\n".join(json.dumps(t) for t in [
-        {"speaker": "customer", "text": "This is ridiculous, third time I'm calling.", "start": 0.0, "end": 3.0},
-        {"speaker": "agent", "text": "I'm so sorry about that, let's fix it now.", "start": 3.5, "end": 6.0},
-    ]) + "\n", encoding="utf-8")
+    transcript.write_text(
+        "\n".join(
+            json.dumps(t)
+            for t in [
+                {
+                    "speaker": "customer",
+                    "text": "This is ridiculous, third time I'm calling.",
+                    "start": 0.0,
+                    "end": 3.0,
+                },
+                {"speaker": "agent", "text": "I'm so sorry about that, let's fix it now.", "start": 3.5, "end": 6.0},
+            ]
+        )
+        + "\n",
+        encoding="utf-8",
+    )
     out = io.StringIO()
     assert main(["rules", "explain", "--rule", "praise-apology-in-time", str(transcript)], out, io.StringIO()) == 0
     assert "opens a wait" in out.getvalue() and "PRAISE" in out.getvalue()

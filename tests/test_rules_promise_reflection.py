@@ -54,8 +54,10 @@ REFLECT = textwrap.dedent("""\
         message: reflect
     """)
 
-COMPLAINT = ("The heater in the back bedroom shuts off every night around two and the room gets freezing "
-             "even after I changed the batteries in the thermostat.")
+COMPLAINT = (
+    "The heater in the back bedroom shuts off every night around two and the room gets freezing "
+    "even after I changed the batteries in the thermostat."
+)
 
 
 @pytest.fixture(scope="module")
@@ -81,31 +83,38 @@ def run(ruleset: RuleSet, annotator: Annotator, turns: list[tuple[str, str]], me
     return out
 
 
-@pytest.mark.parametrize("text, quote", [
-    ("We're checking the servers and will post an update once we know more.", "post an update"),
-    ("I've asked a specialist to get back to you when she's in.", "get back"),
-    ("Our team plans to add offline mode to the app.", "add"),
-    ("Your case will be escalated to the billing team.", "escalated"),
-    ("We'll forward this as a suggestion to the design team.", "forward"),
-    ("If anything changes on our side, we'll send you the new form.", "send"),
-])
+@pytest.mark.parametrize(
+    "text, quote",
+    [
+        ("We're checking the servers and will post an update once we know more.", "post an update"),
+        ("I've asked a specialist to get back to you when she's in.", "get back"),
+        ("Our team plans to add offline mode to the app.", "add"),
+        ("Your case will be escalated to the billing team.", "escalated"),
+        ("We'll forward this as a suggestion to the design team.", "forward"),
+        ("If anything changes on our side, we'll send you the new form.", "send"),
+    ],
+)
 def test_promises_in_the_company_voice(tmp_path: Path, annotator: Annotator, text: str, quote: str) -> None:
     nudges = run(pack(tmp_path, PROMISES), annotator, [("agent", text)])
     assert len(nudges) == 1, text
     assert quote in nudges[0].message
 
 
-@pytest.mark.parametrize("text", [
-    "Please send us the receipt and we'll get back to you.",          # an order before, same sentence
-    "Could you share a screenshot? We'll forward it to the team.",   # a question just before
-    "If you submit the form, someone will call you back.",            # "if you": the customer acts first
-    "You can share the details here and our team will get back to you.",  # "you can" + a request verb
-    "We planned to add it, but the vendor pulled out.",              # a plan in the past
-    "We don't plan to add that feature.",                             # a plan negated
-    "We asked about it to send less mail.",                           # no one asked to act
-])
-def test_offers_that_wait_on_the_customer_and_non_promises_are_quiet(tmp_path: Path, annotator: Annotator,
-                                                                      text: str) -> None:
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Please send us the receipt and we'll get back to you.",  # an order before, same sentence
+        "Could you share a screenshot? We'll forward it to the team.",  # a question just before
+        "If you submit the form, someone will call you back.",  # "if you": the customer acts first
+        "You can share the details here and our team will get back to you.",  # "you can" + a request verb
+        "We planned to add it, but the vendor pulled out.",  # a plan in the past
+        "We don't plan to add that feature.",  # a plan negated
+        "We asked about it to send less mail.",  # no one asked to act
+    ],
+)
+def test_offers_that_wait_on_the_customer_and_non_promises_are_quiet(
+    tmp_path: Path, annotator: Annotator, text: str
+) -> None:
     assert run(pack(tmp_path, PROMISES), annotator, [("agent", text)]) == [], text
 
 
@@ -121,15 +130,19 @@ def test_after_request_needs_a_lexicon(tmp_path: Path) -> None:
         pack(tmp_path, PROMISES.replace("cues: asks", "cues: nope"))
 
 
-@pytest.mark.parametrize("reply, fires", [
-    ("Sorry about the heater in the bedroom. Here is our guide.", True),             # topic nouns only
-    ("Okay, so it shuts off every night. Let's book an engineer.", False),           # a verb of what went wrong
-    ("So the heater is still going off in the bedroom. Let's book an engineer.", False),  # beside a problem word
-    ("Heater, bedroom, night, room, batteries, thermostat: noted.", False),          # mostly their words
-    ("What is your postcode?", True),
-])
-def test_reflection_is_a_restatement_of_what_went_wrong(tmp_path: Path, annotator: Annotator, reply: str,
-                                                        fires: bool) -> None:
+@pytest.mark.parametrize(
+    "reply, fires",
+    [
+        ("Sorry about the heater in the bedroom. Here is our guide.", True),  # topic nouns only
+        ("Okay, so it shuts off every night. Let's book an engineer.", False),  # a verb of what went wrong
+        ("So the heater is still going off in the bedroom. Let's book an engineer.", False),  # beside a problem word
+        ("Heater, bedroom, night, room, batteries, thermostat: noted.", False),  # mostly their words
+        ("What is your postcode?", True),
+    ],
+)
+def test_reflection_is_a_restatement_of_what_went_wrong(
+    tmp_path: Path, annotator: Annotator, reply: str, fires: bool
+) -> None:
     nudges = run(pack(tmp_path, REFLECT), annotator, [("customer", COMPLAINT), ("agent", reply)])
     assert bool(nudges) is fires, reply
 
@@ -147,14 +160,17 @@ def test_words_are_counted_as_the_labelling_guide_does() -> None:
 
 
 def test_the_readme_team_override_sets_the_long_complaint_threshold(tmp_path: Path, annotator: Annotator) -> None:
-    complaint = ("My phone keeps dropping calls at home, every single call after about two minutes, I have reset "
-                 "the network settings and swapped the SIM card and it still happens, so I cannot take work calls "
-                 "from home any more.")  # 39 words
+    complaint = (
+        "My phone keeps dropping calls at home, every single call after about two minutes, I have reset "
+        "the network settings and swapped the SIM card and it still happens, so I cannot take work calls "
+        "from home any more."
+    )  # 39 words
     turns = [("customer", complaint), ("agent", "What's the phone number on the account?")]
     defaults = load_rules([default_rules_dir()])
     assert [n.rule for n in run(defaults, annotator, turns) if n.rule == "missed-reflection"]
     team = tmp_path / "team.yaml"
-    team.write_text("version: 1\noverrides:\n  - {rule: missed-reflection, params: {long_turn_words: 50}}\n",
-                    encoding="utf-8")
+    team.write_text(
+        "version: 1\noverrides:\n  - {rule: missed-reflection, params: {long_turn_words: 50}}\n", encoding="utf-8"
+    )
     overridden = load_rules([default_rules_dir(), team])
     assert not [n.rule for n in run(overridden, annotator, turns) if n.rule == "missed-reflection"]

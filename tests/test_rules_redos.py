@@ -26,8 +26,18 @@ from rapport_assist.errors import RuleError
 from rapport_assist.rules import load_rules
 
 BOUND_S = 2.0
-CATASTROPHIC = ["(a+)+$", "(a|aa)+$", "(.*a){20}", "(a*)*b", "((a+)+)+$", "(a|a?)+$", "^(\\w+\\s?)*$",
-                "(a+){10}$", "(.*){1,100}[bc]", "(?:a|b|ab)*c"]
+CATASTROPHIC = [
+    "(a+)+$",
+    "(a|aa)+$",
+    "(.*a){20}",
+    "(a*)*b",
+    "((a+)+)+$",
+    "(a|a?)+$",
+    "^(\\w+\\s?)*$",
+    "(a+){10}$",
+    "(.*){1,100}[bc]",
+    "(?:a|b|ab)*c",
+]
 
 CHILD = textwrap.dedent("""
     import json, sys, tempfile, time, traceback
@@ -70,8 +80,9 @@ class Child:
 
     def __init__(self) -> None:
         env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1] / "src")}
-        self.proc = subprocess.Popen([sys.executable, "-c", CHILD], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                     text=True, env=env)
+        self.proc = subprocess.Popen(
+            [sys.executable, "-c", CHILD], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=env
+        )
         self.lines: queue.Queue[str] = queue.Queue()
         threading.Thread(target=self._pump, daemon=True).start()
         assert self.read(120.0).get("ready")
@@ -127,13 +138,19 @@ def pack(spec: dict) -> str:
 atoms = st.sampled_from(["a", "aa", ".", "[ab]", "\\w", "a|aa", "a?", "(?:a|b)"])
 quantifier = st.sampled_from(["+", "*", "{2,5}", "{1,30}", "?"])
 regex = st.recursive(atoms, lambda inner: st.builds(lambda r, q: f"({r}){q}", inner, quantifier), max_leaves=4)
-patterns = st.one_of(st.sampled_from(CATASTROPHIC), st.builds(lambda r, end: r + end, regex, st.sampled_from(["$", "b", ""])))
+patterns = st.one_of(
+    st.sampled_from(CATASTROPHIC), st.builds(lambda r, end: r + end, regex, st.sampled_from(["$", "b", ""]))
+)
 words = st.builds(lambda n, tail: "a" * n + tail, st.integers(25, 3000), st.sampled_from(["b", "!", "c", ""]))
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(pattern=patterns, attr=st.sampled_from(["LOWER", "ORTH", "TEXT", "NORM", "LEMMA"]),
-       via=st.sampled_from(["engine", "spacy"]), word=words)
+@given(
+    pattern=patterns,
+    attr=st.sampled_from(["LOWER", "ORTH", "TEXT", "NORM", "LEMMA"]),
+    via=st.sampled_from(["engine", "spacy"]),
+    word=words,
+)
 def test_catastrophic_token_regexes_never_hang(child, pattern, attr, via, word) -> None:
     """Each utterance is evaluated within the bound, on the engine's matcher and on spaCy's
     (an operator it alone knows, ``{1,2}``, sends the pattern there)."""
@@ -155,14 +172,26 @@ def test_spacy_route_matches_like_the_engine(child) -> None:
     assert fast["fired"] == slow["fired"] == 1
 
 
-@pytest.mark.parametrize("bad, why", [("(a)\\1", "backreference"), ("(?=a)a", "lookahead"),
-                                      ("(?<!x)y", "lookbehind"), ("a(?!b)", "negative lookahead"),
-                                      ("(a{90}){90}", "too big"), ("x" * 301, "too long")])
+@pytest.mark.parametrize(
+    "bad, why",
+    [
+        ("(a)\\1", "backreference"),
+        ("(?=a)a", "lookahead"),
+        ("(?<!x)y", "lookbehind"),
+        ("a(?!b)", "negative lookahead"),
+        ("(a{90}){90}", "too big"),
+        ("x" * 301, "too long"),
+    ],
+)
 @pytest.mark.parametrize("where", ["engine", "spacy", "extension"])
-def test_what_re2_cannot_take_is_refused_at_load_with_its_location(tmp_path: Path, bad: str, why: str,
-                                                                   where: str) -> None:
-    spec = {"engine": {"LOWER": {"REGEX": bad}}, "spacy": {"LOWER": {"REGEX": bad}, "OP": "{2}"},
-            "extension": {"_": {"flag": {"REGEX": bad}}}}[where]
+def test_what_re2_cannot_take_is_refused_at_load_with_its_location(
+    tmp_path: Path, bad: str, why: str, where: str
+) -> None:
+    spec = {
+        "engine": {"LOWER": {"REGEX": bad}},
+        "spacy": {"LOWER": {"REGEX": bad}, "OP": "{2}"},
+        "extension": {"_": {"flag": {"REGEX": bad}}},
+    }[where]
     path = tmp_path / "pack.yaml"
     path.write_text(pack(spec), encoding="utf-8")
     with pytest.raises(RuleError) as info:

@@ -27,19 +27,47 @@ DEPS = ["nsubj", "ROOT", "dobj", "conj", "det", "punct", "aux", "compound"]
 
 value_words = st.sampled_from(WORDS)
 string_attr = st.one_of(
-    st.tuples(st.sampled_from(["LOWER", "ORTH", "TEXT", "NORM", "LEMMA", "lower"]), st.one_of(
-        value_words, st.fixed_dictionaries({"IN": st.lists(value_words, min_size=1, max_size=3)}),
-        st.fixed_dictionaries({"NOT_IN": st.lists(value_words, min_size=1, max_size=3)}),
-        st.fixed_dictionaries({"REGEX": st.sampled_from(["^r", "y$", "[aeiou]{2}", "^.$"])}))),
+    st.tuples(
+        st.sampled_from(["LOWER", "ORTH", "TEXT", "NORM", "LEMMA", "lower"]),
+        st.one_of(
+            value_words,
+            st.fixed_dictionaries({"IN": st.lists(value_words, min_size=1, max_size=3)}),
+            st.fixed_dictionaries({"NOT_IN": st.lists(value_words, min_size=1, max_size=3)}),
+            st.fixed_dictionaries({"REGEX": st.sampled_from(["^r", "y$", "[aeiou]{2}", "^.$"])}),
+        ),
+    ),
     st.tuples(st.just("POS"), st.sampled_from(POS)),
     st.tuples(st.just("TAG"), st.sampled_from(TAGS)),
     st.tuples(st.just("DEP"), st.sampled_from(DEPS)),
     st.tuples(st.sampled_from(["ENT_TYPE"]), st.sampled_from(["PERSON", "DATE", "TIME", ""])),
     st.tuples(st.just("SHAPE"), st.sampled_from(["Xxxxx", "xxxx", "XXX", "dd", "X"])),
-    st.tuples(st.sampled_from(["IS_ALPHA", "IS_PUNCT", "IS_STOP", "IS_TITLE", "LIKE_NUM", "is_digit", "IS_UPPER",
-                               "IS_LOWER", "LIKE_URL", "IS_ASCII", "IS_CURRENCY"]), st.booleans()),
-    st.tuples(st.just("LENGTH"), st.one_of(st.integers(1, 6), st.dictionaries(
-        st.sampled_from([">=", "<=", ">", "<", "==", "!="]), st.integers(1, 6), min_size=1, max_size=2))),
+    st.tuples(
+        st.sampled_from(
+            [
+                "IS_ALPHA",
+                "IS_PUNCT",
+                "IS_STOP",
+                "IS_TITLE",
+                "LIKE_NUM",
+                "is_digit",
+                "IS_UPPER",
+                "IS_LOWER",
+                "LIKE_URL",
+                "IS_ASCII",
+                "IS_CURRENCY",
+            ]
+        ),
+        st.booleans(),
+    ),
+    st.tuples(
+        st.just("LENGTH"),
+        st.one_of(
+            st.integers(1, 6),
+            st.dictionaries(
+                st.sampled_from([">=", "<=", ">", "<", "==", "!="]), st.integers(1, 6), min_size=1, max_size=2
+            ),
+        ),
+    ),
 )
 spec = st.builds(
     lambda attrs, op: {**dict(attrs), **({"OP": op} if op else {})},
@@ -77,11 +105,18 @@ def test_compiled_patterns_match_what_spacys_matcher_matches(utterances, pattern
         assert compiled.find(feats) == expected, (doc.text, patterns)  # from the tokens a pattern can start at
 
 
-@pytest.mark.parametrize("patterns", [
-    [[{"LIKE_URL": True}]], [[{"LIKE_URL": False, "IS_ASCII": True}]], [[{"IS_UPPER": True}]],
-    [[{"IS_TITLE": True}, {"IS_ALPHA": True}]], [[{"IS_LOWER": False, "IS_STOP": True}]],
-    [[{"SHAPE": "XXX", "IS_ALPHA": True}]], [[{"LIKE_NUM": True}, {"IS_CURRENCY": False}]],
-])
+@pytest.mark.parametrize(
+    "patterns",
+    [
+        [[{"LIKE_URL": True}]],
+        [[{"LIKE_URL": False, "IS_ASCII": True}]],
+        [[{"IS_UPPER": True}]],
+        [[{"IS_TITLE": True}, {"IS_ALPHA": True}]],
+        [[{"IS_LOWER": False, "IS_STOP": True}]],
+        [[{"SHAPE": "XXX", "IS_ALPHA": True}]],
+        [[{"LIKE_NUM": True}, {"IS_CURRENCY": False}]],
+    ],
+)
 def test_flags_that_depend_on_case_are_read_from_the_word_as_written(utterances, patterns) -> None:
     """Most flags are read from the lowercase form; "HTTP://X.ORG" is no URL to spaCy while its
     lowercase form is, "NOW" is upper case, "See" title case."""

@@ -21,15 +21,27 @@ def test_screenshot_script_writes_the_docs_pngs(tmp_path: Path):
         pytest.fail("xvfb-run is not installed; it is a required test dependency: run 'make setup'")
     env = {k: v for k, v in os.environ.items() if k not in ("DISPLAY", "WAYLAND_DISPLAY", "QT_QPA_PLATFORM")}
     env["RAPPORT_ASSIST_DATA"] = str(tmp_path / "data")
-    done = subprocess.run([sys.executable, str(ROOT / "scripts" / "screenshots.py"), "--out", str(tmp_path)],
-                          env=env, capture_output=True, text=True, timeout=300)
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "scripts" / "screenshots.py"), "--out", str(tmp_path)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert done.returncode == 0, done.stderr[-2000:]
     written = json.loads(done.stdout.strip().splitlines()[-1])
     assert sorted(written) == ["dark", "flood", "normal", "qa", "settings", "summary"]
     from PySide6.QtGui import QImage
 
-    for name, width in (("normal", 360), ("flood", 360), ("qa", 360), ("dark", 360), ("scaled", 720),
-                        ("summary", 360), ("summary-scaled", 720)):
+    for name, width in (
+        ("normal", 360),
+        ("flood", 360),
+        ("qa", 360),
+        ("dark", 360),
+        ("scaled", 720),
+        ("summary", 360),
+        ("summary-scaled", 720),
+    ):
         image = QImage(str(tmp_path / f"sidebar-{name}.png"))
         assert not image.isNull(), name
         assert image.width() == width and image.height() >= 800, (name, image.width(), image.height())
@@ -42,7 +54,10 @@ def test_screenshot_script_writes_the_docs_pngs(tmp_path: Path):
     settings = QImage(str(tmp_path / "sidebar-settings.png"))
     scaled = QImage(str(tmp_path / "sidebar-settings-scaled.png"))
     assert not settings.isNull() and not scaled.isNull()
-    assert settings.width() >= 300 and abs(scaled.width() - 2 * settings.width()) <= 8, (settings.width(), scaled.width())
+    assert settings.width() >= 300 and abs(scaled.width() - 2 * settings.width()) <= 8, (
+        settings.width(),
+        scaled.width(),
+    )
     # the call summary card: its green top edge is drawn at both scales, near the top of the panel
     for name, scale in (("summary", 1), ("summary-scaled", 2)):
         image = QImage(str(tmp_path / f"sidebar-{name}.png"))

@@ -35,8 +35,13 @@ def test_sidebar_without_a_display_replays_the_demo_call_in_the_terminal():
 def test_sidebar_starts_warms_the_model_and_offers_the_demo_call_without_a_microphone(tmp_path: Path):
     env = dict(os.environ, QT_QPA_PLATFORM="offscreen", RAPPORT_ASSIST_DATA=str(tmp_path))
     exe = Path(sys.executable).with_name("rapport-assist")
-    done = subprocess.run([str(exe), "sidebar", "--exit-when-ready", "--settings", str(tmp_path / "s.ini")],
-                          capture_output=True, text=True, env=env, timeout=180)
+    done = subprocess.run(
+        [str(exe), "sidebar", "--exit-when-ready", "--settings", str(tmp_path / "s.ini")],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=180,
+    )
     assert done.returncode == 0, done.stderr[-2000:]
     report = json.loads(done.stdout.strip().splitlines()[-1])
     assert report["recognizer"].startswith("ready (tiny.en")

@@ -37,10 +37,14 @@ def test_an_early_card_appears_mid_sentence_and_is_withdrawn_without_a_trace(qtb
     window.cards.animate = True
     runner = PushRunner()
     window.controller.start(runner, "live call", "live")
-    events = pipeline_events(annotator, [
-        SpeechActivity(A, 1.0, True),
-        Partial(A, 1.0, 2.5, "You need to restart the router,", "is"),
-        Utterance(0, A, "You need to restart the router, is that what you were asking?", 1.0, 4.5)])
+    events = pipeline_events(
+        annotator,
+        [
+            SpeechActivity(A, 1.0, True),
+            Partial(A, 1.0, 2.5, "You need to restart the router,", "is"),
+            Utterance(0, A, "You need to restart the router, is that what you were asking?", 1.0, 4.5),
+        ],
+    )
     before, after = split_at(events, Utterance)
     assert any(isinstance(e, Nudge) and e.early for e in before)
     runner.push(SpeechActivity(A, 1.0, True), *before)  # the agent is still speaking (live capture delivers
@@ -65,11 +69,15 @@ def test_a_confirmed_early_card_stays_one_card_redrawn_in_place(qtbot, make_side
     window.cards.animate = True
     runner = PushRunner()
     window.controller.start(runner, "live call", "live")
-    events = pipeline_events(annotator, [
-        Utterance(0, C, "The app keeps logging me out.", 0.0, 2.0),
-        SpeechActivity(A, 2.5, True),
-        Partial(A, 2.5, 4.0, "You need to reinstall the app", "and"),
-        Utterance(1, A, "You need to reinstall the app and sign in again.", 2.5, 6.0)])
+    events = pipeline_events(
+        annotator,
+        [
+            Utterance(0, C, "The app keeps logging me out.", 0.0, 2.0),
+            SpeechActivity(A, 2.5, True),
+            Partial(A, 2.5, 4.0, "You need to reinstall the app", "and"),
+            Utterance(1, A, "You need to reinstall the app and sign in again.", 2.5, 6.0),
+        ],
+    )
     before, after = split_at(events, Utterance)
     runner.push(SpeechActivity(A, 2.5, True), *before)
     qtbot.waitUntil(lambda: len(window.cards.widgets) == 1)

@@ -115,11 +115,21 @@ _OWN_UTTERANCE = itertools.count(100)
 def make_nudge(rule: str = "you-not-we", t: float = 30.2, severity: str = "medium") -> Nudge:
     """A nudge about an utterance of its own (each is its own moment, so its own card)."""
     index = next(_OWN_UTTERANCE)
-    ev = Evidence(index, Speaker.AGENT, "Thank you, Mark. You need to restart the router.", 26.5, 30.2, ("You need to",))
-    return Nudge(rule=rule, severity=severity, title="Say it as a team",  # type: ignore[arg-type]
-                 message="Say it as a team: 'Let's restart the router'", t_s=t, utterance_index=index, evidence=(ev,),
-                 why="'We' language makes the customer a partner.", rewrite="Let's restart the router.",
-                 rule_source="rules/headline.yaml:183")
+    ev = Evidence(
+        index, Speaker.AGENT, "Thank you, Mark. You need to restart the router.", 26.5, 30.2, ("You need to",)
+    )
+    return Nudge(
+        rule=rule,
+        severity=severity,
+        title="Say it as a team",  # type: ignore[arg-type]
+        message="Say it as a team: 'Let's restart the router'",
+        t_s=t,
+        utterance_index=index,
+        evidence=(ev,),
+        why="'We' language makes the customer a partner.",
+        rewrite="Let's restart the router.",
+        rule_source="rules/headline.yaml:183",
+    )
 
 
 def test_a_nudge_shows_a_card_with_its_words_and_focus_stays_in_the_crm(qtbot, make_sidebar):
@@ -238,8 +248,9 @@ def test_a_broken_rule_file_shows_its_error_and_the_old_rules_keep_firing(qtbot,
     assert "last good rules keep running" in error
     assert window.model.status["rules"].level == "error"
     call = tmp_path / "call.jsonl"
-    call.write_text(json.dumps({"speaker": "agent", "text": "Please restart the router now.", "start": 0.5,
-                                "end": 2.5}) + "\n")
+    call.write_text(
+        json.dumps({"speaker": "agent", "text": "Please restart the router now.", "start": 0.5, "end": 2.5}) + "\n"
+    )
     window.open_qa(call, speed=math.inf)
     qtbot.waitUntil(lambda: window.model.ended, timeout=20000)
     assert [c.nudge.rule for c in window.model.shown] == ["router-tip"]  # the last good rules fired
@@ -360,7 +371,9 @@ def test_with_no_input_device_the_panel_says_that_is_why(qtbot, make_sidebar):
     assert window.mode_label.text() == "No audio input device found — review a call instead"
     hint = demo_hint("No audio input device found.")
     assert hint.startswith("No audio input device found, so the bundled demo call") and "., " not in hint
-    assert demo_hint("live capture not available in this build").startswith("Live capture not available in this build, so")
+    assert demo_hint("live capture not available in this build").startswith(
+        "Live capture not available in this build, so"
+    )
 
 
 def test_settings_dialog_saves_the_budget_and_the_panel_uses_it(qtbot, make_sidebar):
@@ -390,7 +403,12 @@ def test_settings_dialog_saves_the_budget_and_the_panel_uses_it(qtbot, make_side
     dialog.style_combo.setCurrentIndex(dialog.style_combo.findData("dark"))
     dialog.save()
     budget = window.prefs.budget()
-    assert (budget.max_visible, budget.min_gap_s, budget.hold_while_speaking, budget.urgent_severity) == (2, 0.0, False, None)
+    assert (budget.max_visible, budget.min_gap_s, budget.hold_while_speaking, budget.urgent_severity) == (
+        2,
+        0.0,
+        False,
+        None,
+    )
     assert window.prefs.style == "dark"
     window.model.set_budget(budget)
     runner = PushRunner()
@@ -438,10 +456,18 @@ def test_cards_fade_in_and_out(qtbot, make_sidebar):
 
 
 ANGRY_CALL = [
-    {"speaker": "customer", "text": "This is ridiculous, I have called four times about this refund and nobody "
-                                    "ever calls back.", "start": 0.5, "end": 5.0},
-    {"speaker": "agent", "text": "Okay, calm down, you need to wait for the refund like everyone else.",
-     "start": 5.6, "end": 9.0},
+    {
+        "speaker": "customer",
+        "text": "This is ridiculous, I have called four times about this refund and nobody ever calls back.",
+        "start": 0.5,
+        "end": 5.0,
+    },
+    {
+        "speaker": "agent",
+        "text": "Okay, calm down, you need to wait for the refund like everyone else.",
+        "start": 5.6,
+        "end": 9.0,
+    },
 ]
 
 
@@ -466,7 +492,9 @@ def test_one_agent_sentence_that_trips_three_rules_is_one_card_with_three_lines(
     assert "NUDGE" in card.lines[1].text() and "NUDGE" in card.lines[2].text()
     # the customer's words (the lead's quote), then the agent's words that tripped the other two
     assert [q.text()[:13] for q in card.evidence_labels] == ["Customer said", "You said: “Ok"]
-    assert "<b>calm down</b>" in card.evidence_labels[1].text() and "<b>you need to</b>" in card.evidence_labels[1].text()
+    assert (
+        "<b>calm down</b>" in card.evidence_labels[1].text() and "<b>you need to</b>" in card.evidence_labels[1].text()
+    )
     card.why_button.click()
     # the rewrite keeps the sentence's end; the rules are named, their files are shown in QA review only
     assert card.rewrite_label is not None and "Let&#x27;s wait" not in card.rewrite_label.text()

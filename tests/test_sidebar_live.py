@@ -24,8 +24,9 @@ from sidebar_support import LoadedBackend  # noqa: E402
 
 @pytest.mark.slow
 @pytest.mark.model
-def test_a_live_call_shows_a_card_and_the_crm_keeps_the_keyboard(qtbot, pulse, recognizer, speak, tmp_path: Path,
-                                                                 monkeypatch: pytest.MonkeyPatch):
+def test_a_live_call_shows_a_card_and_the_crm_keeps_the_keyboard(
+    qtbot, pulse, recognizer, speak, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
     monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
     monkeypatch.setenv("RAPPORT_ASSIST_DATA", str(tmp_path / "data"))
     crm = QWidget()
@@ -56,8 +57,12 @@ def test_a_live_call_shows_a_card_and_the_crm_keeps_the_keyboard(qtbot, pulse, r
     assert window.controller.mode == "live" and not window.accepts_focus()
     gap = np.zeros(16000, np.float32)
     words = speak("Thank you. You need to restart the router now.")
-    pulse.play({"agent_line": np.concatenate([gap, words, gap, gap]),
-                "customer_line": np.zeros(len(words) + 3 * len(gap), np.float32)})
+    pulse.play(
+        {
+            "agent_line": np.concatenate([gap, words, gap, gap]),
+            "customer_line": np.zeros(len(words) + 3 * len(gap), np.float32),
+        }
+    )
     qtbot.waitUntil(lambda: any(c.nudge.rule == "you-not-we" for c in window.model.shown), timeout=30000)
     card = next(w for w in window.cards.widgets.values() if w.card.nudge.rule == "you-not-we")
     assert "restart the router" in card.evidence_label.text().lower()

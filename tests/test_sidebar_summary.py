@@ -79,8 +79,9 @@ def sidebar(qtbot, tmp_path, annotator):
 
 def demo_events(annotator: Annotator) -> list:
     ruleset = RuleLibrary([default_rules_dir()]).ruleset
-    return list(pipeline_events(ReplayInput(path=DEMO_TRANSCRIPT), ruleset, lambda: None, lambda: annotator,
-                                mask=False)())
+    return list(
+        pipeline_events(ReplayInput(path=DEMO_TRANSCRIPT), ruleset, lambda: None, lambda: annotator, mask=False)()
+    )
 
 
 def test_the_summary_appears_at_call_end_and_focus_stays_in_the_crm(qtbot, sidebar, annotator):
@@ -113,8 +114,10 @@ def test_the_summary_appears_at_call_end_and_focus_stays_in_the_crm(qtbot, sideb
     assert "no time given yet: add one when you log it" in lines
     assert not any(ch.isdigit() and "/" in line for line in lines for ch in line)  # no "3/5"-style score
     # the card sits at the top of the panel, above the nudges
-    assert sidebar.coaching.mapTo(sidebar, sidebar.coaching.rect().topLeft()).y() < \
-        sidebar.cards.mapTo(sidebar, sidebar.cards.rect().topLeft()).y()
+    assert (
+        sidebar.coaching.mapTo(sidebar, sidebar.coaching.rect().topLeft()).y()
+        < sidebar.cards.mapTo(sidebar, sidebar.cards.rect().topLeft()).y()
+    )
     qtbot.wait(50)
     assert field.hasFocus() and QApplication.activeWindow() is crm  # it never steals focus
     sidebar.coaching.hide_button.click()

@@ -43,8 +43,15 @@ class Call:
         self.events: list = []
         self.utts: list[Utterance] = []
 
-    def say(self, speaker: Speaker, text: str, start: float, end: float, loud: float | None = None,
-            rate_sps: float | None = None) -> Utterance:
+    def say(
+        self,
+        speaker: Speaker,
+        text: str,
+        start: float,
+        end: float,
+        loud: float | None = None,
+        rate_sps: float | None = None,
+    ) -> Utterance:
         words: tuple[Word, ...] = ()
         if rate_sps is not None:  # spread the words so the syllable rate is exactly rate_sps
             span = count_syllables(text) / rate_sps
@@ -91,8 +98,9 @@ def test_short_gaps_are_not_dead_air(tracker: SignalTracker, annotator: Annotato
     assert call.of(DeadAir) == []
 
 
-def test_the_clock_fires_dead_air_once_and_speech_in_progress_holds_it(tracker: SignalTracker,
-                                                                       annotator: Annotator) -> None:
+def test_the_clock_fires_dead_air_once_and_speech_in_progress_holds_it(
+    tracker: SignalTracker, annotator: Annotator
+) -> None:
     call = Call(tracker, annotator)
     call.say(A, "Is there anything else?", 0.0, 2.0)
     assert tracker.tick(8.0) == []
@@ -146,8 +154,7 @@ def test_a_customer_who_cuts_in_is_the_one_talking_over(tracker: SignalTracker, 
     assert (over.speaker, over.utterance_index) == (A, agent.index)
 
 
-def test_talk_over_found_when_the_interrupted_turn_is_still_open(tracker: SignalTracker,
-                                                               annotator: Annotator) -> None:
+def test_talk_over_found_when_the_interrupted_turn_is_still_open(tracker: SignalTracker, annotator: Annotator) -> None:
     """Audio order: the agent's interruption ends (and is recognized) before the customer's turn."""
     call = Call(tracker, annotator)
     tracker.on_activity(SpeechActivity(C, 0.0, True))
@@ -238,14 +245,18 @@ def test_tone_state_decays_and_reports_changes(tracker: SignalTracker, annotator
     assert [(e.previous, e.tone.label) for e in call.of(ToneChange)] == [("calm", "angry"), ("angry", "calm")]
 
 
-@pytest.mark.parametrize("text, label", [
-    ("I'm going to put you on hold for a moment.", "calm"),  # the agent's hold: not a long wait
-    ("Let me place you on hold for a second while I check.", "calm"),
-    ("I was on hold for two hours and nobody answered.", "angry"),
-    ("We've been on hold for ages with your billing team.", "angry"),
-])
-def test_a_hold_is_a_grievance_only_when_it_was_long(tracker: SignalTracker, annotator: Annotator, text: str,
-                                                    label: str) -> None:
+@pytest.mark.parametrize(
+    "text, label",
+    [
+        ("I'm going to put you on hold for a moment.", "calm"),  # the agent's hold: not a long wait
+        ("Let me place you on hold for a second while I check.", "calm"),
+        ("I was on hold for two hours and nobody answered.", "angry"),
+        ("We've been on hold for ages with your billing team.", "angry"),
+    ],
+)
+def test_a_hold_is_a_grievance_only_when_it_was_long(
+    tracker: SignalTracker, annotator: Annotator, text: str, label: str
+) -> None:
     assert Call(tracker, annotator).say(C, text, 0.0, 3.0).signals.tone.label == label
 
 
@@ -289,8 +300,9 @@ def test_rules_can_test_signals(tmp_path, annotator: Annotator) -> None:
     engine, tracker = RuleEngine(ruleset), SignalTracker(ruleset)
     fired = []
     for i, loud in enumerate([-26.0, -26.0, -25.0, -16.0]):
-        utt = Utterance(i, C, "I would like to check the balance please.", 10.0 * i, 10.0 * i + 3,
-                        voice=VoiceMeasure(loud, 2.0))
+        utt = Utterance(
+            i, C, "I would like to check the balance please.", 10.0 * i, 10.0 * i + 3, voice=VoiceMeasure(loud, 2.0)
+        )
         au, _ = tracker.on_utterance(annotator.annotate(utt))
         fired += [n.utterance_index for n in engine.on_utterance(au)]
     assert fired == [3]

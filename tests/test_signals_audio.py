@@ -34,15 +34,19 @@ SCRIPT = [
     ("agent", "Thank you. Let me look at the order for you.", AGENT_WPM, 1.0, 0.6),
     ("customer", "The tracking page says it was shipped on Monday morning.", CALM_WPM, 1.0, 0.6),
     ("agent", "Yes, I can see it left the warehouse on Monday.", AGENT_WPM, 1.0, 0.6),
-    ("customer", "It was supposed to be here two days ago, and the page has not changed since then.",
-     CALM_WPM, 1.0, 0.6),
+    (
+        "customer",
+        "It was supposed to be here two days ago, and the page has not changed since then.",
+        CALM_WPM,
+        1.0,
+        0.6,
+    ),
     ("agent", "I understand. I'm going to put you on hold for a moment.", AGENT_WPM, 1.0, 0.6),
     ("agent", "Thank you for waiting. The courier has it at the local depot.", AGENT_WPM, 1.0, 10.0),
     ("customer", "This is the third time I am calling.", CALM_WPM, 1.0, 0.6),
     ("agent", "I'm sorry about that. It will be delivered tomorrow before noon.", AGENT_WPM, 1.0, 0.6),
     ("customer", NEUTRAL, FAST_WPM, LOUDER, 0.6),
-    ("agent", "It will arrive tomorrow before noon, and I will send you a text message tonight.",
-     AGENT_WPM, 1.0, -1.5),
+    ("agent", "It will arrive tomorrow before noon, and I will send you a text message tonight.", AGENT_WPM, 1.0, -1.5),
 ]
 ANGRY_BY_TEXT, ANGRY_BY_VOICE = 8, 10  # script lines
 CALM_CUSTOMER = [1, 3]
@@ -63,8 +67,10 @@ def signals_call(tmp_path_factory: pytest.TempPathFactory, write_audio) -> tuple
     """The stereo call at 8 kHz (100-3400 Hz band) and each script line's (start, end) in s."""
     folder = tmp_path_factory.mktemp("signals_call")
     voices = {"agent": "en-us+f3", "customer": "en-us+m1"}
-    clips = [(spk, _espeak(text, wpm, voices[spk], folder, str(i)) * gain, pause)
-             for i, (spk, text, wpm, gain, pause) in enumerate(SCRIPT)]
+    clips = [
+        (spk, _espeak(text, wpm, voices[spk], folder, str(i)) * gain, pause)
+        for i, (spk, text, wpm, gain, pause) in enumerate(SCRIPT)
+    ]
     sr = 16000
     spans: list[tuple[float, float]] = []
     t = 0.0
@@ -76,7 +82,7 @@ def signals_call(tmp_path_factory: pytest.TempPathFactory, write_audio) -> tuple
     track = {"agent": np.zeros(n, np.float32), "customer": np.zeros(n, np.float32)}
     for (spk, clip, _), (start, _) in zip(clips, spans):
         i = int(start * sr)
-        track[spk][i: i + clip.shape[0]] += clip
+        track[spk][i : i + clip.shape[0]] += clip
     # telephone band, then 8 kHz
     spectrum_freqs = np.fft.rfftfreq(n, 1 / sr)
     band = (spectrum_freqs >= 100) & (spectrum_freqs <= 3400)

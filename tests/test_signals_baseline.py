@@ -49,8 +49,15 @@ class Call:
         self.t = 0.0
         self.n = 0
 
-    def say(self, speaker: Speaker, text: str, loud: float | None, gap: float = 4.0, rate_sps: float = 4.0,
-            voiced_s: float = 1.0) -> Utterance:
+    def say(
+        self,
+        speaker: Speaker,
+        text: str,
+        loud: float | None,
+        gap: float = 4.0,
+        rate_sps: float = 4.0,
+        voiced_s: float = 1.0,
+    ) -> Utterance:
         start = self.t + gap
         span = count_syllables(text) / rate_sps
         parts = text.split()
@@ -89,8 +96,9 @@ def test_a_turn_is_never_its_own_baseline(tracker: SignalTracker, annotator: Ann
     assert later.signals.get("loudness_rise_db") == pytest.approx(1.0)
 
 
-def test_a_call_that_opens_angry_is_judged_once_calm_speech_is_heard(tracker: SignalTracker,
-                                                                     annotator: Annotator) -> None:
+def test_a_call_that_opens_angry_is_judged_once_calm_speech_is_heard(
+    tracker: SignalTracker, annotator: Annotator
+) -> None:
     call = Call(tracker, annotator)
     for _ in range(3):  # the opening complaint: loud, nothing to compare it with
         call.say(C, NEUTRAL, LOUD, gap=0.8, rate_sps=5.2)

@@ -43,20 +43,33 @@ def _generator():
 # Two tiny labelled dialogues. In the first the customer's second turn is angry (the turn before
 # the angry-no-apology label) and the first is a calm two-sentence complaint.
 DIALOGUES = [
-    {"id": "t1", "turns": [
-        {"speaker": "agent", "text": "Thank you for calling, this is Sam. How can I help you today?"},
-        {"speaker": "customer", "text": "My internet stopped working this morning. The light on the router is red."},
-        {"speaker": "agent", "text": "You need to restart the router and wait two minutes."},
-        {"speaker": "customer", "text": "I did that three times already. This is the third time I am calling."},
-        {"speaker": "agent", "text": "The line looks fine on our side."},
-        {"speaker": "customer", "text": "Okay. Thank you, goodbye."}],
-     "labels": {"angry-no-apology": [4], "you-not-we": [2]},
-     "hard_negatives": {"you-not-we": [0]}, "notes": ""},
-    {"id": "t2", "turns": [
-        {"speaker": "agent", "text": "Good morning, how can I help?"},
-        {"speaker": "customer", "text": "I would like to change the date of my delivery."},
-        {"speaker": "agent", "text": "Of course. Let's find a new date together."}],
-     "labels": {"you-not-we": []}, "notes": ""},
+    {
+        "id": "t1",
+        "turns": [
+            {"speaker": "agent", "text": "Thank you for calling, this is Sam. How can I help you today?"},
+            {
+                "speaker": "customer",
+                "text": "My internet stopped working this morning. The light on the router is red.",
+            },
+            {"speaker": "agent", "text": "You need to restart the router and wait two minutes."},
+            {"speaker": "customer", "text": "I did that three times already. This is the third time I am calling."},
+            {"speaker": "agent", "text": "The line looks fine on our side."},
+            {"speaker": "customer", "text": "Okay. Thank you, goodbye."},
+        ],
+        "labels": {"angry-no-apology": [4], "you-not-we": [2]},
+        "hard_negatives": {"you-not-we": [0]},
+        "notes": "",
+    },
+    {
+        "id": "t2",
+        "turns": [
+            {"speaker": "agent", "text": "Good morning, how can I help?"},
+            {"speaker": "customer", "text": "I would like to change the date of my delivery."},
+            {"speaker": "agent", "text": "Of course. Let's find a new date together."},
+        ],
+        "labels": {"you-not-we": []},
+        "notes": "",
+    },
 ]
 
 
@@ -67,13 +80,13 @@ def _dbfs(x: np.ndarray) -> float:
 def _active_dbfs(x: np.ndarray) -> float:
     """Level of the loudest 20 ms frames (the top quarter): the speech, not its pauses."""
     frames = x[: x.size // 160 * 160].astype(np.float64).reshape(-1, 160) / 32768.0
-    power = np.sort(np.mean(frames ** 2, axis=1))[::-1]
+    power = np.sort(np.mean(frames**2, axis=1))[::-1]
     return 10 * np.log10(float(np.mean(power[: max(1, power.size // 4)])) + 1e-12)
 
 
 def _peak_frame_dbfs(x: np.ndarray) -> float:
     frames = x[: x.size // 160 * 160].astype(np.float64).reshape(-1, 160) / 32768.0
-    return 10 * np.log10(float(np.max(np.mean(frames ** 2, axis=1))) + 1e-12)
+    return 10 * np.log10(float(np.max(np.mean(frames**2, axis=1))) + 1e-12)
 
 
 @pytest.fixture(scope="module")
@@ -117,17 +130,17 @@ def test_turn_times_fall_on_speech_in_the_right_channel(generated) -> None:
             quiet = quiets[ch]
             assert speech > quiet + 25, (did, i, speech, quiet)
             # speech starts and ends within 200 ms of the span's edges (espeak-ng's onsets and tails are soft)
-            assert _peak_frame_dbfs(pcm[ch, s: s + 3200]) > quiet + 15
-            assert _peak_frame_dbfs(pcm[ch, e - 3200: e]) > quiet + 10  # a soft final "ts"
-            assert _active_dbfs(pcm[ch, max(0, s - 3200): s - 800]) < quiet + 6 or any(
-                u["start"] < t["start"] < u["end"] + 0.3 for u in turns if u["speaker"] == t["speaker"] and u is not t)
+            assert _peak_frame_dbfs(pcm[ch, s : s + 3200]) > quiet + 15
+            assert _peak_frame_dbfs(pcm[ch, e - 3200 : e]) > quiet + 10  # a soft final "ts"
+            assert _active_dbfs(pcm[ch, max(0, s - 3200) : s - 800]) < quiet + 6 or any(
+                u["start"] < t["start"] < u["end"] + 0.3 for u in turns if u["speaker"] == t["speaker"] and u is not t
+            )
             # the other side is silent during the turn, but for its backchannels and overlaps
             other = 1 - ch
-            busy = [(u["start"], u["end"]) for u in (*turns, *rec["backchannels"])
-                    if side_of[u["speaker"]] == other]
+            busy = [(u["start"], u["end"]) for u in (*turns, *rec["backchannels"]) if side_of[u["speaker"]] == other]
             mask = np.ones(e - s, bool)
             for bs, be in busy:
-                mask[max(0, int(bs * sr) - 1600 - s): max(0, int(be * sr) + 1600 - s)] = False
+                mask[max(0, int(bs * sr) - 1600 - s) : max(0, int(be * sr) + 1600 - s)] = False
             if mask.sum() > 1600:
                 assert _dbfs(pcm[other, s:e][mask]) < quiets[other] + 6, (did, i)
 
@@ -139,10 +152,11 @@ def test_angry_turn_is_louder_and_faster_than_the_calm_one(generated) -> None:
     rec = json.loads((a / "spoken.jsonl").read_text().splitlines()[0])
     assert rec["voiced_angry"] == [3]  # the customer turn before the angry-no-apology label at 4
     customer = (decode_channels(a / rec["audio"]).channels[1] * 32767).astype(np.int16)
-    span = {i: customer[int(rec["turns"][i]["start"] * 16000): int(rec["turns"][i]["end"] * 16000)] for i in (1, 3)}
+    span = {i: customer[int(rec["turns"][i]["start"] * 16000) : int(rec["turns"][i]["end"] * 16000)] for i in (1, 3)}
     assert _active_dbfs(span[3]) > _active_dbfs(span[1]) + 5
-    words_per_s = {i: len(rec["turns"][i]["text"].split()) / (rec["turns"][i]["end"] - rec["turns"][i]["start"])
-                   for i in (1, 3)}
+    words_per_s = {
+        i: len(rec["turns"][i]["text"].split()) / (rec["turns"][i]["end"] - rec["turns"][i]["start"]) for i in (1, 3)
+    }
     assert words_per_s[3] > words_per_s[1]
     # the calm complaint has two sentences, said with a pause of 0.4-1.5 s between them
     frames = span[1][: span[1].size // 160 * 160].astype(np.float64).reshape(-1, 160)
@@ -176,8 +190,12 @@ def _u(i: int, speaker: str, start: float, end: float, text: str = "x") -> Utter
     return Utterance(index=i, speaker=Speaker.parse(speaker), text=text, start_s=start, end_s=end)
 
 
-TURNS = [_u(0, "agent", 0.5, 3.0), _u(1, "customer", 3.6, 12.0), _u(2, "agent", 12.4, 15.0),
-         _u(3, "customer", 15.5, 17.0)]
+TURNS = [
+    _u(0, "agent", 0.5, 3.0),
+    _u(1, "customer", 3.6, 12.0),
+    _u(2, "agent", 12.4, 15.0),
+    _u(3, "customer", 15.5, 17.0),
+]
 
 
 def test_turn_at_picks_the_same_speakers_turn_it_overlaps_most() -> None:
@@ -193,20 +211,42 @@ def test_turn_at_picks_the_same_speakers_turn_it_overlaps_most() -> None:
 
 
 def test_nudges_move_from_utterance_numbers_to_turns() -> None:
-    recognized = [_u(0, "agent", 0.4, 3.1), _u(1, "customer", 3.5, 7.0), _u(2, "agent", 7.5, 7.9, "okay"),
-                  _u(3, "customer", 8.6, 12.2), _u(4, "agent", 12.3, 15.1)]
+    recognized = [
+        _u(0, "agent", 0.4, 3.1),
+        _u(1, "customer", 3.5, 7.0),
+        _u(2, "agent", 7.5, 7.9, "okay"),
+        _u(3, "customer", 8.6, 12.2),
+        _u(4, "agent", 12.3, 15.1),
+    ]
     where = utterance_turns(recognized, TURNS)
     assert where == {0: 0, 1: 1, 2: None, 3: 1, 4: 2}
 
     def ev(u: Utterance) -> Evidence:
         return Evidence(u.index, u.speaker, u.text, u.start_s, u.end_s)
 
-    nudge = Nudge(rule="missed-reflection", severity="medium",
-                  title="t", message="m", t_s=15.1, utterance_index=4, evidence=(ev(recognized[3]), ev(recognized[4])))
+    nudge = Nudge(
+        rule="missed-reflection",
+        severity="medium",
+        title="t",
+        message="m",
+        t_s=15.1,
+        utterance_index=4,
+        evidence=(ev(recognized[3]), ev(recognized[4])),
+    )
     moved = nudge_on_turns(nudge, where)
     assert moved.utterance_index == 2 and [e.utterance_index for e in moved.evidence] == [1, 2]
-    on_backchannel = nudge_on_turns(Nudge(rule="r", severity=nudge.severity, title="t", message="m", t_s=7.9,
-                                          utterance_index=2, evidence=(ev(recognized[2]),)), where)
+    on_backchannel = nudge_on_turns(
+        Nudge(
+            rule="r",
+            severity=nudge.severity,
+            title="t",
+            message="m",
+            t_s=7.9,
+            utterance_index=2,
+            evidence=(ev(recognized[2]),),
+        ),
+        where,
+    )
     assert on_backchannel.utterance_index == -1 and on_backchannel.evidence[0].utterance_index == -1
     # a turn rule rests on the turn so far: its span, the index of its last utterance. That last
     # piece alone (a stray "okay" heard after the agent's turn, 15.8-16.0 s) falls on no agent
@@ -215,8 +255,15 @@ def test_nudges_move_from_utterance_numbers_to_turns() -> None:
     where = utterance_turns([*recognized, stray], TURNS)
     assert where[5] is None
     whole = Evidence(5, Speaker.AGENT, "the line looks fine okay", 12.3, 16.0)
-    merged = Nudge(rule="angry-no-apology", severity="high", title="t", message="m", t_s=16.0,
-                   utterance_index=5, evidence=(whole, ev(recognized[3])))
+    merged = Nudge(
+        rule="angry-no-apology",
+        severity="high",
+        title="t",
+        message="m",
+        t_s=16.0,
+        utterance_index=5,
+        evidence=(whole, ev(recognized[3])),
+    )
     assert nudge_on_turns(merged, where).utterance_index == -1  # by index alone: lost
     moved = nudge_on_turns(merged, where, TURNS)
     assert moved.utterance_index == 2 and [e.utterance_index for e in moved.evidence] == [2, 1]
@@ -248,8 +295,22 @@ def test_normalize_writes_numbers_and_hesitations_one_way() -> None:
 def test_eval_scores_a_spoken_dialogue_by_time_through_the_model(generated, tmp_path) -> None:
     a, _ = generated
     out, err = io.StringIO(), io.StringIO()
-    code = main(["eval", str(a), "--cache", str(tmp_path / "cache"), "--rule", "you-not-we", "--rule",
-                 "angry-no-apology", "--format", "json"], stdout=out, stderr=err)
+    code = main(
+        [
+            "eval",
+            str(a),
+            "--cache",
+            str(tmp_path / "cache"),
+            "--rule",
+            "you-not-we",
+            "--rule",
+            "angry-no-apology",
+            "--format",
+            "json",
+        ],
+        stdout=out,
+        stderr=err,
+    )
     assert code == 0, err.getvalue()
     report = json.loads(out.getvalue())
     assert report["dialogues"] == 2 and report["turns"] == 9
@@ -265,6 +326,7 @@ def test_eval_scores_a_spoken_dialogue_by_time_through_the_model(generated, tmp_
     tone = report["tone"]["audio"]["turns"]
     assert tone["tp"] + tone["fn"] == 1  # one customer turn voiced angry
     text = io.StringIO()
-    assert main(["eval", str(a), "--cache", str(tmp_path / "cache"), "--rule", "you-not-we"], stdout=text,
-                stderr=err) == 0
+    assert (
+        main(["eval", str(a), "--cache", str(tmp_path / "cache"), "--rule", "you-not-we"], stdout=text, stderr=err) == 0
+    )
     assert "transcript" in text.getvalue() and "audio" in text.getvalue() and "WER" in text.getvalue()

@@ -34,8 +34,9 @@ def test_a_truncated_recording_says_where_it_broke(tmp_path: Path, write_audio, 
     from rapport_assist.types import Speaker
 
     rng = np.random.default_rng(0)
-    full = write_audio(tmp_path / "full.flac", (rng.standard_normal((1, 44100 * 4)) * 1e-4).astype(np.float32),
-                       44100, "flac")
+    full = write_audio(
+        tmp_path / "full.flac", (rng.standard_normal((1, 44100 * 4)) * 1e-4).astype(np.float32), 44100, "flac"
+    )
     cut = tmp_path / "cut.flac"
     data = full.read_bytes()
     cut.write_bytes(data[: len(data) // 2])

@@ -26,16 +26,23 @@ def tone(freq_hz: float, seconds: float, rate_hz: int) -> np.ndarray:
     return 0.3 * np.sin(2 * np.pi * freq_hz * np.arange(int(seconds * rate_hz)) / rate_hz)
 
 
-@pytest.mark.parametrize(("name", "codec", "rate_hz", "n_channels"),
-                         [("a.wav", "pcm_s16le", 8000, 2), ("b.flac", "flac", 44100, 1), ("c.ogg", "libopus", 48000, 2)])
-def test_blocks_put_end_to_end_are_the_whole_file_decode(tmp_path: Path, write_audio, name, codec, rate_hz,
-                                                         n_channels) -> None:
-    path = write_audio(tmp_path / name, np.stack([tone(300 + 200 * k, 3.3, rate_hz) for k in range(n_channels)]),
-                       rate_hz, codec)
+@pytest.mark.parametrize(
+    ("name", "codec", "rate_hz", "n_channels"),
+    [("a.wav", "pcm_s16le", 8000, 2), ("b.flac", "flac", 44100, 1), ("c.ogg", "libopus", 48000, 2)],
+)
+def test_blocks_put_end_to_end_are_the_whole_file_decode(
+    tmp_path: Path, write_audio, name, codec, rate_hz, n_channels
+) -> None:
+    path = write_audio(
+        tmp_path / name, np.stack([tone(300 + 200 * k, 3.3, rate_hz) for k in range(n_channels)]), rate_hz, codec
+    )
     whole = decode_channels(path)
     info = probe_audio(path)
     assert (info.n_samples, info.source_rate_hz, info.source_channels) == (
-        whole.channels[0].shape[0], whole.source_rate_hz, whole.source_channels)
+        whole.channels[0].shape[0],
+        whole.source_rate_hz,
+        whole.source_channels,
+    )
     for block_samples in (8000, 1234):
         blocks = list(stream_blocks(info, block_samples))
         assert all(b.shape == (n_channels, block_samples) and b.dtype == np.float32 for b in blocks[:-1])
@@ -77,7 +84,7 @@ def _call_with_turns(speak, turns: list[tuple[int, str]], gap_s: float, total_s:
         voice = speak(text)
         if at + len(voice) > n_total:
             return call
-        call[side, at: at + len(voice)] = voice
+        call[side, at : at + len(voice)] = voice
         at += len(voice) + int(gap_s * STREAM_RATE_HZ)
         k += 1
 
@@ -86,37 +93,53 @@ def _whole_file_timeline(path: Path, speakers: tuple[Speaker, Speaker]) -> list[
     """What replay did before streaming: every channel decoded whole, endpointed, and all the
     segments sorted into call order (``recognize_segments``' order)."""
     decoded = decode_channels(path)
-    segments = [s for speaker, samples in zip(speakers, decoded.channels)
-                for s in endpoint_channel(speaker, samples, EndpointerOptions())]
-    order = sorted([(s.start_s, 0, s.start_s, i) for i, s in enumerate(segments)]
-                   + [(s.end_s, 1, s.start_s, i) for i, s in enumerate(segments)])
+    segments = [
+        s
+        for speaker, samples in zip(speakers, decoded.channels)
+        for s in endpoint_channel(speaker, samples, EndpointerOptions())
+    ]
+    order = sorted(
+        [(s.start_s, 0, s.start_s, i) for i, s in enumerate(segments)]
+        + [(s.end_s, 1, s.start_s, i) for i, s in enumerate(segments)]
+    )
     return [(t, bool(end), segments[i].speaker.value, segments[i].start_s, segments[i].end_s) for t, end, _, i in order]
 
 
 def test_short_call_streams_to_the_same_segments_in_the_same_order(tmp_path: Path, speak, write_audio) -> None:
-    turns = [(0, "Thank you for calling, how can I help you today?"), (1, "Hi, my order never arrived."),
-             (0, "I am sorry to hear that, let me check."), (1, "Thanks.")]
+    turns = [
+        (0, "Thank you for calling, how can I help you today?"),
+        (1, "Hi, my order never arrived."),
+        (0, "I am sorry to hear that, let me check."),
+        (1, "Thanks."),
+    ]
     call = _call_with_turns(speak, turns, gap_s=0.6, total_s=30.0)
-    call[1, 4 * STREAM_RATE_HZ: 5 * STREAM_RATE_HZ] += 0.2 * call[0, 4 * STREAM_RATE_HZ: 5 * STREAM_RATE_HZ]  # overlap
+    call[1, 4 * STREAM_RATE_HZ : 5 * STREAM_RATE_HZ] += (
+        0.2 * call[0, 4 * STREAM_RATE_HZ : 5 * STREAM_RATE_HZ]
+    )  # overlap
     path = write_audio(tmp_path / "call.wav", call, STREAM_RATE_HZ)
-    streamed = [(t, end, seg.speaker.value, seg.start_s, seg.end_s)
-                for t, end, seg, _ in CallSegments(CallAudio(ReplayInput(path=path)), EndpointerOptions())]
+    streamed = [
+        (t, end, seg.speaker.value, seg.start_s, seg.end_s)
+        for t, end, seg, _ in CallSegments(CallAudio(ReplayInput(path=path)), EndpointerOptions())
+    ]
     assert len(streamed) >= 8
     assert streamed == _whole_file_timeline(path, (Speaker.AGENT, Speaker.CUSTOMER))
     swapped = ReplayInput(path=path, channel_order=(Speaker.CUSTOMER, Speaker.AGENT))
     recording = endpoint_recording(swapped)
     decoded = decode_channels(path)
-    expected = [s for speaker, samples in zip((Speaker.CUSTOMER, Speaker.AGENT), decoded.channels)
-                for s in endpoint_channel(speaker, samples, EndpointerOptions())]
+    expected = [
+        s
+        for speaker, samples in zip((Speaker.CUSTOMER, Speaker.AGENT), decoded.channels)
+        for s in endpoint_channel(speaker, samples, EndpointerOptions())
+    ]
     assert [(s.speaker, s.start_s, s.end_s) for s in recording.segments] == [
-        (s.speaker, s.start_s, s.end_s) for s in expected]
+        (s.speaker, s.start_s, s.end_s) for s in expected
+    ]
     for got, want in zip(recording.segments, expected):
         np.testing.assert_array_equal(got.audio, want.audio)
     assert recording.audio_s == pytest.approx(30.0, abs=0.01)
 
 
-def test_a_long_recording_is_endpointed_holding_a_bounded_amount_of_audio(tmp_path: Path, speak,
-                                                                             write_audio) -> None:
+def test_a_long_recording_is_endpointed_holding_a_bounded_amount_of_audio(tmp_path: Path, speak, write_audio) -> None:
     """Three minutes, mostly silence: short turns every ~6 s and one side talking for 40 s
     without a pause (cut every ``max_utterance_s``, 8 s here so the call holds several times the
     bound in speech). The stream holds at most ``CallSegments``' bound: per side, a force-cut
@@ -127,7 +150,7 @@ def test_a_long_recording_is_endpointed_holding_a_bounded_amount_of_audio(tmp_pa
     call = _call_with_turns(speak, turns, gap_s=4.0, total_s=total_s)
     monologue = np.concatenate([speak("and then I called again and nobody answered the phone")] * 12)
     start = int(60 * STREAM_RATE_HZ)
-    call[1, start: start + len(monologue)] = monologue[: call.shape[1] - start]
+    call[1, start : start + len(monologue)] = monologue[: call.shape[1] - start]
     path = write_audio(tmp_path / "long.wav", call, STREAM_RATE_HZ)
 
     audio = CallAudio(ReplayInput(path=path))
@@ -163,16 +186,23 @@ def test_two_files_of_different_lengths_and_a_mixed_down_side(tmp_path: Path, sp
     audio = CallAudio(spec)
     assert [n.code for n in audio.notes] == ["downmixed"]
     assert audio.duration_s == pytest.approx(20.0, abs=0.01)
-    streamed = [(t, end, seg.speaker.value, seg.start_s, seg.end_s)
-                for t, end, seg, _ in CallSegments(audio, EndpointerOptions())]
+    streamed = [
+        (t, end, seg.speaker.value, seg.start_s, seg.end_s)
+        for t, end, seg, _ in CallSegments(audio, EndpointerOptions())
+    ]
     mixed = np.mean(np.stack(decode_channels(customer).channels), axis=0).astype(np.float32)
-    segments = [s for speaker, samples in ((Speaker.AGENT, decode_channels(agent).channels[0]),
-                                           (Speaker.CUSTOMER, mixed))
-                for s in endpoint_channel(speaker, samples, EndpointerOptions())]
-    order = sorted([(s.start_s, 0, s.start_s, i) for i, s in enumerate(segments)]
-                   + [(s.end_s, 1, s.start_s, i) for i, s in enumerate(segments)])
-    expected = [(t, bool(end), segments[i].speaker.value, segments[i].start_s, segments[i].end_s)
-                for t, end, _, i in order]
+    segments = [
+        s
+        for speaker, samples in ((Speaker.AGENT, decode_channels(agent).channels[0]), (Speaker.CUSTOMER, mixed))
+        for s in endpoint_channel(speaker, samples, EndpointerOptions())
+    ]
+    order = sorted(
+        [(s.start_s, 0, s.start_s, i) for i, s in enumerate(segments)]
+        + [(s.end_s, 1, s.start_s, i) for i, s in enumerate(segments)]
+    )
+    expected = [
+        (t, bool(end), segments[i].speaker.value, segments[i].start_s, segments[i].end_s) for t, end, _, i in order
+    ]
     assert {s for _, _, s, _, _ in streamed} == {"agent", "customer"}
     assert streamed == expected
     assert max(e for _, _, _, _, e in streamed) > 12.0  # the customer goes on after the agent's file ends
@@ -191,14 +221,26 @@ def test_batch_recognition_takes_the_timeline_in_chunks_of_speech() -> None:
 
         def recognize_batch(self, segments):
             self.batches.append([s.duration_s for s in segments])
-            return [None if s.start_s == 30.0 else
-                    Recognition(f"at {s.start_s:g}", (Word("at", s.start_s, s.end_s, 0.9),), 0.9, 0.0, -0.1)
-                    for s in segments]
+            return [
+                None
+                if s.start_s == 30.0
+                else Recognition(f"at {s.start_s:g}", (Word("at", s.start_s, s.end_s, 0.9),), 0.9, 0.0, -0.1)
+                for s in segments
+            ]
 
-    segments = [SpeechSegment(Speaker.AGENT if k % 2 else Speaker.CUSTOMER, 10.0 * k, 10.0 * k + 4.0,
-                              np.zeros(4 * STREAM_RATE_HZ, np.float32)) for k in range(8)]
-    entries = sorted([(s.start_s, False, s, None) for s in segments] + [(s.end_s, True, s, None) for s in segments],
-                     key=lambda e: (e[0], e[1]))
+    segments = [
+        SpeechSegment(
+            Speaker.AGENT if k % 2 else Speaker.CUSTOMER,
+            10.0 * k,
+            10.0 * k + 4.0,
+            np.zeros(4 * STREAM_RATE_HZ, np.float32),
+        )
+        for k in range(8)
+    ]
+    entries = sorted(
+        [(s.start_s, False, s, None) for s in segments] + [(s.end_s, True, s, None) for s in segments],
+        key=lambda e: (e[0], e[1]),
+    )
     recognizer = Naming()
     chunked = list(recognized_in_chunks(iter(entries), recognizer, chunk_s=10.0))
     assert [(t, end, seg) for t, end, seg, _ in chunked] == [(t, end, seg) for t, end, seg, _ in entries]

@@ -18,11 +18,14 @@ def write_lines(path: Path, lines: list[str]) -> Path:
 
 
 def test_reads_times_and_speakers(tmp_path: Path) -> None:
-    p = write_lines(tmp_path / "t.jsonl", [
-        json.dumps({"speaker": "agent", "text": "Hello, how can I help?", "start": 0.5, "end": 2.0}),
-        "",
-        json.dumps({"speaker": "Customer", "text": "  My  bill is wrong. ", "start": 2.4, "end": 4.0}),
-    ])
+    p = write_lines(
+        tmp_path / "t.jsonl",
+        [
+            json.dumps({"speaker": "agent", "text": "Hello, how can I help?", "start": 0.5, "end": 2.0}),
+            "",
+            json.dumps({"speaker": "Customer", "text": "  My  bill is wrong. ", "start": 2.4, "end": 4.0}),
+        ],
+    )
     utts = list(read_transcript(p))
     assert [(u.index, u.speaker, u.text) for u in utts] == [
         (0, Speaker.AGENT, "Hello, how can I help?"),
@@ -34,11 +37,14 @@ def test_reads_times_and_speakers(tmp_path: Path) -> None:
 
 def test_missing_times_are_estimated_from_word_count(tmp_path: Path) -> None:
     words = " ".join(["word"] * 26)
-    p = write_lines(tmp_path / "t.jsonl", [
-        json.dumps({"speaker": "agent", "text": words}),
-        json.dumps({"speaker": "customer", "text": words}),
-        json.dumps({"speaker": "agent", "text": "ok", "start": 30.0}),
-    ])
+    p = write_lines(
+        tmp_path / "t.jsonl",
+        [
+            json.dumps({"speaker": "agent", "text": words}),
+            json.dumps({"speaker": "customer", "text": words}),
+            json.dumps({"speaker": "agent", "text": "ok", "start": 30.0}),
+        ],
+    )
     a, b, c = read_transcript(p)
     assert a.start_s == 0.0 and a.end_s == pytest.approx(26 / WORDS_PER_S)
     assert b.start_s > a.end_s and b.duration_s == pytest.approx(10.0)
@@ -46,15 +52,18 @@ def test_missing_times_are_estimated_from_word_count(tmp_path: Path) -> None:
     assert a.timing_estimated and b.timing_estimated and c.timing_estimated
 
 
-@pytest.mark.parametrize("line, fragment", [
-    ("{not json", "not valid JSON"),
-    (json.dumps({"speaker": "bob", "text": "hi"}), "unknown speaker 'bob'"),
-    (json.dumps({"text": "hi"}), "missing 'speaker'"),
-    (json.dumps({"speaker": "agent", "text": 5}), "'text' must be a string"),
-    (json.dumps({"speaker": "agent", "text": "hi", "start": -1}), "'start' must be a number"),
-    (json.dumps({"speaker": "agent", "text": "hi", "start": 5, "end": 2}), "is before 'start'"),
-    (json.dumps(["agent", "hi"]), "expected a JSON object"),
-])
+@pytest.mark.parametrize(
+    "line, fragment",
+    [
+        ("{not json", "not valid JSON"),
+        (json.dumps({"speaker": "bob", "text": "hi"}), "unknown speaker 'bob'"),
+        (json.dumps({"text": "hi"}), "missing 'speaker'"),
+        (json.dumps({"speaker": "agent", "text": 5}), "'text' must be a string"),
+        (json.dumps({"speaker": "agent", "text": "hi", "start": -1}), "'start' must be a number"),
+        (json.dumps({"speaker": "agent", "text": "hi", "start": 5, "end": 2}), "is before 'start'"),
+        (json.dumps(["agent", "hi"]), "expected a JSON object"),
+    ],
+)
 def test_bad_line_is_named_after_good_lines_are_kept(tmp_path: Path, line: str, fragment: str) -> None:
     p = write_lines(tmp_path / "t.jsonl", [json.dumps({"speaker": "agent", "text": "Hello."}), line])
     got = []

@@ -114,8 +114,13 @@ def engine() -> RuleEngine:
     return RuleEngine(load_rules([default_rules_dir()]))
 
 
-def run(engine: RuleEngine, annotator: Annotator, lines: list[tuple[Speaker, str, float, float]],
-        ticks: dict[int, float] | None = None, end_s: float | None = None) -> list[tuple[str, int, float]]:
+def run(
+    engine: RuleEngine,
+    annotator: Annotator,
+    lines: list[tuple[Speaker, str, float, float]],
+    ticks: dict[int, float] | None = None,
+    end_s: float | None = None,
+) -> list[tuple[str, int, float]]:
     """(speaker, text, start, end) lines with measured times; ``ticks``: after line i, the clock
     reaches t. Returns (rule, utterance_index, t) of every nudge."""
     engine.start_call()
@@ -133,18 +138,25 @@ def split_complaint() -> list[tuple[Speaker, str, float, float]]:
 
 
 def test_a_complaint_split_in_three_fires_missed_reflection(engine: RuleEngine, annotator: Annotator) -> None:
-    lines = split_complaint() + [(A, "Can I have your account number please?", 17.6, 19.5),
-                                 (C, "It's 4471.", 20.0, 21.0)]
+    lines = split_complaint() + [
+        (A, "Can I have your account number please?", 17.6, 19.5),
+        (C, "It's 4471.", 20.0, 21.0),
+    ]
     nudges = [n for n in run(engine, annotator, lines) if n[0] == "missed-reflection"]
     assert nudges == [("missed-reflection", 3, 21.0)], "decided when the customer took the floor back"
     # each part alone is short: the same words as separate turns (long pauses) stay quiet
-    apart = [(C, COMPLAINT[0], 0.0, 7.0), (C, COMPLAINT[1], 11.0, 15.5), (C, COMPLAINT[2], 19.0, 22.5),
-             (A, "Can I have your account number please?", 23.0, 25.0)]
+    apart = [
+        (C, COMPLAINT[0], 0.0, 7.0),
+        (C, COMPLAINT[1], 11.0, 15.5),
+        (C, COMPLAINT[2], 19.0, 22.5),
+        (A, "Can I have your account number please?", 23.0, 25.0),
+    ]
     assert [n for n in run(engine, annotator, apart) if n[0] == "missed-reflection"] == []
 
 
-def test_a_reflection_in_the_second_part_of_the_reply_turn_satisfies_it(engine: RuleEngine,
-                                                                       annotator: Annotator) -> None:
+def test_a_reflection_in_the_second_part_of_the_reply_turn_satisfies_it(
+    engine: RuleEngine, annotator: Annotator
+) -> None:
     lines = split_complaint() + [
         (A, "Okay, can I have your account number please?", 17.6, 19.5),
         (A, "So your internet keeps dropping every evening, even after you restarted the router.", 20.3, 24.0),
@@ -170,13 +182,22 @@ def test_the_reply_turn_closes_on_the_clock(engine: RuleEngine, annotator: Annot
 
 def test_an_apology_later_in_the_agents_turn_counts(engine: RuleEngine, annotator: Annotator) -> None:
     angry = (C, "This is the third time I'm calling about this bill, it's ridiculous.", 0.0, 4.0)
-    late_apology = [angry, (A, "Let me pull up the account.", 4.5, 6.0), (A, "I'm so sorry about this.", 7.0, 8.5),
-                    (C, "Thank you.", 9.0, 10.0)]
+    late_apology = [
+        angry,
+        (A, "Let me pull up the account.", 4.5, 6.0),
+        (A, "I'm so sorry about this.", 7.0, 8.5),
+        (C, "Thank you.", 9.0, 10.0),
+    ]
     assert [n for n in run(engine, annotator, late_apology) if n[0] == "angry-no-apology"] == []
-    no_apology = [angry, (A, "Let me pull up the account.", 4.5, 6.0), (A, "What's the account number?", 7.0, 8.5),
-                  (C, "It's 4471.", 9.0, 10.0)]
+    no_apology = [
+        angry,
+        (A, "Let me pull up the account.", 4.5, 6.0),
+        (A, "What's the account number?", 7.0, 8.5),
+        (C, "It's 4471.", 9.0, 10.0),
+    ]
     assert [n for n in run(engine, annotator, no_apology) if n[0] == "angry-no-apology"] == [
-        ("angry-no-apology", 2, 10.0)]
+        ("angry-no-apology", 2, 10.0)
+    ]
 
 
 def promises(engine: RuleEngine, annotator: Annotator, lines) -> list[tuple[str, int, float]]:
@@ -185,20 +206,34 @@ def promises(engine: RuleEngine, annotator: Annotator, lines) -> list[tuple[str,
 
 def test_a_promise_timed_later_in_the_same_turn_is_kept(engine: RuleEngine, annotator: Annotator) -> None:
     # the endpointer cuts the agent's turn at a pause: the time comes in its second utterance
-    timed = [(A, "Someone from billing will call you back.", 0.0, 2.5), (A, "That'll be before five today.", 3.3, 5.0),
-             (C, "Great, thanks.", 5.5, 6.5), (A, "Anything else?", 7.0, 8.0)]
+    timed = [
+        (A, "Someone from billing will call you back.", 0.0, 2.5),
+        (A, "That'll be before five today.", 3.3, 5.0),
+        (C, "Great, thanks.", 5.5, 6.5),
+        (A, "Anything else?", 7.0, 8.0),
+    ]
     assert promises(engine, annotator, timed) == []
-    untimed = [(A, "Someone from billing will call you back.", 0.0, 2.5),
-               (A, "Can you confirm your email address?", 3.3, 5.0), (C, "Sure, it's on file.", 5.5, 6.5),
-               (A, "Thanks. Anything else today?", 7.0, 8.5), (C, "No.", 9.0, 9.5)]
+    untimed = [
+        (A, "Someone from billing will call you back.", 0.0, 2.5),
+        (A, "Can you confirm your email address?", 3.3, 5.0),
+        (C, "Sure, it's on file.", 5.5, 6.5),
+        (A, "Thanks. Anything else today?", 7.0, 8.5),
+        (C, "No.", 9.0, 9.5),
+    ]
     # "today" in a question is no time for the promise: decided when the agent's next turn closes
     assert promises(engine, annotator, untimed) == [("uncommitted-promise", 3, 9.5)]
 
 
 def test_a_new_promise_in_the_reply_turn_gets_its_own_wait(engine: RuleEngine, annotator: Annotator) -> None:
-    lines = [(A, "I'll mail you a printed label.", 0.0, 2.0), (C, "And the jacket?", 2.5, 3.5),
-             (A, "I'll hold it for you, and the team will ship it.", 4.0, 7.0), (C, "How long will that take?", 7.5, 9.0),
-             (A, "Should be quick, I think.", 9.5, 11.0), (C, "Okay.", 11.5, 12.0), (C, "Bye then.", 12.5, 13.0)]
+    lines = [
+        (A, "I'll mail you a printed label.", 0.0, 2.0),
+        (C, "And the jacket?", 2.5, 3.5),
+        (A, "I'll hold it for you, and the team will ship it.", 4.0, 7.0),
+        (C, "How long will that take?", 7.5, 9.0),
+        (A, "Should be quick, I think.", 9.5, 11.0),
+        (C, "Okay.", 11.5, 12.0),
+        (C, "Bye then.", 12.5, 13.0),
+    ]
     # the first promise's wait fails in turn 2, which makes a promise of its own: two nudges
     assert promises(engine, annotator, lines) == [("uncommitted-promise", 2, 9.0), ("uncommitted-promise", 4, 13.0)]
 
@@ -222,15 +257,22 @@ def test_a_turn_rule_fires_at_most_once_per_turn(tmp_path: Path, annotator: Anno
     path = tmp_path / "pack.yaml"
     path.write_text(PACK, encoding="utf-8")
     engine = RuleEngine(load_rules([path]))
-    lines = [(C, "This is awful.", 0.0, 1.0), (C, "Really awful.", 1.5, 2.5), (A, "I see why.", 3.0, 4.0),
-             (C, "Still awful.", 4.5, 5.5)]
+    lines = [
+        (C, "This is awful.", 0.0, 1.0),
+        (C, "Really awful.", 1.5, 2.5),
+        (A, "I see why.", 3.0, 4.0),
+        (C, "Still awful.", 4.5, 5.5),
+    ]
     assert run(engine, annotator, lines) == [("gripe-turn", 0, 1.0), ("gripe-turn", 3, 5.5)]
 
 
-@pytest.mark.parametrize(("line", "message"), [
-    ("    unit: turns\n", "unit"),
-    ("    unit: turn\n    when: {event: {kind: dead_air}}\n", "not on a turn"),
-])
+@pytest.mark.parametrize(
+    ("line", "message"),
+    [
+        ("    unit: turns\n", "unit"),
+        ("    unit: turn\n    when: {event: {kind: dead_air}}\n", "not on a turn"),
+    ],
+)
 def test_the_loader_checks_unit(tmp_path: Path, line: str, message: str) -> None:
     text = PACK.replace("    unit: turn\n", line)
     if "event" in line:
@@ -254,8 +296,13 @@ def test_a_turn_read_from_its_parts_reads_as_its_joined_doc(engine: RuleEngine, 
     from rapport_assist.rules.features import joined_text
     from rapport_assist.turns import merge_turn_utterance
 
-    texts = ["Um, so my bill went up again.", "I, I mean, why is that? Nobody told me.", "...",
-             "It's 45 dollars more ", "and I want it back!"]
+    texts = [
+        "Um, so my bill went up again.",
+        "I, I mean, why is that? Nobody told me.",
+        "...",
+        "It's 45 dollars more ",
+        "and I want it back!",
+    ]
     parts = [annotator.annotate(Utterance(i, C, t, 2.0 * i, 2.0 * i + 1.5)) for i, t in enumerate(texts)]
     extractor = engine.compiler.extractor
     tracker = TurnTracker()
@@ -270,8 +317,19 @@ def test_a_turn_read_from_its_parts_reads_as_its_joined_doc(engine: RuleEngine, 
     doc = Doc.from_docs([au.doc for au in parts])
     want = extractor.extract(AnnotatedUtterance(joined.utterance, doc))
     assert text == doc.text and got.text == want.text
-    for name in ("keys", "is_num", "sent", "doc_i", "rows", "questions", "sent_spans", "bits", "word_bits", "tags",
-                 "word_count"):
+    for name in (
+        "keys",
+        "is_num",
+        "sent",
+        "doc_i",
+        "rows",
+        "questions",
+        "sent_spans",
+        "bits",
+        "word_bits",
+        "tags",
+        "word_count",
+    ):
         assert getattr(got, name) == getattr(want, name), name
     assert got.cache["#content"] == want.cache["#content"]
     assert got.span_text(0, len(got.keys)) == want.span_text(0, len(want.keys))

@@ -27,8 +27,10 @@ COMPLAINT = (  # 45 words, no part long enough on its own
     "Now I cannot work from home at all, it's a real problem.",
 )
 PROCEDURE = ("Can I have your account number please?", "I need it to check the line.")
-REFLECTION = ("Can I have your account number please?",
-              "So your internet keeps dropping every evening, even after restarting the router.")
+REFLECTION = (
+    "Can I have your account number please?",
+    "So your internet keeps dropping every evening, even after restarting the router.",
+)
 
 
 def call_audio(speak: Callable[[str], np.ndarray], reply: tuple[str, ...], pause_s: float = 1.0) -> np.ndarray:
@@ -77,8 +79,7 @@ def test_complaint_with_pauses_fires_missed_reflection_from_audio(speak, write_a
     assert all(w in trigger["text"].lower() for w in ("evening", "cable", "problem")), trigger  # all three parts
 
 
-def test_reflection_in_the_second_part_of_the_reply_satisfies_it_from_audio(speak, write_audio,
-                                                                            tmp_path: Path) -> None:
+def test_reflection_in_the_second_part_of_the_reply_satisfies_it_from_audio(speak, write_audio, tmp_path: Path) -> None:
     events = replay(write_audio(tmp_path / "reflection.wav", call_audio(speak, REFLECTION), RATE))
     agent = [e for e in events if e["type"] == "utterance" and e["speaker"] == "agent"]
     assert len(agent) == 2, agent  # the reflection is its own utterance

@@ -51,8 +51,13 @@ def _copy_sources(dest: Path) -> Path:
 
 
 def _pip(*args: str, cwd: Path) -> None:
-    result = subprocess.run([sys.executable, "-m", "pip", "--disable-pip-version-check", "-q", *args],
-                            cwd=cwd, capture_output=True, text=True, env=_clean_env())
+    result = subprocess.run(
+        [sys.executable, "-m", "pip", "--disable-pip-version-check", "-q", *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        env=_clean_env(),
+    )
     assert result.returncode == 0, result.stderr[-3000:]
 
 
@@ -68,8 +73,11 @@ def _has_backend() -> bool:
 
 def _clean_env() -> dict[str, str]:
     """No PYTHONPATH (it would put the checkout's src/ first) and no data overrides."""
-    env = {k: v for k, v in os.environ.items()
-           if k not in ("PYTHONPATH", "RAPPORT_ASSIST_RULES", "RAPPORT_ASSIST_UI", "PIP_REQUIRE_VIRTUALENV")}
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in ("PYTHONPATH", "RAPPORT_ASSIST_RULES", "RAPPORT_ASSIST_UI", "PIP_REQUIRE_VIRTUALENV")
+    }
     env["QT_QPA_PLATFORM"] = "offscreen"
     return env
 
@@ -78,8 +86,12 @@ def _fresh_venv(path: Path) -> Path:
     """A venv without pip (this one's pip installs into it) that sees this venv's packages."""
     subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(path)], check=True)
     python = path / "bin" / "python"
-    site = subprocess.run([str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
-                          check=True, capture_output=True, text=True).stdout.strip()
+    site = subprocess.run(
+        [str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout.strip()
     deps = {sysconfig.get_paths()["purelib"], sysconfig.get_paths()["platlib"]}
     (Path(site) / "lock_deps.pth").write_text("\n".join(sorted(deps)) + "\n", encoding="utf-8")
     return python
@@ -91,14 +103,15 @@ def _install(python: Path, *what: str, cwd: Path) -> None:
 
 
 def _run(python: Path, *args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([str(python), *args], cwd=cwd, capture_output=True, text=True, env=_clean_env(),
-                          timeout=300)
+    return subprocess.run([str(python), *args], cwd=cwd, capture_output=True, text=True, env=_clean_env(), timeout=300)
 
 
 SMALL_CALL = 8  # lines of the demo transcript: three nudges (missed-reflection, you-not-we, angry-no-apology)
-WHERE = ("import rapport_assist, rapport_assist.bundled as b; from rapport_assist.gui.resources import Theme; "
-         "t = Theme('dark'); print(rapport_assist.__file__, b.RULES_DIR, b.UI_DIR, b.DEMO_AUDIO.is_file(), "
-         "t.missing, bool(t.style_sheet()), t.icon_file('mic') != '', sep='\\n')")
+WHERE = (
+    "import rapport_assist, rapport_assist.bundled as b; from rapport_assist.gui.resources import Theme; "
+    "t = Theme('dark'); print(rapport_assist.__file__, b.RULES_DIR, b.UI_DIR, b.DEMO_AUDIO.is_file(), "
+    "t.missing, bool(t.style_sheet()), t.icon_file('mic') != '', sep='\\n')"
+)
 
 
 @pytest.mark.slow
@@ -127,8 +140,9 @@ def test_built_wheel_runs_outside_the_repo(tmp_path, capsys):
     assert f"from the default packs ({rules})" in check.stdout
 
     call = elsewhere / "call.jsonl"
-    call.write_text("\n".join(DEMO_TRANSCRIPT.read_text(encoding="utf-8").splitlines()[:SMALL_CALL]) + "\n",
-                    encoding="utf-8")
+    call.write_text(
+        "\n".join(DEMO_TRANSCRIPT.read_text(encoding="utf-8").splitlines()[:SMALL_CALL]) + "\n", encoding="utf-8"
+    )
     replay = _run(app, "replay", "call.jsonl", cwd=elsewhere)
     assert replay.returncode == 0, replay.stderr
     assert "3 nudges (angry-no-apology ×1, missed-reflection ×1, you-not-we ×1)" in replay.stdout
@@ -141,8 +155,11 @@ def test_built_wheel_runs_outside_the_repo(tmp_path, capsys):
     # the bundled demo call through the real model, as a new user's first command
     demo = _run(app, "demo", "--format", "jsonl", cwd=elsewhere)
     assert demo.returncode == 0, demo.stderr[-2000:]
-    fired = {json.loads(line)["rule"] for line in demo.stdout.splitlines()
-             if line.startswith("{") and json.loads(line).get("type") == "nudge"}
+    fired = {
+        json.loads(line)["rule"]
+        for line in demo.stdout.splitlines()
+        if line.startswith("{") and json.loads(line).get("type") == "nudge"
+    }
     assert {"angry-no-apology", "you-not-we", "missed-reflection", "uncommitted-promise"} <= fired
 
     # the QA report's templates, style sheet and script ship in the wheel (qa/templates)

@@ -87,16 +87,18 @@ class Annotator:
         """``skip``: pipeline components not to run (see ``skipping``)."""
         return AnnotatedUtterance(utterance, self.nlp(utterance.text, disable=list(skip)))
 
-    def annotate_many(self, utterances: Iterable[Utterance], batch_size: int = 64,
-                      skip: Sequence[str] = ()) -> Iterator[AnnotatedUtterance]:
+    def annotate_many(
+        self, utterances: Iterable[Utterance], batch_size: int = 64, skip: Sequence[str] = ()
+    ) -> Iterator[AnnotatedUtterance]:
         """Annotate in batches (faster for transcripts and batch QA); order is kept."""
         items = list(utterances)
         docs = self.nlp.pipe((u.text for u in items), batch_size=batch_size, disable=list(skip))
         for utt, doc in zip(items, docs):
             yield AnnotatedUtterance(utt, doc)
 
-    def annotate_timeline(self, items: Iterable[Utterance | _Other], read_ahead: int = 1,
-                          skip: Sequence[str] = ()) -> Iterator[AnnotatedUtterance | _Other]:
+    def annotate_timeline(
+        self, items: Iterable[Utterance | _Other], read_ahead: int = 1, skip: Sequence[str] = ()
+    ) -> Iterator[AnnotatedUtterance | _Other]:
         """The timeline with each ``Utterance`` annotated, everything in its original order.
 
         ``read_ahead`` is how many utterances may be taken from ``items`` before the first of

@@ -32,9 +32,27 @@ from pathlib import Path
 from typing import Any, Callable, Literal
 
 from .errors import OutputError
-from .types import (SEVERITIES, CallCoaching, CallSummary, Component, DeadAir, Event, Evidence, Nudge, Partial,
-                    RecordItem, Severity, SpeechActivity, Speaker, Status, TalkOver, ToneChange, ToneEstimate, Utterance,
-                    Withdrawn)
+from .types import (
+    SEVERITIES,
+    CallCoaching,
+    CallSummary,
+    Component,
+    DeadAir,
+    Event,
+    Evidence,
+    Nudge,
+    Partial,
+    RecordItem,
+    Severity,
+    SpeechActivity,
+    Speaker,
+    Status,
+    TalkOver,
+    ToneChange,
+    ToneEstimate,
+    Utterance,
+    Withdrawn,
+)
 from .userdirs import data_dir
 
 SEVERITY_RANK = {level: rank for rank, level in enumerate(SEVERITIES)}
@@ -142,11 +160,19 @@ class Card:
     def is_same_moment(self, nudge: Nudge) -> bool:
         lead = self.nudge
         if nudge.early or lead.early:  # early nudges of one open utterance (no index yet) share a card
-            return (nudge.early and lead.early and bool(nudge.evidence) and bool(lead.evidence)
-                    and nudge.evidence[0].speaker is lead.evidence[0].speaker
-                    and nudge.evidence[0].start_s == lead.evidence[0].start_s)
-        return (nudge.utterance_index >= 0 and nudge.utterance_index == lead.utterance_index
-                and abs(nudge.t_s - lead.t_s) <= MOMENT_S)
+            return (
+                nudge.early
+                and lead.early
+                and bool(nudge.evidence)
+                and bool(lead.evidence)
+                and nudge.evidence[0].speaker is lead.evidence[0].speaker
+                and nudge.evidence[0].start_s == lead.evidence[0].start_s
+            )
+        return (
+            nudge.utterance_index >= 0
+            and nudge.utterance_index == lead.utterance_index
+            and abs(nudge.t_s - lead.t_s) <= MOMENT_S
+        )
 
     def holds_early(self, early_id: int) -> bool:
         return any(n.early_id == early_id for n in self.nudges)
@@ -230,8 +256,9 @@ class AttentionBudget:
         if self.is_urgent(card):
             return True
         early = self.config.early_while_speaking
-        return (early is not None and card.nudge.early
-                and SEVERITY_RANK.get(card.nudge.severity, 0) >= SEVERITY_RANK[early])
+        return (
+            early is not None and card.nudge.early and SEVERITY_RANK.get(card.nudge.severity, 0) >= SEVERITY_RANK[early]
+        )
 
     def may_show_at(self, now_s: float) -> bool:
         """Whether the global rate limit lets a new card out at ``now_s``."""
@@ -252,8 +279,9 @@ class AttentionBudget:
             t = max(t, self.shown_times[-cfg.max_per_minute] + 60.0)
         return t
 
-    def select(self, held: list[Card], shown: list[Card], now_s: float, agent_speaking: bool
-               ) -> tuple[Card | None, Card | None]:
+    def select(
+        self, held: list[Card], shown: list[Card], now_s: float, agent_speaking: bool
+    ) -> tuple[Card | None, Card | None]:
         """The next card to show now, and a shown card it displaces (or None), if any."""
         if not held or not self.may_show_at(now_s):
             return None, None
@@ -280,8 +308,12 @@ class ComponentStatus:
 
 # Status rows of the sidebar (types.Component).
 COMPONENTS: tuple[Component, ...] = ("microphone", "customer", "recognizer", "rules")
-COMPONENT_LABELS = {"microphone": "Microphone", "customer": "Customer audio", "recognizer": "Recognizer",
-                    "rules": "Rules"}
+COMPONENT_LABELS = {
+    "microphone": "Microphone",
+    "customer": "Customer audio",
+    "recognizer": "Recognizer",
+    "rules": "Rules",
+}
 SIDE_COMPONENTS: dict[Speaker, Component] = {Speaker.AGENT: "microphone", Speaker.CUSTOMER: "customer"}
 
 
@@ -318,8 +350,10 @@ class FeedbackLog:
             with self.path.open("a", encoding="utf-8") as handle:
                 handle.write(json.dumps(record, ensure_ascii=False) + "\n")
         except OSError as exc:
-            raise OutputError(f"cannot write feedback to {self.path}: {exc.strerror or exc}",
-                              "check the folder is writable (or set RAPPORT_ASSIST_DATA)") from None
+            raise OutputError(
+                f"cannot write feedback to {self.path}: {exc.strerror or exc}",
+                "check the folder is writable (or set RAPPORT_ASSIST_DATA)",
+            ) from None
 
 
 def event_time(event: object) -> float | None:
@@ -344,8 +378,12 @@ CONTEXT_TURNS = 6  # turns before the nudge's utterance kept with feedback
 class AssistModel:
     """The sidebar's state for one call at a time; feed it events with ``on_event``."""
 
-    def __init__(self, budget: BudgetConfig | None = None, feedback_log: FeedbackLog | None = None,
-                 wall_clock: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self,
+        budget: BudgetConfig | None = None,
+        feedback_log: FeedbackLog | None = None,
+        wall_clock: Callable[[], float] = time.time,
+    ) -> None:
         self.budget = AttentionBudget(budget)
         self.feedback_log = feedback_log
         self._wall_clock = wall_clock
@@ -591,8 +629,11 @@ class AssistModel:
     def _next_change_s(self) -> float | None:
         """The earliest future call time at which the cards can change without a new event."""
         cfg = self.budget.config
-        times = [c.shown_at_s + cfg.card_lifetime_s for c in self.cards.values()
-                 if c.state == "shown" and c.shown_at_s is not None]
+        times = [
+            c.shown_at_s + cfg.card_lifetime_s
+            for c in self.cards.values()
+            if c.state == "shown" and c.shown_at_s is not None
+        ]
         held = [c for c in self.cards.values() if c.state == "held"]
         if held:
             times.extend(c.nudge.t_s + cfg.max_wait_s for c in held)
@@ -676,10 +717,9 @@ class AssistModel:
         by_index = {u.index: u for u in self.transcript}
         fired_at = by_index.get(nudge.utterance_index)
         first = min([e.utterance_index for e in nudge.evidence] + [nudge.utterance_index])
-        context = [u for u in self.transcript
-                   if first - CONTEXT_TURNS <= u.index <= nudge.utterance_index]
+        context = [u for u in self.transcript if first - CONTEXT_TURNS <= u.index <= nudge.utterance_index]
         # The turns as a rule example: paste under the rule's `examples: quiet:` to silence it here.
-        example = [{u.speaker.value: u.text} for u in context[-(CONTEXT_TURNS + 2):]]
+        example = [{u.speaker.value: u.text} for u in context[-(CONTEXT_TURNS + 2) :]]
         return {
             "type": "feedback",
             "verdict": verdict,
@@ -690,8 +730,8 @@ class AssistModel:
             "rule_source": nudge.rule_source,
             "t": round(nudge.t_s, 3),
             "nudge": nudge.to_json(),
-            "utterance": None if fired_at is None else {"index": fired_at.index, "speaker": fired_at.speaker.value,
-                                                        "text": fired_at.text},
+            "utterance": None
+            if fired_at is None
+            else {"index": fired_at.index, "speaker": fired_at.speaker.value, "text": fired_at.text},
             "example": example,
         }
-

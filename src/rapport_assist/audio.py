@@ -139,7 +139,7 @@ def stream_blocks(info: AudioInfo, block_samples: int) -> Iterator[np.ndarray]:
             data = np.concatenate(held, axis=1) if len(held) > 1 else held[0]
             cut = (n_held // block_samples) * block_samples
             for at in range(0, cut, block_samples):
-                yield np.ascontiguousarray(data[:, at: at + block_samples], dtype=np.float32)
+                yield np.ascontiguousarray(data[:, at : at + block_samples], dtype=np.float32)
             held = [data[:, cut:]] if cut < n_held else []
             n_held -= cut
     if n_held:
@@ -203,14 +203,11 @@ class _open:
         try:
             container = av.open(str(path), mode="r")
         except av.error.FFmpegError as exc:
-            raise BadInput(
-                f"{path} is not a recording that can be decoded ({_reason(exc)})", _FORMAT_HINT
-            ) from None
+            raise BadInput(f"{path} is not a recording that can be decoded ({_reason(exc)})", _FORMAT_HINT) from None
         self._container = container
         try:
             if not container.streams.audio:
-                raise BadInput(f"{path} has no audio stream",
-                               "give a recording of the call (wav, flac, mp3, ogg, m4a)")
+                raise BadInput(f"{path} has no audio stream", "give a recording of the call (wav, flac, mp3, ogg, m4a)")
             stream = container.streams.audio[0]
             source_rate_hz = int(stream.codec_context.sample_rate or 0)
             source_channels = int(stream.codec_context.channels or 0)

@@ -42,8 +42,9 @@ class CaptionTracker:
     def __init__(self) -> None:
         self._open: dict[Speaker, _Open] = {}
 
-    def update(self, speaker: Speaker, start_s: float, t_s: float, words: list[Word] | tuple[Word, ...]
-               ) -> Partial | None:
+    def update(
+        self, speaker: Speaker, start_s: float, t_s: float, words: list[Word] | tuple[Word, ...]
+    ) -> Partial | None:
         """A pass over the utterance that starts at ``start_s``, heard up to ``t_s``, found
         ``words``; the new caption, or None when it did not change."""
         state = self._open.get(speaker)
@@ -52,10 +53,10 @@ class CaptionTracker:
         latest = [w.text for w in words if w.text.strip()]
         agreed = agreed_prefix(state.last_pass, latest)
         if agreed > len(state.committed) and agreed_prefix(state.committed, latest) == len(state.committed):
-            state.committed = state.committed + latest[len(state.committed):agreed]
+            state.committed = state.committed + latest[len(state.committed) : agreed]
         state.last_pass = latest
         if agreed_prefix(state.committed, latest) == len(state.committed):
-            pending = latest[len(state.committed):]
+            pending = latest[len(state.committed) :]
         else:  # this pass disagrees with what was committed: keep the caption, show nothing new
             pending = []
         shown = (join_words(state.committed), join_words(pending))

@@ -62,9 +62,17 @@ class AudioDevice:
     is_default: bool = False
 
     def to_json(self) -> dict[str, object]:
-        return {"id": self.id, "name": self.name, "description": self.description, "backend": self.backend,
-                "kind": self.kind, "channels": self.channels, "default_rate_hz": self.default_rate_hz,
-                "host_api": self.host_api, "default": self.is_default}
+        return {
+            "id": self.id,
+            "name": self.name,
+            "description": self.description,
+            "backend": self.backend,
+            "kind": self.kind,
+            "channels": self.channels,
+            "default_rate_hz": self.default_rate_hz,
+            "host_api": self.host_api,
+            "default": self.is_default,
+        }
 
 
 @dataclass(frozen=True)
@@ -99,15 +107,18 @@ def _sounddevice() -> Any:  # the sounddevice module (no type stubs)
     try:
         import sounddevice
     except OSError:  # the wheel finds no libportaudio on Linux
-        raise DeviceError("PortAudio is not installed, so no audio device can be opened",
-                          "install it (Debian/Ubuntu: sudo apt-get install libportaudio2 libasound2-plugins), "
-                          "or try 'rapport-assist demo'") from None
+        raise DeviceError(
+            "PortAudio is not installed, so no audio device can be opened",
+            "install it (Debian/Ubuntu: sudo apt-get install libportaudio2 libasound2-plugins), "
+            "or try 'rapport-assist demo'",
+        ) from None
     except ImportError:
         raise DeviceError("the sounddevice package is missing", "run 'make setup'") from None
     return sounddevice
 
 
 # ------------------------------------------------------------------ listing
+
 
 def rescan_devices() -> None:
     """PortAudio lists devices once, when it starts: restart it so a headset plugged in (or a sound
@@ -159,9 +170,19 @@ def parse_pactl_sources(text: str, default: str = "") -> list[AudioDevice]:
             elif part.endswith("Hz") and part[:-2].isdigit():
                 rate = float(part[:-2])
         monitor = name.endswith(".monitor") or block.get("Monitor of Sink", "n/a") not in ("n/a", "")
-        devices.append(AudioDevice(id=f"pulse:{name}", name=name, description=block.get("Description", name),
-                                   backend="pulse", kind="monitor" if monitor else "input", channels=channels,
-                                   default_rate_hz=rate, host_api="PulseAudio", is_default=name == default))
+        devices.append(
+            AudioDevice(
+                id=f"pulse:{name}",
+                name=name,
+                description=block.get("Description", name),
+                backend="pulse",
+                kind="monitor" if monitor else "input",
+                channels=channels,
+                default_rate_hz=rate,
+                host_api="PulseAudio",
+                is_default=name == default,
+            )
+        )
 
     for raw in text.splitlines():
         line = raw.strip()
@@ -195,10 +216,19 @@ def list_devices() -> list[AudioDevice]:
         # PortAudio builds with WASAPI loopback (PortAudio >= 19.7) list each output's loopback as
         # an input named "... [Loopback]": that is a monitor.
         kind: DeviceKind = "monitor" if "[loopback]" in dev["name"].lower() else "input"
-        devices.append(AudioDevice(id=f"pa:{dev['name']}", name=dev["name"], description=dev["name"],
-                                   backend="portaudio", kind=kind, channels=int(dev["max_input_channels"]),
-                                   default_rate_hz=float(dev["default_samplerate"]),
-                                   host_api=apis[dev["hostapi"]]["name"], is_default=index == default_in))
+        devices.append(
+            AudioDevice(
+                id=f"pa:{dev['name']}",
+                name=dev["name"],
+                description=dev["name"],
+                backend="portaudio",
+                kind=kind,
+                channels=int(dev["max_input_channels"]),
+                default_rate_hz=float(dev["default_samplerate"]),
+                host_api=apis[dev["hostapi"]]["name"],
+                is_default=index == default_in,
+            )
+        )
     if has_pulse:
         devices.extend(pulse_sources() or [])
     return devices
@@ -220,12 +250,14 @@ def find_device(choice: DeviceChoice, devices: Sequence[AudioDevice]) -> AudioDe
         return hits[0]
     hint = "list them with 'rapport-assist devices'"
     if len(hits) > 1:
-        raise DeviceError(f"{want!r} matches {len(hits)} devices: " + ", ".join(d.id for d in hits[:5]),
-                          "give the full id; " + hint)
+        raise DeviceError(
+            f"{want!r} matches {len(hits)} devices: " + ", ".join(d.id for d in hits[:5]), "give the full id; " + hint
+        )
     raise DeviceError(f"no audio device {want!r}", hint)
 
 
 # ------------------------------------------------------------------ capture
+
 
 class Capture(Protocol):
     """An open input stream. Blocks go to the ``on_block`` it was opened with, from its own thread.
@@ -251,7 +283,9 @@ class SoundDeviceCapture:
 
         self.overflows = 0  # blocks PortAudio reported as overflowed (audio lost: the PC was too busy)
 
-        def callback(indata: np.ndarray, frames: int, time_info: Any, status: Any) -> None:  # PortAudio's thread: copy and go
+        def callback(
+            indata: np.ndarray, frames: int, time_info: Any, status: Any
+        ) -> None:  # PortAudio's thread: copy and go
             if status.input_overflow:
                 self.overflows += 1
             on_block(indata.copy())
@@ -268,9 +302,15 @@ class SoundDeviceCapture:
                     if device.backend == "pulse":
                         os.environ["PULSE_SOURCE"] = device.name
                     try:
-                        stream = sd.InputStream(device=target, channels=channels, samplerate=rate, dtype="float32",
-                                                blocksize=BLOCK_FRAMES_16K * rate // STREAM_RATE_HZ,
-                                                latency="low", callback=callback)
+                        stream = sd.InputStream(
+                            device=target,
+                            channels=channels,
+                            samplerate=rate,
+                            dtype="float32",
+                            blocksize=BLOCK_FRAMES_16K * rate // STREAM_RATE_HZ,
+                            latency="low",
+                            callback=callback,
+                        )
                         stream.start()
                     finally:
                         if device.backend == "pulse":
@@ -284,9 +324,11 @@ class SoundDeviceCapture:
             self._stream = stream
             self.rate_hz = rate
             return
-        raise DeviceError(f"cannot open {device.id} ({_first_line(last)})",
-                          "check it is plugged in and not used exclusively by another program; "
-                          "'rapport-assist devices' lists what is there")
+        raise DeviceError(
+            f"cannot open {device.id} ({_first_line(last)})",
+            "check it is plugged in and not used exclusively by another program; "
+            "'rapport-assist devices' lists what is there",
+        )
 
     def close(self) -> None:
         stream, self._stream = self._stream, None
@@ -312,8 +354,9 @@ def pulse_source_names() -> set[str] | None:
     if pactl is None:
         return None
     try:
-        proc = subprocess.run([pactl, "list", "short", "sources"], capture_output=True, text=True,
-                              timeout=_PACTL_TIMEOUT_S)
+        proc = subprocess.run(
+            [pactl, "list", "short", "sources"], capture_output=True, text=True, timeout=_PACTL_TIMEOUT_S
+        )
     except (OSError, subprocess.TimeoutExpired):
         return None
     if proc.returncode != 0:
@@ -326,8 +369,15 @@ class ArrayCapture:
     paced at ``speed`` x real time (``0``: as fast as the consumer keeps up). For tests and the
     benchmark's silence check: the live pipeline after the audio callback is the same."""
 
-    def __init__(self, samples: np.ndarray, on_block: BlockCallback, speed: float = 1.0,
-                 block_frames: int = BLOCK_FRAMES_16K, loop: bool = False, rate_hz: int = STREAM_RATE_HZ) -> None:
+    def __init__(
+        self,
+        samples: np.ndarray,
+        on_block: BlockCallback,
+        speed: float = 1.0,
+        block_frames: int = BLOCK_FRAMES_16K,
+        loop: bool = False,
+        rate_hz: int = STREAM_RATE_HZ,
+    ) -> None:
         self.rate_hz = rate_hz
         samples = np.asarray(samples, dtype=np.float32)
         self._samples = samples.reshape(len(samples), -1)
@@ -349,7 +399,7 @@ class ArrayCapture:
             pos = sent % n if self._loop else sent
             if not self._loop and pos >= n:
                 break
-            block = self._samples[pos: pos + self._block]
+            block = self._samples[pos : pos + self._block]
             self._on_block(block.copy())
             sent += len(block)
             if self._speed > 0:
@@ -376,8 +426,9 @@ class StreamResampler:
     def push(self, samples: np.ndarray) -> np.ndarray:
         import av
 
-        frame = av.AudioFrame.from_ndarray(np.ascontiguousarray(samples, dtype=np.float32).reshape(1, -1),
-                                           format="flt", layout="mono")
+        frame = av.AudioFrame.from_ndarray(
+            np.ascontiguousarray(samples, dtype=np.float32).reshape(1, -1), format="flt", layout="mono"
+        )
         frame.sample_rate = self.rate_hz
         frame.pts = self._pts
         self._pts += len(samples)

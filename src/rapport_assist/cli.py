@@ -17,8 +17,7 @@ from typing import IO, TYPE_CHECKING, Any, Callable, Mapping, NoReturn, Sequence
 
 from . import __version__
 from .bundled import DATA_DIR, DEMO_AUDIO as DEMO_CALL  # noqa: F401  (DATA_DIR: tests and bench import it from here)
-from .errors import (BadInput, ExitStatus, InputNotFound, OutputClosed, OutputError, RapportError, RuleError,
-                     UsageError)
+from .errors import BadInput, ExitStatus, InputNotFound, OutputClosed, OutputError, RapportError, RuleError, UsageError
 from .fileio import PartialFile, refuse_overwrite
 from .output import EventSink, JsonlSink, TextSink
 from .types import Speaker
@@ -72,11 +71,23 @@ def _rules_parent() -> argparse.ArgumentParser:
     """--rules / --only-rules, the same for every command that runs rules (see rule_paths)."""
     parent = _block()
     g = parent.add_argument_group("rules")
-    g.add_argument("--rules", type=Path, action="append", default=[], metavar="PATH",
-                   help="a team's rule file or folder, loaded on top of the default packs: its overrides change "
-                        "default rules and lexicons, its rules are added (repeatable)")
-    g.add_argument("--only-rules", type=Path, action="append", default=[], metavar="PATH",
-                   help="load these rule files or folders instead of the default packs (repeatable)")
+    g.add_argument(
+        "--rules",
+        type=Path,
+        action="append",
+        default=[],
+        metavar="PATH",
+        help="a team's rule file or folder, loaded on top of the default packs: its overrides change "
+        "default rules and lexicons, its rules are added (repeatable)",
+    )
+    g.add_argument(
+        "--only-rules",
+        type=Path,
+        action="append",
+        default=[],
+        metavar="PATH",
+        help="load these rule files or folders instead of the default packs (repeatable)",
+    )
     return parent
 
 
@@ -105,30 +116,49 @@ def _models_parent(threads_default: int | None, threads_help: str) -> argparse.A
 
 
 MODELS = _models_parent(2, "recognizer CPU threads (default: 2)")  # one call: replay, demo, sidebar, live
-BATCH_MODELS = _models_parent(None, "recognizer threads per worker (default: see README)")  # qa, eval, rules diff/explain
+BATCH_MODELS = _models_parent(
+    None, "recognizer threads per worker (default: see README)"
+)  # qa, eval, rules diff/explain
 
 
 def _corpus_parent() -> argparse.ArgumentParser:
     """How recordings are found and recognized (qa, rules diff, rules explain, eval on audio)."""
     parent = _block()
     g = parent.add_argument_group("recordings")
-    g.add_argument("--cache", type=Path, metavar="DIR",
-                   help="transcript cache (default: $RAPPORT_ASSIST_CACHE, else $XDG_CACHE_HOME/rapport-assist)")
-    g.add_argument("--channels", default="agent,customer", metavar="L,R",
-                   help="who is on the left and right channel of stereo files (default: agent,customer)")
-    g.add_argument("--pair-pattern", metavar="REGEX",
-                   help="how mono files name their call and side (groups 'call' and 'side'; default: "
-                        "NAME_agent / NAME_customer, also -, . or space, and caller/client)")
-    g.add_argument("--no-batch", action="store_true",
-                   help="recognize one utterance at a time, as live capture does (slower; default: packed batches)")
+    g.add_argument(
+        "--cache",
+        type=Path,
+        metavar="DIR",
+        help="transcript cache (default: $RAPPORT_ASSIST_CACHE, else $XDG_CACHE_HOME/rapport-assist)",
+    )
+    g.add_argument(
+        "--channels",
+        default="agent,customer",
+        metavar="L,R",
+        help="who is on the left and right channel of stereo files (default: agent,customer)",
+    )
+    g.add_argument(
+        "--pair-pattern",
+        metavar="REGEX",
+        help="how mono files name their call and side (groups 'call' and 'side'; default: "
+        "NAME_agent / NAME_customer, also -, . or space, and caller/client)",
+    )
+    g.add_argument(
+        "--no-batch",
+        action="store_true",
+        help="recognize one utterance at a time, as live capture does (slower; default: packed batches)",
+    )
     return parent
 
 
 CORPUS = _corpus_parent()
 
 MASK = _block()
-MASK.add_argument("--no-mask", action="store_true",
-                  help="show card numbers, SSNs, phone numbers, e-mails... unmasked (default: masked; README 'Privacy')")
+MASK.add_argument(
+    "--no-mask",
+    action="store_true",
+    help="show card numbers, SSNs, phone numbers, e-mails... unmasked (default: masked; README 'Privacy')",
+)
 
 DEBUG = _block()
 DEBUG.add_argument("--debug", action="store_true", help="show tracebacks")  # main() looks for it in argv
@@ -139,11 +169,16 @@ def _events_parent(terminal_only: str = "") -> argparse.ArgumentParser:
     apply (the sidebar prints events only without a display)."""
     when = f" {terminal_only}" if terminal_only else ""
     parent = _block()
-    parent.add_argument("--format", choices=("text", "jsonl"), default="text",
-                        help=f"what to print (default: text){when}")
-    parent.add_argument("--out", type=Path, metavar="FILE",
-                        help=f"also write every event to FILE as JSONL, as it happens (replay: into FILE.partial, "
-                             f"renamed to FILE when the call ends; never over an input){when}")
+    parent.add_argument(
+        "--format", choices=("text", "jsonl"), default="text", help=f"what to print (default: text){when}"
+    )
+    parent.add_argument(
+        "--out",
+        type=Path,
+        metavar="FILE",
+        help=f"also write every event to FILE as JSONL, as it happens (replay: into FILE.partial, "
+        f"renamed to FILE when the call ends; never over an input){when}",
+    )
     return parent
 
 
@@ -152,8 +187,13 @@ REPORT_FORMAT = _block()  # eval, rules diff
 REPORT_FORMAT.add_argument("--format", choices=("text", "json"), default="text", help="what to print (default: text)")
 
 RULE_FILES = _block()  # rules check, rules test
-RULE_FILES.add_argument("paths", nargs="*", type=Path, metavar="PATH",
-                        help="team rule files or folders, on top of the default packs (same as --rules)")
+RULE_FILES.add_argument(
+    "paths",
+    nargs="*",
+    type=Path,
+    metavar="PATH",
+    help="team rule files or folders, on top of the default packs (same as --rules)",
+)
 
 
 def _show_count(text: str) -> int | None:
@@ -189,9 +229,14 @@ def _masking(args: argparse.Namespace) -> bool:
 # ------------------------------------------------------------------ the commands
 
 
-def _command(sub: argparse._SubParsersAction, name: str, func: Command,
-             blocks: Sequence[argparse.ArgumentParser], help: str, description: str | None = None,
-             ) -> argparse.ArgumentParser:
+def _command(
+    sub: argparse._SubParsersAction,
+    name: str,
+    func: Command,
+    blocks: Sequence[argparse.ArgumentParser],
+    help: str,
+    description: str | None = None,
+) -> argparse.ArgumentParser:
     """Add command ``name`` made of ``blocks`` (in --help order), run by ``func``."""
     p = sub.add_parser(name, parents=list(blocks), help=help, description=description)
     p.set_defaults(func=func)
@@ -208,18 +253,32 @@ def build_parser() -> argparse.ArgumentParser:
     own.add_argument("--agent", type=Path, metavar="FILE", help="mono recording of the agent")
     own.add_argument("--customer", type=Path, metavar="FILE", help="mono recording of the customer")
     own.add_argument("--speaker", choices=("agent", "customer"), help="whose voice a mono INPUT holds")
-    own.add_argument("--channels", default="agent,customer", metavar="L,R",
-                     help="who is on the left and right channel (default: agent,customer)")
-    _command(sub, "replay", _replay_command, [RULES, MODELS, own, EVENTS, MASK, DEBUG],
-             help="replay a recorded call or transcript through the pipeline",
-             description="Replay a stereo recording (left=agent, right=customer), two mono recordings, "
-                         "one side with --speaker, or a .jsonl transcript.")
+    own.add_argument(
+        "--channels",
+        default="agent,customer",
+        metavar="L,R",
+        help="who is on the left and right channel (default: agent,customer)",
+    )
+    _command(
+        sub,
+        "replay",
+        _replay_command,
+        [RULES, MODELS, own, EVENTS, MASK, DEBUG],
+        help="replay a recorded call or transcript through the pipeline",
+        description="Replay a stereo recording (left=agent, right=customer), two mono recordings, "
+        "one side with --speaker, or a .jsonl transcript.",
+    )
 
-    _command(sub, "demo", _demo_command, [RULES, MODELS, EVENTS, MASK, DEBUG],
-             help="replay the bundled demo call in the terminal",
-             description="Replay the bundled demo call (a 96-second support call, recorded in stereo) "
-                         "through the recognizer and the rules, printing its utterances and nudges as "
-                         "they come: what the assistant does, without a microphone or a display.")
+    _command(
+        sub,
+        "demo",
+        _demo_command,
+        [RULES, MODELS, EVENTS, MASK, DEBUG],
+        help="replay the bundled demo call in the terminal",
+        description="Replay the bundled demo call (a 96-second support call, recorded in stereo) "
+        "through the recognizer and the rules, printing its utterances and nudges as "
+        "they come: what the assistant does, without a microphone or a display.",
+    )
 
     own = _block()
     own.add_argument("--qa", type=Path, metavar="FILE", help="review this recording or transcript (.jsonl) in QA mode")
@@ -227,37 +286,66 @@ def build_parser() -> argparse.ArgumentParser:
     own.add_argument("--speed", choices=("1", "2", "4", "max"), help="QA replay speed (default: the last one used)")
     own.add_argument("--style", choices=("light", "dark"), help="colour style (default: the saved one, else light)")
     own.add_argument("--settings", type=Path, metavar="FILE", help=argparse.SUPPRESS)
-    own.add_argument("--feedback", type=Path, metavar="FILE",
-                     help="feedback log (default: feedback.jsonl in $RAPPORT_ASSIST_DATA or ~/.local/share/rapport-assist)")
+    own.add_argument(
+        "--feedback",
+        type=Path,
+        metavar="FILE",
+        help="feedback log (default: feedback.jsonl in $RAPPORT_ASSIST_DATA or ~/.local/share/rapport-assist)",
+    )
     own.add_argument("--exit-when-ready", action="store_true", help=argparse.SUPPRESS)  # bench/sidebar_startup.py
     events = _events_parent("— only without a display, where the demo call replays in the terminal")
-    _command(sub, "sidebar", _sidebar, [RULES, MODELS, own, events, MASK, DEBUG],
-             help="open the sidebar (live calls; QA review of recordings and transcripts)",
-             description="Open the agent-assist sidebar. With no microphone it offers the bundled demo "
-                         "call for review; with no display it replays the demo call in the terminal.")
+    _command(
+        sub,
+        "sidebar",
+        _sidebar,
+        [RULES, MODELS, own, events, MASK, DEBUG],
+        help="open the sidebar (live calls; QA review of recordings and transcripts)",
+        description="Open the agent-assist sidebar. With no microphone it offers the bundled demo "
+        "call for review; with no display it replays the demo call in the terminal.",
+    )
 
     own = _block()
     own.add_argument("--json", action="store_true", help="print one JSON object per device")
-    _command(sub, "devices", _devices_command, [own, DEBUG],
-             help="list the audio inputs and monitors a live call can capture")
+    _command(
+        sub,
+        "devices",
+        _devices_command,
+        [own, DEBUG],
+        help="list the audio inputs and monitors a live call can capture",
+    )
 
     own = _block()
-    own.add_argument("--agent", metavar="DEVICE", help="agent microphone id from 'rapport-assist devices' "
-                                                        "(DEVICE#N picks channel N; default: saved, else the default input)")
-    own.add_argument("--customer", metavar="DEVICE", help="customer side: e.g. pulse:<sink>.monitor, or DEVICE#N "
-                                                           "(default: saved, else none)")
+    own.add_argument(
+        "--agent",
+        metavar="DEVICE",
+        help="agent microphone id from 'rapport-assist devices' "
+        "(DEVICE#N picks channel N; default: saved, else the default input)",
+    )
+    own.add_argument(
+        "--customer",
+        metavar="DEVICE",
+        help="customer side: e.g. pulse:<sink>.monitor, or DEVICE#N (default: saved, else none)",
+    )
     own.add_argument("--no-customer", action="store_true", help="capture only the agent")
     own.add_argument("--record", type=Path, metavar="DIR", help="save the call's event log (JSONL) in DIR")
-    own.add_argument("--record-audio", action="store_true",
-                     help="with --record: also save the call audio as a stereo WAV (agent left, customer right)")
+    own.add_argument(
+        "--record-audio",
+        action="store_true",
+        help="with --record: also save the call audio as a stereo WAV (agent left, customer right)",
+    )
     own.add_argument("--seconds", type=float, metavar="S", help="end the call after S seconds")
     own.add_argument("--no-save", action="store_true", help="do not save these choices as the new defaults")
-    _command(sub, "live", _live_command, [RULES, MODELS, own, EVENTS, MASK, DEBUG],
-             help="run a live call from the terminal: microphone + customer audio",
-             description="Capture the agent's microphone and the customer's side (a monitor of the "
-                         "softphone's output, a second device, or one channel of a device) and print "
-                         "utterances and nudges as they happen. Ctrl-C ends the call. Device choices "
-                         "are saved and used next time.")
+    _command(
+        sub,
+        "live",
+        _live_command,
+        [RULES, MODELS, own, EVENTS, MASK, DEBUG],
+        help="run a live call from the terminal: microphone + customer audio",
+        description="Capture the agent's microphone and the customer's side (a monitor of the "
+        "softphone's output, a second device, or one channel of a device) and print "
+        "utterances and nudges as they happen. Ctrl-C ends the call. Device choices "
+        "are saved and used next time.",
+    )
 
     rules = sub.add_parser("rules", help="check, test, explain and diff rule files; print their JSON Schema")
     _add_rules_actions(rules.add_subparsers(dest="rules_command", metavar="ACTION", parser_class=_Parser))
@@ -270,96 +358,169 @@ def _add_rules_actions(rsub: argparse._SubParsersAction) -> None:
     own = _block()
     own.add_argument("--strict", action="store_true", help="fail (exit 5) on lint warnings too")
     text = "load rule files: every error with file:line:col, then lint warnings"
-    _command(rsub, "check", _rules_check, [RULES, RULE_FILES, DEBUG, own], help=text,
-             description=_rule_files_description(text))
+    _command(
+        rsub,
+        "check",
+        _rules_check,
+        [RULES, RULE_FILES, DEBUG, own],
+        help=text,
+        description=_rule_files_description(text),
+    )
     own = _block()
     own.add_argument("--rule", action="append", metavar="ID", help="only this rule's examples (repeatable)")
     text = "run every rule's inline fires/quiet examples"
-    _command(rsub, "test", _rules_test, [RULES, RULE_FILES, DEBUG, own], help=text,
-             description=_rule_files_description(text))
+    _command(
+        rsub, "test", _rules_test, [RULES, RULE_FILES, DEBUG, own], help=text, description=_rule_files_description(text)
+    )
 
     own = _block()
     own.add_argument("input", type=Path, help="transcript .jsonl (or a recording: agent left, customer right)")
     own.add_argument("--rule", required=True, metavar="ID", help="the rule to trace")
-    _command(rsub, "explain", _explain, [RULES, BATCH_MODELS, own, CORPUS, MASK, DEBUG],
-             help="trace why a rule fired or did not at each utterance of a call",
-             description="Replay a transcript (.jsonl) or recording through the pipeline and trace "
-                         "one rule: which conditions held, what matched, what it did. A recording is "
-                         "transcribed as 'qa' does it, through the same transcript cache, so the "
-                         "utterance numbers are qa's (and eval's labels').")
+    _command(
+        rsub,
+        "explain",
+        _explain,
+        [RULES, BATCH_MODELS, own, CORPUS, MASK, DEBUG],
+        help="trace why a rule fired or did not at each utterance of a call",
+        description="Replay a transcript (.jsonl) or recording through the pipeline and trace "
+        "one rule: which conditions held, what matched, what it did. A recording is "
+        "transcribed as 'qa' does it, through the same transcript cache, so the "
+        "utterance numbers are qa's (and eval's labels').",
+    )
 
-    _command(rsub, "schema", _rules_schema, [DEBUG],
-             help="print the JSON Schema of rule files (for editor autocompletion)")
+    _command(
+        rsub, "schema", _rules_schema, [DEBUG], help="print the JSON Schema of rule files (for editor autocompletion)"
+    )
 
     own = _block()
-    own.add_argument("inputs", nargs="*", metavar="INPUT",
-                     help="recordings, transcripts, folders, globs or @LIST files (none: settings only)")
-    own.add_argument("--old", type=Path, action="append", default=[], metavar="PATH",
-                     help="rule file or folder only the OLD side loads (repeatable)")
-    own.add_argument("--new", type=Path, action="append", default=[], metavar="PATH",
-                     help="rule file or folder only the NEW side loads (repeatable), e.g. the team file being changed")
-    own.add_argument("--only", action="store_true",
-                     help="without the default packs: OLD is exactly --rules + --old, NEW is --rules + --new "
-                          "(to compare two full copies of the rules)")
+    own.add_argument(
+        "inputs",
+        nargs="*",
+        metavar="INPUT",
+        help="recordings, transcripts, folders, globs or @LIST files (none: settings only)",
+    )
+    own.add_argument(
+        "--old",
+        type=Path,
+        action="append",
+        default=[],
+        metavar="PATH",
+        help="rule file or folder only the OLD side loads (repeatable)",
+    )
+    own.add_argument(
+        "--new",
+        type=Path,
+        action="append",
+        default=[],
+        metavar="PATH",
+        help="rule file or folder only the NEW side loads (repeatable), e.g. the team file being changed",
+    )
+    own.add_argument(
+        "--only",
+        action="store_true",
+        help="without the default packs: OLD is exactly --rules + --old, NEW is --rules + --new "
+        "(to compare two full copies of the rules)",
+    )
     show = _block()
     show.add_argument("--show", type=int, default=20, metavar="N", help="changes to list per rule (default: 20)")
-    _command(rsub, "diff", _diff_command, [RULES, BATCH_MODELS, own, REPORT_FORMAT, show, CORPUS, MASK, DEBUG],
-             help="what a rule change does: changed settings, and which nudges appear and disappear",
-             description="Compare the OLD rules (the default packs + --rules + --old) with the NEW ones "
-                         "(the default packs + --rules + --new): per rule, the settings that differ "
-                         "(switched off, status, severity, priority, title, message, params...) and the "
-                         "lexicon words added or removed; then, over the given recorded calls or "
-                         "transcripts, the nudges that appear and disappear, with their evidence. "
-                         "Recordings are transcribed once and cached (as by 'qa'), so diffs over a corpus "
-                         "take seconds. Example: 'rules diff --new team.yaml calls/'.")
+    _command(
+        rsub,
+        "diff",
+        _diff_command,
+        [RULES, BATCH_MODELS, own, REPORT_FORMAT, show, CORPUS, MASK, DEBUG],
+        help="what a rule change does: changed settings, and which nudges appear and disappear",
+        description="Compare the OLD rules (the default packs + --rules + --old) with the NEW ones "
+        "(the default packs + --rules + --new): per rule, the settings that differ "
+        "(switched off, status, severity, priority, title, message, params...) and the "
+        "lexicon words added or removed; then, over the given recorded calls or "
+        "transcripts, the nudges that appear and disappear, with their evidence. "
+        "Recordings are transcribed once and cached (as by 'qa'), so diffs over a corpus "
+        "take seconds. Example: 'rules diff --new team.yaml calls/'.",
+    )
 
 
 def _rule_files_description(text: str) -> str:
-    return (text[0].upper() + text[1:] + ". PATHs are loaded on top of the default packs (as --rules), so a team "
-            "file is checked against the rules it overrides; --only-rules loads files without the defaults.")
+    return (
+        text[0].upper() + text[1:] + ". PATHs are loaded on top of the default packs (as --rules), so a team "
+        "file is checked against the rules it overrides; --only-rules loads files without the defaults."
+    )
 
 
 def _add_qa_parser(sub: argparse._SubParsersAction) -> None:
     own = _block()
-    own.add_argument("inputs", nargs="+", metavar="INPUT", help="recordings, transcripts, folders, globs or @LIST files")
+    own.add_argument(
+        "inputs", nargs="+", metavar="INPUT", help="recordings, transcripts, folders, globs or @LIST files"
+    )
     own.add_argument("--out", type=Path, required=True, metavar="DIR", help="where reports and the summary go")
     own.add_argument("--workers", type=int, metavar="N", help="worker processes (default: one per core)")
-    own.add_argument("--cluster", metavar="ADDRESS",
-                     help="run on a Dask cluster: tcp://HOST:8786, or local[:N] for N worker processes here")
+    own.add_argument(
+        "--cluster",
+        metavar="ADDRESS",
+        help="run on a Dask cluster: tcp://HOST:8786, or local[:N] for N worker processes here",
+    )
     own.add_argument("--force", action="store_true", help="redo finished calls (the transcript cache still applies)")
     own.add_argument("--no-report", action="store_true", help="no per-call HTML (events.jsonl and the summary only)")
-    own.add_argument("--no-pack-calls", action="store_true",
-                     help="recognize each call on its own (default: short calls share recognition windows, which is "
-                          "faster; a call's words then depend a little on the calls beside it)")
+    own.add_argument(
+        "--no-pack-calls",
+        action="store_true",
+        help="recognize each call on its own (default: short calls share recognition windows, which is "
+        "faster; a call's words then depend a little on the calls beside it)",
+    )
     mask = _block(MASK)
-    mask.add_argument("--cache-unmasked", action="store_true",
-                      help="keep recognized text unmasked in the transcript cache, so a changed masking list needs no "
-                           "new recognition (outputs are still masked)")
-    _command(sub, "qa", _qa_command, [RULES, BATCH_MODELS, own, CORPUS, mask, DEBUG],
-             help="replay many recorded calls: one HTML report per call and a summary",
-             description="Replay recorded calls (stereo, or agent/customer pairs) and transcripts through "
-                         "the rules: per call events.jsonl and report.html in OUT/calls/ID/, and "
-                         "OUT/summary.html and summary.csv. Finished calls are skipped when run again; "
-                         "transcripts are cached, so new rules over old calls take seconds.")
+    mask.add_argument(
+        "--cache-unmasked",
+        action="store_true",
+        help="keep recognized text unmasked in the transcript cache, so a changed masking list needs no "
+        "new recognition (outputs are still masked)",
+    )
+    _command(
+        sub,
+        "qa",
+        _qa_command,
+        [RULES, BATCH_MODELS, own, CORPUS, mask, DEBUG],
+        help="replay many recorded calls: one HTML report per call and a summary",
+        description="Replay recorded calls (stereo, or agent/customer pairs) and transcripts through "
+        "the rules: per call events.jsonl and report.html in OUT/calls/ID/, and "
+        "OUT/summary.html and summary.csv. Finished calls are skipped when run again; "
+        "transcripts are cached, so new rules over old calls take seconds.",
+    )
 
 
 def _add_eval_parser(sub: argparse._SubParsersAction) -> None:
     own = _block()
-    own.add_argument("input", type=Path, help="dialogue .jsonl file (one conversation per line), a folder of "
-                                              "transcripts (*.jsonl) and/or recordings (transcribed and cached as by "
-                                              "'qa'), or a spoken set (a folder with spoken.jsonl, made by "
-                                              "scripts/make_spoken_dev.py: transcript and audio routes side by side)")
-    own.add_argument("--labels", type=Path, metavar="FILE",
-                     help="labels per transcript name (.json object or .jsonl lines); see README.md")
+    own.add_argument(
+        "input",
+        type=Path,
+        help="dialogue .jsonl file (one conversation per line), a folder of "
+        "transcripts (*.jsonl) and/or recordings (transcribed and cached as by "
+        "'qa'), or a spoken set (a folder with spoken.jsonl, made by "
+        "scripts/make_spoken_dev.py: transcript and audio routes side by side)",
+    )
+    own.add_argument(
+        "--labels",
+        type=Path,
+        metavar="FILE",
+        help="labels per transcript name (.json object or .jsonl lines); see README.md",
+    )
     own.add_argument("--rule", action="append", metavar="ID", help="only this rule (repeatable)")
     show = _block()
-    show.add_argument("--show", type=_show_count, default=10, metavar="N|all",
-                      help="misses and false alarms (or fires, unlabelled) to list per rule (default: 10; all: every one)")
-    _command(sub, "eval", _eval_command, [RULES, BATCH_MODELS, own, REPORT_FORMAT, show, CORPUS, DEBUG],
-             help="score the rules on labelled dialogues or transcripts",
-             description="Run conversations through the rules as calls and report, per rule, precision/"
-                         "recall/F1 per conversation and per turn, misses and false alarms (labelled "
-                         "data) or nudges per conversation (unlabelled data).")
+    show.add_argument(
+        "--show",
+        type=_show_count,
+        default=10,
+        metavar="N|all",
+        help="misses and false alarms (or fires, unlabelled) to list per rule (default: 10; all: every one)",
+    )
+    _command(
+        sub,
+        "eval",
+        _eval_command,
+        [RULES, BATCH_MODELS, own, REPORT_FORMAT, show, CORPUS, DEBUG],
+        help="score the rules on labelled dialogues or transcripts",
+        description="Run conversations through the rules as calls and report, per rule, precision/"
+        "recall/F1 per conversation and per turn, misses and false alarms (labelled "
+        "data) or nudges per conversation (unlabelled data).",
+    )
 
 
 def _has_recordings(folder: Path) -> bool:
@@ -383,8 +544,11 @@ def _audio_conversations(args: argparse.Namespace, stderr: IO[str]) -> list[Conv
     failed = []
     for call, timeline in call_timelines(calls, settings, on_error=lambda c, why: failed.append((c, why))):
         utterances = tuple(i for i in timeline.items if isinstance(i, Utterance))
-        conversations.append(Conversation(call.id, " + ".join(map(str, call.files)), utterances,
-                                          timeline=timeline.items, audio_s=timeline.audio_s))
+        conversations.append(
+            Conversation(
+                call.id, " + ".join(map(str, call.files)), utterances, timeline=timeline.items, audio_s=timeline.audio_s
+            )
+        )
     for call, why in failed:
         stderr.write(f"rapport-assist: error: {call.id}: {why} (left out of the evaluation)\n")
     if not conversations:
@@ -412,8 +576,11 @@ def _eval_spoken(args: argparse.Namespace, set_file: Path, ruleset: RuleSet, std
     for call, why in failed:
         stderr.write(f"rapport-assist: error: {call.id}: {why}\n")
     report = evaluate_spoken(dialogues, recognized, ruleset, Annotator(), args.rule, source=str(args.input))
-    text = (json.dumps(spoken_to_json(report, args.show), ensure_ascii=False, indent=2) + "\n"
-            if args.format == "json" else format_spoken(report, args.show))
+    text = (
+        json.dumps(spoken_to_json(report, args.show), ensure_ascii=False, indent=2) + "\n"
+        if args.format == "json"
+        else format_spoken(report, args.show)
+    )
     try:
         stdout.write(text)
         stdout.flush()
@@ -442,8 +609,11 @@ def _eval_command(args: argparse.Namespace, con: Console) -> int:
     else:
         conversations = load_conversations(args.input, args.labels)
     report = evaluate(conversations, ruleset, Annotator(), args.rule, source=str(args.input))
-    text = (json.dumps(report_to_json(report, args.show), ensure_ascii=False, indent=2) + "\n"
-            if args.format == "json" else format_text(report, args.show))
+    text = (
+        json.dumps(report_to_json(report, args.show), ensure_ascii=False, indent=2) + "\n"
+        if args.format == "json"
+        else format_text(report, args.show)
+    )
     try:
         stdout.write(text)
         stdout.flush()
@@ -461,8 +631,10 @@ def _channel_order(text: str) -> tuple[Speaker, Speaker]:
     except ValueError as exc:
         raise UsageError(f"--channels: {exc}", "write --channels agent,customer or --channels customer,agent") from None
     if len(order) != 2 or order[0] is order[1]:
-        raise UsageError(f"--channels must name both sides once, got {text!r}",
-                         "write --channels agent,customer or --channels customer,agent")
+        raise UsageError(
+            f"--channels must name both sides once, got {text!r}",
+            "write --channels agent,customer or --channels customer,agent",
+        )
     left, right = order
     return left, right
 
@@ -480,10 +652,14 @@ def _recognizer_factory(args: argparse.Namespace) -> Callable[[], Recognizer]:
         from .recognizer import Recognizer, RecognizerOptions
 
         model = getattr(args, "model", None)
-        return Recognizer(RecognizerOptions(model_dir=Path(model) if model else None,
-                                            compute_type=getattr(args, "compute_type", "int8"),
-                                            cpu_threads=getattr(args, "threads", 2),
-                                            keep_freed_memory=True))  # a batch run: 9x fewer page faults
+        return Recognizer(
+            RecognizerOptions(
+                model_dir=Path(model) if model else None,
+                compute_type=getattr(args, "compute_type", "int8"),
+                cpu_threads=getattr(args, "threads", 2),
+                keep_freed_memory=True,
+            )
+        )  # a batch run: 9x fewer page faults
 
     return factory
 
@@ -491,17 +667,23 @@ def _recognizer_factory(args: argparse.Namespace) -> Callable[[], Recognizer]:
 def _replay_command(args: argparse.Namespace, con: Console) -> int:
     from .sources import ReplayInput
 
-    spec = ReplayInput(path=args.input, agent_path=args.agent, customer_path=args.customer,
-                       speaker=Speaker.parse(args.speaker) if args.speaker else None,
-                       channel_order=_channel_order(args.channels))
+    spec = ReplayInput(
+        path=args.input,
+        agent_path=args.agent,
+        customer_path=args.customer,
+        speaker=Speaker.parse(args.speaker) if args.speaker else None,
+        channel_order=_channel_order(args.channels),
+    )
     return _replay(args, spec, con.stdout, con.stderr)
 
 
 def _demo_command(args: argparse.Namespace, con: Console) -> int:
     from .sources import ReplayInput
 
-    con.stderr.write("rapport-assist: replaying the bundled demo call in the terminal "
-                     f"({DEMO_CALL.name}: agent on the left channel, customer on the right)\n")
+    con.stderr.write(
+        "rapport-assist: replaying the bundled demo call in the terminal "
+        f"({DEMO_CALL.name}: agent on the left channel, customer on the right)\n"
+    )
     con.stderr.flush()
     return _replay(args, ReplayInput(path=DEMO_CALL), con.stdout, con.stderr)
 
@@ -527,7 +709,9 @@ def _replay(args: argparse.Namespace, spec: ReplayInput, stdout: IO[str], stderr
         try:
             partial = PartialFile(out)
         except OSError as exc:
-            raise OutputError(f"cannot create {out}: {exc.strerror}", "check the folder exists and is writable") from None
+            raise OutputError(
+                f"cannot create {out}: {exc.strerror}", "check the folder exists and is writable"
+            ) from None
         sinks.append(JsonlSink(partial.handle, str(partial.partial)))
     # on a terminal, while the events go elsewhere: how far the call has got
     progress = _replay_progress(source.audio_s, stdout, stderr)
@@ -547,7 +731,9 @@ def _replay(args: argparse.Namespace, spec: ReplayInput, stdout: IO[str], stderr
             try:
                 partial.commit()
             except OSError as exc:
-                raise OutputError(f"cannot finish {out}: {exc.strerror or exc}", f"the events are in {partial.partial}") from None
+                raise OutputError(
+                    f"cannot finish {out}: {exc.strerror or exc}", f"the events are in {partial.partial}"
+                ) from None
             partial = None
     finally:
         progress.finish()
@@ -595,7 +781,10 @@ def _devices_command(args: argparse.Namespace, con: Console) -> int:
     if not devices:
         stdout.write("no audio inputs found (no devices, or no audio server running)\n")
         return ExitStatus.OK
-    for kind, title in (("input", "inputs"), ("monitor", "monitors (what an output device plays: the customer's side)")):
+    for kind, title in (
+        ("input", "inputs"),
+        ("monitor", "monitors (what an output device plays: the customer's side)"),
+    ):
         shown = [d for d in devices if d.kind == kind]
         if not shown:
             continue
@@ -631,26 +820,38 @@ def _live_command(args: argparse.Namespace, con: Console) -> int:
         raise UsageError(str(exc), "see 'rapport-assist devices'") from None
     devices = list_devices()
     if not devices:
-        raise DeviceError("no audio input to capture from (no devices, or no audio server running)",
-                          "plug in a headset or start PulseAudio/PipeWire; to see the assistant without audio, "
-                          "run 'rapport-assist demo'")
+        raise DeviceError(
+            "no audio input to capture from (no devices, or no audio server running)",
+            "plug in a headset or start PulseAudio/PipeWire; to see the assistant without audio, "
+            "run 'rapport-assist demo'",
+        )
     for choice in (agent, customer):
         if choice is not None:
             find_device(choice, devices)  # an unknown device is a usage problem: say so before starting
     record = args.record or (Path(saved.record_dir) if saved.record_dir else None)
     settings = LiveSettings(
-        agent=agent, customer=customer,
-        recognizer=RecognizerOptions(model_dir=Path(args.model) if args.model else None,
-                                     compute_type=args.compute_type, cpu_threads=args.threads),
-        rule_paths=tuple(_rule_paths(args)), record_to=record,
+        agent=agent,
+        customer=customer,
+        recognizer=RecognizerOptions(
+            model_dir=Path(args.model) if args.model else None, compute_type=args.compute_type, cpu_threads=args.threads
+        ),
+        rule_paths=tuple(_rule_paths(args)),
+        record_to=record,
         record_audio=args.record_audio or (saved.record_audio and args.record is None and record is not None),
         mask_digits=not args.no_mask and saved.mask_digits,  # personal data masked by the pipeline
     )
     if not args.no_save:
         try:
-            save_choices(replace(saved, agent_device=str(agent), customer_device=str(customer) if customer else None,
-                                 record_dir=str(record) if record else None, record_audio=settings.record_audio,
-                                 model=args.model or saved.model))
+            save_choices(
+                replace(
+                    saved,
+                    agent_device=str(agent),
+                    customer_device=str(customer) if customer else None,
+                    record_dir=str(record) if record else None,
+                    record_audio=settings.record_audio,
+                    model=args.model or saved.model,
+                )
+            )
         except RapportError as exc:
             stderr.write(f"rapport-assist: warning: {exc.one_line()}\n")
     sinks: list[EventSink] = [JsonlSink(stdout, "stdout") if args.format == "jsonl" else TextSink(stdout, "stdout")]
@@ -660,7 +861,9 @@ def _live_command(args: argparse.Namespace, con: Console) -> int:
         try:
             out_handle = args.out.open("a", encoding="utf-8")
         except OSError as exc:
-            raise OutputError(f"cannot create {args.out}: {exc.strerror}", "check the folder exists and is writable") from None
+            raise OutputError(
+                f"cannot create {args.out}: {exc.strerror}", "check the folder exists and is writable"
+            ) from None
         sinks.append(JsonlSink(out_handle, str(args.out)))
     ended = threading.Event()
     failures: list[RapportError] = []
@@ -700,8 +903,9 @@ def _live_command(args: argparse.Namespace, con: Console) -> int:
         if out_handle is not None:
             _close_quietly(out_handle)
     if call.log_path is not None:
-        stderr.write(f"rapport-assist: call record: {call.log_path}" +
-                     (f" and {call.wav_path}" if call.wav_path else "") + "\n")
+        stderr.write(
+            f"rapport-assist: call record: {call.log_path}" + (f" and {call.wav_path}" if call.wav_path else "") + "\n"
+        )
     if failures:
         raise failures[0]
     return ExitStatus.OK
@@ -737,13 +941,19 @@ def _qa_settings(args: argparse.Namespace, out_dir: Path, workers: int) -> QaSet
     if threads is None:
         threads = max(1, default_workers() // max(1, workers))
     rules = _rule_paths(args)
-    return QaSettings(out_dir=out_dir.absolute(), cache_dir=(args.cache or cache_dir()).absolute(),
-                      rule_paths=tuple(p.resolve() for p in rules), model_dir=Path(args.model) if args.model else None,
-                      compute_type=args.compute_type, threads=threads, batch=not args.no_batch,
-                      report=not getattr(args, "no_report", False),
-                      pack_calls=not getattr(args, "no_pack_calls", False),
-                      mask_list=default_mask_list() if _masking(args) else None,
-                      cache_unmasked=getattr(args, "cache_unmasked", False))
+    return QaSettings(
+        out_dir=out_dir.absolute(),
+        cache_dir=(args.cache or cache_dir()).absolute(),
+        rule_paths=tuple(p.resolve() for p in rules),
+        model_dir=Path(args.model) if args.model else None,
+        compute_type=args.compute_type,
+        threads=threads,
+        batch=not args.no_batch,
+        report=not getattr(args, "no_report", False),
+        pack_calls=not getattr(args, "no_pack_calls", False),
+        mask_list=default_mask_list() if _masking(args) else None,
+        cache_unmasked=getattr(args, "cache_unmasked", False),
+    )
 
 
 def _check_qa_out(out: Path, inputs: Sequence[Path]) -> None:
@@ -755,11 +965,15 @@ def _check_qa_out(out: Path, inputs: Sequence[Path]) -> None:
         if path.is_file() and same_file(path, out):
             raise UsageError(f"--out {out} is the input {path}", "give --out a folder of its own")
         if path.is_dir() and inside(out, path):
-            raise UsageError(f"--out {out} is inside the input folder {path}; its reports would be read as calls",
-                             f"put --out outside {path}, e.g. --out {path.absolute().parent / (path.absolute().name + '-qa')}")
+            raise UsageError(
+                f"--out {out} is inside the input folder {path}; its reports would be read as calls",
+                f"put --out outside {path}, e.g. --out {path.absolute().parent / (path.absolute().name + '-qa')}",
+            )
         if path.exists() and inside(path, out):
-            raise UsageError(f"--out {out} holds the input {path}; the reports would be written among the inputs",
-                             "give --out a folder of its own")
+            raise UsageError(
+                f"--out {out} holds the input {path}; the reports would be written among the inputs",
+                "give --out a folder of its own",
+            )
 
 
 def _qa_command(args: argparse.Namespace, con: Console) -> int:
@@ -792,8 +1006,11 @@ def _qa_command(args: argparse.Namespace, con: Console) -> int:
     except OSError as exc:
         raise OutputError(f"cannot create {args.out}: {exc.strerror}", "check the path and permissions") from None
     progress = Progress(len(calls), stderr)
-    where = (f"Dask cluster {args.cluster}" if args.cluster
-             else f"{plural(workers, 'worker')} × {plural(settings.threads, 'thread')}")
+    where = (
+        f"Dask cluster {args.cluster}"
+        if args.cluster
+        else f"{plural(workers, 'worker')} × {plural(settings.threads, 'thread')}"
+    )
 
     def on_plan(todo: list[Task], known: list[CallOutcome]) -> None:
         progress.skip(sum(1 for o in known if o.status == "skipped"))
@@ -807,20 +1024,31 @@ def _qa_command(args: argparse.Namespace, con: Console) -> int:
         progress.update(o.audio_s, failed=o.status == "error")
 
     try:
-        outcomes = run_batch(calls, settings, workers=workers, cluster=args.cluster, force=args.force,
-                             on_outcome=on_outcome, on_plan=on_plan)
+        outcomes = run_batch(
+            calls,
+            settings,
+            workers=workers,
+            cluster=args.cluster,
+            force=args.force,
+            on_outcome=on_outcome,
+            on_plan=on_plan,
+        )
     except KeyboardInterrupt:
         progress.finish()
-        stderr.write(f"rapport-assist: interrupted after {progress.done} of {len(calls)} calls; finished calls are "
-                     "complete, run the same command again to do the rest\n")
+        stderr.write(
+            f"rapport-assist: interrupted after {progress.done} of {len(calls)} calls; finished calls are "
+            "complete, run the same command again to do the rest\n"
+        )
         return ExitStatus.INTERRUPTED
     progress.finish()
     failed = [o for o in outcomes if o.status == "error"]
     for o in failed:
         stderr.write(f"rapport-assist: error: {o.call_id}: {o.error}\n")
-    stderr.write(f"rapport-assist: qa: {plural(len(outcomes) - len(failed), 'call')} done "
-                 f"({progress.skipped} skipped as finished), "
-                 f"{len(failed)} failed; summary: {args.out / 'summary.html'}\n")
+    stderr.write(
+        f"rapport-assist: qa: {plural(len(outcomes) - len(failed), 'call')} done "
+        f"({progress.skipped} skipped as finished), "
+        f"{len(failed)} failed; summary: {args.out / 'summary.html'}\n"
+    )
     return ExitStatus.SOME_CALLS_FAILED if failed else ExitStatus.OK
 
 
@@ -840,8 +1068,11 @@ def _diff_command(args: argparse.Namespace, con: Console) -> int:
         for w in warnings:
             con.stderr.write(f"rapport-assist: warning: {w}\n")
     report = diff_rules(calls, old, new, settings)
-    text = (json.dumps(diff_to_json(report), ensure_ascii=False, indent=2) + "\n" if args.format == "json"
-            else format_diff(report, args.show))
+    text = (
+        json.dumps(diff_to_json(report), ensure_ascii=False, indent=2) + "\n"
+        if args.format == "json"
+        else format_diff(report, args.show)
+    )
     try:
         stdout.write(text)
         stdout.flush()
@@ -856,22 +1087,31 @@ def _diff_sides(args: argparse.Namespace) -> tuple[list[Path], list[Path]]:
     """OLD = defaults (unless --only) + --rules + --old; NEW = the same with --new."""
     from .rules import rule_paths
 
-    rule_like = [p for p in args.inputs if Path(p).suffix.lower() in (".yaml", ".yml")
-                 or (Path(p).is_dir() and any(Path(p).glob("*.yaml")))]
+    rule_like = [
+        p
+        for p in args.inputs
+        if Path(p).suffix.lower() in (".yaml", ".yml") or (Path(p).is_dir() and any(Path(p).glob("*.yaml")))
+    ]
     if rule_like:
-        raise UsageError(f"{rule_like[0]} is a rule file or folder, not a call",
-                         "name rules with --old/--new: 'rules diff --new team.yaml CALLS...' compares the default "
-                         "packs with the default packs + team.yaml; 'rules diff --only --old A --new B CALLS...' "
-                         "compares two full copies")
+        raise UsageError(
+            f"{rule_like[0]} is a rule file or folder, not a call",
+            "name rules with --old/--new: 'rules diff --new team.yaml CALLS...' compares the default "
+            "packs with the default packs + team.yaml; 'rules diff --only --old A --new B CALLS...' "
+            "compares two full copies",
+        )
     if not args.old and not args.new:
-        raise UsageError("nothing to compare: both sides would load the same rules",
-                         "give the changed file with --new (and what it replaces with --old)")
+        raise UsageError(
+            "nothing to compare: both sides would load the same rules",
+            "give the changed file with --new (and what it replaces with --old)",
+        )
     base = rule_paths(args.rules, only=args.only_rules) if not args.only else list(args.rules)
     old, new = base + list(args.old), base + list(args.new)
     for side, paths in (("OLD", old), ("NEW", new)):
         if not paths:
-            raise UsageError(f"with --only the {side} side has no rule files",
-                             f"give them with --{side.lower()} PATH, or drop --only to start from the default packs")
+            raise UsageError(
+                f"with --only the {side} side has no rule files",
+                f"give them with --{side.lower()} PATH, or drop --only to start from the default packs",
+            )
     return old, new
 
 
@@ -1014,21 +1254,35 @@ def _sidebar(args: argparse.Namespace, con: Console) -> int:
         except ImportError as exc:
             reason = f"the sidebar cannot load Qt ({exc}); run 'make setup'"
     if reason:
-        stderr.write(f"rapport-assist: {reason}, so the sidebar cannot open — replaying the bundled demo call "
-                     f"in the terminal instead ({DEMO_CALL.name})\n")
+        stderr.write(
+            f"rapport-assist: {reason}, so the sidebar cannot open — replaying the bundled demo call "
+            f"in the terminal instead ({DEMO_CALL.name})\n"
+        )
         stderr.flush()
         return _replay(args, ReplayInput(path=DEMO_CALL), stdout, stderr)
     options = SidebarOptions(
-        rules=_rule_paths(args), qa=args.qa, demo=args.demo,
-        speed=parse_speed(args.speed) if args.speed else None, style=args.style,
-        model_dir=Path(args.model) if args.model else None, compute_type=args.compute_type, threads=args.threads,
-        exit_when_ready=args.exit_when_ready, settings_path=args.settings, feedback_path=args.feedback,
-        mask=_masking(args))
+        rules=_rule_paths(args),
+        qa=args.qa,
+        demo=args.demo,
+        speed=parse_speed(args.speed) if args.speed else None,
+        style=args.style,
+        model_dir=Path(args.model) if args.model else None,
+        compute_type=args.compute_type,
+        threads=args.threads,
+        exit_when_ready=args.exit_when_ready,
+        settings_path=args.settings,
+        feedback_path=args.feedback,
+        mask=_masking(args),
+    )
     return run_sidebar(options, stdout, stderr)
 
 
-def main(argv: Sequence[str] | None = None, stdout: IO[str] | None = None, stderr: IO[str] | None = None,
-         environ: Mapping[str, str] | None = None) -> int:
+def main(
+    argv: Sequence[str] | None = None,
+    stdout: IO[str] | None = None,
+    stderr: IO[str] | None = None,
+    environ: Mapping[str, str] | None = None,
+) -> int:
     stdout = stdout or sys.stdout
     stderr = stderr or sys.stderr
     environ = os.environ if environ is None else environ
@@ -1055,7 +1309,9 @@ def main(argv: Sequence[str] | None = None, stdout: IO[str] | None = None, stder
     except Exception as exc:  # a bug: one line, traceback with --debug
         if debug:
             traceback.print_exc(file=stderr)
-        stderr.write(f"rapport-assist: internal error: {exc.__class__.__name__}: {exc} — rerun with --debug and report it\n")
+        stderr.write(
+            f"rapport-assist: internal error: {exc.__class__.__name__}: {exc} — rerun with --debug and report it\n"
+        )
         return ExitStatus.INTERNAL_ERROR
 
 

@@ -76,8 +76,13 @@ class CoachingTracker:
         heard = self.utterances if utterances is None else utterances
         went_well = tuple(_praise_line(p) for p in _strongest_praise(self.praise))
         try_next = _try_next(self.nudges)
-        return CallCoaching(went_well=went_well, try_next=try_next, promises=tuple(self.promises),
-                            closing=_closing(heard, went_well, try_next), t_s=t_s)
+        return CallCoaching(
+            went_well=went_well,
+            try_next=try_next,
+            promises=tuple(self.promises),
+            closing=_closing(heard, went_well, try_next),
+            t_s=t_s,
+        )
 
 
 def build_coaching(events: Iterable[Event | object], t_s: float | None = None) -> CallCoaching:

@@ -305,7 +305,7 @@ class Endpointer:
         self._samples_pushed += samples.shape[0]
         data = np.concatenate([self._pending, samples]) if self._pending.shape[0] else samples
         n_frames = data.shape[0] // FRAME_SAMPLES
-        self._pending = data[n_frames * FRAME_SAMPLES:].copy()
+        self._pending = data[n_frames * FRAME_SAMPLES :].copy()
         return self._process(data[: n_frames * FRAME_SAMPLES].reshape(n_frames, FRAME_SAMPLES))
 
     def finish(self) -> list[SpeechSegment]:
@@ -356,8 +356,9 @@ class Endpointer:
                 self._speech_start = frame_start
                 self._silence_start = None
                 self._continued = False
-                self._utterance_start = max(frame_start - self._onset_pad, self._last_end,
-                                            self._buffer_first * FRAME_SAMPLES)
+                self._utterance_start = max(
+                    frame_start - self._onset_pad, self._last_end, self._buffer_first * FRAME_SAMPLES
+                )
             else:
                 self._trim_buffer(len(self._buffer) - self._preroll_frames)
             return None
@@ -411,13 +412,13 @@ class Endpointer:
     def _segment(self, start: int, end: int) -> SpeechSegment:
         """Build the segment for stream samples [start, end) from the buffered frames."""
         offset = self._buffer_first * FRAME_SAMPLES
-        audio = np.concatenate(self._buffer)[start - offset: end - offset]
+        audio = np.concatenate(self._buffer)[start - offset : end - offset]
         context = None
         if self._context_samples:
             held = list(self._history) + list(self._buffer)[: (start - offset + FRAME_SAMPLES - 1) // FRAME_SAMPLES]
             first = offset - len(self._history) * FRAME_SAMPLES
             begin = max(start - self._context_samples, first)
-            context = np.concatenate(held)[begin - first: start - first] if held else np.zeros(0, np.float32)
+            context = np.concatenate(held)[begin - first : start - first] if held else np.zeros(0, np.float32)
         return SpeechSegment(
             speaker=self.speaker,
             start_s=self._start_s + start / STREAM_RATE_HZ,

@@ -55,8 +55,10 @@ HARD_NEGATIVE_FIELD = "hard_negatives"  # moment -> turns where it must not fire
 BORDERLINE_FIELD = "borderline"  # moments whose call in this conversation was a hard one
 # a notes header "<moment> @3, borderline:" or "<moment> not fired, borderline:" (LABELING.md)
 _NOTE_HEADER = re.compile(r"\b([a-z][a-z0-9]*(?:-[a-z0-9]+)+)\s+(@\d+|not fired)([^:]{0,40}):")
-TURN_MATCH = ("a nudge matches a labelled turn when its first evidence or the utterance it fired at "
-              "is that turn, or else the agent's next turn after it")
+TURN_MATCH = (
+    "a nudge matches a labelled turn when its first evidence or the utterance it fired at "
+    "is that turn, or else the agent's next turn after it"
+)
 ANNOTATE_BATCH = 1000  # utterances annotated together (spaCy batches inside), across conversations
 
 _UNSPOKEN = re.compile(r"https?:\s?//\S+|\bwww\.\S+|(?<![\w@])@\w+")
@@ -109,17 +111,20 @@ def spoken_text(text: str) -> str:
 
 
 def _turn_list(value: Any, name: str, where: str) -> tuple[int, ...]:
-    if not isinstance(value, list) or not all(isinstance(i, int) and not isinstance(i, bool) and i >= 0
-                                              for i in value):
-        raise BadInput(f"{where}: {name} must be a list of turn numbers (0-based), got {value!r}",
-                       'write e.g. "you-not-we": [4, 6], or [] when the moment does not occur')
+    if not isinstance(value, list) or not all(isinstance(i, int) and not isinstance(i, bool) and i >= 0 for i in value):
+        raise BadInput(
+            f"{where}: {name} must be a list of turn numbers (0-based), got {value!r}",
+            'write e.g. "you-not-we": [4, 6], or [] when the moment does not occur',
+        )
     return tuple(sorted(set(value)))
 
 
 def _moment_map(value: Any, field_name: str, where: str) -> dict[str, tuple[int, ...]]:
     if not isinstance(value, dict):
-        raise BadInput(f"{where}: '{field_name}' must be an object mapping rule ids to turn lists, "
-                       f"got {type(value).__name__}", 'write e.g. {"you-not-we": [4], "angry-no-apology": []}')
+        raise BadInput(
+            f"{where}: '{field_name}' must be an object mapping rule ids to turn lists, got {type(value).__name__}",
+            'write e.g. {"you-not-we": [4], "angry-no-apology": []}',
+        )
     return {str(k): _turn_list(v, f"'{field_name}.{k}'", where) for k, v in value.items()}
 
 
@@ -140,8 +145,10 @@ def _borderline(obj: Mapping[str, Any], moments: Iterable[str], where: str) -> f
     if BORDERLINE_FIELD in obj:
         value = obj[BORDERLINE_FIELD]
         if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-            raise BadInput(f"{where}: '{BORDERLINE_FIELD}' must be a list of rule ids, got {value!r}",
-                           'write e.g. "borderline": ["missed-reflection"], or [] when no call was hard')
+            raise BadInput(
+                f"{where}: '{BORDERLINE_FIELD}' must be a list of rule ids, got {value!r}",
+                'write e.g. "borderline": ["missed-reflection"], or [] when no call was hard',
+            )
         return frozenset(value)
     notes = obj.get("notes")
     return frozenset(borderline_in_notes(notes, moments)) if isinstance(notes, str) else frozenset()
@@ -153,8 +160,10 @@ def parse_labels(obj: Mapping[str, Any], where: str) -> Labels | None:
     the union of its turns."""
     if not any(f in obj for f in LABEL_FIELDS):
         if HARD_NEGATIVE_FIELD in obj:
-            raise BadInput(f"{where}: '{HARD_NEGATIVE_FIELD}' without 'labels'",
-                           "add \"labels\" (an empty list per moment that does not occur)")
+            raise BadInput(
+                f"{where}: '{HARD_NEGATIVE_FIELD}' without 'labels'",
+                "add \"labels\" (an empty list per moment that does not occur)",
+            )
         return None
     moments: dict[str, tuple[int, ...]] = {}
     for f in LABEL_FIELDS:
@@ -170,9 +179,11 @@ def _check_range(labels: Labels, n_turns: int, name: str) -> None:
         for moment, turns in mapping.items():
             bad = [i for i in turns if i >= n_turns]
             if bad:
-                raise BadInput(f"{labels.where}: {field_name} '{moment}' names turn {bad[0]}, but {name} has "
-                               f"{n_turns} turn{'s' if n_turns != 1 else ''} (0 to {n_turns - 1})",
-                               "turn numbers are 0-based")
+                raise BadInput(
+                    f"{labels.where}: {field_name} '{moment}' names turn {bad[0]}, but {name} has "
+                    f"{n_turns} turn{'s' if n_turns != 1 else ''} (0 to {n_turns - 1})",
+                    "turn numbers are 0-based",
+                )
 
 
 def read_dialogues(path: Path) -> list[Conversation]:
@@ -181,12 +192,17 @@ def read_dialogues(path: Path) -> list[Conversation]:
     seen: dict[str, int] = {}
     for lineno, where, obj in json_lines(path):
         if not isinstance(obj, dict):
-            raise BadInput(f"{where}: expected a JSON object, got {type(obj).__name__}",
-                           'write one dialogue per line: {"id": "...", "turns": [...], "labels": {...}}')
+            raise BadInput(
+                f"{where}: expected a JSON object, got {type(obj).__name__}",
+                'write one dialogue per line: {"id": "...", "turns": [...], "labels": {...}}',
+            )
         if "turns" not in obj:
-            hint = ("this looks like a transcript (one utterance per line): put transcripts in a folder and "
-                    "pass the folder, with --labels FILE" if "speaker" in obj else
-                    'each line needs "turns": [{"speaker": "agent", "text": "..."}, ...]')
+            hint = (
+                "this looks like a transcript (one utterance per line): put transcripts in a folder and "
+                "pass the folder, with --labels FILE"
+                if "speaker" in obj
+                else 'each line needs "turns": [{"speaker": "agent", "text": "..."}, ...]'
+            )
             raise BadInput(f"{where}: missing 'turns'", hint)
         cid = obj.get("id", f"line-{lineno}")
         if not isinstance(cid, (str, int)) or isinstance(cid, bool):
@@ -197,8 +213,9 @@ def read_dialogues(path: Path) -> list[Conversation]:
         seen[cid] = lineno
         turns = obj["turns"]
         if not isinstance(turns, list) or not turns:
-            raise BadInput(f"{where}: 'turns' must be a non-empty list",
-                           'write [{"speaker": "agent", "text": "..."}, ...]')
+            raise BadInput(
+                f"{where}: 'turns' must be a non-empty list", 'write [{"speaker": "agent", "text": "..."}, ...]'
+            )
         utterances: list[Utterance] = []
         prev_end = 0.0
         for i, turn in enumerate(turns):
@@ -233,8 +250,10 @@ def read_labels(path: Path) -> dict[str, Labels]:
         lines: dict[str, int] = {}
         for lineno, where, obj in json_lines(path):
             if not isinstance(obj, dict) or not isinstance(obj.get("id"), (str, int)):
-                raise BadInput(f"{where}: expected an object with an 'id' and 'labels'",
-                               'write {"id": "call1", "labels": {"you-not-we": [4]}}')
+                raise BadInput(
+                    f"{where}: expected an object with an 'id' and 'labels'",
+                    'write {"id": "call1", "labels": {"you-not-we": [4]}}',
+                )
             name = str(obj["id"])
             if name in lines:
                 raise BadInput(f"{where}: {name!r} already labelled on line {lines[name]}", "merge the two lines")
@@ -248,18 +267,27 @@ def read_labels(path: Path) -> dict[str, Labels]:
     try:
         data = json.loads(text)
     except json.JSONDecodeError as exc:
-        raise BadInput(f"{path}:{exc.lineno}: not valid JSON ({exc.msg} at column {exc.colno})",
-                       "fix the JSON, or write one object per line in a .jsonl file") from None
+        raise BadInput(
+            f"{path}:{exc.lineno}: not valid JSON ({exc.msg} at column {exc.colno})",
+            "fix the JSON, or write one object per line in a .jsonl file",
+        ) from None
     if not isinstance(data, dict):
-        raise BadInput(f"{path}:1: expected a JSON object mapping conversation names to labels",
-                       'write {"call1": {"you-not-we": [4]}, "call2": {"you-not-we": []}}')
+        raise BadInput(
+            f"{path}:1: expected a JSON object mapping conversation names to labels",
+            'write {"call1": {"you-not-we": [4]}, "call2": {"you-not-we": []}}',
+        )
     for name, value in data.items():
         where = f"{path}:{_line_of_key(text, name)}"
         if not isinstance(value, dict):
-            raise BadInput(f"{where}: labels of {name!r} must be an object, got {type(value).__name__}",
-                           'write {"RULE": [TURN, ...]}')
-        record = value if any(f in value for f in (*LABEL_FIELDS, HARD_NEGATIVE_FIELD, BORDERLINE_FIELD)) \
+            raise BadInput(
+                f"{where}: labels of {name!r} must be an object, got {type(value).__name__}",
+                'write {"RULE": [TURN, ...]}',
+            )
+        record = (
+            value
+            if any(f in value for f in (*LABEL_FIELDS, HARD_NEGATIVE_FIELD, BORDERLINE_FIELD))
             else {"labels": value}
+        )
         labels = parse_labels(record, where)
         assert labels is not None
         out[name] = labels
@@ -270,8 +298,10 @@ def read_transcript_folder(folder: Path) -> list[Conversation]:
     """Each ``*.jsonl`` transcript in ``folder`` (sorted by name) as an unlabelled conversation."""
     files = sorted(p for p in folder.glob("*.jsonl") if p.is_file())
     if not files:
-        raise InputNotFound(f"no transcripts (*.jsonl) in {folder}",
-                            "pass a dialogue .jsonl file, or a folder of transcripts with --labels FILE")
+        raise InputNotFound(
+            f"no transcripts (*.jsonl) in {folder}",
+            "pass a dialogue .jsonl file, or a folder of transcripts with --labels FILE",
+        )
     return [Conversation(f.stem, str(f), tuple(read_transcript(f))) for f in files]
 
 
@@ -288,8 +318,10 @@ def apply_labels(conversations: Sequence[Conversation], labels: Mapping[str, Lab
         conv = by_name.get(name)
         if conv is None:
             close = difflib.get_close_matches(name, [c.id for c in conversations], n=1)
-            raise BadInput(f"{lab.where}: no conversation named {name!r} in the input",
-                           f"did you mean {close[0]!r}?" if close else "names are transcript file names without .jsonl")
+            raise BadInput(
+                f"{lab.where}: no conversation named {name!r} in the input",
+                f"did you mean {close[0]!r}?" if close else "names are transcript file names without .jsonl",
+            )
         _check_range(lab, len(conv.utterances), f"{name!r}")
         chosen[id(conv)] = lab
     return [replace(c, labels=chosen[id(c)]) if id(c) in chosen else c for c in conversations]
@@ -328,8 +360,9 @@ class Timing:
         return self.utterances / self.rules_s if self.rules_s > 0 else None
 
 
-def _annotated_calls(conversations: Sequence[Conversation], annotator: Annotator, batch: int,
-                     skip: Sequence[str] = ()) -> Iterator[tuple[Conversation, list[AnnotatedUtterance], float]]:
+def _annotated_calls(
+    conversations: Sequence[Conversation], annotator: Annotator, batch: int, skip: Sequence[str] = ()
+) -> Iterator[tuple[Conversation, list[AnnotatedUtterance], float]]:
     """Each conversation with its annotated utterances, annotating ~``batch`` utterances at a time;
     the third item is the annotation time charged to it."""
     i = 0
@@ -346,7 +379,7 @@ def _annotated_calls(conversations: Sequence[Conversation], annotator: Annotator
         spent = (time.perf_counter() - started) / len(group)
         at = 0
         for c in group:
-            yield c, annotated[at:at + len(c.utterances)], spent
+            yield c, annotated[at : at + len(c.utterances)], spent
             at += len(c.utterances)
 
 
@@ -364,8 +397,9 @@ class _Preannotated(Annotator):
         return au if au is not None and au.utterance is utterance else super().annotate(utterance, skip)
 
 
-def run_conversations(conversations: Sequence[Conversation], ruleset: RuleSet, annotator: Annotator,
-                      batch: int = ANNOTATE_BATCH) -> tuple[list[CallResult], Timing]:
+def run_conversations(
+    conversations: Sequence[Conversation], ruleset: RuleSet, annotator: Annotator, batch: int = ANNOTATE_BATCH
+) -> tuple[list[CallResult], Timing]:
     """Run every conversation through ``CallPipeline`` exactly as a replayed transcript (signals,
     rules, timing events), with spaCy annotation batched across conversations; the nudges of
     every enabled rule."""
@@ -382,8 +416,13 @@ def run_conversations(conversations: Sequence[Conversation], ruleset: RuleSet, a
         items = conv.timeline if conv.timeline is not None else conv.utterances
         events = [e for e in pipeline.run(items, audio_s=conv.audio_s) if isinstance(e, (Nudge, Utterance))]
         rules_s += time.perf_counter() - started
-        results.append(CallResult(conv, tuple(e for e in events if isinstance(e, Nudge)),
-                                  tuple(e for e in events if isinstance(e, Utterance))))
+        results.append(
+            CallResult(
+                conv,
+                tuple(e for e in events if isinstance(e, Nudge)),
+                tuple(e for e in events if isinstance(e, Utterance)),
+            )
+        )
     return results, Timing(annotate_s, rules_s, sum(len(c.utterances) for c in conversations))
 
 
@@ -511,8 +550,9 @@ def next_agent_turn(turn: int, speakers: Sequence[Speaker]) -> int | None:
     return None
 
 
-def match_turns(labelled: Iterable[int], nudges: Sequence[Nudge],
-                speakers: Sequence[Speaker]) -> tuple[list[tuple[int, int, bool]], list[int], list[int]]:
+def match_turns(
+    labelled: Iterable[int], nudges: Sequence[Nudge], speakers: Sequence[Speaker]
+) -> tuple[list[tuple[int, int, bool]], list[int], list[int]]:
     """One-to-one matching of labelled turns and nudges of one rule in one conversation.
 
     Returns ``(matches, missed_turns, unmatched_nudges)``, a match being ``(turn, nudge position,
@@ -552,8 +592,15 @@ def _fire(conv: Conversation, nudge: Nudge, hard: Iterable[int] = (), borderline
     if not evidence and 0 <= turn < len(conv.utterances):
         u = conv.utterances[turn]
         evidence = (Said(turn, u.speaker.value, u.text),)
-    return Fire(conv.id, turn, nudge.utterance_index, nudge.message, evidence,
-                hard_negative=bool({turn, nudge.utterance_index} & set(hard)), borderline=borderline)
+    return Fire(
+        conv.id,
+        turn,
+        nudge.utterance_index,
+        nudge.message,
+        evidence,
+        hard_negative=bool({turn, nudge.utterance_index} & set(hard)),
+        borderline=borderline,
+    )
 
 
 def score_rule(rule: Rule, results: Sequence[CallResult]) -> RuleReport:
@@ -595,47 +642,68 @@ def score_rule(rule: Rule, results: Sequence[CallResult]) -> RuleReport:
             hard_fires += fa.hard_negative
             false_alarms.append(fa)
     return RuleReport(
-        rule=rule.id, title=rule.title, conversations=len(results), labelled_conversations=labelled,
-        nudges=nudges_total, conversations_with_nudges=with_nudges,
+        rule=rule.id,
+        title=rule.title,
+        conversations=len(results),
+        labelled_conversations=labelled,
+        nudges=nudges_total,
+        conversations_with_nudges=with_nudges,
         conversation_level=Counts(**conv_c) if labelled else None,
         turn_level=Counts(**turn_c) if labelled else None,
-        tolerated=tolerated, hard_negative_fires=hard_fires,
-        misses=tuple(misses), false_alarms=tuple(false_alarms), unlabelled_fires=tuple(unlabelled),
+        tolerated=tolerated,
+        hard_negative_fires=hard_fires,
+        misses=tuple(misses),
+        false_alarms=tuple(false_alarms),
+        unlabelled_fires=tuple(unlabelled),
         borderline_conversations=borderline,
         clear_conversation_level=Counts(**clear_conv) if labelled > borderline else None,
-        clear_turn_level=Counts(**clear_turn) if labelled > borderline else None)
+        clear_turn_level=Counts(**clear_turn) if labelled > borderline else None,
+    )
 
 
 def select_rules(ruleset: RuleSet, rule_ids: Sequence[str] | None = None) -> tuple[Rule, ...]:
     """The enabled rules, or just ``rule_ids`` (in that order); UsageError names an unknown id."""
     if not rule_ids:  # rules that nudge (a 'record' rule only keeps a list, a 'praise' rule the call's summary)
-        return tuple(r for r in ruleset.rules
-                     if getattr(r, "record", None) is None and not getattr(r, "praise", False))
+        return tuple(r for r in ruleset.rules if getattr(r, "record", None) is None and not getattr(r, "praise", False))
     by_id = {r.id: r for r in ruleset.rules}
     chosen: list[Rule] = []
     for rid in dict.fromkeys(rule_ids):
         if rid in by_id:
             chosen.append(by_id[rid])
         elif any(r.id == rid for r in ruleset.disabled):
-            raise UsageError(f"--rule {rid}: that rule is disabled in the loaded rule files",
-                             "enable it (overrides: enabled: true) or leave it out")
+            raise UsageError(
+                f"--rule {rid}: that rule is disabled in the loaded rule files",
+                "enable it (overrides: enabled: true) or leave it out",
+            )
         else:
             close = difflib.get_close_matches(rid, list(by_id), n=1)
-            raise UsageError(f"--rule {rid}: no such rule in the loaded rule files",
-                             f"did you mean {close[0]!r}?" if close else f"rules: {', '.join(by_id)}")
+            raise UsageError(
+                f"--rule {rid}: no such rule in the loaded rule files",
+                f"did you mean {close[0]!r}?" if close else f"rules: {', '.join(by_id)}",
+            )
     return tuple(chosen)
 
 
-def evaluate(conversations: Sequence[Conversation], ruleset: RuleSet, annotator: Annotator | None = None,
-             rule_ids: Sequence[str] | None = None, source: str = "") -> EvalReport:
+def evaluate(
+    conversations: Sequence[Conversation],
+    ruleset: RuleSet,
+    annotator: Annotator | None = None,
+    rule_ids: Sequence[str] | None = None,
+    source: str = "",
+) -> EvalReport:
     """Run the conversations through the rules and score each selected rule."""
     select_rules(ruleset, rule_ids)
     results, timing = run_conversations(conversations, ruleset, annotator or Annotator())
     return score_results(results, ruleset, rule_ids, source, timing)
 
 
-def score_results(results: Sequence[CallResult], ruleset: RuleSet, rule_ids: Sequence[str] | None = None,
-                  source: str = "", timing: Timing | None = None) -> EvalReport:
+def score_results(
+    results: Sequence[CallResult],
+    ruleset: RuleSet,
+    rule_ids: Sequence[str] | None = None,
+    source: str = "",
+    timing: Timing | None = None,
+) -> EvalReport:
     """Score each selected rule on calls already run (``run_conversations``): the labels are the
     results' conversations' and the nudges theirs."""
     rules = select_rules(ruleset, rule_ids)
@@ -738,8 +806,10 @@ def detail_lines(report: EvalReport, show: int) -> list[str]:
         tol = f"; {r.tolerated} of {t.tp} matches by the next-agent-turn tolerance" if r.tolerated else ""
         out += ["", f"{r.rule}: {plural(t.fn, 'miss', 'misses')}, {plural(t.fp, 'false alarm')}{tol}"]
         for m in r.misses[:show]:
-            out.append(f"  MISS  {m.conversation} @{m.turn} {m.speaker:<8} {_excerpt(m.text, 100)}"
-                       + ("  [borderline]" if m.borderline else ""))
+            out.append(
+                f"  MISS  {m.conversation} @{m.turn} {m.speaker:<8} {_excerpt(m.text, 100)}"
+                + ("  [borderline]" if m.borderline else "")
+            )
         if len(r.misses) > show:
             out.append(f"  … {plural(len(r.misses) - show, 'more miss', 'more misses')} (--show N or all)")
         for f in r.false_alarms[:show]:
@@ -749,8 +819,11 @@ def detail_lines(report: EvalReport, show: int) -> list[str]:
     for r in report.rules if show > 0 else ():
         if r.unlabelled_fires:
             where = " (in conversations without labels for it)" if r.labelled else ""
-            out += ["", f"{r.rule}: first {min(show, len(r.unlabelled_fires))} of "
-                        f"{plural(len(r.unlabelled_fires), 'fire')}{where}"]
+            out += [
+                "",
+                f"{r.rule}: first {min(show, len(r.unlabelled_fires))} of "
+                f"{plural(len(r.unlabelled_fires), 'fire')}{where}",
+            ]
             for f in r.unlabelled_fires[:show]:
                 out += _fire_lines("FIRE ", f)
     return out
@@ -766,47 +839,81 @@ def format_text(report: EvalReport, show: int | None = 10) -> str:
     def plural(n: int, word: str, many: str = "") -> str:
         return f"{n} {word if n == 1 else many or word + 's'}"
 
-    out = [f"{report.source}: {plural(report.conversations, 'conversation')} "
-           f"({report.labelled_conversations} labelled), {plural(report.utterances, 'utterance')}, "
-           f"{plural(len(report.rules), 'rule')}"]
+    out = [
+        f"{report.source}: {plural(report.conversations, 'conversation')} "
+        f"({report.labelled_conversations} labelled), {plural(report.utterances, 'utterance')}, "
+        f"{plural(len(report.rules), 'rule')}"
+    ]
     scored = [r for r in report.rules if r.labelled]
     unscored = [r for r in report.rules if not r.labelled]
     if scored:
-        header = ["rule", "labelled", "P", "R", "F1", "tp/fp/fn", "P", "R", "F1", "tp/fp/fn", "hard-neg",
-                  "nudges/conv"]
+        header = ["rule", "labelled", "P", "R", "F1", "tp/fp/fn", "P", "R", "F1", "tp/fp/fn", "hard-neg", "nudges/conv"]
         rows = []
         for r in scored:
             c, t = r.conversation_level, r.turn_level
             assert c is not None and t is not None
-            rows.append([r.rule, str(r.labelled_conversations), _num(c.precision), _num(c.recall), _num(c.f1),
-                         f"{c.tp}/{c.fp}/{c.fn}", _num(t.precision), _num(t.recall), _num(t.f1),
-                         f"{t.tp}/{t.fp}/{t.fn}", str(r.hard_negative_fires), f"{r.nudges_per_conversation:.3f}"])
+            rows.append(
+                [
+                    r.rule,
+                    str(r.labelled_conversations),
+                    _num(c.precision),
+                    _num(c.recall),
+                    _num(c.f1),
+                    f"{c.tp}/{c.fp}/{c.fn}",
+                    _num(t.precision),
+                    _num(t.recall),
+                    _num(t.f1),
+                    f"{t.tp}/{t.fp}/{t.fn}",
+                    str(r.hard_negative_fires),
+                    f"{r.nudges_per_conversation:.3f}",
+                ]
+            )
         out += ["", *_table(header, rows, [("conversations", 1, 5), ("turns", 6, 9)])]
-        out += textwrap.wrap("conversations: did the rule fire in a conversation labelled with the moment. "
-                             f"turns: {TURN_MATCH}. hard-neg: false alarms on turns listed as hard negatives.",
-                             width=100, break_on_hyphens=False)
+        out += textwrap.wrap(
+            "conversations: did the rule fire in a conversation labelled with the moment. "
+            f"turns: {TURN_MATCH}. hard-neg: false alarms on turns listed as hard negatives.",
+            width=100,
+            break_on_hyphens=False,
+        )
         if any(r.borderline_conversations for r in scored):
             header = ["rule", "clear", "P", "R", "F1", "tp/fp/fn", "P", "R", "F1", "tp/fp/fn", "borderline"]
-            rows = [[r.rule, str(r.labelled_conversations - r.borderline_conversations),
-                     *_counts_cells(r.clear_conversation_level), *_counts_cells(r.clear_turn_level),
-                     str(r.borderline_conversations)] for r in scored]
-            out += ["", "without the conversations whose call on the rule the labels mark borderline:",
-                    *_table(header, rows, [("conversations", 1, 5), ("turns", 6, 9)])]
+            rows = [
+                [
+                    r.rule,
+                    str(r.labelled_conversations - r.borderline_conversations),
+                    *_counts_cells(r.clear_conversation_level),
+                    *_counts_cells(r.clear_turn_level),
+                    str(r.borderline_conversations),
+                ]
+                for r in scored
+            ]
+            out += [
+                "",
+                "without the conversations whose call on the rule the labels mark borderline:",
+                *_table(header, rows, [("conversations", 1, 5), ("turns", 6, 9)]),
+            ]
     if unscored:
         out += ["", "no labels for these rules: nudges only" if scored else "nudges per conversation (no labels):"]
-        rows = [[r.rule, str(r.nudges), f"{r.nudges_per_conversation:.3f}", str(r.conversations_with_nudges)]
-                for r in unscored]
+        rows = [
+            [r.rule, str(r.nudges), f"{r.nudges_per_conversation:.3f}", str(r.conversations_with_nudges)]
+            for r in unscored
+        ]
         out += _table(["rule", "nudges", "per conv", "convs with"], rows)
     if report.labels_without_rule:
         moments = ", ".join(f"{k} ({plural(v, 'turn')})" for k, v in report.labels_without_rule.items())
-        out += ["", *textwrap.wrap(f"labelled moments with no loaded rule: {moments}", width=100,
-                                   break_on_hyphens=False)]
+        out += [
+            "",
+            *textwrap.wrap(f"labelled moments with no loaded rule: {moments}", width=100, break_on_hyphens=False),
+        ]
     out += detail_lines(report, show)
     if report.timing is not None:
         tm = report.timing
         speed = tm.rules_utterances_per_s
-        out += ["", f"time: spaCy {tm.annotate_s:.2f} s, signals + rules {tm.rules_s:.2f} s"
-                    + (f" ({speed:,.0f} utterances/s)" if speed else "")]
+        out += [
+            "",
+            f"time: spaCy {tm.annotate_s:.2f} s, signals + rules {tm.rules_s:.2f} s"
+            + (f" ({speed:,.0f} utterances/s)" if speed else ""),
+        ]
     return "\n".join(out) + "\n"
 
 
@@ -821,10 +928,18 @@ def _counts_json(c: Counts | None) -> dict[str, Any] | None:
 
 
 def _fire_json(f: Fire) -> dict[str, Any]:
-    return {"conversation": f.conversation, "turn": f.turn, "fired_at": f.fired_at, "message": f.message,
-            "hard_negative": f.hard_negative, "borderline": f.borderline,
-            "evidence": [{"turn": e.turn, "speaker": e.speaker, "text": e.text, "matched": list(e.matched),
-                          "note": e.note} for e in f.evidence]}
+    return {
+        "conversation": f.conversation,
+        "turn": f.turn,
+        "fired_at": f.fired_at,
+        "message": f.message,
+        "hard_negative": f.hard_negative,
+        "borderline": f.borderline,
+        "evidence": [
+            {"turn": e.turn, "speaker": e.speaker, "text": e.text, "matched": list(e.matched), "note": e.note}
+            for e in f.evidence
+        ],
+    }
 
 
 def report_to_json(report: EvalReport, show: int | None = 10) -> dict[str, Any]:
@@ -833,27 +948,40 @@ def report_to_json(report: EvalReport, show: int | None = 10) -> dict[str, Any]:
     limit = 1 << 30 if show is None else show
     rules = []
     for r in report.rules:
-        rules.append({
-            "rule": r.rule,
-            "title": r.title,
-            "labelled": r.labelled,
-            "conversations": r.conversations,
-            "labelled_conversations": r.labelled_conversations,
-            "nudges": r.nudges,
-            "nudges_per_conversation": r.nudges_per_conversation,
-            "conversations_with_nudges": r.conversations_with_nudges,
-            "conversation_level": _counts_json(r.conversation_level),
-            "turn_level": (None if r.turn_level is None else
-                           {**(_counts_json(r.turn_level) or {}), "tolerated": r.tolerated}),
-            "hard_negative_fires": r.hard_negative_fires,
-            "borderline_conversations": r.borderline_conversations,
-            "clear": {"conversation_level": _counts_json(r.clear_conversation_level),
-                      "turn_level": _counts_json(r.clear_turn_level)},
-            "misses": [{"conversation": m.conversation, "turn": m.turn, "speaker": m.speaker, "text": m.text,
-                        "borderline": m.borderline} for m in r.misses[:limit]],
-            "false_alarms": [_fire_json(f) for f in r.false_alarms[:limit]],
-            "unlabelled_fires": [_fire_json(f) for f in r.unlabelled_fires[:limit]],
-        })
+        rules.append(
+            {
+                "rule": r.rule,
+                "title": r.title,
+                "labelled": r.labelled,
+                "conversations": r.conversations,
+                "labelled_conversations": r.labelled_conversations,
+                "nudges": r.nudges,
+                "nudges_per_conversation": r.nudges_per_conversation,
+                "conversations_with_nudges": r.conversations_with_nudges,
+                "conversation_level": _counts_json(r.conversation_level),
+                "turn_level": (
+                    None if r.turn_level is None else {**(_counts_json(r.turn_level) or {}), "tolerated": r.tolerated}
+                ),
+                "hard_negative_fires": r.hard_negative_fires,
+                "borderline_conversations": r.borderline_conversations,
+                "clear": {
+                    "conversation_level": _counts_json(r.clear_conversation_level),
+                    "turn_level": _counts_json(r.clear_turn_level),
+                },
+                "misses": [
+                    {
+                        "conversation": m.conversation,
+                        "turn": m.turn,
+                        "speaker": m.speaker,
+                        "text": m.text,
+                        "borderline": m.borderline,
+                    }
+                    for m in r.misses[:limit]
+                ],
+                "false_alarms": [_fire_json(f) for f in r.false_alarms[:limit]],
+                "unlabelled_fires": [_fire_json(f) for f in r.unlabelled_fires[:limit]],
+            }
+        )
     tm = report.timing
     return {
         "input": report.source,
@@ -864,6 +992,7 @@ def report_to_json(report: EvalReport, show: int | None = 10) -> dict[str, Any]:
         "show": "all" if show is None else show,
         "rules": rules,
         "labels_without_rule": report.labels_without_rule,
-        "timing": None if tm is None else {"annotate_s": round(tm.annotate_s, 3), "rules_s": round(tm.rules_s, 3),
-                                           "utterances": tm.utterances},
+        "timing": None
+        if tm is None
+        else {"annotate_s": round(tm.annotate_s, 3), "rules_s": round(tm.rules_s, 3), "utterances": tm.utterances},
     }

@@ -62,8 +62,10 @@ def refuse_overwrite(out: Path, inputs: Iterable[Path | None], what: str = "--ou
     for inp in inputs:
         if inp is not None and same_file(out, inp):
             via = "" if os.path.realpath(out) == os.path.abspath(out) else f" (it leads to {os.path.realpath(out)})"
-            raise UsageError(f"{what} {out} is the input {inp}{via}; writing it would destroy the input",
-                             f"give {what} another file name")
+            raise UsageError(
+                f"{what} {out} is the input {inp}{via}; writing it would destroy the input",
+                f"give {what} another file name",
+            )
 
 
 def inside(path: Path, folder: Path) -> bool:

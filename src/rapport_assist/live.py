@@ -84,10 +84,16 @@ class UtteranceTiming:
 class LiveCall:
     """One live call at a time (see the module doc). Not reusable after ``stop``."""
 
-    def __init__(self, settings: LiveSettings, *, opener: CaptureOpener | None = None,
-                 devices: list[AudioDevice] | Callable[[], list[AudioDevice]] | None = None,
-                 recognizer: SegmentRecognizer | None = None,
-                 engine: RuleEngine | None = None, annotator: Annotator | None = None) -> None:
+    def __init__(
+        self,
+        settings: LiveSettings,
+        *,
+        opener: CaptureOpener | None = None,
+        devices: list[AudioDevice] | Callable[[], list[AudioDevice]] | None = None,
+        recognizer: SegmentRecognizer | None = None,
+        engine: RuleEngine | None = None,
+        annotator: Annotator | None = None,
+    ) -> None:
         from .rules import RuleEngine, default_rules_dir, load_rules
 
         if settings.agent is None and settings.customer is None:
@@ -123,11 +129,20 @@ class LiveCall:
         if s.record_to is not None:
             self._open_record(s.record_to)
         self._timeline.start_clock()
-        self._capture = CaptureSupervisor(s, self._timeline, self._feed, opener=self._opener, devices=self._devices,
-                                          audio=self._record.audio if self._record is not None else None)
+        self._capture = CaptureSupervisor(
+            s,
+            self._timeline,
+            self._feed,
+            opener=self._opener,
+            devices=self._devices,
+            audio=self._record.audio if self._record is not None else None,
+        )
         self._capture.open_all()
-        for name, target in (("rapport-audio", self._capture.run), ("rapport-recognizer", self._recognition.run),
-                             ("rapport-pipeline", self._pipeline_loop)):
+        for name, target in (
+            ("rapport-audio", self._capture.run),
+            ("rapport-recognizer", self._recognition.run),
+            ("rapport-pipeline", self._pipeline_loop),
+        ):
             thread = threading.Thread(target=target, name=name, daemon=True)
             thread.start()
             self._threads.append(thread)
@@ -181,8 +196,11 @@ class LiveCall:
             try:
                 self._record.log(event)
             except RapportError as exc:  # disk full: say it once, keep the call going
-                self._deliver(Status("error", "log_failed", f"the event log stopped: {exc.one_line()}",
-                                     round(self.call_time(), 3)))
+                self._deliver(
+                    Status(
+                        "error", "log_failed", f"the event log stopped: {exc.one_line()}", round(self.call_time(), 3)
+                    )
+                )
         self._deliver(event)
 
     def _deliver(self, event: LiveEvent) -> None:
@@ -197,12 +215,19 @@ class LiveCall:
             self._timeline.status("error", "record_failed", message)
 
         try:
-            self._record = CallRecord.open(folder, self.settings.captured(), audio=self.settings.record_audio,
-                                           on_audio_failed=audio_failed)
+            self._record = CallRecord.open(
+                folder, self.settings.captured(), audio=self.settings.record_audio, on_audio_failed=audio_failed
+            )
         except OSError as exc:
-            self._timeline.put(Status("error", "record_failed",
-                                      f"cannot write the call record in {folder}: {exc.strerror or exc} — "
-                                      "the call runs without it; pick a writable folder", 0.0))
+            self._timeline.put(
+                Status(
+                    "error",
+                    "record_failed",
+                    f"cannot write the call record in {folder}: {exc.strerror or exc} — "
+                    "the call runs without it; pick a writable folder",
+                    0.0,
+                )
+            )
             return
         self.log_path, self.wav_path = self._record.log_path, self._record.wav_path
 
@@ -234,14 +259,29 @@ class LiveCall:
             for event in pipeline.run(items, read_ahead=1):
                 if isinstance(event, Utterance) and event.timing is not None:
                     t = event.timing
-                    self.timings.append(UtteranceTiming(event.index, event.speaker, event.end_s, t.segment_closed_s,
-                                                        t.recognizer_start_s, t.recognizer_end_s, self.call_time()))
+                    self.timings.append(
+                        UtteranceTiming(
+                            event.index,
+                            event.speaker,
+                            event.end_s,
+                            t.segment_closed_s,
+                            t.recognizer_start_s,
+                            t.recognizer_end_s,
+                            self.call_time(),
+                        )
+                    )
                 self._emit(event)
         except Exception as exc:  # a bug in a stage: say so, keep the record, end the call cleanly
             logger.exception("live pipeline failed")
-            self._emit(Status("error", "pipeline_failed", f"the live pipeline stopped: {exc.__class__.__name__}: "
-                                                          f"{exc} — the call record so far is kept; please report it",
-                              round(self.call_time(), 3)))
+            self._emit(
+                Status(
+                    "error",
+                    "pipeline_failed",
+                    f"the live pipeline stopped: {exc.__class__.__name__}: "
+                    f"{exc} — the call record so far is kept; please report it",
+                    round(self.call_time(), 3),
+                )
+            )
             self._emit(CallSummary(duration_s=self.call_time(), utterances=self.stats["utterances"], nudges=0))
             while self._timeline.get() is not None:  # let the other threads finish
                 pass

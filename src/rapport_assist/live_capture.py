@@ -28,8 +28,17 @@ from typing import Callable, Protocol, Sequence
 import numpy as np
 
 from .audio import STREAM_RATE_HZ
-from .capture import (AudioDevice, Capture, CaptureOpener, DeviceChoice, StreamResampler, find_device, list_devices,
-                      open_capture, pulse_source_names)
+from .capture import (
+    AudioDevice,
+    Capture,
+    CaptureOpener,
+    DeviceChoice,
+    StreamResampler,
+    find_device,
+    list_devices,
+    open_capture,
+    pulse_source_names,
+)
 from .endpoint import FRAME_SAMPLES, Endpointer
 from .errors import RapportError
 from .live_shared import CallTimeline, ClosedSegment, LiveSettings, SpeechFeed
@@ -94,9 +103,16 @@ class _Input:
 class CaptureSupervisor:
     """The call's inputs and the audio thread that runs them (see the module doc)."""
 
-    def __init__(self, settings: LiveSettings, timeline: CallTimeline, feed: SpeechFeed, *,
-                 opener: CaptureOpener | None = None, devices: DeviceList | None = None,
-                 audio: AudioSink | None = None) -> None:
+    def __init__(
+        self,
+        settings: LiveSettings,
+        timeline: CallTimeline,
+        feed: SpeechFeed,
+        *,
+        opener: CaptureOpener | None = None,
+        devices: DeviceList | None = None,
+        audio: AudioSink | None = None,
+    ) -> None:
         self.settings = settings
         self._timeline = timeline
         self._feed = feed
@@ -112,8 +128,10 @@ class CaptureSupervisor:
     @property
     def inputs(self) -> list[tuple[str, str, bool]]:
         """(side(s), device id, lost) per input, for a status display."""
-        return [("+".join(c.value for c in inp.channels), inp.device.id if inp.device else str(inp.choice), inp.lost)
-                for inp in self._inputs]
+        return [
+            ("+".join(c.value for c in inp.channels), inp.device.id if inp.device else str(inp.choice), inp.lost)
+            for inp in self._inputs
+        ]
 
     def open_all(self) -> None:
         """Open every input (from the caller's thread, before the audio thread runs); problems
@@ -153,16 +171,21 @@ class CaptureSupervisor:
             if not devices:
                 inp.lost = True  # retried by the watchdog
                 if first:
-                    status("error", "no_devices",
-                           "no audio input found (no devices, or no audio server running) — plug in a headset "
-                           "or start PulseAudio/PipeWire; retrying. 'rapport-assist demo' works without audio")
+                    status(
+                        "error",
+                        "no_devices",
+                        "no audio input found (no devices, or no audio server running) — plug in a headset "
+                        "or start PulseAudio/PipeWire; retrying. 'rapport-assist demo' works without audio",
+                    )
                 return False
             device = find_device(inp.choice, devices)
             columns = [c.column for c in inp.channels.values() if c.column is not None]
             n = max(columns) + 1 if columns else 1
             if n > device.channels:
-                raise RapportError(f"{device.id} has {plural(device.channels, 'channel')}, channel {n - 1} was asked for",
-                                   "channels count from 0; see 'rapport-assist devices'")
+                raise RapportError(
+                    f"{device.id} has {plural(device.channels, 'channel')}, channel {n - 1} was asked for",
+                    "channels count from 0; see 'rapport-assist devices'",
+                )
             generation = inp.generation + 1
             index = self._inputs.index(inp)
 
@@ -172,9 +195,13 @@ class CaptureSupervisor:
             capture = self._opener(device, n, on_block)
         except RapportError as exc:
             if first or not inp.lost:
-                status("error", inp.lost_code() if not first else "device_unavailable",
-                       f"cannot capture the {inp.side()} side: {exc.one_line()} (retrying every "
-                       f"{self.settings.retry_s:g} s)", tuple(inp.channels))
+                status(
+                    "error",
+                    inp.lost_code() if not first else "device_unavailable",
+                    f"cannot capture the {inp.side()} side: {exc.one_line()} (retrying every "
+                    f"{self.settings.retry_s:g} s)",
+                    tuple(inp.channels),
+                )
             inp.lost = True
             return False
         inp.device, inp.capture, inp.generation = device, capture, generation
@@ -184,8 +211,11 @@ class CaptureSupervisor:
             ch.resampler = StreamResampler(capture.rate_hz) if capture.rate_hz != STREAM_RATE_HZ else None
             ch.aligned = False
         if capture.rate_hz != STREAM_RATE_HZ:
-            status("info", "rate_fallback", f"{device.id} does not take 16 kHz; capturing at "
-                                            f"{capture.rate_hz} Hz and resampling")
+            status(
+                "info",
+                "rate_fallback",
+                f"{device.id} does not take 16 kHz; capturing at {capture.rate_hz} Hz and resampling",
+            )
         if inp.lost:
             status("info", "capture_resumed", f"the {inp.side()} audio is back ({device.id})", tuple(inp.channels))
         else:
@@ -206,11 +236,17 @@ class CaptureSupervisor:
             self._close_channel(ch)
         inp.lost = True
         inp.last_try_t = time.monotonic()
-        fix = ("plug the headset back in or pick another microphone" if Speaker.AGENT in inp.channels
-               else "check the softphone's output device, or pick another source")
-        self._timeline.status("error", inp.lost_code(),
-                              f"the {inp.side()} audio stopped ({why}); the transcript so far is kept — {fix}. "
-                              f"Retrying every {self.settings.retry_s:g} s")
+        fix = (
+            "plug the headset back in or pick another microphone"
+            if Speaker.AGENT in inp.channels
+            else "check the softphone's output device, or pick another source"
+        )
+        self._timeline.status(
+            "error",
+            inp.lost_code(),
+            f"the {inp.side()} audio stopped ({why}); the transcript so far is kept — {fix}. "
+            f"Retrying every {self.settings.retry_s:g} s",
+        )
 
     def _close_channel(self, ch: _Channel) -> None:
         for segment in ch.endpointer.finish():
@@ -232,9 +268,12 @@ class CaptureSupervisor:
         overflows = getattr(inp.capture, "overflows", 0)
         if overflows > inp.overflows_seen and now - inp.overflow_said_t >= 60.0:
             inp.overflow_said_t = now
-            self._timeline.status("warning", "audio_dropped",
-                                  f"the {inp.side()} audio lost {plural(overflows - inp.overflows_seen, 'block')}: "
-                                  "the computer is too busy to keep up — close other programs; transcription goes on")
+            self._timeline.status(
+                "warning",
+                "audio_dropped",
+                f"the {inp.side()} audio lost {plural(overflows - inp.overflows_seen, 'block')}: "
+                "the computer is too busy to keep up — close other programs; transcription goes on",
+            )
             inp.overflows_seen = overflows
         if now - inp.last_block_t > self.settings.device_timeout_s:
             self._lose(inp, f"no audio for {self.settings.device_timeout_s:g} s")
@@ -329,13 +368,22 @@ class CaptureSupervisor:
         ep = ch.endpointer
         silent_since = ep.silent_since_s
         after_ms = s.early_after_busy_ms if self._feed.recognizer_load > 0.5 else s.early_after_ms
-        if (s.early_final and silent_since is not None and ch.early_key != (ep.open_since_s, silent_since)
-                and ep.position_s - silent_since >= after_ms / 1000):
+        if (
+            s.early_final
+            and silent_since is not None
+            and ch.early_key != (ep.open_since_s, silent_since)
+            and ep.position_s - silent_since >= after_ms / 1000
+        ):
             early = ep.early_segment()  # (None until the end padding is in)
             if early is not None:
                 ch.early_key = (ep.open_since_s, silent_since)  # once per silence
                 self._feed.early.put(early)
-        if s.captions and ch.caption_at_s is not None and ep.silent_since_s is None and ep.position_s >= ch.caption_at_s:
+        if (
+            s.captions
+            and ch.caption_at_s is not None
+            and ep.silent_since_s is None
+            and ep.position_s >= ch.caption_at_s
+        ):
             ch.caption_at_s = ep.position_s + s.caption_every_s
             so_far = ep.open_segment()
             if so_far is not None:

@@ -81,15 +81,29 @@ class _EarlyResult:
 class RecognitionWorker:
     """The recognizer thread of a live call (see the module doc)."""
 
-    def __init__(self, settings: LiveSettings, timeline: CallTimeline, feed: SpeechFeed,
-                 recognizer: SegmentRecognizer | None = None) -> None:
+    def __init__(
+        self,
+        settings: LiveSettings,
+        timeline: CallTimeline,
+        feed: SpeechFeed,
+        recognizer: SegmentRecognizer | None = None,
+    ) -> None:
         self.settings = settings
         self._timeline = timeline
         self._feed = feed
         self._recognizer = recognizer  # None: made (and warmed up) by the thread
-        self.stats = {"segments": 0, "utterances": 0, "leaks_dropped": 0, "guard_dropped": 0, "early_used": 0,
-                      "early_discarded": 0, "early_skipped": 0, "caption_passes": 0, "caption_skipped": 0,
-                      "partials": 0}
+        self.stats = {
+            "segments": 0,
+            "utterances": 0,
+            "leaks_dropped": 0,
+            "guard_dropped": 0,
+            "early_used": 0,
+            "early_discarded": 0,
+            "early_skipped": 0,
+            "caption_passes": 0,
+            "caption_skipped": 0,
+            "partials": 0,
+        }
         self.rtf: float | None = None  # final recognition time / audio time, smoothed (1.0: just keeping up)
         self._busy_spans: deque[tuple[float, float]] = deque()  # when the recognizer was busy (load)
         self._pass_rate = 0.0  # recent recognition wall time per (1 + audio s / 4), smoothed (expected_pass_s)
@@ -137,8 +151,9 @@ class RecognitionWorker:
         value = seconds / audio_s
         self.rtf = value if self.rtf is None else 0.8 * self.rtf + 0.2 * value
 
-    def _timed(self, recognizer: SegmentRecognizer | None,
-               segment: SpeechSegment) -> tuple[Recognition | None, float, float]:
+    def _timed(
+        self, recognizer: SegmentRecognizer | None, segment: SpeechSegment
+    ) -> tuple[Recognition | None, float, float]:
         """Recognize ``segment`` (None without a recognizer); the result and the wall times
         (``time.monotonic``) the pass started and ended."""
         start = time.monotonic()
@@ -229,10 +244,13 @@ class RecognitionWorker:
     def _say_behind(self, lag: float) -> None:
         if not self._behind and lag > self.settings.behind_s:
             self._behind = True
-            self._timeline.status("warning", "recognizer_behind",
-                                  f"transcription is {lag:.0f} s behind the call (the computer is busy); captions are "
-                                  "off and nudges come late until it catches up — close other programs or use a "
-                                  "smaller model")
+            self._timeline.status(
+                "warning",
+                "recognizer_behind",
+                f"transcription is {lag:.0f} s behind the call (the computer is busy); captions are "
+                "off and nudges come late until it catches up — close other programs or use a "
+                "smaller model",
+            )
         elif self._behind and lag < 1.0:
             self._behind = False
             self._timeline.status("info", "recognizer_caught_up", "transcription has caught up with the call")
@@ -291,8 +309,9 @@ class RecognitionWorker:
             rec, rec_start, rec_end = self._timed(model, segment)
             if speaker in self._early_done:  # an earlier pause of the same utterance: speech resumed after it
                 self.stats["early_discarded"] += 1
-            self._early_done[speaker] = _EarlyResult((segment.start_s, segment.end_s), rec,
-                                                     self._timeline.at(rec_start), self._timeline.at(rec_end))
+            self._early_done[speaker] = _EarlyResult(
+                (segment.start_s, segment.end_s), rec, self._timeline.at(rec_start), self._timeline.at(rec_end)
+            )
 
     def _caption_pass(self, model: SegmentRecognizer, lag: float) -> None:
         """Re-recognize the earliest open utterance for its caption, when there is room."""
@@ -308,9 +327,12 @@ class RecognitionWorker:
             self.stats["caption_skipped"] += 1
             if not self._paused_said and slow:
                 self._paused_said = True
-                self._timeline.status("info", "recognizer_busy",
-                                      f"live captions paused: the computer is busy (a pass would take {expected:.1f} "
-                                      f"s, the recognizer was busy {load:.0%} of the time); final text and nudges go on")
+                self._timeline.status(
+                    "info",
+                    "recognizer_busy",
+                    f"live captions paused: the computer is busy (a pass would take {expected:.1f} "
+                    f"s, the recognizer was busy {load:.0%} of the time); final text and nudges go on",
+                )
             return
         if self._paused_said and load < s.caption_max_load * 0.7:
             self._paused_said = False
@@ -331,14 +353,22 @@ class RecognitionWorker:
         for closed in waiting:
             segment = closed.segment
             if segment.speaker is Speaker.AGENT:
-                customer = [c for c in waiting if c.segment.speaker is Speaker.CUSTOMER
-                            and c.segment.start_s < segment.end_s and c.segment.end_s > segment.start_s]
+                customer = [
+                    c
+                    for c in waiting
+                    if c.segment.speaker is Speaker.CUSTOMER
+                    and c.segment.start_s < segment.end_s
+                    and c.segment.end_s > segment.start_s
+                ]
                 if customer:
                     return customer[0]
                 open_since = self._feed.customer_open_s
-                if (open_since is not None and open_since < segment.end_s
-                        and now_s - closed.closed_s < self.settings.leak_wait_s
-                        and not self._feed.done.is_set()):
+                if (
+                    open_since is not None
+                    and open_since < segment.end_s
+                    and now_s - closed.closed_s < self.settings.leak_wait_s
+                    and not self._feed.done.is_set()
+                ):
                     continue
             return closed
         return None

@@ -143,8 +143,9 @@ class CallRecord:
         return self.audio.path if self.audio is not None else None
 
     @classmethod
-    def open(cls, folder: Path, sides: tuple[Speaker, ...], *, audio: bool,
-             on_audio_failed: Callable[[str], None]) -> "CallRecord":
+    def open(
+        cls, folder: Path, sides: tuple[Speaker, ...], *, audio: bool, on_audio_failed: Callable[[str], None]
+    ) -> "CallRecord":
         """A new record named by the time (never another call's: two calls in one second get
         ``-2``...); raises OSError when the folder cannot be written."""
         stamp = datetime.now().strftime("call-%Y%m%d-%H%M%S")

@@ -29,10 +29,15 @@ from .types import Component, Partial, SpeechActivity, SpeechSegment, Speaker, S
 # The sidebar's status row each of live capture's codes reports on (the others are notices about the
 # call; capture_started/_resumed and device_unavailable name the row by their ``speakers``).
 STATUS_COMPONENTS: dict[str, Component] = {
-    "no_devices": "microphone", "mic_lost": "microphone", "device_gone": "customer",
-    "model_failed": "recognizer", "model_ready": "recognizer",
-    "recognizer_behind": "recognizer", "recognizer_caught_up": "recognizer",
-    "recognizer_busy": "recognizer", "recognizer_ready": "recognizer",
+    "no_devices": "microphone",
+    "mic_lost": "microphone",
+    "device_gone": "customer",
+    "model_failed": "recognizer",
+    "model_ready": "recognizer",
+    "recognizer_behind": "recognizer",
+    "recognizer_caught_up": "recognizer",
+    "recognizer_busy": "recognizer",
+    "recognizer_ready": "recognizer",
 }
 
 
@@ -57,7 +62,7 @@ class LiveSettings:
     early_final: bool = True  # recognize an utterance when its hangover starts, keep it if speech does not resume
     early_after_ms: int = 96  # silence before an early final starts (at least the end padding is waited for)
     early_after_busy_ms: int = 192  # the same when the recognizer was busy over half of the last 10 s (fewer
-                                    # wasted passes: half the pauses that reach 96 ms resume, a third of those at 192)
+    # wasted passes: half the pauses that reach 96 ms resume, a third of those at 192)
     close_on_other_side: bool = True  # the other side starts talking: a side in its hangover is done
     captions: bool = True  # re-recognize open utterances for live captions (Partial events) when there is room
     caption_first_s: float = 0.9  # first caption pass once an open utterance holds this much audio (padding included)
@@ -68,8 +73,9 @@ class LiveSettings:
 
     def captured(self) -> tuple[Speaker, ...]:
         """The sides this call captures."""
-        return tuple(s for s, choice in ((Speaker.AGENT, self.agent), (Speaker.CUSTOMER, self.customer))
-                     if choice is not None)
+        return tuple(
+            s for s, choice in ((Speaker.AGENT, self.agent), (Speaker.CUSTOMER, self.customer)) if choice is not None
+        )
 
 
 TimelineItem = Union[Utterance, Status, SpeechActivity, Partial]

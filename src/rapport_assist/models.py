@@ -145,4 +145,3 @@ def _numpy_matmul(nlp: "spacy.language.Language") -> None:
         if model is not None and hasattr(model, "walk"):
             for node in model.walk():
                 node.ops = ops
-

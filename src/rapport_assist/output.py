@@ -41,7 +41,11 @@ class _StreamSink:
         except BrokenPipeError:
             raise OutputClosed(f"output {self.name} was closed", "") from None
         except OSError as exc:
-            hint = "free some disk space and replay again" if exc.errno == errno.ENOSPC else "check the path and permissions"
+            hint = (
+                "free some disk space and replay again"
+                if exc.errno == errno.ENOSPC
+                else "check the path and permissions"
+            )
             raise OutputError(f"cannot write to {self.name}: {exc.strerror or exc}", hint) from None
 
 
@@ -90,9 +94,12 @@ class TextSink(_StreamSink):
             if event.audio_s and event.processing_s:
                 speed = f"; {event.audio_s / event.processing_s:.1f}× real time"
             if event.masking is not None:
-                speed += ("; personal data masked" + (f" in {event.masked_utterances} utterance(s)"
-                                                      if event.masked_utterances else "")
-                          if event.masking else "; masking off")
+                speed += (
+                    "; personal data masked"
+                    + (f" in {event.masked_utterances} utterance(s)" if event.masked_utterances else "")
+                    if event.masking
+                    else "; masking off"
+                )
             self._emit(
                 f"-- call end at {format_clock(event.duration_s)}: {event.utterances} utterances, "
                 f"{event.nudges} nudges ({rules}){speed}\n"

@@ -51,8 +51,22 @@ from .rules import RuleEngine
 from .rules.early import EarlyNudges
 from .signals import SignalTracker
 from .sources import Timeline
-from .types import (CallSummary, DeadAir, Event, Nudge, Partial, Praise, RecordItem, SignalEvent, SpeechActivity,
-                    Status, TalkOver, Tick, Utterance, Withdrawn)
+from .types import (
+    CallSummary,
+    DeadAir,
+    Event,
+    Nudge,
+    Partial,
+    Praise,
+    RecordItem,
+    SignalEvent,
+    SpeechActivity,
+    Status,
+    TalkOver,
+    Tick,
+    Utterance,
+    Withdrawn,
+)
 
 
 class StepObserver(Protocol):
@@ -73,8 +87,14 @@ DEFAULT_MASKING = object()  # CallPipeline's default: the saved masking choice (
 class CallPipeline:
     """Runs one call at a time through annotation and rules."""
 
-    def __init__(self, annotator: Annotator, engine: RuleEngine, tracker: SignalTracker | None = None,
-                 observer: StepObserver | None = None, masker: "Masker | None | object" = DEFAULT_MASKING) -> None:
+    def __init__(
+        self,
+        annotator: Annotator,
+        engine: RuleEngine,
+        tracker: SignalTracker | None = None,
+        observer: StepObserver | None = None,
+        masker: "Masker | None | object" = DEFAULT_MASKING,
+    ) -> None:
         self.annotator = annotator
         self.engine = engine
         self.tracker = tracker or SignalTracker(engine.ruleset, compiler=engine.compiler)
@@ -84,8 +104,9 @@ class CallPipeline:
         self.masker: Masker = masker if isinstance(masker, Masker) else Masker(None)
         self.early: EarlyNudges | None = None  # made at the first caption (live calls only)
 
-    def run(self, source: Iterable[TimelineItem], audio_s: float | None = None,
-            read_ahead: int | None = None) -> Iterator[Event]:
+    def run(
+        self, source: Iterable[TimelineItem], audio_s: float | None = None, read_ahead: int | None = None
+    ) -> Iterator[Event]:
         """Yield events for every item of ``source`` (utterances and activity marks in timeline
         order, or status).
 
@@ -133,7 +154,8 @@ class CallPipeline:
             self.early.start_call()
         items: Iterator[TimelineItem] = self.masker.timeline(source)
         timeline: Iterator[AnnotatedUtterance | Status | Partial | SpeechActivity | Tick] = iter(
-            self.annotator.annotate_timeline(items, read_ahead, skip))
+            self.annotator.annotate_timeline(items, read_ahead, skip)
+        )
         while True:
             try:
                 item = next(timeline)
@@ -191,8 +213,9 @@ class CallPipeline:
             withdrawn: list[Withdrawn] = []
             if self.early is not None and self.early.waiting(annotated.utterance):
                 # early nudges of this utterance: confirmed by its final nudges (yielded first), or withdrawn
-                finals, withdrawn = self.early.on_utterance(annotated.utterance,
-                                                            [n for n in nudges if isinstance(n, Nudge)])
+                finals, withdrawn = self.early.on_utterance(
+                    annotated.utterance, [n for n in nudges if isinstance(n, Nudge)]
+                )
                 nudges = [*finals, *(n for n in nudges if not isinstance(n, Nudge))]
             yield from withdrawn
             yield from counted(nudges)

@@ -196,12 +196,13 @@ class Playback:
             pos = self._position_locked()
             if self._rewind is not None:
                 self._cursor = bisect.bisect_right(self._times, self._rewind.t_s)
-                out: list[object] = [Rewind(self._rewind.t_s, tuple(self._events[:self._cursor]))]
+                out: list[object] = [Rewind(self._rewind.t_s, tuple(self._events[: self._cursor]))]
                 self._rewind = None
             else:
                 out = []
-            limit = len(self._events) if not math.isinf(self._speed) else min(len(self._events),
-                                                                                 self._cursor + MAX_BURST)
+            limit = (
+                len(self._events) if not math.isinf(self._speed) else min(len(self._events), self._cursor + MAX_BURST)
+            )
             while self._cursor < limit and self._times[self._cursor] <= pos:
                 out.append(self._events[self._cursor])
                 self._cursor += 1
@@ -242,9 +243,13 @@ def with_speech_marks(events: Iterable[Event]) -> Iterator[object]:
         yield event
 
 
-def pipeline_events(spec: "ReplayInput", ruleset: "RuleSet", recognizer_factory: Callable[[], Recognizer],
-                    annotator_factory: Callable[[], "Annotator"] | None = None,
-                    mask: bool | None = None) -> Callable[[], Iterator[Event]]:
+def pipeline_events(
+    spec: "ReplayInput",
+    ruleset: "RuleSet",
+    recognizer_factory: Callable[[], Recognizer],
+    annotator_factory: Callable[[], "Annotator"] | None = None,
+    mask: bool | None = None,
+) -> Callable[[], Iterator[Event]]:
     """``make_events`` for ``ReplayCall``: ``spec`` through the call pipeline with ``ruleset``,
     personal data masked (``mask``; default: the saved choice, on unless turned off)."""
 
@@ -258,8 +263,9 @@ def pipeline_events(spec: "ReplayInput", ruleset: "RuleSet", recognizer_factory:
         source = open_replay(spec, recognizer_factory)
         annotator = annotator_factory() if annotator_factory is not None else Annotator()
         masker = DEFAULT_MASKING if mask is None else masker_for(mask)
-        yield from CallPipeline(annotator, RuleEngine(ruleset), masker=masker).run(source.items(),
-                                                                                   audio_s=source.audio_s)
+        yield from CallPipeline(annotator, RuleEngine(ruleset), masker=masker).run(
+            source.items(), audio_s=source.audio_s
+        )
 
     return make
 
@@ -271,8 +277,13 @@ class ReplayCall:
     loading models and decoding happen there too).
     """
 
-    def __init__(self, make_events: Callable[[], Iterable[Event]], speed: float = 1.0,
-                 clock: Callable[[], float] = time.monotonic, label: str = "") -> None:
+    def __init__(
+        self,
+        make_events: Callable[[], Iterable[Event]],
+        speed: float = 1.0,
+        clock: Callable[[], float] = time.monotonic,
+        label: str = "",
+    ) -> None:
         self.playback = Playback(clock, speed)
         self.label = label
         self._make_events = make_events
@@ -307,12 +318,21 @@ class ReplayCall:
             self.playback.extend(batch)
         except RapportError as exc:
             self.error = exc.one_line()
-            self.playback.extend([Status("error", "replay_failed", f"replay stopped: {exc.one_line()}",
-                                         self.playback.duration_s)])
+            self.playback.extend(
+                [Status("error", "replay_failed", f"replay stopped: {exc.one_line()}", self.playback.duration_s)]
+            )
         except Exception as exc:  # a bug: say so in the sidebar rather than die silently
             self.error = f"{exc.__class__.__name__}: {exc}"
-            self.playback.extend([Status("error", "replay_failed", f"replay stopped by an internal error: {self.error}",
-                                         self.playback.duration_s)])
+            self.playback.extend(
+                [
+                    Status(
+                        "error",
+                        "replay_failed",
+                        f"replay stopped by an internal error: {self.error}",
+                        self.playback.duration_s,
+                    )
+                ]
+            )
         finally:
             self.playback.finish()
             self._wake.set()

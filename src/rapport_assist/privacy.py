@@ -102,8 +102,15 @@ class MaskList:
     @property
     def fingerprint(self) -> str:
         """sha256 of what is masked (not where it was read from): the transcript cache's key has it."""
-        payload = json.dumps([[vars(n) for n in self.numbers], [vars(p) for p in self.patterns],
-                              vars(self.spoken) if self.spoken else None], sort_keys=True, default=list)
+        payload = json.dumps(
+            [
+                [vars(n) for n in self.numbers],
+                [vars(p) for p in self.patterns],
+                vars(self.spoken) if self.spoken else None,
+            ],
+            sort_keys=True,
+            default=list,
+        )
         return hashlib.sha256(payload.encode()).hexdigest()
 
 
@@ -141,8 +148,9 @@ def load_mask_list(extra: Iterable[Path] | None = None, environ: Mapping[str, st
     return MaskList(tuple(numbers.values()), tuple(patterns.values()), spoken, tuple(map(str, paths)))
 
 
-def _merge(kinds: dict[str, K], path: Path, entries: Iterable[dict[str, Any]],
-           make: Callable[[Path, dict[str, Any]], K]) -> None:
+def _merge(
+    kinds: dict[str, K], path: Path, entries: Iterable[dict[str, Any]], make: Callable[[Path, dict[str, Any]], K]
+) -> None:
     """A list's entries over the kinds before it: ``enabled: false`` switches a kind off, any
     other entry adds it or replaces the one of its name."""
     for entry in entries:
@@ -158,25 +166,31 @@ def _read_yaml(path: Path) -> dict[str, Any]:
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
     except OSError as exc:
-        raise BadInput(f"cannot read the masking list {path}: {exc.strerror or exc}",
-                       f"fix or remove it (or unset ${LIST_ENV})") from None
+        raise BadInput(
+            f"cannot read the masking list {path}: {exc.strerror or exc}", f"fix or remove it (or unset ${LIST_ENV})"
+        ) from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"{path}:{mark.line + 1}:{mark.column + 1}" if mark is not None else str(path)
-        raise BadInput(f"{where}: masking list is not valid YAML: {getattr(exc, 'problem', exc)}",
-                       "see src/rapport_assist/data/masking.yaml for the form") from None
+        raise BadInput(
+            f"{where}: masking list is not valid YAML: {getattr(exc, 'problem', exc)}",
+            "see src/rapport_assist/data/masking.yaml for the form",
+        ) from None
     if data is None:
         return {}
     if not isinstance(data, dict) or set(data) - {"numbers", "patterns", "spoken_digits"}:
-        raise BadInput(f"{path}: a masking list is a mapping of numbers, patterns and spoken_digits",
-                       "see src/rapport_assist/data/masking.yaml for the form")
+        raise BadInput(
+            f"{path}: a masking list is a mapping of numbers, patterns and spoken_digits",
+            "see src/rapport_assist/data/masking.yaml for the form",
+        )
     return data
 
 
 def _entries(path: Path, data: dict[str, Any], key: str) -> list[dict[str, Any]]:
     entries = data.get(key) or []
-    if not isinstance(entries, list) or not all(isinstance(e, dict) and isinstance(e.get("name"), str)
-                                                for e in entries):
+    if not isinstance(entries, list) or not all(
+        isinstance(e, dict) and isinstance(e.get("name"), str) for e in entries
+    ):
         raise BadInput(f"{path}: {key}: each entry is a mapping with a name", "e.g. - name: member_id")
     return entries
 
@@ -193,15 +207,25 @@ def _number_kind(path: Path, entry: dict[str, Any]) -> NumberKind:
     digits = entry.get("digits")
     if isinstance(digits, int) and not isinstance(digits, bool):
         digits = [digits, digits]
-    if (not isinstance(digits, list) or not 1 <= len(digits) <= 2
-            or not all(isinstance(d, int) and not isinstance(d, bool) and d >= 1 for d in digits)):
-        raise BadInput(f"{path}: numbers: {name}: digits must be [min] or [min, max] (whole numbers)",
-                       "e.g. digits: [13, 19]")
+    if (
+        not isinstance(digits, list)
+        or not 1 <= len(digits) <= 2
+        or not all(isinstance(d, int) and not isinstance(d, bool) and d >= 1 for d in digits)
+    ):
+        raise BadInput(
+            f"{path}: numbers: {name}: digits must be [min] or [min, max] (whole numbers)", "e.g. digits: [13, 19]"
+        )
     shape = entry.get("shape")
     if shape is not None:
         _compile(path, name, str(shape))
-    return NumberKind(name, digits[0], digits[1] if len(digits) == 2 else None, bool(entry.get("luhn", False)),
-                      None if shape is None else str(shape), _keep_last(path, entry))
+    return NumberKind(
+        name,
+        digits[0],
+        digits[1] if len(digits) == 2 else None,
+        bool(entry.get("luhn", False)),
+        None if shape is None else str(shape),
+        _keep_last(path, entry),
+    )
 
 
 def _pattern_kind(path: Path, entry: dict[str, Any]) -> PatternKind:
@@ -211,8 +235,9 @@ def _pattern_kind(path: Path, entry: dict[str, Any]) -> PatternKind:
         raise BadInput(f"{path}: patterns: {name}: needs a regex", "")
     compiled = _compile(path, name, regex)
     if compiled.search("") is not None:
-        raise BadInput(f"{path}: patterns: {name}: the regex matches empty text",
-                       "make at least one character required")
+        raise BadInput(
+            f"{path}: patterns: {name}: the regex matches empty text", "make at least one character required"
+        )
     keep_words = entry.get("keep_words") or []
     if not isinstance(keep_words, list) or not all(isinstance(w, str) for w in keep_words):
         raise BadInput(f"{path}: patterns: {name}: keep_words is a list of words", "e.g. keep_words: [dot, at]")
@@ -243,8 +268,10 @@ def _compile(path: Path, name: str, regex: str) -> Regex:
     try:
         return compile_regex(regex, ignore_case=True)
     except ValueError as exc:
-        raise BadInput(f"{path}: {name}: RE2 cannot use this regex: {exc}",
-                       "masking patterns use RE2 syntax (no backreferences or lookaround)") from None
+        raise BadInput(
+            f"{path}: {name}: RE2 cannot use this regex: {exc}",
+            "masking patterns use RE2 syntax (no backreferences or lookaround)",
+        ) from None
 
 
 def luhn_ok(digits: str) -> bool:
@@ -276,8 +303,9 @@ class Masker:
             compiled = compile_regex(p.regex, True)
             self._patterns.append((p, compiled, compiled.groupindex.get("mask", 0)))
         # one pass over the text says whether any pattern can match (most utterances: none)
-        self._any_pattern = (compile_regex("|".join(f"(?:{p.regex})" for p in mask_list.patterns), True)
-                             if mask_list.patterns else None)
+        self._any_pattern = (
+            compile_regex("|".join(f"(?:{p.regex})" for p in mask_list.patterns), True) if mask_list.patterns else None
+        )
         spoken = mask_list.spoken
         self._words = dict(spoken.words) if spoken else {}
         self._repeats = dict(spoken.repeats) if spoken else {}
@@ -348,7 +376,7 @@ class Masker:
                     alnum = [i for i in alnum if i not in kept_words]
                 digits = [i for i in alnum if text[i].isdigit()]
                 keep = _kept(len(digits), kind.keep_last)
-                shown = set(digits[len(digits) - keep:]) if keep else set()
+                shown = set(digits[len(digits) - keep :]) if keep else set()
                 hide.update(i for i in alnum if i not in shown)
 
     def _spoken_subs(self, text: str) -> list[tuple[int, int, str]]:
@@ -381,8 +409,15 @@ class Masker:
                 values[i] = nxt * (int(digits[1:]) - 1)
             elif digits.startswith("x"):
                 values[i] = None
-            elif (len(digits) == 2 and digits.endswith("0") and digits != "10" and nxt is not None and len(nxt) == 1
-                  and nxt != "0" and tokens[i + 1][3]):
+            elif (
+                len(digits) == 2
+                and digits.endswith("0")
+                and digits != "10"
+                and nxt is not None
+                and len(nxt) == 1
+                and nxt != "0"
+                and tokens[i + 1][3]
+            ):
                 values[i] = digits[0]
         subs: list[tuple[int, int, str]] = []
         i = 0
@@ -502,9 +537,12 @@ class Masker:
         if isinstance(event, Utterance):
             masked = self.mask_utterance(event)
         elif isinstance(event, Nudge):
-            masked = replace(event, message=self.mask_text(event.message),
-                             rewrite=self.mask_text(event.rewrite) if event.rewrite else event.rewrite,
-                             evidence=tuple(self._mask_evidence(ev) for ev in event.evidence))
+            masked = replace(
+                event,
+                message=self.mask_text(event.message),
+                rewrite=self.mask_text(event.rewrite) if event.rewrite else event.rewrite,
+                evidence=tuple(self._mask_evidence(ev) for ev in event.evidence),
+            )
         elif isinstance(event, RecordItem):
             masked = replace(event, text=self.mask_text(event.text))
         elif isinstance(event, Partial):
@@ -518,7 +556,7 @@ class Masker:
         matched = []
         for m in ev.matched:
             at = ev.text.find(m) if masked != ev.text and len(masked) == len(ev.text) else -1
-            matched.append(masked[at:at + len(m)] if at >= 0 else self._mask_alone(m))
+            matched.append(masked[at : at + len(m)] if at >= 0 else self._mask_alone(m))
         return replace(ev, text=masked, matched=tuple(matched))
 
 
@@ -552,8 +590,9 @@ def _apply(text: str, hide: set[int], subs: list[tuple[int, int, str]]) -> str:
     return "".join(chars)
 
 
-def _words_masked(words: tuple[Word, ...], spans: list[tuple[int, int]], hide: set[int],
-                  subs: list[tuple[int, int, str]]) -> tuple[Word, ...]:
+def _words_masked(
+    words: tuple[Word, ...], spans: list[tuple[int, int]], hide: set[int], subs: list[tuple[int, int, str]]
+) -> tuple[Word, ...]:
     """Each word with its part of the edits of the joined words (``_join``)."""
     if not hide and not subs:
         return words
@@ -571,7 +610,7 @@ def _words_masked(words: tuple[Word, ...], spans: list[tuple[int, int]], hide: s
             if i in hide and chars[i - a].isalnum():
                 chars[i - a] = MASK_CHAR
         for start, end, new in sorted(inside, reverse=True):
-            chars[start - a:end - a] = new
+            chars[start - a : end - a] = new
         text = "".join(chars)
         out.append(w if text == w.text else replace(w, text=text))
     return tuple(out)

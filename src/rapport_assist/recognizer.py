@@ -166,8 +166,10 @@ def keep_freed_memory() -> bool:
         try:
             libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
             libc.gnu_get_libc_version  # AttributeError when the C library is not glibc
-            _memory_kept = all(libc.mallopt(param, value) == 1 for param, value in (
-                (_M_ARENA_MAX, 1), (_M_MMAP_MAX, 0), (_M_TRIM_THRESHOLD, 2**31 - 1)))
+            _memory_kept = all(
+                libc.mallopt(param, value) == 1
+                for param, value in ((_M_ARENA_MAX, 1), (_M_MMAP_MAX, 0), (_M_TRIM_THRESHOLD, 2**31 - 1))
+            )
         except (OSError, AttributeError):
             pass
         logger.debug("malloc keeps freed memory: %s", _memory_kept)
@@ -244,9 +246,9 @@ def has_loop(words: Sequence[str], min_repeats: int, min_words: int) -> bool:
     """True if some n-gram (n <= 6) repeats back to back ``min_repeats``+ times over ``min_words``+ words."""
     for n in range(1, min(_MAX_LOOP_NGRAM, len(words) // 2) + 1):
         for start in range(len(words) - n + 1):
-            gram = words[start: start + n]
+            gram = words[start : start + n]
             repeats = 1
-            while words[start + repeats * n: start + (repeats + 1) * n] == gram:
+            while words[start + repeats * n : start + (repeats + 1) * n] == gram:
                 repeats += 1
             if repeats >= min_repeats and repeats * n >= min_words:
                 return True
@@ -332,10 +334,16 @@ class Recognizer:
         """``recognize`` each segment, in order."""
         return [self.recognize(segment) for segment in segments]
 
-    def recognize_batch(self, segments: Sequence[SpeechSegment], window_s: float = PACK_WINDOW_S,
-                        gap_s: float = PACK_GAP_S, batch_size: int = PACK_BATCH,
-                        mix_sides: bool = False, groups: Sequence[int] | None = None,
-                        progress: Callable[[float], None] | None = None) -> list[Recognition | None]:
+    def recognize_batch(
+        self,
+        segments: Sequence[SpeechSegment],
+        window_s: float = PACK_WINDOW_S,
+        gap_s: float = PACK_GAP_S,
+        batch_size: int = PACK_BATCH,
+        mix_sides: bool = False,
+        groups: Sequence[int] | None = None,
+        progress: Callable[[float], None] | None = None,
+    ) -> list[Recognition | None]:
         """Recognize many segments at once, for batch QA: what ``recognize`` gives for each, in order,
         but packed instead of one decode per segment.
 
@@ -362,8 +370,9 @@ class Recognizer:
             if reason is None:
                 kept.append(i)
             else:
-                logger.debug("dropped %s segment %.2f-%.2f s: %s", segment.speaker.value, segment.start_s,
-                             segment.end_s, reason)
+                logger.debug(
+                    "dropped %s segment %.2f-%.2f s: %s", segment.speaker.value, segment.start_s, segment.end_s, reason
+                )
         if not kept:
             return results
         group = (lambda i: groups[i]) if groups is not None else (lambda i: 0)
@@ -382,7 +391,9 @@ class Recognizer:
         for i in kept:
             audio = np.ascontiguousarray(segments[i].audio, dtype=np.float32)[:window_samples]
             n = len(audio)
-            fits = at - window_start + len(gap) + n <= window_samples and (mix_sides or segments[i].speaker == last_speaker)
+            fits = at - window_start + len(gap) + n <= window_samples and (
+                mix_sides or segments[i].speaker == last_speaker
+            )
             if not fits and at > window_start:
                 clips.append({"start": window_start / STREAM_RATE_HZ, "end": at / STREAM_RATE_HZ})
                 pieces.append(gap)  # keeps windows apart
@@ -402,10 +413,18 @@ class Recognizer:
         ends = np.array([e for _, _, e in spans])
         opts = self.options
         found, _info = self._batched().transcribe(
-            packed, language=opts.language, beam_size=opts.beam_size, temperature=0.0,
-            compression_ratio_threshold=None, log_prob_threshold=None, no_speech_threshold=None,
-            condition_on_previous_text=False, word_timestamps=True, without_timestamps=True,
-            clip_timestamps=clips, batch_size=batch_size,
+            packed,
+            language=opts.language,
+            beam_size=opts.beam_size,
+            temperature=0.0,
+            compression_ratio_threshold=None,
+            log_prob_threshold=None,
+            no_speech_threshold=None,
+            condition_on_previous_text=False,
+            word_timestamps=True,
+            without_timestamps=True,
+            clip_timestamps=clips,
+            batch_size=batch_size,
         )
         total_s = max(at / STREAM_RATE_HZ, 1e-9)
         for seg in found:
@@ -440,8 +459,9 @@ class Recognizer:
             if reason is None:
                 results[i] = rec
             else:
-                logger.debug("dropped %s segment %.2f-%.2f s: %s", segment.speaker.value, segment.start_s,
-                             segment.end_s, reason)
+                logger.debug(
+                    "dropped %s segment %.2f-%.2f s: %s", segment.speaker.value, segment.start_s, segment.end_s, reason
+                )
         return results
 
     def _batched(self) -> BatchedInferencePipeline:
@@ -463,9 +483,10 @@ class Recognizer:
         lead = 0 if context is None else min(len(context), int(opts.context_s * STREAM_RATE_HZ))
         if context is None or lead == 0:
             return self._transcribe(segment.audio, segment.start_s, segment.end_s, prompt=prompt)
-        audio = np.concatenate([context[len(context) - lead:], segment.audio])
-        in_context = self._transcribe(audio, segment.start_s, segment.end_s, prompt=prompt,
-                                      origin_s=segment.start_s - lead / STREAM_RATE_HZ)
+        audio = np.concatenate([context[len(context) - lead :], segment.audio])
+        in_context = self._transcribe(
+            audio, segment.start_s, segment.end_s, prompt=prompt, origin_s=segment.start_s - lead / STREAM_RATE_HZ
+        )
         if not opts.context_check:
             return in_context
         alone = self._transcribe(segment.audio, segment.start_s, segment.end_s, prompt=prompt)
@@ -473,8 +494,9 @@ class Recognizer:
             return alone
         return in_context
 
-    def _transcribe(self, audio: np.ndarray, start_s: float, end_s: float, prompt: str | None = None,
-                    origin_s: float | None = None) -> Recognition | None:
+    def _transcribe(
+        self, audio: np.ndarray, start_s: float, end_s: float, prompt: str | None = None, origin_s: float | None = None
+    ) -> Recognition | None:
         """One faster-whisper call; word times become call times clamped to [start_s, end_s].
 
         ``origin_s``: the call time of the audio's first sample when the audio starts before
@@ -498,8 +520,10 @@ class Recognizer:
         offset_s = start_s if origin_s is None else origin_s
         picked = [(seg, [w for w in seg.words or () if w.word.strip()]) for seg in results]
         if origin_s is not None:  # decoded in context: only the segment's own words
-            picked = [(seg, [w for w in seg_words if offset_s + (w.start + w.end) / 2 >= start_s])
-                      for seg, seg_words in picked]
+            picked = [
+                (seg, [w for w in seg_words if offset_s + (w.start + w.end) / 2 >= start_s])
+                for seg, seg_words in picked
+            ]
             picked = [(seg, seg_words) for seg, seg_words in picked if seg_words]
             text = " ".join("".join(w.word for w in seg_words).strip() for _, seg_words in picked)
         else:

@@ -74,8 +74,8 @@ class Stretch:
 
     def _frame(self, start: int) -> np.ndarray:
         out = np.zeros((self.win, self.channels), np.float32)
-        piece = self.audio[max(0, start):max(0, start + self.win)]
-        out[:len(piece)] = piece
+        piece = self.audio[max(0, start) : max(0, start + self.win)]
+        out[: len(piece)] = piece
         return out
 
     def _next_start(self, speed: float) -> int:
@@ -86,8 +86,8 @@ class Stretch:
         if speed == 1.0 or abs(natural - nominal) <= 1:
             return natural
         lo = max(0, nominal - self.tol)
-        target = self.audio[natural:natural + self.win].mean(axis=1)
-        region = self.audio[lo:nominal + self.tol + self.win].mean(axis=1)
+        target = self.audio[natural : natural + self.win].mean(axis=1)
+        region = self.audio[lo : nominal + self.tol + self.win].mean(axis=1)
         if len(target) < self.win or len(region) < self.win:
             return nominal
         scores = np.correlate(region, target, mode="valid")
@@ -96,8 +96,8 @@ class Stretch:
     def _step(self, speed: float) -> np.ndarray:
         start = self._next_start(speed)
         frame = self._frame(start) * self.window
-        out = self._tail + frame[:self.hop]
-        self._tail = frame[self.hop:]
+        out = self._tail + frame[: self.hop]
+        self._tail = frame[self.hop :]
         self._prev = start
         self._pos += self.hop * speed
         self._speed = speed
@@ -122,6 +122,7 @@ class Stretch:
 def _output_device(sd: Any) -> tuple[int | None, str]:
     """The output to use (PulseAudio's ALSA device when listed, else the default) and its name;
     (None, '') when there is none."""
+
     def outputs() -> list[tuple[int, dict]]:
         return [(i, d) for i, d in enumerate(sd.query_devices()) if d.get("max_output_channels", 0) > 0]
 
@@ -174,8 +175,9 @@ class ReviewAudio:
         """Where the review clock is (cheap: stores it for the audio thread)."""
         wall = time.monotonic()
         with self._lock:
-            expected = self._now_s + ((wall - self._wall) * self._speed if self._playing
-                                      and not math.isinf(self._speed) else 0.0)
+            expected = self._now_s + (
+                (wall - self._wall) * self._speed if self._playing and not math.isinf(self._speed) else 0.0
+            )
             # seeked: the clock went back, or forward further than it runs (it never runs ahead
             # of itself; it holds while events are still being computed, which is no seek)
             if now_s < self._now_s - 0.05 or now_s > expected + 1.0:
@@ -252,8 +254,15 @@ class ReviewAudio:
     def _stream_at(self, sd: Any, device: int, rate: int) -> Any:  # sounddevice (no type stubs): an OutputStream
         assert self._stretch is not None
         block = BLOCK * rate // RATE_HZ
-        return sd.OutputStream(samplerate=rate, channels=self._stretch.channels, dtype="float32", blocksize=block,
-                               device=device, callback=self._callback, latency="low")
+        return sd.OutputStream(
+            samplerate=rate,
+            channels=self._stretch.channels,
+            dtype="float32",
+            blocksize=block,
+            device=device,
+            callback=self._callback,
+            latency="low",
+        )
 
     # -- PortAudio's thread -------------------------------------------------------------------
     def _callback(self, outdata: np.ndarray, frames: int, _time: Any, _status: Any) -> None:

@@ -54,8 +54,17 @@ def example_utterances(example: Example) -> list[Utterance]:
         length = turn.seconds if turn.seconds is not None else max(MIN_TURN_S, len(turn.text.split()) / WORDS_PER_S)
         end = start + length
         voice = VoiceMeasure(BASE_DBFS + (turn.louder_db or 0.0), length) if voiced else None
-        out.append(Utterance(i, turn.speaker, turn.text, round(start, 3), round(end, 3),
-                             timing_estimated=turn.seconds is None, voice=voice))
+        out.append(
+            Utterance(
+                i,
+                turn.speaker,
+                turn.text,
+                round(start, 3),
+                round(end, 3),
+                timing_estimated=turn.seconds is None,
+                voice=voice,
+            )
+        )
         t = end
     return out
 
@@ -74,23 +83,34 @@ def run_examples(ruleset: RuleSet, annotator: Annotator, only: Sequence[str] | N
     return results
 
 
-def _run_one(engine: RuleEngine, tracker: SignalTracker, annotator: Annotator, rule: Rule,
-             example: Example) -> ExampleResult:
+def _run_one(
+    engine: RuleEngine, tracker: SignalTracker, annotator: Annotator, rule: Rule, example: Example
+) -> ExampleResult:
     """One example through the conversation signals and the engine, as in a call."""
     utterances = example_utterances(example)
     pipeline = CallPipeline(annotator, engine, tracker, masker=None)  # examples are rule text, not call data
-    fired = [e.utterance_index for e in pipeline.run(utterances)
-             if isinstance(e, (Nudge, RecordItem, Praise)) and e.rule == rule.id]
+    fired = [
+        e.utterance_index
+        for e in pipeline.run(utterances)
+        if isinstance(e, (Nudge, RecordItem, Praise)) and e.rule == rule.id
+    ]
     source = str(example.loc)
     if example.kind == "quiet":
         if fired:
-            return ExampleResult(rule.id, "quiet", example.number, False,
-                                 f"expected no nudge, but it fired at turn {fired[0]}", source)
+            return ExampleResult(
+                rule.id, "quiet", example.number, False, f"expected no nudge, but it fired at turn {fired[0]}", source
+            )
         return ExampleResult(rule.id, "quiet", example.number, True, "ok", source)
     if not fired:
         return ExampleResult(rule.id, "fires", example.number, False, "expected a nudge, but it never fired", source)
     if example.at is not None and example.at not in fired:
-        return ExampleResult(rule.id, "fires", example.number, False,
-                             f"expected a nudge at turn {example.at}, but it fired at "
-                             f"{'turn' if len(fired) == 1 else 'turns'} {', '.join(map(str, fired))}", source)
+        return ExampleResult(
+            rule.id,
+            "fires",
+            example.number,
+            False,
+            f"expected a nudge at turn {example.at}, but it fired at "
+            f"{'turn' if len(fired) == 1 else 'turns'} {', '.join(map(str, fired))}",
+            source,
+        )
     return ExampleResult(rule.id, "fires", example.number, True, "ok", source)

@@ -170,9 +170,13 @@ def _fixed_tests(pattern: Any, strings: Any) -> list[dict[str, _Test]] | None:
             if name in _STRING_ATTRS:
                 if isinstance(value, str):
                     tests[name] = _Test(frozenset((strings.add(value),)))
-                elif isinstance(value, dict) and len(value) == 1 and next(iter(value)) in ("IN", "NOT_IN") \
-                        and isinstance(next(iter(value.values())), list) \
-                        and all(isinstance(v, str) for v in next(iter(value.values()))):
+                elif (
+                    isinstance(value, dict)
+                    and len(value) == 1
+                    and next(iter(value)) in ("IN", "NOT_IN")
+                    and isinstance(next(iter(value.values())), list)
+                    and all(isinstance(v, str) for v in next(iter(value.values())))
+                ):
                     op, words = next(iter(value.items()))
                     tests[name] = _Test(frozenset(strings.add(v) for v in words), negate=op == "NOT_IN")
                 elif isinstance(value, dict) and len(value) == 1 and isinstance(value.get("REGEX"), str):

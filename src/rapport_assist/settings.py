@@ -60,14 +60,17 @@ def load_choices(path: Path | None = None) -> SavedChoices:
             continue
         value = data[f.name]
         want_bool = f.name in ("record_audio", "mask_digits")
-        if (want_bool and not isinstance(value, bool)) or (not want_bool and value is not None
-                                                           and not isinstance(value, str)):
+        if (want_bool and not isinstance(value, bool)) or (
+            not want_bool and value is not None and not isinstance(value, str)
+        ):
             unknown.append(f.name)
             continue
         kwargs[f.name] = value
     choices = SavedChoices(**kwargs)
     if unknown:
-        choices = replace(choices, problem=f"{path}: ignored {plural(len(unknown), 'bad value')} for {', '.join(unknown)}")
+        choices = replace(
+            choices, problem=f"{path}: ignored {plural(len(unknown), 'bad value')} for {', '.join(unknown)}"
+        )
     return choices
 
 
@@ -76,6 +79,8 @@ def save_choices(choices: SavedChoices, path: Path | None = None) -> Path:
     try:
         write_atomic(path, json.dumps(choices.to_json(), indent=2) + "\n")
     except OSError as exc:
-        raise OutputError(f"cannot save settings to {path}: {exc.strerror or exc}",
-                          "check the folder is writable (or set XDG_CONFIG_HOME)") from None
+        raise OutputError(
+            f"cannot save settings to {path}: {exc.strerror or exc}",
+            "check the folder is writable (or set XDG_CONFIG_HOME)",
+        ) from None
     return path

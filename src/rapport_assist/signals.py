@@ -194,21 +194,33 @@ class _SpeakerState:
 class SignalTracker:
     """Computes the signals of one call at a time (``start_call`` resets it)."""
 
-    def __init__(self, vocabulary: "RuleSet", options: SignalOptions = SignalOptions(),
-                 call_length_s: float | None = None, compiler: Compiler | None = None) -> None:
+    def __init__(
+        self,
+        vocabulary: "RuleSet",
+        options: SignalOptions = SignalOptions(),
+        call_length_s: float | None = None,
+        compiler: Compiler | None = None,
+    ) -> None:
         """``compiler``: the rule engine's (``RuleEngine.compiler``), so both read each
         utterance once between them; by default one of its own."""
-        waits = [r.when.min_s for r in vocabulary.rules
-                 if isinstance(r.when, EventIs) and r.when.kind == "dead_air" and r.when.min_s is not None]
+        waits = [
+            r.when.min_s
+            for r in vocabulary.rules
+            if isinstance(r.when, EventIs) and r.when.kind == "dead_air" and r.when.min_s is not None
+        ]
         if waits:  # report dead air as soon as the most eager dead-air rule wants it
             options = replace(options, dead_air_s=min(waits))
         self.options = options
         if compiler is None:
             compiler = Compiler(vocabulary.lexicons, vocabulary.tones, vocabulary.fillers)
-        self._tone_text = {name: compiler.condition(t.text) for name, t in vocabulary.tones.items()
-                           if name in ("angry", "tense")}
-        self._cues = {family: compiler.condition(Says(LexiconFinder((lexicon,)), ()))
-                      for family, lexicon in CUE_LEXICONS.items() if lexicon in vocabulary.lexicons}
+        self._tone_text = {
+            name: compiler.condition(t.text) for name, t in vocabulary.tones.items() if name in ("angry", "tense")
+        }
+        self._cues = {
+            family: compiler.condition(Says(LexiconFinder((lexicon,)), ()))
+            for family, lexicon in CUE_LEXICONS.items()
+            if lexicon in vocabulary.lexicons
+        }
         self._extractor = compiler.extractor
         self._turns = TurnTracker(backchannels=backchannel_phrases(vocabulary.lexicons))
         self.start_call(call_length_s)
@@ -280,8 +292,7 @@ class SignalTracker:
         me, other = self._speakers[utt.speaker], self._speakers[utt.speaker.other()]
         feats = self._extractor.features(au)
         ctx = EvalContext(feats)
-        cues = {family: match_texts(ev(ctx))
-                for family, ev in self._cues.items()}
+        cues = {family: match_texts(ev(ctx)) for family, ev in self._cues.items()}
         words = feats.word_count  # kept on the features: the rules and turns count them too
         backchannel = words <= opts.backchannel_max_words
 
@@ -304,14 +315,14 @@ class SignalTracker:
         values["turn_loudness_rise_db"] = _rise(turn.loudness if loud is not None else None, base_loud, 1, ratio=False)
         values["rate_sps"] = rate
         values["rate_rise"] = _rise(rate, base_rate, 1, ratio=True)
-        values["turn_rate_rise"] = _rise(turn_rate if rate is not None or turn.utterances > 1 else None,
-                                         base_rate, 1, ratio=True)
+        values["turn_rate_rise"] = _rise(
+            turn_rate if rate is not None or turn.utterances > 1 else None, base_rate, 1, ratio=True
+        )
         values["rate_vs_other"] = _rise(rate, other.rate, 1, ratio=True)
         # timing
         other_last = other.recent[-1] if other.recent else None
         values["gap_s"] = utt.start_s - other_last.end_s if other_last else None
-        values["silence_before_s"] = (max(0.0, utt.start_s - self._last_end_s)
-                                      if self._last_end_s is not None else None)
+        values["silence_before_s"] = max(0.0, utt.start_s - self._last_end_s) if self._last_end_s is not None else None
         talk_over, over_events = self._talk_over(utt, backchannel, other)
         events += over_events
         values["talk_over_s"] = talk_over
@@ -324,8 +335,7 @@ class SignalTracker:
         agent = self._speakers[Speaker.AGENT].talk_s
         values["agent_talk_share"] = agent / total if total > 0 else None
         values["call_elapsed_s"] = utt.end_s
-        values["remaining_s"] = (max(0.0, self.call_length_s - utt.end_s)
-                                 if self.call_length_s is not None else None)
+        values["remaining_s"] = max(0.0, self.call_length_s - utt.end_s) if self.call_length_s is not None else None
         values["backchannel"] = backchannel
 
         # calm words-only anger is discounted only outside an angry episode (a customer who was
@@ -356,8 +366,15 @@ class SignalTracker:
             me.rate.append(rate)
         if loud is not None or rate is not None:
             raised = voice_score(values["loudness_rise_db"], values["rate_rise"], opts) >= opts.raised_voice
-            me.heard.append(_Heard(turn.index if turn.index >= 0 else None, loud, rate, raised,
-                                   judged=values["loudness_rise_db"] is not None))
+            me.heard.append(
+                _Heard(
+                    turn.index if turn.index >= 0 else None,
+                    loud,
+                    rate,
+                    raised,
+                    judged=values["loudness_rise_db"] is not None,
+                )
+            )
         if voice_score(values["turn_loudness_rise_db"], values["turn_rate_rise"], opts) >= opts.raised_voice:
             me.raised_turns.add(turn.index)
         me.recent.append(utt)
@@ -401,7 +418,7 @@ class SignalTracker:
         def raised(h: _Heard) -> bool:
             return h.raised or (h.turn is not None and h.turn in me.raised_turns)
 
-        recent = earlier[-opts.baseline_relearn:]
+        recent = earlier[-opts.baseline_relearn :]
         if len(recent) >= opts.baseline_relearn and all(raised(h) for h in recent):
             # the level moved for good: the raised run is the speaker's usual now, the rest is past
             me.heard = deque((replace(h, raised=False, judged=True) for h in recent), maxlen=me.heard.maxlen)
@@ -411,10 +428,13 @@ class SignalTracker:
         judged = [h for h in earlier if h.judged]
         ref = _median([h.loudness for h in judged])
         if ref is not None:  # judged on loudness alone: a pace from a few words is too rough for this
-            earlier = [h for h in earlier if h.judged or h.loudness is None
-                       or voice_score(h.loudness - ref, None, opts) < opts.raised_voice]
-        loud = [h.loudness for h in earlier if h.loudness is not None][-opts.baseline_window:]
-        rate = [h.rate for h in earlier if h.rate is not None][-opts.baseline_window:]
+            earlier = [
+                h
+                for h in earlier
+                if h.judged or h.loudness is None or voice_score(h.loudness - ref, None, opts) < opts.raised_voice
+            ]
+        loud = [h.loudness for h in earlier if h.loudness is not None][-opts.baseline_window :]
+        rate = [h.rate for h in earlier if h.rate is not None][-opts.baseline_window :]
         if not judged:  # the first utterances stand in once there are baseline_min of them
             loud = loud if len(loud) >= opts.baseline_min else []
             rate = rate if len(rate) >= opts.baseline_min else []
@@ -471,8 +491,16 @@ class SignalTracker:
             if interrupter.index in self._talk_over_reported:
                 continue
             self._talk_over_reported.add(interrupter.index)
-            events.append(TalkOver(utt.end_s, interrupter.speaker, interrupter.speaker.other(),
-                                   interrupter.start_s, overlap, interrupter.index))
+            events.append(
+                TalkOver(
+                    utt.end_s,
+                    interrupter.speaker,
+                    interrupter.speaker.other(),
+                    interrupter.start_s,
+                    overlap,
+                    interrupter.index,
+                )
+            )
         return own, events
 
     def _text_tone(self, ctx: EvalContext) -> tuple[float, list[str], int]:
@@ -490,8 +518,9 @@ class SignalTracker:
             return opts.text_tense, ["said " + ", ".join(f'"{w}"' for w in match_texts(found))], 0
         return 0.0, [], 0
 
-    def _tone(self, utt: Utterance, ctx: EvalContext, values: dict[str, float | bool | None], turn: _TurnSoFar,
-              settled: bool) -> ToneEstimate:
+    def _tone(
+        self, utt: Utterance, ctx: EvalContext, values: dict[str, float | bool | None], turn: _TurnSoFar, settled: bool
+    ) -> ToneEstimate:
         opts = self.options
         text, evidence, cues = self._text_tone(ctx)
         rise, rate_rise = values["loudness_rise_db"], values["rate_rise"]
@@ -532,4 +561,3 @@ def _rise(value: float | None, history: Iterable[float], minimum: int, ratio: bo
     if ratio:
         return value / base - 1.0 if base > 0 else None
     return value - base
-

@@ -80,11 +80,15 @@ class ReplayInput:
         if self.path is None and not pair:
             raise UsageError("nothing to replay", "give a recording or transcript, or --agent A.wav --customer B.wav")
         if self.path is not None and pair:
-            raise UsageError("give either one INPUT or --agent/--customer files, not both",
-                             "for two mono recordings use only --agent A.wav --customer B.wav")
+            raise UsageError(
+                "give either one INPUT or --agent/--customer files, not both",
+                "for two mono recordings use only --agent A.wav --customer B.wav",
+            )
         if self.speaker is not None and (pair or self.is_transcript):
-            raise UsageError("--speaker is for a single mono recording",
-                             "transcripts name the speaker on each line; --agent/--customer name theirs")
+            raise UsageError(
+                "--speaker is for a single mono recording",
+                "transcripts name the speaker on each line; --agent/--customer name theirs",
+            )
 
 
 @dataclass
@@ -117,7 +121,7 @@ def endpoint_channel(
     block = max(512, int(block_s * STREAM_RATE_HZ))
     segments: list[SpeechSegment] = []
     for offset in range(0, len(samples), block):
-        segments.extend(endpointer.push(samples[offset: offset + block]))
+        segments.extend(endpointer.push(samples[offset : offset + block]))
     segments.extend(endpointer.finish())
     return segments
 
@@ -127,8 +131,11 @@ TimelineEntry = tuple[float, bool, SpeechSegment, Any]
 for its recognition."""
 
 
-def recognize_segments(segments: Sequence[SpeechSegment], recognizer: "Recognizer",
-                       recognitions: "Sequence[Recognition | None] | None" = None) -> Iterator[Utterance | SpeechActivity]:
+def recognize_segments(
+    segments: Sequence[SpeechSegment],
+    recognizer: "Recognizer",
+    recognitions: "Sequence[Recognition | None] | None" = None,
+) -> Iterator[Utterance | SpeechActivity]:
     """Walk the segments on the call timeline, as live capture would meet them.
 
     ``recognitions``: what the recognizer made of each segment, when it was done beforehand
@@ -147,8 +154,9 @@ def recognize_segments(segments: Sequence[SpeechSegment], recognizer: "Recognize
     return walk_timeline(entries, lambda i, _: recognitions[i])
 
 
-def walk_timeline(entries: Iterable[TimelineEntry],
-                  recognize: "Callable[[Any, SpeechSegment], Recognition | None]") -> Iterator[Utterance | SpeechActivity]:
+def walk_timeline(
+    entries: Iterable[TimelineEntry], recognize: "Callable[[Any, SpeechSegment], Recognition | None]"
+) -> Iterator[Utterance | SpeechActivity]:
     """The timeline items of ``entries`` (in call order): a ``SpeechActivity`` at each start;
     at each end ``recognize(key, segment)`` and the ``Utterance`` it gives, or a ``SpeechActivity``
     that frees the channel when it gives None (see ``recognize_segments``)."""
@@ -165,8 +173,9 @@ def walk_timeline(entries: Iterable[TimelineEntry],
         index += 1
 
 
-def recognized_in_chunks(entries: Iterable[TimelineEntry], recognizer: "Recognizer",
-                         chunk_s: float = BATCH_CHUNK_S) -> Iterator[TimelineEntry]:
+def recognized_in_chunks(
+    entries: Iterable[TimelineEntry], recognizer: "Recognizer", chunk_s: float = BATCH_CHUNK_S
+) -> Iterator[TimelineEntry]:
     """``entries`` with each end's key replaced by its recognition, done with
     ``Recognizer.recognize_batch`` on runs of the timeline holding about ``chunk_s`` of speech:
     a call with less is recognized in one batch (the same words as one batch of all its
@@ -250,17 +259,27 @@ class CallAudio:
             n = info.source_channels
             if n == 1:
                 if spec.speaker is None:
-                    raise BadInput(f"{spec.path} is mono, so it holds one side of the call",
-                                   "say whose it is with --speaker agent|customer, or give two files with --agent/--customer")
+                    raise BadInput(
+                        f"{spec.path} is mono, so it holds one side of the call",
+                        "say whose it is with --speaker agent|customer, or give two files with --agent/--customer",
+                    )
                 sides.append(_Side(spec.speaker, info, 0))
             else:
                 if spec.speaker is not None:
-                    raise UsageError(f"--speaker is for mono files, but {spec.path} has {n} channels",
-                                     "drop --speaker; use --channels customer,agent if the sides are swapped")
+                    raise UsageError(
+                        f"--speaker is for mono files, but {spec.path} has {n} channels",
+                        "drop --speaker; use --channels customer,agent if the sides are swapped",
+                    )
                 if n > 2:
-                    self.notes.append(Status("warning", "extra_channels",
-                                             f"{spec.path} has {n} channels; using the first two as "
-                                             f"{spec.channel_order[0].value},{spec.channel_order[1].value}", 0.0))
+                    self.notes.append(
+                        Status(
+                            "warning",
+                            "extra_channels",
+                            f"{spec.path} has {n} channels; using the first two as "
+                            f"{spec.channel_order[0].value},{spec.channel_order[1].value}",
+                            0.0,
+                        )
+                    )
                 sides += [_Side(spec.channel_order[0], info, 0), _Side(spec.channel_order[1], info, 1)]
         else:
             for speaker, path in ((Speaker.AGENT, spec.agent_path), (Speaker.CUSTOMER, spec.customer_path)):
@@ -269,9 +288,14 @@ class CallAudio:
                 info = probe(path)
                 pick: int | None = 0
                 if info.source_channels > 1:
-                    self.notes.append(Status("warning", "downmixed",
-                                             f"{path} has {info.source_channels} channels; mixing them down for the {speaker.value}",
-                                             0.0))
+                    self.notes.append(
+                        Status(
+                            "warning",
+                            "downmixed",
+                            f"{path} has {info.source_channels} channels; mixing them down for the {speaker.value}",
+                            0.0,
+                        )
+                    )
                     pick = None
                 sides.append(_Side(speaker, info, pick))
         self._sides = tuple(sides)
@@ -366,8 +390,12 @@ class CallSegments:
         yield from ready(math.inf)
 
 
-def open_replay(spec: ReplayInput, recognizer_factory: Callable[[], Recognizer], endpointer_options: "EndpointerOptions | None" = None,
-                batch: bool = False) -> ReplaySource:
+def open_replay(
+    spec: ReplayInput,
+    recognizer_factory: Callable[[], Recognizer],
+    endpointer_options: "EndpointerOptions | None" = None,
+    batch: bool = False,
+) -> ReplaySource:
     """Check and open ``spec``. ``recognizer_factory()`` is only called for audio input.
 
     ``batch``: recognize a recording's utterances together, packed into 30 s windows
@@ -406,8 +434,9 @@ class EndpointedRecording:
 
     def source(self, recognizer: "Recognizer", recognitions: "Sequence[Recognition | None]") -> ReplaySource:
         """The replay, once its segments are recognized (``recognitions``, in segment order)."""
-        return ReplaySource(recognize_segments(self.segments, recognizer, recognitions), audio_s=self.audio_s,
-                            notes=self.notes)
+        return ReplaySource(
+            recognize_segments(self.segments, recognizer, recognitions), audio_s=self.audio_s, notes=self.notes
+        )
 
 
 def endpoint_recording(spec: ReplayInput, endpointer_options: "EndpointerOptions | None" = None) -> EndpointedRecording:
@@ -416,8 +445,9 @@ def endpoint_recording(spec: ReplayInput, endpointer_options: "EndpointerOptions
 
     spec.check()
     audio = CallAudio(spec)
-    ends = [segment for _, is_end, segment, _ in CallSegments(audio, endpointer_options or EndpointerOptions())
-            if is_end]
+    ends = [
+        segment for _, is_end, segment, _ in CallSegments(audio, endpointer_options or EndpointerOptions()) if is_end
+    ]
     side = {speaker: k for k, speaker in enumerate(audio.speakers)}
     segments = sorted(ends, key=lambda segment: side[segment.speaker])  # each side's in order, sides in turn
     return EndpointedRecording(segments, audio.duration_s, audio.notes)

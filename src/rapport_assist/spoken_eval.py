@@ -53,8 +53,10 @@ if TYPE_CHECKING:  # pragma: no cover
 
 SET_FILE = "spoken.jsonl"
 TIME_TOLERANCE_S = 0.5  # a recognized utterance may end this long after its turn (endpointer hangover)
-TIME_MATCH = (f"audio-route nudges are put on turns by time: each utterance they rest on goes to the turn of "
-              f"its speaker it overlaps most (a turn's span extended by {TIME_TOLERANCE_S} s after its end)")
+TIME_MATCH = (
+    f"audio-route nudges are put on turns by time: each utterance they rest on goes to the turn of "
+    f"its speaker it overlaps most (a turn's span extended by {TIME_TOLERANCE_S} s after its end)"
+)
 
 
 @dataclass(frozen=True, eq=False)
@@ -86,24 +88,39 @@ def read_spoken_set(path: Path) -> list[SpokenDialogue]:
         conv = conversations[cid]
         audio = obj.get("audio")
         if not isinstance(audio, str):
-            raise BadInput(f"{where}: a spoken set's dialogue needs 'audio' (its recording, relative to the file)",
-                           "regenerate the set with scripts/make_spoken_dev.py")
+            raise BadInput(
+                f"{where}: a spoken set's dialogue needs 'audio' (its recording, relative to the file)",
+                "regenerate the set with scripts/make_spoken_dev.py",
+            )
         audio_path = path.parent / audio
         if not audio_path.is_file():
-            raise InputNotFound(f"{where}: no recording {audio_path}",
-                                "regenerate the set with scripts/make_spoken_dev.py --out " + str(path.parent))
+            raise InputNotFound(
+                f"{where}: no recording {audio_path}",
+                "regenerate the set with scripts/make_spoken_dev.py --out " + str(path.parent),
+            )
         if conv.labels is None:
             raise BadInput(f"{where}: dialogue {cid!r} has no 'labels'", "a spoken set is labelled: add \"labels\"")
         if any(u.timing_estimated for u in conv.utterances):
-            raise BadInput(f"{where}: every turn needs 'start' and 'end' (its time in the recording)",
-                           "regenerate the set with scripts/make_spoken_dev.py")
+            raise BadInput(
+                f"{where}: every turn needs 'start' and 'end' (its time in the recording)",
+                "regenerate the set with scripts/make_spoken_dev.py",
+            )
         angry = obj.get("voiced_angry", [])
         if not isinstance(angry, list) or not all(isinstance(i, int) and 0 <= i < len(conv.utterances) for i in angry):
-            raise BadInput(f"{where}: 'voiced_angry' must list turn numbers (0-based), got {angry!r}",
-                           "write e.g. \"voiced_angry\": [5]")
-        backchannels = tuple(Utterance(index=-1, speaker=Speaker.parse(b["speaker"]), text=str(b["text"]),
-                                       start_s=float(b["start"]), end_s=float(b["end"]))
-                             for b in obj.get("backchannels", []))
+            raise BadInput(
+                f"{where}: 'voiced_angry' must list turn numbers (0-based), got {angry!r}",
+                "write e.g. \"voiced_angry\": [5]",
+            )
+        backchannels = tuple(
+            Utterance(
+                index=-1,
+                speaker=Speaker.parse(b["speaker"]),
+                text=str(b["text"]),
+                start_s=float(b["start"]),
+                end_s=float(b["end"]),
+            )
+            for b in obj.get("backchannels", [])
+        )
         out.append(SpokenDialogue(conv, audio_path, frozenset(angry), backchannels))
     return out
 
@@ -111,8 +128,9 @@ def read_spoken_set(path: Path) -> list[SpokenDialogue]:
 # ---------------------------------------------------------------------------- time matching
 
 
-def turn_at(start_s: float, end_s: float, speaker: Speaker, turns: Sequence[Utterance],
-            tolerance_s: float = TIME_TOLERANCE_S) -> int | None:
+def turn_at(
+    start_s: float, end_s: float, speaker: Speaker, turns: Sequence[Utterance], tolerance_s: float = TIME_TOLERANCE_S
+) -> int | None:
     """The index of the turn of ``speaker`` that the span ``start_s``-``end_s`` overlaps most, a
     turn's span counting until ``tolerance_s`` after its end; None when it overlaps none (a
     backchannel, or words the recognizer invented in a silence). A zero-length span (a word
@@ -129,14 +147,19 @@ def turn_at(start_s: float, end_s: float, speaker: Speaker, turns: Sequence[Utte
     return best
 
 
-def utterance_turns(utterances: Sequence[Utterance], turns: Sequence[Utterance],
-                    tolerance_s: float = TIME_TOLERANCE_S) -> dict[int, int | None]:
+def utterance_turns(
+    utterances: Sequence[Utterance], turns: Sequence[Utterance], tolerance_s: float = TIME_TOLERANCE_S
+) -> dict[int, int | None]:
     """Utterance index -> the turn it falls on (``turn_at``), for every utterance."""
     return {u.index: turn_at(u.start_s, u.end_s, u.speaker, turns, tolerance_s) for u in utterances}
 
 
-def nudge_on_turns(nudge: Nudge, where: Mapping[int, int | None],
-                   turns: Sequence[Utterance] | None = None, tolerance_s: float = TIME_TOLERANCE_S) -> Nudge:
+def nudge_on_turns(
+    nudge: Nudge,
+    where: Mapping[int, int | None],
+    turns: Sequence[Utterance] | None = None,
+    tolerance_s: float = TIME_TOLERANCE_S,
+) -> Nudge:
     """``nudge`` with its utterance indices (fired-at and evidence) replaced by turn indices
     (``where``: utterance index -> turn, ``utterance_turns``); -1 for an utterance on no turn,
     which no label can match. Given the ``turns``, each evidence goes by its own span instead:
@@ -155,8 +178,10 @@ def nudge_on_turns(nudge: Nudge, where: Mapping[int, int | None],
         return -1 if t is None else t
 
     evidence = tuple(replace(e, utterance_index=placed(e)) for e in nudge.evidence)
-    fired = next((m.utterance_index for e, m in zip(nudge.evidence, evidence)
-                  if e.utterance_index == nudge.utterance_index), turn(nudge.utterance_index))
+    fired = next(
+        (m.utterance_index for e, m in zip(nudge.evidence, evidence) if e.utterance_index == nudge.utterance_index),
+        turn(nudge.utterance_index),
+    )
     return replace(nudge, utterance_index=fired, evidence=evidence)
 
 
@@ -191,8 +216,11 @@ def _tone(dialogues: Sequence[SpokenDialogue], results: Sequence[CallResult]) ->
     for d, res in zip(dialogues, results):
         turns = d.conversation.utterances
         customer = {i for i, u in enumerate(turns) if u.speaker is Speaker.CUSTOMER}
-        found = {turn_at(u.start_s, u.end_s, u.speaker, turns) for u in res.utterances
-                 if u.speaker is Speaker.CUSTOMER and u.signals is not None and u.signals.tone.label == "angry"}
+        found = {
+            turn_at(u.start_s, u.end_s, u.speaker, turns)
+            for u in res.utterances
+            if u.speaker is Speaker.CUSTOMER and u.signals is not None and u.signals.tone.label == "angry"
+        }
         found &= customer
         gold = set(d.voiced_angry) & customer
         t["tp"] += len(found & gold)
@@ -209,17 +237,23 @@ def _wer(dialogues: Sequence[SpokenDialogue], recognized: Mapping[str, Sequence[
     for d in dialogues:
         heard = recognized.get(d.conversation.id, ())
         for side in (Speaker.AGENT, Speaker.CUSTOMER):
-            said = sorted((u for u in (*d.conversation.utterances, *d.backchannels) if u.speaker is side),
-                          key=lambda u: u.start_s)
+            said = sorted(
+                (u for u in (*d.conversation.utterances, *d.backchannels) if u.speaker is side), key=lambda u: u.start_s
+            )
             got = sorted((u for u in heard if u.speaker is side), key=lambda u: u.start_s)
             out[side.value] += measure(" ".join(u.text for u in said), " ".join(u.text for u in got))
     out["pooled"] = out["agent"] + out["customer"]
     return out
 
 
-def evaluate_spoken(dialogues: Sequence[SpokenDialogue], recognized: Mapping[str, Conversation],
-                    ruleset: RuleSet, annotator: Annotator | None = None, rule_ids: Sequence[str] | None = None,
-                    source: str = "") -> SpokenReport:
+def evaluate_spoken(
+    dialogues: Sequence[SpokenDialogue],
+    recognized: Mapping[str, Conversation],
+    ruleset: RuleSet,
+    annotator: Annotator | None = None,
+    rule_ids: Sequence[str] | None = None,
+    source: str = "",
+) -> SpokenReport:
     """Run each dialogue as text and as recognized audio (``recognized``: dialogue id -> the
     recording's conversation, as ``rapport-assist eval`` reads a recording) and score both by turn."""
     select_rules(ruleset, rule_ids)
@@ -227,8 +261,10 @@ def evaluate_spoken(dialogues: Sequence[SpokenDialogue], recognized: Mapping[str
     texts = [d.conversation for d in dialogues]
     missing = [c.id for c in texts if c.id not in recognized]
     if missing:
-        raise BadInput(f"{source}: no recognized audio for {', '.join(missing[:3])}"
-                       + (" …" if len(missing) > 3 else ""), "check the recordings the set names")
+        raise BadInput(
+            f"{source}: no recognized audio for {', '.join(missing[:3])}" + (" …" if len(missing) > 3 else ""),
+            "check the recordings the set names",
+        )
     text_results, text_timing = run_conversations(texts, ruleset, annotator)
     heard = [recognized[c.id] for c in texts]
     audio_results, audio_timing = run_conversations(heard, ruleset, annotator)
@@ -237,14 +273,19 @@ def evaluate_spoken(dialogues: Sequence[SpokenDialogue], recognized: Mapping[str
         where = utterance_turns(res.utterances, conv.utterances)
         # scored against the turns: the labels and misses read as in the transcript route, the
         # false alarms show the recognized words they rest on
-        on_turns.append(CallResult(conv, tuple(nudge_on_turns(n, where, conv.utterances) for n in res.nudges), res.utterances))
+        on_turns.append(
+            CallResult(conv, tuple(nudge_on_turns(n, where, conv.utterances) for n in res.nudges), res.utterances)
+        )
     return SpokenReport(
-        source=source, dialogues=len(dialogues), turns=sum(len(c.utterances) for c in texts),
+        source=source,
+        dialogues=len(dialogues),
+        turns=sum(len(c.utterances) for c in texts),
         audio_utterances=audio_timing.utterances,
         transcript=score_results(text_results, ruleset, rule_ids, source + " (transcript route)", text_timing),
         audio=score_results(on_turns, ruleset, rule_ids, source + " (audio route)", audio_timing),
         wer=_wer(dialogues, {res.conversation.id: res.utterances for res in audio_results}),
-        tone={"transcript": _tone(dialogues, text_results), "audio": _tone(dialogues, audio_results)})
+        tone={"transcript": _tone(dialogues, text_results), "audio": _tone(dialogues, audio_results)},
+    )
 
 
 # ---------------------------------------------------------------------------- reports
@@ -258,8 +299,10 @@ def format_spoken(report: SpokenReport, show: int | None = 10) -> str:
     """Per moment P/R/F1 of the two routes side by side (turn level), WER per side, tone; then
     the audio route's misses and false alarms (at most ``show`` each; None: all)."""
     show_n = 1 << 30 if show is None else show
-    out = [f"{report.source}: {report.dialogues} spoken dialogues, {report.turns} turns; audio route: "
-           f"{report.audio_utterances} recognized utterances"]
+    out = [
+        f"{report.source}: {report.dialogues} spoken dialogues, {report.turns} turns; audio route: "
+        f"{report.audio_utterances} recognized utterances"
+    ]
     rows = []
     for t_rule, a_rule in zip(report.transcript.rules, report.audio.rules):
         if not t_rule.labelled:
@@ -268,26 +311,48 @@ def format_spoken(report: SpokenReport, show: int | None = 10) -> str:
         assert t is not None and a is not None
         if not (t.tp + t.fn or t.fp or a.fp):  # nothing labelled, nothing fired
             continue
-        rows.append([t_rule.rule, str(t.tp + t.fn), _num(t.precision), _num(t.recall), _num(t.f1),
-                     f"{t.tp}/{t.fp}/{t.fn}", _num(a.precision), _num(a.recall), _num(a.f1), f"{a.tp}/{a.fp}/{a.fn}",
-                     _delta(t.precision, a.precision), _delta(t.recall, a.recall)])
+        rows.append(
+            [
+                t_rule.rule,
+                str(t.tp + t.fn),
+                _num(t.precision),
+                _num(t.recall),
+                _num(t.f1),
+                f"{t.tp}/{t.fp}/{t.fn}",
+                _num(a.precision),
+                _num(a.recall),
+                _num(a.f1),
+                f"{a.tp}/{a.fp}/{a.fn}",
+                _delta(t.precision, a.precision),
+                _delta(t.recall, a.recall),
+            ]
+        )
     if rows:
         header = ["moment", "turns", "P", "R", "F1", "tp/fp/fn", "P", "R", "F1", "tp/fp/fn", "dP", "dR"]
         out += ["", *_table(header, rows, [("transcript", 2, 5), ("audio", 6, 9), ("audio-text", 10, 11)])]
         out += ["turn level: " + TIME_MATCH + "."]
     w = report.wer
-    out += ["", "WER of the audio route against the turn texts (and backchannels):  "
-            + ",  ".join(f"{side} {_pct(w[side])}" for side in ("agent", "customer", "pooled"))]
+    out += [
+        "",
+        "WER of the audio route against the turn texts (and backchannels):  "
+        + ",  ".join(f"{side} {_pct(w[side])}" for side in ("agent", "customer", "pooled")),
+    ]
     out += ["", "tone: customer turns voiced angry (louder, faster) found as 'angry'; the rest should stay calm"]
     rows = []
     for route in ("transcript", "audio"):
         tone = report.tone[route]
-        rows.append([route, _num(tone.turns.precision), _num(tone.turns.recall),
-                     f"{tone.turns.tp}/{tone.turns.fp}/{tone.turns.fn}/{tone.turns.tn}",
-                     _num(tone.calls.precision), _num(tone.calls.recall),
-                     f"{tone.calls.tp}/{tone.calls.fp}/{tone.calls.fn}/{tone.calls.tn}"])
-    out += _table(["route", "P", "R", "tp/fp/fn/tn", "P", "R", "tp/fp/fn/tn"], rows,
-                  [("turns", 1, 3), ("calls", 4, 6)])
+        rows.append(
+            [
+                route,
+                _num(tone.turns.precision),
+                _num(tone.turns.recall),
+                f"{tone.turns.tp}/{tone.turns.fp}/{tone.turns.fn}/{tone.turns.tn}",
+                _num(tone.calls.precision),
+                _num(tone.calls.recall),
+                f"{tone.calls.tp}/{tone.calls.fp}/{tone.calls.fn}/{tone.calls.tn}",
+            ]
+        )
+    out += _table(["route", "P", "R", "tp/fp/fn/tn", "P", "R", "tp/fp/fn/tn"], rows, [("turns", 1, 3), ("calls", 4, 6)])
     details = detail_lines(report.audio, show_n)
     if details:
         out += ["", "audio route, turn by turn (@N: turn numbers of spoken.jsonl; @-1: on no turn):", *details[1:]]
@@ -315,8 +380,12 @@ def spoken_to_json(report: SpokenReport, show: int | None = 10) -> dict[str, Any
     }
 
 
-def recognize_set(dialogues: Sequence[SpokenDialogue], settings: QaSettings, discover_options: Mapping[str, Any],
-                  on_error: Callable[[CallInput, str], None] | None = None) -> dict[str, Conversation]:
+def recognize_set(
+    dialogues: Sequence[SpokenDialogue],
+    settings: QaSettings,
+    discover_options: Mapping[str, Any],
+    on_error: Callable[[CallInput, str], None] | None = None,
+) -> dict[str, Conversation]:
     """Each dialogue's recording recognized as ``qa`` does it (through its transcript cache):
     dialogue id -> the call as a conversation (its whole timeline), for ``evaluate_spoken``."""
     from .qa.corpus import call_timelines
@@ -330,4 +399,3 @@ def recognize_set(dialogues: Sequence[SpokenDialogue], settings: QaSettings, dis
         utterances = tuple(i for i in timeline.items if isinstance(i, Utterance))
         out[cid] = Conversation(cid, str(call.files[0]), utterances, timeline=timeline.items, audio_s=timeline.audio_s)
     return out
-

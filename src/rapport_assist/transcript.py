@@ -34,16 +34,20 @@ def _time(value: Any, name: str, where: str) -> float | None:
     if value is None:
         return None
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value < 0:
-        raise BadInput(f"{where}: '{name}' must be a number of seconds ≥ 0, got {value!r}",
-                       "fix or remove that field (missing times are estimated from the word count)")
+        raise BadInput(
+            f"{where}: '{name}' must be a number of seconds ≥ 0, got {value!r}",
+            "fix or remove that field (missing times are estimated from the word count)",
+        )
     return float(value)
 
 
 def parse_line(obj: Any, index: int, prev_end_s: float, where: str) -> Utterance:
     """Turn one decoded JSON line into an Utterance (``where`` is 'file:line' for errors)."""
     if not isinstance(obj, dict):
-        raise BadInput(f"{where}: expected a JSON object, got {type(obj).__name__}",
-                       'write one object per line: {"speaker": "agent", "text": "..."}')
+        raise BadInput(
+            f"{where}: expected a JSON object, got {type(obj).__name__}",
+            'write one object per line: {"speaker": "agent", "text": "..."}',
+        )
     if "speaker" not in obj:
         raise BadInput(f"{where}: missing 'speaker'", "add \"speaker\": \"agent\" or \"customer\"")
     try:
@@ -55,8 +59,10 @@ def parse_line(obj: Any, index: int, prev_end_s: float, where: str) -> Utterance
         raise BadInput(f"{where}: 'text' must be a string, got {type(text).__name__}", "add the words said as \"text\"")
     text = " ".join(text.split())
     if len(text) > MAX_TEXT_CHARS:
-        raise BadInput(f"{where}: 'text' is {len(text):,} characters long (at most {MAX_TEXT_CHARS:,} an utterance)",
-                       "split long turns into several lines, one utterance each")
+        raise BadInput(
+            f"{where}: 'text' is {len(text):,} characters long (at most {MAX_TEXT_CHARS:,} an utterance)",
+            "split long turns into several lines, one utterance each",
+        )
     start = _time(obj.get("start"), "start", where)
     end = _time(obj.get("end"), "end", where)
     estimated = start is None or end is None
@@ -95,15 +101,18 @@ def read_lines(path: Path) -> Iterator[tuple[int, str]]:
                 return
             lineno += 1
             if len(raw) > MAX_LINE_BYTES:
-                raise BadInput(f"{path}:{lineno}: line is longer than {MAX_LINE_BYTES // (1 << 20)} MB",
-                               "a transcript line holds one utterance: split long turns into several lines")
+                raise BadInput(
+                    f"{path}:{lineno}: line is longer than {MAX_LINE_BYTES // (1 << 20)} MB",
+                    "a transcript line holds one utterance: split long turns into several lines",
+                )
             if lineno == 1 and raw.startswith(codecs.BOM_UTF8):
-                raw = raw[len(codecs.BOM_UTF8):]
+                raw = raw[len(codecs.BOM_UTF8) :]
             try:
                 yield lineno, raw.decode("utf-8")
             except UnicodeDecodeError as exc:
-                raise BadInput(f"{path}:{lineno}: not UTF-8 text (byte {exc.start + 1} of the line)",
-                               "save the file as UTF-8") from None
+                raise BadInput(
+                    f"{path}:{lineno}: not UTF-8 text (byte {exc.start + 1} of the line)", "save the file as UTF-8"
+                ) from None
 
 
 def json_lines(path: Path) -> Iterator[tuple[int, str, Any]]:
@@ -116,8 +125,9 @@ def json_lines(path: Path) -> Iterator[tuple[int, str, Any]]:
         try:
             yield lineno, where, json.loads(raw)
         except json.JSONDecodeError as exc:
-            raise BadInput(f"{where}: not valid JSON ({exc.msg} at column {exc.colno})",
-                           "each line must be one JSON object") from None
+            raise BadInput(
+                f"{where}: not valid JSON ({exc.msg} at column {exc.colno})", "each line must be one JSON object"
+            ) from None
 
 
 def read_transcript(path: Path) -> Iterator[Utterance]:
@@ -134,5 +144,7 @@ def read_transcript(path: Path) -> Iterator[Utterance]:
         yield utt
     if index == 0:
         empty = path.stat().st_size == 0
-        raise BadInput(f"{path} has no utterances" + (" (the file is empty)" if empty else ""),
-                       'write one JSON object per line: {"speaker": "agent", "text": "..."}')
+        raise BadInput(
+            f"{path} has no utterances" + (" (the file is empty)" if empty else ""),
+            'write one JSON object per line: {"speaker": "agent", "text": "..."}',
+        )

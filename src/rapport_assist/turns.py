@@ -36,9 +36,44 @@ DEFAULT_GAP_S = 2.5
 DEFAULT_BACKCHANNEL_WORDS = 3
 # listening sounds and acknowledgements; a rule pack's ``backchannel`` lexicon adds to these
 DEFAULT_BACKCHANNELS = (
-    "mm-hm", "mhm", "mm", "mmm", "hm", "hmm", "uh-huh", "uh huh", "mm hm", "yeah", "yes", "yep", "yup", "okay", "ok",
-    "right", "sure", "i see", "go on", "got it", "alright", "all right", "oh", "ah", "uh", "um", "huh", "wow",
-    "oh no", "oh dear", "really", "exactly", "of course", "true", "indeed", "gotcha", "understood", "ok ok",
+    "mm-hm",
+    "mhm",
+    "mm",
+    "mmm",
+    "hm",
+    "hmm",
+    "uh-huh",
+    "uh huh",
+    "mm hm",
+    "yeah",
+    "yes",
+    "yep",
+    "yup",
+    "okay",
+    "ok",
+    "right",
+    "sure",
+    "i see",
+    "go on",
+    "got it",
+    "alright",
+    "all right",
+    "oh",
+    "ah",
+    "uh",
+    "um",
+    "huh",
+    "wow",
+    "oh no",
+    "oh dear",
+    "really",
+    "exactly",
+    "of course",
+    "true",
+    "indeed",
+    "gotcha",
+    "understood",
+    "ok ok",
 )
 _WORD = re.compile(r"[a-z0-9]+(?:[-'][a-z0-9]+)*")
 
@@ -64,9 +99,18 @@ class _Open:
         # made as ``Turn(...)`` makes it, without the frozen dataclass's setattr per field (one
         # value per utterance; about 2.5x cheaper)
         turn = _new(Turn)
-        turn.__dict__.update(index=self.index, speaker=self.speaker, utterances=tuple(self.utterances),
-                             text=" ".join(self.texts), words=self.words, start_s=self.start_s, end_s=self.end_s,
-                             closed=closed, t_s=t_s, timing_estimated=self.timing_estimated)
+        turn.__dict__.update(
+            index=self.index,
+            speaker=self.speaker,
+            utterances=tuple(self.utterances),
+            text=" ".join(self.texts),
+            words=self.words,
+            start_s=self.start_s,
+            end_s=self.end_s,
+            closed=closed,
+            t_s=t_s,
+            timing_estimated=self.timing_estimated,
+        )
         return turn
 
 
@@ -89,8 +133,12 @@ _NO_TURN = TurnStep((), None)
 class TurnTracker:
     """Groups one call's utterances into turns (``start_call`` before each call)."""
 
-    def __init__(self, gap_s: float = DEFAULT_GAP_S, backchannels: Iterable[str] = (),
-                 backchannel_words: int = DEFAULT_BACKCHANNEL_WORDS) -> None:
+    def __init__(
+        self,
+        gap_s: float = DEFAULT_GAP_S,
+        backchannels: Iterable[str] = (),
+        backchannel_words: int = DEFAULT_BACKCHANNEL_WORDS,
+    ) -> None:
         self.gap_s = gap_s
         self.backchannel_words = backchannel_words
         phrases = {tuple(_words(p)) for p in (*DEFAULT_BACKCHANNELS, *backchannels)}
@@ -116,7 +164,7 @@ class TurnTracker:
         pos = 0
         while pos < len(words):
             for phrase in self._phrases:
-                if tuple(words[pos:pos + len(phrase)]) == phrase:
+                if tuple(words[pos : pos + len(phrase)]) == phrase:
                     pos += len(phrase)
                     break
             else:
@@ -138,8 +186,7 @@ class TurnTracker:
                 closed = (cur.value(True, utt.end_s),)
                 cur = self._open = None
         if cur is None:
-            cur = self._open = _Open(self._count, utt.speaker, [], [], 0, utt.start_s, utt.end_s,
-                                     utt.timing_estimated)
+            cur = self._open = _Open(self._count, utt.speaker, [], [], 0, utt.start_s, utt.end_s, utt.timing_estimated)
             self._count += 1
         cur.utterances.append(utt.index)
         if utt.text:
@@ -181,11 +228,20 @@ def merge_turn_utterance(turn: Turn, parts: Sequence[Utterance], text: str | Non
     last = parts[-1]
     signals = None
     for u in parts:
-        if u.signals is not None and (signals is None or not signals.tone.at_least(u.signals.tone.label)
-                                      or u.signals.tone.label == signals.tone.label):
+        if u.signals is not None and (
+            signals is None
+            or not signals.tone.at_least(u.signals.tone.label)
+            or u.signals.tone.label == signals.tone.label
+        ):
             signals = u.signals
     confidences = [u.confidence for u in parts if u.confidence is not None]
-    return replace(last, text=turn.text if text is None else text, start_s=turn.start_s, end_s=turn.end_s,
-                   words=tuple(w for u in parts for w in u.words),
-                   confidence=min(confidences) if confidences else None,
-                   timing_estimated=turn.timing_estimated, signals=signals)
+    return replace(
+        last,
+        text=turn.text if text is None else text,
+        start_s=turn.start_s,
+        end_s=turn.end_s,
+        words=tuple(w for u in parts for w in u.words),
+        confidence=min(confidences) if confidences else None,
+        timing_estimated=turn.timing_estimated,
+        signals=signals,
+    )

@@ -26,9 +26,7 @@ class Speaker(str, enum.Enum):
         try:
             return cls(str(value).strip().lower())
         except ValueError:
-            raise ValueError(
-                f"unknown speaker {value!r}: use 'agent' or 'customer'"
-            ) from None
+            raise ValueError(f"unknown speaker {value!r}: use 'agent' or 'customer'") from None
 
     def other(self) -> "Speaker":
         return Speaker.CUSTOMER if self is Speaker.AGENT else Speaker.AGENT
@@ -175,8 +173,14 @@ class Partial:
     pending: str = ""
 
     def to_json(self) -> dict[str, Any]:
-        return {"type": "partial", "speaker": self.speaker.value, "start": round(self.start_s, 3),
-                "t": round(self.t_s, 3), "text": self.text, "pending": self.pending}
+        return {
+            "type": "partial",
+            "speaker": self.speaker.value,
+            "start": round(self.start_s, 3),
+            "t": round(self.t_s, 3),
+            "text": self.text,
+            "pending": self.pending,
+        }
 
 
 @dataclass(frozen=True)
@@ -388,8 +392,15 @@ class Withdrawn:
     utterance_index: int = -1
 
     def to_json(self) -> dict[str, Any]:
-        return {"type": "withdrawn", "rule": self.rule, "early_id": self.early_id, "early_t": round(self.early_t_s, 3),
-                "t": round(self.t_s, 3), "speaker": self.speaker.value, "utterance_index": self.utterance_index}
+        return {
+            "type": "withdrawn",
+            "rule": self.rule,
+            "early_id": self.early_id,
+            "early_t": round(self.early_t_s, 3),
+            "t": round(self.t_s, 3),
+            "speaker": self.speaker.value,
+            "utterance_index": self.utterance_index,
+        }
 
 
 @dataclass(frozen=True)
@@ -523,8 +534,16 @@ class CallCoaching:
             "t": round(self.t_s, 3),
             "went_well": [line.to_json() for line in self.went_well],
             "try_next": None if self.try_next is None else self.try_next.to_json(),
-            "promises": [{"text": p.text, "time": p.time, "committed": p.committed, "t": round(p.t_s, 3),
-                          "utterance_index": p.utterance_index} for p in self.promises],
+            "promises": [
+                {
+                    "text": p.text,
+                    "time": p.time,
+                    "committed": p.committed,
+                    "t": round(p.t_s, 3),
+                    "utterance_index": p.utterance_index,
+                }
+                for p in self.promises
+            ],
             "closing": self.closing,
         }
 
@@ -545,8 +564,13 @@ class Status:
     speakers: tuple[Speaker, ...] = ()  # live capture: whose side(s) a device's status concerns
 
     def to_json(self) -> dict[str, Any]:
-        d: dict[str, Any] = {"type": "status", "level": self.level, "code": self.code, "message": self.message,
-                             "t": round(self.t_s, 3)}
+        d: dict[str, Any] = {
+            "type": "status",
+            "level": self.level,
+            "code": self.code,
+            "message": self.message,
+            "t": round(self.t_s, 3),
+        }
         if self.component:
             d["component"] = self.component
         if self.speakers:
@@ -598,9 +622,15 @@ class DeadAir:
     last_speaker: Speaker | None
 
     def to_json(self) -> dict[str, Any]:
-        return {"type": "signal", "kind": "dead_air", "t": round(self.t_s, 3), "since": round(self.since_s, 3),
-                "silence_s": round(self.silence_s, 2), "hold_announced": self.hold_announced,
-                "last_speaker": self.last_speaker.value if self.last_speaker else None}
+        return {
+            "type": "signal",
+            "kind": "dead_air",
+            "t": round(self.t_s, 3),
+            "since": round(self.since_s, 3),
+            "silence_s": round(self.silence_s, 2),
+            "hold_announced": self.hold_announced,
+            "last_speaker": self.last_speaker.value if self.last_speaker else None,
+        }
 
 
 @dataclass(frozen=True)
@@ -615,9 +645,16 @@ class TalkOver:
     utterance_index: int
 
     def to_json(self) -> dict[str, Any]:
-        return {"type": "signal", "kind": "talk_over", "t": round(self.t_s, 3), "speaker": self.speaker.value,
-                "over": self.over.value, "start": round(self.start_s, 3), "overlap_s": round(self.overlap_s, 2),
-                "utterance_index": self.utterance_index}
+        return {
+            "type": "signal",
+            "kind": "talk_over",
+            "t": round(self.t_s, 3),
+            "speaker": self.speaker.value,
+            "over": self.over.value,
+            "start": round(self.start_s, 3),
+            "overlap_s": round(self.overlap_s, 2),
+            "utterance_index": self.utterance_index,
+        }
 
 
 @dataclass(frozen=True)
@@ -631,10 +668,30 @@ class ToneChange:
     utterance_index: int
 
     def to_json(self) -> dict[str, Any]:
-        return {"type": "signal", "kind": "tone", "t": round(self.t_s, 3), "speaker": self.speaker.value,
-                "previous": self.previous, **self.tone.to_json(), "utterance_index": self.utterance_index}
+        return {
+            "type": "signal",
+            "kind": "tone",
+            "t": round(self.t_s, 3),
+            "speaker": self.speaker.value,
+            "previous": self.previous,
+            **self.tone.to_json(),
+            "utterance_index": self.utterance_index,
+        }
 
 
 SignalEvent = Union[DeadAir, TalkOver, ToneChange]
-Event = Union[Utterance, Turn, Nudge, RecordItem, Praise, CallCoaching, Status, CallSummary, DeadAir, TalkOver,
-              ToneChange, Partial, Withdrawn]
+Event = Union[
+    Utterance,
+    Turn,
+    Nudge,
+    RecordItem,
+    Praise,
+    CallCoaching,
+    Status,
+    CallSummary,
+    DeadAir,
+    TalkOver,
+    ToneChange,
+    Partial,
+    Withdrawn,
+]

@@ -12,8 +12,10 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-_ONES = ("zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen "
-         "sixteen seventeen eighteen nineteen").split()
+_ONES = (
+    "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen "
+    "sixteen seventeen eighteen nineteen"
+).split()
 _TENS = "_ _ twenty thirty forty fifty sixty seventy eighty ninety".split()
 _ORDINALS = {"1st": "first", "2nd": "second", "3rd": "third", "4th": "fourth", "5th": "fifth"}
 # hesitations and bare backchannel hums: Whisper mostly leaves them out, a script writes them in
@@ -57,9 +59,11 @@ def word_errors(reference: list[str], hypothesis: list[str]) -> int:
         diagonal, row[0] = row[0], i  # i deletions against an empty hypothesis
         for j, hyp_word in enumerate(hypothesis, 1):
             above = row[j]
-            row[j] = min(above + 1,  # delete ref_word
-                         row[j - 1] + 1,  # insert hyp_word
-                         diagonal + (ref_word != hyp_word))  # match or substitute
+            row[j] = min(
+                above + 1,  # delete ref_word
+                row[j - 1] + 1,  # insert hyp_word
+                diagonal + (ref_word != hyp_word),
+            )  # match or substitute
             diagonal = above
     return row[-1]
 

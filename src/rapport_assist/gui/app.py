@@ -112,8 +112,9 @@ class AppBackend(QObject):
 
     status = Signal(str, str, str)  # component, level, message (from the warm-up threads)
 
-    def __init__(self, options: SidebarOptions, ruleset: Callable[[], RuleSet] | None = None,
-                 parent: QObject | None = None) -> None:
+    def __init__(
+        self, options: SidebarOptions, ruleset: Callable[[], RuleSet] | None = None, parent: QObject | None = None
+    ) -> None:
         super().__init__(parent)
         self.options = options
         self._ruleset = ruleset  # callable -> the rule set a new call uses (set by attach_rules)
@@ -142,9 +143,13 @@ class AppBackend(QObject):
     def _load_recognizer(self) -> Recognizer:
         from ..recognizer import Recognizer, RecognizerOptions
 
-        recognizer = Recognizer(RecognizerOptions(model_dir=self.options.model_dir,
-                                                  compute_type=self.options.compute_type,
-                                                  cpu_threads=self.options.threads))
+        recognizer = Recognizer(
+            RecognizerOptions(
+                model_dir=self.options.model_dir,
+                compute_type=self.options.compute_type,
+                cpu_threads=self.options.threads,
+            )
+        )
         recognizer.warm_up()
         self.timings["recognizer_ready_s"] = time.perf_counter() - T0
         self._report()
@@ -198,8 +203,11 @@ class AppBackend(QObject):
 
     def make_replay(self, path: Path, speed: float) -> ReplayCall:
         spec = ReplayInput(path=path)
-        return ReplayCall(pipeline_events(spec, self._current_ruleset(), self.recognizer, self.annotator,
-                                          mask=self.options.mask), speed=speed, label=path.name)
+        return ReplayCall(
+            pipeline_events(spec, self._current_ruleset(), self.recognizer, self.annotator, mask=self.options.mask),
+            speed=speed,
+            label=path.name,
+        )
 
     def make_live(self, prefs: Prefs) -> Any:
         """A ``live.LiveCall`` (the live-capture branch's API) on the saved devices, sharing the
@@ -221,12 +229,23 @@ class AppBackend(QObject):
         customer = str(prefs.get("devices/customer", "") or saved[1] or "")
         try:
             settings = live.LiveSettings(
-                agent=DeviceChoice.parse(mic), customer=DeviceChoice.parse(customer) if customer else None,
-                recognizer=RecognizerOptions(model_dir=self.options.model_dir, compute_type=self.options.compute_type,
-                                             cpu_threads=self.options.threads),
-                rule_paths=tuple(self.options.rules), record_to=data_dir() / "calls", mask_digits=self.options.mask)
-            self._live_call = live.LiveCall(settings, recognizer=self.recognizer(),
-                                            engine=RuleEngine(self._current_ruleset()), annotator=self.annotator())
+                agent=DeviceChoice.parse(mic),
+                customer=DeviceChoice.parse(customer) if customer else None,
+                recognizer=RecognizerOptions(
+                    model_dir=self.options.model_dir,
+                    compute_type=self.options.compute_type,
+                    cpu_threads=self.options.threads,
+                ),
+                rule_paths=tuple(self.options.rules),
+                record_to=data_dir() / "calls",
+                mask_digits=self.options.mask,
+            )
+            self._live_call = live.LiveCall(
+                settings,
+                recognizer=self.recognizer(),
+                engine=RuleEngine(self._current_ruleset()),
+                annotator=self.annotator(),
+            )
             return self._live_call
         except RapportError as exc:
             raise LiveUnavailable(exc.one_line()) from None
@@ -308,12 +327,16 @@ def application(argv: Sequence[str] = ()) -> QApplication:
     return app
 
 
-def build_window(options: SidebarOptions, backend: AppBackend | None = None,
-                 load_rules: bool = True) -> tuple[SidebarWindow, AppBackend]:
+def build_window(
+    options: SidebarOptions, backend: AppBackend | None = None, load_rules: bool = True
+) -> tuple[SidebarWindow, AppBackend]:
     """The window with its model, settings and backend (not shown yet), and unless ``load_rules``
     is False its rules (then call ``attach_rules`` before a call starts)."""
-    settings = (QSettings(str(options.settings_path), QSettings.Format.IniFormat)
-                if options.settings_path else QSettings("Rapport Assist", "sidebar"))
+    settings = (
+        QSettings(str(options.settings_path), QSettings.Format.IniFormat)
+        if options.settings_path
+        else QSettings("Rapport Assist", "sidebar")
+    )
     prefs = Prefs(settings)
     feedback = FeedbackLog(options.feedback_path) if options.feedback_path else FeedbackLog.default()
     model = AssistModel(prefs.budget(), feedback)
@@ -384,14 +407,19 @@ def run_sidebar(options: SidebarOptions, stdout: IO[str], stderr: IO[str]) -> in
             window.set_speed(options.speed)
 
     if options.exit_when_ready:
+
         def check() -> None:
             if backend.is_ready or not options.warm_up:
                 app.processEvents()  # the loaders' last status signals, posted before they finished
                 timings.update(backend.timings)
                 timings["ready_s"] = time.perf_counter() - T0
                 report: dict[str, Any] = {k: round(v, 3) for k, v in timings.items()}
-                report.update(mode=window.controller.mode, review=window.qa_path.name if window.qa_path else None,
-                              recognizer=model.status["recognizer"].message, rules=model.status["rules"].message)
+                report.update(
+                    mode=window.controller.mode,
+                    review=window.qa_path.name if window.qa_path else None,
+                    recognizer=model.status["recognizer"].message,
+                    rules=model.status["rules"].message,
+                )
                 stdout.write(json.dumps(report) + "\n")
                 stdout.flush()
                 window.close()

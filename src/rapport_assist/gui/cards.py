@@ -7,8 +7,16 @@ import html
 from typing import Callable
 
 from PySide6.QtCore import QEasingCurve, QPropertyAnimation, Qt, Signal
-from PySide6.QtWidgets import (QFrame, QGraphicsOpacityEffect, QHBoxLayout, QLabel, QSizePolicy, QToolButton,
-                               QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (
+    QFrame,
+    QGraphicsOpacityEffect,
+    QHBoxLayout,
+    QLabel,
+    QSizePolicy,
+    QToolButton,
+    QVBoxLayout,
+    QWidget,
+)
 
 from .. import timefmt
 from ..assist import AssistModel, Card, Verdict
@@ -40,8 +48,9 @@ def _button(text: str, icon_name: str | None, theme: Theme, name: str, tip: str)
     button.setText(text)
     if icon_name:
         button.setIcon(theme.icon(icon_name, theme.palette.get("muted")))
-    button.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon if text
-                              else Qt.ToolButtonStyle.ToolButtonIconOnly)
+    button.setToolButtonStyle(
+        Qt.ToolButtonStyle.ToolButtonTextBesideIcon if text else Qt.ToolButtonStyle.ToolButtonIconOnly
+    )
     button.setToolTip(tip)
     button.setFocusPolicy(Qt.FocusPolicy.NoFocus)  # clicking never pulls focus from the CRM
     button.setCursor(Qt.CursorShape.PointingHandCursor)
@@ -96,9 +105,13 @@ class CardWidget(QFrame):
         for other in card.also:
             word = SEVERITY_WORD.get(other.severity, other.severity.upper())
             colour = theme.palette.get(other.severity if other.severity in SEVERITIES else "low", "")
-            line = _label(f'<span style="color:{colour}; font-size:8pt; font-weight:700">{word}</span>&nbsp; '
-                          f"<b>{html.escape(other.title or other.rule, quote=False)}</b> · "
-                          f"{html.escape(other.message, quote=False)}", "cardLine", rich=True)
+            line = _label(
+                f'<span style="color:{colour}; font-size:8pt; font-weight:700">{word}</span>&nbsp; '
+                f"<b>{html.escape(other.title or other.rule, quote=False)}</b> · "
+                f"{html.escape(other.message, quote=False)}",
+                "cardLine",
+                rich=True,
+            )
             line.setProperty("severity", other.severity)
             box.addWidget(line)
             self.lines.append(line)
@@ -150,16 +163,20 @@ class CardWidget(QFrame):
 
         actions = QHBoxLayout()
         actions.setSpacing(2)
-        self.why_button = _button("Why" + (" · rewrite" if rewrite else ""), "chevron-right", theme,
-                                  "cardAction", "Show the coaching note")
+        self.why_button = _button(
+            "Why" + (" · rewrite" if rewrite else ""), "chevron-right", theme, "cardAction", "Show the coaching note"
+        )
         self.why_button.setCheckable(True)
         self.why_button.toggled.connect(self._toggle_details)
         self.helpful_button = _button("", "thumb-up", theme, "cardAction", "Helpful (Alt+H)")
-        self.wrong_button = _button("", "thumb-down", theme, "cardAction",
-                                    "Wrong here (Alt+W): logged with the words, for the team lead")
+        self.wrong_button = _button(
+            "", "thumb-down", theme, "cardAction", "Wrong here (Alt+W): logged with the words, for the team lead"
+        )
         self.helpful_button.setAccessibleName("Helpful")
         self.wrong_button.setAccessibleName("Wrong")
-        self.snooze_button = _button("Snooze", "snooze", theme, "cardAction", "No more of this nudge in this call (Alt+Z)")
+        self.snooze_button = _button(
+            "Snooze", "snooze", theme, "cardAction", "No more of this nudge in this call (Alt+Z)"
+        )
         for b in (self.helpful_button, self.wrong_button):
             b.setCheckable(True)
         self.helpful_button.clicked.connect(lambda: self._verdict("helpful"))
@@ -181,8 +198,9 @@ class CardWidget(QFrame):
 
     def _toggle_details(self, on: bool) -> None:
         self.details.setVisible(on)
-        self.why_button.setIcon(self._theme.icon("chevron-down" if on else "chevron-right",
-                                                 self._theme.palette.get("muted")))
+        self.why_button.setIcon(
+            self._theme.icon("chevron-down" if on else "chevron-right", self._theme.palette.get("muted"))
+        )
 
     def _verdict(self, verdict: Verdict) -> None:
         self.helpful_button.setChecked(verdict == "helpful")
@@ -318,10 +336,11 @@ class HistoryList(QWidget):
             unseen = {"missed": " · not shown (busy)", "call ended": " · not shown"}.get(card.end_reason, "")
             more = f" +{len(card.also)}" if card.also else ""
             label.setText(f"{clock(nudge.t_s)}  {nudge.title}{more}{mark}{unseen}")
-            label.setToolTip("\n".join(n.message for n in card.nudges)
-                             + (f"\n“{card.evidence_text}”" if card.evidence_text else ""))
+            label.setToolTip(
+                "\n".join(n.message for n in card.nudges) + (f"\n“{card.evidence_text}”" if card.evidence_text else "")
+            )
             label.setVisible(True)
-        for label in self._pool[len(history):]:
+        for label in self._pool[len(history) :]:
             label.setVisible(False)
-        self.labels = self._pool[:len(history)]
+        self.labels = self._pool[: len(history)]
         return len(history)

@@ -121,8 +121,9 @@ class RuleWatcher(QObject):
 
     reloaded = Signal(object)  # ReloadResult
 
-    def __init__(self, library: RuleLibrary, model: AssistModel, parent: QObject | None = None,
-                 debounce_ms: int = 250) -> None:
+    def __init__(
+        self, library: RuleLibrary, model: AssistModel, parent: QObject | None = None, debounce_ms: int = 250
+    ) -> None:
         super().__init__(parent)
         self.library = library
         self.model = model
@@ -171,14 +172,18 @@ class RuleWatcher(QObject):
         else:
             problems = "\n".join(str(p) for p in result.errors[:5]) or result.message
             self.model.set_rules_error("Rule file error — the last good rules keep running.\n" + problems)
-            self.model.set_status("rules", "error", f"{plural(len(result.ruleset.rules), 'rule')} running (last good set)")
+            self.model.set_status(
+                "rules", "error", f"{plural(len(result.ruleset.rules), 'rule')} running (last good set)"
+            )
         self.reloaded.emit(result)
 
     def _show_ok(self, message: str) -> None:
         warnings = len(self.library.ruleset.warnings)
-        self.model.set_status("rules", "warning" if warnings else "ok",
-                              message + (f", {plural(warnings, 'lint warning')}" if warnings and "warning" not in message
-                                         else ""))
+        self.model.set_status(
+            "rules",
+            "warning" if warnings else "ok",
+            message + (f", {plural(warnings, 'lint warning')}" if warnings and "warning" not in message else ""),
+        )
 
 
 class Prefs:
@@ -236,4 +241,3 @@ class Prefs:
     def bool(self, key: str, default: bool) -> bool:
         value = self.get(key, default)
         return value if isinstance(value, bool) else str(value).lower() in ("1", "true", "yes", "on")
-

@@ -116,8 +116,24 @@ def _icon(name: str, color: str) -> QIcon:
 
 
 _FALLBACK = {
-    "bg": "#f5f6f8", "surface": "#ffffff", "surface_alt": "#eef1f4", "text": "#1e2630", "muted": "#5f6b78",
-    "border": "#d7dde4", "accent": "#2f6f9f", "accent_text": "#ffffff", "high": "#c4501f", "medium": "#b27b16",
-    "low": "#3a7ea1", "ok": "#3d8b64", "warning": "#b27b16", "error": "#c0392b", "off": "#9aa4ae",
-    "calm": "#3d8b64", "tense": "#c9982a", "angry": "#c4501f", "icon": "#4a5561", "quote": "#f1f4f7",
+    "bg": "#f5f6f8",
+    "surface": "#ffffff",
+    "surface_alt": "#eef1f4",
+    "text": "#1e2630",
+    "muted": "#5f6b78",
+    "border": "#d7dde4",
+    "accent": "#2f6f9f",
+    "accent_text": "#ffffff",
+    "high": "#c4501f",
+    "medium": "#b27b16",
+    "low": "#3a7ea1",
+    "ok": "#3d8b64",
+    "warning": "#b27b16",
+    "error": "#c0392b",
+    "off": "#9aa4ae",
+    "calm": "#3d8b64",
+    "tense": "#c9982a",
+    "angry": "#c4501f",
+    "icon": "#4a5561",
+    "quote": "#f1f4f7",
 }

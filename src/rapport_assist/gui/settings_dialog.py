@@ -3,8 +3,18 @@
 from __future__ import annotations
 
 from PySide6.QtGui import QIcon
-from PySide6.QtWidgets import (QCheckBox, QComboBox, QDialog, QDialogButtonBox, QDoubleSpinBox, QFormLayout, QLabel,
-                               QSpinBox, QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QDialog,
+    QDialogButtonBox,
+    QDoubleSpinBox,
+    QFormLayout,
+    QLabel,
+    QSpinBox,
+    QVBoxLayout,
+    QWidget,
+)
 
 from ..assist import BudgetConfig
 from .controller import Prefs
@@ -26,8 +36,9 @@ class SecondsBox(QDoubleSpinBox):
 
 
 class SettingsDialog(QDialog):
-    def __init__(self, prefs: Prefs, devices: list[tuple[str, str]] | None, device_note: str,
-                 parent: QWidget | None = None) -> None:
+    def __init__(
+        self, prefs: Prefs, devices: list[tuple[str, str]] | None, device_note: str, parent: QWidget | None = None
+    ) -> None:
         super().__init__(parent)
         self.setWindowTitle("Rapport Assist settings")
         self.prefs = prefs
@@ -40,8 +51,9 @@ class SettingsDialog(QDialog):
             combo.addItem("System default", "")
             for ident, label in devices or []:
                 combo.addItem(label, ident)
-            combo.setToolTip("Microphone: your voice. Customer audio: the softphone's output "
-                             "(a monitor / loopback source).")
+            combo.setToolTip(
+                "Microphone: your voice. Customer audio: the softphone's output (a monitor / loopback source)."
+            )
             saved = str(prefs.get(key, ""))
             index = combo.findData(saved)
             combo.setCurrentIndex(max(0, index))
@@ -100,12 +112,17 @@ class SettingsDialog(QDialog):
 
     def budget(self) -> BudgetConfig:
         urgent = self.urgent.currentData()
-        return BudgetConfig(max_visible=self.max_visible.value(), min_gap_s=self.min_gap.value(),
-                            max_per_minute=self.per_minute.value(), card_lifetime_s=self.lifetime.value(),
-                            hold_while_speaking=self.hold.isChecked(),
-                            urgent_severity=None if urgent == "none" else urgent,
-                            max_wait_s=self.prefs.budget().max_wait_s, history_size=self.prefs.budget().history_size,
-                            early_while_speaking=self.prefs.budget().early_while_speaking)  # kept as saved
+        return BudgetConfig(
+            max_visible=self.max_visible.value(),
+            min_gap_s=self.min_gap.value(),
+            max_per_minute=self.per_minute.value(),
+            card_lifetime_s=self.lifetime.value(),
+            hold_while_speaking=self.hold.isChecked(),
+            urgent_severity=None if urgent == "none" else urgent,
+            max_wait_s=self.prefs.budget().max_wait_s,
+            history_size=self.prefs.budget().history_size,
+            early_while_speaking=self.prefs.budget().early_while_speaking,
+        )  # kept as saved
 
     def save(self) -> None:
         self.prefs.set("devices/mic", self.mic.currentData())

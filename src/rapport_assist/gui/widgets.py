@@ -8,8 +8,7 @@ import math
 
 from PySide6.QtCore import QPointF, QRectF, QSize, Qt, Signal
 from PySide6.QtGui import QColor, QMouseEvent, QPainter, QPainterPath, QPaintEvent, QPen, QTextCursor
-from PySide6.QtWidgets import (QGridLayout, QLabel, QSizePolicy, QTextBrowser, QToolButton,
-                               QVBoxLayout, QWidget)
+from PySide6.QtWidgets import QGridLayout, QLabel, QSizePolicy, QTextBrowser, QToolButton, QVBoxLayout, QWidget
 
 from ..assist import COMPONENT_LABELS, COMPONENTS, AssistModel
 from ..playback import Mark
@@ -23,8 +22,9 @@ class Section(QWidget):
 
     toggled = Signal(bool)
 
-    def __init__(self, title: str, content: QWidget, theme: Theme, expanded: bool = True,
-                 parent: QWidget | None = None) -> None:
+    def __init__(
+        self, title: str, content: QWidget, theme: Theme, expanded: bool = True, parent: QWidget | None = None
+    ) -> None:
         super().__init__(parent)
         self.title = title
         self.content = content
@@ -197,7 +197,9 @@ class ToneMeter(QWidget):
             active = self.tone is not None and self.tone.label == ("calm", "tense", "angry")[i]
             c.setAlphaF(1.0 if active else 0.28)
             path = QPainterPath()
-            path.addRoundedRect(QRectF(bar.left() + i * third + (1 if i else 0), bar.top(), third - 2, bar.height()), 4, 4)
+            path.addRoundedRect(
+                QRectF(bar.left() + i * third + (1 if i else 0), bar.top(), third - 2, bar.height()), 4, 4
+            )
             p.fillPath(path, c)
         if self.tone is not None:
             base = TONE_POSITION.get(self.tone.label, 0.5)
@@ -227,10 +229,11 @@ class PromiseList(QWidget):
             for label in self.rows.pop():
                 label.setParent(None)
                 label.deleteLater()
-        for item in promises[len(self.rows):]:
+        for item in promises[len(self.rows) :]:
             text = _label(f"“{item.text}”", "promise")
-            when = _label(f"{clock(item.t_s)} · " + (time_frame(item.time) if item.time else "no time given"),
-                          "promiseTime")
+            when = _label(
+                f"{clock(item.t_s)} · " + (time_frame(item.time) if item.time else "no time given"), "promiseTime"
+            )
             when.setProperty("committed", "true" if item.committed else "false")
             self._box.addWidget(text)
             self._box.addWidget(when)
@@ -283,7 +286,9 @@ class TranscriptView(QTextBrowser):
                 continue
             who = "You" if u.speaker is Speaker.AGENT else "Customer"
             color = self.theme.palette["accent" if u.speaker is Speaker.AGENT else "muted"]
-            self.append(f'<span style="color:{color}"><b>{who}</b> {clock(u.start_s)}</span> {html.escape(u.text, quote=False)}')
+            self.append(
+                f'<span style="color:{color}"><b>{who}</b> {clock(u.start_s)}</span> {html.escape(u.text, quote=False)}'
+            )
             self._shown = u.index
         self.captions = []
         muted = self.theme.palette["muted"]
@@ -291,13 +296,14 @@ class TranscriptView(QTextBrowser):
             who = "You" if caption.speaker is Speaker.AGENT else "Customer"
             stable = html.escape(caption.text, quote=False)
             pending = html.escape(caption.pending, quote=False)
-            self.append(f'<span style="color:{muted}"><i><b>{who}</b> {clock(caption.start_s)} {stable}'
-                        f'{" " if stable and pending else ""}{pending} …</i></span>')
+            self.append(
+                f'<span style="color:{muted}"><i><b>{who}</b> {clock(caption.start_s)} {stable}'
+                f'{" " if stable and pending else ""}{pending} …</i></span>'
+            )
             self.captions.append(" ".join(x for x in (caption.text, caption.pending) if x))
             self._caption_lines += 1
         bar = self.verticalScrollBar()
         bar.setValue(bar.maximum())
-
 
     def _drop_captions(self) -> None:
         """Remove the caption lines at the end of the document (they are redrawn after the finals)."""
@@ -356,8 +362,14 @@ class Timeline(QWidget):
         p.drawRoundedRect(QRectF(6, mid - 2, self._x(self.position_s) - 6, 4), 2, 2)
         for mark in self.marks:
             x = self._x(mark.t_s)
-            p.setPen(QPen(self.theme.color(mark.severity if mark.severity in SEVERITIES else "muted"), 3,
-                          Qt.PenStyle.SolidLine, Qt.PenCapStyle.RoundCap))
+            p.setPen(
+                QPen(
+                    self.theme.color(mark.severity if mark.severity in SEVERITIES else "muted"),
+                    3,
+                    Qt.PenStyle.SolidLine,
+                    Qt.PenCapStyle.RoundCap,
+                )
+            )
             p.drawLine(QPointF(x, mid - 9), QPointF(x, mid - 4))
         p.setPen(QPen(self.theme.color("surface"), 2))
         p.setBrush(self.theme.color("accent"))
@@ -380,4 +392,3 @@ class Timeline(QWidget):
 
 def speed_text(speed: float) -> str:
     return "max" if math.isinf(speed) else f"{speed:g}×"
-

@@ -13,8 +13,19 @@ from typing import Any, Callable, Protocol
 
 from PySide6.QtCore import QRect, Qt, QTimer
 from PySide6.QtGui import QAction, QCloseEvent, QKeySequence, QMoveEvent, QResizeEvent, QShortcut
-from PySide6.QtWidgets import (QApplication, QComboBox, QFileDialog, QFrame, QHBoxLayout, QMenu, QPushButton,
-                               QScrollArea, QToolButton, QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (
+    QApplication,
+    QComboBox,
+    QFileDialog,
+    QFrame,
+    QHBoxLayout,
+    QMenu,
+    QPushButton,
+    QScrollArea,
+    QToolButton,
+    QVBoxLayout,
+    QWidget,
+)
 
 from ..assist import AssistModel
 from ..playback import SPEEDS
@@ -47,8 +58,15 @@ class Backend(Protocol):
 
 
 class SidebarWindow(QWidget):
-    def __init__(self, model: AssistModel, prefs: Prefs, backend: Backend, rules: RuleWatcher | None = None,
-                 style: str | None = None, parent: QWidget | None = None) -> None:
+    def __init__(
+        self,
+        model: AssistModel,
+        prefs: Prefs,
+        backend: Backend,
+        rules: RuleWatcher | None = None,
+        style: str | None = None,
+        parent: QWidget | None = None,
+    ) -> None:
         super().__init__(parent)
         self.model = model
         self.prefs = prefs
@@ -136,22 +154,28 @@ class SidebarWindow(QWidget):
         self.cards = CardStack(self.model, self.theme)
         box.addWidget(self.cards)
         self.promises = PromiseList(self.model)
-        self.promise_section = Section("Promises", self.promises, self.theme,
-                                       self.prefs.bool("sections/promises", True))
+        self.promise_section = Section(
+            "Promises", self.promises, self.theme, self.prefs.bool("sections/promises", True)
+        )
         box.addWidget(self.promise_section)
         self.history = HistoryList(self.model)
         self.history_section = Section("Earlier", self.history, self.theme, self.prefs.bool("sections/history", True))
         box.addWidget(self.history_section)
         self.transcript = TranscriptView(self.model, self.theme)
-        self.transcript_section = Section("Transcript", self.transcript, self.theme,
-                                          self.prefs.bool("sections/transcript", False))
+        self.transcript_section = Section(
+            "Transcript", self.transcript, self.theme, self.prefs.bool("sections/transcript", False)
+        )
         box.addWidget(self.transcript_section)
         self.status_panel = StatusPanel(self.model, self.theme)
         self.status_section = Section("Status", self.status_panel, self.theme, self.prefs.bool("sections/status", True))
         box.addWidget(self.status_section)
         box.addStretch(1)
-        for name, section in (("promises", self.promise_section), ("history", self.history_section),
-                              ("transcript", self.transcript_section), ("status", self.status_section)):
+        for name, section in (
+            ("promises", self.promise_section),
+            ("history", self.history_section),
+            ("transcript", self.transcript_section),
+            ("status", self.status_section),
+        ):
             section.toggled.connect(lambda on, n=name: self.prefs.set(f"sections/{n}", on))
         self.scroll_area.setWidget(body)
         outer.addWidget(self.scroll_area, 1)
@@ -195,9 +219,10 @@ class SidebarWindow(QWidget):
         add = self.menu.addAction
         add("Open a call to review…", self.choose_file)
         add("Review the demo call", self.open_demo)
-        self.live_action = add("Start a live call",
-                               lambda: None if self.controller.mode == "live" and self.controller.running
-                               else self.start_live())
+        self.live_action = add(
+            "Start a live call",
+            lambda: None if self.controller.mode == "live" and self.controller.running else self.start_live(),
+        )
         self.menu.addSeparator()
         add("Dock left", lambda: self.dock("left"))
         add("Dock right", lambda: self.dock("right"))
@@ -363,8 +388,9 @@ class SidebarWindow(QWidget):
         self.call_button.setProperty("active", "true" if live else "false")
         self.call_button.style().unpolish(self.call_button)
         self.call_button.style().polish(self.call_button)
-        self.call_button.setIcon(self.theme.icon("stop" if live else "phone",
-                                                 self.theme.palette["text" if live else "accent_text"]))
+        self.call_button.setIcon(
+            self.theme.icon("stop" if live else "phone", self.theme.palette["text" if live else "accent_text"])
+        )
         # a review is no call: its header has no call button and its status no device rows (the
         # menu's "Start a live call" and Ctrl+Return leave the review for a live call)
         review = not live and self.qa_path is not None

@@ -60,14 +60,20 @@ def call_key(call: CallInput, settings: dict[str, Any]) -> str:
     spec = call.spec
     roles: list[tuple[str, Path]] = []
     if spec.path is not None:
-        role = "transcript" if spec.is_transcript else (spec.speaker.value if spec.speaker else
-                                                        "stereo:" + ",".join(s.value for s in spec.channel_order))
+        role = (
+            "transcript"
+            if spec.is_transcript
+            else (spec.speaker.value if spec.speaker else "stereo:" + ",".join(s.value for s in spec.channel_order))
+        )
         roles.append((role, spec.path))
     for role, path in (("agent", spec.agent_path), ("customer", spec.customer_path)):
         if path is not None:
             roles.append((role, path))
-    payload = {"format": CACHE_FORMAT, "files": [[role, file_digest(path)] for role, path in roles],
-               "settings": settings if not spec.is_transcript else {}}
+    payload = {
+        "format": CACHE_FORMAT,
+        "files": [[role, file_digest(path)] for role, path in roles],
+        "settings": settings if not spec.is_transcript else {},
+    }
     return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
 
 
@@ -77,11 +83,18 @@ def call_key(call: CallInput, settings: dict[str, Any]) -> str:
 def item_to_json(item: Utterance | SpeechActivity | Status) -> dict[str, Any]:
     """One timeline item as JSON, floats unrounded (``Utterance.to_json`` rounds for people)."""
     if isinstance(item, Utterance):
-        return {"type": "utterance", "index": item.index, "speaker": item.speaker.value, "text": item.text,
-                "start": item.start_s, "end": item.end_s, "confidence": item.confidence,
-                "timing_estimated": item.timing_estimated,
-                "words": [[w.text, w.start_s, w.end_s, w.probability] for w in item.words],
-                "voice": None if item.voice is None else [item.voice.loudness_dbfs, item.voice.voiced_s]}
+        return {
+            "type": "utterance",
+            "index": item.index,
+            "speaker": item.speaker.value,
+            "text": item.text,
+            "start": item.start_s,
+            "end": item.end_s,
+            "confidence": item.confidence,
+            "timing_estimated": item.timing_estimated,
+            "words": [[w.text, w.start_s, w.end_s, w.probability] for w in item.words],
+            "voice": None if item.voice is None else [item.voice.loudness_dbfs, item.voice.voiced_s],
+        }
     if isinstance(item, SpeechActivity):
         return {"type": "activity", "speaker": item.speaker.value, "t": item.t_s, "speaking": item.speaking}
     return {"type": "status", "level": item.level, "code": item.code, "message": item.message, "t": item.t_s}
@@ -90,17 +103,30 @@ def item_to_json(item: Utterance | SpeechActivity | Status) -> dict[str, Any]:
 def item_from_json(d: dict[str, Any]) -> Utterance | SpeechActivity | Status:
     kind = d["type"]
     if kind == "utterance":
-        return Utterance(index=d["index"], speaker=Speaker(d["speaker"]), text=d["text"], start_s=d["start"],
-                         end_s=d["end"], confidence=d["confidence"], timing_estimated=d["timing_estimated"],
-                         words=tuple(Word(w[0], w[1], w[2], w[3]) for w in d["words"]),
-                         voice=None if d["voice"] is None else VoiceMeasure(d["voice"][0], d["voice"][1]))
+        return Utterance(
+            index=d["index"],
+            speaker=Speaker(d["speaker"]),
+            text=d["text"],
+            start_s=d["start"],
+            end_s=d["end"],
+            confidence=d["confidence"],
+            timing_estimated=d["timing_estimated"],
+            words=tuple(Word(w[0], w[1], w[2], w[3]) for w in d["words"]),
+            voice=None if d["voice"] is None else VoiceMeasure(d["voice"][0], d["voice"][1]),
+        )
     if kind == "activity":
         return SpeechActivity(Speaker(d["speaker"]), d["t"], d["speaking"])
     if kind == "status":
         if not isinstance(d["t"], (int, float)):  # cached before every status had its time: recognize again
             raise ValueError("a status without its time")
-        return Status(d["level"], d["code"], d["message"], d["t"], d.get("component"),
-                      tuple(Speaker(s) for s in d.get("speakers", ())))
+        return Status(
+            d["level"],
+            d["code"],
+            d["message"],
+            d["t"],
+            d.get("component"),
+            tuple(Speaker(s) for s in d.get("speakers", ())),
+        )
     raise ValueError(f"unknown timeline item {kind!r}")
 
 
@@ -138,12 +164,19 @@ class TranscriptCache:
         write_atomic(self.path(key), "\n".join(lines) + "\n")
 
 
-def settings_identity(model_dir: Path, compute_type: str, recognizer_options: Any, endpointer_options: Any,
-                      batch: bool) -> dict[str, Any]:
+def settings_identity(
+    model_dir: Path, compute_type: str, recognizer_options: Any, endpointer_options: Any, batch: bool
+) -> dict[str, Any]:
     """Everything about recognition that changes a timeline, as plain JSON."""
-    rec = {k: v for k, v in dataclasses.asdict(recognizer_options).items()
-           if k not in ("model_dir", "cpu_threads", "keep_freed_memory")}  # the malloc setting: same words
-    return {"model": model_identity(str(model_dir)), "compute_type": compute_type, "recognizer": rec,
-            "endpointer": dataclasses.asdict(endpointer_options), "batch": batch}
-
-
+    rec = {
+        k: v
+        for k, v in dataclasses.asdict(recognizer_options).items()
+        if k not in ("model_dir", "cpu_threads", "keep_freed_memory")
+    }  # the malloc setting: same words
+    return {
+        "model": model_identity(str(model_dir)),
+        "compute_type": compute_type,
+        "recognizer": rec,
+        "endpointer": dataclasses.asdict(endpointer_options),
+        "batch": batch,
+    }

@@ -11,8 +11,9 @@ from .inputs import CallInput
 from .runner import QaSettings, _worker_for, recognition_identity, timeline_for
 
 
-def call_timelines(calls: Sequence[CallInput], settings: QaSettings,
-                   on_error: Callable[[CallInput, str], None] | None = None) -> Iterator[tuple[CallInput, CachedTimeline]]:
+def call_timelines(
+    calls: Sequence[CallInput], settings: QaSettings, on_error: Callable[[CallInput, str], None] | None = None
+) -> Iterator[tuple[CallInput, CachedTimeline]]:
     """Each call with its timeline, in order. A call that cannot be read or decoded goes to
     ``on_error(call, reason)`` (or raises, without ``on_error``) and the others go on."""
     worker = _worker_for(settings)

@@ -133,15 +133,23 @@ def _key(n: Nudge) -> tuple[str, int]:
     return n.rule, n.utterance_index
 
 
-def diff_rules(calls: Sequence[CallInput], old_paths: Sequence[Path], new_paths: Sequence[Path],
-               settings: QaSettings) -> DiffReport:
+def diff_rules(
+    calls: Sequence[CallInput], old_paths: Sequence[Path], new_paths: Sequence[Path], settings: QaSettings
+) -> DiffReport:
     old_set, new_set = load_rules(list(old_paths)), load_rules(list(new_paths))  # rule errors before any work
     old_ids, new_ids = {r.id for r in old_set.rules}, {r.id for r in new_set.rules}
     old_all, new_all = _everything(old_set), _everything(new_set)
-    rules = {rid: RuleDiff(rid, in_old=rid in old_ids, in_new=rid in new_ids,
-                           settings=compare_rules(old_all.get(rid), new_all.get(rid)))
-             for rid in sorted(old_ids | new_ids | {r for r in old_all.keys() & new_all.keys()
-                                                    if compare_rules(old_all[r], new_all[r])})}
+    rules = {
+        rid: RuleDiff(
+            rid,
+            in_old=rid in old_ids,
+            in_new=rid in new_ids,
+            settings=compare_rules(old_all.get(rid), new_all.get(rid)),
+        )
+        for rid in sorted(
+            old_ids | new_ids | {r for r in old_all.keys() & new_all.keys() if compare_rules(old_all[r], new_all[r])}
+        )
+    }
     errors: list[tuple[str, str]] = []
     n_calls = 0
     if not calls:
@@ -174,9 +182,12 @@ def diff_rules(calls: Sequence[CallInput], old_paths: Sequence[Path], new_paths:
     return DiffReport(n_calls, rules, errors, compare_lexicons(old_set, new_set))
 
 
-_SETTING_NOTES = {("status", "experimental"): "logged and in reports, no longer shown to agents",
-                  ("status", "stable"): "now shown to agents",
-                  ("enabled", False): "switched off", ("enabled", True): "switched on"}
+_SETTING_NOTES = {
+    ("status", "experimental"): "logged and in reports, no longer shown to agents",
+    ("status", "stable"): "now shown to agents",
+    ("enabled", False): "switched off",
+    ("enabled", True): "switched on",
+}
 
 
 def _show_value(value: Any) -> str:
@@ -203,11 +214,13 @@ def format_diff(report: DiffReport, show: int = 20) -> str:
     total_minus = sum(len(r.disappeared) for r in report.rules.values())
     n_settings = sum(1 for r in report.rules.values() if r.settings)
     changed = (f"; {plural(n_settings, 'rule')} with changed settings" if n_settings else "") + (
-        f", {plural(len(report.lexicons), 'lexicon')} changed" if report.lexicons else "")
+        f", {plural(len(report.lexicons), 'lexicon')} changed" if report.lexicons else ""
+    )
     if report.calls or report.errors:
-        lines.append(f"rules diff over {plural(report.calls, 'call')}: +{total_plus} nudges appear, "
-                     f"-{total_minus} disappear"
-                     + changed)
+        lines.append(
+            f"rules diff over {plural(report.calls, 'call')}: +{total_plus} nudges appear, "
+            f"-{total_minus} disappear" + changed
+        )
     else:
         lines.append("rules diff (no calls given: settings only)" + changed)
     same = [f"{r.rule} ({r.unchanged})" for r in report.rules.values() if not r.changed]
@@ -233,7 +246,9 @@ def format_diff(report: DiffReport, show: int = 20) -> str:
             for ev in n["evidence"]:
                 said = ", ".join(f'"{m}"' for m in ev["matched"])
                 text = ev["text"] if len(ev["text"]) <= 100 else ev["text"][:97] + "..."
-                lines.append(f"        {ev['speaker']} #{ev['utterance_index']}: {text}" + (f"  [{said}]" if said else ""))
+                lines.append(
+                    f"        {ev['speaker']} #{ev['utterance_index']}: {text}" + (f"  [{said}]" if said else "")
+                )
         if len(changes) > show:
             lines.append(f"    ... {len(changes) - show} more (--show N, or --format json)")
     if same and report.calls:
@@ -247,10 +262,16 @@ def diff_to_json(report: DiffReport) -> dict[str, Any]:
     return {
         "calls": report.calls,
         "lexicons": {c.lexicon: {"added": list(c.added), "removed": list(c.removed)} for c in report.lexicons},
-        "rules": {rid: {"in_old": r.in_old, "in_new": r.in_new, "unchanged": r.unchanged,
-                        "settings": {c.name: {"old": c.old, "new": c.new} for c in r.settings},
-                        "appeared": [{"call": c.call, **c.nudge} for c in r.appeared],
-                        "disappeared": [{"call": c.call, **c.nudge} for c in r.disappeared]}
-                  for rid, r in report.rules.items()},
+        "rules": {
+            rid: {
+                "in_old": r.in_old,
+                "in_new": r.in_new,
+                "unchanged": r.unchanged,
+                "settings": {c.name: {"old": c.old, "new": c.new} for c in r.settings},
+                "appeared": [{"call": c.call, **c.nudge} for c in r.appeared],
+                "disappeared": [{"call": c.call, **c.nudge} for c in r.disappeared],
+            }
+            for rid, r in report.rules.items()
+        },
         "errors": [{"call": c, "error": why} for c, why in report.errors],
     }

@@ -59,7 +59,9 @@ def _expand(item: str, found: list[Path]) -> None:
         try:
             lines = list_file.read_text(encoding="utf-8-sig").splitlines()
         except OSError as exc:
-            raise InputNotFound(f"cannot read the list {list_file}: {exc.strerror}", "check the path after '@'") from None
+            raise InputNotFound(
+                f"cannot read the list {list_file}: {exc.strerror}", "check the path after '@'"
+            ) from None
         for line in lines:
             line = line.strip()
             if line and not line.startswith("#"):
@@ -69,7 +71,9 @@ def _expand(item: str, found: list[Path]) -> None:
     if _GLOB_CHARS.search(item):
         matches = sorted(glob.glob(item, recursive=True))
         if not matches:
-            raise InputNotFound(f"no file matches {item!r}", "check the pattern (quote it so the shell does not expand it)")
+            raise InputNotFound(
+                f"no file matches {item!r}", "check the pattern (quote it so the shell does not expand it)"
+            )
         found.extend(Path(m) for m in matches if Path(m).is_file())
         return
     path = Path(item)
@@ -98,9 +102,12 @@ def _channels(path: Path) -> int | None:
         return None
 
 
-def discover(inputs: Sequence[str | Path], side_pattern: str = SIDE_PATTERN,
-             channel_order: tuple[Speaker, Speaker] = (Speaker.AGENT, Speaker.CUSTOMER),
-             exclude: Sequence[Path] = ()) -> tuple[list[CallInput], list[str]]:
+def discover(
+    inputs: Sequence[str | Path],
+    side_pattern: str = SIDE_PATTERN,
+    channel_order: tuple[Speaker, Speaker] = (Speaker.AGENT, Speaker.CUSTOMER),
+    exclude: Sequence[Path] = (),
+) -> tuple[list[CallInput], list[str]]:
     """The calls named by ``inputs`` (sorted by id) and warnings (a side without its pair, files skipped).
 
     ``side_pattern`` is a regular expression on the file name without extension, with groups
@@ -115,7 +122,9 @@ def discover(inputs: Sequence[str | Path], side_pattern: str = SIDE_PATTERN,
     except re.error as exc:
         raise UsageError(f"--pair-pattern is not a valid regular expression: {exc}", "") from None
     if not {"call", "side"} <= set(pattern.groupindex):
-        raise UsageError("--pair-pattern needs the groups (?P<call>...) and (?P<side>...)", f"the default is {SIDE_PATTERN}")
+        raise UsageError(
+            "--pair-pattern needs the groups (?P<call>...) and (?P<side>...)", f"the default is {SIDE_PATTERN}"
+        )
     files: list[Path] = []
     for item in inputs:
         _expand(str(item), files)
@@ -184,8 +193,10 @@ def discover(inputs: Sequence[str | Path], side_pattern: str = SIDE_PATTERN,
         used.add(call_id)
         out.append(CallInput(call_id, spec, paths))
     if not out:
-        raise InputNotFound("no recordings or transcripts found in " + ", ".join(map(str, inputs)),
-                            "give folders, files or globs of recordings (wav, flac, mp3, ...) or .jsonl transcripts")
+        raise InputNotFound(
+            "no recordings or transcripts found in " + ", ".join(map(str, inputs)),
+            "give folders, files or globs of recordings (wav, flac, mp3, ...) or .jsonl transcripts",
+        )
     return out, warnings
 
 

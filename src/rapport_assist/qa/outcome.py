@@ -28,8 +28,14 @@ class CallOutcome:
 
 
 def outcome_to_json(o: CallOutcome, key: str | None = None) -> dict[str, Any]:
-    d: dict[str, Any] = {"call": o.call_id, "status": o.status, "files": list(o.files),
-                         "audio_s": o.audio_s, "processing_s": round(o.processing_s, 3), "recognized": o.recognized}
+    d: dict[str, Any] = {
+        "call": o.call_id,
+        "status": o.status,
+        "files": list(o.files),
+        "audio_s": o.audio_s,
+        "processing_s": round(o.processing_s, 3),
+        "recognized": o.recognized,
+    }
     if o.worker:
         d["worker"] = o.worker
     if key:
@@ -42,6 +48,13 @@ def outcome_to_json(o: CallOutcome, key: str | None = None) -> dict[str, Any]:
 
 
 def outcome_from_json(d: dict[str, Any], status: str | None = None) -> CallOutcome:
-    return CallOutcome(d["call"], status or d["status"], audio_s=d.get("audio_s"), processing_s=d.get("processing_s", 0.0),
-                       recognized=d.get("recognized", False), error=d.get("error"),
-                       stats=CallStats.from_json(d["stats"]) if d.get("stats") else None, files=tuple(d.get("files", ())))
+    return CallOutcome(
+        d["call"],
+        status or d["status"],
+        audio_s=d.get("audio_s"),
+        processing_s=d.get("processing_s", 0.0),
+        recognized=d.get("recognized", False),
+        error=d.get("error"),
+        stats=CallStats.from_json(d["stats"]) if d.get("stats") else None,
+        files=tuple(d.get("files", ())),
+    )

@@ -92,8 +92,9 @@ class CallProgress:
     stream is not a terminal nothing is written: logs stay clean.
     """
 
-    def __init__(self, label: str, total_s: float | None, stream: IO[str], tty: bool | None = None,
-                 every_s: float = 0.25) -> None:
+    def __init__(
+        self, label: str, total_s: float | None, stream: IO[str], tty: bool | None = None, every_s: float = 0.25
+    ) -> None:
         self.label = label
         self.total_s = total_s
         self.stream = stream

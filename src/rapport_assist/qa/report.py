@@ -33,8 +33,12 @@ MARK_GAP = 14.0  # px between the centres of nudge/promise marks drawn at (nearl
 @functools.lru_cache(maxsize=1)
 def environment() -> jinja2.Environment:
     """The templates in qa/templates, autoescaped (every value is HTML-escaped unless it is Markup)."""
-    env = jinja2.Environment(loader=jinja2.PackageLoader("rapport_assist.qa", "templates"),
-                             autoescape=True, undefined=jinja2.StrictUndefined, keep_trailing_newline=True)
+    env = jinja2.Environment(
+        loader=jinja2.PackageLoader("rapport_assist.qa", "templates"),
+        autoescape=True,
+        undefined=jinja2.StrictUndefined,
+        keep_trailing_newline=True,
+    )
     env.filters["clock"] = clock
     env.filters["time_words"] = time_words
     return env
@@ -119,62 +123,116 @@ def timeline_svg(events: Sequence[dict[str, Any]], duration: float) -> Markup:
     rows = {"agent": 24, "customer": 50, "nudges": 84, "tone": 112, "loud": 150, "pace": 226}
     lane_h = 18
     H = 300
-    parts: list[Markup] = [M('<svg class="timeline" viewBox="0 0 {} {}" role="img" aria-label="Call timeline">')
-                           .format(W, H)]
+    parts: list[Markup] = [
+        M('<svg class="timeline" viewBox="0 0 {} {}" role="img" aria-label="Call timeline">').format(W, H)
+    ]
     # grid and axis
     step = _ticks(dur)
     t = 0.0
     while t <= dur + 1e-6:
         parts.append(M('<line x1="{x:.1f}" y1="14" x2="{x:.1f}" y2="{y}" stroke="#eef0f3"/>').format(x=x(t), y=H - 22))
-        parts.append(M('<text class="lbl" x="{:.1f}" y="{}" text-anchor="middle">{}</text>')
-                     .format(x(t), H - 8, clock(t)[:-2]))
+        parts.append(
+            M('<text class="lbl" x="{:.1f}" y="{}" text-anchor="middle">{}</text>').format(x(t), H - 8, clock(t)[:-2])
+        )
         t += step
     labels = [("agent", "Agent"), ("customer", "Customer"), ("nudges", "Nudges"), ("tone", "Customer tone")]
     for key, text in labels:
         parts.append(M('<text class="lbl" x="4" y="{}">{}</text>').format(rows[key] + 13, text))
     for key, name, units in (("loud", "Loudness", "(dBFS)"), ("pace", "Pace", "(syll./s)")):
-        parts.append(M('<text class="lbl" x="4" y="{}">{}</text><text class="lbl" x="4" y="{}">{}</text>')
-                     .format(rows[key] + 12, name, rows[key] + 26, units))
+        parts.append(
+            M('<text class="lbl" x="4" y="{}">{}</text><text class="lbl" x="4" y="{}">{}</text>').format(
+                rows[key] + 12, name, rows[key] + 26, units
+            )
+        )
     utts = [e for e in events if e.get("type") == "utterance"]
     # dead air and talk-over behind everything
-    band = M('<rect x="{a:.1f}" y="{y}" width="{w:.1f}" height="{h}" fill="{fill}" fill-opacity="{op}">'
-             '<title>{title}</title></rect>')
+    band = M(
+        '<rect x="{a:.1f}" y="{y}" width="{w:.1f}" height="{h}" fill="{fill}" fill-opacity="{op}">'
+        '<title>{title}</title></rect>'
+    )
     for e in events:
         if e.get("type") == "signal" and e.get("kind") == "dead_air":
             a, b = x(e["since"]), x(e["since"] + e["silence_s"])
             title = f"dead air {e['silence_s']:.0f} s at {clock(e['since'])}" + (
-                " (hold announced)" if e.get("hold_announced") else "")
-            parts.append(band.format(a=a, y=rows["agent"] - 4, w=max(b - a, 1.5), h=lane_h * 2 + 16,
-                                     fill="#98a2b3", op=".25", title=title))
+                " (hold announced)" if e.get("hold_announced") else ""
+            )
+            parts.append(
+                band.format(
+                    a=a,
+                    y=rows["agent"] - 4,
+                    w=max(b - a, 1.5),
+                    h=lane_h * 2 + 16,
+                    fill="#98a2b3",
+                    op=".25",
+                    title=title,
+                )
+            )
         if e.get("type") == "signal" and e.get("kind") == "talk_over":
             a, b = x(e["start"]), x(e["start"] + e["overlap_s"])
             title = f"{e['speaker']} talked over the {e['over']} for {e['overlap_s']:.1f} s at {clock(e['start'])}"
-            parts.append(band.format(a=a, y=rows["agent"] - 4, w=max(b - a, 2), h=lane_h * 2 + 16,
-                                     fill=TALK_OVER_COLOR, op=".35", title=title))
+            parts.append(
+                band.format(
+                    a=a,
+                    y=rows["agent"] - 4,
+                    w=max(b - a, 2),
+                    h=lane_h * 2 + 16,
+                    fill=TALK_OVER_COLOR,
+                    op=".35",
+                    title=title,
+                )
+            )
     lane = M('<rect x="{}" y="{}" width="{}" height="{}" fill="#f2f4f7" rx="3"/>')
     for key in ("agent", "customer"):
         parts.append(lane.format(left, rows[key], plot, lane_h))
     for u in utts:
         a, b = x(u["start"]), x(u["end"])
         text = u["text"] if len(u["text"]) <= 140 else u["text"][:137] + "…"
-        parts.append(M('<rect class="utt-bar" data-target="u{i}" x="{a:.1f}" y="{y}" width="{w:.1f}" height="{h}" '
-                       'rx="2" fill="{fill}"><title>{at} {who}: {text}</title></rect>')
-                     .format(i=u["index"], a=a, y=rows[u["speaker"]], w=max(b - a, 1.5), h=lane_h,
-                             fill=SPEAKER_COLOR[u["speaker"]], at=clock(u["start"]), who=u["speaker"], text=text))
+        parts.append(
+            M(
+                '<rect class="utt-bar" data-target="u{i}" x="{a:.1f}" y="{y}" width="{w:.1f}" height="{h}" '
+                'rx="2" fill="{fill}"><title>{at} {who}: {text}</title></rect>'
+            ).format(
+                i=u["index"],
+                a=a,
+                y=rows[u["speaker"]],
+                w=max(b - a, 1.5),
+                h=lane_h,
+                fill=SPEAKER_COLOR[u["speaker"]],
+                at=clock(u["start"]),
+                who=u["speaker"],
+                text=text,
+            )
+        )
     # nudges and promises; marks at one moment are spread side by side, not drawn on each other
     marks = [e for e in events if e.get("type") in ("nudge", "record")]
     for e, cx in zip(marks, _spread([x(e["t"]) for e in marks], MARK_GAP)):
         cy = rows["nudges"] + 9
         if e.get("type") == "nudge":
-            parts.append(M('<path class="nudge" data-target="n{i}-{rule}" d="M{cx:.1f},{top} L{r:.1f},{bot} '
-                           'L{l:.1f},{bot} Z" fill="{fill}"{faint}><title>{at} {rule}: {message}</title></path>')
-                         .format(i=e["utterance_index"], rule=e["rule"], cx=cx, top=cy - 8, r=cx + 7, l=cx - 7,
-                                 bot=cy + 6, fill=SEVERITY_COLOR.get(e["severity"], "#e8a33d"),
-                                 faint=M(' fill-opacity=".45"') if e.get("experimental") else "",
-                                 at=clock(e["t"]), message=e["message"]))
+            parts.append(
+                M(
+                    '<path class="nudge" data-target="n{i}-{rule}" d="M{cx:.1f},{top} L{r:.1f},{bot} '
+                    'L{l:.1f},{bot} Z" fill="{fill}"{faint}><title>{at} {rule}: {message}</title></path>'
+                ).format(
+                    i=e["utterance_index"],
+                    rule=e["rule"],
+                    cx=cx,
+                    top=cy - 8,
+                    r=cx + 7,
+                    l=cx - 7,
+                    bot=cy + 6,
+                    fill=SEVERITY_COLOR.get(e["severity"], "#e8a33d"),
+                    faint=M(' fill-opacity=".45"') if e.get("experimental") else "",
+                    at=clock(e["t"]),
+                    message=e["message"],
+                )
+            )
         else:
-            parts.append(M('<circle cx="{:.1f}" cy="{}" r="4" fill="#fff" stroke="#067647" stroke-width="2">'
-                           '<title>{} promise: {}</title></circle>').format(cx, cy, clock(e["t"]), e["text"]))
+            parts.append(
+                M(
+                    '<circle cx="{:.1f}" cy="{}" r="4" fill="#fff" stroke="#067647" stroke-width="2">'
+                    '<title>{} promise: {}</title></circle>'
+                ).format(cx, cy, clock(e["t"]), e["text"])
+            )
     # customer tone band: each customer utterance's running tone, held until the next one
     cust = [u for u in utts if u["speaker"] == "customer" and (u.get("signals") or {}).get("tone_state")]
     parts.append(lane.format(left, rows["tone"], plot, lane_h))
@@ -182,11 +240,22 @@ def timeline_svg(events: Sequence[dict[str, Any]], duration: float) -> Markup:
         state = u["signals"]["tone_state"]
         a = x(u["start"])
         b = x(cust[i + 1]["start"]) if i + 1 < len(cust) else x(dur)
-        parts.append(M('<rect x="{a:.1f}" y="{y}" width="{w:.1f}" height="{h}" fill="{fill}"><title>{at} customer '
-                       '{label} ({score:.2f}): {evidence}</title></rect>')
-                     .format(a=a, y=rows["tone"], w=max(b - a, 1), h=lane_h, fill=TONE_COLOR.get(state["label"], "#eee"),
-                             at=clock(u["start"]), label=state["label"], score=state["score"],
-                             evidence="; ".join(state.get("evidence", []))))
+        parts.append(
+            M(
+                '<rect x="{a:.1f}" y="{y}" width="{w:.1f}" height="{h}" fill="{fill}"><title>{at} customer '
+                '{label} ({score:.2f}): {evidence}</title></rect>'
+            ).format(
+                a=a,
+                y=rows["tone"],
+                w=max(b - a, 1),
+                h=lane_h,
+                fill=TONE_COLOR.get(state["label"], "#eee"),
+                at=clock(u["start"]),
+                label=state["label"],
+                score=state["score"],
+                evidence="; ".join(state.get("evidence", [])),
+            )
+        )
     # loudness and pace per side, one point per utterance
     for key, field, lo, hi, height in (("loud", "loudness_dbfs", -60.0, 0.0, 62), ("pace", "rate_sps", 0.0, 8.0, 50)):
         top = rows[key]
@@ -197,11 +266,17 @@ def timeline_svg(events: Sequence[dict[str, Any]], duration: float) -> Markup:
             hi = min(hi, unit * -((-(max(values) + unit / 2)) // unit))
             if hi - lo < 2 * unit:
                 hi, lo = hi + unit, lo - unit
-        parts.append(M('<rect x="{}" y="{}" width="{}" height="{}" fill="none" stroke="#eef0f3"/>')
-                     .format(left, top, plot, height))
-        parts.append(M('<text class="lbl" x="{x}" y="{y1}" text-anchor="end">{hi:g}</text>'
-                       '<text class="lbl" x="{x}" y="{y2}" text-anchor="end">{lo:g}</text>')
-                     .format(x=left - 4, y1=top + 9, hi=hi, y2=top + height, lo=lo))
+        parts.append(
+            M('<rect x="{}" y="{}" width="{}" height="{}" fill="none" stroke="#eef0f3"/>').format(
+                left, top, plot, height
+            )
+        )
+        parts.append(
+            M(
+                '<text class="lbl" x="{x}" y="{y1}" text-anchor="end">{hi:g}</text>'
+                '<text class="lbl" x="{x}" y="{y2}" text-anchor="end">{lo:g}</text>'
+            ).format(x=left - 4, y1=top + 9, hi=hi, y2=top + height, lo=lo)
+        )
         for speaker in ("agent", "customer"):
             pts = []
             for u in utts:
@@ -212,15 +287,31 @@ def timeline_svg(events: Sequence[dict[str, Any]], duration: float) -> Markup:
                 pts.append((x((u["start"] + u["end"]) / 2), vy, v, u))
             if len(pts) > 1:
                 path = " ".join(f"{px:.1f},{py:.1f}" for px, py, _, _ in pts)
-                parts.append(M('<polyline points="{}" fill="none" stroke="{}" stroke-width="1.6" stroke-opacity=".8"/>')
-                             .format(path, SPEAKER_COLOR[speaker]))
+                parts.append(
+                    M('<polyline points="{}" fill="none" stroke="{}" stroke-width="1.6" stroke-opacity=".8"/>').format(
+                        path, SPEAKER_COLOR[speaker]
+                    )
+                )
             for px, py, v, u in pts:
-                parts.append(M('<circle cx="{:.1f}" cy="{:.1f}" r="2.6" fill="{}"><title>{} {}: {:.1f} {}</title></circle>')
-                             .format(px, py, SPEAKER_COLOR[speaker], clock(u["start"]), speaker, v,
-                                     "dBFS" if key == "loud" else "syllables/s"))
+                parts.append(
+                    M(
+                        '<circle cx="{:.1f}" cy="{:.1f}" r="2.6" fill="{}"><title>{} {}: {:.1f} {}</title></circle>'
+                    ).format(
+                        px,
+                        py,
+                        SPEAKER_COLOR[speaker],
+                        clock(u["start"]),
+                        speaker,
+                        v,
+                        "dBFS" if key == "loud" else "syllables/s",
+                    )
+                )
         if not any((u.get("signals") or {}).get(field) is not None for u in utts):
-            parts.append(M('<text class="lbl" x="{}" y="{}">no audio measure (transcript input)</text>')
-                         .format(left + 8, top + height / 2 + 4))
+            parts.append(
+                M('<text class="lbl" x="{}" y="{}">no audio measure (transcript input)</text>').format(
+                    left + 8, top + height / 2 + 4
+                )
+            )
     parts.append(M("</svg>"))
     return M("").join(parts)
 
@@ -240,15 +331,20 @@ def _stat_cards(s: CallStats) -> list[dict[str, Any]]:
         ("Duration", clock(s.duration_s), False),
         ("Talk ratio agent / customer", f"{_pct(ratio)} / {_pct(None if ratio is None else 1 - ratio)}", False),
         ("Dead air (seconds)", f"{s.dead_air} ({s.dead_air_s:.0f})", s.dead_air > 0),
-        ("Talk-over by the agent / customer", f"{s.agent_talk_overs} / {s.talk_overs - s.agent_talk_overs}",
-         s.agent_talk_overs > 0),
+        (
+            "Talk-over by the agent / customer",
+            f"{s.agent_talk_overs} / {s.talk_overs - s.agent_talk_overs}",
+            s.agent_talk_overs > 0,
+        ),
         ("Nudges", str(s.nudges), s.nudges > 0),
         ("Promises (no time frame)", f"{s.promises} ({s.promises_uncommitted})", s.promises_uncommitted > 0),
         ("Customer tone peak", s.customer_peak_tone, s.customer_peak_tone == "angry"),
         ("Needs a listen (score)", f"{s.listen_score:g}", s.listen_score >= 5),
     ]
-    return [{"key": k, "value": v, "warn": warn, "ratio": ratio if k.startswith("Talk ratio") else None}
-            for k, v, warn in cards]
+    return [
+        {"key": k, "value": v, "warn": warn, "ratio": ratio if k.startswith("Talk ratio") else None}
+        for k, v, warn in cards
+    ]
 
 
 def stats_html(s: CallStats) -> Markup:
@@ -280,8 +376,16 @@ def _utterances(events: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
         tone = sig.get("tone")
         if tone and tone.get("label") != "calm":
             meta.append(f"tone {tone['label']}")
-        rows.append({"index": u["index"], "speaker": u["speaker"], "start": u["start"], "meta": meta,
-                     "text": highlight(u["text"], marks.get(u["index"], [])), "nudges": fired_at.get(u["index"], [])})
+        rows.append(
+            {
+                "index": u["index"],
+                "speaker": u["speaker"],
+                "start": u["start"],
+                "meta": meta,
+                "text": highlight(u["text"], marks.get(u["index"], [])),
+                "nudges": fired_at.get(u["index"], []),
+            }
+        )
     return rows
 
 
@@ -305,15 +409,29 @@ def coaching_html(events: Sequence[dict[str, Any]]) -> Markup:
 def render_report(call: CallInput, events: Sequence[dict[str, Any]], stats: CallStats) -> str:
     """The whole report page: templates/report.html.j2 with report.css and report.js inlined."""
     end: Mapping[str, Any] = next((e for e in reversed(events) if e.get("type") == "call_end"), {})
-    return environment().get_template("report.html.j2").render(
-        call_id=call.id, kind=call.kind, files=" + ".join(str(f) for f in call.files),
-        masking={"on": " · personal data masked", "off": " · masking off (--no-mask)"}.get(str(end.get("masking")), ""),
-        cards=_stat_cards(stats),
-        notes=[e["message"] for e in events if e.get("type") == "status" and e.get("level") in ("warning", "error")],
-        coaching=_coaching(events), no_praise=NO_PRAISE,
-        timeline=timeline_svg(events, stats.duration_s), talk_over_color=TALK_OVER_COLOR,
-        by_rule=list(stats.nudges_by_rule.items()),
-        promises=[e for e in events if e.get("type") == "record"],
-        utterances=_utterances(events),
-        data={"call": call.id, "stats": stats.to_json()},
-        css=asset("report.css"), js=asset("report.js"))
+    return (
+        environment()
+        .get_template("report.html.j2")
+        .render(
+            call_id=call.id,
+            kind=call.kind,
+            files=" + ".join(str(f) for f in call.files),
+            masking={"on": " · personal data masked", "off": " · masking off (--no-mask)"}.get(
+                str(end.get("masking")), ""
+            ),
+            cards=_stat_cards(stats),
+            notes=[
+                e["message"] for e in events if e.get("type") == "status" and e.get("level") in ("warning", "error")
+            ],
+            coaching=_coaching(events),
+            no_praise=NO_PRAISE,
+            timeline=timeline_svg(events, stats.duration_s),
+            talk_over_color=TALK_OVER_COLOR,
+            by_rule=list(stats.nudges_by_rule.items()),
+            promises=[e for e in events if e.get("type") == "record"],
+            utterances=_utterances(events),
+            data={"call": call.id, "stats": stats.to_json()},
+            css=asset("report.css"),
+            js=asset("report.js"),
+        )
+    )

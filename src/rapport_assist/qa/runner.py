@@ -42,6 +42,7 @@ from .summary import write_summary
 if TYPE_CHECKING:  # pragma: no cover
     from ..recognizer import Recognizer, RecognizerOptions
 
+
 def _no_recognizer() -> Recognizer:
     """The recognizer factory of a transcript, which is never recognized."""
     raise AssertionError("a transcript needs no recognizer")
@@ -81,8 +82,9 @@ class QaSettings:
     def recognizer_options(self) -> RecognizerOptions:
         from ..recognizer import RecognizerOptions
 
-        return RecognizerOptions(model_dir=self.model_dir, compute_type=self.compute_type, cpu_threads=self.threads,
-                                 keep_freed_memory=True)  # page faults cost a fifth of recognition (BENCHMARKS.md)
+        return RecognizerOptions(
+            model_dir=self.model_dir, compute_type=self.compute_type, cpu_threads=self.threads, keep_freed_memory=True
+        )  # page faults cost a fifth of recognition (BENCHMARKS.md)
 
 
 def rules_fingerprint(paths: Sequence[Path]) -> str:
@@ -126,7 +128,9 @@ class _Worker:
         if self._recognizer is None:
             from ..recognizer import Recognizer
 
-            self._recognizer = Recognizer(self.settings.recognizer_options())  # no warm-up: no one waits on the first call
+            self._recognizer = Recognizer(
+                self.settings.recognizer_options()
+            )  # no warm-up: no one waits on the first call
         return self._recognizer
 
 
@@ -135,8 +139,17 @@ _WORKERS_LOCK = threading.Lock()
 
 
 def _worker_for(settings: QaSettings) -> _Worker:
-    key = (settings.rule_paths, settings.model_dir, settings.compute_type, settings.threads, settings.batch,
-           settings.endpointer, str(settings.cache_dir), settings.mask_list, settings.cache_unmasked)
+    key = (
+        settings.rule_paths,
+        settings.model_dir,
+        settings.compute_type,
+        settings.threads,
+        settings.batch,
+        settings.endpointer,
+        str(settings.cache_dir),
+        settings.mask_list,
+        settings.cache_unmasked,
+    )
     with _WORKERS_LOCK:
         worker = _WORKERS.get(key)
         if worker is None:
@@ -147,8 +160,13 @@ def _worker_for(settings: QaSettings) -> _Worker:
 def recognition_identity(settings: QaSettings) -> dict[str, Any]:
     from ..models import resolve_whisper_model_dir
 
-    identity = settings_identity(resolve_whisper_model_dir(settings.model_dir), settings.compute_type,
-                                 settings.recognizer_options(), settings.endpointer, settings.batch)
+    identity = settings_identity(
+        resolve_whisper_model_dir(settings.model_dir),
+        settings.compute_type,
+        settings.recognizer_options(),
+        settings.endpointer,
+        settings.batch,
+    )
     identity["mask"] = settings.cache_mask_identity  # a changed masking list misses the cache
     return identity
 
@@ -245,8 +263,9 @@ def process_calls(tasks: Sequence["Task"], settings: QaSettings) -> list[CallOut
         return outcomes
 
 
-def _recognize_together(tasks: Sequence["Task"], recordings: dict[int, Any], worker: _Worker,
-                        failed: dict[int, CallOutcome]) -> dict[int, tuple[CachedTimeline, bool, float]]:
+def _recognize_together(
+    tasks: Sequence["Task"], recordings: dict[int, Any], worker: _Worker, failed: dict[int, CallOutcome]
+) -> dict[int, tuple[CachedTimeline, bool, float]]:
     """Recognize the segments of several recordings in one packed batch, then cache each call's
     timeline. If the batch fails, each call is recognized alone, so only a bad one fails."""
     started = time.perf_counter()
@@ -260,7 +279,7 @@ def _recognize_together(tasks: Sequence["Task"], recordings: dict[int, Any], wor
         at = 0
         for n in order:
             count = len(recordings[n].segments)
-            per_call[n] = found[at:at + count]
+            per_call[n] = found[at : at + count]
             at += count
     except Exception:  # noqa: BLE001 - fall back to one call at a time
         per_call = {}
@@ -278,8 +297,9 @@ def _recognize_together(tasks: Sequence["Task"], recordings: dict[int, Any], wor
     return out
 
 
-def call_timeline(call: CallInput, settings: QaSettings,
-                  progress: "Callable[[str, float | None], None] | None" = None) -> tuple[CachedTimeline, bool]:
+def call_timeline(
+    call: CallInput, settings: QaSettings, progress: "Callable[[str, float | None], None] | None" = None
+) -> tuple[CachedTimeline, bool]:
     """One call's timeline exactly as ``qa`` gets it (``rules explain`` on a recording): the same
     cache key and batch recognition, so the same words and utterance numbers; from the transcript
     cache, else recognized now and cached for ``qa``. Whether it was recognized now.
@@ -305,10 +325,14 @@ def call_timeline(call: CallInput, settings: QaSettings,
     on_batch = None if progress is None else (lambda f: progress("recognizing", f))
     if on_batch is not None:
         on_batch(0.0)
-    recognitions = (recognizer.recognize_batch([s for s in recording.segments], progress=on_batch)
-                    if settings.batch else None)
-    source = recording.source(recognizer, recognitions) if recognitions is not None else \
-        open_replay(call.spec, lambda: recognizer, settings.endpointer, batch=False)
+    recognitions = (
+        recognizer.recognize_batch([s for s in recording.segments], progress=on_batch) if settings.batch else None
+    )
+    source = (
+        recording.source(recognizer, recognitions)
+        if recognitions is not None
+        else open_replay(call.spec, lambda: recognizer, settings.endpointer, batch=False)
+    )
     timeline = CachedTimeline(tuple(source.items()), source.audio_s)
     if on_batch is not None:
         on_batch(1.0)
@@ -320,18 +344,27 @@ def _error_outcome(call: CallInput, exc: BaseException, started: float, worker: 
     if isinstance(exc, MemoryError):
         raise exc
     error = exc.one_line() if isinstance(exc, RapportError) else f"internal error: {exc.__class__.__name__}: {exc}"
-    return CallOutcome(call.id, "error", error=error, processing_s=time.perf_counter() - started,
-                       files=tuple(map(str, call.files)), worker=worker.name)
+    return CallOutcome(
+        call.id,
+        "error",
+        error=error,
+        processing_s=time.perf_counter() - started,
+        files=tuple(map(str, call.files)),
+        worker=worker.name,
+    )
 
 
-def _finish(task: "Task", settings: QaSettings, timeline: CachedTimeline, recognized: bool, worker: _Worker,
-            started: float) -> CallOutcome:
+def _finish(
+    task: "Task", settings: QaSettings, timeline: CachedTimeline, recognized: bool, worker: _Worker, started: float
+) -> CallOutcome:
     """Rules over a call's timeline, and its outputs: events.jsonl, report.html, then call.json."""
     from ..sources import TRANSCRIPT_READ_AHEAD, Timeline
 
     call = task.call
-    events = [e.to_json() for e in worker.pipeline.run(Timeline(iter(timeline.items), TRANSCRIPT_READ_AHEAD),
-                                                        audio_s=timeline.audio_s)]
+    events = [
+        e.to_json()
+        for e in worker.pipeline.run(Timeline(iter(timeline.items), TRANSCRIPT_READ_AHEAD), audio_s=timeline.audio_s)
+    ]
     stats = call_stats(events)
     folder = call_dir(settings.out_dir, call.id)
     write_atomic(folder / "events.jsonl", "".join(json.dumps(e, ensure_ascii=False) + "\n" for e in events))
@@ -340,10 +373,21 @@ def _finish(task: "Task", settings: QaSettings, timeline: CachedTimeline, recogn
 
         write_atomic(folder / "report.html", render_report(call, events, stats))
     elapsed = time.perf_counter() - started
-    outcome = CallOutcome(call.id, "done", audio_s=timeline.audio_s, processing_s=elapsed, recognized=recognized,
-                          stats=stats, files=tuple(map(str, call.files)), worker=worker.name)
-    write_atomic(folder / "call.json", json.dumps(outcome_to_json(outcome, done_key(task.key, task.rules_digest)),
-                                                  ensure_ascii=False, indent=1) + "\n")
+    outcome = CallOutcome(
+        call.id,
+        "done",
+        audio_s=timeline.audio_s,
+        processing_s=elapsed,
+        recognized=recognized,
+        stats=stats,
+        files=tuple(map(str, call.files)),
+        worker=worker.name,
+    )
+    write_atomic(
+        folder / "call.json",
+        json.dumps(outcome_to_json(outcome, done_key(task.key, task.rules_digest)), ensure_ascii=False, indent=1)
+        + "\n",
+    )
     return outcome
 
 
@@ -367,8 +411,14 @@ def plan(calls: Sequence[CallInput], settings: QaSettings, force: bool = False) 
         try:
             key = call_key(call, identity)
         except OSError as exc:
-            known.append(CallOutcome(call.id, "error", error=f"cannot read {exc.filename}: {exc.strerror}",
-                                     files=tuple(map(str, call.files))))
+            known.append(
+                CallOutcome(
+                    call.id,
+                    "error",
+                    error=f"cannot read {exc.filename}: {exc.strerror}",
+                    files=tuple(map(str, call.files)),
+                )
+            )
             continue
         done = None if force else read_done(settings.out_dir, call.id)
         if done and done.get("status") == "done" and done.get("key") == done_key(key, rules_digest):
@@ -412,8 +462,7 @@ def group_tasks(tasks: Sequence[Task], settings: QaSettings) -> list[list[Task]]
             alone.append((length or 0.0, [task]))
         else:
             short.append((length, task))
-    n_groups = max(math.ceil(sum(length for length, _ in short) / PACK_CALLS_S),
-                   math.ceil(len(short) / PACK_CALLS_MAX))
+    n_groups = max(math.ceil(sum(length for length, _ in short) / PACK_CALLS_S), math.ceil(len(short) / PACK_CALLS_MAX))
     bins: list[tuple[float, list[Task]]] = [(0.0, []) for _ in range(n_groups)]
     for length, task in sorted(short, key=lambda lt: (-lt[0], lt[1].call.id)):
         k = min((k for k in range(n_groups) if len(bins[k][1]) < PACK_CALLS_MAX), key=lambda k: bins[k][0])
@@ -474,8 +523,10 @@ def local_cluster_size(address: str) -> int | None:
             raise UsageError(f"--cluster {address}: N must be a whole number of workers", "write --cluster local:2")
         return int(n) if n else (os.cpu_count() or 1)
     if not re.fullmatch(r"(tcp|tls|ws|wss|inproc|ucx)://\S+|[\w.\-]+:\d+", address):
-        raise UsageError(f"--cluster {address!r} is not a Dask scheduler address",
-                         "write --cluster tcp://HOST:8786, or --cluster local:N for a cluster on this machine")
+        raise UsageError(
+            f"--cluster {address!r} is not a Dask scheduler address",
+            "write --cluster tcp://HOST:8786, or --cluster local:N for a cluster on this machine",
+        )
     return None
 
 
@@ -496,12 +547,17 @@ def run_cluster(tasks: Sequence[Task], settings: QaSettings, address: str) -> It
     except (OSError, TimeoutError) as exc:
         if cluster is not None:
             cluster.close()
-        raise UsageError(f"cannot reach the Dask scheduler at {address}: {exc}",
-                         "start it with 'dask scheduler' and workers with 'dask worker ADDRESS'") from None
+        raise UsageError(
+            f"cannot reach the Dask scheduler at {address}: {exc}",
+            "start it with 'dask scheduler' and workers with 'dask worker ADDRESS'",
+        ) from None
     try:
-        futures = [client.submit(process_calls, g, settings, pure=False, key=f"qa-{g[0].call.id}-{g[0].key[:12]}",
-                                 priority=-n)  # biggest groups first, as locally
-                   for n, g in enumerate(group_tasks(tasks, settings))]
+        futures = [
+            client.submit(
+                process_calls, g, settings, pure=False, key=f"qa-{g[0].call.id}-{g[0].key[:12]}", priority=-n
+            )  # biggest groups first, as locally
+            for n, g in enumerate(group_tasks(tasks, settings))
+        ]
         for future in as_completed(futures):
             yield from future.result()
     finally:
@@ -510,9 +566,15 @@ def run_cluster(tasks: Sequence[Task], settings: QaSettings, address: str) -> It
             cluster.close()
 
 
-def run_batch(calls: Sequence[CallInput], settings: QaSettings, workers: int = 1, cluster: str | None = None,
-              force: bool = False, on_outcome: Callable[[CallOutcome], None] | None = None,
-              on_plan: Callable[[list[Task], list[CallOutcome]], None] | None = None) -> list[CallOutcome]:
+def run_batch(
+    calls: Sequence[CallInput],
+    settings: QaSettings,
+    workers: int = 1,
+    cluster: str | None = None,
+    force: bool = False,
+    on_outcome: Callable[[CallOutcome], None] | None = None,
+    on_plan: Callable[[list[Task], list[CallOutcome]], None] | None = None,
+) -> list[CallOutcome]:
     """Process ``calls`` (skipping finished ones), then write the summary; outcomes in ``calls`` order."""
 
     todo, known = plan(calls, settings, force)
@@ -553,8 +615,11 @@ def finished_earlier(out_dir: Path, ids: set[str]) -> tuple[list[CallInput], lis
             if not done or done.get("status") != "done" or done.get("call") != call_id or not done.get("files"):
                 continue
             files = tuple(Path(f) for f in done["files"])
-            spec = (ReplayInput(path=files[0]) if len(files) == 1
-                    else ReplayInput(agent_path=files[0], customer_path=files[1]))
+            spec = (
+                ReplayInput(path=files[0])
+                if len(files) == 1
+                else ReplayInput(agent_path=files[0], customer_path=files[1])
+            )
             outcome = outcome_from_json(done, "skipped")
         except (KeyError, TypeError, ValueError, AttributeError):  # a damaged marker: the call is not finished
             continue

@@ -49,8 +49,9 @@ class CallStats:
         return cls(**{k: d[k] for k in cls.__dataclass_fields__ if k in d})
 
 
-def listen_score(nudges_by_severity: dict[str, int], peak_tone: str, dead_air: int, agent_talk_overs: int,
-                 uncommitted: int) -> float:
+def listen_score(
+    nudges_by_severity: dict[str, int], peak_tone: str, dead_air: int, agent_talk_overs: int, uncommitted: int
+) -> float:
     """How much a call needs a listen: nudges weighted by severity (high 3, medium 2, low 1),
     +3 when the customer got angry (+1 tense), +1 per dead air, per talk-over by the agent and per
     promise without a time frame."""
@@ -99,12 +100,22 @@ def call_stats(events: Iterable[dict[str, Any]]) -> CallStats:
             audio_s = e.get("audio")
     total = talk["agent"] + talk["customer"]
     return CallStats(
-        duration_s=duration, audio_s=audio_s, utterances=utterances,
-        agent_talk_s=talk["agent"], customer_talk_s=talk["customer"],
+        duration_s=duration,
+        audio_s=audio_s,
+        utterances=utterances,
+        agent_talk_s=talk["agent"],
+        customer_talk_s=talk["customer"],
         talk_ratio=talk["agent"] / total if total > 0 else None,
-        dead_air=dead_air, dead_air_s=dead_air_s, talk_overs=talk_overs, agent_talk_overs=agent_talk_overs,
-        talk_over_s=talk_over_s, nudges=sum(by_rule.values()), nudges_by_rule=dict(sorted(by_rule.items())),
-        nudges_by_severity=dict(sorted(by_sev.items())), promises=promises, promises_uncommitted=uncommitted,
+        dead_air=dead_air,
+        dead_air_s=dead_air_s,
+        talk_overs=talk_overs,
+        agent_talk_overs=agent_talk_overs,
+        talk_over_s=talk_over_s,
+        nudges=sum(by_rule.values()),
+        nudges_by_rule=dict(sorted(by_rule.items())),
+        nudges_by_severity=dict(sorted(by_sev.items())),
+        promises=promises,
+        promises_uncommitted=uncommitted,
         customer_peak_tone=peak,
         listen_score=listen_score(by_sev, peak, dead_air, agent_talk_overs, uncommitted),
     )

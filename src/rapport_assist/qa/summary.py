@@ -43,26 +43,59 @@ def summary_rows(calls: Sequence[CallInput], outcomes: Sequence[CallOutcome]) ->
     """The CSV's header and rows, one per call (calls not processed yet are listed as 'pending')."""
     by_id = {o.call_id: o for o in outcomes}
     rules = sorted({r for o in outcomes if o.stats for r in o.stats.nudges_by_rule})
-    header = ["call", "status", "date", "files", "audio_s", "duration_s", "utterances", "nudges",
-              *[f"nudges:{r}" for r in rules], "talk_ratio_agent", "dead_air", "dead_air_s", "talk_overs",
-              "agent_talk_overs", "promises", "promises_uncommitted", "customer_peak_tone", "listen_score",
-              "report", "error"]
+    header = [
+        "call",
+        "status",
+        "date",
+        "files",
+        "audio_s",
+        "duration_s",
+        "utterances",
+        "nudges",
+        *[f"nudges:{r}" for r in rules],
+        "talk_ratio_agent",
+        "dead_air",
+        "dead_air_s",
+        "talk_overs",
+        "agent_talk_overs",
+        "promises",
+        "promises_uncommitted",
+        "customer_peak_tone",
+        "listen_score",
+        "report",
+        "error",
+    ]
     rows = []
     for call in calls:
         o = by_id.get(call.id)
         day = call_date(call)
-        row: dict[str, Any] = {"call": call.id, "status": "pending" if o is None else ("done" if o.status == "skipped" else o.status),
-                               "date": day.isoformat() if day else "", "files": " + ".join(map(str, call.files))}
+        row: dict[str, Any] = {
+            "call": call.id,
+            "status": "pending" if o is None else ("done" if o.status == "skipped" else o.status),
+            "date": day.isoformat() if day else "",
+            "files": " + ".join(map(str, call.files)),
+        }
         s = o.stats if o else None
         if s is not None:
-            row.update({"audio_s": "" if s.audio_s is None else round(s.audio_s, 2), "duration_s": round(s.duration_s, 2),
-                        "utterances": s.utterances, "nudges": s.nudges,
-                        **{f"nudges:{r}": s.nudges_by_rule.get(r, 0) for r in rules},
-                        "talk_ratio_agent": "" if s.talk_ratio is None else round(s.talk_ratio, 3),
-                        "dead_air": s.dead_air, "dead_air_s": round(s.dead_air_s, 1), "talk_overs": s.talk_overs,
-                        "agent_talk_overs": s.agent_talk_overs, "promises": s.promises,
-                        "promises_uncommitted": s.promises_uncommitted, "customer_peak_tone": s.customer_peak_tone,
-                        "listen_score": s.listen_score, "report": f"calls/{call.id}/report.html"})
+            row.update(
+                {
+                    "audio_s": "" if s.audio_s is None else round(s.audio_s, 2),
+                    "duration_s": round(s.duration_s, 2),
+                    "utterances": s.utterances,
+                    "nudges": s.nudges,
+                    **{f"nudges:{r}": s.nudges_by_rule.get(r, 0) for r in rules},
+                    "talk_ratio_agent": "" if s.talk_ratio is None else round(s.talk_ratio, 3),
+                    "dead_air": s.dead_air,
+                    "dead_air_s": round(s.dead_air_s, 1),
+                    "talk_overs": s.talk_overs,
+                    "agent_talk_overs": s.agent_talk_overs,
+                    "promises": s.promises,
+                    "promises_uncommitted": s.promises_uncommitted,
+                    "customer_peak_tone": s.customer_peak_tone,
+                    "listen_score": s.listen_score,
+                    "report": f"calls/{call.id}/report.html",
+                }
+            )
         if o is not None and o.error:
             row["error"] = o.error
         rows.append({k: row.get(k, "") for k in header})
@@ -75,7 +108,10 @@ def _spark(values: Sequence[float], width: int = 160, height: int = 28) -> list[
         return []
     hi = max(values) or 1.0
     n = len(values)
-    return [(4 + (width - 8) * (i / (n - 1) if n > 1 else 0.5), height - 4 - (height - 8) * v / hi) for i, v in enumerate(values)]
+    return [
+        (4 + (width - 8) * (i / (n - 1) if n > 1 else 0.5), height - 4 - (height - 8) * v / hi)
+        for i, v in enumerate(values)
+    ]
 
 
 def summary_html(header: list[str], rows: list[dict[str, Any]], title: str = "QA summary") -> str:
@@ -85,9 +121,14 @@ def summary_html(header: list[str], rows: list[dict[str, Any]], title: str = "QA
     pending = [r for r in rows if r["status"] == "pending"]
     audio = sum(float(r["audio_s"]) for r in done if r["audio_s"] != "")
     total_nudges = sum(int(r["nudges"]) for r in done)
-    cards = [("Calls", f"{len(done)} of {len(rows)}", False), ("Audio", clock(audio) if audio else "–", False),
-             ("Nudges", str(total_nudges), False), ("Nudges per call", f"{total_nudges / len(done):.1f}" if done else "–", False),
-             ("Failed", str(len(failed)), bool(failed)), ("Not done yet", str(len(pending)), False)]
+    cards = [
+        ("Calls", f"{len(done)} of {len(rows)}", False),
+        ("Audio", clock(audio) if audio else "–", False),
+        ("Nudges", str(total_nudges), False),
+        ("Nudges per call", f"{total_nudges / len(done):.1f}" if done else "–", False),
+        ("Failed", str(len(failed)), bool(failed)),
+        ("Not done yet", str(len(pending)), False),
+    ]
     ranked = sorted(done, key=lambda r: (-float(r["listen_score"] or 0), r["call"]))[:LISTEN_TOP]
     by_day: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for r in done:
@@ -98,11 +139,25 @@ def summary_html(header: list[str], rows: list[dict[str, Any]], title: str = "QA
         col = "nudges" if rule == "(all)" else "nudges:" + rule
         per_call = [sum(int(r[col]) for r in by_day[d]) / len(by_day[d]) for d in days]
         trends.append((rule, per_call, _spark(per_call)))
-    return environment().get_template("summary.html.j2").render(
-        title=title, rows=rows, cards=cards, ranked=ranked, rules=rules, done=done, total_nudges=total_nudges,
-        totals=[sum(int(r["nudges:" + k]) for r in done) for k in rules],
-        days=[(d, len(by_day[d])) for d in days], trends=trends, failed=failed, pending=pending,
-        css=asset("report.css") + asset("summary.css"))
+    return (
+        environment()
+        .get_template("summary.html.j2")
+        .render(
+            title=title,
+            rows=rows,
+            cards=cards,
+            ranked=ranked,
+            rules=rules,
+            done=done,
+            total_nudges=total_nudges,
+            totals=[sum(int(r["nudges:" + k]) for r in done) for k in rules],
+            days=[(d, len(by_day[d])) for d in days],
+            trends=trends,
+            failed=failed,
+            pending=pending,
+            css=asset("report.css") + asset("summary.css"),
+        )
+    )
 
 
 def write_summary(out_dir: Path, calls: Sequence[CallInput], outcomes: Sequence[CallOutcome]) -> tuple[Path, Path]:

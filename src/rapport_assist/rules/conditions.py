@@ -20,8 +20,17 @@ from typing import TYPE_CHECKING, Any, Callable, Mapping, Protocol, Sequence
 
 from ..types import TONE_ORDER, Speaker
 from ..safe_regex import compile_regex
-from .features import (CompiledLexicon, FeatureExtractor, Features, KeyBits, Match, PhraseIndex, phrase_key,
-                       single_word_keys, word_keys)
+from .features import (
+    CompiledLexicon,
+    FeatureExtractor,
+    Features,
+    KeyBits,
+    Match,
+    PhraseIndex,
+    phrase_key,
+    single_word_keys,
+    word_keys,
+)
 from .model import (
     AfterRequest,
     ThenSays,
@@ -65,8 +74,14 @@ class EvalContext:
 
     __slots__ = ("feats", "other_last", "reference", "tones", "history", "memo")
 
-    def __init__(self, feats: Features, other_last: Features | None = None, reference: Sequence[Features] = (),
-                 tones: dict[str, list[Match] | None] | None = None, history: Sequence["EvalContext"] = ()) -> None:
+    def __init__(
+        self,
+        feats: Features,
+        other_last: Features | None = None,
+        reference: Sequence[Features] = (),
+        tones: dict[str, list[Match] | None] | None = None,
+        history: Sequence["EvalContext"] = (),
+    ) -> None:
         self.feats = feats
         self.other_last = other_last
         self.reference = reference
@@ -112,12 +127,12 @@ class Compiler:
         self.key_bits = KeyBits()
         # reads each utterance for every evaluator this compiler makes (its bits are ours)
         self.extractor = FeatureExtractor(fillers, self.key_bits)
-        self.lexicons = {name: CompiledLexicon(lex, self.key_bits)
-                         for name, lex in lexicons.items()}
+        self.lexicons = {name: CompiledLexicon(lex, self.key_bits) for name, lex in lexicons.items()}
         self._word_sets = {name: word_keys(lex) for name, lex in lexicons.items()}
         self._lexicon_defs = dict(lexicons)
-        self._future_bit = self.key_bits.add(frozenset(phrase_key(w) for w in
-                                                       _FUTURE_WORDS + _PLAN_WORDS + _DELEGATE_WORDS))  # future markers
+        self._future_bit = self.key_bits.add(
+            frozenset(phrase_key(w) for w in _FUTURE_WORDS + _PLAN_WORDS + _DELEGATE_WORDS)
+        )  # future markers
         self._finder_bits: dict[object, int] = {}  # token and subject finders' pre-filter bits
         self.text_tones = TextToneCue({name: self.condition(t.text) for name, t in tones.items()})
         self.tone_cues: list[ToneCue] = [self.text_tones]
@@ -283,8 +298,10 @@ class Compiler:
                 verbs = {lemma for k, lemma in hits if rows[doc_i[k]][4] in event_tags}
                 if len(verbs) < need_verbs:
                     sents = {feats.sent[k] for k, _ in hits}
-                    if (problem is None or not any(feats.sent[m.start] in sents for m in lexicon_matches(problem, feats))) \
-                            and not (dense_min and dense(feats, said)):
+                    if (
+                        problem is None
+                        or not any(feats.sent[m.start] in sents for m in lexicon_matches(problem, feats))
+                    ) and not (dense_min and dense(feats, said)):
                         return None
             return [Match(k, k + 1, "echo", feats) for k, _ in hits]
 
@@ -301,6 +318,7 @@ class Compiler:
 
             def find_future(feats: Features) -> list[Match]:
                 return future_actions(actions, bit, feats) if feats.bits & bit else []
+
             find = find_future
         elif isinstance(finder, RegexFinder):
             find = regex_finder(finder)
@@ -334,8 +352,10 @@ class Compiler:
             def then_says(m: Match, ctx: EvalContext) -> bool:
                 feats = ctx.feats
                 sid = feats.sent[m.start]
-                return any(sid < feats.sent[o.start] <= sid + ahead and feats.sent[o.start] not in feats.questions
-                           for o in lexicon_matches(lex, feats))
+                return any(
+                    sid < feats.sent[o.start] <= sid + ahead and feats.sent[o.start] not in feats.questions
+                    for o in lexicon_matches(lex, feats)
+                )
 
             return then_says
         if isinstance(test, AfterRequest):
@@ -401,8 +421,11 @@ def after_request(cues: CompiledLexicon, sentences: int) -> Callable[[Match, Eva
                 return True
             tok = doc[doc_i[c.start]]
             prev = doc[tok.i - 1].lower_ if tok.i > 0 else ""
-            if prev in _PLEASE or (prev in _YOU_CAN and tok.i > 1 and doc[tok.i - 2].lower_ == "you") \
-                    or _imperative(tok):
+            if (
+                prev in _PLEASE
+                or (prev in _YOU_CAN and tok.i > 1 and doc[tok.i - 2].lower_ == "you")
+                or _imperative(tok)
+            ):
                 return True
         return False
 
@@ -539,8 +562,16 @@ def _subject_of(verb: Token) -> Token | None:
 
 def _to_infinitive(verb: Token) -> Token | None:
     """The "to" + verb complement of ``verb`` ("plan *to send*", "asked them *to call*"), or None."""
-    return next((c for c in verb.children if c.dep_ == "xcomp" and c.pos_ in ("VERB", "AUX")
-                 and any(g.dep_ == "aux" and g.lower_ == "to" for g in c.children)), None)
+    return next(
+        (
+            c
+            for c in verb.children
+            if c.dep_ == "xcomp"
+            and c.pos_ in ("VERB", "AUX")
+            and any(g.dep_ == "aux" and g.lower_ == "to" for g in c.children)
+        ),
+        None,
+    )
 
 
 def _future_head(tok: Token) -> tuple[Token | None, Token | None]:
@@ -553,8 +584,11 @@ def _future_head(tok: Token) -> tuple[Token | None, Token | None]:
         return None, None
     if tok.lemma_ in _PLAN_WORDS and tok.tag_ in ("VBP", "VBZ", "VBG"):
         return _to_infinitive(tok), tok
-    if tok.lemma_ in _DELEGATE_WORDS and tok.tag_ in ("VBD", "VBN") \
-            and any(c.dep_ in ("dobj", "dative") for c in tok.children):
+    if (
+        tok.lemma_ in _DELEGATE_WORDS
+        and tok.tag_ in ("VBD", "VBN")
+        and any(c.dep_ in ("dobj", "dative") for c in tok.children)
+    ):
         return _to_infinitive(tok), tok
     nxt = tok.nbor(1) if tok.i + 1 < len(tok.doc) else None
     if tok.lemma_ == "go" and tok.tag_ in ("VBG", "VB") and nxt is not None and nxt.norm_ == "to":
@@ -566,14 +600,21 @@ def _future_head(tok: Token) -> tuple[Token | None, Token | None]:
 def _action_candidates(verb: Token) -> list[Token]:
     """The verb, its conjoined verbs that share its subject, and causative complements
     ("have a manager call", "get that sent") that are not to-infinitives."""
-    verbs = [verb] + [c for c in verb.children
-                      if c.dep_ == "conj" and c.pos_ == "VERB" and not any(g.dep_ in _SUBJECT_DEPS for g in c.children)]
+    verbs = [verb] + [
+        c
+        for c in verb.children
+        if c.dep_ == "conj" and c.pos_ == "VERB" and not any(g.dep_ in _SUBJECT_DEPS for g in c.children)
+    ]
     out = []
     for v in verbs:
         out.append(v)
-        out.extend(c for c in v.children
-                   if c.dep_ in ("ccomp", "xcomp") and c.pos_ == "VERB" and not any(g.dep_ == "aux" and g.lower_ == "to"
-                                                                                   for g in c.children))
+        out.extend(
+            c
+            for c in v.children
+            if c.dep_ in ("ccomp", "xcomp")
+            and c.pos_ == "VERB"
+            and not any(g.dep_ == "aux" and g.lower_ == "to" for g in c.children)
+        )
     return out
 
 
@@ -616,8 +657,9 @@ def regex_finder(finder: RegexFinder) -> Callable[[Features], list[Match]]:
     return find
 
 
-def token_finder(finder: TokenFinder, key_bits: KeyBits,
-                 skipped: frozenset[int] = frozenset()) -> tuple[Callable[[Features], list[Match]], int]:
+def token_finder(
+    finder: TokenFinder, key_bits: KeyBits, skipped: frozenset[int] = frozenset()
+) -> tuple[Callable[[Features], list[Match]], int]:
     """spaCy ``Matcher`` patterns (built lazily, on the first utterance's vocabulary), and a
     pre-filter bit for ``Compiler.gate`` (0: none).
 
@@ -674,8 +716,7 @@ def token_finder(finder: TokenFinder, key_bits: KeyBits,
     return find, gate_bit
 
 
-def _pattern_matcher(patterns: list[list[dict[str, Any]]],
-                     vocab: Vocab) -> Callable[[Features], set[tuple[int, int]]]:
+def _pattern_matcher(patterns: list[list[dict[str, Any]]], vocab: Vocab) -> Callable[[Features], set[tuple[int, int]]]:
     """(start, end) of every match of ``patterns`` in an utterance's Doc: compiled here
     (``rules.tokens``) when they only use what that supports, else by spaCy's ``Matcher``."""
     compiled = compile_patterns(patterns, vocab)
@@ -707,8 +748,13 @@ def _pattern_needs(pattern: list[dict[str, Any]]) -> tuple[list[list[str]], int]
             value = spec.get(attr)
             if isinstance(value, str):
                 groups.append([value.lower()])
-            elif isinstance(value, dict) and set(value) == {"IN"} and isinstance(value["IN"], list) \
-                    and value["IN"] and all(isinstance(v, str) for v in value["IN"]):
+            elif (
+                isinstance(value, dict)
+                and set(value) == {"IN"}
+                and isinstance(value["IN"], list)
+                and value["IN"]
+                and all(isinstance(v, str) for v in value["IN"])
+            ):
                 groups.append([v.lower() for v in value["IN"]])
         pos = spec.get("POS")
         if isinstance(pos, str) and pos in IDS:
@@ -719,8 +765,9 @@ def _pattern_needs(pattern: list[dict[str, Any]]) -> tuple[list[list[str]], int]
 _AUX_DEPS = ("aux", "auxpass")
 
 
-def subject_finder(finder: SubjectFinder, verbs: frozenset[int],
-                   key_bits: KeyBits) -> tuple[Callable[[Features], list[Match]], int]:
+def subject_finder(
+    finder: SubjectFinder, verbs: frozenset[int], key_bits: KeyBits
+) -> tuple[Callable[[Features], list[Match]], int]:
     """A subject word (e.g. "you") whose verb, or one of the verb's auxiliaries, is in ``verbs``:
     "you need to restart", "you should have called", "you didn't send". The match runs from the
     subject to the verb."""
@@ -764,8 +811,13 @@ def given_names(intro: CompiledLexicon, feats: Features) -> frozenset[int]:
     rows = feats.rows
     doc = feats.doc
     text = feats.text
-    names = {rows[i][0] for label, start, end in feats.ents() if label == PERSON for i in range(start, end)
-             if _name_word(doc, text, rows[i], short=True)}
+    names = {
+        rows[i][0]
+        for label, start, end in feats.ents()
+        if label == PERSON
+        for i in range(start, end)
+        if _name_word(doc, text, rows[i], short=True)
+    }
     names.update(row[0] for row in rows if row[4] == PROPN and _name_word(doc, text, row))
     for m in lexicon_matches(intro, feats):
         for k in range(m.end, min(m.end + 2, len(feats.keys))):
@@ -782,7 +834,7 @@ def given_names(intro: CompiledLexicon, feats: Features) -> frozenset[int]:
 def _name_word(doc: "Doc", text: str, row: list[int], short: bool = False) -> bool:
     """Could this token be (part of) a name: letters only, not a stop word (and, unless
     ``short``, longer than one letter)?"""
-    word = text[row[7]:row[7] + row[8]]
+    word = text[row[7] : row[7] + row[8]]
     if not word.isalpha() or (not short and len(word) < 2):
         return False
     return not doc.vocab[row[0]].is_stop

@@ -29,8 +29,21 @@ from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Iterator, Sequence
 
 from ..types import Nudge, Partial, Speaker, Utterance, Withdrawn
-from .model import (AllOf, AnyOf, Condition, Earlier, EventIs, MaxWords, MinLength, Not, Reflects, Rule, SignalTest,
-                    ToneIs, UsesName)
+from .model import (
+    AllOf,
+    AnyOf,
+    Condition,
+    Earlier,
+    EventIs,
+    MaxWords,
+    MinLength,
+    Not,
+    Reflects,
+    Rule,
+    SignalTest,
+    ToneIs,
+    UsesName,
+)
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..annotate import Annotator
@@ -50,8 +63,9 @@ def _walk(cond: Condition | None) -> Iterator[Condition]:
         yield from _walk(cond.condition)
 
 
-def early_blocker(*, unit: str, when: Condition | None, unless: Condition | None, has_expect: bool, record: bool,
-                  praise: bool) -> str:
+def early_blocker(
+    *, unit: str, when: Condition | None, unless: Condition | None, has_expect: bool, record: bool, praise: bool
+) -> str:
     """Why a rule of this shape can never fire early ("" when it can)."""
     if isinstance(when, EventIs):
         return "an 'event' rule fires on the event itself"
@@ -82,8 +96,14 @@ def default_off(rule: Rule) -> str:
 
 
 def rule_blocker(rule: Rule) -> str:
-    return early_blocker(unit=rule.unit, when=rule.when, unless=rule.unless, has_expect=rule.expect is not None,
-                         record=rule.record is not None, praise=rule.praise)
+    return early_blocker(
+        unit=rule.unit,
+        when=rule.when,
+        unless=rule.unless,
+        has_expect=rule.expect is not None,
+        record=rule.record is not None,
+        praise=rule.praise,
+    )
 
 
 def fires_early(rule: Rule) -> bool:
@@ -130,8 +150,12 @@ class EarlyNudges:
     def on_partial(self, partial: Partial) -> list[Nudge]:
         """The early nudges this caption fires that are not out already."""
         speaker, stable, pending = partial.speaker, partial.text.strip(), partial.pending.strip()
-        if (not stable or speaker not in self.speakers or partial.start_s < self._final_end.get(speaker, -1.0)
-                or self._read.get(speaker) == (partial.start_s, stable, pending)):
+        if (
+            not stable
+            or speaker not in self.speakers
+            or partial.start_s < self._final_end.get(speaker, -1.0)
+            or self._read.get(speaker) == (partial.start_s, stable, pending)
+        ):
             return []  # nothing stable or new said, no rule for this side, or that utterance is final already
         self._read[speaker] = (partial.start_s, stable, pending)
         text = f"{stable} {pending}" if pending else stable
@@ -140,8 +164,9 @@ class EarlyNudges:
         self.evaluated += 1
         out = []
         for nudge in self.engine.probe(au, self.rules, SETTLE_WORDS, stable_chars=len(stable)):
-            if any(o.nudge.rule == nudge.rule and o.speaker is speaker and o.start_s == partial.start_s
-                   for o in self._open):
+            if any(
+                o.nudge.rule == nudge.rule and o.speaker is speaker and o.start_s == partial.start_s for o in self._open
+            ):
                 continue  # out already for this utterance: it stays until the final text settles it
             early = replace(nudge, early=True, early_id=self._next_id)
             self._next_id += 1
@@ -172,8 +197,9 @@ class EarlyNudges:
         for o in mine:
             final = next((n for n in others if n.rule == o.nudge.rule and n.utterance_index == utt.index), None)
             if final is None:
-                withdrawn.append(Withdrawn(o.nudge.rule, o.nudge.early_id or 0, o.nudge.t_s, utt.end_s, utt.speaker,
-                                           utt.index))
+                withdrawn.append(
+                    Withdrawn(o.nudge.rule, o.nudge.early_id or 0, o.nudge.t_s, utt.end_s, utt.speaker, utt.index)
+                )
             else:
                 others.remove(final)
                 confirmed.append(replace(final, confirms=o.nudge.early_id))

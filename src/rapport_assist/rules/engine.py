@@ -120,9 +120,14 @@ class RuleEngine:
         # per speaker, the rules whose trigger that speaker can say: (position, two pre-filter masks
         # the utterance's bits must both meet; 0, 0 for none). Two masks are enough to skip most
         # rules (a gate is a necessary condition: leaving masks out only lets more rules through)
-        self._triggers = {speaker: [(i, *_two_masks(c.gate.masks)) for i, c in enumerate(self._rules)  # type: ignore[union-attr]
-                                    if c.gate.speaker in (None, speaker)]  # type: ignore[union-attr]
-                          for speaker in Speaker}
+        self._triggers = {
+            speaker: [
+                (i, *_two_masks(c.gate.masks))  # type: ignore[union-attr]
+                for i, c in enumerate(self._rules)
+                if c.gate.speaker in (None, speaker)  # type: ignore[union-attr]
+            ]
+            for speaker in Speaker
+        }
         # the same per turn rule: (speaker or None, the two pre-filter masks)
         self._turn_gates = [(c.gate.speaker, *_two_masks(c.gate.masks)) for c in self._turn_rules]  # type: ignore[union-attr]
         self._busy: set[int] = set()  # rules with an open expectation or in an episode: step on every turn
@@ -250,8 +255,9 @@ class RuleEngine:
                     # the turn in the turn history ('earlier' still sees whose turn it was)
                     self._turn_last[speaker] = feats
                     self._turn_open = (step.turn.index, feats)
-                    self._turn_ctx = EvalContext(feats, self._turn_last.get(_OTHER[speaker]),
-                                                 history=self._turn_history)
+                    self._turn_ctx = EvalContext(
+                        feats, self._turn_last.get(_OTHER[speaker]), history=self._turn_history
+                    )
         return out
 
     def _reading_needed(self, speaker: Speaker, bits: int) -> bool:
@@ -260,8 +266,9 @@ class RuleEngine:
         match (its speaker, its pre-filter masks: the joined reading has its parts' bits)."""
         if self._turn_busy:
             return True
-        for compiled, state, (gate_speaker, first, second) in zip(self._turn_rules, self._turn_states,
-                                                                  self._turn_gates):
+        for compiled, state, (gate_speaker, first, second) in zip(
+            self._turn_rules, self._turn_states, self._turn_gates
+        ):
             if (gate_speaker is not None and gate_speaker is not speaker) or state.fired >= compiled.max_fires:
                 continue
             if not first or (bits & first and bits & second):
@@ -324,8 +331,13 @@ class RuleEngine:
         for compiled, state in waiting:
             pending = state.pending
             expect = compiled.rule.expect
-            if (pending is None or expect is None or expect.within.seconds is None or expect.speaker in busy
-                    or pending.reply_turn >= 0):  # a reply turn that started in time decides when it closes
+            if (
+                pending is None
+                or expect is None
+                or expect.within.seconds is None
+                or expect.speaker in busy
+                or pending.reply_turn >= 0
+            ):  # a reply turn that started in time decides when it closes
                 continue
             deadline = pending.last_trigger_end_s + expect.within.seconds
             if now_s <= deadline:
@@ -354,8 +366,13 @@ class RuleEngine:
         for compiled, state in waiting:
             pending, state.pending = state.pending, None
             expect = compiled.rule.expect
-            if (pending is None or expect is None or expect.if_call_ends != "fire" or self._last_utterance is None
-                    or pending.excepted):
+            if (
+                pending is None
+                or expect is None
+                or expect.if_call_ends != "fire"
+                or self._last_utterance is None
+                or pending.excepted
+            ):
                 continue
             nudge = self._fire(compiled, state, t_s, self._last_utterance.index, pending, None, [])
             if nudge is not None:
@@ -380,9 +397,12 @@ class RuleEngine:
             if i in busy:
                 nudge = self._turn_step(compiled, state, feats, ctx, turn)
             else:
-                if ((gate_speaker is not None and gate_speaker is not speaker)
-                        or (first and not (bits & first and bits & second))
-                        or state.fired >= compiled.max_fires or state.turn == turn.index):
+                if (
+                    (gate_speaker is not None and gate_speaker is not speaker)
+                    or (first and not (bits & first and bits & second))
+                    or state.fired >= compiled.max_fires
+                    or state.turn == turn.index
+                ):
                     continue
                 found = compiled.when(ctx)
                 if found is None:
@@ -441,16 +461,18 @@ class RuleEngine:
         self._turn_history.append(EvalContext(feats, other_last, tones=None if ctx is None else ctx.tones))
         return out
 
-    def _turn_triggered(self, compiled: _CompiledRule, state: _State, feats: Features, ctx: EvalContext,
-                        found: list[Match], turn: Turn) -> Output | None:
+    def _turn_triggered(
+        self, compiled: _CompiledRule, state: _State, feats: Features, ctx: EvalContext, found: list[Match], turn: Turn
+    ) -> Output | None:
         state.turn = turn.index
         out = self._triggered(compiled, state, feats, ctx, found)
         if state.pending is not None:
             state.pending.trigger_turn = state.pending.context_turn = turn.index
         return out
 
-    def _turn_step(self, compiled: _CompiledRule, state: _State, feats: Features, ctx: EvalContext,
-                   turn: Turn) -> Output | None:
+    def _turn_step(
+        self, compiled: _CompiledRule, state: _State, feats: Features, ctx: EvalContext, turn: Turn
+    ) -> Output | None:
         """A turn rule with an open expectation or in an episode, and the turn so far."""
         rule = compiled.rule
         if state.latched and compiled.episode_ends is not None and compiled.episode_ends(ctx) is not None:
@@ -476,13 +498,17 @@ class RuleEngine:
                 return None
             if turn.speaker is expect.speaker:
                 seconds = expect.within.seconds
-                if pending.reply_turn != turn.index and seconds is not None \
-                        and turn.start_s - pending.last_trigger_end_s > seconds:  # a late reply
+                if (
+                    pending.reply_turn != turn.index
+                    and seconds is not None
+                    and turn.start_s - pending.last_trigger_end_s > seconds
+                ):  # a late reply
                     state.pending = None
                     if pending.excepted:
                         return None
-                    return self._fire(compiled, state, feats.au.utterance.end_s, turn.last_utterance, pending,
-                                      feats, [])
+                    return self._fire(
+                        compiled, state, feats.au.utterance.end_s, turn.last_utterance, pending, feats, []
+                    )
                 assert compiled.expect is not None
                 met = compiled.expect(EvalContext(feats, ctx.other_last, pending.context, ctx.tones))
                 if met is not None:
@@ -503,8 +529,12 @@ class RuleEngine:
                 pending.context.append(feats)
                 pending.context_turn = turn.index
             return None
-        if state.pending is None and not state.latched and state.fired < compiled.max_fires \
-                and state.turn != turn.index:
+        if (
+            state.pending is None
+            and not state.latched
+            and state.fired < compiled.max_fires
+            and state.turn != turn.index
+        ):
             found = compiled.when(ctx)
             if found is not None:
                 return self._turn_triggered(compiled, state, feats, ctx, found, turn)
@@ -513,8 +543,9 @@ class RuleEngine:
     def inspect(self, rule_id: str) -> tuple[Rule, "_State", EvalContext | None, Compiler]:
         """For ``rules explain``: a rule, its live state, the last utterance's context (a turn
         rule's: the last turn so far), the compiler."""
-        for compiled, state in zip(self._rules + self._turn_rules + self._event_rules,
-                                   self._states + self._turn_states + self._event_states):
+        for compiled, state in zip(
+            self._rules + self._turn_rules + self._event_rules, self._states + self._turn_states + self._event_states
+        ):
             if compiled.rule.id == rule_id:
                 if compiled.rule.unit == "turn":
                     return compiled.rule, state, self._turn_ctx, self._compiler
@@ -550,8 +581,9 @@ class RuleEngine:
                 return self._triggered(compiled, state, feats, ctx, found) or nudge
         return nudge
 
-    def _triggered(self, compiled: _CompiledRule, state: _State, feats: Features, ctx: EvalContext,
-                   found: list[Match]) -> Output | None:
+    def _triggered(
+        self, compiled: _CompiledRule, state: _State, feats: Features, ctx: EvalContext, found: list[Match]
+    ) -> Output | None:
         """An idle rule's ``when`` matched this utterance (``found``): record it, fire, or open
         an expectation."""
         rule = compiled.rule
@@ -579,11 +611,13 @@ class RuleEngine:
         if compiled.record_time is not None:
             times = lexicon_matches(compiled.record_time, feats)  # type: ignore[arg-type]
             time = ", ".join(match_texts(times)) or None
-        return RecordItem(rule.record.list, rule.id, utt.end_s, utt.index, utt.speaker, quote or utt.text, time,
-                          rule.source)
+        return RecordItem(
+            rule.record.list, rule.id, utt.end_s, utt.index, utt.speaker, quote or utt.text, time, rule.source
+        )
 
-    def _close_window(self, compiled: _CompiledRule, state: _State, pending: _Pending, feats: Features,
-                      ctx: EvalContext) -> Output | None:
+    def _close_window(
+        self, compiled: _CompiledRule, state: _State, pending: _Pending, feats: Features, ctx: EvalContext
+    ) -> Output | None:
         expect = compiled.rule.expect
         assert expect is not None and compiled.expect is not None
         utt = feats.au.utterance
@@ -607,8 +641,16 @@ class RuleEngine:
 
     # ------------------------------------------------------------ nudges
 
-    def _fire(self, compiled: _CompiledRule, state: _State, t_s: float, index: int, pending: _Pending | None,
-              closing: Features | None, found: list[Match]) -> Nudge | None:
+    def _fire(
+        self,
+        compiled: _CompiledRule,
+        state: _State,
+        t_s: float,
+        index: int,
+        pending: _Pending | None,
+        closing: Features | None,
+        found: list[Match],
+    ) -> Nudge | None:
         """Build the nudge (unless in cooldown). ``closing`` is the utterance at whose end it
         fires (None when the call ended); ``found`` what matched in it for a ``when``-only rule."""
         rule = compiled.rule
@@ -643,8 +685,9 @@ class RuleEngine:
             message = rule.message_if_no_rewrite.format(quote=quote, rewrite="")
         return _nudge(rule, message, t_s, index, evidence, rewrite, quoted)
 
-    def _praise_met(self, compiled: _CompiledRule, state: _State, pending: _Pending, feats: Features,
-                    met: list[Match]) -> Praise | None:
+    def _praise_met(
+        self, compiled: _CompiledRule, state: _State, pending: _Pending, feats: Features, met: list[Match]
+    ) -> Praise | None:
         """A praise rule's expectation was met by ``feats`` (``met``: what matched in it)."""
         mine = [m for m in met if m.feats is feats]
         triggers = [_evidence(f, m, "trigger") for f, m in pending.triggers]
@@ -653,8 +696,15 @@ class RuleEngine:
         quote_from = (feats, mine) if compiled.rule.quote == "reply" else pending.triggers[0]
         return self._praise(compiled, state, evidence, quoted, *quote_from)
 
-    def _praise(self, compiled: _CompiledRule, state: _State, evidence: list[Evidence], quoted: int,
-                quote_feats: Features, found: list[Match]) -> Praise | None:
+    def _praise(
+        self,
+        compiled: _CompiledRule,
+        state: _State,
+        evidence: list[Evidence],
+        quoted: int,
+        quote_feats: Features,
+        found: list[Match],
+    ) -> Praise | None:
         rule = compiled.rule
         utt = evidence[-1]
         if not self._may_fire(rule, state, utt.end_s):
@@ -667,11 +717,20 @@ class RuleEngine:
         if spans:  # the whole sentence the praised words are in
             s_start, s_end = quote_feats.sent_spans[quote_feats.sent[spans[0].start]]
             said = _clip(quote_feats, s_start, s_end)
-        return Praise(rule=rule.id, title=rule.title, message=rule.message.format(quote=quote, rewrite=""),
-                      said=said,
-                      t_s=utt.end_s, utterance_index=utt.utterance_index, evidence=tuple(evidence),
-                      rule_source=rule.source, priority=rule.priority, tags=rule.tags,
-                      quote=None if rule.quote == "none" else quoted, experimental=rule.status == "experimental")
+        return Praise(
+            rule=rule.id,
+            title=rule.title,
+            message=rule.message.format(quote=quote, rewrite=""),
+            said=said,
+            t_s=utt.end_s,
+            utterance_index=utt.utterance_index,
+            evidence=tuple(evidence),
+            rule_source=rule.source,
+            priority=rule.priority,
+            tags=rule.tags,
+            quote=None if rule.quote == "none" else quoted,
+            experimental=rule.status == "experimental",
+        )
 
     @staticmethod
     def _may_fire(rule: Rule, state: _State, t_s: float) -> bool:
@@ -699,22 +758,27 @@ class RuleEngine:
             index = event.utterance_index
             for past in reversed(self._history):
                 if past.feats.au.utterance.index == event.utterance_index:
-                    evidence.append(_evidence(past.feats, [], f"started {event.overlap_s:.1f} s before the "
-                                                              f"{event.over.value} finished"))
+                    evidence.append(
+                        _evidence(
+                            past.feats, [], f"started {event.overlap_s:.1f} s before the {event.over.value} finished"
+                        )
+                    )
                     break
         message = rule.message.format(quote=evidence[0].text if evidence else "", rewrite="")
-        return _nudge(rule, message, event.t_s, index, evidence, None,
-                      0 if evidence and rule.quote != "none" else None)
+        return _nudge(rule, message, event.t_s, index, evidence, None, 0 if evidence and rule.quote != "none" else None)
 
     # ------------------------------------------------------------ early nudges (rules.early)
 
     def can_say(self, speaker: Speaker, rule_ids: frozenset[str]) -> bool:
         """Whether ``speaker`` can say the trigger of one of these utterance rules."""
-        return any(c.rule.id in rule_ids and c.gate.speaker in (None, speaker)  # type: ignore[union-attr]
-                   for c in self._rules)
+        return any(
+            c.rule.id in rule_ids and c.gate.speaker in (None, speaker)  # type: ignore[union-attr]
+            for c in self._rules
+        )
 
-    def probe(self, au: AnnotatedUtterance, rule_ids: frozenset[str], settle_words: int = 0,
-              stable_chars: int | None = None) -> list[Nudge]:
+    def probe(
+        self, au: AnnotatedUtterance, rule_ids: frozenset[str], settle_words: int = 0, stable_chars: int | None = None
+    ) -> list[Nudge]:
         """The nudges the ``when``-only utterance rules in ``rule_ids`` would fire if ``au`` (the
         words so far of an utterance still being spoken) ended now, after the utterances fed so
         far; no state changes (cooldowns, caps and episodes are read, not counted).
@@ -733,9 +797,16 @@ class RuleEngine:
         for i, first, second in self._triggers[speaker]:
             compiled, state = self._rules[i], self._states[i]
             rule = compiled.rule
-            if (rule.id not in rule_ids or rule.expect is not None or rule.record is not None or rule.praise
-                    or state.pending is not None or state.latched or state.fired >= compiled.max_fires
-                    or (first and not (bits & first and bits & second))):
+            if (
+                rule.id not in rule_ids
+                or rule.expect is not None
+                or rule.record is not None
+                or rule.praise
+                or state.pending is not None
+                or state.latched
+                or state.fired >= compiled.max_fires
+                or (first and not (bits & first and bits & second))
+            ):
                 continue
             found = compiled.when(ctx)
             if found is None:
@@ -798,8 +869,15 @@ def event_matches(test: EventIs, event: SignalEvent) -> bool:
     return not (test.max_s is not None and length > test.max_s)
 
 
-def _nudge(rule: Rule, message: str, t_s: float, index: int, evidence: list[Evidence], rewrite: str | None,
-           quote: int | None = 0) -> Nudge:
+def _nudge(
+    rule: Rule,
+    message: str,
+    t_s: float,
+    index: int,
+    evidence: list[Evidence],
+    rewrite: str | None,
+    quote: int | None = 0,
+) -> Nudge:
     return Nudge(
         rule=rule.id,
         severity=rule.severity,
@@ -842,8 +920,9 @@ def _evidence(feats: Features, found: list[Match], note: str) -> Evidence:
     )
 
 
-def _quote_and_rewrite(feats: Features, found: list[Match], rewrites: list[tuple[PhraseIndex, str]],
-                       veto: object | None = None) -> tuple[str, str | None]:
+def _quote_and_rewrite(
+    feats: Features, found: list[Match], rewrites: list[tuple[PhraseIndex, str]], veto: object | None = None
+) -> tuple[str, str | None]:
     """The speaker's own words from the first match to the end of its sentence, and, when a
     rewrite phrase overlaps a match, the same words with that phrase replaced: the rest of the
     sentence as said, with its punctuation and case ("No problem, have a good day." -> "My
@@ -862,8 +941,10 @@ def _quote_and_rewrite(feats: Features, found: list[Match], rewrites: list[tuple
                 end = index.match_at(feats, pos)
                 if end > m.start:
                     quote = _clip(feats, min(pos, m.start), s_end)
-                    if veto is not None and any(end <= v.start <= end + 2 and v.start < s_end
-                                                for v in lexicon_matches(veto, feats)):  # type: ignore[arg-type]
+                    if veto is not None and any(
+                        end <= v.start <= end + 2 and v.start < s_end
+                        for v in lexicon_matches(veto, feats)  # type: ignore[arg-type]
+                    ):
                         return quote, None
                     rest = _rest_of_sentence(feats, end, s_end)
                     joint = "" if not rest or rest[0] in _TIGHT_PUNCT else " "
@@ -886,7 +967,7 @@ def _rest_of_sentence(feats: Features, end: int, s_end: int) -> str:
     doc_end = feats.doc_i[s_end - 1] + 1
     rows, text = feats.rows, feats.text
     while doc_end < len(rows):  # the sentence's closing punctuation
-        word = text[rows[doc_end][_IDX]:rows[doc_end][_IDX] + rows[doc_end][_LEN]]
+        word = text[rows[doc_end][_IDX] : rows[doc_end][_IDX] + rows[doc_end][_LEN]]
         if not word or any(ch.isalnum() for ch in word):
             break
         doc_end += 1

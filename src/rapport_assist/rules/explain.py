@@ -65,7 +65,9 @@ class RuleExplainer:
         self.fired_at: list[int] = []
         self._before: _Snapshot | None = None
         self._reference: list[Features] = []  # the turns that opened the wait
-        self._seen: list[Nudge | RecordItem | Praise] = []  # the rule's nudges already traced (at an utterance, an event)
+        self._seen: list[
+            Nudge | RecordItem | Praise
+        ] = []  # the rule's nudges already traced (at an utterance, an event)
 
     def _snapshot(self) -> _Snapshot:
         _, state, _, _ = self.engine.inspect(self.rule_id)
@@ -97,8 +99,10 @@ class RuleExplainer:
                     self.lines.append("    → " + self._verdict(rule, before, after, mine, utt))
                 return
             reading = last.feats.au.utterance
-            self.lines.append(f"    the {reading.speaker.value}'s turn so far: {last.feats.word_count} words"
-                              + (" (its utterances joined)" if reading.text != utt.text else ""))
+            self.lines.append(
+                f"    the {reading.speaker.value}'s turn so far: {last.feats.word_count} words"
+                + (" (its utterances joined)" if reading.text != utt.text else "")
+            )
             history = list(self.engine._turn_history)  # noqa: SLF001 - the explainer is the engine's debugger
         else:
             history = list(self.engine._history)[:-1]  # noqa: SLF001 - the explainer is the engine's debugger
@@ -114,13 +118,17 @@ class RuleExplainer:
                 ctx_reply = EvalContext(last.feats, last.other_last, self._reference, last.tones, history)
                 self._tree(f"expect ({expect.speaker.value})", expect.condition, ctx_reply, compiler)
             else:
-                self.lines.append(f"    waiting for the {expect.speaker.value}; the {utt.speaker.value}'s turn "
-                                  "does not count" + ("" if not self._holds(rule.when, ctx, compiler)
-                                                      else " (it joins the wait as another trigger)"))
+                self.lines.append(
+                    f"    waiting for the {expect.speaker.value}; the {utt.speaker.value}'s turn "
+                    "does not count"
+                    + ("" if not self._holds(rule.when, ctx, compiler) else " (it joins the wait as another trigger)")
+                )
         if not before.pending and not before.latched:
             speakers = required_speakers(rule.when)
             if speakers and utt.speaker not in speakers:
-                self.lines.append(f"    when {NO}: the rule starts on the {'/'.join(s.value for s in speakers)}'s turns")
+                self.lines.append(
+                    f"    when {NO}: the rule starts on the {'/'.join(s.value for s in speakers)}'s turns"
+                )
             else:
                 self._tree("when", rule.when, ctx, compiler)
         if rule.unless is not None and self._holds(rule.unless, ctx, compiler):
@@ -134,12 +142,18 @@ class RuleExplainer:
             first, last = event.utterances[0], event.utterances[-1]
             span = f"#{first}" if first == last else f"#{first}-#{last}"
             self.lines.append(f"  turn {event.index} closed: {event.speaker.value}, {span}, {event.words} words")
-        elif (isinstance(event, (Nudge, RecordItem)) and event.rule == self.rule.id
-              and not any(seen is event for seen in self._seen)):
+        elif (
+            isinstance(event, (Nudge, RecordItem))
+            and event.rule == self.rule.id
+            and not any(seen is event for seen in self._seen)
+        ):
             self._seen.append(event)
             self.fired_at.append(event.utterance_index)
-            self.lines.append(f"    → FIRES when the turn closes: {event.message}"
-                              if isinstance(event, Nudge) else f"    → RECORDED: \"{event.text}\"")
+            self.lines.append(
+                f"    → FIRES when the turn closes: {event.message}"
+                if isinstance(event, Nudge)
+                else f"    → RECORDED: \"{event.text}\""
+            )
 
     def after_event(self, event: SignalEvent, outputs: list[Nudge]) -> None:
         rule = self.rule
@@ -159,8 +173,9 @@ class RuleExplainer:
 
     # ------------------------------------------------------------ pieces
 
-    def _verdict(self, rule: Rule, before: _Snapshot, after: _Snapshot, mine: list[Nudge | RecordItem | Praise],
-                 utt: Utterance) -> str:
+    def _verdict(
+        self, rule: Rule, before: _Snapshot, after: _Snapshot, mine: list[Nudge | RecordItem | Praise], utt: Utterance
+    ) -> str:
         if mine:
             self.fired_at.append(utt.index)
             out = mine[0]
@@ -180,7 +195,9 @@ class RuleExplainer:
         if after.pending and rule.unit == "turn" and rule.expect is not None and utt.speaker is rule.expect.speaker:
             return f"not yet: decided when the {utt.speaker.value}'s turn closes"
         if after.pending:
-            return f"still waiting ({after.turns_seen} {rule.expect.speaker.value} turn(s) so far)" if rule.expect else ""
+            return (
+                f"still waiting ({after.turns_seen} {rule.expect.speaker.value} turn(s) so far)" if rule.expect else ""
+            )
         if before.latched:
             return "quiet (episode)"
         if after.fired > before.fired:
@@ -276,7 +293,9 @@ def _describe(cond: Condition) -> str:
     if isinstance(cond, SignalTest):
         if cond.equals is not None:
             return f"{cond.name} is {str(cond.equals).lower()}"
-        parts = ([f">= {cond.min:g}"] if cond.min is not None else []) + ([f"<= {cond.max:g}"] if cond.max is not None else [])
+        parts = ([f">= {cond.min:g}"] if cond.min is not None else []) + (
+            [f"<= {cond.max:g}"] if cond.max is not None else []
+        )
         return f"{cond.name} {' and '.join(parts)}"
     if isinstance(cond, MinLength):
         parts = ([f"{cond.words} words"] if cond.words else []) + ([f"{cond.seconds:g} s"] if cond.seconds else [])
@@ -284,15 +303,19 @@ def _describe(cond: Condition) -> str:
     if isinstance(cond, MaxWords):
         return f"at most {cond.words} words"
     if isinstance(cond, Reflects):
-        verbs = (f" ({cond.min_verbs}+ of them verbs or adjectives" + (f", or beside {cond.problem} words"
-                                                                       if cond.problem else "")
-                 + (f", or {cond.dense_min}+ making {cond.dense_share:.0%} of a sentence" if cond.dense_min else "") + ")")
+        verbs = (
+            f" ({cond.min_verbs}+ of them verbs or adjectives"
+            + (f", or beside {cond.problem} words" if cond.problem else "")
+            + (f", or {cond.dense_min}+ making {cond.dense_share:.0%} of a sentence" if cond.dense_min else "")
+            + ")"
+        )
         return f"repeats {cond.min_shared}+ content words of the trigger turns" + (verbs if cond.min_verbs else "")
     if isinstance(cond, UsesName):
         return "uses the name the customer gave"
     if isinstance(cond, Earlier):
-        window = " or ".join(([f"{cond.turns} utterances"] if cond.turns else [])
-                             + ([f"{cond.seconds:g} s"] if cond.seconds else []))
+        window = " or ".join(
+            ([f"{cond.turns} utterances"] if cond.turns else []) + ([f"{cond.seconds:g} s"] if cond.seconds else [])
+        )
         return f"{cond.min_count}+ earlier utterance(s) within {window}: {_describe(cond.condition)}"
     if isinstance(cond, EventIs):
         bits = [cond.kind] + ([f">= {cond.min_s:g} s"] if cond.min_s is not None else [])
@@ -313,13 +336,13 @@ def _describe_window(rule: Rule) -> str:
     expect = rule.expect
     assert expect is not None
     parts = ([f"{expect.within.turns} {expect.speaker.value} turn(s)"] if expect.within.turns else []) + (
-        [f"{expect.within.seconds:g} s"] if expect.within.seconds else [])
+        [f"{expect.within.seconds:g} s"] if expect.within.seconds else []
+    )
     cond = expect.condition
     if isinstance(cond, AllOf):
         rest = tuple(c for c in cond.items if not isinstance(c, SpeakerIs))
         cond = rest[0] if len(rest) == 1 else AllOf(rest)
     return f"the {expect.speaker.value} should {_describe(cond)} within {' or '.join(parts)}"
-
 
 
 def _describe_event(event: SignalEvent) -> str:
@@ -328,7 +351,9 @@ def _describe_event(event: SignalEvent) -> str:
     data = event.to_json()
     kind = data.get("kind", "event")
     if kind == "dead_air":
-        return f"[{format_clock(event.t_s)}] dead air: {data['silence_s']:.1f} s, hold announced: {data['hold_announced']}"
+        return (
+            f"[{format_clock(event.t_s)}] dead air: {data['silence_s']:.1f} s, hold announced: {data['hold_announced']}"
+        )
     if kind == "talk_over":
         return f"[{format_clock(event.t_s)}] talk-over by the {data.get('speaker')}: {data.get('overlap_s', 0):.1f} s"
     return f"[{format_clock(event.t_s)}] {kind}"

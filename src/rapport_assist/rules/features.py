@@ -371,8 +371,20 @@ _FILLER_PUNCT = frozenset({",", "...", "…", "-", "—"})
 
 # the columns of ``Features.rows`` (spaCy attribute names), and after them the ones only token
 # patterns read (``Features.token_keys``)
-ROW_COLUMNS = ("LOWER", "NORM", "LEMMA", "SENT_START", "POS", "ENT_IOB", "ENT_TYPE", "IDX", "LENGTH", "ORTH", "TAG",
-               "DEP")
+ROW_COLUMNS = (
+    "LOWER",
+    "NORM",
+    "LEMMA",
+    "SENT_START",
+    "POS",
+    "ENT_IOB",
+    "ENT_TYPE",
+    "IDX",
+    "LENGTH",
+    "ORTH",
+    "TAG",
+    "DEP",
+)
 ROWS_READ = 9  # columns every utterance reads
 _ROW_ATTRS: list[int] = []
 
@@ -399,10 +411,10 @@ def doc_text(feats: Features, doc_start: int, doc_end: int) -> str:
     fillers: frozenset[int] = feats.cache.get("#fillers", frozenset())
     first = rows[doc_start]
     if doc_end - doc_start == 1 and first[0] not in fillers:  # one word (most matches)
-        return text[first[_IDX]:first[_IDX] + first[_LEN]].strip()
+        return text[first[_IDX] : first[_IDX] + first[_LEN]].strip()
     if fillers.isdisjoint([rows[i][0] for i in range(doc_start, doc_end)]):
         last = rows[doc_end - 1]
-        return text[first[_IDX]:last[_IDX] + last[_LEN]].strip()
+        return text[first[_IDX] : last[_IDX] + last[_LEN]].strip()
     n = len(rows)
     parts: list[str] = []
     skip_punct = False
@@ -416,10 +428,10 @@ def doc_text(feats: Features, doc_start: int, doc_end: int) -> str:
             skip_punct = True
             continue
         start = row[_IDX]
-        if skip_punct and text[start:start + row[_LEN]] in _FILLER_PUNCT:
+        if skip_punct and text[start : start + row[_LEN]] in _FILLER_PUNCT:
             continue
         skip_punct = False
-        parts.append(text[start:rows[i + 1][_IDX] if i + 1 < n else len(text)])  # the token and its space
+        parts.append(text[start : rows[i + 1][_IDX] if i + 1 < n else len(text)])  # the token and its space
     return "".join(parts).strip()
 
 
@@ -483,8 +495,11 @@ class FeatureExtractor:
     def _word(self, doc: "Doc", lower: int) -> tuple[int, int, int]:
         """(kind, pre-filter bits, expanded contraction key or 0) for a lowercase word key."""
         lex = doc.vocab[doc.vocab.strings[lower]]
-        kind = ((_SKIP if lex.is_punct or lex.is_space or lower in self.fillers else 0)
-                | (_NUM if lex.like_num or _CLOCK_TIME.match(lex.text) else 0) | (_STOP if lex.is_stop else 0))
+        kind = (
+            (_SKIP if lex.is_punct or lex.is_space or lower in self.fillers else 0)
+            | (_NUM if lex.like_num or _CLOCK_TIME.match(lex.text) else 0)
+            | (_STOP if lex.is_stop else 0)
+        )
         extra = self._expand.get(lower, 0)
         by_key = self._key_bits.by_key
         bits = by_key.get(lower, 0) | by_key.get(extra, 0) | (self._key_bits.num_bits if kind & _NUM else 0)
@@ -551,8 +566,9 @@ class FeatureExtractor:
         text = au.utterance.text
         if rows and len(text) != rows[-1][_IDX] + len(doc[-1].text_with_ws):  # a Doc of other text
             text = doc.text
-        feats = Features(au, keys, is_num, sent, doc_i, rows, frozenset(questions), spans, bits, word_bits, tags, text,
-                         made_by=self)
+        feats = Features(
+            au, keys, is_num, sent, doc_i, rows, frozenset(questions), spans, bits, word_bits, tags, text, made_by=self
+        )
         feats.cache["#fillers"] = self.fillers
         feats.cache["#content"] = content
         return feats
@@ -590,7 +606,7 @@ class FeatureExtractor:
                 content += [k + k0 for k in part.cache["#content"]]
                 spans += [(a + k0, b + k0) if b else (0, 0) for a, b in part.sent_spans]
                 questions.update(q + s0 for q in part.questions)
-                rows += [[*row[:_IDX], row[_IDX] + offset, *row[_IDX + 1:]] for row in part_rows]
+                rows += [[*row[:_IDX], row[_IDX] + offset, *row[_IDX + 1 :]] for row in part_rows]
             else:
                 sent += part.sent
                 doc_i += part.doc_i
@@ -602,8 +618,22 @@ class FeatureExtractor:
             tags |= part.tags
             words += part.word_count
             n_tokens += len(part_rows)
-        feats = Features(au, keys, is_num, sent, doc_i, rows, frozenset(questions), spans, bits, word_bits, tags,
-                         au.utterance.text, made_by=self, _word_count=words)
+        feats = Features(
+            au,
+            keys,
+            is_num,
+            sent,
+            doc_i,
+            rows,
+            frozenset(questions),
+            spans,
+            bits,
+            word_bits,
+            tags,
+            au.utterance.text,
+            made_by=self,
+            _word_count=words,
+        )
         feats.cache["#fillers"] = self.fillers
         feats.cache["#content"] = content
         au.features = feats

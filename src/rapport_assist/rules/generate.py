@@ -84,8 +84,9 @@ class _Writer:
             preamble.append("    bits = feats.bits")
         if "cache" in self.uses:
             preamble.append("    cache = feats.cache")
-        source = "\n".join([f"def {name}(ctx):", f"    # {_describe(cond)}", *preamble, *self.lines,
-                            "    return r", ""])
+        source = "\n".join(
+            [f"def {name}(ctx):", f"    # {_describe(cond)}", *preamble, *self.lines, "    return r", ""]
+        )
         filename = f"<rapport-assist {name}>"
         namespace: dict[str, Any] = dict(self.names)  # what the generated source defines
         exec(compile(source, filename, "exec"), namespace)  # noqa: S102 - our own generated source
@@ -193,10 +194,12 @@ class _Writer:
                 key = "lex:" + lex.name
                 got = self.temp()
                 self.uses.add("cache")
-                lookup = [f"{got} = cache.get({key!r})",
-                          f"if {got} is None:",
-                          f"    {got} = cache[{key!r}] = {self.const(lex, 'lexicon')}.find(feats)",
-                          f"{target} = {got}" if len(finder.lexicons) == 1 else f"{target} = {target} + {got}"]
+                lookup = [
+                    f"{got} = cache.get({key!r})",
+                    f"if {got} is None:",
+                    f"    {got} = cache[{key!r}] = {self.const(lex, 'lexicon')}.find(feats)",
+                    f"{target} = {got}" if len(finder.lexicons) == 1 else f"{target} = {target} + {got}",
+                ]
                 if lex.entities:  # entities are not words: no pre-filter
                     for line in lookup:
                         put(depth, line)

@@ -65,10 +65,20 @@ class RuleLibrary:
         except RuleError as exc:
             self._stamp = stamp  # do not retry the same broken files on every check
             errors = tuple(getattr(exc, "errors", ()))
-            return ReloadResult(False, self.ruleset, errors, (),
-                                f"rule files not reloaded, still using the last good rules: {exc.one_line()}")
+            return ReloadResult(
+                False,
+                self.ruleset,
+                errors,
+                (),
+                f"rule files not reloaded, still using the last good rules: {exc.one_line()}",
+            )
         self.ruleset = ruleset
         self._stamp = stamp
-        return ReloadResult(True, ruleset, (), ruleset.warnings,
-                            f"reloaded {plural(len(ruleset.rules), 'rule')}"
-                            + (f" ({plural(len(ruleset.warnings), 'warning')})" if ruleset.warnings else ""))
+        return ReloadResult(
+            True,
+            ruleset,
+            (),
+            ruleset.warnings,
+            f"reloaded {plural(len(ruleset.rules), 'rule')}"
+            + (f" ({plural(len(ruleset.warnings), 'warning')})" if ruleset.warnings else ""),
+        )

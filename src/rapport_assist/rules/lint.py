@@ -38,20 +38,36 @@ def lint(ruleset: RuleSet, used_lexicons: Iterable[str] = ()) -> list[RuleProble
     used = set(used_lexicons) | set(CUE_LEXICONS.values())
     for name, lex in sorted(ruleset.lexicons.items()):
         if name not in used:
-            out.append(_at(lex.loc, f"lexicon {name!r} is never used by a rule, a tone or a signal cue",
-                           "use it in 'says:', or delete it"))
+            out.append(
+                _at(
+                    lex.loc,
+                    f"lexicon {name!r} is never used by a rule, a tone or a signal cue",
+                    "use it in 'says:', or delete it",
+                )
+            )
         seen: dict[tuple[frozenset[int | str], ...], str] = {}
         vetoes = [compile_phrase(p.text, str) for p in lex.except_]
         for phrase in lex.phrases:
             key = compile_phrase(phrase.text, str)
             if key in seen:
-                out.append(_at(phrase.loc, f"phrase {phrase.text!r} of lexicon {name!r} repeats {seen[key]!r}",
-                               "delete one of them"))
+                out.append(
+                    _at(
+                        phrase.loc,
+                        f"phrase {phrase.text!r} of lexicon {name!r} repeats {seen[key]!r}",
+                        "delete one of them",
+                    )
+                )
                 continue
             seen[key] = phrase.text
             if any(_covers(v, key) for v in vetoes):
-                out.append(_at(phrase.loc, f"phrase {phrase.text!r} of lexicon {name!r} contains one of its "
-                               "'except' phrases, so it can never match", "delete it or narrow the 'except' phrase"))
+                out.append(
+                    _at(
+                        phrase.loc,
+                        f"phrase {phrase.text!r} of lexicon {name!r} contains one of its "
+                        "'except' phrases, so it can never match",
+                        "delete it or narrow the 'except' phrase",
+                    )
+                )
     return sorted(out, key=lambda p: (p.path, p.line, p.col))
 
 
@@ -59,20 +75,28 @@ def _rule_warnings(rule: Rule) -> Iterator[RuleProblem]:
     fires = sum(1 for e in rule.examples if e.kind == "fires")
     quiet = sum(1 for e in rule.examples if e.kind == "quiet")
     if fires < MIN_EXAMPLES or quiet < MIN_EXAMPLES:
-        yield _at(rule.loc, f"rule {rule.id!r} has {fires} 'fires' and {quiet} 'quiet' examples "
-                  f"(at least {MIN_EXAMPLES} of each are expected)",
-                  "add examples: they document the rule and 'rules test' checks them")
+        yield _at(
+            rule.loc,
+            f"rule {rule.id!r} has {fires} 'fires' and {quiet} 'quiet' examples "
+            f"(at least {MIN_EXAMPLES} of each are expected)",
+            "add examples: they document the rule and 'rules test' checks them",
+        )
     why = _never(rule.when)
     if why:
         yield _at(rule.loc, f"rule {rule.id!r} can never fire: its 'when' {why}", "fix the contradiction")
     if rule.expect is not None:
         why = _never(rule.expect.condition)
         if why:
-            yield _at(rule.loc, f"rule {rule.id!r}: its 'expect' {why}, so it fires every time",
-                      "fix the contradiction")
+            yield _at(
+                rule.loc, f"rule {rule.id!r}: its 'expect' {why}, so it fires every time", "fix the contradiction"
+            )
         if required_speakers(rule.expect.condition) - {rule.expect.speaker}:
-            yield _at(rule.loc, f"rule {rule.id!r}: 'expect' waits for the {rule.expect.speaker.value} but asks "
-                      "for another speaker's words, so it fires every time", "make the two speakers agree")
+            yield _at(
+                rule.loc,
+                f"rule {rule.id!r}: 'expect' waits for the {rule.expect.speaker.value} but asks "
+                "for another speaker's words, so it fires every time",
+                "make the two speakers agree",
+            )
 
 
 def _never(cond: Condition) -> str:

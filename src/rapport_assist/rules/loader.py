@@ -72,7 +72,6 @@ from .source import Loc, Problems, RuleProblem, YMap, YScalar, YSeq, YValue, clo
 # The keys, names and choices of a rule file come from its pydantic models (rules.spec), which
 # the JSON Schema is generated from too; re-exported here for the loader's callers.
 from .spec import (  # noqa: F401  (re-exported)
-
     CONDITION_KEYS,
     EARLIER_KEYS,
     ENTITY_LABELS,
@@ -146,14 +145,22 @@ def load_rules(paths: Sequence[Path]) -> RuleSet:
         if path.is_dir():
             found = sorted(p for p in path.glob("*.yaml") if p.is_file())
             if not found:
-                problems.items.append(RuleProblem(str(path), 1, 1, "folder has no *.yaml rule files",
-                                                  "point at a folder of rule packs or at a single file"))
+                problems.items.append(
+                    RuleProblem(
+                        str(path),
+                        1,
+                        1,
+                        "folder has no *.yaml rule files",
+                        "point at a folder of rule packs or at a single file",
+                    )
+                )
             files.extend(found)
         elif path.exists():
             files.append(path)
         else:
-            problems.items.append(RuleProblem(str(path), 1, 1, "no such rule file or folder",
-                                              "check the path given to --rules"))
+            problems.items.append(
+                RuleProblem(str(path), 1, 1, "no such rule file or folder", "check the path given to --rules")
+            )
     if not paths:
         problems.items.append(RuleProblem("<rules>", 1, 1, "no rule files given", "pass a file or folder"))
     files = _unique(files)
@@ -191,8 +198,7 @@ def _rule_error(items: list[RuleProblem]) -> RuleError:
     items = sorted(items, key=lambda p: (p.path, p.line, p.col))
     count = f"{len(items)} problem{'s' if len(items) != 1 else ''}"
     lines = "\n".join(f"  {p}" for p in items)
-    error = RuleError(f"{count} in rule files:\n{lines}",
-                      "fix them, then re-check with 'rapport-assist rules check'")
+    error = RuleError(f"{count} in rule files:\n{lines}", "fix them, then re-check with 'rapport-assist rules check'")
     error.errors = list(items)  # type: ignore[attr-defined]
     return error
 
@@ -290,8 +296,9 @@ class _Builder:
             return None  # an unknown param, already reported
         if type(v) is int and v >= minimum:
             return v
-        self.problems.add(node.loc, f"{what} must be a whole number >= {minimum}, not {v!r}",
-                          f"write a number like {max(minimum, 1)}")
+        self.problems.add(
+            node.loc, f"{what} must be a whole number >= {minimum}, not {v!r}", f"write a number like {max(minimum, 1)}"
+        )
         return None
 
     def number(self, value: float | str, node: YValue, what: str, minimum: float = 0.0) -> float | None:
@@ -308,13 +315,17 @@ class _Builder:
         try:
             fields = [f for _, f, _, _ in string.Formatter().parse(text) if f is not None]
         except ValueError as exc:
-            self.problems.add(node.loc, f"{what} has a broken placeholder ({exc})",
-                              "write {quote} or {rewrite}; double literal braces: {{ }}")
+            self.problems.add(
+                node.loc,
+                f"{what} has a broken placeholder ({exc})",
+                "write {quote} or {rewrite}; double literal braces: {{ }}",
+            )
             return None
         for f in fields:
             if f not in TEMPLATE_FIELDS:
-                self.problems.unknown(node.loc, f"placeholder in {what}", "{" + f + "}",
-                                      ["{" + t + "}" for t in TEMPLATE_FIELDS])
+                self.problems.unknown(
+                    node.loc, f"placeholder in {what}", "{" + f + "}", ["{" + t + "}" for t in TEMPLATE_FIELDS]
+                )
                 return None
         return text
 
@@ -359,9 +370,12 @@ class _Builder:
 
     def add_lexicon(self, name: str, key_loc: Loc, spec: list[Any] | LexiconSpec | None, node: YValue) -> None:
         if name in self.lexicons:
-            self.problems.add(key_loc, f"lexicon {name!r} is defined twice (first at {self.lexicons[name].loc})",
-                              "rename one or merge their phrases; to add words to a default lexicon use "
-                              f"'overrides: [{{lexicon: {name}, add: [...]}}]'")
+            self.problems.add(
+                key_loc,
+                f"lexicon {name!r} is defined twice (first at {self.lexicons[name].loc})",
+                "rename one or merge their phrases; to add words to a default lexicon use "
+                f"'overrides: [{{lexicon: {name}, add: [...]}}]'",
+            )
             return
         if spec is None:  # shape errors, reported: known by name, so its uses are not "unknown" too
             self.lexicons[name] = Lexicon(name, (), (), (), "", key_loc)
@@ -391,8 +405,11 @@ class _Builder:
                 continue
             bad = [w for w in text.split() if "|" in w and not all(PHRASE_WORD_RE.match(a) for a in w.split("|"))]
             if bad:
-                self.problems.add(item.loc, f"alternatives {bad[0]!r} must be single words separated by '|'",
-                                  "write e.g. 'second|third time'")
+                self.problems.add(
+                    item.loc,
+                    f"alternatives {bad[0]!r} must be single words separated by '|'",
+                    "write e.g. 'second|third time'",
+                )
                 continue
             out.append(Phrase(text, item.loc))
         return tuple(out)
@@ -422,9 +439,12 @@ class _Builder:
             self.problems.add(node.loc, f"{what} is an empty condition", "add e.g. 'speaker: agent'")
             return None
         if "event" in keys and len(keys) > 1:
-            self.problems.add(node.entries["event"][0], "'event' reacts to a moment on the clock, not to an "
-                              "utterance, so it cannot be combined with other keys",
-                              "put the event's own tests inside it, e.g. 'event: {kind: dead_air, min_s: 8}'")
+            self.problems.add(
+                node.entries["event"][0],
+                "'event' reacts to a moment on the clock, not to an "
+                "utterance, so it cannot be combined with other keys",
+                "put the event's own tests inside it, e.g. 'event: {kind: dead_air, min_s: 8}'",
+            )
             return None
         parts: list[Condition] = []
         ok = True
@@ -469,10 +489,14 @@ class _Builder:
         if key == "signals":
             return self.signal_tests(value, v, context)
         if key == "min_length":
-            words = self.integer(value.words, _at(v, "words"), "min_length.words", 1) \
-                if value.words is not None else None
-            seconds = self.number(value.seconds, _at(v, "seconds"), "min_length.seconds") \
-                if value.seconds is not None else None
+            words = (
+                self.integer(value.words, _at(v, "words"), "min_length.words", 1) if value.words is not None else None
+            )
+            seconds = (
+                self.number(value.seconds, _at(v, "seconds"), "min_length.seconds")
+                if value.seconds is not None
+                else None
+            )
             if words is None and seconds is None:
                 if value.words is None and value.seconds is None:
                     self.problems.add(v.loc, "min_length needs 'words' or 'seconds'", "add e.g. 'words: 35'")
@@ -484,10 +508,13 @@ class _Builder:
             n = self.integer(value, v, "max_words", 1)
             return MaxWords(n) if n is not None else None
         if key in ("reflects", "uses_name") and context != "expect":
-            self.problems.add(key_loc, f"'{key}' compares a reply with the turns that opened the expectation, "
-                              "so it only works inside 'expect'",
-                              "move it under 'expect:'" + (" or use 'skip_if: [reflects_other: ...]' in 'says'"
-                                                           if key == "reflects" else ""))
+            self.problems.add(
+                key_loc,
+                f"'{key}' compares a reply with the turns that opened the expectation, "
+                "so it only works inside 'expect'",
+                "move it under 'expect:'"
+                + (" or use 'skip_if: [reflects_other: ...]' in 'says'" if key == "reflects" else ""),
+            )
             return None
         if key == "reflects":
             return self.reflects(value, v)
@@ -514,13 +541,18 @@ class _Builder:
     def reflects(self, spec: Any, v: YValue) -> Reflects | None:
         n = self.integer(spec.min_shared, _at(v, "min_shared"), "reflects.min_shared", 1)
         ignore = self.lexicon_param(spec.ignore, v, "ignore", DEFAULT_ECHO_IGNORE_LEXICON)
-        verbs = self.integer(spec.min_verbs, _at(v, "min_verbs"), "reflects.min_verbs") \
-            if spec.min_verbs is not None else 0
+        verbs = (
+            self.integer(spec.min_verbs, _at(v, "min_verbs"), "reflects.min_verbs") if spec.min_verbs is not None else 0
+        )
         problem = self.ref("lexicon", spec.problem, _at(v, "problem").loc) if spec.problem is not None else None
-        dense = self.integer(spec.dense_min, _at(v, "dense_min"), "reflects.dense_min") \
-            if spec.dense_min is not None else 0
-        share = self.number(spec.dense_share, _at(v, "dense_share"), "reflects.dense_share") \
-            if spec.dense_share is not None else 1.0
+        dense = (
+            self.integer(spec.dense_min, _at(v, "dense_min"), "reflects.dense_min") if spec.dense_min is not None else 0
+        )
+        share = (
+            self.number(spec.dense_share, _at(v, "dense_share"), "reflects.dense_share")
+            if spec.dense_share is not None
+            else 1.0
+        )
         if n is None or verbs is None or dense is None or share is None:
             return None
         return Reflects(n, ignore, verbs, problem, dense, share)
@@ -529,8 +561,11 @@ class _Builder:
         """``earlier: {within: {turns, seconds}, count: N, <condition keys>}``."""
         assert isinstance(v, YMap)
         if not any(k in CONDITION_KEYS for k in v.entries):
-            self.problems.add(v.loc, "earlier says how far back to look but not what to look for",
-                              "add e.g. 'speaker: agent' and 'says: apology'")
+            self.problems.add(
+                v.loc,
+                "earlier says how far back to look but not what to look for",
+                "add e.g. 'speaker: agent' and 'says: apology'",
+            )
             return None
         condition = self.condition(spec, v, "earlier", "trigger" if context == "when" else context)
         window = self.window(spec.within, _at(v, "within"), "earlier")
@@ -541,8 +576,9 @@ class _Builder:
 
     def window(self, spec: WindowSpec, v: YValue, what: str) -> Window | None:
         turns = self.integer(spec.turns, _at(v, "turns"), f"{what}.within.turns", 1) if spec.turns is not None else None
-        seconds = self.number(spec.seconds, _at(v, "seconds"), f"{what}.within.seconds") \
-            if spec.seconds is not None else None
+        seconds = (
+            self.number(spec.seconds, _at(v, "seconds"), f"{what}.within.seconds") if spec.seconds is not None else None
+        )
         if turns is None and seconds is None:
             if spec.turns is None and spec.seconds is None:
                 self.problems.add(v.loc, "within needs 'turns' or 'seconds'", "write e.g. '{turns: 1, seconds: 20}'")
@@ -570,8 +606,11 @@ class _Builder:
     def signal_tests(self, spec: Any, v: YValue, context: str) -> Condition | None:
         """``signals: {name: {min: x, max: y}}``, ``{name: x}`` (= min) or ``{name: true}``."""
         if context == "tone":
-            self.problems.add(v.loc, "a tone is defined by words; voice signals are added by the tone estimate",
-                              "use 'says:' here, or test 'signals:' in a rule")
+            self.problems.add(
+                v.loc,
+                "a tone is defined by words; voice signals are added by the tone estimate",
+                "use 'says:' here, or test 'signals:' in a rule",
+            )
             return None
         assert isinstance(v, YMap)
         if not v.entries:
@@ -591,14 +630,21 @@ class _Builder:
                 if lo is not None:
                     tests.append(SignalTest(name, min=lo))
                 continue
-            lo = self.number(value.min, _at(body, "min"), f"{what}.min", -float("inf")) \
-                if value.min is not None else None
-            hi = self.number(value.max, _at(body, "max"), f"{what}.max", -float("inf")) \
-                if value.max is not None else None
+            lo = (
+                self.number(value.min, _at(body, "min"), f"{what}.min", -float("inf"))
+                if value.min is not None
+                else None
+            )
+            hi = (
+                self.number(value.max, _at(body, "max"), f"{what}.max", -float("inf"))
+                if value.max is not None
+                else None
+            )
             if lo is None and hi is None:
                 if value.min is None and value.max is None:
-                    self.problems.add(body.loc, f"{what} needs 'min' or 'max' ({SIGNAL_FIELDS[name].unit})",
-                                      "add e.g. 'min: 6'")
+                    self.problems.add(
+                        body.loc, f"{what} needs 'min' or 'max' ({SIGNAL_FIELDS[name].unit})", "add e.g. 'min: 6'"
+                    )
                 ok = False
                 continue
             if (value.min is not None and lo is None) or (value.max is not None and hi is None):
@@ -619,8 +665,9 @@ class _Builder:
         assert isinstance(v, YMap)
         finders = [k for k in SAYS_FINDERS if k in v.entries]
         if len(finders) != 1:
-            self.problems.add(v.loc, "'says' needs exactly one of: " + ", ".join(SAYS_FINDERS),
-                              "e.g. 'says: {lexicon: apology}'")
+            self.problems.add(
+                v.loc, "'says' needs exactly one of: " + ", ".join(SAYS_FINDERS), "e.g. 'says: {lexicon: apology}'"
+            )
             return None
         kind = finders[0]
         fv = _at(v, kind)
@@ -682,8 +729,11 @@ class _Builder:
                 continue
             spacy_problem = token_pattern_problem(plain)
             if spacy_problem:
-                self.problems.add(_locate(pattern, spacy_problem[1]), f"token pattern: {spacy_problem[0]}",
-                                  "see spaCy's Matcher docs: keys like LOWER, LEMMA, POS, DEP, OP, IN")
+                self.problems.add(
+                    _locate(pattern, spacy_problem[1]),
+                    f"token pattern: {spacy_problem[0]}",
+                    "see spaCy's Matcher docs: keys like LOWER, LEMMA, POS, DEP, OP, IN",
+                )
                 continue
             out.append(json.dumps(plain, sort_keys=True))
         if len(out) != len(seq.items):
@@ -734,13 +784,17 @@ class _Builder:
             cues = self.lexicon_param(get("cues"), pv, "cues", DEFAULT_NEGATION_LEXICON)
             return Negated(cues, before, after) if before is not None and after is not None else None
         if name == "then_says":
-            sentences = self.integer(get("sentences"), _at(pv, "sentences"), "sentences", 1) \
-                if get("sentences") is not None else 1
+            sentences = (
+                self.integer(get("sentences"), _at(pv, "sentences"), "sentences", 1)
+                if get("sentences") is not None
+                else 1
+            )
             lexicon = self.ref("lexicon", str(get("lexicon")), _at(pv, "lexicon").loc)
             return ThenSays(lexicon, sentences) if sentences is not None else None
         if name == "after_request":
-            sentences = self.integer(get("sentences"), _at(pv, "sentences"), "sentences") \
-                if get("sentences") is not None else 1
+            sentences = (
+                self.integer(get("sentences"), _at(pv, "sentences"), "sentences") if get("sentences") is not None else 1
+            )
             cues = self.lexicon_param(get("cues"), pv, "cues", DEFAULT_REQUEST_LEXICON)
             return AfterRequest(cues, sentences) if sentences is not None else None
         n = self.integer(get("min_shared"), _at(pv, "min_shared"), "min_shared", 1)
@@ -784,10 +838,17 @@ class _Builder:
             for key in ("when", "unless", "expect"):
                 if key in m.entries and vals.get(key) is None:
                     v = _at(m, key)
-                    if key == "expect" and isinstance(v, YMap) and sum(k in CONDITION_KEYS for k in v.entries) <= 1 \
-                            and "speaker" in v.entries:
-                        self.problems.add(v.loc, "expect says whose turn to wait for but not what they should say",
-                                          "add e.g. 'says: apology'")
+                    if (
+                        key == "expect"
+                        and isinstance(v, YMap)
+                        and sum(k in CONDITION_KEYS for k in v.entries) <= 1
+                        and "speaker" in v.entries
+                    ):
+                        self.problems.add(
+                            v.loc,
+                            "expect says whose turn to wait for but not what they should say",
+                            "add e.g. 'says: apology'",
+                        )
                     self.partial_condition(v, "trigger" if key == "unless" else key)
 
         def node(key: str) -> YValue:
@@ -804,10 +865,13 @@ class _Builder:
                     self.problems.add(m.loc, f"a rule is missing required key {key!r}", f"add '{key}: ...'")
         if spec is not None and any(r.id == spec.id for r in self.rules):
             first = next(r for r in self.rules if r.id == spec.id)
-            self.problems.add(node("id").loc, f"rule id {spec.id!r} is used twice (first at {first.loc})",
-                              "give each rule its own id; to change a default rule use 'overrides: [{rule: "
-                              f"{spec.id}, ...}}]'; to load a full copy of the packs instead of the defaults "
-                              "use --only-rules")
+            self.problems.add(
+                node("id").loc,
+                f"rule id {spec.id!r} is used twice (first at {first.loc})",
+                "give each rule its own id; to change a default rule use 'overrides: [{rule: "
+                f"{spec.id}, ...}}]'; to load a full copy of the packs instead of the defaults "
+                "use --only-rules",
+            )
 
         def build(key: str, make: Any, default: Any = None) -> Any:
             value = vals.get(key)
@@ -830,8 +894,11 @@ class _Builder:
         if "record" in m.entries:
             for key in ("expect", "message", "rewrites", "episode"):
                 if key in m.entries:
-                    self.problems.add(m.entries[key][0], f"a 'record' rule writes a list item, so '{key}' has no use",
-                                      f"remove '{key}', or make a separate nudge rule")
+                    self.problems.add(
+                        m.entries[key][0],
+                        f"a 'record' rule writes a list item, so '{key}' has no use",
+                        f"remove '{key}', or make a separate nudge rule",
+                    )
             severity = severity or "low"
             message = message or title
         quote = vals.get("quote")
@@ -841,81 +908,148 @@ class _Builder:
             max_per_call = PRAISE_MAX_PER_CALL if max_per_call is None else max_per_call
             quote = quote or ("reply" if expect is not None else "trigger")
         if vals.get("unit") == "turn" and isinstance(when, EventIs):
-            self.problems.add(m.entries["unit"][0], "an 'event' rule fires on the event itself, not on a turn",
-                              "remove 'unit: turn', or trigger on what a speaker says instead")
+            self.problems.add(
+                m.entries["unit"][0],
+                "an 'event' rule fires on the event itself, not on a turn",
+                "remove 'unit: turn', or trigger on what a speaker says instead",
+            )
         if isinstance(when, EventIs) and "expect" in m.entries:
-            self.problems.add(m.entries["expect"][0], "an 'event' rule fires on the event itself; 'expect' does "
-                              "not apply", "remove 'expect', or trigger on an utterance instead")
+            self.problems.add(
+                m.entries["expect"][0],
+                "an 'event' rule fires on the event itself; 'expect' does not apply",
+                "remove 'expect', or trigger on an utterance instead",
+            )
         if vals.get("early") is True and "early" in m.entries:
             from .early import early_blocker
 
-            blocker = early_blocker(unit=vals.get("unit") or "utterance", when=when, unless=unless,
-                                    has_expect="expect" in m.entries, record="record" in m.entries,
-                                    praise=praise_rule)
+            blocker = early_blocker(
+                unit=vals.get("unit") or "utterance",
+                when=when,
+                unless=unless,
+                has_expect="expect" in m.entries,
+                record="record" in m.entries,
+                praise=praise_rule,
+            )
             if blocker:
-                self.problems.add(m.entries["early"][0], f"'early: true' cannot apply: {blocker}",
-                                  "remove 'early' (the rule fires when the utterance is final)")
+                self.problems.add(
+                    m.entries["early"][0],
+                    f"'early: true' cannot apply: {blocker}",
+                    "remove 'early' (the rule fires when the utterance is final)",
+                )
         if spec is not None:
             for name in set(self.params) - self.used_params:
-                self.problems.add(_at(node("params"), name).loc if name in params_node.entries  # type: ignore[union-attr]
-                                  else node("params").loc, f"param {name!r} is never used",
-                                  f"use it as ${name} in a number, or remove it")
+                self.problems.add(
+                    _at(node("params"), name).loc
+                    if name in params_node.entries  # type: ignore[union-attr]
+                    else node("params").loc,
+                    f"param {name!r} is never used",
+                    f"use it as ${name} in a number, or remove it",
+                )
         if "points_at" in m.entries and "expect" not in m.entries:
-            self.problems.add(m.entries["points_at"][0], "'points_at' only applies to rules with 'expect'",
-                              "remove it, or add an 'expect:' block")
+            self.problems.add(
+                m.entries["points_at"][0],
+                "'points_at' only applies to rules with 'expect'",
+                "remove it, or add an 'expect:' block",
+            )
         if vals.get("quote") == "reply" and "expect" not in m.entries:
-            self.problems.add(m.entries["quote"][0], "'quote: reply' needs a rule with 'expect' (a reply to quote)",
-                              "use 'quote: trigger' (the words that matched), or add an 'expect:' block")
+            self.problems.add(
+                m.entries["quote"][0],
+                "'quote: reply' needs a rule with 'expect' (a reply to quote)",
+                "use 'quote: trigger' (the words that matched), or add an 'expect:' block",
+            )
         has_rewrites = "rewrites" in m.entries and (vals.get("rewrites") is None or bool(vals.get("rewrites")))
         if "{rewrite}" in (message or "") and not has_rewrites:
-            self.problems.add(node("message").loc, "message uses {rewrite} but the rule has no 'rewrites'",
-                              "add 'rewrites:' or remove {rewrite}")
+            self.problems.add(
+                node("message").loc,
+                "message uses {rewrite} but the rule has no 'rewrites'",
+                "add 'rewrites:' or remove {rewrite}",
+            )
         if "rewrite_unless_next" in m.entries and not has_rewrites:
-            self.problems.add(m.entries["rewrite_unless_next"][0], "'rewrite_unless_next' needs 'rewrites'",
-                              "remove it, or add 'rewrites:'")
+            self.problems.add(
+                m.entries["rewrite_unless_next"][0],
+                "'rewrite_unless_next' needs 'rewrites'",
+                "remove it, or add 'rewrites:'",
+            )
         if has_rewrites and "message_if_no_rewrite" not in m.entries:
-            self.problems.add(m.loc, "a rule with 'rewrites' needs 'message_if_no_rewrite'",
-                              "add the message to show when no rewrite applies")
+            self.problems.add(
+                m.loc,
+                "a rule with 'rewrites' needs 'message_if_no_rewrite'",
+                "add the message to show when no rewrite applies",
+            )
         for name, loc in bad_params:
             if params:
                 self.problems.add(loc, f"rule {rule_id!r} has no param {name!r}", closest_hint(name, params, "param"))
             elif self.params_known:
-                self.problems.add(loc, f"rule {rule_id!r} has no params, so {name!r} cannot be set",
-                                  f"see the rule at {m.loc} for what a team can change (enabled, severity, "
-                                  "priority, status, cooldown_s, max_per_call, title, message)")
-        failed = spec is None or len(self.problems.items) != n_before or any(
-            x is None for x in (severity, message, when, cooldown))
+                self.problems.add(
+                    loc,
+                    f"rule {rule_id!r} has no params, so {name!r} cannot be set",
+                    f"see the rule at {m.loc} for what a team can change (enabled, severity, "
+                    "priority, status, cooldown_s, max_per_call, title, message)",
+                )
+        failed = (
+            spec is None
+            or len(self.problems.items) != n_before
+            or any(x is None for x in (severity, message, when, cooldown))
+        )
         self.params_known = True
         if failed:
             return
         assert spec is not None
-        self.rules.append(Rule(
-            id=spec.id, title=spec.title, severity=severity, why=spec.why,
-            message=message, message_if_no_rewrite=fallback or message,
-            rewrites=rewrites, when=when, expect=expect,
-            points_at=spec.points_at or "reply", episode=episode,
-            cooldown_s=cooldown, enabled=spec.enabled if spec.enabled is not None else True, examples=examples,
-            loc=m.loc, unless=unless, priority=spec.priority if spec.priority is not None else 50,
-            status=spec.status or "stable", tags=tuple(spec.tags or ()),
-            max_per_call=max_per_call, params=tuple(sorted(self.params.items())), record=record,
-            quote=quote or "trigger", rewrite_unless_next=unless_next, praise=praise_rule,
-            unit=spec.unit or "utterance", early=spec.early,
-        ))
+        self.rules.append(
+            Rule(
+                id=spec.id,
+                title=spec.title,
+                severity=severity,
+                why=spec.why,
+                message=message,
+                message_if_no_rewrite=fallback or message,
+                rewrites=rewrites,
+                when=when,
+                expect=expect,
+                points_at=spec.points_at or "reply",
+                episode=episode,
+                cooldown_s=cooldown,
+                enabled=spec.enabled if spec.enabled is not None else True,
+                examples=examples,
+                loc=m.loc,
+                unless=unless,
+                priority=spec.priority if spec.priority is not None else 50,
+                status=spec.status or "stable",
+                tags=tuple(spec.tags or ()),
+                max_per_call=max_per_call,
+                params=tuple(sorted(self.params.items())),
+                record=record,
+                quote=quote or "trigger",
+                rewrite_unless_next=unless_next,
+                praise=praise_rule,
+                unit=spec.unit or "utterance",
+                early=spec.early,
+            )
+        )
 
     def praise_rule_checks(self, m: YMap, expect: object, when: object) -> None:
         """What a ``praise`` rule cannot use: it writes a line of the call's summary, never a card."""
         for key in PRAISE_NO_USE:
             if key in m.entries:
-                self.problems.add(m.entries[key][0], f"a 'praise' rule writes a line of the call's summary, so "
-                                  f"'{key}' has no use", f"remove '{key}', or make a separate nudge rule")
+                self.problems.add(
+                    m.entries[key][0],
+                    f"a 'praise' rule writes a line of the call's summary, so '{key}' has no use",
+                    f"remove '{key}', or make a separate nudge rule",
+                )
         if isinstance(expect, Expectation) and expect.if_call_ends == "fire":
             loc = m.entries["expect"][1]
             at = loc.entries["if_call_ends"][0] if isinstance(loc, YMap) and "if_call_ends" in loc.entries else loc.loc
-            self.problems.add(at, "a 'praise' rule praises a met expectation; 'if_call_ends: fire' has no use",
-                              "remove 'if_call_ends' (a wait still open at the end of the call is dropped)")
+            self.problems.add(
+                at,
+                "a 'praise' rule praises a met expectation; 'if_call_ends: fire' has no use",
+                "remove 'if_call_ends' (a wait still open at the end of the call is dropped)",
+            )
         if isinstance(when, EventIs):
-            self.problems.add(m.entries["when"][0], "a 'praise' rule praises words, not timing events",
-                              "trigger it on an utterance (speaker, says, ...)")
+            self.problems.add(
+                m.entries["when"][0],
+                "a 'praise' rule praises words, not timing events",
+                "trigger it on an utterance (speaker, says, ...)",
+            )
 
     def record(self, spec: RecordSpec, v: YValue) -> Record:
         time = self.ref("lexicon", spec.time, _at(v, "time").loc) if spec.time is not None else None
@@ -934,13 +1068,17 @@ class _Builder:
         assert isinstance(v, YMap)
         condition = None
         if sum(k in CONDITION_KEYS for k in v.entries) <= 1:
-            self.problems.add(v.loc, "expect says whose turn to wait for but not what they should say",
-                              "add e.g. 'says: apology'")
+            self.problems.add(
+                v.loc, "expect says whose turn to wait for but not what they should say", "add e.g. 'says: apology'"
+            )
         else:
             condition = self.condition(spec, v, "expect", "expect")
         window = self.window(spec.within, _at(v, "within"), "expect")
-        ignore = self.condition(spec.ignore, _at(v, "ignore"), "expect.ignore", "trigger") \
-            if spec.ignore is not None else None
+        ignore = (
+            self.condition(spec.ignore, _at(v, "ignore"), "expect.ignore", "trigger")
+            if spec.ignore is not None
+            else None
+        )
         if condition is None or window is None or (spec.ignore is not None and ignore is None):
             return None
         return Expectation(Speaker(spec.speaker), condition, window, ignore, spec.if_call_ends or "drop")
@@ -980,21 +1118,26 @@ class _Builder:
             assert isinstance(tn, YMap)
             who = [k for k in ("agent", "customer") if k in tn.entries]
             if len(who) != 1:
-                self.problems.add(tn.loc, "an example turn needs exactly one speaker",
-                                  "write '- agent: \"...\"' or '- customer: \"...\"'")
+                self.problems.add(
+                    tn.loc,
+                    "an example turn needs exactly one speaker",
+                    "write '- agent: \"...\"' or '- customer: \"...\"'",
+                )
                 continue
             pause = self.number(t.pause_s, _at(tn, "pause_s"), "pause_s", -30.0) if t.pause_s is not None else 0.5
             seconds = self.number(t.seconds, _at(tn, "seconds"), "seconds", 0.1) if t.seconds is not None else None
-            louder = self.number(t.louder_db, _at(tn, "louder_db"), "louder_db", -40.0) \
-                if t.louder_db is not None else None
+            louder = (
+                self.number(t.louder_db, _at(tn, "louder_db"), "louder_db", -40.0) if t.louder_db is not None else None
+            )
             bad = (t.seconds is not None and seconds is None) or (t.louder_db is not None and louder is None)
             if pause is not None and not bad:
                 turns.append(ExampleTurn(Speaker(who[0]), getattr(t, who[0]), pause, seconds, louder))
         if len(turns) != len(turns_node.items):
             return None
         if at is not None and at >= len(turns):
-            self.problems.add(node.loc, f"'at: {at}' is past the last turn (there are {len(turns)})",
-                              "count turns from 0")
+            self.problems.add(
+                node.loc, f"'at: {at}' is past the last turn (there are {len(turns)})", "count turns from 0"
+            )
             return None
         return Example(kind, number, tuple(turns), at, node.loc)  # type: ignore[arg-type]
 
@@ -1038,9 +1181,12 @@ class _Builder:
         if rule_id in self.defined_ids:
             return  # defined, but it has errors of its own (reported where it is written)
         if not known:
-            self.problems.add(loc, f"unknown rule id {rule_id!r}: no rules are loaded",
-                              "an override changes rules loaded with it: check it on top of the default packs "
-                              "('rules check FILE', without --only-rules)")
+            self.problems.add(
+                loc,
+                f"unknown rule id {rule_id!r}: no rules are loaded",
+                "an override changes rules loaded with it: check it on top of the default packs "
+                "('rules check FILE', without --only-rules)",
+            )
             return
         self.problems.unknown(loc, "rule id", rule_id, known)
 
@@ -1048,12 +1194,17 @@ class _Builder:
         changes = dict(changes)
         message = changes.get("message")
         if isinstance(message, str) and "{rewrite}" in message and not rule.rewrites:
-            self.problems.add(self.override_locs[(number, "message")],
-                              f"message uses {{rewrite}} but rule {rule.id!r} has no 'rewrites'", "remove {rewrite}")
+            self.problems.add(
+                self.override_locs[(number, "message")],
+                f"message uses {{rewrite}} but rule {rule.id!r} has no 'rewrites'",
+                "remove {rewrite}",
+            )
         if "message_if_no_rewrite" in changes and not rule.rewrites:
-            self.problems.add(self.override_locs[(number, "message_if_no_rewrite")],
-                              f"rule {rule.id!r} has no 'rewrites', so it always shows 'message'",
-                              "override 'message' instead")
+            self.problems.add(
+                self.override_locs[(number, "message_if_no_rewrite")],
+                f"rule {rule.id!r} has no 'rewrites', so it always shows 'message'",
+                "override 'message' instead",
+            )
         if isinstance(message, str) and not rule.rewrites:
             changes["message_if_no_rewrite"] = message  # what a rule without rewrites shows
         return replace(rule, **changes)  # type: ignore[arg-type]
@@ -1082,15 +1233,21 @@ class _Builder:
                 if lexicons:
                     self.problems.unknown(loc, "lexicon", name, lexicons)
                 else:
-                    self.problems.add(loc, f"unknown lexicon {name!r}: no lexicons are loaded",
-                                      "an override changes lexicons loaded with it: check it on top of the default "
-                                      "packs ('rules check FILE', without --only-rules)")
+                    self.problems.add(
+                        loc,
+                        f"unknown lexicon {name!r}: no lexicons are loaded",
+                        "an override changes lexicons loaded with it: check it on top of the default "
+                        "packs ('rules check FILE', without --only-rules)",
+                    )
                 continue
             have = {p.text.lower() for p in lex.phrases}
             for phrase in remove:
                 if phrase.text.lower() not in have:
-                    self.problems.add(phrase.loc, f"lexicon {name!r} has no phrase {phrase.text!r} to remove",
-                                      closest_hint(phrase.text, [p.text for p in lex.phrases], "phrase"))
+                    self.problems.add(
+                        phrase.loc,
+                        f"lexicon {name!r} has no phrase {phrase.text!r} to remove",
+                        closest_hint(phrase.text, [p.text for p in lex.phrases], "phrase"),
+                    )
             gone = {p.text.lower() for p in remove}
             kept = tuple(p for p in lex.phrases if p.text.lower() not in gone)
             lexicons[name] = replace(lex, phrases=kept + tuple(p for p in add if p.text.lower() not in have))
@@ -1127,8 +1284,10 @@ def regex_problem(pattern: str, ignore_case: bool) -> tuple[str, str] | None:
     patterns whose compiled program would be too big.
     """
     if len(pattern) > MAX_REGEX_CHARS:
-        return (f"is {len(pattern)} characters long (at most {MAX_REGEX_CHARS})",
-                "split it into several rules or use a lexicon of phrases")
+        return (
+            f"is {len(pattern)} characters long (at most {MAX_REGEX_CHARS})",
+            "split it into several rules or use a lexicon of phrases",
+        )
     try:
         compiled = compile_regex(pattern, ignore_case)
     except ValueError as exc:
@@ -1152,14 +1311,19 @@ def token_regex_problem(pattern: object) -> tuple[str, str, tuple[object, ...]] 
         if not isinstance(value, str):
             return f"REGEX must be a string, got {type(value).__name__}", "write e.g. {LOWER: {REGEX: '^re'}}", path
         if len(value) > MAX_REGEX_CHARS:
-            return (f"REGEX {value!r} is {len(value)} characters long (at most {MAX_REGEX_CHARS})",
-                    "use IN with a list of words, or a lexicon", path)
+            return (
+                f"REGEX {value!r} is {len(value)} characters long (at most {MAX_REGEX_CHARS})",
+                "use IN with a list of words, or a lexicon",
+                path,
+            )
         try:
             compile_regex(value, False)
         except ValueError as exc:
             text = str(exc)
-            hint = ("token regexes run on RE2, which needs no backtracking: no backreferences like \\1, no "
-                    "lookarounds like (?=...); use IN/NOT_IN lists or two token specs instead")
+            hint = (
+                "token regexes run on RE2, which needs no backtracking: no backreferences like \\1, no "
+                "lookarounds like (?=...); use IN/NOT_IN lists or two token specs instead"
+            )
             if "repetition" in text or "too big" in text or "pattern too large" in text:
                 hint = "use smaller repeat counts ({1,20}) or IN with a list of words"
             return f"REGEX {value!r}: {text}", hint, path

@@ -261,8 +261,10 @@ class Not:
     item: "Condition"
 
 
-Condition = Union[SpeakerIs, Says, ToneIs, SignalTest, MinLength, MaxWords, Reflects, UsesName, Earlier, EventIs,
-                  AllOf, AnyOf, Not]
+Condition = Union[
+    SpeakerIs, Says, ToneIs, SignalTest, MinLength, MaxWords, Reflects, UsesName, Earlier, EventIs, AllOf, AnyOf, Not
+]
+
 
 def required_speakers(cond: Condition) -> set[Speaker]:
     """The speakers a condition insists on (``speaker:`` at its top level or in a top-level ``all``)."""

@@ -46,9 +46,13 @@ _EXPECTED = {  # pydantic error type -> (what the value must be, fix)
     "model_attributes_type": ("a mapping (key: value lines)", "indent its keys under it"),
     "list_type": ("a list", "write each item on a '- ' line"),
 }
-_SHAPE_HINTS = {spec.TEXT: 'write text, quoted if it has special characters: "..."',
-                spec.NUMBER: "write a number like 20 or 2.5", spec.FLAG: "write true or false",
-                spec.LIST: "write each item on a '- ' line", spec.MAPPING: "indent its keys under it"}
+_SHAPE_HINTS = {
+    spec.TEXT: 'write text, quoted if it has special characters: "..."',
+    spec.NUMBER: "write a number like 20 or 2.5",
+    spec.FLAG: "write true or false",
+    spec.LIST: "write each item on a '- ' line",
+    spec.MAPPING: "indent its keys under it",
+}
 
 
 def plain(value: YValue | None) -> Any:
@@ -227,7 +231,11 @@ def describe(tp: Any, root: YValue, error: ErrorDetails, base: tuple[Step, ...] 
     if kind == "missing":
         key = str(path[-1])
         what = _named(walk.model_at(-2), full[:-1])
-        return walk.container.loc, f"{what} is missing required key {key!r}", _MISSING_HINTS.get(key, f"add '{key}: ...'")
+        return (
+            walk.container.loc,
+            f"{what} is missing required key {key!r}",
+            _MISSING_HINTS.get(key, f"add '{key}: ...'"),
+        )
     if kind == "value_error":
         message = str(ctx.get("error", error["msg"]))
         if "missing required key" in message:
@@ -252,18 +260,28 @@ def describe(tp: Any, root: YValue, error: ErrorDetails, base: tuple[Step, ...] 
         pattern = ctx.get("pattern")
         if pattern == PARAM_PATTERN:  # a text where a number (or $param) goes
             if isinstance(value, str) and value.startswith("$"):
-                return here, f"{name}: {value!r} is not a $name of a param", "write $ and the param's name, e.g. $wait_s"
+                return (
+                    here,
+                    f"{name}: {value!r} is not a $name of a param",
+                    "write $ and the param's name, e.g. $wait_s",
+                )
             return here, f"{name} must be a number, not {_shown(walk.node, value)}", "write a number like 20 or 2.5"
         if pattern == NAME_PATTERN:
             name = "rule id" if _keys(full)[-1:] == ["id"] else name
-            return here, f"{name} {value!r} is not a valid name", \
-                "use lowercase letters, digits and dashes, e.g. 'angry-no-apology'"
+            return (
+                here,
+                f"{name} {value!r} is not a valid name",
+                "use lowercase letters, digits and dashes, e.g. 'angry-no-apology'",
+            )
         return here, f"{name} {value!r} does not match {pattern}", "see rules/README.md"
     if kind == "string_too_short":
         return here, f"{name} is empty", "write some text"
     if kind == "string_too_long" and ctx.get("max_length") == MAX_REGEX_CHARS:
-        return here, f"regex {value!r}: is {len(str(value))} characters long (at most {MAX_REGEX_CHARS})", \
-            "split it into several rules or use a lexicon of phrases"
+        return (
+            here,
+            f"regex {value!r}: is {len(str(value))} characters long (at most {MAX_REGEX_CHARS})",
+            "split it into several rules or use a lexicon of phrases",
+        )
     if kind == "too_short":
         return here, f"{name} list is empty", "add at least one"
     if kind in ("greater_than_equal", "less_than_equal"):
@@ -281,8 +299,10 @@ def _bad_key(full: tuple[Step, ...], key: str) -> tuple[str, str]:
     keys = _keys(full)  # ..., 'lexicons', 'Bad'
     holder = keys[-2] if len(keys) > 1 else "key"
     if holder == "params":
-        return f"param name {key!r} is not a valid name", \
-            "use lowercase letters, digits and underscores, e.g. long_turn_words"
+        return (
+            f"param name {key!r} is not a valid name",
+            "use lowercase letters, digits and underscores, e.g. long_turn_words",
+        )
     singular = {"lexicons": "lexicon", "tones": "tone"}.get(holder, holder)
     return f"{singular} name {key!r} is not a valid name", "use lowercase letters, digits and dashes"
 
@@ -294,8 +314,10 @@ def _bad_choice(walk: _Walk, full: tuple[Step, ...], value: Any) -> tuple[str, s
     if field == "version":
         return f"unsupported rule file version {value!r}", f"write 'version: {spec.SUPPORTED_VERSIONS[-1]}'"
     if field == "skip_if" and value in spec.SKIP_TESTS:  # a test that needs its parameters
-        example = {"sentence_says": "'- sentence_says: time-frame'",
-                   "reflects_other": "'- reflects_other: {min_shared: 2}'"}.get(str(value), f"'- {value}: {{...}}'")
+        example = {
+            "sentence_says": "'- sentence_says: time-frame'",
+            "reflects_other": "'- reflects_other: {min_shared: 2}'",
+        }.get(str(value), f"'- {value}: {{...}}'")
         return f"{value!r} needs parameters", f"write {example}"
     word = _CHOICE_WORDS.get(field, field)
     if not isinstance(value, str):

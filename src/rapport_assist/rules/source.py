@@ -92,7 +92,7 @@ class Problems:
 
 
 def closest_hint(name: str, known: Iterable[str], what: str = "name") -> str:
-    """"did you mean" the closest known names; else the few nearest, never an alphabetical slice."""
+    """ "did you mean" the closest known names; else the few nearest, never an alphabetical slice."""
     known = sorted(set(known))
     if not known:
         return f"define the {what} first"
@@ -120,8 +120,9 @@ class _Loader(yaml.SafeLoader):
     def compose_node(self, parent: Node | None, index: object) -> Node | None:
         if self.check_event(yaml.AliasEvent):
             event = self.peek_event()
-            raise yaml.composer.ComposerError(None, None, "anchors and aliases (*name) are not supported",
-                                              event.start_mark)
+            raise yaml.composer.ComposerError(
+                None, None, "anchors and aliases (*name) are not supported", event.start_mark
+            )
         return super().compose_node(parent, index)
 
 
@@ -159,14 +160,20 @@ def parse_yaml(text: str, path: str, problems: Problems) -> YValue | None:
         node = loader.get_node()
         if loader.check_node():
             extra = loader.get_node()
-            problems.add(_mark_loc(path, extra), "a rule file holds one YAML document, found a second",
-                         "remove the '---' separator or split the file")
+            problems.add(
+                _mark_loc(path, extra),
+                "a rule file holds one YAML document, found a second",
+                "remove the '---' separator or split the file",
+            )
     except yaml.MarkedYAMLError as exc:
         problems.items.append(_syntax_problem(exc, path))
         return None
     except (yaml.YAMLError, RecursionError, ValueError) as exc:
-        problems.items.append(RuleProblem(path, 1, 1, f"YAML could not be read ({exc.__class__.__name__})",
-                                          "check the file is plain YAML text"))
+        problems.items.append(
+            RuleProblem(
+                path, 1, 1, f"YAML could not be read ({exc.__class__.__name__})", "check the file is plain YAML text"
+            )
+        )
         return None
     finally:
         loader.dispose()
@@ -175,30 +182,54 @@ def parse_yaml(text: str, path: str, problems: Problems) -> YValue | None:
 
 # PyYAML's wording -> (plain words, fix, whether the place is where the construct opened)
 _SYNTAX = (
-    ("mapping values are not allowed",
-     "a 'key:' where none can be: this line is indented deeper than the keys above it, or its text holds ': '",
-     "line its key up with the keys above, or put the text in quotes: \"...\"", False),
-    ("expected <block end>",
-     "this line is indented differently from the lines above it",
-     "start it in the same column as the other keys (or '- ' items) of its block; spaces only", False),
-    ("could not find expected ':'",
-     "a line here has no 'key: value' (a ':' followed by a space)",
-     "write 'key: value', or quote a text that runs over several lines", True),
-    ("did not find expected",
-     "this line is indented differently from the lines above it",
-     "start it in the same column as the other keys (or '- ' items) of its block; spaces only", False),
-    ("cannot start any token",
-     "a tab or a stray character where YAML expects a key or value",
-     "indent with spaces only, and quote values that start with a special character", False),
-    ("quoted scalar",
-     "a quote opened here is never closed",
-     "close the text with the same quote mark it starts with", True),
-    ("flow sequence",
-     "a '[' list opened here is never closed, or its items lack commas",
-     "close it with ']' and separate its items with ','", True),
-    ("flow mapping",
-     "a '{' mapping opened here is never closed, or its entries lack commas",
-     "close it with '}' and separate its entries with ','", True),
+    (
+        "mapping values are not allowed",
+        "a 'key:' where none can be: this line is indented deeper than the keys above it, or its text holds ': '",
+        "line its key up with the keys above, or put the text in quotes: \"...\"",
+        False,
+    ),
+    (
+        "expected <block end>",
+        "this line is indented differently from the lines above it",
+        "start it in the same column as the other keys (or '- ' items) of its block; spaces only",
+        False,
+    ),
+    (
+        "could not find expected ':'",
+        "a line here has no 'key: value' (a ':' followed by a space)",
+        "write 'key: value', or quote a text that runs over several lines",
+        True,
+    ),
+    (
+        "did not find expected",
+        "this line is indented differently from the lines above it",
+        "start it in the same column as the other keys (or '- ' items) of its block; spaces only",
+        False,
+    ),
+    (
+        "cannot start any token",
+        "a tab or a stray character where YAML expects a key or value",
+        "indent with spaces only, and quote values that start with a special character",
+        False,
+    ),
+    (
+        "quoted scalar",
+        "a quote opened here is never closed",
+        "close the text with the same quote mark it starts with",
+        True,
+    ),
+    (
+        "flow sequence",
+        "a '[' list opened here is never closed, or its items lack commas",
+        "close it with ']' and separate its items with ','",
+        True,
+    ),
+    (
+        "flow mapping",
+        "a '{' mapping opened here is never closed, or its entries lack commas",
+        "close it with '}' and separate its entries with ','",
+        True,
+    ),
 )
 
 
@@ -207,7 +238,10 @@ def _syntax_problem(exc: yaml.MarkedYAMLError, path: str) -> RuleProblem:
     raw = " ".join(t for t in (exc.context, exc.problem) if t) or "invalid YAML"
     mark = exc.problem_mark or exc.context_mark
     if "alias" in raw or "anchor" in raw:
-        what, hint = exc.problem or raw, "anchors and aliases are not supported; repeat the value or use a named lexicon"
+        what, hint = (
+            exc.problem or raw,
+            "anchors and aliases are not supported; repeat the value or use a named lexicon",
+        )
     else:
         for needle, plain, fix, at_open in _SYNTAX:
             if needle in raw:
@@ -250,8 +284,11 @@ def _convert(node: Node, path: str, problems: Problems, depth: int) -> YValue | 
             key = str(key_node.value)
             if key in entries:
                 first = entries[key][0]
-                problems.add(key_loc, f"duplicate key {key!r} (first at line {first.line})",
-                             "keep one of them; YAML would silently drop the first")
+                problems.add(
+                    key_loc,
+                    f"duplicate key {key!r} (first at line {first.line})",
+                    "keep one of them; YAML would silently drop the first",
+                )
                 continue
             value = _convert(value_node, path, problems, depth + 1)
             if value is not None:
@@ -261,9 +298,7 @@ def _convert(node: Node, path: str, problems: Problems, depth: int) -> YValue | 
     return None
 
 
-_PLAIN_TAGS = frozenset(
-    f"tag:yaml.org,2002:{t}" for t in ("str", "int", "float", "bool", "null")
-)
+_PLAIN_TAGS = frozenset(f"tag:yaml.org,2002:{t}" for t in ("str", "int", "float", "bool", "null"))
 
 
 def read_rule_file(path: Path, problems: Problems) -> YValue | None:
@@ -272,12 +307,16 @@ def read_rule_file(path: Path, problems: Problems) -> YValue | None:
     try:
         data = path.read_bytes()
     except OSError as exc:
-        problems.items.append(RuleProblem(shown, 1, 1, f"cannot read rule file ({exc.strerror or exc})",
-                                          "check the path and its permissions"))
+        problems.items.append(
+            RuleProblem(
+                shown, 1, 1, f"cannot read rule file ({exc.strerror or exc})", "check the path and its permissions"
+            )
+        )
         return None
     if len(data) > MAX_FILE_BYTES:
-        problems.items.append(RuleProblem(shown, 1, 1, f"rule file is larger than {MAX_FILE_BYTES} bytes",
-                                          "split it into several packs"))
+        problems.items.append(
+            RuleProblem(shown, 1, 1, f"rule file is larger than {MAX_FILE_BYTES} bytes", "split it into several packs")
+        )
         return None
     try:
         text = data.decode("utf-8")

@@ -46,8 +46,26 @@ from pydantic import (
 from ..signal_catalogue import SIGNAL_FIELDS
 from ..types import SEVERITIES
 
-EntityLabel = Literal["DATE", "TIME", "CARDINAL", "ORDINAL", "MONEY", "PERCENT", "QUANTITY", "PERSON", "ORG",
-                      "GPE", "LOC", "PRODUCT", "EVENT", "NORP", "FAC", "WORK_OF_ART", "LAW", "LANGUAGE"]
+EntityLabel = Literal[
+    "DATE",
+    "TIME",
+    "CARDINAL",
+    "ORDINAL",
+    "MONEY",
+    "PERCENT",
+    "QUANTITY",
+    "PERSON",
+    "ORG",
+    "GPE",
+    "LOC",
+    "PRODUCT",
+    "EVENT",
+    "NORP",
+    "FAC",
+    "WORK_OF_ART",
+    "LAW",
+    "LANGUAGE",
+]
 Status = Literal["stable", "experimental"]
 Quote = Literal["trigger", "reply", "none"]  # which evidence a rule's card quotes
 Unit = Literal["utterance", "turn"]  # what a rule reads: each utterance, or each turn so far
@@ -92,8 +110,13 @@ class Spec(BaseModel):
 # for the shape it has, not one per alternative. The tags are in angle brackets: they show in
 # pydantic's error paths, where the loader skips them (no rule-file key looks like one).
 TEXT, NUMBER, FLAG, LIST, MAPPING = "<text>", "<number>", "<flag>", "<list>", "<mapping>"
-SHAPE_WORDS = {TEXT: "text", NUMBER: "a number", FLAG: "true or false", LIST: "a list",
-               MAPPING: "a mapping (key: value lines)"}
+SHAPE_WORDS = {
+    TEXT: "text",
+    NUMBER: "a number",
+    FLAG: "true or false",
+    LIST: "a list",
+    MAPPING: "a mapping (key: value lines)",
+}
 
 
 def _by_shape(value: Any) -> str:
@@ -118,19 +141,28 @@ ParamName = Annotated[str, StringConstraints(pattern=PARAM_NAME_PATTERN)]
 ParamRef = Annotated[str, StringConstraints(pattern=PARAM_PATTERN)]
 # Text as written, without the final newline of folded (>) blocks; never empty.
 Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)]
-Number = Annotated[Union[Annotated[float, Tag(NUMBER)], Annotated[ParamRef, Tag(TEXT)]], BY_SHAPE,
-                   Field(description="a number, or $name of one of the rule's params")]
-Integer = Annotated[Union[Annotated[int, Tag(NUMBER)], Annotated[ParamRef, Tag(TEXT)]], BY_SHAPE,
-                    Field(description="a whole number, or $name of one of the rule's params")]
+Number = Annotated[
+    Union[Annotated[float, Tag(NUMBER)], Annotated[ParamRef, Tag(TEXT)]],
+    BY_SHAPE,
+    Field(description="a number, or $name of one of the rule's params"),
+]
+Integer = Annotated[
+    Union[Annotated[int, Tag(NUMBER)], Annotated[ParamRef, Tag(TEXT)]],
+    BY_SHAPE,
+    Field(description="a whole number, or $name of one of the rule's params"),
+]
 NameList = Annotated[list[Name], Field(min_length=1)]
 Names = Annotated[Union[Annotated[Name, Tag(TEXT)], Annotated[NameList, Tag(LIST)]], BY_SHAPE]
 # a phrase: "no", "yes" and "100" are words here (the loader reads them as written)
-PhraseItem = Annotated[Union[Annotated[str, Tag(TEXT)], Annotated[float, Tag(NUMBER)], Annotated[bool, Tag(FLAG)]],
-                       BY_SHAPE]
+PhraseItem = Annotated[
+    Union[Annotated[str, Tag(TEXT)], Annotated[float, Tag(NUMBER)], Annotated[bool, Tag(FLAG)]], BY_SHAPE
+]
 Phrases = list[PhraseItem]
-Severity = Annotated[Literal["low", "medium", "high", "tip", "nudge", "urgent"],
-                     BeforeValidator(lambda v: v.strip().lower() if isinstance(v, str) else v),
-                     WithJsonSchema({"enum": [*SEVERITIES, *SEVERITY_WORDS, *(w.upper() for w in SEVERITY_WORDS)]})]
+Severity = Annotated[
+    Literal["low", "medium", "high", "tip", "nudge", "urgent"],
+    BeforeValidator(lambda v: v.strip().lower() if isinstance(v, str) else v),
+    WithJsonSchema({"enum": [*SEVERITIES, *SEVERITY_WORDS, *(w.upper() for w in SEVERITY_WORDS)]}),
+]
 Priority = Annotated[int, Field(ge=1, le=100, description="1..100; 100 is shown first when nudges compete")]
 
 
@@ -170,8 +202,9 @@ class RegexSpec(Spec):
     ignore_case: bool = _unset()
 
 
-TokenSpec = Annotated[dict[str, Any], Field(
-    description="a spaCy Matcher token spec, e.g. {LOWER: you} or {LEMMA: {IN: [a, b]}}")]
+TokenSpec = Annotated[
+    dict[str, Any], Field(description="a spaCy Matcher token spec, e.g. {LOWER: you} or {LEMMA: {IN: [a, b]}}")
+]
 TokenPattern = Annotated[list[TokenSpec], Field(min_length=1)]
 PATTERNS, PATTERN = "<patterns>", "<pattern>"
 
@@ -183,8 +216,13 @@ def _tokens_shape(value: Any) -> str:
     return PATTERN if isinstance(value, list) else _by_shape(value)
 
 
-Tokens = Annotated[Union[Annotated[Annotated[list[TokenPattern], Field(min_length=1)], Tag(PATTERNS)],
-                         Annotated[TokenPattern, Tag(PATTERN)]], Discriminator(_tokens_shape)]
+Tokens = Annotated[
+    Union[
+        Annotated[Annotated[list[TokenPattern], Field(min_length=1)], Tag(PATTERNS)],
+        Annotated[TokenPattern, Tag(PATTERN)],
+    ],
+    Discriminator(_tokens_shape),
+]
 
 
 class SubjectSpec(Spec):
@@ -262,16 +300,20 @@ class SaysSpec(Spec):
 
     lexicon: Names = _unset()
     future_action: Name = _unset()
-    regex: Annotated[Union[Annotated[Regex, Tag(TEXT)], Annotated[RegexSpec, Tag(MAPPING)]], BY_SHAPE, Field(
-        description="an RE2 regular expression (linear time: no backreferences or lookarounds)")] = _unset()
+    regex: Annotated[
+        Union[Annotated[Regex, Tag(TEXT)], Annotated[RegexSpec, Tag(MAPPING)]],
+        BY_SHAPE,
+        Field(description="an RE2 regular expression (linear time: no backreferences or lookarounds)"),
+    ] = _unset()
     tokens: Tokens = _unset()
     subject: SubjectSpec = _unset()
     skip_if: list[SkipTest] = _unset()
 
 
 SAYS_FINDERS = ("lexicon", "future_action", "regex", "tokens", "subject")
-Says = Annotated[Union[Annotated[Name, Tag(TEXT)], Annotated[NameList, Tag(LIST)], Annotated[SaysSpec, Tag(MAPPING)]],
-                 BY_SHAPE]
+Says = Annotated[
+    Union[Annotated[Name, Tag(TEXT)], Annotated[NameList, Tag(LIST)], Annotated[SaysSpec, Tag(MAPPING)]], BY_SHAPE
+]
 
 
 # ---------------------------------------------------------------- conditions
@@ -295,11 +337,16 @@ def _signal_model() -> type[Spec]:
         if fld.unit == "true/false":
             fields[key] = (bool, Field(default=None, description=fld.description))
         else:
-            kind = Annotated[Union[Annotated[float, Tag(NUMBER)], Annotated[ParamRef, Tag(TEXT)],
-                                   Annotated[SignalRange, Tag(MAPPING)]], BY_SHAPE]
+            kind = Annotated[
+                Union[
+                    Annotated[float, Tag(NUMBER)], Annotated[ParamRef, Tag(TEXT)], Annotated[SignalRange, Tag(MAPPING)]
+                ],
+                BY_SHAPE,
+            ]
             fields[key] = (kind, Field(default=None, description=f"{fld.description} ({fld.unit})"))
-    model: type[Spec] = create_model("SignalsSpec", __base__=_AtLeastOneKey, __doc__="Tests of conversation signals.",
-                                     **fields)
+    model: type[Spec] = create_model(
+        "SignalsSpec", __base__=_AtLeastOneKey, __doc__="Tests of conversation signals.", **fields
+    )
     return model
 
 
@@ -355,8 +402,9 @@ class ConditionKeys(Spec):
     min_length: MinLengthSpec = _unset()
     max_words: Integer = _unset()
     reflects: ReflectsSpec = _unset()
-    uses_name: Annotated[Union[Annotated[Literal[True], Tag(FLAG)], Annotated[UsesNameSpec, Tag(MAPPING)]],
-                         BY_SHAPE] = _unset()
+    uses_name: Annotated[
+        Union[Annotated[Literal[True], Tag(FLAG)], Annotated[UsesNameSpec, Tag(MAPPING)]], BY_SHAPE
+    ] = _unset()
     earlier: EarlierSpec = _unset()
     all: Annotated[list[ConditionSpec], Field(min_length=1)] = _unset()
     any: Annotated[list[ConditionSpec], Field(min_length=1)] = _unset()
@@ -470,9 +518,15 @@ class RuleSpec(Spec):
     ``message`` but no ``severity`` (the schema says so; the loader checks it).
     """
 
-    model_config = ConfigDict(json_schema_extra={"anyOf": [{"required": ["severity", "message"]},
-                                                           {"required": ["record"]},
-                                                           {"required": ["praise", "message"]}]})
+    model_config = ConfigDict(
+        json_schema_extra={
+            "anyOf": [
+                {"required": ["severity", "message"]},
+                {"required": ["record"]},
+                {"required": ["praise", "message"]},
+            ]
+        }
+    )
     what: ClassVar[str] = "a rule"
 
     id: Name
@@ -499,8 +553,13 @@ class RuleSpec(Spec):
     record: RecordSpec = _unset()
     praise: bool = _unset()
     unit: Unit = _unset()
-    early: Annotated[bool, Field(description="live calls: may fire on the stable words of an utterance still being "
-                                             "spoken (default: yes for a 'when' on one utterance's words)")] = _unset()
+    early: Annotated[
+        bool,
+        Field(
+            description="live calls: may fire on the stable words of an utterance still being "
+            "spoken (default: yes for a 'when' on one utterance's words)"
+        ),
+    ] = _unset()
     examples: ExamplesSpec = _unset()
     # "severity and message, unless record" is in the schema (anyOf above) and checked by the
     # loader, which reports it together with the rule's other problems
@@ -551,8 +610,10 @@ def _override_kind(value: Any) -> str:
     return _by_shape(value)
 
 
-Override = Annotated[Union[Annotated[RuleOverrideSpec, Tag(RULE_OVERRIDE)],
-                           Annotated[LexiconOverrideSpec, Tag(LEXICON_OVERRIDE)]], Discriminator(_override_kind)]
+Override = Annotated[
+    Union[Annotated[RuleOverrideSpec, Tag(RULE_OVERRIDE)], Annotated[LexiconOverrideSpec, Tag(LEXICON_OVERRIDE)]],
+    Discriminator(_override_kind),
+]
 
 
 class RuleFileSpec(Spec):

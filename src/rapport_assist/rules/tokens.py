@@ -36,13 +36,35 @@ from ..safe_regex import Regex, compile_regex
 # attributes whose values are strings (compared as string-store ids)
 STRING_ATTRS = frozenset({"ORTH", "LOWER", "NORM", "LEMMA", "POS", "TAG", "DEP", "ENT_TYPE", "SHAPE"})
 # lexical flags (True / False)
-FLAG_ATTRS = frozenset({"IS_ALPHA", "IS_ASCII", "IS_DIGIT", "IS_LOWER", "IS_UPPER", "IS_TITLE", "IS_PUNCT",
-                        "IS_SPACE", "IS_STOP", "IS_BRACKET", "IS_QUOTE", "IS_LEFT_PUNCT", "IS_RIGHT_PUNCT",
-                        "IS_CURRENCY", "LIKE_NUM", "LIKE_URL", "LIKE_EMAIL"})
+FLAG_ATTRS = frozenset(
+    {
+        "IS_ALPHA",
+        "IS_ASCII",
+        "IS_DIGIT",
+        "IS_LOWER",
+        "IS_UPPER",
+        "IS_TITLE",
+        "IS_PUNCT",
+        "IS_SPACE",
+        "IS_STOP",
+        "IS_BRACKET",
+        "IS_QUOTE",
+        "IS_LEFT_PUNCT",
+        "IS_RIGHT_PUNCT",
+        "IS_CURRENCY",
+        "LIKE_NUM",
+        "LIKE_URL",
+        "LIKE_EMAIL",
+    }
+)
 INT_ATTRS = frozenset({"LENGTH"})
 _COMPARE: dict[str, Callable[[int, int], bool]] = {
-    "==": lambda a, b: a == b, "!=": lambda a, b: a != b, ">=": lambda a, b: a >= b,
-    "<=": lambda a, b: a <= b, ">": lambda a, b: a > b, "<": lambda a, b: a < b,
+    "==": lambda a, b: a == b,
+    "!=": lambda a, b: a != b,
+    ">=": lambda a, b: a >= b,
+    "<=": lambda a, b: a <= b,
+    ">": lambda a, b: a > b,
+    "<": lambda a, b: a < b,
 }
 _OPS = {None: (1, 1), "1": (1, 1), "!": (1, 1), "?": (0, 1), "*": (0, None), "+": (1, None)}
 _MAX_TABLE = 100_000  # distinct token value combinations remembered per pattern set
@@ -54,8 +76,13 @@ class _Spec:
     """One token spec: its tests (attribute position, test), whether it is negated (``!``),
     and how often it may repeat (min, max; None for any)."""
 
-    def __init__(self, tests: list[tuple[int, Callable[[int], bool]]], negate: bool, repeat: tuple[int, int | None],
-                 values: dict[str, frozenset[int]] | None = None):
+    def __init__(
+        self,
+        tests: list[tuple[int, Callable[[int], bool]]],
+        negate: bool,
+        repeat: tuple[int, int | None],
+        values: dict[str, frozenset[int]] | None = None,
+    ):
         self.tests = tests
         self.negate = negate
         self.repeat = repeat
@@ -275,8 +302,7 @@ class _Automaton:
             self._steps[key] = got
         return got
 
-    def run_at(self, start: int, n: int, passed_at: Callable[[int], frozenset[int]],
-               out: set[tuple[int, int]]) -> None:
+    def run_at(self, start: int, n: int, passed_at: Callable[[int], frozenset[int]], out: set[tuple[int, int]]) -> None:
         """Add every (start, end) the pattern matches from token ``start`` (of ``n``), reading
         which specs each token passes from ``passed_at``."""
         if self.firsts.isdisjoint(passed_at(start)):
@@ -368,9 +394,13 @@ def supported(spec: Any) -> bool:
                 return False
             if isinstance(value, int):
                 continue
-            if not (isinstance(value, dict) and value
-                    and all(op in _COMPARE and isinstance(arg, int) and not isinstance(arg, bool)
-                            for op, arg in value.items())):
+            if not (
+                isinstance(value, dict)
+                and value
+                and all(
+                    op in _COMPARE and isinstance(arg, int) and not isinstance(arg, bool) for op, arg in value.items()
+                )
+            ):
                 return False
         else:
             return False
@@ -395,7 +425,7 @@ def _token_string(attr: str) -> Callable[[Any], Any]:
     if name == "MORPH":
         return lambda token: str(token.morph)
     lower = name.lower()
-    return lambda token: (getattr(token, lower + "_") if hasattr(token, lower + "_") else str(getattr(token, lower)))
+    return lambda token: getattr(token, lower + "_") if hasattr(token, lower + "_") else str(getattr(token, lower))
 
 
 def _re2_extension(read: Callable[[Any], Any], what: str, pattern: str) -> str:
@@ -405,8 +435,9 @@ def _re2_extension(read: Callable[[Any], Any], what: str, pattern: str) -> str:
     name = "rapport_re2_" + hashlib.sha1(f"{what}\0{pattern}".encode()).hexdigest()[:16]
     if not Token.has_extension(name):
         regex = token_regex(pattern)
-        Token.set_extension(name, getter=lambda token: isinstance(v := read(token), str) and
-                            regex.search(v) is not None)
+        Token.set_extension(
+            name, getter=lambda token: isinstance(v := read(token), str) and regex.search(v) is not None
+        )
     return name
 
 
