@@ -20,6 +20,7 @@ from rapport_assist.privacy import mask_digits, mask_event
 from rapport_assist.settings import SavedChoices, load_choices, save_choices, settings_path
 from rapport_assist.types import CallSummary, Nudge, SpeechActivity, Speaker, Status, Tick, Utterance, Word
 
+from live_support import play_agent_line, settled
 from pulse_server import PulseServer
 
 DEMO = Path(__file__).resolve().parents[1] / "src" / "rapport_assist" / "data" / "demo_call.flac"
@@ -232,20 +233,6 @@ def test_customer_leaking_into_the_microphone_is_dropped(recognizer, speak) -> N
 # ------------------------------------------------------------------ real PulseAudio + sounddevice
 
 
-def _settled(events: list, quiet_s: float = 4.0, limit_s: float = 30.0) -> int:
-    """Wait until no utterance has arrived for ``quiet_s``; how many there are."""
-    deadline = time.monotonic() + limit_s
-    count, since = -1, time.monotonic()
-    while time.monotonic() < deadline:
-        now = len([e for e in events if isinstance(e, Utterance)])
-        if now != count:
-            count, since = now, time.monotonic()
-        elif time.monotonic() - since >= quiet_s:
-            break
-        time.sleep(0.2)
-    return count
-
-
 def _replay_events(path: Path, recognizer) -> list:
     from rapport_assist.annotate import Annotator
     from rapport_assist.pipeline import CallPipeline
@@ -301,7 +288,7 @@ def test_live_capture_through_pulseaudio_matches_replay(
     time.sleep(1.0)  # the streams connect
     pulse.play({"agent_line": audio.channels[0], "customer_line": audio.channels[1]})
     pulse.wait_played(timeout_s=audio.duration_s + 30)
-    heard = _settled(events)  # the last utterance: hangover + recognition (slow on a busy machine)
+    heard = settled(events)  # the last utterance: hangover + recognition (slow on a busy machine)
     assert call.log_path is not None  # the event log is on disk as the call goes (a crash keeps it)
     assert call.log_path.read_text().count('"type": "utterance"') == heard
     pulse.unload("customer_line")
@@ -690,30 +677,7 @@ def test_a_caption_arrives_before_its_utterance_through_pulseaudio(
         "Thank you for calling, I can certainly help you with the billing question on your account, "
         "and I will stay with you until it is sorted out today."
     )
-    words = speak(sentence)
-    gap = np.zeros(16000, np.float32)
-    events: list = []
-    call = LiveCall(
-        LiveSettings(
-            agent=DeviceChoice("pulse:agent_line.monitor"),
-            customer=DeviceChoice("pulse:customer_line.monitor"),
-            record_to=tmp_path,
-            caption_max_pass_s=60.0,
-            caption_max_load=1.0,
-        ),  # captions even on a loaded machine
-        recognizer=recognizer,
-    )
-    call.start(events.append)
-    time.sleep(1.0)
-    pulse.play(
-        {
-            "agent_line": np.concatenate([gap, words, gap, gap]),
-            "customer_line": np.zeros(len(words) + 3 * len(gap), np.float32),
-        }
-    )
-    pulse.wait_played(timeout_s=len(words) / 16000 + 30)
-    _settled(events)
-    call.stop()
+    events, call = play_agent_line(pulse, recognizer, speak(sentence), tmp_path)
     utterances = [i for i, e in enumerate(events) if isinstance(e, Utterance)]
     assert len(utterances) == 1, [e.text for e in events if isinstance(e, Utterance)]
     final = events[utterances[0]]

@@ -5,57 +5,14 @@ captions), and the rules run on the captions' stable words (``rules.early``)."""
 from __future__ import annotations
 
 import json
-import time
 from pathlib import Path
 
-import numpy as np
 import pytest
 
-from rapport_assist.capture import DeviceChoice
-from rapport_assist.live import LiveCall, LiveSettings
 from rapport_assist.types import Nudge, Partial, Speaker, Utterance, Withdrawn
 
+from live_support import play_agent_line
 from pulse_server import PulseServer
-
-
-def _settled(events: list, quiet_s: float = 4.0, limit_s: float = 30.0) -> None:
-    """Wait until no utterance has arrived for ``quiet_s``."""
-    deadline = time.monotonic() + limit_s
-    count, since = -1, time.monotonic()
-    while time.monotonic() < deadline:
-        now = sum(isinstance(e, Utterance) for e in events)
-        if now != count:
-            count, since = now, time.monotonic()
-        elif time.monotonic() - since >= quiet_s:
-            return
-        time.sleep(0.2)
-
-
-def _play_agent(pulse: PulseServer, recognizer, speech: np.ndarray, tmp_path: Path) -> tuple[list, LiveCall]:
-    gap = np.zeros(16000, np.float32)
-    events: list = []
-    call = LiveCall(
-        LiveSettings(
-            agent=DeviceChoice("pulse:agent_line.monitor"),
-            customer=DeviceChoice("pulse:customer_line.monitor"),
-            record_to=tmp_path,
-            caption_max_pass_s=60.0,
-            caption_max_load=1.0,
-        ),  # captions even on a loaded machine
-        recognizer=recognizer,
-    )
-    call.start(events.append)
-    time.sleep(1.0)
-    pulse.play(
-        {
-            "agent_line": np.concatenate([gap, speech, gap, gap]),
-            "customer_line": np.zeros(len(speech) + 3 * len(gap), np.float32),
-        }
-    )
-    pulse.wait_played(timeout_s=len(speech) / 16000 + 30)
-    _settled(events)
-    call.stop()
-    return events, call
 
 
 @pytest.mark.slow
@@ -69,7 +26,7 @@ def test_an_early_nudge_arrives_before_its_utterance_through_pulseaudio(
         "You need to restart the router first, and then wait for all of the lights on the front "
         "to turn green again before you try to connect the laptop."
     )
-    events, call = _play_agent(pulse, recognizer, speak(sentence), tmp_path)
+    events, call = play_agent_line(pulse, recognizer, speak(sentence), tmp_path)
     utterances = [i for i, e in enumerate(events) if isinstance(e, Utterance)]
     assert len(utterances) == 1, [e.text for e in events if isinstance(e, Utterance)]
     early = [i for i, e in enumerate(events) if isinstance(e, Nudge) and e.early and e.rule == "you-not-we"]
@@ -100,7 +57,7 @@ def test_an_early_nudge_is_withdrawn_through_pulseaudio_when_the_final_text_drop
     # (tiny.en heard "... with the internet at home?" as "is not what ..." in 1 of 2 runs; this one
     # came out the same, a question, in 3 of 3)
     sentence = "You need to restart the router, is that the question you were asking me about?"
-    events, call = _play_agent(pulse, recognizer, speak(sentence), tmp_path)
+    events, call = play_agent_line(pulse, recognizer, speak(sentence), tmp_path)
     utterances = [i for i, e in enumerate(events) if isinstance(e, Utterance)]
     assert len(utterances) == 1, [e.text for e in events if isinstance(e, Utterance)]
     final = events[utterances[0]]

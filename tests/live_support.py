@@ -1,0 +1,55 @@
+"""Helpers for the live tests that play speech through a private PulseAudio server."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import numpy as np
+
+from rapport_assist.capture import DeviceChoice
+from rapport_assist.live import LiveCall, LiveSettings
+from rapport_assist.types import Utterance
+
+from pulse_server import PulseServer
+
+
+def settled(events: list, quiet_s: float = 4.0, limit_s: float = 30.0) -> int:
+    """Wait until no utterance has arrived for ``quiet_s``; how many there are."""
+    deadline = time.monotonic() + limit_s
+    count, since = -1, time.monotonic()
+    while time.monotonic() < deadline:
+        now = sum(isinstance(e, Utterance) for e in events)
+        if now != count:
+            count, since = now, time.monotonic()
+        elif time.monotonic() - since >= quiet_s:
+            break
+        time.sleep(0.2)
+    return count
+
+
+def play_agent_line(pulse: PulseServer, recognizer, speech: np.ndarray, tmp_path: Path) -> tuple[list, LiveCall]:
+    """``speech`` (16 kHz) played into the agent's null sink, silence on the customer's, through a
+    live call with captions on even on a loaded machine; the call's events once it has settled."""
+    gap = np.zeros(16000, np.float32)
+    events: list = []
+    settings = LiveSettings(
+        agent=DeviceChoice("pulse:agent_line.monitor"),
+        customer=DeviceChoice("pulse:customer_line.monitor"),
+        record_to=tmp_path,
+        caption_max_pass_s=60.0,
+        caption_max_load=1.0,
+    )
+    call = LiveCall(settings, recognizer=recognizer)
+    call.start(events.append)
+    time.sleep(1.0)
+    pulse.play(
+        {
+            "agent_line": np.concatenate([gap, speech, gap, gap]),
+            "customer_line": np.zeros(len(speech) + 3 * len(gap), np.float32),
+        }
+    )
+    pulse.wait_played(timeout_s=len(speech) / 16000 + 30)
+    settled(events)
+    call.stop()
+    return events, call
