@@ -7,6 +7,8 @@ as they are: personal data was masked before (``CallPipeline``'s masking stage, 
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
+
 import errno
 import json
 from typing import IO, Protocol
@@ -26,13 +28,15 @@ def format_clock(t_s: float) -> str:
     return clock(t_s, pad=True)
 
 
-class _StreamSink:
+class _StreamSink(ABC):
+    """A sink writing to a text stream; subclasses say how an event is written."""
+
     def __init__(self, stream: IO[str], name: str) -> None:
         self.stream = stream
         self.name = name
 
-    def write(self, event: Event) -> None:
-        raise NotImplementedError
+    @abstractmethod
+    def write(self, event: Event) -> None: ...
 
     def _emit(self, text: str) -> None:
         try:
