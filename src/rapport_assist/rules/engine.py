@@ -312,7 +312,7 @@ class RuleEngine:
                     out.append(nudge)
         return out
 
-    def tick(self, now_s: float, speaking: "Iterable[Speaker]" = ()) -> list[Nudge]:
+    def tick(self, now_s: float, speaking: "Iterable[Speaker]" = ()) -> list[Output]:
         """The clock reached ``now_s``: an expectation whose ``within.seconds`` has run out
         fails now, unless the expected speaker is mid-turn (``speaking``: channels whose speech
         started and is not yet an utterance; that turn decides it when it lands).
@@ -323,9 +323,9 @@ class RuleEngine:
         fires at the deadline, with the trigger turns as evidence.
         """
         busy = set(speaking)
-        nudges: list[Nudge] = []
+        nudges: list[Output] = []
         for turn in self.turns.tick(now_s, busy):  # a turn whose gap passed closes first
-            nudges += [n for n in self._turn_closed(turn) if isinstance(n, Nudge)]
+            nudges += self._turn_closed(turn)  # nudges, praise and record items alike
         waiting = [(self._rules[i], self._states[i]) for i in sorted(self._busy)]  # open expectations are busy
         waiting += [(self._turn_rules[i], self._turn_states[i]) for i in sorted(self._turn_busy)]
         for compiled, state in waiting:
