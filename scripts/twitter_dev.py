@@ -45,7 +45,12 @@ def joined(data: Path) -> list[dict]:
     with open(data / "twitter_dev_labels.jsonl", encoding="utf-8") as f:
         for line in f:
             lab = json.loads(line)
-            turns = [{"speaker": t["speaker"], "text": t["text"]} for t in threads[lab["id"]]["turns"]]
+            # the tweet's author rides along: several users may reply on the customer side, and
+            # each one's tweets are that user's own turns (turns.TurnTracker)
+            turns = [
+                {"speaker": t["speaker"], "text": t["text"], **({"author": t["handle"]} if t.get("handle") else {})}
+                for t in threads[lab["id"]]["turns"]
+            ]
             out.append(
                 {
                     "id": lab["id"],

@@ -52,6 +52,19 @@ def test_missing_times_are_estimated_from_word_count(tmp_path: Path) -> None:
     assert a.timing_estimated and b.timing_estimated and c.timing_estimated
 
 
+def test_an_author_is_read_when_given(tmp_path: Path) -> None:
+    p = write_lines(
+        tmp_path / "t.jsonl",
+        [
+            json.dumps({"speaker": "customer", "text": "Hi.", "author": " ana_k "}),
+            json.dumps({"speaker": "customer", "text": "Hello.", "author": 12345}),
+            json.dumps({"speaker": "agent", "text": "Hi both."}),
+        ],
+    )
+    assert [u.author for u in read_transcript(p)] == ["ana_k", "12345", None]
+    assert "author" not in next(iter(read_transcript(p))).to_json(), "a handle is not written to the event log"
+
+
 @pytest.mark.parametrize(
     "line, fragment",
     [
@@ -62,6 +75,7 @@ def test_missing_times_are_estimated_from_word_count(tmp_path: Path) -> None:
         (json.dumps({"speaker": "agent", "text": "hi", "start": -1}), "'start' must be a number"),
         (json.dumps({"speaker": "agent", "text": "hi", "start": 5, "end": 2}), "is before 'start'"),
         (json.dumps(["agent", "hi"]), "expected a JSON object"),
+        (json.dumps({"speaker": "agent", "text": "hi", "author": ["a"]}), "'author' must be a string"),
     ],
 )
 def test_bad_line_is_named_after_good_lines_are_kept(tmp_path: Path, line: str, fragment: str) -> None:

@@ -73,6 +73,31 @@ def test_estimated_times_ignore_the_gap() -> None:
     assert tr.tick(1000.0) == [], "no clock closes a turn whose times are estimated"
 
 
+def test_another_author_on_the_same_side_starts_a_turn() -> None:
+    """A written thread: two users on the customer side are two turns; one user's run of lines is
+    one turn; lines without an author (a call's channel) never split this way."""
+    tr = TurnTracker(gap_s=2.5)
+
+    def line(i: int, who: Speaker, text: str, author: str | None) -> Utterance:
+        return Utterance(i, who, text, 2.0 * i, 2.0 * i + 1.5, timing_estimated=True, author=author)
+
+    tr.on_utterance(line(0, C, "Our shop opens a new branch downtown this spring.", "shop"))
+    step = tr.on_utterance(line(1, C, "Will the new branch take returns?", "ana"))
+    (closed,) = step.closed
+    assert closed.utterances == (0,) and closed.speaker is C and closed.t_s == 3.5
+    assert step.turn is not None and step.turn.index == 1 and step.turn.utterances == (1,)
+    step = tr.on_utterance(line(2, C, "And do they open on Sundays?", "ana"))  # the same user goes on
+    assert step.closed == () and step.turn is not None and step.turn.utterances == (1, 2)
+    step = tr.on_utterance(line(3, C, "Also, is parking free?", None))  # unknown author: no split
+    assert step.closed == () and step.turn is not None and step.turn.utterances == (1, 2, 3)
+    step = tr.on_utterance(line(4, A, "Yes to both!", "brand"))  # the other side: as before
+    assert [t.utterances for t in step.closed] == [(1, 2, 3)]
+    tr.start_call()
+    tr.on_utterance(line(0, C, "First part of my message.", None))
+    step = tr.on_utterance(line(1, C, "Second part.", "ana"))  # an author joins an unnamed turn
+    assert step.closed == () and step.turn is not None and step.turn.utterances == (0, 1)
+
+
 def test_tick_closes_after_the_gap_unless_the_speaker_is_talking() -> None:
     tr = TurnTracker(gap_s=2.5)
     tr.on_utterance(utt(0, A, "Can I have your account number?", 0.0, 2.0))
@@ -166,6 +191,27 @@ def test_a_reflection_in_the_second_part_of_the_reply_turn_satisfies_it(
     # a customer backchannel between the agent's two parts does not end the agent's turn
     lines.insert(4, (C, "Mm-hm.", 19.6, 20.0))
     assert [n for n in run(engine, annotator, lines) if n[0] == "missed-reflection"] == []
+
+
+def test_two_users_short_messages_are_not_one_long_complaint(engine: RuleEngine, annotator: Annotator) -> None:
+    """A written thread (estimated times): the complaint's 45 words as one user's three messages
+    fire missed-reflection; written by two users (20 + 25 words) they are two short turns."""
+
+    def thread(authors: tuple[str, str, str]) -> list[str]:
+        engine.start_call()
+        lines = [(C, text, who) for text, who in zip(COMPLAINT, authors)]
+        lines.append((A, "Please check our help page for router settings.", "brand"))
+        out: list = []
+        prev = 0.0
+        for i, (side, text, who) in enumerate(lines):
+            u = Utterance(i, side, text, prev + 0.5, prev + 3.0, timing_estimated=True, author=who)
+            prev = u.end_s
+            out += engine.on_utterance(annotator.annotate(u))
+        out += engine.finish(prev + 1.0)
+        return [n.rule for n in out if isinstance(n, Nudge)]
+
+    assert "missed-reflection" in thread(("ana", "ana", "ana"))
+    assert "missed-reflection" not in thread(("ana", "ben", "ben"))
 
 
 def test_the_reply_turn_closes_on_the_clock(engine: RuleEngine, annotator: Annotator) -> None:

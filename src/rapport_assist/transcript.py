@@ -74,7 +74,17 @@ def parse_line(obj: Any, index: int, prev_end_s: float, where: str) -> Utterance
         end = start + estimate_duration_s(text)
     if end < start:
         raise BadInput(f"{where}: 'end' ({end}) is before 'start' ({start})", "swap or correct the times")
-    return Utterance(index=index, speaker=speaker, text=text, start_s=start, end_s=end, timing_estimated=estimated)
+    author = obj.get("author")
+    if author is not None:
+        if isinstance(author, bool) or not isinstance(author, (str, int)):
+            raise BadInput(
+                f"{where}: 'author' must be a string, got {type(author).__name__}",
+                "name who wrote the line (a user id or handle), or leave 'author' out",
+            )
+        author = str(author).strip() or None
+    return Utterance(
+        index=index, speaker=speaker, text=text, start_s=start, end_s=end, timing_estimated=estimated, author=author
+    )
 
 
 def read_lines(path: Path) -> Iterator[tuple[int, str]]:

@@ -12,7 +12,10 @@ the other side takes the floor:
 * or nobody has added to the turn for longer than ``gap_s`` (a pause that long hands the floor
   over even if the same speaker goes on after it). Utterances whose times are estimated
   (transcripts without times) ignore the gap: consecutive lines of one speaker are one turn,
-  so transcripts and audio give the same structure.
+  so transcripts and audio give the same structure;
+* or the same side's next line has another ``author`` (a written thread, where several
+  customers may reply to one brand: one person's words are a turn, two people's are not).
+  Lines without an author (calls: a channel is one person) never split this way.
 
 Live, the pipeline closes a turn as soon as it can know: when the other side's utterance lands,
 on a clock tick past the gap (``tick``), or at the end of the call (``finish``). The tracker
@@ -94,6 +97,7 @@ class _Open:
     start_s: float
     end_s: float
     timing_estimated: bool
+    author: str | None = None
 
     def value(self, closed: bool, t_s: float) -> Turn:
         # made as ``Turn(...)`` makes it, without the frozen dataclass's setattr per field (one
@@ -185,9 +189,17 @@ class TurnTracker:
                     return _NO_TURN
                 closed = (cur.value(True, utt.end_s),)
                 cur = self._open = None
+            elif utt.author is not None and cur.author is not None and utt.author != cur.author:
+                # the same side, another person (a written thread): that person's own turn
+                closed = (cur.value(True, utt.end_s),)
+                cur = self._open = None
         if cur is None:
-            cur = self._open = _Open(self._count, utt.speaker, [], [], 0, utt.start_s, utt.end_s, utt.timing_estimated)
+            cur = self._open = _Open(
+                self._count, utt.speaker, [], [], 0, utt.start_s, utt.end_s, utt.timing_estimated, utt.author
+            )
             self._count += 1
+        elif cur.author is None:
+            cur.author = utt.author
         cur.utterances.append(utt.index)
         if utt.text:
             cur.texts.append(utt.text)

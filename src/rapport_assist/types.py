@@ -208,6 +208,11 @@ class Utterance:
     timing_estimated: bool = False
     voice: VoiceMeasure | None = None
     signals: UtteranceSignals | None = None
+    # who wrote it, when one side holds several people (a written thread: several customers
+    # reply to one brand); lines of one side by different authors are different turns
+    # (``turns.TurnTracker``). Read from a transcript's optional ``author``; not written to the
+    # event log (it may name a person)
+    author: str | None = None
     # live capture: when its segment closed and was recognized (bench/live_latency.py); not in the
     # JSON, not compared (the same words at the same times are the same utterance)
     timing: RecognitionTiming | None = field(default=None, compare=False, repr=False)
