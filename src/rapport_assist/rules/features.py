@@ -348,17 +348,31 @@ class Features:
 
     def content_words(self, ignore: frozenset[int]) -> list[tuple[int, int]]:
         """Content words (nouns, verbs and adjectives, not stop words or ``ignore``) as
-        (position, lemma key) pairs, in order."""
-        kinds, keys, rows, doc_i = self.cache["#content"], self.keys, self.rows, self.doc_i
-        return [(k, rows[doc_i[k]][2]) for k in kinds if ignore.isdisjoint(keys[k])]
+        (position, lemma key) pairs, in order. Cached per ``ignore`` set (the list is shared:
+        callers must not change it): a customer's turn is read by every agent turn that may
+        reflect it."""
+        memo: dict[frozenset[int], list[tuple[int, int]]] | None = self.cache.get("#content-words")
+        if memo is None:
+            memo = self.cache["#content-words"] = {}
+        words = memo.get(ignore)
+        if words is None:
+            kinds, keys, rows, doc_i = self.cache["#content"], self.keys, self.rows, self.doc_i
+            words = memo[ignore] = [(k, rows[doc_i[k]][2]) for k in kinds if ignore.isdisjoint(keys[k])]
+        return words
 
     def content_lemmas(self, ignore: frozenset[int], positions: Sequence[int] | None = None) -> frozenset[int]:
-        """Lemma keys of content words, optionally only among ``positions``."""
-        words = self.content_words(ignore)
+        """Lemma keys of content words, optionally only among ``positions`` (all of them cached
+        per ``ignore`` set)."""
         if positions is not None:
             wanted = set(positions)
-            return frozenset(lemma for k, lemma in words if k in wanted)
-        return frozenset(lemma for _, lemma in words)
+            return frozenset(lemma for k, lemma in self.content_words(ignore) if k in wanted)
+        memo: dict[frozenset[int], frozenset[int]] | None = self.cache.get("#content-lemmas")
+        if memo is None:
+            memo = self.cache["#content-lemmas"] = {}
+        lemmas = memo.get(ignore)
+        if lemmas is None:
+            lemmas = memo[ignore] = frozenset(lemma for _, lemma in self.content_words(ignore))
+        return lemmas
 
 
 def token_keys_name(columns: tuple[str, ...]) -> str:
