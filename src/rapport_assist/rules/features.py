@@ -271,6 +271,8 @@ class Features:
     cache: dict[str, Any] = field(default_factory=dict)
     made_by: object = None  # the extractor (``FeatureExtractor.features`` reuses its own only)
     _word_count: int = -1
+    # a turn's reading joined from its utterances' (``FeatureExtractor.join``): those, in order
+    parts: "tuple[Features, ...]" = ()
 
     @property
     def doc(self) -> "Doc":
@@ -312,6 +314,9 @@ class Features:
         key = "#column:" + name
         values = self.cache.get(key)
         if values is None:
+            if self.parts:  # the joined Doc keeps each part's tokens and their values: no need to build it
+                values = self.cache[key] = [value for part in self.parts for value in part._column(name)]
+                return values
             doc = self.doc
             attr = _row_attrs()[ROW_COLUMNS.index(name)]
             values = self.cache[key] = doc.to_array([attr]).tolist() if len(doc) else []
@@ -647,6 +652,7 @@ class FeatureExtractor:
             au.utterance.text,
             made_by=self,
             _word_count=words,
+            parts=tuple(parts),
         )
         feats.cache["#fillers"] = self.fillers
         feats.cache["#content"] = content
