@@ -196,13 +196,35 @@ class PhraseIndex:
             active = step
         return best
 
-    def find(self, feats: "Features", bit: int = 0) -> list[tuple[int, int]]:
+    def second_keys(self) -> frozenset[int]:
+        """Keys the second word of a phrase can have (``NUM`` for ``<num>``)."""
+        return frozenset(k for node in self.root.values() if isinstance(node, dict) for k in node if k != _END)
+
+    def one_word_keys(self) -> frozenset[int]:
+        """Keys of the phrases of one word."""
+        return frozenset(k for k, node in self.root.items() if isinstance(node, dict) and _END in node)
+
+    def find(self, feats: "Features", bit: int = 0, one_bit: int = 0, next_bit: int = 0) -> list[tuple[int, int]]:
         """Every longest, left-to-right, non-overlapping match as content spans. ``bit``: this
-        index's pre-filter bit (see ``KeyBits``), to try only the words it marks."""
+        index's pre-filter bit (see ``KeyBits``), to try only the words it marks. ``one_bit``
+        and ``next_bit`` (with ``bit``; 0: not used): the bits of its one-word phrases and of
+        its phrases' second words, so a word a phrase starts with is tried only when it is a
+        phrase itself or the next word can go on one (most such words lead nowhere: "I", "it",
+        "the")."""
         out: list[tuple[int, int]] = []
         resume = 0
         if bit:
-            for pos in [pos for pos, here in enumerate(feats.word_bits) if here & bit]:
+            word_bits = feats.word_bits
+            if next_bit:
+                last = len(word_bits) - 1
+                starts = [
+                    pos
+                    for pos, here in enumerate(word_bits)
+                    if here & bit and (here & one_bit or (pos < last and word_bits[pos + 1] & next_bit))
+                ]
+            else:
+                starts = [pos for pos, here in enumerate(word_bits) if here & bit]
+            for pos in starts:
                 if pos >= resume:
                     end = self.match_at(feats, pos)
                     if end > pos:
@@ -239,10 +261,21 @@ class CompiledLexicon:
         self.excepts = PhraseIndex(lexicon.except_)
         self.except_bit = key_bits.add(_first_keys(lexicon.except_)) if self.excepts else 0
         self.entities = frozenset(_label_key(label) for label in lexicon.entities)
+        # where a phrase can start, a finer test (``PhraseIndex.find``): the word is a one-word
+        # phrase, or the next word can be a phrase's second; only for lexicons of longer phrases
+        self.one_bit = self.next_bit = 0
+        seconds = self.phrases.second_keys()
+        if seconds:
+            self.one_bit = key_bits.add(self.phrases.one_word_keys())
+            self.next_bit = key_bits.add(seconds)
 
     def find(self, feats: "Features") -> list[Match]:
         bits = feats.bits
-        spans = self.phrases.find(feats, self.bit) if bits & self.bit and bits & self.last_bit else []
+        spans = (
+            self.phrases.find(feats, self.bit, self.one_bit, self.next_bit)
+            if bits & self.bit and bits & self.last_bit
+            else []
+        )
         if self.entities:
             spans = sorted(set(spans) | set(feats.entities(self.entities)))
         if spans and bits & self.except_bit:
