@@ -132,6 +132,12 @@ class TokenPatterns:
             self._anchors = {}
             for row_column, allowed in known:
                 self._anchors[row_column] = self._anchors.get(row_column, frozenset()) | allowed
+        # per pattern whose first spec takes exactly one token: the values its second token must
+        # have (as the anchors above), so a start whose next token lacks them is not tried
+        self._seconds = [
+            self._anchor(pattern[1]) if len(pattern) > 1 and pattern[0].repeat == (1, 1) else None
+            for pattern in compiled
+        ]
         index = [ROW_COLUMNS.index(c) for c in self.columns]
         self._from_rows = all(i < ROWS_READ for i in index)  # every column is in ``Features.rows``
         self._index = index
@@ -242,8 +248,12 @@ class TokenPatterns:
             return got
 
         out: set[tuple[int, int]] = set()
+        patterns = list(zip(self._patterns, self._seconds))
         for start in sorted(starts):
-            for pattern in self._patterns:
+            after = rows[start + 1] if start + 1 < n else None
+            for pattern, second in patterns:
+                if second is not None and (after is None or after[second[0]] not in second[1]):
+                    continue  # its second token cannot match here
                 pattern.run_at(start, n, passed_at, out)
         return out
 
