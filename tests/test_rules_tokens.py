@@ -197,9 +197,16 @@ def test_patterns_made_from_the_texts_match_as_spacys_matcher(utterances, data) 
         [[{"LOWER": "really", "OP": "+"}, {"LOWER": "slow"}], [{"LOWER": "really"}, {"LOWER": "really", "OP": "+"}]],
         [[{"LOWER": "i"}, {"LEMMA": "have", "OP": "?"}, {"LEMMA": "call"}]],
         [[{"LOWER": "slow"}, {"LOWER": "slow"}]],  # the last token: no second token
+        # any length: a walk stops after the last token its last spec passes (unless optional)
+        [[{"POS": "VERB"}, {"OP": "*"}, {"POS": "VERB"}]],
+        [[{"LOWER": "log"}, {"OP": "*"}, {"LOWER": "check"}], [{"LOWER": "go"}, {"OP": "*"}, {"LOWER": "to"}]],
+        [[{"LOWER": "go"}, {"OP": "*"}, {"LOWER": "check", "OP": "?"}]],
+        [[{"LOWER": "really", "OP": "+"}], [{"POS": "PRON"}, {"POS": "AUX", "OP": "+"}]],
     ],
 )
 def test_the_second_token_is_checked_before_a_pattern_is_tried(utterances, patterns) -> None:
+    """The shortcuts of ``TokenPatterns.find`` (the second token checked first; a walk cut at the
+    last token that can end a match) give what spaCy's ``Matcher`` gives."""
     from spacy.matcher import Matcher
 
     vocab = utterances[0][0].vocab
