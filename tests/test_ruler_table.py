@@ -86,3 +86,55 @@ def test_the_table_matches_whatever_the_matcher_matches_on_a_custom_ruler() -> N
     lemmas = {t.text: t.lemma_ for t in doc_fast}
     assert lemmas["refund"] == "credit-ish" and lemmas["back"] == "callback" and lemmas["late"] == "LATE"
     assert lemmas["12"] == "<number>" and lemmas["extraordinarily"] == "long-word"
+
+
+def test_annotations_without_spans_apply_like_spacys_and_keep_its_error() -> None:
+    """The ruler's matches applied without a Span each: negative indexes count from the match's
+    end, later rules win, and an index outside the match raises spaCy's ValueError."""
+    import spacy
+
+    from rapport_assist.ruler_table import _Annotations
+
+    def build():
+        nlp = spacy.blank("en")
+        ruler = nlp.add_pipe("attribute_ruler")
+        ruler.add([[{"LOWER": "call"}, {"LOWER": "back"}]], {"LEMMA": "callback"}, index=-1)
+        ruler.add([[{"LOWER": "call"}, {"LOWER": "back"}]], {"LEMMA": "ring"}, index=0)
+        ruler.add([[{"LOWER": "back"}]], {"LEMMA": "later-wins"})
+        ruler.add([[{"LOWER": "the"}, {"LOWER": "refund"}]], {"NORM": "refund!"}, index=1)
+        return nlp
+
+    plain, fast = build(), build()
+    ruler = fast.get_pipe("attribute_ruler")
+    ruler.set_annotations = _Annotations(ruler)
+    text = "Please call back about the refund, call back today."
+    assert [(t.lemma_, t.norm_) for t in fast(text)] == [(t.lemma_, t.norm_) for t in plain(text)]
+    lemmas = [t.lemma_ for t in fast(text)]
+    assert lemmas[1:3] == ["ring", "later-wins"] and fast(text)[5].norm_ == "refund!"
+
+    bad = build()
+    bad_ruler = bad.get_pipe("attribute_ruler")
+    bad_ruler.add([[{"LOWER": "today"}]], {"LEMMA": "x"}, index=3)  # outside a one-token match
+    bad_ruler.set_annotations = _Annotations(bad_ruler)
+    stock = build()
+    stock.get_pipe("attribute_ruler").add([[{"LOWER": "today"}]], {"LEMMA": "x"}, index=3)
+    with pytest.raises(ValueError) as ours_error:
+        bad(text)
+    with pytest.raises(ValueError) as stock_error:
+        stock(text)
+    assert str(ours_error.value) == str(stock_error.value)
+
+
+def test_the_lemma_cache_is_used_and_gives_spacys_lemmas(pipelines) -> None:
+    """Each (word, part of speech, morphology) is lemmatized once; a word seen again (a base form
+    spaCy's own cache leaves out, an inflected one it keeps) gets the lemma spaCy gives it."""
+    from rapport_assist.ruler_table import LemmaCache
+
+    ours, stock = pipelines
+    cache = ours.get_pipe("lemmatizer").lemmatize
+    assert isinstance(cache, LemmaCache)
+    texts = ["The agents were calling and the agent calls back.", "Calls, agents, calling: the agent called."] * 2
+    assert readings(ours.pipe(texts)) == readings(stock.pipe(texts))
+    assert readings(ours(t) for t in texts) == readings(stock(t) for t in texts)  # one at a time (live)
+    agent = next(t for t in ours(texts[0]) if t.text == "agent")
+    assert cache.known[(agent.orth, agent.pos, agent.morph.key)] == ["agent"]

@@ -67,3 +67,37 @@ def test_a_doc_of_other_text_is_read_from_the_doc(engine: RuleEngine) -> None:
     au = AnnotatedUtterance(Utterance(0, Speaker.AGENT, "Something else entirely, longer.", 0.0, 1.0), doc)
     feats = engine.compiler.extractor.features(au)
     assert feats.span_text(0, len(feats.keys)) == "We will fix it today"
+
+
+def test_content_words_are_read_once_per_ignore_set_and_as_before(engine: RuleEngine) -> None:
+    """``content_words`` / ``content_lemmas`` are cached per ignore set on the utterance: each set
+    gets the words a plain reading gives (nouns, verbs, adjectives; no stop words, none of the set)."""
+    from spacy.symbols import ADJ, NOUN, PROPN, VERB
+
+    from rapport_assist.rules.features import phrase_key
+
+    annotator = Annotator()
+    extractor = engine.compiler.extractor
+    text = "My router keeps dropping the connection and the billing page crashes, so I called twice."
+    feats = extractor.features(annotator.annotate(Utterance(0, Speaker.CUSTOMER, text, 0.0, 1.0)))
+    none: frozenset[int] = frozenset()
+    router = frozenset({phrase_key("router"), phrase_key("call")})
+
+    def plain(ignore: frozenset[int]) -> list[tuple[int, int]]:
+        doc = feats.doc
+        out = []
+        for k, i in enumerate(feats.doc_i):
+            tok = doc[i]
+            if tok.pos in (NOUN, PROPN, VERB, ADJ) and not tok.is_stop and ignore.isdisjoint(feats.keys[k]):
+                out.append((k, tok.lemma))
+        return out
+
+    for ignore in (none, router, none, router):
+        assert feats.content_words(ignore) == plain(ignore)
+        assert feats.content_lemmas(ignore) == frozenset(lemma for _, lemma in plain(ignore))
+    assert feats.content_words(none) is feats.content_words(none)  # read once
+    assert phrase_key("router") in feats.content_lemmas(none) and phrase_key("router") not in feats.content_lemmas(
+        router
+    )
+    first = plain(none)[0][0]
+    assert feats.content_lemmas(none, [first]) == frozenset({plain(none)[0][1]})

@@ -5,12 +5,14 @@ taken left to right without overlaps."""
 
 from __future__ import annotations
 
+import functools
+import operator
 from types import SimpleNamespace
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from rapport_assist.rules.features import NUM, PhraseIndex, compile_phrase
+from rapport_assist.rules.features import NUM, KeyBits, PhraseIndex, compile_phrase
 from rapport_assist.rules.model import Phrase
 from rapport_assist.rules.source import Loc
 
@@ -81,3 +83,14 @@ def test_phrases_match_what_they_say(phrases: list[str], words: list) -> None:
         for keys, num in zip(feats.keys, feats.is_num)
     ]
     assert index.find(feats, 1) == expected
+    # and with the finer test: a start word is tried only when it is a one-word phrase or the next
+    # word can be a phrase's second (the bits of each word made as the features make them)
+    key_bits = KeyBits()
+    first = key_bits.add(index.first_keys | ({NUM} if index.num_first else set()))
+    one = key_bits.add(index.one_word_keys())
+    second = key_bits.add(index.second_keys())
+    feats.word_bits = [
+        (key_bits.num_bits if num else 0) | functools.reduce(operator.or_, (key_bits.by_key.get(k, 0) for k in keys), 0)
+        for keys, num in zip(feats.keys, feats.is_num)
+    ]
+    assert index.find(feats, first, one, second) == expected

@@ -144,3 +144,75 @@ def test_what_is_left_to_spacy(utterances) -> None:
     assert compile_patterns([[{"MORPH": {"IS_SUPERSET": ["Number=Sing"]}}]], vocab) is None
     assert not supported({"LOWER": {"REGEX": "("}})  # a bad regex: spaCy's validation reports it
     assert compile_patterns([[{"lower": "you"}, {"LEMMA": "be"}]], vocab) is not None
+
+
+def _words_of(utterances) -> list[list[dict[str, str]]]:
+    """Each utterance's tokens as (LOWER, LEMMA, POS) strings."""
+    return [[{"LOWER": t.lower_, "LEMMA": t.lemma_, "POS": t.pos_} for t in doc] for doc, _ in utterances]
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(data=st.data())
+def test_patterns_made_from_the_texts_match_as_spacys_matcher(utterances, data) -> None:
+    """Patterns written from real runs of tokens (so they do match somewhere), each spec one of
+    its token's word form, lemma or part of speech (sometimes with another word allowed), with
+    an operator now and then: the compiled patterns find, from the tokens the first and second
+    specs allow, what spaCy's ``Matcher`` finds."""
+    from spacy.matcher import Matcher
+
+    texts = [words for words in _words_of(utterances) if len(words) >= 3]
+    patterns = []
+    for _ in range(data.draw(st.integers(1, 2))):
+        words = data.draw(st.sampled_from(texts))
+        start = data.draw(st.integers(0, len(words) - 2))
+        length = data.draw(st.integers(1, min(4, len(words) - start)))
+        pattern = []
+        for word in words[start : start + length]:
+            attr = data.draw(st.sampled_from(["LOWER", "LEMMA", "POS"]))
+            value: object = word[attr]
+            if attr != "POS" and data.draw(st.booleans()):
+                value = {"IN": [word[attr], data.draw(st.sampled_from(WORDS))]}
+            spec = {attr: value}
+            op = data.draw(st.sampled_from([None, None, None, "+", "?", "*"]))
+            if op:
+                spec["OP"] = op
+            pattern.append(spec)
+        patterns.append(pattern)
+    vocab = utterances[0][0].vocab
+    compiled = compile_patterns(patterns, vocab)
+    assert compiled is not None
+    matcher = Matcher(vocab)
+    matcher.add("p", patterns)
+    for doc, feats in utterances:
+        expected = {(s, e) for _, s, e in matcher(doc)}
+        assert compiled.find(feats) == expected, (doc.text, patterns)
+
+
+@pytest.mark.parametrize(
+    "patterns",
+    [
+        [[{"LOWER": {"IN": ["this", "it", "i"]}}, {"LEMMA": "be"}, {"POS": "PROPN", "LENGTH": {">=": 2}}]],
+        [[{"LOWER": "my"}, {"LOWER": "name"}, {"LEMMA": "be"}], [{"LOWER": "it"}, {"LOWER": "'s"}]],
+        [[{"LOWER": "the"}, {"LOWER": "router"}], [{"LOWER": "the"}, {"LEMMA": "the"}, {"LOWER": "router"}]],
+        [[{"LOWER": "really", "OP": "+"}, {"LOWER": "slow"}], [{"LOWER": "really"}, {"LOWER": "really", "OP": "+"}]],
+        [[{"LOWER": "i"}, {"LEMMA": "have", "OP": "?"}, {"LEMMA": "call"}]],
+        [[{"LOWER": "slow"}, {"LOWER": "slow"}]],  # the last token: no second token
+        # any length: a walk stops after the last token its last spec passes (unless optional)
+        [[{"POS": "VERB"}, {"OP": "*"}, {"POS": "VERB"}]],
+        [[{"LOWER": "log"}, {"OP": "*"}, {"LOWER": "check"}], [{"LOWER": "go"}, {"OP": "*"}, {"LOWER": "to"}]],
+        [[{"LOWER": "go"}, {"OP": "*"}, {"LOWER": "check", "OP": "?"}]],
+        [[{"LOWER": "really", "OP": "+"}], [{"POS": "PRON"}, {"POS": "AUX", "OP": "+"}]],
+    ],
+)
+def test_the_second_token_is_checked_before_a_pattern_is_tried(utterances, patterns) -> None:
+    """The shortcuts of ``TokenPatterns.find`` (the second token checked first; a walk cut at the
+    last token that can end a match) give what spaCy's ``Matcher`` gives."""
+    from spacy.matcher import Matcher
+
+    vocab = utterances[0][0].vocab
+    compiled = compile_patterns(patterns, vocab)
+    assert compiled is not None
+    matcher = Matcher(vocab)
+    matcher.add("p", patterns)
+    for doc, feats in utterances:
+        assert compiled.find(feats) == {(s, e) for _, s, e in matcher(doc)}, (doc.text, patterns)

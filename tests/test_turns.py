@@ -379,4 +379,15 @@ def test_a_turn_read_from_its_parts_reads_as_its_joined_doc(engine: RuleEngine, 
         assert getattr(got, name) == getattr(want, name), name
     assert got.cache["#content"] == want.cache["#content"]
     assert got.span_text(0, len(got.keys)) == want.span_text(0, len(want.keys))
+    # what token patterns read beyond the rows (word form, tag, dependency), and the vocabulary,
+    # come from the parts: still no Doc built
+    for columns in (("ORTH",), ("TAG", "DEP"), ("LOWER", "TAG", "DEP", "ORTH")):
+        assert got.token_keys(columns) == want.token_keys(columns), columns
+    assert joined.vocab is doc.vocab and joined._doc is None
+    from rapport_assist.rules.conditions import regex_finder
+    from rapport_assist.rules.model import RegexFinder
+
+    assert regex_finder(RegexFinder("refund", True))(got) == [] and joined._doc is None  # no hit, no Doc
+    assert [m.text for m in regex_finder(RegexFinder(r"\bbill went\b", True))(got)] == ["bill went"]
     assert [t.text for t in joined.doc] == [t.text for t in doc]  # built when read
+    assert joined.vocab is joined.doc.vocab

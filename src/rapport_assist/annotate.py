@@ -19,6 +19,7 @@ from .types import Utterance
 if TYPE_CHECKING:  # pragma: no cover
     from spacy.language import Language
     from spacy.tokens import Doc
+    from spacy.vocab import Vocab
 
 # a word: a whitespace-separated token with a letter or digit in it ("afternoon,I" is one word,
 # a lone "-" or emoji none), as the labelling guide counts them; '#' is a masked digit or letter
@@ -43,6 +44,11 @@ class AnnotatedUtterance:
     def word_count(self) -> int:
         return len(_WORD_RE.findall(self.utterance.text))
 
+    @property
+    def vocab(self) -> "Vocab":
+        """The vocabulary of the Doc (its strings)."""
+        return self.doc.vocab
+
 
 class JoinedUtterance(AnnotatedUtterance):
     """An utterance standing for several (a turn so far) whose ``Doc`` is the parts' Docs joined
@@ -62,6 +68,11 @@ class JoinedUtterance(AnnotatedUtterance):
 
             self._doc = Doc.from_docs(self._docs)
         return self._doc
+
+    @property
+    def vocab(self) -> "Vocab":
+        """The parts' vocabulary (the joined Doc's), without building the joined Doc."""
+        return self._docs[0].vocab if self._doc is None and self._docs else self.doc.vocab
 
 
 def count_words(text: str) -> int:

@@ -192,10 +192,73 @@ def _fixed_tests(pattern: Any, strings: Any) -> list[dict[str, _Test]] | None:
 
 
 def use_table(nlp: "Language") -> TableRuler | None:
-    """Make ``nlp``'s attribute ruler find its matches through a ``TableRuler`` (in place)."""
+    """Make ``nlp``'s attribute ruler find its matches through a ``TableRuler`` and apply them
+    without building a ``Span`` per match (in place), and its rule lemmatizer remember each
+    lemma it works out (``LemmaCache``)."""
+    use_lemma_cache(nlp)
     if "attribute_ruler" not in nlp.pipe_names:
         return None
     ruler: Any = nlp.get_pipe("attribute_ruler")
     table = TableRuler(ruler)
     ruler.match = table.match  # AttributeRuler.__call__ calls self.match(doc), then set_annotations
+    ruler.set_annotations = _Annotations(ruler)
     return table
+
+
+class _Annotations:
+    """``AttributeRuler.set_annotations`` without a ``Span`` per match: each match's attributes go
+    to the token at the rule's index within the match (negative: from its end), through the same
+    ``set_token_attrs`` in the same order, so later rules still win. An index outside the match
+    raises the ``ValueError`` spaCy raises (by handing that match to spaCy's own method)."""
+
+    def __init__(self, ruler: Any) -> None:
+        from spacy.tokens._retokenize import set_token_attrs
+
+        self.ruler = ruler
+        self.set_token_attrs = set_token_attrs
+        self.stock = ruler.set_annotations  # the bound method of the class
+
+    def __call__(self, doc: "Doc", matches: list[tuple[int, int, int, int]]) -> None:
+        ruler, set_token_attrs = self.ruler, self.set_token_attrs
+        all_attrs, indices = ruler.attrs, ruler.indices
+        for match in matches:
+            attr_id, _, start, end = match
+            index = indices[attr_id]
+            at = (start if index >= 0 else end) + index
+            if not start <= at < end:
+                self.stock(doc, [match])  # raises spaCy's error for a bad index
+                continue
+            set_token_attrs(doc[at], all_attrs[attr_id])
+
+
+class LemmaCache:
+    """A rule lemmatizer's ``lemmatize`` remembering each result by (word, part of speech,
+    morphology). spaCy's own cache misses every word it takes as a base form (most of them:
+    singular nouns, infinitives, adjectives), which it works out again each time from the
+    token's morphology; what the rules compute depends on those three values and fixed tables
+    only, so the remembered lemma is the one it would compute."""
+
+    def __init__(self, lemmatizer: Any) -> None:
+        self.lemmatize = lemmatizer.lemmatize  # spaCy's rule_lemmatize, bound
+        self.known: dict[tuple[int, int, int], list[str]] = {}
+
+    def __call__(self, token: Any) -> list[str]:
+        key = (token.orth, token.pos, token.morph.key)
+        forms = self.known.get(key)
+        if forms is None:
+            if len(self.known) >= _MAX_TABLE:
+                self.known.clear()
+            forms = self.known[key] = self.lemmatize(token)
+        return forms
+
+
+def use_lemma_cache(nlp: "Language") -> LemmaCache | None:
+    """Put a ``LemmaCache`` in front of ``nlp``'s rule-mode lemmatizer (in place)."""
+    if "lemmatizer" not in nlp.pipe_names:
+        return None
+    lemmatizer: Any = nlp.get_pipe("lemmatizer")
+    if getattr(lemmatizer, "mode", None) != "rule" or isinstance(lemmatizer.lemmatize, LemmaCache):
+        return None
+    cache = LemmaCache(lemmatizer)
+    lemmatizer.lemmatize = cache  # Lemmatizer.__call__ calls self.lemmatize(token) per token
+    return cache

@@ -638,14 +638,14 @@ def regex_finder(finder: RegexFinder) -> Callable[[Features], list[Match]]:
         cached = feats.cache.get(key)
         if cached is not None:
             return cached
-        doc = feats.doc
         text = feats.text
         out: list[Match] = []
         for hit in compiled.finditer(text):
             start, end = hit.span()
             if end <= start:
                 continue
-            span = doc.char_span(start, end, alignment_mode="expand")
+            # the Doc only for a hit (a turn's joined Doc is built when first read)
+            span = feats.doc.char_span(start, end, alignment_mode="expand")
             if span is None:
                 continue
             s, e = feats.content_pos(span.start), feats.content_pos(span.end)
@@ -699,10 +699,10 @@ def token_finder(
             return cached
         if not possible(feats):
             return []
-        doc = feats.doc
-        matches = matchers.get(id(doc.vocab))
+        vocab = feats.au.vocab  # (not from the Doc: a turn's joined Doc is built when first read)
+        matches = matchers.get(id(vocab))
         if matches is None:
-            matches = matchers[id(doc.vocab)] = _pattern_matcher(patterns, doc.vocab)
+            matches = matchers[id(vocab)] = _pattern_matcher(patterns, vocab)
         spans = [(feats.content_pos(s), feats.content_pos(e)) for s, e in matches(feats)]
         spans = sorted({(s, e) for s, e in spans if s < e}, key=lambda se: (se[0], -se[1]))
         out: list[Match] = []

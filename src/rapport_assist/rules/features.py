@@ -196,13 +196,35 @@ class PhraseIndex:
             active = step
         return best
 
-    def find(self, feats: "Features", bit: int = 0) -> list[tuple[int, int]]:
+    def second_keys(self) -> frozenset[int]:
+        """Keys the second word of a phrase can have (``NUM`` for ``<num>``)."""
+        return frozenset(k for node in self.root.values() if isinstance(node, dict) for k in node if k != _END)
+
+    def one_word_keys(self) -> frozenset[int]:
+        """Keys of the phrases of one word."""
+        return frozenset(k for k, node in self.root.items() if isinstance(node, dict) and _END in node)
+
+    def find(self, feats: "Features", bit: int = 0, one_bit: int = 0, next_bit: int = 0) -> list[tuple[int, int]]:
         """Every longest, left-to-right, non-overlapping match as content spans. ``bit``: this
-        index's pre-filter bit (see ``KeyBits``), to try only the words it marks."""
+        index's pre-filter bit (see ``KeyBits``), to try only the words it marks. ``one_bit``
+        and ``next_bit`` (with ``bit``; 0: not used): the bits of its one-word phrases and of
+        its phrases' second words, so a word a phrase starts with is tried only when it is a
+        phrase itself or the next word can go on one (most such words lead nowhere: "I", "it",
+        "the")."""
         out: list[tuple[int, int]] = []
         resume = 0
         if bit:
-            for pos in [pos for pos, here in enumerate(feats.word_bits) if here & bit]:
+            word_bits = feats.word_bits
+            if next_bit:
+                last = len(word_bits) - 1
+                starts = [
+                    pos
+                    for pos, here in enumerate(word_bits)
+                    if here & bit and (here & one_bit or (pos < last and word_bits[pos + 1] & next_bit))
+                ]
+            else:
+                starts = [pos for pos, here in enumerate(word_bits) if here & bit]
+            for pos in starts:
                 if pos >= resume:
                     end = self.match_at(feats, pos)
                     if end > pos:
@@ -239,10 +261,21 @@ class CompiledLexicon:
         self.excepts = PhraseIndex(lexicon.except_)
         self.except_bit = key_bits.add(_first_keys(lexicon.except_)) if self.excepts else 0
         self.entities = frozenset(_label_key(label) for label in lexicon.entities)
+        # where a phrase can start, a finer test (``PhraseIndex.find``): the word is a one-word
+        # phrase, or the next word can be a phrase's second; only for lexicons of longer phrases
+        self.one_bit = self.next_bit = 0
+        seconds = self.phrases.second_keys()
+        if seconds:
+            self.one_bit = key_bits.add(self.phrases.one_word_keys())
+            self.next_bit = key_bits.add(seconds)
 
     def find(self, feats: "Features") -> list[Match]:
         bits = feats.bits
-        spans = self.phrases.find(feats, self.bit) if bits & self.bit and bits & self.last_bit else []
+        spans = (
+            self.phrases.find(feats, self.bit, self.one_bit, self.next_bit)
+            if bits & self.bit and bits & self.last_bit
+            else []
+        )
         if self.entities:
             spans = sorted(set(spans) | set(feats.entities(self.entities)))
         if spans and bits & self.except_bit:
@@ -271,6 +304,8 @@ class Features:
     cache: dict[str, Any] = field(default_factory=dict)
     made_by: object = None  # the extractor (``FeatureExtractor.features`` reuses its own only)
     _word_count: int = -1
+    # a turn's reading joined from its utterances' (``FeatureExtractor.join``): those, in order
+    parts: "tuple[Features, ...]" = ()
 
     @property
     def doc(self) -> "Doc":
@@ -312,6 +347,9 @@ class Features:
         key = "#column:" + name
         values = self.cache.get(key)
         if values is None:
+            if self.parts:  # the joined Doc keeps each part's tokens and their values: no need to build it
+                values = self.cache[key] = [value for part in self.parts for value in part._column(name)]
+                return values
             doc = self.doc
             attr = _row_attrs()[ROW_COLUMNS.index(name)]
             values = self.cache[key] = doc.to_array([attr]).tolist() if len(doc) else []
@@ -348,17 +386,31 @@ class Features:
 
     def content_words(self, ignore: frozenset[int]) -> list[tuple[int, int]]:
         """Content words (nouns, verbs and adjectives, not stop words or ``ignore``) as
-        (position, lemma key) pairs, in order."""
-        kinds, keys, rows, doc_i = self.cache["#content"], self.keys, self.rows, self.doc_i
-        return [(k, rows[doc_i[k]][2]) for k in kinds if ignore.isdisjoint(keys[k])]
+        (position, lemma key) pairs, in order. Cached per ``ignore`` set (the list is shared:
+        callers must not change it): a customer's turn is read by every agent turn that may
+        reflect it."""
+        memo: dict[frozenset[int], list[tuple[int, int]]] | None = self.cache.get("#content-words")
+        if memo is None:
+            memo = self.cache["#content-words"] = {}
+        words = memo.get(ignore)
+        if words is None:
+            kinds, keys, rows, doc_i = self.cache["#content"], self.keys, self.rows, self.doc_i
+            words = memo[ignore] = [(k, rows[doc_i[k]][2]) for k in kinds if ignore.isdisjoint(keys[k])]
+        return words
 
     def content_lemmas(self, ignore: frozenset[int], positions: Sequence[int] | None = None) -> frozenset[int]:
-        """Lemma keys of content words, optionally only among ``positions``."""
-        words = self.content_words(ignore)
+        """Lemma keys of content words, optionally only among ``positions`` (all of them cached
+        per ``ignore`` set)."""
         if positions is not None:
             wanted = set(positions)
-            return frozenset(lemma for k, lemma in words if k in wanted)
-        return frozenset(lemma for _, lemma in words)
+            return frozenset(lemma for k, lemma in self.content_words(ignore) if k in wanted)
+        memo: dict[frozenset[int], frozenset[int]] | None = self.cache.get("#content-lemmas")
+        if memo is None:
+            memo = self.cache["#content-lemmas"] = {}
+        lemmas = memo.get(ignore)
+        if lemmas is None:
+            lemmas = memo[ignore] = frozenset(lemma for _, lemma in self.content_words(ignore))
+        return lemmas
 
 
 def token_keys_name(columns: tuple[str, ...]) -> str:
@@ -633,6 +685,7 @@ class FeatureExtractor:
             au.utterance.text,
             made_by=self,
             _word_count=words,
+            parts=tuple(parts),
         )
         feats.cache["#fillers"] = self.fillers
         feats.cache["#content"] = content

@@ -132,6 +132,12 @@ class TokenPatterns:
             self._anchors = {}
             for row_column, allowed in known:
                 self._anchors[row_column] = self._anchors.get(row_column, frozenset()) | allowed
+        # per pattern whose first spec takes exactly one token: the values its second token must
+        # have (as the anchors above), so a start whose next token lacks them is not tried
+        self._seconds = [
+            self._anchor(pattern[1]) if len(pattern) > 1 and pattern[0].repeat == (1, 1) else None
+            for pattern in compiled
+        ]
         index = [ROW_COLUMNS.index(c) for c in self.columns]
         self._from_rows = all(i < ROWS_READ for i in index)  # every column is in ``Features.rows``
         self._index = index
@@ -242,9 +248,26 @@ class TokenPatterns:
             return got
 
         out: set[tuple[int, int]] = set()
+        patterns = list(zip(self._patterns, self._seconds))
+        # per pattern of any length ("A, anything, B"): no match ends after the last token that
+        # passes its last spec, so a walk from a start stops there (found once, from the end)
+        ends: list[int] = [-1] * len(patterns)
         for start in sorted(starts):
-            for pattern in self._patterns:
-                pattern.run_at(start, n, passed_at, out)
+            after = rows[start + 1] if start + 1 < n else None
+            for k, (pattern, second) in enumerate(patterns):
+                if second is not None and (after is None or after[second[0]] not in second[1]):
+                    continue  # its second token cannot match here
+                limit = n
+                if not pattern.fixed and pattern.last is not None:
+                    limit = ends[k]
+                    if limit < 0:  # (starts come in order: a limit at or before this one holds for later ones)
+                        limit = n
+                        while limit > start and pattern.last not in passed_at(limit - 1):
+                            limit -= 1
+                        ends[k] = limit
+                    if limit <= start:
+                        continue
+                pattern.run_at(start, limit, passed_at, out)
         return out
 
     def matches(self, keys: list[tuple[int, ...]]) -> set[tuple[int, int]]:
@@ -274,6 +297,8 @@ class _Automaton:
         self.fixed = all(spec.repeat == (1, 1) for spec in self.specs)
         self.start = self._closure({(0, 0)}) - {(self.length, 0)}  # spaCy never matches no tokens
         self.firsts = frozenset(pattern[pos] for pos, _ in self.start)
+        # the last spec, when a match must end on a token that passes it (it is not optional)
+        self.last = pattern[-1] if self.specs[-1].repeat[0] >= 1 else None
         self._steps: dict[tuple[frozenset[tuple[int, int]], frozenset[int]], frozenset[tuple[int, int]]] = {}
 
     def _closure(self, states: set[tuple[int, int]]) -> frozenset[tuple[int, int]]:
