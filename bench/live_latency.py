@@ -381,7 +381,9 @@ def run(args, audio, repeats: int) -> int:
     )
     for s in statuses:
         print(f"status: {s.level} {s.code}: {s.message}")
-    print(f"peak RSS (VmHWM): {hwm_ready:.0f} MB by the end of start-up (model loaded), {vm_hwm_mb():.0f} MB by the end")
+    print(
+        f"peak RSS (VmHWM): {hwm_ready:.0f} MB by the end of start-up (model loaded), {vm_hwm_mb():.0f} MB by the end"
+    )
     print(f"load average at the end {os.getloadavg()[0]:.2f} (other work on the machine inflates these figures)")
     return 0
 

@@ -368,7 +368,7 @@ def _windowed_model_class() -> type:
     if _windowed_class is None:
         from faster_whisper import WhisperModel
 
-        class WindowedWhisperModel(WhisperModel):  # type: ignore[misc]  # faster-whisper has no stubs (Any)
+        class WindowedWhisperModel(WhisperModel):
             encode_frames: int | None = None
             most_tokens = 0  # the most tokens one decoding produced since this was last reset
 
