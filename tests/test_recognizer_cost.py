@@ -209,3 +209,57 @@ def test_recognize_trims_the_heap_only_when_asked(recognizer, speak, monkeypatch
         SpeechSegment(Speaker.AGENT, 0.0, len(audio) / SR, audio)
     )
     assert calls == ([1] if trim else [])
+
+
+# --- live: caption passes leave out the word check ------------------------------------------
+
+
+class _Tagged:
+    """A stand-in recognizer that logs which options recognized which segment (and
+    ``with_options`` as the real one has it)."""
+
+    def __init__(self, options: RecognizerOptions, log: list[tuple[float, float]]) -> None:
+        self.options = options
+        self.log = log
+
+    def warm_up(self) -> None:
+        pass
+
+    def with_options(self, options: RecognizerOptions) -> _Tagged:
+        return _Tagged(options, self.log)
+
+    def recognize(self, segment: SpeechSegment):
+        from rapport_assist.types import Recognition, Word
+
+        self.log.append((segment.end_s, self.options.short_window_min_word_prob))
+        mid = (segment.start_s + segment.end_s) / 2
+        words = (Word("hello", segment.start_s, mid, 0.9), Word("there", mid, segment.end_s, 0.9))
+        return Recognition("hello there", words, 0.9, 0.0, -0.2)
+
+
+@pytest.mark.parametrize("recheck", [False, True])
+def test_caption_passes_recheck_doubtful_words_only_when_asked(recheck: bool) -> None:
+    import threading
+    import time
+
+    from rapport_assist.live_recognition import RecognitionWorker
+    from rapport_assist.live_shared import CallTimeline, ClosedSegment, LiveSettings, SpeechFeed
+
+    log: list[tuple[float, float]] = []
+    timeline, feed = CallTimeline(), SpeechFeed()
+    settings = LiveSettings(caption_recheck_words=recheck)
+    worker = RecognitionWorker(settings, timeline, feed, _Tagged(RecognizerOptions(), log))
+    timeline.start_clock()
+    thread = threading.Thread(target=worker.run, daemon=True)
+    thread.start()
+    audio = np.zeros(2 * SR, np.float32)
+    feed.captions.put(SpeechSegment(Speaker.AGENT, 0.0, 1.5, audio[: int(1.5 * SR)]))
+    deadline = time.monotonic() + 10
+    while not log and time.monotonic() < deadline:
+        time.sleep(0.01)
+    feed.closed.put(ClosedSegment(SpeechSegment(Speaker.AGENT, 0.0, 2.0, audio), timeline.now()))
+    feed.done.set()
+    thread.join(10)
+    assert not thread.is_alive()
+    word_check = RecognizerOptions().short_window_min_word_prob
+    assert log == [(1.5, word_check if recheck else 0.0), (2.0, word_check)]  # the caption, then the final
