@@ -263,3 +263,13 @@ def test_caption_passes_recheck_doubtful_words_only_when_asked(recheck: bool) ->
     assert not thread.is_alive()
     word_check = RecognizerOptions().short_window_min_word_prob
     assert log == [(1.5, word_check if recheck else 0.0), (2.0, word_check)]  # the caption, then the final
+
+
+@pytest.mark.model
+def test_a_long_prompt_and_a_long_segment_fit_whispers_token_limit(recognizer, speak) -> None:
+    """faster-whisper refuses a prompt plus ``max_new_tokens`` over 448 tokens: the short window's
+    token allowance stays under what a full prompt leaves."""
+    said = speak("I am sorry for the trouble, let me look into your account right away.").astype(np.float32)
+    audio = np.concatenate([said, np.zeros(SR // 2, np.float32)] * 5)[: 24 * SR]
+    words = recognizer._decode(audio, "word " * 400)  # the prompt is cut to Whisper's 223 tokens
+    assert words

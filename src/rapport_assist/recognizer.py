@@ -116,6 +116,9 @@ WHISPER_WINDOW_S = 30.0  # Whisper's encoder window (3,000 mel frames)
 SHORT_WINDOW_TOKENS = 16
 SHORT_WINDOW_TOKENS_PER_S = 10.0
 SHORT_WINDOW_REPEAT_WORDS = 3
+# faster-whisper refuses a prompt (up to 223 tokens of previous text, with prompt_previous_text,
+# plus the start tokens) and max_new_tokens over Whisper's 448 together
+SHORT_WINDOW_MAX_TOKENS = 220
 SHORT_WINDOW_MARGIN_S = 1.0  # a short window holds at least this much padding after the audio  # prompt_previous_text: the previous text must have ended at most this long ago
 
 
@@ -637,7 +640,10 @@ class Recognizer:
         (``short_window_doubt``)."""
         frames = encoder_frames(len(audio) / STREAM_RATE_HZ, self.options)
         if frames is not None:
-            max_tokens = SHORT_WINDOW_TOKENS + math.ceil(SHORT_WINDOW_TOKENS_PER_S * len(audio) / STREAM_RATE_HZ)
+            max_tokens = min(
+                SHORT_WINDOW_TOKENS + math.ceil(SHORT_WINDOW_TOKENS_PER_S * len(audio) / STREAM_RATE_HZ),
+                SHORT_WINDOW_MAX_TOKENS,
+            )
             self._model.most_tokens = 0
             results = self._decode_in(audio, prompt, frames, max_tokens)
             doubt = short_window_doubt(results, self._model.most_tokens, max_tokens, self.options)
