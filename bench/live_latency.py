@@ -69,6 +69,15 @@ def rss_mb() -> float:
     return float("nan")
 
 
+def vm_hwm_mb() -> float:
+    """This process's peak resident memory so far (the model's load included)."""
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    return float("nan")
+
+
 def pct(values: list[float], q: float) -> float:
     if not values:
         return float("nan")
@@ -119,6 +128,17 @@ def main() -> int:
     ap.add_argument(
         "--context-s", type=float, default=0.0, help="decode each utterance after this much of its channel's audio"
     )
+    ap.add_argument(
+        "--encoder-window-s",
+        type=float,
+        default=RecognizerOptions().encoder_window_s,
+        help="shortest encoder window (recognizer.encoder_frames; 30: Whisper's full window, as before 2026-12-04)",
+    )
+    ap.add_argument(
+        "--no-trim-memory",
+        action="store_true",
+        help="without malloc_trim after each recognition (recognizer.trim_memory; as before 2026-12-04)",
+    )
     ap.add_argument("--busy", action="store_true", help="keep one core busy with a CPU-bound process meanwhile")
     ap.add_argument("--no-early", action="store_true", help="without early finals and hangover cuts (to compare)")
     ap.add_argument("--no-captions", action="store_true", help="without caption passes (to compare)")
@@ -149,7 +169,7 @@ def main() -> int:
     print(
         f"machine: {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.2f} at start; "
         f"audio {' + '.join(p.name for p in args.audio)} {audio.duration_s:.1f} s x {repeats}; onset padding {args.onset_pad_ms} ms, "
-        f"context {args.context_s:g} s"
+        f"context {args.context_s:g} s, encoder window {args.encoder_window_s:g} s"
     )
 
     busy = None
@@ -174,7 +194,11 @@ def run(args, audio, repeats: int) -> int:
                 agent=DeviceChoice("pulse:agent_line.monitor"),
                 customer=DeviceChoice("pulse:customer_line.monitor"),
                 recognizer=RecognizerOptions(
-                    cpu_threads=args.threads, context_s=args.context_s, keep_freed_memory=args.keep_freed_memory
+                    cpu_threads=args.threads,
+                    context_s=args.context_s,
+                    keep_freed_memory=args.keep_freed_memory,
+                    encoder_window_s=args.encoder_window_s,
+                    trim_memory=not args.no_trim_memory,
                 ),
                 endpointer=EndpointerOptions(
                     onset_pad_ms=args.onset_pad_ms, speech_pad_ms=args.speech_pad_ms, context_s=args.context_s
@@ -200,6 +224,7 @@ def run(args, audio, repeats: int) -> int:
             time.sleep(0.1)
         ready_s = time.monotonic() - t_start
         time.sleep(2.0)  # let start-up work settle
+        hwm_ready = vm_hwm_mb()
         c0, w0 = cpu_seconds(), time.monotonic()
         time.sleep(args.idle_s)
         idle_cpu = (cpu_seconds() - c0) / (time.monotonic() - w0)
@@ -356,6 +381,9 @@ def run(args, audio, repeats: int) -> int:
     )
     for s in statuses:
         print(f"status: {s.level} {s.code}: {s.message}")
+    print(
+        f"peak RSS (VmHWM): {hwm_ready:.0f} MB by the end of start-up (model loaded), {vm_hwm_mb():.0f} MB by the end"
+    )
     print(f"load average at the end {os.getloadavg()[0]:.2f} (other work on the machine inflates these figures)")
     return 0
 

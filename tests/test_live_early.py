@@ -50,13 +50,15 @@ def test_an_early_nudge_arrives_before_its_utterance_through_pulseaudio(
 def test_an_early_nudge_is_withdrawn_through_pulseaudio_when_the_final_text_drops_its_trigger(
     pulse: PulseServer, recognizer, speak, tmp_path: Path
 ) -> None:
-    """ "You need to restart the router, is that the question you were asking me about?": the captions
-    say "You need to restart the …" first, so you-not-we fires early; the final text makes the
-    sentence a question (you-not-we skips questions), so the early nudge is withdrawn (a
-    ``withdrawn`` event, in the log too) and no final nudge of it comes."""
-    # (tiny.en heard "... with the internet at home?" as "is not what ..." in 1 of 2 runs; this one
-    # came out the same, a question, in 3 of 3)
-    sentence = "You need to restart the router, is that the question you were asking me about?"
+    """ "You need to restart the router, right?": the captions say "You need to restart the …" first, so you-not-we fires early; the final text makes the sentence a question
+    (you-not-we skips questions), so the early nudge is withdrawn (a ``withdrawn`` event, in the
+    log too) and no final nudge of it comes."""
+    # (tiny.en heard "... with the internet at home?" as "is not what ..." in 1 of 2 runs, and
+    # "..., is that the question you were asking me about?" as "is not the question ..." in 5-7 of
+    # 15 placements of the segment in either encoder window; this one came out a question in 18 of
+    # 18 placements, 0-0.5 s of lead and 0.1-0.4 s of tail, in the 10 s and the 30 s window; "...,
+    # can you see the lights now?" came out two sentences live, the first not a question)
+    sentence = "You need to restart the router, right?"
     events, call = play_agent_line(pulse, recognizer, speak(sentence), tmp_path)
     utterances = [i for i, e in enumerate(events) if isinstance(e, Utterance)]
     assert len(utterances) == 1, [e.text for e in events if isinstance(e, Utterance)]

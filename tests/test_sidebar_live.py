@@ -64,8 +64,14 @@ def test_a_live_call_shows_a_card_and_the_crm_keeps_the_keyboard(
         }
     )
     qtbot.waitUntil(lambda: any(c.nudge.rule == "you-not-we" for c in window.model.shown), timeout=30000)
-    card = next(w for w in window.cards.widgets.values() if w.card.nudge.rule == "you-not-we")
-    assert "restart the router" in card.evidence_label.text().lower()
+
+    def evidence() -> str:  # the card's quote as drawn now
+        card = next((w for w in window.cards.widgets.values() if w.card.nudge.rule == "you-not-we"), None)
+        return card.evidence_label.text().lower() if card is not None and card.evidence_label is not None else ""
+
+    # an early card quotes a live caption ("… restart the route.", its last word cut short) until
+    # the final text confirms it and the card is drawn again with the final words
+    qtbot.waitUntil(lambda: "restart the router" in evidence(), timeout=15000)
     assert "capturing the agent's side" in window.model.status["microphone"].message
     assert field.hasFocus()  # the nudge did not take the keyboard from the CRM
     assert window.timer_label.text() != "0:00"

@@ -51,6 +51,7 @@ from .live_capture import CaptureSupervisor
 from .live_recognition import RecognitionWorker, SegmentRecognizer, is_leak
 from .live_recording import CallRecord
 from .live_shared import STATUS_COMPONENTS, CallTimeline, LiveSettings, SpeechFeed
+from .recognizer import one_malloc_arena
 from .types import CallSummary, Event, Partial, SpeechActivity, Speaker, Status, Tick, Utterance
 
 if TYPE_CHECKING:
@@ -98,6 +99,8 @@ class LiveCall:
 
         if settings.agent is None and settings.customer is None:
             raise ValueError("a live call needs at least one side to capture")
+        if not settings.recognizer.keep_freed_memory:
+            one_malloc_arena()  # before the call's threads and devices make arenas of their own
         self.settings = settings
         self._engine = engine or RuleEngine(load_rules(list(settings.rule_paths) or [default_rules_dir()]))
         self._annotator = annotator

@@ -110,6 +110,7 @@ class RecognitionWorker:
         # the recognizer thread's state
         self._model: SegmentRecognizer | None = None  # the recognizer, once loaded and warm (None: it failed)
         self._lean: SegmentRecognizer | None = None  # the same without context extras, for when the call is behind
+        self._caption_model: SegmentRecognizer | None = None  # the same for caption passes (no word recheck)
         self._speculative = True  # early and caption passes allowed (not with the previous text as prompt)
         self._waiting: list[ClosedSegment] = []  # closed segments not yet recognized
         self._early: dict[Speaker, SpeechSegment] = {}  # the latest early segment per side, not yet recognized
@@ -190,6 +191,10 @@ class RecognitionWorker:
         with_options = getattr(self._model, "with_options", None)
         if options is not None and getattr(options, "context_s", 0.0) > 0 and with_options is not None:
             self._lean = with_options(replace(options, context_s=0.0))
+        self._caption_model = self._model
+        if options is not None and with_options is not None and not self.settings.caption_recheck_words:
+            # a caption pass cuts the last word short: its doubt is no reason for a 30 s pass
+            self._caption_model = with_options(replace(options, short_window_min_word_prob=0.0))
         while True:
             self._take()
             feed.recognizer_load = self.load()
@@ -212,7 +217,7 @@ class RecognitionWorker:
             if self._early and self._speculative and lag < self.settings.behind_s / 2:
                 self._early_pass(self._model)
             elif self._captions:
-                self._caption_pass(self._model, lag)
+                self._caption_pass(self._caption_model or self._model, lag)
         self._timeline.end()
 
     def _take(self) -> None:

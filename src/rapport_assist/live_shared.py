@@ -70,6 +70,8 @@ class LiveSettings:
     caption_max_load: float = 0.7  # no caption pass while the recognizer was busy more than this share of the last 10 s
     caption_max_pass_s: float = 0.6  # nor when a pass is expected to take longer (a busy PC; it would hold up finals)
     early_max_pass_s: float = 0.8  # no early finals when a recognition is expected to take longer than this
+    caption_recheck_words: bool = False  # caption passes, too, redo a short-window decoding in 30 s for a
+    # word below RecognizerOptions.short_window_min_word_prob (finals always do; a caption's last word is cut short)
 
     def captured(self) -> tuple[Speaker, ...]:
         """The sides this call captures."""

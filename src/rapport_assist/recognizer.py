@@ -4,6 +4,13 @@ One ``transcribe`` call per endpointed segment (greedy, no temperature fallback,
 conditioning on earlier text, no second VAD pass), word timestamps shifted to call time.
 A ``Recognizer`` is not thread-safe: one worker thread owns it.
 
+The encoder gets a short window (the segment plus a second, at least ``encoder_window_s``)
+rather than Whisper's 30 s: CTranslate2 takes shorter features and the encoder, four fifths of
+a short utterance's cost in 30 s, costs a sixth of that in 10 s. Whisper was trained on 30 s
+windows only, and in a short one it sometimes repeats the utterance or doubts words it hears
+well in 30 s; such a decoding is done again in 30 s (``short_window_doubt``), about one in five
+on real calls. Measured cost and accuracy are in BENCHMARKS.md.
+
 Recognition in context (``RecognizerOptions``; replay, live and ``qa --no-batch`` share
 ``recognize``): the segment's own audio starts ``EndpointerOptions.onset_pad_ms`` before the
 VAD onset, so a clipped first word is heard whole (qa's packed ``recognize_batch`` gets that
@@ -57,6 +64,7 @@ from .types import Recognition, SpeechSegment, Word
 
 if TYPE_CHECKING:  # pragma: no cover
     from faster_whisper import BatchedInferencePipeline, WhisperModel
+    from faster_whisper.transcribe import Segment as WhisperSegment
     from faster_whisper.transcribe import Word as WhisperWord
 
 logger = logging.getLogger(__name__)
@@ -100,7 +108,18 @@ _ENERGY_FRAME_SAMPLES = 320  # 20 ms at 16 kHz
 PACK_WINDOW_S = 30.0
 PACK_GAP_S = 0.2
 PACK_BATCH = 4
-PROMPT_MAX_GAP_S = 30.0  # prompt_previous_text: the previous text must have ended at most this long ago
+PROMPT_MAX_GAP_S = 30.0
+WHISPER_WINDOW_S = 30.0  # Whisper's encoder window (3,000 mel frames)
+# A short encoder window's decoding may hold at most SHORT_WINDOW_TOKENS + SHORT_WINDOW_TOKENS_PER_S
+# tokens per second of audio (about twice fast speech; more means a loop), and no run of
+# SHORT_WINDOW_REPEAT_WORDS words twice back to back (``short_window_doubt``).
+SHORT_WINDOW_TOKENS = 16
+SHORT_WINDOW_TOKENS_PER_S = 10.0
+SHORT_WINDOW_REPEAT_WORDS = 3
+# faster-whisper refuses a prompt (up to 223 tokens of previous text, with prompt_previous_text,
+# plus the start tokens) and max_new_tokens over Whisper's 448 together
+SHORT_WINDOW_MAX_TOKENS = 220
+SHORT_WINDOW_MARGIN_S = 1.0  # a short window holds at least this much padding after the audio  # prompt_previous_text: the previous text must have ended at most this long ago
 
 
 @dataclass(frozen=True)
@@ -115,6 +134,15 @@ class RecognizerOptions:
       in context only when they are no fewer and more confident (``prefer_in_context``).
     * ``prompt_previous_text``: Whisper's ``initial_prompt`` is the channel's previous kept text
       (if it ended at most ``PROMPT_MAX_GAP_S`` before).
+    * ``encoder_window_s``: one-segment recognition (``recognize``: replay, live, captions, early
+      finals) encodes the segment plus a second of padding, in at least this many seconds
+      (``encoder_frames``), instead of Whisper's 30 s window; 30 restores that. A 2 s utterance
+      costs about a third of the CPU time (the encoder was four fifths of it). A decoding that
+      looks doubtful in the short window (``short_window_doubt``) is done again in 30 s.
+    * ``short_window_min_word_prob``: a word below this probability makes a short-window decoding
+      doubtful (0: only loops, running out of tokens and the no-speech scores do).
+    * ``trim_memory``: after each ``recognize`` (and the warm-up), hand the heap's free pages back
+      to the system (``release_free_memory``); not when ``keep_freed_memory`` is in effect.
     """
 
     model_dir: Path | None = None
@@ -137,10 +165,68 @@ class RecognizerOptions:
     # Batch QA: glibc keeps the big per-layer buffers for reuse (``keep_freed_memory``); off for
     # live capture and the sidebar, which would then hold their peak heap for the whole call.
     keep_freed_memory: bool = False
+    encoder_window_s: float = 10.0
+    short_window_min_word_prob: float = 0.3
+    trim_memory: bool = True
 
     def __post_init__(self) -> None:
         if self.context_s < 0:
             raise ValueError("context_s must be >= 0")
+        if not 1.0 <= self.encoder_window_s <= WHISPER_WINDOW_S:
+            raise ValueError(f"encoder_window_s must be 1 to {WHISPER_WINDOW_S:.0f} s")
+
+
+def short_window_doubt(
+    results: Sequence[WhisperSegment], tokens: int, max_tokens: int, options: RecognizerOptions
+) -> str | None:
+    """Why a decoding in a short encoder window should not be trusted, or None.
+
+    Whisper in a window shorter than it was trained on fails in three ways, all seen on the real
+    calls: it repeats the utterance (once, or until it runs out of the ``max_tokens`` the
+    audio's length allows; ``tokens`` is the most one decoding produced), or it is unsure of
+    words it hears well in 30 s (the guards would drop them), or it finds nothing. Each is
+    decoded again in the full window (a repeat there is Whisper's own and the guards judge it)."""
+    if not results:
+        return "no text"
+    if tokens >= max_tokens:
+        return f"{tokens} tokens: the most the audio's length allows"
+    words = normalize_text(" ".join(seg.text for seg in results)).split()
+    if has_repeat(words, SHORT_WINDOW_REPEAT_WORDS):
+        return "a phrase repeated back to back"
+    weights = [max(1, len(seg.tokens)) for seg in results]
+    avg_logprob = float(np.average([seg.avg_logprob for seg in results], weights=weights))
+    no_speech = float(np.average([seg.no_speech_prob for seg in results], weights=weights))
+    if avg_logprob < options.min_avg_logprob or no_speech > options.max_no_speech_prob:
+        return f"unsure (avg_logprob {avg_logprob:.2f}, no_speech_prob {no_speech:.2f})"
+    least = min((w.probability for seg in results for w in seg.words or () if w.word.strip()), default=1.0)
+    if least < options.short_window_min_word_prob:
+        return f"a word at probability {least:.2f}"
+    return None
+
+
+def has_repeat(words: Sequence[str], min_words: int) -> bool:
+    """True if some run of at least ``min_words`` words comes twice back to back."""
+    for n in range(min_words, len(words) // 2 + 1):
+        for start in range(len(words) - 2 * n + 1):
+            if words[start : start + n] == words[start + n : start + 2 * n]:
+                return True
+    return False
+
+
+def encoder_frames(audio_s: float, options: RecognizerOptions) -> int | None:
+    """How many 10 ms mel frames the encoder gets for ``audio_s`` of audio: the audio plus at
+    least ``encoder_margin_s`` of padding, at least ``encoder_window_s`` in all, an even count
+    (the encoder's first layer halves it); None for Whisper's full 30 s window.
+
+    CTranslate2 takes Whisper features shorter than 3,000 frames, and the encoder's cost falls
+    faster than the window (its attention is quadratic in the frames): 30 s cost six times what
+    10 s does on this model. Whisper was trained on 30 s windows only, so a window much shorter
+    than that makes it stop early or loop; what each window does to accuracy is in BENCHMARKS.md."""
+    window_s = max(options.encoder_window_s, audio_s + SHORT_WINDOW_MARGIN_S)
+    if window_s >= WHISPER_WINDOW_S:
+        return None
+    frames = math.ceil(window_s * 100)
+    return frames + frames % 2
 
 
 _M_TRIM_THRESHOLD, _M_MMAP_MAX, _M_ARENA_MAX = -1, -4, -8  # glibc's mallopt parameters (malloc.h)
@@ -189,6 +275,24 @@ def one_malloc_arena() -> bool:
         return libc.mallopt(_M_ARENA_MAX, 1) == 1
     except (OSError, AttributeError):
         return False
+
+
+_malloc_trim: Callable[[int], int] | None = None
+
+
+def release_free_memory() -> bool:
+    """Give the free pages of glibc's heap back to the system (``malloc_trim(0)``, a few ms);
+    True when done. CTranslate2's decoding buffers below the mmap threshold leave the heap
+    holding free memory after a decode that the next decode may not need."""
+    global _malloc_trim
+    if _malloc_trim is None:
+        try:
+            libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+            libc.gnu_get_libc_version  # AttributeError when the C library is not glibc
+            _malloc_trim = libc.malloc_trim
+        except (OSError, AttributeError):
+            _malloc_trim = lambda _pad: 0  # noqa: E731  # not glibc: nothing to do
+    return bool(_malloc_trim(0))
 
 
 def normalize_text(text: str) -> str:
@@ -255,6 +359,36 @@ def has_loop(words: Sequence[str], min_repeats: int, min_words: int) -> bool:
     return False
 
 
+_windowed_class: type | None = None
+
+
+def _windowed_model_class() -> type:
+    """faster_whisper.WhisperModel whose ``encode`` gives the encoder only the first
+    ``encode_frames`` feature frames when that is set (``encoder_frames``): faster-whisper pads
+    every window's features to 3,000 frames before encoding. None (the default) encodes them all,
+    as plain faster-whisper does; batch QA's pipeline never sets it."""
+    global _windowed_class
+    if _windowed_class is None:
+        from faster_whisper import WhisperModel
+
+        class WindowedWhisperModel(WhisperModel):
+            encode_frames: int | None = None
+            most_tokens = 0  # the most tokens one decoding produced since this was last reset
+
+            def encode(self, features: np.ndarray) -> object:
+                if self.encode_frames is not None and features.shape[-1] > self.encode_frames:
+                    features = features[..., : self.encode_frames]
+                return super().encode(features)
+
+            def generate_with_fallback(self, *args: object, **kwargs: object) -> tuple[object, ...]:
+                found = super().generate_with_fallback(*args, **kwargs)
+                self.most_tokens = max(self.most_tokens, len(found[0].sequences_ids[0]))
+                return tuple(found)
+
+        _windowed_class = WindowedWhisperModel
+    return _windowed_class
+
+
 class Recognizer:
     """faster-whisper loaded from a local CTranslate2 folder (never from the network)."""
 
@@ -263,6 +397,7 @@ class Recognizer:
         self._batched_pipeline = None
         # speaker -> (end time, text) of the last kept segment, for prompt_previous_text
         self._previous_text: dict[object, tuple[float, str]] = {}
+        self.short_window_retries = 0  # short-window decodings done again in 30 s (``short_window_doubt``)
         self.model_dir = resolve_whisper_model_dir(options.model_dir)
         if not (self.model_dir / "tokenizer.json").is_file():
             # faster-whisper would fetch a tokenizer from the Hugging Face Hub without it.
@@ -275,11 +410,11 @@ class Recognizer:
         elif not _memory_kept:
             one_malloc_arena()
         try:
-            from faster_whisper import WhisperModel
+            model_class = _windowed_model_class()
         except ImportError:
             raise ModelError("faster-whisper is not installed", "run 'make setup'") from None
         try:
-            self._model = WhisperModel(
+            self._model = model_class(
                 str(self.model_dir),
                 device="cpu",
                 compute_type=options.compute_type,
@@ -312,7 +447,10 @@ class Recognizer:
     def warm_up(self) -> None:
         """Run one decode on a second of near-silence so the first real call is not slow."""
         noise = np.random.default_rng(0).normal(0.0, 1e-3, STREAM_RATE_HZ).astype(np.float32)
-        self._transcribe(noise, 0.0, 1.0)
+        frames = encoder_frames(1.0, self.options)
+        self._decode_in(noise, None, frames, None)  # in the window most decodings use (no fallback)
+        if self.options.trim_memory and not _memory_kept:
+            release_free_memory()  # what loading the model left free
 
     def recognize(self, segment: SpeechSegment) -> Recognition | None:
         """Transcribe one segment; None when a guard judges there is no real speech in it."""
@@ -321,6 +459,8 @@ class Recognizer:
         if reason is None:
             rec = self._recognize_in_context(segment)
             reason = "no text" if rec is None else check_recognition(rec, self.options)
+            if self.options.trim_memory and not _memory_kept:
+                release_free_memory()
         if reason is None and rec is not None:  # (no recognition always has a reason)
             if self.options.prompt_previous_text:
                 self._previous_text[segment.speaker] = (segment.end_s, rec.text)
@@ -494,6 +634,51 @@ class Recognizer:
             return alone
         return in_context
 
+    def _decode(self, audio: np.ndarray, prompt: str | None) -> list[WhisperSegment]:
+        """faster-whisper's segments for ``audio``: in a short encoder window when the options
+        allow (``encoder_frames``), again in the full window when that result is doubtful
+        (``short_window_doubt``)."""
+        frames = encoder_frames(len(audio) / STREAM_RATE_HZ, self.options)
+        if frames is not None:
+            max_tokens = min(
+                SHORT_WINDOW_TOKENS + math.ceil(SHORT_WINDOW_TOKENS_PER_S * len(audio) / STREAM_RATE_HZ),
+                SHORT_WINDOW_MAX_TOKENS,
+            )
+            self._model.most_tokens = 0
+            results = self._decode_in(audio, prompt, frames, max_tokens)
+            doubt = short_window_doubt(results, self._model.most_tokens, max_tokens, self.options)
+            if doubt is None:
+                return results
+            self.short_window_retries += 1
+            logger.debug("short encoder window (%d frames) doubtful, decoding in 30 s: %s", frames, doubt)
+        return self._decode_in(audio, prompt, None, None)
+
+    def _decode_in(
+        self, audio: np.ndarray, prompt: str | None, frames: int | None, max_tokens: int | None
+    ) -> list[WhisperSegment]:
+        opts = self.options
+        model = self._model
+        model.encode_frames = frames
+        try:
+            found, _info = model.transcribe(
+                np.ascontiguousarray(audio, dtype=np.float32),
+                language=opts.language,
+                beam_size=opts.beam_size,
+                best_of=1,
+                temperature=0.0,
+                compression_ratio_threshold=None,
+                log_prob_threshold=None,
+                no_speech_threshold=None,
+                condition_on_previous_text=False,
+                vad_filter=False,
+                word_timestamps=True,
+                initial_prompt=prompt or None,
+                max_new_tokens=max_tokens,
+            )
+            return list(found)  # decoded here, while the window is set
+        finally:
+            model.encode_frames = None
+
     def _transcribe(
         self, audio: np.ndarray, start_s: float, end_s: float, prompt: str | None = None, origin_s: float | None = None
     ) -> Recognition | None:
@@ -502,21 +687,7 @@ class Recognizer:
         ``origin_s``: the call time of the audio's first sample when the audio starts before
         ``start_s`` (decoding in context); then only the words whose middle is at or after
         ``start_s`` are kept, and the scores are those of the decoded segments they come from."""
-        opts = self.options
-        results, _info = self._model.transcribe(
-            np.ascontiguousarray(audio, dtype=np.float32),
-            language=opts.language,
-            beam_size=opts.beam_size,
-            best_of=1,
-            temperature=0.0,
-            compression_ratio_threshold=None,
-            log_prob_threshold=None,
-            no_speech_threshold=None,
-            condition_on_previous_text=False,
-            vad_filter=False,
-            word_timestamps=True,
-            initial_prompt=prompt or None,
-        )
+        results = self._decode(audio, prompt)
         offset_s = start_s if origin_s is None else origin_s
         picked = [(seg, [w for w in seg.words or () if w.word.strip()]) for seg in results]
         if origin_s is not None:  # decoded in context: only the segment's own words
