@@ -325,7 +325,9 @@ def test_live_capture_through_pulseaudio_matches_replay(
         # the same audio gives ~0.99; playback underruns on a busy machine shift the rest a little
         assert np.corrcoef(env_played, env_got)[0, 1] > 0.8
         offsets.append(offset)
-    assert abs(offsets[0] - offsets[1]) < 16000 * 0.05  # the two sides start together (two players)
+    # the two sides start together: the two paplay players start within a few blocks of each
+    # other (65 ms seen when the call's caption passes share the CPU with them), not seconds apart
+    assert abs(offsets[0] - offsets[1]) < 16000 * 0.15
 
     # ... so replaying the WAV is replaying the same audio at the same place in the VAD's frames:
     # the same utterances and the same nudges as the agent saw live.
