@@ -1,0 +1,274 @@
+"""The second recognition pass over each closed turn (``turn_pass.py``): its guards, where the
+revision lands on the timeline, the ``revision`` event, and the turn rules reading the revised
+text (pipeline with the real rules and spaCy; the recognizer faked for the logic, the real tiny.en
+model on espeak-ng speech for the whole path)."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+import pytest
+
+from rapport_assist.annotate import Annotator
+from rapport_assist.assist import AssistModel
+from rapport_assist.pipeline import CallPipeline
+from rapport_assist.qa.cache import item_from_json, item_to_json
+from rapport_assist.recognizer import RecognizerOptions
+from rapport_assist.rules import RuleEngine, default_rules_dir, load_rules
+from rapport_assist.sources import walk_timeline
+from rapport_assist.turn_pass import TurnPass, apply_revisions, judge_revision
+from rapport_assist.types import (
+    Nudge,
+    Recognition,
+    SpeechSegment,
+    Speaker,
+    Turn,
+    TurnRevision,
+    Utterance,
+    Word,
+)
+
+OPTIONS = RecognizerOptions(turn_pass=True)
+
+
+def rec(text: str, start_s: float = 0.0, end_s: float = 1.0, p: float = 0.9, logprob: float = -0.3) -> Recognition:
+    words = text.split()
+    step = (end_s - start_s) / max(1, len(words))
+    return Recognition(
+        text=text,
+        words=tuple(Word(w, start_s + k * step, start_s + (k + 1) * step, p) for k, w in enumerate(words)),
+        confidence=p,
+        no_speech_prob=0.05,
+        avg_logprob=logprob,
+    )
+
+
+# ---------------------------------------------------------------------------- the guards
+
+
+def test_a_plausible_revision_is_accepted() -> None:
+    first = [rec("I'm so, Sarah."), rec("about this")]
+    assert judge_revision(first, [rec("I'm so sorry"), rec("about this")], OPTIONS) is None
+
+
+@pytest.mark.parametrize(
+    ("revised", "why"),
+    [
+        ([rec("I'm so sorry about this"), None], "no words kept for utterance 2"),
+        ([rec("yes yes yes yes"), rec("yes yes yes yes yes")], "repetition loop"),
+        ([rec("I'm so sorry about this and everything else you ever"), rec("needed")], "words against"),
+        ([rec("I'm"), rec("this")], "words against"),
+        ([rec("I'm so sorry", logprob=-0.9), rec("about this", logprob=-0.9)], "avg logprob"),
+        ([rec("I'm so sorry", p=0.3, logprob=-1.2), rec("about this", p=0.3, logprob=-1.2)], "the turn: unreliable"),
+    ],
+)
+def test_an_implausible_revision_is_rejected(revised: list[Recognition | None], why: str) -> None:
+    first = [rec("I'm so, Sarah."), rec("about this")]
+    reason = judge_revision(first, revised, OPTIONS)
+    assert reason is not None and why in reason
+
+
+# ---------------------------------------------------------------------------- where it lands
+
+
+class FakeRecognizer:
+    """The turn pass's view of a recognizer: options, and a second pass read from a table."""
+
+    def __init__(self, second: dict[str, str], options: RecognizerOptions = OPTIONS) -> None:
+        self.options = options
+        self.second = second
+        self.windows: list[list[str]] = []
+
+    def recognize_window(
+        self, segments: Sequence[SpeechSegment], gap_s: float = 0.0, window_s: float = 0.0
+    ) -> list[Recognition | None]:
+        self.windows.append([self.first[s.start_s] for s in segments])
+        return [
+            rec(self.second.get(self.first[s.start_s], self.first[s.start_s]), s.start_s, s.end_s) for s in segments
+        ]
+
+    first: dict[float, str] = {}
+
+
+CALL = [  # speaker, start, end, first-pass text
+    ("customer", 0.0, 5.0, "This is ridiculous, I have waited three weeks and nobody ever calls me back!"),
+    ("agent", 6.0, 8.0, "Let me pull up your account."),
+    ("agent", 9.0, 10.5, "I'm so, Sarah, about this."),
+    ("customer", 12.0, 13.5, "Fine, thank you for that."),
+]
+SECOND = {"I'm so, Sarah, about this.": "I'm so sorry about this."}
+
+
+def segment(speaker: str, start_s: float, end_s: float) -> SpeechSegment:
+    return SpeechSegment(Speaker(speaker), start_s, end_s, np.zeros(int((end_s - start_s) * 16000), np.float32))
+
+
+def timeline(second: dict[str, str] | None) -> list[Any]:
+    """The fake call's timeline as a replay walks it (speech marks, utterances, revisions)."""
+    fake = FakeRecognizer(second or {})
+    fake.first = {start: text for _, start, _, text in CALL}
+    entries = []
+    for speaker, start, end, _ in CALL:
+        seg = segment(speaker, start, end)
+        entries += [(start, False, seg, None), (end, True, seg, None)]
+    first = {start: rec(text, start, end) for _, start, end, text in CALL}
+    turns = TurnPass(fake) if second is not None else None  # type: ignore[arg-type]
+    return list(walk_timeline(entries, lambda _, s: first[s.start_s], turns))
+
+
+def test_the_revision_comes_before_the_utterance_that_closes_the_turn() -> None:
+    items = timeline(SECOND)
+    kinds = [type(i).__name__ for i in items if not type(i).__name__ == "SpeechActivity"]
+    assert kinds == ["Utterance", "Utterance", "Utterance", "TurnRevision", "Utterance"]
+    revision = next(i for i in items if isinstance(i, TurnRevision))
+    assert revision.speaker is Speaker.AGENT
+    assert [u.index for u in revision.utterances] == [1, 2]
+    assert [u.text for u in revision.utterances] == ["Let me pull up your account.", "I'm so sorry about this."]
+    assert revision.before == ("Let me pull up your account.", "I'm so, Sarah, about this.")
+    assert [u.text for u in apply_revisions(items)][2] == "I'm so sorry about this."
+
+
+def test_a_turn_of_one_utterance_and_an_unchanged_turn_publish_nothing() -> None:
+    fake = FakeRecognizer({})
+    fake.first = {start: text for _, start, _, text in CALL}
+    items = timeline({})  # the second pass hears the same words
+    assert not [i for i in items if isinstance(i, TurnRevision)]
+
+
+def test_the_revision_event_and_its_cache_line() -> None:
+    revision = next(i for i in timeline(SECOND) if isinstance(i, TurnRevision))
+    event = replace(revision, turn=1).to_json()
+    assert event["type"] == "revision" and event["turn"] == 1 and event["speaker"] == "agent"
+    assert [(u["index"], u["text"], u["before"]) for u in event["utterances"]] == [
+        (1, "Let me pull up your account.", "Let me pull up your account."),
+        (2, "I'm so sorry about this.", "I'm so, Sarah, about this."),
+    ]
+    assert event["utterances"][1]["words"][2]["w"] == "sorry"
+    json.dumps(event)
+    assert item_from_json(json.loads(json.dumps(item_to_json(revision)))) == revision
+
+
+# ---------------------------------------------------------------------------- the turn rules read it
+
+
+@pytest.fixture(scope="module")
+def annotator() -> Annotator:
+    return Annotator()
+
+
+def run_call(items: list[Any], annotator: Annotator) -> list[Any]:
+    engine = RuleEngine(load_rules([default_rules_dir()]))
+    return list(CallPipeline(annotator, engine, masker=None).run(items, audio_s=14.0))
+
+
+def test_turn_rules_decide_the_turn_on_the_revised_text(annotator: Annotator) -> None:
+    before = run_call(timeline(None), annotator)
+    after = run_call(timeline(SECOND), annotator)
+    # first pass: the agent's reply turn has no apology ("I'm so, Sarah")
+    assert [n.rule for n in before if isinstance(n, Nudge)].count("angry-no-apology") == 1
+    # second pass: the reply turn apologizes, and the rule decides on that
+    assert "angry-no-apology" not in [n.rule for n in after if isinstance(n, Nudge)]
+    revised = [e for e in after if isinstance(e, TurnRevision)]
+    turns = [e for e in after if isinstance(e, Turn)]
+    assert len(revised) == 1 and revised[0].turn == 1
+    assert revised[0].utterances[1].signals is not None  # the utterance keeps its signals
+    agent_turn = next(t for t in turns if t.index == 1)
+    assert agent_turn.text == "Let me pull up your account. I'm so sorry about this."
+    # the revision is yielded before the turn closes, and the utterances themselves stay as they came
+    kinds = [type(e).__name__ for e in after]
+    assert kinds.index("TurnRevision") < kinds.index("Turn", kinds.index("TurnRevision"))
+    assert [e.text for e in after if isinstance(e, Utterance)][2] == "I'm so, Sarah, about this."
+
+
+def test_a_revision_for_a_turn_that_already_closed_changes_nothing(annotator: Annotator) -> None:
+    items = timeline(SECOND)
+    at = next(k for k, i in enumerate(items) if isinstance(i, TurnRevision))
+    late = items[:at] + items[at + 1 :]
+    late.insert(len(late) - 1, items[at])  # after the customer's line closed the agent's turn
+    late[-2], late[-1] = late[-1], late[-2]
+    events = run_call(late, annotator)
+    assert not [e for e in events if isinstance(e, TurnRevision)]
+    assert [n.rule for n in events if isinstance(n, Nudge)].count("angry-no-apology") == 1
+
+
+def test_the_sidebar_transcript_shows_the_revision(annotator: Annotator) -> None:
+    model = AssistModel()
+    model.start_call("test", "replay")
+    for event in run_call(timeline(SECOND), annotator):
+        model.on_event(event)
+    texts = {u.index: u.text for u in model.transcript}
+    assert texts[2] == "I'm so sorry about this."
+    assert model.revised == {2}
+
+
+# ---------------------------------------------------------------------------- the real model
+
+
+NAME_RULE = """\
+version: 1
+lexicons:
+  gave-name: [patricia williams]
+rules:
+  - id: name-given
+    title: The customer gave their name
+    severity: low
+    why: test
+    unit: turn
+    when: {speaker: customer, says: gave-name}
+    cooldown_s: 0
+    message: "{quote}"
+"""
+
+
+def test_a_turn_said_in_pieces_is_heard_again_through_the_real_model(
+    speak: Any, write_audio: Any, tmp_path: Path, recognizer: Any, annotator: Annotator
+) -> None:
+    """A customer turn said (espeak-ng) in four short pieces with 1-second pauses, then the
+    agent's question. Decoded alone, the pieces lose the name and the account ("That's really
+    good", "my count"); replayed with the turn pass, the turn is decoded again in one window,
+    the ``revision`` comes before the agent's line closes the turn, and a turn rule that looks
+    for the name fires on the revised turn only."""
+    from rapport_assist.sources import ReplayInput, open_replay
+
+    parts = ["my name is", "Patricia Williams", "and I want to close", "my account"]
+    rate = 16000
+    pause = np.zeros(rate, np.float32)
+    customer = np.concatenate([pause, *(x for p in parts for x in (speak(p), pause))])
+    answer = speak("What is the account number please")
+    agent = np.concatenate([np.zeros(len(customer), np.float32), answer, pause])
+    customer = np.concatenate([customer, np.zeros(len(agent) - len(customer), np.float32)])
+    path = write_audio(tmp_path / "call.wav", np.stack([agent, customer]) * 0.5, rate)
+    pack = tmp_path / "name.yaml"
+    pack.write_text(NAME_RULE, encoding="utf-8")
+
+    def replay(turn_pass: bool) -> list[Any]:
+        options = replace(recognizer.options, turn_pass=turn_pass)
+        source = open_replay(ReplayInput(path=path), lambda: recognizer.with_options(options))
+        engine = RuleEngine(load_rules([pack]))
+        return list(CallPipeline(annotator, engine, masker=None).run(source.items(), audio_s=source.audio_s))
+
+    first, second = replay(False), replay(True)
+    utts = [e for e in first if isinstance(e, Utterance) and e.speaker is Speaker.CUSTOMER]
+    assert len(utts) >= 3  # the endpointer cut the turn at its pauses
+    assert "patricia" not in " ".join(u.text for u in utts).lower()  # decoded alone, the name is lost
+    assert not [e for e in first if isinstance(e, Nudge)]
+
+    (revision,) = [e for e in second if isinstance(e, TurnRevision)]
+    (turn,) = [t for t in second if isinstance(t, Turn) and t.speaker is Speaker.CUSTOMER]
+    assert revision.turn == turn.index == 0 and revision.speaker is Speaker.CUSTOMER
+    assert [u.index for u in revision.utterances] == list(turn.utterances) == [u.index for u in utts]
+    assert revision.before == tuple(u.text for u in utts)
+    for u, was in zip(revision.utterances, utts):  # same utterances, word times inside each
+        assert (u.start_s, u.end_s) == (was.start_s, was.end_s)
+        assert all(was.start_s - 0.5 <= w.start_s <= w.end_s <= was.end_s + 0.5 for w in u.words)
+    heard = turn.text.lower()
+    assert turn.text == " ".join(u.text for u in revision.utterances)
+    assert "patricia williams" in heard and "account" in heard, heard
+    kinds = [type(e).__name__ for e in second]
+    assert kinds.index("TurnRevision") < kinds.index("Turn")
+    (nudge,) = [e for e in second if isinstance(e, Nudge)]
+    assert nudge.rule == "name-given" and "patricia williams" in nudge.evidence[0].text.lower()
