@@ -851,8 +851,13 @@ def _live_command(args: argparse.Namespace, con: Console) -> int:
     settings = LiveSettings(
         agent=agent,
         customer=customer,
-        recognizer=RecognizerOptions(
-            model_dir=Path(args.model) if args.model else None, compute_type=args.compute_type, cpu_threads=args.threads
+        recognizer=_with_turn_pass(
+            args,
+            RecognizerOptions(
+                model_dir=Path(args.model) if args.model else None,
+                compute_type=args.compute_type,
+                cpu_threads=args.threads,
+            ),
         ),
         rule_paths=tuple(_rule_paths(args)),
         record_to=record,

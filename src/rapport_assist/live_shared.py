@@ -24,7 +24,17 @@ from typing import Union
 from .capture import DeviceChoice
 from .endpoint import EndpointerOptions
 from .recognizer import RecognizerOptions
-from .types import Component, Partial, SpeechActivity, SpeechSegment, Speaker, Status, StatusLevel, Utterance
+from .types import (
+    Component,
+    Partial,
+    SpeechActivity,
+    SpeechSegment,
+    Speaker,
+    Status,
+    StatusLevel,
+    TurnRevision,
+    Utterance,
+)
 
 # The sidebar's status row each of live capture's codes reports on (the others are notices about the
 # call; capture_started/_resumed and device_unavailable name the row by their ``speakers``).
@@ -70,6 +80,7 @@ class LiveSettings:
     caption_max_load: float = 0.7  # no caption pass while the recognizer was busy more than this share of the last 10 s
     caption_max_pass_s: float = 0.6  # nor when a pass is expected to take longer (a busy PC; it would hold up finals)
     early_max_pass_s: float = 0.8  # no early finals when a recognition is expected to take longer than this
+    turn_pass_max_pass_s: float = 1.2  # no turn pass (RecognizerOptions.turn_pass) expected to take longer than this
 
     def captured(self) -> tuple[Speaker, ...]:
         """The sides this call captures."""
@@ -78,7 +89,7 @@ class LiveSettings:
         )
 
 
-TimelineItem = Union[Utterance, Status, SpeechActivity, Partial]
+TimelineItem = Union[Utterance, Status, SpeechActivity, Partial, TurnRevision]
 
 
 class CallTimeline:

@@ -143,6 +143,9 @@ class RecognizerOptions:
     # ``turn_pass_min_utterances`` are not decoded again (one segment alone is what the first pass heard).
     turn_pass: bool = False
     turn_pass_min_utterances: int = 2
+    turn_pass_max_words: int = (
+        4  # only utterances this short are revised (0: all); a turn without one is not decoded again
+    )
     turn_pass_min_ratio: float = 0.75
     turn_pass_max_ratio: float = 1.5
     turn_pass_logprob_margin: float = 0.1

@@ -45,6 +45,7 @@ from .annotate import count_words
 from .recognizer import check_recognition
 from .turns import TurnTracker
 from .types import Recognition, SpeechSegment, Turn, TurnRevision, Utterance
+from .wer import normalize as wer_normalize
 
 if TYPE_CHECKING:  # pragma: no cover
     from .recognizer import Recognizer, RecognizerOptions
@@ -99,7 +100,67 @@ def judge_revision(
     return None
 
 
-class TurnPass:
+def short_utterances(heard: Sequence[_Heard], options: RecognizerOptions) -> list[int]:
+    """Which of a turn's utterances the second pass may revise: those of at most
+    ``turn_pass_max_words`` words in the first pass (0: all of them). A longer utterance was
+    heard with enough of its own sentence around each word; a short piece cut off at a pause
+    was not, and that is where hearing the rest of the turn helps (BENCHMARKS.md)."""
+    limit = options.turn_pass_max_words
+    return [k for k, h in enumerate(heard) if limit <= 0 or count_words(h.utterance.text) <= limit]
+
+
+def make_revision(
+    heard: Sequence[_Heard], revised: Sequence[Recognition | None], options: RecognizerOptions, t_s: float
+) -> TurnRevision | str:
+    """The revision of the turn ``heard`` decoded again as ``revised`` (per utterance), or why
+    the first pass stands: a guard (``judge_revision``, on the whole turn), or no utterance it
+    may revise (``short_utterances``) reads differently (numbers written as digits or words,
+    punctuation and case aside)."""
+    reason = judge_revision([h.recognition for h in heard], revised, options)
+    if reason is not None:
+        return reason
+    changed: list[Utterance] = []
+    before: list[str] = []
+    for k in short_utterances(heard, options):
+        rec, first = revised[k], heard[k].utterance
+        if rec is not None and wer_normalize(rec.text) != wer_normalize(first.text):
+            changed.append(replace(first, text=rec.text, words=rec.words, confidence=rec.confidence))
+            before.append(first.text)
+    if not changed:
+        return "the same words"
+    return TurnRevision(speaker=heard[0].utterance.speaker, utterances=tuple(changed), before=tuple(before), t_s=t_s)
+
+
+class _Decoder:
+    """A turn's segments decoded again, timed (shared by ``TurnPass`` and ``OpenTurnPass``)."""
+
+    def __init__(self, recognizer: Recognizer) -> None:
+        self.recognizer = recognizer
+        self.options = recognizer.options
+        self.cpu_s: list[float] = []
+        self.wall_s: list[float] = []
+        self.judged = 0
+        self.accepted = 0
+
+    def revise(self, heard: Sequence[_Heard], t_s: float, what: str) -> TurnRevision | None:
+        wall, cpu = time.perf_counter(), time.process_time()
+        segments = [h.segment for h in heard]
+        if self.options.turn_pass_packed:
+            revised = self.recognizer.recognize_batch(segments, window_s=TURN_WINDOW_S)
+        else:
+            revised = self.recognizer.recognize_window(segments, self.options.turn_pass_gap_s, TURN_WINDOW_S)
+        self.wall_s.append(time.perf_counter() - wall)
+        self.cpu_s.append(time.process_time() - cpu)
+        self.judged += 1
+        made = make_revision(heard, revised, self.options, t_s)
+        if isinstance(made, str):
+            logger.debug("%s: first pass kept: %s", what, made)
+            return None
+        self.accepted += 1
+        return made
+
+
+class TurnPass(_Decoder):
     """Follows one call's recognized utterances and decodes each closed turn again (see the
     module doc). ``on_utterance`` before an utterance goes on the timeline, ``finish`` at the end;
     both give the revisions to put on the timeline first. ``cpu_s``/``wall_s``: the cost of each
@@ -107,14 +168,9 @@ class TurnPass:
     counts the turns decoded again, ``accepted`` the revisions kept."""
 
     def __init__(self, recognizer: Recognizer, backchannels: Iterable[str] = ()) -> None:
-        self.recognizer = recognizer
-        self.options = recognizer.options
+        super().__init__(recognizer)
         self.tracker = TurnTracker(backchannels=backchannels)
         self._held: dict[int, _Heard] = {}
-        self.cpu_s: list[float] = []
-        self.wall_s: list[float] = []
-        self.judged = 0
-        self.accepted = 0
 
     def on_utterance(self, utterance: Utterance, segment: SpeechSegment, rec: Recognition) -> list[TurnRevision]:
         """The next first-pass utterance (timeline order), before it goes on: the revisions of the
@@ -137,35 +193,49 @@ class TurnPass:
 
     def _revise(self, turn: Turn) -> TurnRevision | None:
         heard = [self._held.pop(i) for i in turn.utterances if i in self._held]
-        if len(heard) < max(1, self.options.turn_pass_min_utterances):
+        if len(heard) < max(1, self.options.turn_pass_min_utterances) or not short_utterances(heard, self.options):
             return None
-        wall, cpu = time.perf_counter(), time.process_time()
-        segments = [h.segment for h in heard]
-        if self.options.turn_pass_packed:
-            revised = self.recognizer.recognize_batch(segments, window_s=TURN_WINDOW_S)
-        else:
-            revised = self.recognizer.recognize_window(segments, self.options.turn_pass_gap_s, TURN_WINDOW_S)
-        self.wall_s.append(time.perf_counter() - wall)
-        self.cpu_s.append(time.process_time() - cpu)
-        self.judged += 1
-        reason = judge_revision([h.recognition for h in heard], revised, self.options)
-        if reason is None and all(rec is not None and rec.text == h.utterance.text for h, rec in zip(heard, revised)):
-            reason = "the same text"
-        if reason is not None:
-            logger.debug("turn %d (%s): first pass kept: %s", turn.index, turn.speaker.value, reason)
-            return None
-        self.accepted += 1
-        utterances = tuple(
-            replace(h.utterance, text=rec.text, words=rec.words, confidence=rec.confidence)
-            for h, rec in zip(heard, revised)
-            if rec is not None
-        )
-        return TurnRevision(
-            speaker=turn.speaker,
-            utterances=utterances,
-            before=tuple(h.utterance.text for h in heard),
-            t_s=turn.t_s,
-        )
+        return self.revise(heard, turn.t_s, f"turn {turn.index} ({turn.speaker.value})")
+
+
+class OpenTurnPass(_Decoder):
+    """The turn pass of a live call (``live_recognition.RecognitionWorker``): there a revision
+    must reach the rules before the turn closes, and the closing utterance must not wait for it,
+    so the open turn so far is decoded again whenever it has gained an utterance (two or more,
+    one of them short) and the recognizer has nothing more urgent to do; each kept revision
+    covers the turn so far. A turn that closed before its pass ran keeps its first pass. ``add``
+    each final utterance as it goes on the timeline; ``pending_s`` is the audio a pass would
+    decode (None: nothing to do); ``run`` decodes it and gives the revision to put on the
+    timeline, if kept; ``skip`` lets the turn so far go without a pass."""
+
+    def __init__(self, recognizer: Recognizer, backchannels: Iterable[str] = ()) -> None:
+        super().__init__(recognizer)
+        self.tracker = TurnTracker(backchannels=backchannels)
+        self._held: list[_Heard] = []
+        self._dirty = False
+
+    def add(self, utterance: Utterance, segment: SpeechSegment, rec: Recognition) -> None:
+        closed = self.tracker.tick(utterance.end_s, (utterance.speaker,)) if not utterance.timing_estimated else []
+        step = self.tracker.on_utterance(utterance)
+        if closed or step.closed:  # too late for that turn
+            self._held = []
+            self._dirty = False
+        if step.turn is not None:
+            self._held.append(_Heard(utterance, segment, rec))
+            self._dirty = len(self._held) >= max(1, self.options.turn_pass_min_utterances) and bool(
+                short_utterances(self._held, self.options)
+            )
+
+    def pending_s(self) -> float | None:
+        return sum(h.segment.duration_s for h in self._held) if self._dirty else None
+
+    def skip(self) -> None:
+        self._dirty = False
+
+    def run(self, t_s: float) -> TurnRevision | None:
+        """Decode the open turn so far again; the revision (at call time ``t_s``) if kept."""
+        heard, self._dirty = list(self._held), False
+        return self.revise(heard, t_s, f"open {heard[0].utterance.speaker.value} turn") if heard else None
 
 
 def apply_revisions(items: Iterable[object]) -> list[Utterance]:
