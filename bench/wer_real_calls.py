@@ -21,7 +21,9 @@ which writes numbers and hesitations one way), pooled per side and over the set;
 
 Each ``--config`` is a set of options over the defaults: ``key`` is a field of
 ``EndpointerOptions`` or ``RecognizerOptions`` (e.g. ``onset_pad_ms=150``, ``context_s=4``), or
-``batch=1`` for qa's packed recognition (``Recognizer.recognize_batch``). Without ``--config``:
+``batch=1`` for qa's packed recognition (``Recognizer.recognize_batch``); ``turn_pass=1`` adds the
+second pass over each turn (``turn_pass.py``; a side's hypothesis is then each utterance's final
+text, and the turns decoded again, revisions kept and CPU/wall per turn pass are printed). Without ``--config``:
 ``before`` (150 ms onset padding, the endpointer's old default) and ``default``. For the
 one-call-per-segment configurations the recognition time of each segment is measured
 (``recognize`` wall time, and the process CPU time across the model's threads): p50 / p95.

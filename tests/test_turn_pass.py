@@ -306,3 +306,71 @@ def test_live_the_open_turn_so_far_is_heard_again_and_a_closed_turn_is_left_alon
     assert live.pending_s() is None  # done until the turn gains an utterance
     live.add(*utts[3])  # the customer takes the floor: the agent's turn is closed
     assert live.pending_s() is None and fake.windows == [[CALL[1][3], CALL[2][3]]]
+
+
+def test_live_the_recognition_worker_hears_the_open_turn_again_through_the_real_model(
+    speak: Any, recognizer: Any
+) -> None:
+    """The live recognizer thread with the real model: the customer's pieces close one by one
+    (each final first), and while the turn is open and the recognizer idle, the turn so far is
+    decoded again; the revisions go on the timeline before the agent's line that closes the turn,
+    and the name lost in the first pass is in the revised text."""
+    import queue
+    import threading
+    import time
+
+    from rapport_assist.endpoint import EndpointerOptions
+    from rapport_assist.live_recognition import RecognitionWorker
+    from rapport_assist.live_shared import CallTimeline, ClosedSegment, LiveSettings, SpeechFeed
+    from rapport_assist.sources import endpoint_channel
+
+    rate = 16000
+    pause = np.zeros(rate, np.float32)
+    parts = ["my name is", "Patricia Williams", "and I want to close", "my account"]
+    customer = 0.5 * np.concatenate([pause, *(x for p in parts for x in (speak(p), pause))])
+    pieces = endpoint_channel(Speaker.CUSTOMER, customer, EndpointerOptions())
+    assert len(pieces) >= 3
+    answer = endpoint_channel(
+        Speaker.AGENT, np.concatenate([pause, speak("What is the account number please")]), EndpointerOptions()
+    )
+    end = pieces[-1].end_s + 0.5
+    answer = [replace(s, start_s=s.start_s + end, end_s=s.end_s + end) for s in answer]
+
+    timeline, feed = CallTimeline(), SpeechFeed()
+    model = recognizer.with_options(replace(recognizer.options, turn_pass=True))
+    worker = RecognitionWorker(LiveSettings(early_max_pass_s=60.0, turn_pass_max_pass_s=60.0), timeline, feed, model)
+    timeline.start_clock()
+    thread = threading.Thread(target=worker.run, daemon=True)
+    thread.start()
+
+    def wait(condition: Any, timeout_s: float = 120.0) -> None:
+        deadline = time.monotonic() + timeout_s
+        while not condition() and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert condition(), str(worker.stats)
+
+    for n, segment in enumerate(pieces, 1):
+        feed.closed.put(ClosedSegment(segment, timeline.now()))
+        wait(lambda n=n: worker.stats["utterances"] + worker.stats["guard_dropped"] >= n)  # its final is out
+        if worker.stats["utterances"] >= 2:  # the idle recognizer hears the turn so far again first
+            wait(lambda: worker.stats["turn_passes"] + worker.stats["turn_skipped"] >= worker.stats["utterances"] - 1)
+    for segment in answer:
+        feed.closed.put(ClosedSegment(segment, timeline.now()))
+    feed.done.set()
+    thread.join(120)
+    assert not thread.is_alive()
+    items = []
+    while True:
+        try:
+            items.append(timeline.get(0.0))
+        except queue.Empty:
+            break
+    assert worker.stats["turn_passes"] == worker.stats["utterances"] - 2 >= 2  # (the agent's line: none)
+    assert worker.stats["turn_skipped"] == 0
+    revisions = [i for i in items if isinstance(i, TurnRevision)]
+    assert revisions and worker.stats["turn_revisions"] == len(revisions)
+    agent_at = next(k for k, i in enumerate(items) if isinstance(i, Utterance) and i.speaker is Speaker.AGENT)
+    assert all(items.index(r) < agent_at for r in revisions)  # before the line that closes the turn
+    first = " ".join(i.text for i in items if isinstance(i, Utterance) and i.speaker is Speaker.CUSTOMER)
+    final = " ".join(u.text for u in apply_revisions(items) if u.speaker is Speaker.CUSTOMER)
+    assert "patricia" not in first.lower() and "patricia williams" in final.lower(), (first, final)

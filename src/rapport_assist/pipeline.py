@@ -26,6 +26,12 @@ side's (non-backchannel) utterance lands, on a ``Tick`` past the tracker's gap, 
 the call. Each closed turn is a ``Turn`` event, yielded right after the utterance (or the clock
 tick) that closed it, before the nudges it decided.
 
+Turn revisions (``turn_pass.py``, optional): a ``TurnRevision`` on the timeline is a turn heard
+again in one window before it closes. Its utterances (keeping their signals) are annotated again
+and the rule engine re-reads the open turn with them (``RuleEngine.revise_turn``), so the turn
+rules decide the turn on the revised text; it is yielded as an event, then what the turn rules
+gave. One for a turn that is no longer open changes nothing and is not yielded.
+
 Early nudges (live calls): each ``Partial`` (a live caption) is yielded, then the early nudges
 it fires (``rules.early.EarlyNudges``: the early-eligible rules probed on the caption's words,
 ``Nudge(early=True)``). When the utterance's final text lands, its nudges that bear an early
