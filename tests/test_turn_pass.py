@@ -374,3 +374,16 @@ def test_live_the_recognition_worker_hears_the_open_turn_again_through_the_real_
     first = " ".join(i.text for i in items if isinstance(i, Utterance) and i.speaker is Speaker.CUSTOMER)
     final = " ".join(u.text for u in apply_revisions(items) if u.speaker is Speaker.CUSTOMER)
     assert "patricia" not in first.lower() and "patricia williams" in final.lower(), (first, final)
+
+
+def test_the_turn_pass_is_on_for_replay_and_off_for_qa_unless_asked() -> None:
+    from rapport_assist.cli import REPLAY_TURN_PASS, _turn_pass, _with_turn_pass, build_parser
+
+    parser = build_parser()
+    replay = parser.parse_args(["replay", "call.wav"])
+    assert REPLAY_TURN_PASS and _with_turn_pass(replay, RecognizerOptions(), REPLAY_TURN_PASS).turn_pass
+    off = parser.parse_args(["replay", "call.wav", "--turn-pass", "off"])
+    assert not _with_turn_pass(off, RecognizerOptions(), REPLAY_TURN_PASS).turn_pass
+    assert _turn_pass(parser.parse_args(["qa", "calls", "--out", "o"])) is None  # qa: RecognizerOptions' default (off)
+    assert not RecognizerOptions().turn_pass
+    assert _turn_pass(parser.parse_args(["qa", "calls", "--out", "o", "--turn-pass", "on"])) is True

@@ -115,7 +115,8 @@ def _models_parent(threads_default: int | None, threads_help: str) -> argparse.A
     g.add_argument(
         "--turn-pass",
         choices=("on", "off"),
-        help="decode each closed turn again in one window and keep the better text (default: see README)",
+        help="decode each closed turn again in one window and revise its short pieces "
+        "(default: on for replay and demo, off for live calls, qa and eval; BENCHMARKS.md)",
     )
     return parent
 
@@ -126,8 +127,16 @@ def _turn_pass(args: argparse.Namespace) -> bool | None:
     return None if choice is None else choice == "on"
 
 
-def _with_turn_pass(args: argparse.Namespace, options: RecognizerOptions) -> RecognizerOptions:
+REPLAY_TURN_PASS = True  # replay and demo: the turn pass took word errors off, changed no nudge (BENCHMARKS.md)
+
+
+def _with_turn_pass(
+    args: argparse.Namespace, options: RecognizerOptions, default: bool | None = None
+) -> RecognizerOptions:
+    """``options`` with ``turn_pass`` as --turn-pass says, else ``default`` (None: the options' own)."""
     choice = _turn_pass(args)
+    if choice is None:
+        choice = default
     return options if choice is None else replace(options, turn_pass=choice)
 
 
@@ -677,6 +686,7 @@ def _recognizer_factory(args: argparse.Namespace) -> Callable[[], Recognizer]:
                     cpu_threads=getattr(args, "threads", 2),
                     keep_freed_memory=True,
                 ),
+                REPLAY_TURN_PASS,
             )
         )  # a batch run: 9x fewer page faults
 

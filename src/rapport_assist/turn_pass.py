@@ -13,8 +13,12 @@ one more decode, whatever its number of utterances; turns of one utterance are n
 Each word goes back to the segment its middle falls in, so the revision keeps the utterances,
 their indices and times, and changes their text, words and confidence.
 
-The revision is kept only if the audio supports it as well as the first pass (else the first pass
-stands, and nothing is published):
+Only the turn's short pieces (at most ``turn_pass_max_words`` words in the first pass) take the
+new text: a longer utterance was heard with its own sentence around it, and on the real calls and
+the spoken dev set the window changed its words for the worse about as often as for the better
+(BENCHMARKS.md); a turn without a short piece is not decoded again. The revision is kept only if
+the audio supports it as well as the first pass (else the first pass stands, and nothing is
+published):
 
 * every utterance of the turn keeps some words, each passing the recognizer's text guards
   (``recognizer.check_recognition``: no speech, failed decoding, stock phrases, loops);
@@ -23,13 +27,14 @@ stands, and nothing is published):
   first pass's words (a window that invents or drops a phrase changes the count);
 * its average log-probability (word-weighted) is no worse than the first pass's by more than
   ``turn_pass_logprob_margin``;
-* and it differs from the first pass.
+* and some short piece reads differently (not only in how numbers, case or punctuation are written).
 
 The pass mirrors the rule engine's turns (a ``turns.TurnTracker`` with the same defaults, fed the
 same utterances and clock), and the ``TurnRevision`` comes on the timeline right before the
 utterance that closes the turn (or at the end of the call), so the pipeline has it before the
 rule engine decides that turn. Replay, ``qa`` and ``rapport-assist eval`` run it when
-``RecognizerOptions.turn_pass`` is on (``sources.walk_timeline``).
+``RecognizerOptions.turn_pass`` is on (``sources.walk_timeline``); a live call runs
+``OpenTurnPass`` in its recognizer thread (the open turn so far, when the recognizer is idle).
 """
 
 from __future__ import annotations
