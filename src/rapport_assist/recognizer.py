@@ -141,18 +141,18 @@ class RecognizerOptions:
     # together in one window, kept when the guards there accept it (word-count ratio against the
     # first pass, avg logprob not worse by more than the margin). Turns of fewer than
     # ``turn_pass_min_utterances`` are not decoded again (one segment alone is what the first pass heard).
+    # Only utterances of at most ``turn_pass_max_words`` words are revised (0: all of them); a turn
+    # without one is not decoded again. ``turn_pass_packed`` decodes the turn as qa's packed batches
+    # do (no timestamps) instead of ``recognize_window``, with ``turn_pass_gap_s`` of silence between
+    # its segments. The choices and what they measured: BENCHMARKS.md.
     turn_pass: bool = False
     turn_pass_min_utterances: int = 2
-    turn_pass_max_words: int = (
-        4  # only utterances this short are revised (0: all); a turn without one is not decoded again
-    )
+    turn_pass_max_words: int = 4
     turn_pass_min_ratio: float = 0.75
     turn_pass_max_ratio: float = 1.5
     turn_pass_logprob_margin: float = 0.1
-    turn_pass_packed: bool = (
-        False  # decode the turn as qa's packed batches do (no timestamps) instead of recognize_window
-    )
-    turn_pass_gap_s: float = 1.0  # silence between a turn's segments in its window
+    turn_pass_packed: bool = False
+    turn_pass_gap_s: float = 1.0
 
     def __post_init__(self) -> None:
         if self.context_s < 0:
