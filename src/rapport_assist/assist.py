@@ -422,6 +422,7 @@ class AssistModel:
         self.customer_tone: ToneEstimate | None = None
         self.transcript: deque[Utterance] = deque(maxlen=TRANSCRIPT_KEEP)
         self.revised: set[int] = set()  # transcript lines a turn's second pass changed (their indices)
+        self.revisions = 0  # how many times it changed lines already in the transcript (views redraw)
         self.captions: dict[Speaker, Partial] = {}  # live captions of utterances still being spoken
         self.notices: deque[Status] = deque(maxlen=5)
         self.summary: CallSummary | None = None
@@ -576,6 +577,7 @@ class AssistModel:
                 self.revised.add(u.index)
                 changed = True
         if changed:
+            self.revisions += 1
             self._notify("transcript")
 
     def _early_card(self, early_id: int) -> Card | None:
