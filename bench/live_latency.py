@@ -49,7 +49,7 @@ from rapport_assist.live import LiveCall, LiveSettings  # noqa: E402
 from rapport_assist.recognizer import RecognizerOptions  # noqa: E402
 from rapport_assist.rules import default_rules_dir, load_rules  # noqa: E402
 from rapport_assist.rules.early import fires_early  # noqa: E402
-from rapport_assist.types import Nudge, Partial, Status, Utterance, Withdrawn  # noqa: E402
+from rapport_assist.types import Nudge, Partial, Status, TurnRevision, Utterance, Withdrawn  # noqa: E402
 
 DEMO = ROOT / "src" / "rapport_assist" / "data" / "demo_call.flac"
 _TICK = os.sysconf("SC_CLK_TCK")
@@ -139,6 +139,9 @@ def main() -> int:
         action="store_true",
         help="without malloc_trim after each recognition (recognizer.trim_memory; as before 2026-12-04)",
     )
+    ap.add_argument(
+        "--turn-pass", action="store_true", help="hear the open turn again when the recognizer has room (turn_pass.py)"
+    )
     ap.add_argument("--busy", action="store_true", help="keep one core busy with a CPU-bound process meanwhile")
     ap.add_argument("--no-early", action="store_true", help="without early finals and hangover cuts (to compare)")
     ap.add_argument("--no-captions", action="store_true", help="without caption passes (to compare)")
@@ -199,6 +202,7 @@ def run(args, audio, repeats: int) -> int:
                     keep_freed_memory=args.keep_freed_memory,
                     encoder_window_s=args.encoder_window_s,
                     trim_memory=not args.no_trim_memory,
+                    turn_pass=args.turn_pass,
                 ),
                 endpointer=EndpointerOptions(
                     onset_pad_ms=args.onset_pad_ms, speech_pad_ms=args.speech_pad_ms, context_s=args.context_s
@@ -357,6 +361,12 @@ def run(args, audio, repeats: int) -> int:
         f"{st['caption_passes']}, skipped {st['caption_skipped']}; final recognition real-time factor "
         f"{call.rtf if call.rtf is not None else float('nan'):.2f}"
     )
+    if args.turn_pass:
+        revisions = [e for _, e in events if isinstance(e, TurnRevision)]
+        print(
+            f"turn pass: {st.get('turn_passes', 0)} passes over an open turn, {st.get('turn_revisions', 0)} revisions "
+            f"kept ({len(revisions)} applied before their turn closed), {st.get('turn_skipped', 0)} skipped (busy)"
+        )
     print(f"CPU share of one core: idle {idle_cpu:.1%}, both sides talking {talk_cpu:.1%} (of {os.cpu_count()} cores)")
     print(
         f"RSS: {rss[0][1]:.0f} MB before playing, {rss[-1][1]:.0f} MB at the end, max {max(r for _, r in rss):.0f} MB"

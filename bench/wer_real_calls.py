@@ -21,7 +21,9 @@ which writes numbers and hesitations one way), pooled per side and over the set;
 
 Each ``--config`` is a set of options over the defaults: ``key`` is a field of
 ``EndpointerOptions`` or ``RecognizerOptions`` (e.g. ``onset_pad_ms=150``, ``context_s=4``), or
-``batch=1`` for qa's packed recognition (``Recognizer.recognize_batch``). Without ``--config``:
+``batch=1`` for qa's packed recognition (``Recognizer.recognize_batch``); ``turn_pass=1`` adds the
+second pass over each turn (``turn_pass.py``; a side's hypothesis is then each utterance's final
+text, and the turns decoded again, revisions kept and CPU/wall per turn pass are printed). Without ``--config``:
 ``before`` (150 ms onset padding, the endpointer's old default) and ``default``. For the
 one-call-per-segment configurations the recognition time of each segment is measured
 (``recognize`` wall time, and the process CPU time across the model's threads): p50 / p95.
@@ -187,7 +189,7 @@ def main(argv: list[str] | None = None) -> int:
 
     from rapport_assist.recognizer import Recognizer, RecognizerOptions
     from rapport_assist.sources import endpoint_channel, recognize_segments
-    from rapport_assist.types import Utterance
+    from rapport_assist.turn_pass import TurnPass, apply_revisions
 
     configs = [parse_config(spec) for spec in (args.config or DEFAULT_CONFIGS)]
     base = Recognizer(RecognizerOptions())
@@ -202,6 +204,7 @@ def main(argv: list[str] | None = None) -> int:
     names = [name for name, *_ in configs] + plains
     totals = {(n, g): [0, 0] for n in names for g in groups}
     timers = {}
+    turn_stats: dict[str, list] = {}  # name -> [turns decoded again, revisions kept, CPU s each, wall s each]
     print(f"load average at start: {open('/proc/loadavg').read().split()[0]}")
     print(f"{'side':<36} {'who':<9} {'words':>5} " + " ".join(f"{n:>9}" for n in names))
     for label, group, speaker, samples, ref in data:
@@ -212,14 +215,22 @@ def main(argv: list[str] | None = None) -> int:
         for name, ep_opts, rec_opts, batch in configs:
             recognizer = base.with_options(rec_opts)
             segments = endpoint_channel(speaker, samples, ep_opts)
+            turns = TurnPass(recognizer) if rec_opts.turn_pass else None
             if batch:
                 recs = recognizer.recognize_batch(segments)
-                items = recognize_segments(segments, recognizer, recs)
+                items = recognize_segments(segments, recognizer, recs, turn_pass=turns)
             else:
                 timer = timers.setdefault(name, TimedRecognizer(recognizer))
                 timer.recognizer = recognizer
-                items = recognize_segments(segments, timer)
-            hyps[name] = " ".join(u.text for u in items if isinstance(u, Utterance))
+                items = recognize_segments(segments, timer, turn_pass=turns)
+            # each utterance's final text: a turn's second pass replaces its first
+            hyps[name] = " ".join(u.text for u in apply_revisions(items))
+            if turns is not None:
+                stats = turn_stats.setdefault(name, [0, 0, [], []])
+                stats[0] += turns.judged
+                stats[1] += turns.accepted
+                stats[2] += turns.cpu_s
+                stats[3] += turns.wall_s
         for name in plains:
             found, _ = base.model.transcribe(samples, language="en", beam_size=1, vad_filter=True)
             hyps[name] = " ".join(s.text for s in found)
@@ -256,6 +267,13 @@ def main(argv: list[str] | None = None) -> int:
             f"recognize, {name}: {len(wall)} segments, wall p50 {np.median(wall):.2f} s p95 {np.percentile(wall, 95):.2f} s, "
             f"CPU p50 {np.median(cpu):.2f} s p95 {np.percentile(cpu, 95):.2f} s"
         )
+    for name, (judged, accepted, cpu_s, wall_s) in turn_stats.items():
+        if judged:
+            print(
+                f"turn pass, {name}: {judged} turns decoded again, {accepted} revisions kept; per turn "
+                f"wall p50 {np.median(wall_s):.2f} s p95 {np.percentile(wall_s, 95):.2f} s, "
+                f"CPU p50 {np.median(cpu_s):.2f} s p95 {np.percentile(cpu_s, 95):.2f} s"
+            )
     print(f"load average at end: {open('/proc/loadavg').read().split()[0]}")
     return 0
 

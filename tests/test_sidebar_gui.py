@@ -23,7 +23,7 @@ from rapport_assist.gui.controller import CallController, Prefs, RuleWatcher  # 
 from rapport_assist.gui.window import LiveUnavailable, SidebarWindow  # noqa: E402
 from rapport_assist.playback import Playback  # noqa: E402
 from rapport_assist.rules import RuleLibrary, default_rules_dir  # noqa: E402
-from rapport_assist.types import CallSummary, Evidence, Nudge, Partial, Speaker, Utterance  # noqa: E402
+from rapport_assist.types import CallSummary, Evidence, Nudge, Partial, Speaker, TurnRevision, Utterance  # noqa: E402
 
 TEAM_RULES = """version: 1
 lexicons:
@@ -191,6 +191,24 @@ def test_a_live_caption_shows_in_the_transcript_and_the_final_line_replaces_it(q
     assert text.count("I'm sorry") == 1 and text.splitlines()[-1].startswith("You")
     assert text.splitlines()[0].startswith("Customer")
     assert window.model.captions == {}  # one model change took the caption and added the line
+    window.controller.stop()
+
+
+def test_a_turn_heard_again_redraws_its_transcript_lines(qtbot, make_sidebar):
+    window = make_sidebar()
+    window.transcript_section.toggle.setChecked(True)
+    runner = PushRunner()
+    window.controller.start(runner, "live call", "live")
+    view = window.transcript
+    runner.push(Utterance(0, Speaker.CUSTOMER, "My name is", 1.0, 1.8))
+    runner.push(Utterance(1, Speaker.CUSTOMER, "That's really good.", 2.6, 4.1))
+    qtbot.waitUntil(lambda: "really good" in view.toPlainText())
+    revised = Utterance(1, Speaker.CUSTOMER, "Patricia Williams.", 2.6, 4.1)
+    runner.push(TurnRevision(Speaker.CUSTOMER, (revised,), ("That's really good.",), 4.5, turn=0))
+    qtbot.waitUntil(lambda: "Patricia Williams." in view.toPlainText())
+    lines = view.toPlainText().splitlines()
+    assert len(lines) == 2 and "really good" not in view.toPlainText()
+    assert lines[0].endswith("My name is") and lines[1].endswith("Patricia Williams. ↻")
     window.controller.stop()
 
 

@@ -26,7 +26,7 @@ from __future__ import annotations
 import json
 import time
 from collections import deque
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field, fields, replace
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable, Literal
@@ -50,6 +50,7 @@ from .types import (
     TalkOver,
     ToneChange,
     ToneEstimate,
+    TurnRevision,
     Utterance,
     Withdrawn,
 )
@@ -420,6 +421,8 @@ class AssistModel:
         self.promises: list[RecordItem] = []
         self.customer_tone: ToneEstimate | None = None
         self.transcript: deque[Utterance] = deque(maxlen=TRANSCRIPT_KEEP)
+        self.revised: set[int] = set()  # transcript lines a turn's second pass changed (their indices)
+        self.revisions = 0  # how many times it changed lines already in the transcript (views redraw)
         self.captions: dict[Speaker, Partial] = {}  # live captions of utterances still being spoken
         self.notices: deque[Status] = deque(maxlen=5)
         self.summary: CallSummary | None = None
@@ -503,6 +506,8 @@ class AssistModel:
             self.advance(t)
         if isinstance(event, Utterance):
             self._on_utterance(event)
+        elif isinstance(event, TurnRevision):
+            self._on_revision(event)
         elif isinstance(event, Partial):
             self.captions[event.speaker] = event
             self._notify("transcript")
@@ -559,6 +564,21 @@ class AssistModel:
                 self._notify("tone")
         self._notify("transcript")
         self.advance(self.now_s)
+
+    def _on_revision(self, revision: TurnRevision) -> None:
+        """A turn heard again (``turn_pass.py``): its transcript lines take the revised text (cards
+        already shown keep the words they quote); ``revised`` holds the indices of the lines changed."""
+        new = {u.index: u for u in revision.utterances}
+        changed = False
+        for k, u in enumerate(self.transcript):
+            r = new.get(u.index)
+            if r is not None and r.speaker is u.speaker and r.text != u.text:
+                self.transcript[k] = replace(u, text=r.text, words=r.words, confidence=r.confidence)
+                self.revised.add(u.index)
+                changed = True
+        if changed:
+            self.revisions += 1
+            self._notify("transcript")
 
     def _early_card(self, early_id: int) -> Card | None:
         """The card (on screen, waiting or in the history) holding early nudge ``early_id``."""

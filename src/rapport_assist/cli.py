@@ -11,7 +11,7 @@ import os
 import signal
 import sys
 import traceback
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any, Callable, Mapping, NoReturn, Sequence
 
@@ -30,7 +30,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from .qa.outcome import CallOutcome
     from .qa.progress import CallProgress
     from .qa.runner import QaSettings, Task
-    from .recognizer import Recognizer
+    from .recognizer import Recognizer, RecognizerOptions
     from .rules import RuleEngine
     from .rules.model import RuleSet
     from .sources import ReplayInput
@@ -112,7 +112,32 @@ def _models_parent(threads_default: int | None, threads_help: str) -> argparse.A
     g.add_argument("--model", metavar="DIR", help="CTranslate2 Whisper model folder (default: tiny.en, embedded)")
     g.add_argument("--compute-type", default="int8", help="CTranslate2 compute type (default: int8)")
     g.add_argument("--threads", type=_thread_count, default=threads_default, metavar="N", help=threads_help)
+    g.add_argument(
+        "--turn-pass",
+        choices=("on", "off"),
+        help="decode each closed turn again in one window and revise its short pieces "
+        "(default: on for replay and demo, off for live calls, qa and eval; BENCHMARKS.md)",
+    )
     return parent
+
+
+def _turn_pass(args: argparse.Namespace) -> bool | None:
+    """RecognizerOptions' ``turn_pass`` as --turn-pass says (None: not given, its default)."""
+    choice = getattr(args, "turn_pass", None)
+    return None if choice is None else choice == "on"
+
+
+REPLAY_TURN_PASS = True  # replay and demo: the turn pass took word errors off, changed no nudge (BENCHMARKS.md)
+
+
+def _with_turn_pass(
+    args: argparse.Namespace, options: RecognizerOptions, default: bool | None = None
+) -> RecognizerOptions:
+    """``options`` with ``turn_pass`` as --turn-pass says, else ``default`` (None: the options' own)."""
+    choice = _turn_pass(args)
+    if choice is None:
+        choice = default
+    return options if choice is None else replace(options, turn_pass=choice)
 
 
 MODELS = _models_parent(2, "recognizer CPU threads (default: 2)")  # one call: replay, demo, sidebar, live
@@ -653,11 +678,15 @@ def _recognizer_factory(args: argparse.Namespace) -> Callable[[], Recognizer]:
 
         model = getattr(args, "model", None)
         return Recognizer(
-            RecognizerOptions(
-                model_dir=Path(model) if model else None,
-                compute_type=getattr(args, "compute_type", "int8"),
-                cpu_threads=getattr(args, "threads", 2),
-                keep_freed_memory=True,
+            _with_turn_pass(
+                args,
+                RecognizerOptions(
+                    model_dir=Path(model) if model else None,
+                    compute_type=getattr(args, "compute_type", "int8"),
+                    cpu_threads=getattr(args, "threads", 2),
+                    keep_freed_memory=True,
+                ),
+                REPLAY_TURN_PASS,
             )
         )  # a batch run: 9x fewer page faults
 
@@ -832,8 +861,13 @@ def _live_command(args: argparse.Namespace, con: Console) -> int:
     settings = LiveSettings(
         agent=agent,
         customer=customer,
-        recognizer=RecognizerOptions(
-            model_dir=Path(args.model) if args.model else None, compute_type=args.compute_type, cpu_threads=args.threads
+        recognizer=_with_turn_pass(
+            args,
+            RecognizerOptions(
+                model_dir=Path(args.model) if args.model else None,
+                compute_type=args.compute_type,
+                cpu_threads=args.threads,
+            ),
         ),
         rule_paths=tuple(_rule_paths(args)),
         record_to=record,
@@ -953,6 +987,7 @@ def _qa_settings(args: argparse.Namespace, out_dir: Path, workers: int) -> QaSet
         pack_calls=not getattr(args, "no_pack_calls", False),
         mask_list=default_mask_list() if _masking(args) else None,
         cache_unmasked=getattr(args, "cache_unmasked", False),
+        turn_pass=_turn_pass(args),
     )
 
 

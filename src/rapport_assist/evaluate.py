@@ -45,7 +45,8 @@ from .rules import RuleEngine, RuleSet
 from .rules.model import Rule
 from .signals import SignalTracker
 from .transcript import json_lines, parse_line, read_lines, read_transcript
-from .types import Nudge, Speaker, Utterance
+from .turn_pass import apply_revisions
+from .types import Nudge, Speaker, TurnRevision, Utterance
 
 if TYPE_CHECKING:  # pragma: no cover
     from spacy.language import Language
@@ -414,13 +415,15 @@ def run_conversations(
         # no masking: the utterances were annotated beforehand, as labelled (audio comes masked from the cache)
         pipeline = CallPipeline(_Preannotated(annotator.nlp, annotated), engine, tracker, masker=None)
         items = conv.timeline if conv.timeline is not None else conv.utterances
-        events = [e for e in pipeline.run(items, audio_s=conv.audio_s) if isinstance(e, (Nudge, Utterance))]
+        events = [
+            e for e in pipeline.run(items, audio_s=conv.audio_s) if isinstance(e, (Nudge, Utterance, TurnRevision))
+        ]
         rules_s += time.perf_counter() - started
         results.append(
             CallResult(
                 conv,
                 tuple(e for e in events if isinstance(e, Nudge)),
-                tuple(e for e in events if isinstance(e, Utterance)),
+                tuple(apply_revisions(events)),  # each utterance's final text (a turn's second pass applied)
             )
         )
     return results, Timing(annotate_s, rules_s, sum(len(c.utterances) for c in conversations))

@@ -52,7 +52,7 @@ from .live_recognition import RecognitionWorker, SegmentRecognizer, is_leak
 from .live_recording import CallRecord
 from .live_shared import STATUS_COMPONENTS, CallTimeline, LiveSettings, SpeechFeed
 from .recognizer import one_malloc_arena
-from .types import CallSummary, Event, Partial, SpeechActivity, Speaker, Status, Tick, Utterance
+from .types import CallSummary, Event, Partial, SpeechActivity, Speaker, Status, Tick, TurnRevision, Utterance
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -236,7 +236,7 @@ class LiveCall:
 
     # ------------------------------------------------------------ pipeline thread
 
-    def _timeline_items(self) -> Iterator[Utterance | Status | SpeechActivity | Tick | Partial]:
+    def _timeline_items(self) -> Iterator[Utterance | Status | SpeechActivity | Tick | Partial | TurnRevision]:
         while True:
             try:
                 item = self._timeline.get(self.settings.tick_s)

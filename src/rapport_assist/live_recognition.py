@@ -38,6 +38,7 @@ from .errors import RapportError
 from .live_shared import CallTimeline, ClosedSegment, LiveSettings, SpeechFeed
 from .recognizer import Recognizer, normalize_text
 from .sources import to_utterance
+from .turn_pass import OpenTurnPass
 from .types import Recognition, RecognitionTiming, SpeechActivity, SpeechSegment, Speaker, Utterance
 
 
@@ -103,7 +104,11 @@ class RecognitionWorker:
             "caption_passes": 0,
             "caption_skipped": 0,
             "partials": 0,
+            "turn_passes": 0,
+            "turn_revisions": 0,
+            "turn_skipped": 0,
         }
+        self._turn_pass: OpenTurnPass | None = None  # RecognizerOptions.turn_pass: the open turn heard again
         self.rtf: float | None = None  # final recognition time / audio time, smoothed (1.0: just keeping up)
         self._busy_spans: deque[tuple[float, float]] = deque()  # when the recognizer was busy (load)
         self._pass_rate = 0.0  # recent recognition wall time per (1 + audio s / 4), smoothed (expected_pass_s)
@@ -195,6 +200,8 @@ class RecognitionWorker:
         if options is not None and with_options is not None and not self.settings.caption_recheck_words:
             # a caption pass cuts the last word short: its doubt is no reason for a 30 s pass
             self._caption_model = with_options(replace(options, short_window_min_word_prob=0.0))
+        if getattr(options, "turn_pass", False) and isinstance(self._model, Recognizer):
+            self._turn_pass = OpenTurnPass(self._model)
         while True:
             self._take()
             feed.recognizer_load = self.load()
@@ -216,6 +223,8 @@ class RecognitionWorker:
             # no final to recognize now: an early final, then a caption pass, if the call is not behind
             if self._early and self._speculative and lag < self.settings.behind_s / 2:
                 self._early_pass(self._model)
+            elif self._turn_pass is not None and self._turn_pass.pending_s() is not None:
+                self._open_turn_pass(self._turn_pass, lag)
             elif self._captions:
                 self._caption_pass(self._caption_model or self._model, lag)
         self._timeline.end()
@@ -303,6 +312,26 @@ class RecognitionWorker:
         self._index += 1
         self.stats["utterances"] += 1
         self._timeline.put(replace(utt, timing=RecognitionTiming(closed.closed_s, rec_start_s, rec_end_s)))
+        if self._turn_pass is not None:
+            self._turn_pass.add(utt, segment, rec)
+
+    def _open_turn_pass(self, turns: OpenTurnPass, lag: float) -> None:
+        """Decode the open turn so far again (``turn_pass.OpenTurnPass``) when no final waits, the
+        call is not behind and the pass is expected to be quick; its revision, if kept, goes on
+        the timeline for the rules to read before the turn closes."""
+        audio_s = turns.pending_s() or 0.0
+        expected = self.expected_pass_s(min(audio_s, 30.0))
+        if self._waiting or lag > self.settings.behind_s / 2 or expected > self.settings.turn_pass_max_pass_s:
+            self.stats["turn_skipped"] += 1
+            turns.skip()
+            return
+        start = time.monotonic()
+        revision = turns.run(self._timeline.now())
+        self._busy(start, time.monotonic(), audio_s)
+        self.stats["turn_passes"] += 1
+        if revision is not None:
+            self.stats["turn_revisions"] += 1
+            self._timeline.put(revision)
 
     def _early_pass(self, model: SegmentRecognizer) -> None:
         """Recognize the earliest early segment now (unless passes are slow), kept for when it closes."""

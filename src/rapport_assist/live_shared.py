@@ -24,7 +24,17 @@ from typing import Union
 from .capture import DeviceChoice
 from .endpoint import EndpointerOptions
 from .recognizer import RecognizerOptions
-from .types import Component, Partial, SpeechActivity, SpeechSegment, Speaker, Status, StatusLevel, Utterance
+from .types import (
+    Component,
+    Partial,
+    SpeechActivity,
+    SpeechSegment,
+    Speaker,
+    Status,
+    StatusLevel,
+    TurnRevision,
+    Utterance,
+)
 
 # The sidebar's status row each of live capture's codes reports on (the others are notices about the
 # call; capture_started/_resumed and device_unavailable name the row by their ``speakers``).
@@ -72,6 +82,7 @@ class LiveSettings:
     early_max_pass_s: float = 0.8  # no early finals when a recognition is expected to take longer than this
     caption_recheck_words: bool = False  # caption passes, too, redo a short-window decoding in 30 s for a
     # word below RecognizerOptions.short_window_min_word_prob (finals always do; a caption's last word is cut short)
+    turn_pass_max_pass_s: float = 1.2  # no turn pass (RecognizerOptions.turn_pass) expected to take longer than this
 
     def captured(self) -> tuple[Speaker, ...]:
         """The sides this call captures."""
@@ -80,7 +91,7 @@ class LiveSettings:
         )
 
 
-TimelineItem = Union[Utterance, Status, SpeechActivity, Partial]
+TimelineItem = Union[Utterance, Status, SpeechActivity, Partial, TurnRevision]
 
 
 class CallTimeline:

@@ -16,7 +16,19 @@ from typing import IO, Protocol
 from .coaching import NO_PRAISE, promise_line
 from .errors import OutputClosed, OutputError
 from .timefmt import clock
-from .types import CallCoaching, CallSummary, DeadAir, Event, Nudge, Praise, Status, TalkOver, ToneChange, Utterance
+from .types import (
+    CallCoaching,
+    CallSummary,
+    DeadAir,
+    Event,
+    Nudge,
+    Praise,
+    Status,
+    TalkOver,
+    ToneChange,
+    TurnRevision,
+    Utterance,
+)
 
 
 class EventSink(Protocol):
@@ -78,6 +90,12 @@ class TextSink(_StreamSink):
             if event.rewrite:
                 lines.append(f"        try: {event.rewrite}")
             self._emit("\n".join(lines) + "\n")
+        elif isinstance(event, TurnRevision):  # a turn heard again: the lines it changed
+            for u, before in zip(event.utterances, event.before):
+                if u.text != before:
+                    self._emit(
+                        f"    ~~ heard again [{format_clock(u.start_s)}] {u.speaker.value.upper():<8} {u.text}\n"
+                    )
         elif isinstance(event, Praise):
             self._emit(f"    +   {event.rule}: {event.title}\n")
         elif isinstance(event, CallCoaching):

@@ -26,6 +26,12 @@ side's (non-backchannel) utterance lands, on a ``Tick`` past the tracker's gap, 
 the call. Each closed turn is a ``Turn`` event, yielded right after the utterance (or the clock
 tick) that closed it, before the nudges it decided.
 
+Turn revisions (``turn_pass.py``, optional): a ``TurnRevision`` on the timeline is a turn heard
+again in one window before it closes. Its utterances (keeping their signals) are annotated again
+and the rule engine re-reads the open turn with them (``RuleEngine.revise_turn``), so the turn
+rules decide the turn on the revised text; it is yielded as an event, then what the turn rules
+gave. One for a turn that is no longer open changes nothing and is not yielded.
+
 Early nudges (live calls): each ``Partial`` (a live caption) is yielded, then the early nudges
 it fires (``rules.early.EarlyNudges``: the early-eligible rules probed on the caption's words,
 ``Nudge(early=True)``). When the utterance's final text lands, its nudges that bear an early
@@ -42,6 +48,7 @@ from __future__ import annotations
 
 import time
 from collections import Counter
+from dataclasses import replace
 from typing import Iterable, Iterator, Protocol, Sequence, Union
 
 from .annotate import AnnotatedUtterance, Annotator
@@ -64,6 +71,7 @@ from .types import (
     Status,
     TalkOver,
     Tick,
+    TurnRevision,
     Utterance,
     Withdrawn,
 )
@@ -79,7 +87,9 @@ class StepObserver(Protocol):
     def after_event(self, event: SignalEvent, outputs: list[Nudge]) -> None: ...
 
 
-TimelineItem = Union[Utterance, Status, Partial, SpeechActivity, Tick]  # what a call's source gives the pipeline
+TimelineItem = Union[
+    Utterance, Status, Partial, SpeechActivity, Tick, TurnRevision
+]  # what a call's source gives the pipeline
 
 DEFAULT_MASKING = object()  # CallPipeline's default: the saved masking choice (on unless turned off)
 
@@ -103,6 +113,26 @@ class CallPipeline:
             masker = masker_for(saved_masking())
         self.masker: Masker = masker if isinstance(masker, Masker) else Masker(None)
         self.early: EarlyNudges | None = None  # made at the first caption (live calls only)
+
+    def revise_turn(
+        self, revision: TurnRevision, skip: Sequence[str] = ()
+    ) -> tuple[TurnRevision, list[Nudge | RecordItem | Praise]] | None:
+        """Apply a turn's second recognition pass (``turn_pass.py``) to the open turn: its
+        utterances (with their signals) take the new text and words, are annotated again, and the
+        rule engine re-reads the turn (``RuleEngine.revise_turn``). Returns the revision as an
+        event (the turn's index, the revised utterances) and the turn rules' outputs; None when
+        the open turn does not hold its utterances (it closed already: nothing changes)."""
+        held = self.engine.open_turn_utterances()
+        if not revision.utterances or any(u.index not in held for u in revision.utterances):
+            return None
+        changed = tuple(
+            replace(held[u.index], text=u.text, words=u.words, confidence=u.confidence) for u in revision.utterances
+        )
+        done = self.engine.revise_turn([self.annotator.annotate(u, skip) for u in changed])
+        if done is None:
+            return None
+        turn, outputs = done
+        return replace(revision, utterances=changed, turn=turn.index), outputs
 
     def run(
         self, source: Iterable[TimelineItem], audio_s: float | None = None, read_ahead: int | None = None
@@ -153,7 +183,7 @@ class CallPipeline:
         if self.early is not None:
             self.early.start_call()
         items: Iterator[TimelineItem] = self.masker.timeline(source)
-        timeline: Iterator[AnnotatedUtterance | Status | Partial | SpeechActivity | Tick] = iter(
+        timeline: Iterator[AnnotatedUtterance | Status | Partial | SpeechActivity | Tick | TurnRevision] = iter(
             self.annotator.annotate_timeline(items, read_ahead, skip)
         )
         while True:
@@ -179,6 +209,12 @@ class CallPipeline:
                 continue
             if isinstance(item, Tick):
                 yield from clock(item.t_s)
+                continue
+            if isinstance(item, TurnRevision):  # a turn heard again before it closes: the turn rules re-read it
+                revised = self.revise_turn(item, skip)
+                if revised is not None:
+                    yield revised[0]
+                    yield from counted(revised[1])
                 continue
             if isinstance(item, SpeechActivity):
                 yield from with_rules(self.tracker.on_activity(item))

@@ -31,7 +31,7 @@ from typing import Any, Callable, Iterable, Iterator, Mapping, TypeVar, cast
 
 from .errors import BadInput
 from .safe_regex import Regex, compile_regex
-from .types import Evidence, Nudge, Partial, RecordItem, Utterance, Word
+from .types import Evidence, Nudge, Partial, RecordItem, TurnRevision, Utterance, Word
 
 MASK_CHAR = "#"
 MIN_HIDDEN = 5  # keep_last digits are shown only when at least this many others are hidden
@@ -525,8 +525,20 @@ class Masker:
                 yield cast(E, self.mask_utterance(item))  # a masked copy: the same type as the item
             elif isinstance(item, Partial):
                 yield cast(E, self.mask_partial(item))
+            elif isinstance(item, TurnRevision):
+                yield cast(E, self.mask_revision(item))
             else:
                 yield item
+
+    def mask_revision(self, r: TurnRevision) -> TurnRevision:
+        """A turn's second pass with its utterances (and their first-pass texts) masked."""
+        if not self.enabled:
+            return r
+        return replace(
+            r,
+            utterances=tuple(self.mask_utterance(u) for u in r.utterances),
+            before=tuple(self.mask_text(t) for t in r.before),
+        )
 
     def mask_event(self, event: E) -> E:
         """A copy of an output event with every text it carries masked (for events that did not

@@ -168,12 +168,30 @@ class RecognizerOptions:
     encoder_window_s: float = 10.0
     short_window_min_word_prob: float = 0.3
     trim_memory: bool = True
+    # The second pass over each closed turn (``turn_pass.py``): its utterances decoded again
+    # together in one window, kept when the guards there accept it (word-count ratio against the
+    # first pass, avg logprob not worse by more than the margin). Turns of fewer than
+    # ``turn_pass_min_utterances`` are not decoded again (one segment alone is what the first pass heard).
+    # Only utterances of at most ``turn_pass_max_words`` words are revised (0: all of them); a turn
+    # without one is not decoded again. ``turn_pass_packed`` decodes the turn as qa's packed batches
+    # do (no timestamps) instead of ``recognize_window``, with ``turn_pass_gap_s`` of silence between
+    # its segments. The choices and what they measured: BENCHMARKS.md.
+    turn_pass: bool = False
+    turn_pass_min_utterances: int = 2
+    turn_pass_max_words: int = 4
+    turn_pass_min_ratio: float = 0.75
+    turn_pass_max_ratio: float = 1.5
+    turn_pass_logprob_margin: float = 0.1
+    turn_pass_packed: bool = False
+    turn_pass_gap_s: float = 1.0
 
     def __post_init__(self) -> None:
         if self.context_s < 0:
             raise ValueError("context_s must be >= 0")
         if not 1.0 <= self.encoder_window_s <= WHISPER_WINDOW_S:
             raise ValueError(f"encoder_window_s must be 1 to {WHISPER_WINDOW_S:.0f} s")
+        if not 0 < self.turn_pass_min_ratio <= 1 <= self.turn_pass_max_ratio:
+            raise ValueError("turn_pass_min_ratio must be in (0, 1] and turn_pass_max_ratio >= 1")
 
 
 def short_window_doubt(
@@ -602,6 +620,88 @@ class Recognizer:
                 logger.debug(
                     "dropped %s segment %.2f-%.2f s: %s", segment.speaker.value, segment.start_s, segment.end_s, reason
                 )
+        return results
+
+    def recognize_window(
+        self, segments: Sequence[SpeechSegment], gap_s: float = PACK_GAP_S, window_s: float = PACK_WINDOW_S
+    ) -> list[Recognition | None]:
+        """Recognize one speaker's consecutive segments decoded together (a turn's second pass,
+        ``turn_pass.py``): their audio laid end to end, ``gap_s`` of silence between them, in
+        windows of at most ``window_s``, each one ``transcribe`` call as ``recognize`` makes
+        (greedy, with timestamps), and each word given back to the segment its middle falls in
+        (times clamped to it). What ``recognize`` gives for each segment, judged by the same
+        guards on its own words; None for a segment that kept none."""
+        results: list[Recognition | None] = [None] * len(segments)
+        gap = np.zeros(int(gap_s * STREAM_RATE_HZ), dtype=np.float32)
+        window_samples = int(window_s * STREAM_RATE_HZ)
+        windows: list[list[int]] = []
+        size = 0
+        for i, segment in enumerate(segments):
+            n = min(len(segment.audio), window_samples)
+            if not windows or size + len(gap) + n > window_samples:
+                windows.append([])
+                size = 0
+            elif windows[-1]:
+                size += len(gap)
+            windows[-1].append(i)
+            size += n
+        opts = self.options
+        for members in windows:
+            pieces: list[np.ndarray] = []
+            spans: list[tuple[float, float]] = []
+            at = 0
+            for i in members:
+                if pieces:
+                    pieces.append(gap)
+                    at += len(gap)
+                audio = np.ascontiguousarray(segments[i].audio, dtype=np.float32)[:window_samples]
+                spans.append((at / STREAM_RATE_HZ, (at + len(audio)) / STREAM_RATE_HZ))
+                pieces.append(audio)
+                at += len(audio)
+            found, _info = self._model.transcribe(
+                np.concatenate(pieces),
+                language=opts.language,
+                beam_size=opts.beam_size,
+                best_of=1,
+                temperature=0.0,
+                compression_ratio_threshold=None,
+                log_prob_threshold=None,
+                no_speech_threshold=None,
+                condition_on_previous_text=False,
+                vad_filter=False,
+                word_timestamps=True,
+            )
+            starts = np.array([a for a, _ in spans])
+            ends = np.array([b for _, b in spans])
+            by_span: list[list[tuple[WhisperWord, float, float]]] = [[] for _ in spans]
+            for seg in found:
+                for w in seg.words or ():
+                    if not w.word.strip():
+                        continue
+                    mid = (w.start + w.end) / 2
+                    k = int(np.searchsorted(starts, mid, side="right")) - 1
+                    if k < 0 or (mid > ends[k] and k + 1 < len(spans) and starts[k + 1] - mid < mid - ends[k]):
+                        k += 1
+                    k = min(max(k, 0), len(spans) - 1)
+                    by_span[k].append((w, seg.avg_logprob, seg.no_speech_prob))
+            for i, (span_start, _), found_words in zip(members, spans, by_span):
+                if not found_words:
+                    continue
+                segment = segments[i]
+                words = []
+                for w, _, _ in found_words:
+                    w_start = min(max(segment.start_s + w.start - span_start, segment.start_s), segment.end_s)
+                    w_end = min(max(segment.start_s + w.end - span_start, w_start), segment.end_s)
+                    words.append(Word(w.word.strip(), w_start, w_end, float(w.probability)))
+                rec = Recognition(
+                    text="".join(w.word for w, _, _ in found_words).strip(),
+                    words=tuple(words),
+                    confidence=float(np.mean([w.probability for w in words])),
+                    no_speech_prob=float(np.mean([ns for _, _, ns in found_words])),
+                    avg_logprob=float(np.mean([lp for _, lp, _ in found_words])),
+                )
+                if check_recognition(rec, opts) is None:
+                    results[i] = rec
         return results
 
     def _batched(self) -> BatchedInferencePipeline:

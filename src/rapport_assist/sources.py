@@ -25,12 +25,13 @@ import numpy as np
 from .audio import STREAM_RATE_HZ
 from .errors import BadInput, UsageError
 from .transcript import read_transcript
-from .types import Recognition, SpeechActivity, SpeechSegment, Speaker, Status, Utterance
+from .types import Recognition, SpeechActivity, SpeechSegment, Speaker, Status, TurnRevision, Utterance
 
 if TYPE_CHECKING:  # pragma: no cover
     from .audio import AudioInfo
     from .endpoint import EndpointerOptions
     from .recognizer import Recognizer
+    from .turn_pass import TurnPass
 
 TRANSCRIPT_SUFFIXES = (".jsonl", ".ndjson")
 # Replay feeds the endpointer in blocks of this size, as a capture callback would.
@@ -43,20 +44,23 @@ BATCH_CHUNK_S = 300.0
 TRANSCRIPT_READ_AHEAD = 64
 
 
-class Timeline(Iterator[Union[Utterance, Status, SpeechActivity]]):
+ReplayItem = Union[Utterance, Status, SpeechActivity, TurnRevision]  # what a replay's timeline holds
+
+
+class Timeline(Iterator[ReplayItem]):
     """A replay's items in timeline order, and ``read_ahead``: how many utterances a consumer
     may take before handing the first one on without delaying any event. A transcript is all
     there (``TRANSCRIPT_READ_AHEAD``); audio is recognized one utterance at a time, so reading
     ahead would hold each event back by the recognition of the next ones (1)."""
 
-    def __init__(self, items: Iterable[Utterance | Status | SpeechActivity], read_ahead: int = 1) -> None:
+    def __init__(self, items: Iterable[ReplayItem], read_ahead: int = 1) -> None:
         self._items = iter(items)
         self.read_ahead = read_ahead
 
     def __iter__(self) -> "Timeline":
         return self
 
-    def __next__(self) -> Utterance | Status | SpeechActivity:
+    def __next__(self) -> ReplayItem:
         return next(self._items)
 
 
@@ -95,7 +99,7 @@ class ReplayInput:
 class ReplaySource:
     """A checked input, ready to yield utterances. ``audio_s`` is the recording length, if audio."""
 
-    timeline: Iterator[Utterance | Status | SpeechActivity]
+    timeline: Iterator[ReplayItem]
     audio_s: float | None = None
     notes: list[Status] = field(default_factory=list)
     read_ahead: int = 1  # see ``Timeline``
@@ -105,10 +109,11 @@ class ReplaySource:
         return Timeline(chain(self.notes, self.timeline), self.read_ahead)
 
     def utterances(self) -> Iterator[Utterance]:
-        """Only the utterances (for scripts that want the words)."""
-        for item in self.timeline:
-            if isinstance(item, Utterance):
-                yield item
+        """Only the utterances (for scripts that want the words), each with its final text (a
+        turn's second pass applied, ``TurnRevision``)."""
+        from .turn_pass import apply_revisions
+
+        yield from apply_revisions(self.timeline)
 
 
 def endpoint_channel(
@@ -135,7 +140,8 @@ def recognize_segments(
     segments: Sequence[SpeechSegment],
     recognizer: "Recognizer",
     recognitions: "Sequence[Recognition | None] | None" = None,
-) -> Iterator[Utterance | SpeechActivity]:
+    turn_pass: "TurnPass | None" = None,
+) -> Iterator[Utterance | SpeechActivity | TurnRevision]:
     """Walk the segments on the call timeline, as live capture would meet them.
 
     ``recognitions``: what the recognizer made of each segment, when it was done beforehand
@@ -145,32 +151,59 @@ def recognize_segments(
     segment is recognized and becomes an ``Utterance`` (with its loudness measured), or, when
     the recognizer's guards reject it (noise, invented text), a ``SpeechActivity`` that marks
     the channel free again. Utterance indices follow the order in which utterances end.
+
+    ``turn_pass``: the second pass over each turn (by default as the recognizer's options say,
+    ``turn_pass_for``); its ``TurnRevision``s come before the utterance that closes each turn.
     """
     timeline = [(seg.start_s, 0, seg.start_s, i) for i, seg in enumerate(segments)]
     timeline += [(seg.end_s, 1, seg.start_s, i) for i, seg in enumerate(segments)]
     entries = ((t_s, bool(is_end), segments[i], i) for t_s, is_end, _, i in sorted(timeline))
+    turns = turn_pass if turn_pass is not None else turn_pass_for(recognizer)
     if recognitions is None:
-        return walk_timeline(entries, lambda _, segment: recognizer.recognize(segment))
-    return walk_timeline(entries, lambda i, _: recognitions[i])
+        return walk_timeline(entries, lambda _, segment: recognizer.recognize(segment), turns)
+    return walk_timeline(entries, lambda i, _: recognitions[i], turns)
 
 
 def walk_timeline(
-    entries: Iterable[TimelineEntry], recognize: "Callable[[Any, SpeechSegment], Recognition | None]"
-) -> Iterator[Utterance | SpeechActivity]:
+    entries: Iterable[TimelineEntry],
+    recognize: "Callable[[Any, SpeechSegment], Recognition | None]",
+    turn_pass: "TurnPass | None" = None,
+) -> Iterator[Utterance | SpeechActivity | TurnRevision]:
     """The timeline items of ``entries`` (in call order): a ``SpeechActivity`` at each start;
     at each end ``recognize(key, segment)`` and the ``Utterance`` it gives, or a ``SpeechActivity``
-    that frees the channel when it gives None (see ``recognize_segments``)."""
+    that frees the channel when it gives None (see ``recognize_segments``).
+
+    ``turn_pass``: each turn is decoded again when it closes (``turn_pass.TurnPass``), and the
+    ``TurnRevision``s it keeps come right before the utterance that closed the turn (or last)."""
     index = 0
+    t_end = 0.0
     for t_s, is_end, segment, key in entries:
         if not is_end:
             yield SpeechActivity(segment.speaker, t_s, True)
             continue
+        t_end = max(t_end, t_s)
         rec = recognize(key, segment)
         if rec is None:
             yield SpeechActivity(segment.speaker, t_s, False)
             continue
-        yield to_utterance(segment, rec, index)
+        utterance = to_utterance(segment, rec, index)
+        if turn_pass is not None:
+            yield from turn_pass.on_utterance(utterance, segment, rec)
+        yield utterance
         index += 1
+    if turn_pass is not None:
+        yield from turn_pass.finish(t_end)
+
+
+def turn_pass_for(recognizer: "Recognizer") -> "TurnPass | None":
+    """The second pass over each turn (``turn_pass.TurnPass``) when the recognizer's options
+    ask for it (``RecognizerOptions.turn_pass``), else None."""
+    options = getattr(recognizer, "options", None)
+    if options is None or not options.turn_pass:
+        return None
+    from .turn_pass import TurnPass
+
+    return TurnPass(recognizer)
 
 
 def recognized_in_chunks(
@@ -413,12 +446,13 @@ def open_replay(
     options = endpointer_options or EndpointerOptions()
     recognizer = recognizer_factory()
 
-    def generate() -> Iterator[Utterance | SpeechActivity]:
+    def generate() -> Iterator[Utterance | SpeechActivity | TurnRevision]:
         entries = iter(CallSegments(audio, options))
+        turns = turn_pass_for(recognizer)
         if batch:
-            yield from walk_timeline(recognized_in_chunks(entries, recognizer), lambda rec, _: rec)
+            yield from walk_timeline(recognized_in_chunks(entries, recognizer), lambda rec, _: rec, turns)
         else:
-            yield from walk_timeline(entries, lambda _, segment: recognizer.recognize(segment))
+            yield from walk_timeline(entries, lambda _, segment: recognizer.recognize(segment), turns)
 
     return ReplaySource(generate(), audio_s=audio.duration_s, notes=audio.notes)
 

@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, replace
-from typing import Iterable, Sequence
+from typing import Iterable, Mapping, Sequence
 
 from .annotate import count_words
 from .types import Speaker, Turn, Utterance
@@ -209,6 +209,20 @@ class TurnTracker:
         if utt.timing_estimated:
             cur.timing_estimated = True
         return TurnStep(closed, cur.value(False, utt.end_s))
+
+    def revise(self, texts: Mapping[int, str]) -> Turn | None:
+        """The open turn with the texts of some of its utterances replaced (utterance index ->
+        text: a second recognition pass, ``turn_pass.py``); None, and nothing changed, when the
+        open turn does not hold them all."""
+        cur = self._open
+        if cur is None or not texts or not set(texts) <= set(cur.utterances):
+            return None
+        if len(cur.texts) == len(cur.utterances):  # (an utterance without text adds none)
+            for k, index in enumerate(cur.utterances):
+                if index in texts:
+                    cur.words += count_words(texts[index]) - count_words(cur.texts[k])
+                    cur.texts[k] = texts[index]
+        return cur.value(False, cur.end_s)
 
     def tick(self, now_s: float, speaking: Iterable[Speaker] = ()) -> list[Turn]:
         """The clock reached ``now_s``: the open turn closes when the gap has passed since its

@@ -291,6 +291,52 @@ class Turn:
         return d
 
 
+@dataclass(frozen=True)
+class TurnRevision:
+    """A second recognition pass over a closed turn (``turn_pass.TurnPass``): the turn's
+    utterances heard again together in one window, which gives a decoded utterance the
+    context of the rest of its turn. ``utterances`` are the revised utterances (the same index,
+    speaker and times as the first pass; new ``text``, ``words`` and ``confidence``), ``before``
+    their first-pass texts, in the same order. ``turn`` is the turn's index (``Turn.index``;
+    -1 until the pipeline has placed it), ``t_s`` when the revision was known (the turn's close).
+
+    On the timeline it comes right before the item that closes the turn, so the turn rules decide
+    that turn on the revised text; the pipeline hands it on as an event (the event log's
+    ``revision``, the sidebar's transcript) only when it applied it."""
+
+    speaker: Speaker
+    utterances: tuple[Utterance, ...]
+    before: tuple[str, ...]
+    t_s: float
+    turn: int = -1
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "type": "revision",
+            "turn": self.turn,
+            "speaker": self.speaker.value,
+            "t": round(self.t_s, 3),
+            "utterances": [
+                {
+                    "index": u.index,
+                    "text": u.text,
+                    "before": before,
+                    "confidence": None if u.confidence is None else round(u.confidence, 3),
+                    "words": [
+                        {
+                            "w": w.text,
+                            "start": round(w.start_s, 3),
+                            "end": round(w.end_s, 3),
+                            "p": round(w.probability, 3),
+                        }
+                        for w in u.words
+                    ],
+                }
+                for u, before in zip(self.utterances, self.before)
+            ],
+        }
+
+
 Severity = Literal["low", "medium", "high"]
 SEVERITIES: tuple[Severity, ...] = get_args(Severity)  # lowest first: the one list of levels
 
@@ -699,4 +745,5 @@ Event = Union[
     ToneChange,
     Partial,
     Withdrawn,
+    TurnRevision,
 ]

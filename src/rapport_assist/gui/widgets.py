@@ -272,22 +272,32 @@ class TranscriptView(QTextBrowser):
         self.setMinimumHeight(140)
         self._shown = -1  # index of the last utterance appended
         self._caption_lines = 0  # caption lines at the end of the document
+        self._revisions = 0  # the model's revisions drawn (a turn heard again redraws its lines)
         self.captions: list[str] = []  # the captions shown (plain text), for tests and accessibility
 
     def sync(self) -> None:
         transcript = list(self.model.transcript)
-        if not transcript or (transcript and transcript[-1].index < self._shown):
+        if (
+            not transcript
+            or (transcript and transcript[-1].index < self._shown)
+            or self.model.revisions != self._revisions
+        ):
             self.clear()
             self._shown = -1
             self._caption_lines = 0
+            self._revisions = self.model.revisions
         self._drop_captions()
         for u in transcript:
             if u.index <= self._shown:
                 continue
             who = "You" if u.speaker is Speaker.AGENT else "Customer"
             color = self.theme.palette["accent" if u.speaker is Speaker.AGENT else "muted"]
+            mark = (
+                f' <span style="color:{self.theme.palette["muted"]}">↻</span>' if u.index in self.model.revised else ""
+            )
             self.append(
                 f'<span style="color:{color}"><b>{who}</b> {clock(u.start_s)}</span> {html.escape(u.text, quote=False)}'
+                + mark
             )
             self._shown = u.index
         self.captions = []

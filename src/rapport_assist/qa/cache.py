@@ -24,10 +24,10 @@ import hashlib
 import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from ..fileio import write_atomic
-from ..types import SpeechActivity, Speaker, Status, Utterance, VoiceMeasure, Word
+from ..types import SpeechActivity, Speaker, Status, TurnRevision, Utterance, VoiceMeasure, Word
 from .inputs import CallInput
 
 CACHE_FORMAT = 1
@@ -80,8 +80,19 @@ def call_key(call: CallInput, settings: dict[str, Any]) -> str:
 # ---------------------------------------------------------------------------- timeline items <-> JSON
 
 
-def item_to_json(item: Utterance | SpeechActivity | Status) -> dict[str, Any]:
+TimelineItem = Utterance | SpeechActivity | Status | TurnRevision
+
+
+def item_to_json(item: TimelineItem) -> dict[str, Any]:
     """One timeline item as JSON, floats unrounded (``Utterance.to_json`` rounds for people)."""
+    if isinstance(item, TurnRevision):
+        return {
+            "type": "revision",
+            "speaker": item.speaker.value,
+            "t": item.t_s,
+            "before": list(item.before),
+            "utterances": [item_to_json(u) for u in item.utterances],
+        }
     if isinstance(item, Utterance):
         return {
             "type": "utterance",
@@ -100,8 +111,13 @@ def item_to_json(item: Utterance | SpeechActivity | Status) -> dict[str, Any]:
     return {"type": "status", "level": item.level, "code": item.code, "message": item.message, "t": item.t_s}
 
 
-def item_from_json(d: dict[str, Any]) -> Utterance | SpeechActivity | Status:
+def item_from_json(d: dict[str, Any]) -> TimelineItem:
     kind = d["type"]
+    if kind == "revision":
+        utterances = tuple(item_from_json(u) for u in d["utterances"])
+        if not all(isinstance(u, Utterance) for u in utterances):
+            raise ValueError("a revision holds utterances")
+        return TurnRevision(Speaker(d["speaker"]), cast(tuple[Utterance, ...], utterances), tuple(d["before"]), d["t"])
     if kind == "utterance":
         return Utterance(
             index=d["index"],
@@ -134,7 +150,7 @@ def item_from_json(d: dict[str, Any]) -> Utterance | SpeechActivity | Status:
 class CachedTimeline:
     """A call's timeline before the pipeline, and its audio length (None for a transcript)."""
 
-    items: tuple[Utterance | SpeechActivity | Status, ...]
+    items: tuple[TimelineItem, ...]
     audio_s: float | None
 
 

@@ -25,7 +25,7 @@ import re
 import signal
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Iterable, Sequence
 
@@ -68,6 +68,7 @@ class QaSettings:
     # what to mask (privacy.py), read once where the run starts; None: masking off (--no-mask)
     mask_list: MaskList | None = field(default_factory=default_mask_list)
     cache_unmasked: bool = False  # keep recognized text unmasked in the cache (outputs are still masked)
+    turn_pass: bool | None = None  # a second pass over each turn (turn_pass.py); None: RecognizerOptions' default
 
     @property
     def mask_identity(self) -> str:
@@ -82,9 +83,10 @@ class QaSettings:
     def recognizer_options(self) -> RecognizerOptions:
         from ..recognizer import RecognizerOptions
 
-        return RecognizerOptions(
+        options = RecognizerOptions(
             model_dir=self.model_dir, compute_type=self.compute_type, cpu_threads=self.threads, keep_freed_memory=True
         )  # page faults cost a fifth of recognition (BENCHMARKS.md)
+        return options if self.turn_pass is None else replace(options, turn_pass=self.turn_pass)
 
 
 def rules_fingerprint(paths: Sequence[Path]) -> str:

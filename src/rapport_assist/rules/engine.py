@@ -280,6 +280,46 @@ class RuleEngine:
         turns, self._closed_turns = self._closed_turns, []
         return turns
 
+    def open_turn_utterances(self) -> dict[int, Utterance]:
+        """The open turn's utterances as the rules read them (its last ``TURN_PARTS``), by index."""
+        turn = self.turns.open_turn
+        if turn is None:
+            return {}
+        held = set(turn.utterances)
+        return {p.utterance.index: p.utterance for p in self._turn_parts if p.utterance.index in held}
+
+    def revise_turn(self, revised: Sequence[AnnotatedUtterance]) -> tuple[Turn, list[Output]] | None:
+        """A second recognition pass heard some of the open turn's utterances again (``revised``:
+        the same indices, new texts; ``turn_pass.py``). The turn rules read the turn so far again
+        with them, as after an utterance it gained (a trigger the new text no longer holds is
+        dropped, a reply that now meets an expectation meets it; a rule that already fired on the
+        turn does not fire again), and the turn's close decides on them. Nudges already given stay;
+        the utterance rules are not run again (they only see a revised utterance as the other
+        side's last). Returns the turn so far and the turn rules' outputs; None, with nothing
+        changed, when the open turn does not hold all of ``revised``."""
+        by_index = {au.utterance.index: au for au in revised}
+        turn = self.turns.revise({i: au.utterance.text for i, au in by_index.items()})
+        if turn is None:
+            return None
+        self._turn_parts = [by_index.get(p.utterance.index, p) for p in self._turn_parts]
+        speaker = turn.speaker
+        last = self._last.get(speaker)
+        if last is not None and last.au.utterance.index in by_index:
+            self._last[speaker] = self._extractor.features(by_index[last.au.utterance.index])
+        if not self._turn_rules or not self._turn_parts:
+            return turn, []
+        feats = [self._extractor.features(p) for p in self._turn_parts]
+        bits = 0
+        for f in feats:
+            bits |= f.bits
+        self._turn_bits = bits
+        if len(self._turn_parts) == 1 or self._reading_needed(speaker, bits):
+            return turn, self._on_turn(turn, self._turn_reading(turn))
+        self._turn_last[speaker] = feats[-1]
+        self._turn_open = (turn.index, feats[-1])
+        self._turn_ctx = EvalContext(feats[-1], self._turn_last.get(_OTHER[speaker]), history=self._turn_history)
+        return turn, []
+
     def _turn_reading(self, turn: Turn) -> AnnotatedUtterance:
         """One annotated utterance standing for the turn so far: its only utterance, or the
         utterances joined: their texts, and their Docs as ``Doc.from_docs`` joins them (each part
