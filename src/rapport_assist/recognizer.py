@@ -645,7 +645,6 @@ class Recognizer:
                 size += len(gap)
             windows[-1].append(i)
             size += n
-        opts = self.options
         for members in windows:
             pieces: list[np.ndarray] = []
             spans: list[tuple[float, float]] = []
@@ -658,19 +657,7 @@ class Recognizer:
                 spans.append((at / STREAM_RATE_HZ, (at + len(audio)) / STREAM_RATE_HZ))
                 pieces.append(audio)
                 at += len(audio)
-            found, _info = self._model.transcribe(
-                np.concatenate(pieces),
-                language=opts.language,
-                beam_size=opts.beam_size,
-                best_of=1,
-                temperature=0.0,
-                compression_ratio_threshold=None,
-                log_prob_threshold=None,
-                no_speech_threshold=None,
-                condition_on_previous_text=False,
-                vad_filter=False,
-                word_timestamps=True,
-            )
+            found = self._decode_in(np.concatenate(pieces), None, None, None)  # Whisper's full window
             starts = np.array([a for a, _ in spans])
             ends = np.array([b for _, b in spans])
             by_span: list[list[tuple[WhisperWord, float, float]]] = [[] for _ in spans]
@@ -700,7 +687,7 @@ class Recognizer:
                     no_speech_prob=float(np.mean([ns for _, _, ns in found_words])),
                     avg_logprob=float(np.mean([lp for _, lp, _ in found_words])),
                 )
-                if check_recognition(rec, opts) is None:
+                if check_recognition(rec, self.options) is None:
                     results[i] = rec
         return results
 
