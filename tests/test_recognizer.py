@@ -22,6 +22,7 @@ from rapport_assist.recognizer import (
     check_recognition,
     has_loop,
     normalize_text,
+    piece_of,
     prefer_in_context,
 )
 from rapport_assist.sources import endpoint_channel
@@ -145,6 +146,64 @@ def test_word_times_are_call_times(recognizer, speak) -> None:
     assert all(seg.start_s <= w.start_s <= w.end_s <= seg.end_s for w in result.words)
     speech_start = np.flatnonzero(np.abs(audio) > 0.02)[0] / SR
     assert result.words[0].start_s == pytest.approx(125.0 + speech_start, abs=0.3)
+
+
+def test_a_packed_word_goes_to_the_piece_its_start_falls_in() -> None:
+    """Pieces at 0-2 s and 2.2-4 s of the packed audio (0.2 s of silence between)."""
+    starts, ends = np.array([0.0, 2.2]), np.array([2.0, 4.0])
+    assert piece_of(starts, ends, 0.0) == 0
+    # a last word stretched over the gap into the next piece: its start says where it was said
+    assert piece_of(starts, ends, 1.7) == 0
+    # a start in the last 0.1 s of a piece or in the gap: the next piece's first word, pulled back
+    assert piece_of(starts, ends, 1.95) == 1 and piece_of(starts, ends, 2.1) == 1
+    assert piece_of(starts, ends, 3.99) == 1 and piece_of(starts, ends, 4.5) == 1  # the last piece keeps its tail
+    assert piece_of(starts, ends, -0.05) == 0
+
+
+@pytest.mark.model
+def test_packed_pieces_keep_their_last_words(recognizer, speak) -> None:
+    """One speaker's short utterances packed into one window (as qa does): the last word of each
+    stays with it ("that's | it." came out as "that's" and "it. Thank" when words went by their
+    middle, which the alignment stretches over the silence after a piece)."""
+    texts = ["So what do I do?", "Oh, yes, please.", "No, I think that's it.", "Thank you.", "Would you like that?"]
+    segments = []
+    for k, text in enumerate(texts):
+        audio = np.concatenate([np.zeros(SR // 2, np.float32), speak(text)])
+        for seg in endpoint_channel(Speaker.AGENT, audio, EndpointerOptions()):
+            segments.append(SpeechSegment(seg.speaker, seg.start_s + 10.0 * k, seg.end_s + 10.0 * k, seg.audio))
+    assert len(segments) == len(texts)
+    heard = [normalize_text(r.text) if r else "" for r in recognizer.recognize_batch(segments)]
+    assert heard[2].endswith("that's it") and heard[3] == "thank you", heard
+    assert heard[0].endswith("do") and heard[4].startswith("would"), heard
+
+
+@pytest.mark.model
+def test_a_segment_the_window_skipped_is_decoded_on_its_own(recognizer, speak) -> None:
+    """Batched decoding that skips a stretch of its window (a fake of the batched pipeline gives
+    the first segment's words only): the long second segment, left with no words, is decoded on its
+    own by the real model; the first keeps the window's words."""
+    from types import SimpleNamespace
+
+    from rapport_assist.recognizer import PACK_SPARSE_MIN_S
+
+    first = segment(speak("Thank you for calling, how can I help you today?"), start_s=0.0)
+    second = segment(speak("My internet keeps dropping every night, and nobody has fixed it."), start_s=10.0)
+    assert second.end_s - second.start_s >= PACK_SPARSE_MIN_S
+    said = [("Thank", 0.1), ("you", 0.3), ("for", 0.5), ("calling,", 0.7), ("how", 1.0), ("can", 1.2), ("I", 1.3)]
+    said += [("help", 1.5), ("you", 1.7), ("today?", 1.9)]
+    words = [SimpleNamespace(word=" " + w, start=t, end=t + 0.15, probability=0.9) for w, t in said]
+    window = SimpleNamespace(words=words, avg_logprob=-0.2, no_speech_prob=0.01, end=2.1)
+
+    class SkippingPipeline:
+        def transcribe(self, audio, **options):
+            return iter([window]), None
+
+    packed = recognizer.with_options(recognizer.options)
+    packed._batched = lambda: SkippingPipeline()
+    results = packed.recognize_batch([first, second])
+    assert results[0] is not None and results[0].text == "Thank you for calling, how can I help you today?"
+    assert results[1] is not None and "internet" in results[1].text.lower()
+    assert all(second.start_s <= w.start_s <= w.end_s <= second.end_s for w in results[1].words)
 
 
 @pytest.mark.model

@@ -108,6 +108,20 @@ _ENERGY_FRAME_SAMPLES = 320  # 20 ms at 16 kHz
 PACK_WINDOW_S = 30.0
 PACK_GAP_S = 0.2
 PACK_BATCH = 4
+# A packed word goes to the piece its start falls in, unless it starts in the last PACK_LEAD_S
+# of a piece or in the silence after it: then it is the next piece's first word. The word
+# alignment stretches a piece's last word over the silence that follows and pulls the next
+# piece's first word back a little, so a word's middle ("What's your date of | birth?") often
+# lands past the gap, and the end of a question came out as the start of the speaker's next
+# utterance (spoken dev set: about 19 words in 1,921 turned up in another turn on 8 calls; a
+# word's start moved none the wrong way there).
+PACK_LEAD_S = 0.1
+# A packed segment of at least PACK_SPARSE_MIN_S that got fewer than PACK_SPARSE_WORDS_PER_S words
+# a second is decoded again on its own (``recognize``): batched text-only decoding now and then
+# skips a stretch of a window (spoken dev set: an agent's 14 s apology heard as "to"), and speech
+# runs at 2-3 words a second, so so few words mean lost words, not a slow talker.
+PACK_SPARSE_MIN_S = 1.5
+PACK_SPARSE_WORDS_PER_S = 1.0
 PROMPT_MAX_GAP_S = 30.0
 WHISPER_WINDOW_S = 30.0  # Whisper's encoder window (3,000 mel frames)
 # A short encoder window's decoding may hold at most SHORT_WINDOW_TOKENS + SHORT_WINDOW_TOKENS_PER_S
@@ -192,6 +206,18 @@ class RecognizerOptions:
             raise ValueError(f"encoder_window_s must be 1 to {WHISPER_WINDOW_S:.0f} s")
         if not 0 < self.turn_pass_min_ratio <= 1 <= self.turn_pass_max_ratio:
             raise ValueError("turn_pass_min_ratio must be in (0, 1] and turn_pass_max_ratio >= 1")
+
+
+def piece_of(starts: np.ndarray, ends: np.ndarray, word_start: float, lead_s: float = PACK_LEAD_S) -> int:
+    """Which packed piece (``starts``/``ends`` in order, seconds of the packed audio) a word that
+    starts at ``word_start`` belongs to: the piece its start falls in, or the next piece when it
+    starts in the last ``lead_s`` of a piece or in the gap after it (``PACK_LEAD_S``)."""
+    k = int(np.searchsorted(starts, word_start, side="right")) - 1
+    if k < 0:
+        return 0
+    if word_start > ends[k] - lead_s and k + 1 < len(starts):
+        return k + 1
+    return k
 
 
 def short_window_doubt(
@@ -511,9 +537,12 @@ class Recognizer:
         encoded and decoded ``batch_size`` at a time (faster-whisper's batched pipeline, text
         only: no timestamp tokens, which made decoding 5-10% slower and the demo call's words
         worse, 10.0% vs 6.8% WER, real calls even), and each word, timed by the word alignment
-        pass, goes back to the segment its middle falls in. Whisper's encoder costs the same for a
+        pass, goes back to the segment its start falls in (``piece_of``: a start at a segment's
+        very end or in the gap after it begins the next segment). Whisper's encoder costs the same for a
         30 s window as for one word, so a window of ten utterances costs about one utterance.
-        The text guards then judge each segment on its own words.
+        The text guards then judge each segment on its own words. A long segment that got very
+        few words (``PACK_SPARSE_MIN_S``, ``PACK_SPARSE_WORDS_PER_S``: the window's decoding skipped
+        it) is decoded again on its own, and those words are kept when there are more of them.
 
         ``groups``: which call each segment belongs to, when segments of several calls are
         recognized together (batch QA packs short calls into shared windows); each side of
@@ -591,13 +620,15 @@ class Recognizer:
             for w in seg.words or ():
                 if not w.word.strip():
                     continue
-                mid = (w.start + w.end) / 2
-                k = int(np.searchsorted(starts, mid, side="right")) - 1
-                if k < 0 or (mid > ends[k] and k + 1 < len(spans) and starts[k + 1] - mid < mid - ends[k]):
-                    k += 1
-                k = min(max(k, 0), len(spans) - 1)
-                words_by_span[k].append((w, seg.avg_logprob, seg.no_speech_prob))
-        for (i, span_start, _span_end), found_words in zip(spans, words_by_span):
+                words_by_span[piece_of(starts, ends, w.start)].append((w, seg.avg_logprob, seg.no_speech_prob))
+        for (i, span_start, span_end), found_words in zip(spans, words_by_span):
+            if span_end - span_start >= PACK_SPARSE_MIN_S and len(found_words) < PACK_SPARSE_WORDS_PER_S * (
+                span_end - span_start
+            ):
+                alone = self.recognize(segments[i])  # words skipped in the window: the segment on its own
+                if alone is not None and len(alone.words) > len(found_words):
+                    results[i] = alone
+                    continue
             if not found_words:
                 continue
             segment = segments[i]

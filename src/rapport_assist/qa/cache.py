@@ -189,10 +189,14 @@ def settings_identity(
         for k, v in dataclasses.asdict(recognizer_options).items()
         if k not in ("model_dir", "cpu_threads", "keep_freed_memory")
     }  # the malloc setting: same words
-    return {
+    identity = {
         "model": model_identity(str(model_dir)),
         "compute_type": compute_type,
         "recognizer": rec,
         "endpointer": dataclasses.asdict(endpointer_options),
         "batch": batch,
     }
+    if batch:  # how packed words go back to their segments (recognizer.piece_of) and sparse ones are
+        # decoded again: timelines cached before these changes miss
+        identity["pack_words"] = "start, sparse alone"
+    return identity
