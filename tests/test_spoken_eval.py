@@ -21,7 +21,7 @@ import numpy as np
 import pytest
 
 from rapport_assist.cli import main
-from rapport_assist.spoken_eval import nudge_on_turns, read_spoken_set, turn_at, utterance_turns
+from rapport_assist.spoken_eval import SpokenDialogue, _wer, nudge_on_turns, read_spoken_set, turn_at, utterance_turns
 from rapport_assist.types import Evidence, Nudge, Speaker, Utterance
 from rapport_assist.wer import measure, normalize, word_errors
 
@@ -267,6 +267,37 @@ def test_nudges_move_from_utterance_numbers_to_turns() -> None:
     assert nudge_on_turns(merged, where).utterance_index == -1  # by index alone: lost
     moved = nudge_on_turns(merged, where, TURNS)
     assert moved.utterance_index == 2 and [e.utterance_index for e in moved.evidence] == [2, 1]
+
+
+def test_wer_by_turn_counts_a_word_heard_in_the_next_utterance() -> None:
+    """Per side the words are the same in the same order; by turn, "birth" heard at the start of
+    the agent's next turn is a deletion in one turn and an insertion in the other."""
+    from rapport_assist.evaluate import Conversation
+
+    def utt(i: int, speaker: Speaker, text: str, start: float, end: float) -> Utterance:
+        return Utterance(index=i, speaker=speaker, text=text, start_s=start, end_s=end)
+
+    turns = (
+        utt(0, Speaker.AGENT, "What's your date of birth?", 0.0, 2.0),
+        utt(1, Speaker.CUSTOMER, "March the second.", 2.5, 4.0),
+        utt(2, Speaker.AGENT, "Thank you.", 4.5, 5.5),
+    )
+    dialogue = SpokenDialogue(Conversation("d", "d", turns), Path("d.flac"), frozenset())
+    right = (
+        utt(0, Speaker.AGENT, "What's your date of birth?", 0.1, 1.9),
+        utt(1, Speaker.CUSTOMER, "March the second.", 2.6, 3.9),
+        utt(2, Speaker.AGENT, "Thank you.", 4.6, 5.4),
+    )
+    moved = (
+        utt(0, Speaker.AGENT, "What's your date of", 0.1, 1.9),
+        utt(1, Speaker.CUSTOMER, "March the second.", 2.6, 3.9),
+        utt(2, Speaker.AGENT, "birth? Thank you.", 4.6, 5.4),
+        utt(3, Speaker.CUSTOMER, "hello", 9.0, 9.5),  # on no turn: an insertion
+    )
+    good, bad = _wer([dialogue], {"d": right}), _wer([dialogue], {"d": moved})
+    assert good["by-turn"].errors == 0 and good["pooled"].errors == 0
+    assert bad["agent"].errors == 0 and bad["pooled"].errors == 1  # per side: only "hello"
+    assert bad["by-turn"].errors == 3 and bad["by-turn"].words == good["by-turn"].words == 10
 
 
 def test_word_errors_agree_with_jiwer() -> None:

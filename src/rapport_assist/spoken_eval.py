@@ -15,7 +15,9 @@ at) becomes the turn of the same speaker it overlaps most, a turn's span countin
 labelled dialogue (``evaluate.match_turns``), so the two columns count the same things.
 
 Also measured: WER of the audio route per side against the turn texts (plus the listener's
-backchannels, which the recordings contain), and the tone estimate on the customer turns the
+backchannels, which the recordings contain); the same by turn (each recognized utterance scored
+against the turn it falls on, so a word heard in the wrong turn counts, which per side it does
+not); and the tone estimate on the customer turns the
 generator voiced angry (louder, faster) against the calm ones.
 """
 
@@ -205,7 +207,7 @@ class SpokenReport:
     audio_utterances: int
     transcript: EvalReport
     audio: EvalReport
-    wer: dict[str, WordErrors]  # "agent", "customer", "pooled"
+    wer: dict[str, WordErrors]  # "agent", "customer", "pooled", "by-turn"
     tone: dict[str, ToneScore]  # "transcript", "audio"
     tolerance_s: float = TIME_TOLERANCE_S
 
@@ -243,6 +245,25 @@ def _wer(dialogues: Sequence[SpokenDialogue], recognized: Mapping[str, Sequence[
             got = sorted((u for u in heard if u.speaker is side), key=lambda u: u.start_s)
             out[side.value] += measure(" ".join(u.text for u in said), " ".join(u.text for u in got))
     out["pooled"] = out["agent"] + out["customer"]
+    out["by-turn"] = sum((_wer_by_turn(d, recognized.get(d.conversation.id, ())) for d in dialogues), WordErrors())
+    return out
+
+
+def _wer_by_turn(dialogue: SpokenDialogue, heard: Sequence[Utterance]) -> WordErrors:
+    """Each recognized utterance scored against the turn or backchannel it falls on (``turn_at``);
+    words on none count as insertions. A word the recognizer put in the speaker's next utterance
+    ("What's your date of | birth? Thank you") is an error here, not in the per-side WER."""
+    said = (*dialogue.conversation.utterances, *dialogue.backchannels)
+    got: list[list[str]] = [[] for _ in said]
+    out = WordErrors()
+    for u in sorted(heard, key=lambda u: u.start_s):
+        k = turn_at(u.start_s, u.end_s, u.speaker, said)
+        if k is None:
+            out += measure("", u.text)
+        else:
+            got[k].append(u.text)
+    for turn, texts in zip(said, got):
+        out += measure(turn.text, " ".join(texts))
     return out
 
 
@@ -335,7 +356,8 @@ def format_spoken(report: SpokenReport, show: int | None = 10) -> str:
     out += [
         "",
         "WER of the audio route against the turn texts (and backchannels):  "
-        + ",  ".join(f"{side} {_pct(w[side])}" for side in ("agent", "customer", "pooled")),
+        + ",  ".join(f"{side} {_pct(w[side])}" for side in ("agent", "customer", "pooled"))
+        + f";  by turn {_pct(w['by-turn'])}",
     ]
     out += ["", "tone: customer turns voiced angry (louder, faster) found as 'angry'; the rest should stay calm"]
     rows = []
