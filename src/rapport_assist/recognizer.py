@@ -113,8 +113,9 @@ PACK_BATCH = 4
 # alignment stretches a piece's last word over the silence that follows and pulls the next
 # piece's first word back a little, so a word's middle ("What's your date of | birth?") often
 # lands past the gap, and the end of a question came out as the start of the speaker's next
-# utterance (spoken dev set: about 19 words in 1,921 turned up in another turn on 8 calls; a
-# word's start moved none the wrong way there).
+# utterance. Spoken dev set, errors of words heard in the wrong turn (WER by turn minus per
+# side): 115 with the middle, 54 with the start; a start pulled back more than the lead still
+# goes to the earlier piece ("…this is Andre how | can I help you").
 PACK_LEAD_S = 0.1
 # A packed segment of at least PACK_SPARSE_MIN_S that got fewer than PACK_SPARSE_WORDS_PER_S words
 # a second is decoded again on its own (``recognize``): batched text-only decoding now and then
