@@ -162,7 +162,7 @@ def redo_report(args, events: list, st: dict) -> None:
     redos = [e for _, e in events if isinstance(e, TurnRevision) and e.redo]
     print(
         f"redo later: {st['redo_later']} utterances went out with a doubtful word and were decoded again in "
-        f"30 s; {st['redo_revised']} changed ({len(redos)} revision events, "
+        f"30 s; {st['redo_skipped']} skipped as too slow, {st['redo_revised']} changed ({len(redos)} revision events, "
         f"{sum(e.turn >= 0 for e in redos)} applied to the open turn); agent finals held for the leak filter "
         f"{st['leak_held']}"
     )

@@ -423,6 +423,26 @@ def test_a_redo_with_the_same_words_or_a_confident_word_changes_nothing() -> Non
         assert [i.text for i in items if isinstance(i, Utterance)] == ["hello hair"]
 
 
+def test_a_redo_expected_to_be_slow_is_skipped_and_the_first_text_stays() -> None:
+    """A busy PC (here: any redo is too slow): the utterance keeps its first text, no 30 s pass
+    runs during the call to hold up the next final."""
+    from rapport_assist.recognizer import RecognizerOptions
+    from rapport_assist.types import TurnRevision
+
+    log: list = []
+    timeline, feed, worker, thread = _start_worker(
+        _Optioned(RecognizerOptions(), log, probability=0.2), LiveSettings(redo_max_pass_s=0.0)
+    )
+    feed.closed.put(ClosedSegment(_segment(1.0, 2.0), timeline.now()))
+    _wait(lambda: worker.stats["redo_skipped"] == 1)
+    feed.done.set()
+    thread.join(10)
+    assert log == [(2.0, 0.0, 10.0)] and worker.stats["redo_later"] == 1
+    items = _items(timeline)
+    assert not any(isinstance(i, TurnRevision) for i in items)
+    assert [i.text for i in items if isinstance(i, Utterance)] == ["hello hair"]
+
+
 def test_with_redo_later_off_the_30_s_decoding_comes_first() -> None:
     from rapport_assist.recognizer import RecognizerOptions
 

@@ -24,7 +24,8 @@ recognizer was busy more than ``caption_max_load`` of the last 10 s, or a final 
 (``recognizer_busy``, then ``recognizer_ready``); early finals start later in the silence when
 it is busy (the audio thread reads ``SpeechFeed.recognizer_load``), and stop when a pass is
 expected to take over ``early_max_pass_s`` or the oldest waiting segment is ``behind_s / 2``
-old, as does decoding in context. A final waiting over ``behind_s`` is ``recognizer_behind``
+old, as does decoding in context; a 30 s redo is skipped (the first text stays) when it is
+expected to take over ``redo_max_pass_s``. A final waiting over ``behind_s`` is ``recognizer_behind``
 (until ``recognizer_caught_up``).
 """
 
@@ -162,6 +163,7 @@ class RecognitionWorker:
             "turn_skipped": 0,
             "redo_later": 0,
             "redo_revised": 0,
+            "redo_skipped": 0,
             "leak_held": 0,
         }
         self._turn_pass: OpenTurnPass | None = None  # RecognizerOptions.turn_pass: the open turn heard again
@@ -177,6 +179,7 @@ class RecognitionWorker:
         self._first_lean: SegmentRecognizer | None = None
         self._redo_model: SegmentRecognizer | None = None  # straight in the 30 s window
         self._redos: list[_Redo] = []
+        self._redo_ratio = 4.0  # a 30 s decoding's wall time against expected_pass_s, smoothed (a first guess)
         self._held: list[_Held] = []  # agent finals waiting for an overlapping customer utterance
         self._speculative = True  # early and caption passes allowed (not with the previous text as prompt)
         self._waiting: list[ClosedSegment] = []  # closed segments not yet recognized
@@ -209,8 +212,10 @@ class RecognitionWorker:
         with the words), smoothed; 0 before the first pass."""
         return self._pass_rate * (1.0 + audio_s / 4.0)
 
-    def _busy(self, start: float, end: float, audio_s: float) -> None:
+    def _busy(self, start: float, end: float, audio_s: float, rated: bool = True) -> None:
         self._busy_spans.append((start, end))
+        if not rated:  # (a 30 s redo: not what a short-window pass costs)
+            return
         rate = (end - start) / (1.0 + audio_s / 4.0)
         self._pass_rate = rate if self._pass_rate == 0.0 else 0.7 * self._pass_rate + 0.3 * rate
 
@@ -230,7 +235,7 @@ class RecognitionWorker:
         start = time.monotonic()
         rec = recognizer.recognize(segment) if recognizer is not None else None
         end = time.monotonic()
-        self._busy(start, end, segment.duration_s)
+        self._busy(start, end, segment.duration_s, rated=kind != "redo")
         at = self._timeline.at
         key = (segment.speaker, segment.start_s, segment.end_s)
         self.passes.append(
@@ -501,10 +506,17 @@ class RecognitionWorker:
         )
 
     def _redo(self, redo: _Redo) -> None:
-        """Decode an utterance that went out with a mild doubt again in 30 s; a different text
+        """Decode an utterance that went out with a mild doubt again in 30 s (unless that is
+        expected to take over ``redo_max_pass_s``: then its first text stays); a different text
         (not only in case or punctuation) goes on the timeline as a ``TurnRevision`` of that one
         utterance."""
-        rec, _, _ = self._timed(self._redo_model, redo.segment, "redo")
+        short_s = self.expected_pass_s(redo.segment.duration_s)
+        if self._redo_ratio * short_s > self.settings.redo_max_pass_s and not self._feed.done.is_set():
+            self.stats["redo_skipped"] += 1  # slow now: a final that closed meanwhile would wait for it
+            return
+        rec, start, end = self._timed(self._redo_model, redo.segment, "redo")
+        if short_s > 0:
+            self._redo_ratio = 0.7 * self._redo_ratio + 0.3 * (end - start) / short_s
         first = redo.utterance
         if rec is None or normalize_text(rec.text) == normalize_text(first.text):
             return  # (a revision of other words only: the transcript after it is what replay gives)

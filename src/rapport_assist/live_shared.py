@@ -89,7 +89,10 @@ class LiveSettings:
     turn_pass_max_pass_s: float = 1.2  # no turn pass (RecognizerOptions.turn_pass) expected to take longer than this
     redo_later: bool = True  # a final whose only doubt is a word below short_window_min_word_prob goes out at
     # once and is decoded again in 30 s afterwards (a different text: a TurnRevision); off: decoded again first
-    redo_max_wait_s: float = 4.0  # a redo waits for a moment nobody talks at most this long
+    redo_max_wait_s: float = 15.0  # a redo waits for a moment nobody talks at most this long (it cannot be
+    # stopped once started: a final that closes meanwhile waits for it; its revision reaches the transcript
+    # whenever it comes)
+    redo_max_pass_s: float = 1.2  # no redo when one is expected to take longer (a busy PC): the first text stays
 
     def captured(self) -> tuple[Speaker, ...]:
         """The sides this call captures."""
