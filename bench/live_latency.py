@@ -106,6 +106,112 @@ def decode_calls(paths: list[Path]) -> DecodedAudio:
     )
 
 
+def trace_report(call, utterances: dict) -> None:
+    """Where each utterance's time went, pass by pass (``LiveCall.passes``): how long its text
+    waited for the recognizer and behind what, how long the pass took, whether it was redone in
+    30 s; and every pass's duration by kind."""
+    passes = call.passes
+    by_kind: dict[str, list[float]] = {}
+    for p in passes:
+        by_kind.setdefault(p.kind + (" (redone in 30 s)" if p.redone else ""), []).append(p.end_s - p.start_s)
+    print("recognizer passes (wall time each):")
+    for kind, values in sorted(by_kind.items()):
+        print("  " + describe(kind, values))
+    waits, blockers, durs, redone = [], {}, [], 0
+    rows = []
+    for x in call.timings:
+        u = utterances.get(x.index, (None, None))[1]
+        mine = [
+            p
+            for p in passes
+            if p.kind in ("final", "early") and p.speaker is x.speaker and abs(p.start_s - x.recognizer_start_s) < 1e-3
+        ]
+        if not mine or u is None:
+            continue
+        p = mine[0]
+        wait = p.start_s - p.taken_s
+        waits.append(wait)
+        durs.append(p.end_s - p.start_s)
+        redone += p.redone
+        behind = sorted(
+            {q.kind for q in passes if q is not p and q.start_s < p.start_s - 1e-3 and q.end_s > p.taken_s + 1e-3}
+        )
+        for kind in behind:
+            blockers[kind] = blockers.get(kind, 0) + 1
+        rows.append(
+            f"  {x.speaker.value[:4]} {u.end_s:6.1f} s  {p.kind:<5} closed +{x.segment_closed_s - x.speech_end_s:.2f}  "
+            f"taken +{p.taken_s - x.speech_end_s:.2f}  waited {wait:.2f} ({'+'.join(behind) or '-'})  "
+            f"pass {p.end_s - p.start_s:.2f}{' REDONE' if p.redone else ''}  delivered +{x.delivered_s - x.speech_end_s:.2f}"
+        )
+    print("per utterance (times after its last word):")
+    print("\n".join(rows))
+    print(
+        f"  text pass waited for the recognizer p50 {pct(waits, 50):.3f} s p95 {pct(waits, 95):.3f} s "
+        f"(behind: {blockers or 'nothing'}); pass p50 {pct(durs, 50):.3f} s p95 {pct(durs, 95):.3f} s; "
+        f"redone in 30 s {redone} of {len(durs)}"
+    )
+
+
+def redo_report(args, events: list, st: dict) -> None:
+    """The 30 s redos done after an utterance went out (``LiveSettings.redo_later``): how many,
+    how many changed the text; on the demo call the WER of the first and the revised text
+    against its script, and the nudges the rules give on each (a text replay of the transcript)."""
+    from rapport_assist.turn_pass import apply_revisions
+    from rapport_assist.wer import WordErrors, measure
+
+    redos = [e for _, e in events if isinstance(e, TurnRevision) and e.redo]
+    print(
+        f"redo later: {st['redo_later']} utterances went out with a doubtful word and were decoded again in "
+        f"30 s; {st['redo_skipped']} skipped as too slow, {st['redo_revised']} changed ({len(redos)} revision events, "
+        f"{sum(e.turn >= 0 for e in redos)} applied to the open turn); agent finals held for the leak filter "
+        f"{st['leak_held']}"
+    )
+    if args.audio != [DEMO] or args.minutes:
+        return
+    from rapport_assist.transcript import read_transcript
+    from rapport_assist.types import Speaker
+
+    script = list(read_transcript(DEMO.with_suffix(".jsonl")))
+    first = [e for _, e in events if isinstance(e, Utterance)]
+    final = apply_revisions(e for _, e in events if isinstance(e, (Utterance, TurnRevision)))
+    for name, utts in (("first text", first), ("after revisions", final)):
+        total = WordErrors()
+        parts = []
+        for side in (Speaker.AGENT, Speaker.CUSTOMER):
+            ref = " ".join(u.text for u in script if u.speaker is side)
+            hyp = " ".join(u.text for u in sorted(utts, key=lambda u: u.start_s) if u.speaker is side)
+            m = measure(ref, hyp)
+            total = total + m
+            parts.append(f"{side.value} {m.wer:.1%}")
+        print(f"  demo WER, {name}: {', '.join(parts)}, both {total.wer:.1%}")
+    if any(u.text != f.text for u, f in zip(first, final)):
+        a, b = nudges_of(first), nudges_of(final)
+        print(
+            f"  nudges on the first text {len(a)}, on the revised text {len(b)}; only on the first "
+            f"{sorted(a - b) or 'none'}, only on the revised {sorted(b - a) or 'none'}"
+        )
+
+
+def nudges_of(utterances: list) -> set[tuple[str, int]]:
+    """(rule, utterance index) of the nudges the default rules give on ``utterances`` read as a transcript."""
+    from rapport_assist.annotate import Annotator
+    from rapport_assist.pipeline import CallPipeline
+    from rapport_assist.privacy import masker_for
+    from rapport_assist.rules import RuleEngine
+
+    if not hasattr(nudges_of, "annotator"):
+        nudges_of.annotator = Annotator()
+    pipeline = CallPipeline(nudges_of.annotator, RuleEngine(load_rules([default_rules_dir()])), masker=masker_for(True))
+    items = [replace_timing(u) for u in sorted(utterances, key=lambda u: u.end_s)]
+    return {(e.rule, e.utterance_index) for e in pipeline.run(items) if isinstance(e, Nudge)}
+
+
+def replace_timing(u):
+    from dataclasses import replace
+
+    return replace(u, timing=None)
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument(
@@ -141,6 +247,19 @@ def main() -> int:
     )
     ap.add_argument(
         "--turn-pass", action="store_true", help="hear the open turn again when the recognizer has room (turn_pass.py)"
+    )
+    ap.add_argument(
+        "--min-word-prob",
+        type=float,
+        default=RecognizerOptions().short_window_min_word_prob,
+        help="short_window_min_word_prob: a word below it has a short-window decoding done again in 30 s "
+        "(0: only loops, token caps and no-speech scores are)",
+    )
+    ap.add_argument(
+        "--no-redo-later",
+        action="store_true",
+        help="decode a final with a doubtful word again in 30 s before it goes out (as before 2026-12-04 "
+        "13:00), not after it (LiveSettings.redo_later)",
     )
     ap.add_argument("--busy", action="store_true", help="keep one core busy with a CPU-bound process meanwhile")
     ap.add_argument("--no-early", action="store_true", help="without early finals and hangover cuts (to compare)")
@@ -203,6 +322,7 @@ def run(args, audio, repeats: int) -> int:
                     encoder_window_s=args.encoder_window_s,
                     trim_memory=not args.no_trim_memory,
                     turn_pass=args.turn_pass,
+                    short_window_min_word_prob=args.min_word_prob,
                 ),
                 endpointer=EndpointerOptions(
                     onset_pad_ms=args.onset_pad_ms, speech_pad_ms=args.speech_pad_ms, context_s=args.context_s
@@ -210,6 +330,7 @@ def run(args, audio, repeats: int) -> int:
                 early_final=not args.no_early,
                 close_on_other_side=not args.no_early,
                 captions=not args.no_captions,
+                redo_later=not args.no_redo_later,
                 **(
                     dict(caption_max_pass_s=60.0, caption_max_load=1.0, early_max_pass_s=60.0)
                     if args.force_extras
@@ -329,6 +450,7 @@ def run(args, audio, repeats: int) -> int:
         }
         for name, values in parts.items():
             print(f"  {name:<58} p50 {pct(values, 50):.3f} s  p95 {pct(values, 95):.3f} s")
+    trace_report(call, utterances)
     partials = [(t, e) for t, e in events if isinstance(e, Partial)]
     first_caption = []
     captioned_long = 0
@@ -367,6 +489,7 @@ def run(args, audio, repeats: int) -> int:
             f"turn pass: {st.get('turn_passes', 0)} passes over an open turn, {st.get('turn_revisions', 0)} revisions "
             f"kept ({len(revisions)} applied before their turn closed), {st.get('turn_skipped', 0)} skipped (busy)"
         )
+    redo_report(args, events, st)
     print(f"CPU share of one core: idle {idle_cpu:.1%}, both sides talking {talk_cpu:.1%} (of {os.cpu_count()} cores)")
     print(
         f"RSS: {rss[0][1]:.0f} MB before playing, {rss[-1][1]:.0f} MB at the end, max {max(r for _, r in rss):.0f} MB"

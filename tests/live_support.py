@@ -28,9 +28,12 @@ def settled(events: list, quiet_s: float = 4.0, limit_s: float = 30.0) -> int:
     return count
 
 
-def play_agent_line(pulse: PulseServer, recognizer, speech: np.ndarray, tmp_path: Path) -> tuple[list, LiveCall]:
+def play_agent_line(
+    pulse: PulseServer, recognizer, speech: np.ndarray, tmp_path: Path, **settings: object
+) -> tuple[list, LiveCall]:
     """``speech`` (16 kHz) played into the agent's null sink, silence on the customer's, through a
-    live call with captions on even on a loaded machine; the call's events once it has settled."""
+    live call with captions on even on a loaded machine (and ``settings`` of ``LiveSettings``);
+    the call's events once it has settled."""
     gap = np.zeros(16000, np.float32)
     events: list = []
     settings = LiveSettings(
@@ -39,6 +42,7 @@ def play_agent_line(pulse: PulseServer, recognizer, speech: np.ndarray, tmp_path
         record_to=tmp_path,
         caption_max_pass_s=60.0,
         caption_max_load=1.0,
+        **settings,  # type: ignore[arg-type]
     )
     call = LiveCall(settings, recognizer=recognizer)
     call.start(events.append)

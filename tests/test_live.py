@@ -281,6 +281,7 @@ def test_live_capture_through_pulseaudio_matches_replay(
             customer=DeviceChoice("pulse:customer_line.monitor"),
             record_to=tmp_path / "calls",
             record_audio=True,
+            redo_max_pass_s=60.0,  # every 30 s redo runs, even on a loaded machine: the words replay gives
         ),
         recognizer=recognizer,
     )
@@ -331,7 +332,9 @@ def test_live_capture_through_pulseaudio_matches_replay(
 
     # ... so replaying the WAV is replaying the same audio at the same place in the VAD's frames:
     # the same utterances and the same nudges as the agent saw live.
-    live_words = _words(events)
+    from rapport_assist.turn_pass import apply_revisions
+
+    live_words = _words(apply_revisions(events))  # (a 30 s redo after an utterance went out: its revision)
     recorded = _replay_events(call.wav_path, recognizer)
     assert _words(recorded) == live_words
     # After the audio, live dead air fires on the clock (replay has no clock after its last item).
@@ -695,3 +698,42 @@ def test_a_caption_arrives_before_its_utterance_through_pulseaudio(
     logged = [json.loads(line) for line in call.log_path.read_text().splitlines()]
     types = [e["type"] for e in logged]
     assert "partial" in types and types.index("partial") < types.index("utterance")
+
+
+@pytest.mark.slow
+def test_a_doubtful_final_goes_out_first_and_its_30_s_redo_after_through_pulseaudio(
+    pulse: PulseServer, recognizer, speak, tmp_path: Path
+) -> None:
+    """With every word in doubt (``short_window_min_word_prob`` 0.99), the utterance goes out with
+    its short-window text and is decoded again in 30 s only afterwards (``LiveSettings.redo_later``);
+    a redo that hears other words comes as a ``revision`` event with ``redo`` (in the JSONL too),
+    after the utterance it revises; nothing is lost."""
+    from dataclasses import replace
+
+    from rapport_assist.recognizer import normalize_text
+    from rapport_assist.types import TurnRevision
+
+    doubting = recognizer.with_options(replace(recognizer.options, short_window_min_word_prob=0.99))
+    sentence = "My name is Siobhan Okonkwo and my account number is four seven two nine."
+    events, call = play_agent_line(pulse, doubting, speak(sentence), tmp_path, redo_max_pass_s=60.0)  # even if slow
+    utterances = [e for e in events if isinstance(e, Utterance)]
+    assert len(utterances) == 1, [u.text for u in utterances]
+    utt = utterances[0]
+    assert normalize_text(utt.text).startswith("my name is")
+    assert call.stats["redo_later"] == 1
+    redos = [p for p in call.passes if p.kind == "redo"]
+    assert len(redos) == 1 and redos[0].speaker is Speaker.AGENT
+    assert utt.timing is not None and redos[0].start_s >= utt.timing.recognizer_end_s  # out first, redone after
+    assert redos[0].segment_start_s <= utt.start_s and utt.end_s <= redos[0].segment_end_s
+    revisions = [e for e in events if isinstance(e, TurnRevision)]
+    assert len(revisions) == call.stats["redo_revised"] <= 1
+    logged = [json.loads(line) for line in call.log_path.read_text().splitlines()]
+    if revisions:  # the 30 s window heard other words
+        (revision,) = revisions
+        assert events.index(revision) > events.index(utt)
+        assert revision.redo and revision.before == (utt.text,)
+        assert [u.index for u in revision.utterances] == [utt.index]
+        assert normalize_text(revision.utterances[0].text) != normalize_text(utt.text)
+        assert [e.get("redo") for e in logged if e["type"] == "revision"] == [True]
+    else:
+        assert not any(e["type"] == "revision" for e in logged)

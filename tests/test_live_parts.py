@@ -332,3 +332,171 @@ def test_timing_rides_on_each_utterance_through_the_pipeline_whatever_it_reads_a
     assert [u.timing for u in out] == [u.timing for u in utterances]
     assert "timing" not in json.dumps(out[0].to_json())
     assert utterances[0] == Utterance(0, Speaker.AGENT, utterances[0].text, 0.0, 1.5)
+
+
+# ------------------------------------------------------------------ scheduling: finals before extras
+
+
+class _Optioned:
+    """A stand-in recognizer with options and ``with_options`` as the real one: it logs each
+    pass (end of the segment, word check, encoder window) and hears the word ``said`` at
+    ``probability`` in the short window, ``heard_in_30`` in Whisper's full window."""
+
+    def __init__(self, options, log: list, probability: float = 0.9, heard_in_30: str = "there") -> None:
+        self.options = options
+        self.log = log
+        self.probability = probability
+        self.heard_in_30 = heard_in_30
+
+    def warm_up(self) -> None:
+        pass
+
+    def with_options(self, options) -> "_Optioned":
+        return _Optioned(options, self.log, self.probability, self.heard_in_30)
+
+    def recognize(self, segment: SpeechSegment) -> Recognition:
+        full = self.options.encoder_window_s >= 30
+        self.log.append((segment.end_s, self.options.short_window_min_word_prob, self.options.encoder_window_s))
+        mid = (segment.start_s + segment.end_s) / 2
+        second = self.heard_in_30 if full else "hair"
+        p = 0.9 if full else self.probability
+        words = (Word("hello", segment.start_s, mid, 0.9), Word(second, mid, segment.end_s, p))
+        return Recognition(f"hello {second}", words, 0.9, 0.0, -0.2)
+
+
+def _start_worker(recognizer, settings: LiveSettings | None = None):
+    timeline, feed = CallTimeline(), SpeechFeed()
+    worker = RecognitionWorker(settings or LiveSettings(), timeline, feed, recognizer)
+    timeline.start_clock()
+    thread = threading.Thread(target=worker.run, daemon=True)
+    thread.start()
+    return timeline, feed, worker, thread
+
+
+def test_a_word_in_doubt_goes_out_at_once_and_its_30_s_redo_comes_as_a_revision() -> None:
+    """The short window hears a word at probability 0.2 (below short_window_min_word_prob): the
+    utterance goes out with that text, decoded once; the 30 s decoding comes afterwards, once
+    nobody talks, and its different text is a ``TurnRevision`` (``redo``) of that utterance."""
+    from rapport_assist.recognizer import RecognizerOptions
+    from rapport_assist.types import TurnRevision
+
+    log: list = []
+    timeline, feed, worker, thread = _start_worker(_Optioned(RecognizerOptions(), log, probability=0.2))
+    feed.talking[Speaker.CUSTOMER] = True  # the customer talks: the redo waits
+    feed.closed.put(ClosedSegment(_segment(1.0, 2.0), timeline.now()))
+    _wait(lambda: worker.stats["utterances"] == 1)
+    time.sleep(0.3)
+    assert log == [(2.0, 0.0, 10.0)]  # the short window, no word check; no 30 s pass yet
+    assert worker.stats["redo_later"] == 1
+    feed.talking[Speaker.CUSTOMER] = False
+    _wait(lambda: len(log) == 2)
+    feed.done.set()
+    thread.join(10)
+    assert not thread.is_alive()
+    assert log[1] == (2.0, 0.3, 30.0)  # then the full window
+    items = [i for i in _items(timeline) if isinstance(i, (Utterance, TurnRevision))]
+    assert [type(i).__name__ for i in items] == ["Utterance", "TurnRevision"]
+    utt, revision = items
+    assert utt.text == "hello hair" and revision.redo and revision.before == ("hello hair",)
+    assert [(u.index, u.text, u.start_s, u.end_s) for u in revision.utterances] == [
+        (utt.index, "hello there", utt.start_s, utt.end_s)
+    ]
+    assert [p.kind for p in worker.passes] == ["final", "redo"]
+    assert worker.passes[1].start_s >= utt.timing.recognizer_end_s
+
+
+def test_a_redo_with_the_same_words_or_a_confident_word_changes_nothing() -> None:
+    from rapport_assist.recognizer import RecognizerOptions
+    from rapport_assist.types import TurnRevision
+
+    for probability, heard_in_30, passes in ((0.2, "hair", 2), (0.9, "there", 1)):
+        log: list = []
+        timeline, feed, worker, thread = _start_worker(
+            _Optioned(RecognizerOptions(), log, probability=probability, heard_in_30=heard_in_30)
+        )
+        feed.closed.put(ClosedSegment(_segment(1.0, 2.0), timeline.now()))
+        feed.done.set()
+        thread.join(10)
+        assert len(log) == passes
+        items = _items(timeline)
+        assert not any(isinstance(i, TurnRevision) for i in items)
+        assert [i.text for i in items if isinstance(i, Utterance)] == ["hello hair"]
+
+
+def test_a_redo_expected_to_be_slow_is_skipped_and_the_first_text_stays() -> None:
+    """A busy PC (here: any redo is too slow): the utterance keeps its first text, no 30 s pass
+    runs during the call to hold up the next final."""
+    from rapport_assist.recognizer import RecognizerOptions
+    from rapport_assist.types import TurnRevision
+
+    log: list = []
+    timeline, feed, worker, thread = _start_worker(
+        _Optioned(RecognizerOptions(), log, probability=0.2), LiveSettings(redo_max_pass_s=0.0)
+    )
+    feed.closed.put(ClosedSegment(_segment(1.0, 2.0), timeline.now()))
+    _wait(lambda: worker.stats["redo_skipped"] == 1)
+    feed.done.set()
+    thread.join(10)
+    assert log == [(2.0, 0.0, 10.0)] and worker.stats["redo_later"] == 1
+    items = _items(timeline)
+    assert not any(isinstance(i, TurnRevision) for i in items)
+    assert [i.text for i in items if isinstance(i, Utterance)] == ["hello hair"]
+
+
+def test_with_redo_later_off_the_30_s_decoding_comes_first() -> None:
+    from rapport_assist.recognizer import RecognizerOptions
+
+    log: list = []
+    timeline, feed, worker, thread = _start_worker(
+        _Optioned(RecognizerOptions(), log, probability=0.2), LiveSettings(redo_later=False)
+    )
+    feed.closed.put(ClosedSegment(_segment(1.0, 2.0), timeline.now()))
+    feed.done.set()
+    thread.join(10)
+    assert log == [(2.0, 0.3, 10.0)]  # one recognize call: the recognizer itself redoes it in 30 s
+    assert worker.stats["redo_later"] == 0
+
+
+def test_no_caption_pass_starts_while_a_side_is_in_its_hangover() -> None:
+    """The agent's utterance may close any moment: the customer's caption pass waits, and the
+    agent's final, when its segment closes, is recognized first."""
+    from rapport_assist.recognizer import RecognizerOptions
+
+    log: list = []
+    timeline, feed, worker, thread = _start_worker(
+        _Optioned(RecognizerOptions(), log), LiveSettings(caption_max_pass_s=60.0, caption_max_load=1.0)
+    )
+    _wait(lambda: worker._model is not None)  # warmed up
+    feed.in_hangover[Speaker.AGENT] = True
+    feed.captions.put(_segment(0.5, 1.8, Speaker.CUSTOMER))
+    time.sleep(0.3)
+    assert log == []  # not while the agent's hangover runs
+    feed.closed.put(ClosedSegment(_segment(1.0, 2.0), timeline.now()))
+    feed.in_hangover[Speaker.AGENT] = False
+    _wait(lambda: len(log) == 2)
+    feed.done.set()
+    thread.join(10)
+    assert [entry[0] for entry in log] == [2.0, 1.8]  # the agent's final, then the customer's caption
+    assert [p.kind for p in worker.passes] == ["final", "caption"]
+
+
+def test_an_agent_utterance_that_cannot_be_a_leak_does_not_wait_for_the_customer() -> None:
+    """The customer started talking just as the agent's utterance ended (an answer, not the same
+    words leaking in): the agent's utterance goes out without waiting for the customer's to
+    close; one said over most of it waits (up to leak_wait_s)."""
+    log: list = []
+    from rapport_assist.recognizer import RecognizerOptions
+
+    timeline, feed, worker, thread = _start_worker(_Optioned(RecognizerOptions(), log), LiveSettings(leak_wait_s=5.0))
+    feed.customer_open_s = 2.9  # opened near the agent's end (its onset padding reaching back)
+    feed.closed.put(ClosedSegment(_segment(1.0, 3.0), timeline.now()))
+    _wait(lambda: worker.stats["utterances"] == 1, 3.0)
+    assert worker.stats["utterances"] == 1 and worker.stats["leak_held"] == 0
+    feed.customer_open_s = 3.5  # over most of the next one
+    feed.closed.put(ClosedSegment(_segment(3.2, 5.0), timeline.now()))
+    time.sleep(0.5)
+    assert worker.stats["utterances"] == 1 and worker.stats["leak_held"] == 1  # held for the customer's
+    feed.customer_open_s = None
+    feed.done.set()
+    thread.join(10)
+    assert worker.stats["utterances"] == 2

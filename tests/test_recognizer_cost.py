@@ -248,7 +248,7 @@ def test_caption_passes_recheck_doubtful_words_only_when_asked(recheck: bool) ->
 
     log: list[tuple[float, float]] = []
     timeline, feed = CallTimeline(), SpeechFeed()
-    settings = LiveSettings(caption_recheck_words=recheck)
+    settings = LiveSettings(caption_recheck_words=recheck, redo_later=False)  # (redo_later: tested below)
     worker = RecognitionWorker(settings, timeline, feed, _Tagged(RecognizerOptions(), log))
     timeline.start_clock()
     thread = threading.Thread(target=worker.run, daemon=True)

@@ -48,7 +48,7 @@ from typing import TYPE_CHECKING, Callable, Iterable, Iterator, Union, cast
 from .capture import AudioDevice, CaptureOpener
 from .errors import RapportError
 from .live_capture import CaptureSupervisor
-from .live_recognition import RecognitionWorker, SegmentRecognizer, is_leak
+from .live_recognition import PassTrace, RecognitionWorker, SegmentRecognizer, is_leak
 from .live_recording import CallRecord
 from .live_shared import STATUS_COMPONENTS, CallTimeline, LiveSettings, SpeechFeed
 from .recognizer import one_malloc_arena
@@ -177,6 +177,11 @@ class LiveCall:
         finals used/discarded/skipped, caption passes and partials (recognition)."""
         capture = self._capture.stats if self._capture is not None else {"blocks": 0, "hangovers_cut": 0}
         return {**capture, **self._recognition.stats}
+
+    @property
+    def passes(self) -> list[PassTrace]:
+        """The recognizer's latest passes (finals, early finals, captions) and their times (benchmarks)."""
+        return list(self._recognition.passes)
 
     @property
     def rtf(self) -> float | None:

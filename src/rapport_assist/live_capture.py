@@ -123,6 +123,7 @@ class CaptureSupervisor:
         self._inputs: list[_Input] = []
         self._stopping = threading.Event()
         self.stats = {"blocks": 0, "hangovers_cut": 0}
+        self._handed = 0  # hand-overs to the recognizer thread (it is woken when this grows)
         self._plan_inputs()
 
     @property
@@ -251,6 +252,9 @@ class CaptureSupervisor:
     def _close_channel(self, ch: _Channel) -> None:
         for segment in ch.endpointer.finish():
             self._feed.closed.put(ClosedSegment(segment, self._timeline.now()))
+        self._feed.in_hangover[ch.speaker] = False
+        self._feed.talking[ch.speaker] = False
+        self._feed.wake.set()
         ch.caption_at_s = None
         if ch.open_since_s is not None:
             ch.open_since_s = None
@@ -324,8 +328,10 @@ class CaptureSupervisor:
         if self._audio is not None:
             self._audio.flush()
         self._feed.done.set()
+        self._feed.wake.set()
 
     def _route(self, inp: _Input, block: np.ndarray) -> None:
+        handed = self._handed
         inp.last_block_t = time.monotonic()
         self.stats["blocks"] += 1
         block = block.reshape(len(block), -1)
@@ -348,6 +354,7 @@ class CaptureSupervisor:
                 self._audio.add(ch.speaker, int(round(ch.endpointer.position_s * STREAM_RATE_HZ)), samples)
             for segment in ch.endpointer.push(samples):
                 self._feed.closed.put(ClosedSegment(segment, self._timeline.now()))
+                self._handed += 1
             open_since = ch.endpointer.open_since_s
             if open_since is not None and open_since != ch.open_since_s:  # a new segment (or a forced cut's rest)
                 self._timeline.put(SpeechActivity(ch.speaker, open_since, True))
@@ -360,6 +367,15 @@ class CaptureSupervisor:
             if open_since is None:
                 ch.caption_at_s = None
             self._offer_early(ch)
+            in_hangover = ch.endpointer.silent_since_s is not None
+            if self._feed.in_hangover.get(ch.speaker, False) != in_hangover:
+                self._feed.in_hangover[ch.speaker] = in_hangover
+                self._handed += 1
+            if self._feed.talking.get(ch.speaker, False) != (open_since is not None):
+                self._feed.talking[ch.speaker] = open_since is not None
+                self._handed += 1
+        if self._handed != handed:
+            self._feed.wake.set()
 
     def _offer_early(self, ch: _Channel) -> None:
         """Hand the recognizer the segment the channel's open utterance becomes if its silence
@@ -378,6 +394,7 @@ class CaptureSupervisor:
             if early is not None:
                 ch.early_key = (ep.open_since_s, silent_since)  # once per silence
                 self._feed.early.put(early)
+                self._handed += 1
         if (
             s.captions
             and ch.caption_at_s is not None
@@ -388,6 +405,7 @@ class CaptureSupervisor:
             so_far = ep.open_segment()
             if so_far is not None:
                 self._feed.captions.put(so_far)
+                self._handed += 1
 
     def _cut_other_hangovers(self, talking: _Channel) -> None:
         """``talking`` just started an utterance: the other side's utterance whose hangover is
@@ -402,7 +420,10 @@ class CaptureSupervisor:
                 for segment in closed:
                     self.stats["hangovers_cut"] += 1
                     self._feed.closed.put(ClosedSegment(segment, self._timeline.now()))
+                    self._handed += 1
                 if closed:
+                    self._feed.in_hangover[other.speaker] = False
+                    self._feed.talking[other.speaker] = False
                     other.open_since_s = None
                     other.caption_at_s = None
                     if other.speaker is Speaker.CUSTOMER:

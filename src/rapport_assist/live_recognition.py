@@ -5,14 +5,18 @@
 call timeline, each utterance carrying its ``RecognitionTiming`` (when its segment closed, when
 the recognizer started and ended on it).
 
-Finals go first, in end order; an agent segment that overlaps customer speech still being
-endpointed waits for it (up to ``leak_wait_s``), and an agent utterance that repeats the words
-of a customer utterance said at the same time is dropped (``is_leak``: without a headset the
-customer leaks into the agent's microphone). When no final waits, the segment an utterance in
-its hangover becomes if the silence lasts (an early final); its result is kept for when that
-segment closes, and dropped if speech resumed (the segment that closes is another one). With
-room to spare it re-recognizes open utterances and puts their stable prefix on the timeline
-(``captions.CaptionTracker``).
+Finals go first, in end order; an agent utterance that could overlap half of customer speech
+still being endpointed waits for it (up to ``leak_wait_s``), and an agent utterance that repeats
+the words of a customer utterance said at the same time is dropped (``is_leak``: without a
+headset the customer leaks into the agent's microphone). When no final waits, the segment an
+utterance in its hangover becomes if the silence lasts (an early final); its result is kept for
+when that segment closes, and dropped if speech resumed (the segment that closes is another
+one). Then the 30 s redos (``LiveSettings.redo_later``): a final whose short-window decoding
+only doubted a word went out at once, and is decoded again in Whisper's full window once nobody
+talks; other words come as a ``TurnRevision`` (``redo``). With room to spare, and no side in its
+hangover (its final would wait for the pass), it re-recognizes open utterances and puts their
+stable prefix on the timeline (``captions.CaptionTracker``); a caption pass never decodes again
+in 30 s. ``passes`` keeps each pass's timing (``PassTrace``) for benchmarks.
 
 It degrades in order, never skipping final text: caption passes stop when a pass is expected
 to take over ``caption_max_pass_s`` (``expected_pass_s``, from the recent passes), the
@@ -20,7 +24,8 @@ recognizer was busy more than ``caption_max_load`` of the last 10 s, or a final 
 (``recognizer_busy``, then ``recognizer_ready``); early finals start later in the silence when
 it is busy (the audio thread reads ``SpeechFeed.recognizer_load``), and stop when a pass is
 expected to take over ``early_max_pass_s`` or the oldest waiting segment is ``behind_s / 2``
-old, as does decoding in context. A final waiting over ``behind_s`` is ``recognizer_behind``
+old, as does decoding in context; a 30 s redo is skipped (the first text stays) when it is
+expected to take over ``redo_max_pass_s``. A final waiting over ``behind_s`` is ``recognizer_behind``
 (until ``recognizer_caught_up``).
 """
 
@@ -30,16 +35,24 @@ import difflib
 import queue
 import time
 from collections import deque
-from dataclasses import replace
-from typing import Protocol
+from dataclasses import dataclass, replace
+from typing import Literal, Protocol
 
 from .captions import CaptionTracker
 from .errors import RapportError
 from .live_shared import CallTimeline, ClosedSegment, LiveSettings, SpeechFeed
-from .recognizer import Recognizer, normalize_text
+from .recognizer import WHISPER_WINDOW_S, Recognizer, encoder_frames, normalize_text
 from .sources import to_utterance
 from .turn_pass import OpenTurnPass
-from .types import Recognition, RecognitionTiming, SpeechActivity, SpeechSegment, Speaker, Utterance
+from .types import (
+    Recognition,
+    RecognitionTiming,
+    SpeechActivity,
+    SpeechSegment,
+    Speaker,
+    TurnRevision,
+    Utterance,
+)
 
 
 class SegmentRecognizer(Protocol):
@@ -66,6 +79,47 @@ def is_leak(utt: Utterance, recent_customer: list[Utterance], similarity: float)
         if matched / len(words) >= similarity:  # most of the agent's words are the customer's, in order
             return True
     return False
+
+
+PassKind = Literal["final", "early", "caption", "redo"]
+
+
+@dataclass(frozen=True)
+class PassTrace:
+    """One recognizer pass of a live call, for benchmarks (``RecognitionWorker.passes``): what it
+    was for, the segment it heard (call times), when the worker took that segment, when the pass
+    started and ended (call times), and whether the recognizer decoded it twice (a short-window
+    decoding done again in 30 s, ``recognizer.short_window_doubt``)."""
+
+    kind: PassKind
+    speaker: Speaker
+    segment_start_s: float
+    segment_end_s: float
+    taken_s: float
+    start_s: float
+    end_s: float
+    redone: bool
+
+
+@dataclass(frozen=True)
+class _Held:
+    """A recognized final not yet on the timeline: an agent utterance waiting for the customer's
+    overlapping one (the leak filter), with what it needs to go out."""
+
+    closed: ClosedSegment
+    utterance: Utterance
+    recognition: Recognition
+    timing: RecognitionTiming
+    redo: bool  # decode it again in 30 s once it is out (a mild doubt)
+
+
+@dataclass(frozen=True)
+class _Redo:
+    """An utterance that went out with a mild short-window doubt, to decode again in 30 s."""
+
+    utterance: Utterance
+    segment: SpeechSegment
+    queued_t: float  # time.monotonic() it was queued
 
 
 class _EarlyResult:
@@ -107,6 +161,10 @@ class RecognitionWorker:
             "turn_passes": 0,
             "turn_revisions": 0,
             "turn_skipped": 0,
+            "redo_later": 0,
+            "redo_revised": 0,
+            "redo_skipped": 0,
+            "leak_held": 0,
         }
         self._turn_pass: OpenTurnPass | None = None  # RecognizerOptions.turn_pass: the open turn heard again
         self.rtf: float | None = None  # final recognition time / audio time, smoothed (1.0: just keeping up)
@@ -116,6 +174,13 @@ class RecognitionWorker:
         self._model: SegmentRecognizer | None = None  # the recognizer, once loaded and warm (None: it failed)
         self._lean: SegmentRecognizer | None = None  # the same without context extras, for when the call is behind
         self._caption_model: SegmentRecognizer | None = None  # the same for caption passes (no word recheck)
+        # redo_later: finals and early finals decoded without the word check (first), the 30 s redo afterwards
+        self._first: SegmentRecognizer | None = None
+        self._first_lean: SegmentRecognizer | None = None
+        self._redo_model: SegmentRecognizer | None = None  # straight in the 30 s window
+        self._redos: list[_Redo] = []
+        self._redo_ratio = 4.0  # a 30 s decoding's wall time against expected_pass_s, smoothed (a first guess)
+        self._held: list[_Held] = []  # agent finals waiting for an overlapping customer utterance
         self._speculative = True  # early and caption passes allowed (not with the previous text as prompt)
         self._waiting: list[ClosedSegment] = []  # closed segments not yet recognized
         self._early: dict[Speaker, SpeechSegment] = {}  # the latest early segment per side, not yet recognized
@@ -127,6 +192,8 @@ class RecognitionWorker:
         self._index = 0  # the next utterance's index
         self._behind = False  # recognizer_behind said (until recognizer_caught_up)
         self._paused_said = False  # recognizer_busy said (until recognizer_ready)
+        self.passes: deque[PassTrace] = deque(maxlen=4096)  # the latest passes (bench/live_latency.py)
+        self._taken: dict[tuple[Speaker, float, float], float] = {}  # segment -> call time the worker took it
 
     # ------------------------------------------------------------ load
 
@@ -145,8 +212,10 @@ class RecognitionWorker:
         with the words), smoothed; 0 before the first pass."""
         return self._pass_rate * (1.0 + audio_s / 4.0)
 
-    def _busy(self, start: float, end: float, audio_s: float) -> None:
+    def _busy(self, start: float, end: float, audio_s: float, rated: bool = True) -> None:
         self._busy_spans.append((start, end))
+        if not rated:  # (a 30 s redo: not what a short-window pass costs)
+            return
         rate = (end - start) / (1.0 + audio_s / 4.0)
         self._pass_rate = rate if self._pass_rate == 0.0 else 0.7 * self._pass_rate + 0.3 * rate
 
@@ -158,14 +227,29 @@ class RecognitionWorker:
         self.rtf = value if self.rtf is None else 0.8 * self.rtf + 0.2 * value
 
     def _timed(
-        self, recognizer: SegmentRecognizer | None, segment: SpeechSegment
+        self, recognizer: SegmentRecognizer | None, segment: SpeechSegment, kind: PassKind
     ) -> tuple[Recognition | None, float, float]:
         """Recognize ``segment`` (None without a recognizer); the result and the wall times
         (``time.monotonic``) the pass started and ended."""
+        retries = getattr(recognizer, "short_window_retries", 0)
         start = time.monotonic()
         rec = recognizer.recognize(segment) if recognizer is not None else None
         end = time.monotonic()
-        self._busy(start, end, segment.duration_s)
+        self._busy(start, end, segment.duration_s, rated=kind != "redo")
+        at = self._timeline.at
+        key = (segment.speaker, segment.start_s, segment.end_s)
+        self.passes.append(
+            PassTrace(
+                kind,
+                segment.speaker,
+                segment.start_s,
+                segment.end_s,
+                self._taken.pop(key, at(start)),
+                at(start),
+                at(end),
+                getattr(recognizer, "short_window_retries", 0) > retries,
+            )
+        )
         return rec, start, end
 
     # ------------------------------------------------------------ the recognizer thread
@@ -197,35 +281,59 @@ class RecognitionWorker:
         if options is not None and getattr(options, "context_s", 0.0) > 0 and with_options is not None:
             self._lean = with_options(replace(options, context_s=0.0))
         self._caption_model = self._model
-        if options is not None and with_options is not None and not self.settings.caption_recheck_words:
-            # a caption pass cuts the last word short: its doubt is no reason for a 30 s pass
-            self._caption_model = with_options(replace(options, short_window_min_word_prob=0.0))
+        if options is not None and with_options is not None:
+            # a caption pass cuts the last word short: its doubt is no reason for a 30 s pass, nor is a
+            # worse doubt (no caption from that pass: the next one may do better; finals would wait for it)
+            recheck = self.settings.caption_recheck_words  # (as finals: every doubt decoded again in 30 s)
+            self._caption_model = with_options(
+                replace(
+                    options,
+                    short_window_min_word_prob=options.short_window_min_word_prob if recheck else 0.0,
+                    short_window_fallback=recheck,
+                )
+            )
         if getattr(options, "turn_pass", False) and isinstance(self._model, Recognizer):
             self._turn_pass = OpenTurnPass(self._model)
+        self._first, self._first_lean = self._model, self._lean
+        if (
+            self.settings.redo_later
+            and options is not None
+            and with_options is not None
+            and options.short_window_min_word_prob > 0
+            and options.encoder_window_s < WHISPER_WINDOW_S
+        ):
+            self._first = with_options(replace(options, short_window_min_word_prob=0.0))
+            self._first_lean = self._first
+            if self._lean is not self._model:
+                lean_options = getattr(self._lean, "options", options)
+                self._first_lean = with_options(replace(lean_options, short_window_min_word_prob=0.0))
+            self._redo_model = with_options(replace(options, context_s=0.0, encoder_window_s=WHISPER_WINDOW_S))
         while True:
             self._take()
             feed.recognizer_load = self.load()
             lag = self._timeline.now() - min(c.closed_s for c in self._waiting) if self._waiting else 0.0
             self._say_behind(lag)
+            self._release_held()
             if self._waiting:
                 self._waiting.sort(key=lambda c: c.segment.end_s)
-                closed = self._next_segment(self._waiting)
-                if closed is not None:
-                    self._waiting.remove(closed)
-                    self._final(closed, lag)
-                    continue
-            elif feed.done.is_set() and feed.closed.empty():
+                closed = self._waiting.pop(0)
+                self._final(closed, lag)
+                continue
+            if feed.done.is_set() and feed.closed.empty() and not self._held and not self._redos:
                 break
             if self._model is None:
                 self._early.clear()
                 self._captions.clear()
                 continue
-            # no final to recognize now: an early final, then a caption pass, if the call is not behind
+            # no final to recognize now: an early final, then a redo, then a caption pass, if the call is not behind
             if self._early and self._speculative and lag < self.settings.behind_s / 2:
-                self._early_pass(self._model)
+                self._early_pass(self._first or self._model)
+            elif self._redos and self._redo_due(self._redos[0]):
+                self._redo(self._redos.pop(0))
             elif self._turn_pass is not None and self._turn_pass.pending_s() is not None:
                 self._open_turn_pass(self._turn_pass, lag)
-            elif self._captions:
+            elif self._captions and not any(feed.in_hangover.values()):
+                # (not while a side's segment may close any moment: its final would wait for the pass)
                 self._caption_pass(self._caption_model or self._model, lag)
         self._timeline.end()
 
@@ -233,10 +341,9 @@ class RecognitionWorker:
         """What the audio thread handed over: closed segments wait in ``_waiting``; of the early
         segments and caption audio only each side's latest counts."""
         feed = self._feed
-        try:
-            self._waiting.append(feed.closed.get(timeout=0.05))
-        except queue.Empty:
-            pass
+        if feed.closed.empty():
+            feed.wake.wait(0.05)  # set by the audio thread as it hands something over
+        feed.wake.clear()
         try:
             while True:
                 self._waiting.append(feed.closed.get_nowait())
@@ -246,14 +353,19 @@ class RecognitionWorker:
             while True:
                 seg = feed.early.get_nowait()
                 self._early[seg.speaker] = seg
+                self._taken[(seg.speaker, seg.start_s, seg.end_s)] = self._timeline.now()
         except queue.Empty:
             pass
         try:
             while True:
                 seg = feed.captions.get_nowait()
                 self._captions[seg.speaker] = seg
+                self._taken[(seg.speaker, seg.start_s, seg.end_s)] = self._timeline.now()
         except queue.Empty:
             pass
+        if len(self._taken) > 64:  # segments never recognized (skipped, replaced)
+            for key in list(self._taken)[:-64]:
+                del self._taken[key]
 
     def _say_behind(self, lag: float) -> None:
         if not self._behind and lag > self.settings.behind_s:
@@ -271,7 +383,9 @@ class RecognitionWorker:
 
     def _final(self, closed: ClosedSegment, lag: float) -> None:
         """A closed segment becomes an utterance (its early result if it is the same audio), or
-        a speech-ended mark when the guards or the leak filter drop it."""
+        a speech-ended mark when the guards or the leak filter drop it. An agent utterance that
+        could be the customer's voice leaking in, said while the customer's own utterance is
+        still open, waits for it (``_release_held``)."""
         s = self.settings
         segment = closed.segment
         speaker = segment.speaker
@@ -282,6 +396,7 @@ class RecognitionWorker:
         if pending is not None and pending.end_s <= segment.end_s + 1e-6:
             del self._early[speaker]  # this segment (or an older one of its side) is final now
         used_early = done is not None and done.key == key
+        strict = self._lean if lag > s.behind_s / 2 else self._model  # context is an extra
         if done is not None and used_early:
             self.stats["early_used"] += 1
             rec = done.recognition
@@ -289,9 +404,14 @@ class RecognitionWorker:
         else:
             if done is not None:
                 self.stats["early_discarded"] += 1  # speech resumed after the early pass
-            use = self._lean if lag > s.behind_s / 2 else self._model  # context is an extra
-            rec, rec_start, rec_end = self._timed(use, segment)
+            use = self._first_lean if lag > s.behind_s / 2 else self._first
+            self._taken[(speaker, segment.start_s, segment.end_s)] = closed.closed_s
+            rec, rec_start, rec_end = self._timed(use, segment, "final")
             rec_start_s, rec_end_s = self._timeline.at(rec_start), self._timeline.at(rec_end)
+        if rec is None and self._redo_model is not None and strict is not None:
+            # dropped without the word check: as before (a doubtful short decoding is done again in 30 s first)
+            rec, _, rec_end = self._timed(strict, segment, "final")
+            rec_end_s = self._timeline.at(rec_end)
         self._final_end[speaker] = segment.end_s
         self._tracker.finish(speaker)
         if speaker in self._captions and self._captions[speaker].start_s < segment.end_s:
@@ -301,19 +421,110 @@ class RecognitionWorker:
             self.stats["guard_dropped"] += 1
             self._timeline.put(SpeechActivity(speaker, segment.end_s, False))
             return
-        utt = to_utterance(segment, rec, self._index)
-        if speaker is Speaker.AGENT and is_leak(utt, self._recent_customer, s.leak_similarity):
+        held = _Held(
+            closed,
+            to_utterance(segment, rec, -1),
+            rec,
+            RecognitionTiming(closed.closed_s, rec_start_s, rec_end_s),
+            self._mild_doubt(segment, rec),
+        )
+        if speaker is Speaker.AGENT and self._must_hold(held):
+            self.stats["leak_held"] += 1
+            self._held.append(held)
+            return
+        self._publish(held)
+
+    def _mild_doubt(self, segment: SpeechSegment, rec: Recognition) -> bool:
+        """Was ``rec`` decoded in a short window with a word below ``short_window_min_word_prob``
+        (and nothing worse: that is decoded again at once), so it is to be decoded again in 30 s
+        once it is out?"""
+        options = getattr(self._model, "options", None)
+        if self._redo_model is None or options is None or encoder_frames(segment.duration_s, options) is None:
+            return False
+        least = min((w.probability for w in rec.words), default=1.0)
+        return least < options.short_window_min_word_prob
+
+    def _must_hold(self, held: _Held) -> bool:
+        """Must the agent utterance ``held`` wait before the leak filter judges it? While a
+        customer segment that overlaps it waits to be recognized, or the customer's open utterance
+        (begun at ``customer_open_s``) could overlap half of it (``is_leak``'s test: an utterance
+        that began later than that cannot be what leaked), for up to ``leak_wait_s``."""
+        utt = held.utterance
+        for c in self._waiting:
+            if (
+                c.segment.speaker is Speaker.CUSTOMER
+                and c.segment.start_s < utt.end_s
+                and c.segment.end_s > utt.start_s
+            ):
+                return True
+        open_since = self._feed.customer_open_s
+        return (
+            open_since is not None
+            and utt.end_s - open_since >= 0.5 * max(utt.duration_s, 0.1)
+            and self._timeline.now() - held.closed.closed_s < self.settings.leak_wait_s
+            and not self._feed.done.is_set()
+        )
+
+    def _release_held(self) -> None:
+        """Put out the held agent utterances that need not wait any more (in end order)."""
+        for held in list(self._held):
+            if not self._must_hold(held):
+                self._held.remove(held)
+                self._publish(held)
+
+    def _publish(self, held: _Held) -> None:
+        """The utterance goes on the timeline, unless the leak filter drops it; a mild doubt
+        queues its 30 s redo."""
+        utt, speaker = held.utterance, held.utterance.speaker
+        segment = held.closed.segment
+        if speaker is Speaker.AGENT and is_leak(utt, self._recent_customer, self.settings.leak_similarity):
             self.stats["leaks_dropped"] += 1
             self._timeline.put(SpeechActivity(speaker, segment.end_s, False))
             return
+        utt = replace(utt, index=self._index, timing=held.timing)
         if speaker is Speaker.CUSTOMER:
             self._recent_customer.append(utt)
             del self._recent_customer[:-8]
         self._index += 1
         self.stats["utterances"] += 1
-        self._timeline.put(replace(utt, timing=RecognitionTiming(closed.closed_s, rec_start_s, rec_end_s)))
+        self._timeline.put(utt)
+        if held.redo:
+            self.stats["redo_later"] += 1
+            self._redos.append(_Redo(replace(utt, timing=None), segment, time.monotonic()))
         if self._turn_pass is not None:
-            self._turn_pass.add(utt, segment, rec)
+            self._turn_pass.add(utt, segment, held.recognition)
+
+    def _redo_due(self, redo: _Redo) -> bool:
+        """May the 30 s redo start now: nobody talks (a segment that closed meanwhile would wait
+        for it; from silence the next one is at least a short word and a hangover away), or it
+        has waited ``redo_max_wait_s``, or the audio is done."""
+        feed = self._feed
+        return (
+            not any(feed.talking.values())
+            or time.monotonic() - redo.queued_t >= self.settings.redo_max_wait_s
+            or feed.done.is_set()
+        )
+
+    def _redo(self, redo: _Redo) -> None:
+        """Decode an utterance that went out with a mild doubt again in 30 s (unless that is
+        expected to take over ``redo_max_pass_s``: then its first text stays); a different text
+        (not only in case or punctuation) goes on the timeline as a ``TurnRevision`` of that one
+        utterance."""
+        short_s = self.expected_pass_s(redo.segment.duration_s)
+        if self._redo_ratio * short_s > self.settings.redo_max_pass_s and not self._feed.done.is_set():
+            self.stats["redo_skipped"] += 1  # slow now: a final that closed meanwhile would wait for it
+            return
+        rec, start, end = self._timed(self._redo_model, redo.segment, "redo")
+        if short_s > 0:
+            self._redo_ratio = 0.7 * self._redo_ratio + 0.3 * (end - start) / short_s
+        first = redo.utterance
+        if rec is None or normalize_text(rec.text) == normalize_text(first.text):
+            return  # (a revision of other words only: the transcript after it is what replay gives)
+        self.stats["redo_revised"] += 1
+        revised = replace(first, text=rec.text, words=rec.words, confidence=rec.confidence)
+        self._timeline.put(
+            TurnRevision(first.speaker, (revised,), (first.text,), round(self._timeline.now(), 3), redo=True)
+        )
 
     def _open_turn_pass(self, turns: OpenTurnPass, lag: float) -> None:
         """Decode the open turn so far again (``turn_pass.OpenTurnPass``) when no final waits, the
@@ -340,7 +551,7 @@ class RecognitionWorker:
         if self.expected_pass_s(segment.duration_s) > self.settings.early_max_pass_s:
             self.stats["early_skipped"] += 1  # slow now: a wasted pass would hold up the next final
         elif segment.start_s >= self._final_end.get(speaker, -1.0) and not self._feed.done.is_set():
-            rec, rec_start, rec_end = self._timed(model, segment)
+            rec, rec_start, rec_end = self._timed(model, segment, "early")
             if speaker in self._early_done:  # an earlier pause of the same utterance: speech resumed after it
                 self.stats["early_discarded"] += 1
             self._early_done[speaker] = _EarlyResult(
@@ -371,7 +582,7 @@ class RecognitionWorker:
         if self._paused_said and load < s.caption_max_load * 0.7:
             self._paused_said = False
             self._timeline.status("info", "recognizer_ready", "live captions are back")
-        rec, _, _ = self._timed(model, segment)
+        rec, _, _ = self._timed(model, segment, "caption")
         self.stats["caption_passes"] += 1
         if rec is None:
             return
@@ -379,30 +590,3 @@ class RecognitionWorker:
         if partial is not None:
             self.stats["partials"] += 1
             self._timeline.put(partial)
-
-    def _next_segment(self, waiting: list[ClosedSegment]) -> ClosedSegment | None:
-        """The earliest-ending segment; an agent segment that overlaps customer speech still being
-        endpointed waits for it (up to ``leak_wait_s``) so the leak filter can compare them."""
-        now_s = self._timeline.now()
-        for closed in waiting:
-            segment = closed.segment
-            if segment.speaker is Speaker.AGENT:
-                customer = [
-                    c
-                    for c in waiting
-                    if c.segment.speaker is Speaker.CUSTOMER
-                    and c.segment.start_s < segment.end_s
-                    and c.segment.end_s > segment.start_s
-                ]
-                if customer:
-                    return customer[0]
-                open_since = self._feed.customer_open_s
-                if (
-                    open_since is not None
-                    and open_since < segment.end_s
-                    and now_s - closed.closed_s < self.settings.leak_wait_s
-                    and not self._feed.done.is_set()
-                ):
-                    continue
-            return closed
-        return None

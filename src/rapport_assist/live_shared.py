@@ -9,7 +9,11 @@
 order. ``SpeechFeed`` is what the audio thread hands the recognizer thread: closed segments (with
 the call time they closed), early segments, open-utterance audio for captions, where the
 customer's open utterance began, and that the audio is done; the recognizer thread writes back
-its load (the audio thread starts early finals later when it is busy).
+its load (the audio thread starts early finals later when it is busy). The audio thread also says
+which sides are talking and which are in their hangover (a segment may close, or be offered as
+an early final, any moment: the recognizer then starts no caption pass that would hold it up,
+and a 30 s redo waits for a moment nobody talks) and sets
+``wake`` after each hand-over so the recognizer thread takes it at once.
 """
 
 from __future__ import annotations
@@ -83,6 +87,12 @@ class LiveSettings:
     caption_recheck_words: bool = False  # caption passes, too, redo a short-window decoding in 30 s for a
     # word below RecognizerOptions.short_window_min_word_prob (finals always do; a caption's last word is cut short)
     turn_pass_max_pass_s: float = 1.2  # no turn pass (RecognizerOptions.turn_pass) expected to take longer than this
+    redo_later: bool = True  # a final whose only doubt is a word below short_window_min_word_prob goes out at
+    # once and is decoded again in 30 s afterwards (a different text: a TurnRevision); off: decoded again first
+    redo_max_wait_s: float = 15.0  # a redo waits for a moment nobody talks at most this long (it cannot be
+    # stopped once started: a final that closes meanwhile waits for it; its revision reaches the transcript
+    # whenever it comes)
+    redo_max_pass_s: float = 1.2  # no redo when one is expected to take longer (a busy PC): the first text stays
 
     def captured(self) -> tuple[Speaker, ...]:
         """The sides this call captures."""
@@ -146,5 +156,8 @@ class SpeechFeed:
         self.early: queue.SimpleQueue[SpeechSegment] = queue.SimpleQueue()  # segments as they close if silence lasts
         self.captions: queue.SimpleQueue[SpeechSegment] = queue.SimpleQueue()  # open utterances so far
         self.done = threading.Event()  # the audio thread has put its last segment
+        self.wake = threading.Event()  # set by the audio thread after it put something (the recognizer waits on it)
+        self.in_hangover: dict[Speaker, bool] = {}  # per side: its open utterance's trailing silence is running
+        self.talking: dict[Speaker, bool] = {}  # per side: an utterance is open (speech or its hangover)
         self.customer_open_s: float | None = None  # call time the customer's open utterance began (audio thread)
         self.recognizer_load = 0.0  # the recognizer's load as of its last loop (recognizer thread)

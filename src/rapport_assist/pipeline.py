@@ -30,7 +30,8 @@ Turn revisions (``turn_pass.py``, optional): a ``TurnRevision`` on the timeline 
 again in one window before it closes. Its utterances (keeping their signals) are annotated again
 and the rule engine re-reads the open turn with them (``RuleEngine.revise_turn``), so the turn
 rules decide the turn on the revised text; it is yielded as an event, then what the turn rules
-gave. One for a turn that is no longer open changes nothing and is not yielded.
+gave. One for a turn that is no longer open changes nothing and is not yielded, except a live
+call's redo of one utterance (``TurnRevision.redo``), which is yielded as it is for the transcript.
 
 Early nudges (live calls): each ``Partial`` (a live caption) is yielded, then the early nudges
 it fires (``rules.early.EarlyNudges``: the early-eligible rules probed on the caption's words,
@@ -215,6 +216,8 @@ class CallPipeline:
                 if revised is not None:
                     yield revised[0]
                     yield from counted(revised[1])
+                elif item.redo:  # a live redo after its turn closed: the transcript takes it (the rules decided)
+                    yield item
                 continue
             if isinstance(item, SpeechActivity):
                 yield from with_rules(self.tracker.on_activity(item))

@@ -156,6 +156,9 @@ class RecognizerOptions:
       looks doubtful in the short window (``short_window_doubt``) is done again in 30 s.
     * ``short_window_min_word_prob``: a word below this probability makes a short-window decoding
       doubtful (0: only loops, running out of tokens and the no-speech scores do).
+    * ``short_window_fallback``: a doubtful short-window decoding is done again in 30 s; False
+      gives no text instead (live caption passes: a caption can wait for the next pass, a final
+      cannot wait behind a 30 s decoding).
     * ``trim_memory``: after each ``recognize`` (and the warm-up), hand the heap's free pages back
       to the system (``release_free_memory``); not when ``keep_freed_memory`` is in effect.
     """
@@ -182,6 +185,7 @@ class RecognizerOptions:
     keep_freed_memory: bool = False
     encoder_window_s: float = 10.0
     short_window_min_word_prob: float = 0.3
+    short_window_fallback: bool = True
     trim_memory: bool = True
     # The second pass over each closed turn (``turn_pass.py``): its utterances decoded again
     # together in one window, kept when the guards there accept it (word-count ratio against the
@@ -768,6 +772,9 @@ class Recognizer:
             doubt = short_window_doubt(results, self._model.most_tokens, max_tokens, self.options)
             if doubt is None:
                 return results
+            if not self.options.short_window_fallback:
+                logger.debug("short encoder window (%d frames) doubtful, no text: %s", frames, doubt)
+                return []
             self.short_window_retries += 1
             logger.debug("short encoder window (%d frames) doubtful, decoding in 30 s: %s", frames, doubt)
         return self._decode_in(audio, prompt, None, None)

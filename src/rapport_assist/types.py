@@ -302,17 +302,24 @@ class TurnRevision:
 
     On the timeline it comes right before the item that closes the turn, so the turn rules decide
     that turn on the revised text; the pipeline hands it on as an event (the event log's
-    ``revision``, the sidebar's transcript) only when it applied it."""
+    ``revision``, the sidebar's transcript) only when it applied it.
+
+    ``redo``: one utterance of a live call decoded again in Whisper's 30 s window after it went
+    out (``LiveSettings.redo_later``: its short-window decoding had a doubtful word). Its turn may
+    have closed by then: the pipeline still hands it on (``turn`` -1) so the transcript and the
+    event log take the better text; the rules decided that turn on the first text."""
 
     speaker: Speaker
     utterances: tuple[Utterance, ...]
     before: tuple[str, ...]
     t_s: float
     turn: int = -1
+    redo: bool = False
 
     def to_json(self) -> dict[str, Any]:
         return {
             "type": "revision",
+            **({"redo": True} if self.redo else {}),
             "turn": self.turn,
             "speaker": self.speaker.value,
             "t": round(self.t_s, 3),
