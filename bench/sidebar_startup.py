@@ -125,6 +125,10 @@ def memory(minutes: float) -> dict[str, float]:
         app.exec()
         took = time.perf_counter() - started - 0.5
         after, peak = rss_mb()
+        from rapport_assist.recognizer import release_free_memory
+
+        release_free_memory()  # what of the growth is free heap pages not yet given back
+        trimmed, _ = rss_mb()
         result = {
             "call_minutes": window.model.now_s / 60,
             "utterances": n_lines,
@@ -132,6 +136,7 @@ def memory(minutes: float) -> dict[str, float]:
             "rss_before_mb": before,
             "rss_after_mb": after,
             "rss_peak_mb": peak,
+            "rss_after_trim_mb": trimmed,
             "promises": len(window.model.promises),
             "transcript_kept": len(window.model.transcript),
             "history_kept": len(window.model.history),
@@ -248,7 +253,7 @@ def main() -> int:
         )
         print(
             f"  RSS before {result['rss_before_mb']:.0f} MB, after {result['rss_after_mb']:.0f} MB, "
-            f"peak {result['rss_peak_mb']:.0f} MB"
+            f"peak {result['rss_peak_mb']:.0f} MB; after malloc_trim {result['rss_after_trim_mb']:.0f} MB"
         )
         print("  RSS along the call: " + ", ".join(f"{m:.0f} min {r:.0f} MB" for m, r in result["rss_by_minute"]))
         print(

@@ -149,7 +149,7 @@ def add_entity_recognizer(nlp: "spacy.language.Language") -> bool:
 
 def _load_package(name: str, module: Any, exclude: tuple[str, ...]) -> "spacy.language.Language":
     try:
-        return module.load(exclude=list(exclude))  # type: ignore[no-any-return]
+        return module.load(exclude=list(exclude))
     except Exception as exc:  # a broken install
         raise ModelError(
             f"spaCy model package {name} is installed but failed to load ({exc.__class__.__name__}: {exc})",
