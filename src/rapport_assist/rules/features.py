@@ -452,6 +452,7 @@ def _row_attrs() -> list[int]:
 
 _IDX, _LEN = ROW_COLUMNS.index("IDX"), ROW_COLUMNS.index("LENGTH")
 _SENT_START = ROW_COLUMNS.index("SENT_START")
+_POS_COLUMN = itemgetter(ROW_COLUMNS.index("POS"))
 
 
 def doc_text(feats: Features, doc_start: int, doc_end: int) -> str:
@@ -574,6 +575,7 @@ class FeatureExtractor:
         questions: set[int] = set()
         bits = tags = 0
         word_bits: list[int] = []
+        sent_starts: list[int] = []  # per sentence, the content position it starts at
         sid = -1
         last_lower = 0
         last_skipped = 0  # the last punctuation token, to spot "?" at a sentence end
@@ -583,9 +585,9 @@ class FeatureExtractor:
                     questions.add(sid)
                 sid += 1
                 last_lower = 0
+                sent_starts.append(len(keys))
             info = words.get(lower) or self._word(doc, lower)
             kind = info[0]
-            tags |= 1 << pos
             if kind & _SKIP:
                 last_skipped = lower
                 continue
@@ -611,10 +613,11 @@ class FeatureExtractor:
             doc_i.append(i)
         if last_skipped == question and sid >= 0:
             questions.add(sid)
-        spans: list[tuple[int, int]] = [(0, 0)] * (sid + 1)
-        for k, s_id in enumerate(sent):
-            first = spans[s_id][0] if spans[s_id][1] else k
-            spans[s_id] = (first, k + 1)
+        for pos in set(map(_POS_COLUMN, rows)):  # the parts of speech, punctuation's too
+            tags |= 1 << pos
+        # each sentence's content positions (a sentence's content tokens follow each other): (0, 0) for none
+        sent_starts.append(len(keys))
+        spans = [(a, b) if b > a else (0, 0) for a, b in zip(sent_starts, sent_starts[1:])]
         text = au.utterance.text
         if rows and len(text) != rows[-1][_IDX] + len(doc[-1].text_with_ws):  # a Doc of other text
             text = doc.text
