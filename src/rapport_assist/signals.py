@@ -297,7 +297,7 @@ class SignalTracker:
         cues: dict[str, tuple[str, ...]] = {}
         bits = feats.bits
         for family, lex in self._cues:
-            found = lexicon_matches(lex, feats) if lex.entities or (bits & lex.bit and bits & lex.last_bit) else None
+            found = lexicon_matches(lex, feats) if lex.entities or lex.could_match(bits) else None
             cues[family] = match_texts(found) if found else ()
         words = feats.word_count  # kept on the features: the rules and turns count them too
         backchannel = words <= opts.backchannel_max_words

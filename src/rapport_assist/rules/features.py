@@ -268,12 +268,20 @@ class CompiledLexicon:
         if seconds:
             self.one_bit = key_bits.add(self.phrases.one_word_keys())
             self.next_bit = key_bits.add(seconds)
+        # a third utterance-level test: some word is a one-word phrase or can be a phrase's second
+        # (else no phrase can start anywhere); ``bit`` itself when there are no longer phrases
+        self.start_bits = self.one_bit | self.next_bit if self.next_bit else self.bit
+
+    def could_match(self, bits: int) -> bool:
+        """Whether an utterance whose ``Features.bits`` are ``bits`` can hold a phrase (its
+        entities aside): the three pre-filter tests ``find`` and the generated conditions make."""
+        return bool(bits & self.bit and bits & self.last_bit and bits & self.start_bits)
 
     def find(self, feats: "Features") -> list[Match]:
         bits = feats.bits
         spans = (
             self.phrases.find(feats, self.bit, self.one_bit, self.next_bit)
-            if bits & self.bit and bits & self.last_bit
+            if bits & self.bit and bits & self.last_bit and bits & self.start_bits
             else []
         )
         if self.entities:
