@@ -1,7 +1,7 @@
 """Rule evaluation speed and text-replay speed on the development dialogues, against the targets.
 
 Usage:
-    .venv/bin/python bench/rules_speed.py [DIALOGUES.jsonl ...] [--repeat N] [--profile]
+    .venv/bin/python bench/rules_speed.py [DIALOGUES.jsonl ...] [--repeat N] [--profile] [--sample]
 
 Inputs (default: ../shared/data/dialogues/scripted_dev.jsonl and twitter_customer_care_dev.jsonl,
 or the bundled demo transcript when those are absent): one dialogue per line, ``turns`` of
@@ -29,7 +29,11 @@ It measures, with the default rule packs (``rules/``):
     out a batch: what the machine's cores replay together.
 
 ``--profile`` adds a cProfile summary of one rules-alone pass (where ``on_utterance`` spends
-its time). ``--per-rule`` adds what each rule costs: each rule alone in an engine, over every
+its time). ``--sample`` adds a sampled profile of ``--repeat`` x 10 rules-alone passes on the
+process's CPU time (a ``SIGPROF`` every 0.3 ms; Unix): the share of samples in each function,
+inclusive, and in each rule's conditions. cProfile's clock is the wall clock and its cost per
+call is larger than many of the engine's functions; the samples are neither slowed by other
+jobs on a busy host nor by the profiler. ``--per-rule`` adds what each rule costs: each rule alone in an engine, over every
 call (best of ``--repeat`` passes), minus an engine with no rules — a team lead's new rule can be
 priced the same way. Rules share lexicon matches, so the costs add up to more than all rules
 together.
@@ -197,6 +201,55 @@ def timed_pass(engine, calls, left: dict, per_utt: list[float] | None = None, re
     return spent
 
 
+def sampled_profile(engine, one_pass, passes: int, top: int = 30) -> None:
+    """Run ``one_pass`` ``passes`` times with a CPU-time sampler (``SIGPROF`` every 0.3 ms of
+    the process's CPU time) and print the share of samples in each function (inclusive: a
+    function's callees count in it) and in each rule's generated conditions."""
+    import collections
+    import signal
+
+    by_function: collections.Counter[str] = collections.Counter()
+    by_rule: collections.Counter[str] = collections.Counter()
+    rule_of = {}  # generated condition function -> rule id
+    for compiled in engine._rules + engine._turn_rules:
+        for part in ("when", "expect", "ignore", "episode_ends", "unless"):
+            fn = getattr(compiled, part)
+            if fn is not None:
+                rule_of[fn.__code__] = f"{compiled.rule.id} ({part})"
+    taken = [0]
+
+    def sample(signum, frame) -> None:
+        taken[0] += 1
+        seen, rules = set(), set()
+        while frame is not None:
+            code = frame.f_code
+            name = f"{os.path.basename(code.co_filename)}:{code.co_name}"
+            if name not in seen:
+                seen.add(name)
+                by_function[name] += 1
+            rule = rule_of.get(code)
+            if rule is not None and rule not in rules:
+                rules.add(rule)
+                by_rule[rule] += 1
+            frame = frame.f_back
+
+    previous = signal.signal(signal.SIGPROF, sample)
+    signal.setitimer(signal.ITIMER_PROF, 0.0003, 0.0003)
+    try:
+        for _ in range(passes):
+            one_pass()
+    finally:
+        signal.setitimer(signal.ITIMER_PROF, 0, 0)
+        signal.signal(signal.SIGPROF, previous)
+    n = max(1, taken[0])
+    print(f"\n== sampled CPU-time profile of {passes} rules-alone passes ({taken[0]} samples), inclusive")
+    for name, count in by_function.most_common(top):
+        print(f"  {100 * count / n:5.1f}%  {name}")
+    print("== by rule: samples in its conditions (when, expect, ...), finders included")
+    for rule, count in by_rule.most_common():
+        print(f"  {100 * count / n:5.1f}%  {rule}")
+
+
 def per_rule_costs(ruleset, calls, repeat: int) -> None:
     """Print µs per utterance of each rule alone (an engine with just that rule, minus one with
     none), over ``calls`` (annotated utterances with their signals), best of ``repeat`` passes."""
@@ -238,6 +291,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("files", nargs="*", type=Path, help="dialogue JSONL files (default: the dev sets in ../shared)")
     ap.add_argument("--repeat", type=int, default=5, help="timed passes of each measurement (default 5)")
     ap.add_argument("--profile", action="store_true", help="cProfile one rules-alone pass")
+    ap.add_argument(
+        "--sample", action="store_true", help="a sampled CPU-time profile of the rules alone (by function and by rule)"
+    )
     ap.add_argument("--rules-only", action="store_true", help="measure rule evaluation alone (no replay)")
     ap.add_argument("--per-rule", action="store_true", help="also time each rule alone (what each rule costs)")
     ap.add_argument(
@@ -395,6 +451,9 @@ def main(argv: list[str] | None = None) -> int:
                 f"rules loaded once per process; median of {args.repeat}, min-max "
                 f"{min(rates):,.0f}-{max(rates):,.0f}): {versus(statistics.median(rates), REPLAY_TARGET)}"
             )
+
+        if args.sample:
+            sampled_profile(engine, lambda: rules_pass(every), 10 * args.repeat)
 
         if args.profile:
             print("\n== cProfile of one rules-alone pass over every call (sorted by own time)")

@@ -185,6 +185,45 @@ def test_default_packs_on_a_short_call(annotator: Annotator) -> None:
     assert you.quoted is not None and you.quoted.speaker is Speaker.AGENT
 
 
+def test_outputs_are_whole_dataclass_values(annotator: Annotator) -> None:
+    """The engine makes its nudges, praise and evidence without the frozen dataclasses'
+    constructors (a setattr per field is slow): each must still hold every field, and equal the
+    value its constructor makes from those fields (a field added to ``Nudge`` with a default
+    must be added there too)."""
+    import dataclasses
+
+    from rapport_assist.types import Evidence, Praise
+
+    engine = RuleEngine(load_rules([default_rules_dir()]))
+    turns = [
+        ("agent", "Hi, thanks for calling, my name is Sam. How can I help you today?", 0.0),
+        ("customer", "Third time I'm calling about this bill. It's ridiculous.", 4.0),
+        ("agent", "Okay, so what you need to do is, um, reset the password first.", 8.0),
+        ("customer", "Fine.", 12.0),
+        ("agent", "Someone from billing will call you back by Friday.", 14.0),
+    ]
+    outputs = call(engine, annotator, turns)
+    kinds = {type(o) for o in outputs}
+    assert Nudge in kinds and Praise in kinds
+    for out in outputs:
+        values = [out] + [e for e in getattr(out, "evidence", ())]
+        for value in values:
+            if not isinstance(value, (Nudge, Praise, Evidence)):
+                continue
+            names = [f.name for f in dataclasses.fields(value)]
+            assert list(vars(value)) == names, type(value).__name__
+            assert type(value)(**{n: getattr(value, n) for n in names}) == value
+    # the same for the turn tracker's step and turn (one of each per utterance)
+    from rapport_assist.turns import TurnStep, TurnTracker
+
+    step = TurnTracker().on_utterance(Utterance(0, Speaker.AGENT, "Hello there.", 0.0, 1.0))
+    assert step.turn is not None
+    for value in (step, step.turn):
+        names = [f.name for f in dataclasses.fields(value)]
+        assert list(vars(value)) == names and type(value)(**{n: getattr(value, n) for n in names}) == value
+    assert isinstance(step, TurnStep)
+
+
 def test_customer_only_call_never_fires(annotator: Annotator) -> None:
     engine = RuleEngine(load_rules([default_rules_dir()]))
     turns = [

@@ -391,3 +391,45 @@ def test_a_turn_read_from_its_parts_reads_as_its_joined_doc(engine: RuleEngine, 
     assert [m.text for m in regex_finder(RegexFinder(r"\bbill went\b", True))(got)] == ["bill went"]
     assert [t.text for t in joined.doc] == [t.text for t in doc]  # built when read
     assert joined.vocab is joined.doc.vocab
+
+
+@pytest.mark.parametrize(
+    "texts",
+    [
+        # promises in every part: will + verb, a subject shared across "and", a plan, a delegation
+        ["Thanks for waiting.", "We're checking and will post an update soon.", "Our team plans to send a fix."],
+        ["I have asked a specialist to call you back.", "Someone will email you tomorrow, it will be fixed."],
+        # a marker at a part's end reads the next part in the joined Doc: that one is read whole
+        ["We will", "call you back tomorrow.", "I'm going", "to send it."],
+        ["We'll forward this", "to the team."],  # (two tokens after the marker: within its part)
+        ["We'll forward", "this to the team."],
+        ["Nothing promised here.", "Just a question?"],
+    ],
+)
+def test_a_turns_future_frames_come_from_its_parts(engine: RuleEngine, annotator: Annotator, texts: list[str]) -> None:
+    """A turn's future-action frames (markers, subjects, candidate verbs) read from its parts'
+    Docs, without the joined Doc, are the frames read from the joined Doc."""
+    from spacy.tokens import Doc
+
+    from rapport_assist.annotate import AnnotatedUtterance, JoinedUtterance
+    from rapport_assist.rules.conditions import future_frames
+    from rapport_assist.rules.features import joined_text
+    from rapport_assist.turns import merge_turn_utterance
+
+    A = Speaker.AGENT
+    parts = [annotator.annotate(Utterance(i, A, t, 2.0 * i, 2.0 * i + 1.5)) for i, t in enumerate(texts)]
+    extractor = engine.compiler.extractor
+    tracker = TurnTracker()
+    for au in parts:
+        turn = tracker.on_utterance(au.utterance).turn
+    assert turn is not None
+    feats = [extractor.features(au) for au in parts]
+    text, offsets = joined_text(feats)
+    joined = JoinedUtterance(merge_turn_utterance(turn, [au.utterance for au in parts], text), [au.doc for au in parts])
+    got = extractor.join(feats, joined, offsets)
+    assert got is not None
+    want = extractor.extract(AnnotatedUtterance(joined.utterance, Doc.from_docs([au.doc for au in parts])))
+    bit = engine.compiler._future_bit
+    assert future_frames(bit, got) == future_frames(bit, want)
+    boundary = texts[0] in ("We will", "We'll forward")
+    assert (joined._doc is not None) is boundary  # the joined Doc only where a marker ends a part

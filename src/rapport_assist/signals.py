@@ -39,9 +39,9 @@ from typing import TYPE_CHECKING, Callable, Iterable
 
 from .annotate import AnnotatedUtterance
 from .signal_catalogue import CUE_LEXICONS, SIGNAL_FIELDS, SignalField  # noqa: F401  (re-exported)
-from .rules.conditions import Compiler, EvalContext
+from .rules.conditions import Compiler, EvalContext, lexicon_matches
 from .rules.features import match_texts
-from .rules.model import EventIs, LexiconFinder, Says
+from .rules.model import EventIs
 from .turns import TurnTracker, backchannel_phrases
 from .types import (
     DeadAir,
@@ -216,11 +216,13 @@ class SignalTracker:
         self._tone_text = {
             name: compiler.condition(t.text) for name, t in vocabulary.tones.items() if name in ("angry", "tense")
         }
-        self._cues = {
-            family: compiler.condition(Says(LexiconFinder((lexicon,)), ()))
+        # per cue family, its compiled lexicon: matched as a ``says: LEXICON`` condition would
+        # (pre-filter bits, matches cached on the utterance for the rules), without a condition call
+        self._cues = [
+            (family, compiler.lexicons[lexicon])
             for family, lexicon in CUE_LEXICONS.items()
             if lexicon in vocabulary.lexicons
-        }
+        ]
         self._extractor = compiler.extractor
         self._turns = TurnTracker(backchannels=backchannel_phrases(vocabulary.lexicons))
         self.start_call(call_length_s)
@@ -292,13 +294,17 @@ class SignalTracker:
         me, other = self._speakers[utt.speaker], self._speakers[utt.speaker.other()]
         feats = self._extractor.features(au)
         ctx = EvalContext(feats)
-        cues = {family: match_texts(ev(ctx)) for family, ev in self._cues.items()}
+        cues: dict[str, tuple[str, ...]] = {}
+        bits = feats.bits
+        for family, lex in self._cues:
+            found = lexicon_matches(lex, feats) if lex.entities or lex.could_match(bits) else None
+            cues[family] = match_texts(found) if found else ()
         words = feats.word_count  # kept on the features: the rules and turns count them too
         backchannel = words <= opts.backchannel_max_words
 
         values: dict[str, float | bool | None] = {"duration_s": utt.duration_s, "words": float(words)}
         # voice vs own baseline (calm utterances of earlier turns), alone and pooled over the turn
-        turn = self._turn_so_far(me, au)
+        turn = self._turn_so_far(me, au, words)
         loud = utt.voice.loudness_dbfs if utt.voice else None
         rate_parts = _rate_parts(utt, opts)
         rate = None if rate_parts is None else rate_parts[0] / rate_parts[1]
@@ -387,14 +393,14 @@ class SignalTracker:
             self._last_hold_s = utt.end_s
 
         signals = UtteranceSignals(values=values, cues=cues, tone=tone, tone_state=state)
-        out = AnnotatedUtterance(replace(utt, signals=signals), au.doc, feats)
+        out = AnnotatedUtterance(_with_signals(utt, signals), au.doc, feats)
         feats.au = out  # the rules read the signals through the features
         return out, events
 
-    def _turn_so_far(self, me: _SpeakerState, au: AnnotatedUtterance) -> _TurnSoFar:
+    def _turn_so_far(self, me: _SpeakerState, au: AnnotatedUtterance, words: int | None = None) -> _TurnSoFar:
         """The speaker's turn that ``au`` belongs to, counting ``au`` in (a backchannel in the
-        other side's turn stands alone: index -1)."""
-        step = self._turns.on_utterance(au.utterance)
+        other side's turn stands alone: index -1). ``words``: its word count, when known."""
+        step = self._turns.on_utterance(au.utterance, words)
         if step.turn is None:
             turn = _TurnSoFar(-1)
         else:
@@ -561,3 +567,16 @@ def _rise(value: float | None, history: Iterable[float], minimum: int, ratio: bo
     if ratio:
         return value / base - 1.0 if base > 0 else None
     return value - base
+
+
+_new = object.__new__
+
+
+def _with_signals(utt: Utterance, signals: UtteranceSignals) -> Utterance:
+    """``replace(utt, signals=signals)``, made as that makes it (every field the same but
+    ``signals``) without the frozen dataclass's setattr per field (one per utterance)."""
+    out = _new(type(utt))
+    fields = out.__dict__
+    fields.update(utt.__dict__)
+    fields["signals"] = signals
+    return out

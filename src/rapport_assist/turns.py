@@ -208,7 +208,9 @@ class TurnTracker:
             cur.end_s = utt.end_s
         if utt.timing_estimated:
             cur.timing_estimated = True
-        return TurnStep(closed, cur.value(False, utt.end_s))
+        step = _new(TurnStep)  # as ``TurnStep(...)`` makes it, without a setattr per field (one per utterance)
+        step.__dict__.update(closed=closed, turn=cur.value(False, utt.end_s))
+        return step
 
     def revise(self, texts: Mapping[int, str]) -> Turn | None:
         """The open turn with the texts of some of its utterances replaced (utterance index ->

@@ -528,6 +528,11 @@ def future_frames(bit: int, feats: Features) -> list[tuple[int, list[int]]]:
     frames = feats.cache.get("#future-frames")
     if frames is not None:
         return frames
+    if feats.parts:  # a turn's reading: its parts' frames, without building the joined Doc
+        joined = _joined_frames(bit, feats.parts)
+        if joined is not None:
+            feats.cache["#future-frames"] = joined
+            return joined
     frames = []
     doc, doc_i = feats.doc, feats.doc_i
     for pos, here in enumerate(feats.word_bits):
@@ -547,6 +552,26 @@ def future_frames(bit: int, feats: Features) -> list[tuple[int, list[int]]]:
         frames.append((feats.content_pos(subject.left_edge.i), candidates))
     feats.cache["#future-frames"] = frames
     return frames
+
+
+def _joined_frames(bit: int, parts: Sequence[Features]) -> list[tuple[int, list[int]]] | None:
+    """``future_frames`` of the parts' features joined (``FeatureExtractor.join``), read from
+    each part's own Doc: the joined Doc keeps each part's tokens and parse, so a frame, which
+    reads a marker's parse, is its part's frame with positions moved on. Except within two
+    tokens of a part's end, where a marker reads the tokens after it (the next part's, in the
+    joined Doc): None when a marker sits there (the joined Doc decides)."""
+    out: list[tuple[int, list[int]]] = []
+    k0 = n0 = 0  # the part's first content position and Doc index in the joined reading
+    last = len(parts) - 1
+    for p, part in enumerate(parts):
+        n = len(part.rows)
+        if p < last and any(here & bit and part.doc_i[k] >= n - 2 for k, here in enumerate(part.word_bits)):
+            return None
+        for start, candidates in future_frames(bit, part):
+            out.append((start + k0, [i + n0 for i in candidates]))
+        k0 += len(part.keys)
+        n0 += n
+    return out
 
 
 def _subject_of(verb: Token) -> Token | None:

@@ -49,6 +49,7 @@ TURN_PARTS = 40  # a turn rule reads at most this many last utterances of a turn
 
 Output = Union[Nudge, RecordItem, Praise]
 _OTHER = {speaker: speaker.other() for speaker in Speaker}
+_new = object.__new__
 
 
 @dataclass
@@ -757,11 +758,11 @@ class RuleEngine:
         if spans:  # the whole sentence the praised words are in
             s_start, s_end = quote_feats.sent_spans[quote_feats.sent[spans[0].start]]
             said = _clip(quote_feats, s_start, s_end)
-        return Praise(
+        praise = _new(Praise)  # as ``Praise(...)`` makes it, without a setattr per field
+        praise.__dict__.update(
             rule=rule.id,
             title=rule.title,
             message=rule.message.format(quote=quote, rewrite=""),
-            said=said,
             t_s=utt.end_s,
             utterance_index=utt.utterance_index,
             evidence=tuple(evidence),
@@ -770,7 +771,9 @@ class RuleEngine:
             tags=rule.tags,
             quote=None if rule.quote == "none" else quoted,
             experimental=rule.status == "experimental",
+            said=said,
         )
+        return praise
 
     @staticmethod
     def _may_fire(rule: Rule, state: _State, t_s: float) -> bool:
@@ -918,7 +921,8 @@ def _nudge(
     rewrite: str | None,
     quote: int | None = 0,
 ) -> Nudge:
-    return Nudge(
+    nudge = _new(Nudge)  # as ``Nudge(...)`` makes it, without the frozen dataclass's setattr per field
+    nudge.__dict__.update(
         rule=rule.id,
         severity=rule.severity,
         title=rule.title,
@@ -933,7 +937,11 @@ def _nudge(
         experimental=rule.status == "experimental",
         tags=rule.tags,
         quote=quote,
+        early=False,
+        early_id=None,
+        confirms=None,
     )
+    return nudge
 
 
 def _window_text(rule: Rule) -> str:
@@ -949,15 +957,17 @@ def _window_text(rule: Rule) -> str:
 
 def _evidence(feats: Features, found: list[Match], note: str) -> Evidence:
     utt = feats.au.utterance
-    return Evidence(
+    evidence = _new(Evidence)  # as ``Evidence(...)`` makes it, without a setattr per field (one per fire)
+    evidence.__dict__.update(
         utterance_index=utt.index,
         speaker=utt.speaker,
         text=utt.text,
         start_s=utt.start_s,
         end_s=utt.end_s,
-        matched=match_texts(found),
+        matched=match_texts(found) if found else (),
         note=note,
     )
+    return evidence
 
 
 def _quote_and_rewrite(

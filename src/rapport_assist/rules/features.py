@@ -268,12 +268,20 @@ class CompiledLexicon:
         if seconds:
             self.one_bit = key_bits.add(self.phrases.one_word_keys())
             self.next_bit = key_bits.add(seconds)
+        # a third utterance-level test: some word is a one-word phrase or can be a phrase's second
+        # (else no phrase can start anywhere); ``bit`` itself when there are no longer phrases
+        self.start_bits = self.one_bit | self.next_bit if self.next_bit else self.bit
+
+    def could_match(self, bits: int) -> bool:
+        """Whether an utterance whose ``Features.bits`` are ``bits`` can hold a phrase (its
+        entities aside): the three pre-filter tests ``find`` and the generated conditions make."""
+        return bool(bits & self.bit and bits & self.last_bit and bits & self.start_bits)
 
     def find(self, feats: "Features") -> list[Match]:
         bits = feats.bits
         spans = (
             self.phrases.find(feats, self.bit, self.one_bit, self.next_bit)
-            if bits & self.bit and bits & self.last_bit
+            if bits & self.bit and bits & self.last_bit and bits & self.start_bits
             else []
         )
         if self.entities:
@@ -452,6 +460,7 @@ def _row_attrs() -> list[int]:
 
 _IDX, _LEN = ROW_COLUMNS.index("IDX"), ROW_COLUMNS.index("LENGTH")
 _SENT_START = ROW_COLUMNS.index("SENT_START")
+_POS_COLUMN = itemgetter(ROW_COLUMNS.index("POS"))
 
 
 def doc_text(feats: Features, doc_start: int, doc_end: int) -> str:
@@ -574,6 +583,7 @@ class FeatureExtractor:
         questions: set[int] = set()
         bits = tags = 0
         word_bits: list[int] = []
+        sent_starts: list[int] = []  # per sentence, the content position it starts at
         sid = -1
         last_lower = 0
         last_skipped = 0  # the last punctuation token, to spot "?" at a sentence end
@@ -583,9 +593,9 @@ class FeatureExtractor:
                     questions.add(sid)
                 sid += 1
                 last_lower = 0
+                sent_starts.append(len(keys))
             info = words.get(lower) or self._word(doc, lower)
             kind = info[0]
-            tags |= 1 << pos
             if kind & _SKIP:
                 last_skipped = lower
                 continue
@@ -611,10 +621,11 @@ class FeatureExtractor:
             doc_i.append(i)
         if last_skipped == question and sid >= 0:
             questions.add(sid)
-        spans: list[tuple[int, int]] = [(0, 0)] * (sid + 1)
-        for k, s_id in enumerate(sent):
-            first = spans[s_id][0] if spans[s_id][1] else k
-            spans[s_id] = (first, k + 1)
+        for pos in set(map(_POS_COLUMN, rows)):  # the parts of speech, punctuation's too
+            tags |= 1 << pos
+        # each sentence's content positions (a sentence's content tokens follow each other): (0, 0) for none
+        sent_starts.append(len(keys))
+        spans = [(a, b) if b > a else (0, 0) for a, b in zip(sent_starts, sent_starts[1:])]
         text = au.utterance.text
         if rows and len(text) != rows[-1][_IDX] + len(doc[-1].text_with_ws):  # a Doc of other text
             text = doc.text

@@ -205,7 +205,8 @@ class _Writer:
                         put(depth, line)
                 else:
                     self.uses.add("bits")
-                    put(depth, f"if bits & {lex.bit} and bits & {lex.last_bit}:")
+                    tests = [f"bits & {b}" for b in dict.fromkeys((lex.bit, lex.last_bit, lex.start_bits))]
+                    put(depth, f"if {' and '.join(tests)}:")
                     for line in lookup:
                         put(depth + 1, line)
         else:
