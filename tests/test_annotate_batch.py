@@ -13,6 +13,7 @@ from rapport_assist.pipeline import CallPipeline
 from rapport_assist.rules import RuleEngine, default_rules_dir, load_rules
 from rapport_assist.sources import TRANSCRIPT_READ_AHEAD, ReplayInput, open_replay
 from rapport_assist.types import CallSummary, Speaker, Status, Utterance
+from spacy_support import stock_pipeline
 
 DEMO_TRANSCRIPT = Path(__file__).resolve().parents[1] / "src" / "rapport_assist" / "data" / "demo_call.jsonl"
 
@@ -146,16 +147,7 @@ def test_transcript_replay_reads_ahead_and_yields_the_same_events(annotator: Ann
 def test_numpy_matmul_gives_the_same_annotations_as_blis(annotator: Annotator) -> None:
     """``models.load_spacy`` swaps thinc's BLIS kernels for numpy's single-thread BLAS (faster
     here); a pipeline loaded as spaCy ships it must read every text the same way."""
-    import importlib
-
-    from rapport_assist.models import SPACY_MODELS
-
-    for name in SPACY_MODELS:
-        try:
-            stock = importlib.import_module(name).load()
-            break
-        except ImportError:
-            continue
+    stock = stock_pipeline()
     assert annotator.nlp.get_pipe("tok2vec").model.ops.use_blis is False
     assert stock.get_pipe("tok2vec").model.ops.use_blis is True
     utts = [utt(i, t) for i, t in enumerate(TEXTS)]

@@ -10,7 +10,6 @@ and reads the kernel's high-water mark of its resident memory (VmHWM).
 
 from __future__ import annotations
 
-import importlib
 import os
 import platform
 import subprocess
@@ -20,11 +19,12 @@ from pathlib import Path
 import pytest
 
 from rapport_assist.annotate import AnnotatedUtterance, Annotator
-from rapport_assist.models import LATER_PIPES, SPACY_MODELS, add_entity_recognizer, load_spacy
+from rapport_assist.models import LATER_PIPES, add_entity_recognizer, load_spacy
 from rapport_assist.pipeline import CallPipeline
 from rapport_assist.rules import RuleEngine, default_rules_dir, load_rules
 from rapport_assist.sources import ReplayInput, open_replay
 from rapport_assist.types import Speaker, Utterance
+from spacy_support import stock_pipeline
 
 DEMO_TRANSCRIPT = Path(__file__).resolve().parents[1] / "src" / "rapport_assist" / "data" / "demo_call.jsonl"
 TEXTS = [
@@ -38,15 +38,6 @@ def fresh_pipeline():
     """A pipeline as ``load_spacy`` makes it, not the process's shared one (other tests may
     have added the entity recognizer to that)."""
     return load_spacy.__wrapped__()  # type: ignore[attr-defined]
-
-
-def stock_pipeline():
-    for name in SPACY_MODELS:
-        try:
-            return importlib.import_module(name).load()
-        except ImportError:
-            continue
-    raise AssertionError("no spaCy model installed")
 
 
 def entities(au: AnnotatedUtterance) -> list[tuple[str, str]]:

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-import importlib
 import json
 from pathlib import Path
 
 import pytest
 
-from rapport_assist.models import SPACY_MODELS, load_spacy
+from rapport_assist.models import load_spacy
 from rapport_assist.ruler_table import TableRuler
+from spacy_support import stock_pipeline
 
 DEMO_TRANSCRIPT = Path(__file__).resolve().parents[1] / "src" / "rapport_assist" / "data" / "demo_call.jsonl"
 
@@ -26,15 +26,6 @@ TEXTS = [
     "Whether or not it works, I'll call since it's late, though it's fine tho.",
     "Um, uh, so, my my card was charged twice on March 3rd, for $49.99!",
 ]
-
-
-def stock_pipeline():
-    for name in SPACY_MODELS:
-        try:
-            return importlib.import_module(name).load()
-        except ImportError:
-            continue
-    pytest.fail("no spaCy model installed")
 
 
 def readings(docs) -> list[list[tuple]]:

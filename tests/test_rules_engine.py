@@ -186,10 +186,9 @@ def test_default_packs_on_a_short_call(annotator: Annotator) -> None:
 
 
 def test_outputs_are_whole_dataclass_values(annotator: Annotator) -> None:
-    """The engine makes its nudges, praise and evidence without the frozen dataclasses'
-    constructors (a setattr per field is slow): each must still hold every field, and equal the
-    value its constructor makes from those fields (a field added to ``Nudge`` with a default
-    must be added there too)."""
+    """The engine's nudges, praise and evidence, and the turn tracker's steps and turns (made
+    without their frozen dataclasses' constructors: a setattr per field, once per utterance),
+    each hold every field and equal the value their constructor makes from those fields."""
     import dataclasses
 
     from rapport_assist.types import Evidence, Praise

@@ -14,9 +14,8 @@ import re
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Iterable, Iterator, Sequence, TypeVar
 
+from .models import ENTITY_PIPE
 from .types import Utterance
-
-ENTITY_PIPE = "ner"  # spaCy's entity recognizer (``models.ENTITY_PIPE``)
 
 if TYPE_CHECKING:  # pragma: no cover
     from spacy.language import Language

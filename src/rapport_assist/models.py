@@ -132,8 +132,7 @@ def add_entity_recognizer(nlp: "spacy.language.Language") -> bool:
             module = importlib.import_module(name)
         except ImportError:
             raise ModelError(
-                f"spaCy model package {name} is gone: its entity recognizer cannot be loaded",
-                f"reinstall it: .venv/bin/pip install --force-reinstall {name.replace('_', '-')}",
+                f"spaCy model package {name} is gone: its entity recognizer cannot be loaded", _reinstall(name)
             ) from None
         # everything but the entity recognizer: what ``nlp`` has and what load_spacy left out
         others = {*nlp.component_names, *LATER_PIPES} - {ENTITY_PIPE}
@@ -153,8 +152,12 @@ def _load_package(name: str, module: Any, exclude: tuple[str, ...]) -> "spacy.la
     except Exception as exc:  # a broken install
         raise ModelError(
             f"spaCy model package {name} is installed but failed to load ({exc.__class__.__name__}: {exc})",
-            f"reinstall it: .venv/bin/pip install --force-reinstall {name.replace('_', '-')}",
+            _reinstall(name),
         ) from None
+
+
+def _reinstall(name: str) -> str:
+    return f"reinstall it: .venv/bin/pip install --force-reinstall {name.replace('_', '-')}"
 
 
 # "3PM", "11AM", "3:30pm": the recognizer writes clock times glued and in capitals; spaCy's

@@ -49,7 +49,6 @@ TURN_PARTS = 40  # a turn rule reads at most this many last utterances of a turn
 
 Output = Union[Nudge, RecordItem, Praise]
 _OTHER = {speaker: speaker.other() for speaker in Speaker}
-_new = object.__new__
 
 
 @dataclass
@@ -758,8 +757,7 @@ class RuleEngine:
         if spans:  # the whole sentence the praised words are in
             s_start, s_end = quote_feats.sent_spans[quote_feats.sent[spans[0].start]]
             said = _clip(quote_feats, s_start, s_end)
-        praise = _new(Praise)  # as ``Praise(...)`` makes it, without a setattr per field
-        praise.__dict__.update(
+        return Praise(
             rule=rule.id,
             title=rule.title,
             message=rule.message.format(quote=quote, rewrite=""),
@@ -773,7 +771,6 @@ class RuleEngine:
             experimental=rule.status == "experimental",
             said=said,
         )
-        return praise
 
     @staticmethod
     def _may_fire(rule: Rule, state: _State, t_s: float) -> bool:
@@ -921,8 +918,7 @@ def _nudge(
     rewrite: str | None,
     quote: int | None = 0,
 ) -> Nudge:
-    nudge = _new(Nudge)  # as ``Nudge(...)`` makes it, without the frozen dataclass's setattr per field
-    nudge.__dict__.update(
+    return Nudge(
         rule=rule.id,
         severity=rule.severity,
         title=rule.title,
@@ -937,11 +933,7 @@ def _nudge(
         experimental=rule.status == "experimental",
         tags=rule.tags,
         quote=quote,
-        early=False,
-        early_id=None,
-        confirms=None,
     )
-    return nudge
 
 
 def _window_text(rule: Rule) -> str:
@@ -957,8 +949,7 @@ def _window_text(rule: Rule) -> str:
 
 def _evidence(feats: Features, found: list[Match], note: str) -> Evidence:
     utt = feats.au.utterance
-    evidence = _new(Evidence)  # as ``Evidence(...)`` makes it, without a setattr per field (one per fire)
-    evidence.__dict__.update(
+    return Evidence(
         utterance_index=utt.index,
         speaker=utt.speaker,
         text=utt.text,
@@ -967,7 +958,6 @@ def _evidence(feats: Features, found: list[Match], note: str) -> Evidence:
         matched=match_texts(found) if found else (),
         note=note,
     )
-    return evidence
 
 
 def _quote_and_rewrite(
