@@ -136,12 +136,20 @@ for text in texts:
     nlp(text, disable=["ner"] if "ner" in nlp.pipe_names else [])
 recognizer._decode_in(segments[0].audio, None, None, None)  # one 30 s decoding, forced
 status = dict(line.split(":", 1) for line in Path("/proc/self/status").read_text().splitlines())
-print(len(texts), recognizer.short_window_retries, int(status["VmHWM"].split()[0]) // 1024)
+kb = {k: int(status[k].split()[0]) for k in ("VmHWM", "RssFile", "RssShmem")}
+print(len(texts), recognizer.short_window_retries, kb["VmHWM"] // 1024, (kb["RssFile"] + kb["RssShmem"]) // 1024)
 """
 
 
 @pytest.mark.skipif(platform.system() != "Linux", reason="reads /proc/self/status")
-def test_a_live_calls_models_and_recognition_peak_under_450_mb() -> None:
+def test_a_live_calls_own_memory_at_its_recognition_peak_stays_under_360_mb() -> None:
+    """The bound is on the memory the process allocates (its peak RSS less the pages of files
+    it maps: the libraries' code and data). Those file pages are shared and the kernel can drop
+    them, and how many of them count depends on the page cache, not on this code: the same
+    commit and packages peaked at 410 MB in a venv installed weeks ago (96 MB of file pages) and
+    at 463-469 MB in one just installed (147 MB: libctranslate2 alone 29 MB instead of 11 MB, as
+    the kernel maps the cached pages around each one it faults in). Allocated: 314-316 MB in
+    both."""
     demo = Path(__file__).resolve().parents[1] / "src" / "rapport_assist" / "data" / "demo_call.flac"
     out = subprocess.run(
         [sys.executable, "-c", _PEAK_PROBE, str(demo)],
@@ -150,9 +158,10 @@ def test_a_live_calls_models_and_recognition_peak_under_450_mb() -> None:
         timeout=600,
     )
     assert out.returncode == 0, out.stderr
-    utterances, redone, peak_mb = (int(x) for x in out.stdout.split()[-3:])
+    utterances, redone, peak_mb, file_mb = (int(x) for x in out.stdout.split()[-4:])
     assert utterances >= 12 and redone >= 1  # real speech, and 30 s decodings among them
-    assert peak_mb <= 450, f"peak RSS {peak_mb} MB"
+    assert 0 < file_mb < peak_mb
+    assert peak_mb - file_mb <= 360, f"peak RSS {peak_mb} MB, of it {file_mb} MB mapped files"
 
 
 _LENGTHS_PROBE = """
