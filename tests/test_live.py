@@ -244,6 +244,35 @@ def _replay_events(path: Path, recognizer) -> list:
     return list(pipeline.run(source.items(), audio_s=source.audio_s))
 
 
+def _loudness(audio: np.ndarray) -> np.ndarray:
+    """RMS per 100 ms."""
+    n = len(audio) // 1600 * 1600
+    return np.sqrt(np.mean(audio[:n].reshape(-1, 1600) ** 2, axis=1))
+
+
+def _follows(played: np.ndarray, got: np.ndarray, block: int = 20, max_slip: int = 20) -> bool:
+    """Whether ``got`` holds ``played``'s loudness, 2 s at a time: each block of speech matches
+    the recording within a slip of up to 2 s. The same audio gives ~0.99 per block; a playback
+    underrun on a busy machine inserts silence into the sink, shifting what follows (one long
+    correlation over the whole call fell to 0.61 under a load of 5 on 2 cores)."""
+    best: list[float] = []
+    for i in range(0, len(played) - block, block):
+        said = played[i : i + block]
+        if said.std() < 1e-4:
+            continue
+        best.append(
+            max(
+                (
+                    float(np.corrcoef(said, got[i + lag : i + lag + block])[0, 1])
+                    for lag in range(max_slip + 1)
+                    if i + lag + block <= len(got) and got[i + lag : i + lag + block].std() > 0
+                ),
+                default=0.0,
+            )
+        )
+    return len(best) > 5 and float(np.median(best)) > 0.8 and float(np.mean(np.array(best) > 0.5)) > 0.8
+
+
 def _words(events) -> list[str]:
     from rapport_assist.recognizer import normalize_text
 
@@ -292,23 +321,25 @@ def test_live_capture_through_pulseaudio_matches_replay(
     heard = settled(events)  # the last utterance: hangover + recognition (slow on a busy machine)
     assert call.log_path is not None  # the event log is on disk as the call goes (a crash keeps it)
     assert call.log_path.read_text().count('"type": "utterance"') == heard
+
+    def customer_status(code: str) -> bool:
+        return any(isinstance(e, Status) and e.code == code and "customer" in e.message for e in events)
+
     pulse.unload("customer_line")
     deadline = time.monotonic() + 10
-    while time.monotonic() < deadline and not any(isinstance(e, Status) and e.code == "device_gone" for e in events):
+    while time.monotonic() < deadline and not customer_status("device_gone"):
         time.sleep(0.2)
 
     pulse.pactl("load-module", "module-null-sink", "sink_name=customer_line", "rate=16000", "channels=1")
     deadline = time.monotonic() + 10  # plugged back in: capture resumes
-    while time.monotonic() < deadline and not any(
-        isinstance(e, Status) and e.code == "capture_resumed" for e in events
-    ):
+    while time.monotonic() < deadline and not customer_status("capture_resumed"):
         time.sleep(0.2)
     call.stop()
 
-    resumed = [e for e in events if isinstance(e, Status) and e.code == "capture_resumed"]
-    assert resumed and "customer" in resumed[0].message
-    gone = [e for e in events if isinstance(e, Status) and e.code == "device_gone"]
-    assert gone and "customer" in gone[0].message, [e for e in events if isinstance(e, Status)]
+    # (at a load of 9 on 2 cores a side's stream may also stall and come back before this)
+    assert customer_status("device_gone") and customer_status("capture_resumed"), [
+        e for e in events if isinstance(e, Status)
+    ]
     assert isinstance(events[-1], CallSummary) and events[-1].utterances == heard  # nothing lost after the unplug
 
     # The call record: the event log has every event; the WAV holds the fixture's audio (from
@@ -320,15 +351,12 @@ def test_live_capture_through_pulseaudio_matches_replay(
     offsets = []
     for played, got in zip(audio.channels, saved):
         offset = int(np.argmax(np.abs(got) > 1e-3)) - int(np.argmax(np.abs(played) > 1e-3))
-        n = len(played) // 1600 * 1600
-        env_played = np.sqrt(np.mean(played[:n].reshape(-1, 1600) ** 2, axis=1))  # 100 ms loudness
-        env_got = np.sqrt(np.mean(got[offset : offset + n].reshape(-1, 1600) ** 2, axis=1))
-        # the same audio gives ~0.99; playback underruns on a busy machine shift the rest a little
-        assert np.corrcoef(env_played, env_got)[0, 1] > 0.8
+        assert _follows(_loudness(played), _loudness(got[offset:]))
         offsets.append(offset)
     # the two sides start together: the two paplay players start within a few blocks of each
-    # other (65 ms seen when the call's caption passes share the CPU with them), not seconds apart
-    assert abs(offsets[0] - offsets[1]) < 16000 * 0.15
+    # other (65 ms seen when the call's caption passes share the CPU with them, 240 ms at a load
+    # of 9 on 2 cores), not seconds apart
+    assert abs(offsets[0] - offsets[1]) < 16000 * 0.5
 
     # ... so replaying the WAV is replaying the same audio at the same place in the VAD's frames:
     # the same utterances and the same nudges as the agent saw live.
