@@ -25,6 +25,7 @@ shared with other work they move much less than wall time.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import os
 import subprocess
 import sys
@@ -161,8 +162,10 @@ def recognition_only(repeat: int) -> None:
                 )
                 list(found)
 
+        greedy = rec.with_options(dataclasses.replace(rec.options, batch_beam_size=1))
         runs = {
             "packed (qa)": lambda: rec.recognize_batch(segments),
+            "packed, greedy (qa before the beam)": lambda: greedy.recognize_batch(segments),
             "plain faster-whisper": plain_channels,
             "one decode per utterance (replay)": lambda: rec.recognize_many(segments),
         }

@@ -434,7 +434,9 @@ def test_no_secret_in_any_output_of_a_spoken_call(spoken_call: Path, tmp_path: P
         ]
     )
     raw = leaks_in(tmp_path / "raw")
-    assert {"card", "ssn", "phone", "e-mail"} <= set(raw["calls/spoken-call/events.jsonl"]), raw
+    heard = set(raw["calls/spoken-call/events.jsonl"])
+    # as digits or as words (qa's beam writes "five three six…" where greedy decoding wrote digits)
+    assert all({name, "spoken " + name} & heard for name in ("card", "ssn", "phone")) and "e-mail" in heard, raw
     assert len(list((cache / "transcripts").rglob("*.jsonl"))) == 2  # --no-mask: its own, unmasked, cache entry
 
 

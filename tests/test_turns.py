@@ -11,7 +11,7 @@ from rapport_assist.annotate import Annotator
 from rapport_assist.rules import RuleEngine, default_rules_dir, load_rules
 from rapport_assist.errors import RuleError
 from rapport_assist.turns import TurnTracker
-from rapport_assist.types import Nudge, Speaker, Turn, Utterance
+from rapport_assist.types import Nudge, Speaker, Turn, Utterance, Word
 
 A, C = Speaker.AGENT, Speaker.CUSTOMER
 
@@ -50,6 +50,60 @@ def test_a_backchannel_does_not_end_the_other_sides_turn() -> None:
     assert not tr.is_backchannel("") and tr.is_backchannel("Uh-huh!")
     step = tr.on_utterance(utt(6, A, "Okay, I'm sorry.", 6.5, 7.5))
     assert [t.utterances for t in step.closed] == [(0, 5)] and step.turn is not None
+
+
+def heard(i: int, who: Speaker, words: list[tuple[str, float]], start: float, end: float) -> Utterance:
+    """A recognized utterance: its words with the recognizer's probabilities."""
+    step = (end - start) / len(words)
+    ws = tuple(Word(w, start + k * step, start + (k + 1) * step, p) for k, (w, p) in enumerate(words))
+    return Utterance(i, who, " ".join(w for w, _ in words), start, end, words=ws, confidence=min(p for _, p in words))
+
+
+def test_a_misheard_backchannel_does_not_take_the_floor() -> None:
+    """An agent's "Right." heard as "bright." (probability 0.33), "mm-hm" as "MMA GMM": a doubted
+    word one letter from a listening sound is that sound, and the complaint goes on as one turn."""
+    tr = TurnTracker(gap_s=2.5)
+    tr.on_utterance(utt(0, C, "Well, I went to get my flu shot last week,", 0.0, 3.0))
+    for i, words in enumerate(
+        [[("bright.", 0.33)], [("MMA", 0.37), ("GMM", 0.52)], [("Okay,", 0.9), ("yeh.", 0.4)]], 1
+    ):
+        step = tr.on_utterance(heard(i, A, words, 3.1, 3.5))
+        assert step.closed == () and step.turn is None, words
+    step = tr.on_utterance(utt(4, C, "and now I have a bill for ninety dollars.", 3.8, 6.0))
+    assert step.turn is not None and step.turn.utterances == (0, 4)
+    # heard clearly, it is what was said; a two-letter word ("he" is one letter from "hm") and a
+    # real word that is no listening sound take the floor; so does a transcript line (no words)
+    for words in ([("bright.", 0.9)], [("He.", 0.2)], [("Hi,", 0.3), ("Omar.", 0.3)], [("Okay,", 0.9), ("what?", 0.3)]):
+        assert not tr.is_misheard_backchannel(heard(9, A, words, 6.5, 7.0)), words
+    assert not tr.is_misheard_backchannel(utt(9, A, "bright.", 6.5, 7.0))
+    assert not tr.is_misheard_backchannel(
+        heard(9, A, [("mm", 0.2), ("bright", 0.2), ("rite", 0.2), ("ok", 0.2)], 6.5, 7)
+    )
+    step = tr.on_utterance(heard(5, A, [("bright.", 0.9)], 6.5, 7.0))
+    assert [t.utterances for t in step.closed] == [(0, 4)] and step.turn is not None
+
+
+def test_a_complaint_a_misheard_backchannel_cut_still_fires_missed_reflection(
+    engine: RuleEngine, annotator: Annotator
+) -> None:
+    """The agent's "Right." heard as a doubted "bright." between the complaint's parts: the
+    complaint is still one long turn, so the reply without a reflection is nudged."""
+    engine.start_call()
+    out = []
+    items = [
+        utt(0, C, COMPLAINT[0], 0.0, 7.0),
+        heard(1, A, [("bright.", 0.33)], 7.2, 7.6),
+        utt(2, C, COMPLAINT[1], 8.0, 12.5),
+        utt(3, C, COMPLAINT[2], 13.5, 17.0),
+        utt(4, A, "Can I have your account number please?", 17.6, 19.5),
+        utt(5, C, "It's 4471.", 20.0, 21.0),
+    ]
+    for u in items:
+        out += engine.on_utterance(annotator.annotate(u))
+    out += engine.finish(22.0)
+    assert [(n.rule, n.utterance_index) for n in out if isinstance(n, Nudge) and n.rule == "missed-reflection"] == [
+        ("missed-reflection", 4)
+    ]
 
 
 def test_a_long_silence_ends_a_turn_even_for_the_same_speaker() -> None:

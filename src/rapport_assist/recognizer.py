@@ -1,7 +1,8 @@
 """Speech segments to text with faster-whisper, with guards against invented text.
 
 One ``transcribe`` call per endpointed segment (greedy, no temperature fallback, no
-conditioning on earlier text, no second VAD pass), word timestamps shifted to call time.
+conditioning on earlier text, no second VAD pass), word timestamps shifted to call time. Batch
+QA's packed windows (``recognize_batch``) are decoded with a beam (``batch_beam_size``).
 A ``Recognizer`` is not thread-safe: one worker thread owns it.
 
 The encoder gets a short window (the segment plus a second, at least ``encoder_window_s``)
@@ -168,6 +169,10 @@ class RecognizerOptions:
     compute_type: str = "int8"
     cpu_threads: int = 2
     beam_size: int = 1
+    # qa's packed recognition (``recognize_batch``) only: its beam. Live and replay decode with
+    # ``beam_size`` (greedy: latency); a beam of 5 over qa's 30 s windows took the real 8 kHz
+    # sides' pooled WER from 11.8% to 8.2% (BENCHMARKS.md, "Spoken dev set and real calls: a beam")
+    batch_beam_size: int = 5
     language: str = "en"
     max_no_speech_prob: float = 0.6
     min_avg_logprob: float = -1.0
@@ -626,7 +631,7 @@ class Recognizer:
         found, _info = self._batched().transcribe(
             packed,
             language=opts.language,
-            beam_size=opts.beam_size,
+            beam_size=opts.batch_beam_size,
             temperature=0.0,
             compression_ratio_threshold=None,
             log_prob_threshold=None,
@@ -683,8 +688,8 @@ class Recognizer:
         """Recognize one speaker's consecutive segments decoded together (a turn's second pass,
         ``turn_pass.py``): their audio laid end to end, ``gap_s`` of silence between them, in
         windows of at most ``window_s``, each one ``transcribe`` call as ``recognize`` makes
-        (greedy, with timestamps), and each word given back to the segment its middle falls in
-        (times clamped to it). What ``recognize`` gives for each segment, judged by the same
+        (greedy, with timestamps), and each word given back to the segment its start falls in
+        (``piece_of``, as ``recognize_batch`` does; times clamped to it). What ``recognize`` gives for each segment, judged by the same
         guards on its own words; None for a segment that kept none."""
         results: list[Recognition | None] = [None] * len(segments)
         gap = np.zeros(int(gap_s * STREAM_RATE_HZ), dtype=np.float32)
@@ -720,12 +725,7 @@ class Recognizer:
                 for w in seg.words or ():
                     if not w.word.strip():
                         continue
-                    mid = (w.start + w.end) / 2
-                    k = int(np.searchsorted(starts, mid, side="right")) - 1
-                    if k < 0 or (mid > ends[k] and k + 1 < len(spans) and starts[k + 1] - mid < mid - ends[k]):
-                        k += 1
-                    k = min(max(k, 0), len(spans) - 1)
-                    by_span[k].append((w, seg.avg_logprob, seg.no_speech_prob))
+                    by_span[piece_of(starts, ends, w.start)].append((w, seg.avg_logprob, seg.no_speech_prob))
             for i, (span_start, _), found_words in zip(members, spans, by_span):
                 if not found_words:
                     continue

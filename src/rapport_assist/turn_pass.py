@@ -10,7 +10,9 @@ segments again together, laid end to end in one window (``Recognizer.recognize_b
 segment's audio, 0.2 s of silence between them; a turn of more than ``TURN_WINDOW_S`` of speech
 goes in several windows). Whisper's encoder costs the same for 3 s as for 28 s, so a turn costs
 one more decode, whatever its number of utterances; turns of one utterance are not decoded again.
-Each word goes back to the segment its middle falls in, so the revision keeps the utterances,
+Each word goes back to the segment its start falls in (``recognizer.piece_of``: the alignment
+stretches a segment's last word over the silence after it, so its middle can land in the next
+segment), so the revision keeps the utterances,
 their indices and times, and changes their text, words and confidence.
 
 Only the turn's short pieces (at most ``turn_pass_max_words`` words in the first pass) take the

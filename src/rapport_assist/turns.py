@@ -8,7 +8,11 @@ the other side takes the floor:
 
 * the other side says something that is not a backchannel (a short listening sound, at most
   ``backchannel_words`` words, all of them from the backchannel phrases: "mm-hm", "okay",
-  "yeah, right"); a backchannel does not end the turn it answers (it belongs to no turn);
+  "yeah, right"); a backchannel does not end the turn it answers (it belongs to no turn).
+  From audio, a listening sound is often misheard, quiet and under the other side's speech
+  ("Right." as "bright.", "mm-hm" as "MMA GMM"), so a word the recognizer itself doubted
+  (probability below ``MISHEARD_MAX_PROB``) one letter away from a one-word backchannel of three
+  or more letters counts as that backchannel (``is_misheard_backchannel``);
 * or nobody has added to the turn for longer than ``gap_s`` (a pause that long hands the floor
   over even if the same speaker goes on after it). Utterances whose times are estimated
   (transcripts without times) ignore the gap: consecutive lines of one speaker are one turn,
@@ -37,6 +41,12 @@ from .types import Speaker, Turn, Utterance
 # 2.5 s of silence has usually started something new.
 DEFAULT_GAP_S = 2.5
 DEFAULT_BACKCHANNEL_WORDS = 3
+# a recognized word below this probability, one edit from a one-word backchannel ("bright." 0.33,
+# "MMA" 0.37, "GMM" 0.52 on the spoken dev set), is read as that backchannel misheard; words and
+# backchannels of fewer than MISHEARD_MIN_LETTERS letters are left alone ("he", "on" are one edit
+# from "hm", "oh")
+MISHEARD_MAX_PROB = 0.6
+MISHEARD_MIN_LETTERS = 3
 # listening sounds and acknowledgements; a rule pack's ``backchannel`` lexicon adds to these
 DEFAULT_BACKCHANNELS = (
     "mm-hm",
@@ -83,6 +93,18 @@ _WORD = re.compile(r"[a-z0-9]+(?:[-'][a-z0-9]+)*")
 
 def _words(text: str) -> list[str]:
     return _WORD.findall(text.lower())
+
+
+def _one_edit(a: str, b: str) -> bool:
+    """``a`` and ``b`` differ by exactly one letter inserted, deleted or replaced."""
+    if abs(len(a) - len(b)) > 1 or a == b:
+        return False
+    if len(a) > len(b):
+        a, b = b, a
+    i = 0
+    while i < len(a) and a[i] == b[i]:
+        i += 1
+    return a[i + (len(a) == len(b)) :] == b[i + 1 :]
 
 
 @dataclass
@@ -147,6 +169,8 @@ class TurnTracker:
         self.backchannel_words = backchannel_words
         phrases = {tuple(_words(p)) for p in (*DEFAULT_BACKCHANNELS, *backchannels)}
         self._phrases = sorted((p for p in phrases if p), key=len, reverse=True)
+        self._single = frozenset(p[0] for p in phrases if len(p) == 1)
+        self._fuzzy = tuple(w for w in self._single if len(w) >= MISHEARD_MIN_LETTERS)
         self._open: _Open | None = None
         self._count = 0
 
@@ -175,6 +199,30 @@ class TurnTracker:
                 return False
         return True
 
+    def is_misheard_backchannel(self, utt: Utterance) -> bool:
+        """A listening sound the recognizer misheard: at most ``backchannel_words`` words, each a
+        one-word backchannel or a word it doubted (probability below ``MISHEARD_MAX_PROB``) one
+        letter away from one ("bright." for "Right."), at least one of them the latter. Needs
+        the recognizer's words (a transcript line has none)."""
+        if not utt.words or len(utt.words) > self.backchannel_words:
+            return False
+        misheard = False
+        for word in utt.words:
+            tokens = _words(word.text)
+            if len(tokens) != 1:
+                return False
+            token = tokens[0]
+            if token in self._single:
+                continue
+            if (
+                word.probability >= MISHEARD_MAX_PROB
+                or len(token) < MISHEARD_MIN_LETTERS
+                or not any(_one_edit(token, b) for b in self._fuzzy)
+            ):
+                return False
+            misheard = True
+        return misheard
+
     def on_utterance(self, utt: Utterance, words: int | None = None) -> TurnStep:
         """The next utterance (timeline order). ``words``: its word count if known
         (``annotate.count_words`` of its text), else it is counted here."""
@@ -185,7 +233,7 @@ class TurnTracker:
                 closed = (cur.value(True, cur.end_s + self.gap_s),)
                 cur = self._open = None
             elif utt.speaker is not cur.speaker:
-                if self.is_backchannel(utt.text):
+                if self.is_backchannel(utt.text) or self.is_misheard_backchannel(utt):
                     return _NO_TURN
                 closed = (cur.value(True, utt.end_s),)
                 cur = self._open = None
