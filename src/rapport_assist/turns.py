@@ -147,6 +147,8 @@ class TurnTracker:
         self.backchannel_words = backchannel_words
         phrases = {tuple(_words(p)) for p in (*DEFAULT_BACKCHANNELS, *backchannels)}
         self._phrases = sorted((p for p in phrases if p), key=len, reverse=True)
+        self._phrase_set = frozenset(self._phrases)
+        self._lengths = sorted({len(p) for p in self._phrases}, reverse=True)  # longest first
         self._open: _Open | None = None
         self._count = 0
 
@@ -166,10 +168,11 @@ class TurnTracker:
         if not words or len(words) > self.backchannel_words:
             return False
         pos = 0
+        phrases = self._phrase_set
         while pos < len(words):
-            for phrase in self._phrases:
-                if tuple(words[pos : pos + len(phrase)]) == phrase:
-                    pos += len(phrase)
+            for n in self._lengths:  # the longest phrase said here, as a set lookup per length
+                if tuple(words[pos : pos + n]) in phrases:
+                    pos += n
                     break
             else:
                 return False
