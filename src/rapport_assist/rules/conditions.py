@@ -719,15 +719,14 @@ def token_finder(
     matchers: dict[int, Callable[[Features], set[tuple[int, int]]]] = {}  # per vocabulary
     key = "tokens:" + "\n".join(finder.patterns)  # matches cached per utterance: rules with equal patterns share them
 
+    # per pattern, its group bits or'ed (each group has a bit of its own: all must be there) and its POS bits
+    wanted = [(sum(bits), tags) for bits, tags in needs]
+
     def possible(feats: Features) -> bool:
         have, tags_here = feats.bits, feats.tags
-        for bits, tags in needs:
-            if tags_here & tags == tags:
-                for b in bits:
-                    if not have & b:
-                        break
-                else:
-                    return True
+        for mask, tags in wanted:
+            if tags_here & tags == tags and have & mask == mask:
+                return True
         return False
 
     def find(feats: Features) -> list[Match]:
