@@ -19,6 +19,10 @@ starts uninstrumented, instrumentation is switched on (``callgrind_control -i on
 Docs are read and the engine is warm, and only the code inside ``functools.reduce`` (the
 passes) is collected. Prints instructions per utterance and, without valgrind
 (``--inner``), the passes' CPU time.
+
+``--bytecodes``: no valgrind; one pass under a tracer that counts the bytecodes each function
+and each line runs (``sys.settrace`` with opcode events): a deterministic profile of where the
+pass's work is, own and inclusive (a function's callees count in it), by share of all bytecodes.
 """
 
 from __future__ import annotations
@@ -115,6 +119,8 @@ def inner(args: argparse.Namespace, ready: Path | None) -> int:
             ready.write_text(str(os.getpid()))
             while ready.read_text() != "go":
                 time.sleep(0.2)
+        if args.bytecodes:
+            return count_bytecodes(lambda: timed_pass(engine, ready_calls, left), sum(len(c) for c in calls))
         started = time.thread_time()
         functools.reduce(lambda _, __: timed_pass(engine, ready_calls, left), range(args.passes), 0.0)
         spent = time.thread_time() - started
@@ -125,6 +131,43 @@ def inner(args: argparse.Namespace, ready: Path | None) -> int:
     return 0
 
 
+def count_bytecodes(one_pass, n: int, top: int = 30) -> int:
+    """Print the bytecodes ``one_pass`` runs, by function (own and inclusive) and by line."""
+    import collections
+
+    own: collections.Counter[str] = collections.Counter()
+    inclusive: collections.Counter[str] = collections.Counter()
+    by_line: collections.Counter[str] = collections.Counter()
+
+    def tracer(frame, event, arg):
+        frame.f_trace_opcodes = True
+        if event == "opcode":
+            name = f"{os.path.basename(frame.f_code.co_filename)}:{frame.f_code.co_name}"
+            own[name] += 1
+            by_line[f"{name}:{frame.f_lineno}"] += 1
+            seen = set()
+            while frame is not None:
+                outer = f"{os.path.basename(frame.f_code.co_filename)}:{frame.f_code.co_name}"
+                if outer not in seen:
+                    seen.add(outer)
+                    inclusive[outer] += 1
+                frame = frame.f_back
+        return tracer
+
+    sys.settrace(tracer)
+    try:
+        one_pass()
+    finally:
+        sys.settrace(None)
+    total = max(1, sum(own.values()))
+    print(f"{total:,} bytecodes in one pass, {total / n:,.0f} per utterance ({n} utterances)")
+    for title, counter in (("own", own), ("inclusive", inclusive), ("own, by line", by_line)):
+        print(f"== {title}")
+        for name, count in counter.most_common(top):
+            print(f"  {100 * count / total:5.1f}%  {name}")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("files", nargs="*", type=Path)
@@ -132,6 +175,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--sample", type=int, default=400, help="utterances (default 400)")
     ap.add_argument("--passes", type=int, default=2, help="counted passes (default 2)")
     ap.add_argument("--inner", action="store_true", help="run the passes here, timed, without valgrind")
+    ap.add_argument("--bytecodes", action="store_true", help="count the bytecodes of one pass, by function and line")
     ap.add_argument("--docs", help=argparse.SUPPRESS)
     ap.add_argument("--ready", help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
@@ -147,7 +191,7 @@ def main(argv: list[str] | None = None) -> int:
             calls = sample_calls(args.files, args.sample, Path(tmp), read_transcript)
         make_docs([u.text for call in calls for u in call], path)
     args.docs = str(path)
-    if args.inner:
+    if args.inner or args.bytecodes:
         return inner(args, None)
 
     with tempfile.TemporaryDirectory() as tmp:

@@ -31,7 +31,8 @@ It measures, with the default rule packs (``rules/``):
 ``--profile`` adds a cProfile summary of one rules-alone pass (where ``on_utterance`` spends
 its time). ``--sample`` adds a sampled profile of ``--repeat`` x 10 rules-alone passes on the
 process's CPU time (a ``SIGPROF`` every 0.3 ms; Unix): the share of samples in each function,
-inclusive, and in each rule's conditions. cProfile's clock is the wall clock and its cost per
+inclusive, then own (the sampled function itself) by function and by line, and in each rule's
+conditions. cProfile's clock is the wall clock and its cost per
 call is larger than many of the engine's functions; the samples are neither slowed by other
 jobs on a busy host nor by the profiler. ``--per-rule`` adds what each rule costs: each rule alone in an engine, over every
 call (best of ``--repeat`` passes), minus an engine with no rules — a team lead's new rule can be
