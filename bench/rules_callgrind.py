@@ -120,7 +120,7 @@ def inner(args: argparse.Namespace, ready: Path | None) -> int:
             while ready.read_text() != "go":
                 time.sleep(0.2)
         if args.bytecodes:
-            return count_bytecodes(lambda: timed_pass(engine, ready_calls, left), sum(len(c) for c in calls))
+            return count_bytecodes(lambda: timed_pass(engine, ready_calls, left), sum(len(c) for c in calls), args.top)
         started = time.thread_time()
         functools.reduce(lambda _, __: timed_pass(engine, ready_calls, left), range(args.passes), 0.0)
         spent = time.thread_time() - started
@@ -176,6 +176,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--passes", type=int, default=2, help="counted passes (default 2)")
     ap.add_argument("--inner", action="store_true", help="run the passes here, timed, without valgrind")
     ap.add_argument("--bytecodes", action="store_true", help="count the bytecodes of one pass, by function and line")
+    ap.add_argument("--top", type=int, default=30, help="lines of each --bytecodes table (default 30)")
     ap.add_argument("--docs", help=argparse.SUPPRESS)
     ap.add_argument("--ready", help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
