@@ -1,7 +1,6 @@
 """The rule path's shortcuts give what the long way gives (issue 20, speed): a regex's required
 literals (``rules.literals``: a text without them is not searched), the backchannel test by
-phrase length, quotes of utterances without fillers, and the engine's split of rules with and
-without pre-filter masks."""
+phrase length, and quotes of utterances without fillers."""
 
 from __future__ import annotations
 
@@ -143,13 +142,3 @@ def test_quotes_read_the_same_with_and_without_the_no_filler_shortcut(annotator:
                 feats.cache["#fillers"] = extractor.fillers  # the long way: every token looked up
                 assert doc_text(feats, a, b) == shortcut
                 feats.cache["#fillers"] = extractor.fillers if has_filler else frozenset()
-
-
-def test_the_engine_steps_unmasked_and_masked_rules_in_rule_order() -> None:
-    engine = RuleEngine(load_rules([default_rules_dir()]))
-    for speaker in Speaker:
-        triggers = engine._triggers[speaker]
-        assert sorted(engine._unmasked[speaker] + [i for i, _, _ in engine._masked[speaker]]) == [
-            i for i, _, _ in triggers
-        ]
-        assert all(a for _, a, _ in engine._masked[speaker])

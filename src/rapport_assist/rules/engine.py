@@ -128,9 +128,6 @@ class RuleEngine:
             ]
             for speaker in Speaker
         }
-        # the same split: the rules to step whatever the bits (no masks), and the masked ones
-        self._unmasked = {speaker: [i for i, a, _ in triggers if not a] for speaker, triggers in self._triggers.items()}
-        self._masked = {speaker: [t for t in triggers if t[1]] for speaker, triggers in self._triggers.items()}
         # the same per turn rule: (speaker or None, the two pre-filter masks)
         self._turn_gates = [(c.gate.speaker, *_two_masks(c.gate.masks)) for c in self._turn_rules]  # type: ignore[union-attr]
         self._busy: set[int] = set()  # rules with an open expectation or in an episode: step on every turn
@@ -219,13 +216,9 @@ class RuleEngine:
         ctx = EvalContext(feats, self._last.get(_OTHER[speaker]), history=self._history)
         bits, busy = feats.bits, self._busy
         # idle rules whose trigger cannot match here have nothing to do: step the others, in order
-        todo = [i for i, a, b in self._masked[speaker] if bits & a and bits & b]
-        if todo:
-            todo = sorted(busy.union(todo, self._unmasked[speaker]))
-        elif busy:
-            todo = sorted(busy.union(self._unmasked[speaker]))
-        else:
-            todo = self._unmasked[speaker]
+        todo = [i for i, a, b in self._triggers[speaker] if not a or (bits & a and bits & b)]
+        if busy:
+            todo = sorted(busy.union(todo))
         rules, states, touched = self._rules, self._states, self._touched
         for i in todo:
             compiled, state = rules[i], states[i]
