@@ -31,7 +31,8 @@ It measures, with the default rule packs (``rules/``):
 ``--profile`` adds a cProfile summary of one rules-alone pass (where ``on_utterance`` spends
 its time). ``--sample`` adds a sampled profile of ``--repeat`` x 10 rules-alone passes on the
 process's CPU time (a ``SIGPROF`` every 0.3 ms; Unix): the share of samples in each function,
-inclusive, and in each rule's conditions. cProfile's clock is the wall clock and its cost per
+inclusive, then own (the sampled function itself) by function and by line, and in each rule's
+conditions. cProfile's clock is the wall clock and its cost per
 call is larger than many of the engine's functions; the samples are neither slowed by other
 jobs on a busy host nor by the profiler. ``--per-rule`` adds what each rule costs: each rule alone in an engine, over every
 call (best of ``--repeat`` passes), minus an engine with no rules — a team lead's new rule can be
@@ -209,6 +210,8 @@ def sampled_profile(engine, one_pass, passes: int, top: int = 30) -> None:
     import signal
 
     by_function: collections.Counter[str] = collections.Counter()
+    own_function: collections.Counter[str] = collections.Counter()  # the sampled frame itself
+    own_line: collections.Counter[str] = collections.Counter()
     by_rule: collections.Counter[str] = collections.Counter()
     rule_of = {}  # generated condition function -> rule id
     for compiled in engine._rules + engine._turn_rules:
@@ -221,6 +224,10 @@ def sampled_profile(engine, one_pass, passes: int, top: int = 30) -> None:
     def sample(signum, frame) -> None:
         taken[0] += 1
         seen, rules = set(), set()
+        if frame is not None:
+            own = f"{os.path.basename(frame.f_code.co_filename)}:{frame.f_code.co_name}"
+            own_function[own] += 1
+            own_line[f"{own}:{frame.f_lineno}"] += 1
         while frame is not None:
             code = frame.f_code
             name = f"{os.path.basename(code.co_filename)}:{code.co_name}"
@@ -244,6 +251,12 @@ def sampled_profile(engine, one_pass, passes: int, top: int = 30) -> None:
     n = max(1, taken[0])
     print(f"\n== sampled CPU-time profile of {passes} rules-alone passes ({taken[0]} samples), inclusive")
     for name, count in by_function.most_common(top):
+        print(f"  {100 * count / n:5.1f}%  {name}")
+    print("== own time (samples in the function itself, its callees apart)")
+    for name, count in own_function.most_common(top):
+        print(f"  {100 * count / n:5.1f}%  {name}")
+    print("== own time by line")
+    for name, count in own_line.most_common(top):
         print(f"  {100 * count / n:5.1f}%  {name}")
     print("== by rule: samples in its conditions (when, expect, ...), finders included")
     for rule, count in by_rule.most_common():

@@ -171,6 +171,8 @@ class TurnTracker:
         self._phrases = sorted((p for p in phrases if p), key=len, reverse=True)
         self._single = frozenset(p[0] for p in phrases if len(p) == 1)
         self._fuzzy = tuple(w for w in self._single if len(w) >= MISHEARD_MIN_LETTERS)
+        self._phrase_set = frozenset(self._phrases)
+        self._lengths = sorted({len(p) for p in self._phrases}, reverse=True)  # longest first
         self._open: _Open | None = None
         self._count = 0
 
@@ -190,10 +192,11 @@ class TurnTracker:
         if not words or len(words) > self.backchannel_words:
             return False
         pos = 0
+        phrases = self._phrase_set
         while pos < len(words):
-            for phrase in self._phrases:
-                if tuple(words[pos : pos + len(phrase)]) == phrase:
-                    pos += len(phrase)
+            for n in self._lengths:  # the longest phrase said here, as a set lookup per length
+                if tuple(words[pos : pos + n]) in phrases:
+                    pos += n
                     break
             else:
                 return False

@@ -59,6 +59,7 @@ from .model import (
     UsesName,
 )
 from .generate import write_condition
+from .literals import required_literals
 from .tokens import compile_patterns, re2_predicates
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -658,6 +659,9 @@ def regex_finder(finder: RegexFinder) -> Callable[[Features], list[Match]]:
     RE2 runs in linear time, so a team lead's pattern cannot freeze the sidebar."""
     compiled = compile_regex(finder.pattern, finder.ignore_case)
     key = f"re:{finder.ignore_case}:{finder.pattern}"
+    # strings one of which every match holds: a text with none of them is not searched
+    needed = tuple(sorted(required_literals(finder.pattern, finder.ignore_case) or ()))
+    fold = finder.ignore_case
 
     def find(feats: Features) -> list[Match]:
         cached = feats.cache.get(key)
@@ -665,6 +669,14 @@ def regex_finder(finder: RegexFinder) -> Callable[[Features], list[Match]]:
             return cached
         text = feats.text
         out: list[Match] = []
+        if needed:
+            seen = text.casefold() if fold else text
+            for literal in needed:
+                if literal in seen:
+                    break
+            else:
+                feats.cache[key] = out
+                return out
         for hit in compiled.finditer(text):
             start, end = hit.span()
             if end <= start:
@@ -707,15 +719,14 @@ def token_finder(
     matchers: dict[int, Callable[[Features], set[tuple[int, int]]]] = {}  # per vocabulary
     key = "tokens:" + "\n".join(finder.patterns)  # matches cached per utterance: rules with equal patterns share them
 
+    # per pattern, its group bits or'ed (each group has a bit of its own: all must be there) and its POS bits
+    wanted = [(sum(bits), tags) for bits, tags in needs]
+
     def possible(feats: Features) -> bool:
         have, tags_here = feats.bits, feats.tags
-        for bits, tags in needs:
-            if tags_here & tags == tags:
-                for b in bits:
-                    if not have & b:
-                        break
-                else:
-                    return True
+        for mask, tags in wanted:
+            if tags_here & tags == tags and have & mask == mask:
+                return True
         return False
 
     def find(feats: Features) -> list[Match]:
@@ -723,7 +734,9 @@ def token_finder(
         if cached is not None:
             return cached
         if not possible(feats):
-            return []
+            none: list[Match] = []
+            feats.cache[key] = none  # (rules with equal patterns ask again)
+            return none
         vocab = feats.au.vocab  # (not from the Doc: a turn's joined Doc is built when first read)
         matches = matchers.get(id(vocab))
         if matches is None:

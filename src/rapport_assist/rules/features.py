@@ -473,7 +473,7 @@ def doc_text(feats: Features, doc_start: int, doc_end: int) -> str:
     first = rows[doc_start]
     if doc_end - doc_start == 1 and first[0] not in fillers:  # one word (most matches)
         return text[first[_IDX] : first[_IDX] + first[_LEN]].strip()
-    if fillers.isdisjoint([rows[i][0] for i in range(doc_start, doc_end)]):
+    if not fillers or fillers.isdisjoint([rows[i][0] for i in range(doc_start, doc_end)]):
         last = rows[doc_end - 1]
         return text[first[_IDX] : last[_IDX] + last[_LEN]].strip()
     n = len(rows)
@@ -519,7 +519,8 @@ class KeyBits:
         return bit
 
 
-_SKIP, _NUM, _STOP = 1, 2, 4  # word kinds cached by FeatureExtractor
+_SKIP, _NUM, _STOP, _FILLER = 1, 2, 4, 8  # word kinds cached by FeatureExtractor (a filler is also skipped)
+_NO_FILLERS: frozenset[int] = frozenset()
 
 
 class FeatureExtractor:
@@ -558,6 +559,7 @@ class FeatureExtractor:
         lex = doc.vocab[doc.vocab.strings[lower]]
         kind = (
             (_SKIP if lex.is_punct or lex.is_space or lower in self.fillers else 0)
+            | (_FILLER if lower in self.fillers else 0)
             | (_NUM if lex.like_num or _CLOCK_TIME.match(lex.text) else 0)
             | (_STOP if lex.is_stop else 0)
         )
@@ -587,6 +589,7 @@ class FeatureExtractor:
         sid = -1
         last_lower = 0
         last_skipped = 0  # the last punctuation token, to spot "?" at a sentence end
+        has_filler = False
         for i, (lower, norm, lemma, start, pos, _, _, _, _) in enumerate(rows):
             if start == 1 or sid < 0:
                 if last_skipped == question and sid >= 0:
@@ -598,6 +601,8 @@ class FeatureExtractor:
             kind = info[0]
             if kind & _SKIP:
                 last_skipped = lower
+                if kind & _FILLER:
+                    has_filler = True
                 continue
             last_skipped = 0
             if lower == last_lower:  # a stutter: "I, I think"
@@ -632,7 +637,8 @@ class FeatureExtractor:
         feats = Features(
             au, keys, is_num, sent, doc_i, rows, frozenset(questions), spans, bits, word_bits, tags, text, made_by=self
         )
-        feats.cache["#fillers"] = self.fillers
+        # the filler keys ``doc_text`` leaves out of quotes: none to look for when none was said
+        feats.cache["#fillers"] = self.fillers if has_filler else _NO_FILLERS
         feats.cache["#content"] = content
         return feats
 

@@ -1,0 +1,241 @@
+"""Instructions per utterance of the rules alone, counted by ``valgrind --tool=callgrind``: the
+same for the same code and input whatever else the host runs, so two commits compare exactly
+on a busy host (timings scatter by 1.5x here, and perf counters are not available).
+
+Usage:
+    .venv/bin/python bench/rules_callgrind.py [--base COMMIT] [--sample 400] [--passes 2] [DIALOGUES.jsonl ...]
+
+Counts what ``rules_code_ab.py`` times (``start_call`` / ``on_utterance`` / ``finish``, each
+utterance put back to what its signals stage left), ``--passes`` times over a fixed sample:
+``--sample`` utterances, whole calls from the start of each dialogue file, an equal share of
+each (default: the two dev sets in ``../shared``). ``--base COMMIT``: that commit's engine
+(its package taken as ``rules_code_ab.py`` takes it) on the same sample and rule packs.
+
+The sample's Docs are made once with the spaCy model and kept in a ``DocBin`` (in the temporary
+folder, by sample); the counted process reads them back into a blank English vocabulary (so
+valgrind does not run the model), with the annotations the features read (word forms, norms,
+lemmas, tags, parse, sentence starts). Under valgrind only the passes are counted: the process
+starts uninstrumented, instrumentation is switched on (``callgrind_control -i on``) once the
+Docs are read and the engine is warm, and only the code inside ``functools.reduce`` (the
+passes) is collected. Prints instructions per utterance and, without valgrind
+(``--inner``), the passes' CPU time.
+
+``--bytecodes``: no valgrind; one pass under a tracer that counts the bytecodes each function
+and each line runs (``sys.settrace`` with opcode events): a deterministic profile of where the
+pass's work is, own and inclusive (a function's callees count in it), by share of all bytecodes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import functools
+import importlib
+import os
+import re
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from rules_code_ab import BASE, extract_base  # noqa: E402
+from rules_speed import DEFAULT_FILES, REPO, timed_pass, write_transcripts  # noqa: E402
+
+DOC_ATTRS = [
+    "ORTH",
+    "NORM",
+    "LEMMA",
+    "TAG",
+    "POS",
+    "MORPH",
+    "HEAD",
+    "DEP",
+    "SENT_START",
+    "ENT_IOB",
+    "ENT_TYPE",
+    "SPACY",
+]
+
+
+def sample_calls(files: list[Path], sample: int, folder: Path, read_transcript) -> list[list]:
+    calls = []
+    for f in files:  # an equal share of each file
+        taken = 0
+        for t in write_transcripts(f, folder / f.stem).transcripts:
+            if taken >= sample / len(files):
+                break
+            call = list(read_transcript(t))
+            calls.append(call)
+            taken += len(call)
+    return calls
+
+
+def docs_path(files: list[Path], sample: int) -> Path:
+    names = "-".join(f.stem for f in files)
+    return Path(tempfile.gettempdir()) / f"rules_callgrind_{names}_{sample}.spacy"
+
+
+def make_docs(texts: list[str], path: Path) -> None:
+    from spacy.tokens import DocBin
+
+    from rapport_assist.models import load_spacy
+
+    nlp = load_spacy()
+    store = DocBin(attrs=DOC_ATTRS, store_user_data=False)
+    for doc in nlp.pipe(texts, batch_size=64):
+        store.add(doc)
+    path.write_bytes(store.to_bytes())
+
+
+def inner(args: argparse.Namespace, ready: Path | None) -> int:
+    """The counted process (or, without ``ready``, a timed one)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        package = "rapport_assist"
+        if args.base:
+            extract_base(args.base, Path(tmp))
+            sys.path.insert(0, tmp)
+            package = BASE
+        annotate = importlib.import_module(package + ".annotate")
+        rules = importlib.import_module(package + ".rules")
+        signals = importlib.import_module(package + ".signals")
+        transcript = importlib.import_module(package + ".transcript")
+        calls = sample_calls(args.files, args.sample, Path(tmp), transcript.read_transcript)
+        import spacy
+        from spacy.tokens import DocBin
+
+        vocab = spacy.blank("en").vocab
+        docs = iter(DocBin().from_bytes(Path(args.docs).read_bytes()).get_docs(vocab))
+        ruleset = rules.load_rules([REPO / "rules"])
+        engine = rules.RuleEngine(ruleset)
+        tracker = signals.SignalTracker(ruleset, compiler=engine.compiler)
+        ready_calls = []
+        for call in calls:
+            tracker.start_call()
+            ready_calls.append([tracker.on_utterance(annotate.AnnotatedUtterance(u, next(docs)))[0] for u in call])
+        left = {id(au): (au.features, dict(au.features.cache)) for call in ready_calls for au in call}
+        timed_pass(engine, ready_calls, left)  # warm
+        if ready is not None:  # the driver switches instrumentation on, then writes "go"
+            ready.write_text(str(os.getpid()))
+            while ready.read_text() != "go":
+                time.sleep(0.2)
+        if args.bytecodes:
+            return count_bytecodes(lambda: timed_pass(engine, ready_calls, left), sum(len(c) for c in calls), args.top)
+        started = time.thread_time()
+        functools.reduce(lambda _, __: timed_pass(engine, ready_calls, left), range(args.passes), 0.0)
+        spent = time.thread_time() - started
+    n = sum(len(c) for c in calls)
+    print(
+        f"{n} utterances, {len(calls)} calls, {args.passes} passes: {spent / args.passes / n * 1e6:.1f} µs per utterance"
+    )
+    return 0
+
+
+def count_bytecodes(one_pass, n: int, top: int = 30) -> int:
+    """Print the bytecodes ``one_pass`` runs, by function (own and inclusive) and by line."""
+    import collections
+
+    own: collections.Counter[str] = collections.Counter()
+    inclusive: collections.Counter[str] = collections.Counter()
+    by_line: collections.Counter[str] = collections.Counter()
+
+    def tracer(frame, event, arg):
+        frame.f_trace_opcodes = True
+        if event == "opcode":
+            name = f"{os.path.basename(frame.f_code.co_filename)}:{frame.f_code.co_name}"
+            own[name] += 1
+            by_line[f"{name}:{frame.f_lineno}"] += 1
+            seen = set()
+            while frame is not None:
+                outer = f"{os.path.basename(frame.f_code.co_filename)}:{frame.f_code.co_name}"
+                if outer not in seen:
+                    seen.add(outer)
+                    inclusive[outer] += 1
+                frame = frame.f_back
+        return tracer
+
+    sys.settrace(tracer)
+    try:
+        one_pass()
+    finally:
+        sys.settrace(None)
+    total = max(1, sum(own.values()))
+    print(f"{total:,} bytecodes in one pass, {total / n:,.0f} per utterance ({n} utterances)")
+    for title, counter in (("own", own), ("inclusive", inclusive), ("own, by line", by_line)):
+        print(f"== {title}")
+        for name, count in counter.most_common(top):
+            print(f"  {100 * count / total:5.1f}%  {name}")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("files", nargs="*", type=Path)
+    ap.add_argument("--base", help="count this commit's engine instead of this checkout's")
+    ap.add_argument("--sample", type=int, default=400, help="utterances (default 400)")
+    ap.add_argument("--passes", type=int, default=2, help="counted passes (default 2)")
+    ap.add_argument("--inner", action="store_true", help="run the passes here, timed, without valgrind")
+    ap.add_argument("--bytecodes", action="store_true", help="count the bytecodes of one pass, by function and line")
+    ap.add_argument("--top", type=int, default=30, help="lines of each --bytecodes table (default 30)")
+    ap.add_argument("--docs", help=argparse.SUPPRESS)
+    ap.add_argument("--ready", help=argparse.SUPPRESS)
+    args = ap.parse_args(argv)
+    args.files = args.files or [f for f in DEFAULT_FILES if f.exists()]
+    if args.docs:
+        return inner(args, Path(args.ready) if args.ready else None)
+
+    path = docs_path(args.files, args.sample)
+    if not path.exists():
+        from rapport_assist.transcript import read_transcript
+
+        with tempfile.TemporaryDirectory() as tmp:
+            calls = sample_calls(args.files, args.sample, Path(tmp), read_transcript)
+        make_docs([u.text for call in calls for u in call], path)
+    args.docs = str(path)
+    if args.inner or args.bytecodes:
+        return inner(args, None)
+
+    with tempfile.TemporaryDirectory() as tmp:
+        ready, out = Path(tmp) / "ready", Path(tmp) / "callgrind.out"
+        command = [sys.executable, __file__, *map(str, args.files), "--sample", str(args.sample)]
+        command += ["--passes", str(args.passes), "--docs", args.docs, "--ready", str(ready)]
+        if args.base:
+            command += ["--base", args.base]
+        valgrind = [
+            "valgrind",
+            "--tool=callgrind",
+            "--instr-atstart=no",
+            "--collect-atstart=no",
+            "--toggle-collect=functools_reduce",
+            f"--callgrind-out-file={out}",
+        ]
+        env = {**os.environ, "PYTHONHASHSEED": "0"}  # the same string hashes, sets and dicts every run
+        child = subprocess.Popen(valgrind + command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+        while not ready.exists() or not ready.read_text():
+            if child.poll() is not None:
+                sys.stderr.write(child.stderr.read() if child.stderr else "")
+                return 1
+            time.sleep(0.5)
+        pid = int(ready.read_text())
+        subprocess.run(["callgrind_control", "-i", "on", str(pid)], check=True, capture_output=True)
+        ready.write_text("go")
+        stdout, stderr = child.communicate()
+        if child.returncode:
+            sys.stderr.write(stderr)
+            return child.returncode
+        totals = re.search(r"^totals:\s*(\d+)", out.read_text(), re.M) or re.search(
+            r"^summary:\s*(\d+)", out.read_text(), re.M
+        )
+        assert totals is not None, "no totals in the callgrind output"
+        instructions = int(totals.group(1))
+    n = int(stdout.split()[0])
+    who = f"base {args.base}" if args.base else "this checkout"
+    print(
+        f"{who}: {instructions / args.passes / n:,.0f} instructions per utterance "
+        f"({n} utterances, {args.passes} passes, {instructions:,} in all)"
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
