@@ -200,3 +200,29 @@ def test_rule_files_load_to_the_same_rules_either_way(tmp_path: Path):
     two = load_rules([common, tabbed])
     assert [r.id for r in one.rules] == [r.id for r in two.rules] and one.rules
     assert [(r.id, r.loc.line) for r in one.rules] == [(r.id, r.loc.line) for r in two.rules]
+
+
+def test_load_spacy_compiles_the_tokenizer_once_and_gets_the_packages_tokenizer_with_the_clock_suffix():
+    import importlib
+
+    from spacy.util import compile_suffix_regex
+
+    from rapport_assist.models import CLOCK_SUFFIX, LATER_PIPES, load_spacy
+
+    nlp = load_spacy()
+    module = importlib.import_module(f"{nlp.meta['lang']}_{nlp.meta['name']}")
+    plain = module.load(exclude=list(LATER_PIPES))  # the package as spaCy loads it, then the suffix rule
+    plain.tokenizer.suffix_search = compile_suffix_regex([*(plain.Defaults.suffixes or ()), CLOCK_SUFFIX]).search
+    assert nlp.tokenizer.to_bytes(exclude=["vocab"]) == plain.tokenizer.to_bytes(exclude=["vocab"])
+    assert nlp.pipe_names == plain.pipe_names
+    texts = [
+        "I'll call you back by 3PM, or 5p.m. at the latest; can't promise 11AM.",
+        "We're sorry: the U.S. office e-mailed you at 9:30am re. order #A-12 (don't worry).",
+    ]
+    for text in texts:
+        mine, theirs = nlp(text), plain(text)
+        assert [t.text for t in mine] == [t.text for t in theirs]
+        assert [(t.tag_, t.dep_, t.head.i, t.lemma_) for t in mine] == [
+            (t.tag_, t.dep_, t.head.i, t.lemma_) for t in theirs
+        ]
+    assert [t.text for t in nlp("by 3PM")] == ["by", "3", "PM"]
