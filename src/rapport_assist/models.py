@@ -12,13 +12,16 @@ See models/README.md.
 from __future__ import annotations
 
 import importlib
+import importlib.util
 import json
 import os
+import sys
 import threading
+import types
 import weakref
 from functools import lru_cache
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Callable
 
 from .errors import ModelError
 
@@ -96,20 +99,59 @@ _entity_lock = threading.Lock()
 _left_out: "weakref.WeakSet[spacy.language.Language]" = weakref.WeakSet()  # pipelines load_spacy made
 
 
+def import_spacy() -> None:
+    """Import spaCy without its command line, which its ``__init__`` imports for ``spacy.info``
+    alone: typer, click, rich, weasel, httpx, requests, Jinja2 and spaCy's training and project
+    commands, about 0.35 s of CPU that holds the GIL at the sidebar's start (BENCHMARKS.md),
+    none of it used here. Placeholders stand in for ``spacy.cli`` and ``spacy.cli.info`` while
+    spaCy imports and are removed after, so a later ``import spacy.cli`` imports the real one;
+    ``spacy.info`` stays a function that imports it and calls its ``info``. Nothing is done
+    when spaCy is imported already or not installed. Call it before anything else imports spaCy, on one thread.
+    """
+    if "spacy" in sys.modules:
+        return
+    spec = importlib.util.find_spec("spacy")
+    if spec is None or spec.submodule_search_locations is None:
+        return  # not installed: load_spacy says so
+    cli = types.ModuleType("spacy.cli")
+    cli.__path__ = [os.path.join(path, "cli") for path in spec.submodule_search_locations]
+    info = types.ModuleType("spacy.cli.info")
+    info.info = _spacy_info  # type: ignore[attr-defined]
+    placed = {"spacy.cli": cli, "spacy.cli.info": info}
+    for name, module in placed.items():
+        sys.modules.setdefault(name, module)
+    try:
+        import spacy  # noqa: F401
+    finally:
+        for name, module in placed.items():
+            if sys.modules.get(name) is module:
+                del sys.modules[name]
+        loaded = sys.modules.get("spacy")
+        if loaded is not None and getattr(loaded, "cli", None) is cli:
+            delattr(loaded, "cli")  # a later ``spacy.cli`` is the real package, once imported
+
+
+def _spacy_info(*args: Any, **kwargs: Any) -> Any:
+    """``spacy.info`` after ``import_spacy``: the real one, its CLI imported on first use."""
+    from spacy.cli.info import info
+
+    return info(*args, **kwargs)
+
+
 @lru_cache(maxsize=1)
 def load_spacy() -> "spacy.language.Language":
     """Load the English spaCy pipeline from an installed package (never downloads), without
     the components in ``LATER_PIPES``."""
     from .ruler_table import use_table
 
+    import_spacy()
     for name in SPACY_MODELS:
         try:
             module = importlib.import_module(name)
         except ImportError:
             continue
-        nlp = _load_package(name, module, exclude=LATER_PIPES)
+        nlp = _load_package(name, module, exclude=LATER_PIPES, clock_suffix=True)
         _numpy_matmul(nlp)
-        _split_clock_suffixes(nlp)
         use_table(nlp)  # the attribute ruler's matches from a lookup table: same result, faster
         _left_out.add(nlp)
         return nlp
@@ -146,9 +188,20 @@ def add_entity_recognizer(nlp: "spacy.language.Language") -> bool:
         return True
 
 
-def _load_package(name: str, module: Any, exclude: tuple[str, ...]) -> "spacy.language.Language":
+def _load_package(
+    name: str, module: Any, exclude: tuple[str, ...], clock_suffix: bool = False
+) -> "spacy.language.Language":
+    """The package's pipeline; with ``clock_suffix`` its tokenizer splits "3PM" too
+    (``_load_tokenizer``)."""
     try:
-        return module.load(exclude=list(exclude))
+        if not clock_suffix:
+            return module.load(exclude=list(exclude))
+        _register_saved_tokenizer()
+        nlp = module.load(
+            exclude=[*exclude, "tokenizer"], config={"nlp": {"tokenizer": {"@tokenizers": SAVED_TOKENIZER}}}
+        )
+        _load_tokenizer(nlp)
+        return nlp
     except Exception as exc:  # a broken install
         raise ModelError(
             f"spaCy model package {name} is installed but failed to load ({exc.__class__.__name__}: {exc})",
@@ -166,11 +219,36 @@ def _reinstall(name: str) -> str:
 CLOCK_SUFFIX = r"(?<=[0-9])(?:[aApP][mM]|[aApP]\.[mM]\.)$"  # "5PM." splits its period first
 
 
-def _split_clock_suffixes(nlp: "spacy.language.Language") -> None:
+SAVED_TOKENIZER = "rapport_assist.saved_tokenizer.v1"
+"""An empty tokenizer in spaCy's registry, for ``_load_tokenizer`` to fill from the package."""
+
+
+def _register_saved_tokenizer() -> None:
+    from spacy.tokenizer import Tokenizer
+    from spacy.util import registry
+
+    def make() -> Callable[[Any], Tokenizer]:
+        return lambda nlp: Tokenizer(nlp.vocab)
+
+    registry.tokenizers.register(SAVED_TOKENIZER, func=make)
+
+
+def _load_tokenizer(nlp: "spacy.language.Language") -> None:
+    """Load the package's tokenizer into ``nlp``'s empty one (``SAVED_TOKENIZER``) with
+    ``CLOCK_SUFFIX`` added to the suffix rules, as the tokenizer's own ``from_bytes`` would load
+    it: the same tokenizer (its ``to_bytes`` is byte for byte what loading the package and then
+    setting ``suffix_search`` gives, tests/test_startup.py), with its 4,000 special cases
+    compiled once instead of three times (English defaults in ``Language()``, the package's,
+    again after ``suffix_search`` changes): about 0.15-0.3 s less CPU at the sidebar's start."""
+    import srsly
     from spacy.util import compile_suffix_regex
 
+    if nlp.path is None:
+        raise ValueError("the pipeline was not loaded from a folder")
+    data = srsly.msgpack_loads((nlp.path / "tokenizer").read_bytes())
+    data["suffix_search"] = compile_suffix_regex([*(nlp.Defaults.suffixes or ()), CLOCK_SUFFIX]).pattern
     tokenizer: Any = nlp.tokenizer
-    tokenizer.suffix_search = compile_suffix_regex([*(nlp.Defaults.suffixes or ()), CLOCK_SUFFIX]).search
+    tokenizer.from_bytes(srsly.msgpack_dumps(data), exclude=["vocab"])
 
 
 def _numpy_matmul(nlp: "spacy.language.Language") -> None:

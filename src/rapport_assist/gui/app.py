@@ -169,7 +169,9 @@ class AppBackend(QObject):
 
     def _load_annotator(self) -> Annotator:
         try:
-            import spacy  # noqa: F401  (first, alone: see warm_up)
+            from ..models import import_spacy
+
+            import_spacy()  # first, alone (see warm_up), without spaCy's command line
         finally:
             self._spacy_imported.set()
         from ..annotate import Annotator
