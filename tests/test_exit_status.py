@@ -45,3 +45,26 @@ def test_threads_is_checked_once_for_every_command(capsys):
     ):
         assert main([*argv, "--threads", "0"]) is ExitStatus.USAGE, argv
         assert "argument --threads: must be at least 1" in capsys.readouterr().err
+
+
+def test_beam_of_the_packed_batches_is_chosen_per_run_and_keys_the_cache(capsys):
+    """qa/eval/rules diff take --beam (1-10): it reaches the recognizer's options, and a
+    different beam is a different cache entry (other words)."""
+    from pathlib import Path
+
+    from rapport_assist.cli import _qa_settings, build_parser
+    from rapport_assist.endpoint import EndpointerOptions
+    from rapport_assist.qa.cache import settings_identity
+
+    def options(*extra: str):
+        args = build_parser().parse_args(["qa", "x", "--out", "o", *extra])
+        return _qa_settings(args, Path("o"), 1).recognizer_options()
+
+    default, greedy = options(), options("--beam", "1")
+    assert default.batch_beam_size == 5 and greedy.batch_beam_size == 1
+    assert greedy.beam_size == default.beam_size == 1  # one-at-a-time recognition stays greedy
+    key = [settings_identity(Path("m"), "int8", o, EndpointerOptions(), True) for o in (default, greedy)]
+    assert key[0] != key[1]
+    for argv in (["qa", "x", "--out", "o"], ["eval", "x"], ["rules", "diff"]):
+        assert main([*argv, "--beam", "0"]) is ExitStatus.USAGE, argv
+        assert "argument --beam: must be from 1 (greedy) to 10" in capsys.readouterr().err

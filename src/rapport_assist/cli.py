@@ -105,6 +105,17 @@ def _thread_count(text: str) -> int:
     return n
 
 
+def _beam_size(text: str) -> int:
+    """``--beam``: a whole number from 1 to 10."""
+    try:
+        n = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"invalid int value: {text!r}") from None
+    if not 1 <= n <= 10:
+        raise argparse.ArgumentTypeError("must be from 1 (greedy) to 10")
+    return n
+
+
 def _models_parent(threads_default: int | None, threads_help: str) -> argparse.ArgumentParser:
     """--model / --compute-type / --threads, for the commands that may run the recognizer."""
     parent = _block()
@@ -172,6 +183,13 @@ def _corpus_parent() -> argparse.ArgumentParser:
         "--no-batch",
         action="store_true",
         help="recognize one utterance at a time, as live capture does (slower; default: packed batches)",
+    )
+    g.add_argument(
+        "--beam",
+        type=_beam_size,
+        metavar="N",
+        help="beam size of the packed batches (default: 5; 1 decodes greedily: about 1.5x less "
+        "recognition CPU, more word errors; BENCHMARKS.md)",
     )
     return parent
 
@@ -988,6 +1006,7 @@ def _qa_settings(args: argparse.Namespace, out_dir: Path, workers: int) -> QaSet
         mask_list=default_mask_list() if _masking(args) else None,
         cache_unmasked=getattr(args, "cache_unmasked", False),
         turn_pass=_turn_pass(args),
+        batch_beam_size=getattr(args, "beam", None),
     )
 
 

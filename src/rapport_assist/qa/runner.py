@@ -69,6 +69,7 @@ class QaSettings:
     mask_list: MaskList | None = field(default_factory=default_mask_list)
     cache_unmasked: bool = False  # keep recognized text unmasked in the cache (outputs are still masked)
     turn_pass: bool | None = None  # a second pass over each turn (turn_pass.py); None: RecognizerOptions' default
+    batch_beam_size: int | None = None  # the packed batches' beam (--beam); None: RecognizerOptions' default
 
     @property
     def mask_identity(self) -> str:
@@ -86,6 +87,8 @@ class QaSettings:
         options = RecognizerOptions(
             model_dir=self.model_dir, compute_type=self.compute_type, cpu_threads=self.threads, keep_freed_memory=True
         )  # page faults cost a fifth of recognition (BENCHMARKS.md)
+        if self.batch_beam_size is not None:
+            options = replace(options, batch_beam_size=self.batch_beam_size)
         return options if self.turn_pass is None else replace(options, turn_pass=self.turn_pass)
 
 
