@@ -287,7 +287,8 @@ def encoder_frames(audio_s: float, options: RecognizerOptions, window_s: float |
     return frames + frames % 2
 
 
-_M_TRIM_THRESHOLD, _M_MMAP_MAX, _M_ARENA_MAX = -1, -4, -8  # glibc's mallopt parameters (malloc.h)
+# glibc's mallopt parameters (malloc.h)
+_M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD, _M_MMAP_MAX, _M_ARENA_MAX = -1, -3, -4, -8
 _memory_kept: bool | None = None
 
 
@@ -320,8 +321,20 @@ def keep_freed_memory() -> bool:
     return _memory_kept
 
 
+MMAP_THRESHOLD_BYTES = 32 * 1024 * 1024
+"""glibc's mmap threshold for live capture and the sidebar (``one_malloc_arena``): fixed at the
+most its dynamic threshold rises to (32 MB on 64-bit). A fixed threshold also leaves the trim
+threshold at its 128 kB default, so the heap's free top goes back to the system as CTranslate2
+frees its buffers during a decoding, not only at the ``malloc_trim`` after it. A live call's
+probe: peak 362-365 MB instead of 368-377, RSS after recognition 295-301 MB instead of 316-321,
+the same page faults and kernel time (BENCHMARKS.md, "Memory, issue 21"). Lower thresholds saved
+more (128 kB: peak 342 MB) but each big buffer was then mapped afresh: 1.5 M more page faults
+and 3 s more kernel time over the demo call."""
+
+
 def one_malloc_arena() -> bool:
-    """Make all threads allocate from glibc's main malloc arena; True when in effect.
+    """Make all threads allocate from glibc's main malloc arena, with a fixed mmap threshold
+    (``MMAP_THRESHOLD_BYTES``); True when in effect.
 
     For live capture and the sidebar, which do not keep freed memory: big buffers are still
     mapped and unmapped, but the capture, endpointer, model and Qt threads no longer each
@@ -330,7 +343,7 @@ def one_malloc_arena() -> bool:
     try:
         libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
         libc.gnu_get_libc_version  # AttributeError when the C library is not glibc
-        return libc.mallopt(_M_ARENA_MAX, 1) == 1
+        return libc.mallopt(_M_ARENA_MAX, 1) == 1 and libc.mallopt(_M_MMAP_THRESHOLD, MMAP_THRESHOLD_BYTES) == 1
     except (OSError, AttributeError):
         return False
 
