@@ -72,7 +72,7 @@ def main() -> int:
     one_malloc_arena()
     import faster_whisper  # noqa: F401
 
-    stages.done("import faster-whisper (CTranslate2, PyAV, onnxruntime)")
+    stages.done("import faster-whisper (CTranslate2, onnxruntime; PyAV deferred)")
     recognizer = Recognizer(RecognizerOptions())
     stages.done("tiny.en loaded (int8)")
     recognizer.warm_up()
@@ -106,7 +106,7 @@ def main() -> int:
     ]
     del channels
     release_free_memory()
-    stages.done(f"(bench only: demo call endpointed, {len(segments)} segments)")
+    stages.done(f"(bench only: demo call decoded, PyAV loaded; {len(segments)} segments)")
     texts = [r.text for r in recognizer.recognize_many(segments) if r is not None]
     for text in texts:
         nlp(text, disable=["ner"] if "ner" in nlp.pipe_names else [])

@@ -31,6 +31,7 @@ import argparse
 import os
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from pathlib import Path
@@ -42,7 +43,7 @@ sys.path.insert(0, str(ROOT / "tests"))  # the PulseAudio test server
 
 from pulse_server import PulseServer  # noqa: E402
 
-from rapport_assist.audio import DecodedAudio, decode_channels  # noqa: E402
+from rapport_assist.audio import DecodedAudio  # noqa: E402
 from rapport_assist.capture import DeviceChoice  # noqa: E402
 from rapport_assist.endpoint import EndpointerOptions  # noqa: E402
 from rapport_assist.live import LiveCall, LiveSettings  # noqa: E402
@@ -94,15 +95,35 @@ def describe(name: str, values: list[float]) -> str:
     )
 
 
+_DECODE = """
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from rapport_assist.audio import decode_channels
+
+calls = [decode_channels(Path(p)) for p in sys.argv[2:]]
+gap = np.zeros(3 * 16000, np.float32)  # several calls: joined with 3 s of silence between them
+sides = [calls[0].channels[i] if len(calls) == 1 else np.concatenate([part for c in calls for part in (c.channels[i], gap)]) for i in (0, 1)]
+np.save(sys.argv[1], np.stack(sides))
+"""
+
+
 def decode_calls(paths: list[Path]) -> DecodedAudio:
-    """One stereo call, or several joined with 3 s of silence between them."""
-    calls = [decode_channels(p) for p in paths]
-    if len(calls) == 1:
-        return calls[0]
-    gap = np.zeros(3 * 16000, np.float32)
-    sides = [np.concatenate([part for c in calls for part in (c.channels[i], gap)]) for i in (0, 1)]
+    """One stereo call, or several joined with 3 s of silence between them; decoded in a child
+    process, so PyAV (FFmpeg) is not loaded in this one, as it is not in a live call
+    (``rapport_assist.deferred``) and its memory is the live call's own."""
+    with tempfile.TemporaryDirectory() as tmp:
+        out = Path(tmp) / "call.npy"
+        subprocess.run([sys.executable, "-c", _DECODE, str(out), *map(str, paths)], check=True)
+        sides = np.load(out)
     return DecodedAudio(
-        path=paths[0], channels=tuple(sides), source_rate_hz=16000, source_channels=2, duration_s=len(sides[0]) / 16000
+        path=paths[0],
+        channels=(sides[0], sides[1]),
+        source_rate_hz=16000,
+        source_channels=2,
+        duration_s=sides.shape[1] / 16000,
     )
 
 

@@ -28,6 +28,7 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+DEMO = ROOT / "src" / "rapport_assist" / "data" / "demo_call.flac"
 
 
 def rss_mb() -> tuple[float, float]:
@@ -158,12 +159,19 @@ def live_memory(repeats: int) -> dict[str, float]:
     from pulse_server import PulseServer
     from PySide6.QtCore import QTimer
 
-    from rapport_assist.audio import decode_channels
+    import numpy as np
+
+    from rapport_assist.audio import DecodedAudio
     from rapport_assist.gui.app import SidebarOptions, application, build_window
     from rapport_assist.rules import default_rules_dir
 
     app = application()
-    audio = decode_channels(ROOT / "src" / "rapport_assist" / "data" / "demo_call.flac")
+    with tempfile.TemporaryDirectory() as tmp:  # decoded in a child process: PyAV stays out of this one
+        decoded = Path(tmp) / "demo.npy"
+        decode = "import sys, numpy as np; from rapport_assist.audio import decode_channels as d; from pathlib import Path; np.save(sys.argv[1], np.stack(d(Path(sys.argv[2])).channels[:2]))"
+        subprocess.run([sys.executable, "-c", decode, str(decoded), str(DEMO)], check=True)
+        sides = np.load(decoded)
+    audio = DecodedAudio(DEMO, (sides[0], sides[1]), 16000, 2, sides.shape[1] / 16000)
     with tempfile.TemporaryDirectory() as tmp, PulseServer(["agent_line", "customer_line"]) as pulse:
         folder = Path(tmp)
         os.environ["RAPPORT_ASSIST_DATA"] = str(folder / "data")

@@ -161,6 +161,9 @@ class RecognizerOptions:
     * ``short_window_fallback``: a doubtful short-window decoding is done again in 30 s; False
       gives no text instead (live caption passes: a caption can wait for the next pass, a final
       cannot wait behind a 30 s decoding).
+    * ``fallback_window_s``: the window of the decodings done again (and of every decoding when
+      ``encoder_window_s`` is 30): the audio plus a second, at least this long; 30 is Whisper's
+      full window. (Not yet changed from 30: see BENCHMARKS.md for what a shorter one measured.)
     * ``trim_memory``: after each ``recognize`` (and the warm-up), hand the heap's free pages back
       to the system (``release_free_memory``); not when ``keep_freed_memory`` is in effect.
     """
@@ -192,6 +195,7 @@ class RecognizerOptions:
     encoder_window_s: float = 10.0
     short_window_min_word_prob: float = 0.3
     short_window_fallback: bool = True
+    fallback_window_s: float = WHISPER_WINDOW_S
     trim_memory: bool = True
     # The second pass over each closed turn (``turn_pass.py``): its utterances decoded again
     # together in one window, kept when the guards there accept it (word-count ratio against the
@@ -215,6 +219,8 @@ class RecognizerOptions:
             raise ValueError("context_s must be >= 0")
         if not 1.0 <= self.encoder_window_s <= WHISPER_WINDOW_S:
             raise ValueError(f"encoder_window_s must be 1 to {WHISPER_WINDOW_S:.0f} s")
+        if not 1.0 <= self.fallback_window_s <= WHISPER_WINDOW_S:
+            raise ValueError(f"fallback_window_s must be 1 to {WHISPER_WINDOW_S:.0f} s")
         if not 0 < self.turn_pass_min_ratio <= 1 <= self.turn_pass_max_ratio:
             raise ValueError("turn_pass_min_ratio must be in (0, 1] and turn_pass_max_ratio >= 1")
 
@@ -268,7 +274,7 @@ def has_repeat(words: Sequence[str], min_words: int) -> bool:
     return False
 
 
-def encoder_frames(audio_s: float, options: RecognizerOptions) -> int | None:
+def encoder_frames(audio_s: float, options: RecognizerOptions, window_s: float | None = None) -> int | None:
     """How many 10 ms mel frames the encoder gets for ``audio_s`` of audio: the audio plus at
     least ``encoder_margin_s`` of padding, at least ``encoder_window_s`` in all, an even count
     (the encoder's first layer halves it); None for Whisper's full 30 s window.
@@ -276,15 +282,18 @@ def encoder_frames(audio_s: float, options: RecognizerOptions) -> int | None:
     CTranslate2 takes Whisper features shorter than 3,000 frames, and the encoder's cost falls
     faster than the window (its attention is quadratic in the frames): 30 s cost six times what
     10 s does on this model. Whisper was trained on 30 s windows only, so a window much shorter
-    than that makes it stop early or loop; what each window does to accuracy is in BENCHMARKS.md."""
-    window_s = max(options.encoder_window_s, audio_s + SHORT_WINDOW_MARGIN_S)
+    than that makes it stop early or loop; what each window does to accuracy is in BENCHMARKS.md.
+    ``window_s``: the shortest window instead of ``encoder_window_s`` (the fallback decodings give
+    ``fallback_window_s``)."""
+    window_s = max(options.encoder_window_s if window_s is None else window_s, audio_s + SHORT_WINDOW_MARGIN_S)
     if window_s >= WHISPER_WINDOW_S:
         return None
     frames = math.ceil(window_s * 100)
     return frames + frames % 2
 
 
-_M_TRIM_THRESHOLD, _M_MMAP_MAX, _M_ARENA_MAX = -1, -4, -8  # glibc's mallopt parameters (malloc.h)
+# glibc's mallopt parameters (malloc.h)
+_M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD, _M_MMAP_MAX, _M_ARENA_MAX = -1, -3, -4, -8
 _memory_kept: bool | None = None
 
 
@@ -317,8 +326,20 @@ def keep_freed_memory() -> bool:
     return _memory_kept
 
 
+MMAP_THRESHOLD_BYTES = 32 * 1024 * 1024
+"""glibc's mmap threshold for live capture and the sidebar (``one_malloc_arena``): fixed at the
+most its dynamic threshold rises to (32 MB on 64-bit). A fixed threshold also leaves the trim
+threshold at its 128 kB default, so the heap's free top goes back to the system as CTranslate2
+frees its buffers during a decoding, not only at the ``malloc_trim`` after it. A live call's
+probe: peak 362-365 MB instead of 368-377, RSS after recognition 295-301 MB instead of 316-321,
+the same page faults and kernel time (BENCHMARKS.md, "Memory, issue 21"). Lower thresholds saved
+more (128 kB: peak 342 MB) but each big buffer was then mapped afresh: 1.5 M more page faults
+and 3 s more kernel time over the demo call."""
+
+
 def one_malloc_arena() -> bool:
-    """Make all threads allocate from glibc's main malloc arena; True when in effect.
+    """Make all threads allocate from glibc's main malloc arena, with a fixed mmap threshold
+    (``MMAP_THRESHOLD_BYTES``); True when in effect.
 
     For live capture and the sidebar, which do not keep freed memory: big buffers are still
     mapped and unmapped, but the capture, endpointer, model and Qt threads no longer each
@@ -327,7 +348,7 @@ def one_malloc_arena() -> bool:
     try:
         libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
         libc.gnu_get_libc_version  # AttributeError when the C library is not glibc
-        return libc.mallopt(_M_ARENA_MAX, 1) == 1
+        return libc.mallopt(_M_ARENA_MAX, 1) == 1 and libc.mallopt(_M_MMAP_THRESHOLD, MMAP_THRESHOLD_BYTES) == 1
     except (OSError, AttributeError):
         return False
 
@@ -795,8 +816,9 @@ class Recognizer:
                 logger.debug("short encoder window (%d frames) doubtful, no text: %s", frames, doubt)
                 return []
             self.short_window_retries += 1
-            logger.debug("short encoder window (%d frames) doubtful, decoding in 30 s: %s", frames, doubt)
-        return self._decode_in(audio, prompt, None, None)
+            logger.debug("short encoder window (%d frames) doubtful, decoding again: %s", frames, doubt)
+        full = encoder_frames(len(audio) / STREAM_RATE_HZ, self.options, self.options.fallback_window_s)
+        return self._decode_in(audio, prompt, full, None)
 
     def _decode_in(
         self, audio: np.ndarray, prompt: str | None, frames: int | None, max_tokens: int | None
