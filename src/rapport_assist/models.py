@@ -15,9 +15,7 @@ import importlib
 import importlib.util
 import json
 import os
-import sys
 import threading
-import types
 import weakref
 from functools import lru_cache
 from pathlib import Path
@@ -103,39 +101,12 @@ def import_spacy() -> None:
     """Import spaCy without its command line, which its ``__init__`` imports for ``spacy.info``
     alone: typer, click, rich, weasel, httpx, requests, Jinja2 and spaCy's training and project
     commands, about 0.35 s of CPU that holds the GIL at the sidebar's start (BENCHMARKS.md),
-    none of it used here. Placeholders stand in for ``spacy.cli`` and ``spacy.cli.info`` while
-    spaCy imports and are removed after, so a later ``import spacy.cli`` imports the real one;
-    ``spacy.info`` stays a function that imports it and calls its ``info``. Nothing is done
-    when spaCy is imported already or not installed. Call it before anything else imports spaCy, on one thread.
-    """
-    if "spacy" in sys.modules:
-        return
-    spec = importlib.util.find_spec("spacy")
-    if spec is None or spec.submodule_search_locations is None:
-        return  # not installed: load_spacy says so
-    cli = types.ModuleType("spacy.cli")
-    cli.__path__ = [os.path.join(path, "cli") for path in spec.submodule_search_locations]
-    info = types.ModuleType("spacy.cli.info")
-    info.info = _spacy_info  # type: ignore[attr-defined]
-    placed = {"spacy.cli": cli, "spacy.cli.info": info}
-    for name, module in placed.items():
-        sys.modules.setdefault(name, module)
-    try:
-        import spacy  # noqa: F401
-    finally:
-        for name, module in placed.items():
-            if sys.modules.get(name) is module:
-                del sys.modules[name]
-        loaded = sys.modules.get("spacy")
-        if loaded is not None and getattr(loaded, "cli", None) is cli:
-            delattr(loaded, "cli")  # a later ``spacy.cli`` is the real package, once imported
+    none of it used here. The package's import put a stand-in for ``spacy.cli.info`` in place
+    (``deferred.defer_unused_imports``): ``spacy.info`` imports the command line when called."""
+    from .deferred import defer_unused_imports
 
-
-def _spacy_info(*args: Any, **kwargs: Any) -> Any:
-    """``spacy.info`` after ``import_spacy``: the real one, its CLI imported on first use."""
-    from spacy.cli.info import info
-
-    return info(*args, **kwargs)
+    defer_unused_imports()  # (done when the package was imported; again is harmless)
+    import spacy  # noqa: F401
 
 
 @lru_cache(maxsize=1)
