@@ -209,7 +209,7 @@ def test_load_spacy_compiles_the_tokenizer_once_and_gets_the_packages_tokenizer_
 
     from rapport_assist.models import CLOCK_SUFFIX, LATER_PIPES, load_spacy
 
-    nlp = load_spacy()
+    nlp = load_spacy.__wrapped__()  # type: ignore[attr-defined]  # not the shared one: other tests add 'ner' to it
     module = importlib.import_module(f"{nlp.meta['lang']}_{nlp.meta['name']}")
     plain = module.load(exclude=list(LATER_PIPES))  # the package as spaCy loads it, then the suffix rule
     plain.tokenizer.suffix_search = compile_suffix_regex([*(plain.Defaults.suffixes or ()), CLOCK_SUFFIX]).search
