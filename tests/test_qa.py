@@ -309,9 +309,10 @@ def test_ctrl_c_stops_the_command_and_the_same_command_finishes(corpus, tmp_path
         "--no-pack-calls",
     ]
     # A process started with SIGINT ignored keeps ignoring it (Python then installs no handler;
-    # a shell's background job is started so). The whole suite twice ran this test with the
-    # command finishing every call through the Ctrl-Cs, and never alone: something earlier in
-    # the run leaves the test process ignoring SIGINT. The command gets it as a terminal gives it.
+    # a shell's background job is started so). Twice the whole suite ran this test with the
+    # command finishing every call through the Ctrl-Cs, never alone; no earlier test was seen to
+    # leave the test process ignoring or blocking SIGINT, so the cause is open: the command gets
+    # SIGINT as a terminal gives it, and a failure shows the command's signal state.
     inherited = signal.signal(signal.SIGINT, signal.default_int_handler)
     try:
         proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
@@ -321,6 +322,13 @@ def test_ctrl_c_stops_the_command_and_the_same_command_finishes(corpus, tmp_path
         deadline = time.monotonic() + 240
         while not list(out.glob("calls/*/call.json")) and proc.poll() is None and time.monotonic() < deadline:
             time.sleep(0.1)
+        state = ""
+        if proc.poll() is None and Path(f"/proc/{proc.pid}/status").exists():
+            state = " ".join(
+                line
+                for line in Path(f"/proc/{proc.pid}/status").read_text().splitlines()
+                if line.startswith(("SigBlk", "SigIgn", "SigCgt", "Threads"))
+            )
         while proc.poll() is None and time.monotonic() < deadline:  # Ctrl-C, again if a native call held it
             os.kill(proc.pid, signal.SIGINT)
             try:
@@ -331,7 +339,7 @@ def test_ctrl_c_stops_the_command_and_the_same_command_finishes(corpus, tmp_path
     finally:
         if proc.poll() is None:
             proc.kill()
-    assert proc.returncode == 130, (err, inherited)
+    assert proc.returncode == 130, (err, inherited, state)
     assert "run the same command again" in err and "Traceback" not in err
     finished = {p.parent.name for p in out.glob("calls/*/call.json")}
     assert 1 <= len(finished) < len(calls)
