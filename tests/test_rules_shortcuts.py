@@ -103,7 +103,7 @@ def _backchannel_the_long_way(tracker: TurnTracker, text: str) -> bool:
         return False
     pos = 0
     while pos < len(words):
-        for phrase in tracker._phrases:
+        for phrase in sorted(tracker._phrase_set, key=len, reverse=True):
             if tuple(words[pos : pos + len(phrase)]) == phrase:
                 pos += len(phrase)
                 break

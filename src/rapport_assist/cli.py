@@ -94,26 +94,24 @@ def _rules_parent() -> argparse.ArgumentParser:
 RULES = _rules_parent()
 
 
-def _thread_count(text: str) -> int:
-    """``--threads``: a whole number, at least 1 (checked here, once for every command)."""
-    try:
-        n = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"invalid int value: {text!r}") from None
-    if n < 1:
-        raise argparse.ArgumentTypeError("must be at least 1")
-    return n
+def _whole_number(low: int, high: int | None, problem: str) -> Callable[[str], int]:
+    """An argparse type: a whole number from ``low`` to ``high`` (None: no upper bound), else
+    ``problem`` (checked here, once for every command that takes the option)."""
+
+    def parse(text: str) -> int:
+        try:
+            n = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"invalid int value: {text!r}") from None
+        if n < low or (high is not None and n > high):
+            raise argparse.ArgumentTypeError(problem)
+        return n
+
+    return parse
 
 
-def _beam_size(text: str) -> int:
-    """``--beam``: a whole number from 1 to 10."""
-    try:
-        n = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"invalid int value: {text!r}") from None
-    if not 1 <= n <= 10:
-        raise argparse.ArgumentTypeError("must be from 1 (greedy) to 10")
-    return n
+_thread_count = _whole_number(1, None, "must be at least 1")  # --threads
+_beam_size = _whole_number(1, 10, "must be from 1 (greedy) to 10")  # --beam
 
 
 def _models_parent(threads_default: int | None, threads_help: str) -> argparse.ArgumentParser:

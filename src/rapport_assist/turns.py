@@ -168,11 +168,10 @@ class TurnTracker:
         self.gap_s = gap_s
         self.backchannel_words = backchannel_words
         phrases = {tuple(_words(p)) for p in (*DEFAULT_BACKCHANNELS, *backchannels)}
-        self._phrases = sorted((p for p in phrases if p), key=len, reverse=True)
+        self._phrase_set = frozenset(p for p in phrases if p)
+        self._lengths = sorted({len(p) for p in self._phrase_set}, reverse=True)  # longest first
         self._single = frozenset(p[0] for p in phrases if len(p) == 1)
         self._fuzzy = tuple(w for w in self._single if len(w) >= MISHEARD_MIN_LETTERS)
-        self._phrase_set = frozenset(self._phrases)
-        self._lengths = sorted({len(p) for p in self._phrases}, reverse=True)  # longest first
         self._open: _Open | None = None
         self._count = 0
 
