@@ -6,6 +6,7 @@ that writes, with every byte written searched for them."""
 from __future__ import annotations
 
 import io
+from dataclasses import replace
 import json
 import math
 import re
@@ -44,6 +45,7 @@ def _own_settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
         ("call me at (555) 867-5309.", "call me at (###) ###-5309."),
         ("it's +1 555 867 5309", "it's +# ### ###-5309".replace("-", " ")),
         ("5-5-5-867-5-3-0-9", "#-#-#-###-5-3-0-9"),
+        ("call me at 5.5. 867. 5.3.0.9", "call me at #.#. ###. 5.3.0.9"),  # read slowly, as tiny.en writes it
         # other long digit runs (accounts, orders): the last 4 only when 5 or more are hidden
         ("account 12345678 please", "account ######## please"),
         ("reference 1234567890", "reference ######7890"),
@@ -52,6 +54,7 @@ def _own_settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
         ("my social security number is 536 27", "my social security number is ### ##"),
         ("my social is five three six", "my social is #### ##### ###"),
         ("and the pin is 1234.", "and the pin is ####."),
+        ("my current number is 4929,", "my current number is ####,"),  # "card" misheard: "number is" is enough
         ("number is 4,111,111,111,111, 7,234.", "number is #,###,###,###,###, 7,234."),
         # digits said as words, "oh" for zero, "double", tens
         (
@@ -99,10 +102,55 @@ def test_masks(text: str, masked: str) -> None:
         "a card for 2 people",
         "the pin is oneself",
         "my account is closed",
+        "I paid 5. 6 people came",
+        "the number of calls is 3",
     ],
 )
 def test_near_misses_stay(text: str) -> None:
     assert MASK.mask_text(text) == text
+
+
+def test_a_number_cut_by_the_endpointer_is_masked_as_one() -> None:
+    """The same speaker's next utterance, soon after, that starts with a number goes on with the
+    number the last ones ended with (a backchannel between does not matter), and so does a later
+    revision of it; a number that does not go on, or comes later, is left as it is."""
+    from rapport_assist.types import Speaker, TurnRevision, Utterance, Word
+
+    c, a = Speaker.CUSTOMER, Speaker.AGENT
+    items = [
+        Utterance(0, c, "It's four nine two nine,", 2.0, 4.0),  # alone, 4 digits said as words stay
+        Utterance(1, a, "Mm-hm.", 4.2, 4.5),
+        Utterance(2, c, "three eight one oh,", 4.6, 6.0),
+        Utterance(3, c, "four six seven two, eight one five four.", 6.4, 9.0),  # a card (Luhn)
+        Utterance(4, c, "Call me at 555,", 9.5, 10.5),
+        Utterance(5, c, "867,", 11.0, 11.5),  # alone, "867" stays; 555 867 is masked
+        Utterance(6, c, "5309.", 12.0, 12.5),  # 555 867 5309: a phone number, its last 4 shown
+        Utterance(7, c, "I was charged 30", 13.0, 14.0),
+        Utterance(8, c, "40 dollars more", 14.5, 15.0),  # 30 40: too short to mask
+        Utterance(9, c, "The order was 12345", 16.0, 17.0),  # (5 digits: an order number stays)
+        Utterance(10, c, "6 items came.", 22.0, 23.0),  # 5 s later: not the same number
+        TurnRevision(c, (Utterance(5, c, "867, 5", 11.0, 11.5),), ("867,",), 12.0),
+    ]
+    out = list(MASK.timeline(items))
+    assert [o.text for o in out[:11]] == [
+        "It's four nine two nine,",
+        "Mm-hm.",
+        "# # # #,",
+        "# # # #, 8 1 5 4.",
+        "Call me at 555,",
+        "###,",
+        "5309.",
+        "I was charged 30",
+        "40 dollars more",
+        "The order was 12345",
+        "6 items came.",
+    ]
+    revision = out[11]
+    assert [u.text for u in revision.utterances] == ["###, #"] and revision.before == ("###,",)
+    # the words masked as the text
+    words = tuple(Word(t, 11.0 + 0.1 * i, 11.1 + 0.1 * i, 0.9) for i, t in enumerate(["867", ","]))
+    masked = list(MASK.timeline([items[4], replace(items[5], words=words)]))[1]
+    assert [w.text for w in masked.words] == ["###", ","] and masked.text == "###,"
 
 
 def test_luhn() -> None:

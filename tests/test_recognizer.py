@@ -404,3 +404,52 @@ def test_qa_packed_recognition_decodes_with_a_beam_and_live_stays_greedy(recogni
     greedy = recognizer.with_options(replace(recognizer.options, batch_beam_size=1))
     for said, rec in zip(SENTENCES, greedy.recognize_batch(segments)):
         assert rec is not None and wer(said, rec.text) <= 0.1, rec
+
+
+def said(*words: tuple[str, float], avg_logprob: float = -1.05) -> Recognition:
+    """A recognition of ``words`` (text, probability), decoded with ``avg_logprob``."""
+    timed = tuple(Word(text, 0.5 * i, 0.5 * i + 0.4, p) for i, (text, p) in enumerate(words))
+    return Recognition(" ".join(t for t, _ in words), timed, float(np.mean([p for _, p in words])), 0.3, avg_logprob)
+
+
+def test_a_number_read_out_is_not_gibberish() -> None:
+    """Guard 3 leaves numbers out of its mean word probability: Whisper doubts how to write digits
+    read out ("4672", "4-6-7-2"), not that it heard them; the words around them count as before."""
+    assert check_recognition(said(("5", 0.2), ("3", 0.3), ("0", 0.25), ("9", 0.3)), OPTIONS) is None
+    assert check_recognition(said(("Call", 0.9), ("me", 0.9), ("at", 0.8), ("5.5", 0.1), ("867.", 0.1)), OPTIONS) is None
+    invented = said(("867-5", 0.2), ("We'll", 0.3), ("be", 0.4), ("there,", 0.3), ("O'Brien.", 0.2))
+    assert "unreliable decoding" in (check_recognition(invented, OPTIONS) or "")
+    assert check_recognition(said(("5", 0.2)), OPTIONS) is not None  # one doubted digit: judged as before
+    assert check_recognition(said(("5", 0.2), ("3", 0.3), avg_logprob=-0.5), OPTIONS) is None
+
+
+def _pauses(audio: np.ndarray, min_s: float = 0.08) -> list[float]:
+    """The middles of the quiet stretches (20 ms frames under 5% of the peak) of at least ``min_s``."""
+    frames = audio[: audio.shape[0] // 320 * 320].reshape(-1, 320)
+    loud = np.sqrt(np.mean(np.square(frames), axis=1)) > 0.05 * np.abs(audio).max()
+    middles, start = [], None
+    for i, is_loud in enumerate(loud):
+        if not is_loud and start is None:
+            start = i
+        elif is_loud and start is not None:
+            if start > 0 and (i - start) * 0.02 >= min_s:
+                middles.append((start + i) * 0.01)
+            start = None
+    return middles
+
+
+@pytest.mark.model
+def test_a_number_cut_at_its_pauses_is_not_dropped(recognizer, speak) -> None:
+    """A card and a phone number read out in groups, cut by the endpointer at the pauses between
+    groups (a slow reader, or audio that stalls, makes them long enough): every piece is kept. A
+    live call once lost "3810, 4672, 8154" this way, guard 3 taking the doubted digits for gibberish."""
+    audio = speak("My card number is 4 9 2 9, 3 8 1 0, 4 6 7 2, 8 1 5 4. Call me at 5 5 5, 8 6 7, 5 3 0 9.")
+    cuts = [0.0, *_pauses(audio, min_s=0.2), audio.shape[0] / SR]  # the pauses between groups
+    assert len(cuts) >= 6, cuts
+    dropped = []
+    for i, start in enumerate(cuts):
+        for end in cuts[i + 1 :]:
+            piece = segment(audio[int(start * SR) : int(end * SR)], start)
+            if recognizer.recognize(piece) is None:
+                dropped.append((round(start, 2), round(end, 2)))
+    assert dropped == [], f"pieces dropped: {dropped}"

@@ -34,15 +34,17 @@ from .safe_regex import Regex, compile_regex
 from .types import Evidence, Nudge, Partial, RecordItem, TurnRevision, Utterance, Word
 
 MASK_CHAR = "#"
+CONTINUED_S = 4.0  # an utterance starting this soon after its speaker's last may go on with its number
+TAIL_CHARS = 80  # of the number it may go on with (a card read out word by word is about 80)
 MIN_HIDDEN = 5  # keep_last digits are shown only when at least this many others are hidden
 DEFAULT_LIST = Path(__file__).resolve().parent / "data" / "masking.yaml"
 LIST_ENV = "RAPPORT_ASSIST_MASKING"
 USER_LIST = "masking.yaml"  # in the config folder (userdirs.config_dir)
 
-# A written digit run: digits split by one space, dash, dot, comma (with a space), or brackets
-# ("4111 1111", "4111-1111", "4,111,111", "(555) 867-5309", "+1 555 867 5309"). Linear: no
-# nested repetition.
-_RUN = re.compile(r"\+?\(?\d(?:(?:[ .\-]|, ?|\)[ .\-]?| ?\()?\d)*")
+# A written digit run: digits split by one space, or a dash, dot or comma with or without a space
+# after it, or brackets ("4111 1111", "4111-1111", "4,111,111", "(555) 867-5309", "+1 555 867 5309",
+# and the recognizer's "5.5. 867. 5.3.0.9" for a number read out slowly). Linear: no nested repetition.
+_RUN = re.compile(r"\+?\(?\d(?:(?:[.\-,] ?| |\)[ .\-]?| ?\()?\d)*")
 _CURRENCY = "$£€¥"
 _TOKEN = re.compile(r"\S+")
 _DIGIT = re.compile(r"\d")
@@ -478,16 +480,44 @@ class Masker:
         masked = self.mask_text(text)
         return "".join(MASK_CHAR if ch.isdigit() else ch for ch in masked) if masked != text else masked
 
-    def mask_utterance(self, u: Utterance) -> Utterance:
+    def _edits_after(self, text: str, before: str) -> tuple[set[int], list[tuple[int, int, str]]]:
+        """``_edits`` of ``text`` read as the continuation of ``before`` (the number the same
+        speaker's last utterance ended with), so a number the endpointer cut in two is masked
+        as one run; only the edits that fall in ``text``."""
+        if not before:
+            return self._edits(text)
+        shift = len(before) + 1
+        hide, subs = self._edits(f"{before} {text}")
+        return {i - shift for i in hide if i >= shift}, [(a - shift, b - shift, new) for a, b, new in subs if a >= shift]
+
+    def trailing_number(self, text: str) -> str:
+        """The number ``text`` ends with (digits or number words, and what separates them), or ""."""
+        if not self.enabled:
+            return ""
+        tokens = list(_TOKEN.finditer(text))
+        first = len(tokens)
+        while first > 0:
+            core = tokens[first - 1].group(0).lower().strip(_PUNCT)
+            if not core or self._digits_of(core)[0] is None:
+                break
+            first -= 1
+        return text[tokens[first].start() :].rstrip(_PUNCT + " ") if first < len(tokens) else ""
+
+    def mask_utterance(self, u: Utterance, before: str = "") -> Utterance:
+        """``u`` masked; ``before``: the number the same speaker's previous utterance ended with
+        when this one may go on with it (``timeline``)."""
         if not self.enabled:
             return u
+        if before and not self._starts_with_number(u.text):
+            before = ""  # (it does not start with a number: nothing to go on with)
         if u.words:
             joined, spans = _join(u.words)
-            edits = self._edits(joined)
+            edits = self._edits_after(joined, before)
             words = _words_masked(u.words, spans, *edits)
-            text = _apply(u.text, *edits) if joined == u.text else self.mask_text(u.text)  # most often the same
+            # most often the same text
+            text = _apply(u.text, *edits) if joined == u.text else _apply(u.text, *self._edits_after(u.text, before))
         else:
-            text, words = self.mask_text(u.text), u.words
+            text, words = _apply(u.text, *self._edits_after(u.text, before)), u.words
         if text is u.text and words is u.words:
             return u
         return replace(u, text=text, words=words)
@@ -516,29 +546,56 @@ class Masker:
         return replace(p, text=self.mask_partial_text(p.text), pending=self.mask_partial_text(p.pending))
 
     def timeline(self, items: Iterable[E]) -> Iterator[E]:
-        """The timeline with every utterance and caption masked (other items as they are)."""
+        """The timeline with every utterance and caption masked (other items as they are). An
+        utterance that starts with a number, said within ``CONTINUED_S`` of the same speaker's
+        last one that ended with a number, is masked as that number's continuation: read out
+        with pauses, "my card number is 4929, 3810 ..." is often cut after "4929"."""
         if not self.enabled:
             yield from items
             return
+        tails: dict[object, tuple[str, float]] = {}  # speaker -> (the number its last utterance ended with, its end)
+        contexts: dict[int, str] = {}  # utterance index -> the number it went on with (for its revisions)
         for item in items:
             if isinstance(item, Utterance):
-                yield cast(E, self.mask_utterance(item))  # a masked copy: the same type as the item
+                tail, end = tails.get(item.speaker, ("", 0.0))
+                before = tail if tail and item.start_s - end <= CONTINUED_S and self._starts_with_number(item.text) else ""
+                tails[item.speaker] = (self._tail_after(item.text, before), item.end_s)
+                if before:
+                    contexts[item.index] = before
+                yield cast(E, self.mask_utterance(item, before))  # a masked copy: the same type as the item
             elif isinstance(item, Partial):
                 yield cast(E, self.mask_partial(item))
             elif isinstance(item, TurnRevision):
-                yield cast(E, self.mask_revision(item))
+                yield cast(E, self.mask_revision(item, contexts))
             else:
                 yield item
 
-    def mask_revision(self, r: TurnRevision) -> TurnRevision:
-        """A turn's second pass with its utterances (and their first-pass texts) masked."""
+    def mask_revision(self, r: TurnRevision, contexts: Mapping[int, str] | None = None) -> TurnRevision:
+        """A turn's second pass with its utterances (and their first-pass texts) masked;
+        ``contexts``: utterance index -> the number its speaker's utterance before it ended with
+        (``timeline``), so a revision masks a number cut in two as the first pass did."""
         if not self.enabled:
             return r
-        return replace(
-            r,
-            utterances=tuple(self.mask_utterance(u) for u in r.utterances),
-            before=tuple(self.mask_text(t) for t in r.before),
-        )
+        utterances, texts = [], []
+        last_u, last_t = "", ""  # the turn's utterances are one speaker's, in order: a number may go on
+        for u, t in zip(r.utterances, r.before):
+            if contexts is not None and u.index in contexts:  # what came before it on the timeline
+                last_u = last_t = contexts[u.index]
+            utterances.append(self.mask_utterance(u, last_u))
+            texts.append(_apply(t, *self._edits_after(t, last_t if self._starts_with_number(t) else "")))
+            last_u, last_t = self._tail_after(u.text, last_u), self._tail_after(t, last_t)
+        return replace(r, utterances=tuple(utterances), before=tuple(texts))
+
+    def _tail_after(self, text: str, before: str) -> str:
+        """The number ``text`` ends with, from where it began: in ``before`` too when ``text`` is
+        only more of it ("4929," then "3810," then "4672 8154" is one number)."""
+        tail = self.trailing_number(text)
+        if before and tail and tail == text.strip().rstrip(_PUNCT + " "):
+            tail = f"{before} {tail}"[-TAIL_CHARS:]
+        return tail
+
+    def _starts_with_number(self, text: str) -> bool:
+        return bool(self.trailing_number(" ".join(text.split()[:1])))
 
     def mask_event(self, event: E) -> E:
         """A copy of an output event with every text it carries masked (for events that did not

@@ -32,7 +32,10 @@ does the audio carry evidence for this text? — and drops the segment when it d
 2. No speech: Whisper's own rule — ``no_speech_prob`` above ``max_no_speech_prob`` while
    ``avg_logprob`` is below ``min_avg_logprob``.
 3. Failed decoding: ``avg_logprob`` below ``min_avg_logprob`` and mean word probability
-   below ``min_confidence`` (gibberish the model itself does not believe).
+   below ``min_confidence`` (gibberish the model itself does not believe). Numbers do not count
+   toward that mean: Whisper is unsure how to write digits read out ("4672", "4-6-7-2", "46 72"),
+   not whether it heard them, so a card or phone number read with pauses scored as gibberish
+   and was lost (``wording_confidence``); the words around them are judged as before.
 4. Nothing lexical: text that is only punctuation or bracketed tags ("[Music]", "(sighs)").
 5. Stock phrases: Whisper's training data (subtitles) taught it to fill silence with
    "you", "thank you", "thanks for watching", "bye"... These are also real things people
@@ -102,6 +105,7 @@ SILENCE_PHRASES = frozenset(
 _TAG = re.compile(r"\[[^\]]*\]|\([^)]*\)|\*[^*]*\*|♪[^♪]*♪")
 _NON_WORD = re.compile(r"[^\w' ]+")
 _LEXICAL = re.compile(r"[^\W_]")
+_HAS_DIGIT = re.compile(r"\d")
 _MAX_LOOP_NGRAM = 6
 _ENERGY_FRAME_SAMPLES = 320  # 20 ms at 16 kHz
 # Batch recognition (``Recognizer.recognize_batch``): utterances packed into windows of at most
@@ -415,7 +419,7 @@ def check_recognition(rec: Recognition, options: RecognizerOptions) -> str | Non
     """Why ``rec`` is probably invented text (guards 2-6 of the module doc), or None if kept."""
     if rec.no_speech_prob > options.max_no_speech_prob and rec.avg_logprob < options.min_avg_logprob:
         return f"no speech (no_speech_prob {rec.no_speech_prob:.2f}, avg_logprob {rec.avg_logprob:.2f})"
-    if rec.avg_logprob < options.min_avg_logprob and rec.confidence < options.min_confidence:
+    if rec.avg_logprob < options.min_avg_logprob and wording_confidence(rec) < options.min_confidence:
         return f"unreliable decoding (avg_logprob {rec.avg_logprob:.2f}, confidence {rec.confidence:.2f})"
     lexical = normalize_text(_TAG.sub(" ", rec.text))
     if not _LEXICAL.search(lexical):
@@ -430,6 +434,17 @@ def check_recognition(rec: Recognition, options: RecognizerOptions) -> str | Non
     if has_loop(lexical.split(), options.loop_min_repeats, options.loop_min_words):
         return f"repetition loop in {rec.text!r}"
     return None
+
+
+def wording_confidence(rec: Recognition) -> float:
+    """The mean probability of ``rec``'s words that hold no digit (guard 3); 1.0 for two or more
+    words that all do (a number read out), ``rec.confidence`` without words."""
+    if not rec.words:
+        return rec.confidence
+    wording = [w.probability for w in rec.words if not _HAS_DIGIT.search(w.text)]
+    if not wording:
+        return 1.0 if len(rec.words) >= 2 else rec.confidence
+    return sum(wording) / len(wording)
 
 
 def prefer_in_context(in_context: Recognition, alone: Recognition) -> bool:
