@@ -453,3 +453,24 @@ def test_a_number_cut_at_its_pauses_is_not_dropped(recognizer, speak) -> None:
             if recognizer.recognize(piece) is None:
                 dropped.append((round(start, 2), round(end, 2)))
     assert dropped == [], f"pieces dropped: {dropped}"
+
+
+@pytest.mark.model
+def test_words_whisper_stopped_short_of_are_heard_on_their_own(recognizer, speak) -> None:
+    """When Whisper's words end a second or more before the segment does (it stopped short: a
+    live call gave "My card number is 4929" for 7 s of a card read out), the stretch after the
+    last word is decoded on its own and its words added; silence after the words adds nothing.
+    (Whisper stops short only now and then, so its decoding of the first part stands for it.)"""
+    audio = speak(SENTENCES[0])  # "I am sorry for the trouble, let me look into your account right away."
+    cut = next(t for t in _pauses(audio, min_s=0.1) if t > 1.0)  # after "trouble,"
+    first = recognizer.recognize(segment(audio[: int(cut * SR)]))
+    assert first is not None and "trouble" in first.text.lower() and "account" not in first.text.lower()
+    whole = segment(audio)
+    assert whole.end_s - first.words[-1].end_s >= 1.0
+    heard = recognizer._with_skipped_tail(whole, first)
+    assert heard.text.startswith(first.text) and heard.words[: len(first.words)] == first.words
+    assert "account" in heard.text.lower() and whole.end_s - heard.words[-1].end_s < 1.0, heard.text
+    assert wer(SENTENCES[0], heard.text) < 0.2, heard.text
+    # silence after the words: nothing to hear
+    quiet = segment(np.concatenate([audio[: int(cut * SR)], np.zeros(int(1.5 * SR), dtype=np.float32)]))
+    assert recognizer._with_skipped_tail(quiet, first) == first

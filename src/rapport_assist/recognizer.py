@@ -106,6 +106,7 @@ _TAG = re.compile(r"\[[^\]]*\]|\([^)]*\)|\*[^*]*\*|♪[^♪]*♪")
 _NON_WORD = re.compile(r"[^\w' ]+")
 _LEXICAL = re.compile(r"[^\W_]")
 _HAS_DIGIT = re.compile(r"\d")
+_GLUED = tuple("-.,)'’!?:;%")  # a word that starts with one of these follows the last without a space
 _MAX_LOOP_NGRAM = 6
 _ENERGY_FRAME_SAMPLES = 320  # 20 ms at 16 kHz
 # Batch recognition (``Recognizer.recognize_batch``): utterances packed into windows of at most
@@ -130,6 +131,13 @@ PACK_LEAD_S = 0.1
 PACK_SPARSE_MIN_S = 1.5
 PACK_SPARSE_WORDS_PER_S = 1.0
 PROMPT_MAX_GAP_S = 30.0
+# Whisper now and then ends its text before the audio ends (a number read out: "My card number is
+# 4929" for 7 s of "4929, 3810, 4672, 8154"), and the rest of the segment was lost. The endpointer
+# ends a segment at most a hangover after the speech, so when the last word ends SKIPPED_TAIL_S or
+# more before the segment does, speech went unheard: that stretch is decoded on its own and its
+# words added (``Recognizer._with_skipped_tail``).
+SKIPPED_TAIL_S = 1.0
+SKIPPED_TAIL_OVERLAP_S = 0.15  # the stretch starts this much before the last word's end (a clipped onset)
 WHISPER_WINDOW_S = 30.0  # Whisper's encoder window (3,000 mel frames)
 # A short encoder window's decoding may hold at most SHORT_WINDOW_TOKENS + SHORT_WINDOW_TOKENS_PER_S
 # tokens per second of audio (about twice fast speech; more means a loop), and no run of
@@ -571,6 +579,7 @@ class Recognizer:
             if self.options.trim_memory and not _memory_kept:
                 release_free_memory()
         if reason is None and rec is not None:  # (no recognition always has a reason)
+            rec = self._with_skipped_tail(segment, rec)
             if self.options.prompt_previous_text:
                 self._previous_text[segment.speaker] = (segment.end_s, rec.text)
             return rec
@@ -578,6 +587,37 @@ class Recognizer:
             "dropped %s segment %.2f-%.2f s: %s", segment.speaker.value, segment.start_s, segment.end_s, reason
         )
         return None
+
+    def _with_skipped_tail(self, segment: SpeechSegment, rec: Recognition) -> Recognition:
+        """``rec`` with the words of the stretch after its last word when Whisper stopped short
+        of the segment's end (``SKIPPED_TAIL_S``): that stretch decoded on its own, kept when it
+        holds speech and its words pass the guards."""
+        if not rec.words or segment.end_s - rec.words[-1].end_s < SKIPPED_TAIL_S:
+            return rec
+        last_end = rec.words[-1].end_s
+        cut_s = max(segment.start_s, last_end - SKIPPED_TAIL_OVERLAP_S)
+        audio = segment.audio[int(round((cut_s - segment.start_s) * STREAM_RATE_HZ)) :]
+        if check_energy(audio, self.options) is not None:
+            return rec
+        tail = self._transcribe(audio, cut_s, segment.end_s)
+        if tail is None or check_recognition(tail, self.options) is not None:
+            return rec
+        added = tuple(w for w in tail.words if (w.start_s + w.end_s) / 2 >= last_end)  # not the last word again
+        if not added:
+            return rec
+        logger.debug(
+            "%s segment %.2f-%.2f s: words ended at %.2f s, the rest heard on its own: %r",
+            segment.speaker.value, segment.start_s, segment.end_s, last_end, " ".join(w.text for w in added),
+        )
+        words = rec.words + added
+        n, m = len(rec.words), len(added)
+        return Recognition(
+            text=rec.text + "".join(w.text if w.text[:1] in _GLUED else f" {w.text}" for w in added),
+            words=words,
+            confidence=float(np.mean([w.probability for w in words])),
+            no_speech_prob=(rec.no_speech_prob * n + tail.no_speech_prob * m) / (n + m),
+            avg_logprob=(rec.avg_logprob * n + tail.avg_logprob * m) / (n + m),
+        )
 
     def recognize_many(self, segments: Iterable[SpeechSegment]) -> list[Recognition | None]:
         """``recognize`` each segment, in order."""
