@@ -21,6 +21,7 @@ from __future__ import annotations
 import argparse
 import io
 import json
+import logging
 import os
 import re
 import shutil
@@ -82,12 +83,23 @@ def main_(argv: list[str] | None = None) -> int:
     speech_s = len(speech) / 16000
     busy = subprocess.Popen([sys.executable, "-c", "while True: pass"]) if args.busy else None
     lost = shown = 0
+    dropped: list[str] = []  # the recognizer's reasons for dropping a segment (debug log)
+
+    class _Drops(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            if record.getMessage().startswith("dropped"):
+                dropped.append(record.getMessage())
+
+    recognizer_log = logging.getLogger("rapport_assist.recognizer")
+    recognizer_log.setLevel(logging.DEBUG)
+    recognizer_log.addHandler(_Drops())
     print(f"load average at start: {os.getloadavg()[0]:.2f}")
     try:
         with PulseServer(["agent_line", "customer_line"]) as pulse:
             for run in range(args.runs):
                 out = tmp / f"run{run}"
                 out.mkdir()
+                dropped.clear()
                 timer = threading.Timer(3.0, pulse.play, [{"customer_line": speech}])
                 timer.start()
                 stdout, stderr = io.StringIO(), io.StringIO()
@@ -108,6 +120,8 @@ def main_(argv: list[str] | None = None) -> int:
                 flags = ("LOST " if run_lost else "") + (f"SHOWN {run_shown} " if run_shown else "")
                 texts = [f'{u["start"]:.2f}-{u["end"]:.2f} {u["text"]}' for u in said if u["speaker"] == "customer"]
                 print(f"{run:3d} {flags or 'ok '} {' | '.join(texts)}", flush=True)
+                for reason in dropped if run_lost else ():
+                    print(f"      {reason}")
     finally:
         if busy is not None:
             busy.kill()

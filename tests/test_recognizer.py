@@ -474,3 +474,20 @@ def test_words_whisper_stopped_short_of_are_heard_on_their_own(recognizer, speak
     # silence after the words: nothing to hear
     quiet = segment(np.concatenate([audio[: int(cut * SR)], np.zeros(int(1.5 * SR), dtype=np.float32)]))
     assert recognizer._with_skipped_tail(quiet, first) == first
+
+
+def test_a_decoder_loop_after_real_words_is_cut_not_dropped() -> None:
+    """A loop after enough words keeps the words and one pass of the loop (a phone number read
+    out came back as "Call me at 5-5-867-5-3-0-5-0-5-0-…" and the whole utterance was dropped);
+    a loop that is nearly all there is stays dropped."""
+    from rapport_assist.recognizer import trim_loop
+
+    looped = said(*[(t, 0.8) for t in ["Call", "me", "at", "5", "-5", "-867", "-5", "-3", "-0"] + ["-5", "-0"] * 12])
+    assert "repetition loop" in (check_recognition(looped, OPTIONS) or "")
+    kept = trim_loop(looped, OPTIONS)
+    assert kept is not None and kept.text == "Call me at 5-5-867-5-3-0-5" and check_recognition(kept, OPTIONS) is None
+    assert [w.text for w in kept.words] == ["Call", "me", "at", "5", "-5", "-867", "-5", "-3", "-0", "-5"]
+    sorry = said(*[(t, 0.8) for t in ["I'm", "sorry."] * 6])
+    assert trim_loop(sorry, OPTIONS) is None and check_recognition(sorry, OPTIONS) is not None
+    thanks = said(*[(t, 0.8) for t in ["Okay.", "Thank", "you.", "Thank", "you.", "Thank", "you.", "Thank", "you."]])
+    assert trim_loop(thanks, OPTIONS) is None  # one word before the loop: invented text, dropped

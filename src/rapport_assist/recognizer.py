@@ -55,7 +55,7 @@ import logging
 import math
 import os
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from collections.abc import Callable, Iterable, Sequence
 from typing import TYPE_CHECKING
@@ -137,6 +137,7 @@ PROMPT_MAX_GAP_S = 30.0
 # more before the segment does, speech went unheard: that stretch is decoded on its own and its
 # words added (``Recognizer._with_skipped_tail``).
 SKIPPED_TAIL_S = 1.0
+LOOP_KEEP_MIN_WORDS = 3  # words before a decoder loop that make it worth keeping them (``trim_loop``)
 SKIPPED_TAIL_OVERLAP_S = 0.15  # the stretch starts this much before the last word's end (a clipped onset)
 WHISPER_WINDOW_S = 30.0  # Whisper's encoder window (3,000 mel frames)
 # A short encoder window's decoding may hold at most SHORT_WINDOW_TOKENS + SHORT_WINDOW_TOKENS_PER_S
@@ -464,15 +465,45 @@ def prefer_in_context(in_context: Recognition, alone: Recognition) -> bool:
 
 def has_loop(words: Sequence[str], min_repeats: int, min_words: int) -> bool:
     """True if some n-gram (n <= 6) repeats back to back ``min_repeats``+ times over ``min_words``+ words."""
+    return loop_at(words, min_repeats, min_words) is not None
+
+
+def loop_at(words: Sequence[str], min_repeats: int, min_words: int) -> tuple[int, int] | None:
+    """(start, n) of the earliest n-gram (n <= 6) that repeats back to back ``min_repeats``+ times
+    over ``min_words``+ words, or None."""
+    found: tuple[int, int] | None = None
     for n in range(1, min(_MAX_LOOP_NGRAM, len(words) // 2) + 1):
         for start in range(len(words) - n + 1):
+            if found is not None and start >= found[0]:
+                break
             gram = words[start : start + n]
             repeats = 1
             while words[start + repeats * n : start + (repeats + 1) * n] == gram:
                 repeats += 1
             if repeats >= min_repeats and repeats * n >= min_words:
-                return True
-    return False
+                found = (start, n)
+                break
+    return found
+
+
+def trim_loop(rec: Recognition, options: RecognizerOptions) -> Recognition | None:
+    """``rec`` cut where its decoder fell into a loop, keeping one pass of the looped words,
+    when at least ``LOOP_KEEP_MIN_WORDS`` words came before it ("Call me at 5-5-867-5-3-0-5-0-5-0-…"
+    keeps "Call me at 5-5-867-5-3-0-5"); None when the loop is (nearly) all there is, which is
+    Whisper inventing text for noise. The words are judged by the other guards after."""
+    tokens = [(i, t) for i, w in enumerate(rec.words) for t in normalize_text(w.text).split()]
+    found = loop_at([t for _, t in tokens], options.loop_min_repeats, options.loop_min_words)
+    if found is None or found[0] < LOOP_KEEP_MIN_WORDS:
+        return None
+    start, n = found
+    keep = tokens[start + n - 1][0] + 1  # through the word that ends the loop's first pass
+    words = rec.words[:keep]
+    return replace(
+        rec,
+        text="".join(w.text if w.text[:1] in _GLUED or i == 0 else f" {w.text}" for i, w in enumerate(words)),
+        words=words,
+        confidence=float(np.mean([w.probability for w in words])),
+    )
 
 
 _windowed_class: type | None = None
@@ -576,6 +607,12 @@ class Recognizer:
         if reason is None:
             rec = self._recognize_in_context(segment)
             reason = "no text" if rec is None else check_recognition(rec, self.options)
+            if rec is not None and reason is not None and reason.startswith("repetition loop"):
+                trimmed = trim_loop(rec, self.options)  # the words before the loop, if there are enough
+                if trimmed is not None and check_recognition(trimmed, self.options) is None:
+                    logger.debug("%s segment %.2f-%.2f s: %s, kept %r", segment.speaker.value,
+                                 segment.start_s, segment.end_s, reason[:40], trimmed.text)
+                    rec, reason = trimmed, None
             if self.options.trim_memory and not _memory_kept:
                 release_free_memory()
         if reason is None and rec is not None:  # (no recognition always has a reason)
