@@ -28,6 +28,10 @@ instructions per utterance over the no-rule engine's. Rules share lexicon matche
 ``earlier`` look-backs, so the prices add up to more than all rules together; a new rule's or
 signal's price is its own line here (and the whole engine's count with it, against without).
 
+``--rules-at COMMIT``: the rule packs (``rules/``) of that commit instead of this checkout's
+(with ``--base`` the same commit: an old engine on the packs it was measured with, so its count
+against this checkout's scales an old timing, e.g. an idle host's, to this code).
+
 ``--bytecodes``: no valgrind; one pass under a tracer that counts the bytecodes each function
 and each line runs (``sys.settrace`` with opcode events): a deterministic profile of where the
 pass's work is, own and inclusive (a function's callees count in it), by share of all bytecodes.
@@ -47,7 +51,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from rules_code_ab import BASE, extract_base  # noqa: E402
+from rules_code_ab import BASE, extract_base, rules_folder  # noqa: E402
 from rules_speed import DEFAULT_FILES, REPO, timed_pass, write_transcripts  # noqa: E402
 
 DOC_ATTRS = [
@@ -114,7 +118,7 @@ def inner(args: argparse.Namespace, ready: Path | None) -> int:
 
         vocab = spacy.blank("en").vocab
         docs = iter(DocBin().from_bytes(Path(args.docs).read_bytes()).get_docs(vocab))
-        ruleset = rules.load_rules([REPO / "rules"])
+        ruleset = rules.load_rules([rules_folder(args.rules_at, Path(tmp))])
         if args.rule:
             import dataclasses
 
@@ -194,6 +198,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--inner", action="store_true", help="run the passes here, timed, without valgrind")
     ap.add_argument("--bytecodes", action="store_true", help="count the bytecodes of one pass, by function and line")
     ap.add_argument("--top", type=int, default=30, help="lines of each --bytecodes table (default 30)")
+    ap.add_argument("--rules-at", help="the rule packs of this commit (default: this checkout's)")
     ap.add_argument("--rule", action="append", help="count only this rule (repeatable; 'none': no rules)")
     ap.add_argument("--per-rule", action="store_true", help="count each rule alone against an engine with none")
     ap.add_argument("--jobs", type=int, default=1, help="--per-rule: counts run at a time (default 1)")
@@ -219,6 +224,7 @@ def main(argv: list[str] | None = None) -> int:
     instructions, n = count(args)
     who = f"base {args.base}" if args.base else "this checkout"
     which = f", rules: {', '.join(args.rule)}" if args.rule else ""
+    which += f", packs of {args.rules_at}" if args.rules_at else ""
     print(
         f"{who}: {instructions / args.passes / n:,.0f} instructions per utterance "
         f"({n} utterances, {args.passes} passes, {instructions:,} in all{which})"
@@ -261,6 +267,8 @@ def count(args: argparse.Namespace) -> tuple[int, int]:
         command += ["--passes", str(args.passes), "--docs", args.docs, "--ready", str(ready)]
         if args.base:
             command += ["--base", args.base]
+        if args.rules_at:
+            command += ["--rules-at", args.rules_at]
         for rule_id in args.rule or ():
             command += ["--rule", rule_id]
         valgrind = [
