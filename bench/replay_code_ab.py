@@ -7,8 +7,8 @@ Usage:
     .venv/bin/python bench/replay_code_ab.py BASE_COMMIT [DIALOGUES.jsonl ...] [--repeat N] [--wall]
 
 BASE_COMMIT's package is taken as ``rapport_assist_base`` (see ``rules_code_ab.py``); both load
-this checkout's ``rules/``. Dialogues as ``rules_speed.py`` (default: the two dev sets in
-``../shared``), each one call, replayed as a transcript (read ahead, spaCy in batches). Each
+this checkout's ``rules/`` (``--base-packs``: the base its own commit's, to scale an old figure
+measured with them). Dialogues as ``rules_speed.py`` (default: the two dev sets in ``../shared``), each one call, replayed as a transcript (read ahead, spaCy in batches). Each
 version replays every call once untimed first (spaCy's caches warm). Prints ms per utterance
 (median and fastest of ``--repeat`` passes each, alternated), utterances per second and the
 ratio. The clock is this thread's CPU time, or with ``--wall`` the wall clock.
@@ -26,7 +26,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from rules_code_ab import BASE, extract_base  # noqa: E402
+from rules_code_ab import BASE, extract_base, rules_folder  # noqa: E402
 from rules_speed import DEFAULT_FILES, REPO, write_transcripts  # noqa: E402
 
 
@@ -36,11 +36,15 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("files", nargs="*", type=Path)
     ap.add_argument("--repeat", type=int, default=5, help="timed passes of each version (default 5)")
     ap.add_argument("--wall", action="store_true", help="time with the wall clock, not this thread's CPU time")
+    ap.add_argument(
+        "--base-packs", action="store_true", help="the base loads its own commit's rules/ (default: this checkout's)"
+    )
     args = ap.parse_args(argv)
     clock = time.perf_counter if args.wall else time.thread_time
 
     with tempfile.TemporaryDirectory() as tmp:
         short = extract_base(args.base, Path(tmp))
+        base_rules = rules_folder(args.base if args.base_packs else None, Path(tmp))
         sys.path.insert(0, tmp)
         files = args.files or [f for f in DEFAULT_FILES if f.exists()]
         transcripts = [t for f in files for t in write_transcripts(f, Path(tmp) / "calls").transcripts]
@@ -53,7 +57,8 @@ def main(argv: list[str] | None = None) -> int:
             rules = importlib.import_module(package + ".rules")
             sources = importlib.import_module(package + ".sources")
             types = importlib.import_module(package + ".types")
-            call = pipeline.CallPipeline(annotate.Annotator(), rules.RuleEngine(rules.load_rules([REPO / "rules"])))
+            packs = base_rules if package == BASE else REPO / "rules"
+            call = pipeline.CallPipeline(annotate.Annotator(), rules.RuleEngine(rules.load_rules([packs])))
 
             def replay(call=call, output=output, sources=sources, types=types) -> int:
                 sink = output.TextSink(devnull, os.devnull)

@@ -20,6 +20,18 @@ Docs are read and the engine is warm, and only the code inside ``functools.reduc
 passes) is collected. Prints instructions per utterance and, without valgrind
 (``--inner``), the passes' CPU time.
 
+``--rule ID`` (repeatable; ``--rule none`` for an engine with no rules): count an engine with
+only these rules of the packs (the signals stage as in a call: its cue lexicons belong to the
+packs, not to the rules). ``--per-rule``: each rule's price, deterministically: an engine with
+no rules, then each rule alone, each counted as above (``--jobs`` at a time), printed as
+instructions per utterance over the no-rule engine's. Rules share lexicon matches and
+``earlier`` look-backs, so the prices add up to more than all rules together; a new rule's or
+signal's price is its own line here (and the whole engine's count with it, against without).
+
+``--rules-at COMMIT``: the rule packs (``rules/``) of that commit instead of this checkout's
+(with ``--base`` the same commit: an old engine on the packs it was measured with, so its count
+against this checkout's scales an old timing, e.g. an idle host's, to this code).
+
 ``--bytecodes``: no valgrind; one pass under a tracer that counts the bytecodes each function
 and each line runs (``sys.settrace`` with opcode events): a deterministic profile of where the
 pass's work is, own and inclusive (a function's callees count in it), by share of all bytecodes.
@@ -39,7 +51,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from rules_code_ab import BASE, extract_base  # noqa: E402
+from rules_code_ab import BASE, extract_base, rules_folder  # noqa: E402
 from rules_speed import DEFAULT_FILES, REPO, timed_pass, write_transcripts  # noqa: E402
 
 DOC_ATTRS = [
@@ -106,7 +118,16 @@ def inner(args: argparse.Namespace, ready: Path | None) -> int:
 
         vocab = spacy.blank("en").vocab
         docs = iter(DocBin().from_bytes(Path(args.docs).read_bytes()).get_docs(vocab))
-        ruleset = rules.load_rules([REPO / "rules"])
+        ruleset = rules.load_rules([rules_folder(args.rules_at, Path(tmp))])
+        if args.rule:
+            import dataclasses
+
+            known = {rule.id for rule in ruleset.rules}
+            unknown = sorted(set(args.rule) - known - {"none"})
+            if unknown:
+                print(f"no rule {', '.join(unknown)} in the packs", file=sys.stderr)
+                return 2
+            ruleset = dataclasses.replace(ruleset, rules=[rule for rule in ruleset.rules if rule.id in args.rule])
         engine = rules.RuleEngine(ruleset)
         tracker = signals.SignalTracker(ruleset, compiler=engine.compiler)
         ready_calls = []
@@ -177,6 +198,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--inner", action="store_true", help="run the passes here, timed, without valgrind")
     ap.add_argument("--bytecodes", action="store_true", help="count the bytecodes of one pass, by function and line")
     ap.add_argument("--top", type=int, default=30, help="lines of each --bytecodes table (default 30)")
+    ap.add_argument("--rules-at", help="the rule packs of this commit (default: this checkout's)")
+    ap.add_argument("--rule", action="append", help="count only this rule (repeatable; 'none': no rules)")
+    ap.add_argument("--per-rule", action="store_true", help="count each rule alone against an engine with none")
+    ap.add_argument("--jobs", type=int, default=1, help="--per-rule: counts run at a time (default 1)")
     ap.add_argument("--docs", help=argparse.SUPPRESS)
     ap.add_argument("--ready", help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
@@ -192,15 +217,60 @@ def main(argv: list[str] | None = None) -> int:
             calls = sample_calls(args.files, args.sample, Path(tmp), read_transcript)
         make_docs([u.text for call in calls for u in call], path)
     args.docs = str(path)
+    if args.per_rule:
+        return per_rule(args)
     if args.inner or args.bytecodes:
         return inner(args, None)
+    instructions, n = count(args)
+    who = f"base {args.base}" if args.base else "this checkout"
+    which = f", rules: {', '.join(args.rule)}" if args.rule else ""
+    which += f", packs of {args.rules_at}" if args.rules_at else ""
+    print(
+        f"{who}: {instructions / args.passes / n:,.0f} instructions per utterance "
+        f"({n} utterances, {args.passes} passes, {instructions:,} in all{which})"
+    )
+    return 0
 
+
+def per_rule(args: argparse.Namespace) -> int:
+    """Count an engine with no rules and each rule alone; print each rule's instructions per
+    utterance over the no-rule engine's."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from rapport_assist.rules import load_rules
+
+    ids = ["none", *(rule.id for rule in load_rules([REPO / "rules"]).rules)]
+
+    def one(rule_id: str) -> tuple[str, float]:
+        instructions, n = count(argparse.Namespace(**{**vars(args), "rule": [rule_id]}))
+        return rule_id, instructions / args.passes / n
+
+    with ThreadPoolExecutor(max(1, args.jobs)) as pool:
+        per = dict(pool.map(one, ids))
+    base = per.pop("none")
+    who = f"base {args.base}" if args.base else "this checkout"
+    print(
+        f"{who}: each rule alone, instructions per utterance over an engine with no rules "
+        f"({base:,.0f}), {args.sample}-utterance sample, {args.passes} passes"
+    )
+    for rule_id, each in sorted(per.items(), key=lambda item: -item[1]):
+        print(f"  {each - base:9,.0f}  {rule_id}")
+    print(f"  {sum(per.values()) - base * len(per):9,.0f}  sum of the rules alone")
+    return 0
+
+
+def count(args: argparse.Namespace) -> tuple[int, int]:
+    """Instructions of ``args.passes`` passes under callgrind, and the sample's utterances."""
     with tempfile.TemporaryDirectory() as tmp:
         ready, out = Path(tmp) / "ready", Path(tmp) / "callgrind.out"
         command = [sys.executable, __file__, *map(str, args.files), "--sample", str(args.sample)]
         command += ["--passes", str(args.passes), "--docs", args.docs, "--ready", str(ready)]
         if args.base:
             command += ["--base", args.base]
+        if args.rules_at:
+            command += ["--rules-at", args.rules_at]
+        for rule_id in args.rule or ():
+            command += ["--rule", rule_id]
         valgrind = [
             "valgrind",
             "--tool=callgrind",
@@ -213,28 +283,20 @@ def main(argv: list[str] | None = None) -> int:
         child = subprocess.Popen(valgrind + command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
         while not ready.exists() or not ready.read_text():
             if child.poll() is not None:
-                sys.stderr.write(child.stderr.read() if child.stderr else "")
-                return 1
+                raise SystemExit(child.stderr.read() if child.stderr else "the counted process ended")
             time.sleep(0.5)
         pid = int(ready.read_text())
         subprocess.run(["callgrind_control", "-i", "on", str(pid)], check=True, capture_output=True)
         ready.write_text("go")
         stdout, stderr = child.communicate()
         if child.returncode:
-            sys.stderr.write(stderr)
-            return child.returncode
+            raise SystemExit(stderr or f"the counted process exited with {child.returncode}")
         totals = re.search(r"^totals:\s*(\d+)", out.read_text(), re.M) or re.search(
             r"^summary:\s*(\d+)", out.read_text(), re.M
         )
         assert totals is not None, "no totals in the callgrind output"
         instructions = int(totals.group(1))
-    n = int(stdout.split()[0])
-    who = f"base {args.base}" if args.base else "this checkout"
-    print(
-        f"{who}: {instructions / args.passes / n:,.0f} instructions per utterance "
-        f"({n} utterances, {args.passes} passes, {instructions:,} in all)"
-    )
-    return 0
+    return instructions, int(stdout.split()[0])
 
 
 if __name__ == "__main__":

@@ -8,7 +8,8 @@ Usage:
 
 BASE_COMMIT's ``src/rapport_assist`` is taken with ``git archive`` into a temporary folder as the
 package ``rapport_assist_base`` (its imports are relative, so it runs beside this checkout's
-``rapport_assist``). Both engines load this checkout's ``rules/``; spaCy runs once and both read
+``rapport_assist``). Both engines load this checkout's ``rules/`` (``--base-packs``: the base its own
+commit's, to scale an old figure measured with them); spaCy runs once and both read
 the same Docs; each package's signals stage prepares its own utterances. Dialogues as
 ``rules_speed.py`` (default: the two dev sets in ``../shared``).
 
@@ -56,16 +57,30 @@ def extract_base(commit: str, folder: Path) -> str:
     return short
 
 
+def rules_folder(commit: str | None, folder: Path) -> Path:
+    """This checkout's ``rules/``, or ``commit``'s (extracted under ``folder``)."""
+    if not commit:
+        return REPO / "rules"
+    tar = subprocess.run(["git", "archive", commit, "rules"], cwd=REPO, capture_output=True, check=True).stdout
+    with tarfile.open(fileobj=io.BytesIO(tar)) as archive:
+        archive.extractall(folder / "packs", filter="data")
+    return folder / "packs" / "rules"
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("base", help="the commit to compare with (e.g. main)")
     ap.add_argument("files", nargs="*", type=Path)
     ap.add_argument("--repeat", type=int, default=9, help="timed passes of each version (default 9)")
     ap.add_argument("--wall", action="store_true", help="time with the wall clock, not this thread's CPU time")
+    ap.add_argument(
+        "--base-packs", action="store_true", help="the base loads its own commit's rules/ (default: this checkout's)"
+    )
     args = ap.parse_args(argv)
 
     with tempfile.TemporaryDirectory() as tmp:
         short = extract_base(args.base, Path(tmp))
+        base_rules = rules_folder(args.base if args.base_packs else None, Path(tmp))
         sys.path.insert(0, tmp)
         files = args.files or [f for f in DEFAULT_FILES if f.exists()]
         transcripts = [t for f in files for t in write_transcripts(f, Path(tmp) / "calls").transcripts]
@@ -81,7 +96,7 @@ def main(argv: list[str] | None = None) -> int:
             if not docs:
                 annotator = annotate.Annotator()
                 docs = [[au.doc for au in annotator.annotate_many(call)] for call in calls]
-            ruleset = rules.load_rules([rules_dir])
+            ruleset = rules.load_rules([rules_dir if package != BASE else base_rules])
             engine = rules.RuleEngine(ruleset)
             tracker = signals.SignalTracker(ruleset, compiler=engine.compiler)
             ready = []
