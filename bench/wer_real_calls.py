@@ -61,7 +61,7 @@ def parse_config(spec: str):
     name, _, body = spec.partition(":")
     changes: dict[type, dict[str, object]] = {EndpointerOptions: {}, RecognizerOptions: {}}
     batch = False
-    for item in filter(None, re.split(r",(?=\w+=)", body)):  # a value may hold commas (a prompt)
+    for item in filter(None, body.split(",")):
         key, _, value = item.partition("=")
         if key == "batch":
             batch = value not in ("0", "false", "")

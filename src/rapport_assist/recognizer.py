@@ -126,8 +126,6 @@ PACK_LEAD_S = 0.1
 PACK_SPARSE_MIN_S = 1.5
 PACK_SPARSE_WORDS_PER_S = 1.0
 PROMPT_MAX_GAP_S = 30.0
-# batch_prompt_previous: at most this many of the previous window's last words prompt the next
-PROMPT_PREVIOUS_WORDS = 60
 WHISPER_WINDOW_S = 30.0  # Whisper's encoder window (3,000 mel frames)
 # A short encoder window's decoding may hold at most SHORT_WINDOW_TOKENS + SHORT_WINDOW_TOKENS_PER_S
 # tokens per second of audio (about twice fast speech; more means a loop), and no run of
@@ -178,16 +176,6 @@ class RecognizerOptions:
     # ``beam_size`` (greedy: latency); a beam of 5 over qa's 30 s windows took the real 8 kHz
     # sides' pooled WER from 11.8% to 8.2% (BENCHMARKS.md, "Spoken dev set and real calls: a beam")
     batch_beam_size: int = 5
-    # qa's packed recognition only, more of its decoding options (faster-whisper's): the beam's
-    # ``patience`` and ``length_penalty``, a fixed ``initial_prompt`` for every window
-    # (``batch_prompt``, "" none), ``hotwords`` ("" none), and ``batch_prompt_previous``: each
-    # window is prompted with the text the window before it on the same side gave (decoded one
-    # window after another, as Whisper's condition_on_previous_text does across its 30 s windows).
-    batch_patience: float = 1.0
-    batch_length_penalty: float = 1.0
-    batch_prompt: str = ""
-    batch_hotwords: str = ""
-    batch_prompt_previous: bool = False
     language: str = "en"
     max_no_speech_prob: float = 0.6
     min_avg_logprob: float = -1.0
@@ -633,7 +621,6 @@ class Recognizer:
         window_samples = int(window_s * STREAM_RATE_HZ)
         pieces: list[np.ndarray] = []
         clips: list[dict[str, float]] = []
-        clip_owners: list[tuple[object, int]] = []  # each window's (side, call): which windows prompt which
         spans: list[tuple[int, float, float]] = []  # (segment index, start, end) in the packed audio, s
         at = 0  # samples written
         window_start = 0
@@ -644,12 +631,8 @@ class Recognizer:
             fits = at - window_start + len(gap) + n <= window_samples and (
                 mix_sides or segments[i].speaker == last_speaker
             )
-            if at == window_start:
-                owner = (segments[i].speaker, group(i))
             if not fits and at > window_start:
                 clips.append({"start": window_start / STREAM_RATE_HZ, "end": at / STREAM_RATE_HZ})
-                clip_owners.append(owner)
-                owner = (segments[i].speaker, group(i))
                 pieces.append(gap)  # keeps windows apart
                 at += len(gap)
                 window_start = at
@@ -661,12 +644,25 @@ class Recognizer:
             at += n
             last_speaker = segments[i].speaker
         clips.append({"start": window_start / STREAM_RATE_HZ, "end": at / STREAM_RATE_HZ})
-        clip_owners.append(owner)
         packed = np.concatenate(pieces)
         words_by_span: list[list[tuple[WhisperWord, float, float]]] = [[] for _ in spans]  # word, logprob, no_speech
         starts = np.array([s for _, s, _ in spans])
         ends = np.array([e for _, _, e in spans])
-        found = self._decode_packed(packed, clips, clip_owners, batch_size)
+        opts = self.options
+        found, _info = self._batched().transcribe(
+            packed,
+            language=opts.language,
+            beam_size=opts.batch_beam_size,
+            temperature=0.0,
+            compression_ratio_threshold=None,
+            log_prob_threshold=None,
+            no_speech_threshold=None,
+            condition_on_previous_text=False,
+            word_timestamps=True,
+            without_timestamps=True,
+            clip_timestamps=clips,
+            batch_size=batch_size,
+        )
         total_s = max(at / STREAM_RATE_HZ, 1e-9)
         for seg in found:
             if progress is not None:
@@ -706,49 +702,6 @@ class Recognizer:
                     "dropped %s segment %.2f-%.2f s: %s", segment.speaker.value, segment.start_s, segment.end_s, reason
                 )
         return results
-
-    def _decode_packed(
-        self, packed: np.ndarray, clips: list[dict[str, float]], owners: list[tuple[object, int]], batch_size: int
-    ) -> Iterable[WhisperSegment]:
-        """The packed windows (``clips``) decoded as the batch options say: ``batch_size`` at a
-        time, or one after another, each prompted with its side's previous window's text
-        (``batch_prompt_previous``)."""
-        opts = self.options
-        common = dict(
-            language=opts.language,
-            beam_size=opts.batch_beam_size,
-            patience=opts.batch_patience,
-            length_penalty=opts.batch_length_penalty,
-            temperature=0.0,
-            compression_ratio_threshold=None,
-            log_prob_threshold=None,
-            no_speech_threshold=None,
-            condition_on_previous_text=False,
-            word_timestamps=True,
-            without_timestamps=True,
-            hotwords=opts.batch_hotwords or None,
-        )
-        fixed = opts.batch_prompt.strip()
-        if not opts.batch_prompt_previous:
-            found, _info = self._batched().transcribe(
-                packed, clip_timestamps=clips, batch_size=batch_size, initial_prompt=fixed or None, **common
-            )
-            return found
-        out: list[WhisperSegment] = []
-        previous: dict[tuple[object, int], str] = {}
-        for clip, owner in zip(clips, owners):
-            before = previous.get(owner, "")
-            words = before.split()[-PROMPT_PREVIOUS_WORDS:]
-            prompt = " ".join(([fixed] if fixed else []) + words)
-            found, _info = self._batched().transcribe(
-                packed, clip_timestamps=[clip], batch_size=1, initial_prompt=prompt or None, **common
-            )
-            segs = list(found)
-            out.extend(segs)
-            text = " ".join(seg.text.strip() for seg in segs).strip()
-            if text:
-                previous[owner] = text
-        return out
 
     def recognize_window(
         self, segments: Sequence[SpeechSegment], gap_s: float = PACK_GAP_S, window_s: float = PACK_WINDOW_S
