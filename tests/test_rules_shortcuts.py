@@ -16,7 +16,7 @@ from rapport_assist.rules import RuleEngine, default_rules_dir, load_rules
 from rapport_assist.rules.features import doc_text
 from rapport_assist.rules.literals import required_literals
 from rapport_assist.safe_regex import compile_regex
-from rapport_assist.turns import DEFAULT_BACKCHANNELS, TurnTracker
+from rapport_assist.turns import DEFAULT_BACKCHANNELS, TurnTracker, _sound
 from rapport_assist.types import Speaker, Utterance
 
 # the rule packs' own patterns and others that exercise each piece of the reader
@@ -98,7 +98,7 @@ def _backchannel_the_long_way(tracker: TurnTracker, text: str) -> bool:
     """The backchannel test as it was: every phrase tried, longest first, at each word."""
     if len(text) > 12 * tracker.backchannel_words:
         return False
-    words = re.findall(r"[a-z0-9]+(?:[-'][a-z0-9]+)*", text.lower())
+    words = [_sound(w) for w in re.findall(r"[a-z0-9]+(?:[-'][a-z0-9]+)*", text.lower())]  # phrases are kept so
     if not words or len(words) > tracker.backchannel_words:
         return False
     pos = 0

@@ -52,6 +52,20 @@ def test_a_backchannel_does_not_end_the_other_sides_turn() -> None:
     assert [t.utterances for t in step.closed] == [(0, 5)] and step.turn is not None
 
 
+def test_a_listening_sound_is_a_backchannel_however_it_is_spelled() -> None:
+    """Hyphens and repeated letters do not make a hum a word ("M-M-H-M." as Whisper writes an
+    agent's "mm-hm" under a complaint); words that only look alike stay words."""
+    tr = TurnTracker()
+    for text in ("M-M-H-M.", "Mmhmm.", "Mm-mm.", "Hmmm.", "Uh-huh.", "Yeeah.", "Okay, mm-hmm."):
+        assert tr.is_backchannel(text), text
+    for text in ("Mom.", "See.", "Too.", "Off.", "Hmm, sorry.", "M-M-H-M, what?"):
+        assert not tr.is_backchannel(text), text
+    tr.on_utterance(utt(0, C, "The shower is just a trickle in the mornings,", 0.0, 3.0))
+    assert tr.on_utterance(utt(1, A, "M-M-H-M.", 3.1, 3.5)).turn is None
+    step = tr.on_utterance(utt(2, C, "and the washing machine takes forever to fill.", 3.8, 6.0))
+    assert step.turn is not None and step.turn.utterances == (0, 2)
+
+
 def heard(i: int, who: Speaker, words: list[tuple[str, float]], start: float, end: float) -> Utterance:
     """A recognized utterance: its words with the recognizer's probabilities."""
     step = (end - start) / len(words)

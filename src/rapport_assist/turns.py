@@ -95,6 +95,18 @@ def _words(text: str) -> list[str]:
     return _WORD.findall(text.lower())
 
 
+_REPEATS = re.compile(r"([a-z])\1+")
+
+
+def _sound(word: str) -> str:
+    """A word as a listening sound is spelled many ways: without its hyphens and with each run
+    of one letter as one ("M-M-H-M", "Mmhmm", "mm-hm" are all "mhm"; "Hmmm" is "hm", "Yeeah"
+    "yeah"), so backchannels are compared in this form. The default one-word backchannels' forms
+    are sounds and acknowledgements no other English word is spelled as ("ah", "m", "hm", "oh",
+    "realy", "yes", ...)."""
+    return _REPEATS.sub(r"\1", word.replace("-", ""))
+
+
 def _one_edit(a: str, b: str) -> bool:
     """``a`` and ``b`` differ by exactly one letter inserted, deleted or replaced."""
     if abs(len(a) - len(b)) > 1 or a == b:
@@ -168,10 +180,11 @@ class TurnTracker:
         self.gap_s = gap_s
         self.backchannel_words = backchannel_words
         phrases = {tuple(_words(p)) for p in (*DEFAULT_BACKCHANNELS, *backchannels)}
-        self._phrase_set = frozenset(p for p in phrases if p)
+        self._phrase_set = frozenset(tuple(_sound(w) for w in p) for p in phrases if p)
         self._lengths = sorted({len(p) for p in self._phrase_set}, reverse=True)  # longest first
-        self._single = frozenset(p[0] for p in phrases if len(p) == 1)
-        self._fuzzy = tuple(w for w in self._single if len(w) >= MISHEARD_MIN_LETTERS)
+        self._single = frozenset(p[0] for p in self._phrase_set if len(p) == 1)
+        # as written, for the one-letter test of a misheard word ("MMA" is one from "mmm")
+        self._fuzzy = tuple(p[0] for p in phrases if len(p) == 1 and len(p[0]) >= MISHEARD_MIN_LETTERS)
         self._open: _Open | None = None
         self._count = 0
 
@@ -187,7 +200,7 @@ class TurnTracker:
         """At most ``backchannel_words`` words, every one of them in a backchannel phrase."""
         if len(text) > 12 * self.backchannel_words:  # longer than any few listening sounds
             return False
-        words = _words(text)
+        words = [_sound(w) for w in _words(text)]
         if not words or len(words) > self.backchannel_words:
             return False
         pos = 0
@@ -214,7 +227,7 @@ class TurnTracker:
             if len(tokens) != 1:
                 return False
             token = tokens[0]
-            if token in self._single:
+            if _sound(token) in self._single:
                 continue
             if (
                 word.probability >= MISHEARD_MAX_PROB
