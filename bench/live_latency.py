@@ -134,7 +134,10 @@ def trace_report(call, utterances: dict) -> None:
     passes = call.passes
     by_kind: dict[str, list[float]] = {}
     for p in passes:
-        by_kind.setdefault(p.kind + (" (redone in 30 s)" if p.redone else ""), []).append(p.end_s - p.start_s)
+        doubt = "" if p.redone or p.doubt is None else f" (doubt {p.doubt} kept)"
+        by_kind.setdefault(p.kind + (f" (redone in 30 s: {p.doubt})" if p.redone else doubt), []).append(
+            p.end_s - p.start_s
+        )
     print("recognizer passes (wall time each):")
     for kind, values in sorted(by_kind.items()):
         print("  " + describe(kind, values))
@@ -162,7 +165,7 @@ def trace_report(call, utterances: dict) -> None:
         rows.append(
             f"  {x.speaker.value[:4]} {u.end_s:6.1f} s  {p.kind:<5} closed +{x.segment_closed_s - x.speech_end_s:.2f}  "
             f"taken +{p.taken_s - x.speech_end_s:.2f}  waited {wait:.2f} ({'+'.join(behind) or '-'})  "
-            f"pass {p.end_s - p.start_s:.2f}{' REDONE' if p.redone else ''}  delivered +{x.delivered_s - x.speech_end_s:.2f}"
+            f"pass {p.end_s - p.start_s:.2f}{f' REDONE ({p.doubt})' if p.redone else f' kept {p.doubt}' if p.doubt else ''}  delivered +{x.delivered_s - x.speech_end_s:.2f}"
         )
     print("per utterance (times after its last word):")
     print("\n".join(rows))
@@ -301,6 +304,9 @@ def main() -> int:
         action="store_true",
         help="with batch QA's malloc setting (recognizer.keep_freed_memory), to compare",
     )
+    ap.add_argument(
+        "--smaps", action="store_true", help="RSS by mapping before, at the highest and after (/proc/self/smaps)"
+    )
     args = ap.parse_args()
 
     why = PulseServer.unavailable()
@@ -371,6 +377,12 @@ def run(args, audio, repeats: int) -> int:
         ready_s = time.monotonic() - t_start
         time.sleep(2.0)  # let start-up work settle
         hwm_ready = vm_hwm_mb()
+        if args.smaps:
+            import smaps
+
+            at_ready = smaps.by_mapping()
+            smaps.report("before the call", at_ready)
+            highest = (0.0, at_ready)
         c0, w0 = cpu_seconds(), time.monotonic()
         time.sleep(args.idle_s)
         idle_cpu = (cpu_seconds() - c0) / (time.monotonic() - w0)
@@ -382,6 +394,8 @@ def run(args, audio, repeats: int) -> int:
         next_sample = time.monotonic()
         while time.monotonic() - w1 < total_s + 0.5:
             time.sleep(1.0)
+            if args.smaps and rss_mb() > highest[0]:
+                highest = (rss_mb(), smaps.by_mapping())
             if time.monotonic() >= next_sample:
                 rss.append((call.call_time(), rss_mb()))
                 next_sample += 10.0
@@ -390,6 +404,9 @@ def run(args, audio, repeats: int) -> int:
         pulse.stop_playing()
         call.stop()
         rss.append((call.call_time(), rss_mb()))
+        if args.smaps:
+            smaps.report("at the highest RSS sampled (each second)", highest[1], at_ready)
+            smaps.report("after the call", smaps.by_mapping(), at_ready)
 
     with lock:
         events = list(received)

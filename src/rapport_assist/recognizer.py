@@ -55,7 +55,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 from collections.abc import Callable, Iterable, Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 
@@ -161,6 +161,10 @@ class RecognizerOptions:
     * ``short_window_fallback``: a doubtful short-window decoding is done again in 30 s; False
       gives no text instead (live caption passes: a caption can wait for the next pass, a final
       cannot wait behind a 30 s decoding).
+    * ``short_window_keep``: kinds of short-window doubt (``DoubtKind``) whose decoding is kept as
+      it is instead of decoded again in 30 s; the recognizer's ``kept_doubt`` then names the kind
+      (live: such a final goes out first and is decoded again in 30 s afterwards, a ``TurnRevision``
+      if the words differ). Empty: every doubt is decoded again at once, as replay does.
     * ``fallback_window_s``: the window of the decodings done again (and of every decoding when
       ``encoder_window_s`` is 30): the audio plus a second, at least this long; 30 is Whisper's
       full window. (Not yet changed from 30: see BENCHMARKS.md for what a shorter one measured.)
@@ -195,6 +199,7 @@ class RecognizerOptions:
     encoder_window_s: float = 10.0
     short_window_min_word_prob: float = 0.3
     short_window_fallback: bool = True
+    short_window_keep: frozenset[str] = frozenset()
     fallback_window_s: float = WHISPER_WINDOW_S
     trim_memory: bool = True
     # The second pass over each closed turn (``turn_pass.py``): its utterances decoded again
@@ -221,6 +226,11 @@ class RecognizerOptions:
             raise ValueError(f"encoder_window_s must be 1 to {WHISPER_WINDOW_S:.0f} s")
         if not 1.0 <= self.fallback_window_s <= WHISPER_WINDOW_S:
             raise ValueError(f"fallback_window_s must be 1 to {WHISPER_WINDOW_S:.0f} s")
+        unknown = set(self.short_window_keep) - set(DOUBT_KINDS)
+        if unknown:
+            raise ValueError(
+                f"short_window_keep: no doubt kind {', '.join(sorted(unknown))} ({', '.join(DOUBT_KINDS)})"
+            )
         if not 0 < self.turn_pass_min_ratio <= 1 <= self.turn_pass_max_ratio:
             raise ValueError("turn_pass_min_ratio must be in (0, 1] and turn_pass_max_ratio >= 1")
 
@@ -237,32 +247,51 @@ def piece_of(starts: np.ndarray, ends: np.ndarray, word_start: float, lead_s: fl
     return k
 
 
-def short_window_doubt(
+DoubtKind = Literal["no_text", "token_cap", "repeat", "low_logprob", "no_speech", "word"]
+"""Why a short-window decoding is doubtful (``short_window_doubt_kind``): no text; as many tokens
+as the audio's length allows; a phrase twice back to back; a low average log probability; a high
+no-speech probability (with a fair log probability); a word below ``short_window_min_word_prob``."""
+DOUBT_KINDS: tuple[DoubtKind, ...] = ("no_text", "token_cap", "repeat", "low_logprob", "no_speech", "word")
+
+
+def short_window_doubt_kind(
     results: Sequence[WhisperSegment], tokens: int, max_tokens: int, options: RecognizerOptions
-) -> str | None:
-    """Why a decoding in a short encoder window should not be trusted, or None.
+) -> tuple[DoubtKind, str] | None:
+    """Why a decoding in a short encoder window should not be trusted (its kind and a reason to
+    log), or None.
 
     Whisper in a window shorter than it was trained on fails in three ways, all seen on the real
     calls: it repeats the utterance (once, or until it runs out of the ``max_tokens`` the
     audio's length allows; ``tokens`` is the most one decoding produced), or it is unsure of
     words it hears well in 30 s (the guards would drop them), or it finds nothing. Each is
-    decoded again in the full window (a repeat there is Whisper's own and the guards judge it)."""
+    decoded again in the full window (a repeat there is Whisper's own and the guards judge it),
+    unless its kind is in ``short_window_keep``."""
     if not results:
-        return "no text"
+        return "no_text", "no text"
     if tokens >= max_tokens:
-        return f"{tokens} tokens: the most the audio's length allows"
+        return "token_cap", f"{tokens} tokens: the most the audio's length allows"
     words = normalize_text(" ".join(seg.text for seg in results)).split()
     if has_repeat(words, SHORT_WINDOW_REPEAT_WORDS):
-        return "a phrase repeated back to back"
+        return "repeat", "a phrase repeated back to back"
     weights = [max(1, len(seg.tokens)) for seg in results]
     avg_logprob = float(np.average([seg.avg_logprob for seg in results], weights=weights))
     no_speech = float(np.average([seg.no_speech_prob for seg in results], weights=weights))
     if avg_logprob < options.min_avg_logprob or no_speech > options.max_no_speech_prob:
-        return f"unsure (avg_logprob {avg_logprob:.2f}, no_speech_prob {no_speech:.2f})"
+        kind: DoubtKind = "low_logprob" if avg_logprob < options.min_avg_logprob else "no_speech"
+        return kind, f"unsure (avg_logprob {avg_logprob:.2f}, no_speech_prob {no_speech:.2f})"
     least = min((w.probability for seg in results for w in seg.words or () if w.word.strip()), default=1.0)
     if least < options.short_window_min_word_prob:
-        return f"a word at probability {least:.2f}"
+        return "word", f"a word at probability {least:.2f}"
     return None
+
+
+def short_window_doubt(
+    results: Sequence[WhisperSegment], tokens: int, max_tokens: int, options: RecognizerOptions
+) -> str | None:
+    """Why a decoding in a short encoder window should not be trusted, or None
+    (``short_window_doubt_kind``'s reason)."""
+    doubt = short_window_doubt_kind(results, tokens, max_tokens, options)
+    return None if doubt is None else doubt[1]
 
 
 def has_repeat(words: Sequence[str], min_words: int) -> bool:
@@ -491,6 +520,8 @@ class Recognizer:
         # speaker -> (end time, text) of the last kept segment, for prompt_previous_text
         self._previous_text: dict[object, tuple[float, str]] = {}
         self.short_window_retries = 0  # short-window decodings done again in 30 s (``short_window_doubt``)
+        self.last_doubt: str | None = None  # the last ``recognize``: its short-window doubt (``DoubtKind``), if any
+        self.kept_doubt: str | None = None  # the same when its kind is in ``short_window_keep`` (the decoding kept)
         self.model_dir = resolve_whisper_model_dir(options.model_dir)
         if not (self.model_dir / "tokenizer.json").is_file():
             # faster-whisper would fetch a tokenizer from the Hugging Face Hub without it.
@@ -549,6 +580,7 @@ class Recognizer:
     def recognize(self, segment: SpeechSegment) -> Recognition | None:
         """Transcribe one segment; None when a guard judges there is no real speech in it."""
         rec: Recognition | None = None
+        self.last_doubt = self.kept_doubt = None
         reason = check_energy(segment.audio, self.options)
         if reason is None:
             rec = self._recognize_in_context(segment)
@@ -809,8 +841,14 @@ class Recognizer:
             )
             self._model.most_tokens = 0
             results = self._decode_in(audio, prompt, frames, max_tokens)
-            doubt = short_window_doubt(results, self._model.most_tokens, max_tokens, self.options)
-            if doubt is None:
+            found = short_window_doubt_kind(results, self._model.most_tokens, max_tokens, self.options)
+            if found is None:
+                return results
+            kind, doubt = found
+            self.last_doubt = self.last_doubt or kind
+            if kind in self.options.short_window_keep:
+                logger.debug("short encoder window (%d frames) doubtful, kept: %s", frames, doubt)
+                self.kept_doubt = self.kept_doubt or kind
                 return results
             if not self.options.short_window_fallback:
                 logger.debug("short encoder window (%d frames) doubtful, no text: %s", frames, doubt)
