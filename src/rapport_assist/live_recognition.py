@@ -12,8 +12,10 @@ headset the customer leaks into the agent's microphone). When no final waits, th
 utterance in its hangover becomes if the silence lasts (an early final); its result is kept for
 when that segment closes, and dropped if speech resumed (the segment that closes is another
 one). Then the 30 s redos (``LiveSettings.redo_later``): a final whose short-window decoding
-only doubted a word went out at once, and is decoded again in Whisper's full window once nobody
-talks; other words come as a ``TurnRevision`` (``redo``). With room to spare, and no side in its
+had a doubt of a kind in ``redo_later_doubts`` (a doubtful word, a no-speech score, a low log
+probability; not a repeat, whose first text doubles words) went out at once, and is decoded
+again in Whisper's full window once nobody talks; other words come as a ``TurnRevision``
+(``redo``). A kept decoding the guards drop is decoded in 30 s at once, as other doubts are. With room to spare, and no side in its
 hangover (its final would wait for the pass), it re-recognizes open utterances and puts their
 stable prefix on the timeline (``captions.CaptionTracker``); a caption pass never decodes again
 in 30 s. ``passes`` keeps each pass's timing (``PassTrace``) for benchmarks.
