@@ -136,7 +136,7 @@ def trace_report(call, utterances: dict) -> None:
     by_kind: dict[str, list[float]] = {}
     for p in passes:
         kind = getattr(p, "doubt", None)  # (not in PassTrace before 2026-12-04 evening)
-        doubt = "" if p.redone or kind is None else f" (doubt {kind} kept)"
+        doubt = "" if p.redone or kind is None else f" (doubt {kind}, not redone)"  # (kept; a caption: no text)
         by_kind.setdefault(p.kind + (f" (redone in 30 s: {kind})" if p.redone else doubt), []).append(
             p.end_s - p.start_s
         )

@@ -494,7 +494,7 @@ def test_a_kind_of_doubt_in_redo_later_doubts_goes_out_first_and_its_30_s_redo_c
     from rapport_assist.types import TurnRevision
 
     log: list = []
-    settings = LiveSettings(redo_later_doubts=frozenset({"word", "no_speech"}))
+    settings = LiveSettings()  # (no_speech is in redo_later_doubts by default)
     timeline, feed, worker, thread = _start_worker(_Unsure(RecognizerOptions(), log), settings)
     feed.closed.put(ClosedSegment(_segment(1.0, 2.0), timeline.now()))
     feed.done.set()
@@ -508,7 +508,8 @@ def test_a_kind_of_doubt_in_redo_later_doubts_goes_out_first_and_its_30_s_redo_c
     assert worker.stats["redo_later"] == 1 and worker.stats["redo_revised"] == 1
 
     log = []
-    timeline, feed, worker, thread = _start_worker(_Unsure(RecognizerOptions(), log), LiveSettings())
+    without = LiveSettings(redo_later_doubts=frozenset({"word"}))
+    timeline, feed, worker, thread = _start_worker(_Unsure(RecognizerOptions(), log), without)
     feed.closed.put(ClosedSegment(_segment(1.0, 2.0), timeline.now()))
     feed.done.set()
     thread.join(10)
@@ -537,6 +538,28 @@ def test_a_kept_doubt_the_guards_drop_is_decoded_in_30_s_at_once_without_a_secon
     items = [i for i in _items(timeline) if isinstance(i, (Utterance, TurnRevision))]
     assert [type(i).__name__ for i in items] == ["Utterance"] and items[0].text == "hello there"
     assert worker.stats["redo_later"] == 0 and [p.kind for p in worker.passes] == ["final", "final"]
+
+
+def test_an_early_pass_whose_kept_doubt_the_guards_drop_is_decoded_in_30_s_before_the_segment_closes() -> None:
+    """The early pass keeps a low-log-probability doubt but the guards drop that text: the 30 s
+    decoding runs in the same early step (while the segment is still in its hangover, as it did
+    when the recognizer did it itself), so the final only takes the early result when it closes."""
+    from rapport_assist.recognizer import RecognizerOptions
+    from rapport_assist.types import TurnRevision
+
+    log: list = []
+    recognizer = _Unsure(RecognizerOptions(), log, doubt="low_logprob", dropped=True)
+    settings = LiveSettings(early_max_pass_s=60.0)  # (low_logprob is in redo_later_doubts by default)
+    timeline, feed, worker, thread = _start_worker(recognizer, settings)
+    feed.early.put(_segment(1.0, 2.0))
+    _wait(lambda: len(log) == 2)
+    assert [window for *_, window in log] == [10.0, 30.0] and [p.kind for p in worker.passes] == ["early", "early"]
+    feed.closed.put(ClosedSegment(_segment(1.0, 2.0), timeline.now()))
+    feed.done.set()
+    thread.join(10)
+    assert len(log) == 2 and worker.stats["early_used"] == 1 and worker.stats["redo_later"] == 0
+    items = [i for i in _items(timeline) if isinstance(i, (Utterance, TurnRevision))]
+    assert [i.text for i in items] == ["hello there"]
 
 
 def test_no_caption_pass_starts_while_a_side_is_in_its_hangover() -> None:

@@ -578,6 +578,12 @@ class RecognitionWorker:
             self.stats["early_skipped"] += 1  # slow now: a wasted pass would hold up the next final
         elif segment.start_s >= self._final_end.get(speaker, -1.0) and not self._feed.done.is_set():
             rec, rec_start, rec_end = self._timed(model, segment, "early")
+            kept = self._kept
+            if rec is None and kept is not None and self._full is not None:
+                # a kept doubt the guards dropped: decoded in 30 s now, as the doubt would have been, not
+                # when the segment closes (most low-log-probability doubts end here)
+                rec, _, rec_end = self._timed(self._full, segment, "early")
+                kept = None
             if speaker in self._early_done:  # an earlier pause of the same utterance: speech resumed after it
                 self.stats["early_discarded"] += 1
             self._early_done[speaker] = _EarlyResult(
@@ -585,7 +591,7 @@ class RecognitionWorker:
                 rec,
                 self._timeline.at(rec_start),
                 self._timeline.at(rec_end),
-                self._kept,
+                kept,
             )
 
     def _caption_pass(self, model: SegmentRecognizer, lag: float) -> None:
