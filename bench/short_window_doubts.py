@@ -1,5 +1,5 @@
 """Which short-window doubts change the words: each kind kept as the short window heard it vs
-decoded again in 30 s at once (``RecognizerOptions.short_window_keep``, issue 21).
+decoded again in 30 s at once (``Recognizer.keeping``, issue 21).
 
 Usage:
     .venv/bin/python bench/short_window_doubts.py [--audio-dir ../shared/data/audio] [--no-demo]
@@ -48,7 +48,7 @@ def main(argv: list[str] | None = None) -> int:
 
     base = Recognizer(RecognizerOptions())
     base.warm_up()
-    keep_all = base.with_options(RecognizerOptions(short_window_keep=frozenset(DOUBT_KINDS)))
+    keep_all = base.keeping(DOUBT_KINDS)
     data = [] if args.only_spoken else list(sides(args.audio_dir, not args.no_demo))
     if args.spoken is not None:
         data += list(spoken_sides(args.spoken))

@@ -459,25 +459,28 @@ def test_with_redo_later_off_the_30_s_decoding_comes_first() -> None:
 
 class _Unsure(_Optioned):
     """A stand-in whose short window finds the whole decoding unsure in the way ``doubt`` names
-    (``recognizer.DoubtKind``): when the options keep that kind (``short_window_keep``) it gives
+    (``recognizer.DoubtKind``): when it keeps that kind (``keeping``) it gives
     the short window's text and says so (``kept_doubt``), else it decodes again in 30 s itself,
     as the real recognizer does (logged as a second pass). ``dropped``: the guards drop the kept
     short-window text."""
 
-    def __init__(self, options, log: list, doubt: str = "no_speech", dropped: bool = False) -> None:
+    def __init__(self, options, log: list, doubt: str = "no_speech", dropped: bool = False, keep=frozenset()) -> None:
         super().__init__(options, log)
-        self.doubt, self.dropped = doubt, dropped
+        self.doubt, self.dropped, self.keep = doubt, dropped, keep
         self.kept_doubt = self.last_doubt = None
 
     def with_options(self, options) -> "_Unsure":
-        return _Unsure(options, self.log, self.doubt, self.dropped)
+        return _Unsure(options, self.log, self.doubt, self.dropped, self.keep)
+
+    def keeping(self, kinds) -> "_Unsure":
+        return _Unsure(self.options, self.log, self.doubt, self.dropped, frozenset(kinds))
 
     def recognize(self, segment: SpeechSegment) -> Recognition | None:
         from dataclasses import replace
 
         full = self.options.encoder_window_s >= 30
         self.last_doubt = None if full else self.doubt
-        self.kept_doubt = self.last_doubt if self.last_doubt in self.options.short_window_keep else None
+        self.kept_doubt = self.last_doubt if self.last_doubt in self.keep else None
         if full or self.kept_doubt is not None:
             rec = super().recognize(segment)
             return None if self.kept_doubt is not None and self.dropped else rec

@@ -316,8 +316,9 @@ class RecognitionWorker:
         ):
 
             def first(o: RecognizerOptions) -> SegmentRecognizer:
-                keep = o.short_window_keep | later
-                return with_options(replace(o, short_window_min_word_prob=0.0, short_window_keep=keep))
+                made = with_options(replace(o, short_window_min_word_prob=0.0))
+                keeping = getattr(made, "keeping", None)  # (Recognizer.keeping; stand-ins may not have it)
+                return keeping(later) if keeping is not None and later else made
 
             self._first = first(options)
             self._first_lean = self._first

@@ -161,10 +161,6 @@ class RecognizerOptions:
     * ``short_window_fallback``: a doubtful short-window decoding is done again in 30 s; False
       gives no text instead (live caption passes: a caption can wait for the next pass, a final
       cannot wait behind a 30 s decoding).
-    * ``short_window_keep``: kinds of short-window doubt (``DoubtKind``) whose decoding is kept as
-      it is instead of decoded again in 30 s; the recognizer's ``kept_doubt`` then names the kind
-      (live: such a final goes out first and is decoded again in 30 s afterwards, a ``TurnRevision``
-      if the words differ). Empty: every doubt is decoded again at once, as replay does.
     * ``fallback_window_s``: the window of the decodings done again (and of every decoding when
       ``encoder_window_s`` is 30): the audio plus a second, at least this long; 30 is Whisper's
       full window. (Not yet changed from 30: see BENCHMARKS.md for what a shorter one measured.)
@@ -199,7 +195,6 @@ class RecognizerOptions:
     encoder_window_s: float = 10.0
     short_window_min_word_prob: float = 0.3
     short_window_fallback: bool = True
-    short_window_keep: frozenset[str] = frozenset()
     fallback_window_s: float = WHISPER_WINDOW_S
     trim_memory: bool = True
     # The second pass over each closed turn (``turn_pass.py``): its utterances decoded again
@@ -226,11 +221,6 @@ class RecognizerOptions:
             raise ValueError(f"encoder_window_s must be 1 to {WHISPER_WINDOW_S:.0f} s")
         if not 1.0 <= self.fallback_window_s <= WHISPER_WINDOW_S:
             raise ValueError(f"fallback_window_s must be 1 to {WHISPER_WINDOW_S:.0f} s")
-        unknown = set(self.short_window_keep) - set(DOUBT_KINDS)
-        if unknown:
-            raise ValueError(
-                f"short_window_keep: no doubt kind {', '.join(sorted(unknown))} ({', '.join(DOUBT_KINDS)})"
-            )
         if not 0 < self.turn_pass_min_ratio <= 1 <= self.turn_pass_max_ratio:
             raise ValueError("turn_pass_min_ratio must be in (0, 1] and turn_pass_max_ratio >= 1")
 
@@ -265,7 +255,7 @@ def short_window_doubt_kind(
     audio's length allows; ``tokens`` is the most one decoding produced), or it is unsure of
     words it hears well in 30 s (the guards would drop them), or it finds nothing. Each is
     decoded again in the full window (a repeat there is Whisper's own and the guards judge it),
-    unless its kind is in ``short_window_keep``."""
+    unless its kind is one the recognizer keeps (``Recognizer.keeping``)."""
     if not results:
         return "no_text", "no text"
     if tokens >= max_tokens:
@@ -521,7 +511,8 @@ class Recognizer:
         self._previous_text: dict[object, tuple[float, str]] = {}
         self.short_window_retries = 0  # short-window decodings done again in 30 s (``short_window_doubt``)
         self.last_doubt: str | None = None  # the last ``recognize``: its short-window doubt (``DoubtKind``), if any
-        self.kept_doubt: str | None = None  # the same when its kind is in ``short_window_keep`` (the decoding kept)
+        self.kept_doubt: str | None = None  # the same when its kind is one this keeps (``keeping``)
+        self.keep_doubts: frozenset[str] = frozenset()  # (``keeping``)
         self.model_dir = resolve_whisper_model_dir(options.model_dir)
         if not (self.model_dir / "tokenizer.json").is_file():
             # faster-whisper would fetch a tokenizer from the Hugging Face Hub without it.
@@ -562,6 +553,20 @@ class Recognizer:
             raise ValueError(f"with_options changes guard and context options only, not {', '.join(model_fields)}")
         other = object.__new__(Recognizer)
         other.__dict__.update(self.__dict__, options=options, _previous_text={})
+        return other
+
+    def keeping(self, kinds: Iterable[str]) -> "Recognizer":
+        """This recognizer (same model and options) keeping a short-window decoding whose doubt is of
+        one of ``kinds`` (``DoubtKind``) as it is, instead of decoding it again in 30 s; ``kept_doubt``
+        then names the kind after ``recognize``. Live calls put such a final out first and decode it
+        again in 30 s afterwards (``LiveSettings.redo_later_doubts``); replay and qa keep none.
+        (Not a ``RecognizerOptions`` field: it changes when the text comes, not the final text, so
+        qa's cache identity does not carry it.)"""
+        unknown = set(kinds) - set(DOUBT_KINDS)
+        if unknown:
+            raise ValueError(f"no short-window doubt kind {', '.join(sorted(unknown))} ({', '.join(DOUBT_KINDS)})")
+        other = object.__new__(Recognizer)
+        other.__dict__.update(self.__dict__, keep_doubts=frozenset(kinds), _previous_text={})
         return other
 
     @property
@@ -846,7 +851,7 @@ class Recognizer:
                 return results
             kind, doubt = found
             self.last_doubt = self.last_doubt or kind
-            if kind in self.options.short_window_keep:
+            if kind in self.keep_doubts:
                 logger.debug("short encoder window (%d frames) doubtful, kept: %s", frames, doubt)
                 self.kept_doubt = self.kept_doubt or kind
                 return results
