@@ -468,6 +468,7 @@ class _Unsure(_Optioned):
         super().__init__(options, log)
         self.doubt, self.dropped, self.keep = doubt, dropped, keep
         self.kept_doubt = self.last_doubt = None
+        self.short_window_retries = 0  # (as the real one counts its own 30 s decodings)
 
     def with_options(self, options) -> "_Unsure":
         return _Unsure(options, self.log, self.doubt, self.dropped, self.keep)
@@ -485,6 +486,7 @@ class _Unsure(_Optioned):
             rec = super().recognize(segment)
             return None if self.kept_doubt is not None and self.dropped else rec
         super().recognize(segment)  # the short window, then again in 30 s (its own fallback)
+        self.short_window_retries += 1
         return super(_Unsure, self.with_options(replace(self.options, encoder_window_s=30.0))).recognize(segment)
 
 
@@ -563,6 +565,36 @@ def test_an_early_pass_whose_kept_doubt_the_guards_drop_is_decoded_in_30_s_befor
     assert len(log) == 2 and worker.stats["early_used"] == 1 and worker.stats["redo_later"] == 0
     items = [i for i in _items(timeline) if isinstance(i, (Utterance, TurnRevision))]
     assert [i.text for i in items] == ["hello there"]
+
+
+def test_a_segment_the_guards_drop_in_the_full_window_is_not_decoded_again_when_it_closes() -> None:
+    """The early pass's short window was unsure, its 30 s decoding dropped too (nobody spoke):
+    when the segment closes, no further pass (the same decoding would be dropped again); the
+    segment ends as a speech-ended mark."""
+    from rapport_assist.recognizer import RecognizerOptions
+
+    class _Nothing(_Unsure):
+        def with_options(self, options) -> "_Nothing":
+            return _Nothing(options, self.log, self.doubt, self.dropped, self.keep)
+
+        def keeping(self, kinds) -> "_Nothing":
+            return _Nothing(self.options, self.log, self.doubt, self.dropped, frozenset(kinds))
+
+        def recognize(self, segment: SpeechSegment) -> None:
+            super().recognize(segment)
+            return None
+
+    log: list = []
+    timeline, feed, worker, thread = _start_worker(
+        _Nothing(RecognizerOptions(), log, doubt="repeat"), LiveSettings(early_max_pass_s=60.0)
+    )
+    feed.early.put(_segment(1.0, 2.0))
+    _wait(lambda: len(log) == 2)  # the short window, then 30 s (a repeat is decoded again at once)
+    feed.closed.put(ClosedSegment(_segment(1.0, 2.0), timeline.now()))
+    feed.done.set()
+    thread.join(10)
+    assert [window for *_, window in log] == [10.0, 30.0] and worker.stats["guard_dropped"] == 1
+    assert not any(isinstance(i, Utterance) for i in _items(timeline))
 
 
 def test_no_caption_pass_starts_while_a_side_is_in_its_hangover() -> None:

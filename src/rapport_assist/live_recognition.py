@@ -129,15 +129,22 @@ class _Redo:
 class _EarlyResult:
     """An early final's result, kept for the segment it was made of."""
 
-    __slots__ = ("key", "recognition", "timing", "kept")
+    __slots__ = ("key", "recognition", "timing", "kept", "in_30")
 
     def __init__(
-        self, key: tuple[float, float], recognition: Recognition | None, start_s: float, end_s: float, kept: str | None
+        self,
+        key: tuple[float, float],
+        recognition: Recognition | None,
+        start_s: float,
+        end_s: float,
+        kept: str | None,
+        in_30: bool,
     ) -> None:
         self.key = key  # (start, end) of the segment it recognized
         self.recognition = recognition
         self.timing = (start_s, end_s)  # call times the recognizer started and ended on it
         self.kept = kept  # the short-window doubt it kept (to go out first, then be redone)
+        self.in_30 = in_30  # its last decoding was in Whisper's full window (what a dropped one would get)
 
 
 class RecognitionWorker:
@@ -187,6 +194,7 @@ class RecognitionWorker:
         self._redo_model: SegmentRecognizer | None = None  # straight in the 30 s window
         self._full: SegmentRecognizer | None = None  # the same with the call's context options
         self._kept: str | None = None  # the doubt kind the latest pass kept (``Recognizer.kept_doubt``)
+        self._in_30 = False  # the latest pass decoded in Whisper's full window (redone there, or long)
         self._redos: list[_Redo] = []
         self._redo_ratio = 4.0  # a 30 s decoding's wall time against expected_pass_s, smoothed (a first guess)
         self._held: list[_Held] = []  # agent finals waiting for an overlapping customer utterance
@@ -245,6 +253,10 @@ class RecognitionWorker:
         rec = recognizer.recognize(segment) if recognizer is not None else None
         end = time.monotonic()
         self._kept = getattr(recognizer, "kept_doubt", None)
+        options = getattr(recognizer, "options", None)
+        self._in_30 = getattr(recognizer, "short_window_retries", 0) > retries or (
+            options is not None and encoder_frames(segment.duration_s, options) is None
+        )
         self._busy(start, end, segment.duration_s, rated=kind != "redo")
         at = self._timeline.at
         key = (segment.speaker, segment.start_s, segment.end_s)
@@ -419,7 +431,7 @@ class RecognitionWorker:
             self.stats["early_used"] += 1
             rec = done.recognition
             rec_start_s, rec_end_s = done.timing
-            kept = done.kept
+            kept, in_30 = done.kept, done.in_30
         else:
             if done is not None:
                 self.stats["early_discarded"] += 1  # speech resumed after the early pass
@@ -427,10 +439,11 @@ class RecognitionWorker:
             self._taken[(speaker, segment.start_s, segment.end_s)] = closed.closed_s
             rec, rec_start, rec_end = self._timed(use, segment, "final")
             rec_start_s, rec_end_s = self._timeline.at(rec_start), self._timeline.at(rec_end)
-            kept = self._kept
-        if rec is None and self._redo_model is not None and strict is not None:
+            kept, in_30 = self._kept, self._in_30
+        if rec is None and not in_30 and self._redo_model is not None and strict is not None:
             # dropped without the word check or with a kept doubt: as before (a doubtful short decoding is done
-            # again in 30 s first; a kept one straight in 30 s, the short window's result is known)
+            # again in 30 s first; a kept one straight in 30 s, the short window's result is known). Not when
+            # the guards dropped a decoding in the full window: the same decoding again would be dropped too
             rec, _, rec_end = self._timed(self._full if kept is not None and self._full else strict, segment, "final")
             rec_end_s = self._timeline.at(rec_end)
             kept = None
@@ -585,6 +598,7 @@ class RecognitionWorker:
                 # when the segment closes (most low-log-probability doubts end here)
                 rec, _, rec_end = self._timed(self._full, segment, "early")
                 kept = None
+            in_30 = self._in_30
             if speaker in self._early_done:  # an earlier pause of the same utterance: speech resumed after it
                 self.stats["early_discarded"] += 1
             self._early_done[speaker] = _EarlyResult(
@@ -593,6 +607,7 @@ class RecognitionWorker:
                 self._timeline.at(rec_start),
                 self._timeline.at(rec_end),
                 kept,
+                in_30,
             )
 
     def _caption_pass(self, model: SegmentRecognizer, lag: float) -> None:
