@@ -28,6 +28,7 @@ came (the early nudge's time when it had one).
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import subprocess
 import sys
@@ -134,7 +135,11 @@ def trace_report(call, utterances: dict) -> None:
     passes = call.passes
     by_kind: dict[str, list[float]] = {}
     for p in passes:
-        by_kind.setdefault(p.kind + (" (redone in 30 s)" if p.redone else ""), []).append(p.end_s - p.start_s)
+        kind = getattr(p, "doubt", None)  # (not in PassTrace before 2026-12-04 evening)
+        doubt = "" if p.redone or kind is None else f" (doubt {kind}, not redone)"  # (kept; a caption: no text)
+        by_kind.setdefault(p.kind + (f" (redone in 30 s: {kind})" if p.redone else doubt), []).append(
+            p.end_s - p.start_s
+        )
     print("recognizer passes (wall time each):")
     for kind, values in sorted(by_kind.items()):
         print("  " + describe(kind, values))
@@ -150,6 +155,7 @@ def trace_report(call, utterances: dict) -> None:
         if not mine or u is None:
             continue
         p = mine[0]
+        doubt = getattr(p, "doubt", None)
         wait = p.start_s - p.taken_s
         waits.append(wait)
         durs.append(p.end_s - p.start_s)
@@ -162,7 +168,7 @@ def trace_report(call, utterances: dict) -> None:
         rows.append(
             f"  {x.speaker.value[:4]} {u.end_s:6.1f} s  {p.kind:<5} closed +{x.segment_closed_s - x.speech_end_s:.2f}  "
             f"taken +{p.taken_s - x.speech_end_s:.2f}  waited {wait:.2f} ({'+'.join(behind) or '-'})  "
-            f"pass {p.end_s - p.start_s:.2f}{' REDONE' if p.redone else ''}  delivered +{x.delivered_s - x.speech_end_s:.2f}"
+            f"pass {p.end_s - p.start_s:.2f}{f' REDONE ({doubt})' if p.redone else f' kept {doubt}' if doubt else ''}  delivered +{x.delivered_s - x.speech_end_s:.2f}"
         )
     print("per utterance (times after its last word):")
     print("\n".join(rows))
@@ -301,6 +307,10 @@ def main() -> int:
         action="store_true",
         help="with batch QA's malloc setting (recognizer.keep_freed_memory), to compare",
     )
+    ap.add_argument("--passes-json", type=Path, help="write every recognizer pass and utterance here")
+    ap.add_argument(
+        "--smaps", action="store_true", help="RSS by mapping before, at the highest and after (/proc/self/smaps)"
+    )
     args = ap.parse_args()
 
     why = PulseServer.unavailable()
@@ -371,6 +381,12 @@ def run(args, audio, repeats: int) -> int:
         ready_s = time.monotonic() - t_start
         time.sleep(2.0)  # let start-up work settle
         hwm_ready = vm_hwm_mb()
+        if args.smaps:
+            import smaps
+
+            at_ready = smaps.by_mapping()
+            smaps.report("before the call", at_ready)
+            highest = (0.0, at_ready)
         c0, w0 = cpu_seconds(), time.monotonic()
         time.sleep(args.idle_s)
         idle_cpu = (cpu_seconds() - c0) / (time.monotonic() - w0)
@@ -382,6 +398,8 @@ def run(args, audio, repeats: int) -> int:
         next_sample = time.monotonic()
         while time.monotonic() - w1 < total_s + 0.5:
             time.sleep(1.0)
+            if args.smaps and rss_mb() > highest[0]:
+                highest = (rss_mb(), smaps.by_mapping())
             if time.monotonic() >= next_sample:
                 rss.append((call.call_time(), rss_mb()))
                 next_sample += 10.0
@@ -390,6 +408,9 @@ def run(args, audio, repeats: int) -> int:
         pulse.stop_playing()
         call.stop()
         rss.append((call.call_time(), rss_mb()))
+        if args.smaps:
+            smaps.report("at the highest RSS sampled (each second)", highest[1], at_ready)
+            smaps.report("after the call", smaps.by_mapping(), at_ready)
 
     with lock:
         events = list(received)
@@ -472,6 +493,28 @@ def run(args, audio, repeats: int) -> int:
         for name, values in parts.items():
             print(f"  {name:<58} p50 {pct(values, 50):.3f} s  p95 {pct(values, 95):.3f} s")
     trace_report(call, utterances)
+    if args.passes_json:  # every pass and every utterance's timing, for a closer look
+        import dataclasses
+
+        args.passes_json.write_text(
+            json.dumps(
+                {
+                    "passes": [{**dataclasses.asdict(p), "speaker": p.speaker.value} for p in call.passes],
+                    "utterances": [
+                        {
+                            "index": e.index,
+                            "speaker": e.speaker.value,
+                            "start_s": e.start_s,
+                            "end_s": e.end_s,
+                            "text": e.text,
+                            "arrived_s": t,
+                        }
+                        for t, e in utterances.values()
+                    ],
+                },
+                indent=1,
+            )
+        )
     partials = [(t, e) for t, e in events if isinstance(e, Partial)]
     first_caption = []
     captioned_long = 0

@@ -150,7 +150,7 @@ def memory(minutes: float) -> dict[str, float]:
     return result
 
 
-def live_memory(repeats: int) -> dict[str, float]:
+def live_memory(repeats: int, smaps: bool = False) -> dict[str, float]:
     """The real window on a live call: the bundled demo call played ``repeats`` times into two
     PulseAudio null sinks (tests/pulse_server.py) that the panel captures, recognizes (short
     encoder window, doubtful segments again in 30 s, captions) and nudges from."""
@@ -189,14 +189,23 @@ def live_memory(repeats: int) -> dict[str, float]:
         time.sleep(2.0)
         app.processEvents()
         before, hwm_ready = rss_mb()
+        if smaps:
+            sys.path.insert(0, str(ROOT / "bench"))
+            import smaps as smaps_module
+
+            at_ready = smaps_module.by_mapping()
+            smaps_module.report("before the call", at_ready)
         if not window.start_live():
             raise SystemExit(f"the live call did not start: {window.model.status['microphone'].message}")
         pulse.play_looped({"agent_line": audio.channels[0], "customer_line": audio.channels[1]}, repeats)
         until = time.monotonic() + audio.duration_s * repeats + 4.0
         samples: list[float] = []
+        largest: list[dict[str, float]] = [{}]
 
         def poll() -> None:
             samples.append(rss_mb()[0])
+            if smaps and samples[-1] >= max(samples):
+                largest[0] = smaps_module.by_mapping()
             if time.monotonic() >= until:
                 app.quit()
             else:
@@ -210,6 +219,12 @@ def live_memory(repeats: int) -> dict[str, float]:
         window.controller.join_stopped()
         app.processEvents()
         after, peak = rss_mb()
+        if smaps:
+            smaps_module.report("at the highest RSS sampled", largest[0], at_ready)
+            smaps_module.report("after the call", smaps_module.by_mapping(), at_ready)
+            print(
+                "  smaps_rollup after: " + ", ".join(f"{k} {v:.0f}" for k, v in smaps_module.rollup().items() if v >= 1)
+            )
         window.close()
     return {
         "call_minutes": audio.duration_s * repeats / 60,
@@ -234,6 +249,7 @@ def main() -> int:
         metavar="N",
         help="instead of the transcript replay: a live call, the demo call played N times through PulseAudio",
     )
+    p.add_argument("--smaps", action="store_true", help="with --live: RSS by mapping (/proc/self/smaps)")
     args = p.parse_args()
     load = os.getloadavg()
     print(f"machine: {os.cpu_count()} cores, load average {load[0]:.1f} / {load[1]:.1f} / {load[2]:.1f}")
@@ -245,7 +261,7 @@ def main() -> int:
             values = times[key]
             print(f"  {key:18s} {statistics.median(values):5.2f} s / {min(values):5.2f} s / {max(values):5.2f} s")
     if args.live:
-        live = live_memory(args.live)
+        live = live_memory(args.live, args.smaps)
         print(
             f"\nmemory over a {live['call_minutes']:.1f}-minute live call ({live['utterances']} transcript lines): "
             f"RSS before {live['rss_before_mb']:.0f} MB (peak by then {live['rss_ready_hwm_mb']:.0f}), "

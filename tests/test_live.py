@@ -765,3 +765,39 @@ def test_a_doubtful_final_goes_out_first_and_its_30_s_redo_after_through_pulseau
         assert [e.get("redo") for e in logged if e["type"] == "revision"] == [True]
     else:
         assert not any(e["type"] == "revision" for e in logged)
+
+
+@pytest.mark.slow
+def test_a_final_the_short_window_finds_unsure_goes_out_first_and_is_redone_after_through_pulseaudio(
+    pulse: PulseServer, recognizer, speak, tmp_path: Path
+) -> None:
+    """A no-speech score over the bar in the short window (here every decoding's: the bar is 0)
+    with a fair log probability is a doubt of a kind in ``LiveSettings.redo_later_doubts``: the
+    utterance goes out with the short window's text (the pass that made it kept that doubt and
+    was not decoded again), and the 30 s decoding comes after it; without that kind in
+    ``redo_later_doubts`` the 30 s decoding comes first, in the same pass."""
+    from dataclasses import replace
+
+    from rapport_assist.recognizer import normalize_text
+
+    unsure = recognizer.with_options(replace(recognizer.options, max_no_speech_prob=0.0))
+    sentence = "I can see the payment on your account and I will send you a receipt today."
+    speech = speak(sentence)
+    events, call = play_agent_line(pulse, unsure, speech, tmp_path, redo_max_pass_s=60.0)  # even if slow
+    (utt,) = [e for e in events if isinstance(e, Utterance)]
+    assert "see the payment" in normalize_text(utt.text)  # (a loaded machine may clip the first word)
+    assert utt.timing is not None
+    (made,) = [p for p in call.passes if p.kind in ("final", "early") and p.end_s == utt.timing.recognizer_end_s]
+    assert made.doubt == "no_speech" and not made.redone  # out with the short window's text
+    redos = [p for p in call.passes if p.kind == "redo"]
+    assert len(redos) == 1 and redos[0].start_s >= utt.timing.recognizer_end_s
+    assert call.stats["redo_later"] == 1
+
+    events, call = play_agent_line(
+        pulse, unsure, speech, tmp_path, redo_later_doubts=frozenset({"word"}), redo_max_pass_s=60.0
+    )
+    (utt,) = [e for e in events if isinstance(e, Utterance)]
+    assert utt.timing is not None
+    (made,) = [p for p in call.passes if p.kind in ("final", "early") and p.end_s == utt.timing.recognizer_end_s]
+    assert made.doubt == "no_speech" and made.redone  # decoded again in 30 s before it went out
+    assert not [p for p in call.passes if p.kind == "redo"] and call.stats["redo_later"] == 0

@@ -457,6 +457,146 @@ def test_with_redo_later_off_the_30_s_decoding_comes_first() -> None:
     assert worker.stats["redo_later"] == 0
 
 
+class _Unsure(_Optioned):
+    """A stand-in whose short window finds the whole decoding unsure in the way ``doubt`` names
+    (``recognizer.DoubtKind``): when it keeps that kind (``keeping``) it gives
+    the short window's text and says so (``kept_doubt``), else it decodes again in 30 s itself,
+    as the real recognizer does (logged as a second pass). ``dropped``: the guards drop the kept
+    short-window text."""
+
+    def __init__(self, options, log: list, doubt: str = "no_speech", dropped: bool = False, keep=frozenset()) -> None:
+        super().__init__(options, log)
+        self.doubt, self.dropped, self.keep = doubt, dropped, keep
+        self.kept_doubt = self.last_doubt = None
+        self.short_window_retries = 0  # (as the real one counts its own 30 s decodings)
+
+    def with_options(self, options) -> "_Unsure":
+        return _Unsure(options, self.log, self.doubt, self.dropped, self.keep)
+
+    def keeping(self, kinds) -> "_Unsure":
+        return _Unsure(self.options, self.log, self.doubt, self.dropped, frozenset(kinds))
+
+    def recognize(self, segment: SpeechSegment) -> Recognition | None:
+        from dataclasses import replace
+
+        full = self.options.encoder_window_s >= 30
+        self.last_doubt = None if full else self.doubt
+        self.kept_doubt = self.last_doubt if self.last_doubt in self.keep else None
+        if full or self.kept_doubt is not None:
+            rec = super().recognize(segment)
+            return None if self.kept_doubt is not None and self.dropped else rec
+        super().recognize(segment)  # the short window, then again in 30 s (its own fallback)
+        self.short_window_retries += 1
+        return super(_Unsure, self.with_options(replace(self.options, encoder_window_s=30.0))).recognize(segment)
+
+
+def test_a_kind_of_doubt_in_redo_later_doubts_goes_out_first_and_its_30_s_redo_comes_after() -> None:
+    """The short window is unsure of the whole decoding (a no-speech score, not a word): with
+    that kind in ``LiveSettings.redo_later_doubts`` the utterance goes out with the short
+    window's text, and the 30 s decoding comes afterwards as a ``TurnRevision``; without it, the
+    30 s decoding comes before the utterance goes out (one final with the 30 s text)."""
+    from rapport_assist.recognizer import RecognizerOptions
+    from rapport_assist.types import TurnRevision
+
+    log: list = []
+    settings = LiveSettings()  # (no_speech is in redo_later_doubts by default)
+    timeline, feed, worker, thread = _start_worker(_Unsure(RecognizerOptions(), log), settings)
+    feed.closed.put(ClosedSegment(_segment(1.0, 2.0), timeline.now()))
+    feed.done.set()
+    thread.join(10)
+    assert not thread.is_alive()
+    assert [window for *_, window in log] == [10.0, 30.0]  # the short window, then (after) the full one
+    items = [i for i in _items(timeline) if isinstance(i, (Utterance, TurnRevision))]
+    assert [type(i).__name__ for i in items] == ["Utterance", "TurnRevision"]
+    assert items[0].text == "hello hair" and items[1].redo and items[1].utterances[0].text == "hello there"
+    assert [(p.kind, p.doubt) for p in worker.passes] == [("final", "no_speech"), ("redo", None)]
+    assert worker.stats["redo_later"] == 1 and worker.stats["redo_revised"] == 1
+
+    log = []
+    without = LiveSettings(redo_later_doubts=frozenset({"word"}))
+    timeline, feed, worker, thread = _start_worker(_Unsure(RecognizerOptions(), log), without)
+    feed.closed.put(ClosedSegment(_segment(1.0, 2.0), timeline.now()))
+    feed.done.set()
+    thread.join(10)
+    assert [window for *_, window in log] == [10.0, 30.0]  # both in the one pass, before it goes out
+    items = [i for i in _items(timeline) if isinstance(i, (Utterance, TurnRevision))]
+    assert [i.text for i in items] == ["hello there"]
+    assert [(p.kind, p.doubt) for p in worker.passes] == [("final", "no_speech")]
+    assert worker.stats["redo_later"] == 0
+
+
+def test_a_kept_doubt_the_guards_drop_is_decoded_in_30_s_at_once_without_a_second_short_pass() -> None:
+    """The short window's text, kept for its doubt, fails the guards: the segment is decoded in
+    Whisper's full window straight away (the short window's result is known, so no second short
+    pass), and that text goes out with no redo after it."""
+    from rapport_assist.recognizer import RecognizerOptions
+    from rapport_assist.types import TurnRevision
+
+    log: list = []
+    settings = LiveSettings(redo_later_doubts=frozenset({"word", "low_logprob"}))
+    recognizer = _Unsure(RecognizerOptions(), log, doubt="low_logprob", dropped=True)
+    timeline, feed, worker, thread = _start_worker(recognizer, settings)
+    feed.closed.put(ClosedSegment(_segment(1.0, 2.0), timeline.now()))
+    feed.done.set()
+    thread.join(10)
+    assert [window for *_, window in log] == [10.0, 30.0]
+    items = [i for i in _items(timeline) if isinstance(i, (Utterance, TurnRevision))]
+    assert [type(i).__name__ for i in items] == ["Utterance"] and items[0].text == "hello there"
+    assert worker.stats["redo_later"] == 0 and [p.kind for p in worker.passes] == ["final", "final"]
+
+
+def test_an_early_pass_whose_kept_doubt_the_guards_drop_is_decoded_in_30_s_before_the_segment_closes() -> None:
+    """The early pass keeps a low-log-probability doubt but the guards drop that text: the 30 s
+    decoding runs in the same early step (while the segment is still in its hangover, as it did
+    when the recognizer did it itself), so the final only takes the early result when it closes."""
+    from rapport_assist.recognizer import RecognizerOptions
+    from rapport_assist.types import TurnRevision
+
+    log: list = []
+    recognizer = _Unsure(RecognizerOptions(), log, doubt="low_logprob", dropped=True)
+    settings = LiveSettings(early_max_pass_s=60.0)  # (low_logprob is in redo_later_doubts by default)
+    timeline, feed, worker, thread = _start_worker(recognizer, settings)
+    feed.early.put(_segment(1.0, 2.0))
+    _wait(lambda: len(log) == 2)
+    assert [window for *_, window in log] == [10.0, 30.0] and [p.kind for p in worker.passes] == ["early", "early"]
+    feed.closed.put(ClosedSegment(_segment(1.0, 2.0), timeline.now()))
+    feed.done.set()
+    thread.join(10)
+    assert len(log) == 2 and worker.stats["early_used"] == 1 and worker.stats["redo_later"] == 0
+    items = [i for i in _items(timeline) if isinstance(i, (Utterance, TurnRevision))]
+    assert [i.text for i in items] == ["hello there"]
+
+
+def test_a_segment_the_guards_drop_in_the_full_window_is_not_decoded_again_when_it_closes() -> None:
+    """The early pass's short window was unsure, its 30 s decoding dropped too (nobody spoke):
+    when the segment closes, no further pass (the same decoding would be dropped again); the
+    segment ends as a speech-ended mark."""
+    from rapport_assist.recognizer import RecognizerOptions
+
+    class _Nothing(_Unsure):
+        def with_options(self, options) -> "_Nothing":
+            return _Nothing(options, self.log, self.doubt, self.dropped, self.keep)
+
+        def keeping(self, kinds) -> "_Nothing":
+            return _Nothing(self.options, self.log, self.doubt, self.dropped, frozenset(kinds))
+
+        def recognize(self, segment: SpeechSegment) -> None:
+            super().recognize(segment)
+            return None
+
+    log: list = []
+    timeline, feed, worker, thread = _start_worker(
+        _Nothing(RecognizerOptions(), log, doubt="repeat"), LiveSettings(early_max_pass_s=60.0)
+    )
+    feed.early.put(_segment(1.0, 2.0))
+    _wait(lambda: len(log) == 2)  # the short window, then 30 s (a repeat is decoded again at once)
+    feed.closed.put(ClosedSegment(_segment(1.0, 2.0), timeline.now()))
+    feed.done.set()
+    thread.join(10)
+    assert [window for *_, window in log] == [10.0, 30.0] and worker.stats["guard_dropped"] == 1
+    assert not any(isinstance(i, Utterance) for i in _items(timeline))
+
+
 def test_no_caption_pass_starts_while_a_side_is_in_its_hangover() -> None:
     """The agent's utterance may close any moment: the customer's caption pass waits, and the
     agent's final, when its segment closes, is recognized first."""

@@ -12,8 +12,10 @@ headset the customer leaks into the agent's microphone). When no final waits, th
 utterance in its hangover becomes if the silence lasts (an early final); its result is kept for
 when that segment closes, and dropped if speech resumed (the segment that closes is another
 one). Then the 30 s redos (``LiveSettings.redo_later``): a final whose short-window decoding
-only doubted a word went out at once, and is decoded again in Whisper's full window once nobody
-talks; other words come as a ``TurnRevision`` (``redo``). With room to spare, and no side in its
+had a doubt of a kind in ``redo_later_doubts`` (a doubtful word, a no-speech score, a low log
+probability; not a repeat, whose first text doubles words) went out at once, and is decoded
+again in Whisper's full window once nobody talks; other words come as a ``TurnRevision``
+(``redo``). A kept decoding the guards drop is decoded in 30 s at once, as other doubts are. With room to spare, and no side in its
 hangover (its final would wait for the pass), it re-recognizes open utterances and puts their
 stable prefix on the timeline (``captions.CaptionTracker``); a caption pass never decodes again
 in 30 s. ``passes`` keeps each pass's timing (``PassTrace``) for benchmarks.
@@ -41,7 +43,7 @@ from typing import Literal, Protocol
 from .captions import CaptionTracker
 from .errors import RapportError
 from .live_shared import CallTimeline, ClosedSegment, LiveSettings, SpeechFeed
-from .recognizer import WHISPER_WINDOW_S, Recognizer, encoder_frames, normalize_text
+from .recognizer import WHISPER_WINDOW_S, Recognizer, RecognizerOptions, encoder_frames, normalize_text
 from .sources import to_utterance
 from .turn_pass import OpenTurnPass
 from .types import (
@@ -89,7 +91,8 @@ class PassTrace:
     """One recognizer pass of a live call, for benchmarks (``RecognitionWorker.passes``): what it
     was for, the segment it heard (call times), when the worker took that segment, when the pass
     started and ended (call times), and whether the recognizer decoded it twice (a short-window
-    decoding done again in 30 s, ``recognizer.short_window_doubt``)."""
+    decoding done again in 30 s, ``recognizer.short_window_doubt``), and the kind of its
+    short-window doubt if it had one (``recognizer.DoubtKind``: redone, or kept to go out first)."""
 
     kind: PassKind
     speaker: Speaker
@@ -99,6 +102,7 @@ class PassTrace:
     start_s: float
     end_s: float
     redone: bool
+    doubt: str | None = None
 
 
 @dataclass(frozen=True)
@@ -125,12 +129,22 @@ class _Redo:
 class _EarlyResult:
     """An early final's result, kept for the segment it was made of."""
 
-    __slots__ = ("key", "recognition", "timing")
+    __slots__ = ("key", "recognition", "timing", "kept", "in_30")
 
-    def __init__(self, key: tuple[float, float], recognition: Recognition | None, start_s: float, end_s: float) -> None:
+    def __init__(
+        self,
+        key: tuple[float, float],
+        recognition: Recognition | None,
+        start_s: float,
+        end_s: float,
+        kept: str | None,
+        in_30: bool,
+    ) -> None:
         self.key = key  # (start, end) of the segment it recognized
         self.recognition = recognition
         self.timing = (start_s, end_s)  # call times the recognizer started and ended on it
+        self.kept = kept  # the short-window doubt it kept (to go out first, then be redone)
+        self.in_30 = in_30  # its last decoding was in Whisper's full window (what a dropped one would get)
 
 
 class RecognitionWorker:
@@ -178,6 +192,9 @@ class RecognitionWorker:
         self._first: SegmentRecognizer | None = None
         self._first_lean: SegmentRecognizer | None = None
         self._redo_model: SegmentRecognizer | None = None  # straight in the 30 s window
+        self._full: SegmentRecognizer | None = None  # the same with the call's context options
+        self._kept: str | None = None  # the doubt kind the latest pass kept (``Recognizer.kept_doubt``)
+        self._in_30 = False  # the latest pass decoded in Whisper's full window (redone there, or long)
         self._redos: list[_Redo] = []
         self._redo_ratio = 4.0  # a 30 s decoding's wall time against expected_pass_s, smoothed (a first guess)
         self._held: list[_Held] = []  # agent finals waiting for an overlapping customer utterance
@@ -235,6 +252,11 @@ class RecognitionWorker:
         start = time.monotonic()
         rec = recognizer.recognize(segment) if recognizer is not None else None
         end = time.monotonic()
+        self._kept = getattr(recognizer, "kept_doubt", None)
+        options = getattr(recognizer, "options", None)
+        self._in_30 = getattr(recognizer, "short_window_retries", 0) > retries or (
+            options is not None and encoder_frames(segment.duration_s, options) is None
+        )
         self._busy(start, end, segment.duration_s, rated=kind != "redo")
         at = self._timeline.at
         key = (segment.speaker, segment.start_s, segment.end_s)
@@ -248,6 +270,7 @@ class RecognitionWorker:
                 at(start),
                 at(end),
                 getattr(recognizer, "short_window_retries", 0) > retries,
+                getattr(recognizer, "last_doubt", None),
             )
         )
         return rec, start, end
@@ -295,19 +318,26 @@ class RecognitionWorker:
         if getattr(options, "turn_pass", False) and isinstance(self._model, Recognizer):
             self._turn_pass = OpenTurnPass(self._model)
         self._first, self._first_lean = self._model, self._lean
+        later = self.settings.redo_later_doubts - {"word"}  # (a doubtful word: checked on the words, _mild_doubt)
         if (
             self.settings.redo_later
             and options is not None
             and with_options is not None
-            and options.short_window_min_word_prob > 0
+            and (options.short_window_min_word_prob > 0 and "word" in self.settings.redo_later_doubts or later)
             and options.encoder_window_s < WHISPER_WINDOW_S
         ):
-            self._first = with_options(replace(options, short_window_min_word_prob=0.0))
+
+            def first(o: RecognizerOptions) -> SegmentRecognizer:
+                made = with_options(replace(o, short_window_min_word_prob=0.0))
+                keeping = getattr(made, "keeping", None)  # (Recognizer.keeping; stand-ins may not have it)
+                return keeping(later) if keeping is not None and later else made
+
+            self._first = first(options)
             self._first_lean = self._first
             if self._lean is not self._model:
-                lean_options = getattr(self._lean, "options", options)
-                self._first_lean = with_options(replace(lean_options, short_window_min_word_prob=0.0))
+                self._first_lean = first(getattr(self._lean, "options", options))
             self._redo_model = with_options(replace(options, context_s=0.0, encoder_window_s=WHISPER_WINDOW_S))
+            self._full = with_options(replace(options, encoder_window_s=WHISPER_WINDOW_S))
         while True:
             self._take()
             feed.recognizer_load = self.load()
@@ -401,6 +431,7 @@ class RecognitionWorker:
             self.stats["early_used"] += 1
             rec = done.recognition
             rec_start_s, rec_end_s = done.timing
+            kept, in_30 = done.kept, done.in_30
         else:
             if done is not None:
                 self.stats["early_discarded"] += 1  # speech resumed after the early pass
@@ -408,10 +439,14 @@ class RecognitionWorker:
             self._taken[(speaker, segment.start_s, segment.end_s)] = closed.closed_s
             rec, rec_start, rec_end = self._timed(use, segment, "final")
             rec_start_s, rec_end_s = self._timeline.at(rec_start), self._timeline.at(rec_end)
-        if rec is None and self._redo_model is not None and strict is not None:
-            # dropped without the word check: as before (a doubtful short decoding is done again in 30 s first)
-            rec, _, rec_end = self._timed(strict, segment, "final")
+            kept, in_30 = self._kept, self._in_30
+        if rec is None and not in_30 and self._redo_model is not None and strict is not None:
+            # dropped without the word check or with a kept doubt: as before (a doubtful short decoding is done
+            # again in 30 s first; a kept one straight in 30 s, the short window's result is known). Not when
+            # the guards dropped a decoding in the full window: the same decoding again would be dropped too
+            rec, _, rec_end = self._timed(self._full if kept is not None and self._full else strict, segment, "final")
             rec_end_s = self._timeline.at(rec_end)
+            kept = None
         self._final_end[speaker] = segment.end_s
         self._tracker.finish(speaker)
         if speaker in self._captions and self._captions[speaker].start_s < segment.end_s:
@@ -426,7 +461,7 @@ class RecognitionWorker:
             to_utterance(segment, rec, -1),
             rec,
             RecognitionTiming(closed.closed_s, rec_start_s, rec_end_s),
-            self._mild_doubt(segment, rec),
+            kept is not None or self._mild_doubt(segment, rec),
         )
         if speaker is Speaker.AGENT and self._must_hold(held):
             self.stats["leak_held"] += 1
@@ -436,10 +471,15 @@ class RecognitionWorker:
 
     def _mild_doubt(self, segment: SpeechSegment, rec: Recognition) -> bool:
         """Was ``rec`` decoded in a short window with a word below ``short_window_min_word_prob``
-        (and nothing worse: that is decoded again at once), so it is to be decoded again in 30 s
-        once it is out?"""
+        (and nothing worse: that is decoded again at once unless its kind is in
+        ``LiveSettings.redo_later_doubts``), so it is to be decoded again in 30 s once it is out?"""
         options = getattr(self._model, "options", None)
-        if self._redo_model is None or options is None or encoder_frames(segment.duration_s, options) is None:
+        if (
+            self._redo_model is None
+            or options is None
+            or encoder_frames(segment.duration_s, options) is None
+            or "word" not in self.settings.redo_later_doubts
+        ):
             return False
         least = min((w.probability for w in rec.words), default=1.0)
         return least < options.short_window_min_word_prob
@@ -552,10 +592,22 @@ class RecognitionWorker:
             self.stats["early_skipped"] += 1  # slow now: a wasted pass would hold up the next final
         elif segment.start_s >= self._final_end.get(speaker, -1.0) and not self._feed.done.is_set():
             rec, rec_start, rec_end = self._timed(model, segment, "early")
+            kept = self._kept
+            if rec is None and kept is not None and self._full is not None:
+                # a kept doubt the guards dropped: decoded in 30 s now, as the doubt would have been, not
+                # when the segment closes (most low-log-probability doubts end here)
+                rec, _, rec_end = self._timed(self._full, segment, "early")
+                kept = None
+            in_30 = self._in_30
             if speaker in self._early_done:  # an earlier pause of the same utterance: speech resumed after it
                 self.stats["early_discarded"] += 1
             self._early_done[speaker] = _EarlyResult(
-                (segment.start_s, segment.end_s), rec, self._timeline.at(rec_start), self._timeline.at(rec_end)
+                (segment.start_s, segment.end_s),
+                rec,
+                self._timeline.at(rec_start),
+                self._timeline.at(rec_end),
+                kept,
+                in_30,
             )
 
     def _caption_pass(self, model: SegmentRecognizer, lag: float) -> None:

@@ -87,8 +87,12 @@ class LiveSettings:
     caption_recheck_words: bool = False  # caption passes, too, redo a short-window decoding in 30 s for a
     # word below RecognizerOptions.short_window_min_word_prob (finals always do; a caption's last word is cut short)
     turn_pass_max_pass_s: float = 1.2  # no turn pass (RecognizerOptions.turn_pass) expected to take longer than this
-    redo_later: bool = True  # a final whose only doubt is a word below short_window_min_word_prob goes out at
+    redo_later: bool = True  # a final whose short-window doubt is of a kind in redo_later_doubts goes out at
     # once and is decoded again in 30 s afterwards (a different text: a TurnRevision); off: decoded again first
+    redo_later_doubts: frozenset[str] = frozenset({"word", "no_speech", "low_logprob"})  # recognizer.DoubtKind:
+    # "word" (a word below short_window_min_word_prob), "no_speech", "low_logprob", "repeat", "token_cap"; a kept
+    # decoding the guards drop is decoded in 30 s at once. Not "repeat": its first text doubles words (pooled WER of
+    # the first text 10.2 -> 13.1% on the Harper Valley sides, bench/short_window_doubts.py)
     redo_max_wait_s: float = 15.0  # a redo waits for a moment nobody talks at most this long (it cannot be
     # stopped once started: a final that closes meanwhile waits for it; its revision reaches the transcript
     # whenever it comes)

@@ -58,7 +58,7 @@ import re
 from dataclasses import dataclass, replace
 from pathlib import Path
 from collections.abc import Callable, Iterable, Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 
@@ -250,32 +250,51 @@ def piece_of(starts: np.ndarray, ends: np.ndarray, word_start: float, lead_s: fl
     return k
 
 
-def short_window_doubt(
+DoubtKind = Literal["no_text", "token_cap", "repeat", "low_logprob", "no_speech", "word"]
+"""Why a short-window decoding is doubtful (``short_window_doubt_kind``): no text; as many tokens
+as the audio's length allows; a phrase twice back to back; a low average log probability; a high
+no-speech probability (with a fair log probability); a word below ``short_window_min_word_prob``."""
+DOUBT_KINDS: tuple[DoubtKind, ...] = ("no_text", "token_cap", "repeat", "low_logprob", "no_speech", "word")
+
+
+def short_window_doubt_kind(
     results: Sequence[WhisperSegment], tokens: int, max_tokens: int, options: RecognizerOptions
-) -> str | None:
-    """Why a decoding in a short encoder window should not be trusted, or None.
+) -> tuple[DoubtKind, str] | None:
+    """Why a decoding in a short encoder window should not be trusted (its kind and a reason to
+    log), or None.
 
     Whisper in a window shorter than it was trained on fails in three ways, all seen on the real
     calls: it repeats the utterance (once, or until it runs out of the ``max_tokens`` the
     audio's length allows; ``tokens`` is the most one decoding produced), or it is unsure of
     words it hears well in 30 s (the guards would drop them), or it finds nothing. Each is
-    decoded again in the full window (a repeat there is Whisper's own and the guards judge it)."""
+    decoded again in the full window (a repeat there is Whisper's own and the guards judge it),
+    unless its kind is one the recognizer keeps (``Recognizer.keeping``)."""
     if not results:
-        return "no text"
+        return "no_text", "no text"
     if tokens >= max_tokens:
-        return f"{tokens} tokens: the most the audio's length allows"
+        return "token_cap", f"{tokens} tokens: the most the audio's length allows"
     words = normalize_text(" ".join(seg.text for seg in results)).split()
     if has_repeat(words, SHORT_WINDOW_REPEAT_WORDS):
-        return "a phrase repeated back to back"
+        return "repeat", "a phrase repeated back to back"
     weights = [max(1, len(seg.tokens)) for seg in results]
     avg_logprob = float(np.average([seg.avg_logprob for seg in results], weights=weights))
     no_speech = float(np.average([seg.no_speech_prob for seg in results], weights=weights))
     if avg_logprob < options.min_avg_logprob or no_speech > options.max_no_speech_prob:
-        return f"unsure (avg_logprob {avg_logprob:.2f}, no_speech_prob {no_speech:.2f})"
+        kind: DoubtKind = "low_logprob" if avg_logprob < options.min_avg_logprob else "no_speech"
+        return kind, f"unsure (avg_logprob {avg_logprob:.2f}, no_speech_prob {no_speech:.2f})"
     least = min((w.probability for seg in results for w in seg.words or () if w.word.strip()), default=1.0)
     if least < options.short_window_min_word_prob:
-        return f"a word at probability {least:.2f}"
+        return "word", f"a word at probability {least:.2f}"
     return None
+
+
+def short_window_doubt(
+    results: Sequence[WhisperSegment], tokens: int, max_tokens: int, options: RecognizerOptions
+) -> str | None:
+    """Why a decoding in a short encoder window should not be trusted, or None
+    (``short_window_doubt_kind``'s reason)."""
+    doubt = short_window_doubt_kind(results, tokens, max_tokens, options)
+    return None if doubt is None else doubt[1]
 
 
 def has_repeat(words: Sequence[str], min_words: int) -> bool:
@@ -545,6 +564,9 @@ class Recognizer:
         # speaker -> (end time, text) of the last kept segment, for prompt_previous_text
         self._previous_text: dict[object, tuple[float, str]] = {}
         self.short_window_retries = 0  # short-window decodings done again in 30 s (``short_window_doubt``)
+        self.last_doubt: str | None = None  # the last ``recognize``: its short-window doubt (``DoubtKind``), if any
+        self.kept_doubt: str | None = None  # the same when its kind is one this keeps (``keeping``)
+        self.keep_doubts: frozenset[str] = frozenset()  # (``keeping``)
         self.model_dir = resolve_whisper_model_dir(options.model_dir)
         if not (self.model_dir / "tokenizer.json").is_file():
             # faster-whisper would fetch a tokenizer from the Hugging Face Hub without it.
@@ -587,6 +609,20 @@ class Recognizer:
         other.__dict__.update(self.__dict__, options=options, _previous_text={})
         return other
 
+    def keeping(self, kinds: Iterable[str]) -> "Recognizer":
+        """This recognizer (same model and options) keeping a short-window decoding whose doubt is of
+        one of ``kinds`` (``DoubtKind``) as it is, instead of decoding it again in 30 s; ``kept_doubt``
+        then names the kind after ``recognize``. Live calls put such a final out first and decode it
+        again in 30 s afterwards (``LiveSettings.redo_later_doubts``); replay and qa keep none.
+        (Not a ``RecognizerOptions`` field: it changes when the text comes, not the final text, so
+        qa's cache identity does not carry it.)"""
+        unknown = set(kinds) - set(DOUBT_KINDS)
+        if unknown:
+            raise ValueError(f"no short-window doubt kind {', '.join(sorted(unknown))} ({', '.join(DOUBT_KINDS)})")
+        other = object.__new__(Recognizer)
+        other.__dict__.update(self.__dict__, keep_doubts=frozenset(kinds), _previous_text={})
+        return other
+
     @property
     def model(self) -> WhisperModel:
         """The loaded faster_whisper.WhisperModel (benchmarks compare it used plainly)."""
@@ -603,6 +639,7 @@ class Recognizer:
     def recognize(self, segment: SpeechSegment) -> Recognition | None:
         """Transcribe one segment; None when a guard judges there is no real speech in it."""
         rec: Recognition | None = None
+        self.last_doubt = self.kept_doubt = None
         reason = check_energy(segment.audio, self.options)
         if reason is None:
             rec = self._recognize_in_context(segment)
@@ -901,8 +938,14 @@ class Recognizer:
             )
             self._model.most_tokens = 0
             results = self._decode_in(audio, prompt, frames, max_tokens)
-            doubt = short_window_doubt(results, self._model.most_tokens, max_tokens, self.options)
-            if doubt is None:
+            found = short_window_doubt_kind(results, self._model.most_tokens, max_tokens, self.options)
+            if found is None:
+                return results
+            kind, doubt = found
+            self.last_doubt = self.last_doubt or kind
+            if kind in self.keep_doubts:
+                logger.debug("short encoder window (%d frames) doubtful, kept: %s", frames, doubt)
+                self.kept_doubt = self.kept_doubt or kind
                 return results
             if not self.options.short_window_fallback:
                 logger.debug("short encoder window (%d frames) doubtful, no text: %s", frames, doubt)
