@@ -416,7 +416,9 @@ def test_a_number_read_out_is_not_gibberish() -> None:
     """Guard 3 leaves numbers out of its mean word probability: Whisper doubts how to write digits
     read out ("4672", "4-6-7-2"), not that it heard them; the words around them count as before."""
     assert check_recognition(said(("5", 0.2), ("3", 0.3), ("0", 0.25), ("9", 0.3)), OPTIONS) is None
-    assert check_recognition(said(("Call", 0.9), ("me", 0.9), ("at", 0.8), ("5.5", 0.1), ("867.", 0.1)), OPTIONS) is None
+    assert (
+        check_recognition(said(("Call", 0.9), ("me", 0.9), ("at", 0.8), ("5.5", 0.1), ("867.", 0.1)), OPTIONS) is None
+    )
     invented = said(("867-5", 0.2), ("We'll", 0.3), ("be", 0.4), ("there,", 0.3), ("O'Brien.", 0.2))
     assert "unreliable decoding" in (check_recognition(invented, OPTIONS) or "")
     assert check_recognition(said(("5", 0.2)), OPTIONS) is not None  # one doubted digit: judged as before

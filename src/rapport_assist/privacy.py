@@ -488,7 +488,9 @@ class Masker:
             return self._edits(text)
         shift = len(before) + 1
         hide, subs = self._edits(f"{before} {text}")
-        return {i - shift for i in hide if i >= shift}, [(a - shift, b - shift, new) for a, b, new in subs if a >= shift]
+        return {i - shift for i in hide if i >= shift}, [
+            (a - shift, b - shift, new) for a, b, new in subs if a >= shift
+        ]
 
     def trailing_number(self, text: str) -> str:
         """The number ``text`` ends with (digits or number words, and what separates them), or ""."""
@@ -558,7 +560,9 @@ class Masker:
         for item in items:
             if isinstance(item, Utterance):
                 tail, end = tails.get(item.speaker, ("", 0.0))
-                before = tail if tail and item.start_s - end <= CONTINUED_S and self._starts_with_number(item.text) else ""
+                before = (
+                    tail if tail and item.start_s - end <= CONTINUED_S and self._starts_with_number(item.text) else ""
+                )
                 tails[item.speaker] = (self._tail_after(item.text, before), item.end_s)
                 if before:
                     contexts[item.index] = before

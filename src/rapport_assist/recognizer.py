@@ -647,8 +647,14 @@ class Recognizer:
             if rec is not None and reason is not None and reason.startswith("repetition loop"):
                 trimmed = trim_loop(rec, self.options)  # the words before the loop, if there are enough
                 if trimmed is not None and check_recognition(trimmed, self.options) is None:
-                    logger.debug("%s segment %.2f-%.2f s: %s, kept %r", segment.speaker.value,
-                                 segment.start_s, segment.end_s, reason[:40], trimmed.text)
+                    logger.debug(
+                        "%s segment %.2f-%.2f s: %s, kept %r",
+                        segment.speaker.value,
+                        segment.start_s,
+                        segment.end_s,
+                        reason[:40],
+                        trimmed.text,
+                    )
                     rec, reason = trimmed, None
             if self.options.trim_memory and not _memory_kept:
                 release_free_memory()
@@ -681,7 +687,11 @@ class Recognizer:
             return rec
         logger.debug(
             "%s segment %.2f-%.2f s: words ended at %.2f s, the rest heard on its own: %r",
-            segment.speaker.value, segment.start_s, segment.end_s, last_end, " ".join(w.text for w in added),
+            segment.speaker.value,
+            segment.start_s,
+            segment.end_s,
+            last_end,
+            " ".join(w.text for w in added),
         )
         words = rec.words + added
         n, m = len(rec.words), len(added)
