@@ -505,6 +505,11 @@ def loop_at(words: Sequence[str], min_repeats: int, min_words: int) -> tuple[int
     return found
 
 
+def _joined(words: Sequence[Word]) -> str:
+    """The words as text, each after a space unless it starts glued to the last ("5" "-867")."""
+    return "".join(w.text if w.text[:1] in _GLUED else f" {w.text}" for w in words)
+
+
 def trim_loop(rec: Recognition, options: RecognizerOptions) -> Recognition | None:
     """``rec`` cut where its decoder fell into a loop, keeping one pass of the looped words,
     when at least ``LOOP_KEEP_MIN_WORDS`` words came before it ("Call me at 5-5-867-5-3-0-5-0-5-0-…"
@@ -519,7 +524,7 @@ def trim_loop(rec: Recognition, options: RecognizerOptions) -> Recognition | Non
     words = rec.words[:keep]
     return replace(
         rec,
-        text="".join(w.text if w.text[:1] in _GLUED or i == 0 else f" {w.text}" for i, w in enumerate(words)),
+        text=_joined(words).lstrip(),
         words=words,
         confidence=float(np.mean([w.probability for w in words])),
     )
@@ -696,7 +701,7 @@ class Recognizer:
         words = rec.words + added
         n, m = len(rec.words), len(added)
         return Recognition(
-            text=rec.text + "".join(w.text if w.text[:1] in _GLUED else f" {w.text}" for w in added),
+            text=rec.text + _joined(added),
             words=words,
             confidence=float(np.mean([w.probability for w in words])),
             no_speech_prob=(rec.no_speech_prob * n + tail.no_speech_prob * m) / (n + m),
