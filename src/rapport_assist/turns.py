@@ -103,8 +103,19 @@ def _sound(word: str) -> str:
     of one letter as one ("M-M-H-M", "Mmhmm", "mm-hm" are all "mhm"; "Hmmm" is "hm", "Yeeah"
     "yeah"), so backchannels are compared in this form. The default one-word backchannels' forms
     are sounds and acknowledgements no other English word is spelled as ("ah", "m", "hm", "oh",
-    "realy", "yes", ...)."""
-    return _REPEATS.sub(r"\1", word.replace("-", ""))
+    "realy", "yes", ...). Remembered per word (``re.sub`` with a group reference runs Python
+    code per match; short utterances are read this way at every change of speaker)."""
+    sound = _SOUNDS.get(word)
+    if sound is None:
+        sound = _REPEATS.sub(r"\1", word.replace("-", ""))
+        if len(_SOUNDS) >= _SOUNDS_KEPT:
+            _SOUNDS.clear()
+        _SOUNDS[word] = sound
+    return sound
+
+
+_SOUNDS: dict[str, str] = {}
+_SOUNDS_KEPT = 4096  # words remembered before the memo starts over (a bound for long runs)
 
 
 def _one_edit(a: str, b: str) -> bool:

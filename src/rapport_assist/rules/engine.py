@@ -213,7 +213,7 @@ class RuleEngine:
         for turn in step.closed:
             out += self._turn_closed(turn)
         speaker = au.utterance.speaker
-        ctx = EvalContext(feats, self._last.get(_OTHER[speaker]), history=self._history)
+        ctx = EvalContext(feats, self._last.get(_OTHER[speaker]), (), None, self._history)
         bits, busy = feats.bits, self._busy
         # idle rules whose trigger cannot match here have nothing to do: step the others, in order
         todo = [i for i, a, b in self._triggers[speaker] if not a or (bits & a and bits & b)]
@@ -240,7 +240,7 @@ class RuleEngine:
                 busy.add(i)
         self._last[speaker] = feats
         self._last_utterance = au.utterance
-        self._history.append(EvalContext(feats, ctx.other_last, tones=ctx.tones))
+        self._history.append(EvalContext(feats, ctx.other_last, (), ctx.tones))
         if step.turn is not None:
             if len(step.turn.utterances) == 1:
                 self._turn_parts = []
@@ -256,7 +256,7 @@ class RuleEngine:
                     self._turn_last[speaker] = feats
                     self._turn_open = (step.turn.index, feats)
                     self._turn_ctx = EvalContext(
-                        feats, self._turn_last.get(_OTHER[speaker]), history=self._turn_history
+                        feats, self._turn_last.get(_OTHER[speaker]), (), None, self._turn_history
                     )
         return out
 
@@ -317,7 +317,7 @@ class RuleEngine:
             return turn, self._on_turn(turn, self._turn_reading(turn))
         self._turn_last[speaker] = feats[-1]
         self._turn_open = (turn.index, feats[-1])
-        self._turn_ctx = EvalContext(feats[-1], self._turn_last.get(_OTHER[speaker]), history=self._turn_history)
+        self._turn_ctx = EvalContext(feats[-1], self._turn_last.get(_OTHER[speaker]), (), None, self._turn_history)
         return turn, []
 
     def _turn_reading(self, turn: Turn) -> AnnotatedUtterance:
@@ -429,7 +429,7 @@ class RuleEngine:
         annotated), after each utterance it gains; returns the turn rules' nudges and records."""
         feats = self._extractor.features(au)
         speaker = turn.speaker
-        ctx = EvalContext(feats, self._turn_last.get(_OTHER[speaker]), history=self._turn_history)
+        ctx = EvalContext(feats, self._turn_last.get(_OTHER[speaker]), (), None, self._turn_history)
         out: list[Output] = []
         bits, busy, states, touched = feats.bits, self._turn_busy, self._turn_states, self._turn_touched
         for i, (compiled, (gate_speaker, first, second)) in enumerate(zip(self._turn_rules, self._turn_gates)):
@@ -477,7 +477,7 @@ class RuleEngine:
                 continue
             pending.reply_turn = -1
             if ctx is None:
-                ctx = EvalContext(feats, other_last, history=self._turn_history)
+                ctx = EvalContext(feats, other_last, (), None, self._turn_history)
             if compiled.ignore is not None and compiled.ignore(ctx) is not None:
                 continue  # a backchannel turn is not a reply
             pending.turns_seen += 1
@@ -498,7 +498,7 @@ class RuleEngine:
                             out.append(opened)
                 if state.pending is None and not state.latched:
                     self._turn_busy.discard(i)
-        self._turn_history.append(EvalContext(feats, other_last, tones=None if ctx is None else ctx.tones))
+        self._turn_history.append(EvalContext(feats, other_last, (), None if ctx is None else ctx.tones))
         return out
 
     def _turn_triggered(
@@ -831,7 +831,7 @@ class RuleEngine:
         "you need to" + "… is that right?", "not", "if")."""
         feats = self._extractor.features(au)
         speaker = au.utterance.speaker
-        ctx = EvalContext(feats, self._last.get(_OTHER[speaker]), history=self._history)
+        ctx = EvalContext(feats, self._last.get(_OTHER[speaker]), (), None, self._history)
         bits = feats.bits
         out: list[Nudge] = []
         for i, first, second in self._triggers[speaker]:
