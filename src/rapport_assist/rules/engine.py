@@ -253,7 +253,11 @@ class RuleEngine:
                 busy.add(i)
         self._last[speaker] = feats
         self._last_utterance = utt
-        self._history.append(EvalContext(feats, ctx.other_last, (), ctx.tones))
+        # the context goes into the history as a past one: no history of its own, and no memo (what
+        # 'earlier' found from it as the current one is not what it holds as a past one)
+        ctx.history = ()
+        ctx.memo = None
+        self._history.append(ctx)
         turn = step.turn
         if turn is not None:
             if len(turn.utterances) == 1:
@@ -997,7 +1001,9 @@ def _window_text(rule: Rule) -> str:
 
 def _evidence(feats: Features, found: list[Match], note: str) -> Evidence:
     utt = feats.au.utterance
-    return Evidence(
+    # made as ``Evidence(...)`` makes it, without the frozen dataclass's setattr per field
+    evidence = _new(Evidence)
+    evidence.__dict__.update(
         utterance_index=utt.index,
         speaker=utt.speaker,
         text=utt.text,
@@ -1006,6 +1012,10 @@ def _evidence(feats: Features, found: list[Match], note: str) -> Evidence:
         matched=match_texts(found) if found else (),
         note=note,
     )
+    return evidence
+
+
+_new = object.__new__
 
 
 def _quote_and_rewrite(
