@@ -795,7 +795,8 @@ class RuleEngine:
         if spans:  # the whole sentence the praised words are in
             s_start, s_end = quote_feats.sent_spans[quote_feats.sent[spans[0].start]]
             said = _clip(quote_feats, s_start, s_end)
-        return Praise(
+        praise = _new(Praise)  # as ``Praise(...)`` makes it, without the frozen dataclass's setattr per field
+        praise.__dict__.update(
             rule=rule.id,
             title=rule.title,
             message=rule.message.format(quote=quote, rewrite=""),
@@ -809,6 +810,7 @@ class RuleEngine:
             experimental=rule.status == "experimental",
             said=said,
         )
+        return praise
 
     @staticmethod
     def _may_fire(rule: Rule, state: _State, t_s: float) -> bool:
@@ -970,7 +972,8 @@ def _nudge(
     rewrite: str | None,
     quote: int | None = 0,
 ) -> Nudge:
-    return Nudge(
+    nudge = _new(Nudge)  # as ``Nudge(...)`` makes it, without the frozen dataclass's setattr per field
+    nudge.__dict__.update(
         rule=rule.id,
         severity=rule.severity,
         title=rule.title,
@@ -985,7 +988,11 @@ def _nudge(
         experimental=rule.status == "experimental",
         tags=rule.tags,
         quote=quote,
+        early=False,
+        early_id=None,
+        confirms=None,
     )
+    return nudge
 
 
 def _window_text(rule: Rule) -> str:
