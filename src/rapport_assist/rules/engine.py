@@ -502,7 +502,12 @@ class RuleEngine:
         feats = self._turn_open[1]
         self._turn_open = None
         other_last = self._turn_last.get(_OTHER[turn.speaker])
-        ctx: EvalContext | None = None  # made when a rule reads the closed turn
+        # the turn rules' context of its last reading, when it was read (the same turn, the same
+        # other side's last turn, the same history: what it found there holds), else one made
+        # when a rule reads the closed turn
+        ctx = self._turn_ctx
+        if ctx is not None and (ctx.feats is not feats or ctx.other_last is not other_last):
+            ctx = None
         out: list[Output] = []
         for i in sorted(self._turn_busy) if self._turn_busy else ():
             compiled, state = self._turn_rules[i], self._turn_states[i]
@@ -532,7 +537,12 @@ class RuleEngine:
                             out.append(opened)
                 if state.pending is None and not state.latched:
                     self._turn_busy.discard(i)
-        self._turn_history.append(EvalContext(feats, other_last, (), None if ctx is None else ctx.tones))
+        if ctx is None:
+            self._turn_history.append(EvalContext(feats, other_last))
+        else:  # into the history as a past context: no history of its own, no memo
+            ctx.history = ()
+            ctx.memo = None
+            self._turn_history.append(ctx)
         return out
 
     def _turn_triggered(
