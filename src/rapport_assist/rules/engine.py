@@ -217,9 +217,9 @@ class RuleEngine:
         first those of turn rules decided by a turn it closed, then the utterance rules', then the
         turn rules' on its turn so far."""
         feats = self._extractor.features(au)
-        step = self.turns.on_utterance(au.utterance, feats.word_count)
+        closed, cur = self.turns.step(au.utterance, feats.word_count)
         out: list[Output] = []
-        for turn in step.closed:
+        for turn in closed:
             out += self._turn_closed(turn)
         utt = au.utterance
         speaker = utt.speaker
@@ -258,9 +258,8 @@ class RuleEngine:
         ctx.history = ()
         ctx.memo = None
         self._history.append(ctx)
-        turn = step.turn
-        if turn is not None:
-            if len(turn.utterances) == 1:
+        if cur is not None:  # (the turn's value is made only for the turn rules that read it)
+            if len(cur.utterances) == 1:
                 self._turn_parts = []
                 self._turn_bits = 0
             self._turn_parts.append(au)
@@ -270,21 +269,22 @@ class RuleEngine:
                 if len(self._turn_parts) == 1:  # the utterance is the turn's reading
                     todo = self._turn_todo(speaker, label, bits)
                     if todo or self._turn_busy:
-                        out += self._on_turn(turn, au, todo)
+                        out += self._on_turn(cur.value(False, utt.end_s), au, todo)
                     else:  # no turn rule can trigger on it
-                        self._stand_in(turn, feats)
+                        self._stand_in(cur.index, speaker, feats)
                 elif self._reading_needed(speaker, self._turn_bits):
+                    turn = cur.value(False, utt.end_s)
                     out += self._on_turn(turn, self._turn_reading(turn))
                 else:  # no turn rule can use the joined reading: the last utterance stands in for
                     # the turn in the turn history ('earlier' still sees whose turn it was)
-                    self._stand_in(turn, feats)
+                    self._stand_in(cur.index, speaker, feats)
         return out
 
-    def _stand_in(self, turn: Turn, feats: Features) -> None:
+    def _stand_in(self, index: int, speaker: Speaker, feats: Features) -> None:
         """The turn so far is not read by any turn rule now: ``feats`` stands in for it (as the
         speaker's last turn, the turn that closes, the context ``inspect`` shows)."""
-        self._turn_last[turn.speaker] = feats
-        self._turn_open = (turn.index, feats)
+        self._turn_last[speaker] = feats
+        self._turn_open = (index, feats)
         self._turn_ctx = None
         self._turn_stand_in = feats
 
@@ -349,7 +349,7 @@ class RuleEngine:
         self._turn_bits = bits
         if len(self._turn_parts) == 1 or self._reading_needed(speaker, bits):
             return turn, self._on_turn(turn, self._turn_reading(turn))
-        self._stand_in(turn, feats[-1])
+        self._stand_in(turn.index, speaker, feats[-1])
         return turn, []
 
     def _turn_reading(self, turn: Turn) -> AnnotatedUtterance:
@@ -884,7 +884,7 @@ class RuleEngine:
         ctx = EvalContext(feats, self._last.get(_OTHER[speaker]), (), None, self._history)
         bits = feats.bits
         out: list[Nudge] = []
-        for i, first, second in self._triggers[speaker]:
+        for i, first, second in self._triggers[speaker, None]:
             compiled, state = self._rules[i], self._states[i]
             rule = compiled.rule
             if (
