@@ -322,3 +322,28 @@ def test_quote_picks_the_evidence_the_card_shows(tmp_path: Path, annotator: Anno
     assert nudge.quoted is None and nudge.to_json()["quote"] is None
     with pytest.raises(Exception, match="'quote: reply' needs a rule with 'expect'"):
         ruleset(tmp_path, REWRITE_RULE + "  quote: reply\n")
+
+
+def test_a_lexicon_pre_filter_needs_each_phrase_s_rarest_word() -> None:
+    from rapport_assist.rules.features import phrase_key, rare_keys
+    from rapport_assist.rules.model import Lexicon, Phrase
+    from rapport_assist.rules.source import Loc
+
+    at = Loc("test.yaml", 1, 1)
+    lexicon = Lexicon("refusals", (Phrase("that's our policy", at), Phrase("I am unable to", at)), (), (), "", at)
+    assert rare_keys(lexicon) == frozenset({phrase_key("policy"), phrase_key("unable")})
+
+
+def test_a_gate_knows_the_tone_its_condition_needs() -> None:
+    from rapport_assist.rules.conditions import Compiler
+    from rapport_assist.rules.model import AllOf, AnyOf, SpeakerIs, ToneIs
+
+    compiler = Compiler({}, {})
+    gate = compiler.gate(AllOf((SpeakerIs(Speaker.CUSTOMER), ToneIs("angry"))))
+    assert gate.tones == frozenset({"angry"})
+    assert gate.admits_tone("angry") and gate.admits_tone(None)  # no signals: the text cue decides
+    assert not gate.admits_tone("tense") and not gate.admits_tone("calm")
+    assert compiler.gate(AnyOf((ToneIs("angry"), ToneIs("tense")))).tones == frozenset()  # either: none needed
+    assert compiler.gate(AnyOf((ToneIs("tense"), AllOf((ToneIs("tense"), SpeakerIs(Speaker.AGENT)))))).tones == {
+        "tense"
+    }

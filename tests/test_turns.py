@@ -501,3 +501,18 @@ def test_a_turns_future_frames_come_from_its_parts(engine: RuleEngine, annotator
     assert future_frames(bit, got) == future_frames(bit, want)
     boundary = texts[0] in ("We will", "We'll forward")
     assert (joined._doc is not None) is boundary  # the joined Doc only where a marker ends a part
+
+
+def test_step_gives_the_open_turn_whose_value_on_utterance_gives() -> None:
+    lines = [
+        utt(0, Speaker.CUSTOMER, "My bill is wrong.", 0.0, 1.0),
+        utt(1, Speaker.CUSTOMER, "It doubled.", 1.2, 2.0),
+        utt(2, Speaker.AGENT, "Mm-hm.", 2.1, 2.4),
+        utt(3, Speaker.AGENT, "Let me look at it.", 2.6, 3.5),
+    ]
+    public, engine_side = TurnTracker(), TurnTracker()
+    for u in lines:
+        step = public.on_utterance(u)
+        closed, cur = engine_side.step(u)
+        assert closed == step.closed
+        assert (cur.value(False, u.end_s) if cur is not None else None) == step.turn

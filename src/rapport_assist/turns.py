@@ -103,8 +103,19 @@ def _sound(word: str) -> str:
     of one letter as one ("M-M-H-M", "Mmhmm", "mm-hm" are all "mhm"; "Hmmm" is "hm", "Yeeah"
     "yeah"), so backchannels are compared in this form. The default one-word backchannels' forms
     are sounds and acknowledgements no other English word is spelled as ("ah", "m", "hm", "oh",
-    "realy", "yes", ...)."""
-    return _REPEATS.sub(r"\1", word.replace("-", ""))
+    "realy", "yes", ...). Remembered per word (``re.sub`` with a group reference runs Python
+    code per match; short utterances are read this way at every change of speaker)."""
+    sound = _SOUNDS.get(word)
+    if sound is None:
+        sound = _REPEATS.sub(r"\1", word.replace("-", ""))
+        if len(_SOUNDS) >= _SOUNDS_KEPT:
+            _SOUNDS.clear()
+        _SOUNDS[word] = sound
+    return sound
+
+
+_SOUNDS: dict[str, str] = {}
+_SOUNDS_KEPT = 4096  # words remembered before the memo starts over (a bound for long runs)
 
 
 def _one_edit(a: str, b: str) -> bool:
@@ -241,6 +252,18 @@ class TurnTracker:
     def on_utterance(self, utt: Utterance, words: int | None = None) -> TurnStep:
         """The next utterance (timeline order). ``words``: its word count if known
         (``annotate.count_words`` of its text), else it is counted here."""
+        closed, cur = self.step(utt, words)
+        if cur is None:
+            return _NO_TURN
+        step = _new(TurnStep)  # as ``TurnStep(...)`` makes it, without a setattr per field (one per utterance)
+        step.__dict__.update(closed=closed, turn=cur.value(False, utt.end_s))
+        return step
+
+    def step(self, utt: Utterance, words: int | None = None) -> tuple[tuple[Turn, ...], "_Open | None"]:
+        """``on_utterance`` without making the open turn's value: the turns it closed, and the
+        open turn it belongs to as the tracker keeps it (None: a backchannel), to be read at
+        once (its ``value(False, utt.end_s)`` is ``on_utterance``'s turn; the next utterance
+        changes it)."""
         cur = self._open
         closed: tuple[Turn, ...] = ()
         if cur is not None:
@@ -249,7 +272,7 @@ class TurnTracker:
                 cur = self._open = None
             elif utt.speaker is not cur.speaker:
                 if self.is_backchannel(utt.text) or self.is_misheard_backchannel(utt):
-                    return _NO_TURN
+                    return (), None
                 closed = (cur.value(True, utt.end_s),)
                 cur = self._open = None
             elif utt.author is not None and cur.author is not None and utt.author != cur.author:
@@ -271,9 +294,7 @@ class TurnTracker:
             cur.end_s = utt.end_s
         if utt.timing_estimated:
             cur.timing_estimated = True
-        step = _new(TurnStep)  # as ``TurnStep(...)`` makes it, without a setattr per field (one per utterance)
-        step.__dict__.update(closed=closed, turn=cur.value(False, utt.end_s))
-        return step
+        return closed, cur
 
     def revise(self, texts: Mapping[int, str]) -> Turn | None:
         """The open turn with the texts of some of its utterances replaced (utterance index ->

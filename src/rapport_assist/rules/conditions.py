@@ -97,11 +97,18 @@ Evaluator = Callable[[EvalContext], "list[Match] | None"]
 @dataclass(frozen=True)
 class Gate:
     """A cheap necessary condition of a compiled condition (``Compiler.gate``): the speaker it
-    needs, and pre-filter masks each of which the utterance's ``Features.bits`` must meet (the
-    engine checks them before evaluating the condition)."""
+    needs, pre-filter masks each of which the utterance's ``Features.bits`` must meet, and the
+    tones it needs (``tone:`` tests the tone estimate decides: an utterance whose conversation
+    signals' tone is below one of them cannot pass; the engine checks all three before
+    evaluating the condition)."""
 
     speaker: Speaker | None
     masks: tuple[int, ...]
+    tones: frozenset[str] = frozenset()
+
+    def admits_tone(self, label: str | None) -> bool:
+        """Whether an utterance whose signals' tone is ``label`` (None: no signals) can pass."""
+        return label is None or all(TONE_ORDER.index(label) >= TONE_ORDER.index(t) for t in self.tones)
 
 
 class ToneCue(Protocol):
@@ -164,10 +171,12 @@ class Compiler:
             return Gate(cond.speaker, ())
         if isinstance(cond, Says):
             return Gate(None, self._finder_masks(cond.finder))
+        if isinstance(cond, ToneIs) and cond.tone in TONE_ORDER:  # the estimate decides (``tone``)
+            return Gate(None, (), frozenset((cond.tone,)))
         if isinstance(cond, AllOf):
             parts = [self.gate(c) for c in cond.items]
             speaker = next((g.speaker for g in parts if g.speaker is not None), None)
-            return Gate(speaker, tuple(m for g in parts for m in g.masks))
+            return Gate(speaker, tuple(m for g in parts for m in g.masks), frozenset().union(*(g.tones for g in parts)))
         if isinstance(cond, AnyOf):
             parts = [self.gate(c) for c in cond.items]
             speakers = {g.speaker for g in parts}
@@ -175,19 +184,21 @@ class Compiler:
             if all(g.masks for g in parts):  # each option needs its first group: one of them must meet
                 for g in parts:
                     mask |= g.masks[0]
-            return Gate(speakers.pop() if len(speakers) == 1 else None, (mask,) if mask else ())
-        return Gate(None, ())  # tones, signals, lengths, earlier turns, negations: no cheap test
+            tones = frozenset.intersection(*(g.tones for g in parts)) if parts else frozenset()
+            return Gate(speakers.pop() if len(speakers) == 1 else None, (mask,) if mask else (), tones)
+        return Gate(None, ())  # signals, lengths, earlier turns, negations: no cheap test
 
     def _finder_masks(self, finder: object) -> tuple[int, ...]:
         if isinstance(finder, LexiconFinder):
-            firsts = lasts = 0
+            rares = firsts = lasts = 0
             for name in finder.lexicons:
                 lex = self.lexicons[name]
                 if lex.entities:  # entities are not words: no pre-filter
                     return ()
+                rares |= lex.rare_bit
                 firsts |= lex.bit
                 lasts |= lex.last_bit
-            return (firsts, lasts)
+            return (rares, firsts, lasts) if rares != firsts else (firsts, lasts)
         bit = self._future_bit if isinstance(finder, FutureActionFinder) else self._finder_bits.get(finder, 0)
         return (bit,) if bit else ()
 

@@ -38,7 +38,19 @@ from typing import Iterable, Sequence, Union
 
 from ..annotate import AnnotatedUtterance, JoinedUtterance
 from ..turns import TurnTracker, backchannel_phrases, merge_turn_utterance
-from ..types import DeadAir, Evidence, Nudge, Praise, RecordItem, SignalEvent, Speaker, TalkOver, Turn, Utterance
+from ..types import (
+    TONE_ORDER,
+    DeadAir,
+    Evidence,
+    Nudge,
+    Praise,
+    RecordItem,
+    SignalEvent,
+    Speaker,
+    TalkOver,
+    Turn,
+    Utterance,
+)
 from .conditions import Compiler, EvalContext, Evaluator, Gate, ToneCue, lexicon_matches
 from .features import ROW_COLUMNS, Features, Match, PhraseIndex, doc_text, joined_text, match_texts
 from .model import EventIs, Rule, RuleSet
@@ -117,17 +129,12 @@ class RuleEngine:
         self._rules = [c for c in compiled if c.event is None and c.rule.unit != "turn"]
         self._turn_rules = [c for c in compiled if c.event is None and c.rule.unit == "turn"]
         self._event_rules = [c for c in compiled if c.event is not None]
-        # per speaker, the rules whose trigger that speaker can say: (position, two pre-filter masks
-        # the utterance's bits must both meet; 0, 0 for none). Two masks are enough to skip most
-        # rules (a gate is a necessary condition: leaving masks out only lets more rules through)
-        self._triggers = {
-            speaker: [
-                (i, *_two_masks(c.gate.masks))  # type: ignore[union-attr]
-                for i, c in enumerate(self._rules)
-                if c.gate.speaker in (None, speaker)  # type: ignore[union-attr]
-            ]
-            for speaker in Speaker
-        }
+        # per speaker and tone of the utterance's signals (None: none), the rules whose trigger
+        # that speaker can say in that tone: (position, two pre-filter masks the utterance's bits
+        # must both meet; 0, 0 for none). Two masks are enough to skip most rules (a gate is a
+        # necessary condition: leaving masks out only lets more rules through)
+        self._triggers = _triggers(self._rules)
+        self._turn_triggers = _triggers(self._turn_rules)  # the same per turn rule, for a turn's reading
         # the same per turn rule: (speaker or None, the two pre-filter masks)
         self._turn_gates = [(c.gate.speaker, *_two_masks(c.gate.masks)) for c in self._turn_rules]  # type: ignore[union-attr]
         self._busy: set[int] = set()  # rules with an open expectation or in an episode: step on every turn
@@ -142,6 +149,7 @@ class RuleEngine:
         self._turn_open: tuple[int, Features] | None = None  # the open turn's index and latest reading
         self._turn_history: deque[EvalContext] = deque(maxlen=HISTORY)  # closed turns
         self._turn_ctx: EvalContext | None = None  # the last turn so far, as the turn rules read it
+        self._turn_stand_in: Features | None = None  # ... or, when no rule read it, its reading (ctx made on demand)
         self._last: dict[Speaker, Features] = {}
         self._last_utterance: Utterance | None = None
         self._history: deque[EvalContext] = deque(maxlen=HISTORY)
@@ -199,6 +207,7 @@ class RuleEngine:
         self._turn_open = None
         self._turn_history = deque(maxlen=HISTORY)
         self._turn_ctx = None
+        self._turn_stand_in = None
         self._last = {}
         self._last_utterance = None
         self._history = deque(maxlen=HISTORY)
@@ -208,15 +217,19 @@ class RuleEngine:
         first those of turn rules decided by a turn it closed, then the utterance rules', then the
         turn rules' on its turn so far."""
         feats = self._extractor.features(au)
-        step = self.turns.on_utterance(au.utterance, feats.word_count)
+        closed, cur = self.turns.step(au.utterance, feats.word_count)
         out: list[Output] = []
-        for turn in step.closed:
+        for turn in closed:
             out += self._turn_closed(turn)
-        speaker = au.utterance.speaker
-        ctx = EvalContext(feats, self._last.get(_OTHER[speaker]), history=self._history)
+        utt = au.utterance
+        speaker = utt.speaker
+        ctx = EvalContext(feats, self._last.get(_OTHER[speaker]), (), None, self._history)
         bits, busy = feats.bits, self._busy
+        signals = utt.signals
+        label = None if signals is None else signals.tone.label
         # idle rules whose trigger cannot match here have nothing to do: step the others, in order
-        todo = [i for i, a, b in self._triggers[speaker] if not a or (bits & a and bits & b)]
+        triggers = self._triggers.get((speaker, label)) or self._triggers[speaker, None]
+        todo = [i for i, a, b in triggers if not a or (bits & a and bits & b)]
         if busy:
             todo = sorted(busy.union(todo))
         rules, states, touched = self._rules, self._states, self._touched
@@ -239,26 +252,47 @@ class RuleEngine:
             else:
                 busy.add(i)
         self._last[speaker] = feats
-        self._last_utterance = au.utterance
-        self._history.append(EvalContext(feats, ctx.other_last, tones=ctx.tones))
-        if step.turn is not None:
-            if len(step.turn.utterances) == 1:
+        self._last_utterance = utt
+        # the context goes into the history as a past one: no history of its own, and no memo (what
+        # 'earlier' found from it as the current one is not what it holds as a past one)
+        ctx.history = ()
+        ctx.memo = None
+        self._history.append(ctx)
+        if cur is not None:  # (the turn's value is made only for the turn rules that read it)
+            if len(cur.utterances) == 1:
                 self._turn_parts = []
                 self._turn_bits = 0
             self._turn_parts.append(au)
-            self._turn_bits |= feats.bits
+            self._turn_bits |= bits
             del self._turn_parts[:-TURN_PARTS]
             if self._turn_rules:
-                if len(self._turn_parts) == 1 or self._reading_needed(speaker, self._turn_bits):
-                    out += self._on_turn(step.turn, self._turn_reading(step.turn))
+                if len(self._turn_parts) == 1:  # the utterance is the turn's reading
+                    todo = self._turn_todo(speaker, label, bits)
+                    if todo or self._turn_busy:
+                        out += self._on_turn(cur.value(False, utt.end_s), au, todo)
+                    else:  # no turn rule can trigger on it
+                        self._stand_in(cur.index, speaker, feats)
+                elif self._reading_needed(speaker, self._turn_bits):
+                    turn = cur.value(False, utt.end_s)
+                    out += self._on_turn(turn, self._turn_reading(turn))
                 else:  # no turn rule can use the joined reading: the last utterance stands in for
                     # the turn in the turn history ('earlier' still sees whose turn it was)
-                    self._turn_last[speaker] = feats
-                    self._turn_open = (step.turn.index, feats)
-                    self._turn_ctx = EvalContext(
-                        feats, self._turn_last.get(_OTHER[speaker]), history=self._turn_history
-                    )
+                    self._stand_in(cur.index, speaker, feats)
         return out
+
+    def _stand_in(self, index: int, speaker: Speaker, feats: Features) -> None:
+        """The turn so far is not read by any turn rule now: ``feats`` stands in for it (as the
+        speaker's last turn, the turn that closes, the context ``inspect`` shows)."""
+        self._turn_last[speaker] = feats
+        self._turn_open = (index, feats)
+        self._turn_ctx = None
+        self._turn_stand_in = feats
+
+    def _turn_todo(self, speaker: Speaker, label: str | None, bits: int) -> list[int]:
+        """The idle turn rules whose trigger may match a turn reading of this speaker, tone
+        (its signals', None: none) and pre-filter bits, in order."""
+        triggers = self._turn_triggers.get((speaker, label)) or self._turn_triggers[speaker, None]
+        return [i for i, a, b in triggers if not a or (bits & a and bits & b)]
 
     def _reading_needed(self, speaker: Speaker, bits: int) -> bool:
         """Whether a turn rule can use the reading of a turn whose utterances' features have
@@ -315,9 +349,7 @@ class RuleEngine:
         self._turn_bits = bits
         if len(self._turn_parts) == 1 or self._reading_needed(speaker, bits):
             return turn, self._on_turn(turn, self._turn_reading(turn))
-        self._turn_last[speaker] = feats[-1]
-        self._turn_open = (turn.index, feats[-1])
-        self._turn_ctx = EvalContext(feats[-1], self._turn_last.get(_OTHER[speaker]), history=self._turn_history)
+        self._stand_in(turn.index, speaker, feats[-1])
         return turn, []
 
     def _turn_reading(self, turn: Turn) -> AnnotatedUtterance:
@@ -424,25 +456,26 @@ class RuleEngine:
         """Whether any rule reads turns (``unit: turn``)."""
         return bool(self._turn_rules)
 
-    def _on_turn(self, turn: Turn, au: AnnotatedUtterance) -> list[Output]:
+    def _on_turn(self, turn: Turn, au: AnnotatedUtterance, todo: list[int] | None = None) -> list[Output]:
         """Feed the open turn so far (``au``: one utterance standing for it, its joined text
-        annotated), after each utterance it gains; returns the turn rules' nudges and records."""
+        annotated), after each utterance it gains; returns the turn rules' nudges and records.
+        ``todo``: the idle rules whose gate admits it (``_turn_todo``), if known."""
         feats = self._extractor.features(au)
         speaker = turn.speaker
-        ctx = EvalContext(feats, self._turn_last.get(_OTHER[speaker]), history=self._turn_history)
+        ctx = EvalContext(feats, self._turn_last.get(_OTHER[speaker]), (), None, self._turn_history)
         out: list[Output] = []
-        bits, busy, states, touched = feats.bits, self._turn_busy, self._turn_states, self._turn_touched
-        for i, (compiled, (gate_speaker, first, second)) in enumerate(zip(self._turn_rules, self._turn_gates)):
-            state = states[i]
+        busy, rules, states, touched = self._turn_busy, self._turn_rules, self._turn_states, self._turn_touched
+        if todo is None:
+            signals = au.utterance.signals
+            todo = self._turn_todo(speaker, None if signals is None else signals.tone.label, feats.bits)
+        if busy:
+            todo = sorted(busy.union(todo))
+        for i in todo:
+            compiled, state = rules[i], states[i]
             if i in busy:
                 nudge = self._turn_step(compiled, state, feats, ctx, turn)
             else:
-                if (
-                    (gate_speaker is not None and gate_speaker is not speaker)
-                    or (first and not (bits & first and bits & second))
-                    or state.fired >= compiled.max_fires
-                    or state.turn == turn.index
-                ):
+                if state.fired >= compiled.max_fires or state.turn == turn.index:
                     continue
                 found = compiled.when(ctx)
                 if found is None:
@@ -458,6 +491,7 @@ class RuleEngine:
         self._turn_last[speaker] = feats
         self._turn_open = (turn.index, feats)
         self._turn_ctx = ctx
+        self._turn_stand_in = None
         return out
 
     def _close_turn(self, turn: Turn) -> list[Output]:
@@ -468,7 +502,12 @@ class RuleEngine:
         feats = self._turn_open[1]
         self._turn_open = None
         other_last = self._turn_last.get(_OTHER[turn.speaker])
-        ctx: EvalContext | None = None  # made when a rule reads the closed turn
+        # the turn rules' context of its last reading, when it was read (the same turn, the same
+        # other side's last turn, the same history: what it found there holds), else one made
+        # when a rule reads the closed turn
+        ctx = self._turn_ctx
+        if ctx is not None and (ctx.feats is not feats or ctx.other_last is not other_last):
+            ctx = None
         out: list[Output] = []
         for i in sorted(self._turn_busy) if self._turn_busy else ():
             compiled, state = self._turn_rules[i], self._turn_states[i]
@@ -477,7 +516,7 @@ class RuleEngine:
                 continue
             pending.reply_turn = -1
             if ctx is None:
-                ctx = EvalContext(feats, other_last, history=self._turn_history)
+                ctx = EvalContext(feats, other_last, (), None, self._turn_history)
             if compiled.ignore is not None and compiled.ignore(ctx) is not None:
                 continue  # a backchannel turn is not a reply
             pending.turns_seen += 1
@@ -498,7 +537,12 @@ class RuleEngine:
                             out.append(opened)
                 if state.pending is None and not state.latched:
                     self._turn_busy.discard(i)
-        self._turn_history.append(EvalContext(feats, other_last, tones=None if ctx is None else ctx.tones))
+        if ctx is None:
+            self._turn_history.append(EvalContext(feats, other_last))
+        else:  # into the history as a past context: no history of its own, no memo
+            ctx.history = ()
+            ctx.memo = None
+            self._turn_history.append(ctx)
         return out
 
     def _turn_triggered(
@@ -588,6 +632,10 @@ class RuleEngine:
         ):
             if compiled.rule.id == rule_id:
                 if compiled.rule.unit == "turn":
+                    if self._turn_ctx is None and self._turn_stand_in is not None:
+                        feats = self._turn_stand_in
+                        other = self._turn_last.get(_OTHER[feats.au.utterance.speaker])
+                        self._turn_ctx = EvalContext(feats, other, (), None, self._turn_history)
                     return compiled.rule, state, self._turn_ctx, self._compiler
                 return compiled.rule, state, self._history[-1] if self._history else None, self._compiler
         raise KeyError(rule_id)
@@ -757,7 +805,8 @@ class RuleEngine:
         if spans:  # the whole sentence the praised words are in
             s_start, s_end = quote_feats.sent_spans[quote_feats.sent[spans[0].start]]
             said = _clip(quote_feats, s_start, s_end)
-        return Praise(
+        praise = _new(Praise)  # as ``Praise(...)`` makes it, without the frozen dataclass's setattr per field
+        praise.__dict__.update(
             rule=rule.id,
             title=rule.title,
             message=rule.message.format(quote=quote, rewrite=""),
@@ -771,6 +820,7 @@ class RuleEngine:
             experimental=rule.status == "experimental",
             said=said,
         )
+        return praise
 
     @staticmethod
     def _may_fire(rule: Rule, state: _State, t_s: float) -> bool:
@@ -831,10 +881,10 @@ class RuleEngine:
         "you need to" + "… is that right?", "not", "if")."""
         feats = self._extractor.features(au)
         speaker = au.utterance.speaker
-        ctx = EvalContext(feats, self._last.get(_OTHER[speaker]), history=self._history)
+        ctx = EvalContext(feats, self._last.get(_OTHER[speaker]), (), None, self._history)
         bits = feats.bits
         out: list[Nudge] = []
-        for i, first, second in self._triggers[speaker]:
+        for i, first, second in self._triggers[speaker, None]:
             compiled, state = self._rules[i], self._states[i]
             rule = compiled.rule
             if (
@@ -884,6 +934,20 @@ def _settled(feats: Features, found: list[Match], words: int, stable_chars: int 
     return False
 
 
+def _triggers(rules: list[_CompiledRule]) -> dict[tuple[Speaker, str | None], list[tuple[int, int, int]]]:
+    """Per speaker and tone label (None: no signals), the rules whose gate admits them, each as
+    (position, two pre-filter masks)."""
+    return {
+        (speaker, label): [
+            (i, *_two_masks(c.gate.masks))  # type: ignore[union-attr]
+            for i, c in enumerate(rules)
+            if c.gate.speaker in (None, speaker) and c.gate.admits_tone(label)  # type: ignore[union-attr]
+        ]
+        for speaker in Speaker
+        for label in (None, *TONE_ORDER)
+    }
+
+
 def _two_masks(masks: tuple[int, ...]) -> tuple[int, int]:
     if not masks:
         return 0, 0
@@ -918,7 +982,8 @@ def _nudge(
     rewrite: str | None,
     quote: int | None = 0,
 ) -> Nudge:
-    return Nudge(
+    nudge = _new(Nudge)  # as ``Nudge(...)`` makes it, without the frozen dataclass's setattr per field
+    nudge.__dict__.update(
         rule=rule.id,
         severity=rule.severity,
         title=rule.title,
@@ -933,7 +998,11 @@ def _nudge(
         experimental=rule.status == "experimental",
         tags=rule.tags,
         quote=quote,
+        early=False,
+        early_id=None,
+        confirms=None,
     )
+    return nudge
 
 
 def _window_text(rule: Rule) -> str:
@@ -949,7 +1018,9 @@ def _window_text(rule: Rule) -> str:
 
 def _evidence(feats: Features, found: list[Match], note: str) -> Evidence:
     utt = feats.au.utterance
-    return Evidence(
+    # made as ``Evidence(...)`` makes it, without the frozen dataclass's setattr per field
+    evidence = _new(Evidence)
+    evidence.__dict__.update(
         utterance_index=utt.index,
         speaker=utt.speaker,
         text=utt.text,
@@ -958,6 +1029,10 @@ def _evidence(feats: Features, found: list[Match], note: str) -> Evidence:
         matched=match_texts(found) if found else (),
         note=note,
     )
+    return evidence
+
+
+_new = object.__new__
 
 
 def _quote_and_rewrite(

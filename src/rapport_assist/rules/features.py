@@ -257,6 +257,11 @@ class CompiledLexicon:
         # phrase ends with occurs; a match needs both
         self.bit = key_bits.add(first_keys(lexicon))
         self.last_bit = key_bits.add(last_keys(lexicon))
+        # and the rarest word of each phrase occurs (its least common-looking word: "policy" in
+        # "that's our policy"): most utterances have a word a phrase starts and one it ends with
+        # ("I", "to"), far fewer one of these; the same bit as ``bit`` when they are the first words
+        rare = rare_keys(lexicon)
+        self.rare_bit = key_bits.add(rare) if rare != first_keys(lexicon) else self.bit
         self.phrases = PhraseIndex(lexicon.phrases)
         self.excepts = PhraseIndex(lexicon.except_)
         self.except_bit = key_bits.add(_first_keys(lexicon.except_)) if self.excepts else 0
@@ -274,14 +279,14 @@ class CompiledLexicon:
 
     def could_match(self, bits: int) -> bool:
         """Whether an utterance whose ``Features.bits`` are ``bits`` can hold a phrase (its
-        entities aside): the three pre-filter tests ``find`` and the generated conditions make."""
-        return bool(bits & self.bit and bits & self.last_bit and bits & self.start_bits)
+        entities aside): the four pre-filter tests ``find`` and the generated conditions make."""
+        return bool(bits & self.rare_bit and bits & self.bit and bits & self.last_bit and bits & self.start_bits)
 
     def find(self, feats: "Features") -> list[Match]:
         bits = feats.bits
         spans = (
             self.phrases.find(feats, self.bit, self.one_bit, self.next_bit)
-            if bits & self.bit and bits & self.last_bit and bits & self.start_bits
+            if bits & self.rare_bit and bits & self.bit and bits & self.last_bit and bits & self.start_bits
             else []
         )
         if self.entities:
@@ -736,6 +741,25 @@ def first_keys(lexicon: Lexicon) -> frozenset[int]:
 
 def _first_keys(phrases: Iterable[Phrase]) -> frozenset[int]:
     return frozenset(k for p in phrases for t in compile_phrase(p.text)[:1] for k in t)
+
+
+def rare_keys(lexicon: Lexicon) -> frozenset[int]:
+    """Keys of one word of each phrase, the one least likely to be said: a word that is not a
+    stop word (spaCy's list) or a number, of the fewest alternatives, the longest (``NUM`` for
+    ``<num>``). Every match holds one of them, as it holds a first and a last key."""
+    from spacy.lang.en.stop_words import STOP_WORDS
+
+    def commonness(alts: frozenset[int | str]) -> tuple[bool, int, int]:
+        said = [w for w in alts if isinstance(w, str)]  # (``NUM`` is any number)
+        common = len(said) < len(alts) or any(w in STOP_WORDS for w in said)
+        return common, len(alts), -min((len(w) for w in said), default=0)
+
+    out: set[int] = set()
+    for p in lexicon.phrases:
+        words = compile_phrase(p.text, str)
+        if words:
+            out |= compile_phrase(p.text)[min(range(len(words)), key=lambda k: commonness(words[k]))]
+    return frozenset(out)
 
 
 def last_keys(lexicon: Lexicon) -> frozenset[int]:

@@ -205,7 +205,9 @@ class _Writer:
                         put(depth, line)
                 else:
                     self.uses.add("bits")
-                    tests = [f"bits & {b}" for b in dict.fromkeys((lex.bit, lex.last_bit, lex.start_bits))]
+                    tests = [
+                        f"bits & {b}" for b in dict.fromkeys((lex.rare_bit, lex.bit, lex.last_bit, lex.start_bits))
+                    ]
                     put(depth, f"if {' and '.join(tests)}:")
                     for line in lookup:
                         put(depth + 1, line)
