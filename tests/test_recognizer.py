@@ -227,6 +227,40 @@ def test_a_segment_the_window_skipped_is_decoded_on_its_own(recognizer, speak) -
 
 
 @pytest.mark.model
+def test_a_short_turn_the_window_left_wordless_is_decoded_on_its_own(recognizer, speak) -> None:
+    """A short segment (under the sparse rule's length) that got no word at all in its window is
+    decoded alone by the real model and its words kept; a wordless stretch of breath noise decoded
+    alone gives nothing (the guards), and the window's words for the first segment stay."""
+    from types import SimpleNamespace
+
+    from rapport_assist.recognizer import PACK_EMPTY_MIN_S, PACK_SPARSE_MIN_S
+
+    first = segment(speak("Thank you for calling, how can I help you today?"), start_s=0.0)
+    short = segment(speak("I need it before two!"), start_s=10.0)
+    assert PACK_EMPTY_MIN_S <= short.end_s - short.start_s < PACK_SPARSE_MIN_S
+    rng = np.random.default_rng(5)
+    n = int(1.0 * SR)
+    breath = (rng.normal(0, 0.03, n) * np.hanning(n)).astype(np.float32)
+    noise = segment(breath, start_s=20.0)
+    said = [("Thank", 0.1), ("you", 0.3), ("for", 0.5), ("calling,", 0.7), ("how", 1.0), ("can", 1.2), ("I", 1.3)]
+    said += [("help", 1.5), ("you", 1.7), ("today?", 1.9)]
+    words = [SimpleNamespace(word=" " + w, start=t, end=t + 0.15, probability=0.9) for w, t in said]
+    window = SimpleNamespace(words=words, avg_logprob=-0.2, no_speech_prob=0.01, end=2.1)
+
+    class SkippingPipeline:
+        def transcribe(self, audio, **options):
+            return iter([window]), None
+
+    packed = recognizer.with_options(recognizer.options)
+    packed._batched = lambda: SkippingPipeline()
+    results = packed.recognize_batch([first, short, noise])
+    assert results[0] is not None and results[0].text == "Thank you for calling, how can I help you today?"
+    assert results[1] is not None and "before" in results[1].text.lower(), results[1]
+    assert all(short.start_s <= w.start_s <= w.end_s <= short.end_s for w in results[1].words)
+    assert results[2] is None
+
+
+@pytest.mark.model
 def test_a_clear_thank_you_survives_the_guards(recognizer, speak) -> None:
     result = recognizer.recognize(segment(speak("Thank you.")))
     assert result is not None and normalize_text(result.text) == "thank you"

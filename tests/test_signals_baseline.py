@@ -184,3 +184,23 @@ def test_angry_words_before_the_baseline_settles_are_angry(tracker: SignalTracke
     call.say(C, "I'm calling about my bill.", CALM, gap=0.6)
     u = call.say(C, "Honestly this is ridiculous.", CALM, gap=0.7)
     assert u.signals.tone.label == "angry"
+
+
+def test_a_turn_8_db_louder_is_angry_with_a_pace_the_words_barely_show(
+    tracker: SignalTracker, annotator: Annotator
+) -> None:
+    """Loudness carries a raised voice: 8 dB over the speaker's calm level with a pace only 10%
+    up (word times under-read a fast pace) is angry; 3 dB louder at the same pace stays calm."""
+    call = Call(tracker, annotator)
+    for _ in range(3):
+        call.say(C, NEUTRAL, CALM)
+        call.say(A, "Thank you, one moment.", -12.0)
+    a_bit = call.say(C, NEUTRAL, CALM + 3.0, rate_sps=4.4)
+    assert a_bit.signals.get("loudness_rise_db") == pytest.approx(3.0)
+    assert a_bit.signals.tone.label == "calm"
+    call.say(A, "Thank you, one moment.", -12.0)
+    raised = call.say(C, NEUTRAL, LOUD, rate_sps=4.4)
+    assert raised.signals.get("loudness_rise_db") == pytest.approx(8.0)
+    assert raised.signals.get("rate_rise") == pytest.approx(0.1)
+    assert raised.signals.tone.label == "angry"
+    assert any("8.0 dB louder" in e for e in raised.signals.tone.evidence)

@@ -21,8 +21,17 @@ import numpy as np
 import pytest
 
 from rapport_assist.cli import main
-from rapport_assist.spoken_eval import SpokenDialogue, _wer, nudge_on_turns, read_spoken_set, turn_at, utterance_turns
-from rapport_assist.types import Evidence, Nudge, Speaker, Utterance
+from rapport_assist.evaluate import CallResult, Conversation
+from rapport_assist.spoken_eval import (
+    SpokenDialogue,
+    _tone,
+    _wer,
+    nudge_on_turns,
+    read_spoken_set,
+    turn_at,
+    utterance_turns,
+)
+from rapport_assist.types import Evidence, Nudge, Speaker, ToneEstimate, Utterance, UtteranceSignals
 from rapport_assist.wer import measure, normalize, word_errors
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -298,6 +307,38 @@ def test_wer_by_turn_counts_a_word_heard_in_the_next_utterance() -> None:
     assert good["by-turn"].errors == 0 and good["pooled"].errors == 0
     assert bad["agent"].errors == 0 and bad["pooled"].errors == 1  # per side: only "hello"
     assert bad["by-turn"].errors == 3 and bad["by-turn"].words == good["by-turn"].words == 10
+
+
+def test_tone_lists_each_turn_it_got_wrong_with_what_was_heard_and_why() -> None:
+    """Turns are matched by time: an angry piece of a voiced-angry turn finds it; a turn voiced
+    angry with nothing angry heard is a miss; an angry utterance on a calm turn a false alarm."""
+    A, C = Speaker.AGENT, Speaker.CUSTOMER
+    turns = (
+        Utterance(0, C, "This is the third time. I want it fixed.", 0.0, 4.0),
+        Utterance(1, A, "I'm sorry, let me look.", 4.5, 6.0),
+        Utterance(2, C, "It still does not work. Nobody called me.", 6.5, 10.0),
+        Utterance(3, A, "One moment please.", 10.5, 12.0),
+        Utterance(4, C, "Okay, thanks.", 12.5, 13.5),
+    )
+    dialogue = SpokenDialogue(Conversation("d1", "x", turns), Path("d1.wav"), frozenset({0, 2}))
+
+    def heard(i: int, start: float, end: float, text: str, label: str, evidence: tuple[str, ...] = ()):
+        tone = ToneEstimate(label, {"calm": 0.1, "tense": 0.5, "angry": 0.8}[label], evidence)
+        return Utterance(i, C, text, start, end, signals=UtteranceSignals({}, {}, tone, tone))
+
+    utterances = (
+        heard(0, 0.0, 1.5, "This is the third time.", "calm"),
+        heard(1, 2.0, 4.0, "I want it fixed.", "angry", ("8.1 dB louder than usual (this turn)",)),
+        heard(2, 6.6, 10.0, "It still does not work, nobody called me.", "tense", ("7.0 dB louder than usual",)),
+        heard(3, 12.5, 13.5, "Okay, thanks.", "angry", ('said "thanks"',)),
+    )
+    score = _tone([dialogue], [CallResult(dialogue.conversation, (), utterances)])
+    assert (score.turns.tp, score.turns.fp, score.turns.fn, score.turns.tn) == (1, 1, 1, 0)
+    assert [(k.turn, k.miss) for k in score.cases] == [(2, True), (4, False)]
+    miss = score.cases[0]
+    assert miss.said == turns[2].text and miss.heard[0][1:3] == ("tense", 0.5)
+    assert miss.heard[0][3] == ("7.0 dB louder than usual",)
+    assert score.cases[1].heard[0][0] == "Okay, thanks."
 
 
 def test_word_errors_agree_with_jiwer() -> None:

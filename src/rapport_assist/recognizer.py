@@ -130,6 +130,13 @@ PACK_LEAD_S = 0.1
 # runs at 2-3 words a second, so so few words mean lost words, not a slow talker.
 PACK_SPARSE_MIN_S = 1.5
 PACK_SPARSE_WORDS_PER_S = 1.0
+# A packed segment of PACK_EMPTY_MIN_S or more that got no word at all is decoded on its own too:
+# the window's decoding also skips short turns whole (spoken dev set: a customer's loud, fast
+# "Before two o'clock? I need it before two!", two 1.3-1.4 s segments, and the "Okay. Mark it
+# urgent." after them, all wordless in their window, while decoding alone heard "I need it before
+# too"). The energy guard has passed it, so a wordless second of it is more likely skipped speech
+# than a breath.
+PACK_EMPTY_MIN_S = 0.8
 PROMPT_MAX_GAP_S = 30.0
 # Whisper now and then ends its text before the audio ends (a number read out: "My card number is
 # 4929" for 7 s of "4929, 3810, 4672, 8154"), and the rest of the segment was lost. The endpointer
@@ -736,7 +743,8 @@ class Recognizer:
         30 s window as for one word, so a window of ten utterances costs about one utterance.
         The text guards then judge each segment on its own words. A long segment that got very
         few words (``PACK_SPARSE_MIN_S``, ``PACK_SPARSE_WORDS_PER_S``: the window's decoding skipped
-        it) is decoded again on its own, and those words are kept when there are more of them.
+        it), or a shorter one that got none (``PACK_EMPTY_MIN_S``), is decoded again on its own,
+        and those words are kept when there are more of them.
 
         ``groups``: which call each segment belongs to, when segments of several calls are
         recognized together (batch QA packs short calls into shared windows); each side of
@@ -816,8 +824,9 @@ class Recognizer:
                     continue
                 words_by_span[piece_of(starts, ends, w.start)].append((w, seg.avg_logprob, seg.no_speech_prob))
         for (i, span_start, span_end), found_words in zip(spans, words_by_span):
-            if span_end - span_start >= PACK_SPARSE_MIN_S and len(found_words) < PACK_SPARSE_WORDS_PER_S * (
-                span_end - span_start
+            span_s = span_end - span_start
+            if (span_s >= PACK_SPARSE_MIN_S and len(found_words) < PACK_SPARSE_WORDS_PER_S * span_s) or (
+                span_s >= PACK_EMPTY_MIN_S and not found_words
             ):
                 alone = self.recognize(segments[i])  # words skipped in the window: the segment on its own
                 if alone is not None and len(alone.words) > len(found_words):

@@ -191,12 +191,27 @@ def nudge_on_turns(
 
 
 @dataclass(frozen=True)
+class ToneCase:
+    """A customer turn the tone estimate got wrong: voiced angry and not found (``miss``), or
+    found angry and voiced calm. ``heard``: the route's utterances on it, each with the label,
+    score and evidence of its tone estimate, so the listing says why."""
+
+    dialogue: str
+    turn: int
+    miss: bool
+    said: str
+    heard: tuple[tuple[str, str, float, tuple[str, ...]], ...]  # (text, label, score, evidence)
+
+
+@dataclass(frozen=True)
 class ToneScore:
     """The tone estimate on customer turns: ``turns`` counts turns (angry = voiced angry, found =
-    some utterance on it estimated 'angry'), ``calls`` counts dialogues (any such turn)."""
+    some utterance on it estimated 'angry'), ``calls`` counts dialogues (any such turn);
+    ``cases`` lists the turns it got wrong."""
 
     turns: Counts
     calls: Counts
+    cases: tuple[ToneCase, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -215,23 +230,35 @@ class SpokenReport:
 def _tone(dialogues: Sequence[SpokenDialogue], results: Sequence[CallResult]) -> ToneScore:
     t = {"tp": 0, "fp": 0, "fn": 0, "tn": 0}
     c = {"tp": 0, "fp": 0, "fn": 0, "tn": 0}
+    cases: list[ToneCase] = []
     for d, res in zip(dialogues, results):
         turns = d.conversation.utterances
         customer = {i for i, u in enumerate(turns) if u.speaker is Speaker.CUSTOMER}
+        on_turn: dict[int, list[Utterance]] = {}
+        for u in res.utterances:
+            k = turn_at(u.start_s, u.end_s, u.speaker, turns) if u.speaker is Speaker.CUSTOMER else None
+            if k is not None:
+                on_turn.setdefault(k, []).append(u)
         found = {
-            turn_at(u.start_s, u.end_s, u.speaker, turns)
-            for u in res.utterances
-            if u.speaker is Speaker.CUSTOMER and u.signals is not None and u.signals.tone.label == "angry"
+            k for k, us in on_turn.items() if any(u.signals is not None and u.signals.tone.label == "angry" for u in us)
         }
         found &= customer
         gold = set(d.voiced_angry) & customer
+        for k in sorted(found ^ gold):
+            heard = tuple(
+                (u.text, u.signals.tone.label, u.signals.tone.score, u.signals.tone.evidence)
+                if u.signals is not None
+                else (u.text, "-", 0.0, ())
+                for u in on_turn.get(k, ())
+            )
+            cases.append(ToneCase(d.conversation.id, k, k in gold, turns[k].text, heard))
         t["tp"] += len(found & gold)
         t["fp"] += len(found - gold)
         t["fn"] += len(gold - found)
         t["tn"] += len(customer - found - gold)
         key = ("tp" if found else "fn") if gold else ("fp" if found else "tn")
         c[key] += 1
-    return ToneScore(Counts(**t), Counts(**c))
+    return ToneScore(Counts(**t), Counts(**c), tuple(cases))
 
 
 def _wer(dialogues: Sequence[SpokenDialogue], recognized: Mapping[str, Sequence[Utterance]]) -> dict[str, WordErrors]:
@@ -375,10 +402,31 @@ def format_spoken(report: SpokenReport, show: int | None = 10) -> str:
             ]
         )
     out += _table(["route", "P", "R", "tp/fp/fn/tn", "P", "R", "tp/fp/fn/tn"], rows, [("turns", 1, 3), ("calls", 4, 6)])
+    cases = report.tone["audio"].cases
+    if cases and show_n > 0:
+        misses = [k for k in cases if k.miss]
+        out += [
+            "",
+            f"tone, audio route: {len(misses)} voiced angry not found, {len(cases) - len(misses)} found angry but voiced calm",
+        ]
+        for kind in (True, False):
+            for case in [k for k in cases if k.miss is kind][:show_n]:
+                out.append(
+                    f"  {'MISS ' if kind else 'FALSE'} {case.dialogue} @{case.turn} customer  {_clip(case.said)}"
+                )
+                for text, label, score, evidence in case.heard:
+                    why = f"  [{'; '.join(evidence)}]" if evidence else ""
+                    out.append(f"        {label} {score:.2f}  {_clip(text)}{why}")
+                if not case.heard:
+                    out.append("        (nothing recognized on this turn)")
     details = detail_lines(report.audio, show_n)
     if details:
         out += ["", "audio route, turn by turn (@N: turn numbers of spoken.jsonl; @-1: on no turn):", *details[1:]]
     return "\n".join(out) + "\n"
+
+
+def _clip(text: str, width: int = 100) -> str:
+    return text if len(text) <= width else text[: width - 1] + "…"
 
 
 def _pct(w: WordErrors) -> str:
@@ -398,7 +446,27 @@ def spoken_to_json(report: SpokenReport, show: int | None = 10) -> dict[str, Any
         "transcript": report_to_json(report.transcript, show),
         "audio": report_to_json(report.audio, show),
         "wer": {k: {"errors": v.errors, "words": v.words, "wer": v.wer} for k, v in report.wer.items()},
-        "tone": {route: {"turns": counts(t.turns), "calls": counts(t.calls)} for route, t in report.tone.items()},
+        "tone": {
+            route: {
+                "turns": counts(t.turns),
+                "calls": counts(t.calls),
+                "cases": [
+                    {
+                        "dialogue": k.dialogue,
+                        "turn": k.turn,
+                        "kind": "miss" if k.miss else "false_alarm",
+                        "said": k.said,
+                        "heard": [
+                            {"text": h[0], "label": h[1], "score": round(h[2], 3), "evidence": list(h[3])}
+                            for h in k.heard
+                        ],
+                    }
+                    for kind in (True, False)
+                    for k in [k for k in t.cases if k.miss is kind][: len(t.cases) if show is None else show]
+                ],
+            }
+            for route, t in report.tone.items()
+        },
     }
 
 
