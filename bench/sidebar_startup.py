@@ -83,7 +83,7 @@ def looped_transcript(minutes: float, folder: Path) -> tuple[Path, int]:
     return path, len(lines)
 
 
-def memory(minutes: float) -> dict[str, float]:
+def memory(minutes: float, speed: float = float("inf"), trace: bool = False) -> dict[str, float]:
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
     import math
 
@@ -106,9 +106,14 @@ def memory(minutes: float) -> dict[str, float]:
         backend.recognizer()
         backend.annotator()
         app.processEvents()
+        if trace:
+            import tracemalloc
+
+            tracemalloc.start(8)
+            traced = [tracemalloc.take_snapshot()]
         before, _ = rss_mb()
         started = time.perf_counter()
-        window.open_qa(call, speed=math.inf)
+        window.open_qa(call, speed=speed)
         peak_cards = 0
         marks: list[tuple[float, float]] = []
 
@@ -117,6 +122,8 @@ def memory(minutes: float) -> dict[str, float]:
             peak_cards = max(peak_cards, len(window.cards.widgets))
             if window.model.now_s >= 300 * (len(marks) + 1):
                 marks.append((window.model.now_s / 60, rss_mb()[0]))
+                if speed != math.inf:
+                    print(f"  {marks[-1][0]:.0f} min: RSS {marks[-1][1]:.0f} MB, {mallinfo_mb()}", flush=True)
             if window.model.ended:
                 QTimer.singleShot(500, app.quit)  # let fades and deferred deletes finish
             else:
@@ -128,6 +135,14 @@ def memory(minutes: float) -> dict[str, float]:
         after, peak = rss_mb()
         from rapport_assist.recognizer import release_free_memory
 
+        if trace:
+            print("Python allocations that grew most over the call (tracemalloc):")
+            for stat in tracemalloc.take_snapshot().compare_to(traced[0], "traceback")[:12]:
+                print(
+                    f"  {stat.size_diff / 1024:+.0f} kB in {stat.count_diff:+d} blocks: "
+                    + " < ".join(f"{Path(f.filename).name}:{f.lineno}" for f in stat.traceback[:4])
+                )
+            tracemalloc.stop()
         release_free_memory()  # what of the growth is free heap pages not yet given back
         trimmed, _ = rss_mb()
         result = {
@@ -150,7 +165,42 @@ def memory(minutes: float) -> dict[str, float]:
     return result
 
 
-def live_memory(repeats: int, smaps: bool = False) -> dict[str, float]:
+def mallinfo_mb() -> dict[str, float]:
+    """glibc's ``mallinfo2``: heap in use / free, mmapped chunks (MB); {} off glibc."""
+    import ctypes
+
+    class MallInfo2(ctypes.Structure):
+        _fields_ = [
+            (n, ctypes.c_size_t)
+            for n in (
+                "arena",
+                "ordblks",
+                "smblks",
+                "hblks",
+                "hblkhd",
+                "usmblks",
+                "fsmblks",
+                "uordblks",
+                "fordblks",
+                "keepcost",
+            )
+        ]
+
+    try:
+        libc = ctypes.CDLL("libc.so.6")
+        libc.mallinfo2.restype = MallInfo2
+    except (OSError, AttributeError):
+        return {}
+    m = libc.mallinfo2()
+    return {
+        "heap": m.arena / 2**20,
+        "in_use": m.uordblks / 2**20,
+        "free": m.fordblks / 2**20,
+        "mmapped": m.hblkhd / 2**20,
+    }
+
+
+def live_memory(repeats: int, smaps: bool = False, per_minute: bool = False, trace: bool = False) -> dict[str, float]:
     """The real window on a live call: the bundled demo call played ``repeats`` times into two
     PulseAudio null sinks (tests/pulse_server.py) that the panel captures, recognizes (short
     encoder window, doubtful segments again in 30 s, captions) and nudges from."""
@@ -201,9 +251,45 @@ def live_memory(repeats: int, smaps: bool = False) -> dict[str, float]:
         until = time.monotonic() + audio.duration_s * repeats + 4.0
         samples: list[float] = []
         largest: list[dict[str, float]] = [{}]
+        if per_minute:
+            import gc
+
+            sys.path.insert(0, str(ROOT / "bench"))
+            import smaps as smaps_module
+
+            minute_maps = [smaps_module.by_mapping()]
+            from collections import Counter
+
+            kinds = [Counter(type(o).__name__ for o in gc.get_objects())]
+            print(f"  minute 0: RSS {before:.0f} MB, mallinfo {mallinfo_mb()}", flush=True)
+
+        if trace:
+            import tracemalloc
+
+            tracemalloc.start(10)
+        traced = []
 
         def poll() -> None:
             samples.append(rss_mb()[0])
+            if trace and len(samples) == 90:  # the call's first minute and a half: its buffers made
+                traced.append(tracemalloc.take_snapshot())
+            if per_minute and len(samples) % 60 == 0:
+                floor = min(samples[-60:])
+                now = smaps_module.by_mapping()
+                grown = sorted(((mb - minute_maps[-1].get(n, 0.0), n) for n, mb in now.items()), reverse=True)
+                minute_maps.append(now)
+                kinds.append(Counter(type(o).__name__ for o in gc.get_objects()))
+                more = (kinds[-1] - kinds[-2]).most_common(5)
+                info = ", ".join(f"{k} {v:.1f}" for k, v in mallinfo_mb().items())
+                print(
+                    f"  minute {len(samples) // 60}: RSS floor {floor:.0f} max {max(samples[-60:]):.0f}, now {samples[-1]:.0f} MB;"
+                    f" {info}; lines {len(window.model.transcript)}, py objects {len(gc.get_objects())};"
+                    " grew: "
+                    + ", ".join(f"{n} {d:+.1f}" for d, n in grown[:4] if d > 0.2)
+                    + "; more objects: "
+                    + ", ".join(f"{n} +{c}" for n, c in more),
+                    flush=True,
+                )
             if smaps and samples[-1] >= max(samples):
                 largest[0] = smaps_module.by_mapping()
             if time.monotonic() >= until:
@@ -214,6 +300,12 @@ def live_memory(repeats: int, smaps: bool = False) -> dict[str, float]:
         QTimer.singleShot(1000, poll)
         app.exec()
         pulse.stop_playing()
+        if traced:
+            print("Python allocations that grew most from minute 1.5 to the end (tracemalloc):")
+            for stat in tracemalloc.take_snapshot().compare_to(traced[0], "traceback")[:15]:
+                where = " < ".join(f"{Path(f.filename).name}:{f.lineno}" for f in stat.traceback[:6])
+                print(f"  {stat.size_diff / 1024:+.0f} kB in {stat.count_diff:+d} blocks: {where}")
+            tracemalloc.stop()
         utterances = len(window.model.transcript)
         window.controller.stop()
         window.controller.join_stopped()
@@ -243,6 +335,8 @@ def main() -> int:
     p.add_argument("--runs", type=int, default=5)
     p.add_argument("--minutes", type=float, default=30.0)
     p.add_argument("--skip-memory", action="store_true")
+    p.add_argument("--speed", type=float, default=float("inf"), help="transcript replay speed (default: max)")
+    p.add_argument("--tracemalloc", action="store_true", help="transcript replay: what Python allocations grew")
     p.add_argument(
         "--live",
         type=int,
@@ -250,6 +344,11 @@ def main() -> int:
         help="instead of the transcript replay: a live call, the demo call played N times through PulseAudio",
     )
     p.add_argument("--smaps", action="store_true", help="with --live: RSS by mapping (/proc/self/smaps)")
+    p.add_argument(
+        "--per-minute",
+        action="store_true",
+        help="with --live: each minute the RSS floor (between decodings), glibc's heap and what mappings grew",
+    )
     args = p.parse_args()
     load = os.getloadavg()
     print(f"machine: {os.cpu_count()} cores, load average {load[0]:.1f} / {load[1]:.1f} / {load[2]:.1f}")
@@ -261,7 +360,7 @@ def main() -> int:
             values = times[key]
             print(f"  {key:18s} {statistics.median(values):5.2f} s / {min(values):5.2f} s / {max(values):5.2f} s")
     if args.live:
-        live = live_memory(args.live, args.smaps)
+        live = live_memory(args.live, args.smaps, args.per_minute, args.tracemalloc)
         print(
             f"\nmemory over a {live['call_minutes']:.1f}-minute live call ({live['utterances']} transcript lines): "
             f"RSS before {live['rss_before_mb']:.0f} MB (peak by then {live['rss_ready_hwm_mb']:.0f}), "
@@ -270,7 +369,7 @@ def main() -> int:
         )
         print("  RSS every 10 s: " + ", ".join(f"{r:.0f}" for r in live["rss_by_10s"]))
     elif not args.skip_memory:
-        result = memory(args.minutes)
+        result = memory(args.minutes, args.speed, args.tracemalloc)
         print(
             f"\nmemory over a {result['call_minutes']:.1f}-minute call ({result['utterances']} utterances, "
             f"replayed at max in {result['replay_s']:.1f} s):"
