@@ -33,6 +33,8 @@ from .features import (
 )
 from .model import (
     AfterRequest,
+    AllTests,
+    BeforeSays,
     ThenSays,
     AllOf,
     AnyOf,
@@ -359,6 +361,25 @@ class Compiler:
                 )
 
             return then_says
+        if isinstance(test, BeforeSays):
+            lex, back = self.lexicons[test.lexicon], test.sentences
+
+            def before_says(m: Match, ctx: EvalContext) -> bool:
+                feats = ctx.feats
+                sid = feats.sent[m.start]
+                return any(
+                    sid - back <= feats.sent[o.start] < sid and feats.sent[o.start] not in feats.questions
+                    for o in lexicon_matches(lex, feats)
+                )
+
+            return before_says
+        if isinstance(test, AllTests):
+            parts = tuple(self.skip_test(t) for t in test.tests)
+
+            def all_of(m: Match, ctx: EvalContext) -> bool:
+                return all(part(m, ctx) for part in parts)
+
+            return all_of
         if isinstance(test, AfterRequest):
             return after_request(self.lexicons[test.cues], test.sentences)
         assert isinstance(test, ReflectsOther)

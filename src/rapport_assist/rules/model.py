@@ -83,6 +83,24 @@ class ThenSays:
 
 
 @dataclass(frozen=True)
+class BeforeSays:
+    """One of the ``sentences`` before the match's sentence, in the same utterance (or turn, for a
+    turn rule), matches another lexicon and is not a question: "It'll be ready by six today. You'll
+    get a text when it's ready." has its time just before."""
+
+    lexicon: str
+    sentences: int
+
+
+@dataclass(frozen=True)
+class AllTests:
+    """Every one of ``tests`` holds for the match (``skip_if: [all: [...]]``; the tests of a
+    ``skip_if`` list are any-of)."""
+
+    tests: tuple["MatchTest", ...]
+
+
+@dataclass(frozen=True)
 class ReflectsOther:
     """The match's sentence repeats content words of the other speaker's last turn."""
 
@@ -112,7 +130,18 @@ class Subordinate:
     cues: str
 
 
-MatchTest = Union[InQuestion, Conditional, Negated, SentenceSays, ThenSays, ReflectsOther, AfterRequest, Subordinate]
+MatchTest = Union[
+    InQuestion,
+    Conditional,
+    Negated,
+    SentenceSays,
+    ThenSays,
+    BeforeSays,
+    ReflectsOther,
+    AfterRequest,
+    Subordinate,
+    AllTests,
+]
 
 # ---------------------------------------------------------------- finders (what `says` looks for)
 
