@@ -432,7 +432,7 @@ def after_request(cues: CompiledLexicon, sentences: int) -> Callable[[Match, Eva
         feats = ctx.feats
         sid = feats.sent[m.start]
         first = max(0, sid - sentences)
-        if any(s in feats.questions for s in range(first, sid)):
+        if any(s in feats.questions and not _tag_question(feats, s) for s in range(first, sid)):
             return True
         window_start = feats.sent_spans[first][0]
         doc, doc_i = feats.doc, feats.doc_i
@@ -452,6 +452,22 @@ def after_request(cues: CompiledLexicon, sentences: int) -> Callable[[Match, Eva
         return False
 
     return after
+
+
+# a tag or a backchannel said as a question asks for no action ("Right?", "Yeah?", "…, eh?")
+_TAGS = frozenset({"eh", "right", "yeah", "yes", "yep", "okay", "ok", "huh", "hm", "hmm", "mm", "correct", "alright"})
+
+
+def _tag_question(feats: Features, sid: int) -> bool:
+    """Sentence ``sid`` is a tag question: one tag word, or a tag word after a comma at its end."""
+    a, b = feats.sent_spans[sid]
+    if b <= a:
+        return False
+    last = feats.doc_i[b - 1]
+    doc = feats.doc
+    if doc[last].lower_ not in _TAGS:
+        return False
+    return b - a == 1 or (last > 0 and doc[last - 1].text == ",")
 
 
 def _imperative(tok: Token) -> bool:

@@ -114,7 +114,7 @@ class AfterRequest:
     ``sentences`` before it in the same utterance: a question, a phrase of ``cues`` of two or
     more words ("send us", "let us know", "if you"), or a one-word phrase of ``cues`` said as an
     imperative ("Please *submit* a ticket and we will help"), after "please", or after
-    "you can|could|may"."""
+    "you can|could|may". A tag question ("Right?", "Yeah?", "…, eh?") asks for nothing."""
 
     cues: str
     sentences: int
