@@ -802,7 +802,7 @@ class _Builder:
             lexicon = self.ref("lexicon", str(get("lexicon")), _at(pv, "lexicon").loc)
             return BeforeSays(lexicon, sentences) if sentences is not None else None
         if name == "all":
-            assert isinstance(pv, YSeq)
+            assert isinstance(pv, YSeq) and isinstance(params, list)
             parts = [self.skip_test(t, node) for t, node in zip(params, pv.items)]
             return AllTests(tuple(t for t in parts if t is not None)) if all(t is not None for t in parts) else None
         if name == "after_request":
