@@ -261,6 +261,40 @@ def test_a_short_turn_the_window_left_wordless_is_decoded_on_its_own(recognizer,
 
 
 @pytest.mark.model
+def test_a_segment_the_window_looped_over_is_decoded_on_its_own(recognizer, speak) -> None:
+    """Batched decoding has no temperature fallback: a fake of the batched pipeline gives the
+    second segment a decoder loop ("T-M-It's T-M-It's …", as a spoken dev call got). The guards
+    drop that text, and the segment is decoded on its own by the real model; the first keeps the
+    window's words."""
+    from types import SimpleNamespace
+
+    first = segment(speak("Thank you for calling, how can I help you today?"), start_s=0.0)
+    second = segment(speak("I'm really sorry about the fee, I can hear how frustrating that is."), start_s=10.0)
+    said = [("Thank", 0.1), ("you", 0.3), ("for", 0.5), ("calling,", 0.7), ("how", 1.0), ("can", 1.2), ("I", 1.3)]
+    said += [("help", 1.5), ("you", 1.7), ("today?", 1.9)]
+    words = [SimpleNamespace(word=" " + w, start=t, end=t + 0.15, probability=0.9) for w, t in said]
+    from rapport_assist.recognizer import PACK_GAP_S
+
+    span = first.end_s - first.start_s + PACK_GAP_S  # where the second segment starts in the packed audio
+    loop = [
+        SimpleNamespace(word=" T-M-It's", start=span + 0.1 + 0.2 * k, end=span + 0.25 + 0.2 * k, probability=0.6)
+        for k in range(12)
+    ]
+    window = SimpleNamespace(words=words + loop, avg_logprob=-0.3, no_speech_prob=0.01, end=span + 2.6)
+
+    class LoopingPipeline:
+        def transcribe(self, audio, **options):
+            return iter([window]), None
+
+    packed = recognizer.with_options(recognizer.options)
+    packed._batched = lambda: LoopingPipeline()
+    results = packed.recognize_batch([first, second])
+    assert results[0] is not None and results[0].text == "Thank you for calling, how can I help you today?"
+    assert results[1] is not None and "sorry" in results[1].text.lower(), results[1]
+    assert "T-M" not in results[1].text
+
+
+@pytest.mark.model
 def test_a_clear_thank_you_survives_the_guards(recognizer, speak) -> None:
     result = recognizer.recognize(segment(speak("Thank you.")))
     assert result is not None and normalize_text(result.text) == "thank you"

@@ -347,3 +347,45 @@ def test_a_gate_knows_the_tone_its_condition_needs() -> None:
     assert compiler.gate(AnyOf((ToneIs("tense"), AllOf((ToneIs("tense"), SpeakerIs(Speaker.AGENT)))))).tones == {
         "tense"
     }
+
+
+ALL_SKIP_RULE = textwrap.dedent("""\
+      - id: open-promise
+        title: Open promise
+        severity: low
+        why: Because.
+        message: "{quote}"
+        when:
+          speaker: agent
+          says:
+            lexicon: will-text
+            skip_if:
+              - all:
+                  - sentence_says: tie
+                  - before_says: {lexicon: when, sentences: 1}
+        cooldown_s: 0
+    """)
+
+
+@pytest.mark.parametrize(
+    "text, fires",
+    [
+        # both tests hold: the event the promise waits on has its time just before
+        ("The parcel reaches the depot right now. You'll get a text once it's there.", False),
+        # only one holds: a time before, but no event tie; an event tie, but no time before
+        ("The parcel reaches the depot right now. You'll get a text about it.", True),
+        ("The parcel is on its way. You'll get a text once it's there.", True),
+        # the time two sentences back is out of reach of 'sentences: 1'; a question is no time
+        ("The parcel reaches the depot right now. It's a big one. You'll get a text once it's there.", True),
+        ("Does it reach the depot right now? You'll get a text once it's there.", True),
+    ],
+)
+def test_an_all_skip_needs_every_test_and_before_says_looks_back(
+    tmp_path: Path, annotator: Annotator, text: str, fires: bool
+) -> None:
+    pack = LEXICONS.replace("rules:\n", "  will-text: [get a text]\n  tie: [once it's there]\nrules:\n")
+    path = tmp_path / "pack.yaml"
+    path.write_text(pack + ALL_SKIP_RULE, encoding="utf-8")
+    engine = RuleEngine(load_rules([path]))
+    nudges = call(engine, annotator, [("agent", text, 0.0)], end_s=3.0)
+    assert bool(nudges) is fires, (text, nudges)

@@ -493,6 +493,13 @@ def test_byte_order_mark_is_accepted_and_bad_bytes_are_located(tmp_path: Path) -
             "'sentence_says' needs parameters",
             "- sentence_says: time-frame",
         ),
+        ("{speaker: agent, says: {lexicon: thanks, skip_if: [all: []]}}", 67, "skip_if.all list is empty", "add"),
+        (
+            "{speaker: agent, says: {lexicon: thanks, skip_if: [before_says]}}",
+            62,
+            "'before_says' needs parameters",
+            "- before_says: {...}",
+        ),
         ("{earlier: {speaker: agent}}", 21, "earlier is missing required key 'within'", "within: {turns: 1"),
         ("{speaker: agent, says: thanks, bogus: 1}", 42, "unknown key in when 'bogus'", "nearest of the 13"),
     ],

@@ -850,10 +850,18 @@ class Recognizer:
             reason = check_recognition(rec, self.options)
             if reason is None:
                 results[i] = rec
-            else:
-                logger.debug(
-                    "dropped %s segment %.2f-%.2f s: %s", segment.speaker.value, segment.start_s, segment.end_s, reason
-                )
+                continue
+            if reason.startswith("repetition loop"):
+                # the batched decoding has no temperature fallback: a window that fell into a loop
+                # ("T-M-It's T-M-It's …") takes every segment it spans with it; each is decoded
+                # again on its own, where the guards and the loop trim apply as in replay
+                alone = self.recognize(segment)
+                if alone is not None:
+                    results[i] = alone
+                    continue
+            logger.debug(
+                "dropped %s segment %.2f-%.2f s: %s", segment.speaker.value, segment.start_s, segment.end_s, reason
+            )
         return results
 
     def recognize_window(

@@ -196,7 +196,7 @@ def settings_identity(
         "endpointer": dataclasses.asdict(endpointer_options),
         "batch": batch,
     }
-    if batch:  # how packed words go back to their segments (recognizer.piece_of) and sparse or empty ones are
-        # decoded again: timelines cached before these changes miss
-        identity["pack_words"] = "start, sparse or empty alone"
+    if batch:  # how packed words go back to their segments (recognizer.piece_of) and sparse, empty
+        # or looped ones are decoded again: timelines cached before these changes miss
+        identity["pack_words"] = "start, sparse, empty or looped alone"
     return identity

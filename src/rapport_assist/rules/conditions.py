@@ -33,6 +33,8 @@ from .features import (
 )
 from .model import (
     AfterRequest,
+    AllTests,
+    BeforeSays,
     ThenSays,
     AllOf,
     AnyOf,
@@ -370,6 +372,25 @@ class Compiler:
                 )
 
             return then_says
+        if isinstance(test, BeforeSays):
+            lex, back = self.lexicons[test.lexicon], test.sentences
+
+            def before_says(m: Match, ctx: EvalContext) -> bool:
+                feats = ctx.feats
+                sid = feats.sent[m.start]
+                return any(
+                    sid - back <= feats.sent[o.start] < sid and feats.sent[o.start] not in feats.questions
+                    for o in lexicon_matches(lex, feats)
+                )
+
+            return before_says
+        if isinstance(test, AllTests):
+            parts = tuple(self.skip_test(t) for t in test.tests)
+
+            def all_of(m: Match, ctx: EvalContext) -> bool:
+                return all(part(m, ctx) for part in parts)
+
+            return all_of
         if isinstance(test, AfterRequest):
             return after_request(self.lexicons[test.cues], test.sentences)
         assert isinstance(test, ReflectsOther)
@@ -422,7 +443,7 @@ def after_request(cues: CompiledLexicon, sentences: int) -> Callable[[Match, Eva
         feats = ctx.feats
         sid = feats.sent[m.start]
         first = max(0, sid - sentences)
-        if any(s in feats.questions for s in range(first, sid)):
+        if any(s in feats.questions and not _tag_question(feats, s) for s in range(first, sid)):
             return True
         window_start = feats.sent_spans[first][0]
         doc, doc_i = feats.doc, feats.doc_i
@@ -442,6 +463,22 @@ def after_request(cues: CompiledLexicon, sentences: int) -> Callable[[Match, Eva
         return False
 
     return after
+
+
+# a tag or a backchannel said as a question asks for no action ("Right?", "Yeah?", "…, eh?")
+_TAGS = frozenset({"eh", "right", "yeah", "yes", "yep", "okay", "ok", "huh", "hm", "hmm", "mm", "correct", "alright"})
+
+
+def _tag_question(feats: Features, sid: int) -> bool:
+    """Sentence ``sid`` is a tag question: one tag word, or a tag word after a comma at its end."""
+    a, b = feats.sent_spans[sid]
+    if b <= a:
+        return False
+    last = feats.doc_i[b - 1]
+    doc = feats.doc
+    if doc[last].lower_ not in _TAGS:
+        return False
+    return b - a == 1 or (last > 0 and doc[last - 1].text == ",")
 
 
 def _imperative(tok: Token) -> bool:

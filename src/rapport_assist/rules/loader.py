@@ -26,6 +26,8 @@ from ..types import Speaker
 from . import shape
 from .model import (
     AfterRequest,
+    AllTests,
+    BeforeSays,
     ThenSays,
     AllOf,
     AnyOf,
@@ -791,6 +793,18 @@ class _Builder:
             )
             lexicon = self.ref("lexicon", str(get("lexicon")), _at(pv, "lexicon").loc)
             return ThenSays(lexicon, sentences) if sentences is not None else None
+        if name == "before_says":
+            sentences = (
+                self.integer(get("sentences"), _at(pv, "sentences"), "sentences", 1)
+                if get("sentences") is not None
+                else 1
+            )
+            lexicon = self.ref("lexicon", str(get("lexicon")), _at(pv, "lexicon").loc)
+            return BeforeSays(lexicon, sentences) if sentences is not None else None
+        if name == "all":
+            assert isinstance(pv, YSeq) and isinstance(params, list)
+            parts = [self.skip_test(t, node) for t, node in zip(params, pv.items)]
+            return AllTests(tuple(t for t in parts if t is not None)) if all(t is not None for t in parts) else None
         if name == "after_request":
             sentences = (
                 self.integer(get("sentences"), _at(pv, "sentences"), "sentences") if get("sentences") is not None else 1

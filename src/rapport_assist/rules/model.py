@@ -83,6 +83,24 @@ class ThenSays:
 
 
 @dataclass(frozen=True)
+class BeforeSays:
+    """One of the ``sentences`` before the match's sentence, in the same utterance (or turn, for a
+    turn rule), matches another lexicon and is not a question: "It'll be ready by six today. You'll
+    get a text when it's ready." has its time just before."""
+
+    lexicon: str
+    sentences: int
+
+
+@dataclass(frozen=True)
+class AllTests:
+    """Every one of ``tests`` holds for the match (``skip_if: [all: [...]]``; the tests of a
+    ``skip_if`` list are any-of)."""
+
+    tests: tuple["MatchTest", ...]
+
+
+@dataclass(frozen=True)
 class ReflectsOther:
     """The match's sentence repeats content words of the other speaker's last turn."""
 
@@ -96,7 +114,7 @@ class AfterRequest:
     ``sentences`` before it in the same utterance: a question, a phrase of ``cues`` of two or
     more words ("send us", "let us know", "if you"), or a one-word phrase of ``cues`` said as an
     imperative ("Please *submit* a ticket and we will help"), after "please", or after
-    "you can|could|may"."""
+    "you can|could|may". A tag question ("Right?", "Yeah?", "…, eh?") asks for nothing."""
 
     cues: str
     sentences: int
@@ -112,7 +130,18 @@ class Subordinate:
     cues: str
 
 
-MatchTest = Union[InQuestion, Conditional, Negated, SentenceSays, ThenSays, ReflectsOther, AfterRequest, Subordinate]
+MatchTest = Union[
+    InQuestion,
+    Conditional,
+    Negated,
+    SentenceSays,
+    ThenSays,
+    BeforeSays,
+    ReflectsOther,
+    AfterRequest,
+    Subordinate,
+    AllTests,
+]
 
 # ---------------------------------------------------------------- finders (what `says` looks for)
 

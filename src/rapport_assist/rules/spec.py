@@ -281,6 +281,8 @@ class SkipTestSpec(Spec):
     then_says: ThenSaysTest = _unset()
     reflects_other: ReflectsOtherTest = _unset()
     after_request: AfterRequestTest = _unset()
+    before_says: ThenSaysTest = _unset()
+    all: Annotated[list["SkipTest"], Field(min_length=1)] = _unset()  # skip when every one holds
 
     @model_validator(mode="after")
     def _one_test(self) -> "SkipTestSpec":
@@ -290,6 +292,7 @@ class SkipTestSpec(Spec):
 
 
 SkipTest = Annotated[Union[Annotated[SkipTestName, Tag(TEXT)], Annotated[SkipTestSpec, Tag(MAPPING)]], BY_SHAPE]
+SkipTestSpec.model_rebuild()  # ``all:`` holds skip tests
 
 
 class SaysSpec(Spec):
