@@ -15,9 +15,18 @@ CPU share while idle (nothing playing) and while both sides talk, and its memory
                                                            # latency and RSS per 5-minute window
     .venv/bin/python bench/live_latency.py --busy          # one core kept busy by a CPU-bound process
 
-Live captions: "speech -> first caption" is the time from an utterance's first word (its final
-start) to the first ``Partial`` event of it; "caption age" the time from the end of the audio a
-caption pass heard to the caption arriving. Early finals: how many utterances used the
+Live captions. **Caption lag** is what a user sees: for each word of the final text, the time
+from the word's end (call clock) to the first moment that word is on screen — the first caption
+(``Partial``, its stable text or its pending words) of that utterance showing it, matched to the
+final words in order without case and punctuation, or else the utterance itself (``caption_lag``);
+p50/p95 over all words, so an utterance without captions counts with its final's delay. Digits
+are masked in captions, so a number counts from its final. "speech -> first caption" is the time
+from an utterance's start (its first word's start, which Whisper puts at the segment's start,
+400 ms of onset padding included) to its first caption; "voiced speech -> first caption" the
+same from the first word's end less its length (at most 0.3 s), about when the voice began.
+"caption age" is the time from the end of the audio a caption pass heard to the caption
+arriving. With ``--minutes`` each window also gives the nudges' p95 and the caption lag, to see
+whether lag grows. Early finals: how many utterances used the
 recognition started when the hangover began, and how many early passes were thrown away because
 speech resumed. Early nudges (``rules.early``): when each arrived relative to the end of the
 utterance that triggered it (negative: the card could show while it was still being said), how
@@ -28,6 +37,7 @@ came (the early nudge's time when it had one).
 from __future__ import annotations
 
 import argparse
+import difflib
 import json
 import os
 import subprocess
@@ -35,6 +45,7 @@ import sys
 import tempfile
 import threading
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -48,7 +59,7 @@ from rapport_assist.audio import DecodedAudio  # noqa: E402
 from rapport_assist.capture import DeviceChoice  # noqa: E402
 from rapport_assist.endpoint import EndpointerOptions  # noqa: E402
 from rapport_assist.live import LiveCall, LiveSettings  # noqa: E402
-from rapport_assist.recognizer import RecognizerOptions  # noqa: E402
+from rapport_assist.recognizer import RecognizerOptions, normalize_text  # noqa: E402
 from rapport_assist.rules import default_rules_dir, load_rules  # noqa: E402
 from rapport_assist.rules.early import fires_early  # noqa: E402
 from rapport_assist.types import Nudge, Partial, Status, TurnRevision, Utterance, Withdrawn  # noqa: E402
@@ -239,6 +250,73 @@ def replace_timing(u):
     return replace(u, timing=None)
 
 
+@dataclass
+class CaptionLag:
+    """Caption lag as a user sees it (``caption_lag``)."""
+
+    words: list[float] = field(default_factory=list)  # per word of the final text: its end -> first on screen
+    by_caption: int = 0  # of those, shown by a caption before their utterance's final event
+    first_caption: list[float] = field(default_factory=list)  # per captioned utterance: its start -> first caption
+    first_caption_voiced: list[float] = field(default_factory=list)  # the same from its first word's end less
+    # the word's length (a word's start is unreliable: Whisper puts the first word at the segment's start,
+    # onset padding included); ~ when the voice began
+    captioned_long: int = 0  # utterances of 2 s or more with a caption before their final
+    long: int = 0
+
+
+def _shown_words(p: Partial) -> list[str]:
+    return [w for w in normalize_text(f"{p.text} {p.pending}").split() if w]
+
+
+def caption_lag(utterances: dict, partials: list, window: tuple[float, float] | None = None) -> CaptionLag:
+    """For each word of each final utterance (``utterances``: index -> (arrival, Utterance)), the
+    time from the word's end (call clock) to the first moment it is on screen: the arrival of the
+    first caption (``partials``: (arrival, Partial)) of the same utterance that shows it (its
+    stable text or its pending words, matched to the final words in order, without case and
+    punctuation), else the arrival of the utterance itself. A caption belongs to an utterance when
+    it is the same speaker's, its audio starts at or before the utterance's first word and after
+    that speaker's previous utterance ended, heard past the first word's start, and came before
+    the final. ``window``: only utterances ending in [a, b)."""
+    out = CaptionLag()
+    by_speaker: dict = {}
+    for t, u in sorted(utterances.values(), key=lambda x: x[1].start_s):
+        by_speaker.setdefault(u.speaker, []).append((t, u))
+    for items in by_speaker.values():
+        previous_end = -1e9
+        for t_final, u in items:
+            mine = [
+                (t, p)
+                for t, p in partials
+                if p.speaker is u.speaker
+                and previous_end - 1e-6 <= p.start_s <= u.start_s + 0.05
+                and p.t_s > u.start_s
+                and t <= t_final
+            ]
+            previous_end = max(previous_end, u.end_s)
+            if window is not None and not window[0] <= u.end_s < window[1]:
+                continue
+            if u.end_s - u.start_s >= 2.0:
+                out.long += 1
+                out.captioned_long += bool(mine)
+            words = [w for w in u.words if normalize_text(w.text)]
+            if mine:
+                out.first_caption.append(mine[0][0] - u.start_s)
+                if words:
+                    w0 = words[0]
+                    out.first_caption_voiced.append(mine[0][0] - (w0.end_s - min(w0.end_s - w0.start_s, 0.3)))
+            final_words = [normalize_text(w.text) for w in words]
+            shown_at = [t_final] * len(words)
+            for t, p in mine:  # in arrival order
+                matcher = difflib.SequenceMatcher(None, final_words, _shown_words(p), autojunk=False)
+                for block in matcher.get_matching_blocks():
+                    for i in range(block.a, block.a + block.size):
+                        shown_at[i] = min(shown_at[i], t)
+            for w, t in zip(words, shown_at):
+                out.words.append(t - w.end_s)
+                out.by_caption += t < t_final
+    return out
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument(
@@ -416,11 +494,12 @@ def run(args, audio, repeats: int) -> int:
         events = list(received)
     utterances = {e.index: (t, e) for t, e in events if isinstance(e, Utterance)}
     utt_lat = [t - e.end_s for t, e in utterances.values()]
-    nudge_lat = []
+    nudge_lat, nudge_at = [], []  # (nudge_at: (the utterance's end, latency), for the soak's windows)
     for t, e in events:
         if isinstance(e, Nudge) and e.evidence and e.utterance_index in utterances and e.rule != "dead-air":
             if abs(e.t_s - utterances[e.utterance_index][1].end_s) < 1e-6:  # fired at that utterance's end
                 nudge_lat.append(t - e.t_s)
+                nudge_at.append((e.t_s, t - e.t_s))
     timer_lat = [t - e.t_s for t, e in events if isinstance(e, Nudge) and e.rule == "dead-air"]
     statuses = [e for _, e in events if isinstance(e, Status) and e.level != "info"]
 
@@ -516,29 +595,18 @@ def run(args, audio, repeats: int) -> int:
             )
         )
     partials = [(t, e) for t, e in events if isinstance(e, Partial)]
-    first_caption = []
-    captioned_long = 0
-    long_utts = 0
-    for t_final, u in utterances.values():
-        mine = [
-            (t, p)
-            for t, p in partials
-            if p.speaker is u.speaker
-            and p.start_s <= u.start_s + 0.05
-            and p.t_s <= u.end_s + 1.0
-            and t <= t_final
-            and u.start_s - p.start_s < 2.0
-        ]
-        if u.end_s - u.start_s >= 2.0:
-            long_utts += 1
-            captioned_long += bool(mine)
-        if mine:
-            first_caption.append(mine[0][0] - u.start_s)
-    print(describe("speech -> first caption", first_caption))
+    lag = caption_lag(utterances, partials)
+    print(describe("caption lag (word end -> on screen)", lag.words))
+    print(
+        f"  words shown by a caption before their final: {lag.by_caption} of {len(lag.words)}; "
+        f"the rest came with their utterance"
+    )
+    print(describe("speech -> first caption", lag.first_caption))
+    print(describe("voiced speech -> first caption", lag.first_caption_voiced))
     print(describe("caption age (audio heard -> shown)", [t - p.t_s for t, p in partials]))
     print(
         f"captions: {len(partials)} partial events; utterances of 2 s or more with a caption before their "
-        f"final: {captioned_long}/{long_utts}"
+        f"final: {lag.captioned_long}/{lag.long}"
     )
     st = call.stats
     print(
@@ -566,10 +634,13 @@ def run(args, audio, repeats: int) -> int:
             lat = [lt - e.end_s for lt, e in utterances.values() if t <= e.end_s < t + window]
             mem = [r for rt, r in rss if rt < t + window]
             ages = [pt - p.t_s for pt, p in partials if t <= p.t_s < t + window]
+            words = caption_lag(utterances, partials, (t, t + window)).words
+            nudges = [n for n_t, n in nudge_at if t <= n_t < t + window]
             print(
                 f"  {(t - play_start) / 60:5.1f}-{(t - play_start + window) / 60:5.1f} min  "
                 f"n={len(lat):<4} p50 {pct(lat, 50):.2f} s  p95 {pct(lat, 95):.2f} s  RSS {mem[-1]:.0f} MB  "
-                f"captions {len(ages)}, age p50 {pct(ages, 50):.2f} s"
+                f"nudges {len(nudges)} p95 {pct(nudges, 95):.2f} s  caption lag p50 {pct(words, 50):.2f} "
+                f"p95 {pct(words, 95):.2f} s ({len(ages)} captions)"
             )
             t += window
     print(

@@ -203,6 +203,8 @@ class RecognitionWorker:
         self._early: dict[Speaker, SpeechSegment] = {}  # the latest early segment per side, not yet recognized
         self._early_done: dict[Speaker, _EarlyResult] = {}  # an early pass per side, for when its segment closes
         self._captions: dict[Speaker, SpeechSegment] = {}  # the latest open-utterance audio per side
+        self._caption_heard: dict[Speaker, tuple[float, float]] = {}  # per side: (utterance start, audio end) of
+        # its latest caption pass
         self._final_end: dict[Speaker, float] = {}  # where each side's last final segment ended
         self._tracker = CaptionTracker()
         self._recent_customer: list[Utterance] = []  # for the leak filter
@@ -364,7 +366,9 @@ class RecognitionWorker:
                 self._open_turn_pass(self._turn_pass, lag)
             elif self._captions and not any(feed.in_hangover.values()):
                 # (not while a side's segment may close any moment: its final would wait for the pass)
-                self._caption_pass(self._caption_model or self._model, lag)
+                due = self._caption_due()
+                if due is not None:
+                    self._caption_pass(self._caption_model or self._model, due, lag)
         self._timeline.end()
 
     def _take(self) -> None:
@@ -449,6 +453,7 @@ class RecognitionWorker:
             kept = None
         self._final_end[speaker] = segment.end_s
         self._tracker.finish(speaker)
+        self._caption_heard.pop(speaker, None)
         if speaker in self._captions and self._captions[speaker].start_s < segment.end_s:
             del self._captions[speaker]  # that utterance's caption pass is too late now
         self._rtf(rec_end_s - rec_start_s, segment.duration_s, used_early)
@@ -610,13 +615,33 @@ class RecognitionWorker:
                 in_30,
             )
 
-    def _caption_pass(self, model: SegmentRecognizer, lag: float) -> None:
-        """Re-recognize the earliest open utterance for its caption, when there is room."""
+    def caption_step_s(self, audio_s: float) -> float:
+        """How much more audio of an open utterance (``audio_s`` long) waits for its next caption
+        pass: ``caption_every_s``, or the expected pass time over ``caption_share`` when passes
+        are slower (a busy PC: fewer passes, each heard as soon as it is due)."""
         s = self.settings
-        speaker, segment = min(self._captions.items(), key=lambda item: item[1].end_s)
-        del self._captions[speaker]
+        return max(s.caption_every_s, self.expected_pass_s(audio_s) / max(s.caption_share, 1e-3))
+
+    def _caption_due(self) -> Speaker | None:
+        """The side whose open utterance is due a caption pass: its first (the audio thread offers
+        it ``caption_first_s`` after the voice began), or ``caption_step_s`` more audio since its
+        last; a first pass before a later one, then the earliest. None: none is due yet (the
+        audio thread offers the utterance so far every ``caption_offer_s``)."""
+        due = []
+        for speaker, segment in self._captions.items():
+            heard = self._caption_heard.get(speaker)
+            first = heard is None or heard[0] != segment.start_s
+            if first or segment.end_s - heard[1] >= self.caption_step_s(segment.duration_s) - 1e-6:
+                due.append((not first, segment.end_s, speaker))
+        return min(due, key=lambda d: d[:2])[2] if due else None
+
+    def _caption_pass(self, model: SegmentRecognizer, speaker: Speaker, lag: float) -> None:
+        """Re-recognize ``speaker``'s open utterance for its caption, when there is room."""
+        s = self.settings
+        segment = self._captions.pop(speaker)
         if segment.start_s < self._final_end.get(speaker, -1.0) or self._feed.done.is_set():
             return  # that utterance is final already
+        self._caption_heard[speaker] = (segment.start_s, segment.end_s)  # (a skipped one too: the next is a step on)
         load = self.load()
         expected = self.expected_pass_s(segment.duration_s)
         slow = lag > 1.0 or load > s.caption_max_load or expected > s.caption_max_pass_s
