@@ -587,9 +587,11 @@ def run(args, audio, repeats: int) -> int:
                             "end_s": e.end_s,
                             "text": e.text,
                             "arrived_s": t,
+                            "words": [[w.text, w.start_s, w.end_s] for w in e.words],
                         }
                         for t, e in utterances.values()
                     ],
+                    "partials": [{**e.to_json(), "arrived_s": t} for t, e in events if isinstance(e, Partial)],
                 },
                 indent=1,
             )

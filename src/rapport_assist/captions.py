@@ -1,16 +1,20 @@
 """Live captions: the stable prefix of an utterance still being spoken.
 
-Live capture re-recognizes an open utterance's growing audio now and then (``LiveCall``,
-``LiveSettings.caption_every_s``). Whisper's last words on a cut-off recording change from pass
+Live capture re-recognizes an open utterance's growing audio now and then (``LiveCall``:
+``LiveSettings.caption_first_s`` after the voice began, then as the recognizer has room,
+``live_recognition.RecognitionWorker.caption_step_s``). Whisper's last words on a cut-off recording change from pass
 to pass (a word half said, a guess the next second corrects); the words two successive passes
 agree on, from the start, rarely do. ``CaptionTracker`` keeps, per speaker, the words committed
 so far (the agreed prefix; it only grows, so a caption never takes words back) and the rest of
-the latest pass (``pending``), and says when the caption changed. The utterance's final text
+the latest pass (``pending``), and says when the caption changed. A later pass that rewrites a
+committed word does not stop the caption: its words after the committed ones (lined up by
+``committed_end``) extend it, as agreed by two passes again. The utterance's final text
 replaces it (``finish``).
 """
 
 from __future__ import annotations
 
+import difflib
 from dataclasses import dataclass, field
 
 from .recognizer import normalize_text
@@ -51,14 +55,16 @@ class CaptionTracker:
         if state is None or state.start_s != start_s:
             state = self._open[speaker] = _Open(start_s)
         latest = [w.text for w in words if w.text.strip()]
-        agreed = agreed_prefix(state.last_pass, latest)
-        if agreed > len(state.committed) and agreed_prefix(state.committed, latest) == len(state.committed):
-            state.committed = state.committed + latest[len(state.committed) : agreed]
+        after_latest = committed_end(state.committed, latest)
+        after_last = committed_end(state.committed, state.last_pass)
+        if after_latest is None:  # this pass cannot be lined up with what was committed: keep the caption
+            pending: list[str] = []
+        else:  # the words after the committed ones, in this pass and the one before: what they agree on is committed
+            tail = latest[after_latest:]
+            agreed = agreed_prefix(state.last_pass[after_last:], tail) if after_last is not None else 0
+            state.committed = state.committed + tail[:agreed]
+            pending = tail[agreed:]
         state.last_pass = latest
-        if agreed_prefix(state.committed, latest) == len(state.committed):
-            pending = latest[len(state.committed) :]
-        else:  # this pass disagrees with what was committed: keep the caption, show nothing new
-            pending = []
         shown = (join_words(state.committed), join_words(pending))
         if shown == state.shown or not any(shown):
             return None
@@ -68,6 +74,28 @@ class CaptionTracker:
     def finish(self, speaker: Speaker) -> None:
         """The speaker's utterance is final: forget its caption."""
         self._open.pop(speaker, None)
+
+
+def committed_end(committed: list[str], words: list[str]) -> int | None:
+    """Where, in a pass's ``words``, the ``committed`` words end: ``len(committed)`` when the pass
+    starts with them (case and punctuation aside); when it rewrote some of them ("I do leave my"
+    heard again as "I do live my"), just after the pass's word matched to the last or
+    second-to-last committed word (and the word standing for the last), lined up in order; None when neither is found (the pass went
+    another way: its words cannot extend the caption)."""
+    if not committed:
+        return 0
+    if agreed_prefix(committed, words) == len(committed):
+        return len(committed)
+    a = [normalize_text(w) for w in committed]
+    b = [normalize_text(w) for w in words]
+    blocks = difflib.SequenceMatcher(None, a, b, autojunk=False).get_matching_blocks()
+    # (matched at the second-to-last: the pass's next word stands for the last committed one)
+    ends = [
+        min(len(b), m.b + len(a) - m.a)
+        for m in blocks
+        if m.size and m.a + m.size >= len(a) - 1 and all(a[m.a : m.a + m.size])
+    ]
+    return ends[-1] if ends else None
 
 
 def join_words(words: list[str]) -> str:

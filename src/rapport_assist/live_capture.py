@@ -5,7 +5,8 @@ sides, one per channel), copies each block off the capture callback, resamples t
 device will not take it (``rate_fallback``), puts each side on the call clock, feeds the side's
 ``Endpointer`` and the call's WAV (``AudioSink``), and hands the recognizer thread its speech
 (``live_shared.SpeechFeed``): closed segments, the segment an utterance becomes if its silence
-lasts (early finals), and open utterances so far (captions). As a side starts talking it puts a
+lasts (early finals), and open utterances so far (captions: first ``caption_first_s`` after the
+voice began, then every ``caption_offer_s`` of audio; the recognizer thread decides which it hears). As a side starts talking it puts a
 ``SpeechActivity`` mark on the timeline, and closes the other side's utterance if that one's
 hangover is running.
 

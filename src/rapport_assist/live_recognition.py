@@ -18,7 +18,13 @@ again in Whisper's full window once nobody talks; other words come as a ``TurnRe
 (``redo``). A kept decoding the guards drop is decoded in 30 s at once, as other doubts are. With room to spare, and no side in its
 hangover (its final would wait for the pass), it re-recognizes open utterances and puts their
 stable prefix on the timeline (``captions.CaptionTracker``); a caption pass never decodes again
-in 30 s. ``passes`` keeps each pass's timing (``PassTrace``) for benchmarks.
+in 30 s. Caption passes come when due, not on a fixed clock: an utterance's first as soon as the
+audio thread offers it (``caption_first_s`` after the voice began), then each once
+``caption_step_s`` more audio is in — ``caption_every_s``, or the expected pass time over
+``caption_share`` when passes are slow, so the cadence follows the measured pass time and a busy
+PC gets fewer passes rather than older ones (the audio thread offers the utterance so far every
+``caption_offer_s``; the latest offer is what a pass hears). ``passes`` keeps each pass's timing
+(``PassTrace``) for benchmarks.
 
 It degrades in order, never skipping final text: caption passes stop when a pass is expected
 to take over ``caption_max_pass_s`` (``expected_pass_s``, from the recent passes), the
