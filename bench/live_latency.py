@@ -26,7 +26,10 @@ from an utterance's start (its first word's start, which Whisper puts at the seg
 same from the first word's end less its length (at most 0.3 s), about when the voice began.
 "caption age" is the time from the end of the audio a caption pass heard to the caption
 arriving. With ``--minutes`` each window also gives the nudges' p95 and the caption lag, to see
-whether lag grows. Early finals: how many utterances used the
+whether lag grows. The audio clock can run ahead of the call clock when a capture's first block
+comes late (0-0.5 s between runs on a busy host), which makes every delay from a word's end read
+short; ``clock_lead_s`` bounds it from the passes, and the "+lead" lines (and the windows) add
+it back: compare runs on those. Early finals: how many utterances used the
 recognition started when the hangover began, and how many early passes were thrown away because
 speech resumed. Early nudges (``rules.early``): when each arrived relative to the end of the
 utterance that triggered it (negative: the card could show while it was still being said), how
@@ -317,6 +320,17 @@ def caption_lag(utterances: dict, partials: list, window: tuple[float, float] | 
     return out
 
 
+def clock_lead_s(call) -> float:
+    """How far the capture's audio clock is ahead of the call clock, at least: a side's clock is set
+    from the call time its first block arrives, so a first block that came late (a busy PC) puts
+    every audio time — word ends among them — later than it was, and every delay measured from one
+    shorter (seen: 0.0-0.5 s between runs). The early and caption passes' audio is handed over as
+    its last block arrives; one taken before its audio ended (``taken_s`` < ``segment_end_s``) shows
+    the lead. 0 when none was."""
+    gaps = [p.taken_s - p.segment_end_s for p in call.passes if p.kind in ("early", "caption")]
+    return max(0.0, -min(gaps)) if gaps else 0.0
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument(
@@ -504,8 +518,15 @@ def run(args, audio, repeats: int) -> int:
     statuses = [e for _, e in events if isinstance(e, Status) and e.level != "info"]
 
     print(f"model loaded and warmed up {ready_s:.1f} s after start()")
+    lead = clock_lead_s(call)
+    print(
+        f"audio clock ahead of the call clock by {lead:.2f} s at least (a capture's first block came late; "
+        "'+lead' lines add it back)"
+    )
     print(describe("end of utterance -> utterance", utt_lat))
+    print(describe("  +lead", [x + lead for x in utt_lat]))
     print(describe("end of utterance -> its nudge", nudge_lat))
+    print(describe("  +lead", [x + lead for x in nudge_lat]))
     print(describe("dead-air timer -> nudge", timer_lat))
     # early nudges (rules.early): when the card could appear, relative to the end of the utterance
     # that triggered it (negative: while it was still being said); confirmed or withdrawn
@@ -599,6 +620,7 @@ def run(args, audio, repeats: int) -> int:
     partials = [(t, e) for t, e in events if isinstance(e, Partial)]
     lag = caption_lag(utterances, partials)
     print(describe("caption lag (word end -> on screen)", lag.words))
+    print(describe("  +lead", [x + lead for x in lag.words]))
     print(
         f"  words shown by a caption before their final: {lag.by_caption} of {len(lag.words)}; "
         f"the rest came with their utterance"
@@ -630,14 +652,17 @@ def run(args, audio, repeats: int) -> int:
     )
     if repeats > 1:
         window = 300.0 if total_s >= 900 else 120.0
-        print(f"per {window / 60:g}-minute window (latency of utterances, RSS at the window's end, captions):")
+        print(
+            f"per {window / 60:g}-minute window (+lead: latency of utterances and nudges, RSS at the window's end, "
+            "caption lag):"
+        )
         t = play_start
         while t < play_start + total_s:
-            lat = [lt - e.end_s for lt, e in utterances.values() if t <= e.end_s < t + window]
+            lat = [lt - e.end_s + lead for lt, e in utterances.values() if t <= e.end_s < t + window]
             mem = [r for rt, r in rss if rt < t + window]
             ages = [pt - p.t_s for pt, p in partials if t <= p.t_s < t + window]
-            words = caption_lag(utterances, partials, (t, t + window)).words
-            nudges = [n for n_t, n in nudge_at if t <= n_t < t + window]
+            words = [x + lead for x in caption_lag(utterances, partials, (t, t + window)).words]
+            nudges = [n + lead for n_t, n in nudge_at if t <= n_t < t + window]
             print(
                 f"  {(t - play_start) / 60:5.1f}-{(t - play_start + window) / 60:5.1f} min  "
                 f"n={len(lat):<4} p50 {pct(lat, 50):.2f} s  p95 {pct(lat, 95):.2f} s  RSS {mem[-1]:.0f} MB  "
