@@ -624,6 +624,32 @@ def test_stable_prefix_is_what_two_passes_agree_on_and_only_grows() -> None:
     assert (fresh.start_s, fresh.text, fresh.pending) == (6.0, "", "So")
 
 
+def test_a_long_utterances_caption_passes_hear_its_tail_after_a_committed_word() -> None:
+    """Past ``window_s`` of audio a pass may start at the end of a committed word (a sentence's
+    end first); the committed words before it stand for that audio, and the tail's words extend
+    the caption as a whole pass's would."""
+    from rapport_assist.captions import CaptionTracker
+
+    def words(text: str, start: float) -> tuple[Word, ...]:
+        return tuple(Word(w, start + i * 0.5, start + i * 0.5 + 0.4, 0.9) for i, w in enumerate(text.split()))
+
+    tracker = CaptionTracker()
+    said = "I called twice. Nobody answered the phone at all"  # word i ends at 1.4 + 0.5 i
+    tracker.update(Speaker.CUSTOMER, 1.0, 5.0, words(said, 1.0)[:7])
+    tracker.update(Speaker.CUSTOMER, 1.0, 5.6, words(said, 1.0)[:8])  # 7 words agreed
+    assert tracker.window_start(Speaker.CUSTOMER, 0.5, 8.0, 6.0, 2.0) is None  # another utterance
+    # heard up to 8.0 s: a pass of at most 6 s may start at a committed word ending in 2.0-6.0 s;
+    # "twice." ends a sentence (at 2.4 s)
+    cut = tracker.window_start(Speaker.CUSTOMER, 1.0, 8.0, 6.0, 2.0)
+    assert cut == pytest.approx(2.4)
+    assert tracker.window_start(Speaker.CUSTOMER, 1.0, 9.0, 6.0, 2.0) == pytest.approx(3.4)  # no sentence end there
+    tail = tuple(w for w in words(said, 1.0) if w.start_s >= cut)
+    shown = tracker.update(Speaker.CUSTOMER, 1.0, 8.0, tail, from_s=cut)
+    assert (shown.start_s, shown.text, shown.pending) == (1.0, "I called twice. Nobody answered the phone at", "all")
+    again = tracker.update(Speaker.CUSTOMER, 1.0, 8.5, tail + (Word("today.", 6.0, 6.4, 0.9),), from_s=cut)
+    assert (again.text, again.pending) == ("I called twice. Nobody answered the phone at all", "today.")
+
+
 def test_captions_are_masked_strictly_in_the_pipeline() -> None:
     """A caption goes through the pipeline's masking stage: digits and number-word runs, even
     half said, never reach an event."""

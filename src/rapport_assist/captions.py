@@ -9,7 +9,9 @@ so far (the agreed prefix; it only grows, so a caption never takes words back) a
 the latest pass (``pending``), and says when the caption changed. A later pass that rewrites a
 committed word does not stop the caption: its words after the committed ones (lined up by
 ``committed_end``) extend it, as agreed by two passes again. The utterance's final text
-replaces it (``finish``).
+replaces it (``finish``). A long utterance's passes need not hear it all: ``window_start`` gives
+where a pass may begin (the end of a committed word), and the committed words before it stand for
+that audio, as in whisper_streaming's trimmed buffer; so passes stay short and captions go on.
 """
 
 from __future__ import annotations
@@ -36,7 +38,9 @@ def agreed_prefix(previous: list[str], latest: list[str]) -> int:
 class _Open:
     start_s: float
     last_pass: list[str] = field(default_factory=list)
+    last_ends: list[float] = field(default_factory=list)  # call time each word of the last pass ends
     committed: list[str] = field(default_factory=list)
+    committed_ends: list[float] = field(default_factory=list)
     shown: tuple[str, str] | None = None
 
 
@@ -47,14 +51,25 @@ class CaptionTracker:
         self._open: dict[Speaker, _Open] = {}
 
     def update(
-        self, speaker: Speaker, start_s: float, t_s: float, words: list[Word] | tuple[Word, ...]
+        self,
+        speaker: Speaker,
+        start_s: float,
+        t_s: float,
+        words: list[Word] | tuple[Word, ...],
+        from_s: float | None = None,
     ) -> Partial | None:
         """A pass over the utterance that starts at ``start_s``, heard up to ``t_s``, found
-        ``words``; the new caption, or None when it did not change."""
+        ``words``; the new caption, or None when it did not change. ``from_s``: the pass heard
+        only the audio after that call time (``window_start``), where a committed word ended:
+        the committed words up to there stand for the audio before it."""
         state = self._open.get(speaker)
         if state is None or state.start_s != start_s:
             state = self._open[speaker] = _Open(start_s)
-        latest = [w.text for w in words if w.text.strip()]
+        kept = [w for w in words if w.text.strip()]
+        latest, ends = [w.text for w in kept], [w.end_s for w in kept]
+        if from_s is not None:
+            n = sum(end <= from_s + 1e-3 for end in state.committed_ends)
+            latest, ends = state.committed[:n] + latest, state.committed_ends[:n] + ends
         after_latest = committed_end(state.committed, latest)
         after_last = committed_end(state.committed, state.last_pass)
         if after_latest is None:  # this pass cannot be lined up with what was committed: keep the caption
@@ -63,13 +78,35 @@ class CaptionTracker:
             tail = latest[after_latest:]
             agreed = agreed_prefix(state.last_pass[after_last:], tail) if after_last is not None else 0
             state.committed = state.committed + tail[:agreed]
+            state.committed_ends = state.committed_ends + ends[after_latest : after_latest + agreed]
             pending = tail[agreed:]
-        state.last_pass = latest
+        state.last_pass, state.last_ends = latest, ends
         shown = (join_words(state.committed), join_words(pending))
         if shown == state.shown or not any(shown):
             return None
         state.shown = shown
         return Partial(speaker, start_s, t_s, *shown)
+
+    def window_start(
+        self, speaker: Speaker, start_s: float, t_s: float, window_s: float, tail_s: float
+    ) -> float | None:
+        """Where a caption pass over the utterance that starts at ``start_s``, heard up to
+        ``t_s``, may begin so that it hears at most ``window_s``: the end of a committed word
+        between ``window_s`` and ``tail_s`` before ``t_s`` (the last that ends a sentence, else
+        the earliest), so a long utterance's passes stay short and its caption goes on; None
+        when no committed word ends there (the whole utterance is heard)."""
+        state = self._open.get(speaker)
+        if state is None or state.start_s != start_s:
+            return None
+        spans = [
+            (text, end)
+            for text, end in zip(state.committed, state.committed_ends)
+            if t_s - window_s <= end <= t_s - tail_s
+        ]
+        if not spans:
+            return None
+        sentence_ends = [end for text, end in spans if text.rstrip().endswith((".", "?", "!"))]
+        return sentence_ends[-1] if sentence_ends else spans[0][1]
 
     def finish(self, speaker: Speaker) -> None:
         """The speaker's utterance is final: forget its caption."""

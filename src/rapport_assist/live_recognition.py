@@ -46,6 +46,7 @@ from collections import deque
 from dataclasses import dataclass, replace
 from typing import Literal, Protocol
 
+from .audio import STREAM_RATE_HZ
 from .captions import CaptionTracker
 from .errors import RapportError
 from .live_shared import CallTimeline, ClosedSegment, LiveSettings, SpeechFeed
@@ -637,7 +638,8 @@ class RecognitionWorker:
         for speaker, segment in self._captions.items():
             heard = self._caption_heard.get(speaker)
             first = heard is None or heard[0] != segment.start_s
-            if first or segment.end_s - heard[1] >= self.caption_step_s(segment.duration_s) - 1e-6:
+            audio_s = min(segment.duration_s, self.settings.caption_window_s)  # (a window_start pass hears less)
+            if first or segment.end_s - heard[1] >= self.caption_step_s(audio_s) - 1e-6:
                 due.append((not first, segment.end_s, speaker))
         return min(due, key=lambda d: d[:2])[2] if due else None
 
@@ -648,6 +650,18 @@ class RecognitionWorker:
         if segment.start_s < self._final_end.get(speaker, -1.0) or self._feed.done.is_set():
             return  # that utterance is final already
         self._caption_heard[speaker] = (segment.start_s, segment.end_s)  # (a skipped one too: the next is a step on)
+        utterance_start = segment.start_s
+        from_s = None
+        if segment.duration_s > s.caption_window_s:  # a long utterance: hear its tail after a committed word
+            from_s = self._tracker.window_start(
+                speaker, segment.start_s, segment.end_s, s.caption_window_s, s.caption_tail_s
+            )
+            if from_s is not None:
+                cut = int(round((from_s - segment.start_s) * STREAM_RATE_HZ))
+                taken = self._taken.pop((speaker, segment.start_s, segment.end_s), None)
+                segment = SpeechSegment(speaker, from_s, segment.end_s, segment.audio[cut:])
+                if taken is not None:
+                    self._taken[(speaker, segment.start_s, segment.end_s)] = taken
         load = self.load()
         expected = self.expected_pass_s(segment.duration_s)
         slow = lag > 1.0 or load > s.caption_max_load or expected > s.caption_max_pass_s
@@ -669,7 +683,7 @@ class RecognitionWorker:
         self.stats["caption_passes"] += 1
         if rec is None:
             return
-        partial = self._tracker.update(speaker, segment.start_s, segment.end_s, rec.words)
+        partial = self._tracker.update(speaker, utterance_start, segment.end_s, rec.words, from_s)
         if partial is not None:
             self.stats["partials"] += 1
             self._timeline.put(partial)

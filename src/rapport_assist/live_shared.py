@@ -86,6 +86,8 @@ class LiveSettings:
     caption_every_s: float = 0.4  # at least this much more audio between two caption passes over an utterance
     caption_share: float = 0.4  # and at least the expected pass time / this (a pass of 0.3 s: every 0.75 s of
     # audio), so captions of one side keep the recognizer busy at most this share of the time
+    caption_window_s: float = 6.0  # a caption pass over a longer open utterance hears only its last this many
+    caption_tail_s: float = 2.0  # (at least this many) seconds: from the end of a committed word (captions.py)
     caption_max_load: float = 0.7  # no caption pass while the recognizer was busy more than this share of the last 10 s
     caption_max_pass_s: float = 0.6  # nor when a pass is expected to take longer (a busy PC; it would hold up finals)
     early_max_pass_s: float = 0.8  # no early finals when a recognition is expected to take longer than this
