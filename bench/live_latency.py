@@ -320,6 +320,41 @@ def caption_lag(utterances: dict, partials: list, window: tuple[float, float] | 
     return out
 
 
+def lost_report(utterances: dict, play_start: float, duration_s: float, repeats: int) -> None:
+    """The demo call's script against what live heard, per pass of the call: script utterances no
+    final utterance of the same side overlaps in time (lost), and the pass's WER (a lost one shows
+    as deletions)."""
+    from rapport_assist.transcript import read_transcript
+    from rapport_assist.wer import WordErrors, measure
+
+    script = list(read_transcript(DEMO.with_suffix(".jsonl")))
+    heard = [u for _, u in utterances.values()]
+    lost, rows = 0, []
+    for k in range(repeats):
+        t0 = play_start + k * duration_s
+        mine = [u for u in heard if t0 <= u.start_s < t0 + duration_s]
+        missing = [
+            s
+            for s in script
+            if not any(
+                u.speaker is s.speaker and u.start_s < t0 + s.end_s + 0.5 and u.end_s > t0 + s.start_s - 0.5
+                for u in mine
+            )
+        ]
+        lost += len(missing)
+        total = WordErrors()
+        for side in {s.speaker for s in script}:
+            ref = " ".join(s.text for s in script if s.speaker is side)
+            hyp = " ".join(u.text for u in sorted(mine, key=lambda u: u.start_s) if u.speaker is side)
+            total = total + measure(ref, hyp)
+        rows.append(
+            f"{len(mine)} utt, WER {total.wer:.1%}" + (f", lost {[s.text[:30] for s in missing]}" if missing else "")
+        )
+    print(f"script utterances lost (no final of that side overlaps them): {lost} of {len(script) * repeats}")
+    if repeats > 1:
+        print("  per pass of the call: " + "; ".join(rows))
+
+
 def clock_lead_s(call) -> float:
     """How far the capture's audio clock is ahead of the call clock, at least: a side's clock is set
     from the call time its first block arrives, so a first block that came late (a busy PC) puts
@@ -670,6 +705,8 @@ def run(args, audio, repeats: int) -> int:
                 f"p95 {pct(words, 95):.2f} s ({len(ages)} captions)"
             )
             t += window
+    if args.audio == [DEMO]:
+        lost_report(utterances, play_start, audio.duration_s, repeats)
     print(
         f"utterances {len(utterances)}, nudges {sum(isinstance(e, Nudge) for _, e in events)}, "
         f"leaks dropped {call.stats['leaks_dropped']}, guard-dropped segments {call.stats['guard_dropped']}"
