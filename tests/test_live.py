@@ -614,6 +614,14 @@ def test_stable_prefix_is_what_two_passes_agree_on_and_only_grows() -> None:
         "Thank you for calling Acme bank today"
     )
     assert tracker.update(Speaker.AGENT, 1.0, 5.2, _pass_words("Thank you, for calling Acne bank today")) is None
+    # committed words the passes then heard otherwise ("I'm out" was "about that"): the caption goes on after them
+    from rapport_assist.captions import committed_end
+
+    committed = "I'm so sorry I'm out".split()
+    assert committed_end(committed, "I'm so sorry about that. Let's".split()) == 5
+    # lined up at the earliest place: a word heard twice at a window's start, a common word said again later
+    assert committed_end("night it comes".split(), "night night it comes back and then it stops".split()) == 4
+    assert committed_end("a b c d e f".split(), "a b x y z w v".split()) is None  # 4 words at the end rewritten
     # a pass that goes another way entirely cannot extend the caption
     assert tracker.update(Speaker.AGENT, 1.0, 6.0, _pass_words("Hank chew")) is None
     # the other side's caption is its own; a new utterance starts afresh

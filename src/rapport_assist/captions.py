@@ -115,24 +115,29 @@ class CaptionTracker:
 
 def committed_end(committed: list[str], words: list[str]) -> int | None:
     """Where, in a pass's ``words``, the ``committed`` words end: ``len(committed)`` when the pass
-    starts with them (case and punctuation aside); when it rewrote some of them ("I do leave my"
-    heard again as "I do live my"), just after the pass's word matched to the last or
-    second-to-last committed word (and the word standing for the last), lined up in order; None when neither is found (the pass went
-    another way: its words cannot extend the caption)."""
+    starts with them (case and punctuation aside). When it rewrote some of them ("I do leave my"
+    heard again as "I do live my", "I'm so sorry I'm out" as "I'm so sorry about that"), the
+    committed and the pass's words are lined up in order: after the run of matched words that
+    reaches furthest into the committed ones (the earliest such in the pass), as many of the
+    pass's words as committed words are left stand for them. None when more than
+    ``_REWRITTEN_MAX`` committed words at the end match nothing (the pass went another way: its
+    words cannot extend the caption)."""
     if not committed:
         return 0
     if agreed_prefix(committed, words) == len(committed):
         return len(committed)
     a = [normalize_text(w) for w in committed]
     b = [normalize_text(w) for w in words]
-    blocks = difflib.SequenceMatcher(None, a, b, autojunk=False).get_matching_blocks()
-    # (matched at the second-to-last: the pass's next word stands for the last committed one)
-    ends = [
-        min(len(b), m.b + len(a) - m.a)
-        for m in blocks
-        if m.size and m.a + m.size >= len(a) - 1 and all(a[m.a : m.a + m.size])
-    ]
-    return ends[-1] if ends else None
+    blocks = [m for m in difflib.SequenceMatcher(None, a, b, autojunk=False).get_matching_blocks() if m.size and a[m.a]]
+    if not blocks:
+        return None
+    best = min(blocks, key=lambda m: (-(m.a + m.size), m.b))
+    if len(a) - (best.a + best.size) > _REWRITTEN_MAX:
+        return None
+    return min(len(b), best.b + len(a) - best.a)
+
+
+_REWRITTEN_MAX = 3  # committed words at the end a later pass may have rewritten (committed_end)
 
 
 def join_words(words: list[str]) -> str:

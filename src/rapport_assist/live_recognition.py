@@ -90,6 +90,9 @@ def is_leak(utt: Utterance, recent_customer: list[Utterance], similarity: float)
     return False
 
 
+_CAPTION_CUT_EARLY_S = 0.15  # a windowed caption pass starts this far before the committed word's end
+
+
 PassKind = Literal["final", "early", "caption", "redo"]
 
 
@@ -657,9 +660,14 @@ class RecognitionWorker:
                 speaker, segment.start_s, segment.end_s, s.caption_window_s, s.caption_tail_s
             )
             if from_s is not None:
-                cut = int(round((from_s - segment.start_s) * STREAM_RATE_HZ))
+                # (a little before the word's end, Whisper's word ends are not exact: a word heard twice lines up
+                # with the committed one, a clipped next word would be lost)
+                cut_s = max(segment.start_s, from_s - _CAPTION_CUT_EARLY_S)
+                cut = int(round((cut_s - segment.start_s) * STREAM_RATE_HZ))
                 taken = self._taken.pop((speaker, segment.start_s, segment.end_s), None)
-                segment = SpeechSegment(speaker, from_s, segment.end_s, segment.audio[cut:])
+                segment = SpeechSegment(
+                    speaker, segment.start_s + cut / STREAM_RATE_HZ, segment.end_s, segment.audio[cut:]
+                )
                 if taken is not None:
                     self._taken[(speaker, segment.start_s, segment.end_s)] = taken
         load = self.load()
