@@ -622,6 +622,7 @@ def test_stable_prefix_is_what_two_passes_agree_on_and_only_grows() -> None:
     # lined up at the earliest place: a word heard twice at a window's start, a common word said again later
     assert committed_end("night it comes".split(), "night night it comes back and then it stops".split()) == 4
     assert committed_end("a b c d e f".split(), "a b x y z w v".split()) is None  # 4 words at the end rewritten
+    assert committed_end(["Hi", "Julie,"], "I do leave my internet".split()) == 2  # the first words, all rewritten
     # a pass that goes another way entirely cannot extend the caption
     assert tracker.update(Speaker.AGENT, 1.0, 6.0, _pass_words("Hank chew")) is None
     # the other side's caption is its own; a new utterance starts afresh

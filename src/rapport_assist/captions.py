@@ -119,7 +119,8 @@ def committed_end(committed: list[str], words: list[str]) -> int | None:
     heard again as "I do live my", "I'm so sorry I'm out" as "I'm so sorry about that"), the
     committed and the pass's words are lined up in order: after the run of matched words that
     reaches furthest into the committed ones (the earliest such in the pass), as many of the
-    pass's words as committed words are left stand for them. None when more than
+    pass's words as committed words are left stand for them (with no match at all, its first
+    words stand for all of them, "Hi Julie," heard again as "I do"). None when more than
     ``_REWRITTEN_MAX`` committed words at the end match nothing (the pass went another way: its
     words cannot extend the caption)."""
     if not committed:
@@ -129,8 +130,8 @@ def committed_end(committed: list[str], words: list[str]) -> int | None:
     a = [normalize_text(w) for w in committed]
     b = [normalize_text(w) for w in words]
     blocks = [m for m in difflib.SequenceMatcher(None, a, b, autojunk=False).get_matching_blocks() if m.size and a[m.a]]
-    if not blocks:
-        return None
+    if not blocks:  # all rewritten ("Hi Julie," heard again as "I do"): the first words stand for them, if few
+        return min(len(b), len(a)) if len(a) <= _REWRITTEN_MAX else None
     best = min(blocks, key=lambda m: (-(m.a + m.size), m.b))
     if len(a) - (best.a + best.size) > _REWRITTEN_MAX:
         return None
