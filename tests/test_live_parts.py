@@ -675,3 +675,33 @@ def test_caption_passes_come_when_due_by_the_measured_pass_time() -> None:
     worker._captions[Speaker.CUSTOMER] = _segment(1.5, 2.1, Speaker.CUSTOMER)
     worker._caption_heard[Speaker.CUSTOMER] = (1.5, 1.9)  # heard 0.2 s ago: not due
     assert worker._caption_due() is Speaker.AGENT
+
+
+def test_caption_passes_give_way_for_a_while_once_a_final_waited() -> None:
+    """The recognizer fell behind (a final waited over ``caption_strain_lag_s`` for the passes
+    before it): the next caption pass is skipped, though nothing waits any more; the finals all
+    go out."""
+    from rapport_assist.recognizer import RecognizerOptions
+
+    class _Slow(_Optioned):
+        def with_options(self, options) -> "_Slow":
+            return _Slow(options, self.log)
+
+        def recognize(self, segment: SpeechSegment) -> Recognition:
+            time.sleep(0.6)
+            return super().recognize(segment)
+
+    log: list = []
+    settings = LiveSettings(caption_max_pass_s=60.0, caption_max_load=1.0, early_final=False, redo_later=False)
+    timeline, feed, worker, thread = _start_worker(_Slow(RecognizerOptions(), log), settings)
+    _wait(lambda: worker._model is not None)
+    for start in (1.0, 3.0, 5.0):  # three finals at once: the third waits 1.2 s for the two before it
+        feed.closed.put(ClosedSegment(_segment(start, start + 1.0, Speaker.CUSTOMER), timeline.now()))
+    feed.wake.set()
+    _wait(lambda: worker.stats["utterances"] == 3)
+    feed.captions.put(_segment(7.0, 8.0))
+    feed.wake.set()
+    _wait(lambda: worker.stats["caption_skipped"] == 1)
+    feed.done.set()
+    thread.join(10)
+    assert [p.kind for p in worker.passes] == ["final"] * 3 and worker.stats["caption_passes"] == 0

@@ -28,8 +28,9 @@ PC gets fewer passes rather than older ones (the audio thread offers the utteran
 
 It degrades in order, never skipping final text: caption passes stop when a pass is expected
 to take over ``caption_max_pass_s`` (``expected_pass_s``, from the recent passes), the
-recognizer was busy more than ``caption_max_load`` of the last 10 s, or a final waits
-(``recognizer_busy``, then ``recognizer_ready``); early finals start later in the silence when
+recognizer was busy more than ``caption_max_load`` of the last 10 s, a final waits, or one
+waited over ``caption_strain_lag_s`` in the last ``caption_strain_hold_s`` (``recognizer_busy``,
+then ``recognizer_ready``); early finals start later in the silence when
 it is busy (the audio thread reads ``SpeechFeed.recognizer_load``), and stop when a pass is
 expected to take over ``early_max_pass_s`` or the oldest waiting segment is ``behind_s / 2``
 old, as does decoding in context; a 30 s redo is skipped (the first text stays) when it is
@@ -221,6 +222,7 @@ class RecognitionWorker:
         self._index = 0  # the next utterance's index
         self._behind = False  # recognizer_behind said (until recognizer_caught_up)
         self._paused_said = False  # recognizer_busy said (until recognizer_ready)
+        self._strained_until = 0.0  # time.monotonic() until which caption passes give way (a final waited)
         self.passes: deque[PassTrace] = deque(maxlen=4096)  # the latest passes (bench/live_latency.py)
         self._taken: dict[tuple[Speaker, float, float], float] = {}  # segment -> call time the worker took it
 
@@ -355,6 +357,8 @@ class RecognitionWorker:
             feed.recognizer_load = self.load()
             lag = self._timeline.now() - min(c.closed_s for c in self._waiting) if self._waiting else 0.0
             self._say_behind(lag)
+            if lag > self.settings.caption_strain_lag_s:  # a final waited: no caption pass for a while
+                self._strained_until = time.monotonic() + self.settings.caption_strain_hold_s
             self._release_held()
             if self._waiting:
                 self._waiting.sort(key=lambda c: c.segment.end_s)
@@ -672,7 +676,8 @@ class RecognitionWorker:
                     self._taken[(speaker, segment.start_s, segment.end_s)] = taken
         load = self.load()
         expected = self.expected_pass_s(segment.duration_s)
-        slow = lag > 1.0 or load > s.caption_max_load or expected > s.caption_max_pass_s
+        strained = time.monotonic() < self._strained_until  # (lag is 0 here: the waiting finals went first)
+        slow = lag > 1.0 or strained or load > s.caption_max_load or expected > s.caption_max_pass_s
         if self._waiting or slow or not self._speculative:
             self.stats["caption_skipped"] += 1
             if not self._paused_said and slow:
