@@ -688,14 +688,14 @@ def test_caption_passes_give_way_for_a_while_once_a_final_waited() -> None:
             return _Slow(options, self.log)
 
         def recognize(self, segment: SpeechSegment) -> Recognition:
-            time.sleep(0.6)
+            time.sleep(1.1)
             return super().recognize(segment)
 
     log: list = []
     settings = LiveSettings(caption_max_pass_s=60.0, caption_max_load=1.0, early_final=False, redo_later=False)
     timeline, feed, worker, thread = _start_worker(_Slow(RecognizerOptions(), log), settings)
     _wait(lambda: worker._model is not None)
-    for start in (1.0, 3.0, 5.0):  # three finals at once: the third waits 1.2 s for the two before it
+    for start in (1.0, 3.0, 5.0):  # three finals at once: the third waits 2.2 s for the two before it
         feed.closed.put(ClosedSegment(_segment(start, start + 1.0, Speaker.CUSTOMER), timeline.now()))
     feed.wake.set()
     _wait(lambda: worker.stats["utterances"] == 3)

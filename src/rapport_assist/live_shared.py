@@ -89,8 +89,8 @@ class LiveSettings:
     caption_window_s: float = 6.0  # a caption pass over a longer open utterance hears only its last this many
     caption_tail_s: float = 2.0  # (at least this many) seconds: from the end of a committed word (captions.py)
     caption_max_load: float = 0.7  # no caption pass while the recognizer was busy more than this share of the last 10 s
-    caption_strain_lag_s: float = 1.0  # a final that waited this long for the recognizer (it fell behind) stops
-    caption_strain_hold_s: float = 10.0  # caption passes for this long: captions give way first on a busy PC
+    caption_strain_lag_s: float = 2.0  # a final that waited this long for the recognizer (it fell behind) stops
+    caption_strain_hold_s: float = 5.0  # caption passes for this long: captions give way first on a busy PC
     caption_max_pass_s: float = 0.6  # nor when a pass is expected to take longer (a busy PC; it would hold up finals)
     early_max_pass_s: float = 0.8  # no early finals when a recognition is expected to take longer than this
     caption_recheck_words: bool = False  # caption passes, too, redo a short-window decoding in 30 s for a
