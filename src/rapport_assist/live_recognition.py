@@ -644,9 +644,9 @@ class RecognitionWorker:
         due = []
         for speaker, segment in self._captions.items():
             heard = self._caption_heard.get(speaker)
-            first = heard is None or heard[0] != segment.start_s
             audio_s = min(segment.duration_s, self.settings.caption_window_s)  # (a window_start pass hears less)
-            if first or segment.end_s - heard[1] >= self.caption_step_s(audio_s) - 1e-6:
+            first = heard is None or heard[0] != segment.start_s
+            if heard is None or first or segment.end_s - heard[1] >= self.caption_step_s(audio_s) - 1e-6:
                 due.append((not first, segment.end_s, speaker))
         return min(due, key=lambda d: d[:2])[2] if due else None
 
