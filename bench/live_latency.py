@@ -15,9 +15,21 @@ CPU share while idle (nothing playing) and while both sides talk, and its memory
                                                            # latency and RSS per 5-minute window
     .venv/bin/python bench/live_latency.py --busy          # one core kept busy by a CPU-bound process
 
-Live captions: "speech -> first caption" is the time from an utterance's first word (its final
-start) to the first ``Partial`` event of it; "caption age" the time from the end of the audio a
-caption pass heard to the caption arriving. Early finals: how many utterances used the
+Live captions. **Caption lag** is what a user sees: for each word of the final text, the time
+from the word's end (call clock) to the first moment that word is on screen — the first caption
+(``Partial``, its stable text or its pending words) of that utterance showing it, matched to the
+final words in order without case and punctuation, or else the utterance itself (``caption_lag``);
+p50/p95 over all words, so an utterance without captions counts with its final's delay. Digits
+are masked in captions, so a number counts from its final. "speech -> first caption" is the time
+from an utterance's start (its first word's start, which Whisper puts at the segment's start,
+400 ms of onset padding included) to its first caption; "voiced speech -> first caption" the
+same from the first word's end less its length (at most 0.3 s), about when the voice began.
+"caption age" is the time from the end of the audio a caption pass heard to the caption
+arriving. With ``--minutes`` each window also gives the nudges' p95 and the caption lag, to see
+whether lag grows. The audio clock can run ahead of the call clock when a capture's first block
+comes late (0-0.5 s between runs on a busy host), which makes every delay from a word's end read
+short; ``clock_lead_s`` bounds it from the passes, and the "+lead" lines (and the windows) add
+it back: compare runs on those. Early finals: how many utterances used the
 recognition started when the hangover began, and how many early passes were thrown away because
 speech resumed. Early nudges (``rules.early``): when each arrived relative to the end of the
 utterance that triggered it (negative: the card could show while it was still being said), how
@@ -28,6 +40,7 @@ came (the early nudge's time when it had one).
 from __future__ import annotations
 
 import argparse
+import difflib
 import json
 import os
 import subprocess
@@ -35,6 +48,7 @@ import sys
 import tempfile
 import threading
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -48,7 +62,7 @@ from rapport_assist.audio import DecodedAudio  # noqa: E402
 from rapport_assist.capture import DeviceChoice  # noqa: E402
 from rapport_assist.endpoint import EndpointerOptions  # noqa: E402
 from rapport_assist.live import LiveCall, LiveSettings  # noqa: E402
-from rapport_assist.recognizer import RecognizerOptions  # noqa: E402
+from rapport_assist.recognizer import RecognizerOptions, normalize_text  # noqa: E402
 from rapport_assist.rules import default_rules_dir, load_rules  # noqa: E402
 from rapport_assist.rules.early import fires_early  # noqa: E402
 from rapport_assist.types import Nudge, Partial, Status, TurnRevision, Utterance, Withdrawn  # noqa: E402
@@ -239,6 +253,145 @@ def replace_timing(u):
     return replace(u, timing=None)
 
 
+@dataclass
+class CaptionLag:
+    """Caption lag as a user sees it (``caption_lag``)."""
+
+    words: list[float] = field(default_factory=list)  # per word of the final text: its end -> first on screen
+    by_caption: int = 0  # of those, shown by a caption before their utterance's final event
+    first_caption: list[float] = field(default_factory=list)  # per captioned utterance: its start -> first caption
+    first_caption_voiced: list[float] = field(default_factory=list)  # the same from its first word's end less
+    # the word's length (a word's start is unreliable: Whisper puts the first word at the segment's start,
+    # onset padding included); ~ when the voice began
+    captioned_long: int = 0  # utterances of 2 s or more with a caption before their final
+    long: int = 0
+
+
+def _shown_words(p: Partial) -> list[str]:
+    return [w for w in normalize_text(f"{p.text} {p.pending}").split() if w]
+
+
+def caption_lag(utterances: dict, partials: list, window: tuple[float, float] | None = None) -> CaptionLag:
+    """For each word of each final utterance (``utterances``: index -> (arrival, Utterance)), the
+    time from the word's end (call clock) to the first moment it is on screen: the arrival of the
+    first caption (``partials``: (arrival, Partial)) of the same utterance that shows it (its
+    stable text or its pending words, matched to the final words in order, without case and
+    punctuation), else the arrival of the utterance itself. A caption belongs to an utterance when
+    it is the same speaker's, its audio starts at or before the utterance's first word and after
+    that speaker's previous utterance ended, heard past the first word's start, and came before
+    the final. ``window``: only utterances ending in [a, b)."""
+    out = CaptionLag()
+    by_speaker: dict = {}
+    for t, u in sorted(utterances.values(), key=lambda x: x[1].start_s):
+        by_speaker.setdefault(u.speaker, []).append((t, u))
+    for items in by_speaker.values():
+        previous_end = -1e9
+        for t_final, u in items:
+            mine = [
+                (t, p)
+                for t, p in partials
+                if p.speaker is u.speaker
+                and previous_end - 1e-6 <= p.start_s <= u.start_s + 0.05
+                and p.t_s > u.start_s
+                and t <= t_final
+            ]
+            previous_end = max(previous_end, u.end_s)
+            if window is not None and not window[0] <= u.end_s < window[1]:
+                continue
+            if u.end_s - u.start_s >= 2.0:
+                out.long += 1
+                out.captioned_long += bool(mine)
+            words = [w for w in u.words if normalize_text(w.text)]
+            if mine:
+                out.first_caption.append(mine[0][0] - u.start_s)
+                if words:
+                    w0 = words[0]
+                    out.first_caption_voiced.append(mine[0][0] - (w0.end_s - min(w0.end_s - w0.start_s, 0.3)))
+            final_words = [normalize_text(w.text) for w in words]
+            shown_at = [t_final] * len(words)
+            for t, p in mine:  # in arrival order
+                matcher = difflib.SequenceMatcher(None, final_words, _shown_words(p), autojunk=False)
+                for block in matcher.get_matching_blocks():
+                    for i in range(block.a, block.a + block.size):
+                        shown_at[i] = min(shown_at[i], t)
+            for w, t in zip(words, shown_at):
+                out.words.append(t - w.end_s)
+                out.by_caption += t < t_final
+    return out
+
+
+def lost_report(utterances: dict, repeats: int) -> None:
+    """The demo call's script against what live heard, by content (times drift when the player
+    itself falls behind on a loaded PC): per side, the script said ``repeats`` times is lined up
+    with the final utterances' words in order; a script utterance of which under a third of the
+    words were heard is lost. Per pass of the call, the share of its script words heard."""
+    from rapport_assist.transcript import read_transcript
+
+    script = list(read_transcript(DEMO.with_suffix(".jsonl")))
+    heard = sorted((u for _, u in utterances.values()), key=lambda u: u.start_s)
+    hits: dict[tuple[int, int], list[int]] = {}
+    for side in {s.speaker for s in script}:
+        ref, owner = [], []
+        for k in range(repeats):
+            for i, line in enumerate(script):
+                if line.speaker is side:
+                    words = normalize_text(line.text).split()
+                    ref += words
+                    owner += [(k, i)] * len(words)
+        hyp = [w for u in heard if u.speaker is side for w in normalize_text(u.text).split()]
+        matched = lcs_matched(ref, hyp)
+        for o, hit in zip(owner, matched):
+            hits.setdefault(o, [0, 0])
+            hits[o][0] += hit
+            hits[o][1] += 1
+    lost = sorted(o for o, (hit, n) in hits.items() if hit < n / 3)
+    print(
+        f"script utterances lost (under a third of their words heard): {len(lost)} of {len(script) * repeats}"
+        + (f": {[(k, script[i].text[:30]) for k, i in lost][:8]}" if lost else "")
+    )
+    if repeats > 1:
+        shares = []
+        for k in range(repeats):
+            hit = sum(v[0] for o, v in hits.items() if o[0] == k)
+            total = sum(v[1] for o, v in hits.items() if o[0] == k)
+            shares.append(f"{hit / total:.0%}")
+        print(f"  script words heard, per pass of the call: {', '.join(shares)}")
+
+
+def lcs_matched(ref: list[str], hyp: list[str]) -> list[int]:
+    """1 for each word of ``ref`` in a longest common subsequence with ``hyp`` (a monotonic
+    alignment: difflib's longest-block-first matching pairs the wrong copies of a repeated text)."""
+    n, m = len(ref), len(hyp)
+    table = np.zeros((n + 1, m + 1), np.int32)
+    hyp_arr = np.array(hyp, dtype=object)
+    for i in range(1, n + 1):
+        same = hyp_arr == ref[i - 1]
+        row, prev = table[i], table[i - 1]
+        for j in range(1, m + 1):
+            row[j] = prev[j - 1] + 1 if same[j - 1] else max(prev[j], row[j - 1])
+    matched, i, j = [0] * n, n, m
+    while i and j:
+        if ref[i - 1] == hyp[j - 1] and table[i, j] == table[i - 1, j - 1] + 1:
+            matched[i - 1] = 1
+            i, j = i - 1, j - 1
+        elif table[i - 1, j] >= table[i, j - 1]:
+            i -= 1
+        else:
+            j -= 1
+    return matched
+
+
+def clock_lead_s(call) -> float:
+    """How far the capture's audio clock is ahead of the call clock, at least: a side's clock is set
+    from the call time its first block arrives, so a first block that came late (a busy PC) puts
+    every audio time — word ends among them — later than it was, and every delay measured from one
+    shorter (seen: 0.0-0.5 s between runs). The early and caption passes' audio is handed over as
+    its last block arrives; one taken before its audio ended (``taken_s`` < ``segment_end_s``) shows
+    the lead. 0 when none was."""
+    gaps = [p.taken_s - p.segment_end_s for p in call.passes if p.kind in ("early", "caption")]
+    return max(0.0, -min(gaps)) if gaps else 0.0
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument(
@@ -416,17 +569,25 @@ def run(args, audio, repeats: int) -> int:
         events = list(received)
     utterances = {e.index: (t, e) for t, e in events if isinstance(e, Utterance)}
     utt_lat = [t - e.end_s for t, e in utterances.values()]
-    nudge_lat = []
+    nudge_lat, nudge_at = [], []  # (nudge_at: (the utterance's end, latency), for the soak's windows)
     for t, e in events:
         if isinstance(e, Nudge) and e.evidence and e.utterance_index in utterances and e.rule != "dead-air":
             if abs(e.t_s - utterances[e.utterance_index][1].end_s) < 1e-6:  # fired at that utterance's end
                 nudge_lat.append(t - e.t_s)
+                nudge_at.append((e.t_s, t - e.t_s))
     timer_lat = [t - e.t_s for t, e in events if isinstance(e, Nudge) and e.rule == "dead-air"]
     statuses = [e for _, e in events if isinstance(e, Status) and e.level != "info"]
 
     print(f"model loaded and warmed up {ready_s:.1f} s after start()")
+    lead = clock_lead_s(call)
+    print(
+        f"audio clock ahead of the call clock by {lead:.2f} s at least (a capture's first block came late; "
+        "'+lead' lines add it back)"
+    )
     print(describe("end of utterance -> utterance", utt_lat))
+    print(describe("  +lead", [x + lead for x in utt_lat]))
     print(describe("end of utterance -> its nudge", nudge_lat))
+    print(describe("  +lead", [x + lead for x in nudge_lat]))
     print(describe("dead-air timer -> nudge", timer_lat))
     # early nudges (rules.early): when the card could appear, relative to the end of the utterance
     # that triggered it (negative: while it was still being said); confirmed or withdrawn
@@ -508,37 +669,29 @@ def run(args, audio, repeats: int) -> int:
                             "end_s": e.end_s,
                             "text": e.text,
                             "arrived_s": t,
+                            "words": [[w.text, w.start_s, w.end_s] for w in e.words],
                         }
                         for t, e in utterances.values()
                     ],
+                    "partials": [{**e.to_json(), "arrived_s": t} for t, e in events if isinstance(e, Partial)],
                 },
                 indent=1,
             )
         )
     partials = [(t, e) for t, e in events if isinstance(e, Partial)]
-    first_caption = []
-    captioned_long = 0
-    long_utts = 0
-    for t_final, u in utterances.values():
-        mine = [
-            (t, p)
-            for t, p in partials
-            if p.speaker is u.speaker
-            and p.start_s <= u.start_s + 0.05
-            and p.t_s <= u.end_s + 1.0
-            and t <= t_final
-            and u.start_s - p.start_s < 2.0
-        ]
-        if u.end_s - u.start_s >= 2.0:
-            long_utts += 1
-            captioned_long += bool(mine)
-        if mine:
-            first_caption.append(mine[0][0] - u.start_s)
-    print(describe("speech -> first caption", first_caption))
+    lag = caption_lag(utterances, partials)
+    print(describe("caption lag (word end -> on screen)", lag.words))
+    print(describe("  +lead", [x + lead for x in lag.words]))
+    print(
+        f"  words shown by a caption before their final: {lag.by_caption} of {len(lag.words)}; "
+        f"the rest came with their utterance"
+    )
+    print(describe("speech -> first caption", lag.first_caption))
+    print(describe("voiced speech -> first caption", lag.first_caption_voiced))
     print(describe("caption age (audio heard -> shown)", [t - p.t_s for t, p in partials]))
     print(
         f"captions: {len(partials)} partial events; utterances of 2 s or more with a caption before their "
-        f"final: {captioned_long}/{long_utts}"
+        f"final: {lag.captioned_long}/{lag.long}"
     )
     st = call.stats
     print(
@@ -560,18 +713,26 @@ def run(args, audio, repeats: int) -> int:
     )
     if repeats > 1:
         window = 300.0 if total_s >= 900 else 120.0
-        print(f"per {window / 60:g}-minute window (latency of utterances, RSS at the window's end, captions):")
+        print(
+            f"per {window / 60:g}-minute window (+lead: latency of utterances and nudges, RSS at the window's end, "
+            "caption lag):"
+        )
         t = play_start
         while t < play_start + total_s:
-            lat = [lt - e.end_s for lt, e in utterances.values() if t <= e.end_s < t + window]
+            lat = [lt - e.end_s + lead for lt, e in utterances.values() if t <= e.end_s < t + window]
             mem = [r for rt, r in rss if rt < t + window]
             ages = [pt - p.t_s for pt, p in partials if t <= p.t_s < t + window]
+            words = [x + lead for x in caption_lag(utterances, partials, (t, t + window)).words]
+            nudges = [n + lead for n_t, n in nudge_at if t <= n_t < t + window]
             print(
                 f"  {(t - play_start) / 60:5.1f}-{(t - play_start + window) / 60:5.1f} min  "
                 f"n={len(lat):<4} p50 {pct(lat, 50):.2f} s  p95 {pct(lat, 95):.2f} s  RSS {mem[-1]:.0f} MB  "
-                f"captions {len(ages)}, age p50 {pct(ages, 50):.2f} s"
+                f"nudges {len(nudges)} p95 {pct(nudges, 95):.2f} s  caption lag p50 {pct(words, 50):.2f} "
+                f"p95 {pct(words, 95):.2f} s ({len(ages)} captions)"
             )
             t += window
+    if args.audio == [DEMO]:
+        lost_report(utterances, repeats)
     print(
         f"utterances {len(utterances)}, nudges {sum(isinstance(e, Nudge) for _, e in events)}, "
         f"leaks dropped {call.stats['leaks_dropped']}, guard-dropped segments {call.stats['guard_dropped']}"

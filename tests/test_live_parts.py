@@ -640,3 +640,68 @@ def test_an_agent_utterance_that_cannot_be_a_leak_does_not_wait_for_the_customer
     feed.done.set()
     thread.join(10)
     assert worker.stats["utterances"] == 2
+
+
+def test_caption_passes_come_when_due_by_the_measured_pass_time() -> None:
+    """The audio thread offers an open utterance every 0.2 s of audio; a caption pass runs on the
+    first offer, then once ``caption_step_s`` more audio is in: ``caption_every_s`` while passes
+    are quick, the expected pass time over ``caption_share`` when they are slow (fewer passes, the
+    same audio heard). A first pass of the other side's new utterance goes before a later one."""
+    from rapport_assist.recognizer import RecognizerOptions
+
+    def heard(pass_rate: float) -> list[float]:
+        log: list = []
+        worker = RecognitionWorker(
+            LiveSettings(caption_max_pass_s=60.0, caption_max_load=1.0), CallTimeline(), SpeechFeed()
+        )
+        model = _Optioned(RecognizerOptions(), log)
+        for i in range(11):  # offers of the utterance begun at 0.5 s, up to 1.0, 1.2, ... 3.0 s
+            worker._captions[Speaker.AGENT] = _segment(0.5, round(1.0 + 0.2 * i, 1))
+            worker._pass_rate = pass_rate  # (the stand-in's passes take no time)
+            due = worker._caption_due()
+            if due is not None:
+                worker._caption_pass(model, due, 0.0)
+        assert [p.kind for p in worker.passes] == ["caption"] * len(worker.passes)
+        return [round(p.segment_end_s, 1) for p in worker.passes]
+
+    assert heard(0.05) == [1.0, 1.4, 1.8, 2.2, 2.6, 3.0]  # every caption_every_s (0.4 s of audio)
+    assert heard(0.3) == [1.0, 2.2]  # a pass of ~0.4 s over 1.5 s of audio: a step of 0.41 / 0.4 s
+
+    worker = RecognitionWorker(LiveSettings(), CallTimeline(), SpeechFeed())
+    worker._caption_heard[Speaker.AGENT] = (0.5, 1.0)
+    worker._captions[Speaker.AGENT] = _segment(0.5, 2.0)  # due its next pass
+    worker._captions[Speaker.CUSTOMER] = _segment(1.5, 2.1, Speaker.CUSTOMER)  # due its first
+    assert worker._caption_due() is Speaker.CUSTOMER
+    worker._captions[Speaker.CUSTOMER] = _segment(1.5, 2.1, Speaker.CUSTOMER)
+    worker._caption_heard[Speaker.CUSTOMER] = (1.5, 1.9)  # heard 0.2 s ago: not due
+    assert worker._caption_due() is Speaker.AGENT
+
+
+def test_caption_passes_give_way_for_a_while_once_a_final_waited() -> None:
+    """The recognizer fell behind (a final waited over ``caption_strain_lag_s`` for the passes
+    before it): the next caption pass is skipped, though nothing waits any more; the finals all
+    go out."""
+    from rapport_assist.recognizer import RecognizerOptions
+
+    class _Slow(_Optioned):
+        def with_options(self, options) -> "_Slow":
+            return _Slow(options, self.log)
+
+        def recognize(self, segment: SpeechSegment) -> Recognition:
+            time.sleep(1.1)
+            return super().recognize(segment)
+
+    log: list = []
+    settings = LiveSettings(caption_max_pass_s=60.0, caption_max_load=1.0, early_final=False, redo_later=False)
+    timeline, feed, worker, thread = _start_worker(_Slow(RecognizerOptions(), log), settings)
+    _wait(lambda: worker._model is not None)
+    for start in (1.0, 3.0, 5.0):  # three finals at once: the third waits 2.2 s for the two before it
+        feed.closed.put(ClosedSegment(_segment(start, start + 1.0, Speaker.CUSTOMER), timeline.now()))
+    feed.wake.set()
+    _wait(lambda: worker.stats["utterances"] == 3)
+    feed.captions.put(_segment(7.0, 8.0))
+    feed.wake.set()
+    _wait(lambda: worker.stats["caption_skipped"] == 1)
+    feed.done.set()
+    thread.join(10)
+    assert [p.kind for p in worker.passes] == ["final"] * 3 and worker.stats["caption_passes"] == 0

@@ -234,6 +234,15 @@ class Endpointer:
         return self._start_s + self._utterance_start / STREAM_RATE_HZ
 
     @property
+    def speech_since_s(self) -> float | None:
+        """Call time the open utterance's voice began (the VAD's onset, after the onset padding
+        ``open_since_s`` includes; where a forced cut's rest continues), or None when no speech is
+        open. Live captions count the audio to their first pass from it."""
+        if self._speech_start is None:
+            return None
+        return self._start_s + self._speech_start / STREAM_RATE_HZ
+
+    @property
     def horizon_s(self) -> float:
         """No segment this endpointer returns from now on starts before this call time (the
         oldest frame it still holds: an utterance starts at or after it, padding included);

@@ -5,7 +5,8 @@ sides, one per channel), copies each block off the capture callback, resamples t
 device will not take it (``rate_fallback``), puts each side on the call clock, feeds the side's
 ``Endpointer`` and the call's WAV (``AudioSink``), and hands the recognizer thread its speech
 (``live_shared.SpeechFeed``): closed segments, the segment an utterance becomes if its silence
-lasts (early finals), and open utterances so far (captions). As a side starts talking it puts a
+lasts (early finals), and open utterances so far (captions: first ``caption_first_s`` after the
+voice began, then every ``caption_offer_s`` of audio; the recognizer thread decides which it hears). As a side starts talking it puts a
 ``SpeechActivity`` mark on the timeline, and closes the other side's utterance if that one's
 hangover is running.
 
@@ -358,7 +359,8 @@ class CaptureSupervisor:
             open_since = ch.endpointer.open_since_s
             if open_since is not None and open_since != ch.open_since_s:  # a new segment (or a forced cut's rest)
                 self._timeline.put(SpeechActivity(ch.speaker, open_since, True))
-                ch.caption_at_s = open_since + self.settings.caption_first_s
+                voiced = ch.endpointer.speech_since_s
+                ch.caption_at_s = (voiced if voiced is not None else open_since) + self.settings.caption_first_s
                 if self.settings.close_on_other_side:
                     self._cut_other_hangovers(ch)
             ch.open_since_s = open_since
@@ -401,7 +403,7 @@ class CaptureSupervisor:
             and ep.silent_since_s is None
             and ep.position_s >= ch.caption_at_s
         ):
-            ch.caption_at_s = ep.position_s + s.caption_every_s
+            ch.caption_at_s = ep.position_s + s.caption_offer_s  # (the recognizer decides which it hears)
             so_far = ep.open_segment()
             if so_far is not None:
                 self._feed.captions.put(so_far)

@@ -18,12 +18,19 @@ again in Whisper's full window once nobody talks; other words come as a ``TurnRe
 (``redo``). A kept decoding the guards drop is decoded in 30 s at once, as other doubts are. With room to spare, and no side in its
 hangover (its final would wait for the pass), it re-recognizes open utterances and puts their
 stable prefix on the timeline (``captions.CaptionTracker``); a caption pass never decodes again
-in 30 s. ``passes`` keeps each pass's timing (``PassTrace``) for benchmarks.
+in 30 s. Caption passes come when due, not on a fixed clock: an utterance's first as soon as the
+audio thread offers it (``caption_first_s`` after the voice began), then each once
+``caption_step_s`` more audio is in — ``caption_every_s``, or the expected pass time over
+``caption_share`` when passes are slow, so the cadence follows the measured pass time and a busy
+PC gets fewer passes rather than older ones (the audio thread offers the utterance so far every
+``caption_offer_s``; the latest offer is what a pass hears). ``passes`` keeps each pass's timing
+(``PassTrace``) for benchmarks.
 
 It degrades in order, never skipping final text: caption passes stop when a pass is expected
 to take over ``caption_max_pass_s`` (``expected_pass_s``, from the recent passes), the
-recognizer was busy more than ``caption_max_load`` of the last 10 s, or a final waits
-(``recognizer_busy``, then ``recognizer_ready``); early finals start later in the silence when
+recognizer was busy more than ``caption_max_load`` of the last 10 s, a final waits, or one
+waited over ``caption_strain_lag_s`` in the last ``caption_strain_hold_s`` (``recognizer_busy``,
+then ``recognizer_ready``); early finals start later in the silence when
 it is busy (the audio thread reads ``SpeechFeed.recognizer_load``), and stop when a pass is
 expected to take over ``early_max_pass_s`` or the oldest waiting segment is ``behind_s / 2``
 old, as does decoding in context; a 30 s redo is skipped (the first text stays) when it is
@@ -40,6 +47,7 @@ from collections import deque
 from dataclasses import dataclass, replace
 from typing import Literal, Protocol
 
+from .audio import STREAM_RATE_HZ
 from .captions import CaptionTracker
 from .errors import RapportError
 from .live_shared import CallTimeline, ClosedSegment, LiveSettings, SpeechFeed
@@ -81,6 +89,9 @@ def is_leak(utt: Utterance, recent_customer: list[Utterance], similarity: float)
         if matched / len(words) >= similarity:  # most of the agent's words are the customer's, in order
             return True
     return False
+
+
+_CAPTION_CUT_EARLY_S = 0.15  # a windowed caption pass starts this far before the committed word's end
 
 
 PassKind = Literal["final", "early", "caption", "redo"]
@@ -203,12 +214,15 @@ class RecognitionWorker:
         self._early: dict[Speaker, SpeechSegment] = {}  # the latest early segment per side, not yet recognized
         self._early_done: dict[Speaker, _EarlyResult] = {}  # an early pass per side, for when its segment closes
         self._captions: dict[Speaker, SpeechSegment] = {}  # the latest open-utterance audio per side
+        self._caption_heard: dict[Speaker, tuple[float, float]] = {}  # per side: (utterance start, audio end) of
+        # its latest caption pass
         self._final_end: dict[Speaker, float] = {}  # where each side's last final segment ended
         self._tracker = CaptionTracker()
         self._recent_customer: list[Utterance] = []  # for the leak filter
         self._index = 0  # the next utterance's index
         self._behind = False  # recognizer_behind said (until recognizer_caught_up)
         self._paused_said = False  # recognizer_busy said (until recognizer_ready)
+        self._strained_until = 0.0  # time.monotonic() until which caption passes give way (a final waited)
         self.passes: deque[PassTrace] = deque(maxlen=4096)  # the latest passes (bench/live_latency.py)
         self._taken: dict[tuple[Speaker, float, float], float] = {}  # segment -> call time the worker took it
 
@@ -343,6 +357,8 @@ class RecognitionWorker:
             feed.recognizer_load = self.load()
             lag = self._timeline.now() - min(c.closed_s for c in self._waiting) if self._waiting else 0.0
             self._say_behind(lag)
+            if lag > self.settings.caption_strain_lag_s:  # a final waited: no caption pass for a while
+                self._strained_until = time.monotonic() + self.settings.caption_strain_hold_s
             self._release_held()
             if self._waiting:
                 self._waiting.sort(key=lambda c: c.segment.end_s)
@@ -364,7 +380,9 @@ class RecognitionWorker:
                 self._open_turn_pass(self._turn_pass, lag)
             elif self._captions and not any(feed.in_hangover.values()):
                 # (not while a side's segment may close any moment: its final would wait for the pass)
-                self._caption_pass(self._caption_model or self._model, lag)
+                due = self._caption_due()
+                if due is not None:
+                    self._caption_pass(self._caption_model or self._model, due, lag)
         self._timeline.end()
 
     def _take(self) -> None:
@@ -449,6 +467,7 @@ class RecognitionWorker:
             kept = None
         self._final_end[speaker] = segment.end_s
         self._tracker.finish(speaker)
+        self._caption_heard.pop(speaker, None)
         if speaker in self._captions and self._captions[speaker].start_s < segment.end_s:
             del self._captions[speaker]  # that utterance's caption pass is too late now
         self._rtf(rec_end_s - rec_start_s, segment.duration_s, used_early)
@@ -610,16 +629,55 @@ class RecognitionWorker:
                 in_30,
             )
 
-    def _caption_pass(self, model: SegmentRecognizer, lag: float) -> None:
-        """Re-recognize the earliest open utterance for its caption, when there is room."""
+    def caption_step_s(self, audio_s: float) -> float:
+        """How much more audio of an open utterance (``audio_s`` long) waits for its next caption
+        pass: ``caption_every_s``, or the expected pass time over ``caption_share`` when passes
+        are slower (a busy PC: fewer passes, each heard as soon as it is due)."""
         s = self.settings
-        speaker, segment = min(self._captions.items(), key=lambda item: item[1].end_s)
-        del self._captions[speaker]
+        return max(s.caption_every_s, self.expected_pass_s(audio_s) / max(s.caption_share, 1e-3))
+
+    def _caption_due(self) -> Speaker | None:
+        """The side whose open utterance is due a caption pass: its first (the audio thread offers
+        it ``caption_first_s`` after the voice began), or ``caption_step_s`` more audio since its
+        last; a first pass before a later one, then the earliest. None: none is due yet (the
+        audio thread offers the utterance so far every ``caption_offer_s``)."""
+        due = []
+        for speaker, segment in self._captions.items():
+            heard = self._caption_heard.get(speaker)
+            audio_s = min(segment.duration_s, self.settings.caption_window_s)  # (a window_start pass hears less)
+            first = heard is None or heard[0] != segment.start_s
+            if heard is None or first or segment.end_s - heard[1] >= self.caption_step_s(audio_s) - 1e-6:
+                due.append((not first, segment.end_s, speaker))
+        return min(due, key=lambda d: d[:2])[2] if due else None
+
+    def _caption_pass(self, model: SegmentRecognizer, speaker: Speaker, lag: float) -> None:
+        """Re-recognize ``speaker``'s open utterance for its caption, when there is room."""
+        s = self.settings
+        segment = self._captions.pop(speaker)
         if segment.start_s < self._final_end.get(speaker, -1.0) or self._feed.done.is_set():
             return  # that utterance is final already
+        self._caption_heard[speaker] = (segment.start_s, segment.end_s)  # (a skipped one too: the next is a step on)
+        utterance_start = segment.start_s
+        from_s = None
+        if segment.duration_s > s.caption_window_s:  # a long utterance: hear its tail after a committed word
+            from_s = self._tracker.window_start(
+                speaker, segment.start_s, segment.end_s, s.caption_window_s, s.caption_tail_s
+            )
+            if from_s is not None:
+                # (a little before the word's end, Whisper's word ends are not exact: a word heard twice lines up
+                # with the committed one, a clipped next word would be lost)
+                cut_s = max(segment.start_s, from_s - _CAPTION_CUT_EARLY_S)
+                cut = int(round((cut_s - segment.start_s) * STREAM_RATE_HZ))
+                taken = self._taken.pop((speaker, segment.start_s, segment.end_s), None)
+                segment = SpeechSegment(
+                    speaker, segment.start_s + cut / STREAM_RATE_HZ, segment.end_s, segment.audio[cut:]
+                )
+                if taken is not None:
+                    self._taken[(speaker, segment.start_s, segment.end_s)] = taken
         load = self.load()
         expected = self.expected_pass_s(segment.duration_s)
-        slow = lag > 1.0 or load > s.caption_max_load or expected > s.caption_max_pass_s
+        strained = time.monotonic() < self._strained_until  # (lag is 0 here: the waiting finals went first)
+        slow = lag > 1.0 or strained or load > s.caption_max_load or expected > s.caption_max_pass_s
         if self._waiting or slow or not self._speculative:
             self.stats["caption_skipped"] += 1
             if not self._paused_said and slow:
@@ -638,7 +696,7 @@ class RecognitionWorker:
         self.stats["caption_passes"] += 1
         if rec is None:
             return
-        partial = self._tracker.update(speaker, segment.start_s, segment.end_s, rec.words)
+        partial = self._tracker.update(speaker, utterance_start, segment.end_s, rec.words, from_s)
         if partial is not None:
             self.stats["partials"] += 1
             self._timeline.put(partial)

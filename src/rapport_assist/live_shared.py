@@ -79,9 +79,18 @@ class LiveSettings:
     # wasted passes: half the pauses that reach 96 ms resume, a third of those at 192)
     close_on_other_side: bool = True  # the other side starts talking: a side in its hangover is done
     captions: bool = True  # re-recognize open utterances for live captions (Partial events) when there is room
-    caption_first_s: float = 0.9  # first caption pass once an open utterance holds this much audio (padding included)
-    caption_every_s: float = 0.8  # then a pass per this much more audio
+    caption_first_s: float = 0.5  # first caption pass once this much audio follows the open utterance's voice onset
+    # (the VAD's, not the onset padding: 0.9 s of padded audio before 2026-12-04 evening)
+    caption_offer_s: float = 0.2  # then the audio thread offers the utterance so far per this much more audio; the
+    # recognizer runs a pass when one is due (caption_every_s, caption_share)
+    caption_every_s: float = 0.4  # at least this much more audio between two caption passes over an utterance
+    caption_share: float = 0.4  # and at least the expected pass time / this (a pass of 0.3 s: every 0.75 s of
+    # audio), so captions of one side keep the recognizer busy at most this share of the time
+    caption_window_s: float = 6.0  # a caption pass over a longer open utterance hears only its last this many
+    caption_tail_s: float = 2.0  # (at least this many) seconds: from the end of a committed word (captions.py)
     caption_max_load: float = 0.7  # no caption pass while the recognizer was busy more than this share of the last 10 s
+    caption_strain_lag_s: float = 2.0  # a final that waited this long for the recognizer (it fell behind) stops
+    caption_strain_hold_s: float = 5.0  # caption passes for this long: captions give way first on a busy PC
     caption_max_pass_s: float = 0.6  # nor when a pass is expected to take longer (a busy PC; it would hold up finals)
     early_max_pass_s: float = 0.8  # no early finals when a recognition is expected to take longer than this
     caption_recheck_words: bool = False  # caption passes, too, redo a short-window decoding in 30 s for a
