@@ -197,31 +197,46 @@ def test_a_turns_second_pass_gives_words_back_by_their_start(recognizer) -> None
     assert heard == ["So what now?", "Well, okay."]
 
 
+GREETING = "Thank you for calling, how can I help you today?"
+
+
+def _greeting_words() -> list:
+    """The greeting's words as a batched decoding gives them, timed from the window's start."""
+    from types import SimpleNamespace
+
+    said = [("Thank", 0.1), ("you", 0.3), ("for", 0.5), ("calling,", 0.7), ("how", 1.0), ("can", 1.2), ("I", 1.3)]
+    said += [("help", 1.5), ("you", 1.7), ("today?", 1.9)]
+    return [SimpleNamespace(word=" " + w, start=t, end=t + 0.15, probability=0.9) for w, t in said]
+
+
+def _packed_window(recognizer, words: list, avg_logprob: float, end: float):
+    """``recognizer`` whose batched pipeline (a stand-in) gives one window of ``words``: what
+    the window's decoding heard is fixed, the real model decodes whatever is redone alone."""
+    from types import SimpleNamespace
+
+    window = SimpleNamespace(words=words, avg_logprob=avg_logprob, no_speech_prob=0.01, end=end)
+
+    class OneWindow:
+        def transcribe(self, audio, **options):
+            return iter([window]), None
+
+    packed = recognizer.with_options(recognizer.options)
+    packed._batched = lambda: OneWindow()
+    return packed
+
+
 @pytest.mark.model
 def test_a_segment_the_window_skipped_is_decoded_on_its_own(recognizer, speak) -> None:
     """Batched decoding that skips a stretch of its window (a fake of the batched pipeline gives
     the first segment's words only): the long second segment, left with no words, is decoded on its
     own by the real model; the first keeps the window's words."""
-    from types import SimpleNamespace
-
     from rapport_assist.recognizer import PACK_SPARSE_MIN_S
 
-    first = segment(speak("Thank you for calling, how can I help you today?"), start_s=0.0)
+    first = segment(speak(GREETING), start_s=0.0)
     second = segment(speak("My internet keeps dropping every night, and nobody has fixed it."), start_s=10.0)
     assert second.end_s - second.start_s >= PACK_SPARSE_MIN_S
-    said = [("Thank", 0.1), ("you", 0.3), ("for", 0.5), ("calling,", 0.7), ("how", 1.0), ("can", 1.2), ("I", 1.3)]
-    said += [("help", 1.5), ("you", 1.7), ("today?", 1.9)]
-    words = [SimpleNamespace(word=" " + w, start=t, end=t + 0.15, probability=0.9) for w, t in said]
-    window = SimpleNamespace(words=words, avg_logprob=-0.2, no_speech_prob=0.01, end=2.1)
-
-    class SkippingPipeline:
-        def transcribe(self, audio, **options):
-            return iter([window]), None
-
-    packed = recognizer.with_options(recognizer.options)
-    packed._batched = lambda: SkippingPipeline()
-    results = packed.recognize_batch([first, second])
-    assert results[0] is not None and results[0].text == "Thank you for calling, how can I help you today?"
+    results = _packed_window(recognizer, _greeting_words(), -0.2, 2.1).recognize_batch([first, second])
+    assert results[0] is not None and results[0].text == GREETING
     assert results[1] is not None and "internet" in results[1].text.lower()
     assert all(second.start_s <= w.start_s <= w.end_s <= second.end_s for w in results[1].words)
 
@@ -231,30 +246,17 @@ def test_a_short_turn_the_window_left_wordless_is_decoded_on_its_own(recognizer,
     """A short segment (under the sparse rule's length) that got no word at all in its window is
     decoded alone by the real model and its words kept; a wordless stretch of breath noise decoded
     alone gives nothing (the guards), and the window's words for the first segment stay."""
-    from types import SimpleNamespace
-
     from rapport_assist.recognizer import PACK_EMPTY_MIN_S, PACK_SPARSE_MIN_S
 
-    first = segment(speak("Thank you for calling, how can I help you today?"), start_s=0.0)
+    first = segment(speak(GREETING), start_s=0.0)
     short = segment(speak("I need it before two!"), start_s=10.0)
     assert PACK_EMPTY_MIN_S <= short.end_s - short.start_s < PACK_SPARSE_MIN_S
     rng = np.random.default_rng(5)
     n = int(1.0 * SR)
     breath = (rng.normal(0, 0.03, n) * np.hanning(n)).astype(np.float32)
     noise = segment(breath, start_s=20.0)
-    said = [("Thank", 0.1), ("you", 0.3), ("for", 0.5), ("calling,", 0.7), ("how", 1.0), ("can", 1.2), ("I", 1.3)]
-    said += [("help", 1.5), ("you", 1.7), ("today?", 1.9)]
-    words = [SimpleNamespace(word=" " + w, start=t, end=t + 0.15, probability=0.9) for w, t in said]
-    window = SimpleNamespace(words=words, avg_logprob=-0.2, no_speech_prob=0.01, end=2.1)
-
-    class SkippingPipeline:
-        def transcribe(self, audio, **options):
-            return iter([window]), None
-
-    packed = recognizer.with_options(recognizer.options)
-    packed._batched = lambda: SkippingPipeline()
-    results = packed.recognize_batch([first, short, noise])
-    assert results[0] is not None and results[0].text == "Thank you for calling, how can I help you today?"
+    results = _packed_window(recognizer, _greeting_words(), -0.2, 2.1).recognize_batch([first, short, noise])
+    assert results[0] is not None and results[0].text == GREETING
     assert results[1] is not None and "before" in results[1].text.lower(), results[1]
     assert all(short.start_s <= w.start_s <= w.end_s <= short.end_s for w in results[1].words)
     assert results[2] is None
@@ -268,28 +270,18 @@ def test_a_segment_the_window_looped_over_is_decoded_on_its_own(recognizer, spea
     window's words."""
     from types import SimpleNamespace
 
-    first = segment(speak("Thank you for calling, how can I help you today?"), start_s=0.0)
-    second = segment(speak("I'm really sorry about the fee, I can hear how frustrating that is."), start_s=10.0)
-    said = [("Thank", 0.1), ("you", 0.3), ("for", 0.5), ("calling,", 0.7), ("how", 1.0), ("can", 1.2), ("I", 1.3)]
-    said += [("help", 1.5), ("you", 1.7), ("today?", 1.9)]
-    words = [SimpleNamespace(word=" " + w, start=t, end=t + 0.15, probability=0.9) for w, t in said]
     from rapport_assist.recognizer import PACK_GAP_S
+
+    first = segment(speak(GREETING), start_s=0.0)
+    second = segment(speak("I'm really sorry about the fee, I can hear how frustrating that is."), start_s=10.0)
 
     span = first.end_s - first.start_s + PACK_GAP_S  # where the second segment starts in the packed audio
     loop = [
         SimpleNamespace(word=" T-M-It's", start=span + 0.1 + 0.2 * k, end=span + 0.25 + 0.2 * k, probability=0.6)
         for k in range(12)
     ]
-    window = SimpleNamespace(words=words + loop, avg_logprob=-0.3, no_speech_prob=0.01, end=span + 2.6)
-
-    class LoopingPipeline:
-        def transcribe(self, audio, **options):
-            return iter([window]), None
-
-    packed = recognizer.with_options(recognizer.options)
-    packed._batched = lambda: LoopingPipeline()
-    results = packed.recognize_batch([first, second])
-    assert results[0] is not None and results[0].text == "Thank you for calling, how can I help you today?"
+    results = _packed_window(recognizer, _greeting_words() + loop, -0.3, span + 2.6).recognize_batch([first, second])
+    assert results[0] is not None and results[0].text == GREETING
     assert results[1] is not None and "sorry" in results[1].text.lower(), results[1]
     assert "T-M" not in results[1].text
 
