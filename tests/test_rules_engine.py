@@ -250,6 +250,13 @@ SUBORDINATE_RULE = textwrap.dedent("""\
     """)
 
 
+def _agent_says(tmp_path: Path, annotator: Annotator, lexicons: str, rule: str, text: str) -> list:
+    """The nudges of ``rule`` (with ``lexicons`` added to the test pack's) on one agent line."""
+    path = tmp_path / "pack.yaml"
+    path.write_text(LEXICONS.replace("rules:\n", lexicons + "rules:\n") + rule, encoding="utf-8")
+    return call(RuleEngine(load_rules([path])), annotator, [("agent", text, 0.0)], end_s=3.0)
+
+
 @pytest.mark.parametrize(
     "text, fires",
     [
@@ -265,11 +272,9 @@ SUBORDINATE_RULE = textwrap.dedent("""\
 def test_subordinate_skips_matches_inside_conditional_and_relative_clauses(
     tmp_path: Path, annotator: Annotator, text: str, fires: bool
 ) -> None:
-    pack = LEXICONS.replace("rules:\n", "  must-do: [you need to]\n  conditional: [if, unless, in case]\nrules:\n")
-    path = tmp_path / "pack.yaml"
-    path.write_text(pack + SUBORDINATE_RULE, encoding="utf-8")
-    engine = RuleEngine(load_rules([path]))
-    nudges = call(engine, annotator, [("agent", text, 0.0)], end_s=3.0)
+    nudges = _agent_says(
+        tmp_path, annotator, "  must-do: [you need to]\n  conditional: [if, unless, in case]\n", SUBORDINATE_RULE, text
+    )
     assert bool(nudges) is fires, (text, nudges)
 
 
@@ -383,9 +388,7 @@ ALL_SKIP_RULE = textwrap.dedent("""\
 def test_an_all_skip_needs_every_test_and_before_says_looks_back(
     tmp_path: Path, annotator: Annotator, text: str, fires: bool
 ) -> None:
-    pack = LEXICONS.replace("rules:\n", "  will-text: [get a text]\n  tie: [once it's there]\nrules:\n")
-    path = tmp_path / "pack.yaml"
-    path.write_text(pack + ALL_SKIP_RULE, encoding="utf-8")
-    engine = RuleEngine(load_rules([path]))
-    nudges = call(engine, annotator, [("agent", text, 0.0)], end_s=3.0)
+    nudges = _agent_says(
+        tmp_path, annotator, "  will-text: [get a text]\n  tie: [once it's there]\n", ALL_SKIP_RULE, text
+    )
     assert bool(nudges) is fires, (text, nudges)

@@ -360,30 +360,20 @@ class Compiler:
                 return any(ctx.feats.sent[o.start] == sid for o in lexicon_matches(lex, ctx.feats))
 
             return sentence_says
-        if isinstance(test, ThenSays):
-            lex, ahead = self.lexicons[test.lexicon], test.sentences
+        if isinstance(test, (ThenSays, BeforeSays)):
+            lex, n = self.lexicons[test.lexicon], test.sentences
+            after = isinstance(test, ThenSays)  # the sentences after the match's, else before it
 
-            def then_says(m: Match, ctx: EvalContext) -> bool:
+            def nearby_says(m: Match, ctx: EvalContext) -> bool:
                 feats = ctx.feats
                 sid = feats.sent[m.start]
+                lo, hi = (sid + 1, sid + n) if after else (sid - n, sid - 1)
                 return any(
-                    sid < feats.sent[o.start] <= sid + ahead and feats.sent[o.start] not in feats.questions
+                    lo <= feats.sent[o.start] <= hi and feats.sent[o.start] not in feats.questions
                     for o in lexicon_matches(lex, feats)
                 )
 
-            return then_says
-        if isinstance(test, BeforeSays):
-            lex, back = self.lexicons[test.lexicon], test.sentences
-
-            def before_says(m: Match, ctx: EvalContext) -> bool:
-                feats = ctx.feats
-                sid = feats.sent[m.start]
-                return any(
-                    sid - back <= feats.sent[o.start] < sid and feats.sent[o.start] not in feats.questions
-                    for o in lexicon_matches(lex, feats)
-                )
-
-            return before_says
+            return nearby_says
         if isinstance(test, AllTests):
             parts = tuple(self.skip_test(t) for t in test.tests)
 

@@ -785,22 +785,15 @@ class _Builder:
             after = self.integer(get("after"), _at(pv, "after"), "after") if get("after") is not None else 1
             cues = self.lexicon_param(get("cues"), pv, "cues", DEFAULT_NEGATION_LEXICON)
             return Negated(cues, before, after) if before is not None and after is not None else None
-        if name == "then_says":
+        if name in ("then_says", "before_says"):
             sentences = (
                 self.integer(get("sentences"), _at(pv, "sentences"), "sentences", 1)
                 if get("sentences") is not None
                 else 1
             )
             lexicon = self.ref("lexicon", str(get("lexicon")), _at(pv, "lexicon").loc)
-            return ThenSays(lexicon, sentences) if sentences is not None else None
-        if name == "before_says":
-            sentences = (
-                self.integer(get("sentences"), _at(pv, "sentences"), "sentences", 1)
-                if get("sentences") is not None
-                else 1
-            )
-            lexicon = self.ref("lexicon", str(get("lexicon")), _at(pv, "lexicon").loc)
-            return BeforeSays(lexicon, sentences) if sentences is not None else None
+            nearby = ThenSays if name == "then_says" else BeforeSays
+            return nearby(lexicon, sentences) if sentences is not None else None
         if name == "all":
             assert isinstance(pv, YSeq) and isinstance(params, list)
             parts = [self.skip_test(t, node) for t, node in zip(params, pv.items)]
