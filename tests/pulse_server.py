@@ -86,6 +86,11 @@ class PulseServer:
 
     def __exit__(self, *exc) -> None:
         self.stop_playing()
+        # Close PortAudio while the server still answers: Pa_Terminate closing a stream whose
+        # server is already gone can wait forever on PulseAudio's lock (seen once in CI).
+        sd = _sounddevice()
+        if sd is not None:
+            sd._terminate()
         for key, value in self._saved_env.items():
             if value is None:
                 os.environ.pop(key, None)
@@ -100,7 +105,8 @@ class PulseServer:
         if getattr(self, "_log", None):
             self._log.close()
         shutil.rmtree(self._dir, ignore_errors=True)
-        reread_portaudio_devices()
+        if sd is not None:
+            sd._initialize()  # the devices as they are now that this server is gone
 
     def pactl(self, *args: str) -> subprocess.CompletedProcess:
         return subprocess.run(["pactl", *args], env=self._env(), capture_output=True, text=True, timeout=10)
@@ -177,9 +183,14 @@ def reread_portaudio_devices() -> None:
     """PortAudio lists its devices once, when sounddevice is imported: re-read them (sounddevice's
     own way, as the sidebar does between calls) so this process sees the sound server as it is
     now, whichever test imported sounddevice first."""
-    import sys
-
-    sd = sys.modules.get("sounddevice")
+    sd = _sounddevice()
     if sd is not None:
         sd._terminate()
         sd._initialize()
+
+
+def _sounddevice():
+    """sounddevice if some test already imported it (importing it starts PortAudio), else None."""
+    import sys
+
+    return sys.modules.get("sounddevice")

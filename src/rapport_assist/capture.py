@@ -127,6 +127,9 @@ def rescan_devices() -> None:
         import sounddevice as sd
     except (ImportError, OSError):
         return
+    from .review_audio import wait_idle
+
+    wait_idle()  # a review's sound output still closing must not be inside PortAudio now
     try:
         sd._terminate()  # sounddevice's own way to re-read the device list
         sd._initialize()

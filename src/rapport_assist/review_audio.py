@@ -31,6 +31,11 @@ FRAME_S = 0.040
 TOLERANCE_S = 0.010
 BLOCK = 512  # frames per PortAudio callback (32 ms at 16 kHz)
 
+# Outputs still opening or closing in the background. PortAudio must not be terminated (at exit,
+# or to re-read the device list) while one of them is inside it: that aborts the process.
+_busy: list[threading.Thread] = []
+_busy_lock = threading.Lock()
+
 
 class Stretch:
     """WSOLA (waveform-similarity overlap-add) over a whole recording, rendered block by block.
@@ -168,7 +173,7 @@ class ReviewAudio:
         self.blocks_played = 0  # callback blocks that carried sound
         self._changed = True
         self._thread = threading.Thread(target=self._open, name="qa-review-audio", daemon=True)
-        self._thread.start()
+        _start_busy(self._thread)
 
     # -- the GUI thread ----------------------------------------------------------------------
     def follow(self, now_s: float, playing: bool, speed: float) -> None:
@@ -194,11 +199,12 @@ class ReviewAudio:
 
     def stop(self) -> None:
         """Close the output (in the background: closing a stream may take a moment)."""
-        self._stopped.set()
+        with self._lock:  # with _open's hand-over: a stream is closed by exactly one of them
+            self._stopped.set()
+            stream, self._stream = self._stream, None
         self._set("stopped", "")
-        stream, self._stream = self._stream, None
         if stream is not None:
-            threading.Thread(target=_close, args=(stream,), name="qa-review-audio-close", daemon=True).start()
+            _start_busy(threading.Thread(target=_close, args=(stream,), name="qa-review-audio-close", daemon=True))
 
     def join(self, timeout_s: float) -> None:
         self._thread.join(timeout_s)
@@ -243,10 +249,13 @@ class ReviewAudio:
                 self._stretch = Stretch(_resample(audio, RATE_HZ, rate), rate)
                 stream = self._stream_at(sd, device, rate)
             stream.start()
-            if self._stopped.is_set():
+            with self._lock:
+                stopped = self._stopped.is_set()
+                if not stopped:
+                    self._stream = stream
+            if stopped:
                 _close(stream)
                 return
-            self._stream = stream
             self._set("ready", f"playing through {name}")
         except Exception as exc:  # PortAudioError and the like: no sound, the review goes on
             self._set("silent", f"no sound ({exc.__class__.__name__}: {exc}); the review goes on silently")
@@ -296,6 +305,26 @@ def _resample(audio: np.ndarray, from_hz: int, to_hz: int) -> np.ndarray:
     x = np.arange(n) * (from_hz / to_hz)
     src = np.arange(len(audio))
     return np.stack([np.interp(x, src, audio[:, c]).astype(np.float32) for c in range(audio.shape[1])], axis=1)
+
+
+def _start_busy(thread: threading.Thread) -> None:
+    with _busy_lock:
+        _busy[:] = [t for t in _busy if t.is_alive()]
+        _busy.append(thread)
+    thread.start()
+
+
+def wait_idle(timeout_s: float = 5.0) -> bool:
+    """Wait until no review output is opening or closing (call before PortAudio is terminated);
+    False if one was still busy after ``timeout_s``."""
+    deadline = time.monotonic() + timeout_s
+    with _busy_lock:
+        threads = list(_busy)
+    for thread in threads:
+        thread.join(max(0.0, deadline - time.monotonic()))
+    with _busy_lock:
+        _busy[:] = [t for t in _busy if t.is_alive()]
+        return not _busy
 
 
 def _close(stream: Any) -> None:
