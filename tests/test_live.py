@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import re
+import threading
 import time
 from pathlib import Path
 
@@ -465,6 +466,54 @@ def test_recognizer_behind_is_reported_and_nothing_is_lost(speak) -> None:
     assert len(started) == 5 and all(e.speaker is Speaker.AGENT for e in started)
     first_words = next(e for e in events if isinstance(e, Utterance))
     assert events.index(started[0]) < events.index(first_words)
+
+
+class _GatedRecognizer(_SlowRecognizer):
+    """Each segment waits until the test opens the gate (a recognizer far behind)."""
+
+    def __init__(self) -> None:
+        super().__init__(0.0)
+        self.gate = threading.Event()
+        self.waiting = threading.Event()
+
+    def recognize(self, segment):
+        self.waiting.set()
+        self.gate.wait(60)
+        return super().recognize(segment)
+
+
+def test_stopping_without_waiting_returns_while_the_backlog_is_still_recognized(speak, tmp_path: Path) -> None:
+    """The sidebar stops a call without waiting: the recognizer still works off what was heard in
+    the background, nothing is lost, the CallSummary comes last and the record is closed."""
+    speech = speak("Hello, this is a test of the live call.")
+    gap = np.zeros(16000, np.float32)
+    mono = np.concatenate([gap, speech] * 3 + [gap])
+    captures: list[ArrayCapture] = []
+
+    def opener(device, channels, on_block):
+        captures.append(ArrayCapture(mono[:, None], on_block, speed=0))
+        return captures[-1]
+
+    events: list = []
+    gated = _GatedRecognizer()
+    call = LiveCall(
+        LiveSettings(agent=DeviceChoice("fake:array"), customer=None, device_timeout_s=30, record_to=tmp_path),
+        opener=opener,
+        devices=[_fake_device(1)],
+        recognizer=gated,
+    )
+    call.start(events.append)
+    assert captures[0].done.wait(30) and gated.waiting.wait(30)
+    call.stop(wait=False)  # returns although no segment could be recognized yet
+    assert not any(isinstance(e, (Utterance, CallSummary)) for e in events)
+    assert not call.join(0.2)  # still working
+    gated.gate.set()
+    assert call.join(30)
+    assert [e.text for e in events if isinstance(e, Utterance)] == ["segment 1", "segment 2", "segment 3"]
+    assert isinstance(events[-1], CallSummary) and events[-1].utterances == 3
+    assert call.log_path is not None
+    logged = [json.loads(line) for line in call.log_path.read_text().splitlines()]
+    assert logged[-1]["type"] == "call_end", logged[-1]
 
 
 def test_no_devices_then_a_device_that_stops_then_comes_back() -> None:

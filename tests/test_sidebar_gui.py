@@ -7,7 +7,6 @@ import itertools
 import json
 import math
 import re
-import threading
 from pathlib import Path
 
 import pytest
@@ -24,6 +23,7 @@ from rapport_assist.gui.window import LiveUnavailable, SidebarWindow  # noqa: E4
 from rapport_assist.playback import Playback  # noqa: E402
 from rapport_assist.rules import RuleLibrary, default_rules_dir  # noqa: E402
 from rapport_assist.types import CallSummary, Evidence, Nudge, Partial, Speaker, TurnRevision, Utterance  # noqa: E402
+from sidebar_support import PushRunner  # noqa: E402
 
 TEAM_RULES = """version: 1
 lexicons:
@@ -62,29 +62,6 @@ class TestBackend(AppBackend):
 
     def make_live(self, prefs):
         raise LiveUnavailable("live capture not available in this build")
-
-
-class PushRunner:
-    """A stand-in for live capture: the test pushes events from a worker thread."""
-
-    def __init__(self) -> None:
-        self.on_event = None
-        self.stopped = False
-
-    def start(self, on_event) -> None:
-        self.on_event = on_event
-
-    def stop(self) -> None:
-        self.stopped = True
-
-    def push(self, *events) -> None:
-        def run() -> None:
-            for e in events:
-                self.on_event(e)
-
-        t = threading.Thread(target=run)
-        t.start()
-        t.join()
 
 
 @pytest.fixture
@@ -322,8 +299,11 @@ class PacedRunner:
     def start(self, on_event) -> None:  # the test delivers the events itself
         self.playback.play()
 
-    def stop(self) -> None:
+    def stop(self, wait: bool = True) -> None:
         pass
+
+    def join(self, timeout_s: float) -> bool:
+        return True
 
     def call_time_s(self) -> float:
         return self.playback.position_s()

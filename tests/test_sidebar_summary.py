@@ -4,7 +4,6 @@ call ends, says what went well, one thing to try and the promises, and never tak
 from __future__ import annotations
 
 import math
-import threading
 
 import pytest
 
@@ -18,6 +17,7 @@ from rapport_assist.assist import AssistModel, FeedbackLog  # noqa: E402
 from rapport_assist.gui.app import DEMO_TRANSCRIPT, AppBackend, SidebarOptions  # noqa: E402
 from rapport_assist.gui.controller import Prefs, RuleWatcher  # noqa: E402
 from rapport_assist.gui.window import LiveUnavailable, SidebarWindow  # noqa: E402
+from sidebar_support import PushRunner  # noqa: E402
 from rapport_assist.playback import pipeline_events  # noqa: E402
 from rapport_assist.rules import RuleLibrary, default_rules_dir  # noqa: E402
 from rapport_assist.sources import ReplayInput  # noqa: E402
@@ -41,24 +41,6 @@ class Backend(AppBackend):
 
     def make_live(self, prefs):
         raise LiveUnavailable("live capture not available in this build")
-
-
-class PushRunner:
-    """Live capture's place: the test hands events over from a worker thread."""
-
-    def __init__(self) -> None:
-        self.on_event = None
-
-    def start(self, on_event) -> None:
-        self.on_event = on_event
-
-    def stop(self) -> None:
-        pass
-
-    def push(self, events) -> None:
-        t = threading.Thread(target=lambda: [self.on_event(e) for e in events])
-        t.start()
-        t.join()
 
 
 @pytest.fixture
@@ -98,12 +80,12 @@ def test_the_summary_appears_at_call_end_and_focus_stays_in_the_crm(qtbot, sideb
     end = next(i for i, e in enumerate(events) if isinstance(e, CallCoaching))
     runner = PushRunner()
     sidebar.controller.start(runner, "live call", "live")
-    runner.push(events[:end])  # in one burst: a card redrawn in place (a merged nudge) must not flash as a window
+    runner.push(*events[:end])  # in one burst: a card redrawn in place (a merged nudge) must not flash as a window
     qtbot.waitUntil(lambda: sidebar.controller.events_seen == end)
     assert not sidebar.coaching.isVisible()  # nothing during the call
     qtbot.wait(50)
     assert field.hasFocus() and QApplication.activeWindow() is crm
-    runner.push(events[end:])
+    runner.push(*events[end:])
     qtbot.waitUntil(lambda: sidebar.model.ended)
     qtbot.waitUntil(lambda: sidebar.coaching.isVisible())
     lines = sidebar.coaching.texts()

@@ -42,6 +42,7 @@ from __future__ import annotations
 import logging
 import queue
 import threading
+import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Callable, Iterable, Iterator, Union, cast
 
@@ -115,6 +116,9 @@ class LiveCall:
         self._started = False
         self._stopped = False
         self._record: CallRecord | None = None
+        self._close_lock = threading.Lock()
+        self._closed_record: CallRecord | None = None
+        self._finisher: threading.Thread | None = None
         self.log_path: Path | None = None
         self.wav_path: Path | None = None
         self.timings: list[UtteranceTiming] = []  # where each utterance's time went (bench/live_latency.py)
@@ -150,17 +154,36 @@ class LiveCall:
             thread.start()
             self._threads.append(thread)
 
-    def stop(self) -> None:
-        """Stop capture, finish what was heard, emit the CallSummary, join the threads."""
+    def stop(self, wait: bool = True) -> None:
+        """Stop capture; what was heard is still recognized, then the CallSummary comes. With
+        ``wait`` (the CLI) return when all that is done; without (the sidebar, whose window must
+        not freeze while a recognizer that fell behind works off its backlog) return at once:
+        a background thread finishes the call and closes its record; ``join()`` waits for it."""
         if not self._started or self._stopped:
             return
         self._stopped = True
         if self._capture is not None:
             self._capture.stop()  # the audio thread closes the devices (no race with its reopening)
+        if wait:
+            self.join()
+        else:
+            self._finisher = threading.Thread(target=self.join, name="rapport-call-finish", daemon=True)
+            self._finisher.start()
+
+    def join(self, timeout_s: float | None = None) -> bool:
+        """Wait (at most ``timeout_s``) for a stopped call's threads; once they have ended, the
+        call record is closed. Whether they have ended."""
+        deadline = None if timeout_s is None else time.monotonic() + timeout_s
         for thread in self._threads:
-            thread.join()
-        if self._record is not None:
-            self._record.close()
+            thread.join(None if deadline is None else max(0.0, deadline - time.monotonic()))
+        if any(thread.is_alive() for thread in self._threads):
+            return False
+        with self._close_lock:
+            record = self._record
+            if record is not None and record is not self._closed_record:
+                self._closed_record = record
+                record.close()
+        return True
 
     def call_time(self) -> float:
         """Seconds since the call started (the call clock of every event time)."""

@@ -42,7 +42,10 @@ class CallRunner(Protocol):
 
     def start(self, on_event: Callable[[object], None]) -> None: ...
 
-    def stop(self) -> None: ...
+    def stop(self, wait: bool = True) -> None:
+        """Stop; with ``wait``, return when the runner's threads have ended (else ``join`` waits)."""
+
+    def join(self, timeout_s: float) -> bool: ...
 
 
 @dataclass(frozen=True)
@@ -347,9 +350,11 @@ class ReplayCall:
             self._wake.wait(0.05 if wait is None else min(max(wait, 0.0), 0.05))
             self._wake.clear()
 
-    def stop(self) -> None:
+    def stop(self, wait: bool = True) -> None:
         self._stop.set()
         self._wake.set()
+        if not wait:
+            return
         for thread in self._threads:
             if thread is not threading.current_thread():
                 # the pipeline stops between two events; one recognition takes about half a second

@@ -45,8 +45,7 @@ class CallController(QObject):
     def join_stopped(self, timeout_s: float = 15.0) -> None:
         """At exit: let stopped runners' threads end (a model mid-call must not be torn down)."""
         for runner in self.stopped:
-            if hasattr(runner, "join"):
-                runner.join(timeout_s)
+            runner.join(timeout_s)
         self.stopped.clear()
 
     def start(self, runner: Any, label: str, mode: str) -> None:
@@ -71,7 +70,9 @@ class CallController(QObject):
         if self.runner is None:
             return
         runner, self.runner = self.runner, None
-        runner.stop()  # a live call finishes what it heard and sends its CallSummary: still shown
+        # at once: a live call finishes what it heard in the background (a recognizer that fell
+        # behind may take a while) and sends its CallSummary, still shown; join_stopped waits at exit
+        runner.stop(wait=False)
         self.stopped.append(runner)
         self.timer.stop()
         self.model.stop_call()
