@@ -33,7 +33,7 @@ class PushRunner:
     def stop(self, wait: bool = True) -> None:
         self.stopped = True
 
-    def join(self, timeout_s: float) -> bool:
+    def join(self, timeout_s: float | None) -> bool:
         return True
 
     def push(self, *events) -> None:

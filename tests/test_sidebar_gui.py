@@ -302,7 +302,7 @@ class PacedRunner:
     def stop(self, wait: bool = True) -> None:
         pass
 
-    def join(self, timeout_s: float) -> bool:
+    def join(self, timeout_s: float | None) -> bool:
         return True
 
     def call_time_s(self) -> float:

@@ -45,7 +45,7 @@ class CallRunner(Protocol):
     def stop(self, wait: bool = True) -> None:
         """Stop; with ``wait``, return when the runner's threads have ended (else ``join`` waits)."""
 
-    def join(self, timeout_s: float) -> bool: ...
+    def join(self, timeout_s: float | None) -> bool: ...
 
 
 @dataclass(frozen=True)
@@ -360,7 +360,7 @@ class ReplayCall:
                 # the pipeline stops between two events; one recognition takes about half a second
                 thread.join(timeout=3.0)
 
-    def join(self, timeout_s: float) -> bool:
+    def join(self, timeout_s: float | None) -> bool:
         """Wait for the worker threads to end after ``stop()``; whether they did."""
         for thread in self._threads:
             if thread is not threading.current_thread():

@@ -5,6 +5,7 @@ reloaded (the last good rules keep running when a saved file is broken); setting
 from __future__ import annotations
 
 import math
+import sys
 import time
 from typing import Any, Union
 
@@ -42,10 +43,13 @@ class CallController(QObject):
         self._received = 0
         self.stopped: list[Any] = []  # runners whose threads may still be finishing
 
-    def join_stopped(self, timeout_s: float = 15.0) -> None:
-        """At exit: let stopped runners' threads end (a model mid-call must not be torn down)."""
+    def join_stopped(self, timeout_s: float | None = None) -> None:
+        """At exit: let stopped runners' threads end (a model torn down mid-call aborts the process;
+        a live call's record is closed only when its backlog is recognized: nothing is lost)."""
         for runner in self.stopped:
-            runner.join(timeout_s)
+            if not runner.join(0.5):
+                sys.stderr.write("rapport-assist: finishing the last call's recognition before exiting…\n")
+                runner.join(timeout_s)
         self.stopped.clear()
 
     def start(self, runner: Any, label: str, mode: str) -> None:
