@@ -12,7 +12,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from rapport_assist.review_audio import Stretch, wait_idle
+from rapport_assist.capture import wait_portaudio_idle
+from rapport_assist.review_audio import Stretch
 
 RATE = 16000
 LOW_HZ, HIGH_HZ = 500.0, 1250.0
@@ -221,7 +222,7 @@ def test_review_sound_reaches_a_pulseaudio_sink_and_follows_seeks(qtbot, review_
         finally:
             recorder.close()
             window.close()
-            assert wait_idle(10.0), "the review's sound output did not close"
+            assert wait_portaudio_idle(10.0), "the review's sound output did not close"
 
 
 @pytest.mark.slow
@@ -246,6 +247,6 @@ def test_review_without_an_output_device_goes_on_silently_and_says_so(
         window.close()
     finally:
         monkeypatch.undo()
-        wait_idle(10.0)
+        wait_portaudio_idle(10.0)
         sd._terminate()  # leave PortAudio's device list as the other tests expect it
         sd._initialize()

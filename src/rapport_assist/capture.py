@@ -120,6 +120,34 @@ def _sounddevice() -> Any:  # the sounddevice module (no type stubs)
 # ------------------------------------------------------------------ listing
 
 
+# Threads working in PortAudio in the background outside a stream's callback (a review's sound
+# output opening or closing): PortAudio must not be terminated (at exit, or to re-read the device
+# list) while one of them is inside it: that aborts the process or hangs it.
+_portaudio_threads: list[threading.Thread] = []
+_portaudio_lock = threading.Lock()
+
+
+def start_portaudio_thread(thread: threading.Thread) -> None:
+    """Start ``thread``, which calls into PortAudio; ``wait_portaudio_idle`` waits for it."""
+    with _portaudio_lock:
+        _portaudio_threads[:] = [t for t in _portaudio_threads if t.is_alive()]
+        _portaudio_threads.append(thread)
+    thread.start()
+
+
+def wait_portaudio_idle(timeout_s: float = 5.0) -> bool:
+    """Wait until no thread started with ``start_portaudio_thread`` runs (call before PortAudio is
+    terminated); False if one was still running after ``timeout_s``."""
+    deadline = time.monotonic() + timeout_s
+    with _portaudio_lock:
+        threads = list(_portaudio_threads)
+    for thread in threads:
+        thread.join(max(0.0, deadline - time.monotonic()))
+    with _portaudio_lock:
+        _portaudio_threads[:] = [t for t in _portaudio_threads if t.is_alive()]
+        return not _portaudio_threads
+
+
 def rescan_devices() -> None:
     """PortAudio lists devices once, when it starts: restart it so a headset plugged in (or a sound
     server started) since then is listed. Only with no stream open (it would close them)."""
@@ -127,9 +155,7 @@ def rescan_devices() -> None:
         import sounddevice as sd
     except (ImportError, OSError):
         return
-    from .review_audio import wait_idle
-
-    wait_idle()  # a review's sound output still closing must not be inside PortAudio now
+    wait_portaudio_idle()  # a review's sound output still closing must not be inside PortAudio now
     try:
         sd._terminate()  # sounddevice's own way to re-read the device list
         sd._initialize()

@@ -25,16 +25,13 @@ from typing import Any
 
 import numpy as np
 
+from .capture import start_portaudio_thread
+
 RATE_HZ = 16000
 DRIFT_S = 0.3
 FRAME_S = 0.040
 TOLERANCE_S = 0.010
 BLOCK = 512  # frames per PortAudio callback (32 ms at 16 kHz)
-
-# Outputs still opening or closing in the background. PortAudio must not be terminated (at exit,
-# or to re-read the device list) while one of them is inside it: that aborts the process.
-_busy: list[threading.Thread] = []
-_busy_lock = threading.Lock()
 
 
 class Stretch:
@@ -173,7 +170,7 @@ class ReviewAudio:
         self.blocks_played = 0  # callback blocks that carried sound
         self._changed = True
         self._thread = threading.Thread(target=self._open, name="qa-review-audio", daemon=True)
-        _start_busy(self._thread)
+        start_portaudio_thread(self._thread)
 
     # -- the GUI thread ----------------------------------------------------------------------
     def follow(self, now_s: float, playing: bool, speed: float) -> None:
@@ -204,7 +201,9 @@ class ReviewAudio:
             stream, self._stream = self._stream, None
         self._set("stopped", "")
         if stream is not None:
-            _start_busy(threading.Thread(target=_close, args=(stream,), name="qa-review-audio-close", daemon=True))
+            start_portaudio_thread(
+                threading.Thread(target=_close, args=(stream,), name="qa-review-audio-close", daemon=True)
+            )
 
     def join(self, timeout_s: float) -> None:
         self._thread.join(timeout_s)
@@ -305,26 +304,6 @@ def _resample(audio: np.ndarray, from_hz: int, to_hz: int) -> np.ndarray:
     x = np.arange(n) * (from_hz / to_hz)
     src = np.arange(len(audio))
     return np.stack([np.interp(x, src, audio[:, c]).astype(np.float32) for c in range(audio.shape[1])], axis=1)
-
-
-def _start_busy(thread: threading.Thread) -> None:
-    with _busy_lock:
-        _busy[:] = [t for t in _busy if t.is_alive()]
-        _busy.append(thread)
-    thread.start()
-
-
-def wait_idle(timeout_s: float = 5.0) -> bool:
-    """Wait until no review output is opening or closing (call before PortAudio is terminated);
-    False if one was still busy after ``timeout_s``."""
-    deadline = time.monotonic() + timeout_s
-    with _busy_lock:
-        threads = list(_busy)
-    for thread in threads:
-        thread.join(max(0.0, deadline - time.monotonic()))
-    with _busy_lock:
-        _busy[:] = [t for t in _busy if t.is_alive()]
-        return not _busy
 
 
 def _close(stream: Any) -> None:

@@ -18,7 +18,7 @@ from ..assist import AssistModel, FeedbackLog
 from ..bundled import DEMO_AUDIO, DEMO_TRANSCRIPT  # noqa: F401  (DEMO_TRANSCRIPT: tests and scripts import it from here)
 from ..errors import ModelError, RapportError
 from ..playback import ReplayCall, pipeline_events
-from ..review_audio import wait_idle
+from ..capture import wait_portaudio_idle
 from ..rules import RuleLibrary
 from ..sources import ReplayInput
 from ..wording import clause
@@ -448,7 +448,7 @@ def run_sidebar(options: SidebarOptions, stdout: IO[str], stderr: IO[str]) -> in
     window.controller.stop()
     window.controller.join_stopped()
     backend.join()
-    wait_idle()  # PortAudio is terminated at exit: no review output may still be closing in it
+    wait_portaudio_idle()  # PortAudio is terminated at exit: no review output may still be closing in it
     return int(code)
 
 
