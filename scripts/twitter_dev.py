@@ -109,7 +109,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--rules", type=Path, action="append", help="rule file or folder (default: rules/)")
     p.add_argument("--write", type=Path, metavar="DIR", help="write all/A/B (and *-clear) .jsonl files here")
     p.add_argument("--json", action="store_true", help="print the figures as JSON")
-    p.add_argument("--labels", type=Path, metavar="FILE", help="labels file to score (default: the dev labels in --data)")
+    p.add_argument(
+        "--labels", type=Path, metavar="FILE", help="labels file to score (default: the dev labels in --data)"
+    )
     args = p.parse_args(argv)
     if not (args.data / "twitter_customer_care_dev.jsonl").is_file():
         print(f"no Twitter threads in {args.data}: pass --data DIR", file=sys.stderr)
