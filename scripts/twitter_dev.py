@@ -2,6 +2,10 @@
 
     .venv/bin/python scripts/twitter_dev.py                 # both halves, with and without borderline
     .venv/bin/python scripts/twitter_dev.py --write DIR     # also write all/A/B .jsonl for `rapport-assist eval`
+    .venv/bin/python scripts/twitter_dev.py --labels bench/data/twitter_fresh_labels.jsonl   # another labels file
+
+``--labels FILE`` scores a labels file of the same shape (for example the held-out
+``bench/data/twitter_fresh_labels.jsonl``) against the same threads instead of the dev labels.
 
 The threads (``twitter_customer_care_dev.jsonl``) and their labels (``twitter_dev_labels.jsonl``,
 ``LABELING.md``) live in the team's shared data folder, not in this repo (real tweets); the
@@ -34,17 +38,22 @@ def borderline_moments(notes: str, moments: list[str]) -> list[str]:
     return borderline_in_notes(notes, moments)
 
 
-def joined(data: Path) -> list[dict]:
-    """Label lines joined with their thread's turns, in the labels' order, with ``borderline``."""
+def joined(data: Path, labels: Path | None = None) -> list[dict]:
+    """Label lines joined with their thread's turns, in the labels' order, with ``borderline``.
+    ``labels`` defaults to the dev labels in ``data``."""
     threads = {}
     with open(data / "twitter_customer_care_dev.jsonl", encoding="utf-8") as f:
         for line in f:
             row = json.loads(line)
             threads[row["id"]] = row
     out = []
-    with open(data / "twitter_dev_labels.jsonl", encoding="utf-8") as f:
+    with open(labels or data / "twitter_dev_labels.jsonl", encoding="utf-8") as f:
         for line in f:
+            if not line.strip():
+                continue
             lab = json.loads(line)
+            if lab["id"] not in threads:
+                raise SystemExit(f"{labels}: thread {lab['id']} is not in {data / 'twitter_customer_care_dev.jsonl'}")
             # the tweet's author rides along: several users may reply on the customer side, and
             # each one's tweets are that user's own turns (turns.TurnTracker)
             turns = [
@@ -100,11 +109,18 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--rules", type=Path, action="append", help="rule file or folder (default: rules/)")
     p.add_argument("--write", type=Path, metavar="DIR", help="write all/A/B (and *-clear) .jsonl files here")
     p.add_argument("--json", action="store_true", help="print the figures as JSON")
+    p.add_argument(
+        "--labels", type=Path, metavar="FILE", help="labels file to score (default: the dev labels in --data)"
+    )
     args = p.parse_args(argv)
-    if not (args.data / "twitter_dev_labels.jsonl").is_file():
-        print(f"no labelled threads in {args.data}: pass --data DIR", file=sys.stderr)
+    if not (args.data / "twitter_customer_care_dev.jsonl").is_file():
+        print(f"no Twitter threads in {args.data}: pass --data DIR", file=sys.stderr)
         return 3
-    rows = joined(args.data)
+    labels = args.labels or args.data / "twitter_dev_labels.jsonl"
+    if not labels.is_file():
+        print(f"no labels file {labels}: pass --data DIR or --labels FILE", file=sys.stderr)
+        return 3
+    rows = joined(args.data, labels)
     sets = {"all": rows, **halves(rows)}
     if args.write:
         args.write.mkdir(parents=True, exist_ok=True)
