@@ -66,6 +66,21 @@ def test_a_listening_sound_is_a_backchannel_however_it_is_spelled() -> None:
     assert step.turn is not None and step.turn.utterances == (0, 2)
 
 
+def test_a_hum_spelled_out_in_letters_is_a_backchannel() -> None:
+    """Whisper spells a hum in its letters, with the nasal "n" too and sometimes one word a
+    letter ("M-H-N-M.", "M, M, H, N,"): only m, h and n, at least one "m", is a listening sound
+    however many letters; a word with any other letter, or a hum with a word, is not."""
+    tr = TurnTracker()
+    for text in ("M-H-N-M.", "M-N-H-N-N.", "M, M, H, N,", "Mhnm?"):
+        assert tr.is_backchannel(text), text
+    for text in ("Him.", "Man.", "Nh.", "M-H-N-M, hold on.", "H."):
+        assert not tr.is_backchannel(text), text
+    tr.on_utterance(utt(0, C, "The outage map has said assessing since midnight,", 0.0, 3.0))
+    assert tr.on_utterance(utt(1, A, "M, M, H, N,", 3.1, 3.6)).turn is None
+    step = tr.on_utterance(utt(2, C, "and nobody has told us anything at all.", 3.8, 6.0))
+    assert step.turn is not None and step.turn.utterances == (0, 2)
+
+
 def heard(i: int, who: Speaker, words: list[tuple[str, float]], start: float, end: float) -> Utterance:
     """A recognized utterance: its words with the recognizer's probabilities."""
     step = (end - start) / len(words)

@@ -13,6 +13,8 @@ the other side takes the floor:
   ("Right." as "bright.", "mm-hm" as "MMA GMM"), so a word the recognizer itself doubted
   (probability below ``MISHEARD_MAX_PROB``) one letter away from a one-word backchannel of three
   or more letters counts as that backchannel (``is_misheard_backchannel``);
+  A hum Whisper spells out in its letters ("M-H-N-M.", "M, M, H, N,": only m, h and n) is a
+  listening sound however many letters it writes;
 * or nobody has added to the turn for longer than ``gap_s`` (a pause that long hands the floor
   over even if the same speaker goes on after it). Utterances whose times are estimated
   (transcripts without times) ignore the gap: consecutive lines of one speaker are one turn,
@@ -114,6 +116,10 @@ def _sound(word: str) -> str:
     return sound
 
 
+# a hum as Whisper spells it out: only the letters of "mm-hm" and its nasal "n" ("M-H-N-M.",
+# "M-N-H-N.", "NHM"), at least one "m"; no English word is spelled with these letters alone
+_HUM = re.compile(r"[hn]*m[mhn]*")
+
 _SOUNDS: dict[str, str] = {}
 _SOUNDS_KEPT = 4096  # words remembered before the memo starts over (a bound for long runs)
 
@@ -212,6 +218,8 @@ class TurnTracker:
         if len(text) > 12 * self.backchannel_words:  # longer than any few listening sounds
             return False
         words = [_sound(w) for w in _words(text)]
+        if words and _HUM.fullmatch("".join(words)):
+            return True  # a hum spelled out in letters, however many ("M-H-N-M.", "M, M, H, N,")
         if not words or len(words) > self.backchannel_words:
             return False
         pos = 0
