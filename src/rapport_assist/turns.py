@@ -116,6 +116,8 @@ def _sound(word: str) -> str:
     return sound
 
 
+# "I see" heard as two letter names: "I" and a letter whose name ends in "ee" ("IP?", "ID.")
+_I_SEE_AS_LETTERS = re.compile(r"I[BCDEGPTVZ]")
 # a hum as Whisper spells it out: only the letters of "mm-hm" and its nasal "n" ("M-H-N-M.",
 # "M-N-H-N.", "NHM"), at least one "m"; no English word is spelled with these letters alone
 _HUM = re.compile(r"[hn]*m[mhn]*")
@@ -236,10 +238,14 @@ class TurnTracker:
     def is_misheard_backchannel(self, utt: Utterance) -> bool:
         """A listening sound the recognizer misheard: at most ``backchannel_words`` words, each a
         one-word backchannel or a word it doubted (probability below ``MISHEARD_MAX_PROB``) one
-        letter away from one ("bright." for "Right."), at least one of them the latter. Needs
-        the recognizer's words (a transcript line has none)."""
+        letter away from one ("bright." for "Right."), at least one of them the latter; or
+        "I see" written as two letters ("IP?", "ID.": a doubted lone word, "I" and a letter whose
+        name rhymes with "see"). Needs the recognizer's words (a transcript line has none)."""
         if not utt.words or len(utt.words) > self.backchannel_words:
             return False
+        if len(utt.words) == 1 and utt.words[0].probability < MISHEARD_MAX_PROB:
+            if _I_SEE_AS_LETTERS.fullmatch(utt.words[0].text.strip(" .?!,")):
+                return True
         misheard = False
         for word in utt.words:
             tokens = _words(word.text)
