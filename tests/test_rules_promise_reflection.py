@@ -137,6 +137,10 @@ def test_after_request_needs_a_lexicon(tmp_path: Path) -> None:
         ("Okay, so it shuts off every night. Let's book an engineer.", False),  # a verb of what went wrong
         ("So the heater is still going off in the bedroom. Let's book an engineer.", False),  # beside a problem word
         ("Heater, bedroom, night, room, batteries, thermostat: noted.", False),  # mostly their words
+        # the problem word in the sentence after the repeated nouns (a pause written as a full
+        # stop) counts; two sentences off it belongs to something else
+        ("So the heater in the bedroom, with new parts. And it's still going off.", False),
+        ("So the heater in the bedroom, with new parts. Thanks for waiting. It's still early.", True),
         ("What is your postcode?", True),
     ],
 )

@@ -95,10 +95,14 @@ def _ignore_case() -> re2.Options:
 
 
 def _backchannel_the_long_way(tracker: TurnTracker, text: str) -> bool:
-    """The backchannel test as it was: every phrase tried, longest first, at each word."""
+    """The backchannel test as it was: every phrase tried, longest first, at each word (after
+    the hum spelled in letters, which is one whatever its number of words)."""
     if len(text) > 12 * tracker.backchannel_words:
         return False
     words = [_sound(w) for w in re.findall(r"[a-z0-9]+(?:[-'][a-z0-9]+)*", text.lower())]  # phrases are kept so
+    letters = "".join(words)
+    if letters and set(letters) <= set("mhn") and "m" in letters:
+        return True
     if not words or len(words) > tracker.backchannel_words:
         return False
     pos = 0

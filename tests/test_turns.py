@@ -66,11 +66,41 @@ def test_a_listening_sound_is_a_backchannel_however_it_is_spelled() -> None:
     assert step.turn is not None and step.turn.utterances == (0, 2)
 
 
+def test_a_hum_spelled_out_in_letters_is_a_backchannel() -> None:
+    """Whisper spells a hum in its letters, with the nasal "n" too and sometimes one word a
+    letter ("M-H-N-M.", "M, M, H, N,"): only m, h and n, at least one "m", is a listening sound
+    however many letters; a word with any other letter, or a hum with a word, is not."""
+    tr = TurnTracker()
+    for text in ("M-H-N-M.", "M-N-H-N-N.", "M, M, H, N,", "Mhnm?"):
+        assert tr.is_backchannel(text), text
+    for text in ("Him.", "Man.", "Nh.", "M-H-N-M, hold on.", "H."):
+        assert not tr.is_backchannel(text), text
+    tr.on_utterance(utt(0, C, "The outage map has said assessing since midnight,", 0.0, 3.0))
+    assert tr.on_utterance(utt(1, A, "M, M, H, N,", 3.1, 3.6)).turn is None
+    step = tr.on_utterance(utt(2, C, "and nobody has told us anything at all.", 3.8, 6.0))
+    assert step.turn is not None and step.turn.utterances == (0, 2)
+
+
 def heard(i: int, who: Speaker, words: list[tuple[str, float]], start: float, end: float) -> Utterance:
     """A recognized utterance: its words with the recognizer's probabilities."""
     step = (end - start) / len(words)
     ws = tuple(Word(w, start + k * step, start + (k + 1) * step, p) for k, (w, p) in enumerate(words))
     return Utterance(i, who, " ".join(w for w, _ in words), start, end, words=ws, confidence=min(p for _, p in words))
+
+
+def test_i_see_heard_as_two_letters_is_a_backchannel() -> None:
+    """An agent's "I see" under an angry customer written "IP?" (probability 0.40): a doubted lone
+    "I" + a letter whose name rhymes with "see" is that backchannel; the same letters said
+    clearly, or other letters, or lower case, are words."""
+    tr = TurnTracker()
+    for words in ([("IP?", 0.40)], [("ID.", 0.36)], [("IV", 0.5)]):
+        assert tr.is_misheard_backchannel(heard(1, A, words, 3.1, 3.6)), words
+    for words in ([("IP?", 0.9)], [("IQ.", 0.3)], [("ip", 0.3)], [("IP", 0.3), ("address.", 0.9)], [("AP.", 0.3)]):
+        assert not tr.is_misheard_backchannel(heard(1, A, words, 3.1, 3.6)), words
+    tr.on_utterance(utt(0, C, "My bill went up twenty dollars again,", 0.0, 3.0))
+    assert tr.on_utterance(heard(1, A, [("IP?", 0.40)], 3.1, 3.6)).turn is None
+    step = tr.on_utterance(utt(2, C, "that's the third increase this year.", 3.8, 6.0))
+    assert step.turn is not None and step.turn.utterances == (0, 2)
 
 
 def test_a_misheard_backchannel_does_not_take_the_floor() -> None:

@@ -13,6 +13,8 @@ the other side takes the floor:
   ("Right." as "bright.", "mm-hm" as "MMA GMM"), so a word the recognizer itself doubted
   (probability below ``MISHEARD_MAX_PROB``) one letter away from a one-word backchannel of three
   or more letters counts as that backchannel (``is_misheard_backchannel``);
+  A hum Whisper spells out in its letters ("M-H-N-M.", "M, M, H, N,": only m, h and n) is a
+  listening sound however many letters it writes;
 * or nobody has added to the turn for longer than ``gap_s`` (a pause that long hands the floor
   over even if the same speaker goes on after it). Utterances whose times are estimated
   (transcripts without times) ignore the gap: consecutive lines of one speaker are one turn,
@@ -114,6 +116,12 @@ def _sound(word: str) -> str:
     return sound
 
 
+# "I see" heard as two letter names: "I" and a letter whose name ends in "ee" ("IP?", "ID.")
+_I_SEE_AS_LETTERS = re.compile(r"I[BCDEGPTVZ]")
+# a hum as Whisper spells it out: only the letters of "mm-hm" and its nasal "n" ("M-H-N-M.",
+# "M-N-H-N.", "NHM"), at least one "m"; no English word is spelled with these letters alone
+_HUM = re.compile(r"[hn]*m[mhn]*")
+
 _SOUNDS: dict[str, str] = {}
 _SOUNDS_KEPT = 4096  # words remembered before the memo starts over (a bound for long runs)
 
@@ -212,6 +220,8 @@ class TurnTracker:
         if len(text) > 12 * self.backchannel_words:  # longer than any few listening sounds
             return False
         words = [_sound(w) for w in _words(text)]
+        if words and _HUM.fullmatch("".join(words)):
+            return True  # a hum spelled out in letters, however many ("M-H-N-M.", "M, M, H, N,")
         if not words or len(words) > self.backchannel_words:
             return False
         pos = 0
@@ -228,10 +238,14 @@ class TurnTracker:
     def is_misheard_backchannel(self, utt: Utterance) -> bool:
         """A listening sound the recognizer misheard: at most ``backchannel_words`` words, each a
         one-word backchannel or a word it doubted (probability below ``MISHEARD_MAX_PROB``) one
-        letter away from one ("bright." for "Right."), at least one of them the latter. Needs
-        the recognizer's words (a transcript line has none)."""
+        letter away from one ("bright." for "Right."), at least one of them the latter; or
+        "I see" written as two letters ("IP?", "ID.": a doubted lone word, "I" and a letter whose
+        name rhymes with "see"). Needs the recognizer's words (a transcript line has none)."""
         if not utt.words or len(utt.words) > self.backchannel_words:
             return False
+        if len(utt.words) == 1 and utt.words[0].probability < MISHEARD_MAX_PROB:
+            if _I_SEE_AS_LETTERS.fullmatch(utt.words[0].text.strip(" .?!,")):
+                return True
         misheard = False
         for word in utt.words:
             tokens = _words(word.text)

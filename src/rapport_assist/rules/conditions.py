@@ -311,7 +311,10 @@ class Compiler:
                 rows, doc_i = feats.rows, feats.doc_i
                 verbs = {lemma for k, lemma in hits if rows[doc_i[k]][4] in event_tags}
                 if len(verbs) < need_verbs:
-                    sents = {feats.sent[k] for k, _ in hits}
+                    # the problem word in a sentence that repeats them or next to one: a recognizer
+                    # writes a speaker's pause as a full stop ("…for a wedding on Wednesday. And it
+                    # won't let you change it."), where the writer's comma kept one sentence
+                    sents = {feats.sent[k] + d for k, _ in hits for d in (-1, 0, 1)}
                     if (
                         problem is None
                         or not any(feats.sent[m.start] in sents for m in lexicon_matches(problem, feats))
