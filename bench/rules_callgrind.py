@@ -44,6 +44,7 @@ import functools
 import importlib
 import os
 import re
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -197,6 +198,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--passes", type=int, default=2, help="counted passes (default 2)")
     ap.add_argument("--inner", action="store_true", help="run the passes here, timed, without valgrind")
     ap.add_argument("--bytecodes", action="store_true", help="count the bytecodes of one pass, by function and line")
+    ap.add_argument("--keep", type=Path, help="copy callgrind's output here (for callgrind_annotate)")
     ap.add_argument("--top", type=int, default=30, help="lines of each --bytecodes table (default 30)")
     ap.add_argument("--rules-at", help="the rule packs of this commit (default: this checkout's)")
     ap.add_argument("--rule", action="append", help="count only this rule (repeatable; 'none': no rules)")
@@ -296,6 +298,8 @@ def count(args: argparse.Namespace) -> tuple[int, int]:
         )
         assert totals is not None, "no totals in the callgrind output"
         instructions = int(totals.group(1))
+        if args.keep:
+            shutil.copy(out, args.keep)
     return instructions, int(stdout.split()[0])
 
 

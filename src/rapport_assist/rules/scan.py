@@ -1,0 +1,112 @@
+"""A lexicon's phrases found by one compiled regular expression per utterance (Python's ``re``).
+
+Why this module: a lexicon find used to test each word of the utterance for where a phrase can
+start (a Python loop over the words' pre-filter bits, about 200-bit integers and an ``&`` each)
+and walk the trie from there. Here the scan runs in C, in ``re``'s matcher:
+
+* Every word key that occurs in some phrase (lowercase, norm, lemma or expanded contraction, and
+  ``NUM`` for ``<num>``) gets a letter of its own (``Letters``; code points from U+4E00 on, none of
+  them a space or a line break).
+* Each utterance is spelled once, when its features are read (``spell``): per content token a
+  *slot*, the letters of its keys that some phrase uses (none for most words), then a space; a
+  line break before the first slot of each sentence after the first. A phrase never crosses a
+  sentence, and a slot's letters never include a space or a line break.
+* A phrase index becomes one pattern (``phrase_pattern``) built from its trie: a token of a phrase
+  is "this slot holds one of these letters" (``[^ \\n]*`` around the letter), so a word matches
+  when any of its keys does, as the trie walk reads it. A branch stops at the first node where a
+  phrase ends: the pattern only says *where* some phrase starts; the longest match from there is
+  still the trie's (``PhraseIndex.match_at``), so the results are the plain reading's exactly.
+
+Tried and not used: ``pyahocorasick`` (an Aho-Corasick automaton needs one symbol per position,
+and a token here is several keys at once: "is" is "is" and "be"; spelling every key combination
+of the vocabulary as a symbol is not known before the words are heard), and ``google-re2``
+(its Python wrapper costs 12-18 µs a call here, several times a whole plain scan).
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any, Iterable
+
+NUM = -1  # the key of ``<num>`` (``features.NUM``)
+FIRST_LETTER = 0x4E00  # the CJK block: plenty of letters, and no phrase key is spelled with them
+_SLOT = "[^ \n]*"  # the other letters of a slot
+
+
+class Letters:
+    """Word key -> its letter, for the keys phrases use. Shared by the extractor (which spells
+    utterances) and the lexicons (whose patterns use the letters): one per ``KeyBits``."""
+
+    def __init__(self) -> None:
+        self.by_key: dict[int, str] = {}
+
+    def add(self, keys: Iterable[int]) -> bool:
+        """Give these keys letters; whether any key was new (utterances spelled before lack it)."""
+        by_key = self.by_key
+        new = False
+        for key in keys:
+            if key not in by_key:
+                by_key[key] = chr(FIRST_LETTER + len(by_key))
+                new = True
+        return new
+
+
+def trie_keys(root: dict[int, Any]) -> set[int]:
+    """Every word key of a phrase trie (``PhraseIndex.root``; 0 marks a phrase's end)."""
+    out: set[int] = set()
+    stack = [root]
+    while stack:
+        node = stack.pop()
+        for key, child in node.items():
+            if isinstance(child, dict):
+                out.add(key)
+                stack.append(child)
+    return out
+
+
+def phrase_pattern(root: dict[int, Any], letters: dict[int, str], end: int) -> re.Pattern[str] | None:
+    """The pattern that matches, in a spelled utterance, where some phrase of this trie starts
+    (``end``: the trie's end-of-phrase key). None for an empty trie."""
+
+    def branch(node: dict[int, Any], first: bool) -> str:
+        done: list[str] = []  # letters a phrase ends with here
+        more: list[tuple[str, str]] = []  # letter, then what follows
+        for key, child in node.items():
+            if not isinstance(child, dict):
+                continue
+            letter = re.escape(letters[key])
+            if end in child:  # a phrase ends: no need to read further to know one starts
+                done.append(letter)
+            else:
+                more.append((letter, _SLOT + " " + branch(child, False)))
+        if first:
+            # every option starts with its letter: ``re`` then knows the letters a match can start
+            # with and skips in C to where one occurs, and tries only the option of that letter
+            options = [c + _SLOT + " " for c in done] + [c + rest for c, rest in more]
+            return options[0] if len(options) == 1 else "(?:" + "|".join(options) + ")"
+        options = ([f"[{''.join(done)}]{_SLOT} "] if done else []) + [c + rest for c, rest in more]
+        return _SLOT + (options[0] if len(options) == 1 else "(?:" + "|".join(options) + ")")
+
+    if not any(isinstance(child, dict) for child in root.values()):
+        return None
+    return re.compile(branch(root, True))
+
+
+def slot(keys: Iterable[int], is_num: bool, letters: dict[int, str]) -> str:
+    """One content token's slot letters: its keys' that phrases use, and ``NUM``'s for a number
+    (the plain form of what ``FeatureExtractor.extract`` spells from its per-word cache)."""
+    out = "".join([letters[k] for k in keys if k in letters])
+    return out + letters.get(NUM, "") if is_num else out
+
+
+def join_slots(slots: list[str], sent_spans: list[tuple[int, int]]) -> str:
+    """An utterance spelled from its tokens' slot letters: each slot then a space, a line break
+    between sentences (``sent_spans``: each sentence's content positions, ``(0, 0)`` for none)."""
+    return "\n".join([" ".join(slots[a:b]) + " " for a, b in sent_spans if b])
+
+
+def slot_offset(text: str, at: int, slots: int) -> int:
+    """The offset just past ``slots`` more slots from offset ``at`` (a spelled utterance)."""
+    for _ in range(slots):
+        at = text.index(" ", at) + 1
+    return at
