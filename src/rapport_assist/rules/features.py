@@ -229,14 +229,21 @@ class PhraseIndex:
             found = pattern.search(text)
             at_slot = at_char = 0
             while found is not None:
-                start = found.start()
+                start, stop = found.span()
                 pos = at_slot + text.count(" ", at_char, start)
-                end = self.match_at(feats, pos)
-                if end <= pos:  # (cannot happen: the pattern and the trie read the same phrases)
-                    end = pos + 1
-                else:
+                words = text.count(" ", start, stop)
+                if stop - start == 2 * words and (start == 0 or text[start - 1] in " \n"):
+                    # one letter a slot: one way through the trie, the pattern's match is the longest
+                    end, at_char = pos + words, stop
                     out.append((pos, end))
-                at_char, at_slot = slot_offset(text, start, end - pos), end
+                else:  # a word of several keys: the trie's walk decides
+                    end = self.match_at(feats, pos)
+                    if end > pos:
+                        out.append((pos, end))
+                    else:  # (cannot happen: the pattern and the trie read the same phrases)
+                        end = pos + 1
+                    at_char = slot_offset(text, start, end - pos)
+                at_slot = end
                 found = pattern.search(text, at_char)
             return out
         if bit:

@@ -65,27 +65,27 @@ def trie_keys(root: dict[int, Any]) -> set[int]:
 
 
 def phrase_pattern(root: dict[int, Any], letters: dict[int, str], end: int) -> re.Pattern[str] | None:
-    """The pattern that matches, in a spelled utterance, where some phrase of this trie starts
-    (``end``: the trie's end-of-phrase key). None for an empty trie."""
+    """The pattern of a trie's phrases in a spelled utterance (``end``: the trie's end-of-phrase
+    key): it matches from the letter of the leftmost slot where some phrase starts. Each phrase
+    token after a phrase's end is optional and greedy, so where every slot of the match holds
+    one letter only (one way through the trie) the match ends where the longest phrase does;
+    elsewhere the trie decides (``PhraseIndex.find``). None for an empty trie."""
 
     def branch(node: dict[int, Any], first: bool) -> str:
-        done: list[str] = []  # letters a phrase ends with here
-        more: list[tuple[str, str]] = []  # letter, then what follows
+        options = []
         for key, child in node.items():
             if not isinstance(child, dict):
                 continue
-            letter = re.escape(letters[key])
-            if end in child:  # a phrase ends: no need to read further to know one starts
-                done.append(letter)
-            else:
-                more.append((letter, _SLOT + " " + branch(child, False)))
-        if first:
-            # every option starts with its letter: ``re`` then knows the letters a match can start
-            # with and skips in C to where one occurs, and tries only the option of that letter
-            options = [c + _SLOT + " " for c in done] + [c + rest for c, rest in more]
-            return options[0] if len(options) == 1 else "(?:" + "|".join(options) + ")"
-        options = ([f"[{''.join(done)}]{_SLOT} "] if done else []) + [c + rest for c, rest in more]
-        return _SLOT + (options[0] if len(options) == 1 else "(?:" + "|".join(options) + ")")
+            rest = ""
+            if any(isinstance(grandchild, dict) for grandchild in child.values()):
+                rest = branch(child, False)
+                if end in child:  # a phrase ends here: a longer one is tried first
+                    rest = f"(?:{rest})?"
+            options.append(re.escape(letters[key]) + _SLOT + " " + rest)
+        # at the start every option begins with its letter: ``re`` then knows the letters a match
+        # can start with, skips in C to where one occurs, and tries only the options of that letter
+        body = options[0] if len(options) == 1 else "(?:" + "|".join(options) + ")"
+        return body if first else _SLOT + body
 
     if not any(isinstance(child, dict) for child in root.values()):
         return None
