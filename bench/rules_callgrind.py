@@ -32,6 +32,10 @@ signal's price is its own line here (and the whole engine's count with it, again
 (with ``--base`` the same commit: an old engine on the packs it was measured with, so its count
 against this checkout's scales an old timing, e.g. an idle host's, to this code).
 
+``--reading``: each utterance's features are not handed over from its signals stage: the engine
+reads the Doc itself (``FeatureExtractor.extract``), counted with the rules (what a change to
+the reading costs; the signals stage's lexicon matches are then the rules' to make).
+
 ``--bytecodes``: no valgrind; one pass under a tracer that counts the bytecodes each function
 and each line runs (``sys.settrace`` with opcode events): a deterministic profile of where the
 pass's work is, own and inclusive (a function's callees count in it), by share of all bytecodes.
@@ -44,6 +48,7 @@ import functools
 import importlib
 import os
 import re
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -135,15 +140,20 @@ def inner(args: argparse.Namespace, ready: Path | None) -> int:
             tracker.start_call()
             ready_calls.append([tracker.on_utterance(annotate.AnnotatedUtterance(u, next(docs)))[0] for u in call])
         left = {id(au): (au.features, dict(au.features.cache)) for call in ready_calls for au in call}
-        timed_pass(engine, ready_calls, left)  # warm
+        read_doc = args.reading
+        timed_pass(engine, ready_calls, left, read_doc=read_doc)  # warm
         if ready is not None:  # the driver switches instrumentation on, then writes "go"
             ready.write_text(str(os.getpid()))
             while ready.read_text() != "go":
                 time.sleep(0.2)
         if args.bytecodes:
-            return count_bytecodes(lambda: timed_pass(engine, ready_calls, left), sum(len(c) for c in calls), args.top)
+            return count_bytecodes(
+                lambda: timed_pass(engine, ready_calls, left, read_doc=read_doc), sum(len(c) for c in calls), args.top
+            )
         started = time.thread_time()
-        functools.reduce(lambda _, __: timed_pass(engine, ready_calls, left), range(args.passes), 0.0)
+        functools.reduce(
+            lambda _, __: timed_pass(engine, ready_calls, left, read_doc=read_doc), range(args.passes), 0.0
+        )
         spent = time.thread_time() - started
     n = sum(len(c) for c in calls)
     print(
@@ -197,8 +207,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--passes", type=int, default=2, help="counted passes (default 2)")
     ap.add_argument("--inner", action="store_true", help="run the passes here, timed, without valgrind")
     ap.add_argument("--bytecodes", action="store_true", help="count the bytecodes of one pass, by function and line")
+    ap.add_argument("--keep", type=Path, help="copy callgrind's output here (for callgrind_annotate)")
     ap.add_argument("--top", type=int, default=30, help="lines of each --bytecodes table (default 30)")
     ap.add_argument("--rules-at", help="the rule packs of this commit (default: this checkout's)")
+    ap.add_argument(
+        "--reading", action="store_true", help="the engine reads each Doc itself (its features), counted with the rules"
+    )
     ap.add_argument("--rule", action="append", help="count only this rule (repeatable; 'none': no rules)")
     ap.add_argument("--per-rule", action="store_true", help="count each rule alone against an engine with none")
     ap.add_argument("--jobs", type=int, default=1, help="--per-rule: counts run at a time (default 1)")
@@ -271,6 +285,8 @@ def count(args: argparse.Namespace) -> tuple[int, int]:
             command += ["--rules-at", args.rules_at]
         for rule_id in args.rule or ():
             command += ["--rule", rule_id]
+        if args.reading:
+            command += ["--reading"]
         valgrind = [
             "valgrind",
             "--tool=callgrind",
@@ -296,6 +312,8 @@ def count(args: argparse.Namespace) -> tuple[int, int]:
         )
         assert totals is not None, "no totals in the callgrind output"
         instructions = int(totals.group(1))
+        if args.keep:
+            shutil.copy(out, args.keep)
     return instructions, int(stdout.split()[0])
 
 

@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 
 from rapport_assist.rules.features import NUM, KeyBits, PhraseIndex, compile_phrase
 from rapport_assist.rules.model import Phrase
+from rapport_assist.rules.scan import join_slots, slot
 from rapport_assist.rules.source import Loc
 
 WORDS = ["you", "need", "to", "have", "we", "can", "not", "call", "back", "the"]
@@ -93,4 +94,10 @@ def test_phrases_match_what_they_say(phrases: list[str], words: list) -> None:
         (key_bits.num_bits if num else 0) | functools.reduce(operator.or_, (key_bits.by_key.get(k, 0) for k in keys), 0)
         for keys, num in zip(feats.keys, feats.is_num)
     ]
+    assert index.find(feats, first, one, second) == expected
+    # and with the compiled scan (``rules.scan``): the utterance spelled in letters, one regular
+    # expression for where a phrase starts
+    index.compile_scan(key_bits)
+    letters = key_bits.letters.by_key
+    feats.spelled = join_slots([slot(k, n, letters) for k, n in zip(feats.keys, feats.is_num)], feats.sent_spans)
     assert index.find(feats, first, one, second) == expected

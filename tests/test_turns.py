@@ -471,6 +471,7 @@ def test_a_turn_read_from_its_parts_reads_as_its_joined_doc(engine: RuleEngine, 
         "sent_spans",
         "bits",
         "word_bits",
+        "spelled",
         "tags",
         "word_count",
     ):

@@ -229,7 +229,7 @@ class RuleEngine:
         label = None if signals is None else signals.tone.label
         # idle rules whose trigger cannot match here have nothing to do: step the others, in order
         triggers = self._triggers.get((speaker, label)) or self._triggers[speaker, None]
-        todo = [i for i, a, b in triggers if not a or (bits & a and bits & b)]
+        todo = triggers.memo.get(bits & triggers.mask) or triggers.todo(bits)
         if busy:
             todo = sorted(busy.union(todo))
         rules, states, touched = self._rules, self._states, self._touched
@@ -292,7 +292,7 @@ class RuleEngine:
         """The idle turn rules whose trigger may match a turn reading of this speaker, tone
         (its signals', None: none) and pre-filter bits, in order."""
         triggers = self._turn_triggers.get((speaker, label)) or self._turn_triggers[speaker, None]
-        return [i for i, a, b in triggers if not a or (bits & a and bits & b)]
+        return triggers.memo.get(bits & triggers.mask) or triggers.todo(bits)
 
     def _reading_needed(self, speaker: Speaker, bits: int) -> bool:
         """Whether a turn rule can use the reading of a turn whose utterances' features have
@@ -884,7 +884,7 @@ class RuleEngine:
         ctx = EvalContext(feats, self._last.get(_OTHER[speaker]), (), None, self._history)
         bits = feats.bits
         out: list[Nudge] = []
-        for i, first, second in self._triggers[speaker, None]:
+        for i, first, second in self._triggers[speaker, None].items:
             compiled, state = self._rules[i], self._states[i]
             rule = compiled.rule
             if (
@@ -934,15 +934,45 @@ def _settled(feats: Features, found: list[Match], words: int, stable_chars: int 
     return False
 
 
-def _triggers(rules: list[_CompiledRule]) -> dict[tuple[Speaker, str | None], list[tuple[int, int, int]]]:
-    """Per speaker and tone label (None: no signals), the rules whose gate admits them, each as
-    (position, two pre-filter masks)."""
+class _Triggers:
+    """The rules one speaker's utterance in one tone can trigger, each as (position, two
+    pre-filter masks), and the idle ones to try for an utterance's bits (``todo``), kept by the
+    bits the masks read: the same few combinations recur, and one lookup replaces a test of
+    every rule's masks (two ``&`` on integers of about 200 bits each)."""
+
+    __slots__ = ("items", "mask", "memo")
+
+    def __init__(self, items: list[tuple[int, int, int]]) -> None:
+        self.items = items
+        self.mask = 0  # every bit some mask reads
+        for _, first, second in items:
+            self.mask |= first | second
+        # bits & mask -> the rules to try, in order (never empty: an empty list is not kept)
+        self.memo: dict[int, list[int]] = {}
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+    def todo(self, bits: int) -> list[int]:
+        """The rules whose masks ``bits`` both meet (or that have none), in order; kept."""
+        todo = [i for i, a, b in self.items if not a or (bits & a and bits & b)]
+        if todo:
+            if len(self.memo) >= 4096:  # (a bound; a few hundred combinations in practice)
+                self.memo.clear()
+            self.memo[bits & self.mask] = todo
+        return todo
+
+
+def _triggers(rules: list[_CompiledRule]) -> dict[tuple[Speaker, str | None], _Triggers]:
+    """Per speaker and tone label (None: no signals), the rules whose gate admits them."""
     return {
-        (speaker, label): [
-            (i, *_two_masks(c.gate.masks))  # type: ignore[union-attr]
-            for i, c in enumerate(rules)
-            if c.gate.speaker in (None, speaker) and c.gate.admits_tone(label)  # type: ignore[union-attr]
-        ]
+        (speaker, label): _Triggers(
+            [
+                (i, *_two_masks(c.gate.masks))  # type: ignore[union-attr]
+                for i, c in enumerate(rules)
+                if c.gate.speaker in (None, speaker) and c.gate.admits_tone(label)  # type: ignore[union-attr]
+            ]
+        )
         for speaker in Speaker
         for label in (None, *TONE_ORDER)
     }

@@ -20,11 +20,11 @@ from typing import TYPE_CHECKING, Any, Callable, Iterable, Sequence, overload
 
 from ..annotate import AnnotatedUtterance
 from .model import Lexicon, Phrase
+from .scan import NUM, Letters, join_slots, phrase_pattern, slot_offset, trie_keys
 
 if TYPE_CHECKING:  # pragma: no cover
     from spacy.tokens import Doc
 
-NUM = -1  # the key of the ``<num>`` wildcard
 _WORD_RE = re.compile(r"<num>|[a-z0-9']+")
 _CLOCK_TIME = re.compile(r"^[0-2]?[0-9][:.][0-5][0-9]$")  # "3:30", "10.15": spaCy's like_num says no; <num> says yes
 _CONTRACTION_NORMS = {"'m": "am", "'re": "are", "'ve": "have", "'ll": "will", "n't": "not"}
@@ -131,6 +131,13 @@ class PhraseIndex:
                 node[_END] = True
         self.first_keys = frozenset(k for k in self.root if k != NUM)
         self.num_first = NUM in self.root
+        self.scan: "re.Pattern[str] | None" = None  # where a phrase starts, in C (``compile_scan``)
+
+    def compile_scan(self, key_bits: "KeyBits") -> None:
+        """Find where phrases start with one regular expression over each utterance's spelling
+        (``Features.spelled``, see ``scan``) instead of the words' pre-filter bits."""
+        key_bits.add_letters(trie_keys(self.root))
+        self.scan = phrase_pattern(self.root, key_bits.letters.by_key, _END)
 
     def __bool__(self) -> bool:
         return bool(self.root)
@@ -210,9 +217,35 @@ class PhraseIndex:
         and ``next_bit`` (with ``bit``; 0: not used): the bits of its one-word phrases and of
         its phrases' second words, so a word a phrase starts with is tried only when it is a
         phrase itself or the next word can go on one (most such words lead nowhere: "I", "it",
-        "the")."""
+        "the"). Once ``compile_scan`` ran, a ``bit`` means the compiled scan instead (``scan``):
+        the same matches, the starts found in C."""
         out: list[tuple[int, int]] = []
         resume = 0
+        pattern = self.scan
+        if bit and pattern is not None:
+            # the compiled scan: the leftmost slot where some phrase starts, then the trie's
+            # longest match from there, then on from its end
+            text = feats.spelled
+            found = pattern.search(text)
+            at_slot = at_char = 0
+            while found is not None:
+                start, stop = found.span()
+                pos = at_slot + text.count(" ", at_char, start)
+                words = text.count(" ", start, stop)
+                if stop - start == 2 * words and (start == 0 or text[start - 1] in " \n"):
+                    # one letter a slot: one way through the trie, the pattern's match is the longest
+                    end, at_char = pos + words, stop
+                    out.append((pos, end))
+                else:  # a word of several keys: the trie's walk decides
+                    end = self.match_at(feats, pos)
+                    if end > pos:
+                        out.append((pos, end))
+                    else:  # (cannot happen: the pattern and the trie read the same phrases)
+                        end = pos + 1
+                    at_char = slot_offset(text, start, end - pos)
+                at_slot = end
+                found = pattern.search(text, at_char)
+            return out
         if bit:
             word_bits = feats.word_bits
             if next_bit:
@@ -264,6 +297,8 @@ class CompiledLexicon:
         self.rare_bit = key_bits.add(rare) if rare != first_keys(lexicon) else self.bit
         self.phrases = PhraseIndex(lexicon.phrases)
         self.excepts = PhraseIndex(lexicon.except_)
+        self.phrases.compile_scan(key_bits)
+        self.excepts.compile_scan(key_bits)
         self.except_bit = key_bits.add(_first_keys(lexicon.except_)) if self.excepts else 0
         self.entities = frozenset(_label_key(label) for label in lexicon.entities)
         # where a phrase can start, a finer test (``PhraseIndex.find``): the word is a one-word
@@ -313,6 +348,9 @@ class Features:
     word_bits: list[int]  # the same, per content token
     tags: int  # the parts of speech that occur, as bits (1 << spaCy's POS id)
     text: str  # the Doc's text (the utterance's, which spaCy keeps exactly)
+    # the content tokens spelled for the compiled lexicon scan (``scan``): per token the letters
+    # of its keys that phrases use, then a space; a line break between sentences
+    spelled: str = ""
     # per-utterance results by name ("lex:<lexicon>", "#ents", ...): each name's one reader knows its type
     cache: dict[str, Any] = field(default_factory=dict)
     made_by: object = None  # the extractor (``FeatureExtractor.features`` reuses its own only)
@@ -510,6 +548,12 @@ class KeyBits:
         self.num_bits = 0
         self._next = 1
         self.version = 0  # bumped by ``add``: extractors drop per-word bits cached before it
+        self.letters = Letters()  # the letters of the compiled lexicon scan (``scan``)
+
+    def add_letters(self, keys: Iterable[int]) -> None:
+        """Give these word keys letters for the compiled scan (``scan.Letters``)."""
+        if self.letters.add(keys):
+            self.version += 1
 
     def add(self, first_keys: Iterable[int]) -> int:
         """Register a group by the keys its phrases start with; returns its bit."""
@@ -548,7 +592,7 @@ class FeatureExtractor:
             self._expand[phrase_key(short)] = self._expand[phrase_key(short.replace("'", "’"))] = phrase_key(full)
         self._question = phrase_key("?")
         self._key_bits = key_bits
-        self._words: dict[int, tuple[int, int, int]] = {}
+        self._words: dict[int, tuple[int, int, int, str]] = {}
         self._version = key_bits.version
 
     def features(self, au: AnnotatedUtterance) -> Features:
@@ -559,8 +603,9 @@ class FeatureExtractor:
             feats = au.features = self.extract(au)
         return feats
 
-    def _word(self, doc: "Doc", lower: int) -> tuple[int, int, int]:
-        """(kind, pre-filter bits, expanded contraction key or 0) for a lowercase word key."""
+    def _word(self, doc: "Doc", lower: int) -> tuple[int, int, int, str]:
+        """(kind, pre-filter bits, expanded contraction key or 0, its letters for the compiled
+        scan: the lowercase form's, the expansion's, a number's) for a lowercase word key."""
         lex = doc.vocab[doc.vocab.strings[lower]]
         kind = (
             (_SKIP if lex.is_punct or lex.is_space or lower in self.fillers else 0)
@@ -571,7 +616,9 @@ class FeatureExtractor:
         extra = self._expand.get(lower, 0)
         by_key = self._key_bits.by_key
         bits = by_key.get(lower, 0) | by_key.get(extra, 0) | (self._key_bits.num_bits if kind & _NUM else 0)
-        info = self._words[lower] = (kind, bits, extra)
+        letters = self._key_bits.letters.by_key
+        spelled = letters.get(lower, "") + letters.get(extra, "") + (letters.get(NUM, "") if kind & _NUM else "")
+        info = self._words[lower] = (kind, bits, extra, spelled)
         return info
 
     def extract(self, au: AnnotatedUtterance) -> Features:
@@ -582,6 +629,8 @@ class FeatureExtractor:
         rows = doc.to_array(self._attrs).tolist() if len(doc) else []
         words, question, content_tags = self._words, self._question, self._content_tags
         by_key = self._key_bits.by_key
+        letters = self._key_bits.letters.by_key
+        slots: list[str] = []  # per content token, its letters (``scan``)
         keys: list[tuple[int, ...]] = []
         is_num: list[bool] = []
         sent: list[int] = []
@@ -617,11 +666,14 @@ class FeatureExtractor:
             if info[2]:
                 keys.append((lower, norm, lemma, info[2]))
                 here |= by_key.get(norm, 0) | by_key.get(lemma, 0)
+                slots.append(info[3] + letters.get(norm, "") + letters.get(lemma, ""))
             elif lower == norm == lemma:
                 keys.append((lower,))
+                slots.append(info[3])
             else:
                 keys.append(tuple({lower, norm, lemma}))
                 here |= by_key.get(norm, 0) | by_key.get(lemma, 0)
+                slots.append(info[3] + letters.get(norm, "") + letters.get(lemma, ""))
             bits |= here
             word_bits.append(here)
             is_num.append(kind & _NUM != 0)
@@ -636,11 +688,25 @@ class FeatureExtractor:
         # each sentence's content positions (a sentence's content tokens follow each other): (0, 0) for none
         sent_starts.append(len(keys))
         spans = [(a, b) if b > a else (0, 0) for a, b in zip(sent_starts, sent_starts[1:])]
+        spelled = join_slots(slots, spans)
         text = au.utterance.text
         if rows and len(text) != rows[-1][_IDX] + len(doc[-1].text_with_ws):  # a Doc of other text
             text = doc.text
         feats = Features(
-            au, keys, is_num, sent, doc_i, rows, frozenset(questions), spans, bits, word_bits, tags, text, made_by=self
+            au,
+            keys,
+            is_num,
+            sent,
+            doc_i,
+            rows,
+            frozenset(questions),
+            spans,
+            bits,
+            word_bits,
+            tags,
+            text,
+            spelled,
+            made_by=self,
         )
         # the filler keys ``doc_text`` leaves out of quotes: none to look for when none was said
         feats.cache["#fillers"] = self.fillers if has_filler else _NO_FILLERS
@@ -705,6 +771,7 @@ class FeatureExtractor:
             word_bits,
             tags,
             au.utterance.text,
+            "\n".join([part.spelled for part in parts if part.spelled]),
             made_by=self,
             _word_count=words,
             parts=tuple(parts),
