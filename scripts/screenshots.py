@@ -105,8 +105,11 @@ def take(shots: list[str], out: Path) -> int:
             for e in self.events:
                 on_event(e)
 
-        def stop(self):
+        def stop(self, wait=True):
             pass
+
+        def join(self, timeout_s):
+            return True
 
     def window_for(style: str):
         options = SidebarOptions(
