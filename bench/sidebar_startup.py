@@ -307,6 +307,14 @@ def live_memory(repeats: int, smaps: bool = False, per_minute: bool = False, tra
                 print(f"  {stat.size_diff / 1024:+.0f} kB in {stat.count_diff:+d} blocks: {where}")
             tracemalloc.stop()
         utterances = len(window.model.transcript)
+        call = backend._live_call
+        offers = getattr(getattr(call, "_feed", None), "captions", None)
+        offered = (
+            (offers.replaced, offers.most_offered_bytes / 2**20, offers.most_held_bytes / 2**20)
+            if hasattr(offers, "most_offered_bytes")  # (live_shared.LatestPerSide; before it every offer queued)
+            else None
+        )
+        stats = dict(call.stats) if call is not None else {}
         window.controller.stop()
         window.controller.join_stopped()
         app.processEvents()
@@ -327,6 +335,8 @@ def live_memory(repeats: int, smaps: bool = False, per_minute: bool = False, tra
         "rss_after_mb": after,
         "rss_peak_mb": peak,
         "rss_by_10s": samples[::10],
+        "caption_offers": offered,
+        "stats": stats,
     }
 
 
@@ -368,6 +378,19 @@ def main() -> int:
             f"peak (VmHWM) {live['rss_peak_mb']:.0f} MB"
         )
         print("  RSS every 10 s: " + ", ".join(f"{r:.0f}" for r in live["rss_by_10s"]))
+        st = live["stats"]
+        if st:
+            print(
+                f"  recognizer: {st.get('segments', 0)} segments, {st.get('utterances', 0)} utterances, "
+                f"{st.get('caption_passes', 0)} caption passes ({st.get('caption_skipped', 0)} skipped), "
+                f"redos {st.get('redo_later', 0)} ({st.get('redo_skipped', 0)} skipped)"
+            )
+        if live["caption_offers"] is not None:
+            replaced, offered, held = live["caption_offers"]
+            print(
+                f"  caption offers: {replaced} replaced before the recognizer took them; audio offered and not "
+                f"taken at most {offered:.1f} MB at once, held at most {held:.1f} MB"
+            )
     elif not args.skip_memory:
         result = memory(args.minutes, args.speed, args.tracemalloc)
         print(

@@ -34,8 +34,11 @@ then ``recognizer_ready``); early finals start later in the silence when
 it is busy (the audio thread reads ``SpeechFeed.recognizer_load``), and stop when a pass is
 expected to take over ``early_max_pass_s`` or the oldest waiting segment is ``behind_s / 2``
 old, as does decoding in context; a 30 s redo is skipped (the first text stays) when it is
-expected to take over ``redo_max_pass_s``. A final waiting over ``behind_s`` is ``recognizer_behind``
-(until ``recognizer_caught_up``).
+expected to take over ``redo_max_pass_s``, and the oldest waiting redo when more than
+``redo_max_waiting`` wait (a recognizer behind the call never gets to them; each holds its
+utterance's audio). Of the audio thread's offers only each side's latest waits
+(``live_shared.LatestPerSide``); closed segments all wait, however far behind. A final
+waiting over ``behind_s`` is ``recognizer_behind`` (until ``recognizer_caught_up``).
 """
 
 from __future__ import annotations
@@ -550,6 +553,9 @@ class RecognitionWorker:
         if held.redo:
             self.stats["redo_later"] += 1
             self._redos.append(_Redo(replace(utt, timing=None), segment, time.monotonic()))
+            if len(self._redos) > max(self.settings.redo_max_waiting, 0):  # behind the call: finals come first
+                del self._redos[0]
+                self.stats["redo_skipped"] += 1
         if self._turn_pass is not None:
             self._turn_pass.add(utt, segment, held.recognition)
 
