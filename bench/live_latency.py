@@ -714,7 +714,8 @@ def run(args, audio, repeats: int) -> int:
             f"offers to the recognizer: captions {offers.replaced} replaced before taken, early finals "
             f"{early.replaced}; audio offered and not yet taken at most {offers.most_offered_bytes / 2**20:.1f} MB "
             f"(captions) / {early.most_offered_bytes / 2**20:.1f} MB (early), held at most "
-            f"{offers.most_held_bytes / 2**20:.1f} / {early.most_held_bytes / 2**20:.1f} MB (one per side)"
+            f"{offers.most_held_bytes / 2**20:.1f} / {early.most_held_bytes / 2**20:.1f} MB (one per side); closed "
+            f"segments and redos waiting at most {st.get('most_waiting_kb', 0) / 1024:.1f} MB"
         )
     print(f"CPU share of one core: idle {idle_cpu:.1%}, both sides talking {talk_cpu:.1%} (of {os.cpu_count()} cores)")
     print(

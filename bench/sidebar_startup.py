@@ -248,7 +248,9 @@ def live_memory(repeats: int, smaps: bool = False, per_minute: bool = False, tra
         if not window.start_live():
             raise SystemExit(f"the live call did not start: {window.model.status['microphone'].message}")
         pulse.play_looped({"agent_line": audio.channels[0], "customer_line": audio.channels[1]}, repeats)
-        until = time.monotonic() + audio.duration_s * repeats + 4.0
+        duration_s = audio.duration_s
+        del audio, sides  # played from files by the sound server's player: not the panel's memory (12 MB)
+        until = time.monotonic() + duration_s * repeats + 4.0
         samples: list[float] = []
         largest: list[dict[str, float]] = [{}]
         if per_minute:
@@ -327,7 +329,7 @@ def live_memory(repeats: int, smaps: bool = False, per_minute: bool = False, tra
             )
         window.close()
     return {
-        "call_minutes": audio.duration_s * repeats / 60,
+        "call_minutes": duration_s * repeats / 60,
         "utterances": utterances,
         "rss_before_mb": before,
         "rss_ready_hwm_mb": hwm_ready,
@@ -383,7 +385,8 @@ def main() -> int:
             print(
                 f"  recognizer: {st.get('segments', 0)} segments, {st.get('utterances', 0)} utterances, "
                 f"{st.get('caption_passes', 0)} caption passes ({st.get('caption_skipped', 0)} skipped), "
-                f"redos {st.get('redo_later', 0)} ({st.get('redo_skipped', 0)} skipped)"
+                f"redos {st.get('redo_later', 0)} ({st.get('redo_skipped', 0)} skipped); audio waiting for the "
+                f"recognizer at most {st.get('most_waiting_kb', 0) / 1024:.1f} MB"
             )
         if live["caption_offers"] is not None:
             replaced, offered, held = live["caption_offers"]

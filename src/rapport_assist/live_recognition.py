@@ -193,6 +193,7 @@ class RecognitionWorker:
             "redo_revised": 0,
             "redo_skipped": 0,
             "leak_held": 0,
+            "most_waiting_kb": 0,  # the most audio of closed segments and redos waiting at once (kB)
         }
         self._turn_pass: OpenTurnPass | None = None  # RecognizerOptions.turn_pass: the open turn heard again
         self.rtf: float | None = None  # final recognition time / audio time, smoothed (1.0: just keeping up)
@@ -400,6 +401,8 @@ class RecognitionWorker:
                 self._waiting.append(feed.closed.get_nowait())
         except queue.Empty:
             pass
+        waiting = sum(c.segment.audio.nbytes for c in self._waiting) + sum(r.segment.audio.nbytes for r in self._redos)
+        self.stats["most_waiting_kb"] = max(self.stats["most_waiting_kb"], waiting // 1024)
         try:
             while True:
                 seg = feed.early.get_nowait()
