@@ -40,6 +40,17 @@ def rss_mb() -> tuple[float, float]:
     return values["VmRSS"], values["VmHWM"]
 
 
+def anon_file_mb() -> tuple[float, float]:
+    """RssAnon, RssFile: memory the process allocated, and pages of mapped files (libraries)
+    counted in its RSS, which depends on the page cache as much as on the code (BENCHMARKS.md)."""
+    values = {}
+    for line in Path("/proc/self/status").read_text().splitlines():
+        key, _, rest = line.partition(":")
+        if key in ("RssAnon", "RssFile"):
+            values[key] = int(rest.split()[0]) / 1024
+    return values["RssAnon"], values["RssFile"]
+
+
 def startup(runs: int) -> dict[str, list[float]]:
     exe = Path(sys.executable).with_name("rapport-assist")
     env = dict(os.environ)
@@ -271,8 +282,11 @@ def live_memory(repeats: int, smaps: bool = False, per_minute: bool = False, tra
             tracemalloc.start(10)
         traced = []
 
+        anon_samples: list[tuple[float, float]] = []
+
         def poll() -> None:
             samples.append(rss_mb()[0])
+            anon_samples.append(anon_file_mb())
             if trace and len(samples) == 90:  # the call's first minute and a half: its buffers made
                 traced.append(tracemalloc.take_snapshot())
             if per_minute and len(samples) % 60 == 0:
@@ -321,6 +335,7 @@ def live_memory(repeats: int, smaps: bool = False, per_minute: bool = False, tra
         window.controller.join_stopped()
         app.processEvents()
         after, peak = rss_mb()
+        anon_after, file_after = anon_file_mb()
         if smaps:
             smaps_module.report("at the highest RSS sampled", largest[0], at_ready)
             smaps_module.report("after the call", smaps_module.by_mapping(), at_ready)
@@ -338,6 +353,11 @@ def live_memory(repeats: int, smaps: bool = False, per_minute: bool = False, tra
         "rss_peak_mb": peak,
         "rss_by_10s": samples[::10],
         "caption_offers": offered,
+        "anon_max_sampled_mb": max(a for a, _ in anon_samples),
+        "anon_floor_last_minute_mb": min(a for a, _ in anon_samples[-60:]),
+        "file_max_sampled_mb": max(f for _, f in anon_samples),
+        "anon_after_mb": anon_after,
+        "file_after_mb": file_after,
         "stats": stats,
     }
 
@@ -380,6 +400,11 @@ def main() -> int:
             f"peak (VmHWM) {live['rss_peak_mb']:.0f} MB"
         )
         print("  RSS every 10 s: " + ", ".join(f"{r:.0f}" for r in live["rss_by_10s"]))
+        print(
+            f"  of it allocated (RssAnon): max sampled {live['anon_max_sampled_mb']:.0f} MB, lowest in the last minute "
+            f"{live['anon_floor_last_minute_mb']:.0f}, after {live['anon_after_mb']:.0f}; library and file pages "
+            f"(RssFile): max sampled {live['file_max_sampled_mb']:.0f}, after {live['file_after_mb']:.0f} MB"
+        )
         st = live["stats"]
         if st:
             print(
