@@ -513,7 +513,10 @@ def test_at_most_redo_max_waiting_redos_wait_the_oldest_is_skipped_and_every_fin
     feed.done.set()
     thread.join(10)
     assert [end for end, _, window in log if window >= 30] == [8.0, 10.0]
-    assert [i.text for i in _items(timeline) if isinstance(i, Utterance)] == ["hello hair"] * 5
+    items = _items(timeline)
+    assert [i.text for i in items if isinstance(i, Utterance)] == ["hello hair"] * 5
+    said = [i for i in items if isinstance(i, Status) and i.code == "redos_skipped"]
+    assert len(said) == 1 and said[0].component is None and "first text" in said[0].message  # once, a notice
 
 
 def test_with_redo_later_off_the_30_s_decoding_comes_first() -> None:

@@ -211,6 +211,7 @@ class RecognitionWorker:
         self._kept: str | None = None  # the doubt kind the latest pass kept (``Recognizer.kept_doubt``)
         self._in_30 = False  # the latest pass decoded in Whisper's full window (redone there, or long)
         self._redos: list[_Redo] = []
+        self._redos_dropped_said = False  # redos_skipped said (redo_max_waiting)
         self._redo_ratio = 4.0  # a 30 s decoding's wall time against expected_pass_s, smoothed (a first guess)
         self._held: list[_Held] = []  # agent finals waiting for an overlapping customer utterance
         self._speculative = True  # early and caption passes allowed (not with the previous text as prompt)
@@ -559,6 +560,14 @@ class RecognitionWorker:
             if len(self._redos) > max(self.settings.redo_max_waiting, 0):  # behind the call: finals come first
                 del self._redos[0]
                 self.stats["redo_skipped"] += 1
+                if not self._redos_dropped_said:  # (a notice: the recognizer's row says it is behind)
+                    self._redos_dropped_said = True
+                    self._timeline.status(
+                        "info",
+                        "redos_skipped",
+                        "transcription is behind the call: doubtful words keep their first text, without the "
+                        "slower second check (final text and nudges go on)",
+                    )
         if self._turn_pass is not None:
             self._turn_pass.add(utt, segment, held.recognition)
 
