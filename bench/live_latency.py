@@ -707,6 +707,16 @@ def run(args, audio, repeats: int) -> int:
             f"kept ({len(revisions)} applied before their turn closed), {st.get('turn_skipped', 0)} skipped (busy)"
         )
     redo_report(args, events, st)
+    offers = getattr(call._feed, "captions", None)
+    if hasattr(offers, "most_offered_bytes"):  # (live_shared.LatestPerSide; a build before it queued every offer)
+        early = call._feed.early
+        print(
+            f"offers to the recognizer: captions {offers.replaced} replaced before taken, early finals "
+            f"{early.replaced}; audio offered and not yet taken at most {offers.most_offered_bytes / 2**20:.1f} MB "
+            f"(captions) / {early.most_offered_bytes / 2**20:.1f} MB (early), held at most "
+            f"{offers.most_held_bytes / 2**20:.1f} / {early.most_held_bytes / 2**20:.1f} MB (one per side); closed "
+            f"segments and redos waiting at most {st.get('most_waiting_kb', 0) / 1024:.1f} MB"
+        )
     print(f"CPU share of one core: idle {idle_cpu:.1%}, both sides talking {talk_cpu:.1%} (of {os.cpu_count()} cores)")
     print(
         f"RSS: {rss[0][1]:.0f} MB before playing, {rss[-1][1]:.0f} MB at the end, max {max(r for _, r in rss):.0f} MB"

@@ -40,6 +40,17 @@ def rss_mb() -> tuple[float, float]:
     return values["VmRSS"], values["VmHWM"]
 
 
+def anon_file_mb() -> tuple[float, float]:
+    """RssAnon, RssFile: memory the process allocated, and pages of mapped files (libraries)
+    counted in its RSS, which depends on the page cache as much as on the code (BENCHMARKS.md)."""
+    values = {}
+    for line in Path("/proc/self/status").read_text().splitlines():
+        key, _, rest = line.partition(":")
+        if key in ("RssAnon", "RssFile"):
+            values[key] = int(rest.split()[0]) / 1024
+    return values["RssAnon"], values["RssFile"]
+
+
 def startup(runs: int) -> dict[str, list[float]]:
     exe = Path(sys.executable).with_name("rapport-assist")
     env = dict(os.environ)
@@ -248,7 +259,9 @@ def live_memory(repeats: int, smaps: bool = False, per_minute: bool = False, tra
         if not window.start_live():
             raise SystemExit(f"the live call did not start: {window.model.status['microphone'].message}")
         pulse.play_looped({"agent_line": audio.channels[0], "customer_line": audio.channels[1]}, repeats)
-        until = time.monotonic() + audio.duration_s * repeats + 4.0
+        duration_s = audio.duration_s
+        del audio, sides  # played from files by the sound server's player: not the panel's memory (12 MB)
+        until = time.monotonic() + duration_s * repeats + 4.0
         samples: list[float] = []
         largest: list[dict[str, float]] = [{}]
         if per_minute:
@@ -269,8 +282,11 @@ def live_memory(repeats: int, smaps: bool = False, per_minute: bool = False, tra
             tracemalloc.start(10)
         traced = []
 
+        anon_samples: list[tuple[float, float]] = []
+
         def poll() -> None:
             samples.append(rss_mb()[0])
+            anon_samples.append(anon_file_mb())
             if trace and len(samples) == 90:  # the call's first minute and a half: its buffers made
                 traced.append(tracemalloc.take_snapshot())
             if per_minute and len(samples) % 60 == 0:
@@ -307,10 +323,19 @@ def live_memory(repeats: int, smaps: bool = False, per_minute: bool = False, tra
                 print(f"  {stat.size_diff / 1024:+.0f} kB in {stat.count_diff:+d} blocks: {where}")
             tracemalloc.stop()
         utterances = len(window.model.transcript)
+        call = backend._live_call
+        offers = getattr(getattr(call, "_feed", None), "captions", None)
+        offered = (
+            (offers.replaced, offers.most_offered_bytes / 2**20, offers.most_held_bytes / 2**20)
+            if hasattr(offers, "most_offered_bytes")  # (live_shared.LatestPerSide; before it every offer queued)
+            else None
+        )
+        stats = dict(call.stats) if call is not None else {}
         window.controller.stop()
         window.controller.join_stopped()
         app.processEvents()
         after, peak = rss_mb()
+        anon_after, file_after = anon_file_mb()
         if smaps:
             smaps_module.report("at the highest RSS sampled", largest[0], at_ready)
             smaps_module.report("after the call", smaps_module.by_mapping(), at_ready)
@@ -319,7 +344,7 @@ def live_memory(repeats: int, smaps: bool = False, per_minute: bool = False, tra
             )
         window.close()
     return {
-        "call_minutes": audio.duration_s * repeats / 60,
+        "call_minutes": duration_s * repeats / 60,
         "utterances": utterances,
         "rss_before_mb": before,
         "rss_ready_hwm_mb": hwm_ready,
@@ -327,6 +352,13 @@ def live_memory(repeats: int, smaps: bool = False, per_minute: bool = False, tra
         "rss_after_mb": after,
         "rss_peak_mb": peak,
         "rss_by_10s": samples[::10],
+        "caption_offers": offered,
+        "anon_max_sampled_mb": max(a for a, _ in anon_samples),
+        "anon_floor_last_minute_mb": min(a for a, _ in anon_samples[-60:]),
+        "file_max_sampled_mb": max(f for _, f in anon_samples),
+        "anon_after_mb": anon_after,
+        "file_after_mb": file_after,
+        "stats": stats,
     }
 
 
@@ -368,6 +400,25 @@ def main() -> int:
             f"peak (VmHWM) {live['rss_peak_mb']:.0f} MB"
         )
         print("  RSS every 10 s: " + ", ".join(f"{r:.0f}" for r in live["rss_by_10s"]))
+        print(
+            f"  of it allocated (RssAnon): max sampled {live['anon_max_sampled_mb']:.0f} MB, lowest in the last minute "
+            f"{live['anon_floor_last_minute_mb']:.0f}, after {live['anon_after_mb']:.0f}; library and file pages "
+            f"(RssFile): max sampled {live['file_max_sampled_mb']:.0f}, after {live['file_after_mb']:.0f} MB"
+        )
+        st = live["stats"]
+        if st:
+            print(
+                f"  recognizer: {st.get('segments', 0)} segments, {st.get('utterances', 0)} utterances, "
+                f"{st.get('caption_passes', 0)} caption passes ({st.get('caption_skipped', 0)} skipped), "
+                f"redos {st.get('redo_later', 0)} ({st.get('redo_skipped', 0)} skipped); audio waiting for the "
+                f"recognizer at most {st.get('most_waiting_kb', 0) / 1024:.1f} MB"
+            )
+        if live["caption_offers"] is not None:
+            replaced, offered, held = live["caption_offers"]
+            print(
+                f"  caption offers: {replaced} replaced before the recognizer took them; audio offered and not "
+                f"taken at most {offered:.1f} MB at once, held at most {held:.1f} MB"
+            )
     elif not args.skip_memory:
         result = memory(args.minutes, args.speed, args.tracemalloc)
         print(

@@ -210,6 +210,55 @@ def test_the_supervisor_hands_closed_segments_with_their_close_time_and_saves_th
     assert failed == []
 
 
+def test_a_busy_recognizer_holds_one_caption_offer_per_side_and_every_closed_segment(speak) -> None:
+    """Nobody takes the audio thread's offers (a recognizer busy for the whole utterance): of the
+    open utterance offered again every ``caption_offer_s`` only the latest waits, the utterance so
+    far (each a copy of its audio: a queue held them all), while the closed segment waits whole."""
+    speech = speak("I restarted the router twice this morning and it still keeps dropping the line")
+    gap = np.zeros(8000, np.float32)
+    audio = np.concatenate([gap, speech, gap, gap])
+    captures: list[ArrayCapture] = []
+
+    def opener(device, channels, on_block):
+        captures.append(ArrayCapture(audio[:, None], on_block, speed=1.0))
+        return captures[-1]
+
+    settings = LiveSettings(agent=DeviceChoice("fake:agent"), customer=None, device_timeout_s=30.0)
+    supervisor, thread, timeline, feed = _supervise(settings, opener, [_device("agent")])
+    assert captures[0].done.wait(30)
+    time.sleep(0.3)
+    supervisor.stop()
+    thread.join(10)
+    closed = []
+    while not feed.closed.empty():
+        closed.append(feed.closed.get())
+    assert len(closed) == 1, closed
+    segment = closed[0].segment
+    offer = feed.captions.get_nowait()  # the one offer left
+    assert feed.captions.empty()
+    offers = 1 + feed.captions.replaced
+    assert offers >= 0.5 * segment.duration_s / settings.caption_offer_s, offers  # offered all along
+    assert offer.speaker is Speaker.AGENT and offer.start_s == segment.start_s
+    assert segment.end_s - offer.end_s < 1.5  # the latest: up to the speech's end (then the hangover)
+    assert np.array_equal(offer.audio, segment.audio[: len(offer.audio)])  # the final holds all of it
+    with pytest.raises(queue.Empty):
+        feed.captions.get_nowait()
+
+
+def test_the_latest_offer_per_side_replaces_one_not_taken() -> None:
+    from rapport_assist.live_shared import LatestPerSide
+
+    offers = LatestPerSide()
+    for end in (1.2, 1.4, 1.6):
+        offers.put(_segment(1.0, end))
+    offers.put(_segment(2.0, 2.5, Speaker.CUSTOMER))
+    taken = {offers.get_nowait().speaker: None for _ in range(2)}
+    assert set(taken) == {Speaker.AGENT, Speaker.CUSTOMER} and offers.empty() and offers.replaced == 2
+    offers.put(_segment(1.0, 1.8))
+    got = offers.get_nowait()
+    assert (got.start_s, got.end_s) == (1.0, 1.8) and offers.replaced == 2
+
+
 # ------------------------------------------------------------------ the recognition worker
 
 
@@ -441,6 +490,33 @@ def test_a_redo_expected_to_be_slow_is_skipped_and_the_first_text_stays() -> Non
     items = _items(timeline)
     assert not any(isinstance(i, TurnRevision) for i in items)
     assert [i.text for i in items if isinstance(i, Utterance)] == ["hello hair"]
+
+
+def test_at_most_redo_max_waiting_redos_wait_the_oldest_is_skipped_and_every_final_goes_out() -> None:
+    """Five finals with a doubtful word while someone talks all along (no redo is due): only the
+    latest two redos wait with their audio, the three older ones are skipped (their first text
+    stays); every utterance is out, and once nobody talks the two waiting are decoded in 30 s."""
+    from rapport_assist.recognizer import RecognizerOptions
+
+    log: list = []
+    settings = LiveSettings(redo_max_waiting=2, redo_max_pass_s=60.0, redo_max_wait_s=60.0, early_final=False)
+    timeline, feed, worker, thread = _start_worker(_Optioned(RecognizerOptions(), log, probability=0.2), settings)
+    feed.talking[Speaker.CUSTOMER] = True
+    for start in (1.0, 3.0, 5.0, 7.0, 9.0):
+        feed.closed.put(ClosedSegment(_segment(start, start + 1.0), timeline.now()))
+    feed.wake.set()
+    _wait(lambda: worker.stats["utterances"] == 5)
+    time.sleep(0.2)
+    assert [r.segment.end_s for r in worker._redos] == [8.0, 10.0]
+    assert worker.stats["redo_later"] == 5 and worker.stats["redo_skipped"] == 3
+    feed.talking[Speaker.CUSTOMER] = False
+    feed.done.set()
+    thread.join(10)
+    assert [end for end, _, window in log if window >= 30] == [8.0, 10.0]
+    items = _items(timeline)
+    assert [i.text for i in items if isinstance(i, Utterance)] == ["hello hair"] * 5
+    said = [i for i in items if isinstance(i, Status) and i.code == "redos_skipped"]
+    assert len(said) == 1 and said[0].component is None and "first text" in said[0].message  # once, a notice
 
 
 def test_with_redo_later_off_the_30_s_decoding_comes_first() -> None:

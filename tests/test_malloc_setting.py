@@ -110,3 +110,67 @@ def test_the_malloc_setting_does_not_change_the_transcript_cache_key(tmp_path) -
 
     assert identity(replace(options, keep_freed_memory=False)) == identity(options)
     assert identity(replace(options, beam_size=5)) != identity(options)
+
+
+_FULL_WINDOW_PROBE = """
+import ctypes, sys
+from pathlib import Path
+import numpy as np
+from rapport_assist.live import LiveSettings
+from rapport_assist.recognizer import Recognizer
+
+def anon_mb():
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("RssAnon:"):
+            return int(line.split()[1]) / 1024
+
+if sys.argv[2] == "qa":
+    from rapport_assist.qa.runner import QaSettings
+    options = QaSettings(out_dir=Path("out"), cache_dir=Path("cache"), rule_paths=()).recognizer_options()
+else:
+    options = LiveSettings().recognizer  # as a live call or the sidebar builds it
+recognizer = Recognizer(options)
+recognizer.warm_up()
+seen = []
+model = recognizer.model
+encode = model.encode
+model.encode = lambda features: (seen.append((features.shape[-1], anon_mb())), encode(features))[1]
+libc = ctypes.CDLL("libc.so.6")
+libc.malloc.restype = ctypes.c_void_p
+libc.free.argtypes = [ctypes.c_void_p]
+audio = (0.1 * np.sin(np.arange(32000) / 7)).astype(np.float32)
+for frames in (int(sys.argv[1]), None):
+    # another thread's garbage: 40 MB of small blocks freed under a block still in use (the heap
+    # cannot shrink from its top), its pages resident until a malloc_trim
+    blocks = [libc.malloc(16384) for _ in range(2560)]
+    for b in blocks:
+        ctypes.memset(b, 1, 16384)
+    pin = libc.malloc(1024)
+    for b in blocks:
+        libc.free(b)
+    before = anon_mb()
+    recognizer._decode_in(audio, None, frames, None)
+    print(frames, round(before - seen[-1][1], 1))
+"""
+
+
+@pytest.mark.model
+@pytest.mark.skipif(platform.libc_ver()[0] != "glibc", reason="tunes glibc's malloc")
+def test_a_live_recognizer_gives_free_heap_back_before_a_full_window_decoding_qa_keeps_it() -> None:
+    """The full 30 s window is a live call's memory peak (its encoder's attention): the heap's
+    free pages go back to the system before it starts; a short window's decoding keeps them, and
+    so does qa's recognizer, which keeps freed memory for reuse (``keep_freed_memory``)."""
+
+    def probe(path: str) -> tuple[float, float]:
+        out = subprocess.run(
+            [sys.executable, "-c", _FULL_WINDOW_PROBE, "1000", path], capture_output=True, text=True, timeout=300
+        )
+        assert out.returncode == 0, out.stderr
+        short, full = (line.split() for line in out.stdout.splitlines()[-2:])
+        assert short[0] == "1000" and full[0] == "None"
+        return float(short[1]), float(full[1])  # MB given back between the garbage and the encoder
+
+    short, full = probe("live")
+    assert short < 5 and full > 20, (short, full)  # (of 40 MB freed)
+    short, full = probe("qa")
+    assert short < 5 and full < 5, (short, full)

@@ -34,8 +34,11 @@ then ``recognizer_ready``); early finals start later in the silence when
 it is busy (the audio thread reads ``SpeechFeed.recognizer_load``), and stop when a pass is
 expected to take over ``early_max_pass_s`` or the oldest waiting segment is ``behind_s / 2``
 old, as does decoding in context; a 30 s redo is skipped (the first text stays) when it is
-expected to take over ``redo_max_pass_s``. A final waiting over ``behind_s`` is ``recognizer_behind``
-(until ``recognizer_caught_up``).
+expected to take over ``redo_max_pass_s``, and the oldest waiting redo when more than
+``redo_max_waiting`` wait (a recognizer behind the call never gets to them; each holds its
+utterance's audio). Of the audio thread's offers only each side's latest waits
+(``live_shared.LatestPerSide``); closed segments all wait, however far behind. A final
+waiting over ``behind_s`` is ``recognizer_behind`` (until ``recognizer_caught_up``).
 """
 
 from __future__ import annotations
@@ -190,6 +193,7 @@ class RecognitionWorker:
             "redo_revised": 0,
             "redo_skipped": 0,
             "leak_held": 0,
+            "most_waiting_kb": 0,  # the most audio of closed segments and redos waiting at once (kB)
         }
         self._turn_pass: OpenTurnPass | None = None  # RecognizerOptions.turn_pass: the open turn heard again
         self.rtf: float | None = None  # final recognition time / audio time, smoothed (1.0: just keeping up)
@@ -207,6 +211,7 @@ class RecognitionWorker:
         self._kept: str | None = None  # the doubt kind the latest pass kept (``Recognizer.kept_doubt``)
         self._in_30 = False  # the latest pass decoded in Whisper's full window (redone there, or long)
         self._redos: list[_Redo] = []
+        self._redos_dropped_said = False  # redos_skipped said (redo_max_waiting)
         self._redo_ratio = 4.0  # a 30 s decoding's wall time against expected_pass_s, smoothed (a first guess)
         self._held: list[_Held] = []  # agent finals waiting for an overlapping customer utterance
         self._speculative = True  # early and caption passes allowed (not with the previous text as prompt)
@@ -397,6 +402,8 @@ class RecognitionWorker:
                 self._waiting.append(feed.closed.get_nowait())
         except queue.Empty:
             pass
+        waiting = sum(c.segment.audio.nbytes for c in self._waiting) + sum(r.segment.audio.nbytes for r in self._redos)
+        self.stats["most_waiting_kb"] = max(self.stats["most_waiting_kb"], waiting // 1024)
         try:
             while True:
                 seg = feed.early.get_nowait()
@@ -550,6 +557,17 @@ class RecognitionWorker:
         if held.redo:
             self.stats["redo_later"] += 1
             self._redos.append(_Redo(replace(utt, timing=None), segment, time.monotonic()))
+            if len(self._redos) > max(self.settings.redo_max_waiting, 0):  # behind the call: finals come first
+                del self._redos[0]
+                self.stats["redo_skipped"] += 1
+                if not self._redos_dropped_said:  # (a notice: the recognizer's row says it is behind)
+                    self._redos_dropped_said = True
+                    self._timeline.status(
+                        "info",
+                        "redos_skipped",
+                        "transcription is behind the call: doubtful words keep their first text, without the "
+                        "slower second check (final text and nudges go on)",
+                    )
         if self._turn_pass is not None:
             self._turn_pass.add(utt, segment, held.recognition)
 

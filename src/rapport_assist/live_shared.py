@@ -106,6 +106,8 @@ class LiveSettings:
     # stopped once started: a final that closes meanwhile waits for it; its revision reaches the transcript
     # whenever it comes)
     redo_max_pass_s: float = 1.2  # no redo when one is expected to take longer (a busy PC): the first text stays
+    redo_max_waiting: int = 8  # at most this many redos wait (each holds its utterance's audio): a recognizer
+    # behind the call never gets to them, so the oldest is skipped (its first text stays, redo_skipped)
 
     def captured(self) -> tuple[Speaker, ...]:
         """The sides this call captures."""
@@ -160,14 +162,55 @@ class ClosedSegment:
     closed_s: float
 
 
+class LatestPerSide:
+    """Each side's latest speech segment, for the recognizer thread (thread-safe): ``put``
+    replaces a side's segment not yet taken, ``get_nowait`` takes one (``queue.Empty`` when none
+    is there). For the audio thread's offers the recognizer only ever uses the latest of
+    (early segments, open utterances so far): a queue kept every offer until the recognizer was
+    free to take them, and an open utterance is offered again every ``caption_offer_s`` of audio,
+    a copy of it all each time, so a busy recognizer held dozens of copies of the same audio
+    (BENCHMARKS.md, "Sidebar start-up and memory"). Here at most one per side waits."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._latest: dict[Speaker, SpeechSegment] = {}
+        self._offered: dict[Speaker, int] = {}  # per side: audio bytes offered since the recognizer took one
+        self.replaced = 0  # offers replaced before the recognizer took them
+        self.most_offered_bytes = 0  # the most audio offered and not yet taken at once (what a queue held)
+        self.most_held_bytes = 0  # the most audio held here at once
+
+    def put(self, segment: SpeechSegment) -> None:
+        with self._lock:
+            if segment.speaker in self._latest:
+                self.replaced += 1
+            self._latest[segment.speaker] = segment
+            self._offered[segment.speaker] = self._offered.get(segment.speaker, 0) + segment.audio.nbytes
+            self.most_offered_bytes = max(self.most_offered_bytes, sum(self._offered.values()))
+            self.most_held_bytes = max(self.most_held_bytes, sum(s.audio.nbytes for s in self._latest.values()))
+
+    def get_nowait(self) -> SpeechSegment:
+        with self._lock:
+            if not self._latest:
+                raise queue.Empty
+            speaker = next(iter(self._latest))
+            self._offered[speaker] = 0
+            return self._latest.pop(speaker)
+
+    def empty(self) -> bool:
+        with self._lock:
+            return not self._latest
+
+
 class SpeechFeed:
     """The audio thread's speech, for the recognizer thread (the queues are thread-safe; the two
-    plain fields have one writer each)."""
+    plain fields have one writer each). Closed segments all wait for the recognizer (each becomes
+    final text); of the early segments and open utterances only each side's latest does
+    (``LatestPerSide``)."""
 
     def __init__(self) -> None:
         self.closed: queue.SimpleQueue[ClosedSegment] = queue.SimpleQueue()  # finals, in close order
-        self.early: queue.SimpleQueue[SpeechSegment] = queue.SimpleQueue()  # segments as they close if silence lasts
-        self.captions: queue.SimpleQueue[SpeechSegment] = queue.SimpleQueue()  # open utterances so far
+        self.early = LatestPerSide()  # segments as they close if silence lasts
+        self.captions = LatestPerSide()  # open utterances so far
         self.done = threading.Event()  # the audio thread has put its last segment
         self.wake = threading.Event()  # set by the audio thread after it put something (the recognizer waits on it)
         self.in_hangover: dict[Speaker, bool] = {}  # per side: its open utterance's trailing silence is running

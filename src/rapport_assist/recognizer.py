@@ -184,8 +184,9 @@ class RecognizerOptions:
     * ``fallback_window_s``: the window of the decodings done again (and of every decoding when
       ``encoder_window_s`` is 30): the audio plus a second, at least this long; 30 is Whisper's
       full window. (Not yet changed from 30: see BENCHMARKS.md for what a shorter one measured.)
-    * ``trim_memory``: after each ``recognize`` (and the warm-up), hand the heap's free pages back
-      to the system (``release_free_memory``); not when ``keep_freed_memory`` is in effect.
+    * ``trim_memory``: after each ``recognize`` (and the warm-up), and before each decoding in
+      Whisper's full window (a live call's memory peak), hand the heap's free pages back to the
+      system (``release_free_memory``); not when ``keep_freed_memory`` is in effect.
     """
 
     model_dir: Path | None = None
@@ -992,6 +993,10 @@ class Recognizer:
     ) -> list[WhisperSegment]:
         opts = self.options
         model = self._model
+        if frames is None and opts.trim_memory and not _memory_kept:
+            # Whisper's full window: its encoder holds ~75 MB more while it runs (the attention over 1,500
+            # frames), a live call's peak; what the other threads freed since the last trim goes back first
+            release_free_memory()
         model.encode_frames = frames
         try:
             found, _info = model.transcribe(
