@@ -171,10 +171,8 @@ def test_the_supervisor_reports_an_unplugged_customer_device_and_reopens_it() ->
     assert supervisor.stats["blocks"] > 0
 
 
-def test_the_supervisor_hands_closed_segments_with_their_close_time_and_saves_the_audio(speak, tmp_path: Path) -> None:
-    """Speech captured in real time: a SpeechActivity mark as it starts, a closed segment with the
-    call time it closed (after the speech ends: the hangover), the same audio in the WAV."""
-    speech = speak("Hello there how are you today")
+def _one_utterance_in_real_time(speech: np.ndarray):
+    """``speech`` between half-second gaps, captured in real time: (audio, captures, opener)."""
     gap = np.zeros(8000, np.float32)
     audio = np.concatenate([gap, speech, gap, gap])
     captures: list[ArrayCapture] = []
@@ -182,6 +180,14 @@ def test_the_supervisor_hands_closed_segments_with_their_close_time_and_saves_th
     def opener(device, channels, on_block):
         captures.append(ArrayCapture(audio[:, None], on_block, speed=1.0))
         return captures[-1]
+
+    return audio, captures, opener
+
+
+def test_the_supervisor_hands_closed_segments_with_their_close_time_and_saves_the_audio(speak, tmp_path: Path) -> None:
+    """Speech captured in real time: a SpeechActivity mark as it starts, a closed segment with the
+    call time it closed (after the speech ends: the hangover), the same audio in the WAV."""
+    audio, captures, opener = _one_utterance_in_real_time(speak("Hello there how are you today"))
 
     failed: list[str] = []
     wav = CallAudio(tmp_path / "call.wav", (Speaker.AGENT,), failed.append)
@@ -214,14 +220,9 @@ def test_a_busy_recognizer_holds_one_caption_offer_per_side_and_every_closed_seg
     """Nobody takes the audio thread's offers (a recognizer busy for the whole utterance): of the
     open utterance offered again every ``caption_offer_s`` only the latest waits, the utterance so
     far (each a copy of its audio: a queue held them all), while the closed segment waits whole."""
-    speech = speak("I restarted the router twice this morning and it still keeps dropping the line")
-    gap = np.zeros(8000, np.float32)
-    audio = np.concatenate([gap, speech, gap, gap])
-    captures: list[ArrayCapture] = []
-
-    def opener(device, channels, on_block):
-        captures.append(ArrayCapture(audio[:, None], on_block, speed=1.0))
-        return captures[-1]
+    audio, captures, opener = _one_utterance_in_real_time(
+        speak("I restarted the router twice this morning and it still keeps dropping the line")
+    )
 
     settings = LiveSettings(agent=DeviceChoice("fake:agent"), customer=None, device_timeout_s=30.0)
     supervisor, thread, timeline, feed = _supervise(settings, opener, [_device("agent")])
