@@ -117,8 +117,6 @@ class LiveCall:
         self._stopped = False
         self._record: CallRecord | None = None
         self._close_lock = threading.Lock()
-        self._closed_record: CallRecord | None = None
-        self._finisher: threading.Thread | None = None
         self.log_path: Path | None = None
         self.wav_path: Path | None = None
         self.timings: list[UtteranceTiming] = []  # where each utterance's time went (bench/live_latency.py)
@@ -167,8 +165,7 @@ class LiveCall:
         if wait:
             self.join()
         else:
-            self._finisher = threading.Thread(target=self.join, name="rapport-call-finish", daemon=True)
-            self._finisher.start()
+            threading.Thread(target=self.join, name="rapport-call-finish", daemon=True).start()
 
     def join(self, timeout_s: float | None = None) -> bool:
         """Wait (at most ``timeout_s``) for a stopped call's threads; once they have ended, the
@@ -178,11 +175,10 @@ class LiveCall:
             thread.join(None if deadline is None else max(0.0, deadline - time.monotonic()))
         if any(thread.is_alive() for thread in self._threads):
             return False
-        with self._close_lock:
-            record = self._record
-            if record is not None and record is not self._closed_record:
-                self._closed_record = record
-                record.close()
+        with self._close_lock:  # the finishing thread and a caller may both get here: close once
+            record, self._record = self._record, None
+        if record is not None:
+            record.close()
         return True
 
     def call_time(self) -> float:
