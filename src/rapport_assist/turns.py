@@ -269,9 +269,7 @@ class TurnTracker:
         closed, cur = self.step(utt, words)
         if cur is None:
             return _NO_TURN
-        step = _new(TurnStep)  # as ``TurnStep(...)`` makes it, without a setattr per field (one per utterance)
-        step.__dict__.update(closed=closed, turn=cur.value(False, utt.end_s))
-        return step
+        return TurnStep(closed, cur.value(False, utt.end_s))
 
     def step(self, utt: Utterance, words: int | None = None) -> tuple[tuple[Turn, ...], "_Open | None"]:
         """``on_utterance`` without making the open turn's value: the turns it closed, and the

@@ -535,7 +535,7 @@ class RuleEngine:
                         opened = self._turn_triggered(compiled, state, feats, ctx, found, turn)
                         if opened is not None:
                             out.append(opened)
-                if state.pending is None and not state.latched:
+                if _idle(state):  # (read again: ``_turn_triggered`` may have opened one)
                     self._turn_busy.discard(i)
         if ctx is None:
             self._turn_history.append(EvalContext(feats, other_last))
@@ -976,6 +976,13 @@ def _triggers(rules: list[_CompiledRule]) -> dict[tuple[Speaker, str | None], _T
         for speaker in Speaker
         for label in (None, *TONE_ORDER)
     }
+
+
+def _idle(state: _State) -> bool:
+    """No open expectation and not in an episode. (A function, so a compiled engine reads
+    ``state.pending`` afresh after a call that may have set it: mypy keeps an attribute it saw
+    set to None narrowed across calls, and mypyc would check it as None.)"""
+    return state.pending is None and not state.latched
 
 
 def _two_masks(masks: tuple[int, ...]) -> tuple[int, int]:

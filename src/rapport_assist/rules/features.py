@@ -353,7 +353,7 @@ class Features:
     spelled: str = ""
     # per-utterance results by name ("lex:<lexicon>", "#ents", ...): each name's one reader knows its type
     cache: dict[str, Any] = field(default_factory=dict)
-    made_by: object = None  # the extractor (``FeatureExtractor.features`` reuses its own only)
+    made_by: Any = None  # the extractor (``FeatureExtractor.features`` reuses its own only)
     _word_count: int = -1
     # a turn's reading joined from its utterances' (``FeatureExtractor.join``): those, in order
     parts: "tuple[Features, ...]" = ()
