@@ -343,6 +343,12 @@ def main(argv: list[str] | None = None) -> int:
 
     print(f"machine: {machine()}")
     print(f"code: {git_state()}")
+    from rapport_assist import _compiled
+
+    print(
+        "rule engine: "
+        + ("compiled by mypyc (src/rapport_assist/_compiled.py)" if _compiled.active() else "plain Python modules")
+    )
     print(
         f"rules: {len(ruleset.rules)} from {rules_dir} (loaded in {load_rules_s:.2f} s); "
         f"spaCy {annotator.nlp.meta.get('name')} {annotator.nlp.meta.get('version')} "

@@ -16,7 +16,9 @@ STAMP=$VENV/.setup-stamp
 # The sidebar (PySide6 wheels bring Qt itself) needs the X11/xcb, EGL/GL, font and D-Bus libraries
 # Qt's xcb plugin links to, a font, and Xvfb + xauth for the screenshot script and headless tests.
 # chromium: tests open the QA report in headless Chromium (and the README's report screenshot).
-APT_PACKAGES=(python3-venv espeak-ng flite sox libportaudio2 libasound2-plugins pulseaudio pulseaudio-utils
+# gcc, libc6-dev, python3-dev: the rule engine compiled by mypyc (src/rapport_assist/_compiled.py;
+# without them the plain Python modules run, with the same results).
+APT_PACKAGES=(python3-venv gcc libc6-dev python3-dev espeak-ng flite sox libportaudio2 libasound2-plugins pulseaudio pulseaudio-utils
   libegl1 libgl1 libglib2.0-0 libfontconfig1 libfreetype6 libdbus-1-3 fonts-dejavu-core
   libx11-xcb1 libxkbcommon0 libxkbcommon-x11-0 libxcb1 libxcb-cursor0 libxcb-icccm4 libxcb-image0
   libxcb-keysyms1 libxcb-randr0 libxcb-render-util0 libxcb-render0 libxcb-shape0 libxcb-shm0 libxcb-sync1
@@ -45,12 +47,15 @@ if [ ! -x "$VENV/bin/python" ]; then
 fi
 
 want=$(cat pyproject.toml requirements.lock | sha256sum | cut -d' ' -f1)
-if [ -f "$STAMP" ] && [ "$(cat "$STAMP")" = "$want" ]; then
-  exit 0
+if [ ! -f "$STAMP" ] || [ "$(cat "$STAMP")" != "$want" ]; then
+  echo "setup: installing pinned Python packages into $VENV (first run takes a minute)"
+  "$VENV/bin/python" -m pip install -q --disable-pip-version-check --upgrade pip
+  "$VENV/bin/python" -m pip install -q --disable-pip-version-check -r requirements.lock
+  "$VENV/bin/python" -m pip install -q --disable-pip-version-check --no-deps -e .
+  echo "$want" > "$STAMP"
+  echo "setup: done"
 fi
-echo "setup: installing pinned Python packages into $VENV (first run takes a minute)"
-"$VENV/bin/python" -m pip install -q --disable-pip-version-check --upgrade pip
-"$VENV/bin/python" -m pip install -q --disable-pip-version-check -r requirements.lock
-"$VENV/bin/python" -m pip install -q --disable-pip-version-check --no-deps -e .
-echo "$want" > "$STAMP"
-echo "setup: done"
+
+# the rule engine's hot modules compiled by mypyc (issue 20's speed), again after their sources
+# changed; quick when they did not, and the plain modules run if it fails (_compiled.py)
+"$VENV/bin/python" -c 'import sys; from rapport_assist._compiled import main; sys.exit(main(["build", "--if-stale"]))'

@@ -7,15 +7,16 @@ from __future__ import annotations
 
 import functools
 import operator
-from types import SimpleNamespace
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from rapport_assist.rules.features import NUM, KeyBits, PhraseIndex, compile_phrase
+from rapport_assist.annotate import AnnotatedUtterance
+from rapport_assist.rules.features import NUM, Features, KeyBits, PhraseIndex, compile_phrase
 from rapport_assist.rules.model import Phrase
 from rapport_assist.rules.scan import join_slots, slot
 from rapport_assist.rules.source import Loc
+from rapport_assist.types import Speaker, Utterance
 
 WORDS = ["you", "need", "to", "have", "we", "can", "not", "call", "back", "the"]
 LOC = Loc("test.yaml", 1, 1)
@@ -34,8 +35,9 @@ word = st.tuples(
 )
 
 
-def utterance(words: list) -> SimpleNamespace:
-    """The parts of ``Features`` phrase matching reads."""
+def utterance(words: list) -> Features:
+    """``Features`` with the parts phrase matching reads (a real ``Features``: the rule engine may
+    be compiled, and then takes nothing else)."""
     from rapport_assist.rules.features import phrase_key
 
     keys, nums, sent = [], [], []
@@ -47,7 +49,9 @@ def utterance(words: list) -> SimpleNamespace:
         nums.append(is_num)
         sent.append(sid)
     spans = [(sent.index(s), len(sent) - sent[::-1].index(s)) for s in range(sid + 1)] if sent else []
-    return SimpleNamespace(keys=keys, is_num=nums, sent=sent, sent_spans=spans)
+    au = AnnotatedUtterance(Utterance(0, Speaker.AGENT, "", 0.0, 1.0), None)
+    n = len(keys)
+    return Features(au, keys, nums, sent, list(range(n)), [], frozenset(), spans, 0, [0] * n, 0, "")
 
 
 def plain_match_at(phrases: list[str], feats, pos: int) -> int:

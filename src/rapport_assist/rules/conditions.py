@@ -439,18 +439,21 @@ def after_request(cues: CompiledLexicon, sentences: int) -> Callable[[Match, Eva
         if any(s in feats.questions and not _tag_question(feats, s) for s in range(first, sid)):
             return True
         window_start = feats.sent_spans[first][0]
-        doc, doc_i = feats.doc, feats.doc_i
+        # the words before a one-word cue from the rows' lowercase forms, its parse from
+        # ``Features.token``: a turn's joined Doc is not built for this (``Doc.from_docs`` costs
+        # more than the rest of the rules on that utterance)
+        doc_i, rows, strings = feats.doc_i, feats.rows, feats.au.vocab.strings
         for c in lexicon_matches(cues, feats):
             if not window_start <= c.start < m.start or (feats.sent[c.start] == sid and c.end > m.start):
                 continue
             if c.end - c.start > 1:
                 return True
-            tok = doc[doc_i[c.start]]
-            prev = doc[tok.i - 1].lower_ if tok.i > 0 else ""
+            i = doc_i[c.start]
+            prev = strings[rows[i - 1][0]] if i > 0 else ""
             if (
                 prev in _PLEASE
-                or (prev in _YOU_CAN and tok.i > 1 and doc[tok.i - 2].lower_ == "you")
-                or _imperative(tok)
+                or (prev in _YOU_CAN and i > 1 and strings[rows[i - 2][0]] == "you")
+                or _imperative(feats.token(i))
             ):
                 return True
         return False

@@ -37,7 +37,7 @@ from dataclasses import dataclass, field
 from typing import Iterable, Sequence, Union
 
 from ..annotate import AnnotatedUtterance, JoinedUtterance
-from ..turns import TurnTracker, backchannel_phrases, merge_turn_utterance
+from ..turns import TurnTracker, backchannel_phrases, made, merge_turn_utterance
 from ..types import (
     TONE_ORDER,
     DeadAir,
@@ -535,7 +535,7 @@ class RuleEngine:
                         opened = self._turn_triggered(compiled, state, feats, ctx, found, turn)
                         if opened is not None:
                             out.append(opened)
-                if state.pending is None and not state.latched:
+                if _idle(state):  # (read again: ``_turn_triggered`` may have opened one)
                     self._turn_busy.discard(i)
         if ctx is None:
             self._turn_history.append(EvalContext(feats, other_last))
@@ -805,22 +805,23 @@ class RuleEngine:
         if spans:  # the whole sentence the praised words are in
             s_start, s_end = quote_feats.sent_spans[quote_feats.sent[spans[0].start]]
             said = _clip(quote_feats, s_start, s_end)
-        praise = _new(Praise)  # as ``Praise(...)`` makes it, without the frozen dataclass's setattr per field
-        praise.__dict__.update(
-            rule=rule.id,
-            title=rule.title,
-            message=rule.message.format(quote=quote, rewrite=""),
-            t_s=utt.end_s,
-            utterance_index=utt.utterance_index,
-            evidence=tuple(evidence),
-            rule_source=rule.source,
-            priority=rule.priority,
-            tags=rule.tags,
-            quote=None if rule.quote == "none" else quoted,
-            experimental=rule.status == "experimental",
-            said=said,
+        return made(  # as ``Praise(...)`` makes it, without the frozen dataclass's setattr per field
+            Praise,
+            {
+                "rule": rule.id,
+                "title": rule.title,
+                "message": rule.message.format(quote=quote, rewrite=""),
+                "t_s": utt.end_s,
+                "utterance_index": utt.utterance_index,
+                "evidence": tuple(evidence),
+                "rule_source": rule.source,
+                "priority": rule.priority,
+                "tags": rule.tags,
+                "quote": None if rule.quote == "none" else quoted,
+                "experimental": rule.status == "experimental",
+                "said": said,
+            },
         )
-        return praise
 
     @staticmethod
     def _may_fire(rule: Rule, state: _State, t_s: float) -> bool:
@@ -978,6 +979,13 @@ def _triggers(rules: list[_CompiledRule]) -> dict[tuple[Speaker, str | None], _T
     }
 
 
+def _idle(state: _State) -> bool:
+    """No open expectation and not in an episode. (A function, so a compiled engine reads
+    ``state.pending`` afresh after a call that may have set it: mypy keeps an attribute it saw
+    set to None narrowed across calls, and mypyc would check it as None.)"""
+    return state.pending is None and not state.latched
+
+
 def _two_masks(masks: tuple[int, ...]) -> tuple[int, int]:
     if not masks:
         return 0, 0
@@ -1012,27 +1020,28 @@ def _nudge(
     rewrite: str | None,
     quote: int | None = 0,
 ) -> Nudge:
-    nudge = _new(Nudge)  # as ``Nudge(...)`` makes it, without the frozen dataclass's setattr per field
-    nudge.__dict__.update(
-        rule=rule.id,
-        severity=rule.severity,
-        title=rule.title,
-        message=message,
-        t_s=t_s,
-        utterance_index=index,
-        evidence=tuple(evidence),
-        why=rule.why,
-        rewrite=rewrite,
-        rule_source=rule.source,
-        priority=rule.priority,
-        experimental=rule.status == "experimental",
-        tags=rule.tags,
-        quote=quote,
-        early=False,
-        early_id=None,
-        confirms=None,
+    return made(  # as ``Nudge(...)`` makes it, without the frozen dataclass's setattr per field
+        Nudge,
+        {
+            "rule": rule.id,
+            "severity": rule.severity,
+            "title": rule.title,
+            "message": message,
+            "t_s": t_s,
+            "utterance_index": index,
+            "evidence": tuple(evidence),
+            "why": rule.why,
+            "rewrite": rewrite,
+            "rule_source": rule.source,
+            "priority": rule.priority,
+            "experimental": rule.status == "experimental",
+            "tags": rule.tags,
+            "quote": quote,
+            "early": False,
+            "early_id": None,
+            "confirms": None,
+        },
     )
-    return nudge
 
 
 def _window_text(rule: Rule) -> str:
@@ -1048,21 +1057,18 @@ def _window_text(rule: Rule) -> str:
 
 def _evidence(feats: Features, found: list[Match], note: str) -> Evidence:
     utt = feats.au.utterance
-    # made as ``Evidence(...)`` makes it, without the frozen dataclass's setattr per field
-    evidence = _new(Evidence)
-    evidence.__dict__.update(
-        utterance_index=utt.index,
-        speaker=utt.speaker,
-        text=utt.text,
-        start_s=utt.start_s,
-        end_s=utt.end_s,
-        matched=match_texts(found) if found else (),
-        note=note,
+    return made(  # as ``Evidence(...)`` makes it, without the frozen dataclass's setattr per field
+        Evidence,
+        {
+            "utterance_index": utt.index,
+            "speaker": utt.speaker,
+            "text": utt.text,
+            "start_s": utt.start_s,
+            "end_s": utt.end_s,
+            "matched": match_texts(found) if found else (),
+            "note": note,
+        },
     )
-    return evidence
-
-
-_new = object.__new__
 
 
 def _quote_and_rewrite(

@@ -23,7 +23,7 @@ from .model import Lexicon, Phrase
 from .scan import NUM, Letters, join_slots, phrase_pattern, slot_offset, trie_keys
 
 if TYPE_CHECKING:  # pragma: no cover
-    from spacy.tokens import Doc
+    from spacy.tokens import Doc, Token
 
 _WORD_RE = re.compile(r"<num>|[a-z0-9']+")
 _CLOCK_TIME = re.compile(r"^[0-2]?[0-9][:.][0-5][0-9]$")  # "3:30", "10.15": spaCy's like_num says no; <num> says yes
@@ -353,7 +353,7 @@ class Features:
     spelled: str = ""
     # per-utterance results by name ("lex:<lexicon>", "#ents", ...): each name's one reader knows its type
     cache: dict[str, Any] = field(default_factory=dict)
-    made_by: object = None  # the extractor (``FeatureExtractor.features`` reuses its own only)
+    made_by: Any = None  # the extractor (``FeatureExtractor.features`` reuses its own only)
     _word_count: int = -1
     # a turn's reading joined from its utterances' (``FeatureExtractor.join``): those, in order
     parts: "tuple[Features, ...]" = ()
@@ -361,6 +361,19 @@ class Features:
     @property
     def doc(self) -> "Doc":
         return self.au.doc
+
+    def token(self, doc_index: int) -> "Token":
+        """The Doc's token at ``doc_index``, to read its own parse (tag, dependency label, head,
+        children; not its index or neighbours). For a turn's reading joined from its parts'
+        (``parts``) it is taken from its part's Doc, which holds the same parse (the joined Doc
+        keeps each part's tokens and arcs), so the joined Doc is not built for it."""
+        if self.parts:
+            for part in self.parts:
+                n = len(part.rows)
+                if doc_index < n:
+                    return part.token(doc_index)
+                doc_index -= n
+        return self.doc[doc_index]
 
     def span_text(self, start: int, end: int) -> str:
         """The words said between content positions, from the original text (fillers removed)."""
