@@ -98,6 +98,7 @@ def memory(minutes: float, speed: float = float("inf"), trace: bool = False) -> 
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
     import math
 
+    import rapport_assist.gui  # noqa: F401  (first, as the sidebar command imports Qt: gui/__init__.py)
     from PySide6.QtCore import QTimer
     from PySide6.QtWidgets import QApplication
 
@@ -217,6 +218,7 @@ def live_memory(repeats: int, smaps: bool = False, per_minute: bool = False, tra
     encoder window, doubtful segments again in 30 s, captions) and nudges from."""
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
     sys.path.insert(0, str(ROOT / "tests"))
+    import rapport_assist.gui  # noqa: F401  (first, as the sidebar command imports Qt: gui/__init__.py)
     from pulse_server import PulseServer
     from PySide6.QtCore import QTimer
 
