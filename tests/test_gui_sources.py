@@ -1,6 +1,6 @@
 """PySide6's import hook reads the source of every module imported after Qt (to see whether it
 "uses PySide"); ``rapport_assist.gui`` keeps it from holding those lines in ``linecache`` for the
-life of the process (~21 MB in the sidebar) while the hook gives the same answers."""
+life of the process (~15 MB in the sidebar) while the hook gives the same answers."""
 
 from __future__ import annotations
 
@@ -62,4 +62,4 @@ def test_the_ready_sidebar_holds_no_module_sources(tmp_path: Path):
         env=env,
     )
     assert found["code"] == 0 and found["modules"] > 500  # spaCy, faster-whisper and Qt all imported
-    assert found["files"] < 10  # the stock hook leaves ~600 files' lines (9 MB of text)
+    assert found["files"] < 10  # the stock hook leaves ~300 files' lines (6.5 MB of text)

@@ -20,9 +20,10 @@ def forget_module_sources() -> bool:
 
     To decide whether a new module "uses PySide" (for its opt-in ``__feature__`` switches, which
     nothing here uses), shiboken reads the module's whole source with ``inspect.getsource``,
-    which keeps every line in ``linecache`` for good: in the sidebar about 600 files, 9 MB of
-    text as 250,000 line strings, ~21 MB of Python objects held for the life of the process
-    (tracemalloc; BENCHMARKS.md, "Sidebar start-up and memory"). The check still runs and
+    which keeps every line in ``linecache`` for good: in the ready sidebar 300 files, 6.5 MB of
+    text as line strings, ~15 MB of Python objects held for the life of the process (600 files,
+    21 MB when everything is imported on one thread; BENCHMARKS.md, "Sidebar start-up and
+    memory"). The check still runs and
     answers the same; the lines it read are dropped right after, so they are freed while the
     next import reuses their memory (dropping them all at "ready" instead frees them into
     fragmented arenas that RSS keeps). ``linecache`` rereads a file when a traceback needs it.
