@@ -98,6 +98,7 @@ def memory(minutes: float, speed: float = float("inf"), trace: bool = False) -> 
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
     import math
 
+    import rapport_assist.gui  # noqa: F401  (first, as the sidebar command imports Qt: gui/__init__.py)
     from PySide6.QtCore import QTimer
     from PySide6.QtWidgets import QApplication
 
@@ -217,6 +218,7 @@ def live_memory(repeats: int, smaps: bool = False, per_minute: bool = False, tra
     encoder window, doubtful segments again in 30 s, captions) and nudges from."""
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
     sys.path.insert(0, str(ROOT / "tests"))
+    import rapport_assist.gui  # noqa: F401  (first, as the sidebar command imports Qt: gui/__init__.py)
     from pulse_server import PulseServer
     from PySide6.QtCore import QTimer
 
@@ -250,6 +252,7 @@ def live_memory(repeats: int, smaps: bool = False, per_minute: bool = False, tra
         time.sleep(2.0)
         app.processEvents()
         before, hwm_ready = rss_mb()
+        anon_ready, file_ready = anon_file_mb()
         if smaps:
             sys.path.insert(0, str(ROOT / "bench"))
             import smaps as smaps_module
@@ -348,6 +351,8 @@ def live_memory(repeats: int, smaps: bool = False, per_minute: bool = False, tra
         "utterances": utterances,
         "rss_before_mb": before,
         "rss_ready_hwm_mb": hwm_ready,
+        "anon_ready_mb": anon_ready,
+        "file_ready_mb": file_ready,
         "rss_max_sampled_mb": max(samples),
         "rss_after_mb": after,
         "rss_peak_mb": peak,
@@ -401,7 +406,8 @@ def main() -> int:
         )
         print("  RSS every 10 s: " + ", ".join(f"{r:.0f}" for r in live["rss_by_10s"]))
         print(
-            f"  of it allocated (RssAnon): max sampled {live['anon_max_sampled_mb']:.0f} MB, lowest in the last minute "
+            f"  of it allocated (RssAnon): before {live['anon_ready_mb']:.0f} MB (and {live['file_ready_mb']:.0f} MB of"
+            f" library and file pages), max sampled {live['anon_max_sampled_mb']:.0f} MB, lowest in the last minute "
             f"{live['anon_floor_last_minute_mb']:.0f}, after {live['anon_after_mb']:.0f}; library and file pages "
             f"(RssFile): max sampled {live['file_max_sampled_mb']:.0f}, after {live['file_after_mb']:.0f} MB"
         )

@@ -19,7 +19,7 @@ import threading
 import weakref
 from functools import lru_cache
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Any, Callable, Iterator
 
 from .errors import ModelError
 
@@ -124,6 +124,7 @@ def load_spacy() -> "spacy.language.Language":
         nlp = _load_package(name, module, exclude=LATER_PIPES, clock_suffix=True)
         _numpy_matmul(nlp)
         use_table(nlp)  # the attribute ruler's matches from a lookup table: same result, faster
+        _join_lemma_index(nlp)
         _left_out.add(nlp)
         return nlp
     raise ModelError(
@@ -220,6 +221,46 @@ def _load_tokenizer(nlp: "spacy.language.Language") -> None:
     data["suffix_search"] = compile_suffix_regex([*(nlp.Defaults.suffixes or ()), CLOCK_SUFFIX]).pattern
     tokenizer: Any = nlp.tokenizer
     tokenizer.from_bytes(srsly.msgpack_dumps(data), exclude=["vocab"])
+
+
+class JoinedWords:
+    """A word list as one string, for ``in`` alone: True exactly when the list holds the word.
+
+    The rule lemmatizer's index (``lemma_index``: the known nouns, verbs, adjectives and adverbs,
+    91,000 words) is four Python lists of strings, 6.5 MB of small objects held for the life of
+    the process, and spaCy only asks whether a form is in one (``Lemmatizer.rule_lemmatize``).
+    Here each list is one newline-separated string (0.8 MB): a word is in it when
+    ``"\\n" + word + "\\n"`` is (no word is empty or holds a newline; checked when made)."""
+
+    __slots__ = ("_text", "_count")
+
+    def __init__(self, words: list[str]) -> None:
+        if not all(isinstance(word, str) and word and "\n" not in word for word in words):
+            raise ValueError("JoinedWords holds non-empty strings without newlines only")
+        self._text = "\n" + "\n".join(words) + "\n"
+        self._count = len(words)
+
+    def __contains__(self, word: object) -> bool:
+        return isinstance(word, str) and bool(word) and "\n" not in word and f"\n{word}\n" in self._text
+
+    def __len__(self) -> int:
+        return self._count
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._text[1:-1].split("\n") if self._count else ())
+
+
+def _join_lemma_index(nlp: "spacy.language.Language") -> None:
+    """The rule lemmatizer's word lists as ``JoinedWords``: the same lemmas, 5.7 MB less memory."""
+    if "lemmatizer" not in nlp.pipe_names:
+        return
+    lookups = getattr(nlp.get_pipe("lemmatizer"), "lookups", None)
+    if lookups is None or not lookups.has_table("lemma_index"):
+        return
+    table = lookups.get_table("lemma_index")
+    for key, words in list(table.items()):
+        if isinstance(words, list) and all(isinstance(word, str) and word and "\n" not in word for word in words):
+            table[key] = JoinedWords(words)
 
 
 def _numpy_matmul(nlp: "spacy.language.Language") -> None:
