@@ -31,24 +31,24 @@ ROOT = Path(__file__).resolve().parents[1]
 DEMO = ROOT / "src" / "rapport_assist" / "data" / "demo_call.flac"
 
 
-def rss_mb() -> tuple[float, float]:
+def status_mb(*keys: str) -> tuple[float, ...]:
+    """Fields of /proc/self/status in MB, in the order asked."""
     values = {}
     for line in Path("/proc/self/status").read_text().splitlines():
         key, _, rest = line.partition(":")
-        if key in ("VmRSS", "VmHWM"):
+        if key in keys:
             values[key] = int(rest.split()[0]) / 1024
-    return values["VmRSS"], values["VmHWM"]
+    return tuple(values[key] for key in keys)
+
+
+def rss_mb() -> tuple[float, float]:
+    return status_mb("VmRSS", "VmHWM")  # type: ignore[return-value]
 
 
 def anon_file_mb() -> tuple[float, float]:
     """RssAnon, RssFile: memory the process allocated, and pages of mapped files (libraries)
     counted in its RSS, which depends on the page cache as much as on the code (BENCHMARKS.md)."""
-    values = {}
-    for line in Path("/proc/self/status").read_text().splitlines():
-        key, _, rest = line.partition(":")
-        if key in ("RssAnon", "RssFile"):
-            values[key] = int(rest.split()[0]) / 1024
-    return values["RssAnon"], values["RssFile"]
+    return status_mb("RssAnon", "RssFile")  # type: ignore[return-value]
 
 
 def startup(runs: int) -> dict[str, list[float]]:

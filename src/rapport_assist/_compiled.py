@@ -81,15 +81,14 @@ class _Finder(importlib.abc.MetaPathFinder):
         return importlib.util.spec_from_file_location(fullname, location, loader=loader)
 
 
-def install() -> bool:
-    """Load the compiled modules from now on if they were built from these sources; whether so."""
-    if os.environ.get("RAPPORT_ASSIST_PURE") or any(isinstance(f, _Finder) for f in sys.meta_path):
-        return False
+def _fresh_manifest() -> dict | None:
+    """The compiled folder's manifest when its modules were built from these sources, for this
+    Python, and are all there; else None."""
     where = folder()
     try:
         manifest = json.loads((where / MANIFEST).read_text())
     except (OSError, ValueError):
-        return False
+        return None
     files = manifest.get("files", {})
     if (
         manifest.get("python") != sys.implementation.cache_tag
@@ -97,8 +96,18 @@ def install() -> bool:
         or manifest.get("digest") != digest()
         or not all((where / rel).is_file() for rel in files.values())
     ):
+        return None
+    return manifest
+
+
+def install() -> bool:
+    """Load the compiled modules from now on if they were built from these sources; whether so."""
+    if os.environ.get("RAPPORT_ASSIST_PURE") or any(isinstance(f, _Finder) for f in sys.meta_path):
         return False
-    sys.meta_path.insert(0, _Finder(where, files))
+    manifest = _fresh_manifest()
+    if manifest is None:
+        return False
+    sys.meta_path.insert(0, _Finder(folder(), manifest["files"]))
     return True
 
 
@@ -155,11 +164,7 @@ def build(quiet: bool = True) -> bool:
 
 def fresh() -> bool:
     """Whether the compiled modules in the venv were built from these sources."""
-    try:
-        manifest = json.loads((folder() / MANIFEST).read_text())
-    except (OSError, ValueError):
-        return False
-    return manifest.get("digest") == digest() and manifest.get("python") == sys.implementation.cache_tag
+    return _fresh_manifest() is not None
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -259,8 +259,11 @@ def _join_lemma_index(nlp: "spacy.language.Language") -> None:
         return
     table = lookups.get_table("lemma_index")
     for key, words in list(table.items()):
-        if isinstance(words, list) and all(isinstance(word, str) and word and "\n" not in word for word in words):
-            table[key] = JoinedWords(words)
+        if isinstance(words, list):
+            try:
+                table[key] = JoinedWords(words)
+            except ValueError:  # a word JoinedWords cannot hold: that list stays as it is
+                pass
 
 
 def _numpy_matmul(nlp: "spacy.language.Language") -> None:
