@@ -54,6 +54,7 @@ from .model import (
     SentenceSays,
     SpeakerIs,
     SubjectFinder,
+    ClaimFinder,
     Subordinate,
     TokenFinder,
     Tone,
@@ -341,6 +342,8 @@ class Compiler:
             find = regex_finder(finder)
         elif isinstance(finder, TokenFinder):
             find, self._finder_bits[finder] = token_finder(finder, self.key_bits, self.extractor.fillers)
+        elif isinstance(finder, ClaimFinder):
+            find, self._finder_bits[finder] = claim_finder(finder, self._word_sets, self.key_bits)
         else:
             assert isinstance(finder, SubjectFinder), finder
             find, self._finder_bits[finder] = subject_finder(finder, self._word_sets[finder.verbs], self.key_bits)
@@ -878,6 +881,176 @@ def subject_finder(
         return out
 
     return find, bit
+
+
+# a verb's own negation and the words that keep a claim open ("still hasn't", "not ... yet")
+_NEG_DEPS = ("neg", "advmod", "npadvmod", "dobj")
+# a verb whose negation is not the claimed verb's: "you didn't *have* to help"
+_NEED_VERBS = frozenset(phrase_key(w) for w in ("have", "need", "want", "mean", "got"))
+_STILL_YET = frozenset(phrase_key(w) for w in ("still", "yet"))
+# a question asked with this word is a reproach, not a question about the claim ("Why do you refuse…?")
+_REPROACH_WH = frozenset(phrase_key(w) for w in ("why", "how"))
+# words beside a subject that name who it is ("your team", "you guys", "y'all")
+_OWNER_DEPS = ("poss", "nmod", "det", "appos", "compound", "dep")
+
+
+def claim_finder(
+    finder: ClaimFinder, word_sets: Mapping[str, frozenset[int]], key_bits: KeyBits
+) -> tuple[Callable[[Features], list[Match]], int]:
+    """A grievance the words claim about the company, read from spaCy's parse (``ClaimFinder``).
+
+    For each subject and the verbs it governs (its verb, that verb's "to"/-ing complements —
+    "refuse *to close*", "keep *ignoring*", "not tryna *let*" —, and verbs joined to it by "and"
+    without a subject of their own, each with its own negation):
+
+    * a ``by`` subject (the word, or a word of ``staff`` owned by one: "your team", "you guys";
+      without ``staff``, any word owned by one) whose verbs do a
+      ``wrongs`` verb not negated ("you refuse to close", "your staff lied"), or fail a ``duties``
+      verb, negated on the way to it ("you never answer", "they won't even let me"), or lead with
+      an ``enables`` verb to a ``harms`` word in what that verb governs ("you are letting people
+      get away with gouging");
+    * a ``victims`` subject of a passive ``wrongs`` verb ("I got denied", "we were lied to");
+    * a ``fixes`` verb negated with "still"/"yet", in the passive whoever the subject, or done by
+      a ``by`` subject ("this hasn't been resolved yet", "you still haven't fixed it").
+
+    A claim asked about is not made: in a sentence ending "?" whose subject comes after the
+    verb's auxiliary ("Do you refuse returns?", "Can you block this number?") it is skipped,
+    unless the sentence asks "why" or "how" ("Why do you refuse…?"). The match runs from the
+    subject to the claimed verb."""
+    empty: frozenset[int] = frozenset()
+    by = word_sets[finder.by]
+    wrongs = word_sets[finder.wrongs] if finder.wrongs else empty
+    duties = word_sets[finder.duties] if finder.duties else empty
+    enables = word_sets[finder.enables] if finder.enables else empty
+    harms = word_sets[finder.harms] if finder.harms else empty
+    fixes = word_sets[finder.fixes] if finder.fixes else empty
+    victims = word_sets[finder.victims] if finder.victims else empty
+    prevents = word_sets[finder.prevents] if finder.prevents else empty
+    staff = word_sets[finder.staff] if finder.staff else empty
+    negation = word_sets[finder.negation]
+    bit = key_bits.add(wrongs | duties | enables | fixes)
+
+    def said(tok: Token, words: frozenset[int]) -> bool:
+        return int(tok.lemma) in words or int(tok.lower) in words
+
+    def find(feats: Features) -> list[Match]:
+        if not feats.bits & bit:
+            return []
+        doc = feats.doc
+        out: list[Match] = []
+        for tok in doc:
+            dep = tok.dep_
+            if dep not in _SUBJECT_DEPS or tok.head.i == tok.i:
+                continue
+            clauses = [tok.head] + [
+                c for c in tok.head.children if c.dep_ == "conj" and c.pos_ in ("VERB", "AUX") and not _has_subject(c)
+            ]
+            company = _said_by(tok, by) or (
+                (not staff or said(tok, staff)) and any(c.dep_ in _OWNER_DEPS and _said_by(c, by) for c in tok.children)
+            )
+            victim = bool(victims) and said(tok, victims)
+            for k, clause in enumerate(clauses):
+                if k == 0 and _asked_about(clause, tok, doc):
+                    break
+                hit = _claimed(clause, tok, k == 0 and dep == "nsubjpass", company, victim,
+                               wrongs, duties, enables, harms, fixes, prevents, negation, said)
+                if hit is not None:
+                    first, last = min(tok.i, hit.i), max(tok.i, hit.i)
+                    start = feats.content_pos(first)
+                    out.append(Match(start, max(feats.content_pos(last + 1), start + 1), "claim", feats))
+                    break
+        return out
+
+    return find, bit
+
+
+def _said_by(tok: Token, by: frozenset[int]) -> bool:
+    """The word is one of ``by``, as said, in base form, or without its apostrophe ("Y'all")."""
+    if int(tok.lemma) in by or int(tok.lower) in by:
+        return True
+    text = tok.lower_
+    return ("'" in text or "’" in text) and phrase_key(text.replace("'", "").replace("’", "")) in by
+
+
+def _has_subject(verb: Token) -> bool:
+    return any(c.dep_ in _SUBJECT_DEPS for c in verb.children)
+
+
+def _asked_about(verb: Token, subject: Token, doc: "Doc") -> bool:
+    """The claim is the question itself: its sentence ends with "?", an auxiliary of its verb
+    comes before the subject ("Do you…", "Can your team…"), and no "why"/"how" is asked."""
+    sent = subject.sent
+    last = sent[-1] if sent[-1].text.strip() else sent[-2] if len(sent) > 1 else sent[-1]
+    if last.text != "?":
+        return False
+    if not any(c.dep_ in _AUX_DEPS and c.i < subject.i for c in verb.children):
+        return False
+    return not any(int(t.lower) in _REPROACH_WH for t in sent)
+
+
+def _claimed(
+    clause: Token,
+    subject: Token,
+    passive: bool,
+    company: bool,
+    victim: bool,
+    wrongs: frozenset[int],
+    duties: frozenset[int],
+    enables: frozenset[int],
+    harms: frozenset[int],
+    fixes: frozenset[int],
+    prevents: frozenset[int],
+    negation: frozenset[int],
+    said: Callable[[Token, frozenset[int]], bool],
+) -> Token | None:
+    """The verb of ``clause``'s chain (the verb and its "to"/-ing complements) that makes a
+    claim, or None (see ``claim_finder``)."""
+    passive = passive or any(c.dep_ == "auxpass" for c in clause.children)
+    negated = False
+    still = False
+    verb: Token | None = clause
+    while verb is not None:
+        for c in verb.children:
+            if c.dep_ in _NEG_DEPS and said(c, negation):
+                negated = True
+            elif c.dep_ == "advmod" and int(c.lower) in _STILL_YET:
+                still = True
+        if passive:
+            if victim and not negated and said(verb, wrongs) and verb.tag_ == "VBN":
+                return verb
+            if negated and still and said(verb, fixes):
+                return verb
+        elif company:
+            if not negated and said(verb, wrongs):
+                return verb
+            if negated and said(verb, duties):
+                return verb
+            if negated and still and said(verb, fixes):
+                return verb
+            if said(verb, enables) and any(
+                said(t, harms) and not _prevented(t, verb, prevents, negation, said)
+                for c in verb.children
+                if c.i != subject.i and c.dep_ not in _SUBJECT_DEPS
+                for t in c.subtree
+            ):
+                return verb
+        if int(verb.lemma) in _NEED_VERBS:
+            negated = False
+        verb = next((c for c in verb.children if c.dep_ == "xcomp" and c.pos_ in ("VERB", "AUX")), None)
+    return None
+
+
+def _prevented(
+    harm: Token, verb: Token, prevents: frozenset[int], negation: frozenset[int], said: Callable[[Token, frozenset[int]], bool]
+) -> bool:
+    """Between the ``enables`` verb and the harm word, a word of ``prevents`` or a negation turns
+    it around ("you helped me *avoid* the fraud", "let *no* scammers in")."""
+    tok = harm
+    while tok.i != verb.i and tok.head.i != tok.i:
+        if said(tok, prevents) or any(c.dep_ in ("neg", "det") and said(c, negation) for c in tok.children):
+            return True
+        tok = tok.head
+    return False
 
 
 def given_names(intro: CompiledLexicon, feats: Features) -> frozenset[int]:
