@@ -952,16 +952,44 @@ def claim_finder(
             for k, clause in enumerate(clauses):
                 if k == 0 and _asked_about(clause, tok, doc):
                     break
-                hit = _claimed(clause, tok, k == 0 and dep == "nsubjpass", company, victim,
+                hit = _claimed(clause, tok, k == 0 and dep == "nsubjpass", company, False, victim,
                                wrongs, duties, enables, harms, fixes, prevents, negation, said)
                 if hit is not None:
                     first, last = min(tok.i, hit.i), max(tok.i, hit.i)
                     start = feats.content_pos(first)
                     out.append(Match(start, max(feats.content_pos(last + 1), start + 1), "claim", feats))
                     break
+        for sent in doc.sents:
+            # a sentence that opens on its verb, said of someone not named: the company the
+            # customer addressed, whose name (an @handle) was dropped ("Refuses to refund me",
+            # "is letting scalpers…"); not an order ("Fix it") or a "won't let me" of an app
+            verb = sent.root
+            opener = next((t for t in sent if not (t.is_punct or t.dep_ in ("cc", "intj", "advmod"))), None)
+            if opener is None or verb.pos_ not in ("VERB", "AUX") or _has_subject(verb):
+                continue
+            finite = verb.tag_ in _FINITE_TAGS or any(
+                c.dep_ in _AUX_DEPS and c.tag_ in _FINITE_TAGS for c in verb.children
+            )
+            if not finite or opener.i != min([verb.i] + [c.i for c in verb.children if c.dep_ in _AUX_DEPS]):
+                continue
+            found = _claimed(verb, None, False, False, True, False,
+                           wrongs, duties, enables, harms, fixes, prevents, negation, said)
+            if found is not None:
+                start = feats.content_pos(min(verb.i, found.i))
+                out.append(Match(start, max(feats.content_pos(max(verb.i, found.i) + 1), start + 1), "claim", feats))
         return out
 
     return find, bit
+
+
+_FINITE_TAGS = ("VBZ", "VBD", "VBP")
+
+
+def _judged(verb: Token) -> bool:
+    """The duty is judged, not failed: "you did nothing *wrong*", "you didn't do anything bad"."""
+    return any(c.pos_ == "ADJ" for c in verb.children) or any(
+        g.pos_ == "ADJ" for c in verb.children if c.dep_ == "dobj" for g in c.children
+    )
 
 
 def _said_by(tok: Token, by: frozenset[int]) -> bool:
@@ -990,9 +1018,10 @@ def _asked_about(verb: Token, subject: Token, doc: "Doc") -> bool:
 
 def _claimed(
     clause: Token,
-    subject: Token,
+    subject: Token | None,
     passive: bool,
     company: bool,
+    elided: bool,
     victim: bool,
     wrongs: frozenset[int],
     duties: frozenset[int],
@@ -1015,7 +1044,10 @@ def _claimed(
                 negated = True
             elif c.dep_ == "advmod" and int(c.lower) in _STILL_YET:
                 still = True
-        if passive:
+        if elided:
+            if not passive and not negated and said(verb, wrongs):
+                return verb
+        elif passive:
             if victim and not negated and said(verb, wrongs) and verb.tag_ == "VBN":
                 return verb
             if negated and still and said(verb, fixes):
@@ -1023,17 +1055,15 @@ def _claimed(
         elif company:
             if not negated and said(verb, wrongs):
                 return verb
-            if negated and said(verb, duties):
+            if negated and (said(verb, duties) or said(verb, fixes)) and not _judged(verb):
                 return verb
-            if negated and still and said(verb, fixes):
-                return verb
-            if said(verb, enables) and any(
-                said(t, harms) and not _prevented(t, verb, prevents, negation, said)
-                for c in verb.children
-                if c.i != subject.i and c.dep_ not in _SUBJECT_DEPS
-                for t in c.subtree
-            ):
-                return verb
+        if (company or elided) and not passive and said(verb, enables) and any(
+            said(t, harms) and not _prevented(t, verb, prevents, negation, said)
+            for c in verb.children
+            if (subject is None or c.i != subject.i) and c.dep_ not in _SUBJECT_DEPS
+            for t in c.subtree
+        ):
+            return verb
         if int(verb.lemma) in _NEED_VERBS:
             negated = False
         verb = next((c for c in verb.children if c.dep_ == "xcomp" and c.pos_ in ("VERB", "AUX")), None)
