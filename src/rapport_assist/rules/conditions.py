@@ -892,6 +892,42 @@ _STILL_YET = frozenset(phrase_key(w) for w in ("still", "yet"))
 _REPROACH_WH = frozenset(phrase_key(w) for w in ("why", "how"))
 # words beside a subject that name who it is ("your team", "you guys", "y'all")
 _OWNER_DEPS = ("poss", "nmod", "det", "appos", "compound", "dep")
+_FINITE_TAGS = ("VBZ", "VBD", "VBP")
+_WITHOUT = phrase_key("without")
+_TIMES = phrase_key("time")
+# who a contact went to: "emailed *you*", "called *your team*", "wrote *to* you"
+_CONTACTED_DEPS = ("dobj", "dative", "pobj")
+
+
+class _ClaimWords:
+    """The word sets a ``claim`` finder reads (``ClaimFinder``'s lexicons as word keys)."""
+
+    def __init__(self, finder: ClaimFinder, word_sets: Mapping[str, frozenset[int]]) -> None:
+        empty: frozenset[int] = frozenset()
+
+        def words(name: str | None) -> frozenset[int]:
+            return word_sets[name] if name else empty
+
+        self.by = word_sets[finder.by]
+        self.staff = words(finder.staff)
+        self.wrongs = words(finder.wrongs)
+        self.duties = words(finder.duties)
+        self.enables = words(finder.enables)
+        self.harms = words(finder.harms)
+        self.prevents = words(finder.prevents)
+        self.fixes = words(finder.fixes)
+        self.victims = words(finder.victims)
+        self.unasked = words(finder.unasked)
+        self.contacts = words(finder.contacts)
+        self.repeats = words(finder.repeats)
+        self.negation = word_sets[finder.negation]
+        self.verbs = self.wrongs | self.duties | self.enables | self.fixes | self.contacts
+        if self.unasked:
+            self.verbs |= frozenset((_WITHOUT,))
+
+
+def _said(tok: Token, words: frozenset[int]) -> bool:
+    return int(tok.lemma) in words or int(tok.lower) in words
 
 
 def claim_finder(
@@ -900,95 +936,83 @@ def claim_finder(
     """A grievance the words claim about the company, read from spaCy's parse (``ClaimFinder``).
 
     For each subject and the verbs it governs (its verb, that verb's "to"/-ing complements —
-    "refuse *to close*", "keep *ignoring*", "not tryna *let*" —, and verbs joined to it by "and"
-    without a subject of their own, each with its own negation):
+    "refuse *to close*", "keep *ignoring*", "not even trying to *help*" —, and verbs joined to it
+    by "and" without a subject of their own, each with its own negation):
 
     * a ``by`` subject (the word, or a word of ``staff`` owned by one: "your team", "you guys";
-      without ``staff``, any word owned by one) whose verbs do a
-      ``wrongs`` verb not negated ("you refuse to close", "your staff lied"), or fail a ``duties``
-      verb, negated on the way to it ("you never answer", "they won't even let me"), or lead with
-      an ``enables`` verb to a ``harms`` word in what that verb governs ("you are letting people
-      get away with gouging");
-    * a ``victims`` subject of a passive ``wrongs`` verb ("I got denied", "we were lied to");
-    * a ``fixes`` verb negated with "still"/"yet", in the passive whoever the subject, or done by
-      a ``by`` subject ("this hasn't been resolved yet", "you still haven't fixed it").
+      without ``staff``, any word owned by one) whose verbs do a ``wrongs`` verb not negated
+      ("you refuse to close", "your staff lied"), or do it "without" a word of ``unasked`` ("you
+      closed my account without any warning"), or fail a ``duties`` or ``fixes`` verb, negated
+      on the way to it ("you never answer", "y'all won't even let me", "you haven't fixed it"; not
+      a judgement: "you did nothing wrong"), or lead with an ``enables`` verb to a ``harms`` word
+      in what that verb governs ("you are letting people get away with gouging"), unless a
+      ``prevents`` word or a negation stands between them ("you helped me avoid the fraud");
+    * a ``victims`` subject of a passive ``wrongs`` verb ("I got denied", "we were lied to"), or
+      of a ``contacts`` verb whose object is the company, said ``repeats`` times ("I've emailed
+      you several times", "we called your office three times");
+    * a ``fixes`` verb negated with "still"/"yet", in the passive whoever the subject ("this
+      hasn't been resolved yet");
+    * a sentence that opens on its verb, with no subject (an @handle dropped from a written
+      thread: "Refuses to refund me", "Is doing nothing to help"): a ``wrongs``, ``unasked`` or
+      ``enables`` claim, or a ``duties`` verb whose object negates it ("did nothing"; not "Won't
+      let me log in", an app's fault).
 
     A claim asked about is not made: in a sentence ending "?" whose subject comes after the
     verb's auxiliary ("Do you refuse returns?", "Can you block this number?") it is skipped,
     unless the sentence asks "why" or "how" ("Why do you refuse…?"). The match runs from the
     subject to the claimed verb."""
-    empty: frozenset[int] = frozenset()
-    by = word_sets[finder.by]
-    wrongs = word_sets[finder.wrongs] if finder.wrongs else empty
-    duties = word_sets[finder.duties] if finder.duties else empty
-    enables = word_sets[finder.enables] if finder.enables else empty
-    harms = word_sets[finder.harms] if finder.harms else empty
-    fixes = word_sets[finder.fixes] if finder.fixes else empty
-    victims = word_sets[finder.victims] if finder.victims else empty
-    prevents = word_sets[finder.prevents] if finder.prevents else empty
-    staff = word_sets[finder.staff] if finder.staff else empty
-    negation = word_sets[finder.negation]
-    bit = key_bits.add(wrongs | duties | enables | fixes)
-
-    def said(tok: Token, words: frozenset[int]) -> bool:
-        return int(tok.lemma) in words or int(tok.lower) in words
+    w = _ClaimWords(finder, word_sets)
+    bit = key_bits.add(w.verbs)
 
     def find(feats: Features) -> list[Match]:
         if not feats.bits & bit:
             return []
         doc = feats.doc
         out: list[Match] = []
+
+        def add(a: int, b: int) -> None:
+            start = feats.content_pos(min(a, b))
+            out.append(Match(start, max(feats.content_pos(max(a, b) + 1), start + 1), "claim", feats))
+
         for tok in doc:
             dep = tok.dep_
             if dep not in _SUBJECT_DEPS or tok.head.i == tok.i:
                 continue
-            clauses = [tok.head] + [
-                c for c in tok.head.children if c.dep_ == "conj" and c.pos_ in ("VERB", "AUX") and not _has_subject(c)
-            ]
-            company = _said_by(tok, by) or (
-                (not staff or said(tok, staff)) and any(c.dep_ in _OWNER_DEPS and _said_by(c, by) for c in tok.children)
-            )
-            victim = bool(victims) and said(tok, victims)
+            head = tok.head
+            clauses = [head] + [c for c in head.children if c.dep_ == "conj" and c.pos_ in ("VERB", "AUX") and not _has_subject(c)]
+            company = _company(tok, w)
+            victim = bool(w.victims) and _said(tok, w.victims)
+            if not (company or victim or w.fixes):
+                continue
             for k, clause in enumerate(clauses):
-                if k == 0 and _asked_about(clause, tok, doc):
+                if k == 0 and _asked_about(clause, tok):
                     break
-                hit = _claimed(clause, tok, k == 0 and dep == "nsubjpass", company, False, victim,
-                               wrongs, duties, enables, harms, fixes, prevents, negation, said)
+                hit = _claimed(clause, tok, k == 0 and dep == "nsubjpass", company, False, victim, w)
                 if hit is not None:
-                    first, last = min(tok.i, hit.i), max(tok.i, hit.i)
-                    start = feats.content_pos(first)
-                    out.append(Match(start, max(feats.content_pos(last + 1), start + 1), "claim", feats))
+                    add(tok.i, hit.i)
                     break
         for sent in doc.sents:
             # a sentence that opens on its verb, said of someone not named: the company the
-            # customer addressed, whose name (an @handle) was dropped ("Refuses to refund me",
-            # "is letting scalpers…"); not an order ("Fix it") or a "won't let me" of an app
+            # customer addressed, whose name (an @handle) was dropped
             verb = sent.root
             opener = next((t for t in sent if not (t.is_punct or t.dep_ in ("cc", "intj", "advmod"))), None)
             if opener is None or verb.pos_ not in ("VERB", "AUX") or _has_subject(verb):
                 continue
-            finite = verb.tag_ in _FINITE_TAGS or any(
-                c.dep_ in _AUX_DEPS and c.tag_ in _FINITE_TAGS for c in verb.children
-            )
+            finite = verb.tag_ in _FINITE_TAGS or any(c.dep_ in _AUX_DEPS and c.tag_ in _FINITE_TAGS for c in verb.children)
             if not finite or opener.i != min([verb.i] + [c.i for c in verb.children if c.dep_ in _AUX_DEPS]):
                 continue
-            found = _claimed(verb, None, False, False, True, False,
-                           wrongs, duties, enables, harms, fixes, prevents, negation, said)
+            found = _claimed(verb, None, False, False, True, False, w)
             if found is not None:
-                start = feats.content_pos(min(verb.i, found.i))
-                out.append(Match(start, max(feats.content_pos(max(verb.i, found.i) + 1), start + 1), "claim", feats))
+                add(verb.i, found.i)
         return out
 
     return find, bit
 
 
-_FINITE_TAGS = ("VBZ", "VBD", "VBP")
-
-
-def _judged(verb: Token) -> bool:
-    """The duty is judged, not failed: "you did nothing *wrong*", "you didn't do anything bad"."""
-    return any(c.pos_ == "ADJ" for c in verb.children) or any(
-        g.pos_ == "ADJ" for c in verb.children if c.dep_ == "dobj" for g in c.children
+def _company(tok: Token, w: _ClaimWords) -> bool:
+    """The word stands for the company: a ``by`` word, or a ``staff`` word one owns."""
+    return _said_by(tok, w.by) or (
+        (not w.staff or _said(tok, w.staff)) and any(c.dep_ in _OWNER_DEPS and _said_by(c, w.by) for c in tok.children)
     )
 
 
@@ -1004,11 +1028,11 @@ def _has_subject(verb: Token) -> bool:
     return any(c.dep_ in _SUBJECT_DEPS for c in verb.children)
 
 
-def _asked_about(verb: Token, subject: Token, doc: "Doc") -> bool:
+def _asked_about(verb: Token, subject: Token) -> bool:
     """The claim is the question itself: its sentence ends with "?", an auxiliary of its verb
     comes before the subject ("Do you…", "Can your team…"), and no "why"/"how" is asked."""
     sent = subject.sent
-    last = sent[-1] if sent[-1].text.strip() else sent[-2] if len(sent) > 1 else sent[-1]
+    last = sent[-1] if sent[-1].text.strip() or len(sent) < 2 else sent[-2]
     if last.text != "?":
         return False
     if not any(c.dep_ in _AUX_DEPS and c.i < subject.i for c in verb.children):
@@ -1017,52 +1041,43 @@ def _asked_about(verb: Token, subject: Token, doc: "Doc") -> bool:
 
 
 def _claimed(
-    clause: Token,
-    subject: Token | None,
-    passive: bool,
-    company: bool,
-    elided: bool,
-    victim: bool,
-    wrongs: frozenset[int],
-    duties: frozenset[int],
-    enables: frozenset[int],
-    harms: frozenset[int],
-    fixes: frozenset[int],
-    prevents: frozenset[int],
-    negation: frozenset[int],
-    said: Callable[[Token, frozenset[int]], bool],
+    clause: Token, subject: Token | None, passive: bool, company: bool, elided: bool, victim: bool, w: _ClaimWords
 ) -> Token | None:
     """The verb of ``clause``'s chain (the verb and its "to"/-ing complements) that makes a
     claim, or None (see ``claim_finder``)."""
     passive = passive or any(c.dep_ == "auxpass" for c in clause.children)
     negated = False
+    nothing_done = False  # negated by its object: "did nothing", "is doing nothing to help"
     still = False
+    unasked = False  # "without telling me", "without any warning"
     verb: Token | None = clause
     while verb is not None:
         for c in verb.children:
-            if c.dep_ in _NEG_DEPS and said(c, negation):
+            if c.dep_ in _NEG_DEPS and _said(c, w.negation):
                 negated = True
+                nothing_done = nothing_done or c.dep_ == "dobj"
             elif c.dep_ == "advmod" and int(c.lower) in _STILL_YET:
                 still = True
+            elif w.unasked and c.dep_ == "prep" and int(c.lower) == _WITHOUT:
+                unasked = unasked or any(g.dep_ in ("pobj", "pcomp") and _said(g, w.unasked) for g in c.children)
         if elided:
-            if not passive and not negated and said(verb, wrongs):
+            if not passive and not negated and (_said(verb, w.wrongs) or unasked):
+                return verb
+            if not passive and nothing_done and _said(verb, w.duties) and not _judged(verb):
                 return verb
         elif passive:
-            if victim and not negated and said(verb, wrongs) and verb.tag_ == "VBN":
+            if victim and not negated and _said(verb, w.wrongs) and verb.tag_ == "VBN":
                 return verb
-            if negated and still and said(verb, fixes):
+            if negated and still and _said(verb, w.fixes):
                 return verb
         elif company:
-            if not negated and said(verb, wrongs):
+            if not negated and (_said(verb, w.wrongs) or unasked):
                 return verb
-            if negated and (said(verb, duties) or said(verb, fixes)) and not _judged(verb):
+            if negated and (_said(verb, w.duties) or _said(verb, w.fixes)) and not _judged(verb):
                 return verb
-        if (company or elided) and not passive and said(verb, enables) and any(
-            said(t, harms) and not _prevented(t, verb, prevents, negation, said)
-            for c in verb.children
-            if (subject is None or c.i != subject.i) and c.dep_ not in _SUBJECT_DEPS
-            for t in c.subtree
-        ):
+        elif victim and not negated and _said(verb, w.contacts) and _repeated_contact(verb, w):
+            return verb
+        if (company or elided) and not passive and _said(verb, w.enables) and _leads_to_harm(verb, subject, w):
             return verb
         if int(verb.lemma) in _NEED_VERBS:
             negated = False
@@ -1070,14 +1085,51 @@ def _claimed(
     return None
 
 
-def _prevented(
-    harm: Token, verb: Token, prevents: frozenset[int], negation: frozenset[int], said: Callable[[Token, frozenset[int]], bool]
-) -> bool:
+def _repeated_contact(verb: Token, w: _ClaimWords) -> bool:
+    """The contact went to the company ("emailed you", "called your office", "wrote to your
+    team") and was said to be repeated: a ``repeats`` word on the verb ("repeatedly", "twice"),
+    or "times" counted by a number above one or a ``repeats`` word ("several times", "so many
+    times", "three times")."""
+    addressed = False
+    repeated = False
+    for c in verb.children:
+        targets = [g for g in c.children if g.dep_ == "pobj"] if c.dep_ == "prep" else [c]
+        if any(t.dep_ in _CONTACTED_DEPS and _company(t, w) for t in targets):
+            addressed = True
+        if _said(c, w.repeats):
+            repeated = True
+        elif int(c.lemma) == _TIMES:
+            for g in c.children:
+                if _said(g, w.repeats) or (g.like_num and g.lower_ not in ("1", "one")):
+                    repeated = True
+    return addressed and repeated
+
+
+def _leads_to_harm(verb: Token, subject: Token | None, w: _ClaimWords) -> bool:
+    """A ``harms`` word in what the verb governs (not its subject), with no ``prevents`` word or
+    negation between them."""
+    for c in verb.children:
+        if (subject is not None and c.i == subject.i) or c.dep_ in _SUBJECT_DEPS:
+            continue
+        for t in c.subtree:
+            if _said(t, w.harms) and not _prevented(t, verb, w):
+                return True
+    return False
+
+
+def _judged(verb: Token) -> bool:
+    """The duty is judged, not failed: "you did nothing *wrong*", "you didn't do anything bad"."""
+    return any(c.pos_ == "ADJ" for c in verb.children) or any(
+        g.pos_ == "ADJ" for c in verb.children if c.dep_ == "dobj" for g in c.children
+    )
+
+
+def _prevented(harm: Token, verb: Token, w: _ClaimWords) -> bool:
     """Between the ``enables`` verb and the harm word, a word of ``prevents`` or a negation turns
     it around ("you helped me *avoid* the fraud", "let *no* scammers in")."""
     tok = harm
     while tok.i != verb.i and tok.head.i != tok.i:
-        if said(tok, prevents) or any(c.dep_ in ("neg", "det") and said(c, negation) for c in tok.children):
+        if _said(tok, w.prevents) or any(c.dep_ in ("neg", "det") and _said(c, w.negation) for c in tok.children):
             return True
         tok = tok.head
     return False

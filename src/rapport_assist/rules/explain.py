@@ -284,7 +284,7 @@ def _describe(cond: Condition) -> str:
         elif isinstance(f, TokenFinder):
             text = f"matches {len(f.patterns)} token pattern(s)"
         elif isinstance(f, ClaimFinder):
-            kinds = [k for k in ("wrongs", "duties", "enables", "fixes") if getattr(f, k)]
+            kinds = [k for k in ("wrongs", "duties", "enables", "fixes", "unasked", "contacts") if getattr(f, k)]
             text = f"claims {f.by} " + "/".join(f"{k} ({getattr(f, k)})" for k in kinds)
         else:
             assert isinstance(f, SubjectFinder)

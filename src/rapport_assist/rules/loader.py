@@ -754,13 +754,16 @@ class _Builder:
             return self.ref("lexicon", name, _at(v, key).loc) if name is not None else None
 
         by = self.ref("lexicon", spec.by, _at(v, "by").loc)
-        wrongs, duties, enables, harms, fixes, victims, prevents, staff = (
-            lex(k) for k in ("wrongs", "duties", "enables", "harms", "fixes", "victims", "prevents", "staff")
+        wrongs, duties, enables, harms, fixes, victims, prevents, staff, unasked, contacts, repeats = (
+            lex(k)
+            for k in (
+                "wrongs", "duties", "enables", "harms", "fixes", "victims", "prevents", "staff", "unasked", "contacts", "repeats"
+            )
         )
         ok = True
-        if not (wrongs or duties or enables or fixes):
+        if not (wrongs or duties or enables or fixes or unasked or contacts):
             self.problems.add(
-                v.loc, "claim needs at least one kind of verb", "add 'wrongs', 'duties', 'enables' or 'fixes'"
+                v.loc, "claim needs at least one kind of verb", "add 'wrongs', 'duties', 'enables', 'fixes' or 'unasked'"
             )
             ok = False
         if (enables is None) != (harms is None):
@@ -771,13 +774,20 @@ class _Builder:
         if prevents is not None and enables is None:
             self.problems.add(v.loc, "claim: 'prevents' reads the 'enables' verbs", "add 'enables', or drop 'prevents'")
             ok = False
-        if victims is not None and wrongs is None:
-            self.problems.add(v.loc, "claim: 'victims' reads the 'wrongs' verbs", "add 'wrongs', or drop 'victims'")
+        if (contacts is None) != (repeats is None) or (contacts is not None and victims is None):
+            self.problems.add(
+                v.loc, "claim: 'contacts' needs 'repeats' and 'victims'", "name all three lexicons, or none of them"
+            )
+            ok = False
+        if victims is not None and wrongs is None and contacts is None:
+            self.problems.add(v.loc, "claim: 'victims' reads the 'wrongs' or 'contacts' verbs", "add 'wrongs', or drop 'victims'")
             ok = False
         negation = self.lexicon_param(spec.negation, v, "negation", DEFAULT_NEGATION_LEXICON)
         if not ok:
             return None
-        return ClaimFinder(by, wrongs, duties, enables, harms, fixes, victims, prevents, staff, negation)
+        return ClaimFinder(
+            by, wrongs, duties, enables, harms, fixes, victims, prevents, staff, unasked, contacts, repeats, negation
+        )
 
     def subject(self, spec: SubjectSpec, v: YValue) -> SubjectFinder | None:
         """``subject: {is: [you], verb: LEXICON}``."""

@@ -245,6 +245,9 @@ class ClaimSpec(Spec):
     victims: Name = _unset()
     prevents: Name = _unset()
     staff: Name = _unset()
+    unasked: Name = _unset()
+    contacts: Name = _unset()
+    repeats: Name = _unset()
     negation: Name = _unset()
 
 
