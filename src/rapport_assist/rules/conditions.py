@@ -963,50 +963,85 @@ def claim_finder(
     subject to the claimed verb."""
     w = _ClaimWords(finder, word_sets)
     bit = key_bits.add(w.verbs)
+    key = f"claim:{bit}"  # cached per utterance (not across passes: no "#")
 
     def find(feats: Features) -> list[Match]:
         if not feats.bits & bit:
             return []
+        found = feats.cache.get(key)
+        if found is None:
+            if feats.parts:  # a turn: its parts' claims (a claim does not cross them), no joined Doc built
+                found = []
+                k0 = 0
+                for part in feats.parts:
+                    found += [Match(m.start + k0, m.end + k0, m.label, feats) for m in find(part)]
+                    k0 += len(part.keys)
+            else:
+                found = read(feats)
+            feats.cache[key] = found
+        return found
+
+    def read(feats: Features) -> list[Match]:
+        # from each verb of the lexicons (its word or base form in the token table) up to the
+        # clause that holds its subject: Token objects only for those, not the whole Doc
         doc = feats.doc
         out: list[Match] = []
-
-        def add(a: int, b: int) -> None:
-            start = feats.content_pos(min(a, b))
-            out.append(Match(start, max(feats.content_pos(max(a, b) + 1), start + 1), "claim", feats))
-
-        for tok in doc:
-            dep = tok.dep_
-            if dep not in _SUBJECT_DEPS or tok.head.i == tok.i:
+        read_clauses: set[int] = set()
+        for i, row in enumerate(feats.rows):
+            if row[0] not in w.verbs and row[2] not in w.verbs:
                 continue
-            head = tok.head
-            clauses = [head] + [c for c in head.children if c.dep_ == "conj" and c.pos_ in ("VERB", "AUX") and not _has_subject(c)]
-            company = _company(tok, w)
-            victim = bool(w.victims) and _said(tok, w.victims)
-            if not (company or victim or w.fixes):
+            clause = doc[i]
+            if clause.lower == _WITHOUT:
+                clause = clause.head
+            while clause.dep_ == "xcomp" and clause.head.i != clause.i and not _has_subject(clause):
+                clause = clause.head
+            if clause.i in read_clauses:
                 continue
-            for k, clause in enumerate(clauses):
-                if k == 0 and _asked_about(clause, tok):
-                    break
-                hit = _claimed(clause, tok, k == 0 and dep == "nsubjpass", company, False, victim, w)
+            read_clauses.add(clause.i)
+            owner = clause  # the verb holding the subject ("I emailed … and *got denied*": "emailed")
+            if clause.dep_ == "conj" and not _has_subject(clause) and clause.head.pos_ in ("VERB", "AUX"):
+                owner = clause.head
+            subject = next((c for c in owner.children if c.dep_ in _SUBJECT_DEPS), None)
+            hit: Token | None = None
+            if subject is None:
+                if owner.i == clause.i and clause.dep_ == "ROOT" and _opens_sentence(clause):
+                    # said of someone not named: the company the customer addressed, whose name
+                    # (an @handle) was dropped
+                    hit = _claimed(clause, None, False, False, True, False, w)
                 if hit is not None:
-                    add(tok.i, hit.i)
-                    break
-        for sent in doc.sents:
-            # a sentence that opens on its verb, said of someone not named: the company the
-            # customer addressed, whose name (an @handle) was dropped
-            verb = sent.root
-            opener = next((t for t in sent if not (t.is_punct or t.dep_ in ("cc", "intj", "advmod"))), None)
-            if opener is None or verb.pos_ not in ("VERB", "AUX") or _has_subject(verb):
+                    _add(out, feats, clause.i, hit.i)
                 continue
-            finite = verb.tag_ in _FINITE_TAGS or any(c.dep_ in _AUX_DEPS and c.tag_ in _FINITE_TAGS for c in verb.children)
-            if not finite or opener.i != min([verb.i] + [c.i for c in verb.children if c.dep_ in _AUX_DEPS]):
+            company = _company(subject, w)
+            victim = bool(w.victims) and _said(subject, w.victims)
+            if not (company or victim or w.fixes) or _asked_about(owner, subject):
                 continue
-            found = _claimed(verb, None, False, False, True, False, w)
-            if found is not None:
-                add(verb.i, found.i)
+            passive = owner.i == clause.i and subject.dep_ == "nsubjpass"
+            hit = _claimed(clause, subject, passive, company, False, victim, w)
+            if hit is not None:
+                _add(out, feats, subject.i, hit.i)
         return out
 
     return find, bit
+
+
+def _add(out: list[Match], feats: Features, a: int, b: int) -> None:
+    """A claim's match, from the first to the last of two Doc tokens."""
+    start = feats.content_pos(min(a, b))
+    out.append(Match(start, max(feats.content_pos(max(a, b) + 1), start + 1), "claim", feats))
+
+
+def _opens_sentence(verb: Token) -> bool:
+    """The verb (or its first auxiliary) is the first word of its sentence, beyond punctuation,
+    a conjunction, an interjection or an adverb ("And refuses to…"), and finite ("Refuses",
+    "Is doing"), so not an order ("Fix it") nor a "Won't let me" with a modal."""
+    sent = verb.sent
+    opener = next((t for t in sent if not (t.is_punct or t.dep_ in ("cc", "intj", "advmod"))), None)
+    if opener is None or verb.pos_ not in ("VERB", "AUX"):
+        return False
+    auxes = [c for c in verb.children if c.dep_ in _AUX_DEPS]
+    if opener.i != min([verb.i] + [c.i for c in auxes]):
+        return False
+    return verb.tag_ in _FINITE_TAGS or any(c.tag_ in _FINITE_TAGS for c in auxes)
 
 
 def _company(tok: Token, w: _ClaimWords) -> bool:
