@@ -95,6 +95,7 @@ def test_claims_about_the_company_fire(ruleset: RuleSet, annotator: Annotator) -
         "I have emailed you several times about the boiler.",  # repeated contact to the company
         "Refuses to refund my ticket.",  # a sentence opening on its verb (a dropped @handle)
         "Is doing nothing to help.",  # ...a duty its object negates
+        "So you can't do anything about it?",  # no auxiliary before the subject: a claim
     ]
     out = fired(ruleset, annotator, texts)
     assert [t for t, _ in out] == texts
@@ -119,6 +120,7 @@ def test_what_is_not_a_claim_stays_quiet(ruleset: RuleSet, annotator: Annotator)
         "I called four times and nobody called back.",  # repeated contact, but not to "you"
         "I've watched your show so many times.",  # not a contact
         "Has the outage been fixed yet?",  # asked about
+        "I understand you can't do anything about the weather.",  # granted, not claimed
     ]
     out = fired(ruleset, annotator, texts)
     assert out == []

@@ -893,6 +893,7 @@ _REPROACH_WH = frozenset(phrase_key(w) for w in ("why", "how"))
 # words beside a subject that name who it is ("your team", "you guys", "y'all")
 _OWNER_DEPS = ("poss", "nmod", "det", "appos", "compound", "dep")
 _FINITE_TAGS = ("VBZ", "VBD", "VBP")
+_CONCEDE = frozenset(phrase_key(w) for w in ("understand", "know", "realize", "realise", "appreciate", "get"))
 _WITHOUT = phrase_key("without")
 _TIMES = phrase_key("time")
 # who a contact went to: "emailed *you*", "called *your team*", "wrote *to* you"
@@ -959,8 +960,9 @@ def claim_finder(
 
     A claim asked about is not made: in a sentence ending "?" whose subject comes after the
     verb's auxiliary ("Do you refuse returns?", "Can you block this number?") it is skipped,
-    unless the sentence asks "why" or "how" ("Why do you refuse…?"). The match runs from the
-    subject to the claimed verb."""
+    unless the sentence asks "why" or "how" ("Why do you refuse…?"); nor one the customer grants
+    ("I understand you can't do anything about it"). The match runs from the subject to the
+    claimed verb."""
     w = _ClaimWords(finder, word_sets)
     bit = key_bits.add(w.verbs)
     key = f"claim:{bit}"  # cached per utterance (not across passes: no "#")
@@ -1013,7 +1015,7 @@ def claim_finder(
                 continue
             company = _company(subject, w)
             victim = bool(w.victims) and _said(subject, w.victims)
-            if not (company or victim or w.fixes) or _asked_about(owner, subject):
+            if not (company or victim or w.fixes) or _asked_about(owner, subject) or _conceded(owner):
                 continue
             passive = owner.i == clause.i and subject.dep_ == "nsubjpass"
             hit = _claimed(clause, subject, passive, company, False, victim, w)
@@ -1042,6 +1044,15 @@ def _opens_sentence(verb: Token) -> bool:
     if opener.i != min([verb.i] + [c.i for c in auxes]):
         return False
     return verb.tag_ in _FINITE_TAGS or any(c.tag_ in _FINITE_TAGS for c in auxes)
+
+
+def _conceded(verb: Token) -> bool:
+    """The customer grants it rather than claims it: the clause is what "I understand / know /
+    realize / appreciate / get" takes ("I understand you can't do anything about it")."""
+    if verb.dep_ != "ccomp" or verb.head.i == verb.i:
+        return False
+    head = verb.head
+    return int(head.lemma) in _CONCEDE and any(c.dep_ == "nsubj" and c.lower_ in ("i", "we") for c in head.children)
 
 
 def _company(tok: Token, w: _ClaimWords) -> bool:
