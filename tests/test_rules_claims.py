@@ -138,12 +138,18 @@ def test_only_customers_claim(ruleset: RuleSet, annotator: Annotator) -> None:
         ("{by: company}", "claim needs at least one kind of verb"),
         ("{by: company, enables: enables}", "'enables' and 'harms' go together"),
         ("{by: company, fixes: fixes, victims: victims}", "'victims' reads the 'wrongs' or 'contacts' verbs"),
-        ("{by: company, wrongs: wrongs, victims: victims, contacts: contacts}", "'contacts' needs 'repeats' and 'victims'"),
+        (
+            "{by: company, wrongs: wrongs, victims: victims, contacts: contacts}",
+            "'contacts' needs 'repeats' and 'victims'",
+        ),
         ("{by: company, wrongs: wrongz}", "wrongz"),
     ],
 )
 def test_claim_errors_say_what_to_fix(tmp_path: Path, claim: str, message: str) -> None:
-    text = PACK.split("\nrules:")[0] + "\n" + textwrap.dedent(f"""\
+    text = (
+        PACK.split("\nrules:")[0]
+        + "\n"
+        + textwrap.dedent(f"""\
         rules:
           - id: claim
             title: T
@@ -152,6 +158,7 @@ def test_claim_errors_say_what_to_fix(tmp_path: Path, claim: str, message: str) 
             message: M
             when: {{speaker: customer, says: {{claim: {claim}}}}}
         """)
+    )
     path = tmp_path / "bad.yaml"
     path.write_text(text, encoding="utf-8")
     with pytest.raises(RuleError) as exc:

@@ -757,19 +757,29 @@ class _Builder:
         wrongs, duties, enables, harms, fixes, victims, prevents, staff, unasked, contacts, repeats = (
             lex(k)
             for k in (
-                "wrongs", "duties", "enables", "harms", "fixes", "victims", "prevents", "staff", "unasked", "contacts", "repeats"
+                "wrongs",
+                "duties",
+                "enables",
+                "harms",
+                "fixes",
+                "victims",
+                "prevents",
+                "staff",
+                "unasked",
+                "contacts",
+                "repeats",
             )
         )
         ok = True
         if not (wrongs or duties or enables or fixes or unasked or contacts):
             self.problems.add(
-                v.loc, "claim needs at least one kind of verb", "add 'wrongs', 'duties', 'enables', 'fixes' or 'unasked'"
+                v.loc,
+                "claim needs at least one kind of verb",
+                "add 'wrongs', 'duties', 'enables', 'fixes' or 'unasked'",
             )
             ok = False
         if (enables is None) != (harms is None):
-            self.problems.add(
-                v.loc, "claim: 'enables' and 'harms' go together", "name both lexicons, or neither"
-            )
+            self.problems.add(v.loc, "claim: 'enables' and 'harms' go together", "name both lexicons, or neither")
             ok = False
         if prevents is not None and enables is None:
             self.problems.add(v.loc, "claim: 'prevents' reads the 'enables' verbs", "add 'enables', or drop 'prevents'")
@@ -780,7 +790,9 @@ class _Builder:
             )
             ok = False
         if victims is not None and wrongs is None and contacts is None:
-            self.problems.add(v.loc, "claim: 'victims' reads the 'wrongs' or 'contacts' verbs", "add 'wrongs', or drop 'victims'")
+            self.problems.add(
+                v.loc, "claim: 'victims' reads the 'wrongs' or 'contacts' verbs", "add 'wrongs', or drop 'victims'"
+            )
             ok = False
         negation = self.lexicon_param(spec.negation, v, "negation", DEFAULT_NEGATION_LEXICON)
         if not ok:
