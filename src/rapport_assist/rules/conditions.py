@@ -54,6 +54,7 @@ from .model import (
     SentenceSays,
     SpeakerIs,
     SubjectFinder,
+    ClaimFinder,
     Subordinate,
     TokenFinder,
     Tone,
@@ -341,6 +342,8 @@ class Compiler:
             find = regex_finder(finder)
         elif isinstance(finder, TokenFinder):
             find, self._finder_bits[finder] = token_finder(finder, self.key_bits, self.extractor.fillers)
+        elif isinstance(finder, ClaimFinder):
+            find, self._finder_bits[finder] = claim_finder(finder, self._word_sets, self.key_bits)
         else:
             assert isinstance(finder, SubjectFinder), finder
             find, self._finder_bits[finder] = subject_finder(finder, self._word_sets[finder.verbs], self.key_bits)
@@ -878,6 +881,304 @@ def subject_finder(
         return out
 
     return find, bit
+
+
+# a verb's own negation and the words that keep a claim open ("still hasn't", "not ... yet")
+_NEG_DEPS = ("neg", "advmod", "npadvmod", "dobj")
+# a verb whose negation is not the claimed verb's: "you didn't *have* to help"
+_NEED_VERBS = frozenset(phrase_key(w) for w in ("have", "need", "want", "mean", "got"))
+_STILL_YET = frozenset(phrase_key(w) for w in ("still", "yet"))
+# a question asked with this word is a reproach, not a question about the claim ("Why do you refuse…?")
+_REPROACH_WH = frozenset(phrase_key(w) for w in ("why", "how"))
+# words beside a subject that name who it is ("your team", "you guys", "y'all")
+_OWNER_DEPS = ("poss", "nmod", "det", "appos", "compound", "dep")
+_FINITE_TAGS = ("VBZ", "VBD", "VBP")
+_CONCEDE = frozenset(phrase_key(w) for w in ("understand", "know", "realize", "realise", "appreciate", "get"))
+_WITHOUT = phrase_key("without")
+_TIMES = phrase_key("time")
+# who a contact went to: "emailed *you*", "called *your team*", "wrote *to* you"
+_CONTACTED_DEPS = ("dobj", "dative", "pobj")
+
+
+class _ClaimWords:
+    """The word sets a ``claim`` finder reads (``ClaimFinder``'s lexicons as word keys)."""
+
+    def __init__(self, finder: ClaimFinder, word_sets: Mapping[str, frozenset[int]]) -> None:
+        empty: frozenset[int] = frozenset()
+
+        def words(name: str | None) -> frozenset[int]:
+            return word_sets[name] if name else empty
+
+        self.by = word_sets[finder.by]
+        self.staff = words(finder.staff)
+        self.wrongs = words(finder.wrongs)
+        self.duties = words(finder.duties)
+        self.enables = words(finder.enables)
+        self.harms = words(finder.harms)
+        self.prevents = words(finder.prevents)
+        self.fixes = words(finder.fixes)
+        self.victims = words(finder.victims)
+        self.unasked = words(finder.unasked)
+        self.contacts = words(finder.contacts)
+        self.repeats = words(finder.repeats)
+        self.negation = word_sets[finder.negation]
+        self.verbs = self.wrongs | self.duties | self.enables | self.fixes | self.contacts
+        if self.unasked:
+            self.verbs |= frozenset((_WITHOUT,))
+
+
+def _said(tok: Token, words: frozenset[int]) -> bool:
+    return int(tok.lemma) in words or int(tok.lower) in words
+
+
+def claim_finder(
+    finder: ClaimFinder, word_sets: Mapping[str, frozenset[int]], key_bits: KeyBits
+) -> tuple[Callable[[Features], list[Match]], int]:
+    """A grievance the words claim about the company, read from spaCy's parse (``ClaimFinder``).
+
+    For each subject and the verbs it governs (its verb, that verb's "to"/-ing complements —
+    "refuse *to close*", "keep *ignoring*", "not even trying to *help*" —, and verbs joined to it
+    by "and" without a subject of their own, each with its own negation):
+
+    * a ``by`` subject (the word, or a word of ``staff`` owned by one: "your team", "you guys";
+      without ``staff``, any word owned by one) whose verbs do a ``wrongs`` verb not negated
+      ("you refuse to close", "your staff lied"), or do it "without" a word of ``unasked`` ("you
+      closed my account without any warning"), or fail a ``duties`` or ``fixes`` verb, negated
+      on the way to it ("you never answer", "y'all won't even let me", "you haven't fixed it"; not
+      a judgement: "you did nothing wrong"), or lead with an ``enables`` verb to a ``harms`` word
+      in what that verb governs ("you are letting people get away with gouging"), unless a
+      ``prevents`` word or a negation stands between them ("you helped me avoid the fraud");
+    * a ``victims`` subject of a passive ``wrongs`` verb ("I got denied", "we were lied to"), or
+      of a ``contacts`` verb whose object is the company, said ``repeats`` times ("I've emailed
+      you several times", "we called your office three times");
+    * a ``fixes`` verb negated with "still"/"yet", in the passive whoever the subject ("this
+      hasn't been resolved yet");
+    * a sentence that opens on its verb, with no subject (an @handle dropped from a written
+      thread: "Refuses to refund me", "Is doing nothing to help"): a ``wrongs``, ``unasked`` or
+      ``enables`` claim, or a ``duties`` verb whose object negates it ("did nothing"; not "Won't
+      let me log in", an app's fault).
+
+    A claim asked about is not made: in a sentence ending "?" whose subject comes after the
+    verb's auxiliary ("Do you refuse returns?", "Can you block this number?") it is skipped,
+    unless the sentence asks "why" or "how" ("Why do you refuse…?"); nor one the customer grants
+    ("I understand you can't do anything about it"). The match runs from the subject to the
+    claimed verb."""
+    w = _ClaimWords(finder, word_sets)
+    bit = key_bits.add(w.verbs)
+    key = f"claim:{bit}"  # cached per utterance (not across passes: no "#")
+
+    def find(feats: Features) -> list[Match]:
+        if not feats.bits & bit:
+            return []
+        found = feats.cache.get(key)
+        if found is None:
+            if feats.parts:  # a turn: its parts' claims (a claim does not cross them), no joined Doc built
+                found = []
+                k0 = 0
+                for part in feats.parts:
+                    found += [Match(m.start + k0, m.end + k0, m.label, feats) for m in find(part)]
+                    k0 += len(part.keys)
+            else:
+                found = read(feats)
+            feats.cache[key] = found
+        return found
+
+    def read(feats: Features) -> list[Match]:
+        # from each verb of the lexicons (its word or base form in the token table) up to the
+        # clause that holds its subject: Token objects only for those, not the whole Doc
+        doc = feats.doc
+        out: list[Match] = []
+        read_clauses: set[int] = set()
+        for i, row in enumerate(feats.rows):
+            if row[0] not in w.verbs and row[2] not in w.verbs:
+                continue
+            clause = doc[i]
+            if clause.lower == _WITHOUT:
+                clause = clause.head
+            while clause.dep_ == "xcomp" and clause.head.i != clause.i and not _has_subject(clause):
+                clause = clause.head
+            if clause.i in read_clauses:
+                continue
+            read_clauses.add(clause.i)
+            owner = clause  # the verb holding the subject ("I emailed … and *got denied*": "emailed")
+            if clause.dep_ == "conj" and not _has_subject(clause) and clause.head.pos_ in ("VERB", "AUX"):
+                owner = clause.head
+            subject = next((c for c in owner.children if c.dep_ in _SUBJECT_DEPS), None)
+            hit: Token | None = None
+            if subject is None:
+                if owner.i == clause.i and clause.dep_ == "ROOT" and _opens_sentence(clause):
+                    # said of someone not named: the company the customer addressed, whose name
+                    # (an @handle) was dropped
+                    hit = _claimed(clause, None, False, False, True, False, w)
+                if hit is not None:
+                    _add(out, feats, clause.i, hit.i)
+                continue
+            company = _company(subject, w)
+            victim = bool(w.victims) and _said(subject, w.victims)
+            if not (company or victim or w.fixes) or _asked_about(owner, subject) or _conceded(owner):
+                continue
+            passive = owner.i == clause.i and subject.dep_ == "nsubjpass"
+            hit = _claimed(clause, subject, passive, company, False, victim, w)
+            if hit is not None:
+                _add(out, feats, subject.i, hit.i)
+        return out
+
+    return find, bit
+
+
+def _add(out: list[Match], feats: Features, a: int, b: int) -> None:
+    """A claim's match, from the first to the last of two Doc tokens."""
+    start = feats.content_pos(min(a, b))
+    out.append(Match(start, max(feats.content_pos(max(a, b) + 1), start + 1), "claim", feats))
+
+
+def _opens_sentence(verb: Token) -> bool:
+    """The verb (or its first auxiliary) is the first word of its sentence, beyond punctuation,
+    a conjunction, an interjection or an adverb ("And refuses to…"), and finite ("Refuses",
+    "Is doing"), so not an order ("Fix it") nor a "Won't let me" with a modal."""
+    sent = verb.sent
+    opener = next((t for t in sent if not (t.is_punct or t.dep_ in ("cc", "intj", "advmod"))), None)
+    if opener is None or verb.pos_ not in ("VERB", "AUX"):
+        return False
+    auxes = [c for c in verb.children if c.dep_ in _AUX_DEPS]
+    if opener.i != min([verb.i] + [c.i for c in auxes]):
+        return False
+    return verb.tag_ in _FINITE_TAGS or any(c.tag_ in _FINITE_TAGS for c in auxes)
+
+
+def _conceded(verb: Token) -> bool:
+    """The customer grants it rather than claims it: the clause is what "I understand / know /
+    realize / appreciate / get" takes ("I understand you can't do anything about it")."""
+    if verb.dep_ != "ccomp" or verb.head.i == verb.i:
+        return False
+    head = verb.head
+    return int(head.lemma) in _CONCEDE and any(c.dep_ == "nsubj" and c.lower_ in ("i", "we") for c in head.children)
+
+
+def _company(tok: Token, w: _ClaimWords) -> bool:
+    """The word stands for the company: a ``by`` word, or a ``staff`` word one owns."""
+    return _said_by(tok, w.by) or (
+        (not w.staff or _said(tok, w.staff)) and any(c.dep_ in _OWNER_DEPS and _said_by(c, w.by) for c in tok.children)
+    )
+
+
+def _said_by(tok: Token, by: frozenset[int]) -> bool:
+    """The word is one of ``by``, as said, in base form, or without its apostrophe ("Y'all")."""
+    if int(tok.lemma) in by or int(tok.lower) in by:
+        return True
+    text = tok.lower_
+    return ("'" in text or "’" in text) and phrase_key(text.replace("'", "").replace("’", "")) in by
+
+
+def _has_subject(verb: Token) -> bool:
+    return any(c.dep_ in _SUBJECT_DEPS for c in verb.children)
+
+
+def _asked_about(verb: Token, subject: Token) -> bool:
+    """The claim is the question itself: its sentence ends with "?", an auxiliary of its verb
+    comes before the subject ("Do you…", "Can your team…"), and no "why"/"how" is asked."""
+    sent = subject.sent
+    last = sent[-1] if sent[-1].text.strip() or len(sent) < 2 else sent[-2]
+    if last.text != "?":
+        return False
+    if not any(c.dep_ in _AUX_DEPS and c.i < subject.i for c in verb.children):
+        return False
+    return not any(int(t.lower) in _REPROACH_WH for t in sent)
+
+
+def _claimed(
+    clause: Token, subject: Token | None, passive: bool, company: bool, elided: bool, victim: bool, w: _ClaimWords
+) -> Token | None:
+    """The verb of ``clause``'s chain (the verb and its "to"/-ing complements) that makes a
+    claim, or None (see ``claim_finder``)."""
+    passive = passive or any(c.dep_ == "auxpass" for c in clause.children)
+    negated = False
+    nothing_done = False  # negated by its object: "did nothing", "is doing nothing to help"
+    still = False
+    unasked = False  # "without telling me", "without any warning"
+    verb: Token | None = clause
+    while verb is not None:
+        for c in verb.children:
+            if c.dep_ in _NEG_DEPS and _said(c, w.negation):
+                negated = True
+                nothing_done = nothing_done or c.dep_ == "dobj"
+            elif c.dep_ == "advmod" and int(c.lower) in _STILL_YET:
+                still = True
+            elif w.unasked and c.dep_ == "prep" and int(c.lower) == _WITHOUT:
+                unasked = unasked or any(g.dep_ in ("pobj", "pcomp") and _said(g, w.unasked) for g in c.children)
+        if elided:
+            if not passive and not negated and (_said(verb, w.wrongs) or unasked):
+                return verb
+            if not passive and nothing_done and _said(verb, w.duties) and not _judged(verb):
+                return verb
+        elif passive:
+            if victim and not negated and _said(verb, w.wrongs) and verb.tag_ == "VBN":
+                return verb
+            if negated and still and _said(verb, w.fixes):
+                return verb
+        elif company:
+            if not negated and (_said(verb, w.wrongs) or unasked):
+                return verb
+            if negated and (_said(verb, w.duties) or _said(verb, w.fixes)) and not _judged(verb):
+                return verb
+        elif victim and not negated and _said(verb, w.contacts) and _repeated_contact(verb, w):
+            return verb
+        if (company or elided) and not passive and _said(verb, w.enables) and _leads_to_harm(verb, subject, w):
+            return verb
+        if int(verb.lemma) in _NEED_VERBS:
+            negated = False
+        verb = next((c for c in verb.children if c.dep_ == "xcomp" and c.pos_ in ("VERB", "AUX")), None)
+    return None
+
+
+def _repeated_contact(verb: Token, w: _ClaimWords) -> bool:
+    """The contact went to the company ("emailed you", "called your office", "wrote to your
+    team") and was said to be repeated: a ``repeats`` word on the verb ("repeatedly", "twice"),
+    or "times" counted by a number above one or a ``repeats`` word ("several times", "so many
+    times", "three times")."""
+    addressed = False
+    repeated = False
+    for c in verb.children:
+        targets = [g for g in c.children if g.dep_ == "pobj"] if c.dep_ == "prep" else [c]
+        if any(t.dep_ in _CONTACTED_DEPS and _company(t, w) for t in targets):
+            addressed = True
+        if _said(c, w.repeats):
+            repeated = True
+        elif int(c.lemma) == _TIMES:
+            for g in c.children:
+                if _said(g, w.repeats) or (g.like_num and g.lower_ not in ("1", "one")):
+                    repeated = True
+    return addressed and repeated
+
+
+def _leads_to_harm(verb: Token, subject: Token | None, w: _ClaimWords) -> bool:
+    """A ``harms`` word in what the verb governs (not its subject), with no ``prevents`` word or
+    negation between them."""
+    for c in verb.children:
+        if (subject is not None and c.i == subject.i) or c.dep_ in _SUBJECT_DEPS:
+            continue
+        for t in c.subtree:
+            if _said(t, w.harms) and not _prevented(t, verb, w):
+                return True
+    return False
+
+
+def _judged(verb: Token) -> bool:
+    """The duty is judged, not failed: "you did nothing *wrong*", "you didn't do anything bad"."""
+    return any(c.pos_ == "ADJ" for c in verb.children) or any(
+        g.pos_ == "ADJ" for c in verb.children if c.dep_ == "dobj" for g in c.children
+    )
+
+
+def _prevented(harm: Token, verb: Token, w: _ClaimWords) -> bool:
+    """Between the ``enables`` verb and the harm word, a word of ``prevents`` or a negation turns
+    it around ("you helped me *avoid* the fraud", "let *no* scammers in")."""
+    tok = harm
+    while tok.i != verb.i and tok.head.i != tok.i:
+        if _said(tok, w.prevents) or any(c.dep_ in ("neg", "det") and _said(c, w.negation) for c in tok.children):
+            return True
+        tok = tok.head
+    return False
 
 
 def given_names(intro: CompiledLexicon, feats: Features) -> frozenset[int]:

@@ -37,6 +37,7 @@ from .model import (
     SignalTest,
     SpeakerIs,
     SubjectFinder,
+    ClaimFinder,
     TokenFinder,
     ToneIs,
     UsesName,
@@ -282,6 +283,9 @@ def _describe(cond: Condition) -> str:
             text = f"matches /{f.pattern}/"
         elif isinstance(f, TokenFinder):
             text = f"matches {len(f.patterns)} token pattern(s)"
+        elif isinstance(f, ClaimFinder):
+            kinds = [k for k in ("wrongs", "duties", "enables", "fixes", "unasked", "contacts") if getattr(f, k)]
+            text = f"claims {f.by} " + "/".join(f"{k} ({getattr(f, k)})" for k in kinds)
         else:
             assert isinstance(f, SubjectFinder)
             text = f"{'/'.join(f.subjects)} is the subject of a verb of {f.verbs}"

@@ -63,6 +63,7 @@ from .model import (
     SpeakerIs,
     Subordinate,
     SubjectFinder,
+    ClaimFinder,
     TokenFinder,
     Tone,
     ToneIs,
@@ -115,6 +116,7 @@ from .spec import (  # noqa: F401  (re-exported)
     SignalRange,
     SkipTestSpec,
     SubjectSpec,
+    ClaimSpec,
     ToneSpec,
     WindowSpec,
 )
@@ -682,8 +684,10 @@ class _Builder:
             finder = self.regex(value.regex, fv)
         elif kind == "tokens":
             finder = self.token_patterns(value.tokens, fv)
-        else:
+        elif kind == "subject":
             finder = self.subject(value.subject, fv)
+        else:
+            finder = self.claim(value.claim, fv)
         tests: list[MatchTest] = []
         ok = finder is not None
         if value.skip_if is not None:
@@ -741,6 +745,61 @@ class _Builder:
         if len(out) != len(seq.items):
             return None
         return TokenFinder(tuple(out))
+
+    def claim(self, spec: ClaimSpec, v: YValue) -> ClaimFinder | None:
+        """``claim: {by: LEXICON, wrongs: ..., duties: ..., enables: ..., harms: ..., fixes: ..., victims: ...}``."""
+
+        def lex(key: str) -> str | None:
+            name = getattr(spec, key)
+            return self.ref("lexicon", name, _at(v, key).loc) if name is not None else None
+
+        by = self.ref("lexicon", spec.by, _at(v, "by").loc)
+        wrongs, duties, enables, harms, fixes, victims, prevents, staff, unasked, contacts, repeats = (
+            lex(k)
+            for k in (
+                "wrongs",
+                "duties",
+                "enables",
+                "harms",
+                "fixes",
+                "victims",
+                "prevents",
+                "staff",
+                "unasked",
+                "contacts",
+                "repeats",
+            )
+        )
+        ok = True
+        if not (wrongs or duties or enables or fixes or unasked or contacts):
+            self.problems.add(
+                v.loc,
+                "claim needs at least one kind of verb",
+                "add 'wrongs', 'duties', 'enables', 'fixes' or 'unasked'",
+            )
+            ok = False
+        if (enables is None) != (harms is None):
+            self.problems.add(v.loc, "claim: 'enables' and 'harms' go together", "name both lexicons, or neither")
+            ok = False
+        if prevents is not None and enables is None:
+            self.problems.add(v.loc, "claim: 'prevents' reads the 'enables' verbs", "add 'enables', or drop 'prevents'")
+            ok = False
+        if (contacts is None) != (repeats is None) or (contacts is not None and victims is None):
+            self.problems.add(
+                v.loc, "claim: 'contacts' needs 'repeats' and 'victims'", "name all three lexicons, or none of them"
+            )
+            ok = False
+        if victims is not None and wrongs is None and contacts is None:
+            self.problems.add(
+                v.loc, "claim: 'victims' reads the 'wrongs' or 'contacts' verbs", "add 'wrongs', or drop 'victims'"
+            )
+            ok = False
+        negation = self.lexicon_param(spec.negation, v, "negation", DEFAULT_NEGATION_LEXICON)
+        if not ok:
+            return None
+        return ClaimFinder(
+            by, wrongs, duties, enables, harms, fixes, victims, prevents, staff, unasked, contacts, repeats, negation
+        )
 
     def subject(self, spec: SubjectSpec, v: YValue) -> SubjectFinder | None:
         """``subject: {is: [you], verb: LEXICON}``."""

@@ -182,7 +182,34 @@ class SubjectFinder:
     verbs: str
 
 
-Finder = Union[LexiconFinder, FutureActionFinder, RegexFinder, TokenFinder, SubjectFinder]
+@dataclass(frozen=True)
+class ClaimFinder:
+    """A grievance the words claim about the company (``conditions.claim_finder``): a subject of
+    lexicon ``by`` ("you", "your team") that does a verb of ``wrongs`` ("refuse", "ignore"),
+    fails a verb of ``duties`` ("never answer", "won't let"), or leads with a verb of
+    ``enables`` to a word of ``harms`` ("letting people get away with gouging"); a subject of
+    ``victims`` ("I", "we") that a ``wrongs`` verb was done to ("I got denied") or that
+    ``contacts`` the company ``repeats`` times ("I emailed you several times"); a verb of
+    ``fixes`` not done "still"/"yet" ("this hasn't been resolved yet"); done "without" a word of
+    ``unasked`` ("without any warning"); ``staff``: who a ``by`` word may own ("your team").
+    ``None``: not read. The full reading: ``conditions.claim_finder``."""
+
+    by: str
+    wrongs: str | None
+    duties: str | None
+    enables: str | None
+    harms: str | None
+    fixes: str | None
+    victims: str | None
+    prevents: str | None
+    staff: str | None
+    unasked: str | None
+    contacts: str | None
+    repeats: str | None
+    negation: str
+
+
+Finder = Union[LexiconFinder, FutureActionFinder, RegexFinder, TokenFinder, SubjectFinder, ClaimFinder]
 
 # ---------------------------------------------------------------- conditions
 

@@ -232,6 +232,25 @@ class SubjectSpec(Spec):
     verb: Name
 
 
+class ClaimSpec(Spec):
+    """``claim: {by: LEXICON, wrongs: LEXICON, duties: LEXICON, ...}``: a grievance the words
+    claim about the company (rules/README.md, "Claims")."""
+
+    by: Name
+    wrongs: Name = _unset()
+    duties: Name = _unset()
+    enables: Name = _unset()
+    harms: Name = _unset()
+    fixes: Name = _unset()
+    victims: Name = _unset()
+    prevents: Name = _unset()
+    staff: Name = _unset()
+    unasked: Name = _unset()
+    contacts: Name = _unset()
+    repeats: Name = _unset()
+    negation: Name = _unset()
+
+
 class Empty(Spec):
     """A test without parameters."""
 
@@ -310,10 +329,11 @@ class SaysSpec(Spec):
     ] = _unset()
     tokens: Tokens = _unset()
     subject: SubjectSpec = _unset()
+    claim: ClaimSpec = _unset()
     skip_if: list[SkipTest] = _unset()
 
 
-SAYS_FINDERS = ("lexicon", "future_action", "regex", "tokens", "subject")
+SAYS_FINDERS = ("lexicon", "future_action", "regex", "tokens", "subject", "claim")
 Says = Annotated[
     Union[Annotated[Name, Tag(TEXT)], Annotated[NameList, Tag(LIST)], Annotated[SaysSpec, Tag(MAPPING)]], BY_SHAPE
 ]
