@@ -53,7 +53,7 @@ from .live_recognition import PassTrace, RecognitionWorker, SegmentRecognizer, i
 from .live_recording import CallRecord
 from .live_shared import STATUS_COMPONENTS, CallTimeline, LiveSettings, SpeechFeed
 from .recognizer import one_malloc_arena
-from .types import CallSummary, Event, Partial, SpeechActivity, Speaker, Status, Tick, TurnRevision, Utterance
+from .types import CallSummary, Event, Nudge, Partial, SpeechActivity, Speaker, Status, Tick, TurnRevision, Utterance
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -198,6 +198,12 @@ class LiveCall:
         return {**capture, **self._recognition.stats}
 
     @property
+    def agreements(self) -> list[tuple[Speaker, float, str, str, str | None, bool]]:
+        """The second opinions on finals that contradicted their caption (``caption_agreement``;
+        benchmarks): speaker, segment start, committed words, first text, second text, kept."""
+        return list(self._recognition.agreements)
+
+    @property
     def passes(self) -> list[PassTrace]:
         """The recognizer's latest passes (finals, early finals, captions) and their times (benchmarks)."""
         return list(self._recognition.passes)
@@ -284,6 +290,8 @@ class LiveCall:
             # (run passes Partial items on too; its annotation predates captions)
             items = cast(Iterable[Union[Utterance, Status, SpeechActivity, Tick]], self._timeline_items())
             for event in pipeline.run(items, read_ahead=1):
+                if isinstance(event, Nudge) and event.early and event.evidence:  # (caption_agreement)
+                    self._feed.early_nudged.append((event.evidence[0].speaker, event.evidence[0].start_s))
                 if isinstance(event, Utterance) and event.timing is not None:
                     t = event.timing
                     self.timings.append(
