@@ -93,6 +93,9 @@ def test_an_early_nudge_is_withdrawn_through_pulseaudio_when_the_final_text_drop
         ], final.text
         assert not final_nudges
         assert [e["early_id"] for e in logged if e["type"] == "withdrawn"] == [early_id]
+        # (the final kept the caption's agreed words, "You need to restart the …", and added the question: no
+        # second opinion overrides it, LiveSettings.caption_agreement)
+        assert call.stats["agreement_kept"] == 0
         return
     pytest.fail(f"no early nudge was withdrawn in {PLAYS} plays: finals {finals}")
 

@@ -516,7 +516,8 @@ class RecognitionWorker:
         cut (``caption_agreement_trim_s`` less of its onset padding: Whisper's choice between two
         close readings can follow the cut, as it did for the caption passes): that decoding when
         it agrees with the caption (three decodings against one), else None (the final stands)."""
-        if not any(s is segment.speaker and abs(t - segment.start_s) < 1e-6 for s, t in self._feed.early_nudged):
+        nudged = tuple(self._feed.early_nudged)  # (a copy in one step: the pipeline thread appends to it)
+        if not any(s is segment.speaker and abs(t - segment.start_s) < 1e-6 for s, t in nudged):
             return None  # no early nudge on its caption: the final's reading costs nothing to settle
         committed = self._tracker.committed(segment.speaker, segment.start_s)
         if not contradicts(committed, rec.text):
