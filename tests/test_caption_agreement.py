@@ -25,6 +25,7 @@ def test_a_final_contradicts_the_caption_when_it_rewrites_or_drops_a_committed_w
     assert not contradicts(["the", "router."], "the router, right?")
     assert contradicts(committed, "Because you've been complete the pre-visit forms.")
     assert contradicts(committed, "Because you didn't")  # dropped
+    assert not contradicts(committed, "Because you didn't finish the forms.", words=3)  # the first three only
     assert not contradicts([], "anything")
 
 
@@ -66,9 +67,10 @@ def _segment(start_s: float, end_s: float) -> SpeechSegment:
     return SpeechSegment(A, start_s, end_s, np.zeros(int(round((end_s - start_s) * 16000)), np.float32))
 
 
-def _call(recognizer: _Script, nudged: bool = True, **settings: object) -> tuple[RecognitionWorker, list]:
+def _call(recognizer: _Script, nudged: int = 4, **settings: object) -> tuple[RecognitionWorker, list]:
     """Two caption passes over the agent's open utterance (1.0 s on), an early nudge on its
-    caption (``nudged``: as the pipeline thread notes it), then its closed segment."""
+    caption's first ``nudged`` committed words (as the pipeline thread notes it; 0: none), then
+    its closed segment."""
     timeline, feed = CallTimeline(), SpeechFeed()
     worker = RecognitionWorker(
         LiveSettings(caption_max_pass_s=60.0, caption_max_load=1.0, **settings),  # type: ignore[arg-type]
@@ -86,7 +88,7 @@ def _call(recognizer: _Script, nudged: bool = True, **settings: object) -> tuple
             time.sleep(0.01)
         assert worker.stats["caption_passes"] == n
     if nudged:
-        feed.early_nudged.append((A, 1.0))
+        feed.early_nudged.append((A, 1.0, nudged))
     feed.closed.put(ClosedSegment(_segment(1.0, 4.0), timeline.now()))
     feed.done.set()
     thread.join(10)
@@ -134,6 +136,15 @@ def test_a_second_cut_that_hears_what_the_final_heard_leaves_the_final_text() ->
 def test_no_second_cut_when_the_final_agrees_with_the_caption_no_early_nudge_fired_or_it_is_off(case: str) -> None:
     final = "Because you didn't complete the forms." if case == "agrees" else "Because you've been complete the forms."
     script = _Script({**CAPTIONS, (1.0, 4.0): final})
-    worker, utterances = _call(script, nudged=case != "no early nudge", caption_agreement=case != "off")
+    worker, utterances = _call(script, nudged=0 if case == "no early nudge" else 4, caption_agreement=case != "off")
     assert [u.text for u in utterances] == [final]
+    assert (1.15, 4.0) not in script.heard and worker.stats["agreement_checked"] == 0
+
+
+def test_no_second_cut_when_the_final_rewrote_only_words_after_those_the_early_nudge_fired_on() -> None:
+    """The early nudge fired on "Because you didn't" (three committed words then); the final keeps
+    them and hears the rest otherwise: its reading does not touch the nudge."""
+    script = _Script({**CAPTIONS, (1.0, 4.0): "Because you didn't finish the forms."})
+    worker, utterances = _call(script, nudged=3)
+    assert [u.text for u in utterances] == ["Because you didn't finish the forms."]
     assert (1.15, 4.0) not in script.heard and worker.stats["agreement_checked"] == 0

@@ -124,11 +124,11 @@ class CaptionTracker:
         self._open.pop(speaker, None)
 
 
-def contradicts(committed: list[str], text: str) -> bool:
+def contradicts(committed: list[str], text: str, words: int | None = None) -> bool:
     """Whether a final ``text`` does not start with the ``committed`` words (case and punctuation
-    aside, so "router." and "router, right?" agree): it rewrote or dropped words two caption
-    passes agreed on."""
-    agreed = normalize_text(join_words(committed)).split()
+    aside, so "router." and "router, right?" agree; only their first ``words`` when given): it
+    rewrote or dropped words two caption passes agreed on."""
+    agreed = normalize_text(join_words(committed)).split()[:words]
     return bool(agreed) and normalize_text(text).split()[: len(agreed)] != agreed
 
 

@@ -511,24 +511,23 @@ class RecognitionWorker:
 
     def _second_opinion(self, segment: SpeechSegment, rec: Recognition) -> Recognition | None:
         """When ``rec`` (a final) rewrote or dropped words two caption passes agreed on (their
-        committed words, ``captions.contradicts``) and an early nudge fired on that caption (the
-        pipeline thread notes it in ``SpeechFeed.early_nudged``), the same speech decoded once more as another
+        committed words, ``captions.contradicts``) that an early nudge fired on (the pipeline
+        thread notes it in ``SpeechFeed.early_nudged``), the same speech decoded once more as another
         cut (``caption_agreement_trim_s`` less of its onset padding: Whisper's choice between two
         close readings can follow the cut, as it did for the caption passes): that decoding when
         it agrees with the caption (three decodings against one), else None (the final stands)."""
         nudged = tuple(self._feed.early_nudged)  # (a copy in one step: the pipeline thread appends to it)
-        if not any(s is segment.speaker and abs(t - segment.start_s) < 1e-6 for s, t in nudged):
-            return None  # no early nudge on its caption: the final's reading costs nothing to settle
+        words = max((n for s, t, n in nudged if s is segment.speaker and abs(t - segment.start_s) < 1e-6), default=0)
         committed = self._tracker.committed(segment.speaker, segment.start_s)
-        if not contradicts(committed, rec.text):
-            return None
+        if not words or not contradicts(committed, rec.text, words):
+            return None  # no early nudge stands on words the final rewrote: its reading costs nothing to settle
         self.stats["agreement_checked"] += 1
         cut = int(round(self.settings.caption_agreement_trim_s * STREAM_RATE_HZ))
         other = SpeechSegment(
             segment.speaker, segment.start_s + cut / STREAM_RATE_HZ, segment.end_s, segment.audio[cut:]
         )
         second, _, _ = self._timed(self._first or self._model, other, "agreement")
-        keep = second is not None and not contradicts(committed, second.text)
+        keep = second is not None and not contradicts(committed, second.text, words)
         self.agreements.append(
             (segment.speaker, segment.start_s, join_words(committed), rec.text, second.text if second else None, keep)
         )

@@ -222,6 +222,7 @@ class SpeechFeed:
         self.talking: dict[Speaker, bool] = {}  # per side: an utterance is open (speech or its hangover)
         self.customer_open_s: float | None = None  # call time the customer's open utterance began (audio thread)
         self.recognizer_load = 0.0  # the recognizer's load as of its last loop (recognizer thread)
-        # (speaker, start) of the latest open utterances an early nudge fired on (pipeline thread): their
-        # finals get a second opinion when they contradict the caption (LiveSettings.caption_agreement)
-        self.early_nudged: deque[tuple[Speaker, float]] = deque(maxlen=32)
+        # (speaker, start, words) of the latest open utterances an early nudge fired on, with how many words
+        # its caption's committed text had then (pipeline thread): their finals get a second opinion when they
+        # contradict those words (LiveSettings.caption_agreement)
+        self.early_nudged: deque[tuple[Speaker, float, int]] = deque(maxlen=32)
