@@ -447,8 +447,8 @@ def main() -> int:
     ap.add_argument(
         "--no-agreement",
         action="store_true",
-        help="a final that contradicts its caption's committed words goes out as it is, without a second "
-        "decoding after them (LiveSettings.caption_agreement; as before 2026-12-05)",
+        help="a final that rewrote the caption words an early nudge fired on goes out as it is, without a second "
+        "cut decoded (LiveSettings.caption_agreement; as before 2026-12-05)",
     )
     ap.add_argument(
         "--force-extras",
@@ -736,7 +736,7 @@ def run(args, audio, repeats: int) -> int:
     if "agreement_checked" in st:  # (LiveSettings.caption_agreement; not in builds before 2026-12-05)
         print(
             f"caption agreement: {st['agreement_checked']} finals contradicted the words two caption passes agreed "
-            f"on and were decoded again after them; {st['agreement_kept']} of those decodings kept"
+            f"on under an early nudge and were decoded again as another cut; {st['agreement_kept']} of those kept"
         )
     offers = getattr(call._feed, "captions", None)
     if hasattr(offers, "most_offered_bytes"):  # (live_shared.LatestPerSide; a build before it queued every offer)
