@@ -445,6 +445,12 @@ def main() -> int:
     ap.add_argument("--no-early", action="store_true", help="without early finals and hangover cuts (to compare)")
     ap.add_argument("--no-captions", action="store_true", help="without caption passes (to compare)")
     ap.add_argument(
+        "--no-agreement",
+        action="store_true",
+        help="a final that rewrote the caption words an early nudge fired on goes out as it is, without a second "
+        "cut decoded (LiveSettings.caption_agreement; as before 2026-12-05)",
+    )
+    ap.add_argument(
         "--force-extras",
         action="store_true",
         help="caption passes and early finals whatever the load (to see what they cost on a busy machine)",
@@ -514,6 +520,7 @@ def run(args, audio, repeats: int) -> int:
                 early_final=not args.no_early,
                 close_on_other_side=not args.no_early,
                 captions=not args.no_captions,
+                caption_agreement=not args.no_agreement,
                 redo_later=not args.no_redo_later,
                 **(
                     dict(caption_max_pass_s=60.0, caption_max_load=1.0, early_max_pass_s=60.0)
@@ -674,6 +681,25 @@ def run(args, audio, repeats: int) -> int:
                         for t, e in utterances.values()
                     ],
                     "partials": [{**e.to_json(), "arrived_s": t} for t, e in events if isinstance(e, Partial)],
+                    "nudges": [{**e.to_json(), "arrived_s": t} for t, e in events if isinstance(e, (Nudge, Withdrawn))],
+                    "revisions": [
+                        {"arrived_s": t, "texts": [u.text for u in e.utterances], "before": list(e.before)}
+                        for t, e in events
+                        if isinstance(e, TurnRevision)
+                    ],
+                    "play_start_s": play_start,
+                    "agreements": [
+                        {
+                            "speaker": a[0].value,
+                            "start_s": a[1],
+                            "committed": a[2],
+                            "first": a[3],
+                            "second": a[4],
+                            "kept": a[5],
+                        }
+                        for a in getattr(call, "agreements", [])
+                    ],
+                    "audio": [str(p) for p in args.audio],
                 },
                 indent=1,
             )
@@ -707,6 +733,11 @@ def run(args, audio, repeats: int) -> int:
             f"kept ({len(revisions)} applied before their turn closed), {st.get('turn_skipped', 0)} skipped (busy)"
         )
     redo_report(args, events, st)
+    if "agreement_checked" in st:  # (LiveSettings.caption_agreement; not in builds before 2026-12-05)
+        print(
+            f"caption agreement: {st['agreement_checked']} finals contradicted the words two caption passes agreed "
+            f"on under an early nudge and were decoded again as another cut; {st['agreement_kept']} of those kept"
+        )
     offers = getattr(call._feed, "captions", None)
     if hasattr(offers, "most_offered_bytes"):  # (live_shared.LatestPerSide; a build before it queued every offer)
         early = call._feed.early

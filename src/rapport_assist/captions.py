@@ -12,6 +12,9 @@ committed word does not stop the caption: its words after the committed ones (li
 replaces it (``finish``). A long utterance's passes need not hear it all: ``window_start`` gives
 where a pass may begin (the end of a committed word), and the committed words before it stand for
 that audio, as in whisper_streaming's trimmed buffer; so passes stay short and captions go on.
+``committed`` gives an open utterance's committed words, and ``contradicts`` whether a final text
+rewrote or dropped some (``live_recognition`` then gets a second opinion when an early nudge
+stands on them).
 """
 
 from __future__ import annotations
@@ -108,9 +111,25 @@ class CaptionTracker:
         sentence_ends = [end for text, end in spans if text.rstrip().endswith((".", "?", "!"))]
         return sentence_ends[-1] if sentence_ends else spans[0][1]
 
+    def committed(self, speaker: Speaker, start_s: float) -> list[str]:
+        """The committed words of ``speaker``'s caption of the utterance that starts at
+        ``start_s`` (none when its caption is of another utterance or there is none)."""
+        state = self._open.get(speaker)
+        if state is None or abs(state.start_s - start_s) > 1e-6:
+            return []
+        return list(state.committed)
+
     def finish(self, speaker: Speaker) -> None:
         """The speaker's utterance is final: forget its caption."""
         self._open.pop(speaker, None)
+
+
+def contradicts(committed: list[str], text: str, words: int | None = None) -> bool:
+    """Whether a final ``text`` does not start with the ``committed`` words (case and punctuation
+    aside, so "router." and "router, right?" agree; only their first ``words`` when given): it
+    rewrote or dropped words two caption passes agreed on."""
+    agreed = normalize_text(join_words(committed)).split()[:words]
+    return bool(agreed) and normalize_text(text).split()[: len(agreed)] != agreed
 
 
 def committed_end(committed: list[str], words: list[str]) -> int | None:

@@ -52,8 +52,8 @@ from .live_capture import CaptureSupervisor
 from .live_recognition import PassTrace, RecognitionWorker, SegmentRecognizer, is_leak
 from .live_recording import CallRecord
 from .live_shared import STATUS_COMPONENTS, CallTimeline, LiveSettings, SpeechFeed
-from .recognizer import one_malloc_arena
-from .types import CallSummary, Event, Partial, SpeechActivity, Speaker, Status, Tick, TurnRevision, Utterance
+from .recognizer import normalize_text, one_malloc_arena
+from .types import CallSummary, Event, Nudge, Partial, SpeechActivity, Speaker, Status, Tick, TurnRevision, Utterance
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -198,6 +198,12 @@ class LiveCall:
         return {**capture, **self._recognition.stats}
 
     @property
+    def agreements(self) -> list[tuple[Speaker, float, str, str, str | None, bool]]:
+        """The second opinions on finals that contradicted their caption (``caption_agreement``;
+        benchmarks): speaker, segment start, committed words, first text, second text, kept."""
+        return list(self._recognition.agreements)
+
+    @property
     def passes(self) -> list[PassTrace]:
         """The recognizer's latest passes (finals, early finals, captions) and their times (benchmarks)."""
         return list(self._recognition.passes)
@@ -283,7 +289,14 @@ class LiveCall:
             pipeline = CallPipeline(annotator, self._engine, masker=masker_for(self.settings.mask_digits))
             # (run passes Partial items on too; its annotation predates captions)
             items = cast(Iterable[Union[Utterance, Status, SpeechActivity, Tick]], self._timeline_items())
+            stable: dict[Speaker, str] = {}  # per side: the committed words of its latest caption
             for event in pipeline.run(items, read_ahead=1):
+                if isinstance(event, Partial):
+                    stable[event.speaker] = event.text
+                elif isinstance(event, Nudge) and event.early and event.evidence:  # (caption_agreement)
+                    said = event.evidence[0]  # (fired on the caption just before it)
+                    words = len(normalize_text(stable.get(said.speaker, "")).split())
+                    self._feed.early_nudged.append((said.speaker, said.start_s, words))
                 if isinstance(event, Utterance) and event.timing is not None:
                     t = event.timing
                     self.timings.append(

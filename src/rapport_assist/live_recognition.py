@@ -15,7 +15,12 @@ one). Then the 30 s redos (``LiveSettings.redo_later``): a final whose short-win
 had a doubt of a kind in ``redo_later_doubts`` (a doubtful word, a no-speech score, a low log
 probability; not a repeat, whose first text doubles words) went out at once, and is decoded
 again in Whisper's full window once nobody talks; other words come as a ``TurnRevision``
-(``redo``). A kept decoding the guards drop is decoded in 30 s at once, as other doubts are. With room to spare, and no side in its
+(``redo``). A kept decoding the guards drop is decoded in 30 s at once, as other doubts are. A final
+that rewrote words two caption passes had agreed on, while an early nudge (``rules.early``) stands on
+them, gets a second opinion before it goes out (``LiveSettings.caption_agreement``): the same speech
+decoded once more with a little less onset padding, and that text goes out when it keeps the
+caption's words (Whisper's choice between two close readings can follow where the audio is cut);
+else the final stands and the early nudge is withdrawn. With room to spare, and no side in its
 hangover (its final would wait for the pass), it re-recognizes open utterances and puts their
 stable prefix on the timeline (``captions.CaptionTracker``); a caption pass never decodes again
 in 30 s. Caption passes come when due, not on a fixed clock: an utterance's first as soon as the
@@ -51,7 +56,7 @@ from dataclasses import dataclass, replace
 from typing import Literal, Protocol
 
 from .audio import STREAM_RATE_HZ
-from .captions import CaptionTracker
+from .captions import CaptionTracker, contradicts, join_words
 from .errors import RapportError
 from .live_shared import CallTimeline, ClosedSegment, LiveSettings, SpeechFeed
 from .recognizer import WHISPER_WINDOW_S, Recognizer, RecognizerOptions, encoder_frames, normalize_text
@@ -97,7 +102,7 @@ def is_leak(utt: Utterance, recent_customer: list[Utterance], similarity: float)
 _CAPTION_CUT_EARLY_S = 0.15  # a windowed caption pass starts this far before the committed word's end
 
 
-PassKind = Literal["final", "early", "caption", "redo"]
+PassKind = Literal["final", "early", "caption", "redo", "agreement"]
 
 
 @dataclass(frozen=True)
@@ -190,6 +195,8 @@ class RecognitionWorker:
             "turn_revisions": 0,
             "turn_skipped": 0,
             "redo_later": 0,
+            "agreement_checked": 0,  # finals that contradicted their caption's committed words: decoded again
+            "agreement_kept": 0,  # ... and the second decoding, which agreed with the caption, went out
             "redo_revised": 0,
             "redo_skipped": 0,
             "leak_held": 0,
@@ -229,6 +236,9 @@ class RecognitionWorker:
         self._paused_said = False  # recognizer_busy said (until recognizer_ready)
         self._strained_until = 0.0  # time.monotonic() until which caption passes give way (a final waited)
         self.passes: deque[PassTrace] = deque(maxlen=4096)  # the latest passes (bench/live_latency.py)
+        # caption_agreement's second opinions: (speaker, segment start, committed words, first text, second text
+        # or None when dropped, kept), for benchmarks
+        self.agreements: deque[tuple[Speaker, float, str, str, str | None, bool]] = deque(maxlen=512)
         self._taken: dict[tuple[Speaker, float, float], float] = {}  # segment -> call time the worker took it
 
     # ------------------------------------------------------------ load
@@ -472,6 +482,10 @@ class RecognitionWorker:
             rec, _, rec_end = self._timed(self._full if kept is not None and self._full else strict, segment, "final")
             rec_end_s = self._timeline.at(rec_end)
             kept = None
+        if rec is not None and s.caption_agreement and lag < s.behind_s / 2:
+            second = self._second_opinion(segment, rec)
+            if second is not None:
+                rec, rec_end_s, kept = second, self._timeline.now(), self._kept
         self._final_end[speaker] = segment.end_s
         self._tracker.finish(speaker)
         self._caption_heard.pop(speaker, None)
@@ -494,6 +508,33 @@ class RecognitionWorker:
             self._held.append(held)
             return
         self._publish(held)
+
+    def _second_opinion(self, segment: SpeechSegment, rec: Recognition) -> Recognition | None:
+        """When ``rec`` (a final) rewrote or dropped words two caption passes agreed on (their
+        committed words, ``captions.contradicts``) that an early nudge fired on (the pipeline
+        thread notes it in ``SpeechFeed.early_nudged``), the same speech decoded once more as another
+        cut (``caption_agreement_trim_s`` less of its onset padding: Whisper's choice between two
+        close readings can follow the cut, as it did for the caption passes): that decoding when
+        it agrees with the caption (three decodings against one), else None (the final stands)."""
+        nudged = tuple(self._feed.early_nudged)  # (a copy in one step: the pipeline thread appends to it)
+        words = max((n for s, t, n in nudged if s is segment.speaker and abs(t - segment.start_s) < 1e-6), default=0)
+        committed = self._tracker.committed(segment.speaker, segment.start_s)
+        if not words or not contradicts(committed, rec.text, words):
+            return None  # no early nudge stands on words the final rewrote: its reading costs nothing to settle
+        self.stats["agreement_checked"] += 1
+        cut = int(round(self.settings.caption_agreement_trim_s * STREAM_RATE_HZ))
+        other = SpeechSegment(
+            segment.speaker, segment.start_s + cut / STREAM_RATE_HZ, segment.end_s, segment.audio[cut:]
+        )
+        second, _, _ = self._timed(self._first or self._model, other, "agreement")
+        keep = second is not None and not contradicts(committed, second.text, words)
+        self.agreements.append(
+            (segment.speaker, segment.start_s, join_words(committed), rec.text, second.text if second else None, keep)
+        )
+        if second is None or not keep:
+            return None
+        self.stats["agreement_kept"] += 1
+        return second
 
     def _mild_doubt(self, segment: SpeechSegment, rec: Recognition) -> bool:
         """Was ``rec`` decoded in a short window with a word below ``short_window_min_word_prob``

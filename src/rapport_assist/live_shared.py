@@ -21,6 +21,7 @@ from __future__ import annotations
 import queue
 import threading
 import time
+from collections import deque
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Union
@@ -95,6 +96,10 @@ class LiveSettings:
     early_max_pass_s: float = 0.8  # no early finals when a recognition is expected to take longer than this
     caption_recheck_words: bool = False  # caption passes, too, redo a short-window decoding in 30 s for a
     # word below RecognizerOptions.short_window_min_word_prob (finals always do; a caption's last word is cut short)
+    caption_agreement: bool = True  # a final whose words contradict what two caption passes agreed on (the
+    # committed words, captions.py) while an early nudge fired on them is decoded again as another cut of the
+    # same speech, and that decoding goes out instead when it agrees with the caption (live_recognition)
+    caption_agreement_trim_s: float = 0.15  # that cut: this much less of the onset padding (EndpointerOptions)
     turn_pass_max_pass_s: float = 1.2  # no turn pass (RecognizerOptions.turn_pass) expected to take longer than this
     redo_later: bool = True  # a final whose short-window doubt is of a kind in redo_later_doubts goes out at
     # once and is decoded again in 30 s afterwards (a different text: a TurnRevision); off: decoded again first
@@ -217,3 +222,7 @@ class SpeechFeed:
         self.talking: dict[Speaker, bool] = {}  # per side: an utterance is open (speech or its hangover)
         self.customer_open_s: float | None = None  # call time the customer's open utterance began (audio thread)
         self.recognizer_load = 0.0  # the recognizer's load as of its last loop (recognizer thread)
+        # (speaker, start, words) of the latest open utterances an early nudge fired on, with how many words
+        # its caption's committed text had then (pipeline thread): their finals get a second opinion when they
+        # contradict those words (LiveSettings.caption_agreement)
+        self.early_nudged: deque[tuple[Speaker, float, int]] = deque(maxlen=32)

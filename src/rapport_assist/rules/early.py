@@ -12,7 +12,9 @@ what comes right after "you need to" (a question, "not", "if") can still undo it
 that skip a match read the pending words too. When the utterance's final text lands, each
 early nudge of it is settled: **confirmed** when the engine fires the same rule on the final text
 (that final nudge carries ``confirms=<early_id>``: one card, not two), else **withdrawn** (a
-``Withdrawn`` event: its card goes). A call that ends first withdraws the open ones.
+``Withdrawn`` event: its card goes). A call that ends first withdraws the open ones. (A final text
+that rewrote the caption's agreed words under an early nudge was decoded twice first, as another
+cut of the same speech: ``live_recognition``'s second opinion, ``LiveSettings.caption_agreement``.)
 
 Which rules may fire early (``fires_early``): a rule's ``early:`` key, else the default for its
 kind. Never (``early_blocker``; ``early: true`` is an error): ``event`` rules, ``unit: turn``,
