@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import queue
 import time
 from pathlib import Path
 
@@ -9,9 +10,20 @@ import numpy as np
 
 from rapport_assist.capture import DeviceChoice
 from rapport_assist.live import LiveCall, LiveSettings
+from rapport_assist.live_shared import CallTimeline
 from rapport_assist.types import Utterance
 
 from pulse_server import PulseServer
+
+
+def timeline_items(timeline: CallTimeline) -> list:
+    """Everything on the timeline now, in order (None: its end)."""
+    out = []
+    while True:
+        try:
+            out.append(timeline.get(0.0))
+        except queue.Empty:
+            return out
 
 
 def settled(events: list, quiet_s: float = 4.0, limit_s: float = 30.0) -> int:

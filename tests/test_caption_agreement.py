@@ -4,7 +4,6 @@ another cut, and that text goes out when it agrees with the caption; else the fi
 
 from __future__ import annotations
 
-import queue
 import threading
 import time
 
@@ -15,6 +14,8 @@ from rapport_assist.captions import CaptionTracker, contradicts
 from rapport_assist.live_recognition import RecognitionWorker
 from rapport_assist.live_shared import CallTimeline, ClosedSegment, LiveSettings, SpeechFeed
 from rapport_assist.types import Recognition, SpeechSegment, Speaker, Utterance, Word
+
+from live_support import timeline_items
 
 A = Speaker.AGENT
 
@@ -93,12 +94,7 @@ def _call(recognizer: _Script, nudged: int = 4, **settings: object) -> tuple[Rec
     feed.done.set()
     thread.join(10)
     assert not thread.is_alive()
-    items = []
-    while True:
-        try:
-            items.append(timeline.get(0.0))
-        except queue.Empty:
-            return worker, [i for i in items if isinstance(i, Utterance)]
+    return worker, [i for i in timeline_items(timeline) if isinstance(i, Utterance)]
 
 
 CAPTIONS = {(1.0, 2.5): "Because you didn't complete", (1.0, 3.0): "Because you didn't complete the"}

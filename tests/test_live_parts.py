@@ -31,15 +31,7 @@ from rapport_assist.types import (
     Word,
 )
 
-
-def _items(timeline: CallTimeline) -> list:
-    """Everything on the timeline now (None: its end)."""
-    out = []
-    while True:
-        try:
-            out.append(timeline.get(0.0))
-        except queue.Empty:
-            return out
+from live_support import timeline_items
 
 
 def _wav(path: Path) -> np.ndarray:
@@ -153,7 +145,7 @@ def test_the_supervisor_reports_an_unplugged_customer_device_and_reopens_it() ->
     seen: list = []
     deadline = time.monotonic() + 15
     while time.monotonic() < deadline and not any(isinstance(s, Status) and s.code == "capture_resumed" for s in seen):
-        seen += _items(timeline)
+        seen += timeline_items(timeline)
         time.sleep(0.05)
     assert supervisor.inputs == [("agent", "fake:agent", False), ("customer", "fake:customer", False)]
     supervisor.stop()
@@ -205,7 +197,7 @@ def test_the_supervisor_hands_closed_segments_with_their_close_time_and_saves_th
     segment = closed[0].segment
     assert segment.speaker is Speaker.AGENT and segment.end_s - segment.start_s > 0.8
     assert segment.end_s < closed[0].closed_s < timeline.now()  # closed after the speech ended, on the call clock
-    marks = [i for i in _items(timeline) if isinstance(i, SpeechActivity)]
+    marks = [i for i in timeline_items(timeline) if isinstance(i, SpeechActivity)]
     assert [(m.speaker, m.speaking) for m in marks] == [(Speaker.AGENT, True)]
     assert abs(marks[0].t_s - segment.start_s) < 1e-9
     saved = _wav(tmp_path / "call.wav")[:, 0].astype(np.float32) / 32768
@@ -310,7 +302,7 @@ def _run_worker(early: list[SpeechSegment], closed: list[SpeechSegment], recogni
     feed.done.set()
     thread.join(10)
     assert not thread.is_alive()
-    return worker, _items(timeline)
+    return worker, timeline_items(timeline)
 
 
 def test_an_early_final_is_used_when_its_segment_closes_and_its_timing_says_so() -> None:
@@ -444,7 +436,7 @@ def test_a_word_in_doubt_goes_out_at_once_and_its_30_s_redo_comes_as_a_revision(
     thread.join(10)
     assert not thread.is_alive()
     assert log[1] == (2.0, 0.3, 30.0)  # then the full window
-    items = [i for i in _items(timeline) if isinstance(i, (Utterance, TurnRevision))]
+    items = [i for i in timeline_items(timeline) if isinstance(i, (Utterance, TurnRevision))]
     assert [type(i).__name__ for i in items] == ["Utterance", "TurnRevision"]
     utt, revision = items
     assert utt.text == "hello hair" and revision.redo and revision.before == ("hello hair",)
@@ -468,7 +460,7 @@ def test_a_redo_with_the_same_words_or_a_confident_word_changes_nothing() -> Non
         feed.done.set()
         thread.join(10)
         assert len(log) == passes
-        items = _items(timeline)
+        items = timeline_items(timeline)
         assert not any(isinstance(i, TurnRevision) for i in items)
         assert [i.text for i in items if isinstance(i, Utterance)] == ["hello hair"]
 
@@ -488,7 +480,7 @@ def test_a_redo_expected_to_be_slow_is_skipped_and_the_first_text_stays() -> Non
     feed.done.set()
     thread.join(10)
     assert log == [(2.0, 0.0, 10.0)] and worker.stats["redo_later"] == 1
-    items = _items(timeline)
+    items = timeline_items(timeline)
     assert not any(isinstance(i, TurnRevision) for i in items)
     assert [i.text for i in items if isinstance(i, Utterance)] == ["hello hair"]
 
@@ -514,7 +506,7 @@ def test_at_most_redo_max_waiting_redos_wait_the_oldest_is_skipped_and_every_fin
     feed.done.set()
     thread.join(10)
     assert [end for end, _, window in log if window >= 30] == [8.0, 10.0]
-    items = _items(timeline)
+    items = timeline_items(timeline)
     assert [i.text for i in items if isinstance(i, Utterance)] == ["hello hair"] * 5
     said = [i for i in items if isinstance(i, Status) and i.code == "redos_skipped"]
     assert len(said) == 1 and said[0].component is None and "first text" in said[0].message  # once, a notice
@@ -583,7 +575,7 @@ def test_a_kind_of_doubt_in_redo_later_doubts_goes_out_first_and_its_30_s_redo_c
     thread.join(10)
     assert not thread.is_alive()
     assert [window for *_, window in log] == [10.0, 30.0]  # the short window, then (after) the full one
-    items = [i for i in _items(timeline) if isinstance(i, (Utterance, TurnRevision))]
+    items = [i for i in timeline_items(timeline) if isinstance(i, (Utterance, TurnRevision))]
     assert [type(i).__name__ for i in items] == ["Utterance", "TurnRevision"]
     assert items[0].text == "hello hair" and items[1].redo and items[1].utterances[0].text == "hello there"
     assert [(p.kind, p.doubt) for p in worker.passes] == [("final", "no_speech"), ("redo", None)]
@@ -596,7 +588,7 @@ def test_a_kind_of_doubt_in_redo_later_doubts_goes_out_first_and_its_30_s_redo_c
     feed.done.set()
     thread.join(10)
     assert [window for *_, window in log] == [10.0, 30.0]  # both in the one pass, before it goes out
-    items = [i for i in _items(timeline) if isinstance(i, (Utterance, TurnRevision))]
+    items = [i for i in timeline_items(timeline) if isinstance(i, (Utterance, TurnRevision))]
     assert [i.text for i in items] == ["hello there"]
     assert [(p.kind, p.doubt) for p in worker.passes] == [("final", "no_speech")]
     assert worker.stats["redo_later"] == 0
@@ -617,7 +609,7 @@ def test_a_kept_doubt_the_guards_drop_is_decoded_in_30_s_at_once_without_a_secon
     feed.done.set()
     thread.join(10)
     assert [window for *_, window in log] == [10.0, 30.0]
-    items = [i for i in _items(timeline) if isinstance(i, (Utterance, TurnRevision))]
+    items = [i for i in timeline_items(timeline) if isinstance(i, (Utterance, TurnRevision))]
     assert [type(i).__name__ for i in items] == ["Utterance"] and items[0].text == "hello there"
     assert worker.stats["redo_later"] == 0 and [p.kind for p in worker.passes] == ["final", "final"]
 
@@ -640,7 +632,7 @@ def test_an_early_pass_whose_kept_doubt_the_guards_drop_is_decoded_in_30_s_befor
     feed.done.set()
     thread.join(10)
     assert len(log) == 2 and worker.stats["early_used"] == 1 and worker.stats["redo_later"] == 0
-    items = [i for i in _items(timeline) if isinstance(i, (Utterance, TurnRevision))]
+    items = [i for i in timeline_items(timeline) if isinstance(i, (Utterance, TurnRevision))]
     assert [i.text for i in items] == ["hello there"]
 
 
@@ -671,7 +663,7 @@ def test_a_segment_the_guards_drop_in_the_full_window_is_not_decoded_again_when_
     feed.done.set()
     thread.join(10)
     assert [window for *_, window in log] == [10.0, 30.0] and worker.stats["guard_dropped"] == 1
-    assert not any(isinstance(i, Utterance) for i in _items(timeline))
+    assert not any(isinstance(i, Utterance) for i in timeline_items(timeline))
 
 
 def test_no_caption_pass_starts_while_a_side_is_in_its_hangover() -> None:

@@ -32,6 +32,8 @@ from rapport_assist.types import (
     Word,
 )
 
+from live_support import timeline_items
+
 OPTIONS = RecognizerOptions(turn_pass=True)
 
 
@@ -315,7 +317,6 @@ def test_live_the_recognition_worker_hears_the_open_turn_again_through_the_real_
     (each final first), and while the turn is open and the recognizer idle, the turn so far is
     decoded again; the revisions go on the timeline before the agent's line that closes the turn,
     and the name lost in the first pass is in the revised text."""
-    import queue
     import threading
     import time
 
@@ -360,12 +361,7 @@ def test_live_the_recognition_worker_hears_the_open_turn_again_through_the_real_
     feed.done.set()
     thread.join(120)
     assert not thread.is_alive()
-    items = []
-    while True:
-        try:
-            items.append(timeline.get(0.0))
-        except queue.Empty:
-            break
+    items = timeline_items(timeline)
     assert worker.stats["turn_passes"] == worker.stats["utterances"] - 2 >= 2  # (the agent's line: none)
     assert worker.stats["turn_skipped"] == 0
     revisions = [i for i in items if isinstance(i, TurnRevision)]
