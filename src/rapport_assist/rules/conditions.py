@@ -627,7 +627,7 @@ def _subject_of(verb: Token) -> Token | None:
     the verb it is joined to ("We're checking and will post...")."""
     for _ in range(4):
         subject = next((c for c in verb.children if c.dep_ in _SUBJECT_DEPS), None)
-        if subject is not None or verb.dep_ != "conj" or verb.head is verb:
+        if subject is not None or verb.dep_ != "conj" or verb.head.i == verb.i:  # (Tokens are made anew: no 'is')
             return subject
         verb = verb.head
     return None
@@ -1064,7 +1064,7 @@ def _company(tok: Token, w: _ClaimWords) -> bool:
 
 def _said_by(tok: Token, by: frozenset[int]) -> bool:
     """The word is one of ``by``, as said, in base form, or without its apostrophe ("Y'all")."""
-    if int(tok.lemma) in by or int(tok.lower) in by:
+    if _said(tok, by):
         return True
     text = tok.lower_
     return ("'" in text or "’" in text) and phrase_key(text.replace("'", "").replace("’", "")) in by

@@ -254,6 +254,22 @@ class _Ref:
     loc: Loc
 
 
+# the optional lexicons of a ``claim`` finder (``ClaimSpec``, ``ClaimFinder``)
+_CLAIM_LEXICONS = (
+    "wrongs",
+    "duties",
+    "enables",
+    "harms",
+    "fixes",
+    "victims",
+    "prevents",
+    "staff",
+    "unasked",
+    "contacts",
+    "repeats",
+)
+
+
 @dataclass
 class _Builder:
     """Checks each file's validated models and then the references between files."""
@@ -748,27 +764,14 @@ class _Builder:
 
     def claim(self, spec: ClaimSpec, v: YValue) -> ClaimFinder | None:
         """``claim: {by: LEXICON, wrongs: ..., duties: ..., enables: ..., harms: ..., fixes: ..., victims: ...}``."""
-
-        def lex(key: str) -> str | None:
-            name = getattr(spec, key)
-            return self.ref("lexicon", name, _at(v, key).loc) if name is not None else None
-
         by = self.ref("lexicon", spec.by, _at(v, "by").loc)
-        wrongs, duties, enables, harms, fixes, victims, prevents, staff, unasked, contacts, repeats = (
-            lex(k)
-            for k in (
-                "wrongs",
-                "duties",
-                "enables",
-                "harms",
-                "fixes",
-                "victims",
-                "prevents",
-                "staff",
-                "unasked",
-                "contacts",
-                "repeats",
-            )
+        lex = {
+            key: self.ref("lexicon", name, _at(v, key).loc) if (name := getattr(spec, key)) is not None else None
+            for key in _CLAIM_LEXICONS
+        }
+        wrongs, duties, enables, harms, fixes = (lex[k] for k in ("wrongs", "duties", "enables", "harms", "fixes"))
+        victims, prevents, unasked, contacts, repeats = (
+            lex[k] for k in ("victims", "prevents", "unasked", "contacts", "repeats")
         )
         ok = True
         if not (wrongs or duties or enables or fixes or unasked or contacts):
@@ -797,9 +800,7 @@ class _Builder:
         negation = self.lexicon_param(spec.negation, v, "negation", DEFAULT_NEGATION_LEXICON)
         if not ok:
             return None
-        return ClaimFinder(
-            by, wrongs, duties, enables, harms, fixes, victims, prevents, staff, unasked, contacts, repeats, negation
-        )
+        return ClaimFinder(by=by, negation=negation, **lex)
 
     def subject(self, spec: SubjectSpec, v: YValue) -> SubjectFinder | None:
         """``subject: {is: [you], verb: LEXICON}``."""
