@@ -355,7 +355,7 @@ class Compiler:
         if isinstance(test, Conditional):
             return _near(self._word_sets[test.cues], test.before, 0)
         if isinstance(test, Negated):
-            return _near(self._word_sets[test.cues], test.before, test.after)
+            return _near(self._word_sets[test.cues], test.before, test.after, _intj_pos())
         if isinstance(test, Subordinate):
             return _subordinate(single_word_keys(self._lexicon_defs[test.cues]))
         if isinstance(test, SentenceSays):
@@ -414,10 +414,12 @@ def lexicon_matches(lex: CompiledLexicon, feats: Features) -> list[Match]:
 
 def _in_question(m: Match, ctx: EvalContext) -> bool:
     """The match's clause is a question: its sentence ends with "?" and no later clause, joined
-    by a comma and a conjunction ("…, so what time works?"), owns the question mark."""
+    by a comma and a conjunction ("…, so what time works?"), owns the question mark; or, with
+    or without the mark, its clause is asked by its word order (``_inverted``: "do you need to
+    bring it", as a recognizer or a lowercase export writes it without "?")."""
     feats = ctx.feats
     if feats.sent[m.start] not in feats.questions:
-        return False
+        return _asked_by_order(feats, m.start, m.end)
     doc = feats.doc
     first = feats.doc_i[m.end - 1] + 1
     end = doc[first - 1].sent.end
@@ -425,6 +427,66 @@ def _in_question(m: Match, ctx: EvalContext) -> bool:
         if doc[j].is_punct and doc[j].text == "," and doc[j + 1].pos_ in ("CCONJ", "SCONJ"):
             return False
     return True
+
+
+# what may stand before a question's auxiliary in its clause: "so", "okay", "and", "now"
+_OPENER_DEPS = ("intj", "cc", "advmod", "discourse", "punct")
+_WH_TAGS = ("WDT", "WP", "WP$", "WRB")
+# an adverb before the auxiliary that makes a statement, not a question: "never have you
+# answered", "not once did you call", "only then do you…" (negative inversion)
+_NEGATIVE_OPENERS = frozenset(
+    phrase_key(w) for w in ("never", "not", "no", "nor", "neither", "only", "seldom", "rarely", "hardly", "once")
+)
+
+
+def _inverted(verb: Token, subject: Token) -> bool:
+    """The clause of ``verb`` is asked by its word order, without needing a "?": an auxiliary
+    (or the verb "be" itself) comes before the subject and opens the clause, after nothing but
+    an interjection, a conjunction, an adverb or a wh-word ("do you need to…", "so can we…",
+    "is it…", "when will you…"). Not when a negative adverb opens it ("never have you…": a
+    statement with inverted order) nor when the subject is a wh-word ("what happened")."""
+    if subject.i < verb.i and not any(c.dep_ in _AUX_DEPS and c.i < subject.i for c in verb.children):
+        return False
+    first = verb.i if verb.pos_ == "AUX" and verb.i < subject.i else subject.i
+    for c in verb.children:
+        if c.dep_ in _AUX_DEPS and c.i < first and c.tag_ != "TO":
+            first = c.i
+    if first >= subject.i:
+        return False
+    doc = verb.doc
+    for t in doc[verb.left_edge.i : first]:
+        if int(t.lower) in _NEGATIVE_OPENERS:
+            return False
+        if not (t.dep_ in _OPENER_DEPS or t.tag_ in _WH_TAGS or t.head.tag_ in _WH_TAGS):
+            return False
+    return True
+
+
+def _asked_by_order(feats: Features, start: int, end: int) -> bool:
+    """The clause whose subject is among content positions ``start``..``end`` is ``_inverted``."""
+    for k in range(start, end):
+        tok = feats.token(feats.doc_i[k])
+        if tok.dep_ in _SUBJECT_DEPS:
+            return _inverted(tok.head, tok)
+    return False
+
+
+def _asks_before(feats: Features, first: int, pos: int) -> bool:
+    """A clause asked by its word order (``_inverted``) has its subject and verb between the
+    start of sentence ``first`` and content position ``pos`` ("can you send a screenshot we'll
+    check it": no "?" needed)."""
+    from spacy.symbols import NOUN, PRON, PROPN
+
+    end = feats.doc_i[pos] if pos < len(feats.doc_i) else len(feats.rows)
+    rows, doc_i = feats.rows, feats.doc_i
+    for k in range(feats.sent_spans[first][0], pos):
+        i = doc_i[k]
+        if rows[i][4] not in (PRON, NOUN, PROPN):
+            continue
+        tok = feats.token(i)
+        if tok.dep_ in _SUBJECT_DEPS and tok.head.i - tok.i + i < end and _inverted(tok.head, tok):
+            return True
+    return False
 
 
 _PLEASE = frozenset({"please", "kindly"})
@@ -440,6 +502,8 @@ def after_request(cues: CompiledLexicon, sentences: int) -> Callable[[Match, Eva
         sid = feats.sent[m.start]
         first = max(0, sid - sentences)
         if any(s in feats.questions and not _tag_question(feats, s) for s in range(first, sid)):
+            return True
+        if _asks_before(feats, first, m.start):
             return True
         window_start = feats.sent_spans[first][0]
         # the words before a one-word cue from the rows' lowercase forms, its parse from
@@ -520,16 +584,26 @@ def _subordinate(cues: frozenset[int]) -> Callable[[Match, EvalContext], bool]:
     return subordinate
 
 
-def _near(cues: frozenset[int], before: int, after: int) -> Callable[[Match, EvalContext], bool]:
-    """A cue word within ``before`` tokens before or ``after`` tokens after the match (same sentence)."""
+def _near(cues: frozenset[int], before: int, after: int, but_pos: int = -1) -> Callable[[Match, EvalContext], bool]:
+    """A cue word within ``before`` tokens before or ``after`` tokens after the match (same
+    sentence); not one tagged ``but_pos`` (spaCy's part of speech: the negation test passes
+    INTJ, so an answer's "no" negates nothing, with or without the comma after it: "no you'll
+    have to email the photos")."""
 
     def near(m: Match, ctx: EvalContext) -> bool:
         feats = ctx.feats
         s, e = feats.sent_spans[feats.sent[m.start]]
         window = list(range(max(s, m.start - before), m.start)) + list(range(m.end, min(e, m.end + after)))
-        return any(not cues.isdisjoint(feats.keys[k]) for k in window)
+        rows, doc_i = feats.rows, feats.doc_i
+        return any(not cues.isdisjoint(feats.keys[k]) and rows[doc_i[k]][4] != but_pos for k in window)
 
     return near
+
+
+def _intj_pos() -> int:
+    from spacy.symbols import INTJ
+
+    return int(INTJ)
 
 
 # ---------------------------------------------------------------- future-tense commitments
@@ -1075,13 +1149,16 @@ def _has_subject(verb: Token) -> bool:
 
 
 def _asked_about(verb: Token, subject: Token) -> bool:
-    """The claim is the question itself: its sentence ends with "?", an auxiliary of its verb
-    comes before the subject ("Do you…", "Can your team…"), and no "why"/"how" is asked."""
+    """The claim is the question itself: its sentence ends with "?" and an auxiliary of its verb
+    comes before the subject ("Do you…", "Can your team…"), or, with or without the mark, the
+    clause is asked by its word order (``_inverted``: "do you refuse card payments", written
+    without "?"); and no "why"/"how" is asked."""
     sent = subject.sent
     last = sent[-1] if sent[-1].text.strip() or len(sent) < 2 else sent[-2]
-    if last.text != "?":
-        return False
-    if not any(c.dep_ in _AUX_DEPS and c.i < subject.i for c in verb.children):
+    if last.text == "?":
+        if not any(c.dep_ in _AUX_DEPS and c.i < subject.i for c in verb.children):
+            return False
+    elif not _inverted(verb, subject):
         return False
     return not any(int(t.lower) in _REPROACH_WH for t in sent)
 
