@@ -578,10 +578,35 @@ def _subordinate(cues: frozenset[int]) -> Callable[[Match, EvalContext], bool]:
         for k in range(m.start, m.end):
             tok = doc[feats.doc_i[k]]
             if tok.dep_ in _SUBJECT_DEPS:
-                return tok.head.dep_ in _RELATIVE_DEPS
+                return tok.head.dep_ in _RELATIVE_DEPS and _relative(tok.head, tok)
         return False
 
     return subordinate
+
+
+_RELATIVIZER_TAGS = ("WDT", "WP", "WP$", "WRB", "IN")
+_FILLED_DEPS = ("dobj", "ccomp", "xcomp", "attr", "oprd")
+
+
+def _relative(verb: Token, subject: Token) -> bool:
+    """A verb the parse put in a relative clause is one: the clause has a relativizer ("the card
+    *that* you need to remove") or an empty place the noun fills (no object on the last verb of
+    its "need to …" chain: "the steps you need to take"); and no comma, colon or dash between the
+    clause's first word and its subject (a run-on misread as a relative clause, "…the token,
+    where the cache, then you have to reauthorize it", or "the new roof age factor you need to
+    send us a roof inspection": an object in place, so nothing is relativized)."""
+    doc = verb.doc
+    if any(t.text in _CLAUSE_BREAKS for t in doc[verb.left_edge.i : subject.i]):
+        return False
+    if any(c.i < subject.i and (c.tag_ in _RELATIVIZER_TAGS or c.lower_ == "that") for c in verb.children):
+        return True
+    last = verb
+    while True:
+        nxt = next((c for c in last.children if c.dep_ == "xcomp"), None)
+        if nxt is None:
+            break
+        last = nxt
+    return not any(c.dep_ in _FILLED_DEPS for c in last.children)
 
 
 def _near(cues: frozenset[int], before: int, after: int, but_pos: int = -1) -> Callable[[Match, EvalContext], bool]:
