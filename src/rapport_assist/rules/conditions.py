@@ -572,7 +572,9 @@ def _subordinate(cues: frozenset[int]) -> Callable[[Match, EvalContext], bool]:
         first = feats.doc_i[m.start]
         for k in range(m.start - 1, s - 1, -1):  # the nearest cue word before the match
             if not cues.isdisjoint(feats.keys[k]):
-                if not any(doc[i].text in _CLAUSE_BREAKS for i in range(feats.doc_i[k] + 1, first)):
+                if not any(doc[i].text in _CLAUSE_BREAKS for i in range(feats.doc_i[k] + 1, first)) and _governs(
+                    doc[feats.doc_i[k]], feats, m
+                ):
                     return True
                 break
         for k in range(m.start, m.end):
@@ -582,6 +584,32 @@ def _subordinate(cues: frozenset[int]) -> Callable[[Match, EvalContext], bool]:
         return False
 
     return subordinate
+
+
+def _governs(cue: Token, feats: Features, m: Match) -> bool:
+    """The clause a cue word opens ("if" marking its verb) holds the match (read when no comma
+    closes that clause). Without punctuation the parser often makes the "if" clause the root
+    and hangs the main clause under it ("if the light is still orange after that you have to
+    unplug it": "have" as an adverbial clause of "is"; "if you're referring to the partner
+    program you're required to have…": "required" as a relative clause of "program"); an "if"
+    clause is never a sentence's main clause, so when its verb is the root, a clause under it
+    that is adverbial, or relative with nothing relativized (``_relative``), is the main clause
+    and the match in it is not conditional. Otherwise (a cue not attached as a clause's
+    ``mark``, a match without a subject) the cue holds as before."""
+    head = cue.head
+    if cue.dep_ != "mark" or head.dep_ != "ROOT":
+        return True
+    for k in range(m.start, m.end):
+        tok = feats.doc[feats.doc_i[k]]
+        if tok.dep_ in _SUBJECT_DEPS:
+            verb, subject = tok.head, tok
+            while verb.i != head.i and verb.head.i != verb.i:
+                if verb.dep_ == "advcl" or (verb.dep_ in _RELATIVE_DEPS and not _relative(verb, subject)):
+                    return False
+                subject = next((c for c in verb.head.children if c.dep_ in _SUBJECT_DEPS), subject)
+                verb = verb.head
+            return True
+    return True
 
 
 _RELATIVIZER_TAGS = ("WDT", "WP", "WP$", "WRB", "IN")
