@@ -593,21 +593,25 @@ def _governs(cue: Token, feats: Features, m: Match) -> bool:
     unplug it": "have" as an adverbial clause of "is"; "if you're referring to the partner
     program you're required to have…": "required" as a relative clause of "program"); an "if"
     clause is never a sentence's main clause, so when its verb is the root, a clause under it
-    that is adverbial, or relative with nothing relativized (``_relative``), is the main clause
-    and the match in it is not conditional. Otherwise (a cue not attached as a clause's
+    that is adverbial is the main clause, and so is, under any "if" clause, a clause the parse
+    calls relative with nothing relativized (``_relative``): the match in it is not conditional. Otherwise (a cue not attached as a clause's
     ``mark``, a match without a subject) the cue holds as before."""
     head = cue.head
-    if cue.dep_ != "mark" or head.dep_ != "ROOT":
+    if cue.dep_ != "mark":
         return True
+    root = head.dep_ == "ROOT"
     for k in range(m.start, m.end):
         tok = feats.doc[feats.doc_i[k]]
         if tok.dep_ in _SUBJECT_DEPS:
             verb, subject = tok.head, tok
             while verb.i != head.i and verb.head.i != verb.i:
-                if verb.dep_ == "advcl" or (verb.dep_ in _RELATIVE_DEPS and not _relative(verb, subject)):
+                if (root and verb.dep_ == "advcl") or (verb.dep_ in _RELATIVE_DEPS and not _relative(verb, subject)):
                     return False
                 subject = next((c for c in verb.head.children if c.dep_ in _SUBJECT_DEPS), subject)
                 verb = verb.head
+            # not under the "if" clause's verb is no evidence: the parse of a long sentence
+            # often hangs a relative clause elsewhere ("…and password that you need to recover,
+            # check this out": "need" under "check")
             return True
     return True
 
@@ -623,10 +627,10 @@ def _relative(verb: Token, subject: Token) -> bool:
     clause's first word and its subject (a run-on misread as a relative clause, "…the token,
     where the cache, then you have to reauthorize it", or "the new roof age factor you need to
     send us a roof inspection": an object in place, so nothing is relativized)."""
-    doc = verb.doc
-    if any(t.text in _CLAUSE_BREAKS for t in doc[verb.left_edge.i : subject.i]):
+    before = verb.doc[verb.left_edge.i : subject.i]
+    if any(t.text in _CLAUSE_BREAKS for t in before):
         return False
-    if any(c.i < subject.i and (c.tag_ in _RELATIVIZER_TAGS or c.lower_ == "that") for c in verb.children):
+    if any(t.tag_ in _RELATIVIZER_TAGS or t.lower_ == "that" for t in before):
         return True
     last = verb
     while True:
