@@ -99,22 +99,44 @@ def write_jsonl(path: Path, rows: list[dict]) -> None:
             f.write(json.dumps(r, ensure_ascii=False) + "\n")
 
 
-def scores(rows: list[dict], rules: list[Path], annotator) -> dict[str, dict[str, list]]:
-    """Per headline moment: conversation and turn level [P, R, tp, fp, fn]."""
-    from rapport_assist.evaluate import evaluate, read_dialogues
+def scores(rows: list[dict], rules: list[Path], annotator) -> dict[str, dict]:
+    """Per headline moment: conversation and turn level [P, R, tp, fp, fn]; under "#fired",
+    per conversation id the headline nudges as "rule@utterance" (to list what moved)."""
+    from rapport_assist.evaluate import read_dialogues, run_conversations, score_results, select_rules
     from rapport_assist.rules import load_rules
 
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "set.jsonl"
         write_jsonl(path, rows)
-        report = evaluate(read_dialogues(path), load_rules(rules), annotator, HEADLINE)
-    out: dict[str, dict[str, list]] = {}
+        ruleset = load_rules(rules)
+        select_rules(ruleset, HEADLINE)
+        results, timing = run_conversations(read_dialogues(path), ruleset, annotator)
+        report = score_results(results, ruleset, HEADLINE, str(path), timing)
+    out: dict[str, dict] = {}
     for r in report.rules:
         out[r.rule] = {}
         for level, c in (("conv", r.conversation_level), ("turn", r.turn_level)):
             if c is not None:
                 out[r.rule][level] = [c.precision, c.recall, c.tp, c.fp, c.fn]
+    out["#fired"] = {
+        res.conversation.id: sorted(f"{n.rule}@{n.utterance_index}" for n in res.nudges if n.rule in HEADLINE)
+        for res in results
+    }
     return out
+
+
+def moved(before: dict, after: dict) -> list[str]:
+    """The conversations whose headline nudges differ between two --json outputs (or variants)."""
+    lines = []
+    for variant in after:
+        for name, figs in after[variant].items():
+            old = before.get(variant, {}).get(name, {}).get("#fired", {})
+            for cid, fired in figs.get("#fired", {}).items():
+                if old.get(cid, []) != fired:
+                    gone = sorted(set(old.get(cid, [])) - set(fired))
+                    new = sorted(set(fired) - set(old.get(cid, [])))
+                    lines.append(f"{variant:<6} {name:<10} {cid}: -{gone} +{new}")
+    return lines
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -127,12 +149,17 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--variant", choices=VARIANTS, help="only write IN as this variant to OUT")
     p.add_argument("files", nargs="*", type=Path, help="with --variant: IN.jsonl OUT.jsonl")
     p.add_argument("--table", type=Path, metavar="JSON", help="print the table of an earlier --json output")
-    p.add_argument("--before", type=Path, metavar="JSON", help="with --table: also print these figures, row by row")
+    p.add_argument(
+        "--before", type=Path, metavar="JSON", help="with --table: also print these figures, and the conversations that moved"
+    )
     args = p.parse_args(argv)
     if args.table:
         after = json.loads(args.table.read_text(encoding="utf-8"))
         before = json.loads(args.before.read_text(encoding="utf-8")) if args.before else None
         print_table(after, before)
+        if before:
+            print("\nconversations whose headline nudges moved (rule@utterance):")
+            print("\n".join(moved(before, after)) or "  none")
         return 0
     if args.variant:
         if len(args.files) != 2:

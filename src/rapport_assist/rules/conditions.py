@@ -463,11 +463,28 @@ def _inverted(verb: Token, subject: Token) -> bool:
 
 
 def _asked_by_order(feats: Features, start: int, end: int) -> bool:
-    """The clause whose subject is among content positions ``start``..``end`` is ``_inverted``."""
+    """The match (content positions ``start``..``end``) lies in a clause asked by its word order
+    (``_inverted``): its subject's clause, or, from a word without a subject of its own, the
+    nearest clause above it ("would it be possible to … so I don't have to *wait* a month").
+    From a clause with a subject the reading goes on up only out of a relative clause
+    (``_relative``: "is that an option we've been *missing*"), not out of a clause the parse
+    hangs under a question in a run-on ("do you have the number you need to call us")."""
+    tok = feats.token(feats.doc_i[start])
     for k in range(start, end):
-        tok = feats.token(feats.doc_i[k])
-        if tok.dep_ in _SUBJECT_DEPS:
-            return _inverted(tok.head, tok)
+        t = feats.token(feats.doc_i[k])
+        if t.dep_ in _SUBJECT_DEPS:
+            tok = t.head
+            break
+    for _ in range(64):  # a parse is a tree; the bound only guards a malformed one
+        subject = next((c for c in tok.children if c.dep_ in _SUBJECT_DEPS), None)
+        if subject is not None:
+            if _inverted(tok, subject):
+                return True
+            if not (tok.dep_ in _RELATIVE_DEPS and _relative(tok, subject)):
+                return False
+        if tok.head.i == tok.i:
+            return False
+        tok = tok.head
     return False
 
 
