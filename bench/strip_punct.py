@@ -33,14 +33,13 @@ from __future__ import annotations
 import argparse
 import html
 import json
+import re
 import shutil
 import sys
 import tempfile
 import unicodedata
 from pathlib import Path
 from typing import Callable
-
-import re
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "scripts"))
@@ -150,7 +149,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("files", nargs="*", type=Path, help="with --variant: IN.jsonl OUT.jsonl")
     p.add_argument("--table", type=Path, metavar="JSON", help="print the table of an earlier --json output")
     p.add_argument(
-        "--before", type=Path, metavar="JSON", help="with --table: also print these figures, and the conversations that moved"
+        "--before",
+        type=Path,
+        metavar="JSON",
+        help="with --table: also print these figures, and the conversations that moved",
     )
     args = p.parse_args(argv)
     if args.table:
@@ -219,8 +221,11 @@ def print_table(figures: dict, before: dict | None = None) -> None:
     for m in HEADLINE:
         print(f"\n{m}")
         print(f"{'variant':<13}" + "".join(f"{n:>19}" for n in sets))
-        for variant, per_set in figures.items():
-            for label, figs in ((f"{variant} before", before), (variant if before is None else f"{variant} after", figures)):
+        for variant in figures:
+            for label, figs in (
+                (f"{variant} before", before),
+                (variant if before is None else f"{variant} after", figures),
+            ):
                 if figs is None or variant not in figs:
                     continue
                 row = [cell(figs[variant][n].get(m, {}).get("turn" if n == "scripted" else "conv")) for n in sets]

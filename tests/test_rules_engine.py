@@ -322,7 +322,9 @@ QUESTION_RULE = textwrap.dedent("""\
 def test_question_read_from_word_order_and_an_answers_no(
     tmp_path: Path, annotator: Annotator, text: str, fires: bool
 ) -> None:
-    nudges = _agent_says(tmp_path, annotator, "  must-do: [you need]\n  negation: [not, no, never]\n", QUESTION_RULE, text)
+    nudges = _agent_says(
+        tmp_path, annotator, "  must-do: [you need]\n  negation: [not, no, never]\n", QUESTION_RULE, text
+    )
     assert bool(nudges) is fires, (text, nudges)
 
 

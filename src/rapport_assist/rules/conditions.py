@@ -418,8 +418,9 @@ def _in_question(m: Match, ctx: EvalContext) -> bool:
     or without the mark, its clause is asked by its word order (``_inverted``: "do you need to
     bring it", as a recognizer or a lowercase export writes it without "?")."""
     feats = ctx.feats
-    if feats.sent[m.start] not in feats.questions:
-        return _asked_by_order(feats, m.start, m.end)
+    sid = feats.sent[m.start]
+    if sid not in feats.questions:
+        return _may_ask(feats, sid) and _asked_by_order(feats, m.start, m.end)
     doc = feats.doc
     first = feats.doc_i[m.end - 1] + 1
     end = doc[first - 1].sent.end
@@ -462,6 +463,79 @@ def _inverted(verb: Token, subject: Token) -> bool:
     return True
 
 
+# auxiliaries a question puts before its subject ("can't" and "won't" are "ca"/"wo" + "n't")
+_INVERTING = frozenset(
+    phrase_key(w)
+    for w in (
+        "do",
+        "does",
+        "did",
+        "can",
+        "ca",
+        "could",
+        "will",
+        "wo",
+        "would",
+        "shall",
+        "should",
+        "may",
+        "might",
+        "must",
+        "is",
+        "are",
+        "was",
+        "were",
+        "am",
+        "have",
+        "has",
+        "had",
+    )
+)
+_NOT = frozenset(phrase_key(w) for w in ("n't", "not", "n’t"))
+_WH_WORDS = frozenset(phrase_key(w) for w in ("what", "when", "where", "why", "how", "who", "which", "whom", "whose"))
+_ASKS_KEY = "#asks"
+
+
+def _may_ask(feats: Features, sid: int) -> bool:
+    """Sentence ``sid`` may hold a clause asked by its word order (``_inverted``): an
+    auxiliary of ``_INVERTING`` right before a pronoun ("do you", "can't we", "is it"), or
+    before a noun or determiner where a clause can open (the sentence's start, after an
+    interjection, a conjunction, punctuation, an adverb or a wh-word: "so is the app…"). Read
+    from the token rows, once per utterance, so the parse is walked only where it may pay."""
+    found = feats.cache.get(_ASKS_KEY)
+    if found is None:
+        from spacy.symbols import ADV, CCONJ, DET, INTJ, NOUN, PRON, PROPN, PUNCT, SCONJ
+
+        rows = feats.rows
+        n = len(rows)
+        out: set[int] = set()
+        sent = -1
+        for i in range(n):
+            row = rows[i]
+            if row[3] == 1 or sent < 0:
+                sent += 1
+            if row[0] not in _INVERTING:
+                continue
+            j = i + 1
+            if j < n and rows[j][0] in _NOT:
+                j += 1
+            if j >= n or rows[j][3] == 1:
+                continue
+            pos = rows[j][4]
+            if pos == PRON or (
+                pos in (DET, NOUN, PROPN)
+                and (
+                    row[3] == 1
+                    or i == 0
+                    or rows[i - 1][4] in (INTJ, CCONJ, PUNCT, ADV, SCONJ)
+                    or rows[i - 1][0] in _WH_WORDS
+                )
+            ):
+                out.add(sent)
+        found = feats.cache[_ASKS_KEY] = frozenset(out)
+    return sid in found
+
+
 def _asked_by_order(feats: Features, start: int, end: int) -> bool:
     """The match (content positions ``start``..``end``) lies in a clause asked by its word order
     (``_inverted``): its subject's clause, or, from a word without a subject of its own, the
@@ -494,6 +568,8 @@ def _asks_before(feats: Features, first: int, pos: int) -> bool:
     check it": no "?" needed)."""
     from spacy.symbols import NOUN, PRON, PROPN
 
+    if not any(_may_ask(feats, s) for s in range(first, feats.sent[pos] + 1 if pos < len(feats.sent) else first + 1)):
+        return False
     end = feats.doc_i[pos] if pos < len(feats.doc_i) else len(feats.rows)
     rows, doc_i = feats.rows, feats.doc_i
     for k in range(feats.sent_spans[first][0], pos):
