@@ -504,16 +504,14 @@ def _may_ask(feats: Features, sid: int) -> bool:
     from the token rows, once per utterance, so the parse is walked only where it may pay."""
     found = feats.cache.get(_ASKS_KEY)
     if found is None:
-        from spacy.symbols import ADV, CCONJ, DET, INTJ, NOUN, PRON, PROPN, PUNCT, SCONJ
-
+        if not _POS:
+            _POS.extend(_pos_ids())
+        pron, nominal, openers = _POS[0], _POS[1:4], _POS[4:]
         rows = feats.rows
         n = len(rows)
         out: set[int] = set()
-        sent = -1
         for i in range(n):
             row = rows[i]
-            if row[3] == 1 or sent < 0:
-                sent += 1
             if row[0] not in _INVERTING:
                 continue
             j = i + 1
@@ -522,18 +520,21 @@ def _may_ask(feats: Features, sid: int) -> bool:
             if j >= n or rows[j][3] == 1:
                 continue
             pos = rows[j][4]
-            if pos == PRON or (
-                pos in (DET, NOUN, PROPN)
-                and (
-                    row[3] == 1
-                    or i == 0
-                    or rows[i - 1][4] in (INTJ, CCONJ, PUNCT, ADV, SCONJ)
-                    or rows[i - 1][0] in _WH_WORDS
-                )
+            if pos == pron or (
+                pos in nominal and (row[3] == 1 or i == 0 or rows[i - 1][4] in openers or rows[i - 1][0] in _WH_WORDS)
             ):
-                out.add(sent)
+                out.add(feats.sent[feats.content_pos(i)])
         found = feats.cache[_ASKS_KEY] = frozenset(out)
     return sid in found
+
+
+_POS: list[int] = []  # PRON, then DET, NOUN, PROPN, then what may open a clause before an auxiliary
+
+
+def _pos_ids() -> list[int]:
+    from spacy.symbols import ADV, CCONJ, DET, INTJ, NOUN, PRON, PROPN, PUNCT, SCONJ
+
+    return [int(p) for p in (PRON, DET, NOUN, PROPN, INTJ, CCONJ, PUNCT, ADV, SCONJ)]
 
 
 def _asked_by_order(feats: Features, start: int, end: int) -> bool:
@@ -1239,7 +1240,7 @@ def claim_finder(
                 continue
             company = _company(subject, w)
             victim = bool(w.victims) and _said(subject, w.victims)
-            if not (company or victim or w.fixes) or _asked_about(owner, subject) or _conceded(owner):
+            if not (company or victim or w.fixes) or _asked_about(owner, subject, feats) or _conceded(owner):
                 continue
             passive = owner.i == clause.i and subject.dep_ == "nsubjpass"
             hit = _claimed(clause, subject, passive, company, False, victim, w)
@@ -1298,7 +1299,7 @@ def _has_subject(verb: Token) -> bool:
     return any(c.dep_ in _SUBJECT_DEPS for c in verb.children)
 
 
-def _asked_about(verb: Token, subject: Token) -> bool:
+def _asked_about(verb: Token, subject: Token, feats: Features) -> bool:
     """The claim is the question itself: its sentence ends with "?" and an auxiliary of its verb
     comes before the subject ("Do you…", "Can your team…"), or, with or without the mark, the
     clause is asked by its word order (``_inverted``: "do you refuse card payments", written
@@ -1308,7 +1309,9 @@ def _asked_about(verb: Token, subject: Token) -> bool:
     if last.text == "?":
         if not any(c.dep_ in _AUX_DEPS and c.i < subject.i for c in verb.children):
             return False
-    elif not _inverted(verb, subject):
+    elif not (
+        _may_ask(feats, feats.sent[min(feats.content_pos(subject.i), len(feats.sent) - 1)]) and _inverted(verb, subject)
+    ):
         return False
     return not any(int(t.lower) in _REPROACH_WH for t in sent)
 
