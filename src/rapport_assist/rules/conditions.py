@@ -501,31 +501,38 @@ def _may_ask(feats: Features, sid: int) -> bool:
     auxiliary of ``_INVERTING`` right before a pronoun ("do you", "can't we", "is it"), or
     before a noun or determiner where a clause can open (the sentence's start, after an
     interjection, a conjunction, punctuation, an adverb or a wh-word: "so is the app…"). Read
-    from the token rows, once per utterance, so the parse is walked only where it may pay."""
-    found = feats.cache.get(_ASKS_KEY)
-    if found is None:
+    from the sentence's token rows (cached per utterance and sentence), so the parse is walked
+    only where it may pay."""
+    seen: dict[int, bool] | None = feats.cache.get(_ASKS_KEY)
+    if seen is None:
+        seen = feats.cache[_ASKS_KEY] = {}
+    else:
+        known = seen.get(sid)
+        if known is not None:
+            return known
+    a, b = feats.sent_spans[sid]
+    found = False
+    if b > a:
         if not _POS:
             _POS.extend(_pos_ids())
         pron, nominal, openers = _POS[0], _POS[1:4], _POS[4:]
         rows = feats.rows
-        n = len(rows)
-        out: set[int] = set()
-        for i in range(n):
+        first, last = feats.doc_i[a], feats.doc_i[b - 1]
+        for i in range(first, last):
             row = rows[i]
             if row[0] not in _INVERTING:
                 continue
             j = i + 1
-            if j < n and rows[j][0] in _NOT:
+            if j < last and rows[j][0] in _NOT:
                 j += 1
-            if j >= n or rows[j][3] == 1:
-                continue
             pos = rows[j][4]
             if pos == pron or (
-                pos in nominal and (row[3] == 1 or i == 0 or rows[i - 1][4] in openers or rows[i - 1][0] in _WH_WORDS)
+                pos in nominal and (i == first or rows[i - 1][4] in openers or rows[i - 1][0] in _WH_WORDS)
             ):
-                out.add(feats.sent[feats.content_pos(i)])
-        found = feats.cache[_ASKS_KEY] = frozenset(out)
-    return sid in found
+                found = True
+                break
+    seen[sid] = found
+    return found
 
 
 _POS: list[int] = []  # PRON, then DET, NOUN, PROPN, then what may open a clause before an auxiliary
