@@ -517,13 +517,14 @@ def _may_ask(feats: Features, sid: int) -> bool:
             _POS.extend(_pos_ids())
         pron, nominal, openers = _POS[0], _POS[1:4], _POS[4:]
         rows = feats.rows
+        inverting, negations = _INVERTING, _NOT  # locals: a compiled loop reads globals by name
         first, last = feats.doc_i[a], feats.doc_i[b - 1]
         for i in range(first, last):
             row = rows[i]
-            if row[0] not in _INVERTING:
+            if row[0] not in inverting:
                 continue
             j = i + 1
-            if j < last and rows[j][0] in _NOT:
+            if j < last and rows[j][0] in negations:
                 j += 1
             pos = rows[j][4]
             if pos == pron or (
