@@ -351,6 +351,13 @@ def test_a_rewrite_keeps_the_sentences_punctuation_and_case(tmp_path: Path, anno
     assert nudge.rewrite == "My pleasure."
 
 
+def test_a_rewrite_stops_where_a_question_starts_without_a_stop(tmp_path: Path, annotator: Annotator) -> None:
+    engine = RuleEngine(ruleset(tmp_path, REWRITE_RULE))
+    # a lowercase export without punctuation: the question after it is not part of the rewrite
+    (nudge,) = call(engine, annotator, [("agent", "no problem at all do you have the receipt with you", 0)])
+    assert nudge.rewrite == "My pleasure at all"
+
+
 def test_no_lets_rewrite_of_an_order_about_the_customers_feelings(annotator: Annotator) -> None:
     engine = RuleEngine(load_rules([default_rules_dir()]))
     calm = [

@@ -515,7 +515,7 @@ def _may_ask(feats: Features, sid: int) -> bool:
     if b > a:
         if not _POS:
             _POS.extend(_pos_ids())
-        pron, nominal, openers = _POS[0], _POS[1:4], _POS[4:]
+        pron, nominal, openers = _POS[0], _POS[1:4], _POS[4:9]
         rows = feats.rows
         inverting, negations = _INVERTING, _NOT  # locals: a compiled loop reads globals by name
         first, last = feats.doc_i[a], feats.doc_i[b - 1]
@@ -536,13 +536,34 @@ def _may_ask(feats: Features, sid: int) -> bool:
     return found
 
 
-_POS: list[int] = []  # PRON, then DET, NOUN, PROPN, then what may open a clause before an auxiliary
+def asked_clause_start(feats: Features, start: int, end: int) -> int:
+    """The content position in ``start``..``end`` where a question said without a stop begins
+    (an auxiliary of ``_INVERTING`` before a pronoun, with no punctuation before it: "…go to
+    settings *do you* have the app open"), or ``end``: where a quote of the words before it
+    should stop. The "?" sentence split by the writer needs no cut; the run-on does."""
+    if not _POS:
+        _POS.extend(_pos_ids())
+    aux = _POS[-1]
+    rows, doc_i, inverting, subjects = feats.rows, feats.doc_i, _INVERTING, _SUBJECT_PRONOUNS
+    for k in range(start + 1, end - 1):
+        i = doc_i[k]
+        row = rows[i]
+        if row[0] in inverting and row[4] == aux and rows[doc_i[k + 1]][0] in subjects and doc_i[k - 1] == i - 1:
+            return k
+    return end
+
+
+# who a question asks about, right after its auxiliary ("do *you*", "can *we*"; not "have *them* send")
+_SUBJECT_PRONOUNS = frozenset(phrase_key(w) for w in ("i", "you", "we", "they", "he", "she", "it", "u"))
+
+
+_POS: list[int] = []  # PRON; DET, NOUN, PROPN; what may open a clause before an auxiliary; AUX
 
 
 def _pos_ids() -> list[int]:
-    from spacy.symbols import ADV, CCONJ, DET, INTJ, NOUN, PRON, PROPN, PUNCT, SCONJ
+    from spacy.symbols import ADV, AUX, CCONJ, DET, INTJ, NOUN, PRON, PROPN, PUNCT, SCONJ
 
-    return [int(p) for p in (PRON, DET, NOUN, PROPN, INTJ, CCONJ, PUNCT, ADV, SCONJ)]
+    return [int(p) for p in (PRON, DET, NOUN, PROPN, INTJ, CCONJ, PUNCT, ADV, SCONJ, AUX)]
 
 
 def _asked_by_order(feats: Features, start: int, end: int) -> bool:
