@@ -541,11 +541,13 @@ def asked_clause_start(feats: Features, start: int, end: int) -> int:
     (an auxiliary of ``_INVERTING`` before a pronoun, with no punctuation before it: "…go to
     settings *do you* have the app open"), or ``end``: where a quote of the words before it
     should stop. The "?" sentence split by the writer needs no cut; the run-on does."""
-    if not _POS:
-        _POS.extend(_pos_ids())
+    if start >= end or not _may_ask(feats, feats.sent[start - 1]):  # the sentence's rows, read once
+        return end
     aux = _POS[-1]
     rows, doc_i, inverting, subjects = feats.rows, feats.doc_i, _INVERTING, _SUBJECT_PRONOUNS
-    for k in range(start + 1, end - 1):
+    # a quote or a rewrite shows at most ``QUOTE_MAX_WORDS`` (14) words past the match and its
+    # rewrite phrase: no need to look further
+    for k in range(start + 1, min(end - 1, start + 24)):
         i = doc_i[k]
         row = rows[i]
         if row[0] in inverting and row[4] == aux and rows[doc_i[k + 1]][0] in subjects and doc_i[k - 1] == i - 1:
