@@ -501,9 +501,16 @@ def _may_ask(feats: Features, sid: int) -> bool:
     auxiliary of ``_INVERTING`` right before a pronoun ("do you", "can't we", "is it"), or
     before a noun or determiner where a clause can open (the sentence's start, after an
     interjection, a conjunction, punctuation, an adverb or a wh-word: "so is the app…"). Read
-    from the sentence's token rows (cached per utterance and sentence), so the parse is walked
-    only where it may pay."""
-    seen: dict[int, bool] | None = feats.cache.get(_ASKS_KEY)
+    from the sentence's token rows (``_asking``), so the parse is walked only where it may pay."""
+    return _asking(feats, sid)[0] == 1
+
+
+def _asking(feats: Features, sid: int) -> list[int]:
+    """Sentence ``sid`` read from its token rows, once per utterance: [1 when ``_may_ask``
+    holds, else 0; then the Doc index of each auxiliary (spaCy's AUX) of ``_INVERTING`` right
+    after a word, with no punctuation between, and before a subject pronoun: where a question
+    said without a stop starts (``asked_clause_start``)]."""
+    seen: dict[int, list[int]] | None = feats.cache.get(_ASKS_KEY)
     if seen is None:
         seen = feats.cache[_ASKS_KEY] = {}
     else:
@@ -511,13 +518,14 @@ def _may_ask(feats: Features, sid: int) -> bool:
         if known is not None:
             return known
     a, b = feats.sent_spans[sid]
-    found = False
+    out = [0]
     if b > a:
         if not _POS:
             _POS.extend(_pos_ids())
-        pron, nominal, openers = _POS[0], _POS[1:4], _POS[4:9]
+        pron, nominal, openers, aux, punct = _POS[0], _POS[1:4], _POS[4:9], _POS[9], _POS[6]
         rows = feats.rows
-        inverting, negations = _INVERTING, _NOT  # locals: a compiled loop reads globals by name
+        # locals: a compiled loop reads globals by name
+        inverting, negations, subjects, wh = _INVERTING, _NOT, _SUBJECT_PRONOUNS, _WH_WORDS
         first, last = feats.doc_i[a], feats.doc_i[b - 1]
         for i in range(first, last):
             row = rows[i]
@@ -526,31 +534,28 @@ def _may_ask(feats: Features, sid: int) -> bool:
             j = i + 1
             if j < last and rows[j][0] in negations:
                 j += 1
-            pos = rows[j][4]
-            if pos == pron or (
-                pos in nominal and (i == first or rows[i - 1][4] in openers or rows[i - 1][0] in _WH_WORDS)
+            after = rows[j]
+            pos = after[4]
+            if not out[0] and (
+                pos == pron or (pos in nominal and (i == first or rows[i - 1][4] in openers or rows[i - 1][0] in wh))
             ):
-                found = True
-                break
-    seen[sid] = found
-    return found
+                out[0] = 1
+            if i > first and row[4] == aux and after[0] in subjects and rows[i - 1][4] != punct:
+                out.append(i)
+    seen[sid] = out
+    return out
 
 
 def asked_clause_start(feats: Features, start: int, end: int) -> int:
     """The content position in ``start``..``end`` where a question said without a stop begins
-    (an auxiliary of ``_INVERTING`` before a pronoun, with no punctuation before it: "…go to
-    settings *do you* have the app open"), or ``end``: where a quote of the words before it
-    should stop. The "?" sentence split by the writer needs no cut; the run-on does."""
-    if start >= end or not _may_ask(feats, feats.sent[start - 1]):  # the sentence's rows, read once
+    (an auxiliary before a subject pronoun, no punctuation before it: "…go to settings *do you*
+    have the app open"), or ``end``: where a quote of the words before it should stop. The "?"
+    sentence split by the writer needs no cut; the run-on does."""
+    if start >= end:
         return end
-    aux = _POS[-1]
-    rows, doc_i, inverting, subjects = feats.rows, feats.doc_i, _INVERTING, _SUBJECT_PRONOUNS
-    # a quote or a rewrite shows at most ``QUOTE_MAX_WORDS`` (14) words past the match and its
-    # rewrite phrase: no need to look further
-    for k in range(start + 1, min(end - 1, start + 24)):
-        i = doc_i[k]
-        row = rows[i]
-        if row[0] in inverting and row[4] == aux and rows[doc_i[k + 1]][0] in subjects and doc_i[k - 1] == i - 1:
+    for i in _asking(feats, feats.sent[start - 1])[1:]:
+        k = feats.content_pos(i)
+        if start < k < end:
             return k
     return end
 
