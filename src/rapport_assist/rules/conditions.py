@@ -15,14 +15,12 @@ estimate does not know, the text cue built from the ``tones:`` section decides.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Callable, Mapping, Protocol, Sequence
 
 from ..types import TONE_ORDER, Speaker
 from ..safe_regex import compile_regex
 from .features import (
-    ROW_COLUMNS,
     CompiledLexicon,
     FeatureExtractor,
     Features,
@@ -493,17 +491,26 @@ _INVERTING = frozenset(
         "had",
     )
 )
+_NOT = frozenset(phrase_key(w) for w in ("n't", "not", "n’t"))
+_WH_WORDS = frozenset(phrase_key(w) for w in ("what", "when", "where", "why", "how", "who", "which", "whom", "whose"))
 _ASKS_KEY = "#asks"
 
 
 def _may_ask(feats: Features, sid: int) -> bool:
     """Sentence ``sid`` may hold a clause asked by its word order (``_inverted``): an
-    auxiliary right before a subject pronoun ("do you", "can't we", "is it"), or an auxiliary
-    where a clause can open (the sentence's first word, after punctuation, a conjunction, an
-    interjection, a few adverbs or a wh-word: "so is the app…"). Read from the sentence's text
-    with two regular expressions (``_ASKED_BY_PRONOUN``, ``_ASKED_AT_OPENING``), cached per
-    utterance and sentence, so the parse is walked only where it may pay."""
-    seen: dict[int, bool] | None = feats.cache.get(_ASKS_KEY)
+    auxiliary of ``_INVERTING`` right before a pronoun ("do you", "can't we", "is it"), or
+    before a noun or determiner where a clause can open (the sentence's start, after an
+    interjection, a conjunction, punctuation, an adverb or a wh-word: "so is the app…"). Read
+    from the sentence's token rows (``_asking``), so the parse is walked only where it may pay."""
+    return _asking(feats, sid)[0] == 1
+
+
+def _asking(feats: Features, sid: int) -> list[int]:
+    """Sentence ``sid`` read from its token rows, once per utterance: [1 when ``_may_ask``
+    holds, else 0; then the Doc index of each auxiliary (spaCy's AUX) of ``_INVERTING`` right
+    after a word, with no punctuation between, and before a subject pronoun: where a question
+    said without a stop starts (``asked_clause_start``)]."""
+    seen: dict[int, list[int]] | None = feats.cache.get(_ASKS_KEY)
     if seen is None:
         seen = feats.cache[_ASKS_KEY] = {}
     else:
@@ -511,72 +518,59 @@ def _may_ask(feats: Features, sid: int) -> bool:
         if known is not None:
             return known
     a, b = feats.sent_spans[sid]
-    found = False
+    out = [0]
     if b > a:
-        rows, text = feats.rows, feats.text
-        first, last = rows[feats.doc_i[a]], rows[feats.doc_i[b - 1]]
-        lo, hi = first[_IDX_COLUMN], last[_IDX_COLUMN] + last[_LEN_COLUMN]
-        found = (
-            first[0] in _INVERTING
-            or _ASKED_BY_PRONOUN.search(text, lo, hi) is not None
-            or _ASKED_AT_OPENING.search(text, lo, hi) is not None
-        )
-    seen[sid] = found
-    return found
+        if not _POS:
+            _POS.extend(_pos_ids())
+        pron, nominal, openers, aux, punct = _POS[0], _POS[1:4], _POS[4:9], _POS[9], _POS[6]
+        rows = feats.rows
+        # locals: a compiled loop reads globals by name
+        inverting, negations, subjects, wh = _INVERTING, _NOT, _SUBJECT_PRONOUNS, _WH_WORDS
+        first, last = feats.doc_i[a], feats.doc_i[b - 1]
+        for i in range(first, last):
+            row = rows[i]
+            if row[0] not in inverting:
+                continue
+            j = i + 1
+            if j < last and rows[j][0] in negations:
+                j += 1
+            after = rows[j]
+            pos = after[4]
+            if not out[0] and (
+                pos == pron or (pos in nominal and (i == first or rows[i - 1][4] in openers or rows[i - 1][0] in wh))
+            ):
+                out[0] = 1
+            if i > first and row[4] == aux and after[0] in subjects and rows[i - 1][4] != punct:
+                out.append(i)
+    seen[sid] = out
+    return out
 
 
 def asked_clause_start(feats: Features, start: int, end: int) -> int:
     """The content position in ``start``..``end`` where a question said without a stop begins
-    (an auxiliary after a word and a space, before a subject pronoun: "…go to settings *do you*
-    have the app open", ``_RUN_ON_QUESTION``, and spaCy's AUX), or ``end``: where a quote of the
-    words before it should stop. The "?" sentence split by the writer needs no cut; the run-on
-    does."""
+    (an auxiliary before a subject pronoun, no punctuation before it: "…go to settings *do you*
+    have the app open"), or ``end``: where a quote of the words before it should stop. The "?"
+    sentence split by the writer needs no cut; the run-on does."""
     if start >= end:
         return end
-    rows, doc_i, text = feats.rows, feats.doc_i, feats.text
-    lo = rows[doc_i[start]][_IDX_COLUMN]
-    last = rows[doc_i[end - 1]]
-    hit = _RUN_ON_QUESTION.search(text, lo, last[_IDX_COLUMN] + last[_LEN_COLUMN])
-    while hit is not None:
-        at = hit.start()
-        for k in range(start + 1, end - 1):
-            row = rows[doc_i[k]]
-            if row[_IDX_COLUMN] == at:
-                if row[4] == _aux_pos():
-                    return k
-                break
-            if row[_IDX_COLUMN] > at:
-                break
-        hit = _RUN_ON_QUESTION.search(text, hit.end(), last[_IDX_COLUMN] + last[_LEN_COLUMN])
+    for i in _asking(feats, feats.sent[start - 1])[1:]:
+        k = feats.content_pos(i)
+        if start < k < end:
+            return k
     return end
 
 
-_AUX_WORDS = "do|does|did|can|ca|could|will|wo|would|shall|should|may|might|must|is|are|was|were|am|have|has|had"
-_PRONOUNS = (
-    "i|you|we|they|he|she|it|u|ya|y['’]all|yall|there|that|this|these|those|someone|anyone|anything"
-    "|something|everything|everyone|anybody|somebody|everybody|what|who|which"
-)
-_ASKED_BY_PRONOUN = re.compile(rf"\b(?:{_AUX_WORDS})(?:n['’]t|\s+not)?\s+(?:{_PRONOUNS})\b", re.IGNORECASE)
-_ASKED_AT_OPENING = re.compile(
-    rf"(?:[.,;:!?…]\s*|\b(?:so|and|but|or|okay|ok|well|now|then|also|oh|yeah|yes|no|what|when|where|why|how|who"
-    rf"|which)\s+)(?:{_AUX_WORDS})(?:n['’]t)?\s+\w",
-    re.IGNORECASE,
-)
-_RUN_ON_QUESTION = re.compile(rf"(?<=\w )(?:{_AUX_WORDS})(?:n['’]t)? (?:i|you|we|they|he|she|it|u)\b", re.IGNORECASE)
+# who a question asks about, right after its auxiliary ("do *you*", "can *we*"; not "have *them* send")
+_SUBJECT_PRONOUNS = frozenset(phrase_key(w) for w in ("i", "you", "we", "they", "he", "she", "it", "u"))
 
 
-def _aux_pos() -> int:
-    """spaCy's id of AUX (read once)."""
-    if not _POS:
-        from spacy.symbols import AUX
-
-        _POS.append(int(AUX))
-    return _POS[0]
+_POS: list[int] = []  # PRON; DET, NOUN, PROPN; what may open a clause before an auxiliary; AUX
 
 
-_IDX_COLUMN = ROW_COLUMNS.index("IDX")
-_LEN_COLUMN = ROW_COLUMNS.index("LENGTH")
-_POS: list[int] = []  # spaCy's AUX, once read
+def _pos_ids() -> list[int]:
+    from spacy.symbols import ADV, AUX, CCONJ, DET, INTJ, NOUN, PRON, PROPN, PUNCT, SCONJ
+
+    return [int(p) for p in (PRON, DET, NOUN, PROPN, INTJ, CCONJ, PUNCT, ADV, SCONJ, AUX)]
 
 
 def _asked_by_order(feats: Features, start: int, end: int) -> bool:
