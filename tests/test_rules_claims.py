@@ -96,6 +96,7 @@ def test_claims_about_the_company_fire(ruleset: RuleSet, annotator: Annotator) -
         "Refuses to refund my ticket.",  # a sentence opening on its verb (a dropped @handle)
         "Is doing nothing to help.",  # ...a duty its object negates
         "So you can't do anything about it?",  # no auxiliary before the subject: a claim
+        "why do you refuse to refund the deposit",  # asked why, without "?": still a claim
     ]
     out = fired(ruleset, annotator, texts)
     assert [t for t, _ in out] == texts
@@ -106,6 +107,7 @@ def test_claims_about_the_company_fire(ruleset: RuleSet, annotator: Annotator) -
 def test_what_is_not_a_claim_stays_quiet(ruleset: RuleSet, annotator: Annotator) -> None:
     texts = [
         "Do you refuse card payments under five pounds?",  # asked about, not claimed
+        "do you refuse card payments under five pounds",  # ...by its word order, written without "?"
         "Can your team fix my router today?",
         "You didn't refuse my claim, the broker did.",  # a wrong denied
         "The shop refused my return, what can I do?",  # a third party

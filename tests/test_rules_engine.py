@@ -271,6 +271,11 @@ def _agent_says(tmp_path: Path, annotator: Annotator, lexicons: str, rule: str, 
         ("If you need to restart it, the button is at the back.", False),
         ("These are the steps you need to take.", False),  # relative clause
         ("In the app you need to open settings first.", True),  # "in" is not the cue of "in case"
+        # written without commas (a lowercase export, a recognizer): the parse finds the clause's end
+        ("if that still fails after the update you need to restart the router", True),
+        ("so the fee is from the new roof age factor you need to send us a roof inspection", True),
+        ("let us know if there's anything else on the order you need to change", False),
+        ("If it's the password that you need to recover, check this out: hope these help!", False),
     ],
 )
 def test_subordinate_skips_matches_inside_conditional_and_relative_clauses(
@@ -278,6 +283,47 @@ def test_subordinate_skips_matches_inside_conditional_and_relative_clauses(
 ) -> None:
     nudges = _agent_says(
         tmp_path, annotator, "  must-do: [you need to]\n  conditional: [if, unless, in case]\n", SUBORDINATE_RULE, text
+    )
+    assert bool(nudges) is fires, (text, nudges)
+
+
+QUESTION_RULE = textwrap.dedent("""\
+      - id: directive
+        title: Directive
+        severity: low
+        why: Because.
+        message: "{quote}"
+        when:
+          speaker: agent
+          says: {lexicon: must-do, skip_if: [question, {negated: {before: 2, after: 1}}]}
+        cooldown_s: 0
+    """)
+
+
+@pytest.mark.parametrize(
+    "text, fires",
+    [
+        ("Do you need to restart the router?", False),
+        # a question by its word order, with or without the "?"
+        ("so do you need to restart the router or just the extender", False),
+        ("Do you need to restart the router.", False),
+        ("okay when do you need to restart it", False),
+        ("Should you need to restart it, the button is at the back.", False),  # conditional inversion
+        # statements
+        ("what you need to do is restart the router do you see the button", True),  # a pseudo-cleft
+        ("Only then do you need to restart it.", True),  # negative inversion: a statement
+        ("You need to restart the router, right?", False),  # the "?" as before
+        # an answer's "no" negates nothing, with or without its comma; "not" still does
+        ("no you need to restart the router first", True),
+        ("No, you need to restart the router first.", True),
+        ("You need not restart the router.", False),
+    ],
+)
+def test_question_read_from_word_order_and_an_answers_no(
+    tmp_path: Path, annotator: Annotator, text: str, fires: bool
+) -> None:
+    nudges = _agent_says(
+        tmp_path, annotator, "  must-do: [you need]\n  negation: [not, no, never]\n", QUESTION_RULE, text
     )
     assert bool(nudges) is fires, (text, nudges)
 
@@ -303,6 +349,13 @@ def test_a_rewrite_keeps_the_sentences_punctuation_and_case(tmp_path: Path, anno
     assert nudge.rewrite == "My pleasure at all, Mrs. Diaz!"
     (nudge,) = call(engine, annotator, [("agent", "Sure, no problem.", 0)])
     assert nudge.rewrite == "My pleasure."
+
+
+def test_a_rewrite_stops_where_a_question_starts_without_a_stop(tmp_path: Path, annotator: Annotator) -> None:
+    engine = RuleEngine(ruleset(tmp_path, REWRITE_RULE))
+    # a lowercase export without punctuation: the question after it is not part of the rewrite
+    (nudge,) = call(engine, annotator, [("agent", "no problem at all do you have the receipt with you", 0)])
+    assert nudge.rewrite == "My pleasure at all"
 
 
 def test_no_lets_rewrite_of_an_order_about_the_customers_feelings(annotator: Annotator) -> None:

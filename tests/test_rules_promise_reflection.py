@@ -105,6 +105,7 @@ def test_promises_in_the_company_voice(tmp_path: Path, annotator: Annotator, tex
     [
         "Please send us the receipt and we'll get back to you.",  # an order before, same sentence
         "Could you share a screenshot? We'll forward it to the team.",  # a question just before
+        "could you share a screenshot we'll forward it to the team",  # ...asked by its word order, no "?"
         "If you submit the form, someone will call you back.",  # "if you": the customer acts first
         "You can share the details here and our team will get back to you.",  # "you can" + a request verb
         "We planned to add it, but the vendor pulled out.",  # a plan in the past

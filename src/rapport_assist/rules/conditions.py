@@ -355,7 +355,7 @@ class Compiler:
         if isinstance(test, Conditional):
             return _near(self._word_sets[test.cues], test.before, 0)
         if isinstance(test, Negated):
-            return _near(self._word_sets[test.cues], test.before, test.after)
+            return _near(self._word_sets[test.cues], test.before, test.after, _intj_pos())
         if isinstance(test, Subordinate):
             return _subordinate(single_word_keys(self._lexicon_defs[test.cues]))
         if isinstance(test, SentenceSays):
@@ -414,10 +414,13 @@ def lexicon_matches(lex: CompiledLexicon, feats: Features) -> list[Match]:
 
 def _in_question(m: Match, ctx: EvalContext) -> bool:
     """The match's clause is a question: its sentence ends with "?" and no later clause, joined
-    by a comma and a conjunction ("…, so what time works?"), owns the question mark."""
+    by a comma and a conjunction ("…, so what time works?"), owns the question mark; or, with
+    or without the mark, its clause is asked by its word order (``_inverted``: "do you need to
+    bring it", as a recognizer or a lowercase export writes it without "?")."""
     feats = ctx.feats
-    if feats.sent[m.start] not in feats.questions:
-        return False
+    sid = feats.sent[m.start]
+    if sid not in feats.questions:
+        return _may_ask(feats, sid) and _asked_by_order(feats, m.start, m.end)
     doc = feats.doc
     first = feats.doc_i[m.end - 1] + 1
     end = doc[first - 1].sent.end
@@ -425,6 +428,195 @@ def _in_question(m: Match, ctx: EvalContext) -> bool:
         if doc[j].is_punct and doc[j].text == "," and doc[j + 1].pos_ in ("CCONJ", "SCONJ"):
             return False
     return True
+
+
+# what may stand before a question's auxiliary in its clause: "so", "okay", "and", "now"
+_OPENER_DEPS = ("intj", "cc", "advmod", "discourse", "punct")
+_WH_TAGS = ("WDT", "WP", "WP$", "WRB")
+# an adverb before the auxiliary that makes a statement, not a question: "never have you
+# answered", "not once did you call", "only then do you…" (negative inversion)
+_NEGATIVE_OPENERS = frozenset(
+    phrase_key(w) for w in ("never", "not", "no", "nor", "neither", "only", "seldom", "rarely", "hardly", "once")
+)
+
+
+def _inverted(verb: Token, subject: Token) -> bool:
+    """The clause of ``verb`` is asked by its word order, without needing a "?": an auxiliary
+    (or the verb "be" itself) comes before the subject and opens the clause, after nothing but
+    an interjection, a conjunction, an adverb or a wh-word ("do you need to…", "so can we…",
+    "is it…", "when will you…"). Not when a negative adverb opens it ("never have you…": a
+    statement with inverted order) nor when the subject is a wh-word ("what happened")."""
+    if subject.i < verb.i and not any(c.dep_ in _AUX_DEPS and c.i < subject.i for c in verb.children):
+        return False
+    first = verb.i if verb.pos_ == "AUX" and verb.i < subject.i else subject.i
+    for c in verb.children:
+        if c.dep_ in _AUX_DEPS and c.i < first and c.tag_ != "TO":
+            first = c.i
+    if first >= subject.i:
+        return False
+    doc = verb.doc
+    for t in doc[verb.left_edge.i : first]:
+        if int(t.lower) in _NEGATIVE_OPENERS:
+            return False
+        if not (t.dep_ in _OPENER_DEPS or t.tag_ in _WH_TAGS or t.head.tag_ in _WH_TAGS):
+            return False
+    return True
+
+
+# auxiliaries a question puts before its subject ("can't" and "won't" are "ca"/"wo" + "n't")
+_INVERTING = frozenset(
+    phrase_key(w)
+    for w in (
+        "do",
+        "does",
+        "did",
+        "can",
+        "ca",
+        "could",
+        "will",
+        "wo",
+        "would",
+        "shall",
+        "should",
+        "may",
+        "might",
+        "must",
+        "is",
+        "are",
+        "was",
+        "were",
+        "am",
+        "have",
+        "has",
+        "had",
+    )
+)
+_NOT = frozenset(phrase_key(w) for w in ("n't", "not", "n’t"))
+_WH_WORDS = frozenset(phrase_key(w) for w in ("what", "when", "where", "why", "how", "who", "which", "whom", "whose"))
+_ASKS_KEY = "#asks"
+
+
+def _may_ask(feats: Features, sid: int) -> bool:
+    """Sentence ``sid`` may hold a clause asked by its word order (``_inverted``): an
+    auxiliary of ``_INVERTING`` right before a pronoun ("do you", "can't we", "is it"), or
+    before a noun or determiner where a clause can open (the sentence's start, after an
+    interjection, a conjunction, punctuation, an adverb or a wh-word: "so is the app…"). Read
+    from the sentence's token rows (``_asking``), so the parse is walked only where it may pay."""
+    return _asking(feats, sid)[0] == 1
+
+
+def _asking(feats: Features, sid: int) -> list[int]:
+    """Sentence ``sid`` read from its token rows, once per utterance: [1 when ``_may_ask``
+    holds, else 0; then the Doc index of each auxiliary (spaCy's AUX) of ``_INVERTING`` right
+    after a word, with no punctuation between, and before a subject pronoun: where a question
+    said without a stop starts (``asked_clause_start``)]."""
+    seen: dict[int, list[int]] | None = feats.cache.get(_ASKS_KEY)
+    if seen is None:
+        seen = feats.cache[_ASKS_KEY] = {}
+    else:
+        known = seen.get(sid)
+        if known is not None:
+            return known
+    a, b = feats.sent_spans[sid]
+    out = [0]
+    if b > a:
+        if not _POS:
+            _POS.extend(_pos_ids())
+        pron, nominal, openers, aux, punct = _POS[0], _POS[1:4], _POS[4:9], _POS[9], _POS[6]
+        rows = feats.rows
+        # locals: a compiled loop reads globals by name
+        inverting, negations, subjects, wh = _INVERTING, _NOT, _SUBJECT_PRONOUNS, _WH_WORDS
+        first, last = feats.doc_i[a], feats.doc_i[b - 1]
+        for i in range(first, last):
+            row = rows[i]
+            if row[0] not in inverting:
+                continue
+            j = i + 1
+            if j < last and rows[j][0] in negations:
+                j += 1
+            after = rows[j]
+            pos = after[4]
+            if not out[0] and (
+                pos == pron or (pos in nominal and (i == first or rows[i - 1][4] in openers or rows[i - 1][0] in wh))
+            ):
+                out[0] = 1
+            if i > first and row[4] == aux and after[0] in subjects and rows[i - 1][4] != punct:
+                out.append(i)
+    seen[sid] = out
+    return out
+
+
+def asked_clause_start(feats: Features, start: int, end: int) -> int:
+    """The content position in ``start``..``end`` where a question said without a stop begins
+    (an auxiliary before a subject pronoun, no punctuation before it: "…go to settings *do you*
+    have the app open"), or ``end``: where a quote of the words before it should stop. The "?"
+    sentence split by the writer needs no cut; the run-on does."""
+    if start >= end:
+        return end
+    for i in _asking(feats, feats.sent[start - 1])[1:]:
+        k = feats.content_pos(i)
+        if start < k < end:
+            return k
+    return end
+
+
+# who a question asks about, right after its auxiliary ("do *you*", "can *we*"; not "have *them* send")
+_SUBJECT_PRONOUNS = frozenset(phrase_key(w) for w in ("i", "you", "we", "they", "he", "she", "it", "u"))
+
+
+_POS: list[int] = []  # PRON; DET, NOUN, PROPN; what may open a clause before an auxiliary; AUX
+
+
+def _pos_ids() -> list[int]:
+    from spacy.symbols import ADV, AUX, CCONJ, DET, INTJ, NOUN, PRON, PROPN, PUNCT, SCONJ
+
+    return [int(p) for p in (PRON, DET, NOUN, PROPN, INTJ, CCONJ, PUNCT, ADV, SCONJ, AUX)]
+
+
+def _asked_by_order(feats: Features, start: int, end: int) -> bool:
+    """The match (content positions ``start``..``end``) lies in a clause asked by its word order
+    (``_inverted``): its subject's clause, or, from a word without a subject of its own, the
+    nearest clause above it ("would it be possible to … so I don't have to *wait* a month").
+    From a clause with a subject the reading goes on up only out of a relative clause
+    (``_relative``: "is that an option we've been *missing*"), not out of a clause the parse
+    hangs under a question in a run-on ("do you have the number you need to call us")."""
+    tok = feats.token(feats.doc_i[start])
+    for k in range(start, end):
+        t = feats.token(feats.doc_i[k])
+        if t.dep_ in _SUBJECT_DEPS:
+            tok = t.head
+            break
+    for _ in range(64):  # a parse is a tree; the bound only guards a malformed one
+        subject = next((c for c in tok.children if c.dep_ in _SUBJECT_DEPS), None)
+        if subject is not None:
+            if _inverted(tok, subject):
+                return True
+            if not (tok.dep_ in _RELATIVE_DEPS and _relative(tok, subject)):
+                return False
+        if tok.head.i == tok.i:
+            return False
+        tok = tok.head
+    return False
+
+
+def _asks_before(feats: Features, first: int, pos: int) -> bool:
+    """A clause asked by its word order (``_inverted``) has its subject and verb between the
+    start of sentence ``first`` and content position ``pos`` ("can you send a screenshot we'll
+    check it": no "?" needed)."""
+    from spacy.symbols import NOUN, PRON, PROPN
+
+    if not any(_may_ask(feats, s) for s in range(first, feats.sent[pos] + 1 if pos < len(feats.sent) else first + 1)):
+        return False
+    end = feats.doc_i[pos] if pos < len(feats.doc_i) else len(feats.rows)
+    rows, doc_i = feats.rows, feats.doc_i
+    for k in range(feats.sent_spans[first][0], pos):
+        i = doc_i[k]
+        if rows[i][4] not in (PRON, NOUN, PROPN):
+            continue
+        tok = feats.token(i)
+        if tok.dep_ in _SUBJECT_DEPS and tok.head.i - tok.i + i < end and _inverted(tok.head, tok):
+            return True
+    return False
 
 
 _PLEASE = frozenset({"please", "kindly"})
@@ -440,6 +632,8 @@ def after_request(cues: CompiledLexicon, sentences: int) -> Callable[[Match, Eva
         sid = feats.sent[m.start]
         first = max(0, sid - sentences)
         if any(s in feats.questions and not _tag_question(feats, s) for s in range(first, sid)):
+            return True
+        if _asks_before(feats, first, m.start):
             return True
         window_start = feats.sent_spans[first][0]
         # the words before a one-word cue from the rows' lowercase forms, its parse from
@@ -508,28 +702,95 @@ def _subordinate(cues: frozenset[int]) -> Callable[[Match, EvalContext], bool]:
         first = feats.doc_i[m.start]
         for k in range(m.start - 1, s - 1, -1):  # the nearest cue word before the match
             if not cues.isdisjoint(feats.keys[k]):
-                if not any(doc[i].text in _CLAUSE_BREAKS for i in range(feats.doc_i[k] + 1, first)):
+                if not any(doc[i].text in _CLAUSE_BREAKS for i in range(feats.doc_i[k] + 1, first)) and _governs(
+                    doc[feats.doc_i[k]], feats, m
+                ):
                     return True
                 break
         for k in range(m.start, m.end):
             tok = doc[feats.doc_i[k]]
             if tok.dep_ in _SUBJECT_DEPS:
-                return tok.head.dep_ in _RELATIVE_DEPS
+                return tok.head.dep_ in _RELATIVE_DEPS and _relative(tok.head, tok)
         return False
 
     return subordinate
 
 
-def _near(cues: frozenset[int], before: int, after: int) -> Callable[[Match, EvalContext], bool]:
-    """A cue word within ``before`` tokens before or ``after`` tokens after the match (same sentence)."""
+def _governs(cue: Token, feats: Features, m: Match) -> bool:
+    """The clause a cue word opens ("if" marking its verb) holds the match (read when no comma
+    closes that clause). Without punctuation the parser often makes the "if" clause the root
+    and hangs the main clause under it ("if the light is still orange after that you have to
+    unplug it": "have" as an adverbial clause of "is"; "if you're referring to the partner
+    program you're required to have…": "required" as a relative clause of "program"); an "if"
+    clause is never a sentence's main clause, so when its verb is the root, a clause under it
+    that is adverbial is the main clause, and so is, under any "if" clause, a clause the parse
+    calls relative with nothing relativized (``_relative``): the match in it is not conditional. Otherwise (a cue not attached as a clause's
+    ``mark``, a match without a subject) the cue holds as before."""
+    head = cue.head
+    if cue.dep_ != "mark":
+        return True
+    root = head.dep_ == "ROOT"
+    for k in range(m.start, m.end):
+        tok = feats.doc[feats.doc_i[k]]
+        if tok.dep_ in _SUBJECT_DEPS:
+            verb, subject = tok.head, tok
+            while verb.i != head.i and verb.head.i != verb.i:
+                if (root and verb.dep_ == "advcl") or (verb.dep_ in _RELATIVE_DEPS and not _relative(verb, subject)):
+                    return False
+                subject = next((c for c in verb.head.children if c.dep_ in _SUBJECT_DEPS), subject)
+                verb = verb.head
+            # not under the "if" clause's verb is no evidence: the parse of a long sentence
+            # often hangs a relative clause elsewhere ("…and password that you need to recover,
+            # check this out": "need" under "check")
+            return True
+    return True
+
+
+_RELATIVIZER_TAGS = ("WDT", "WP", "WP$", "WRB", "IN")
+_FILLED_DEPS = ("dobj", "ccomp", "xcomp", "attr", "oprd")
+
+
+def _relative(verb: Token, subject: Token) -> bool:
+    """A verb the parse put in a relative clause is one: the clause has a relativizer ("the card
+    *that* you need to remove") or an empty place the noun fills (no object on the last verb of
+    its "need to …" chain: "the steps you need to take"); and no comma, colon or dash between the
+    clause's first word and its subject (a run-on misread as a relative clause, "…the token,
+    where the cache, then you have to reauthorize it", or "the new roof age factor you need to
+    send us a roof inspection": an object in place, so nothing is relativized)."""
+    before = verb.doc[verb.left_edge.i : subject.i]
+    if any(t.text in _CLAUSE_BREAKS for t in before):
+        return False
+    if any(t.tag_ in _RELATIVIZER_TAGS or t.lower_ == "that" for t in before):
+        return True
+    last = verb
+    while True:
+        nxt = next((c for c in last.children if c.dep_ == "xcomp"), None)
+        if nxt is None:
+            break
+        last = nxt
+    return not any(c.dep_ in _FILLED_DEPS for c in last.children)
+
+
+def _near(cues: frozenset[int], before: int, after: int, but_pos: int = -1) -> Callable[[Match, EvalContext], bool]:
+    """A cue word within ``before`` tokens before or ``after`` tokens after the match (same
+    sentence); not one tagged ``but_pos`` (spaCy's part of speech: the negation test passes
+    INTJ, so an answer's "no" negates nothing, with or without the comma after it: "no you'll
+    have to email the photos")."""
 
     def near(m: Match, ctx: EvalContext) -> bool:
         feats = ctx.feats
         s, e = feats.sent_spans[feats.sent[m.start]]
         window = list(range(max(s, m.start - before), m.start)) + list(range(m.end, min(e, m.end + after)))
-        return any(not cues.isdisjoint(feats.keys[k]) for k in window)
+        rows, doc_i = feats.rows, feats.doc_i
+        return any(not cues.isdisjoint(feats.keys[k]) and rows[doc_i[k]][4] != but_pos for k in window)
 
     return near
+
+
+def _intj_pos() -> int:
+    from spacy.symbols import INTJ
+
+    return int(INTJ)
 
 
 # ---------------------------------------------------------------- future-tense commitments
@@ -1015,7 +1276,7 @@ def claim_finder(
                 continue
             company = _company(subject, w)
             victim = bool(w.victims) and _said(subject, w.victims)
-            if not (company or victim or w.fixes) or _asked_about(owner, subject) or _conceded(owner):
+            if not (company or victim or w.fixes) or _asked_about(owner, subject, feats) or _conceded(owner):
                 continue
             passive = owner.i == clause.i and subject.dep_ == "nsubjpass"
             hit = _claimed(clause, subject, passive, company, False, victim, w)
@@ -1074,14 +1335,19 @@ def _has_subject(verb: Token) -> bool:
     return any(c.dep_ in _SUBJECT_DEPS for c in verb.children)
 
 
-def _asked_about(verb: Token, subject: Token) -> bool:
-    """The claim is the question itself: its sentence ends with "?", an auxiliary of its verb
-    comes before the subject ("Do you…", "Can your team…"), and no "why"/"how" is asked."""
+def _asked_about(verb: Token, subject: Token, feats: Features) -> bool:
+    """The claim is the question itself: its sentence ends with "?" and an auxiliary of its verb
+    comes before the subject ("Do you…", "Can your team…"), or, with or without the mark, the
+    clause is asked by its word order (``_inverted``: "do you refuse card payments", written
+    without "?"); and no "why"/"how" is asked."""
     sent = subject.sent
     last = sent[-1] if sent[-1].text.strip() or len(sent) < 2 else sent[-2]
-    if last.text != "?":
-        return False
-    if not any(c.dep_ in _AUX_DEPS and c.i < subject.i for c in verb.children):
+    if last.text == "?":
+        if not any(c.dep_ in _AUX_DEPS and c.i < subject.i for c in verb.children):
+            return False
+    elif not (
+        _may_ask(feats, feats.sent[min(feats.content_pos(subject.i), len(feats.sent) - 1)]) and _inverted(verb, subject)
+    ):
         return False
     return not any(int(t.lower) in _REPROACH_WH for t in sent)
 

@@ -51,7 +51,7 @@ from ..types import (
     Turn,
     Utterance,
 )
-from .conditions import Compiler, EvalContext, Evaluator, Gate, ToneCue, lexicon_matches
+from .conditions import Compiler, EvalContext, Evaluator, Gate, ToneCue, asked_clause_start, lexicon_matches
 from .features import ROW_COLUMNS, Features, Match, PhraseIndex, doc_text, joined_text, match_texts
 from .model import EventIs, Rule, RuleSet
 
@@ -1083,7 +1083,9 @@ def _quote_and_rewrite(
     if not spans:
         return "", None
     for m in spans:
-        s_end = feats.sent_spans[feats.sent[m.start]][1]
+        # a sentence's end, or a question said after the match without a stop ("…go to settings
+        # do you have the app open"): the quote and the rewrite stop there
+        s_end = asked_clause_start(feats, m.end, feats.sent_spans[feats.sent[m.start]][1])
         s_start = feats.sent_spans[feats.sent[m.start]][0]
         for index, replacement in rewrites:
             for pos in range(s_start, m.end):
@@ -1102,7 +1104,7 @@ def _quote_and_rewrite(
                     rewrite = replacement + joint + rest
                     return quote, rewrite[:1].upper() + rewrite[1:]
     m = spans[0]
-    return _clip(feats, m.start, feats.sent_spans[feats.sent[m.start]][1]), None
+    return _clip(feats, m.start, asked_clause_start(feats, m.end, feats.sent_spans[feats.sent[m.start]][1])), None
 
 
 _TIGHT_PUNCT = ",;:.!?…)"
