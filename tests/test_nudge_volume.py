@@ -71,8 +71,10 @@ SILENT = [  # the agent works 15 s without a word: dead air
 def test_nudges_per_call_per_rule(tmp_path: Path, capsys) -> None:
     calls = tmp_path / "calls.jsonl"
     calls.write_text(
-        "".join(json.dumps({"id": cid, "turns": turns}) + "\n" for cid, turns in
-                [("calm", CALM), ("rushed", RUSHED), ("silent", SILENT)]),
+        "".join(
+            json.dumps({"id": cid, "turns": turns}) + "\n"
+            for cid, turns in [("calm", CALM), ("rushed", RUSHED), ("silent", SILENT)]
+        ),
         encoding="utf-8",
     )
     out = tmp_path / "counts.json"
