@@ -180,6 +180,25 @@ def test_monologue_talk_share_and_call_position(annotator: Annotator) -> None:
     assert after.signals.get("monologue_s") == pytest.approx(0.5)
 
 
+def test_an_answer_ends_the_monologue_a_backchannel_does_not(annotator: Annotator) -> None:
+    """The ``backchannel`` signal is the turns' reading: "Yes." right after the agent's question
+    and "Thank you." take the floor (the agent's run starts again), "Mm-hm." into an explanation
+    does not; an agent's "I see." after its own words is still a listening sound."""
+    call = Call(SignalTracker(load_rules([default_rules_dir()])), annotator)
+    call.say(A, "Would you like me to set up the autopay for you?", 0.0, 4.0)
+    yes = call.say(C, "Yes.", 4.3, 4.7)
+    explain = call.say(A, "Okay, so the autopay takes the payment on the first of each month.", 5.0, 12.0)
+    mm = call.say(C, "Mm-hm.", 12.2, 12.5)
+    more = call.say(A, "And it starts with the next statement.", 12.8, 16.0)
+    thanks = call.say(C, "Thank you.", 16.3, 16.8)
+    after = call.say(A, "You're welcome, and the first payment is on the first of June.", 17.0, 21.0)
+    see = call.say(A, "I see.", 21.2, 21.6)
+    assert [u.signals.get("backchannel") for u in (yes, mm, thanks, see)] == [False, True, False, True]
+    assert explain.signals.get("monologue_s") == pytest.approx(7.0)
+    assert more.signals.get("monologue_s") == pytest.approx(11.0)
+    assert after.signals.get("monologue_s") == pytest.approx(4.0)
+
+
 def test_louder_and_faster_than_own_baseline_is_angry_by_voice(tracker: SignalTracker, annotator: Annotator) -> None:
     call = Call(tracker, annotator)
     neutral = "I would like to check the balance on my account please."

@@ -52,6 +52,54 @@ def test_a_backchannel_does_not_end_the_other_sides_turn() -> None:
     assert [t.utterances for t in step.closed] == [(0, 5)] and step.turn is not None
 
 
+def test_a_short_answer_to_the_other_sides_question_takes_the_floor() -> None:
+    """The same "Yes." is an answer after a question (a turn) and a listening sound in the
+    middle of an explanation (no turn); "Thank you." is no listening sound at all."""
+    tr = TurnTracker()
+    tr.on_utterance(utt(0, A, "Would you like me to email the statement too?", 0.0, 3.0))
+    yes = utt(1, C, "Yes.", 3.3, 3.7)
+    assert tr.is_backchannel(yes.text) and tr.answers(yes) and not tr.is_listening(yes)
+    step = tr.on_utterance(yes)
+    assert [t.utterances for t in step.closed] == [(0,)]
+    assert step.turn is not None and step.turn.speaker is C and step.turn.utterances == (1,)
+    tr.on_utterance(utt(2, A, "Okay, I'll send it now, and the statement lists every fee.", 4.0, 8.0))
+    mid = utt(3, C, "Yes.", 8.2, 8.5)
+    assert not tr.answers(mid) and tr.is_listening(mid)
+    assert tr.on_utterance(mid).turn is None
+    step = tr.on_utterance(utt(4, A, "It should arrive within the hour.", 8.6, 10.0))
+    assert step.closed == () and step.turn is not None and step.turn.utterances == (2, 4)
+    thanks = utt(5, C, "Thank you.", 10.2, 10.8)
+    assert not tr.is_listening(thanks) and tr.on_utterance(thanks).turn is not None
+    # a hum after a question says "go on", not "yes": the asker keeps the floor
+    tr.on_utterance(utt(6, A, "Can I have your account number?", 11.0, 12.5))
+    for text in ("Mm-hm.", "Uh-huh.", "M-H-N-M."):
+        hum = utt(7, C, text, 12.7, 13.0)
+        assert tr.answers(hum) and tr.is_hum(text) and tr.is_listening(hum), text
+    assert not tr.is_hum("Yeah, mm-hm.") and not tr.is_listening(utt(7, C, "Yeah, mm-hm.", 12.7, 13.0))
+    # the question is read by ``asks``: a tracker told how takes an unmarked one too
+    tr = TurnTracker(asks=lambda u: u.text.startswith("would you"))
+    tr.on_utterance(utt(0, A, "would you like me to email it", 0.0, 2.0))
+    assert tr.on_utterance(utt(1, C, "yes", 2.2, 2.5)).turn is not None
+
+
+def test_the_engine_reads_a_question_without_its_mark_from_the_parse(
+    engine: RuleEngine, annotator: Annotator
+) -> None:
+    """The rule engine's turns read the question as the rules do (``ends_asking``: a "?" or
+    the word order), so a recognizer's unpunctuated question is answered too."""
+    for first, answered in (
+        ("would you like me to email the statement as well", True),
+        ("so can we go ahead and set that up for you today", True),
+        ("i will email the statement as well", False),
+        ("Is that the card ending in four two?", True),
+    ):
+        engine.start_call()
+        engine.on_utterance(annotator.annotate(Utterance(0, A, first, 0.0, 3.0)))
+        engine.on_utterance(annotator.annotate(Utterance(1, C, "yes", 3.3, 3.7)))
+        closed = [t.utterances for t in engine.take_turns()]
+        assert closed == ([(0,)] if answered else []), first
+
+
 def test_a_listening_sound_is_a_backchannel_however_it_is_spelled() -> None:
     """Hyphens and repeated letters do not make a hum a word ("M-M-H-M." as Whisper writes an
     agent's "mm-hm" under a complaint); words that only look alike stay words."""

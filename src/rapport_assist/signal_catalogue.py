@@ -35,7 +35,10 @@ SIGNAL_FIELDS: dict[str, SignalField] = {
     "agent_talk_share": SignalField("fraction", "the agent's share of all talk time so far"),
     "call_elapsed_s": SignalField("s", "time from call start to the end of this utterance"),
     "remaining_s": SignalField("s", "time left until the call ends (known in replay only)"),
-    "backchannel": SignalField("true/false", "a short acknowledgement ('mm-hmm', 'okay'): at most 2 words"),
+    "backchannel": SignalField(
+        "true/false",
+        "a listening sound or acknowledgement that leaves the floor to the other side ('mm-hmm', 'okay'), not an answer to their question (the turns' reading)",
+    ),
     "tone_score": SignalField("0..1", "tone estimate of this utterance (calm < 0.35 <= tense < 0.7 <= angry)"),
     "tone_state_score": SignalField("0..1", "the speaker's running tone: the peak holds 30 s, then halves every 60 s"),
     "other_tone_state_score": SignalField("0..1", "the other speaker's running tone, at the end of this utterance"),

@@ -39,10 +39,10 @@ from typing import TYPE_CHECKING, Callable, Iterable
 
 from .annotate import AnnotatedUtterance
 from .signal_catalogue import CUE_LEXICONS, SIGNAL_FIELDS, SignalField  # noqa: F401  (re-exported)
-from .rules.conditions import Compiler, EvalContext, lexicon_matches
-from .rules.features import match_texts
+from .rules.conditions import Compiler, EvalContext, ends_asking, lexicon_matches
+from .rules.features import Features, match_texts
 from .rules.model import EventIs
-from .turns import TurnTracker, backchannel_phrases
+from .turns import TurnTracker, backchannel_phrases, text_asks
 from .types import (
     DeadAir,
     SignalEvent,
@@ -70,7 +70,6 @@ class SignalOptions:
     # a pause this short inside one speaker's talk does not end their turn (the endpointer split
     # it): who talked over whom is decided by when each *turn* started
     turn_join_s: float = 0.6
-    backchannel_max_words: int = 2
     baseline_window: int = 8
     baseline_min: int = 2  # calm utterances of earlier turns needed before voice is compared with a baseline
     baseline_relearn: int = 8  # this many raised utterances in a row (earlier turns): the level moved, they count
@@ -230,8 +229,17 @@ class SignalTracker:
             if lexicon in vocabulary.lexicons
         ]
         self._extractor = compiler.extractor
-        self._turns = TurnTracker(backchannels=backchannel_phrases(vocabulary.lexicons))
+        self._turns = TurnTracker(backchannels=backchannel_phrases(vocabulary.lexicons), asks=self._asks)
+        self._last_feats: Features | None = None
         self.start_call(call_length_s)
+
+    def _asks(self, utt: Utterance) -> bool:
+        """The turns' question reading of the utterance before (``rules.conditions.ends_asking``
+        on its features, as the rule engine reads it)."""
+        feats = self._last_feats
+        if feats is not None and feats.au.utterance.index == utt.index:
+            return ends_asking(feats)
+        return text_asks(utt)
 
     def start_call(self, call_length_s: float | None = None) -> None:
         w = self.options.baseline_window
@@ -244,6 +252,7 @@ class SignalTracker:
         self._dead_air_reported_for: float | None = None
         self._last_hold_s: float | None = None
         self._talk_over_reported: set[int] = set()  # indices of interrupting utterances
+        self._last_feats = None
         self._turns.start_call()
 
     # ------------------------------------------------------------ the clock and activity
@@ -306,11 +315,12 @@ class SignalTracker:
             found = lexicon_matches(lex, feats) if lex.entities or lex.could_match(bits) else None
             cues[family] = match_texts(found) if found else ()
         words = feats.word_count  # kept on the features: the rules and turns count them too
-        backchannel = words <= opts.backchannel_max_words
+        # the turns' reading: listening sounds, not an answer to the other side's question
+        backchannel = self._turns.is_listening(utt)
 
         values: dict[str, float | bool | None] = {"duration_s": utt.duration_s, "words": float(words)}
         # voice vs own baseline (calm utterances of earlier turns), alone and pooled over the turn
-        turn = self._turn_so_far(me, au, words)
+        turn = self._turn_so_far(me, au, words, backchannel)
         loud = utt.voice.loudness_dbfs if utt.voice else None
         rate_parts = _rate_parts(utt, opts)
         rate = None if rate_parts is None else rate_parts[0] / rate_parts[1]
@@ -401,12 +411,16 @@ class SignalTracker:
         signals = UtteranceSignals(values=values, cues=cues, tone=tone, tone_state=state)
         out = AnnotatedUtterance(_with_signals(utt, signals), au.doc, feats)
         feats.au = out  # the rules read the signals through the features
+        self._last_feats = feats
         return out, events
 
-    def _turn_so_far(self, me: _SpeakerState, au: AnnotatedUtterance, words: int | None = None) -> _TurnSoFar:
+    def _turn_so_far(
+        self, me: _SpeakerState, au: AnnotatedUtterance, words: int | None = None, backchannel: bool | None = None
+    ) -> _TurnSoFar:
         """The speaker's turn that ``au`` belongs to, counting ``au`` in (a backchannel in the
-        other side's turn stands alone: index -1). ``words``: its word count, when known."""
-        step = self._turns.on_utterance(au.utterance, words)
+        other side's turn stands alone: index -1). ``words``: its word count, ``backchannel``
+        its ``TurnTracker.is_listening``, when known."""
+        step = self._turns.on_utterance(au.utterance, words, backchannel)
         if step.turn is None:
             turn = _TurnSoFar(-1)
         else:

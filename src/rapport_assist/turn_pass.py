@@ -32,7 +32,9 @@ published):
 * and some short piece reads differently (not only in how numbers, case or punctuation are written).
 
 The pass mirrors the rule engine's turns (a ``turns.TurnTracker`` with the same defaults, fed the
-same utterances and clock), and the ``TurnRevision`` comes on the timeline right before the
+same utterances and clock; it has no parse, so it reads a question from a final "?" only: a short
+answer to a question the recognizer wrote without its mark closes the engine's turn, not the
+pass's, and that turn keeps its first pass), and the ``TurnRevision`` comes on the timeline right before the
 utterance that closes the turn (or at the end of the call), so the pipeline has it before the
 rule engine decides that turn. Replay, ``qa`` and ``rapport-assist eval`` run it when
 ``RecognizerOptions.turn_pass`` is on (``sources.walk_timeline``); a live call runs

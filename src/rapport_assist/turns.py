@@ -9,6 +9,11 @@ the other side takes the floor:
 * the other side says something that is not a backchannel (a short listening sound, at most
   ``backchannel_words`` words, all of them from the backchannel phrases: "mm-hm", "okay",
   "yeah, right"); a backchannel does not end the turn it answers (it belongs to no turn).
+  Said right after the other side's question, words of acknowledgement are an answer and take
+  the floor ("Would you like the email too?" "Yes."; ``is_listening``); a hum ("mm-hm",
+  "uh-huh": ``HUMS``) and a misheard listening sound still listen. Whether an utterance asks is
+  read by ``asks`` (the rule engine and the signals read it from the parse,
+  ``rules.conditions.ends_asking``; by default a final "?").
   From audio, a listening sound is often misheard, quiet and under the other side's speech
   ("Right." as "bright.", "mm-hm" as "MMA GMM"), so a word the recognizer itself doubted
   (probability below ``MISHEARD_MAX_PROB``) one letter away from a one-word backchannel of three
@@ -33,7 +38,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, replace
-from typing import Any, Iterable, Mapping, Sequence, TypeVar
+from typing import Any, Callable, Iterable, Mapping, Sequence, TypeVar
 
 from .annotate import count_words
 from .types import Speaker, Turn, Utterance
@@ -90,6 +95,9 @@ DEFAULT_BACKCHANNELS = (
     "understood",
     "ok ok",
 )
+# the listening sounds that are no word (as ``_sound`` spells them): a hum says "go on" even
+# right after a question, where "yes", "okay" or "sure" answer it (``TurnTracker.is_listening``)
+HUMS = frozenset({"mhm", "m", "hm", "uhuh", "uh", "huh", "oh", "ah", "um"})
 _WORD = re.compile(r"[a-z0-9]+(?:[-'][a-z0-9]+)*")
 
 
@@ -198,6 +206,12 @@ class TurnStep:
 _NO_TURN = TurnStep((), None)
 
 
+def text_asks(utt: Utterance) -> bool:
+    """The utterance's text ends with a question mark (closing quotes and spaces aside): the
+    reading of a question a tracker without the parse has (``TurnTracker.asks``)."""
+    return utt.text.rstrip(" \t\n\"'”’)").endswith("?")
+
+
 class TurnTracker:
     """Groups one call's utterances into turns (``start_call`` before each call)."""
 
@@ -206,9 +220,13 @@ class TurnTracker:
         gap_s: float = DEFAULT_GAP_S,
         backchannels: Iterable[str] = (),
         backchannel_words: int = DEFAULT_BACKCHANNEL_WORDS,
+        asks: Callable[[Utterance], bool] | None = None,
     ) -> None:
+        """``asks``: whether an utterance hands the floor over with a question (``text_asks``
+        unless given): a backchannel's words said right after it are an answer."""
         self.gap_s = gap_s
         self.backchannel_words = backchannel_words
+        self.asks: Callable[[Utterance], bool] = text_asks if asks is None else asks
         phrases = {tuple(_words(p)) for p in (*DEFAULT_BACKCHANNELS, *backchannels)}
         self._phrase_set = frozenset(tuple(_sound(w) for w in p) for p in phrases if p)
         self._lengths = sorted({len(p) for p in self._phrase_set}, reverse=True)  # longest first
@@ -217,10 +235,12 @@ class TurnTracker:
         self._fuzzy = tuple(p[0] for p in phrases if len(p) == 1 and len(p[0]) >= MISHEARD_MIN_LETTERS)
         self._open: _Open | None = None
         self._count = 0
+        self._prev: Utterance | None = None  # the utterance before (timeline order), any speaker
 
     def start_call(self) -> None:
         self._open = None
         self._count = 0
+        self._prev = None
 
     @property
     def open_turn(self) -> Turn | None:
@@ -274,15 +294,41 @@ class TurnTracker:
             misheard = True
         return misheard
 
-    def on_utterance(self, utt: Utterance, words: int | None = None) -> TurnStep:
+    def answers(self, utt: Utterance) -> bool:
+        """``utt`` comes right after the other side's question (the utterance before it, in
+        timeline order, is the other side's and ``asks``): a reply to it, however short."""
+        prev = self._prev
+        return prev is not None and prev.speaker is not utt.speaker and self.asks(prev)
+
+    def is_listening(self, utt: Utterance) -> bool:
+        """``utt`` is a backchannel: a listening sound or acknowledgement (``is_backchannel``,
+        ``is_misheard_backchannel``) that is not an answer to the other side's question
+        (``answers``: "Yes." after "Shall I email it?" takes the floor; "Yes." in the middle of
+        an explanation does not; a hum, ``is_hum``, and a misheard sound never answer). The one
+        reading of a backchannel: the turns and the ``backchannel`` signal (``signals.py``) both
+        use it. Read before ``step``."""
+        if self.is_backchannel(utt.text):
+            return self.is_hum(utt.text) or not self.answers(utt)
+        return self.is_misheard_backchannel(utt)  # a doubted word: too little to answer with
+
+    def is_hum(self, text: str) -> bool:
+        """Every word of ``text`` is a listening sound that is no word (``HUMS``: "mm-hm",
+        "uh-huh", "hmm", "oh"), or a hum spelled out in letters."""
+        words = [_sound(w) for w in _words(text)]
+        return bool(words) and (all(w in HUMS for w in words) or _HUM.fullmatch("".join(words)) is not None)
+
+    def on_utterance(self, utt: Utterance, words: int | None = None, backchannel: bool | None = None) -> TurnStep:
         """The next utterance (timeline order). ``words``: its word count if known
-        (``annotate.count_words`` of its text), else it is counted here."""
-        closed, cur = self.step(utt, words)
+        (``annotate.count_words`` of its text), else it is counted here; ``backchannel``: its
+        ``is_listening``, if already read."""
+        closed, cur = self.step(utt, words, backchannel)
         if cur is None:
             return _NO_TURN
         return TurnStep(closed, cur.value(False, utt.end_s))
 
-    def step(self, utt: Utterance, words: int | None = None) -> tuple[tuple[Turn, ...], "_Open | None"]:
+    def step(
+        self, utt: Utterance, words: int | None = None, backchannel: bool | None = None
+    ) -> tuple[tuple[Turn, ...], "_Open | None"]:
         """``on_utterance`` without making the open turn's value: the turns it closed, and the
         open turn it belongs to as the tracker keeps it (None: a backchannel), to be read at
         once (its ``value(False, utt.end_s)`` is ``on_utterance``'s turn; the next utterance
@@ -294,7 +340,8 @@ class TurnTracker:
                 closed = (cur.value(True, cur.end_s + self.gap_s),)
                 cur = self._open = None
             elif utt.speaker is not cur.speaker:
-                if self.is_backchannel(utt.text) or self.is_misheard_backchannel(utt):
+                if self.is_listening(utt) if backchannel is None else backchannel:
+                    self._prev = utt
                     return (), None
                 closed = (cur.value(True, utt.end_s),)
                 cur = self._open = None
@@ -317,6 +364,7 @@ class TurnTracker:
             cur.end_s = utt.end_s
         if utt.timing_estimated:
             cur.timing_estimated = True
+        self._prev = utt
         return closed, cur
 
     def revise(self, texts: Mapping[int, str]) -> Turn | None:

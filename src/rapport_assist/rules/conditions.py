@@ -619,6 +619,32 @@ def _asks_before(feats: Features, first: int, pos: int) -> bool:
     return False
 
 
+_ENDS_ASKING_KEY = "#ends_asking"
+
+
+def ends_asking(feats: Features) -> bool:
+    """The utterance hands the floor over with a question: its last sentence ends with "?" (a
+    tag question too: "…, right?" wants its "yes"), or is asked by its word order
+    (``_asks_before``: "would you like me to email it", as a recognizer writes it without the
+    mark). A short reply right after it is an answer that takes the floor, not a backchannel
+    (``turns.TurnTracker``). Read once per utterance."""
+    cache = feats.cache
+    known = cache.get(_ENDS_ASKING_KEY)
+    if known is not None:
+        return bool(known)
+    spans = feats.sent_spans
+    sid = len(spans) - 1
+    while sid >= 0 and spans[sid][1] <= spans[sid][0]:  # a sentence without content words
+        sid -= 1
+    asks = False
+    if sid >= 0:
+        asks = any(q >= sid for q in feats.questions) or (
+            _may_ask(feats, sid) and _asks_before(feats, sid, spans[sid][1])
+        )
+    cache[_ENDS_ASKING_KEY] = asks
+    return asks
+
+
 _PLEASE = frozenset({"please", "kindly"})
 _YOU_CAN = frozenset({"can", "could", "may"})
 

@@ -37,7 +37,7 @@ from dataclasses import dataclass, field
 from typing import Iterable, Sequence, Union
 
 from ..annotate import AnnotatedUtterance, JoinedUtterance
-from ..turns import TurnTracker, backchannel_phrases, made, merge_turn_utterance
+from ..turns import TurnTracker, backchannel_phrases, made, merge_turn_utterance, text_asks
 from ..types import (
     TONE_ORDER,
     DeadAir,
@@ -51,7 +51,16 @@ from ..types import (
     Turn,
     Utterance,
 )
-from .conditions import Compiler, EvalContext, Evaluator, Gate, ToneCue, asked_clause_start, lexicon_matches
+from .conditions import (
+    Compiler,
+    EvalContext,
+    Evaluator,
+    Gate,
+    ToneCue,
+    asked_clause_start,
+    ends_asking,
+    lexicon_matches,
+)
 from .features import ROW_COLUMNS, Features, Match, PhraseIndex, doc_text, joined_text, match_texts
 from .model import EventIs, Rule, RuleSet
 
@@ -112,12 +121,12 @@ class RuleEngine:
 
     ``tone_cues`` adds tone readers (e.g. a voice-based one) beside the text cue. ``turns``
     groups the utterances into turns (default: a ``TurnTracker`` with the packs' ``backchannel``
-    lexicon added to its backchannels).
+    lexicon added to its backchannels, reading a question from the parse: ``asks``).
     """
 
     def __init__(self, ruleset: RuleSet, tone_cues: Sequence[ToneCue] = (), turns: TurnTracker | None = None) -> None:
         self.ruleset = ruleset
-        self.turns = turns or TurnTracker(backchannels=backchannel_phrases(ruleset.lexicons))
+        self.turns = turns or TurnTracker(backchannels=backchannel_phrases(ruleset.lexicons), asks=self.asks)
         self._closed_turns: list[Turn] = []
         self._turn_parts: list[AnnotatedUtterance] = []
         self._turn_bits = 0  # the open turn's utterances' feature bits, or'ed
@@ -279,6 +288,14 @@ class RuleEngine:
                     # the turn in the turn history ('earlier' still sees whose turn it was)
                     self._stand_in(cur.index, speaker, feats)
         return out
+
+    def asks(self, utt: Utterance) -> bool:
+        """The turns' question reading (``TurnTracker.asks``) of an utterance already fed:
+        ``conditions.ends_asking`` on its features (a final "?", or a question by word order)."""
+        feats = self._last.get(utt.speaker)
+        if feats is not None and feats.au.utterance.index == utt.index:
+            return ends_asking(feats)
+        return text_asks(utt)
 
     def _stand_in(self, index: int, speaker: Speaker, feats: Features) -> None:
         """The turn so far is not read by any turn rule now: ``feats`` stands in for it (as the
