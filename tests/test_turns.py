@@ -82,9 +82,7 @@ def test_a_short_answer_to_the_other_sides_question_takes_the_floor() -> None:
     assert tr.on_utterance(utt(1, C, "yes", 2.2, 2.5)).turn is not None
 
 
-def test_the_engine_reads_a_question_without_its_mark_from_the_parse(
-    engine: RuleEngine, annotator: Annotator
-) -> None:
+def test_the_engine_reads_a_question_without_its_mark_from_the_parse(engine: RuleEngine, annotator: Annotator) -> None:
     """The rule engine's turns read the question as the rules do (``ends_asking``: a "?" or
     the word order), so a recognizer's unpunctuated question is answered too."""
     for first, answered in (
