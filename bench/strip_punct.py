@@ -31,7 +31,6 @@ from the tools themselves:
 from __future__ import annotations
 
 import argparse
-import html
 import json
 import re
 import shutil
@@ -68,20 +67,15 @@ def flat(text: str) -> str:
 VARIANTS: dict[str, Callable[[str], str]] = {"given": lambda t: t, "noq": no_question_marks, "flat": flat}
 
 
-def unspoken_dropped(text: str) -> str:
-    """The text ``rapport-assist eval`` reads from a written thread: no links, handles, entities."""
-    from rapport_assist.evaluate import _UNSPOKEN
-
-    return _SPACES.sub(" ", _UNSPOKEN.sub(" ", html.unescape(text))).strip()
-
-
 def variant_rows(rows: list[dict], variant: str, written: bool = False) -> list[dict]:
+    from rapport_assist.evaluate import spoken_text  # the text eval reads: no links, handles, entities
+
     make = VARIANTS[variant]
     out = []
     for r in rows:
         turns = []
         for t in r["turns"]:
-            text = unspoken_dropped(t["text"]) if written else t["text"]
+            text = spoken_text(t["text"]) if written else t["text"]
             turns.append({**t, "text": make(text) if text else text})
         out.append({**r, "turns": turns})
     return out

@@ -39,10 +39,10 @@ from typing import TYPE_CHECKING, Callable, Iterable
 
 from .annotate import AnnotatedUtterance
 from .signal_catalogue import CUE_LEXICONS, SIGNAL_FIELDS, SignalField  # noqa: F401  (re-exported)
-from .rules.conditions import Compiler, EvalContext, ends_asking, lexicon_matches
+from .rules.conditions import Compiler, EvalContext, lexicon_matches, utterance_asks
 from .rules.features import Features, match_texts
 from .rules.model import EventIs
-from .turns import TurnTracker, backchannel_phrases, text_asks
+from .turns import TurnTracker, backchannel_phrases
 from .types import (
     DeadAir,
     SignalEvent,
@@ -236,10 +236,7 @@ class SignalTracker:
     def _asks(self, utt: Utterance) -> bool:
         """The turns' question reading of the utterance before (``rules.conditions.ends_asking``
         on its features, as the rule engine reads it)."""
-        feats = self._last_feats
-        if feats is not None and feats.au.utterance.index == utt.index:
-            return ends_asking(feats)
-        return text_asks(utt)
+        return utterance_asks(self._last_feats, utt)
 
     def start_call(self, call_length_s: float | None = None) -> None:
         w = self.options.baseline_window

@@ -18,7 +18,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Callable, Mapping, Protocol, Sequence
 
-from ..types import TONE_ORDER, Speaker
+from ..turns import text_asks
+from ..types import TONE_ORDER, Speaker, Utterance
 from ..safe_regex import compile_regex
 from .features import (
     CompiledLexicon,
@@ -520,9 +521,8 @@ def _asking(feats: Features, sid: int) -> list[int]:
     a, b = feats.sent_spans[sid]
     out = [0]
     if b > a:
-        if not _POS:
-            _POS.extend(_pos_ids())
-        pron, nominal, openers, aux, punct = _POS[0], _POS[1:4], _POS[4:9], _POS[9], _POS[6]
+        pos_ids = _pos_table()
+        pron, nominal, openers, aux, punct = pos_ids[0], pos_ids[1:4], pos_ids[4:9], pos_ids[9], pos_ids[6]
         rows = feats.rows
         # locals: a compiled loop reads globals by name
         inverting, negations, subjects, wh = _INVERTING, _NOT, _SUBJECT_PRONOUNS, _WH_WORDS
@@ -567,10 +567,14 @@ _SUBJECT_PRONOUNS = frozenset(phrase_key(w) for w in ("i", "you", "we", "they", 
 _POS: list[int] = []  # PRON; DET, NOUN, PROPN; what may open a clause before an auxiliary; AUX
 
 
-def _pos_ids() -> list[int]:
-    from spacy.symbols import ADV, AUX, CCONJ, DET, INTJ, NOUN, PRON, PROPN, PUNCT, SCONJ
+def _pos_table() -> list[int]:
+    """spaCy's part-of-speech ids in ``_POS``'s order (PRON, DET, NOUN, PROPN, INTJ, CCONJ,
+    PUNCT, ADV, SCONJ, AUX), imported once: spaCy loads only when a rule first reads them."""
+    if not _POS:
+        from spacy.symbols import ADV, AUX, CCONJ, DET, INTJ, NOUN, PRON, PROPN, PUNCT, SCONJ
 
-    return [int(p) for p in (PRON, DET, NOUN, PROPN, INTJ, CCONJ, PUNCT, ADV, SCONJ, AUX)]
+        _POS.extend(int(p) for p in (PRON, DET, NOUN, PROPN, INTJ, CCONJ, PUNCT, ADV, SCONJ, AUX))
+    return _POS
 
 
 def _asked_by_order(feats: Features, start: int, end: int) -> bool:
@@ -603,15 +607,15 @@ def _asks_before(feats: Features, first: int, pos: int) -> bool:
     """A clause asked by its word order (``_inverted``) has its subject and verb between the
     start of sentence ``first`` and content position ``pos`` ("can you send a screenshot we'll
     check it": no "?" needed)."""
-    from spacy.symbols import NOUN, PRON, PROPN
-
     if not any(_may_ask(feats, s) for s in range(first, feats.sent[pos] + 1 if pos < len(feats.sent) else first + 1)):
         return False
+    pos_ids = _pos_table()
+    nominal = (pos_ids[0], pos_ids[2], pos_ids[3])  # PRON, NOUN, PROPN
     end = feats.doc_i[pos] if pos < len(feats.doc_i) else len(feats.rows)
     rows, doc_i = feats.rows, feats.doc_i
     for k in range(feats.sent_spans[first][0], pos):
         i = doc_i[k]
-        if rows[i][4] not in (PRON, NOUN, PROPN):
+        if rows[i][4] not in nominal:
             continue
         tok = feats.token(i)
         if tok.dep_ in _SUBJECT_DEPS and tok.head.i - tok.i + i < end and _inverted(tok.head, tok):
@@ -643,6 +647,15 @@ def ends_asking(feats: Features) -> bool:
         )
     cache[_ENDS_ASKING_KEY] = asks
     return asks
+
+
+def utterance_asks(feats: Features | None, utt: Utterance) -> bool:
+    """The turns' question reading (``turns.TurnTracker.asks``) of ``utt``: ``ends_asking`` when
+    ``feats`` are its features (the last ones its reader kept), else a final "?"
+    (``turns.text_asks``). The rule engine and the signals stage both read it this way."""
+    if feats is not None and feats.au.utterance.index == utt.index:
+        return ends_asking(feats)
+    return text_asks(utt)
 
 
 _PLEASE = frozenset({"please", "kindly"})
@@ -814,9 +827,7 @@ def _near(cues: frozenset[int], before: int, after: int, but_pos: int = -1) -> C
 
 
 def _intj_pos() -> int:
-    from spacy.symbols import INTJ
-
-    return int(INTJ)
+    return _pos_table()[4]
 
 
 # ---------------------------------------------------------------- future-tense commitments

@@ -37,7 +37,7 @@ from dataclasses import dataclass, field
 from typing import Iterable, Sequence, Union
 
 from ..annotate import AnnotatedUtterance, JoinedUtterance
-from ..turns import TurnTracker, backchannel_phrases, made, merge_turn_utterance, text_asks
+from ..turns import TurnTracker, backchannel_phrases, made, merge_turn_utterance
 from ..types import (
     TONE_ORDER,
     DeadAir,
@@ -58,8 +58,8 @@ from .conditions import (
     Gate,
     ToneCue,
     asked_clause_start,
-    ends_asking,
     lexicon_matches,
+    utterance_asks,
 )
 from .features import ROW_COLUMNS, Features, Match, PhraseIndex, doc_text, joined_text, match_texts
 from .model import EventIs, Rule, RuleSet
@@ -292,10 +292,7 @@ class RuleEngine:
     def asks(self, utt: Utterance) -> bool:
         """The turns' question reading (``TurnTracker.asks``) of an utterance already fed:
         ``conditions.ends_asking`` on its features (a final "?", or a question by word order)."""
-        feats = self._last.get(utt.speaker)
-        if feats is not None and feats.au.utterance.index == utt.index:
-            return ends_asking(feats)
-        return text_asks(utt)
+        return utterance_asks(self._last.get(utt.speaker), utt)
 
     def _stand_in(self, index: int, speaker: Speaker, feats: Features) -> None:
         """The turn so far is not read by any turn rule now: ``feats`` stands in for it (as the
