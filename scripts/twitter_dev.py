@@ -6,6 +6,11 @@
 
 ``--labels FILE`` scores a labels file of the same shape (for example the held-out
 ``bench/data/twitter_fresh_labels.jsonl``) against the same threads instead of the dev labels.
+``--threads FILE`` takes the threads from another file of the same shape (for example the twcs
+threads rebuilt by ``scripts/twcs_dialogues.py``, labelled in ``bench/data/twcs1_labels.jsonl``);
+it needs ``--labels``.
+
+    .venv/bin/python scripts/twitter_dev.py --threads /tmp/twcs/t1.jsonl --labels bench/data/twcs1_labels.jsonl
 
 The threads (``twitter_customer_care_dev.jsonl``) and their labels (``twitter_dev_labels.jsonl``,
 ``LABELING.md``) live in the team's shared data folder, not in this repo (real tweets); the
@@ -38,11 +43,12 @@ def borderline_moments(notes: str, moments: list[str]) -> list[str]:
     return borderline_in_notes(notes, moments)
 
 
-def joined(data: Path, labels: Path | None = None) -> list[dict]:
+def joined(data: Path, labels: Path | None = None, threads_file: Path | None = None) -> list[dict]:
     """Label lines joined with their thread's turns, in the labels' order, with ``borderline``.
-    ``labels`` defaults to the dev labels in ``data``."""
+    ``labels`` defaults to the dev labels in ``data``; ``threads_file`` to the dev threads there."""
     threads = {}
-    with open(data / "twitter_customer_care_dev.jsonl", encoding="utf-8") as f:
+    threads_file = threads_file or data / "twitter_customer_care_dev.jsonl"
+    with open(threads_file, encoding="utf-8") as f:
         for line in f:
             row = json.loads(line)
             threads[row["id"]] = row
@@ -53,7 +59,7 @@ def joined(data: Path, labels: Path | None = None) -> list[dict]:
                 continue
             lab = json.loads(line)
             if lab["id"] not in threads:
-                raise SystemExit(f"{labels}: thread {lab['id']} is not in {data / 'twitter_customer_care_dev.jsonl'}")
+                raise SystemExit(f"{labels}: thread {lab['id']} is not in {threads_file}")
             # the tweet's author rides along: several users may reply on the customer side, and
             # each one's tweets are that user's own turns (turns.TurnTracker)
             turns = [
@@ -112,15 +118,28 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument(
         "--labels", type=Path, metavar="FILE", help="labels file to score (default: the dev labels in --data)"
     )
+    p.add_argument(
+        "--threads",
+        type=Path,
+        metavar="FILE",
+        help="threads JSONL to score (default: twitter_customer_care_dev.jsonl in --data); needs --labels",
+    )
     args = p.parse_args(argv)
-    if not (args.data / "twitter_customer_care_dev.jsonl").is_file():
+    if args.threads is not None:
+        if not args.threads.is_file():
+            print(f"no threads file {args.threads}", file=sys.stderr)
+            return 3
+        if args.labels is None:
+            print("--threads needs --labels FILE (the dev labels are for the dev threads)", file=sys.stderr)
+            return 3
+    elif not (args.data / "twitter_customer_care_dev.jsonl").is_file():
         print(f"no Twitter threads in {args.data}: pass --data DIR", file=sys.stderr)
         return 3
     labels = args.labels or args.data / "twitter_dev_labels.jsonl"
     if not labels.is_file():
         print(f"no labels file {labels}: pass --data DIR or --labels FILE", file=sys.stderr)
         return 3
-    rows = joined(args.data, labels)
+    rows = joined(args.data, labels, args.threads)
     sets = {"all": rows, **halves(rows)}
     if args.write:
         args.write.mkdir(parents=True, exist_ok=True)

@@ -1,0 +1,287 @@
+#!/usr/bin/env python3
+"""Kaggle "Customer Support on Twitter" (twcs) CSV -> our Twitter dialogue JSONL.
+
+The twcs dump (2017, tweets anonymized: customers are numeric user ids, brands keep their names)
+is read as text from the workplace code index, never committed: repository
+``AKholman/semantic_search``, path ``data/twcs.csv``, commit
+``d4f9e4815a7c0101c4bb22a3e73193a2cc43b7ce`` (8,543,060 characters), in pages of 16,000
+characters (``read_file`` with ``offset``). Each page is saved verbatim as one file, named by its
+offset with zero padding (``/tmp/twcs/raw/p0096000.csv`` ...) so that a shell glob lists them in
+file order. ``bench/data/README.md`` says which offsets were read. Columns::
+
+    tweet_id,author_id,inbound,created_at,text,response_tweet_id,in_response_to_tweet_id
+
+This script writes one thread a line in the shape of the team's
+``twitter_customer_care_dev.jsonl`` (IBM)::
+
+    {"id": "twcs-<root tweet_id>", "source": {...},
+     "turns": [{"speaker": "customer"|"agent", "text", "tweet_id", "handle", "datetime"}],
+     "meta": {"company": "<brand>"}}
+
+How the rebuild works (deterministic, no network):
+
+- The files are joined in the order given (consecutive pages of one file). A header line at the
+  start of a file is skipped. If the joined text does not start with a row (a page starts in the
+  middle of one), everything before the first line that starts a row (``<digits>,<author>,TRUE|FALSE,``)
+  is dropped, and so is the whole thread of the first complete row (its earlier rows may be
+  before the range). If the text does not end with a newline (a page cut a row), the last partial
+  row is dropped, and so is the whole thread of the last complete row. Rows of one thread sit
+  together in the dump, so only those two threads can be cut.
+- Links come from ``in_response_to_tweet_id`` only: ``response_tweet_id`` is damaged in this copy
+  (lists such as ``"1157,1159"`` were saved as numbers, ``"11,571,159"``).
+- A thread starts at a root tweet: empty ``in_response_to_tweet_id``, written by a customer
+  (``inbound`` TRUE). The chain follows replies between that customer and one brand (the first
+  ``inbound`` FALSE author that answers in the chain): at each tweet, of the replies present, the
+  earliest by ``tweet_id`` written by the customer or by that brand (any brand while none has
+  answered yet) is taken. Tweets by anyone else are dropped, and the chain does not continue
+  through them. The chain stops at 12 turns. Consecutive tweets of one side stay separate turns.
+- A thread is kept only with at least one brand reply. Threads are written in the order of their
+  root rows in the file.
+- Texts: ``&amp;``, ``&gt;``, ``&lt;`` are unescaped (``&amp;`` last) and CRLF becomes LF;
+  nothing else is changed (@handles and URLs stay, as in the IBM data).
+- ``--first N`` keeps the first N threads in file order that pass the mechanical filter (first
+  turn by the customer, at least one agent turn, English by ``is_english``); ``--ids FILE`` keeps
+  the threads listed in FILE (one id a line, or a labels JSONL with ``id``), in FILE's order.
+
+    .venv/bin/python scripts/twcs_dialogues.py /tmp/twcs/raw/*.csv --out /tmp/twcs/all.jsonl
+    .venv/bin/python scripts/twcs_dialogues.py /tmp/twcs/raw/*.csv --first 80 --out /tmp/twcs/t1.jsonl
+    .venv/bin/python scripts/twcs_dialogues.py /tmp/twcs/raw/*.csv --ids bench/data/twcs1_labels.jsonl \\
+        --out /tmp/twcs/t1.jsonl
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import io
+import json
+import re
+import sys
+from datetime import datetime
+from pathlib import Path
+
+SOURCE = {
+    "dataset": "Customer Support on Twitter (Kaggle, thoughtvector/customer-support-on-twitter)",
+    "repo": "AKholman/semantic_search",
+    "path": "data/twcs.csv",
+    "commit": "d4f9e4815a7c0101c4bb22a3e73193a2cc43b7ce",
+}
+HEADER = "tweet_id,author_id,inbound,created_at,text,response_tweet_id,in_response_to_tweet_id"
+MAX_TURNS = 12
+_ROW_START = re.compile(r"^\d+,[^,\n]*,(?:TRUE|FALSE),", re.M)
+_ENTITIES = (("&gt;", ">"), ("&lt;", "<"), ("&amp;", "&"))
+
+# function words for a crude language check: common English ones, and common ones of the other
+# languages seen in the dump (Spanish, Portuguese, French, German, Italian); words shared by
+# English and those (a, no, me, de, in, die ...) are in neither list
+_EN = set(
+    "the and to is it you i my your for of that this with have was are not can be on we at but "
+    "what why how do does did will just please thanks thank get been from they there would could "
+    "about help when any still our us if an or so all".split()
+)
+_OTHER = set(
+    "el la los las una por para que con es del lo se su mi esta pero como muy gracias hola "
+    "não em um uma os meu obrigado você le les et est pas pour avec vous je une merci "
+    "der das und ist nicht mit ich sie ein eine danke il di che non per sono grazie".split()
+)
+_WORD = re.compile(r"[^\W\d_]+(?:'[^\W\d_]+)?")
+
+
+class BadCsv(ValueError):
+    pass
+
+
+def unescape(text: str) -> str:
+    text = text.replace("\r\n", "\n")
+    for ent, ch in _ENTITIES:
+        text = text.replace(ent, ch)
+    return text
+
+
+def is_english(texts: list[str]) -> bool:
+    """Crude: more English function words than other languages' ones, @handles and URLs left out."""
+    en = other = 0
+    for t in texts:
+        t = re.sub(r"@\w+|https?://\S+", " ", t)
+        for w in _WORD.findall(t.lower()):
+            en += w in _EN
+            other += w in _OTHER
+    return en > other
+
+
+def _iso(created_at: str) -> str | None:
+    try:
+        return datetime.strptime(created_at, "%a %b %d %H:%M:%S %z %Y").strftime("%Y-%m-%dT%H:%M:%S.000Z")
+    except ValueError:
+        return None
+
+
+def read_rows(paths: list[Path]) -> tuple[list[dict], bool, bool]:
+    """(rows in file order, cut at start, cut at end) of the joined files."""
+    parts = []
+    for p in paths:
+        t = p.read_text(encoding="utf-8")
+        if t.startswith("\ufeff"):
+            t = t[1:]
+        if t.startswith(HEADER):
+            t = t[len(HEADER) :].lstrip("\r\n")
+        parts.append(t)
+    text = "".join(parts)
+    cut_start = cut_end = False
+    first = _ROW_START.search(text)
+    if first is None:
+        return [], bool(text), bool(text)
+    if first.start() > 0:
+        text, cut_start = text[first.start() :], True
+    if text and not text.endswith("\n"):
+        starts = [m.start() for m in _ROW_START.finditer(text)]
+        text, cut_end = text[: starts[-1]], True
+    rows = []
+    for rec in csv.reader(io.StringIO(text, newline="")):
+        if not rec:
+            continue
+        if len(rec) != 7:
+            raise BadCsv(f"a row with {len(rec)} fields, not 7: {rec[:3]}")
+        tid, author, inbound, created, body, _resp, parent = rec
+        if not tid.isdigit() or inbound not in ("TRUE", "FALSE"):
+            raise BadCsv(f"not a twcs row: {rec[:3]}")
+        rows.append(
+            {
+                "tweet_id": tid,
+                "author": author,
+                "inbound": inbound == "TRUE",
+                "created_at": created,
+                "text": body,
+                "parent": parent.strip(),
+            }
+        )
+    return rows, cut_start, cut_end
+
+
+def _root_of(tid: str, by_id: dict[str, dict]) -> str | None:
+    seen = set()
+    while tid in by_id and tid not in seen:
+        seen.add(tid)
+        parent = by_id[tid]["parent"]
+        if not parent:
+            return tid
+        tid = parent
+    return None
+
+
+def build_threads(rows: list[dict], cut_start: bool = False, cut_end: bool = False) -> list[dict]:
+    """Threads (dialogue dicts) in the order of their root rows."""
+    by_id = {r["tweet_id"]: r for r in rows}
+    children: dict[str, list[dict]] = {}
+    for r in rows:
+        if r["parent"]:
+            children.setdefault(r["parent"], []).append(r)
+    for kids in children.values():
+        kids.sort(key=lambda r: int(r["tweet_id"]))
+    cut = set()
+    if rows and cut_start:
+        cut.add(_root_of(rows[0]["tweet_id"], by_id))
+    if rows and cut_end:
+        cut.add(_root_of(rows[-1]["tweet_id"], by_id))
+    out = []
+    for root in rows:
+        if root["parent"] or not root["inbound"] or root["tweet_id"] in cut:
+            continue
+        customer, brand = root["author"], None
+        chain = [root]
+        while len(chain) < MAX_TURNS:
+            nxt = None
+            for kid in children.get(chain[-1]["tweet_id"], []):
+                if kid["author"] == customer and kid["inbound"]:
+                    nxt = kid
+                elif not kid["inbound"] and brand in (None, kid["author"]):
+                    nxt = kid
+                if nxt is not None:
+                    break
+            if nxt is None:
+                break
+            if not nxt["inbound"]:
+                brand = nxt["author"]
+            chain.append(nxt)
+        if brand is None:
+            continue
+        out.append(
+            {
+                "id": f"twcs-{root['tweet_id']}",
+                "source": SOURCE,
+                "turns": [
+                    {
+                        "speaker": "customer" if t["inbound"] else "agent",
+                        "text": unescape(t["text"]),
+                        "tweet_id": t["tweet_id"],
+                        "handle": t["author"],
+                        "datetime": _iso(t["created_at"]),
+                    }
+                    for t in chain
+                ],
+                "meta": {"company": brand},
+            }
+        )
+    return out
+
+
+def passes(thread: dict) -> bool:
+    """The mechanical filter: first turn by the customer, an agent turn, English."""
+    turns = thread["turns"]
+    return (
+        bool(turns)
+        and turns[0]["speaker"] == "customer"
+        and any(t["speaker"] == "agent" for t in turns)
+        and is_english([t["text"] for t in turns])
+    )
+
+
+def read_ids(path: Path) -> list[str]:
+    ids = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        line = line.strip()
+        if line:
+            ids.append(json.loads(line)["id"] if line.startswith("{") else line)
+    return ids
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("csv", type=Path, nargs="+", help="twcs CSV files or consecutive raw pages, in file order")
+    p.add_argument("--out", type=Path, required=True, help="dialogue JSONL to write")
+    g = p.add_mutually_exclusive_group()
+    g.add_argument("--first", type=int, metavar="N", help="only the first N threads that pass the filter")
+    g.add_argument("--ids", type=Path, metavar="FILE", help="only these thread ids (lines or labels JSONL)")
+    args = p.parse_args(argv)
+    for path in args.csv:
+        if not path.is_file():
+            print(f"no such file: {path}", file=sys.stderr)
+            return 2
+    try:
+        rows, cut_start, cut_end = read_rows(args.csv)
+    except BadCsv as e:
+        print(f"bad twcs CSV: {e}", file=sys.stderr)
+        return 2
+    threads = build_threads(rows, cut_start, cut_end)
+    if args.first is not None:
+        threads = [t for t in threads if passes(t)][: args.first]
+        if len(threads) < args.first:
+            print(f"only {len(threads)} threads pass the filter, not {args.first}", file=sys.stderr)
+    elif args.ids:
+        want = read_ids(args.ids)
+        have = {t["id"]: t for t in threads}
+        missing = [i for i in want if i not in have]
+        if missing:
+            print(f"{len(missing)} ids not in the input, e.g. {missing[0]}", file=sys.stderr)
+            return 2
+        threads = [have[i] for i in want]
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    with open(args.out, "w", encoding="utf-8") as f:
+        for t in threads:
+            f.write(json.dumps(t, ensure_ascii=False) + "\n")
+    print(f"{len(rows)} rows, {len(threads)} threads -> {args.out}", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
