@@ -179,3 +179,27 @@ def test_the_readme_team_override_sets_the_long_complaint_threshold(tmp_path: Pa
     )
     overridden = load_rules([default_rules_dir(), team])
     assert not [n.rule for n in run(overridden, annotator, turns) if n.rule == "missed-reflection"]
+
+
+@pytest.fixture(scope="module")
+def headline() -> RuleSet:
+    return load_rules([default_rules_dir()])
+
+
+@pytest.mark.parametrize(
+    "text, fires",
+    [
+        # "it'll be" as a small recognizer writes it: "all be", "it'll" as "to all"
+        ("The parts are in stock, so it all be repaired.", True),
+        ("The depot has the parcel and they're on it to all be delivered.", True),
+        ("Okay, that all be refunded to the card.", True),
+        # "all be" completing a verb of need or wish, said with its time, or asked
+        ("The two cheques have to all be endorsed on the back.", False),
+        ("I'd like the statements to all be mailed together.", False),
+        ("So it all be refunded within five working days.", False),
+        ("Would they all be refunded to the same card?", False),
+    ],
+)
+def test_ll_heard_as_all_before_a_passive(headline: RuleSet, annotator: Annotator, text: str, fires: bool) -> None:
+    nudges = [n for n in run(headline, annotator, [("agent", text)]) if n.rule == "uncommitted-promise"]
+    assert bool(nudges) is fires, text
