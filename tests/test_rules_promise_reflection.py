@@ -203,3 +203,23 @@ def headline() -> RuleSet:
 def test_ll_heard_as_all_before_a_passive(headline: RuleSet, annotator: Annotator, text: str, fires: bool) -> None:
     nudges = [n for n in run(headline, annotator, [("agent", text)]) if n.rule == "uncommitted-promise"]
     assert bool(nudges) is fires, text
+
+
+@pytest.mark.parametrize(
+    "pieces, fires",
+    [
+        # one sentence cut at a pause: "and|but" + a verb shares the agent's "I'll|I can"
+        (["I'll open a ticket with the courier", "and send the photos of the box", "They'll call you."], True),
+        (["We can log it as a fault", "but tell the engineers it's urgent", "Someone will text you."], True),
+        # a stop before "And…", no modal of the agent's, or an order in the same piece: a request
+        (["I'll open a ticket with the courier.", "And send the photos of the box.", "They'll call you."], False),
+        (["The form is on the website", "and send it back to us", "We'll process it."], False),
+        (["I'll open a ticket", "so send the photos of the box", "They'll call you."], False),
+    ],
+)
+def test_a_verb_continuing_the_agents_cut_sentence_is_no_request(
+    headline: RuleSet, annotator: Annotator, pieces: list[str], fires: bool
+) -> None:
+    turns = [("agent", p) for p in pieces] + [("customer", "Okay.")]
+    nudges = [n for n in run(headline, annotator, turns) if n.rule == "uncommitted-promise"]
+    assert bool(nudges) is fires, pieces
