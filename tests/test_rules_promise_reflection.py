@@ -179,3 +179,47 @@ def test_the_readme_team_override_sets_the_long_complaint_threshold(tmp_path: Pa
     )
     overridden = load_rules([default_rules_dir(), team])
     assert not [n.rule for n in run(overridden, annotator, turns) if n.rule == "missed-reflection"]
+
+
+@pytest.fixture(scope="module")
+def headline() -> RuleSet:
+    return load_rules([default_rules_dir()])
+
+
+@pytest.mark.parametrize(
+    "text, fires",
+    [
+        # "it'll be" as a small recognizer writes it: "all be", "it'll" as "to all"
+        ("The parts are in stock, so it all be repaired.", True),
+        ("The depot has the parcel and they're on it to all be delivered.", True),
+        ("Okay, that all be refunded to the card.", True),
+        # "all be" completing a verb of need or wish, said with its time, or asked
+        ("The two cheques have to all be endorsed on the back.", False),
+        ("I'd like the statements to all be mailed together.", False),
+        ("So it all be refunded within five working days.", False),
+        ("Would they all be refunded to the same card?", False),
+    ],
+)
+def test_ll_heard_as_all_before_a_passive(headline: RuleSet, annotator: Annotator, text: str, fires: bool) -> None:
+    nudges = [n for n in run(headline, annotator, [("agent", text)]) if n.rule == "uncommitted-promise"]
+    assert bool(nudges) is fires, text
+
+
+@pytest.mark.parametrize(
+    "pieces, fires",
+    [
+        # one sentence cut at a pause: "and|but" + a verb shares the agent's "I'll|I can"
+        (["I'll open a ticket with the courier", "and send the photos of the box", "They'll call you."], True),
+        (["We can log it as a fault", "but tell the engineers it's urgent", "Someone will text you."], True),
+        # a stop before "And…", no modal of the agent's, or an order in the same piece: a request
+        (["I'll open a ticket with the courier.", "And send the photos of the box.", "They'll call you."], False),
+        (["The form is on the website", "and send it back to us", "We'll process it."], False),
+        (["I'll open a ticket", "so send the photos of the box", "They'll call you."], False),
+    ],
+)
+def test_a_verb_continuing_the_agents_cut_sentence_is_no_request(
+    headline: RuleSet, annotator: Annotator, pieces: list[str], fires: bool
+) -> None:
+    turns = [("agent", p) for p in pieces] + [("customer", "Okay.")]
+    nudges = [n for n in run(headline, annotator, turns) if n.rule == "uncommitted-promise"]
+    assert bool(nudges) is fires, pieces

@@ -686,11 +686,10 @@ def after_request(cues: CompiledLexicon, sentences: int) -> Callable[[Match, Eva
                 return True
             i = doc_i[c.start]
             prev = strings[rows[i - 1][0]] if i > 0 else ""
-            if (
-                prev in _PLEASE
-                or (prev in _YOU_CAN and i > 1 and strings[rows[i - 2][0]] == "you")
-                or _imperative(feats.token(i))
-            ):
+            if prev in _PLEASE or (prev in _YOU_CAN and i > 1 and strings[rows[i - 2][0]] == "you"):
+                return True
+            tok = feats.token(i)
+            if _imperative(tok) and not _continues_own_clause(feats, i, tok):
                 return True
         return False
 
@@ -724,6 +723,31 @@ def _imperative(tok: Token) -> bool:
     if tok.dep_ == "conj" and any(c.dep_ in ("nsubj", "nsubjpass", "aux") for c in head.children):
         return False
     return True
+
+
+_SENTENCE_ENDS = frozenset({".", "?", "!", "…"})
+_FIRST_PERSON = frozenset({"i", "we"})
+
+
+def _continues_own_clause(feats: Features, i: int, verb: Token) -> bool:
+    """The base-form ``verb`` (Doc index ``i``) opens its sentence after a coordinator ("but
+    tell the nurse…", "and send the form…") and the sentence before ended without a stop, on a
+    clause of the agent's own with a modal ("I can send a message to the doctor"): the
+    recognizer cut one sentence at a pause, and the verb shares that subject and modal ("I can
+    send … but tell …"), an action of the agent's, not an order to the customer."""
+    cc = next((c for c in verb.children if c.dep_ == "cc" and c.i < verb.i), None)
+    if cc is None or cc.i != cc.sent.start:
+        return False
+    first = i - (verb.i - cc.i)  # the coordinator's index in the (joined) Doc
+    if first == 0:
+        return False
+    prev = feats.token(first - 1)
+    if prev.text in _SENTENCE_ENDS:
+        return False
+    head = prev.sent.root
+    return any(c.dep_ == "nsubj" and c.lower_ in _FIRST_PERSON for c in head.children) and any(
+        c.dep_ == "aux" and c.tag_ == "MD" for c in head.children
+    )
 
 
 _CLAUSE_BREAKS = frozenset({",", ";", ":", "-", "–", "—", "(", ")"})
