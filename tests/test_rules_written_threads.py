@@ -1,7 +1,7 @@
 """Readings fixed on terse written brand replies (Kaggle twcs 2017 threads, issue 20): an answer
 repeating a question's words is no restatement (``reflects_other`` reads what the other side
 told, not asked); "you still have to" is an order; "glad you got to" is no order; "didn't know
-where to ask" leads into a request, not a complaint.
+where to ask" leads into a request, not a complaint; "Get started here:" waits on the customer.
 A small pack for the engine reading, the default packs for the rest; spaCy's parse is real."""
 
 from __future__ import annotations
@@ -110,6 +110,13 @@ def test_you_not_we_orders_with_an_adverb_and_answers_to_questions(
 )
 def test_got_to_as_a_past_chance_or_an_arrival_is_no_order(annotator: Annotator, defaults: RuleSet, text: str) -> None:
     assert rules_fired(defaults, annotator, [("agent", text)], "you-not-we") == []
+
+
+def test_a_link_to_start_from_makes_what_follows_wait_on_the_customer(annotator: Annotator, defaults: RuleSet) -> None:
+    waits = "Get started here: your request will be processed in the secure portal."
+    assert rules_fired(defaults, annotator, [("agent", waits)], "uncommitted-promise") == []
+    own = "Thanks! We'll get started on the return and send you the label."
+    assert rules_fired(defaults, annotator, [("agent", own)], "uncommitted-promise")
 
 
 def test_not_knowing_where_to_ask_is_no_complaint(annotator: Annotator, defaults: RuleSet) -> None:
