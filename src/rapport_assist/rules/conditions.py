@@ -399,9 +399,28 @@ class Compiler:
                 return False
             s, e = ctx.feats.sent_spans[ctx.feats.sent[m.start]]
             mine = ctx.feats.content_lemmas(ignore, range(s, e))
-            return len(mine & ctx.other_last.content_lemmas(ignore)) >= need
+            return len(mine & told_lemmas(ctx.other_last, ignore)) >= need
 
         return echoes_other
+
+
+def told_lemmas(feats: Features, ignore: frozenset[int]) -> frozenset[int]:
+    """Content lemmas of what ``feats`` tells, not asks: its words outside sentences that end
+    with "?" (read by ``reflects_other``). An answer repeats the words of the question it answers
+    ("does the app have an open return?" - "you need to select open return"); only a statement's
+    words said back restate it. Cached per ``ignore`` set."""
+    memo: dict[frozenset[int], frozenset[int]] | None = feats.cache.get("#told-lemmas")
+    if memo is None:
+        memo = feats.cache["#told-lemmas"] = {}
+    lemmas = memo.get(ignore)
+    if lemmas is None:
+        asked, sent = feats.questions, feats.sent
+        lemmas = memo[ignore] = (
+            frozenset(lemma for k, lemma in feats.content_words(ignore) if sent[k] not in asked)
+            if asked
+            else feats.content_lemmas(ignore)
+        )
+    return lemmas
 
 
 def lexicon_matches(lex: CompiledLexicon, feats: Features) -> list[Match]:
