@@ -48,6 +48,11 @@ ANGRY = [
     # sarcasm: praise framed around a failure
     "Love how the app crashed right as I paid.",
     "Well done, the tram is late for the fourth morning.",
+    # a verdict on what the company says, "BS" as a verdict, its word quoted back, "shame!"
+    "Contradictory information from your billing team, twice.",
+    "that's bs, my line was down all night",
+    "So you call this 'express' shipping?",
+    "Late again. Shame on you!",
     # heat on a weak grievance
     "Emailed the landlord office for weeks!!! Nobody ever replies.",
     "Still no dial tone!!",
@@ -66,6 +71,9 @@ CALM = [
     "I called twice last week and nobody called back, could you look at my claim?",
     "Will it be in stock again next week??",
     "My order has been delayed for two days, any news?",
+    "What a shame, I missed the sale.",
+    "I have a BS in chemistry, do you hire lab staff?",
+    "Can I pay by 'bank transfer' on the site?",
 ]
 
 
