@@ -42,6 +42,11 @@ falls inside the passes depends on how many objects were allocated before: a cha
 allocates a few more lists can move one in or out and the count by 20-50% (seen on h37-punct:
 192,000 vs 246,500 for the same engine). Frozen, the collector only walks what the passes make.
 
+``--tones``: count the ``angry`` and ``tense`` tone text conditions of the packs instead of the
+rules (what the signals stage works out for every utterance, as ``bench/rules_ab.py`` times it:
+each utterance's reading handed over, its matches cleared), so a change to the anger lexicons is
+priced exactly.
+
 ``--bytecodes``: no valgrind; one pass under a tracer that counts the bytecodes each function
 and each line runs (``sys.settrace`` with opcode events): a deterministic profile of where the
 pass's work is, own and inclusive (a function's callees count in it), by share of all bytecodes.
@@ -148,22 +153,33 @@ def inner(args: argparse.Namespace, ready: Path | None) -> int:
             ready_calls.append([tracker.on_utterance(annotate.AnnotatedUtterance(u, next(docs)))[0] for u in call])
         left = {id(au): (au.features, dict(au.features.cache)) for call in ready_calls for au in call}
         read_doc = args.reading
-        timed_pass(engine, ready_calls, left, read_doc=read_doc)  # warm
+        one_pass = lambda: timed_pass(engine, ready_calls, left, read_doc=read_doc)  # noqa: E731
+        if args.tones:
+            from rapport_assist.rules.conditions import EvalContext
+
+            tones = [engine.compiler.condition(ruleset.tones[t].text) for t in ("angry", "tense") if t in ruleset.tones]
+
+            def one_pass() -> float:
+                for call in ready_calls:
+                    for au in call:
+                        feats, cache = left[id(au)]
+                        feats.cache = {k: v for k, v in cache.items() if k.startswith("#")}  # the reading, no matches
+                        for tone in tones:
+                            tone(EvalContext(feats))
+                return 0.0
+
+        one_pass()  # warm
         if ready is not None:  # the driver switches instrumentation on, then writes "go"
             ready.write_text(str(os.getpid()))
             while ready.read_text() != "go":
                 time.sleep(0.2)
         if args.bytecodes:
-            return count_bytecodes(
-                lambda: timed_pass(engine, ready_calls, left, read_doc=read_doc), sum(len(c) for c in calls), args.top
-            )
+            return count_bytecodes(one_pass, sum(len(c) for c in calls), args.top)
         if args.gc_frozen:  # what is alive now is out of the collector's reach during the passes
             gc.collect()
             gc.freeze()
         started = time.thread_time()
-        functools.reduce(
-            lambda _, __: timed_pass(engine, ready_calls, left, read_doc=read_doc), range(args.passes), 0.0
-        )
+        functools.reduce(lambda _, __: one_pass(), range(args.passes), 0.0)
         spent = time.thread_time() - started
     n = sum(len(c) for c in calls)
     print(
@@ -223,6 +239,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument(
         "--reading", action="store_true", help="the engine reads each Doc itself (its features), counted with the rules"
     )
+    ap.add_argument("--tones", action="store_true", help="count the angry and tense tone text, not the rules")
     ap.add_argument("--rule", action="append", help="count only this rule (repeatable; 'none': no rules)")
     ap.add_argument("--per-rule", action="store_true", help="count each rule alone against an engine with none")
     ap.add_argument("--jobs", type=int, default=1, help="--per-rule: counts run at a time (default 1)")
@@ -305,6 +322,8 @@ def count(args: argparse.Namespace) -> tuple[int, int]:
             command += ["--reading"]
         if args.gc_frozen:
             command += ["--gc-frozen"]
+        if args.tones:
+            command += ["--tones"]
         valgrind = [
             "valgrind",
             "--tool=callgrind",

@@ -1,0 +1,87 @@
+"""The default packs' 'angry' tone on classes of anger read from how a sentence is built
+(rules/common.yaml: a verdict on the service or its people, a vow not to come back, a question
+that blames, sarcasm framed as praise, heat on a weak grievance), each with its near misses.
+
+A customer's text alone, through the real annotator and signals stage (no audio: the tone is
+read from the words)."""
+
+from __future__ import annotations
+
+import pytest
+
+from rapport_assist.annotate import Annotator
+from rapport_assist.rules import default_rules_dir, load_rules
+from rapport_assist.signals import SignalTracker
+from rapport_assist.types import Speaker, Utterance
+
+
+@pytest.fixture(scope="module")
+def annotator() -> Annotator:
+    return Annotator()
+
+
+@pytest.fixture(scope="module")
+def rules():
+    return load_rules([default_rules_dir()])
+
+
+def tone_of(text: str, rules, annotator: Annotator) -> str:
+    tracker = SignalTracker(rules)
+    utt = Utterance(0, Speaker.CUSTOMER, text, 0.0, 3.0)
+    au, _ = tracker.on_utterance(annotator.annotate(utt))
+    return au.utterance.signals.tone.label
+
+
+ANGRY = [
+    # a verdict on the people who serve, or on the service
+    "The lady at the desk was arrogant and dismissive with me.",
+    "Lousy support again from your billing line.",
+    "Honestly the whole booking process was a total fail.",
+    # a vow not to come back, said as the outcome
+    "Never going back to that branch, not after today.",
+    "Fine, I'll bank elsewhere then.",
+    # a question that blames
+    "How do you expect people to read a bill this small?",
+    "Why is my broadband still dropping after three engineer visits?",
+    "Is it too much to ask for a working lift in the station?",
+    "Gonna refund me this week or nah",
+    # sarcasm: praise framed around a failure
+    "Love how the app crashed right as I paid.",
+    "Well done, the tram is late for the fourth morning.",
+    # a verdict on what the company says, "BS" as a verdict, its word quoted back, "shame!"
+    "Contradictory information from your billing team, twice.",
+    "that's bs, my line was down all night",
+    "So you call this 'express' shipping?",
+    "Late again. Shame on you!",
+    # heat on a weak grievance
+    "Emailed the landlord office for weeks!!! Nobody ever replies.",
+    "Still no dial tone!!",
+]
+
+CALM = [
+    # near misses: a verdict negated or about a thing, plain questions, praise with thanks, a
+    # calm report of a delay, an eager "??"
+    "The staff weren't rude at all, just rushed.",
+    "Poor reception upstairs, does the booster help?",
+    "I'm going back to the shop on Monday to collect it.",
+    "Do you expect the price to drop after the holidays?",
+    "Why is the old logo still on the receipt?",
+    "Well done to the driver, he was early and very kind, thanks!",
+    "Love how easy the new app is.",
+    "I called twice last week and nobody called back, could you look at my claim?",
+    "Will it be in stock again next week??",
+    "My order has been delayed for two days, any news?",
+    "What a shame, I missed the sale.",
+    "I have a BS in chemistry, do you hire lab staff?",
+    "Can I pay by 'bank transfer' on the site?",
+]
+
+
+@pytest.mark.parametrize("text", ANGRY)
+def test_structural_anger_classes_read_as_angry(text: str, rules, annotator: Annotator) -> None:
+    assert tone_of(text, rules, annotator) == "angry"
+
+
+@pytest.mark.parametrize("text", CALM)
+def test_their_near_misses_stay_calm(text: str, rules, annotator: Annotator) -> None:
+    assert tone_of(text, rules, annotator) != "angry"
