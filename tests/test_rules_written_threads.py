@@ -159,3 +159,18 @@ def test_promises_of_checking_and_reports_the_customer_makes_first(
     annotator: Annotator, defaults: RuleSet, text: str, fires: bool
 ) -> None:
     assert bool(rules_fired(defaults, annotator, [("agent", text)], "uncommitted-promise")) is fires
+
+
+@pytest.mark.parametrize(
+    "text, fires",
+    [
+        # a move of the talk to another channel, or meeting us there first (twcs batch 3)
+        ("Thanks, your message came through and we'll continue in DM.", False),
+        ("Join us in a private chat and we'll work it out together.", False),
+        ("We'll pick this up in DMs.", False),
+        # continuing the work itself is still a promise
+        ("We'll continue to look into the refund for you.", True),
+    ],
+)
+def test_a_move_to_another_channel_is_no_promise(annotator: Annotator, defaults: RuleSet, text: str, fires: bool) -> None:
+    assert bool(rules_fired(defaults, annotator, [("agent", text)], "uncommitted-promise")) is fires
