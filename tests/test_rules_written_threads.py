@@ -166,8 +166,8 @@ def test_promises_of_checking_and_reports_the_customer_makes_first(
     [
         # a move of the talk to another channel, or meeting us there first (twcs batch 3)
         ("Thanks, your message came through and we'll continue in DM.", False),
-        ("Join us in a private chat and we'll work it out together.", False),
-        ("We'll pick this up in DMs.", False),
+        ("Join us in a private chat and we'll sort it out together.", False),
+        ("We got your DM and will continue from there.", False),
         # continuing the work itself is still a promise
         ("We'll continue to look into the refund for you.", True),
     ],
