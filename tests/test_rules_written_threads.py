@@ -172,5 +172,7 @@ def test_promises_of_checking_and_reports_the_customer_makes_first(
         ("We'll continue to look into the refund for you.", True),
     ],
 )
-def test_a_move_to_another_channel_is_no_promise(annotator: Annotator, defaults: RuleSet, text: str, fires: bool) -> None:
+def test_a_move_to_another_channel_is_no_promise(
+    annotator: Annotator, defaults: RuleSet, text: str, fires: bool
+) -> None:
     assert bool(rules_fired(defaults, annotator, [("agent", text)], "uncommitted-promise")) is fires
