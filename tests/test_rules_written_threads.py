@@ -67,6 +67,11 @@ def rules_fired(ruleset: RuleSet, annotator: Annotator, turns: list[tuple[str, s
         ("Can I still reach Denver before the wedding on Wednesday?", True),
         # a statement and a question: the statement's words count
         ("The wedding is in Denver on Wednesday. Can I still make it?", False),
+        # asked by its word order, typed without the "?": still a question, its words answered
+        ("can I still reach Denver before the wedding on Wednesday", True),
+        ("do I have to fly into Denver for the wedding on Wednesday", True),
+        # a statement typed in lower case stays a statement
+        ("my cousin's wedding is in Denver on Wednesday morning", False),
     ],
 )
 def test_reflects_other_counts_what_the_other_side_told_not_asked(
@@ -133,3 +138,41 @@ def test_not_knowing_where_to_ask_is_no_complaint(annotator: Annotator, defaults
     reply = ("agent", "We'd be glad to help. What's the booking reference?")
     assert rules_fired(defaults, annotator, [("customer", ask), reply], "missed-reflection") == []
     assert rules_fired(defaults, annotator, [("customer", fault), reply], "missed-reflection")
+
+
+@pytest.mark.parametrize(
+    "text, fires",
+    [
+        # checking and finding out, said as the company's next action (twcs batch 2)
+        ("We can't reproduce it here. I'll still be checking with the lab to find out more.", True),
+        ("Thanks for the heads-up, we'll check on the delivery route for your street.", True),
+        ("Thanks, we'll find out what happened to the voucher.", True),
+        # ...with a time, or after an order to report it first: no open promise
+        ("I'll check with the lab and let you know by noon tomorrow.", False),
+        ("Please report the fault through our help page: and we'll look into it.", False),
+        ("Please restart the box and we'll run a line test from our side.", False),
+        # "you can confirm" tells how; the promise after it is still the company's own
+        ("You can confirm the order is cancelled in your account. The hold will be released by your bank.", True),
+    ],
+)
+def test_promises_of_checking_and_reports_the_customer_makes_first(
+    annotator: Annotator, defaults: RuleSet, text: str, fires: bool
+) -> None:
+    assert bool(rules_fired(defaults, annotator, [("agent", text)], "uncommitted-promise")) is fires
+
+
+@pytest.mark.parametrize(
+    "text, fires",
+    [
+        # a move of the talk to another channel, or meeting us there first (twcs batch 3)
+        ("Thanks, your message came through and we'll continue in DM.", False),
+        ("Join us in a private chat and we'll sort it out together.", False),
+        ("We got your DM and will continue from there.", False),
+        # continuing the work itself is still a promise
+        ("We'll continue to look into the refund for you.", True),
+    ],
+)
+def test_a_move_to_another_channel_is_no_promise(
+    annotator: Annotator, defaults: RuleSet, text: str, fires: bool
+) -> None:
+    assert bool(rules_fired(defaults, annotator, [("agent", text)], "uncommitted-promise")) is fires

@@ -405,8 +405,8 @@ class Compiler:
 
 
 def told_lemmas(feats: Features, ignore: frozenset[int]) -> frozenset[int]:
-    """Content lemmas of what ``feats`` tells, not asks: its words outside sentences that end
-    with "?" (read by ``reflects_other``). An answer repeats the words of the question it answers
+    """Content lemmas of what ``feats`` tells, not asks: its words outside sentences that ask
+    (``_asked_sentences``: a "?", or the word order) (read by ``reflects_other``). An answer repeats the words of the question it answers
     ("does the app have an open return?" - "you need to select open return"); only a statement's
     words said back restate it. Cached per ``ignore`` set."""
     memo: dict[frozenset[int], frozenset[int]] | None = feats.cache.get("#told-lemmas")
@@ -414,13 +414,25 @@ def told_lemmas(feats: Features, ignore: frozenset[int]) -> frozenset[int]:
         memo = feats.cache["#told-lemmas"] = {}
     lemmas = memo.get(ignore)
     if lemmas is None:
-        asked, sent = feats.questions, feats.sent
+        asked, sent = _asked_sentences(feats), feats.sent
         lemmas = memo[ignore] = (
             frozenset(lemma for k, lemma in feats.content_words(ignore) if sent[k] not in asked)
             if asked
             else feats.content_lemmas(ignore)
         )
     return lemmas
+
+
+def _asked_sentences(feats: Features) -> frozenset[int]:
+    """The sentences of ``feats`` that ask: those ending with "?", and those asked by their word
+    order without one ("can I move my plan to my son's account", as a tweet or a recognizer
+    writes it): the clause above the sentence's first word is ``_inverted``. The parse is read
+    only where the token rows show an auxiliary before a subject (``_may_ask``)."""
+    asked = set(feats.questions)
+    for sid, (a, b) in enumerate(feats.sent_spans):
+        if b > a and sid not in asked and _may_ask(feats, sid) and _asked_by_order(feats, a, a + 1):
+            asked.add(sid)
+    return frozenset(asked)
 
 
 def lexicon_matches(lex: CompiledLexicon, feats: Features) -> list[Match]:
