@@ -58,6 +58,27 @@ def phrase_words(text: str) -> list[str]:
     return out
 
 
+def expand_choices(text: str) -> list[str]:
+    """A phrase as the phrases it stands for: a choice (``a|b``) any of whose words is more than
+    one word once split as spaCy splits it ("didn't" is "did" + "not", "you'll" is "you" + "will")
+    is written out, one phrase per choice ("haven't|didn't hear back" -> "haven't hear back",
+    "didn't hear back"; "can't|cannot" is one phrase: both split as "can not"); one-word choices
+    stay a choice. Without this a compiled choice kept only the first word of each choice
+    ("have|did"), so such phrases never matched as written."""
+    out = [""]
+    for chunk in text.split():
+        alts = chunk.split("|") if "|" in chunk else []
+        if alts and any(a != "<num>" and len(phrase_words(a)) > 1 for a in alts):
+            out = [f"{head} {a}".strip() for head in out for a in alts if a]
+        else:
+            out = [f"{head} {chunk}".strip() for head in out]
+    # "can't" and "cannot" are the same words once split: one phrase for both, the first written
+    seen: dict[tuple[str, ...], str] = {}
+    for form in out:
+        seen.setdefault(tuple(phrase_words(form)), form)
+    return list(seen.values())
+
+
 PhraseKey = frozenset[int]
 
 

@@ -127,6 +127,8 @@ PRAISE_MAX_PER_CALL = 1  # a praise rule's default max_per_call: the call's summ
 TEMPLATE_FIELDS = ("quote", "rewrite")
 NAME_RE = re.compile(NAME_PATTERN)
 PHRASE_WORD_RE = re.compile(r"^(?:<num>|[\w'’-]+)$")
+# a phrase whose choices hold contractions is written out into this many phrases at most
+MAX_PHRASE_FORMS = 32
 
 # Defaults of the built-in tests, each naming the lexicon it reads.
 DEFAULT_NEGATION_LEXICON = "negation"
@@ -413,7 +415,7 @@ class _Builder:
     def phrases(self, values: list[Any] | None, node: YValue | None, what: str) -> tuple[Phrase, ...]:
         if values is None or not isinstance(node, YSeq):
             return ()
-        out = []
+        out: list[Phrase] = []
         for value, item in zip(values, node.items):
             # "no", "yes", "100" are words here: as written, not as YAML reads them
             text = value.strip() if isinstance(value, str) else (item.raw if isinstance(item, YScalar) else "")
@@ -431,7 +433,18 @@ class _Builder:
                     "write e.g. 'second|third time'",
                 )
                 continue
-            out.append(Phrase(text, item.loc))
+            from .features import expand_choices  # features reads spaCy's tokens: not at import
+
+            forms = expand_choices(text)
+            if len(forms) > MAX_PHRASE_FORMS:
+                self.problems.add(
+                    item.loc,
+                    f"{what} {text!r} stands for {len(forms)} phrases (choices with a contraction are "
+                    f"written out; at most {MAX_PHRASE_FORMS})",
+                    "split it into a few phrases",
+                )
+                continue
+            out.extend(Phrase(form, item.loc) for form in forms)
         return tuple(out)
 
     def add_tone(self, name: str, key_loc: Loc, spec: ToneSpec | None, node: YValue) -> None:
@@ -1127,8 +1140,7 @@ class _Builder:
         out: list[Rewrite] = []
         for spec, node in zip(specs, v.items):
             src = self.phrases([spec.from_], YSeq((_at(node, "from"),), node.loc), "rewrite 'from'")
-            if src:
-                out.append(Rewrite(src[0], spec.to))
+            out.extend(Rewrite(form, spec.to) for form in src)  # a choice written out: each form
         return tuple(out)
 
     def expectation(self, spec: ExpectSpec, v: YValue) -> Expectation | None:

@@ -1,0 +1,122 @@
+"""A choice (``a|b``) whose words hold a contraction is written out into one phrase per choice.
+
+Before, a compiled choice kept only the first word of each choice once split as spaCy splits it
+("haven't" -> "have"), so "haven't|hasn't heard back" matched neither "haven't heard back" nor
+"hasn't heard back". These tests run the real loader, annotator and engine."""
+
+from __future__ import annotations
+
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from rapport_assist.annotate import Annotator
+from rapport_assist.errors import RuleError
+from rapport_assist.rules import RuleEngine, load_rules
+from rapport_assist.rules.features import expand_choices
+from rapport_assist.types import Speaker, Utterance
+
+PACK = textwrap.dedent("""\
+    version: 1
+    lexicons:
+      no-answer: ["haven't|hasn't|didn't hear back", second|third time]
+      order: ["you'll|you'd need to"]
+    rules:
+      - id: no-answer
+        title: No answer
+        severity: low
+        why: test
+        when: {speaker: customer, says: no-answer}
+        cooldown_s: 0
+        message: "{quote}"
+      - id: order
+        title: An order
+        severity: low
+        why: test
+        when: {speaker: agent, says: order}
+        cooldown_s: 0
+        message: "{rewrite}"
+        message_if_no_rewrite: "{quote}"
+        rewrites:
+          - {from: "you'll|you'd need to", to: "let's"}
+    """)
+
+
+@pytest.mark.parametrize(
+    "text, forms",
+    [
+        ("haven't|didn't hear back", ["haven't hear back", "didn't hear back"]),
+        # "can't" and "cannot" split alike ("can not"): one phrase, as first written
+        ("can't|cannot believe", ["can't believe"]),
+        ("if you can't|couldn't", ["if you can't", "if you couldn't"]),
+        # one-word choices stay a choice; only the slot with a contraction is written out
+        ("you'll|would still|also need to", ["you'll still|also need to", "would still|also need to"]),
+        ("second|third time", ["second|third time"]),
+        ("within <num>|two days", ["within <num>|two days"]),
+    ],
+)
+def test_choices_with_a_contraction_are_written_out(text: str, forms: list[str]) -> None:
+    assert expand_choices(text) == forms
+
+
+@pytest.fixture(scope="module")
+def annotator() -> Annotator:
+    return Annotator()
+
+
+def fired(tmp_path: Path, annotator: Annotator, who: str, text: str, pack: str = PACK) -> list[str]:
+    path = tmp_path / "pack.yaml"
+    path.write_text(pack, encoding="utf-8")
+    engine = RuleEngine(load_rules([path]))
+    engine.start_call()
+    utt = Utterance(0, Speaker(who), text, 0.0, 2.0, timing_estimated=True)
+    out = list(engine.on_utterance(annotator.annotate(utt))) + list(engine.finish(3.0))
+    return [n.rule for n in out]
+
+
+@pytest.mark.parametrize(
+    "text, fires",
+    [
+        ("I haven't heard back from anyone.", True),
+        ("She hasn't heard back either", True),
+        ("We didn't hear back at all.", True),
+        ("This is the third time I call.", True),
+        # the first word of a choice alone is not the phrase (it used to be all that was left)
+        ("I have heard back, thanks.", False),
+        ("Did you hear back?", False),
+    ],
+)
+def test_a_lexicon_choice_with_contractions_matches_each_form(
+    tmp_path: Path, annotator: Annotator, text: str, fires: bool
+) -> None:
+    assert (fired(tmp_path, annotator, "customer", text) == ["no-answer"]) is fires
+
+
+def test_a_rewrite_from_a_written_out_choice_offers_each_form(tmp_path: Path, annotator: Annotator) -> None:
+    path = tmp_path / "pack.yaml"
+    path.write_text(PACK, encoding="utf-8")
+    ruleset = load_rules([path])
+    assert [rw.phrase.text for rw in ruleset.rule("order").rewrites] == ["you'll need to", "you'd need to"]
+    assert fired(tmp_path, annotator, "agent", "You'd need to restart the router.") == ["order"]
+
+
+def test_a_team_removes_a_choice_as_the_pack_wrote_it(tmp_path: Path) -> None:
+    path = tmp_path / "pack.yaml"
+    path.write_text(PACK, encoding="utf-8")
+    override = tmp_path / "team.yaml"
+    override.write_text(
+        "version: 1\noverrides:\n  - {lexicon: no-answer, remove: [\"haven't|hasn't|didn't hear back\"]}\n",
+        encoding="utf-8",
+    )
+    phrases = [p.text for p in load_rules([path, override]).lexicons["no-answer"].phrases]
+    assert phrases == ["second|third time"]
+
+
+def test_a_choice_that_stands_for_too_many_phrases_is_an_error_at_its_line(tmp_path: Path) -> None:
+    slot = "|".join(f"{w}n't" for w in ("can", "won", "don", "didn", "isn", "aren"))
+    path = tmp_path / "pack.yaml"
+    path.write_text(PACK.replace("second|third time", f'"{slot} {slot} go"'), encoding="utf-8")
+    with pytest.raises(RuleError) as info:
+        load_rules([path])
+    assert "pack.yaml:3" in info.value.message and "stands for 36 phrases" in info.value.message
