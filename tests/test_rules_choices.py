@@ -120,3 +120,27 @@ def test_a_choice_that_stands_for_too_many_phrases_is_an_error_at_its_line(tmp_p
     with pytest.raises(RuleError) as info:
         load_rules([path])
     assert "pack.yaml:3" in info.value.message and "stands for 36 phrases" in info.value.message
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Y'all need to restart it.",
+        "So y'all need to restart it.",
+        "Ya'll need to restart it.",
+        "Y’ALL NEED to restart it.",
+    ],
+)
+def test_yall_is_split_the_same_wherever_it_stands(annotator: Annotator, text: str) -> None:
+    """spaCy keeps "Y'all" whole at a sentence start and splits it elsewhere; the annotator
+    always splits it, "y'" read as "you", so a rule phrase with "y'all" matches it everywhere."""
+    doc = annotator.annotate(Utterance(0, Speaker.AGENT, text, 0.0, 2.0, timing_estimated=True)).doc
+    you = next(t for t in doc if t.text.lower().startswith("y"))
+    assert (you.norm_, you.nbor().norm_) == ("you", "all")
+    assert doc.text == text  # the words as said are kept
+
+
+@pytest.mark.parametrize("text", ["What did y'all do to my phone?", "Y'all, what did you all do to my phone?"])
+def test_a_yall_phrase_matches_however_it_is_typed(tmp_path: Path, annotator: Annotator, text: str) -> None:
+    pack = PACK.replace("second|third time", "what did y'all do")
+    assert fired(tmp_path, annotator, "customer", text, pack) == ["no-answer"]

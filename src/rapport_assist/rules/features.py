@@ -29,7 +29,15 @@ _WORD_RE = re.compile(r"<num>|[a-z0-9']+")
 _CLOCK_TIME = re.compile(r"^[0-2]?[0-9][:.][0-5][0-9]$")  # "3:30", "10.15": spaCy's like_num says no; <num> says yes
 _CONTRACTION_NORMS = {"'m": "am", "'re": "are", "'ve": "have", "'ll": "will", "n't": "not"}
 _NT_STEMS = {"ca": "can", "wo": "will", "sha": "shall"}
-_RUN_ONS = {"cannot": ("can", "not"), "gonna": ("going", "to"), "gotta": ("got", "to"), "wanna": ("want", "to")}
+_RUN_ONS = {
+    "cannot": ("can", "not"),
+    "gonna": ("going", "to"),
+    "gotta": ("got", "to"),
+    "wanna": ("want", "to"),
+    # the annotator always splits these as "y'" (normal form "you") + "all" (models._split_yall)
+    "y'all": ("you", "all"),
+    "ya'll": ("you", "all"),
+}
 
 
 def phrase_key(word: str) -> int:
