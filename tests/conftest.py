@@ -86,3 +86,19 @@ def pulse():
         pytest.skip(f"pulseaudio cannot start here: {exc}")
     yield server
     server.__exit__(None, None, None)
+
+
+@pytest.fixture(scope="session")
+def annotator():
+    """The real spaCy annotator, once per session (tests that read parses and rule matches)."""
+    from rapport_assist.annotate import Annotator
+
+    return Annotator()
+
+
+@pytest.fixture(scope="session")
+def rules():
+    """The default rule packs as shipped (``rules/``), loaded once per session."""
+    from rapport_assist.rules import default_rules_dir, load_rules
+
+    return load_rules([default_rules_dir()])

@@ -10,19 +10,8 @@ from __future__ import annotations
 import pytest
 
 from rapport_assist.annotate import Annotator
-from rapport_assist.rules import default_rules_dir, load_rules
 from rapport_assist.signals import SignalTracker
 from rapport_assist.types import Speaker, Utterance
-
-
-@pytest.fixture(scope="module")
-def annotator() -> Annotator:
-    return Annotator()
-
-
-@pytest.fixture(scope="module")
-def rules():
-    return load_rules([default_rules_dir()])
 
 
 def tone_of(text: str, rules, annotator: Annotator) -> str:

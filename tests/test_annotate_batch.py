@@ -54,11 +54,6 @@ def reading(au: AnnotatedUtterance) -> list[tuple]:
     return tokens + [(e.start, e.end, e.label_) for e in doc.ents]
 
 
-@pytest.fixture(scope="module")
-def annotator() -> Annotator:
-    return Annotator()
-
-
 def test_batched_annotation_equals_one_at_a_time(annotator: Annotator) -> None:
     utts = [utt(i, t) for i, t in enumerate(TEXTS)]
     single = [annotator.annotate(u) for u in utts]

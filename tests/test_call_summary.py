@@ -8,7 +8,6 @@ import json
 import re
 from pathlib import Path
 
-import pytest
 
 from rapport_assist.annotate import Annotator
 from rapport_assist.cli import main
@@ -18,11 +17,6 @@ from rapport_assist.rules import RuleEngine, default_rules_dir, load_rules
 from rapport_assist.types import CallCoaching, CallSummary, Evidence, Nudge, Praise, RecordItem, Speaker, Utterance
 
 SCORE = re.compile(r"\d+\s*(/|out of|%)|\bscore\b|\bpoints?\b", re.IGNORECASE)
-
-
-@pytest.fixture(scope="module")
-def annotator() -> Annotator:
-    return Annotator()
 
 
 def call(annotator: Annotator, turns: list[tuple[str, str]]) -> list:

@@ -13,21 +13,11 @@ from rapport_assist.annotate import Annotator
 from rapport_assist.assist import AssistModel, BudgetConfig
 from rapport_assist.errors import RuleError
 from rapport_assist.pipeline import CallPipeline
-from rapport_assist.rules import RuleEngine, default_rules_dir, load_rules
+from rapport_assist.rules import RuleEngine, load_rules
 from rapport_assist.rules.early import EarlyNudges, fires_early
 from rapport_assist.types import CallSummary, Evidence, Nudge, Partial, SpeechActivity, Speaker, Utterance, Withdrawn
 
 A, C = Speaker.AGENT, Speaker.CUSTOMER
-
-
-@pytest.fixture(scope="module")
-def annotator() -> Annotator:
-    return Annotator()
-
-
-@pytest.fixture(scope="module")
-def rules():
-    return load_rules([default_rules_dir()])
 
 
 def run(annotator: Annotator, rules, items) -> list:

@@ -10,7 +10,6 @@ from pathlib import Path
 
 import pytest
 
-from rapport_assist.annotate import Annotator
 from rapport_assist.cli import main
 from rapport_assist.evaluate import (
     Counts,
@@ -102,11 +101,6 @@ LABELLED = [
 def write_jsonl(path: Path, rows: list[dict]) -> Path:
     path.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
     return path
-
-
-@pytest.fixture(scope="module")
-def annotator() -> Annotator:
-    return Annotator()
 
 
 @pytest.fixture(scope="module")

@@ -60,11 +60,6 @@ def test_choices_with_a_contraction_are_written_out(text: str, forms: list[str])
     assert expand_choices(text) == forms
 
 
-@pytest.fixture(scope="module")
-def annotator() -> Annotator:
-    return Annotator()
-
-
 def fired(tmp_path: Path, annotator: Annotator, who: str, text: str, pack: str = PACK) -> list[str]:
     path = tmp_path / "pack.yaml"
     path.write_text(pack, encoding="utf-8")

@@ -58,11 +58,6 @@ PACK = textwrap.dedent("""\
     """)
 
 
-@pytest.fixture(scope="module")
-def annotator() -> Annotator:
-    return Annotator()
-
-
 @pytest.fixture()
 def ruleset(tmp_path: Path) -> RuleSet:
     path = tmp_path / "claims.yaml"

@@ -41,11 +41,6 @@ WAIT_RULE = textwrap.dedent("""\
     """)
 
 
-@pytest.fixture(scope="module")
-def annotator() -> Annotator:
-    return Annotator()
-
-
 def ruleset(tmp_path: Path, rules: str) -> RuleSet:
     path = tmp_path / "pack.yaml"
     path.write_text(LEXICONS + rules, encoding="utf-8")

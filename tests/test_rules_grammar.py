@@ -45,11 +45,6 @@ def rule(body: str, rid: str = "r", extra: str = "") -> str:
     return textwrap.indent(text, "  ")
 
 
-@pytest.fixture(scope="module")
-def annotator() -> Annotator:
-    return Annotator()
-
-
 def load(tmp_path: Path, rules: str, extra_files: dict[str, str] | None = None) -> RuleSet:
     path = tmp_path / "pack.yaml"
     path.write_text(HEAD + rules, encoding="utf-8")

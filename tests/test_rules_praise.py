@@ -51,11 +51,6 @@ PACK = textwrap.dedent("""\
     """)
 
 
-@pytest.fixture(scope="module")
-def annotator() -> Annotator:
-    return Annotator()
-
-
 def write(tmp_path: Path, text: str) -> Path:
     path = tmp_path / "praise.yaml"
     path.write_text(text, encoding="utf-8")

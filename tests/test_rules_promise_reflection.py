@@ -60,11 +60,6 @@ COMPLAINT = (
 )
 
 
-@pytest.fixture(scope="module")
-def annotator() -> Annotator:
-    return Annotator()
-
-
 def pack(tmp_path: Path, text: str, name: str = "pack.yaml") -> RuleSet:
     path = tmp_path / name
     path.write_text(text, encoding="utf-8")

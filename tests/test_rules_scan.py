@@ -4,7 +4,6 @@ tried at every word), on real spaCy readings of tricky text."""
 
 from __future__ import annotations
 
-import pytest
 
 from rapport_assist.annotate import Annotator
 from rapport_assist.rules import default_rules_dir, load_rules
@@ -52,11 +51,6 @@ TEXTS = [
     "calls you back",  # an inflection through the lemma
     "Within 3:30 hours. THAT'S OUR POLICY!!!",
 ]
-
-
-@pytest.fixture(scope="module")
-def annotator() -> Annotator:
-    return Annotator()
 
 
 def check(compiler: Compiler, annotator: Annotator, texts: list[str]) -> int:

@@ -127,11 +127,6 @@ def test_the_backchannel_test_by_length_agrees_with_the_long_way(words: list[str
     assert tracker.is_backchannel(text) == _backchannel_the_long_way(tracker, text)
 
 
-@pytest.fixture(scope="module")
-def annotator() -> Annotator:
-    return Annotator()
-
-
 def test_quotes_read_the_same_with_and_without_the_no_filler_shortcut(annotator: Annotator) -> None:
     engine = RuleEngine(load_rules([default_rules_dir()]))
     extractor = engine.compiler.extractor

@@ -34,11 +34,6 @@ ECHO = textwrap.dedent("""\
 
 
 @pytest.fixture(scope="module")
-def annotator() -> Annotator:
-    return Annotator()
-
-
-@pytest.fixture(scope="module")
 def defaults() -> RuleSet:
     return load_rules([default_rules_dir()])
 

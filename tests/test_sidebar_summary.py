@@ -24,11 +24,6 @@ from rapport_assist.sources import ReplayInput  # noqa: E402
 from rapport_assist.types import CallCoaching, CallSummary  # noqa: E402
 
 
-@pytest.fixture(scope="module")
-def annotator() -> Annotator:
-    return Annotator()
-
-
 class Backend(AppBackend):
     __test__ = False
 

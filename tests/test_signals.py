@@ -25,11 +25,6 @@ from rapport_assist.types import (
 A, C = Speaker.AGENT, Speaker.CUSTOMER
 
 
-@pytest.fixture(scope="module")
-def annotator() -> Annotator:
-    return Annotator()
-
-
 @pytest.fixture()
 def tracker() -> SignalTracker:
     return SignalTracker(load_rules([default_rules_dir()]))

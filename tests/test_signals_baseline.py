@@ -16,23 +16,12 @@ import statistics
 import pytest
 
 from rapport_assist.annotate import Annotator
-from rapport_assist.rules import default_rules_dir, load_rules
 from rapport_assist.signals import SignalOptions, SignalTracker, count_syllables
 from rapport_assist.types import Speaker, Utterance, VoiceMeasure, Word
 
 A, C = Speaker.AGENT, Speaker.CUSTOMER
 CALM, LOUD = -26.0, -18.0
 NEUTRAL = "I would like to check the balance on my account please."
-
-
-@pytest.fixture(scope="module")
-def annotator() -> Annotator:
-    return Annotator()
-
-
-@pytest.fixture(scope="module")
-def rules():
-    return load_rules([default_rules_dir()])
 
 
 @pytest.fixture()

@@ -157,11 +157,6 @@ def test_the_revision_event_and_its_cache_line() -> None:
 # ---------------------------------------------------------------------------- the turn rules read it
 
 
-@pytest.fixture(scope="module")
-def annotator() -> Annotator:
-    return Annotator()
-
-
 def run_call(items: list[Any], annotator: Annotator) -> list[Any]:
     engine = RuleEngine(load_rules([default_rules_dir()]))
     return list(CallPipeline(annotator, engine, masker=None).run(items, audio_s=14.0))

@@ -274,11 +274,6 @@ COMPLAINT = (  # 45 words in three parts; no part has 35
 
 
 @pytest.fixture(scope="module")
-def annotator() -> Annotator:
-    return Annotator()
-
-
-@pytest.fixture(scope="module")
 def engine() -> RuleEngine:
     return RuleEngine(load_rules([default_rules_dir()]))
 
