@@ -18,11 +18,10 @@ import argparse
 import statistics
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from rules_speed import DEFAULT_FILES, timed_pass, write_transcripts  # noqa: E402
+from rules_speed import DEFAULT_FILES, timed_pass, tone_conditions, tone_pass, write_transcripts  # noqa: E402
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -34,7 +33,6 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     from rapport_assist.annotate import Annotator
     from rapport_assist.rules import RuleEngine, load_rules
-    from rapport_assist.rules.conditions import EvalContext
     from rapport_assist.signals import SignalTracker
     from rapport_assist.transcript import read_transcript
 
@@ -59,21 +57,14 @@ def main(argv: list[str] | None = None) -> int:
                 au.features = None  # each rule set reads the Doc with its own extractor
             ready.append([tracker.on_utterance(au)[0] for au in call])
         left = {id(au): (au.features, dict(au.features.cache)) for call in ready for au in call}
-        tones = [engine.compiler.condition(ruleset.tones[t].text) for t in ("angry", "tense") if t in ruleset.tones]
+        tones = tone_conditions(engine, ruleset)
         sets[name] = (engine, ready, left, tones)
     times: dict[str, dict[str, list[float]]] = {k: {"rules": [], "tones": []} for k in sets}
     for _ in range(args.repeat):
         for name, (engine, ready, left, tones) in sets.items():
             timed_pass(engine, ready, left)  # warm
             times[name]["rules"].append(timed_pass(engine, ready, left) / n * 1e6)
-            started = time.perf_counter()
-            for call in ready:
-                for au in call:
-                    feats, cache = left[id(au)]
-                    feats.cache = {k: v for k, v in cache.items() if k.startswith("#")}  # the reading, no matches
-                    for tone in tones:
-                        tone(EvalContext(feats))
-            times[name]["tones"].append((time.perf_counter() - started) / n * 1e6)
+            times[name]["tones"].append(tone_pass(ready, left, tones) / n * 1e6)
     med = {k: {m: statistics.median(v) for m, v in d.items()} for k, d in times.items()}
     for name in sets:
         print(

@@ -69,7 +69,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from rules_code_ab import BASE, extract_base, rules_folder  # noqa: E402
-from rules_speed import DEFAULT_FILES, REPO, timed_pass, write_transcripts  # noqa: E402
+from rules_speed import DEFAULT_FILES, REPO, timed_pass, tone_conditions, tone_pass, write_transcripts  # noqa: E402
 
 DOC_ATTRS = [
     "ORTH",
@@ -155,18 +155,8 @@ def inner(args: argparse.Namespace, ready: Path | None) -> int:
         read_doc = args.reading
         one_pass = lambda: timed_pass(engine, ready_calls, left, read_doc=read_doc)  # noqa: E731
         if args.tones:
-            from rapport_assist.rules.conditions import EvalContext
-
-            tones = [engine.compiler.condition(ruleset.tones[t].text) for t in ("angry", "tense") if t in ruleset.tones]
-
-            def one_pass() -> float:
-                for call in ready_calls:
-                    for au in call:
-                        feats, cache = left[id(au)]
-                        feats.cache = {k: v for k, v in cache.items() if k.startswith("#")}  # the reading, no matches
-                        for tone in tones:
-                            tone(EvalContext(feats))
-                return 0.0
+            tones = tone_conditions(engine, ruleset)
+            one_pass = lambda: tone_pass(ready_calls, left, tones)  # noqa: E731
 
         one_pass()  # warm
         if ready is not None:  # the driver switches instrumentation on, then writes "go"

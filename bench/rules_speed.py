@@ -202,6 +202,27 @@ def timed_pass(engine, calls, left: dict, per_utt: list[float] | None = None, re
     return spent
 
 
+def tone_conditions(engine, ruleset) -> list:
+    """The packs' ``angry`` and ``tense`` tone text conditions, compiled by ``engine``: what the
+    signals stage works out for every utterance."""
+    return [engine.compiler.condition(ruleset.tones[t].text) for t in ("angry", "tense") if t in ruleset.tones]
+
+
+def tone_pass(calls, left: dict, tones: list) -> float:
+    """Seconds of one pass of ``tones`` over ``calls``, each utterance's reading (its ``#`` cache
+    entries, as the signals stage left them in ``left``) handed over, its matches cleared."""
+    from rapport_assist.rules.conditions import EvalContext
+
+    started = time.perf_counter()
+    for call in calls:
+        for au in call:
+            feats, cache = left[id(au)]
+            feats.cache = {k: v for k, v in cache.items() if k.startswith("#")}  # the reading, no matches
+            for tone in tones:
+                tone(EvalContext(feats))
+    return time.perf_counter() - started
+
+
 def sampled_profile(engine, one_pass, passes: int, top: int = 30) -> None:
     """Run ``one_pass`` ``passes`` times with a CPU-time sampler (``SIGPROF`` every 0.3 ms of
     the process's CPU time) and print the share of samples in each function (inclusive: a

@@ -37,7 +37,7 @@ How the rebuild works (deterministic, no network):
   through them. The chain stops at 12 turns. Consecutive tweets of one side stay separate turns.
 - A thread is kept only with at least one brand reply. Threads are written in the order of their
   root rows in the file.
-- Texts: ``&amp;``, ``&gt;``, ``&lt;`` are unescaped (``&amp;`` last) and CRLF becomes LF;
+- Texts: HTML entities are unescaped (``html.unescape``: Twitter escapes ``&``, ``<``, ``>``) and CRLF becomes LF;
   nothing else is changed (@handles and URLs stay, as in the IBM data).
 - ``--first N`` keeps the first N threads in file order that pass the mechanical filter (first
   turn by the customer, at least one agent turn, English by ``is_english``); ``--ids FILE`` keeps
@@ -53,6 +53,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import html
 import io
 import json
 import re
@@ -69,7 +70,6 @@ SOURCE = {
 HEADER = "tweet_id,author_id,inbound,created_at,text,response_tweet_id,in_response_to_tweet_id"
 MAX_TURNS = 12
 _ROW_START = re.compile(r"^\d+,[^,\n]*,(?:TRUE|FALSE),", re.M)
-_ENTITIES = (("&gt;", ">"), ("&lt;", "<"), ("&amp;", "&"))
 
 # function words for a crude language check: common English ones, and common ones of the other
 # languages seen in the dump (Spanish, Portuguese, French, German, Italian); words shared by
@@ -92,10 +92,8 @@ class BadCsv(ValueError):
 
 
 def unescape(text: str) -> str:
-    text = text.replace("\r\n", "\n")
-    for ent, ch in _ENTITIES:
-        text = text.replace(ent, ch)
-    return text
+    """CRLF -> LF, and the HTML entities Twitter escapes (``&amp;``, ``&gt;``, ``&lt;``) read."""
+    return html.unescape(text.replace("\r\n", "\n"))
 
 
 def is_english(texts: list[str]) -> bool:

@@ -405,10 +405,11 @@ class Compiler:
 
 
 def told_lemmas(feats: Features, ignore: frozenset[int]) -> frozenset[int]:
-    """Content lemmas of what ``feats`` tells, not asks: its words outside sentences that ask
-    (``_asked_sentences``: a "?", or the word order) (read by ``reflects_other``). An answer repeats the words of the question it answers
-    ("does the app have an open return?" - "you need to select open return"); only a statement's
-    words said back restate it. Cached per ``ignore`` set."""
+    """Content lemmas of what ``feats`` tells, not asks (read by ``reflects_other``): its words
+    outside the sentences that ask (``_asked_sentences``: a "?", or the word order). An answer
+    repeats the words of the question it answers ("does the app have an open return?" - "you
+    need to select open return"); only a statement's words said back restate it. Cached per
+    ``ignore`` set."""
     memo: dict[frozenset[int], frozenset[int]] | None = feats.cache.get("#told-lemmas")
     if memo is None:
         memo = feats.cache["#told-lemmas"] = {}

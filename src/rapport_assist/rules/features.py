@@ -73,6 +73,8 @@ def expand_choices(text: str) -> list[str]:
     "didn't hear back"; "can't|cannot" is one phrase: both split as "can not"); one-word choices
     stay a choice. Without this a compiled choice kept only the first word of each choice
     ("have|did"), so such phrases never matched as written."""
+    if "|" not in text:
+        return [text]
     out = [""]
     for chunk in text.split():
         alts = chunk.split("|") if "|" in chunk else []

@@ -415,6 +415,8 @@ class _Builder:
     def phrases(self, values: list[Any] | None, node: YValue | None, what: str) -> tuple[Phrase, ...]:
         if values is None or not isinstance(node, YSeq):
             return ()
+        from .features import expand_choices  # as .lint: not at the loader's import
+
         out: list[Phrase] = []
         for value, item in zip(values, node.items):
             # "no", "yes", "100" are words here: as written, not as YAML reads them
@@ -433,8 +435,6 @@ class _Builder:
                     "write e.g. 'second|third time'",
                 )
                 continue
-            from .features import expand_choices  # features reads spaCy's tokens: not at import
-
             forms = expand_choices(text)
             if len(forms) > MAX_PHRASE_FORMS:
                 self.problems.add(
