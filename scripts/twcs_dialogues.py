@@ -39,6 +39,15 @@ How the rebuild works (deterministic, no network):
   root rows in the file.
 - Texts: HTML entities are unescaped (``html.unescape``: Twitter escapes ``&``, ``<``, ``>``) and CRLF becomes LF;
   nothing else is changed (@handles and URLs stay, as in the IBM data).
+- A second source shape: a slice of the dump saved by pandas with its index (``PANDAS_HEADER``,
+  e.g. repository ``monalisapatra26/data_visualization``, path ``twcs.csv``, commit
+  ``b79b6dcf2a30f84bdfdf66ff9f69f03540bfd6d6``: the dump's first 5,000 rows, tweet ids 1-7630),
+  given as the only input file. ``True``/``False`` and float parent ids (``1781.0``) are read as
+  the raw dump's values, a lone CR inside a field as LF; its last thread counts as cut. Its
+  ``response_tweet_id`` lists are intact, but links still come from ``in_response_to_tweet_id``.
+- ``--source owner/repo:path@commit`` names where the CSV was read (written into each thread);
+  ``--exclude CSV...`` drops every thread that shares a tweet_id with those files (earlier
+  batches' pages), so a new batch holds only unseen tweets.
 - ``--first N`` keeps the first N threads in file order that pass the mechanical filter (first
   turn by the customer, at least one agent turn, English by ``is_english``); ``--ids FILE`` keeps
   the threads listed in FILE (one id a line, or a labels JSONL with ``id``), in FILE's order.
@@ -47,6 +56,9 @@ How the rebuild works (deterministic, no network):
     .venv/bin/python scripts/twcs_dialogues.py /tmp/twcs/raw/*.csv --first 80 --out /tmp/twcs/t1.jsonl
     .venv/bin/python scripts/twcs_dialogues.py /tmp/twcs/raw/*.csv --ids bench/data/twcs1_labels.jsonl \\
         --out /tmp/twcs/t1.jsonl
+    .venv/bin/python scripts/twcs_dialogues.py /tmp/h50d/raw/monalisapatra26_twcs.csv \\
+        --source monalisapatra26/data_visualization:twcs.csv@b79b6dcf2a30f84bdfdf66ff9f69f03540bfd6d6 \\
+        --exclude /tmp/twcs3/raw/*.csv --out /tmp/h50d/all.jsonl
 """
 
 from __future__ import annotations
@@ -68,6 +80,11 @@ SOURCE = {
     "commit": "d4f9e4815a7c0101c4bb22a3e73193a2cc43b7ce",
 }
 HEADER = "tweet_id,author_id,inbound,created_at,text,response_tweet_id,in_response_to_tweet_id"
+# a slice of the dump saved by pandas ``DataFrame.to_csv`` with its index: a leading unnamed index
+# column, ``True``/``False``, and ``in_response_to_tweet_id`` as a float (``1781.0``)
+PANDAS_HEADER = "," + HEADER
+_LONE_CR = re.compile(r"\r(?!\n)")
+_CR_MARK = "\ue000"  # a private-use character stands in for a lone CR while csv parses
 MAX_TURNS = 12
 _ROW_START = re.compile(r"^\d+,[^,\n]*,(?:TRUE|FALSE),", re.M)
 
@@ -114,13 +131,62 @@ def _iso(created_at: str) -> str | None:
         return None
 
 
+def _row(tid: str, author: str, inbound: str, created: str, body: str, parent: str) -> dict:
+    return {
+        "tweet_id": tid,
+        "author": author,
+        "inbound": inbound == "TRUE",
+        "created_at": created,
+        "text": body,
+        "parent": parent.strip(),
+    }
+
+
+def _read_pandas(text: str) -> list[dict]:
+    """Rows of a whole pandas export (``PANDAS_HEADER``), normalised to the raw dump's values.
+
+    pandas quotes a field with LF but not one with a lone CR, which ``csv`` would take as a row
+    end: a CR not followed by LF is read as LF (``_LONE_CR``) before parsing.
+    """
+    rows = []
+    body_text = _LONE_CR.sub(_CR_MARK, text[len(PANDAS_HEADER) :].lstrip("\r\n"))
+    for rec in csv.reader(io.StringIO(body_text, newline="")):
+        if not rec:
+            continue
+        if len(rec) != 8:
+            raise BadCsv(f"a row with {len(rec)} fields, not 8 (index + 7): {rec[:3]}")
+        _index, tid, author, inbound, created, body, _resp, parent = rec
+        inbound = inbound.upper()
+        parent = parent.strip()
+        if parent.endswith(".0") and parent[:-2].isdigit():
+            parent = parent[:-2]
+        if not tid.isdigit() or inbound not in ("TRUE", "FALSE") or not (parent == "" or parent.isdigit()):
+            raise BadCsv(f"not a twcs row: {rec[:4]}")
+        rows.append(_row(tid, author, inbound, created, body.replace(_CR_MARK, "\n"), parent))
+    return rows
+
+
 def read_rows(paths: list[Path]) -> tuple[list[dict], bool, bool]:
-    """(rows in file order, cut at start, cut at end) of the joined files."""
-    parts = []
+    """(rows in file order, cut at start, cut at end) of the joined files.
+
+    A single file that starts with ``PANDAS_HEADER`` is read as a pandas export of the dump's
+    first rows (``head(n)``): not cut at the start, but possibly inside a thread at the end (the
+    dump's next rows may belong to its last thread), so it counts as cut at the end.
+    """
+    texts = []
     for p in paths:
-        t = p.read_text(encoding="utf-8")
+        t = p.read_bytes().decode("utf-8")  # line ends as they are; raw pages get universal newlines below
         if t.startswith("\ufeff"):
             t = t[1:]
+        texts.append(t)
+    if any(t.startswith(PANDAS_HEADER) for t in texts):
+        if len(texts) != 1:
+            raise BadCsv("a pandas export (leading index column) must be the only input file")
+        rows = _read_pandas(texts[0])
+        return rows, False, bool(rows)
+    parts = []
+    for t in texts:
+        t = t.replace("\r\n", "\n").replace("\r", "\n")  # as read_text would
         if t.startswith(HEADER):
             t = t[len(HEADER) :].lstrip("\r\n")
         parts.append(t)
@@ -143,16 +209,7 @@ def read_rows(paths: list[Path]) -> tuple[list[dict], bool, bool]:
         tid, author, inbound, created, body, _resp, parent = rec
         if not tid.isdigit() or inbound not in ("TRUE", "FALSE"):
             raise BadCsv(f"not a twcs row: {rec[:3]}")
-        rows.append(
-            {
-                "tweet_id": tid,
-                "author": author,
-                "inbound": inbound == "TRUE",
-                "created_at": created,
-                "text": body,
-                "parent": parent.strip(),
-            }
-        )
+        rows.append(_row(tid, author, inbound, created, body, parent))
     return rows, cut_start, cut_end
 
 
@@ -167,8 +224,10 @@ def _root_of(tid: str, by_id: dict[str, dict]) -> str | None:
     return None
 
 
-def build_threads(rows: list[dict], cut_start: bool = False, cut_end: bool = False) -> list[dict]:
-    """Threads (dialogue dicts) in the order of their root rows."""
+def build_threads(
+    rows: list[dict], cut_start: bool = False, cut_end: bool = False, source: dict | None = None
+) -> list[dict]:
+    """Threads (dialogue dicts) in the order of their root rows; ``source`` defaults to SOURCE."""
     by_id = {r["tweet_id"]: r for r in rows}
     children: dict[str, list[dict]] = {}
     for r in rows:
@@ -206,7 +265,7 @@ def build_threads(rows: list[dict], cut_start: bool = False, cut_end: bool = Fal
         out.append(
             {
                 "id": f"twcs-{root['tweet_id']}",
-                "source": SOURCE,
+                "source": source or SOURCE,
                 "turns": [
                     {
                         "speaker": "customer" if t["inbound"] else "agent",
@@ -234,6 +293,14 @@ def passes(thread: dict) -> bool:
     )
 
 
+def parse_source(spec: str) -> dict:
+    """``owner/repo:path@commit`` -> the ``source`` dict written into each thread."""
+    m = re.fullmatch(r"([\w.-]+/[\w.-]+):(.+)@([0-9a-f]{40})", spec)
+    if m is None:
+        raise ValueError(f"--source wants owner/repo:path@<40-hex commit>, not {spec!r}")
+    return {"dataset": SOURCE["dataset"], "repo": m[1], "path": m[2], "commit": m[3]}
+
+
 def read_ids(path: Path) -> list[str]:
     ids = []
     for line in path.read_text(encoding="utf-8").splitlines():
@@ -250,17 +317,36 @@ def main(argv: list[str] | None = None) -> int:
     g = p.add_mutually_exclusive_group()
     g.add_argument("--first", type=int, metavar="N", help="only the first N threads that pass the filter")
     g.add_argument("--ids", type=Path, metavar="FILE", help="only these thread ids (lines or labels JSONL)")
+    p.add_argument("--source", metavar="OWNER/REPO:PATH@COMMIT", help="where the CSV was read (default: SOURCE)")
+    p.add_argument(
+        "--exclude",
+        type=Path,
+        nargs="+",
+        default=[],
+        metavar="CSV",
+        help="drop every thread that shares a tweet_id with these CSV files or pages (read as one run)",
+    )
     args = p.parse_args(argv)
-    for path in args.csv:
+    for path in [*args.csv, *args.exclude]:
         if not path.is_file():
             print(f"no such file: {path}", file=sys.stderr)
             return 2
     try:
+        source = parse_source(args.source) if args.source else None
+    except ValueError as e:
+        print(str(e), file=sys.stderr)
+        return 2
+    try:
         rows, cut_start, cut_end = read_rows(args.csv)
+        seen = {r["tweet_id"] for r in read_rows(args.exclude)[0]} if args.exclude else set()
     except BadCsv as e:
         print(f"bad twcs CSV: {e}", file=sys.stderr)
         return 2
-    threads = build_threads(rows, cut_start, cut_end)
+    threads = build_threads(rows, cut_start, cut_end, source)
+    if seen:
+        n = len(threads)
+        threads = [t for t in threads if not any(x["tweet_id"] in seen for x in t["turns"])]
+        print(f"{n - len(threads)} threads share a tweet_id with --exclude, dropped", file=sys.stderr)
     if args.first is not None:
         threads = [t for t in threads if passes(t)][: args.first]
         if len(threads) < args.first:

@@ -129,3 +129,68 @@ def test_bad_csv_is_a_clear_error(tmp_path, capsys):
     assert twcs.main([str(src), "--out", str(tmp_path / "o.jsonl")]) == 2
     assert "7" in capsys.readouterr().err
     assert not (tmp_path / "o.jsonl").exists()
+
+
+def _pandas_csv(rows: list[tuple]) -> str:
+    """The shape of a slice saved by pandas ``to_csv`` with its index: a leading index column,
+    True/False, the parent id as a float, a response list kept as a quoted string."""
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    w.writerow(["", *twcs.HEADER.split(",")])
+    for i, (tid, author, inbound, text, parent) in enumerate(rows):
+        w.writerow([i, tid, author, "True" if inbound else "False", T, text, "5,6", f"{parent}.0" if parent else ""])
+    return buf.getvalue()
+
+
+def test_pandas_export_reads_like_the_raw_dump(tmp_path):
+    raw = _threads(_csv(ROWS_A), tmp_path, "raw.csv")
+    p = tmp_path / "pd.csv"
+    p.write_text(_pandas_csv(ROWS_A), encoding="utf-8", newline="")
+    rows, cut_start, cut_end = twcs.read_rows([p])
+    assert rows[0]["parent"] == "10" and rows[0]["inbound"] is False
+    assert not cut_start and cut_end  # a head() slice may stop inside its last thread
+    # the last root row (30) is a brand's tweet, so dropping its thread changes nothing here
+    assert twcs.build_threads(rows, cut_start, cut_end) == raw
+
+
+def test_pandas_export_lone_cr_inside_a_field_is_a_line_break(tmp_path):
+    rows = [
+        (41, "AcmeHelp", False, "@907 ok", 40),
+        (40, "907", True, "@AcmeHelp hi\r\rit broke", ""),
+        (50, "908", True, "x", ""),
+    ]
+    text = _pandas_csv(rows).replace('"@AcmeHelp hi\r\rit broke"', "@AcmeHelp hi\r\rit broke")
+    assert "\r\rit broke," in text  # unquoted, as pandas writes it
+    p = tmp_path / "pd.csv"
+    p.write_text(text, encoding="utf-8", newline="")
+    got, cut_start, cut_end = twcs.read_rows([p])
+    assert [r["tweet_id"] for r in got] == ["41", "40", "50"]
+    (t,) = twcs.build_threads(got, cut_start, cut_end)
+    assert t["turns"][0]["text"] == "@AcmeHelp hi\n\nit broke"
+
+
+def test_cli_source_and_exclude(tmp_path):
+    old = tmp_path / "old.csv"
+    old.write_text(_csv(ROWS_A[:7]), encoding="utf-8", newline="")  # thread 10 was used before
+    new_rows = ROWS_A + [
+        (81, "AcmeHelp", False, "@911 Thanks, please DM us", 80),
+        (80, "911", True, "@AcmeHelp app down", ""),
+        (90, "912", True, "x", ""),
+    ]
+    src = tmp_path / "pd.csv"
+    src.write_text(_pandas_csv(new_rows), encoding="utf-8", newline="")
+    out = tmp_path / "out.jsonl"
+    spec = "someone/data:twcs.csv@" + "a" * 40
+    assert twcs.main([str(src), "--source", spec, "--exclude", str(old), "--out", str(out)]) == 0
+    (t,) = [json.loads(x) for x in out.read_text(encoding="utf-8").splitlines()]
+    assert t["id"] == "twcs-80"
+    assert t["source"]["repo"] == "someone/data" and t["source"]["commit"] == "a" * 40
+    assert twcs.main([str(src), "--source", "nonsense", "--out", str(out)]) == 2
+
+
+def test_pandas_export_mixed_with_pages_is_refused(tmp_path, capsys):
+    a, b = tmp_path / "pd.csv", tmp_path / "page.csv"
+    a.write_text(_pandas_csv(ROWS_A), encoding="utf-8", newline="")
+    b.write_text(_csv(ROWS_A), encoding="utf-8", newline="")
+    assert twcs.main([str(a), str(b), "--out", str(tmp_path / "o.jsonl")]) == 2
+    assert "only input" in capsys.readouterr().err
