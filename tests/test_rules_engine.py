@@ -282,6 +282,29 @@ def test_subordinate_skips_matches_inside_conditional_and_relative_clauses(
     assert bool(nudges) is fires, (text, nudges)
 
 
+TIME_CLAUSE_RULE = SUBORDINATE_RULE.replace("skip_if: [subordinate]", "skip_if: [{subordinate: {cues: time-clause}}]")
+
+
+@pytest.mark.parametrize(
+    "text, fires",
+    [
+        ("Here is our number for when you need to reach us.", False),  # inside the time clause
+        ("Keep the code for whenever you need to reset the box.", False),
+        ("When you get to the desk, you need to show the code.", True),  # the main clause
+        # spoken without a comma: the main clause is the root above the time clause
+        ("when you get to the desk you need to show the code", True),
+        ("You need to show the code when you get to the desk.", True),
+    ],
+)
+def test_subordinate_time_clause_cues_hold_only_their_own_clause(
+    tmp_path: Path, annotator: Annotator, text: str, fires: bool
+) -> None:
+    nudges = _agent_says(
+        tmp_path, annotator, "  must-do: [you need to]\n  time-clause: [when, whenever]\n", TIME_CLAUSE_RULE, text
+    )
+    assert bool(nudges) is fires, (text, nudges)
+
+
 QUESTION_RULE = textwrap.dedent("""\
       - id: directive
         title: Directive

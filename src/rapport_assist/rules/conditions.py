@@ -822,6 +822,22 @@ def _governs(cue: Token, feats: Features, m: Match) -> bool:
     calls relative with nothing relativized (``_relative``): the match in it is not conditional. Otherwise (a cue not attached as a clause's
     ``mark``, a match without a subject) the cue holds as before."""
     head = cue.head
+    if cue.dep_ == "advmod":
+        # a wh-adverb opening a time clause ("when", "whenever") belongs to its clause's verb: the
+        # match is in that clause only when its subject's verb is that verb or under it ("for
+        # when you have to reset it"); spoken without a comma, a main clause after the time
+        # clause is the root above it ("when you pick it up you'll have to sign": "have" is not
+        # under "pick")
+        for k in range(m.start, m.end):
+            tok = feats.doc[feats.doc_i[k]]
+            if tok.dep_ in _SUBJECT_DEPS:
+                verb = tok.head
+                while verb.i != head.i:
+                    if verb.head.i == verb.i:
+                        return False
+                    verb = verb.head
+                return True
+        return True
     if cue.dep_ != "mark":
         return True
     root = head.dep_ == "ROOT"
