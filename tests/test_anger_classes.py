@@ -56,6 +56,7 @@ ANGRY = [
     # the company said not to care, in the third person
     "The landlord portal obviously does not care about tenants.",
     "Two months of this and the bank doesn't care.",
+    "Nobody at the depot even seems to care where my parcel went.",
     # a feeling stated with an unsoftened demand
     "Arrived smashed. I'm gutted. I want a full refund.",
 ]
@@ -80,6 +81,7 @@ CALM = [
     "Booked the lake trip for June #travel #family",
     "Beware of fake delivery texts going round #FraudAlert",
     "Fantastic crew on the night flight #no #complaints",
+    "Not a #BroadbandFail this time, the engineer sorted it in ten minutes.",
     "Which HDMI port does the PS4 need for 4K?",
     "HELP I'm FREAKING OUT, my passport is in the taxi",
     "Was my order CANCELLED by mistake?",
