@@ -45,6 +45,20 @@ ANGRY = [
     # heat on a weak grievance
     "Emailed the landlord office for weeks!!! Nobody ever replies.",
     "Still no dial tone!!",
+    # a hashtag that carries the anger, whole, opening or closing a tag, or a run saying nothing came
+    "Charged the cancellation fee anyway #theft",
+    "Third bag lost this year #NeverAgainAirline",
+    "Router down all weekend #BroadbandFail",
+    "Asked for a callback a week ago #still #nothing",
+    # one word in capitals as a verdict or a demanded outcome
+    "The engineer gave us UNTRUE dates, twice.",
+    "I want the direct debit TERMINATED.",
+    # the company said not to care, in the third person
+    "The landlord portal obviously does not care about tenants.",
+    "Two months of this and the bank doesn't care.",
+    "Nobody at the depot even seems to care where my parcel went.",
+    # a feeling stated with an unsoftened demand
+    "Arrived smashed. I'm gutted. I want a full refund.",
 ]
 
 CALM = [
@@ -63,6 +77,16 @@ CALM = [
     "What a shame, I missed the sale.",
     "I have a BS in chemistry, do you hire lab staff?",
     "Can I pay by 'bank transfer' on the site?",
+    # near misses of the hashtag, capitals, indifference and feeling-with-demand classes
+    "Booked the lake trip for June #travel #family",
+    "Beware of fake delivery texts going round #FraudAlert",
+    "Fantastic crew on the night flight #no #complaints",
+    "Not a #BroadbandFail this time, the engineer sorted it in ten minutes.",
+    "Which HDMI port does the PS4 need for 4K?",
+    "HELP I'm FREAKING OUT, my passport is in the taxi",
+    "Was my order CANCELLED by mistake?",
+    "My daughter doesn't care what colour the phone case is.",
+    "I'm a little disappointed it's sold out, could you refund the preorder please?",
 ]
 
 

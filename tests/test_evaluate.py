@@ -234,6 +234,25 @@ def test_spoken_text() -> None:
     assert spoken_text("We\u2019ll send it \u201csoon\u201d") == "We'll send it \"soon\""
 
 
+@pytest.mark.parametrize(
+    "text, spoken",
+    [
+        # a sentence's end glued to the next word gets its space back (spaCy read "late.where" as one word)
+        ("came late.where is it??I\u2019m cross.refund it", "came late. where is it?? I'm cross. refund it"),
+        ("It broke!Again!!Fix it", "It broke! Again!! Fix it"),
+        ("hold on...what now", "hold on... what now"),
+        # not in a site, a file, an address, an abbreviation or a version number
+        ("see acme.com or shop.co.uk", "see acme.com or shop.co.uk"),
+        ("the invoice.pdf is blank", "the invoice.pdf is blank"),
+        ("write to jane.doe@example.org", "write to jane.doe@example.org"),
+        ("the U.S. office, e.g. Boston", "the U.S. office, e.g. Boston"),
+        ("version 2.1.Then it froze", "version 2.1.Then it froze"),
+    ],
+)
+def test_spoken_text_unglues_sentence_ends(text: str, spoken: str) -> None:
+    assert spoken_text(text) == spoken
+
+
 def _transcripts(folder: Path) -> Path:
     folder.mkdir()
     write_jsonl(

@@ -17,7 +17,8 @@ Inputs (``load_conversations``):
   "other_labels": {...}, "hard_negatives": {...}, "borderline": [RULE, ...]}`` (label fields optional:
   without them the conversation is unlabelled). ``borderline`` lists the moments whose call in
   this conversation was a hard one; without it, they are read from ``notes`` (``borderline_in_notes``). Turn indices are 0-based positions in ``turns``. Links, @handles
-  and HTML entities are dropped from the text (written threads; nobody says them on a call);
+  and HTML entities are dropped from the text (written threads; nobody says them on a call), and a
+  sentence's end glued to the next word gets its space back ("arrive.why not?i paid");
 * a folder of transcripts (``*.jsonl``, the replay format), each named by its file stem, with
   labels from a separate file (``read_labels``) whose turn indices are utterance indices (the
   0-based non-blank line number, as in replay's event log).
@@ -63,6 +64,23 @@ TURN_MATCH = (
 ANNOTATE_BATCH = 1000  # utterances annotated together (spaCy batches inside), across conversations
 
 _UNSPOKEN = re.compile(r"https?:\s?//\S+|\bwww\.\S+|(?<![\w@])@\w+")
+# a sentence's end glued to the next word, as tweets write it ("didn't arrive.why not?i paid"):
+# spaCy reads "arrive.why" as one word; the stop gets its space back. After two lowercase letters
+# (not "U.S.", "e.g."), and not in a name ("amazon.com", "invoice.pdf") or an address
+_GLUED_STOP = re.compile(r"(?<=[a-z]{2})([.?!]+)([A-Za-z][\w']*)")
+_NOT_A_SENTENCE = frozenset(
+    "com co uk org net gov edu io ly me tv us ca au de fr ie in nz biz info html htm php asp aspx pdf jpg "
+    "jpeg png gif txt doc docx xls xlsx csv zip exe".split()
+)
+
+
+def _unglued(m: re.Match[str]) -> str:
+    start = m.string.rfind(" ", 0, m.start()) + 1
+    end = m.string.find(" ", m.end())
+    word = m.string[start : len(m.string) if end < 0 else end]
+    if m.group(1) == "." and (m.group(2).lower() in _NOT_A_SENTENCE or "@" in word or "/" in word):
+        return m.group(0)
+    return f"{m.group(1)} {m.group(2)}"
 
 
 # ---------------------------------------------------------------------------- input
@@ -107,8 +125,10 @@ _TYPOGRAPHIC = str.maketrans({"\u2019": "'", "\u2018": "'", "\u201c": '"', "\u20
 def spoken_text(text: str) -> str:
     """Text as it could be said: HTML entities decoded, typographic quotes made plain (spaCy's
     parser reads "we\u2019ll" as a verb of its own, "we'll" as "we will"), links and @handles
-    dropped, spaces tidied."""
-    return " ".join(_UNSPOKEN.sub(" ", html.unescape(text).translate(_TYPOGRAPHIC)).split())
+    dropped, spaces tidied, and a space put back after a sentence's end glued to the next word
+    ("didn't arrive.why not?i paid": spaCy reads "arrive.why" as one word; not "amazon.com")."""
+    text = _UNSPOKEN.sub(" ", html.unescape(text).translate(_TYPOGRAPHIC))
+    return " ".join(_GLUED_STOP.sub(_unglued, text).split())
 
 
 def _turn_list(value: Any, name: str, where: str) -> tuple[int, ...]:
