@@ -1005,20 +1005,36 @@ def _joined_frames(bit: int, parts: Sequence[Features]) -> list[tuple[int, list[
     """``future_frames`` of the parts' features joined (``FeatureExtractor.join``), read from
     each part's own Doc: the joined Doc keeps each part's tokens and parse, so a frame, which
     reads a marker's parse, is its part's frame with positions moved on. Except within two
-    tokens of a part's end, where a marker reads the tokens after it (the next part's, in the
-    joined Doc): None when a marker sits there (the joined Doc decides)."""
+    tokens of a part's end, where a "will" or "going" marker reads the tokens after it (the next
+    part's, in the joined Doc): None when one sits there (the joined Doc decides). The other
+    markers (a plan, a delegation, a hand-over) read only their parse."""
     out: list[tuple[int, list[int]]] = []
     k0 = n0 = 0  # the part's first content position and Doc index in the joined reading
     last = len(parts) - 1
+    adjacent = _adjacent_markers()
     for p, part in enumerate(parts):
         n = len(part.rows)
-        if p < last and any(here & bit and part.doc_i[k] >= n - 2 for k, here in enumerate(part.word_bits)):
+        rows, doc_i = part.rows, part.doc_i
+        if p < last and any(
+            here & bit and doc_i[k] >= n - 2 and rows[doc_i[k]][2] in adjacent for k, here in enumerate(part.word_bits)
+        ):
             return None
         for start, candidates in future_frames(bit, part):
             out.append((start + k0, [i + n0 for i in candidates]))
         k0 += len(part.keys)
         n0 += n
     return out
+
+
+_ADJACENT: list[frozenset[int]] = []
+
+
+def _adjacent_markers() -> frozenset[int]:
+    """Lemma keys of the future markers whose reading looks at the next tokens, not only at their
+    parse ("will" left without a verb, "going" + "to"); made once, when first needed."""
+    if not _ADJACENT:
+        _ADJACENT.append(frozenset(phrase_key(w) for w in ("will", "shall", "go")))
+    return _ADJACENT[0]
 
 
 def _subject_of(verb: Token) -> Token | None:
