@@ -543,6 +543,8 @@ def test_a_turn_read_from_its_parts_reads_as_its_joined_doc(engine: RuleEngine, 
         ["We will", "call you back tomorrow.", "I'm going", "to send it."],
         ["We'll forward this", "to the team."],  # (two tokens after the marker: within its part)
         ["We'll forward", "this to the team."],
+        # a hand-over reads only its parse: near a part's end it needs no joined Doc
+        ["I've passed this", "to the web team to fix."],
         ["Nothing promised here.", "Just a question?"],
     ],
 )

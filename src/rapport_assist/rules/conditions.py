@@ -143,7 +143,9 @@ class Compiler:
         self._word_sets = {name: word_keys(lex) for name, lex in lexicons.items()}
         self._lexicon_defs = dict(lexicons)
         self._future_bit = self.key_bits.add(
-            frozenset(phrase_key(w) for w in _FUTURE_WORDS + _PLAN_WORDS + _DELEGATE_WORDS)
+            frozenset(
+                phrase_key(w) for w in _FUTURE_WORDS + _PLAN_WORDS + _DELEGATE_WORDS + _HANDOVER_WORDS + _PLAN_NOUNS
+            )
         )  # future markers
         self._finder_bits: dict[object, int] = {}  # token and subject finders' pre-filter bits
         self.text_tones = TextToneCue({name: self.condition(t.text) for name, t in tones.items()})
@@ -397,11 +399,31 @@ class Compiler:
         def echoes_other(m: Match, ctx: EvalContext) -> bool:
             if ctx.other_last is None:
                 return False
-            s, e = ctx.feats.sent_spans[ctx.feats.sent[m.start]]
-            mine = ctx.feats.content_lemmas(ignore, range(s, e))
-            return len(mine & told_lemmas(ctx.other_last, ignore)) >= need
+            feats = ctx.feats
+            s, e = feats.sent_spans[feats.sent[m.start]]
+            told = told_lemmas(ctx.other_last, ignore)
+            if len(feats.content_lemmas(ignore, range(s, e)) & told) < need:
+                return False
+            # said back, the customer's own action comes back too ("I need to be at the airport" -
+            # "so you need to be at the airport"); a new action after the match is an order, however
+            # many topic words the sentence shares ("my card is declined" - "you have to update
+            # the card details in the app")
+            action = _next_verb(feats, m.end, e)
+            return action is None or action.is_stop or action.lemma in told
 
         return echoes_other
+
+
+def _next_verb(feats: Features, start: int, end: int) -> Token | None:
+    """The first verb (or auxiliary) of the Doc from content position ``start`` to the end of
+    content position ``end - 1`` (a match's sentence after it), or None."""
+    if start >= end:
+        return None
+    doc, doc_i = feats.doc, feats.doc_i
+    for tok in doc[doc_i[start] : doc_i[end - 1] + 1]:
+        if tok.pos_ in ("VERB", "AUX"):
+            return tok
+    return None
 
 
 def told_lemmas(feats: Features, ignore: frozenset[int]) -> frozenset[int]:
@@ -909,6 +931,27 @@ _FUTURE_WORDS = ("will", "shall", "going", "gon")
 _PLAN_WORDS = ("plan", "intend", "aim", "mean")
 # "we've asked a specialist to call you": a done delegation of an action to someone
 _DELEGATE_WORDS = ("ask", "request", "tell", "instruct")
+# "I've passed this to our web team to fix", "booked an engineer to come out", "put a note on
+# for billing to give you a ring": a hand-over done (or being done) whose purpose, a
+# to-infinitive, is the action promised
+_HANDOVER_WORDS = (
+    "pass",
+    "send",
+    "forward",
+    "refer",
+    "flag",
+    "book",
+    "arrange",
+    "assign",
+    "put",
+    "escalate",
+    "raise",
+    "log",
+    "note",
+    "schedule",
+)
+# "our plan is to get a fix out": a plan said as a noun, the subject of "is" + to-infinitive
+_PLAN_NOUNS = ("plan", "aim", "intention", "goal")
 _SUBJECT_DEPS = ("nsubj", "nsubjpass")
 
 
@@ -916,8 +959,10 @@ def future_actions(actions: CompiledLexicon, bit: int, feats: Features) -> list[
     """Commitments to a future action: a subject, then "will"/"'ll"/"going to", then a verb
     phrase from ``actions`` ("someone will call you back", "it'll get reviewed", passives "it
     will be fixed"). Also: a subject shared across "and" ("we're checking and will post an
-    update"), a plan ("we plan|intend|aim to send"), and a done delegation with a purpose
-    infinitive ("we've asked a specialist to get back to you").
+    update"), a plan ("we plan|intend|aim to send", "our plan is to send"), a done delegation
+    with a purpose infinitive ("we've asked a specialist to get back to you"), and a hand-over
+    done or under way whose purpose is the action ("I've passed this to the team to fix"); not
+    a delegation to "you" ("we've asked you to send it").
 
     Skipped: questions with the modal first ("will you..."), negated modals ("won't"), and
     obligations ("you'll have to..."), whose verb is not an action. Cached per utterance; the
@@ -976,20 +1021,36 @@ def _joined_frames(bit: int, parts: Sequence[Features]) -> list[tuple[int, list[
     """``future_frames`` of the parts' features joined (``FeatureExtractor.join``), read from
     each part's own Doc: the joined Doc keeps each part's tokens and parse, so a frame, which
     reads a marker's parse, is its part's frame with positions moved on. Except within two
-    tokens of a part's end, where a marker reads the tokens after it (the next part's, in the
-    joined Doc): None when a marker sits there (the joined Doc decides)."""
+    tokens of a part's end, where a "will" or "going" marker reads the tokens after it (the next
+    part's, in the joined Doc): None when one sits there (the joined Doc decides). The other
+    markers (a plan, a delegation, a hand-over) read only their parse."""
     out: list[tuple[int, list[int]]] = []
     k0 = n0 = 0  # the part's first content position and Doc index in the joined reading
     last = len(parts) - 1
+    adjacent = _adjacent_markers()
     for p, part in enumerate(parts):
         n = len(part.rows)
-        if p < last and any(here & bit and part.doc_i[k] >= n - 2 for k, here in enumerate(part.word_bits)):
+        rows, doc_i = part.rows, part.doc_i
+        if p < last and any(
+            here & bit and doc_i[k] >= n - 2 and rows[doc_i[k]][2] in adjacent for k, here in enumerate(part.word_bits)
+        ):
             return None
         for start, candidates in future_frames(bit, part):
             out.append((start + k0, [i + n0 for i in candidates]))
         k0 += len(part.keys)
         n0 += n
     return out
+
+
+_ADJACENT: list[frozenset[int]] = []
+
+
+def _adjacent_markers() -> frozenset[int]:
+    """Lemma keys of the future markers whose reading looks at the next tokens, not only at their
+    parse ("will" left without a verb, "going" + "to"); made once, when first needed."""
+    if not _ADJACENT:
+        _ADJACENT.append(frozenset(phrase_key(w) for w in ("will", "shall", "go")))
+    return _ADJACENT[0]
 
 
 def _subject_of(verb: Token) -> Token | None:
@@ -1003,13 +1064,14 @@ def _subject_of(verb: Token) -> Token | None:
     return None
 
 
-def _to_infinitive(verb: Token) -> Token | None:
-    """The "to" + verb complement of ``verb`` ("plan *to send*", "asked them *to call*"), or None."""
+def _to_infinitive(verb: Token, deps: tuple[str, ...] = ("xcomp",)) -> Token | None:
+    """The "to" + verb complement of ``verb`` ("plan *to send*", "asked them *to call*"), or None;
+    ``deps``: the dependencies it may have (a purpose clause is an ``advcl``)."""
     return next(
         (
             c
             for c in verb.children
-            if c.dep_ == "xcomp"
+            if c.dep_ in deps
             and c.pos_ in ("VERB", "AUX")
             and any(g.dep_ == "aux" and g.lower_ == "to" for g in c.children)
         ),
@@ -1027,12 +1089,17 @@ def _future_head(tok: Token) -> tuple[Token | None, Token | None]:
         return None, None
     if tok.lemma_ in _PLAN_WORDS and tok.tag_ in ("VBP", "VBZ", "VBG"):
         return _to_infinitive(tok), tok
-    if (
-        tok.lemma_ in _DELEGATE_WORDS
-        and tok.tag_ in ("VBD", "VBN")
-        and any(c.dep_ in ("dobj", "dative") for c in tok.children)
-    ):
-        return _to_infinitive(tok), tok
+    if tok.lemma_ in _DELEGATE_WORDS or tok.lemma_ in _HANDOVER_WORDS:
+        handover = tok.lemma_ not in _DELEGATE_WORDS
+        if tok.tag_ not in (("VBD", "VBN", "VBG") if handover else ("VBD", "VBN")):
+            return None, None
+        objects = [c for c in tok.children if c.dep_ in ("dobj", "dative")]
+        # "we've asked you to send the receipt" hands the action to the customer
+        if not objects or any(c.lower_ in ("you", "yourself") for c in objects):
+            return None, None
+        return _to_infinitive(tok, ("xcomp", "advcl") if handover else ("xcomp",)), tok
+    if tok.lemma_ in _PLAN_NOUNS and tok.pos_ == "NOUN" and tok.dep_ == "nsubj" and tok.head.lemma_ == "be":
+        return _to_infinitive(tok.head), tok.head
     nxt = tok.nbor(1) if tok.i + 1 < len(tok.doc) else None
     if tok.lemma_ == "go" and tok.tag_ in ("VBG", "VB") and nxt is not None and nxt.norm_ == "to":
         verb = next((c for c in tok.children if c.dep_ == "xcomp"), None)
