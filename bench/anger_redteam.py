@@ -13,7 +13,8 @@ apologising reply (``apol-fire``); negative families show false fires/threads.
 ``--detect`` scores anger detection alone: every judged agent reply becomes the same
 non-apology ("Please send us a DM with the details.") and every angry thread is a positive, so
 each angry family has all its 14-15 threads as positives instead of the ~9 whose reply had no
-apology. ``--show`` lists the misses and false fires with the customer's words.
+apology. ``--show`` lists the misses and false fires with the customer's words (``--show-half A``: only
+half A's, to tune on A without reading B's).
 """
 
 from __future__ import annotations
@@ -23,7 +24,6 @@ import json
 import subprocess
 import sys
 import tempfile
-from collections import defaultdict
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
@@ -71,6 +71,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--rules", action="append", default=[], help="passed to eval --rules")
     ap.add_argument("--detect", action="store_true", help="score anger detection alone (replies neutralised)")
     ap.add_argument("--show", action="store_true", help="list misses and false fires")
+    ap.add_argument("--show-half", choices=["A", "B"], help="list only this half's (tune on A without reading B)")
     args = ap.parse_args(argv)
 
     rows = [json.loads(line) for line in args.file.read_text(encoding="utf-8").splitlines() if line.strip()]
@@ -124,6 +125,8 @@ def main(argv: list[str] | None = None) -> int:
         for kind, ids in (("MISS ", missed), ("FALSE", false)):
             for cid in sorted(ids, key=lambda c: (by_id[c]["family"], c)):
                 r = by_id[cid]
+                if args.show_half and r["half"] != args.show_half:
+                    continue
                 cust = " / ".join(t["text"] for t in r["turns"] if t["speaker"] == "customer")
                 print(f"  {kind} {r['half']} {cid:22} {cust[:150]}")
     return 0
