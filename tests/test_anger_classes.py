@@ -98,3 +98,46 @@ def test_structural_anger_classes_read_as_angry(text: str, rules, annotator: Ann
 @pytest.mark.parametrize("text", CALM)
 def test_their_near_misses_stay_calm(text: str, rules, annotator: Annotator) -> None:
     assert tone_of(text, rules, annotator) != "angry"
+
+
+# Classes added from the hand-written red-team set (bench/data/anger_redteam.jsonl, half A;
+# rules/common.yaml anger-repeats … anger-disapproval): new sentences, not the set's own.
+RED_TEAM_ANGRY = [
+    "The modem dropped out for the fifth time tonight.",
+    "Second time this month the bin collection skipped our street.",
+    "Honestly I keep getting cut off halfway through the call.",
+    "Is anybody even reading the complaints inbox?",
+    "What am I paying for when the app never loads",
+    "Those booking fees are ripping everyone off.",
+    "You moved my appointment on purpose, admit it.",
+    "Pay it back by Friday or I'm cancelling the card.",
+    "Congrats on the redesign, the checkout is broken now.",
+    "Waited TWO hours at the depot for nothing.",
+    "90 minutes in the queue!!! for a form",
+    "smh, another price rise on the same plan",
+]
+
+RED_TEAM_CALM = [
+    "I tried the reset button three times, any other idea?",
+    "Second time this month I've ordered your coffee, love it, thanks!",
+    "Is anybody working at the counter on bank holidays?",
+    "Do you have a branch or do I have to post it?",
+    "The armed robbery near the branch was on the news, are you open today?",
+    "I didn't change the setting on purpose, can you reset it?",
+    "Congrats on the new store, looks great!",
+    "OUR NEW SOFA ARRIVED TWO DAYS EARLY, thank you!!",
+    "PLEASE HELP, my card is stuck in the machine",
+    "Some moron hacked my account and sent garbage to my friends, how do I lock it?",
+    "I'm furious with myself for missing the deadline, can I still apply?",
+    "40 minutes later it arrived!! thanks so much",
+]
+
+
+@pytest.mark.parametrize("text", RED_TEAM_ANGRY)
+def test_red_team_classes_read_as_angry(text: str, rules, annotator: Annotator) -> None:
+    assert tone_of(text, rules, annotator) == "angry"
+
+
+@pytest.mark.parametrize("text", RED_TEAM_CALM)
+def test_red_team_near_misses_stay_calm(text: str, rules, annotator: Annotator) -> None:
+    assert tone_of(text, rules, annotator) != "angry"

@@ -101,3 +101,23 @@ def test_content_words_are_read_once_per_ignore_set_and_as_before(engine: RuleEn
     )
     first = plain(none)[0][0]
     assert feats.content_lemmas(none, [first]) == frozenset({plain(none)[0][1]})
+
+
+def test_phrase_keys_are_the_keys_a_doc_holds_for_symbol_words(annotator: Annotator) -> None:
+    # "agent", "number", "mark" and "root" are spaCy symbols: a Doc holds their symbol id, not
+    # their hash, and a phrase key must be the same or phrases with them never match
+    from rapport_assist.rules.features import phrase_key
+
+    doc = annotator.annotate(Utterance(0, Speaker.CUSTOMER, "the agent wrote a number mark root", 0.0, 2.0)).doc
+    for token in doc:
+        assert phrase_key(token.lower_) == token.lower, token.text
+
+
+def test_a_staff_word_that_is_a_spacy_symbol_makes_a_claim(annotator: Annotator, rules) -> None:
+    # claim-staff lists "agent": "your agent refused…" is a claim against the company like "your rep…"
+    from rapport_assist.signals import SignalTracker
+
+    for text in ("Your agent refused to refund me.", "Your rep refused to refund me."):
+        tracker = SignalTracker(rules)
+        au, _ = tracker.on_utterance(annotator.annotate(Utterance(0, Speaker.CUSTOMER, text, 0.0, 3.0)))
+        assert au.utterance.signals.tone.label == "angry", text

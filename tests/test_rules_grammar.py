@@ -432,3 +432,17 @@ def test_token_patterns_on_entity_attributes_need_the_recognizer(tmp_path: Path)
 
 def test_default_packs_run_without_the_entity_recognizer() -> None:
     assert not load_rules([default_rules_dir()]).needs_entities
+
+
+def test_lint_warns_of_a_choice_written_as_if_it_held_phrases(tmp_path: Path) -> None:
+    # "one star|1 star" is "one (star|1) star": a choice is one word; the lint names the slip
+    slipped = HEAD.replace(
+        "  thanks: [thank you, thanks]\n", "  thanks: [thank you, thanks, one star|1 star, a one|1 star]\n"
+    )
+    (tmp_path / "slip.yaml").write_text(slipped + rule("when: {says: thanks}"), encoding="utf-8")
+    warnings = [str(w) for w in load_rules([tmp_path / "slip.yaml"]).warnings if "a choice is one word" in str(w)]
+    assert len(warnings) == 1 and "'one star|1 star'" in warnings[0] and "'star|1'" in warnings[0]
+
+
+def test_the_default_packs_have_no_lint_warnings() -> None:
+    assert [str(w) for w in load_rules([default_rules_dir()]).warnings] == []

@@ -41,11 +41,19 @@ _RUN_ONS = {
 
 
 def phrase_key(word: str) -> int:
-    """The hash key spaCy uses for a (lowercase) string."""
+    """The key spaCy stores for a (lowercase) string, as a Doc's LOWER/NORM/LEMMA arrays hold it:
+    the hash of the string, except for the 54 strings that are spaCy symbols, whose key is their
+    symbol id. Most are dependency labels nobody writes, but a few are words: "agent", "number",
+    "mark", "root", "meta" (a Doc holds 401 for "agent", not its hash, so a phrase with "agent"
+    never matched before; found by the red-team set, BENCHMARKS.md)."""
     import importlib
 
-    # spacy.strings.hash_string (not get_string_id, which gives symbols their own ids); spaCy's
-    # type stubs leave it out, hence the module looked up by name
+    from spacy.symbols import IDS
+
+    symbol = IDS.get(word)
+    if symbol is not None and word:
+        return int(symbol)
+    # spacy.strings.hash_string; spaCy's type stubs leave it out, hence the module looked up by name
     return int(importlib.import_module("spacy.strings").hash_string(word))
 
 

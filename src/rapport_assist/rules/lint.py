@@ -45,6 +45,17 @@ def lint(ruleset: RuleSet, used_lexicons: Iterable[str] = ()) -> list[RuleProble
                     "use it in 'says:', or delete it",
                 )
             )
+        for phrase in lex.phrases + lex.except_:
+            slip = _choice_slip(phrase.text)
+            if slip:
+                out.append(
+                    _at(
+                        phrase.loc,
+                        f"phrase {phrase.text!r} of lexicon {name!r}: a choice is one word, so "
+                        f"{slip!r} chooses between single words and repeats the word beside it",
+                        "write the choice on the word that differs ('one|1 star'), or one phrase per choice",
+                    )
+                )
         seen: dict[tuple[frozenset[int | str], ...], str] = {}
         vetoes = [compile_phrase(p.text, str) for p in lex.except_]
         for phrase in lex.phrases:
@@ -130,6 +141,22 @@ def _never(cond: Condition) -> str:
         return "negates an empty condition"
     if isinstance(cond, Earlier):
         return _never(cond.condition)
+    return ""
+
+
+def _choice_slip(text: str) -> str:
+    """The choice in ``text`` that looks like a choice between phrases written as one ("one
+    star|1 star" reads "one (star|1) star"): one of its words is also the word before or after it
+    ("deal with|work with", "it was|this was"); "" if none."""
+    chunks = text.split()
+    for i, chunk in enumerate(chunks):
+        if "|" not in chunk:
+            continue
+        alts = {a.lower() for a in chunk.split("|") if a}
+        before = {a.lower() for a in chunks[i - 1].split("|")} if i else set()
+        after = {a.lower() for a in chunks[i + 1].split("|")} if i + 1 < len(chunks) else set()
+        if alts & (before | after):
+            return chunk
     return ""
 
 
