@@ -1,7 +1,8 @@
 """The default packs' 'angry' tone on the classes added from twcs batch 4 (rules/common.yaml: a
-service cut off for a stated time, paying for nothing, cheating said of the company, sarcastic
-thanks for a change that broke something, a question doubting the company tries, distrust and
-fakes sold, anger in another language, an ogre mask), each with its near misses; and
+service cut off for a stated time, paying for nothing, the price paid held against what came of
+it, cheating said of the company, sarcastic thanks for a change that broke something, a question
+doubting the company tries, distrust and fakes sold, anger in another language, an ogre mask),
+each with its near misses; and
 angry-no-apology's reading of a turn that comes over to us from another company.
 
 A customer's text alone, through the real annotator and signals stage (no audio: the tone is
@@ -32,6 +33,8 @@ ANGRY = [
     # paying for nothing, or for a service that fails
     "I'm basically paying for a router light show rather than internet.",
     "Why are we paying for the premium tier when the app logs us out hourly?",
+    # the price paid held up against what came of it
+    "I paid enough for the priority lane and still queued an hour.",
     # cheating said of the company
     "Lured us in with free installation and then billed us for it.",
     "Half the price at the till was fees. Is that a mistake or fraud?",
@@ -58,6 +61,8 @@ CALM = [
     "Put down a deposit for the sofa a week ago, when will it ship?",
     # paying asked about
     "Can I pay for the year instead of monthly?",
+    # the price asked about
+    "Is it worth paying good money for the premium seats?",
     # fraud by someone else
     "How do I report a fraudulent charge on my card?",
     # thanks for a change that worked, or for a reply
