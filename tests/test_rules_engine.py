@@ -256,52 +256,49 @@ def _agent_says(tmp_path: Path, annotator: Annotator, lexicons: str, rule: str, 
     return call(RuleEngine(load_rules([path])), annotator, [("agent", text, 0.0)], end_s=3.0)
 
 
-@pytest.mark.parametrize(
-    "text, fires",
-    [
-        ("You need to restart the router.", True),
-        ("So what you need to do is restart the router.", True),
-        ("If that still fails after the update, you need to restart the router.", True),  # main clause
-        ("Let us know if there's anything else on the order you need to change.", False),  # long if-clause
-        ("If you need to restart it, the button is at the back.", False),
-        ("These are the steps you need to take.", False),  # relative clause
-        ("In the app you need to open settings first.", True),  # "in" is not the cue of "in case"
-        # written without commas (a lowercase export, a recognizer): the parse finds the clause's end
-        ("if that still fails after the update you need to restart the router", True),
-        ("so the fee is from the new roof age factor you need to send us a roof inspection", True),
-        ("let us know if there's anything else on the order you need to change", False),
-        ("If it's the password that you need to recover, check this out: hope these help!", False),
-    ],
-)
-def test_subordinate_skips_matches_inside_conditional_and_relative_clauses(
-    tmp_path: Path, annotator: Annotator, text: str, fires: bool
-) -> None:
-    nudges = _agent_says(
-        tmp_path, annotator, "  must-do: [you need to]\n  conditional: [if, unless, in case]\n", SUBORDINATE_RULE, text
-    )
-    assert bool(nudges) is fires, (text, nudges)
-
-
+_IF = "  must-do: [you need to]\n  conditional: [if, unless, in case]\n"
+_WHEN = "  must-do: [you need to]\n  time-clause: [when, whenever]\n"
 TIME_CLAUSE_RULE = SUBORDINATE_RULE.replace("skip_if: [subordinate]", "skip_if: [{subordinate: {cues: time-clause}}]")
 
 
 @pytest.mark.parametrize(
-    "text, fires",
+    "lexicons, rule, text, fires",
     [
-        ("Here is our number for when you need to reach us.", False),  # inside the time clause
-        ("Keep the code for whenever you need to reset the box.", False),
-        ("When you get to the desk, you need to show the code.", True),  # the main clause
+        (_IF, SUBORDINATE_RULE, "You need to restart the router.", True),
+        (_IF, SUBORDINATE_RULE, "So what you need to do is restart the router.", True),
+        (_IF, SUBORDINATE_RULE, "If that still fails after the update, you need to restart the router.", True),  # main
+        (_IF, SUBORDINATE_RULE, "Let us know if there's anything else on the order you need to change.", False),
+        (_IF, SUBORDINATE_RULE, "If you need to restart it, the button is at the back.", False),
+        (_IF, SUBORDINATE_RULE, "These are the steps you need to take.", False),  # relative clause
+        (_IF, SUBORDINATE_RULE, "In the app you need to open settings first.", True),  # "in" is not "in case"
+        # written without commas (a lowercase export, a recognizer): the parse finds the clause's end
+        (_IF, SUBORDINATE_RULE, "if that still fails after the update you need to restart the router", True),
+        (
+            _IF,
+            SUBORDINATE_RULE,
+            "so the fee is from the new roof age factor you need to send us a roof inspection",
+            True,
+        ),
+        (_IF, SUBORDINATE_RULE, "let us know if there's anything else on the order you need to change", False),
+        (
+            _IF,
+            SUBORDINATE_RULE,
+            "If it's the password that you need to recover, check this out: hope these help!",
+            False,
+        ),
+        # a time clause's cue ("when", an adverb, not a mark) holds only its own clause
+        (_WHEN, TIME_CLAUSE_RULE, "Here is our number for when you need to reach us.", False),
+        (_WHEN, TIME_CLAUSE_RULE, "Keep the code for whenever you need to reset the box.", False),
+        (_WHEN, TIME_CLAUSE_RULE, "When you get to the desk, you need to show the code.", True),  # the main clause
         # spoken without a comma: the main clause is the root above the time clause
-        ("when you get to the desk you need to show the code", True),
-        ("You need to show the code when you get to the desk.", True),
+        (_WHEN, TIME_CLAUSE_RULE, "when you get to the desk you need to show the code", True),
+        (_WHEN, TIME_CLAUSE_RULE, "You need to show the code when you get to the desk.", True),
     ],
 )
-def test_subordinate_time_clause_cues_hold_only_their_own_clause(
-    tmp_path: Path, annotator: Annotator, text: str, fires: bool
+def test_subordinate_skips_matches_inside_conditional_relative_and_time_clauses(
+    tmp_path: Path, annotator: Annotator, lexicons: str, rule: str, text: str, fires: bool
 ) -> None:
-    nudges = _agent_says(
-        tmp_path, annotator, "  must-do: [you need to]\n  time-clause: [when, whenever]\n", TIME_CLAUSE_RULE, text
-    )
+    nudges = _agent_says(tmp_path, annotator, lexicons, rule, text)
     assert bool(nudges) is fires, (text, nudges)
 
 
