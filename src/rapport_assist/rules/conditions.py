@@ -824,11 +824,8 @@ def _subordinate(cues: frozenset[int]) -> Callable[[Match, EvalContext], bool]:
                 ):
                     return True
                 break
-        for k in range(m.start, m.end):
-            tok = doc[feats.doc_i[k]]
-            if tok.dep_ in _SUBJECT_DEPS:
-                return tok.head.dep_ in _RELATIVE_DEPS and _relative(tok.head, tok)
-        return False
+        tok = _match_subject(feats, m)
+        return tok is not None and tok.head.dep_ in _RELATIVE_DEPS and _relative(tok.head, tok)
 
     return subordinate
 
@@ -850,33 +847,40 @@ def _governs(cue: Token, feats: Features, m: Match) -> bool:
         # when you have to reset it"); spoken without a comma, a main clause after the time
         # clause is the root above it ("when you pick it up you'll have to sign": "have" is not
         # under "pick")
-        for k in range(m.start, m.end):
-            tok = feats.doc[feats.doc_i[k]]
-            if tok.dep_ in _SUBJECT_DEPS:
-                verb = tok.head
-                while verb.i != head.i:
-                    if verb.head.i == verb.i:
-                        return False
-                    verb = verb.head
-                return True
+        tok = _match_subject(feats, m)
+        if tok is None:
+            return True
+        verb = tok.head
+        while verb.i != head.i:
+            if verb.head.i == verb.i:
+                return False
+            verb = verb.head
         return True
     if cue.dep_ != "mark":
         return True
     root = head.dep_ == "ROOT"
+    tok = _match_subject(feats, m)
+    if tok is None:
+        return True
+    verb, subject = tok.head, tok
+    while verb.i != head.i and verb.head.i != verb.i:
+        if (root and verb.dep_ == "advcl") or (verb.dep_ in _RELATIVE_DEPS and not _relative(verb, subject)):
+            return False
+        subject = next((c for c in verb.head.children if c.dep_ in _SUBJECT_DEPS), subject)
+        verb = verb.head
+    # not under the "if" clause's verb is no evidence: the parse of a long sentence often hangs a
+    # relative clause elsewhere ("…and password that you need to recover, check this out": "need"
+    # under "check")
+    return True
+
+
+def _match_subject(feats: Features, m: Match) -> Token | None:
+    """The first token of match ``m`` that the parse makes a subject (``_SUBJECT_DEPS``), or None."""
     for k in range(m.start, m.end):
         tok = feats.doc[feats.doc_i[k]]
         if tok.dep_ in _SUBJECT_DEPS:
-            verb, subject = tok.head, tok
-            while verb.i != head.i and verb.head.i != verb.i:
-                if (root and verb.dep_ == "advcl") or (verb.dep_ in _RELATIVE_DEPS and not _relative(verb, subject)):
-                    return False
-                subject = next((c for c in verb.head.children if c.dep_ in _SUBJECT_DEPS), subject)
-                verb = verb.head
-            # not under the "if" clause's verb is no evidence: the parse of a long sentence
-            # often hangs a relative clause elsewhere ("…and password that you need to recover,
-            # check this out": "need" under "check")
-            return True
-    return True
+            return tok
+    return None
 
 
 _RELATIVIZER_TAGS = ("WDT", "WP", "WP$", "WRB", "IN")
