@@ -154,6 +154,24 @@ def test_min_length_seconds_count_only_when_measured(tmp_path: Path, annotator: 
     assert run(ruleset, annotator, [("customer", short), ("agent", "What is your postcode?")], measured=True)
 
 
+def test_per_line_length_reads_written_lines_one_at_a_time(tmp_path: Path, annotator: Annotator) -> None:
+    """Two 8-word lines of one customer are one 16-word turn. Written (untimed), neither line is
+    long; spoken (measured, 1 s apart), they are pieces of one long speech."""
+    turn_rule = REFLECT.replace("    severity: low\n", "    severity: low\n    unit: turn\n", 1)
+    assert "unit: turn" in turn_rule
+    ruleset = pack(tmp_path, turn_rule.replace("seconds: 2}", "per_line: true}"))
+    halves = [
+        ("customer", "The heater shuts off every night around two."),
+        ("customer", "The room gets freezing even with new batteries."),
+    ]
+    reply = ("agent", "What is your postcode?")
+    assert run(ruleset, annotator, [*halves, reply]) == []
+    assert [n.rule for n in run(ruleset, annotator, [*halves, reply], measured=True)] == ["reflect"]
+    assert [n.rule for n in run(ruleset, annotator, [("customer", COMPLAINT), reply])] == ["reflect"]
+    joined = pack(tmp_path, turn_rule.replace("seconds: 2}", "per_line: false}"), "joined.yaml")
+    assert [n.rule for n in run(joined, annotator, [*halves, reply])] == ["reflect"]
+
+
 def test_words_are_counted_as_the_labelling_guide_does() -> None:
     assert count_words("good afternoon,I have waited - 4 weeks!! 😡 #fail") == 7
     assert count_words("can't log-in … at 3:30") == 4

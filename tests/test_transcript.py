@@ -58,10 +58,13 @@ def test_an_author_is_read_when_given(tmp_path: Path) -> None:
         [
             json.dumps({"speaker": "customer", "text": "Hi.", "author": " ana_k "}),
             json.dumps({"speaker": "customer", "text": "Hello.", "author": 12345}),
+            json.dumps({"speaker": "customer", "text": "Hey.", "handle": "115712", "tweet_id": "7"}),
+            json.dumps({"speaker": "customer", "text": "Yo.", "handle": "x", "author": "ana_k"}),
             json.dumps({"speaker": "agent", "text": "Hi both."}),
         ],
     )
-    assert [u.author for u in read_transcript(p)] == ["ana_k", "12345", None]
+    # a tweet's "handle" (the Twitter datasets' name) is its author unless "author" is given
+    assert [u.author for u in read_transcript(p)] == ["ana_k", "12345", "115712", "ana_k", None]
     assert "author" not in next(iter(read_transcript(p))).to_json(), "a handle is not written to the event log"
 
 

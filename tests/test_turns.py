@@ -332,13 +332,15 @@ def test_a_reflection_in_the_second_part_of_the_reply_turn_satisfies_it(
     assert [n for n in run(engine, annotator, lines) if n[0] == "missed-reflection"] == []
 
 
-def test_two_users_short_messages_are_not_one_long_complaint(engine: RuleEngine, annotator: Annotator) -> None:
-    """A written thread (estimated times): the complaint's 45 words as one user's three messages
-    fire missed-reflection; written by two users (20 + 25 words) they are two short turns."""
+def test_written_short_messages_are_not_one_long_complaint(engine: RuleEngine, annotator: Annotator) -> None:
+    """A written thread (estimated times): the complaint's 45 words as one message fire
+    missed-reflection. As three short messages they do not, whether one user wrote them (one
+    turn, but missed-reflection reads a written turn's lines one at a time: ``per_line``) or two
+    users did (two turns)."""
 
-    def thread(authors: tuple[str, str, str]) -> list[str]:
+    def thread(messages: list[tuple[str, str]]) -> list[str]:
         engine.start_call()
-        lines = [(C, text, who) for text, who in zip(COMPLAINT, authors)]
+        lines = [(C, text, who) for text, who in messages]
         lines.append((A, "Please check our help page for router settings.", "brand"))
         out: list = []
         prev = 0.0
@@ -349,8 +351,10 @@ def test_two_users_short_messages_are_not_one_long_complaint(engine: RuleEngine,
         out += engine.finish(prev + 1.0)
         return [n.rule for n in out if isinstance(n, Nudge)]
 
-    assert "missed-reflection" in thread(("ana", "ana", "ana"))
-    assert "missed-reflection" not in thread(("ana", "ben", "ben"))
+    assert "missed-reflection" in thread([(" ".join(COMPLAINT), "ana")])
+    assert "missed-reflection" not in thread(list(zip(COMPLAINT, ("ana", "ana", "ana"))))
+    assert "missed-reflection" not in thread(list(zip(COMPLAINT, ("ana", "ben", "ben"))))
+    assert [t.utterances for t in engine.take_turns()] == [(0,), (1, 2), (3,)]
 
 
 def test_the_reply_turn_closes_on_the_clock(engine: RuleEngine, annotator: Annotator) -> None:

@@ -46,6 +46,11 @@ class AnnotatedUtterance:
         return len(_WORD_RE.findall(self.utterance.text))
 
     @property
+    def line_words(self) -> int:
+        """Words in its longest line: the utterance is one line."""
+        return self.word_count
+
+    @property
     def vocab(self) -> "Vocab":
         """The vocabulary of the Doc (its strings)."""
         return self.doc.vocab
@@ -56,11 +61,19 @@ class JoinedUtterance(AnnotatedUtterance):
     (``Doc.from_docs``: each part keeps the reading it was given alone), built on first use:
     the rules mostly read the parts' features joined (``rules.features``), not the Doc."""
 
-    def __init__(self, utterance: Utterance, docs: Sequence["Doc"], features: Any = None) -> None:
+    def __init__(
+        self, utterance: Utterance, docs: Sequence["Doc"], features: Any = None, line_words: int | None = None
+    ) -> None:
         self.utterance = utterance
         self.features = features
         self._docs = list(docs)
         self._doc: "Doc | None" = None
+        self._line_words = line_words
+
+    @property
+    def line_words(self) -> int:
+        """Words in the longest of the utterances it joins (given by who joined them), else all."""
+        return self.word_count if self._line_words is None else self._line_words
 
     @property
     def doc(self) -> "Doc":  # type: ignore[override]

@@ -74,7 +74,8 @@ def parse_line(obj: Any, index: int, prev_end_s: float, where: str) -> Utterance
         end = start + estimate_duration_s(text)
     if end < start:
         raise BadInput(f"{where}: 'end' ({end}) is before 'start' ({start})", "swap or correct the times")
-    author = obj.get("author")
+    # who wrote the line; Twitter customer-care datasets (IBM's, Kaggle's twcs) name it "handle"
+    author = obj.get("author", obj.get("handle"))
     if author is not None:
         if isinstance(author, bool) or not isinstance(author, (str, int)):
             raise BadInput(

@@ -379,7 +379,7 @@ class RuleEngine:
         feats = [extractor.features(p) for p in parts]
         text, offsets = joined_text(feats)
         utt = merge_turn_utterance(turn, [p.utterance for p in parts], text)
-        au = JoinedUtterance(utt, [p.doc for p in parts])
+        au = JoinedUtterance(utt, [p.doc for p in parts], line_words=max(f.word_count for f in feats))
         extractor.join(feats, au, offsets)
         return au
 

@@ -265,6 +265,8 @@ def _measured(cond: Condition, ctx: EvalContext, found: list[Match] | None, comp
     if isinstance(cond, SignalTest):
         value = utt.signals.get(cond.name) if utt.signals is not None else None
         return f" (value: {'unknown' if value is None else f'{value:.3g}' if not isinstance(value, bool) else value})"
+    if isinstance(cond, MinLength) and cond.per_line and utt.timing_estimated:
+        return f" ({ctx.feats.word_count} words, longest line {ctx.feats.au.line_words})"
     if isinstance(cond, (MinLength, MaxWords)):
         return f" ({ctx.feats.word_count} words, {utt.duration_s:.1f} s)"
     return ""
@@ -303,7 +305,7 @@ def _describe(cond: Condition) -> str:
         return f"{cond.name} {' and '.join(parts)}"
     if isinstance(cond, MinLength):
         parts = ([f"{cond.words} words"] if cond.words else []) + ([f"{cond.seconds:g} s"] if cond.seconds else [])
-        return "at least " + " or ".join(parts)
+        return "at least " + " or ".join(parts) + (" (one line, when untimed)" if cond.per_line else "")
     if isinstance(cond, MaxWords):
         return f"at most {cond.words} words"
     if isinstance(cond, Reflects):

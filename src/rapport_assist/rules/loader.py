@@ -536,7 +536,7 @@ class _Builder:
                 return None
             if (value.words is not None and words is None) or (value.seconds is not None and seconds is None):
                 return None
-            return MinLength(words, seconds)
+            return MinLength(words, seconds, bool(value.per_line))
         if key == "max_words":
             n = self.integer(value, v, "max_words", 1)
             return MaxWords(n) if n is not None else None

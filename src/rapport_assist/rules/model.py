@@ -232,10 +232,14 @@ class ToneIs:
 
 @dataclass(frozen=True)
 class MinLength:
-    """At least ``words`` words or at least ``seconds`` long (either suffices)."""
+    """At least ``words`` words or at least ``seconds`` long (either suffices). With
+    ``per_line``, a turn of lines without measured times (a written thread's messages) needs one
+    line of ``words`` words; with measured times the utterances are pieces of one speech, so the
+    turn's words count together either way."""
 
     words: int | None
     seconds: float | None
+    per_line: bool = False
 
 
 @dataclass(frozen=True)

@@ -386,6 +386,9 @@ class WindowSpec(Spec):
 class MinLengthSpec(Spec):
     words: Integer = _unset()
     seconds: Number = _unset()
+    # lines without measured times (written threads, transcripts without times) are counted one
+    # at a time: one of them must reach ``words`` (a written message is read on its own)
+    per_line: bool = _unset()
 
 
 class ReflectsSpec(Spec):
