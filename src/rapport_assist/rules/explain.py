@@ -266,7 +266,7 @@ def _measured(cond: Condition, ctx: EvalContext, found: list[Match] | None, comp
         value = utt.signals.get(cond.name) if utt.signals is not None else None
         return f" (value: {'unknown' if value is None else f'{value:.3g}' if not isinstance(value, bool) else value})"
     if isinstance(cond, MinLength) and cond.per_line and utt.timing_estimated:
-        return f" ({ctx.feats.word_count} words, longest line {ctx.feats.au.line_words})"
+        return f" ({ctx.feats.word_count} words, longest line {ctx.feats.line_words})"
     if isinstance(cond, (MinLength, MaxWords)):
         return f" ({ctx.feats.word_count} words, {utt.duration_s:.1f} s)"
     return ""

@@ -18,7 +18,7 @@ from operator import itemgetter
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Callable, Iterable, Sequence, overload
 
-from ..annotate import AnnotatedUtterance
+from ..annotate import AnnotatedUtterance, JoinedUtterance
 from .model import Lexicon, Phrase
 from .scan import NUM, Letters, join_slots, phrase_pattern, slot_offset, trie_keys
 
@@ -426,6 +426,13 @@ class Features:
         if self._word_count < 0:
             self._word_count = self.au.word_count
         return self._word_count
+
+    @property
+    def line_words(self) -> int:
+        """Words in the longest line of a turn's joined reading (the engine counted them when it
+        joined the lines); one utterance's own count otherwise (cached, not counted again)."""
+        au = self.au
+        return au.line_words if isinstance(au, JoinedUtterance) else self.word_count
 
     def token_keys(self, columns: tuple[str, ...], key: str = "") -> list[tuple[int, ...]]:
         """Per Doc token, its values of these ``ROW_COLUMNS`` (token patterns read them). The

@@ -128,7 +128,7 @@ class _Writer:
             tests = []
             if cond.words is not None and cond.per_line:
                 self.uses.add("utt")
-                count = "(feats.au.line_words if utt.timing_estimated else feats.word_count)"
+                count = "(feats.line_words if utt.timing_estimated else feats.word_count)"
                 tests.append(f"{count} >= {int(cond.words)}")
             elif cond.words is not None:
                 tests.append(f"feats.word_count >= {int(cond.words)}")
