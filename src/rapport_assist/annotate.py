@@ -46,11 +46,6 @@ class AnnotatedUtterance:
         return len(_WORD_RE.findall(self.utterance.text))
 
     @property
-    def line_words(self) -> int:
-        """Words in its longest line: the utterance is one line."""
-        return self.word_count
-
-    @property
     def vocab(self) -> "Vocab":
         """The vocabulary of the Doc (its strings)."""
         return self.doc.vocab

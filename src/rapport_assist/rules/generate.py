@@ -126,12 +126,12 @@ class _Writer:
             put(depth, f"{target} = [] if feats.word_count <= {int(cond.words)} else None")
         elif isinstance(cond, MinLength):
             tests = []
-            if cond.words is not None and cond.per_line:
-                self.uses.add("utt")
-                count = "(feats.line_words if utt.timing_estimated else feats.word_count)"
+            if cond.words is not None:
+                count = "feats.word_count"
+                if cond.per_line:
+                    self.uses.add("utt")
+                    count = "(feats.line_words if utt.timing_estimated else feats.word_count)"
                 tests.append(f"{count} >= {int(cond.words)}")
-            elif cond.words is not None:
-                tests.append(f"feats.word_count >= {int(cond.words)}")
             if cond.seconds is not None:
                 self.uses.add("utt")
                 # seconds are measured or nothing: a length estimated from the word count is a guess
