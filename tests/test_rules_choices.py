@@ -139,3 +139,62 @@ def test_yall_is_split_the_same_wherever_it_stands(annotator: Annotator, text: s
 def test_a_yall_phrase_matches_however_it_is_typed(tmp_path: Path, annotator: Annotator, text: str) -> None:
     pack = PACK.replace("second|third time", "what did y'all do")
     assert fired(tmp_path, annotator, "customer", text, pack) == ["no-answer"]
+
+
+@pytest.mark.parametrize(
+    "text, forms",
+    [
+        # a grouped choice is written out, one phrase per choice, words and all
+        ("(I was|we were) promised", ["I was promised", "we were promised"]),
+        ("(money back|a refund) now", ["money back now", "a refund now"]),
+        # an empty choice leaves the group out
+        ("(really|) fed up", ["really fed up", "fed up"]),
+        # groups and one-word choices together; one-word choices stay a choice
+        ("second|third (time|go round)", ["second|third time", "second|third go round"]),
+    ],
+)
+def test_grouped_choices_are_written_out(text: str, forms: list[str]) -> None:
+    assert expand_choices(text) == forms
+
+
+GROUPS = PACK.replace(
+    "second|third time", "\"(it is|it's) broken\", \"(really|) fed up\", \"(I was|we were) promised\""
+)
+
+
+@pytest.mark.parametrize(
+    "text, fires",
+    [
+        ("It's broken again.", True),
+        ("It is broken again.", True),
+        ("We were promised a call.", True),
+        ("I was promised a call.", True),
+        ("I'm fed up.", True),
+        ("I'm really fed up.", True),
+        # without groups "it's|it is broken" read as "it's is broken" or "it is broken", and
+        # "I was|we were promised" as "I|was were|promised ..." slots: these mixes are not the phrases
+        ("I were promised a call.", False),
+        ("It was broken.", False),
+    ],
+)
+def test_a_grouped_choice_matches_each_phrase_it_stands_for(
+    tmp_path: Path, annotator: Annotator, text: str, fires: bool
+) -> None:
+    assert (fired(tmp_path, annotator, "customer", text, GROUPS) == ["no-answer"]) is fires
+
+
+@pytest.mark.parametrize(
+    "phrase, message",
+    [
+        ("(it is broken", "a parenthesis is not closed"),
+        ("it is) broken", "a ')' closes no '('"),
+        ("(really) sorry", "has no '|' between choices"),
+        ("(|) sorry", "must hold words separated by '|'"),
+    ],
+)
+def test_a_broken_group_is_an_error_at_its_line(tmp_path: Path, phrase: str, message: str) -> None:
+    path = tmp_path / "pack.yaml"
+    path.write_text(PACK.replace("second|third time", f'"{phrase}"'), encoding="utf-8")
+    with pytest.raises(RuleError) as info:
+        load_rules([path])
+    assert "pack.yaml:3" in info.value.message and message in info.value.message

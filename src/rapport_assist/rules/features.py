@@ -74,17 +74,33 @@ def phrase_words(text: str) -> list[str]:
     return out
 
 
+# a grouped choice: "(it is|it's) broken"; an empty choice makes the group optional ("(really|) sorry")
+_GROUP_OR_WORD = re.compile(r"\([^()]*\)|[^\s()]+|[()]")
+
+
+def phrase_chunks(text: str) -> list[str]:
+    """A phrase's slots as written: words, one-word choices (``a|b``) and grouped choices
+    (``(a b|c)``, kept whole with their parentheses). A stray parenthesis is its own chunk, which
+    the loader reports."""
+    return _GROUP_OR_WORD.findall(text)
+
+
 def expand_choices(text: str) -> list[str]:
-    """A phrase as the phrases it stands for: a choice (``a|b``) any of whose words is more than
-    one word once split as spaCy splits it ("didn't" is "did" + "not", "you'll" is "you" + "will")
-    is written out, one phrase per choice ("haven't|didn't hear back" -> "haven't hear back",
-    "didn't hear back"; "can't|cannot" is one phrase: both split as "can not"); one-word choices
-    stay a choice. Without this a compiled choice kept only the first word of each choice
-    ("have|did"), so such phrases never matched as written."""
+    """A phrase as the phrases it stands for. A grouped choice (``(it is|it's) broken``) is
+    always written out, one phrase per choice, an empty choice leaving the group out. A one-word
+    choice (``a|b``) any of whose words is more than one word once split as spaCy splits it
+    ("didn't" is "did" + "not", "you'll" is "you" + "will") is written out too ("haven't|didn't
+    hear back" -> "haven't hear back", "didn't hear back"; "can't|cannot" is one phrase: both
+    split as "can not"); other one-word choices stay a choice. Without this a compiled choice kept
+    only the first word of each choice ("have|did"), so such phrases never matched as written."""
     if "|" not in text:
         return [text]
     out = [""]
-    for chunk in text.split():
+    for chunk in phrase_chunks(text):
+        if chunk.startswith("(") and chunk.endswith(")") and len(chunk) > 1:
+            alts = [" ".join(a.split()) for a in chunk[1:-1].split("|")]
+            out = [f"{head} {a}".strip() for head in out for a in alts]
+            continue
         alts = chunk.split("|") if "|" in chunk else []
         if alts and any(a != "<num>" and len(phrase_words(a)) > 1 for a in alts):
             out = [f"{head} {a}".strip() for head in out for a in alts if a]
@@ -93,7 +109,8 @@ def expand_choices(text: str) -> list[str]:
     # "can't" and "cannot" are the same words once split: one phrase for both, the first written
     seen: dict[tuple[str, ...], str] = {}
     for form in out:
-        seen.setdefault(tuple(phrase_words(form)), form)
+        if form:
+            seen.setdefault(tuple(phrase_words(form)), form)
     return list(seen.values())
 
 

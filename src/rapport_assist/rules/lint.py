@@ -53,7 +53,7 @@ def lint(ruleset: RuleSet, used_lexicons: Iterable[str] = ()) -> list[RuleProble
                         phrase.loc,
                         f"phrase {phrase.text!r} of lexicon {name!r}: a choice is one word, so "
                         f"{slip!r} chooses between single words and repeats the word beside it",
-                        "write the choice on the word that differs ('one|1 star'), or one phrase per choice",
+                        "write the choice on the word that differs ('one|1 star'), or group whole choices: '(one star|1 star)'",
                     )
                 )
         seen: dict[tuple[frozenset[int | str], ...], str] = {}

@@ -130,6 +130,38 @@ PHRASE_WORD_RE = re.compile(r"^(?:<num>|[\w'’-]+)$")
 # a phrase whose choices hold contractions is written out into this many phrases at most
 MAX_PHRASE_FORMS = 32
 
+
+def _choice_problem(text: str) -> tuple[str, str] | None:
+    """What is wrong with a phrase's choices and how to fix it, or None."""
+    from .features import phrase_chunks  # as .lint: not at the loader's import
+
+    for chunk in phrase_chunks(text):
+        if chunk in ("(", ")"):
+            return (
+                "a parenthesis is not closed" if chunk == "(" else "a ')' closes no '('",
+                "group whole choices in one pair of parentheses: '(it is|it's) broken'",
+            )
+        if chunk.startswith("("):
+            alts = chunk[1:-1].split("|")
+            if len(alts) < 2:
+                return (
+                    f"the group {chunk!r} has no '|' between choices",
+                    "write e.g. '(it is|it's) broken', or '(really|) sorry' for a word that may be left out",
+                )
+            bad = [w for a in alts for w in a.split() if not PHRASE_WORD_RE.match(w)]
+            if bad or not any(a.strip() for a in alts):
+                return (
+                    f"the group {chunk!r} must hold words separated by '|'",
+                    "write e.g. '(it is|it's) broken'",
+                )
+        elif "|" in chunk and not all(PHRASE_WORD_RE.match(a) for a in chunk.split("|")):
+            return (
+                f"alternatives {chunk!r} must be single words separated by '|'",
+                "write e.g. 'second|third time', or group phrases: '(money back|refund)'",
+            )
+    return None
+
+
 # Defaults of the built-in tests, each naming the lexicon it reads.
 DEFAULT_NEGATION_LEXICON = "negation"
 DEFAULT_CONDITIONAL_LEXICON = "conditional"
@@ -427,13 +459,9 @@ class _Builder:
             if not any(ch.isalnum() for ch in text) and "<num>" not in text:
                 self.problems.add(item.loc, f"{what} {text!r} has no words", "write at least one word")
                 continue
-            bad = [w for w in text.split() if "|" in w and not all(PHRASE_WORD_RE.match(a) for a in w.split("|"))]
-            if bad:
-                self.problems.add(
-                    item.loc,
-                    f"alternatives {bad[0]!r} must be single words separated by '|'",
-                    "write e.g. 'second|third time'",
-                )
+            wrong = _choice_problem(text)
+            if wrong:
+                self.problems.add(item.loc, f"{what} {text!r}: {wrong[0]}", wrong[1])
                 continue
             forms = expand_choices(text)
             if len(forms) > MAX_PHRASE_FORMS:
