@@ -317,7 +317,9 @@ def test_folder_with_jsonl_labels_through_the_cli(tmp_path, rules_file) -> None:
         "recall": 0.5,
         "f1": pytest.approx(2 / 3),
     }
-    assert r["misses"] == [{"conversation": "call3", "turn": 1, "speaker": "agent", "text": "Hi!", "borderline": False}]
+    assert r["misses"] == [
+        {"conversation": "call3", "turn": 1, "speaker": "agent", "text": "Hi!", "borderline": False, "context": []}
+    ]
     assert [f["conversation"] for f in r["unlabelled_fires"]] == ["call2"]
 
 
@@ -382,6 +384,37 @@ def test_cli_default_rules_count_you_need_to_restart_the_router(tmp_path) -> Non
     assert code == 0, err
     (r,) = json.loads(out)["rules"]
     assert r["turn_level"]["tp"] == 1 and r["turn_level"]["fp"] == 0 and r["turn_level"]["fn"] == 0
+
+
+def test_a_missed_reply_shows_what_the_rule_read_before_it(tmp_path) -> None:
+    """angry-no-apology starts on the customer's words but is labelled at the agent's reply: a
+    miss lists the customer's turn before it, with the tone the signals gave it and its length,
+    so a team lead sees why the rule stayed quiet. A miss on a turn the rule starts on (the
+    agent's own words for you-not-we) has no such context."""
+    rows = [
+        dialogue(
+            "calm-words",
+            [
+                (C, "I asked for the refund in March."),
+                (C, "It is June and the money is still not back on my card."),
+                (A, "Refunds can take a while to post."),
+            ],
+            {"angry-no-apology": [2], "you-not-we": [2]},
+        )
+    ]
+    path = write_jsonl(tmp_path / "d.jsonl", rows)
+    code, out, err = run("eval", str(path), "--rule", "angry-no-apology", "--rule", "you-not-we", "--show", "all")
+    assert code == 0, err
+    lines = out.splitlines()
+    at = next(i for i, line in enumerate(lines) if line.startswith("  MISS  calm-words @2") and "Refunds" in line)
+    assert lines[at + 1].split()[:2] == ["@0", "customer"] and "[tone calm 0.00; 7 words]" in lines[at + 1]
+    assert lines[at + 2].split()[:2] == ["@1", "customer"] and "13 words]" in lines[at + 2]
+    you = next(i for i, line in enumerate(lines) if line.startswith("you-not-we: 1 miss"))
+    assert lines[you + 1].startswith("  MISS  calm-words @2") and not lines[you + 2].startswith("        @")
+
+    code, out, err = run("eval", str(path), "--rule", "angry-no-apology", "--format", "json", "--show", "all")
+    (miss,) = json.loads(out)["rules"][0]["misses"]
+    assert [c["turn"] for c in miss["context"]] == [0, 1] and miss["context"][1]["note"].startswith("tone ")
 
 
 def test_nudges_are_those_of_a_replayed_transcript(tmp_path, annotator, ruleset, rules_file) -> None:

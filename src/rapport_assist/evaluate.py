@@ -43,7 +43,7 @@ from .annotate import AnnotatedUtterance, Annotator
 from .errors import BadInput, InputNotFound, UsageError
 from .pipeline import CallPipeline
 from .rules import RuleEngine, RuleSet
-from .rules.model import Rule
+from .rules.model import Rule, required_speakers
 from .signals import SignalTracker
 from .transcript import json_lines, parse_line, read_lines, read_transcript
 from .turn_pass import apply_revisions
@@ -488,6 +488,9 @@ class Miss:
     speaker: str
     text: str
     borderline: bool = False  # in a conversation whose call on the rule is marked borderline
+    # what the rule reads when the labelled turn is another speaker's reply (an angry customer's
+    # words before the agent's reply that owed an apology), each with its tone and length
+    context: tuple["Said", ...] = ()
 
 
 @dataclass(frozen=True)
@@ -626,7 +629,33 @@ def _fire(conv: Conversation, nudge: Nudge, hard: Iterable[int] = (), borderline
     )
 
 
+def _miss_context(conv: Conversation, res: CallResult, turn: int, speakers: set[Speaker]) -> tuple[Said, ...]:
+    """The utterances a rule that starts on ``speakers`` reads before a missed reply at ``turn``
+    (at most 3, the customer's words before the agent's reply), each noted with the tone the
+    signals gave it and its length: a team lead sees why the rule stayed quiet. Empty when the
+    missed turn is one the rule starts on."""
+    said = conv.utterances[turn].speaker
+    if not speakers or said in speakers:
+        return ()
+    signals = {u.index: u.signals for u in res.utterances}
+    i = turn - 1
+    while i >= 0 and conv.utterances[i].speaker is said:  # earlier pieces of the same reply
+        i -= 1
+    out: list[Said] = []
+    while i >= 0 and conv.utterances[i].speaker in speakers and len(out) < 3:
+        u = conv.utterances[i]
+        sig = signals.get(u.index)
+        tone = f"tone {sig.tone.label} {sig.tone.score:.2f}" if sig is not None else ""
+        if sig is not None and sig.tone.evidence:
+            tone += " (" + ", ".join(sig.tone.evidence[:3]) + ")"
+        words = len(u.text.split())
+        out.append(Said(i, u.speaker.value, u.text, (), "; ".join(x for x in (tone, f"{words} words") if x)))
+        i -= 1
+    return tuple(reversed(out))
+
+
 def score_rule(rule: Rule, results: Sequence[CallResult]) -> RuleReport:
+    speakers = required_speakers(rule.when)
     conv_c = {"tp": 0, "fp": 0, "fn": 0, "tn": 0}
     turn_c = {"tp": 0, "fp": 0, "fn": 0}
     clear_conv = {"tp": 0, "fp": 0, "fn": 0, "tn": 0}
@@ -659,7 +688,8 @@ def score_rule(rule: Rule, results: Sequence[CallResult]) -> RuleReport:
         tolerated += sum(1 for _, _, exact in matches if not exact)
         for turn in missed:
             u = conv.utterances[turn]
-            misses.append(Miss(conv.id, turn, u.speaker.value, u.text, hard_call))
+            context = _miss_context(conv, res, turn, speakers)
+            misses.append(Miss(conv.id, turn, u.speaker.value, u.text, hard_call, context))
         for pos in extra:
             fa = _fire(conv, nudges[pos], hard, hard_call)
             hard_fires += fa.hard_negative
@@ -833,6 +863,8 @@ def detail_lines(report: EvalReport, show: int) -> list[str]:
                 f"  MISS  {m.conversation} @{m.turn} {m.speaker:<8} {_excerpt(m.text, 100)}"
                 + ("  [borderline]" if m.borderline else "")
             )
+            for c in m.context:  # what the rule read before the reply it missed
+                out.append(f"        @{c.turn:<3} {c.speaker:<8} {_excerpt(c.text, 100)}  [{c.note}]")
         if len(r.misses) > show:
             out.append(f"  … {plural(len(r.misses) - show, 'more miss', 'more misses')} (--show N or all)")
         for f in r.false_alarms[:show]:
@@ -998,6 +1030,9 @@ def report_to_json(report: EvalReport, show: int | None = 10) -> dict[str, Any]:
                         "speaker": m.speaker,
                         "text": m.text,
                         "borderline": m.borderline,
+                        "context": [
+                            {"turn": c.turn, "speaker": c.speaker, "text": c.text, "note": c.note} for c in m.context
+                        ],
                     }
                     for m in r.misses[:limit]
                 ],
