@@ -198,3 +198,10 @@ def test_a_broken_group_is_an_error_at_its_line(tmp_path: Path, phrase: str, mes
     with pytest.raises(RuleError) as info:
         load_rules([path])
     assert "pack.yaml:3" in info.value.message and message in info.value.message
+
+
+@pytest.mark.parametrize("text", ["You'd need to restart the router.", "You would need to restart the router."])
+def test_a_phrase_with_d_matches_would_said_in_full(tmp_path: Path, annotator: Annotator, text: str) -> None:
+    """"'d" is read as "would" (spaCy's lemma of it), as "'ll" is "will": the pack's "you'd need
+    to" also matches "you would need to" said in full."""
+    assert fired(tmp_path, annotator, "agent", text) == ["order"]

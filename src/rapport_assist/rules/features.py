@@ -27,7 +27,9 @@ if TYPE_CHECKING:  # pragma: no cover
 
 _WORD_RE = re.compile(r"<num>|[a-z0-9']+")
 _CLOCK_TIME = re.compile(r"^[0-2]?[0-9][:.][0-5][0-9]$")  # "3:30", "10.15": spaCy's like_num says no; <num> says yes
-_CONTRACTION_NORMS = {"'m": "am", "'re": "are", "'ve": "have", "'ll": "will", "n't": "not"}
+# "'d" is "would" here as spaCy's lemma of it is (its norm stays "'d"), so a phrase "you'd need"
+# also matches "you would need" said in full, as "you'll" matches "you will"
+_CONTRACTION_NORMS = {"'m": "am", "'re": "are", "'ve": "have", "'ll": "will", "'d": "would", "n't": "not"}
 _NT_STEMS = {"ca": "can", "wo": "will", "sha": "shall"}
 _RUN_ONS = {
     "cannot": ("can", "not"),
