@@ -313,7 +313,9 @@ class Compiler:
                 return None
             if need_verbs:
                 rows, doc_i = feats.rows, feats.doc_i
-                verbs = {lemma for k, lemma in hits if rows[doc_i[k]][4] in event_tags}
+                verbs = {
+                    lemma for k, lemma in hits if rows[doc_i[k]][4] in event_tags and not _speaker_acts(feats, doc_i[k])
+                }
                 if len(verbs) < need_verbs:
                     # the problem word in a sentence that repeats them or next to one: a recognizer
                     # writes a speaker's pause as a full stop ("…for a wedding on Wednesday. And it
@@ -412,6 +414,24 @@ class Compiler:
             return action is None or action.is_stop or action.lemma in told
 
         return echoes_other
+
+
+_FIRST_PERSON = frozenset({"i", "we"})
+
+
+def _speaker_acts(feats: Features, doc_index: int) -> bool:
+    """Whether the word at ``doc_index`` is a verb whose subject is the speaker ("we are working
+    to fix it", "I can remove it"): the speaker's own action, read from the parse (the verb's
+    subject, or for a verb joined by "and" to one before it, that one's)."""
+    tok = feats.token(doc_index)
+    for _ in range(2):
+        for child in tok.children:
+            if child.dep_ in ("nsubj", "nsubjpass"):
+                return child.lower_ in _FIRST_PERSON
+        if tok.dep_ != "conj":
+            return False
+        tok = tok.head
+    return False
 
 
 def _next_verb(feats: Features, start: int, end: int) -> Token | None:

@@ -524,8 +524,24 @@ class Features:
         words = memo.get(ignore)
         if words is None:
             kinds, keys, rows, doc_i = self.cache["#content"], self.keys, self.rows, self.doc_i
-            words = memo[ignore] = [(k, rows[doc_i[k]][2]) for k in kinds if ignore.isdisjoint(keys[k])]
+            caseless = _CASELESS
+            words = memo[ignore] = [
+                (k, caseless.get(lemma) or self._caseless(lemma))
+                for k in kinds
+                if ignore.isdisjoint(keys[k])
+                for lemma in (rows[doc_i[k]][2],)
+            ]
         return words
+
+    def _caseless(self, lemma: int) -> int:
+        """The lowercase form's key of a lemma key (cached in ``_CASELESS``): a proper noun keeps
+        its capitals in spaCy's lemma, so "Apple ID" and "apple id" would be different words."""
+        part = self.parts[0] if self.parts else self
+        strings = part.au.doc.vocab.strings
+        text = strings[lemma]
+        low = text.lower()
+        key = _CASELESS[lemma] = lemma if low == text else strings.add(low)
+        return key
 
     def content_lemmas(self, ignore: frozenset[int], positions: Sequence[int] | None = None) -> frozenset[int]:
         """Lemma keys of content words, optionally only among ``positions`` (all of them cached
@@ -645,6 +661,10 @@ class KeyBits:
                 self.by_key[key] = self.by_key.get(key, 0) | bit
         return bit
 
+
+# a lemma key -> its lowercase form's key (``Features.content_words``: a word repeated back counts
+# whatever its capitals); spaCy's keys are hashes of the text, the same in every vocabulary
+_CASELESS: dict[int, int] = {}
 
 _SKIP, _NUM, _STOP, _FILLER = 1, 2, 4, 8  # word kinds cached by FeatureExtractor (a filler is also skipped)
 _NO_FILLERS: frozenset[int] = frozenset()

@@ -262,7 +262,8 @@ class MaxWords:
 class Reflects:
     """This turn repeats ``min_shared`` content words (lemmas) of the turns that opened the
     expectation: a paraphrase of the customer's key point. With ``min_verbs``, at least that
-    many of them are verbs or adjectives (what went wrong, not only the topic's nouns), unless
+    many of them are verbs or adjectives (what went wrong, not only the topic's nouns; a verb
+    whose subject is the speaker, "we are working on it", tells their own action), unless
     a sentence repeating them, or the one just before or after it (a recognizer's full stop at
     a pause), says a phrase of lexicon ``problem`` ("if you're *unable* to receive the code"), or one sentence is mostly the customer's words: at least
     ``dense_min`` repeated, and they are at least ``dense_share`` of its content words ("So the
