@@ -1072,7 +1072,10 @@ def _qa_command(args: argparse.Namespace, con: Console) -> int:
         stderr.write(f"rapport-assist: qa: {len(calls)} calls, {len(todo)} to do, on {where}\n")
         progress.start()
 
+    seen: list[CallOutcome] = []
+
     def on_outcome(o: CallOutcome) -> None:
+        seen.append(o)
         progress.update(o.audio_s, failed=o.status == "error")
 
     try:
@@ -1092,6 +1095,12 @@ def _qa_command(args: argparse.Namespace, con: Console) -> int:
             "complete, run the same command again to do the rest\n"
         )
         return ExitStatus.INTERRUPTED
+    except OutputError:  # the summary could not be written: still say why calls failed
+        progress.finish()
+        for o in seen:
+            if o.status == "error":
+                stderr.write(f"rapport-assist: error: {o.call_id}: {o.error}\n")
+        raise
     progress.finish()
     failed = [o for o in outcomes if o.status == "error"]
     for o in failed:

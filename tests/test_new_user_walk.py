@@ -1,0 +1,46 @@
+"""What a new user met walking through the README (h72): each test fails without its fix."""
+
+from __future__ import annotations
+
+import errno
+import io
+from pathlib import Path
+
+import pytest
+
+from rapport_assist.cli import main
+from rapport_assist.errors import ExitStatus
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _transcript(path: Path) -> Path:
+    path.write_text(
+        '{"speaker": "agent", "text": "Thank you for calling, this is Sam.", "start": 0.0, "end": 2.0}\n'
+        '{"speaker": "customer", "text": "You need to fix my internet.", "start": 2.5, "end": 4.0}\n',
+        encoding="utf-8",
+    )
+    return path
+
+
+def test_qa_on_a_full_disk_says_so_instead_of_an_internal_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`qa --out` on a full file system: exit 7 (OUTPUT_ERROR) and a plain reason for each call
+    and for the summary, not 'internal error ... report it' (exit 1)."""
+    import rapport_assist.qa.runner as runner
+    import rapport_assist.qa.summary as summary
+
+    def full(path: Path, text: str) -> None:
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(runner, "write_atomic", full)
+    monkeypatch.setattr(summary, "write_atomic", full)
+    call = _transcript(tmp_path / "call1.jsonl")
+    err = io.StringIO()
+    code = main(["qa", str(call), "--out", str(tmp_path / "out"), "--workers", "1"], io.StringIO(), err)
+    text = err.getvalue()
+    assert code == ExitStatus.OUTPUT_ERROR, text
+    assert "internal error" not in text, text
+    assert "call1: cannot write its outputs: No space left on device" in text, text
+    assert "cannot write the summary in" in text and "free some disk space" in text, text
