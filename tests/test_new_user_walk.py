@@ -44,3 +44,25 @@ def test_qa_on_a_full_disk_says_so_instead_of_an_internal_error(
     assert "internal error" not in text, text
     assert "call1: cannot write its outputs: No space left on device" in text, text
     assert "cannot write the summary in" in text and "free some disk space" in text, text
+
+
+def test_a_regex_in_double_quotes_is_told_to_use_single_quotes(tmp_path: Path) -> None:
+    """`regex: "cancel\\s+my"` is the commonest slip of a rule author: YAML reads '\\s' as an
+    unknown escape. The error said 'a quote opened here is never closed', which is not so."""
+    team = tmp_path / "team.yaml"
+    team.write_text(
+        "version: 1\n"
+        "rules:\n"
+        "  - id: cancel-talk\n"
+        "    title: Cancel talk\n"
+        "    severity: tip\n"
+        '    when: {speaker: customer, says: {regex: "cancel\\s+my"}}\n'
+        '    message: "They want to cancel."\n',
+        encoding="utf-8",
+    )
+    err = io.StringIO()
+    assert main(["rules", "check", str(team)], io.StringIO(), err) == ExitStatus.RULE_ERROR
+    text = err.getvalue()
+    assert f"{team}:6:" in text, text
+    assert "never closed" not in text, text
+    assert "single quotes" in text and "backslash" in text, text
