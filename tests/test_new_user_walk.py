@@ -66,3 +66,20 @@ def test_a_regex_in_double_quotes_is_told_to_use_single_quotes(tmp_path: Path) -
     assert f"{team}:6:" in text, text
     assert "never closed" not in text, text
     assert "single quotes" in text and "backslash" in text, text
+
+
+@pytest.mark.parametrize("value", ["40.5", "-3"])
+def test_a_bad_param_value_in_a_team_override_is_reported_at_the_team_file(tmp_path: Path, value: str) -> None:
+    """The README's override `{rule: no-confirmation, params: {long_turn_words: 40}}` with a value
+    the rule cannot take: the error was at the default pack's line that reads `$long_turn_words`,
+    a file the team lead did not touch; it is now at the team file's line, naming that place."""
+    team = tmp_path / "team.yaml"
+    team.write_text(
+        f"version: 1\noverrides:\n  - {{rule: no-confirmation, params: {{long_turn_words: {value}}}}}\n",
+        encoding="utf-8",
+    )
+    err = io.StringIO()
+    assert main(["rules", "check", str(team)], io.StringIO(), err) == ExitStatus.RULE_ERROR
+    (line,) = [x.strip() for x in err.getvalue().splitlines() if "must be" in x]
+    assert line.startswith(f"{team}:3:"), line
+    assert "params.long_turn_words" in line and "catalogue.yaml:" in line, line

@@ -296,6 +296,8 @@ class _Builder:
     used_params: set[str] = field(default_factory=set)
     params_known: bool = True
     bad_params: list[tuple[str, Loc]] = field(default_factory=list)
+    # where a team's override set each param of the rule being built: a bad value is its mistake
+    param_set_at: dict[str, Loc] = field(default_factory=dict)
 
     # ------------------------------------------------------------ values
 
@@ -312,14 +314,22 @@ class _Builder:
         v = self.params[name]
         return int(v) if float(v).is_integer() else v
 
+    def bad_value_at(self, value: float | str, node: YValue, what: str) -> tuple[Loc, str]:
+        """Where to report a bad value, and what to call it: a ``$param`` a team's override set is
+        the override's mistake (its line, naming where the rule uses it), else the place itself."""
+        if isinstance(value, str) and value[1:] in self.param_set_at:
+            return self.param_set_at[value[1:]], f"params.{value[1:]} (the rule's {what}, {node.loc})"
+        return node.loc, what
+
     def integer(self, value: int | str, node: YValue, what: str, minimum: int = 0) -> int | None:
         v = self.param(value, node)
         if v is None:
             return None  # an unknown param, already reported
         if type(v) is int and v >= minimum:
             return v
+        loc, what = self.bad_value_at(value, node, what)
         self.problems.add(
-            node.loc, f"{what} must be a whole number >= {minimum}, not {v!r}", f"write a number like {max(minimum, 1)}"
+            loc, f"{what} must be a whole number >= {minimum}, not {v!r}", f"write a number like {max(minimum, 1)}"
         )
         return None
 
@@ -330,7 +340,8 @@ class _Builder:
         if minimum <= v < float("inf"):
             return float(v)
         bound = f" >= {minimum:g}" if minimum > -float("inf") else ""
-        self.problems.add(node.loc, f"{what} must be a number{bound}, not {v!r}", "write a number like 20 or 2.5")
+        loc, what = self.bad_value_at(value, node, what)
+        self.problems.add(loc, f"{what} must be a number{bound}, not {v!r}", "write a number like 20 or 2.5")
         return None
 
     def template(self, text: str, node: YValue, what: str) -> str | None:
@@ -897,11 +908,13 @@ class _Builder:
         # a team's param that the rule does not have is the team file's mistake: reported after
         # the rule is built, so the rule itself still loads (and is not called unknown elsewhere)
         self.bad_params = []
+        self.param_set_at = {}
         for name, (val, loc) in self.param_overrides.get(rule_id, {}).items() if isinstance(rule_id, str) else ():
             if name not in params:
                 self.bad_params.append((name, loc))
             else:
                 params[name] = val
+                self.param_set_at[name] = loc
         self.params, self.used_params = params, set()
 
     def add_rule(self, spec: RuleSpec | None, m: YMap) -> None:
