@@ -83,3 +83,16 @@ def test_a_bad_param_value_in_a_team_override_is_reported_at_the_team_file(tmp_p
     (line,) = [x.strip() for x in err.getvalue().splitlines() if "must be" in x]
     assert line.startswith(f"{team}:3:"), line
     assert "params.long_turn_words" in line and "catalogue.yaml:" in line, line
+
+
+def test_rules_test_says_when_a_team_file_broke_a_default_example(tmp_path: Path) -> None:
+    """The README's own override `long_turn_words: 40` makes a default no-confirmation example
+    stop firing; the FAIL line named only the default pack's line. It now says the example
+    passes with the default packs alone, and which file changes the rule."""
+    team = tmp_path / "team.yaml"
+    team.write_text("version: 1\noverrides:\n  - {rule: no-confirmation, params: {long_turn_words: 40}}\n")
+    out = io.StringIO()
+    assert main(["rules", "test", str(team), "--rule", "no-confirmation"], out, io.StringIO()) == 8
+    (fail,) = [x for x in out.getvalue().splitlines() if x.startswith("FAIL")]
+    assert "catalogue.yaml:" in fail and "never fired" in fail, fail
+    assert f"passes with the default packs alone: {team} changes this rule" in fail, fail

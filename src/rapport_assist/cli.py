@@ -1205,7 +1205,7 @@ def _rules_check(args: argparse.Namespace, con: Console) -> int:
 def _rules_test(args: argparse.Namespace, con: Console) -> int:
     from .annotate import Annotator
     from .rule_examples import run_examples
-    from .rules import load_rules
+    from .rules import load_rules, rule_paths
 
     ruleset = load_rules(_rule_paths(args, *args.paths))
     if args.rule:
@@ -1213,10 +1213,25 @@ def _rules_test(args: argparse.Namespace, con: Console) -> int:
         for rule_id in args.rule:
             if rule_id not in known:
                 raise UsageError(f"no enabled rule {rule_id!r}", "see 'rapport-assist rules check' for the ids")
-    results = run_examples(ruleset, Annotator(), only=args.rule)
+    annotator = Annotator()
+    results = run_examples(ruleset, annotator, only=args.rule)
     failed = [r for r in results if not r.passed]
+    # an example of a default rule that a team file broke (a param, a lexicon it removed from):
+    # say so, or the team lead looks for the mistake in a default pack they never edited
+    team = [*args.rules, *args.paths]
+    broke: set[tuple[str, str, int]] = set()
+    if failed and team and not args.only_rules:
+        defaults = load_rules(rule_paths())
+        failing = sorted({r.rule for r in failed} & {r.id for r in defaults.rules})
+        if failing:
+            alone = run_examples(defaults, annotator, only=failing)
+            broke = {(r.rule, r.kind, r.number) for r in alone if r.passed}
     for r in failed:
-        con.stdout.write(f"FAIL {r.describe()}\n")
+        why = ""
+        if (r.rule, r.kind, r.number) in broke:
+            changed_by = ", ".join(map(str, team))
+            why = f" (it passes with the default packs alone: {changed_by} changes this rule or its words)"
+        con.stdout.write(f"FAIL {r.describe()}{why}\n")
     rules_run = len({r.rule for r in results})
     con.stdout.write(f"{len(results) - len(failed)} passed, {len(failed)} failed ({rules_run} rules)\n")
     return ExitStatus.EXAMPLES_FAILED if failed else ExitStatus.OK
