@@ -96,3 +96,30 @@ def test_rules_test_says_when_a_team_file_broke_a_default_example(tmp_path: Path
     (fail,) = [x for x in out.getvalue().splitlines() if x.startswith("FAIL")]
     assert "catalogue.yaml:" in fail and "never fired" in fail, fail
     assert f"passes with the default packs alone: {team} changes this rule" in fail, fail
+
+
+def test_a_wav_cut_short_says_so(tmp_path: Path) -> None:
+    """A WAV copied incompletely decodes without an FFmpeg error (it reads to the file's end), so a
+    10 s call cut at 0.5 s replayed as a short call with no warning. Its header still says how
+    long it was: the recording is now marked truncated, with both lengths."""
+    import wave
+
+    import numpy as np
+
+    from rapport_assist.audio import decode_channels, probe_audio
+
+    rate = 16000
+    tone = (np.sin(2 * np.pi * 440 * np.arange(2 * rate) / rate) * 8000).astype("<i2")
+    whole = tmp_path / "call.wav"
+    with wave.open(str(whole), "wb") as w:
+        w.setnchannels(2)
+        w.setsampwidth(2)
+        w.setframerate(rate)
+        w.writeframes(np.stack([tone, tone], axis=1).tobytes())
+    assert not probe_audio(whole).truncated and probe_audio(whole).warning == ""
+    cut = tmp_path / "cut.wav"
+    cut.write_bytes(whole.read_bytes()[: 44 + 4 * rate // 2])  # the header and 0.5 s
+    info = probe_audio(cut)
+    assert info.truncated and abs(info.duration_s - 0.5) < 0.05
+    assert "header says 2.0 s" in info.warning and "0.5 s" in info.warning, info.warning
+    assert decode_channels(cut).truncated
