@@ -123,3 +123,25 @@ def test_a_wav_cut_short_says_so(tmp_path: Path) -> None:
     assert info.truncated and abs(info.duration_s - 0.5) < 0.05
     assert "header says 2.0 s" in info.warning and "0.5 s" in info.warning, info.warning
     assert decode_channels(cut).truncated
+
+
+def test_names_from_a_file_with_a_syntax_error_are_not_guessed_at(tmp_path: Path) -> None:
+    """A copied pack with one bad indentation in one file: every other file's use of that file's
+    lexicons was an 'unknown lexicon' with far-off guesses ('nearest of the 123: ...'). They now
+    say the unreadable file may define the name, and to fix its error first."""
+    packs = tmp_path / "packs"
+    packs.mkdir()
+    (packs / "a.yaml").write_text(
+        "version: 1\nlexicons:\n  cancel-intent: [cancel my, close my account]\n  other: [x]\n"
+        "rules:\n  - id: x\n    title: T\n      severity: tip\n"
+    )
+    (packs / "b.yaml").write_text(
+        "version: 1\nrules:\n  - id: offer-retention\n    title: Offer the retention desk\n    severity: tip\n"
+        "    when: {speaker: customer, says: cancel-intent}\n    message: Offer the retention desk.\n"
+    )
+    err = io.StringIO()
+    assert main(["rules", "check", "--only-rules", str(packs)], io.StringIO(), err) == ExitStatus.RULE_ERROR
+    text = err.getvalue()
+    assert "a.yaml:8:" in text and "YAML syntax error" in text, text
+    (line,) = [x for x in text.splitlines() if "unknown lexicon 'cancel-intent'" in x]
+    assert "a.yaml could not be read and may define it" in line and "nearest of" not in line, line

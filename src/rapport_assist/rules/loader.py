@@ -176,6 +176,8 @@ def load_rules(paths: Sequence[Path]) -> RuleSet:
         tree = read_rule_file(path, problems)
         if tree is not None:
             checked.append(_File(tree, shape.check(RuleFileSpec, tree, problems)))
+        elif any(p.path == str(path) for p in problems.items):
+            builder.unread.append(str(path))
     for file in checked:  # overrides first: they change how the rules are built (params)
         builder.collect_overrides(file)
     for file in checked:
@@ -281,6 +283,8 @@ class _Builder:
     tones: dict[str, Tone] = field(default_factory=dict)
     rules: list[Rule] = field(default_factory=list)
     fillers: list[str] = field(default_factory=list)
+    # files that could not be read (a YAML syntax error): names they define are not known
+    unread: list[str] = field(default_factory=list)
     overrides: list[tuple[str, Loc, dict[str, object]]] = field(default_factory=list)
     # where each override key was written, to point at it when the rule cannot take it
     override_locs: dict[tuple[int, str], Loc] = field(default_factory=dict)
@@ -1305,7 +1309,16 @@ class _Builder:
         known: dict[str, dict[str, Any]] = {"lexicon": self.lexicons, "tone": self.tones}
         for ref in self.refs:
             if ref.name not in known[ref.kind]:
-                self.problems.unknown(ref.loc, ref.kind, ref.name, known[ref.kind])
+                if self.unread:  # a file that could not be read may define it: no guessing at names
+                    hint = closest_hint(ref.name, known[ref.kind], ref.kind)
+                    close = f"; else {hint}" if hint.startswith("did you mean") else ""
+                    self.problems.add(
+                        ref.loc,
+                        f"unknown {ref.kind} {ref.name!r}",
+                        f"{' and '.join(self.unread)} could not be read and may define it: fix that error first{close}",
+                    )
+                else:
+                    self.problems.unknown(ref.loc, ref.kind, ref.name, known[ref.kind])
         by_id = {r.id: r for r in self.rules}
         reported: set[tuple[str, Loc]] = set()
         for number, (rule_id, loc, changes) in enumerate(self.overrides):
