@@ -145,3 +145,19 @@ def test_names_from_a_file_with_a_syntax_error_are_not_guessed_at(tmp_path: Path
     assert "a.yaml:8:" in text and "YAML syntax error" in text, text
     (line,) = [x for x in text.splitlines() if "unknown lexicon 'cancel-intent'" in x]
     assert "a.yaml could not be read and may define it" in line and "nearest of" not in line, line
+
+
+def test_a_copy_of_the_default_packs_given_with_rules_is_said_once_per_file(tmp_path: Path) -> None:
+    """`rules check my-rules/` on a copy of rules/ (the team lead meant --only-rules) printed 165
+    'defined twice' lines; each file is now two examples and one line that says what to do."""
+    import shutil
+
+    copy = tmp_path / "my-rules"
+    shutil.copytree(ROOT / "rules", copy)
+    err = io.StringIO()
+    assert main(["rules", "check", str(copy)], io.StringIO(), err) == ExitStatus.RULE_ERROR
+    lines = err.getvalue().splitlines()
+    packs = sorted(p.name for p in copy.glob("*.yaml"))
+    assert len(lines) <= 1 + 3 * len(packs), "\n".join(lines)
+    folded = [x for x in lines if "more rules, lexicons and tones defined twice" in x]
+    assert len(folded) == len(packs) and all("--only-rules instead of --rules" in x for x in folded), folded

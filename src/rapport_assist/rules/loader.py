@@ -202,10 +202,33 @@ def _unique(files: list[Path]) -> list[Path]:
     return out
 
 
+_FOLD_TWICE = 5  # more names than this defined twice in one file: a copy of loaded rules, said once
+
+
 def _rule_error(items: list[RuleProblem]) -> RuleError:
     items = sorted(items, key=lambda p: (p.path, p.line, p.col))
     count = f"{len(items)} problem{'s' if len(items) != 1 else ''}"
-    lines = "\n".join(f"  {p}" for p in items)
+    twice: dict[str, list[RuleProblem]] = {}
+    for p in items:
+        if " is defined twice" in p.message or " is used twice" in p.message:
+            twice.setdefault(p.path, []).append(p)
+    shown: list[str] = []
+    for p in items:
+        same = twice.get(p.path, [])
+        if len(same) > _FOLD_TWICE and p in same:
+            if p is same[1]:  # the first two as examples, then one line for the rest
+                shown.append(f"  {p}")
+                shown.append(
+                    f"  {p.path}: ... and {len(same) - 2} more rules, lexicons and tones defined twice: this file "
+                    "repeats rules already loaded, as a copy of the default packs does (fix: load a full copy with "
+                    "--only-rules instead of --rules; a team file on top of the defaults keeps only its changes, "
+                    "as 'overrides' and new rules)"
+                )
+            elif p is same[0]:
+                shown.append(f"  {p}")
+            continue
+        shown.append(f"  {p}")
+    lines = "\n".join(shown)
     error = RuleError(f"{count} in rule files:\n{lines}", "fix them, then re-check with 'rapport-assist rules check'")
     error.errors = list(items)  # type: ignore[attr-defined]
     return error
