@@ -161,3 +161,18 @@ def test_a_copy_of_the_default_packs_given_with_rules_is_said_once_per_file(tmp_
     assert len(lines) <= 1 + 3 * len(packs), "\n".join(lines)
     folded = [x for x in lines if "more rules, lexicons and tones defined twice" in x]
     assert len(folded) == len(packs) and all("--only-rules instead of --rules" in x for x in folded), folded
+
+
+def test_explain_says_what_the_reply_must_hold_in_plain_words(tmp_path: Path) -> None:
+    """`rules explain` printed 'the agent should says apology (skip_if: ...)'."""
+    call = tmp_path / "call.jsonl"
+    call.write_text(
+        '{"speaker": "customer", "text": "This is the third time I am calling, it is ridiculous."}\n'
+        '{"speaker": "agent", "text": "What is your account number?"}\n'
+        '{"speaker": "customer", "text": "Fine."}\n'
+    )
+    out = io.StringIO()
+    assert main(["rules", "explain", "--rule", "angry-no-apology", str(call)], out, io.StringIO()) == 0
+    text = out.getvalue()
+    assert "should says" not in text, text
+    assert "opens a wait: within 1 agent turn(s) or 20 s, the agent's words must match: says apology" in text, text
