@@ -176,3 +176,17 @@ def test_explain_says_what_the_reply_must_hold_in_plain_words(tmp_path: Path) ->
     text = out.getvalue()
     assert "should says" not in text, text
     assert "opens a wait: within 1 agent turn(s) or 20 s, the agent's words must match: says apology" in text, text
+
+
+def test_a_missing_path_in_an_at_list_names_the_list_line_and_where_paths_start(tmp_path: Path) -> None:
+    """`qa @lists/week47.txt` with paths written from the current folder: the error named only
+    'lists/mix/call.wav', a path the user never wrote. It now names the list's line and says
+    that a list's relative paths start from the list's folder."""
+    (tmp_path / "lists").mkdir()
+    listing = tmp_path / "lists" / "week47.txt"
+    listing.write_text("# week 47\nmix/call.jsonl\n")
+    err = io.StringIO()
+    code = main(["qa", f"@{listing}", "--out", str(tmp_path / "out")], io.StringIO(), err)
+    assert code == ExitStatus.INPUT_NOT_FOUND
+    assert f"{listing}:2: no such file or folder" in err.getvalue(), err.getvalue()
+    assert "start from the list's folder" in err.getvalue(), err.getvalue()
