@@ -190,3 +190,17 @@ def test_a_missing_path_in_an_at_list_names_the_list_line_and_where_paths_start(
     assert code == ExitStatus.INPUT_NOT_FOUND
     assert f"{listing}:2: no such file or folder" in err.getvalue(), err.getvalue()
     assert "start from the list's folder" in err.getvalue(), err.getvalue()
+
+
+def test_rules_diff_shows_what_a_praise_rule_change_does(tmp_path: Path) -> None:
+    """Switching off praise-warm-opening printed '+0 -0 (0 unchanged)' on calls where it fired:
+    the diff compared nudges only. Praise that goes from the call summary is now listed."""
+    team = tmp_path / "team.yaml"
+    team.write_text("version: 1\noverrides:\n  - {rule: praise-warm-opening, enabled: false}\n")
+    call = _transcript(tmp_path / "call1.jsonl")
+    out = io.StringIO()
+    code = main(["rules", "diff", "--new", str(team), str(call), "--cache", str(tmp_path / "c")], out, io.StringIO())
+    assert code == 0
+    text = out.getvalue()
+    assert "praise-warm-opening: +0 -1 (0 unchanged)" in text, text
+    assert "- call1 @" in text and "praise: You opened warmly" in text, text
