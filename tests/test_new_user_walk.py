@@ -204,3 +204,26 @@ def test_rules_diff_shows_what_a_praise_rule_change_does(tmp_path: Path) -> None
     text = out.getvalue()
     assert "praise-warm-opening: +0 -1 (0 unchanged)" in text, text
     assert "- call1 @" in text and "praise: You opened warmly" in text, text
+
+
+def test_the_masking_helper_reports_a_broken_list_in_one_line(tmp_path: Path) -> None:
+    """README: `python -m rapport_assist.privacy "some text"` shows what the list makes of a text,
+    and a broken entry stops with its file and reason (exit 4). The helper printed a traceback;
+    and a regex in double quotes (the usual slip) now gets the single-quotes fix."""
+    import os
+    import subprocess
+    import sys
+
+    bad = tmp_path / "masking.yaml"
+    bad.write_text('patterns:\n  - name: member_id\n    regex: "\\bAB\\d{4}\\b"\n')
+    env = {**os.environ, "RAPPORT_ASSIST_MASKING": str(bad), "PYTHONPATH": str(ROOT / "src")}
+    done = subprocess.run(
+        [sys.executable, "-m", "rapport_assist.privacy", "member AB1234"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 4, done.stderr
+    assert "Traceback" not in done.stderr, done.stderr
+    assert f"{bad}:3:" in done.stderr and "single quotes" in done.stderr, done.stderr
