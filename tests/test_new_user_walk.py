@@ -227,3 +227,34 @@ def test_the_masking_helper_reports_a_broken_list_in_one_line(tmp_path: Path) ->
     assert done.returncode == 4, done.stderr
     assert "Traceback" not in done.stderr, done.stderr
     assert f"{bad}:3:" in done.stderr and "single quotes" in done.stderr, done.stderr
+
+
+def test_review_sound_with_no_output_device_says_so_not_a_thread_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`make run` with no sound card: the sidebar's Sound row read 'no sound (RuntimeError: cannot
+    join current thread)'. The review's sound thread rescanned the devices, which waited for every
+    PortAudio thread, itself included. It now says what README says: no output device found."""
+    import time
+    import wave
+
+    sd = pytest.importorskip("sounddevice")
+    from rapport_assist.review_audio import ReviewAudio
+
+    call = tmp_path / "call.wav"
+    with wave.open(str(call), "wb") as w:
+        w.setnchannels(2)
+        w.setsampwidth(2)
+        w.setframerate(16000)
+        w.writeframes(b"\0\0\0\0" * 16000)
+    monkeypatch.setattr(sd, "query_devices", lambda *a, **k: [])  # no device, even after a rescan
+    monkeypatch.setattr(sd, "_terminate", lambda: None)
+    monkeypatch.setattr(sd, "_initialize", lambda: None)
+    player = ReviewAudio(call)
+    deadline = time.monotonic() + 20
+    while player.state == "opening" and time.monotonic() < deadline:
+        time.sleep(0.05)
+    message = player.message
+    player.stop()
+    player.join(5)
+    assert message == "no audio output device found; the review goes on silently", message
