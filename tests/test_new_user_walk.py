@@ -258,3 +258,19 @@ def test_review_sound_with_no_output_device_says_so_not_a_thread_error(
     player.stop()
     player.join(5)
     assert message == "no audio output device found; the review goes on silently", message
+
+
+def test_phrases_written_under_says_are_told_to_go_in_a_lexicon(tmp_path: Path) -> None:
+    """A first team rule with `says: [cancel my, close my account]` was told the phrase 'is not a
+    valid name (use lowercase letters, digits and dashes)'; it now says 'says' takes lexicon
+    names, and how to make one."""
+    team = tmp_path / "team.yaml"
+    team.write_text(
+        "version: 1\nrules:\n  - id: offer-retention\n    title: Offer retention\n    severity: tip\n"
+        "    when: {speaker: customer, says: [cancel my, close my account]}\n    message: Offer retention.\n"
+    )
+    err = io.StringIO()
+    assert main(["rules", "check", str(team)], io.StringIO(), err) == ExitStatus.RULE_ERROR
+    text = err.getvalue()
+    assert f"{team}:6:" in text and "not a valid name" not in text, text
+    assert "takes the names of lexicons" in text and "lexicons: {" in text, text
