@@ -274,3 +274,18 @@ def test_phrases_written_under_says_are_told_to_go_in_a_lexicon(tmp_path: Path) 
     text = err.getvalue()
     assert f"{team}:6:" in text and "not a valid name" not in text, text
     assert "takes the names of lexicons" in text and "lexicons: {" in text, text
+
+
+def test_the_readme_team_file_checked_alone_says_overrides_need_the_defaults(tmp_path: Path) -> None:
+    """README: checked alone (--only-rules team.yaml) an override has nothing to change, and says
+    so. The README's own team file defines a rule too, so each override got 'unknown rule id
+    ... (fix: use one of: offer-retention)'; it now says to check it on top of the defaults."""
+    readme = (ROOT / "README.md").read_text()
+    section = readme.split("## Team overrides", 1)[1]
+    team = tmp_path / "team.yaml"
+    team.write_text(section.split("```yaml\n", 1)[1].split("```", 1)[0])
+    err = io.StringIO()
+    assert main(["rules", "check", "--only-rules", str(team)], io.StringIO(), err) == ExitStatus.RULE_ERROR
+    line = next(x for x in err.getvalue().splitlines() if "'pace-mismatch'" in x)
+    assert "use one of: offer-retention" not in line, line
+    assert "check it on top of the default packs" in line, line

@@ -1299,10 +1299,13 @@ class _Builder:
     def unknown_rule(self, rule_id: str, loc: Loc, known: dict[str, Rule]) -> None:
         if rule_id in self.defined_ids:
             return  # defined, but it has errors of its own (reported where it is written)
-        if not known:
+        own_only = bool(known) and all(r.loc.path == loc.path for r in known.values())
+        if not known or (own_only and not closest_hint(rule_id, known, "rule id").startswith("did you mean")):
+            # only this file's own rules: it was loaded alone (--only-rules), not on top of the defaults
+            what = "no rules are loaded" if not known else "the only rules loaded are this file's own"
             self.problems.add(
                 loc,
-                f"unknown rule id {rule_id!r}: no rules are loaded",
+                f"unknown rule id {rule_id!r}: {what}",
                 "an override changes rules loaded with it: check it on top of the default packs "
                 "('rules check FILE', without --only-rules)",
             )
