@@ -289,3 +289,19 @@ def test_the_readme_team_file_checked_alone_says_overrides_need_the_defaults(tmp
     line = next(x for x in err.getvalue().splitlines() if "'pace-mismatch'" in x)
     assert "use one of: offer-retention" not in line, line
     assert "check it on top of the default packs" in line, line
+
+
+def test_one_nudge_is_not_one_nudges(tmp_path: Path) -> None:
+    """The replay's last line read '1 nudges (talk-over ×1)'; qa said 'qa: 1 calls'."""
+    call = tmp_path / "call.jsonl"
+    call.write_text(
+        '{"speaker": "agent", "text": "Hello, thanks for calling.", "start": 0.0, "end": 2.0}\n'
+        '{"speaker": "agent", "text": "You need to restart the router.", "start": 2.5, "end": 4.5}\n'
+    )
+    out = io.StringIO()
+    assert main(["replay", str(call)], out, io.StringIO()) == 0
+    last = out.getvalue().splitlines()[-1]
+    assert ": 2 utterances, 1 nudge (you-not-we ×1)" in last, last
+    err = io.StringIO()
+    main(["qa", str(call), "--out", str(tmp_path / "qa"), "--workers", "1"], io.StringIO(), err)
+    assert "qa: 1 call, 1 to do" in err.getvalue(), err.getvalue()

@@ -1069,7 +1069,7 @@ def _qa_command(args: argparse.Namespace, con: Console) -> int:
         for o in known:
             if o.status == "error":
                 progress.update(None, failed=True)
-        stderr.write(f"rapport-assist: qa: {len(calls)} calls, {len(todo)} to do, on {where}\n")
+        stderr.write(f"rapport-assist: qa: {plural(len(calls), 'call')}, {len(todo)} to do, on {where}\n")
         progress.start()
 
     seen: list[CallOutcome] = []
@@ -1233,7 +1233,7 @@ def _rules_test(args: argparse.Namespace, con: Console) -> int:
             why = f" (it passes with the default packs alone: {changed_by} changes this rule or its words)"
         con.stdout.write(f"FAIL {r.describe()}{why}\n")
     rules_run = len({r.rule for r in results})
-    con.stdout.write(f"{len(results) - len(failed)} passed, {len(failed)} failed ({rules_run} rules)\n")
+    con.stdout.write(f"{len(results) - len(failed)} passed, {len(failed)} failed ({plural(rules_run, 'rule')})\n")
     return ExitStatus.EXAMPLES_FAILED if failed else ExitStatus.OK
 
 
