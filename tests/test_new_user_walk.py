@@ -305,3 +305,12 @@ def test_one_nudge_is_not_one_nudges(tmp_path: Path) -> None:
     err = io.StringIO()
     main(["qa", str(call), "--out", str(tmp_path / "qa"), "--workers", "1"], io.StringIO(), err)
     assert "qa: 1 call, 1 to do" in err.getvalue(), err.getvalue()
+
+
+@pytest.mark.parametrize("seconds", ["-5", "0", "nan"])
+def test_live_seconds_must_be_a_length(seconds: str) -> None:
+    """`live --seconds -5` went on to look for devices (exit 9 where there are none, or a call that
+    ends at once); it is a usage error, found before any device is opened."""
+    err = io.StringIO()
+    assert main(["live", "--seconds", seconds], io.StringIO(), err) == ExitStatus.USAGE
+    assert "--seconds: must be more than 0 seconds" in err.getvalue(), err.getvalue()

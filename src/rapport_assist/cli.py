@@ -111,6 +111,19 @@ def _whole_number(low: int, high: int | None, problem: str) -> Callable[[str], i
 
 
 _thread_count = _whole_number(1, None, "must be at least 1")  # --threads
+
+
+def _call_seconds(text: str) -> float:
+    """An argparse type for ``live --seconds``: a length of call, more than 0 s."""
+    try:
+        s = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"invalid number: {text!r}") from None
+    if not 0 < s < float("inf"):
+        raise argparse.ArgumentTypeError("must be more than 0 seconds")
+    return s
+
+
 _beam_size = _whole_number(1, 10, "must be from 1 (greedy) to 10")  # --beam
 
 
@@ -374,7 +387,7 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="with --record: also save the call audio as a stereo WAV (agent left, customer right)",
     )
-    own.add_argument("--seconds", type=float, metavar="S", help="end the call after S seconds")
+    own.add_argument("--seconds", type=_call_seconds, metavar="S", help="end the call after S seconds")
     own.add_argument("--no-save", action="store_true", help="do not save these choices as the new defaults")
     _command(
         sub,
