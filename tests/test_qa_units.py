@@ -489,7 +489,7 @@ def test_qa_never_reads_its_own_outputs_as_calls(tmp_path: Path) -> None:
     for _ in range(2):
         code, err = _qa(str(corpus / "**" / "*.jsonl"), "--out", str(corpus / "qa"), "--cache", str(cache))
         assert code == 0, err
-        assert "qa: 1 calls" in err
+        assert "qa: 1 call, " in err
     rows = list(csv.DictReader((corpus / "qa" / "summary.csv").open()))
     assert [r["call"] for r in rows] == ["one"]
 

@@ -241,6 +241,7 @@ def test_review_without_an_output_device_goes_on_silently_and_says_so(
         qtbot.waitUntil(lambda: window.player.state != "opening", timeout=20000)
         assert window.player.state == "silent"
         qtbot.waitUntil(lambda: "goes on silently" in window.status_panel.sound_text.text(), timeout=5000)
+        assert "no audio output device found" in window.status_panel.sound_text.text()  # not an error's text
         assert window.status_panel.sound_text.isVisible()
         qtbot.waitUntil(lambda: window.controller.call_time_s() > 1.0, timeout=120000)  # the review goes on
         assert window.controller.mode == "qa"

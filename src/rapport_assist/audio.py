@@ -156,7 +156,48 @@ def _info(path: Path, source_rate_hz: int, source_channels: int, n_samples: int,
     warning = ""
     if failure is not None:
         warning = f"{path}: decoding stopped after {duration_s:.1f} s ({failure}); the rest of the file is ignored"
-    return AudioInfo(path, source_rate_hz, source_channels, n_samples, failure is not None, warning)
+    else:  # FFmpeg reads a cut WAV to its end without complaint: its header knows better
+        declared_s = wav_declared_s(path)
+        if declared_s is not None and declared_s - duration_s > 0.1:
+            warning = (
+                f"{path}: the file ends after {duration_s:.1f} s, but its header says {declared_s:.1f} s: "
+                "it was cut short or copied incompletely (what it holds is used)"
+            )
+    return AudioInfo(path, source_rate_hz, source_channels, n_samples, bool(warning), warning)
+
+
+def wav_declared_s(path: Path) -> float | None:
+    """The length a RIFF WAV file's header declares (its ``data`` chunk over the byte rate), or
+    None: not a WAV, or a size left open (0 or 0xFFFFFFFF, as a recorder that never finished
+    writes it)."""
+    import struct
+
+    try:
+        with path.open("rb") as handle:
+            head = handle.read(12)
+            if len(head) < 12 or head[:4] != b"RIFF" or head[8:12] != b"WAVE":
+                return None
+            byte_rate = 0
+            for _ in range(64):  # chunks before 'data': fmt, LIST, fact...
+                chunk = handle.read(8)
+                if len(chunk) < 8:
+                    return None
+                kind, size = chunk[:4], struct.unpack("<I", chunk[4:])[0]
+                if kind == b"fmt " and size >= 16:
+                    fmt = handle.read(16)
+                    if len(fmt) < 16:
+                        return None
+                    byte_rate = struct.unpack("<I", fmt[8:12])[0]
+                    handle.seek(size - 16 + (size & 1), os.SEEK_CUR)
+                elif kind == b"data":
+                    if byte_rate <= 0 or size in (0, 0xFFFFFFFF):
+                        return None
+                    return size / byte_rate
+                else:
+                    handle.seek(size + (size & 1), os.SEEK_CUR)
+    except OSError:
+        return None
+    return None
 
 
 class _Frames:

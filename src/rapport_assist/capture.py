@@ -139,13 +139,13 @@ def wait_portaudio_idle(timeout_s: float = 5.0) -> bool:
     """Wait until no thread started with ``start_portaudio_thread`` runs (call before PortAudio is
     terminated); False if one was still running after ``timeout_s``."""
     deadline = time.monotonic() + timeout_s
-    with _portaudio_lock:
-        threads = list(_portaudio_threads)
+    with _portaudio_lock:  # not the caller itself (a review's sound thread rescanning the devices)
+        threads = [t for t in _portaudio_threads if t is not threading.current_thread()]
     for thread in threads:
         thread.join(max(0.0, deadline - time.monotonic()))
     with _portaudio_lock:
         _portaudio_threads[:] = [t for t in _portaudio_threads if t.is_alive()]
-        return not _portaudio_threads
+        return not [t for t in _portaudio_threads if t is not threading.current_thread()]
 
 
 def rescan_devices() -> None:

@@ -111,6 +111,19 @@ def _whole_number(low: int, high: int | None, problem: str) -> Callable[[str], i
 
 
 _thread_count = _whole_number(1, None, "must be at least 1")  # --threads
+
+
+def _call_seconds(text: str) -> float:
+    """An argparse type for ``live --seconds``: a length of call, more than 0 s."""
+    try:
+        s = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"invalid number: {text!r}") from None
+    if not 0 < s < float("inf"):
+        raise argparse.ArgumentTypeError("must be more than 0 seconds")
+    return s
+
+
 _beam_size = _whole_number(1, 10, "must be from 1 (greedy) to 10")  # --beam
 
 
@@ -374,7 +387,7 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="with --record: also save the call audio as a stereo WAV (agent left, customer right)",
     )
-    own.add_argument("--seconds", type=float, metavar="S", help="end the call after S seconds")
+    own.add_argument("--seconds", type=_call_seconds, metavar="S", help="end the call after S seconds")
     own.add_argument("--no-save", action="store_true", help="do not save these choices as the new defaults")
     _command(
         sub,
@@ -1069,10 +1082,13 @@ def _qa_command(args: argparse.Namespace, con: Console) -> int:
         for o in known:
             if o.status == "error":
                 progress.update(None, failed=True)
-        stderr.write(f"rapport-assist: qa: {len(calls)} calls, {len(todo)} to do, on {where}\n")
+        stderr.write(f"rapport-assist: qa: {plural(len(calls), 'call')}, {len(todo)} to do, on {where}\n")
         progress.start()
 
+    seen: list[CallOutcome] = []
+
     def on_outcome(o: CallOutcome) -> None:
+        seen.append(o)
         progress.update(o.audio_s, failed=o.status == "error")
 
     try:
@@ -1092,6 +1108,12 @@ def _qa_command(args: argparse.Namespace, con: Console) -> int:
             "complete, run the same command again to do the rest\n"
         )
         return ExitStatus.INTERRUPTED
+    except OutputError:  # the summary could not be written: still say why calls failed
+        progress.finish()
+        for o in seen:
+            if o.status == "error":
+                stderr.write(f"rapport-assist: error: {o.call_id}: {o.error}\n")
+        raise
     progress.finish()
     failed = [o for o in outcomes if o.status == "error"]
     for o in failed:
@@ -1196,7 +1218,7 @@ def _rules_check(args: argparse.Namespace, con: Console) -> int:
 def _rules_test(args: argparse.Namespace, con: Console) -> int:
     from .annotate import Annotator
     from .rule_examples import run_examples
-    from .rules import load_rules
+    from .rules import load_rules, rule_paths
 
     ruleset = load_rules(_rule_paths(args, *args.paths))
     if args.rule:
@@ -1204,12 +1226,27 @@ def _rules_test(args: argparse.Namespace, con: Console) -> int:
         for rule_id in args.rule:
             if rule_id not in known:
                 raise UsageError(f"no enabled rule {rule_id!r}", "see 'rapport-assist rules check' for the ids")
-    results = run_examples(ruleset, Annotator(), only=args.rule)
+    annotator = Annotator()
+    results = run_examples(ruleset, annotator, only=args.rule)
     failed = [r for r in results if not r.passed]
+    # an example of a default rule that a team file broke (a param, a lexicon it removed from):
+    # say so, or the team lead looks for the mistake in a default pack they never edited
+    team = [*args.rules, *args.paths]
+    broke: set[tuple[str, str, int]] = set()
+    if failed and team and not args.only_rules:
+        defaults = load_rules(rule_paths())
+        failing = sorted({r.rule for r in failed} & {r.id for r in defaults.rules})
+        if failing:
+            alone = run_examples(defaults, annotator, only=failing)
+            broke = {(r.rule, r.kind, r.number) for r in alone if r.passed}
     for r in failed:
-        con.stdout.write(f"FAIL {r.describe()}\n")
+        why = ""
+        if (r.rule, r.kind, r.number) in broke:
+            changed_by = ", ".join(map(str, team))
+            why = f" (it passes with the default packs alone: {changed_by} changes this rule or its words)"
+        con.stdout.write(f"FAIL {r.describe()}{why}\n")
     rules_run = len({r.rule for r in results})
-    con.stdout.write(f"{len(results) - len(failed)} passed, {len(failed)} failed ({rules_run} rules)\n")
+    con.stdout.write(f"{len(results) - len(failed)} passed, {len(failed)} failed ({plural(rules_run, 'rule')})\n")
     return ExitStatus.EXAMPLES_FAILED if failed else ExitStatus.OK
 
 

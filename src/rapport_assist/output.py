@@ -16,6 +16,7 @@ from typing import IO, Protocol
 from .coaching import NO_PRAISE, promise_line
 from .errors import OutputClosed, OutputError
 from .timefmt import clock
+from .wording import plural
 from .types import (
     CallCoaching,
     CallSummary,
@@ -123,8 +124,8 @@ class TextSink(_StreamSink):
                     else "; masking off"
                 )
             self._emit(
-                f"-- call end at {format_clock(event.duration_s)}: {event.utterances} utterances, "
-                f"{event.nudges} nudges ({rules}){speed}\n"
+                f"-- call end at {format_clock(event.duration_s)}: {plural(event.utterances, 'utterance')}, "
+                f"{plural(event.nudges, 'nudge')} ({rules}){speed}\n"
             )
 
 

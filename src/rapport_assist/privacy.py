@@ -174,9 +174,13 @@ def _read_yaml(path: Path) -> dict[str, Any]:
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"{path}:{mark.line + 1}:{mark.column + 1}" if mark is not None else str(path)
+        problem = str(getattr(exc, "problem", exc))
+        escape = "unknown escape character" in problem  # a regex in double quotes: '\d' is no YAML escape
         raise BadInput(
-            f"{where}: masking list is not valid YAML: {getattr(exc, 'problem', exc)}",
-            "see src/rapport_assist/data/masking.yaml for the form",
+            f"{where}: masking list is not valid YAML: {problem}",
+            "put each regex in single quotes ('...'), where a backslash is just a backslash"
+            if escape
+            else "see src/rapport_assist/data/masking.yaml for the form",
         ) from None
     if data is None:
         return {}
@@ -726,4 +730,10 @@ def mask_event(event: E) -> E:
 
 
 if __name__ == "__main__":  # python -m rapport_assist.privacy "text to mask"
-    print(masker_for(True).mask_text(" ".join(sys.argv[1:])))
+    from .errors import RapportError
+
+    try:
+        print(masker_for(True).mask_text(" ".join(sys.argv[1:])))
+    except RapportError as exc:  # a broken masking list: one line and its exit code, as the commands do
+        print(f"rapport_assist.privacy: error: {exc.one_line()}", file=sys.stderr)
+        sys.exit(int(exc.exit_code))

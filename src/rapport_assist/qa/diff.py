@@ -22,7 +22,7 @@ from ..rules import RuleEngine, load_rules
 from ..rules.model import Rule, RuleSet
 from ..sources import TRANSCRIPT_READ_AHEAD, Timeline
 from ..timefmt import clock
-from ..types import Nudge
+from ..types import Nudge, Praise
 from ..wording import plural
 from .corpus import call_timelines
 from .inputs import CallInput
@@ -129,7 +129,7 @@ def compare_lexicons(old: RuleSet, new: RuleSet) -> list[LexiconChange]:
     return out
 
 
-def _key(n: Nudge) -> tuple[str, int]:
+def _key(n: Nudge | Praise) -> tuple[str, int]:
     return n.rule, n.utterance_index
 
 
@@ -165,7 +165,8 @@ def diff_rules(
         found = []
         for pipe in (old_pipe, new_pipe):
             events = pipe.run(Timeline(iter(timeline.items), TRANSCRIPT_READ_AHEAD), audio_s=timeline.audio_s)
-            found.append([e for e in events if isinstance(e, Nudge)])
+            # praise too: a change to a praise rule changes the agent's call summary
+            found.append([e for e in events if isinstance(e, (Nudge, Praise))])
         old = Counter(_key(n) for n in found[0])
         new = Counter(_key(n) for n in found[1])
         for side, nudges, other, sign in ((0, found[0], new, "-"), (1, found[1], old, "+")):
@@ -242,7 +243,8 @@ def format_diff(report: DiffReport, show: int = 20) -> str:
         changes = sorted(r.appeared + r.disappeared, key=lambda c: (c.call, c.nudge["t"], c.change))
         for c in changes[:show]:
             n = c.nudge
-            lines.append(f"    {c.change} {c.call} @{clock(n['t'])} #{n['utterance_index']}: {n['message']}")
+            kind = "praise: " if n.get("type") == "praise" else ""
+            lines.append(f"    {c.change} {c.call} @{clock(n['t'])} #{n['utterance_index']}: {kind}{n['message']}")
             for ev in n["evidence"]:
                 said = ", ".join(f'"{m}"' for m in ev["matched"])
                 text = ev["text"] if len(ev["text"]) <= 100 else ev["text"][:97] + "..."

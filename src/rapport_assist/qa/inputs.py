@@ -62,11 +62,18 @@ def _expand(item: str, found: list[Path]) -> None:
             raise InputNotFound(
                 f"cannot read the list {list_file}: {exc.strerror}", "check the path after '@'"
             ) from None
-        for line in lines:
+        for number, line in enumerate(lines, 1):
             line = line.strip()
             if line and not line.startswith("#"):
                 path = Path(line)
-                _expand(str(path if path.is_absolute() else list_file.parent / path), found)
+                try:
+                    _expand(str(path if path.is_absolute() else list_file.parent / path), found)
+                except InputNotFound as exc:  # which line of which list, and how its paths are read
+                    raise InputNotFound(
+                        f"{list_file}:{number}: {exc.message}",
+                        f"{exc.hint}; a list's relative paths start from the list's folder"
+                        f" ({list_file.parent.resolve()}), not the current one",
+                    ) from None
         return
     if _GLOB_CHARS.search(item):
         matches = sorted(glob.glob(item, recursive=True))

@@ -16,6 +16,7 @@ misses the cache.
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import json
 import math
@@ -30,7 +31,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Iterable, Sequence
 
 from ..endpoint import EndpointerOptions
-from ..errors import RapportError, UsageError
+from ..errors import OutputError, RapportError, UsageError
 from ..fileio import write_atomic
 from ..privacy import MaskList, Masker, default_mask_list
 from .cache import CachedTimeline, TranscriptCache, call_key, settings_identity
@@ -345,10 +346,22 @@ def call_timeline(
     return timeline, True
 
 
+_WRITE_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EACCES, errno.EPERM, errno.EROFS})
+
+
 def _error_outcome(call: CallInput, exc: BaseException, started: float, worker: _Worker) -> CallOutcome:
     if isinstance(exc, MemoryError):
         raise exc
-    error = exc.one_line() if isinstance(exc, RapportError) else f"internal error: {exc.__class__.__name__}: {exc}"
+    if isinstance(exc, RapportError):
+        error = exc.one_line()
+    elif isinstance(exc, OSError) and exc.errno in _WRITE_ERRNOS:  # the disk, not a bug
+        where = f" ({exc.filename})" if exc.filename else ""
+        error = (
+            f"cannot write its outputs{where}: {exc.strerror or exc} — free some disk space or check the "
+            "permissions of the --out and --cache folders, then run the same command again"
+        )
+    else:
+        error = f"internal error: {exc.__class__.__name__}: {exc}"
     return CallOutcome(
         call.id,
         "error",
@@ -600,7 +613,14 @@ def run_batch(
         if ordered:
             earlier_calls, earlier = finished_earlier(settings.out_dir, {c.id for c in calls})
             everything = sorted([*calls, *earlier_calls], key=lambda c: c.id)
-            write_summary(settings.out_dir, everything, ordered + earlier)
+            try:
+                write_summary(settings.out_dir, everything, ordered + earlier)
+            except OSError as exc:  # a full disk or a read-only folder: the user's to fix, not a bug
+                raise OutputError(
+                    f"cannot write the summary in {settings.out_dir}: {exc.strerror or exc}",
+                    "free some disk space or check the folder's permissions, then run the same command "
+                    "again (finished calls are kept)",
+                ) from None
     return [outcomes[c.id] for c in calls]
 
 

@@ -348,7 +348,7 @@ def _describe_window(rule: Rule) -> str:
     if isinstance(cond, AllOf):
         rest = tuple(c for c in cond.items if not isinstance(c, SpeakerIs))
         cond = rest[0] if len(rest) == 1 else AllOf(rest)
-    return f"the {expect.speaker.value} should {_describe(cond)} within {' or '.join(parts)}"
+    return f"within {' or '.join(parts)}, the {expect.speaker.value}'s words must match: {_describe(cond)}"
 
 
 def _describe_event(event: SignalEvent) -> str:

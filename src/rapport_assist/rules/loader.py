@@ -208,6 +208,8 @@ def load_rules(paths: Sequence[Path]) -> RuleSet:
         tree = read_rule_file(path, problems)
         if tree is not None:
             checked.append(_File(tree, shape.check(RuleFileSpec, tree, problems)))
+        elif any(p.path == str(path) for p in problems.items):
+            builder.unread.append(str(path))
     for file in checked:  # overrides first: they change how the rules are built (params)
         builder.collect_overrides(file)
     for file in checked:
@@ -232,10 +234,33 @@ def _unique(files: list[Path]) -> list[Path]:
     return out
 
 
+_FOLD_TWICE = 5  # more names than this defined twice in one file: a copy of loaded rules, said once
+
+
 def _rule_error(items: list[RuleProblem]) -> RuleError:
     items = sorted(items, key=lambda p: (p.path, p.line, p.col))
     count = f"{len(items)} problem{'s' if len(items) != 1 else ''}"
-    lines = "\n".join(f"  {p}" for p in items)
+    twice: dict[str, list[RuleProblem]] = {}
+    for p in items:
+        if " is defined twice" in p.message or " is used twice" in p.message:
+            twice.setdefault(p.path, []).append(p)
+    shown: list[str] = []
+    for p in items:
+        same = twice.get(p.path, [])
+        if len(same) > _FOLD_TWICE and p in same:
+            if p is same[1]:  # the first two as examples, then one line for the rest
+                shown.append(f"  {p}")
+                shown.append(
+                    f"  {p.path}: ... and {len(same) - 2} more rules, lexicons and tones defined twice: this file "
+                    "repeats rules already loaded, as a copy of the default packs does (fix: load a full copy with "
+                    "--only-rules instead of --rules; a team file on top of the defaults keeps only its changes, "
+                    "as 'overrides' and new rules)"
+                )
+            elif p is same[0]:
+                shown.append(f"  {p}")
+            continue
+        shown.append(f"  {p}")
+    lines = "\n".join(shown)
     error = RuleError(f"{count} in rule files:\n{lines}", "fix them, then re-check with 'rapport-assist rules check'")
     error.errors = list(items)  # type: ignore[attr-defined]
     return error
@@ -313,6 +338,8 @@ class _Builder:
     tones: dict[str, Tone] = field(default_factory=dict)
     rules: list[Rule] = field(default_factory=list)
     fillers: list[str] = field(default_factory=list)
+    # files that could not be read (a YAML syntax error): names they define are not known
+    unread: list[str] = field(default_factory=list)
     overrides: list[tuple[str, Loc, dict[str, object]]] = field(default_factory=list)
     # where each override key was written, to point at it when the rule cannot take it
     override_locs: dict[tuple[int, str], Loc] = field(default_factory=dict)
@@ -328,6 +355,8 @@ class _Builder:
     used_params: set[str] = field(default_factory=set)
     params_known: bool = True
     bad_params: list[tuple[str, Loc]] = field(default_factory=list)
+    # where a team's override set each param of the rule being built: a bad value is its mistake
+    param_set_at: dict[str, Loc] = field(default_factory=dict)
 
     # ------------------------------------------------------------ values
 
@@ -344,14 +373,22 @@ class _Builder:
         v = self.params[name]
         return int(v) if float(v).is_integer() else v
 
+    def bad_value_at(self, value: float | str, node: YValue, what: str) -> tuple[Loc, str]:
+        """Where to report a bad value, and what to call it: a ``$param`` a team's override set is
+        the override's mistake (its line, naming where the rule uses it), else the place itself."""
+        if isinstance(value, str) and value[1:] in self.param_set_at:
+            return self.param_set_at[value[1:]], f"params.{value[1:]} (the rule's {what}, {node.loc})"
+        return node.loc, what
+
     def integer(self, value: int | str, node: YValue, what: str, minimum: int = 0) -> int | None:
         v = self.param(value, node)
         if v is None:
             return None  # an unknown param, already reported
         if type(v) is int and v >= minimum:
             return v
+        loc, what = self.bad_value_at(value, node, what)
         self.problems.add(
-            node.loc, f"{what} must be a whole number >= {minimum}, not {v!r}", f"write a number like {max(minimum, 1)}"
+            loc, f"{what} must be a whole number >= {minimum}, not {v!r}", f"write a number like {max(minimum, 1)}"
         )
         return None
 
@@ -362,7 +399,8 @@ class _Builder:
         if minimum <= v < float("inf"):
             return float(v)
         bound = f" >= {minimum:g}" if minimum > -float("inf") else ""
-        self.problems.add(node.loc, f"{what} must be a number{bound}, not {v!r}", "write a number like 20 or 2.5")
+        loc, what = self.bad_value_at(value, node, what)
+        self.problems.add(loc, f"{what} must be a number{bound}, not {v!r}", "write a number like 20 or 2.5")
         return None
 
     def template(self, text: str, node: YValue, what: str) -> str | None:
@@ -925,11 +963,13 @@ class _Builder:
         # a team's param that the rule does not have is the team file's mistake: reported after
         # the rule is built, so the rule itself still loads (and is not called unknown elsewhere)
         self.bad_params = []
+        self.param_set_at = {}
         for name, (val, loc) in self.param_overrides.get(rule_id, {}).items() if isinstance(rule_id, str) else ():
             if name not in params:
                 self.bad_params.append((name, loc))
             else:
                 params[name] = val
+                self.param_set_at[name] = loc
         self.params, self.used_params = params, set()
 
     def add_rule(self, spec: RuleSpec | None, m: YMap) -> None:
@@ -1287,10 +1327,13 @@ class _Builder:
     def unknown_rule(self, rule_id: str, loc: Loc, known: dict[str, Rule]) -> None:
         if rule_id in self.defined_ids:
             return  # defined, but it has errors of its own (reported where it is written)
-        if not known:
+        own_only = bool(known) and all(r.loc.path == loc.path for r in known.values())
+        if not known or (own_only and not closest_hint(rule_id, known, "rule id").startswith("did you mean")):
+            # only this file's own rules: it was loaded alone (--only-rules), not on top of the defaults
+            what = "no rules are loaded" if not known else "the only rules loaded are this file's own"
             self.problems.add(
                 loc,
-                f"unknown rule id {rule_id!r}: no rules are loaded",
+                f"unknown rule id {rule_id!r}: {what}",
                 "an override changes rules loaded with it: check it on top of the default packs "
                 "('rules check FILE', without --only-rules)",
             )
@@ -1320,7 +1363,16 @@ class _Builder:
         known: dict[str, dict[str, Any]] = {"lexicon": self.lexicons, "tone": self.tones}
         for ref in self.refs:
             if ref.name not in known[ref.kind]:
-                self.problems.unknown(ref.loc, ref.kind, ref.name, known[ref.kind])
+                if self.unread:  # a file that could not be read may define it: no guessing at names
+                    hint = closest_hint(ref.name, known[ref.kind], ref.kind)
+                    close = f"; else {hint}" if hint.startswith("did you mean") else ""
+                    self.problems.add(
+                        ref.loc,
+                        f"unknown {ref.kind} {ref.name!r}",
+                        f"{' and '.join(self.unread)} could not be read and may define it: fix that error first{close}",
+                    )
+                else:
+                    self.problems.unknown(ref.loc, ref.kind, ref.name, known[ref.kind])
         by_id = {r.id: r for r in self.rules}
         reported: set[tuple[str, Loc]] = set()
         for number, (rule_id, loc, changes) in enumerate(self.overrides):

@@ -268,6 +268,13 @@ def describe(tp: Any, root: YValue, error: ErrorDetails, base: tuple[Step, ...] 
             return here, f"{name} must be a number, not {_shown(walk.node, value)}", "write a number like 20 or 2.5"
         if pattern == NAME_PATTERN:
             name = "rule id" if _keys(full)[-1:] == ["id"] else name
+            if "says" in _keys(full) and isinstance(value, str) and " " in value.strip():
+                return (  # a phrase written where a lexicon's name goes: the usual first rule
+                    here,
+                    f"{name} {value!r} is a phrase, but 'says' takes the names of lexicons",
+                    "put the phrases in a lexicon, e.g. 'lexicons: {cancel-words: [cancel my, close my account]}',"
+                    " and write 'says: cancel-words' (or match the words with says: {regex: '...'})",
+                )
             return (
                 here,
                 f"{name} {value!r} is not a valid name",

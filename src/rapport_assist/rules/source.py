@@ -270,6 +270,14 @@ _SYNTAX = (
         False,
     ),
     (
+        "unknown escape character",
+        "a backslash inside double quotes starts an escape, and this one ('\\s', '\\d', '\\w'...) is not "
+        "one YAML knows",
+        "put a regular expression in single quotes ('...'), where a backslash is just a backslash, "
+        "or write it twice inside double quotes (\"\\\\s\")",
+        False,
+    ),
+    (
         "quoted scalar",
         "a quote opened here is never closed",
         "close the text with the same quote mark it starts with",

@@ -1,0 +1,316 @@
+"""What a new user met walking through the README (h72): each test fails without its fix."""
+
+from __future__ import annotations
+
+import errno
+import io
+from pathlib import Path
+
+import pytest
+
+from rapport_assist.cli import main
+from rapport_assist.errors import ExitStatus
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _transcript(path: Path) -> Path:
+    path.write_text(
+        '{"speaker": "agent", "text": "Thank you for calling, this is Sam.", "start": 0.0, "end": 2.0}\n'
+        '{"speaker": "customer", "text": "You need to fix my internet.", "start": 2.5, "end": 4.0}\n',
+        encoding="utf-8",
+    )
+    return path
+
+
+def test_qa_on_a_full_disk_says_so_instead_of_an_internal_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`qa --out` on a full file system: exit 7 (OUTPUT_ERROR) and a plain reason for each call
+    and for the summary, not 'internal error ... report it' (exit 1)."""
+    import rapport_assist.qa.runner as runner
+    import rapport_assist.qa.summary as summary
+
+    def full(path: Path, text: str) -> None:
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(runner, "write_atomic", full)
+    monkeypatch.setattr(summary, "write_atomic", full)
+    call = _transcript(tmp_path / "call1.jsonl")
+    err = io.StringIO()
+    code = main(["qa", str(call), "--out", str(tmp_path / "out"), "--workers", "1"], io.StringIO(), err)
+    text = err.getvalue()
+    assert code == ExitStatus.OUTPUT_ERROR, text
+    assert "internal error" not in text, text
+    assert "call1: cannot write its outputs: No space left on device" in text, text
+    assert "cannot write the summary in" in text and "free some disk space" in text, text
+
+
+def test_a_regex_in_double_quotes_is_told_to_use_single_quotes(tmp_path: Path) -> None:
+    """`regex: "cancel\\s+my"` is the commonest slip of a rule author: YAML reads '\\s' as an
+    unknown escape. The error said 'a quote opened here is never closed', which is not so."""
+    team = tmp_path / "team.yaml"
+    team.write_text(
+        "version: 1\n"
+        "rules:\n"
+        "  - id: cancel-talk\n"
+        "    title: Cancel talk\n"
+        "    severity: tip\n"
+        '    when: {speaker: customer, says: {regex: "cancel\\s+my"}}\n'
+        '    message: "They want to cancel."\n',
+        encoding="utf-8",
+    )
+    err = io.StringIO()
+    assert main(["rules", "check", str(team)], io.StringIO(), err) == ExitStatus.RULE_ERROR
+    text = err.getvalue()
+    assert f"{team}:6:" in text, text
+    assert "never closed" not in text, text
+    assert "single quotes" in text and "backslash" in text, text
+
+
+@pytest.mark.parametrize("value", ["40.5", "-3"])
+def test_a_bad_param_value_in_a_team_override_is_reported_at_the_team_file(tmp_path: Path, value: str) -> None:
+    """The README's override `{rule: no-confirmation, params: {long_turn_words: 40}}` with a value
+    the rule cannot take: the error was at the default pack's line that reads `$long_turn_words`,
+    a file the team lead did not touch; it is now at the team file's line, naming that place."""
+    team = tmp_path / "team.yaml"
+    team.write_text(
+        f"version: 1\noverrides:\n  - {{rule: no-confirmation, params: {{long_turn_words: {value}}}}}\n",
+        encoding="utf-8",
+    )
+    err = io.StringIO()
+    assert main(["rules", "check", str(team)], io.StringIO(), err) == ExitStatus.RULE_ERROR
+    (line,) = [x.strip() for x in err.getvalue().splitlines() if "must be" in x]
+    assert line.startswith(f"{team}:3:"), line
+    assert "params.long_turn_words" in line and "catalogue.yaml:" in line, line
+
+
+def test_rules_test_says_when_a_team_file_broke_a_default_example(tmp_path: Path) -> None:
+    """The README's own override `long_turn_words: 40` makes a default no-confirmation example
+    stop firing; the FAIL line named only the default pack's line. It now says the example
+    passes with the default packs alone, and which file changes the rule."""
+    team = tmp_path / "team.yaml"
+    team.write_text("version: 1\noverrides:\n  - {rule: no-confirmation, params: {long_turn_words: 40}}\n")
+    out = io.StringIO()
+    assert main(["rules", "test", str(team), "--rule", "no-confirmation"], out, io.StringIO()) == 8
+    (fail,) = [x for x in out.getvalue().splitlines() if x.startswith("FAIL")]
+    assert "catalogue.yaml:" in fail and "never fired" in fail, fail
+    assert f"passes with the default packs alone: {team} changes this rule" in fail, fail
+
+
+def test_a_wav_cut_short_says_so(tmp_path: Path) -> None:
+    """A WAV copied incompletely decodes without an FFmpeg error (it reads to the file's end), so a
+    10 s call cut at 0.5 s replayed as a short call with no warning. Its header still says how
+    long it was: the recording is now marked truncated, with both lengths."""
+    import wave
+
+    import numpy as np
+
+    from rapport_assist.audio import decode_channels, probe_audio
+
+    rate = 16000
+    tone = (np.sin(2 * np.pi * 440 * np.arange(2 * rate) / rate) * 8000).astype("<i2")
+    whole = tmp_path / "call.wav"
+    with wave.open(str(whole), "wb") as w:
+        w.setnchannels(2)
+        w.setsampwidth(2)
+        w.setframerate(rate)
+        w.writeframes(np.stack([tone, tone], axis=1).tobytes())
+    assert not probe_audio(whole).truncated and probe_audio(whole).warning == ""
+    cut = tmp_path / "cut.wav"
+    cut.write_bytes(whole.read_bytes()[: 44 + 4 * rate // 2])  # the header and 0.5 s
+    info = probe_audio(cut)
+    assert info.truncated and abs(info.duration_s - 0.5) < 0.05
+    assert "header says 2.0 s" in info.warning and "0.5 s" in info.warning, info.warning
+    assert decode_channels(cut).truncated
+
+
+def test_names_from_a_file_with_a_syntax_error_are_not_guessed_at(tmp_path: Path) -> None:
+    """A copied pack with one bad indentation in one file: every other file's use of that file's
+    lexicons was an 'unknown lexicon' with far-off guesses ('nearest of the 123: ...'). They now
+    say the unreadable file may define the name, and to fix its error first."""
+    packs = tmp_path / "packs"
+    packs.mkdir()
+    (packs / "a.yaml").write_text(
+        "version: 1\nlexicons:\n  cancel-intent: [cancel my, close my account]\n  other: [x]\n"
+        "rules:\n  - id: x\n    title: T\n      severity: tip\n"
+    )
+    (packs / "b.yaml").write_text(
+        "version: 1\nrules:\n  - id: offer-retention\n    title: Offer the retention desk\n    severity: tip\n"
+        "    when: {speaker: customer, says: cancel-intent}\n    message: Offer the retention desk.\n"
+    )
+    err = io.StringIO()
+    assert main(["rules", "check", "--only-rules", str(packs)], io.StringIO(), err) == ExitStatus.RULE_ERROR
+    text = err.getvalue()
+    assert "a.yaml:8:" in text and "YAML syntax error" in text, text
+    (line,) = [x for x in text.splitlines() if "unknown lexicon 'cancel-intent'" in x]
+    assert "a.yaml could not be read and may define it" in line and "nearest of" not in line, line
+
+
+def test_a_copy_of_the_default_packs_given_with_rules_is_said_once_per_file(tmp_path: Path) -> None:
+    """`rules check my-rules/` on a copy of rules/ (the team lead meant --only-rules) printed 165
+    'defined twice' lines; each file is now two examples and one line that says what to do."""
+    import shutil
+
+    copy = tmp_path / "my-rules"
+    shutil.copytree(ROOT / "rules", copy)
+    err = io.StringIO()
+    assert main(["rules", "check", str(copy)], io.StringIO(), err) == ExitStatus.RULE_ERROR
+    lines = err.getvalue().splitlines()
+    packs = sorted(p.name for p in copy.glob("*.yaml"))
+    assert len(lines) <= 1 + 3 * len(packs), "\n".join(lines)
+    folded = [x for x in lines if "more rules, lexicons and tones defined twice" in x]
+    assert len(folded) == len(packs) and all("--only-rules instead of --rules" in x for x in folded), folded
+
+
+def test_explain_says_what_the_reply_must_hold_in_plain_words(tmp_path: Path) -> None:
+    """`rules explain` printed 'the agent should says apology (skip_if: ...)'."""
+    call = tmp_path / "call.jsonl"
+    call.write_text(
+        '{"speaker": "customer", "text": "This is the third time I am calling, it is ridiculous."}\n'
+        '{"speaker": "agent", "text": "What is your account number?"}\n'
+        '{"speaker": "customer", "text": "Fine."}\n'
+    )
+    out = io.StringIO()
+    assert main(["rules", "explain", "--rule", "angry-no-apology", str(call)], out, io.StringIO()) == 0
+    text = out.getvalue()
+    assert "should says" not in text, text
+    assert "opens a wait: within 1 agent turn(s) or 20 s, the agent's words must match: says apology" in text, text
+
+
+def test_a_missing_path_in_an_at_list_names_the_list_line_and_where_paths_start(tmp_path: Path) -> None:
+    """`qa @lists/week47.txt` with paths written from the current folder: the error named only
+    'lists/mix/call.wav', a path the user never wrote. It now names the list's line and says
+    that a list's relative paths start from the list's folder."""
+    (tmp_path / "lists").mkdir()
+    listing = tmp_path / "lists" / "week47.txt"
+    listing.write_text("# week 47\nmix/call.jsonl\n")
+    err = io.StringIO()
+    code = main(["qa", f"@{listing}", "--out", str(tmp_path / "out")], io.StringIO(), err)
+    assert code == ExitStatus.INPUT_NOT_FOUND
+    assert f"{listing}:2: no such file or folder" in err.getvalue(), err.getvalue()
+    assert "start from the list's folder" in err.getvalue(), err.getvalue()
+
+
+def test_rules_diff_shows_what_a_praise_rule_change_does(tmp_path: Path) -> None:
+    """Switching off praise-warm-opening printed '+0 -0 (0 unchanged)' on calls where it fired:
+    the diff compared nudges only. Praise that goes from the call summary is now listed."""
+    team = tmp_path / "team.yaml"
+    team.write_text("version: 1\noverrides:\n  - {rule: praise-warm-opening, enabled: false}\n")
+    call = _transcript(tmp_path / "call1.jsonl")
+    out = io.StringIO()
+    code = main(["rules", "diff", "--new", str(team), str(call), "--cache", str(tmp_path / "c")], out, io.StringIO())
+    assert code == 0
+    text = out.getvalue()
+    assert "praise-warm-opening: +0 -1 (0 unchanged)" in text, text
+    assert "- call1 @" in text and "praise: You opened warmly" in text, text
+
+
+def test_the_masking_helper_reports_a_broken_list_in_one_line(tmp_path: Path) -> None:
+    """README: `python -m rapport_assist.privacy "some text"` shows what the list makes of a text,
+    and a broken entry stops with its file and reason (exit 4). The helper printed a traceback;
+    and a regex in double quotes (the usual slip) now gets the single-quotes fix."""
+    import os
+    import subprocess
+    import sys
+
+    bad = tmp_path / "masking.yaml"
+    bad.write_text('patterns:\n  - name: member_id\n    regex: "\\bAB\\d{4}\\b"\n')
+    env = {**os.environ, "RAPPORT_ASSIST_MASKING": str(bad), "PYTHONPATH": str(ROOT / "src")}
+    done = subprocess.run(
+        [sys.executable, "-m", "rapport_assist.privacy", "member AB1234"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 4, done.stderr
+    assert "Traceback" not in done.stderr, done.stderr
+    assert f"{bad}:3:" in done.stderr and "single quotes" in done.stderr, done.stderr
+
+
+def test_review_sound_with_no_output_device_says_so_not_a_thread_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`make run` with no sound card: the sidebar's Sound row read 'no sound (RuntimeError: cannot
+    join current thread)'. The review's sound thread rescanned the devices, which waited for every
+    PortAudio thread, itself included. It now says what README says: no output device found."""
+    import time
+    import wave
+
+    sd = pytest.importorskip("sounddevice")
+    from rapport_assist.review_audio import ReviewAudio
+
+    call = tmp_path / "call.wav"
+    with wave.open(str(call), "wb") as w:
+        w.setnchannels(2)
+        w.setsampwidth(2)
+        w.setframerate(16000)
+        w.writeframes(b"\0\0\0\0" * 16000)
+    monkeypatch.setattr(sd, "query_devices", lambda *a, **k: [])  # no device, even after a rescan
+    monkeypatch.setattr(sd, "_terminate", lambda: None)
+    monkeypatch.setattr(sd, "_initialize", lambda: None)
+    player = ReviewAudio(call)
+    deadline = time.monotonic() + 20
+    while player.state == "opening" and time.monotonic() < deadline:
+        time.sleep(0.05)
+    message = player.message
+    player.stop()
+    player.join(5)
+    assert message == "no audio output device found; the review goes on silently", message
+
+
+def test_phrases_written_under_says_are_told_to_go_in_a_lexicon(tmp_path: Path) -> None:
+    """A first team rule with `says: [cancel my, close my account]` was told the phrase 'is not a
+    valid name (use lowercase letters, digits and dashes)'; it now says 'says' takes lexicon
+    names, and how to make one."""
+    team = tmp_path / "team.yaml"
+    team.write_text(
+        "version: 1\nrules:\n  - id: offer-retention\n    title: Offer retention\n    severity: tip\n"
+        "    when: {speaker: customer, says: [cancel my, close my account]}\n    message: Offer retention.\n"
+    )
+    err = io.StringIO()
+    assert main(["rules", "check", str(team)], io.StringIO(), err) == ExitStatus.RULE_ERROR
+    text = err.getvalue()
+    assert f"{team}:6:" in text and "not a valid name" not in text, text
+    assert "takes the names of lexicons" in text and "lexicons: {" in text, text
+
+
+def test_the_readme_team_file_checked_alone_says_overrides_need_the_defaults(tmp_path: Path) -> None:
+    """README: checked alone (--only-rules team.yaml) an override has nothing to change, and says
+    so. The README's own team file defines a rule too, so each override got 'unknown rule id
+    ... (fix: use one of: offer-retention)'; it now says to check it on top of the defaults."""
+    readme = (ROOT / "README.md").read_text()
+    section = readme.split("## Team overrides", 1)[1]
+    team = tmp_path / "team.yaml"
+    team.write_text(section.split("```yaml\n", 1)[1].split("```", 1)[0])
+    err = io.StringIO()
+    assert main(["rules", "check", "--only-rules", str(team)], io.StringIO(), err) == ExitStatus.RULE_ERROR
+    line = next(x for x in err.getvalue().splitlines() if "'pace-mismatch'" in x)
+    assert "use one of: offer-retention" not in line, line
+    assert "check it on top of the default packs" in line, line
+
+
+def test_one_nudge_is_not_one_nudges(tmp_path: Path) -> None:
+    """The replay's last line read '1 nudges (talk-over ×1)'; qa said 'qa: 1 calls'."""
+    call = tmp_path / "call.jsonl"
+    call.write_text(
+        '{"speaker": "agent", "text": "Hello, thanks for calling.", "start": 0.0, "end": 2.0}\n'
+        '{"speaker": "agent", "text": "You need to restart the router.", "start": 2.5, "end": 4.5}\n'
+    )
+    out = io.StringIO()
+    assert main(["replay", str(call)], out, io.StringIO()) == 0
+    last = out.getvalue().splitlines()[-1]
+    assert ": 2 utterances, 1 nudge (you-not-we ×1)" in last, last
+    err = io.StringIO()
+    main(["qa", str(call), "--out", str(tmp_path / "qa"), "--workers", "1"], io.StringIO(), err)
+    assert "qa: 1 call, 1 to do" in err.getvalue(), err.getvalue()
+
+
+@pytest.mark.parametrize("seconds", ["-5", "0", "nan"])
+def test_live_seconds_must_be_a_length(seconds: str) -> None:
+    """`live --seconds -5` went on to look for devices (exit 9 where there are none, or a call that
+    ends at once); it is a usage error, found before any device is opened."""
+    err = io.StringIO()
+    assert main(["live", "--seconds", seconds], io.StringIO(), err) == ExitStatus.USAGE
+    assert "--seconds: must be more than 0 seconds" in err.getvalue(), err.getvalue()
