@@ -202,6 +202,6 @@ def test_a_broken_group_is_an_error_at_its_line(tmp_path: Path, phrase: str, mes
 
 @pytest.mark.parametrize("text", ["You'd need to restart the router.", "You would need to restart the router."])
 def test_a_phrase_with_d_matches_would_said_in_full(tmp_path: Path, annotator: Annotator, text: str) -> None:
-    """"'d" is read as "would" (spaCy's lemma of it), as "'ll" is "will": the pack's "you'd need
+    """ "'d" is read as "would" (spaCy's lemma of it), as "'ll" is "will": the pack's "you'd need
     to" also matches "you would need to" said in full."""
     assert fired(tmp_path, annotator, "agent", text) == ["order"]
