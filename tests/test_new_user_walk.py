@@ -314,3 +314,55 @@ def test_live_seconds_must_be_a_length(seconds: str) -> None:
     err = io.StringIO()
     assert main(["live", "--seconds", seconds], io.StringIO(), err) == ExitStatus.USAGE
     assert "--seconds: must be more than 0 seconds" in err.getvalue(), err.getvalue()
+
+
+def _silent_wav(path: Path, seconds: float = 2.0) -> Path:
+    import wave
+
+    with wave.open(str(path), "wb") as w:
+        w.setnchannels(2)
+        w.setsampwidth(2)
+        w.setframerate(16000)
+        w.writeframes(b"\0" * 4 * int(16000 * seconds))
+    return path
+
+
+def test_the_qa_summary_shows_silent_cut_short_and_one_sided_calls(tmp_path: Path) -> None:
+    """A silent recording, a WAV cut short and a call where only the agent spoke were listed in the
+    summary as ordinary done calls with score 0, below every call with a nudge: the calls a QA
+    lead most needs to hear were the ones skipped. Each now has its warnings in summary.csv, a
+    mark beside its name and a section at the top of summary.html, and a line on stderr."""
+    import csv
+
+    calls = tmp_path / "calls"
+    calls.mkdir()
+    _silent_wav(calls / "silent.wav")
+    cut = _silent_wav(tmp_path / "whole.wav")
+    (calls / "cut.wav").write_bytes(cut.read_bytes()[: 44 + 4 * 16000 // 2])  # the header and 0.5 s of 2 s
+    (calls / "agentonly.jsonl").write_text(
+        '{"speaker": "agent", "text": "Thank you for calling, this is Sam.", "start": 0.0, "end": 2.0}\n'
+        '{"speaker": "agent", "text": "Hello? Are you there?", "start": 4.0, "end": 5.0}\n'
+    )
+    _transcript(calls / "fine.jsonl")
+    out = tmp_path / "out"
+    err = io.StringIO()
+    code = main(
+        ["qa", str(calls), "--out", str(out), "--cache", str(tmp_path / "cache"), "--workers", "1"],
+        io.StringIO(),
+        err,
+    )
+    text = err.getvalue()
+    assert code == ExitStatus.OK, text
+    rows = {r["call"]: r for r in csv.DictReader((out / "summary.csv").open(encoding="utf-8"))}
+    assert {c: r["warnings"] for c, r in rows.items()} == {
+        "agentonly": "agent only",
+        "cut": "cut short; silent",
+        "fine": "",
+        "silent": "silent",
+    }
+    assert "3 with warnings" in text and "warning: cut: cut short, silent" in text, text
+    html = (out / "summary.html").read_text(encoding="utf-8")
+    assert html.index("Calls with warnings: 3") < html.index("Nudges per rule per call")
+    assert "header says 2.0 s" in html and "only the agent spoke" in html
+    assert html.count('class="wn"') >= 3  # a mark beside each of them in the per-call tables
+    assert '<div class="card warn"><div class="v">3</div><div class="k">With warnings</div>' in html

@@ -1118,9 +1118,18 @@ def _qa_command(args: argparse.Namespace, con: Console) -> int:
     failed = [o for o in outcomes if o.status == "error"]
     for o in failed:
         stderr.write(f"rapport-assist: error: {o.call_id}: {o.error}\n")
+    from .qa.summary import warning_label
+
+    warned = [o for o in outcomes if o.stats is not None and o.stats.warnings]
+    for o in warned:
+        assert o.stats is not None
+        stderr.write(f"rapport-assist: warning: {o.call_id}: {', '.join(map(warning_label, o.stats.warnings))}\n")
+    with_warnings = (
+        f", {len(warned)} with warnings (listen to them first: the summary lists them at the top)" if warned else ""
+    )
     stderr.write(
         f"rapport-assist: qa: {plural(len(outcomes) - len(failed), 'call')} done "
-        f"({progress.skipped} skipped as finished), "
+        f"({progress.skipped} skipped as finished){with_warnings}, "
         f"{len(failed)} failed; summary: {args.out / 'summary.html'}\n"
     )
     return ExitStatus.SOME_CALLS_FAILED if failed else ExitStatus.OK

@@ -49,7 +49,8 @@ def _no_recognizer() -> Recognizer:
     raise AssertionError("a transcript needs no recognizer")
 
 
-OUTPUT_FORMAT = 2  # bump when events.jsonl/report.html change so finished calls are redone
+OUTPUT_FORMAT = 3  # bump when events.jsonl/report.html/call.json change so finished calls are redone
+# (3: call.json's stats hold the call's warnings, which the summary lists)
 
 
 @dataclass(frozen=True)

@@ -36,6 +36,8 @@ class CallStats:
     promises_uncommitted: int = 0
     customer_peak_tone: str = "calm"
     listen_score: float = 0.0
+    # what may make the counts mislead (``call_warnings``): code -> what was found
+    warnings: dict[str, str] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
         d = asdict(self)
@@ -63,6 +65,8 @@ def listen_score(
 def call_stats(events: Iterable[dict[str, Any]]) -> CallStats:
     """Statistics of one call from its events. Experimental nudges (logged, never shown) are not counted."""
     talk = Counter[str]()
+    spoke: Counter[str] = Counter()  # utterances per speaker
+    warnings: dict[str, str] = {}
     by_rule: Counter[str] = Counter()
     by_sev: Counter[str] = Counter()
     dead_air = talk_overs = agent_talk_overs = utterances = promises = uncommitted = 0
@@ -74,6 +78,7 @@ def call_stats(events: Iterable[dict[str, Any]]) -> CallStats:
         kind = e.get("type")
         if kind == "utterance":
             utterances += 1
+            spoke[e["speaker"]] += 1
             talk[e["speaker"]] += max(0.0, e["end"] - e["start"])
             duration = max(duration, e["end"])
             tone = ((e.get("signals") or {}).get("tone_state") or {}).get("label")
@@ -95,9 +100,16 @@ def call_stats(events: Iterable[dict[str, Any]]) -> CallStats:
         elif kind == "signal" and e.get("kind") == "tone" and e["speaker"] == "customer":
             if TONE_RANK.get(e["label"], 0) > TONE_RANK[peak]:
                 peak = e["label"]
+        elif kind == "status" and (e.get("level") in ("warning", "error") or e.get("code") == "no_speech"):
+            code = e.get("code") or "warning"
+            warnings[code] = f"{warnings[code]}; {e['message']}" if code in warnings else str(e.get("message", ""))
         elif kind == "call_end":
             duration = max(duration, e["duration"])
             audio_s = e.get("audio")
+    if len(spoke) == 1:  # one side alone, or a side whose channel is silent
+        (speaker,) = spoke
+        other = "customer" if speaker == "agent" else "agent"
+        warnings[f"{speaker}_only"] = f"only the {speaker} spoke: no {other} speech in this call"
     total = talk["agent"] + talk["customer"]
     return CallStats(
         duration_s=duration,
@@ -118,4 +130,5 @@ def call_stats(events: Iterable[dict[str, Any]]) -> CallStats:
         promises_uncommitted=uncommitted,
         customer_peak_tone=peak,
         listen_score=listen_score(by_sev, peak, dead_air, agent_talk_overs, uncommitted),
+        warnings=warnings,
     )

@@ -1,5 +1,6 @@
-"""The summary across calls: ``summary.csv`` (one row per call) and ``summary.html`` (nudges per
-rule per call, the calls that most need a listen, trends by day, failed calls with the reason).
+"""The summary across calls: ``summary.csv`` (one row per call) and ``summary.html`` (calls with
+warnings first, nudges per rule per call, the calls that most need a listen, trends by day, failed
+calls with the reason).
 
 The counts come from each call's ``call.json``, whose statistics were computed from that call's
 ``events.jsonl`` (``stats.call_stats``): the summary and the event logs agree by construction.
@@ -22,6 +23,19 @@ from .report import asset, clock, environment
 
 _DATE = re.compile(r"(20\d\d)[-_.]?([01]\d)[-_.]?([0-3]\d)")
 LISTEN_TOP = 10
+# short names of a call's warnings (``CallStats.warnings``); the summary shows the full text on hover
+WARNING_LABELS = {
+    "no_speech": "silent",
+    "audio_truncated": "cut short",
+    "agent_only": "agent only",
+    "customer_only": "customer only",
+    "extra_channels": "extra channels",
+    "downmixed": "side mixed down",
+}
+
+
+def warning_label(code: str) -> str:
+    return WARNING_LABELS.get(code, code.replace("_", " "))
 
 
 def call_date(call: CallInput) -> dt.date | None:
@@ -62,6 +76,7 @@ def summary_rows(calls: Sequence[CallInput], outcomes: Sequence[CallOutcome]) ->
         "promises_uncommitted",
         "customer_peak_tone",
         "listen_score",
+        "warnings",
         "report",
         "error",
     ]
@@ -93,6 +108,7 @@ def summary_rows(calls: Sequence[CallInput], outcomes: Sequence[CallOutcome]) ->
                     "promises_uncommitted": s.promises_uncommitted,
                     "customer_peak_tone": s.customer_peak_tone,
                     "listen_score": s.listen_score,
+                    "warnings": "; ".join(warning_label(code) for code in s.warnings),
                     "report": f"calls/{call.id}/report.html",
                 }
             )
@@ -114,9 +130,21 @@ def _spark(values: Sequence[float], width: int = 160, height: int = 28) -> list[
     ]
 
 
-def summary_html(header: list[str], rows: list[dict[str, Any]], title: str = "QA summary") -> str:
+def summary_html(
+    header: list[str],
+    rows: list[dict[str, Any]],
+    title: str = "QA summary",
+    warnings: dict[str, dict[str, str]] | None = None,
+) -> str:
+    """The summary page; ``warnings``: each call's warnings in full (code -> text), shown with its
+    short names from the rows."""
     rules = [h.split(":", 1)[1] for h in header if h.startswith("nudges:")]
     done = [r for r in rows if r["status"] == "done"]
+    warned = [
+        (r, [(warning_label(code), text) for code, text in (warnings or {}).get(r["call"], {}).items()])
+        for r in done
+        if r.get("warnings")
+    ]
     failed = [r for r in rows if r["status"] == "error"]
     pending = [r for r in rows if r["status"] == "pending"]
     audio = sum(float(r["audio_s"]) for r in done if r["audio_s"] != "")
@@ -126,6 +154,7 @@ def summary_html(header: list[str], rows: list[dict[str, Any]], title: str = "QA
         ("Audio", clock(audio) if audio else "–", False),
         ("Nudges", str(total_nudges), False),
         ("Nudges per call", f"{total_nudges / len(done):.1f}" if done else "–", False),
+        ("With warnings", str(len(warned)), bool(warned)),
         ("Failed", str(len(failed)), bool(failed)),
         ("Not done yet", str(len(pending)), False),
     ]
@@ -149,6 +178,7 @@ def summary_html(header: list[str], rows: list[dict[str, Any]], title: str = "QA
             ranked=ranked,
             rules=rules,
             done=done,
+            warned=warned,
             total_nudges=total_nudges,
             totals=[sum(int(r["nudges:" + k]) for r in done) for k in rules],
             days=[(d, len(by_day[d])) for d in days],
@@ -168,5 +198,6 @@ def write_summary(out_dir: Path, calls: Sequence[CallInput], outcomes: Sequence[
     writer.writerows(rows)
     csv_path, html_path = out_dir / "summary.csv", out_dir / "summary.html"
     write_atomic(csv_path, buf.getvalue())
-    write_atomic(html_path, summary_html(header, rows))
+    warnings = {o.call_id: o.stats.warnings for o in outcomes if o.stats is not None and o.stats.warnings}
+    write_atomic(html_path, summary_html(header, rows, warnings=warnings))
     return csv_path, html_path
