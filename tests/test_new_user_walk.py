@@ -366,3 +366,43 @@ def test_the_qa_summary_shows_silent_cut_short_and_one_sided_calls(tmp_path: Pat
     assert "header says 2.0 s" in html and "only the agent spoke" in html
     assert html.count('class="wn"') >= 3  # a mark beside each of them in the per-call tables
     assert '<div class="card warn"><div class="v">3</div><div class="k">With warnings</div>' in html
+
+
+def test_a_missing_file_in_a_qa_list_is_an_error_row_and_the_rest_of_the_batch_runs(tmp_path: Path) -> None:
+    """One path in `qa @week47.txt` that did not exist stopped the whole batch (exit 3, nothing
+    processed), though README says unreadable files become error rows. A missing file, in a list or
+    on the command line, is now an error row of its own (a list's file and line named), the other
+    calls are processed, and the exit code is 10 (some calls failed). When no input exists at all,
+    it is still the one-line error, exit 3."""
+    import csv
+
+    (tmp_path / "lists").mkdir()
+    _transcript(tmp_path / "lists" / "call1.jsonl")
+    _transcript(tmp_path / "lists" / "call2.jsonl")
+    listing = tmp_path / "lists" / "week47.txt"
+    listing.write_text("call1.jsonl\nmix/gone.wav\ncall2.jsonl\n")
+    out = tmp_path / "out"
+    args = ["--out", str(out), "--cache", str(tmp_path / "cache"), "--workers", "1"]
+    err = io.StringIO()
+    code = main(["qa", f"@{listing}", str(tmp_path / "lost.jsonl"), *args], io.StringIO(), err)
+    text = err.getvalue()
+    assert code == ExitStatus.SOME_CALLS_FAILED, text
+    rows = {r["call"]: r for r in csv.DictReader((out / "summary.csv").open(encoding="utf-8"))}
+    assert {c: r["status"] for c, r in rows.items()} == {
+        "call1": "done",
+        "call2": "done",
+        "gone": "error",
+        "lost": "error",
+    }
+    assert rows["gone"]["error"].startswith(f"{listing}:2: no such file or folder"), rows["gone"]
+    assert "start from the list's folder" in rows["gone"]["error"]
+    assert f"error: lost: no such file or folder: {tmp_path / 'lost.jsonl'}" in text, text
+    assert "2 calls done" in text and "2 failed" in text, text
+    assert (out / "calls" / "call1" / "report.html").exists()
+    err = io.StringIO()
+    code = main(
+        ["qa", str(tmp_path / "a.wav"), str(tmp_path / "b.wav"), "--out", str(tmp_path / "o2")], io.StringIO(), err
+    )
+    assert code == ExitStatus.INPUT_NOT_FOUND, err.getvalue()
+    assert "no such file or folder" in err.getvalue() and "1 more" in err.getvalue(), err.getvalue()
+    assert not (tmp_path / "o2").exists()

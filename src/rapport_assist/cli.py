@@ -1060,7 +1060,12 @@ def _qa_command(args: argparse.Namespace, con: Console) -> int:
     _check_qa_out(args.out, [Path(i) for i in args.inputs if not is_pattern(i)])
     settings = _qa_settings(args, args.out, 1)
     # qa's own outputs are never inputs; what globs and @lists found is checked as the files are
-    calls, warnings = discover(args.inputs, **_discover_options(args), exclude=(args.out / "calls", settings.cache_dir))
+    calls, warnings = discover(
+        args.inputs,
+        **_discover_options(args),
+        exclude=(args.out / "calls", settings.cache_dir),
+        missing_ok=True,  # a path that does not exist is an error row; the rest of the batch runs
+    )
     _check_qa_out(args.out, [f for c in calls for f in c.files])
     for w in warnings:
         stderr.write(f"rapport-assist: warning: {w}\n")

@@ -33,11 +33,13 @@ _GLOB_CHARS = re.compile(r"[*?\[]")
 
 @dataclass(frozen=True)
 class CallInput:
-    """One call to process: its id (file name without extension and side), what to replay, and its files."""
+    """One call to process: its id (file name without extension and side), what to replay, and its
+    files; ``missing``: why it cannot be processed (a path given that does not exist), else None."""
 
     id: str
     spec: ReplayInput
     files: tuple[Path, ...]
+    missing: str | None = None
 
     @property
     def kind(self) -> str:
@@ -53,7 +55,9 @@ def is_pattern(item: str | Path) -> bool:
     return str(item).startswith("@") or bool(_GLOB_CHARS.search(str(item)))
 
 
-def _expand(item: str, found: list[Path]) -> None:
+def _expand(item: str, found: list[Path], missing: list[tuple[Path, InputNotFound]] | None = None) -> None:
+    """Add the files ``item`` names to ``found``. A path that does not exist raises InputNotFound,
+    or, given ``missing``, is added there with its error (a list's line named in it)."""
     if item.startswith("@"):
         list_file = Path(item[1:])
         try:
@@ -62,18 +66,26 @@ def _expand(item: str, found: list[Path]) -> None:
             raise InputNotFound(
                 f"cannot read the list {list_file}: {exc.strerror}", "check the path after '@'"
             ) from None
+
+        def in_list(exc: InputNotFound, number: int) -> InputNotFound:
+            """The error of a list's line: which line of which list, and how its paths are read."""
+            return InputNotFound(
+                f"{list_file}:{number}: {exc.message}",
+                f"{exc.hint}; a list's relative paths start from the list's folder"
+                f" ({list_file.parent.resolve()}), not the current one",
+            )
+
         for number, line in enumerate(lines, 1):
             line = line.strip()
             if line and not line.startswith("#"):
                 path = Path(line)
+                inner: list[tuple[Path, InputNotFound]] | None = None if missing is None else []
                 try:
-                    _expand(str(path if path.is_absolute() else list_file.parent / path), found)
-                except InputNotFound as exc:  # which line of which list, and how its paths are read
-                    raise InputNotFound(
-                        f"{list_file}:{number}: {exc.message}",
-                        f"{exc.hint}; a list's relative paths start from the list's folder"
-                        f" ({list_file.parent.resolve()}), not the current one",
-                    ) from None
+                    _expand(str(path if path.is_absolute() else list_file.parent / path), found, inner)
+                except InputNotFound as exc:
+                    raise in_list(exc, number) from None
+                if missing is not None and inner:
+                    missing.extend((p, in_list(exc, number)) for p, exc in inner)
         return
     if _GLOB_CHARS.search(item):
         matches = sorted(glob.glob(item, recursive=True))
@@ -89,7 +101,10 @@ def _expand(item: str, found: list[Path]) -> None:
     elif path.is_file():
         found.append(path)
     else:
-        raise InputNotFound(f"no such file or folder: {path}", "check the path")
+        error = InputNotFound(f"no such file or folder: {path}", "check the path")
+        if missing is None:
+            raise error
+        missing.append((path, error))
 
 
 def _usable(path: Path) -> bool:
@@ -114,6 +129,7 @@ def discover(
     side_pattern: str = SIDE_PATTERN,
     channel_order: tuple[Speaker, Speaker] = (Speaker.AGENT, Speaker.CUSTOMER),
     exclude: Sequence[Path] = (),
+    missing_ok: bool = False,
 ) -> tuple[list[CallInput], list[str]]:
     """The calls named by ``inputs`` (sorted by id) and warnings (a side without its pair, files skipped).
 
@@ -121,6 +137,10 @@ def discover(
     ``call`` and ``side``; files it matches are paired by (folder, call) when they are mono (a
     stereo file is a whole call whatever its name). Files under a folder of ``exclude`` (the run's
     own outputs and cache) are never inputs.
+
+    A path given (or in an ``@LIST``) that does not exist raises InputNotFound; with ``missing_ok``
+    (``qa``) it is a call of its own, whose ``missing`` says so (with the list's file and line), and
+    InputNotFound only when no input exists at all.
     """
     from ..fileio import inside
 
@@ -133,8 +153,9 @@ def discover(
             "--pair-pattern needs the groups (?P<call>...) and (?P<side>...)", f"the default is {SIDE_PATTERN}"
         )
     files: list[Path] = []
+    missing: list[tuple[Path, InputNotFound]] | None = [] if missing_ok else None
     for item in inputs:
-        _expand(str(item), files)
+        _expand(str(item), files, missing)
     warnings: list[str] = []
     seen: set[Path] = set()
     unique: list[Path] = []
@@ -145,12 +166,14 @@ def discover(
         if key not in seen:
             seen.add(key)
             unique.append(f.absolute())  # workers (pool, cluster) may run elsewhere than here
-    calls: list[tuple[str, Path, ReplayInput, tuple[Path, ...]]] = []  # (name, folder, spec, files)
+    calls: list[
+        tuple[str, Path, ReplayInput, tuple[Path, ...], str | None]
+    ] = []  # (name, folder, spec, files, missing)
     sides: dict[tuple[Path, str], dict[Speaker, Path]] = defaultdict(dict)
     for f in unique:
         suffix = f.suffix.lower()
         if suffix in TRANSCRIPT_SUFFIXES:
-            calls.append((f.stem, f.parent, ReplayInput(path=f), (f,)))
+            calls.append((f.stem, f.parent, ReplayInput(path=f), (f,), None))
             continue
         if suffix not in AUDIO_SUFFIXES:
             warnings.append(f"{f}: skipped (not a recording or a .jsonl transcript)")
@@ -167,17 +190,23 @@ def discover(
             else:
                 slot[side] = f
             continue
-        calls.append((f.stem, f.parent, ReplayInput(path=f, channel_order=channel_order), (f,)))
+        calls.append((f.stem, f.parent, ReplayInput(path=f, channel_order=channel_order), (f,), None))
     for (folder, name), slot in sides.items():
         agent, customer = slot.get(Speaker.AGENT), slot.get(Speaker.CUSTOMER)
         if agent and customer:
-            calls.append((name, folder, ReplayInput(agent_path=agent, customer_path=customer), (agent, customer)))
+            calls.append((name, folder, ReplayInput(agent_path=agent, customer_path=customer), (agent, customer), None))
         else:
             only = agent or customer
             assert only is not None
             speaker = Speaker.AGENT if agent else Speaker.CUSTOMER
             warnings.append(f"{only}: no {speaker.other().value} side found; processing the {speaker.value} side alone")
-            calls.append((name, folder, ReplayInput(path=only, speaker=speaker), (only,)))
+            calls.append((name, folder, ReplayInput(path=only, speaker=speaker), (only,), None))
+    gone: set[Path] = set()
+    for path, not_found in missing or ():  # a row of its own, named by the path as written
+        path = path.absolute()
+        if path not in gone:
+            gone.add(path)
+            calls.append((path.stem or path.name, path.parent, ReplayInput(path=path), (path,), not_found.one_line()))
     # ids are file names; the same name in two folders gets the folder in front
     # (the same name twice in one folder, e.g. a call's .flac and its .jsonl: the extension after it)
     counts: dict[str, int] = defaultdict(int)
@@ -187,7 +216,7 @@ def discover(
         in_folder[(name, folder)] += 1
     out: list[CallInput] = []
     used: set[str] = set()
-    for name, folder, spec, paths in sorted(calls, key=lambda c: (c[0], str(c[1]))):
+    for name, folder, spec, paths, why in sorted(calls, key=lambda c: (c[0], str(c[1]))):
         call_id = name
         if counts[name] > in_folder[(name, folder)]:  # in other folders too
             call_id = f"{folder.name}__{name}"
@@ -198,7 +227,11 @@ def discover(
         while call_id in used:
             call_id, n = f"{base}-{n}", n + 1
         used.add(call_id)
-        out.append(CallInput(call_id, spec, paths))
+        out.append(CallInput(call_id, spec, paths, why))
+    if missing and all(c.missing for c in out):  # nothing there at all: a usage slip, not a batch
+        first = missing[0][1]
+        more = f" (and {len(missing) - 1} more inputs not found)" if len(missing) > 1 else ""
+        raise InputNotFound(first.message + more, first.hint)
     if not out:
         raise InputNotFound(
             "no recordings or transcripts found in " + ", ".join(map(str, inputs)),

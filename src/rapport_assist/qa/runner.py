@@ -427,6 +427,9 @@ def plan(calls: Sequence[CallInput], settings: QaSettings, force: bool = False) 
     todo: list[Task] = []
     known: list[CallOutcome] = []
     for call in calls:
+        if call.missing is not None:  # a path given that does not exist: an error row of its own
+            known.append(CallOutcome(call.id, "error", error=call.missing, files=tuple(map(str, call.files))))
+            continue
         try:
             key = call_key(call, identity)
         except OSError as exc:
