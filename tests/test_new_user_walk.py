@@ -406,3 +406,41 @@ def test_a_missing_file_in_a_qa_list_is_an_error_row_and_the_rest_of_the_batch_r
     assert code == ExitStatus.INPUT_NOT_FOUND, err.getvalue()
     assert "no such file or folder" in err.getvalue() and "1 more" in err.getvalue(), err.getvalue()
     assert not (tmp_path / "o2").exists()
+
+
+def test_a_timeline_cached_by_another_version_is_made_again(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The transcript cache key had no program version: a WAV cut short, cached before the
+    audio_truncated fix, kept replaying from the cache with no warning (it showed only with a
+    fresh --cache). The key now holds the program's version and a cache format bumped with
+    reading changes, so what an older program cached is read again."""
+    import csv
+
+    import rapport_assist
+
+    calls = tmp_path / "calls"
+    calls.mkdir()
+    whole = _silent_wav(tmp_path / "whole.wav")
+    (calls / "cut.wav").write_bytes(whole.read_bytes()[: 44 + 4 * 16000 // 2])
+    cache = tmp_path / "cache"
+
+    def qa(out: str) -> str:
+        err = io.StringIO()
+        code = main(
+            ["qa", str(calls), "--out", str(tmp_path / out), "--cache", str(cache), "--workers", "1"],
+            io.StringIO(),
+            err,
+        )
+        assert code == ExitStatus.OK, err.getvalue()
+        (row,) = csv.DictReader((tmp_path / out / "summary.csv").open(encoding="utf-8"))
+        return row["warnings"]
+
+    real = rapport_assist.__version__
+    monkeypatch.setattr(rapport_assist, "__version__", "0.0.1")  # an older program...
+    assert "cut short" in qa("old")
+    (entry,) = cache.glob("transcripts/*/*.jsonl")  # ...that read the cut file without the warning
+    lines = [line for line in entry.read_text().splitlines() if "audio_truncated" not in line]
+    entry.write_text("\n".join(lines) + "\n")
+    assert "cut short" not in qa("old-again")  # the same program keeps its cached timeline
+    monkeypatch.setattr(rapport_assist, "__version__", real)
+    assert "cut short" in qa("new")  # this one reads the recording again
+    assert len(list(cache.glob("transcripts/*/*.jsonl"))) == 2

@@ -6,10 +6,13 @@ notes between them, and the recording's length. That is what is stored, one JSON
 item, at full float precision, so a cached timeline gives exactly the events of the run
 that made it.
 
-The key is the sha256 of: the cache format, the audio files' bytes with the role of each
-(stereo/agent/customer, channel order), the model's identity (its files' content), and every
-recognizer and endpointer setting. Changing any of them misses the cache; renaming or
-moving a file does not.
+The key is the sha256 of: the cache format, the program's version, the audio files' bytes with
+the role of each (stereo/agent/customer, channel order), the model's identity (its files'
+content), and every recognizer and endpointer setting. Changing any of them misses the cache;
+renaming or moving a file does not. ``CACHE_FORMAT`` is bumped whenever reading or recognizing
+a recording changes what its timeline holds (words, times, statuses), so a timeline cached
+before a fix is made again rather than kept with the old result; a new release (its version)
+recognizes again whatever changed.
 
 The text is stored masked (``privacy.py``), unless ``QaSettings.cache_unmasked`` (``qa
 --cache-unmasked``) or masking is off; the key holds which (the masking list's fingerprint,
@@ -30,7 +33,16 @@ from ..fileio import write_atomic
 from ..types import SpeechActivity, Speaker, Status, TurnRevision, Utterance, VoiceMeasure, Word
 from .inputs import CallInput
 
-CACHE_FORMAT = 1
+# Bump when a change to reading or recognition (audio.py, sources.py, endpoint.py, recognizer.py,
+# turn_pass.py, privacy.py) changes a timeline: 2, a WAV cut short has its audio_truncated status.
+CACHE_FORMAT = 2
+
+
+def program_version() -> str:
+    """The package's version (read at each call, so a test can change it)."""
+    import rapport_assist
+
+    return rapport_assist.__version__
 
 
 @functools.lru_cache(maxsize=8)
@@ -71,6 +83,7 @@ def call_key(call: CallInput, settings: dict[str, Any]) -> str:
             roles.append((role, path))
     payload = {
         "format": CACHE_FORMAT,
+        "version": program_version(),
         "files": [[role, file_digest(path)] for role, path in roles],
         "settings": settings if not spec.is_transcript else {},
     }
