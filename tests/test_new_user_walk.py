@@ -444,3 +444,31 @@ def test_a_timeline_cached_by_another_version_is_made_again(tmp_path: Path, monk
     monkeypatch.setattr(rapport_assist, "__version__", real)
     assert "cut short" in qa("new")  # this one reads the recording again
     assert len(list(cache.glob("transcripts/*/*.jsonl"))) == 2
+
+
+def test_a_stereo_file_named_for_both_sides_is_not_warned_about(tmp_path: Path) -> None:
+    """'call_L-agent_R-customer.wav' names both sides: it is a stereo call, as its name says.
+    A stereo file named for one side ('call_customer.wav') is still warned about."""
+    from rapport_assist.qa.inputs import discover
+
+    both = _silent_wav(tmp_path / "call_L-agent_R-customer.wav")
+    one = _silent_wav(tmp_path / "other_customer.wav")
+    calls, warnings = discover([both, one])
+    assert sorted(c.id for c in calls) == ["call_L-agent_R-customer", "other_customer"]
+    assert [w for w in warnings if "named like one side" in w] == [
+        f"{one}: named like one side of a call, but it is stereo: processed as a whole call"
+    ]
+
+
+def test_explain_counts_one_word_and_names_each_skip_test_once(tmp_path: Path) -> None:
+    call = tmp_path / "call.jsonl"
+    call.write_text(
+        '{"speaker": "customer", "text": "Hello"}\n{"speaker": "agent", "text": "Hi, you need to restart it."}\n',
+        encoding="utf-8",
+    )
+    out, err = io.StringIO(), io.StringIO()
+    assert main(["rules", "explain", str(call), "--rule", "uncommitted-promise"], stdout=out, stderr=err) == 0
+    assert "turn 0 closed: customer, #0, 1 word\n" in out.getvalue() and "1 words" not in out.getvalue()
+    out = io.StringIO()
+    assert main(["rules", "explain", str(call), "--rule", "you-not-we"], stdout=out, stderr=err) == 0
+    assert "(skip_if: question, subordinate, negated, reflects_other)" in out.getvalue()

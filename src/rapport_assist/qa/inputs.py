@@ -31,6 +31,11 @@ _SIDES = {"agent": Speaker.AGENT, "customer": Speaker.CUSTOMER, "caller": Speake
 _GLOB_CHARS = re.compile(r"[*?\[]")
 
 
+def _names_both_sides(stem: str) -> bool:
+    """The file name names the agent and the customer both ("call_L-agent_R-customer")."""
+    return len({_SIDES[w] for w in re.split(r"[^a-z]+", stem.lower()) if w in _SIDES}) == 2
+
+
 @dataclass(frozen=True)
 class CallInput:
     """One call to process: its id (file name without extension and side), what to replay, and its
@@ -181,7 +186,9 @@ def discover(
         m = pattern.match(f.stem)
         side = _SIDES.get(m.group("side").lower()) if m else None
         if m and side is not None and (_channels(f) or 1) >= 2:
-            warnings.append(f"{f}: named like one side of a call, but it is stereo: processed as a whole call")
+            # a name that holds both sides ("call_L-agent_R-customer.wav") says it is stereo
+            if not _names_both_sides(f.stem):
+                warnings.append(f"{f}: named like one side of a call, but it is stereo: processed as a whole call")
             side = None
         if m and side is not None:
             slot = sides[(f.parent, m.group("call"))]

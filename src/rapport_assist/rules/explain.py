@@ -101,7 +101,7 @@ class RuleExplainer:
                 return
             reading = last.feats.au.utterance
             self.lines.append(
-                f"    the {reading.speaker.value}'s turn so far: {last.feats.word_count} words"
+                f"    the {reading.speaker.value}'s turn so far: {_words(last.feats.word_count)}"
                 + (" (its utterances joined)" if reading.text != utt.text else "")
             )
             history = list(self.engine._turn_history)  # noqa: SLF001 - the explainer is the engine's debugger
@@ -142,7 +142,7 @@ class RuleExplainer:
         if isinstance(event, Turn) and self.rule.unit == "turn":
             first, last = event.utterances[0], event.utterances[-1]
             span = f"#{first}" if first == last else f"#{first}-#{last}"
-            self.lines.append(f"  turn {event.index} closed: {event.speaker.value}, {span}, {event.words} words")
+            self.lines.append(f"  turn {event.index} closed: {event.speaker.value}, {span}, {_words(event.words)}")
         elif (
             isinstance(event, (Nudge, RecordItem))
             and event.rule == self.rule.id
@@ -266,9 +266,9 @@ def _measured(cond: Condition, ctx: EvalContext, found: list[Match] | None, comp
         value = utt.signals.get(cond.name) if utt.signals is not None else None
         return f" (value: {'unknown' if value is None else f'{value:.3g}' if not isinstance(value, bool) else value})"
     if isinstance(cond, MinLength) and cond.per_line and utt.timing_estimated:
-        return f" ({ctx.feats.word_count} words, longest line {ctx.feats.line_words})"
+        return f" ({_words(ctx.feats.word_count)}, longest line {ctx.feats.line_words})"
     if isinstance(cond, (MinLength, MaxWords)):
-        return f" ({ctx.feats.word_count} words, {utt.duration_s:.1f} s)"
+        return f" ({_words(ctx.feats.word_count)}, {utt.duration_s:.1f} s)"
     return ""
 
 
@@ -292,7 +292,8 @@ def _describe(cond: Condition) -> str:
             assert isinstance(f, SubjectFinder)
             text = f"{'/'.join(f.subjects)} is the subject of a verb of {f.verbs}"
         if cond.skip_if:
-            text += " (skip_if: " + ", ".join(_snake(type(t).__name__) for t in cond.skip_if) + ")"
+            # each kind of test once: two 'subordinate' tests (each with its own cues) read as one
+            text += " (skip_if: " + ", ".join(dict.fromkeys(_snake(type(t).__name__) for t in cond.skip_if)) + ")"
         return text
     if isinstance(cond, ToneIs):
         return f"tone: {cond.tone}"
@@ -304,7 +305,7 @@ def _describe(cond: Condition) -> str:
         )
         return f"{cond.name} {' and '.join(parts)}"
     if isinstance(cond, MinLength):
-        parts = ([f"{cond.words} words"] if cond.words else []) + ([f"{cond.seconds:g} s"] if cond.seconds else [])
+        parts = ([_words(cond.words)] if cond.words else []) + ([f"{cond.seconds:g} s"] if cond.seconds else [])
         return "at least " + " or ".join(parts) + (" (one line, when untimed)" if cond.per_line else "")
     if isinstance(cond, MaxWords):
         return f"at most {cond.words} words"
@@ -368,3 +369,7 @@ def _describe_event(event: SignalEvent) -> str:
 def _snake(name: str) -> str:
     out = "".join("_" + c.lower() if c.isupper() else c for c in name).lstrip("_")
     return {"in_question": "question", "sentence_says": "sentence_says"}.get(out, out)
+
+
+def _words(n: int) -> str:
+    return "1 word" if n == 1 else f"{n} words"
