@@ -377,6 +377,8 @@ def test_strict_does_not_say_ok_before_failing(tmp_path: Path) -> None:
     assert "1 lint warning with --strict" in err
     code, out, _ = run("rules", "check", str(pack))
     assert code == 0 and out.rstrip().splitlines()[-1].startswith("ok: ")
+    # check reads the files only: it says the examples are left to 'rules test'
+    assert "examples not run: 'rapport-assist rules test' runs them)" in out
 
 
 def _run_into_closed_pipe(*argv: str) -> tuple[int, str]:
