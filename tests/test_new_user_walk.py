@@ -472,3 +472,21 @@ def test_explain_counts_one_word_and_names_each_skip_test_once(tmp_path: Path) -
     out = io.StringIO()
     assert main(["rules", "explain", str(call), "--rule", "you-not-we"], stdout=out, stderr=err) == 0
     assert "(skip_if: question, subordinate, negated, reflects_other)" in out.getvalue()
+
+
+@pytest.mark.parametrize("argv", [["devices"], ["rules", "schema"]])
+def test_every_command_help_says_what_it_does(argv: list[str]) -> None:
+    """'devices --help' and 'rules schema --help' had only their usage: every command's help now
+    opens with a description (its one-line help when it has no longer one)."""
+    from rapport_assist.cli import build_parser
+
+    parser = build_parser()
+    for name in argv:
+        parser = parser._subparsers._group_actions[0].choices[name]  # noqa: SLF001
+    assert parser.description and parser.description in parser.format_help()
+
+
+def test_replay_of_a_folder_points_to_qa(tmp_path: Path) -> None:
+    err = io.StringIO()
+    code = main(["replay", str(tmp_path)], stdout=io.StringIO(), stderr=err)
+    assert code != 0 and "rapport-assist qa FOLDER" in err.getvalue()

@@ -269,7 +269,10 @@ def _check_readable(path: Path) -> None:
     if not path.exists():
         raise InputNotFound(f"no such file: {path}", "check the path (relative paths start from the current folder)")
     if path.is_dir():
-        raise InputNotFound(f"{path} is a folder, not an audio file", "give the path of a recording inside it")
+        raise InputNotFound(
+            f"{path} is a folder, not an audio file",
+            "give the path of a recording inside it, or run 'rapport-assist qa FOLDER' for every call in it",
+        )
     try:
         with path.open("rb") as handle:
             first = handle.read(1)

@@ -292,6 +292,8 @@ def _command(
     description: str | None = None,
 ) -> argparse.ArgumentParser:
     """Add command ``name`` made of ``blocks`` (in --help order), run by ``func``."""
+    # a command's --help opens with what it does: its own description, else its one-line help
+    description = description or help[:1].upper() + help[1:] + "."
     p = sub.add_parser(name, parents=list(blocks), help=help, description=description)
     p.set_defaults(func=func)
     return p
