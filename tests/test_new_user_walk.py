@@ -490,3 +490,17 @@ def test_replay_of_a_folder_points_to_qa(tmp_path: Path) -> None:
     err = io.StringIO()
     code = main(["replay", str(tmp_path)], stdout=io.StringIO(), stderr=err)
     assert code != 0 and "rapport-assist qa FOLDER" in err.getvalue()
+
+
+def test_eval_names_a_misspelt_moment_first_with_a_guess(tmp_path: Path) -> None:
+    data = tmp_path / "d.jsonl"
+    data.write_text(
+        '{"id": "c1", "turns": [{"speaker": "customer", "text": "Hi."}, '
+        '{"speaker": "agent", "text": "You need to restart it."}], "labels": {"you-not-wee": [1]}}\n',
+        encoding="utf-8",
+    )
+    out, err = io.StringIO(), io.StringIO()
+    assert main(["eval", str(data), "--show", "0"], stdout=out, stderr=err) == 0, err.getvalue()
+    head = " ".join(out.getvalue().split("\n\n")[0].split())
+    assert "warning: labelled moments with no loaded rule, not scored: you-not-wee (1 turn;" in head
+    assert "did you mean 'you-not-we'?" in head

@@ -341,7 +341,10 @@ def apply_labels(conversations: Sequence[Conversation], labels: Mapping[str, Lab
             close = difflib.get_close_matches(name, [c.id for c in conversations], n=1)
             raise BadInput(
                 f"{lab.where}: no conversation named {name!r} in the input",
-                f"did you mean {close[0]!r}?" if close else "names are transcript file names without .jsonl",
+                f"did you mean {close[0]!r}?"
+                if close
+                else "a label names a dialogue by its id, a transcript by its file name without .jsonl, a recording "
+                "by its qa id (the file name without extension and side)",
             )
         _check_range(lab, len(conv.utterances), f"{name!r}")
         chosen[id(conv)] = lab
@@ -899,6 +902,17 @@ def format_text(report: EvalReport, show: int | None = 10) -> str:
         f"({report.labelled_conversations} labelled), {plural(report.utterances, 'utterance')}, "
         f"{plural(len(report.rules), 'rule')}"
     ]
+    if report.labels_without_rule:  # first, where it is seen: a misspelt name scores nothing
+        names = [r.rule for r in report.rules]
+
+        def moment(name: str, turns: int) -> str:
+            close = difflib.get_close_matches(name, names, n=1)
+            return f"{name} ({plural(turns, 'turn')}" + (f"; did you mean {close[0]!r}?)" if close else ")")
+
+        moments = ", ".join(moment(k, v) for k, v in report.labels_without_rule.items())
+        out += textwrap.wrap(
+            f"warning: labelled moments with no loaded rule, not scored: {moments}", width=100, break_on_hyphens=False
+        )
     scored = [r for r in report.rules if r.labelled]
     unscored = [r for r in report.rules if not r.labelled]
     if scored:
@@ -954,12 +968,6 @@ def format_text(report: EvalReport, show: int | None = 10) -> str:
             for r in unscored
         ]
         out += _table(["rule", "nudges", "per conv", "convs with"], rows)
-    if report.labels_without_rule:
-        moments = ", ".join(f"{k} ({plural(v, 'turn')})" for k, v in report.labels_without_rule.items())
-        out += [
-            "",
-            *textwrap.wrap(f"labelled moments with no loaded rule: {moments}", width=100, break_on_hyphens=False),
-        ]
     out += detail_lines(report, show)
     if report.timing is not None:
         tm = report.timing
