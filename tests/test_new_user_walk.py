@@ -504,3 +504,22 @@ def test_eval_names_a_misspelt_moment_first_with_a_guess(tmp_path: Path) -> None
     head = " ".join(out.getvalue().split("\n\n")[0].split())
     assert "warning: labelled moments with no loaded rule, not scored: you-not-wee (1 turn;" in head
     assert "did you mean 'you-not-we'?" in head
+
+
+def test_rules_diff_without_calls_says_what_is_new(tmp_path: Path) -> None:
+    team = tmp_path / "team.yaml"
+    team.write_text(
+        "version: 1\n"
+        "lexicons:\n  cancel-intent: [cancel my, close my account]\n"
+        "rules:\n"
+        "  - id: offer-retention\n    title: Offer the retention desk\n    severity: tip\n"
+        "    why: A customer who wants to leave hears the offer first.\n"
+        "    when: {speaker: customer, says: cancel-intent}\n"
+        '    message: "Offer the retention desk."\n',
+        encoding="utf-8",
+    )
+    out, err = io.StringIO(), io.StringIO()
+    assert main(["rules", "diff", "--new", str(team)], stdout=out, stderr=err) == 0, err.getvalue()
+    text = out.getvalue()
+    assert "  lexicon cancel-intent (new): +cancel my +close my account" in text
+    assert "  offer-retention (new rule) (give calls to see where it fires)" in text

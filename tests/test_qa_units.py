@@ -307,7 +307,9 @@ def test_diff_layers_a_team_file_and_reports_settings_and_lexicons(tmp_path: Pat
     out = io.StringIO()  # no calls: what the file changes, at once
     assert main(["rules", "diff", "--new", str(team), "--format", "json"], out, io.StringIO()) == 0
     data = json.loads(out.getvalue())
-    assert data["calls"] == 0 and data["lexicons"] == {"jargon": {"added": ["VLAN"], "removed": ["cache"]}}
+    assert data["calls"] == 0 and data["lexicons"] == {
+        "jargon": {"added": ["VLAN"], "removed": ["cache"], "status": ""}
+    }
     assert data["rules"]["you-not-we"]["settings"] == {"status": {"old": "stable", "new": "experimental"}}
     assert data["rules"]["dead-air"]["settings"]["severity"] == {"old": "medium", "new": "high"}
     # the same file on both sides changes nothing; --old names what the new file replaces

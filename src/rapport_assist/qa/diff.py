@@ -65,6 +65,7 @@ class LexiconChange:
     lexicon: str
     added: tuple[str, ...]
     removed: tuple[str, ...]
+    status: str = ""  # "new" (not in the old rules), "removed" (not in the new), or "" (in both)
 
 
 @dataclass
@@ -125,7 +126,8 @@ def compare_lexicons(old: RuleSet, new: RuleSet) -> list[LexiconChange]:
         added = tuple(t for t in after if t.lower() not in low_before)
         removed = tuple(t for t in before if t.lower() not in low_after)
         if added or removed:
-            out.append(LexiconChange(name, added, removed))
+            status = "new" if name not in old.lexicons else "removed" if name not in new.lexicons else ""
+            out.append(LexiconChange(name, added, removed, status))
     return out
 
 
@@ -227,7 +229,8 @@ def format_diff(report: DiffReport, show: int = 20) -> str:
     same = [f"{r.rule} ({r.unchanged})" for r in report.rules.values() if not r.changed]
     for lex in report.lexicons:
         words = [f"+{w}" for w in lex.added] + [f"-{w}" for w in lex.removed]
-        lines.append(f"  lexicon {lex.lexicon}: " + " ".join(words[:40]) + (" ..." if len(words) > 40 else ""))
+        status = f" ({lex.status})" if lex.status else ""
+        lines.append(f"  lexicon {lex.lexicon}{status}: " + " ".join(words[:40]) + (" ..." if len(words) > 40 else ""))
     for r in report.rules.values():
         note = " (new rule)" if not r.in_old else " (removed or switched off)" if not r.in_new else ""
         if any(c.name == "enabled" for c in r.settings):
@@ -236,6 +239,8 @@ def format_diff(report: DiffReport, show: int = 20) -> str:
             continue
         if report.calls:
             lines.append(f"  {r.rule}{note}: +{len(r.appeared)} -{len(r.disappeared)} ({r.unchanged} unchanged)")
+        elif not r.settings:  # a rule added or removed whole: no settings to compare, no calls to show
+            lines.append(f"  {r.rule}{note} (give calls to see where it fires)")
         else:
             lines.append(f"  {r.rule}{note}:")
         for setting in r.settings:
@@ -263,7 +268,9 @@ def format_diff(report: DiffReport, show: int = 20) -> str:
 def diff_to_json(report: DiffReport) -> dict[str, Any]:
     return {
         "calls": report.calls,
-        "lexicons": {c.lexicon: {"added": list(c.added), "removed": list(c.removed)} for c in report.lexicons},
+        "lexicons": {
+            c.lexicon: {"added": list(c.added), "removed": list(c.removed), "status": c.status} for c in report.lexicons
+        },
         "rules": {
             rid: {
                 "in_old": r.in_old,
