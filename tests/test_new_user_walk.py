@@ -523,3 +523,28 @@ def test_rules_diff_without_calls_says_what_is_new(tmp_path: Path) -> None:
     text = out.getvalue()
     assert "  lexicon cancel-intent (new): +cancel my +close my account" in text
     assert "  offer-retention (new rule) (give calls to see where it fires)" in text
+
+
+def test_rules_test_explain_traces_a_failed_example(tmp_path: Path) -> None:
+    """'never fired' alone left a team lead to build a call file for 'rules explain': --explain
+    prints the trace of each failed example under it."""
+    pack = tmp_path / "pack.yaml"
+    pack.write_text(
+        "version: 1\nlexicons:\n  directive: [you need to]\nrules:\n  - id: order\n    title: An order\n"
+        "    severity: low\n    why: test\n    when: {speaker: agent, says: directive}\n"
+        '    message: "{quote}"\n    examples:\n      fires:\n        - - agent: "You have to restart it."\n'
+        '      quiet:\n        - - agent: "Let\'s restart it."\n',
+        encoding="utf-8",
+    )
+    out = io.StringIO()
+    code = main(["rules", "test", "--only-rules", str(pack)], stdout=out, stderr=io.StringIO())
+    assert (
+        code == ExitStatus.EXAMPLES_FAILED and "(--explain traces each failed example turn by turn)" in out.getvalue()
+    )
+    out = io.StringIO()
+    code = main(["rules", "test", "--only-rules", str(pack), "--explain"], stdout=out, stderr=io.StringIO())
+    lines = out.getvalue().splitlines()
+    assert code == ExitStatus.EXAMPLES_FAILED and lines[0].endswith(
+        "order fires[0]: expected a nudge, but it never fired"
+    )
+    assert lines[1].strip() == "[00:00.5] #0 AGENT: You have to restart it." and "✗ says directive" in lines[4]

@@ -424,6 +424,11 @@ def _add_rules_actions(rsub: argparse._SubParsersAction) -> None:
     )
     own = _block()
     own.add_argument("--rule", action="append", metavar="ID", help="only this rule's examples (repeatable)")
+    own.add_argument(
+        "--explain",
+        action="store_true",
+        help="under each failed example, trace why its rule fired or did not at each turn (as 'rules explain')",
+    )
     text = "run every rule's inline fires/quiet examples"
     _command(
         rsub, "test", _rules_test, [RULES, RULE_FILES, DEBUG, own], help=text, description=_rule_files_description(text)
@@ -1264,6 +1269,13 @@ def _rules_test(args: argparse.Namespace, con: Console) -> int:
             changed_by = ", ".join(map(str, team))
             why = f" (it passes with the default packs alone: {changed_by} changes this rule or its words)"
         con.stdout.write(f"FAIL {r.describe()}{why}\n")
+        if args.explain:
+            from .rule_examples import explain_example
+
+            for line in explain_example(ruleset, annotator, r.rule, r.kind, r.number):
+                con.stdout.write(f"    {line}\n")
+    if failed and not args.explain:
+        con.stdout.write("(--explain traces each failed example turn by turn)\n")
     rules_run = len({r.rule for r in results})
     con.stdout.write(f"{len(results) - len(failed)} passed, {len(failed)} failed ({plural(rules_run, 'rule')})\n")
     return ExitStatus.EXAMPLES_FAILED if failed else ExitStatus.OK

@@ -114,3 +114,21 @@ def _run_one(
             source,
         )
     return ExampleResult(rule.id, "fires", example.number, True, "ok", source)
+
+
+def explain_example(ruleset: RuleSet, annotator: Annotator, rule_id: str, kind: str, number: int) -> list[str]:
+    """The trace of one example through a fresh engine, as ``rules explain`` prints it for a
+    call: which conditions held at each turn, what matched, what the rule did."""
+    from .rules.explain import RuleExplainer  # only when a failure is explained
+
+    rule = next(r for r in ruleset.rules if r.id == rule_id)
+    example = next(e for e in rule.examples if e.kind == kind and e.number == number)
+    engine = RuleEngine(ruleset)
+    explainer = RuleExplainer(engine, rule_id)
+    pipeline = CallPipeline(annotator, engine, observer=explainer, masker=None)
+    lines: list[str] = []
+    for event in pipeline.run(example_utterances(example)):
+        explainer.on_event(event)
+        lines += explainer.lines
+        explainer.lines.clear()
+    return lines + explainer.lines
