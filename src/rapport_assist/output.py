@@ -123,6 +123,8 @@ class TextSink(_StreamSink):
                     if event.masking
                     else "; masking off"
                 )
+            if event.one_side is not None:
+                speed += f"; one side only ({event.one_side.value}): no dead air, talk ratio or talk-over"
             self._emit(
                 f"-- call end at {format_clock(event.duration_s)}: {plural(event.utterances, 'utterance')}, "
                 f"{plural(event.nudges, 'nudge')} ({rules}){speed}\n"

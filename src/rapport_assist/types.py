@@ -659,6 +659,8 @@ class CallSummary:
     processing_s: float | None = None
     masking: bool | None = None  # whether personal data was masked (None: not said)
     masked_utterances: int = 0  # utterances holding masked data
+    # the one side the call's audio had (a mono recording replayed with --speaker); None: both or not known
+    one_side: Speaker | None = None
 
     def to_json(self) -> dict[str, Any]:
         d: dict[str, Any] = {
@@ -676,6 +678,8 @@ class CallSummary:
             d["masking"] = "on" if self.masking else "off"
             if self.masking:
                 d["masked_utterances"] = self.masked_utterances
+        if self.one_side is not None:
+            d["one_side"] = self.one_side.value
         return d
 
 
