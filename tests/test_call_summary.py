@@ -87,6 +87,33 @@ def test_a_call_with_no_praise_still_gets_a_kind_summary_without_a_score(annotat
     assert f"What went well: {NO_PRAISE}" in text and "One thing to try next time: Apologize" in text
 
 
+def test_the_demo_call_says_which_angry_moment_was_praised_and_which_coached(annotator: Annotator) -> None:
+    """The bundled demo is praised for its apology at the second upset turn and coached on the
+    first, which had none: side by side, each line says when and what the customer said."""
+    from rapport_assist.gui.app import DEMO_TRANSCRIPT
+    from rapport_assist.output import coaching_text
+    from rapport_assist.playback import pipeline_events
+    from rapport_assist.rules import RuleLibrary
+    from rapport_assist.sources import ReplayInput
+
+    ruleset = RuleLibrary([default_rules_dir()]).ruleset
+    events = pipeline_events(ReplayInput(path=DEMO_TRANSCRIPT), ruleset, lambda: None, lambda: annotator, mask=False)
+    c = next(e for e in events() if isinstance(e, CallCoaching))
+    praised = next(line for line in c.went_well if line.rule == "praise-apology-in-time")
+    assert c.try_next is not None and c.try_next.rule == "angry-no-apology"
+    assert praised.at_s is not None and c.try_next.at_s is not None
+    assert int(praised.at_s) == 48 and int(c.try_next.at_s) == 30  # the two upset turns
+    assert praised.cue == "Honestly, I'm going to cancel my contract."  # the script's words (the audio's differ)
+    text = coaching_text(c)
+    assert "     + Apologized in time (at 0:48): " in text
+    assert f"         they said: “{praised.cue}”" in text
+    assert "   One thing to try next time: Apologize for the trouble (at 0:30)\n" in text
+    assert "When they said: “This is the third time I'm calling" in text
+    doc = c.to_json()
+    assert doc["went_well"][0]["at"] == round(praised.at_s, 3) and doc["went_well"][0]["cue"] == praised.cue
+    assert doc["try_next"]["at"] == round(c.try_next.at_s, 3)
+
+
 def ev(i: int, who: Speaker = Speaker.AGENT, text: str = "Words.") -> Evidence:
     return Evidence(i, who, text, float(i), float(i) + 1.0)
 
@@ -171,12 +198,18 @@ def test_the_qa_report_shows_the_summary_escaped() -> None:
 
     coaching = {
         "type": "coaching",
-        "went_well": [{"rule": "r", "title": "Used <b>name</b>", "text": "Nice & kind.", "quote": "Thanks, <Dana>"}],
-        "try_next": {"rule": "n", "title": "Apologize", "text": "Own it.", "quote": "When they said: “x”"},
+        "went_well": [
+            {"rule": "r", "title": "Used <b>name</b>", "text": "Nice & kind.", "quote": "Thanks, <Dana>"},
+            {"rule": "a", "title": "Apologized", "text": "Owned it.", "at": 48.6, "cue": "I'll <cancel>"},
+        ],
+        "try_next": {"rule": "n", "title": "Apologize", "text": "Own it.", "quote": "When they said: “x”", "at": 30.4},
         "promises": [{"text": "I'll call <you>", "time": None, "committed": False}],
         "closing": "A good call.",
     }
     html = coaching_html([{"type": "utterance"}, coaching])
     assert "Used &lt;b&gt;name&lt;/b&gt;" in html and "Thanks, &lt;Dana&gt;" in html and "<b>name</b>" not in html
     assert "One thing to try next time" in html and "no time given" in html and "A good call." in html
+    # which moment each line is about: praised at 0:48, coached at 0:30
+    assert "<b>Apologized</b> (at 0:48.6)" in html and "they said: “I&#39;ll &lt;cancel&gt;”" in html
+    assert "<b>Apologize</b> (at 0:30.4)" in html and "<b>Used &lt;b&gt;name&lt;/b&gt;</b> —" in html
     assert "No call summary" in coaching_html([{"type": "utterance"}])

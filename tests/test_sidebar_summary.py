@@ -84,8 +84,14 @@ def test_the_summary_appears_at_call_end_and_focus_stays_in_the_crm(qtbot, sideb
     qtbot.waitUntil(lambda: sidebar.model.ended)
     qtbot.waitUntil(lambda: sidebar.coaching.isVisible())
     lines = sidebar.coaching.texts()
-    assert lines[0] == "WHAT WENT WELL" and "✓ Apologized in time" in lines
-    assert "ONE THING TO TRY NEXT TIME" in lines and "→ Apologize for the trouble" in lines
+    assert lines[0] == "WHAT WENT WELL" and "✓ Apologized in time (at 0:48)" in lines
+    assert "ONE THING TO TRY NEXT TIME" in lines and "→ Apologize for the trouble (at 0:30)" in lines
+    # praised for one angry moment, coached on another: each says which (its time, their words)
+    well = lines.index("✓ Apologized in time (at 0:48)")
+    assert lines[well + 2] == "They said: “Honestly, I'm going to cancel my contract.”"
+    assert any(
+        "third time I'm calling" in line for line in lines[lines.index("→ Apologize for the trouble (at 0:30)") :]
+    )
     assert "PROMISES TO LOG" in lines
     assert any("Someone from the network team will get back to you" in line for line in lines)
     assert "no time given yet: add one when you log it" in lines
@@ -109,5 +115,5 @@ def test_a_qa_review_ends_with_the_summary(qtbot, sidebar):
     qtbot.waitUntil(lambda: sidebar.model.ended, timeout=30000)
     qtbot.waitUntil(lambda: sidebar.coaching.isVisible())
     assert isinstance(sidebar.model.summary, CallSummary)
-    assert "✓ Reflected their complaint" in sidebar.coaching.texts()
+    assert "✓ Reflected their complaint (at 0:59)" in sidebar.coaching.texts()
     sidebar.controller.stop()

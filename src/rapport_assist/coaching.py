@@ -15,11 +15,13 @@ from __future__ import annotations
 import re
 from typing import Iterable
 
-from .types import CallCoaching, CoachingLine, Event, Nudge, Praise, RecordItem, Speaker
+from .timefmt import clock
+from .types import CallCoaching, CoachingLine, Event, Evidence, Nudge, Praise, RecordItem, Speaker
 
 MAX_WENT_WELL = 3
 NO_PRAISE = "Nothing in particular stood out this time."  # "what went well" when no praise rule fired
 QUOTE_WORDS = 16
+CUE_WORDS = 8  # the customer's words that set up a praised moment: enough to recognise it
 PROMISE_LIST = "promises"
 _SEVERITY_RANK = {"high": 3, "medium": 2, "low": 1}
 
@@ -45,6 +47,12 @@ def time_words(time: str | None) -> str:
         if part and part.lower() not in (u.lower() for u in unique):
             unique.append(part)
     return ", ".join(p for p in unique if not any(p.lower() != o.lower() and p.lower() in o.lower() for o in unique))
+
+
+def moment_words(line: CoachingLine) -> str:
+    """When a summary line's moment began, as " (at 0:48)" after its title ("" when unknown): a
+    call can be praised for one moment and coached on another of the same kind."""
+    return "" if line.at_s is None else f" (at {clock(line.at_s, tenths=False)})"
 
 
 def promise_line(p: RecordItem) -> tuple[str, str]:
@@ -115,7 +123,26 @@ def _strongest_praise(praise: list[Praise]) -> list[Praise]:
 def _praise_line(p: Praise) -> CoachingLine:
     quoted = p.quoted
     said = p.said or (quoted.text if quoted else "")
-    return CoachingLine(p.rule, p.title, p.message, clip_words(said) if p.quote is not None else "", p.t_s)
+    # the customer's turn the praised reply answered (a rule with 'expect': its evidence comes first)
+    cue = next(
+        (e for i, e in enumerate(p.evidence) if e.speaker is Speaker.CUSTOMER and (p.quote is None or i < p.quote)),
+        None,
+    )
+    at = cue if cue is not None else quoted
+    return CoachingLine(
+        p.rule,
+        p.title,
+        p.message,
+        clip_words(said) if p.quote is not None else "",
+        p.t_s,
+        at_s=at.start_s if at is not None else p.t_s,
+        cue=clip_words(_said_in(cue), CUE_WORDS) if cue is not None else "",
+    )
+
+
+def _said_in(e: Evidence) -> str:
+    """The sentence of ``e`` with its first matched words (its whole text when none matched)."""
+    return sentence_with(e.text, e.matched[0]) if e.matched else e.text
 
 
 def _try_next(nudges: list[Nudge]) -> CoachingLine | None:
@@ -136,10 +163,10 @@ def _try_next(nudges: list[Nudge]) -> CoachingLine | None:
     quote = ""
     if quoted is not None:
         who = "they said" if quoted.speaker is Speaker.CUSTOMER else "you said"
-        said = sentence_with(quoted.text, quoted.matched[0]) if quoted.matched else quoted.text
-        quote = f"When {who}: “{clip_words(said)}”"
+        quote = f"When {who}: “{clip_words(_said_in(quoted))}”"
     text = first.why.strip() or first.message
-    return CoachingLine(first.rule, first.title, text, quote, first.t_s)
+    at_s = quoted.start_s if quoted is not None else first.t_s
+    return CoachingLine(first.rule, first.title, text, quote, first.t_s, at_s=at_s)
 
 
 def _closing(utterances: int, went_well: tuple[CoachingLine, ...], try_next: CoachingLine | None) -> str:

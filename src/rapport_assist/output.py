@@ -13,7 +13,7 @@ import errno
 import json
 from typing import IO, Protocol
 
-from .coaching import NO_PRAISE, promise_line
+from .coaching import NO_PRAISE, moment_words, promise_line
 from .errors import OutputClosed, OutputError
 from .timefmt import clock
 from .wording import plural
@@ -123,6 +123,8 @@ class TextSink(_StreamSink):
                     if event.masking
                     else "; masking off"
                 )
+            if event.one_side is not None:
+                speed += f"; one side only ({event.one_side.value}): no dead air, talk ratio or talk-over"
             self._emit(
                 f"-- call end at {format_clock(event.duration_s)}: {plural(event.utterances, 'utterance')}, "
                 f"{plural(event.nudges, 'nudge')} ({rules}){speed}\n"
@@ -134,11 +136,13 @@ def coaching_text(c: CallCoaching) -> str:
     lines = ["", "== Call summary for the agent", "   What went well:" + ("" if c.went_well else f" {NO_PRAISE}")]
     if c.went_well:
         for line in c.went_well:
-            lines.append(f"     + {line.title}: {line.text}")
+            lines.append(f"     + {line.title}{moment_words(line)}: {line.text}")
+            if line.cue:
+                lines.append(f"         they said: “{line.cue}”")
             if line.quote:
                 lines.append(f"         you said: “{line.quote}”")
     if c.try_next is not None:
-        lines.append(f"   One thing to try next time: {c.try_next.title}")
+        lines.append(f"   One thing to try next time: {c.try_next.title}{moment_words(c.try_next)}")
         lines.append(f"       {c.try_next.text}")
         if c.try_next.quote:
             lines.append(f"       {c.try_next.quote}")

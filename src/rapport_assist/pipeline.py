@@ -57,7 +57,8 @@ from .coaching import CoachingTracker
 from .privacy import MASK_CHAR, Masker, masker_for, saved_masking
 from .rules import RuleEngine
 from .rules.early import EarlyNudges
-from .signals import SignalTracker
+from .rules.model import EventIs
+from .signals import SignalTracker, one_side_only
 from .sources import Timeline
 from .types import (
     CallSummary,
@@ -68,6 +69,7 @@ from .types import (
     Praise,
     RecordItem,
     SignalEvent,
+    Speaker,
     SpeechActivity,
     Status,
     TalkOver,
@@ -136,7 +138,11 @@ class CallPipeline:
         return replace(revision, utterances=changed, turn=turn.index), outputs
 
     def run(
-        self, source: Iterable[TimelineItem], audio_s: float | None = None, read_ahead: int | None = None
+        self,
+        source: Iterable[TimelineItem],
+        audio_s: float | None = None,
+        read_ahead: int | None = None,
+        sides: tuple[Speaker, ...] | None = None,
     ) -> Iterator[Event]:
         """Yield events for every item of ``source`` (utterances and activity marks in timeline
         order, or status).
@@ -144,12 +150,31 @@ class CallPipeline:
         ``read_ahead``: how many utterances may be annotated together before the first of them
         goes on (see ``Annotator.annotate_timeline``); by default the source's own
         ``read_ahead`` when it is a ``Timeline``, else 1. It changes speed, never the events.
+
+        ``sides``: whose audio the call has (by default the source's, when it is a ``Timeline``;
+        None: not known). A call of one side only (a mono recording replayed with ``--speaker``)
+        has no dead air, talk-over or measures between the sides (``signals.BOTH_SIDES_FIELDS``),
+        and no nudge from a rule that waits for the missing side's reply (it could never come);
+        its ``CallSummary`` says which side it had.
         """
         if read_ahead is None:
             read_ahead = source.read_ahead if isinstance(source, Timeline) else 1
+        if sides is None and isinstance(source, Timeline):
+            sides = source.sides
+        one_side = one_side_only(sides)
+        # rules that wait for the missing side (an 'expect' of its words) or react to timing between the sides
+        needs_other = (
+            set()
+            if one_side is None
+            else {
+                r.id
+                for r in self.engine.ruleset.rules
+                if isinstance(r.when, EventIs) or (r.expect is not None and r.expect.speaker is not one_side)
+            }
+        )
         started = time.perf_counter()
         self.engine.start_call()
-        self.tracker.start_call(audio_s)
+        self.tracker.start_call(audio_s, sides)
         n_utterances = 0
         n_masked = 0
         last_end_s = 0.0
@@ -158,6 +183,8 @@ class CallPipeline:
 
         def counted(outputs: Sequence[Nudge | RecordItem | Praise]) -> Iterator[Nudge | RecordItem | Praise]:
             for out in outputs:
+                if isinstance(out, (Nudge, Praise)) and out.rule in needs_other:
+                    continue  # one side only: the reply it waited for could not be heard
                 coach.add(out)
                 if isinstance(out, Nudge):
                     by_rule[out.rule] += 1
@@ -276,4 +303,5 @@ class CallPipeline:
             processing_s=time.perf_counter() - started,
             masking=self.masker.enabled,
             masked_utterances=n_masked,
+            one_side=one_side,
         )

@@ -60,6 +60,27 @@ if TYPE_CHECKING:  # pragma: no cover
     from .rules import RuleSet
 
 
+# measures of the two sides against each other: on a recording of one side only (``sides``: a
+# mono file replayed with --speaker) the other side's talk is silence to us, so these would be
+# false (the agent "silent" while they talk, a talk share of 0): None there, and no dead air or
+# talk-over events
+BOTH_SIDES_FIELDS = (
+    "rate_vs_other",
+    "gap_s",
+    "silence_before_s",
+    "talk_over_s",
+    "monologue_s",
+    "talk_share",
+    "agent_talk_share",
+)
+
+
+def one_side_only(sides: "Iterable[Speaker] | None") -> Speaker | None:
+    """The one side a call's audio holds, or None (both sides, or not known: a transcript)."""
+    present = set(sides) if sides is not None else set()
+    return next(iter(present)) if len(present) == 1 else None
+
+
 @dataclass(frozen=True)
 class SignalOptions:
     """Thresholds of the signals and of the tone estimate (units in the names)."""
@@ -238,9 +259,12 @@ class SignalTracker:
         on its features, as the rule engine reads it)."""
         return utterance_asks(self._last_feats, utt)
 
-    def start_call(self, call_length_s: float | None = None) -> None:
+    def start_call(self, call_length_s: float | None = None, sides: Iterable[Speaker] | None = None) -> None:
+        """``sides``: whose audio the call has, when known; one side only turns off what needs
+        both (``BOTH_SIDES_FIELDS``, dead air, talk-over)."""
         w = self.options.baseline_window
         self.call_length_s = call_length_s
+        self.one_side = one_side_only(sides)
         self._speakers = {s: _SpeakerState(deque(maxlen=w), deque(maxlen=4)) for s in Speaker}
         self._speaking: dict[Speaker, float] = {}  # speaker -> start of their earliest open segment
         self._open: dict[Speaker, list[float]] = {}  # every open segment's start, per speaker
@@ -287,8 +311,8 @@ class SignalTracker:
     def tick(self, now_s: float) -> list[SignalEvent]:
         """The clock reached ``now_s``: report dead air once per silence."""
         since = self._last_end_s
-        if self._speaking or since is None or self._dead_air_reported_for == since:
-            return []
+        if self._speaking or since is None or self._dead_air_reported_for == since or self.one_side is not None:
+            return []  # (one side only: the other side may be talking)
         silence = now_s - since
         if silence < self.options.dead_air_s:
             return []
@@ -343,7 +367,8 @@ class SignalTracker:
         values["gap_s"] = utt.start_s - other_last.end_s if other_last else None
         values["silence_before_s"] = max(0.0, utt.start_s - self._last_end_s) if self._last_end_s is not None else None
         talk_over, over_events = self._talk_over(utt, backchannel, other)
-        events += over_events
+        if self.one_side is None:
+            events += over_events
         values["talk_over_s"] = talk_over
         if me.run_start_s is None:
             me.run_start_s = utt.start_s
@@ -356,6 +381,8 @@ class SignalTracker:
         values["call_elapsed_s"] = utt.end_s
         values["remaining_s"] = max(0.0, self.call_length_s - utt.end_s) if self.call_length_s is not None else None
         values["backchannel"] = backchannel
+        if self.one_side is not None:
+            values.update(dict.fromkeys(BOTH_SIDES_FIELDS))
 
         # calm words-only anger is discounted only outside an angry episode (a customer who was
         # angry a moment ago and threatens to leave in an even voice is still angry)

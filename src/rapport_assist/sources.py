@@ -51,11 +51,17 @@ class Timeline(Iterator[ReplayItem]):
     """A replay's items in timeline order, and ``read_ahead``: how many utterances a consumer
     may take before handing the first one on without delaying any event. A transcript is all
     there (``TRANSCRIPT_READ_AHEAD``); audio is recognized one utterance at a time, so reading
-    ahead would hold each event back by the recognition of the next ones (1)."""
+    ahead would hold each event back by the recognition of the next ones (1).
 
-    def __init__(self, items: Iterable[ReplayItem], read_ahead: int = 1) -> None:
+    ``sides``: whose audio the call has (a mono recording replayed with ``--speaker``: one),
+    when known; None for a transcript."""
+
+    def __init__(
+        self, items: Iterable[ReplayItem], read_ahead: int = 1, sides: tuple[Speaker, ...] | None = None
+    ) -> None:
         self._items = iter(items)
         self.read_ahead = read_ahead
+        self.sides = sides
 
     def __iter__(self) -> "Timeline":
         return self
@@ -77,6 +83,16 @@ class ReplayInput:
     @property
     def is_transcript(self) -> bool:
         return self.path is not None and self.path.suffix.lower() in TRANSCRIPT_SUFFIXES
+
+    @property
+    def sides(self) -> tuple[Speaker, ...] | None:
+        """Whose audio it holds: one side for a mono file with ``speaker`` or one of
+        ``agent_path``/``customer_path``; None for a transcript (each line names its speaker)."""
+        if self.is_transcript:
+            return None
+        if self.path is not None:
+            return (self.speaker,) if self.speaker is not None else (Speaker.AGENT, Speaker.CUSTOMER)
+        return tuple(s for s, p in ((Speaker.AGENT, self.agent_path), (Speaker.CUSTOMER, self.customer_path)) if p)
 
     def check(self) -> None:
         """Raise UsageError when the combination of arguments makes no sense."""
@@ -103,10 +119,11 @@ class ReplaySource:
     audio_s: float | None = None
     notes: list[Status] = field(default_factory=list)
     read_ahead: int = 1  # see ``Timeline``
+    sides: tuple[Speaker, ...] | None = None  # whose audio it has (None: not known, a transcript)
 
     def items(self) -> Timeline:
         """Everything on the timeline, for the pipeline: notes, activity marks, utterances."""
-        return Timeline(chain(self.notes, self.timeline), self.read_ahead)
+        return Timeline(chain(self.notes, self.timeline), self.read_ahead, self.sides)
 
     def utterances(self) -> Iterator[Utterance]:
         """Only the utterances (for scripts that want the words), each with its final text (a
@@ -454,7 +471,7 @@ def open_replay(
         else:
             yield from walk_timeline(entries, lambda _, segment: recognizer.recognize(segment), turns)
 
-    return ReplaySource(generate(), audio_s=audio.duration_s, notes=audio.notes)
+    return ReplaySource(generate(), audio_s=audio.duration_s, notes=audio.notes, sides=audio.speakers)
 
 
 @dataclass

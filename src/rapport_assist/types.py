@@ -551,13 +551,20 @@ class Praise:
 @dataclass(frozen=True)
 class CoachingLine:
     """One line of the call's coaching summary: a short title, a kind sentence, and the words
-    it rests on (the agent's own, as said; empty when there are none)."""
+    it rests on (the agent's own, as said; empty when there are none).
+
+    ``at_s`` is when the moment it is about began (the customer's turn that called for it, else
+    the quoted words), and ``cue`` the customer's words that set it up (a praised reply's upset
+    customer, in a few words): a call can be praised for one moment and coached on another of
+    the same kind, and these tell the two apart."""
 
     rule: str
     title: str
     text: str
     quote: str = ""
     t_s: float | None = None
+    at_s: float | None = None
+    cue: str = ""
 
     def to_json(self) -> dict[str, Any]:
         d: dict[str, Any] = {"rule": self.rule, "title": self.title, "text": self.text}
@@ -565,6 +572,10 @@ class CoachingLine:
             d["quote"] = self.quote
         if self.t_s is not None:
             d["t"] = round(self.t_s, 3)
+        if self.at_s is not None:
+            d["at"] = round(self.at_s, 3)
+        if self.cue:
+            d["cue"] = self.cue
         return d
 
 
@@ -648,6 +659,8 @@ class CallSummary:
     processing_s: float | None = None
     masking: bool | None = None  # whether personal data was masked (None: not said)
     masked_utterances: int = 0  # utterances holding masked data
+    # the one side the call's audio had (a mono recording replayed with --speaker); None: both or not known
+    one_side: Speaker | None = None
 
     def to_json(self) -> dict[str, Any]:
         d: dict[str, Any] = {
@@ -665,6 +678,8 @@ class CallSummary:
             d["masking"] = "on" if self.masking else "off"
             if self.masking:
                 d["masked_utterances"] = self.masked_utterances
+        if self.one_side is not None:
+            d["one_side"] = self.one_side.value
         return d
 
 

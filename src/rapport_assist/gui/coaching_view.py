@@ -8,7 +8,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QFrame, QHBoxLayout, QToolButton, QVBoxLayout, QWidget
 
 from ..assist import AssistModel
-from ..coaching import NO_PRAISE, promise_line
+from ..coaching import NO_PRAISE, moment_words, promise_line
 from ..types import CallCoaching, CoachingLine
 from .cards import _label
 from .resources import Theme
@@ -110,7 +110,9 @@ class CoachingPanel(QFrame):
         self._add(c.closing, "coachingClosing")
 
     def _line(self, line: CoachingLine, mark: str, said: str, kind: str) -> None:
-        self._add(mark + line.title, "coachingItem", kind=kind)
+        self._add(mark + line.title + moment_words(line), "coachingItem", kind=kind)
         self._add(line.text, "coachingText")
+        if line.cue:
+            self._add(f"They said: “{line.cue}”", "coachingQuote")
         if line.quote:
             self._add(f"{said.capitalize()}: “{line.quote}”" if said else line.quote, "coachingQuote")

@@ -316,6 +316,9 @@ def timeline_svg(events: Sequence[dict[str, Any]], duration: float) -> Markup:
     return M("").join(parts)
 
 
+ONE_SIDE = "one side only"  # a figure between the sides, on a recording of one side (CallStats.one_side)
+
+
 def _pct(v: float | None) -> str:
     return "–" if v is None else f"{v:.0%}"
 
@@ -327,13 +330,18 @@ def _parts() -> Any:
 
 def _stat_cards(s: CallStats) -> list[dict[str, Any]]:
     ratio = s.talk_ratio
+    both = s.one_side is None  # a recording of one side: nothing between the sides is measured
     cards = [
         ("Duration", clock(s.duration_s), False),
-        ("Talk ratio agent / customer", f"{_pct(ratio)} / {_pct(None if ratio is None else 1 - ratio)}", False),
-        ("Dead air (seconds)", f"{s.dead_air} ({s.dead_air_s:.0f})", s.dead_air > 0),
+        (
+            "Talk ratio agent / customer",
+            f"{_pct(ratio)} / {_pct(None if ratio is None else 1 - ratio)}" if both else ONE_SIDE,
+            False,
+        ),
+        ("Dead air (seconds)", f"{s.dead_air} ({s.dead_air_s:.0f})" if both else ONE_SIDE, s.dead_air > 0),
         (
             "Talk-over by the agent / customer",
-            f"{s.agent_talk_overs} / {s.talk_overs - s.agent_talk_overs}",
+            f"{s.agent_talk_overs} / {s.talk_overs - s.agent_talk_overs}" if both else ONE_SIDE,
             s.agent_talk_overs > 0,
         ),
         ("Nudges", str(s.nudges), s.nudges > 0),

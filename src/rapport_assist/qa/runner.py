@@ -382,7 +382,9 @@ def _finish(
     call = task.call
     events = [
         e.to_json()
-        for e in worker.pipeline.run(Timeline(iter(timeline.items), TRANSCRIPT_READ_AHEAD), audio_s=timeline.audio_s)
+        for e in worker.pipeline.run(
+            Timeline(iter(timeline.items), TRANSCRIPT_READ_AHEAD), audio_s=timeline.audio_s, sides=call.spec.sides
+        )
     ]
     stats = call_stats(events)
     folder = call_dir(settings.out_dir, call.id)

@@ -38,6 +38,10 @@ class CallStats:
     listen_score: float = 0.0
     # what may make the counts mislead (``call_warnings``): code -> what was found
     warnings: dict[str, str] = field(default_factory=dict)
+    # the only side heard ("agent"/"customer"): a recording of one side (call_end's one_side), or a
+    # call whose utterances are all one side's. Talk ratio, dead air and talk-over need both
+    # sides: the report and summary say "one side only" instead of them
+    one_side: str | None = None
 
     def to_json(self) -> dict[str, Any]:
         d = asdict(self)
@@ -74,6 +78,7 @@ def call_stats(events: Iterable[dict[str, Any]]) -> CallStats:
     peak = "calm"
     duration = 0.0
     audio_s = None
+    one_side: str | None = None
     for e in events:
         kind = e.get("type")
         if kind == "utterance":
@@ -106,18 +111,25 @@ def call_stats(events: Iterable[dict[str, Any]]) -> CallStats:
         elif kind == "call_end":
             duration = max(duration, e["duration"])
             audio_s = e.get("audio")
+            one_side = e.get("one_side") or one_side
     if len(spoke) == 1:  # one side alone, or a side whose channel is silent
         (speaker,) = spoke
         other = "customer" if speaker == "agent" else "agent"
         warnings[f"{speaker}_only"] = f"only the {speaker} spoke: no {other} speech in this call"
     total = talk["agent"] + talk["customer"]
+    heard = [side for side in ("agent", "customer") if side in talk]
+    if one_side is None and len(heard) == 1:
+        one_side = heard[0]
+    if one_side is not None:  # nothing between the sides can be measured
+        dead_air = talk_overs = agent_talk_overs = 0
+        dead_air_s = talk_over_s = 0.0
     return CallStats(
         duration_s=duration,
         audio_s=audio_s,
         utterances=utterances,
         agent_talk_s=talk["agent"],
         customer_talk_s=talk["customer"],
-        talk_ratio=talk["agent"] / total if total > 0 else None,
+        talk_ratio=talk["agent"] / total if total > 0 and one_side is None else None,
         dead_air=dead_air,
         dead_air_s=dead_air_s,
         talk_overs=talk_overs,
@@ -131,4 +143,5 @@ def call_stats(events: Iterable[dict[str, Any]]) -> CallStats:
         customer_peak_tone=peak,
         listen_score=listen_score(by_sev, peak, dead_air, agent_talk_overs, uncommitted),
         warnings=warnings,
+        one_side=one_side,
     )

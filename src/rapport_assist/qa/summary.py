@@ -19,7 +19,7 @@ from typing import Any, Sequence
 from ..fileio import write_atomic
 from .inputs import CallInput
 from .outcome import CallOutcome
-from .report import asset, clock, environment
+from .report import ONE_SIDE, asset, clock, environment
 
 _DATE = re.compile(r"(20\d\d)[-_.]?([01]\d)[-_.]?([0-3]\d)")
 LISTEN_TOP = 10
@@ -51,6 +51,9 @@ def call_date(call: CallInput) -> dt.date | None:
         return dt.date.fromtimestamp(call.files[0].stat().st_mtime)
     except OSError:
         return None
+
+
+BOTH_SIDES_COLUMNS = ("talk_ratio_agent", "dead_air", "dead_air_s", "talk_overs", "agent_talk_overs")
 
 
 def summary_rows(calls: Sequence[CallInput], outcomes: Sequence[CallOutcome]) -> tuple[list[str], list[dict[str, Any]]]:
@@ -104,6 +107,8 @@ def summary_rows(calls: Sequence[CallInput], outcomes: Sequence[CallOutcome]) ->
                     "dead_air_s": round(s.dead_air_s, 1),
                     "talk_overs": s.talk_overs,
                     "agent_talk_overs": s.agent_talk_overs,
+                    # a recording of one side: nothing between the sides was measured
+                    **(dict.fromkeys(BOTH_SIDES_COLUMNS, ONE_SIDE) if s.one_side is not None else {}),
                     "promises": s.promises,
                     "promises_uncommitted": s.promises_uncommitted,
                     "customer_peak_tone": s.customer_peak_tone,
