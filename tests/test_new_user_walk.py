@@ -548,3 +548,12 @@ def test_rules_test_explain_traces_a_failed_example(tmp_path: Path) -> None:
         "order fires[0]: expected a nudge, but it never fired"
     )
     assert lines[1].strip() == "[00:00.5] #0 AGENT: You have to restart it." and "✗ says directive" in lines[4]
+
+
+def test_out_help_says_how_live_writes_it() -> None:
+    """The shared --out help spoke of replay's partial file only; live appends to FILE."""
+    from rapport_assist.cli import build_parser
+
+    live = build_parser()._subparsers._group_actions[0].choices["live"]  # noqa: SLF001
+    text = " ".join(live.format_help().split())
+    assert "replay, demo: into FILE.partial" in text and "live: added to the end of FILE" in text

@@ -23,7 +23,7 @@ def _help(*argv: str) -> str:
 def test_sidebar_help_says_format_and_out_apply_only_without_a_display() -> None:
     text = _help("sidebar")
     for option in ("--format {text,jsonl}", "--out FILE"):
-        after = text.split(option + " ", 1)[1][:200]
+        after = text.split(option + " ", 1)[1][:320]
         assert "only without a display" in after, after
 
 

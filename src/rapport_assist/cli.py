@@ -230,8 +230,8 @@ def _events_parent(terminal_only: str = "") -> argparse.ArgumentParser:
         "--out",
         type=Path,
         metavar="FILE",
-        help=f"also write every event to FILE as JSONL, as it happens (replay: into FILE.partial, "
-        f"renamed to FILE when the call ends; never over an input){when}",
+        help=f"also write every event to FILE as JSONL, as it happens (replay, demo: into FILE.partial, "
+        f"renamed to FILE when the call ends; live: added to the end of FILE; never over an input){when}",
     )
     return parent
 
