@@ -47,7 +47,7 @@ from .rules.model import Rule, required_speakers
 from .signals import SignalTracker
 from .transcript import json_lines, parse_line, read_lines, read_transcript
 from .turn_pass import apply_revisions
-from .types import Nudge, Speaker, TurnRevision, Utterance
+from .types import Nudge, Speaker, TurnRevision, Utterance, UtteranceSignals
 
 if TYPE_CHECKING:  # pragma: no cover
     from spacy.language import Language
@@ -632,15 +632,16 @@ def _fire(conv: Conversation, nudge: Nudge, hard: Iterable[int] = (), borderline
     )
 
 
-def _miss_context(conv: Conversation, res: CallResult, turn: int, speakers: set[Speaker]) -> tuple[Said, ...]:
+def _miss_context(
+    conv: Conversation, signals: Mapping[int, UtteranceSignals | None], turn: int, speakers: set[Speaker]
+) -> tuple[Said, ...]:
     """The utterances a rule that starts on ``speakers`` reads before a missed reply at ``turn``
     (at most 3, the customer's words before the agent's reply), each noted with the tone the
-    signals gave it and its length: a team lead sees why the rule stayed quiet. Empty when the
+    signals gave it (``signals``: by utterance index) and its length: a team lead sees why the rule stayed quiet. Empty when the
     missed turn is one the rule starts on."""
     said = conv.utterances[turn].speaker
     if not speakers or said in speakers:
         return ()
-    signals = {u.index: u.signals for u in res.utterances}
     i = turn - 1
     while i >= 0 and conv.utterances[i].speaker is said:  # earlier pieces of the same reply
         i -= 1
@@ -689,9 +690,10 @@ def score_rule(rule: Rule, results: Sequence[CallResult]) -> RuleReport:
             turn_counts["fn"] += len(missed)
             turn_counts["fp"] += len(extra)
         tolerated += sum(1 for _, _, exact in matches if not exact)
+        signals = {u.index: u.signals for u in res.utterances} if missed else {}
         for turn in missed:
             u = conv.utterances[turn]
-            context = _miss_context(conv, res, turn, speakers)
+            context = _miss_context(conv, signals, turn, speakers)
             misses.append(Miss(conv.id, turn, u.speaker.value, u.text, hard_call, context))
         for pos in extra:
             fa = _fire(conv, nudges[pos], hard, hard_call)

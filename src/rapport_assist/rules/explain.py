@@ -16,6 +16,7 @@ from typing import Iterable, Sequence
 
 from ..annotate import AnnotatedUtterance
 from ..types import Nudge, Praise, RecordItem, SignalEvent, Turn, Utterance
+from ..wording import plural
 from .conditions import Compiler, EvalContext
 from .features import Features, Match, match_texts
 from .engine import RuleEngine, event_matches
@@ -101,7 +102,7 @@ class RuleExplainer:
                 return
             reading = last.feats.au.utterance
             self.lines.append(
-                f"    the {reading.speaker.value}'s turn so far: {_words(last.feats.word_count)}"
+                f"    the {reading.speaker.value}'s turn so far: {plural(last.feats.word_count, 'word')}"
                 + (" (its utterances joined)" if reading.text != utt.text else "")
             )
             history = list(self.engine._turn_history)  # noqa: SLF001 - the explainer is the engine's debugger
@@ -142,7 +143,9 @@ class RuleExplainer:
         if isinstance(event, Turn) and self.rule.unit == "turn":
             first, last = event.utterances[0], event.utterances[-1]
             span = f"#{first}" if first == last else f"#{first}-#{last}"
-            self.lines.append(f"  turn {event.index} closed: {event.speaker.value}, {span}, {_words(event.words)}")
+            self.lines.append(
+                f"  turn {event.index} closed: {event.speaker.value}, {span}, {plural(event.words, 'word')}"
+            )
         elif (
             isinstance(event, (Nudge, RecordItem))
             and event.rule == self.rule.id
@@ -266,9 +269,9 @@ def _measured(cond: Condition, ctx: EvalContext, found: list[Match] | None, comp
         value = utt.signals.get(cond.name) if utt.signals is not None else None
         return f" (value: {'unknown' if value is None else f'{value:.3g}' if not isinstance(value, bool) else value})"
     if isinstance(cond, MinLength) and cond.per_line and utt.timing_estimated:
-        return f" ({_words(ctx.feats.word_count)}, longest line {ctx.feats.line_words})"
+        return f" ({plural(ctx.feats.word_count, 'word')}, longest line {ctx.feats.line_words})"
     if isinstance(cond, (MinLength, MaxWords)):
-        return f" ({_words(ctx.feats.word_count)}, {utt.duration_s:.1f} s)"
+        return f" ({plural(ctx.feats.word_count, 'word')}, {utt.duration_s:.1f} s)"
     return ""
 
 
@@ -305,7 +308,7 @@ def _describe(cond: Condition) -> str:
         )
         return f"{cond.name} {' and '.join(parts)}"
     if isinstance(cond, MinLength):
-        parts = ([_words(cond.words)] if cond.words else []) + ([f"{cond.seconds:g} s"] if cond.seconds else [])
+        parts = ([plural(cond.words, 'word')] if cond.words else []) + ([f"{cond.seconds:g} s"] if cond.seconds else [])
         return "at least " + " or ".join(parts) + (" (one line, when untimed)" if cond.per_line else "")
     if isinstance(cond, MaxWords):
         return f"at most {cond.words} words"
@@ -369,7 +372,3 @@ def _describe_event(event: SignalEvent) -> str:
 def _snake(name: str) -> str:
     out = "".join("_" + c.lower() if c.isupper() else c for c in name).lstrip("_")
     return {"in_question": "question", "sentence_says": "sentence_says"}.get(out, out)
-
-
-def _words(n: int) -> str:
-    return "1 word" if n == 1 else f"{n} words"
