@@ -557,3 +557,47 @@ def test_out_help_says_how_live_writes_it() -> None:
     live = build_parser()._subparsers._group_actions[0].choices["live"]  # noqa: SLF001
     text = " ".join(live.format_help().split())
     assert "replay, demo: into FILE.partial" in text and "live: added to the end of FILE" in text
+
+
+def test_a_qa_summary_made_by_an_earlier_version_says_so_and_how_to_refresh_it(tmp_path: Path) -> None:
+    """A call finished by a version before warnings were recorded (its call.json has no
+    'warnings' in its stats) was listed in a later run's summary as a call with no warnings:
+    a one-sided call looked clean. It is now marked 'earlier version' in summary.csv and
+    summary.html, with the qa command that refreshes it, and qa says so on stderr; running that
+    command brings the call's own warnings back."""
+    import csv
+    import json
+    import shlex
+
+    calls = tmp_path / "calls"
+    calls.mkdir()
+    (calls / "agentonly.jsonl").write_text(
+        '{"speaker": "agent", "text": "Thank you for calling, this is Sam.", "start": 0.0, "end": 2.0}\n'
+        '{"speaker": "agent", "text": "Hello? Are you there?", "start": 4.0, "end": 5.0}\n'
+    )
+    _transcript(calls / "fine.jsonl")
+    out = tmp_path / "out"
+    args = ["--out", str(out), "--cache", str(tmp_path / "cache"), "--workers", "1"]
+    assert main(["qa", str(calls), *args], io.StringIO(), io.StringIO()) == ExitStatus.OK
+    # as the version before warnings wrote it: no format, no warnings in the stats
+    marker = out / "calls" / "agentonly" / "call.json"
+    done = json.loads(marker.read_text())
+    assert done["format"] >= 4 and done["stats"]["warnings"]
+    del done["format"], done["stats"]["warnings"]
+    marker.write_text(json.dumps(done))
+    err = io.StringIO()
+    assert main(["qa", str(calls / "fine.jsonl"), *args], io.StringIO(), err) == ExitStatus.OK
+    text = err.getvalue()
+    assert "1 call in the summary was made by an earlier version (agentonly)" in text, text
+    rows = {r["call"]: r for r in csv.DictReader((out / "summary.csv").open(encoding="utf-8"))}
+    assert rows["agentonly"]["warnings"] == "earlier version" and rows["fine"]["warnings"] == ""
+    html = (out / "summary.html").read_text(encoding="utf-8")
+    refresh = f"rapport-assist qa {shlex.quote(str(calls / 'agentonly.jsonl'))} --out {shlex.quote(str(out))}"
+    assert "made by an earlier version of rapport-assist, which did not record warnings" in html
+    assert refresh.replace("'", "&#39;") in html or refresh in html
+    # the command it gives refreshes it
+    command = shlex.split(refresh)[2:]
+    assert main(["qa", *command, *args[2:]], io.StringIO(), io.StringIO()) == ExitStatus.OK
+    rows = {r["call"]: r for r in csv.DictReader((out / "summary.csv").open(encoding="utf-8"))}
+    assert rows["agentonly"]["warnings"] == "agent only", rows["agentonly"]
+    assert "earlier version" not in (out / "summary.html").read_text(encoding="utf-8")

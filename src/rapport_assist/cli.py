@@ -1136,6 +1136,24 @@ def _qa_command(args: argparse.Namespace, con: Console) -> int:
     for o in warned:
         assert o.stats is not None
         stderr.write(f"rapport-assist: warning: {o.call_id}: {', '.join(map(warning_label, o.stats.warnings))}\n")
+    from .qa.runner import EARLIER_VERSION, finished_earlier
+
+    # calls in the summary from earlier runs, whose outputs an earlier version wrote: their
+    # warnings (or lack of them) and figures are its, so say how to refresh them
+    stale = [
+        o.call_id
+        for o in finished_earlier(args.out, {c.id for c in calls})[1]
+        if o.stats is not None and EARLIER_VERSION in o.stats.warnings
+    ]
+    if stale:
+        named = ", ".join(stale[:5]) + (f" and {len(stale) - 5} more" if len(stale) > 5 else "")
+        stderr.write(
+            f"rapport-assist: warning: {plural(len(stale), 'call')} in the summary "
+            f"{'was' if len(stale) == 1 else 'were'} made by an earlier version ({named}): "
+            f"warnings may be missing and figures out of date; run qa over "
+            f"{'it' if len(stale) == 1 else 'them'} again with --out {args.out} to refresh "
+            f"{'it' if len(stale) == 1 else 'them'} (summary.html gives the command for each)\n"
+        )
     with_warnings = (
         f", {len(warned)} with warnings (listen to them first: the summary lists them at the top)" if warned else ""
     )
