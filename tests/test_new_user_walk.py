@@ -363,7 +363,7 @@ def test_the_qa_summary_shows_silent_cut_short_and_one_sided_calls(tmp_path: Pat
     assert "3 with warnings" in text and "warning: cut: cut short, silent" in text, text
     html = (out / "summary.html").read_text(encoding="utf-8")
     assert html.index("Calls with warnings: 3") < html.index("Nudges per rule per call")
-    assert "header says 2.0 s" in html and "only the agent spoke" in html
+    assert "header says 2.0 s" in html and "only the agent was heard" in html  # (one speaker: a one-sided call)
     assert html.count('class="wn"') >= 3  # a mark beside each of them in the per-call tables
     assert '<div class="card warn"><div class="v">3</div><div class="k">With warnings</div>' in html
 

@@ -607,7 +607,12 @@ def _audio_conversations(args: argparse.Namespace, stderr: IO[str]) -> list[Conv
         utterances = tuple(i for i in timeline.items if isinstance(i, Utterance))
         conversations.append(
             Conversation(
-                call.id, " + ".join(map(str, call.files)), utterances, timeline=timeline.items, audio_s=timeline.audio_s
+                call.id,
+                " + ".join(map(str, call.files)),
+                utterances,
+                timeline=timeline.items,
+                audio_s=timeline.audio_s,
+                sides=call.spec.sides,
             )
         )
     for call, why in failed:
@@ -1344,7 +1349,7 @@ def _explain(args: argparse.Namespace, con: Console) -> int:
     from .privacy import masker_for
     from .rules import RuleEngine, load_rules
     from .rules.explain import RuleExplainer
-    from .sources import TRANSCRIPT_READ_AHEAD, ReplayInput, Timeline, open_replay
+    from .sources import TRANSCRIPT_READ_AHEAD, ReplayInput, Timeline, heard_sides, open_replay
 
     stdout = con.stdout
     ruleset = load_rules(_rule_paths(args))
@@ -1361,7 +1366,8 @@ def _explain(args: argparse.Namespace, con: Console) -> int:
         items, audio_s = source.items(), source.audio_s
     else:
         timeline = _explain_timeline(args, con.stderr)
-        items, audio_s = Timeline(iter(timeline.items), TRANSCRIPT_READ_AHEAD), timeline.audio_s
+        items = Timeline(iter(timeline.items), TRANSCRIPT_READ_AHEAD, heard_sides(timeline.items, spec.sides))
+        audio_s = timeline.audio_s
     stdout.write(f"rule {rule.id} ({rule.source}): {rule.title}\n")
     pipeline = CallPipeline(Annotator(), engine, observer=explainer, masker=masker_for(_masking(args)))
     for event in pipeline.run(items, audio_s=audio_s):

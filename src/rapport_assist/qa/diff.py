@@ -20,7 +20,7 @@ from ..annotate import Annotator
 from ..pipeline import CallPipeline
 from ..rules import RuleEngine, load_rules
 from ..rules.model import Rule, RuleSet
-from ..sources import TRANSCRIPT_READ_AHEAD, Timeline
+from ..sources import TRANSCRIPT_READ_AHEAD, Timeline, heard_sides
 from ..timefmt import clock
 from ..types import Nudge, Praise
 from ..wording import plural
@@ -166,7 +166,11 @@ def diff_rules(
         n_calls += 1
         found = []
         for pipe in (old_pipe, new_pipe):
-            events = pipe.run(Timeline(iter(timeline.items), TRANSCRIPT_READ_AHEAD), audio_s=timeline.audio_s)
+            events = pipe.run(
+                Timeline(iter(timeline.items), TRANSCRIPT_READ_AHEAD),
+                audio_s=timeline.audio_s,
+                sides=heard_sides(timeline.items, call.spec.sides),  # as qa runs it
+            )
             # praise too: a change to a praise rule changes the agent's call summary
             found.append([e for e in events if isinstance(e, (Nudge, Praise))])
         old = Counter(_key(n) for n in found[0])

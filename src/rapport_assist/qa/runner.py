@@ -378,13 +378,14 @@ def _finish(
     task: "Task", settings: QaSettings, timeline: CachedTimeline, recognized: bool, worker: _Worker, started: float
 ) -> CallOutcome:
     """Rules over a call's timeline, and its outputs: events.jsonl, report.html, then call.json."""
-    from ..sources import TRANSCRIPT_READ_AHEAD, Timeline
+    from ..sources import TRANSCRIPT_READ_AHEAD, Timeline, heard_sides
 
     call = task.call
+    sides = heard_sides(timeline.items, call.spec.sides)  # one side: a transcript of one speaker, a silent channel
     events = [
         e.to_json()
         for e in worker.pipeline.run(
-            Timeline(iter(timeline.items), TRANSCRIPT_READ_AHEAD), audio_s=timeline.audio_s, sides=call.spec.sides
+            Timeline(iter(timeline.items), TRANSCRIPT_READ_AHEAD), audio_s=timeline.audio_s, sides=sides
         )
     ]
     stats = call_stats(events)

@@ -32,6 +32,7 @@ WARNING_LABELS = {
     "extra_channels": "extra channels",
     "downmixed": "side mixed down",
     "earlier_version": "earlier version",
+    "silent_channel": "silent channel",
 }
 
 
