@@ -601,3 +601,65 @@ def test_a_qa_summary_made_by_an_earlier_version_says_so_and_how_to_refresh_it(t
     rows = {r["call"]: r for r in csv.DictReader((out / "summary.csv").open(encoding="utf-8"))}
     assert rows["agentonly"]["warnings"] == "agent only", rows["agentonly"]
     assert "earlier version" not in (out / "summary.html").read_text(encoding="utf-8")
+
+
+_TEAM = """version: 1
+overrides:
+  - {rule: pace-mismatch, enabled: false}
+  - {rule: dead-air, severity: urgent}
+lexicons:
+  cancel-intent: [cancel my, close my account]
+rules:
+  - id: offer-retention
+    title: Offer the retention desk
+    severity: tip
+    why: A customer who wants to leave hears the retention offer first.
+    when: {speaker: customer, says: cancel-intent}
+    message: "They want to leave: offer the retention desk."
+"""
+
+
+def test_the_team_leads_walk_through_rules_check_test_explain_and_diff(tmp_path: Path) -> None:
+    """README's rules walk as a new team lead took it (h83): a mistyped rule id under 'rules test'
+    was told to see 'rules check' (which lists no ids) and under 'rules explain' got all 27 ids;
+    a switched-off rule got ids that are nothing like it; the rule's id given as a word of its own
+    ('rules explain offer-retention call.jsonl') was 'required: --rule'; a threshold written
+    beside 'rule:' in an override got five unrelated keys; one problem was 'fix them'; and
+    'rules diff' showed the team file's 'urgent' as 'high' only. Each now says what to do."""
+    team = tmp_path / "team.yaml"
+    team.write_text(_TEAM)
+    call = tmp_path / "cancel.jsonl"
+    call.write_text(
+        '{"speaker": "agent", "text": "Thanks for calling, how can I help?"}\n'
+        '{"speaker": "customer", "text": "I want to cancel my subscription."}\n'
+    )
+
+    def run(*args: str) -> tuple[int, str, str]:
+        out, err = io.StringIO(), io.StringIO()
+        code = main(list(args), out, err)
+        return code, out.getvalue(), err.getvalue()
+
+    for command in (["test", str(team)], ["explain", str(call)]):
+        code, _, err = run("rules", *command, "--rules", str(team), "--rule", "offer-retentoin")
+        assert code == ExitStatus.USAGE and "did you mean 'offer-retention'?" in err, err
+        assert "rules check" not in err and "warm-opening-missing" not in err  # no list of every id
+        code, _, err = run("rules", *command, "--rules", str(team), "--rule", "pace-mismatch")
+        assert "(it is switched off)" in err and "enabled: false" in err and "nearest" not in err, err
+
+    code, _, err = run("rules", "explain", "offer-retention", str(call), "--rules", str(team))
+    assert code == ExitStatus.USAGE
+    assert f"'rapport-assist rules explain --rule offer-retention {call} --rules {team}'" in err, err
+    code, out, err = run("rules", "explain", "--rule", "offer-retention", str(call), "--rules", str(team))
+    assert code == 0 and "FIRES" in out, err
+    code, _, err = run("rules", "explain", str(call), "--rules", str(team))  # no rule at all: as before
+    assert code == ExitStatus.USAGE and "required: --rule" in err, err
+
+    loose = tmp_path / "loose.yaml"
+    loose.write_text("version: 1\noverrides:\n  - {rule: dead-air, silence_s: 12}\n")
+    code, _, err = run("rules", "check", str(loose))
+    assert code == ExitStatus.RULE_ERROR
+    assert f"{loose}:3:22: unknown key in an override 'silence_s'" in err, err
+    assert "'params: {silence_s: 12}'" in err and "fix it, then re-check" in err, err
+
+    code, out, err = run("rules", "diff", "--new", str(team))
+    assert code == 0 and "severity: medium (nudge) → high (urgent)" in out, out + err

@@ -20,6 +20,7 @@ from ..annotate import Annotator
 from ..pipeline import CallPipeline
 from ..rules import RuleEngine, load_rules
 from ..rules.model import Rule, RuleSet
+from ..rules.spec import SEVERITY_WORDS
 from ..sources import TRANSCRIPT_READ_AHEAD, Timeline, heard_sides
 from ..timefmt import clock
 from ..types import Nudge, Praise
@@ -212,6 +213,9 @@ def _setting_line(c: SettingChange) -> str:
     if c.name == "conditions":
         return f"conditions changed ({c.old} → {c.new}): see the nudges below"
     note = _SETTING_NOTES.get((c.name, c.new))
+    if c.name == "severity":  # also as the sidebar shows it (and a team file may write it: 'urgent')
+        shown = {v: k for k, v in SEVERITY_WORDS.items()}
+        return f"severity: {c.old} ({shown.get(c.old, '?')}) → {c.new} ({shown.get(c.new, '?')})"
     return f"{c.name}: {_show_value(c.old)} → {_show_value(c.new)}" + (f" ({note})" if note else "")
 
 
