@@ -175,7 +175,7 @@ def test_explain_says_what_the_reply_must_hold_in_plain_words(tmp_path: Path) ->
     assert main(["rules", "explain", "--rule", "angry-no-apology", str(call)], out, io.StringIO()) == 0
     text = out.getvalue()
     assert "should says" not in text, text
-    assert "opens a wait: within 1 agent turn(s) or 20 s, the agent's words must match: says apology" in text, text
+    assert "opens a wait: within 1 agent turn or 20 s, the agent's words must match: says apology" in text, text
 
 
 def test_a_missing_path_in_an_at_list_names_the_list_line_and_where_paths_start(tmp_path: Path) -> None:
@@ -624,8 +624,10 @@ def test_the_team_leads_walk_through_rules_check_test_explain_and_diff(tmp_path:
     was told to see 'rules check' (which lists no ids) and under 'rules explain' got all 27 ids;
     a switched-off rule got ids that are nothing like it; the rule's id given as a word of its own
     ('rules explain offer-retention call.jsonl') was 'required: --rule'; a threshold written
-    beside 'rule:' in an override got five unrelated keys; one problem was 'fix them'; and
-    'rules diff' showed the team file's 'urgent' as 'high' only. Each now says what to do."""
+    beside 'rule:' in an override got five unrelated keys; one problem was 'fix them';
+    'rules diff' showed the team file's 'urgent' as 'high' only and '+1 nudges appear'; and
+    'rules explain' read a look back as '1+ earlier utterance(s) within 1 utterances'. Each now
+    says what to do, in plain words."""
     team = tmp_path / "team.yaml"
     team.write_text(_TEAM)
     call = tmp_path / "cancel.jsonl"
@@ -663,3 +665,10 @@ def test_the_team_leads_walk_through_rules_check_test_explain_and_diff(tmp_path:
 
     code, out, err = run("rules", "diff", "--new", str(team))
     assert code == 0 and "severity: medium (nudge) → high (urgent)" in out, out + err
+    code, out, err = run("rules", "diff", "--new", str(team), str(call), "--cache", str(tmp_path / "cache"))
+    assert code == 0 and out.startswith("rules diff over 1 call: +1 nudge appears, -0 disappear;"), out + err
+    # the trace's wording of a look back ('1+ earlier utterance(s) within 1 utterances' before)
+    from rapport_assist.bundled import DEMO_TRANSCRIPT
+
+    code, out, err = run("rules", "explain", "--rule", "angry-no-apology", str(DEMO_TRANSCRIPT))
+    assert code == 0 and "an earlier utterance within 1 utterance: " in out and "(s)" not in out, out + err

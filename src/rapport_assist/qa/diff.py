@@ -229,8 +229,9 @@ def format_diff(report: DiffReport, show: int = 20) -> str:
     )
     if report.calls or report.errors:
         lines.append(
-            f"rules diff over {plural(report.calls, 'call')}: +{total_plus} nudges appear, "
-            f"-{total_minus} disappear" + changed
+            f"rules diff over {plural(report.calls, 'call')}: +{total_plus} "
+            f"{'nudge appears' if total_plus == 1 else 'nudges appear'}, -{total_minus} "
+            f"{'disappears' if total_minus == 1 else 'disappear'}" + changed
         )
     else:
         lines.append("rules diff (no calls given: settings only)" + changed)
