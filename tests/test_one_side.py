@@ -107,6 +107,13 @@ def test_replay_of_a_mono_recording_with_speaker_says_one_side_only(tmp_path: Pa
     assert "dead air" not in text.getvalue().split("only the customer was heard")[0]
 
 
+def _shown(html: str) -> str:
+    """A page's text as shown (its scripts and their data left out)."""
+    import re
+
+    return re.sub(r"<script.*?</script>", "", html, flags=re.S)
+
+
 def _transcript_of_one_speaker(path: Path) -> Path:
     path.write_text("".join(json.dumps(u.to_json()) + "\n" for u in CUSTOMER_ONLY))
     return path
@@ -144,6 +151,8 @@ def test_a_transcript_of_one_speaker_is_one_sided_in_replay_qa_and_eval(tmp_path
     assert done["stats"]["warnings"] == {"customer_only": one_side_note("customer")}
     html = (qa / "summary.html").read_text(encoding="utf-8")
     assert html.count(one_side_note("customer")) == 1
+    report = _shown((qa / "calls" / "caller" / "report.html").read_text(encoding="utf-8"))
+    assert report.count(one_side_note("customer")) == 1  # under the figures, once
 
     dialogues = tmp_path / "dialogues.jsonl"
     turns = [{"speaker": "customer", "text": u.text, "start": u.start_s, "end": u.end_s} for u in CUSTOMER_ONLY]
@@ -187,6 +196,8 @@ def test_a_stereo_recording_with_one_silent_channel_is_one_sided(tmp_path: Path,
         warnings = json.loads((qa / "calls" / "call" / "call.json").read_text())["stats"]["warnings"]
         assert list(warnings) == ["agent_only"] and warnings["agent_only"].startswith(one_side_note("agent"))
         assert "(the customer's channel of call.wav (right) is silent throughout" in warnings["agent_only"]
+        report = _shown((qa / "calls" / "call" / "report.html").read_text(encoding="utf-8"))
+        assert report.count("is silent throughout") == 1 and report.count(one_side_note("agent")) == 1
         events = [json.loads(line) for line in (qa / "calls" / "call" / "events.jsonl").open()]
         assert not [e for e in events if e["type"] == "nudge" and e["rule"] == "dead-air"]
         assert events[-1]["one_side"] == "agent"
