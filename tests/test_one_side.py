@@ -21,6 +21,7 @@ from rapport_assist.rules import RuleEngine, RuleSet
 from rapport_assist.signals import BOTH_SIDES_FIELDS
 from rapport_assist.sources import ReplayInput, Timeline
 from rapport_assist.types import CallSummary, DeadAir, Nudge, Speaker, Utterance
+from rapport_assist.wording import one_side_note
 
 # the customer alone on the line: an angry turn, a long silence (the agent talking on the other
 # channel), then more from the customer
@@ -102,5 +103,110 @@ def test_replay_of_a_mono_recording_with_speaker_says_one_side_only(tmp_path: Pa
     assert events[-1]["type"] == "call_end" and events[-1]["one_side"] == "customer"
     text = io.StringIO()
     assert main(["replay", str(path), "--speaker", "customer"], stdout=text, stderr=io.StringIO()) == 0
-    assert "one side only (customer): no dead air, talk ratio or talk-over" in text.getvalue()
-    assert "dead air" not in text.getvalue().split("one side only")[0]
+    assert one_side_note("customer") in text.getvalue()
+    assert "dead air" not in text.getvalue().split("only the customer was heard")[0]
+
+
+def _shown(html: str) -> str:
+    """A page's text as shown (its scripts and their data left out)."""
+    import re
+
+    return re.sub(r"<script.*?</script>", "", html, flags=re.S)
+
+
+def _transcript_of_one_speaker(path: Path) -> Path:
+    path.write_text("".join(json.dumps(u.to_json()) + "\n" for u in CUSTOMER_ONLY))
+    return path
+
+
+def test_a_transcript_of_one_speaker_is_one_sided_in_replay_qa_and_eval(tmp_path: Path) -> None:
+    """A transcript holding only the customer's lines was read as a two-sided call: the agent's
+    'silence' raised dead air and a 'no apology' nudge for a reply nobody could hear, and only
+    qa's figures said one side. Replay, qa and eval now leave out what lies between the sides,
+    and say so once."""
+    import csv
+
+    calls = tmp_path / "calls"
+    calls.mkdir()
+    path = _transcript_of_one_speaker(calls / "caller.jsonl")
+    out = io.StringIO()
+    assert main(["replay", str(path), "--format", "jsonl"], stdout=out, stderr=io.StringIO()) == 0
+    events = [json.loads(line) for line in out.getvalue().splitlines()]
+    assert not [e for e in events if e["type"] == "nudge"], [e["rule"] for e in events if e["type"] == "nudge"]
+    assert not [e for e in events if e["type"] == "signal" and e["kind"] in ("dead_air", "talk_over")]
+    assert events[-1]["one_side"] == "customer"
+    text = io.StringIO()
+    assert main(["replay", str(path)], stdout=text, stderr=io.StringIO()) == 0
+    assert text.getvalue().count(one_side_note("customer")) == 1 and "was heard" in text.getvalue().splitlines()[-1]
+
+    qa = tmp_path / "qa"
+    err = io.StringIO()
+    code = main(
+        ["qa", str(calls), "--out", str(qa), "--cache", str(tmp_path / "cache"), "--workers", "1"], io.StringIO(), err
+    )
+    assert code == 0, err.getvalue()
+    (row,) = csv.DictReader((qa / "summary.csv").open(encoding="utf-8"))
+    assert row["nudges"] == "0" and row["warnings"] == "customer only" and row["dead_air"] == ONE_SIDE
+    done = json.loads((qa / "calls" / "caller" / "call.json").read_text())
+    assert done["stats"]["warnings"] == {"customer_only": one_side_note("customer")}
+    html = (qa / "summary.html").read_text(encoding="utf-8")
+    assert html.count(one_side_note("customer")) == 1
+    report = _shown((qa / "calls" / "caller" / "report.html").read_text(encoding="utf-8"))
+    assert report.count(one_side_note("customer")) == 1  # under the figures, once
+
+    dialogues = tmp_path / "dialogues.jsonl"
+    turns = [{"speaker": "customer", "text": u.text, "start": u.start_s, "end": u.end_s} for u in CUSTOMER_ONLY]
+    dialogues.write_text(json.dumps({"id": "caller", "turns": turns, "labels": {"dead-air": []}}) + "\n")
+    report = io.StringIO()
+    assert main(["eval", str(dialogues), "--format", "json"], stdout=report, stderr=io.StringIO()) == 0
+    (dead_air,) = [r for r in json.loads(report.getvalue())["rules"] if r["rule"] == "dead-air"]
+    assert dead_air["nudges"] == 0 and dead_air["false_alarms"] == []  # was 1: the agent's "silence"
+
+
+def test_a_stereo_recording_with_one_silent_channel_is_one_sided(tmp_path: Path, speak, write_audio) -> None:
+    """A stereo call whose customer channel was recorded dead (all zeros): the agent's pauses
+    while the customer talked on the lost channel were dead air, nudged as such. The silent
+    channel is now found when the file is measured, said once as a warning, and the call runs
+    as the agent's side alone, in replay and in qa (from the transcript cache too)."""
+    import csv
+
+    rate = 16000
+    gap = np.zeros(int(14.0 * rate), dtype=np.float32)  # the customer talks here, on the dead channel
+    agent = np.concatenate([speak("Thanks for calling, let me pull up your account."), gap, speak("Okay, I see it.")])
+    calls = tmp_path / "calls"
+    calls.mkdir()
+    path = write_audio(calls / "call.wav", np.stack([agent, np.zeros_like(agent)]), rate)
+    out = io.StringIO()
+    assert main(["replay", str(path), "--format", "jsonl"], stdout=out, stderr=io.StringIO()) == 0
+    events = [json.loads(line) for line in out.getvalue().splitlines()]
+    assert [e["speaker"] for e in events if e["type"] == "utterance"] == ["agent", "agent"]
+    assert not [e for e in events if e["type"] == "signal" and e["kind"] == "dead_air"]
+    assert not [e for e in events if e["type"] == "nudge" and e["rule"] in ("dead-air", "gratitude-missing")]
+    (note,) = [e for e in events if e["type"] == "status" and e["code"] == "silent_channel"]
+    assert note["speakers"] == ["customer"] and "customer's channel of call.wav (right) is silent" in note["message"]
+    assert events[-1]["one_side"] == "agent"
+
+    qa = tmp_path / "qa"
+    args = ["--out", str(qa), "--cache", str(tmp_path / "cache"), "--workers", "1"]
+    for _ in range(2):  # recognized, then from the transcript cache with --force
+        err = io.StringIO()
+        assert main(["qa", str(calls), *args, "--force"], io.StringIO(), err) == 0, err.getvalue()
+        (row,) = csv.DictReader((qa / "summary.csv").open(encoding="utf-8"))
+        assert row["warnings"] == "agent only" and row["dead_air"] == ONE_SIDE, row
+        warnings = json.loads((qa / "calls" / "call" / "call.json").read_text())["stats"]["warnings"]
+        assert list(warnings) == ["agent_only"] and warnings["agent_only"].startswith(one_side_note("agent"))
+        assert "(the customer's channel of call.wav (right) is silent throughout" in warnings["agent_only"]
+        report = _shown((qa / "calls" / "call" / "report.html").read_text(encoding="utf-8"))
+        assert report.count("is silent throughout") == 1 and report.count(one_side_note("agent")) == 1
+        events = [json.loads(line) for line in (qa / "calls" / "call" / "events.jsonl").open()]
+        assert not [e for e in events if e["type"] == "nudge" and e["rule"] == "dead-air"]
+        assert events[-1]["one_side"] == "agent"
+
+    # both channels heard: a two-sided call, as before (the silence is dead air)
+    both = write_audio(tmp_path / "both.wav", np.stack([agent, 0.5 * agent[::-1].copy()]), rate)
+    out = io.StringIO()
+    assert main(["replay", str(both), "--format", "jsonl"], stdout=out, stderr=io.StringIO()) == 0
+    events = [json.loads(line) for line in out.getvalue().splitlines()]
+    assert "one_side" not in events[-1] and not [
+        e for e in events if e["type"] == "status" and e["code"] == "silent_channel"
+    ]

@@ -296,7 +296,11 @@ def test_diff_layers_a_team_file_and_reports_settings_and_lexicons(tmp_path: Pat
         "you-not-we: +0 -0 (1 unchanged)\n    status: stable → experimental (logged and in reports, no longer "
         "shown to agents)" in text
     )
-    assert "    severity: medium → high\n" in text and "message: " in text and '→ "Say what you are doing."' in text
+    assert (
+        "    severity: medium (nudge) → high (urgent)\n" in text
+        and "message: " in text
+        and '→ "Say what you are doing."' in text
+    )
     assert "    enabled: true → false (switched off)" in text
     assert "  lexicon jargon: +VLAN -cache" in text
     no_change = next(line for line in text.splitlines() if line.startswith("  no change: "))

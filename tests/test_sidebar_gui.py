@@ -524,3 +524,26 @@ def test_the_urgent_card_quotes_the_customers_words_and_agents_see_no_file_paths
     assert ".yaml" not in live.source_label.text() and ".yaml" not in live.why_label.text()
     assert live.evidence_label.text().startswith("Customer said:")
     window.controller.stop()
+
+
+def test_review_of_a_file_that_cannot_be_decoded_says_why_once_with_what_to_do(qtbot, make_sidebar, tmp_path):
+    # the review and its sound both open the file: the panel said the decoder's complaint twice
+    # (the Sound line and the notice under it)
+    from PySide6.QtWidgets import QLabel
+
+    broken = tmp_path / "broken.wav"
+    broken.write_bytes(b"RIFF\x00\x00\x00\x00WAVEjunk" + bytes(range(256)) * 8)
+    window = make_sidebar()
+    window.show()
+    window.open_qa(broken, speed=math.inf)
+    qtbot.waitUntil(lambda: window.status_panel.notice.isVisible(), timeout=20000)
+    qtbot.waitUntil(lambda: window.player is not None and window.player.state == "silent", timeout=20000)
+    qtbot.waitUntil(lambda: window.status_panel.sound_text.text().startswith("no sound"), timeout=5000)
+    shown = [label.text() for label in window.findChildren(QLabel) if label.isVisible() and label.text()]
+    why = "is not a recording that can be decoded"
+    assert sum(text.count(why) for text in shown) == 1, shown
+    notice = window.status_panel.notice.text()
+    assert notice.startswith("cannot review this call: ") and str(broken) in notice
+    assert "ffmpeg" in notice  # what to do
+    assert why not in window.status_panel.sound_text.text()
+    window.controller.stop()

@@ -21,7 +21,7 @@ arrays, sample for sample.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Iterator
 
@@ -84,6 +84,13 @@ def decode_channels(path: str | os.PathLike[str]) -> DecodedAudio:
     )
 
 
+SILENT_PEAK = 10 ** (-50 / 20)
+"""A channel whose loudest sample stays below -50 dBFS holds no one's voice: digital silence or
+a line's hiss (a telephone line idles at about -60 dBFS). A voice, even a quiet one far from the
+microphone, peaks well above it; a side with only a hum louder than this is not called silent
+(its side keeps the measures between the sides, as before)."""
+
+
 @dataclass(frozen=True)
 class AudioInfo:
     """What a full decoding pass learned about a recording, without keeping its audio:
@@ -96,6 +103,9 @@ class AudioInfo:
     n_samples: int
     truncated: bool = False
     warning: str = ""
+    # each channel's loudest sample (0…1; at 16 kHz): a channel below ``SILENT_PEAK`` is silent
+    # throughout (``sources.CallAudio``: its side was not heard). Empty: not measured
+    peaks: tuple[float, ...] = ()
 
     @property
     def duration_s(self) -> float:
@@ -108,11 +118,16 @@ def probe_audio(path: str | os.PathLike[str]) -> AudioInfo:
     truncation, at the memory of one decoded frame."""
     path = Path(path)
     n_samples = 0
+    peaks: np.ndarray | None = None
     with _open(path) as (source_rate_hz, source_channels, frames):
         for frame in frames:
             n_samples += frame.shape[1]
+            if frame.shape[1]:
+                loudest = np.abs(frame).max(axis=1)
+                peaks = loudest if peaks is None else np.maximum(peaks, loudest)
         failure = frames.failure
-    return _info(path, source_rate_hz, source_channels, n_samples, failure)
+    info = _info(path, source_rate_hz, source_channels, n_samples, failure)
+    return replace(info, peaks=tuple(float(p) for p in peaks)) if peaks is not None else info
 
 
 def stream_blocks(info: AudioInfo, block_samples: int) -> Iterator[np.ndarray]:

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
+import shlex
 import signal
 import sys
 import traceback
@@ -36,11 +38,40 @@ if TYPE_CHECKING:  # pragma: no cover
     from .sources import ReplayInput
 
 
+SWITCHED_OFF_HINT = (
+    "a rule file given switches it off ('enabled: false', or an override saying so): "
+    "run without that file, or take the line out, to see it work"
+)
+
+
 class _Parser(argparse.ArgumentParser):
     """argparse that raises UsageError instead of exiting, so main() owns the exit code."""
 
+    _given: Sequence[str] = ()
+
+    def parse_known_args(self, args: Any = None, namespace: Any = None) -> Any:  # (argparse's own signature)
+        self._given = list(args) if args is not None else sys.argv[1:]
+        return super().parse_known_args(args, namespace)
+
     def error(self, message: str) -> NoReturn:
+        if "required: --rule" in message:
+            rule = self._rule_as_word()
+            if rule is not None:  # 'rules explain dead-air call.jsonl': the rule's id as a word of its own
+                rest = " ".join(shlex.quote(a) for a in self._given if a != rule)
+                raise UsageError("the rule to trace is given with --rule", f"'{self.prog} --rule {rule} {rest}'")
         raise UsageError(message, f"see '{self.prog} --help'")
+
+    def _rule_as_word(self) -> str | None:
+        """A word given that reads as a rule's id (not a file, nor an option's value), when
+        another word is left for the input; else None."""
+        words: list[str] = []
+        for k, arg in enumerate(self._given):
+            after_option = k > 0 and self._given[k - 1].startswith("--") and "=" not in self._given[k - 1]
+            takes_value = after_option and self._given[k - 1] not in ("--debug", "--no-mask", "--no-batch")
+            if not arg.startswith("-") and not takes_value:
+                words.append(arg)
+        ids = [w for w in words if re.fullmatch(r"[a-z0-9][a-z0-9_-]*", w) and not Path(w).exists()]
+        return ids[0] if ids and len(words) >= 2 else None
 
 
 @dataclass(frozen=True)
@@ -607,7 +638,12 @@ def _audio_conversations(args: argparse.Namespace, stderr: IO[str]) -> list[Conv
         utterances = tuple(i for i in timeline.items if isinstance(i, Utterance))
         conversations.append(
             Conversation(
-                call.id, " + ".join(map(str, call.files)), utterances, timeline=timeline.items, audio_s=timeline.audio_s
+                call.id,
+                " + ".join(map(str, call.files)),
+                utterances,
+                timeline=timeline.items,
+                audio_s=timeline.audio_s,
+                sides=call.spec.sides,
             )
         )
     for call, why in failed:
@@ -1136,6 +1172,24 @@ def _qa_command(args: argparse.Namespace, con: Console) -> int:
     for o in warned:
         assert o.stats is not None
         stderr.write(f"rapport-assist: warning: {o.call_id}: {', '.join(map(warning_label, o.stats.warnings))}\n")
+    from .qa.runner import EARLIER_VERSION, finished_earlier
+
+    # calls in the summary from earlier runs, whose outputs an earlier version wrote: their
+    # warnings (or lack of them) and figures are its, so say how to refresh them
+    stale = [
+        o.call_id
+        for o in finished_earlier(args.out, {c.id for c in calls})[1]
+        if o.stats is not None and EARLIER_VERSION in o.stats.warnings
+    ]
+    if stale:
+        named = ", ".join(stale[:5]) + (f" and {len(stale) - 5} more" if len(stale) > 5 else "")
+        stderr.write(
+            f"rapport-assist: warning: {plural(len(stale), 'call')} in the summary "
+            f"{'was' if len(stale) == 1 else 'were'} made by an earlier version ({named}): "
+            f"warnings may be missing and figures out of date; run qa over "
+            f"{'it' if len(stale) == 1 else 'them'} again with --out {args.out} to refresh "
+            f"{'it' if len(stale) == 1 else 'them'} (summary.html gives the command for each)\n"
+        )
     with_warnings = (
         f", {len(warned)} with warnings (listen to them first: the summary lists them at the top)" if warned else ""
     )
@@ -1249,7 +1303,11 @@ def _rules_test(args: argparse.Namespace, con: Console) -> int:
         known = {r.id for r in ruleset.rules}
         for rule_id in args.rule:
             if rule_id not in known:
-                raise UsageError(f"no enabled rule {rule_id!r}", "see 'rapport-assist rules check' for the ids")
+                from .rules.source import closest_hint
+
+                if any(r.id == rule_id for r in ruleset.disabled):
+                    raise UsageError(f"no enabled rule {rule_id!r} (it is switched off)", SWITCHED_OFF_HINT)
+                raise UsageError(f"no enabled rule {rule_id!r}", closest_hint(rule_id, known, "rule id"))
     annotator = Annotator()
     results = run_examples(ruleset, annotator, only=args.rule)
     failed = [r for r in results if not r.passed]
@@ -1326,14 +1384,17 @@ def _explain(args: argparse.Namespace, con: Console) -> int:
     from .privacy import masker_for
     from .rules import RuleEngine, load_rules
     from .rules.explain import RuleExplainer
-    from .sources import TRANSCRIPT_READ_AHEAD, ReplayInput, Timeline, open_replay
+    from .sources import TRANSCRIPT_READ_AHEAD, ReplayInput, Timeline, heard_sides, open_replay
 
     stdout = con.stdout
     ruleset = load_rules(_rule_paths(args))
     ids = [r.id for r in ruleset.rules]
     if args.rule not in ids:
-        off = " (it is switched off)" if any(r.id == args.rule for r in ruleset.disabled) else ""
-        raise UsageError(f"no enabled rule {args.rule!r}{off}", "known rules: " + ", ".join(ids))
+        from .rules.source import closest_hint
+
+        if any(r.id == args.rule for r in ruleset.disabled):
+            raise UsageError(f"no enabled rule {args.rule!r} (it is switched off)", SWITCHED_OFF_HINT)
+        raise UsageError(f"no enabled rule {args.rule!r}", closest_hint(args.rule, ids, "rule id"))
     engine = RuleEngine(ruleset)
     explainer = RuleExplainer(engine, args.rule)
     rule = explainer.rule
@@ -1343,7 +1404,8 @@ def _explain(args: argparse.Namespace, con: Console) -> int:
         items, audio_s = source.items(), source.audio_s
     else:
         timeline = _explain_timeline(args, con.stderr)
-        items, audio_s = Timeline(iter(timeline.items), TRANSCRIPT_READ_AHEAD), timeline.audio_s
+        items = Timeline(iter(timeline.items), TRANSCRIPT_READ_AHEAD, heard_sides(timeline.items, spec.sides))
+        audio_s = timeline.audio_s
     stdout.write(f"rule {rule.id} ({rule.source}): {rule.title}\n")
     pipeline = CallPipeline(Annotator(), engine, observer=explainer, masker=masker_for(_masking(args)))
     for event in pipeline.run(items, audio_s=audio_s):

@@ -45,6 +45,7 @@ from .pipeline import CallPipeline
 from .rules import RuleEngine, RuleSet
 from .rules.model import Rule, required_speakers
 from .signals import SignalTracker
+from .sources import heard_sides
 from .transcript import json_lines, parse_line, read_lines, read_transcript
 from .turn_pass import apply_revisions
 from .types import Nudge, Speaker, TurnRevision, Utterance, UtteranceSignals
@@ -110,6 +111,9 @@ class Conversation:
     # known: the call then runs exactly as in 'qa' (dead air and talk-over from the audio)
     timeline: tuple | None = None
     audio_s: float | None = None
+    # a recording's sides (``ReplayInput.sides``); None: a transcript or dialogue, whose lines say
+    # whose they are (one speaker only: a one-sided call, ``sources.heard_sides``)
+    sides: tuple[Speaker, ...] | None = None
 
     def labelled_for(self, rule: str) -> bool:
         return self.labels is not None and rule in self.labels.moments
@@ -438,8 +442,11 @@ def run_conversations(
         # no masking: the utterances were annotated beforehand, as labelled (audio comes masked from the cache)
         pipeline = CallPipeline(_Preannotated(annotator.nlp, annotated), engine, tracker, masker=None)
         items = conv.timeline if conv.timeline is not None else conv.utterances
+        sides = heard_sides(items, conv.sides)  # as replay and qa run it
         events = [
-            e for e in pipeline.run(items, audio_s=conv.audio_s) if isinstance(e, (Nudge, Utterance, TurnRevision))
+            e
+            for e in pipeline.run(items, audio_s=conv.audio_s, sides=sides)
+            if isinstance(e, (Nudge, Utterance, TurnRevision))
         ]
         rules_s += time.perf_counter() - started
         results.append(

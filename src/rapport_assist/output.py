@@ -16,7 +16,7 @@ from typing import IO, Protocol
 from .coaching import NO_PRAISE, moment_words, promise_line
 from .errors import OutputClosed, OutputError
 from .timefmt import clock
-from .wording import plural
+from .wording import one_side_note, plural
 from .types import (
     CallCoaching,
     CallSummary,
@@ -124,7 +124,7 @@ class TextSink(_StreamSink):
                     else "; masking off"
                 )
             if event.one_side is not None:
-                speed += f"; one side only ({event.one_side.value}): no dead air, talk ratio or talk-over"
+                speed += f"; {one_side_note(event.one_side.value)}"
             self._emit(
                 f"-- call end at {format_clock(event.duration_s)}: {plural(event.utterances, 'utterance')}, "
                 f"{plural(event.nudges, 'nudge')} ({rules}){speed}\n"

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Callable, Iterable, Iterator, Protocol
 
 from .assist import Rewind, event_time
 from .errors import RapportError
+from .timefmt import clock as clock_text
 from .types import CallSummary, Event, Nudge, SpeechActivity, Status, Utterance
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -321,9 +322,10 @@ class ReplayCall:
             self.playback.extend(batch)
         except RapportError as exc:
             self.error = exc.one_line()
-            self.playback.extend(
-                [Status("error", "replay_failed", f"replay stopped: {exc.one_line()}", self.playback.duration_s)]
-            )
+            at = self.playback.duration_s
+            # a file that cannot be read at all (nothing of it reviewed yet) is said as such
+            said = f"replay stopped at {clock_text(at, tenths=False)}: " if at > 0 else "cannot review this call: "
+            self.playback.extend([Status("error", "replay_failed", said + exc.one_line(), at)])
         except Exception as exc:  # a bug: say so in the sidebar rather than die silently
             self.error = f"{exc.__class__.__name__}: {exc}"
             self.playback.extend(

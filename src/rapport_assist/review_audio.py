@@ -222,8 +222,10 @@ class ReviewAudio:
 
             try:
                 decoded = decode_channels(self.path)
-            except RapportError as exc:
-                self._set("silent", f"no sound: {exc.one_line()}")
+            except RapportError:
+                # the review reads the same file and says why it cannot (the panel's notice, with
+                # what to do): said once there, not again on this line
+                self._set("silent", "no sound: nothing could be decoded to play")
                 return
             channels = decoded.channels[:2]
             self._stretch = Stretch(np.stack(channels, axis=1), RATE_HZ)

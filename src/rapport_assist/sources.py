@@ -283,6 +283,56 @@ class _Side:
     pick: int | None
 
 
+SILENT_CHANNEL = "silent_channel"  # the code of the note that a side's audio is silent throughout
+
+
+def _is_silent(side: _Side) -> bool:
+    """The side's channel (or, mixed down, every channel of its file) never rises above ``SILENT_PEAK``."""
+    from .audio import SILENT_PEAK
+
+    peaks = side.info.peaks
+    if not peaks:
+        return False  # not measured
+    loudest = max(peaks) if side.pick is None else peaks[side.pick] if side.pick < len(peaks) else None
+    return loudest is not None and loudest < SILENT_PEAK
+
+
+def heard_sides(items: Iterable[object], declared: "tuple[Speaker, ...] | None") -> tuple[Speaker, ...] | None:
+    """Whose voice a whole timeline (a transcript, a recording from the cache) can hold, for
+    ``CallPipeline.run``'s ``sides``: the sides ``declared`` (``ReplayInput.sides``; None for a
+    transcript) less one whose audio is silent throughout (a ``SILENT_CHANNEL`` note); for a
+    transcript, its one speaker when only one side has lines. None: both sides, or not known.
+
+    A call of one side cannot tell the other side's talk from silence: nothing between the
+    sides is measured or nudged on it (see ``CallPipeline.run``)."""
+    items = list(items)
+    silent = {s for i in items if isinstance(i, Status) and i.code == SILENT_CHANNEL for s in i.speakers}
+    if declared is not None:
+        heard = tuple(s for s in declared if s not in silent)
+        return heard or declared
+    if silent:
+        return tuple(s for s in Speaker if s not in silent) or None
+    spoke = {i.speaker for i in items if isinstance(i, Utterance)}
+    return tuple(spoke) if len(spoke) == 1 else None
+
+
+def transcript_sides(path: Path) -> tuple[Speaker, ...] | None:
+    """``heard_sides`` of a transcript file, read ahead of its replay (which reads it line by
+    line): its one speaker when all its good lines are one side's (up to a bad line, which the
+    replay then reports), else None."""
+    from .errors import RapportError
+
+    spoke: set[Speaker] = set()
+    try:
+        for utterance in read_transcript(path):
+            spoke.add(utterance.speaker)
+            if len(spoke) > 1:
+                return None
+    except RapportError:
+        pass
+    return tuple(spoke) if len(spoke) == 1 else None
+
+
 class CallAudio:
     """The recording(s) of a call, checked and measured (one decoding pass that keeps no
     audio), ready to be streamed block by block with ``blocks``.
@@ -351,6 +401,27 @@ class CallAudio:
         self._sides = tuple(sides)
         self.speakers: tuple[Speaker, ...] = tuple(side.speaker for side in sides)
         self.duration_s = max(side.info.duration_s for side in sides)
+        # the sides that can be heard: a side whose audio is silent throughout (a stereo call
+        # recorded with one channel dead) is the other side alone on the line (``heard_sides``)
+        self.heard: tuple[Speaker, ...] = self.speakers
+        silent = [side for side in sides if _is_silent(side)]
+        if len(sides) == 2 and len(silent) == 1:
+            (side,) = silent
+            self.heard = tuple(s for s in self.speakers if s is not side.speaker)
+            if side.pick is None or side.info.source_channels == 1:
+                where = f"{side.info.path.name} (the {side.speaker.value}'s file)"
+            else:
+                channel = ("left", "right")[side.pick]
+                where = f"the {side.speaker.value}'s channel of {side.info.path.name} ({channel})"
+            self.notes.append(
+                Status(
+                    "warning",
+                    SILENT_CHANNEL,
+                    f"{where} is silent throughout: only the {self.heard[0].value} can be heard",
+                    0.0,
+                    speakers=(side.speaker,),
+                )
+            )
 
     def blocks(self, block_samples: int) -> Iterator[dict[Speaker, np.ndarray]]:
         """Consecutive blocks of ``block_samples`` 16 kHz samples per speaker (float32, mono), in
@@ -456,7 +527,9 @@ def open_replay(
     spec.check()
     if spec.is_transcript:
         assert spec.path is not None
-        return ReplaySource(read_transcript(spec.path), read_ahead=TRANSCRIPT_READ_AHEAD)
+        return ReplaySource(
+            read_transcript(spec.path), read_ahead=TRANSCRIPT_READ_AHEAD, sides=transcript_sides(spec.path)
+        )
     from .endpoint import EndpointerOptions
 
     audio = CallAudio(spec)
@@ -471,7 +544,7 @@ def open_replay(
         else:
             yield from walk_timeline(entries, lambda _, segment: recognizer.recognize(segment), turns)
 
-    return ReplaySource(generate(), audio_s=audio.duration_s, notes=audio.notes, sides=audio.speakers)
+    return ReplaySource(generate(), audio_s=audio.duration_s, notes=audio.notes, sides=audio.heard)
 
 
 @dataclass

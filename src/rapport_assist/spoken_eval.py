@@ -487,5 +487,12 @@ def recognize_set(
     for call, timeline in call_timelines(calls, settings, on_error=on_error):
         cid = by_file.get(call.files[0].resolve(), call.id)
         utterances = tuple(i for i in timeline.items if isinstance(i, Utterance))
-        out[cid] = Conversation(cid, str(call.files[0]), utterances, timeline=timeline.items, audio_s=timeline.audio_s)
+        out[cid] = Conversation(
+            cid,
+            str(call.files[0]),
+            utterances,
+            timeline=timeline.items,
+            audio_s=timeline.audio_s,
+            sides=call.spec.sides,
+        )
     return out

@@ -13,3 +13,10 @@ def clause(text: str) -> str:
     ("No audio input device found." -> "No audio input device found", so ", so …" can follow)."""
     text = text.strip().rstrip(".")
     return text[:1].upper() + text[1:]
+
+
+def one_side_note(side: str) -> str:
+    """What a call of one side says once, in replay's last line and qa's warnings: nothing
+    between the sides was measured or nudged (``side``: "agent" or "customer";
+    ``signals.BOTH_SIDES_FIELDS``, ``CallPipeline.run``)."""
+    return f"only the {side} was heard: dead air, talk ratio, talk-over and the nudges between the sides were left out"

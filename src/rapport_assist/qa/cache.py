@@ -35,7 +35,8 @@ from .inputs import CallInput
 
 # Bump when a change to reading or recognition (audio.py, sources.py, endpoint.py, recognizer.py,
 # turn_pass.py, privacy.py) changes a timeline: 2, a WAV cut short has its audio_truncated status.
-CACHE_FORMAT = 2
+# 3, a side whose audio is silent throughout has its silent_channel status (with its speaker).
+CACHE_FORMAT = 3
 
 
 def program_version() -> str:
@@ -121,7 +122,18 @@ def item_to_json(item: TimelineItem) -> dict[str, Any]:
         }
     if isinstance(item, SpeechActivity):
         return {"type": "activity", "speaker": item.speaker.value, "t": item.t_s, "speaking": item.speaking}
-    return {"type": "status", "level": item.level, "code": item.code, "message": item.message, "t": item.t_s}
+    d: dict[str, Any] = {
+        "type": "status",
+        "level": item.level,
+        "code": item.code,
+        "message": item.message,
+        "t": item.t_s,
+    }
+    if item.component:
+        d["component"] = item.component
+    if item.speakers:  # whose side it concerns (a silent channel's: ``sources.heard_sides``)
+        d["speakers"] = [s.value for s in item.speakers]
+    return d
 
 
 def item_from_json(d: dict[str, Any]) -> TimelineItem:

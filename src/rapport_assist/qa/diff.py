@@ -20,7 +20,8 @@ from ..annotate import Annotator
 from ..pipeline import CallPipeline
 from ..rules import RuleEngine, load_rules
 from ..rules.model import Rule, RuleSet
-from ..sources import TRANSCRIPT_READ_AHEAD, Timeline
+from ..rules.spec import SEVERITY_WORDS
+from ..sources import TRANSCRIPT_READ_AHEAD, Timeline, heard_sides
 from ..timefmt import clock
 from ..types import Nudge, Praise
 from ..wording import plural
@@ -166,7 +167,11 @@ def diff_rules(
         n_calls += 1
         found = []
         for pipe in (old_pipe, new_pipe):
-            events = pipe.run(Timeline(iter(timeline.items), TRANSCRIPT_READ_AHEAD), audio_s=timeline.audio_s)
+            events = pipe.run(
+                Timeline(iter(timeline.items), TRANSCRIPT_READ_AHEAD),
+                audio_s=timeline.audio_s,
+                sides=heard_sides(timeline.items, call.spec.sides),  # as qa runs it
+            )
             # praise too: a change to a praise rule changes the agent's call summary
             found.append([e for e in events if isinstance(e, (Nudge, Praise))])
         old = Counter(_key(n) for n in found[0])
@@ -208,6 +213,9 @@ def _setting_line(c: SettingChange) -> str:
     if c.name == "conditions":
         return f"conditions changed ({c.old} → {c.new}): see the nudges below"
     note = _SETTING_NOTES.get((c.name, c.new))
+    if c.name == "severity":  # also as the sidebar shows it (and a team file may write it: 'urgent')
+        shown = {v: k for k, v in SEVERITY_WORDS.items()}
+        return f"severity: {c.old} ({shown.get(c.old, '?')}) → {c.new} ({shown.get(c.new, '?')})"
     return f"{c.name}: {_show_value(c.old)} → {_show_value(c.new)}" + (f" ({note})" if note else "")
 
 
@@ -221,8 +229,9 @@ def format_diff(report: DiffReport, show: int = 20) -> str:
     )
     if report.calls or report.errors:
         lines.append(
-            f"rules diff over {plural(report.calls, 'call')}: +{total_plus} nudges appear, "
-            f"-{total_minus} disappear" + changed
+            f"rules diff over {plural(report.calls, 'call')}: +{total_plus} "
+            f"{'nudge appears' if total_plus == 1 else 'nudges appear'}, -{total_minus} "
+            f"{'disappears' if total_minus == 1 else 'disappear'}" + changed
         )
     else:
         lines.append("rules diff (no calls given: settings only)" + changed)

@@ -27,7 +27,9 @@ class CallOutcome:
     worker: str = ""
 
 
-def outcome_to_json(o: CallOutcome, key: str | None = None) -> dict[str, Any]:
+def outcome_to_json(o: CallOutcome, key: str | None = None, output_format: int | None = None) -> dict[str, Any]:
+    """``output_format``: the ``runner.OUTPUT_FORMAT`` the call's outputs were written in (read
+    back by ``made_earlier``)."""
     d: dict[str, Any] = {
         "call": o.call_id,
         "status": o.status,
@@ -36,6 +38,8 @@ def outcome_to_json(o: CallOutcome, key: str | None = None) -> dict[str, Any]:
         "processing_s": round(o.processing_s, 3),
         "recognized": o.recognized,
     }
+    if output_format is not None:
+        d["format"] = output_format
     if o.worker:
         d["worker"] = o.worker
     if key:
@@ -58,3 +62,12 @@ def outcome_from_json(d: dict[str, Any], status: str | None = None) -> CallOutco
         stats=CallStats.from_json(d["stats"]) if d.get("stats") else None,
         files=tuple(d.get("files", ())),
     )
+
+
+def written_format(d: dict[str, Any]) -> int:
+    """The output format a ``call.json`` was written in. Before it said so: 3 when its stats hold
+    warnings (they came with format 3), else 2 or older."""
+    fmt = d.get("format")
+    if isinstance(fmt, int):
+        return fmt
+    return 3 if "warnings" in (d.get("stats") or {}) else 2

@@ -20,6 +20,7 @@ from markupsafe import Markup
 
 from .. import timefmt
 from ..coaching import NO_PRAISE, time_words
+from ..wording import one_side_note
 from .inputs import CallInput
 from .stats import CallStats
 
@@ -414,6 +415,20 @@ def coaching_html(events: Sequence[dict[str, Any]]) -> Markup:
     return Markup(_parts().coaching(_coaching(events), NO_PRAISE))
 
 
+def _notes(events: Sequence[dict[str, Any]], stats: CallStats, end: Mapping[str, Any]) -> list[str]:
+    """The report's notes under its figures: the call's warnings and errors, and once for a call
+    of one side, what was left out (with the silent channel as its reason, not a note of its own)."""
+    notes = [
+        e["message"]
+        for e in events
+        if e.get("type") == "status" and e.get("level") in ("warning", "error") and e.get("code") != "silent_channel"
+    ]
+    one_side = end.get("one_side")
+    if one_side:
+        notes.append(stats.warnings.get(f"{one_side}_only") or one_side_note(one_side))
+    return notes
+
+
 def render_report(call: CallInput, events: Sequence[dict[str, Any]], stats: CallStats) -> str:
     """The whole report page: templates/report.html.j2 with report.css and report.js inlined."""
     end: Mapping[str, Any] = next((e for e in reversed(events) if e.get("type") == "call_end"), {})
@@ -428,9 +443,7 @@ def render_report(call: CallInput, events: Sequence[dict[str, Any]], stats: Call
                 str(end.get("masking")), ""
             ),
             cards=_stat_cards(stats),
-            notes=[
-                e["message"] for e in events if e.get("type") == "status" and e.get("level") in ("warning", "error")
-            ],
+            notes=_notes(events, stats, end),
             coaching=_coaching(events),
             no_praise=NO_PRAISE,
             timeline=timeline_svg(events, stats.duration_s),

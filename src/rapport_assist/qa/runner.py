@@ -23,6 +23,7 @@ import math
 import multiprocessing
 import os
 import re
+import shlex
 import signal
 import threading
 import time
@@ -36,7 +37,7 @@ from ..fileio import write_atomic
 from ..privacy import MaskList, Masker, default_mask_list
 from .cache import CachedTimeline, TranscriptCache, call_key, settings_identity
 from .inputs import CallInput
-from .outcome import CallOutcome, outcome_from_json, outcome_to_json
+from .outcome import CallOutcome, outcome_from_json, outcome_to_json, written_format
 from .stats import call_stats
 from .summary import write_summary
 
@@ -49,7 +50,7 @@ def _no_recognizer() -> Recognizer:
     raise AssertionError("a transcript needs no recognizer")
 
 
-OUTPUT_FORMAT = 3  # bump when events.jsonl/report.html/call.json change so finished calls are redone
+OUTPUT_FORMAT = 4  # bump when events.jsonl/report.html/call.json change so finished calls are redone
 # (3: call.json's stats hold the call's warnings, which the summary lists)
 
 
@@ -377,13 +378,14 @@ def _finish(
     task: "Task", settings: QaSettings, timeline: CachedTimeline, recognized: bool, worker: _Worker, started: float
 ) -> CallOutcome:
     """Rules over a call's timeline, and its outputs: events.jsonl, report.html, then call.json."""
-    from ..sources import TRANSCRIPT_READ_AHEAD, Timeline
+    from ..sources import TRANSCRIPT_READ_AHEAD, Timeline, heard_sides
 
     call = task.call
+    sides = heard_sides(timeline.items, call.spec.sides)  # one side: a transcript of one speaker, a silent channel
     events = [
         e.to_json()
         for e in worker.pipeline.run(
-            Timeline(iter(timeline.items), TRANSCRIPT_READ_AHEAD), audio_s=timeline.audio_s, sides=call.spec.sides
+            Timeline(iter(timeline.items), TRANSCRIPT_READ_AHEAD), audio_s=timeline.audio_s, sides=sides
         )
     ]
     stats = call_stats(events)
@@ -406,7 +408,9 @@ def _finish(
     )
     write_atomic(
         folder / "call.json",
-        json.dumps(outcome_to_json(outcome, done_key(task.key, task.rules_digest)), ensure_ascii=False, indent=1)
+        json.dumps(
+            outcome_to_json(outcome, done_key(task.key, task.rules_digest), OUTPUT_FORMAT), ensure_ascii=False, indent=1
+        )
         + "\n",
     )
     return outcome
@@ -445,7 +449,12 @@ def plan(calls: Sequence[CallInput], settings: QaSettings, force: bool = False) 
             )
             continue
         done = None if force else read_done(settings.out_dir, call.id)
-        if done and done.get("status") == "done" and done.get("key") == done_key(key, rules_digest):
+        if (
+            done
+            and done.get("status") == "done"
+            and done.get("key") == done_key(key, rules_digest)
+            and written_format(done) >= OUTPUT_FORMAT
+        ):
             known.append(outcome_from_json(done, "skipped"))
         else:
             todo.append(Task(call, key, rules_digest))
@@ -630,9 +639,30 @@ def run_batch(
     return [outcomes[c.id] for c in calls]
 
 
+EARLIER_VERSION = "earlier_version"  # the warning of a call whose outputs an earlier version wrote
+
+
+def earlier_version_note(done: dict[str, Any], out_dir: Path) -> str:
+    """What the summary says of a call finished by an earlier version (``written_format`` below
+    ``OUTPUT_FORMAT``): its figures are kept as they were, and how to have them redone."""
+    files = [str(f) for f in done.get("files", ())]
+    target = files[0] if len(files) == 1 else str(Path(files[0]).parent) if files else "ITS FILES"
+    lacks = (
+        ""
+        if "warnings" in (done.get("stats") or {})
+        else ", which did not record warnings (a silent or cut-short recording, one side only)"
+    )
+    return (
+        f"made by an earlier version of rapport-assist{lacks}: its figures may be out of date; "
+        f"refresh it with 'rapport-assist qa {shlex.quote(target)} --out {shlex.quote(str(out_dir))}'"
+    )
+
+
 def finished_earlier(out_dir: Path, ids: set[str]) -> tuple[list[CallInput], list[CallOutcome]]:
     """The calls finished in ``out_dir`` by earlier runs, other than ``ids`` (this run's calls): a
-    run over a subset of the calls still has every finished call in its summary."""
+    run over a subset of the calls still has every finished call in its summary. One written by
+    an earlier version (an older ``OUTPUT_FORMAT``) has an ``EARLIER_VERSION`` warning that says
+    so and how to refresh it (a summary made before warnings were recorded would show none)."""
     from ..sources import ReplayInput
 
     calls: list[CallInput] = []
@@ -652,6 +682,14 @@ def finished_earlier(out_dir: Path, ids: set[str]) -> tuple[list[CallInput], lis
                 else ReplayInput(agent_path=files[0], customer_path=files[1])
             )
             outcome = outcome_from_json(done, "skipped")
+            if written_format(done) < OUTPUT_FORMAT and outcome.stats is not None:
+                outcome = replace(
+                    outcome,
+                    stats=replace(
+                        outcome.stats,
+                        warnings={**outcome.stats.warnings, EARLIER_VERSION: earlier_version_note(done, out_dir)},
+                    ),
+                )
         except (KeyError, TypeError, ValueError, AttributeError):  # a damaged marker: the call is not finished
             continue
         calls.append(CallInput(call_id, spec, files))

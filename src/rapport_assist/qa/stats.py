@@ -10,6 +10,8 @@ from collections import Counter
 from dataclasses import asdict, dataclass, field
 from typing import Any, Iterable
 
+from ..wording import one_side_note
+
 SEVERITY_WEIGHT = {"high": 3, "medium": 2, "low": 1}
 TONE_RANK = {"calm": 0, "tense": 1, "angry": 2}
 
@@ -112,10 +114,18 @@ def call_stats(events: Iterable[dict[str, Any]]) -> CallStats:
             duration = max(duration, e["duration"])
             audio_s = e.get("audio")
             one_side = e.get("one_side") or one_side
-    if len(spoke) == 1:  # one side alone, or a side whose channel is silent
+    # one side only, said once: the pipeline knew it (a recording of one side, a channel silent
+    # throughout, a transcript of one speaker: call_end's one_side) and left out what lies between
+    # the sides; or only one side spoke in a call it took as two-sided (an older log)
+    silent = warnings.pop("silent_channel", "")  # (sources.SILENT_CHANNEL) why: part of the one note
+    if one_side is not None:
+        warnings[f"{one_side}_only"] = one_side_note(one_side) + (f" ({silent})" if silent else "")
+    elif len(spoke) == 1:
         (speaker,) = spoke
         other = "customer" if speaker == "agent" else "agent"
         warnings[f"{speaker}_only"] = f"only the {speaker} spoke: no {other} speech in this call"
+    elif silent:
+        warnings["silent_channel"] = silent
     total = talk["agent"] + talk["customer"]
     heard = [side for side in ("agent", "customer") if side in talk]
     if one_side is None and len(heard) == 1:

@@ -31,6 +31,8 @@ WARNING_LABELS = {
     "customer_only": "customer only",
     "extra_channels": "extra channels",
     "downmixed": "side mixed down",
+    "earlier_version": "earlier version",
+    "silent_channel": "silent channel",
 }
 
 

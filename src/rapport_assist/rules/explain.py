@@ -200,7 +200,9 @@ class RuleExplainer:
             return f"not yet: decided when the {utt.speaker.value}'s turn closes"
         if after.pending:
             return (
-                f"still waiting ({after.turns_seen} {rule.expect.speaker.value} turn(s) so far)" if rule.expect else ""
+                f"still waiting ({plural(after.turns_seen, rule.expect.speaker.value + ' turn')} so far)"
+                if rule.expect
+                else ""
             )
         if before.latched:
             return "quiet (episode)"
@@ -324,9 +326,11 @@ def _describe(cond: Condition) -> str:
         return "uses the name the customer gave"
     if isinstance(cond, Earlier):
         window = " or ".join(
-            ([f"{cond.turns} utterances"] if cond.turns else []) + ([f"{cond.seconds:g} s"] if cond.seconds else [])
+            ([plural(cond.turns, "utterance")] if cond.turns else [])
+            + ([f"{cond.seconds:g} s"] if cond.seconds else [])
         )
-        return f"{cond.min_count}+ earlier utterance(s) within {window}: {_describe(cond.condition)}"
+        count = "an earlier utterance" if cond.min_count == 1 else f"{cond.min_count}+ earlier utterances"
+        return f"{count} within {window}: {_describe(cond.condition)}"
     if isinstance(cond, EventIs):
         bits = [cond.kind] + ([f">= {cond.min_s:g} s"] if cond.min_s is not None else [])
         if cond.hold_announced is not None:
@@ -345,7 +349,7 @@ def _describe(cond: Condition) -> str:
 def _describe_window(rule: Rule) -> str:
     expect = rule.expect
     assert expect is not None
-    parts = ([f"{expect.within.turns} {expect.speaker.value} turn(s)"] if expect.within.turns else []) + (
+    parts = ([plural(expect.within.turns, f"{expect.speaker.value} turn")] if expect.within.turns else []) + (
         [f"{expect.within.seconds:g} s"] if expect.within.seconds else []
     )
     cond = expect.condition

@@ -261,7 +261,10 @@ def _rule_error(items: list[RuleProblem]) -> RuleError:
             continue
         shown.append(f"  {p}")
     lines = "\n".join(shown)
-    error = RuleError(f"{count} in rule files:\n{lines}", "fix them, then re-check with 'rapport-assist rules check'")
+    them = "it" if len(items) == 1 else "them"
+    error = RuleError(
+        f"{count} in rule files:\n{lines}", f"fix {them}, then re-check with 'rapport-assist rules check'"
+    )
     error.errors = list(items)  # type: ignore[attr-defined]
     return error
 

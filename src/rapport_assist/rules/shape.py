@@ -227,7 +227,15 @@ def describe(tp: Any, root: YValue, error: ErrorDetails, base: tuple[Step, ...] 
         what = _named(holder, full[:-1])
         word = holder.unknown.format(what=what) if holder is not None else f"key in {what}"
         known = field_types(holder) if holder is not None else ()
-        return walk.key_loc or here, f"unknown {word} {key!r}", closest_hint(key, known, "key")
+        hint = closest_hint(key, known, "key")
+        if getattr(holder, "what", "") == "an override" and not hint.startswith("did you mean"):
+            # a threshold written beside 'rule:' ({rule: dead-air, silence_s: 12})
+            value_text = value if isinstance(value, (int, float)) and not isinstance(value, bool) else "..."
+            hint = (
+                f"a rule's threshold goes under 'params' ('params: {{{key}: {value_text}}}'); "
+                f"an override's own keys are {', '.join(known)}"
+            )
+        return walk.key_loc or here, f"unknown {word} {key!r}", hint
     if kind == "missing":
         key = str(path[-1])
         what = _named(walk.model_at(-2), full[:-1])
