@@ -319,7 +319,11 @@ def _describe(cond: Condition) -> str:
             + (f", or {cond.dense_min}+ making {cond.dense_share:.0%} of a sentence" if cond.dense_min else "")
             + ")"
         )
-        return f"repeats {cond.min_shared}+ content words of the trigger turns" + (verbs if cond.min_verbs else "")
+        return (
+            f"repeats {cond.min_shared}+ content words of the trigger turns"
+            + (f" ({cond.synonyms} words as one)" if cond.synonyms else "")
+            + (verbs if cond.min_verbs else "")
+        )
     if isinstance(cond, UsesName):
         return "uses the name the customer gave"
     if isinstance(cond, Earlier):
