@@ -312,7 +312,11 @@ class Compiler:
             if same:
                 said = {same.get(lemma, lemma) for lemma in said}
             feats = ctx.feats
-            words = [(k, same.get(lemma, lemma)) for k, lemma in feats.content_words(ignore)] if same else feats.content_words(ignore)
+            words = (
+                [(k, same.get(lemma, lemma)) for k, lemma in feats.content_words(ignore)]
+                if same
+                else feats.content_words(ignore)
+            )
             hits = [(k, word) for k, word in words if word in said]
             if len({lemma for _, lemma in hits}) < need:
                 return None

@@ -54,6 +54,7 @@ class _Snapshot:
     turns_seen: int
     latched: bool
     fired: int
+    reply_open: bool = False  # turn rules: a reply turn began and is decided when it closes
 
 
 class RuleExplainer:
@@ -74,7 +75,13 @@ class RuleExplainer:
     def _snapshot(self) -> _Snapshot:
         _, state, _, _ = self.engine.inspect(self.rule_id)
         pending = state.pending
-        return _Snapshot(pending is not None, pending.turns_seen if pending else 0, state.latched, state.fired)
+        return _Snapshot(
+            pending is not None,
+            pending.turns_seen if pending else 0,
+            state.latched,
+            state.fired,
+            pending is not None and pending.reply_turn >= 0,
+        )
 
     # ------------------------------------------------------------ observer
 
@@ -123,7 +130,13 @@ class RuleExplainer:
                 self.lines.append(
                     f"    waiting for the {expect.speaker.value}; the {utt.speaker.value}'s turn "
                     "does not count"
-                    + ("" if not self._holds(rule.when, ctx, compiler) else " (it joins the wait as another trigger)")
+                    + (
+                        ""
+                        if not self._holds(rule.when, ctx, compiler)
+                        else " (it opens a wait of its own when the reply turn closes)"
+                        if rule.unit == "turn" and before.reply_open
+                        else " (it joins the wait as another trigger)"
+                    )
                 )
         if not before.pending and not before.latched:
             speakers = required_speakers(rule.when)
