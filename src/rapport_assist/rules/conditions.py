@@ -28,6 +28,7 @@ from .features import (
     KeyBits,
     Match,
     PhraseIndex,
+    compile_phrase,
     phrase_key,
     single_word_keys,
     word_keys,
@@ -291,6 +292,7 @@ class Compiler:
         problem = self.lexicons[cond.problem] if cond.problem else None
         dense_min, dense_share = cond.dense_min, cond.dense_share
         event_tags = (VERB, ADJ)
+        same = synonym_classes(self._lexicon_defs[cond.synonyms]) if cond.synonyms else {}
 
         def dense(feats: Features, said: set[int]) -> bool:
             """One sentence mostly made of the customer's words."""
@@ -298,7 +300,7 @@ class Compiler:
             for k, lemma in feats.content_words(ignore):
                 got = per_sent.setdefault(feats.sent[k], [0, 0])
                 got[0] += 1
-                got[1] += lemma in said
+                got[1] += same.get(lemma, lemma) in said
             return any(shared >= dense_min and shared >= dense_share * total for total, shared in per_sent.values())
 
         def echoes(ctx: EvalContext) -> list[Match] | None:
@@ -307,14 +309,25 @@ class Compiler:
             said: set[int] = set()
             for ref in ctx.reference:
                 said |= ref.content_lemmas(ignore)
+            if same:
+                said = {same.get(lemma, lemma) for lemma in said}
             feats = ctx.feats
-            hits = [(k, lemma) for k, lemma in feats.content_words(ignore) if lemma in said]
+            words = (
+                [(k, same.get(lemma, lemma)) for k, lemma in feats.content_words(ignore)]
+                if same
+                else feats.content_words(ignore)
+            )
+            hits = [(k, word) for k, word in words if word in said]
             if len({lemma for _, lemma in hits}) < need:
                 return None
             if need_verbs:
                 rows, doc_i = feats.rows, feats.doc_i
                 verbs = {
-                    lemma for k, lemma in hits if rows[doc_i[k]][4] in event_tags and not _speaker_acts(feats, doc_i[k])
+                    lemma
+                    for k, lemma in hits
+                    if rows[doc_i[k]][4] in event_tags
+                    and not _speaker_acts(feats, doc_i[k])
+                    and not _directive(feats, doc_i[k])
                 }
                 if len(verbs) < need_verbs:
                     # the problem word in a sentence that repeats them or next to one: a recognizer
@@ -419,6 +432,19 @@ class Compiler:
 _FIRST_PERSON = frozenset({"i", "we"})
 
 
+def synonym_classes(lexicon: Lexicon) -> dict[int, int]:
+    """Each word of a one-word phrase of ``lexicon`` ("log|sign|login") mapped to the phrase's
+    first word: the words a reply may say back for one another (read by ``reflects``)."""
+    out: dict[int, int] = {}
+    for phrase in lexicon.phrases:
+        tokens = compile_phrase(phrase.text)
+        if len(tokens) == 1 and tokens[0]:
+            first = phrase_key(phrase.text.split("|")[0].strip().lower())
+            for key in tokens[0]:
+                out.setdefault(key, first)
+    return out
+
+
 def _speaker_acts(feats: Features, doc_index: int) -> bool:
     """Whether the word at ``doc_index`` is a verb whose subject is the speaker ("we are working
     to fix it", "I can remove it"): the speaker's own action, read from the parse (the verb's
@@ -432,6 +458,38 @@ def _speaker_acts(feats: Features, doc_index: int) -> bool:
             return False
         tok = tok.head
     return False
+
+
+# what may stand before an order's verb in its sentence: "Please share…", "Hi! Just send…"
+_DIRECTIVE_OPENERS = frozenset({"please", "pls", "kindly", "just", "also", "then", "simply", "so", "and"})
+
+
+def _directive(feats: Features, doc_index: int) -> bool:
+    """Whether the word at ``doc_index`` is the verb of an order to the listener ("Please *share*
+    your feedback here", "*send* us the details", or a verb joined to one by "and"): the
+    customer's word asked for as a step, not said back as what went wrong. The verb has the bare
+    form, no subject and no auxiliary, and opens its sentence after nothing but greetings,
+    punctuation and words such as "please"."""
+    tok = feats.token(doc_index)
+    if tok.dep_ == "conj" and tok.head.pos_ == "VERB":
+        tok = tok.head
+    if tok.tag_ != "VB" or tok.dep_ != "ROOT":
+        return False
+    # a tweet's @handles are no subject ("@name Please share…" parses "@name" as one)
+    if any(c.dep_ in ("nsubj", "nsubjpass", "aux", "auxpass", "expl") and c.text[:1] != "@" for c in tok.children):
+        return False
+    for before in tok.doc[tok.sent.start : tok.i]:
+        text = before.text
+        # a greeting, "please", a handle or a part number ("(2/2)") may open it
+        if not (
+            before.is_punct
+            or before.pos_ in ("INTJ", "SPACE", "X")
+            or before.lower_ in _DIRECTIVE_OPENERS
+            or text[:1] == "@"
+            or (before.like_num or text.replace("/", "").isdigit())
+        ):
+            return False
+    return True
 
 
 def _next_verb(feats: Features, start: int, end: int) -> Token | None:

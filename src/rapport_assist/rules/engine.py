@@ -84,6 +84,9 @@ class _Pending:
     trigger_turn: int = -1  # turn rules: the turn that triggered last (it may go on)
     reply_turn: int = -1  # turn rules: the expected speaker's open turn that has not met it yet
     context_turn: int = -1  # turn rules: the turn read last into ``context``
+    # turn rules: a trigger-side turn that began after the reply turn did (the reply is decided
+    # when it closes): its reading, context, matches and turn; it opens its own expectation then
+    deferred: tuple[Features, EvalContext, list[Match], Turn] | None = None
 
 
 class _State:
@@ -531,7 +534,15 @@ class RuleEngine:
             pending.reply_turn = -1
             if ctx is None:
                 ctx = EvalContext(feats, other_last, (), None, self._turn_history)
+            deferred, pending.deferred = pending.deferred, None
             if compiled.ignore is not None and compiled.ignore(ctx) is not None:
+                if deferred is not None:  # a backchannel is no reply: the later turn joins the wait
+                    d_feats, _, d_found, d_turn = deferred
+                    pending.triggers.append((d_feats, [m for m in d_found if m.feats is d_feats]))
+                    pending.last_trigger_end_s = d_turn.end_s
+                    pending.trigger_turn = state.turn = d_turn.index
+                    pending.context.append(d_feats)
+                    pending.context_turn = d_turn.index
                 continue  # a backchannel turn is not a reply
             pending.turns_seen += 1
             if expect.within.turns is not None and pending.turns_seen >= expect.within.turns:
@@ -549,6 +560,11 @@ class RuleEngine:
                         opened = self._turn_triggered(compiled, state, feats, ctx, found, turn)
                         if opened is not None:
                             out.append(opened)
+                if deferred is not None and state.pending is None and state.fired < compiled.max_fires:
+                    d_feats, d_ctx, d_found, d_turn = deferred
+                    opened = self._turn_triggered(compiled, state, d_feats, d_ctx, d_found, d_turn)
+                    if opened is not None:
+                        out.append(opened)
                 if _idle(state):  # (read again: ``_turn_triggered`` may have opened one)
                     self._turn_busy.discard(i)
         if ctx is None:
@@ -617,6 +633,12 @@ class RuleEngine:
                 pending.reply_turn = turn.index  # decided when it closes
                 return None
             found = compiled.when(ctx)  # the trigger side again, in a new turn
+            if pending.reply_turn >= 0:
+                # a reply turn began before this one and is decided when it closes: this turn
+                # did not come before that reply, so it waits to open an expectation of its own
+                # (a second long complaint after a reply that did not reflect the first)
+                pending.deferred = None if found is None else (feats, ctx, found, turn)
+                return None
             if found is not None:
                 pending.triggers.append((feats, [m for m in found if m.feats is feats]))
                 pending.last_trigger_end_s = turn.end_s

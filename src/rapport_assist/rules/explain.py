@@ -54,6 +54,7 @@ class _Snapshot:
     turns_seen: int
     latched: bool
     fired: int
+    reply_open: bool = False  # turn rules: a reply turn began and is decided when it closes
 
 
 class RuleExplainer:
@@ -74,7 +75,13 @@ class RuleExplainer:
     def _snapshot(self) -> _Snapshot:
         _, state, _, _ = self.engine.inspect(self.rule_id)
         pending = state.pending
-        return _Snapshot(pending is not None, pending.turns_seen if pending else 0, state.latched, state.fired)
+        return _Snapshot(
+            pending is not None,
+            pending.turns_seen if pending else 0,
+            state.latched,
+            state.fired,
+            pending is not None and pending.reply_turn >= 0,
+        )
 
     # ------------------------------------------------------------ observer
 
@@ -123,7 +130,13 @@ class RuleExplainer:
                 self.lines.append(
                     f"    waiting for the {expect.speaker.value}; the {utt.speaker.value}'s turn "
                     "does not count"
-                    + ("" if not self._holds(rule.when, ctx, compiler) else " (it joins the wait as another trigger)")
+                    + (
+                        ""
+                        if not self._holds(rule.when, ctx, compiler)
+                        else " (it opens a wait of its own when the reply turn closes)"
+                        if rule.unit == "turn" and before.reply_open
+                        else " (it joins the wait as another trigger)"
+                    )
                 )
         if not before.pending and not before.latched:
             speakers = required_speakers(rule.when)
@@ -321,7 +334,11 @@ def _describe(cond: Condition) -> str:
             + (f", or {cond.dense_min}+ making {cond.dense_share:.0%} of a sentence" if cond.dense_min else "")
             + ")"
         )
-        return f"repeats {cond.min_shared}+ content words of the trigger turns" + (verbs if cond.min_verbs else "")
+        return (
+            f"repeats {cond.min_shared}+ content words of the trigger turns"
+            + (f" ({cond.synonyms} words as one)" if cond.synonyms else "")
+            + (verbs if cond.min_verbs else "")
+        )
     if isinstance(cond, UsesName):
         return "uses the name the customer gave"
     if isinstance(cond, Earlier):

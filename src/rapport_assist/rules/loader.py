@@ -655,9 +655,10 @@ class _Builder:
             if spec.dense_share is not None
             else 1.0
         )
+        synonyms = self.ref("lexicon", spec.synonyms, _at(v, "synonyms").loc) if spec.synonyms is not None else None
         if n is None or verbs is None or dense is None or share is None:
             return None
-        return Reflects(n, ignore, verbs, problem, dense, share)
+        return Reflects(n, ignore, verbs, problem, dense, share, synonyms)
 
     def earlier(self, spec: EarlierSpec, v: YValue, context: str) -> Condition | None:
         """``earlier: {within: {turns, seconds}, count: N, <condition keys>}``."""

@@ -267,7 +267,9 @@ class Reflects:
     a sentence repeating them, or the one just before or after it (a recognizer's full stop at
     a pause), says a phrase of lexicon ``problem`` ("if you're *unable* to receive the code"), or one sentence is mostly the customer's words: at least
     ``dense_min`` repeated, and they are at least ``dense_share`` of its content words ("So the
-    app moved you to Thursday, but the wedding is on Wednesday")."""
+    app moved you to Thursday, but the wedding is on Wednesday"). With ``synonyms``, the words
+    of one phrase of that lexicon (one slot of alternatives, "log|sign|login") count as one word
+    on both sides ("I can't log in" - "you can't sign in")."""
 
     min_shared: int
     ignore: str
@@ -275,6 +277,7 @@ class Reflects:
     problem: str | None = None
     dense_min: int = 0
     dense_share: float = 1.0
+    synonyms: str | None = None
 
 
 @dataclass(frozen=True)

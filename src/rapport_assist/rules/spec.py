@@ -398,6 +398,7 @@ class ReflectsSpec(Spec):
     problem: Name = _unset()
     dense_min: Integer = _unset()
     dense_share: Number = _unset()
+    synonyms: Name = _unset()
 
 
 class UsesNameSpec(Spec):
