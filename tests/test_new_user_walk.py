@@ -471,7 +471,7 @@ def test_explain_counts_one_word_and_names_each_skip_test_once(tmp_path: Path) -
     assert "turn 0 closed: customer, #0, 1 word\n" in out.getvalue() and "1 words" not in out.getvalue()
     out = io.StringIO()
     assert main(["rules", "explain", str(call), "--rule", "you-not-we"], stdout=out, stderr=err) == 0
-    assert "(skip_if: question, subordinate, negated, reflects_other)" in out.getvalue()
+    assert "(skip_if: question, subordinate, negated, reflects_other, all_tests)" in out.getvalue()
 
 
 @pytest.mark.parametrize("argv", [["devices"], ["rules", "schema"]])

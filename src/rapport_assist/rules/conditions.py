@@ -811,6 +811,10 @@ def after_request(cues: CompiledLexicon, sentences: int) -> Callable[[Match, Eva
         # ``Features.token``: a turn's joined Doc is not built for this (``Doc.from_docs`` costs
         # more than the rest of the rules on that utterance)
         doc_i, rows, strings = feats.doc_i, feats.rows, feats.au.vocab.strings
+        # a subject never opens with "please": the parser took an order as the subject ("Please
+        # DM your number and the team will reach out"), so the match holds the request
+        if strings[rows[doc_i[m.start]][0]] in _PLEASE:
+            return True
         for c in lexicon_matches(cues, feats):
             if not window_start <= c.start < m.start or (feats.sent[c.start] == sid and c.end > m.start):
                 continue
