@@ -236,3 +236,18 @@ def test_a_verb_continuing_the_agents_cut_sentence_is_no_request(
     turns = [("agent", p) for p in pieces] + [("customer", "Okay.")]
     nudges = [n for n in run(headline, annotator, turns) if n.rule == "uncommitted-promise"]
     assert bool(nudges) is fires, pieces
+
+
+def test_an_action_lexicons_except_phrases_veto_a_future_action(tmp_path: Path, annotator: Annotator) -> None:
+    """``except`` under a lexicon read by ``future_action`` vetoes an action it overlaps, as it
+    does every other find of the lexicon (it was read by no future action before)."""
+    text = PROMISES.replace(
+        "  acts: [call back, post an update, get back, send, add, forward, escalate]\n",
+        "  acts: {phrases: [call back, send, bring up], except: [bring up the menu]}\n",
+    )
+    ruleset = pack(tmp_path, text)
+    assert run(ruleset, annotator, [("agent", "The link will bring up the menu.")]) == []
+    fired = run(ruleset, annotator, [("agent", "Our supervisor will bring up your case with billing.")])
+    assert len(fired) == 1 and "bring up" in fired[0].message
+    # the veto is the except phrase's, not the action's: the same action elsewhere still fires
+    assert len(run(ruleset, annotator, [("agent", "We will send the label and bring up the menu issue.")])) == 1

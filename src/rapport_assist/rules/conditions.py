@@ -1050,8 +1050,9 @@ def future_actions(actions: CompiledLexicon, bit: int, feats: Features) -> list[
     done or under way whose purpose is the action ("I've passed this to the team to fix"); not
     a delegation to "you" ("we've asked you to send it").
 
-    Skipped: questions with the modal first ("will you..."), negated modals ("won't"), and
-    obligations ("you'll have to..."), whose verb is not an action. Cached per utterance; the
+    Skipped: questions with the modal first ("will you..."), negated modals ("won't"),
+    obligations ("you'll have to..."), whose verb is not an action, and an action that one of
+    the lexicon's ``except`` phrases overlaps. Cached per utterance; the
     parse part (``future_frames``) is shared by every actions lexicon.
     """
     key = "future:" + actions.name
@@ -1059,10 +1060,19 @@ def future_actions(actions: CompiledLexicon, bit: int, feats: Features) -> list[
     if cached is not None:
         return cached
     out: list[Match] = []
+    vetoes: list[tuple[int, int]] | None = None
     for start, candidates in future_frames(bit, feats):
         for doc_index in candidates:
             end = _action_end(actions.phrases, feats, doc_index)
             if end > start:
+                # the lexicon's ``except`` phrases veto an action they overlap ("this will bring
+                # up the menu"), as they veto any other find of the lexicon
+                if actions.except_bit and feats.bits & actions.except_bit:
+                    if vetoes is None:
+                        vetoes = actions.excepts.find(feats, actions.except_bit)
+                    verb = feats.content_pos(doc_index)
+                    if any(vs < end and verb < ve for vs, ve in vetoes):
+                        break
                 out.append(Match(start, end, actions.name, feats))
                 break
     feats.cache[key] = out
