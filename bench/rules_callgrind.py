@@ -243,6 +243,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--ready", help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
     args.files = args.files or [f for f in DEFAULT_FILES if f.exists()]
+    if not args.files:
+        names = ", ".join(str(f) for f in DEFAULT_FILES)
+        ap.error(f"no dialogue files: the default dev sets are not here ({names}); name the files to count")
     if args.docs:
         return inner(args, Path(args.ready) if args.ready else None)
 
