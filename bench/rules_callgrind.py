@@ -144,7 +144,7 @@ def inner(args: argparse.Namespace, ready: Path | None) -> int:
             if unknown:
                 print(f"no rule {', '.join(unknown)} in the packs", file=sys.stderr)
                 return 2
-            ruleset = dataclasses.replace(ruleset, rules=[rule for rule in ruleset.rules if rule.id in args.rule])
+            ruleset = dataclasses.replace(ruleset, rules=tuple(rule for rule in ruleset.rules if rule.id in args.rule))
         engine = rules.RuleEngine(ruleset)
         tracker = signals.SignalTracker(ruleset, compiler=engine.compiler)
         ready_calls = []
