@@ -89,6 +89,21 @@ class _Pending:
     deferred: tuple[Features, EvalContext, list[Match], Turn] | None = None
 
 
+def _join_wait(pending: _Pending, state: "_State", feats: Features, found: list[Match] | None, turn: Turn) -> None:
+    """A turn of the trigger's side while a turn rule waits: read into the wait's context (in
+    place of its own earlier reading when the turn goes on), and one more trigger when it holds
+    one (``found``)."""
+    if found is not None:
+        pending.triggers.append((feats, [m for m in found if m.feats is feats]))
+        pending.last_trigger_end_s = turn.end_s
+        pending.trigger_turn = state.turn = turn.index
+    if pending.context_turn == turn.index:
+        pending.context[-1] = feats
+    else:
+        pending.context.append(feats)
+        pending.context_turn = turn.index
+
+
 class _State:
     """A rule's state in the current call."""
 
@@ -538,11 +553,7 @@ class RuleEngine:
             if compiled.ignore is not None and compiled.ignore(ctx) is not None:
                 if deferred is not None:  # a backchannel is no reply: the later turn joins the wait
                     d_feats, _, d_found, d_turn = deferred
-                    pending.triggers.append((d_feats, [m for m in d_found if m.feats is d_feats]))
-                    pending.last_trigger_end_s = d_turn.end_s
-                    pending.trigger_turn = state.turn = d_turn.index
-                    pending.context.append(d_feats)
-                    pending.context_turn = d_turn.index
+                    _join_wait(pending, state, d_feats, d_found, d_turn)
                 continue  # a backchannel turn is not a reply
             pending.turns_seen += 1
             if expect.within.turns is not None and pending.turns_seen >= expect.within.turns:
@@ -639,15 +650,7 @@ class RuleEngine:
                 # (a second long complaint after a reply that did not reflect the first)
                 pending.deferred = None if found is None else (feats, ctx, found, turn)
                 return None
-            if found is not None:
-                pending.triggers.append((feats, [m for m in found if m.feats is feats]))
-                pending.last_trigger_end_s = turn.end_s
-                pending.trigger_turn = state.turn = turn.index
-            if pending.context_turn == turn.index:
-                pending.context[-1] = feats
-            else:
-                pending.context.append(feats)
-                pending.context_turn = turn.index
+            _join_wait(pending, state, feats, found, turn)
             return None
         if (
             state.pending is None
