@@ -461,6 +461,8 @@ def test_recognizer_behind_is_reported_and_nothing_is_lost(speak) -> None:
     texts = [e.text for e in events if isinstance(e, Utterance)]
     assert texts == [f"segment {i}" for i in range(1, 6)]
     assert isinstance(events[-1], CallSummary) and events[-1].utterances == 5
+    # only the agent was captured: the call is one-sided (no dead air or customer reply waited for)
+    assert events[-1].one_side is Speaker.AGENT
     # the sidebar also learns when the agent starts speaking, before the words are recognized
     started = [e for e in events if isinstance(e, SpeechActivity) and e.speaking]
     assert len(started) == 5 and all(e.speaker is Speaker.AGENT for e in started)

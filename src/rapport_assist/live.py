@@ -290,7 +290,9 @@ class LiveCall:
             # (run passes Partial items on too; its annotation predates captions)
             items = cast(Iterable[Union[Utterance, Status, SpeechActivity, Tick]], self._timeline_items())
             stable: dict[Speaker, str] = {}  # per side: the committed words of its latest caption
-            for event in pipeline.run(items, read_ahead=1):
+            # an agent-only call (no customer device) has no dead air, talk-over or reply from the
+            # customer to wait for: the pipeline leaves those out, as for a one-sided recording
+            for event in pipeline.run(items, read_ahead=1, sides=self.settings.captured()):
                 if isinstance(event, Partial):
                     stable[event.speaker] = event.text
                 elif isinstance(event, Nudge) and event.early and event.evidence:  # (caption_agreement)
