@@ -1,5 +1,5 @@
 # The two commands of the README: `make run` and `make test`. Both set everything up first.
-.PHONY: setup run test test-fast bench bench-live screenshots clean
+.PHONY: setup run test test-slow bench bench-live screenshots clean
 
 setup:
 	@bash scripts/setup.sh
@@ -7,11 +7,12 @@ setup:
 run: setup
 	@.venv/bin/rapport-assist sidebar
 
+# everything but the suites marked `slow` (a few minutes); CI (.ci/run) runs test-slow after it
 test: setup
-	@.venv/bin/python -m pytest -q
-
-test-fast: setup
 	@.venv/bin/python -m pytest -q -m "not slow"
+
+test-slow: setup
+	@.venv/bin/python -m pytest -q -m slow
 
 bench: setup
 	@.venv/bin/python bench/replay_speed.py

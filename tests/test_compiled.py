@@ -63,6 +63,7 @@ def test_stale_or_missing_compiled_modules_are_not_loaded(tmp_path: Path, monkey
     assert sys.meta_path[0].find_spec("rapport_assist.cli") is None
 
 
+@pytest.mark.slow  # two whole-pack 'rules test' runs (16 s on 2 cores); skipped anyway until the build is fresh
 def test_the_compiled_engine_gives_the_plain_engines_results() -> None:
     if not _compiled.fresh():
         pytest.skip("no compiled rule engine built from these sources (scripts/setup.sh builds it)")

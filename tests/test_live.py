@@ -598,7 +598,8 @@ def test_a_device_lost_before_its_first_block_starts_afresh_when_reopened() -> N
     assert isinstance(events[-1], CallSummary)
 
 
-@pytest.mark.slow
+# not marked slow: the one live call through a real PulseAudio server that 'make test' runs
+# (the others, longer, run in 'make test-slow')
 def test_live_command_on_pulseaudio(pulse: PulseServer, speak, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """`rapport-assist live` end to end: devices chosen on the command line, saved; the customer
     speaks into a null sink; the transcript prints; --seconds ends the call with its summary."""

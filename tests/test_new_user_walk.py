@@ -95,7 +95,27 @@ def test_rules_test_says_when_a_team_file_broke_a_default_example(tmp_path: Path
     assert main(["rules", "test", str(team), "--rule", "no-confirmation"], out, io.StringIO()) == 8
     (fail,) = [x for x in out.getvalue().splitlines() if x.startswith("FAIL")]
     assert "catalogue.yaml:" in fail and "never fired" in fail, fail
-    assert f"passes with the default packs alone: {team} changes this rule" in fail, fail
+    assert f"passes with the default packs alone: the override at {team}:3 changes this rule" in fail, fail
+
+
+def test_rules_test_names_the_line_of_the_override_that_broke_a_default_example(tmp_path: Path) -> None:
+    """A team file of several overrides, one of which (a lexicon's, on line 4) breaks a default
+    no-confirmation example: the FAIL line named the team file only, leaving the team lead to
+    guess which entry; it now names that entry's file:line, and not the others'."""
+    team = tmp_path / "team.yaml"
+    team.write_text(
+        "version: 1\n"
+        "overrides:\n"
+        "  - {rule: dead-air, severity: high}\n"
+        "  - {lexicon: instruction-step, remove: [tap]}\n"
+        "  - {rule: no-confirmation, title: Check in}\n"
+    )
+    out = io.StringIO()
+    assert main(["rules", "test", str(team), "--rule", "no-confirmation"], out, io.StringIO()) == 8
+    (fail,) = [x for x in out.getvalue().splitlines() if x.startswith("FAIL")]
+    assert "no-confirmation fires[1]" in fail, fail
+    assert f"passes with the default packs alone: the override at {team}:4 changes this rule" in fail, fail
+    assert f"{team}:3" not in fail and f"{team}:5" not in fail, fail
 
 
 def test_a_wav_cut_short_says_so(tmp_path: Path) -> None:

@@ -26,6 +26,7 @@ from .types import Speaker
 from .wording import plural
 
 if TYPE_CHECKING:  # pragma: no cover
+    from .annotate import Annotator
     from .evaluate import Conversation
     from .qa.cache import CachedTimeline
     from .qa.inputs import CallInput
@@ -35,6 +36,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from .recognizer import Recognizer, RecognizerOptions
     from .rules import RuleEngine
     from .rules.model import RuleSet
+    from .rules.source import Loc
     from .sources import ReplayInput
 
 
@@ -1298,7 +1300,8 @@ def _rules_test(args: argparse.Namespace, con: Console) -> int:
     from .rule_examples import run_examples
     from .rules import load_rules, rule_paths
 
-    ruleset = load_rules(_rule_paths(args, *args.paths))
+    paths = _rule_paths(args, *args.paths)
+    ruleset = load_rules(paths)
     if args.rule:
         known = {r.id for r in ruleset.rules}
         for rule_id in args.rule:
@@ -1315,17 +1318,25 @@ def _rules_test(args: argparse.Namespace, con: Console) -> int:
     # say so, or the team lead looks for the mistake in a default pack they never edited
     team = [*args.rules, *args.paths]
     broke: set[tuple[str, str, int]] = set()
+    culprits: dict[tuple[str, str, int], list[Loc]] = {}
     if failed and team and not args.only_rules:
         defaults = load_rules(rule_paths())
         failing = sorted({r.rule for r in failed} & {r.id for r in defaults.rules})
         if failing:
             alone = run_examples(defaults, annotator, only=failing)
             broke = {(r.rule, r.kind, r.number) for r in alone if r.passed}
+            if broke:  # and which override entry did it, by its file:line
+                culprits = _override_culprits(paths, ruleset, set(defaults.files), broke, annotator)
     for r in failed:
         why = ""
         if (r.rule, r.kind, r.number) in broke:
-            changed_by = ", ".join(map(str, team))
-            why = f" (it passes with the default packs alone: {changed_by} changes this rule or its words)"
+            at = culprits.get((r.rule, r.kind, r.number), [])
+            if at:
+                which, verb = ("the override at", "changes") if len(at) == 1 else ("the overrides at", "change")
+                why = f" (it passes with the default packs alone: {which} {', '.join(map(str, at))} {verb} this rule or its words)"
+            else:
+                changed_by = ", ".join(map(str, team))
+                why = f" (it passes with the default packs alone: {changed_by} changes this rule or its words)"
         con.stdout.write(f"FAIL {r.describe()}{why}\n")
         if args.explain:
             from .rule_examples import explain_example
@@ -1337,6 +1348,43 @@ def _rules_test(args: argparse.Namespace, con: Console) -> int:
     rules_run = len({r.rule for r in results})
     con.stdout.write(f"{len(results) - len(failed)} passed, {len(failed)} failed ({plural(rules_run, 'rule')})\n")
     return ExitStatus.EXAMPLES_FAILED if failed else ExitStatus.OK
+
+
+def _override_culprits(
+    paths: Sequence[Path],
+    ruleset: RuleSet,
+    default_files: set[str],
+    broke: set[tuple[str, str, int]],
+    annotator: Annotator,
+) -> dict[tuple[str, str, int], list[Loc]]:
+    """For each default example a team file broke (rule, kind, number): the team's override
+    entries that break it, by where they are written. First each entry on its own (the team's
+    other entries loaded as if not written): those that break it alone; for an example none
+    breaks alone, the entries without which it passes again (they break it together). Nothing
+    found (e.g. a team's new rule is what interferes): the caller names the files. One load and
+    one run of the broken rules' examples per entry, only when an example broke."""
+    from .rule_examples import run_examples
+    from .rules import load_rules
+
+    entries = [e for e in ruleset.overrides if e.path not in default_files]
+    rules = sorted({rule for rule, _, _ in broke})
+
+    def failing_without(leave_out: list[Loc]) -> set[tuple[str, str, int]]:
+        try:
+            loaded = load_rules(paths, leave_out=leave_out)
+        except RuleError:
+            return set()
+        return {(r.rule, r.kind, r.number) for r in run_examples(loaded, annotator, only=rules) if not r.passed}
+
+    found: dict[tuple[str, str, int], list[Loc]] = {}
+    for entry in entries:
+        for key in sorted(failing_without([e for e in entries if e != entry]) & broke):
+            found.setdefault(key, []).append(entry)
+    if len(entries) > 1 and (together := broke - found.keys()):
+        for entry in entries:
+            for key in sorted(together - failing_without([entry])):
+                found.setdefault(key, []).append(entry)
+    return found
 
 
 def _describe_paths(args: argparse.Namespace, paths: Sequence[Path]) -> str:

@@ -17,7 +17,7 @@ import re
 import string
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Collection, Sequence
 
 from ..errors import RuleError
 from ..safe_regex import compile_regex
@@ -170,8 +170,9 @@ DEFAULT_NAME_INTRO_LEXICON = "name-intro"
 DEFAULT_REQUEST_LEXICON = "customer-request"
 
 
-def load_rules(paths: Sequence[Path]) -> RuleSet:
-    """Load rule files and folders (every ``*.yaml`` inside, sorted) into one ``RuleSet``.
+def load_rules(paths: Sequence[Path], leave_out: Collection[Loc] = ()) -> RuleSet:
+    """Load rule files and folders (every ``*.yaml`` inside, sorted) into one ``RuleSet``;
+    ``leave_out``: override entries (``RuleSet.overrides``) to load as if they were not written.
 
     Raises ``RuleError`` listing every problem as ``file:line:col: what (fix: ...)``; its
     ``errors`` attribute holds them as ``RuleProblem`` values.
@@ -202,7 +203,7 @@ def load_rules(paths: Sequence[Path]) -> RuleSet:
     if not paths:
         problems.items.append(RuleProblem("<rules>", 1, 1, "no rule files given", "pass a file or folder"))
     files = _unique(files)
-    builder = _Builder(problems)
+    builder = _Builder(problems, leave_out=frozenset(leave_out))
     checked = []
     for path in files:
         tree = read_rule_file(path, problems)
@@ -343,6 +344,10 @@ class _Builder:
     fillers: list[str] = field(default_factory=list)
     # files that could not be read (a YAML syntax error): names they define are not known
     unread: list[str] = field(default_factory=list)
+    # override entries read as if absent (``rules test`` finding which one broke an example)
+    leave_out: frozenset[Loc] = frozenset()
+    # where each override entry read is written (``RuleSet.overrides``)
+    override_entries: list[Loc] = field(default_factory=list)
     overrides: list[tuple[str, Loc, dict[str, object]]] = field(default_factory=list)
     # where each override key was written, to point at it when the rule cannot take it
     override_locs: dict[tuple[int, str], Loc] = field(default_factory=dict)
@@ -460,7 +465,8 @@ class _Builder:
     def collect_overrides(self, file: _File) -> None:
         """Read a file's ``overrides:`` (before any rule is built: they change params)."""
         for _, _, override, node in file.entries("overrides", shape.spec.Override):
-            if override is not None:
+            if override is not None and node.loc not in self.leave_out:
+                self.override_entries.append(node.loc)
                 self.add_override(override, node)
 
     def add_lexicon(self, name: str, key_loc: Loc, spec: list[Any] | LexiconSpec | None, node: YValue) -> None:
@@ -1422,6 +1428,7 @@ class _Builder:
             tones=dict(self.tones),
             fillers=tuple(dict.fromkeys(self.fillers)),
             files=files,
+            overrides=tuple(self.override_entries),
         )
 
 

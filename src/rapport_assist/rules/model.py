@@ -479,6 +479,9 @@ class RuleSet:
     fillers: tuple[str, ...]
     files: tuple[str, ...]
     warnings: tuple["RuleProblem", ...] = ()
+    # where each entry of an ``overrides:`` list is written (a rule's or a lexicon's), in the order
+    # loaded: ``rules test`` names the one that broke a default rule's example
+    overrides: tuple[Loc, ...] = ()
 
     @cached_property
     def needs_entities(self) -> bool:
