@@ -133,7 +133,7 @@ def test_a_phrase_runs_over_a_sentence_start_the_parser_guessed(engine: RuleEngi
     """Unpunctuated speech: spaCy's parser starts a sentence at "now" in the run-on above, with
     nothing said to end one. A phrase ("everything's fine now") still matches there, as it does
     said alone; a "." said before "now" still ends it. Both ways of finding phrases (the compiled
-    scan and the trie walk from each word) agree, and a turn joined from utterances keeps it."""
+    scan and the trie walk from each word) agree; and in a turn, over a pause with no stop."""
     annotator = Annotator()
     extractor = engine.compiler.extractor
     resolved = engine.compiler.lexicons["resolved-now"]
@@ -151,12 +151,21 @@ def test_a_phrase_runs_over_a_sentence_start_the_parser_guessed(engine: RuleEngi
     alone = read("everything's fine now")
     assert [alone.span_text(m.start, m.end) for m in resolved.find(alone)] == said
     assert resolved.find(read(RUN_ON.replace("fine now", "fine. now"))) == []
-    # a turn's reading joined from its utterances' keeps the run-on span
-    other = read("hi there")
-    joined = extractor.join(
-        [other, feats], AnnotatedUtterance(Utterance(0, Speaker.CUSTOMER, "x", 0.0, 6.0), feats.doc), [0, 9]
-    )
-    assert joined is not None
-    assert [(m.start - len(other.keys), m.end - len(other.keys)) for m in resolved.find(joined)] == [
-        (m.start, m.end) for m in resolved.find(feats)
-    ]
+    # a turn joined from utterances split at a recognizer's pause with no stop said: the phrase
+    # runs over the pause, in the reading joined from the parts' as in the joined Doc read whole
+    from spacy.tokens import Doc
+
+    from rapport_assist.annotate import JoinedUtterance
+    from rapport_assist.rules.features import joined_text
+
+    parts = [read("so everything's fine"), read("um"), read("now i just wanted to know what happened")]
+    text, offsets = joined_text(parts)
+    turn = JoinedUtterance(Utterance(0, Speaker.CUSTOMER, text, 0.0, 6.0), [p.doc for p in parts])
+    joined = extractor.join(parts, turn, offsets)
+    whole = extractor.extract(AnnotatedUtterance(turn.utterance, Doc.from_docs([p.doc for p in parts])))
+    assert joined is not None and joined.spelled == whole.spelled and joined.phrase_spans == whole.phrase_spans
+    assert [joined.span_text(m.start, m.end) for m in resolved.find(joined)] == ["everything's fine now"]
+    stopped = [read("so everything's fine."), read("now i just wanted to know what happened")]
+    text, offsets = joined_text(stopped)
+    turn = JoinedUtterance(Utterance(0, Speaker.CUSTOMER, text, 0.0, 6.0), [p.doc for p in stopped])
+    assert resolved.find(extractor.join(stopped, turn, offsets)) == []

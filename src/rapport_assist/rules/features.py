@@ -756,6 +756,8 @@ class FeatureExtractor:
         sent_starts: list[int] = []  # per sentence, the content position it starts at
         run_on: list[int] = []  # sentences the parser began with no stop said before them
         ended = True  # a stop was said since the last content token (``Features.phrase_spans``)
+        stopped = False  # a stop was said at all
+        lead = 0  # sentences begun after the first with no word and no stop before them (``join``)
         sid = -1
         last_lower = 0
         last_skipped = 0  # the last punctuation token, to spot "?" at a sentence end
@@ -769,12 +771,14 @@ class FeatureExtractor:
                 sent_starts.append(len(keys))
                 if not ended:
                     run_on.append(sid)
+                elif sid and not stopped and not keys:
+                    lead += 1
             info = words.get(lower) or self._word(doc, lower)
             kind = info[0]
             if kind & _SKIP:
                 last_skipped = lower
                 if kind & _ENDS:
-                    ended = True
+                    ended = stopped = True
                 if kind & _FILLER:
                     has_filler = True
                 continue
@@ -809,18 +813,7 @@ class FeatureExtractor:
         # each sentence's content positions (a sentence's content tokens follow each other): (0, 0) for none
         sent_starts.append(len(keys))
         spans = [(a, b) if b > a else (0, 0) for a, b in zip(sent_starts, sent_starts[1:])]
-        phrase_spans = runs = spans
-        if run_on:  # a sentence run on from the one before: one phrase span for them all
-            runs, phrase_spans = [], []
-            first = 0
-            for sid in range(1, len(spans) + 1):
-                if sid < len(spans) and sid in run_on:
-                    continue
-                a, b = sent_starts[first], sent_starts[sid]
-                run = (a, b) if b > a else (0, 0)
-                runs.append(run)
-                phrase_spans += [run] * (sid - first)
-                first = sid
+        phrase_spans, runs = _runs(spans, sent_starts, run_on) if run_on else (spans, spans)
         spelled = join_slots(slots, runs)
         text = au.utterance.text
         if rows and len(text) != rows[-1][_IDX] + len(doc[-1].text_with_ws):  # a Doc of other text
@@ -845,6 +838,10 @@ class FeatureExtractor:
         # the filler keys ``doc_text`` leaves out of quotes: none to look for when none was said
         feats.cache["#fillers"] = self.fillers if has_filler else _NO_FILLERS
         feats.cache["#content"] = content
+        # for ``join``: the sentences run on, those begun before any word or stop, and how the
+        # utterance ends: 1 a word with no stop after it, 2 neither word nor stop (the state
+        # before it goes on), 0 a stop
+        feats.cache["#run_on"] = (run_on, lead, 1 if not ended else 2 if not stopped and not keys else 0)
         return feats
 
     def join(self, parts: Sequence[Features], au: AnnotatedUtterance, offsets: Sequence[int]) -> Features | None:
@@ -863,8 +860,9 @@ class FeatureExtractor:
         word_bits: list[int] = []
         content: list[int] = []
         spans: list[tuple[int, int]] = []
-        phrase_spans: list[tuple[int, int]] = []  # (a part's own: a pause between parts still ends a phrase)
-        run_on = False
+        run_on: list[int] = []  # sentences run on from the one before, as ``extract`` reads the joined Doc
+        spelled: list[str] = []
+        state = 0  # how the parts so far end (``extract``'s "#run_on")
         questions: set[int] = set()
         bits = tags = words = 0
         n_tokens = 0
@@ -881,7 +879,6 @@ class FeatureExtractor:
                 doc_i += [i + n_tokens for i in part.doc_i]
                 content += [k + k0 for k in part.cache["#content"]]
                 spans += [(a + k0, b + k0) if b else (0, 0) for a, b in part.sent_spans]
-                phrase_spans += [(a + k0, b + k0) if b else (0, 0) for a, b in part.phrase_spans or part.sent_spans]
                 questions.update(q + s0 for q in part.questions)
                 rows += [[*row[:_IDX], row[_IDX] + offset, *row[_IDX + 1 :]] for row in part_rows]
             else:
@@ -889,10 +886,21 @@ class FeatureExtractor:
                 doc_i += part.doc_i
                 content += part.cache["#content"]
                 spans += part.sent_spans
-                phrase_spans += part.phrase_spans or part.sent_spans
                 questions.update(part.questions)
                 rows += part_rows
-            run_on = run_on or part.phrase_spans is not part.sent_spans
+            # a part begins a sentence, run on (as in the joined Doc) when the parts before end in a
+            # word with no stop after it: a recognizer's pause is no stop said
+            part_run_on, lead, tail = part.cache["#run_on"]
+            if state == 1:
+                run_on += range(s0, s0 + lead + 1)
+            run_on += [s + s0 for s in part_run_on]
+            if part.spelled:
+                if spelled and state == 1 and part.sent[0] <= lead:  # its first word runs on
+                    spelled[-1] += part.spelled
+                else:
+                    spelled.append(part.spelled)
+            if tail != 2:
+                state = tail
             bits |= part.bits
             tags |= part.tags
             words += part.word_count
@@ -910,16 +918,52 @@ class FeatureExtractor:
             word_bits,
             tags,
             au.utterance.text,
-            "\n".join([part.spelled for part in parts if part.spelled]),
-            phrase_spans if run_on else spans,
+            "\n".join(spelled),
+            _runs(spans, _sentence_starts(spans, len(keys)), run_on)[0] if run_on else spans,
             made_by=self,
             _word_count=words,
             parts=tuple(parts),
         )
         feats.cache["#fillers"] = self.fillers
         feats.cache["#content"] = content
+        feats.cache["#run_on"] = (run_on, 0, state)
         au.features = feats
         return feats
+
+
+def _runs(
+    spans: list[tuple[int, int]], sent_starts: list[int], run_on: list[int]
+) -> tuple[list[tuple[int, int]], list[tuple[int, int]]]:
+    """``Features.phrase_spans`` (per sentence) and the distinct spans (each once, in order) when
+    the sentences ``run_on`` (ids, ascending) are joined to the one before. ``sent_starts``: each
+    sentence's first content position, then the number of content tokens."""
+    runs: list[tuple[int, int]] = []
+    phrase_spans: list[tuple[int, int]] = []
+    soft = set(run_on)
+    first = 0
+    for sid in range(1, len(spans) + 1):
+        if sid < len(spans) and sid in soft:
+            continue
+        a, b = sent_starts[first], sent_starts[sid]
+        run = (a, b) if b > a else (0, 0)
+        runs.append(run)
+        phrase_spans += [run] * (sid - first)
+        first = sid
+    return phrase_spans, runs
+
+
+def _sentence_starts(spans: list[tuple[int, int]], n: int) -> list[int]:
+    """Each sentence's first content position (an empty one's: where it falls), then ``n``."""
+    out: list[int] = []
+    at = 0
+    for a, b in spans:
+        if b:
+            at = a
+        out.append(at)
+        if b:
+            at = b
+    out.append(n)
+    return out
 
 
 def joined_text(parts: Sequence[Features]) -> tuple[str, list[int]]:
