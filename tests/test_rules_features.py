@@ -121,3 +121,51 @@ def test_a_staff_word_that_is_a_spacy_symbol_makes_a_claim(annotator: Annotator,
         tracker = SignalTracker(rules)
         au, _ = tracker.on_utterance(annotator.annotate(Utterance(0, Speaker.CUSTOMER, text, 0.0, 3.0)))
         assert au.utterance.signals.tone.label == "angry", text
+
+
+RUN_ON = (
+    "so um my power went out last night around ten and i was gonna call but it came back on at like eleven"
+    " thirty on its own so everything's fine now i just wanted to know what happened for my own curiosity"
+)
+
+
+def test_a_phrase_runs_over_a_sentence_start_the_parser_guessed(engine: RuleEngine) -> None:
+    """Unpunctuated speech: spaCy's parser starts a sentence at "now" in the run-on above, with
+    nothing said to end one. A phrase ("everything's fine now") still matches there, as it does
+    said alone; a "." said before "now" still ends it. Both ways of finding phrases (the compiled
+    scan and the trie walk from each word) agree; and in a turn, over a pause with no stop."""
+    annotator = Annotator()
+    extractor = engine.compiler.extractor
+    resolved = engine.compiler.lexicons["resolved-now"]
+
+    def read(text: str):
+        return extractor.features(annotator.annotate(Utterance(0, Speaker.CUSTOMER, text, 0.0, 6.0)))
+
+    feats = read(RUN_ON)
+    now = feats.doc_i[[feats.span_text(k, k + 1) for k in range(len(feats.keys))].index("now")]
+    assert feats.doc[now].is_sent_start  # the parser's guess this test is about
+    said = [feats.span_text(m.start, m.end) for m in resolved.find(feats)]
+    assert said == ["everything's fine now"]
+    assert resolved.phrases.find(feats) == [(m.start, m.end) for m in resolved.find(feats)]  # the trie walk
+    assert len(feats.sent_spans) > 1  # the sentences stay the parser's for everything else
+    alone = read("everything's fine now")
+    assert [alone.span_text(m.start, m.end) for m in resolved.find(alone)] == said
+    assert resolved.find(read(RUN_ON.replace("fine now", "fine. now"))) == []
+    # a turn joined from utterances split at a recognizer's pause with no stop said: the phrase
+    # runs over the pause, in the reading joined from the parts' as in the joined Doc read whole
+    from spacy.tokens import Doc
+
+    from rapport_assist.annotate import JoinedUtterance
+    from rapport_assist.rules.features import joined_text
+
+    parts = [read("so everything's fine"), read("um"), read("now i just wanted to know what happened")]
+    text, offsets = joined_text(parts)
+    turn = JoinedUtterance(Utterance(0, Speaker.CUSTOMER, text, 0.0, 6.0), [p.doc for p in parts])
+    joined = extractor.join(parts, turn, offsets)
+    whole = extractor.extract(AnnotatedUtterance(turn.utterance, Doc.from_docs([p.doc for p in parts])))
+    assert joined is not None and joined.spelled == whole.spelled and joined.phrase_spans == whole.phrase_spans
+    assert [joined.span_text(m.start, m.end) for m in resolved.find(joined)] == ["everything's fine now"]
+    stopped = [read("so everything's fine."), read("now i just wanted to know what happened")]
+    text, offsets = joined_text(stopped)
+    turn = JoinedUtterance(Utterance(0, Speaker.CUSTOMER, text, 0.0, 6.0), [p.doc for p in stopped])
+    assert resolved.find(extractor.join(stopped, turn, offsets)) == []

@@ -4,7 +4,9 @@ Each utterance's spaCy ``Doc`` is read once (with ``Doc.to_array``) into a list 
 tokens*: punctuation, spaces and fillers ("um", "uh") are dropped and stutters ("I, I") are
 collapsed. Each content token carries its lowercase, norm and lemma as hash keys, so a
 phrase token written as "am", "'m" or "be" matches "I'm", and a phrase written in base form
-("call back") matches every inflection through the lemma. Phrases never cross a sentence.
+("call back") matches every inflection through the lemma. Phrases never cross a sentence the
+speaker ended (with ".", "!", "?", ";", ":", "…" or a line break); a break the parser made between
+two words with no such stop between them does not stop a phrase (``Features.phrase_spans``).
 
 Phrase syntax (in YAML): words separated by spaces; ``a|b|c`` lists one-word alternatives;
 ``<num>`` matches any number word or digit string ("within <num> hours") and a clock time ("3:30").
@@ -210,7 +212,7 @@ class PhraseIndex:
         Most words lead to one trie node whichever of their keys is followed, so the walk keeps
         a single node; a word whose keys branch to different nodes hands over to ``_walk``."""
         keys, nums = feats.keys, feats.is_num
-        end = feats.sent_spans[feats.sent[pos]][1]  # phrases stay within a sentence
+        end = (feats.phrase_spans or feats.sent_spans)[feats.sent[pos]][1]  # phrases stay within a sentence
         node = self.root
         best = -1
         j = pos
@@ -407,8 +409,18 @@ class Features:
     tags: int  # the parts of speech that occur, as bits (1 << spaCy's POS id)
     text: str  # the Doc's text (the utterance's, which spaCy keeps exactly)
     # the content tokens spelled for the compiled lexicon scan (``scan``): per token the letters
-    # of its keys that phrases use, then a space; a line break between sentences
+    # of its keys that phrases use, then a space; a line break between sentences (those of
+    # ``phrase_spans``)
     spelled: str = ""
+    # per sentence, the content span its phrases may run over: its own (``sent_spans``), or, when
+    # the parser began a sentence with no stop said before it, the sentences it ran on from
+    # joined. Unpunctuated speech ("so everything's fine now i just wanted to say") is where the
+    # parser's sentence starts are guesses: it split "fine | now" there, and "everything's fine
+    # now" did not match in the run-on while it did alone. A written ".", "!", "?", ";", ":",
+    # "…" or a line break still ends a phrase; a comma never did (punctuation is not a content
+    # token). Only phrases read this: questions, sentence scopes and quotes keep the parser's
+    # sentences. None: the same as ``sent_spans``.
+    phrase_spans: list[tuple[int, int]] | None = None
     # per-utterance results by name ("lex:<lexicon>", "#ents", ...): each name's one reader knows its type
     cache: dict[str, Any] = field(default_factory=dict)
     made_by: Any = None  # the extractor (``FeatureExtractor.features`` reuses its own only)
@@ -667,6 +679,8 @@ class KeyBits:
 _CASELESS: dict[int, int] = {}
 
 _SKIP, _NUM, _STOP, _FILLER = 1, 2, 4, 8  # word kinds cached by FeatureExtractor (a filler is also skipped)
+_ENDS = 16  # punctuation or space that ends a sentence as said (``Features.phrase_spans``)
+_END_MARKS = re.compile(r"[.!?;:…\n]")
 _NO_FILLERS: frozenset[int] = frozenset()
 
 
@@ -711,6 +725,8 @@ class FeatureExtractor:
             | (_NUM if lex.like_num or _CLOCK_TIME.match(lex.text) else 0)
             | (_STOP if lex.is_stop else 0)
         )
+        if kind & _SKIP and not kind & _FILLER and _END_MARKS.search(lex.text):
+            kind |= _ENDS
         extra = self._expand.get(lower, 0)
         by_key = self._key_bits.by_key
         bits = by_key.get(lower, 0) | by_key.get(extra, 0) | (self._key_bits.num_bits if kind & _NUM else 0)
@@ -738,6 +754,10 @@ class FeatureExtractor:
         bits = tags = 0
         word_bits: list[int] = []
         sent_starts: list[int] = []  # per sentence, the content position it starts at
+        run_on: list[int] = []  # sentences the parser began with no stop said before them
+        ended = True  # a stop was said since the last content token (``Features.phrase_spans``)
+        stopped = False  # a stop was said at all
+        lead = 0  # sentences begun after the first with no word and no stop before them (``join``)
         sid = -1
         last_lower = 0
         last_skipped = 0  # the last punctuation token, to spot "?" at a sentence end
@@ -749,14 +769,21 @@ class FeatureExtractor:
                 sid += 1
                 last_lower = 0
                 sent_starts.append(len(keys))
+                if not ended:
+                    run_on.append(sid)
+                elif sid and not stopped and not keys:
+                    lead += 1
             info = words.get(lower) or self._word(doc, lower)
             kind = info[0]
             if kind & _SKIP:
                 last_skipped = lower
+                if kind & _ENDS:
+                    ended = stopped = True
                 if kind & _FILLER:
                     has_filler = True
                 continue
             last_skipped = 0
+            ended = False
             if lower == last_lower:  # a stutter: "I, I think"
                 continue
             last_lower = lower
@@ -786,7 +813,8 @@ class FeatureExtractor:
         # each sentence's content positions (a sentence's content tokens follow each other): (0, 0) for none
         sent_starts.append(len(keys))
         spans = [(a, b) if b > a else (0, 0) for a, b in zip(sent_starts, sent_starts[1:])]
-        spelled = join_slots(slots, spans)
+        phrase_spans, runs = _runs(spans, sent_starts, run_on) if run_on else (spans, spans)
+        spelled = join_slots(slots, runs)
         text = au.utterance.text
         if rows and len(text) != rows[-1][_IDX] + len(doc[-1].text_with_ws):  # a Doc of other text
             text = doc.text
@@ -804,11 +832,16 @@ class FeatureExtractor:
             tags,
             text,
             spelled,
+            phrase_spans,
             made_by=self,
         )
         # the filler keys ``doc_text`` leaves out of quotes: none to look for when none was said
         feats.cache["#fillers"] = self.fillers if has_filler else _NO_FILLERS
         feats.cache["#content"] = content
+        # for ``join``: the sentences run on, those begun before any word or stop, and how the
+        # utterance ends: 1 a word with no stop after it, 2 neither word nor stop (the state
+        # before it goes on), 0 a stop
+        feats.cache["#run_on"] = (run_on, lead, 1 if not ended else 2 if not stopped and not keys else 0)
         return feats
 
     def join(self, parts: Sequence[Features], au: AnnotatedUtterance, offsets: Sequence[int]) -> Features | None:
@@ -827,6 +860,9 @@ class FeatureExtractor:
         word_bits: list[int] = []
         content: list[int] = []
         spans: list[tuple[int, int]] = []
+        run_on: list[int] = []  # sentences run on from the one before, as ``extract`` reads the joined Doc
+        spelled: list[str] = []
+        state = 0  # how the parts so far end (``extract``'s "#run_on")
         questions: set[int] = set()
         bits = tags = words = 0
         n_tokens = 0
@@ -852,6 +888,19 @@ class FeatureExtractor:
                 spans += part.sent_spans
                 questions.update(part.questions)
                 rows += part_rows
+            # a part begins a sentence, run on (as in the joined Doc) when the parts before end in a
+            # word with no stop after it: a recognizer's pause is no stop said
+            part_run_on, lead, tail = part.cache["#run_on"]
+            if state == 1:
+                run_on += range(s0, s0 + lead + 1)
+            run_on += [s + s0 for s in part_run_on]
+            if part.spelled:
+                if spelled and state == 1 and part.sent[0] <= lead:  # its first word runs on
+                    spelled[-1] += part.spelled
+                else:
+                    spelled.append(part.spelled)
+            if tail != 2:
+                state = tail
             bits |= part.bits
             tags |= part.tags
             words += part.word_count
@@ -869,15 +918,52 @@ class FeatureExtractor:
             word_bits,
             tags,
             au.utterance.text,
-            "\n".join([part.spelled for part in parts if part.spelled]),
+            "\n".join(spelled),
+            _runs(spans, _sentence_starts(spans, len(keys)), run_on)[0] if run_on else spans,
             made_by=self,
             _word_count=words,
             parts=tuple(parts),
         )
         feats.cache["#fillers"] = self.fillers
         feats.cache["#content"] = content
+        feats.cache["#run_on"] = (run_on, 0, state)
         au.features = feats
         return feats
+
+
+def _runs(
+    spans: list[tuple[int, int]], sent_starts: list[int], run_on: list[int]
+) -> tuple[list[tuple[int, int]], list[tuple[int, int]]]:
+    """``Features.phrase_spans`` (per sentence) and the distinct spans (each once, in order) when
+    the sentences ``run_on`` (ids, ascending) are joined to the one before. ``sent_starts``: each
+    sentence's first content position, then the number of content tokens."""
+    runs: list[tuple[int, int]] = []
+    phrase_spans: list[tuple[int, int]] = []
+    soft = set(run_on)
+    first = 0
+    for sid in range(1, len(spans) + 1):
+        if sid < len(spans) and sid in soft:
+            continue
+        a, b = sent_starts[first], sent_starts[sid]
+        run = (a, b) if b > a else (0, 0)
+        runs.append(run)
+        phrase_spans += [run] * (sid - first)
+        first = sid
+    return phrase_spans, runs
+
+
+def _sentence_starts(spans: list[tuple[int, int]], n: int) -> list[int]:
+    """Each sentence's first content position (an empty one's: where it falls), then ``n``."""
+    out: list[int] = []
+    at = 0
+    for a, b in spans:
+        if b:
+            at = a
+        out.append(at)
+        if b:
+            at = b
+    out.append(n)
+    return out
 
 
 def joined_text(parts: Sequence[Features]) -> tuple[str, list[int]]:
