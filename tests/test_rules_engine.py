@@ -464,3 +464,43 @@ def test_an_all_skip_needs_every_test_and_before_says_looks_back(
         tmp_path, annotator, "  will-text: [get a text]\n  tie: [once it's there]\n", ALL_SKIP_RULE, text
     )
     assert bool(nudges) is fires, (text, nudges)
+
+
+LACKS_SKIP_RULE = textwrap.dedent("""\
+      - id: open-promise
+        title: Open promise
+        severity: low
+        why: Because.
+        message: "{quote}"
+        when:
+          speaker: agent
+          says:
+            lexicon: will-text
+            skip_if:
+              - all:
+                  - sentence_says: tie
+                  - sentence_lacks: doubt
+        cooldown_s: 0
+    """)
+
+
+@pytest.mark.parametrize(
+    "text, fires",
+    [
+        # the tie is there and no doubt: skipped
+        ("You'll get a text once it's there.", False),
+        # a doubt in the same sentence keeps the match (sentence_lacks fails)
+        ("You'll get a text once it's there, maybe.", True),
+        # a doubt in another sentence does not count: the match's sentence lacks it
+        ("Maybe it is late. You'll get a text once it's there.", False),
+        # no tie: nothing to skip
+        ("You'll get a text about it.", True),
+    ],
+)
+def test_sentence_lacks_holds_when_the_match_sentence_has_no_match(
+    tmp_path: Path, annotator: Annotator, text: str, fires: bool
+) -> None:
+    nudges = _agent_says(
+        tmp_path, annotator, "  will-text: [get a text]\n  tie: [once it's there]\n  doubt: [maybe]\n", LACKS_SKIP_RULE, text
+    )
+    assert bool(nudges) is fires, (text, nudges)

@@ -53,6 +53,7 @@ from .model import (
     ReflectsOther,
     RegexFinder,
     Says,
+    SentenceLacks,
     SentenceSays,
     SpeakerIs,
     SubjectFinder,
@@ -384,6 +385,14 @@ class Compiler:
                 return any(ctx.feats.sent[o.start] == sid for o in lexicon_matches(lex, ctx.feats))
 
             return sentence_says
+        if isinstance(test, SentenceLacks):
+            lacked = self.lexicons[test.lexicon]
+
+            def sentence_lacks(m: Match, ctx: EvalContext) -> bool:
+                sid = ctx.feats.sent[m.start]
+                return not any(ctx.feats.sent[o.start] == sid for o in lexicon_matches(lacked, ctx.feats))
+
+            return sentence_lacks
         if isinstance(test, (ThenSays, BeforeSays)):
             lex, n = self.lexicons[test.lexicon], test.sentences
             after = isinstance(test, ThenSays)  # the sentences after the match's, else before it

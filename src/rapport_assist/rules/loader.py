@@ -58,6 +58,7 @@ from .model import (
     Rule,
     RuleSet,
     Says,
+    SentenceLacks,
     SentenceSays,
     SignalTest,
     SpeakerIs,
@@ -919,6 +920,8 @@ class _Builder:
             return InQuestion()
         if name == "sentence_says":
             return SentenceSays(self.ref("lexicon", str(params), pv.loc))
+        if name == "sentence_lacks":
+            return SentenceLacks(self.ref("lexicon", str(params), pv.loc))
 
         def get(key: str) -> Any:
             return getattr(params, key) if params is not None else None

@@ -73,6 +73,14 @@ class SentenceSays:
 
 
 @dataclass(frozen=True)
+class SentenceLacks:
+    """The match's sentence has no match of another lexicon (with ``all``: a third party named
+    in a sentence that does not also name the company)."""
+
+    lexicon: str
+
+
+@dataclass(frozen=True)
 class ThenSays:
     """One of the ``sentences`` after the match's sentence, in the same utterance (or turn, for
     a turn rule), matches another lexicon and is not a question: "Someone will call you back.
@@ -135,6 +143,7 @@ MatchTest = Union[
     Conditional,
     Negated,
     SentenceSays,
+    SentenceLacks,
     ThenSays,
     BeforeSays,
     ReflectsOther,

@@ -331,6 +331,7 @@ def _bad_choice(walk: _Walk, full: tuple[Step, ...], value: Any) -> tuple[str, s
     if field == "skip_if" and value in spec.SKIP_TESTS:  # a test that needs its parameters
         example = {
             "sentence_says": "'- sentence_says: time-frame'",
+            "sentence_lacks": "'- sentence_lacks: time-frame'",
             "reflects_other": "'- reflects_other: {min_shared: 2}'",
         }.get(str(value), f"'- {value}: {{...}}'")
         return f"{value!r} needs parameters", f"write {example}"

@@ -297,6 +297,7 @@ class SkipTestSpec(Spec):
     negated: NegatedTest = _unset()
     subordinate: SubordinateTest = _unset()
     sentence_says: Name = _unset()
+    sentence_lacks: Name = _unset()
     then_says: ThenSaysTest = _unset()
     reflects_other: ReflectsOtherTest = _unset()
     after_request: AfterRequestTest = _unset()
