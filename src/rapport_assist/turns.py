@@ -146,19 +146,32 @@ def _one_edit(a: str, b: str) -> bool:
     return a[i + (len(a) == len(b)) :] == b[i + 1 :]
 
 
-@dataclass
 class _Open:
-    """The turn being built."""
+    """The turn being built. A plain class, not a dataclass: compiled (mypyc), a dataclass's
+    ``__init__`` is the generated Python one, run by the interpreter for every turn (about ten
+    times the instructions of this one); nothing compares, copies or prints these."""
 
-    index: int
-    speaker: Speaker
-    utterances: list[int]
-    texts: list[str]
-    words: int
-    start_s: float
-    end_s: float
-    timing_estimated: bool
-    author: str | None = None
+    def __init__(
+        self,
+        index: int,
+        speaker: Speaker,
+        utterances: list[int],
+        texts: list[str],
+        words: int,
+        start_s: float,
+        end_s: float,
+        timing_estimated: bool,
+        author: str | None = None,
+    ) -> None:
+        self.index = index
+        self.speaker = speaker
+        self.utterances = utterances
+        self.texts = texts
+        self.words = words
+        self.start_s = start_s
+        self.end_s = end_s
+        self.timing_estimated = timing_estimated
+        self.author = author
 
     def value(self, closed: bool, t_s: float) -> Turn:
         # made as ``Turn(...)`` makes it (one value per utterance; ``made``)
