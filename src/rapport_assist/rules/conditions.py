@@ -1250,7 +1250,16 @@ def regex_finder(finder: RegexFinder) -> Callable[[Features], list[Match]]:
         text = feats.text
         out: list[Match] = []
         if needed:
-            seen = text.casefold() if fold else text
+            if fold:
+                # the case-folded text once per utterance, shared by every finder that folds (an
+                # agent's line meets two of uncommitted-promise's patterns): folding a tweet with
+                # an emoji or a curly quote in it costs more than the literal tests after it
+                folded: str | None = feats.cache.get("#casefold")
+                if folded is None:
+                    folded = feats.cache["#casefold"] = text.casefold()
+                seen = folded
+            else:
+                seen = text
             for literal in needed:
                 if literal in seen:
                     break
