@@ -1093,6 +1093,9 @@ def future_frames(bit: int, feats: Features) -> list[tuple[int, list[int]]]:
             feats.cache["#future-frames"] = joined
             return joined
     frames = []
+    if not feats.bits & bit:  # no marker in the utterance (its bits are its words' or'ed): no word to test
+        feats.cache["#future-frames"] = frames
+        return frames
     doc, doc_i = feats.doc, feats.doc_i
     for pos, here in enumerate(feats.word_bits):
         if not here & bit:
@@ -1102,7 +1105,13 @@ def future_frames(bit: int, feats: Features) -> list[tuple[int, list[int]]]:
         if verb is None or holder is None:
             continue
         subject = _subject_of(holder)
-        if subject is None or subject.i > tok.i or any(c.dep_ == "neg" for v in (verb, holder) for c in v.children):
+        if subject is None or subject.i > tok.i:
+            continue
+        # a negation of the verb or of the subject's holder; one token's children read once when
+        # they are the same token (spaCy makes a Token and a generator step per child read)
+        if any(c.dep_ == "neg" for c in verb.children) or (
+            holder.i != verb.i and any(c.dep_ == "neg" for c in holder.children)
+        ):
             continue
         if verb is tok:  # the parser left the modal without a verb ("We'll forward this"): the next words
             candidates = [i for i in (tok.i + 1, tok.i + 2) if i < len(doc) and doc[i].tag_ not in ("VBN", "VBG")]
@@ -1177,38 +1186,45 @@ def _to_infinitive(verb: Token, deps: tuple[str, ...] = ("xcomp",)) -> Token | N
 
 def _future_head(tok: Token) -> tuple[Token | None, Token | None]:
     """For a future marker token, the verb it governs and the token holding the subject."""
-    if tok.tag_ == "MD" and tok.lemma_ in ("will", "shall"):
-        if tok.dep_ == "aux":
+    # the lemma and the tag read once (each read is a spaCy property and a string lookup)
+    lemma, tag = tok.lemma_, tok.tag_
+    if tag == "MD" and lemma in ("will", "shall"):
+        dep = tok.dep_
+        if dep == "aux":
             return tok.head, tok.head
-        if tok.dep_ == "ROOT":  # a modal the parser left as the head ("We'll forward this")
+        if dep == "ROOT":  # a modal the parser left as the head ("We'll forward this")
             return tok, tok
         return None, None
-    if tok.lemma_ in _PLAN_WORDS and tok.tag_ in ("VBP", "VBZ", "VBG"):
+    if lemma in _PLAN_WORDS and tag in ("VBP", "VBZ", "VBG"):
         return _to_infinitive(tok), tok
-    if tok.lemma_ in _DELEGATE_WORDS or tok.lemma_ in _HANDOVER_WORDS:
-        handover = tok.lemma_ not in _DELEGATE_WORDS
-        if tok.tag_ not in (("VBD", "VBN", "VBG") if handover else ("VBD", "VBN")):
+    if lemma in _DELEGATE_WORDS or lemma in _HANDOVER_WORDS:
+        handover = lemma not in _DELEGATE_WORDS
+        if tag not in (("VBD", "VBN", "VBG") if handover else ("VBD", "VBN")):
             return None, None
         objects = [c for c in tok.children if c.dep_ in ("dobj", "dative")]
         # "we've asked you to send the receipt" hands the action to the customer
         if not objects or any(c.lower_ in ("you", "yourself") for c in objects):
             return None, None
         return _to_infinitive(tok, ("xcomp", "advcl") if handover else ("xcomp",)), tok
-    if tok.lemma_ in _PLAN_NOUNS and tok.pos_ == "NOUN" and tok.dep_ == "nsubj" and tok.head.lemma_ == "be":
+    if lemma in _PLAN_NOUNS and tok.pos_ == "NOUN" and tok.dep_ == "nsubj" and tok.head.lemma_ == "be":
         return _to_infinitive(tok.head), tok.head
-    nxt = tok.nbor(1) if tok.i + 1 < len(tok.doc) else None
-    if tok.lemma_ == "go" and tok.tag_ in ("VBG", "VB") and nxt is not None and nxt.norm_ == "to":
-        verb = next((c for c in tok.children if c.dep_ == "xcomp"), None)
-        return verb, tok
+    if lemma == "go" and tag in ("VBG", "VB"):  # (the next token made only for "going")
+        nxt = tok.nbor(1) if tok.i + 1 < len(tok.doc) else None
+        if nxt is not None and nxt.norm_ == "to":
+            verb = next((c for c in tok.children if c.dep_ == "xcomp"), None)
+            return verb, tok
     return None, None
 
 
 def _action_candidates(verb: Token) -> list[Token]:
     """The verb, its conjoined verbs that share its subject, and causative complements
     ("have a manager call", "get that sent") that are not to-infinitives."""
+    # the verb's children read once, for its conjoined verbs and its own complements (spaCy
+    # makes a Token and a generator step per child each time ``children`` is read)
+    kids = list(verb.children)
     verbs = [verb] + [
         c
-        for c in verb.children
+        for c in kids
         if c.dep_ == "conj" and c.pos_ == "VERB" and not any(g.dep_ in _SUBJECT_DEPS for g in c.children)
     ]
     out = []
@@ -1216,7 +1232,7 @@ def _action_candidates(verb: Token) -> list[Token]:
         out.append(v)
         out.extend(
             c
-            for c in v.children
+            for c in (kids if v is verb else v.children)
             if c.dep_ in ("ccomp", "xcomp")
             and c.pos_ == "VERB"
             and not any(g.dep_ == "aux" and g.lower_ == "to" for g in c.children)
