@@ -1330,7 +1330,9 @@ def token_finder(
     def possible(feats: Features) -> bool:
         have, tags_here = feats.bits, feats.tags
         for mask, tags in wanted:
-            if tags_here & tags == tags and have & mask == mask:
+            # the words first: they fail far more often than the parts of speech, and each test
+            # is an operation on integers of a few hundred bits
+            if have & mask == mask and tags_here & tags == tags:
                 return True
         return False
 

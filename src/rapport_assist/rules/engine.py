@@ -1125,6 +1125,9 @@ def _quote_and_rewrite(
     spans = [m for m in found if m.end > m.start]
     if not spans:
         return "", None
+    if not rewrites:  # the first match's quote (the loop below reads each span's sentence end for a rewrite)
+        m = spans[0]
+        return _clip(feats, m.start, asked_clause_start(feats, m.end, feats.sent_spans[feats.sent[m.start]][1])), None
     for m in spans:
         # a sentence's end, or a question said after the match without a stop ("…go to settings
         # do you have the app open"): the quote and the rewrite stop there
