@@ -48,7 +48,10 @@ from .model import (
     Lexicon,
     LexiconFinder,
     MatchTest,
+    MaxWords,
+    MinLength,
     Negated,
+    Not,
     Reflects,
     ReflectsOther,
     RegexFinder,
@@ -123,14 +126,50 @@ class ToneCue(Protocol):
 
 
 class TextToneCue:
-    """The text cue: a tone holds when its ``text`` condition (from ``tones:``) holds."""
+    """The text cue: a tone holds when its ``text`` condition (from ``tones:``) holds.
 
-    def __init__(self, definitions: Mapping[str, Evaluator]) -> None:
+    A tone whose text reads only its utterance (``reads_utterance_only``) is read once per
+    utterance, its result kept on the utterance's features (``once``: the cache key, this cue's
+    own): the signals stage reads "angry" (and "tense") on every utterance for the tone estimate
+    with this cue, and the rules' ``tone:`` on the same utterance then reuse that reading instead
+    of evaluating the same condition on the same words again."""
+
+    def __init__(self, definitions: Mapping[str, Evaluator], once: Mapping[str, str] | None = None) -> None:
         self.definitions = dict(definitions)
+        self.once: dict[str, str] = dict(once or {})
 
     def __call__(self, tone: str, ctx: EvalContext) -> list[Match] | None:
         definition = self.definitions.get(tone)
-        return definition(ctx) if definition else None
+        if not definition:
+            return None
+        key = self.once.get(tone)
+        if key is None:
+            return definition(ctx)
+        cache = ctx.feats.cache
+        if key in cache:  # (None, "does not hold", is kept too)
+            found: list[Match] | None = cache[key]
+            return found
+        found = cache[key] = definition(ctx)
+        return found
+
+
+def reads_utterance_only(cond: Condition) -> bool:
+    """Whether ``cond`` reads nothing but its utterance's words and timing (``ctx.feats``): no
+    earlier turns, no turns that opened an expectation, no tone or signal, not the other
+    speaker's last turn. Its result on an utterance is then the same whoever asks."""
+    if isinstance(cond, (AllOf, AnyOf)):
+        return all(reads_utterance_only(c) for c in cond.items)
+    if isinstance(cond, Not):
+        return reads_utterance_only(cond.item)
+    if isinstance(cond, Says):
+        return all(_test_reads_utterance_only(t) for t in cond.skip_if)
+    return isinstance(cond, (SpeakerIs, MaxWords, MinLength))
+
+
+def _test_reads_utterance_only(test: MatchTest) -> bool:
+    if isinstance(test, AllTests):
+        return all(_test_reads_utterance_only(t) for t in test.tests)
+    return not isinstance(test, ReflectsOther)  # (the other skip tests read the match's utterance)
 
 
 class Compiler:
@@ -149,7 +188,11 @@ class Compiler:
             )
         )  # future markers
         self._finder_bits: dict[object, int] = {}  # token and subject finders' pre-filter bits
-        self.text_tones = TextToneCue({name: self.condition(t.text) for name, t in tones.items()})
+        self.tones = dict(tones)
+        self.text_tones = TextToneCue(
+            {name: self.condition(t.text) for name, t in tones.items()},
+            {name: f"tone-text:{id(self)}:{name}" for name, t in tones.items() if reads_utterance_only(t.text)},
+        )
         self.tone_cues: list[ToneCue] = [self.text_tones]
 
     # ------------------------------------------------------------ conditions
