@@ -35,12 +35,13 @@ import re
 import statistics
 from collections import deque
 from dataclasses import dataclass, field, replace
+from functools import partial
 from typing import TYPE_CHECKING, Callable, Iterable
 
 from .annotate import AnnotatedUtterance
 from .signal_catalogue import CUE_LEXICONS, SIGNAL_FIELDS, SignalField  # noqa: F401  (re-exported)
 from .rules.conditions import Compiler, EvalContext, lexicon_matches, utterance_asks
-from .rules.features import Features, match_texts
+from .rules.features import Features, Match, match_texts
 from .rules.model import EventIs
 from .turns import TurnTracker, backchannel_phrases
 from .types import (
@@ -239,8 +240,13 @@ class SignalTracker:
         self.options = options
         if compiler is None:
             compiler = Compiler(vocabulary.lexicons, vocabulary.tones, vocabulary.fillers)
-        self._tone_text = {
-            name: compiler.condition(t.text) for name, t in vocabulary.tones.items() if name in ("angry", "tense")
+        # the tone text read through the compiler's own cue when its tones are these (the rule
+        # engine's compiler): a tone read here is kept on the utterance for the rules' ``tone:``
+        cue = compiler.text_tones
+        self._tone_text: dict[str, Callable[[EvalContext], list[Match] | None]] = {
+            name: (partial(cue, name) if compiler.tones.get(name) is t else compiler.condition(t.text))
+            for name, t in vocabulary.tones.items()
+            if name in ("angry", "tense")
         }
         # per cue family, its compiled lexicon: matched as a ``says: LEXICON`` condition would
         # (pre-filter bits, matches cached on the utterance for the rules), without a condition call

@@ -146,19 +146,32 @@ def _one_edit(a: str, b: str) -> bool:
     return a[i + (len(a) == len(b)) :] == b[i + 1 :]
 
 
-@dataclass
 class _Open:
-    """The turn being built."""
+    """The turn being built. A plain class, not a dataclass: compiled (mypyc), a dataclass's
+    ``__init__`` is the generated Python one, run by the interpreter for every turn (about ten
+    times the instructions of this one); nothing compares, copies or prints these."""
 
-    index: int
-    speaker: Speaker
-    utterances: list[int]
-    texts: list[str]
-    words: int
-    start_s: float
-    end_s: float
-    timing_estimated: bool
-    author: str | None = None
+    def __init__(
+        self,
+        index: int,
+        speaker: Speaker,
+        utterances: list[int],
+        texts: list[str],
+        words: int,
+        start_s: float,
+        end_s: float,
+        timing_estimated: bool,
+        author: str | None = None,
+    ) -> None:
+        self.index = index
+        self.speaker = speaker
+        self.utterances = utterances
+        self.texts = texts
+        self.words = words
+        self.start_s = start_s
+        self.end_s = end_s
+        self.timing_estimated = timing_estimated
+        self.author = author
 
     def value(self, closed: bool, t_s: float) -> Turn:
         # made as ``Turn(...)`` makes it (one value per utterance; ``made``)
@@ -180,16 +193,18 @@ class _Open:
 
 
 _new = object.__new__
-_setattr = object.__setattr__
 _T = TypeVar("_T")
 
 
 def made(cls: type[_T], fields: dict[str, Any]) -> _T:
     """A frozen dataclass's instance with these fields (every one, as ``cls(**fields)`` sets them),
     without its ``__init__``'s setattr per field (several times cheaper), the fields handed over as
-    one dict: compiled by mypyc, keyword arguments to ``__dict__.update`` cost about twice as much."""
+    one dict (keyword arguments to ``__dict__.update`` cost about twice as much). Copied into the
+    instance's own ``__dict__`` with one ``dict.update``: replacing the ``__dict__`` through
+    ``object.__setattr__`` (a slot wrapper called with an argument tuple, then the ``__dict__``
+    descriptor) cost about half again as much."""
     obj = _new(cls)
-    _setattr(obj, "__dict__", fields)
+    obj.__dict__.update(fields)
     return obj
 
 
@@ -333,36 +348,44 @@ class TurnTracker:
         open turn it belongs to as the tracker keeps it (None: a backchannel), to be read at
         once (its ``value(False, utt.end_s)`` is ``on_utterance``'s turn; the next utterance
         changes it)."""
+        # the utterance's fields read once each (compiled, ``Utterance`` is a plain Python class:
+        # every read is a generic attribute lookup, and this read most of them two or three times)
+        speaker, start_s, end_s, estimated, author = (
+            utt.speaker,
+            utt.start_s,
+            utt.end_s,
+            utt.timing_estimated,
+            utt.author,
+        )
         cur = self._open
         closed: tuple[Turn, ...] = ()
         if cur is not None:
-            if utt.start_s - cur.end_s > self.gap_s and not (cur.timing_estimated or utt.timing_estimated):
+            if start_s - cur.end_s > self.gap_s and not (cur.timing_estimated or estimated):
                 closed = (cur.value(True, cur.end_s + self.gap_s),)
                 cur = self._open = None
-            elif utt.speaker is not cur.speaker:
+            elif speaker is not cur.speaker:
                 if self.is_listening(utt) if backchannel is None else backchannel:
                     self._prev = utt
                     return (), None
-                closed = (cur.value(True, utt.end_s),)
+                closed = (cur.value(True, end_s),)
                 cur = self._open = None
-            elif utt.author is not None and cur.author is not None and utt.author != cur.author:
+            elif author is not None and cur.author is not None and author != cur.author:
                 # the same side, another person (a written thread): that person's own turn
-                closed = (cur.value(True, utt.end_s),)
+                closed = (cur.value(True, end_s),)
                 cur = self._open = None
         if cur is None:
-            cur = self._open = _Open(
-                self._count, utt.speaker, [], [], 0, utt.start_s, utt.end_s, utt.timing_estimated, utt.author
-            )
+            cur = self._open = _Open(self._count, speaker, [], [], 0, start_s, end_s, estimated, author)
             self._count += 1
         elif cur.author is None:
-            cur.author = utt.author
+            cur.author = author
         cur.utterances.append(utt.index)
-        if utt.text:
-            cur.texts.append(utt.text)
-        cur.words += count_words(utt.text) if words is None else words
-        if utt.end_s > cur.end_s:
-            cur.end_s = utt.end_s
-        if utt.timing_estimated:
+        text = utt.text
+        if text:
+            cur.texts.append(text)
+        cur.words += count_words(text) if words is None else words
+        if end_s > cur.end_s:
+            cur.end_s = end_s
+        if estimated:
             cur.timing_estimated = True
         self._prev = utt
         return closed, cur

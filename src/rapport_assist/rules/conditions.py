@@ -48,7 +48,10 @@ from .model import (
     Lexicon,
     LexiconFinder,
     MatchTest,
+    MaxWords,
+    MinLength,
     Negated,
+    Not,
     Reflects,
     ReflectsOther,
     RegexFinder,
@@ -124,14 +127,50 @@ class ToneCue(Protocol):
 
 
 class TextToneCue:
-    """The text cue: a tone holds when its ``text`` condition (from ``tones:``) holds."""
+    """The text cue: a tone holds when its ``text`` condition (from ``tones:``) holds.
 
-    def __init__(self, definitions: Mapping[str, Evaluator]) -> None:
+    A tone whose text reads only its utterance (``reads_utterance_only``) is read once per
+    utterance, its result kept on the utterance's features (``once``: the cache key, this cue's
+    own): the signals stage reads "angry" (and "tense") on every utterance for the tone estimate
+    with this cue, and the rules' ``tone:`` on the same utterance then reuse that reading instead
+    of evaluating the same condition on the same words again."""
+
+    def __init__(self, definitions: Mapping[str, Evaluator], once: Mapping[str, str] | None = None) -> None:
         self.definitions = dict(definitions)
+        self.once: dict[str, str] = dict(once or {})
 
     def __call__(self, tone: str, ctx: EvalContext) -> list[Match] | None:
         definition = self.definitions.get(tone)
-        return definition(ctx) if definition else None
+        if not definition:
+            return None
+        key = self.once.get(tone)
+        if key is None:
+            return definition(ctx)
+        cache = ctx.feats.cache
+        if key in cache:  # (None, "does not hold", is kept too)
+            found: list[Match] | None = cache[key]
+            return found
+        found = cache[key] = definition(ctx)
+        return found
+
+
+def reads_utterance_only(cond: Condition) -> bool:
+    """Whether ``cond`` reads nothing but its utterance's words and timing (``ctx.feats``): no
+    earlier turns, no turns that opened an expectation, no tone or signal, not the other
+    speaker's last turn. Its result on an utterance is then the same whoever asks."""
+    if isinstance(cond, (AllOf, AnyOf)):
+        return all(reads_utterance_only(c) for c in cond.items)
+    if isinstance(cond, Not):
+        return reads_utterance_only(cond.item)
+    if isinstance(cond, Says):
+        return all(_test_reads_utterance_only(t) for t in cond.skip_if)
+    return isinstance(cond, (SpeakerIs, MaxWords, MinLength))
+
+
+def _test_reads_utterance_only(test: MatchTest) -> bool:
+    if isinstance(test, AllTests):
+        return all(_test_reads_utterance_only(t) for t in test.tests)
+    return not isinstance(test, ReflectsOther)  # (the other skip tests read the match's utterance)
 
 
 class Compiler:
@@ -150,7 +189,11 @@ class Compiler:
             )
         )  # future markers
         self._finder_bits: dict[object, int] = {}  # token and subject finders' pre-filter bits
-        self.text_tones = TextToneCue({name: self.condition(t.text) for name, t in tones.items()})
+        self.tones = dict(tones)
+        self.text_tones = TextToneCue(
+            {name: self.condition(t.text) for name, t in tones.items()},
+            {name: f"tone-text:{id(self)}:{name}" for name, t in tones.items() if reads_utterance_only(t.text)},
+        )
         self.tone_cues: list[ToneCue] = [self.text_tones]
 
     # ------------------------------------------------------------ conditions
@@ -1102,6 +1145,9 @@ def future_frames(bit: int, feats: Features) -> list[tuple[int, list[int]]]:
             feats.cache["#future-frames"] = joined
             return joined
     frames = []
+    if not feats.bits & bit:  # no marker in the utterance (its bits are its words' or'ed): no word to test
+        feats.cache["#future-frames"] = frames
+        return frames
     doc, doc_i = feats.doc, feats.doc_i
     for pos, here in enumerate(feats.word_bits):
         if not here & bit:
@@ -1111,7 +1157,13 @@ def future_frames(bit: int, feats: Features) -> list[tuple[int, list[int]]]:
         if verb is None or holder is None:
             continue
         subject = _subject_of(holder)
-        if subject is None or subject.i > tok.i or any(c.dep_ == "neg" for v in (verb, holder) for c in v.children):
+        if subject is None or subject.i > tok.i:
+            continue
+        # a negation of the verb or of the subject's holder; one token's children read once when
+        # they are the same token (spaCy makes a Token and a generator step per child read)
+        if any(c.dep_ == "neg" for c in verb.children) or (
+            holder.i != verb.i and any(c.dep_ == "neg" for c in holder.children)
+        ):
             continue
         if verb is tok:  # the parser left the modal without a verb ("We'll forward this"): the next words
             candidates = [i for i in (tok.i + 1, tok.i + 2) if i < len(doc) and doc[i].tag_ not in ("VBN", "VBG")]
@@ -1186,38 +1238,45 @@ def _to_infinitive(verb: Token, deps: tuple[str, ...] = ("xcomp",)) -> Token | N
 
 def _future_head(tok: Token) -> tuple[Token | None, Token | None]:
     """For a future marker token, the verb it governs and the token holding the subject."""
-    if tok.tag_ == "MD" and tok.lemma_ in ("will", "shall"):
-        if tok.dep_ == "aux":
+    # the lemma and the tag read once (each read is a spaCy property and a string lookup)
+    lemma, tag = tok.lemma_, tok.tag_
+    if tag == "MD" and lemma in ("will", "shall"):
+        dep = tok.dep_
+        if dep == "aux":
             return tok.head, tok.head
-        if tok.dep_ == "ROOT":  # a modal the parser left as the head ("We'll forward this")
+        if dep == "ROOT":  # a modal the parser left as the head ("We'll forward this")
             return tok, tok
         return None, None
-    if tok.lemma_ in _PLAN_WORDS and tok.tag_ in ("VBP", "VBZ", "VBG"):
+    if lemma in _PLAN_WORDS and tag in ("VBP", "VBZ", "VBG"):
         return _to_infinitive(tok), tok
-    if tok.lemma_ in _DELEGATE_WORDS or tok.lemma_ in _HANDOVER_WORDS:
-        handover = tok.lemma_ not in _DELEGATE_WORDS
-        if tok.tag_ not in (("VBD", "VBN", "VBG") if handover else ("VBD", "VBN")):
+    if lemma in _DELEGATE_WORDS or lemma in _HANDOVER_WORDS:
+        handover = lemma not in _DELEGATE_WORDS
+        if tag not in (("VBD", "VBN", "VBG") if handover else ("VBD", "VBN")):
             return None, None
         objects = [c for c in tok.children if c.dep_ in ("dobj", "dative")]
         # "we've asked you to send the receipt" hands the action to the customer
         if not objects or any(c.lower_ in ("you", "yourself") for c in objects):
             return None, None
         return _to_infinitive(tok, ("xcomp", "advcl") if handover else ("xcomp",)), tok
-    if tok.lemma_ in _PLAN_NOUNS and tok.pos_ == "NOUN" and tok.dep_ == "nsubj" and tok.head.lemma_ == "be":
+    if lemma in _PLAN_NOUNS and tok.pos_ == "NOUN" and tok.dep_ == "nsubj" and tok.head.lemma_ == "be":
         return _to_infinitive(tok.head), tok.head
-    nxt = tok.nbor(1) if tok.i + 1 < len(tok.doc) else None
-    if tok.lemma_ == "go" and tok.tag_ in ("VBG", "VB") and nxt is not None and nxt.norm_ == "to":
-        verb = next((c for c in tok.children if c.dep_ == "xcomp"), None)
-        return verb, tok
+    if lemma == "go" and tag in ("VBG", "VB"):  # (the next token made only for "going")
+        nxt = tok.nbor(1) if tok.i + 1 < len(tok.doc) else None
+        if nxt is not None and nxt.norm_ == "to":
+            verb = next((c for c in tok.children if c.dep_ == "xcomp"), None)
+            return verb, tok
     return None, None
 
 
 def _action_candidates(verb: Token) -> list[Token]:
     """The verb, its conjoined verbs that share its subject, and causative complements
     ("have a manager call", "get that sent") that are not to-infinitives."""
+    # the verb's children read once, for its conjoined verbs and its own complements (spaCy
+    # makes a Token and a generator step per child each time ``children`` is read)
+    kids = list(verb.children)
     verbs = [verb] + [
         c
-        for c in verb.children
+        for c in kids
         if c.dep_ == "conj" and c.pos_ == "VERB" and not any(g.dep_ in _SUBJECT_DEPS for g in c.children)
     ]
     out = []
@@ -1225,7 +1284,7 @@ def _action_candidates(verb: Token) -> list[Token]:
         out.append(v)
         out.extend(
             c
-            for c in v.children
+            for c in (kids if v is verb else v.children)
             if c.dep_ in ("ccomp", "xcomp")
             and c.pos_ == "VERB"
             and not any(g.dep_ == "aux" and g.lower_ == "to" for g in c.children)
@@ -1259,7 +1318,16 @@ def regex_finder(finder: RegexFinder) -> Callable[[Features], list[Match]]:
         text = feats.text
         out: list[Match] = []
         if needed:
-            seen = text.casefold() if fold else text
+            if fold:
+                # the case-folded text once per utterance, shared by every finder that folds (an
+                # agent's line meets two of uncommitted-promise's patterns): folding a tweet with
+                # an emoji or a curly quote in it costs more than the literal tests after it
+                folded: str | None = feats.cache.get("#casefold")
+                if folded is None:
+                    folded = feats.cache["#casefold"] = text.casefold()
+                seen = folded
+            else:
+                seen = text
             for literal in needed:
                 if literal in seen:
                     break
@@ -1314,7 +1382,9 @@ def token_finder(
     def possible(feats: Features) -> bool:
         have, tags_here = feats.bits, feats.tags
         for mask, tags in wanted:
-            if tags_here & tags == tags and have & mask == mask:
+            # the words first: they fail far more often than the parts of speech, and each test
+            # is an operation on integers of a few hundred bits
+            if have & mask == mask and tags_here & tags == tags:
                 return True
         return False
 

@@ -72,21 +72,25 @@ Output = Union[Nudge, RecordItem, Praise]
 _OTHER = {speaker: speaker.other() for speaker in Speaker}
 
 
-@dataclass
 class _Pending:
-    """An open expectation: the turns that opened it and what matched in each."""
+    """An open expectation: the turns that opened it and what matched in each. A plain class,
+    not a dataclass: compiled (mypyc), a dataclass's ``__init__`` is the generated Python one,
+    run by the interpreter for every expectation opened (several times this one's cost)."""
 
-    triggers: list[tuple[Features, list[Match]]]
-    context: list[Features]
-    last_trigger_end_s: float
-    turns_seen: int = 0
-    excepted: bool = False  # an utterance in the window matched 'unless'
-    trigger_turn: int = -1  # turn rules: the turn that triggered last (it may go on)
-    reply_turn: int = -1  # turn rules: the expected speaker's open turn that has not met it yet
-    context_turn: int = -1  # turn rules: the turn read last into ``context``
-    # turn rules: a trigger-side turn that began after the reply turn did (the reply is decided
-    # when it closes): its reading, context, matches and turn; it opens its own expectation then
-    deferred: tuple[Features, EvalContext, list[Match], Turn] | None = None
+    def __init__(
+        self, triggers: list[tuple[Features, list[Match]]], context: list[Features], last_trigger_end_s: float
+    ) -> None:
+        self.triggers = triggers
+        self.context = context
+        self.last_trigger_end_s = last_trigger_end_s
+        self.turns_seen = 0
+        self.excepted = False  # an utterance in the window matched 'unless'
+        self.trigger_turn = -1  # turn rules: the turn that triggered last (it may go on)
+        self.reply_turn = -1  # turn rules: the expected speaker's open turn that has not met it yet
+        self.context_turn = -1  # turn rules: the turn read last into ``context``
+        # turn rules: a trigger-side turn that began after the reply turn did (the reply is decided
+        # when it closes): its reading, context, matches and turn; it opens its own expectation then
+        self.deferred: tuple[Features, EvalContext, list[Match], Turn] | None = None
 
 
 def _join_wait(pending: _Pending, state: "_State", feats: Features, found: list[Match] | None, turn: Turn) -> None:
@@ -1121,6 +1125,9 @@ def _quote_and_rewrite(
     spans = [m for m in found if m.end > m.start]
     if not spans:
         return "", None
+    if not rewrites:  # the first match's quote (the loop below reads each span's sentence end for a rewrite)
+        m = spans[0]
+        return _clip(feats, m.start, asked_clause_start(feats, m.end, feats.sent_spans[feats.sent[m.start]][1])), None
     for m in spans:
         # a sentence's end, or a question said after the match without a stop ("…go to settings
         # do you have the app open"): the quote and the rewrite stop there

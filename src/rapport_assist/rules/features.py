@@ -535,14 +535,22 @@ class Features:
             memo = self.cache["#content-words"] = {}
         words = memo.get(ignore)
         if words is None:
-            kinds, keys, rows, doc_i = self.cache["#content"], self.keys, self.rows, self.doc_i
+            # a plain loop over typed locals: compiled (mypyc), the cache's ``Any`` value made
+            # every index and lookup a generic one, the comprehension's one-item tuple (to name
+            # the lemma) was a new tuple per word, and ``ignore.isdisjoint(keys)`` a method call
+            # per word (most words have one key); the same list
+            kinds: list[int] = self.cache["#content"]
+            keys, rows, doc_i = self.keys, self.rows, self.doc_i
             caseless = _CASELESS
-            words = memo[ignore] = [
-                (k, caseless.get(lemma) or self._caseless(lemma))
-                for k in kinds
-                if ignore.isdisjoint(keys[k])
-                for lemma in (rows[doc_i[k]][2],)
-            ]
+            words = []
+            for k in kinds:
+                for key in keys[k]:
+                    if key in ignore:
+                        break
+                else:
+                    lemma = rows[doc_i[k]][2]
+                    words.append((k, caseless.get(lemma) or self._caseless(lemma)))
+            memo[ignore] = words
         return words
 
     def _caseless(self, lemma: int) -> int:
@@ -560,13 +568,14 @@ class Features:
         per ``ignore`` set)."""
         if positions is not None:
             wanted = set(positions)
-            return frozenset(lemma for k, lemma in self.content_words(ignore) if k in wanted)
+            return frozenset([lemma for k, lemma in self.content_words(ignore) if k in wanted])
         memo: dict[frozenset[int], frozenset[int]] | None = self.cache.get("#content-lemmas")
         if memo is None:
             memo = self.cache["#content-lemmas"] = {}
         lemmas = memo.get(ignore)
         if lemmas is None:
-            lemmas = memo[ignore] = frozenset(lemma for _, lemma in self.content_words(ignore))
+            # (a list, not a generator: compiled, a generator is an object and a call per word)
+            lemmas = memo[ignore] = frozenset([lemma for _, lemma in self.content_words(ignore)])
         return lemmas
 
 

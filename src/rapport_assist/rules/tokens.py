@@ -222,10 +222,14 @@ class TokenPatterns:
         anchors = self._anchors
         if anchors is None:
             return self.matches(feats.token_keys(self.columns, self.keys_name))
-        rows = feats.rows
+        rows: list[list[int]] = feats.rows
         starts: set[int] = set()
+        # plain loops over typed rows: compiled (mypyc), a generator per anchor column made an
+        # object and a generic call per token (``feats`` is ``Any``: every index was generic)
         for column, allowed in anchors.items():
-            starts.update(i for i, row in enumerate(rows) if row[column] in allowed)
+            for i in range(len(rows)):
+                if rows[i][column] in allowed:
+                    starts.add(i)
         if not starts:
             return set()
         n = len(rows)
