@@ -501,6 +501,10 @@ def test_sentence_lacks_holds_when_the_match_sentence_has_no_match(
     tmp_path: Path, annotator: Annotator, text: str, fires: bool
 ) -> None:
     nudges = _agent_says(
-        tmp_path, annotator, "  will-text: [get a text]\n  tie: [once it's there]\n  doubt: [maybe]\n", LACKS_SKIP_RULE, text
+        tmp_path,
+        annotator,
+        "  will-text: [get a text]\n  tie: [once it's there]\n  doubt: [maybe]\n",
+        LACKS_SKIP_RULE,
+        text,
     )
     assert bool(nudges) is fires, (text, nudges)
