@@ -21,10 +21,11 @@ from __future__ import annotations
 
 import argparse
 import json
-import subprocess
 import sys
 import tempfile
 from pathlib import Path
+
+from redteam_eval import pr, run_eval
 
 REPO = Path(__file__).resolve().parent.parent
 DATA = REPO / "bench" / "data" / "anger_redteam.jsonl"
@@ -50,21 +51,6 @@ def detect_view(rows: list[dict]) -> list[dict]:
     return out
 
 
-def run_eval(path: Path, rules: list[str]) -> dict:
-    cmd = [str(REPO / ".venv" / "bin" / "rapport-assist"), "eval", str(path), "--rule", RULE]
-    cmd += ["--format", "json", "--show", "all"]
-    for r in rules:
-        cmd += ["--rules", r]
-    res = subprocess.run(cmd, capture_output=True, text=True, check=True)
-    return json.loads(res.stdout)
-
-
-def pr(tp: int, fp: int, fn: int) -> str:
-    p = f"{tp / (tp + fp):.2f}" if tp + fp else "  - "
-    r = f"{tp / (tp + fn):.2f}" if tp + fn else "  - "
-    return f"P {p} R {r} ({tp}/{fp}/{fn})"
-
-
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--file", type=Path, default=DATA)
@@ -80,7 +66,7 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "redteam.jsonl"
         path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
-        report = run_eval(path, args.rules)
+        report = run_eval(path, RULE, args.rules)
     rule = next(r for r in report["rules"] if r["rule"] == RULE)
     missed = {m["conversation"] for m in rule["misses"]}
     false = {f["conversation"] for f in rule["false_alarms"]}

@@ -16,32 +16,14 @@ from __future__ import annotations
 
 import argparse
 import json
-import subprocess
 import sys
 from pathlib import Path
+
+from redteam_eval import pr, run_eval
 
 REPO = Path(__file__).resolve().parent.parent
 DATA = REPO / "bench" / "data" / "reflection_redteam.jsonl"
 RULE = "missed-reflection"
-
-
-def cli() -> str:
-    local = REPO / ".venv" / "bin" / "rapport-assist"
-    return str(local if local.exists() else Path(sys.executable).parent / "rapport-assist")
-
-
-def run_eval(path: Path, rules: list[str]) -> dict:
-    cmd = [cli(), "eval", str(path), "--rule", RULE, "--format", "json", "--show", "all"]
-    for r in rules:
-        cmd += ["--rules", r]
-    res = subprocess.run(cmd, capture_output=True, text=True, check=True)
-    return json.loads(res.stdout)
-
-
-def pr(tp: int, fp: int, fn: int) -> str:
-    p = f"{tp / (tp + fp):.2f}" if tp + fp else "  - "
-    r = f"{tp / (tp + fn):.2f}" if tp + fn else "  - "
-    return f"P {p} R {r} ({tp}/{fp}/{fn})"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -53,7 +35,7 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
 
     rows = [json.loads(line) for line in args.file.read_text(encoding="utf-8").splitlines() if line.strip()]
-    report = run_eval(args.file, args.rules)
+    report = run_eval(args.file, RULE, args.rules)
     by_id = {r["id"]: r for r in rows}
     rule = next(r for r in report["rules"] if r["rule"] == RULE)
     nmiss: dict[str, int] = {}
