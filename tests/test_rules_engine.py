@@ -426,7 +426,9 @@ def test_a_gate_knows_the_tone_its_condition_needs() -> None:
     }
 
 
-ALL_SKIP_RULE = textwrap.dedent("""\
+def _open_promise_rule(second_test: str) -> str:
+    """An open-promise rule skipped when its sentence says the tie and ``second_test`` holds."""
+    return textwrap.dedent("""\
       - id: open-promise
         title: Open promise
         severity: low
@@ -439,9 +441,12 @@ ALL_SKIP_RULE = textwrap.dedent("""\
             skip_if:
               - all:
                   - sentence_says: tie
-                  - before_says: {lexicon: when, sentences: 1}
+                  - SECOND
         cooldown_s: 0
-    """)
+    """).replace("SECOND", second_test)
+
+
+ALL_SKIP_RULE = _open_promise_rule("before_says: {lexicon: when, sentences: 1}")
 
 
 @pytest.mark.parametrize(
@@ -466,22 +471,7 @@ def test_an_all_skip_needs_every_test_and_before_says_looks_back(
     assert bool(nudges) is fires, (text, nudges)
 
 
-LACKS_SKIP_RULE = textwrap.dedent("""\
-      - id: open-promise
-        title: Open promise
-        severity: low
-        why: Because.
-        message: "{quote}"
-        when:
-          speaker: agent
-          says:
-            lexicon: will-text
-            skip_if:
-              - all:
-                  - sentence_says: tie
-                  - sentence_lacks: doubt
-        cooldown_s: 0
-    """)
+LACKS_SKIP_RULE = _open_promise_rule("sentence_lacks: doubt")
 
 
 @pytest.mark.parametrize(
