@@ -25,7 +25,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from redteam_eval import pr, run_eval
+from redteam_eval import pr, run_eval, show_errors
 
 REPO = Path(__file__).resolve().parent.parent
 DATA = REPO / "bench" / "data" / "anger_redteam.jsonl"
@@ -108,13 +108,7 @@ def main(argv: list[str] | None = None) -> int:
                 cells.append(f"false {ff:2}/{len(sel):2}          ")
         print(f"  {fam:13} {cells[0]:22} {cells[1]}")
     if args.show:
-        for kind, ids in (("MISS ", missed), ("FALSE", false)):
-            for cid in sorted(ids, key=lambda c: (by_id[c]["family"], c)):
-                r = by_id[cid]
-                if args.show_half and r["half"] != args.show_half:
-                    continue
-                cust = " / ".join(t["text"] for t in r["turns"] if t["speaker"] == "customer")
-                print(f"  {kind} {r['half']} {cid:22} {cust[:150]}")
+        show_errors(by_id, [("MISS ", missed), ("FALSE", false)], args.show_half, "customer")
     return 0
 
 

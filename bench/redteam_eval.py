@@ -30,3 +30,18 @@ def pr(tp: int, fp: int, fn: int) -> str:
     p = f"{tp / (tp + fp):.2f}" if tp + fp else "  - "
     r = f"{tp / (tp + fn):.2f}" if tp + fn else "  - "
     return f"P {p} R {r} ({tp}/{fp}/{fn})"
+
+
+def show_errors(
+    by_id: dict[str, dict], groups: list[tuple[str, set[str]]], half: str | None, speaker: str, tag: str = ""
+) -> None:
+    """Print each listed conversation (a miss, a false fire…) with ``speaker``'s words, by family;
+    ``half``: only that half's (to tune on A without reading B)."""
+    for kind, ids in groups:
+        for cid in sorted(ids, key=lambda c: (by_id[c]["family"], c)):
+            r = by_id[cid]
+            if half and r["half"] != half:
+                continue
+            said = " / ".join(t["text"] for t in r["turns"] if t["speaker"] == speaker)
+            extra = f" {r[tag][0]}" if tag else ""
+            print(f"  {kind} {r['half']} {cid:22}{extra} {said[:150]}")

@@ -19,7 +19,7 @@ import json
 import sys
 from pathlib import Path
 
-from redteam_eval import pr, run_eval
+from redteam_eval import pr, run_eval, show_errors
 
 REPO = Path(__file__).resolve().parent.parent
 DATA = REPO / "bench" / "data" / "reflection_redteam.jsonl"
@@ -86,13 +86,7 @@ def main(argv: list[str] | None = None) -> int:
             cells.append(" ".join(c))
         print(f"  {fam:13} {cells[0]:22} {cells[1]}")
     if args.show:
-        for kind, ids in (("MISS ", turn_missed), ("FALSE", false)):
-            for cid in sorted(ids, key=lambda c: (by_id[c]["family"], c)):
-                r = by_id[cid]
-                if args.show_half and r["half"] != args.show_half:
-                    continue
-                agent = " / ".join(t["text"] for t in r["turns"] if t["speaker"] == "agent")
-                print(f"  {kind} {r['half']} {cid:20} {r['style'][0]} {agent[:140]}")
+        show_errors(by_id, [("MISS ", turn_missed), ("FALSE", false)], args.show_half, "agent", tag="style")
     return 0
 
 
