@@ -25,6 +25,7 @@ import sys
 import tempfile
 from pathlib import Path
 
+import redteam_eval
 from redteam_eval import pr, run_eval, show_errors
 
 REPO = Path(__file__).resolve().parent.parent
@@ -73,18 +74,7 @@ def main(argv: list[str] | None = None) -> int:
     by_id = {r["id"]: r for r in rows}
 
     def counts(sel: list[dict], clear: bool) -> tuple[int, int, int]:
-        tp = fp = fn = 0
-        for r in sel:
-            if clear and "borderline" in r["notes"]:
-                continue
-            pos = bool(r["labels"][RULE])
-            if pos and r["id"] in missed:
-                fn += 1
-            elif pos:
-                tp += 1
-            if r["id"] in false:
-                fp += 1
-        return tp, fp, fn
+        return redteam_eval.counts(sel, RULE, missed, false, clear)
 
     view = "detection (replies neutralised)" if args.detect else "as labelled"
     print(f"{args.file.name}: {len(rows)} threads, {view}, rules {' '.join(args.rules) or 'default'}")

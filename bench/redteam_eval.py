@@ -45,3 +45,19 @@ def show_errors(
             said = " / ".join(t["text"] for t in r["turns"] if t["speaker"] == speaker)
             extra = f" {r[tag][0]}" if tag else ""
             print(f"  {kind} {r['half']} {cid:22}{extra} {said[:150]}")
+
+
+def counts(sel: list[dict], rule: str, missed: set[str], false: set[str], clear: bool) -> tuple[int, int, int]:
+    """tp/fp/fn over ``sel`` at conversation level (``clear``: borderline calls left out)."""
+    tp = fp = fn = 0
+    for r in sel:
+        if clear and "borderline" in r["notes"]:
+            continue
+        pos = bool(r["labels"][rule])
+        if pos and r["id"] in missed:
+            fn += 1
+        elif pos:
+            tp += 1
+        if r["id"] in false:
+            fp += 1
+    return tp, fp, fn
