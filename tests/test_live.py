@@ -461,8 +461,12 @@ def test_recognizer_behind_is_reported_and_nothing_is_lost(speak) -> None:
     texts = [e.text for e in events if isinstance(e, Utterance)]
     assert texts == [f"segment {i}" for i in range(1, 6)]
     assert isinstance(events[-1], CallSummary) and events[-1].utterances == 5
-    # only the agent was captured: the call is one-sided (no dead air or customer reply waited for)
+    # only the agent was captured: the call is one-sided (no dead air or customer reply waited for),
+    # and the sidebar's customer row says so from the start
     assert events[-1].one_side is Speaker.AGENT
+    missing = [e for e in events if isinstance(e, Status) and e.code == "side_not_captured"]
+    assert len(missing) == 1 and missing[0].speakers == (Speaker.CUSTOMER,)
+    assert components_of(missing[0]) == ["customer"] and "only the agent is heard" in missing[0].message
     # the sidebar also learns when the agent starts speaking, before the words are recognized
     started = [e for e in events if isinstance(e, SpeechActivity) and e.speaking]
     assert len(started) == 5 and all(e.speaker is Speaker.AGENT for e in started)

@@ -140,6 +140,16 @@ class CaptureSupervisor:
         become statuses and retries."""
         for inp in self._inputs:
             self._open(inp, first=True)
+        captured = self.settings.captured()
+        for missing in (s for s in Speaker if s not in captured):
+            heard = " and ".join(s.value for s in captured)
+            self._timeline.status(
+                "info",
+                "side_not_captured",
+                f"no {missing.value} audio chosen: only the {heard} is heard, so dead air, talk-over and "
+                "the nudges between the sides are off",
+                (missing,),
+            )
 
     def stop(self) -> None:
         """Close the devices (done by the audio thread: no race with its reopening); the queued
