@@ -1331,12 +1331,13 @@ def _rules_test(args: argparse.Namespace, con: Console) -> int:
         why = ""
         if (r.rule, r.kind, r.number) in broke:
             at = culprits.get((r.rule, r.kind, r.number), [])
-            if at:
-                which, verb = ("the override at", "changes") if len(at) == 1 else ("the overrides at", "change")
-                why = f" (it passes with the default packs alone: {which} {', '.join(map(str, at))} {verb} this rule or its words)"
+            if len(at) == 1:
+                changed_by = f"the override at {at[0]} changes"
+            elif at:
+                changed_by = f"the overrides at {', '.join(map(str, at))} change"
             else:
-                changed_by = ", ".join(map(str, team))
-                why = f" (it passes with the default packs alone: {changed_by} changes this rule or its words)"
+                changed_by = f"{', '.join(map(str, team))} changes"
+            why = f" (it passes with the default packs alone: {changed_by} this rule or its words)"
         con.stdout.write(f"FAIL {r.describe()}{why}\n")
         if args.explain:
             from .rule_examples import explain_example

@@ -420,22 +420,15 @@ class Compiler:
             return _near(self._word_sets[test.cues], test.before, test.after, _intj_pos())
         if isinstance(test, Subordinate):
             return _subordinate(single_word_keys(self._lexicon_defs[test.cues]))
-        if isinstance(test, SentenceSays):
+        if isinstance(test, (SentenceSays, SentenceLacks)):
             lex = self.lexicons[test.lexicon]
+            lacks = isinstance(test, SentenceLacks)  # the sentence has no match of it, else has one
 
             def sentence_says(m: Match, ctx: EvalContext) -> bool:
                 sid = ctx.feats.sent[m.start]
-                return any(ctx.feats.sent[o.start] == sid for o in lexicon_matches(lex, ctx.feats))
+                return any(ctx.feats.sent[o.start] == sid for o in lexicon_matches(lex, ctx.feats)) != lacks
 
             return sentence_says
-        if isinstance(test, SentenceLacks):
-            lacked = self.lexicons[test.lexicon]
-
-            def sentence_lacks(m: Match, ctx: EvalContext) -> bool:
-                sid = ctx.feats.sent[m.start]
-                return not any(ctx.feats.sent[o.start] == sid for o in lexicon_matches(lacked, ctx.feats))
-
-            return sentence_lacks
         if isinstance(test, (ThenSays, BeforeSays)):
             lex, n = self.lexicons[test.lexicon], test.sentences
             after = isinstance(test, ThenSays)  # the sentences after the match's, else before it

@@ -392,6 +392,4 @@ def _describe_event(event: SignalEvent) -> str:
 
 def _snake(name: str) -> str:
     out = "".join("_" + c.lower() if c.isupper() else c for c in name).lstrip("_")
-    return {"in_question": "question", "sentence_says": "sentence_says", "sentence_lacks": "sentence_lacks"}.get(
-        out, out
-    )
+    return "question" if out == "in_question" else out
