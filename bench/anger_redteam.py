@@ -81,22 +81,18 @@ def main(argv: list[str] | None = None) -> int:
     for half in ("A", "B", "all"):
         sel = [r for r in rows if half == "all" or r["half"] == half]
         print(f"  half {half:3}  all: {pr(*counts(sel, False))}   clear: {pr(*counts(sel, True))}")
-    families = list(dict.fromkeys(r["family"] for r in rows))
-    print("  family        A                      B")
-    for fam in families:
-        cells = []
-        for half in ("A", "B"):
-            sel = [r for r in rows if r["family"] == fam and r["half"] == half]
-            if sel[0]["angry"]:
-                pos = [r for r in sel if r["labels"][RULE]]
-                hit = sum(r["id"] not in missed for r in pos)
-                apol = [r for r in sel if not r["labels"][RULE]]
-                af = sum(r["id"] in false for r in apol)
-                cells.append(f"hit {hit:2}/{len(pos):2} apol-fire {af}/{len(apol)}")
-            else:
-                ff = sum(r["id"] in false for r in sel)
-                cells.append(f"false {ff:2}/{len(sel):2}          ")
-        print(f"  {fam:13} {cells[0]:22} {cells[1]}")
+
+    def cell(sel: list[dict]) -> str:
+        if sel[0]["angry"]:
+            pos = [r for r in sel if r["labels"][RULE]]
+            hit = sum(r["id"] not in missed for r in pos)
+            apol = [r for r in sel if not r["labels"][RULE]]
+            af = sum(r["id"] in false for r in apol)
+            return f"hit {hit:2}/{len(pos):2} apol-fire {af}/{len(apol)}"
+        ff = sum(r["id"] in false for r in sel)
+        return f"false {ff:2}/{len(sel):2}          "
+
+    redteam_eval.print_families(rows, cell)
     if args.show:
         show_errors(by_id, [("MISS ", missed), ("FALSE", false)], args.show_half, "customer")
     return 0

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
@@ -61,3 +62,11 @@ def counts(sel: list[dict], rule: str, missed: set[str], false: set[str], clear:
         if r["id"] in false:
             fp += 1
     return tp, fp, fn
+
+
+def print_families(rows: list[dict], cell: Callable[[list[dict]], str]) -> None:
+    """One line per family (in file order): ``cell`` of its half-A rows, then of its half-B rows."""
+    print("  family        A                      B")
+    for fam in dict.fromkeys(r["family"] for r in rows):
+        a, b = (cell([r for r in rows if r["family"] == fam and r["half"] == h]) for h in ("A", "B"))
+        print(f"  {fam:13} {a:22} {b}")

@@ -60,21 +60,18 @@ def main(argv: list[str] | None = None) -> int:
             sel = [r for r in rows if r["style"] == style and r["half"] == half]
             cells.append(f"{half}: {pr(*counts(sel, False)):26}")
         print(f"  {style:8} {'  '.join(cells)}")
-    families = list(dict.fromkeys(r["family"] for r in rows))
-    print("  family        A                      B")
-    for fam in families:
-        cells = []
-        for half in ("A", "B"):
-            sel = [r for r in rows if r["family"] == fam and r["half"] == half]
-            pos = [r for r in sel if r["labels"][RULE]]
-            neg = [r for r in sel if not r["labels"][RULE]]
-            c = []
-            if pos:
-                c.append(f"hit {sum(r['id'] not in missed for r in pos):2}/{len(pos):2}")
-            if neg:
-                c.append(f"false {sum(r['id'] in false for r in neg):2}/{len(neg):2}")
-            cells.append(" ".join(c))
-        print(f"  {fam:13} {cells[0]:22} {cells[1]}")
+
+    def cell(sel: list[dict]) -> str:
+        pos = [r for r in sel if r["labels"][RULE]]
+        neg = [r for r in sel if not r["labels"][RULE]]
+        c = []
+        if pos:
+            c.append(f"hit {sum(r['id'] not in missed for r in pos):2}/{len(pos):2}")
+        if neg:
+            c.append(f"false {sum(r['id'] in false for r in neg):2}/{len(neg):2}")
+        return " ".join(c)
+
+    redteam_eval.print_families(rows, cell)
     if args.show:
         show_errors(by_id, [("MISS ", turn_missed), ("FALSE", false)], args.show_half, "agent", tag="style")
     return 0
