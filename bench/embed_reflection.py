@@ -578,6 +578,18 @@ def main(argv: list[str] | None = None) -> int:
                 )
     print()
 
+    # ---- post hoc: fixed veto thresholds on every set (read after the protocol run; chooses nothing)
+    print("post hoc, not protocol: fixed veto thresholds (drop a fire with sim >= t), all labels")
+    sens = {"TRAIN": train_rows, "ibmdev": tests["ibmdev all"], "redteam B": tests["redteam B"]}
+    for f in ("whole", "rsent"):
+        for v in (None, 0.5, 0.55, 0.6, 0.65, 0.7):
+            d = decide(pairs, f, v, None)
+            print(
+                f"  {f:<6}{'rule' if v is None else v:<6}"
+                + "".join(f"{k} {cell(conv_counts(rows, pairs_by, d, False))}   " for k, rows in sens.items())
+            )
+    print()
+
     # ---- price: batch of one, as live: the complaint embedded when its turn closes, the reply when it closes
     E = cache.embedder()
     sample = [p for p in pairs if p["set"] == "ibmdev"][:20] + [p for p in pairs if p["set"] == "redteam"][:20]
