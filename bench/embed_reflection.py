@@ -1,7 +1,7 @@
 """Can sentence-embedding similarity between a long complaint and the agent's reply tell a real
 restatement from a non-reflective reply better than the missed-reflection rule's word overlap?
 
-    RAPPORT_ASSIST_PURE=1 PYTHONPATH=src .venv/bin/python bench/embed_reflection.py [--embedder /tmp/s100]
+    RAPPORT_ASSIST_PURE=1 PYTHONPATH=src .venv/bin/python bench/embed_reflection.py [--embedder DIR]   # model: see bench/minilm.py
 
 Experiment only (nothing in src/ or rules/ reads it). Steps:
 
@@ -9,7 +9,7 @@ Experiment only (nothing in src/ or rules/ reads it). Steps:
    a copy of the rules (in a temp folder) whose missed-reflection ``expect`` can never hold, so
    that copy fires at every (complaint turn, agent reply) pair the rule looks at. A pair is
    *fired* when the real rule fires there too; otherwise the rule judged the reply reflecting.
-2. Similarities (all-MiniLM-L6-v2, numpy forward pass in ``--embedder``/embed.py): cosine of the
+2. Similarities (all-MiniLM-L6-v2, numpy forward pass in ``bench/minilm.py``): cosine of the
    whole turns (``whole``), the best sentence-to-sentence cosine (``sent``), and the whole turns
    with handles, URLs, greetings and sign-offs stripped (``strip``); plus a plain content-token
    overlap count (``overlap``) as the word-overlap yardstick.
@@ -233,7 +233,7 @@ class Cache:
     def embedder(self):
         if self.E is None:
             sys.path.insert(0, self.dir)
-            from embed import Embedder  # type: ignore[import-not-found]
+            from minilm import Embedder  # type: ignore[import-not-found]
 
             self.E = Embedder()
         return self.E
@@ -377,7 +377,7 @@ def choose(pairs, rows, pairs_by, feat: str, kind: str) -> tuple[float | None, t
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--embedder", default="/tmp/s100", help="folder holding embed.py (numpy MiniLM)")
+    ap.add_argument("--embedder", default=str(Path(__file__).parent), help="folder holding minilm.py (numpy MiniLM)")
     ap.add_argument("--reads", action="store_true", help="print the changed decisions on the test sets (text!)")
     args = ap.parse_args(argv)
     CACHE.mkdir(parents=True, exist_ok=True)
