@@ -69,7 +69,12 @@ def load_sets(tw: Path) -> dict[str, list[dict]]:
 
     ibm = SHARED / "twitter_customer_care_dev.jsonl"
     sets: dict[str, list[dict]] = {"dev": joined(SHARED, SHARED / "twitter_dev_labels.jsonl", ibm)}
-    for name, lab in [("fresh1", "twitter_fresh"), ("fresh2", "twitter_fresh2"), ("fresh3", "twitter_fresh3"), ("fresh4", "twitter_fresh4")]:
+    for name, lab in [
+        ("fresh1", "twitter_fresh"),
+        ("fresh2", "twitter_fresh2"),
+        ("fresh3", "twitter_fresh3"),
+        ("fresh4", "twitter_fresh4"),
+    ]:
         sets[name] = joined(SHARED, REPO / "bench/data" / f"{lab}_labels.jsonl", ibm)
     for n in range(1, 11):
         sets[f"twcs{n}"] = joined(SHARED, REPO / "bench/data" / f"twcs{n}_labels.jsonl", tw / f"t{n}.jsonl")
@@ -187,8 +192,18 @@ def rules_cached(sets: dict[str, list[dict]], cache: Path, refresh: bool) -> Non
             for rep in replies
         ]
         sanity = [
-            {"turns": [{"speaker": "customer", "text": PROBE}, {"speaker": "agent", "text": "Please DM us your order number."}]},
-            {"turns": [{"speaker": "customer", "text": PROBE}, {"speaker": "agent", "text": "We're so sorry about this. Please DM us."}]},
+            {
+                "turns": [
+                    {"speaker": "customer", "text": PROBE},
+                    {"speaker": "agent", "text": "Please DM us your order number."},
+                ]
+            },
+            {
+                "turns": [
+                    {"speaker": "customer", "text": PROBE},
+                    {"speaker": "agent", "text": "We're so sorry about this. Please DM us."},
+                ]
+            },
         ]
         pf = run_rules(probe_rows + sanity)
         assert pf[-2] and not pf[-1], "the probe does not read as the rule expects"
@@ -366,9 +381,20 @@ def folds_of(rows: list[dict], k: int = 5) -> list[set[str]]:
 # each labelled batch and the commit that added its labels: the rules of that commit's parent
 # had never seen the batch (none of these commits touches rules/)
 BATCH_COMMITS = {
-    "fresh1": "afdb621", "fresh2": "283eb9e", "fresh3": "d67a72a", "fresh4": "ec5ea54",
-    "twcs1": "4b31c8d", "twcs2": "101c2a2", "twcs3": "b87ecb7", "twcs4": "ba4a9eb", "twcs5": "57dd7de",
-    "twcs6": "b7d2764", "twcs7": "f2c5265", "twcs8": "5ce2396", "twcs9": "aa5afc5", "twcs10": "930206c",
+    "fresh1": "afdb621",
+    "fresh2": "283eb9e",
+    "fresh3": "d67a72a",
+    "fresh4": "ec5ea54",
+    "twcs1": "4b31c8d",
+    "twcs2": "101c2a2",
+    "twcs3": "b87ecb7",
+    "twcs4": "ba4a9eb",
+    "twcs5": "57dd7de",
+    "twcs6": "b7d2764",
+    "twcs7": "f2c5265",
+    "twcs8": "5ce2396",
+    "twcs9": "aa5afc5",
+    "twcs10": "930206c",
 }
 
 
@@ -379,9 +405,8 @@ def blind_test(args, sets, T, by_uid, cfg, t_star, train_u, rt_u, dev_u) -> None
 
     print(f"\n## BLIND per batch: rules before the batch's labels vs OR-ed with the score (config {cfg}, t {t_star})")
     print("The model is fit without the batch (TRAIN minus it + IBM dev); the apology reading is today's rule's.")
-    pooled = {"rules": [], "or": {}, "rows": []}
+    pooled: list[dict] = []
     ts = sorted({0.5, t_star, 0.6, 0.65, 0.7, 0.8})
-    cfg_t = t_star
     print("batch | rules then, all | rules then, clear | " + " | ".join(f"OR t {t} all / clear" for t in ts))
     news = []
     for name, commit in BATCH_COMMITS.items():
@@ -389,7 +414,9 @@ def blind_test(args, sets, T, by_uid, cfg, t_star, train_u, rt_u, dev_u) -> None
         old = args.cache / "oldrules" / commit
         if not (old / "rules").is_dir():
             old.mkdir(parents=True, exist_ok=True)
-            arch = subprocess.run(["git", "-C", str(REPO), "archive", f"{commit}^", "rules"], capture_output=True, check=True).stdout
+            arch = subprocess.run(
+                ["git", "-C", str(REPO), "archive", f"{commit}^", "rules"], capture_output=True, check=True
+            ).stdout
             subprocess.run(["tar", "-x", "-C", str(old)], input=arch, check=True)
         cpath = args.cache / f"blind_{name}_{commit}.json"
         if cpath.is_file():
@@ -405,20 +432,22 @@ def blind_test(args, sets, T, by_uid, cfg, t_star, train_u, rt_u, dev_u) -> None
         s = np.full(len(T.y), np.nan)
         s[m] = predict(w, T.X(cfg["marks"])[m])
         best = thread_scores(T, s, by_uid)
-        rf = lambda r: then[r["uid"]]  # noqa: E731
+        rf = lambda r, then=then: then[r["uid"]]  # noqa: E731
         cells = []
         for t in ts:
-            orf = lambda r, t=t: then[r["uid"]] or best.get(r["uid"], 0.0) >= t  # noqa: E731
+            orf = lambda r, t=t, then=then, best=best: then[r["uid"]] or best.get(r["uid"], 0.0) >= t  # noqa: E731
             cells.append(f"{cell(prf(rows, orf))} / {cell(prf(clear_rows(rows), orf))}")
         print(f"{name} ({commit}) | {cell(prf(rows, rf))} | {cell(prf(clear_rows(rows), rf))} | " + " | ".join(cells))
         for r in rows:
             r["_then"] = then[r["uid"]]
             r["_best"] = best.get(r["uid"], 0.0)
             if not r["_then"] and r["_best"] >= t_star:
-                k = max((j for j in np.flatnonzero(m) if T.uid[j] == r["uid"] and r["noapol"][T.idx[j]]), key=lambda j: s[j])
+                k = max(
+                    (j for j in np.flatnonzero(m) if T.uid[j] == r["uid"] and r["noapol"][T.idx[j]]), key=lambda j: s[j]
+                )
                 news.append((r, T.text[k]))
-        pooled["rows"].extend(rows)
-    rows = pooled["rows"]
+        pooled.extend(rows)
+    rows = pooled
     print("\npooled over the 14 batches: decision | all | clear")
     print(f"rules then | {cell(prf(rows, lambda r: r['_then']))} | {cell(prf(clear_rows(rows), lambda r: r['_then']))}")
     for t in ts:
@@ -427,13 +456,17 @@ def blind_test(args, sets, T, by_uid, cfg, t_star, train_u, rt_u, dev_u) -> None
         print(f"OR-ed t {t} | {cell(prf(rows, orf))} | {cell(prf(clear_rows(rows), orf))}")
         print(f"model alone t {t} | {cell(prf(rows, mod))} | {cell(prf(clear_rows(rows), mod))}")
         add = [r for r in rows if not r["_then"] and r["_best"] >= t]
-        print(f"  added by the OR at t {t}: {sum(map(is_pos, add))} true ({sum(1 for r in add if is_pos(r) and not is_border(r))} clear) / "
-              f"{sum(1 for r in add if not is_pos(r))} false ({sum(1 for r in add if not is_pos(r) and not is_border(r))} clear)")
+        print(
+            f"  added by the OR at t {t}: {sum(map(is_pos, add))} true ({sum(1 for r in add if is_pos(r) and not is_border(r))} clear) / "
+            f"{sum(1 for r in add if not is_pos(r))} false ({sum(1 for r in add if not is_pos(r) and not is_border(r))} clear)"
+        )
     if args.show:
         print(f"\nnew fires at t {t_star} (rules then quiet):")
         for r, text in news:
             tag = "TRUE" if is_pos(r) else "FALSE"
-            print(f"  {tag:5} {'border' if is_border(r) else 'clear ':6} {r['_best']:.3f} {r['uid']}: {clean(text)[:200]}")
+            print(
+                f"  {tag:5} {'border' if is_border(r) else 'clear ':6} {r['_best']:.3f} {r['uid']}: {clean(text)[:200]}"
+            )
 
 
 THRESHOLDS = [round(0.5 + 0.01 * k, 2) for k in range(50)]
@@ -488,13 +521,15 @@ def main(argv: list[str] | None = None) -> int:
     tr_clear = clear_rows(train)
     results = []
     print("\n## CV on TRAIN (5 folds grouped by thread); held-out turn AUC; best OR-ed setting per config")
-    print("config | AUC clear-pos/neg | AUC all-pos/neg | t (model-alone clear P >= 0.9) | model alone clear | OR all | OR clear | added tp/fp (all)")
+    print(
+        "config | AUC clear-pos/neg | AUC all-pos/neg | t (model-alone clear P >= 0.9) | model alone clear | OR all | OR clear | added tp/fp (all)"
+    )
     rules_all = prf(train, lambda r: r["rules"])
     rules_clear = prf(tr_clear, lambda r: r["rules"])
     cv_scores_by_cfg = {}
     for cfg in configs:
         s = np.full(len(T.y), np.nan)
-        for k, held in enumerate(folds):
+        for held in folds:
             fit_u = (train_u - held) | (rt_u if cfg["rt"] else set())
             w = fit_on(T, fit_u, cfg)
             m = np.isin(T.uid_arr, list(held))
@@ -521,7 +556,9 @@ def main(argv: list[str] | None = None) -> int:
         t, mc, pc, pa = choice
         results.append((mc[1], t, cfg, pc, pa, a1, a2))
         name = f"l2 {cfg['l2']:<4} marks {int(cfg['marks'])} bpos {int(cfg['bpos'])} rt {int(cfg['rt'])}"
-        print(f"{name} | {a1:.3f} | {a2:.3f} | {t} | {cell(mc)} | {cell(pa)} | {cell(pc)} | {pa[2] - rules_all[2]}/{pa[3] - rules_all[3]}")
+        print(
+            f"{name} | {a1:.3f} | {a2:.3f} | {t} | {cell(mc)} | {cell(pa)} | {cell(pc)} | {pa[2] - rules_all[2]}/{pa[3] - rules_all[3]}"
+        )
     print(f"rules alone: all {cell(rules_all)}  clear {cell(rules_clear)}")
     # chosen: highest model-alone clear recall at model-alone clear P >= 0.9; ties: higher t, then AUC
     results.sort(key=lambda x: (-x[0], -x[1], -x[5]))
@@ -537,7 +574,9 @@ def main(argv: list[str] | None = None) -> int:
         print("t | OR all | OR clear | model alone all | model alone clear")
         for t in (0.5, 0.6, 0.7, 0.8, 0.85, 0.88, 0.9, 0.92, 0.95, 0.97):
             _, orf, mod = decide(train, best, t)
-            print(f"{t} | {cell(prf(train, orf))} | {cell(prf(tr_clear, orf))} | {cell(prf(train, mod))} | {cell(prf(tr_clear, mod))}")
+            print(
+                f"{t} | {cell(prf(train, orf))} | {cell(prf(tr_clear, orf))} | {cell(prf(train, mod))} | {cell(prf(tr_clear, mod))}"
+            )
 
     # ---- TEST once: IBM dev
     def test(fit_u: set[str], test_rows: list[dict], label: str, show: bool = False) -> None:
@@ -549,7 +588,9 @@ def main(argv: list[str] | None = None) -> int:
         best = thread_scores(T, s, by_uid)
         a = m & ((T.y == 1) | (T.y == 0))
         a2 = m & ((T.y == 1) | (T.y == 0) | (T.y == -2))
-        print(f"\n### {label}: turn AUC clear {auc(s[a], (T.y[a] == 1).astype(int)):.3f}, with borderline pos {auc(s[a2], (T.y[a2] != 0).astype(int)):.3f}")
+        print(
+            f"\n### {label}: turn AUC clear {auc(s[a], (T.y[a] == 1).astype(int)):.3f}, with borderline pos {auc(s[a2], (T.y[a2] != 0).astype(int)):.3f}"
+        )
         print("part | rules alone | OR-ed t*")
         halves = {"A": test_rows[0::2], "B": test_rows[1::2]} if label.startswith("dev (") else {"": test_rows}
         for hn, hr in {**halves, "all": test_rows}.items():
@@ -561,9 +602,13 @@ def main(argv: list[str] | None = None) -> int:
         print("model alone (thread fires when a turn >= t and its reply has no apology):")
         for t in (0.5, 0.7, 0.8, 0.9, 0.95, t_star):
             _, orf, mod = decide(test_rows, best, t)
-            print(f"  t {t}: all {cell(prf(test_rows, mod))} clear {cell(prf(clear_rows(test_rows), mod))} | OR all {cell(prf(test_rows, orf))} clear {cell(prf(clear_rows(test_rows), orf))}")
+            print(
+                f"  t {t}: all {cell(prf(test_rows, mod))} clear {cell(prf(clear_rows(test_rows), mod))} | OR all {cell(prf(test_rows, orf))} clear {cell(prf(clear_rows(test_rows), orf))}"
+            )
         if show:
-            print(f"  threads where the rules are quiet and the score >= {t_star - 0.1:.2f} (* = new fire at t {t_star}):")
+            print(
+                f"  threads where the rules are quiet and the score >= {t_star - 0.1:.2f} (* = new fire at t {t_star}):"
+            )
             for r in test_rows:
                 b = best.get(r["uid"], 0.0)
                 if not r["rules"] and b >= t_star - 0.1:
@@ -572,7 +617,9 @@ def main(argv: list[str] | None = None) -> int:
                         key=lambda j: s[j],
                     )
                     tag = "TRUE" if is_pos(r) else "FALSE"
-                    print(f"  {'*' if b >= t_star else ' '} {tag:5} {'border' if is_border(r) else 'clear ':6} {b:.3f} {r['id']}: {clean(T.text[k])[:200]}")
+                    print(
+                        f"  {'*' if b >= t_star else ' '} {tag:5} {'border' if is_border(r) else 'clear ':6} {b:.3f} {r['id']}: {clean(T.text[k])[:200]}"
+                    )
 
     dev_u = {r["uid"] for r in dev}
     print("\n## TEST once on IBM dev (model fit on all TRAIN with the chosen config)")
@@ -589,7 +636,6 @@ def main(argv: list[str] | None = None) -> int:
     print(f"(its own CV threshold: t {t_flip})")
     test(train_u, dev, "dev (fit TRAIN)")
     cfg, t_star = cfg_chosen, t_chosen
-
 
     if args.blind:
         blind_test(args, sets, T, by_uid, cfg_chosen, t_star, train_u, rt_u, dev_u)
