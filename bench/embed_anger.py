@@ -1,13 +1,24 @@
 """A sentence-embedding anger score OR-ed with the rules' `angry` tone (angry-no-apology), tested blind.
 
     PYTHONPATH=$PWD/src RAPPORT_ASSIST_PURE=1 .venv/bin/python bench/embed_anger.py \
-        --embedder /tmp/s100 [--cache /tmp/h100] [--show]
+        --embedder /tmp/s100 [--cache /tmp/h100] [--show] [--blind | --gates]
 
 ``--blind`` (the real held-out test): every TRAIN batch is scored against the rules as they were
 before its labels were committed (``git archive <labels commit>^ rules``, run with today's engine),
 alone and OR-ed with the score of a model fit without that batch (the other batches + IBM dev),
 at the CV-chosen setting and threshold; then the same with red-team flipped, at that setting's
 own CV threshold. IBM dev cannot show a recall gain: the rules were developed on it.
+
+``--gates`` (the CV-chosen config above, no CV): the same blind test with a gate on the added fire
+(a customer turn scored >= t where the rules then are quiet must pass it): ``q?`` its last sentence
+does not end with "?"; ``qE`` some word of it is outside a question by the engine's `question`
+reading; ``tense`` the pipeline's tone of the turn is at least tense; ``exc`` no exception class
+of the `angry` tone / angry-no-apology holds (EXC_CLASSES, read per turn with `says:`, so cruder
+than the rules' sentence-level skip_ifs), and their combinations. Each is read with the rules
+before the batch's labels (blind; most exception lexicons did not exist yet) and, as ``tenseN`` /
+``excN``, with today's rules (not blind: written partly on these batches). Gate and t are chosen
+per batch on the other 13 batches (most added clear true fires at added clear precision >= 0.8;
+or the old criterion), and the choice on all 14 once on IBM dev (halves A/B).
 
 Set OMP_NUM_THREADS=1 for ``--price`` (numpy's two BLAS threads on this 2-core box under load give
 a long tail: mean 244 ms, p90 720 ms, against 27 ms single-threaded).
@@ -166,6 +177,120 @@ def run_rules(rows: list[dict], rules_dir: Path | None = None) -> list[bool]:
     finally:
         tmp.unlink()
     return [any(n.rule == RULE for n in res.nudges) for res in results]
+
+
+# ---------------------------------------------------------------- gates: what the rules read per turn
+
+LAUGH = r"[😂🤣😅😹😆]|\b(?:l+o+l+|lmf?ao+|rofl|(?:ha){2,}h?)\b"
+SWITCHED = r"\b(?:i|we)(?:\W?ve| have| just| finally| then)* (?:switched|moved|changed|came|went|ported)(?: over)? to *(?:[.!,;]|$)"
+# the exception classes of the `angry` tone and of angry-no-apology's `when` (rules/common.yaml,
+# rules/headline.yaml), each as a turn-level condition with the lexicons it needs: a class is
+# read only where the pack has all of them; the regex classes (today's rules' own regexes) only
+# in the "now" reading. Read per turn, not per sentence: a cruder test than the rules' skip_ifs.
+EXC_CLASSES: list[tuple[str, dict, tuple[str, ...], bool]] = [
+    ("elsewhere", {"says": "anger-elsewhere"}, ("anger-elsewhere",), False),
+    ("third-parties", {"says": "anger-third-parties"}, ("anger-third-parties",), False),
+    (
+        "other-culprits",
+        {"all": [{"says": "anger-other-culprits"}, {"not": {"says": "anger-company-words"}}]},
+        ("anger-other-culprits", "anger-company-words"),
+        False,
+    ),
+    ("home-culprits", {"says": "anger-home-culprits"}, ("anger-home-culprits",), False),
+    ("intruder", {"says": "intruder"}, ("intruder",), False),
+    ("weather", {"says": "anger-weather"}, ("anger-weather",), False),
+    ("reported-speech", {"says": "anger-reported-speech"}, ("anger-reported-speech",), False),
+    ("self-blame", {"says": "anger-self-blame"}, ("anger-self-blame",), False),
+    ("made-good", {"says": "anger-made-good"}, ("anger-made-good",), False),
+    ("settled", {"says": "anger-settled"}, ("anger-settled",), False),
+    ("banter", {"says": ["anger-banter", "anger-amused"]}, ("anger-banter", "anger-amused"), False),
+    (
+        "joy",
+        {"all": [{"says": ["anger-joy", "anger-celebration"]}, {"not": {"says": "anger-letdowns"}}]},
+        ("anger-joy", "anger-celebration", "anger-letdowns"),
+        False,
+    ),
+    ("laughter", {"says": {"regex": LAUGH}}, (), True),
+    ("switched", {"says": {"regex": SWITCHED}}, (), True),
+]
+
+
+def gate_file(rules_dir: Path, now: bool, out: Path) -> list[str]:
+    """Write a rule file of per-turn readings for the gates (fires on a customer turn): gate-nonq
+    (some word of the turn outside a question, the engine's `question` reading) and gate-exc (an
+    exception class holds). Returns the exception classes it could read from that pack."""
+    from rapport_assist.rules import load_rules
+
+    lex = set(load_rules([rules_dir]).lexicons)
+    used = [(n, c) for n, c, need, rx in EXC_CLASSES if set(need) <= lex and (now or not rx)]
+    base = {"title": "gate", "why": "experiment", "message": "gate", "severity": "low", "status": "experimental"}
+    rules = [
+        {
+            **base,
+            "id": "gate-nonq",
+            "when": {"speaker": "customer", "says": {"regex": "[A-Za-z]{2,}", "skip_if": ["question"]}},
+        },
+    ] + [{**base, "id": f"gate-exc-{n}", "when": {"speaker": "customer", **c}} for n, c in used]
+    out.write_text(json.dumps({"rules": rules}, ensure_ascii=False), encoding="utf-8")  # JSON is YAML
+    return [n for n, _ in used]
+
+
+def run_readings(rows: list[dict], rules_dir: Path, gate: Path) -> list[dict]:
+    """Per row: the thread fired (angry-no-apology), and per customer turn index its tone label,
+    whether some word is outside a question, whether an exception class holds."""
+    from rapport_assist.annotate import Annotator
+    from rapport_assist.evaluate import read_dialogues, run_conversations
+    from rapport_assist.rules import load_rules
+
+    with tempfile.NamedTemporaryFile("w", suffix=".jsonl", delete=False, encoding="utf-8") as f:
+        for k, r in enumerate(rows):
+            f.write(json.dumps({"id": f"c{k}", "turns": r["turns"]}, ensure_ascii=False) + "\n")
+        tmp = Path(f.name)
+    try:
+        convs = read_dialogues(tmp)
+        results, _ = run_conversations(convs, load_rules([rules_dir, gate]), Annotator())
+    finally:
+        tmp.unlink()
+    out = []
+    for r, res in zip(rows, results):
+        cust = {i for i, t in enumerate(r["turns"]) if t["speaker"] == "customer"}
+        tone = {}
+        for u in res.utterances:
+            if u.index in cust:
+                assert u.speaker.value == "customer", (r["uid"], u.index)
+                tone[u.index] = u.signals.tone.label
+        out.append(
+            {
+                "fired": any(n.rule == RULE for n in res.nudges),
+                "tone": tone,
+                "nonq": sorted({n.utterance_index for n in res.nudges if n.rule == "gate-nonq"}),
+                "exc": sorted({n.utterance_index for n in res.nudges if n.rule.startswith("gate-exc-")}),
+                "exc_by": sorted(
+                    {(n.utterance_index, n.rule[9:]) for n in res.nudges if n.rule.startswith("gate-exc-")}
+                ),
+            }
+        )
+    return out
+
+
+def readings_cached(rows: list[dict], rules_dir: Path, now: bool, cache: Path, tag: str) -> dict[str, dict]:
+    path = cache / f"gate_{tag}_{'now' if now else 'then'}.json"
+    if path.is_file():
+        got = json.loads(path.read_text())
+    else:
+        gpath = cache / f"gate_{tag}_{'now' if now else 'then'}.yaml"
+        classes = gate_file(rules_dir, now, gpath)
+        rd = run_readings(rows, rules_dir, gpath)
+        got = {"classes": classes, "rows": {r["uid"]: x for r, x in zip(rows, rd)}}
+        path.write_text(json.dumps(got))
+    for x in got["rows"].values():
+        x["tone"] = {int(k): v for k, v in x["tone"].items()}
+        x["nonq"], x["exc"] = set(x["nonq"]), set(x["exc"])
+        by: dict[int, list[str]] = {}
+        for i, n in x["exc_by"]:
+            by.setdefault(int(i), []).append(n)
+        x["exc_by"] = by
+    return got
 
 
 def rules_cached(sets: dict[str, list[dict]], cache: Path, refresh: bool) -> None:
@@ -489,6 +614,244 @@ def blind_test(args, sets, T, by_uid, cfg, t_star, train_u, rt_u, dev_u) -> None
             )
 
 
+def last_is_question(text: str) -> bool:
+    """The turn's last sentence ends with "?" (links, handles, trailing hashtags and emoji
+    dropped; a closing run with "!" in it, "?!!?", is an exclamation)."""
+    t = re.sub(r"(?:\s*#\w+)+\s*$", "", clean(text))
+    t = re.sub(r"[^\w.!?]+$", "", t)
+    m = re.search(r"[.!?]+$", t)
+    return bool(m) and "?" in m.group() and "!" not in m.group()
+
+
+# gates on an added fire: the turn scored >= t must pass it. "then": read with the rules before
+# the batch's labels (blind); "N": read with today's rules (not blind: their exception lexicons
+# were partly written on these batches).
+ATOMS = {
+    "q?": lambda g: not g["q?"],
+    "qE": lambda g: g["nonq"],
+    "tense": lambda g: g["tone"] in ("tense", "angry"),
+    "exc": lambda g: not g["exc"],
+    "tenseN": lambda g: g["toneN"] in ("tense", "angry"),
+    "excN": lambda g: not g["excN"],
+}
+GATES_THEN = ["none"] + [
+    "+".join(x for x in (q, te, ex) if x)
+    for q in ("", "q?", "qE")
+    for te in ("", "tense")
+    for ex in ("", "exc")
+    if q or te or ex
+]
+GATES_NOW = [
+    "+".join(x for x in (q, te, ex) if x)
+    for q in ("", "q?", "qE")
+    for te in ("", "tenseN")
+    for ex in ("", "excN")
+    if te or ex
+]
+
+
+def passes(gate: str, g: dict) -> bool:
+    return gate == "none" or all(ATOMS[a](g) for a in gate.split("+"))
+
+
+def gated_turns(T: Turns, s: np.ndarray, rows: list[dict], then: dict, now: dict) -> None:
+    """r['_turns']: per customer turn whose reply has no apology: its score and gate readings."""
+    idx: dict[str, list[int]] = {}
+    for j, u in enumerate(T.uid):
+        idx.setdefault(u, []).append(j)
+    for r in rows:
+        x, xn = then[r["uid"]], now[r["uid"]]
+        r["_turns"] = [
+            (
+                float(s[j]),
+                {
+                    "q?": last_is_question(T.text[j]),
+                    "nonq": T.idx[j] in x["nonq"],
+                    "tone": x["tone"].get(T.idx[j], "calm"),
+                    "exc": T.idx[j] in x["exc"],
+                    "toneN": xn["tone"].get(T.idx[j], "calm"),
+                    "excN": T.idx[j] in xn["exc"],
+                    "why": x["exc_by"].get(T.idx[j], []),
+                    "whyN": xn["exc_by"].get(T.idx[j], []),
+                },
+                j,
+            )
+            for j in idx.get(r["uid"], [])
+            if r["noapol"][T.idx[j]] and not np.isnan(s[j])
+        ]
+
+
+def added(r: dict, gate: str, t: float) -> bool:
+    return not r["_then"] and any(sc >= t and passes(gate, g) for sc, g, _ in r["_turns"])
+
+
+def add_counts(rows: list[dict], gate: str, t: float) -> tuple[int, int]:
+    a = [r for r in rows if added(r, gate, t)]
+    return sum(map(is_pos, a)), sum(1 for r in a if not is_pos(r))
+
+
+def pick(rows: list[dict], pool: list[str], grid: list[float], how: str) -> tuple[str, float]:
+    """(gate, t) on these rows' clear threads. how "added": the most added true fires with added
+    precision >= 0.8 (ties: higher precision, higher t); "or": the highest OR-ed recall with
+    OR-ed precision >= 0.9 (ties: higher t). None qualifies: ("none", 1.01), nothing added."""
+    cl = clear_rows(rows)
+    best, key = ("none", 1.01), None
+    for gate in pool:
+        for t in grid:
+            tp, fp = add_counts(cl, gate, t)
+            if how == "added":
+                if tp == 0 or tp / (tp + fp) < 0.8:
+                    continue
+                k = (tp, tp / (tp + fp), t)
+            else:
+                p_, rc, *_ = prf(cl, lambda r, gate=gate, t=t: r["_then"] or added(r, gate, t))
+                if not p_ >= 0.9:
+                    continue
+                k = (rc, t, 0)
+            if key is None or k > key:
+                best, key = (gate, t), k
+    return best
+
+
+def gate_row(rows: list[dict], fire, add_rows: list[dict]) -> str:
+    cl = clear_rows(rows)
+    a_cl = [r for r in cl if r in add_rows]
+    tp_c, fp_c = sum(map(is_pos, a_cl)), sum(1 for r in a_cl if not is_pos(r))
+    tp_a, fp_a = sum(map(is_pos, add_rows)), sum(1 for r in add_rows if not is_pos(r))
+    pc = f"{tp_c / (tp_c + fp_c):.2f}" if tp_c + fp_c else "-"
+    return f"{cell(prf(cl, fire))} | {cell(prf(rows, fire))} | {tp_c}/{fp_c} ({pc}) | {tp_a}/{fp_a}"
+
+
+CHOSEN_CFG = {"l2": 3.0, "marks": True, "bpos": True, "rt": False}  # the CV choice (run7)
+
+
+def gated_blind(args, sets, T, by_uid, cfg, train_u, rt_u, dev_u) -> None:
+    """The blind per-batch test with gates on the added fires (see ATOMS); t and gate chosen per
+    batch on the other 13 batches' blind results; the pooled choice then tested once on IBM dev."""
+    import subprocess
+
+    print(f"\n## GATED BLIND per batch (config {cfg}); added = rules then quiet, a gated turn scored >= t")
+    pooled: list[dict] = []
+    classes = {}
+    for name, commit in BATCH_COMMITS.items():
+        rows = labelled(sets[name])
+        old = args.cache / "oldrules" / commit
+        if not (old / "rules").is_dir():
+            old.mkdir(parents=True, exist_ok=True)
+            arch = subprocess.run(
+                ["git", "-C", str(REPO), "archive", f"{commit}^", "rules"], capture_output=True, check=True
+            ).stdout
+            subprocess.run(["tar", "-x", "-C", str(old)], input=arch, check=True)
+        then = readings_cached(rows, old / "rules", False, args.cache, f"{name}_{commit}")
+        now = readings_cached(rows, REPO / "rules", True, args.cache, f"{name}_today")
+        classes[name] = then["classes"]
+        cpath = args.cache / f"blind_{name}_{commit}.json"
+        if cpath.is_file():
+            fired = json.loads(cpath.read_text())
+            assert fired == [then["rows"][r["uid"]]["fired"] for r in rows], f"{name}: the gate rules changed a fire"
+        fit_u = (train_u - {r["uid"] for r in rows}) | dev_u | (rt_u if cfg["rt"] else set())
+        w = fit_on(T, fit_u, cfg)
+        m = np.isin(T.uid_arr, [r["uid"] for r in rows])
+        s = np.full(len(T.y), np.nan)
+        s[m] = predict(w, T.X(cfg["marks"])[m])
+        for r in rows:
+            r["_then"] = then["rows"][r["uid"]]["fired"]
+        gated_turns(T, s, rows, then["rows"], now["rows"])
+        pooled.extend(rows)
+    rows = pooled
+    print("exception classes read with the rules then (per batch):")
+    for name, c in classes.items():
+        print(f"  {name}: {', '.join(c) or '(none)'}")
+    now_classes = [n for n, _, need, rx in EXC_CLASSES]
+    print(f"  today (excN): {', '.join(now_classes)}")
+    rf = lambda r: r["_then"]  # noqa: E731
+    print(
+        "\npooled over the 14 batches (blind): gate | t | OR-ed clear | OR-ed all | added clear true/false (precision) | added all true/false"
+    )
+    print(f"rules then | - | {gate_row(rows, rf, [])}")
+    for gate in GATES_THEN + GATES_NOW:
+        for t in (0.5, 0.55, 0.6):
+            add_rows = [r for r in rows if added(r, gate, t)]
+            fire = lambda r, gate=gate, t=t: r["_then"] or added(r, gate, t)  # noqa: E731
+            print(f"{gate} | {t} | {gate_row(rows, fire, add_rows)}")
+    grid = [round(0.5 + 0.01 * k, 2) for k in range(50)]
+    chosen = None
+    for pool_name, pool in (("blind gates", GATES_THEN), ("blind + today's gates (not blind)", GATES_THEN + GATES_NOW)):
+        for how in ("added", "or"):
+            out, picks = [], []
+            for name in BATCH_COMMITS:
+                gate, t = pick([r for r in rows if r["set"] != name], pool, grid, how)
+                picks.append(f"{name} {gate} {t}")
+                out += [r for r in rows if r["set"] == name and added(r, gate, t)]
+            fire = lambda r, out=out: r["_then"] or r in out  # noqa: E731
+            crit = (
+                "most added clear true at added clear P >= 0.8"
+                if how == "added"
+                else "highest OR-ed clear R at OR-ed clear P >= 0.9"
+            )
+            print(f"\nleave-one-batch-out, {pool_name}, {crit}:")
+            print(f"  picks: {'; '.join(picks)}")
+            print(
+                f"  OR-ed clear | OR-ed all | added clear true/false | added all true/false: {gate_row(rows, fire, out)}"
+            )
+            g_all, t_all = pick(rows, pool, grid, how)
+            print(f"  the same choice on all 14 batches: {g_all} t {t_all}")
+            if pool_name == "blind gates" and how == "added":
+                chosen = (g_all, t_all)
+    if args.show:
+        gate, t = chosen
+        t = min(t, 0.55)
+        print(
+            f"\nturns scored >= {t} where the rules then are quiet (kept: passes {gate}); [the atoms it fails]"
+            " tone then/today:"
+        )
+        for r in rows:
+            if r["_then"]:
+                continue
+            hits = [(sc, g, j) for sc, g, j in r["_turns"] if sc >= t]
+            if not hits:
+                continue
+            sc, g, j = max(hits, key=lambda h: h[0])
+            kept = added(r, gate, t)
+            tag = "TRUE" if is_pos(r) else "FALSE"
+            gs = ",".join(a for a in ATOMS if not ATOMS[a](g))
+            print(
+                f"  {'kept ' if kept else 'gated'} {tag:5} {'border' if is_border(r) else 'clear ':6} {sc:.3f} [{gs}] {g['tone']}/{g['toneN']} {'+'.join(g['whyN']) or '-'} {r['uid']}: {clean(T.text[j])[:110]}"
+            )
+
+    # ---- the chosen setting once on IBM dev (today's rules: dev has no blind version)
+    dev = labelled(sets["dev"])
+    dv = readings_cached(dev, REPO / "rules", False, args.cache, "dev_today")
+    dn = readings_cached(dev, REPO / "rules", True, args.cache, "dev_today")
+    A, B = dev[0::2], dev[1::2]
+    parts = []
+    for label, fit_u, part in (
+        ("dev A (fit TRAIN + dev B)", train_u | {r["uid"] for r in B}, A),
+        ("dev B (fit TRAIN + dev A)", train_u | {r["uid"] for r in A}, B),
+        ("dev all (fit TRAIN)", train_u, dev),
+    ):
+        w = fit_on(T, fit_u | (rt_u if cfg["rt"] else set()), cfg)
+        m = np.isin(T.uid_arr, [r["uid"] for r in part])
+        s = np.full(len(T.y), np.nan)
+        s[m] = predict(w, T.X(cfg["marks"])[m])
+        part = [dict(r) for r in part]
+        for r in part:
+            r["_then"] = r["rules"]
+        gated_turns(T, s, part, dv["rows"], dn["rows"])
+        parts.append((label, part))
+    # the blind choice, then two of today's gates for the picture (not blind on TRAIN)
+    for gate, t in (chosen, ("q?+excN", 0.55), ("tenseN", 0.55)):
+        print(f"\n## IBM dev at {gate} t {t} (today's rules: the rules' fire and the gate readings)")
+        print("part | rules alone | OR-ed, gated | OR-ed, no gate | added true/false gated (no gate)")
+        for label, part in parts:
+            for sfx, rr in (("", part), (" clear", clear_rows(part))):
+                ag, an = add_counts(rr, gate, t), add_counts(rr, "none", t)
+                print(
+                    f"{label}{sfx} | {cell(prf(rr, lambda r: r['_then']))} | {cell(prf(rr, lambda r, gate=gate, t=t: r['_then'] or added(r, gate, t)))} | "
+                    f"{cell(prf(rr, lambda r, t=t: r['_then'] or added(r, 'none', t)))} | {ag[0]}/{ag[1]} ({an[0]}/{an[1]})"
+                )
+
+
 THRESHOLDS = [round(0.5 + 0.01 * k, 2) for k in range(50)]
 
 
@@ -503,6 +866,11 @@ def main(argv: list[str] | None = None) -> int:
         "--blind",
         action="store_true",
         help="each batch against the rules as they were before its labels were committed (git archive of that commit's parent)",
+    )
+    ap.add_argument(
+        "--gates",
+        action="store_true",
+        help="only the gated blind test (the CV-chosen config, no CV) and the chosen gate once on IBM dev",
     )
     ap.add_argument("--price", action="store_true", help="time embedding + scoring one customer turn")
     args = ap.parse_args(argv)
@@ -519,6 +887,9 @@ def main(argv: list[str] | None = None) -> int:
     T = Turns(allrows, args.embedder, args.cache)
     train_u = {r["uid"] for r in train}
     rt_u = {r["uid"] for r in redteam}
+    if args.gates:
+        gated_blind(args, sets, T, by_uid, CHOSEN_CFG, train_u, rt_u, {r["uid"] for r in dev})
+        return 0
     n_pos = lambda us: int(((T.y == 1) & np.isin(T.uid_arr, list(us))).sum())  # noqa: E731
     n_bpos = lambda us: int(((T.y == -2) & np.isin(T.uid_arr, list(us))).sum())  # noqa: E731
     n_neg = lambda us: int(((T.y == 0) & np.isin(T.uid_arr, list(us))).sum())  # noqa: E731
