@@ -774,6 +774,22 @@ def gated_blind(args, sets, T, by_uid, cfg, train_u, rt_u, dev_u) -> None:
             add_rows = [r for r in rows if added(r, gate, t)]
             fire = lambda r, gate=gate, t=t: r["_then"] or added(r, gate, t)  # noqa: E731
             print(f"{gate} | {t} | {gate_row(rows, fire, add_rows)}")
+    # how circular the today's-tone gate is: its added fires that today's rules fire on anyway
+    # (the rules were written on these batches) and whose scored turn today's tone reads angry
+    print(
+        "\ntenseN: added clear fires (true/false) | of them today's rules fire on the thread | scored turn's tone today angry"
+    )
+    for t in (0.5, 0.55, 0.6):
+        a = [r for r in clear_rows(rows) if added(r, "tenseN", t)]
+        fired = [r for r in a if r["rules"]]
+        angry = [
+            r for r in a if any(sc >= t and g["toneN"] == "angry" and g["tone"] != "tense" for sc, g, _ in r["_turns"])
+        ]
+
+        def tf(rs: list[dict]) -> str:
+            return f"{sum(map(is_pos, rs))}/{sum(1 for r in rs if not is_pos(r))}"
+
+        print(f"  t {t}: {tf(a)} | {tf(fired)} | {tf(angry)}")
     grid = [round(0.5 + 0.01 * k, 2) for k in range(50)]
     chosen = None
     for pool_name, pool in (("blind gates", GATES_THEN), ("blind + today's gates (not blind)", GATES_THEN + GATES_NOW)):
