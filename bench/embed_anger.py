@@ -1,7 +1,7 @@
 """A sentence-embedding anger score OR-ed with the rules' `angry` tone (angry-no-apology), tested blind.
 
     PYTHONPATH=$PWD/src RAPPORT_ASSIST_PURE=1 .venv/bin/python bench/embed_anger.py \
-        --embedder /tmp/s100 [--cache /tmp/h100] [--show] [--blind | --gates]
+        [--embedder DIR] [--cache /tmp/h100] [--show] [--blind | --gates]
 
 ``--blind`` (the real held-out test): every TRAIN batch is scored against the rules as they were
 before its labels were committed (``git archive <labels commit>^ rules``, run with today's engine),
@@ -354,7 +354,7 @@ def embed_cached(texts: list[str], embedder_dir: str, cache: Path) -> np.ndarray
     todo = sorted({k: t for k, t in zip(keys, texts) if k not in store}.items(), key=lambda kv: len(kv[1]))
     if todo:
         sys.path.insert(0, embedder_dir)
-        from embed import Embedder
+        from minilm import Embedder
 
         E = Embedder()
         t0 = time.time()
@@ -873,7 +873,9 @@ THRESHOLDS = [round(0.5 + 0.01 * k, 2) for k in range(50)]
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--embedder", default="/tmp/s100", help="folder holding embed.py (Embedder)")
+    ap.add_argument(
+        "--embedder", default=str(Path(__file__).parent), help="folder holding minilm.py (model: see its docstring)"
+    )
     ap.add_argument("--cache", type=Path, default=Path("/tmp/h100"))
     ap.add_argument("--tw", type=Path, default=Path("/tmp/tw"), help="folder of the twcs threads t1..t10.jsonl")
     ap.add_argument("--refresh", action="store_true", help="re-run the rules (else cached per HEAD)")
@@ -1053,7 +1055,7 @@ def main(argv: list[str] | None = None) -> int:
 
     if args.price:
         sys.path.insert(0, args.embedder)
-        from embed import Embedder
+        from minilm import Embedder
 
         E = Embedder()
         w = fit_on(T, train_u, cfg)
