@@ -464,6 +464,20 @@ def cell(v: tuple) -> str:
     return f"{p:.3f}/{rc:.3f} ({tp}/{fp}/{fn})"
 
 
+def rules_before(commit: str, cache: Path) -> Path:
+    """A folder holding ``rules/`` as it was at ``commit``'s parent (extracted once into ``cache``)."""
+    import subprocess
+
+    old = cache / "oldrules" / commit
+    if not (old / "rules").is_dir():
+        old.mkdir(parents=True, exist_ok=True)
+        arch = subprocess.run(
+            ["git", "-C", str(REPO), "archive", f"{commit}^", "rules"], capture_output=True, check=True
+        ).stdout
+        subprocess.run(["tar", "-x", "-C", str(old)], input=arch, check=True)
+    return old
+
+
 def labelled(rows: list[dict]) -> list[dict]:
     return [r for r in rows if RULE in r["labels"]]
 
@@ -526,7 +540,6 @@ BATCH_COMMITS = {
 def blind_test(args, sets, T, by_uid, cfg, t_star, train_u, rt_u, dev_u) -> None:
     """Per batch: the rules as they were before the batch was labelled (blind), alone and OR-ed
     with the score of a model fit on every other labelled set (TRAIN minus the batch, + IBM dev)."""
-    import subprocess
 
     print(f"\n## BLIND per batch: rules before the batch's labels vs OR-ed with the score (config {cfg}, t {t_star})")
     print("The model is fit without the batch (TRAIN minus it + IBM dev); the apology reading is today's rule's.")
@@ -536,13 +549,7 @@ def blind_test(args, sets, T, by_uid, cfg, t_star, train_u, rt_u, dev_u) -> None
     news = []
     for name, commit in BATCH_COMMITS.items():
         rows = labelled(sets[name])
-        old = args.cache / "oldrules" / commit
-        if not (old / "rules").is_dir():
-            old.mkdir(parents=True, exist_ok=True)
-            arch = subprocess.run(
-                ["git", "-C", str(REPO), "archive", f"{commit}^", "rules"], capture_output=True, check=True
-            ).stdout
-            subprocess.run(["tar", "-x", "-C", str(old)], input=arch, check=True)
+        old = rules_before(commit, args.cache)
         cpath = args.cache / f"blind_{name}_{commit}.json"
         if cpath.is_file():
             fired = json.loads(cpath.read_text())
@@ -728,20 +735,13 @@ CHOSEN_CFG = {"l2": 3.0, "marks": True, "bpos": True, "rt": False}  # the CV cho
 def gated_blind(args, sets, T, by_uid, cfg, train_u, rt_u, dev_u) -> None:
     """The blind per-batch test with gates on the added fires (see ATOMS); t and gate chosen per
     batch on the other 13 batches' blind results; the pooled choice then tested once on IBM dev."""
-    import subprocess
 
     print(f"\n## GATED BLIND per batch (config {cfg}); added = rules then quiet, a gated turn scored >= t")
     pooled: list[dict] = []
     classes = {}
     for name, commit in BATCH_COMMITS.items():
         rows = labelled(sets[name])
-        old = args.cache / "oldrules" / commit
-        if not (old / "rules").is_dir():
-            old.mkdir(parents=True, exist_ok=True)
-            arch = subprocess.run(
-                ["git", "-C", str(REPO), "archive", f"{commit}^", "rules"], capture_output=True, check=True
-            ).stdout
-            subprocess.run(["tar", "-x", "-C", str(old)], input=arch, check=True)
+        old = rules_before(commit, args.cache)
         then = readings_cached(rows, old / "rules", False, args.cache, f"{name}_{commit}")
         now = readings_cached(rows, REPO / "rules", True, args.cache, f"{name}_today")
         classes[name] = then["classes"]
