@@ -163,20 +163,26 @@ def marks(text: str) -> list[float]:
 
 def run_rules(rows: list[dict], rules_dir: Path | None = None) -> list[bool]:
     """Per row: whether angry-no-apology fired anywhere in the thread (default rules/)."""
+    from rapport_assist.rules import default_rules_dir
+
+    return [any(n.rule == RULE for n in res.nudges) for res in run_threads(rows, [rules_dir or default_rules_dir()])]
+
+
+def run_threads(rows: list[dict], rule_paths: list[Path]) -> list:
+    """The pipeline's result per row (its turns as one conversation), with these rule files."""
     from rapport_assist.annotate import Annotator
     from rapport_assist.evaluate import read_dialogues, run_conversations
-    from rapport_assist.rules import default_rules_dir, load_rules
+    from rapport_assist.rules import load_rules
 
     with tempfile.NamedTemporaryFile("w", suffix=".jsonl", delete=False, encoding="utf-8") as f:
         for k, r in enumerate(rows):
             f.write(json.dumps({"id": f"c{k}", "turns": r["turns"]}, ensure_ascii=False) + "\n")
         tmp = Path(f.name)
     try:
-        convs = read_dialogues(tmp)
-        results, _ = run_conversations(convs, load_rules([rules_dir or default_rules_dir()]), Annotator())
+        results, _ = run_conversations(read_dialogues(tmp), load_rules(rule_paths), Annotator())
     finally:
         tmp.unlink()
-    return [any(n.rule == RULE for n in res.nudges) for res in results]
+    return results
 
 
 # ---------------------------------------------------------------- gates: what the rules read per turn
@@ -238,19 +244,7 @@ def gate_file(rules_dir: Path, now: bool, out: Path) -> list[str]:
 def run_readings(rows: list[dict], rules_dir: Path, gate: Path) -> list[dict]:
     """Per row: the thread fired (angry-no-apology), and per customer turn index its tone label,
     whether some word is outside a question, whether an exception class holds."""
-    from rapport_assist.annotate import Annotator
-    from rapport_assist.evaluate import read_dialogues, run_conversations
-    from rapport_assist.rules import load_rules
-
-    with tempfile.NamedTemporaryFile("w", suffix=".jsonl", delete=False, encoding="utf-8") as f:
-        for k, r in enumerate(rows):
-            f.write(json.dumps({"id": f"c{k}", "turns": r["turns"]}, ensure_ascii=False) + "\n")
-        tmp = Path(f.name)
-    try:
-        convs = read_dialogues(tmp)
-        results, _ = run_conversations(convs, load_rules([rules_dir, gate]), Annotator())
-    finally:
-        tmp.unlink()
+    results = run_threads(rows, [rules_dir, gate])
     out = []
     for r, res in zip(rows, results):
         cust = {i for i, t in enumerate(r["turns"]) if t["speaker"] == "customer"}
