@@ -486,23 +486,33 @@ def main(argv: list[str] | None = None) -> int:
     ff = [p for p in train_pairs if p["fired"] and not p["pos"]]
     mp = [p for p in train_pairs if not p["fired"] and p["pos"]]
     cq = [p for p in train_pairs if not p["fired"] and not p["pos"]]
-    print(
-        f"TRAIN veto curve: fires dropped at sim >= t (true fires lost / false fires removed, of {len(tf)}/{len(ff)})"
+    curves = (
+        (
+            "veto",
+            "fires dropped at sim >= t (true fires lost / false fires removed",
+            tf,
+            ff,
+            (0.4, 0.5, 0.6, 0.7),
+            True,
+        ),
+        (
+            "trigger",
+            "quiet pairs fired at sim < t (missed positives caught / correct quiet wrongly fired",
+            mp,
+            cq,
+            (0.2, 0.3, 0.4, 0.5),
+            False,
+        ),
     )
-    for f in SIMS:
-        cells = []
-        for t in (0.4, 0.5, 0.6, 0.7):
-            cells.append(f"t{t}: {sum(p[f] >= t for p in tf):>3}/{sum(p[f] >= t for p in ff):<3}")
-        print(f"  {f:<6} " + "  ".join(cells))
-    print(
-        f"TRAIN trigger curve: quiet pairs fired at sim < t (missed positives caught / correct quiet "
-        f"wrongly fired, of {len(mp)}/{len(cq)})"
-    )
-    for f in SIMS:
-        cells = []
-        for t in (0.2, 0.3, 0.4, 0.5):
-            cells.append(f"t{t}: {sum(p[f] < t for p in mp):>3}/{sum(p[f] < t for p in cq):<3}")
-        print(f"  {f:<6} " + "  ".join(cells))
+    for kind, what, good, bad, thresholds, above in curves:
+        print(f"TRAIN {kind} curve: {what}, of {len(good)}/{len(bad)})")
+        for f in SIMS:
+            cells = []
+            for t in thresholds:
+                g = sum((p[f] >= t) if above else (p[f] < t) for p in good)
+                b = sum((p[f] >= t) if above else (p[f] < t) for p in bad)
+                cells.append(f"t{t}: {g:>3}/{b:<3}")
+            print(f"  {f:<6} " + "  ".join(cells))
     print()
 
     # ---- thresholds on TRAIN
