@@ -66,7 +66,7 @@ class Turn:
     say: str | None = None  # what espeak-ng is fed, when it must differ from text
 
 
-# The call. Every spoken number is written the way Whisper writes it ("10 a.m."), so the
+# The call. Every spoken number is written the way Whisper writes it ("9 a.m."), so the
 # reference and the recognizer agree; espeak-ng gets a ``say`` text where it would read a line
 # badly. Wording was tuned against tiny.en at 8 kHz (names, "bill", "upgrade", "technician",
 # "fed up", "you said" and "I never asked for" came out garbled) - see data/README.md.
@@ -148,10 +148,12 @@ SCRIPT: tuple[Turn, ...] = (
     Turn("customer", "And what time will they come to my house?", gap_s=0.5),
     Turn(
         "agent",
-        "Tomorrow morning, and I'll call you back tomorrow at 10 a.m. to make sure everything works.",
+        "Tomorrow morning, and I'll call you back tomorrow at 9 a.m. to make sure everything works.",
         gap_s=0.6,
-        say="Tomorrow morning, and I'll call you back tomorrow at ten A M, to make sure everything works.",
-        quiet=("uncommitted-promise: 'tomorrow at 10 a.m.' is a committed time",),
+        # "ten A M" came out of the per-utterance recognizer as "NMM" (and "ten" as "and" in
+        # other wordings); "nine A M" is heard as "9am"
+        say="Tomorrow morning, and I'll call you back tomorrow at nine A M, to make sure everything works.",
+        quiet=("uncommitted-promise: 'tomorrow at 9 a.m.' is a committed time",),
     ),
     Turn("customer", "Thank you so much for your help. Bye.", gap_s=0.6),
 )
@@ -196,7 +198,7 @@ def synth(exe: str, text: str, voice: str, speed_wpm: int, pitch: int, word_gap:
 
 
 def split_sentences(text: str) -> list[str]:
-    """'Hi Julie. My internet...' -> ['Hi Julie.', 'My internet...'] (no split inside '10 a.m.')."""
+    """'Hi Julie. My internet...' -> ['Hi Julie.', 'My internet...'] (no split inside '9 a.m.')."""
     return [s for s in re.split(r"(?<=[.?!])\s+(?=[A-Z])", text.strip()) if s]
 
 
