@@ -84,6 +84,13 @@ def decode_channels(path: str | os.PathLike[str]) -> DecodedAudio:
     )
 
 
+TWIN_CORRELATION = 0.98
+"""Two channels correlated at least this much over a whole recording carry one signal: a mono
+recording saved as stereo (the same samples twice, or a lossy codec's near copy) or one mix of
+both voices on each channel. A real two-sided call sits far below: each side is mostly quiet
+while the other talks, and echo or crosstalk leaks at -20 dB or less
+(``tests/test_twin_channels.py`` measures both kinds)."""
+
 SILENT_PEAK = 10 ** (-50 / 20)
 """A channel whose loudest sample stays below -50 dBFS holds no one's voice: digital silence or
 a line's hiss. Measured on five real 8 kHz bank-call sides (``bench/silent_channel.py``): the
@@ -110,6 +117,16 @@ class AudioInfo:
     # each channel's loudest sample (0…1; at 16 kHz): a channel below ``SILENT_PEAK`` is silent
     # throughout (``sources.CallAudio``: its side was not heard). Empty: not measured
     peaks: tuple[float, ...] = ()
+    # the correlation of the first two channels over the whole file (1: the same signal on both,
+    # at any level; near 0: two sides, each mostly quiet while the other talks); None: one
+    # channel, a silent channel, or not measured
+    channel_correlation: float | None = None
+
+    @property
+    def twin_channels(self) -> bool:
+        """Both channels carry the same audio (a mono recording saved as stereo, or one mix on
+        both): which side spoke cannot be read from the channels (``sources.CallAudio``)."""
+        return self.channel_correlation is not None and abs(self.channel_correlation) >= TWIN_CORRELATION
 
     @property
     def duration_s(self) -> float:
@@ -119,19 +136,32 @@ class AudioInfo:
 def probe_audio(path: str | os.PathLike[str]) -> AudioInfo:
     """Decode ``path`` once, counting its 16 kHz samples and keeping none: the errors of
     ``decode_channels`` (raised here, before any work on the call starts), its length and its
-    truncation, at the memory of one decoded frame."""
+    truncation, each channel's peak and how much the first two channels differ, at the memory
+    of one decoded frame."""
     path = Path(path)
     n_samples = 0
     peaks: np.ndarray | None = None
+    ll = rr = lr = 0.0  # the first two channels' energies and their cross product
     with _open(path) as (source_rate_hz, source_channels, frames):
         for frame in frames:
             n_samples += frame.shape[1]
             if frame.shape[1]:
                 loudest = np.abs(frame).max(axis=1)
                 peaks = loudest if peaks is None else np.maximum(peaks, loudest)
+                if frame.shape[0] >= 2:
+                    left, right = frame[0].astype(np.float64), frame[1].astype(np.float64)
+                    ll += float(left @ left)
+                    rr += float(right @ right)
+                    lr += float(left @ right)
         failure = frames.failure
     info = _info(path, source_rate_hz, source_channels, n_samples, failure)
-    return replace(info, peaks=tuple(float(p) for p in peaks)) if peaks is not None else info
+    if peaks is None:
+        return info
+    return replace(
+        info,
+        peaks=tuple(float(p) for p in peaks),
+        channel_correlation=lr / (ll * rr) ** 0.5 if ll > 0.0 and rr > 0.0 else None,
+    )
 
 
 def stream_blocks(info: AudioInfo, block_samples: int) -> Iterator[np.ndarray]:

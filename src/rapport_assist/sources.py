@@ -364,6 +364,19 @@ class CallAudio:
                         "say whose it is with --speaker agent|customer, or give two files with --agent/--customer",
                     )
                 sides.append(_Side(spec.speaker, info, 0))
+            elif info.twin_channels:
+                # one signal on both channels: splitting it into agent and customer would put
+                # every word on both sides (a talk-over all call long). Read as the mono file it is
+                if spec.speaker is None:
+                    raise BadInput(
+                        f"{spec.path} has the same audio on both channels (a mono recording saved as "
+                        "stereo, or one mix of both voices), so the agent's words cannot be told from "
+                        "the customer's",
+                        "if one side alone speaks in it, say whose it is (replay: --speaker agent|customer; "
+                        "qa: name it CALL_agent or CALL_customer); for a whole call, record each side on "
+                        "its own channel (left agent, right customer) or in its own file",
+                    )
+                sides.append(_Side(spec.speaker, info, 0))
             else:
                 if spec.speaker is not None:
                     raise UsageError(

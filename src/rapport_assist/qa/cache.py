@@ -36,7 +36,8 @@ from .inputs import CallInput
 # Bump when a change to reading or recognition (audio.py, sources.py, endpoint.py, recognizer.py,
 # turn_pass.py, privacy.py) changes a timeline: 2, a WAV cut short has its audio_truncated status.
 # 3, a side whose audio is silent throughout has its silent_channel status (with its speaker).
-CACHE_FORMAT = 3
+# 4, a stereo file with the same audio on both channels is refused, not split into two sides.
+CACHE_FORMAT = 4
 
 
 def program_version() -> str:

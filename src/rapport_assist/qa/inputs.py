@@ -117,6 +117,19 @@ def _usable(path: Path) -> bool:
     return (suffix in AUDIO_SUFFIXES or suffix in TRANSCRIPT_SUFFIXES) and not path.name.startswith(".")
 
 
+def _twin_channels(path: Path) -> bool:
+    """A multi-channel file with the same audio on its first two channels (a side saved as
+    stereo): it is the one side its name says. Decodes the file once (only files named as one
+    side yet stereo come here); unreadable: False, and the call's replay reports why."""
+    from ..audio import probe_audio
+    from ..errors import RapportError
+
+    try:
+        return probe_audio(path).twin_channels
+    except (RapportError, OSError):
+        return False
+
+
 def _channels(path: Path) -> int | None:
     """The channel count of a recording's first audio stream, from its header (None if unreadable)."""
     import av
@@ -185,7 +198,7 @@ def discover(
             continue
         m = pattern.match(f.stem)
         side = _SIDES.get(m.group("side").lower()) if m else None
-        if m and side is not None and (_channels(f) or 1) >= 2:
+        if m and side is not None and (_channels(f) or 1) >= 2 and not _twin_channels(f):
             # a name that holds both sides ("call_L-agent_R-customer.wav") says it is stereo
             if not _names_both_sides(f.stem):
                 warnings.append(f"{f}: named like one side of a call, but it is stereo: processed as a whole call")
