@@ -338,7 +338,12 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
 
     own = _block()
-    own.add_argument("input", nargs="?", type=Path, help="recording (wav, flac, mp3, ogg, m4a…) or transcript .jsonl")
+    own.add_argument(
+        "input",
+        nargs="?",
+        type=Path,
+        help="recording (wav, flac, mp3, ogg, m4a…) or transcript (.jsonl, or .txt with Agent:/Customer: lines)",
+    )
     own.add_argument("--agent", type=Path, metavar="FILE", help="mono recording of the agent")
     own.add_argument("--customer", type=Path, metavar="FILE", help="mono recording of the customer")
     own.add_argument("--speaker", choices=("agent", "customer"), help="whose voice a mono INPUT holds")
@@ -355,7 +360,7 @@ def build_parser() -> argparse.ArgumentParser:
         [RULES, MODELS, own, EVENTS, MASK, DEBUG],
         help="replay a recorded call or transcript through the pipeline",
         description="Replay a stereo recording (left=agent, right=customer), two mono recordings, "
-        "one side with --speaker, or a .jsonl transcript.",
+        "one side with --speaker, or a .jsonl or .txt transcript.",
     )
 
     _command(
@@ -468,7 +473,7 @@ def _add_rules_actions(rsub: argparse._SubParsersAction) -> None:
     )
 
     own = _block()
-    own.add_argument("input", type=Path, help="transcript .jsonl (or a recording: agent left, customer right)")
+    own.add_argument("input", type=Path, help="transcript .jsonl or .txt (or a recording: agent left, customer right)")
     own.add_argument("--rule", required=True, metavar="ID", help="the rule to trace")
     _command(
         rsub,

@@ -33,7 +33,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from .recognizer import Recognizer
     from .turn_pass import TurnPass
 
-TRANSCRIPT_SUFFIXES = (".jsonl", ".ndjson")
+TRANSCRIPT_SUFFIXES = (".jsonl", ".ndjson", ".txt")  # .txt: "Agent: …" lines (transcript.read_text_transcript)
 # Replay feeds the endpointer in blocks of this size, as a capture callback would.
 REPLAY_BLOCK_S = 0.5
 # Batch recognition (qa) packs a call's utterances into shared windows; a long call is recognized

@@ -1,8 +1,14 @@
-"""Transcript source: a ``.jsonl`` file, one utterance per line.
+"""Transcript source: a ``.jsonl`` file, one utterance per line, or a plain ``.txt`` transcript.
 
-Each line is ``{"speaker": "agent"|"customer", "text": "...", "start": 12.3, "end": 15.0}``.
+Each JSONL line is ``{"speaker": "agent"|"customer", "text": "...", "start": 12.3, "end": 15.0}``.
 ``start`` and ``end`` (seconds from call start) are optional: when missing they are estimated
 from the word count, and the utterance is marked ``timing_estimated``.
+
+A ``.txt`` transcript is what QA teams and call platforms export: one turn per line, led by its
+side and a colon (``Agent: …``, ``Customer: …``, or a synonym in ``TEXT_SIDES``), optionally after
+a time (``[00:01:12] Caller: …``, ``0:42 Rep: …``) or with it after the side (``Agent (0:42): …``).
+A line with no side, or an indented one, continues the turn before it (wrapped text). Times, when
+given, are turn starts; each turn's end is estimated from its words, never past the next start.
 
 Reading is lazy, so the lines before a bad one are processed and kept before the error.
 """
@@ -12,6 +18,8 @@ from __future__ import annotations
 import codecs
 import json
 import math
+import re
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -142,10 +150,14 @@ def json_lines(path: Path) -> Iterator[tuple[int, str, Any]]:
 
 
 def read_transcript(path: Path) -> Iterator[Utterance]:
-    """Yield the utterances of a JSONL transcript; index = 0-based line number of non-blank lines.
+    """Yield the utterances of a JSONL transcript (index = 0-based line number of non-blank lines),
+    or of a ``.txt`` one (index = turn number; ``read_text_transcript``).
 
     Raises InputNotFound or BadInput (naming the line) lazily, after the good lines before it.
     """
+    if path.suffix.lower() == ".txt":
+        yield from read_text_transcript(path)
+        return
     index = 0
     prev_end = 0.0
     for _, where, obj in json_lines(path):
@@ -159,3 +171,106 @@ def read_transcript(path: Path) -> Iterator[Utterance]:
             f"{path} has no utterances" + (" (the file is empty)" if empty else ""),
             'write one JSON object per line: {"speaker": "agent", "text": "..."}',
         )
+
+
+# The side words a plain-text transcript may lead a turn with (lower case, spaces as written).
+TEXT_SIDES: dict[str, Speaker] = {
+    **{
+        w: Speaker.AGENT
+        for w in (
+            "agent",
+            "rep",
+            "representative",
+            "advisor",
+            "adviser",
+            "associate",
+            "csr",
+            "operator",
+            "support",
+            "specialist",
+            "staff",
+            "customer service",
+        )
+    },
+    **{w: Speaker.CUSTOMER for w in ("customer", "caller", "client", "member", "consumer", "user")},
+}
+_CLOCK = r"(?:\d{1,2}:)?\d{1,2}:\d{2}(?:[.,]\d+)?"
+# [time] side [(time)]: words — the side is a few words before the first colon
+_TEXT_TURN = re.compile(
+    rf"^(?:[\[(]?(?P<t1>{_CLOCK})[\])]?\s*[-–]?\s*)?"
+    rf"(?P<side>[A-Za-z][A-Za-z'_-]*(?: [A-Za-z'_-]+){{0,2}})"
+    rf"\s*(?:[\[(](?P<t2>{_CLOCK})[\])])?\s*:(?P<text>.*)$"
+)
+_TEXT_SIDES_HINT = "start each turn with its side: 'Agent:' or 'Customer:' (also Rep:, Caller:, Client:…)"
+
+
+def _clock_s(clock: str) -> float:
+    seconds = 0.0
+    for part in clock.replace(",", ".").split(":"):
+        seconds = seconds * 60 + float(part)
+    return seconds
+
+
+def text_turn_side(line: str) -> Speaker | None:
+    """The side a plain-text transcript line starts a turn with, or None (no side word there)."""
+    m = _TEXT_TURN.match(line)
+    return TEXT_SIDES.get(" ".join(m.group("side").lower().split())) if m else None
+
+
+def read_text_transcript(path: Path) -> Iterator[Utterance]:
+    """Yield the turns of a plain-text transcript (see the module doc), lazily: each turn goes out
+    when the next one starts, so the turns before a bad line are kept before its error."""
+    pending: tuple[Speaker, list[str], float | None, str] | None = None  # side, text, start, where
+    index = 0
+    prev_end = 0.0
+
+    def finish(next_start: float | None) -> Utterance:
+        nonlocal index, prev_end
+        assert pending is not None
+        speaker, words, start, where = pending
+        text = " ".join(" ".join(words).split())
+        if not text:
+            raise BadInput(f"{where}: the turn has no words", "write what was said after the colon, or drop the line")
+        end = None
+        if start is not None:
+            end = start + estimate_duration_s(text)
+            if next_start is not None and next_start >= start:
+                end = min(end, next_start)
+        utterance = parse_line(
+            {"speaker": speaker.value, "text": text, "start": start, "end": end}, index, prev_end, where
+        )
+        utterance = replace(utterance, timing_estimated=True)  # a start at most; the end is estimated
+        index += 1
+        prev_end = utterance.end_s
+        return utterance
+
+    for lineno, raw in read_lines(path):
+        line = raw.rstrip("\r\n")
+        if not line.strip():
+            continue
+        where = f"{path}:{lineno}"
+        m = None if line[:1].isspace() else _TEXT_TURN.match(line)
+        if m is None:
+            if pending is None:
+                raise BadInput(f"{where}: no side before the words", _TEXT_SIDES_HINT)
+            pending[1].append(line)
+            continue
+        label = " ".join(m.group("side").lower().split())
+        speaker = TEXT_SIDES.get(label)
+        if speaker is None:
+            if pending is not None:  # the turn before the bad line is whole: keep it
+                yield finish(None)
+                pending = None
+            raise BadInput(
+                f"{where}: {m.group('side')!r} is not a side of the call",
+                _TEXT_SIDES_HINT + "; replace a person's name with their side, and indent a wrapped line "
+                "that starts with a word and a colon",
+            )
+        clock = m.group("t1") or m.group("t2")
+        start = _clock_s(clock) if clock else None
+        if pending is not None:
+            yield finish(start)
+        pending = (speaker, [m.group("text")], start, where)
+    if pending is None:
+        raise BadInput(f"{path} has no turns", _TEXT_SIDES_HINT)
+    yield finish(None)

@@ -1,0 +1,104 @@
+"""Plain-text transcripts ("Agent: …" lines), as QA teams and call platforms export them: read into
+the same utterances as a JSONL transcript, replayed and batch-processed like one."""
+
+from __future__ import annotations
+
+import io
+import json
+from pathlib import Path
+
+import pytest
+
+from rapport_assist.cli import main
+from rapport_assist.errors import BadInput
+from rapport_assist.transcript import read_transcript
+from rapport_assist.types import Speaker
+
+CALL = """\
+Agent: Thank you for calling, this is Julie. How can I help you?
+Caller: Hi Julie, my internet keeps dropping every night. It comes back after a few
+  minutes and then it stops again, and it has been like this all week.
+I'm working from home so it's a real problem for me.
+
+Rep: Thank you. You need to restart the router.
+Customer: Okay.
+"""
+
+
+def write(tmp_path: Path, text: str, name: str = "call.txt") -> Path:
+    path = tmp_path / name
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def test_sides_synonyms_and_wrapped_lines(tmp_path: Path) -> None:
+    utts = list(read_transcript(write(tmp_path, CALL)))
+    assert [u.speaker for u in utts] == [Speaker.AGENT, Speaker.CUSTOMER, Speaker.AGENT, Speaker.CUSTOMER]
+    assert [u.index for u in utts] == [0, 1, 2, 3]
+    assert utts[1].text == (
+        "Hi Julie, my internet keeps dropping every night. It comes back after a few minutes and then "
+        "it stops again, and it has been like this all week. I'm working from home so it's a real problem for me."
+    )
+    assert all(u.timing_estimated for u in utts)
+    assert all(a.end_s <= b.start_s for a, b in zip(utts, utts[1:]))  # estimated turns never overlap
+
+
+def test_times_before_or_after_the_side_are_turn_starts(tmp_path: Path) -> None:
+    text = (
+        "[00:00:02] Agent: Thanks for calling, how can I help?\n"
+        "Customer (0:05): I was charged twice for one order and nobody has fixed it in three weeks of calls.\n"
+        "0:07 - Agent: I'm so sorry.\n"
+    )
+    utts = list(read_transcript(write(tmp_path, text)))
+    assert [u.start_s for u in utts] == [2.0, 5.0, 7.0]
+    assert utts[0].end_s <= 5.0 and utts[1].end_s == 7.0  # the long turn stops where the next starts
+    assert utts[2].end_s > 7.0
+
+
+def test_a_name_instead_of_a_side_names_its_line_after_the_good_turns(tmp_path: Path) -> None:
+    path = write(tmp_path, "Agent: Hello, this is Julie.\nCustomer: Hi.\nJulie: How can I help?\nCustomer: Well.\n")
+    got = []
+    with pytest.raises(BadInput) as err:
+        for u in read_transcript(path):
+            got.append(u.text)
+    assert got == ["Hello, this is Julie.", "Hi."]  # kept before the error
+    assert f"{path}:3" in str(err.value) and "'Julie' is not a side" in str(err.value)
+    assert "Agent:" in err.value.hint
+
+
+def test_words_before_any_side_and_an_empty_file_are_refused(tmp_path: Path) -> None:
+    with pytest.raises(BadInput, match=r"call\.txt:2: no side before the words"):
+        list(read_transcript(write(tmp_path, "\nhello there\nAgent: hi\n")))
+    with pytest.raises(BadInput, match="has no turns"):
+        list(read_transcript(write(tmp_path, "\n\n", "empty.txt")))
+    with pytest.raises(BadInput, match=r"call\.txt:1: the turn has no words"):
+        list(read_transcript(write(tmp_path, "Agent:\nCustomer: hi\n")))
+
+
+def test_replay_of_a_text_transcript_nudges_as_the_jsonl_one_does(tmp_path: Path) -> None:
+    txt = write(tmp_path, CALL)
+    jsonl = tmp_path / "call.jsonl"
+    jsonl.write_text(
+        "".join(json.dumps({"speaker": u.speaker.value, "text": u.text}) + "\n" for u in read_transcript(txt))
+    )
+
+    def nudges(path: Path) -> list[tuple[str, int]]:
+        out, err = io.StringIO(), io.StringIO()
+        assert main(["replay", str(path), "--format", "jsonl"], stdout=out, stderr=err) == 0, err.getvalue()
+        events = [json.loads(line) for line in out.getvalue().splitlines() if line.strip()]
+        return [(e["rule"], e["utterance_index"]) for e in events if e["type"] == "nudge"]
+
+    got = nudges(txt)
+    # the reply to the long complaint restates nothing and gives an order
+    assert ("you-not-we", 2) in got and ("missed-reflection", 2) in got
+    assert got == nudges(jsonl)
+
+
+def test_qa_takes_text_transcripts_and_skips_notes(tmp_path: Path) -> None:
+    from rapport_assist.qa.inputs import discover
+
+    call = write(tmp_path, CALL, "call7.txt")
+    notes = write(tmp_path, "Calls of week 47, recorded on the new softphone.\n", "README.txt")
+    calls, warnings = discover([tmp_path])
+    assert [c.id for c in calls] == ["call7"] and calls[0].spec.path == call
+    assert any(str(notes) in w and "skipped" in w for w in warnings)
