@@ -662,6 +662,18 @@ def _audio_conversations(args: argparse.Namespace, stderr: IO[str]) -> list[Conv
     return conversations
 
 
+def _write_out(stdout: IO[str], text: str, what: str) -> None:
+    """Write a command's whole output (``what``: "the report") to stdout: a closed pipe ends the
+    command quietly (OutputClosed), any other failed write is an OutputError."""
+    try:
+        stdout.write(text)
+        stdout.flush()
+    except BrokenPipeError:
+        raise OutputClosed("stdout was closed", "") from None
+    except OSError as exc:
+        raise OutputError(f"cannot write {what}: {exc.strerror or exc}", "") from None
+
+
 def _eval_spoken(args: argparse.Namespace, set_file: Path, ruleset: RuleSet, stdout: IO[str], stderr: IO[str]) -> int:
     """``eval`` on a spoken set: both routes side by side (spoken_eval.py). The recordings are
     recognized unmasked (made-up calls; the transcript route is unmasked too)."""
@@ -718,13 +730,7 @@ def _eval_command(args: argparse.Namespace, con: Console) -> int:
         if args.format == "json"
         else format_text(report, args.show)
     )
-    try:
-        stdout.write(text)
-        stdout.flush()
-    except BrokenPipeError:
-        raise OutputClosed("stdout was closed", "") from None
-    except OSError as exc:
-        raise OutputError(f"cannot write the report: {exc.strerror or exc}", "") from None
+    _write_out(stdout, text, "the report")
     return ExitStatus.OK
 
 
@@ -1229,13 +1235,7 @@ def _diff_command(args: argparse.Namespace, con: Console) -> int:
         if args.format == "json"
         else format_diff(report, args.show)
     )
-    try:
-        stdout.write(text)
-        stdout.flush()
-    except BrokenPipeError:
-        raise OutputClosed("stdout was closed", "") from None
-    except OSError as exc:
-        raise OutputError(f"cannot write the diff: {exc.strerror or exc}", "") from None
+    _write_out(stdout, text, "the diff")
     return ExitStatus.SOME_CALLS_FAILED if report.errors else ExitStatus.OK
 
 

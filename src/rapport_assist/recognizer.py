@@ -258,6 +258,26 @@ def piece_of(starts: np.ndarray, ends: np.ndarray, word_start: float, lead_s: fl
     return k
 
 
+def _span_recognition(
+    segment: SpeechSegment, span_start: float, found_words: Sequence[tuple[WhisperWord, float, float]]
+) -> Recognition:
+    """The recognition of ``segment`` from the words (each with its Whisper segment's avg_logprob
+    and no_speech_prob) found in its span of packed audio, which starts at ``span_start`` seconds:
+    word times moved to the call's clock and clamped to the segment. ``found_words`` not empty."""
+    words: list[Word] = []
+    for w, _, _ in found_words:
+        w_start = min(max(segment.start_s + w.start - span_start, segment.start_s), segment.end_s)
+        w_end = min(max(segment.start_s + w.end - span_start, w_start), segment.end_s)
+        words.append(Word(w.word.strip(), w_start, w_end, float(w.probability)))
+    return Recognition(
+        text="".join(w.word for w, _, _ in found_words).strip(),
+        words=tuple(words),
+        confidence=float(np.mean([w.probability for w in words])),
+        no_speech_prob=float(np.mean([ns for _, _, ns in found_words])),
+        avg_logprob=float(np.mean([lp for _, lp, _ in found_words])),
+    )
+
+
 DoubtKind = Literal["no_text", "token_cap", "repeat", "low_logprob", "no_speech", "word"]
 """Why a short-window decoding is doubtful (``short_window_doubt_kind``): no text; as many tokens
 as the audio's length allows; a phrase twice back to back; a low average log probability; a high
@@ -836,18 +856,7 @@ class Recognizer:
             if not found_words:
                 continue
             segment = segments[i]
-            words: list[Word] = []
-            for w, _, _ in found_words:
-                w_start = min(max(segment.start_s + w.start - span_start, segment.start_s), segment.end_s)
-                w_end = min(max(segment.start_s + w.end - span_start, w_start), segment.end_s)
-                words.append(Word(w.word.strip(), w_start, w_end, float(w.probability)))
-            rec = Recognition(
-                text="".join(w.word for w, _, _ in found_words).strip(),
-                words=tuple(words),
-                confidence=float(np.mean([w.probability for w in words])),
-                no_speech_prob=float(np.mean([ns for _, _, ns in found_words])),
-                avg_logprob=float(np.mean([lp for _, lp, _ in found_words])),
-            )
+            rec = _span_recognition(segment, span_start, found_words)
             reason = check_recognition(rec, self.options)
             if reason is None:
                 results[i] = rec
@@ -912,19 +921,7 @@ class Recognizer:
             for i, (span_start, _), found_words in zip(members, spans, by_span):
                 if not found_words:
                     continue
-                segment = segments[i]
-                words = []
-                for w, _, _ in found_words:
-                    w_start = min(max(segment.start_s + w.start - span_start, segment.start_s), segment.end_s)
-                    w_end = min(max(segment.start_s + w.end - span_start, w_start), segment.end_s)
-                    words.append(Word(w.word.strip(), w_start, w_end, float(w.probability)))
-                rec = Recognition(
-                    text="".join(w.word for w, _, _ in found_words).strip(),
-                    words=tuple(words),
-                    confidence=float(np.mean([w.probability for w in words])),
-                    no_speech_prob=float(np.mean([ns for _, _, ns in found_words])),
-                    avg_logprob=float(np.mean([lp for _, lp, _ in found_words])),
-                )
+                rec = _span_recognition(segments[i], span_start, found_words)
                 if check_recognition(rec, self.options) is None:
                     results[i] = rec
         return results

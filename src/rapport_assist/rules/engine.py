@@ -278,10 +278,7 @@ class RuleEngine:
             touched.add(i)
             if nudge is not None:
                 out.append(nudge)
-            if state.pending is None and not state.latched:
-                busy.discard(i)
-            else:
-                busy.add(i)
+            _keep_busy(busy, i, state)
         self._last[speaker] = feats
         self._last_utterance = utt
         # the context goes into the history as a past one: no history of its own, and no memo (what
@@ -520,10 +517,7 @@ class RuleEngine:
                 nudge = self._turn_triggered(compiled, state, feats, ctx, found, turn)
             if nudge is not None:
                 out.append(nudge)
-            if state.pending is None and not state.latched:
-                busy.discard(i)
-            else:
-                busy.add(i)
+            _keep_busy(busy, i, state)
         self._turn_last[speaker] = feats
         self._turn_open = (turn.index, feats)
         self._turn_ctx = ctx
@@ -604,13 +598,10 @@ class RuleEngine:
     ) -> Output | None:
         """A turn rule with an open expectation or in an episode, and the turn so far."""
         rule = compiled.rule
-        if state.latched and compiled.episode_ends is not None and compiled.episode_ends(ctx) is not None:
-            state.latched = False
+        _busy_step(compiled, state, ctx)
         pending = state.pending
         if pending is not None and rule.expect is not None:
             expect = rule.expect
-            if compiled.unless is not None and compiled.unless(ctx) is not None:
-                pending.excepted = True
             if turn.index == pending.trigger_turn:  # the trigger turn goes on: its latest reading is the trigger
                 found = compiled.when(ctx)
                 if found is not None:
@@ -689,13 +680,10 @@ class RuleEngine:
         rule = compiled.rule
         utt = feats.au.utterance
         nudge = None
-        if state.latched and compiled.episode_ends is not None and compiled.episode_ends(ctx) is not None:
-            state.latched = False
+        _busy_step(compiled, state, ctx)
         pending = state.pending
         if pending is not None and rule.expect is not None:
             expect = rule.expect
-            if compiled.unless is not None and compiled.unless(ctx) is not None:
-                pending.excepted = True
             if utt.speaker is expect.speaker:
                 if compiled.ignore is None or compiled.ignore(ctx) is None:
                     nudge = self._close_window(compiled, state, pending, feats, ctx)
@@ -1027,6 +1015,26 @@ def _idle(state: _State) -> bool:
     ``state.pending`` afresh after a call that may have set it: mypy keeps an attribute it saw
     set to None narrowed across calls, and mypyc would check it as None.)"""
     return state.pending is None and not state.latched
+
+
+def _keep_busy(busy: set[int], i: int, state: _State) -> None:
+    """Rule ``i`` stays in ``busy`` (stepped at every utterance or turn) while it has an open
+    expectation or is in an episode, and leaves it when idle."""
+    if _idle(state):
+        busy.discard(i)
+    else:
+        busy.add(i)
+
+
+def _busy_step(compiled: _CompiledRule, state: _State, ctx: EvalContext) -> None:
+    """What comes first when a busy rule meets an utterance or turn (``ctx``): ``episode.ends_when``
+    matching it ends the episode, and ``unless`` matching it excepts the open expectation."""
+    if state.latched and compiled.episode_ends is not None and compiled.episode_ends(ctx) is not None:
+        state.latched = False
+    pending = state.pending
+    if pending is not None and compiled.rule.expect is not None:
+        if compiled.unless is not None and compiled.unless(ctx) is not None:
+            pending.excepted = True
 
 
 def _two_masks(masks: tuple[int, ...]) -> tuple[int, int]:
