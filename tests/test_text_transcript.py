@@ -102,3 +102,12 @@ def test_qa_takes_text_transcripts_and_skips_notes(tmp_path: Path) -> None:
     calls, warnings = discover([tmp_path])
     assert [c.id for c in calls] == ["call7"] and calls[0].spec.path == call
     assert any(str(notes) in w and "skipped" in w for w in warnings)
+
+
+def test_a_jsonl_transcript_takes_the_same_side_words(tmp_path: Path) -> None:
+    path = tmp_path / "call.jsonl"
+    path.write_text('{"speaker": "Caller", "text": "Hi."}\n{"speaker": "rep", "text": "Hello."}\n')
+    assert [u.speaker for u in read_transcript(path)] == [Speaker.CUSTOMER, Speaker.AGENT]
+    path.write_text('{"speaker": "Julie", "text": "Hi."}\n')
+    with pytest.raises(BadInput, match=r"call\.jsonl:1: unknown speaker 'Julie'"):
+        list(read_transcript(path))

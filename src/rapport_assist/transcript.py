@@ -58,10 +58,13 @@ def parse_line(obj: Any, index: int, prev_end_s: float, where: str) -> Utterance
         )
     if "speaker" not in obj:
         raise BadInput(f"{where}: missing 'speaker'", "add \"speaker\": \"agent\" or \"customer\"")
+    side = TEXT_SIDES.get(" ".join(obj["speaker"].lower().split())) if isinstance(obj["speaker"], str) else None
     try:
-        speaker = Speaker.parse(obj["speaker"])
+        speaker = side or Speaker.parse(obj["speaker"])
     except ValueError as exc:
-        raise BadInput(f"{where}: {exc}", "speakers are channels: label each line agent or customer") from None
+        raise BadInput(
+            f"{where}: {exc}", "speakers are the call's sides: label each line agent or customer (or rep, caller…)"
+        ) from None
     text = obj.get("text")
     if not isinstance(text, str):
         raise BadInput(f"{where}: 'text' must be a string, got {type(text).__name__}", "add the words said as \"text\"")
