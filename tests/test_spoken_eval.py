@@ -402,3 +402,14 @@ def test_eval_scores_a_spoken_dialogue_by_time_through_the_model(generated, tmp_
         main(["eval", str(a), "--cache", str(tmp_path / "cache"), "--rule", "you-not-we"], stdout=text, stderr=err) == 0
     )
     assert "transcript" in text.getvalue() and "audio" in text.getvalue() and "WER" in text.getvalue()
+    # a full disk under the report is the clear OutputError of any eval (exit 7), not a crash
+
+    class FullDisk(io.StringIO):
+        def write(self, s: str) -> int:
+            raise OSError(28, "No space left on device")
+
+    err = io.StringIO()
+    code = main(
+        ["eval", str(a), "--cache", str(tmp_path / "cache"), "--rule", "you-not-we"], stdout=FullDisk(), stderr=err
+    )
+    assert code == 7 and "cannot write the report: No space left on device" in err.getvalue(), err.getvalue()

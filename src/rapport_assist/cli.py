@@ -697,11 +697,7 @@ def _eval_spoken(args: argparse.Namespace, set_file: Path, ruleset: RuleSet, std
         if args.format == "json"
         else format_spoken(report, args.show)
     )
-    try:
-        stdout.write(text)
-        stdout.flush()
-    except BrokenPipeError:
-        raise OutputClosed("stdout was closed", "") from None
+    _write_out(stdout, text, "the report")  # a full disk is an OutputError (exit 7), as for any eval
     return ExitStatus.OK
 
 
