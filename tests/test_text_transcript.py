@@ -111,3 +111,19 @@ def test_a_jsonl_transcript_takes_the_same_side_words(tmp_path: Path) -> None:
     path.write_text('{"speaker": "Julie", "text": "Hi."}\n')
     with pytest.raises(BadInput, match=r"call\.jsonl:1: unknown speaker 'Julie'"):
         list(read_transcript(path))
+
+
+def test_eval_scores_a_folder_of_text_transcripts(tmp_path: Path) -> None:
+    write(tmp_path, CALL, "call7.txt")
+    write(tmp_path, "Notes on the week's calls.\n", "README.txt")
+    labels = tmp_path.parent / f"{tmp_path.name}-labels.json"
+    labels.write_text(json.dumps({"call7": {"you-not-we": [2]}}))
+    out, err = io.StringIO(), io.StringIO()
+    code = main(
+        ["eval", str(tmp_path), "--labels", str(labels), "--rule", "you-not-we", "--format", "json"],
+        stdout=out,
+        stderr=err,
+    )
+    assert code == 0, err.getvalue()
+    (rule,) = json.loads(out.getvalue())["rules"]
+    assert rule["conversation_level"]["tp"] == 1 and rule["conversation_level"]["fp"] == 0

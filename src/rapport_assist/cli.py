@@ -591,7 +591,7 @@ def _add_eval_parser(sub: argparse._SubParsersAction) -> None:
         "input",
         type=Path,
         help="dialogue .jsonl file (one conversation per line), a folder of "
-        "transcripts (*.jsonl) and/or recordings (transcribed and cached as by "
+        "transcripts (*.jsonl, *.txt) and/or recordings (transcribed and cached as by "
         "'qa'), or a spoken set (a folder with spoken.jsonl, made by "
         "scripts/make_spoken_dev.py: transcript and audio routes side by side)",
     )

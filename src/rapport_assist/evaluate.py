@@ -19,7 +19,7 @@ Inputs (``load_conversations``):
   this conversation was a hard one; without it, they are read from ``notes`` (``borderline_in_notes``). Turn indices are 0-based positions in ``turns``. Links, @handles
   and HTML entities are dropped from the text (written threads; nobody says them on a call), and a
   sentence's end glued to the next word gets its space back ("arrive.why not?i paid");
-* a folder of transcripts (``*.jsonl``, the replay format), each named by its file stem, with
+* a folder of transcripts (``*.jsonl``, the replay format, or ``*.txt`` "Agent: …" turns), each named by its file stem, with
   labels from a separate file (``read_labels``) whose turn indices are utterance indices (the
   0-based non-blank line number, as in replay's event log).
 
@@ -46,7 +46,7 @@ from .rules import RuleEngine, RuleSet
 from .rules.model import Rule, required_speakers
 from .signals import SignalTracker
 from .sources import heard_sides
-from .transcript import json_lines, parse_line, read_lines, read_transcript
+from .transcript import is_text_transcript, json_lines, parse_line, read_lines, read_transcript
 from .turn_pass import apply_revisions
 from .types import Nudge, Speaker, TurnRevision, Utterance, UtteranceSignals
 
@@ -320,11 +320,16 @@ def read_labels(path: Path) -> dict[str, Labels]:
 
 
 def read_transcript_folder(folder: Path) -> list[Conversation]:
-    """Each ``*.jsonl`` transcript in ``folder`` (sorted by name) as an unlabelled conversation."""
-    files = sorted(p for p in folder.glob("*.jsonl") if p.is_file())
+    """Each transcript in ``folder`` (``*.jsonl``, and ``*.txt`` whose first line is a turn;
+    sorted by name) as an unlabelled conversation."""
+    files = sorted(
+        p
+        for p in folder.iterdir()
+        if p.is_file() and (p.suffix.lower() == ".jsonl" or (p.suffix.lower() == ".txt" and is_text_transcript(p)))
+    )
     if not files:
         raise InputNotFound(
-            f"no transcripts (*.jsonl) in {folder}",
+            f"no transcripts (*.jsonl, *.txt) in {folder}",
             "pass a dialogue .jsonl file, or a folder of transcripts with --labels FILE",
         )
     return [Conversation(f.stem, str(f), tuple(read_transcript(f))) for f in files]
@@ -336,7 +341,7 @@ def apply_labels(conversations: Sequence[Conversation], labels: Mapping[str, Lab
     by_name: dict[str, Conversation] = {}
     for c in conversations:
         by_name[c.id] = c
-        if c.where.endswith(".jsonl"):
+        if c.where.endswith((".jsonl", ".txt")):
             by_name.setdefault(Path(c.where).name, c)
     chosen: dict[int, Labels] = {}
     for name, lab in labels.items():

@@ -220,6 +220,19 @@ def text_turn_side(line: str) -> Speaker | None:
     return TEXT_SIDES.get(" ".join(m.group("side").lower().split())) if m else None
 
 
+def is_text_transcript(path: Path) -> bool:
+    """A ``.txt`` file is a transcript when its first non-blank line starts a turn ("Agent: …"): a
+    folder of calls may hold notes or READMEs, which are not calls. Unreadable: True (reading it
+    as a transcript then says why)."""
+    try:
+        for _, line in read_lines(path):
+            if line.strip():
+                return text_turn_side(line) is not None
+    except (BadInput, InputNotFound, OSError):
+        return True
+    return False
+
+
 def read_text_transcript(path: Path) -> Iterator[Utterance]:
     """Yield the turns of a plain-text transcript (see the module doc), lazily: each turn goes out
     when the next one starts, so the turns before a bad line are kept before its error."""

@@ -23,6 +23,7 @@ from typing import Sequence
 
 from ..errors import InputNotFound, UsageError
 from ..sources import TRANSCRIPT_SUFFIXES, ReplayInput
+from ..transcript import is_text_transcript
 from ..types import Speaker
 
 AUDIO_SUFFIXES = (".wav", ".flac", ".mp3", ".ogg", ".oga", ".opus", ".m4a", ".aac", ".wma", ".webm", ".mka", ".mp4")
@@ -117,23 +118,6 @@ def _usable(path: Path) -> bool:
     return (suffix in AUDIO_SUFFIXES or suffix in TRANSCRIPT_SUFFIXES) and not path.name.startswith(".")
 
 
-def _text_transcript(path: Path) -> bool:
-    """A ``.txt`` file is a transcript when its first non-blank line starts a turn ("Agent: …"): a
-    folder of calls may hold notes or READMEs, which are not calls."""
-    from ..errors import RapportError
-    from ..transcript import read_lines, text_turn_side
-
-    try:
-        for n, (_, line) in enumerate(read_lines(path)):
-            if line.strip():
-                return text_turn_side(line) is not None
-            if n > 50:
-                break
-    except (RapportError, OSError):
-        return True  # unreadable: the call's replay reports why
-    return False
-
-
 def _twin_channels(path: Path) -> bool:
     """A multi-channel file with the same audio on its first two channels (a side saved as
     stereo): it is the one side its name says. Decodes the file once (only files named as one
@@ -208,7 +192,7 @@ def discover(
     for f in unique:
         suffix = f.suffix.lower()
         if suffix in TRANSCRIPT_SUFFIXES:
-            if suffix == ".txt" and not _text_transcript(f):
+            if suffix == ".txt" and not is_text_transcript(f):
                 warnings.append(f"{f}: skipped (a .txt file whose first line is not a turn such as 'Agent: …')")
                 continue
             calls.append((f.stem, f.parent, ReplayInput(path=f), (f,), None))
