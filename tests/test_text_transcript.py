@@ -127,3 +127,17 @@ def test_eval_scores_a_folder_of_text_transcripts(tmp_path: Path) -> None:
     assert code == 0, err.getvalue()
     (rule,) = json.loads(out.getvalue())["rules"]
     assert rule["conversation_level"]["tp"] == 1 and rule["conversation_level"]["fp"] == 0
+
+
+def test_a_name_with_its_side_is_that_side(tmp_path: Path) -> None:
+    text = (
+        "Julie (Agent): Thank you for calling.\n"
+        "Mark Wilson (Customer) [0:04]: Hi, my internet keeps dropping.\n"
+        "Agent Julie: Let's restart the router.\n"
+        "Customer Service Rep: Anything else?\n"
+    )
+    utts = list(read_transcript(write(tmp_path, text)))
+    assert [u.speaker for u in utts] == [Speaker.AGENT, Speaker.CUSTOMER, Speaker.AGENT, Speaker.AGENT]
+    assert utts[1].start_s == 4.0 and utts[1].text == "Hi, my internet keeps dropping."
+    with pytest.raises(BadInput, match="'Agent Customer' is not a side"):  # both sides: which one?
+        list(read_transcript(write(tmp_path, "Agent Customer: hi\n", "both.txt")))

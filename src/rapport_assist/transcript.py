@@ -5,7 +5,8 @@ Each JSONL line is ``{"speaker": "agent"|"customer", "text": "...", "start": 12.
 from the word count, and the utterance is marked ``timing_estimated``.
 
 A ``.txt`` transcript is what QA teams and call platforms export: one turn per line, led by its
-side and a colon (``Agent: …``, ``Customer: …``, or a synonym in ``TEXT_SIDES``), optionally after
+side and a colon (``Agent: …``, ``Customer: …``, a synonym in ``TEXT_SIDES``, or a name with its
+side: ``Julie (Agent): …``, ``Agent Julie: …``), optionally after
 a time (``[00:01:12] Caller: …``, ``0:42 Rep: …``) or with it after the side (``Agent (0:42): …``).
 A line with no side, or an indented one, continues the turn before it (wrapped text). Times, when
 given, are turn starts; each turn's end is estimated from its words, never past the next start.
@@ -202,6 +203,7 @@ _CLOCK = r"(?:\d{1,2}:)?\d{1,2}:\d{2}(?:[.,]\d+)?"
 _TEXT_TURN = re.compile(
     rf"^(?:[\[(]?(?P<t1>{_CLOCK})[\])]?\s*[-–]?\s*)?"
     rf"(?P<side>[A-Za-z][A-Za-z'_-]*(?: [A-Za-z'_-]+){{0,2}})"
+    r"(?:\s*[(\[](?P<role>[A-Za-z][A-Za-z ]{0,30})[)\]])?"  # a name with its side: "Julie (Agent)"
     rf"\s*(?:[\[(](?P<t2>{_CLOCK})[\])])?\s*:(?P<text>.*)$"
 )
 _TEXT_SIDES_HINT = "start each turn with its side: 'Agent:' or 'Customer:' (also Rep:, Caller:, Client:…)"
@@ -214,10 +216,26 @@ def _clock_s(clock: str) -> float:
     return seconds
 
 
+def _side_of(label: str) -> Speaker | None:
+    """The side a turn's label names: a side word ("Caller"), or a name with one side word beside
+    it ("Agent Julie", "Julie (Agent)"); None when it names no side or both."""
+    words = " ".join(label.lower().replace("(", " ").replace(")", " ").split())
+    if words in TEXT_SIDES:
+        return TEXT_SIDES[words]
+    if "customer service" in words:
+        words = words.replace("customer service", "staff")
+    sides = {TEXT_SIDES[w] for w in words.split() if w in TEXT_SIDES}
+    return sides.pop() if len(sides) == 1 else None
+
+
+def _turn_label(m: re.Match[str]) -> str:
+    return m.group("side") + (f" ({m.group('role')})" if m.group("role") else "")
+
+
 def text_turn_side(line: str) -> Speaker | None:
     """The side a plain-text transcript line starts a turn with, or None (no side word there)."""
     m = _TEXT_TURN.match(line)
-    return TEXT_SIDES.get(" ".join(m.group("side").lower().split())) if m else None
+    return _side_of(_turn_label(m)) if m else None
 
 
 def is_text_transcript(path: Path) -> bool:
@@ -271,16 +289,15 @@ def read_text_transcript(path: Path) -> Iterator[Utterance]:
                 raise BadInput(f"{where}: no side before the words", _TEXT_SIDES_HINT)
             pending[1].append(line)
             continue
-        label = " ".join(m.group("side").lower().split())
-        speaker = TEXT_SIDES.get(label)
+        speaker = _side_of(_turn_label(m))
         if speaker is None:
             if pending is not None:  # the turn before the bad line is whole: keep it
                 yield finish(None)
                 pending = None
             raise BadInput(
-                f"{where}: {m.group('side')!r} is not a side of the call",
-                _TEXT_SIDES_HINT + "; replace a person's name with their side, and indent a wrapped line "
-                "that starts with a word and a colon",
+                f"{where}: {_turn_label(m)!r} is not a side of the call",
+                _TEXT_SIDES_HINT + "; give a person's name its side ('Julie (Agent):', 'Agent Julie:'), "
+                "and indent a wrapped line that starts with a word and a colon",
             )
         clock = m.group("t1") or m.group("t2")
         start = _clock_s(clock) if clock else None
