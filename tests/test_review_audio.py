@@ -19,9 +19,9 @@ RATE = 16000
 LOW_HZ, HIGH_HZ = 500.0, 1250.0
 
 
-def _tone(hz: float, seconds: float) -> np.ndarray:
+def _tone(hz: float, seconds: float, phase: float = 0.0) -> np.ndarray:
     t = np.arange(int(seconds * RATE)) / RATE
-    return (0.4 * np.sin(2 * np.pi * hz * t)).astype(np.float32)
+    return (0.4 * np.sin(2 * np.pi * hz * t + phase)).astype(np.float32)
 
 
 def _peak_hz(x: np.ndarray) -> float:
@@ -108,9 +108,15 @@ def review_window(qtbot, recognizer, tmp_path: Path, monkeypatch: pytest.MonkeyP
 
 @pytest.fixture
 def tones(write_audio, tmp_path: Path) -> Path:
-    """A two-side recording: 0–10 s a low tone, 10–14 s silence, 14–24 s a high tone (on both sides)."""
-    audio = np.concatenate([_tone(LOW_HZ, 10.0), np.zeros(4 * RATE, np.float32), _tone(HIGH_HZ, 10.0)])
-    return write_audio(tmp_path / "tones.wav", np.stack([audio, audio]), RATE)
+    """A two-side recording: 0–10 s a low tone, 10–14 s silence, 14–24 s a high tone (on both sides,
+    a quarter period apart: the same samples on both channels would be one signal saved twice,
+    which a replay refuses to split into two sides)."""
+
+    def side(phase: float) -> np.ndarray:
+        gap = np.zeros(4 * RATE, np.float32)
+        return np.concatenate([_tone(LOW_HZ, 10.0, phase), gap, _tone(HIGH_HZ, 10.0, phase)])
+
+    return write_audio(tmp_path / "tones.wav", np.stack([side(0.0), side(np.pi / 2)]), RATE)
 
 
 class MonitorRecorder:
