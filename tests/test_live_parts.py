@@ -774,3 +774,31 @@ def test_caption_passes_give_way_for_a_while_once_a_final_waited() -> None:
     feed.done.set()
     thread.join(10)
     assert [p.kind for p in worker.passes] == ["final"] * 3 and worker.stats["caption_passes"] == 0
+
+
+def test_one_input_set_as_both_sides_is_refused_before_capture() -> None:
+    """The agent and the customer on the same input (device and channel) would each hear every
+    word: a setting error, said before anything opens (the sidebar shows it as why live is off);
+    two channels of one device are two sides."""
+    from rapport_assist.cli import main
+
+    opened: list[str] = []
+
+    def opener(device, channels, on_block):
+        opened.append(device.id)
+        return ArrayCapture(np.zeros((1, 1600), np.float32), on_block)
+
+    same = LiveSettings(agent=DeviceChoice("fake:usb"), customer=DeviceChoice("fake:usb"))
+    with pytest.raises(RapportError, match=r"both set to fake:usb") as raised:
+        CaptureSupervisor(same, CallTimeline(), SpeechFeed(), opener=opener, devices=[_device("usb")])
+    assert "DEVICE#0, DEVICE#1" in raised.value.one_line() and opened == []
+
+    two = LiveSettings(agent=DeviceChoice("fake:usb", 0), customer=DeviceChoice("fake:usb", 1))
+    supervisor = CaptureSupervisor(two, CallTimeline(), SpeechFeed(), opener=opener, devices=[_device("usb")])
+    assert [side for side, _, _ in supervisor.inputs] == ["agent+customer"]
+
+    import io
+
+    err = io.StringIO()
+    assert main(["live", "--agent", "pulse:x", "--customer", "pulse:x"], stdout=io.StringIO(), stderr=err) == 2
+    assert "both set to pulse:x" in err.getvalue()

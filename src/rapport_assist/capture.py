@@ -102,6 +102,19 @@ class DeviceChoice:
         return {"device": self.device, "channel": self.channel}
 
 
+def check_sides(agent: DeviceChoice | None, customer: DeviceChoice | None) -> None:
+    """UsageError when both sides are set to the same input (device and channel): read as both,
+    every word would come out twice, once per side (a call-long talk-over)."""
+    if agent is not None and customer is not None and agent == customer:
+        from .errors import UsageError
+
+        raise UsageError(
+            f"the agent and the customer are both set to {agent}: each side would hear the other's words as its own",
+            "give the customer side its own input (the softphone's output, e.g. pulse:<sink>.monitor), or one "
+            "channel each of a two-channel device (DEVICE#0, DEVICE#1); see 'rapport-assist devices'",
+        )
+
+
 def _sounddevice() -> Any:  # the sounddevice module (no type stubs)
     """Import sounddevice, or say how to get PortAudio."""
     try:

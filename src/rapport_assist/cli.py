@@ -912,7 +912,7 @@ def _live_command(args: argparse.Namespace, con: Console) -> int:
     import threading
     from dataclasses import replace
 
-    from .capture import DeviceChoice, find_device, list_devices
+    from .capture import DeviceChoice, check_sides, find_device, list_devices
     from .errors import DeviceError
     from .live import LiveCall, LiveEvent, LiveSettings
     from .recognizer import RecognizerOptions
@@ -928,6 +928,7 @@ def _live_command(args: argparse.Namespace, con: Console) -> int:
         customer = DeviceChoice.parse(customer_text) if customer_text else None
     except ValueError as exc:
         raise UsageError(str(exc), "see 'rapport-assist devices'") from None
+    check_sides(agent, customer)  # a setting error, whatever devices there are
     devices = list_devices()
     if not devices:
         raise DeviceError(

@@ -34,6 +34,7 @@ from .capture import (
     Capture,
     CaptureOpener,
     DeviceChoice,
+    check_sides,
     StreamResampler,
     find_device,
     list_devices,
@@ -160,6 +161,7 @@ class CaptureSupervisor:
 
     def _plan_inputs(self) -> None:
         s = self.settings
+        check_sides(s.agent, s.customer)
         by_device: dict[str, _Input] = {}
         for speaker, choice in ((Speaker.AGENT, s.agent), (Speaker.CUSTOMER, s.customer)):
             if choice is None:
