@@ -148,8 +148,8 @@ def probe_audio(path: str | os.PathLike[str]) -> AudioInfo:
             if frame.shape[1]:
                 loudest = np.abs(frame).max(axis=1)
                 peaks = loudest if peaks is None else np.maximum(peaks, loudest)
-                if frame.shape[0] >= 2:
-                    left, right = frame[0].astype(np.float64), frame[1].astype(np.float64)
+                if frame.shape[0] >= 2:  # per-frame float32 sums (no copies), added up as floats
+                    left, right = frame[0], frame[1]
                     ll += float(left @ left)
                     rr += float(right @ right)
                     lr += float(left @ right)

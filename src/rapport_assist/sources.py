@@ -357,17 +357,15 @@ class CallAudio:
         if spec.path is not None:
             info = probe(spec.path)
             n = info.source_channels
-            if n == 1:
+            if n == 1 or info.twin_channels:
+                # one side's audio (a twin-channel file: one signal on both channels, which split
+                # into agent and customer would put every word on both sides): whose, the user says
                 if spec.speaker is None:
-                    raise BadInput(
-                        f"{spec.path} is mono, so it holds one side of the call",
-                        "say whose it is with --speaker agent|customer, or give two files with --agent/--customer",
-                    )
-                sides.append(_Side(spec.speaker, info, 0))
-            elif info.twin_channels:
-                # one signal on both channels: splitting it into agent and customer would put
-                # every word on both sides (a talk-over all call long). Read as the mono file it is
-                if spec.speaker is None:
+                    if n == 1:
+                        raise BadInput(
+                            f"{spec.path} is mono, so it holds one side of the call",
+                            "say whose it is with --speaker agent|customer, or give two files with --agent/--customer",
+                        )
                     raise BadInput(
                         f"{spec.path} has the same audio on both channels (a mono recording saved as "
                         "stereo, or one mix of both voices), so the agent's words cannot be told from "

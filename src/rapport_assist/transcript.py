@@ -216,10 +216,10 @@ def _clock_s(clock: str) -> float:
     return seconds
 
 
-def _side_of(label: str) -> Speaker | None:
+def _side_of(m: re.Match[str]) -> Speaker | None:
     """The side a turn's label names: a side word ("Caller"), or a name with one side word beside
     it ("Agent Julie", "Julie (Agent)"); None when it names no side or both."""
-    words = " ".join(label.lower().replace("(", " ").replace(")", " ").split())
+    words = " ".join(f"{m.group('side')} {m.group('role') or ''}".lower().split())
     if words in TEXT_SIDES:
         return TEXT_SIDES[words]
     if "customer service" in words:
@@ -235,7 +235,7 @@ def _turn_label(m: re.Match[str]) -> str:
 def text_turn_side(line: str) -> Speaker | None:
     """The side a plain-text transcript line starts a turn with, or None (no side word there)."""
     m = _TEXT_TURN.match(line)
-    return _side_of(_turn_label(m)) if m else None
+    return _side_of(m) if m else None
 
 
 def is_text_transcript(path: Path) -> bool:
@@ -289,7 +289,7 @@ def read_text_transcript(path: Path) -> Iterator[Utterance]:
                 raise BadInput(f"{where}: no side before the words", _TEXT_SIDES_HINT)
             pending[1].append(line)
             continue
-        speaker = _side_of(_turn_label(m))
+        speaker = _side_of(m)
         if speaker is None:
             if pending is not None:  # the turn before the bad line is whole: keep it
                 yield finish(None)
