@@ -140,6 +140,13 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument(
         "--no-author", action="store_true", help="drop each turn's author (a call has one voice per side)"
     )
+    p.add_argument(
+        "--threads-out",
+        type=Path,
+        metavar="FILE",
+        help="also write the speakable threads in the threads file's shape (id, turns with handle), "
+        "for 'twitter_dev.py --threads FILE --labels LABELS' (the cleaned-text column)",
+    )
     args = p.parse_args(argv)
     rows = joined(args.data, args.labels, args.threads)
     rows, empty = speakable_rows(rows)
@@ -149,6 +156,14 @@ def main(argv: list[str] | None = None) -> int:
     with args.out.open("w", encoding="utf-8") as f:
         for r in rows:
             f.write(json.dumps(r, ensure_ascii=False) + "\n")
+    if args.threads_out:
+        with args.threads_out.open("w", encoding="utf-8") as f:
+            for r in rows:
+                turns = [
+                    {"speaker": t["speaker"], "text": t["text"], **({"handle": t["author"]} if t.get("author") else {})}
+                    for t in r["turns"]
+                ]
+                f.write(json.dumps({"id": r["id"], "turns": turns}, ensure_ascii=False) + "\n")
     words = sum(len(t["text"].split()) for r in rows for t in r["turns"])
     turns = sum(len(r["turns"]) for r in rows)
     print(f"wrote {args.out}: {len(rows)} dialogues, {turns} turns, {words} words; {empty} turns left empty ({EMPTY_TURN!r})")
