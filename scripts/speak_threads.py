@@ -137,9 +137,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--labels", type=Path, help="labels file (default: the dev labels in --data)")
     p.add_argument("--threads", type=Path, help="threads file (default: the dev threads in --data)")
     p.add_argument("--out", type=Path, required=True, help="dialogue .jsonl to write (not in the repo)")
-    p.add_argument(
-        "--no-author", action="store_true", help="drop each turn's author (a call has one voice per side)"
-    )
+    p.add_argument("--no-author", action="store_true", help="drop each turn's author (a call has one voice per side)")
     p.add_argument(
         "--threads-out",
         type=Path,
@@ -166,7 +164,9 @@ def main(argv: list[str] | None = None) -> int:
                 f.write(json.dumps({"id": r["id"], "turns": turns}, ensure_ascii=False) + "\n")
     words = sum(len(t["text"].split()) for r in rows for t in r["turns"])
     turns = sum(len(r["turns"]) for r in rows)
-    print(f"wrote {args.out}: {len(rows)} dialogues, {turns} turns, {words} words; {empty} turns left empty ({EMPTY_TURN!r})")
+    print(
+        f"wrote {args.out}: {len(rows)} dialogues, {turns} turns, {words} words; {empty} turns left empty ({EMPTY_TURN!r})"
+    )
     return 0
 
 
