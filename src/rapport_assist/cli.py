@@ -395,7 +395,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
 
     own = _block()
-    own.add_argument("--qa", type=Path, metavar="FILE", help="review this recording or transcript (.jsonl) in QA mode")
+    own.add_argument(
+        "--qa",
+        type=Path,
+        metavar="FILE",
+        help="review this recording or transcript (.jsonl, .txt, .json, .vtt, .srt) in QA mode",
+    )
     own.add_argument("--demo", action="store_true", help="review the bundled demo call right away")
     own.add_argument("--speed", choices=("1", "2", "4", "max"), help="QA replay speed (default: the last one used)")
     own.add_argument("--style", choices=("light", "dark"), help="colour style (default: the saved one, else light)")
