@@ -248,6 +248,8 @@ def test_a_cue_with_no_side_names_its_line_after_the_cues_before(tmp_path: Path)
     # an unreadable cue time, and a voice that is no side
     with pytest.raises(BadInput, match=r"bad\.vtt:3: cannot read the cue time"):
         list(read_transcript(write(tmp_path, "bad.vtt", "WEBVTT\n\n00:01 --> 00:02\n<v Agent>hi\n")))
+    with pytest.raises(BadInput, match=r"joined\.srt:4: a cue time inside a cue's text"):
+        list(read_transcript(write(tmp_path, "joined.srt", SRT.replace("\n\n2\n", "\n"))))
     with pytest.raises(BadInput, match=r"who\.vtt:4: the voice 'Bob' is not a side"):
         list(read_transcript(write(tmp_path, "who.vtt", "WEBVTT\n\n00:00.000 --> 00:01.000\n<v Bob>hi\n")))
 

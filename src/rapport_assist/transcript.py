@@ -638,6 +638,9 @@ def read_captions(path: Path, speaker_map: SpeakerMap = ()) -> Iterator[Utteranc
         start, end = _clock_s(timing.group("start")), _clock_s(timing.group("end"))
         if end < start:
             raise BadInput(f"{path}:{time_lineno}: the cue ends before it starts", "swap or correct the times")
+        for lineno, line in block[at + 1 :]:
+            if _CUE_TIMING.match(line):  # two cues run together: its words would be the first cue's
+                raise BadInput(f"{path}:{lineno}: a cue time inside a cue's text", _CUE_FORM_HINT)
         parts = _cue_parts(path, block[at + 1 :], carried, speaker_map)
         if parts:
             carried = parts[-1][0] if parts[-1][3] else None
