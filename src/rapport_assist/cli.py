@@ -248,7 +248,7 @@ def _speaker_map(text: str) -> Any:
     return parse_speaker_map(text)
 
 
-TRANSCRIPTS = _block()  # replay, qa, eval, rules explain, rules diff
+TRANSCRIPTS = _block()  # replay, sidebar, qa, eval, rules explain, rules diff
 TRANSCRIPTS.add_argument(
     "--speaker-map",
     type=_speaker_map,
@@ -417,7 +417,7 @@ def build_parser() -> argparse.ArgumentParser:
         sub,
         "sidebar",
         _sidebar,
-        [RULES, MODELS, own, events, MASK, DEBUG],
+        [RULES, MODELS, own, TRANSCRIPTS, events, MASK, DEBUG],
         help="open the sidebar (live calls; QA review of recordings and transcripts)",
         description="Open the agent-assist sidebar. With no microphone it offers the bundled demo "
         "call for review; with no display it replays the demo call in the terminal.",
@@ -1541,6 +1541,7 @@ def _sidebar(args: argparse.Namespace, con: Console) -> int:
         settings_path=args.settings,
         feedback_path=args.feedback,
         mask=_masking(args),
+        speaker_map=args.speaker_map,
     )
     return run_sidebar(options, stdout, stderr)
 
