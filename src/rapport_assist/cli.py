@@ -240,6 +240,24 @@ def _corpus_parent() -> argparse.ArgumentParser:
 
 CORPUS = _corpus_parent()
 
+
+def _speaker_map(text: str) -> Any:
+    """An argparse type for ``--speaker-map``: its errors say how to write it (a UsageError)."""
+    from .transcript import parse_speaker_map
+
+    return parse_speaker_map(text)
+
+
+TRANSCRIPTS = _block()  # replay, sidebar, qa, eval, rules explain, rules diff
+TRANSCRIPTS.add_argument(
+    "--speaker-map",
+    type=_speaker_map,
+    default=(),
+    metavar="NAME=SIDE,...",
+    help="read these people's turns as agent or customer in .txt, .vtt and .srt transcripts that name "
+    "people instead of sides, e.g. 'Julie=agent,Mr Jones=customer'",
+)
+
 MASK = _block()
 MASK.add_argument(
     "--no-mask",
@@ -342,7 +360,8 @@ def build_parser() -> argparse.ArgumentParser:
         "input",
         nargs="?",
         type=Path,
-        help="recording (wav, flac, mp3, ogg, m4a…) or transcript (.jsonl, or .txt with Agent:/Customer: lines)",
+        help="recording (wav, flac, mp3, ogg, m4a…) or transcript (.jsonl; .txt with Agent:/Customer: lines; "
+        "Call Analytics or Contact Lens .json; .vtt or .srt captions)",
     )
     own.add_argument("--agent", type=Path, metavar="FILE", help="mono recording of the agent")
     own.add_argument("--customer", type=Path, metavar="FILE", help="mono recording of the customer")
@@ -357,10 +376,11 @@ def build_parser() -> argparse.ArgumentParser:
         sub,
         "replay",
         _replay_command,
-        [RULES, MODELS, own, EVENTS, MASK, DEBUG],
+        [RULES, MODELS, own, TRANSCRIPTS, EVENTS, MASK, DEBUG],
         help="replay a recorded call or transcript through the pipeline",
         description="Replay a stereo recording (left=agent, right=customer), two mono recordings, "
-        "one side with --speaker, or a .jsonl or .txt transcript.",
+        "one side with --speaker, or a transcript (.jsonl, .txt, Call Analytics or Contact Lens .json, "
+        ".vtt, .srt).",
     )
 
     _command(
@@ -375,7 +395,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
 
     own = _block()
-    own.add_argument("--qa", type=Path, metavar="FILE", help="review this recording or transcript (.jsonl) in QA mode")
+    own.add_argument(
+        "--qa",
+        type=Path,
+        metavar="FILE",
+        help="review this recording or transcript (.jsonl, .txt, .json, .vtt, .srt) in QA mode",
+    )
     own.add_argument("--demo", action="store_true", help="review the bundled demo call right away")
     own.add_argument("--speed", choices=("1", "2", "4", "max"), help="QA replay speed (default: the last one used)")
     own.add_argument("--style", choices=("light", "dark"), help="colour style (default: the saved one, else light)")
@@ -392,7 +417,7 @@ def build_parser() -> argparse.ArgumentParser:
         sub,
         "sidebar",
         _sidebar,
-        [RULES, MODELS, own, events, MASK, DEBUG],
+        [RULES, MODELS, own, TRANSCRIPTS, events, MASK, DEBUG],
         help="open the sidebar (live calls; QA review of recordings and transcripts)",
         description="Open the agent-assist sidebar. With no microphone it offers the bundled demo "
         "call for review; with no display it replays the demo call in the terminal.",
@@ -473,15 +498,19 @@ def _add_rules_actions(rsub: argparse._SubParsersAction) -> None:
     )
 
     own = _block()
-    own.add_argument("input", type=Path, help="transcript .jsonl or .txt (or a recording: agent left, customer right)")
+    own.add_argument(
+        "input",
+        type=Path,
+        help="transcript (.jsonl, .txt, .json, .vtt, .srt) or a recording (agent left, customer right)",
+    )
     own.add_argument("--rule", required=True, metavar="ID", help="the rule to trace")
     _command(
         rsub,
         "explain",
         _explain,
-        [RULES, BATCH_MODELS, own, CORPUS, MASK, DEBUG],
+        [RULES, BATCH_MODELS, own, CORPUS, TRANSCRIPTS, MASK, DEBUG],
         help="trace why a rule fired or did not at each utterance of a call",
-        description="Replay a transcript (.jsonl) or recording through the pipeline and trace "
+        description="Replay a transcript or recording through the pipeline and trace "
         "one rule: which conditions held, what matched, what it did. A recording is "
         "transcribed as 'qa' does it, through the same transcript cache, so the "
         "utterance numbers are qa's (and eval's labels').",
@@ -526,7 +555,7 @@ def _add_rules_actions(rsub: argparse._SubParsersAction) -> None:
         rsub,
         "diff",
         _diff_command,
-        [RULES, BATCH_MODELS, own, REPORT_FORMAT, show, CORPUS, MASK, DEBUG],
+        [RULES, BATCH_MODELS, own, REPORT_FORMAT, show, CORPUS, TRANSCRIPTS, MASK, DEBUG],
         help="what a rule change does: changed settings, and which nudges appear and disappear",
         description="Compare the OLD rules (the default packs + --rules + --old) with the NEW ones "
         "(the default packs + --rules + --new): per rule, the settings that differ "
@@ -576,7 +605,7 @@ def _add_qa_parser(sub: argparse._SubParsersAction) -> None:
         sub,
         "qa",
         _qa_command,
-        [RULES, BATCH_MODELS, own, CORPUS, mask, DEBUG],
+        [RULES, BATCH_MODELS, own, CORPUS, TRANSCRIPTS, mask, DEBUG],
         help="replay many recorded calls: one HTML report per call and a summary",
         description="Replay recorded calls (stereo, or agent/customer pairs) and transcripts through "
         "the rules: per call events.jsonl and report.html in OUT/calls/ID/, and "
@@ -591,7 +620,7 @@ def _add_eval_parser(sub: argparse._SubParsersAction) -> None:
         "input",
         type=Path,
         help="dialogue .jsonl file (one conversation per line), a folder of "
-        "transcripts (*.jsonl, *.txt) and/or recordings (transcribed and cached as by "
+        "transcripts (*.jsonl, *.txt, *.json, *.vtt, *.srt) and/or recordings (transcribed and cached as by "
         "'qa'), or a spoken set (a folder with spoken.jsonl, made by "
         "scripts/make_spoken_dev.py: transcript and audio routes side by side)",
     )
@@ -614,7 +643,7 @@ def _add_eval_parser(sub: argparse._SubParsersAction) -> None:
         sub,
         "eval",
         _eval_command,
-        [RULES, BATCH_MODELS, own, REPORT_FORMAT, show, CORPUS, DEBUG],
+        [RULES, BATCH_MODELS, own, REPORT_FORMAT, show, CORPUS, TRANSCRIPTS, DEBUG],
         help="score the rules on labelled dialogues or transcripts",
         description="Run conversations through the rules as calls and report, per rule, precision/"
         "recall/F1 per conversation and per turn, misses and false alarms (labelled "
@@ -719,7 +748,7 @@ def _eval_command(args: argparse.Namespace, con: Console) -> int:
     if args.input.is_dir() and _has_recordings(args.input):
         conversations = _audio_conversations(args, con.stderr)
     else:
-        conversations = load_conversations(args.input, args.labels)
+        conversations = load_conversations(args.input, args.labels, args.speaker_map)
     report = evaluate(conversations, ruleset, Annotator(), args.rule, source=str(args.input))
     text = (
         json.dumps(report_to_json(report, args.show), ensure_ascii=False, indent=2) + "\n"
@@ -783,6 +812,7 @@ def _replay_command(args: argparse.Namespace, con: Console) -> int:
         customer_path=args.customer,
         speaker=Speaker.parse(args.speaker) if args.speaker else None,
         channel_order=_channel_order(args.channels),
+        speaker_map=args.speaker_map,
     )
     return _replay(args, spec, con.stdout, con.stderr)
 
@@ -1038,7 +1068,11 @@ def _close_quietly(handle: IO[str]) -> None:
 def _discover_options(args: argparse.Namespace) -> dict[str, Any]:
     from .qa.inputs import SIDE_PATTERN
 
-    return {"side_pattern": args.pair_pattern or SIDE_PATTERN, "channel_order": _channel_order(args.channels)}
+    return {
+        "side_pattern": args.pair_pattern or SIDE_PATTERN,
+        "channel_order": _channel_order(args.channels),
+        "speaker_map": getattr(args, "speaker_map", ()),
+    }
 
 
 def default_workers() -> int:
@@ -1449,7 +1483,8 @@ def _explain(args: argparse.Namespace, con: Console) -> int:
     engine = RuleEngine(ruleset)
     explainer = RuleExplainer(engine, args.rule)
     rule = explainer.rule
-    spec = ReplayInput(path=args.input)
+    spec = ReplayInput(path=args.input, speaker_map=args.speaker_map)
+    spec.check()  # --speaker-map on a recording, before any work
     if spec.is_transcript:
         source = open_replay(spec, _recognizer_factory(args))
         items, audio_s = source.items(), source.audio_s
@@ -1506,6 +1541,7 @@ def _sidebar(args: argparse.Namespace, con: Console) -> int:
         settings_path=args.settings,
         feedback_path=args.feedback,
         mask=_masking(args),
+        speaker_map=args.speaker_map,
     )
     return run_sidebar(options, stdout, stderr)
 

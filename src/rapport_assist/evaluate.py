@@ -19,7 +19,8 @@ Inputs (``load_conversations``):
   this conversation was a hard one; without it, they are read from ``notes`` (``borderline_in_notes``). Turn indices are 0-based positions in ``turns``. Links, @handles
   and HTML entities are dropped from the text (written threads; nobody says them on a call), and a
   sentence's end glued to the next word gets its space back ("arrive.why not?i paid");
-* a folder of transcripts (``*.jsonl``, the replay format, or ``*.txt`` "Agent: …" turns), each named by its file stem, with
+* a folder of transcripts (``*.jsonl``, the replay format, ``*.txt`` "Agent: …" turns, Call Analytics or
+  Contact Lens ``*.json``, ``*.vtt``/``*.srt`` captions), each named by its file stem, with
   labels from a separate file (``read_labels``) whose turn indices are utterance indices (the
   0-based non-blank line number, as in replay's event log).
 
@@ -46,7 +47,16 @@ from .rules import RuleEngine, RuleSet
 from .rules.model import Rule, required_speakers
 from .signals import SignalTracker
 from .sources import heard_sides
-from .transcript import is_text_transcript, json_lines, parse_line, read_lines, read_transcript
+from .transcript import (
+    SPEAKER_MAP_SUFFIXES,
+    TRANSCRIPT_SUFFIXES,
+    SpeakerMap,
+    json_lines,
+    not_a_transcript,
+    parse_line,
+    read_lines,
+    read_transcript,
+)
 from .turn_pass import apply_revisions
 from .types import Nudge, Speaker, TurnRevision, Utterance, UtteranceSignals
 
@@ -319,20 +329,28 @@ def read_labels(path: Path) -> dict[str, Labels]:
     return out
 
 
-def read_transcript_folder(folder: Path) -> list[Conversation]:
-    """Each transcript in ``folder`` (``*.jsonl``, and ``*.txt`` whose first line is a turn;
-    sorted by name) as an unlabelled conversation."""
+def read_transcript_folder(folder: Path, speaker_map: SpeakerMap = ()) -> list[Conversation]:
+    """Each transcript in ``folder`` (sorted by name; ``TRANSCRIPT_SUFFIXES``, less a ``.txt`` or
+    ``.json`` that is something else: ``not_a_transcript``) as an unlabelled conversation.
+    ``speaker_map``: people named as sides, for the formats that label turns."""
     files = sorted(
         p
         for p in folder.iterdir()
-        if p.is_file() and (p.suffix.lower() == ".jsonl" or (p.suffix.lower() == ".txt" and is_text_transcript(p)))
+        if p.is_file() and p.suffix.lower() in TRANSCRIPT_SUFFIXES and not_a_transcript(p, speaker_map) is None
     )
     if not files:
         raise InputNotFound(
-            f"no transcripts (*.jsonl, *.txt) in {folder}",
+            f"no transcripts ({', '.join('*' + s for s in TRANSCRIPT_SUFFIXES)}) in {folder}",
             "pass a dialogue .jsonl file, or a folder of transcripts with --labels FILE",
         )
-    return [Conversation(f.stem, str(f), tuple(read_transcript(f))) for f in files]
+    return [
+        Conversation(
+            f.stem,
+            str(f),
+            tuple(read_transcript(f, speaker_map if f.suffix.lower() in SPEAKER_MAP_SUFFIXES else ())),
+        )
+        for f in files
+    ]
 
 
 def apply_labels(conversations: Sequence[Conversation], labels: Mapping[str, Labels]) -> list[Conversation]:
@@ -341,7 +359,7 @@ def apply_labels(conversations: Sequence[Conversation], labels: Mapping[str, Lab
     by_name: dict[str, Conversation] = {}
     for c in conversations:
         by_name[c.id] = c
-        if c.where.endswith((".jsonl", ".txt")):
+        if Path(c.where).suffix.lower() in TRANSCRIPT_SUFFIXES:
             by_name.setdefault(Path(c.where).name, c)
     chosen: dict[int, Labels] = {}
     for name, lab in labels.items():
@@ -352,7 +370,7 @@ def apply_labels(conversations: Sequence[Conversation], labels: Mapping[str, Lab
                 f"{lab.where}: no conversation named {name!r} in the input",
                 f"did you mean {close[0]!r}?"
                 if close
-                else "a label names a dialogue by its id, a transcript by its file name without .jsonl, a recording "
+                else "a label names a dialogue by its id, a transcript by its file name without the extension, a recording "
                 "by its qa id (the file name without extension and side)",
             )
         _check_range(lab, len(conv.utterances), f"{name!r}")
@@ -360,11 +378,12 @@ def apply_labels(conversations: Sequence[Conversation], labels: Mapping[str, Lab
     return [replace(c, labels=chosen[id(c)]) if id(c) in chosen else c for c in conversations]
 
 
-def load_conversations(path: Path, labels_path: Path | None = None) -> list[Conversation]:
-    """A dialogue file or a folder of transcripts, with labels from ``labels_path`` if given."""
+def load_conversations(path: Path, labels_path: Path | None = None, speaker_map: SpeakerMap = ()) -> list[Conversation]:
+    """A dialogue file or a folder of transcripts, with labels from ``labels_path`` if given
+    (``speaker_map``: see ``read_transcript_folder``)."""
     if not path.exists():
         raise InputNotFound(f"no such file or folder: {path}", "check the path")
-    conversations = read_transcript_folder(path) if path.is_dir() else read_dialogues(path)
+    conversations = read_transcript_folder(path, speaker_map) if path.is_dir() else read_dialogues(path)
     if labels_path is not None:
         conversations = apply_labels(conversations, read_labels(labels_path))
     return conversations

@@ -24,7 +24,7 @@ import numpy as np
 
 from .audio import STREAM_RATE_HZ
 from .errors import BadInput, UsageError
-from .transcript import read_transcript
+from .transcript import SPEAKER_MAP_SUFFIXES, TRANSCRIPT_SUFFIXES, SpeakerMap, read_transcript
 from .types import Recognition, SpeechActivity, SpeechSegment, Speaker, Status, TurnRevision, Utterance
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -33,7 +33,6 @@ if TYPE_CHECKING:  # pragma: no cover
     from .recognizer import Recognizer
     from .turn_pass import TurnPass
 
-TRANSCRIPT_SUFFIXES = (".jsonl", ".ndjson", ".txt")  # .txt: "Agent: …" lines (transcript.read_text_transcript)
 # Replay feeds the endpointer in blocks of this size, as a capture callback would.
 REPLAY_BLOCK_S = 0.5
 # Batch recognition (qa) packs a call's utterances into shared windows; a long call is recognized
@@ -79,6 +78,7 @@ class ReplayInput:
     customer_path: Path | None = None
     speaker: Speaker | None = None
     channel_order: tuple[Speaker, Speaker] = (Speaker.AGENT, Speaker.CUSTOMER)
+    speaker_map: SpeakerMap = ()  # people named as sides, in a transcript that labels turns by name
 
     @property
     def is_transcript(self) -> bool:
@@ -108,6 +108,12 @@ class ReplayInput:
             raise UsageError(
                 "--speaker is for a single mono recording",
                 "transcripts name the speaker on each line; --agent/--customer name theirs",
+            )
+        if self.speaker_map and (self.path is None or self.path.suffix.lower() not in SPEAKER_MAP_SUFFIXES):
+            raise UsageError(
+                "--speaker-map is for transcripts that label turns by name (" + ", ".join(SPEAKER_MAP_SUFFIXES) + ")",
+                "drop --speaker-map: a recording's sides are its channels, and a .jsonl or .json transcript "
+                "names agent and customer itself",
             )
 
 
@@ -316,7 +322,7 @@ def heard_sides(items: Iterable[object], declared: "tuple[Speaker, ...] | None")
     return tuple(spoke) if len(spoke) == 1 else None
 
 
-def transcript_sides(path: Path) -> tuple[Speaker, ...] | None:
+def transcript_sides(path: Path, speaker_map: SpeakerMap = ()) -> tuple[Speaker, ...] | None:
     """``heard_sides`` of a transcript file, read ahead of its replay (which reads it line by
     line): its one speaker when all its good lines are one side's (up to a bad line, which the
     replay then reports), else None."""
@@ -324,7 +330,7 @@ def transcript_sides(path: Path) -> tuple[Speaker, ...] | None:
 
     spoke: set[Speaker] = set()
     try:
-        for utterance in read_transcript(path):
+        for utterance in read_transcript(path, speaker_map):
             spoke.add(utterance.speaker)
             if len(spoke) > 1:
                 return None
@@ -539,7 +545,9 @@ def open_replay(
     if spec.is_transcript:
         assert spec.path is not None
         return ReplaySource(
-            read_transcript(spec.path), read_ahead=TRANSCRIPT_READ_AHEAD, sides=transcript_sides(spec.path)
+            read_transcript(spec.path, spec.speaker_map),
+            read_ahead=TRANSCRIPT_READ_AHEAD,
+            sides=transcript_sides(spec.path, spec.speaker_map),
         )
     from .endpoint import EndpointerOptions
 

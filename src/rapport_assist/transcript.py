@@ -1,4 +1,5 @@
-"""Transcript source: a ``.jsonl`` file, one utterance per line, or a plain ``.txt`` transcript.
+"""Transcript sources: a ``.jsonl`` file, one utterance per line; a plain ``.txt`` transcript; an
+Amazon Transcribe Call Analytics or Contact Lens ``.json``; WebVTT (``.vtt``) or SRT (``.srt``) captions.
 
 Each JSONL line is ``{"speaker": "agent"|"customer", "text": "...", "start": 12.3, "end": 15.0}``.
 ``start`` and ``end`` (seconds from call start) are optional: when missing they are estimated
@@ -11,22 +12,44 @@ a time (``[00:01:12] Caller: …``, ``0:42 Rep: …``) or with it after the side
 A line with no side, or an indented one, continues the turn before it (wrapped text). Times, when
 given, are turn starts; each turn's end is estimated from its words, never past the next start.
 
+A Call Analytics / Contact Lens ``.json`` is one document whose ``Transcript`` list holds the
+call's segments, each with its side (``ParticipantRole``, or ``ParticipantId`` read through the
+``Participants`` list), ``Content`` and times in milliseconds (``read_call_analytics``).
+
+Captions (``read_captions``) are cues with their times; each cue's text says its side, as a WebVTT
+voice (``<v Agent>``, ``<v Julie (Agent)>``) or a leading label read as a ``.txt`` turn's
+(``Agent: …``). A cue without a side takes the voice of the cue before it, if that had one.
+
+``--speaker-map`` (``parse_speaker_map``) names people as sides for the formats that label turns
+(``SPEAKER_MAP_SUFFIXES``), so "Julie: …" can be read; a name it gives wins over the side words.
+
 Reading is lazy, so the lines before a bad one are processed and kept before the error.
 """
 
 from __future__ import annotations
 
 import codecs
+import html
 import json
 import math
 import re
 from dataclasses import replace
+from functools import lru_cache
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Iterator, Sequence
 
 from .annotate import count_words
-from .errors import BadInput, InputNotFound
+from .errors import BadInput, InputNotFound, UsageError
 from .types import Speaker, Utterance
+
+TEXT_SUFFIX = ".txt"
+ANALYTICS_SUFFIX = ".json"  # Amazon Transcribe Call Analytics, Amazon Connect Contact Lens
+CAPTION_SUFFIXES = (".vtt", ".srt")
+TRANSCRIPT_SUFFIXES = (".jsonl", ".ndjson", TEXT_SUFFIX, ANALYTICS_SUFFIX, *CAPTION_SUFFIXES)
+SPEAKER_MAP_SUFFIXES = (TEXT_SUFFIX, *CAPTION_SUFFIXES)  # the formats whose turns are labelled by words
+
+SpeakerMap = tuple[tuple[str, Speaker], ...]
+"""People named as sides (``--speaker-map``): (name in lower case, one space between words, side)."""
 
 WORDS_PER_S = 2.6  # conversational English; matches the scripted dev set
 GAP_S = 0.5  # assumed pause between turns when times are missing
@@ -153,14 +176,24 @@ def json_lines(path: Path) -> Iterator[tuple[int, str, Any]]:
             ) from None
 
 
-def read_transcript(path: Path) -> Iterator[Utterance]:
-    """Yield the utterances of a JSONL transcript (index = 0-based line number of non-blank lines),
-    or of a ``.txt`` one (index = turn number; ``read_text_transcript``).
+def read_transcript(path: Path, speaker_map: SpeakerMap = ()) -> Iterator[Utterance]:
+    """Yield the utterances of a transcript, read by its suffix: JSONL (index = 0-based line number
+    of non-blank lines), ``.txt`` (``read_text_transcript``), Call Analytics / Contact Lens ``.json``
+    (``read_call_analytics``) or ``.vtt``/``.srt`` captions (``read_captions``); the last three
+    number their utterances in file order. ``speaker_map``: people named as sides
+    (``SPEAKER_MAP_SUFFIXES`` only).
 
     Raises InputNotFound or BadInput (naming the line) lazily, after the good lines before it.
     """
-    if path.suffix.lower() == ".txt":
-        yield from read_text_transcript(path)
+    suffix = path.suffix.lower()
+    if suffix == TEXT_SUFFIX:
+        yield from read_text_transcript(path, speaker_map)
+        return
+    if suffix in CAPTION_SUFFIXES:
+        yield from read_captions(path, speaker_map)
+        return
+    if suffix == ANALYTICS_SUFFIX:
+        yield from read_call_analytics(path)
         return
     index = 0
     prev_end = 0.0
@@ -175,6 +208,26 @@ def read_transcript(path: Path) -> Iterator[Utterance]:
             f"{path} has no utterances" + (" (the file is empty)" if empty else ""),
             'write one JSON object per line: {"speaker": "agent", "text": "..."}',
         )
+
+
+def not_a_transcript(path: Path, speaker_map: SpeakerMap = ()) -> str | None:
+    """Why a file with a transcript's suffix, found among calls, is not a call (a note, a README, a
+    settings ``.json``), else None. Only ``.txt`` and ``.json`` files can be something else; one that
+    cannot be read counts as a transcript (reading it then says why)."""
+    suffix = path.suffix.lower()
+    if suffix == TEXT_SUFFIX:
+        line = _first_line(path)
+        turn = None if line is None else _label_patterns(_names(speaker_map))[0].match(line)
+        if line is None or (turn is not None and _side_of(turn, speaker_map) is not None):
+            return None
+        why = "a .txt file whose first line is not a turn such as 'Agent: …'"
+        if turn is not None:
+            who = _turn_label(turn)
+            why += f"; if {who!r} is a person, --speaker-map '{who}=agent' (or =customer) reads it"
+        return why
+    if suffix == ANALYTICS_SUFFIX and not is_call_analytics(path):
+        return "a .json file that is not an Amazon Transcribe Call Analytics or Contact Lens transcript"
+    return None
 
 
 # The side words a plain-text transcript may lead a turn with (lower case, spaces as written).
@@ -199,14 +252,59 @@ TEXT_SIDES: dict[str, Speaker] = {
     **{w: Speaker.CUSTOMER for w in ("customer", "caller", "client", "member", "consumer", "user")},
 }
 _CLOCK = r"(?:\d{1,2}:)?\d{1,2}:\d{2}(?:[.,]\d+)?"
-# [time] side [(time)]: words — the side is a few words before the first colon
-_TEXT_TURN = re.compile(
-    rf"^(?:[\[(]?(?P<t1>{_CLOCK})[\])]?\s*[-–]?\s*)?"
-    rf"(?P<side>[A-Za-z][A-Za-z'_-]*(?: [A-Za-z'_-]+){{0,2}})"
-    r"(?:\s*[(\[](?P<role>[A-Za-z][A-Za-z ]{0,30})[)\]])?"  # a name with its side: "Julie (Agent)"
-    rf"\s*(?:[\[(](?P<t2>{_CLOCK})[\])])?\s*:(?P<text>.*)$"
-)
+_NAME = r"[A-Za-z][A-Za-z'_-]*(?: [A-Za-z'_-]+){0,2}"  # a side word, or a name of up to three words
+_ROLE = r"(?:\s*[(\[](?P<role>[A-Za-z][A-Za-z ]{0,30})[)\]])?"  # a name with its side: "Julie (Agent)"
 _TEXT_SIDES_HINT = "start each turn with its side: 'Agent:' or 'Customer:' (also Rep:, Caller:, Client:…)"
+_NAME_HINT = (
+    "give a person's name its side ('Julie (Agent):', 'Agent Julie:') or name people with --speaker-map 'Julie=agent'"
+)
+
+
+@lru_cache(maxsize=16)
+def _label_patterns(names: tuple[str, ...] = ()) -> tuple[re.Pattern[str], re.Pattern[str]]:
+    """The patterns of a turn's line ("[time] side [(time)]: words", the side a few words before the
+    first colon) and of a label alone (a WebVTT voice: "Julie (Agent)"). ``names``: the people of a
+    speaker map, matched as written in any case, whatever their characters ("Mr. Jones", "Speaker 1")."""
+    side = rf"(?P<side>{_NAME})"
+    if names:
+        named = "|".join(r"\s+".join(map(re.escape, n.split())) for n in sorted(names, key=len, reverse=True))
+        side = rf"(?P<side>(?i:{named})|{_NAME})"
+    turn = re.compile(
+        rf"^(?:[\[(]?(?P<t1>{_CLOCK})[\])]?\s*[-–]?\s*)?{side}{_ROLE}"
+        rf"\s*(?:[\[(](?P<t2>{_CLOCK})[\])])?\s*:(?P<text>.*)$"
+    )
+    return turn, re.compile(rf"\s*{side}{_ROLE}\s*")
+
+
+def _names(speaker_map: SpeakerMap) -> tuple[str, ...]:
+    return tuple(name for name, _ in speaker_map)
+
+
+def parse_speaker_map(text: str) -> SpeakerMap:
+    """``--speaker-map "Julie=agent,Mr Jones=customer"``: people and their sides (a side word of
+    ``TEXT_SIDES``: agent, customer, rep, caller…). UsageError when a pair cannot be read."""
+    example = "write it as --speaker-map 'Julie=agent,Mr Jones=customer'"
+    pairs: dict[str, Speaker] = {}
+    for item in text.split(","):
+        if not item.strip():
+            continue
+        written, eq, word = item.partition("=")
+        written = " ".join(written.split())
+        name = written.lower()
+        if not eq or not name:
+            raise UsageError(f"--speaker-map: {item.strip()!r} is not NAME=SIDE", example)
+        if any(c in name for c in ":<>"):
+            raise UsageError(f"--speaker-map: a name cannot hold ':', '<' or '>' ({written!r})", example)
+        side = TEXT_SIDES.get(" ".join(word.lower().split()))
+        if side is None:
+            raise UsageError(
+                f"--speaker-map: {word.strip()!r} (for {written!r}) is not a side", "give each name agent or customer"
+            )
+        if pairs.setdefault(name, side) is not side:
+            raise UsageError(f"--speaker-map gives {written!r} both sides", "name each person once")
+    if not pairs:
+        raise UsageError("--speaker-map names nobody", example)
+    return tuple(pairs.items())
 
 
 def _clock_s(clock: str) -> float:
@@ -216,10 +314,15 @@ def _clock_s(clock: str) -> float:
     return seconds
 
 
-def _side_of(m: re.Match[str]) -> Speaker | None:
-    """The side a turn's label names: a side word ("Caller"), or a name with one side word beside
-    it ("Agent Julie", "Julie (Agent)"); None when it names no side or both."""
-    words = " ".join(f"{m.group('side')} {m.group('role') or ''}".lower().split())
+def _side_of(m: re.Match[str], speaker_map: SpeakerMap = ()) -> Speaker | None:
+    """The side a turn's label names: a person of ``speaker_map`` ("Julie"), a side word ("Caller"),
+    or a name with one side word beside it ("Agent Julie", "Julie (Agent)"); None when it names no
+    side or both."""
+    name = " ".join(m.group("side").lower().split())
+    for person, side in speaker_map:
+        if person == name:
+            return side
+    words = " ".join(f"{name} {m.group('role') or ''}".lower().split())
     if words in TEXT_SIDES:
         return TEXT_SIDES[words]
     if "customer service" in words:
@@ -232,28 +335,39 @@ def _turn_label(m: re.Match[str]) -> str:
     return m.group("side") + (f" ({m.group('role')})" if m.group("role") else "")
 
 
-def text_turn_side(line: str) -> Speaker | None:
+def _not_a_side(where: str, m: re.Match[str], hint: str) -> BadInput:
+    return BadInput(f"{where}: {_turn_label(m)!r} is not a side of the call", f"{hint}; {_NAME_HINT}")
+
+
+def text_turn_side(line: str, speaker_map: SpeakerMap = ()) -> Speaker | None:
     """The side a plain-text transcript line starts a turn with, or None (no side word there)."""
-    m = _TEXT_TURN.match(line)
-    return _side_of(m) if m else None
+    m = _label_patterns(_names(speaker_map))[0].match(line)
+    return _side_of(m, speaker_map) if m else None
 
 
-def is_text_transcript(path: Path) -> bool:
-    """A ``.txt`` file is a transcript when its first non-blank line starts a turn ("Agent: …"): a
-    folder of calls may hold notes or READMEs, which are not calls. Unreadable: True (reading it
-    as a transcript then says why)."""
+def _first_line(path: Path) -> str | None:
+    """The first non-blank line of a text file ("" when there is none); None when it cannot be read."""
     try:
         for _, line in read_lines(path):
             if line.strip():
-                return text_turn_side(line) is not None
+                return line
     except (BadInput, InputNotFound, OSError):
-        return True
-    return False
+        return None
+    return ""
 
 
-def read_text_transcript(path: Path) -> Iterator[Utterance]:
+def is_text_transcript(path: Path, speaker_map: SpeakerMap = ()) -> bool:
+    """A ``.txt`` file is a transcript when its first non-blank line starts a turn ("Agent: …"): a
+    folder of calls may hold notes or READMEs, which are not calls. Unreadable: True (reading it
+    as a transcript then says why)."""
+    line = _first_line(path)
+    return line is None or text_turn_side(line, speaker_map) is not None
+
+
+def read_text_transcript(path: Path, speaker_map: SpeakerMap = ()) -> Iterator[Utterance]:
     """Yield the turns of a plain-text transcript (see the module doc), lazily: each turn goes out
     when the next one starts, so the turns before a bad line are kept before its error."""
+    turn_line = _label_patterns(_names(speaker_map))[0]
     pending: tuple[Speaker, list[str], float | None, str] | None = None  # side, text, start, where
     index = 0
     prev_end = 0.0
@@ -283,21 +397,19 @@ def read_text_transcript(path: Path) -> Iterator[Utterance]:
         if not line.strip():
             continue
         where = f"{path}:{lineno}"
-        m = None if line[:1].isspace() else _TEXT_TURN.match(line)
+        m = None if line[:1].isspace() else turn_line.match(line)
         if m is None:
             if pending is None:
                 raise BadInput(f"{where}: no side before the words", _TEXT_SIDES_HINT)
             pending[1].append(line)
             continue
-        speaker = _side_of(m)
+        speaker = _side_of(m, speaker_map)
         if speaker is None:
             if pending is not None:  # the turn before the bad line is whole: keep it
                 yield finish(None)
                 pending = None
-            raise BadInput(
-                f"{where}: {_turn_label(m)!r} is not a side of the call",
-                _TEXT_SIDES_HINT + "; give a person's name its side ('Julie (Agent):', 'Agent Julie:'), "
-                "and indent a wrapped line that starts with a word and a colon",
+            raise _not_a_side(
+                where, m, _TEXT_SIDES_HINT + ", indent a wrapped line that starts with a word and a colon"
             )
         clock = m.group("t1") or m.group("t2")
         start = _clock_s(clock) if clock else None
@@ -307,3 +419,244 @@ def read_text_transcript(path: Path) -> Iterator[Utterance]:
     if pending is None:
         raise BadInput(f"{path} has no turns", _TEXT_SIDES_HINT)
     yield finish(None)
+
+
+# ---------------------------------------------------------------------------- Call Analytics / Contact Lens
+
+# Post-call output shapes: https://docs.aws.amazon.com/transcribe/latest/dg/tca-output-batch.html
+# (Transcribe Call Analytics: each segment has its ParticipantRole) and
+# https://docs.aws.amazon.com/connect/latest/adminguide/contact-lens-example-output-files.html
+# (Contact Lens: segments name a ParticipantId; the top-level Participants list gives each id's role).
+MAX_JSON_BYTES = 256 << 20  # the document is read whole; a call's analytics are a few MB
+_ANALYTICS_SIDES = {"AGENT": Speaker.AGENT, "CUSTOMER": Speaker.CUSTOMER}
+_ANALYTICS_HINT = (
+    "give the post-call JSON of Amazon Transcribe Call Analytics or Contact Lens as written (a top-level "
+    "'Transcript' list of segments), or write the call as a .jsonl or .txt transcript"
+)
+
+
+def _json_document(path: Path) -> Any:
+    """The JSON document in ``path``; InputNotFound or BadInput (``file:line`` of a syntax error)."""
+    try:
+        with path.open("rb") as handle:
+            raw = handle.read(MAX_JSON_BYTES + 1)
+    except FileNotFoundError:
+        raise InputNotFound(f"no such file: {path}", "check the path") from None
+    except IsADirectoryError:
+        raise InputNotFound(f"{path} is a folder, not a file", "pass a .json file") from None
+    except OSError as exc:
+        raise InputNotFound(f"cannot read {path}: {exc.strerror}", "check the file's permissions") from None
+    if len(raw) > MAX_JSON_BYTES:
+        raise BadInput(f"{path} is over {MAX_JSON_BYTES >> 20} MB", _ANALYTICS_HINT)
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise BadInput(f"{path}: not UTF-8 text (byte {exc.start + 1})", "save the file as UTF-8") from None
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise BadInput(
+            f"{path}:{exc.lineno}: not valid JSON ({exc.msg} at column {exc.colno})",
+            "the file must be one whole JSON document: was it cut short or edited by hand?",
+        ) from None
+
+
+def _analytics_segments(doc: Any) -> list[Any] | None:
+    transcript = doc.get("Transcript") if isinstance(doc, dict) else None
+    return transcript if isinstance(transcript, list) else None
+
+
+def is_call_analytics(path: Path) -> bool:
+    """Is ``path`` a Call Analytics / Contact Lens transcript (a top-level ``Transcript`` list)?
+    One that cannot be read or is not JSON: True (reading it then says why)."""
+    try:
+        return _analytics_segments(_json_document(path)) is not None
+    except (BadInput, InputNotFound):
+        return True
+
+
+def _millis(value: Any, name: str, where: str) -> float | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value < 0:
+        raise BadInput(
+            f"{where}: '{name}' must be a number of milliseconds ≥ 0, got {value!r}",
+            "fix or remove that field (missing times are estimated from the word count)",
+        )
+    return value / 1000.0
+
+
+def read_call_analytics(path: Path) -> Iterator[Utterance]:
+    """Yield the segments of an Amazon Transcribe Call Analytics or Contact Lens post-call JSON as
+    utterances (``BeginOffsetMillis``/``EndOffsetMillis`` their times; a segment with no words is
+    left out). A segment of another participant (a system or bot message, a supervisor) stops with
+    ``file: segment N`` (counted from 1), after the segments before it."""
+    doc = _json_document(path)
+    segments = _analytics_segments(doc)
+    if segments is None:
+        raise BadInput(
+            f"{path}: not an Amazon Transcribe Call Analytics or Contact Lens transcript (no top-level "
+            "'Transcript' list)",
+            _ANALYTICS_HINT,
+        )
+    roles: dict[str, Any] = {}
+    participants = doc.get("Participants")
+    for p in participants if isinstance(participants, list) else ():
+        if isinstance(p, dict) and isinstance(p.get("ParticipantId"), str):
+            roles[p["ParticipantId"]] = p.get("ParticipantRole")
+    index = 0
+    prev_end = 0.0
+    for n, segment in enumerate(segments, 1):
+        where = f"{path}: segment {n}"
+        if not isinstance(segment, dict):
+            raise BadInput(
+                f"{where}: expected an object, got {type(segment).__name__}",
+                'each item of \'Transcript\' is one segment: {"ParticipantRole": "AGENT", "Content": "...", ...}',
+            )
+        role = segment.get("ParticipantRole")
+        if role is None and "ParticipantId" in segment:
+            role = roles.get(segment["ParticipantId"], segment["ParticipantId"])
+        side = _ANALYTICS_SIDES.get(role.strip().upper()) if isinstance(role, str) else None
+        if side is None:
+            said = "no 'ParticipantRole' or 'ParticipantId'" if role is None else f"participant {role!r}"
+            raise BadInput(
+                f"{where}: {said}: only AGENT and CUSTOMER are sides of a call",
+                "drop the segment (a system or bot message), or set its ParticipantRole to AGENT or CUSTOMER",
+            )
+        content = segment.get("Content")
+        if not isinstance(content, str):
+            raise BadInput(
+                f"{where}: 'Content' must be a string, got {type(content).__name__}",
+                "give the words said as \"Content\"",
+            )
+        if not content.strip():
+            continue
+        start = _millis(segment.get("BeginOffsetMillis"), "BeginOffsetMillis", where)
+        end = _millis(segment.get("EndOffsetMillis"), "EndOffsetMillis", where)
+        utterance = parse_line(
+            {"speaker": side.value, "text": content, "start": start, "end": end}, index, prev_end, where
+        )
+        index += 1
+        prev_end = utterance.end_s
+        yield utterance
+    if index == 0:
+        raise BadInput(f"{path}: the 'Transcript' list has no words", _ANALYTICS_HINT)
+
+
+# ---------------------------------------------------------------------------- WebVTT and SRT captions
+
+_CUE_CLOCK = r"(?:\d+:)?\d{1,2}:\d{2}[.,]\d{1,3}"
+_CUE_TIMING = re.compile(rf"^\s*(?P<start>{_CUE_CLOCK})\s*-->\s*(?P<end>{_CUE_CLOCK})(?:\s.*)?$")
+_VOICE = re.compile(r"<v(?:\.[^\s>]*)?(?:\s+([^>]*))?>")  # "<v Julie (Agent)>", "<v.loud Agent>"
+_TAG = re.compile(r"</?[A-Za-z][^>]*>|<\d[^>]*>")  # other cue markup (<i>, </v>, <c.x>, <00:01.000>): dropped
+_VTT_BLOCK = re.compile(r"(?:NOTE|STYLE|REGION)(?:\s|$)")
+_CUE_SIDES_HINT = (
+    "start the cue's text with its side: a WebVTT voice '<v Agent>' ('<v Julie (Agent)>') "
+    "or a label 'Agent:' ('Customer:', 'Caller:', 'Julie (Agent):'…)"
+)
+_CUE_FORM_HINT = (
+    "a cue is an optional number or id, a time line '00:00:01.000 --> 00:00:04.000' ('00:00:01,000' in .srt), "
+    "then its text; cues are separated by a blank line"
+)
+
+
+def _caption_blocks(path: Path) -> Iterator[list[tuple[int, str]]]:
+    """The blocks of a caption file (lines between blank lines), each line with its number."""
+    block: list[tuple[int, str]] = []
+    for lineno, raw in read_lines(path):
+        line = raw.rstrip("\r\n")
+        if line.strip():
+            block.append((lineno, line))
+        elif block:
+            yield block
+            block = []
+    if block:
+        yield block
+
+
+def _clean_cue_text(text: str) -> str:
+    return " ".join(html.unescape(_TAG.sub("", text)).split())
+
+
+def _cue_parts(
+    path: Path, lines: Sequence[tuple[int, str]], carried: Speaker | None, speaker_map: SpeakerMap
+) -> list[tuple[Speaker, list[str], int, bool]]:
+    """The turns of one cue's text lines: (side, words, line number, whether a voice gave the side).
+    A line led by a label or holding voices starts turns; other text goes on the turn before it,
+    or, at the cue's start, on the voice ``carried`` from the cue before. BadInput when neither is there."""
+    turn_line, label = _label_patterns(_names(speaker_map))
+    parts: list[tuple[Speaker, list[str], int, bool]] = []
+    for lineno, line in lines:
+        where = f"{path}:{lineno}"
+        pieces = _VOICE.split(line)  # text, voice, its text, voice, its text…
+        lead = _clean_cue_text(pieces[0])
+        if lead:
+            m = turn_line.match(lead)
+            if m is not None:
+                side = _side_of(m, speaker_map)
+                if side is None:
+                    raise _not_a_side(where, m, _CUE_SIDES_HINT)
+                parts.append((side, [m.group("text")], lineno, False))
+            elif parts:
+                parts[-1][1].append(lead)
+            elif carried is not None:
+                parts.append((carried, [lead], lineno, True))
+            else:
+                raise BadInput(
+                    f"{where}: the cue does not say whose words these are", f"{_CUE_SIDES_HINT}; {_NAME_HINT}"
+                )
+        for k in range(1, len(pieces), 2):
+            voice = " ".join((pieces[k] or "").split())
+            m = label.fullmatch(voice)
+            side = _side_of(m, speaker_map) if m else None
+            if side is None:
+                raise BadInput(
+                    f"{where}: the voice {voice!r} is not a side of the call", f"{_CUE_SIDES_HINT}; {_NAME_HINT}"
+                )
+            parts.append((side, [_clean_cue_text(pieces[k + 1])], lineno, True))
+    return parts
+
+
+def read_captions(path: Path, speaker_map: SpeakerMap = ()) -> Iterator[Utterance]:
+    """Yield the turns of WebVTT or SRT captions, lazily (see the module doc): each cue's times are
+    its utterance's (a cue of several turns shares them out by words). A cue whose side cannot be
+    read stops with ``file:line`` after the cues before it."""
+    index = 0
+    prev_end = 0.0
+    carried: Speaker | None = None  # the voice of the cue before, for a cue that names no side
+    for number, block in enumerate(_caption_blocks(path)):
+        first_lineno, head = block[0]
+        if (number == 0 and head.lstrip().startswith("WEBVTT")) or _VTT_BLOCK.match(head):
+            continue  # the WebVTT header, a comment, a style or a region
+        at = next((k for k, (_, line) in enumerate(block[:2]) if "-->" in line), None)
+        if at is None:
+            raise BadInput(f"{path}:{first_lineno}: no cue time ('start --> end') at the cue's start", _CUE_FORM_HINT)
+        time_lineno, time_line = block[at]
+        timing = _CUE_TIMING.match(time_line)
+        if timing is None:
+            raise BadInput(f"{path}:{time_lineno}: cannot read the cue time {time_line.strip()!r}", _CUE_FORM_HINT)
+        start, end = _clock_s(timing.group("start")), _clock_s(timing.group("end"))
+        if end < start:
+            raise BadInput(f"{path}:{time_lineno}: the cue ends before it starts", "swap or correct the times")
+        for lineno, line in block[at + 1 :]:
+            if _CUE_TIMING.match(line):  # two cues run together: its words would be the first cue's
+                raise BadInput(f"{path}:{lineno}: a cue time inside a cue's text", _CUE_FORM_HINT)
+        parts = _cue_parts(path, block[at + 1 :], carried, speaker_map)
+        if parts:
+            carried = parts[-1][0] if parts[-1][3] else None
+        turns = [
+            (side, text, lineno) for side, words, lineno, _ in parts if (text := " ".join(" ".join(words).split()))
+        ]
+        words = [max(1, count_words(text)) for _, text, _ in turns]
+        t = start
+        for k, (side, text, lineno) in enumerate(turns):
+            part_end = end if k == len(turns) - 1 else t + (end - start) * words[k] / sum(words)
+            utterance = parse_line(
+                {"speaker": side.value, "text": text, "start": t, "end": part_end}, index, prev_end, f"{path}:{lineno}"
+            )
+            index += 1
+            prev_end = utterance.end_s
+            t = part_end
+            yield utterance
+    if index == 0:
+        raise BadInput(f"{path} has no cues with words", _CUE_FORM_HINT)

@@ -21,6 +21,7 @@ from ..playback import ReplayCall, pipeline_events
 from ..capture import wait_portaudio_idle
 from ..rules import RuleLibrary
 from ..sources import ReplayInput
+from ..transcript import SPEAKER_MAP_SUFFIXES, SpeakerMap
 from ..wording import clause
 from .controller import Prefs, RuleWatcher
 from .window import LiveUnavailable, SidebarWindow
@@ -48,6 +49,7 @@ class SidebarOptions:
     settings_path: Path | None = None  # an .ini file instead of the user's settings (tests, screenshots)
     feedback_path: Path | None = None
     mask: bool = True  # mask personal data in everything shown and logged (privacy.py; --no-mask)
+    speaker_map: SpeakerMap = ()  # people named as sides in a reviewed transcript (--speaker-map)
     warm_up: bool = True
     argv: list[str] = field(default_factory=list)
 
@@ -216,8 +218,14 @@ class AppBackend(QObject):
             raise RuntimeError("no rules attached to the sidebar yet (gui.app.attach_rules)")
         return self._ruleset()
 
+    def replay_input(self, path: Path) -> ReplayInput:
+        """What a review of ``path`` replays: the people of ``--speaker-map`` go with the transcripts
+        that label turns by name (a recording or a .jsonl opened next takes none)."""
+        named = Path(path).suffix.lower() in SPEAKER_MAP_SUFFIXES
+        return ReplayInput(path=path, speaker_map=self.options.speaker_map if named else ())
+
     def make_replay(self, path: Path, speed: float) -> ReplayCall:
-        spec = ReplayInput(path=path)
+        spec = self.replay_input(path)
         return ReplayCall(
             pipeline_events(spec, self._current_ruleset(), self.recognizer, self.annotator, mask=self.options.mask),
             speed=speed,

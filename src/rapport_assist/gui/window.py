@@ -38,7 +38,7 @@ from .widgets import PromiseList, Section, StatusPanel, Timeline, ToneMeter, Tra
 
 PANEL_WIDTH = 360
 EMPTY_TEXT = "Nothing to flag right now."
-MEDIA_FILTER = "Calls (*.wav *.flac *.mp3 *.ogg *.m4a *.opus *.jsonl *.ndjson *.txt);;All files (*)"
+MEDIA_FILTER = "Calls (*.wav *.flac *.mp3 *.ogg *.m4a *.opus *.jsonl *.ndjson *.txt *.json *.vtt *.srt);;All files (*)"
 
 
 class LiveUnavailable(Exception):

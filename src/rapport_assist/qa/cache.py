@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import Any, cast
 
 from ..fileio import write_atomic
+from ..sources import ReplayInput
 from ..types import SpeechActivity, Speaker, Status, TurnRevision, Utterance, VoiceMeasure, Word
 from .inputs import CallInput
 
@@ -68,6 +69,14 @@ def file_digest(path: Path) -> str:
     return digest.hexdigest()
 
 
+def transcript_settings(spec: ReplayInput) -> dict[str, Any]:
+    """What besides its bytes makes a transcript's timeline: the people named as sides, if any
+    (none: no key, so the keys of earlier runs stay)."""
+    if not spec.speaker_map:
+        return {}
+    return {"speaker_map": sorted([name, side.value] for name, side in spec.speaker_map)}
+
+
 def call_key(call: CallInput, settings: dict[str, Any]) -> str:
     """The cache key of ``call`` recognized with ``settings`` (see the module doc). Raises OSError
     when a file cannot be read."""
@@ -87,7 +96,7 @@ def call_key(call: CallInput, settings: dict[str, Any]) -> str:
         "format": CACHE_FORMAT,
         "version": program_version(),
         "files": [[role, file_digest(path)] for role, path in roles],
-        "settings": settings if not spec.is_transcript else {},
+        "settings": settings if not spec.is_transcript else transcript_settings(spec),
     }
     return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
 

@@ -6,7 +6,9 @@ A call is one of:
 * two mono recordings named ``<call>_agent.<ext>`` and ``<call>_customer.<ext>`` (also ``-``,
   ``.`` or a space before the side, and ``caller``/``client`` for the customer);
 * one mono side alone, named the same way (the other side is missing: a warning);
-* a transcript ``.jsonl`` (replay format).
+* a transcript: ``.jsonl`` (replay format), ``.txt`` ("Agent: …" turns), an Amazon Transcribe Call
+  Analytics or Contact Lens ``.json``, or ``.vtt``/``.srt`` captions (a ``.txt`` or ``.json`` that is
+  something else, a note or a settings file, is skipped with a warning).
 
 Inputs may be files, folders (searched recursively), glob patterns (``calls/**/*.wav``) and
 ``@LIST`` files naming one path per line (relative to the list file).
@@ -23,7 +25,7 @@ from typing import Sequence
 
 from ..errors import InputNotFound, UsageError
 from ..sources import TRANSCRIPT_SUFFIXES, ReplayInput
-from ..transcript import is_text_transcript
+from ..transcript import SPEAKER_MAP_SUFFIXES, SpeakerMap, not_a_transcript
 from ..types import Speaker
 
 AUDIO_SUFFIXES = (".wav", ".flac", ".mp3", ".ogg", ".oga", ".opus", ".m4a", ".aac", ".wma", ".webm", ".mka", ".mp4")
@@ -149,6 +151,7 @@ def discover(
     channel_order: tuple[Speaker, Speaker] = (Speaker.AGENT, Speaker.CUSTOMER),
     exclude: Sequence[Path] = (),
     missing_ok: bool = False,
+    speaker_map: SpeakerMap = (),
 ) -> tuple[list[CallInput], list[str]]:
     """The calls named by ``inputs`` (sorted by id) and warnings (a side without its pair, files skipped).
 
@@ -160,6 +163,8 @@ def discover(
     A path given (or in an ``@LIST``) that does not exist raises InputNotFound; with ``missing_ok``
     (``qa``) it is a call of its own, whose ``missing`` says so (with the list's file and line), and
     InputNotFound only when no input exists at all.
+
+    ``speaker_map``: people named as sides (``--speaker-map``), for the transcripts that label turns.
     """
     from ..fileio import inside
 
@@ -192,13 +197,15 @@ def discover(
     for f in unique:
         suffix = f.suffix.lower()
         if suffix in TRANSCRIPT_SUFFIXES:
-            if suffix == ".txt" and not is_text_transcript(f):
-                warnings.append(f"{f}: skipped (a .txt file whose first line is not a turn such as 'Agent: …')")
+            why = not_a_transcript(f, speaker_map)
+            if why is not None:
+                warnings.append(f"{f}: skipped ({why})")
                 continue
-            calls.append((f.stem, f.parent, ReplayInput(path=f), (f,), None))
+            people = speaker_map if suffix in SPEAKER_MAP_SUFFIXES else ()
+            calls.append((f.stem, f.parent, ReplayInput(path=f, speaker_map=people), (f,), None))
             continue
         if suffix not in AUDIO_SUFFIXES:
-            warnings.append(f"{f}: skipped (not a recording or a .jsonl transcript)")
+            warnings.append(f"{f}: skipped (not a recording or a transcript)")
             continue
         m = pattern.match(f.stem)
         side = _SIDES.get(m.group("side").lower()) if m else None
@@ -259,7 +266,8 @@ def discover(
     if not out:
         raise InputNotFound(
             "no recordings or transcripts found in " + ", ".join(map(str, inputs)),
-            "give folders, files or globs of recordings (wav, flac, mp3, ...) or .jsonl transcripts",
+            "give folders, files or globs of recordings (wav, flac, mp3, ...) or transcripts "
+            "(.jsonl, .txt, .json, .vtt, .srt)",
         )
     return out, warnings
 

@@ -1,0 +1,353 @@
+"""Transcripts made by cloud call products, replayed here as they are: Amazon Transcribe Call
+Analytics and Contact Lens post-call JSON, WebVTT and SRT captions, and transcripts that name
+people rather than sides (``--speaker-map``). The calls below are made up for these tests."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import re
+from pathlib import Path
+
+import pytest
+
+from rapport_assist.cli import main
+from rapport_assist.errors import BadInput, UsageError
+from rapport_assist.transcript import parse_speaker_map, read_transcript
+from rapport_assist.types import Speaker
+
+AGENT, CUSTOMER = Speaker.AGENT, Speaker.CUSTOMER
+HELLO = "Thanks for calling, how can I help?"
+ANGRY = "This is ridiculous! I have called three times and nobody has fixed my bill."
+ASK = "What is your account number?"
+
+# Shaped like the post-call examples of Amazon Transcribe Call Analytics
+# (https://docs.aws.amazon.com/transcribe/latest/dg/tca-output-batch.html): a role on each segment,
+# times in milliseconds, with fields this reader does not use (sentiment, loudness, ids) beside them.
+CALL_ANALYTICS = {
+    "JobStatus": "COMPLETED",
+    "LanguageCode": "en-US",
+    "Transcript": [
+        {
+            "Id": "seg-1",
+            "ParticipantRole": "AGENT",
+            "Content": HELLO,
+            "BeginOffsetMillis": 1000,
+            "EndOffsetMillis": 3500,
+            "Sentiment": "NEUTRAL",
+            "LoudnessScores": [71.2, 73.0],
+        },
+        {
+            "Id": "seg-2",
+            "ParticipantRole": "CUSTOMER",
+            "Content": ANGRY,
+            "BeginOffsetMillis": 4000,
+            "EndOffsetMillis": 9000,
+            "Sentiment": "NEGATIVE",
+        },
+        {
+            "Id": "seg-3",
+            "ParticipantRole": "AGENT",
+            "Content": ASK,
+            "BeginOffsetMillis": 11500,
+            "EndOffsetMillis": 14000,
+        },
+    ],
+    "ConversationCharacteristics": {"NonTalkTime": {"Instances": [], "TotalTimeMillis": 0}},
+}
+
+# Shaped like Contact Lens's example output files
+# (https://docs.aws.amazon.com/connect/latest/adminguide/contact-lens-example-output-files.html):
+# segments name a ParticipantId; the Participants list gives each id's role.
+CONTACT_LENS = {
+    "Version": "1.1.0",
+    "Channel": "VOICE",
+    "Participants": [
+        {"ParticipantId": "caller-7", "ParticipantRole": "CUSTOMER"},
+        {"ParticipantId": "desk-2", "ParticipantRole": "AGENT"},
+    ],
+    "Transcript": [
+        {"Id": "t1", "ParticipantId": "desk-2", "Content": HELLO, "BeginOffsetMillis": 1000, "EndOffsetMillis": 3500},
+        {"Id": "t2", "ParticipantId": "caller-7", "Content": " ", "BeginOffsetMillis": 3600, "EndOffsetMillis": 3700},
+        {"Id": "t3", "ParticipantId": "caller-7", "Content": ANGRY, "BeginOffsetMillis": 4000, "EndOffsetMillis": 9000},
+        {"Id": "t4", "ParticipantId": "desk-2", "Content": ASK, "BeginOffsetMillis": 11500, "EndOffsetMillis": 14000},
+    ],
+}
+
+VTT = f"""\
+WEBVTT
+
+NOTE made up for the tests
+
+intro
+00:00:01.000 --> 00:00:03.500 align:start
+<v Julie (Agent)>{HELLO}</v>
+
+00:04.000 --> 00:09.000
+<v.loud Customer>{ANGRY.replace("ridiculous", "<i>ridiculous</i>")}
+
+00:00:09.500 --> 00:00:11.000
+I&apos;m sick of this.
+
+00:00:11.500 --> 00:00:14.000
+Agent: {ASK}
+"""
+
+SRT = f"""\
+1
+00:00:01,000 --> 00:00:03,500
+Agent: {HELLO}
+
+2
+00:00:04,000 --> 00:00:09,000
+Customer: {ANGRY}
+
+3
+00:00:11,500 --> 00:00:14,000
+Rep: {ASK}
+"""
+
+NAMED_TXT = f"Julie: {HELLO}\nMr. Jones: {ANGRY}\nJulie: {ASK}\n"
+NAMED_SRT = SRT.replace("Agent:", "Julie:").replace("Customer:", "Mr. Jones:").replace("Rep:", "Julie:")
+NAMED_VTT = f"WEBVTT\n\n00:01.000 --> 00:03.500\n<v Julie>{HELLO}\n\n00:04.000 --> 00:09.000\n<v Speaker 2>{ANGRY}\n\n00:11.500 --> 00:14.000\n<v Julie>{ASK}\n"
+PEOPLE = "Julie=agent,Mr. Jones=customer,Speaker 2=caller"
+
+
+def write(folder: Path, name: str, content: str | dict) -> Path:
+    path = folder / name
+    path.write_text(content if isinstance(content, str) else json.dumps(content, indent=1), encoding="utf-8")
+    return path
+
+
+def turns(path: Path, speaker_map: str | None = None) -> list[tuple[Speaker, str, float, float]]:
+    people = parse_speaker_map(speaker_map) if speaker_map else ()
+    return [(u.speaker, u.text, u.start_s, u.end_s) for u in read_transcript(path, people)]
+
+
+def replay(path: Path, *options: str) -> tuple[int, list[dict], str]:
+    out, err = io.StringIO(), io.StringIO()
+    code = main(["replay", str(path), "--format", "jsonl", *options], stdout=out, stderr=err)
+    return code, [json.loads(line) for line in out.getvalue().splitlines() if line.strip()], err.getvalue()
+
+
+def test_call_analytics_segments_are_utterances_with_their_times(tmp_path: Path) -> None:
+    utts = list(read_transcript(write(tmp_path, "call.json", CALL_ANALYTICS)))
+    assert [(u.speaker, u.text, u.start_s, u.end_s) for u in utts] == [
+        (AGENT, HELLO, 1.0, 3.5),
+        (CUSTOMER, ANGRY, 4.0, 9.0),
+        (AGENT, ASK, 11.5, 14.0),
+    ]
+    assert [u.index for u in utts] == [0, 1, 2] and not any(u.timing_estimated for u in utts)
+
+
+def test_contact_lens_participants_give_the_sides(tmp_path: Path) -> None:
+    # a segment with no words (t2) is left out
+    assert turns(write(tmp_path, "call.json", CONTACT_LENS)) == [
+        (AGENT, HELLO, 1.0, 3.5),
+        (CUSTOMER, ANGRY, 4.0, 9.0),
+        (AGENT, ASK, 11.5, 14.0),
+    ]
+    # without the Participants list, the ids are the roles themselves
+    bare = {"Transcript": [{"ParticipantId": "CUSTOMER", "Content": "Hi.", "BeginOffsetMillis": 0}]}
+    (utt,) = read_transcript(write(tmp_path, "bare.json", bare))
+    assert utt.speaker is CUSTOMER and utt.start_s == 0.0 and utt.timing_estimated  # no end: estimated
+
+
+def test_webvtt_voices_labels_markup_and_a_voice_carried_on(tmp_path: Path) -> None:
+    assert turns(write(tmp_path, "call.vtt", VTT)) == [
+        (AGENT, HELLO, 1.0, 3.5),
+        (CUSTOMER, ANGRY, 4.0, 9.0),
+        (CUSTOMER, "I'm sick of this.", 9.5, 11.0),  # no side: the voice of the cue before
+        (AGENT, ASK, 11.5, 14.0),
+    ]
+
+
+def test_a_cue_of_two_turns_shares_its_time_by_words(tmp_path: Path) -> None:
+    vtt = "WEBVTT\n\n00:00.000 --> 00:04.000\n<v Agent>One two three.\n<v Customer>Four.\n"
+    assert turns(write(tmp_path, "two.vtt", vtt)) == [
+        (AGENT, "One two three.", 0.0, 3.0),
+        (CUSTOMER, "Four.", 3.0, 4.0),
+    ]
+
+
+def test_srt_labels_and_times(tmp_path: Path) -> None:
+    utts = list(read_transcript(write(tmp_path, "call.srt", SRT)))
+    assert [(u.speaker, u.text, u.start_s, u.end_s) for u in utts] == [
+        (AGENT, HELLO, 1.0, 3.5),
+        (CUSTOMER, ANGRY, 4.0, 9.0),
+        (AGENT, ASK, 11.5, 14.0),
+    ]
+    assert not any(u.timing_estimated for u in utts)
+
+
+@pytest.mark.parametrize(
+    "name, content, options",
+    [
+        ("ca.json", CALL_ANALYTICS, ()),
+        ("cl.json", CONTACT_LENS, ()),
+        ("call.vtt", VTT, ()),
+        ("call.srt", SRT, ()),
+        ("named.txt", NAMED_TXT, ("--speaker-map", PEOPLE)),
+        ("named.vtt", NAMED_VTT, ("--speaker-map", PEOPLE)),
+    ],
+)
+def test_an_angry_customer_left_without_an_apology_is_nudged(tmp_path: Path, name: str, content, options) -> None:
+    code, events, err = replay(write(tmp_path, name, content), *options)
+    assert code == 0, err
+    said = [(e["speaker"], e["text"]) for e in events if e["type"] == "utterance"]
+    assert ("customer", ANGRY) in said and said[-1] == ("agent", ASK)
+    nudges = [e for e in events if e["type"] == "nudge"]
+    assert [n["rule"] for n in nudges if n["rule"] == "angry-no-apology"] == ["angry-no-apology"]
+
+
+def test_an_apology_keeps_it_quiet(tmp_path: Path) -> None:
+    """The nudge above comes from the words, not from the format: say sorry and it goes."""
+    sorry = SRT.replace(ASK, "I'm so sorry we've put you through this, let me fix it now.")
+    code, events, err = replay(write(tmp_path, "sorry.srt", sorry))
+    assert code == 0, err
+    assert not [e for e in events if e["type"] == "nudge" and e["rule"] == "angry-no-apology"]
+
+
+def one_line_error(err: str) -> str:
+    lines = [line for line in err.splitlines() if line.strip()]
+    assert len(lines) == 1, err
+    return lines[0]
+
+
+def test_an_unknown_role_names_its_segment_after_the_good_ones(tmp_path: Path) -> None:
+    doc = json.loads(json.dumps(CONTACT_LENS))
+    doc["Participants"].append({"ParticipantId": "ivr", "ParticipantRole": "SYSTEM"})
+    doc["Transcript"].insert(3, {"ParticipantId": "ivr", "Content": "Please hold.", "BeginOffsetMillis": 10000})
+    path = write(tmp_path, "call.json", doc)
+    code, events, err = replay(path)
+    line = one_line_error(err)
+    assert code == 4 and f"{path}: segment 4: participant 'SYSTEM'" in line
+    assert "AGENT or CUSTOMER" in line and "drop the segment" in line  # what to do
+    assert [e["text"] for e in events if e["type"] == "utterance"] == [HELLO, ANGRY]  # kept
+
+
+def test_broken_json_names_its_line(tmp_path: Path) -> None:
+    path = write(tmp_path, "cut.json", json.dumps(CALL_ANALYTICS, indent=1)[:300])
+    code, _, err = replay(path)
+    line = one_line_error(err)
+    assert code == 4 and f"{path}:" in line and "not valid JSON" in line and "cut short" in line
+    with pytest.raises(BadInput, match=r"no top-level 'Transcript' list"):
+        list(read_transcript(write(tmp_path, "other.json", {"Results": []})))
+
+
+def test_a_cue_with_no_side_names_its_line_after_the_cues_before(tmp_path: Path) -> None:
+    # the cue before is labelled, not a voice: nothing carries over
+    srt = SRT.replace(f"Customer: {ANGRY}", ANGRY)
+    path = write(tmp_path, "call.srt", srt)
+    code, events, err = replay(path)
+    line = one_line_error(err)
+    assert code == 4 and f"{path}:7: the cue does not say whose words" in line
+    assert "<v Agent>" in line and "'Agent:'" in line and "--speaker-map" in line  # the forms that work
+    assert [e["text"] for e in events if e["type"] == "utterance"] == [HELLO]
+    # an unreadable cue time, and a voice that is no side
+    with pytest.raises(BadInput, match=r"bad\.vtt:3: cannot read the cue time"):
+        list(read_transcript(write(tmp_path, "bad.vtt", "WEBVTT\n\n00:01 --> 00:02\n<v Agent>hi\n")))
+    with pytest.raises(BadInput, match=r"joined\.srt:4: a cue time inside a cue's text"):
+        list(read_transcript(write(tmp_path, "joined.srt", SRT.replace("\n\n2\n", "\n"))))
+    with pytest.raises(BadInput, match=r"who\.vtt:4: the voice 'Bob' is not a side"):
+        list(read_transcript(write(tmp_path, "who.vtt", "WEBVTT\n\n00:00.000 --> 00:01.000\n<v Bob>hi\n")))
+
+
+@pytest.mark.parametrize(
+    "name, content, line",
+    [("named.txt", NAMED_TXT, 1), ("named.srt", NAMED_SRT, 3), ("named.vtt", NAMED_VTT, 4)],
+)
+def test_names_read_as_sides_with_the_speaker_map_only(tmp_path: Path, name: str, content: str, line: int) -> None:
+    path = write(tmp_path, name, content)
+    assert [(s, t) for s, t, *_ in turns(path, PEOPLE)] == [(AGENT, HELLO), (CUSTOMER, ANGRY), (AGENT, ASK)]
+    code, events, err = replay(path)
+    message = one_line_error(err)
+    assert code == 4 and f"{path}:{line}:" in message and "is not a side" in message
+    assert "--speaker-map 'Julie=agent'" in message
+    assert not [e for e in events if e["type"] == "utterance"]
+
+
+def test_a_mapped_name_wins_and_side_words_still_work(tmp_path: Path) -> None:
+    path = write(tmp_path, "call.txt", "Support: Hello.\nCaller: Hi.\nJulie (Agent): Go on.\n")
+    assert [s for s, *_ in turns(path, "support=customer")] == [CUSTOMER, CUSTOMER, AGENT]
+
+
+def test_a_bad_speaker_map_is_a_usage_error(tmp_path: Path) -> None:
+    for text, problem in [
+        ("Julie", "is not NAME=SIDE"),
+        ("Julie=boss", "'boss' (for 'Julie') is not a side"),
+        ("Julie=agent,julie=customer", "both sides"),
+        (",", "names nobody"),
+    ]:
+        with pytest.raises(UsageError, match=re.escape(problem)):
+            parse_speaker_map(text)
+    assert parse_speaker_map(" Mr  Jones = Caller , Julie=rep") == (("mr jones", CUSTOMER), ("julie", AGENT))
+    srt = write(tmp_path, "call.srt", SRT)
+    assert replay(srt, "--speaker-map", "Julie")[0] == 2
+    jsonl = write(tmp_path, "call.jsonl", '{"speaker": "agent", "text": "Hello."}\n')
+    code, _, err = replay(jsonl, "--speaker-map", "Julie=agent")
+    assert code == 2 and "--speaker-map is for" in err
+
+
+def test_qa_runs_a_folder_of_mixed_formats_and_skips_what_is_not_a_call(tmp_path: Path) -> None:
+    calls = tmp_path / "calls"
+    calls.mkdir()
+    write(calls, "ca.json", CALL_ANALYTICS)
+    write(calls, "cl.json", CONTACT_LENS)
+    write(calls, "cap.vtt", VTT)
+    write(calls, "sub.srt", SRT)
+    write(calls, "named.txt", NAMED_TXT)
+    write(calls, "plain.jsonl", "".join(json.dumps({"speaker": s, "text": t}) + "\n" for s, t in (("agent", HELLO),)))
+    write(calls, "settings.json", {"team": "north", "week": 47})
+    out, err = io.StringIO(), io.StringIO()
+    argv = ["qa", str(calls), "--out", str(tmp_path / "out"), "--cache", str(tmp_path / "cache"), "--workers", "1"]
+    assert main(argv, out, err) == 0, err.getvalue()
+    warnings = err.getvalue()
+    assert "settings.json: skipped (a .json file that is not an Amazon Transcribe" in warnings
+    assert "named.txt: skipped" in warnings and "--speaker-map 'Julie=agent'" in warnings
+    rows = {r["call"]: r for r in csv.DictReader((tmp_path / "out" / "summary.csv").open())}
+    assert set(rows) == {"ca", "cl", "cap", "sub", "plain"}
+    assert all(r["status"] == "done" for r in rows.values())
+    for call in ("ca", "cl", "cap", "sub"):
+        assert int(rows[call]["nudges:angry-no-apology"]) == 1, call
+    # with the people named, the named transcript is a call too, and its sides are right
+    argv = ["qa", str(calls), "--out", str(tmp_path / "out2"), "--cache", str(tmp_path / "cache"), "--workers", "1"]
+    err = io.StringIO()
+    assert main([*argv, "--speaker-map", PEOPLE], io.StringIO(), err) == 0, err.getvalue()
+    rows = {r["call"]: r for r in csv.DictReader((tmp_path / "out2" / "summary.csv").open())}
+    assert rows["named"]["status"] == "done" and int(rows["named"]["nudges:angry-no-apology"]) == 1
+
+
+def test_a_speaker_map_changes_a_transcripts_qa_key(tmp_path: Path) -> None:
+    """A finished call is redone when the people named change (its sides may have)."""
+    from rapport_assist.qa.cache import call_key
+    from rapport_assist.qa.inputs import discover
+
+    write(tmp_path, "named.txt", NAMED_TXT)
+    keys = []
+    for people in (PEOPLE, "Julie=agent,Mr. Jones=agent,Speaker 2=caller"):
+        (call,), _ = discover([tmp_path], speaker_map=parse_speaker_map(people))
+        keys.append(call_key(call, {}))
+    write(tmp_path, "plain.srt", SRT)
+    calls, _ = discover([tmp_path / "plain.srt"])
+    assert keys[0] != keys[1] and call_key(calls[0], {}) == call_key(calls[0], {"model": "ignored"})
+
+
+def test_eval_and_explain_read_the_new_formats(tmp_path: Path) -> None:
+    folder = tmp_path / "calls"
+    folder.mkdir()
+    write(folder, "ca.json", CALL_ANALYTICS)
+    write(folder, "cap.vtt", VTT)
+    write(folder, "named.txt", NAMED_TXT)
+    write(folder, "labels.json", {"not": "a call"})  # skipped, as a note is
+    labels = write(tmp_path, "labels.json", {"ca": {"angry-no-apology": [2]}, "named": {"angry-no-apology": [2]}})
+    out, err = io.StringIO(), io.StringIO()
+    argv = ["eval", str(folder), "--labels", str(labels), "--rule", "angry-no-apology", "--format", "json"]
+    assert main([*argv, "--speaker-map", PEOPLE], out, err) == 0, err.getvalue()
+    (rule,) = json.loads(out.getvalue())["rules"]
+    assert rule["conversation_level"]["tp"] == 2 and rule["conversation_level"]["fp"] == 0
+    out, err = io.StringIO(), io.StringIO()
+    code = main(["rules", "explain", "--rule", "angry-no-apology", str(folder / "cap.vtt")], out, err)
+    assert code == 0, err.getvalue()
+    assert "angry-no-apology fired 1 time: #3" in out.getvalue()
