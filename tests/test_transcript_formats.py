@@ -351,3 +351,17 @@ def test_eval_and_explain_read_the_new_formats(tmp_path: Path) -> None:
     code = main(["rules", "explain", "--rule", "angry-no-apology", str(folder / "cap.vtt")], out, err)
     assert code == 0, err.getvalue()
     assert "angry-no-apology fired 1 time: #3" in out.getvalue()
+
+
+def test_a_cue_that_only_describes_a_sound_says_no_words(tmp_path: Path) -> None:
+    """Caption files mark music, holds and unclear speech as cues of their own, with no speaker:
+    they are not turns, and they do not stop the read."""
+    srt = (
+        "1\n00:00:00,500 --> 00:00:01,000\n[hold music]\n\n"
+        f"2\n00:00:01,000 --> 00:00:03,500\nAgent: {HELLO}\n\n"
+        "3\n00:00:03,600 --> 00:00:03,900\n(inaudible)\n\n"
+        "4\n00:00:03,900 --> 00:00:04,000\n♪ ♪\n\n"
+        f"5\n00:00:04,000 --> 00:00:09,000\nCustomer: {ANGRY}\n"
+    )
+    utts = list(read_transcript(write(tmp_path, "call.srt", srt)))
+    assert [(u.speaker, u.text) for u in utts] == [(AGENT, HELLO), (CUSTOMER, ANGRY)]

@@ -578,6 +578,10 @@ def _clean_cue_text(text: str) -> str:
     return " ".join(html.unescape(_TAG.sub("", text)).split())
 
 
+# a caption line that only describes a sound ("[music]", "(inaudible)", "♪ ♪") says no words
+_SOUND_ONLY = re.compile(r"(?:\s*(?:\[[^\]]*\]|\([^)]*\)|♪+))+\s*")
+
+
 def _cue_parts(
     path: Path, lines: Sequence[tuple[int, str]], carried: Speaker | None, speaker_map: SpeakerMap
 ) -> list[tuple[Speaker, list[str], int, bool]]:
@@ -590,7 +594,7 @@ def _cue_parts(
         where = f"{path}:{lineno}"
         pieces = _VOICE.split(line)  # text, voice, its text, voice, its text…
         lead = _clean_cue_text(pieces[0])
-        if lead:
+        if lead and not _SOUND_ONLY.fullmatch(lead):
             m = turn_line.match(lead)
             if m is not None:
                 side = _side_of(m, speaker_map)
