@@ -7,12 +7,13 @@ today's rules, scored next to the unchanged rules.
 Because no batch's rules-then ever saw that batch, the same change applied to every batch's
 rules-then gives a blind estimate of what the change does on threads never seen. A variant is a
 text patch of a copy of the rules folder (one rule's YAML block, a params value, or the `angry`
-tone); it must apply to every pack (the script stops and names the pack otherwise). For each
-variant it prints, next to the baseline (no variant):
+tone); a pack it cannot apply to (the rule or class did not exist yet) is scored unchanged and
+named ("NOT APPLIED"). For each variant it prints, next to the baseline (no variant):
 
 - pooled blind P/R/F1 and tp/fp/fn over the 14 batches (all and clear), over twcs 7-10 and over
   IBM fresh 1-4 (clear), and the sign count of batches whose clear F1 for the moment rose, fell
   or stayed;
+- with ``--today``, today's rules with the variant on the 14 batches (read, not blind);
 - the variant on today's rules: IBM dev (`scripts/twitter_dev.py`'s halves A and B, clear) and
   `scripted_dev.jsonl` (`rapport-assist eval --only-rules DIR`, conversation level).
 
@@ -117,7 +118,11 @@ def promise_core_only(d: Path) -> None:
     if not lines[k + 1].startswith("        - says:") or "future_action: promise-actions" not in lines[k + 2]:
         raise NotApplicable("uncommitted-promise's first branch is not future_action")
     end = next(
-        (i for i in range(k + 2, len(lines)) if lines[i].startswith("        ") and not lines[i].startswith("         ")),
+        (
+            i
+            for i in range(k + 2, len(lines))
+            if lines[i].startswith("        ") and not lines[i].startswith("         ")
+        ),
         len(lines),
     )
     dropped = [ln for ln in lines[end:] if ln.startswith("        - ")]
@@ -169,8 +174,16 @@ VARIANTS: dict[str, tuple[str, str, Patch]] = {
         "triggered by the problem-cues branch only (complaint-cues branch dropped)",
         reflection_problem_only,
     ),
-    "R2": ("missed-reflection", "reflect_min_shared 1 (today 2)", param("missed-reflection", "reflect_min_shared", "1")),
-    "R3": ("missed-reflection", "reflect_min_shared 3 (today 2)", param("missed-reflection", "reflect_min_shared", "3")),
+    "R2": (
+        "missed-reflection",
+        "reflect_min_shared 1 (today 2)",
+        param("missed-reflection", "reflect_min_shared", "1"),
+    ),
+    "R3": (
+        "missed-reflection",
+        "reflect_min_shared 3 (today 2)",
+        param("missed-reflection", "reflect_min_shared", "3"),
+    ),
     "R4": (
         "missed-reflection",
         "reflect_min_verbs 0 (today 1): shared nouns alone restate",
@@ -358,7 +371,7 @@ def main(argv: list[str] | None = None) -> int:
             up, down, same = up + (b > a + 1e-9), down + (b < a - 1e-9), same + (abs(b - a) <= 1e-9)
         print(f"{'batches clear F1 up/down/equal':<30} | {'':<42} | {up}/{down}/{same}")
         if args.today:
-            for label, kind in (("today (read), 14 batches, clear", "clear"),):
+            for label, kind in (("today (read), 14, clear", "clear"),):
                 print(
                     f"{label:<30} | {fmt(pool(base, moment, kind, None, 'today')):<42} | {fmt(pool(res, moment, kind, None, 'today'))}"
                 )
