@@ -929,6 +929,8 @@ def _live_command(args: argparse.Namespace, con: Console) -> int:
     except ValueError as exc:
         raise UsageError(str(exc), "see 'rapport-assist devices'") from None
     check_sides(agent, customer)  # a setting error, whatever devices there are
+    if args.out is not None:  # an output over an input: refused before devices are listed or choices saved
+        refuse_overwrite(args.out, _rule_files(_rule_paths(args)))
     devices = list_devices()
     if not devices:
         raise DeviceError(
@@ -973,7 +975,6 @@ def _live_command(args: argparse.Namespace, con: Console) -> int:
     sinks: list[EventSink] = [JsonlSink(stdout, "stdout") if args.format == "jsonl" else TextSink(stdout, "stdout")]
     out_handle = None
     if args.out is not None:
-        refuse_overwrite(args.out, _rule_files(_rule_paths(args)))
         try:
             out_handle = args.out.open("a", encoding="utf-8")
         except OSError as exc:
