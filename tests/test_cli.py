@@ -216,6 +216,14 @@ def test_usage_errors() -> None:
     assert run("replay", str(DEMO_JSONL), "--speaker", "agent")[0] == 2
 
 
+def test_an_unknown_compute_type_is_a_usage_error() -> None:
+    """models/README.md: --compute-type int8 (default), int8_float32, float32; a typo is exit 2
+    before anything runs, not exit 6 with "re-convert the model folder" advice."""
+    code, out, err = run("replay", str(DEMO_JSONL), "--compute-type", "int9")
+    assert code == 2 and out == "" and "int8_float32" in err
+    assert run("replay", str(DEMO_JSONL), "--compute-type", "float32", "--format", "jsonl")[0] == 0
+
+
 def test_broken_rule_file(tmp_path: Path) -> None:
     bad = tmp_path / "bad.yaml"
     bad.write_text("rules:\n  - id: x\n    titel: oops\n")

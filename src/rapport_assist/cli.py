@@ -160,12 +160,33 @@ def _call_seconds(text: str) -> float:
 _beam_size = _whole_number(1, 10, "must be from 1 (greedy) to 10")  # --beam
 
 
+# CTranslate2's compute types: a typo is a usage error (exit 2), not a model that failed to load (exit 6)
+COMPUTE_TYPES = (
+    "int8",
+    "int8_float32",
+    "int8_float16",
+    "int8_bfloat16",
+    "int16",
+    "float16",
+    "bfloat16",
+    "float32",
+    "default",
+    "auto",
+)
+
+
 def _models_parent(threads_default: int | None, threads_help: str) -> argparse.ArgumentParser:
     """--model / --compute-type / --threads, for the commands that may run the recognizer."""
     parent = _block()
     g = parent.add_argument_group("models")
     g.add_argument("--model", metavar="DIR", help="CTranslate2 Whisper model folder (default: tiny.en, embedded)")
-    g.add_argument("--compute-type", default="int8", help="CTranslate2 compute type (default: int8)")
+    g.add_argument(
+        "--compute-type",
+        default="int8",
+        choices=COMPUTE_TYPES,
+        metavar="TYPE",
+        help="CTranslate2 compute type (default: int8; a CPU also takes int8_float32, int16, float32)",
+    )
     g.add_argument("--threads", type=_thread_count, default=threads_default, metavar="N", help=threads_help)
     g.add_argument(
         "--turn-pass",
@@ -197,7 +218,7 @@ def _with_turn_pass(
 
 MODELS = _models_parent(2, "recognizer CPU threads (default: 2)")  # one call: replay, demo, sidebar, live
 BATCH_MODELS = _models_parent(
-    None, "recognizer threads per worker (default: see README)"
+    None, "recognizer threads per worker (default: the cores shared out over the workers: 1 with one worker per core)"
 )  # qa, eval, rules diff/explain
 
 
@@ -375,7 +396,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
 
     own = _block()
-    own.add_argument("--qa", type=Path, metavar="FILE", help="review this recording or transcript (.jsonl) in QA mode")
+    own.add_argument(
+        "--qa", type=Path, metavar="FILE", help="review this recording or transcript (.jsonl or .txt) in QA mode"
+    )
     own.add_argument("--demo", action="store_true", help="review the bundled demo call right away")
     own.add_argument("--speed", choices=("1", "2", "4", "max"), help="QA replay speed (default: the last one used)")
     own.add_argument("--style", choices=("light", "dark"), help="colour style (default: the saved one, else light)")
@@ -481,7 +504,7 @@ def _add_rules_actions(rsub: argparse._SubParsersAction) -> None:
         _explain,
         [RULES, BATCH_MODELS, own, CORPUS, MASK, DEBUG],
         help="trace why a rule fired or did not at each utterance of a call",
-        description="Replay a transcript (.jsonl) or recording through the pipeline and trace "
+        description="Replay a transcript (.jsonl or .txt) or recording through the pipeline and trace "
         "one rule: which conditions held, what matched, what it did. A recording is "
         "transcribed as 'qa' does it, through the same transcript cache, so the "
         "utterance numbers are qa's (and eval's labels').",
