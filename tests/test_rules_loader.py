@@ -109,6 +109,20 @@ def test_override_of_unknown_rule_suggests_the_known_one(tmp_path: Path) -> None
     assert "did you mean 'said-thanks'" in at(found, 12, 12, "unknown rule id 'said-thank'").hint
 
 
+def test_unknown_rule_suggests_a_rule_that_has_errors_of_its_own(tmp_path: Path) -> None:
+    """README, Team overrides: an unknown rule is an error with the closest names, also when the
+    same file breaks the rule meant (a param it lacks), which leaves that rule out."""
+    pack = write(tmp_path, MINIMAL)
+    team = write(
+        tmp_path,
+        "version: 1\noverrides:\n  - {rule: said-thank, enabled: false}\n  - {rule: said-thanks, params: {x: 1}}\n",
+        "team.yaml",
+    )
+    found = problems([pack, team])
+    assert "did you mean 'said-thanks'" in at(found, 3, 12, "unknown rule id 'said-thank'").hint
+    at(found, 4, 34, "has no params")
+
+
 def test_override_disables_a_rule(tmp_path: Path) -> None:
     ruleset = load_rules([write(tmp_path, MINIMAL + "overrides:\n  - {rule: said-thanks, enabled: false}\n")])
     assert ruleset.rules == () and [r.id for r in ruleset.disabled] == ["said-thanks"]
