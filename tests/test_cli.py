@@ -175,6 +175,16 @@ def test_bad_jsonl_line_keeps_earlier_events(tmp_path: Path) -> None:
     assert nudges_by_rule(evs).get("angry-no-apology") == [1]
 
 
+def test_a_line_cut_short_is_told_at_its_end(tmp_path: Path) -> None:
+    """A JSONL line that stops mid-object: the error's column is where the line ends, not
+    column 1 (the position after its newline)."""
+    p = tmp_path / "call.jsonl"
+    cut = '{"speaker": "agent", "text": '
+    p.write_text(json.dumps({"speaker": "agent", "text": "Hello."}) + "\n" + cut + "\n")
+    code, _, err = run("replay", str(p))
+    assert code == 4 and f"{p}:2: not valid JSON (Expecting value at column {len(cut) + 1})" in err
+
+
 def test_unknown_speaker_label(tmp_path: Path) -> None:
     p = tmp_path / "call.jsonl"
     p.write_text(json.dumps({"speaker": "supervisor", "text": "hello"}) + "\n")
