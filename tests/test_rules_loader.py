@@ -541,3 +541,27 @@ def test_a_record_rule_needs_no_severity_or_message(tmp_path: Path) -> None:
     text = MINIMAL.replace("    severity: low\n", "").replace("message: Nice.", "record: {list: thanked}")
     rule = load_rules([write(tmp_path, text)]).rule("said-thanks")
     assert (rule.severity, rule.message, rule.record.list) == ("low", "Thanks", "thanked")  # type: ignore[union-attr]
+
+
+def test_the_documented_conditions_load_on_the_defaults(tmp_path: Path) -> None:
+    """Every `when:` example of rules/README.md (one per line, or a block that is one `when:`)
+    loads as a rule on top of the default packs, with the one lexicon the text says to add."""
+    import re
+
+    from rapport_assist.rules import rule_paths
+
+    text = (REPO / "rules" / "README.md").read_text(encoding="utf-8")
+    assert "`lexicons: {obligation: [need, have, must, should]}`" in text
+    whens: list[str] = []
+    for block in re.findall(r"```yaml\n(.*?)```", text, re.S):
+        if block.startswith("when:\n"):
+            whens.append(block)
+        else:
+            whens += [line + "\n" for line in block.splitlines() if re.match(r"when: \{", line)]
+    assert len(whens) >= 8
+    lines = ["version: 1", "lexicons:", "  obligation: [need, have, must, should]", "rules:"]
+    for n, when in enumerate(whens):
+        lines += [f"  - id: documented-{n}", "    title: T", "    severity: low", "    why: W.", "    message: M."]
+        lines += ["    " + line for line in when.splitlines()]
+    ruleset = load_rules(rule_paths([write(tmp_path, "\n".join(lines) + "\n", "conditions.yaml")]))
+    assert sum(r.id.startswith("documented-") for r in ruleset.rules) == len(whens)
