@@ -543,3 +543,20 @@ def test_shared_options_are_declared_once() -> None:
         assert len(by_option[option]) == 1, option
     for option in ("--model", "--compute-type", "--threads"):  # one call (default 2 threads) and batch (per worker)
         assert len(by_option[option]) == 2, option
+
+
+def test_every_event_type_of_a_replay_is_in_the_readme_table() -> None:
+    """README's "Event log (JSONL)" table has a row for each event type a replay writes (the
+    promise list's `record` events were missing), and the nudge row names each nudge field."""
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
+    table = readme[readme.index("### Event log (JSONL)") : readme.index("### Exit codes")]
+    code, out, _ = run("replay", str(DEMO_JSONL), "--format", "jsonl")
+    assert code == 0
+    evs = events(out)
+    for kind in {e["type"] for e in evs}:
+        assert f"\n| `{kind}` |" in table, kind
+    nudge_row = next(line for line in table.splitlines() if line.startswith("| `nudge` |"))
+    for e in evs:
+        if e["type"] == "nudge":
+            for key in set(e) - {"type"}:
+                assert f"`{key}`" in nudge_row, key
