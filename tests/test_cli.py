@@ -560,3 +560,33 @@ def test_every_event_type_of_a_replay_is_in_the_readme_table() -> None:
         if e["type"] == "nudge":
             for key in set(e) - {"type"}:
                 assert f"`{key}`" in nudge_row, key
+
+
+def test_sidebar_turn_pass_reaches_its_recognizer(monkeypatch) -> None:
+    """`sidebar --turn-pass on` (the option every recognizing command takes) decodes each closed
+    turn again, as in replay; it was accepted and then dropped. Off unless asked, as before."""
+    from types import SimpleNamespace
+
+    import rapport_assist.gui.app as app
+    import rapport_assist.recognizer as recognizer
+
+    captured: list[app.SidebarOptions] = []
+    monkeypatch.setattr(app, "run_sidebar", lambda options, stdout, stderr: captured.append(options) or 0)
+    for argv, expected in ((["--turn-pass", "on"], True), ([], False)):
+        out, err = io.StringIO(), io.StringIO()
+        assert main(["sidebar", *argv], stdout=out, stderr=err, environ={"DISPLAY": ":0"}) == 0, err.getvalue()
+        assert captured[-1].turn_pass is expected
+
+    built: list[object] = []
+
+    class FakeRecognizer:
+        def __init__(self, options: object) -> None:
+            built.append(options)
+
+        def warm_up(self) -> None:
+            pass
+
+    monkeypatch.setattr(recognizer, "Recognizer", FakeRecognizer)
+    backend = SimpleNamespace(options=app.SidebarOptions(rules=[], turn_pass=True), timings={}, _report=lambda: None)
+    app.AppBackend._load_recognizer(backend)  # type: ignore[arg-type]
+    assert built[0].turn_pass is True  # type: ignore[attr-defined]

@@ -192,7 +192,7 @@ def _models_parent(threads_default: int | None, threads_help: str) -> argparse.A
         "--turn-pass",
         choices=("on", "off"),
         help="decode each closed turn again in one window and revise its short pieces "
-        "(default: on for replay and demo, off for live calls, qa and eval; BENCHMARKS.md)",
+        "(default: on for replay and demo, off for live calls, the sidebar, qa and eval; BENCHMARKS.md)",
     )
     return parent
 
@@ -1526,6 +1526,7 @@ def _sidebar(args: argparse.Namespace, con: Console) -> int:
         model_dir=Path(args.model) if args.model else None,
         compute_type=args.compute_type,
         threads=args.threads,
+        turn_pass=bool(_turn_pass(args)),
         exit_when_ready=args.exit_when_ready,
         settings_path=args.settings,
         feedback_path=args.feedback,
