@@ -565,3 +565,17 @@ def test_the_documented_conditions_load_on_the_defaults(tmp_path: Path) -> None:
         lines += ["    " + line for line in when.splitlines()]
     ruleset = load_rules(rule_paths([write(tmp_path, "\n".join(lines) + "\n", "conditions.yaml")]))
     assert sum(r.id.startswith("documented-") for r in ruleset.rules) == len(whens)
+
+
+def test_a_missing_default_packs_folder_names_the_variable_that_set_it(tmp_path: Path, monkeypatch) -> None:
+    """README: the default packs are `rules/`, or `$RAPPORT_ASSIST_RULES`; a folder named there
+    that does not exist says to check that variable, not "the path given to --rules"."""
+    from rapport_assist.rules import rule_paths
+
+    missing = tmp_path / "no-such-packs"
+    monkeypatch.setenv("RAPPORT_ASSIST_RULES", str(missing))
+    found = problems(rule_paths())
+    assert "$RAPPORT_ASSIST_RULES" in at(found, 1, 1, "no such rule file or folder").hint
+    monkeypatch.delenv("RAPPORT_ASSIST_RULES")
+    found = problems([tmp_path / "team.yaml"])
+    assert at(found, 1, 1, "no such rule file or folder").hint == "check the path given to --rules or --only-rules"

@@ -13,6 +13,7 @@ still checked, so one run reports what it can.
 
 from __future__ import annotations
 
+import os
 import re
 import string
 from dataclasses import dataclass, field, replace
@@ -198,9 +199,13 @@ def load_rules(paths: Sequence[Path], leave_out: Collection[Loc] = ()) -> RuleSe
         elif path.exists():
             files.append(path)
         else:
-            problems.items.append(
-                RuleProblem(str(path), 1, 1, "no such rule file or folder", "check the path given to --rules")
+            env = os.environ.get("RAPPORT_ASSIST_RULES")  # rules.RULES_ENV: it names the default packs' folder
+            hint = (
+                "check $RAPPORT_ASSIST_RULES, which names the folder of default packs (unset it for the bundled rules/)"
+                if env and Path(env) == path
+                else "check the path given to --rules or --only-rules"
             )
+            problems.items.append(RuleProblem(str(path), 1, 1, "no such rule file or folder", hint))
     if not paths:
         problems.items.append(RuleProblem("<rules>", 1, 1, "no rule files given", "pass a file or folder"))
     files = _unique(files)
