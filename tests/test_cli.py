@@ -590,3 +590,15 @@ def test_sidebar_turn_pass_reaches_its_recognizer(monkeypatch) -> None:
     backend = SimpleNamespace(options=app.SidebarOptions(rules=[], turn_pass=True), timings={}, _report=lambda: None)
     app.AppBackend._load_recognizer(backend)  # type: ignore[arg-type]
     assert built[0].turn_pass is True  # type: ignore[attr-defined]
+
+
+def test_sidebar_out_over_the_reviewed_file_is_refused(tmp_path: Path) -> None:
+    """README: inputs are never written. Without a display `sidebar --out FILE` writes the demo
+    call's events to FILE; FILE the transcript given to --qa was overwritten (exit 0)."""
+    transcript = tmp_path / "call.jsonl"
+    transcript.write_text(DEMO_JSONL.read_text(encoding="utf-8"), encoding="utf-8")
+    before = transcript.read_bytes()
+    out, err = io.StringIO(), io.StringIO()
+    code = main(["sidebar", "--qa", str(transcript), "--out", str(transcript)], stdout=out, stderr=err, environ={})
+    assert code == 2 and "would destroy the input" in err.getvalue() and out.getvalue() == ""
+    assert transcript.read_bytes() == before

@@ -1502,6 +1502,8 @@ def _sidebar(args: argparse.Namespace, con: Console) -> int:
         raise InputNotFound(f"{args.qa} does not exist", "check the path of the recording or transcript")
     if args.feedback is not None:  # the feedback log is appended to: never an input
         refuse_overwrite(args.feedback, [args.qa, *_rule_files(_rule_paths(args))], "--feedback")
+    if args.out is not None:  # written when the demo call replays in the terminal: never an input either
+        refuse_overwrite(args.out, [args.qa, *_rule_files(_rule_paths(args))])
     stdout, stderr, environ = con.stdout, con.stderr, con.environ
     display = bool(environ.get("DISPLAY") or environ.get("WAYLAND_DISPLAY") or environ.get("QT_QPA_PLATFORM"))
     reason = "" if display else "no display found ($DISPLAY and $WAYLAND_DISPLAY are not set)"
