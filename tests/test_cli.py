@@ -175,6 +175,16 @@ def test_bad_jsonl_line_keeps_earlier_events(tmp_path: Path) -> None:
     assert nudges_by_rule(evs).get("angry-no-apology") == [1]
 
 
+def test_a_line_cut_short_is_told_at_its_end(tmp_path: Path) -> None:
+    """A JSONL line that stops mid-object: the error's column is where the line ends, not
+    column 1 (the position after its newline)."""
+    p = tmp_path / "call.jsonl"
+    cut = '{"speaker": "agent", "text": '
+    p.write_text(json.dumps({"speaker": "agent", "text": "Hello."}) + "\n" + cut + "\n")
+    code, _, err = run("replay", str(p))
+    assert code == 4 and f"{p}:2: not valid JSON (Expecting value at column {len(cut) + 1})" in err
+
+
 def test_unknown_speaker_label(tmp_path: Path) -> None:
     p = tmp_path / "call.jsonl"
     p.write_text(json.dumps({"speaker": "supervisor", "text": "hello"}) + "\n")
@@ -214,6 +224,14 @@ def test_usage_errors() -> None:
     assert run("replay", "a.wav", "--channels", "agent,agent")[0] == 2
     assert run("replay", "a.wav", "--bogus")[0] == 2
     assert run("replay", str(DEMO_JSONL), "--speaker", "agent")[0] == 2
+
+
+def test_an_unknown_compute_type_is_a_usage_error() -> None:
+    """models/README.md: --compute-type int8 (default), int8_float32, float32; a typo is exit 2
+    before anything runs, not exit 6 with "re-convert the model folder" advice."""
+    code, out, err = run("replay", str(DEMO_JSONL), "--compute-type", "int9")
+    assert code == 2 and out == "" and "int8_float32" in err
+    assert run("replay", str(DEMO_JSONL), "--compute-type", "float32", "--format", "jsonl")[0] == 0
 
 
 def test_broken_rule_file(tmp_path: Path) -> None:
@@ -525,3 +543,62 @@ def test_shared_options_are_declared_once() -> None:
         assert len(by_option[option]) == 1, option
     for option in ("--model", "--compute-type", "--threads"):  # one call (default 2 threads) and batch (per worker)
         assert len(by_option[option]) == 2, option
+
+
+def test_every_event_type_of_a_replay_is_in_the_readme_table() -> None:
+    """README's "Event log (JSONL)" table has a row for each event type a replay writes (the
+    promise list's `record` events were missing), and the nudge row names each nudge field."""
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
+    table = readme[readme.index("### Event log (JSONL)") : readme.index("### Exit codes")]
+    code, out, _ = run("replay", str(DEMO_JSONL), "--format", "jsonl")
+    assert code == 0
+    evs = events(out)
+    for kind in {e["type"] for e in evs}:
+        assert f"\n| `{kind}` |" in table, kind
+    nudge_row = next(line for line in table.splitlines() if line.startswith("| `nudge` |"))
+    for e in evs:
+        if e["type"] == "nudge":
+            for key in set(e) - {"type"}:
+                assert f"`{key}`" in nudge_row, key
+
+
+def test_sidebar_turn_pass_reaches_its_recognizer(monkeypatch) -> None:
+    """`sidebar --turn-pass on` (the option every recognizing command takes) decodes each closed
+    turn again, as in replay; it was accepted and then dropped. Off unless asked, as before."""
+    from types import SimpleNamespace
+
+    import rapport_assist.gui.app as app
+    import rapport_assist.recognizer as recognizer
+
+    captured: list[app.SidebarOptions] = []
+    monkeypatch.setattr(app, "run_sidebar", lambda options, stdout, stderr: captured.append(options) or 0)
+    for argv, expected in ((["--turn-pass", "on"], True), ([], False)):
+        out, err = io.StringIO(), io.StringIO()
+        assert main(["sidebar", *argv], stdout=out, stderr=err, environ={"DISPLAY": ":0"}) == 0, err.getvalue()
+        assert captured[-1].turn_pass is expected
+
+    built: list[object] = []
+
+    class FakeRecognizer:
+        def __init__(self, options: object) -> None:
+            built.append(options)
+
+        def warm_up(self) -> None:
+            pass
+
+    monkeypatch.setattr(recognizer, "Recognizer", FakeRecognizer)
+    backend = SimpleNamespace(options=app.SidebarOptions(rules=[], turn_pass=True), timings={}, _report=lambda: None)
+    app.AppBackend._load_recognizer(backend)  # type: ignore[arg-type]
+    assert built[0].turn_pass is True  # type: ignore[attr-defined]
+
+
+def test_sidebar_out_over_the_reviewed_file_is_refused(tmp_path: Path) -> None:
+    """README: inputs are never written. Without a display `sidebar --out FILE` writes the demo
+    call's events to FILE; FILE the transcript given to --qa was overwritten (exit 0)."""
+    transcript = tmp_path / "call.jsonl"
+    transcript.write_text(DEMO_JSONL.read_text(encoding="utf-8"), encoding="utf-8")
+    before = transcript.read_bytes()
+    out, err = io.StringIO(), io.StringIO()
+    code = main(["sidebar", "--qa", str(transcript), "--out", str(transcript)], stdout=out, stderr=err, environ={})
+    assert code == 2 and "would destroy the input" in err.getvalue() and out.getvalue() == ""
+    assert transcript.read_bytes() == before

@@ -111,6 +111,25 @@ def test_live_without_audio_server_says_so(monkeypatch: pytest.MonkeyPatch, tmp_
     assert "no audio input" in err.getvalue() and "rapport-assist demo" in err.getvalue()
 
 
+def test_live_out_over_a_rule_file_is_refused_before_devices(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """README: an output that is an input (`live --out` a rule file) is refused before anything
+    is opened, exit 2 — also on a PC with no audio input (not exit 9), and the device choices
+    are not saved."""
+    from rapport_assist.cli import main
+    import io
+
+    rules = tmp_path / "team.yaml"
+    rules.write_text("version: 1\noverrides:\n  - {rule: hedging, enabled: false}\n", encoding="utf-8")
+    listed: list[bool] = []
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
+    monkeypatch.setattr("rapport_assist.capture.list_devices", lambda: listed.append(True) or [])
+    err = io.StringIO()
+    assert main(["live", "--rules", str(rules), "--out", str(rules), "--seconds", "1"], io.StringIO(), err) == 2
+    assert "would destroy the input" in err.getvalue() and listed == []
+    assert not (tmp_path / "config").exists()
+    assert rules.read_text(encoding="utf-8").startswith("version: 1")
+
+
 # ------------------------------------------------------------------ clock and leaks
 
 

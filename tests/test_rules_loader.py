@@ -109,6 +109,20 @@ def test_override_of_unknown_rule_suggests_the_known_one(tmp_path: Path) -> None
     assert "did you mean 'said-thanks'" in at(found, 12, 12, "unknown rule id 'said-thank'").hint
 
 
+def test_unknown_rule_suggests_a_rule_that_has_errors_of_its_own(tmp_path: Path) -> None:
+    """README, Team overrides: an unknown rule is an error with the closest names, also when the
+    same file breaks the rule meant (a param it lacks), which leaves that rule out."""
+    pack = write(tmp_path, MINIMAL)
+    team = write(
+        tmp_path,
+        "version: 1\noverrides:\n  - {rule: said-thank, enabled: false}\n  - {rule: said-thanks, params: {x: 1}}\n",
+        "team.yaml",
+    )
+    found = problems([pack, team])
+    assert "did you mean 'said-thanks'" in at(found, 3, 12, "unknown rule id 'said-thank'").hint
+    at(found, 4, 34, "has no params")
+
+
 def test_override_disables_a_rule(tmp_path: Path) -> None:
     ruleset = load_rules([write(tmp_path, MINIMAL + "overrides:\n  - {rule: said-thanks, enabled: false}\n")])
     assert ruleset.rules == () and [r.id for r in ruleset.disabled] == ["said-thanks"]
@@ -527,3 +541,41 @@ def test_a_record_rule_needs_no_severity_or_message(tmp_path: Path) -> None:
     text = MINIMAL.replace("    severity: low\n", "").replace("message: Nice.", "record: {list: thanked}")
     rule = load_rules([write(tmp_path, text)]).rule("said-thanks")
     assert (rule.severity, rule.message, rule.record.list) == ("low", "Thanks", "thanked")  # type: ignore[union-attr]
+
+
+def test_the_documented_conditions_load_on_the_defaults(tmp_path: Path) -> None:
+    """Every `when:` example of rules/README.md (one per line, or a block that is one `when:`)
+    loads as a rule on top of the default packs, with the one lexicon the text says to add."""
+    import re
+
+    from rapport_assist.rules import rule_paths
+
+    text = (REPO / "rules" / "README.md").read_text(encoding="utf-8")
+    assert "`lexicons: {obligation: [need, have, must, should]}`" in text
+    whens: list[str] = []
+    for block in re.findall(r"```yaml\n(.*?)```", text, re.S):
+        if block.startswith("when:\n"):
+            whens.append(block)
+        else:
+            whens += [line + "\n" for line in block.splitlines() if re.match(r"when: \{", line)]
+    assert len(whens) >= 8
+    lines = ["version: 1", "lexicons:", "  obligation: [need, have, must, should]", "rules:"]
+    for n, when in enumerate(whens):
+        lines += [f"  - id: documented-{n}", "    title: T", "    severity: low", "    why: W.", "    message: M."]
+        lines += ["    " + line for line in when.splitlines()]
+    ruleset = load_rules(rule_paths([write(tmp_path, "\n".join(lines) + "\n", "conditions.yaml")]))
+    assert sum(r.id.startswith("documented-") for r in ruleset.rules) == len(whens)
+
+
+def test_a_missing_default_packs_folder_names_the_variable_that_set_it(tmp_path: Path, monkeypatch) -> None:
+    """README: the default packs are `rules/`, or `$RAPPORT_ASSIST_RULES`; a folder named there
+    that does not exist says to check that variable, not "the path given to --rules"."""
+    from rapport_assist.rules import rule_paths
+
+    missing = tmp_path / "no-such-packs"
+    monkeypatch.setenv("RAPPORT_ASSIST_RULES", str(missing))
+    found = problems(rule_paths())
+    assert "$RAPPORT_ASSIST_RULES" in at(found, 1, 1, "no such rule file or folder").hint
+    monkeypatch.delenv("RAPPORT_ASSIST_RULES")
+    found = problems([tmp_path / "team.yaml"])
+    assert at(found, 1, 1, "no such rule file or folder").hint == "check the path given to --rules or --only-rules"

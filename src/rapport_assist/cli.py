@@ -160,18 +160,39 @@ def _call_seconds(text: str) -> float:
 _beam_size = _whole_number(1, 10, "must be from 1 (greedy) to 10")  # --beam
 
 
+# CTranslate2's compute types: a typo is a usage error (exit 2), not a model that failed to load (exit 6)
+COMPUTE_TYPES = (
+    "int8",
+    "int8_float32",
+    "int8_float16",
+    "int8_bfloat16",
+    "int16",
+    "float16",
+    "bfloat16",
+    "float32",
+    "default",
+    "auto",
+)
+
+
 def _models_parent(threads_default: int | None, threads_help: str) -> argparse.ArgumentParser:
     """--model / --compute-type / --threads, for the commands that may run the recognizer."""
     parent = _block()
     g = parent.add_argument_group("models")
     g.add_argument("--model", metavar="DIR", help="CTranslate2 Whisper model folder (default: tiny.en, embedded)")
-    g.add_argument("--compute-type", default="int8", help="CTranslate2 compute type (default: int8)")
+    g.add_argument(
+        "--compute-type",
+        default="int8",
+        choices=COMPUTE_TYPES,
+        metavar="TYPE",
+        help="CTranslate2 compute type (default: int8; a CPU also takes int8_float32, int16, float32)",
+    )
     g.add_argument("--threads", type=_thread_count, default=threads_default, metavar="N", help=threads_help)
     g.add_argument(
         "--turn-pass",
         choices=("on", "off"),
         help="decode each closed turn again in one window and revise its short pieces "
-        "(default: on for replay and demo, off for live calls, qa and eval; BENCHMARKS.md)",
+        "(default: on for replay and demo, off for live calls, the sidebar, qa and eval; BENCHMARKS.md)",
     )
     return parent
 
@@ -197,7 +218,7 @@ def _with_turn_pass(
 
 MODELS = _models_parent(2, "recognizer CPU threads (default: 2)")  # one call: replay, demo, sidebar, live
 BATCH_MODELS = _models_parent(
-    None, "recognizer threads per worker (default: see README)"
+    None, "recognizer threads per worker (default: the cores shared out over the workers: 1 with one worker per core)"
 )  # qa, eval, rules diff/explain
 
 
@@ -959,6 +980,8 @@ def _live_command(args: argparse.Namespace, con: Console) -> int:
     except ValueError as exc:
         raise UsageError(str(exc), "see 'rapport-assist devices'") from None
     check_sides(agent, customer)  # a setting error, whatever devices there are
+    if args.out is not None:  # an output over an input: refused before devices are listed or choices saved
+        refuse_overwrite(args.out, _rule_files(_rule_paths(args)))
     devices = list_devices()
     if not devices:
         raise DeviceError(
@@ -1003,7 +1026,6 @@ def _live_command(args: argparse.Namespace, con: Console) -> int:
     sinks: list[EventSink] = [JsonlSink(stdout, "stdout") if args.format == "jsonl" else TextSink(stdout, "stdout")]
     out_handle = None
     if args.out is not None:
-        refuse_overwrite(args.out, _rule_files(_rule_paths(args)))
         try:
             out_handle = args.out.open("a", encoding="utf-8")
         except OSError as exc:
@@ -1513,6 +1535,8 @@ def _sidebar(args: argparse.Namespace, con: Console) -> int:
         raise InputNotFound(f"{args.qa} does not exist", "check the path of the recording or transcript")
     if args.feedback is not None:  # the feedback log is appended to: never an input
         refuse_overwrite(args.feedback, [args.qa, *_rule_files(_rule_paths(args))], "--feedback")
+    if args.out is not None:  # written when the demo call replays in the terminal: never an input either
+        refuse_overwrite(args.out, [args.qa, *_rule_files(_rule_paths(args))])
     stdout, stderr, environ = con.stdout, con.stderr, con.environ
     display = bool(environ.get("DISPLAY") or environ.get("WAYLAND_DISPLAY") or environ.get("QT_QPA_PLATFORM"))
     reason = "" if display else "no display found ($DISPLAY and $WAYLAND_DISPLAY are not set)"
@@ -1537,6 +1561,7 @@ def _sidebar(args: argparse.Namespace, con: Console) -> int:
         model_dir=Path(args.model) if args.model else None,
         compute_type=args.compute_type,
         threads=args.threads,
+        turn_pass=bool(_turn_pass(args)),
         exit_when_ready=args.exit_when_ready,
         settings_path=args.settings,
         feedback_path=args.feedback,

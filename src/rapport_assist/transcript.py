@@ -169,7 +169,7 @@ def json_lines(path: Path) -> Iterator[tuple[int, str, Any]]:
             continue
         where = f"{path}:{lineno}"
         try:
-            yield lineno, where, json.loads(raw)
+            yield lineno, where, json.loads(raw.rstrip("\r\n"))  # a line cut short: the column at its end, not 1
         except json.JSONDecodeError as exc:
             raise BadInput(
                 f"{where}: not valid JSON ({exc.msg} at column {exc.colno})", "each line must be one JSON object"

@@ -45,6 +45,7 @@ class SidebarOptions:
     model_dir: Path | None = None
     compute_type: str = "int8"
     threads: int = 2
+    turn_pass: bool = False  # --turn-pass on: each closed turn decoded again (review and live; off by default)
     exit_when_ready: bool = False
     settings_path: Path | None = None  # an .ini file instead of the user's settings (tests, screenshots)
     feedback_path: Path | None = None
@@ -163,6 +164,7 @@ class AppBackend(QObject):
                 model_dir=self.options.model_dir,
                 compute_type=self.options.compute_type,
                 cpu_threads=self.options.threads,
+                turn_pass=self.options.turn_pass,
             )
         )
         recognizer.warm_up()
@@ -258,6 +260,7 @@ class AppBackend(QObject):
                     model_dir=self.options.model_dir,
                     compute_type=self.options.compute_type,
                     cpu_threads=self.options.threads,
+                    turn_pass=self.options.turn_pass,
                 ),
                 rule_paths=tuple(self.options.rules),
                 record_to=data_dir() / "calls",

@@ -13,6 +13,7 @@ still checked, so one run reports what it can.
 
 from __future__ import annotations
 
+import os
 import re
 import string
 from dataclasses import dataclass, field, replace
@@ -198,9 +199,13 @@ def load_rules(paths: Sequence[Path], leave_out: Collection[Loc] = ()) -> RuleSe
         elif path.exists():
             files.append(path)
         else:
-            problems.items.append(
-                RuleProblem(str(path), 1, 1, "no such rule file or folder", "check the path given to --rules")
+            env = os.environ.get("RAPPORT_ASSIST_RULES")  # rules.RULES_ENV: it names the default packs' folder
+            hint = (
+                "check $RAPPORT_ASSIST_RULES, which names the folder of default packs (unset it for the bundled rules/)"
+                if env and Path(env) == path
+                else "check the path given to --rules or --only-rules"
             )
+            problems.items.append(RuleProblem(str(path), 1, 1, "no such rule file or folder", hint))
     if not paths:
         problems.items.append(RuleProblem("<rules>", 1, 1, "no rule files given", "pass a file or folder"))
     files = _unique(files)
@@ -1340,10 +1345,11 @@ class _Builder:
     def unknown_rule(self, rule_id: str, loc: Loc, known: dict[str, Rule]) -> None:
         if rule_id in self.defined_ids:
             return  # defined, but it has errors of its own (reported where it is written)
+        names = set(known) | self.defined_ids  # a rule left out for its own errors is still the one meant
         own_only = bool(known) and all(r.loc.path == loc.path for r in known.values())
-        if not known or (own_only and not closest_hint(rule_id, known, "rule id").startswith("did you mean")):
+        if not names or (own_only and not closest_hint(rule_id, names, "rule id").startswith("did you mean")):
             # only this file's own rules: it was loaded alone (--only-rules), not on top of the defaults
-            what = "no rules are loaded" if not known else "the only rules loaded are this file's own"
+            what = "no rules are loaded" if not names else "the only rules loaded are this file's own"
             self.problems.add(
                 loc,
                 f"unknown rule id {rule_id!r}: {what}",
@@ -1351,7 +1357,7 @@ class _Builder:
                 "('rules check FILE', without --only-rules)",
             )
             return
-        self.problems.unknown(loc, "rule id", rule_id, known)
+        self.problems.unknown(loc, "rule id", rule_id, names)
 
     def apply_override(self, rule: Rule, changes: dict[str, object], number: int) -> Rule:
         changes = dict(changes)
