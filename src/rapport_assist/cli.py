@@ -255,7 +255,8 @@ TRANSCRIPTS.add_argument(
     default=(),
     metavar="NAME=SIDE,...",
     help="read these people's turns as agent or customer in .txt, .vtt and .srt transcripts that name "
-    "people instead of sides, e.g. 'Julie=agent,Mr Jones=customer'",
+    "people instead of sides, e.g. 'Julie=agent,Mr Jones=customer'; in an Amazon Transcribe job's .json, "
+    "its speakers or channels: 'spk_0=agent,spk_1=customer' (channels default to ch_0=agent,ch_1=customer)",
 )
 
 MASK = _block()
@@ -361,7 +362,7 @@ def build_parser() -> argparse.ArgumentParser:
         nargs="?",
         type=Path,
         help="recording (wav, flac, mp3, ogg, m4a…) or transcript (.jsonl; .txt with Agent:/Customer: lines; "
-        "Call Analytics or Contact Lens .json; .vtt or .srt captions)",
+        "Amazon Transcribe, Call Analytics or Contact Lens .json; .vtt or .srt captions)",
     )
     own.add_argument("--agent", type=Path, metavar="FILE", help="mono recording of the agent")
     own.add_argument("--customer", type=Path, metavar="FILE", help="mono recording of the customer")
@@ -379,7 +380,7 @@ def build_parser() -> argparse.ArgumentParser:
         [RULES, MODELS, own, TRANSCRIPTS, EVENTS, MASK, DEBUG],
         help="replay a recorded call or transcript through the pipeline",
         description="Replay a stereo recording (left=agent, right=customer), two mono recordings, "
-        "one side with --speaker, or a transcript (.jsonl, .txt, Call Analytics or Contact Lens .json, "
+        "one side with --speaker, or a transcript (.jsonl, .txt, Amazon Transcribe, Call Analytics or Contact Lens .json, "
         ".vtt, .srt).",
     )
 

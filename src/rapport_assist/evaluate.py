@@ -19,8 +19,8 @@ Inputs (``load_conversations``):
   this conversation was a hard one; without it, they are read from ``notes`` (``borderline_in_notes``). Turn indices are 0-based positions in ``turns``. Links, @handles
   and HTML entities are dropped from the text (written threads; nobody says them on a call), and a
   sentence's end glued to the next word gets its space back ("arrive.why not?i paid");
-* a folder of transcripts (``*.jsonl``, the replay format, ``*.txt`` "Agent: …" turns, Call Analytics or
-  Contact Lens ``*.json``, ``*.vtt``/``*.srt`` captions), each named by its file stem, with
+* a folder of transcripts (``*.jsonl``, the replay format, ``*.txt`` "Agent: …" turns, Amazon Transcribe,
+  Call Analytics or Contact Lens ``*.json``, ``*.vtt``/``*.srt`` captions), each named by its file stem, with
   labels from a separate file (``read_labels``) whose turn indices are utterance indices (the
   0-based non-blank line number, as in replay's event log).
 

@@ -111,8 +111,10 @@ class ReplayInput:
             )
         if self.speaker_map and (self.path is None or self.path.suffix.lower() not in SPEAKER_MAP_SUFFIXES):
             raise UsageError(
-                "--speaker-map is for transcripts that label turns by name (" + ", ".join(SPEAKER_MAP_SUFFIXES) + ")",
-                "drop --speaker-map: a recording's sides are its channels, and a .jsonl or .json transcript "
+                "--speaker-map is for transcripts that label turns by name or label ("
+                + ", ".join(SPEAKER_MAP_SUFFIXES)
+                + ")",
+                "drop --speaker-map: a recording's sides are its channels (--channels), and a .jsonl transcript "
                 "names agent and customer itself",
             )
 

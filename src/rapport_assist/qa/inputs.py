@@ -6,8 +6,8 @@ A call is one of:
 * two mono recordings named ``<call>_agent.<ext>`` and ``<call>_customer.<ext>`` (also ``-``,
   ``.`` or a space before the side, and ``caller``/``client`` for the customer);
 * one mono side alone, named the same way (the other side is missing: a warning);
-* a transcript: ``.jsonl`` (replay format), ``.txt`` ("Agent: …" turns), an Amazon Transcribe Call
-  Analytics or Contact Lens ``.json``, or ``.vtt``/``.srt`` captions (a ``.txt`` or ``.json`` that is
+* a transcript: ``.jsonl`` (replay format), ``.txt`` ("Agent: …" turns), an Amazon Transcribe (a job's
+  output, Call Analytics) or Contact Lens ``.json``, or ``.vtt``/``.srt`` captions (a ``.txt`` or ``.json`` that is
   something else, a note or a settings file, is skipped with a warning).
 
 Inputs may be files, folders (searched recursively), glob patterns (``calls/**/*.wav``) and
