@@ -500,6 +500,13 @@ def test_transcribe_channels_are_the_sides_in_call_order(tmp_path: Path) -> None
     # a call recorded the other way round says so
     swapped = [(CUSTOMER if s is AGENT else AGENT, *rest) for s, *rest in CALL_TURNS]
     assert turns(path, "ch_0=customer,ch_1=agent") == swapped
+    # or with --channels, as for its recording; a channel named in --speaker-map wins
+    code, events, err = replay(path, "--channels", "customer,agent")
+    assert code == 0, err
+    said = [(e["speaker"], e["text"]) for e in events if e["type"] == "utterance"]
+    assert said == [(s.value, text) for s, text, *_ in swapped]
+    code, events, err = replay(path, "--channels", "customer,agent", "--speaker-map", "ch_0=agent")
+    assert [e["speaker"] for e in events if e["type"] == "utterance"] == ["agent", "agent", "agent"]
 
 
 def test_transcribe_audio_segments_are_preferred_to_the_words(tmp_path: Path) -> None:
@@ -602,3 +609,31 @@ def test_qa_reads_a_transcribe_job_among_other_json(tmp_path: Path) -> None:
     rows = {r["call"]: r for r in csv.DictReader((tmp_path / "out" / "summary.csv").open())}
     assert set(rows) == {"job"} and rows["job"]["status"] == "done"
     assert int(rows["job"]["nudges:angry-no-apology"]) == 1
+    # recorded the other way round: the angry words are the agent's, and the finished call is redone
+    err = io.StringIO()
+    assert main([*argv, "--channels", "customer,agent"], io.StringIO(), err) == 0, err.getvalue()
+    rows = {r["call"]: r for r in csv.DictReader((tmp_path / "out" / "summary.csv").open())}
+    assert rows["job"]["status"] == "done" and int(rows["job"].get("nudges:angry-no-apology") or 0) == 0
+
+
+def test_eval_and_explain_read_transcribe_jobs(tmp_path: Path) -> None:
+    folder = tmp_path / "calls"
+    folder.mkdir()
+    write(folder, "channels.json", JOB_CHANNELS)
+    write(folder, "speakers.json", JOB_SPEAKERS)
+    labels = write(
+        tmp_path, "labels.json", {"channels": {"angry-no-apology": [2]}, "speakers": {"angry-no-apology": [2]}}
+    )
+    argv = ["eval", str(folder), "--labels", str(labels), "--rule", "angry-no-apology", "--format", "json"]
+    for options, tp in (
+        (("--speaker-map", SPEAKERS_MAP), 2),
+        (("--speaker-map", SPEAKERS_MAP, "--channels", "customer,agent"), 1),
+    ):
+        out, err = io.StringIO(), io.StringIO()
+        assert main([*argv, *options], out, err) == 0, err.getvalue()
+        (rule,) = json.loads(out.getvalue())["rules"]
+        assert rule["conversation_level"]["tp"] == tp, options  # swapped channels: the call's customer is calm
+    out, err = io.StringIO(), io.StringIO()
+    explain = ["rules", "explain", "--rule", "angry-no-apology", str(folder / "speakers.json")]
+    assert main([*explain, "--speaker-map", SPEAKERS_MAP], out, err) == 0, err.getvalue()
+    assert "angry-no-apology fired 1 time: #2" in out.getvalue()

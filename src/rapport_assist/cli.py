@@ -215,7 +215,8 @@ def _corpus_parent() -> argparse.ArgumentParser:
         "--channels",
         default="agent,customer",
         metavar="L,R",
-        help="who is on the left and right channel of stereo files (default: agent,customer)",
+        help="who is on the left and right channel of stereo files, and of Amazon Transcribe .json "
+        "transcripts (ch_0, ch_1) (default: agent,customer)",
     )
     g.add_argument(
         "--pair-pattern",
@@ -371,7 +372,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--channels",
         default="agent,customer",
         metavar="L,R",
-        help="who is on the left and right channel (default: agent,customer)",
+        help="who is on the left and right channel, also ch_0 and ch_1 of an Amazon Transcribe .json "
+        "(default: agent,customer)",
     )
     _command(
         sub,
@@ -749,7 +751,7 @@ def _eval_command(args: argparse.Namespace, con: Console) -> int:
     if args.input.is_dir() and _has_recordings(args.input):
         conversations = _audio_conversations(args, con.stderr)
     else:
-        conversations = load_conversations(args.input, args.labels, args.speaker_map)
+        conversations = load_conversations(args.input, args.labels, args.speaker_map, _channel_order(args.channels))
     report = evaluate(conversations, ruleset, Annotator(), args.rule, source=str(args.input))
     text = (
         json.dumps(report_to_json(report, args.show), ensure_ascii=False, indent=2) + "\n"
@@ -1484,7 +1486,7 @@ def _explain(args: argparse.Namespace, con: Console) -> int:
     engine = RuleEngine(ruleset)
     explainer = RuleExplainer(engine, args.rule)
     rule = explainer.rule
-    spec = ReplayInput(path=args.input, speaker_map=args.speaker_map)
+    spec = ReplayInput(path=args.input, speaker_map=args.speaker_map, channel_order=_channel_order(args.channels))
     spec.check()  # --speaker-map on a recording, before any work
     if spec.is_transcript:
         source = open_replay(spec, _recognizer_factory(args))

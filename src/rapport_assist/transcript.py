@@ -589,8 +589,27 @@ wait for an answer)."""
 
 # Transcribe numbers the channels of a stereo file from 0, left first; this project's stereo
 # convention is the agent on the left (``--channels agent,customer``), so ch_0 is the agent. A call
-# recorded the other way round says so with --speaker-map 'ch_0=customer,ch_1=agent'.
+# recorded the other way round says so as for its recording, with --channels customer,agent
+# (``transcript_map``), or with --speaker-map 'ch_0=customer,ch_1=agent'.
 TRANSCRIBE_CHANNEL_SIDES: SpeakerMap = (("ch_0", Speaker.AGENT), ("ch_1", Speaker.CUSTOMER))
+
+
+def transcript_map(
+    path: Path, speaker_map: SpeakerMap, channel_order: tuple[Speaker, Speaker] = (Speaker.AGENT, Speaker.CUSTOMER)
+) -> SpeakerMap:
+    """The speaker map to read the transcript ``path`` with: ``speaker_map`` where its format labels
+    turns (``SPEAKER_MAP_SUFFIXES``), else none; in a ``.json`` also the sides ``--channels`` gives
+    the left and right channels (ch_0, ch_1 of a Transcribe job), unless ``speaker_map`` names them."""
+    suffix = path.suffix.lower()
+    if suffix not in SPEAKER_MAP_SUFFIXES:
+        return ()
+    if suffix != ANALYTICS_SUFFIX or channel_order == (Speaker.AGENT, Speaker.CUSTOMER):
+        return speaker_map
+    named = {name for name, _ in speaker_map}
+    channels = (("ch_0", channel_order[0]), ("ch_1", channel_order[1]))
+    return tuple(pair for pair in channels if pair[0] not in named) + speaker_map
+
+
 _TRANSCRIBE_FORM_HINT = (
     "give the job's output JSON as Amazon Transcribe wrote it (each item's word in alternatives[0].content, "
     "times as start_time and end_time)"

@@ -202,7 +202,8 @@ def discover(
                 warnings.append(f"{f}: skipped ({why})")
                 continue
             people = speaker_map if suffix in SPEAKER_MAP_SUFFIXES else ()
-            calls.append((f.stem, f.parent, ReplayInput(path=f, speaker_map=people), (f,), None))
+            spec = ReplayInput(path=f, speaker_map=people, channel_order=channel_order)  # a Transcribe job's channels
+            calls.append((f.stem, f.parent, spec, (f,), None))
             continue
         if suffix not in AUDIO_SUFFIXES:
             warnings.append(f"{f}: skipped (not a recording or a transcript)")
