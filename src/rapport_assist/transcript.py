@@ -628,6 +628,7 @@ class _Piece:
 
 
 def _transcribe_results(doc: Any) -> dict[str, Any] | None:
+    """The ``results`` of a transcription job's output, or None (another JSON document)."""
     results = doc.get("results") if isinstance(doc, dict) else None
     if isinstance(results, dict) and any(k in results for k in ("items", "audio_segments", "channel_labels")):
         return results
@@ -807,7 +808,11 @@ def read_amazon_transcribe(path: Path, speaker_map: SpeakerMap = (), doc: Any = 
             "or write it as a .jsonl or .txt transcript",
         )
     if unlabelled is not None:
-        error = BadInput(f"{read[unlabelled].where}: no 'channel_label' or 'speaker_label'", _TRANSCRIBE_FORM_HINT)
+        error = BadInput(
+            f"{read[unlabelled].where}: whose word this is is not said (no 'channel_label' or 'speaker_label', "
+            "and no speaker segment holds its time)",
+            _TRANSCRIBE_FORM_HINT,
+        )
         read = read[:unlabelled]
     # call order (the channels of channel identification are listed one after the other); a
     # segment with no start time stays after the one before it
