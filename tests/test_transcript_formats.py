@@ -365,3 +365,275 @@ def test_a_cue_that_only_describes_a_sound_says_no_words(tmp_path: Path) -> None
     )
     utts = list(read_transcript(write(tmp_path, "call.srt", srt)))
     assert [(u.speaker, u.text) for u in utts] == [(AGENT, HELLO), (CUSTOMER, ANGRY)]
+
+
+# ---------------------------------------------------------------------------- plain Amazon Transcribe jobs
+
+
+def job_items(text: str, start: float, end: float, **label: str) -> list[dict]:
+    """``text`` as Transcribe items: one per word, timed evenly from ``start`` to ``end`` (times as
+    strings), its punctuation as items of their own with no time; ``label``: channel_label or
+    speaker_label, written on every item as newer outputs do."""
+    tokens = text.split()
+    step = (end - start) / len(tokens)
+    out: list[dict] = []
+    for k, token in enumerate(tokens):
+        word = token.rstrip(",.?!")
+        t0, t1 = round(start + k * step, 3), round(start + (k + 1) * step, 3)
+        out.append(
+            {
+                **label,
+                "start_time": str(t0),
+                "end_time": str(t1),
+                "alternatives": [{"confidence": "0.98", "content": word}],
+                "type": "pronunciation",
+            }
+        )
+        out += [
+            {**label, "alternatives": [{"confidence": "0.0", "content": p}], "type": "punctuation"}
+            for p in token[len(word) :]
+        ]
+    return out
+
+
+def number_items(items: list[dict]) -> list[dict]:
+    return [{"id": k, **item} for k, item in enumerate(items)]
+
+
+# Channel identification as in https://docs.aws.amazon.com/transcribe/latest/dg/channel-id-output-batch.html:
+# each channel's words listed under channel_labels, one channel after the other (not in call order).
+JOB_CHANNELS = {
+    "jobName": "call-0412",
+    "accountId": "000000000000",
+    "status": "COMPLETED",
+    "results": {
+        "transcripts": [{"transcript": f"{HELLO} {ANGRY} {ASK}"}],
+        "channel_labels": {
+            "number_of_channels": 2,
+            "channels": [
+                {
+                    "channel_label": "ch_0",
+                    "items": job_items(HELLO, 1.0, 3.5, channel_label="ch_0")
+                    + job_items(ASK, 11.5, 14.0, channel_label="ch_0"),
+                },
+                {"channel_label": "ch_1", "items": job_items(ANGRY, 4.0, 9.0, channel_label="ch_1")},
+            ],
+        },
+        "items": [],  # an older output: the words are under channel_labels only
+    },
+}
+
+# A newer output: each item labelled, and audio_segments that split the customer's turn in two
+# sentences with no pause between them (words alone would make it one utterance).
+ANGRY_1, ANGRY_2 = "This is ridiculous!", "I have called three times and nobody has fixed my bill."
+_NEW_ITEMS = number_items(
+    job_items(HELLO, 1.0, 3.5, channel_label="ch_0")
+    + job_items(ANGRY_1, 4.0, 5.5, channel_label="ch_1")
+    + job_items(ANGRY_2, 5.5, 9.0, channel_label="ch_1")
+    + job_items(ASK, 11.5, 14.0, channel_label="ch_0")
+)
+JOB_SEGMENTS = {
+    "jobName": "call-0413",
+    "results": {
+        "transcripts": [{"transcript": f"{HELLO} {ANGRY} {ASK}"}],
+        "items": _NEW_ITEMS,
+        "audio_segments": [
+            {
+                "id": 0,
+                "transcript": HELLO,
+                "start_time": "1.0",
+                "end_time": "3.5",
+                "channel_label": "ch_0",
+                "items": [0],
+            },
+            {
+                "id": 1,
+                "transcript": ANGRY_1,
+                "start_time": "4.0",
+                "end_time": "5.5",
+                "channel_label": "ch_1",
+                "items": [1],
+            },
+            {
+                "id": 2,
+                "transcript": ANGRY_2,
+                "start_time": "5.5",
+                "end_time": "9.0",
+                "channel_label": "ch_1",
+                "items": [2],
+            },
+            {
+                "id": 3,
+                "transcript": ASK,
+                "start_time": "11.5",
+                "end_time": "14.0",
+                "channel_label": "ch_0",
+                "items": [3],
+            },
+        ],
+    },
+}
+
+# Speaker partitioning of a mono call (https://docs.aws.amazon.com/transcribe/latest/dg/diarization-output-batch.html),
+# the newer shape: a speaker_label on each item.
+JOB_SPEAKERS = {
+    "jobName": "call-0414",
+    "results": {
+        "transcripts": [{"transcript": f"{HELLO} {ANGRY} {ASK}"}],
+        "speaker_labels": {"channel_label": "ch_0", "speakers": 2, "segments": []},
+        "items": number_items(
+            job_items(HELLO, 1.0, 3.5, speaker_label="spk_0")
+            + job_items(ANGRY, 4.0, 9.0, speaker_label="spk_1")
+            + job_items(ASK, 11.5, 14.0, speaker_label="spk_0")
+        ),
+    },
+}
+SPEAKERS_MAP = "spk_0=agent,spk_1=customer"
+CALL_TURNS = [(AGENT, HELLO, 1.0, 3.5), (CUSTOMER, ANGRY, 4.0, 9.0), (AGENT, ASK, 11.5, 14.0)]
+
+
+def test_transcribe_channels_are_the_sides_in_call_order(tmp_path: Path) -> None:
+    path = write(tmp_path, "job.json", JOB_CHANNELS)
+    utts = list(read_transcript(path))
+    assert [(u.speaker, u.text, u.start_s, u.end_s) for u in utts] == CALL_TURNS  # punctuation on its word
+    assert [u.index for u in utts] == [0, 1, 2] and not any(u.timing_estimated for u in utts)
+    # a call recorded the other way round says so
+    swapped = [(CUSTOMER if s is AGENT else AGENT, *rest) for s, *rest in CALL_TURNS]
+    assert turns(path, "ch_0=customer,ch_1=agent") == swapped
+    # or with --channels, as for its recording; a channel named in --speaker-map wins
+    code, events, err = replay(path, "--channels", "customer,agent")
+    assert code == 0, err
+    said = [(e["speaker"], e["text"]) for e in events if e["type"] == "utterance"]
+    assert said == [(s.value, text) for s, text, *_ in swapped]
+    code, events, err = replay(path, "--channels", "customer,agent", "--speaker-map", "ch_0=agent")
+    assert [e["speaker"] for e in events if e["type"] == "utterance"] == ["agent", "agent", "agent"]
+
+
+def test_transcribe_audio_segments_are_preferred_to_the_words(tmp_path: Path) -> None:
+    path = write(tmp_path, "job.json", JOB_SEGMENTS)
+    assert turns(path) == [
+        (AGENT, HELLO, 1.0, 3.5),
+        (CUSTOMER, ANGRY_1, 4.0, 5.5),
+        (CUSTOMER, ANGRY_2, 5.5, 9.0),
+        (AGENT, ASK, 11.5, 14.0),
+    ]
+    # the same words without their segments: one customer turn, as it ran on without a pause
+    words_only = {"results": {**JOB_SEGMENTS["results"], "audio_segments": []}}
+    assert turns(write(tmp_path, "words.json", words_only)) == CALL_TURNS
+
+
+def test_a_pause_splits_a_speakers_words(tmp_path: Path) -> None:
+    items = (
+        job_items("Let me check that.", 1.0, 2.0, channel_label="ch_0")
+        + job_items("Okay, found it.", 2.9, 4.0, channel_label="ch_0")  # 0.9 s: the same utterance
+        + job_items("Your refund went out today.", 5.5, 7.0, channel_label="ch_0")  # 1.5 s: a new one
+    )
+    path = write(tmp_path, "job.json", {"results": {"items": number_items(items)}})
+    assert turns(path) == [
+        (AGENT, "Let me check that. Okay, found it.", 1.0, 4.0),
+        (AGENT, "Your refund went out today.", 5.5, 7.0),
+    ]
+
+
+def test_transcribe_speakers_need_the_speaker_map(tmp_path: Path) -> None:
+    path = write(tmp_path, "job.json", JOB_SPEAKERS)
+    code, events, err = replay(path)
+    line = one_line_error(err)
+    assert code == 4 and f"{path}: Amazon Transcribe's speaker labels spk_0, spk_1" in line
+    assert "--speaker-map 'spk_0=agent,spk_1=customer'" in line and not events
+    assert turns(path, SPEAKERS_MAP) == CALL_TURNS
+    assert turns(path, "SPK_0=customer,spk_1=agent")[0][0] is CUSTOMER  # labels in any case
+    # a map that leaves one out says which, and writes the whole option
+    with pytest.raises(BadInput) as exc:
+        list(read_transcript(path, parse_speaker_map("spk_0=agent")))
+    assert "no side to spk_1) — name the sides: --speaker-map 'spk_0=agent,spk_1=customer'" in exc.value.one_line()
+    # the older shape: only speaker_labels.segments say who spoke when
+    old = json.loads(json.dumps(JOB_SPEAKERS))
+    for item in old["results"]["items"]:
+        del item["speaker_label"]
+    old["results"]["speaker_labels"]["segments"] = [
+        {"start_time": "1.0", "end_time": "3.5", "speaker_label": "spk_0", "items": []},
+        {"start_time": "4.0", "end_time": "9.0", "speaker_label": "spk_1", "items": []},
+        {"start_time": "11.5", "end_time": "14.0", "speaker_label": "spk_0", "items": []},
+    ]
+    assert turns(write(tmp_path, "old.json", old), SPEAKERS_MAP) == CALL_TURNS
+
+
+@pytest.mark.parametrize(
+    "name, content, options",
+    [
+        ("channels.json", JOB_CHANNELS, ()),
+        ("segments.json", JOB_SEGMENTS, ()),
+        ("speakers.json", JOB_SPEAKERS, ("--speaker-map", SPEAKERS_MAP)),
+    ],
+)
+def test_an_angry_customer_of_a_transcribe_job_is_nudged(tmp_path: Path, name: str, content, options) -> None:
+    code, events, err = replay(write(tmp_path, name, content), *options)
+    assert code == 0, err
+    said = [(e["speaker"], e["text"]) for e in events if e["type"] == "utterance"]
+    assert said[0] == ("agent", HELLO) and said[-1] == ("agent", ASK)
+    nudges = [e for e in events if e["type"] == "nudge"]
+    assert [n["rule"] for n in nudges if n["rule"] == "angry-no-apology"] == ["angry-no-apology"]
+
+
+def test_a_bad_transcribe_job_says_where_and_what_to_do(tmp_path: Path) -> None:
+    # a single-speaker job: no channel or speaker labels at all
+    plain = {"results": {"items": number_items(job_items(HELLO, 1.0, 3.5) + job_items(ANGRY, 4.0, 9.0))}}
+    path = write(tmp_path, "single.json", plain)
+    code, events, err = replay(path)
+    line = one_line_error(err)
+    assert code == 4 and f"{path}: the Amazon Transcribe job labelled no channels or speakers" in line
+    assert "channel identification" in line and not events
+    # an item with no word: named by its place in the JSON, after the utterances before it
+    broken = json.loads(json.dumps(JOB_SPEAKERS))
+    bad = next(k for k, item in enumerate(broken["results"]["items"]) if item["speaker_label"] == "spk_0" and k > 20)
+    broken["results"]["items"][bad]["alternatives"] = []
+    path = write(tmp_path, "broken.json", broken)
+    code, events, err = replay(path, "--speaker-map", SPEAKERS_MAP)
+    line = one_line_error(err)
+    assert code == 4 and f"{path}: results.items[{bad}]: no word (no alternatives[0].content)" in line
+    assert [e["text"] for e in events if e["type"] == "utterance"] == [HELLO, ANGRY]  # kept
+
+
+def test_qa_reads_a_transcribe_job_among_other_json(tmp_path: Path) -> None:
+    calls = tmp_path / "calls"
+    calls.mkdir()
+    write(calls, "job.json", JOB_CHANNELS)
+    write(calls, "results.json", {"results": [1, 2, 3]})  # has 'results', but not a job's
+    write(calls, "settings.json", {"team": "north"})
+    out, err = io.StringIO(), io.StringIO()
+    argv = ["qa", str(calls), "--out", str(tmp_path / "out"), "--cache", str(tmp_path / "cache"), "--workers", "1"]
+    assert main(argv, out, err) == 0, err.getvalue()
+    warnings = err.getvalue()
+    assert "settings.json: skipped" in warnings and "results.json: skipped" in warnings
+    rows = {r["call"]: r for r in csv.DictReader((tmp_path / "out" / "summary.csv").open())}
+    assert set(rows) == {"job"} and rows["job"]["status"] == "done"
+    assert int(rows["job"]["nudges:angry-no-apology"]) == 1
+    # recorded the other way round: the angry words are the agent's, and the finished call is redone
+    err = io.StringIO()
+    assert main([*argv, "--channels", "customer,agent"], io.StringIO(), err) == 0, err.getvalue()
+    rows = {r["call"]: r for r in csv.DictReader((tmp_path / "out" / "summary.csv").open())}
+    assert rows["job"]["status"] == "done" and int(rows["job"].get("nudges:angry-no-apology") or 0) == 0
+
+
+def test_eval_and_explain_read_transcribe_jobs(tmp_path: Path) -> None:
+    folder = tmp_path / "calls"
+    folder.mkdir()
+    write(folder, "channels.json", JOB_CHANNELS)
+    write(folder, "speakers.json", JOB_SPEAKERS)
+    labels = write(
+        tmp_path, "labels.json", {"channels": {"angry-no-apology": [2]}, "speakers": {"angry-no-apology": [2]}}
+    )
+    argv = ["eval", str(folder), "--labels", str(labels), "--rule", "angry-no-apology", "--format", "json"]
+    for options, tp in (
+        (("--speaker-map", SPEAKERS_MAP), 2),
+        (("--speaker-map", SPEAKERS_MAP, "--channels", "customer,agent"), 1),
+    ):
+        out, err = io.StringIO(), io.StringIO()
+        assert main([*argv, *options], out, err) == 0, err.getvalue()
+        (rule,) = json.loads(out.getvalue())["rules"]
+        assert rule["conversation_level"]["tp"] == tp, options  # swapped channels: the call's customer is calm
+    out, err = io.StringIO(), io.StringIO()
+    explain = ["rules", "explain", "--rule", "angry-no-apology", str(folder / "speakers.json")]
+    assert main([*explain, "--speaker-map", SPEAKERS_MAP], out, err) == 0, err.getvalue()
+    assert "angry-no-apology fired 1 time: #2" in out.getvalue()

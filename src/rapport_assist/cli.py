@@ -236,7 +236,8 @@ def _corpus_parent() -> argparse.ArgumentParser:
         "--channels",
         default="agent,customer",
         metavar="L,R",
-        help="who is on the left and right channel of stereo files (default: agent,customer)",
+        help="who is on the left and right channel of stereo files, and of Amazon Transcribe .json "
+        "transcripts (ch_0, ch_1) (default: agent,customer)",
     )
     g.add_argument(
         "--pair-pattern",
@@ -276,7 +277,8 @@ TRANSCRIPTS.add_argument(
     default=(),
     metavar="NAME=SIDE,...",
     help="read these people's turns as agent or customer in .txt, .vtt and .srt transcripts that name "
-    "people instead of sides, e.g. 'Julie=agent,Mr Jones=customer'",
+    "people instead of sides, e.g. 'Julie=agent,Mr Jones=customer'; in an Amazon Transcribe job's .json, "
+    "its speakers or channels: 'spk_0=agent,spk_1=customer' (channels default to ch_0=agent,ch_1=customer)",
 )
 
 MASK = _block()
@@ -382,7 +384,7 @@ def build_parser() -> argparse.ArgumentParser:
         nargs="?",
         type=Path,
         help="recording (wav, flac, mp3, ogg, m4a…) or transcript (.jsonl; .txt with Agent:/Customer: lines; "
-        "Call Analytics or Contact Lens .json; .vtt or .srt captions)",
+        "Amazon Transcribe, Call Analytics or Contact Lens .json; .vtt or .srt captions)",
     )
     own.add_argument("--agent", type=Path, metavar="FILE", help="mono recording of the agent")
     own.add_argument("--customer", type=Path, metavar="FILE", help="mono recording of the customer")
@@ -391,7 +393,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--channels",
         default="agent,customer",
         metavar="L,R",
-        help="who is on the left and right channel (default: agent,customer)",
+        help="who is on the left and right channel, also ch_0 and ch_1 of an Amazon Transcribe .json "
+        "(default: agent,customer)",
     )
     _command(
         sub,
@@ -400,7 +403,7 @@ def build_parser() -> argparse.ArgumentParser:
         [RULES, MODELS, own, TRANSCRIPTS, EVENTS, MASK, DEBUG],
         help="replay a recorded call or transcript through the pipeline",
         description="Replay a stereo recording (left=agent, right=customer), two mono recordings, "
-        "one side with --speaker, or a transcript (.jsonl, .txt, Call Analytics or Contact Lens .json, "
+        "one side with --speaker, or a transcript (.jsonl, .txt, Amazon Transcribe, Call Analytics or Contact Lens .json, "
         ".vtt, .srt).",
     )
 
@@ -769,7 +772,7 @@ def _eval_command(args: argparse.Namespace, con: Console) -> int:
     if args.input.is_dir() and _has_recordings(args.input):
         conversations = _audio_conversations(args, con.stderr)
     else:
-        conversations = load_conversations(args.input, args.labels, args.speaker_map)
+        conversations = load_conversations(args.input, args.labels, args.speaker_map, _channel_order(args.channels))
     report = evaluate(conversations, ruleset, Annotator(), args.rule, source=str(args.input))
     text = (
         json.dumps(report_to_json(report, args.show), ensure_ascii=False, indent=2) + "\n"
@@ -1505,7 +1508,7 @@ def _explain(args: argparse.Namespace, con: Console) -> int:
     engine = RuleEngine(ruleset)
     explainer = RuleExplainer(engine, args.rule)
     rule = explainer.rule
-    spec = ReplayInput(path=args.input, speaker_map=args.speaker_map)
+    spec = ReplayInput(path=args.input, speaker_map=args.speaker_map, channel_order=_channel_order(args.channels))
     spec.check()  # --speaker-map on a recording, before any work
     if spec.is_transcript:
         source = open_replay(spec, _recognizer_factory(args))

@@ -19,8 +19,8 @@ Inputs (``load_conversations``):
   this conversation was a hard one; without it, they are read from ``notes`` (``borderline_in_notes``). Turn indices are 0-based positions in ``turns``. Links, @handles
   and HTML entities are dropped from the text (written threads; nobody says them on a call), and a
   sentence's end glued to the next word gets its space back ("arrive.why not?i paid");
-* a folder of transcripts (``*.jsonl``, the replay format, ``*.txt`` "Agent: …" turns, Call Analytics or
-  Contact Lens ``*.json``, ``*.vtt``/``*.srt`` captions), each named by its file stem, with
+* a folder of transcripts (``*.jsonl``, the replay format, ``*.txt`` "Agent: …" turns, Amazon Transcribe,
+  Call Analytics or Contact Lens ``*.json``, ``*.vtt``/``*.srt`` captions), each named by its file stem, with
   labels from a separate file (``read_labels``) whose turn indices are utterance indices (the
   0-based non-blank line number, as in replay's event log).
 
@@ -48,7 +48,6 @@ from .rules.model import Rule, required_speakers
 from .signals import SignalTracker
 from .sources import heard_sides
 from .transcript import (
-    SPEAKER_MAP_SUFFIXES,
     TRANSCRIPT_SUFFIXES,
     SpeakerMap,
     json_lines,
@@ -56,6 +55,7 @@ from .transcript import (
     parse_line,
     read_lines,
     read_transcript,
+    transcript_map,
 )
 from .turn_pass import apply_revisions
 from .types import Nudge, Speaker, TurnRevision, Utterance, UtteranceSignals
@@ -329,10 +329,15 @@ def read_labels(path: Path) -> dict[str, Labels]:
     return out
 
 
-def read_transcript_folder(folder: Path, speaker_map: SpeakerMap = ()) -> list[Conversation]:
+def read_transcript_folder(
+    folder: Path,
+    speaker_map: SpeakerMap = (),
+    channel_order: tuple[Speaker, Speaker] = (Speaker.AGENT, Speaker.CUSTOMER),
+) -> list[Conversation]:
     """Each transcript in ``folder`` (sorted by name; ``TRANSCRIPT_SUFFIXES``, less a ``.txt`` or
     ``.json`` that is something else: ``not_a_transcript``) as an unlabelled conversation.
-    ``speaker_map``: people named as sides, for the formats that label turns."""
+    ``speaker_map``: people named as sides, for the formats that label turns; ``channel_order``:
+    the sides of a Transcribe job's channels (``transcript_map``)."""
     files = sorted(
         p
         for p in folder.iterdir()
@@ -347,7 +352,7 @@ def read_transcript_folder(folder: Path, speaker_map: SpeakerMap = ()) -> list[C
         Conversation(
             f.stem,
             str(f),
-            tuple(read_transcript(f, speaker_map if f.suffix.lower() in SPEAKER_MAP_SUFFIXES else ())),
+            tuple(read_transcript(f, transcript_map(f, speaker_map, channel_order))),
         )
         for f in files
     ]
@@ -378,12 +383,17 @@ def apply_labels(conversations: Sequence[Conversation], labels: Mapping[str, Lab
     return [replace(c, labels=chosen[id(c)]) if id(c) in chosen else c for c in conversations]
 
 
-def load_conversations(path: Path, labels_path: Path | None = None, speaker_map: SpeakerMap = ()) -> list[Conversation]:
+def load_conversations(
+    path: Path,
+    labels_path: Path | None = None,
+    speaker_map: SpeakerMap = (),
+    channel_order: tuple[Speaker, Speaker] = (Speaker.AGENT, Speaker.CUSTOMER),
+) -> list[Conversation]:
     """A dialogue file or a folder of transcripts, with labels from ``labels_path`` if given
-    (``speaker_map``: see ``read_transcript_folder``)."""
+    (``speaker_map``, ``channel_order``: see ``read_transcript_folder``)."""
     if not path.exists():
         raise InputNotFound(f"no such file or folder: {path}", "check the path")
-    conversations = read_transcript_folder(path, speaker_map) if path.is_dir() else read_dialogues(path)
+    conversations = read_transcript_folder(path, speaker_map, channel_order) if path.is_dir() else read_dialogues(path)
     if labels_path is not None:
         conversations = apply_labels(conversations, read_labels(labels_path))
     return conversations

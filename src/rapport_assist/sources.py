@@ -24,7 +24,7 @@ import numpy as np
 
 from .audio import STREAM_RATE_HZ
 from .errors import BadInput, UsageError
-from .transcript import SPEAKER_MAP_SUFFIXES, TRANSCRIPT_SUFFIXES, SpeakerMap, read_transcript
+from .transcript import SPEAKER_MAP_SUFFIXES, TRANSCRIPT_SUFFIXES, SpeakerMap, read_transcript, transcript_map
 from .types import Recognition, SpeechActivity, SpeechSegment, Speaker, Status, TurnRevision, Utterance
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -85,6 +85,14 @@ class ReplayInput:
         return self.path is not None and self.path.suffix.lower() in TRANSCRIPT_SUFFIXES
 
     @property
+    def reading_map(self) -> SpeakerMap:
+        """The speaker map a transcript is read with (``transcript_map``: ``speaker_map``, and in a
+        Transcribe job's ``.json`` the channels' sides of ``channel_order``)."""
+        if self.path is None or not self.is_transcript:
+            return ()
+        return transcript_map(self.path, self.speaker_map, self.channel_order)
+
+    @property
     def sides(self) -> tuple[Speaker, ...] | None:
         """Whose audio it holds: one side for a mono file with ``speaker`` or one of
         ``agent_path``/``customer_path``; None for a transcript (each line names its speaker)."""
@@ -111,8 +119,10 @@ class ReplayInput:
             )
         if self.speaker_map and (self.path is None or self.path.suffix.lower() not in SPEAKER_MAP_SUFFIXES):
             raise UsageError(
-                "--speaker-map is for transcripts that label turns by name (" + ", ".join(SPEAKER_MAP_SUFFIXES) + ")",
-                "drop --speaker-map: a recording's sides are its channels, and a .jsonl or .json transcript "
+                "--speaker-map is for transcripts that label turns by name or label ("
+                + ", ".join(SPEAKER_MAP_SUFFIXES)
+                + ")",
+                "drop --speaker-map: a recording's sides are its channels (--channels), and a .jsonl transcript "
                 "names agent and customer itself",
             )
 
@@ -545,9 +555,9 @@ def open_replay(
     if spec.is_transcript:
         assert spec.path is not None
         return ReplaySource(
-            read_transcript(spec.path, spec.speaker_map),
+            read_transcript(spec.path, spec.reading_map),
             read_ahead=TRANSCRIPT_READ_AHEAD,
-            sides=transcript_sides(spec.path, spec.speaker_map),
+            sides=transcript_sides(spec.path, spec.reading_map),
         )
     from .endpoint import EndpointerOptions
 

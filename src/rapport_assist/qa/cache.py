@@ -70,11 +70,11 @@ def file_digest(path: Path) -> str:
 
 
 def transcript_settings(spec: ReplayInput) -> dict[str, Any]:
-    """What besides its bytes makes a transcript's timeline: the people named as sides, if any
-    (none: no key, so the keys of earlier runs stay)."""
-    if not spec.speaker_map:
+    """What besides its bytes makes a transcript's timeline: the people (or a Transcribe job's
+    labels) named as sides, if any (none: no key, so the keys of earlier runs stay)."""
+    if not spec.reading_map:
         return {}
-    return {"speaker_map": sorted([name, side.value] for name, side in spec.speaker_map)}
+    return {"speaker_map": sorted([name, side.value] for name, side in spec.reading_map)}
 
 
 def call_key(call: CallInput, settings: dict[str, Any]) -> str:

@@ -6,8 +6,8 @@ A call is one of:
 * two mono recordings named ``<call>_agent.<ext>`` and ``<call>_customer.<ext>`` (also ``-``,
   ``.`` or a space before the side, and ``caller``/``client`` for the customer);
 * one mono side alone, named the same way (the other side is missing: a warning);
-* a transcript: ``.jsonl`` (replay format), ``.txt`` ("Agent: …" turns), an Amazon Transcribe Call
-  Analytics or Contact Lens ``.json``, or ``.vtt``/``.srt`` captions (a ``.txt`` or ``.json`` that is
+* a transcript: ``.jsonl`` (replay format), ``.txt`` ("Agent: …" turns), an Amazon Transcribe (a job's
+  output, Call Analytics) or Contact Lens ``.json``, or ``.vtt``/``.srt`` captions (a ``.txt`` or ``.json`` that is
   something else, a note or a settings file, is skipped with a warning).
 
 Inputs may be files, folders (searched recursively), glob patterns (``calls/**/*.wav``) and
@@ -202,7 +202,8 @@ def discover(
                 warnings.append(f"{f}: skipped ({why})")
                 continue
             people = speaker_map if suffix in SPEAKER_MAP_SUFFIXES else ()
-            calls.append((f.stem, f.parent, ReplayInput(path=f, speaker_map=people), (f,), None))
+            spec = ReplayInput(path=f, speaker_map=people, channel_order=channel_order)  # a Transcribe job's channels
+            calls.append((f.stem, f.parent, spec, (f,), None))
             continue
         if suffix not in AUDIO_SUFFIXES:
             warnings.append(f"{f}: skipped (not a recording or a transcript)")
