@@ -21,6 +21,8 @@ AGENT, CUSTOMER = Speaker.AGENT, Speaker.CUSTOMER
 HELLO = "Thanks for calling, how can I help?"
 ANGRY = "This is ridiculous! I have called three times and nobody has fixed my bill."
 ASK = "What is your account number?"
+# the call every fixture below holds, as (side, words, start, end)
+CALL_TURNS = [(AGENT, HELLO, 1.0, 3.5), (CUSTOMER, ANGRY, 4.0, 9.0), (AGENT, ASK, 11.5, 14.0)]
 
 # Shaped like the post-call examples of Amazon Transcribe Call Analytics
 # (https://docs.aws.amazon.com/transcribe/latest/dg/tca-output-batch.html): a role on each segment,
@@ -133,21 +135,13 @@ def replay(path: Path, *options: str) -> tuple[int, list[dict], str]:
 
 def test_call_analytics_segments_are_utterances_with_their_times(tmp_path: Path) -> None:
     utts = list(read_transcript(write(tmp_path, "call.json", CALL_ANALYTICS)))
-    assert [(u.speaker, u.text, u.start_s, u.end_s) for u in utts] == [
-        (AGENT, HELLO, 1.0, 3.5),
-        (CUSTOMER, ANGRY, 4.0, 9.0),
-        (AGENT, ASK, 11.5, 14.0),
-    ]
+    assert [(u.speaker, u.text, u.start_s, u.end_s) for u in utts] == CALL_TURNS
     assert [u.index for u in utts] == [0, 1, 2] and not any(u.timing_estimated for u in utts)
 
 
 def test_contact_lens_participants_give_the_sides(tmp_path: Path) -> None:
     # a segment with no words (t2) is left out
-    assert turns(write(tmp_path, "call.json", CONTACT_LENS)) == [
-        (AGENT, HELLO, 1.0, 3.5),
-        (CUSTOMER, ANGRY, 4.0, 9.0),
-        (AGENT, ASK, 11.5, 14.0),
-    ]
+    assert turns(write(tmp_path, "call.json", CONTACT_LENS)) == CALL_TURNS
     # without the Participants list, the ids are the roles themselves
     bare = {"Transcript": [{"ParticipantId": "CUSTOMER", "Content": "Hi.", "BeginOffsetMillis": 0}]}
     (utt,) = read_transcript(write(tmp_path, "bare.json", bare))
@@ -173,11 +167,7 @@ def test_a_cue_of_two_turns_shares_its_time_by_words(tmp_path: Path) -> None:
 
 def test_srt_labels_and_times(tmp_path: Path) -> None:
     utts = list(read_transcript(write(tmp_path, "call.srt", SRT)))
-    assert [(u.speaker, u.text, u.start_s, u.end_s) for u in utts] == [
-        (AGENT, HELLO, 1.0, 3.5),
-        (CUSTOMER, ANGRY, 4.0, 9.0),
-        (AGENT, ASK, 11.5, 14.0),
-    ]
+    assert [(u.speaker, u.text, u.start_s, u.end_s) for u in utts] == CALL_TURNS
     assert not any(u.timing_estimated for u in utts)
 
 
@@ -489,7 +479,6 @@ JOB_SPEAKERS = {
     },
 }
 SPEAKERS_MAP = "spk_0=agent,spk_1=customer"
-CALL_TURNS = [(AGENT, HELLO, 1.0, 3.5), (CUSTOMER, ANGRY, 4.0, 9.0), (AGENT, ASK, 11.5, 14.0)]
 
 
 def test_transcribe_channels_are_the_sides_in_call_order(tmp_path: Path) -> None:
