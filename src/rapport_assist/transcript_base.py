@@ -1,0 +1,156 @@
+"""What every transcript reader shares: the utterance of one decoded line (``parse_line``: a JSONL
+line's fields; the other readers give it the same fields for each turn they read, so one place
+checks them), a text file's lines read lazily (``read_lines``), the times estimated from the word
+count (``WORDS_PER_S``, ``GAP_S``), the side words (``TEXT_SIDES``: agent, rep, caller…, which a
+JSONL ``speaker`` may be too) and ``SpeakerMap`` (people named as sides).
+
+A module of its own below the readers: ``transcript`` picks a reader by suffix, so it imports
+``transcript_text`` and ``transcript_amazon``, and both of those need ``parse_line``. Kept in
+``transcript``, it would be imported back from there; an import inside a function is still an
+import cycle (grimp reads every import statement, and tests/test_architecture.py refuses cycles).
+"""
+
+from __future__ import annotations
+
+import codecs
+import math
+from pathlib import Path
+from typing import Any, Iterator
+
+from .annotate import count_words
+from .errors import BadInput, InputNotFound
+from .types import Speaker, Utterance
+
+SpeakerMap = tuple[tuple[str, Speaker], ...]
+"""People named as sides (``--speaker-map``): (name in lower case, one space between words, side)."""
+
+# The side words a plain-text transcript may lead a turn with (lower case, spaces as written).
+TEXT_SIDES: dict[str, Speaker] = {
+    **{
+        w: Speaker.AGENT
+        for w in (
+            "agent",
+            "rep",
+            "representative",
+            "advisor",
+            "adviser",
+            "associate",
+            "csr",
+            "operator",
+            "support",
+            "specialist",
+            "staff",
+            "customer service",
+        )
+    },
+    **{w: Speaker.CUSTOMER for w in ("customer", "caller", "client", "member", "consumer", "user")},
+}
+
+WORDS_PER_S = 2.6  # conversational English; matches the scripted dev set
+GAP_S = 0.5  # assumed pause between turns when times are missing
+MIN_DURATION_S = 0.4
+MAX_LINE_BYTES = 4 << 20  # a line is one utterance (a dialogue for 'eval'); longer is not a transcript
+MAX_TEXT_CHARS = 50_000  # about 8,000 words, an hour of talk: the parser needs ~1 GB per 100,000
+
+
+def estimate_duration_s(text: str) -> float:
+    return max(MIN_DURATION_S, count_words(text) / WORDS_PER_S)
+
+
+def _time(value: Any, name: str, where: str) -> float | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value < 0:
+        raise BadInput(
+            f"{where}: '{name}' must be a number of seconds ≥ 0, got {value!r}",
+            "fix or remove that field (missing times are estimated from the word count)",
+        )
+    return float(value)
+
+
+def parse_line(obj: Any, index: int, prev_end_s: float, where: str) -> Utterance:
+    """Turn one decoded JSON line into an Utterance (``where`` is 'file:line' for errors)."""
+    if not isinstance(obj, dict):
+        raise BadInput(
+            f"{where}: expected a JSON object, got {type(obj).__name__}",
+            'write one object per line: {"speaker": "agent", "text": "..."}',
+        )
+    if "speaker" not in obj:
+        raise BadInput(f"{where}: missing 'speaker'", "add \"speaker\": \"agent\" or \"customer\"")
+    side = TEXT_SIDES.get(" ".join(obj["speaker"].lower().split())) if isinstance(obj["speaker"], str) else None
+    try:
+        speaker = side or Speaker.parse(obj["speaker"])
+    except ValueError as exc:
+        raise BadInput(
+            f"{where}: {exc}", "speakers are the call's sides: label each line agent or customer (or rep, caller…)"
+        ) from None
+    text = obj.get("text")
+    if not isinstance(text, str):
+        raise BadInput(f"{where}: 'text' must be a string, got {type(text).__name__}", "add the words said as \"text\"")
+    text = " ".join(text.split())
+    if len(text) > MAX_TEXT_CHARS:
+        raise BadInput(
+            f"{where}: 'text' is {len(text):,} characters long (at most {MAX_TEXT_CHARS:,} an utterance)",
+            "split long turns into several lines, one utterance each",
+        )
+    start = _time(obj.get("start"), "start", where)
+    end = _time(obj.get("end"), "end", where)
+    estimated = start is None or end is None
+    if start is None:
+        start = prev_end_s + GAP_S if index else 0.0
+        if end is not None and end < start:
+            start = max(0.0, end - estimate_duration_s(text))
+    if end is None:
+        end = start + estimate_duration_s(text)
+    if end < start:
+        raise BadInput(f"{where}: 'end' ({end}) is before 'start' ({start})", "swap or correct the times")
+    # who wrote the line; Twitter customer-care datasets (IBM's, Kaggle's twcs) name it "handle"
+    author = obj.get("author", obj.get("handle"))
+    if author is not None:
+        if isinstance(author, bool) or not isinstance(author, (str, int)):
+            raise BadInput(
+                f"{where}: 'author' must be a string, got {type(author).__name__}",
+                "name who wrote the line (a user id or handle), or leave 'author' out",
+            )
+        author = str(author).strip() or None
+    return Utterance(
+        index=index, speaker=speaker, text=text, start_s=start, end_s=end, timing_estimated=estimated, author=author
+    )
+
+
+def read_lines(path: Path) -> Iterator[tuple[int, str]]:
+    """(line number, line) of a UTF-8 text file, lazily; missing or unreadable -> InputNotFound,
+    bad bytes or a line over ``MAX_LINE_BYTES`` -> BadInput naming that line (after the good lines
+    before it). A UTF-8 byte order mark at the start is skipped. Each line is decoded on its own,
+    so an error names its own line, and at most ``MAX_LINE_BYTES`` are read into memory at once."""
+    try:
+        handle = path.open("rb")
+    except FileNotFoundError:
+        raise InputNotFound(f"no such file: {path}", "check the path") from None
+    except IsADirectoryError:
+        raise InputNotFound(f"{path} is a folder, not a file", "pass a .jsonl file") from None
+    except OSError as exc:
+        raise InputNotFound(f"cannot read {path}: {exc.strerror}", "check the file's permissions") from None
+    with handle:
+        lineno = 0
+        while True:
+            try:
+                raw = handle.readline(MAX_LINE_BYTES + 1)
+            except OSError as exc:
+                raise InputNotFound(f"cannot read {path}: {exc.strerror}", "check the file's permissions") from None
+            if not raw:
+                return
+            lineno += 1
+            if len(raw) > MAX_LINE_BYTES:
+                raise BadInput(
+                    f"{path}:{lineno}: line is longer than {MAX_LINE_BYTES // (1 << 20)} MB",
+                    "a transcript line holds one utterance: split long turns into several lines",
+                )
+            if lineno == 1 and raw.startswith(codecs.BOM_UTF8):
+                raw = raw[len(codecs.BOM_UTF8) :]
+            try:
+                yield lineno, raw.decode("utf-8")
+            except UnicodeDecodeError as exc:
+                raise BadInput(
+                    f"{path}:{lineno}: not UTF-8 text (byte {exc.start + 1} of the line)", "save the file as UTF-8"
+                ) from None

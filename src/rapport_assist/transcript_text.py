@@ -1,0 +1,345 @@
+"""Transcripts whose turns say their sides by labels: plain-text ``.txt`` turns
+(``read_text_transcript``), WebVTT and SRT captions (``read_captions``), and the people
+``--speaker-map`` names as sides (``parse_speaker_map``, ``SpeakerMap``) so that they can be read.
+
+A ``.txt`` transcript is what QA teams and call platforms export: one turn per line, led by its
+side and a colon (``Agent: …``, ``Customer: …``, a synonym in ``TEXT_SIDES``, or a name with its
+side: ``Julie (Agent): …``, ``Agent Julie: …``), optionally after
+a time (``[00:01:12] Caller: …``, ``0:42 Rep: …``) or with it after the side (``Agent (0:42): …``).
+A line with no side, or an indented one, continues the turn before it (wrapped text). Times, when
+given, are turn starts; each turn's end is estimated from its words, never past the next start.
+
+Captions (``read_captions``) are cues with their times; each cue's text says its side, as a WebVTT
+voice (``<v Agent>``, ``<v Julie (Agent)>``) or a leading label read as a ``.txt`` turn's
+(``Agent: …``). A cue without a side takes the voice of the cue before it, if that had one.
+
+``--speaker-map`` (``parse_speaker_map``) names people as sides for the formats that label turns
+(``transcript.SPEAKER_MAP_SUFFIXES``), so "Julie: …" can be read; a name it gives wins over the side
+words. In a Transcribe job's output (``transcript_amazon``) it names its speakers and channels
+("spk_0=agent").
+
+The side words (``TEXT_SIDES``) and ``SpeakerMap`` are in ``transcript_base``, with ``parse_line``,
+which reads a JSONL line's speaker with the same words.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+from dataclasses import replace
+from functools import lru_cache
+from pathlib import Path
+from typing import Iterator, Sequence
+
+from .annotate import count_words
+from .errors import BadInput, InputNotFound, UsageError
+from .transcript_base import TEXT_SIDES, SpeakerMap, estimate_duration_s, parse_line, read_lines
+from .types import Speaker, Utterance
+
+# ---------------------------------------------------------------------------- side labels, --speaker-map and .txt turns
+
+_CLOCK = r"(?:\d{1,2}:)?\d{1,2}:\d{2}(?:[.,]\d+)?"
+_NAME = r"[A-Za-z][A-Za-z'_-]*(?: [A-Za-z'_-]+){0,2}"  # a side word, or a name of up to three words
+_ROLE = r"(?:\s*[(\[](?P<role>[A-Za-z][A-Za-z ]{0,30})[)\]])?"  # a name with its side: "Julie (Agent)"
+_TEXT_SIDES_HINT = "start each turn with its side: 'Agent:' or 'Customer:' (also Rep:, Caller:, Client:…)"
+_NAME_HINT = (
+    "give a person's name its side ('Julie (Agent):', 'Agent Julie:') or name people with --speaker-map 'Julie=agent'"
+)
+
+
+@lru_cache(maxsize=16)
+def _label_patterns(names: tuple[str, ...] = ()) -> tuple[re.Pattern[str], re.Pattern[str]]:
+    """The patterns of a turn's line ("[time] side [(time)]: words", the side a few words before the
+    first colon) and of a label alone (a WebVTT voice: "Julie (Agent)"). ``names``: the people of a
+    speaker map, matched as written in any case, whatever their characters ("Mr. Jones", "Speaker 1")."""
+    side = rf"(?P<side>{_NAME})"
+    if names:
+        named = "|".join(r"\s+".join(map(re.escape, n.split())) for n in sorted(names, key=len, reverse=True))
+        side = rf"(?P<side>(?i:{named})|{_NAME})"
+    turn = re.compile(
+        rf"^(?:[\[(]?(?P<t1>{_CLOCK})[\])]?\s*[-–]?\s*)?{side}{_ROLE}"
+        rf"\s*(?:[\[(](?P<t2>{_CLOCK})[\])])?\s*:(?P<text>.*)$"
+    )
+    return turn, re.compile(rf"\s*{side}{_ROLE}\s*")
+
+
+def _names(speaker_map: SpeakerMap) -> tuple[str, ...]:
+    return tuple(name for name, _ in speaker_map)
+
+
+def parse_speaker_map(text: str) -> SpeakerMap:
+    """``--speaker-map "Julie=agent,Mr Jones=customer"``: people and their sides (a side word of
+    ``TEXT_SIDES``: agent, customer, rep, caller…). UsageError when a pair cannot be read."""
+    example = "write it as --speaker-map 'Julie=agent,Mr Jones=customer'"
+    pairs: dict[str, Speaker] = {}
+    for item in text.split(","):
+        if not item.strip():
+            continue
+        written, eq, word = item.partition("=")
+        written = " ".join(written.split())
+        name = written.lower()
+        if not eq or not name:
+            raise UsageError(f"--speaker-map: {item.strip()!r} is not NAME=SIDE", example)
+        if any(c in name for c in ":<>"):
+            raise UsageError(f"--speaker-map: a name cannot hold ':', '<' or '>' ({written!r})", example)
+        side = TEXT_SIDES.get(" ".join(word.lower().split()))
+        if side is None:
+            raise UsageError(
+                f"--speaker-map: {word.strip()!r} (for {written!r}) is not a side", "give each name agent or customer"
+            )
+        if pairs.setdefault(name, side) is not side:
+            raise UsageError(f"--speaker-map gives {written!r} both sides", "name each person once")
+    if not pairs:
+        raise UsageError("--speaker-map names nobody", example)
+    return tuple(pairs.items())
+
+
+def _clock_s(clock: str) -> float:
+    seconds = 0.0
+    for part in clock.replace(",", ".").split(":"):
+        seconds = seconds * 60 + float(part)
+    return seconds
+
+
+def _side_of(m: re.Match[str], speaker_map: SpeakerMap = ()) -> Speaker | None:
+    """The side a turn's label names: a person of ``speaker_map`` ("Julie"), a side word ("Caller"),
+    or a name with one side word beside it ("Agent Julie", "Julie (Agent)"); None when it names no
+    side or both."""
+    name = " ".join(m.group("side").lower().split())
+    for person, side in speaker_map:
+        if person == name:
+            return side
+    words = " ".join(f"{name} {m.group('role') or ''}".lower().split())
+    if words in TEXT_SIDES:
+        return TEXT_SIDES[words]
+    if "customer service" in words:
+        words = words.replace("customer service", "staff")
+    sides = {TEXT_SIDES[w] for w in words.split() if w in TEXT_SIDES}
+    return sides.pop() if len(sides) == 1 else None
+
+
+def _turn_label(m: re.Match[str]) -> str:
+    return m.group("side") + (f" ({m.group('role')})" if m.group("role") else "")
+
+
+def _not_a_side(where: str, m: re.Match[str], hint: str) -> BadInput:
+    return BadInput(f"{where}: {_turn_label(m)!r} is not a side of the call", f"{hint}; {_NAME_HINT}")
+
+
+def text_turn_side(line: str, speaker_map: SpeakerMap = ()) -> Speaker | None:
+    """The side a plain-text transcript line starts a turn with, or None (no side word there)."""
+    m = _label_patterns(_names(speaker_map))[0].match(line)
+    return _side_of(m, speaker_map) if m else None
+
+
+def _first_line(path: Path) -> str | None:
+    """The first non-blank line of a text file ("" when there is none); None when it cannot be read."""
+    try:
+        for _, line in read_lines(path):
+            if line.strip():
+                return line
+    except (BadInput, InputNotFound, OSError):
+        return None
+    return ""
+
+
+def is_text_transcript(path: Path, speaker_map: SpeakerMap = ()) -> bool:
+    """A ``.txt`` file is a transcript when its first non-blank line starts a turn ("Agent: …"): a
+    folder of calls may hold notes or READMEs, which are not calls. Unreadable: True (reading it
+    as a transcript then says why)."""
+    line = _first_line(path)
+    return line is None or text_turn_side(line, speaker_map) is not None
+
+
+def not_a_text_transcript(path: Path, speaker_map: SpeakerMap = ()) -> str | None:
+    """Why a ``.txt`` file found among calls is not a transcript (its first line is not a turn), else
+    None; one that cannot be read counts as a transcript (``transcript.not_a_transcript``)."""
+    line = _first_line(path)
+    turn = None if line is None else _label_patterns(_names(speaker_map))[0].match(line)
+    if line is None or (turn is not None and _side_of(turn, speaker_map) is not None):
+        return None
+    why = "a .txt file whose first line is not a turn such as 'Agent: …'"
+    if turn is not None:
+        who = _turn_label(turn)
+        why += f"; if {who!r} is a person, --speaker-map '{who}=agent' (or =customer) reads it"
+    return why
+
+
+def read_text_transcript(path: Path, speaker_map: SpeakerMap = ()) -> Iterator[Utterance]:
+    """Yield the turns of a plain-text transcript (see the module doc), lazily: each turn goes out
+    when the next one starts, so the turns before a bad line are kept before its error."""
+    turn_line = _label_patterns(_names(speaker_map))[0]
+    pending: tuple[Speaker, list[str], float | None, str] | None = None  # side, text, start, where
+    index = 0
+    prev_end = 0.0
+
+    def finish(next_start: float | None) -> Utterance:
+        nonlocal index, prev_end
+        assert pending is not None
+        speaker, words, start, where = pending
+        text = " ".join(" ".join(words).split())
+        if not text:
+            raise BadInput(f"{where}: the turn has no words", "write what was said after the colon, or drop the line")
+        end = None
+        if start is not None:
+            end = start + estimate_duration_s(text)
+            if next_start is not None and next_start >= start:
+                end = min(end, next_start)
+        utterance = parse_line(
+            {"speaker": speaker.value, "text": text, "start": start, "end": end}, index, prev_end, where
+        )
+        utterance = replace(utterance, timing_estimated=True)  # a start at most; the end is estimated
+        index += 1
+        prev_end = utterance.end_s
+        return utterance
+
+    for lineno, raw in read_lines(path):
+        line = raw.rstrip("\r\n")
+        if not line.strip():
+            continue
+        where = f"{path}:{lineno}"
+        m = None if line[:1].isspace() else turn_line.match(line)
+        if m is None:
+            if pending is None:
+                raise BadInput(f"{where}: no side before the words", _TEXT_SIDES_HINT)
+            pending[1].append(line)
+            continue
+        speaker = _side_of(m, speaker_map)
+        if speaker is None:
+            if pending is not None:  # the turn before the bad line is whole: keep it
+                yield finish(None)
+                pending = None
+            raise _not_a_side(
+                where, m, _TEXT_SIDES_HINT + ", indent a wrapped line that starts with a word and a colon"
+            )
+        clock = m.group("t1") or m.group("t2")
+        start = _clock_s(clock) if clock else None
+        if pending is not None:
+            yield finish(start)
+        pending = (speaker, [m.group("text")], start, where)
+    if pending is None:
+        raise BadInput(f"{path} has no turns", _TEXT_SIDES_HINT)
+    yield finish(None)
+
+
+# ---------------------------------------------------------------------------- WebVTT and SRT captions
+
+_CUE_CLOCK = r"(?:\d+:)?\d{1,2}:\d{2}[.,]\d{1,3}"
+_CUE_TIMING = re.compile(rf"^\s*(?P<start>{_CUE_CLOCK})\s*-->\s*(?P<end>{_CUE_CLOCK})(?:\s.*)?$")
+_VOICE = re.compile(r"<v(?:\.[^\s>]*)?(?:\s+([^>]*))?>")  # "<v Julie (Agent)>", "<v.loud Agent>"
+_TAG = re.compile(r"</?[A-Za-z][^>]*>|<\d[^>]*>")  # other cue markup (<i>, </v>, <c.x>, <00:01.000>): dropped
+_VTT_BLOCK = re.compile(r"(?:NOTE|STYLE|REGION)(?:\s|$)")
+_CUE_SIDES_HINT = (
+    "start the cue's text with its side: a WebVTT voice '<v Agent>' ('<v Julie (Agent)>') "
+    "or a label 'Agent:' ('Customer:', 'Caller:', 'Julie (Agent):'…)"
+)
+_CUE_FORM_HINT = (
+    "a cue is an optional number or id, a time line '00:00:01.000 --> 00:00:04.000' ('00:00:01,000' in .srt), "
+    "then its text; cues are separated by a blank line"
+)
+
+
+def _caption_blocks(path: Path) -> Iterator[list[tuple[int, str]]]:
+    """The blocks of a caption file (lines between blank lines), each line with its number."""
+    block: list[tuple[int, str]] = []
+    for lineno, raw in read_lines(path):
+        line = raw.rstrip("\r\n")
+        if line.strip():
+            block.append((lineno, line))
+        elif block:
+            yield block
+            block = []
+    if block:
+        yield block
+
+
+def _clean_cue_text(text: str) -> str:
+    return " ".join(html.unescape(_TAG.sub("", text)).split())
+
+
+# a caption line that only describes a sound ("[music]", "(inaudible)", "♪ ♪") says no words
+_SOUND_ONLY = re.compile(r"(?:\s*(?:\[[^\]]*\]|\([^)]*\)|♪+))+\s*")
+
+
+def _cue_parts(
+    path: Path, lines: Sequence[tuple[int, str]], carried: Speaker | None, speaker_map: SpeakerMap
+) -> list[tuple[Speaker, list[str], int, bool]]:
+    """The turns of one cue's text lines: (side, words, line number, whether a voice gave the side).
+    A line led by a label or holding voices starts turns; other text goes on the turn before it,
+    or, at the cue's start, on the voice ``carried`` from the cue before. BadInput when neither is there."""
+    turn_line, label = _label_patterns(_names(speaker_map))
+    parts: list[tuple[Speaker, list[str], int, bool]] = []
+    for lineno, line in lines:
+        where = f"{path}:{lineno}"
+        pieces = _VOICE.split(line)  # text, voice, its text, voice, its text…
+        lead = _clean_cue_text(pieces[0])
+        if lead and not _SOUND_ONLY.fullmatch(lead):
+            m = turn_line.match(lead)
+            if m is not None:
+                side = _side_of(m, speaker_map)
+                if side is None:
+                    raise _not_a_side(where, m, _CUE_SIDES_HINT)
+                parts.append((side, [m.group("text")], lineno, False))
+            elif parts:
+                parts[-1][1].append(lead)
+            elif carried is not None:
+                parts.append((carried, [lead], lineno, True))
+            else:
+                raise BadInput(
+                    f"{where}: the cue does not say whose words these are", f"{_CUE_SIDES_HINT}; {_NAME_HINT}"
+                )
+        for k in range(1, len(pieces), 2):
+            voice = " ".join((pieces[k] or "").split())
+            m = label.fullmatch(voice)
+            side = _side_of(m, speaker_map) if m else None
+            if side is None:
+                raise BadInput(
+                    f"{where}: the voice {voice!r} is not a side of the call", f"{_CUE_SIDES_HINT}; {_NAME_HINT}"
+                )
+            parts.append((side, [_clean_cue_text(pieces[k + 1])], lineno, True))
+    return parts
+
+
+def read_captions(path: Path, speaker_map: SpeakerMap = ()) -> Iterator[Utterance]:
+    """Yield the turns of WebVTT or SRT captions, lazily (see the module doc): each cue's times are
+    its utterance's (a cue of several turns shares them out by words). A cue whose side cannot be
+    read stops with ``file:line`` after the cues before it."""
+    index = 0
+    prev_end = 0.0
+    carried: Speaker | None = None  # the voice of the cue before, for a cue that names no side
+    for number, block in enumerate(_caption_blocks(path)):
+        first_lineno, head = block[0]
+        if (number == 0 and head.lstrip().startswith("WEBVTT")) or _VTT_BLOCK.match(head):
+            continue  # the WebVTT header, a comment, a style or a region
+        at = next((k for k, (_, line) in enumerate(block[:2]) if "-->" in line), None)
+        if at is None:
+            raise BadInput(f"{path}:{first_lineno}: no cue time ('start --> end') at the cue's start", _CUE_FORM_HINT)
+        time_lineno, time_line = block[at]
+        timing = _CUE_TIMING.match(time_line)
+        if timing is None:
+            raise BadInput(f"{path}:{time_lineno}: cannot read the cue time {time_line.strip()!r}", _CUE_FORM_HINT)
+        start, end = _clock_s(timing.group("start")), _clock_s(timing.group("end"))
+        if end < start:
+            raise BadInput(f"{path}:{time_lineno}: the cue ends before it starts", "swap or correct the times")
+        for lineno, line in block[at + 1 :]:
+            if _CUE_TIMING.match(line):  # two cues run together: its words would be the first cue's
+                raise BadInput(f"{path}:{lineno}: a cue time inside a cue's text", _CUE_FORM_HINT)
+        parts = _cue_parts(path, block[at + 1 :], carried, speaker_map)
+        if parts:
+            carried = parts[-1][0] if parts[-1][3] else None
+        turns = [
+            (side, text, lineno) for side, words, lineno, _ in parts if (text := " ".join(" ".join(words).split()))
+        ]
+        words = [max(1, count_words(text)) for _, text, _ in turns]
+        t = start
+        for k, (side, text, lineno) in enumerate(turns):
+            part_end = end if k == len(turns) - 1 else t + (end - start) * words[k] / sum(words)
+            utterance = parse_line(
+                {"speaker": side.value, "text": text, "start": t, "end": part_end}, index, prev_end, f"{path}:{lineno}"
+            )
+            index += 1
+            prev_end = utterance.end_s
+            t = part_end
+            yield utterance
+    if index == 0:
+        raise BadInput(f"{path} has no cues with words", _CUE_FORM_HINT)
