@@ -126,12 +126,6 @@ def _not_a_side(where: str, m: re.Match[str], hint: str) -> BadInput:
     return BadInput(f"{where}: {_turn_label(m)!r} is not a side of the call", f"{hint}; {_NAME_HINT}")
 
 
-def text_turn_side(line: str, speaker_map: SpeakerMap = ()) -> Speaker | None:
-    """The side a plain-text transcript line starts a turn with, or None (no side word there)."""
-    m = _label_patterns(_names(speaker_map))[0].match(line)
-    return _side_of(m, speaker_map) if m else None
-
-
 def _first_line(path: Path) -> str | None:
     """The first non-blank line of a text file ("" when there is none); None when it cannot be read."""
     try:
@@ -141,14 +135,6 @@ def _first_line(path: Path) -> str | None:
     except (BadInput, InputNotFound, OSError):
         return None
     return ""
-
-
-def is_text_transcript(path: Path, speaker_map: SpeakerMap = ()) -> bool:
-    """A ``.txt`` file is a transcript when its first non-blank line starts a turn ("Agent: …"): a
-    folder of calls may hold notes or READMEs, which are not calls. Unreadable: True (reading it
-    as a transcript then says why)."""
-    line = _first_line(path)
-    return line is None or text_turn_side(line, speaker_map) is not None
 
 
 def not_a_text_transcript(path: Path, speaker_map: SpeakerMap = ()) -> str | None:
