@@ -34,6 +34,70 @@ def test_sidebar_without_a_display_replays_the_demo_call_in_the_terminal():
     assert "CUSTOMER" in text and "you-not-we" in text and "angry-no-apology" in text
 
 
+CALL_TXT = """Mr Jones: My internet keeps dropping and nobody has fixed it, this is ridiculous.
+Julie: You need to restart the router.
+Mr Jones: I already did that three times.
+Julie: I will send a technician tomorrow.
+"""
+
+TEAM_RULE = """version: 1
+lexicons:
+  router-words:
+    phrases: [restart the router]
+rules:
+  - id: router-tip
+    title: Router tip
+    severity: low
+    why: Tell them how long it takes.
+    when:
+      speaker: agent
+      says: router-words
+    message: "Say how long a restart takes."
+"""
+
+
+def test_sidebar_qa_without_a_display_replays_that_file_in_the_terminal_as_replay_does(tmp_path: Path):
+    """A user who names a file to review gets that file, not the demo call: the same events as
+    'replay FILE' with the same rules and options, after one line saying why."""
+    call = tmp_path / "call.txt"
+    call.write_text(CALL_TXT, encoding="utf-8")
+    team = tmp_path / "team.yaml"
+    team.write_text(TEAM_RULE, encoding="utf-8")
+    options = ["--rules", str(team), "--speaker-map", "Julie=agent,Mr Jones=customer", "--format", "jsonl"]
+    out, err = io.StringIO(), io.StringIO()
+    code = main(["sidebar", "--qa", str(call), *options], out, err, environ={})
+    assert code == 0, err.getvalue()
+    assert err.getvalue().splitlines() == [
+        "rapport-assist: no display found ($DISPLAY and $WAYLAND_DISPLAY are not set), so the sidebar cannot open "
+        f"— replaying {call} in the terminal instead"
+    ]
+    replayed, replay_err = io.StringIO(), io.StringIO()
+    assert main(["replay", str(call), *options], replayed, replay_err, environ={}) == 0, replay_err.getvalue()
+    events = [json.loads(line) for line in out.getvalue().splitlines()]
+    for event in events:
+        event.pop("processing", None)  # call_end: the seconds this run took
+    assert events == [
+        {k: v for k, v in json.loads(line).items() if k != "processing"} for line in replayed.getvalue().splitlines()
+    ]
+    rules = [event.get("rule") for event in events]
+    assert "router-tip" in rules and "you-not-we" in rules  # the team rule and the default packs
+    assert "Julie" not in out.getvalue() and "restart the router" in out.getvalue()
+
+
+def test_sidebar_alone_without_a_display_still_replays_the_demo_call(monkeypatch: pytest.MonkeyPatch):
+    from rapport_assist import cli
+
+    replayed = []
+    monkeypatch.setattr(cli, "_replay", lambda args, spec, stdout, stderr: replayed.append(spec) or 0)
+    err = io.StringIO()
+    assert main(["sidebar"], io.StringIO(), err, environ={}) == 0
+    assert [spec.path for spec in replayed] == [cli.DEMO_CALL]
+    assert err.getvalue().splitlines() == [
+        "rapport-assist: no display found ($DISPLAY and $WAYLAND_DISPLAY are not set), so the sidebar cannot open "
+        f"— replaying the bundled demo call ({cli.DEMO_CALL.name}) in the terminal instead"
+    ]
+
+
 @pytest.mark.model
 def test_sidebar_starts_warms_the_model_and_offers_the_demo_call_without_a_microphone(tmp_path: Path):
     env = dict(os.environ, QT_QPA_PLATFORM="offscreen", RAPPORT_ASSIST_DATA=str(tmp_path))
