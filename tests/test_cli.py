@@ -593,8 +593,8 @@ def test_sidebar_turn_pass_reaches_its_recognizer(monkeypatch) -> None:
 
 
 def test_sidebar_out_over_the_reviewed_file_is_refused(tmp_path: Path) -> None:
-    """README: inputs are never written. Without a display `sidebar --out FILE` writes the demo
-    call's events to FILE; FILE the transcript given to --qa was overwritten (exit 0)."""
+    """README: inputs are never written. Without a display `sidebar --qa CALL --out FILE` writes
+    CALL's events to FILE; FILE the transcript given to --qa was overwritten (exit 0)."""
     transcript = tmp_path / "call.jsonl"
     transcript.write_text(DEMO_JSONL.read_text(encoding="utf-8"), encoding="utf-8")
     before = transcript.read_bytes()

@@ -6,7 +6,9 @@ from __future__ import annotations
 import itertools
 import json
 import math
+import os
 import re
+import signal
 from pathlib import Path
 
 import pytest
@@ -17,7 +19,13 @@ from PySide6.QtCore import QSettings, Qt  # noqa: E402
 from PySide6.QtWidgets import QApplication, QLineEdit, QVBoxLayout, QWidget  # noqa: E402
 
 from rapport_assist.assist import AssistModel, BudgetConfig, FeedbackLog  # noqa: E402
-from rapport_assist.gui.app import DEMO_TRANSCRIPT, AppBackend, SidebarOptions, demo_hint  # noqa: E402
+from rapport_assist.gui.app import (  # noqa: E402
+    DEMO_TRANSCRIPT,
+    AppBackend,
+    InterruptCloses,
+    SidebarOptions,
+    demo_hint,
+)
 from rapport_assist.gui.controller import CallController, Prefs, RuleWatcher  # noqa: E402
 from rapport_assist.gui.window import LiveUnavailable, SidebarWindow  # noqa: E402
 from rapport_assist.playback import Playback  # noqa: E402
@@ -187,6 +195,26 @@ def test_a_turn_heard_again_redraws_its_transcript_lines(qtbot, make_sidebar):
     assert len(lines) == 2 and "really good" not in view.toPlainText()
     assert lines[0].endswith("My name is") and lines[1].endswith("Patricia Williams. ↻")
     window.controller.stop()
+
+
+def test_ctrl_c_closes_the_window_as_its_own_close_and_stops_the_call(qtbot, make_sidebar):
+    """SIGINT (Ctrl-C in the terminal) raises no KeyboardInterrupt in a slot: the sidebar's
+    handler closes the window on the event loop's next turn, which stops the call; once."""
+    window = make_sidebar()
+    runner = PushRunner()
+    window.controller.start(runner, "live call", "live")
+    closes: list[bool] = []
+    interrupt = InterruptCloses(lambda: closes.append(True) or window.close())
+    try:
+        os.kill(os.getpid(), signal.SIGINT)
+        qtbot.waitUntil(lambda: bool(closes), timeout=3000)
+        os.kill(os.getpid(), signal.SIGINT)  # a second Ctrl-C while closing: nothing more
+        qtbot.wait(100)
+    finally:
+        interrupt.restore()
+    assert interrupt.interrupted and closes == [True]
+    assert not window.isVisible() and runner.stopped and not window.controller.running
+    assert signal.getsignal(signal.SIGINT) is not interrupt._on_sigint  # the handler before it is back
 
 
 def test_the_budget_holds_back_a_flood(qtbot, make_sidebar):

@@ -4,6 +4,9 @@ window keeps the keyboard."""
 
 from __future__ import annotations
 
+import json
+import os
+import signal
 from pathlib import Path
 
 import numpy as np
@@ -15,7 +18,7 @@ from PySide6.QtCore import QSettings  # noqa: E402
 from PySide6.QtWidgets import QLineEdit, QVBoxLayout, QWidget  # noqa: E402
 
 from rapport_assist.assist import AssistModel, BudgetConfig, FeedbackLog  # noqa: E402
-from rapport_assist.gui.app import SidebarOptions, attach_rules  # noqa: E402
+from rapport_assist.gui.app import InterruptCloses, SidebarOptions, attach_rules  # noqa: E402
 from rapport_assist.gui.controller import Prefs  # noqa: E402
 from rapport_assist.gui.window import SidebarWindow  # noqa: E402
 from rapport_assist.rules import default_rules_dir  # noqa: E402
@@ -79,3 +82,44 @@ def test_a_live_call_shows_a_card_and_the_crm_keeps_the_keyboard(
     qtbot.waitUntil(lambda: window.model.summary is not None, timeout=15000)
     assert window.model.summary.nudges_by_rule.get("you-not-we") == 1
     assert window.accepts_focus()  # outside a live call the panel takes focus again
+
+
+@pytest.mark.slow
+@pytest.mark.model
+def test_ctrl_c_ends_a_live_call_and_finishes_its_log(
+    qtbot, pulse, recognizer, speak, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    """Ctrl-C in the sidebar's terminal during a live call (run_sidebar's handler): the window
+    closes as its own close would, the call ends, and its event log ends with the call's end."""
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
+    monkeypatch.setenv("RAPPORT_ASSIST_DATA", str(tmp_path / "data"))
+    prefs = Prefs(QSettings(str(tmp_path / "sidebar.ini"), QSettings.Format.IniFormat))
+    prefs.set("devices/mic", "pulse:agent_line.monitor")
+    prefs.set("devices/customer", "pulse:customer_line.monitor")
+    options = SidebarOptions(rules=[default_rules_dir()], warm_up=False)
+    backend = LoadedBackend(options, recognizer)
+    model = AssistModel(prefs.budget(), FeedbackLog(tmp_path / "feedback.jsonl"))
+    window = SidebarWindow(model, prefs, backend)
+    attach_rules(window, backend, options.rules)
+    qtbot.addWidget(window)
+    window.show()
+    qtbot.waitExposed(window)
+    assert window.start_live(), window.model.status["microphone"]
+    words = speak("Thank you. You need to restart the router now.")
+    gap = np.zeros(16000, np.float32)
+    pulse.play({"agent_line": np.concatenate([gap, words, gap]), "customer_line": np.zeros(16000, np.float32)})
+    qtbot.waitUntil(lambda: any(u.text for u in window.model.transcript), timeout=30000)
+
+    interrupt = InterruptCloses(window.close)
+    try:
+        os.kill(os.getpid(), signal.SIGINT)
+        qtbot.waitUntil(lambda: not window.isVisible(), timeout=3000)
+    finally:
+        interrupt.restore()
+    assert not window.controller.running
+    window.controller.join_stopped(30.0)  # as run_sidebar does after the event loop
+    logs = sorted((tmp_path / "data" / "calls").glob("*.jsonl"))
+    assert len(logs) == 1
+    events = [json.loads(line) for line in logs[0].read_text(encoding="utf-8").splitlines()]
+    assert any(e["type"] == "utterance" for e in events)
+    assert events[-1]["type"] == "call_end", events[-1]

@@ -423,7 +423,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--qa",
         type=Path,
         metavar="FILE",
-        help="review this recording or transcript (.jsonl, .txt, .json, .vtt, .srt) in QA mode",
+        help="review this recording or transcript (.jsonl, .txt, .json, .vtt, .srt) in QA mode "
+        "(without a display: replay it in the terminal)",
     )
     own.add_argument("--demo", action="store_true", help="review the bundled demo call right away")
     own.add_argument("--speed", choices=("1", "2", "4", "max"), help="QA replay speed (default: the last one used)")
@@ -436,7 +437,9 @@ def build_parser() -> argparse.ArgumentParser:
         help="feedback log (default: feedback.jsonl in $RAPPORT_ASSIST_DATA or ~/.local/share/rapport-assist)",
     )
     own.add_argument("--exit-when-ready", action="store_true", help=argparse.SUPPRESS)  # bench/sidebar_startup.py
-    events = _events_parent("— only without a display, where the demo call replays in the terminal")
+    events = _events_parent(
+        "— only without a display, where the call (--qa FILE, else the demo call) replays in the terminal"
+    )
     _command(
         sub,
         "sidebar",
@@ -444,7 +447,8 @@ def build_parser() -> argparse.ArgumentParser:
         [RULES, MODELS, own, TRANSCRIPTS, events, MASK, DEBUG],
         help="open the sidebar (live calls; QA review of recordings and transcripts)",
         description="Open the agent-assist sidebar. With no microphone it offers the bundled demo "
-        "call for review; with no display it replays the demo call in the terminal.",
+        "call for review. With no display it replays the --qa FILE in the terminal (as 'replay FILE'), "
+        "or the demo call when no file is named. Ctrl-C in its terminal closes it (exit 130).",
     )
 
     own = _block()
@@ -1531,14 +1535,15 @@ def _explain(args: argparse.Namespace, con: Console) -> int:
 
 
 def _sidebar(args: argparse.Namespace, con: Console) -> int:
-    """Open the sidebar; with no display (or no Qt) say so and replay the demo call in the terminal."""
+    """Open the sidebar; with no display (or no Qt) say so and replay the call of --qa, else the demo
+    call, in the terminal."""
     from .sources import ReplayInput
 
     if args.qa is not None and not args.qa.exists():
         raise InputNotFound(f"{args.qa} does not exist", "check the path of the recording or transcript")
     if args.feedback is not None:  # the feedback log is appended to: never an input
         refuse_overwrite(args.feedback, [args.qa, *_rule_files(_rule_paths(args))], "--feedback")
-    if args.out is not None:  # written when the demo call replays in the terminal: never an input either
+    if args.out is not None:  # written when the call replays in the terminal: never an input either
         refuse_overwrite(args.out, [args.qa, *_rule_files(_rule_paths(args))])
     stdout, stderr, environ = con.stdout, con.stderr, con.environ
     display = bool(environ.get("DISPLAY") or environ.get("WAYLAND_DISPLAY") or environ.get("QT_QPA_PLATFORM"))
@@ -1549,12 +1554,18 @@ def _sidebar(args: argparse.Namespace, con: Console) -> int:
         except ImportError as exc:
             reason = f"the sidebar cannot load Qt ({exc}); run 'make setup'"
     if reason:
+        # the call the window would have opened: the one named by --qa (as 'replay FILE' reads it), else the demo
+        what = f"{args.qa}" if args.qa is not None else f"the bundled demo call ({DEMO_CALL.name})"
         stderr.write(
-            f"rapport-assist: {reason}, so the sidebar cannot open — replaying the bundled demo call "
-            f"in the terminal instead ({DEMO_CALL.name})\n"
+            f"rapport-assist: {reason}, so the sidebar cannot open — replaying {what} in the terminal instead\n"
         )
         stderr.flush()
-        return _replay(args, ReplayInput(path=DEMO_CALL), stdout, stderr)
+        spec = (
+            ReplayInput(path=args.qa, speaker_map=args.speaker_map)
+            if args.qa is not None
+            else ReplayInput(path=DEMO_CALL)
+        )
+        return _replay(args, spec, stdout, stderr)
     options = SidebarOptions(
         rules=_rule_paths(args),
         qa=args.qa,

@@ -5,18 +5,20 @@ from __future__ import annotations
 
 import json
 import math
+import signal
+import socket
 import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any, Callable, Generic, Sequence, TypeVar
 
-from PySide6.QtCore import QObject, QSettings, QTimer, Signal
+from PySide6.QtCore import QObject, QSettings, QSocketNotifier, QTimer, Signal
 from PySide6.QtWidgets import QApplication
 
 from ..assist import AssistModel, FeedbackLog
 from ..bundled import DEMO_AUDIO, DEMO_TRANSCRIPT  # noqa: F401  (DEMO_TRANSCRIPT: tests and scripts import it from here)
-from ..errors import ModelError, RapportError
+from ..errors import ExitStatus, ModelError, RapportError
 from ..playback import ReplayCall, pipeline_events
 from ..capture import wait_portaudio_idle
 from ..rules import RuleLibrary
@@ -395,16 +397,100 @@ def demo_hint(why: str) -> str:
     return f"{clause(why)}, so the bundled demo call is loaded for review: press ▶ below (Ctrl+Space) to play it."
 
 
+class InterruptCloses(QObject):
+    """Ctrl-C (SIGINT) in the terminal closes the sidebar as its own close would, once.
+
+    Qt's event loop runs in C++: Python runs its signal handlers only when some Python code runs
+    next, and a ``KeyboardInterrupt`` raised inside a slot (the call timer's ``_tick``) is printed
+    as a traceback and swallowed, the window staying open. So SIGINT gets a handler that only asks
+    for ``close`` on the event loop's next turn, and ``signal.set_wakeup_fd`` writes to a socket a
+    ``QSocketNotifier`` watches, so Python runs that handler at once while Qt waits for events.
+    """
+
+    def __init__(self, close: Callable[[], None], parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.interrupted = False
+        self._close = close
+        self._closed = False
+        self._installed = threading.current_thread() is threading.main_thread()  # signals: main thread only
+        if not self._installed:
+            return
+        self._read, self._write = socket.socketpair()
+        for end in (self._read, self._write):
+            end.setblocking(False)
+        self._notifier = QSocketNotifier(self._read.fileno(), QSocketNotifier.Type.Read, self)
+        self._notifier.activated.connect(self._drain)
+        self._old_wakeup_fd = signal.set_wakeup_fd(self._write.fileno(), warn_on_full_buffer=False)
+        self._old_handler = signal.signal(signal.SIGINT, self._on_sigint)
+
+    def _on_sigint(self, _signum: int, _frame: object) -> None:
+        if self.interrupted:  # a second Ctrl-C while closing: the close already asked for goes on
+            return
+        self.interrupted = True
+        QTimer.singleShot(0, self.close_now)  # not here: the handler may run in the middle of any slot
+
+    def close_now(self) -> None:
+        """Close (once) after a Ctrl-C; called by Qt's event loop, or before it starts when Ctrl-C
+        came during the start (``processEvents`` may already have closed: ``exec`` would not end)."""
+        if self.interrupted and not self._closed:
+            self._closed = True
+            self._close()
+
+    def _drain(self) -> None:
+        try:
+            while self._read.recv(512):
+                pass
+        except OSError:  # nothing more to read (BlockingIOError)
+            pass
+
+    def restore(self) -> None:
+        """Put back the SIGINT handling there was before (at exit, after the models are joined)."""
+        if not self._installed:
+            return
+        self._installed = False
+        signal.signal(signal.SIGINT, self._old_handler)
+        signal.set_wakeup_fd(self._old_wakeup_fd)
+        self._notifier.setEnabled(False)
+        self._read.close()
+        self._write.close()
+
+
 def run_sidebar(options: SidebarOptions, stdout: IO[str], stderr: IO[str]) -> int:
     """Show the window first; the speech model and spaCy load in background threads while the
-    rules load on this one (they need spaCy's matcher, imported by the spaCy thread first)."""
+    rules load on this one (they need spaCy's matcher, imported by the spaCy thread first).
+    Ctrl-C in the terminal closes the window as its own close would: exit 130 (INTERRUPTED)."""
     _one_malloc_arena()  # before Qt's threads too
     app = application(options.argv)
     app.setQuitOnLastWindowClosed(True)
+    windows: list[SidebarWindow] = []
+
+    def close_on_interrupt() -> None:
+        stderr.write("rapport-assist: interrupted, closing the sidebar\n")
+        stderr.flush()
+        for window in windows:
+            window.close()  # as the window's own close: a call is stopped, its log finished at exit
+        app.quit()  # also when a dialog's own event loop is running
+
+    interrupt = InterruptCloses(close_on_interrupt, app)
+    try:
+        code = _run_window(app, options, windows, interrupt, stdout)
+    finally:
+        interrupt.restore()
+    return ExitStatus.INTERRUPTED if interrupt.interrupted else code
+
+
+def _run_window(
+    app: QApplication,
+    options: SidebarOptions,
+    windows: list[SidebarWindow],
+    interrupt: InterruptCloses,
+    stdout: IO[str],
+) -> int:
     backend = AppBackend(options)
     if options.warm_up:
         backend.warm_up()
     window, backend = build_window(options, backend, load_rules=False)
+    windows.append(window)
     model = window.model
     live_ok, why = backend.live_available()
     if not live_ok:
@@ -424,7 +510,9 @@ def run_sidebar(options: SidebarOptions, stdout: IO[str], stderr: IO[str]) -> in
         raise
     timings["rules_loaded_s"] = time.perf_counter() - T0
 
-    if options.qa is not None:
+    if interrupt.interrupted:  # Ctrl-C while it started: no review to start and stop again
+        pass
+    elif options.qa is not None:
         window.open_qa(options.qa, speed=options.speed)
     elif options.demo or not live_ok:
         window.open_demo(paused=not options.demo)
@@ -455,7 +543,11 @@ def run_sidebar(options: SidebarOptions, stdout: IO[str], stderr: IO[str]) -> in
                 QTimer.singleShot(20, check)
 
         QTimer.singleShot(0, check)
-    code = app.exec()
+    if interrupt.interrupted:  # Ctrl-C while it started: close now, there may be no event loop turn left
+        interrupt.close_now()
+        code = 0
+    else:
+        code = app.exec()
     window.controller.stop()
     window.controller.join_stopped()
     backend.join()
