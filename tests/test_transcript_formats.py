@@ -626,3 +626,17 @@ def test_eval_and_explain_read_transcribe_jobs(tmp_path: Path) -> None:
     explain = ["rules", "explain", "--rule", "angry-no-apology", str(folder / "speakers.json")]
     assert main([*explain, "--speaker-map", SPEAKERS_MAP], out, err) == 0, err.getvalue()
     assert "angry-no-apology fired 1 time: #2" in out.getvalue()
+
+
+def test_a_sound_said_by_a_voice_or_label_is_no_turn_either(tmp_path: Path) -> None:
+    """'<v Customer>[sighs]' or 'Agent: (inaudible)' only describes a sound too: no turn of its own
+    (it was read as an utterance '[sighs]'); the voice still carries to the cue after it."""
+    vtt = (
+        f"WEBVTT\n\n00:01.000 --> 00:03.500\n<v Agent>{HELLO}\n\n"
+        "00:03.500 --> 00:03.900\n<v Customer>[sighs]</v>\n\n"
+        f"00:04.000 --> 00:09.000\n{ANGRY}\n\n"
+        "00:09.000 --> 00:11.000\nAgent: (inaudible)\n\n"
+        f"00:11.500 --> 00:14.000\nAgent: {ASK}\n"
+    )
+    assert turns(write(tmp_path, "call.vtt", vtt)) == CALL_TURNS
+

@@ -247,6 +247,11 @@ def _clean_cue_text(text: str) -> str:
 _SOUND_ONLY = re.compile(r"(?:\s*(?:\[[^\]]*\]|\([^)]*\)|♪+))+\s*")
 
 
+def _unless_sound(text: str) -> str:
+    """A turn's words, or none when they only describe a sound ('<v Customer>[sighs]', 'Agent: (inaudible)')."""
+    return "" if _SOUND_ONLY.fullmatch(text) else text
+
+
 def _cue_parts(
     path: Path, lines: Sequence[tuple[int, str]], carried: Speaker | None, speaker_map: SpeakerMap
 ) -> list[tuple[Speaker, list[str], int, bool]]:
@@ -265,7 +270,7 @@ def _cue_parts(
                 side = _side_of(m, speaker_map)
                 if side is None:
                     raise _not_a_side(where, m, _CUE_SIDES_HINT)
-                parts.append((side, [m.group("text")], lineno, False))
+                parts.append((side, [_unless_sound(m.group("text"))], lineno, False))
             elif parts:
                 parts[-1][1].append(lead)
             elif carried is not None:
@@ -282,7 +287,7 @@ def _cue_parts(
                 raise BadInput(
                     f"{where}: the voice {voice!r} is not a side of the call", f"{_CUE_SIDES_HINT}; {_NAME_HINT}"
                 )
-            parts.append((side, [_clean_cue_text(pieces[k + 1])], lineno, True))
+            parts.append((side, [_unless_sound(_clean_cue_text(pieces[k + 1]))], lineno, True))
     return parts
 
 
