@@ -14,7 +14,7 @@ import pytest
 
 from rapport_assist.cli import main
 from rapport_assist.errors import BadInput, UsageError
-from rapport_assist.transcript import parse_speaker_map, read_transcript
+from rapport_assist.transcript import not_a_transcript, parse_speaker_map, read_transcript
 from rapport_assist.types import Speaker
 
 AGENT, CUSTOMER = Speaker.AGENT, Speaker.CUSTOMER
@@ -640,3 +640,35 @@ def test_a_sound_said_by_a_voice_or_label_is_no_turn_either(tmp_path: Path) -> N
     )
     assert turns(write(tmp_path, "call.vtt", vtt)) == CALL_TURNS
 
+
+def test_amazon_json_of_odd_shapes_is_bad_input_not_a_crash(tmp_path: Path) -> None:
+    """Valid JSON that no Amazon product writes still ends with a one-line error (exit 4), not an
+    internal error: a ParticipantId that is a list, a time too large for a float, nesting deeper
+    than the JSON reader goes."""
+    cases = {
+        "id_list.json": ({"Transcript": [{"ParticipantId": ["a1"], "Content": HELLO}]}, "segment 1: participant"),
+        "huge_ms.json": (
+            '{"Transcript": [{"ParticipantRole": "AGENT", "Content": "hi", "BeginOffsetMillis": ' + "9" * 400 + "}]}",
+            "segment 1: 'BeginOffsetMillis' must be a number",
+        ),
+        "huge_s.json": (
+            '{"results": {"items": [{"type": "pronunciation", "start_time": ' + "9" * 400 + ', "end_time": "1", '
+            '"alternatives": [{"content": "hi"}], "channel_label": "ch_0"}]}}',
+            "results.items[0]: 'start_time' must be a number",
+        ),
+        "deep.json": ("[" * 100_000 + "]" * 100_000, "nested"),
+    }
+    for name, (content, said) in cases.items():
+        path = write(tmp_path, name, content)
+        code, _, err = replay(path)
+        line = one_line_error(err)
+        assert code == 4 and f"{path}" in line and said in line, (name, err)
+    assert not_a_transcript(tmp_path / "deep.json") is None  # qa's look at a folder: a call that fails, not a crash
+
+
+def test_a_contact_lens_participant_listed_without_a_role_is_named(tmp_path: Path) -> None:
+    doc = json.loads(json.dumps(CONTACT_LENS))
+    doc["Participants"].append({"ParticipantId": "sup-7"})
+    doc["Transcript"].append({"ParticipantId": "sup-7", "Content": "Joining the call.", "BeginOffsetMillis": 15000})
+    code, _, err = replay(write(tmp_path, "call.json", doc))
+    assert code == 4 and "segment 5: participant 'sup-7'" in one_line_error(err)  # said 'no ParticipantId'

@@ -53,6 +53,8 @@ def json_lines(path: Path) -> Iterator[tuple[int, str, Any]]:
             raise BadInput(
                 f"{where}: not valid JSON ({exc.msg} at column {exc.colno})", "each line must be one JSON object"
             ) from None
+        except RecursionError:  # valid JSON nested deeper than the reader goes
+            raise BadInput(f"{where}: JSON nested too deeply to read", "each line must be one JSON object") from None
 
 
 def read_transcript(path: Path, speaker_map: SpeakerMap = ()) -> Iterator[Utterance]:

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterator, Sequence
 
 from .errors import BadInput, InputNotFound
-from .transcript_base import SpeakerMap, parse_line
+from .transcript_base import SpeakerMap, finite_number, parse_line, shown_value as _shown
 from .types import Speaker, Utterance
 
 
@@ -60,6 +60,8 @@ def _json_document(path: Path) -> Any:
             f"{path}:{exc.lineno}: not valid JSON ({exc.msg} at column {exc.colno})",
             "the file must be one whole JSON document: was it cut short or edited by hand?",
         ) from None
+    except RecursionError:  # valid JSON, but nested deeper than the reader goes: no Amazon output is
+        raise BadInput(f"{path}: JSON nested too deeply to read", _AMAZON_HINT) from None
 
 
 def _analytics_segments(doc: Any) -> list[Any] | None:
@@ -98,12 +100,13 @@ def read_amazon_json(path: Path, speaker_map: SpeakerMap = ()) -> Iterator[Utter
 def _millis(value: Any, name: str, where: str) -> float | None:
     if value is None:
         return None
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value < 0:
+    seconds = finite_number(value)
+    if seconds is None or seconds < 0:
         raise BadInput(
-            f"{where}: '{name}' must be a number of milliseconds ≥ 0, got {value!r}",
+            f"{where}: '{name}' must be a number of milliseconds ≥ 0, got {_shown(value)}",
             "fix or remove that field (missing times are estimated from the word count)",
         )
-    return value / 1000.0
+    return seconds / 1000.0
 
 
 def read_call_analytics(path: Path, doc: Any = None) -> Iterator[Utterance]:
@@ -137,7 +140,8 @@ def read_call_analytics(path: Path, doc: Any = None) -> Iterator[Utterance]:
             )
         role = segment.get("ParticipantRole")
         if role is None and "ParticipantId" in segment:
-            role = roles.get(segment["ParticipantId"], segment["ParticipantId"])
+            pid = segment["ParticipantId"]  # a participant listed without a role is named by its id
+            role = (roles.get(pid) or pid) if isinstance(pid, str) else pid
         side = _ANALYTICS_SIDES.get(role.strip().upper()) if isinstance(role, str) else None
         if side is None:
             said = "no 'ParticipantRole' or 'ParticipantId'" if role is None else f"participant {role!r}"
@@ -224,10 +228,10 @@ def _seconds(value: Any, name: str, where: str) -> float | None:
             seconds = float(value)
         except ValueError:
             pass
-    elif isinstance(value, (int, float)) and not isinstance(value, bool):
-        seconds = float(value)
+    else:
+        seconds = finite_number(value)
     if seconds is None or not math.isfinite(seconds) or seconds < 0:
-        raise BadInput(f"{where}: '{name}' must be a number of seconds ≥ 0, got {value!r}", _TRANSCRIBE_FORM_HINT)
+        raise BadInput(f"{where}: '{name}' must be a number of seconds ≥ 0, got {_shown(value)}", _TRANSCRIBE_FORM_HINT)
     return seconds
 
 
