@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from rapport_assist.cli import main
+from rapport_assist.errors import BadInput
 from rapport_assist.evaluate import (
     Counts,
     borderline_in_notes,
@@ -526,3 +527,23 @@ def test_cli_show_all_lists_every_miss_and_false_alarm(tmp_path, rules_file) -> 
     assert out.count("MISS ") == 2 and out.count("FALSE ") == 2 and "more miss" not in out
     code, _, err = run("eval", str(path), "--only-rules", str(rules_file), "--show", "some")
     assert code == 2 and "expected a number or 'all'" in err
+
+
+def test_two_transcripts_of_one_name_are_two_conversations_a_label_tells_apart(tmp_path, annotator) -> None:
+    """A folder may hold a call's transcript twice (Amazon Transcribe writes call.json beside its
+    call.vtt/call.srt subtitles): each is a conversation of its own name, as qa names them (call_txt,
+    call_vtt), and a label naming only 'call' says which to pick; it went to one of them silently."""
+    folder = tmp_path / "calls"
+    folder.mkdir()
+    (folder / "call.txt").write_text("Agent: Hello there.\nCustomer: My bill is wrong again.\n", encoding="utf-8")
+    (folder / "call.vtt").write_text("WEBVTT\n\n00:01.000 --> 00:02.000\n<v Agent>Hello.\n", encoding="utf-8")
+    (folder / "other.jsonl").write_text('{"speaker": "agent", "text": "Hi."}\n', encoding="utf-8")
+    assert [c.id for c in load_conversations(folder)] == ["call_txt", "call_vtt", "other"]
+    labels = tmp_path / "labels.json"
+    labels.write_text(json.dumps({"call": {"you-not-we": [1]}}))
+    with pytest.raises(BadInput, match=r"'call' names 2 transcripts \(call\.txt, call\.vtt\)"):
+        load_conversations(folder, labels)
+    for name in ("call.txt", "call_txt"):
+        labels.write_text(json.dumps({name: {"you-not-we": [1]}}))
+        convs = load_conversations(folder, labels)
+        assert [c.id for c in convs if c.labels is not None] == ["call_txt"]

@@ -20,7 +20,8 @@ Inputs (``load_conversations``):
   and HTML entities are dropped from the text (written threads; nobody says them on a call), and a
   sentence's end glued to the next word gets its space back ("arrive.why not?i paid");
 * a folder of transcripts (``*.jsonl``, the replay format, ``*.txt`` "Agent: …" turns, Amazon Transcribe,
-  Call Analytics or Contact Lens ``*.json``, ``*.vtt``/``*.srt`` captions), each named by its file stem, with
+  Call Analytics or Contact Lens ``*.json``, ``*.vtt``/``*.srt`` captions), each named by its file stem (two of one
+  stem, ``call.json`` and ``call.vtt``: ``call_json``, ``call_vtt``, as qa names them), with
   labels from a separate file (``read_labels``) whose turn indices are utterance indices (the
   0-based non-blank line number, as in replay's event log).
 
@@ -36,6 +37,7 @@ import json
 import re
 import textwrap
 import time
+from collections import Counter
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator, Mapping, Sequence
@@ -348,14 +350,22 @@ def read_transcript_folder(
             f"no transcripts ({', '.join('*' + s for s in TRANSCRIPT_SUFFIXES)}) in {folder}",
             "pass a dialogue .jsonl file, or a folder of transcripts with --labels FILE",
         )
+    stems = Counter(f.stem for f in files)
     return [
         Conversation(
-            f.stem,
+            # a call's transcript twice (call.json and call.vtt): named as qa names them, call_json, call_vtt
+            f.stem if stems[f.stem] == 1 else f"{f.stem}_{f.suffix.lstrip('.').lower()}",
             str(f),
             tuple(read_transcript(f, transcript_map(f, speaker_map, channel_order))),
         )
         for f in files
     ]
+
+
+def _file_stem(conversation: Conversation) -> str | None:
+    """The file name without its extension of a conversation read from a transcript file, else None."""
+    where = Path(conversation.where)
+    return where.stem if where.suffix.lower() in TRANSCRIPT_SUFFIXES else None
 
 
 def apply_labels(conversations: Sequence[Conversation], labels: Mapping[str, Labels]) -> list[Conversation]:
@@ -369,6 +379,12 @@ def apply_labels(conversations: Sequence[Conversation], labels: Mapping[str, Lab
     chosen: dict[int, Labels] = {}
     for name, lab in labels.items():
         conv = by_name.get(name)
+        same = sorted(Path(c.where).name for c in conversations if _file_stem(c) == name)
+        if conv is None and len(same) > 1:
+            raise BadInput(
+                f"{lab.where}: {name!r} names {len(same)} transcripts ({', '.join(same)})",
+                f"name one by its file name ({same[0]!r}) or its conversation name ({name + '_' + same[0].rsplit('.', 1)[-1].lower()!r})",
+            )
         if conv is None:
             close = difflib.get_close_matches(name, [c.id for c in conversations], n=1)
             raise BadInput(
