@@ -672,3 +672,13 @@ def test_a_contact_lens_participant_listed_without_a_role_is_named(tmp_path: Pat
     doc["Transcript"].append({"ParticipantId": "sup-7", "Content": "Joining the call.", "BeginOffsetMillis": 15000})
     code, _, err = replay(write(tmp_path, "call.json", doc))
     assert code == 4 and "segment 5: participant 'sup-7'" in one_line_error(err)  # said 'no ParticipantId'
+
+
+def test_a_cue_right_under_the_webvtt_header_is_read(tmp_path: Path) -> None:
+    """With no blank line after 'WEBVTT' (or its metadata), WebVTT's own parser ends the header at
+    the first time line and reads the cue there; it was skipped with the header, silently."""
+    cues = f"00:01.000 --> 00:03.500\n<v Agent>{HELLO}\n\n00:04.000 --> 00:09.000\n<v Customer>{ANGRY}\n"
+    for name, head in (("bare.vtt", "WEBVTT\n"), ("meta.vtt", "WEBVTT\nKind: captions\nLanguage: en\n")):
+        assert turns(write(tmp_path, name, head + cues)) == CALL_TURNS[:2], name
+    # a comment's first line before a time line is that cue's id, as in WebVTT
+    assert turns(write(tmp_path, "note.vtt", "WEBVTT\n\nNOTE\n" + cues)) == CALL_TURNS[:2]

@@ -299,9 +299,16 @@ def read_captions(path: Path, speaker_map: SpeakerMap = ()) -> Iterator[Utteranc
     prev_end = 0.0
     carried: Speaker | None = None  # the voice of the cue before, for a cue that names no side
     for number, block in enumerate(_caption_blocks(path)):
-        first_lineno, head = block[0]
-        if (number == 0 and head.lstrip().startswith("WEBVTT")) or _VTT_BLOCK.match(head):
-            continue  # the WebVTT header, a comment, a style or a region
+        head = block[0][1]
+        header = number == 0 and head.lstrip().startswith("WEBVTT")
+        if header or _VTT_BLOCK.match(head):
+            arrow = next((k for k, (_, line) in enumerate(block) if "-->" in line), None)
+            if arrow is None:
+                continue  # the WebVTT header, a comment, a style or a region
+            # no blank line before a cue: as WebVTT reads it, the block ends at the cue's time line
+            # (a comment's one line before it is that cue's id)
+            block = block[arrow if header or arrow > 1 else 0 :]
+        first_lineno = block[0][0]
         at = next((k for k, (_, line) in enumerate(block[:2]) if "-->" in line), None)
         if at is None:
             raise BadInput(f"{path}:{first_lineno}: no cue time ('start --> end') at the cue's start", _CUE_FORM_HINT)
