@@ -362,24 +362,20 @@ def read_transcript_folder(
     ]
 
 
-def _file_stem(conversation: Conversation) -> str | None:
-    """The file name without its extension of a conversation read from a transcript file, else None."""
-    where = Path(conversation.where)
-    return where.stem if where.suffix.lower() in TRANSCRIPT_SUFFIXES else None
-
-
 def apply_labels(conversations: Sequence[Conversation], labels: Mapping[str, Labels]) -> list[Conversation]:
     """Conversations with the labels of their name (file stem or id) replacing their own; a label
     entry naming no conversation is an error (a typo would silently drop it)."""
     by_name: dict[str, Conversation] = {}
+    files_of_stem: dict[str, list[str]] = {}  # two transcripts of one stem have ids of their own (call_txt)
     for c in conversations:
         by_name[c.id] = c
         if Path(c.where).suffix.lower() in TRANSCRIPT_SUFFIXES:
             by_name.setdefault(Path(c.where).name, c)
+            files_of_stem.setdefault(Path(c.where).stem, []).append(Path(c.where).name)
     chosen: dict[int, Labels] = {}
     for name, lab in labels.items():
         conv = by_name.get(name)
-        same = sorted(Path(c.where).name for c in conversations if _file_stem(c) == name)
+        same = sorted(files_of_stem.get(name, ()))
         if conv is None and len(same) > 1:
             raise BadInput(
                 f"{lab.where}: {name!r} names {len(same)} transcripts ({', '.join(same)})",
