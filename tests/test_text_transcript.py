@@ -141,3 +141,13 @@ def test_a_name_with_its_side_is_that_side(tmp_path: Path) -> None:
     assert utts[1].start_s == 4.0 and utts[1].text == "Hi, my internet keeps dropping."
     with pytest.raises(BadInput, match="'Agent Customer' is not a side"):  # both sides: which one?
         list(read_transcript(write(tmp_path, "Agent Customer: hi\n", "both.txt")))
+
+
+@pytest.mark.parametrize(
+    "label", ["Customer Care", "Customer Support", "Member Services", "Client Services", "Customer Success Team"]
+)
+def test_a_department_named_after_its_customers_is_the_agent(tmp_path: Path, label: str) -> None:
+    """'Customer Service' is the agent; so are the other desks named after whom they serve:
+    'Customer Care' and 'Member Services' were read as the customer (their side word), silently."""
+    utts = list(read_transcript(write(tmp_path, f"{label}: Thank you for calling.\nCaller: My bill is wrong.\n")))
+    assert [u.speaker for u in utts] == [Speaker.AGENT, Speaker.CUSTOMER]

@@ -101,6 +101,12 @@ def _clock_s(clock: str) -> float:
     return seconds
 
 
+# a desk named after whom it serves ("Customer Service", "Customer Care", "Member Services") is the agent
+_DESK = re.compile(
+    r"\b(?:customer|client|member|consumer|user)s? (?:service|services|care|support|success|relations|experience)\b"
+)
+
+
 def _side_of(m: re.Match[str], speaker_map: SpeakerMap = ()) -> Speaker | None:
     """The side a turn's label names: a person of ``speaker_map`` ("Julie"), a side word ("Caller"),
     or a name with one side word beside it ("Agent Julie", "Julie (Agent)"); None when it names no
@@ -112,8 +118,7 @@ def _side_of(m: re.Match[str], speaker_map: SpeakerMap = ()) -> Speaker | None:
     words = " ".join(f"{name} {m.group('role') or ''}".lower().split())
     if words in TEXT_SIDES:
         return TEXT_SIDES[words]
-    if "customer service" in words:
-        words = words.replace("customer service", "staff")
+    words = _DESK.sub("staff", words)  # "Customer Care", "Member Services": the agent's desk
     sides = {TEXT_SIDES[w] for w in words.split() if w in TEXT_SIDES}
     return sides.pop() if len(sides) == 1 else None
 
