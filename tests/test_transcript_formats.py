@@ -682,3 +682,35 @@ def test_a_cue_right_under_the_webvtt_header_is_read(tmp_path: Path) -> None:
         assert turns(write(tmp_path, name, head + cues)) == CALL_TURNS[:2], name
     # a comment's first line before a time line is that cue's id, as in WebVTT
     assert turns(write(tmp_path, "note.vtt", "WEBVTT\n\nNOTE\n" + cues)) == CALL_TURNS[:2]
+
+
+def test_a_backchannel_on_the_other_channel_does_not_cut_a_sentence(tmp_path: Path) -> None:
+    """With channel identification each side has its own channel, as in a stereo recording: the
+    customer's 'mm-hmm' while the agent talks overlaps the agent's utterance, as the recording's
+    would, instead of cutting it in two ('I will look into your' | 'account …'). The same call's
+    audio_segments (newer outputs) are per channel too. Speakers of a mono call still take turns."""
+    promise = "I will look into your account and call you back tomorrow."
+    items = job_items(promise, 1.0, 5.0, channel_label="ch_0") + job_items("mm-hmm", 2.5, 2.8, channel_label="ch_1")
+    for name, doc in (
+        ("items.json", {"results": {"items": number_items(items)}}),
+        (
+            "channels.json",
+            {
+                "results": {
+                    "channel_labels": {
+                        "channels": [
+                            {"channel_label": "ch_0", "items": items[:-1]},
+                            {"channel_label": "ch_1", "items": items[-1:]},
+                        ]
+                    },
+                    "items": [],
+                }
+            },
+        ),
+    ):
+        assert turns(write(tmp_path, name, doc)) == [(AGENT, promise, 1.0, 5.0), (CUSTOMER, "mm-hmm", 2.5, 2.8)], name
+    spoken = [{**item, "speaker_label": item["channel_label"].replace("ch", "spk")} for item in items]
+    for item in spoken:
+        del item["channel_label"]
+    path = write(tmp_path, "speakers.json", {"results": {"items": number_items(spoken)}})
+    assert [u.speaker for u in read_transcript(path, parse_speaker_map(SPEAKERS_MAP))] == [AGENT, CUSTOMER, AGENT]
