@@ -151,3 +151,17 @@ def test_a_department_named_after_its_customers_is_the_agent(tmp_path: Path, lab
     'Customer Care' and 'Member Services' were read as the customer (their side word), silently."""
     utts = list(read_transcript(write(tmp_path, f"{label}: Thank you for calling.\nCaller: My bill is wrong.\n")))
     assert [u.speaker for u in utts] == [Speaker.AGENT, Speaker.CUSTOMER]
+
+
+def test_a_name_in_any_alphabet_is_told_to_the_speaker_map(tmp_path: Path) -> None:
+    """'José García:' is a name where the side belongs, as 'Jose Garcia:' is: the error (and qa's
+    skip note) says so and names --speaker-map; it said 'no side before the words'."""
+    from rapport_assist.transcript import not_a_transcript, parse_speaker_map
+
+    path = write(tmp_path, "José García: Gracias por llamar.\nZoë: My bill is wrong.\n")
+    with pytest.raises(BadInput, match="'José García' is not a side") as exc:
+        list(read_transcript(path))
+    assert "--speaker-map" in exc.value.hint
+    assert "--speaker-map 'José García=agent'" in str(not_a_transcript(path))
+    people = parse_speaker_map("José García=agent,Zoë=customer")
+    assert [u.speaker for u in read_transcript(path, people)] == [Speaker.AGENT, Speaker.CUSTOMER]

@@ -39,7 +39,8 @@ from .types import Speaker, Utterance
 # ---------------------------------------------------------------------------- side labels, --speaker-map and .txt turns
 
 _CLOCK = r"(?:\d{1,2}:)?\d{1,2}:\d{2}(?:[.,]\d+)?"
-_NAME = r"[A-Za-z][A-Za-z'_-]*(?: [A-Za-z'_-]+){0,2}"  # a side word, or a name of up to three words
+_LETTER = r"[^\W\d_]"  # a letter of any alphabet ("José", "Zoë")
+_NAME = rf"{_LETTER}(?:{_LETTER}|['_-])*(?: (?:{_LETTER}|['_-])+){{0,2}}"  # a side word, or a name of up to three words
 _ROLE = r"(?:\s*[(\[](?P<role>[A-Za-z][A-Za-z ]{0,30})[)\]])?"  # a name with its side: "Julie (Agent)"
 _TEXT_SIDES_HINT = "start each turn with its side: 'Agent:' or 'Customer:' (also Rep:, Caller:, Client:…)"
 _NAME_HINT = (
