@@ -539,6 +539,9 @@ def test_two_transcripts_of_one_name_are_two_conversations_a_label_tells_apart(t
     (folder / "call.vtt").write_text("WEBVTT\n\n00:01.000 --> 00:02.000\n<v Agent>Hello.\n", encoding="utf-8")
     (folder / "other.jsonl").write_text('{"speaker": "agent", "text": "Hi."}\n', encoding="utf-8")
     assert [c.id for c in load_conversations(folder)] == ["call_txt", "call_vtt", "other"]
+    (folder / "call.TXT").write_text("Agent: Hello.\n", encoding="utf-8")  # the same name once more: still its own
+    assert [c.id for c in load_conversations(folder)] == ["call_txt", "call_txt-2", "call_vtt", "other"]
+    (folder / "call.TXT").unlink()
     labels = tmp_path / "labels.json"
     labels.write_text(json.dumps({"call": {"you-not-we": [1]}}))
     with pytest.raises(BadInput, match=r"'call' names 2 transcripts \(call\.txt, call\.vtt\)"):

@@ -351,15 +351,19 @@ def read_transcript_folder(
             "pass a dialogue .jsonl file, or a folder of transcripts with --labels FILE",
         )
     stems = Counter(f.stem for f in files)
-    return [
-        Conversation(
-            # a call's transcript twice (call.json and call.vtt): named as qa names them, call_json, call_vtt
-            f.stem if stems[f.stem] == 1 else f"{f.stem}_{f.suffix.lstrip('.').lower()}",
-            str(f),
-            tuple(read_transcript(f, transcript_map(f, speaker_map, channel_order))),
+    conversations: list[Conversation] = []
+    used: set[str] = set()
+    for f in files:
+        # a call's transcript twice (call.json and call.vtt): named as qa names them, call_json, call_vtt
+        name = f.stem if stems[f.stem] == 1 else f"{f.stem}_{f.suffix.lstrip('.').lower()}"
+        base, n = name, 2
+        while name in used:  # call.TXT beside call.txt
+            name, n = f"{base}-{n}", n + 1
+        used.add(name)
+        conversations.append(
+            Conversation(name, str(f), tuple(read_transcript(f, transcript_map(f, speaker_map, channel_order))))
         )
-        for f in files
-    ]
+    return conversations
 
 
 def apply_labels(conversations: Sequence[Conversation], labels: Mapping[str, Labels]) -> list[Conversation]:
