@@ -550,3 +550,24 @@ def test_two_transcripts_of_one_name_are_two_conversations_a_label_tells_apart(t
         labels.write_text(json.dumps({name: {"you-not-we": [1]}}))
         convs = load_conversations(folder, labels)
         assert [c.id for c in convs if c.labels is not None] == ["call_txt"]
+
+
+def test_one_transcript_that_is_not_jsonl_is_one_conversation(tmp_path, rules_file) -> None:
+    """'eval call.vtt' (or .txt, .srt, an Amazon .json) scores that call, as a folder holding only
+    it would; it was read as a dialogue file and said 'not valid JSON' of a valid transcript."""
+    path = tmp_path / "call.vtt"
+    path.write_text("WEBVTT\n\n00:01.000 --> 00:02.000\n<v Agent>You should restart it.\n", encoding="utf-8")
+    labels = tmp_path / "labels.json"
+    labels.write_text(json.dumps({"call": {"you-not-we": [0]}}))
+    convs = load_conversations(path, labels)
+    assert [(c.id, len(c.utterances), c.labels is not None) for c in convs] == [("call", 1, True)]
+    code, out, err = run("eval", str(path), "--only-rules", str(rules_file), "--rule", "you-not-we")
+    assert code == 0, err
+    # an Amazon .json is one call; dialogues written as JSON lines in a .json file are still dialogues
+    amazon = tmp_path / "job.json"
+    amazon.write_text(json.dumps({"Transcript": [{"ParticipantRole": "AGENT", "Content": "You should restart it."}]}))
+    assert [(c.id, len(c.utterances)) for c in load_conversations(amazon)] == [("job", 1)]
+    lines = tmp_path / "dev.json"
+    dialogue = {"id": "d1", "turns": [{"speaker": "agent", "text": "Hi."}, {"speaker": "customer", "text": "Yo."}]}
+    lines.write_text(json.dumps(dialogue) + "\n" + json.dumps({**dialogue, "id": "d2"}) + "\n")
+    assert [c.id for c in load_conversations(lines)] == ["d1", "d2"]

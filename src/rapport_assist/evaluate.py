@@ -51,6 +51,7 @@ from .signals import SignalTracker
 from .sources import heard_sides
 from .transcript import (
     TRANSCRIPT_SUFFIXES,
+    is_amazon_transcript,
     SpeakerMap,
     json_lines,
     not_a_transcript,
@@ -405,11 +406,20 @@ def load_conversations(
     speaker_map: SpeakerMap = (),
     channel_order: tuple[Speaker, Speaker] = (Speaker.AGENT, Speaker.CUSTOMER),
 ) -> list[Conversation]:
-    """A dialogue file or a folder of transcripts, with labels from ``labels_path`` if given
-    (``speaker_map``, ``channel_order``: see ``read_transcript_folder``)."""
+    """A dialogue file, a folder of transcripts or one transcript that is not JSONL (a ``.txt``,
+    ``.json``, ``.vtt``, ``.srt``: a ``.jsonl`` file is dialogues), with labels from ``labels_path``
+    if given (``speaker_map``, ``channel_order``: see ``read_transcript_folder``)."""
     if not path.exists():
         raise InputNotFound(f"no such file or folder: {path}", "check the path")
-    conversations = read_transcript_folder(path, speaker_map, channel_order) if path.is_dir() else read_dialogues(path)
+    if path.is_dir():
+        conversations = read_transcript_folder(path, speaker_map, channel_order)
+    elif path.suffix.lower() in (".txt", ".vtt", ".srt") or (
+        path.suffix.lower() == ".json" and is_amazon_transcript(path, unreadable=False)  # else JSON lines: dialogues
+    ):
+        utterances = tuple(read_transcript(path, transcript_map(path, speaker_map, channel_order)))
+        conversations = [Conversation(path.stem, str(path), utterances)]
+    else:
+        conversations = read_dialogues(path)
     if labels_path is not None:
         conversations = apply_labels(conversations, read_labels(labels_path))
     return conversations

@@ -22,7 +22,8 @@ from pathlib import Path
 from typing import Any, Iterator
 
 from .errors import BadInput
-from .transcript_amazon import is_amazon_transcript, read_amazon_json
+from .transcript_amazon import is_amazon_transcript as is_amazon_transcript
+from .transcript_amazon import read_amazon_json
 from .transcript_base import WORDS_PER_S as WORDS_PER_S
 from .transcript_base import SpeakerMap as SpeakerMap
 from .transcript_base import parse_line as parse_line

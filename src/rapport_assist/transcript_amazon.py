@@ -69,14 +69,14 @@ def _analytics_segments(doc: Any) -> list[Any] | None:
     return transcript if isinstance(transcript, list) else None
 
 
-def is_amazon_transcript(path: Path) -> bool:
+def is_amazon_transcript(path: Path, unreadable: bool = True) -> bool:
     """Is ``path`` an Amazon transcript: the output of a Transcribe job (a ``results`` object with
     its ``items``) or of Call Analytics / Contact Lens (a top-level ``Transcript`` list)? One that
-    cannot be read or is not JSON: True (reading it then says why)."""
+    cannot be read or is not one JSON document: ``unreadable`` (True: reading it then says why)."""
     try:
         doc = _json_document(path)
     except (BadInput, InputNotFound):
-        return True
+        return unreadable
     return _analytics_segments(doc) is not None or _transcribe_results(doc) is not None
 
 
