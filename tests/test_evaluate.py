@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from rapport_assist.cli import main
+from rapport_assist.errors import BadInput
 from rapport_assist.evaluate import (
     Counts,
     borderline_in_notes,
@@ -526,3 +527,47 @@ def test_cli_show_all_lists_every_miss_and_false_alarm(tmp_path, rules_file) -> 
     assert out.count("MISS ") == 2 and out.count("FALSE ") == 2 and "more miss" not in out
     code, _, err = run("eval", str(path), "--only-rules", str(rules_file), "--show", "some")
     assert code == 2 and "expected a number or 'all'" in err
+
+
+def test_two_transcripts_of_one_name_are_two_conversations_a_label_tells_apart(tmp_path, annotator) -> None:
+    """A folder may hold a call's transcript twice (Amazon Transcribe writes call.json beside its
+    call.vtt/call.srt subtitles): each is a conversation of its own name, as qa names them (call_txt,
+    call_vtt), and a label naming only 'call' says which to pick; it went to one of them silently."""
+    folder = tmp_path / "calls"
+    folder.mkdir()
+    (folder / "call.txt").write_text("Agent: Hello there.\nCustomer: My bill is wrong again.\n", encoding="utf-8")
+    (folder / "call.vtt").write_text("WEBVTT\n\n00:01.000 --> 00:02.000\n<v Agent>Hello.\n", encoding="utf-8")
+    (folder / "other.jsonl").write_text('{"speaker": "agent", "text": "Hi."}\n', encoding="utf-8")
+    assert [c.id for c in load_conversations(folder)] == ["call_txt", "call_vtt", "other"]
+    (folder / "call.TXT").write_text("Agent: Hello.\n", encoding="utf-8")  # the same name once more: still its own
+    assert [c.id for c in load_conversations(folder)] == ["call_txt", "call_txt-2", "call_vtt", "other"]
+    (folder / "call.TXT").unlink()
+    labels = tmp_path / "labels.json"
+    labels.write_text(json.dumps({"call": {"you-not-we": [1]}}))
+    with pytest.raises(BadInput, match=r"'call' names 2 transcripts \(call\.txt, call\.vtt\)"):
+        load_conversations(folder, labels)
+    for name in ("call.txt", "call_txt"):
+        labels.write_text(json.dumps({name: {"you-not-we": [1]}}))
+        convs = load_conversations(folder, labels)
+        assert [c.id for c in convs if c.labels is not None] == ["call_txt"]
+
+
+def test_one_transcript_that_is_not_jsonl_is_one_conversation(tmp_path, rules_file) -> None:
+    """'eval call.vtt' (or .txt, .srt, an Amazon .json) scores that call, as a folder holding only
+    it would; it was read as a dialogue file and said 'not valid JSON' of a valid transcript."""
+    path = tmp_path / "call.vtt"
+    path.write_text("WEBVTT\n\n00:01.000 --> 00:02.000\n<v Agent>You should restart it.\n", encoding="utf-8")
+    labels = tmp_path / "labels.json"
+    labels.write_text(json.dumps({"call": {"you-not-we": [0]}}))
+    convs = load_conversations(path, labels)
+    assert [(c.id, len(c.utterances), c.labels is not None) for c in convs] == [("call", 1, True)]
+    code, out, err = run("eval", str(path), "--only-rules", str(rules_file), "--rule", "you-not-we")
+    assert code == 0, err
+    # an Amazon .json is one call; dialogues written as JSON lines in a .json file are still dialogues
+    amazon = tmp_path / "job.json"
+    amazon.write_text(json.dumps({"Transcript": [{"ParticipantRole": "AGENT", "Content": "You should restart it."}]}))
+    assert [(c.id, len(c.utterances)) for c in load_conversations(amazon)] == [("job", 1)]
+    lines = tmp_path / "dev.json"
+    dialogue = {"id": "d1", "turns": [{"speaker": "agent", "text": "Hi."}, {"speaker": "customer", "text": "Yo."}]}
+    lines.write_text(json.dumps(dialogue) + "\n" + json.dumps({**dialogue, "id": "d2"}) + "\n")
+    assert [c.id for c in load_conversations(lines)] == ["d1", "d2"]

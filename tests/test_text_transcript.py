@@ -141,3 +141,27 @@ def test_a_name_with_its_side_is_that_side(tmp_path: Path) -> None:
     assert utts[1].start_s == 4.0 and utts[1].text == "Hi, my internet keeps dropping."
     with pytest.raises(BadInput, match="'Agent Customer' is not a side"):  # both sides: which one?
         list(read_transcript(write(tmp_path, "Agent Customer: hi\n", "both.txt")))
+
+
+@pytest.mark.parametrize(
+    "label", ["Customer Care", "Customer Support", "Member Services", "Client Services", "Customer Success Team"]
+)
+def test_a_department_named_after_its_customers_is_the_agent(tmp_path: Path, label: str) -> None:
+    """'Customer Service' is the agent; so are the other desks named after whom they serve:
+    'Customer Care' and 'Member Services' were read as the customer (their side word), silently."""
+    utts = list(read_transcript(write(tmp_path, f"{label}: Thank you for calling.\nCaller: My bill is wrong.\n")))
+    assert [u.speaker for u in utts] == [Speaker.AGENT, Speaker.CUSTOMER]
+
+
+def test_a_name_in_any_alphabet_is_told_to_the_speaker_map(tmp_path: Path) -> None:
+    """'José García:' is a name where the side belongs, as 'Jose Garcia:' is: the error (and qa's
+    skip note) says so and names --speaker-map; it said 'no side before the words'."""
+    from rapport_assist.transcript import not_a_transcript, parse_speaker_map
+
+    path = write(tmp_path, "José García: Gracias por llamar.\nZoë: My bill is wrong.\n")
+    with pytest.raises(BadInput, match="'José García' is not a side") as exc:
+        list(read_transcript(path))
+    assert "--speaker-map" in exc.value.hint
+    assert "--speaker-map 'José García=agent'" in str(not_a_transcript(path))
+    people = parse_speaker_map("José García=agent,Zoë=customer")
+    assert [u.speaker for u in read_transcript(path, people)] == [Speaker.AGENT, Speaker.CUSTOMER]

@@ -147,3 +147,21 @@ def test_a_byte_order_mark_is_accepted(tmp_path: Path) -> None:
     p.write_bytes(b"\xef\xbb\xbf" + b"\r\n".join(_good(2)) + b"\r\n")  # as Windows tools write it
     utts = list(read_transcript(p))
     assert [u.text.split()[:2] for u in utts] == [["line", "0"], ["line", "1"]]
+
+
+@pytest.mark.parametrize(
+    "line, said",
+    [
+        ('{"speaker": "agent", "text": "hi", "start": ' + "9" * 400 + "}", "'start' must be a number of seconds"),
+        ("[" * 100_000 + "]" * 100_000, "nested too deeply"),
+    ],
+)
+def test_valid_json_no_transcript_holds_is_bad_input_after_the_lines_before(tmp_path: Path, line, said) -> None:
+    """A time with more digits than a float holds, or nesting deeper than the JSON reader goes, is
+    the line's error (it was an internal error: OverflowError, RecursionError)."""
+    path = write_lines(tmp_path / "t.jsonl", ['{"speaker": "agent", "text": "Hello."}', line])
+    got = []
+    with pytest.raises(BadInput, match=rf"t\.jsonl:2: .*{said}") as exc:
+        for utterance in read_transcript(path):
+            got.append(utterance.text)
+    assert got == ["Hello."] and len(exc.value.message) < 200

@@ -14,7 +14,7 @@ import pytest
 
 from rapport_assist.cli import main
 from rapport_assist.errors import BadInput, UsageError
-from rapport_assist.transcript import parse_speaker_map, read_transcript
+from rapport_assist.transcript import not_a_transcript, parse_speaker_map, read_transcript
 from rapport_assist.types import Speaker
 
 AGENT, CUSTOMER = Speaker.AGENT, Speaker.CUSTOMER
@@ -626,3 +626,91 @@ def test_eval_and_explain_read_transcribe_jobs(tmp_path: Path) -> None:
     explain = ["rules", "explain", "--rule", "angry-no-apology", str(folder / "speakers.json")]
     assert main([*explain, "--speaker-map", SPEAKERS_MAP], out, err) == 0, err.getvalue()
     assert "angry-no-apology fired 1 time: #2" in out.getvalue()
+
+
+def test_a_sound_said_by_a_voice_or_label_is_no_turn_either(tmp_path: Path) -> None:
+    """'<v Customer>[sighs]' or 'Agent: (inaudible)' only describes a sound too: no turn of its own
+    (it was read as an utterance '[sighs]'); the voice still carries to the cue after it."""
+    vtt = (
+        f"WEBVTT\n\n00:01.000 --> 00:03.500\n<v Agent>{HELLO}\n\n"
+        "00:03.500 --> 00:03.900\n<v Customer>[sighs]</v>\n\n"
+        f"00:04.000 --> 00:09.000\n{ANGRY}\n\n"
+        "00:09.000 --> 00:11.000\nAgent: (inaudible)\n\n"
+        f"00:11.500 --> 00:14.000\nAgent: {ASK}\n"
+    )
+    assert turns(write(tmp_path, "call.vtt", vtt)) == CALL_TURNS
+
+
+def test_amazon_json_of_odd_shapes_is_bad_input_not_a_crash(tmp_path: Path) -> None:
+    """Valid JSON that no Amazon product writes still ends with a one-line error (exit 4), not an
+    internal error: a ParticipantId that is a list, a time too large for a float, nesting deeper
+    than the JSON reader goes."""
+    cases = {
+        "id_list.json": ({"Transcript": [{"ParticipantId": ["a1"], "Content": HELLO}]}, "segment 1: participant"),
+        "huge_ms.json": (
+            '{"Transcript": [{"ParticipantRole": "AGENT", "Content": "hi", "BeginOffsetMillis": ' + "9" * 400 + "}]}",
+            "segment 1: 'BeginOffsetMillis' must be a number",
+        ),
+        "huge_s.json": (
+            '{"results": {"items": [{"type": "pronunciation", "start_time": ' + "9" * 400 + ', "end_time": "1", '
+            '"alternatives": [{"content": "hi"}], "channel_label": "ch_0"}]}}',
+            "results.items[0]: 'start_time' must be a number",
+        ),
+        "deep.json": ("[" * 100_000 + "]" * 100_000, "nested"),
+    }
+    for name, (content, said) in cases.items():
+        path = write(tmp_path, name, content)
+        code, _, err = replay(path)
+        line = one_line_error(err)
+        assert code == 4 and f"{path}" in line and said in line, (name, err)
+    assert not_a_transcript(tmp_path / "deep.json") is None  # qa's look at a folder: a call that fails, not a crash
+
+
+def test_a_contact_lens_participant_listed_without_a_role_is_named(tmp_path: Path) -> None:
+    doc = json.loads(json.dumps(CONTACT_LENS))
+    doc["Participants"].append({"ParticipantId": "sup-7"})
+    doc["Transcript"].append({"ParticipantId": "sup-7", "Content": "Joining the call.", "BeginOffsetMillis": 15000})
+    code, _, err = replay(write(tmp_path, "call.json", doc))
+    assert code == 4 and "segment 5: participant 'sup-7'" in one_line_error(err)  # said 'no ParticipantId'
+
+
+def test_a_cue_right_under_the_webvtt_header_is_read(tmp_path: Path) -> None:
+    """With no blank line after 'WEBVTT' (or its metadata), WebVTT's own parser ends the header at
+    the first time line and reads the cue there; it was skipped with the header, silently."""
+    cues = f"00:01.000 --> 00:03.500\n<v Agent>{HELLO}\n\n00:04.000 --> 00:09.000\n<v Customer>{ANGRY}\n"
+    for name, head in (("bare.vtt", "WEBVTT\n"), ("meta.vtt", "WEBVTT\nKind: captions\nLanguage: en\n")):
+        assert turns(write(tmp_path, name, head + cues)) == CALL_TURNS[:2], name
+    # a comment's first line before a time line is that cue's id, as in WebVTT
+    assert turns(write(tmp_path, "note.vtt", "WEBVTT\n\nNOTE\n" + cues)) == CALL_TURNS[:2]
+
+
+def test_a_backchannel_on_the_other_channel_does_not_cut_a_sentence(tmp_path: Path) -> None:
+    """With channel identification each side has its own channel, as in a stereo recording: the
+    customer's 'mm-hmm' while the agent talks overlaps the agent's utterance, as the recording's
+    would, instead of cutting it in two ('I will look into your' | 'account …'). The same call's
+    audio_segments (newer outputs) are per channel too. Speakers of a mono call still take turns."""
+    promise = "I will look into your account and call you back tomorrow."
+    items = job_items(promise, 1.0, 5.0, channel_label="ch_0") + job_items("mm-hmm", 2.5, 2.8, channel_label="ch_1")
+    for name, doc in (
+        ("items.json", {"results": {"items": number_items(items)}}),
+        (
+            "channels.json",
+            {
+                "results": {
+                    "channel_labels": {
+                        "channels": [
+                            {"channel_label": "ch_0", "items": items[:-1]},
+                            {"channel_label": "ch_1", "items": items[-1:]},
+                        ]
+                    },
+                    "items": [],
+                }
+            },
+        ),
+    ):
+        assert turns(write(tmp_path, name, doc)) == [(AGENT, promise, 1.0, 5.0), (CUSTOMER, "mm-hmm", 2.5, 2.8)], name
+    spoken = [{**item, "speaker_label": item["channel_label"].replace("ch", "spk")} for item in items]
+    for item in spoken:
+        del item["channel_label"]
+    path = write(tmp_path, "speakers.json", {"results": {"items": number_items(spoken)}})
+    assert [u.speaker for u in read_transcript(path, parse_speaker_map(SPEAKERS_MAP))] == [AGENT, CUSTOMER, AGENT]

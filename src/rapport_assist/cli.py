@@ -647,7 +647,7 @@ def _add_eval_parser(sub: argparse._SubParsersAction) -> None:
     own.add_argument(
         "input",
         type=Path,
-        help="dialogue .jsonl file (one conversation per line), a folder of "
+        help="dialogue .jsonl file (one conversation per line), one transcript (.txt, .json, .vtt, .srt), a folder of "
         "transcripts (*.jsonl, *.txt, *.json, *.vtt, *.srt) and/or recordings (transcribed and cached as by "
         "'qa'), or a spoken set (a folder with spoken.jsonl, made by "
         "scripts/make_spoken_dev.py: transcript and audio routes side by side)",

@@ -20,7 +20,8 @@ Inputs (``load_conversations``):
   and HTML entities are dropped from the text (written threads; nobody says them on a call), and a
   sentence's end glued to the next word gets its space back ("arrive.why not?i paid");
 * a folder of transcripts (``*.jsonl``, the replay format, ``*.txt`` "Agent: …" turns, Amazon Transcribe,
-  Call Analytics or Contact Lens ``*.json``, ``*.vtt``/``*.srt`` captions), each named by its file stem, with
+  Call Analytics or Contact Lens ``*.json``, ``*.vtt``/``*.srt`` captions), each named by its file stem (two of one
+  stem, ``call.json`` and ``call.vtt``: ``call_json``, ``call_vtt``, as qa names them), with
   labels from a separate file (``read_labels``) whose turn indices are utterance indices (the
   0-based non-blank line number, as in replay's event log).
 
@@ -36,6 +37,7 @@ import json
 import re
 import textwrap
 import time
+from collections import Counter
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator, Mapping, Sequence
@@ -49,6 +51,7 @@ from .signals import SignalTracker
 from .sources import heard_sides
 from .transcript import (
     TRANSCRIPT_SUFFIXES,
+    is_amazon_transcript,
     SpeakerMap,
     json_lines,
     not_a_transcript,
@@ -348,27 +351,41 @@ def read_transcript_folder(
             f"no transcripts ({', '.join('*' + s for s in TRANSCRIPT_SUFFIXES)}) in {folder}",
             "pass a dialogue .jsonl file, or a folder of transcripts with --labels FILE",
         )
-    return [
-        Conversation(
-            f.stem,
-            str(f),
-            tuple(read_transcript(f, transcript_map(f, speaker_map, channel_order))),
+    stems = Counter(f.stem for f in files)
+    conversations: list[Conversation] = []
+    used: set[str] = set()
+    for f in files:
+        # a call's transcript twice (call.json and call.vtt): named as qa names them, call_json, call_vtt
+        name = f.stem if stems[f.stem] == 1 else f"{f.stem}_{f.suffix.lstrip('.').lower()}"
+        base, n = name, 2
+        while name in used:  # call.TXT beside call.txt
+            name, n = f"{base}-{n}", n + 1
+        used.add(name)
+        conversations.append(
+            Conversation(name, str(f), tuple(read_transcript(f, transcript_map(f, speaker_map, channel_order))))
         )
-        for f in files
-    ]
+    return conversations
 
 
 def apply_labels(conversations: Sequence[Conversation], labels: Mapping[str, Labels]) -> list[Conversation]:
     """Conversations with the labels of their name (file stem or id) replacing their own; a label
     entry naming no conversation is an error (a typo would silently drop it)."""
     by_name: dict[str, Conversation] = {}
+    files_of_stem: dict[str, list[str]] = {}  # two transcripts of one stem have ids of their own (call_txt)
     for c in conversations:
         by_name[c.id] = c
         if Path(c.where).suffix.lower() in TRANSCRIPT_SUFFIXES:
             by_name.setdefault(Path(c.where).name, c)
+            files_of_stem.setdefault(Path(c.where).stem, []).append(Path(c.where).name)
     chosen: dict[int, Labels] = {}
     for name, lab in labels.items():
         conv = by_name.get(name)
+        same = sorted(files_of_stem.get(name, ()))
+        if conv is None and len(same) > 1:
+            raise BadInput(
+                f"{lab.where}: {name!r} names {len(same)} transcripts ({', '.join(same)})",
+                f"name one by its file name ({same[0]!r}) or its conversation name ({name + '_' + same[0].rsplit('.', 1)[-1].lower()!r})",
+            )
         if conv is None:
             close = difflib.get_close_matches(name, [c.id for c in conversations], n=1)
             raise BadInput(
@@ -389,11 +406,20 @@ def load_conversations(
     speaker_map: SpeakerMap = (),
     channel_order: tuple[Speaker, Speaker] = (Speaker.AGENT, Speaker.CUSTOMER),
 ) -> list[Conversation]:
-    """A dialogue file or a folder of transcripts, with labels from ``labels_path`` if given
-    (``speaker_map``, ``channel_order``: see ``read_transcript_folder``)."""
+    """A dialogue file, a folder of transcripts or one transcript that is not JSONL (a ``.txt``,
+    ``.json``, ``.vtt``, ``.srt``: a ``.jsonl`` file is dialogues), with labels from ``labels_path``
+    if given (``speaker_map``, ``channel_order``: see ``read_transcript_folder``)."""
     if not path.exists():
         raise InputNotFound(f"no such file or folder: {path}", "check the path")
-    conversations = read_transcript_folder(path, speaker_map, channel_order) if path.is_dir() else read_dialogues(path)
+    if path.is_dir():
+        conversations = read_transcript_folder(path, speaker_map, channel_order)
+    elif path.suffix.lower() in (".txt", ".vtt", ".srt") or (
+        path.suffix.lower() == ".json" and is_amazon_transcript(path, unreadable=False)  # else JSON lines: dialogues
+    ):
+        utterances = tuple(read_transcript(path, transcript_map(path, speaker_map, channel_order)))
+        conversations = [Conversation(path.stem, str(path), utterances)]
+    else:
+        conversations = read_dialogues(path)
     if labels_path is not None:
         conversations = apply_labels(conversations, read_labels(labels_path))
     return conversations

@@ -22,7 +22,8 @@ from pathlib import Path
 from typing import Any, Iterator
 
 from .errors import BadInput
-from .transcript_amazon import is_amazon_transcript, read_amazon_json
+from .transcript_amazon import is_amazon_transcript as is_amazon_transcript
+from .transcript_amazon import read_amazon_json
 from .transcript_base import WORDS_PER_S as WORDS_PER_S
 from .transcript_base import SpeakerMap as SpeakerMap
 from .transcript_base import parse_line as parse_line
@@ -53,6 +54,8 @@ def json_lines(path: Path) -> Iterator[tuple[int, str, Any]]:
             raise BadInput(
                 f"{where}: not valid JSON ({exc.msg} at column {exc.colno})", "each line must be one JSON object"
             ) from None
+        except RecursionError:  # valid JSON nested deeper than the reader goes
+            raise BadInput(f"{where}: JSON nested too deeply to read", "each line must be one JSON object") from None
 
 
 def read_transcript(path: Path, speaker_map: SpeakerMap = ()) -> Iterator[Utterance]:

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterator, Sequence
 
 from .errors import BadInput, InputNotFound
-from .transcript_base import SpeakerMap, parse_line
+from .transcript_base import SpeakerMap, finite_number, parse_line, shown_value as _shown
 from .types import Speaker, Utterance
 
 
@@ -60,6 +60,8 @@ def _json_document(path: Path) -> Any:
             f"{path}:{exc.lineno}: not valid JSON ({exc.msg} at column {exc.colno})",
             "the file must be one whole JSON document: was it cut short or edited by hand?",
         ) from None
+    except RecursionError:  # valid JSON, but nested deeper than the reader goes: no Amazon output is
+        raise BadInput(f"{path}: JSON nested too deeply to read", _AMAZON_HINT) from None
 
 
 def _analytics_segments(doc: Any) -> list[Any] | None:
@@ -67,14 +69,14 @@ def _analytics_segments(doc: Any) -> list[Any] | None:
     return transcript if isinstance(transcript, list) else None
 
 
-def is_amazon_transcript(path: Path) -> bool:
+def is_amazon_transcript(path: Path, unreadable: bool = True) -> bool:
     """Is ``path`` an Amazon transcript: the output of a Transcribe job (a ``results`` object with
     its ``items``) or of Call Analytics / Contact Lens (a top-level ``Transcript`` list)? One that
-    cannot be read or is not JSON: True (reading it then says why)."""
+    cannot be read or is not one JSON document: ``unreadable`` (True: reading it then says why)."""
     try:
         doc = _json_document(path)
     except (BadInput, InputNotFound):
-        return True
+        return unreadable
     return _analytics_segments(doc) is not None or _transcribe_results(doc) is not None
 
 
@@ -98,12 +100,13 @@ def read_amazon_json(path: Path, speaker_map: SpeakerMap = ()) -> Iterator[Utter
 def _millis(value: Any, name: str, where: str) -> float | None:
     if value is None:
         return None
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value < 0:
+    seconds = finite_number(value)
+    if seconds is None or seconds < 0:
         raise BadInput(
-            f"{where}: '{name}' must be a number of milliseconds ≥ 0, got {value!r}",
+            f"{where}: '{name}' must be a number of milliseconds ≥ 0, got {_shown(value)}",
             "fix or remove that field (missing times are estimated from the word count)",
         )
-    return value / 1000.0
+    return seconds / 1000.0
 
 
 def read_call_analytics(path: Path, doc: Any = None) -> Iterator[Utterance]:
@@ -137,7 +140,8 @@ def read_call_analytics(path: Path, doc: Any = None) -> Iterator[Utterance]:
             )
         role = segment.get("ParticipantRole")
         if role is None and "ParticipantId" in segment:
-            role = roles.get(segment["ParticipantId"], segment["ParticipantId"])
+            pid = segment["ParticipantId"]  # a participant listed without a role is named by its id
+            role = (roles.get(pid) or pid) if isinstance(pid, str) else pid
         side = _ANALYTICS_SIDES.get(role.strip().upper()) if isinstance(role, str) else None
         if side is None:
             said = "no 'ParticipantRole' or 'ParticipantId'" if role is None else f"participant {role!r}"
@@ -204,6 +208,7 @@ class _Piece:
     end: float | None
     text: str
     where: str
+    channel: bool = False  # the label is a channel's (channel identification), not a speaker's
 
 
 def _transcribe_results(doc: Any) -> dict[str, Any] | None:
@@ -224,10 +229,10 @@ def _seconds(value: Any, name: str, where: str) -> float | None:
             seconds = float(value)
         except ValueError:
             pass
-    elif isinstance(value, (int, float)) and not isinstance(value, bool):
-        seconds = float(value)
+    else:
+        seconds = finite_number(value)
     if seconds is None or not math.isfinite(seconds) or seconds < 0:
-        raise BadInput(f"{where}: '{name}' must be a number of seconds ≥ 0, got {value!r}", _TRANSCRIBE_FORM_HINT)
+        raise BadInput(f"{where}: '{name}' must be a number of seconds ≥ 0, got {_shown(value)}", _TRANSCRIBE_FORM_HINT)
     return seconds
 
 
@@ -274,11 +279,13 @@ def _item_pieces(
         if end < start:
             raise BadInput(f"{where}: 'end_time' ({end}) is before 'start_time' ({start})", "swap or correct the times")
         label = _label(item) or default
+        spoken = isinstance(item.get("speaker_label"), str) and bool(item["speaker_label"].strip())
+        channel = label is not None and not spoken  # a channel's word (not a speaker's, nor a speaker segment's)
         if label is None and label_of is not None:
             label = label_of(start)
         if not content:
             continue
-        last = _Piece(label, start, end, content, where)
+        last = _Piece(label, start, end, content, where, channel)
         yield last
 
 
@@ -361,7 +368,8 @@ def _sides_of_labels(path: Path, labels: Sequence[str], speaker_map: SpeakerMap)
 def read_amazon_transcribe(path: Path, speaker_map: SpeakerMap = (), doc: Any = None) -> Iterator[Utterance]:
     """Yield the utterances of a plain Amazon Transcribe job's output JSON (see the comment above):
     one per ``audio_segments`` entry when there are some, else the words of ``items`` joined while one
-    speaker or channel talks, a new utterance after a silence over ``PAUSE_S``. Sides: ch_0 agent,
+    speaker talks (each channel's on their own: the sides may overlap), a new utterance after a
+    silence over ``PAUSE_S``. Sides: ch_0 agent,
     ch_1 customer, speakers (spk_N) through ``speaker_map`` only, which also wins over the channel sides.
 
     A bad item or segment stops with ``file: results.items[N]`` (its path in the JSON) after the
@@ -400,31 +408,43 @@ def read_amazon_transcribe(path: Path, speaker_map: SpeakerMap = (), doc: Any = 
         starts.append(p.start if p.start is not None else (starts[-1] if starts else 0.0))
     ordered = [read[k] for k in sorted(range(len(read)), key=starts.__getitem__)]
     sides = _sides_of_labels(path, list(dict.fromkeys(str(p.label) for p in ordered)), speaker_map)
+    # The words of one utterance: with channel identification each channel's own, until a pause (the
+    # sides overlap, as a stereo recording's utterances do: the other side's 'mm-hmm' does not cut a
+    # sentence); speakers of a mono call take turns, so another speaker's word ends one too. The
+    # pieces are in call order, so are the first words of the utterances made of them.
+    per_channel = not whole and all(p.channel for p in ordered)
+    utterances: list[list[_Piece]] = []
+    saying: dict[str | None, list[_Piece]] = {}  # the utterance going on, per channel (or for all)
+    for piece in ordered:
+        who = piece.label if per_channel else None
+        turn = saying.get(who)
+        if (
+            whole
+            or turn is None
+            or piece.label != turn[-1].label
+            or (piece.start or 0.0) - (turn[-1].end or 0.0) > PAUSE_S
+        ):
+            turn = saying[who] = []
+            utterances.append(turn)
+        turn.append(piece)
     index = 0
     prev_end = 0.0
-    turn: list[_Piece] = []
-
-    def utterance() -> Utterance:
-        nonlocal index, prev_end
+    for turn in utterances:
         first, last = turn[0], turn[-1]
-        text = " ".join(p.text for p in turn)
         utt = parse_line(
-            {"speaker": sides[str(first.label)].value, "text": text, "start": first.start, "end": last.end},
+            {
+                "speaker": sides[str(first.label)].value,
+                "text": " ".join(p.text for p in turn),
+                "start": first.start,
+                "end": last.end,
+            },
             index,
             prev_end,
             first.where,
         )
         index += 1
         prev_end = utt.end_s
-        return utt
-
-    for piece in ordered:
-        if turn and (whole or piece.label != turn[-1].label or (piece.start or 0.0) - (turn[-1].end or 0.0) > PAUSE_S):
-            yield utterance()
-            turn = []
-        turn.append(piece)
-    if turn:
-        yield utterance()
+        yield utt
     if error is not None:
         raise error
     if index == 0:

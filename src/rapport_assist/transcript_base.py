@@ -57,15 +57,34 @@ def estimate_duration_s(text: str) -> float:
     return max(MIN_DURATION_S, count_words(text) / WORDS_PER_S)
 
 
+def finite_number(value: Any) -> float | None:
+    """``value`` as a finite float, or None: not a number (a bool neither), NaN, infinite, or an
+    integer too large for a float (JSON allows any number of digits)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None
+    try:
+        number = float(value)
+    except OverflowError:
+        return None
+    return number if math.isfinite(number) else None
+
+
+def shown_value(value: Any) -> str:
+    """``value`` for an error message, a huge number cut short."""
+    text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
 def _time(value: Any, name: str, where: str) -> float | None:
     if value is None:
         return None
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value < 0:
+    seconds = finite_number(value)
+    if seconds is None or seconds < 0:
         raise BadInput(
-            f"{where}: '{name}' must be a number of seconds ≥ 0, got {value!r}",
+            f"{where}: '{name}' must be a number of seconds ≥ 0, got {shown_value(value)}",
             "fix or remove that field (missing times are estimated from the word count)",
         )
-    return float(value)
+    return seconds
 
 
 def parse_line(obj: Any, index: int, prev_end_s: float, where: str) -> Utterance:

@@ -39,7 +39,8 @@ from .types import Speaker, Utterance
 # ---------------------------------------------------------------------------- side labels, --speaker-map and .txt turns
 
 _CLOCK = r"(?:\d{1,2}:)?\d{1,2}:\d{2}(?:[.,]\d+)?"
-_NAME = r"[A-Za-z][A-Za-z'_-]*(?: [A-Za-z'_-]+){0,2}"  # a side word, or a name of up to three words
+_LETTER = r"[^\W\d_]"  # a letter of any alphabet ("José", "Zoë")
+_NAME = rf"{_LETTER}(?:{_LETTER}|['_-])*(?: (?:{_LETTER}|['_-])+){{0,2}}"  # a side word, or a name of up to three words
 _ROLE = r"(?:\s*[(\[](?P<role>[A-Za-z][A-Za-z ]{0,30})[)\]])?"  # a name with its side: "Julie (Agent)"
 _TEXT_SIDES_HINT = "start each turn with its side: 'Agent:' or 'Customer:' (also Rep:, Caller:, Client:…)"
 _NAME_HINT = (
@@ -101,6 +102,12 @@ def _clock_s(clock: str) -> float:
     return seconds
 
 
+# a desk named after whom it serves ("Customer Service", "Customer Care", "Member Services") is the agent
+_DESK = re.compile(
+    r"\b(?:customer|client|member|consumer|user)s? (?:service|services|care|support|success|relations|experience)\b"
+)
+
+
 def _side_of(m: re.Match[str], speaker_map: SpeakerMap = ()) -> Speaker | None:
     """The side a turn's label names: a person of ``speaker_map`` ("Julie"), a side word ("Caller"),
     or a name with one side word beside it ("Agent Julie", "Julie (Agent)"); None when it names no
@@ -112,8 +119,7 @@ def _side_of(m: re.Match[str], speaker_map: SpeakerMap = ()) -> Speaker | None:
     words = " ".join(f"{name} {m.group('role') or ''}".lower().split())
     if words in TEXT_SIDES:
         return TEXT_SIDES[words]
-    if "customer service" in words:
-        words = words.replace("customer service", "staff")
+    words = _DESK.sub("staff", words)  # "Customer Care", "Member Services": the agent's desk
     sides = {TEXT_SIDES[w] for w in words.split() if w in TEXT_SIDES}
     return sides.pop() if len(sides) == 1 else None
 
@@ -247,6 +253,11 @@ def _clean_cue_text(text: str) -> str:
 _SOUND_ONLY = re.compile(r"(?:\s*(?:\[[^\]]*\]|\([^)]*\)|♪+))+\s*")
 
 
+def _unless_sound(text: str) -> str:
+    """A turn's words, or none when they only describe a sound ('<v Customer>[sighs]', 'Agent: (inaudible)')."""
+    return "" if _SOUND_ONLY.fullmatch(text) else text
+
+
 def _cue_parts(
     path: Path, lines: Sequence[tuple[int, str]], carried: Speaker | None, speaker_map: SpeakerMap
 ) -> list[tuple[Speaker, list[str], int, bool]]:
@@ -265,7 +276,7 @@ def _cue_parts(
                 side = _side_of(m, speaker_map)
                 if side is None:
                     raise _not_a_side(where, m, _CUE_SIDES_HINT)
-                parts.append((side, [m.group("text")], lineno, False))
+                parts.append((side, [_unless_sound(m.group("text"))], lineno, False))
             elif parts:
                 parts[-1][1].append(lead)
             elif carried is not None:
@@ -282,7 +293,7 @@ def _cue_parts(
                 raise BadInput(
                     f"{where}: the voice {voice!r} is not a side of the call", f"{_CUE_SIDES_HINT}; {_NAME_HINT}"
                 )
-            parts.append((side, [_clean_cue_text(pieces[k + 1])], lineno, True))
+            parts.append((side, [_unless_sound(_clean_cue_text(pieces[k + 1]))], lineno, True))
     return parts
 
 
@@ -294,9 +305,16 @@ def read_captions(path: Path, speaker_map: SpeakerMap = ()) -> Iterator[Utteranc
     prev_end = 0.0
     carried: Speaker | None = None  # the voice of the cue before, for a cue that names no side
     for number, block in enumerate(_caption_blocks(path)):
-        first_lineno, head = block[0]
-        if (number == 0 and head.lstrip().startswith("WEBVTT")) or _VTT_BLOCK.match(head):
-            continue  # the WebVTT header, a comment, a style or a region
+        head = block[0][1]
+        header = number == 0 and head.lstrip().startswith("WEBVTT")
+        if header or _VTT_BLOCK.match(head):
+            arrow = next((k for k, (_, line) in enumerate(block) if "-->" in line), None)
+            if arrow is None:
+                continue  # the WebVTT header, a comment, a style or a region
+            # no blank line before a cue: as WebVTT reads it, the block ends at the cue's time line
+            # (a comment's one line before it is that cue's id)
+            block = block[arrow if header or arrow > 1 else 0 :]
+        first_lineno = block[0][0]
         at = next((k for k, (_, line) in enumerate(block[:2]) if "-->" in line), None)
         if at is None:
             raise BadInput(f"{path}:{first_lineno}: no cue time ('start --> end') at the cue's start", _CUE_FORM_HINT)
