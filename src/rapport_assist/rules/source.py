@@ -9,6 +9,7 @@ are rejected here; nothing in a rule file is ever turned into a Python object by
 from __future__ import annotations
 
 import difflib
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable, Union
@@ -223,7 +224,7 @@ def parse_yaml_python(text: str, path: str, problems: Problems) -> YValue | None
                 "remove the '---' separator or split the file",
             )
     except yaml.MarkedYAMLError as exc:
-        problems.items.append(_syntax_problem(exc, path))
+        problems.items.append(_syntax_problem(exc, path, text))
         return None
     except (yaml.YAMLError, RecursionError, ValueError) as exc:
         problems.items.append(
@@ -243,6 +244,22 @@ _SYNTAX = (
         "mapping values are not allowed",
         "a 'key:' where none can be: this line is indented deeper than the keys above it, or its text holds ': '",
         "line its key up with the keys above, or put the text in quotes: \"...\"",
+        False,
+    ),
+    (
+        "block collection expected <block end>, but found '?'",
+        "this 'key:' line starts in the column of the '- ' items above it: a block holds '- ' items or "
+        "'key: value' lines, not both",
+        "indent it to line up with the keys of the item above (under 'id:'), or start it with '- ' if it "
+        "begins a new item",
+        False,
+    ),
+    (
+        "block mapping expected <block end>, but found '-'",
+        "this '- ' item is indented differently from the lines above it: it stands among 'key: value' lines, "
+        "and a block holds '- ' items or 'key: value' lines, not both",
+        "start it in the column of the other '- ' items of its list; a list under a key goes on the lines "
+        "after 'key:', indented deeper than the key",
         False,
     ),
     (
@@ -297,16 +314,60 @@ _SYNTAX = (
     ),
 )
 
+# a closing bracket where no list or mapping is open: (what, fix) by the bracket
+_STRAY = {
+    "]": ("a ']' here closes no '[' list", "remove it, or add the '[' it was meant to close"),
+    "}": ("a '}' here closes no '{' mapping", "remove it, or add the '{' it was meant to close"),
+}
+_LINE_BREAK = re.compile("\r\n|[\r\n\x85\u2028\u2029]")
+# 'key:value' (no space after the colon): a name, a ':' and a character that is not a space
+# (nor '/', as in a web address)
+_NO_SPACE = re.compile(r"^\s*(?:-\s+)?([A-Za-z_][\w-]*):([^\s/:][^#]*?)\s*(?:#.*)?$")
 
-def _syntax_problem(exc: yaml.MarkedYAMLError, path: str) -> RuleProblem:
+
+def _no_space_line(lines: list[str], line: int) -> int | None:
+    """The 0-based line, at or above ``line`` in the same block, written 'key:value' with no space
+    after the ':' (YAML reads it as text, so the error shows on a later line), or None."""
+    for number in range(min(line, len(lines) - 1), -1, -1):
+        text = lines[number]
+        if not text.strip() or text.lstrip().startswith("#"):
+            continue
+        if _NO_SPACE.match(text):
+            return number
+        if number < line:  # only the line itself and the nearest written line above it
+            return None
+    return None
+
+
+def _syntax_problem(exc: yaml.MarkedYAMLError, path: str, text: str = "") -> RuleProblem:
     """A PyYAML syntax error in plain words, at the place a person would look."""
     raw = " ".join(t for t in (exc.context, exc.problem) if t) or "invalid YAML"
     mark = exc.problem_mark or exc.context_mark
+    lines = _LINE_BREAK.split(text)  # the lines as PyYAML counts them
+    found = re.search(r"but found '(.)'", exc.problem or "")
     if "alias" in raw or "anchor" in raw:
         what, hint = (
             exc.problem or raw,
             "anchors and aliases are not supported; repeat the value or use a named lexicon",
         )
+    elif found and found.group(1) in _STRAY:
+        what, hint = _STRAY[found.group(1)]
+    elif "cannot start any token" in raw and "'\\t'" in raw:
+        what, hint = (
+            "a tab here: YAML takes spaces only, for indenting and after a ':'",
+            "replace the tab with spaces (set the editor to insert spaces for the Tab key)",
+        )
+    elif (
+        mark is not None
+        and ("mapping values are not allowed" in raw or "could not find expected ':'" in raw)
+        and (number := _no_space_line(lines, (exc.context_mark or mark).line)) is not None
+    ):
+        match = _NO_SPACE.match(lines[number])
+        assert match is not None
+        key, value = match.group(1), match.group(2)
+        what = f"'{key}:{value}' has no space after the ':', so YAML reads it as text, not as 'key: value'"
+        hint = f"write '{key}: {value}'"
+        return RuleProblem(path, number + 1, lines[number].index(key) + 1, f"YAML syntax error: {what}", hint)
     else:
         for needle, plain, fix, at_open in _SYNTAX:
             if needle in raw:
