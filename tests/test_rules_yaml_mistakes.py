@@ -35,6 +35,8 @@ RAW = (
     "but found",
     "but got",
     "a rule file must",
+    "expected alphabetic",
+    "block scalar",
 )
 
 MISTAKES = {
@@ -171,6 +173,55 @@ MISTAKES = {
         3,
         "it stands among 'key: value' lines",
         "a list under a key goes on the lines after 'key:'",
+    ),
+    "an apostrophe inside single quotes": (
+        GOOD.replace("message: Good.", "message: 'Don't stop'"),
+        9,
+        18,
+        "text goes on after this quote (')",
+        "written twice ('Don''t')",
+    ),
+    "text after a closing double quote": (
+        GOOD.replace("message: Good.", 'message: "Good" apology'),
+        9,
+        19,
+        'text goes on after this quote (")',
+        "quote the whole value",
+    ),
+    "a message that starts with {quote}": (
+        GOOD.replace("message: Good.", "message: {quote} is a good apology"),
+        9,
+        14,
+        "more text after a '{...}': a value that starts with '{' is read as a mapping",
+        'put the whole text in quotes: "{...} ..."',
+    ),
+    "a message that starts with [": (
+        GOOD.replace("message: Good.", "message: [Tip] say it once"),
+        9,
+        14,
+        "a value that starts with '[' is read as a list",
+        "put the whole text in quotes",
+    ),
+    "a value that starts with @": (
+        GOOD.replace("message: Good.", "message: @agent well done"),
+        9,
+        14,
+        "a value cannot start with '@'",
+        "put the value in quotes",
+    ),
+    "a value that starts with *": (
+        GOOD.replace("message: Good.", "message: *Good* apology"),
+        9,
+        14,
+        "starts with '*' or '&' is read as a YAML alias or anchor",
+        'put the value in quotes ("*really* sorry")',
+    ),
+    "a value that starts with > and goes on": (
+        GOOD.replace("message: Good.", "message: > 2 apologies"),
+        9,
+        14,
+        "a value that starts with '|' or '>' is a block of text on the lines below it",
+        "put the value in quotes",
     ),
     "a BOM: columns on line 1 as the editor shows them (already so)": (
         "\ufeffversion: 9\n" + GOOD.removeprefix("version: 1\n"),

@@ -339,24 +339,68 @@ def _no_space_line(lines: list[str], line: int) -> int | None:
     return None
 
 
+def _opening(text: str, opening: str) -> int:
+    """The 0-based column of the bracket that the last character of ``text`` closes (outside quotes
+    it cannot tell: the value is plain text that starts with the bracket)."""
+    closing = text[-1]
+    depth = 0
+    for column in range(len(text) - 1, -1, -1):
+        depth += (text[column] == closing) - (text[column] == opening)
+        if depth == 0:
+            return column
+    return len(text) - 1
+
+
 def _syntax_problem(exc: yaml.MarkedYAMLError, path: str, text: str = "") -> RuleProblem:
     """A PyYAML syntax error in plain words, at the place a person would look."""
     raw = " ".join(t for t in (exc.context, exc.problem) if t) or "invalid YAML"
     mark = exc.problem_mark or exc.context_mark
     lines = _LINE_BREAK.split(text)  # the lines as PyYAML counts them
     found = re.search(r"but found '(.)'", exc.problem or "")
+    before = lines[mark.line][: mark.column].rstrip() if mark is not None and mark.line < len(lines) else ""
     if "alias" in raw or "anchor" in raw:
         what, hint = (
-            exc.problem or raw,
-            "anchors and aliases are not supported; repeat the value or use a named lexicon",
+            "a value that starts with '*' or '&' is read as a YAML alias or anchor, which rule files do not use",
+            'put the value in quotes ("*really* sorry"); to use the same words twice, use a named lexicon',
         )
+        mark = exc.context_mark or mark
     elif found and found.group(1) in _STRAY:
         what, hint = _STRAY[found.group(1)]
-    elif "cannot start any token" in raw and "'\\t'" in raw:
-        what, hint = (
-            "a tab here: YAML takes spaces only, for indenting and after a ':'",
-            "replace the tab with spaces (set the editor to insert spaces for the Tab key)",
+    elif "but found '<scalar>'" in raw and before[-1:] in ("'", '"'):
+        assert mark is not None
+        mark = yaml.Mark(mark.name, mark.index, mark.line, len(before) - 1, None, None)  # that quote
+        what = f"text goes on after this quote ({before[-1]}), which ends the quoted value"
+        hint = (
+            "quote the whole value; an apostrophe inside '...' is written twice ('Don''t'), or put the text "
+            "in double quotes (\"Don't\")"
+            if before[-1] == "'"
+            else "quote the whole value; a '\"' inside \"...\" is written \\\", or put the text in single "
+            "quotes ('Say \"sorry\"')"
         )
+    elif "but found '<scalar>'" in raw and before[-1:] in ("]", "}"):
+        opening = "[" if before[-1] == "]" else "{"
+        assert mark is not None
+        mark = yaml.Mark(mark.name, mark.index, mark.line, _opening(before, opening), None, None)
+        what, hint = (
+            f"more text after a '{opening}...{before[-1]}': a value that starts with '{opening}' is read as a "
+            f"{'list' if opening == '[' else 'mapping'}, which ends at its '{before[-1]}'",
+            f'put the whole text in quotes: "{opening}...{before[-1]} ..."',
+        )
+    elif "cannot start any token" in raw and (char := re.search(r"found character '(.+?)'", raw)) is not None:
+        if char.group(1) == "\\t":
+            what, hint = (
+                "a tab here: YAML takes spaces only, for indenting and after a ':'",
+                "replace the tab with spaces (set the editor to insert spaces for the Tab key)",
+            )
+        else:
+            what, hint = f"a value cannot start with {char.group(1)!r} in YAML", 'put the value in quotes: "..."'
+    elif "block scalar" in raw and "expected a comment or a line break" in raw:
+        what, hint = (
+            "a value that starts with '|' or '>' is a block of text on the lines below it, so nothing may follow "
+            "it on its line",
+            'put the value in quotes ("> 2 calls"), or write the text on the next lines, indented',
+        )
+        mark = exc.context_mark or mark
     elif (
         mark is not None
         and ("mapping values are not allowed" in raw or "could not find expected ':'" in raw)
