@@ -358,7 +358,13 @@ def _syntax_problem(exc: yaml.MarkedYAMLError, path: str, text: str = "") -> Rul
     lines = _LINE_BREAK.split(text)  # the lines as PyYAML counts them
     found = re.search(r"but found '(.)'", exc.problem or "")
     before = lines[mark.line][: mark.column].rstrip() if mark is not None and mark.line < len(lines) else ""
-    if "alias" in raw or "anchor" in raw:
+    if "anchors and aliases" in raw:  # a real '*name' (refused by _Loader)
+        what, hint = (
+            exc.problem or raw,
+            "anchors and aliases are not supported; repeat the value or use a named lexicon (a text that "
+            'starts with \'*\' goes in quotes: "*really* sorry")',
+        )
+    elif "alias" in raw or "anchor" in raw:  # '*' or '&' then no name: text that starts with it
         what, hint = (
             "a value that starts with '*' or '&' is read as a YAML alias or anchor, which rule files do not use",
             'put the value in quotes ("*really* sorry"); to use the same words twice, use a named lexicon',
