@@ -104,6 +104,13 @@ MISTAKES = {
         "indented differently from the lines above",
         "same column",
     ),
+    "a '- ' item deeper than the one above (YAML joins them into one text)": (
+        GOOD.replace("  sorry: [sorry, apologize]\n", "  sorry:\n    - sorry\n      - apologize\n"),
+        5,
+        7,
+        "indented deeper than the line above it, so YAML reads it as more words of that line ('sorry - apologize')",
+        "same column as the '- ' items above it",
+    ),
     "key with no space after the colon (when:speaker)": (
         GOOD.replace("    when: {speaker: agent, says: sorry}\n", "    when:speaker\n    title: Again\n"),
         10,
@@ -270,6 +277,13 @@ def test_each_hand_editing_mistake_is_told_in_plain_words_where_to_edit(tmp_path
         ("an empty file", "", 0),
         ("only a comment", "# team changes go here\n", 0),
         ("only blank lines", "\n\n  \n", 0),
+        ("a text over several lines", GOOD.replace("message: Good.", "message: Good,\n      well said."), 1),
+        ("a '- ' line inside a quoted text", GOOD.replace("message: Good.", "message: 'Good\n      - well said.'"), 1),
+        (
+            "a '- ' line inside a block text",
+            GOOD.replace("message: Good.", "message: |\n      Good\n      - well said."),
+            1,
+        ),
     ],
 )
 def test_files_that_just_work(tmp_path: Path, name: str, text: str, rules: int) -> None:

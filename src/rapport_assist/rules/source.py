@@ -205,7 +205,7 @@ def parse_yaml(text: str, path: str, problems: Problems) -> YValue | None:
     """Parse one YAML document into located values; syntax problems go to ``problems``."""
     fast = _compose_fast(text)
     if fast is not None:
-        return _convert(fast, path, problems, 0)
+        return _convert(fast, path, problems, 0, _LINE_BREAK.split(text))
     return parse_yaml_python(text, path, problems)
 
 
@@ -235,7 +235,7 @@ def parse_yaml_python(text: str, path: str, problems: Problems) -> YValue | None
         return None
     finally:
         loader.dispose()
-    return _convert(node, path, problems, 0)
+    return _convert(node, path, problems, 0, _LINE_BREAK.split(text))
 
 
 # PyYAML's wording -> (plain words, fix, whether the place is where the construct opened)
@@ -431,7 +431,7 @@ def _syntax_problem(exc: yaml.MarkedYAMLError, path: str, text: str = "") -> Rul
     return RuleProblem(path, line, col, f"YAML syntax error: {what}", hint)
 
 
-def _convert(node: Node, path: str, problems: Problems, depth: int) -> YValue | None:
+def _convert(node: Node, path: str, problems: Problems, depth: int, lines: list[str]) -> YValue | None:
     loc = _mark_loc(path, node)
     if depth > MAX_DEPTH:
         problems.add(loc, f"nesting deeper than {MAX_DEPTH} levels", "flatten the structure")
@@ -440,12 +440,22 @@ def _convert(node: Node, path: str, problems: Problems, depth: int) -> YValue | 
         if node.tag not in _PLAIN_TAGS:
             problems.add(loc, f"unsupported YAML tag {node.tag!r}", "remove the '!' tag")
             return None
+        if (joined := _joined_item(node, lines)) is not None:
+            line, column = joined
+            problems.add(
+                Loc(path, line + 1, column + 1),
+                f"this '- ' item is indented deeper than the line above it, so YAML reads it as more words of "
+                f"that line ({node.value!r})",
+                "start it in the same column as the '- ' items above it; a text that goes on over several "
+                'lines goes in quotes: "..."',
+            )
+            return None
         return YScalar(_scalar_value(node), loc, node.value)
     if isinstance(node, SequenceNode):
         if node.tag != "tag:yaml.org,2002:seq":
             problems.add(loc, f"unsupported YAML tag {node.tag!r}", "remove the '!' tag")
             return None
-        items = [_convert(child, path, problems, depth + 1) for child in node.value]
+        items = [_convert(child, path, problems, depth + 1, lines) for child in node.value]
         return YSeq(tuple(i for i in items if i is not None), loc)
     if isinstance(node, MappingNode):
         if node.tag != "tag:yaml.org,2002:map":
@@ -466,11 +476,24 @@ def _convert(node: Node, path: str, problems: Problems, depth: int) -> YValue | 
                     "keep one of them; YAML would silently drop the first",
                 )
                 continue
-            value = _convert(value_node, path, problems, depth + 1)
+            value = _convert(value_node, path, problems, depth + 1, lines)
             if value is not None:
                 entries[key] = (key_loc, value)
         return YMap(entries, loc)
     problems.add(loc, "unsupported YAML node", "use mappings, lists and plain values only")
+    return None
+
+
+def _joined_item(node: ScalarNode, lines: list[str]) -> tuple[int, int] | None:
+    """Where a '- ' line was folded into an unquoted text running over lines (an item indented
+    deeper than the one above it: '- sorry' then '  - apologize' is the one text 'sorry -
+    apologize'), as 0-based (line, column); None when there is none."""
+    if node.style or node.end_mark.line <= node.start_mark.line:  # quoted, a block, or one line
+        return None
+    for line in range(node.start_mark.line + 1, min(node.end_mark.line + 1, len(lines))):
+        text = lines[line]
+        if text.lstrip() == "-" or text.lstrip().startswith("- "):
+            return line, len(text) - len(text.lstrip())
     return None
 
 
