@@ -224,7 +224,7 @@ def parse_yaml_python(text: str, path: str, problems: Problems) -> YValue | None
                 "remove the '---' separator or split the file",
             )
     except yaml.MarkedYAMLError as exc:
-        problems.items.append(_syntax_problem(exc, path, text))
+        problems.items.append(syntax_problem(exc, path, text))
         return None
     except (yaml.YAMLError, RecursionError, ValueError) as exc:
         problems.items.append(
@@ -351,7 +351,7 @@ def _opening(text: str, opening: str) -> int:
     return len(text) - 1
 
 
-def _syntax_problem(exc: yaml.MarkedYAMLError, path: str, text: str = "") -> RuleProblem:
+def syntax_problem(exc: yaml.MarkedYAMLError, path: str, text: str = "") -> RuleProblem:
     """A PyYAML syntax error in plain words, at the place a person would look."""
     raw = " ".join(t for t in (exc.context, exc.problem) if t) or "invalid YAML"
     mark = exc.problem_mark or exc.context_mark
