@@ -37,6 +37,9 @@ RAW = (
     "a rule file must",
     "expected alphabetic",
     "block scalar",
+    "flow node",
+    "document start",
+    "not allowed here",
 )
 
 MISTAKES = {
@@ -52,6 +55,27 @@ MISTAKES = {
         "version: 1\n" + RULE + "lexicons:\n  sorry:\n    phrases: [sorry, apologize",
         11,
         14,
+        "a '[' list opened here is never closed",
+        "']'",
+    ),
+    "unclosed [ as the last line, after a comma": (
+        "version: 1\n" + RULE + "lexicons:\n  sorry:\n    phrases: [sorry, apologize,\n",
+        11,
+        14,
+        "a '[' list opened here is never closed",
+        "']'",
+    ),
+    "unclosed [ over several lines at the end of the file": (
+        "version: 1\n" + RULE + "lexicons:\n  sorry:\n    phrases: [sorry,\n      apologize,\n      my apologies,\n",
+        11,
+        14,
+        "a '[' list opened here is never closed",
+        "']'",
+    ),
+    "unclosed [ inside a { at the end of the file": (
+        GOOD.replace("says: sorry}", "says: [sorry, regret,"),
+        10,
+        34,
         "a '[' list opened here is never closed",
         "']'",
     ),
@@ -225,6 +249,34 @@ MISTAKES = {
     ),
     "a value that starts with > and goes on": (
         GOOD.replace("message: Good.", "message: > 2 apologies"),
+        9,
+        14,
+        "a value that starts with '|' or '>' is a block of text on the lines below it",
+        "put the value in quotes",
+    ),
+    "two commas in a row": (
+        GOOD.replace("[sorry, apologize]", "[sorry,, apologize]"),
+        3,
+        17,
+        "two commas with nothing between them",
+        "remove one",
+    ),
+    "a '- ' item on the line of its key": (
+        GOOD.replace("[sorry, apologize]", "- sorry"),
+        3,
+        10,
+        "a '- ' item cannot follow 'key:' on the same line",
+        "a line of its own under the key",
+    ),
+    "the first line indented": (
+        "  " + GOOD,
+        1,
+        3,
+        "the file's first line is indented, and a later top-level key is not",
+        "in column 1",
+    ),
+    "a value that starts with > then a letter": (
+        GOOD.replace("message: Good.", "message: >Good."),
         9,
         14,
         "a value that starts with '|' or '>' is a block of text on the lines below it",

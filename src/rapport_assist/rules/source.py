@@ -339,6 +339,29 @@ def _no_space_line(lines: list[str], line: int) -> int | None:
     return None
 
 
+_FLOW = {"[": "flow sequence", "{": "flow mapping"}  # an opening bracket -> its needle in _SYNTAX
+
+
+def _unclosed_bracket(text: str) -> tuple[str, yaml.Mark] | None:
+    """The innermost '[' or '{' that ``text`` never closes, and where it is; None when all are
+    closed. Only called on a syntax error: it scans the text again (the scanner's tokens, no
+    parsing), up to where the scanner stops."""
+    stack: list[tuple[str, yaml.Mark]] = []
+    scanner = yaml.SafeLoader(text)
+    try:
+        while scanner.check_token():
+            token = scanner.get_token()
+            if isinstance(token, (yaml.FlowSequenceStartToken, yaml.FlowMappingStartToken)):
+                stack.append(("[" if isinstance(token, yaml.FlowSequenceStartToken) else "{", token.start_mark))
+            elif isinstance(token, (yaml.FlowSequenceEndToken, yaml.FlowMappingEndToken)) and stack:
+                stack.pop()
+    except yaml.YAMLError:
+        pass
+    finally:
+        scanner.dispose()
+    return stack[-1] if stack else None
+
+
 def _opening(text: str, opening: str) -> int:
     """The 0-based column of the bracket that the last character of ``text`` closes (outside quotes
     it cannot tell: the value is plain text that starts with the bracket)."""
@@ -392,6 +415,34 @@ def syntax_problem(exc: yaml.MarkedYAMLError, path: str, text: str = "") -> Rule
             f"{'list' if opening == '[' else 'mapping'}, which ends at its '{before[-1]}'",
             f'put the whole text in quotes: "{opening}...{before[-1]} ..."',
         )
+    elif "found '<stream end>'" in raw and (bracket := _unclosed_bracket(text)) is not None:
+        # a flow list or mapping cut off: "[sorry,\n  apologize," as the last lines
+        opening, mark = bracket
+        _, what, hint, _ = next(entry for entry in _SYNTAX if entry[0] == _FLOW[opening])
+    elif "flow node" in raw and found is not None and found.group(1) == ",":
+        what, hint = "two commas with nothing between them", "remove one, or write the item that goes between them"
+    elif "sequence entries are not allowed here" in raw:
+        what, hint = (
+            "a '- ' item cannot follow 'key:' on the same line",
+            "put each '- ' item on a line of its own under the key, indented, or write the list as '[a, b]'",
+        )
+    elif "expected '<document start>'" in raw:
+        hint = "start every top-level key (version:, lexicons:, rules:, overrides:) in column 1"
+        first = next((n for n, t in enumerate(lines) if t.strip() and not t.lstrip().startswith("#")), None)
+        if first is not None and lines[first][:1] == " ":  # the file's first key indented: edit it
+            indent = len(lines[first]) - len(lines[first].lstrip(" "))
+            return RuleProblem(
+                path,
+                first + 1,
+                indent + 1,
+                "YAML syntax error: the file's first line is indented, and a later top-level key is not",
+                hint,
+            )
+        what, hint = (
+            "this line starts a second top-level part: the lines above it make a whole one already "
+            "(a list or a text comes before the keys)",
+            hint + ", with only comments before them",
+        )
     elif "cannot start any token" in raw and (char := re.search(r"found character '(.+?)'", raw)) is not None:
         if char.group(1) == "\\t":
             what, hint = (
@@ -400,7 +451,7 @@ def syntax_problem(exc: yaml.MarkedYAMLError, path: str, text: str = "") -> Rule
             )
         else:
             what, hint = f"a value cannot start with {char.group(1)!r} in YAML", 'put the value in quotes: "..."'
-    elif "block scalar" in raw and "expected a comment or a line break" in raw:
+    elif "while scanning a block scalar" in raw:
         what, hint = (
             "a value that starts with '|' or '>' is a block of text on the lines below it, so nothing may follow "
             "it on its line",
