@@ -261,6 +261,13 @@ MISTAKES = {
         "two commas with nothing between them",
         "remove one",
     ),
+    "a '- ' item inside a [ ] list over several lines": (
+        GOOD.replace("[sorry, apologize]", "[sorry,\n    - apologize]"),
+        4,
+        5,
+        "a '- ' item inside a '[...]' list, where items are separated by commas",
+        "write the item without '- '",
+    ),
     "a '- ' item on the line of its key": (
         GOOD.replace("[sorry, apologize]", "- sorry"),
         3,

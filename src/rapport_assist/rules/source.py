@@ -421,6 +421,16 @@ def syntax_problem(exc: yaml.MarkedYAMLError, path: str, text: str = "") -> Rule
         _, what, hint, _ = next(entry for entry in _SYNTAX if entry[0] == _FLOW[opening])
     elif "flow node" in raw and found is not None and found.group(1) == ",":
         what, hint = "two commas with nothing between them", "remove one, or write the item that goes between them"
+    elif "flow node" in raw and found is not None and found.group(1) == "-":
+        what, hint = (
+            "a '- ' item inside a '[...]' list, where items are separated by commas",
+            "write the item without '- ' and end it with ',' (or make the whole list '- ' lines, without '[' and ']')",
+        )
+    elif ("flow node" in raw or "block node" in raw) and found is not None:
+        what, hint = (
+            f"a value cannot start with {found.group(1)!r} here",
+            'remove it, or put the value in quotes: "..."',
+        )
     elif "sequence entries are not allowed here" in raw:
         what, hint = (
             "a '- ' item cannot follow 'key:' on the same line",
