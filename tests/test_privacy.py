@@ -595,3 +595,28 @@ def test_a_caption_of_a_half_said_number_shows_none_of_it() -> None:
             assert not any(a and b for a, b in zip(spoken, spoken[1:])), shown
     assert masker.mask_partial_text("I have two questions") == "I have two questions"  # lone words stay
     assert masker_for(False).mask_partial_text("card 4929 38") == "card 4929 38"  # masking off
+
+
+@pytest.mark.parametrize(
+    "body, where, says",
+    [
+        ("patterns:\n  - name: x\n    regex: [0-9\n", ":3:12:", "a '[' list opened here is never closed"),
+        (
+            "patterns:\n  - name: x\n    regex: [0-9]+ digits\n",
+            ":3:12:",
+            "more text after a '[...]'",
+        ),
+        ('patterns:\n  - name: x\n    regex: "\\d+"\n', ":3:14:", "a backslash inside double quotes starts an escape"),
+    ],
+)
+def test_a_yaml_mistake_in_a_team_list_is_told_as_for_rule_files(
+    tmp_path: Path, body: str, where: str, says: str
+) -> None:
+    """The masking list's YAML errors in the rule files' plain words, at the place to edit."""
+    team = tmp_path / "masking.yaml"
+    team.write_text(body)
+    with pytest.raises(BadInput) as exc:
+        load_mask_list([team])
+    told = exc.value.one_line()
+    assert f"{team}{where} masking list is not valid YAML: {says}" in told, told
+    assert "<stream end>" not in told and "but got" not in told and "but found" not in told

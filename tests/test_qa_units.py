@@ -593,3 +593,30 @@ def test_markup_in_a_call_is_shown_as_text_in_the_report_and_the_summary(tmp_pat
     assert text.count(f"about {SCRIPT}") >= 2
     assert f"{IMG}.jsonl" in text
     assert f"{IMG[:-1]}2.wav" in "".join(summary.text)
+
+
+def test_diff_show_takes_all_as_eval_does(tmp_path: Path) -> None:
+    """'rules diff --show all' lists every change of a rule, as 'eval --show all' does."""
+    team = tmp_path / "team.yaml"
+    team.write_text(
+        "version: 1\nrules:\n  - id: agent-spoke\n    title: Spoke\n    severity: low\n    why: test\n"
+        "    when: {speaker: agent, says: {regex: '\\w'}}\n    cooldown_s: 0\n    max_per_call: 100\n"
+        "    message: Agent spoke.\n"
+    )
+
+    def diff(*show: str) -> str:
+        out, err = io.StringIO(), io.StringIO()
+        assert main(["rules", "diff", "--new", str(team), str(TRANSCRIPT), *show], out, err) == 0, err.getvalue()
+        return out.getvalue()
+
+    every = diff("--show", "all")
+    listed = [line for line in every.splitlines() if line.startswith("    + ")]
+    assert len(listed) > 2 and "more (--show" not in every
+    assert f"agent-spoke (new rule): +{len(listed)} -0" in every
+    one = diff("--show", "1")
+    assert len([line for line in one.splitlines() if line.startswith("    + ")]) == 1
+    assert f"... {len(listed) - 1} more (--show N or all, or --format json)" in one
+    assert diff() == diff("--show", "20") and (len(listed) > 20 or diff() == every)
+    err = io.StringIO()
+    assert main(["rules", "diff", "--new", str(team), "--show", "some"], io.StringIO(), err) == 2
+    assert "expected a number or 'all'" in err.getvalue()

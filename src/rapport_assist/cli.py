@@ -325,7 +325,7 @@ RULE_FILES.add_argument(
 
 
 def _show_count(text: str) -> int | None:
-    """``eval --show``: a count, or "all" (None)."""
+    """``--show`` of eval and rules diff: a count, or "all" (None)."""
     if text.strip().lower() == "all":
         return None
     try:
@@ -578,7 +578,13 @@ def _add_rules_actions(rsub: argparse._SubParsersAction) -> None:
         "(to compare two full copies of the rules)",
     )
     show = _block()
-    show.add_argument("--show", type=int, default=20, metavar="N", help="changes to list per rule (default: 20)")
+    show.add_argument(
+        "--show",
+        type=_show_count,
+        default=20,
+        metavar="N|all",
+        help="changes to list per rule (default: 20; all: every one)",
+    )
     _command(
         rsub,
         "diff",

@@ -166,11 +166,18 @@ def _read_yaml(path: Path) -> dict[str, Any]:
     import yaml
 
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        text = path.read_text(encoding="utf-8")
+        data = yaml.safe_load(text)
     except OSError as exc:
         raise BadInput(
             f"cannot read the masking list {path}: {exc.strerror or exc}", f"fix or remove it (or unset ${LIST_ENV})"
         ) from None
+    except yaml.MarkedYAMLError as exc:  # in the plain words of a rule file's syntax error
+        from .rules.source import syntax_problem
+
+        found = syntax_problem(exc, str(path), text)
+        what = found.message.removeprefix("YAML syntax error: ")
+        raise BadInput(f"{path}:{found.line}:{found.col}: masking list is not valid YAML: {what}", found.hint) from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"{path}:{mark.line + 1}:{mark.column + 1}" if mark is not None else str(path)

@@ -219,7 +219,8 @@ def _setting_line(c: SettingChange) -> str:
     return f"{c.name}: {_show_value(c.old)} → {_show_value(c.new)}" + (f" ({note})" if note else "")
 
 
-def format_diff(report: DiffReport, show: int = 20) -> str:
+def format_diff(report: DiffReport, show: int | None = 20) -> str:
+    """The diff as text; ``show``: the changes listed per rule (None: every one)."""
     lines = []
     total_plus = sum(len(r.appeared) for r in report.rules.values())
     total_minus = sum(len(r.disappeared) for r in report.rules.values())
@@ -265,8 +266,8 @@ def format_diff(report: DiffReport, show: int = 20) -> str:
                 lines.append(
                     f"        {ev['speaker']} #{ev['utterance_index']}: {text}" + (f"  [{said}]" if said else "")
                 )
-        if len(changes) > show:
-            lines.append(f"    ... {len(changes) - show} more (--show N, or --format json)")
+        if show is not None and len(changes) > show:
+            lines.append(f"    ... {len(changes) - show} more (--show N or all, or --format json)")
     if same and report.calls:
         lines.append("  no change: " + ", ".join(same))
     for call_id, why in report.errors:

@@ -181,13 +181,27 @@ def _named(model: type[Spec] | None, path: tuple[Step, ...]) -> str:
         return model.what.format(name=keys[-1] if keys else "")
     inner = _keys(path[UNIT_DEPTH:]) if len(path) > UNIT_DEPTH else _keys(path)
     steps = [s for s in path if not _is_tag(s)]
-    if len(steps) > UNIT_DEPTH and isinstance(steps[-1], int) and inner:  # an item of a list
-        return f"an item of '{inner[-1]}'"
+    if len(steps) > UNIT_DEPTH and isinstance(steps[-1], int):  # an item of a list
+        if inner:
+            return f"an item of '{inner[-1]}'"
+        if isinstance(steps[1], str):  # a lexicon written as a bare list: 'sorry: [sorry, ...]'
+            return f"an item of {steps[1]!r}"
     if inner and inner[-1] in ("agent", "customer"):  # in an example turn
         return f"the {inner[-1]}'s words"
     if path[:1] == ("tones",) and inner == ["text"]:
         return f"tone {path[1]!r}"
     return ".".join(inner[-2:]) if inner else "a rule file"
+
+
+def _colon_text(node: YValue | None) -> str | None:
+    """'key: value' as written, for a mapping of one entry whose value is plain text or a
+    number: most likely text holding ': ' that YAML read as a mapping; else None."""
+    if not isinstance(node, YMap) or len(node.entries) != 1:
+        return None
+    ((key, (_, value)),) = node.entries.items()
+    if not isinstance(value, YScalar) or isinstance(value.value, bool):
+        return None
+    return f"{key}: {value.raw}" if value.raw else f"{key}:"
 
 
 def _shown(node: YValue | None, fallback: Any) -> str:
@@ -228,6 +242,13 @@ def describe(tp: Any, root: YValue, error: ErrorDetails, base: tuple[Step, ...] 
         word = holder.unknown.format(what=what) if holder is not None else f"key in {what}"
         known = field_types(holder) if holder is not None else ()
         hint = closest_hint(key, known, "key")
+        head, colon, tail = key.partition(":")
+        if colon and tail and not tail.startswith(" ") and head.strip() in known:  # {speaker:agent}
+            return (
+                walk.key_loc or here,
+                f"unknown {word} {key!r}: it has no space after the ':', so YAML reads it as one word",
+                f"write '{head.strip()}: {tail}'",
+            )
         if getattr(holder, "what", "") == "an override" and not hint.startswith("did you mean"):
             # a threshold written beside 'rule:' ({rule: dead-air, silence_s: 12})
             value_text = value if isinstance(value, (int, float)) and not isinstance(value, bool) else "..."
@@ -254,6 +275,12 @@ def describe(tp: Any, root: YValue, error: ErrorDetails, base: tuple[Step, ...] 
         return walk.key_loc or here, *_bad_key(full, str(value))
     if kind == "literal_error":
         return here, *_bad_choice(walk, full, value)
+    if kind in ("string_type", "union_tag_invalid") and (pair := _colon_text(walk.node)) is not None:
+        return (  # 'note: this' in a [...] list, or '- note: this': a ': ' makes it a mapping
+            here,
+            f"{name} must be text, not a mapping: {pair!r} reads as 'key: value' because of the ': '",
+            f'put it in quotes: "{pair}"',
+        )
     if kind in _EXPECTED:
         must, fix = _EXPECTED[kind]
         return here, f"{name} must be {must}, not {_shown(walk.node, value)}", fix
