@@ -173,7 +173,7 @@ def _read_yaml(path: Path) -> dict[str, Any]:
             f"cannot read the masking list {path}: {exc.strerror or exc}", f"fix or remove it (or unset ${LIST_ENV})"
         ) from None
     except yaml.MarkedYAMLError as exc:  # in the plain words of a rule file's syntax error
-        from .rules.source import syntax_problem
+        from .yaml_words import syntax_problem
 
         found = syntax_problem(exc, str(path), text)
         what = found.message.removeprefix("YAML syntax error: ")
