@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from rapport_assist.cli import main
+from team_rules_fixture import TEAM_RULES
 
 
 def test_sidebar_with_a_missing_review_file_says_so(tmp_path: Path):
@@ -40,21 +41,6 @@ Mr Jones: I already did that three times.
 Julie: I will send a technician tomorrow.
 """
 
-TEAM_RULE = """version: 1
-lexicons:
-  router-words:
-    phrases: [restart the router]
-rules:
-  - id: router-tip
-    title: Router tip
-    severity: low
-    why: Tell them how long it takes.
-    when:
-      speaker: agent
-      says: router-words
-    message: "Say how long a restart takes."
-"""
-
 
 def test_sidebar_qa_without_a_display_replays_that_file_in_the_terminal_as_replay_does(tmp_path: Path):
     """A user who names a file to review gets that file, not the demo call: the same events as
@@ -62,7 +48,7 @@ def test_sidebar_qa_without_a_display_replays_that_file_in_the_terminal_as_repla
     call = tmp_path / "call.txt"
     call.write_text(CALL_TXT, encoding="utf-8")
     team = tmp_path / "team.yaml"
-    team.write_text(TEAM_RULE, encoding="utf-8")
+    team.write_text(TEAM_RULES, encoding="utf-8")
     options = ["--rules", str(team), "--speaker-map", "Julie=agent,Mr Jones=customer", "--format", "jsonl"]
     out, err = io.StringIO(), io.StringIO()
     code = main(["sidebar", "--qa", str(call), *options], out, err, environ={})

@@ -32,21 +32,7 @@ from rapport_assist.playback import Playback  # noqa: E402
 from rapport_assist.rules import RuleLibrary, default_rules_dir  # noqa: E402
 from rapport_assist.types import CallSummary, Evidence, Nudge, Partial, Speaker, TurnRevision, Utterance  # noqa: E402
 from sidebar_support import PushRunner  # noqa: E402
-
-TEAM_RULES = """version: 1
-lexicons:
-  router-words:
-    phrases: [restart the router]
-rules:
-  - id: router-tip
-    title: Router tip
-    severity: low
-    why: Tell them how long it takes.
-    when:
-      speaker: agent
-      says: router-words
-    message: "Say how long a restart takes."
-"""
+from team_rules_fixture import TEAM_RULES  # noqa: E402
 
 
 @pytest.fixture(scope="module")
