@@ -12,13 +12,12 @@ joined into utterances while one speaks (or its ``audio_segments``).
 from __future__ import annotations
 
 import json
-import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterator, Sequence
 
 from .errors import BadInput, InputNotFound
-from .transcript_base import SpeakerMap, finite_number, parse_line, shown_value as _shown
+from .transcript_base import SpeakerMap, parse_line, time_field
 from .types import Speaker, Utterance
 
 
@@ -98,15 +97,7 @@ def read_amazon_json(path: Path, speaker_map: SpeakerMap = ()) -> Iterator[Utter
 
 
 def _millis(value: Any, name: str, where: str) -> float | None:
-    if value is None:
-        return None
-    seconds = finite_number(value)
-    if seconds is None or seconds < 0:
-        raise BadInput(
-            f"{where}: '{name}' must be a number of milliseconds ≥ 0, got {_shown(value)}",
-            "fix or remove that field (missing times are estimated from the word count)",
-        )
-    return seconds / 1000.0
+    return time_field(value, name, where, unit="milliseconds", per_s=1000.0)
 
 
 def read_call_analytics(path: Path, doc: Any = None) -> Iterator[Utterance]:
@@ -221,19 +212,7 @@ def _transcribe_results(doc: Any) -> dict[str, Any] | None:
 
 def _seconds(value: Any, name: str, where: str) -> float | None:
     """A time of a Transcribe output (a string of seconds, "4.86", or a number); None when absent."""
-    if value is None:
-        return None
-    seconds = None
-    if isinstance(value, str):
-        try:
-            seconds = float(value)
-        except ValueError:
-            pass
-    else:
-        seconds = finite_number(value)
-    if seconds is None or not math.isfinite(seconds) or seconds < 0:
-        raise BadInput(f"{where}: '{name}' must be a number of seconds ≥ 0, got {_shown(value)}", _TRANSCRIBE_FORM_HINT)
-    return seconds
+    return time_field(value, name, where, text=True, hint=_TRANSCRIBE_FORM_HINT)
 
 
 def _label(obj: dict[str, Any]) -> str | None:

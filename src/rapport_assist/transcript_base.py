@@ -75,16 +75,37 @@ def shown_value(value: Any) -> str:
     return text if len(text) <= 40 else text[:37] + "..."
 
 
-def _time(value: Any, name: str, where: str) -> float | None:
+_MISSING_TIME_HINT = "fix or remove that field (missing times are estimated from the word count)"
+
+
+def time_field(
+    value: Any,
+    name: str,
+    where: str,
+    *,
+    unit: str = "seconds",
+    per_s: float = 1.0,
+    text: bool = False,
+    hint: str = _MISSING_TIME_HINT,
+) -> float | None:
+    """A time field of a transcript in seconds, or None when absent: a number of ``unit`` ≥ 0
+    (``per_s`` of them to a second); with ``text``, also a number written as a string ("4.86").
+    Anything else is BadInput naming ``where`` and the field."""
     if value is None:
         return None
-    seconds = finite_number(value)
-    if seconds is None or seconds < 0:
-        raise BadInput(
-            f"{where}: '{name}' must be a number of seconds ≥ 0, got {shown_value(value)}",
-            "fix or remove that field (missing times are estimated from the word count)",
-        )
-    return seconds
+    number = None
+    if text and isinstance(value, str):
+        try:
+            number = float(value)
+        except ValueError:
+            pass
+        if number is not None and not math.isfinite(number):
+            number = None
+    else:
+        number = finite_number(value)
+    if number is None or number < 0:
+        raise BadInput(f"{where}: '{name}' must be a number of {unit} ≥ 0, got {shown_value(value)}", hint)
+    return number / per_s
 
 
 def parse_line(obj: Any, index: int, prev_end_s: float, where: str) -> Utterance:
@@ -112,8 +133,8 @@ def parse_line(obj: Any, index: int, prev_end_s: float, where: str) -> Utterance
             f"{where}: 'text' is {len(text):,} characters long (at most {MAX_TEXT_CHARS:,} an utterance)",
             "split long turns into several lines, one utterance each",
         )
-    start = _time(obj.get("start"), "start", where)
-    end = _time(obj.get("end"), "end", where)
+    start = time_field(obj.get("start"), "start", where)
+    end = time_field(obj.get("end"), "end", where)
     estimated = start is None or end is None
     if start is None:
         start = prev_end_s + GAP_S if index else 0.0
