@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterator, Sequence
 
 from .errors import BadInput, InputNotFound
-from .transcript_base import SpeakerMap, parse_line, time_field
+from .transcript_base import SpeakerMap, open_input, parse_line, time_field
 from .types import Speaker, Utterance
 
 
@@ -37,15 +37,11 @@ _AMAZON_HINT = (
 
 def _json_document(path: Path) -> Any:
     """The JSON document in ``path``; InputNotFound or BadInput (``file:line`` of a syntax error)."""
-    try:
-        with path.open("rb") as handle:
+    with open_input(path, ".json") as handle:
+        try:
             raw = handle.read(MAX_JSON_BYTES + 1)
-    except FileNotFoundError:
-        raise InputNotFound(f"no such file: {path}", "check the path") from None
-    except IsADirectoryError:
-        raise InputNotFound(f"{path} is a folder, not a file", "pass a .json file") from None
-    except OSError as exc:
-        raise InputNotFound(f"cannot read {path}: {exc.strerror}", "check the file's permissions") from None
+        except OSError as exc:
+            raise InputNotFound(f"cannot read {path}: {exc.strerror}", "check the file's permissions") from None
     if len(raw) > MAX_JSON_BYTES:
         raise BadInput(f"{path} is over {MAX_JSON_BYTES >> 20} MB", _AMAZON_HINT)
     try:

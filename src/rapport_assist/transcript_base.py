@@ -15,7 +15,7 @@ from __future__ import annotations
 import codecs
 import math
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, BinaryIO, Iterator
 
 from .annotate import count_words
 from .errors import BadInput, InputNotFound
@@ -158,20 +158,25 @@ def parse_line(obj: Any, index: int, prev_end_s: float, where: str) -> Utterance
     )
 
 
+def open_input(path: Path, suffix: str) -> BinaryIO:
+    """``path`` opened for reading bytes; a missing, folder or unreadable path is InputNotFound
+    saying what to do (``suffix``: the kind of file to pass instead of a folder)."""
+    try:
+        return path.open("rb")
+    except FileNotFoundError:
+        raise InputNotFound(f"no such file: {path}", "check the path") from None
+    except IsADirectoryError:
+        raise InputNotFound(f"{path} is a folder, not a file", f"pass a {suffix} file") from None
+    except OSError as exc:
+        raise InputNotFound(f"cannot read {path}: {exc.strerror}", "check the file's permissions") from None
+
+
 def read_lines(path: Path) -> Iterator[tuple[int, str]]:
     """(line number, line) of a UTF-8 text file, lazily; missing or unreadable -> InputNotFound,
     bad bytes or a line over ``MAX_LINE_BYTES`` -> BadInput naming that line (after the good lines
     before it). A UTF-8 byte order mark at the start is skipped. Each line is decoded on its own,
     so an error names its own line, and at most ``MAX_LINE_BYTES`` are read into memory at once."""
-    try:
-        handle = path.open("rb")
-    except FileNotFoundError:
-        raise InputNotFound(f"no such file: {path}", "check the path") from None
-    except IsADirectoryError:
-        raise InputNotFound(f"{path} is a folder, not a file", "pass a .jsonl file") from None
-    except OSError as exc:
-        raise InputNotFound(f"cannot read {path}: {exc.strerror}", "check the file's permissions") from None
-    with handle:
+    with open_input(path, ".jsonl") as handle:
         lineno = 0
         while True:
             try:
