@@ -207,14 +207,72 @@ def one_line_error(err: str) -> str:
 
 def test_an_unknown_role_names_its_segment_after_the_good_ones(tmp_path: Path) -> None:
     doc = json.loads(json.dumps(CONTACT_LENS))
-    doc["Participants"].append({"ParticipantId": "ivr", "ParticipantRole": "SYSTEM"})
+    doc["Participants"].append({"ParticipantId": "ivr", "ParticipantRole": "IVR"})
     doc["Transcript"].insert(3, {"ParticipantId": "ivr", "Content": "Please hold.", "BeginOffsetMillis": 10000})
     path = write(tmp_path, "call.json", doc)
     code, events, err = replay(path)
     line = one_line_error(err)
-    assert code == 4 and f"{path}: segment 4: participant 'SYSTEM'" in line
-    assert "AGENT or CUSTOMER" in line and "drop the segment" in line  # what to do
+    assert code == 4 and f"{path}: segment 4: participant 'IVR'" in line
+    assert "AGENT and CUSTOMER" in line and "SYSTEM and CUSTOM_BOT are skipped" in line  # the roles it knows
+    assert "drop the segment" in line  # what to do
     assert [e["text"] for e in events if e["type"] == "utterance"] == [HELLO, ANGRY]  # kept
+
+
+# A Contact Lens call with Amazon Connect's other participant roles: the system (a flow's prompt, a
+# chat's "joined" event without words), a bot (CUSTOM_BOT), and a supervisor who barges in.
+OTHER_ROLES = json.loads(json.dumps(CONTACT_LENS))
+OTHER_ROLES["Participants"] += [
+    {"ParticipantId": "flow", "ParticipantRole": "SYSTEM"},
+    {"ParticipantId": "lex", "ParticipantRole": "CUSTOM_BOT"},
+    {"ParticipantId": "sup-1", "ParticipantRole": "SUPERVISOR"},
+]
+OTHER_ROLES["Transcript"][:0] = [
+    {"ParticipantId": "flow", "Content": "This call may be recorded.", "BeginOffsetMillis": 0, "EndOffsetMillis": 400},
+    {"ParticipantId": "lex", "Content": "Say billing or sales.", "BeginOffsetMillis": 400, "EndOffsetMillis": 900},
+    {"ParticipantId": "flow", "ParticipantRole": "SYSTEM"},
+]
+SORRY = "I am sorry about the bill, I will fix it now."
+OTHER_ROLES["Transcript"].insert(
+    6, {"ParticipantRole": "Supervisor", "Content": SORRY, "BeginOffsetMillis": 9200, "EndOffsetMillis": 11000}
+)
+
+
+def test_system_and_bot_segments_are_skipped_with_one_warning(tmp_path: Path) -> None:
+    """They stopped the read (exit 4); now the call replays, and one warning says how many were
+    left out and whose; a supervisor's segment is read as the agent's side, and the warning says so."""
+    path = write(tmp_path, "call.json", OTHER_ROLES)
+    assert [(s, t) for s, t, _, _ in turns(path)] == [(AGENT, HELLO), (CUSTOMER, ANGRY), (AGENT, SORRY), (AGENT, ASK)]
+    code, events, err = replay(path)
+    assert code == 0, err
+    notes = [e for e in events if e["type"] == "status" and e["level"] == "warning"]
+    assert len(notes) == 1 and notes[0]["code"] == "other_participants"
+    assert notes[0]["message"] == (
+        f"{path}: 3 segments of SYSTEM (2) and CUSTOM_BOT (1) skipped (a system or bot message is no side of "
+        "the call); 1 segment of SUPERVISOR read as the agent's side (a supervisor who joined the call speaks for "
+        "the contact centre)"
+    )
+    assert [e["speaker"] for e in events if e["type"] == "utterance"] == ["agent", "customer", "agent", "agent"]
+    assert not [e for e in events if e["type"] == "nudge" and e["rule"] == "angry-no-apology"]  # the apology counts
+    # a call of the system alone has no words of either side
+    bot = {"Transcript": [s for s in OTHER_ROLES["Transcript"] if s.get("ParticipantId") in ("flow", "lex")]}
+    bot["Participants"] = OTHER_ROLES["Participants"]
+    with pytest.raises(BadInput, match=r"no words of the agent or customer \(only 3 segments of the system or a bot\)"):
+        list(read_transcript(write(tmp_path, "bot.json", bot)))
+    # a plain Call Analytics file has nothing to say
+    code, events, _ = replay(write(tmp_path, "ca.json", CALL_ANALYTICS))
+    assert code == 0 and not [e for e in events if e["type"] == "status" and e["level"] == "warning"]
+
+
+def test_qa_lists_the_skipped_participants_among_the_calls_warnings(tmp_path: Path) -> None:
+    calls = tmp_path / "calls"
+    calls.mkdir()
+    write(calls, "cl.json", OTHER_ROLES)
+    err = io.StringIO()
+    argv = ["qa", str(calls), "--out", str(tmp_path / "out"), "--cache", str(tmp_path / "cache"), "--workers", "1"]
+    assert main(argv, io.StringIO(), err) == 0, err.getvalue()
+    assert "warning: cl: other participants" in err.getvalue()
+    (row,) = csv.DictReader((tmp_path / "out" / "summary.csv").open())
+    assert row["status"] == "done" and row["warnings"] == "other participants"
 
 
 def test_broken_json_names_its_line(tmp_path: Path) -> None:
