@@ -389,6 +389,48 @@ def test_a_new_speaker_mark_is_never_carried(tmp_path: Path) -> None:
     assert [u.text for u in read_transcript_until_error(path)] == ["Thanks for calling,", "how can I help?"]
 
 
+# Deepgram's SRT (deepgram-captions): a '[speaker N]' line of its own when the speaker changes
+DIARIZED_SRT = f"""\
+1
+00:00:01,000 --> 00:00:02,500
+[speaker 0]
+Thanks for calling,
+
+2
+00:00:02,500 --> 00:00:03,500
+how can I help?
+
+3
+00:00:04,000 --> 00:00:09,000
+[speaker 1]
+{ANGRY}
+
+4
+00:00:11,500 --> 00:00:14,000
+[speaker 0]
+{ASK}
+"""
+
+
+def test_a_bracketed_speaker_line_is_a_label_with_the_speaker_map(tmp_path: Path) -> None:
+    path = write(tmp_path, "dg.srt", DIARIZED_SRT)
+    assert [s for s, _, _, _ in turns(path, "speaker 0=agent,speaker 1=customer")] == [AGENT, AGENT, CUSTOMER, AGENT]
+    code, events, err = replay(path)  # without it: whose side is not known, and what to write is said
+    line = one_line_error(err)
+    assert code == 4 and f"{path}:3: '[speaker 0]' is not a side of the call" in line
+    assert "--speaker-map 'speaker 0=agent,speaker 1=customer'" in line and not events
+    code, events, err = replay(path, "--speaker-map", "speaker 0=agent,speaker 1=customer")
+    assert code == 0 and [e["rule"] for e in events if e["type"] == "nudge"] == ["angry-no-apology"], err
+    # a side word in brackets is a label; a sound in brackets is still a sound
+    srt = DIARIZED_SRT.replace("[speaker 0]", "[Agent]").replace("[speaker 1]", "(Customer)")
+    srt = srt.replace("how can I help?", "[customer laughs]\nhow can I help?")
+    assert turns(write(tmp_path, "sides.srt", srt)) == turns(path, "speaker 0=agent,speaker 1=customer")
+    # a '>>' alone on its line: the words under it are a new speaker's
+    srt = DIARIZED_SRT.replace("[speaker 1]", ">>")
+    with pytest.raises(BadInput, match=r"marked\.srt:13: the cue marks a new speaker"):
+        list(read_transcript(write(tmp_path, "marked.srt", srt), parse_speaker_map("speaker 0=agent")))
+
+
 def read_transcript_until_error(path: Path) -> list:
     read = []
     try:

@@ -10,14 +10,16 @@ A line with no side, or an indented one, continues the turn before it (wrapped t
 given, are turn starts; each turn's end is estimated from its words, never past the next start.
 
 Captions (``read_captions``) are cues with their times; each cue's text says its side, as a WebVTT
-voice (``<v Agent>``, ``<v Julie (Agent)>``) or a leading label read as a ``.txt`` turn's
-(``Agent: …``). A cue without a side goes on with the voice of the cue before it, or with its label
+voice (``<v Agent>``, ``<v Julie (Agent)>``), a leading label read as a ``.txt`` turn's
+(``Agent: …``), or a label in brackets on a line of its own (``[Agent]``, ``[speaker 0]`` of the
+speaker map). A cue without a side goes on with the voice of the cue before it, or with its label
 while the turn goes on (``read_captions`` says when: captions often label a turn's first cue only).
 
 ``--speaker-map`` (``parse_speaker_map``) names people as sides for the formats that label turns
 (``transcript.SPEAKER_MAP_SUFFIXES``), so "Julie: …" can be read; a name it gives wins over the side
-words. In a Transcribe job's output (``transcript_amazon``) it names its speakers and channels
-("spk_0=agent").
+words; a name with a comma goes in double quotes ('"Smith, Julie"=agent'), and a turn led by such a
+name that the map does not give stops rather than going on the turn before. In a Transcribe job's
+output (``transcript_amazon``) it names its speakers and channels ("spk_0=agent").
 
 The side words (``TEXT_SIDES``) and ``SpeakerMap`` are in ``transcript_base``, with ``parse_line``,
 which reads a JSONL line's speaker with the same words.
@@ -341,6 +343,28 @@ class _Part(NamedTuple):
 
 
 _NEW_SPEAKER = re.compile(r">>+\s*")  # broadcast captions' mark of a change of speaker (">>>": of subject)
+# a label on a line of its own, in brackets: Deepgram's SRT ("[speaker 0]", when the speaker
+# changes), some meeting exports ("(Julie Smith)"); read only when it is a side word or a person of
+# the speaker map, so a sound ("[customer laughs]", "(music)") stays a sound
+_BRACKETED = re.compile(r"[\[(]\s*([^\])]+?)\s*[\])]")
+_DIARIZED = re.compile(r"speaker \d+")  # a diarizer's speaker, who needs --speaker-map
+
+
+def _bracket_side(lead: str, where: str, speaker_map: SpeakerMap) -> Speaker | None:
+    """The side a bracketed label alone on a line names ("[Agent]", "[speaker 0]" of the speaker
+    map), else None (a sound). BadInput for a diarizer's speaker the speaker map does not name."""
+    m = _BRACKETED.fullmatch(lead)
+    if m is None:
+        return None
+    name = " ".join(m.group(1).lower().split())
+    side = dict(speaker_map).get(name) or TEXT_SIDES.get(name)
+    if side is None and _DIARIZED.fullmatch(name):
+        raise BadInput(
+            f"{where}: {lead!r} is not a side of the call",
+            "name the speakers: --speaker-map 'speaker 0=agent,speaker 1=customer' "
+            "(or the other way round: listen to the call's start)",
+        )
+    return side
 
 
 def _cue_parts(
@@ -356,25 +380,30 @@ def _cue_parts(
     when a line marks a new speaker ('>>') without saying whose side."""
     turn_line, label = _label_patterns(_names(speaker_map))
     parts: list[_Part] = []
+    marked = False  # a '>>' alone on the line before: the next words are a new speaker's
     for lineno, line in lines:
         where = f"{path}:{lineno}"
+        after_mark, marked = marked, False
         pieces = _VOICE.split(line)  # text, voice, its text, voice, its text…
         lead = _clean_cue_text(pieces[0])
         new_speaker = _NEW_SPEAKER.match(lead)
         if new_speaker:
             lead = lead[new_speaker.end() :]
-        if lead and not _SOUND_ONLY.fullmatch(lead):
-            m = turn_line.match(lead)
-            if m is not None:
-                side = _side_of(m, speaker_map)
-                if side is None:
-                    raise _not_a_side(where, m, _CUE_SIDES_HINT)
-                parts.append(_Part(side, [_unless_sound(m.group("text"))], lineno, "label"))
-                continue
+            marked = not lead and len(pieces) == 1
+        bracketed = _bracket_side(lead, where, speaker_map) if lead else None
+        m = None if bracketed is not None or not lead or _SOUND_ONLY.fullmatch(lead) else turn_line.match(lead)
+        if bracketed is not None:
+            parts.append(_Part(bracketed, [], lineno, "label"))
+        elif m is not None:
+            side = _side_of(m, speaker_map)
+            if side is None:
+                raise _not_a_side(where, m, _CUE_SIDES_HINT)
+            parts.append(_Part(side, [_unless_sound(m.group("text"))], lineno, "label"))
+        elif lead and not _SOUND_ONLY.fullmatch(lead):
             name = _comma_name(lead)
             if name is not None:
                 raise _comma_name_error(where, name)
-            if new_speaker:
+            if new_speaker or after_mark:
                 raise BadInput(
                     f"{where}: the cue marks a new speaker ('>>') but not whose side",
                     f"{_CUE_SIDES_HINT}; {_NAME_HINT}",
