@@ -12,7 +12,9 @@ Transcribe and Contact Lens). What they all share (``parse_line``, ``read_lines`
 constants, ``TEXT_SIDES``, ``SpeakerMap``) is in ``transcript_base``; the names callers use are
 imported from here.
 
-Reading is lazy, so the lines before a bad one are processed and kept before the error.
+Reading is lazy, so the lines before a bad one are processed and kept before the error. What a
+reader leaves out without stopping (a Contact Lens call's system and bot segments) is said once,
+before the replay, by ``transcript_notes``.
 """
 
 from __future__ import annotations
