@@ -207,14 +207,72 @@ def one_line_error(err: str) -> str:
 
 def test_an_unknown_role_names_its_segment_after_the_good_ones(tmp_path: Path) -> None:
     doc = json.loads(json.dumps(CONTACT_LENS))
-    doc["Participants"].append({"ParticipantId": "ivr", "ParticipantRole": "SYSTEM"})
+    doc["Participants"].append({"ParticipantId": "ivr", "ParticipantRole": "IVR"})
     doc["Transcript"].insert(3, {"ParticipantId": "ivr", "Content": "Please hold.", "BeginOffsetMillis": 10000})
     path = write(tmp_path, "call.json", doc)
     code, events, err = replay(path)
     line = one_line_error(err)
-    assert code == 4 and f"{path}: segment 4: participant 'SYSTEM'" in line
-    assert "AGENT or CUSTOMER" in line and "drop the segment" in line  # what to do
+    assert code == 4 and f"{path}: segment 4: participant 'IVR'" in line
+    assert "AGENT and CUSTOMER" in line and "SYSTEM and CUSTOM_BOT are skipped" in line  # the roles it knows
+    assert "drop the segment" in line  # what to do
     assert [e["text"] for e in events if e["type"] == "utterance"] == [HELLO, ANGRY]  # kept
+
+
+# A Contact Lens call with Amazon Connect's other participant roles: the system (a flow's prompt, a
+# chat's "joined" event without words), a bot (CUSTOM_BOT), and a supervisor who barges in.
+OTHER_ROLES = json.loads(json.dumps(CONTACT_LENS))
+OTHER_ROLES["Participants"] += [
+    {"ParticipantId": "flow", "ParticipantRole": "SYSTEM"},
+    {"ParticipantId": "lex", "ParticipantRole": "CUSTOM_BOT"},
+    {"ParticipantId": "sup-1", "ParticipantRole": "SUPERVISOR"},
+]
+OTHER_ROLES["Transcript"][:0] = [
+    {"ParticipantId": "flow", "Content": "This call may be recorded.", "BeginOffsetMillis": 0, "EndOffsetMillis": 400},
+    {"ParticipantId": "lex", "Content": "Say billing or sales.", "BeginOffsetMillis": 400, "EndOffsetMillis": 900},
+    {"ParticipantId": "flow", "ParticipantRole": "SYSTEM"},
+]
+SORRY = "I am sorry about the bill, I will fix it now."
+OTHER_ROLES["Transcript"].insert(
+    6, {"ParticipantRole": "Supervisor", "Content": SORRY, "BeginOffsetMillis": 9200, "EndOffsetMillis": 11000}
+)
+
+
+def test_system_and_bot_segments_are_skipped_with_one_warning(tmp_path: Path) -> None:
+    """They stopped the read (exit 4); now the call replays, and one warning says how many were
+    left out and whose; a supervisor's segment is read as the agent's side, and the warning says so."""
+    path = write(tmp_path, "call.json", OTHER_ROLES)
+    assert [(s, t) for s, t, _, _ in turns(path)] == [(AGENT, HELLO), (CUSTOMER, ANGRY), (AGENT, SORRY), (AGENT, ASK)]
+    code, events, err = replay(path)
+    assert code == 0, err
+    notes = [e for e in events if e["type"] == "status" and e["level"] == "warning"]
+    assert len(notes) == 1 and notes[0]["code"] == "other_participants"
+    assert notes[0]["message"] == (
+        f"{path}: 3 segments of SYSTEM (2) and CUSTOM_BOT (1) skipped (a system or bot message is no side of "
+        "the call); 1 segment of SUPERVISOR read as the agent's side (a supervisor who joined the call speaks for "
+        "the contact centre)"
+    )
+    assert [e["speaker"] for e in events if e["type"] == "utterance"] == ["agent", "customer", "agent", "agent"]
+    assert not [e for e in events if e["type"] == "nudge" and e["rule"] == "angry-no-apology"]  # the apology counts
+    # a call of the system alone has no words of either side
+    bot = {"Transcript": [s for s in OTHER_ROLES["Transcript"] if s.get("ParticipantId") in ("flow", "lex")]}
+    bot["Participants"] = OTHER_ROLES["Participants"]
+    with pytest.raises(BadInput, match=r"no words of the agent or customer \(only 3 segments of the system or a bot\)"):
+        list(read_transcript(write(tmp_path, "bot.json", bot)))
+    # a plain Call Analytics file has nothing to say
+    code, events, _ = replay(write(tmp_path, "ca.json", CALL_ANALYTICS))
+    assert code == 0 and not [e for e in events if e["type"] == "status" and e["level"] == "warning"]
+
+
+def test_qa_lists_the_skipped_participants_among_the_calls_warnings(tmp_path: Path) -> None:
+    calls = tmp_path / "calls"
+    calls.mkdir()
+    write(calls, "cl.json", OTHER_ROLES)
+    err = io.StringIO()
+    argv = ["qa", str(calls), "--out", str(tmp_path / "out"), "--cache", str(tmp_path / "cache"), "--workers", "1"]
+    assert main(argv, io.StringIO(), err) == 0, err.getvalue()
+    assert "warning: cl: other participants" in err.getvalue()
+    (row,) = csv.DictReader((tmp_path / "out" / "summary.csv").open())
+    assert row["status"] == "done" and row["warnings"] == "other participants"
 
 
 def test_broken_json_names_its_line(tmp_path: Path) -> None:
@@ -227,14 +285,17 @@ def test_broken_json_names_its_line(tmp_path: Path) -> None:
 
 
 def test_a_cue_with_no_side_names_its_line_after_the_cues_before(tmp_path: Path) -> None:
-    # the cue before is labelled, not a voice: nothing carries over
-    srt = SRT.replace(f"Customer: {ANGRY}", ANGRY)
+    # the cue before is labelled, and this one starts 2.5 s after it: the label does not go on
+    srt = SRT.replace(f"Rep: {ASK}", ASK)
     path = write(tmp_path, "call.srt", srt)
     code, events, err = replay(path)
     line = one_line_error(err)
-    assert code == 4 and f"{path}:7: the cue does not say whose words" in line
+    assert code == 4 and f"{path}:11: the cue does not say whose words these are (it starts 2.5 s after" in line
+    assert "the label of that turn, customer at line 7, goes on to cues within 2 s only" in line  # why not
     assert "<v Agent>" in line and "'Agent:'" in line and "--speaker-map" in line  # the forms that work
-    assert [e["text"] for e in events if e["type"] == "utterance"] == [HELLO]
+    assert [e["text"] for e in events if e["type"] == "utterance"] == [HELLO, ANGRY]
+    with pytest.raises(BadInput, match=r"first\.srt:3: the cue does not say whose words these are$"):
+        list(read_transcript(write(tmp_path, "first.srt", SRT.replace(f"Agent: {HELLO}", HELLO))))
     # an unreadable cue time, and a voice that is no side
     with pytest.raises(BadInput, match=r"bad\.vtt:3: cannot read the cue time"):
         list(read_transcript(write(tmp_path, "bad.vtt", "WEBVTT\n\n00:01 --> 00:02\n<v Agent>hi\n")))
@@ -242,6 +303,142 @@ def test_a_cue_with_no_side_names_its_line_after_the_cues_before(tmp_path: Path)
         list(read_transcript(write(tmp_path, "joined.srt", SRT.replace("\n\n2\n", "\n"))))
     with pytest.raises(BadInput, match=r"who\.vtt:4: the voice 'Bob' is not a side"):
         list(read_transcript(write(tmp_path, "who.vtt", "WEBVTT\n\n00:00.000 --> 00:01.000\n<v Bob>hi\n")))
+
+
+# Captioned as style guides ask (a label at each change of speaker) and as transcription services'
+# SRT comes (Deepgram's captions: a label when the speaker changes): a turn's later cues have none.
+TURN_SRT = f"""\
+1
+00:00:01,000 --> 00:00:02,500
+AGENT: Thanks for calling,
+
+2
+00:00:02,500 --> 00:00:03,500
+how can I help?
+
+3
+00:00:04,000 --> 00:00:06,000
+CUSTOMER: This is ridiculous! I have called three times
+
+4
+00:00:06,000 --> 00:00:09,000
+and nobody has fixed my bill.
+
+5
+00:00:09,200 --> 00:00:11,000
+I'm sick of this.
+
+6
+00:00:11,500 --> 00:00:14,000
+AGENT: {ASK}
+"""
+
+
+def test_a_label_goes_on_to_the_cues_of_its_turn(tmp_path: Path) -> None:
+    """Only a voice went on to a cue with no side; a label stopped the read at the turn's second cue."""
+    path = write(tmp_path, "turns.srt", TURN_SRT)
+    assert turns(path) == [
+        (AGENT, "Thanks for calling,", 1.0, 2.5),
+        (AGENT, "how can I help?", 2.5, 3.5),  # after a question too: cues are cut by length, not sentence
+        (CUSTOMER, "This is ridiculous! I have called three times", 4.0, 6.0),
+        (CUSTOMER, "and nobody has fixed my bill.", 6.0, 9.0),
+        (CUSTOMER, "I'm sick of this.", 9.2, 11.0),  # on and on, while each cue follows within 2 s
+        (AGENT, ASK, 11.5, 14.0),
+    ]
+    code, events, err = replay(path)
+    assert code == 0 and [e["rule"] for e in events if e["type"] == "nudge"] == ["angry-no-apology"], err
+    # a label with a name, as a WebVTT cue's text
+    vtt = "WEBVTT\n\n00:01.000 --> 00:02.000\nJulie (Agent): Hello,\n\n00:02.000 --> 00:03.000\nhow are you?\n"
+    assert [s for s, _, _, _ in turns(write(tmp_path, "named.vtt", vtt))] == [AGENT, AGENT]
+
+
+def test_a_label_is_not_carried_where_the_file_labels_every_cue(tmp_path: Path) -> None:
+    """Zoom labels every cue, even one speaker's in a row: there a cue without a label is a slip, and
+    taking it for the speaker before could give the customer's words to the agent."""
+    zoom = f"""WEBVTT
+
+1
+00:00:01.000 --> 00:00:02.500
+Agent: Thanks for calling,
+
+2
+00:00:02.500 --> 00:00:03.500
+Agent: how can I help?
+
+3
+00:00:04.000 --> 00:00:09.000
+{ANGRY}
+"""
+    path = write(tmp_path, "zoom.vtt", zoom)
+    code, events, err = replay(path)
+    line = one_line_error(err)
+    assert code == 4 and f"{path}:13: the cue does not say whose words these are (this file labels every cue" in line
+    assert "even one speaker's in a row as at line 9" in line
+    assert [e["speaker"] for e in events if e["type"] == "utterance"] == ["agent", "agent"]
+
+
+def test_a_new_speaker_mark_is_never_carried(tmp_path: Path) -> None:
+    """'>>' marks a change of speaker in broadcast captions: with a label it is read ('>> AGENT:'),
+    without one its side is not known, even right after a labelled cue."""
+    srt = TURN_SRT.replace("AGENT: Thanks", ">> AGENT: Thanks").replace("CUSTOMER: This", ">> CUSTOMER: This")
+    assert turns(write(tmp_path, "marked.srt", srt)) == turns(write(tmp_path, "plain.srt", TURN_SRT))
+    srt = TURN_SRT.replace("CUSTOMER: This", ">> This")
+    path = write(tmp_path, "unnamed.srt", srt)
+    with pytest.raises(BadInput, match=r"unnamed\.srt:11: the cue marks a new speaker \('>>'\) but not whose side"):
+        list(read_transcript(path))
+    assert [u.text for u in read_transcript_until_error(path)] == ["Thanks for calling,", "how can I help?"]
+
+
+# Deepgram's SRT (deepgram-captions): a '[speaker N]' line of its own when the speaker changes
+DIARIZED_SRT = f"""\
+1
+00:00:01,000 --> 00:00:02,500
+[speaker 0]
+Thanks for calling,
+
+2
+00:00:02,500 --> 00:00:03,500
+how can I help?
+
+3
+00:00:04,000 --> 00:00:09,000
+[speaker 1]
+{ANGRY}
+
+4
+00:00:11,500 --> 00:00:14,000
+[speaker 0]
+{ASK}
+"""
+
+
+def test_a_bracketed_speaker_line_is_a_label_with_the_speaker_map(tmp_path: Path) -> None:
+    path = write(tmp_path, "dg.srt", DIARIZED_SRT)
+    assert [s for s, _, _, _ in turns(path, "speaker 0=agent,speaker 1=customer")] == [AGENT, AGENT, CUSTOMER, AGENT]
+    code, events, err = replay(path)  # without it: whose side is not known, and what to write is said
+    line = one_line_error(err)
+    assert code == 4 and f"{path}:3: '[speaker 0]' is not a side of the call" in line
+    assert "--speaker-map 'speaker 0=agent,speaker 1=customer'" in line and not events
+    code, events, err = replay(path, "--speaker-map", "speaker 0=agent,speaker 1=customer")
+    assert code == 0 and [e["rule"] for e in events if e["type"] == "nudge"] == ["angry-no-apology"], err
+    # a side word in brackets is a label; a sound in brackets is still a sound
+    srt = DIARIZED_SRT.replace("[speaker 0]", "[Agent]").replace("[speaker 1]", "(Customer)")
+    srt = srt.replace("how can I help?", "[customer laughs]\nhow can I help?")
+    assert turns(write(tmp_path, "sides.srt", srt)) == turns(path, "speaker 0=agent,speaker 1=customer")
+    # a '>>' alone on its line: the words under it are a new speaker's
+    srt = DIARIZED_SRT.replace("[speaker 1]", ">>")
+    with pytest.raises(BadInput, match=r"marked\.srt:13: the cue marks a new speaker"):
+        list(read_transcript(write(tmp_path, "marked.srt", srt), parse_speaker_map("speaker 0=agent")))
+
+
+def read_transcript_until_error(path: Path) -> list:
+    read = []
+    try:
+        for u in read_transcript(path):
+            read.append(u)
+    except BadInput:
+        pass
+    return read
 
 
 @pytest.mark.parametrize(
@@ -278,6 +475,62 @@ def test_a_bad_speaker_map_is_a_usage_error(tmp_path: Path) -> None:
     jsonl = write(tmp_path, "call.jsonl", '{"speaker": "agent", "text": "Hello."}\n')
     code, _, err = replay(jsonl, "--speaker-map", "Julie=agent")
     assert code == 2 and "--speaker-map is for" in err
+
+
+# names written surname first, as directories and CRM exports write them
+COMMA_TXT = f"Smith, Julie: {HELLO}\nJones, Bob: {ANGRY}\nSmith, Julie: {ASK}\n"
+COMMA_MAP = '"Smith, Julie"=agent, "Jones, Bob" = customer'
+
+
+def test_a_name_with_a_comma_is_quoted_in_the_speaker_map(tmp_path: Path) -> None:
+    assert parse_speaker_map(COMMA_MAP) == (("smith, julie", AGENT), ("jones, bob", CUSTOMER))
+    assert parse_speaker_map('"a=b"=agent,Julie="rep"') == (("a=b", AGENT), ("julie", AGENT))
+    for text, problem, hint in [
+        ('"Smith, Julie=agent', "a double quote is not closed", "quote a whole name, both ends"),
+        ('Smith "J" Julie=agent', "double quotes go around a whole name", "quote a whole name, both ends"),
+        ("Smith, Julie=agent", "'Smith' is not NAME=SIDE", "a name with a comma goes in double quotes"),
+    ]:
+        with pytest.raises(UsageError) as exc:
+            parse_speaker_map(text)
+        assert problem in exc.value.one_line() and hint in exc.value.one_line()
+        assert """--speaker-map '"Smith, Julie"=agent'""" in exc.value.one_line()
+    with pytest.raises(UsageError) as exc:  # no comma, no talk of quotes
+        parse_speaker_map("Julie")
+    assert "double quotes" not in exc.value.one_line()
+    # through the readers: a .txt turn, a WebVTT voice, an SRT label
+    txt = write(tmp_path, "call.txt", COMMA_TXT)
+    assert [(s, t) for s, t, _, _ in turns(txt, COMMA_MAP)] == [(AGENT, HELLO), (CUSTOMER, ANGRY), (AGENT, ASK)]
+    vtt = write(
+        tmp_path, "call.vtt", NAMED_VTT.replace("<v Julie>", "<v Smith, Julie>").replace("Speaker 2", "Jones, Bob")
+    )
+    assert turns(vtt, COMMA_MAP) == CALL_TURNS
+    srt = write(tmp_path, "call.srt", SRT.replace("Agent:", "Smith, Julie:").replace("Customer:", "Jones, Bob:"))
+    assert turns(srt, COMMA_MAP) == CALL_TURNS
+    # and the command line: the angry customer is nudged; a quote left open is a usage error
+    code, events, err = replay(txt, "--speaker-map", COMMA_MAP)
+    assert code == 0 and [e["rule"] for e in events if e["type"] == "nudge"] == ["angry-no-apology"], err
+    code, _, err = replay(txt, "--speaker-map", '"Smith, Julie=agent')
+    assert code == 2 and "a double quote is not closed" in one_line_error(err)
+
+
+def test_an_unnamed_comma_name_stops_rather_than_running_on(tmp_path: Path) -> None:
+    """'Jones, Bob: …' is no label the readers know (a side has no comma): without this it went on
+    the turn before, the customer's words read as the agent's."""
+    txt = write(tmp_path, "call.txt", COMMA_TXT)
+    code, events, err = replay(txt, "--speaker-map", '"Smith, Julie"=agent')
+    line = one_line_error(err)
+    assert code == 4 and f"{txt}:2: 'Jones, Bob' is not a side of the call" in line
+    assert """--speaker-map '"Jones, Bob"=agent'""" in line
+    assert [e["text"] for e in events if e["type"] == "utterance"] == [HELLO]
+    with pytest.raises(BadInput, match=r"call\.txt:1: 'Smith, Julie' is not a side"):
+        list(read_transcript(txt))
+    assert """--speaker-map '"Smith, Julie"=agent'""" in str(not_a_transcript(txt))  # what qa says as it skips it
+    srt = write(tmp_path, "call.srt", SRT.replace("Customer:", "Jones, Bob:"))
+    with pytest.raises(BadInput, match=r"call\.srt:7: 'Jones, Bob' is not a side"):
+        list(read_transcript(srt))
+    # a wrapped line that reads like a sentence is still the turn's words
+    wrapped = write(tmp_path, "wrapped.txt", f"Agent: {HELLO}\nWell, I think: yes.\n")
+    assert [t for _, t, _, _ in turns(wrapped)] == [f"{HELLO} Well, I think: yes."]
 
 
 def test_qa_runs_a_folder_of_mixed_formats_and_skips_what_is_not_a_call(tmp_path: Path) -> None:

@@ -278,7 +278,8 @@ TRANSCRIPTS.add_argument(
     metavar="NAME=SIDE,...",
     help="read these people's turns as agent or customer in .txt, .vtt and .srt transcripts that name "
     "people instead of sides, e.g. 'Julie=agent,Mr Jones=customer'; in an Amazon Transcribe job's .json, "
-    "its speakers or channels: 'spk_0=agent,spk_1=customer' (channels default to ch_0=agent,ch_1=customer)",
+    "its speakers or channels: 'spk_0=agent,spk_1=customer' (channels default to ch_0=agent,ch_1=customer); "
+    "a name with a comma in double quotes: '\"Smith, Julie\"=agent'",
 )
 
 MASK = _block()

@@ -24,7 +24,14 @@ import numpy as np
 
 from .audio import STREAM_RATE_HZ
 from .errors import BadInput, UsageError
-from .transcript import SPEAKER_MAP_SUFFIXES, TRANSCRIPT_SUFFIXES, SpeakerMap, read_transcript, transcript_map
+from .transcript import (
+    SPEAKER_MAP_SUFFIXES,
+    TRANSCRIPT_SUFFIXES,
+    SpeakerMap,
+    read_transcript,
+    transcript_map,
+    transcript_notes,
+)
 from .types import Recognition, SpeechActivity, SpeechSegment, Speaker, Status, TurnRevision, Utterance
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -556,6 +563,7 @@ def open_replay(
         assert spec.path is not None
         return ReplaySource(
             read_transcript(spec.path, spec.reading_map),
+            notes=transcript_notes(spec.path),
             read_ahead=TRANSCRIPT_READ_AHEAD,
             sides=transcript_sides(spec.path, spec.reading_map),
         )

@@ -12,7 +12,9 @@ Transcribe and Contact Lens). What they all share (``parse_line``, ``read_lines`
 constants, ``TEXT_SIDES``, ``SpeakerMap``) is in ``transcript_base``; the names callers use are
 imported from here.
 
-Reading is lazy, so the lines before a bad one are processed and kept before the error.
+Reading is lazy, so the lines before a bad one are processed and kept before the error. What a
+reader leaves out without stopping (a Contact Lens call's system and bot segments) is said once,
+before the replay, by ``transcript_notes``.
 """
 
 from __future__ import annotations
@@ -23,14 +25,14 @@ from typing import Any, Iterator
 
 from .errors import BadInput
 from .transcript_amazon import is_amazon_transcript as is_amazon_transcript
-from .transcript_amazon import read_amazon_json
+from .transcript_amazon import call_analytics_note, read_amazon_json
 from .transcript_base import WORDS_PER_S as WORDS_PER_S
 from .transcript_base import SpeakerMap as SpeakerMap
 from .transcript_base import parse_line as parse_line
 from .transcript_base import read_lines as read_lines
 from .transcript_text import not_a_text_transcript, read_captions, read_text_transcript
 from .transcript_text import parse_speaker_map as parse_speaker_map
-from .types import Speaker, Utterance
+from .types import Speaker, Status, Utterance
 
 TEXT_SUFFIX = ".txt"
 ANALYTICS_SUFFIX = ".json"  # Amazon Transcribe (a job's output, Call Analytics), Amazon Connect Contact Lens
@@ -118,3 +120,16 @@ def transcript_map(
     named = {name for name, _ in speaker_map}
     channels = (("ch_0", channel_order[0]), ("ch_1", channel_order[1]))
     return tuple(pair for pair in channels if pair[0] not in named) + speaker_map
+
+
+OTHER_PARTICIPANTS = "other_participants"  # the code of the note that a transcript's other participants were left out
+
+
+def transcript_notes(path: Path) -> list[Status]:
+    """What the user should know before a transcript's replay that reading it does not stop for:
+    in a Contact Lens ``.json``, the segments of the system or a bot left out and a supervisor's read
+    as the agent's (``transcript_amazon.call_analytics_note``), as one warning."""
+    if path.suffix.lower() != ANALYTICS_SUFFIX:
+        return []
+    note = call_analytics_note(path)
+    return [Status("warning", OTHER_PARTICIPANTS, note, 0.0)] if note else []

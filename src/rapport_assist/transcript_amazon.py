@@ -12,6 +12,7 @@ joined into utterances while one speaks (or its ``audio_segments``).
 from __future__ import annotations
 
 import json
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterator, Sequence
@@ -19,6 +20,7 @@ from typing import Any, Callable, Iterator, Sequence
 from .errors import BadInput, InputNotFound
 from .transcript_base import SpeakerMap, open_input, parse_line, time_field
 from .types import Speaker, Utterance
+from .wording import plural
 
 
 # ---------------------------------------------------------------------------- Call Analytics / Contact Lens
@@ -28,7 +30,19 @@ from .types import Speaker, Utterance
 # https://docs.aws.amazon.com/connect/latest/adminguide/contact-lens-example-output-files.html
 # (Contact Lens: segments name a ParticipantId; the top-level Participants list gives each id's role).
 MAX_JSON_BYTES = 256 << 20  # the document is read whole; a call's analytics are a few MB
-_ANALYTICS_SIDES = {"AGENT": Speaker.AGENT, "CUSTOMER": Speaker.CUSTOMER}
+# Amazon Connect's participant roles (the ParticipantRole of its APIs) are AGENT, CUSTOMER, SYSTEM,
+# CUSTOM_BOT and SUPERVISOR; Contact Lens's example call lists a SYSTEM participant beside the two
+# sides, and a chat's transcript holds the messages of the system (a flow's prompts, "the agent
+# joined") and of a bot (Amazon Lex, or a CUSTOM_BOT added to the chat). Those say nothing the call's
+# two sides said: their segments are skipped, and one note says how many and whose
+# (``call_analytics_note``). A supervisor who barges in talks to the customer for the contact centre,
+# as the agent does: the customer hears one side. Read as the agent, what the supervisor says is held
+# to the same rules, and the talk between the sides (dead air, talk-overs, who talks how much) stays
+# whole; skipped, the supervisor's minutes would read as dead air and the customer's answers as
+# said to nobody. The note says how many segments were the supervisor's, as nudges on them are not
+# the agent's own. Any other role (a typo, a product's own) stops, naming its segment.
+_ANALYTICS_SIDES = {"AGENT": Speaker.AGENT, "CUSTOMER": Speaker.CUSTOMER, "SUPERVISOR": Speaker.AGENT}
+_NOT_SIDES = ("SYSTEM", "CUSTOM_BOT")  # skipped
 _AMAZON_HINT = (
     "give the JSON as Amazon wrote it (a transcription job's output, or the post-call output of Transcribe "
     "Call Analytics or Contact Lens), or write the call as a .jsonl or .txt transcript"
@@ -96,12 +110,65 @@ def _millis(value: Any, name: str, where: str) -> float | None:
     return time_field(value, name, where, unit="milliseconds", per_s=1000.0)
 
 
+def _participant_roles(doc: dict[str, Any]) -> dict[str, Any]:
+    """Each ParticipantId of the ``Participants`` list and its ParticipantRole (Contact Lens)."""
+    roles: dict[str, Any] = {}
+    participants = doc.get("Participants")
+    for p in participants if isinstance(participants, list) else ():
+        if isinstance(p, dict) and isinstance(p.get("ParticipantId"), str):
+            roles[p["ParticipantId"]] = p.get("ParticipantRole")
+    return roles
+
+
+def _segment_role(segment: dict[str, Any], roles: dict[str, Any]) -> Any:
+    """Whose a segment is: its ParticipantRole, or its ParticipantId's role (the id itself when
+    ``Participants`` gives it none); None when it says neither."""
+    role = segment.get("ParticipantRole")
+    if role is None and "ParticipantId" in segment:
+        pid = segment["ParticipantId"]  # a participant listed without a role is named by its id
+        role = (roles.get(pid) or pid) if isinstance(pid, str) else pid
+    return role.strip().upper() if isinstance(role, str) and role.strip().upper() in _ROLES else role
+
+
+_ROLES = (*_ANALYTICS_SIDES, *_NOT_SIDES)
+
+
+def call_analytics_note(path: Path, doc: Any = None) -> str | None:
+    """What ``read_call_analytics`` leaves out or reads as another's, said once: the segments of
+    the system or a bot it skips and those of a supervisor it reads as the agent's (see ``_ANALYTICS_SIDES``);
+    None when there are none, or the file is no such transcript (reading it then says why)."""
+    try:
+        if doc is None:
+            doc = _json_document(path)
+    except (BadInput, InputNotFound):
+        return None
+    segments = _analytics_segments(doc)
+    if segments is None:
+        return None
+    roles = _participant_roles(doc)
+    roles_said = (_segment_role(s, roles) for s in segments if isinstance(s, dict))
+    counts = Counter(role for role in roles_said if isinstance(role, str))
+    skipped = [(role, counts[role]) for role in _NOT_SIDES if counts[role]]
+    said = []
+    if skipped:
+        n = sum(k for _, k in skipped)
+        whose = " and ".join(f"{role} ({k})" if len(skipped) > 1 else role for role, k in skipped)
+        said.append(f"{plural(n, 'segment')} of {whose} skipped (a system or bot message is no side of the call)")
+    if counts["SUPERVISOR"]:
+        said.append(
+            f"{plural(counts['SUPERVISOR'], 'segment')} of SUPERVISOR read as the agent's side "
+            "(a supervisor who joined the call speaks for the contact centre)"
+        )
+    return f"{path}: {'; '.join(said)}" if said else None
+
+
 def read_call_analytics(path: Path, doc: Any = None) -> Iterator[Utterance]:
     """Yield the segments of an Amazon Transcribe Call Analytics or Contact Lens post-call JSON as
     utterances (``BeginOffsetMillis``/``EndOffsetMillis`` their times; a segment with no words is
-    left out). A segment of another participant (a system or bot message, a supervisor) stops with
-    ``file: segment N`` (counted from 1), after the segments before it. ``doc``: the file's JSON,
-    when already read."""
+    left out). A segment of the system or a bot is skipped, a supervisor's read as the agent's
+    (``_ANALYTICS_SIDES``; ``call_analytics_note`` says so once); one of any other participant stops
+    with ``file: segment N`` (counted from 1), after the segments before it. ``doc``: the file's
+    JSON, when already read."""
     if doc is None:
         doc = _json_document(path)
     segments = _analytics_segments(doc)
@@ -111,13 +178,10 @@ def read_call_analytics(path: Path, doc: Any = None) -> Iterator[Utterance]:
             "'Transcript' list)",
             _AMAZON_HINT,
         )
-    roles: dict[str, Any] = {}
-    participants = doc.get("Participants")
-    for p in participants if isinstance(participants, list) else ():
-        if isinstance(p, dict) and isinstance(p.get("ParticipantId"), str):
-            roles[p["ParticipantId"]] = p.get("ParticipantRole")
+    roles = _participant_roles(doc)
     index = 0
     prev_end = 0.0
+    skipped = 0
     for n, segment in enumerate(segments, 1):
         where = f"{path}: segment {n}"
         if not isinstance(segment, dict):
@@ -125,16 +189,17 @@ def read_call_analytics(path: Path, doc: Any = None) -> Iterator[Utterance]:
                 f"{where}: expected an object, got {type(segment).__name__}",
                 'each item of \'Transcript\' is one segment: {"ParticipantRole": "AGENT", "Content": "...", ...}',
             )
-        role = segment.get("ParticipantRole")
-        if role is None and "ParticipantId" in segment:
-            pid = segment["ParticipantId"]  # a participant listed without a role is named by its id
-            role = (roles.get(pid) or pid) if isinstance(pid, str) else pid
-        side = _ANALYTICS_SIDES.get(role.strip().upper()) if isinstance(role, str) else None
+        role = _segment_role(segment, roles)
+        if role in _NOT_SIDES:
+            skipped += 1
+            continue
+        side = _ANALYTICS_SIDES.get(role) if isinstance(role, str) else None
         if side is None:
             said = "no 'ParticipantRole' or 'ParticipantId'" if role is None else f"participant {role!r}"
             raise BadInput(
-                f"{where}: {said}: only AGENT and CUSTOMER are sides of a call",
-                "drop the segment (a system or bot message), or set its ParticipantRole to AGENT or CUSTOMER",
+                f"{where}: {said}: only AGENT and CUSTOMER are sides of a call "
+                "(SUPERVISOR is read as the agent; SYSTEM and CUSTOM_BOT are skipped)",
+                "drop the segment, or set its ParticipantRole to AGENT or CUSTOMER",
             )
         content = segment.get("Content")
         if not isinstance(content, str):
@@ -153,7 +218,8 @@ def read_call_analytics(path: Path, doc: Any = None) -> Iterator[Utterance]:
         prev_end = utterance.end_s
         yield utterance
     if index == 0:
-        raise BadInput(f"{path}: the 'Transcript' list has no words", _AMAZON_HINT)
+        others = f" (only {plural(skipped, 'segment')} of the system or a bot)" if skipped else ""
+        raise BadInput(f"{path}: the 'Transcript' list has no words of the agent or customer{others}", _AMAZON_HINT)
 
 
 # ---------------------------------------------------------------------------- Amazon Transcribe (plain)

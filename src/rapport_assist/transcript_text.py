@@ -10,13 +10,16 @@ A line with no side, or an indented one, continues the turn before it (wrapped t
 given, are turn starts; each turn's end is estimated from its words, never past the next start.
 
 Captions (``read_captions``) are cues with their times; each cue's text says its side, as a WebVTT
-voice (``<v Agent>``, ``<v Julie (Agent)>``) or a leading label read as a ``.txt`` turn's
-(``Agent: …``). A cue without a side takes the voice of the cue before it, if that had one.
+voice (``<v Agent>``, ``<v Julie (Agent)>``), a leading label read as a ``.txt`` turn's
+(``Agent: …``), or a label in brackets on a line of its own (``[Agent]``, ``[speaker 0]`` of the
+speaker map). A cue without a side goes on with the voice of the cue before it, or with its label
+while the turn goes on (``read_captions`` says when: captions often label a turn's first cue only).
 
 ``--speaker-map`` (``parse_speaker_map``) names people as sides for the formats that label turns
 (``transcript.SPEAKER_MAP_SUFFIXES``), so "Julie: …" can be read; a name it gives wins over the side
-words. In a Transcribe job's output (``transcript_amazon``) it names its speakers and channels
-("spk_0=agent").
+words; a name with a comma goes in double quotes ('"Smith, Julie"=agent'), and a turn led by such a
+name that the map does not give stops rather than going on the turn before. In a Transcribe job's
+output (``transcript_amazon``) it names its speakers and channels ("spk_0=agent").
 
 The side words (``TEXT_SIDES``) and ``SpeakerMap`` are in ``transcript_base``, with ``parse_line``,
 which reads a JSONL line's speaker with the same words.
@@ -29,7 +32,7 @@ import re
 from dataclasses import replace
 from functools import lru_cache
 from pathlib import Path
-from typing import Iterator, Sequence
+from typing import Iterator, Literal, NamedTuple, Sequence
 
 from .annotate import count_words
 from .errors import BadInput, InputNotFound, UsageError
@@ -68,25 +71,65 @@ def _names(speaker_map: SpeakerMap) -> tuple[str, ...]:
     return tuple(name for name, _ in speaker_map)
 
 
+_QUOTED_EXAMPLE = "--speaker-map '\"Smith, Julie\"=agent'"
+_QUOTE_HINT = f"a name with a comma goes in double quotes: {_QUOTED_EXAMPLE}"
+
+
+def _outside_quotes(text: str, sep: str) -> list[str]:
+    """``text`` split at each ``sep`` that is not between double quotes (the quotes are kept)."""
+    parts = [""]
+    quoted = False
+    for c in text:
+        if c == sep and not quoted:
+            parts.append("")
+            continue
+        quoted ^= c == '"'
+        parts[-1] += c
+    return parts
+
+
+def _unquoted(part: str, what: str) -> str:
+    """A NAME or SIDE of ``--speaker-map`` without the double quotes around it, spaces tidied."""
+    part = part.strip()
+    if len(part) > 1 and part[0] == part[-1] == '"' and '"' not in part[1:-1]:
+        part = part[1:-1]
+    elif '"' in part:
+        raise UsageError(
+            f"--speaker-map: double quotes go around a whole {what} ({part!r})",
+            f"quote a whole name, both ends: {_QUOTED_EXAMPLE}",
+        )
+    return " ".join(part.split())
+
+
 def parse_speaker_map(text: str) -> SpeakerMap:
     """``--speaker-map "Julie=agent,Mr Jones=customer"``: people and their sides (a side word of
-    ``TEXT_SIDES``: agent, customer, rep, caller…). UsageError when a pair cannot be read."""
+    ``TEXT_SIDES``: agent, customer, rep, caller…). A name with a comma (or '=') is written in
+    double quotes: ``'"Smith, Julie"=agent'``. UsageError when a pair cannot be read, or a quote is
+    not closed."""
     example = "write it as --speaker-map 'Julie=agent,Mr Jones=customer'"
+    if text.count('"') % 2:
+        raise UsageError(
+            f"--speaker-map: a double quote is not closed ({text.strip()!r})",
+            f"quote a whole name, both ends: {_QUOTED_EXAMPLE}",
+        )
     pairs: dict[str, Speaker] = {}
-    for item in text.split(","):
+    for item in _outside_quotes(text, ","):
         if not item.strip():
             continue
-        written, eq, word = item.partition("=")
-        written = " ".join(written.split())
+        written, *sides = _outside_quotes(item, "=")
+        written = _unquoted(written, "name")
         name = written.lower()
-        if not eq or not name:
-            raise UsageError(f"--speaker-map: {item.strip()!r} is not NAME=SIDE", example)
+        if len(sides) != 1 or not name:
+            # "Smith, Julie=agent" is read as 'Smith' and 'Julie=agent': say how to keep the name whole
+            hint = f"{example}; {_QUOTE_HINT}" if not sides and "," in text else example
+            raise UsageError(f"--speaker-map: {item.strip()!r} is not NAME=SIDE", hint)
         if any(c in name for c in ":<>"):
             raise UsageError(f"--speaker-map: a name cannot hold ':', '<' or '>' ({written!r})", example)
-        side = TEXT_SIDES.get(" ".join(word.lower().split()))
+        word = _unquoted(sides[0], "side")
+        side = TEXT_SIDES.get(word.lower())
         if side is None:
             raise UsageError(
-                f"--speaker-map: {word.strip()!r} (for {written!r}) is not a side", "give each name agent or customer"
+                f"--speaker-map: {word!r} (for {written!r}) is not a side", "give each name agent or customer"
             )
         if pairs.setdefault(name, side) is not side:
             raise UsageError(f"--speaker-map gives {written!r} both sides", "name each person once")
@@ -132,6 +175,28 @@ def _not_a_side(where: str, m: re.Match[str], hint: str) -> BadInput:
     return BadInput(f"{where}: {_turn_label(m)!r} is not a side of the call", f"{hint}; {_NAME_HINT}")
 
 
+# a turn led by a name written surname first ("Smith, Julie: …", as directories and some call
+# platforms write them): not read as a label (a comma is no part of a side), so without this it
+# would go on the turn before as its words, said by the wrong person
+_COMMA_TURN = re.compile(rf"^(?:[\[(]?{_CLOCK}[\])]?\s*[-–]?\s*)?(?P<name>{_NAME},\s*{_NAME}){_ROLE}\s*:")
+
+
+def _comma_name(line: str) -> str | None:
+    """The name, written with a comma, that leads ``line`` as a turn's label ("Smith, Julie"), else
+    None. Each of its words starts with a capital, so a sentence ("Well, I think: …") is none."""
+    m = _COMMA_TURN.match(line)
+    if m is None or not all(w[:1].isupper() for w in m.group("name").replace(",", " ").split()):
+        return None
+    return " ".join(m.group("name").split())
+
+
+def _comma_name_error(where: str, name: str) -> BadInput:
+    return BadInput(
+        f"{where}: {name!r} is not a side of the call",
+        f"name people with --speaker-map (a name with a comma in double quotes): --speaker-map '\"{name}\"=agent'",
+    )
+
+
 def _first_line(path: Path) -> str | None:
     """The first non-blank line of a text file ("" when there is none); None when it cannot be read."""
     try:
@@ -154,6 +219,8 @@ def not_a_text_transcript(path: Path, speaker_map: SpeakerMap = ()) -> str | Non
     if turn is not None:
         who = _turn_label(turn)
         why += f"; if {who!r} is a person, --speaker-map '{who}=agent' (or =customer) reads it"
+    elif line and (name := _comma_name(line)):
+        why += f"; if {name!r} is a person, --speaker-map '\"{name}\"=agent' (or =customer) reads it"
     return why
 
 
@@ -192,6 +259,12 @@ def read_text_transcript(path: Path, speaker_map: SpeakerMap = ()) -> Iterator[U
         where = f"{path}:{lineno}"
         m = None if line[:1].isspace() else turn_line.match(line)
         if m is None:
+            name = None if line[:1].isspace() else _comma_name(line)
+            if name is not None:  # a person the speaker map does not name, surname first
+                if pending is not None:
+                    yield finish(None)
+                    pending = None
+                raise _comma_name_error(where, name)
             if pending is None:
                 raise BadInput(f"{where}: no side before the words", _TEXT_SIDES_HINT)
             pending[1].append(line)
@@ -258,32 +331,92 @@ def _unless_sound(text: str) -> str:
     return "" if _SOUND_ONLY.fullmatch(text) else text
 
 
+class _Part(NamedTuple):
+    """One turn of a cue: its side, its words, the line it starts on, what gave its side (a voice
+    or a label) and whether that was the cue before's (``carried``)."""
+
+    side: Speaker
+    words: list[str]
+    lineno: int
+    how: Literal["voice", "label"]
+    carried: bool = False
+
+
+_NEW_SPEAKER = re.compile(r">>+\s*")  # broadcast captions' mark of a change of speaker (">>>": of subject)
+# a label on a line of its own, in brackets: Deepgram's SRT ("[speaker 0]", when the speaker
+# changes), some meeting exports ("(Julie Smith)"); read only when it is a side word or a person of
+# the speaker map, so a sound ("[customer laughs]", "(music)") stays a sound
+_BRACKETED = re.compile(r"[\[(]\s*([^\])]+?)\s*[\])]")
+_DIARIZED = re.compile(r"speaker \d+")  # a diarizer's speaker, who needs --speaker-map
+
+
+def _bracket_side(lead: str, where: str, speaker_map: SpeakerMap) -> Speaker | None:
+    """The side a bracketed label alone on a line names ("[Agent]", "[speaker 0]" of the speaker
+    map), else None (a sound). BadInput for a diarizer's speaker the speaker map does not name."""
+    m = _BRACKETED.fullmatch(lead)
+    if m is None:
+        return None
+    name = " ".join(m.group(1).lower().split())
+    side = dict(speaker_map).get(name) or TEXT_SIDES.get(name)
+    if side is None and _DIARIZED.fullmatch(name):
+        raise BadInput(
+            f"{where}: {lead!r} is not a side of the call",
+            "name the speakers: --speaker-map 'speaker 0=agent,speaker 1=customer' "
+            "(or the other way round: listen to the call's start)",
+        )
+    return side
+
+
 def _cue_parts(
-    path: Path, lines: Sequence[tuple[int, str]], carried: Speaker | None, speaker_map: SpeakerMap
-) -> list[tuple[Speaker, list[str], int, bool]]:
-    """The turns of one cue's text lines: (side, words, line number, whether a voice gave the side).
-    A line led by a label or holding voices starts turns; other text goes on the turn before it,
-    or, at the cue's start, on the voice ``carried`` from the cue before. BadInput when neither is there."""
+    path: Path,
+    lines: Sequence[tuple[int, str]],
+    carried: _Part | None,
+    speaker_map: SpeakerMap,
+    not_carried: str = "",
+) -> list[_Part]:
+    """The turns of one cue's text lines. A line led by a label or holding voices starts turns;
+    other text goes on the turn before it, or, at the cue's start, on the side ``carried`` from the
+    cue before. BadInput when neither is there (``not_carried``: why the cue before's is not), or
+    when a line marks a new speaker ('>>') without saying whose side."""
     turn_line, label = _label_patterns(_names(speaker_map))
-    parts: list[tuple[Speaker, list[str], int, bool]] = []
+    parts: list[_Part] = []
+    marked = False  # a '>>' alone on the line before: the next words are a new speaker's
     for lineno, line in lines:
         where = f"{path}:{lineno}"
+        after_mark, marked = marked, False
         pieces = _VOICE.split(line)  # text, voice, its text, voice, its text…
         lead = _clean_cue_text(pieces[0])
-        if lead and not _SOUND_ONLY.fullmatch(lead):
-            m = turn_line.match(lead)
-            if m is not None:
-                side = _side_of(m, speaker_map)
-                if side is None:
-                    raise _not_a_side(where, m, _CUE_SIDES_HINT)
-                parts.append((side, [_unless_sound(m.group("text"))], lineno, False))
-            elif parts:
-                parts[-1][1].append(lead)
+        new_speaker = _NEW_SPEAKER.match(lead)
+        if new_speaker:
+            lead = lead[new_speaker.end() :]
+            marked = not lead and len(pieces) == 1
+        bracketed = _bracket_side(lead, where, speaker_map) if lead else None
+        m = None if bracketed is not None or not lead or _SOUND_ONLY.fullmatch(lead) else turn_line.match(lead)
+        if bracketed is not None:
+            parts.append(_Part(bracketed, [], lineno, "label"))
+        elif m is not None:
+            side = _side_of(m, speaker_map)
+            if side is None:
+                raise _not_a_side(where, m, _CUE_SIDES_HINT)
+            parts.append(_Part(side, [_unless_sound(m.group("text"))], lineno, "label"))
+        elif lead and not _SOUND_ONLY.fullmatch(lead):
+            name = _comma_name(lead)
+            if name is not None:
+                raise _comma_name_error(where, name)
+            if new_speaker or after_mark:
+                raise BadInput(
+                    f"{where}: the cue marks a new speaker ('>>') but not whose side",
+                    f"{_CUE_SIDES_HINT}; {_NAME_HINT}",
+                )
+            if parts:
+                parts[-1].words.append(lead)
             elif carried is not None:
-                parts.append((carried, [lead], lineno, True))
+                parts.append(_Part(carried.side, [lead], lineno, carried.how, carried=True))
             else:
                 raise BadInput(
-                    f"{where}: the cue does not say whose words these are", f"{_CUE_SIDES_HINT}; {_NAME_HINT}"
+                    f"{where}: the cue does not say whose words these are"
+                    + (f" ({not_carried})" if not_carried else ""),
+                    f"{_CUE_SIDES_HINT}; {_NAME_HINT}",
                 )
         for k in range(1, len(pieces), 2):
             voice = " ".join((pieces[k] or "").split())
@@ -293,17 +426,35 @@ def _cue_parts(
                 raise BadInput(
                     f"{where}: the voice {voice!r} is not a side of the call", f"{_CUE_SIDES_HINT}; {_NAME_HINT}"
                 )
-            parts.append((side, [_unless_sound(_clean_cue_text(pieces[k + 1]))], lineno, True))
+            parts.append(_Part(side, [_unless_sound(_clean_cue_text(pieces[k + 1]))], lineno, "voice"))
     return parts
+
+
+CARRY_GAP_S = 2.0
+"""A cue with no side within this many seconds of a labelled cue's end goes on with its speaker
+(see ``read_captions``); after a longer silence it stops, saying so."""
 
 
 def read_captions(path: Path, speaker_map: SpeakerMap = ()) -> Iterator[Utterance]:
     """Yield the turns of WebVTT or SRT captions, lazily (see the module doc): each cue's times are
     its utterance's (a cue of several turns shares them out by words). A cue whose side cannot be
-    read stops with ``file:line`` after the cues before it."""
+    read stops with ``file:line`` after the cues before it.
+
+    A cue that names no side goes on with the speaker of the cue before. Meeting exports name the
+    speaker on every cue (Zoom's 'Name: …', Teams' '<v Name>'), so there it never happens; but
+    captioning style guides (a label at each change of speaker) and transcription services' SRT
+    (Deepgram's captions: a label only when the speaker changes) label the first cue of a turn
+    only, and its later cues have none. A voice goes on always, as WebVTT means it; a label only
+    while the turn plausibly does: the cue starts within ``CARRY_GAP_S`` of the labelled one's end,
+    and the file has not labelled one speaker's cues one after another (which says it labels every
+    cue, so a cue without a label is a slip, not the same speaker). Whether the cue before ended a
+    sentence says nothing here: cues are cut by length (Deepgram's: 8 words), a turn's sentences
+    run across them. A '>>' with no label (a new speaker, in broadcast style) is never carried."""
     index = 0
     prev_end = 0.0
-    carried: Speaker | None = None  # the voice of the cue before, for a cue that names no side
+    carried: _Part | None = None  # the side of the cue before, for a cue that names no side
+    cue_end = 0.0  # the end of the cue before
+    every_cue = ""  # where the file labelled one speaker's cues one after another ("" if not yet)
     for number, block in enumerate(_caption_blocks(path)):
         head = block[0][1]
         header = number == 0 and head.lstrip().startswith("WEBVTT")
@@ -328,12 +479,33 @@ def read_captions(path: Path, speaker_map: SpeakerMap = ()) -> Iterator[Utteranc
         for lineno, line in block[at + 1 :]:
             if _CUE_TIMING.match(line):  # two cues run together: its words would be the first cue's
                 raise BadInput(f"{path}:{lineno}: a cue time inside a cue's text", _CUE_FORM_HINT)
-        parts = _cue_parts(path, block[at + 1 :], carried, speaker_map)
+        carry, not_carried = carried, ""
+        if carried is not None and carried.how == "label":
+            gap = start - cue_end
+            if every_cue:
+                carry = None
+                not_carried = (
+                    f"this file labels every cue, even one speaker's in a row as at {every_cue}, "
+                    "so one without a label is not taken for the speaker before"
+                )
+            elif gap > CARRY_GAP_S:
+                carry = None
+                not_carried = (
+                    f"it starts {gap:.1f} s after the cue before; the label of that turn, "
+                    f"{carried.side.value} at line {carried.lineno}, goes on to cues within {CARRY_GAP_S:g} s only"
+                )
+        parts = _cue_parts(path, block[at + 1 :], carry, speaker_map, not_carried)
         if parts:
-            carried = parts[-1][0] if parts[-1][3] else None
-        turns = [
-            (side, text, lineno) for side, words, lineno, _ in parts if (text := " ".join(" ".join(words).split()))
-        ]
+            first = parts[0]
+            if (
+                carried is not None
+                and first.how == carried.how == "label"
+                and not (first.carried or carried.carried)
+                and first.side is carried.side
+            ):
+                every_cue = every_cue or f"line {first.lineno}"
+            carried, cue_end = parts[-1], end
+        turns = [(part.side, text, part.lineno) for part in parts if (text := " ".join(" ".join(part.words).split()))]
         words = [max(1, count_words(text)) for _, text, _ in turns]
         t = start
         for k, (side, text, lineno) in enumerate(turns):
