@@ -129,6 +129,20 @@ def test_backchannels_and_tiny_overlaps_are_not_talk_over(tracker: SignalTracker
     assert call.of(TalkOver) == []
 
 
+def test_a_simultaneous_start_is_no_ones_talk_over(tracker: SignalTracker, annotator: Annotator) -> None:
+    """The call opens with both talking at once (the customer's "Hello?" over the greeting):
+    the turns start 0.4 s apart, so neither cut in; 0.6 s apart, the later one did."""
+    call = Call(tracker, annotator)
+    call.say(A, "Thank you for calling support, this is Julie.", 0.8, 2.4)
+    call.say(C, "Hi, I need help with my account please.", 0.4, 3.3)
+    assert call.of(TalkOver) == []
+    call = Call(SignalTracker(load_rules([default_rules_dir()])), annotator)
+    agent = call.say(A, "Thank you for calling support, this is Julie.", 1.0, 2.6)
+    call.say(C, "Hi, I need help with my account please.", 0.4, 3.3)
+    [over] = call.of(TalkOver)
+    assert (over.speaker, over.utterance_index) == (A, agent.index)
+
+
 def test_a_customer_who_cuts_in_is_the_one_talking_over(tracker: SignalTracker, annotator: Annotator) -> None:
     """The agent pauses for a breath (the endpointer splits their turn), the customer cuts in and
     the agent goes on: the agent's second piece starts after the customer, but the customer

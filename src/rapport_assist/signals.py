@@ -89,6 +89,10 @@ class SignalOptions:
     dead_air_s: float = 8.0
     hold_window_s: float = 10.0  # an agent hold phrase this soon before a silence makes it "announced"
     min_talk_over_s: float = 0.5
+    # two turns that start this close together are a simultaneous start (both began at once, as
+    # at the call's opening "Hello?" / greeting), which is no one's talk-over; it also covers the
+    # recognizer's word times, whose first word can start a few tenths of a second early
+    simultaneous_start_s: float = 0.5
     # a pause this short inside one speaker's talk does not end their turn (the endpointer split
     # it): who talked over whom is decided by when each *turn* started
     turn_join_s: float = 0.6
@@ -519,7 +523,8 @@ class SignalTracker:
         """Overlaps of ``utt`` with the other side: finished utterances, and a turn still open.
         The talk-over is put on whoever started speaking over the other: the one whose turn
         began later (a customer who cuts in is not blamed on the agent who paused for breath
-        and went on)."""
+        and went on). Turns that began within ``simultaneous_start_s`` of each other started
+        together: no one's talk-over."""
         opts = self.options
         own = 0.0
         events: list[SignalEvent] = []
@@ -533,6 +538,8 @@ class SignalTracker:
             if overlap < opts.min_talk_over_s:
                 continue
             their_turn = self._turn_start(utt.speaker.other(), o_start)
+            if abs(my_turn - their_turn) < opts.simultaneous_start_s:
+                continue  # both started at once: neither talked over the other
             if (my_turn, utt.start_s) > (their_turn, o_start):
                 if backchannel:
                     continue
