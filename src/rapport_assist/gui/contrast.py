@@ -198,6 +198,7 @@ def _pairs() -> tuple[Pair, ...]:
         Pair("Cancel button focus ring", "QDialog QPushButton:focus | border", dialog, UI),
         Pair("OK button", "QDialog QPushButton:default | color", "QDialog QPushButton:default | background", TEXT),
         Pair("OK button focus ring", "QDialog QPushButton:default:focus | border-color", dialog, UI),
+        Pair("summary focus ring", "QFrame#coaching:focus | border-left", body, UI),
         Pair("summary title", "QLabel#coachingTitle | color", summary, TEXT),
         Pair("summary headings", "QLabel#coachingHeading | color", summary, TEXT),
         Pair("summary: went well", "QLabel#coachingItem | color", summary, TEXT),
