@@ -163,6 +163,25 @@ def test_every_control_and_informative_part_has_an_accessible_name(window):
     assert window.history.accessibleName() == "Earlier nudges"
 
 
+def test_a_new_card_is_announced_to_a_screen_reader_without_taking_focus(window, monkeypatch):
+    from rapport_assist.gui import cards, coaching_view
+
+    cards.announce(window, "the real one runs without an assistive technology too")
+    said: list[str] = []
+    monkeypatch.setattr(cards, "announce", lambda source, text: said.append(text))
+    monkeypatch.setattr(coaching_view, "announce", lambda source, text: said.append(text))
+    fill(window)
+    assert said[:3] == [
+        "Tip: Use their name. Say it as a team: 'Let's restart the router'",
+        "Nudge: Say it as a team. Say it as a team: 'Let's restart the router'",
+        "Urgent: Apologize for the trouble. Say it as a team: 'Let's restart the router'",
+    ]
+    assert said[3:] == ["Call summary ready at the top of the panel"]
+    window.set_style("dark")  # cards redrawn: not said again
+    assert len(said) == 4
+    assert window.cards.card_in_focus() is None  # said, not focused
+
+
 def test_the_settings_dialog_names_every_control(window):
     dialog = SettingsDialog(window.prefs, [("usb", "USB headset")], "", window)
     try:

@@ -11,7 +11,8 @@ import html
 import re
 from typing import Callable
 
-from PySide6.QtCore import QEasingCurve, QPropertyAnimation, Qt, Signal
+from PySide6.QtCore import QEasingCurve, QObject, QPropertyAnimation, Qt, Signal
+from PySide6.QtGui import QAccessible, QAccessibleAnnouncementEvent
 from PySide6.QtWidgets import (
     QApplication,
     QFrame,
@@ -41,6 +42,15 @@ def clock(t_s: float) -> str:
 def plain(rich: str) -> str:
     """The text of a little HTML (for the accessible name of a rich-text label)."""
     return html.unescape(re.sub(r"<[^>]+>", "", rich.replace("&nbsp;", " ")))
+
+
+def announce(source: QObject, text: str) -> None:
+    """Have a screen reader say ``text`` when it is done speaking (a polite announcement: the
+    keyboard focus does not move). Nothing is sent when no assistive technology listens."""
+    if QAccessible.isActive():
+        event = QAccessibleAnnouncementEvent(source, text)
+        event.setPoliteness(QAccessible.AnnouncementPoliteness.Polite)
+        QAccessible.updateAccessibility(event)
 
 
 def _label(text: str, name: str, wrap: bool = True, rich: bool = False) -> QLabel:
@@ -320,6 +330,7 @@ class CardStack(QWidget):
         self.theme = theme
         self.widgets: dict[int, CardWidget] = {}
         self._order: list[Card] = []  # the cards shown at the last sync, newest first
+        self._announced: set[int] = set()  # card ids a screen reader was told about
         self._box = QVBoxLayout(self)
         self._box.setContentsMargins(0, 0, 0, 0)
         self._box.setSpacing(8)
@@ -361,12 +372,16 @@ class CardStack(QWidget):
                 self.widgets[card.id] = widget
                 if self.animate and fresh:
                     widget.fade(0.0, 1.0)
+                if card.id not in self._announced:  # a screen reader says a new card (not a redrawn one)
+                    self._announced.add(card.id)
+                    announce(widget, f"{widget.accessibleName()}. {widget.card.nudge.message}")
             self._box.insertWidget(position, widget)
         self.empty_label.setVisible(not shown)
         waiting = len(self.model.held)
         self.waiting_label.setText(f"{waiting} more waiting — shown when there is room" if waiting else "")
         self.waiting_label.setVisible(bool(waiting))
         self._order = list(shown)
+        self._announced &= set(ids)  # a card that left never comes back
         count = f"{len(shown)} card{'s' if len(shown) != 1 else ''}" if shown else "none"
         self.setAccessibleDescription(count + (f", {waiting} waiting" if waiting else ""))
         if focused is not None and self._focused_card() is None:

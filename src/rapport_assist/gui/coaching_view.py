@@ -11,7 +11,7 @@ from PySide6.QtWidgets import QFrame, QHBoxLayout, QToolButton, QVBoxLayout, QWi
 from ..assist import AssistModel
 from ..coaching import NO_PRAISE, moment_words, promise_line
 from ..types import CallCoaching, CoachingLine
-from .cards import _label
+from .cards import _label, announce
 from .resources import Theme
 
 
@@ -62,6 +62,7 @@ class CoachingPanel(QFrame):
             self._fill(coaching)
             self._shown_for = coaching
             self.setAccessibleDescription(". ".join(t.rstrip(".") for t in self.texts()) + ".")
+            announce(self, "Call summary ready at the top of the panel")
         self.setVisible(True)
 
     def dismiss(self) -> None:
