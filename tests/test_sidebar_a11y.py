@@ -439,15 +439,18 @@ def open_everything(window: SidebarWindow) -> None:
     window.model.on_event(nudge("late", 29.0, "low", "Confirm the next step with the customer"))
 
 
-def test_nothing_clips_with_a_large_system_font(qtbot, tmp_path):
+@pytest.mark.parametrize("points", [15.0, 20.0])
+def test_nothing_clips_with_a_large_system_font(qtbot, tmp_path, points):
+    """1.5 and 2 × the 10 pt the style sheet was drawn for, in the 360 px panel: buttons shorten
+    ("Why", an icon-only Snooze), a card's title takes its own line, labels wrap."""
     app = QApplication.instance()
     before = QFont(app.font())
     big = QFont(before)
-    big.setPointSizeF(15.0)  # 1.5 × the 10 pt the style sheet was drawn for
+    big.setPointSizeF(points)
     app.setFont(big)
     try:
         win = build(tmp_path / "big.ini")
-        assert win.theme.scale == 1.5
+        assert win.theme.scale == points / 10
         qtbot.addWidget(win)
         win.resize(360, 820)
         win.show()
@@ -455,6 +458,13 @@ def test_nothing_clips_with_a_large_system_font(qtbot, tmp_path):
         open_everything(win)
         settle_layout(qtbot, win)
         assert clipped(win) == []
+        below = [c for c in win.cards.widgets.values() if c._top.indexOf(c.title_label) < 0]
+        assert bool(below) is (points == 20.0)  # a title on its own line only with the larger font
+        win.resize(720, 820)  # a wider panel: the cards go back to their drawn layout
+        settle_layout(qtbot, win)
+        assert clipped(win) == []
+        for card in win.cards.widgets.values():
+            assert card._top.indexOf(card.title_label) == 1 and card.why_button.text() == card.why_text
         dialog = SettingsDialog(win.prefs, [("usb", "USB headset microphone")], "", win)
         dialog.show()
         qtbot.waitExposed(dialog)

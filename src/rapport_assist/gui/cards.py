@@ -130,6 +130,7 @@ class CardWidget(QFrame):
         top.addWidget(self.time_label, 0, Qt.AlignmentFlag.AlignTop)
         top.addWidget(close, 0, Qt.AlignmentFlag.AlignTop)
         box.addLayout(top)
+        self._top, self._box = top, box
 
         self.message_label = _label(nudge.message, "cardMessage")
         box.addWidget(self.message_label)
@@ -241,6 +242,7 @@ class CardWidget(QFrame):
         actions.addWidget(self.wrong_button)
         actions.addWidget(self.snooze_button)
         box.addLayout(actions)
+        self._actions = actions
         if card.verdict is not None:  # rebuilt (e.g. after a style change): keep what the agent said
             self.helpful_button.setChecked(card.verdict == "helpful")
             self.wrong_button.setChecked(card.verdict == "wrong")
@@ -261,12 +263,37 @@ class CardWidget(QFrame):
     def fit(self, width: int) -> None:
         """Keep the card within ``width`` px: with a large font "Why · rewrite" becomes "Why"
         and then Snooze an icon (their accessible names and tooltips stay)."""
+        self.ensurePolished()  # measured with the style sheet's fonts and padding (a new card has none yet)
         self.why_button.setText(self.why_text)
         self.snooze_button.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
-        if self.minimumSizeHint().width() > width:
+        self._title_below(False)
+        if self._needs() > width:
             self.why_button.setText("Why")
-        if self.minimumSizeHint().width() > width:
+        if self._needs() > width:
             self.snooze_button.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonIconOnly)
+        if self._needs() > width:  # a very large font: the title gets a line of its own
+            self._title_below(True)
+
+    def _needs(self) -> int:
+        """The card's least width now (its layouts measured afresh: a card not shown yet is not
+        told that a button's text changed)."""
+        for layout in (self._top, self._actions, self._box):
+            layout.invalidate()
+        return self.minimumSizeHint().width()
+
+    def _title_below(self, below: bool) -> None:
+        """The title beside the severity word (as drawn), or on its own line under it."""
+        if (self._top.indexOf(self.title_label) < 0) == below:
+            return
+        if below:
+            self._top.removeWidget(self.title_label)
+            self._top.insertStretch(1, 1)
+            self._box.insertWidget(1, self.title_label)
+        else:
+            self._box.removeWidget(self.title_label)
+            stretch = self._top.takeAt(1)  # the stretch that held its place
+            del stretch
+            self._top.insertWidget(1, self.title_label, 1)
 
     def tab_stops(self) -> list[QWidget]:
         """The card's Tab stops in reading order: the card, then its buttons as they are laid out."""

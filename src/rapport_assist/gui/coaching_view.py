@@ -32,7 +32,7 @@ class CoachingPanel(QFrame):
         outer.setSpacing(6)
         head = QHBoxLayout()
         head.setSpacing(6)
-        self.title = _label("Call summary", "coachingTitle", wrap=False)
+        self.title = _label("Call summary", "coachingTitle")
         self.hide_button = QToolButton()
         self.hide_button.setObjectName("cardAction")
         self.hide_button.setText("Hide")

@@ -117,7 +117,7 @@ class StatusPanel(QWidget):
             dot.setObjectName("statusDot")
             icon = QLabel()
             icon.setPixmap(theme.icon(self.ICONS[component]).pixmap(QSize(16, 16)))
-            name = _label(COMPONENT_LABELS[component], "statusText", wrap=False)
+            name = _label(COMPONENT_LABELS[component], "statusText")  # wraps with a very large font
             text = _label("", "statusText")
             icon.setAccessibleName(COMPONENT_LABELS[component])
             grid.addWidget(dot, row, 0, Qt.AlignmentFlag.AlignVCenter)
@@ -133,7 +133,7 @@ class StatusPanel(QWidget):
         self.sound_dot.setObjectName("statusDot")
         self.sound_icon = QLabel()
         self.sound_icon.setPixmap(theme.icon("headset").pixmap(QSize(16, 16)))
-        self.sound_name = _label("Sound", "statusText", wrap=False)
+        self.sound_name = _label("Sound", "statusText")
         self.sound_text = _label("", "statusText")
         grid.addWidget(self.sound_dot, row, 0, Qt.AlignmentFlag.AlignVCenter)
         grid.addWidget(self.sound_icon, row, 1)
