@@ -1,13 +1,20 @@
 """Nudge cards: severity colour, message, the words it rests on, why and a rewrite on expand,
-"helpful" / "wrong" / snooze; they fade in and out. The earlier cards stay in a short history."""
+"helpful" / "wrong" / snooze; they fade in and out. The earlier cards stay in a short history.
+
+Keyboard and screen readers: a card and its buttons are Tab stops (``Qt.TabFocus``: a click never
+moves the keyboard focus, so clicking "helpful" leaves it in the CRM); the card's accessible name
+is its severity word and title, its description the message and the words it quotes."""
 
 from __future__ import annotations
 
 import html
+import re
 from typing import Callable
 
-from PySide6.QtCore import QEasingCurve, QPropertyAnimation, Qt, Signal
+from PySide6.QtCore import QEasingCurve, QObject, QPropertyAnimation, Qt, Signal
+from PySide6.QtGui import QAccessible, QAccessibleAnnouncementEvent
 from PySide6.QtWidgets import (
+    QApplication,
     QFrame,
     QGraphicsOpacityEffect,
     QHBoxLayout,
@@ -32,6 +39,20 @@ def clock(t_s: float) -> str:
     return timefmt.clock(t_s, tenths=False)
 
 
+def plain(rich: str) -> str:
+    """The text of a little HTML (for the accessible name of a rich-text label)."""
+    return html.unescape(re.sub(r"<[^>]+>", "", rich.replace("&nbsp;", " ")))
+
+
+def announce(source: QObject, text: str) -> None:
+    """Have a screen reader say ``text`` when it is done speaking (a polite announcement: the
+    keyboard focus does not move). Nothing is sent when no assistive technology listens."""
+    if QAccessible.isActive():
+        event = QAccessibleAnnouncementEvent(source, text)
+        event.setPoliteness(QAccessible.AnnouncementPoliteness.Polite)
+        QAccessible.updateAccessibility(event)
+
+
 def _label(text: str, name: str, wrap: bool = True, rich: bool = False) -> QLabel:
     label = QLabel(text)
     label.setObjectName(name)
@@ -39,10 +60,16 @@ def _label(text: str, name: str, wrap: bool = True, rich: bool = False) -> QLabe
     label.setTextFormat(Qt.TextFormat.RichText if rich else Qt.TextFormat.PlainText)
     label.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Minimum)
     label.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+    if rich:
+        label.setAccessibleName(plain(text))
     return label
 
 
-def _button(text: str, icon_name: str | None, theme: Theme, name: str, tip: str) -> QToolButton:
+def _button(
+    text: str, icon_name: str | None, theme: Theme, name: str, tip: str, spoken: str = "", about: str = ""
+) -> QToolButton:
+    """A tool button that a click leaves the keyboard focus alone with, and Tab reaches;
+    ``spoken`` is its accessible name (default: its text), ``about`` the description (the tip)."""
     button = QToolButton()
     button.setObjectName(name)
     button.setText(text)
@@ -52,7 +79,9 @@ def _button(text: str, icon_name: str | None, theme: Theme, name: str, tip: str)
         Qt.ToolButtonStyle.ToolButtonTextBesideIcon if text else Qt.ToolButtonStyle.ToolButtonIconOnly
     )
     button.setToolTip(tip)
-    button.setFocusPolicy(Qt.FocusPolicy.NoFocus)  # clicking never pulls focus from the CRM
+    button.setAccessibleName(spoken or text)
+    button.setAccessibleDescription(about or tip)
+    button.setFocusPolicy(Qt.FocusPolicy.TabFocus)  # clicking never pulls focus from the CRM
     button.setCursor(Qt.CursorShape.PointingHandCursor)
     return button
 
@@ -78,9 +107,11 @@ class CardWidget(QFrame):
         nudge = card.nudge
         self.setObjectName("card")
         self.setProperty("severity", nudge.severity)
-        self.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+        self.setFocusPolicy(Qt.FocusPolicy.TabFocus)  # a Tab stop that reads the card; never by a click
         others = f" and {len(card.also)} more" if card.also else ""
-        self.setAccessibleName(f"{nudge.severity} nudge: {nudge.title}{others}")
+        word = SEVERITY_WORD.get(nudge.severity, nudge.severity.upper())
+        title = nudge.title or nudge.rule
+        self.setAccessibleName(f"{word.capitalize()}: {title}{others}")
         box = QVBoxLayout(self)
         box.setContentsMargins(10, 8, 8, 8)
         box.setSpacing(5)
@@ -91,13 +122,15 @@ class CardWidget(QFrame):
         self.severity_label.setProperty("severity", nudge.severity)
         self.title_label = _label(nudge.title or nudge.rule, "cardTitle")
         self.time_label = _label(clock(nudge.t_s), "cardMeta", False)
-        close = _button("", "close", theme, "cardAction", "Dismiss (Esc)")
+        close = _button("", "close", theme, "cardAction", "Dismiss (Esc)", "Dismiss", f"Dismiss “{title}” (Esc)")
+        self.close_button = close
         close.clicked.connect(lambda: self.dismiss.emit(self.card.id))
         top.addWidget(self.severity_label, 0, Qt.AlignmentFlag.AlignTop)
         top.addWidget(self.title_label, 1)
         top.addWidget(self.time_label, 0, Qt.AlignmentFlag.AlignTop)
         top.addWidget(close, 0, Qt.AlignmentFlag.AlignTop)
         box.addLayout(top)
+        self._top, self._box = top, box
 
         self.message_label = _label(nudge.message, "cardMessage")
         box.addWidget(self.message_label)
@@ -106,13 +139,14 @@ class CardWidget(QFrame):
             word = SEVERITY_WORD.get(other.severity, other.severity.upper())
             colour = theme.palette.get(other.severity if other.severity in SEVERITIES else "low", "")
             line = _label(
-                f'<span style="color:{colour}; font-size:8pt; font-weight:700">{word}</span>&nbsp; '
+                f'<span style="color:{colour}; font-size:{theme.pt(8)}; font-weight:700">{word}</span>&nbsp; '
                 f"<b>{html.escape(other.title or other.rule, quote=False)}</b> · "
                 f"{html.escape(other.message, quote=False)}",
                 "cardLine",
                 rich=True,
             )
             line.setProperty("severity", other.severity)
+            line.setAccessibleName(f"{word.capitalize()}: {other.title or other.rule}. {other.message}")
             box.addWidget(line)
             self.lines.append(line)
 
@@ -130,6 +164,7 @@ class CardWidget(QFrame):
             for m in sorted(matched, key=len, reverse=True):
                 words = words.replace(html.escape(m, quote=False), f"<b>{html.escape(m, quote=False)}</b>", 1)
             label = _label(f"{who}: “{words}”", "cardEvidence", rich=True)
+            label.setAccessibleName(f"{who}: “{quoted.text}”")
             label.setToolTip(quoted.text)
             box.addWidget(label)
             self.evidence_labels.append(label)
@@ -163,19 +198,38 @@ class CardWidget(QFrame):
 
         actions = QHBoxLayout()
         actions.setSpacing(2)
+        self.why_text = "Why" + (" · rewrite" if rewrite else "")
         self.why_button = _button(
-            "Why" + (" · rewrite" if rewrite else ""), "chevron-right", theme, "cardAction", "Show the coaching note"
+            self.why_text,
+            "chevron-right",
+            theme,
+            "cardAction",
+            "Show the coaching note",
+            "Why" + (" and a rewrite" if rewrite else ""),
+            f"Show or hide why “{title}”" + (" and a way to say it" if rewrite else ""),
         )
         self.why_button.setCheckable(True)
         self.why_button.toggled.connect(self._toggle_details)
-        self.helpful_button = _button("", "thumb-up", theme, "cardAction", "Helpful (Alt+H)")
-        self.wrong_button = _button(
-            "", "thumb-down", theme, "cardAction", "Wrong here (Alt+W): logged with the words, for the team lead"
+        self.helpful_button = _button(
+            "", "thumb-up", theme, "cardAction", "Helpful (Alt+H)", "Helpful", f"“{title}” was helpful (Alt+H)"
         )
-        self.helpful_button.setAccessibleName("Helpful")
-        self.wrong_button.setAccessibleName("Wrong")
+        self.wrong_button = _button(
+            "",
+            "thumb-down",
+            theme,
+            "cardAction",
+            "Wrong here (Alt+W): logged with the words, for the team lead",
+            "Wrong here",
+            f"“{title}” was wrong here (Alt+W): logged with the words, for the team lead",
+        )
         self.snooze_button = _button(
-            "Snooze", "snooze", theme, "cardAction", "No more of this nudge in this call (Alt+Z)"
+            "Snooze",
+            "snooze",
+            theme,
+            "cardAction",
+            "No more of this nudge in this call (Alt+Z)",
+            "Snooze",
+            f"No more “{title}” in this call (Alt+Z)",
         )
         for b in (self.helpful_button, self.wrong_button):
             b.setCheckable(True)
@@ -188,6 +242,7 @@ class CardWidget(QFrame):
         actions.addWidget(self.wrong_button)
         actions.addWidget(self.snooze_button)
         box.addLayout(actions)
+        self._actions = actions
         if card.verdict is not None:  # rebuilt (e.g. after a style change): keep what the agent said
             self.helpful_button.setChecked(card.verdict == "helpful")
             self.wrong_button.setChecked(card.verdict == "wrong")
@@ -195,6 +250,61 @@ class CardWidget(QFrame):
             self.wrong_button.setEnabled(False)
         self._theme = theme
         self._animation: QPropertyAnimation | None = None
+        self.setAccessibleDescription(self.spoken_text())
+
+    def spoken_text(self) -> str:
+        """What a screen reader says after the card's name: the time, the message, the other
+        nudges of the card and the words quoted."""
+        parts = [f"at {clock(self.card.nudge.t_s)}", self.message_label.text()]
+        parts += [line.accessibleName() for line in self.lines[1:]]
+        parts += [label.accessibleName() for label in self.evidence_labels]
+        return ". ".join(p.rstrip(".") for p in parts if p) + "."
+
+    def fit(self, width: int) -> None:
+        """Keep the card within ``width`` px: with a large font "Why · rewrite" becomes "Why"
+        and then Snooze an icon (their accessible names and tooltips stay)."""
+        self.ensurePolished()  # measured with the style sheet's fonts and padding (a new card has none yet)
+        self.why_button.setText(self.why_text)
+        self.snooze_button.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
+        self._title_below(False)
+        if self._needs() > width:
+            self.why_button.setText("Why")
+        if self._needs() > width:
+            self.snooze_button.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonIconOnly)
+        if self._needs() > width:  # a very large font: the title gets a line of its own
+            self._title_below(True)
+
+    def _needs(self) -> int:
+        """The card's least width now (its layouts measured afresh: a card not shown yet is not
+        told that a button's text changed)."""
+        for layout in (self._top, self._actions, self._box):
+            layout.invalidate()
+        return self.minimumSizeHint().width()
+
+    def _title_below(self, below: bool) -> None:
+        """The title beside the severity word (as drawn), or on its own line under it."""
+        if (self._top.indexOf(self.title_label) < 0) == below:
+            return
+        if below:
+            self._top.removeWidget(self.title_label)
+            self._top.insertStretch(1, 1)
+            self._box.insertWidget(1, self.title_label)
+        else:
+            self._box.removeWidget(self.title_label)
+            stretch = self._top.takeAt(1)  # the stretch that held its place
+            del stretch
+            self._top.insertWidget(1, self.title_label, 1)
+
+    def tab_stops(self) -> list[QWidget]:
+        """The card's Tab stops in reading order: the card, then its buttons as they are laid out."""
+        return [
+            self,
+            self.close_button,
+            self.why_button,
+            self.helpful_button,
+            self.wrong_button,
+            self.snooze_button,
+        ]
 
     def _toggle_details(self, on: bool) -> None:
         self.details.setVisible(on)
@@ -239,11 +349,15 @@ class CardWidget(QFrame):
 class CardStack(QWidget):
     """The visible cards, newest on top, kept in step with the model."""
 
+    focus_left = Signal()  # the card with the keyboard focus went and no card is left to take it
+
     def __init__(self, model: AssistModel, theme: Theme, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.model = model
         self.theme = theme
         self.widgets: dict[int, CardWidget] = {}
+        self._order: list[Card] = []  # the cards shown at the last sync, newest first
+        self._announced: set[int] = set()  # card ids a screen reader was told about
         self._box = QVBoxLayout(self)
         self._box.setContentsMargins(0, 0, 0, 0)
         self._box.setSpacing(8)
@@ -253,6 +367,8 @@ class CardStack(QWidget):
         self.waiting_label.setVisible(False)
         self._box.addWidget(self.waiting_label)
         self.animate = True
+        self.width_for_cards = 0  # the width a card must fit in (0: any; the window sets it)
+        self.setAccessibleName("Nudges")
 
     def set_theme(self, theme: Theme) -> None:
         self.theme = theme
@@ -263,6 +379,8 @@ class CardStack(QWidget):
     def sync(self) -> None:
         shown = self.model.shown
         ids = [c.id for c in shown]
+        focused = self._focused_card()
+        order = [c.id for c in self._order]
         for card_id in [i for i in self.widgets if i not in ids]:
             self._remove(card_id, self.animate)
         for position, card in enumerate(shown):
@@ -273,17 +391,54 @@ class CardStack(QWidget):
                 widget = None
             if widget is None:
                 widget = CardWidget(card, self.theme, self, show_source=self.model.mode == "qa")
+                if self.width_for_cards:
+                    widget.fit(self.width_for_cards)
                 widget.feedback.connect(self._on_feedback)
                 widget.snooze.connect(self.model.snooze)
                 widget.dismiss.connect(self.model.dismiss)
                 self.widgets[card.id] = widget
                 if self.animate and fresh:
                     widget.fade(0.0, 1.0)
+                if card.id not in self._announced:  # a screen reader says a new card (not a redrawn one)
+                    self._announced.add(card.id)
+                    announce(widget, f"{widget.accessibleName()}. {widget.card.nudge.message}")
             self._box.insertWidget(position, widget)
         self.empty_label.setVisible(not shown)
         waiting = len(self.model.held)
         self.waiting_label.setText(f"{waiting} more waiting — shown when there is room" if waiting else "")
         self.waiting_label.setVisible(bool(waiting))
+        self._order = list(shown)
+        self._announced &= set(ids)  # a card that left never comes back
+        count = f"{len(shown)} card{'s' if len(shown) != 1 else ''}" if shown else "none"
+        self.setAccessibleDescription(count + (f", {waiting} waiting" if waiting else ""))
+        if focused is not None and self._focused_card() is None:
+            # the card with the keyboard focus went (dismissed, snoozed, faded) or was redrawn: the
+            # focus goes to it again, or to the card now in its place, or the one above
+            at = order.index(focused) if focused in order else 0
+            near = [focused, *order[at + 1 :], *reversed(order[:at])]
+            target = next((i for i in near if i in self.widgets), None)
+            if target is not None:
+                self.widgets[target].setFocus(Qt.FocusReason.OtherFocusReason)
+            else:
+                self.focus_left.emit()
+
+    def fit(self, width: int) -> None:
+        if width != self.width_for_cards:
+            self.width_for_cards = width
+            for widget in self.widgets.values():
+                widget.fit(width)
+
+    def _focused_card(self) -> int | None:
+        """The id of the card the keyboard focus is in, if any."""
+        widget = QApplication.focusWidget()
+        for card_id, card in self.widgets.items():
+            if widget is not None and (widget is card or card.isAncestorOf(widget)):
+                return card_id
+        return None
+
+    def card_in_focus(self) -> CardWidget | None:
+        card_id = self._focused_card()
+        return None if card_id is None else self.widgets[card_id]
 
     def _remove(self, card_id: int, animate: bool) -> None:
         widget = self.widgets.pop(card_id)
@@ -322,6 +477,7 @@ class HistoryList(QWidget):
         self._box.setSpacing(0)
         self.labels: list[QLabel] = []  # the visible ones, newest first
         self._pool: list[QLabel] = []
+        self.setAccessibleName("Earlier nudges")
 
     def sync(self) -> int:
         """Show the history; its labels are reused (it changes with every card)."""
@@ -336,6 +492,9 @@ class HistoryList(QWidget):
             unseen = {"missed": " · not shown (busy)", "call ended": " · not shown"}.get(card.end_reason, "")
             more = f" +{len(card.also)}" if card.also else ""
             label.setText(f"{clock(nudge.t_s)}  {nudge.title}{more}{mark}{unseen}")
+            verdict = {"helpful": ", marked helpful", "wrong": ", marked wrong"}.get(card.verdict or "", "")
+            word = SEVERITY_WORD.get(nudge.severity, nudge.severity.upper()).capitalize()
+            label.setAccessibleName(f"{word}: {nudge.title}{more}, at {clock(nudge.t_s)}{verdict}{unseen}")
             label.setToolTip(
                 "\n".join(n.message for n in card.nudges) + (f"\n“{card.evidence_text}”" if card.evidence_text else "")
             )

@@ -1,6 +1,7 @@
 """The call summary card: shown at the top of the panel when a call ends (a thin view over the
 ``CallCoaching`` the model keeps): what went well, one thing to try next time, the promises to
-log. It never takes focus; "Hide" puts it away until the next call ends."""
+log. It never takes focus; "Hide" puts it away until the next call ends. Tab reaches it (a screen
+reader reads it whole as the panel's description) and its Hide button."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from PySide6.QtWidgets import QFrame, QHBoxLayout, QToolButton, QVBoxLayout, QWi
 from ..assist import AssistModel
 from ..coaching import NO_PRAISE, moment_words, promise_line
 from ..types import CallCoaching, CoachingLine
-from .cards import _label
+from .cards import _label, announce
 from .resources import Theme
 
 
@@ -22,7 +23,8 @@ class CoachingPanel(QFrame):
         self.model = model
         self.theme = theme
         self.setObjectName("coaching")
-        self.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+        self.setFocusPolicy(Qt.FocusPolicy.TabFocus)  # Tab only: it appears without taking the focus
+        self.setAccessibleName("Call summary")
         self._shown_for: CallCoaching | None = None
         self._hidden_for: CallCoaching | None = None
         outer = QVBoxLayout(self)
@@ -30,12 +32,14 @@ class CoachingPanel(QFrame):
         outer.setSpacing(6)
         head = QHBoxLayout()
         head.setSpacing(6)
-        self.title = _label("Call summary", "coachingTitle", wrap=False)
+        self.title = _label("Call summary", "coachingTitle")
         self.hide_button = QToolButton()
         self.hide_button.setObjectName("cardAction")
         self.hide_button.setText("Hide")
         self.hide_button.setToolTip("Put the summary away until the next call ends")
-        self.hide_button.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+        self.hide_button.setFocusPolicy(Qt.FocusPolicy.TabFocus)
+        self.hide_button.setAccessibleName("Hide the call summary")
+        self.hide_button.setAccessibleDescription("Put the summary away until the next call ends")
         self.hide_button.clicked.connect(self.dismiss)
         head.addWidget(self.title)
         head.addStretch(1)
@@ -57,6 +61,8 @@ class CoachingPanel(QFrame):
         if coaching is not self._shown_for:
             self._fill(coaching)
             self._shown_for = coaching
+            self.setAccessibleDescription(". ".join(t.rstrip(".") for t in self.texts()) + ".")
+            announce(self, "Call summary ready at the top of the panel")
         self.setVisible(True)
 
     def dismiss(self) -> None:

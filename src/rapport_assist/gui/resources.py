@@ -42,15 +42,31 @@ def read_palette(style: str) -> dict[str, str]:
     return values
 
 
-class Theme:
-    """One style: its palette (QColor by name), style sheet and icons."""
+DESIGN_PT = 10.0  # the system font size the style sheet's pt sizes were drawn for
 
-    def __init__(self, style: str = "light") -> None:
+
+def font_scale(system_pt: float) -> float:
+    """How much the style sheet's font sizes grow for the system font (``QApplication.font()``):
+    1 up to a 10 pt system font, then in proportion (a 15 pt font: 1.5). Never smaller: the panel
+    is read at a glance. A font set in pixels (size -1 in pt) keeps the designed sizes."""
+    return max(1.0, system_pt / DESIGN_PT) if system_pt > 0 else 1.0
+
+
+class Theme:
+    """One style: its palette (QColor by name), style sheet and icons. ``scale`` multiplies every
+    font size in pt (``font_scale``: a large system font makes the panel's text large too)."""
+
+    def __init__(self, style: str = "light", scale: float = 1.0) -> None:
         if style not in STYLES:
             raise ValueError(f"unknown style {style!r}: use light or dark")
         self.name = style
+        self.scale = scale
         self.palette = read_palette(style)
         self.missing = ui_dir() is None
+
+    def pt(self, size: float) -> str:
+        """A font size for the style sheet or rich text: ``size`` pt at this theme's scale."""
+        return f"{round(size * self.scale, 2):g}pt"
 
     def color(self, name: str) -> QColor:
         return QColor(self.palette.get(name, "#888888"))
@@ -62,6 +78,8 @@ class Theme:
         qss = (folder / "styles" / "sidebar.qss").read_text(encoding="utf-8")
         # url(icon:NAME) or url(icon:NAME:COLOUR): the icon drawn in a palette colour (default @icon)
         qss = ICON_URL.sub(lambda m: f"url({self.icon_file(m[1], m[2] or 'icon')})", qss)
+        if self.scale != 1.0:
+            qss = PT_SIZE.sub(lambda m: self.pt(float(m[1])), qss)
         names = sorted(self.palette, key=len, reverse=True)  # @surface_alt before @surface
         for name in names:
             qss = qss.replace(f"@{name}", self.palette[name])
@@ -76,6 +94,7 @@ class Theme:
         return _icon(name, color or self.palette.get("icon", "#555555"))
 
 
+PT_SIZE = re.compile(r"\b(\d+(?:\.\d+)?)pt\b")
 ICON_URL = re.compile(r"url\(icon:([a-z0-9-]+)(?::([a-z_]+))?\)")
 
 
@@ -124,16 +143,18 @@ _FALLBACK = {
     "border": "#d7dde4",
     "accent": "#2f6f9f",
     "accent_text": "#ffffff",
-    "high": "#c4501f",
-    "medium": "#b27b16",
-    "low": "#3a7ea1",
-    "ok": "#3d8b64",
-    "warning": "#b27b16",
+    "high": "#b64a1d",
+    "medium": "#906412",
+    "low": "#357393",
+    "ok": "#357957",
+    "warning": "#906412",
     "error": "#c0392b",
-    "off": "#9aa4ae",
-    "calm": "#3d8b64",
-    "tense": "#c9982a",
-    "angry": "#c4501f",
+    "off": "#818991",
+    "calm": "#357957",
+    "tense": "#a87d1f",
+    "angry": "#b64a1d",
     "icon": "#4a5561",
     "quote": "#f1f4f7",
+    "focus": "#2f6f9f",
+    "control": "#788490",
 }

@@ -104,11 +104,49 @@ class SettingsDialog(QDialog):
         self.buttons = buttons
         for button in buttons.buttons():
             button.setIcon(QIcon())  # the style's old-style check/cross icons: plain buttons instead
+        ok, cancel = (
+            buttons.button(QDialogButtonBox.StandardButton.Ok),
+            buttons.button(QDialogButtonBox.StandardButton.Cancel),
+        )
+        ok.setAccessibleName("OK")
+        ok.setAccessibleDescription("Save the settings and close (Enter)")
+        cancel.setAccessibleName("Cancel")
+        cancel.setAccessibleDescription("Close without saving (Esc)")
+        self._name_controls(form)
         buttons.accepted.connect(self.accept)
         buttons.rejected.connect(self.reject)
         box = QVBoxLayout(self)
         box.addLayout(form)
         box.addWidget(buttons)
+
+    def _name_controls(self, form: QFormLayout) -> None:
+        """Each control's accessible name is its row's label (a check box: its own text); the
+        description says what it does (its tooltip, or a line written here)."""
+        about = {
+            self.mic: "Your voice: the headset or microphone",
+            self.customer: "The softphone's output: a monitor or loopback source",
+            self.style_combo: "Light or dark panel",
+            self.max_visible: "How many nudge cards the panel shows at once",
+            self.min_gap: "The least time between two new cards, in seconds",
+            self.per_minute: "The most new cards in a minute",
+            self.lifetime: "Seconds until a card fades into Earlier",
+            self.hold: "New cards wait until you stop speaking",
+            self.urgent: "Which cards may appear while you speak",
+            self.never_focus: "The panel never takes the keyboard, even outside live calls (Tab then cannot reach it)",
+        }
+        for row in range(form.rowCount()):
+            label = form.itemAt(row, QFormLayout.ItemRole.LabelRole)
+            field = form.itemAt(row, QFormLayout.ItemRole.FieldRole)
+            widget = field.widget() if field is not None else None
+            caption = label.widget() if label is not None else None
+            text = caption.text() if isinstance(caption, QLabel) else ""
+            if isinstance(widget, QCheckBox):
+                text = widget.text()
+            if widget is not None and text and not widget.accessibleName():
+                widget.setAccessibleName(text)
+            if widget is not None and widget in about:
+                widget.setAccessibleDescription(about[widget])
+        self.setAccessibleName(self.windowTitle())
 
     def budget(self) -> BudgetConfig:
         urgent = self.urgent.currentData()

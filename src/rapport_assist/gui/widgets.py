@@ -7,14 +7,26 @@ import html
 import math
 
 from PySide6.QtCore import QPointF, QRectF, QSize, Qt, Signal
-from PySide6.QtGui import QColor, QMouseEvent, QPainter, QPainterPath, QPaintEvent, QPen, QTextCursor
+from PySide6.QtGui import (
+    QColor,
+    QFocusEvent,
+    QKeyEvent,
+    QMouseEvent,
+    QPainter,
+    QPainterPath,
+    QPaintEvent,
+    QPen,
+    QTextCursor,
+)
 from PySide6.QtWidgets import QGridLayout, QLabel, QSizePolicy, QTextBrowser, QToolButton, QVBoxLayout, QWidget
 
 from ..assist import COMPONENT_LABELS, COMPONENTS, AssistModel
 from ..playback import Mark
 from ..types import SEVERITIES, Speaker, ToneEstimate
-from .cards import _label, clock
+from .cards import SEVERITY_WORD, _label, clock
 from .resources import Theme
+
+SEVERITY_NAMES = {s: SEVERITY_WORD.get(s, s).lower() for s in SEVERITIES}
 
 
 class Section(QWidget):
@@ -27,6 +39,8 @@ class Section(QWidget):
     ) -> None:
         super().__init__(parent)
         self.title = title
+        self.short = ""  # a shorter title for a narrow panel or a large font (``fit``)
+        self.width_for_title = 0  # the width the title must fit in (0: any)
         self.content = content
         self.theme = theme
         box = QVBoxLayout(self)
@@ -36,20 +50,44 @@ class Section(QWidget):
         self.toggle.setObjectName("sectionToggle")
         self.toggle.setCheckable(True)
         self.toggle.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
-        self.toggle.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+        self.toggle.setFocusPolicy(Qt.FocusPolicy.TabFocus)  # Tab reaches it, a click leaves the focus be
         self.toggle.toggled.connect(self._on_toggle)
         box.addWidget(self.toggle)
         box.addWidget(content)
         self.toggle.setChecked(expanded)
         self._on_toggle(expanded)
 
-    def set_title(self, title: str) -> None:
+    def set_title(self, title: str, short: str = "") -> None:
         self.title = title
-        self.toggle.setText(title.upper())
+        self.short = short
+        self._show_title()
+        self._name()
+
+    def fit(self, width: int) -> None:
+        """Keep the title within ``width`` px (the panel has no sideways scrolling): the full
+        title, else the short one, else the bare name. Its accessible name stays the full title."""
+        self.width_for_title = width
+        self._show_title()
+
+    def _show_title(self) -> None:
+        options = [self.title, self.short, self.title.split(" (")[0]]
+        for text in [o for o in options if o]:
+            self.toggle.setText(text.upper())
+            if not self.width_for_title or self.toggle.sizeHint().width() <= self.width_for_title:
+                return
+
+    def _name(self) -> None:
+        # the title as written (a screen reader spells out words in capitals); open or folded
+        self.toggle.setAccessibleName(self.title)
+        if not self.content.accessibleName():
+            self.content.setAccessibleName(self.title.split(" (")[0])
+        state = "shown" if self.toggle.isChecked() else "folded away"
+        self.toggle.setAccessibleDescription(f"Section {state}; Space shows or hides it")
 
     def _on_toggle(self, on: bool) -> None:
         self.content.setVisible(on)
-        self.toggle.setText(self.title.upper())
+        self._show_title()
+        self._name()
         self.toggle.setIcon(self.theme.icon("chevron-down" if on else "chevron-right", self.theme.palette.get("muted")))
         self.toggled.emit(on)
 
@@ -79,8 +117,9 @@ class StatusPanel(QWidget):
             dot.setObjectName("statusDot")
             icon = QLabel()
             icon.setPixmap(theme.icon(self.ICONS[component]).pixmap(QSize(16, 16)))
-            name = _label(COMPONENT_LABELS[component], "statusText", wrap=False)
+            name = _label(COMPONENT_LABELS[component], "statusText")  # wraps with a very large font
             text = _label("", "statusText")
+            icon.setAccessibleName(COMPONENT_LABELS[component])
             grid.addWidget(dot, row, 0, Qt.AlignmentFlag.AlignVCenter)
             grid.addWidget(icon, row, 1)
             grid.addWidget(name, row, 2)
@@ -94,7 +133,7 @@ class StatusPanel(QWidget):
         self.sound_dot.setObjectName("statusDot")
         self.sound_icon = QLabel()
         self.sound_icon.setPixmap(theme.icon("headset").pixmap(QSize(16, 16)))
-        self.sound_name = _label("Sound", "statusText", wrap=False)
+        self.sound_name = _label("Sound", "statusText")
         self.sound_text = _label("", "statusText")
         grid.addWidget(self.sound_dot, row, 0, Qt.AlignmentFlag.AlignVCenter)
         grid.addWidget(self.sound_icon, row, 1)
@@ -104,6 +143,7 @@ class StatusPanel(QWidget):
         self.review_sound: tuple[str, str] | None = None
         grid.setColumnStretch(3, 1)
         box.addLayout(grid)
+        self.sound_icon.setAccessibleName("Sound")
         self.rules_error = _label("", "rulesError")
         self.rules_error.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.rules_error.setVisible(False)
@@ -137,6 +177,7 @@ class StatusPanel(QWidget):
             self.sound_dot.style().polish(self.sound_dot)
             self.sound_text.setText(message)
             self.sound_text.setToolTip(message)
+            self._say(self.sound_dot, self.sound_text, "Sound", level, message)
         for component in COMPONENTS:
             status = self.model.status[component]
             dot = self.dots[component]
@@ -146,15 +187,43 @@ class StatusPanel(QWidget):
             dot.setToolTip(status.level)
             self.texts[component].setText(status.message)
             self.texts[component].setToolTip(status.message)
+            self._say(dot, self.texts[component], COMPONENT_LABELS[component], status.level, status.message)
         error = self.model.rules_error
         self.rules_error.setText(error)
         self.rules_error.setVisible(bool(error))
         notices = list(self.model.notices)
         self.notice.setText(notices[-1].message if notices else "")
         self.notice.setVisible(bool(notices))
+        if error:
+            self.rules_error.setAccessibleName(f"Rules error: {error}")
+        self.notice.setAccessibleName(f"Notice: {self.notice.text()}" if notices else "")
+
+    @staticmethod
+    def _say(dot: QLabel, text: QLabel, name: str, level: str, message: str) -> None:
+        """The status line in words: the dot's colour is also said (its level), not only shown."""
+        words = LEVEL_WORDS.get(level, level)
+        dot.setAccessibleName(f"{name}: {words}")
+        text.setAccessibleName(f"{name}: {message or words}")
+        text.setAccessibleDescription(words)
 
 
+LEVEL_WORDS = {"ok": "working", "info": "starting", "warning": "needs a look", "error": "not working", "off": "off"}
 TONE_POSITION = {"calm": 0.16, "tense": 0.5, "angry": 0.84}
+
+
+def tone_words(tone: ToneEstimate | None) -> str:
+    """The tone meter in words (its accessible description): the word, where the marker stands
+    within it, and what the estimate rests on."""
+    if tone is None:
+        return "Waiting for the customer to speak"
+    lean = tone.score - 0.5  # the marker's offset within the word's third of the bar
+    where = ""
+    if lean > 0.2 and tone.label != "angry":
+        where = " (leaning angrier)"
+    elif lean < -0.2 and tone.label != "calm":
+        where = " (leaning calmer)"
+    evidence = f"; {'; '.join(tone.evidence)}" if tone.evidence else ""
+    return f"{tone.label.capitalize()}{where}, on a scale calm, tense, angry{evidence}"
 
 
 class ToneMeter(QWidget):
@@ -166,12 +235,18 @@ class ToneMeter(QWidget):
         self.tone: ToneEstimate | None = None
         self.setMinimumHeight(34)
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
+        self.setAccessibleName("Customer tone")
+        self.setAccessibleDescription(tone_words(None))
 
     def sizeHint(self) -> QSize:
         return QSize(200, self.fontMetrics().height() + 22)
 
+    def minimumSizeHint(self) -> QSize:
+        return QSize(120, self.fontMetrics().height() + 22)  # the words and the bar, at any font size
+
     def set_tone(self, tone: ToneEstimate | None) -> None:
         self.tone = tone
+        self.setAccessibleDescription(tone_words(tone))
         if tone is None:
             self.setToolTip("No customer speech yet")
         else:
@@ -222,6 +297,7 @@ class PromiseList(QWidget):
         self.rows: list[tuple[QLabel, QLabel]] = []
         self.empty = _label("No promises yet.", "empty")
         self._box.addWidget(self.empty)
+        self.setAccessibleName("Promises")
 
     def sync(self) -> int:
         promises = self.model.promises
@@ -235,10 +311,17 @@ class PromiseList(QWidget):
                 f"{clock(item.t_s)} · " + (time_frame(item.time) if item.time else "no time given"), "promiseTime"
             )
             when.setProperty("committed", "true" if item.committed else "false")
+            text.setAccessibleName(f"Promise at {clock(item.t_s)}: “{item.text}”")
+            text.setAccessibleDescription(time_frame(item.time) if item.time else "no time given")
             self._box.addWidget(text)
             self._box.addWidget(when)
             self.rows.append((text, when))
         self.empty.setVisible(not promises)
+        open_ = sum(1 for p in promises if not p.committed)
+        self.setAccessibleDescription(
+            f"{len(promises)} promise{'s' if len(promises) != 1 else ''}"
+            + (f", {open_} without a time" if open_ else "")
+        )
         return len(promises)
 
     def texts(self) -> list[str]:
@@ -268,7 +351,11 @@ class TranscriptView(QTextBrowser):
         self.setObjectName("transcript")
         self.document().setMaximumBlockCount(300)
         self.document().setUndoRedoEnabled(False)  # a read-only log: no undo history to grow
-        self.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+        # Tab reaches it (arrow keys then scroll it; Tab goes on), a click does not take the focus
+        self.setFocusPolicy(Qt.FocusPolicy.TabFocus)
+        self.setTabChangesFocus(True)
+        self.setAccessibleName("Transcript")
+        self.setAccessibleDescription("The call's words as they are heard, newest last; live captions in italics")
         self.setMinimumHeight(140)
         self._shown = -1  # index of the last utterance appended
         self._caption_lines = 0  # caption lines at the end of the document
@@ -344,7 +431,18 @@ class Timeline(QWidget):
         self.setMinimumHeight(26)
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
         self.setCursor(Qt.CursorShape.PointingHandCursor)
-        self.setToolTip("Click or drag to seek; ticks are nudges")
+        self.setToolTip("Click or drag to seek; ticks are nudges. Keys: ← → 10 s, Home, End")
+        self.setFocusPolicy(Qt.FocusPolicy.TabFocus)
+        self.setAccessibleName("Timeline")
+        self._describe()
+
+    def _describe(self) -> None:
+        counts = {s: sum(1 for m in self.marks if m.severity == s) for s in SEVERITIES}
+        marks = ", ".join(f"{n} {SEVERITY_NAMES.get(s, s)}" for s, n in counts.items() if n)
+        self.setAccessibleDescription(
+            f"At {clock(self.position_s)} of {clock(self.duration_s)}; nudges: {marks or 'none yet'}. "
+            "Left and Right arrows seek 10 seconds, Home and End go to the start and end"
+        )
 
     def sizeHint(self) -> QSize:
         return QSize(200, 26)
@@ -353,6 +451,7 @@ class Timeline(QWidget):
         self.position_s = position_s
         self.duration_s = duration_s
         self.marks = marks
+        self._describe()
         self.update()
 
     def _x(self, t_s: float) -> float:
@@ -384,7 +483,33 @@ class Timeline(QWidget):
         p.setPen(QPen(self.theme.color("surface"), 2))
         p.setBrush(self.theme.color("accent"))
         p.drawEllipse(QPointF(self._x(self.position_s), mid), 6, 6)
+        if self.hasFocus():  # the same 2 px ring as the style sheet's focus
+            p.setPen(QPen(self.theme.color("focus"), 2))
+            p.setBrush(Qt.BrushStyle.NoBrush)
+            p.drawRoundedRect(QRectF(self.rect()).adjusted(1, 1, -1, -1), 5, 5)
         p.end()
+
+    def keyPressEvent(self, event: QKeyEvent) -> None:  # noqa: N802
+        key = event.key()
+        targets = {
+            Qt.Key.Key_Left: self.position_s - 10,
+            Qt.Key.Key_Right: self.position_s + 10,
+            Qt.Key.Key_Home: 0.0,
+            Qt.Key.Key_End: self.duration_s,
+        }
+        target = next((t for k, t in targets.items() if key == k), None)
+        if target is None or self.duration_s <= 0:
+            super().keyPressEvent(event)
+            return
+        self.seek.emit(max(0.0, min(self.duration_s, target)))
+
+    def focusInEvent(self, event: QFocusEvent) -> None:  # noqa: N802
+        super().focusInEvent(event)
+        self.update()
+
+    def focusOutEvent(self, event: QFocusEvent) -> None:  # noqa: N802
+        super().focusOutEvent(event)
+        self.update()
 
     def _seek_to(self, x: float) -> None:
         if self.duration_s <= 0:

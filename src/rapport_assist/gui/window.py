@@ -3,6 +3,10 @@
 It never takes keyboard focus when a nudge arrives (it is shown without activating, and during a
 live call it does not accept focus at all, so the agent keeps typing in the CRM while clicking
 "helpful"). Everything it shows comes from the ``AssistModel`` it subscribes to.
+
+Keyboard: outside a live call, once the agent clicks into the panel, Tab walks it top to bottom
+(``tab_chain``); its controls take the focus from Tab only, never from a click. Every control and
+every informative part has an accessible name (and a description where the name is not enough).
 """
 
 from __future__ import annotations
@@ -33,7 +37,7 @@ from ..wording import clause
 from .cards import CardStack, HistoryList, _label, clock
 from .coaching_view import CoachingPanel
 from .controller import CallController, Prefs, RuleWatcher
-from .resources import Theme
+from .resources import Theme, font_scale
 from .widgets import PromiseList, Section, StatusPanel, Timeline, ToneMeter, TranscriptView, speed_text
 
 PANEL_WIDTH = 360
@@ -72,7 +76,7 @@ class SidebarWindow(QWidget):
         self.prefs = prefs
         self.backend = backend
         self.rules = rules
-        self.theme = Theme(style or prefs.style)
+        self.theme = Theme(style or prefs.style, font_scale(QApplication.font().pointSizeF()))
         self.controller = CallController(model, self)
         self.controller.ticked.connect(self._on_tick)
         self.controller.call_changed.connect(self._on_call_changed)
@@ -99,6 +103,10 @@ class SidebarWindow(QWidget):
         self._save_timer.timeout.connect(self._save_geometry)
         self._restore_geometry()
         self._shortcuts()
+        self.apply_tab_order()
+        app = QApplication.instance()
+        if isinstance(app, QApplication):
+            app.focusChanged.connect(self._on_focus_changed)
 
     # -- building -----------------------------------------------------------------------------
     def _build(self) -> None:
@@ -114,14 +122,18 @@ class SidebarWindow(QWidget):
         row = QHBoxLayout()
         self.call_button = QPushButton("Start call")
         self.call_button.setObjectName("callButton")
-        self.call_button.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+        self.call_button.setFocusPolicy(Qt.FocusPolicy.TabFocus)  # Tab reaches it; a click keeps the focus where it is
         self.call_button.setToolTip("Start or stop listening to a live call (Ctrl+Return)")
+        self.call_button.setAccessibleDescription("Start or stop listening to a live call (Ctrl+Return)")
         self.call_button.clicked.connect(self.toggle_call)
         self.timer_label = _label("0:00", "timer", wrap=False)
+        self.timer_label.setAccessibleName("Call time 0:00")
         self.menu_button = QToolButton()
-        self.menu_button.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+        self.menu_button.setFocusPolicy(Qt.FocusPolicy.TabFocus)
         self.menu_button.setPopupMode(QToolButton.ToolButtonPopupMode.InstantPopup)
         self.menu_button.setToolTip("Open a call to review, dock, style, settings")
+        self.menu_button.setAccessibleName("Menu")
+        self.menu_button.setAccessibleDescription("Open a call to review, dock, style, settings, shortcuts")
         self.menu = QMenu(self)
         self.menu_button.setMenu(self.menu)
         row.addWidget(self.call_button)
@@ -131,6 +143,7 @@ class SidebarWindow(QWidget):
         row.addWidget(self.menu_button)
         hbox.addLayout(row)
         self.mode_label = _label("Not in a call", "modeLabel")
+        self.mode_label.setAccessibleDescription("Call state")
         hbox.addWidget(self.mode_label)
         outer.addWidget(header)
 
@@ -150,6 +163,7 @@ class SidebarWindow(QWidget):
         self.tone_meter = ToneMeter(self.theme)
         box.addWidget(self.tone_meter)
         nudges_title = _label("NUDGES", "sectionTitle", wrap=False)
+        nudges_title.setAccessibleName("Nudges")
         box.addWidget(nudges_title)
         self.cards = CardStack(self.model, self.theme)
         box.addWidget(self.cards)
@@ -188,19 +202,26 @@ class SidebarWindow(QWidget):
         controls = QHBoxLayout()
         self.open_button = QToolButton()
         self.open_button.setToolTip("Open a recording or transcript (Ctrl+O)")
+        self.open_button.setAccessibleName("Open a call")
+        self.open_button.setAccessibleDescription("Open a recording or transcript to review (Ctrl+O)")
         self.open_button.clicked.connect(self.choose_file)
         self.play_button = QToolButton()
         self.play_button.setToolTip("Play / pause (Ctrl+Space)")
+        self.play_button.setAccessibleName("Play")
+        self.play_button.setAccessibleDescription("Play or pause the review (Ctrl+Space)")
         self.play_button.clicked.connect(self.play_pause)
         self.speed_combo = QComboBox()
         for speed in SPEEDS:
             self.speed_combo.addItem(speed_text(speed), speed)
         self.speed_combo.setToolTip("Replay speed (Ctrl+1…4)")
+        self.speed_combo.setAccessibleName("Replay speed")
+        self.speed_combo.setAccessibleDescription("Ctrl+1 to Ctrl+4: 1×, 2×, 4×, as fast as it goes")
         self.speed_combo.setCurrentIndex(max(0, self.speed_combo.findData(self.prefs.speed)))
         self.speed_combo.currentIndexChanged.connect(lambda _i: self.set_speed(self.speed_combo.currentData()))
         self.qa_time = _label("0:00 / 0:00", "qaTime", wrap=False)
+        self.qa_time.setAccessibleName("Review at 0:00 of 0:00")
         for w in (self.open_button, self.play_button, self.speed_combo):
-            w.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+            w.setFocusPolicy(Qt.FocusPolicy.TabFocus)
         controls.addWidget(self.open_button)
         controls.addWidget(self.play_button)
         controls.addWidget(self.speed_combo)
@@ -212,6 +233,7 @@ class SidebarWindow(QWidget):
         qa.addWidget(self.timeline)
         self.qa_bar.setVisible(False)
         outer.addWidget(self.qa_bar)
+        self.cards.focus_left.connect(self._on_card_focus_left)
         self._build_menu()
 
     def _build_menu(self) -> None:
@@ -262,10 +284,12 @@ class SidebarWindow(QWidget):
         bind("Escape", lambda: self._newest_action("dismiss"))
 
     def _newest_action(self, action: str) -> None:
+        """A card shortcut: on the card the keyboard focus is in, else on the newest card."""
         shown = self.model.shown
         if not shown:
             return
-        card = shown[0]
+        focused = self.cards.card_in_focus()
+        card = focused.card if focused is not None else shown[0]
         widget = self.cards.widgets.get(card.id)
         if action in ("helpful", "wrong") and widget is not None:
             (widget.helpful_button if action == "helpful" else widget.wrong_button).click()
@@ -276,7 +300,7 @@ class SidebarWindow(QWidget):
 
     # -- style, place ----------------------------------------------------------------------------
     def set_style(self, name: str, save: bool = True) -> None:
-        self.theme = Theme(name)
+        self.theme = Theme(name, self.theme.scale)
         self.setStyleSheet(self.theme.style_sheet())
         for view in (self.tone_meter, self.timeline, self.transcript):
             view.theme = self.theme
@@ -332,6 +356,21 @@ class SidebarWindow(QWidget):
         super().resizeEvent(event)
         if hasattr(self, "_save_timer"):
             self._save_timer.start()
+        self.fit_to_width()
+
+    def fit_to_width(self) -> None:
+        """The scrolled part has no sideways scroll bar: cards and section titles shorten their
+        button texts to fit the panel's width (a large system font, a narrow panel)."""
+        body = self.scroll_area.widget()
+        layout = body.layout() if body is not None else None
+        if layout is None:
+            return
+        margins = layout.contentsMargins()
+        bar = self.scroll_area.verticalScrollBar()
+        width = self.width() - margins.left() - margins.right() - bar.sizeHint().width()
+        self.cards.fit(width)
+        for section in (self.promise_section, self.history_section, self.transcript_section, self.status_section):
+            section.fit(width)
 
     def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802
         self.controller.stop()
@@ -368,7 +407,8 @@ class SidebarWindow(QWidget):
             n = self.promises.sync()
             open_ = sum(1 for p in self.model.promises if not p.committed)
             extra = f" · {open_} without a time" if open_ else ""
-            self.promise_section.set_title(f"Promises ({n}{extra})" if n else "Promises")
+            short = f"Promises ({n}, {open_} untimed)" if open_ else ""
+            self.promise_section.set_title(f"Promises ({n}{extra})" if n else "Promises", short)
         elif topic == "tone":
             self.tone_meter.set_tone(self.model.customer_tone)
         elif topic == "transcript":
@@ -379,12 +419,48 @@ class SidebarWindow(QWidget):
             self._on_call_changed()
         elif topic == "coaching":
             self.coaching.sync()
+        if topic in ("cards", "coaching"):
+            self.apply_tab_order()
+
+    # -- keyboard ----------------------------------------------------------------------------------
+    def tab_chain(self) -> list[QWidget]:
+        """The Tab stops top to bottom: header, call summary, each card newest first (the card,
+        then its buttons as laid out), the section toggles (the transcript after its toggle), the
+        review bar. Hidden ones stay in the chain; Qt skips them."""
+        chain: list[QWidget] = [self.call_button, self.menu_button, self.coaching, self.coaching.hide_button]
+        for card in self.model.shown:
+            widget = self.cards.widgets.get(card.id)
+            if widget is not None:
+                chain += widget.tab_stops()
+        chain += [self.promise_section.toggle, self.history_section.toggle, self.transcript_section.toggle]
+        chain += [self.transcript, self.status_section.toggle]
+        chain += [self.open_button, self.play_button, self.speed_combo, self.timeline]
+        return chain
+
+    def apply_tab_order(self) -> None:
+        chain = self.tab_chain()
+        for first, second in zip(chain, chain[1:]):
+            QWidget.setTabOrder(first, second)
+
+    def _on_focus_changed(self, _old: QWidget | None, new: QWidget | None) -> None:
+        """A Tab stop down in the scrolled part comes into view."""
+        body = self.scroll_area.widget()
+        if new is not None and body is not None and body.isAncestorOf(new):
+            self.scroll_area.ensureWidgetVisible(new, 0, 8)
+
+    def _on_card_focus_left(self) -> None:
+        """The last card with the keyboard focus went: the focus goes on to the next Tab stop."""
+        for widget in self.tab_chain()[self.tab_chain().index(self.promise_section.toggle) :]:
+            if widget.isVisible() and widget.isEnabled():
+                widget.setFocus(Qt.FocusReason.TabFocusReason)
+                return
 
     def _on_call_changed(self) -> None:
         mode = self.controller.mode
         running = self.controller.running
         live = mode == "live" and running
         self.call_button.setText("Stop" if live else "Start call")
+        self.call_button.setAccessibleName("Stop the call" if live else "Start a live call")
         self.call_button.setProperty("active", "true" if live else "false")
         self.call_button.style().unpolish(self.call_button)
         self.call_button.style().polish(self.call_button)
@@ -408,7 +484,9 @@ class SidebarWindow(QWidget):
         self._update_play_icon()
 
     def _on_tick(self, now_s: float) -> None:
-        self.timer_label.setText(clock(now_s))
+        if self.timer_label.text() != clock(now_s):
+            self.timer_label.setText(clock(now_s))
+            self.timer_label.setAccessibleName(f"Call time {clock(now_s)}")
         runner = self.controller.runner
         playback = getattr(runner, "playback", None)
         if playback is not None:
@@ -416,6 +494,9 @@ class SidebarWindow(QWidget):
             self.timeline.set_state(now_s, duration, list(playback.marks))
             pending = "" if playback.finished else " …"
             self.qa_time.setText(f"{clock(now_s)} / {clock(duration)}{pending}")
+            self.qa_time.setAccessibleName(
+                f"Review at {clock(now_s)} of {clock(duration)}" + (", still reading" if pending else "")
+            )
             self._update_play_icon()
             if playback.playing and getattr(self, "_hint", ""):
                 self.set_hint("")
@@ -440,6 +521,7 @@ class SidebarWindow(QWidget):
         playback = getattr(self.controller.runner, "playback", None)
         playing = playback is not None and playback.playing
         self.play_button.setIcon(self.theme.icon("pause" if playing else "play"))
+        self.play_button.setAccessibleName("Pause" if playing else "Play")
 
     # -- actions ---------------------------------------------------------------------------------
     def toggle_call(self) -> None:
