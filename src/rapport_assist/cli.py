@@ -22,7 +22,7 @@ from .bundled import DATA_DIR, DEMO_AUDIO as DEMO_CALL  # noqa: F401  (DATA_DIR:
 from .errors import BadInput, ExitStatus, InputNotFound, OutputClosed, OutputError, RapportError, RuleError, UsageError
 from .fileio import PartialFile, refuse_overwrite
 from .output import EventSink, JsonlSink, TextSink
-from .types import Speaker
+from .types import Speaker, Status
 from .wording import plural
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -782,7 +782,13 @@ def _eval_command(args: argparse.Namespace, con: Console) -> int:
     if args.input.is_dir() and _has_recordings(args.input):
         conversations = _audio_conversations(args, con.stderr)
     else:
-        conversations = load_conversations(args.input, args.labels, args.speaker_map, _channel_order(args.channels))
+        conversations = load_conversations(
+            args.input,
+            args.labels,
+            args.speaker_map,
+            _channel_order(args.channels),
+            warn=lambda message: _warn(con.stderr, message),
+        )
     report = evaluate(conversations, ruleset, Annotator(), args.rule, source=str(args.input))
     text = (
         json.dumps(report_to_json(report, args.show), ensure_ascii=False, indent=2) + "\n"
@@ -791,6 +797,10 @@ def _eval_command(args: argparse.Namespace, con: Console) -> int:
     )
     _write_out(stdout, text, "the report")
     return ExitStatus.OK
+
+
+def _warn(stderr: IO[str], message: str) -> None:
+    stderr.write(f"rapport-assist: warning: {message}\n")
 
 
 def _channel_order(text: str) -> tuple[Speaker, Speaker]:
@@ -1530,6 +1540,8 @@ def _explain(args: argparse.Namespace, con: Console) -> int:
     stdout.write(f"rule {rule.id} ({rule.source}): {rule.title}\n")
     pipeline = CallPipeline(Annotator(), engine, observer=explainer, masker=masker_for(_masking(args)))
     for event in pipeline.run(items, audio_s=audio_s):
+        if spec.is_transcript and isinstance(event, Status) and event.level == "warning":  # a bot's turns left out
+            con.stderr.write(f"rapport-assist: warning: {event.message}\n")
         explainer.on_event(event)
         while explainer.lines:
             stdout.write(explainer.lines.pop(0) + "\n")

@@ -33,6 +33,7 @@ WARNING_LABELS = {
     "downmixed": "side mixed down",
     "earlier_version": "earlier version",
     "silent_channel": "silent channel",
+    "turns_left_out": "bot turns left out",  # (sources.TURNS_LEFT_OUT) an automated agent's turns
 }
 
 
