@@ -495,3 +495,18 @@ def test_only_transcripts_are_taken_from_a_folder_of_json(tmp_path: Path) -> Non
     assert not_a_transcript(calls / "settings.json") is not None
     for name in ("azure.json", "diarized.json", "ccai.json", "speech.json"):
         assert not_a_transcript(calls / name) is None, name
+
+
+def test_the_readmes_examples_read_as_it_says(tmp_path: Path) -> None:
+    """README's Azure and CCAI examples: the customer's words, 12.3 s to 15 s into the call."""
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
+    blocks = [b.split("```", 1)[0] for b in readme.split("```json\n")[1:]]
+    for key in ("recognizedPhrases", "transcriptSegments"):
+        (block,) = [b for b in blocks if key in b]
+        (utt,) = read_transcript(write(tmp_path, f"{key}.json", block))
+        assert (utt.speaker, utt.text, utt.start_s, utt.end_s) == (
+            CUSTOMER,
+            "This is the third time I'm calling.",
+            12.3,
+            15.0,
+        ), key

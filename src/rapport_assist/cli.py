@@ -236,8 +236,8 @@ def _corpus_parent() -> argparse.ArgumentParser:
         "--channels",
         default="agent,customer",
         metavar="L,R",
-        help="who is on the left and right channel of stereo files, and of Amazon Transcribe .json "
-        "transcripts (ch_0, ch_1) (default: agent,customer)",
+        help="who is on the left and right channel of stereo files, and of Amazon Transcribe, Azure or Google "
+        ".json transcripts (ch_0, ch_1; Google's channels 1, 2) (default: agent,customer)",
     )
     g.add_argument(
         "--pair-pattern",
@@ -278,7 +278,8 @@ TRANSCRIPTS.add_argument(
     metavar="NAME=SIDE,...",
     help="read these people's turns as agent or customer in .txt, .vtt and .srt transcripts that name "
     "people instead of sides, e.g. 'Julie=agent,Mr Jones=customer'; in an Amazon Transcribe job's .json, "
-    "its speakers or channels: 'spk_0=agent,spk_1=customer' (channels default to ch_0=agent,ch_1=customer)",
+    "its speakers or channels: 'spk_0=agent,spk_1=customer' (channels default to ch_0=agent,ch_1=customer); "
+    "in an Azure AI Speech result, 'speaker1=agent,speaker2=customer'",
 )
 
 MASK = _block()
@@ -384,7 +385,8 @@ def build_parser() -> argparse.ArgumentParser:
         nargs="?",
         type=Path,
         help="recording (wav, flac, mp3, ogg, m4a…) or transcript (.jsonl; .txt with Agent:/Customer: lines; "
-        "Amazon Transcribe, Call Analytics or Contact Lens .json; .vtt or .srt captions)",
+        "Amazon Transcribe, Call Analytics, Contact Lens, Azure AI Speech or Google CCAI Insights / Speech-to-Text "
+        ".json; .vtt or .srt captions)",
     )
     own.add_argument("--agent", type=Path, metavar="FILE", help="mono recording of the agent")
     own.add_argument("--customer", type=Path, metavar="FILE", help="mono recording of the customer")
@@ -393,8 +395,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--channels",
         default="agent,customer",
         metavar="L,R",
-        help="who is on the left and right channel, also ch_0 and ch_1 of an Amazon Transcribe .json "
-        "(default: agent,customer)",
+        help="who is on the left and right channel, also ch_0 and ch_1 of an Amazon Transcribe or Azure .json, "
+        "channels 1 and 2 of a Google one (default: agent,customer)",
     )
     _command(
         sub,
@@ -403,8 +405,8 @@ def build_parser() -> argparse.ArgumentParser:
         [RULES, MODELS, own, TRANSCRIPTS, EVENTS, MASK, DEBUG],
         help="replay a recorded call or transcript through the pipeline",
         description="Replay a stereo recording (left=agent, right=customer), two mono recordings, "
-        "one side with --speaker, or a transcript (.jsonl, .txt, Amazon Transcribe, Call Analytics or Contact Lens .json, "
-        ".vtt, .srt).",
+        "one side with --speaker, or a transcript (.jsonl, .txt, Amazon Transcribe, Call Analytics, Contact Lens, "
+        "Azure AI Speech or Google CCAI Insights / Speech-to-Text .json, .vtt, .srt).",
     )
 
     _command(
