@@ -510,3 +510,19 @@ def test_the_readmes_examples_read_as_it_says(tmp_path: Path) -> None:
             12.3,
             15.0,
         ), key
+
+
+def test_a_mono_azure_result_says_whose_words_are_not_known(tmp_path: Path) -> None:
+    """Every phrase on channel 0 and no speakers: a mono recording transcribed whole, both voices on
+    one channel. Read as the agent's, the customer's anger would be the agent's words."""
+    mono = {"recognizedPhrases": [azure_phrase(HELLO, 1.0, 3.5), azure_phrase(ANGRY, 4.0, 9.0)]}
+    path = write(tmp_path, "mono.json", mono)
+    code, events, err = replay(path)
+    line = one_line_error(err)
+    assert code == 4 and f"{path}: Azure AI Speech heard one channel and no speakers" in line
+    assert "diarization" in line and "--speaker-map 'ch_0=agent'" in line and not events
+    # one side's own recording, said so
+    assert [s for s, *_ in turns(path, "ch_0=customer")] == [CUSTOMER, CUSTOMER]
+    # a stereo result whose right channel was silent lists it: the agent alone
+    silent = {**mono, "combinedRecognizedPhrases": [{"channel": 0, "display": HELLO}, {"channel": 1, "display": ""}]}
+    assert [s for s, *_ in turns(write(tmp_path, "silent.json", silent))] == [AGENT, AGENT]

@@ -20,7 +20,11 @@ Sides: channel 0 is the agent and channel 1 the customer (the left and right cha
 project's stereo convention: ``--channels customer,agent`` swaps them through
 ``transcript.transcript_map``, or ``--speaker-map 'ch_0=customer,ch_1=agent'``). A diarized
 phrase's ``speaker`` number says nothing about who is the agent, so diarized speakers need
-``--speaker-map 'speaker1=agent,speaker2=customer'``, as Amazon Transcribe's spk_0… do.
+``--speaker-map 'speaker1=agent,speaker2=customer'``, as Amazon Transcribe's spk_0… do. A result
+of channel 0 alone and no speakers is a mono recording transcribed whole (both voices on one
+channel): it stops, saying so, unless ``--speaker-map 'ch_0=…'`` says it is one side's own
+recording (a stereo file whose right channel was silent lists channel 1 in
+``combinedRecognizedPhrases``, and is read as the agent's).
 """
 
 from __future__ import annotations
@@ -134,6 +138,15 @@ def _sides_of_labels(path: Path, labels: Sequence[str], speaker_map: SpeakerMap)
     return sides
 
 
+def _stereo(doc: dict[str, Any]) -> bool:
+    """Does the result list a second channel (``combinedRecognizedPhrases`` has an entry per channel
+    transcribed, a silent one too)? A mono recording's result has channel 0 only."""
+    combined = doc.get("combinedRecognizedPhrases")
+    return isinstance(combined, list) and any(
+        isinstance(c, dict) and c.get("channel") == 1 and not isinstance(c.get("channel"), bool) for c in combined
+    )
+
+
 def read_azure_json(path: Path, speaker_map: SpeakerMap = (), doc: Any = None) -> Iterator[Utterance]:
     """Yield the utterances of an Azure AI Speech batch transcription result: one per recognized
     phrase with words, in the order they began (a stereo file's phrases may be listed channel by
@@ -141,7 +154,9 @@ def read_azure_json(path: Path, speaker_map: SpeakerMap = (), doc: Any = None) -
     file's JSON, when already read.
 
     A bad phrase stops with ``file: recognizedPhrases[N]`` (counted from 0, as in the JSON) after the
-    utterances before it; speakers with no side stop before any."""
+    utterances before it; speakers with no side stop before any, and so does a result of one channel
+    and no speakers (a mono recording transcribed whole: both voices on channel 0), unless
+    ``speaker_map`` names channel 0's side."""
     if doc is None:
         doc = json_document(path, _AZURE_HINT)
     phrases = _phrases(doc)
@@ -175,7 +190,15 @@ def read_azure_json(path: Path, speaker_map: SpeakerMap = (), doc: Any = None) -
             read.append((label, display, start, end, where))
     except BadInput as exc:
         error = exc
-    sides = _sides_of_labels(path, list(dict.fromkeys(label for label, *_ in read)), speaker_map)
+    labels = list(dict.fromkeys(label for label, *_ in read))
+    if labels == ["ch_0"] and "ch_0" not in _mapped(speaker_map) and not _stereo(doc):
+        raise BadInput(
+            f"{path}: Azure AI Speech heard one channel and no speakers, so whose words are whose is not known",
+            "transcribe the call again as stereo (the agent and the customer on channels of their own) or with "
+            "diarization, or write it as a .jsonl or .txt transcript; if the recording holds one side only, say "
+            "whose: --speaker-map 'ch_0=agent' (or customer)",
+        )
+    sides = _sides_of_labels(path, labels, speaker_map)
     turns = [Said(sides[label], text, start, end, where) for label, text, start, end, where in read]
     yield from in_call_order(turns)
     if error is not None:

@@ -1,10 +1,11 @@
 """Google Cloud's ``.json`` transcripts, told apart by their shape (``google_kind``): a conversation
 of Contact Center AI Insights (CCAI Insights), and the response of a Speech-to-Text recognition.
 
-The documented fields read. A CCAI Insights ``Conversation`` (the v1 API reference of
-``Conversation``, ``Conversation.Transcript.TranscriptSegment``, its ``WordInfo``,
-``ConversationParticipant.Role`` and ``Conversation.CallMetadata``:
-https://cloud.google.com/contact-center/insights/docs/reference/rest/v1/projects.locations.conversations):
+The documented fields read. A CCAI Insights ``Conversation`` (the Contact Center AI Insights v1
+API reference of ``Conversation.Transcript``, ``Conversation.Transcript.TranscriptSegment`` and its
+``WordInfo``, ``ConversationParticipant.Role`` and ``Conversation.CallMetadata``, e.g.
+https://cloud.google.com/ruby/docs/reference/google-cloud-contact_center_insights-v1/latest/Google-Cloud-ContactCenterInsights-V1-Conversation-Transcript-TranscriptSegment;
+JSON names its fields in lowerCamelCase):
 
 * ``transcript.transcriptSegments``: the segments, each one utterance here;
 * of each segment, ``text``, ``segmentParticipant.role`` (HUMAN_AGENT, AUTOMATED_AGENT, END_USER,
@@ -13,11 +14,14 @@ https://cloud.google.com/contact-center/insights/docs/reference/rest/v1/projects
   times being its first word's start and its last word's end (no words: estimated);
 * ``callMetadata.agentChannel`` / ``customerChannel``: the channel of each side.
 
-A Speech-to-Text response (``RecognizeResponse``, ``LongRunningRecognizeResponse``; v1 and v2
-``SpeechRecognitionResult``): ``results[]``, each with ``alternatives[0].transcript`` (the most
+A Speech-to-Text response (``RecognizeResponse``, ``LongRunningRecognizeResponse``, a v2 batch
+result; the v1 and v2 references of ``SpeechRecognitionResult`` and ``WordInfo``, e.g.
+https://cloud.google.com/php/docs/reference/cloud-speech/latest/V1.SpeechRecognitionResult):
+``results[]``, each with ``alternatives[0].transcript`` (the most
 likely words), ``channelTag`` (1 to N when each channel was recognized on its own),
 ``resultEndTime`` (v1) or ``resultEndOffset`` (v2), and ``alternatives[0].words[0].startTime``
-(v1) or ``startOffset`` (v2) for its start.
+(v1) or ``startOffset`` (v2) for its start. Not read: a mono recognition's diarization (the
+words' ``speakerTag`` / ``speakerLabel``): such a response stops, saying what to do.
 
 Sides: a segment's role first: HUMAN_AGENT is the agent, END_USER the customer (AGENT and CUSTOMER
 too, the roles of CCAI's chat-import format); an AUTOMATED_AGENT's segments (a virtual agent, an
