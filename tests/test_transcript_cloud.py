@@ -324,6 +324,10 @@ ODD = {
         "'offset'",
     ),
     "iso_list.json": ({"recognizedPhrases": [{"duration": ["PT1S"], "nBest": [{"display": "hi"}]}]}, "'duration'"),
+    "many_digits.json": (
+        '{"recognizedPhrases": [{"offsetInTicks": ' + "9" * 5000 + ', "nBest": [{"display": "hi"}]}]}',
+        "a number too long to read",
+    ),
     "azure_deep.json": ('{"recognizedPhrases": ' + deep(100_000) + "}", "nested too deeply"),
     # CCAI Insights
     "segments_obj.json": ({"transcript": {"transcriptSegments": {}}}, "not a transcript this reads"),
@@ -526,3 +530,17 @@ def test_a_mono_azure_result_says_whose_words_are_not_known(tmp_path: Path) -> N
     # a stereo result whose right channel was silent lists it: the agent alone
     silent = {**mono, "combinedRecognizedPhrases": [{"channel": 0, "display": HELLO}, {"channel": 1, "display": ""}]}
     assert [s for s, *_ in turns(write(tmp_path, "silent.json", silent))] == [AGENT, AGENT]
+
+
+def test_a_number_of_thousands_of_digits_is_bad_input_everywhere(tmp_path: Path) -> None:
+    """Python converts integers of at most 4,300 digits; a longer one in JSON was an internal error
+    (ValueError) in every JSON reader: a .json transcript, a JSONL line, a labels file."""
+    digits = "9" * 5000
+    jsonl = write(tmp_path, "call.jsonl", '{"speaker": "agent", "text": "hi", "start": ' + digits + "}\n")
+    code, _, err = replay(jsonl)
+    assert code == 4 and f"{jsonl}:1: a number too long to read" in one_line_error(err)
+    labels = write(tmp_path, "labels.json", '{"azure": {"angry-no-apology": [' + digits + "]}}")
+    write(tmp_path, "azure.json", AZURE_STEREO)
+    err = io.StringIO()
+    code = main(["eval", str(tmp_path / "azure.json"), "--labels", str(labels)], io.StringIO(), err)
+    assert code == 4 and f"{labels}: not a labels file" in one_line_error(err.getvalue())

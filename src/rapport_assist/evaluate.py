@@ -310,6 +310,11 @@ def read_labels(path: Path) -> dict[str, Labels]:
             f"{path}:{exc.lineno}: not valid JSON ({exc.msg} at column {exc.colno})",
             "fix the JSON, or write one object per line in a .jsonl file",
         ) from None
+    except (RecursionError, ValueError):  # nested too deeply, or a number of thousands of digits
+        raise BadInput(
+            f"{path}: not a labels file (JSON nested too deeply or a number too long to read)",
+            'write {"call1": {"you-not-we": [4]}, "call2": {"you-not-we": []}}',
+        ) from None
     if not isinstance(data, dict):
         raise BadInput(
             f"{path}:1: expected a JSON object mapping conversation names to labels",

@@ -66,6 +66,10 @@ def json_lines(path: Path) -> Iterator[tuple[int, str, Any]]:
             ) from None
         except RecursionError:  # valid JSON nested deeper than the reader goes
             raise BadInput(f"{where}: JSON nested too deeply to read", "each line must be one JSON object") from None
+        except ValueError:  # an integer of more digits than Python converts (4,300)
+            raise BadInput(
+                f"{where}: a number too long to read (thousands of digits)", "each line must be one JSON object"
+            ) from None
 
 
 _JSON_HINT = (

@@ -231,6 +231,8 @@ def json_document(path: Path, hint: str) -> Any:
         ) from None
     except RecursionError:  # valid JSON, but nested deeper than the reader goes: no product writes that
         raise BadInput(f"{path}: JSON nested too deeply to read", hint) from None
+    except ValueError:  # an integer of more digits than Python converts (4,300): no product writes that
+        raise BadInput(f"{path}: a number too long to read (thousands of digits)", hint) from None
 
 
 def type_name(value: Any) -> str:
