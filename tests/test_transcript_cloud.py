@@ -114,6 +114,23 @@ CCAI = {
 }
 BOT_WARNING = "left out 1 segment of an automated agent (AUTOMATED_AGENT"
 
+# The same call as a conversation file for upload to CCAI Insights: times in microseconds since 1970.
+T0 = 1_764_583_200_000_000
+UPLOAD = {
+    "conversation_info": {"categories": [{"display_name": "Billing"}]},
+    "entries": [
+        {
+            "start_timestamp_usec": T0,
+            "text": "Welcome. Please say the reason for your call.",
+            "role": "AUTOMATED_AGENT",
+            "user_id": 9,
+        },
+        {"start_timestamp_usec": T0 + 1_000_000, "text": HELLO, "role": "AGENT", "user_id": 2},
+        {"start_timestamp_usec": T0 + 4_000_000, "text": ANGRY, "role": "CUSTOMER", "user_id": 1},
+        {"start_timestamp_usec": T0 + 11_500_000, "text": ASK, "role": "AGENT", "user_id": 2},
+    ],
+}
+
 
 def stt_result(text: str, start: float, end: float, channel: int, v2: bool = False) -> dict[str, Any]:
     """A result of a Speech-to-Text response (v1 names: startTime, resultEndTime; v2: startOffset, resultEndOffset)."""
@@ -255,6 +272,22 @@ def test_an_unknown_ccai_role_stops_after_the_good_segments(tmp_path: Path) -> N
         list(read_transcript(write(tmp_path, "mono.json", mono)))
 
 
+def test_a_ccai_upload_file_reads_its_roles_and_times(tmp_path: Path) -> None:
+    path = write(tmp_path, "upload.json", UPLOAD)
+    told: list[str] = []
+    utts = list(read_transcript(path, warn=told.append))
+    assert [(u.speaker, u.text, u.start_s) for u in utts] == [(s, t, start) for s, t, start, _ in CALL_TURNS]
+    assert all(u.timing_estimated for u in utts)  # no ends: estimated from the words
+    assert len(told) == 1 and "left out 1 entry of an automated agent" in told[0]
+    doc = copy.deepcopy(UPLOAD)
+    doc["entries"][2]["role"] = "SUPERVISOR"
+    path = write(tmp_path, "odd_role.json", doc)
+    code, events, err = replay(path)
+    line = one_line_error(err)
+    assert code == 4 and f"{path}: entry 3: participant role 'SUPERVISOR'" in line
+    assert said(events) == [("agent", HELLO)]
+
+
 def test_speech_to_text_channels_are_the_sides(tmp_path: Path) -> None:
     path = write(tmp_path, "speech.json", SPEECH)
     utts = list(read_transcript(path))
@@ -275,7 +308,9 @@ def test_speech_to_text_channels_are_the_sides(tmp_path: Path) -> None:
     assert "enableSeparateRecognitionPerChannel" in line
 
 
-@pytest.mark.parametrize("name, doc", [("azure.json", AZURE_STEREO), ("ccai.json", CCAI), ("speech.json", SPEECH)])
+@pytest.mark.parametrize(
+    "name, doc", [("azure.json", AZURE_STEREO), ("ccai.json", CCAI), ("upload.json", UPLOAD), ("speech.json", SPEECH)]
+)
 def test_an_angry_customer_left_without_an_apology_is_nudged(tmp_path: Path, name: str, doc: dict) -> None:
     code, events, err = replay(write(tmp_path, name, doc))
     assert code == 0, err
@@ -369,6 +404,19 @@ ODD = {
     "channel_neg.json": ({"transcript": {"transcriptSegments": [{"text": "hi", "channelTag": -1}]}}, "'channelTag'"),
     "channel_9.json": ({"transcript": {"transcriptSegments": [{"text": "hi", "channelTag": 9}]}}, "channel 9"),
     "ccai_deep.json": ('{"transcript": {"transcriptSegments": [' + deep(100_000) + "]}}", "nested too deeply"),
+    # CCAI Insights, the upload format
+    "entry_str.json": ({"entries": [{"role": "AGENT", "text": "hi"}, "x"]}, "entry 2: expected an object"),
+    "entry_text_num.json": ({"entries": [{"role": "AGENT", "text": 5}]}, "entry 1: 'text' must be a string"),
+    "entry_role_num.json": ({"entries": [{"role": 1, "text": "hi"}]}, "entry 1: 'role' must be a string"),
+    "entry_role_empty.json": ({"entries": [{"role": "", "text": "hi"}]}, "entry 1: no 'role'"),
+    "stamp_str.json": (
+        {"entries": [{"role": "AGENT", "text": "hi", "start_timestamp_usec": "1"}]},
+        "'start_timestamp_usec' must be a whole number",
+    ),
+    "stamp_huge.json": (
+        '{"entries": [{"role": "AGENT", "text": "hi", "start_timestamp_usec": ' + "9" * 400 + "}]}",
+        "'start_timestamp_usec' must be a whole number",
+    ),
     # Speech-to-Text
     "result_str.json": ({"results": [{"alternatives": []}, "x"]}, "results[1]: expected an object"),
     "alts_str.json": ({"results": [{"alternatives": "hi"}]}, "'alternatives' must be a list"),
@@ -409,7 +457,7 @@ def test_random_odd_values_never_crash(tmp_path: Path) -> None:
     """Every field of the fixtures set, one at a time, to odd values: each read ends in utterances
     or a known error (BadInput), never another exception."""
     rng = random.Random(20261206)
-    docs = [AZURE_STEREO, AZURE_DIARIZED, CCAI, SPEECH]
+    docs = [AZURE_STEREO, AZURE_DIARIZED, CCAI, UPLOAD, SPEECH]
     n = 0
     for d, doc in enumerate(docs):
         paths = list(field_paths(doc, []))
@@ -439,6 +487,7 @@ def calls_folder(tmp_path: Path) -> Path:
     write(calls, "azure.json", AZURE_STEREO)
     write(calls, "diarized.json", AZURE_DIARIZED)
     write(calls, "ccai.json", CCAI)
+    write(calls, "upload.json", UPLOAD)
     write(calls, "speech.json", SPEECH)
     write(calls, "settings.json", {"recognizedPhrasesCount": 3, "transcript": "none"})
     return calls
@@ -451,7 +500,7 @@ def test_qa_runs_azure_and_google_transcripts(tmp_path: Path) -> None:
     assert main([*argv, "--speaker-map", AZURE_MAP], io.StringIO(), err) == 0, err.getvalue()
     assert "settings.json: skipped (a .json file that is not an Amazon Transcribe, Azure AI Speech" in err.getvalue()
     rows = {r["call"]: r for r in csv.DictReader((tmp_path / "out" / "summary.csv").open())}
-    assert set(rows) == {"azure", "diarized", "ccai", "speech"}
+    assert set(rows) == {"azure", "diarized", "ccai", "upload", "speech"}
     assert all(r["status"] == "done" for r in rows.values()), rows
     for call in rows:
         assert int(rows[call]["nudges:angry-no-apology"]) == 1, call
@@ -471,16 +520,17 @@ def test_eval_and_explain_read_azure_and_google(tmp_path: Path) -> None:
     labels = write(
         tmp_path,
         "labels.json",
-        {name: {"angry-no-apology": [2]} for name in ("azure", "diarized", "ccai", "speech")},
+        {name: {"angry-no-apology": [2]} for name in ("azure", "diarized", "ccai", "upload", "speech")},
     )
     speech_labels = write(tmp_path, "speech_labels.json", {"speech": {"angry-no-apology": [2]}})
     argv = ["eval", str(calls), "--labels", str(labels), "--rule", "angry-no-apology", "--format", "json"]
     out, err = io.StringIO(), io.StringIO()
     assert main([*argv, "--speaker-map", AZURE_MAP], out, err) == 0, err.getvalue()
     (rule,) = json.loads(out.getvalue())["rules"]
-    assert rule["conversation_level"]["tp"] == 4 and rule["conversation_level"]["fp"] == 0
+    assert rule["conversation_level"]["tp"] == 5 and rule["conversation_level"]["fp"] == 0
     warnings = [line for line in err.getvalue().splitlines() if "warning" in line]
-    assert len(warnings) == 1 and BOT_WARNING in warnings[0] and "ccai.json" in warnings[0]
+    assert len(warnings) == 2 and BOT_WARNING in warnings[0] and "ccai.json" in warnings[0]
+    assert "upload.json: left out 1 entry of an automated agent" in warnings[1]
     # one file, not a folder: a .json transcript, not dialogues
     out, err = io.StringIO(), io.StringIO()
     one = ["eval", str(calls / "speech.json"), "--labels", str(speech_labels), "--rule", "angry-no-apology"]
@@ -497,7 +547,7 @@ def test_eval_and_explain_read_azure_and_google(tmp_path: Path) -> None:
 def test_only_transcripts_are_taken_from_a_folder_of_json(tmp_path: Path) -> None:
     calls = calls_folder(tmp_path)
     assert not_a_transcript(calls / "settings.json") is not None
-    for name in ("azure.json", "diarized.json", "ccai.json", "speech.json"):
+    for name in ("azure.json", "diarized.json", "ccai.json", "upload.json", "speech.json"):
         assert not_a_transcript(calls / name) is None, name
 
 

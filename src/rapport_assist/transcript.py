@@ -84,7 +84,8 @@ def json_transcript_kind(doc: Any) -> str | None:
     """Whose transcript the decoded JSON ``doc`` is, by its shape: ``AMAZON`` (a Transcribe job's
     ``results`` with its items, a ``Transcript`` list of Call Analytics or Contact Lens), ``AZURE``
     (``recognizedPhrases``), ``GOOGLE`` (``transcript.transcriptSegments`` of CCAI Insights,
-    ``results`` with ``alternatives`` of Speech-to-Text), or None: another JSON document."""
+    ``entries`` with roles of its upload format, ``results`` with ``alternatives`` of Speech-to-Text),
+    or None: another JSON document."""
     if is_amazon_document(doc):
         return AMAZON
     if is_azure_document(doc):
@@ -119,7 +120,8 @@ def read_json_transcript(path: Path, speaker_map: SpeakerMap = (), warn: Warn | 
         raise BadInput(
             f"{path}: not a transcript this reads (no 'results' of an Amazon Transcribe job, no top-level "
             "'Transcript' list of Call Analytics or Contact Lens, no 'recognizedPhrases' of Azure AI Speech, "
-            "no 'transcript.transcriptSegments' of CCAI Insights, no 'results' of Google Speech-to-Text)",
+            "no 'transcript.transcriptSegments' of CCAI Insights nor 'entries' of its upload format, no 'results' of "
+            "Google Speech-to-Text)",
             _JSON_HINT,
         )
 

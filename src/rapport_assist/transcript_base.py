@@ -249,9 +249,9 @@ def type_name(value: Any) -> str:
     }.get(type(value), type(value).__name__)
 
 
-def count_of(n: int, what: str) -> str:
-    """'1 segment', '3 segments'."""
-    return f"{n} {what}" if n == 1 else f"{n} {what}s"
+def count_of(n: int, what: str, many: str = "") -> str:
+    """'1 segment', '3 segments' ('1 entry', '2 entries' with ``many``)."""
+    return f"{n} {what}" if n == 1 else f"{n} {many or what + 's'}"
 
 
 @dataclass

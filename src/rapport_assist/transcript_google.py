@@ -1,5 +1,6 @@
 """Google Cloud's ``.json`` transcripts, told apart by their shape (``google_kind``): a conversation
-of Contact Center AI Insights (CCAI Insights), and the response of a Speech-to-Text recognition.
+of Contact Center AI Insights (CCAI Insights) as its API gives it, a conversation file in the
+format CCAI Insights takes for upload, and the response of a Speech-to-Text recognition.
 
 The documented fields read. A CCAI Insights ``Conversation`` (the Contact Center AI Insights v1
 API reference of ``Conversation.Transcript``, ``Conversation.Transcript.TranscriptSegment`` and its
@@ -14,6 +15,11 @@ JSON names its fields in lowerCamelCase):
   times being its first word's start and its last word's end (no words: estimated);
 * ``callMetadata.agentChannel`` / ``customerChannel``: the channel of each side.
 
+A conversation file for upload (CCAI Insights, "Conversation data format", the transcript data:
+https://cloud.google.com/contact-center/insights/docs/conversation-data-format): ``entries[]``, each
+with ``text``, ``role`` (AGENT, AUTOMATED_AGENT, CUSTOMER or END_USER) and ``start_timestamp_usec``
+(microseconds since 1970; times here are counted from the earliest entry, ends estimated).
+
 A Speech-to-Text response (``RecognizeResponse``, ``LongRunningRecognizeResponse``, a v2 batch
 result; the v1 and v2 references of ``SpeechRecognitionResult`` and ``WordInfo``, e.g.
 https://cloud.google.com/php/docs/reference/cloud-speech/latest/V1.SpeechRecognitionResult):
@@ -24,9 +30,8 @@ likely words), ``channelTag`` (1 to N when each channel was recognized on its ow
 words' ``speakerTag`` / ``speakerLabel``): such a response stops, saying what to do.
 
 Sides: a segment's role first: HUMAN_AGENT is the agent, END_USER the customer (AGENT and CUSTOMER
-too, the roles of CCAI's chat-import format); an AUTOMATED_AGENT's segments (a virtual agent, an
-IVR) are left out with one warning; any other role (ANY_AGENT says neither) stops with a clear
-error. With no role, the channel: ``callMetadata``'s channels, else ``--speaker-map 'channel 1=
+too, the roles of the upload format); an AUTOMATED_AGENT's segments (a virtual agent, an IVR) are
+left out with one warning; any other role (ANY_AGENT says neither) stops with a clear error. With no role, the channel: ``callMetadata``'s channels, else ``--speaker-map 'channel 1=
 customer'`` (Google's numbers), else channel 1 (the left) the agent and 2 (the right) the customer,
 ``--channels customer,agent`` swapping them as for a recording (``transcript.transcript_map``
 gives them as ch_0 and ch_1, the left and right).
@@ -74,13 +79,28 @@ AUTOMATED = "AUTOMATED_AGENT"
 _NO_ROLE = ("", "ROLE_UNSPECIFIED")
 _DURATION = re.compile(r"(\d+(?:\.\d*)?|\.\d+)s")  # protobuf's JSON form of a Duration: "1.500s"
 _CHANNEL_NAME = re.compile(r"(?:channel|ch)[ _-]?(\d+)")
-CCAI, SPEECH = "ccai", "speech"
+CCAI, UPLOAD, SPEECH = "ccai", "upload", "speech"
+_ENTRY_HINT = (
+    "give the conversation file as CCAI Insights takes it for upload: each of 'entries' has its 'text', "
+    "'role' (AGENT, CUSTOMER, END_USER or AUTOMATED_AGENT) and 'start_timestamp_usec'"
+)
+_ROLE_HINT = (
+    "set the role to HUMAN_AGENT or AGENT (a person of the contact centre), END_USER or CUSTOMER (the "
+    "customer) or AUTOMATED_AGENT (a bot, left out), or drop the {what}"
+)
 
 
 def _segments(doc: Any) -> list[Any] | None:
     transcript = doc.get("transcript") if isinstance(doc, dict) else None
     segments = transcript.get("transcriptSegments") if isinstance(transcript, dict) else None
     return segments if isinstance(segments, list) else None
+
+
+def _entries(doc: Any) -> list[Any] | None:
+    entries = doc.get("entries") if isinstance(doc, dict) else None
+    if isinstance(entries, list) and any(isinstance(e, dict) and "role" in e and "text" in e for e in entries):
+        return entries
+    return None
 
 
 def _results(doc: Any) -> list[Any] | None:
@@ -91,10 +111,13 @@ def _results(doc: Any) -> list[Any] | None:
 
 
 def google_kind(doc: Any) -> str | None:
-    """``CCAI`` (a CCAI Insights conversation: ``transcript.transcriptSegments``), ``SPEECH`` (a
-    Speech-to-Text response: ``results`` with ``alternatives``) or None (another JSON document)."""
+    """``CCAI`` (a CCAI Insights conversation: ``transcript.transcriptSegments``), ``UPLOAD`` (a
+    conversation file for upload: ``entries`` with their ``role``), ``SPEECH`` (a Speech-to-Text
+    response: ``results`` with ``alternatives``) or None (another JSON document)."""
     if _segments(doc) is not None:
         return CCAI
+    if _entries(doc) is not None:
+        return UPLOAD
     if _results(doc) is not None:
         return SPEECH
     return None
@@ -176,13 +199,42 @@ def read_google_json(
     kind = google_kind(doc)
     if kind == CCAI:
         yield from read_ccai_conversation(path, doc, speaker_map, warn)
+    elif kind == UPLOAD:
+        yield from read_ccai_upload(path, doc, warn)
     elif kind == SPEECH:
         yield from read_speech_response(path, doc, speaker_map)
     else:
         raise BadInput(
             f"{path}: not a Google Cloud transcript (no 'transcript.transcriptSegments' of a CCAI Insights "
-            "conversation, no 'results' of a Speech-to-Text response)",
+            "conversation, no 'entries' of one for upload, no 'results' of a Speech-to-Text response)",
             _GOOGLE_HINT,
+        )
+
+
+def _role(value: Any, where: str, name: str, hint: str) -> str:
+    """A participant's role in capitals ('' when not set); BadInput when it is not a string."""
+    if value is not None and not isinstance(value, str):
+        raise BadInput(f"{where}: {name} must be a string, got {type_name(value)}", hint)
+    return (value or "").strip().upper()
+
+
+def _side_of_role(role: str, where: str, what: str) -> Speaker | None:
+    """The side of a role (None: no role set); an unknown role is BadInput saying which are sides."""
+    side = ROLE_SIDES.get(role)
+    if side is None and role not in _NO_ROLE:
+        raise BadInput(
+            f"{where}: participant role {role!r}: only HUMAN_AGENT (or AGENT) and END_USER (or CUSTOMER) are "
+            "sides of a call (AUTOMATED_AGENT is left out)",
+            _ROLE_HINT.format(what=what),
+        )
+    return side
+
+
+def _warn_automated(path: Path, automated: int, what: str, many: str, warn: Warn | None) -> None:
+    if automated and warn is not None:
+        warn(
+            f"{path}: left out {count_of(automated, what, many)} of an automated agent (AUTOMATED_AGENT: a "
+            "virtual agent or IVR; the rules coach the human agent); the rest of the call is read"
         )
 
 
@@ -217,25 +269,18 @@ def read_ccai_conversation(
             if not isinstance(text, str):
                 raise BadInput(f"{where}: 'text' must be a string, got {type_name(text)}", _SEGMENT_HINT)
             participant = segment.get("segmentParticipant")
-            role = participant.get("role") if isinstance(participant, dict) else None
-            if role is not None and not isinstance(role, str):
-                raise BadInput(
-                    f"{where}: the participant's 'role' must be a string, got {type_name(role)}", _SEGMENT_HINT
-                )
-            role = (role or "").strip().upper()
+            role = _role(
+                participant.get("role") if isinstance(participant, dict) else None,
+                where,
+                "the participant's 'role'",
+                _SEGMENT_HINT,
+            )
             if not text.strip():
                 continue
             if role == AUTOMATED:
                 automated += 1
                 continue
-            side = ROLE_SIDES.get(role)
-            if side is None and role not in _NO_ROLE:
-                raise BadInput(
-                    f"{where}: participant role {role!r}: only HUMAN_AGENT and END_USER are sides of a call "
-                    "(AUTOMATED_AGENT is left out)",
-                    "set the segment's segmentParticipant.role to HUMAN_AGENT (a person of the contact centre), "
-                    "END_USER (the customer) or AUTOMATED_AGENT (a bot, left out), or drop the segment",
-                )
+            side = _side_of_role(role, where, "segment")
             if side is None:
                 side = _side_by_channel(
                     _channel(segment.get("channelTag"), where, _SEGMENT_HINT),
@@ -258,12 +303,59 @@ def read_ccai_conversation(
             turns.append(Said(side, text, start, end, where))
     except BadInput as exc:
         error = exc
-    if automated and warn is not None:
-        warn(
-            f"{path}: left out {count_of(automated, 'segment')} of an automated agent (AUTOMATED_AGENT: a "
-            "virtual agent or IVR; the rules coach the human agent); the rest of the call is read"
-        )
+    _warn_automated(path, automated, "segment", "segments", warn)
     yield from _said_in_order(path, turns, error, "the conversation's transcript has no words")
+
+
+def read_ccai_upload(path: Path, doc: Any, warn: Warn | None = None) -> Iterator[Utterance]:
+    """Yield the entries of a CCAI Insights conversation file for upload as utterances, timed from
+    the earliest ``start_timestamp_usec`` (ends estimated from the words). An automated agent's
+    entries are left out, said once through ``warn``; an entry of another role, or of none, stops
+    with ``file: entry N`` (counted from 1) after the utterances before it."""
+    entries = _entries(doc)
+    if entries is None:
+        raise BadInput(f"{path}: not a CCAI Insights conversation file (no 'entries' with a 'role')", _GOOGLE_HINT)
+    read: list[tuple[Speaker, str, int | None, str]] = []
+    origin: int | None = None
+    automated = 0
+    error: BadInput | None = None
+    try:
+        for n, entry in enumerate(entries, 1):
+            where = f"{path}: entry {n}"
+            if not isinstance(entry, dict):
+                raise BadInput(f"{where}: expected an object, got {type_name(entry)}", _ENTRY_HINT)
+            text = entry.get("text")
+            if not isinstance(text, str):
+                raise BadInput(f"{where}: 'text' must be a string, got {type_name(text)}", _ENTRY_HINT)
+            role = _role(entry.get("role"), where, "'role'", _ENTRY_HINT)
+            stamp = entry.get("start_timestamp_usec")
+            if stamp is not None and (
+                isinstance(stamp, bool) or not isinstance(stamp, int) or not 0 <= stamp < 1 << 63
+            ):
+                raise BadInput(
+                    f"{where}: 'start_timestamp_usec' must be a whole number of microseconds ≥ 0, got "
+                    f"{shown_value(stamp)}",
+                    _ENTRY_HINT,
+                )
+            if stamp is not None:  # the call starts at its first entry, whoever's
+                origin = stamp if origin is None else min(origin, stamp)
+            if not text.strip():
+                continue
+            if role == AUTOMATED:
+                automated += 1
+                continue
+            side = _side_of_role(role, where, "entry")
+            if side is None:
+                raise BadInput(f"{where}: no 'role', so whose words these are is not known", _ENTRY_HINT)
+            read.append((side, text, stamp, where))
+    except BadInput as exc:
+        error = exc
+    turns = [
+        Said(side, text, (stamp - (origin or 0)) / 1e6 if stamp is not None else None, None, where)
+        for side, text, stamp, where in read
+    ]
+    _warn_automated(path, automated, "entry", "entries", warn)
+    yield from _said_in_order(path, turns, error, "the conversation file has no words")
 
 
 def read_speech_response(path: Path, doc: Any, speaker_map: SpeakerMap = ()) -> Iterator[Utterance]:
