@@ -1543,7 +1543,7 @@ def _explain(args: argparse.Namespace, con: Console) -> int:
     pipeline = CallPipeline(Annotator(), engine, observer=explainer, masker=masker_for(_masking(args)))
     for event in pipeline.run(items, audio_s=audio_s):
         if spec.is_transcript and isinstance(event, Status) and event.level == "warning":  # a bot's turns left out
-            con.stderr.write(f"rapport-assist: warning: {event.message}\n")
+            _warn(con.stderr, event.message)
         explainer.on_event(event)
         while explainer.lines:
             stdout.write(explainer.lines.pop(0) + "\n")
