@@ -22,7 +22,7 @@ from .bundled import DATA_DIR, DEMO_AUDIO as DEMO_CALL  # noqa: F401  (DATA_DIR:
 from .errors import BadInput, ExitStatus, InputNotFound, OutputClosed, OutputError, RapportError, RuleError, UsageError
 from .fileio import PartialFile, refuse_overwrite
 from .output import EventSink, JsonlSink, TextSink
-from .types import Speaker
+from .types import Speaker, Status
 from .wording import plural
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -236,8 +236,8 @@ def _corpus_parent() -> argparse.ArgumentParser:
         "--channels",
         default="agent,customer",
         metavar="L,R",
-        help="who is on the left and right channel of stereo files, and of Amazon Transcribe .json "
-        "transcripts (ch_0, ch_1) (default: agent,customer)",
+        help="who is on the left and right channel of stereo files, and of Amazon Transcribe, Azure or Google "
+        ".json transcripts (ch_0, ch_1; Google's channels 1, 2) (default: agent,customer)",
     )
     g.add_argument(
         "--pair-pattern",
@@ -279,6 +279,7 @@ TRANSCRIPTS.add_argument(
     help="read these people's turns as agent or customer in .txt, .vtt and .srt transcripts that name "
     "people instead of sides, e.g. 'Julie=agent,Mr Jones=customer'; in an Amazon Transcribe job's .json, "
     "its speakers or channels: 'spk_0=agent,spk_1=customer' (channels default to ch_0=agent,ch_1=customer); "
+    "in an Azure AI Speech result, 'speaker1=agent,speaker2=customer'; "
     "a name with a comma in double quotes: '\"Smith, Julie\"=agent'",
 )
 
@@ -385,7 +386,8 @@ def build_parser() -> argparse.ArgumentParser:
         nargs="?",
         type=Path,
         help="recording (wav, flac, mp3, ogg, m4a…) or transcript (.jsonl; .txt with Agent:/Customer: lines; "
-        "Amazon Transcribe, Call Analytics or Contact Lens .json; .vtt or .srt captions)",
+        "Amazon Transcribe, Call Analytics, Contact Lens, Azure AI Speech or Google CCAI Insights / Speech-to-Text "
+        ".json; .vtt or .srt captions)",
     )
     own.add_argument("--agent", type=Path, metavar="FILE", help="mono recording of the agent")
     own.add_argument("--customer", type=Path, metavar="FILE", help="mono recording of the customer")
@@ -394,8 +396,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--channels",
         default="agent,customer",
         metavar="L,R",
-        help="who is on the left and right channel, also ch_0 and ch_1 of an Amazon Transcribe .json "
-        "(default: agent,customer)",
+        help="who is on the left and right channel, also ch_0 and ch_1 of an Amazon Transcribe or Azure .json, "
+        "channels 1 and 2 of a Google one (default: agent,customer)",
     )
     _command(
         sub,
@@ -404,8 +406,8 @@ def build_parser() -> argparse.ArgumentParser:
         [RULES, MODELS, own, TRANSCRIPTS, EVENTS, MASK, DEBUG],
         help="replay a recorded call or transcript through the pipeline",
         description="Replay a stereo recording (left=agent, right=customer), two mono recordings, "
-        "one side with --speaker, or a transcript (.jsonl, .txt, Amazon Transcribe, Call Analytics or Contact Lens .json, "
-        ".vtt, .srt).",
+        "one side with --speaker, or a transcript (.jsonl, .txt, Amazon Transcribe, Call Analytics, Contact Lens, "
+        "Azure AI Speech or Google CCAI Insights / Speech-to-Text .json, .vtt, .srt).",
     )
 
     _command(
@@ -783,7 +785,13 @@ def _eval_command(args: argparse.Namespace, con: Console) -> int:
     if args.input.is_dir() and _has_recordings(args.input):
         conversations = _audio_conversations(args, con.stderr)
     else:
-        conversations = load_conversations(args.input, args.labels, args.speaker_map, _channel_order(args.channels))
+        conversations = load_conversations(
+            args.input,
+            args.labels,
+            args.speaker_map,
+            _channel_order(args.channels),
+            warn=lambda message: _warn(con.stderr, message),
+        )
     report = evaluate(conversations, ruleset, Annotator(), args.rule, source=str(args.input))
     text = (
         json.dumps(report_to_json(report, args.show), ensure_ascii=False, indent=2) + "\n"
@@ -792,6 +800,10 @@ def _eval_command(args: argparse.Namespace, con: Console) -> int:
     )
     _write_out(stdout, text, "the report")
     return ExitStatus.OK
+
+
+def _warn(stderr: IO[str], message: str) -> None:
+    stderr.write(f"rapport-assist: warning: {message}\n")
 
 
 def _channel_order(text: str) -> tuple[Speaker, Speaker]:
@@ -1531,6 +1543,8 @@ def _explain(args: argparse.Namespace, con: Console) -> int:
     stdout.write(f"rule {rule.id} ({rule.source}): {rule.title}\n")
     pipeline = CallPipeline(Annotator(), engine, observer=explainer, masker=masker_for(_masking(args)))
     for event in pipeline.run(items, audio_s=audio_s):
+        if spec.is_transcript and isinstance(event, Status) and event.level == "warning":  # a bot's turns left out
+            _warn(con.stderr, event.message)
         explainer.on_event(event)
         while explainer.lines:
             stdout.write(explainer.lines.pop(0) + "\n")

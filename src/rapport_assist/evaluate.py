@@ -51,8 +51,9 @@ from .signals import SignalTracker
 from .sources import heard_sides
 from .transcript import (
     TRANSCRIPT_SUFFIXES,
-    is_amazon_transcript,
     SpeakerMap,
+    Warn,
+    is_json_transcript,
     json_lines,
     not_a_transcript,
     parse_line,
@@ -309,6 +310,11 @@ def read_labels(path: Path) -> dict[str, Labels]:
             f"{path}:{exc.lineno}: not valid JSON ({exc.msg} at column {exc.colno})",
             "fix the JSON, or write one object per line in a .jsonl file",
         ) from None
+    except (RecursionError, ValueError):  # nested too deeply, or a number of thousands of digits
+        raise BadInput(
+            f"{path}: not a labels file (JSON nested too deeply or a number too long to read)",
+            'write {"call1": {"you-not-we": [4]}, "call2": {"you-not-we": []}}',
+        ) from None
     if not isinstance(data, dict):
         raise BadInput(
             f"{path}:1: expected a JSON object mapping conversation names to labels",
@@ -336,11 +342,13 @@ def read_transcript_folder(
     folder: Path,
     speaker_map: SpeakerMap = (),
     channel_order: tuple[Speaker, Speaker] = (Speaker.AGENT, Speaker.CUSTOMER),
+    warn: Warn | None = None,
 ) -> list[Conversation]:
     """Each transcript in ``folder`` (sorted by name; ``TRANSCRIPT_SUFFIXES``, less a ``.txt`` or
     ``.json`` that is something else: ``not_a_transcript``) as an unlabelled conversation.
     ``speaker_map``: people named as sides, for the formats that label turns; ``channel_order``:
-    the sides of a Transcribe job's channels (``transcript_map``)."""
+    the sides of a Transcribe job's channels (``transcript_map``); ``warn``: told of the turns a
+    reader left out (a bot's)."""
     files = sorted(
         p
         for p in folder.iterdir()
@@ -362,7 +370,7 @@ def read_transcript_folder(
             name, n = f"{base}-{n}", n + 1
         used.add(name)
         conversations.append(
-            Conversation(name, str(f), tuple(read_transcript(f, transcript_map(f, speaker_map, channel_order))))
+            Conversation(name, str(f), tuple(read_transcript(f, transcript_map(f, speaker_map, channel_order), warn)))
         )
     return conversations
 
@@ -405,18 +413,19 @@ def load_conversations(
     labels_path: Path | None = None,
     speaker_map: SpeakerMap = (),
     channel_order: tuple[Speaker, Speaker] = (Speaker.AGENT, Speaker.CUSTOMER),
+    warn: Warn | None = None,
 ) -> list[Conversation]:
     """A dialogue file, a folder of transcripts or one transcript that is not JSONL (a ``.txt``,
     ``.json``, ``.vtt``, ``.srt``: a ``.jsonl`` file is dialogues), with labels from ``labels_path``
-    if given (``speaker_map``, ``channel_order``: see ``read_transcript_folder``)."""
+    if given (``speaker_map``, ``channel_order``, ``warn``: see ``read_transcript_folder``)."""
     if not path.exists():
         raise InputNotFound(f"no such file or folder: {path}", "check the path")
     if path.is_dir():
-        conversations = read_transcript_folder(path, speaker_map, channel_order)
+        conversations = read_transcript_folder(path, speaker_map, channel_order, warn)
     elif path.suffix.lower() in (".txt", ".vtt", ".srt") or (
-        path.suffix.lower() == ".json" and is_amazon_transcript(path, unreadable=False)  # else JSON lines: dialogues
+        path.suffix.lower() == ".json" and is_json_transcript(path, unreadable=False)  # else JSON lines: dialogues
     ):
-        utterances = tuple(read_transcript(path, transcript_map(path, speaker_map, channel_order)))
+        utterances = tuple(read_transcript(path, transcript_map(path, speaker_map, channel_order), warn))
         conversations = [Conversation(path.stem, str(path), utterances)]
     else:
         conversations = read_dialogues(path)

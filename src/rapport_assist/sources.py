@@ -30,7 +30,6 @@ from .transcript import (
     SpeakerMap,
     read_transcript,
     transcript_map,
-    transcript_notes,
 )
 from .types import Recognition, SpeechActivity, SpeechSegment, Speaker, Status, TurnRevision, Utterance
 
@@ -339,6 +338,26 @@ def heard_sides(items: Iterable[object], declared: "tuple[Speaker, ...] | None")
     return tuple(spoke) if len(spoke) == 1 else None
 
 
+OTHER_PARTICIPANTS = "other_participants"
+"""The code of the warning a transcript's reader gives for the turns of others than the two sides:
+left out (a Contact Lens call's system or bot, a CCAI Insights call's automated agent) or read as
+the agent's (a Contact Lens supervisor); on the timeline before the utterances, so ``qa`` lists it
+with the call."""
+
+
+def transcript_timeline(path: Path, speaker_map: SpeakerMap = ()) -> Iterator[Utterance | Status]:
+    """A transcript's utterances (``read_transcript``), each warning of its reader (``OTHER_PARTICIPANTS``)
+    placed before the utterances read after it: the readers that warn read the whole file first,
+    so the warning comes first, at 0 s."""
+    said: list[str] = []
+    for utterance in read_transcript(path, speaker_map, warn=said.append):
+        while said:
+            yield Status("warning", OTHER_PARTICIPANTS, said.pop(0), 0.0)
+        yield utterance
+    for message in said:
+        yield Status("warning", OTHER_PARTICIPANTS, message, 0.0)
+
+
 def transcript_sides(path: Path, speaker_map: SpeakerMap = ()) -> tuple[Speaker, ...] | None:
     """``heard_sides`` of a transcript file, read ahead of its replay (which reads it line by
     line): its one speaker when all its good lines are one side's (up to a bad line, which the
@@ -562,8 +581,7 @@ def open_replay(
     if spec.is_transcript:
         assert spec.path is not None
         return ReplaySource(
-            read_transcript(spec.path, spec.reading_map),
-            notes=transcript_notes(spec.path),
+            transcript_timeline(spec.path, spec.reading_map),
             read_ahead=TRANSCRIPT_READ_AHEAD,
             sides=transcript_sides(spec.path, spec.reading_map),
         )

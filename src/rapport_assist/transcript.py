@@ -1,6 +1,8 @@
 """Transcript sources: a ``.jsonl`` file, one utterance per line; a plain ``.txt`` transcript;
-WebVTT (``.vtt``) or SRT (``.srt``) captions; an Amazon Transcribe (a job's output, Call Analytics)
-or Contact Lens ``.json``. ``read_transcript`` picks the reader by the file's suffix.
+WebVTT (``.vtt``) or SRT (``.srt``) captions; the ``.json`` of a cloud product: Amazon Transcribe (a
+job's output, Call Analytics) or Contact Lens, an Azure AI Speech batch transcription, a Google Cloud
+CCAI Insights conversation or Speech-to-Text response. ``read_transcript`` picks the reader by the
+file's suffix, and a ``.json`` file's by its shape (``json_transcript_kind``).
 
 Each JSONL line is ``{"speaker": "agent"|"customer", "text": "...", "start": 12.3, "end": 15.0}``.
 ``start`` and ``end`` (seconds from call start) are optional: when missing they are estimated
@@ -8,13 +10,14 @@ from the word count, and the utterance is marked ``timing_estimated``.
 
 The other readers have their own modules: ``transcript_text`` (``.txt`` turns, captions, and
 ``--speaker-map``, which names people as sides), ``transcript_amazon`` (the ``.json`` of Amazon
-Transcribe and Contact Lens). What they all share (``parse_line``, ``read_lines``, the timing
+Transcribe and Contact Lens), ``transcript_azure`` (Azure AI Speech), ``transcript_google`` (CCAI
+Insights, Speech-to-Text). What they all share (``parse_line``, ``read_lines``, the timing
 constants, ``TEXT_SIDES``, ``SpeakerMap``) is in ``transcript_base``; the names callers use are
 imported from here.
 
 Reading is lazy, so the lines before a bad one are processed and kept before the error. What a
-reader leaves out without stopping (a Contact Lens call's system and bot segments) is said once,
-before the replay, by ``transcript_notes``.
+reader leaves out without stopping (a Contact Lens call's system and bot segments, a CCAI
+Insights call's automated agent) is said once through the ``warn`` given to ``read_transcript``.
 """
 
 from __future__ import annotations
@@ -23,23 +26,30 @@ import json
 from pathlib import Path
 from typing import Any, Iterator
 
-from .errors import BadInput
+from .errors import BadInput, InputNotFound
+from .transcript_amazon import is_amazon_document, read_amazon_json
 from .transcript_amazon import is_amazon_transcript as is_amazon_transcript
-from .transcript_amazon import call_analytics_note, read_amazon_json
+from .transcript_azure import is_azure_document, read_azure_json
 from .transcript_base import WORDS_PER_S as WORDS_PER_S
 from .transcript_base import SpeakerMap as SpeakerMap
+from .transcript_base import Warn as Warn
+from .transcript_base import json_document
 from .transcript_base import parse_line as parse_line
 from .transcript_base import read_lines as read_lines
+from .transcript_google import google_kind, read_google_json
 from .transcript_text import not_a_text_transcript, read_captions, read_text_transcript
 from .transcript_text import parse_speaker_map as parse_speaker_map
-from .types import Speaker, Status, Utterance
+from .types import Speaker, Utterance
 
 TEXT_SUFFIX = ".txt"
-ANALYTICS_SUFFIX = ".json"  # Amazon Transcribe (a job's output, Call Analytics), Amazon Connect Contact Lens
+# Amazon Transcribe (a job's output, Call Analytics), Amazon Connect Contact Lens, Azure AI Speech
+# batch transcription, Google Cloud CCAI Insights and Speech-to-Text: told apart by their shape
+ANALYTICS_SUFFIX = ".json"
 CAPTION_SUFFIXES = (".vtt", ".srt")
 TRANSCRIPT_SUFFIXES = (".jsonl", ".ndjson", TEXT_SUFFIX, ANALYTICS_SUFFIX, *CAPTION_SUFFIXES)
 # the formats whose turns are labelled by names or labels a speaker map can give sides (.json: a
-# Transcribe job's ch_0, spk_0…; Call Analytics and Contact Lens name their roles, and ignore it)
+# Transcribe job's ch_0, spk_0…, Azure's channels and speaker1…, Google's channels; Call Analytics,
+# Contact Lens and CCAI Insights name their roles, which win over it)
 SPEAKER_MAP_SUFFIXES = (TEXT_SUFFIX, *CAPTION_SUFFIXES, ANALYTICS_SUFFIX)
 
 
@@ -58,14 +68,73 @@ def json_lines(path: Path) -> Iterator[tuple[int, str, Any]]:
             ) from None
         except RecursionError:  # valid JSON nested deeper than the reader goes
             raise BadInput(f"{where}: JSON nested too deeply to read", "each line must be one JSON object") from None
+        except ValueError:  # an integer of more digits than Python converts (4,300)
+            raise BadInput(
+                f"{where}: a number too long to read (thousands of digits)", "each line must be one JSON object"
+            ) from None
 
 
-def read_transcript(path: Path, speaker_map: SpeakerMap = ()) -> Iterator[Utterance]:
+_JSON_HINT = (
+    "give the JSON as the product wrote it (Amazon Transcribe, Call Analytics or Contact Lens; an Azure AI "
+    "Speech batch transcription result; a Google Cloud CCAI Insights conversation or Speech-to-Text response), "
+    "or write the call as a .jsonl or .txt transcript"
+)
+AMAZON, AZURE, GOOGLE = "Amazon", "Azure", "Google"
+
+
+def json_transcript_kind(doc: Any) -> str | None:
+    """Whose transcript the decoded JSON ``doc`` is, by its shape: ``AMAZON`` (a Transcribe job's
+    ``results`` with its items, a ``Transcript`` list of Call Analytics or Contact Lens), ``AZURE``
+    (``recognizedPhrases``), ``GOOGLE`` (``transcript.transcriptSegments`` of CCAI Insights,
+    ``entries`` with roles of its upload format, ``results`` with ``alternatives`` of Speech-to-Text),
+    or None: another JSON document."""
+    if is_amazon_document(doc):
+        return AMAZON
+    if is_azure_document(doc):
+        return AZURE
+    if google_kind(doc) is not None:
+        return GOOGLE
+    return None
+
+
+def is_json_transcript(path: Path, unreadable: bool = True) -> bool:
+    """Is the ``.json`` file ``path`` a transcript this project reads (``json_transcript_kind``)?
+    One that cannot be read or is not one JSON document: ``unreadable`` (True: reading it then says why)."""
+    try:
+        doc = json_document(path, _JSON_HINT)
+    except (BadInput, InputNotFound):
+        return unreadable
+    return json_transcript_kind(doc) is not None
+
+
+def read_json_transcript(path: Path, speaker_map: SpeakerMap = (), warn: Warn | None = None) -> Iterator[Utterance]:
+    """Yield the utterances of a cloud product's ``.json`` transcript, read by its shape
+    (``json_transcript_kind``); what a reader leaves out is said through ``warn``."""
+    doc = json_document(path, _JSON_HINT)
+    kind = json_transcript_kind(doc)
+    if kind == AMAZON:
+        yield from read_amazon_json(path, speaker_map, doc, warn)
+    elif kind == AZURE:
+        yield from read_azure_json(path, speaker_map, doc)
+    elif kind == GOOGLE:
+        yield from read_google_json(path, speaker_map, doc, warn)
+    else:
+        raise BadInput(
+            f"{path}: not a transcript this reads (no 'results' of an Amazon Transcribe job, no top-level "
+            "'Transcript' list of Call Analytics or Contact Lens, no 'recognizedPhrases' of Azure AI Speech, "
+            "no 'transcript.transcriptSegments' of CCAI Insights nor 'entries' of its upload format, no 'results' of "
+            "Google Speech-to-Text)",
+            _JSON_HINT,
+        )
+
+
+def read_transcript(path: Path, speaker_map: SpeakerMap = (), warn: Warn | None = None) -> Iterator[Utterance]:
     """Yield the utterances of a transcript, read by its suffix: JSONL (index = 0-based line number
-    of non-blank lines), ``.txt`` (``transcript_text.read_text_transcript``), an Amazon ``.json``
-    (``transcript_amazon.read_amazon_json``) or ``.vtt``/``.srt`` captions
-    (``transcript_text.read_captions``); the last three number their utterances in file order.
-    ``speaker_map``: people named as sides (``SPEAKER_MAP_SUFFIXES`` only).
+    of non-blank lines), ``.txt`` (``transcript_text.read_text_transcript``), a cloud product's ``.json``
+    (``read_json_transcript``) or ``.vtt``/``.srt`` captions
+    (``transcript_text.read_captions``); the last three number their utterances in file order (a
+    ``.json``: in the order they began). ``speaker_map``: people named as sides
+    (``SPEAKER_MAP_SUFFIXES`` only); ``warn``: told what a reader left out (a bot's turns), once a file.
 
     Raises InputNotFound or BadInput (naming the line) lazily, after the good lines before it.
     """
@@ -77,7 +146,7 @@ def read_transcript(path: Path, speaker_map: SpeakerMap = ()) -> Iterator[Uttera
         yield from read_captions(path, speaker_map)
         return
     if suffix == ANALYTICS_SUFFIX:
-        yield from read_amazon_json(path, speaker_map)
+        yield from read_json_transcript(path, speaker_map, warn)
         return
     index = 0
     prev_end = 0.0
@@ -101,8 +170,11 @@ def not_a_transcript(path: Path, speaker_map: SpeakerMap = ()) -> str | None:
     suffix = path.suffix.lower()
     if suffix == TEXT_SUFFIX:
         return not_a_text_transcript(path, speaker_map)
-    if suffix == ANALYTICS_SUFFIX and not is_amazon_transcript(path):
-        return "a .json file that is not an Amazon Transcribe transcript (of a job, Call Analytics or Contact Lens)"
+    if suffix == ANALYTICS_SUFFIX and not is_json_transcript(path):
+        return (
+            "a .json file that is not an Amazon Transcribe, Azure AI Speech or Google Cloud transcript (of a "
+            "Transcribe job, Call Analytics, Contact Lens, a batch transcription, CCAI Insights or Speech-to-Text)"
+        )
     return None
 
 
@@ -111,7 +183,8 @@ def transcript_map(
 ) -> SpeakerMap:
     """The speaker map to read the transcript ``path`` with: ``speaker_map`` where its format labels
     turns (``SPEAKER_MAP_SUFFIXES``), else none; in a ``.json`` also the sides ``--channels`` gives
-    the left and right channels (ch_0, ch_1 of a Transcribe job), unless ``speaker_map`` names them."""
+    the left and right channels (ch_0, ch_1 of a Transcribe job or of Azure; Google's channels 1 and
+    2), unless ``speaker_map`` names them."""
     suffix = path.suffix.lower()
     if suffix not in SPEAKER_MAP_SUFFIXES:
         return ()
@@ -120,16 +193,3 @@ def transcript_map(
     named = {name for name, _ in speaker_map}
     channels = (("ch_0", channel_order[0]), ("ch_1", channel_order[1]))
     return tuple(pair for pair in channels if pair[0] not in named) + speaker_map
-
-
-OTHER_PARTICIPANTS = "other_participants"  # the code of the note that a transcript's other participants were left out
-
-
-def transcript_notes(path: Path) -> list[Status]:
-    """What the user should know before a transcript's replay that reading it does not stop for:
-    in a Contact Lens ``.json``, the segments of the system or a bot left out and a supervisor's read
-    as the agent's (``transcript_amazon.call_analytics_note``), as one warning."""
-    if path.suffix.lower() != ANALYTICS_SUFFIX:
-        return []
-    note = call_analytics_note(path)
-    return [Status("warning", OTHER_PARTICIPANTS, note, 0.0)] if note else []

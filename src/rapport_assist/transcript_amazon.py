@@ -11,14 +11,13 @@ joined into utterances while one speaks (or its ``audio_segments``).
 
 from __future__ import annotations
 
-import json
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterator, Sequence
 
 from .errors import BadInput, InputNotFound
-from .transcript_base import SpeakerMap, open_input, parse_line, time_field
+from .transcript_base import SpeakerMap, Warn, json_document, parse_line, time_field
 from .types import Speaker, Utterance
 from .wording import plural
 
@@ -29,7 +28,6 @@ from .wording import plural
 # (Transcribe Call Analytics: each segment has its ParticipantRole) and
 # https://docs.aws.amazon.com/connect/latest/adminguide/contact-lens-example-output-files.html
 # (Contact Lens: segments name a ParticipantId; the top-level Participants list gives each id's role).
-MAX_JSON_BYTES = 256 << 20  # the document is read whole; a call's analytics are a few MB
 # Amazon Connect's participant roles (the ParticipantRole of its APIs) are AGENT, CUSTOMER, SYSTEM,
 # CUSTOM_BOT and SUPERVISOR; Contact Lens's example call lists a SYSTEM participant beside the two
 # sides, and a chat's transcript holds the messages of the system (a flow's prompts, "the agent
@@ -51,26 +49,7 @@ _AMAZON_HINT = (
 
 def _json_document(path: Path) -> Any:
     """The JSON document in ``path``; InputNotFound or BadInput (``file:line`` of a syntax error)."""
-    with open_input(path, ".json") as handle:
-        try:
-            raw = handle.read(MAX_JSON_BYTES + 1)
-        except OSError as exc:
-            raise InputNotFound(f"cannot read {path}: {exc.strerror}", "check the file's permissions") from None
-    if len(raw) > MAX_JSON_BYTES:
-        raise BadInput(f"{path} is over {MAX_JSON_BYTES >> 20} MB", _AMAZON_HINT)
-    try:
-        text = raw.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise BadInput(f"{path}: not UTF-8 text (byte {exc.start + 1})", "save the file as UTF-8") from None
-    try:
-        return json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise BadInput(
-            f"{path}:{exc.lineno}: not valid JSON ({exc.msg} at column {exc.colno})",
-            "the file must be one whole JSON document: was it cut short or edited by hand?",
-        ) from None
-    except RecursionError:  # valid JSON, but nested deeper than the reader goes: no Amazon output is
-        raise BadInput(f"{path}: JSON nested too deeply to read", _AMAZON_HINT) from None
+    return json_document(path, _AMAZON_HINT)
 
 
 def _analytics_segments(doc: Any) -> list[Any] | None:
@@ -86,15 +65,27 @@ def is_amazon_transcript(path: Path, unreadable: bool = True) -> bool:
         doc = _json_document(path)
     except (BadInput, InputNotFound):
         return unreadable
+    return is_amazon_document(doc)
+
+
+def is_amazon_document(doc: Any) -> bool:
+    """Is the decoded JSON ``doc`` an Amazon transcript (see ``is_amazon_transcript``)?"""
     return _analytics_segments(doc) is not None or _transcribe_results(doc) is not None
 
 
-def read_amazon_json(path: Path, speaker_map: SpeakerMap = ()) -> Iterator[Utterance]:
+def read_amazon_json(
+    path: Path, speaker_map: SpeakerMap = (), doc: Any = None, warn: Warn | None = None
+) -> Iterator[Utterance]:
     """Yield the utterances of an Amazon ``.json`` transcript, read by its shape: Call Analytics /
-    Contact Lens (``read_call_analytics``; their roles say the sides, ``speaker_map`` is not used)
-    or a plain transcription job (``read_amazon_transcribe``)."""
-    doc = _json_document(path)
+    Contact Lens (``read_call_analytics``; their roles say the sides, ``speaker_map`` is not used;
+    ``warn`` is told first what it skips or reads as the agent's: ``call_analytics_note``)
+    or a plain transcription job (``read_amazon_transcribe``). ``doc``: the file's JSON, when already read."""
+    if doc is None:
+        doc = _json_document(path)
     if _analytics_segments(doc) is not None:
+        note = call_analytics_note(path, doc)
+        if note is not None and warn is not None:
+            warn(note)
         yield from read_call_analytics(path, doc)
     elif _transcribe_results(doc) is not None:
         yield from read_amazon_transcribe(path, speaker_map, doc)

@@ -13,9 +13,11 @@ import cycle (grimp reads every import statement, and tests/test_architecture.py
 from __future__ import annotations
 
 import codecs
+import json
 import math
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, BinaryIO, Iterator
+from typing import Any, BinaryIO, Callable, Iterator, Sequence
 
 from .annotate import count_words
 from .errors import BadInput, InputNotFound
@@ -51,6 +53,10 @@ GAP_S = 0.5  # assumed pause between turns when times are missing
 MIN_DURATION_S = 0.4
 MAX_LINE_BYTES = 4 << 20  # a line is one utterance (a dialogue for 'eval'); longer is not a transcript
 MAX_TEXT_CHARS = 50_000  # about 8,000 words, an hour of talk: the parser needs ~1 GB per 100,000
+MAX_JSON_BYTES = 256 << 20  # a .json transcript is read whole; a call's analytics are a few MB
+
+Warn = Callable[[str], None]
+"""Where a reader says what it left out of a transcript and why (a warning, once per file)."""
 
 
 def estimate_duration_s(text: str) -> float:
@@ -199,3 +205,85 @@ def read_lines(path: Path) -> Iterator[tuple[int, str]]:
                 raise BadInput(
                     f"{path}:{lineno}: not UTF-8 text (byte {exc.start + 1} of the line)", "save the file as UTF-8"
                 ) from None
+
+
+def json_document(path: Path, hint: str) -> Any:
+    """The JSON document in ``path`` (a cloud product's ``.json`` transcript, read whole);
+    InputNotFound, or BadInput naming ``file:line`` of a syntax error (``hint``: what to give instead,
+    for a file too large or nested too deeply to be one)."""
+    with open_input(path, ".json") as handle:
+        try:
+            raw = handle.read(MAX_JSON_BYTES + 1)
+        except OSError as exc:
+            raise InputNotFound(f"cannot read {path}: {exc.strerror}", "check the file's permissions") from None
+    if len(raw) > MAX_JSON_BYTES:
+        raise BadInput(f"{path} is over {MAX_JSON_BYTES >> 20} MB", hint)
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise BadInput(f"{path}: not UTF-8 text (byte {exc.start + 1})", "save the file as UTF-8") from None
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise BadInput(
+            f"{path}:{exc.lineno}: not valid JSON ({exc.msg} at column {exc.colno})",
+            "the file must be one whole JSON document: was it cut short or edited by hand?",
+        ) from None
+    except RecursionError:  # valid JSON, but nested deeper than the reader goes: no product writes that
+        raise BadInput(f"{path}: JSON nested too deeply to read", hint) from None
+    except ValueError:  # an integer of more digits than Python converts (4,300): no product writes that
+        raise BadInput(f"{path}: a number too long to read (thousands of digits)", hint) from None
+
+
+def type_name(value: Any) -> str:
+    """What a JSON value is, for an error message ('a list', 'null'…)."""
+    if value is None:
+        return "null"
+    return {
+        bool: "true or false",
+        int: "a number",
+        float: "a number",
+        str: "a string",
+        list: "a list",
+        dict: "an object",
+    }.get(type(value), type(value).__name__)
+
+
+def count_of(n: int, what: str, many: str = "") -> str:
+    """'1 segment', '3 segments' ('1 entry', '2 entries' with ``many``)."""
+    return f"{n} {what}" if n == 1 else f"{n} {many or what + 's'}"
+
+
+@dataclass
+class Said:
+    """A turn read from a cloud product's JSON, its side known, before ``parse_line`` checks it."""
+
+    speaker: Speaker
+    text: str
+    start: float | None
+    end: float | None
+    where: str  # 'file: segment N', for errors
+
+
+def in_call_order(turns: Sequence[Said]) -> Iterator[Utterance]:
+    """The utterances of ``turns`` in the order they began (the sides of a stereo call are listed
+    one channel after the other by some products), numbered from 0. A turn with no start time is
+    placed by its end less its estimated length, else after the turn listed before it."""
+    keys: list[float] = []
+    for t in turns:
+        if t.start is not None:
+            keys.append(t.start)
+        elif t.end is not None:
+            keys.append(max(0.0, t.end - estimate_duration_s(t.text)))
+        else:
+            keys.append(keys[-1] if keys else 0.0)
+    index = 0
+    prev_end = 0.0
+    for k in sorted(range(len(turns)), key=keys.__getitem__):
+        t = turns[k]
+        utterance = parse_line(
+            {"speaker": t.speaker.value, "text": t.text, "start": t.start, "end": t.end}, index, prev_end, t.where
+        )
+        index += 1
+        prev_end = utterance.end_s
+        yield utterance

@@ -33,6 +33,8 @@ WARNING_LABELS = {
     "downmixed": "side mixed down",
     "earlier_version": "earlier version",
     "silent_channel": "silent channel",
+    # (sources.OTHER_PARTICIPANTS) a system's, a bot's or a supervisor's turns left out or read as the agent's
+    "other_participants": "other participants",
 }
 
 
