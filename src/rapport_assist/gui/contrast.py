@@ -81,6 +81,7 @@ def _pairs() -> tuple[Pair, ...]:
         "QFrame#coaching | background",
     )
     checked = "QToolButton:checked | background"
+    menu = "QMenu | background"
     pairs = [
         Pair("panel text", "QWidget#scrollBody | color", body, TEXT),
         Pair("panel text (header)", "QWidget#sidebar | color", header, TEXT),
@@ -162,6 +163,13 @@ def _pairs() -> tuple[Pair, ...]:
         ),
         Pair("drop-down list", "QComboBox QAbstractItemView | color", "QComboBox QAbstractItemView | background", TEXT),
         Pair("tooltip", "QToolTip | color", "QToolTip | background", TEXT),
+        Pair("menu", "QMenu | color", menu, TEXT),
+        Pair("menu, chosen item", "QMenu::item:selected | color", "QMenu::item:selected | background", TEXT),
+        Pair("menu: shortcut list (disabled items)", "QMenu::item:disabled | color", menu, TEXT),
+        Pair("menu edge (on the panel)", "QMenu | border", body, UI),
+        Pair("menu edge (on the header)", "QMenu | border", header, UI),
+        Pair("menu check mark", "@icon", menu, UI),
+        Pair("menu check mark, chosen item", "@accent_text", "QMenu::item:selected | background", UI),
         Pair("settings text", "QDialog | color", dialog, TEXT),
         Pair("settings labels", "QCheckBox | color", dialog, TEXT),
         Pair("settings text fields", "QLineEdit | color", "QLineEdit | background", TEXT),
