@@ -339,6 +339,42 @@ def test_the_focus_ring_shows_in_both_styles(qtbot, tmp_path, style):
         assert colour not in unfocused or widget is card, describe(widget)
 
 
+@pytest.mark.parametrize("style", ["light", "dark"])
+def test_the_menu_is_drawn_in_the_style_colours(qtbot, tmp_path, style):
+    """The menu took Qt's default light colours in the dark style too (black on white, the
+    shortcut list #bebebe on white, 1.9:1): it is drawn in the style's surface, text, accent and
+    muted colours, the pairs test_every_colour_pair_of_both_styles_keeps_its_contrast measures."""
+    from PySide6.QtCore import QPoint
+
+    win = build(tmp_path / "s.ini", style=style)
+    qtbot.addWidget(win)
+    win.show()
+    qtbot.waitExposed(win)
+    menu = win.menu
+    menu.popup(QPoint(0, 0))
+    qtbot.waitUntil(menu.isVisible)
+    actions = [a for a in menu.actions() if not a.isSeparator()]
+    menu.setActiveAction(actions[0])
+    QApplication.processEvents()
+    image = menu.grab().toImage()
+    palette = win.theme.palette
+
+    def colours(action) -> set[str]:
+        r = menu.actionGeometry(action)
+        return {
+            f"#{image.pixel(x, y) & 0xFFFFFF:06x}"
+            for x in range(r.left(), r.right())
+            for y in range(r.top(), r.bottom())
+        }
+
+    chosen, plain, shortcut = colours(actions[0]), colours(actions[1]), colours(actions[-1])
+    assert not actions[-1].isEnabled()  # a line of the shortcut list
+    assert palette["accent"] in chosen and palette["accent_text"] in chosen
+    assert palette["surface"] in plain and palette["text"] in plain and "#ffffff" not in plain - {palette["surface"]}
+    assert palette["muted"] in shortcut and "#bebebe" not in shortcut
+    menu.hide()
+
+
 def test_the_contrast_formula():
     """WCAG 2.1's own reference points: black on white 21:1, a colour on itself 1:1, #767676 on
     white is the lightest grey that passes 4.5:1."""

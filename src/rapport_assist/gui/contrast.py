@@ -6,10 +6,7 @@ palette colour that code draws with (``@muted``: the tone meter's text, the tran
 names). The colours are read from the QSS and the style's palette, so a colour changed in either
 is measured again (tests/test_sidebar_a11y.py fails a pair under its minimum).
 
-The formula (WCAG 2.1, "relative luminance" and "contrast ratio", written out here): each sRGB
-channel c in [0, 1] is linearised as c / 12.92 when c <= 0.04045, else ((c + 0.055) / 1.055) ** 2.4;
-luminance L = 0.2126 R + 0.7152 G + 0.0722 B; the ratio is (L_light + 0.05) / (L_dark + 0.05).
-(WCAG 2.1 prints 0.03928 as the threshold; no 8-bit value lies between the two.)
+The formula is ``rapport_assist.wcag`` (no Qt: the QA report's style sheet is measured with it too).
 
     python -m rapport_assist.gui.contrast          # every pair of both styles, lowest first
 """
@@ -21,30 +18,11 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+from ..wcag import TEXT, UI, contrast_ratio
 from .resources import STYLES, read_palette, ui_dir
 
-TEXT = 4.5  # body text (WCAG 1.4.3 AA); nothing in the panel is "large" text (18 pt, or 14 pt bold)
-UI = 3.0  # control edges, focus rings, status dots, icons, the tone bar (WCAG 1.4.11)
-
-
-def _linear(channel: int) -> float:
-    c = channel / 255
-    return c / 12.92 if c <= 0.04045 else ((c + 0.055) / 1.055) ** 2.4
-
-
-def relative_luminance(colour: str) -> float:
-    """WCAG relative luminance of ``#rrggbb``: 0 (black) to 1 (white)."""
-    h = colour.strip().lstrip("#")
-    if not re.fullmatch(r"[0-9a-fA-F]{6}", h):
-        raise ValueError(f"not a #rrggbb colour: {colour!r}")
-    r, g, b = (_linear(int(h[i : i + 2], 16)) for i in (0, 2, 4))
-    return 0.2126 * r + 0.7152 * g + 0.0722 * b
-
-
-def contrast_ratio(a: str, b: str) -> float:
-    """WCAG contrast ratio of two ``#rrggbb`` colours, 1 to 21 (order does not matter)."""
-    light, dark = sorted((relative_luminance(a), relative_luminance(b)), reverse=True)
-    return (light + 0.05) / (dark + 0.05)
+# TEXT: body text 4.5:1 (nothing in the panel is "large" text, 18 pt or 14 pt bold); UI: control
+# edges, focus rings, status dots, icons, the tone bar 3:1
 
 
 Rule = tuple[list[str], dict[str, str]]
@@ -103,6 +81,7 @@ def _pairs() -> tuple[Pair, ...]:
         "QFrame#coaching | background",
     )
     checked = "QToolButton:checked | background"
+    menu = "QMenu | background"
     pairs = [
         Pair("panel text", "QWidget#scrollBody | color", body, TEXT),
         Pair("panel text (header)", "QWidget#sidebar | color", header, TEXT),
@@ -184,6 +163,13 @@ def _pairs() -> tuple[Pair, ...]:
         ),
         Pair("drop-down list", "QComboBox QAbstractItemView | color", "QComboBox QAbstractItemView | background", TEXT),
         Pair("tooltip", "QToolTip | color", "QToolTip | background", TEXT),
+        Pair("menu", "QMenu | color", menu, TEXT),
+        Pair("menu, chosen item", "QMenu::item:selected | color", "QMenu::item:selected | background", TEXT),
+        Pair("menu: shortcut list (disabled items)", "QMenu::item:disabled | color", menu, TEXT),
+        Pair("menu edge (on the panel)", "QMenu | border", body, UI),
+        Pair("menu edge (on the header)", "QMenu | border", header, UI),
+        Pair("menu check mark", "@icon", menu, UI),
+        Pair("menu check mark, chosen item", "@accent_text", "QMenu::item:selected | background", UI),
         Pair("settings text", "QDialog | color", dialog, TEXT),
         Pair("settings labels", "QCheckBox | color", dialog, TEXT),
         Pair("settings text fields", "QLineEdit | color", "QLineEdit | background", TEXT),

@@ -25,9 +25,16 @@ from .inputs import CallInput
 from .stats import CallStats
 
 SEVERITY_COLOR = {"high": "#d64545", "medium": "#e8a33d", "low": "#6b8fb8"}
-SPEAKER_COLOR = {"agent": "#2f6fb3", "customer": "#c2571a"}
+# a nudge mark's shape says its severity too (colour is never the only sign): a triangle, a
+# diamond, a square; each is outlined in MARK_EDGE, which keeps 3:1 against the white page
+SEVERITY_SHAPE = {"high": "triangle", "medium": "diamond", "low": "square"}
+MARK_EDGE = "#1d2330"
+# the customer's orange keeps 4.5:1 as text on white (their name in the transcript; was #c2571a, 4.49:1)
+SPEAKER_COLOR = {"agent": "#2f6fb3", "customer": "#b5501a"}
 TONE_COLOR = {"calm": "#cfe8d5", "tense": "#f6d58e", "angry": "#ef9a9a"}
 TALK_OVER_COLOR = "#7a5af8"  # violet: apart from the angry band's pink and the high nudge's red
+DEAD_AIR_COLOR = "#98a2b3"
+PROMISE_COLOR = "#067647"
 MARK_GAP = 14.0  # px between the centres of nudge/promise marks drawn at (nearly) one moment
 
 
@@ -110,9 +117,80 @@ def _spread(xs: Sequence[float], gap: float) -> list[float]:
     return out
 
 
+def mark_path(shape: str, cx: float, cy: float) -> str:
+    """The outline of a nudge mark centred at (cx, cy), from its top middle: a triangle (high), a
+    diamond (medium) or a square (low)."""
+    top, bot = cy - 8, cy + 6
+    if shape == "diamond":
+        return f"M{cx:.1f},{top} L{cx + 7:.1f},{cy - 1} L{cx:.1f},{bot} L{cx - 7:.1f},{cy - 1} Z"
+    if shape == "square":
+        return f"M{cx:.1f},{cy - 6} L{cx + 6:.1f},{cy - 6} L{cx + 6:.1f},{cy + 5} L{cx - 6:.1f},{cy + 5} L{cx - 6:.1f},{cy - 6} Z"
+    return f"M{cx:.1f},{top} L{cx + 7:.1f},{bot} L{cx - 7:.1f},{bot} Z"
+
+
+def nudge_anchor(n: Mapping[str, Any]) -> str:
+    """The id of a nudge's card in the transcript (the timeline's marks and lists link to it)."""
+    return f"n{n['utterance_index']}-{n['rule']}"
+
+
+def _nudge_words(n: Mapping[str, Any]) -> str:
+    return f"{n['severity']} nudge {n['rule']}" + (" (experimental)" if n.get("experimental") else "")
+
+
+def timeline_moments(events: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The timeline in words, in time order: each nudge (linked to its card), promise (linked to
+    its utterance), dead air, talk-over and change of the customer's tone. The report shows it
+    under the chart, its text alternative."""
+    out: list[dict[str, Any]] = []
+    last_tone = None
+    for e in events:
+        kind = e.get("type")
+        if kind == "nudge":
+            out.append({"t": e["t"], "what": _nudge_words(e), "text": e["message"], "href": "#" + nudge_anchor(e)})
+        elif kind == "record":
+            out.append(
+                {"t": e["t"], "what": f"promise by the {e.get('speaker', 'agent')}", "text": f"“{e['text']}”",
+                 "href": f"#u{e['utterance_index']}" if e.get("utterance_index") is not None else None}
+            )  # fmt: skip
+        elif kind == "signal" and e.get("kind") == "dead_air":
+            held = " (hold announced)" if e.get("hold_announced") else ""
+            out.append({"t": e["since"], "what": "dead air", "text": f"{e['silence_s']:.0f} s{held}", "href": None})
+        elif kind == "signal" and e.get("kind") == "talk_over":
+            text = f"the {e['speaker']} talked over the {e['over']} for {e['overlap_s']:.1f} s"
+            out.append({"t": e["start"], "what": "talk-over", "text": text, "href": None})
+        elif kind == "utterance" and e.get("speaker") == "customer":
+            state = (e.get("signals") or {}).get("tone_state")
+            if state and state.get("label") != last_tone:
+                last_tone = state.get("label")
+                evidence = "; ".join(state.get("evidence", []))
+                out.append(
+                    {"t": e["start"], "what": f"customer tone {last_tone}", "text": evidence, "href": f"#u{e['index']}"}
+                )
+    return sorted(out, key=lambda m: m["t"])
+
+
+def _timeline_description(events: Sequence[dict[str, Any]], duration: float) -> str:
+    """The chart's <desc>: what it shows, in counts, and where the same moments are in words."""
+    utts = [e for e in events if e.get("type") == "utterance"]
+    nudges = [e for e in events if e.get("type") == "nudge"]
+    severities = ", ".join(
+        f"{n} {sev}" for sev in ("high", "medium", "low") if (n := sum(1 for e in nudges if e["severity"] == sev))
+    )
+    signals = [e.get("kind") for e in events if e.get("type") == "signal"]
+    return (
+        f"{clock(duration)} of call: {sum(1 for u in utts if u['speaker'] == 'agent')} agent and "
+        f"{sum(1 for u in utts if u['speaker'] == 'customer')} customer utterances, {len(nudges)} nudges"
+        + (f" ({severities})" if severities else "")
+        + f", {sum(1 for e in events if e.get('type') == 'record')} promises, {signals.count('dead_air')} dead air, "
+        f"{signals.count('talk_over')} talk-over, with each side's loudness and pace. Each nudge mark is a link "
+        "to its card in the transcript; the list under the chart gives every moment in words."
+    )
+
+
 def timeline_svg(events: Sequence[dict[str, Any]], duration: float) -> Markup:
     """The call's timeline as inline SVG (scales with the page width). Built here (it is geometry),
-    each element with ``Markup.format``, which escapes every value put into it."""
+    each element with ``Markup.format``, which escapes every value put into it. Titled and
+    described for screen readers; the nudge marks are links (Tab reaches them)."""
     W, left, right = 1100, 92, 14
     plot = W - left - right
     dur = max(duration, 1.0)
@@ -125,7 +203,11 @@ def timeline_svg(events: Sequence[dict[str, Any]], duration: float) -> Markup:
     lane_h = 18
     H = 300
     parts: list[Markup] = [
-        M('<svg class="timeline" viewBox="0 0 {} {}" role="img" aria-label="Call timeline">').format(W, H)
+        M(
+            '<svg class="timeline" viewBox="0 0 {} {}" role="group" aria-labelledby="timeline-title" '
+            'aria-describedby="timeline-desc"><title id="timeline-title">Call timeline</title>'
+            '<desc id="timeline-desc">{}</desc>'
+        ).format(W, H, _timeline_description(events, duration))
     ]
     # grid and axis
     step = _ticks(dur)
@@ -163,7 +245,7 @@ def timeline_svg(events: Sequence[dict[str, Any]], duration: float) -> Markup:
                     y=rows["agent"] - 4,
                     w=max(b - a, 1.5),
                     h=lane_h * 2 + 16,
-                    fill="#98a2b3",
+                    fill=DEAD_AIR_COLOR,
                     op=".25",
                     title=title,
                 )
@@ -211,28 +293,26 @@ def timeline_svg(events: Sequence[dict[str, Any]], duration: float) -> Markup:
         if e.get("type") == "nudge":
             parts.append(
                 M(
-                    '<path class="nudge" data-target="n{i}-{rule}" d="M{cx:.1f},{top} L{r:.1f},{bot} '
-                    'L{l:.1f},{bot} Z" fill="{fill}"{faint}><title>{at} {rule}: {message}</title></path>'
+                    '<a class="nudge-link" href="#{target}" aria-label="{at} {words}: {message}">'
+                    '<path class="nudge" data-target="{target}" d="{d}" fill="{fill}"{faint} stroke="{edge}" '
+                    'stroke-width="1"><title>{at} {words}: {message}</title></path></a>'
                 ).format(
-                    i=e["utterance_index"],
-                    rule=e["rule"],
-                    cx=cx,
-                    top=cy - 8,
-                    r=cx + 7,
-                    l=cx - 7,
-                    bot=cy + 6,
+                    target=nudge_anchor(e),
+                    d=mark_path(SEVERITY_SHAPE.get(e["severity"], "diamond"), cx, cy),
                     fill=SEVERITY_COLOR.get(e["severity"], "#e8a33d"),
                     faint=M(' fill-opacity=".45"') if e.get("experimental") else "",
+                    edge=MARK_EDGE,
                     at=clock(e["t"]),
+                    words=_nudge_words(e),
                     message=e["message"],
                 )
             )
         else:
             parts.append(
                 M(
-                    '<circle cx="{:.1f}" cy="{}" r="4" fill="#fff" stroke="#067647" stroke-width="2">'
+                    '<circle cx="{:.1f}" cy="{}" r="4" fill="#fff" stroke="{}" stroke-width="2">'
                     '<title>{} promise: {}</title></circle>'
-                ).format(cx, cy, clock(e["t"]), e["text"])
+                ).format(cx, cy, PROMISE_COLOR, clock(e["t"]), e["text"])
             )
     # customer tone band: each customer utterance's running tone, held until the next one
     cust = [u for u in utts if u["speaker"] == "customer" and (u.get("signals") or {}).get("tone_state")]
@@ -241,10 +321,17 @@ def timeline_svg(events: Sequence[dict[str, Any]], duration: float) -> Markup:
         state = u["signals"]["tone_state"]
         a = x(u["start"])
         b = x(cust[i + 1]["start"]) if i + 1 < len(cust) else x(dur)
+        earlier = cust[i - 1]["signals"]["tone_state"]["label"] if i else None
+        if b - a >= 44 and state["label"] != earlier:  # the tone in words where it changes and has room
+            words = M('<text class="band" x="{:.1f}" y="{}" aria-hidden="true">{}</text>').format(
+                a + 4, rows["tone"] + 13, state["label"]
+            )
+        else:
+            words = M("")
         parts.append(
             M(
                 '<rect x="{a:.1f}" y="{y}" width="{w:.1f}" height="{h}" fill="{fill}"><title>{at} customer '
-                '{label} ({score:.2f}): {evidence}</title></rect>'
+                '{label} ({score:.2f}): {evidence}</title></rect>{words}'
             ).format(
                 a=a,
                 y=rows["tone"],
@@ -255,6 +342,7 @@ def timeline_svg(events: Sequence[dict[str, Any]], duration: float) -> Markup:
                 label=state["label"],
                 score=state["score"],
                 evidence="; ".join(state.get("evidence", [])),
+                words=words,
             )
         )
     # loudness and pace per side, one point per utterance
@@ -288,9 +376,11 @@ def timeline_svg(events: Sequence[dict[str, Any]], duration: float) -> Markup:
                 pts.append((x((u["start"] + u["end"]) / 2), vy, v, u))
             if len(pts) > 1:
                 path = " ".join(f"{px:.1f},{py:.1f}" for px, py, _, _ in pts)
-                parts.append(
-                    M('<polyline points="{}" fill="none" stroke="{}" stroke-width="1.6" stroke-opacity=".8"/>').format(
-                        path, SPEAKER_COLOR[speaker]
+                parts.append(  # the customer's line dashed: the two sides apart without their colours
+                    M(
+                        '<polyline points="{}" fill="none" stroke="{}" stroke-width="1.6" stroke-opacity=".8"{}/>'
+                    ).format(
+                        path, SPEAKER_COLOR[speaker], M(' stroke-dasharray="5 3"') if speaker == "customer" else ""
                     )
                 )
             for px, py, v, u in pts:
@@ -315,6 +405,24 @@ def timeline_svg(events: Sequence[dict[str, Any]], duration: float) -> Markup:
             )
     parts.append(M("</svg>"))
     return M("").join(parts)
+
+
+def legend() -> list[dict[str, Any]]:
+    """The timeline's key, each entry a small drawing of what it names (report.html.j2 draws it)."""
+    out: list[dict[str, Any]] = [
+        {"label": "agent (solid line)", "kind": "side", "fill": SPEAKER_COLOR["agent"], "dash": ""},
+        {"label": "customer (dashed line)", "kind": "side", "fill": SPEAKER_COLOR["customer"], "dash": "4 2"},
+    ]
+    for sev in ("high", "medium", "low"):
+        out.append(
+            {"label": f"{sev} nudge", "kind": "mark", "fill": SEVERITY_COLOR[sev], "edge": MARK_EDGE,
+             "d": mark_path(SEVERITY_SHAPE[sev], 8, 9)}
+        )  # fmt: skip
+    out.append({"label": "promise", "kind": "promise", "fill": "#fff", "edge": PROMISE_COLOR})
+    out += [{"label": f"customer {k}", "kind": "band", "fill": v, "opacity": 1} for k, v in TONE_COLOR.items()]
+    out.append({"label": "dead air", "kind": "band", "fill": DEAD_AIR_COLOR, "opacity": 0.5})
+    out.append({"label": "talk-over", "kind": "band", "fill": TALK_OVER_COLOR, "opacity": 0.5})
+    return out
 
 
 ONE_SIDE = "one side only"  # a figure between the sides, on a recording of one side (CallStats.one_side)
@@ -432,6 +540,10 @@ def _notes(events: Sequence[dict[str, Any]], stats: CallStats, end: Mapping[str,
 def render_report(call: CallInput, events: Sequence[dict[str, Any]], stats: CallStats) -> str:
     """The whole report page: templates/report.html.j2 with report.css and report.js inlined."""
     end: Mapping[str, Any] = next((e for e in reversed(events) if e.get("type") == "call_end"), {})
+    first: dict[str, str] = {}  # each rule's first nudge: its row in "Nudges per rule" links there
+    for e in events:
+        if e.get("type") == "nudge":
+            first.setdefault(e["rule"], "#" + nudge_anchor(e))
     return (
         environment()
         .get_template("report.html.j2")
@@ -447,8 +559,9 @@ def render_report(call: CallInput, events: Sequence[dict[str, Any]], stats: Call
             coaching=_coaching(events),
             no_praise=NO_PRAISE,
             timeline=timeline_svg(events, stats.duration_s),
-            talk_over_color=TALK_OVER_COLOR,
-            by_rule=list(stats.nudges_by_rule.items()),
+            moments=timeline_moments(events),
+            legend=legend(),
+            by_rule=[(rule, count, first.get(rule)) for rule, count in stats.nudges_by_rule.items()],
             promises=[e for e in events if e.get("type") == "record"],
             utterances=_utterances(events),
             data={"call": call.id, "stats": stats.to_json()},

@@ -1,18 +1,41 @@
 (function(){
   var root=document.documentElement;
-  document.querySelectorAll('svg .nudge, svg .utt-bar').forEach(function(el){
-    el.addEventListener('click',function(){
-      var target=document.getElementById(el.getAttribute('data-target'));
+  var calm=window.matchMedia&&window.matchMedia('(prefers-reduced-motion: reduce)').matches;
+  function show(target,focus){
+    if(!target)return;
+    target.scrollIntoView({behavior:calm?'auto':'smooth',block:'center'});
+    target.classList.remove('flash');void target.offsetWidth;target.classList.add('flash');
+    if(focus&&target.hasAttribute('tabindex'))target.focus({preventScroll:true});
+  }
+  // a click on an utterance's bar (mouse only: the transcript has the same text, in order)
+  document.querySelectorAll('svg .utt-bar').forEach(function(el){
+    el.addEventListener('click',function(){show(document.getElementById(el.getAttribute('data-target')),false);});
+  });
+  // a nudge mark is a link (keyboard and mouse): its card takes the focus, so Tab goes on from there
+  document.querySelectorAll('svg a.nudge-link').forEach(function(a){
+    a.addEventListener('click',function(ev){
+      var id=(a.getAttribute('href')||'').slice(1);
+      var target=document.getElementById(id);
       if(!target)return;
-      target.scrollIntoView({behavior:'smooth',block:'center'});
-      target.classList.remove('flash');void target.offsetWidth;target.classList.add('flash');
+      ev.preventDefault();
+      if(history.replaceState)history.replaceState(null,'','#'+id);
+      show(target,true);
     });
   });
-  var only=document.getElementById('only-nudged');
+  var words=document.getElementById('timeline-text');
+  document.querySelectorAll('a[href="#timeline-text"]').forEach(function(a){
+    a.addEventListener('click',function(){if(words)words.open=true;});
+  });
+  window.addEventListener('beforeprint',function(){if(words)words.open=true;});
+  var only=document.getElementById('only-nudged'), shown=document.getElementById('shown');
   if(only){only.addEventListener('change',function(){
-    document.querySelectorAll('.utt').forEach(function(u){
-      u.classList.toggle('hidden',only.checked&&!u.querySelector('.nudge-card, mark'));
+    var all=document.querySelectorAll('.utt'), n=0;
+    all.forEach(function(u){
+      var hide=only.checked&&!u.querySelector('.nudge-card, mark');
+      u.classList.toggle('hidden',hide);
+      if(!hide)n++;
     });
+    if(shown)shown.textContent=only.checked?'Showing '+n+' of '+all.length+' utterances.':'Showing all '+all.length+' utterances.';
   });}
   var svg=document.querySelector('svg.timeline');
   var bars=svg?svg.querySelectorAll('.utt-bar').length:0;
