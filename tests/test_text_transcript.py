@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -165,3 +166,60 @@ def test_a_name_in_any_alphabet_is_told_to_the_speaker_map(tmp_path: Path) -> No
     assert "--speaker-map 'José García=agent'" in str(not_a_transcript(path))
     people = parse_speaker_map("José García=agent,Zoë=customer")
     assert [u.speaker for u in read_transcript(path, people)] == [Speaker.AGENT, Speaker.CUSTOMER]
+
+
+def test_a_label_with_a_number_or_an_initial_stops_rather_than_running_on(tmp_path: Path) -> None:
+    """'Speaker 2:', 'Dr. Smith:', 'J. Smith:' were no label the reader knew (a digit, a dot), so the
+    line went on the turn before: the customer's words read as the agent's, silently."""
+    from rapport_assist.transcript import parse_speaker_map
+
+    for label in ("Speaker 2", "Dr. Smith", "J. Smith", "Mrs. O'Brien"):
+        path = write(tmp_path, f"Agent: Thanks for calling.\n{label}: This is the third time I am calling.\n")
+        with pytest.raises(BadInput, match=re.escape(f"call.txt:2: {label!r} is not a side")) as exc:
+            list(read_transcript(path))
+        assert "--speaker-map" in exc.value.hint
+        people = parse_speaker_map(f"{label}=customer")
+        assert [u.speaker for u in read_transcript(path, people)] == [Speaker.AGENT, Speaker.CUSTOMER], label
+    # a side word with a number is that side
+    path = write(tmp_path, "Agent 1: Thanks for calling.\nCaller 2: Hi.\n[00:00:09] Agent 1: Go on.\n")
+    utts = list(read_transcript(path))
+    assert [(u.speaker, u.text) for u in utts] == [
+        (Speaker.AGENT, "Thanks for calling."),
+        (Speaker.CUSTOMER, "Hi."),
+        (Speaker.AGENT, "Go on."),
+    ]
+    assert utts[2].start_s == 9.0
+    # captions: a cue led by such a label is not carried on as the speaker before's
+    srt = write(
+        tmp_path,
+        "00:00:01,000 --> 00:00:02,000\nAgent: Thanks for calling.\n\n"
+        "00:00:02,500 --> 00:00:04,000\nSpeaker 2: This is the third time.\n",
+        "call.srt",
+    )
+    with pytest.raises(BadInput, match=r"call\.srt:5: 'Speaker 2' is not a side"):
+        list(read_transcript(srt))
+
+
+def test_a_name_with_combining_marks_is_a_label(tmp_path: Path) -> None:
+    """'José' written with a combining accent (NFD, as macOS tools may save it) or a name in an
+    alphabet of vowel signs ('राजेश') was no label: the line ran on as the words of the turn before,
+    even with the name in --speaker-map."""
+    import unicodedata
+
+    from rapport_assist.transcript import parse_speaker_map
+
+    for name in (unicodedata.normalize("NFD", "José"), "राजेश"):
+        path = write(tmp_path, f"Agent: Thanks for calling.\n{name}: This is the third time I am calling.\n")
+        with pytest.raises(BadInput, match=r"call\.txt:2: .* is not a side"):
+            list(read_transcript(path))
+        composed = unicodedata.normalize("NFC", name)
+        people = parse_speaker_map(f"{composed}=customer")
+        utts = list(read_transcript(path, people))
+        assert [(u.speaker, u.text) for u in utts] == [
+            (Speaker.AGENT, "Thanks for calling."),
+            (Speaker.CUSTOMER, "This is the third time I am calling."),
+        ], name
+        # the map written decomposed reads the composed file too
+        path.write_text(f"{composed}: Hi.\nCustomer: Hello.\n", encoding="utf-8")
+        people = parse_speaker_map(f"{unicodedata.normalize('NFD', name)}=agent")
+        assert [u.speaker for u in read_transcript(path, people)] == [Speaker.AGENT, Speaker.CUSTOMER], name

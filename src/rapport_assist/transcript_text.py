@@ -4,7 +4,7 @@
 
 A ``.txt`` transcript is what QA teams and call platforms export: one turn per line, led by its
 side and a colon (``Agent: …``, ``Customer: …``, a synonym in ``TEXT_SIDES``, or a name with its
-side: ``Julie (Agent): …``, ``Agent Julie: …``), optionally after
+side: ``Julie (Agent): …``, ``Agent Julie: …``; a side word with a number, ``Agent 1: …``), optionally after
 a time (``[00:01:12] Caller: …``, ``0:42 Rep: …``) or with it after the side (``Agent (0:42): …``).
 A line with no side, or an indented one, continues the turn before it (wrapped text). Times, when
 given, are turn starts; each turn's end is estimated from its words, never past the next start.
@@ -43,7 +43,10 @@ from .types import Speaker, Utterance
 
 _CLOCK = r"(?:\d{1,2}:)?\d{1,2}:\d{2}(?:[.,]\d+)?"
 _LETTER = r"[^\W\d_]"  # a letter of any alphabet ("José", "Zoë")
-_NAME = rf"{_LETTER}(?:{_LETTER}|['_-])*(?: (?:{_LETTER}|['_-])+){{0,2}}"  # a side word, or a name of up to three words
+# a word of a name: letters (an initial or a title with its dot: "J.", "Dr."), or a number ("Speaker 2",
+# "Agent 1"; not a time's hours: "Rep 0:42" is none)
+_WORD = rf"(?:(?:{_LETTER}|['_-])+\.?|\d+(?!:\d))"
+_NAME = rf"{_LETTER}(?:{_LETTER}|['_-])*\.?(?: {_WORD}){{0,2}}"  # a side word, or a name of up to three words
 _ROLE = r"(?:\s*[(\[](?P<role>[A-Za-z][A-Za-z ]{0,30})[)\]])?"  # a name with its side: "Julie (Agent)"
 _TEXT_SIDES_HINT = "start each turn with its side: 'Agent:' or 'Customer:' (also Rep:, Caller:, Client:…)"
 _NAME_HINT = (
