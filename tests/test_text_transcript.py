@@ -208,7 +208,7 @@ def test_a_name_with_combining_marks_is_a_label(tmp_path: Path) -> None:
 
     from rapport_assist.transcript import parse_speaker_map
 
-    for name in (unicodedata.normalize("NFD", "José"), "राजेश"):
+    for name in (unicodedata.normalize("NFD", "José"), "राजेश", "Mr O’Brien"):  # and a typographic apostrophe
         path = write(tmp_path, f"Agent: Thanks for calling.\n{name}: This is the third time I am calling.\n")
         with pytest.raises(BadInput, match=r"call\.txt:2: .* is not a side"):
             list(read_transcript(path))

@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import html
 import re
+import unicodedata
 from dataclasses import replace
 from functools import lru_cache
 from pathlib import Path
@@ -43,10 +44,13 @@ from .types import Speaker, Utterance
 
 _CLOCK = r"(?:\d{1,2}:)?\d{1,2}:\d{2}(?:[.,]\d+)?"
 _LETTER = r"[^\W\d_]"  # a letter of any alphabet ("José", "Zoë")
+# within a name, also a character that is neither ASCII, a letter nor a space: a combining mark (the
+# vowel signs of "राजेश", an accent left uncomposed), a typographic apostrophe ("O’Brien")
+_IN_NAME = rf"(?:{_LETTER}|['_-]|[^\x00-\x7f\w\s])"
 # a word of a name: letters (an initial or a title with its dot: "J.", "Dr."), or a number ("Speaker 2",
 # "Agent 1"; not a time's hours: "Rep 0:42" is none)
-_WORD = rf"(?:(?:{_LETTER}|['_-])+\.?|\d+(?!:\d))"
-_NAME = rf"{_LETTER}(?:{_LETTER}|['_-])*\.?(?: {_WORD}){{0,2}}"  # a side word, or a name of up to three words
+_WORD = rf"(?:{_IN_NAME}+\.?|\d+(?!:\d))"
+_NAME = rf"{_LETTER}{_IN_NAME}*\.?(?: {_WORD}){{0,2}}"  # a side word, or a name of up to three words
 _ROLE = r"(?:\s*[(\[](?P<role>[A-Za-z][A-Za-z ]{0,30})[)\]])?"  # a name with its side: "Julie (Agent)"
 _TEXT_SIDES_HINT = "start each turn with its side: 'Agent:' or 'Customer:' (also Rep:, Caller:, Client:…)"
 _NAME_HINT = (
@@ -101,7 +105,7 @@ def _unquoted(part: str, what: str) -> str:
             f"--speaker-map: double quotes go around a whole {what} ({part!r})",
             f"quote a whole name, both ends: {_QUOTED_EXAMPLE}",
         )
-    return " ".join(part.split())
+    return unicodedata.normalize("NFC", " ".join(part.split()))
 
 
 def parse_speaker_map(text: str) -> SpeakerMap:
@@ -200,10 +204,18 @@ def _comma_name_error(where: str, name: str) -> BadInput:
     )
 
 
+def _text_lines(path: Path) -> Iterator[tuple[int, str]]:
+    """``read_lines`` of a text transcript, each line composed (NFC): a name is one text however a tool
+    wrote its accents ("José" as 'e' and a combining accent, as macOS may save it), in the file and
+    in ``--speaker-map`` alike."""
+    for lineno, line in read_lines(path):
+        yield lineno, unicodedata.normalize("NFC", line)
+
+
 def _first_line(path: Path) -> str | None:
     """The first non-blank line of a text file ("" when there is none); None when it cannot be read."""
     try:
-        for _, line in read_lines(path):
+        for _, line in _text_lines(path):
             if line.strip():
                 return line
     except (BadInput, InputNotFound, OSError):
@@ -255,7 +267,7 @@ def read_text_transcript(path: Path, speaker_map: SpeakerMap = ()) -> Iterator[U
         prev_end = utterance.end_s
         return utterance
 
-    for lineno, raw in read_lines(path):
+    for lineno, raw in _text_lines(path):
         line = raw.rstrip("\r\n")
         if not line.strip():
             continue
@@ -310,7 +322,7 @@ _CUE_FORM_HINT = (
 def _caption_blocks(path: Path) -> Iterator[list[tuple[int, str]]]:
     """The blocks of a caption file (lines between blank lines), each line with its number."""
     block: list[tuple[int, str]] = []
-    for lineno, raw in read_lines(path):
+    for lineno, raw in _text_lines(path):
         line = raw.rstrip("\r\n")
         if line.strip():
             block.append((lineno, line))
