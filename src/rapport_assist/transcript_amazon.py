@@ -11,8 +11,10 @@ joined into utterances while one speaks (or its ``audio_segments``).
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from collections import Counter
 from dataclasses import dataclass
+from itertools import accumulate
 from pathlib import Path
 from typing import Any, Callable, Iterator, Sequence
 
@@ -368,9 +370,22 @@ def _transcribe_pieces(path: Path, results: dict[str, Any]) -> tuple[Iterator[_P
                 if start is not None and end is not None:
                     spans.append((start, end, str(_label(segment))))
 
+    # by start (a stable sort keeps the listed order of equal starts), with the latest end so far
+    spans.sort(key=lambda span: span[0])
+    span_starts = [s for s, _, _ in spans]
+    reach = list(accumulate((e for _, e, _ in spans), max))
+
     def speaker_at(start: float) -> str | None:
-        """The speaker segment a word starts in (older diarization outputs label segments only)."""
-        return next((label for s, e, label in spans if s <= start <= e), None)
+        """The speaker segment a word starts in (older diarization outputs label segments only): of
+        those holding its start, the one that began last, so a word starting where one segment ends
+        and the next begins is the next one's. A binary search, not a scan: a long call has
+        thousands of segments and tens of thousands of words."""
+        k = bisect_right(span_starts, start) - 1
+        while k >= 0 and reach[k] >= start:  # earlier segments may still hold it (they overlap)
+            if spans[k][1] >= start:
+                return spans[k][2]
+            k -= 1
+        return None
 
     return _item_pieces(items if items is not None else [], f"{at}.items", None, speaker_at if spans else None), False
 
