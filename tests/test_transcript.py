@@ -165,3 +165,22 @@ def test_valid_json_no_transcript_holds_is_bad_input_after_the_lines_before(tmp_
         for utterance in read_transcript(path):
             got.append(utterance.text)
     assert got == ["Hello."] and len(exc.value.message) < 200
+
+
+def test_utf16_as_windows_writes_it_is_named(tmp_path: Path) -> None:
+    """Windows PowerShell's '>' and Notepad's 'Unicode' save UTF-16: that was 'not UTF-8 text (byte 1)'
+    (with its byte order mark) or, without it, the NUL bytes read as text and a puzzling error after."""
+    turns = "Agent: Thanks for calling.\r\nCustomer: Hi.\r\n"
+    cues = "WEBVTT\r\n\r\n00:00.000 --> 00:01.000\r\n<v Agent>Hello.\r\n"
+    line = '{"speaker": "agent", "text": "Hello."}\r\n'
+    analytics = json.dumps({"Transcript": [{"ParticipantRole": "AGENT", "Content": "Hi.", "BeginOffsetMillis": 0}]})
+    for name, text in (("t.txt", turns), ("t.vtt", cues), ("t.jsonl", line), ("t.json", analytics)):
+        for encoding in ("utf-16", "utf-16-le", "utf-16-be"):  # with its byte order mark, and without
+            path = tmp_path / name
+            path.write_bytes(text.encode(encoding))
+            with pytest.raises(BadInput) as exc:
+                list(read_transcript(path))
+            assert "UTF-16" in exc.value.message, (name, encoding, exc.value.message)
+            assert exc.value.message.startswith(f"{path}"), exc.value.message
+            assert "save the file as UTF-8" in exc.value.hint
+
