@@ -184,3 +184,10 @@ def test_utf16_as_windows_writes_it_is_named(tmp_path: Path) -> None:
             assert exc.value.message.startswith(f"{path}"), exc.value.message
             assert "save the file as UTF-8" in exc.value.hint
 
+
+def test_an_empty_json_file_says_it_is_empty(tmp_path: Path) -> None:
+    path = tmp_path / "call.json"
+    path.write_bytes(b"\xef\xbb\xbf \r\n")
+    with pytest.raises(BadInput) as exc:
+        list(read_transcript(path))
+    assert exc.value.message == f"{path} is empty"

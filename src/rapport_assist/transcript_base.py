@@ -242,6 +242,8 @@ def json_document(path: Path, hint: str) -> Any:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         raise BadInput(f"{path}: not UTF-8 text (byte {exc.start + 1})", "save the file as UTF-8") from None
+    if not text.strip():
+        raise BadInput(f"{path} is empty", hint)
     try:
         return json.loads(text)
     except json.JSONDecodeError as exc:
