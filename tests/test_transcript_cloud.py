@@ -594,3 +594,19 @@ def test_a_number_of_thousands_of_digits_is_bad_input_everywhere(tmp_path: Path)
     err = io.StringIO()
     code = main(["eval", str(tmp_path / "azure.json"), "--labels", str(labels)], io.StringIO(), err)
     assert code == 4 and f"{labels}: not a labels file" in one_line_error(err.getvalue())
+
+
+def test_a_conversation_of_the_bot_alone_says_so(tmp_path: Path) -> None:
+    """A call the IVR ended before any person spoke: the error said the transcript 'has no words',
+    and eval's warning before it 'the rest of the call is read'."""
+    bot = copy.deepcopy(CCAI)
+    segments = bot["transcript"]["transcriptSegments"]
+    bot["transcript"]["transcriptSegments"] = [segments[0], {**segments[0], "text": "Goodbye."}]
+    upload = {"entries": [UPLOAD["entries"][0]]}
+    for name, doc, what in (("ccai.json", bot, "2 segments"), ("upload.json", upload, "1 entry")):
+        path = write(tmp_path, name, doc)
+        told: list[str] = []
+        with pytest.raises(BadInput) as exc:
+            list(read_transcript(path, warn=told.append))
+        assert f"no words of the agent or customer (only {what} of an automated agent)" in exc.value.message
+        assert not told, told  # not 'the rest of the call is read'

@@ -230,20 +230,27 @@ def _side_of_role(role: str, where: str, what: str) -> Speaker | None:
     return side
 
 
-def _warn_automated(path: Path, automated: int, what: str, many: str, warn: Warn | None) -> None:
-    if automated and warn is not None:
+def _warn_automated(path: Path, automated: int, what: str, many: str, warn: Warn | None, read: bool) -> None:
+    """Say once how many of an automated agent's turns were left out, when the rest of the call is
+    ``read`` (else the error that the call has no words says so)."""
+    if automated and read and warn is not None:
         warn(
             f"{path}: left out {count_of(automated, what, many)} of an automated agent (AUTOMATED_AGENT: a "
             "virtual agent or IVR; the rules coach the human agent); the rest of the call is read"
         )
 
 
-def _said_in_order(path: Path, turns: list[Said], error: BadInput | None, empty: str) -> Iterator[Utterance]:
+def _said_in_order(
+    path: Path, turns: list[Said], error: BadInput | None, empty: str, automated: str = ""
+) -> Iterator[Utterance]:
+    """The utterances of ``turns``, then ``error``; none at all: BadInput saying the file ``empty``
+    (``automated``: the turns of an automated agent it left out, 'N segments')."""
     yield from in_call_order(turns)
     if error is not None:
         raise error
     if not turns:
-        raise BadInput(f"{path}: {empty}", _GOOGLE_HINT)
+        only = f" of the agent or customer (only {automated} of an automated agent)" if automated else ""
+        raise BadInput(f"{path}: {empty}{only}", _GOOGLE_HINT)
 
 
 def read_ccai_conversation(
@@ -303,8 +310,9 @@ def read_ccai_conversation(
             turns.append(Said(side, text, start, end, where))
     except BadInput as exc:
         error = exc
-    _warn_automated(path, automated, "segment", "segments", warn)
-    yield from _said_in_order(path, turns, error, "the conversation's transcript has no words")
+    _warn_automated(path, automated, "segment", "segments", warn, bool(turns or error))
+    bot = count_of(automated, "segment") if automated else ""
+    yield from _said_in_order(path, turns, error, "the conversation's transcript has no words", bot)
 
 
 def read_ccai_upload(path: Path, doc: Any, warn: Warn | None = None) -> Iterator[Utterance]:
@@ -354,8 +362,9 @@ def read_ccai_upload(path: Path, doc: Any, warn: Warn | None = None) -> Iterator
         Said(side, text, (stamp - (origin or 0)) / 1e6 if stamp is not None else None, None, where)
         for side, text, stamp, where in read
     ]
-    _warn_automated(path, automated, "entry", "entries", warn)
-    yield from _said_in_order(path, turns, error, "the conversation file has no words")
+    _warn_automated(path, automated, "entry", "entries", warn, bool(turns or error))
+    bot = count_of(automated, "entry", "entries") if automated else ""
+    yield from _said_in_order(path, turns, error, "the conversation file has no words", bot)
 
 
 def read_speech_response(path: Path, doc: Any, speaker_map: SpeakerMap = ()) -> Iterator[Utterance]:
