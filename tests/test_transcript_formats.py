@@ -993,3 +993,19 @@ def test_a_long_job_of_the_older_speaker_shape_reads_in_a_moment(tmp_path: Path)
     assert time.monotonic() - began < 5.0
     assert len(utts) == 20000 and [u.speaker for u in utts[:3]] == [AGENT, CUSTOMER, AGENT]
     assert {u.text for u in utts} == {"w0 w1 w2 w3"}
+
+
+def test_call_analytics_segments_come_in_the_order_they_began(tmp_path: Path) -> None:
+    """Segments listed one participant after the other (as a merge of two channels' files lists
+    them) were replayed as listed, times going back: the customer's anger came after the agent's
+    next turn, and no nudge fired. The other .json readers put theirs in call order."""
+    doc = json.loads(json.dumps(CALL_ANALYTICS))
+    doc["Transcript"] = [s for s in doc["Transcript"] if s["ParticipantRole"] == "AGENT"] + [
+        s for s in doc["Transcript"] if s["ParticipantRole"] == "CUSTOMER"
+    ]
+    path = write(tmp_path, "call.json", doc)
+    utts = list(read_transcript(path))
+    assert [(u.speaker, u.text, u.start_s, u.end_s) for u in utts] == CALL_TURNS
+    assert [u.index for u in utts] == [0, 1, 2]
+    code, events, err = replay(path)
+    assert code == 0 and [e["rule"] for e in events if e["type"] == "nudge"] == ["angry-no-apology"], err
