@@ -610,3 +610,18 @@ def test_a_conversation_of_the_bot_alone_says_so(tmp_path: Path) -> None:
             list(read_transcript(path, warn=told.append))
         assert f"no words of the agent or customer (only {what} of an automated agent)" in exc.value.message
         assert not told, told  # not 'the rest of the call is read'
+
+
+def test_channels_do_not_make_a_mono_azure_result_one_sides(tmp_path: Path) -> None:
+    """--channels customer,agent (a folder of stereo calls recorded the other way round) names both
+    channels; a mono result among them, both voices on channel 0, was read as the customer's alone."""
+    mono = {"recognizedPhrases": [azure_phrase(HELLO, 1.0, 3.5), azure_phrase(ANGRY, 4.0, 9.0)]}
+    path = write(tmp_path, "mono.json", mono)
+    code, events, err = replay(path, "--channels", "customer,agent")
+    assert code == 4 and "Azure AI Speech heard one channel and no speakers" in one_line_error(err), err
+    assert not said(events)
+    # a stereo result swaps as before, and the speaker map still says a mono file is one side's
+    code, events, err = replay(write(tmp_path, "azure.json", AZURE_STEREO), "--channels", "customer,agent")
+    assert code == 0 and said(events)[0] == ("customer", HELLO), err
+    code, events, err = replay(path, "--speaker-map", "ch_0=customer")
+    assert code == 0 and {s for s, _ in said(events)} == {"customer"}, err
