@@ -625,3 +625,33 @@ def test_channels_do_not_make_a_mono_azure_result_one_sides(tmp_path: Path) -> N
     assert code == 0 and said(events)[0] == ("customer", HELLO), err
     code, events, err = replay(path, "--speaker-map", "ch_0=customer")
     assert code == 0 and {s for s, _ in said(events)} == {"customer"}, err
+
+
+def test_a_speech_response_as_the_api_wraps_it_is_read(tmp_path: Path) -> None:
+    """The response saved as the API gives it: a v1 long-running operation ('response' of an
+    operation that is 'done') or a v2 BatchRecognize response with its results inline (under the
+    file's URI). They were 'not a transcript', though the message said it looks for 'results'."""
+    v1 = {
+        "name": "4120",
+        "metadata": {"progressPercent": 100},
+        "done": True,
+        "response": {"@type": "type.googleapis.com/google.cloud.speech.v1.LongRunningRecognizeResponse", **SPEECH},
+    }
+    v2 = {
+        "results": {"gs://calls/0413.wav": {"inlineResult": {"transcript": SPEECH}, "metadata": {}}},
+        "totalBilledDuration": "15s",
+    }
+    v2_old = {"results": {"gs://calls/0413.wav": {"transcript": SPEECH}}}  # the deprecated field
+    for name, doc in (("v1.json", v1), ("v2.json", v2), ("v2_old.json", v2_old)):
+        path = write(tmp_path, name, doc)
+        assert not_a_transcript(path) is None, name
+        assert [(u.speaker, u.text, u.start_s, u.end_s) for u in read_transcript(path)] == CALL_TURNS, name
+    # a bad result is named where it is
+    bad = copy.deepcopy(v2)
+    bad["results"]["gs://calls/0413.wav"]["inlineResult"]["transcript"]["results"][1]["channelTag"] = "one"
+    with pytest.raises(BadInput, match=r"results\['gs://calls/0413.wav'\]\.inlineResult\.transcript\.results\[1\]"):
+        list(read_transcript(write(tmp_path, "bad.json", bad)))
+    # the results of several files: which is the call is not known
+    two = {"results": {"gs://calls/a.wav": v2["results"]["gs://calls/0413.wav"], "gs://calls/b.wav": {}}}
+    with pytest.raises(BadInput, match="not a transcript this reads"):
+        list(read_transcript(write(tmp_path, "two.json", two)))

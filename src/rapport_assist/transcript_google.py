@@ -26,7 +26,10 @@ https://cloud.google.com/php/docs/reference/cloud-speech/latest/V1.SpeechRecogni
 ``results[]``, each with ``alternatives[0].transcript`` (the most
 likely words), ``channelTag`` (1 to N when each channel was recognized on its own),
 ``resultEndTime`` (v1) or ``resultEndOffset`` (v2), and ``alternatives[0].words[0].startTime``
-(v1) or ``startOffset`` (v2) for its start. Not read: a mono recognition's diarization (the
+(v1) or ``startOffset`` (v2) for its start. Also as the API wraps it: a finished long-running
+operation's ``response`` (v1), a v2 ``BatchRecognizeResponse`` of one file with its results inline
+(``results`` by the file's URI, then ``inlineResult.transcript.results``; the v2 reference of
+``BatchRecognizeFileResult``). Not read: a mono recognition's diarization (the
 words' ``speakerTag`` / ``speakerLabel``): such a response stops, saying what to do.
 
 Sides: a segment's role first: HUMAN_AGENT is the agent, END_USER the customer (AGENT and CUSTOMER
@@ -103,11 +106,34 @@ def _entries(doc: Any) -> list[Any] | None:
     return None
 
 
-def _results(doc: Any) -> list[Any] | None:
+def _results_at(doc: Any) -> tuple[list[Any], str] | None:
+    """The ``results`` of a Speech-to-Text response and where they are in the file ('results'), also
+    as the API wraps them: the ``response`` of a long-running operation that is ``done`` (v1), or
+    the one file's results inline in a v2 BatchRecognize response (``results`` by the file's URI,
+    each ``inlineResult.transcript``, or the deprecated ``transcript``). None: another JSON document
+    (a response of several files too: which is the call is not known)."""
+    at = ""
+    if isinstance(doc, dict) and isinstance(doc.get("response"), dict) and doc.get("done") is True:
+        doc, at = doc["response"], "response."
     results = doc.get("results") if isinstance(doc, dict) else None
+    if isinstance(results, dict) and len(results) == 1:  # v2: {uri: BatchRecognizeFileResult}
+        ((uri, file_result),) = results.items()
+        inline = file_result.get("inlineResult") if isinstance(file_result, dict) else None
+        for field, transcript in (
+            ("inlineResult.transcript", inline.get("transcript") if isinstance(inline, dict) else None),
+            ("transcript", file_result.get("transcript") if isinstance(file_result, dict) else None),
+        ):
+            if isinstance(transcript, dict) and isinstance(transcript.get("results"), list):
+                results, at = transcript["results"], f"{at}results[{uri!r}].{field}."
+                break
     if isinstance(results, list) and any(isinstance(r, dict) and "alternatives" in r for r in results):
-        return results
+        return results, f"{at}results"
     return None
+
+
+def _results(doc: Any) -> list[Any] | None:
+    found = _results_at(doc)
+    return found[0] if found is not None else None
 
 
 def google_kind(doc: Any) -> str | None:
@@ -371,15 +397,16 @@ def read_speech_response(path: Path, doc: Any, speaker_map: SpeakerMap = ()) -> 
     """Yield the results of a Speech-to-Text response as utterances, in the order they began, each
     side by its channel (a result with no channel, of a mono recognition, stops with ``file:
     results[N]``, counted from 0, after the utterances before it)."""
-    results = _results(doc)
-    if results is None:
+    found = _results_at(doc)
+    if found is None:
         raise BadInput(f"{path}: not a Speech-to-Text response (no 'results' with 'alternatives')", _GOOGLE_HINT)
+    results, at = found
     channels = _channel_sides(speaker_map)
     turns: list[Said] = []
     error: BadInput | None = None
     try:
         for n, result in enumerate(results):
-            where = f"{path}: results[{n}]"
+            where = f"{path}: {at}[{n}]"
             if not isinstance(result, dict):
                 raise BadInput(f"{where}: expected an object, got {type_name(result)}", _RESULT_HINT)
             alternatives = result.get("alternatives")
