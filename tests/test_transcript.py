@@ -191,3 +191,28 @@ def test_an_empty_json_file_says_it_is_empty(tmp_path: Path) -> None:
     with pytest.raises(BadInput) as exc:
         list(read_transcript(path))
     assert exc.value.message == f"{path} is empty"
+
+
+def test_lines_ended_by_a_carriage_return_alone_are_lines(tmp_path: Path) -> None:
+    """A CR alone ends a line in WebVTT (and as old Mac tools write text): a .txt of such lines was
+    one turn, the whole call read as the first speaker's; captions and JSONL did not read."""
+    from test_transcript_formats import SRT, VTT
+
+    txt = "Agent: Thanks for calling.\nCustomer: This is the third time.\nAgent: Go on.\n"
+    for name, text in (
+        ("t.txt", txt),
+        ("t.srt", SRT),
+        ("t.vtt", VTT),
+        ("t.jsonl", '{"speaker": "agent", "text": "Hi."}\n' * 3),
+    ):
+        lf = tmp_path / f"lf{name}"
+        lf.write_bytes(text.encode())
+        cr = tmp_path / f"cr{name}"
+        cr.write_bytes(text.replace("\n", "\r").encode())
+        want = [(u.speaker, u.text, u.start_s, u.end_s) for u in read_transcript(lf)]
+        assert [(u.speaker, u.text, u.start_s, u.end_s) for u in read_transcript(cr)] == want, name
+        assert len(want) >= 3, name
+    bad = tmp_path / "bad.txt"
+    bad.write_bytes(b"Agent: Hi.\rCustomer: Hello.\rJulie: Go on.\r")
+    with pytest.raises(BadInput, match=r"bad\.txt:3: 'Julie' is not a side"):
+        list(read_transcript(bad))

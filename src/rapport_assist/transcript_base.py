@@ -194,8 +194,9 @@ def _utf16_error(path: Path, where: str, raw: bytes) -> BadInput | None:
 def read_lines(path: Path) -> Iterator[tuple[int, str]]:
     """(line number, line) of a UTF-8 text file, lazily; missing or unreadable -> InputNotFound,
     bad bytes or a line over ``MAX_LINE_BYTES`` -> BadInput naming that line (after the good lines
-    before it); UTF-16 text (Windows' 'Unicode') is named as such. A UTF-8 byte order mark at the start is skipped. Each line is decoded on its own,
-    so an error names its own line, and at most ``MAX_LINE_BYTES`` are read into memory at once."""
+    before it); UTF-16 text (Windows' 'Unicode') is named as such. A UTF-8 byte order mark at the
+    start is skipped; lines end with LF, CRLF or a CR alone. Each line is decoded on its own, so an
+    error names its own line, and at most ``MAX_LINE_BYTES`` are read into memory at once."""
     with open_input(path, ".jsonl") as handle:
         lineno = 0
         while True:
@@ -217,11 +218,18 @@ def read_lines(path: Path) -> Iterator[tuple[int, str]]:
             if utf16 is not None:
                 raise utf16
             try:
-                yield lineno, raw.decode("utf-8")
+                text = raw.decode("utf-8")
             except UnicodeDecodeError as exc:
                 raise BadInput(
                     f"{path}:{lineno}: not UTF-8 text (byte {exc.start + 1} of the line)", "save the file as UTF-8"
                 ) from None
+            # a CR alone ends a line too (WebVTT allows it; old Mac tools write it): each is a line
+            body = text.rstrip("\r\n")
+            *lines, last = body.split("\r")
+            for line in lines:
+                yield lineno, line + "\n"
+                lineno += 1
+            yield lineno, last + text[len(body) :]
 
 
 def json_document(path: Path, hint: str) -> Any:
