@@ -223,3 +223,36 @@ def test_a_name_with_combining_marks_is_a_label(tmp_path: Path) -> None:
         path.write_text(f"{composed}: Hi.\nCustomer: Hello.\n", encoding="utf-8")
         people = parse_speaker_map(f"{unicodedata.normalize('NFD', name)}=agent")
         assert [u.speaker for u in read_transcript(path, people)] == [Speaker.AGENT, Speaker.CUSTOMER], name
+
+
+def test_times_that_go_back_stop_rather_than_replaying_out_of_order(tmp_path: Path) -> None:
+    """A .txt turn or a caption cue that starts before the one above it (two channels' captions
+    put one after the other, a line pasted in the wrong place) was replayed as listed, the call's
+    time going back: the customer's anger came after the agent's next turn, and no nudge fired."""
+    txt = write(
+        tmp_path,
+        "[00:00:02] Agent: Thanks for calling.\n[00:00:10] Agent: Can I have your account number?\n"
+        "[00:00:05] Customer: This is the third time, I am furious.\n",
+    )
+    got = []
+    with pytest.raises(BadInput, match=r"call\.txt:3: the turn starts at 0:05, before the one at line 2 \(0:10\)"):
+        got.extend(read_transcript(txt))
+    assert [u.start_s for u in got] == [2.0, 10.0]
+    srt = write(
+        tmp_path,
+        "1\n00:00:01,000 --> 00:00:03,000\nAgent: Thanks for calling.\n\n"
+        "2\n00:00:09,000 --> 00:00:11,000\nAgent: Can I have your account number?\n\n"
+        "3\n00:00:04,000 --> 00:00:08,000\nCustomer: This is the third time, I am furious.\n",
+        "call.srt",
+    )
+    with pytest.raises(BadInput, match=r"call\.srt:10: the cue starts at 0:04, before the one at line 6 \(0:09\)"):
+        list(read_transcript(srt))
+    # cues that start together (two speakers at once), and a turn with no time, are in order
+    together = write(
+        tmp_path,
+        "WEBVTT\n\n00:01.000 --> 00:03.000\n<v Agent>Hello.\n\n00:01.000 --> 00:02.000\n<v Customer>Hi.\n",
+        "call.vtt",
+    )
+    assert len(list(read_transcript(together))) == 2
+    untimed = write(tmp_path, "[00:00:10] Agent: Hello.\nCustomer: Hi.\n[00:00:12] Agent: Go on.\n")
+    assert len(list(read_transcript(untimed))) == 3
