@@ -655,3 +655,32 @@ def test_a_speech_response_as_the_api_wraps_it_is_read(tmp_path: Path) -> None:
     two = {"results": {"gs://calls/a.wav": v2["results"]["gs://calls/0413.wav"], "gs://calls/b.wav": {}}}
     with pytest.raises(BadInput, match="not a transcript this reads"):
         list(read_transcript(write(tmp_path, "two.json", two)))
+
+
+def test_another_vendors_results_are_not_taken_for_speech_to_text(tmp_path: Path) -> None:
+    """Speechmatics' JSON (a 'results' list of words, each with its 'alternatives') and IBM Watson's
+    ('results' with 'alternatives' and their 'transcript') were read as a Google Speech-to-Text
+    response: 'the Speech-to-Text response has no words', or a hint about Google's channel settings.
+    They are no transcript this reads, and a folder's qa skips them with that note."""
+    speechmatics = {
+        "format": "2.9",
+        "results": [
+            {
+                "type": "word",
+                "start_time": 0.2,
+                "end_time": 0.6,
+                "alternatives": [{"content": "Hello", "confidence": 0.98, "speaker": "S1"}],
+            }
+        ],
+    }
+    watson = {
+        "result_index": 0,
+        "results": [
+            {"final": True, "alternatives": [{"transcript": "hello there ", "timestamps": [["hello", 0.1, 0.4]]}]}
+        ],
+    }
+    for name, doc in (("speechmatics.json", speechmatics), ("watson.json", watson)):
+        path = write(tmp_path, name, doc)
+        assert "not an Amazon Transcribe, Azure AI Speech or Google Cloud transcript" in str(not_a_transcript(path))
+        with pytest.raises(BadInput, match="not a transcript this reads"):
+            list(read_transcript(path))

@@ -127,8 +127,27 @@ def _results_at(doc: Any) -> tuple[list[Any], str] | None:
                 results, at = transcript["results"], f"{at}results[{uri!r}].{field}."
                 break
     if isinstance(results, list) and any(isinstance(r, dict) and "alternatives" in r for r in results):
-        return results, f"{at}results"
+        if not any(_not_googles(r) for r in results):
+            return results, f"{at}results"
     return None
+
+
+# what another vendor's 'results' with 'alternatives' hold and Google's never do: Speechmatics'
+# words ('type', 'start_time', an alternative's 'content'), IBM Watson's results ('final', an
+# alternative's 'timestamps' and 'word_confidence')
+_OTHER_RESULT_KEYS = frozenset({"type", "start_time", "end_time", "final"})
+_OTHER_ALTERNATIVE_KEYS = frozenset({"content", "timestamps", "word_confidence"})
+
+
+def _not_googles(result: Any) -> bool:
+    """Does a result of a ``results`` list hold what only another vendor's does?"""
+    if not isinstance(result, dict):
+        return False
+    alternatives = result.get("alternatives")
+    return not _OTHER_RESULT_KEYS.isdisjoint(result) or (
+        isinstance(alternatives, list)
+        and any(isinstance(a, dict) and not _OTHER_ALTERNATIVE_KEYS.isdisjoint(a) for a in alternatives)
+    )
 
 
 def _results(doc: Any) -> list[Any] | None:
