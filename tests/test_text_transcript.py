@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -165,3 +166,93 @@ def test_a_name_in_any_alphabet_is_told_to_the_speaker_map(tmp_path: Path) -> No
     assert "--speaker-map 'José García=agent'" in str(not_a_transcript(path))
     people = parse_speaker_map("José García=agent,Zoë=customer")
     assert [u.speaker for u in read_transcript(path, people)] == [Speaker.AGENT, Speaker.CUSTOMER]
+
+
+def test_a_label_with_a_number_or_an_initial_stops_rather_than_running_on(tmp_path: Path) -> None:
+    """'Speaker 2:', 'Dr. Smith:', 'J. Smith:' were no label the reader knew (a digit, a dot), so the
+    line went on the turn before: the customer's words read as the agent's, silently."""
+    from rapport_assist.transcript import parse_speaker_map
+
+    for label in ("Speaker 2", "Dr. Smith", "J. Smith", "Mrs. O'Brien"):
+        path = write(tmp_path, f"Agent: Thanks for calling.\n{label}: This is the third time I am calling.\n")
+        with pytest.raises(BadInput, match=re.escape(f"call.txt:2: {label!r} is not a side")) as exc:
+            list(read_transcript(path))
+        assert "--speaker-map" in exc.value.hint
+        people = parse_speaker_map(f"{label}=customer")
+        assert [u.speaker for u in read_transcript(path, people)] == [Speaker.AGENT, Speaker.CUSTOMER], label
+    # a side word with a number is that side
+    path = write(tmp_path, "Agent 1: Thanks for calling.\nCaller 2: Hi.\n[00:00:09] Agent 1: Go on.\n")
+    utts = list(read_transcript(path))
+    assert [(u.speaker, u.text) for u in utts] == [
+        (Speaker.AGENT, "Thanks for calling."),
+        (Speaker.CUSTOMER, "Hi."),
+        (Speaker.AGENT, "Go on."),
+    ]
+    assert utts[2].start_s == 9.0
+    # captions: a cue led by such a label is not carried on as the speaker before's
+    srt = write(
+        tmp_path,
+        "00:00:01,000 --> 00:00:02,000\nAgent: Thanks for calling.\n\n"
+        "00:00:02,500 --> 00:00:04,000\nSpeaker 2: This is the third time.\n",
+        "call.srt",
+    )
+    with pytest.raises(BadInput, match=r"call\.srt:5: 'Speaker 2' is not a side"):
+        list(read_transcript(srt))
+
+
+def test_a_name_with_combining_marks_is_a_label(tmp_path: Path) -> None:
+    """'José' written with a combining accent (NFD, as macOS tools may save it) or a name in an
+    alphabet of vowel signs ('राजेश') was no label: the line ran on as the words of the turn before,
+    even with the name in --speaker-map."""
+    import unicodedata
+
+    from rapport_assist.transcript import parse_speaker_map
+
+    for name in (unicodedata.normalize("NFD", "José"), "राजेश", "Mr O’Brien"):  # and a typographic apostrophe
+        path = write(tmp_path, f"Agent: Thanks for calling.\n{name}: This is the third time I am calling.\n")
+        with pytest.raises(BadInput, match=r"call\.txt:2: .* is not a side"):
+            list(read_transcript(path))
+        composed = unicodedata.normalize("NFC", name)
+        people = parse_speaker_map(f"{composed}=customer")
+        utts = list(read_transcript(path, people))
+        assert [(u.speaker, u.text) for u in utts] == [
+            (Speaker.AGENT, "Thanks for calling."),
+            (Speaker.CUSTOMER, "This is the third time I am calling."),
+        ], name
+        # the map written decomposed reads the composed file too
+        path.write_text(f"{composed}: Hi.\nCustomer: Hello.\n", encoding="utf-8")
+        people = parse_speaker_map(f"{unicodedata.normalize('NFD', name)}=agent")
+        assert [u.speaker for u in read_transcript(path, people)] == [Speaker.AGENT, Speaker.CUSTOMER], name
+
+
+def test_times_that_go_back_stop_rather_than_replaying_out_of_order(tmp_path: Path) -> None:
+    """A .txt turn or a caption cue that starts before the one above it (two channels' captions
+    put one after the other, a line pasted in the wrong place) was replayed as listed, the call's
+    time going back: the customer's anger came after the agent's next turn, and no nudge fired."""
+    txt = write(
+        tmp_path,
+        "[00:00:02] Agent: Thanks for calling.\n[00:00:10] Agent: Can I have your account number?\n"
+        "[00:00:05] Customer: This is the third time, I am furious.\n",
+    )
+    got = []
+    with pytest.raises(BadInput, match=r"call\.txt:3: the turn starts at 0:05, before the one at line 2 \(0:10\)"):
+        got.extend(read_transcript(txt))
+    assert [u.start_s for u in got] == [2.0, 10.0]
+    srt = write(
+        tmp_path,
+        "1\n00:00:01,000 --> 00:00:03,000\nAgent: Thanks for calling.\n\n"
+        "2\n00:00:09,000 --> 00:00:11,000\nAgent: Can I have your account number?\n\n"
+        "3\n00:00:04,000 --> 00:00:08,000\nCustomer: This is the third time, I am furious.\n",
+        "call.srt",
+    )
+    with pytest.raises(BadInput, match=r"call\.srt:10: the cue starts at 0:04, before the one at line 6 \(0:09\)"):
+        list(read_transcript(srt))
+    # cues that start together (two speakers at once), and a turn with no time, are in order
+    together = write(
+        tmp_path,
+        "WEBVTT\n\n00:01.000 --> 00:03.000\n<v Agent>Hello.\n\n00:01.000 --> 00:02.000\n<v Customer>Hi.\n",
+        "call.vtt",
+    )
+    assert len(list(read_transcript(together))) == 2
+    untimed = write(tmp_path, "[00:00:10] Agent: Hello.\nCustomer: Hi.\n[00:00:12] Agent: Go on.\n")
+    assert len(list(read_transcript(untimed))) == 3

@@ -165,3 +165,54 @@ def test_valid_json_no_transcript_holds_is_bad_input_after_the_lines_before(tmp_
         for utterance in read_transcript(path):
             got.append(utterance.text)
     assert got == ["Hello."] and len(exc.value.message) < 200
+
+
+def test_utf16_as_windows_writes_it_is_named(tmp_path: Path) -> None:
+    """Windows PowerShell's '>' and Notepad's 'Unicode' save UTF-16: that was 'not UTF-8 text (byte 1)'
+    (with its byte order mark) or, without it, the NUL bytes read as text and a puzzling error after."""
+    turns = "Agent: Thanks for calling.\r\nCustomer: Hi.\r\n"
+    cues = "WEBVTT\r\n\r\n00:00.000 --> 00:01.000\r\n<v Agent>Hello.\r\n"
+    line = '{"speaker": "agent", "text": "Hello."}\r\n'
+    analytics = json.dumps({"Transcript": [{"ParticipantRole": "AGENT", "Content": "Hi.", "BeginOffsetMillis": 0}]})
+    for name, text in (("t.txt", turns), ("t.vtt", cues), ("t.jsonl", line), ("t.json", analytics)):
+        for encoding in ("utf-16", "utf-16-le", "utf-16-be"):  # with its byte order mark, and without
+            path = tmp_path / name
+            path.write_bytes(text.encode(encoding))
+            with pytest.raises(BadInput) as exc:
+                list(read_transcript(path))
+            assert "UTF-16" in exc.value.message, (name, encoding, exc.value.message)
+            assert exc.value.message.startswith(f"{path}"), exc.value.message
+            assert "save the file as UTF-8" in exc.value.hint
+
+
+def test_an_empty_json_file_says_it_is_empty(tmp_path: Path) -> None:
+    path = tmp_path / "call.json"
+    path.write_bytes(b"\xef\xbb\xbf \r\n")
+    with pytest.raises(BadInput) as exc:
+        list(read_transcript(path))
+    assert exc.value.message == f"{path} is empty"
+
+
+def test_lines_ended_by_a_carriage_return_alone_are_lines(tmp_path: Path) -> None:
+    """A CR alone ends a line in WebVTT (and as old Mac tools write text): a .txt of such lines was
+    one turn, the whole call read as the first speaker's; captions and JSONL did not read."""
+    from test_transcript_formats import SRT, VTT
+
+    txt = "Agent: Thanks for calling.\nCustomer: This is the third time.\nAgent: Go on.\n"
+    for name, text in (
+        ("t.txt", txt),
+        ("t.srt", SRT),
+        ("t.vtt", VTT),
+        ("t.jsonl", '{"speaker": "agent", "text": "Hi."}\n' * 3),
+    ):
+        lf = tmp_path / f"lf{name}"
+        lf.write_bytes(text.encode())
+        cr = tmp_path / f"cr{name}"
+        cr.write_bytes(text.replace("\n", "\r").encode())
+        want = [(u.speaker, u.text, u.start_s, u.end_s) for u in read_transcript(lf)]
+        assert [(u.speaker, u.text, u.start_s, u.end_s) for u in read_transcript(cr)] == want, name
+        assert len(want) >= 3, name
+    bad = tmp_path / "bad.txt"
+    bad.write_bytes(b"Agent: Hi.\rCustomer: Hello.\rJulie: Go on.\r")
+    with pytest.raises(BadInput, match=r"bad\.txt:3: 'Julie' is not a side"):
+        list(read_transcript(bad))

@@ -594,3 +594,93 @@ def test_a_number_of_thousands_of_digits_is_bad_input_everywhere(tmp_path: Path)
     err = io.StringIO()
     code = main(["eval", str(tmp_path / "azure.json"), "--labels", str(labels)], io.StringIO(), err)
     assert code == 4 and f"{labels}: not a labels file" in one_line_error(err.getvalue())
+
+
+def test_a_conversation_of_the_bot_alone_says_so(tmp_path: Path) -> None:
+    """A call the IVR ended before any person spoke: the error said the transcript 'has no words',
+    and eval's warning before it 'the rest of the call is read'."""
+    bot = copy.deepcopy(CCAI)
+    segments = bot["transcript"]["transcriptSegments"]
+    bot["transcript"]["transcriptSegments"] = [segments[0], {**segments[0], "text": "Goodbye."}]
+    upload = {"entries": [UPLOAD["entries"][0]]}
+    for name, doc, what in (("ccai.json", bot, "2 segments"), ("upload.json", upload, "1 entry")):
+        path = write(tmp_path, name, doc)
+        told: list[str] = []
+        with pytest.raises(BadInput) as exc:
+            list(read_transcript(path, warn=told.append))
+        assert f"no words of the agent or customer (only {what} of an automated agent)" in exc.value.message
+        assert not told, told  # not 'the rest of the call is read'
+
+
+def test_channels_do_not_make_a_mono_azure_result_one_sides(tmp_path: Path) -> None:
+    """--channels customer,agent (a folder of stereo calls recorded the other way round) names both
+    channels; a mono result among them, both voices on channel 0, was read as the customer's alone."""
+    mono = {"recognizedPhrases": [azure_phrase(HELLO, 1.0, 3.5), azure_phrase(ANGRY, 4.0, 9.0)]}
+    path = write(tmp_path, "mono.json", mono)
+    code, events, err = replay(path, "--channels", "customer,agent")
+    assert code == 4 and "Azure AI Speech heard one channel and no speakers" in one_line_error(err), err
+    assert not said(events)
+    # a stereo result swaps as before, and the speaker map still says a mono file is one side's
+    code, events, err = replay(write(tmp_path, "azure.json", AZURE_STEREO), "--channels", "customer,agent")
+    assert code == 0 and said(events)[0] == ("customer", HELLO), err
+    code, events, err = replay(path, "--speaker-map", "ch_0=customer")
+    assert code == 0 and {s for s, _ in said(events)} == {"customer"}, err
+
+
+def test_a_speech_response_as_the_api_wraps_it_is_read(tmp_path: Path) -> None:
+    """The response saved as the API gives it: a v1 long-running operation ('response' of an
+    operation that is 'done') or a v2 BatchRecognize response with its results inline (under the
+    file's URI). They were 'not a transcript', though the message said it looks for 'results'."""
+    v1 = {
+        "name": "4120",
+        "metadata": {"progressPercent": 100},
+        "done": True,
+        "response": {"@type": "type.googleapis.com/google.cloud.speech.v1.LongRunningRecognizeResponse", **SPEECH},
+    }
+    v2 = {
+        "results": {"gs://calls/0413.wav": {"inlineResult": {"transcript": SPEECH}, "metadata": {}}},
+        "totalBilledDuration": "15s",
+    }
+    v2_old = {"results": {"gs://calls/0413.wav": {"transcript": SPEECH}}}  # the deprecated field
+    for name, doc in (("v1.json", v1), ("v2.json", v2), ("v2_old.json", v2_old)):
+        path = write(tmp_path, name, doc)
+        assert not_a_transcript(path) is None, name
+        assert [(u.speaker, u.text, u.start_s, u.end_s) for u in read_transcript(path)] == CALL_TURNS, name
+    # a bad result is named where it is
+    bad = copy.deepcopy(v2)
+    bad["results"]["gs://calls/0413.wav"]["inlineResult"]["transcript"]["results"][1]["channelTag"] = "one"
+    with pytest.raises(BadInput, match=r"results\['gs://calls/0413.wav'\]\.inlineResult\.transcript\.results\[1\]"):
+        list(read_transcript(write(tmp_path, "bad.json", bad)))
+    # the results of several files: which is the call is not known
+    two = {"results": {"gs://calls/a.wav": v2["results"]["gs://calls/0413.wav"], "gs://calls/b.wav": {}}}
+    with pytest.raises(BadInput, match="not a transcript this reads"):
+        list(read_transcript(write(tmp_path, "two.json", two)))
+
+
+def test_another_vendors_results_are_not_taken_for_speech_to_text(tmp_path: Path) -> None:
+    """Speechmatics' JSON (a 'results' list of words, each with its 'alternatives') and IBM Watson's
+    ('results' with 'alternatives' and their 'transcript') were read as a Google Speech-to-Text
+    response: 'the Speech-to-Text response has no words', or a hint about Google's channel settings.
+    They are no transcript this reads, and a folder's qa skips them with that note."""
+    speechmatics = {
+        "format": "2.9",
+        "results": [
+            {
+                "type": "word",
+                "start_time": 0.2,
+                "end_time": 0.6,
+                "alternatives": [{"content": "Hello", "confidence": 0.98, "speaker": "S1"}],
+            }
+        ],
+    }
+    watson = {
+        "result_index": 0,
+        "results": [
+            {"final": True, "alternatives": [{"transcript": "hello there ", "timestamps": [["hello", 0.1, 0.4]]}]}
+        ],
+    }
+    for name, doc in (("speechmatics.json", speechmatics), ("watson.json", watson)):
+        path = write(tmp_path, name, doc)
+        assert "not an Amazon Transcribe, Azure AI Speech or Google Cloud transcript" in str(not_a_transcript(path))
+        with pytest.raises(BadInput, match="not a transcript this reads"):
+            list(read_transcript(path))

@@ -967,3 +967,45 @@ def test_a_backchannel_on_the_other_channel_does_not_cut_a_sentence(tmp_path: Pa
         del item["channel_label"]
     path = write(tmp_path, "speakers.json", {"results": {"items": number_items(spoken)}})
     assert [u.speaker for u in read_transcript(path, parse_speaker_map(SPEAKERS_MAP))] == [AGENT, CUSTOMER, AGENT]
+
+
+def test_a_long_job_of_the_older_speaker_shape_reads_in_a_moment(tmp_path: Path) -> None:
+    """Each word of the older diarization shape was looked up by scanning every speaker segment:
+    a long call (words × segments) took minutes; a 35 MB job, about one. And a word that starts
+    where one segment ends and the next begins (words often touch) is the next one's, the new
+    speaker's: it was the one before's."""
+    import time
+
+    items, segments, t = [], [], 0.0
+    for n in range(20000):
+        start = t
+        for k in range(4):
+            items.append(
+                {"start_time": f"{t:.2f}", "end_time": f"{t + 0.25:.2f}", "type": "pronunciation",
+                 "alternatives": [{"content": f"w{k}"}]}
+            )  # fmt: skip
+            t += 0.25  # each word ends where the next begins
+        segments.append({"start_time": f"{start:.2f}", "end_time": f"{t:.2f}", "speaker_label": f"spk_{n % 2}"})
+    job = {"results": {"items": items, "speaker_labels": {"speakers": 2, "segments": segments}}}
+    path = write(tmp_path, "long.json", job)
+    began = time.monotonic()
+    utts = list(read_transcript(path, parse_speaker_map(SPEAKERS_MAP)))
+    assert time.monotonic() - began < 5.0
+    assert len(utts) == 20000 and [u.speaker for u in utts[:3]] == [AGENT, CUSTOMER, AGENT]
+    assert {u.text for u in utts} == {"w0 w1 w2 w3"}
+
+
+def test_call_analytics_segments_come_in_the_order_they_began(tmp_path: Path) -> None:
+    """Segments listed one participant after the other (as a merge of two channels' files lists
+    them) were replayed as listed, times going back: the customer's anger came after the agent's
+    next turn, and no nudge fired. The other .json readers put theirs in call order."""
+    doc = json.loads(json.dumps(CALL_ANALYTICS))
+    doc["Transcript"] = [s for s in doc["Transcript"] if s["ParticipantRole"] == "AGENT"] + [
+        s for s in doc["Transcript"] if s["ParticipantRole"] == "CUSTOMER"
+    ]
+    path = write(tmp_path, "call.json", doc)
+    utts = list(read_transcript(path))
+    assert [(u.speaker, u.text, u.start_s, u.end_s) for u in utts] == CALL_TURNS
+    assert [u.index for u in utts] == [0, 1, 2]
+    code, events, err = replay(path)
+    assert code == 0 and [e["rule"] for e in events if e["type"] == "nudge"] == ["angry-no-apology"], err

@@ -11,13 +11,15 @@ joined into utterances while one speaks (or its ``audio_segments``).
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from collections import Counter
 from dataclasses import dataclass
+from itertools import accumulate
 from pathlib import Path
 from typing import Any, Callable, Iterator, Sequence
 
 from .errors import BadInput, InputNotFound
-from .transcript_base import SpeakerMap, Warn, json_document, parse_line, time_field
+from .transcript_base import Said, SpeakerMap, Warn, in_call_order, json_document, parse_line, time_field
 from .types import Speaker, Utterance
 from .wording import plural
 
@@ -155,8 +157,8 @@ def call_analytics_note(path: Path, doc: Any = None) -> str | None:
 
 def read_call_analytics(path: Path, doc: Any = None) -> Iterator[Utterance]:
     """Yield the segments of an Amazon Transcribe Call Analytics or Contact Lens post-call JSON as
-    utterances (``BeginOffsetMillis``/``EndOffsetMillis`` their times; a segment with no words is
-    left out). A segment of the system or a bot is skipped, a supervisor's read as the agent's
+    utterances in the order they began (``BeginOffsetMillis``/``EndOffsetMillis`` their times; a segment
+    with no words is left out). A segment of the system or a bot is skipped, a supervisor's read as the agent's
     (``_ANALYTICS_SIDES``; ``call_analytics_note`` says so once); one of any other participant stops
     with ``file: segment N`` (counted from 1), after the segments before it. ``doc``: the file's
     JSON, when already read."""
@@ -170,47 +172,57 @@ def read_call_analytics(path: Path, doc: Any = None) -> Iterator[Utterance]:
             _AMAZON_HINT,
         )
     roles = _participant_roles(doc)
-    index = 0
-    prev_end = 0.0
+    turns: list[Said] = []
     skipped = 0
-    for n, segment in enumerate(segments, 1):
-        where = f"{path}: segment {n}"
-        if not isinstance(segment, dict):
-            raise BadInput(
-                f"{where}: expected an object, got {type(segment).__name__}",
-                'each item of \'Transcript\' is one segment: {"ParticipantRole": "AGENT", "Content": "...", ...}',
-            )
-        role = _segment_role(segment, roles)
-        if role in _NOT_SIDES:
-            skipped += 1
-            continue
-        side = _ANALYTICS_SIDES.get(role) if isinstance(role, str) else None
-        if side is None:
-            said = "no 'ParticipantRole' or 'ParticipantId'" if role is None else f"participant {role!r}"
-            raise BadInput(
-                f"{where}: {said}: only AGENT and CUSTOMER are sides of a call "
-                "(SUPERVISOR is read as the agent; SYSTEM and CUSTOM_BOT are skipped)",
-                "drop the segment, or set its ParticipantRole to AGENT or CUSTOMER",
-            )
-        content = segment.get("Content")
-        if not isinstance(content, str):
-            raise BadInput(
-                f"{where}: 'Content' must be a string, got {type(content).__name__}",
-                "give the words said as \"Content\"",
-            )
-        if not content.strip():
-            continue
-        start = _millis(segment.get("BeginOffsetMillis"), "BeginOffsetMillis", where)
-        end = _millis(segment.get("EndOffsetMillis"), "EndOffsetMillis", where)
-        utterance = parse_line(
-            {"speaker": side.value, "text": content, "start": start, "end": end}, index, prev_end, where
-        )
-        index += 1
-        prev_end = utterance.end_s
-        yield utterance
-    if index == 0:
+    error: BadInput | None = None
+    try:
+        for n, segment in enumerate(segments, 1):
+            said = _analytics_turn(segment, f"{path}: segment {n}", roles)
+            if said is None:
+                skipped += 1
+            elif said.text.strip():
+                turns.append(said)
+    except BadInput as exc:
+        error = exc
+    # in the order they began (the listed order when it is, as Amazon lists them)
+    yield from in_call_order(turns)
+    if error is not None:
+        raise error
+    if not turns:
         others = f" (only {plural(skipped, 'segment')} of the system or a bot)" if skipped else ""
         raise BadInput(f"{path}: the 'Transcript' list has no words of the agent or customer{others}", _AMAZON_HINT)
+
+
+def _analytics_turn(segment: Any, where: str, roles: dict[str, Any]) -> Said | None:
+    """A Call Analytics / Contact Lens segment as a turn; None: the system's or a bot's (skipped).
+    BadInput naming ``where`` for a segment that is not one, or of another participant."""
+    if not isinstance(segment, dict):
+        raise BadInput(
+            f"{where}: expected an object, got {type(segment).__name__}",
+            'each item of \'Transcript\' is one segment: {"ParticipantRole": "AGENT", "Content": "...", ...}',
+        )
+    role = _segment_role(segment, roles)
+    if role in _NOT_SIDES:
+        return None
+    side = _ANALYTICS_SIDES.get(role) if isinstance(role, str) else None
+    if side is None:
+        said = "no 'ParticipantRole' or 'ParticipantId'" if role is None else f"participant {role!r}"
+        raise BadInput(
+            f"{where}: {said}: only AGENT and CUSTOMER are sides of a call "
+            "(SUPERVISOR is read as the agent; SYSTEM and CUSTOM_BOT are skipped)",
+            "drop the segment, or set its ParticipantRole to AGENT or CUSTOMER",
+        )
+    content = segment.get("Content")
+    if not isinstance(content, str):
+        raise BadInput(
+            f"{where}: 'Content' must be a string, got {type(content).__name__}",
+            "give the words said as \"Content\"",
+        )
+    if not content.strip():  # no words: left out, its times unread
+        return Said(side, "", None, None, where)
+    start = _millis(segment.get("BeginOffsetMillis"), "BeginOffsetMillis", where)
+    end = _millis(segment.get("EndOffsetMillis"), "EndOffsetMillis", where)
+    return Said(side, content, start, end, where)
 
 
 # ---------------------------------------------------------------------------- Amazon Transcribe (plain)
@@ -368,9 +380,22 @@ def _transcribe_pieces(path: Path, results: dict[str, Any]) -> tuple[Iterator[_P
                 if start is not None and end is not None:
                     spans.append((start, end, str(_label(segment))))
 
+    # by start (a stable sort keeps the listed order of equal starts), with the latest end so far
+    spans.sort(key=lambda span: span[0])
+    span_starts = [s for s, _, _ in spans]
+    reach = list(accumulate((e for _, e, _ in spans), max))
+
     def speaker_at(start: float) -> str | None:
-        """The speaker segment a word starts in (older diarization outputs label segments only)."""
-        return next((label for s, e, label in spans if s <= start <= e), None)
+        """The speaker segment a word starts in (older diarization outputs label segments only): of
+        those holding its start, the one that began last, so a word starting where one segment ends
+        and the next begins is the next one's. A binary search, not a scan: a long call has
+        thousands of segments and tens of thousands of words."""
+        k = bisect_right(span_starts, start) - 1
+        while k >= 0 and reach[k] >= start:  # earlier segments may still hold it (they overlap)
+            if spans[k][1] >= start:
+                return spans[k][2]
+            k -= 1
+        return None
 
     return _item_pieces(items if items is not None else [], f"{at}.items", None, speaker_at if spans else None), False
 

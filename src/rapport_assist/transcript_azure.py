@@ -22,9 +22,10 @@ project's stereo convention: ``--channels customer,agent`` swaps them through
 phrase's ``speaker`` number says nothing about who is the agent, so diarized speakers need
 ``--speaker-map 'speaker1=agent,speaker2=customer'``, as Amazon Transcribe's spk_0… do. A result
 of channel 0 alone and no speakers is a mono recording transcribed whole (both voices on one
-channel): it stops, saying so, unless ``--speaker-map 'ch_0=…'`` says it is one side's own
-recording (a stereo file whose right channel was silent lists channel 1 in
-``combinedRecognizedPhrases``, and is read as the agent's).
+channel): it stops, saying so, unless ``--speaker-map 'ch_0=…'`` (channel 0 alone) says it is one
+side's own recording; ``--channels``, which names both channels for a folder's stereo calls, says
+nothing of it. A stereo file whose right channel was silent lists channel 1 in
+``combinedRecognizedPhrases``, and is read as the agent's.
 """
 
 from __future__ import annotations
@@ -191,12 +192,16 @@ def read_azure_json(path: Path, speaker_map: SpeakerMap = (), doc: Any = None) -
     except BadInput as exc:
         error = exc
     labels = list(dict.fromkeys(label for label, *_ in read))
-    if labels == ["ch_0"] and "ch_0" not in _mapped(speaker_map) and not _stereo(doc):
+    # one side's own recording is said by naming channel 0 alone: a map of both channels (as
+    # --channels gives, for the stereo calls of a folder) says nothing of a mono one
+    mapped = _mapped(speaker_map)
+    one_sides = "ch_0" in mapped and "ch_1" not in mapped
+    if labels == ["ch_0"] and not one_sides and not _stereo(doc):
         raise BadInput(
             f"{path}: Azure AI Speech heard one channel and no speakers, so whose words are whose is not known",
             "transcribe the call again as stereo (the agent and the customer on channels of their own) or with "
             "diarization, or write it as a .jsonl or .txt transcript; if the recording holds one side only, say "
-            "whose: --speaker-map 'ch_0=agent' (or customer)",
+            "whose: --speaker-map 'ch_0=agent' (or customer), channel 0 alone",
         )
     sides = _sides_of_labels(path, labels, speaker_map)
     turns = [Said(sides[label], text, start, end, where) for label, text, start, end, where in read]

@@ -177,11 +177,26 @@ def open_input(path: Path, suffix: str) -> BinaryIO:
         raise InputNotFound(f"cannot read {path}: {exc.strerror}", "check the file's permissions") from None
 
 
+_UTF16_HINT = "save the file as UTF-8 (Notepad: Save as, Encoding UTF-8; PowerShell: Out-File -Encoding utf8)"
+
+
+def _utf16_error(path: Path, where: str, raw: bytes) -> BadInput | None:
+    """The error for text in UTF-16, as Windows PowerShell's '>' and Notepad's 'Unicode' save it (a
+    byte order mark, or NUL bytes: no text transcript holds one), else None. ``where``: the file
+    and line named."""
+    if raw.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        return BadInput(f"{where}: UTF-16 text (its byte order mark says so), not UTF-8", _UTF16_HINT)
+    if b"\x00" in raw:
+        return BadInput(f"{where}: NUL bytes, so not UTF-8 text: UTF-16 without its byte order mark?", _UTF16_HINT)
+    return None
+
+
 def read_lines(path: Path) -> Iterator[tuple[int, str]]:
     """(line number, line) of a UTF-8 text file, lazily; missing or unreadable -> InputNotFound,
     bad bytes or a line over ``MAX_LINE_BYTES`` -> BadInput naming that line (after the good lines
-    before it). A UTF-8 byte order mark at the start is skipped. Each line is decoded on its own,
-    so an error names its own line, and at most ``MAX_LINE_BYTES`` are read into memory at once."""
+    before it); UTF-16 text (Windows' 'Unicode') is named as such. A UTF-8 byte order mark at the
+    start is skipped; lines end with LF, CRLF or a CR alone. Each line is decoded on its own, so an
+    error names its own line, and at most ``MAX_LINE_BYTES`` are read into memory at once."""
     with open_input(path, ".jsonl") as handle:
         lineno = 0
         while True:
@@ -199,12 +214,22 @@ def read_lines(path: Path) -> Iterator[tuple[int, str]]:
                 )
             if lineno == 1 and raw.startswith(codecs.BOM_UTF8):
                 raw = raw[len(codecs.BOM_UTF8) :]
+            utf16 = _utf16_error(path, str(path) if lineno == 1 else f"{path}:{lineno}", raw)
+            if utf16 is not None:
+                raise utf16
             try:
-                yield lineno, raw.decode("utf-8")
+                text = raw.decode("utf-8")
             except UnicodeDecodeError as exc:
                 raise BadInput(
                     f"{path}:{lineno}: not UTF-8 text (byte {exc.start + 1} of the line)", "save the file as UTF-8"
                 ) from None
+            # a CR alone ends a line too (WebVTT allows it; old Mac tools write it): each is a line
+            body = text.rstrip("\r\n")
+            *lines, last = body.split("\r")
+            for line in lines:
+                yield lineno, line + "\n"
+                lineno += 1
+            yield lineno, last + text[len(body) :]
 
 
 def json_document(path: Path, hint: str) -> Any:
@@ -218,10 +243,15 @@ def json_document(path: Path, hint: str) -> Any:
             raise InputNotFound(f"cannot read {path}: {exc.strerror}", "check the file's permissions") from None
     if len(raw) > MAX_JSON_BYTES:
         raise BadInput(f"{path} is over {MAX_JSON_BYTES >> 20} MB", hint)
+    utf16 = _utf16_error(path, str(path), raw)
+    if utf16 is not None:
+        raise utf16
     try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         raise BadInput(f"{path}: not UTF-8 text (byte {exc.start + 1})", "save the file as UTF-8") from None
+    if not text.strip():
+        raise BadInput(f"{path} is empty", hint)
     try:
         return json.loads(text)
     except json.JSONDecodeError as exc:

@@ -26,7 +26,10 @@ https://cloud.google.com/php/docs/reference/cloud-speech/latest/V1.SpeechRecogni
 ``results[]``, each with ``alternatives[0].transcript`` (the most
 likely words), ``channelTag`` (1 to N when each channel was recognized on its own),
 ``resultEndTime`` (v1) or ``resultEndOffset`` (v2), and ``alternatives[0].words[0].startTime``
-(v1) or ``startOffset`` (v2) for its start. Not read: a mono recognition's diarization (the
+(v1) or ``startOffset`` (v2) for its start. Also as the API wraps it: a finished long-running
+operation's ``response`` (v1), a v2 ``BatchRecognizeResponse`` of one file with its results inline
+(``results`` by the file's URI, then ``inlineResult.transcript.results``; the v2 reference of
+``BatchRecognizeFileResult``). Not read: a mono recognition's diarization (the
 words' ``speakerTag`` / ``speakerLabel``): such a response stops, saying what to do.
 
 Sides: a segment's role first: HUMAN_AGENT is the agent, END_USER the customer (AGENT and CUSTOMER
@@ -103,11 +106,53 @@ def _entries(doc: Any) -> list[Any] | None:
     return None
 
 
-def _results(doc: Any) -> list[Any] | None:
+def _results_at(doc: Any) -> tuple[list[Any], str] | None:
+    """The ``results`` of a Speech-to-Text response and where they are in the file ('results'), also
+    as the API wraps them: the ``response`` of a long-running operation that is ``done`` (v1), or
+    the one file's results inline in a v2 BatchRecognize response (``results`` by the file's URI,
+    each ``inlineResult.transcript``, or the deprecated ``transcript``). None: another JSON document
+    (a response of several files too: which is the call is not known)."""
+    at = ""
+    if isinstance(doc, dict) and isinstance(doc.get("response"), dict) and doc.get("done") is True:
+        doc, at = doc["response"], "response."
     results = doc.get("results") if isinstance(doc, dict) else None
+    if isinstance(results, dict) and len(results) == 1:  # v2: {uri: BatchRecognizeFileResult}
+        ((uri, file_result),) = results.items()
+        inline = file_result.get("inlineResult") if isinstance(file_result, dict) else None
+        for field, transcript in (
+            ("inlineResult.transcript", inline.get("transcript") if isinstance(inline, dict) else None),
+            ("transcript", file_result.get("transcript") if isinstance(file_result, dict) else None),
+        ):
+            if isinstance(transcript, dict) and isinstance(transcript.get("results"), list):
+                results, at = transcript["results"], f"{at}results[{uri!r}].{field}."
+                break
     if isinstance(results, list) and any(isinstance(r, dict) and "alternatives" in r for r in results):
-        return results
+        if not any(_not_googles(r) for r in results):
+            return results, f"{at}results"
     return None
+
+
+# what another vendor's 'results' with 'alternatives' hold and Google's never do: Speechmatics'
+# words ('type', 'start_time', an alternative's 'content'), IBM Watson's results ('final', an
+# alternative's 'timestamps' and 'word_confidence')
+_OTHER_RESULT_KEYS = frozenset({"type", "start_time", "end_time", "final"})
+_OTHER_ALTERNATIVE_KEYS = frozenset({"content", "timestamps", "word_confidence"})
+
+
+def _not_googles(result: Any) -> bool:
+    """Does a result of a ``results`` list hold what only another vendor's does?"""
+    if not isinstance(result, dict):
+        return False
+    alternatives = result.get("alternatives")
+    return not _OTHER_RESULT_KEYS.isdisjoint(result) or (
+        isinstance(alternatives, list)
+        and any(isinstance(a, dict) and not _OTHER_ALTERNATIVE_KEYS.isdisjoint(a) for a in alternatives)
+    )
+
+
+def _results(doc: Any) -> list[Any] | None:
+    found = _results_at(doc)
+    return found[0] if found is not None else None
 
 
 def google_kind(doc: Any) -> str | None:
@@ -230,20 +275,27 @@ def _side_of_role(role: str, where: str, what: str) -> Speaker | None:
     return side
 
 
-def _warn_automated(path: Path, automated: int, what: str, many: str, warn: Warn | None) -> None:
-    if automated and warn is not None:
+def _warn_automated(path: Path, automated: int, what: str, many: str, warn: Warn | None, read: bool) -> None:
+    """Say once how many of an automated agent's turns were left out, when the rest of the call is
+    ``read`` (else the error that the call has no words says so)."""
+    if automated and read and warn is not None:
         warn(
             f"{path}: left out {count_of(automated, what, many)} of an automated agent (AUTOMATED_AGENT: a "
             "virtual agent or IVR; the rules coach the human agent); the rest of the call is read"
         )
 
 
-def _said_in_order(path: Path, turns: list[Said], error: BadInput | None, empty: str) -> Iterator[Utterance]:
+def _said_in_order(
+    path: Path, turns: list[Said], error: BadInput | None, empty: str, automated: str = ""
+) -> Iterator[Utterance]:
+    """The utterances of ``turns``, then ``error``; none at all: BadInput saying the file ``empty``
+    (``automated``: the turns of an automated agent it left out, 'N segments')."""
     yield from in_call_order(turns)
     if error is not None:
         raise error
     if not turns:
-        raise BadInput(f"{path}: {empty}", _GOOGLE_HINT)
+        only = f" of the agent or customer (only {automated} of an automated agent)" if automated else ""
+        raise BadInput(f"{path}: {empty}{only}", _GOOGLE_HINT)
 
 
 def read_ccai_conversation(
@@ -303,8 +355,9 @@ def read_ccai_conversation(
             turns.append(Said(side, text, start, end, where))
     except BadInput as exc:
         error = exc
-    _warn_automated(path, automated, "segment", "segments", warn)
-    yield from _said_in_order(path, turns, error, "the conversation's transcript has no words")
+    _warn_automated(path, automated, "segment", "segments", warn, bool(turns or error))
+    bot = count_of(automated, "segment") if automated else ""
+    yield from _said_in_order(path, turns, error, "the conversation's transcript has no words", bot)
 
 
 def read_ccai_upload(path: Path, doc: Any, warn: Warn | None = None) -> Iterator[Utterance]:
@@ -354,23 +407,25 @@ def read_ccai_upload(path: Path, doc: Any, warn: Warn | None = None) -> Iterator
         Said(side, text, (stamp - (origin or 0)) / 1e6 if stamp is not None else None, None, where)
         for side, text, stamp, where in read
     ]
-    _warn_automated(path, automated, "entry", "entries", warn)
-    yield from _said_in_order(path, turns, error, "the conversation file has no words")
+    _warn_automated(path, automated, "entry", "entries", warn, bool(turns or error))
+    bot = count_of(automated, "entry", "entries") if automated else ""
+    yield from _said_in_order(path, turns, error, "the conversation file has no words", bot)
 
 
 def read_speech_response(path: Path, doc: Any, speaker_map: SpeakerMap = ()) -> Iterator[Utterance]:
     """Yield the results of a Speech-to-Text response as utterances, in the order they began, each
     side by its channel (a result with no channel, of a mono recognition, stops with ``file:
     results[N]``, counted from 0, after the utterances before it)."""
-    results = _results(doc)
-    if results is None:
+    found = _results_at(doc)
+    if found is None:
         raise BadInput(f"{path}: not a Speech-to-Text response (no 'results' with 'alternatives')", _GOOGLE_HINT)
+    results, at = found
     channels = _channel_sides(speaker_map)
     turns: list[Said] = []
     error: BadInput | None = None
     try:
         for n, result in enumerate(results):
-            where = f"{path}: results[{n}]"
+            where = f"{path}: {at}[{n}]"
             if not isinstance(result, dict):
                 raise BadInput(f"{where}: expected an object, got {type_name(result)}", _RESULT_HINT)
             alternatives = result.get("alternatives")

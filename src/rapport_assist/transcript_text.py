@@ -4,10 +4,11 @@
 
 A ``.txt`` transcript is what QA teams and call platforms export: one turn per line, led by its
 side and a colon (``Agent: …``, ``Customer: …``, a synonym in ``TEXT_SIDES``, or a name with its
-side: ``Julie (Agent): …``, ``Agent Julie: …``), optionally after
+side: ``Julie (Agent): …``, ``Agent Julie: …``; a side word with a number, ``Agent 1: …``), optionally after
 a time (``[00:01:12] Caller: …``, ``0:42 Rep: …``) or with it after the side (``Agent (0:42): …``).
 A line with no side, or an indented one, continues the turn before it (wrapped text). Times, when
-given, are turn starts; each turn's end is estimated from its words, never past the next start.
+given, are turn starts; each turn's end is estimated from its words, never past the next start. A
+turn (or a caption cue) that starts before the one above it stops: the call's time cannot go back.
 
 Captions (``read_captions``) are cues with their times; each cue's text says its side, as a WebVTT
 voice (``<v Agent>``, ``<v Julie (Agent)>``), a leading label read as a ``.txt`` turn's
@@ -29,6 +30,7 @@ from __future__ import annotations
 
 import html
 import re
+import unicodedata
 from dataclasses import replace
 from functools import lru_cache
 from pathlib import Path
@@ -36,6 +38,7 @@ from typing import Iterator, Literal, NamedTuple, Sequence
 
 from .annotate import count_words
 from .errors import BadInput, InputNotFound, UsageError
+from .timefmt import clock
 from .transcript_base import TEXT_SIDES, SpeakerMap, estimate_duration_s, parse_line, read_lines
 from .types import Speaker, Utterance
 
@@ -43,7 +46,13 @@ from .types import Speaker, Utterance
 
 _CLOCK = r"(?:\d{1,2}:)?\d{1,2}:\d{2}(?:[.,]\d+)?"
 _LETTER = r"[^\W\d_]"  # a letter of any alphabet ("José", "Zoë")
-_NAME = rf"{_LETTER}(?:{_LETTER}|['_-])*(?: (?:{_LETTER}|['_-])+){{0,2}}"  # a side word, or a name of up to three words
+# within a name, also a character that is neither ASCII, a letter nor a space: a combining mark (the
+# vowel signs of "राजेश", an accent left uncomposed), a typographic apostrophe ("O’Brien")
+_IN_NAME = rf"(?:{_LETTER}|['_-]|[^\x00-\x7f\w\s])"
+# a word of a name: letters (an initial or a title with its dot: "J.", "Dr."), or a number ("Speaker 2",
+# "Agent 1"; not a time's hours: "Rep 0:42" is none)
+_WORD = rf"(?:{_IN_NAME}+\.?|\d+(?!:\d))"
+_NAME = rf"{_LETTER}{_IN_NAME}*\.?(?: {_WORD}){{0,2}}"  # a side word, or a name of up to three words
 _ROLE = r"(?:\s*[(\[](?P<role>[A-Za-z][A-Za-z ]{0,30})[)\]])?"  # a name with its side: "Julie (Agent)"
 _TEXT_SIDES_HINT = "start each turn with its side: 'Agent:' or 'Customer:' (also Rep:, Caller:, Client:…)"
 _NAME_HINT = (
@@ -98,7 +107,7 @@ def _unquoted(part: str, what: str) -> str:
             f"--speaker-map: double quotes go around a whole {what} ({part!r})",
             f"quote a whole name, both ends: {_QUOTED_EXAMPLE}",
         )
-    return " ".join(part.split())
+    return unicodedata.normalize("NFC", " ".join(part.split()))
 
 
 def parse_speaker_map(text: str) -> SpeakerMap:
@@ -197,10 +206,18 @@ def _comma_name_error(where: str, name: str) -> BadInput:
     )
 
 
+def _text_lines(path: Path) -> Iterator[tuple[int, str]]:
+    """``read_lines`` of a text transcript, each line composed (NFC): a name is one text however a tool
+    wrote its accents ("José" as 'e' and a combining accent, as macOS may save it), in the file and
+    in ``--speaker-map`` alike."""
+    for lineno, line in read_lines(path):
+        yield lineno, unicodedata.normalize("NFC", line)
+
+
 def _first_line(path: Path) -> str | None:
     """The first non-blank line of a text file ("" when there is none); None when it cannot be read."""
     try:
-        for _, line in read_lines(path):
+        for _, line in _text_lines(path):
             if line.strip():
                 return line
     except (BadInput, InputNotFound, OSError):
@@ -224,11 +241,25 @@ def not_a_text_transcript(path: Path, speaker_map: SpeakerMap = ()) -> str | Non
     return why
 
 
+_TURN_ORDER_HINT = "put the turns in the order they were said (a call of two legs: each leg in a file of its own)"
+_CUE_ORDER_HINT = (
+    "put the cues in the order they start (captions of each channel one after the other: merge them by time)"
+)
+
+
+def _time_goes_back(where: str, what: str, start: float, before: tuple[float, int], hint: str) -> BadInput:
+    """A turn or cue that starts before the one above it: replayed as listed, the call's time would
+    go back (and what was said in between would come after what followed it)."""
+    now, then = (clock(t, tenths=False, hours=True) for t in (start, before[0]))
+    return BadInput(f"{where}: the {what} starts at {now}, before the one at line {before[1]} ({then})", hint)
+
+
 def read_text_transcript(path: Path, speaker_map: SpeakerMap = ()) -> Iterator[Utterance]:
     """Yield the turns of a plain-text transcript (see the module doc), lazily: each turn goes out
     when the next one starts, so the turns before a bad line are kept before its error."""
     turn_line = _label_patterns(_names(speaker_map))[0]
     pending: tuple[Speaker, list[str], float | None, str] | None = None  # side, text, start, where
+    last_timed: tuple[float, int] | None = None  # the latest start given, and its line
     index = 0
     prev_end = 0.0
 
@@ -252,7 +283,7 @@ def read_text_transcript(path: Path, speaker_map: SpeakerMap = ()) -> Iterator[U
         prev_end = utterance.end_s
         return utterance
 
-    for lineno, raw in read_lines(path):
+    for lineno, raw in _text_lines(path):
         line = raw.rstrip("\r\n")
         if not line.strip():
             continue
@@ -277,8 +308,15 @@ def read_text_transcript(path: Path, speaker_map: SpeakerMap = ()) -> Iterator[U
             raise _not_a_side(
                 where, m, _TEXT_SIDES_HINT + ", indent a wrapped line that starts with a word and a colon"
             )
-        clock = m.group("t1") or m.group("t2")
-        start = _clock_s(clock) if clock else None
+        written = m.group("t1") or m.group("t2")
+        start = _clock_s(written) if written else None
+        if start is not None and last_timed is not None and start < last_timed[0]:
+            if pending is not None:  # the turn before the bad line is whole: keep it
+                yield finish(None)
+                pending = None
+            raise _time_goes_back(where, "turn", start, last_timed, _TURN_ORDER_HINT)
+        if start is not None:
+            last_timed = (start, lineno)
         if pending is not None:
             yield finish(start)
         pending = (speaker, [m.group("text")], start, where)
@@ -307,7 +345,7 @@ _CUE_FORM_HINT = (
 def _caption_blocks(path: Path) -> Iterator[list[tuple[int, str]]]:
     """The blocks of a caption file (lines between blank lines), each line with its number."""
     block: list[tuple[int, str]] = []
-    for lineno, raw in read_lines(path):
+    for lineno, raw in _text_lines(path):
         line = raw.rstrip("\r\n")
         if line.strip():
             block.append((lineno, line))
@@ -454,6 +492,7 @@ def read_captions(path: Path, speaker_map: SpeakerMap = ()) -> Iterator[Utteranc
     prev_end = 0.0
     carried: _Part | None = None  # the side of the cue before, for a cue that names no side
     cue_end = 0.0  # the end of the cue before
+    cue_start: tuple[float, int] | None = None  # the start of the cue before, and its time's line
     every_cue = ""  # where the file labelled one speaker's cues one after another ("" if not yet)
     for number, block in enumerate(_caption_blocks(path)):
         head = block[0][1]
@@ -476,6 +515,9 @@ def read_captions(path: Path, speaker_map: SpeakerMap = ()) -> Iterator[Utteranc
         start, end = _clock_s(timing.group("start")), _clock_s(timing.group("end"))
         if end < start:
             raise BadInput(f"{path}:{time_lineno}: the cue ends before it starts", "swap or correct the times")
+        if cue_start is not None and start < cue_start[0]:
+            raise _time_goes_back(f"{path}:{time_lineno}", "cue", start, cue_start, _CUE_ORDER_HINT)
+        cue_start = (start, time_lineno)
         for lineno, line in block[at + 1 :]:
             if _CUE_TIMING.match(line):  # two cues run together: its words would be the first cue's
                 raise BadInput(f"{path}:{lineno}: a cue time inside a cue's text", _CUE_FORM_HINT)
