@@ -17,27 +17,27 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any, Callable, Mapping, NoReturn, Sequence
 
-from . import __version__
-from .bundled import DATA_DIR, DEMO_AUDIO as DEMO_CALL  # noqa: F401  (DATA_DIR: tests and bench import it from here)
-from .errors import BadInput, ExitStatus, InputNotFound, OutputClosed, OutputError, RapportError, RuleError, UsageError
-from .fileio import PartialFile, refuse_overwrite
-from .output import EventSink, JsonlSink, TextSink
-from .types import Speaker, Status
-from .wording import plural
+from .. import __version__
+from ..bundled import DATA_DIR, DEMO_AUDIO as DEMO_CALL  # noqa: F401  (DATA_DIR: tests and bench import it from here)
+from ..errors import BadInput, ExitStatus, InputNotFound, OutputClosed, OutputError, RapportError, RuleError, UsageError
+from ..fileio import PartialFile, refuse_overwrite
+from ..output import EventSink, JsonlSink, TextSink
+from ..types import Speaker, Status
+from ..wording import plural
 
 if TYPE_CHECKING:  # pragma: no cover
-    from .annotate import Annotator
-    from .evaluate import Conversation
-    from .qa.cache import CachedTimeline
-    from .qa.inputs import CallInput
-    from .qa.outcome import CallOutcome
-    from .qa.progress import CallProgress
-    from .qa.runner import QaSettings, Task
-    from .recognizer import Recognizer, RecognizerOptions
-    from .rules import RuleEngine
-    from .rules.model import RuleSet
-    from .rules.source import Loc
-    from .sources import ReplayInput
+    from ..annotate import Annotator
+    from ..evaluate import Conversation
+    from ..qa.cache import CachedTimeline
+    from ..qa.inputs import CallInput
+    from ..qa.outcome import CallOutcome
+    from ..qa.progress import CallProgress
+    from ..qa.runner import QaSettings, Task
+    from ..recognizer import Recognizer, RecognizerOptions
+    from ..rules import RuleEngine
+    from ..rules.model import RuleSet
+    from ..rules.source import Loc
+    from ..sources import ReplayInput
 
 
 SWITCHED_OFF_HINT = (
@@ -265,7 +265,7 @@ CORPUS = _corpus_parent()
 
 def _speaker_map(text: str) -> Any:
     """An argparse type for ``--speaker-map``: its errors say how to write it (a UsageError)."""
-    from .transcript import parse_speaker_map
+    from ..transcript import parse_speaker_map
 
     return parse_speaker_map(text)
 
@@ -344,14 +344,14 @@ def _check_show(show: int | None) -> None:
 
 def _rule_paths(args: argparse.Namespace, *extra: Path) -> list[Path]:
     """The rule files a command loads: the default packs (or --only-rules), then --rules and ``extra``."""
-    from .rules import rule_paths
+    from ..rules import rule_paths
 
     return rule_paths([*args.rules, *extra], only=args.only_rules)
 
 
 def _masking(args: argparse.Namespace) -> bool:
     """Mask personal data: yes unless --no-mask or the saved setting says no."""
-    from .privacy import saved_masking
+    from ..privacy import saved_masking
 
     return not getattr(args, "no_mask", False) and saved_masking()
 
@@ -689,17 +689,17 @@ def _add_eval_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def _has_recordings(folder: Path) -> bool:
-    from .qa.inputs import AUDIO_SUFFIXES
+    from ..qa.inputs import AUDIO_SUFFIXES
 
     return any(p.suffix.lower() in AUDIO_SUFFIXES for p in folder.rglob("*") if p.is_file())
 
 
 def _audio_conversations(args: argparse.Namespace, stderr: IO[str]) -> list[Conversation]:
     """The calls of a folder with recordings as conversations (their recognized timelines), labelled by call id."""
-    from .evaluate import Conversation, apply_labels, read_labels
-    from .qa.corpus import call_timelines
-    from .qa.inputs import discover
-    from .types import Utterance
+    from ..evaluate import Conversation, apply_labels, read_labels
+    from ..qa.corpus import call_timelines
+    from ..qa.inputs import discover
+    from ..types import Utterance
 
     settings = _qa_settings(args, Path("."), 1)  # no outputs: only the cache is written
     calls, warnings = discover([args.input], **_discover_options(args), exclude=(settings.cache_dir,))
@@ -746,8 +746,8 @@ def _eval_spoken(args: argparse.Namespace, set_file: Path, ruleset: RuleSet, std
     import dataclasses
     import json
 
-    from .annotate import Annotator
-    from .spoken_eval import evaluate_spoken, format_spoken, read_spoken_set, recognize_set, spoken_to_json
+    from ..annotate import Annotator
+    from ..spoken_eval import evaluate_spoken, format_spoken, read_spoken_set, recognize_set, spoken_to_json
 
     if args.labels is not None:
         raise UsageError("--labels does not apply to a spoken set", "its labels are in spoken.jsonl")
@@ -770,10 +770,10 @@ def _eval_spoken(args: argparse.Namespace, set_file: Path, ruleset: RuleSet, std
 def _eval_command(args: argparse.Namespace, con: Console) -> int:
     import json
 
-    from .annotate import Annotator
-    from .evaluate import evaluate, format_text, load_conversations, report_to_json, select_rules
-    from .rules import load_rules
-    from .spoken_eval import spoken_set_file
+    from ..annotate import Annotator
+    from ..evaluate import evaluate, format_text, load_conversations, report_to_json, select_rules
+    from ..rules import load_rules
+    from ..spoken_eval import spoken_set_file
 
     stdout = con.stdout
     _check_show(args.show)
@@ -822,7 +822,7 @@ def _channel_order(text: str) -> tuple[Speaker, Speaker]:
 
 
 def _load_engine(args: argparse.Namespace) -> RuleEngine:
-    from .rules import RuleEngine, load_rules
+    from ..rules import RuleEngine, load_rules
 
     return RuleEngine(load_rules(_rule_paths(args)))
 
@@ -831,7 +831,7 @@ def _recognizer_factory(args: argparse.Namespace) -> Callable[[], Recognizer]:
     """Builds the recognizer only when audio needs it (transcripts never load the model)."""
 
     def factory() -> Recognizer:
-        from .recognizer import Recognizer, RecognizerOptions
+        from ..recognizer import Recognizer, RecognizerOptions
 
         model = getattr(args, "model", None)
         return Recognizer(
@@ -851,7 +851,7 @@ def _recognizer_factory(args: argparse.Namespace) -> Callable[[], Recognizer]:
 
 
 def _replay_command(args: argparse.Namespace, con: Console) -> int:
-    from .sources import ReplayInput
+    from ..sources import ReplayInput
 
     spec = ReplayInput(
         path=args.input,
@@ -865,7 +865,7 @@ def _replay_command(args: argparse.Namespace, con: Console) -> int:
 
 
 def _demo_command(args: argparse.Namespace, con: Console) -> int:
-    from .sources import ReplayInput
+    from ..sources import ReplayInput
 
     con.stderr.write(
         "rapport-assist: replaying the bundled demo call in the terminal "
@@ -876,11 +876,11 @@ def _demo_command(args: argparse.Namespace, con: Console) -> int:
 
 
 def _replay(args: argparse.Namespace, spec: ReplayInput, stdout: IO[str], stderr: IO[str]) -> int:
-    from .annotate import Annotator
-    from .pipeline import CallPipeline
-    from .assist import event_time
-    from .privacy import masker_for
-    from .sources import open_replay
+    from ..annotate import Annotator
+    from ..pipeline import CallPipeline
+    from ..assist import event_time
+    from ..privacy import masker_for
+    from ..sources import open_replay
 
     out = getattr(args, "out", None)
     if out is not None:  # before anything is read or opened for writing
@@ -942,7 +942,7 @@ def _rule_files(paths: Sequence[Path] | None) -> list[Path]:
 def _replay_progress(audio_s: float | None, stdout: IO[str], stderr: IO[str]) -> CallProgress:
     """A progress line on stderr when it is a terminal and the events do not go to one (there,
     they show the progress themselves); silent for transcripts (they take a moment)."""
-    from .qa.progress import CallProgress
+    from ..qa.progress import CallProgress
 
     try:
         events_on_terminal = stdout.isatty()
@@ -957,7 +957,7 @@ def _replay_progress(audio_s: float | None, stdout: IO[str], stderr: IO[str]) ->
 def _devices_command(args: argparse.Namespace, con: Console) -> int:
     import json
 
-    from .capture import list_devices
+    from ..capture import list_devices
 
     stdout = con.stdout
     devices = list_devices()
@@ -989,11 +989,11 @@ def _live_command(args: argparse.Namespace, con: Console) -> int:
     import threading
     from dataclasses import replace
 
-    from .capture import DeviceChoice, check_sides, find_device, list_devices
-    from .errors import DeviceError
-    from .live import LiveCall, LiveEvent, LiveSettings
-    from .recognizer import RecognizerOptions
-    from .settings import load_choices, save_choices
+    from ..capture import DeviceChoice, check_sides, find_device, list_devices
+    from ..errors import DeviceError
+    from ..live import LiveCall, LiveEvent, LiveSettings
+    from ..recognizer import RecognizerOptions
+    from ..settings import load_choices, save_choices
 
     stdout, stderr = con.stdout, con.stderr
     saved = load_choices()
@@ -1063,7 +1063,7 @@ def _live_command(args: argparse.Namespace, con: Console) -> int:
     failures: list[RapportError] = []
 
     def on_event(event: LiveEvent) -> None:
-        from .types import CallSummary, SpeechActivity
+        from ..types import CallSummary, SpeechActivity
 
         if isinstance(event, SpeechActivity):  # speech-started marks are for the sidebar
             return
@@ -1114,7 +1114,7 @@ def _close_quietly(handle: IO[str]) -> None:
 
 
 def _discover_options(args: argparse.Namespace) -> dict[str, Any]:
-    from .qa.inputs import SIDE_PATTERN
+    from ..qa.inputs import SIDE_PATTERN
 
     return {
         "side_pattern": args.pair_pattern or SIDE_PATTERN,
@@ -1131,9 +1131,9 @@ def default_workers() -> int:
 
 
 def _qa_settings(args: argparse.Namespace, out_dir: Path, workers: int) -> QaSettings:
-    from .privacy import default_mask_list
-    from .qa.runner import QaSettings
-    from .userdirs import cache_dir
+    from ..privacy import default_mask_list
+    from ..qa.runner import QaSettings
+    from ..userdirs import cache_dir
 
     threads = args.threads
     if threads is None:
@@ -1159,7 +1159,7 @@ def _qa_settings(args: argparse.Namespace, out_dir: Path, workers: int) -> QaSet
 def _check_qa_out(out: Path, inputs: Sequence[Path]) -> None:
     """UsageError (exit 2) when qa's outputs would go into an input folder (the next run would read
     them as calls) or among the inputs; checked before anything is written."""
-    from .fileio import inside, same_file
+    from ..fileio import inside, same_file
 
     for path in inputs:
         if path.is_file() and same_file(path, out):
@@ -1177,10 +1177,10 @@ def _check_qa_out(out: Path, inputs: Sequence[Path]) -> None:
 
 
 def _qa_command(args: argparse.Namespace, con: Console) -> int:
-    from .qa.inputs import discover, is_pattern
-    from .qa.progress import Progress
-    from .qa.runner import run_batch
-    from .rules import load_rules
+    from ..qa.inputs import discover, is_pattern
+    from ..qa.progress import Progress
+    from ..qa.runner import run_batch
+    from ..rules import load_rules
 
     stderr = con.stderr
     load_rules(_rule_paths(args))  # rule errors before any work
@@ -1189,7 +1189,7 @@ def _qa_command(args: argparse.Namespace, con: Console) -> int:
     if args.workers is not None and args.cluster:
         raise UsageError("--workers is for local runs; a cluster has its own workers", "drop --workers or --cluster")
     if args.cluster:
-        from .qa.runner import local_cluster_size
+        from ..qa.runner import local_cluster_size
 
         local_cluster_size(args.cluster)  # a bad address before any work
     _check_qa_out(args.out, [Path(i) for i in args.inputs if not is_pattern(i)])
@@ -1258,13 +1258,13 @@ def _qa_command(args: argparse.Namespace, con: Console) -> int:
     failed = [o for o in outcomes if o.status == "error"]
     for o in failed:
         stderr.write(f"rapport-assist: error: {o.call_id}: {o.error}\n")
-    from .qa.summary import warning_label
+    from ..qa.summary import warning_label
 
     warned = [o for o in outcomes if o.stats is not None and o.stats.warnings]
     for o in warned:
         assert o.stats is not None
         stderr.write(f"rapport-assist: warning: {o.call_id}: {', '.join(map(warning_label, o.stats.warnings))}\n")
-    from .qa.runner import EARLIER_VERSION, finished_earlier
+    from ..qa.runner import EARLIER_VERSION, finished_earlier
 
     # calls in the summary from earlier runs, whose outputs an earlier version wrote: their
     # warnings (or lack of them) and figures are its, so say how to refresh them
@@ -1296,8 +1296,8 @@ def _qa_command(args: argparse.Namespace, con: Console) -> int:
 def _diff_command(args: argparse.Namespace, con: Console) -> int:
     import json
 
-    from .qa.diff import diff_rules, diff_to_json, format_diff
-    from .qa.inputs import discover
+    from ..qa.diff import diff_rules, diff_to_json, format_diff
+    from ..qa.inputs import discover
 
     stdout = con.stdout
     _check_show(args.show)
@@ -1320,7 +1320,7 @@ def _diff_command(args: argparse.Namespace, con: Console) -> int:
 
 def _diff_sides(args: argparse.Namespace) -> tuple[list[Path], list[Path]]:
     """OLD = defaults (unless --only) + --rules + --old; NEW = the same with --new."""
-    from .rules import rule_paths
+    from ..rules import rule_paths
 
     rule_like = [
         p
@@ -1353,14 +1353,14 @@ def _diff_sides(args: argparse.Namespace) -> tuple[list[Path], list[Path]]:
 def _rules_schema(args: argparse.Namespace, con: Console) -> int:
     import json
 
-    from .rules.schema import rule_schema
+    from ..rules.schema import rule_schema
 
     con.stdout.write(json.dumps(rule_schema(), indent=2) + "\n")
     return ExitStatus.OK
 
 
 def _rules_check(args: argparse.Namespace, con: Console) -> int:
-    from .rules import load_rules
+    from ..rules import load_rules
 
     paths = _rule_paths(args, *args.paths)
     ruleset = load_rules(paths)
@@ -1380,9 +1380,9 @@ def _rules_check(args: argparse.Namespace, con: Console) -> int:
 
 
 def _rules_test(args: argparse.Namespace, con: Console) -> int:
-    from .annotate import Annotator
-    from .rule_examples import run_examples
-    from .rules import load_rules, rule_paths
+    from ..annotate import Annotator
+    from ..rule_examples import run_examples
+    from ..rules import load_rules, rule_paths
 
     paths = _rule_paths(args, *args.paths)
     ruleset = load_rules(paths)
@@ -1390,7 +1390,7 @@ def _rules_test(args: argparse.Namespace, con: Console) -> int:
         known = {r.id for r in ruleset.rules}
         for rule_id in args.rule:
             if rule_id not in known:
-                from .rules.source import closest_hint
+                from ..rules.source import closest_hint
 
                 if any(r.id == rule_id for r in ruleset.disabled):
                     raise UsageError(f"no enabled rule {rule_id!r} (it is switched off)", SWITCHED_OFF_HINT)
@@ -1424,7 +1424,7 @@ def _rules_test(args: argparse.Namespace, con: Console) -> int:
             why = f" (it passes with the default packs alone: {changed_by} this rule or its words)"
         con.stdout.write(f"FAIL {r.describe()}{why}\n")
         if args.explain:
-            from .rule_examples import explain_example
+            from ..rule_examples import explain_example
 
             for line in explain_example(ruleset, annotator, r.rule, r.kind, r.number):
                 con.stdout.write(f"    {line}\n")
@@ -1448,8 +1448,8 @@ def _override_culprits(
     breaks alone, the entries without which it passes again (they break it together). Nothing
     found (e.g. a team's new rule is what interferes): the caller names the files. One load and
     one run of the broken rules' examples per entry, only when an example broke."""
-    from .rule_examples import run_examples
-    from .rules import load_rules
+    from ..rule_examples import run_examples
+    from ..rules import load_rules
 
     entries = [e for e in ruleset.overrides if e.path not in default_files]
     rules = sorted({rule for rule, _, _ in broke})
@@ -1477,7 +1477,7 @@ def _describe_paths(args: argparse.Namespace, paths: Sequence[Path]) -> str:
     shown = ", ".join(map(str, paths))
     if args.only_rules:
         return shown
-    from .rules import default_rules_dir
+    from ..rules import default_rules_dir
 
     if paths[0] != default_rules_dir():
         return shown
@@ -1489,9 +1489,9 @@ def _describe_paths(args: argparse.Namespace, paths: Sequence[Path]) -> str:
 def _explain_timeline(args: argparse.Namespace, stderr: IO[str]) -> CachedTimeline:
     """The input's timeline as ``qa`` has it (the transcript cache, batch recognition, qa's
     utterance numbers), with progress on a terminal while a recording is recognized."""
-    from .qa.inputs import discover
-    from .qa.progress import CallProgress
-    from .qa.runner import call_timeline
+    from ..qa.inputs import discover
+    from ..qa.progress import CallProgress
+    from ..qa.runner import call_timeline
 
     calls, warnings = discover([args.input], **_discover_options(args))
     for w in warnings:
@@ -1512,18 +1512,18 @@ def _explain_timeline(args: argparse.Namespace, stderr: IO[str]) -> CachedTimeli
 
 
 def _explain(args: argparse.Namespace, con: Console) -> int:
-    from .annotate import Annotator
-    from .pipeline import CallPipeline
-    from .privacy import masker_for
-    from .rules import RuleEngine, load_rules
-    from .rules.explain import RuleExplainer
-    from .sources import TRANSCRIPT_READ_AHEAD, ReplayInput, Timeline, heard_sides, open_replay
+    from ..annotate import Annotator
+    from ..pipeline import CallPipeline
+    from ..privacy import masker_for
+    from ..rules import RuleEngine, load_rules
+    from ..rules.explain import RuleExplainer
+    from ..sources import TRANSCRIPT_READ_AHEAD, ReplayInput, Timeline, heard_sides, open_replay
 
     stdout = con.stdout
     ruleset = load_rules(_rule_paths(args))
     ids = [r.id for r in ruleset.rules]
     if args.rule not in ids:
-        from .rules.source import closest_hint
+        from ..rules.source import closest_hint
 
         if any(r.id == args.rule for r in ruleset.disabled):
             raise UsageError(f"no enabled rule {args.rule!r} (it is switched off)", SWITCHED_OFF_HINT)
@@ -1558,7 +1558,7 @@ def _explain(args: argparse.Namespace, con: Console) -> int:
 def _sidebar(args: argparse.Namespace, con: Console) -> int:
     """Open the sidebar; with no display (or no Qt) say so and replay the call of --qa, else the demo
     call, in the terminal."""
-    from .sources import ReplayInput
+    from ..sources import ReplayInput
 
     if args.qa is not None and not args.qa.exists():
         raise InputNotFound(f"{args.qa} does not exist", "check the path of the recording or transcript")
@@ -1571,7 +1571,7 @@ def _sidebar(args: argparse.Namespace, con: Console) -> int:
     reason = "" if display else "no display found ($DISPLAY and $WAYLAND_DISPLAY are not set)"
     if display:
         try:
-            from .gui.app import SidebarOptions, parse_speed, run_sidebar
+            from ..gui.app import SidebarOptions, parse_speed, run_sidebar
         except ImportError as exc:
             reason = f"the sidebar cannot load Qt ({exc}); run 'make setup'"
     if reason:
@@ -1667,7 +1667,3 @@ def entry_point() -> None:
         # down (joining recognizer threads can take a moment) would only turn this exit into a crash
         signal.signal(signal.SIGINT, signal.SIG_IGN)
     sys.exit(code)
-
-
-if __name__ == "__main__":  # python -m rapport_assist.cli
-    entry_point()
