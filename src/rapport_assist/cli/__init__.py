@@ -8,14 +8,11 @@ from __future__ import annotations
 
 import argparse
 import os
-import re
-import shlex
 import signal
 import sys
 import traceback
-from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, Any, Callable, Mapping, NoReturn, Sequence
+from typing import IO, TYPE_CHECKING, Callable, Mapping, Sequence
 
 from .. import __version__
 from ..bundled import DATA_DIR, DEMO_AUDIO as DEMO_CALL  # noqa: F401  (DATA_DIR: tests and bench import it from here)
@@ -24,6 +21,41 @@ from ..fileio import PartialFile, refuse_overwrite
 from ..output import EventSink, JsonlSink, TextSink
 from ..types import Speaker, Status
 from ..wording import plural
+from .common import (
+    REPLAY_TURN_PASS,
+    Command,
+    Console,
+    _channel_order,
+    _check_show,
+    _discover_options,
+    _masking,
+    _qa_settings,
+    _rule_files,
+    _rule_paths,
+    _turn_pass,
+    _warn,
+    _with_turn_pass,
+    _write_out,
+    default_workers,
+)
+from .parser import (
+    BATCH_MODELS,
+    CORPUS,
+    DEBUG,
+    EVENTS,
+    MASK,
+    MODELS,
+    REPORT_FORMAT,
+    RULE_FILES,
+    RULES,
+    TRANSCRIPTS,
+    _block,
+    _call_seconds,
+    _command,
+    _events_parent,
+    _Parser,
+    _show_count,
+)
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..annotate import Annotator
@@ -32,8 +64,8 @@ if TYPE_CHECKING:  # pragma: no cover
     from ..qa.inputs import CallInput
     from ..qa.outcome import CallOutcome
     from ..qa.progress import CallProgress
-    from ..qa.runner import QaSettings, Task
-    from ..recognizer import Recognizer, RecognizerOptions
+    from ..qa.runner import Task
+    from ..recognizer import Recognizer
     from ..rules import RuleEngine
     from ..rules.model import RuleSet
     from ..rules.source import Loc
@@ -46,333 +78,13 @@ SWITCHED_OFF_HINT = (
 )
 
 
-class _Parser(argparse.ArgumentParser):
-    """argparse that raises UsageError instead of exiting, so main() owns the exit code."""
-
-    _given: Sequence[str] = ()
-
-    def parse_known_args(self, args: Any = None, namespace: Any = None) -> Any:  # (argparse's own signature)
-        self._given = list(args) if args is not None else sys.argv[1:]
-        return super().parse_known_args(args, namespace)
-
-    def error(self, message: str) -> NoReturn:
-        if "required: --rule" in message:
-            rule = self._rule_as_word()
-            if rule is not None:  # 'rules explain dead-air call.jsonl': the rule's id as a word of its own
-                rest = " ".join(shlex.quote(a) for a in self._given if a != rule)
-                raise UsageError("the rule to trace is given with --rule", f"'{self.prog} --rule {rule} {rest}'")
-        raise UsageError(message, f"see '{self.prog} --help'")
-
-    def _rule_as_word(self) -> str | None:
-        """A word given that reads as a rule's id (not a file, nor an option's value), when
-        another word is left for the input; else None."""
-        words: list[str] = []
-        for k, arg in enumerate(self._given):
-            after_option = k > 0 and self._given[k - 1].startswith("--") and "=" not in self._given[k - 1]
-            takes_value = after_option and self._given[k - 1] not in ("--debug", "--no-mask", "--no-batch")
-            if not arg.startswith("-") and not takes_value:
-                words.append(arg)
-        ids = [w for w in words if re.fullmatch(r"[a-z0-9][a-z0-9_-]*", w) and not Path(w).exists()]
-        return ids[0] if ids and len(words) >= 2 else None
-
-
-@dataclass(frozen=True)
-class Console:
-    """Where a command writes, and the environment it reads (a test passes its own)."""
-
-    stdout: IO[str]
-    stderr: IO[str]
-    environ: Mapping[str, str]
-
-
-Command = Callable[[argparse.Namespace, Console], int]
-"""What ``set_defaults(func=...)`` gives every command; main() calls ``args.func(args, console)``."""
-
-
 # ------------------------------------------------------------------ option blocks
 # Every option that more than one command takes is declared once, in one of these blocks, and a
 # command lists the blocks it takes as argparse parents, in the order its --help shows them
 # (parents come before a parser's own arguments, so a command's own options are a block too).
 
 
-def _block(*parents: argparse.ArgumentParser) -> argparse.ArgumentParser:
-    """An option block for ``parents=[...]`` (no -h of its own)."""
-    return argparse.ArgumentParser(add_help=False, parents=list(parents))
-
-
-def _rules_parent() -> argparse.ArgumentParser:
-    """--rules / --only-rules, the same for every command that runs rules (see rule_paths)."""
-    parent = _block()
-    g = parent.add_argument_group("rules")
-    g.add_argument(
-        "--rules",
-        type=Path,
-        action="append",
-        default=[],
-        metavar="PATH",
-        help="a team's rule file or folder, loaded on top of the default packs: its overrides change "
-        "default rules and lexicons, its rules are added (repeatable)",
-    )
-    g.add_argument(
-        "--only-rules",
-        type=Path,
-        action="append",
-        default=[],
-        metavar="PATH",
-        help="load these rule files or folders instead of the default packs (repeatable)",
-    )
-    return parent
-
-
-RULES = _rules_parent()
-
-
-def _whole_number(low: int, high: int | None, problem: str) -> Callable[[str], int]:
-    """An argparse type: a whole number from ``low`` to ``high`` (None: no upper bound), else
-    ``problem`` (checked here, once for every command that takes the option)."""
-
-    def parse(text: str) -> int:
-        try:
-            n = int(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"invalid int value: {text!r}") from None
-        if n < low or (high is not None and n > high):
-            raise argparse.ArgumentTypeError(problem)
-        return n
-
-    return parse
-
-
-_thread_count = _whole_number(1, None, "must be at least 1")  # --threads
-
-
-def _call_seconds(text: str) -> float:
-    """An argparse type for ``live --seconds``: a length of call, more than 0 s."""
-    try:
-        s = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"invalid number: {text!r}") from None
-    if not 0 < s < float("inf"):
-        raise argparse.ArgumentTypeError("must be more than 0 seconds")
-    return s
-
-
-_beam_size = _whole_number(1, 10, "must be from 1 (greedy) to 10")  # --beam
-
-
-# CTranslate2's compute types: a typo is a usage error (exit 2), not a model that failed to load (exit 6)
-COMPUTE_TYPES = (
-    "int8",
-    "int8_float32",
-    "int8_float16",
-    "int8_bfloat16",
-    "int16",
-    "float16",
-    "bfloat16",
-    "float32",
-    "default",
-    "auto",
-)
-
-
-def _models_parent(threads_default: int | None, threads_help: str) -> argparse.ArgumentParser:
-    """--model / --compute-type / --threads, for the commands that may run the recognizer."""
-    parent = _block()
-    g = parent.add_argument_group("models")
-    g.add_argument("--model", metavar="DIR", help="CTranslate2 Whisper model folder (default: tiny.en, embedded)")
-    g.add_argument(
-        "--compute-type",
-        default="int8",
-        choices=COMPUTE_TYPES,
-        metavar="TYPE",
-        help="CTranslate2 compute type (default: int8; a CPU also takes int8_float32, int16, float32)",
-    )
-    g.add_argument("--threads", type=_thread_count, default=threads_default, metavar="N", help=threads_help)
-    g.add_argument(
-        "--turn-pass",
-        choices=("on", "off"),
-        help="decode each closed turn again in one window and revise its short pieces "
-        "(default: on for replay and demo, off for live calls, the sidebar, qa and eval; BENCHMARKS.md)",
-    )
-    return parent
-
-
-def _turn_pass(args: argparse.Namespace) -> bool | None:
-    """RecognizerOptions' ``turn_pass`` as --turn-pass says (None: not given, its default)."""
-    choice = getattr(args, "turn_pass", None)
-    return None if choice is None else choice == "on"
-
-
-REPLAY_TURN_PASS = True  # replay and demo: the turn pass took word errors off, changed no nudge (BENCHMARKS.md)
-
-
-def _with_turn_pass(
-    args: argparse.Namespace, options: RecognizerOptions, default: bool | None = None
-) -> RecognizerOptions:
-    """``options`` with ``turn_pass`` as --turn-pass says, else ``default`` (None: the options' own)."""
-    choice = _turn_pass(args)
-    if choice is None:
-        choice = default
-    return options if choice is None else replace(options, turn_pass=choice)
-
-
-MODELS = _models_parent(2, "recognizer CPU threads (default: 2)")  # one call: replay, demo, sidebar, live
-BATCH_MODELS = _models_parent(
-    None, "recognizer threads per worker (default: the cores shared out over the workers: 1 with one worker per core)"
-)  # qa, eval, rules diff/explain
-
-
-def _corpus_parent() -> argparse.ArgumentParser:
-    """How recordings are found and recognized (qa, rules diff, rules explain, eval on audio)."""
-    parent = _block()
-    g = parent.add_argument_group("recordings")
-    g.add_argument(
-        "--cache",
-        type=Path,
-        metavar="DIR",
-        help="transcript cache (default: $RAPPORT_ASSIST_CACHE, else $XDG_CACHE_HOME/rapport-assist)",
-    )
-    g.add_argument(
-        "--channels",
-        default="agent,customer",
-        metavar="L,R",
-        help="who is on the left and right channel of stereo files, and of Amazon Transcribe, Azure or Google "
-        ".json transcripts (ch_0, ch_1; Google's channels 1, 2) (default: agent,customer)",
-    )
-    g.add_argument(
-        "--pair-pattern",
-        metavar="REGEX",
-        help="how mono files name their call and side (groups 'call' and 'side'; default: "
-        "NAME_agent / NAME_customer, also -, . or space, and caller/client)",
-    )
-    g.add_argument(
-        "--no-batch",
-        action="store_true",
-        help="recognize one utterance at a time, as live capture does (slower; default: packed batches)",
-    )
-    g.add_argument(
-        "--beam",
-        type=_beam_size,
-        metavar="N",
-        help="beam size of the packed batches (default: 5; 1 decodes greedily: about 1.5x less "
-        "recognition CPU, more word errors; BENCHMARKS.md)",
-    )
-    return parent
-
-
-CORPUS = _corpus_parent()
-
-
-def _speaker_map(text: str) -> Any:
-    """An argparse type for ``--speaker-map``: its errors say how to write it (a UsageError)."""
-    from ..transcript import parse_speaker_map
-
-    return parse_speaker_map(text)
-
-
-TRANSCRIPTS = _block()  # replay, sidebar, qa, eval, rules explain, rules diff
-TRANSCRIPTS.add_argument(
-    "--speaker-map",
-    type=_speaker_map,
-    default=(),
-    metavar="NAME=SIDE,...",
-    help="read these people's turns as agent or customer in .txt, .vtt and .srt transcripts that name "
-    "people instead of sides, e.g. 'Julie=agent,Mr Jones=customer'; in an Amazon Transcribe job's .json, "
-    "its speakers or channels: 'spk_0=agent,spk_1=customer' (channels default to ch_0=agent,ch_1=customer); "
-    "in an Azure AI Speech result, 'speaker1=agent,speaker2=customer'; "
-    "a name with a comma in double quotes: '\"Smith, Julie\"=agent'",
-)
-
-MASK = _block()
-MASK.add_argument(
-    "--no-mask",
-    action="store_true",
-    help="show card numbers, SSNs, phone numbers, e-mails... unmasked (default: masked; README 'Privacy')",
-)
-
-DEBUG = _block()
-DEBUG.add_argument("--debug", action="store_true", help="show tracebacks")  # main() looks for it in argv
-
-
-def _events_parent(terminal_only: str = "") -> argparse.ArgumentParser:
-    """--format / --out of the commands that print a call's events. ``terminal_only``: when they
-    apply (the sidebar prints events only without a display)."""
-    when = f" {terminal_only}" if terminal_only else ""
-    parent = _block()
-    parent.add_argument(
-        "--format", choices=("text", "jsonl"), default="text", help=f"what to print (default: text){when}"
-    )
-    parent.add_argument(
-        "--out",
-        type=Path,
-        metavar="FILE",
-        help=f"also write every event to FILE as JSONL, as it happens (replay, demo: into FILE.partial, "
-        f"renamed to FILE when the call ends; live: added to the end of FILE; never over an input){when}",
-    )
-    return parent
-
-
-EVENTS = _events_parent()  # replay, demo, live
-REPORT_FORMAT = _block()  # eval, rules diff
-REPORT_FORMAT.add_argument("--format", choices=("text", "json"), default="text", help="what to print (default: text)")
-
-RULE_FILES = _block()  # rules check, rules test
-RULE_FILES.add_argument(
-    "paths",
-    nargs="*",
-    type=Path,
-    metavar="PATH",
-    help="team rule files or folders, on top of the default packs (same as --rules)",
-)
-
-
-def _show_count(text: str) -> int | None:
-    """``--show`` of eval and rules diff: a count, or "all" (None)."""
-    if text.strip().lower() == "all":
-        return None
-    try:
-        return int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number or 'all', got {text!r}") from None
-
-
-def _check_show(show: int | None) -> None:
-    """``--show`` of eval and rules diff: a count can not be negative (checked before any work)."""
-    if show is not None and show < 0:
-        raise UsageError("--show must be 0 or more", "")
-
-
-def _rule_paths(args: argparse.Namespace, *extra: Path) -> list[Path]:
-    """The rule files a command loads: the default packs (or --only-rules), then --rules and ``extra``."""
-    from ..rules import rule_paths
-
-    return rule_paths([*args.rules, *extra], only=args.only_rules)
-
-
-def _masking(args: argparse.Namespace) -> bool:
-    """Mask personal data: yes unless --no-mask or the saved setting says no."""
-    from ..privacy import saved_masking
-
-    return not getattr(args, "no_mask", False) and saved_masking()
-
-
 # ------------------------------------------------------------------ the commands
-
-
-def _command(
-    sub: argparse._SubParsersAction,
-    name: str,
-    func: Command,
-    blocks: Sequence[argparse.ArgumentParser],
-    help: str,
-    description: str | None = None,
-) -> argparse.ArgumentParser:
-    """Add command ``name`` made of ``blocks`` (in --help order), run by ``func``."""
-    # a command's --help opens with what it does: its own description, else its one-line help
-    description = description or help[:1].upper() + help[1:] + "."
-    p = sub.add_parser(name, parents=list(blocks), help=help, description=description)
-    p.set_defaults(func=func)
-    return p
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -728,18 +440,6 @@ def _audio_conversations(args: argparse.Namespace, stderr: IO[str]) -> list[Conv
     return conversations
 
 
-def _write_out(stdout: IO[str], text: str, what: str) -> None:
-    """Write a command's whole output (``what``: "the report") to stdout: a closed pipe ends the
-    command quietly (OutputClosed), any other failed write is an OutputError."""
-    try:
-        stdout.write(text)
-        stdout.flush()
-    except BrokenPipeError:
-        raise OutputClosed("stdout was closed", "") from None
-    except OSError as exc:
-        raise OutputError(f"cannot write {what}: {exc.strerror or exc}", "") from None
-
-
 def _eval_spoken(args: argparse.Namespace, set_file: Path, ruleset: RuleSet, stdout: IO[str], stderr: IO[str]) -> int:
     """``eval`` on a spoken set: both routes side by side (spoken_eval.py). The recordings are
     recognized unmasked (made-up calls; the transcript route is unmasked too)."""
@@ -800,25 +500,6 @@ def _eval_command(args: argparse.Namespace, con: Console) -> int:
     )
     _write_out(stdout, text, "the report")
     return ExitStatus.OK
-
-
-def _warn(stderr: IO[str], message: str) -> None:
-    stderr.write(f"rapport-assist: warning: {message}\n")
-
-
-def _channel_order(text: str) -> tuple[Speaker, Speaker]:
-    parts = [p.strip() for p in text.split(",")]
-    try:
-        order = [Speaker.parse(p) for p in parts]
-    except ValueError as exc:
-        raise UsageError(f"--channels: {exc}", "write --channels agent,customer or --channels customer,agent") from None
-    if len(order) != 2 or order[0] is order[1]:
-        raise UsageError(
-            f"--channels must name both sides once, got {text!r}",
-            "write --channels agent,customer or --channels customer,agent",
-        )
-    left, right = order
-    return left, right
 
 
 def _load_engine(args: argparse.Namespace) -> RuleEngine:
@@ -929,14 +610,6 @@ def _replay(args: argparse.Namespace, spec: ReplayInput, stdout: IO[str], stderr
             if not partial.direct:
                 stderr.write(f"rapport-assist: the events so far are in {partial.partial} ({out} was left as it was)\n")
     return ExitStatus.OK
-
-
-def _rule_files(paths: Sequence[Path] | None) -> list[Path]:
-    """The rule files of ``--rules`` (folders: their YAML files), which an output must not replace."""
-    files: list[Path] = []
-    for p in paths or ():
-        files.extend(sorted(p.rglob("*.y*ml")) if p.is_dir() else [p])
-    return files
 
 
 def _replay_progress(audio_s: float | None, stdout: IO[str], stderr: IO[str]) -> CallProgress:
@@ -1111,49 +784,6 @@ def _close_quietly(handle: IO[str]) -> None:
         handle.close()
     except OSError:
         pass
-
-
-def _discover_options(args: argparse.Namespace) -> dict[str, Any]:
-    from ..qa.inputs import SIDE_PATTERN
-
-    return {
-        "side_pattern": args.pair_pattern or SIDE_PATTERN,
-        "channel_order": _channel_order(args.channels),
-        "speaker_map": getattr(args, "speaker_map", ()),
-    }
-
-
-def default_workers() -> int:
-    """One worker process per core, one recognizer thread each (measured: bench/qa_throughput.py)."""
-    import os
-
-    return max(1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1))
-
-
-def _qa_settings(args: argparse.Namespace, out_dir: Path, workers: int) -> QaSettings:
-    from ..privacy import default_mask_list
-    from ..qa.runner import QaSettings
-    from ..userdirs import cache_dir
-
-    threads = args.threads
-    if threads is None:
-        threads = max(1, default_workers() // max(1, workers))
-    rules = _rule_paths(args)
-    return QaSettings(
-        out_dir=out_dir.absolute(),
-        cache_dir=(args.cache or cache_dir()).absolute(),
-        rule_paths=tuple(p.resolve() for p in rules),
-        model_dir=Path(args.model) if args.model else None,
-        compute_type=args.compute_type,
-        threads=threads,
-        batch=not args.no_batch,
-        report=not getattr(args, "no_report", False),
-        pack_calls=not getattr(args, "no_pack_calls", False),
-        mask_list=default_mask_list() if _masking(args) else None,
-        cache_unmasked=getattr(args, "cache_unmasked", False),
-        turn_pass=_turn_pass(args),
-        batch_beam_size=getattr(args, "beam", None),
-    )
 
 
 def _check_qa_out(out: Path, inputs: Sequence[Path]) -> None:
