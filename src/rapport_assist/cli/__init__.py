@@ -91,7 +91,17 @@ def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="rapport-assist", description="Local-first agent-assist: transcribe calls, nudge agents.")
     parser.add_argument("--version", action="version", version=f"rapport-assist {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    _add_replay_parsers(sub)
+    _add_sidebar_parser(sub)
+    _add_live_parsers(sub)
+    _add_rules_parser(sub)
+    _add_eval_parser(sub)
+    _add_qa_parser(sub)
+    return parser
 
+
+def _add_replay_parsers(sub: argparse._SubParsersAction) -> None:
+    """Add the commands ``replay`` and ``demo``."""
     own = _block()
     own.add_argument(
         "input",
@@ -133,6 +143,9 @@ def build_parser() -> argparse.ArgumentParser:
         "they come: what the assistant does, without a microphone or a display.",
     )
 
+
+def _add_sidebar_parser(sub: argparse._SubParsersAction) -> None:
+    """Add the command ``sidebar``."""
     own = _block()
     own.add_argument(
         "--qa",
@@ -166,6 +179,9 @@ def build_parser() -> argparse.ArgumentParser:
         "or the demo call when no file is named. Ctrl-C in its terminal closes it (exit 130).",
     )
 
+
+def _add_live_parsers(sub: argparse._SubParsersAction) -> None:
+    """Add the commands ``devices`` and ``live``."""
     own = _block()
     own.add_argument("--json", action="store_true", help="print one JSON object per device")
     _command(
@@ -209,11 +225,11 @@ def build_parser() -> argparse.ArgumentParser:
         "are saved and used next time.",
     )
 
+
+def _add_rules_parser(sub: argparse._SubParsersAction) -> None:
+    """Add the command ``rules`` and its actions."""
     rules = sub.add_parser("rules", help="check, test, explain and diff rule files; print their JSON Schema")
     _add_rules_actions(rules.add_subparsers(dest="rules_command", metavar="ACTION", parser_class=_Parser))
-    _add_eval_parser(sub)
-    _add_qa_parser(sub)
-    return parser
 
 
 def _add_rules_actions(rsub: argparse._SubParsersAction) -> None:
