@@ -45,6 +45,11 @@ class _Parser(argparse.ArgumentParser):
         return ids[0] if ids and len(words) >= 2 else None
 
 
+# Every option that more than one command takes is declared once, in one of these blocks, and a
+# command lists the blocks it takes as argparse parents, in the order its --help shows them
+# (parents come before a parser's own arguments, so a command's own options are a block too).
+
+
 def _block(*parents: argparse.ArgumentParser) -> argparse.ArgumentParser:
     """An option block for ``parents=[...]`` (no -h of its own)."""
     return argparse.ArgumentParser(add_help=False, parents=list(parents))
