@@ -26,8 +26,6 @@ class Console:
 
 
 Command = Callable[[argparse.Namespace, Console], int]
-
-
 """What ``set_defaults(func=...)`` gives every command; main() calls ``args.func(args, console)``."""
 
 
