@@ -297,7 +297,8 @@ RULE_COMMANDS = (
 
 @pytest.mark.parametrize("argv", RULE_COMMANDS, ids=lambda a: " ".join(a[:2]))
 def test_every_command_that_runs_rules_takes_the_same_rules_options(argv: list[str]) -> None:
-    from rapport_assist.cli import _rule_paths, build_parser
+    from rapport_assist.cli import build_parser
+    from rapport_assist.cli.common import _rule_paths
     from rapport_assist.rules import default_rules_dir
 
     args = build_parser().parse_args(argv + ["--rules", "team.yaml", "--rules", "more/"])

@@ -33,7 +33,7 @@ def test_main_returns_members(tmp_path, capsys):
 
 
 def test_threads_is_checked_once_for_every_command(capsys):
-    """--threads comes from one declaration (cli._models_parent): every command refuses 0 the same way."""
+    """--threads comes from one declaration (cli.parser._models_parent): every command refuses 0 the same way."""
     for argv in (
         ["replay", "x.jsonl"],
         ["live"],
@@ -52,7 +52,8 @@ def test_beam_of_the_packed_batches_is_chosen_per_run_and_keys_the_cache(capsys)
     different beam is a different cache entry (other words)."""
     from pathlib import Path
 
-    from rapport_assist.cli import _qa_settings, build_parser
+    from rapport_assist.cli import build_parser
+    from rapport_assist.cli.common import _qa_settings
     from rapport_assist.endpoint import EndpointerOptions
     from rapport_assist.qa.cache import settings_identity
 

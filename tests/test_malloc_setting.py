@@ -30,7 +30,7 @@ if mode == "qa":
     worker.recognizer()
 elif mode == "replay":
     import argparse
-    from rapport_assist.cli import _recognizer_factory
+    from rapport_assist.cli.replay import _recognizer_factory
     _recognizer_factory(argparse.Namespace())()  # replay and explain of a recording
 elif mode == "live":
     from rapport_assist.live import LiveSettings

@@ -71,16 +71,16 @@ def test_sidebar_qa_without_a_display_replays_that_file_in_the_terminal_as_repla
 
 
 def test_sidebar_alone_without_a_display_still_replays_the_demo_call(monkeypatch: pytest.MonkeyPatch):
-    from rapport_assist import cli
+    from rapport_assist.cli import sidebar
 
     replayed = []
-    monkeypatch.setattr(cli, "_replay", lambda args, spec, stdout, stderr: replayed.append(spec) or 0)
+    monkeypatch.setattr(sidebar, "_replay", lambda args, spec, stdout, stderr: replayed.append(spec) or 0)
     err = io.StringIO()
     assert main(["sidebar"], io.StringIO(), err, environ={}) == 0
-    assert [spec.path for spec in replayed] == [cli.DEMO_CALL]
+    assert [spec.path for spec in replayed] == [sidebar.DEMO_CALL]
     assert err.getvalue().splitlines() == [
         "rapport-assist: no display found ($DISPLAY and $WAYLAND_DISPLAY are not set), so the sidebar cannot open "
-        f"— replaying the bundled demo call ({cli.DEMO_CALL.name}) in the terminal instead"
+        f"— replaying the bundled demo call ({sidebar.DEMO_CALL.name}) in the terminal instead"
     ]
 
 

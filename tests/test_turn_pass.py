@@ -369,7 +369,8 @@ def test_live_the_recognition_worker_hears_the_open_turn_again_through_the_real_
 
 
 def test_the_turn_pass_is_on_for_replay_and_off_for_qa_unless_asked() -> None:
-    from rapport_assist.cli import REPLAY_TURN_PASS, _turn_pass, _with_turn_pass, build_parser
+    from rapport_assist.cli import build_parser
+    from rapport_assist.cli.common import REPLAY_TURN_PASS, _turn_pass, _with_turn_pass
 
     parser = build_parser()
     replay = parser.parse_args(["replay", "call.wav"])

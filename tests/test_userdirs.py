@@ -10,7 +10,8 @@ import pytest
 
 from rapport_assist import userdirs
 from rapport_assist.assist import FeedbackLog
-from rapport_assist.cli import _qa_settings, build_parser
+from rapport_assist.cli import build_parser
+from rapport_assist.cli.common import _qa_settings
 from rapport_assist.privacy import user_list_paths
 from rapport_assist.settings import settings_path
 
