@@ -21,6 +21,7 @@ overrides:
     params: {silence_s: 12}
   - {rule: hedging, status: experimental, priority: 20}
   - {lexicon: jargon, add: [VLAN], remove: [cache]}
+  - {rule: jargon, message: "Plain words, please."}
 """
 
 
@@ -107,7 +108,8 @@ def test_an_override_shows_the_new_value_marked_with_its_line(team: Path) -> Non
     assert f"OFF [set at {team}:3; was yes]" in out
     assert f"experimental [set at {team}:7; was stable]" in out and f"priority 20 [set at {team}:7; was 25]" in out
     assert f"lexicon jargon: phrases added or removed at {team}:8" in out
-    assert "(1 switched off)" in out and "3 changed by overrides" in out
+    assert f'\n    message: Plain words, please. [set at {team}:9; was "Say it in plain words' in out
+    assert "(1 switched off)" in out and "4 changed by overrides" in out
     # one rule in full: the same marks, the old severity in both words
     code, out, err = run("rules", "list", "--rules", str(team), "--rule", "dead-air")
     assert code == 0, err

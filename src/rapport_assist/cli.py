@@ -611,9 +611,15 @@ def _add_rules_actions(rsub: argparse._SubParsersAction) -> None:
 
 def _add_rules_list(rsub: argparse._SubParsersAction) -> None:
     own = _block()
-    own.add_argument("--rule", action="append", default=[], metavar="ID", help="this rule, in full (repeatable)")
+    own.add_argument(
+        "--rule",
+        action="append",
+        default=[],
+        metavar="ID",
+        help="this rule in full: why, message, each param's comment, lexicons (repeatable)",
+    )
     own.add_argument("--tag", action="append", default=[], metavar="TAG", help="rules with this tag (repeatable)")
-    text = "list the rules: severity, status, params and their comments, examples; what overrides change"
+    text = "list the rules: severity, status, params, examples; and what a team file's overrides change"
     blocks = [RULES, RULE_FILES, own, REPORT_FORMAT, DEBUG]
     _command(rsub, "list", _rules_list, blocks, help=text, description=_rule_files_description(text))
 

@@ -419,6 +419,9 @@ def format_text(listing: RulesListing, rules: Sequence[RuleEntry], detail: bool 
         lines.append(f"    {r.defined_at} · tags: {tags} · examples: {r.fires} fires, {r.quiet} quiet")
         if r.params:
             lines.append("    params: " + ", ".join(_param(p) for p in r.params))
+        for key in ("message", "message_if_no_rewrite"):
+            if key in r.overrides:
+                lines.append(f"    {key}: {_shown(r, key, getattr(r, key))}")
     off = sum(1 for r in rules if not r.enabled)
     n = len(rules)
     total = plural(n, "rule") + (f" ({off} switched off)" if off else "")
