@@ -505,6 +505,7 @@ def test_every_command_has_a_func_and_every_group_has_actions() -> None:
         "rules check",
         "rules diff",
         "rules explain",
+        "rules list",
         "rules schema",
         "rules test",
         "sidebar",

@@ -54,8 +54,10 @@ SWITCHED_OFF_HINT = (
 
 def _add_rules_parser(sub: argparse._SubParsersAction) -> None:
     """Add the command ``rules`` and its actions."""
-    rules = sub.add_parser("rules", help="check, test, explain and diff rule files; print their JSON Schema")
-    _add_rules_actions(rules.add_subparsers(dest="rules_command", metavar="ACTION", parser_class=_Parser))
+    rules = sub.add_parser("rules", help="check, test, list, explain and diff rule files; print their JSON Schema")
+    actions = rules.add_subparsers(dest="rules_command", metavar="ACTION", parser_class=_Parser)
+    _add_rules_actions(actions)
+    _add_rules_list(actions)
 
 
 def _add_rules_actions(rsub: argparse._SubParsersAction) -> None:
@@ -156,6 +158,35 @@ def _add_rules_actions(rsub: argparse._SubParsersAction) -> None:
         "Recordings are transcribed once and cached (as by 'qa'), so diffs over a corpus "
         "take seconds. Example: 'rules diff --new team.yaml calls/'.",
     )
+
+
+def _add_rules_list(rsub: argparse._SubParsersAction) -> None:
+    own = _block()
+    own.add_argument(
+        "--rule",
+        action="append",
+        default=[],
+        metavar="ID",
+        help="this rule in full: why, message, each param's comment, lexicons (repeatable)",
+    )
+    own.add_argument("--tag", action="append", default=[], metavar="TAG", help="rules with this tag (repeatable)")
+    text = "list the rules: severity, status, params, examples; and what a team file's overrides change"
+    blocks = [RULES, RULE_FILES, own, REPORT_FORMAT, DEBUG]
+    _command(rsub, "list", _rules_list, blocks, help=text, description=_rule_files_description(text))
+
+
+def _rules_list(args: argparse.Namespace, con: Console) -> int:
+    from ..rules.listing import format_text, list_rules, select, to_json
+
+    listing = list_rules(_rule_paths(args, *args.paths))
+    chosen = select(listing, args.rule, args.tag)
+    if args.format == "json":
+        import json
+
+        con.stdout.write(json.dumps(to_json(listing, chosen), indent=2, ensure_ascii=False) + "\n")
+    else:
+        con.stdout.write(format_text(listing, chosen, detail=bool(args.rule)))
+    return ExitStatus.OK
 
 
 def _rule_files_description(text: str) -> str:
