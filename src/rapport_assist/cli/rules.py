@@ -156,7 +156,9 @@ def _add_rules_actions(rsub: argparse._SubParsersAction) -> None:
         "lexicon words added or removed; then, over the given recorded calls or "
         "transcripts, the nudges that appear and disappear, with their evidence. "
         "Recordings are transcribed once and cached (as by 'qa'), so diffs over a corpus "
-        "take seconds. Example: 'rules diff --new team.yaml calls/'.",
+        "take seconds. A call heard only in part (one side, a silent channel, cut short, other "
+        "participants left out), where a change can show no effect, gets a warning on stderr, as in "
+        "'qa'. Example: 'rules diff --new team.yaml calls/'.",
     )
 
 
