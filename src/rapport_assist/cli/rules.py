@@ -156,7 +156,9 @@ def _add_rules_actions(rsub: argparse._SubParsersAction) -> None:
         "lexicon words added or removed; then, over the given recorded calls or "
         "transcripts, the nudges that appear and disappear, with their evidence. "
         "Recordings are transcribed once and cached (as by 'qa'), so diffs over a corpus "
-        "take seconds. Example: 'rules diff --new team.yaml calls/'.",
+        "take seconds. A call heard only in part (one side, a silent channel, cut short, other "
+        "participants left out), where a change can show no effect, gets a warning on stderr, as in "
+        "'qa'. Example: 'rules diff --new team.yaml calls/'.",
     )
 
 
@@ -199,7 +201,7 @@ def _rule_files_description(text: str) -> str:
 def _diff_command(args: argparse.Namespace, con: Console) -> int:
     import json
 
-    from ..qa.diff import diff_rules, diff_to_json, format_diff
+    from ..qa.diff import call_warning_lines, diff_rules, diff_to_json, format_diff, warnings_count
     from ..qa.inputs import discover
 
     stdout = con.stdout
@@ -218,6 +220,12 @@ def _diff_command(args: argparse.Namespace, con: Console) -> int:
         else format_diff(report, args.show)
     )
     _write_out(stdout, text, "the diff")
+    # what may make the diff mislead, per call and counted (on stderr, as qa and eval warn)
+    for line in call_warning_lines(report):
+        con.stderr.write(f"rapport-assist: warning: {line}\n")
+    count = warnings_count(report)
+    if count:
+        con.stderr.write(f"rapport-assist: rules diff: {count}\n")
     return ExitStatus.SOME_CALLS_FAILED if report.errors else ExitStatus.OK
 
 

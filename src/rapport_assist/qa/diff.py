@@ -6,7 +6,9 @@ conditions) and the words added to or removed from each lexicon. Then what it do
 calls: both rule sets run over the same timelines (from the transcript cache, so a corpus
 recognized once by ``qa`` diffs in seconds). A nudge is the same in both when its rule fired at
 the same utterance; per rule the report lists the nudges that appear (only with NEW) and
-disappear (only with OLD), each with its evidence.
+disappear (only with OLD), each with its evidence. And per call, the warnings ``qa`` would give it
+(one side heard, a silent channel, a recording cut short, other participants left out...): on such
+a call neither rule set heard it whole, so a change can show less there than it will on whole calls.
 """
 
 from __future__ import annotations
@@ -28,6 +30,8 @@ from ..wording import plural
 from .corpus import call_timelines
 from .inputs import CallInput
 from .runner import QaSettings
+from .stats import call_stats
+from .summary import warning_label
 
 
 @dataclass(frozen=True)
@@ -75,6 +79,8 @@ class DiffReport:
     rules: dict[str, RuleDiff]
     errors: list[tuple[str, str]]
     lexicons: list[LexiconChange] = field(default_factory=list)
+    # per call with any: its warnings as qa gives them (``CallStats.warnings``: code -> what was found)
+    warnings: dict[str, dict[str, str]] = field(default_factory=dict)
 
     @property
     def changed(self) -> bool:
@@ -154,6 +160,7 @@ def diff_rules(
         )
     }
     errors: list[tuple[str, str]] = []
+    warnings: dict[str, dict[str, str]] = {}
     n_calls = 0
     if not calls:
         return DiffReport(0, rules, errors, compare_lexicons(old_set, new_set))
@@ -167,13 +174,20 @@ def diff_rules(
         n_calls += 1
         found = []
         for pipe in (old_pipe, new_pipe):
-            events = pipe.run(
-                Timeline(iter(timeline.items), TRANSCRIPT_READ_AHEAD),
-                audio_s=timeline.audio_s,
-                sides=heard_sides(timeline.items, call.spec.sides),  # as qa runs it
+            events = list(
+                pipe.run(
+                    Timeline(iter(timeline.items), TRANSCRIPT_READ_AHEAD),
+                    audio_s=timeline.audio_s,
+                    sides=heard_sides(timeline.items, call.spec.sides),  # as qa runs it
+                )
             )
             # praise too: a change to a praise rule changes the agent's call summary
             found.append([e for e in events if isinstance(e, (Nudge, Praise))])
+        # the call's warnings, as qa finds them in its events (the same for both rule sets: they
+        # come from the timeline and the sides heard)
+        said = call_stats(e.to_json() for e in events).warnings
+        if said:
+            warnings[call.id] = said
         old = Counter(_key(n) for n in found[0])
         new = Counter(_key(n) for n in found[1])
         for side, nudges, other, sign in ((0, found[0], new, "-"), (1, found[1], old, "+")):
@@ -187,7 +201,25 @@ def diff_rules(
                     continue
                 change = NudgeChange(call.id, sign, n.to_json())
                 (diff.appeared if sign == "+" else diff.disappeared).append(change)
-    return DiffReport(n_calls, rules, errors, compare_lexicons(old_set, new_set))
+    return DiffReport(n_calls, rules, errors, compare_lexicons(old_set, new_set), warnings)
+
+
+def call_warning_lines(report: DiffReport) -> list[str]:
+    """One line per call with warnings: its id and their short names (as ``qa`` says them)."""
+    return [f"{call}: {', '.join(map(warning_label, said))}" for call, said in report.warnings.items()]
+
+
+def warnings_count(report: DiffReport) -> str | None:
+    """How many of the calls have warnings, and which (None: none has)."""
+    if not report.warnings:
+        return None
+    labels = Counter(warning_label(code) for said in report.warnings.values() for code in said)
+    which = ", ".join(f"{n} {label}" for label, n in labels.most_common())
+    n = len(report.warnings)
+    return (
+        f"{n} of {plural(report.calls, 'call')} {'has' if n == 1 else 'have'} warnings ({which}): neither "
+        f"rule set heard {'it' if n == 1 else 'them'} whole, so a change can show less there than on whole calls"
+    )
 
 
 _SETTING_NOTES = {
@@ -293,4 +325,5 @@ def diff_to_json(report: DiffReport) -> dict[str, Any]:
             for rid, r in report.rules.items()
         },
         "errors": [{"call": c, "error": why} for c, why in report.errors],
+        "warnings": {call: dict(said) for call, said in report.warnings.items()},
     }
