@@ -1,5 +1,6 @@
-"""``rules check|test|explain|schema|diff``: load and lint rule files, run their examples, trace
-one rule over a call, print the rule files' JSON Schema, and show what a rule change does."""
+"""``rules check|test|list|explain|schema|diff``: load and lint rule files, run their examples,
+list the rules with their settings, trace one rule over a call, print the rule files' JSON
+Schema, and show what a rule change does."""
 
 from __future__ import annotations
 
