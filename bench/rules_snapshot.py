@@ -38,6 +38,12 @@ def main(argv: list[str] | None = None) -> int:
     from rapport_assist.types import Nudge, RecordItem
 
     files = args.files or [f for f in DEFAULT_FILES if f.exists()] or [DEMO_TRANSCRIPT]
+    if files == [DEMO_TRANSCRIPT]:  # a figure on 16 utterances is not the dev sets' figure: say so
+        print(
+            f"note: no dev sets at {DEFAULT_FILES[0].parent} (../shared next to the checkout); "
+            "measuring the bundled demo transcript only",
+            file=sys.stderr,
+        )
     pipeline = CallPipeline(Annotator(), RuleEngine(load_rules([default_rules_dir()])))
     n = 0
     with tempfile.TemporaryDirectory() as tmp:
