@@ -256,6 +256,16 @@ def read_google_json(
         )
 
 
+def _item_text(item: Any, where: str, hint: str) -> tuple[dict[str, Any], str]:
+    """A segment or an entry (an object) and its ``text`` (a string); BadInput naming ``where`` otherwise."""
+    if not isinstance(item, dict):
+        raise BadInput(f"{where}: expected an object, got {type_name(item)}", hint)
+    text = item.get("text")
+    if not isinstance(text, str):
+        raise BadInput(f"{where}: 'text' must be a string, got {type_name(text)}", hint)
+    return item, text
+
+
 def _role(value: Any, where: str, name: str, hint: str) -> str:
     """A participant's role in capitals ('' when not set); BadInput when it is not a string."""
     if value is not None and not isinstance(value, str):
@@ -315,11 +325,7 @@ def read_ccai_conversation(
     try:
         for n, segment in enumerate(segments, 1):
             where = f"{path}: segment {n}"
-            if not isinstance(segment, dict):
-                raise BadInput(f"{where}: expected an object, got {type_name(segment)}", _SEGMENT_HINT)
-            text = segment.get("text")
-            if not isinstance(text, str):
-                raise BadInput(f"{where}: 'text' must be a string, got {type_name(text)}", _SEGMENT_HINT)
+            segment, text = _item_text(segment, where, _SEGMENT_HINT)
             participant = segment.get("segmentParticipant")
             role = _role(
                 participant.get("role") if isinstance(participant, dict) else None,
@@ -375,11 +381,7 @@ def read_ccai_upload(path: Path, doc: Any, warn: Warn | None = None) -> Iterator
     try:
         for n, entry in enumerate(entries, 1):
             where = f"{path}: entry {n}"
-            if not isinstance(entry, dict):
-                raise BadInput(f"{where}: expected an object, got {type_name(entry)}", _ENTRY_HINT)
-            text = entry.get("text")
-            if not isinstance(text, str):
-                raise BadInput(f"{where}: 'text' must be a string, got {type_name(text)}", _ENTRY_HINT)
+            entry, text = _item_text(entry, where, _ENTRY_HINT)
             role = _role(entry.get("role"), where, "'role'", _ENTRY_HINT)
             stamp = entry.get("start_timestamp_usec")
             if stamp is not None and (
