@@ -346,6 +346,9 @@ class TurnRevision:
 
 Severity = Literal["low", "medium", "high"]
 SEVERITIES: tuple[Severity, ...] = get_args(Severity)  # lowest first: the one list of levels
+# a severity's shape wherever a nudge is marked (the QA report's timeline, the sidebar's timeline,
+# card badges and earlier nudges), so that colour is never the only sign of it
+SEVERITY_SHAPE: dict[str, str] = {"high": "triangle", "medium": "diamond", "low": "square"}
 
 
 @dataclass(frozen=True)

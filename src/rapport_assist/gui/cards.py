@@ -1,5 +1,6 @@
-"""Nudge cards: severity colour, message, the words it rests on, why and a rewrite on expand,
-"helpful" / "wrong" / snooze; they fade in and out. The earlier cards stay in a short history.
+"""Nudge cards: severity colour, word and shape, message, the words it rests on, why and a rewrite
+on expand, "helpful" / "wrong" / snooze; they fade in and out. The earlier cards stay in a short
+history, each line led by its severity's shape (marks.py: never the colour alone).
 
 Keyboard and screen readers: a card and its buttons are Tab stops (``Qt.TabFocus``: a click never
 moves the keyboard focus, so clicking "helpful" leaves it in the CRM); the card's accessible name
@@ -28,6 +29,7 @@ from PySide6.QtWidgets import (
 from .. import timefmt
 from ..assist import AssistModel, Card, Verdict
 from ..types import SEVERITIES, Evidence, Speaker, Status
+from .marks import MarkLabel, severity_shape
 from .resources import Theme
 
 SEVERITY_WORD = {"high": "URGENT", "medium": "NUDGE", "low": "TIP"}
@@ -118,7 +120,10 @@ class CardWidget(QFrame):
 
         top = QHBoxLayout()
         top.setSpacing(6)
-        self.severity_label = _label(SEVERITY_WORD.get(nudge.severity, nudge.severity.upper()), "cardSeverity", False)
+        # the word and the severity's shape (the timeline's marks), in the severity's colour
+        self.severity_label = MarkLabel(
+            SEVERITY_WORD.get(nudge.severity, nudge.severity.upper()), "cardSeverity", severity_shape(nudge.severity)
+        )
         self.severity_label.setProperty("severity", nudge.severity)
         self.title_label = _label(nudge.title or nudge.rule, "cardTitle")
         self.time_label = _label(clock(nudge.t_s), "cardMeta", False)
@@ -467,7 +472,8 @@ def _status_notice(message: str, t_s: float) -> Status:
 
 
 class HistoryList(QWidget):
-    """The few cards that faded, newest first, one line each (hover for the words)."""
+    """The few cards that faded, newest first, one line each (hover for the words), led by the
+    shape of its severity (in the line's quiet colour: the shape alone says it here)."""
 
     def __init__(self, model: AssistModel, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -475,15 +481,15 @@ class HistoryList(QWidget):
         self._box = QVBoxLayout(self)
         self._box.setContentsMargins(0, 0, 0, 0)
         self._box.setSpacing(0)
-        self.labels: list[QLabel] = []  # the visible ones, newest first
-        self._pool: list[QLabel] = []
+        self.labels: list[MarkLabel] = []  # the visible ones, newest first
+        self._pool: list[MarkLabel] = []
         self.setAccessibleName("Earlier nudges")
 
     def sync(self) -> int:
         """Show the history; its labels are reused (it changes with every card)."""
         history = list(self.model.history)
         while len(self._pool) < len(history):
-            label = _label("", "historyItem", wrap=False)
+            label = MarkLabel("", "historyItem")
             self._box.addWidget(label)
             self._pool.append(label)
         for label, card in zip(self._pool, history):
@@ -492,6 +498,7 @@ class HistoryList(QWidget):
             unseen = {"missed": " · not shown (busy)", "call ended": " · not shown"}.get(card.end_reason, "")
             more = f" +{len(card.also)}" if card.also else ""
             label.setText(f"{clock(nudge.t_s)}  {nudge.title}{more}{mark}{unseen}")
+            label.set_shape(severity_shape(nudge.severity))
             verdict = {"helpful": ", marked helpful", "wrong": ", marked wrong"}.get(card.verdict or "", "")
             word = SEVERITY_WORD.get(nudge.severity, nudge.severity.upper()).capitalize()
             label.setAccessibleName(f"{word}: {nudge.title}{more}, at {clock(nudge.t_s)}{verdict}{unseen}")

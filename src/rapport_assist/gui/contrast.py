@@ -148,9 +148,9 @@ def _pairs() -> tuple[Pair, ...]:
         Pair("review position", "QLabel#qaTime | color", qa, TEXT),
         Pair("review buttons' icons", "@icon", qa, UI),
         Pair("timeline progress", "@accent", qa, UI),
-        Pair("timeline: tip tick", "@low", qa, UI),
-        Pair("timeline: nudge tick", "@medium", qa, UI),
-        Pair("timeline: urgent tick", "@high", qa, UI),
+        Pair("timeline: tip mark", "@low", qa, UI),
+        Pair("timeline: nudge mark", "@medium", qa, UI),
+        Pair("timeline: urgent mark", "@high", qa, UI),
         Pair("drop-down", "QComboBox | color", "QComboBox | background", TEXT),
         Pair("drop-down edge", "QComboBox | border", qa, UI),
         Pair("drop-down edge (settings)", "QComboBox | border", dialog, UI),
@@ -200,7 +200,7 @@ def _pairs() -> tuple[Pair, ...]:
         Pair("summary promise without a time", 'QLabel#promiseTime[committed="false"] | color', summary, TEXT),
         Pair("summary Hide button", "QToolButton#cardAction | color", summary, TEXT),
     ]
-    pairs += [Pair(f"status dot: {level}", f'QLabel#statusDot[level="{level}"] | background', body, UI)
+    pairs += [Pair(f"status dot: {level}", f'QLabel#statusDot[level="{level}"] | color', body, UI)
               for level in ("ok", "info", "warning", "error", "off")]  # fmt: skip
     return tuple(pairs)
 

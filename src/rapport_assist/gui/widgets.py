@@ -24,6 +24,7 @@ from ..assist import COMPONENT_LABELS, COMPONENTS, AssistModel
 from ..playback import Mark
 from ..types import SEVERITIES, Speaker, ToneEstimate
 from .cards import SEVERITY_WORD, _label, clock
+from .marks import StatusDot, paint_mark, severity_shape
 from .resources import Theme
 
 SEVERITY_NAMES = {s: SEVERITY_WORD.get(s, s).lower() for s in SEVERITIES}
@@ -96,7 +97,8 @@ class Section(QWidget):
 
 
 class StatusPanel(QWidget):
-    """Microphone, customer audio, recognizer, rules: a dot and a short line each; rule errors in full."""
+    """Microphone, customer audio, recognizer, rules: a dot and a short line each; rule errors in full.
+    A dot says its level by its shape as well as its colour (marks.LEVEL_SHAPE)."""
 
     ICONS = {"microphone": "mic", "customer": "headset", "recognizer": "wave", "rules": "rules"}
 
@@ -109,12 +111,11 @@ class StatusPanel(QWidget):
         grid = QGridLayout()
         grid.setHorizontalSpacing(6)
         grid.setVerticalSpacing(2)
-        self.dots: dict[str, QLabel] = {}
+        self.dots: dict[str, StatusDot] = {}
         self.texts: dict[str, QLabel] = {}
         self.icons: dict[str, QLabel] = {}
         for row, component in enumerate(COMPONENTS):
-            dot = QLabel()
-            dot.setObjectName("statusDot")
+            dot = StatusDot()
             icon = QLabel()
             icon.setPixmap(theme.icon(self.ICONS[component]).pixmap(QSize(16, 16)))
             name = _label(COMPONENT_LABELS[component], "statusText")  # wraps with a very large font
@@ -129,8 +130,7 @@ class StatusPanel(QWidget):
             self.icons[component] = icon
         # in a QA review the device rows give way to one line about the review's sound
         row = len(COMPONENTS)
-        self.sound_dot = QLabel()
-        self.sound_dot.setObjectName("statusDot")
+        self.sound_dot = StatusDot()
         self.sound_icon = QLabel()
         self.sound_icon.setPixmap(theme.icon("headset").pixmap(QSize(16, 16)))
         self.sound_name = _label("Sound", "statusText")
@@ -172,18 +172,14 @@ class StatusPanel(QWidget):
             w.setVisible(review)
         if sound is not None:
             level, message = sound
-            self.sound_dot.setProperty("level", level)
-            self.sound_dot.style().unpolish(self.sound_dot)
-            self.sound_dot.style().polish(self.sound_dot)
+            self.sound_dot.set_level(level)
             self.sound_text.setText(message)
             self.sound_text.setToolTip(message)
             self._say(self.sound_dot, self.sound_text, "Sound", level, message)
         for component in COMPONENTS:
             status = self.model.status[component]
             dot = self.dots[component]
-            dot.setProperty("level", status.level)
-            dot.style().unpolish(dot)
-            dot.style().polish(dot)
+            dot.set_level(status.level)
             dot.setToolTip(status.level)
             self.texts[component].setText(status.message)
             self.texts[component].setToolTip(status.message)
@@ -200,7 +196,7 @@ class StatusPanel(QWidget):
 
     @staticmethod
     def _say(dot: QLabel, text: QLabel, name: str, level: str, message: str) -> None:
-        """The status line in words: the dot's colour is also said (its level), not only shown."""
+        """The status line in words: the dot's level is also said, not only shown."""
         words = LEVEL_WORDS.get(level, level)
         dot.setAccessibleName(f"{name}: {words}")
         text.setAccessibleName(f"{name}: {message or words}")
@@ -417,7 +413,8 @@ class TranscriptView(QTextBrowser):
 
 
 class Timeline(QWidget):
-    """The QA timeline: progress, the nudges as coloured ticks, click or drag to seek."""
+    """The QA timeline: progress, the nudges as marks above it (a severity's colour and shape, as
+    in the QA report: a triangle, a diamond, a square), click or drag to seek."""
 
     seek = Signal(float)
 
@@ -431,7 +428,7 @@ class Timeline(QWidget):
         self.setMinimumHeight(26)
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
         self.setCursor(Qt.CursorShape.PointingHandCursor)
-        self.setToolTip("Click or drag to seek; ticks are nudges. Keys: ← → 10 s, Home, End")
+        self.setToolTip("Click or drag to seek; marks are nudges: ▲ urgent, ◆ nudge, ■ tip. Keys: ← → 10 s, Home, End")
         self.setFocusPolicy(Qt.FocusPolicy.TabFocus)
         self.setAccessibleName("Timeline")
         self._describe()
@@ -444,8 +441,15 @@ class Timeline(QWidget):
             "Left and Right arrows seek 10 seconds, Home and End go to the start and end"
         )
 
+    def mark_side(self) -> int:
+        """A nudge mark's size: from the font, so it grows with a large one."""
+        return max(9, self.fontMetrics().capHeight() + 1)
+
     def sizeHint(self) -> QSize:
-        return QSize(200, 26)
+        return QSize(200, max(26, 2 * self.mark_side() + 6))
+
+    def minimumSizeHint(self) -> QSize:
+        return QSize(60, self.sizeHint().height())
 
     def set_state(self, position_s: float, duration_s: float, marks: list[Mark]) -> None:
         self.position_s = position_s
@@ -469,17 +473,12 @@ class Timeline(QWidget):
         p.drawRoundedRect(track, 2, 2)
         p.setBrush(self.theme.color("accent"))
         p.drawRoundedRect(QRectF(6, mid - 2, self._x(self.position_s) - 6, 4), 2, 2)
-        for mark in self.marks:
+        side = self.mark_side()
+        for mark in self.marks:  # above the track; a surface edge keeps marks at one moment apart
             x = self._x(mark.t_s)
-            p.setPen(
-                QPen(
-                    self.theme.color(mark.severity if mark.severity in SEVERITIES else "muted"),
-                    3,
-                    Qt.PenStyle.SolidLine,
-                    Qt.PenCapStyle.RoundCap,
-                )
-            )
-            p.drawLine(QPointF(x, mid - 9), QPointF(x, mid - 4))
+            colour = self.theme.color(mark.severity if mark.severity in SEVERITIES else "muted")
+            shape = QRectF(x - side / 2, mid - 2.5 - side, side, side)
+            paint_mark(p, severity_shape(mark.severity), shape, colour, self.theme.color("surface"))
         p.setPen(QPen(self.theme.color("surface"), 2))
         p.setBrush(self.theme.color("accent"))
         p.drawEllipse(QPointF(self._x(self.position_s), mid), 6, 6)

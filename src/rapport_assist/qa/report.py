@@ -20,14 +20,15 @@ from markupsafe import Markup
 
 from .. import timefmt
 from ..coaching import NO_PRAISE, time_words
+from ..types import SEVERITY_SHAPE
 from ..wording import one_side_note
 from .inputs import CallInput
 from .stats import CallStats
 
 SEVERITY_COLOR = {"high": "#d64545", "medium": "#e8a33d", "low": "#6b8fb8"}
-# a nudge mark's shape says its severity too (colour is never the only sign): a triangle, a
-# diamond, a square; each is outlined in MARK_EDGE, which keeps 3:1 against the white page
-SEVERITY_SHAPE = {"high": "triangle", "medium": "diamond", "low": "square"}
+# a nudge mark's shape says its severity too (colour is never the only sign): types.SEVERITY_SHAPE,
+# a triangle, a diamond, a square, as in the sidebar; each is outlined in MARK_EDGE, which keeps
+# 3:1 against the white page
 MARK_EDGE = "#1d2330"
 # the customer's orange keeps 4.5:1 as text on white (their name in the transcript; was #c2571a, 4.49:1)
 SPEAKER_COLOR = {"agent": "#2f6fb3", "customer": "#b5501a"}
