@@ -9,7 +9,7 @@ run: setup
 
 # everything but the suites marked `slow` (a few minutes); CI (.ci/run) runs test-slow after it.
 # Spread over one worker process per core, at most 4 (pytest-xdist; each worker loads the models
-# once, about 0.5 GB): `make test TEST_JOBS=0` runs it in one process.
+# once, a few hundred MB): `make test TEST_JOBS=0` runs it in one process.
 TEST_JOBS ?= $(shell n=$$(nproc 2>/dev/null || echo 1); [ $$n -gt 4 ] && n=4; echo $$n)
 test: setup
 	@.venv/bin/python -m pytest -q -m "not slow" -n $(TEST_JOBS)
