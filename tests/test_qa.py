@@ -8,6 +8,7 @@ import io
 import json
 import shutil
 import subprocess
+import tempfile
 from collections import Counter
 from pathlib import Path
 
@@ -174,21 +175,24 @@ def _chromium(page: Path) -> tuple[str, str]:
     exe = shutil.which("chromium") or shutil.which("chromium-browser")
     if exe is None:
         pytest.fail("chromium is not installed; it is a required test dependency: run 'make setup'")
-    run = subprocess.run(
-        [
-            exe,
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--enable-logging=stderr",
-            "--v=0",
-            "--dump-dom",
-            page.as_uri(),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    # a profile of its own: two test workers (make test runs pytest-xdist) never share one
+    with tempfile.TemporaryDirectory(prefix="chromium-profile-") as profile:
+        run = subprocess.run(
+            [
+                exe,
+                f"--user-data-dir={profile}",
+                "--headless",
+                "--no-sandbox",
+                "--disable-gpu",
+                "--enable-logging=stderr",
+                "--v=0",
+                "--dump-dom",
+                page.as_uri(),
+            ],
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
     console = "\n".join(line for line in run.stderr.splitlines() if ":CONSOLE" in line)
     return run.stdout, console
 

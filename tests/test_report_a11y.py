@@ -446,7 +446,7 @@ def test_a_keyboard_user_can_follow_a_nudge_mark_to_its_card_in_chromium(run, tm
     page = tmp_path / "report.html"
     page.write_text((run / "calls" / "demo" / "report.html").read_text(encoding="utf-8").replace("</body>", PROBE))
     done = subprocess.run(
-        [exe, "--headless", "--no-sandbox", "--disable-gpu", "--enable-logging=stderr", "--v=0", "--dump-dom",
+        [exe, f"--user-data-dir={tmp_path / 'profile'}", "--headless", "--no-sandbox", "--disable-gpu", "--enable-logging=stderr", "--v=0", "--dump-dom",
          page.as_uri()],
         capture_output=True, text=True, timeout=120,
     )  # fmt: skip
