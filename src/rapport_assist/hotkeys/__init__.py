@@ -41,6 +41,7 @@ __all__ = [
     "Combo",
     "Hotkeys",
     "HotkeysUnavailable",
+    "OFF",
     "lock_variants",
     "parse_bindings",
     "parse_combo",
@@ -94,7 +95,7 @@ def describe(bindings: Mapping[str, Combo], actions: Iterable[str] | None = None
     return " · ".join(f"{bindings[a]} {a}" for a in (actions if actions is not None else bindings))
 
 
-OFF = ("off", "off")
+OFF = ("off", "off")  # Hotkeys.state while they are not turned on
 
 
 class Hotkeys:
