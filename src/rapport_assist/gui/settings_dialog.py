@@ -11,6 +11,7 @@ from PySide6.QtWidgets import (
     QDialogButtonBox,
     QDoubleSpinBox,
     QFormLayout,
+    QGridLayout,
     QLabel,
     QLineEdit,
     QSpinBox,
@@ -113,24 +114,39 @@ class SettingsDialog(QDialog):
         # the hotkeys themselves would catch while they are on
         self.hotkeys_on = QCheckBox("System-wide hotkeys for the newest card")
         self.hotkeys_on.setChecked(prefs.bool("hotkeys/on", False) if hotkeys_on is None else hotkeys_on)
+        self.hotkeys_on.setToolTip(
+            "They act on the newest card from any application, also during a call, without moving "
+            "the keyboard focus; other applications lose these combinations while they are on."
+        )
         form.addRow("", self.hotkeys_on)
         combos = prefs.hotkey_combos()
         self.hotkey_edits: dict[str, QLineEdit] = {}
-        for action in ACTIONS:
+        grid = QGridLayout()  # two actions a row: the dialog stays short with a large font
+        grid.setContentsMargins(0, 0, 0, 0)
+        edit_width = self.fontMetrics().horizontalAdvance("Ctrl+Alt+W") + 24  # longer ones scroll
+        for index, action in enumerate(ACTIONS):
             edit = QLineEdit(combos[action])
             edit.setPlaceholderText(DEFAULT_COMBOS[action])
             edit.setToolTip(
                 f"{ACTION_WORDS[action].capitalize()} from any application (default {DEFAULT_COMBOS[action]})"
             )
+            edit.setAccessibleName(f"Hotkey: {action}")
+            edit.setAccessibleDescription(
+                f"{ACTION_WORDS[action].capitalize()} from any application, written like {DEFAULT_COMBOS[action]}"
+            )
+            edit.setMaximumWidth(edit_width)
+            caption = QLabel(action.capitalize())
+            caption.setBuddy(edit)
+            row, column = divmod(index, 2)
+            grid.addWidget(caption, row, 2 * column)
+            grid.addWidget(edit, row, 2 * column + 1)
             self.hotkey_edits[action] = edit
-            form.addRow(f"Hotkey: {action}", edit)
-        about_hotkeys = (
-            "They act on the newest card from any application, also during a call, without moving "
-            "the keyboard focus; other applications lose these combinations while they are on."
-        )
-        self.hotkeys_note = QLabel(f"Not available here: {hotkeys_note}" if hotkeys_note else about_hotkeys)
+        grid.setColumnStretch(4, 1)
+        form.addRow("Hotkeys", grid)
+        self.hotkeys_note = QLabel(f"Not available here: {hotkeys_note}")
         self.hotkeys_note.setObjectName("notice")
         self.hotkeys_note.setWordWrap(True)
+        self.hotkeys_note.setVisible(bool(hotkeys_note))
         form.addRow("", self.hotkeys_note)
         self.hotkeys_error = QLabel("")
         self.hotkeys_error.setObjectName("notice")
@@ -174,8 +190,6 @@ class SettingsDialog(QDialog):
             self.hotkeys_on: "Key combinations that act on the newest card from any application, "
             "also during a call, without moving the keyboard focus",
         }
-        for action, edit in self.hotkey_edits.items():
-            about[edit] = f"{ACTION_WORDS[action].capitalize()} from any application, e.g. {DEFAULT_COMBOS[action]}"
         for row in range(form.rowCount()):
             label = form.itemAt(row, QFormLayout.ItemRole.LabelRole)
             field = form.itemAt(row, QFormLayout.ItemRole.FieldRole)
