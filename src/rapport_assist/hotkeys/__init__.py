@@ -86,7 +86,7 @@ def platform_backend(environ: Mapping[str, str] | None = None, platform: str | N
     try:
         from .x11 import X11Backend
     except ImportError as exc:
-        raise HotkeysUnavailable(f"python-xlib is not installed ({exc}); run 'make setup'") from None
+        raise HotkeysUnavailable(f"python-xlib cannot be loaded ({exc}); run 'make setup'") from None
     return X11Backend(display)
 
 
