@@ -114,10 +114,10 @@ class FakeBackend:
         self.bindings: dict[str, Combo] = {}
         self.stops = 0
 
-    def start(self, bindings, on_action):
+    def start(self, bindings, on_action, on_lost):
         if self.fail is not None:
             raise self.fail
-        self.bindings, self.on_action = dict(bindings), on_action
+        self.bindings, self.on_action, self.on_lost = dict(bindings), on_action, on_lost
         return dict(self.refuse)
 
     def stop(self) -> None:
@@ -142,6 +142,11 @@ def test_combos_another_application_holds_are_named_and_the_others_still_work():
     fake.press("helpful")  # not grabbed: never acted on
     fake.press("dismiss")
     assert pressed == ["dismiss"]
+    old_lost = fake.on_lost
+    keys.apply(True, {})
+    assert keys.lost(keys.generation - 1, "an earlier grab's end") == keys.state and keys.backend is fake
+    assert keys.state[0] == "warning"
+    old_lost("ignored: the window is not told")  # no on_lost given: nothing to call
     fake.refuse = {a: hotkeys.HELD for a in hotkeys.ACTIONS}
     level, message = keys.apply(True, {})
     assert level == "error" and message.startswith("not available: Ctrl+Alt+J (dismiss), Ctrl+Alt+P")
@@ -351,9 +356,14 @@ window.close()
 """
 
 
+class Xvfb:
+    def __init__(self, name: str, server: subprocess.Popen) -> None:
+        self.name, self.server = name, server
+
+
 @pytest.fixture
 def xvfb():
-    """A fresh Xvfb display (its number as ':N'), gone after the test."""
+    """A fresh Xvfb display (``.name``: ':N', ``.server``: its process), gone after the test."""
     if shutil.which("Xvfb") is None:
         pytest.skip("Xvfb is not installed (make setup installs xvfb)")
     read, write = os.pipe()
@@ -369,28 +379,33 @@ def xvfb():
         number = os.read(read, 16).decode().strip() if ready else ""
         if not number:
             pytest.skip("Xvfb did not start")
-        yield f":{number}"
+        yield Xvfb(f":{number}", server)
     finally:
         os.close(read)
         server.terminate()
         server.wait(10)
 
 
-def test_a_real_x11_hotkey_dismisses_the_newest_card_while_the_crm_keeps_the_keyboard(xvfb, tmp_path):
+def need_xlib() -> None:
     try:
-        import Xlib.display as display_module
-        from Xlib import XK, X
-        from Xlib.ext import xtest
+        import Xlib.display  # noqa: F401
     except ImportError as exc:  # python-xlib, or its six, missing
         pytest.skip(f"python-xlib cannot be imported ({exc}): run 'make setup'")
 
+
+def test_a_real_x11_hotkey_dismisses_the_newest_card_while_the_crm_keeps_the_keyboard(xvfb, tmp_path):
+    need_xlib()
+    import Xlib.display as display_module
+    from Xlib import XK, X
+    from Xlib.ext import xtest
+
     env = {k: v for k, v in os.environ.items() if k not in ("WAYLAND_DISPLAY", "QT_QPA_PLATFORM")}
-    env.update(DISPLAY=xvfb, QT_QPA_PLATFORM="xcb", XDG_SESSION_TYPE="x11")
+    env.update(DISPLAY=xvfb.name, QT_QPA_PLATFORM="xcb", XDG_SESSION_TYPE="x11")
     code = CHILD.format(tests=str(HERE), ini=str(tmp_path / "sidebar.ini"))
     child = subprocess.Popen(
         [sys.executable, "-c", code], env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
     )
-    display = display_module.Display(xvfb)
+    display = display_module.Display(xvfb.name)
     try:
         assert child.stdout is not None and child.stdin is not None
         ready = json.loads(child.stdout.readline() or "{}")
@@ -423,3 +438,21 @@ def test_a_real_x11_hotkey_dismisses_the_newest_card_while_the_crm_keeps_the_key
         if child.poll() is None:
             child.kill()
             child.wait()
+
+
+def test_the_status_line_says_when_the_x_display_goes_away(xvfb, qtbot, tmp_path):
+    """Real grabs (python-xlib, this process's Qt offscreen), then the X server ends: no crash,
+    the Hotkeys line says they stopped and why."""
+    need_xlib()
+    window = build(tmp_path / "sidebar.ini", hotkeys_on=True)
+    qtbot.addWidget(window)
+    window.hotkeys.make_backend = lambda: platform_backend({"DISPLAY": xvfb.name}, "linux")
+    assert window.apply_hotkeys()[0] == "ok"
+    xvfb.server.terminate()
+    xvfb.server.wait(10)
+    qtbot.waitUntil(lambda: window.hotkeys.state[0] == "error")
+    assert (
+        window.status_panel.hotkeys_text.text()
+        == f"stopped: the X display {xvfb.name} went away (ConnectionClosedError)"
+    )
+    assert window.hotkeys.backend is None

@@ -127,9 +127,13 @@ class HotkeyBridge(QObject):
     through a queued signal."""
 
     pressed = Signal(str)  # the action: dismiss, snooze, helpful, wrong
+    lost = Signal(int, str)  # (Hotkeys.generation, why): the grabs ended on their own
 
     def send(self, action: str) -> None:  # any thread
         self.pressed.emit(action)
+
+    def send_lost(self, generation: int, reason: str) -> None:  # any thread
+        self.lost.emit(generation, reason)
 
 
 class RuleWatcher(QObject):

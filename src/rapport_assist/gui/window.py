@@ -91,7 +91,8 @@ class SidebarWindow(QWidget):
         self._hotkeys_override = hotkeys
         self.hotkey_bridge = HotkeyBridge(self)
         self.hotkey_bridge.pressed.connect(self._on_hotkey, Qt.ConnectionType.QueuedConnection)
-        self.hotkeys = Hotkeys(self.hotkey_bridge.send)
+        self.hotkey_bridge.lost.connect(self._on_hotkeys_lost, Qt.ConnectionType.QueuedConnection)
+        self.hotkeys = Hotkeys(self.hotkey_bridge.send, on_lost=self.hotkey_bridge.send_lost)
 
         self.setObjectName("sidebar")
         self.setWindowTitle("Rapport Assist")
@@ -320,6 +321,11 @@ class SidebarWindow(QWidget):
         state = self.hotkeys.apply(self.hotkeys_wanted(), self.prefs.hotkey_combos())
         self.status_panel.set_hotkeys(None if state == HOTKEYS_OFF else state)
         return state
+
+    def _on_hotkeys_lost(self, generation: int, reason: str) -> None:
+        """The grabs ended on their own (the X server went away…): the status line says so."""
+        state = self.hotkeys.lost(generation, reason)
+        self.status_panel.set_hotkeys(None if state == HOTKEYS_OFF else state)
 
     def _on_hotkey(self, action: str) -> None:
         """A system-wide hotkey: the newest card's action, as its shortcut inside the panel; the

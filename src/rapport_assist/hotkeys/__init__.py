@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import os
 import sys
+from functools import partial
 from typing import Callable, Iterable, Mapping, Protocol
 
 from .combos import (
@@ -53,8 +54,11 @@ __all__ = [
 class Backend(Protocol):
     """One platform's global key grabs."""
 
-    def start(self, bindings: Mapping[str, Combo], on_action: Callable[[str], None]) -> dict[str, str]:
-        """Grab every combo; ``on_action(action)`` is called (from any thread) when one is pressed.
+    def start(
+        self, bindings: Mapping[str, Combo], on_action: Callable[[str], None], on_lost: Callable[[str], None]
+    ) -> dict[str, str]:
+        """Grab every combo; ``on_action(action)`` is called (from any thread) when one is pressed,
+        ``on_lost(reason)`` once if the grabs end on their own (the X server went away…).
         Returns action -> why its combo could not be grabbed, without the combo (``HELD``…);
         raises HotkeysUnavailable when none can be (no display…)."""
         ...
@@ -106,10 +110,17 @@ class Hotkeys:
     none can work here, with the reason."""
 
     def __init__(
-        self, on_action: Callable[[str], None], make_backend: Callable[[], Backend] = platform_backend
+        self,
+        on_action: Callable[[str], None],
+        make_backend: Callable[[], Backend] = platform_backend,
+        on_lost: Callable[[int, str], None] | None = None,
     ) -> None:
         self.on_action = on_action
         self.make_backend = make_backend
+        # (generation, reason) from the backend's thread when its grabs end on their own: the
+        # caller hands it to its own thread and calls ``lost`` there
+        self.on_lost = on_lost
+        self.generation = 0
         self.backend: Backend | None = None
         self.bindings: dict[str, Combo] = {}
         self.active: dict[str, Combo] = {}  # the combos grabbed and working
@@ -132,7 +143,8 @@ class Hotkeys:
         try:
             backend = self.make_backend()
             self.backend = backend
-            refused = backend.start(self.bindings, self._pressed)
+            self.generation += 1
+            refused = backend.start(self.bindings, self._pressed, partial(self._backend_lost, self.generation))
         except HotkeysUnavailable as exc:
             self.stop()
             self.state = ("error", f"not available: {exc}")
@@ -158,6 +170,18 @@ class Hotkeys:
             if action in refused:
                 groups.setdefault(refused[action], []).append(f"{self.bindings[action]} ({action})")
         return "; ".join(f"{', '.join(combos)}: {reason}" for reason, combos in groups.items())
+
+    def _backend_lost(self, generation: int, reason: str) -> None:  # the backend's thread
+        if self.on_lost is not None:
+            self.on_lost(generation, reason)
+
+    def lost(self, generation: int, reason: str) -> tuple[str, str]:
+        """The grabs of apply number ``generation`` ended on their own: said, released (a later
+        apply's are left alone). The state."""
+        if generation == self.generation and self.backend is not None:
+            self.stop()
+            self.state = ("error", f"stopped: {reason}")
+        return self.state
 
     def _pressed(self, action: str) -> None:
         if action in self.active:

@@ -56,13 +56,15 @@ class WindowsBackend:
         self._error = ""
         self._refused: dict[str, str] = {}
 
-    def start(self, bindings: Mapping[str, Combo], on_action: Callable[[str], None]) -> dict[str, str]:
+    def start(
+        self, bindings: Mapping[str, Combo], on_action: Callable[[str], None], on_lost: Callable[[str], None]
+    ) -> dict[str, str]:
         self.stop()
         self._ready.clear()
         self._error = ""
         self._refused = {}
         self._thread = threading.Thread(
-            target=self._run, args=(dict(bindings), on_action), name="hotkeys-windows", daemon=True
+            target=self._run, args=(dict(bindings), on_action, on_lost), name="hotkeys-windows", daemon=True
         )
         self._thread.start()
         if not self._ready.wait(START_TIMEOUT_S):
@@ -83,7 +85,9 @@ class WindowsBackend:
         thread.join(START_TIMEOUT_S)
         self._thread_id = 0
 
-    def _run(self, bindings: dict[str, Combo], on_action: Callable[[str], None]) -> None:
+    def _run(
+        self, bindings: dict[str, Combo], on_action: Callable[[str], None], on_lost: Callable[[str], None]
+    ) -> None:
         try:
             from ctypes import wintypes
 
@@ -127,7 +131,10 @@ class WindowsBackend:
             self._ready.set()
             while True:
                 got = user32.GetMessageW(ctypes.byref(msg), None, 0, 0)
-                if got == 0 or got == -1:  # WM_QUIT, or an error
+                if got == 0:  # WM_QUIT from stop()
+                    return
+                if got == -1:
+                    on_lost(f"the hotkey message loop failed (Windows error {vars(ctypes)['get_last_error']()})")
                     return
                 if msg.message == WM_HOTKEY and int(msg.wParam) in ids:
                     try:

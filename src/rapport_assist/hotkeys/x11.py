@@ -65,14 +65,19 @@ class X11Backend:
         self._error = ""
         self._refused: dict[str, str] = {}
 
-    def start(self, bindings: Mapping[str, Combo], on_action: Callable[[str], None]) -> dict[str, str]:
+    def start(
+        self, bindings: Mapping[str, Combo], on_action: Callable[[str], None], on_lost: Callable[[str], None]
+    ) -> dict[str, str]:
         self.stop()
         self._ready.clear()
         self._error = ""
         self._refused = {}
         self._wake = os.pipe()
         self._thread = threading.Thread(
-            target=self._run, args=(dict(bindings), on_action, self._wake[0]), name="hotkeys-x11", daemon=True
+            target=self._run,
+            args=(dict(bindings), on_action, on_lost, self._wake[0]),
+            name="hotkeys-x11",
+            daemon=True,
         )
         self._thread.start()
         if not self._ready.wait(START_TIMEOUT_S):
@@ -98,7 +103,9 @@ class X11Backend:
                 os.close(fd)
 
     # -- the thread ---------------------------------------------------------------------------
-    def _run(self, bindings: dict[str, Combo], on_action: Callable[[str], None], wake: int) -> None:
+    def _run(
+        self, bindings: dict[str, Combo], on_action: Callable[[str], None], on_lost: Callable[[str], None], wake: int
+    ) -> None:
         try:
             display = Xlib.display.Display(self.display_name)
         except (Xlib.error.DisplayError, OSError, Xlib.error.XError) as exc:
@@ -111,10 +118,12 @@ class X11Backend:
             table, locks = self._grab(display, root, bindings, grabs)
             self._ready.set()
             self._loop(display, table, locks, on_action, wake)
-        except Exception as exc:  # a lost connection…: no hotkeys any more, never a crash
+        except Exception as exc:  # a lost connection…: no hotkeys any more, said, never a crash
             if not self._ready.is_set():
                 self._error = f"the X display refused the key grabs ({type(exc).__name__}: {exc})"
                 self._ready.set()
+            else:
+                on_lost(f"the X display {self.display_name} went away ({type(exc).__name__})")
         finally:
             try:
                 for (keycode, _mask), variants in grabs.items():
