@@ -8,6 +8,7 @@ from __future__ import annotations
 import io
 import json
 import os
+import queue
 import select
 import shutil
 import subprocess
@@ -456,3 +457,47 @@ def test_the_status_line_says_when_the_x_display_goes_away(xvfb, qtbot, tmp_path
         == f"stopped: the X display {xvfb.name} went away (ConnectionClosedError)"
     )
     assert window.hotkeys.backend is None
+
+
+def test_after_a_keyboard_remap_each_combo_follows_its_letter(xvfb):
+    """The W and Z keys swap letters (as AZERTY has them): Ctrl+Alt+W is grabbed again on the key
+    that types w now, and the key that typed it before acts no more."""
+    need_xlib()
+    from Xlib import XK, X
+    from Xlib.display import Display
+    from Xlib.ext import xtest
+
+    pressed: queue.Queue[str] = queue.Queue()
+    keys = Hotkeys(pressed.put, make_backend=lambda: platform_backend({"DISPLAY": xvfb.name}, "linux"))
+    assert keys.apply(True, {})[0] == "ok"
+    display = Display(xvfb.name)
+    try:
+        ctrl, alt, j, w, z = (
+            display.keysym_to_keycode(XK.string_to_keysym(k)) for k in ("Control_L", "Alt_L", "j", "w", "z")
+        )
+        rows = display.get_keyboard_mapping(w, 1)[0], display.get_keyboard_mapping(z, 1)[0]
+        display.change_keyboard_mapping(w, [rows[1]])
+        display.change_keyboard_mapping(z, [rows[0]])
+
+        def combo(keycode: int) -> None:
+            for code in (ctrl, alt, keycode):
+                xtest.fake_input(display, X.KeyPress, code)
+            for code in (keycode, alt, ctrl):
+                xtest.fake_input(display, X.KeyRelease, code)
+            display.sync()
+
+        got = ""
+        for _ in range(50):  # until the hotkeys' thread has grabbed again (a few ms)
+            combo(z)  # the key that types w now
+            try:
+                got = pressed.get(timeout=0.1)
+                break
+            except queue.Empty:
+                continue
+        assert got == "wrong"
+        combo(w)  # types z now: nothing
+        combo(j)
+        assert pressed.get(timeout=5) == "dismiss"
+    finally:
+        display.close()
+        keys.stop()

@@ -5,9 +5,12 @@ A grab matches the modifier state exactly, so each combo is grabbed once per Cap
 variant. The X server refuses a grab another client already holds (BadAccess): that combo is
 reported as taken and the others still work. The grabbing client gets the key events and the
 window with the keyboard focus does not, but the focus stays where it was: the sidebar is never
-raised or activated. One background thread owns the X connection (python-xlib is not
-thread-safe without its ``threaded`` module); it opens it, grabs, then waits on the socket and
-on a pipe that ``stop`` writes to, and ungrabs before it closes the connection.
+raised or activated. When the keyboard mapping changes (MappingNotify: another layout, a new
+modifier map) the combos are grabbed again, on the keys that now type their letters (a combo the
+new layout cannot type, or another client took meanwhile, then stays off until the next apply;
+the status line is not updated for it). One background thread owns the X connection
+(python-xlib is not thread-safe without its ``threaded`` module); it opens it, grabs, then waits
+on the socket and on a pipe that ``stop`` writes to, and ungrabs before it closes the connection.
 """
 
 from __future__ import annotations
@@ -115,9 +118,14 @@ class X11Backend:
         grabs: dict[tuple[int, int], list[int]] = {}  # (keycode, mask) -> its lock variants
         try:
             root = display.screen().root
-            table, locks = self._grab(display, root, bindings, grabs)
+
+            def grab() -> tuple[dict[tuple[int, int], str], int]:
+                self._ungrab(display, grabs)
+                return self._grab(display, root, bindings, grabs)
+
+            table, locks = grab()
             self._ready.set()
-            self._loop(display, table, locks, on_action, wake)
+            self._loop(display, table, locks, on_action, wake, grab)
         except Exception as exc:  # a lost connection…: no hotkeys any more, said, never a crash
             if not self._ready.is_set():
                 self._error = f"the X display refused the key grabs ({type(exc).__name__}: {exc})"
@@ -126,18 +134,24 @@ class X11Backend:
                 on_lost(f"the X display {self.display_name} went away ({type(exc).__name__})")
         finally:
             try:
-                for (keycode, _mask), variants in grabs.items():
-                    for variant in variants:
-                        display.screen().root.ungrab_key(keycode, variant)
+                self._ungrab(display, grabs)
                 display.close()
             except Exception:  # the connection is already gone
                 pass
+
+    @staticmethod
+    def _ungrab(display: Any, grabs: dict[tuple[int, int], list[int]]) -> None:
+        for (keycode, _mask), variants in grabs.items():
+            for variant in variants:
+                display.screen().root.ungrab_key(keycode, variant)
+        grabs.clear()
 
     def _grab(
         self, display: Any, root: Any, bindings: dict[str, Combo], grabs: dict[tuple[int, int], list[int]]
     ) -> tuple[dict[tuple[int, int], str], int]:
         masks, locks = modifier_masks(display)
         table: dict[tuple[int, int], str] = {}
+        self._refused.clear()
         for action, combo in bindings.items():
             keycode = display.keysym_to_keycode(_keysym(combo.key))
             if not keycode:
@@ -171,13 +185,19 @@ class X11Backend:
         lock_bits: int,
         on_action: Callable[[str], None],
         wake: int,
+        regrab: Callable[[], tuple[dict[tuple[int, int], str], int]],
     ) -> None:
         released: tuple[int, int] | None = None  # (keycode, time) of the last key release
         fd = display.fileno()
         while True:
             while display.pending_events():
                 event = display.next_event()
-                if event.type == X.KeyRelease:
+                if event.type == X.MappingNotify and event.request in (X.MappingKeyboard, X.MappingModifier):
+                    # another keyboard layout or modifier map: the combos' keys may sit on other
+                    # keycodes now (QWERTY W is AZERTY Z), so they are grabbed again
+                    display.refresh_keyboard_mapping(event)
+                    table, lock_bits = regrab()
+                elif event.type == X.KeyRelease:
                     released = (event.detail, event.time)
                 elif event.type == X.KeyPress:
                     # auto-repeat sends release + press with one timestamp: one action per press
