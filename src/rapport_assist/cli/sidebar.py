@@ -27,6 +27,13 @@ def _add_sidebar_parser(sub: argparse._SubParsersAction) -> None:
     own.add_argument("--demo", action="store_true", help="review the bundled demo call right away")
     own.add_argument("--speed", choices=("1", "2", "4", "max"), help="QA replay speed (default: the last one used)")
     own.add_argument("--style", choices=("light", "dark"), help="colour style (default: the saved one, else light)")
+    own.add_argument(
+        "--hotkeys",
+        choices=("on", "off"),
+        help="system-wide hotkeys that act on the newest card from any application, also during a call "
+        "(Ctrl+Alt+J dismiss, P snooze, H helpful, W wrong; change them in Settings): on or off for this "
+        "session (default: the saved setting, else off; X11 and Windows only)",
+    )
     own.add_argument("--settings", type=Path, metavar="FILE", help=argparse.SUPPRESS)
     own.add_argument(
         "--feedback",
@@ -88,6 +95,7 @@ def _sidebar(args: argparse.Namespace, con: Console) -> int:
         demo=args.demo,
         speed=parse_speed(args.speed) if args.speed else None,
         style=args.style,
+        hotkeys=None if args.hotkeys is None else args.hotkeys == "on",
         model_dir=Path(args.model) if args.model else None,
         compute_type=args.compute_type,
         threads=args.threads,

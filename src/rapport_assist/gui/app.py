@@ -44,6 +44,7 @@ class SidebarOptions:
     demo: bool = False
     speed: float | None = None
     style: str | None = None
+    hotkeys: bool | None = None  # --hotkeys on/off for this session; None: the saved setting (off by default)
     model_dir: Path | None = None
     compute_type: str = "int8"
     threads: int = 2
@@ -372,7 +373,7 @@ def build_window(
     backend.status.connect(lambda c, level, m: model.set_status(c, level, m))
     if backend.last_status is not None:  # said before the window existed
         model.set_status(*backend.last_status)
-    window = SidebarWindow(model, prefs, backend, None, style=options.style)
+    window = SidebarWindow(model, prefs, backend, None, style=options.style, hotkeys=options.hotkeys)
     backend.setParent(window)
     if load_rules:
         attach_rules(window, backend, options.rules)

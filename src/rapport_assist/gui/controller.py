@@ -12,6 +12,7 @@ from typing import Any, Union
 from PySide6.QtCore import QFileSystemWatcher, QObject, QSettings, QTimer, Signal, Slot
 
 from ..assist import AssistModel, BudgetConfig, Rewind
+from ..hotkeys import ACTIONS, DEFAULT_COMBOS
 from ..rules import RuleLibrary
 from ..rules.model import RuleSet
 from ..types import Event, SpeechActivity
@@ -119,6 +120,20 @@ class CallController(QObject):
         if self.model.active and model_now is not None:
             self.model.advance(model_now)
         self.ticked.emit(now)
+
+
+class HotkeyBridge(QObject):
+    """A system-wide hotkey, pressed on its backend's thread (``hotkeys``), reaches the GUI thread
+    through a queued signal."""
+
+    pressed = Signal(str)  # the action: dismiss, snooze, helpful, wrong
+    lost = Signal(int, str)  # (Hotkeys.generation, why): the grabs ended on their own
+
+    def send(self, action: str) -> None:  # any thread
+        self.pressed.emit(action)
+
+    def send_lost(self, generation: int, reason: str) -> None:  # any thread
+        self.lost.emit(generation, reason)
 
 
 class RuleWatcher(QObject):
@@ -242,6 +257,10 @@ class Prefs:
 
     def set_speed(self, speed: float) -> None:
         self.set("qa/speed", "max" if math.isinf(speed) else f"{speed:g}")
+
+    def hotkey_combos(self) -> dict[str, str]:
+        """action -> its system-wide hotkey as saved ("Ctrl+Alt+J"…; the default when unset)."""
+        return {action: str(self.get(f"hotkeys/{action}", DEFAULT_COMBOS[action])) for action in ACTIONS}
 
     def bool(self, key: str, default: bool) -> bool:
         value = self.get(key, default)

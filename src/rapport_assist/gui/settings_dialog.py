@@ -1,4 +1,5 @@
-"""Settings: devices, style, the attention budget, focus. Saved with QSettings via ``Prefs``."""
+"""Settings: devices, style, the attention budget, focus, the system-wide hotkeys. Saved with
+QSettings via ``Prefs``."""
 
 from __future__ import annotations
 
@@ -10,13 +11,16 @@ from PySide6.QtWidgets import (
     QDialogButtonBox,
     QDoubleSpinBox,
     QFormLayout,
+    QGridLayout,
     QLabel,
+    QLineEdit,
     QSpinBox,
     QVBoxLayout,
     QWidget,
 )
 
 from ..assist import BudgetConfig
+from ..hotkeys import ACTION_WORDS, ACTIONS, DEFAULT_COMBOS, parse_bindings
 from .controller import Prefs
 
 
@@ -37,7 +41,13 @@ class SecondsBox(QDoubleSpinBox):
 
 class SettingsDialog(QDialog):
     def __init__(
-        self, prefs: Prefs, devices: list[tuple[str, str]] | None, device_note: str, parent: QWidget | None = None
+        self,
+        prefs: Prefs,
+        devices: list[tuple[str, str]] | None,
+        device_note: str,
+        parent: QWidget | None = None,
+        hotkeys_on: bool | None = None,
+        hotkeys_note: str = "",
     ) -> None:
         super().__init__(parent)
         self.setWindowTitle("Rapport Assist settings")
@@ -100,6 +110,50 @@ class SettingsDialog(QDialog):
         self.never_focus.setChecked(prefs.bool("focus/never", False))
         form.addRow("", self.never_focus)
 
+        # system-wide hotkeys: typed as text ("Ctrl+Alt+J"), not recorded from key presses, which
+        # the hotkeys themselves would catch while they are on
+        self.hotkeys_on = QCheckBox("System-wide hotkeys for the newest card")
+        self.hotkeys_on.setChecked(prefs.bool("hotkeys/on", False) if hotkeys_on is None else hotkeys_on)
+        self.hotkeys_on.setToolTip(
+            "They act on the newest card from any application, also during a call, without moving "
+            "the keyboard focus; other applications lose these combinations while they are on."
+        )
+        form.addRow("", self.hotkeys_on)
+        combos = prefs.hotkey_combos()
+        self.hotkey_edits: dict[str, QLineEdit] = {}
+        grid = QGridLayout()  # two actions a row: the dialog stays short with a large font
+        grid.setContentsMargins(0, 0, 0, 0)
+        edit_width = self.fontMetrics().horizontalAdvance("Ctrl+Alt+W") + 24  # longer ones scroll
+        for index, action in enumerate(ACTIONS):
+            edit = QLineEdit(combos[action])
+            edit.setPlaceholderText(DEFAULT_COMBOS[action])
+            edit.setToolTip(
+                f"{ACTION_WORDS[action].capitalize()} from any application (default {DEFAULT_COMBOS[action]})"
+            )
+            edit.setAccessibleName(f"Hotkey: {action}")
+            edit.setAccessibleDescription(
+                f"{ACTION_WORDS[action].capitalize()} from any application, written like {DEFAULT_COMBOS[action]}"
+            )
+            edit.setMaximumWidth(edit_width)
+            caption = QLabel(action.capitalize())
+            caption.setBuddy(edit)
+            row, column = divmod(index, 2)
+            grid.addWidget(caption, row, 2 * column)
+            grid.addWidget(edit, row, 2 * column + 1)
+            self.hotkey_edits[action] = edit
+        grid.setColumnStretch(4, 1)
+        form.addRow("Hotkeys", grid)
+        self.hotkeys_note = QLabel(f"Not available here: {hotkeys_note}")
+        self.hotkeys_note.setObjectName("notice")
+        self.hotkeys_note.setWordWrap(True)
+        self.hotkeys_note.setVisible(bool(hotkeys_note))
+        form.addRow("", self.hotkeys_note)
+        self.hotkeys_error = QLabel("")
+        self.hotkeys_error.setObjectName("notice")
+        self.hotkeys_error.setWordWrap(True)
+        self.hotkeys_error.setVisible(False)
+        form.addRow("", self.hotkeys_error)
+
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
         self.buttons = buttons
         for button in buttons.buttons():
@@ -133,6 +187,8 @@ class SettingsDialog(QDialog):
             self.hold: "New cards wait until you stop speaking",
             self.urgent: "Which cards may appear while you speak",
             self.never_focus: "The panel never takes the keyboard, even outside live calls (Tab then cannot reach it)",
+            self.hotkeys_on: "Key combinations that act on the newest card from any application, "
+            "also during a call, without moving the keyboard focus",
         }
         for row in range(form.rowCount()):
             label = form.itemAt(row, QFormLayout.ItemRole.LabelRole)
@@ -147,6 +203,25 @@ class SettingsDialog(QDialog):
             if widget is not None and widget in about:
                 widget.setAccessibleDescription(about[widget])
         self.setAccessibleName(self.windowTitle())
+
+    def hotkey_texts(self) -> dict[str, str]:
+        return {action: edit.text().strip() or DEFAULT_COMBOS[action] for action, edit in self.hotkey_edits.items()}
+
+    def accept(self) -> None:
+        """OK: refused (the dialog stays open, the problem said under the hotkeys) while a hotkey
+        does not parse or two actions share one."""
+        try:
+            parse_bindings(self.hotkey_texts())
+        except ValueError as exc:
+            self.hotkeys_error.setText(f"Hotkeys: {exc}")
+            self.hotkeys_error.setVisible(True)
+            self.hotkeys_error.setAccessibleName(f"Hotkeys: {exc}")
+            bad = next((self.hotkey_edits[a] for a in ACTIONS if str(exc).startswith(f"{a}:")), None)
+            if bad is not None:
+                bad.setFocus()
+                bad.selectAll()
+            return
+        super().accept()
 
     def budget(self) -> BudgetConfig:
         urgent = self.urgent.currentData()
@@ -167,5 +242,8 @@ class SettingsDialog(QDialog):
         self.prefs.set("devices/customer", self.customer.currentData())
         self.prefs.set("style", self.style_combo.currentData())
         self.prefs.set("focus/never", self.never_focus.isChecked())
+        self.prefs.set("hotkeys/on", self.hotkeys_on.isChecked())
+        for action, combo in parse_bindings(self.hotkey_texts()).items():
+            self.prefs.set(f"hotkeys/{action}", str(combo))
         self.prefs.set_budget(self.budget())
         self.prefs.sync()

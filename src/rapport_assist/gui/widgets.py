@@ -139,6 +139,18 @@ class StatusPanel(QWidget):
         grid.addWidget(self.sound_icon, row, 1)
         grid.addWidget(self.sound_name, row, 2)
         grid.addWidget(self.sound_text, row, 3)
+        # the system-wide hotkeys (Settings): shown only while they are turned on
+        self.hotkeys_dot = StatusDot()
+        self.hotkeys_icon = QLabel()
+        self.hotkeys_icon.setPixmap(theme.icon("keyboard").pixmap(QSize(16, 16)))
+        self.hotkeys_icon.setAccessibleName("Hotkeys")
+        self.hotkeys_name = _label("Hotkeys", "statusText")
+        self.hotkeys_text = _label("", "statusText")
+        grid.addWidget(self.hotkeys_dot, row + 1, 0, Qt.AlignmentFlag.AlignVCenter)
+        grid.addWidget(self.hotkeys_icon, row + 1, 1)
+        grid.addWidget(self.hotkeys_name, row + 1, 2)
+        grid.addWidget(self.hotkeys_text, row + 1, 3)
+        self.hotkeys: tuple[str, str] | None = None
         self._grid = grid
         self.review_sound: tuple[str, str] | None = None
         grid.setColumnStretch(3, 1)
@@ -158,7 +170,21 @@ class StatusPanel(QWidget):
         self.review_sound = sound
         self.sync()
 
+    def set_hotkeys(self, state: tuple[str, str] | None) -> None:
+        """(level, message) of the system-wide hotkeys; None: they are off (no line)."""
+        self.hotkeys = state
+        self.sync()
+
     def sync(self) -> None:
+        for w in (self.hotkeys_dot, self.hotkeys_icon, self.hotkeys_name, self.hotkeys_text):
+            w.setVisible(self.hotkeys is not None)
+        if self.hotkeys is not None:
+            level, message = self.hotkeys
+            self.hotkeys_dot.set_level(level)
+            self.hotkeys_dot.setToolTip(level)
+            self.hotkeys_text.setText(message)
+            self.hotkeys_text.setToolTip(message)
+            self._say(self.hotkeys_dot, self.hotkeys_text, "Hotkeys", level, message)
         sound = self.review_sound
         review = sound is not None
         for component in ("microphone", "customer"):

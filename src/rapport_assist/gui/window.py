@@ -32,11 +32,13 @@ from PySide6.QtWidgets import (
 )
 
 from ..assist import AssistModel
+from ..hotkeys import OFF as HOTKEYS_OFF
+from ..hotkeys import Hotkeys, probe
 from ..playback import SPEEDS
 from ..wording import clause
 from .cards import CardStack, HistoryList, _label, clock
 from .coaching_view import CoachingPanel
-from .controller import CallController, Prefs, RuleWatcher
+from .controller import CallController, HotkeyBridge, Prefs, RuleWatcher
 from .resources import Theme, font_scale
 from .widgets import PromiseList, Section, StatusPanel, Timeline, ToneMeter, TranscriptView, speed_text
 
@@ -70,6 +72,7 @@ class SidebarWindow(QWidget):
         rules: RuleWatcher | None = None,
         style: str | None = None,
         parent: QWidget | None = None,
+        hotkeys: bool | None = None,
     ) -> None:
         super().__init__(parent)
         self.model = model
@@ -83,6 +86,13 @@ class SidebarWindow(QWidget):
         self.qa_path: Path | None = None
         self.player: Any = None
         self._focus_guard: bool | None = None
+        # system-wide hotkeys for the newest card (off unless turned on: Settings, or --hotkeys on
+        # for this session), pressed on a backend thread, acted on here
+        self._hotkeys_override = hotkeys
+        self.hotkey_bridge = HotkeyBridge(self)
+        self.hotkey_bridge.pressed.connect(self._on_hotkey, Qt.ConnectionType.QueuedConnection)
+        self.hotkey_bridge.lost.connect(self._on_hotkeys_lost, Qt.ConnectionType.QueuedConnection)
+        self.hotkeys = Hotkeys(self.hotkey_bridge.send, on_lost=self.hotkey_bridge.send_lost)
 
         self.setObjectName("sidebar")
         self.setWindowTitle("Rapport Assist")
@@ -104,6 +114,7 @@ class SidebarWindow(QWidget):
         self._restore_geometry()
         self._shortcuts()
         self.apply_tab_order()
+        self.apply_hotkeys()
         app = QApplication.instance()
         if isinstance(app, QApplication):
             app.focusChanged.connect(self._on_focus_changed)
@@ -298,6 +309,29 @@ class SidebarWindow(QWidget):
         elif action == "dismiss":
             self.model.dismiss(card.id)
 
+    def hotkeys_wanted(self) -> bool:
+        """The system-wide hotkeys are asked for: --hotkeys for this session, else the setting."""
+        if self._hotkeys_override is not None:
+            return self._hotkeys_override
+        return self.prefs.bool("hotkeys/on", False)
+
+    def apply_hotkeys(self) -> tuple[str, str]:
+        """Grab the system-wide hotkeys (or release them) as asked; their state goes to the
+        status panel's Hotkeys line (none while they are off)."""
+        state = self.hotkeys.apply(self.hotkeys_wanted(), self.prefs.hotkey_combos())
+        self.status_panel.set_hotkeys(None if state == HOTKEYS_OFF else state)
+        return state
+
+    def _on_hotkeys_lost(self, generation: int, reason: str) -> None:
+        """The grabs ended on their own (the X server went away…): the status line says so."""
+        state = self.hotkeys.lost(generation, reason)
+        self.status_panel.set_hotkeys(None if state == HOTKEYS_OFF else state)
+
+    def _on_hotkey(self, action: str) -> None:
+        """A system-wide hotkey: the newest card's action, as its shortcut inside the panel; the
+        keyboard focus and the active window stay where they are."""
+        self._newest_action(action)
+
     # -- style, place ----------------------------------------------------------------------------
     def set_style(self, name: str, save: bool = True) -> None:
         self.theme = Theme(name, self.theme.scale)
@@ -313,6 +347,7 @@ class SidebarWindow(QWidget):
         for component, label in self.status_panel.icons.items():
             label.setPixmap(self.theme.icon(StatusPanel.ICONS[component]).pixmap(16, 16))
         self.status_panel.sound_icon.setPixmap(self.theme.icon("headset").pixmap(16, 16))
+        self.status_panel.hotkeys_icon.setPixmap(self.theme.icon("keyboard").pixmap(16, 16))
         self._update_play_icon()
         if hasattr(self, "dark_action") and self.dark_action.isChecked() != (name == "dark"):
             self.dark_action.setChecked(name == "dark")
@@ -373,6 +408,7 @@ class SidebarWindow(QWidget):
             section.fit(width)
 
     def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802
+        self.hotkeys.stop()
         self.controller.stop()
         self._stop_player()
         self._save_geometry()
@@ -616,7 +652,10 @@ class SidebarWindow(QWidget):
         from .settings_dialog import SettingsDialog
 
         devices, note = self.backend.devices()
-        dialog = SettingsDialog(self.prefs, devices, note, self)
+        hotkeys_note = self.hotkeys.state[1] if self.hotkeys.state[0] == "error" else probe()
+        dialog = SettingsDialog(
+            self.prefs, devices, note, self, hotkeys_on=self.hotkeys_wanted(), hotkeys_note=hotkeys_note
+        )
         if dialog.exec():
             dialog.save()
             save_devices = getattr(self.backend, "save_devices", None)
@@ -629,6 +668,8 @@ class SidebarWindow(QWidget):
                 self.set_style(self.prefs.style)
             self._focus_guard = None
             self._apply_focus_guard()
+            self._hotkeys_override = None  # the setting just saved, not --hotkeys, from now on
+            self.apply_hotkeys()
 
 
 SHORTCUTS_HELP = """Ctrl+Return  start / stop a live call

@@ -1,0 +1,214 @@
+"""The X11 backend: a passive key grab (XGrabKey) on the root window for each combo, through
+python-xlib (LGPL-2.1+), imported only when an X11 desktop asks for hotkeys.
+
+A grab matches the modifier state exactly, so each combo is grabbed once per CapsLock / NumLock
+variant. The X server refuses a grab another client already holds (BadAccess): that combo is
+reported as taken and the others still work. The grabbing client gets the key events and the
+window with the keyboard focus does not, but the focus stays where it was: the sidebar is never
+raised or activated. When the keyboard mapping changes (MappingNotify: another layout, a new
+modifier map) the combos are grabbed again, on the keys that now type their letters (a combo the
+new layout cannot type, or another client took meanwhile, then stays off until the next apply;
+the status line is not updated for it). One background thread owns the X connection
+(python-xlib is not thread-safe without its ``threaded`` module); it opens it, grabs, then waits
+on the socket and on a pipe that ``stop`` writes to, and ungrabs before it closes the connection.
+"""
+
+from __future__ import annotations
+
+import os
+import select
+import threading
+import traceback
+from typing import Any, Callable, Mapping
+
+import Xlib.display
+import Xlib.error
+from Xlib import XK, X
+
+from .combos import HELD, Combo, HotkeysUnavailable, lock_variants
+
+START_TIMEOUT_S = 5.0
+
+
+def _keysym(key: str) -> int:
+    return int(XK.string_to_keysym(key.lower() if len(key) == 1 else key))
+
+
+def modifier_masks(display: Any) -> tuple[dict[str, int], list[int]]:
+    """(modifier name -> X mask, the lock masks to add variants for) from the server's modifier
+    map: Alt and Super are whichever Mod1…Mod5 hold Alt_L / Super_L (usually Mod1, Mod4), NumLock
+    whichever holds Num_Lock (usually Mod2)."""
+    mapping = [set(codes) - {0} for codes in display.get_modifier_mapping()]
+
+    def holder(names: tuple[str, ...], default: int) -> int:
+        codes = {display.keysym_to_keycode(XK.string_to_keysym(n)) for n in names} - {0}
+        for index in range(3, 8):  # Mod1…Mod5 (0: Shift, 1: Lock, 2: Control)
+            if index < len(mapping) and codes & mapping[index]:
+                return 1 << index
+        return default
+
+    masks = {
+        "ctrl": X.ControlMask,
+        "shift": X.ShiftMask,
+        "alt": holder(("Alt_L", "Alt_R", "Meta_L"), X.Mod1Mask),
+        "super": holder(("Super_L", "Super_R"), X.Mod4Mask),
+    }
+    return masks, [X.LockMask, holder(("Num_Lock",), 0)]
+
+
+class X11Backend:
+    """Global hotkeys on an X11 display (an Xorg session; not Wayland, where XWayland's grabs
+    only see keys typed into X11 windows)."""
+
+    def __init__(self, display_name: str | None = None) -> None:
+        self.display_name = display_name
+        self._thread: threading.Thread | None = None
+        self._wake: tuple[int, int] | None = None
+        self._ready = threading.Event()
+        self._error = ""
+        self._refused: dict[str, str] = {}
+
+    def start(
+        self, bindings: Mapping[str, Combo], on_action: Callable[[str], None], on_lost: Callable[[str], None]
+    ) -> dict[str, str]:
+        self.stop()
+        self._ready.clear()
+        self._error = ""
+        self._refused = {}
+        self._wake = os.pipe()
+        self._thread = threading.Thread(
+            target=self._run,
+            args=(dict(bindings), on_action, on_lost, self._wake[0]),
+            name="hotkeys-x11",
+            daemon=True,
+        )
+        self._thread.start()
+        if not self._ready.wait(START_TIMEOUT_S):
+            self.stop()
+            raise HotkeysUnavailable(f"the X display {self.display_name} did not answer")
+        if self._error:
+            self.stop()
+            raise HotkeysUnavailable(self._error)
+        return dict(self._refused)
+
+    def stop(self) -> None:
+        thread, wake = self._thread, self._wake
+        self._thread = self._wake = None
+        if wake is not None:
+            try:
+                os.write(wake[1], b"x")
+            except OSError:
+                pass
+        if thread is not None:
+            thread.join(START_TIMEOUT_S)
+        if wake is not None:
+            for fd in wake:
+                os.close(fd)
+
+    # -- the thread ---------------------------------------------------------------------------
+    def _run(
+        self, bindings: dict[str, Combo], on_action: Callable[[str], None], on_lost: Callable[[str], None], wake: int
+    ) -> None:
+        try:
+            display = Xlib.display.Display(self.display_name)
+        except (Xlib.error.DisplayError, OSError, Xlib.error.XError) as exc:
+            self._error = f"cannot connect to the X display {self.display_name}: {exc}"
+            self._ready.set()
+            return
+        grabs: dict[tuple[int, int], list[int]] = {}  # (keycode, mask) -> its lock variants
+        try:
+            root = display.screen().root
+
+            def grab() -> tuple[dict[tuple[int, int], str], int]:
+                self._ungrab(display, grabs)
+                return self._grab(display, root, bindings, grabs)
+
+            table, locks = grab()
+            self._ready.set()
+            self._loop(display, table, locks, on_action, wake, grab)
+        except Exception as exc:  # a lost connection…: no hotkeys any more, said, never a crash
+            if not self._ready.is_set():
+                self._error = f"the X display refused the key grabs ({type(exc).__name__}: {exc})"
+                self._ready.set()
+            else:
+                on_lost(f"the X display {self.display_name} went away ({type(exc).__name__})")
+        finally:
+            try:
+                self._ungrab(display, grabs)
+                display.close()
+            except Exception:  # the connection is already gone
+                pass
+
+    @staticmethod
+    def _ungrab(display: Any, grabs: dict[tuple[int, int], list[int]]) -> None:
+        for (keycode, _mask), variants in grabs.items():
+            for variant in variants:
+                display.screen().root.ungrab_key(keycode, variant)
+        grabs.clear()
+
+    def _grab(
+        self, display: Any, root: Any, bindings: dict[str, Combo], grabs: dict[tuple[int, int], list[int]]
+    ) -> tuple[dict[tuple[int, int], str], int]:
+        masks, locks = modifier_masks(display)
+        table: dict[tuple[int, int], str] = {}
+        self._refused.clear()
+        for action, combo in bindings.items():
+            keycode = display.keysym_to_keycode(_keysym(combo.key))
+            if not keycode:
+                self._refused[action] = f"this keyboard layout has no {combo.key} key"
+                continue
+            mask = 0
+            for name in combo.modifiers:
+                mask |= masks[name]
+            variants = lock_variants(mask, locks)
+            catch = Xlib.error.CatchError(Xlib.error.BadAccess, Xlib.error.BadValue)
+            for variant in variants:
+                root.grab_key(keycode, variant, True, X.GrabModeAsync, X.GrabModeAsync, onerror=catch)
+            display.sync()  # the errors of the requests above arrive before sync's reply
+            if catch.get_error() is not None:
+                for variant in variants:  # releases only this client's grabs, never the other's
+                    root.ungrab_key(keycode, variant)
+                display.sync()
+                self._refused[action] = HELD
+                continue
+            grabs[(keycode, mask)] = variants
+            table[(keycode, mask)] = action
+        lock_bits = 0
+        for lock in locks:
+            lock_bits |= lock
+        return table, lock_bits
+
+    @staticmethod
+    def _loop(
+        display: Any,
+        table: dict[tuple[int, int], str],
+        lock_bits: int,
+        on_action: Callable[[str], None],
+        wake: int,
+        regrab: Callable[[], tuple[dict[tuple[int, int], str], int]],
+    ) -> None:
+        released: tuple[int, int] | None = None  # (keycode, time) of the last key release
+        fd = display.fileno()
+        while True:
+            while display.pending_events():
+                event = display.next_event()
+                if event.type == X.MappingNotify and event.request in (X.MappingKeyboard, X.MappingModifier):
+                    # another keyboard layout or modifier map: the combos' keys may sit on other
+                    # keycodes now (QWERTY W is AZERTY Z), so they are grabbed again
+                    display.refresh_keyboard_mapping(event)
+                    table, lock_bits = regrab()
+                elif event.type == X.KeyRelease:
+                    released = (event.detail, event.time)
+                elif event.type == X.KeyPress:
+                    # auto-repeat sends release + press with one timestamp: one action per press
+                    if released == (event.detail, event.time):
+                        continue
+                    action = table.get((event.detail, event.state & 0xFF & ~lock_bits))
+                    if action is not None:
+                        try:
+                            on_action(action)
+                        except Exception:  # the receiver's bug: said, and the hotkeys keep working
+                            traceback.print_exc()
+            readable, _, _ = select.select([fd, wake], [], [])
+            if wake in readable:
+                return

@@ -1,0 +1,503 @@
+"""System-wide hotkeys for the newest card (opt-in): the combos and their lock variants, the reasons
+they are unavailable, the window acting on a hotkey without taking the focus (a fake backend,
+offscreen), the settings, ``--hotkeys``, and one real run: the sidebar under Xvfb grabbing the
+keys with python-xlib, a combo typed with XTEST while a stand-in CRM holds the keyboard."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import queue
+import select
+import shutil
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("PySide6", reason="the sidebar needs PySide6: run 'make setup'")
+
+from PySide6.QtCore import QSettings  # noqa: E402
+from PySide6.QtWidgets import QApplication, QLineEdit  # noqa: E402
+
+from rapport_assist import hotkeys  # noqa: E402
+from rapport_assist.assist import AssistModel, BudgetConfig, FeedbackLog  # noqa: E402
+from rapport_assist.gui.app import AppBackend, SidebarOptions  # noqa: E402
+from rapport_assist.gui.controller import Prefs  # noqa: E402
+from rapport_assist.gui.settings_dialog import SettingsDialog  # noqa: E402
+from rapport_assist.gui.window import SidebarWindow  # noqa: E402
+from rapport_assist.hotkeys import (  # noqa: E402
+    DEFAULT_COMBOS,
+    Combo,
+    Hotkeys,
+    HotkeysUnavailable,
+    lock_variants,
+    parse_bindings,
+    parse_combo,
+    platform_backend,
+)
+from rapport_assist.types import Evidence, Nudge, Speaker  # noqa: E402
+from sidebar_support import PushRunner  # noqa: E402
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+
+
+# -- combos --------------------------------------------------------------------------------------
+def test_combos_parse_in_any_spelling_and_print_one_way():
+    assert parse_combo("ctrl + alt + j") == Combo(("ctrl", "alt"), "J")
+    assert str(parse_combo("Alt+Control+h")) == "Ctrl+Alt+H"
+    assert str(parse_combo("win+shift+F5")) == "Shift+Super+F5"
+    assert [str(parse_combo(t)) for t in DEFAULT_COMBOS.values()] == list(DEFAULT_COMBOS.values())
+
+
+@pytest.mark.parametrize(
+    "text, says",
+    [
+        ("J", "needs Ctrl, Alt or Super"),  # would take the letter from all typing
+        ("Shift+J", "needs Ctrl, Alt or Super"),
+        ("Ctrl+Alt+", "not a key combination"),
+        ("Ctrl+Hyper+J", "'Hyper'"),
+        ("Ctrl+Ctrl+J", "twice"),
+        ("Ctrl+Alt+Enter", "'Enter'"),
+        ("", "not a key combination"),
+    ],
+)
+def test_a_combo_that_cannot_be_a_hotkey_says_why(text: str, says: str):
+    with pytest.raises(ValueError, match=says):
+        parse_combo(text)
+
+
+def test_two_actions_cannot_share_a_combo_and_a_missing_one_is_its_default():
+    assert parse_bindings({})["dismiss"] == parse_combo(DEFAULT_COMBOS["dismiss"])
+    with pytest.raises(ValueError, match="Ctrl\\+Alt\\+H is given to both snooze and helpful"):
+        parse_bindings({"snooze": "ctrl+alt+h"})
+    with pytest.raises(ValueError, match="^wrong: "):
+        parse_bindings({"wrong": "W"})
+
+
+def test_an_x_grab_is_made_for_every_capslock_and_numlock_state():
+    ctrl_alt, lock, numlock = 0x4 | 0x8, 0x2, 0x10
+    assert lock_variants(ctrl_alt, [lock, numlock]) == [0xC, 0xE, 0x1C, 0x1E]
+    assert lock_variants(ctrl_alt, [lock, 0]) == [0xC, 0xE]  # no NumLock on this keyboard
+    assert lock_variants(0x4 | lock, [lock, numlock]) == [0x6, 0x16]  # a lock in the combo itself
+
+
+# -- where there are none ------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    "environ, platform, says",
+    [
+        ({"WAYLAND_DISPLAY": "wayland-0", "DISPLAY": ":0"}, "linux", "Wayland session"),
+        ({"XDG_SESSION_TYPE": "wayland", "DISPLAY": ":0"}, "linux", "Wayland session"),
+        ({}, "linux", "no X display"),
+        ({"DISPLAY": ":0"}, "darwin", "macOS"),
+    ],
+)
+def test_no_hotkeys_where_no_application_may_grab_keys_and_the_reason_says_so(environ, platform, says):
+    with pytest.raises(HotkeysUnavailable, match=says):
+        platform_backend(environ, platform)
+    keys = Hotkeys(lambda _a: None, make_backend=lambda: platform_backend(environ, platform))
+    level, message = keys.apply(True, {})
+    assert level == "error" and says in message and keys.backend is None
+
+
+class FakeBackend:
+    """A platform backend that grabs nothing: the test presses a hotkey from a worker thread."""
+
+    def __init__(self, refuse: dict[str, str] | None = None, fail: Exception | None = None) -> None:
+        self.refuse = refuse or {}
+        self.fail = fail
+        self.on_action = None
+        self.bindings: dict[str, Combo] = {}
+        self.stops = 0
+
+    def start(self, bindings, on_action, on_lost):
+        if self.fail is not None:
+            raise self.fail
+        self.bindings, self.on_action, self.on_lost = dict(bindings), on_action, on_lost
+        return dict(self.refuse)
+
+    def stop(self) -> None:
+        self.stops += 1
+
+    def press(self, action: str) -> None:
+        thread = threading.Thread(target=self.on_action, args=(action,))
+        thread.start()
+        thread.join()
+
+
+def test_combos_another_application_holds_are_named_and_the_others_still_work():
+    fake = FakeBackend(refuse={"helpful": hotkeys.HELD, "wrong": hotkeys.HELD})
+    pressed: list[str] = []
+    keys = Hotkeys(pressed.append, make_backend=lambda: fake)
+    level, message = keys.apply(True, {})
+    assert level == "warning"
+    assert message == (
+        "Ctrl+Alt+J dismiss · Ctrl+Alt+P snooze — "
+        "not Ctrl+Alt+H (helpful), Ctrl+Alt+W (wrong): held by another application"
+    )
+    fake.press("helpful")  # not grabbed: never acted on
+    fake.press("dismiss")
+    assert pressed == ["dismiss"]
+    old_lost = fake.on_lost
+    keys.apply(True, {})
+    assert keys.lost(keys.generation - 1, "an earlier grab's end") == keys.state and keys.backend is fake
+    assert keys.state[0] == "warning"
+    old_lost("ignored: the window is not told")  # no on_lost given: nothing to call
+    fake.refuse = {a: hotkeys.HELD for a in hotkeys.ACTIONS}
+    level, message = keys.apply(True, {})
+    assert level == "error" and message.startswith("not available: Ctrl+Alt+J (dismiss), Ctrl+Alt+P")
+    assert keys.backend is None and fake.stops >= 2  # released at once
+
+
+def test_a_backend_that_breaks_leaves_a_reason_not_a_crash():
+    keys = Hotkeys(lambda _a: None, make_backend=lambda: FakeBackend(fail=OSError("socket closed")))
+    assert keys.apply(True, {}) == ("error", "not available: OSError: socket closed")
+    assert keys.apply(True, {"dismiss": "Q"})[0] == "error"  # a bad combo: said, nothing grabbed
+    assert keys.apply(False, {}) == hotkeys.OFF
+
+
+# -- the window ----------------------------------------------------------------------------------
+class Backend(AppBackend):
+    """No models: a live call is a ``PushRunner`` the test feeds."""
+
+    __test__ = False
+
+    def __init__(self, options) -> None:
+        super().__init__(options)
+        self.runner = PushRunner()
+
+    def make_live(self, prefs):
+        return self.runner
+
+
+def build(settings_path: Path, hotkeys_on: bool | None = None) -> SidebarWindow:
+    prefs = Prefs(QSettings(str(settings_path), QSettings.Format.IniFormat))
+    prefs.set_budget(BudgetConfig(min_gap_s=0))
+    if hotkeys_on is not None:
+        prefs.set("hotkeys/on", hotkeys_on)
+    model = AssistModel(prefs.budget(), FeedbackLog(settings_path.with_suffix(".jsonl")))
+    window = SidebarWindow(model, prefs, Backend(SidebarOptions(rules=[], warm_up=False)), None)
+    window.cards.animate = False
+    return window
+
+
+def nudge(rule: str, t: float, index: int) -> Nudge:
+    words = Evidence(index, Speaker.AGENT, "You need to restart the router.", t - 2, t, ("You need to",))
+    return Nudge(
+        rule=rule,
+        severity="medium",
+        title=f"Card {rule}",
+        message="Say it as a team",
+        t_s=t,
+        utterance_index=index,
+        evidence=(words,),
+    )
+
+
+def test_hotkeys_are_off_unless_turned_on(qtbot, tmp_path):
+    window = build(tmp_path / "sidebar.ini")
+    qtbot.addWidget(window)
+    window.hotkeys.make_backend = lambda: pytest.fail("nothing is grabbed while they are off")
+    window.show()
+    assert window.apply_hotkeys() == hotkeys.OFF
+    assert window.status_panel.hotkeys_text.isHidden()  # no status line while off
+    assert window.prefs.hotkey_combos() == DEFAULT_COMBOS
+
+
+def test_a_hotkey_acts_on_the_newest_card_of_a_live_call_and_the_crm_keeps_the_keyboard(qtbot, tmp_path):
+    crm = QLineEdit()  # the agent's CRM, typing
+    qtbot.addWidget(crm)
+    crm.show()
+    window = build(tmp_path / "sidebar.ini", hotkeys_on=True)
+    qtbot.addWidget(window)
+    fake = FakeBackend()
+    window.hotkeys.make_backend = lambda: fake
+    assert window.apply_hotkeys()[0] == "ok"
+    assert window.status_panel.hotkeys_text.text() == hotkeys.describe(fake.bindings)
+    assert not window.status_panel.hotkeys_text.isHidden()
+    window.show()
+    qtbot.waitExposed(window)  # (offscreen activates a window it shows: the CRM is activated after)
+    crm.activateWindow()
+    crm.setFocus()
+    qtbot.waitUntil(lambda: QApplication.focusWidget() is crm)
+    assert window.start_live() and not window.accepts_focus()
+    window.backend.runner.push(*(nudge(rule, 10.0 + i, 900 + i) for i, rule in enumerate(("a", "b", "c"))))
+    qtbot.waitUntil(lambda: len(window.model.shown) == 3)
+    model = window.model
+    newest = model.shown[0]
+
+    fake.press("helpful")
+    qtbot.waitUntil(lambda: newest.verdict == "helpful")
+    assert window.cards.widgets[newest.id].helpful_button.isChecked()
+    fake.press("dismiss")
+    qtbot.waitUntil(lambda: newest not in model.shown)
+    second = model.shown[0]
+    fake.press("wrong")  # a wrong card also leaves the panel
+    qtbot.waitUntil(lambda: second.verdict == "wrong" and second not in model.shown)
+    last = model.shown[0]
+    fake.press("snooze")
+    qtbot.waitUntil(lambda: not model.shown)
+    assert last.nudge.rule in model.snoozed
+    assert QApplication.focusWidget() is crm and not window.isActiveWindow()
+    window.close()
+    assert window.hotkeys.backend is None and fake.stops >= 1  # released with the window
+
+
+def test_the_settings_turn_them_on_with_edited_combos_and_refuse_a_bad_one(qtbot, tmp_path):
+    window = build(tmp_path / "sidebar.ini")
+    qtbot.addWidget(window)
+    dialog = SettingsDialog(window.prefs, None, "", window)
+    qtbot.addWidget(dialog)
+    assert not dialog.hotkeys_on.isChecked()
+    assert [e.text() for e in dialog.hotkey_edits.values()] == list(DEFAULT_COMBOS.values())
+    assert all(e.accessibleName() and e.accessibleDescription() for e in dialog.hotkey_edits.values())
+    dialog.hotkeys_on.setChecked(True)
+    dialog.hotkey_edits["snooze"].setText("K")
+    dialog.accept()
+    assert dialog.result() != SettingsDialog.DialogCode.Accepted
+    assert "snooze" in dialog.hotkeys_error.text() and "needs Ctrl, Alt or Super" in dialog.hotkeys_error.text()
+    dialog.hotkey_edits["snooze"].setText("ctrl+alt+k")
+    dialog.accept()
+    assert dialog.result() == SettingsDialog.DialogCode.Accepted
+    dialog.save()
+    assert window.prefs.bool("hotkeys/on", False) and window.prefs.hotkey_combos()["snooze"] == "Ctrl+Alt+K"
+
+    fake = FakeBackend()
+    window.hotkeys.make_backend = lambda: fake
+    assert window.apply_hotkeys()[0] == "ok" and str(fake.bindings["snooze"]) == "Ctrl+Alt+K"
+    why = "a Wayland session lets no application grab keys for the whole desktop"
+    told = SettingsDialog(window.prefs, None, "", window, hotkeys_note=why)
+    qtbot.addWidget(told)
+    assert told.hotkeys_note.text() == f"Not available here: {why}"
+
+
+def test_an_unavailable_desktop_is_said_on_the_status_line(qtbot, tmp_path):
+    window = build(tmp_path / "sidebar.ini", hotkeys_on=True)
+    qtbot.addWidget(window)
+    window.hotkeys.make_backend = lambda: platform_backend({"WAYLAND_DISPLAY": "wayland-0"}, "linux")
+    level, message = window.apply_hotkeys()
+    assert level == "error" and "Wayland session" in message
+    assert window.status_panel.hotkeys_text.text() == message
+    assert window.status_panel.hotkeys_dot.accessibleName() == "Hotkeys: not working"
+
+
+def test_hotkeys_on_the_command_line_override_the_setting_for_the_session(monkeypatch):
+    from rapport_assist.cli import main
+    from rapport_assist.gui import app
+
+    seen = []
+    monkeypatch.setattr(app, "run_sidebar", lambda options, out, err: seen.append(options.hotkeys) or 0)
+    for flag, value in ((["--hotkeys", "on"], True), (["--hotkeys", "off"], False), ([], None)):
+        assert main(["sidebar", *flag], io.StringIO(), io.StringIO(), environ={"DISPLAY": ":9"}) == 0
+        assert seen[-1] is value
+
+
+def wait_until(ready, timeout_s: float) -> bool:
+    """qtbot.waitUntil for the Xvfb child (no pytest there): Qt's events run while it polls."""
+    deadline = time.monotonic() + timeout_s
+    while not ready():
+        if time.monotonic() > deadline:
+            return False
+        QApplication.processEvents()
+        time.sleep(0.01)
+    return True
+
+
+# -- for real: X11 under Xvfb ------------------------------------------------------------------------
+CHILD = """
+import json, sys
+sys.path.insert(0, {tests!r})
+from pathlib import Path
+from PySide6.QtCore import QEvent, QObject
+from PySide6.QtWidgets import QApplication, QLineEdit
+app = QApplication([])
+import test_sidebar_hotkeys as t
+
+crm = QLineEdit()
+crm.setWindowTitle("CRM")
+crm.show()
+crm.activateWindow()
+crm.setFocus()
+assert t.wait_until(lambda: crm.isActiveWindow() and crm.hasFocus(), 5), "the CRM did not get the keyboard"
+window = t.build(Path({ini!r}), hotkeys_on=True)
+window.cards.animate = False
+seen = []
+
+class Watch(QObject):
+    def eventFilter(self, obj, event):
+        if event.type() in (QEvent.Type.WindowActivate, QEvent.Type.FocusIn):
+            seen.append(event.type().name)
+        return False
+
+watch = Watch()
+window.installEventFilter(watch)
+app.focusWindowChanged.connect(lambda w: seen.append("focus window") if w is window.windowHandle() else None)
+window.show()
+assert window.start_live()
+window.backend.runner.push(t.nudge("older", 10.0, 900), t.nudge("newest", 11.0, 901))
+assert t.wait_until(lambda: len(window.model.shown) == 2 and window.isVisible(), 5)
+newest = window.model.shown[0].id
+print(json.dumps({{"ready": window.hotkeys.state, "crm": int(crm.winId())}}), flush=True)
+done = t.wait_until(lambda: newest not in window.cards.widgets and crm.text() == "x", 10)
+print(json.dumps({{
+    "done": done,
+    "shown": [c.nudge.rule for c in window.model.shown],
+    "crm_text": crm.text(),
+    "crm_active": crm.isActiveWindow() and crm.hasFocus(),
+    "sidebar_active": window.isActiveWindow(),
+    "sidebar_saw": seen,
+}}), flush=True)
+sys.stdin.readline()  # the test checks the X input focus, then lets go
+window.close()
+"""
+
+
+class Xvfb:
+    def __init__(self, name: str, server: subprocess.Popen) -> None:
+        self.name, self.server = name, server
+
+
+@pytest.fixture
+def xvfb():
+    """A fresh Xvfb display (``.name``: ':N', ``.server``: its process), gone after the test."""
+    if shutil.which("Xvfb") is None:
+        pytest.skip("Xvfb is not installed (make setup installs xvfb)")
+    read, write = os.pipe()
+    server = subprocess.Popen(
+        ["Xvfb", "-displayfd", str(write), "-nolisten", "tcp", "-screen", "0", "1280x800x24"],
+        pass_fds=(write,),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    os.close(write)
+    try:
+        ready, _, _ = select.select([read], [], [], 20)
+        number = os.read(read, 16).decode().strip() if ready else ""
+        if not number:
+            pytest.skip("Xvfb did not start")
+        yield Xvfb(f":{number}", server)
+    finally:
+        os.close(read)
+        server.terminate()
+        server.wait(10)
+
+
+def need_xlib() -> None:
+    try:
+        import Xlib.display  # noqa: F401
+    except ImportError as exc:  # python-xlib, or its six, missing
+        pytest.skip(f"python-xlib cannot be imported ({exc}): run 'make setup'")
+
+
+def test_a_real_x11_hotkey_dismisses_the_newest_card_while_the_crm_keeps_the_keyboard(xvfb, tmp_path):
+    need_xlib()
+    import Xlib.display as display_module
+    from Xlib import XK, X
+    from Xlib.ext import xtest
+
+    env = {k: v for k, v in os.environ.items() if k not in ("WAYLAND_DISPLAY", "QT_QPA_PLATFORM")}
+    env.update(DISPLAY=xvfb.name, QT_QPA_PLATFORM="xcb", XDG_SESSION_TYPE="x11")
+    code = CHILD.format(tests=str(HERE), ini=str(tmp_path / "sidebar.ini"))
+    child = subprocess.Popen(
+        [sys.executable, "-c", code], env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+    )
+    display = display_module.Display(xvfb.name)
+    try:
+        assert child.stdout is not None and child.stdin is not None
+        ready = json.loads(child.stdout.readline() or "{}")
+        assert ready.get("ready", [None])[0] == "ok", ready
+
+        def type_keys(*names: str) -> None:
+            codes = [display.keysym_to_keycode(XK.string_to_keysym(n)) for n in names]
+            for keycode in codes:
+                xtest.fake_input(display, X.KeyPress, keycode)
+            for keycode in reversed(codes):
+                xtest.fake_input(display, X.KeyRelease, keycode)
+            display.sync()
+
+        type_keys("Num_Lock")  # NumLock on: the grab's lock variants must still match
+        type_keys("Control_L", "Alt_L", "j")  # dismiss (the default Ctrl+Alt+J)
+        type_keys("x")  # the agent types on: into the CRM, not the sidebar
+        started = time.monotonic()
+        result = json.loads(child.stdout.readline() or "{}")
+        assert result.get("done"), result
+        assert result["shown"] == ["older"]  # the newest card went, the older one stays
+        assert result["crm_text"] == "x"  # the CRM got the next key and never the hotkey's J
+        assert result["crm_active"] and not result["sidebar_active"] and result["sidebar_saw"] == []
+        assert display.get_input_focus().focus.id == ready["crm"]  # the X input focus never moved
+        assert time.monotonic() - started < 10
+        child.stdin.write("\n")
+        child.stdin.flush()
+        assert child.wait(20) == 0
+    finally:
+        display.close()
+        if child.poll() is None:
+            child.kill()
+            child.wait()
+
+
+def test_the_status_line_says_when_the_x_display_goes_away(xvfb, qtbot, tmp_path):
+    """Real grabs (python-xlib, this process's Qt offscreen), then the X server ends: no crash,
+    the Hotkeys line says they stopped and why."""
+    need_xlib()
+    window = build(tmp_path / "sidebar.ini", hotkeys_on=True)
+    qtbot.addWidget(window)
+    window.hotkeys.make_backend = lambda: platform_backend({"DISPLAY": xvfb.name}, "linux")
+    assert window.apply_hotkeys()[0] == "ok"
+    xvfb.server.terminate()
+    xvfb.server.wait(10)
+    qtbot.waitUntil(lambda: window.hotkeys.state[0] == "error")
+    assert (
+        window.status_panel.hotkeys_text.text()
+        == f"stopped: the X display {xvfb.name} went away (ConnectionClosedError)"
+    )
+    assert window.hotkeys.backend is None
+
+
+def test_after_a_keyboard_remap_each_combo_follows_its_letter(xvfb):
+    """The W and Z keys swap letters (as AZERTY has them): Ctrl+Alt+W is grabbed again on the key
+    that types w now, and the key that typed it before acts no more."""
+    need_xlib()
+    from Xlib import XK, X
+    from Xlib.display import Display
+    from Xlib.ext import xtest
+
+    pressed: queue.Queue[str] = queue.Queue()
+    keys = Hotkeys(pressed.put, make_backend=lambda: platform_backend({"DISPLAY": xvfb.name}, "linux"))
+    assert keys.apply(True, {})[0] == "ok"
+    display = Display(xvfb.name)
+    try:
+        ctrl, alt, j, w, z = (
+            display.keysym_to_keycode(XK.string_to_keysym(k)) for k in ("Control_L", "Alt_L", "j", "w", "z")
+        )
+        rows = display.get_keyboard_mapping(w, 1)[0], display.get_keyboard_mapping(z, 1)[0]
+        display.change_keyboard_mapping(w, [rows[1]])
+        display.change_keyboard_mapping(z, [rows[0]])
+
+        def combo(keycode: int) -> None:
+            for code in (ctrl, alt, keycode):
+                xtest.fake_input(display, X.KeyPress, code)
+            for code in (keycode, alt, ctrl):
+                xtest.fake_input(display, X.KeyRelease, code)
+            display.sync()
+
+        got = ""
+        for _ in range(50):  # until the hotkeys' thread has grabbed again (a few ms)
+            combo(z)  # the key that types w now
+            try:
+                got = pressed.get(timeout=0.1)
+                break
+            except queue.Empty:
+                continue
+        assert got == "wrong"
+        combo(w)  # types z now: nothing
+        combo(j)
+        assert pressed.get(timeout=5) == "dismiss"
+    finally:
+        display.close()
+        keys.stop()
