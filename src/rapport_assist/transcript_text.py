@@ -6,7 +6,9 @@ A ``.txt`` transcript is what QA teams and call platforms export: one turn per l
 side and a colon (``Agent: …``, ``Customer: …``, a synonym in ``TEXT_SIDES``, or a name with its
 side: ``Julie (Agent): …``, ``Agent Julie: …``; a side word with a number, ``Agent 1: …``), optionally after
 a time (``[00:01:12] Caller: …``, ``0:42 Rep: …``) or with it after the side (``Agent (0:42): …``).
-A line with no side, or an indented one, continues the turn before it (wrapped text). Times, when
+A line with no side, or an indented one, continues the turn before it (wrapped text); so does one
+led by a word that heads a list's step or an aside, never a speaker's turn ("Step 2:", "Option B:",
+"Note:"; ``_words_not_a_speaker``), after a turn has started. Times, when
 given, are turn starts; each turn's end is estimated from its words, never past the next start. A
 turn (or a caption cue) that starts before the one above it stops: the call's time cannot go back.
 
@@ -210,6 +212,29 @@ def _side_of(m: re.Match[str], speaker_map: SpeakerMap = ()) -> Speaker | None:
     return sides.pop() if len(sides) == 1 else None
 
 
+# Words that lead a line of a turn's own words, never a speaker's turn: a step or an option of what
+# the speaker lists ("Step 2:", "Option B:"), an aside ("Note:", "PS:"). A turn wrapped so that a line
+# starts with one stopped as a name where the side belongs. Other labels that name no side still stop
+# (a person, a role this reader does not know: "Julie:", "Supervisor:", "Speaker 3:"): that is a new
+# speaker whose side is not known, and going on with the turn before would give their words to the
+# wrong side. Which of those appears first in the middle of a call (a supervisor, a transfer, the
+# agent by her name) cannot be told from whom the file named before, so only these words go on.
+_NOT_SPEAKERS = frozenset(
+    {"step", "option", "item", "point", "tip", "example", "note", "nb", "ps", "reminder", "warning", "important"}
+)
+
+
+def _words_not_a_speaker(m: re.Match[str]) -> bool:
+    """Is the label of the turn's line ``m`` one of ``_NOT_SPEAKERS``, alone or with a number or a
+    letter ("Step 2", "Option B", "Note"), and without a time (a timed line starts a turn)?"""
+    if m.group("t1") or m.group("t2"):
+        return False
+    first, *rest = fold(m.group("side")).split()
+    return (
+        first in _NOT_SPEAKERS and len(rest) <= 1 and all(w.isdecimal() or (len(w) == 1 and w.isalpha()) for w in rest)
+    )
+
+
 def _turn_label(m: re.Match[str]) -> str:
     return m.group("side") + (f" ({m.group('role')})" if m.group("role") else "")
 
@@ -335,6 +360,9 @@ def read_text_transcript(path: Path, speaker_map: SpeakerMap = ()) -> Iterator[U
             pending[1].append(line)
             continue
         speaker = _side_of(m, speaker_map)
+        if speaker is None and pending is not None and _words_not_a_speaker(m):
+            pending[1].append(line)  # "Step 2: …" in the middle of a turn: its words
+            continue
         if speaker is None:
             if pending is not None:  # the turn before the bad line is whole: keep it
                 yield finish(None)
