@@ -283,6 +283,9 @@ def test_azure_fast_transcription_phrases_are_utterances_in_call_order(tmp_path:
         phrase["offset"] = phrase.pop("offsetMilliseconds")
         phrase["duration"] = phrase.pop("durationMilliseconds")
     assert turns(write(tmp_path, "preview.json", preview)) == CALL_TURNS
+    # a 'phrases' list beside a bare 'duration' is another tool's JSON, skipped as one
+    other = write(tmp_path, "other.json", {"duration": 12.3, "phrases": [{"text": "Hello.", "speaker": "A"}]})
+    assert "not an Amazon Transcribe, Azure AI Speech or Google Cloud transcript" in str(not_a_transcript(other))
 
 
 def test_azure_fast_transcription_speakers_need_the_speaker_map(tmp_path: Path) -> None:

@@ -98,8 +98,9 @@ def _phrases(doc: Any) -> list[Any] | None:
 
 def _fast_phrases(doc: Any) -> list[Any] | None:
     """The ``phrases`` of a fast transcription response: a top-level list beside the response's
-    ``combinedPhrases`` or its length (``durationMilliseconds``; ``duration`` in the preview)."""
-    if not isinstance(doc, dict) or not any(k in doc for k in ("combinedPhrases", "durationMilliseconds", "duration")):
+    ``combinedPhrases`` or its ``durationMilliseconds`` (not a bare ``duration``, as the preview named
+    it: a word other JSON uses too; the preview's responses have ``combinedPhrases``)."""
+    if not isinstance(doc, dict) or not any(k in doc for k in ("combinedPhrases", "durationMilliseconds")):
         return None
     phrases = doc.get("phrases")
     return phrases if isinstance(phrases, list) else None
