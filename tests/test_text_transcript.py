@@ -225,6 +225,50 @@ def test_a_name_with_combining_marks_is_a_label(tmp_path: Path) -> None:
         assert [u.speaker for u in read_transcript(path, people)] == [Speaker.AGENT, Speaker.CUSTOMER], name
 
 
+def test_a_wrapped_line_led_by_a_step_or_a_note_goes_on_with_the_turn(tmp_path: Path) -> None:
+    """A turn wrapped so that a line starts 'Step 2:', 'Option B:' or 'Note:' (a list in the agent's
+    words, an aside) stopped as a name where the side belongs, unless the line was indented. Such
+    words lead no speaker's turn: after a turn has started they are its words. A name or a role the
+    reader does not know still stops (a supervisor, the agent by her name: whose side is not known),
+    and so does such a word on the first line, or after a time (a timed line starts a turn)."""
+    text = (
+        "Agent: Let's get you back online. Here is what to do:\n"
+        "Step 1: unplug the router.\n"
+        "step 2: wait ten seconds, then plug it in.\n"
+        "Option B: hold the reset button.\n"
+        "Customer: Okay, I will try that.\n"
+        "Agent: Thanks for waiting.\n"
+        "Note: the refund takes five days.\n"
+        "PS: keep the receipt.\n"
+    )
+    utts = list(read_transcript(write(tmp_path, text)))
+    assert [(u.speaker, u.text) for u in utts] == [
+        (
+            Speaker.AGENT,
+            "Let's get you back online. Here is what to do: Step 1: unplug the router. "
+            "step 2: wait ten seconds, then plug it in. Option B: hold the reset button.",
+        ),
+        (Speaker.CUSTOMER, "Okay, I will try that."),
+        (Speaker.AGENT, "Thanks for waiting. Note: the refund takes five days. PS: keep the receipt."),
+    ]
+    for lines, line in (
+        ("Step 1: unplug the router.\nAgent: Thanks.\n", 1),  # no turn to go on with
+        ("Agent: Thanks for calling.\n[00:00:05] Note: transferred to billing.\n", 2),
+        ("Agent: Thanks for calling.\nCustomer: Hi.\nSupervisor: I can take it from here.\n", 3),
+        ("Agent: Thanks for calling.\nStep Smith: Hi.\n", 2),  # a word before a name
+    ):
+        with pytest.raises(BadInput, match=rf"call\.txt:{line}: '.*' is not a side"):
+            list(read_transcript(write(tmp_path, lines)))
+    # a speaker map that names one of those words as a person wins
+    from rapport_assist.transcript import parse_speaker_map
+
+    path = write(tmp_path, "Agent: Thanks for calling.\nNote: Hi, it is Note speaking.\n")
+    assert [u.speaker for u in read_transcript(path, parse_speaker_map("Note=customer"))] == [
+        Speaker.AGENT,
+        Speaker.CUSTOMER,
+    ]
+
+
 def test_times_that_go_back_stop_rather_than_replaying_out_of_order(tmp_path: Path) -> None:
     """A .txt turn or a caption cue that starts before the one above it (two channels' captions
     put one after the other, a line pasted in the wrong place) was replayed as listed, the call's

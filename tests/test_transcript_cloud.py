@@ -1,4 +1,5 @@
-"""Transcripts of Azure AI Speech (batch transcription result files) and Google Cloud (CCAI
+"""Transcripts of Azure AI Speech (batch transcription result files, fast transcription
+responses) and Google Cloud (CCAI
 Insights conversations, Speech-to-Text responses), replayed as they are. The fixtures below are
 written by hand for these tests, shaped after each product's documented fields (see the
 docstrings of transcript_azure and transcript_google); the call is the one of
@@ -75,6 +76,53 @@ AZURE_DIARIZED = {
     ]
 }
 AZURE_MAP = "speaker1=agent,speaker2=customer"
+
+
+def fast_phrase(text: str, start: float, end: float, **more: Any) -> dict[str, Any]:
+    """A phrase of an Azure fast transcription response: times in whole milliseconds, its words
+    timed too, with the fields this reader leaves alone (locale, confidence)."""
+    words = text.split()
+    step = (end - start) / len(words) if words else 0.0
+    return {
+        **more,
+        "offsetMilliseconds": round(start * 1000),
+        "durationMilliseconds": round((end - start) * 1000),
+        "text": text,
+        "words": [
+            {
+                "text": w,
+                "offsetMilliseconds": round((start + k * step) * 1000),
+                "durationMilliseconds": round(step * 1000),
+            }
+            for k, w in enumerate(words)
+        ],
+        "locale": "en-US",
+        "confidence": 0.93,
+    }
+
+
+# A stereo call transcribed with channel separation: each phrase's channel, each channel's whole
+# text again in combinedPhrases (not read: it repeats the phrases), the phrases channel by channel.
+FAST_STEREO = {
+    "durationMilliseconds": 14000,
+    "combinedPhrases": [{"channel": 0, "text": f"{HELLO} {ASK}"}, {"channel": 1, "text": ANGRY}],
+    "phrases": [
+        fast_phrase(HELLO, 1.0, 3.5, channel=0),
+        fast_phrase(ASK, 11.5, 14.0, channel=0),
+        fast_phrase(ANGRY, 4.0, 9.0, channel=1),
+        fast_phrase("", 9.5, 9.6, channel=1),
+    ],
+}
+# Diarization: one text in combinedPhrases, a speaker number on each phrase.
+FAST_DIARIZED = {
+    "durationMilliseconds": 14000,
+    "combinedPhrases": [{"text": f"{HELLO} {ANGRY} {ASK}"}],
+    "phrases": [
+        fast_phrase(HELLO, 1.0, 3.5, speaker=1),
+        fast_phrase(ANGRY, 4.0, 9.0, speaker=2),
+        fast_phrase(ASK, 11.5, 14.0, speaker=1),
+    ],
+}
 
 
 def ccai_segment(text: str, start: float, end: float, role: str | None, channel: int = 0) -> dict[str, Any]:
@@ -214,6 +262,71 @@ def test_a_bad_azure_phrase_is_named_after_the_good_ones(tmp_path: Path) -> None
     assert code == 4 and f"{path}: recognizedPhrases[2]: no words (no nBest[0].display)" in line
     assert said(events) == [("agent", HELLO), ("customer", ANGRY)]
     empty = write(tmp_path, "empty.json", {"recognizedPhrases": []})
+    with pytest.raises(BadInput, match="recognized no words"):
+        list(read_transcript(empty))
+
+
+def test_azure_fast_transcription_phrases_are_utterances_in_call_order(tmp_path: Path) -> None:
+    path = write(tmp_path, "fast.json", FAST_STEREO)
+    assert not_a_transcript(path) is None
+    utts = list(read_transcript(path))
+    assert [(u.speaker, u.text, u.start_s, u.end_s) for u in utts] == CALL_TURNS  # combinedPhrases not read again
+    assert [u.index for u in utts] == [0, 1, 2] and not any(u.timing_estimated for u in utts)
+    # channels swap as a batch result's do
+    assert turns(path, "ch_0=customer,ch_1=agent") == SWAPPED
+    code, events, err = replay(path, "--channels", "customer,agent")
+    assert code == 0 and said(events) == [(s.value, text) for s, text, *_ in SWAPPED], err
+    # the preview API (2024-05-15-preview) named the times 'offset' and 'duration', milliseconds too
+    preview = copy.deepcopy(FAST_STEREO)
+    preview["duration"] = preview.pop("durationMilliseconds")
+    for phrase in preview["phrases"]:
+        phrase["offset"] = phrase.pop("offsetMilliseconds")
+        phrase["duration"] = phrase.pop("durationMilliseconds")
+    assert turns(write(tmp_path, "preview.json", preview)) == CALL_TURNS
+    # a 'phrases' list beside a bare 'duration' is another tool's JSON, skipped as one
+    other = write(tmp_path, "other.json", {"duration": 12.3, "phrases": [{"text": "Hello.", "speaker": "A"}]})
+    assert "not an Amazon Transcribe, Azure AI Speech or Google Cloud transcript" in str(not_a_transcript(other))
+
+
+def test_azure_fast_transcription_speakers_need_the_speaker_map(tmp_path: Path) -> None:
+    path = write(tmp_path, "fast.json", FAST_DIARIZED)
+    code, events, err = replay(path)
+    line = one_line_error(err)
+    assert code == 4 and f"{path}: Azure AI Speech's speakers speaker1, speaker2 do not say who is the agent" in line
+    assert f"--speaker-map '{AZURE_MAP}'" in line and not events
+    assert turns(path, AZURE_MAP) == CALL_TURNS
+    assert turns(path, "Speaker 1=customer,speaker_2=agent") == SWAPPED
+    code, events, err = replay(path, "--speaker-map", AZURE_MAP)
+    assert code == 0 and [e["rule"] for e in events if e["type"] == "nudge"] == ["angry-no-apology"], err
+
+
+def test_a_mono_fast_transcription_says_whose_words_are_not_known(tmp_path: Path) -> None:
+    """Neither channels nor speakers: both voices in one stream, as for a mono batch result."""
+    mono = copy.deepcopy(FAST_DIARIZED)
+    for phrase in mono["phrases"]:
+        del phrase["speaker"]
+    path = write(tmp_path, "mono.json", mono)
+    code, events, err = replay(path)
+    line = one_line_error(err)
+    assert code == 4 and f"{path}: Azure AI Speech heard one channel and no speakers" in line
+    assert "--speaker-map 'ch_0=agent'" in line and not events
+    assert {s for s, *_ in turns(path, "ch_0=customer")} == {CUSTOMER}
+    # channel separation with a silent right channel: its combinedPhrases entry says it was there
+    silent = copy.deepcopy(FAST_STEREO)
+    silent["phrases"] = [p for p in silent["phrases"] if p["channel"] == 0]
+    silent["combinedPhrases"][1]["text"] = ""
+    assert {s for s, *_ in turns(write(tmp_path, "silent.json", silent))} == {AGENT}
+
+
+def test_a_bad_fast_transcription_phrase_is_named_after_the_good_ones(tmp_path: Path) -> None:
+    doc = copy.deepcopy(FAST_DIARIZED)
+    doc["phrases"][2]["text"] = ["What", "is"]
+    path = write(tmp_path, "broken.json", doc)
+    code, events, err = replay(path, "--speaker-map", AZURE_MAP)
+    line = one_line_error(err)
+    assert code == 4 and f"{path}: phrases[2]: 'text' must be a string, got a list" in line
+    assert said(events) == [("agent", HELLO), ("customer", ANGRY)]
+    empty = write(tmp_path, "empty.json", {"durationMilliseconds": 0, "combinedPhrases": [], "phrases": []})
     with pytest.raises(BadInput, match="recognized no words"):
         list(read_transcript(empty))
 
@@ -364,6 +477,38 @@ ODD = {
         "a number too long to read",
     ),
     "azure_deep.json": ('{"recognizedPhrases": ' + deep(100_000) + "}", "nested too deeply"),
+    # Azure fast transcription
+    "fast_phrases_obj.json": ({"combinedPhrases": [], "phrases": {"a": 1}}, "not a transcript this reads"),
+    "fast_phrase_str.json": (
+        {"combinedPhrases": [], "phrases": ["hi"]},
+        "phrases[0]: expected an object, got a string",
+    ),
+    "fast_text_missing.json": (
+        {"durationMilliseconds": 10, "phrases": [{"offsetMilliseconds": 0}]},
+        "phrases[0]: 'text' must be a string, got null",
+    ),
+    "fast_channel_str.json": (
+        {"combinedPhrases": [], "phrases": [{"text": "hi", "channel": "left"}]},
+        "phrases[0]: 'channel' must be a whole number",
+    ),
+    "fast_speaker_neg.json": (
+        {"combinedPhrases": [], "phrases": [{"text": "hi", "speaker": -1}]},
+        "'speaker' must be a whole number ≥ 0",
+    ),
+    "fast_channel_7.json": ({"combinedPhrases": [], "phrases": [{"text": "hi", "channel": 7}]}, "ch_7 does not say"),
+    "fast_offset_neg.json": (
+        {"combinedPhrases": [], "phrases": [{"text": "hi", "channel": 0, "offsetMilliseconds": -5}]},
+        "'offsetMilliseconds' must be a number of milliseconds ≥ 0",
+    ),
+    "fast_offset_str.json": (
+        {"combinedPhrases": [], "phrases": [{"text": "hi", "channel": 0, "durationMilliseconds": "PT1S"}]},
+        "'durationMilliseconds' must be a number of milliseconds",
+    ),
+    "fast_offset_huge.json": (
+        '{"combinedPhrases": [], "phrases": [{"text": "hi", "channel": 0, "offsetMilliseconds": ' + "9" * 400 + "}]}",
+        "'offsetMilliseconds' must be a number of milliseconds",
+    ),
+    "fast_no_words.json": ({"combinedPhrases": [], "phrases": [{"text": " ", "channel": 0}]}, "recognized no words"),
     # CCAI Insights
     "segments_obj.json": ({"transcript": {"transcriptSegments": {}}}, "not a transcript this reads"),
     "segment_num.json": ({"transcript": {"transcriptSegments": [3]}}, "segment 1: expected an object, got a number"),
@@ -457,7 +602,7 @@ def test_random_odd_values_never_crash(tmp_path: Path) -> None:
     """Every field of the fixtures set, one at a time, to odd values: each read ends in utterances
     or a known error (BadInput), never another exception."""
     rng = random.Random(20261206)
-    docs = [AZURE_STEREO, AZURE_DIARIZED, CCAI, UPLOAD, SPEECH]
+    docs = [AZURE_STEREO, AZURE_DIARIZED, FAST_STEREO, FAST_DIARIZED, CCAI, UPLOAD, SPEECH]
     n = 0
     for d, doc in enumerate(docs):
         paths = list(field_paths(doc, []))
@@ -552,10 +697,11 @@ def test_only_transcripts_are_taken_from_a_folder_of_json(tmp_path: Path) -> Non
 
 
 def test_the_readmes_examples_read_as_it_says(tmp_path: Path) -> None:
-    """README's Azure and CCAI examples: the customer's words, 12.3 s to 15 s into the call."""
+    """README's Azure (batch and fast transcription) and CCAI examples: the customer's words, 12.3 s
+    to 15 s into the call."""
     readme = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
     blocks = [b.split("```", 1)[0] for b in readme.split("```json\n")[1:]]
-    for key in ("recognizedPhrases", "transcriptSegments"):
+    for key in ("recognizedPhrases", "combinedPhrases", "transcriptSegments"):
         (block,) = [b for b in blocks if key in b]
         (utt,) = read_transcript(write(tmp_path, f"{key}.json", block))
         assert (utt.speaker, utt.text, utt.start_s, utt.end_s) == (

@@ -477,6 +477,34 @@ def test_a_bad_speaker_map_is_a_usage_error(tmp_path: Path) -> None:
     assert code == 2 and "--speaker-map is for" in err
 
 
+def test_names_match_caselessly_as_unicode_folds_them(tmp_path: Path) -> None:
+    """A name and its capitals are one name however the script writes them: German 'ß' is 'SS' in
+    capitals, Armenian 'և' is 'ԵՒ'. Lower case alone made 'STRASSE' another person than 'Straße'
+    (lower() keeps 'ß' and 'և'); names are composed, case-folded and composed again."""
+    assert parse_speaker_map("Straße=agent,ՍԵՒԱԿ=customer") == (("strasse", AGENT), ("սեւակ", CUSTOMER))
+    with pytest.raises(UsageError, match="both sides"):
+        parse_speaker_map("Straße=agent,STRASSE=customer")
+    txt = f"STRASSE: {HELLO}\nՍևակ: {ANGRY}\nStraße: {ASK}\n"
+    for people in ("Straße=agent,ՍԵՒԱԿ=customer", "STRASSE=agent,Սևակ=customer", "strasse=agent,սևակ=customer"):
+        assert [(s, t) for s, t, *_ in turns(write(tmp_path, "call.txt", txt), people)] == [
+            (AGENT, HELLO),
+            (CUSTOMER, ANGRY),
+            (AGENT, ASK),
+        ], people
+    # a name of four words is found by the speaker map's own pattern, not as a side's few words
+    long = f"Frau Dr. Anna Strauß: {HELLO}\nCustomer: {ANGRY}\nFRAU DR. ANNA STRAUSS: {ASK}\n"
+    got = turns(write(tmp_path, "long.txt", long), "frau dr. anna strauss=agent")
+    assert [(s, t) for s, t, *_ in got] == [(AGENT, HELLO), (CUSTOMER, ANGRY), (AGENT, ASK)]
+    # captions: a WebVTT voice and a label in brackets on a line of its own
+    vtt = NAMED_VTT.replace("<v Julie>", "<v GROSS>").replace("Speaker 2", "Սևակ")
+    assert turns(write(tmp_path, "call.vtt", vtt), "Groß=agent,ՍԵՒԱԿ=customer") == CALL_TURNS
+    srt = SRT.replace("Agent: ", "[STRASSE]\n").replace("Customer: ", "[Սևակ]\n").replace("Rep: ", "[Straße]\n")
+    assert turns(write(tmp_path, "call.srt", srt), "Straße=agent,ՍԵՒԱԿ=customer") == CALL_TURNS
+    # a dotted capital I and its lower case written as 'i' with a combining dot are one letter too
+    dotted = f"İpek: {HELLO}\ni\u0307pek: {ASK}\n"
+    assert [s for s, *_ in turns(write(tmp_path, "dotted.txt", dotted), "İPEK=agent")] == [AGENT, AGENT]
+
+
 # names written surname first, as directories and CRM exports write them
 COMMA_TXT = f"Smith, Julie: {HELLO}\nJones, Bob: {ANGRY}\nSmith, Julie: {ASK}\n"
 COMMA_MAP = '"Smith, Julie"=agent, "Jones, Bob" = customer'

@@ -1,8 +1,8 @@
 """Transcript sources: a ``.jsonl`` file, one utterance per line; a plain ``.txt`` transcript;
 WebVTT (``.vtt``) or SRT (``.srt``) captions; the ``.json`` of a cloud product: Amazon Transcribe (a
-job's output, Call Analytics) or Contact Lens, an Azure AI Speech batch transcription, a Google Cloud
-CCAI Insights conversation or Speech-to-Text response. ``read_transcript`` picks the reader by the
-file's suffix, and a ``.json`` file's by its shape (``json_transcript_kind``).
+job's output, Call Analytics) or Contact Lens, an Azure AI Speech batch or fast transcription, a
+Google Cloud CCAI Insights conversation or Speech-to-Text response. ``read_transcript`` picks the
+reader by the file's suffix, and a ``.json`` file's by its shape (``json_transcript_kind``).
 
 Each JSONL line is ``{"speaker": "agent"|"customer", "text": "...", "start": 12.3, "end": 15.0}``.
 ``start`` and ``end`` (seconds from call start) are optional: when missing they are estimated
@@ -43,7 +43,7 @@ from .types import Speaker, Utterance
 
 TEXT_SUFFIX = ".txt"
 # Amazon Transcribe (a job's output, Call Analytics), Amazon Connect Contact Lens, Azure AI Speech
-# batch transcription, Google Cloud CCAI Insights and Speech-to-Text: told apart by their shape
+# batch and fast transcription, Google Cloud CCAI Insights and Speech-to-Text: told apart by their shape
 ANALYTICS_SUFFIX = ".json"
 CAPTION_SUFFIXES = (".vtt", ".srt")
 TRANSCRIPT_SUFFIXES = (".jsonl", ".ndjson", TEXT_SUFFIX, ANALYTICS_SUFFIX, *CAPTION_SUFFIXES)
@@ -76,7 +76,8 @@ def json_lines(path: Path) -> Iterator[tuple[int, str, Any]]:
 
 _JSON_HINT = (
     "give the JSON as the product wrote it (Amazon Transcribe, Call Analytics or Contact Lens; an Azure AI "
-    "Speech batch transcription result; a Google Cloud CCAI Insights conversation or Speech-to-Text response), "
+    "Speech batch transcription result or fast transcription response; a Google Cloud CCAI Insights "
+    "conversation or Speech-to-Text response), "
     "or write the call as a .jsonl or .txt transcript"
 )
 AMAZON, AZURE, GOOGLE = "Amazon", "Azure", "Google"
@@ -85,9 +86,9 @@ AMAZON, AZURE, GOOGLE = "Amazon", "Azure", "Google"
 def json_transcript_kind(doc: Any) -> str | None:
     """Whose transcript the decoded JSON ``doc`` is, by its shape: ``AMAZON`` (a Transcribe job's
     ``results`` with its items, a ``Transcript`` list of Call Analytics or Contact Lens), ``AZURE``
-    (``recognizedPhrases``), ``GOOGLE`` (``transcript.transcriptSegments`` of CCAI Insights,
-    ``entries`` with roles of its upload format, ``results`` with ``alternatives`` of Speech-to-Text),
-    or None: another JSON document."""
+    (``recognizedPhrases``; fast transcription's ``phrases`` beside ``combinedPhrases``), ``GOOGLE``
+    (``transcript.transcriptSegments`` of CCAI Insights, ``entries`` with roles of its upload format,
+    ``results`` with ``alternatives`` of Speech-to-Text), or None: another JSON document."""
     if is_amazon_document(doc):
         return AMAZON
     if is_azure_document(doc):
@@ -121,7 +122,8 @@ def read_json_transcript(path: Path, speaker_map: SpeakerMap = (), warn: Warn | 
     else:
         raise BadInput(
             f"{path}: not a transcript this reads (no 'results' of an Amazon Transcribe job, no top-level "
-            "'Transcript' list of Call Analytics or Contact Lens, no 'recognizedPhrases' of Azure AI Speech, "
+            "'Transcript' list of Call Analytics or Contact Lens, no 'recognizedPhrases' or 'phrases' of Azure AI "
+            "Speech, "
             "no 'transcript.transcriptSegments' of CCAI Insights nor 'entries' of its upload format, no 'results' of "
             "Google Speech-to-Text)",
             _JSON_HINT,
@@ -173,7 +175,8 @@ def not_a_transcript(path: Path, speaker_map: SpeakerMap = ()) -> str | None:
     if suffix == ANALYTICS_SUFFIX and not is_json_transcript(path):
         return (
             "a .json file that is not an Amazon Transcribe, Azure AI Speech or Google Cloud transcript (of a "
-            "Transcribe job, Call Analytics, Contact Lens, a batch transcription, CCAI Insights or Speech-to-Text)"
+            "Transcribe job, Call Analytics, Contact Lens, a batch or fast transcription, CCAI Insights or "
+            "Speech-to-Text)"
         )
     return None
 
@@ -183,8 +186,8 @@ def transcript_map(
 ) -> SpeakerMap:
     """The speaker map to read the transcript ``path`` with: ``speaker_map`` where its format labels
     turns (``SPEAKER_MAP_SUFFIXES``), else none; in a ``.json`` also the sides ``--channels`` gives
-    the left and right channels (ch_0, ch_1 of a Transcribe job or of Azure; Google's channels 1 and
-    2), unless ``speaker_map`` names them."""
+    the left and right channels (ch_0, ch_1 of a Transcribe job or of Azure, batch or fast; Google's
+    channels 1 and 2), unless ``speaker_map`` names them."""
     suffix = path.suffix.lower()
     if suffix not in SPEAKER_MAP_SUFFIXES:
         return ()

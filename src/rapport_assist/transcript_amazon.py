@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterator, Sequence
 
 from .errors import BadInput, InputNotFound
-from .transcript_base import Said, SpeakerMap, Warn, in_call_order, json_document, parse_line, time_field
+from .transcript_base import Said, SpeakerMap, Warn, fold, in_call_order, json_document, parse_line, time_field
 from .types import Speaker, Utterance
 from .wording import plural
 
@@ -404,7 +404,7 @@ def _sides_of_labels(path: Path, labels: Sequence[str], speaker_map: SpeakerMap)
     """Each label's side: ``speaker_map`` first, then ch_0 = agent and ch_1 = customer. BadInput
     naming the labels that have none (speaker partitioning cannot tell the agent from the customer)."""
     known = dict(TRANSCRIBE_CHANNEL_SIDES) | dict(speaker_map)
-    sides = {label: known[label.lower()] for label in labels if label.lower() in known}
+    sides = {label: known[fold(label)] for label in labels if fold(label) in known}
     missing = [label for label in labels if label not in sides]
     if missing:
         given = [f"{label}={sides[label].value}" for label in labels if label in sides]

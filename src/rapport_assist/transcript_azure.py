@@ -1,6 +1,7 @@
-"""The result file of an Azure AI Speech batch transcription (``read_azure_json``): one ``.json``
-per recording, told apart from other ``.json`` transcripts by its top-level ``recognizedPhrases``
-list (``is_azure_document``).
+"""The result file of an Azure AI Speech batch transcription, or the response of its fast
+transcription API (``read_azure_json``): one ``.json`` per recording, told apart from other
+``.json`` transcripts by its top-level ``recognizedPhrases`` list (batch), or ``phrases`` list
+beside ``combinedPhrases`` or ``durationMilliseconds`` (fast) (``is_azure_document``).
 
 The documented fields read (Microsoft Learn, "Get batch transcription results", the section on
 the transcription result file: https://learn.microsoft.com/azure/ai-services/speech-service/batch-transcription-get):
@@ -16,6 +17,27 @@ the transcription result file: https://learn.microsoft.com/azure/ai-services/spe
 Not used: ``combinedRecognizedPhrases``, ``lexical``, ``itn``, ``maskedITN``, the word timings,
 confidences, ``locale``, ``source``, ``timestamp``.
 
+The fast transcription response (REST ``POST …/speechtotext/transcriptions:transcribe``, the
+synchronous API, version 2024-11-15) was checked against Microsoft Learn, "Use the fast
+transcription API with Azure AI Speech" (its example responses with a locale given, with
+diarization and with multichannel on:
+https://learn.microsoft.com/azure/ai-services/speech-service/fast-transcription-create), the REST
+reference "Transcriptions - Transcribe" (whose 2024-05-15-preview example names the times
+``offset`` and ``duration``, in milliseconds too) and the phrase type of Microsoft's JavaScript
+client, @azure/ai-speech-transcription ``TranscribedPhrase`` (channel and speaker: when present).
+Its fields read:
+
+* ``phrases``: the phrases, each one utterance here;
+* of each phrase, ``text`` (the display form: punctuation and capitals),
+  ``offsetMilliseconds`` and ``durationMilliseconds`` (``offset`` and ``duration`` in the
+  preview), ``channel`` (0-based, present only with channel separation: 0 and 1, the left and
+  right channels) and ``speaker`` (a number per voice, in no particular order, present only with
+  diarization);
+* ``combinedPhrases`` only to see a silent second channel (an entry with ``channel`` 1): its
+  texts repeat the phrases' words, so they are not read as utterances.
+
+Not used: ``durationMilliseconds`` of the call, a phrase's ``words``, ``locale``, ``confidence``.
+
 Sides: channel 0 is the agent and channel 1 the customer (the left and right channels, this
 project's stereo convention: ``--channels customer,agent`` swaps them through
 ``transcript.transcript_map``, or ``--speaker-map 'ch_0=customer,ch_1=agent'``). A diarized
@@ -25,7 +47,8 @@ of channel 0 alone and no speakers is a mono recording transcribed whole (both v
 channel): it stops, saying so, unless ``--speaker-map 'ch_0=…'`` (channel 0 alone) says it is one
 side's own recording; ``--channels``, which names both channels for a folder's stereo calls, says
 nothing of it. A stereo file whose right channel was silent lists channel 1 in
-``combinedRecognizedPhrases``, and is read as the agent's.
+``combinedRecognizedPhrases`` (``combinedPhrases``), and is read as the agent's. A fast
+transcription is read the same way: its channels, its speakers, its mono response.
 """
 
 from __future__ import annotations
@@ -50,6 +73,14 @@ _PHRASE_HINT = (
     "give the result file as Azure wrote it: each recognized phrase has its 'channel', 'offsetInTicks', "
     "'durationInTicks' and 'nBest' list, whose first entry's 'display' holds the words"
 )
+_FAST_HINT = (
+    "give the response as Azure AI Speech fast transcription returned it (its 'phrases' beside "
+    "'combinedPhrases'), or write the call as a .jsonl or .txt transcript"
+)
+_FAST_PHRASE_HINT = (
+    "give the response as Azure returned it: each phrase has its 'text', 'offsetMilliseconds' and "
+    "'durationMilliseconds', and a 'channel' (channel separation) or a 'speaker' (diarization)"
+)
 # 'PT1.32S', 'PT1M5.2S', 'P1DT2H' (ISO 8601 durations, as Azure writes offsets and durations)
 _ISO_DURATION = re.compile(
     r"P(?:(?P<d>\d+(?:\.\d+)?)D)?(?:T(?:(?P<h>\d+(?:\.\d+)?)H)?(?:(?P<m>\d+(?:\.\d+)?)M)?(?:(?P<s>\d+(?:\.\d+)?)S)?)?",
@@ -65,10 +96,20 @@ def _phrases(doc: Any) -> list[Any] | None:
     return phrases if isinstance(phrases, list) else None
 
 
+def _fast_phrases(doc: Any) -> list[Any] | None:
+    """The ``phrases`` of a fast transcription response: a top-level list beside the response's
+    ``combinedPhrases`` or its ``durationMilliseconds`` (not a bare ``duration``, as the preview named
+    it: a word other JSON uses too; the preview's responses have ``combinedPhrases``)."""
+    if not isinstance(doc, dict) or not any(k in doc for k in ("combinedPhrases", "durationMilliseconds")):
+        return None
+    phrases = doc.get("phrases")
+    return phrases if isinstance(phrases, list) else None
+
+
 def is_azure_document(doc: Any) -> bool:
     """Is the decoded JSON ``doc`` the result file of an Azure AI Speech batch transcription (a
-    top-level ``recognizedPhrases`` list)?"""
-    return _phrases(doc) is not None
+    top-level ``recognizedPhrases`` list) or a fast transcription response (``_fast_phrases``)?"""
+    return _phrases(doc) is not None or _fast_phrases(doc) is not None
 
 
 def _iso_seconds(value: Any, name: str, where: str) -> float | None:
@@ -94,13 +135,20 @@ def _phrase_time(phrase: dict[str, Any], ticks: str, iso: str, where: str) -> fl
     return seconds if seconds is not None else _iso_seconds(phrase.get(iso), iso, where)
 
 
-def _count(value: Any, name: str, where: str) -> int | None:
+def _count(value: Any, name: str, where: str, hint: str) -> int | None:
     """A channel or speaker number ≥ 0; None when absent."""
     if value is None:
         return None
     if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-        raise BadInput(f"{where}: '{name}' must be a whole number ≥ 0, got {shown_value(value)}", _PHRASE_HINT)
+        raise BadInput(f"{where}: '{name}' must be a whole number ≥ 0, got {shown_value(value)}", hint)
     return value
+
+
+def _label(phrase: dict[str, Any], where: str, hint: str) -> str:
+    """Whose a phrase is: its diarized speaker ('speaker1'), else its channel ('ch_0'; none: channel 0)."""
+    channel = _count(phrase.get("channel"), "channel", where, hint)
+    speaker = _count(phrase.get("speaker"), "speaker", where, hint)
+    return f"speaker{speaker}" if speaker is not None else f"ch_{channel or 0}"
 
 
 def _mapped(speaker_map: SpeakerMap) -> dict[str, Speaker]:
@@ -139,34 +187,23 @@ def _sides_of_labels(path: Path, labels: Sequence[str], speaker_map: SpeakerMap)
     return sides
 
 
-def _stereo(doc: dict[str, Any]) -> bool:
-    """Does the result list a second channel (``combinedRecognizedPhrases`` has an entry per channel
-    transcribed, a silent one too)? A mono recording's result has channel 0 only."""
-    combined = doc.get("combinedRecognizedPhrases")
+def _stereo(doc: dict[str, Any], key: str) -> bool:
+    """Does the result list a second channel (its combined phrases, ``key``, have an entry per
+    channel transcribed, a silent one too)? A mono recording's result has channel 0 only."""
+    combined = doc.get(key)
     return isinstance(combined, list) and any(
         isinstance(c, dict) and c.get("channel") == 1 and not isinstance(c.get("channel"), bool) for c in combined
     )
 
 
-def read_azure_json(path: Path, speaker_map: SpeakerMap = (), doc: Any = None) -> Iterator[Utterance]:
-    """Yield the utterances of an Azure AI Speech batch transcription result: one per recognized
-    phrase with words, in the order they began (a stereo file's phrases may be listed channel by
-    channel), timed by their offset and duration. Sides as in the module's docstring; ``doc``: the
-    file's JSON, when already read.
+_Read = tuple[str, str, float | None, float | None, str]
+"""A phrase read: its label (``_label``), words, start and end (None when not given), where it is."""
 
-    A bad phrase stops with ``file: recognizedPhrases[N]`` (counted from 0, as in the JSON) after the
-    utterances before it; speakers with no side stop before any, and so does a result of one channel
-    and no speakers (a mono recording transcribed whole: both voices on channel 0), unless
-    ``speaker_map`` names channel 0's side."""
-    if doc is None:
-        doc = json_document(path, _AZURE_HINT)
-    phrases = _phrases(doc)
-    if phrases is None:
-        raise BadInput(
-            f"{path}: not an Azure AI Speech transcription result (no 'recognizedPhrases' list)", _AZURE_HINT
-        )
-    read: list[tuple[str, str, float | None, float | None, str]] = []  # label, text, start, end, where
-    error: BadInput | None = None
+
+def _batch_read(path: Path, phrases: list[Any]) -> tuple[list[_Read], BadInput | None]:
+    """The phrases with words of a batch result's ``recognizedPhrases``, and the error that stopped
+    the reading (None: none did)."""
+    read: list[_Read] = []
     try:
         for n, phrase in enumerate(phrases):
             where = f"{path}: recognizedPhrases[{n}]"
@@ -182,21 +219,79 @@ def read_azure_json(path: Path, speaker_map: SpeakerMap = (), doc: Any = None) -
                 raise BadInput(f"{where}: no words (no nBest[0].display)", _PHRASE_HINT)
             if not display.strip():
                 continue
-            channel = _count(phrase.get("channel"), "channel", where)
-            speaker = _count(phrase.get("speaker"), "speaker", where)
-            label = f"speaker{speaker}" if speaker is not None else f"ch_{channel or 0}"
+            label = _label(phrase, where, _PHRASE_HINT)
             start = _phrase_time(phrase, "offsetInTicks", "offset", where)
             length = _phrase_time(phrase, "durationInTicks", "duration", where)
             end = start + length if start is not None and length is not None else None
             read.append((label, display, start, end, where))
     except BadInput as exc:
-        error = exc
+        return read, exc
+    return read, None
+
+
+def _fast_time(phrase: dict[str, Any], name: str, preview: str, where: str) -> float | None:
+    """A fast transcription phrase's offset or duration in seconds, from its milliseconds (``name``,
+    else the preview API's ``preview``); None when neither is given."""
+    key = name if phrase.get(name) is not None else preview
+    return time_field(phrase.get(key), key, where, unit="milliseconds", per_s=1000.0, hint=_FAST_PHRASE_HINT)
+
+
+def _fast_read(path: Path, phrases: list[Any]) -> tuple[list[_Read], BadInput | None]:
+    """The phrases with words of a fast transcription response, and the error that stopped the
+    reading (None: none did)."""
+    read: list[_Read] = []
+    try:
+        for n, phrase in enumerate(phrases):
+            where = f"{path}: phrases[{n}]"
+            if not isinstance(phrase, dict):
+                raise BadInput(f"{where}: expected an object, got {type_name(phrase)}", _FAST_PHRASE_HINT)
+            text = phrase.get("text")
+            if not isinstance(text, str):
+                raise BadInput(f"{where}: 'text' must be a string, got {type_name(text)}", _FAST_PHRASE_HINT)
+            if not text.strip():
+                continue
+            label = _label(phrase, where, _FAST_PHRASE_HINT)
+            start = _fast_time(phrase, "offsetMilliseconds", "offset", where)
+            length = _fast_time(phrase, "durationMilliseconds", "duration", where)
+            end = start + length if start is not None and length is not None else None
+            read.append((label, text, start, end, where))
+    except BadInput as exc:
+        return read, exc
+    return read, None
+
+
+def read_azure_json(path: Path, speaker_map: SpeakerMap = (), doc: Any = None) -> Iterator[Utterance]:
+    """Yield the utterances of an Azure AI Speech batch transcription result or fast transcription
+    response: one per phrase with words, in the order they began (a stereo file's phrases may be
+    listed channel by channel), timed by their offset and duration. Sides as in the module's
+    docstring; ``doc``: the file's JSON, when already read.
+
+    A bad phrase stops with ``file: recognizedPhrases[N]`` (``phrases[N]``; counted from 0, as in
+    the JSON) after the utterances before it; speakers with no side stop before any, and so does a
+    result of one channel and no speakers (a mono recording transcribed whole: both voices on
+    channel 0), unless ``speaker_map`` names channel 0's side."""
+    if doc is None:
+        doc = json_document(path, _AZURE_HINT)
+    phrases = _phrases(doc)
+    fast = _fast_phrases(doc) if phrases is None else None
+    if phrases is not None:
+        read, error = _batch_read(path, phrases)
+        stereo, hint = _stereo(doc, "combinedRecognizedPhrases"), _AZURE_HINT
+    elif fast is not None:
+        read, error = _fast_read(path, fast)
+        stereo, hint = _stereo(doc, "combinedPhrases"), _FAST_HINT
+    else:
+        raise BadInput(
+            f"{path}: not an Azure AI Speech transcription result (no 'recognizedPhrases' list, "
+            "nor 'phrases' of a fast transcription)",
+            _AZURE_HINT,
+        )
     labels = list(dict.fromkeys(label for label, *_ in read))
     # one side's own recording is said by naming channel 0 alone: a map of both channels (as
     # --channels gives, for the stereo calls of a folder) says nothing of a mono one
     mapped = _mapped(speaker_map)
     one_sides = "ch_0" in mapped and "ch_1" not in mapped
-    if labels == ["ch_0"] and not one_sides and not _stereo(doc):
+    if labels == ["ch_0"] and not one_sides and not stereo:
         raise BadInput(
             f"{path}: Azure AI Speech heard one channel and no speakers, so whose words are whose is not known",
             "transcribe the call again as stereo (the agent and the customer on channels of their own) or with "
@@ -209,4 +304,4 @@ def read_azure_json(path: Path, speaker_map: SpeakerMap = (), doc: Any = None) -
     if error is not None:
         raise error
     if not turns:
-        raise BadInput(f"{path}: Azure AI Speech recognized no words in this call", _AZURE_HINT)
+        raise BadInput(f"{path}: Azure AI Speech recognized no words in this call", hint)

@@ -15,6 +15,7 @@ from __future__ import annotations
 import codecs
 import json
 import math
+import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO, Callable, Iterator, Sequence
@@ -24,9 +25,23 @@ from .errors import BadInput, InputNotFound
 from .types import Speaker, Utterance
 
 SpeakerMap = tuple[tuple[str, Speaker], ...]
-"""People named as sides (``--speaker-map``): (name in lower case, one space between words, side)."""
+"""People named as sides (``--speaker-map``): (name as ``fold`` writes it, side)."""
 
-# The side words a plain-text transcript may lead a turn with (lower case, spaces as written).
+
+def fold(text: str) -> str:
+    """``text`` as names and side words are compared: decomposed (NFD), case-folded, composed (NFC),
+    one space between words. Case folding is lower case that also makes one text of what a script's
+    capitals and lower case write differently ('Straße' and 'STRASSE' are both 'strasse', Armenian
+    'և' and 'ԵՒ' both 'եւ'), which ``str.lower`` does not. Normalizing before and after it is the
+    Unicode standard's canonical caseless match (3.13, D145), as Python's Unicode HOWTO writes it
+    (NFD both times); composing at the end gives the same equality and keeps the name's letters as a
+    composed (NFC) line writes them. Decomposing first matters: composed, a Greek vowel with its iota
+    subscript and a further accent folds in another order than decomposed."""
+    decomposed = unicodedata.normalize("NFD", " ".join(text.split()))
+    return unicodedata.normalize("NFC", decomposed.casefold())
+
+
+# The side words a plain-text transcript may lead a turn with (as ``fold`` writes them).
 TEXT_SIDES: dict[str, Speaker] = {
     **{
         w: Speaker.AGENT
@@ -123,7 +138,7 @@ def parse_line(obj: Any, index: int, prev_end_s: float, where: str) -> Utterance
         )
     if "speaker" not in obj:
         raise BadInput(f"{where}: missing 'speaker'", "add \"speaker\": \"agent\" or \"customer\"")
-    side = TEXT_SIDES.get(" ".join(obj["speaker"].lower().split())) if isinstance(obj["speaker"], str) else None
+    side = TEXT_SIDES.get(fold(obj["speaker"])) if isinstance(obj["speaker"], str) else None
     try:
         speaker = side or Speaker.parse(obj["speaker"])
     except ValueError as exc:

@@ -6,7 +6,9 @@ A ``.txt`` transcript is what QA teams and call platforms export: one turn per l
 side and a colon (``Agent: …``, ``Customer: …``, a synonym in ``TEXT_SIDES``, or a name with its
 side: ``Julie (Agent): …``, ``Agent Julie: …``; a side word with a number, ``Agent 1: …``), optionally after
 a time (``[00:01:12] Caller: …``, ``0:42 Rep: …``) or with it after the side (``Agent (0:42): …``).
-A line with no side, or an indented one, continues the turn before it (wrapped text). Times, when
+A line with no side, or an indented one, continues the turn before it (wrapped text); so does one
+led by a word that heads a list's step or an aside, never a speaker's turn ("Step 2:", "Option B:",
+"Note:"; ``_words_not_a_speaker``), after a turn has started. Times, when
 given, are turn starts; each turn's end is estimated from its words, never past the next start. A
 turn (or a caption cue) that starts before the one above it stops: the call's time cannot go back.
 
@@ -18,9 +20,10 @@ while the turn goes on (``read_captions`` says when: captions often label a turn
 
 ``--speaker-map`` (``parse_speaker_map``) names people as sides for the formats that label turns
 (``transcript.SPEAKER_MAP_SUFFIXES``), so "Julie: …" can be read; a name it gives wins over the side
-words; a name with a comma goes in double quotes ('"Smith, Julie"=agent'), and a turn led by such a
-name that the map does not give stops rather than going on the turn before. In a Transcribe job's
-output (``transcript_amazon``) it names its speakers and channels ("spk_0=agent").
+words. Names and side words are compared case-folded (``transcript_base.fold``: 'STRASSE' is
+'Straße'). A name with a comma goes in double quotes ('"Smith, Julie"=agent'), and a turn led by
+such a name that the map does not give stops rather than going on the turn before. In a Transcribe
+job's output (``transcript_amazon``) it names its speakers and channels ("spk_0=agent").
 
 The side words (``TEXT_SIDES``) and ``SpeakerMap`` are in ``transcript_base``, with ``parse_line``,
 which reads a JSONL line's speaker with the same words.
@@ -39,7 +42,7 @@ from typing import Iterator, Literal, NamedTuple, Sequence
 from .annotate import count_words
 from .errors import BadInput, InputNotFound, UsageError
 from .timefmt import clock
-from .transcript_base import TEXT_SIDES, SpeakerMap, estimate_duration_s, parse_line, read_lines
+from .transcript_base import TEXT_SIDES, SpeakerMap, estimate_duration_s, fold, parse_line, read_lines
 from .types import Speaker, Utterance
 
 # ---------------------------------------------------------------------------- side labels, --speaker-map and .txt turns
@@ -60,14 +63,46 @@ _NAME_HINT = (
 )
 
 
+@lru_cache(maxsize=1)
+def _folding_to_several() -> dict[str, tuple[str, ...]]:
+    """The letters whose case folding is more than one character ('ß' and 'ẞ': 'ss'; 'İ': 'i' and a
+    combining dot; 'ﬁ': 'fi'), by their folding. All are in the Basic Multilingual Plane."""
+    out: dict[str, tuple[str, ...]] = {}
+    for c in map(chr, range(0x10000)):
+        if c.casefold() != c and len(folded := fold(c)) > 1:
+            out[folded] = (*out.get(folded, ()), c)
+    return out
+
+
+def _caseless(name: str) -> str:
+    """A pattern of a speaker map's ``name`` (``fold``: 'strasse') as a line may write it, for a
+    pattern matched ignoring case: its words apart by any spaces, and where a letter that folds to
+    several ('ß', 'ẞ') may stand for them ('Straße', 'STRASSE'). Such foldings are looked for left to
+    right, the longest first: of two that overlap (in 'ssss'), one way of reading them only."""
+    several = _folding_to_several()
+    longest = max(map(len, several))
+    out: list[str] = []
+    at = 0
+    while at < len(name):
+        folded = next((name[at : at + n] for n in range(longest, 1, -1) if name[at : at + n] in several), None)
+        if folded is not None:
+            out.append(f"(?:{re.escape(folded)}|{'|'.join(map(re.escape, several[folded]))})")
+            at += len(folded)
+            continue
+        out.append(r"\s+" if name[at] == " " else re.escape(name[at]))
+        at += 1
+    return "".join(out)
+
+
 @lru_cache(maxsize=16)
 def _label_patterns(names: tuple[str, ...] = ()) -> tuple[re.Pattern[str], re.Pattern[str]]:
     """The patterns of a turn's line ("[time] side [(time)]: words", the side a few words before the
     first colon) and of a label alone (a WebVTT voice: "Julie (Agent)"). ``names``: the people of a
-    speaker map, matched as written in any case, whatever their characters ("Mr. Jones", "Speaker 1")."""
+    speaker map, matched as written in any case (``_caseless``), whatever their characters ("Mr. Jones",
+    "Speaker 1")."""
     side = rf"(?P<side>{_NAME})"
     if names:
-        named = "|".join(r"\s+".join(map(re.escape, n.split())) for n in sorted(names, key=len, reverse=True))
+        named = "|".join(_caseless(n) for n in sorted(names, key=len, reverse=True))
         side = rf"(?P<side>(?i:{named})|{_NAME})"
     turn = re.compile(
         rf"^(?:[\[(]?(?P<t1>{_CLOCK})[\])]?\s*[-–]?\s*)?{side}{_ROLE}"
@@ -113,8 +148,9 @@ def _unquoted(part: str, what: str) -> str:
 def parse_speaker_map(text: str) -> SpeakerMap:
     """``--speaker-map "Julie=agent,Mr Jones=customer"``: people and their sides (a side word of
     ``TEXT_SIDES``: agent, customer, rep, caller…). A name with a comma (or '=') is written in
-    double quotes: ``'"Smith, Julie"=agent'``. UsageError when a pair cannot be read, or a quote is
-    not closed."""
+    double quotes: ``'"Smith, Julie"=agent'``. Names are kept as ``fold`` writes them, so they match
+    in any case ('STRASSE' is 'Straße'). UsageError when a pair cannot be read, or a quote is not
+    closed."""
     example = "write it as --speaker-map 'Julie=agent,Mr Jones=customer'"
     if text.count('"') % 2:
         raise UsageError(
@@ -127,7 +163,7 @@ def parse_speaker_map(text: str) -> SpeakerMap:
             continue
         written, *sides = _outside_quotes(item, "=")
         written = _unquoted(written, "name")
-        name = written.lower()
+        name = fold(written)
         if len(sides) != 1 or not name:
             # "Smith, Julie=agent" is read as 'Smith' and 'Julie=agent': say how to keep the name whole
             hint = f"{example}; {_QUOTE_HINT}" if not sides and "," in text else example
@@ -135,7 +171,7 @@ def parse_speaker_map(text: str) -> SpeakerMap:
         if any(c in name for c in ":<>"):
             raise UsageError(f"--speaker-map: a name cannot hold ':', '<' or '>' ({written!r})", example)
         word = _unquoted(sides[0], "side")
-        side = TEXT_SIDES.get(word.lower())
+        side = TEXT_SIDES.get(fold(word))
         if side is None:
             raise UsageError(
                 f"--speaker-map: {word!r} (for {written!r}) is not a side", "give each name agent or customer"
@@ -164,16 +200,39 @@ def _side_of(m: re.Match[str], speaker_map: SpeakerMap = ()) -> Speaker | None:
     """The side a turn's label names: a person of ``speaker_map`` ("Julie"), a side word ("Caller"),
     or a name with one side word beside it ("Agent Julie", "Julie (Agent)"); None when it names no
     side or both."""
-    name = " ".join(m.group("side").lower().split())
+    name = fold(m.group("side"))
     for person, side in speaker_map:
         if person == name:
             return side
-    words = " ".join(f"{name} {m.group('role') or ''}".lower().split())
+    words = fold(f"{name} {m.group('role') or ''}")
     if words in TEXT_SIDES:
         return TEXT_SIDES[words]
     words = _DESK.sub("staff", words)  # "Customer Care", "Member Services": the agent's desk
     sides = {TEXT_SIDES[w] for w in words.split() if w in TEXT_SIDES}
     return sides.pop() if len(sides) == 1 else None
+
+
+# Words that lead a line of a turn's own words, never a speaker's turn: a step or an option of what
+# the speaker lists ("Step 2:", "Option B:"), an aside ("Note:", "PS:"). A turn wrapped so that a line
+# starts with one stopped as a name where the side belongs. Other labels that name no side still stop
+# (a person, a role this reader does not know: "Julie:", "Supervisor:", "Speaker 3:"): that is a new
+# speaker whose side is not known, and going on with the turn before would give their words to the
+# wrong side. Which of those appears first in the middle of a call (a supervisor, a transfer, the
+# agent by her name) cannot be told from whom the file named before, so only these words go on.
+_NOT_SPEAKERS = frozenset(
+    {"step", "option", "item", "point", "tip", "example", "note", "nb", "ps", "reminder", "warning", "important"}
+)
+
+
+def _words_not_a_speaker(m: re.Match[str]) -> bool:
+    """Is the label of the turn's line ``m`` one of ``_NOT_SPEAKERS``, alone or with a number or a
+    letter ("Step 2", "Option B", "Note"), and without a time (a timed line starts a turn)?"""
+    if m.group("t1") or m.group("t2"):
+        return False
+    first, *rest = fold(m.group("side")).split()
+    return (
+        first in _NOT_SPEAKERS and len(rest) <= 1 and all(w.isdecimal() or (len(w) == 1 and w.isalpha()) for w in rest)
+    )
 
 
 def _turn_label(m: re.Match[str]) -> str:
@@ -301,6 +360,9 @@ def read_text_transcript(path: Path, speaker_map: SpeakerMap = ()) -> Iterator[U
             pending[1].append(line)
             continue
         speaker = _side_of(m, speaker_map)
+        if speaker is None and pending is not None and _words_not_a_speaker(m):
+            pending[1].append(line)  # "Step 2: …" in the middle of a turn: its words
+            continue
         if speaker is None:
             if pending is not None:  # the turn before the bad line is whole: keep it
                 yield finish(None)
@@ -394,7 +456,7 @@ def _bracket_side(lead: str, where: str, speaker_map: SpeakerMap) -> Speaker | N
     m = _BRACKETED.fullmatch(lead)
     if m is None:
         return None
-    name = " ".join(m.group(1).lower().split())
+    name = fold(m.group(1))
     side = dict(speaker_map).get(name) or TEXT_SIDES.get(name)
     if side is None and _DIARIZED.fullmatch(name):
         raise BadInput(
