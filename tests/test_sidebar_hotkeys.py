@@ -501,3 +501,137 @@ def test_after_a_keyboard_remap_each_combo_follows_its_letter(xvfb):
     finally:
         display.close()
         keys.stop()
+
+
+def grab_refused(display_name: str, combo: str) -> bool:
+    """Whether another X client is refused ``combo`` (BadAccess): someone still holds its grab."""
+    import Xlib.display
+    import Xlib.error
+    from Xlib import X
+
+    from rapport_assist.hotkeys.x11 import _keysym, modifier_masks
+
+    other = Xlib.display.Display(display_name)
+    try:
+        parsed = parse_combo(combo)
+        masks, _locks = modifier_masks(other)
+        mask = 0
+        for name in parsed.modifiers:
+            mask |= masks[name]
+        keycode = other.keysym_to_keycode(_keysym(parsed.key))
+        root = other.screen().root
+        catch = Xlib.error.CatchError(Xlib.error.BadAccess)
+        root.grab_key(keycode, mask, True, X.GrabModeAsync, X.GrabModeAsync, onerror=catch)
+        other.sync()
+        refused = catch.get_error() is not None
+        root.ungrab_key(keycode, mask)
+        other.sync()
+        return refused
+    finally:
+        other.close()
+
+
+def hotkey_threads() -> list[threading.Thread]:
+    return [t for t in threading.enumerate() if t.name == "hotkeys-x11" and t.is_alive()]
+
+
+def test_real_grabs_are_released_when_turned_off_and_when_the_window_closes(xvfb, qtbot, tmp_path):
+    """Another application may have the combos back at once: after Settings turn the hotkeys off,
+    and after the window closes (the agent's other applications must not lose them until logout)."""
+    need_xlib()
+    window = build(tmp_path / "sidebar.ini", hotkeys_on=True)
+    qtbot.addWidget(window)
+    window.hotkeys.make_backend = lambda: platform_backend({"DISPLAY": xvfb.name}, "linux")
+    assert window.apply_hotkeys()[0] == "ok"
+    assert grab_refused(xvfb.name, "Ctrl+Alt+J") and len(hotkey_threads()) == 1
+    window.prefs.set("hotkeys/on", False)
+    assert window.apply_hotkeys() == hotkeys.OFF
+    assert not grab_refused(xvfb.name, "Ctrl+Alt+J") and not hotkey_threads()
+    window.prefs.set("hotkeys/on", True)
+    window.prefs.set("hotkeys/dismiss", "ctrl + alt + k")  # a changed combo: the old one is let go
+    assert window.apply_hotkeys()[0] == "ok"
+    assert grab_refused(xvfb.name, "Ctrl+Alt+K") and not grab_refused(xvfb.name, "Ctrl+Alt+J")
+    window.close()
+    assert not grab_refused(xvfb.name, "Ctrl+Alt+K") and not grab_refused(xvfb.name, "Ctrl+Alt+W")
+    assert not hotkey_threads()
+
+
+REVIEW_CHILD = """
+import json, sys
+sys.path.insert(0, {tests!r})
+from pathlib import Path
+from PySide6.QtWidgets import QApplication
+app = QApplication([])
+import test_sidebar_hotkeys as t
+
+window = t.build(Path({ini!r}), hotkeys_on=True)
+window.prefs.set("hotkeys/helpful", "Alt+H")  # the panel's own shortcut for the same action
+window.apply_hotkeys()
+window.cards.animate = False
+window.show()
+window.controller.start(window.backend.runner, "review.json", "qa")  # a review: the panel takes focus
+window.backend.runner.push(t.nudge("older", 10.0, 900), t.nudge("newest", 11.0, 901))
+assert t.wait_until(lambda: len(window.model.shown) == 2 and window.isVisible(), 5)
+window.activateWindow()
+newest = window.model.shown[0]
+assert t.wait_until(window.isActiveWindow, 5), "the panel did not get the keyboard"
+window.cards.widgets[newest.id].helpful_button.setFocus()
+assert t.wait_until(lambda: window.cards.card_in_focus() is not None, 5), "no card in focus"
+acted = []
+window.model.subscribe(lambda topic: acted.append(topic) if topic == "cards" else None)
+print(json.dumps({{"ready": window.hotkeys.state, "mode": window.controller.mode}}), flush=True)
+sys.stdin.readline()  # Alt+H typed
+t.wait_until(lambda: False, 0.5)  # a second action would arrive by now
+print(json.dumps({{"verdict": newest.verdict, "checked": window.cards.widgets[newest.id].helpful_button.isChecked()}}), flush=True)
+sys.stdin.readline()  # Ctrl+Alt+J typed
+done = t.wait_until(lambda: newest not in window.model.shown, 5)
+t.wait_until(lambda: False, 0.5)
+print(json.dumps({{"done": done, "shown": [c.nudge.rule for c in window.model.shown]}}), flush=True)
+window.close()
+"""
+
+
+def test_in_a_review_with_the_panel_focused_a_hotkey_acts_once(xvfb, tmp_path):
+    """A review (the panel takes the keyboard): a hotkey that is also the panel's own shortcut
+    (Alt+H, helpful) marks the card once, not twice (twice would take the mark off again), and
+    Ctrl+Alt+J dismisses the newest card only."""
+    need_xlib()
+    import Xlib.display as display_module
+    from Xlib import XK, X
+    from Xlib.ext import xtest
+
+    env = {k: v for k, v in os.environ.items() if k not in ("WAYLAND_DISPLAY", "QT_QPA_PLATFORM")}
+    env.update(DISPLAY=xvfb.name, QT_QPA_PLATFORM="xcb", XDG_SESSION_TYPE="x11")
+    code = REVIEW_CHILD.format(tests=str(HERE), ini=str(tmp_path / "sidebar.ini"))
+    child = subprocess.Popen(
+        [sys.executable, "-c", code], env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+    )
+    display = display_module.Display(xvfb.name)
+    try:
+        assert child.stdout is not None and child.stdin is not None
+
+        def type_keys(*names: str) -> None:
+            codes = [display.keysym_to_keycode(XK.string_to_keysym(n)) for n in names]
+            for keycode in codes:
+                xtest.fake_input(display, X.KeyPress, keycode)
+            for keycode in reversed(codes):
+                xtest.fake_input(display, X.KeyRelease, keycode)
+            display.sync()
+
+        def step() -> dict:
+            child.stdin.write("\n")
+            child.stdin.flush()
+            return json.loads(child.stdout.readline() or "{}")
+
+        ready = json.loads(child.stdout.readline() or "{}")
+        assert ready.get("ready", [None])[0] == "ok" and ready["mode"] == "qa", ready
+        type_keys("Alt_L", "h")
+        assert step() == {"verdict": "helpful", "checked": True}
+        type_keys("Control_L", "Alt_L", "j")
+        assert step() == {"done": True, "shown": ["older"]}
+        assert child.wait(20) == 0
+    finally:
+        display.close()
+        if child.poll() is None:
+            child.kill()
+            child.wait()
