@@ -635,3 +635,30 @@ def test_in_a_review_with_the_panel_focused_a_hotkey_acts_once(xvfb, tmp_path):
         if child.poll() is None:
             child.kill()
             child.wait()
+
+
+def test_settings_ok_keeps_hotkeys_on_the_command_line_for_this_session_only(qtbot, tmp_path, monkeypatch):
+    """``sidebar --hotkeys on`` is for one session: OK in Settings (to change the style, say)
+    neither saves it as the setting (the next start would grab the keys again, unasked) nor turns
+    it off; ticking the box there is what saves it."""
+    window = build(tmp_path / "sidebar.ini")
+    qtbot.addWidget(window)
+    fake = FakeBackend()
+    window.hotkeys.make_backend = lambda: fake
+    window._hotkeys_override = True  # as build_window passes --hotkeys on
+    assert window.apply_hotkeys()[0] == "ok"
+    monkeypatch.setattr(SettingsDialog, "exec", lambda self: 1)  # OK, nothing changed
+    window.open_settings()
+    assert not window.prefs.bool("hotkeys/on", False)  # the saved setting is still off
+    assert window.hotkeys.state[0] == "ok"  # and this session keeps them
+
+    boxes: list[SettingsDialog] = []
+
+    def untick(self):
+        boxes.append(self)
+        self.hotkeys_on.setChecked(False)
+        return 1
+
+    monkeypatch.setattr(SettingsDialog, "exec", untick)  # the agent turns them off there: saved
+    window.open_settings()
+    assert boxes and not window.prefs.bool("hotkeys/on", True) and window.hotkeys.state == hotkeys.OFF

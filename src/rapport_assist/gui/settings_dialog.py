@@ -114,6 +114,8 @@ class SettingsDialog(QDialog):
         # the hotkeys themselves would catch while they are on
         self.hotkeys_on = QCheckBox("System-wide hotkeys for the newest card")
         self.hotkeys_on.setChecked(prefs.bool("hotkeys/on", False) if hotkeys_on is None else hotkeys_on)
+        # as shown (``hotkeys_on``: this session's, e.g. ``--hotkeys on``): saved only once changed
+        self.hotkeys_on_shown = self.hotkeys_on.isChecked()
         self.hotkeys_on.setToolTip(
             "They act on the newest card from any application, also during a call, without moving "
             "the keyboard focus; other applications lose these combinations while they are on."
@@ -204,6 +206,11 @@ class SettingsDialog(QDialog):
                 widget.setAccessibleDescription(about[widget])
         self.setAccessibleName(self.windowTitle())
 
+    def hotkeys_on_changed(self) -> bool:
+        """The agent ticked or unticked the hotkeys box (a session's ``--hotkeys`` is not saved
+        as the setting by an OK that left it alone)."""
+        return self.hotkeys_on.isChecked() != self.hotkeys_on_shown
+
     def hotkey_texts(self) -> dict[str, str]:
         return {action: edit.text().strip() or DEFAULT_COMBOS[action] for action, edit in self.hotkey_edits.items()}
 
@@ -242,7 +249,8 @@ class SettingsDialog(QDialog):
         self.prefs.set("devices/customer", self.customer.currentData())
         self.prefs.set("style", self.style_combo.currentData())
         self.prefs.set("focus/never", self.never_focus.isChecked())
-        self.prefs.set("hotkeys/on", self.hotkeys_on.isChecked())
+        if self.hotkeys_on_changed():
+            self.prefs.set("hotkeys/on", self.hotkeys_on.isChecked())
         for action, combo in parse_bindings(self.hotkey_texts()).items():
             self.prefs.set(f"hotkeys/{action}", str(combo))
         self.prefs.set_budget(self.budget())

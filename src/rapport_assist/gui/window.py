@@ -668,7 +668,8 @@ class SidebarWindow(QWidget):
                 self.set_style(self.prefs.style)
             self._focus_guard = None
             self._apply_focus_guard()
-            self._hotkeys_override = None  # the setting just saved, not --hotkeys, from now on
+            if dialog.hotkeys_on_changed():
+                self._hotkeys_override = None  # the setting just saved, not --hotkeys, from now on
             self.apply_hotkeys()
 
 
