@@ -662,3 +662,30 @@ def test_settings_ok_keeps_hotkeys_on_the_command_line_for_this_session_only(qtb
     monkeypatch.setattr(SettingsDialog, "exec", untick)  # the agent turns them off there: saved
     window.open_settings()
     assert boxes and not window.prefs.bool("hotkeys/on", True) and window.hotkeys.state == hotkeys.OFF
+
+
+def test_the_settings_note_says_why_they_are_not_available_once_and_only_when_they_are_not(
+    qtbot, tmp_path, monkeypatch
+):
+    window = build(tmp_path / "sidebar.ini", hotkeys_on=True)
+    qtbot.addWidget(window)
+    wayland = {"WAYLAND_DISPLAY": "wayland-0", "DISPLAY": ":0"}
+    window.hotkeys.make_backend = lambda: platform_backend(wayland, "linux")
+    monkeypatch.setattr(os, "environ", dict(wayland))  # what the dialog's own probe sees
+    assert window.apply_hotkeys()[0] == "error"
+    shown: list[SettingsDialog] = []
+    monkeypatch.setattr(SettingsDialog, "exec", lambda self: shown.append(self) and 0)
+    window.open_settings()
+    note = shown[-1].hotkeys_note
+    assert not note.isHidden() and note.text().startswith("Not available here: a Wayland session")
+    assert "not available" not in note.text()[len("Not available here") :]
+
+    # a combo saved by hand that does not parse: the desktop has them; the field says the problem
+    monkeypatch.setattr(os, "environ", {"DISPLAY": ":0", "XDG_SESSION_TYPE": "x11"})
+    window.hotkeys.make_backend = lambda: FakeBackend()
+    window.prefs.set("hotkeys/dismiss", "Q")
+    assert window.apply_hotkeys()[0] == "error"
+    window.open_settings()
+    assert shown[-1].hotkeys_note.isHidden(), shown[-1].hotkeys_note.text()
+    error = shown[-1].hotkeys_error
+    assert not error.isHidden() and error.text().startswith("Hotkeys: dismiss: 'Q' needs Ctrl, Alt or Super")

@@ -155,6 +155,7 @@ class SettingsDialog(QDialog):
         self.hotkeys_error.setWordWrap(True)
         self.hotkeys_error.setVisible(False)
         form.addRow("", self.hotkeys_error)
+        self._hotkeys_problem(focus=False)  # a combo saved by hand that does not parse: said at once
 
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
         self.buttons = buttons
@@ -217,6 +218,13 @@ class SettingsDialog(QDialog):
     def accept(self) -> None:
         """OK: refused (the dialog stays open, the problem said under the hotkeys) while a hotkey
         does not parse or two actions share one."""
+        if self._hotkeys_problem(focus=True):
+            return
+        super().accept()
+
+    def _hotkeys_problem(self, focus: bool) -> bool:
+        """Whether a hotkey does not parse or two actions share one: said under the hotkeys
+        (``focus``: the bad field gets the keyboard, its text selected)."""
         try:
             parse_bindings(self.hotkey_texts())
         except ValueError as exc:
@@ -224,11 +232,11 @@ class SettingsDialog(QDialog):
             self.hotkeys_error.setVisible(True)
             self.hotkeys_error.setAccessibleName(f"Hotkeys: {exc}")
             bad = next((self.hotkey_edits[a] for a in ACTIONS if str(exc).startswith(f"{a}:")), None)
-            if bad is not None:
+            if bad is not None and focus:
                 bad.setFocus()
                 bad.selectAll()
-            return
-        super().accept()
+            return True
+        return False
 
     def budget(self) -> BudgetConfig:
         urgent = self.urgent.currentData()
