@@ -64,6 +64,8 @@ def test_combos_parse_in_any_spelling_and_print_one_way():
         ("Ctrl+Hyper+J", "'Hyper'"),
         ("Ctrl+Ctrl+J", "twice"),
         ("Ctrl+Alt+Enter", "'Enter'"),
+        ("ctrl+alt+f3", "text console"),  # Linux switches to VT 3: the desktop, the call, the CRM gone
+        ("Ctrl+Alt+Super+F1", "text console"),
         ("", "not a key combination"),
     ],
 )
