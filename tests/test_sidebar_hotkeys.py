@@ -691,3 +691,42 @@ def test_the_settings_note_says_why_they_are_not_available_once_and_only_when_th
     assert shown[-1].hotkeys_note.isHidden(), shown[-1].hotkeys_note.text()
     error = shown[-1].hotkeys_error
     assert not error.isHidden() and error.text().startswith("Hotkeys: dismiss: 'Q' needs Ctrl, Alt or Super")
+
+
+@pytest.mark.parametrize(
+    "action, combo, says",
+    [
+        ("dismiss", "alt+w", "Alt+W is the panel's own shortcut for wrong"),
+        ("wrong", "Alt+Z", "Alt+Z is the panel's own shortcut for snooze"),
+        ("snooze", "Ctrl+D", "Ctrl+D is the panel's own shortcut for the dark style"),
+        ("helpful", "Ctrl+2", "Ctrl+2 is the panel's own shortcut for review speed 2×"),
+    ],
+)
+def test_a_hotkey_cannot_take_one_of_the_panels_own_shortcuts_for_something_else(
+    qtbot, tmp_path, action, combo, says
+):
+    """The grab wins over the panel's shortcut when the panel has the keyboard (a review): Alt+W
+    given to dismiss would dismiss where the panel's help says Alt+W marks the card wrong."""
+    window = build(tmp_path / "sidebar.ini")
+    qtbot.addWidget(window)
+    dialog = SettingsDialog(window.prefs, None, "", window)
+    qtbot.addWidget(dialog)
+    dialog.hotkey_edits[action].setText(combo)
+    dialog.accept()
+    assert dialog.result() != SettingsDialog.DialogCode.Accepted
+    assert says in dialog.hotkeys_error.text()
+    dialog.hotkey_edits[action].setText({"helpful": "Alt+H"}.get(action, DEFAULT_COMBOS[action]))
+    dialog.accept()  # the panel's own shortcut for the same action is fine (it acts once: above)
+    assert dialog.result() == SettingsDialog.DialogCode.Accepted
+
+
+def test_the_panel_shortcuts_a_hotkey_may_not_take_are_the_panels_own(qtbot, tmp_path):
+    from PySide6.QtGui import QKeySequence, QShortcut
+
+    from rapport_assist.gui.settings_dialog import PANEL_SHORTCUTS
+
+    window = build(tmp_path / "sidebar.ini")
+    qtbot.addWidget(window)
+    bound = {s.key().toString(QKeySequence.SequenceFormat.PortableText) for s in window.findChildren(QShortcut)}
+    assert set(PANEL_SHORTCUTS) <= bound
+    assert all(str(parse_combo(k)) == k for k in PANEL_SHORTCUTS)  # written as a hotkey is

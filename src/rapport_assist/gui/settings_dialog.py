@@ -20,8 +20,32 @@ from PySide6.QtWidgets import (
 )
 
 from ..assist import BudgetConfig
-from ..hotkeys import ACTION_WORDS, ACTIONS, DEFAULT_COMBOS, parse_bindings
+from ..hotkeys import ACTION_WORDS, ACTIONS, DEFAULT_COMBOS, Combo, parse_bindings
 from .controller import Prefs
+
+# The panel's own shortcuts (window.SidebarWindow._shortcuts) that could be typed as a hotkey, and
+# what they do there: a hotkey grabbed on one of them wins over it while the panel has the keyboard
+# (a review), so it may only be the same card action, never another
+PANEL_SHORTCUTS = {
+    "Alt+H": "helpful",
+    "Alt+W": "wrong",
+    "Alt+Z": "snooze",
+    "Ctrl+O": "opening a call to review",
+    "Ctrl+T": "the transcript",
+    "Ctrl+D": "the dark style",
+    **{f"Ctrl+{i}": f"review speed {speed}" for i, speed in enumerate(("1×", "2×", "4×", "max"), start=1)},
+}
+
+
+def check_hotkeys(texts: dict[str, str]) -> dict[str, Combo]:
+    """parse_bindings, and a ValueError ("dismiss: …") for a hotkey that is one of the panel's
+    own shortcuts for something else."""
+    bindings = parse_bindings(texts)
+    for action, combo in bindings.items():
+        own = PANEL_SHORTCUTS.get(str(combo))
+        if own is not None and own != action:
+            raise ValueError(f"{action}: {combo} is the panel's own shortcut for {own}; pick another")
+    return bindings
 
 
 class SecondsBox(QDoubleSpinBox):
@@ -226,7 +250,7 @@ class SettingsDialog(QDialog):
         """Whether a hotkey does not parse or two actions share one: said under the hotkeys
         (``focus``: the bad field gets the keyboard, its text selected)."""
         try:
-            parse_bindings(self.hotkey_texts())
+            check_hotkeys(self.hotkey_texts())
         except ValueError as exc:
             self.hotkeys_error.setText(f"Hotkeys: {exc}")
             self.hotkeys_error.setVisible(True)
