@@ -730,3 +730,36 @@ def test_the_panel_shortcuts_a_hotkey_may_not_take_are_the_panels_own(qtbot, tmp
     bound = {s.key().toString(QKeySequence.SequenceFormat.PortableText) for s in window.findChildren(QShortcut)}
     assert set(PANEL_SHORTCUTS) <= bound
     assert all(str(parse_combo(k)) == k for k in PANEL_SHORTCUTS)  # written as a hotkey is
+
+
+def test_a_display_that_answers_too_late_gets_no_grabs_left_behind(xvfb, monkeypatch):
+    """The X display answers after the start gave up ("did not answer"): the late thread must not
+    grab the combos for good (nobody would release them; other applications would lose them)."""
+    need_xlib()
+    import Xlib.display
+
+    from rapport_assist.hotkeys import x11
+
+    slow = Xlib.display.Display
+
+    def late(*args, **kwargs):
+        time.sleep(0.6)
+        return slow(*args, **kwargs)
+
+    monkeypatch.setattr(x11, "START_TIMEOUT_S", 0.2)
+    monkeypatch.setattr(Xlib.display, "Display", late)
+    keys = Hotkeys(lambda _a: None, make_backend=lambda: platform_backend({"DISPLAY": xvfb.name}, "linux"))
+    level, message = keys.apply(True, {})
+    assert level == "error" and "did not answer" in message
+    spare = [os.pipe() for _ in range(4)]  # the process opens files meanwhile (a closed fd's number is reused)
+    try:
+        monkeypatch.setattr(Xlib.display, "Display", slow)
+        deadline = time.monotonic() + 5
+        while hotkey_threads() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert not grab_refused(xvfb.name, "Ctrl+Alt+J")
+        assert not hotkey_threads()
+    finally:
+        for pair in spare:
+            for fd in pair:
+                os.close(fd)
