@@ -371,7 +371,8 @@ def xvfb():
         pytest.skip("Xvfb is not installed (make setup installs xvfb)")
     read, write = os.pipe()
     server = subprocess.Popen(
-        ["Xvfb", "-displayfd", str(write), "-nolisten", "tcp", "-screen", "0", "1280x800x24"],
+        # -noreset: a test's next client must not meet the reset that follows the last one leaving
+        ["Xvfb", "-displayfd", str(write), "-nolisten", "tcp", "-noreset", "-screen", "0", "1280x800x24"],
         pass_fds=(write,),
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
