@@ -764,3 +764,34 @@ def test_a_display_that_answers_too_late_gets_no_grabs_left_behind(xvfb, monkeyp
         for pair in spare:
             for fd in pair:
                 os.close(fd)
+
+
+def test_a_keyboard_remap_that_leaves_no_combo_is_said_not_left_on(xvfb):
+    """A layout with none of the combos' letters (``setxkbmap ru`` alone): after the remap no
+    combo can be grabbed again, so the Hotkeys line must not go on saying they work."""
+    need_xlib()
+    from Xlib import XK
+    from Xlib.display import Display
+
+    lost: queue.Queue[tuple[int, str]] = queue.Queue()
+    keys = Hotkeys(
+        lambda _a: None,
+        make_backend=lambda: platform_backend({"DISPLAY": xvfb.name}, "linux"),
+        on_lost=lambda generation, reason: lost.put((generation, reason)),
+    )
+    assert keys.apply(True, {})[0] == "ok"
+    display = Display(xvfb.name)
+    try:
+        cyrillic = {"j": "Cyrillic_o", "p": "Cyrillic_ze", "h": "Cyrillic_er", "w": "Cyrillic_tse"}
+        for letter, other in cyrillic.items():
+            keycode = display.keysym_to_keycode(XK.string_to_keysym(letter))
+            display.change_keyboard_mapping(keycode, [[XK.string_to_keysym(other)] * 2])
+        display.sync()
+        generation, reason = lost.get(timeout=5)
+        level, message = keys.lost(generation, reason)
+        assert level == "error" and message.startswith("stopped: after a keyboard change"), message
+        assert message.endswith("(this keyboard layout has no J, P, H, W key)"), message
+        assert keys.backend is None
+    finally:
+        display.close()
+        keys.stop()

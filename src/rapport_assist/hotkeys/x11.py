@@ -8,7 +8,7 @@ window with the keyboard focus does not, but the focus stays where it was: the s
 raised or activated. When the keyboard mapping changes (MappingNotify: another layout, a new
 modifier map) the combos are grabbed again, on the keys that now type their letters (a combo the
 new layout cannot type, or another client took meanwhile, then stays off until the next apply;
-the status line is not updated for it). One background thread owns the X connection
+the status line says so only when none is left: the grabs end as if lost). One background thread owns the X connection
 (python-xlib is not thread-safe without its ``threaded`` module); it opens it, grabs, then waits
 on the socket and on a pipe that ``stop`` writes to, and ungrabs before it closes the connection.
 """
@@ -54,6 +54,10 @@ def modifier_masks(display: Any) -> tuple[dict[str, int], list[int]]:
         "super": holder(("Super_L", "Super_R"), X.Mod4Mask),
     }
     return masks, [X.LockMask, holder(("Num_Lock",), 0)]
+
+
+class _Lost(Exception):
+    """The grabs ended, for the reason in words (the message)."""
 
 
 class _Run:
@@ -162,9 +166,21 @@ class X11Backend:
                 self._ungrab(display, grabs)
                 return self._grab(display, root, bindings, grabs)
 
+            def regrab() -> tuple[dict[tuple[int, int], str], int]:
+                table, locks = grab()
+                if not table:  # not one combo is left to work: said as the grabs' end
+                    keyless = [bindings[a].key for a, why in self._refused.items() if why != HELD]
+                    held = [str(bindings[a]) for a, why in self._refused.items() if why == HELD]
+                    whys = [f"this keyboard layout has no {', '.join(keyless)} key"] if keyless else []
+                    whys += [f"{', '.join(held)}: {HELD}"] if held else []
+                    raise _Lost(f"after a keyboard change no combination could be grabbed again ({'; '.join(whys)})")
+                return table, locks
+
             table, locks = grab()
             self._ready.set()
-            self._loop(display, table, locks, on_action, run.read, grab)
+            self._loop(display, table, locks, on_action, run.read, regrab)
+        except _Lost as exc:
+            on_lost(str(exc))
         except Exception as exc:  # a lost connection…: no hotkeys any more, said, never a crash
             if not self._ready.is_set():
                 self._error = f"the X display refused the key grabs ({type(exc).__name__}: {exc})"
