@@ -703,9 +703,7 @@ def test_the_settings_note_says_why_they_are_not_available_once_and_only_when_th
         ("helpful", "Ctrl+2", "Ctrl+2 is the panel's own shortcut for review speed 2×"),
     ],
 )
-def test_a_hotkey_cannot_take_one_of_the_panels_own_shortcuts_for_something_else(
-    qtbot, tmp_path, action, combo, says
-):
+def test_a_hotkey_cannot_take_one_of_the_panels_own_shortcuts_for_something_else(qtbot, tmp_path, action, combo, says):
     """The grab wins over the panel's shortcut when the panel has the keyboard (a review): Alt+W
     given to dismiss would dismiss where the panel's help says Alt+W marks the card wrong."""
     window = build(tmp_path / "sidebar.ini")
