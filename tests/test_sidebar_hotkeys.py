@@ -568,36 +568,39 @@ app = QApplication([])
 import test_sidebar_hotkeys as t
 
 window = t.build(Path({ini!r}), hotkeys_on=True)
-window.prefs.set("hotkeys/helpful", "Alt+H")  # the panel's own shortcut for the same action
+window.prefs.set("hotkeys/wrong", "Alt+W")  # the panel's own shortcut for the same action
 window.apply_hotkeys()
 window.cards.animate = False
 window.show()
 window.controller.start(window.backend.runner, "review.json", "qa")  # a review: the panel takes focus
-window.backend.runner.push(t.nudge("older", 10.0, 900), t.nudge("newest", 11.0, 901))
-assert t.wait_until(lambda: len(window.model.shown) == 2 and window.isVisible(), 5)
+window.backend.runner.push(*(t.nudge(rule, 10.0 + i, 900 + i) for i, rule in enumerate(("a", "b", "c"))))
+assert t.wait_until(lambda: len(window.model.shown) == 3 and window.isVisible(), 5)
 window.activateWindow()
-newest = window.model.shown[0]
 assert t.wait_until(window.isActiveWindow, 5), "the panel did not get the keyboard"
-window.cards.widgets[newest.id].helpful_button.setFocus()
+cards = list(window.model.shown)  # newest first
+window.cards.widgets[cards[0].id].helpful_button.setFocus()
 assert t.wait_until(lambda: window.cards.card_in_focus() is not None, 5), "no card in focus"
-acted = []
-window.model.subscribe(lambda topic: acted.append(topic) if topic == "cards" else None)
+
+
+def report():
+    return {{"shown": [c.nudge.rule for c in window.model.shown], "verdicts": [c.verdict for c in cards]}}
+
+
 print(json.dumps({{"ready": window.hotkeys.state, "mode": window.controller.mode}}), flush=True)
-sys.stdin.readline()  # Alt+H typed
-t.wait_until(lambda: False, 0.5)  # a second action would arrive by now
-print(json.dumps({{"verdict": newest.verdict, "checked": window.cards.widgets[newest.id].helpful_button.isChecked()}}), flush=True)
+sys.stdin.readline()  # Alt+W typed
+t.wait_until(lambda: False, 0.5)  # a second action would have arrived by now
+print(json.dumps(report()), flush=True)
 sys.stdin.readline()  # Ctrl+Alt+J typed
-done = t.wait_until(lambda: newest not in window.model.shown, 5)
 t.wait_until(lambda: False, 0.5)
-print(json.dumps({{"done": done, "shown": [c.nudge.rule for c in window.model.shown]}}), flush=True)
+print(json.dumps(report()), flush=True)
 window.close()
 """
 
 
 def test_in_a_review_with_the_panel_focused_a_hotkey_acts_once(xvfb, tmp_path):
     """A review (the panel takes the keyboard): a hotkey that is also the panel's own shortcut
-    (Alt+H, helpful) marks the card once, not twice (twice would take the mark off again), and
-    Ctrl+Alt+J dismisses the newest card only."""
+    (Alt+W, wrong) marks one card wrong, not two (a wrong card leaves, so a second action would
+    take the next card), and Ctrl+Alt+J then dismisses one card, not two."""
     need_xlib()
     import Xlib.display as display_module
     from Xlib import XK, X
@@ -628,10 +631,10 @@ def test_in_a_review_with_the_panel_focused_a_hotkey_acts_once(xvfb, tmp_path):
 
         ready = json.loads(child.stdout.readline() or "{}")
         assert ready.get("ready", [None])[0] == "ok" and ready["mode"] == "qa", ready
-        type_keys("Alt_L", "h")
-        assert step() == {"verdict": "helpful", "checked": True}
+        type_keys("Alt_L", "w")
+        assert step() == {"shown": ["b", "a"], "verdicts": ["wrong", None, None]}
         type_keys("Control_L", "Alt_L", "j")
-        assert step() == {"done": True, "shown": ["older"]}
+        assert step() == {"shown": ["a"], "verdicts": ["wrong", None, None]}
         assert child.wait(20) == 0
     finally:
         display.close()
