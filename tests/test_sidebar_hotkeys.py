@@ -796,3 +796,80 @@ def test_a_keyboard_remap_that_leaves_no_combo_is_said_not_left_on(xvfb):
     finally:
         display.close()
         keys.stop()
+
+
+AWAY_CHILD = """
+import json, sys
+sys.path.insert(0, {tests!r})
+from pathlib import Path
+from PySide6.QtWidgets import QApplication
+app = QApplication([])
+import test_sidebar_hotkeys as t
+
+window = t.build(Path({ini!r}), hotkeys_on=True)
+window.cards.animate = False
+window.show()
+window.controller.start(window.backend.runner, "review.json", "qa")
+window.backend.runner.push(*(t.nudge(rule, 10.0 + i, 900 + i) for i, rule in enumerate(("a", "b", "c"))))
+assert t.wait_until(lambda: len(window.model.shown) == 3 and window.isVisible(), 5)
+window.activateWindow()
+assert t.wait_until(window.isActiveWindow, 5), "the panel did not get the keyboard"
+oldest = window.model.shown[-1]
+window.cards.widgets[oldest.id].helpful_button.setFocus()  # the agent tabbed to the oldest card
+assert t.wait_until(lambda: window.cards.card_in_focus() is not None, 5), "no card in focus"
+print(json.dumps({{"ready": window.hotkeys.state}}), flush=True)
+sys.stdin.readline()  # another application has the keyboard now
+away = t.wait_until(lambda: not window.isActiveWindow(), 5)
+print(json.dumps({{"away": away}}), flush=True)
+sys.stdin.readline()  # Ctrl+Alt+J typed
+t.wait_until(lambda: len(window.model.shown) < 3, 5)
+print(json.dumps({{"shown": [c.nudge.rule for c in window.model.shown]}}), flush=True)
+window.close()
+"""
+
+
+def test_after_the_agent_left_the_panel_a_hotkey_takes_the_newest_card_not_the_one_last_focused(xvfb, tmp_path):
+    """A review: the agent tabbed to the oldest card, then went on in another application;
+    Ctrl+Alt+J dismisses the newest card (as Settings and the README say), not that one."""
+    need_xlib()
+    import Xlib.display as display_module
+    from Xlib import XK, X
+    from Xlib.ext import xtest
+
+    env = {k: v for k, v in os.environ.items() if k not in ("WAYLAND_DISPLAY", "QT_QPA_PLATFORM")}
+    env.update(DISPLAY=xvfb.name, QT_QPA_PLATFORM="xcb", XDG_SESSION_TYPE="x11")
+    code = AWAY_CHILD.format(tests=str(HERE), ini=str(tmp_path / "sidebar.ini"))
+    child = subprocess.Popen(
+        [sys.executable, "-c", code], env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+    )
+    display = display_module.Display(xvfb.name)
+    try:
+        assert child.stdout is not None and child.stdin is not None
+
+        def step() -> dict:
+            child.stdin.write("\n")
+            child.stdin.flush()
+            return json.loads(child.stdout.readline() or "{}")
+
+        ready = json.loads(child.stdout.readline() or "{}")
+        assert ready.get("ready", [None])[0] == "ok", ready
+        screen = display.screen()
+        other = screen.root.create_window(0, 0, 200, 100, 0, screen.root_depth)  # the CRM, another client
+        other.map()
+        display.sync()
+        other.set_input_focus(X.RevertToParent, X.CurrentTime)
+        display.sync()
+        assert step() == {"away": True}
+        codes = [display.keysym_to_keycode(XK.string_to_keysym(n)) for n in ("Control_L", "Alt_L", "j")]
+        for keycode in codes:
+            xtest.fake_input(display, X.KeyPress, keycode)
+        for keycode in reversed(codes):
+            xtest.fake_input(display, X.KeyRelease, keycode)
+        display.sync()
+        assert step() == {"shown": ["b", "a"]}
+        assert child.wait(20) == 0
+    finally:
+        display.close()
+        if child.poll() is None:
+            child.kill()
+            child.wait()
