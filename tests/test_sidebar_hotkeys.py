@@ -64,6 +64,8 @@ def test_combos_parse_in_any_spelling_and_print_one_way():
         ("Ctrl+Hyper+J", "'Hyper'"),
         ("Ctrl+Ctrl+J", "twice"),
         ("Ctrl+Alt+Enter", "'Enter'"),
+        ("ctrl+alt+f3", "text console"),  # Linux switches to VT 3: the desktop, the call, the CRM gone
+        ("Ctrl+Alt+Super+F1", "text console"),
         ("", "not a key combination"),
     ],
 )
@@ -369,7 +371,8 @@ def xvfb():
         pytest.skip("Xvfb is not installed (make setup installs xvfb)")
     read, write = os.pipe()
     server = subprocess.Popen(
-        ["Xvfb", "-displayfd", str(write), "-nolisten", "tcp", "-screen", "0", "1280x800x24"],
+        # -noreset: a test's next client must not meet the reset that follows the last one leaving
+        ["Xvfb", "-displayfd", str(write), "-nolisten", "tcp", "-noreset", "-screen", "0", "1280x800x24"],
         pass_fds=(write,),
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
@@ -501,3 +504,372 @@ def test_after_a_keyboard_remap_each_combo_follows_its_letter(xvfb):
     finally:
         display.close()
         keys.stop()
+
+
+def grab_refused(display_name: str, combo: str) -> bool:
+    """Whether another X client is refused ``combo`` (BadAccess): someone still holds its grab."""
+    import Xlib.display
+    import Xlib.error
+    from Xlib import X
+
+    from rapport_assist.hotkeys.x11 import _keysym, modifier_masks
+
+    other = Xlib.display.Display(display_name)
+    try:
+        parsed = parse_combo(combo)
+        masks, _locks = modifier_masks(other)
+        mask = 0
+        for name in parsed.modifiers:
+            mask |= masks[name]
+        keycode = other.keysym_to_keycode(_keysym(parsed.key))
+        root = other.screen().root
+        catch = Xlib.error.CatchError(Xlib.error.BadAccess)
+        root.grab_key(keycode, mask, True, X.GrabModeAsync, X.GrabModeAsync, onerror=catch)
+        other.sync()
+        refused = catch.get_error() is not None
+        root.ungrab_key(keycode, mask)
+        other.sync()
+        return refused
+    finally:
+        other.close()
+
+
+def hotkey_threads() -> list[threading.Thread]:
+    return [t for t in threading.enumerate() if t.name == "hotkeys-x11" and t.is_alive()]
+
+
+def test_real_grabs_are_released_when_turned_off_and_when_the_window_closes(xvfb, qtbot, tmp_path):
+    """Another application may have the combos back at once: after Settings turn the hotkeys off,
+    and after the window closes (the agent's other applications must not lose them until logout)."""
+    need_xlib()
+    window = build(tmp_path / "sidebar.ini", hotkeys_on=True)
+    qtbot.addWidget(window)
+    window.hotkeys.make_backend = lambda: platform_backend({"DISPLAY": xvfb.name}, "linux")
+    assert window.apply_hotkeys()[0] == "ok"
+    assert grab_refused(xvfb.name, "Ctrl+Alt+J") and len(hotkey_threads()) == 1
+    window.prefs.set("hotkeys/on", False)
+    assert window.apply_hotkeys() == hotkeys.OFF
+    assert not grab_refused(xvfb.name, "Ctrl+Alt+J") and not hotkey_threads()
+    window.prefs.set("hotkeys/on", True)
+    window.prefs.set("hotkeys/dismiss", "ctrl + alt + k")  # a changed combo: the old one is let go
+    assert window.apply_hotkeys()[0] == "ok"
+    assert grab_refused(xvfb.name, "Ctrl+Alt+K") and not grab_refused(xvfb.name, "Ctrl+Alt+J")
+    window.close()
+    assert not grab_refused(xvfb.name, "Ctrl+Alt+K") and not grab_refused(xvfb.name, "Ctrl+Alt+W")
+    assert not hotkey_threads()
+
+
+REVIEW_CHILD = """
+import json, sys
+sys.path.insert(0, {tests!r})
+from pathlib import Path
+from PySide6.QtWidgets import QApplication
+app = QApplication([])
+import test_sidebar_hotkeys as t
+
+window = t.build(Path({ini!r}), hotkeys_on=True)
+window.prefs.set("hotkeys/wrong", "Alt+W")  # the panel's own shortcut for the same action
+window.apply_hotkeys()
+window.cards.animate = False
+window.show()
+window.controller.start(window.backend.runner, "review.json", "qa")  # a review: the panel takes focus
+window.backend.runner.push(*(t.nudge(rule, 10.0 + i, 900 + i) for i, rule in enumerate(("a", "b", "c"))))
+assert t.wait_until(lambda: len(window.model.shown) == 3 and window.isVisible(), 5)
+window.activateWindow()
+assert t.wait_until(window.isActiveWindow, 5), "the panel did not get the keyboard"
+cards = list(window.model.shown)  # newest first
+window.cards.widgets[cards[0].id].helpful_button.setFocus()
+assert t.wait_until(lambda: window.cards.card_in_focus() is not None, 5), "no card in focus"
+
+
+def report():
+    return {{"shown": [c.nudge.rule for c in window.model.shown], "verdicts": [c.verdict for c in cards]}}
+
+
+print(json.dumps({{"ready": window.hotkeys.state, "mode": window.controller.mode}}), flush=True)
+sys.stdin.readline()  # Alt+W typed
+t.wait_until(lambda: False, 0.5)  # a second action would have arrived by now
+print(json.dumps(report()), flush=True)
+sys.stdin.readline()  # Ctrl+Alt+J typed
+t.wait_until(lambda: False, 0.5)
+print(json.dumps(report()), flush=True)
+window.close()
+"""
+
+
+def test_in_a_review_with_the_panel_focused_a_hotkey_acts_once(xvfb, tmp_path):
+    """A review (the panel takes the keyboard): a hotkey that is also the panel's own shortcut
+    (Alt+W, wrong) marks one card wrong, not two (a wrong card leaves, so a second action would
+    take the next card), and Ctrl+Alt+J then dismisses one card, not two."""
+    need_xlib()
+    import Xlib.display as display_module
+    from Xlib import XK, X
+    from Xlib.ext import xtest
+
+    env = {k: v for k, v in os.environ.items() if k not in ("WAYLAND_DISPLAY", "QT_QPA_PLATFORM")}
+    env.update(DISPLAY=xvfb.name, QT_QPA_PLATFORM="xcb", XDG_SESSION_TYPE="x11")
+    code = REVIEW_CHILD.format(tests=str(HERE), ini=str(tmp_path / "sidebar.ini"))
+    child = subprocess.Popen(
+        [sys.executable, "-c", code], env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+    )
+    display = display_module.Display(xvfb.name)
+    try:
+        assert child.stdout is not None and child.stdin is not None
+
+        def type_keys(*names: str) -> None:
+            codes = [display.keysym_to_keycode(XK.string_to_keysym(n)) for n in names]
+            for keycode in codes:
+                xtest.fake_input(display, X.KeyPress, keycode)
+            for keycode in reversed(codes):
+                xtest.fake_input(display, X.KeyRelease, keycode)
+            display.sync()
+
+        def step() -> dict:
+            child.stdin.write("\n")
+            child.stdin.flush()
+            return json.loads(child.stdout.readline() or "{}")
+
+        ready = json.loads(child.stdout.readline() or "{}")
+        assert ready.get("ready", [None])[0] == "ok" and ready["mode"] == "qa", ready
+        type_keys("Alt_L", "w")
+        assert step() == {"shown": ["b", "a"], "verdicts": ["wrong", None, None]}
+        type_keys("Control_L", "Alt_L", "j")
+        assert step() == {"shown": ["a"], "verdicts": ["wrong", None, None]}
+        assert child.wait(20) == 0
+    finally:
+        display.close()
+        if child.poll() is None:
+            child.kill()
+            child.wait()
+
+
+def test_settings_ok_keeps_hotkeys_on_the_command_line_for_this_session_only(qtbot, tmp_path, monkeypatch):
+    """``sidebar --hotkeys on`` is for one session: OK in Settings (to change the style, say)
+    neither saves it as the setting (the next start would grab the keys again, unasked) nor turns
+    it off; ticking the box there is what saves it."""
+    window = build(tmp_path / "sidebar.ini")
+    qtbot.addWidget(window)
+    fake = FakeBackend()
+    window.hotkeys.make_backend = lambda: fake
+    window._hotkeys_override = True  # as build_window passes --hotkeys on
+    assert window.apply_hotkeys()[0] == "ok"
+    monkeypatch.setattr(SettingsDialog, "exec", lambda self: 1)  # OK, nothing changed
+    window.open_settings()
+    assert not window.prefs.bool("hotkeys/on", False)  # the saved setting is still off
+    assert window.hotkeys.state[0] == "ok"  # and this session keeps them
+
+    boxes: list[SettingsDialog] = []
+
+    def untick(self):
+        boxes.append(self)
+        self.hotkeys_on.setChecked(False)
+        return 1
+
+    monkeypatch.setattr(SettingsDialog, "exec", untick)  # the agent turns them off there: saved
+    window.open_settings()
+    assert boxes and not window.prefs.bool("hotkeys/on", True) and window.hotkeys.state == hotkeys.OFF
+
+
+def test_the_settings_note_says_why_they_are_not_available_once_and_only_when_they_are_not(
+    qtbot, tmp_path, monkeypatch
+):
+    window = build(tmp_path / "sidebar.ini", hotkeys_on=True)
+    qtbot.addWidget(window)
+    wayland = {"WAYLAND_DISPLAY": "wayland-0", "DISPLAY": ":0"}
+    window.hotkeys.make_backend = lambda: platform_backend(wayland, "linux")
+    monkeypatch.setattr(os, "environ", dict(wayland))  # what the dialog's own probe sees
+    assert window.apply_hotkeys()[0] == "error"
+    shown: list[SettingsDialog] = []
+    monkeypatch.setattr(SettingsDialog, "exec", lambda self: shown.append(self) and 0)
+    window.open_settings()
+    note = shown[-1].hotkeys_note
+    assert not note.isHidden() and note.text().startswith("Not available here: a Wayland session")
+    assert "not available" not in note.text()[len("Not available here") :]
+
+    # a combo saved by hand that does not parse: the desktop has them; the field says the problem
+    monkeypatch.setattr(os, "environ", {"DISPLAY": ":0", "XDG_SESSION_TYPE": "x11"})
+    window.hotkeys.make_backend = lambda: FakeBackend()
+    window.prefs.set("hotkeys/dismiss", "Q")
+    assert window.apply_hotkeys()[0] == "error"
+    window.open_settings()
+    assert shown[-1].hotkeys_note.isHidden(), shown[-1].hotkeys_note.text()
+    error = shown[-1].hotkeys_error
+    assert not error.isHidden() and error.text().startswith("Hotkeys: dismiss: 'Q' needs Ctrl, Alt or Super")
+
+
+@pytest.mark.parametrize(
+    "action, combo, says",
+    [
+        ("dismiss", "alt+w", "Alt+W is the panel's own shortcut for wrong"),
+        ("wrong", "Alt+Z", "Alt+Z is the panel's own shortcut for snooze"),
+        ("snooze", "Ctrl+D", "Ctrl+D is the panel's own shortcut for the dark style"),
+        ("helpful", "Ctrl+2", "Ctrl+2 is the panel's own shortcut for review speed 2×"),
+    ],
+)
+def test_a_hotkey_cannot_take_one_of_the_panels_own_shortcuts_for_something_else(qtbot, tmp_path, action, combo, says):
+    """The grab wins over the panel's shortcut when the panel has the keyboard (a review): Alt+W
+    given to dismiss would dismiss where the panel's help says Alt+W marks the card wrong."""
+    window = build(tmp_path / "sidebar.ini")
+    qtbot.addWidget(window)
+    dialog = SettingsDialog(window.prefs, None, "", window)
+    qtbot.addWidget(dialog)
+    dialog.hotkey_edits[action].setText(combo)
+    dialog.accept()
+    assert dialog.result() != SettingsDialog.DialogCode.Accepted
+    assert says in dialog.hotkeys_error.text()
+    dialog.hotkey_edits[action].setText({"helpful": "Alt+H"}.get(action, DEFAULT_COMBOS[action]))
+    dialog.accept()  # the panel's own shortcut for the same action is fine (it acts once: above)
+    assert dialog.result() == SettingsDialog.DialogCode.Accepted
+
+
+def test_the_panel_shortcuts_a_hotkey_may_not_take_are_the_panels_own(qtbot, tmp_path):
+    from PySide6.QtGui import QKeySequence, QShortcut
+
+    from rapport_assist.gui.settings_dialog import PANEL_SHORTCUTS
+
+    window = build(tmp_path / "sidebar.ini")
+    qtbot.addWidget(window)
+    bound = {s.key().toString(QKeySequence.SequenceFormat.PortableText) for s in window.findChildren(QShortcut)}
+    assert set(PANEL_SHORTCUTS) <= bound
+    assert all(str(parse_combo(k)) == k for k in PANEL_SHORTCUTS)  # written as a hotkey is
+
+
+def test_a_display_that_answers_too_late_gets_no_grabs_left_behind(xvfb, monkeypatch):
+    """The X display answers after the start gave up ("did not answer"): the late thread must not
+    grab the combos for good (nobody would release them; other applications would lose them)."""
+    need_xlib()
+    import Xlib.display
+
+    from rapport_assist.hotkeys import x11
+
+    slow = Xlib.display.Display
+
+    def late(*args, **kwargs):
+        time.sleep(0.6)
+        return slow(*args, **kwargs)
+
+    monkeypatch.setattr(x11, "START_TIMEOUT_S", 0.2)
+    monkeypatch.setattr(Xlib.display, "Display", late)
+    keys = Hotkeys(lambda _a: None, make_backend=lambda: platform_backend({"DISPLAY": xvfb.name}, "linux"))
+    level, message = keys.apply(True, {})
+    assert level == "error" and "did not answer" in message
+    spare = [os.pipe() for _ in range(4)]  # the process opens files meanwhile (a closed fd's number is reused)
+    try:
+        monkeypatch.setattr(Xlib.display, "Display", slow)
+        deadline = time.monotonic() + 5
+        while hotkey_threads() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert not grab_refused(xvfb.name, "Ctrl+Alt+J")
+        assert not hotkey_threads()
+    finally:
+        for pair in spare:
+            for fd in pair:
+                os.close(fd)
+
+
+def test_a_keyboard_remap_that_leaves_no_combo_is_said_not_left_on(xvfb):
+    """A layout with none of the combos' letters (``setxkbmap ru`` alone): after the remap no
+    combo can be grabbed again, so the Hotkeys line must not go on saying they work."""
+    need_xlib()
+    from Xlib import XK
+    from Xlib.display import Display
+
+    lost: queue.Queue[tuple[int, str]] = queue.Queue()
+    keys = Hotkeys(
+        lambda _a: None,
+        make_backend=lambda: platform_backend({"DISPLAY": xvfb.name}, "linux"),
+        on_lost=lambda generation, reason: lost.put((generation, reason)),
+    )
+    assert keys.apply(True, {})[0] == "ok"
+    display = Display(xvfb.name)
+    try:
+        cyrillic = {"j": "Cyrillic_o", "p": "Cyrillic_ze", "h": "Cyrillic_er", "w": "Cyrillic_tse"}
+        for letter, other in cyrillic.items():
+            keycode = display.keysym_to_keycode(XK.string_to_keysym(letter))
+            display.change_keyboard_mapping(keycode, [[XK.string_to_keysym(other)] * 2])
+        display.sync()
+        generation, reason = lost.get(timeout=5)
+        level, message = keys.lost(generation, reason)
+        assert level == "error" and message.startswith("stopped: after a keyboard change"), message
+        assert message.endswith("(this keyboard layout has no J, P, H, W key)"), message
+        assert keys.backend is None
+    finally:
+        display.close()
+        keys.stop()
+
+
+AWAY_CHILD = """
+import json, sys
+sys.path.insert(0, {tests!r})
+from pathlib import Path
+from PySide6.QtWidgets import QApplication
+app = QApplication([])
+import test_sidebar_hotkeys as t
+
+window = t.build(Path({ini!r}), hotkeys_on=True)
+window.cards.animate = False
+window.show()
+window.controller.start(window.backend.runner, "review.json", "qa")
+window.backend.runner.push(*(t.nudge(rule, 10.0 + i, 900 + i) for i, rule in enumerate(("a", "b", "c"))))
+assert t.wait_until(lambda: len(window.model.shown) == 3 and window.isVisible(), 5)
+window.activateWindow()
+assert t.wait_until(window.isActiveWindow, 5), "the panel did not get the keyboard"
+oldest = window.model.shown[-1]
+window.cards.widgets[oldest.id].helpful_button.setFocus()  # the agent tabbed to the oldest card
+assert t.wait_until(lambda: window.cards.card_in_focus() is not None, 5), "no card in focus"
+print(json.dumps({{"ready": window.hotkeys.state}}), flush=True)
+sys.stdin.readline()  # another application has the keyboard now
+away = t.wait_until(lambda: not window.isActiveWindow(), 5)
+print(json.dumps({{"away": away}}), flush=True)
+sys.stdin.readline()  # Ctrl+Alt+J typed
+t.wait_until(lambda: len(window.model.shown) < 3, 5)
+print(json.dumps({{"shown": [c.nudge.rule for c in window.model.shown]}}), flush=True)
+window.close()
+"""
+
+
+def test_after_the_agent_left_the_panel_a_hotkey_takes_the_newest_card_not_the_one_last_focused(xvfb, tmp_path):
+    """A review: the agent tabbed to the oldest card, then went on in another application;
+    Ctrl+Alt+J dismisses the newest card (as Settings and the README say), not that one."""
+    need_xlib()
+    import Xlib.display as display_module
+    from Xlib import XK, X
+    from Xlib.ext import xtest
+
+    env = {k: v for k, v in os.environ.items() if k not in ("WAYLAND_DISPLAY", "QT_QPA_PLATFORM")}
+    env.update(DISPLAY=xvfb.name, QT_QPA_PLATFORM="xcb", XDG_SESSION_TYPE="x11")
+    code = AWAY_CHILD.format(tests=str(HERE), ini=str(tmp_path / "sidebar.ini"))
+    child = subprocess.Popen(
+        [sys.executable, "-c", code], env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+    )
+    display = display_module.Display(xvfb.name)
+    try:
+        assert child.stdout is not None and child.stdin is not None
+
+        def step() -> dict:
+            child.stdin.write("\n")
+            child.stdin.flush()
+            return json.loads(child.stdout.readline() or "{}")
+
+        ready = json.loads(child.stdout.readline() or "{}")
+        assert ready.get("ready", [None])[0] == "ok", ready
+        screen = display.screen()
+        other = screen.root.create_window(0, 0, 200, 100, 0, screen.root_depth)  # the CRM, another client
+        other.map()
+        display.sync()
+        other.set_input_focus(X.RevertToParent, X.CurrentTime)
+        display.sync()
+        assert step() == {"away": True}
+        codes = [display.keysym_to_keycode(XK.string_to_keysym(n)) for n in ("Control_L", "Alt_L", "j")]
+        for keycode in codes:
+            xtest.fake_input(display, X.KeyPress, keycode)
+        for keycode in reversed(codes):
+            xtest.fake_input(display, X.KeyRelease, keycode)
+        display.sync()
+        assert step() == {"shown": ["b", "a"]}
+        assert child.wait(20) == 0
+    finally:
+        display.close()
+        if child.poll() is None:
+            child.kill()
+            child.wait()

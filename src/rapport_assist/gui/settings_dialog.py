@@ -20,8 +20,32 @@ from PySide6.QtWidgets import (
 )
 
 from ..assist import BudgetConfig
-from ..hotkeys import ACTION_WORDS, ACTIONS, DEFAULT_COMBOS, parse_bindings
+from ..hotkeys import ACTION_WORDS, ACTIONS, DEFAULT_COMBOS, Combo, parse_bindings
 from .controller import Prefs
+
+# The panel's own shortcuts (window.SidebarWindow._shortcuts) that could be typed as a hotkey, and
+# what they do there: a hotkey grabbed on one of them wins over it while the panel has the keyboard
+# (a review), so it may only be the same card action, never another
+PANEL_SHORTCUTS = {
+    "Alt+H": "helpful",
+    "Alt+W": "wrong",
+    "Alt+Z": "snooze",
+    "Ctrl+O": "opening a call to review",
+    "Ctrl+T": "the transcript",
+    "Ctrl+D": "the dark style",
+    **{f"Ctrl+{i}": f"review speed {speed}" for i, speed in enumerate(("1×", "2×", "4×", "max"), start=1)},
+}
+
+
+def check_hotkeys(texts: dict[str, str]) -> dict[str, Combo]:
+    """parse_bindings, and a ValueError ("dismiss: …") for a hotkey that is one of the panel's
+    own shortcuts for something else."""
+    bindings = parse_bindings(texts)
+    for action, combo in bindings.items():
+        own = PANEL_SHORTCUTS.get(str(combo))
+        if own is not None and own != action:
+            raise ValueError(f"{action}: {combo} is the panel's own shortcut for {own}; pick another")
+    return bindings
 
 
 class SecondsBox(QDoubleSpinBox):
@@ -114,6 +138,8 @@ class SettingsDialog(QDialog):
         # the hotkeys themselves would catch while they are on
         self.hotkeys_on = QCheckBox("System-wide hotkeys for the newest card")
         self.hotkeys_on.setChecked(prefs.bool("hotkeys/on", False) if hotkeys_on is None else hotkeys_on)
+        # as shown (``hotkeys_on``: this session's, e.g. ``--hotkeys on``): saved only once changed
+        self.hotkeys_on_shown = self.hotkeys_on.isChecked()
         self.hotkeys_on.setToolTip(
             "They act on the newest card from any application, also during a call, without moving "
             "the keyboard focus; other applications lose these combinations while they are on."
@@ -153,6 +179,7 @@ class SettingsDialog(QDialog):
         self.hotkeys_error.setWordWrap(True)
         self.hotkeys_error.setVisible(False)
         form.addRow("", self.hotkeys_error)
+        self._hotkeys_problem(focus=False)  # a combo saved by hand that does not parse: said at once
 
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
         self.buttons = buttons
@@ -204,24 +231,36 @@ class SettingsDialog(QDialog):
                 widget.setAccessibleDescription(about[widget])
         self.setAccessibleName(self.windowTitle())
 
+    def hotkeys_on_changed(self) -> bool:
+        """The agent ticked or unticked the hotkeys box (a session's ``--hotkeys`` is not saved
+        as the setting by an OK that left it alone)."""
+        return self.hotkeys_on.isChecked() != self.hotkeys_on_shown
+
     def hotkey_texts(self) -> dict[str, str]:
         return {action: edit.text().strip() or DEFAULT_COMBOS[action] for action, edit in self.hotkey_edits.items()}
 
     def accept(self) -> None:
         """OK: refused (the dialog stays open, the problem said under the hotkeys) while a hotkey
         does not parse or two actions share one."""
+        if self._hotkeys_problem(focus=True):
+            return
+        super().accept()
+
+    def _hotkeys_problem(self, focus: bool) -> bool:
+        """Whether a hotkey does not parse or two actions share one: said under the hotkeys
+        (``focus``: the bad field gets the keyboard, its text selected)."""
         try:
-            parse_bindings(self.hotkey_texts())
+            check_hotkeys(self.hotkey_texts())
         except ValueError as exc:
             self.hotkeys_error.setText(f"Hotkeys: {exc}")
             self.hotkeys_error.setVisible(True)
             self.hotkeys_error.setAccessibleName(f"Hotkeys: {exc}")
             bad = next((self.hotkey_edits[a] for a in ACTIONS if str(exc).startswith(f"{a}:")), None)
-            if bad is not None:
+            if bad is not None and focus:
                 bad.setFocus()
                 bad.selectAll()
-            return
-        super().accept()
+            return True
+        return False
 
     def budget(self) -> BudgetConfig:
         urgent = self.urgent.currentData()
@@ -242,7 +281,8 @@ class SettingsDialog(QDialog):
         self.prefs.set("devices/customer", self.customer.currentData())
         self.prefs.set("style", self.style_combo.currentData())
         self.prefs.set("focus/never", self.never_focus.isChecked())
-        self.prefs.set("hotkeys/on", self.hotkeys_on.isChecked())
+        if self.hotkeys_on_changed():
+            self.prefs.set("hotkeys/on", self.hotkeys_on.isChecked())
         for action, combo in parse_bindings(self.hotkey_texts()).items():
             self.prefs.set(f"hotkeys/{action}", str(combo))
         self.prefs.set_budget(self.budget())

@@ -33,6 +33,7 @@ from PySide6.QtWidgets import (
 
 from ..assist import AssistModel
 from ..hotkeys import OFF as HOTKEYS_OFF
+from ..hotkeys import UNAVAILABLE as HOTKEYS_UNAVAILABLE
 from ..hotkeys import Hotkeys, probe
 from ..playback import SPEEDS
 from ..wording import clause
@@ -652,7 +653,11 @@ class SidebarWindow(QWidget):
         from .settings_dialog import SettingsDialog
 
         devices, note = self.backend.devices()
-        hotkeys_note = self.hotkeys.state[1] if self.hotkeys.state[0] == "error" else probe()
+        # "Not available here: <why>": the reason these grabs were refused, else this desktop's
+        # (a combo that does not parse is not the desktop's fault: the dialog says it at its field)
+        level, message = self.hotkeys.state
+        refused = level == "error" and message.startswith(HOTKEYS_UNAVAILABLE)
+        hotkeys_note = message.removeprefix(HOTKEYS_UNAVAILABLE) if refused else probe()
         dialog = SettingsDialog(
             self.prefs, devices, note, self, hotkeys_on=self.hotkeys_wanted(), hotkeys_note=hotkeys_note
         )
@@ -668,7 +673,8 @@ class SidebarWindow(QWidget):
                 self.set_style(self.prefs.style)
             self._focus_guard = None
             self._apply_focus_guard()
-            self._hotkeys_override = None  # the setting just saved, not --hotkeys, from now on
+            if dialog.hotkeys_on_changed():
+                self._hotkeys_override = None  # the setting just saved, not --hotkeys, from now on
             self.apply_hotkeys()
 
 

@@ -43,6 +43,7 @@ __all__ = [
     "Hotkeys",
     "HotkeysUnavailable",
     "OFF",
+    "UNAVAILABLE",
     "lock_variants",
     "parse_bindings",
     "parse_combo",
@@ -100,6 +101,7 @@ def describe(bindings: Mapping[str, Combo], actions: Iterable[str] | None = None
 
 
 OFF = ("off", "off")  # Hotkeys.state while they are not turned on
+UNAVAILABLE = "not available: "  # an "error" state's message when no combo could be grabbed here
 
 
 class Hotkeys:
@@ -147,16 +149,16 @@ class Hotkeys:
             refused = backend.start(self.bindings, self._pressed, partial(self._backend_lost, self.generation))
         except HotkeysUnavailable as exc:
             self.stop()
-            self.state = ("error", f"not available: {exc}")
+            self.state = ("error", f"{UNAVAILABLE}{exc}")
             return self.state
         except Exception as exc:  # a backend's own failure must not take the sidebar down
             self.stop()
-            self.state = ("error", f"not available: {type(exc).__name__}: {exc}")
+            self.state = ("error", f"{UNAVAILABLE}{type(exc).__name__}: {exc}")
             return self.state
         self.active = {a: c for a, c in self.bindings.items() if a not in refused}
         if not self.active:
             self.stop()
-            self.state = ("error", f"not available: {self._refusals(refused)}")
+            self.state = ("error", f"{UNAVAILABLE}{self._refusals(refused)}")
         elif refused:
             self.state = ("warning", f"{describe(self.active)} — not {self._refusals(refused)}")
         else:

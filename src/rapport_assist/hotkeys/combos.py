@@ -62,7 +62,8 @@ def parse_combo(text: str) -> Combo:
     """ "Ctrl+Alt+H" (any case, spaces allowed) -> Combo; ValueError says what is wrong.
 
     At least Ctrl, Alt or Super: a plain letter, or Shift and a letter, would be taken from every
-    text field on the desktop."""
+    text field on the desktop. Not Ctrl+Alt with an F key: on Linux that switches to a text
+    console, grabbed or not (the grab would succeed and the status line say it works)."""
     parts = [p.strip() for p in text.replace(" ", "").split("+")]
     if not text.strip() or any(not p for p in parts):
         raise ValueError(f"'{text}' is not a key combination: write it like Ctrl+Alt+H")
@@ -80,6 +81,9 @@ def parse_combo(text: str) -> Combo:
         raise ValueError(f"'{parts[-1]}' in '{text}' is not a key hotkeys can use (a letter, a digit, F1…F12)")
     if not found & {"ctrl", "alt", "super"}:
         raise ValueError(f"'{text}' needs Ctrl, Alt or Super: without them it would take a key from all typing")
+    if {"ctrl", "alt"} <= found and key.startswith("F"):
+        # the X server acts on these itself (xkb's srvr_ctrl(fkey2vt)), whatever holds a grab
+        raise ValueError(f"'{text}': Ctrl+Alt+F1…F12 switch Linux to a text console; pick another key")
     return Combo(tuple(m for m in MODIFIERS if m in found), key)
 
 

@@ -8,7 +8,7 @@ window with the keyboard focus does not, but the focus stays where it was: the s
 raised or activated. When the keyboard mapping changes (MappingNotify: another layout, a new
 modifier map) the combos are grabbed again, on the keys that now type their letters (a combo the
 new layout cannot type, or another client took meanwhile, then stays off until the next apply;
-the status line is not updated for it). One background thread owns the X connection
+the status line says so only when none is left: the grabs end as if lost). One background thread owns the X connection
 (python-xlib is not thread-safe without its ``threaded`` module); it opens it, grabs, then waits
 on the socket and on a pipe that ``stop`` writes to, and ungrabs before it closes the connection.
 """
@@ -56,6 +56,39 @@ def modifier_masks(display: Any) -> tuple[dict[str, int], list[int]]:
     return masks, [X.LockMask, holder(("Num_Lock",), 0)]
 
 
+class _Lost(Exception):
+    """The grabs ended, for the reason in words (the message)."""
+
+
+class _Run:
+    """One start's thread and its wake-up pipe. ``stop`` cancels it; a thread that outlives the
+    join (an X display still connecting) closes the pipe itself when it ends, so its descriptors
+    are never closed under it (their numbers reused for other files), and it grabs nothing."""
+
+    def __init__(self) -> None:
+        self.read, self.write = os.pipe()
+        self.cancel = threading.Event()
+        self._lock = threading.Lock()
+        self._done = self._abandoned = False
+
+    def close(self) -> None:
+        for fd in (self.read, self.write):
+            os.close(fd)
+
+    def thread_ended(self) -> None:  # the thread, last thing
+        with self._lock:
+            self._done = True
+            if self._abandoned:
+                self.close()
+
+    def let_go(self) -> None:  # stop, after the join
+        with self._lock:
+            if self._done:
+                self.close()
+            else:
+                self._abandoned = True
+
+
 class X11Backend:
     """Global hotkeys on an X11 display (an Xorg session; not Wayland, where XWayland's grabs
     only see keys typed into X11 windows)."""
@@ -63,7 +96,7 @@ class X11Backend:
     def __init__(self, display_name: str | None = None) -> None:
         self.display_name = display_name
         self._thread: threading.Thread | None = None
-        self._wake: tuple[int, int] | None = None
+        self._run_state: _Run | None = None
         self._ready = threading.Event()
         self._error = ""
         self._refused: dict[str, str] = {}
@@ -75,10 +108,10 @@ class X11Backend:
         self._ready.clear()
         self._error = ""
         self._refused = {}
-        self._wake = os.pipe()
+        self._run_state = run = _Run()
         self._thread = threading.Thread(
             target=self._run,
-            args=(dict(bindings), on_action, on_lost, self._wake[0]),
+            args=(dict(bindings), on_action, on_lost, run),
             name="hotkeys-x11",
             daemon=True,
         )
@@ -92,22 +125,30 @@ class X11Backend:
         return dict(self._refused)
 
     def stop(self) -> None:
-        thread, wake = self._thread, self._wake
-        self._thread = self._wake = None
-        if wake is not None:
+        thread, run = self._thread, self._run_state
+        self._thread = self._run_state = None
+        if run is not None:
+            run.cancel.set()
             try:
-                os.write(wake[1], b"x")
+                os.write(run.write, b"x")
             except OSError:
                 pass
         if thread is not None:
             thread.join(START_TIMEOUT_S)
-        if wake is not None:
-            for fd in wake:
-                os.close(fd)
+        if run is not None:
+            run.let_go()
 
     # -- the thread ---------------------------------------------------------------------------
     def _run(
-        self, bindings: dict[str, Combo], on_action: Callable[[str], None], on_lost: Callable[[str], None], wake: int
+        self, bindings: dict[str, Combo], on_action: Callable[[str], None], on_lost: Callable[[str], None], run: _Run
+    ) -> None:
+        try:
+            self._connected(bindings, on_action, on_lost, run)
+        finally:
+            run.thread_ended()
+
+    def _connected(
+        self, bindings: dict[str, Combo], on_action: Callable[[str], None], on_lost: Callable[[str], None], run: _Run
     ) -> None:
         try:
             display = Xlib.display.Display(self.display_name)
@@ -117,15 +158,29 @@ class X11Backend:
             return
         grabs: dict[tuple[int, int], list[int]] = {}  # (keycode, mask) -> its lock variants
         try:
+            if run.cancel.is_set():  # connected after stop (start gave up waiting): grab nothing
+                return
             root = display.screen().root
 
             def grab() -> tuple[dict[tuple[int, int], str], int]:
                 self._ungrab(display, grabs)
                 return self._grab(display, root, bindings, grabs)
 
+            def regrab() -> tuple[dict[tuple[int, int], str], int]:
+                table, locks = grab()
+                if not table:  # not one combo is left to work: said as the grabs' end
+                    keyless = [bindings[a].key for a, why in self._refused.items() if why != HELD]
+                    held = [str(bindings[a]) for a, why in self._refused.items() if why == HELD]
+                    whys = [f"this keyboard layout has no {', '.join(keyless)} key"] if keyless else []
+                    whys += [f"{', '.join(held)}: {HELD}"] if held else []
+                    raise _Lost(f"after a keyboard change no combination could be grabbed again ({'; '.join(whys)})")
+                return table, locks
+
             table, locks = grab()
             self._ready.set()
-            self._loop(display, table, locks, on_action, wake, grab)
+            self._loop(display, table, locks, on_action, run.read, regrab)
+        except _Lost as exc:
+            on_lost(str(exc))
         except Exception as exc:  # a lost connection…: no hotkeys any more, said, never a crash
             if not self._ready.is_set():
                 self._error = f"the X display refused the key grabs ({type(exc).__name__}: {exc})"
