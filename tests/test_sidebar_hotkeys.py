@@ -211,6 +211,30 @@ def test_hotkeys_are_off_unless_turned_on(qtbot, tmp_path):
     assert window.prefs.hotkey_combos() == DEFAULT_COMBOS
 
 
+def menu_lines(window: SidebarWindow) -> list[str]:
+    window.menu.aboutToShow.emit()  # what opening the menu does, without a popup to close
+    return [a.text().strip() for a in window.menu.actions() if not a.isSeparator()]
+
+
+def test_the_shortcuts_menu_lists_the_hotkeys_working_now(qtbot, tmp_path):
+    window = build(tmp_path / "sidebar.ini", hotkeys_on=True)
+    qtbot.addWidget(window)
+    fake = FakeBackend(refuse={"wrong": hotkeys.HELD})
+    window.hotkeys.make_backend = lambda: fake
+    assert window.apply_hotkeys()[0] == "warning"
+    lines = menu_lines(window)
+    at = lines.index("System-wide, from any application:")
+    assert lines[at + 1 :] == [
+        "Ctrl+Alt+J  dismiss the newest card",
+        "Ctrl+Alt+P  snooze the newest card's rule",
+        "Ctrl+Alt+H  mark the newest card helpful",
+    ]  # the one held elsewhere is not listed
+    assert lines.index("Shortcuts") < at and menu_lines(window).count("System-wide, from any application:") == 1
+    window.prefs.set("hotkeys/on", False)
+    window.apply_hotkeys()
+    assert not [line for line in menu_lines(window) if "System-wide" in line or "Ctrl+Alt+J" in line]
+
+
 def test_a_hotkey_acts_on_the_newest_card_of_a_live_call_and_the_crm_keeps_the_keyboard(qtbot, tmp_path):
     crm = QLineEdit()  # the agent's CRM, typing
     qtbot.addWidget(crm)

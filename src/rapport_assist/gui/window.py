@@ -34,6 +34,8 @@ from PySide6.QtWidgets import (
 from ..assist import AssistModel
 from ..hotkeys import OFF as HOTKEYS_OFF
 from ..hotkeys import UNAVAILABLE as HOTKEYS_UNAVAILABLE
+from ..hotkeys import ACTION_WORDS as HOTKEY_WORDS
+from ..hotkeys import ACTIONS as HOTKEY_ACTIONS
 from ..hotkeys import Hotkeys, probe
 from ..playback import SPEEDS
 from ..wording import clause
@@ -273,6 +275,26 @@ class SidebarWindow(QWidget):
         for line in SHORTCUTS_HELP.splitlines():
             action = add("    " + line)
             action.setEnabled(False)
+        # the system-wide hotkeys working now, listed each time the menu opens (they follow Settings)
+        self.hotkey_lines: list[QAction] = []
+        self.menu.aboutToShow.connect(self._list_hotkeys)
+
+    def _list_hotkeys(self) -> None:
+        """Under Shortcuts, one line per system-wide hotkey grabbed now ("from any application");
+        none while they are off or none could be grabbed."""
+        for action in self.hotkey_lines:
+            self.menu.removeAction(action)
+            action.deleteLater()
+        self.hotkey_lines = []
+        active = self.hotkeys.active
+        if not active:
+            return
+        lines = ["System-wide, from any application:"]
+        lines += [f"{active[a]}  {HOTKEY_WORDS[a]}" for a in HOTKEY_ACTIONS if a in active]
+        for line in lines:
+            action = self.menu.addAction("    " + line)
+            action.setEnabled(False)
+            self.hotkey_lines.append(action)
 
     def _shortcuts(self) -> None:
         def bind(keys: str, slot: Callable[[], object]) -> None:
