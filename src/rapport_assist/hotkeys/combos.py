@@ -1,10 +1,12 @@
-"""Key combinations for the system-wide hotkeys: the actions, the default combos, parsing, and the
-lock-modifier variants an X grab needs. Shared by the backends (no Qt, no platform code)."""
+"""Key combinations for the system-wide hotkeys: the actions, the default combos, parsing, the
+lock-modifier variants an X grab needs, and the grab thread both backends start the same way.
+Shared by the backends (no Qt, no platform code)."""
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
-from typing import Iterable, Mapping
+from typing import Any, Callable, Iterable, Mapping
 
 ACTIONS = ("dismiss", "snooze", "helpful", "wrong")
 ACTION_WORDS = {
@@ -114,3 +116,37 @@ def lock_variants(mask: int, locks: Iterable[int]) -> list[int]:
         if lock and not lock & mask:
             variants += [v | lock for v in variants if not v & lock]
     return sorted(set(variants))
+
+
+class GrabThread:
+    """A backend's grabs live on one background thread of its own (X11: the connection; Windows:
+    the message queue). ``_start_thread`` starts it and waits until it says ``_ready``: by then it
+    has grabbed (``_refused``: action -> why a combo was not) or failed (``_error``). The backend's
+    ``stop`` ends the thread and releases the grabs."""
+
+    def __init__(self) -> None:
+        self._thread: threading.Thread | None = None
+        self._ready = threading.Event()
+        self._error = ""
+        self._refused: dict[str, str] = {}
+
+    def stop(self) -> None:
+        raise NotImplementedError
+
+    def _start_thread(
+        self, run: Callable[..., None], args: tuple[Any, ...], name: str, timeout_s: float, silent: str
+    ) -> dict[str, str]:
+        """Run ``run(*args)`` on a thread called ``name``; what it refused, or HotkeysUnavailable
+        (``silent`` when it has not said ready within ``timeout_s``)."""
+        self._ready.clear()
+        self._error = ""
+        self._refused = {}
+        self._thread = threading.Thread(target=run, args=args, name=name, daemon=True)
+        self._thread.start()
+        if not self._ready.wait(timeout_s):
+            self.stop()
+            raise HotkeysUnavailable(silent)
+        if self._error:
+            self.stop()
+            raise HotkeysUnavailable(self._error)
+        return dict(self._refused)

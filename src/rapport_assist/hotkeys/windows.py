@@ -13,11 +13,10 @@ typing it everywhere, which is why the defaults avoid those letters.
 from __future__ import annotations
 
 import ctypes
-import threading
 import traceback
 from typing import Any, Callable, Mapping
 
-from .combos import HELD, Combo, HotkeysUnavailable
+from .combos import HELD, Combo, GrabThread
 
 MOD_ALT, MOD_CONTROL, MOD_SHIFT, MOD_WIN, MOD_NOREPEAT = 0x0001, 0x0002, 0x0004, 0x0008, 0x4000
 MODIFIER_FLAGS = {"ctrl": MOD_CONTROL, "alt": MOD_ALT, "shift": MOD_SHIFT, "super": MOD_WIN}
@@ -48,32 +47,22 @@ def flags(combo: Combo) -> int:
     return value
 
 
-class WindowsBackend:
+class WindowsBackend(GrabThread):
     def __init__(self) -> None:
-        self._thread: threading.Thread | None = None
+        super().__init__()
         self._thread_id = 0
-        self._ready = threading.Event()
-        self._error = ""
-        self._refused: dict[str, str] = {}
 
     def start(
         self, bindings: Mapping[str, Combo], on_action: Callable[[str], None], on_lost: Callable[[str], None]
     ) -> dict[str, str]:
         self.stop()
-        self._ready.clear()
-        self._error = ""
-        self._refused = {}
-        self._thread = threading.Thread(
-            target=self._run, args=(dict(bindings), on_action, on_lost), name="hotkeys-windows", daemon=True
+        return self._start_thread(
+            self._run,
+            (dict(bindings), on_action, on_lost),
+            "hotkeys-windows",
+            START_TIMEOUT_S,
+            "the hotkey thread did not start",
         )
-        self._thread.start()
-        if not self._ready.wait(START_TIMEOUT_S):
-            self.stop()
-            raise HotkeysUnavailable("the hotkey thread did not start")
-        if self._error:
-            self.stop()
-            raise HotkeysUnavailable(self._error)
-        return dict(self._refused)
 
     def stop(self) -> None:
         thread, self._thread = self._thread, None

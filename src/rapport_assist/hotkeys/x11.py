@@ -25,7 +25,7 @@ import Xlib.display
 import Xlib.error
 from Xlib import XK, X
 
-from .combos import HELD, Combo, HotkeysUnavailable, lock_variants
+from .combos import HELD, Combo, GrabThread, lock_variants
 
 START_TIMEOUT_S = 5.0
 
@@ -89,40 +89,27 @@ class _Run:
                 self._abandoned = True
 
 
-class X11Backend:
+class X11Backend(GrabThread):
     """Global hotkeys on an X11 display (an Xorg session; not Wayland, where XWayland's grabs
     only see keys typed into X11 windows)."""
 
     def __init__(self, display_name: str | None = None) -> None:
+        super().__init__()
         self.display_name = display_name
-        self._thread: threading.Thread | None = None
         self._run_state: _Run | None = None
-        self._ready = threading.Event()
-        self._error = ""
-        self._refused: dict[str, str] = {}
 
     def start(
         self, bindings: Mapping[str, Combo], on_action: Callable[[str], None], on_lost: Callable[[str], None]
     ) -> dict[str, str]:
         self.stop()
-        self._ready.clear()
-        self._error = ""
-        self._refused = {}
         self._run_state = run = _Run()
-        self._thread = threading.Thread(
-            target=self._run,
-            args=(dict(bindings), on_action, on_lost, run),
-            name="hotkeys-x11",
-            daemon=True,
+        return self._start_thread(
+            self._run,
+            (dict(bindings), on_action, on_lost, run),
+            "hotkeys-x11",
+            START_TIMEOUT_S,
+            f"the X display {self.display_name} did not answer",
         )
-        self._thread.start()
-        if not self._ready.wait(START_TIMEOUT_S):
-            self.stop()
-            raise HotkeysUnavailable(f"the X display {self.display_name} did not answer")
-        if self._error:
-            self.stop()
-            raise HotkeysUnavailable(self._error)
-        return dict(self._refused)
 
     def stop(self) -> None:
         thread, run = self._thread, self._run_state
