@@ -56,7 +56,7 @@ from __future__ import annotations
 import math
 import re
 from pathlib import Path
-from typing import Any, Iterator, Sequence
+from typing import Any, Callable, Iterator, Sequence
 
 from .errors import BadInput
 from .transcript_base import Said, SpeakerMap, in_call_order, json_document, shown_value, time_field, type_name
@@ -200,33 +200,58 @@ _Read = tuple[str, str, float | None, float | None, str]
 """A phrase read: its label (``_label``), words, start and end (None when not given), where it is."""
 
 
-def _batch_read(path: Path, phrases: list[Any]) -> tuple[list[_Read], BadInput | None]:
-    """The phrases with words of a batch result's ``recognizedPhrases``, and the error that stopped
-    the reading (None: none did)."""
+def _read(
+    path: Path,
+    phrases: list[Any],
+    key: str,
+    hint: str,
+    words: Callable[[dict[str, Any], str], str | None],
+    times: Callable[[dict[str, Any], str], tuple[float | None, float | None]],
+) -> tuple[list[_Read], BadInput | None]:
+    """The phrases with words of the list ``key`` (``words``: a phrase's text, None when it has
+    none; ``times``: its offset and duration), and the error that stopped the reading (None: none did)."""
     read: list[_Read] = []
     try:
         for n, phrase in enumerate(phrases):
-            where = f"{path}: recognizedPhrases[{n}]"
+            where = f"{path}: {key}[{n}]"
             if not isinstance(phrase, dict):
-                raise BadInput(f"{where}: expected an object, got {type_name(phrase)}", _PHRASE_HINT)
-            status = phrase.get("recognitionStatus", "Success")
-            if status != "Success":  # no match, a timeout: no words
+                raise BadInput(f"{where}: expected an object, got {type_name(phrase)}", hint)
+            text = words(phrase, where)
+            if text is None or not text.strip():
                 continue
-            best = phrase.get("nBest")
-            first = best[0] if isinstance(best, list) and best else None
-            display = first.get("display") if isinstance(first, dict) else None
-            if not isinstance(display, str):
-                raise BadInput(f"{where}: no words (no nBest[0].display)", _PHRASE_HINT)
-            if not display.strip():
-                continue
-            label = _label(phrase, where, _PHRASE_HINT)
-            start = _phrase_time(phrase, "offsetInTicks", "offset", where)
-            length = _phrase_time(phrase, "durationInTicks", "duration", where)
+            label = _label(phrase, where, hint)
+            start, length = times(phrase, where)
             end = start + length if start is not None and length is not None else None
-            read.append((label, display, start, end, where))
+            read.append((label, text, start, end, where))
     except BadInput as exc:
         return read, exc
     return read, None
+
+
+def _batch_words(phrase: dict[str, Any], where: str) -> str | None:
+    """A batch result phrase's words: its first nBest entry's ``display`` (None: not recognized)."""
+    if phrase.get("recognitionStatus", "Success") != "Success":  # no match, a timeout: no words
+        return None
+    best = phrase.get("nBest")
+    first = best[0] if isinstance(best, list) and best else None
+    display = first.get("display") if isinstance(first, dict) else None
+    if not isinstance(display, str):
+        raise BadInput(f"{where}: no words (no nBest[0].display)", _PHRASE_HINT)
+    return display
+
+
+def _batch_times(phrase: dict[str, Any], where: str) -> tuple[float | None, float | None]:
+    return (
+        _phrase_time(phrase, "offsetInTicks", "offset", where),
+        _phrase_time(phrase, "durationInTicks", "duration", where),
+    )
+
+
+def _fast_words(phrase: dict[str, Any], where: str) -> str:
+    text = phrase.get("text")
+    if not isinstance(text, str):
+        raise BadInput(f"{where}: 'text' must be a string, got {type_name(text)}", _FAST_PHRASE_HINT)
+    return text
 
 
 def _fast_time(phrase: dict[str, Any], name: str, preview: str, where: str) -> float | None:
@@ -236,28 +261,11 @@ def _fast_time(phrase: dict[str, Any], name: str, preview: str, where: str) -> f
     return time_field(phrase.get(key), key, where, unit="milliseconds", per_s=1000.0, hint=_FAST_PHRASE_HINT)
 
 
-def _fast_read(path: Path, phrases: list[Any]) -> tuple[list[_Read], BadInput | None]:
-    """The phrases with words of a fast transcription response, and the error that stopped the
-    reading (None: none did)."""
-    read: list[_Read] = []
-    try:
-        for n, phrase in enumerate(phrases):
-            where = f"{path}: phrases[{n}]"
-            if not isinstance(phrase, dict):
-                raise BadInput(f"{where}: expected an object, got {type_name(phrase)}", _FAST_PHRASE_HINT)
-            text = phrase.get("text")
-            if not isinstance(text, str):
-                raise BadInput(f"{where}: 'text' must be a string, got {type_name(text)}", _FAST_PHRASE_HINT)
-            if not text.strip():
-                continue
-            label = _label(phrase, where, _FAST_PHRASE_HINT)
-            start = _fast_time(phrase, "offsetMilliseconds", "offset", where)
-            length = _fast_time(phrase, "durationMilliseconds", "duration", where)
-            end = start + length if start is not None and length is not None else None
-            read.append((label, text, start, end, where))
-    except BadInput as exc:
-        return read, exc
-    return read, None
+def _fast_times(phrase: dict[str, Any], where: str) -> tuple[float | None, float | None]:
+    return (
+        _fast_time(phrase, "offsetMilliseconds", "offset", where),
+        _fast_time(phrase, "durationMilliseconds", "duration", where),
+    )
 
 
 def read_azure_json(path: Path, speaker_map: SpeakerMap = (), doc: Any = None) -> Iterator[Utterance]:
@@ -275,10 +283,10 @@ def read_azure_json(path: Path, speaker_map: SpeakerMap = (), doc: Any = None) -
     phrases = _phrases(doc)
     fast = _fast_phrases(doc) if phrases is None else None
     if phrases is not None:
-        read, error = _batch_read(path, phrases)
+        read, error = _read(path, phrases, "recognizedPhrases", _PHRASE_HINT, _batch_words, _batch_times)
         stereo, hint = _stereo(doc, "combinedRecognizedPhrases"), _AZURE_HINT
     elif fast is not None:
-        read, error = _fast_read(path, fast)
+        read, error = _read(path, fast, "phrases", _FAST_PHRASE_HINT, _fast_words, _fast_times)
         stereo, hint = _stereo(doc, "combinedPhrases"), _FAST_HINT
     else:
         raise BadInput(
