@@ -180,11 +180,8 @@ class StatusPanel(QWidget):
             w.setVisible(self.hotkeys is not None)
         if self.hotkeys is not None:
             level, message = self.hotkeys
-            self.hotkeys_dot.set_level(level)
             self.hotkeys_dot.setToolTip(level)
-            self.hotkeys_text.setText(message)
-            self.hotkeys_text.setToolTip(message)
-            self._say(self.hotkeys_dot, self.hotkeys_text, "Hotkeys", level, message)
+            self._show(self.hotkeys_dot, self.hotkeys_text, "Hotkeys", level, message)
         sound = self.review_sound
         review = sound is not None
         for component in ("microphone", "customer"):
@@ -198,18 +195,12 @@ class StatusPanel(QWidget):
             w.setVisible(review)
         if sound is not None:
             level, message = sound
-            self.sound_dot.set_level(level)
-            self.sound_text.setText(message)
-            self.sound_text.setToolTip(message)
-            self._say(self.sound_dot, self.sound_text, "Sound", level, message)
+            self._show(self.sound_dot, self.sound_text, "Sound", level, message)
         for component in COMPONENTS:
             status = self.model.status[component]
             dot = self.dots[component]
-            dot.set_level(status.level)
             dot.setToolTip(status.level)
-            self.texts[component].setText(status.message)
-            self.texts[component].setToolTip(status.message)
-            self._say(dot, self.texts[component], COMPONENT_LABELS[component], status.level, status.message)
+            self._show(dot, self.texts[component], COMPONENT_LABELS[component], status.level, status.message)
         error = self.model.rules_error
         self.rules_error.setText(error)
         self.rules_error.setVisible(bool(error))
@@ -221,8 +212,12 @@ class StatusPanel(QWidget):
         self.notice.setAccessibleName(f"Notice: {self.notice.text()}" if notices else "")
 
     @staticmethod
-    def _say(dot: QLabel, text: QLabel, name: str, level: str, message: str) -> None:
-        """The status line in words: the dot's level is also said, not only shown."""
+    def _show(dot: StatusDot, text: QLabel, name: str, level: str, message: str) -> None:
+        """One status line: the dot's level, the message, and both in words (the dot's level is
+        said, not only shown)."""
+        dot.set_level(level)
+        text.setText(message)
+        text.setToolTip(message)
         words = LEVEL_WORDS.get(level, level)
         dot.setAccessibleName(f"{name}: {words}")
         text.setAccessibleName(f"{name}: {message or words}")

@@ -93,7 +93,8 @@ class SidebarWindow(QWidget):
         # for this session), pressed on a backend thread, acted on here
         self._hotkeys_override = hotkeys
         self.hotkey_bridge = HotkeyBridge(self)
-        self.hotkey_bridge.pressed.connect(self._on_hotkey, Qt.ConnectionType.QueuedConnection)
+        # a hotkey acts as the card's shortcut inside the panel; the focus stays where it is
+        self.hotkey_bridge.pressed.connect(self._newest_action, Qt.ConnectionType.QueuedConnection)
         self.hotkey_bridge.lost.connect(self._on_hotkeys_lost, Qt.ConnectionType.QueuedConnection)
         self.hotkeys = Hotkeys(self.hotkey_bridge.send, on_lost=self.hotkey_bridge.send_lost)
 
@@ -349,11 +350,6 @@ class SidebarWindow(QWidget):
         """The grabs ended on their own (the X server went away…): the status line says so."""
         state = self.hotkeys.lost(generation, reason)
         self.status_panel.set_hotkeys(None if state == HOTKEYS_OFF else state)
-
-    def _on_hotkey(self, action: str) -> None:
-        """A system-wide hotkey: the newest card's action, as its shortcut inside the panel; the
-        keyboard focus and the active window stay where they are."""
-        self._newest_action(action)
 
     # -- style, place ----------------------------------------------------------------------------
     def set_style(self, name: str, save: bool = True) -> None:
