@@ -5,6 +5,7 @@ keys with python-xlib, a combo typed with XTEST while a stand-in CRM holds the k
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 import os
@@ -421,35 +422,58 @@ def need_xlib() -> None:
         pytest.skip(f"python-xlib cannot be imported ({exc}): run 'make setup'")
 
 
-def test_a_real_x11_hotkey_dismisses_the_newest_card_while_the_crm_keeps_the_keyboard(xvfb, tmp_path):
-    need_xlib()
-    import Xlib.display as display_module
+def press(display, *names: str) -> None:
+    """Press the keys ``names`` together through XTEST, then let them go in reverse order."""
     from Xlib import XK, X
     from Xlib.ext import xtest
 
+    codes = [display.keysym_to_keycode(XK.string_to_keysym(n)) for n in names]
+    for keycode in codes:
+        xtest.fake_input(display, X.KeyPress, keycode)
+    for keycode in reversed(codes):
+        xtest.fake_input(display, X.KeyRelease, keycode)
+    display.sync()
+
+
+@contextlib.contextmanager
+def sidebar_child(xvfb, template: str, tmp_path: Path):
+    """A child sidebar on the test's Xvfb (xcb, an X11 session) from the code ``template``, and a
+    display connection of the test's own: (child, display); both ended after."""
+    need_xlib()
+    import Xlib.display
+
     env = {k: v for k, v in os.environ.items() if k not in ("WAYLAND_DISPLAY", "QT_QPA_PLATFORM")}
     env.update(DISPLAY=xvfb.name, QT_QPA_PLATFORM="xcb", XDG_SESSION_TYPE="x11")
-    code = CHILD.format(tests=str(HERE), ini=str(tmp_path / "sidebar.ini"))
+    code = template.format(tests=str(HERE), ini=str(tmp_path / "sidebar.ini"))
     child = subprocess.Popen(
         [sys.executable, "-c", code], env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
     )
-    display = display_module.Display(xvfb.name)
+    display = Xlib.display.Display(xvfb.name)
     try:
         assert child.stdout is not None and child.stdin is not None
+        yield child, display
+    finally:
+        display.close()
+        if child.poll() is None:
+            child.kill()
+            child.wait()
+
+
+def step(child: subprocess.Popen) -> dict:
+    """Tell the child to go on (a line on its stdin); what it reports next."""
+    assert child.stdin is not None and child.stdout is not None
+    child.stdin.write("\n")
+    child.stdin.flush()
+    return json.loads(child.stdout.readline() or "{}")
+
+
+def test_a_real_x11_hotkey_dismisses_the_newest_card_while_the_crm_keeps_the_keyboard(xvfb, tmp_path):
+    with sidebar_child(xvfb, CHILD, tmp_path) as (child, display):
         ready = json.loads(child.stdout.readline() or "{}")
         assert ready.get("ready", [None])[0] == "ok", ready
-
-        def type_keys(*names: str) -> None:
-            codes = [display.keysym_to_keycode(XK.string_to_keysym(n)) for n in names]
-            for keycode in codes:
-                xtest.fake_input(display, X.KeyPress, keycode)
-            for keycode in reversed(codes):
-                xtest.fake_input(display, X.KeyRelease, keycode)
-            display.sync()
-
-        type_keys("Num_Lock")  # NumLock on: the grab's lock variants must still match
-        type_keys("Control_L", "Alt_L", "j")  # dismiss (the default Ctrl+Alt+J)
-        type_keys("x")  # the agent types on: into the CRM, not the sidebar
+        press(display, "Num_Lock")  # NumLock on: the grab's lock variants must still match
+        press(display, "Control_L", "Alt_L", "j")  # dismiss (the default Ctrl+Alt+J)
+        press(display, "x")  # the agent types on: into the CRM, not the sidebar
         started = time.monotonic()
         result = json.loads(child.stdout.readline() or "{}")
         assert result.get("done"), result
@@ -461,11 +485,6 @@ def test_a_real_x11_hotkey_dismisses_the_newest_card_while_the_crm_keeps_the_key
         child.stdin.write("\n")
         child.stdin.flush()
         assert child.wait(20) == 0
-    finally:
-        display.close()
-        if child.poll() is None:
-            child.kill()
-            child.wait()
 
 
 def test_the_status_line_says_when_the_x_display_goes_away(xvfb, qtbot, tmp_path):
@@ -625,46 +644,14 @@ def test_in_a_review_with_the_panel_focused_a_hotkey_acts_once(xvfb, tmp_path):
     """A review (the panel takes the keyboard): a hotkey that is also the panel's own shortcut
     (Alt+W, wrong) marks one card wrong, not two (a wrong card leaves, so a second action would
     take the next card), and Ctrl+Alt+J then dismisses one card, not two."""
-    need_xlib()
-    import Xlib.display as display_module
-    from Xlib import XK, X
-    from Xlib.ext import xtest
-
-    env = {k: v for k, v in os.environ.items() if k not in ("WAYLAND_DISPLAY", "QT_QPA_PLATFORM")}
-    env.update(DISPLAY=xvfb.name, QT_QPA_PLATFORM="xcb", XDG_SESSION_TYPE="x11")
-    code = REVIEW_CHILD.format(tests=str(HERE), ini=str(tmp_path / "sidebar.ini"))
-    child = subprocess.Popen(
-        [sys.executable, "-c", code], env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
-    )
-    display = display_module.Display(xvfb.name)
-    try:
-        assert child.stdout is not None and child.stdin is not None
-
-        def type_keys(*names: str) -> None:
-            codes = [display.keysym_to_keycode(XK.string_to_keysym(n)) for n in names]
-            for keycode in codes:
-                xtest.fake_input(display, X.KeyPress, keycode)
-            for keycode in reversed(codes):
-                xtest.fake_input(display, X.KeyRelease, keycode)
-            display.sync()
-
-        def step() -> dict:
-            child.stdin.write("\n")
-            child.stdin.flush()
-            return json.loads(child.stdout.readline() or "{}")
-
+    with sidebar_child(xvfb, REVIEW_CHILD, tmp_path) as (child, display):
         ready = json.loads(child.stdout.readline() or "{}")
         assert ready.get("ready", [None])[0] == "ok" and ready["mode"] == "qa", ready
-        type_keys("Alt_L", "w")
-        assert step() == {"shown": ["b", "a"], "verdicts": ["wrong", None, None]}
-        type_keys("Control_L", "Alt_L", "j")
-        assert step() == {"shown": ["a"], "verdicts": ["wrong", None, None]}
+        press(display, "Alt_L", "w")
+        assert step(child) == {"shown": ["b", "a"], "verdicts": ["wrong", None, None]}
+        press(display, "Control_L", "Alt_L", "j")
+        assert step(child) == {"shown": ["a"], "verdicts": ["wrong", None, None]}
         assert child.wait(20) == 0
-    finally:
-        display.close()
-        if child.poll() is None:
-            child.kill()
-            child.wait()
 
 
 def test_settings_ok_keeps_hotkeys_on_the_command_line_for_this_session_only(qtbot, tmp_path, monkeypatch):
@@ -855,25 +842,8 @@ window.close()
 def test_after_the_agent_left_the_panel_a_hotkey_takes_the_newest_card_not_the_one_last_focused(xvfb, tmp_path):
     """A review: the agent tabbed to the oldest card, then went on in another application;
     Ctrl+Alt+J dismisses the newest card (as Settings and the README say), not that one."""
-    need_xlib()
-    import Xlib.display as display_module
-    from Xlib import XK, X
-    from Xlib.ext import xtest
-
-    env = {k: v for k, v in os.environ.items() if k not in ("WAYLAND_DISPLAY", "QT_QPA_PLATFORM")}
-    env.update(DISPLAY=xvfb.name, QT_QPA_PLATFORM="xcb", XDG_SESSION_TYPE="x11")
-    code = AWAY_CHILD.format(tests=str(HERE), ini=str(tmp_path / "sidebar.ini"))
-    child = subprocess.Popen(
-        [sys.executable, "-c", code], env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
-    )
-    display = display_module.Display(xvfb.name)
-    try:
-        assert child.stdout is not None and child.stdin is not None
-
-        def step() -> dict:
-            child.stdin.write("\n")
-            child.stdin.flush()
-            return json.loads(child.stdout.readline() or "{}")
+    with sidebar_child(xvfb, AWAY_CHILD, tmp_path) as (child, display):
+        from Xlib import X
 
         ready = json.loads(child.stdout.readline() or "{}")
         assert ready.get("ready", [None])[0] == "ok", ready
@@ -883,17 +853,7 @@ def test_after_the_agent_left_the_panel_a_hotkey_takes_the_newest_card_not_the_o
         display.sync()
         other.set_input_focus(X.RevertToParent, X.CurrentTime)
         display.sync()
-        assert step() == {"away": True}
-        codes = [display.keysym_to_keycode(XK.string_to_keysym(n)) for n in ("Control_L", "Alt_L", "j")]
-        for keycode in codes:
-            xtest.fake_input(display, X.KeyPress, keycode)
-        for keycode in reversed(codes):
-            xtest.fake_input(display, X.KeyRelease, keycode)
-        display.sync()
-        assert step() == {"shown": ["b", "a"]}
+        assert step(child) == {"away": True}
+        press(display, "Control_L", "Alt_L", "j")
+        assert step(child) == {"shown": ["b", "a"]}
         assert child.wait(20) == 0
-    finally:
-        display.close()
-        if child.poll() is None:
-            child.kill()
-            child.wait()
