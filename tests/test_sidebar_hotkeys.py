@@ -778,6 +778,51 @@ def test_a_display_that_answers_too_late_gets_no_grabs_left_behind(xvfb, monkeyp
                 os.close(fd)
 
 
+def test_another_keyboard_typing_keeps_every_grab_with_no_gap(xvfb, monkeypatch):
+    """The X server sends MappingNotify whenever another device starts typing (here XTEST's first
+    key; at a desk a second keyboard, a headset's buttons), nearly always with the same keymap.
+    The grabs must stay as they are: let go and grabbed again, a hotkey pressed in that gap goes
+    to the CRM instead (CI once lost a Ctrl+Alt+J pressed right after NumLock this way)."""
+    need_xlib()
+    from Xlib.display import Display
+    from Xlib.xobject.drawable import Window
+
+    from rapport_assist.hotkeys import x11
+
+    released: list[tuple[int, int]] = []
+    ungrab_key = Window.ungrab_key
+
+    def ungrab(window, key, modifiers, onerror=None):
+        released.append((key, modifiers))
+        ungrab_key(window, key, modifiers, onerror)
+
+    passes: list[int] = []
+    grab = x11.X11Backend._grab
+
+    def counted(backend, *args):
+        table, locks = grab(backend, *args)
+        passes.append(len(table))
+        return table, locks
+
+    monkeypatch.setattr(Window, "ungrab_key", ungrab)
+    monkeypatch.setattr(x11.X11Backend, "_grab", counted)
+    pressed: queue.Queue[str] = queue.Queue()
+    keys = Hotkeys(pressed.put, make_backend=lambda: platform_backend({"DISPLAY": xvfb.name}, "linux"))
+    assert keys.apply(True, {})[0] == "ok"
+    display = Display(xvfb.name)
+    try:
+        press(display, "Num_Lock")  # XTEST types: MappingNotify (keyboard, then modifiers)
+        assert wait_until(lambda: len(passes) >= 2, 5), passes  # the thread has followed the notice
+        time.sleep(0.3)  # and the second one, if any
+        assert passes == [4] * len(passes) and released == []
+        press(display, "Control_L", "Alt_L", "j")
+        assert pressed.get(timeout=5) == "dismiss"
+    finally:
+        display.close()
+        keys.stop()
+    assert len(released) == 4 * 4  # stop lets go of each combo's four lock variants
+
+
 def test_a_keyboard_remap_that_leaves_no_combo_is_said_not_left_on(xvfb):
     """A layout with none of the combos' letters (``setxkbmap ru`` alone): after the remap no
     combo can be grabbed again, so the Hotkeys line must not go on saying they work."""

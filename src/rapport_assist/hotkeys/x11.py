@@ -6,11 +6,13 @@ variant. The X server refuses a grab another client already holds (BadAccess): t
 reported as taken and the others still work. The grabbing client gets the key events and the
 window with the keyboard focus does not, but the focus stays where it was: the sidebar is never
 raised or activated. When the keyboard mapping changes (MappingNotify: another layout, a new
-modifier map) the combos are grabbed again, on the keys that now type their letters (a combo the
-new layout cannot type, or another client took meanwhile, then stays off until the next apply;
-the status line says so only when none is left: the grabs end as if lost). One background thread owns the X connection
-(python-xlib is not thread-safe without its ``threaded`` module); it opens it, grabs, then waits
-on the socket and on a pipe that ``stop`` writes to, and ungrabs before it closes the connection.
+modifier map, or only another keyboard typing) each combo follows its letter: a grab on the right
+key is kept, one on a key that moved is made anew before the old one is let go (a combo the new
+layout cannot type, or another client took meanwhile, then stays off until the next apply; the
+status line says so only when none is left: the grabs end as if lost). One background thread
+owns the X connection (python-xlib is not thread-safe without its ``threaded`` module); it opens
+it, grabs, then waits on the socket and on a pipe that ``stop`` writes to, and ungrabs before it
+closes the connection.
 """
 
 from __future__ import annotations
@@ -149,12 +151,8 @@ class X11Backend(GrabThread):
                 return
             root = display.screen().root
 
-            def grab() -> tuple[dict[tuple[int, int], str], int]:
-                self._ungrab(display, grabs)
-                return self._grab(display, root, bindings, grabs)
-
             def regrab() -> tuple[dict[tuple[int, int], str], int]:
-                table, locks = grab()
+                table, locks = self._grab(display, root, bindings, grabs)
                 if not table:  # not one combo is left to work: said as the grabs' end
                     keyless = [bindings[a].key for a, why in self._refused.items() if why != HELD]
                     held = [str(bindings[a]) for a, why in self._refused.items() if why == HELD]
@@ -163,7 +161,7 @@ class X11Backend(GrabThread):
                     raise _Lost(f"after a keyboard change no combination could be grabbed again ({'; '.join(whys)})")
                 return table, locks
 
-            table, locks = grab()
+            table, locks = self._grab(display, root, bindings, grabs)
             self._ready.set()
             self._loop(display, table, locks, on_action, run.read, regrab)
         except _Lost as exc:
@@ -191,7 +189,15 @@ class X11Backend(GrabThread):
     def _grab(
         self, display: Any, root: Any, bindings: dict[str, Combo], grabs: dict[tuple[int, int], list[int]]
     ) -> tuple[dict[tuple[int, int], str], int]:
+        """Grab each combo on the key that types its letter now; ``grabs`` (what this client
+        holds: (keycode, mask) -> lock variants) is brought up to date. A grab already held is
+        kept as it is, and new grabs are made before stale ones are let go: the X server sends
+        MappingNotify each time the typing device changes (a second keyboard, a USB headset's
+        buttons, XTEST), nearly always with the same keymap, and a release-then-grab would leave
+        a gap in which the agent's hotkey reaches the focused application instead."""
         masks, locks = modifier_masks(display)
+        held = {(keycode, variant) for (keycode, _mask), variants in grabs.items() for variant in variants}
+        wanted: dict[tuple[int, int], list[int]] = {}
         table: dict[tuple[int, int], str] = {}
         self._refused.clear()
         for action, combo in bindings.items():
@@ -203,18 +209,28 @@ class X11Backend(GrabThread):
             for name in combo.modifiers:
                 mask |= masks[name]
             variants = lock_variants(mask, locks)
-            catch = Xlib.error.CatchError(Xlib.error.BadAccess, Xlib.error.BadValue)
-            for variant in variants:
-                root.grab_key(keycode, variant, True, X.GrabModeAsync, X.GrabModeAsync, onerror=catch)
-            display.sync()  # the errors of the requests above arrive before sync's reply
-            if catch.get_error() is not None:
-                for variant in variants:  # releases only this client's grabs, never the other's
-                    root.ungrab_key(keycode, variant)
-                display.sync()
-                self._refused[action] = HELD
-                continue
-            grabs[(keycode, mask)] = variants
+            new = [variant for variant in variants if (keycode, variant) not in held]
+            if new:
+                catch = Xlib.error.CatchError(Xlib.error.BadAccess, Xlib.error.BadValue)
+                for variant in new:
+                    root.grab_key(keycode, variant, True, X.GrabModeAsync, X.GrabModeAsync, onerror=catch)
+                display.sync()  # the errors of the requests above arrive before sync's reply
+                if catch.get_error() is not None:
+                    for variant in new:  # releases only this client's grabs, never the other's
+                        root.ungrab_key(keycode, variant)
+                    display.sync()
+                    self._refused[action] = HELD
+                    continue
+            wanted[(keycode, mask)] = variants
             table[(keycode, mask)] = action
+        kept = {(keycode, variant) for (keycode, _mask), variants in wanted.items() for variant in variants}
+        stale = held - kept
+        for keycode, variant in sorted(stale):
+            root.ungrab_key(keycode, variant)
+        if stale:
+            display.sync()
+        grabs.clear()
+        grabs.update(wanted)
         lock_bits = 0
         for lock in locks:
             lock_bits |= lock
@@ -236,7 +252,7 @@ class X11Backend(GrabThread):
                 event = display.next_event()
                 if event.type == X.MappingNotify and event.request in (X.MappingKeyboard, X.MappingModifier):
                     # another keyboard layout or modifier map: the combos' keys may sit on other
-                    # keycodes now (QWERTY W is AZERTY Z), so they are grabbed again
+                    # keycodes now (QWERTY W is AZERTY Z): the grabs follow them
                     display.refresh_keyboard_mapping(event)
                     table, lock_bits = regrab()
                 elif event.type == X.KeyRelease:
