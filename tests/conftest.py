@@ -1,8 +1,10 @@
-"""Shared fixtures: real speech from espeak-ng, an audio file writer, and the model (once per session)."""
+"""Shared fixtures: real speech from espeak-ng, an audio file writer, the model (once per session),
+a private PulseAudio server, and a real X display (Xvfb, optionally with a window manager)."""
 
 from __future__ import annotations
 
 import os
+import select
 import shutil
 import subprocess
 from pathlib import Path
@@ -13,6 +15,7 @@ import numpy as np
 import pytest
 
 from rapport_assist.audio import decode_channels
+from x11_support import Xvfb, need_xlib, wait_until
 
 # Sidebar tests (pytest-qt) drive the real window on Qt's offscreen platform unless a display
 # platform was chosen (e.g. QT_QPA_PLATFORM=xcb under xvfb-run).
@@ -86,6 +89,59 @@ def pulse():
         pytest.skip(f"pulseaudio cannot start here: {exc}")
     yield server
     server.__exit__(None, None, None)
+
+
+@pytest.fixture
+def xvfb():
+    """A fresh Xvfb display (``.name``: ':N', ``.server``: its process), gone after the test."""
+    if shutil.which("Xvfb") is None:
+        pytest.skip("Xvfb is not installed (make setup installs xvfb)")
+    read, write = os.pipe()
+    server = subprocess.Popen(
+        # -noreset: a test's next client must not meet the reset that follows the last one leaving
+        ["Xvfb", "-displayfd", str(write), "-nolisten", "tcp", "-noreset", "-screen", "0", "1280x800x24"],
+        pass_fds=(write,),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    os.close(write)
+    try:
+        ready, _, _ = select.select([read], [], [], 20)
+        number = os.read(read, 16).decode().strip() if ready else ""
+        if not number:
+            pytest.skip("Xvfb did not start")
+        yield Xvfb(f":{number}", server)
+    finally:
+        os.close(read)
+        server.terminate()
+        server.wait(10)
+
+
+@pytest.fixture
+def openbox(xvfb):
+    """Openbox, a real window manager, on the test's Xvfb: it focuses new windows unless they
+    ask not to be, as most desktops' managers do (bare Xvfb moves the focus only on request)."""
+    if shutil.which("openbox") is None:
+        pytest.skip("openbox is not installed (make setup installs it)")
+    manager = subprocess.Popen(
+        ["openbox", "--sm-disable"],
+        env={**os.environ, "DISPLAY": xvfb.name},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    need_xlib()
+    import Xlib.display
+
+    display = Xlib.display.Display(xvfb.name)
+    try:
+        check = display.intern_atom("_NET_SUPPORTING_WM_CHECK")
+        root = display.screen().root
+        assert wait_until(lambda: root.get_full_property(check, 0) is not None, 10), "openbox did not start"
+        yield xvfb
+    finally:
+        display.close()
+        manager.terminate()
+        manager.wait(10)
 
 
 @pytest.fixture(scope="session")

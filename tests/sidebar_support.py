@@ -3,8 +3,15 @@
 from __future__ import annotations
 
 import threading
+from pathlib import Path
 
-from rapport_assist.gui.app import AppBackend
+from PySide6.QtCore import QSettings
+
+from rapport_assist.assist import AssistModel, BudgetConfig, FeedbackLog
+from rapport_assist.gui.app import AppBackend, SidebarOptions
+from rapport_assist.gui.controller import Prefs
+from rapport_assist.gui.window import SidebarWindow
+from rapport_assist.types import Evidence, Nudge, Speaker
 
 
 class LoadedBackend(AppBackend):
@@ -40,3 +47,43 @@ class PushRunner:
         thread = threading.Thread(target=lambda: [self.on_event(e) for e in events])
         thread.start()
         thread.join()
+
+
+class PushBackend(AppBackend):
+    """No models: a live call is a ``PushRunner`` the test feeds."""
+
+    __test__ = False
+
+    def __init__(self, options) -> None:
+        super().__init__(options)
+        self.runner = PushRunner()
+
+    def make_live(self, prefs):
+        return self.runner
+
+
+def build(settings_path: Path, hotkeys_on: bool | None = None) -> SidebarWindow:
+    """A sidebar on a PushBackend, its settings in ``settings_path``, no pacing between cards,
+    no card animation."""
+    prefs = Prefs(QSettings(str(settings_path), QSettings.Format.IniFormat))
+    prefs.set_budget(BudgetConfig(min_gap_s=0))
+    if hotkeys_on is not None:
+        prefs.set("hotkeys/on", hotkeys_on)
+    model = AssistModel(prefs.budget(), FeedbackLog(settings_path.with_suffix(".jsonl")))
+    window = SidebarWindow(model, prefs, PushBackend(SidebarOptions(rules=[], warm_up=False)), None)
+    window.cards.animate = False
+    return window
+
+
+def nudge(rule: str, t: float, index: int) -> Nudge:
+    """A card-worthy nudge titled "Card <rule>" on an agent turn."""
+    words = Evidence(index, Speaker.AGENT, "You need to restart the router.", t - 2, t, ("You need to",))
+    return Nudge(
+        rule=rule,
+        severity="medium",
+        title=f"Card {rule}",
+        message="Say it as a team",
+        t_s=t,
+        utterance_index=index,
+        evidence=(words,),
+    )

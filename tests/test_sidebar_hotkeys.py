@@ -5,15 +5,10 @@ keys with python-xlib, a combo typed with XTEST while a stand-in CRM holds the k
 
 from __future__ import annotations
 
-import contextlib
 import io
 import json
 import os
 import queue
-import select
-import shutil
-import subprocess
-import sys
 import threading
 import time
 from pathlib import Path
@@ -22,13 +17,9 @@ import pytest
 
 pytest.importorskip("PySide6", reason="the sidebar needs PySide6: run 'make setup'")
 
-from PySide6.QtCore import QSettings  # noqa: E402
 from PySide6.QtWidgets import QApplication, QLineEdit  # noqa: E402
 
 from rapport_assist import hotkeys  # noqa: E402
-from rapport_assist.assist import AssistModel, BudgetConfig, FeedbackLog  # noqa: E402
-from rapport_assist.gui.app import AppBackend, SidebarOptions  # noqa: E402
-from rapport_assist.gui.controller import Prefs  # noqa: E402
 from rapport_assist.gui.settings_dialog import SettingsDialog  # noqa: E402
 from rapport_assist.gui.window import SidebarWindow  # noqa: E402
 from rapport_assist.hotkeys import (  # noqa: E402
@@ -41,8 +32,8 @@ from rapport_assist.hotkeys import (  # noqa: E402
     parse_combo,
     platform_backend,
 )
-from rapport_assist.types import Evidence, Nudge, Speaker  # noqa: E402
-from sidebar_support import PushRunner  # noqa: E402
+from sidebar_support import build, nudge  # noqa: E402
+from x11_support import need_xlib, press, sidebar_child, step, wait_until  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
@@ -165,43 +156,6 @@ def test_a_backend_that_breaks_leaves_a_reason_not_a_crash():
 
 
 # -- the window ----------------------------------------------------------------------------------
-class Backend(AppBackend):
-    """No models: a live call is a ``PushRunner`` the test feeds."""
-
-    __test__ = False
-
-    def __init__(self, options) -> None:
-        super().__init__(options)
-        self.runner = PushRunner()
-
-    def make_live(self, prefs):
-        return self.runner
-
-
-def build(settings_path: Path, hotkeys_on: bool | None = None) -> SidebarWindow:
-    prefs = Prefs(QSettings(str(settings_path), QSettings.Format.IniFormat))
-    prefs.set_budget(BudgetConfig(min_gap_s=0))
-    if hotkeys_on is not None:
-        prefs.set("hotkeys/on", hotkeys_on)
-    model = AssistModel(prefs.budget(), FeedbackLog(settings_path.with_suffix(".jsonl")))
-    window = SidebarWindow(model, prefs, Backend(SidebarOptions(rules=[], warm_up=False)), None)
-    window.cards.animate = False
-    return window
-
-
-def nudge(rule: str, t: float, index: int) -> Nudge:
-    words = Evidence(index, Speaker.AGENT, "You need to restart the router.", t - 2, t, ("You need to",))
-    return Nudge(
-        rule=rule,
-        severity="medium",
-        title=f"Card {rule}",
-        message="Say it as a team",
-        t_s=t,
-        utterance_index=index,
-        evidence=(words,),
-    )
-
-
 def test_hotkeys_are_off_unless_turned_on(qtbot, tmp_path):
     window = build(tmp_path / "sidebar.ini")
     qtbot.addWidget(window)
@@ -324,17 +278,6 @@ def test_hotkeys_on_the_command_line_override_the_setting_for_the_session(monkey
         assert seen[-1] is value
 
 
-def wait_until(ready, timeout_s: float) -> bool:
-    """qtbot.waitUntil for the Xvfb child (no pytest there): Qt's events run while it polls."""
-    deadline = time.monotonic() + timeout_s
-    while not ready():
-        if time.monotonic() > deadline:
-            return False
-        QApplication.processEvents()
-        time.sleep(0.01)
-    return True
-
-
 # -- for real: X11 under Xvfb ------------------------------------------------------------------------
 CHILD = """
 import json, sys
@@ -384,90 +327,9 @@ window.close()
 """
 
 
-class Xvfb:
-    def __init__(self, name: str, server: subprocess.Popen) -> None:
-        self.name, self.server = name, server
-
-
-@pytest.fixture
-def xvfb():
-    """A fresh Xvfb display (``.name``: ':N', ``.server``: its process), gone after the test."""
-    if shutil.which("Xvfb") is None:
-        pytest.skip("Xvfb is not installed (make setup installs xvfb)")
-    read, write = os.pipe()
-    server = subprocess.Popen(
-        # -noreset: a test's next client must not meet the reset that follows the last one leaving
-        ["Xvfb", "-displayfd", str(write), "-nolisten", "tcp", "-noreset", "-screen", "0", "1280x800x24"],
-        pass_fds=(write,),
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    os.close(write)
-    try:
-        ready, _, _ = select.select([read], [], [], 20)
-        number = os.read(read, 16).decode().strip() if ready else ""
-        if not number:
-            pytest.skip("Xvfb did not start")
-        yield Xvfb(f":{number}", server)
-    finally:
-        os.close(read)
-        server.terminate()
-        server.wait(10)
-
-
-def need_xlib() -> None:
-    try:
-        import Xlib.display  # noqa: F401
-    except ImportError as exc:  # python-xlib, or its six, missing
-        pytest.skip(f"python-xlib cannot be imported ({exc}): run 'make setup'")
-
-
-def press(display, *names: str) -> None:
-    """Press the keys ``names`` together through XTEST, then let them go in reverse order."""
-    from Xlib import XK, X
-    from Xlib.ext import xtest
-
-    codes = [display.keysym_to_keycode(XK.string_to_keysym(n)) for n in names]
-    for keycode in codes:
-        xtest.fake_input(display, X.KeyPress, keycode)
-    for keycode in reversed(codes):
-        xtest.fake_input(display, X.KeyRelease, keycode)
-    display.sync()
-
-
-@contextlib.contextmanager
-def sidebar_child(xvfb, template: str, tmp_path: Path):
-    """A child sidebar on the test's Xvfb (xcb, an X11 session) from the code ``template``, and a
-    display connection of the test's own: (child, display); both ended after."""
-    need_xlib()
-    import Xlib.display
-
-    env = {k: v for k, v in os.environ.items() if k not in ("WAYLAND_DISPLAY", "QT_QPA_PLATFORM")}
-    env.update(DISPLAY=xvfb.name, QT_QPA_PLATFORM="xcb", XDG_SESSION_TYPE="x11")
-    code = template.format(tests=str(HERE), ini=str(tmp_path / "sidebar.ini"))
-    child = subprocess.Popen(
-        [sys.executable, "-c", code], env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
-    )
-    display = Xlib.display.Display(xvfb.name)
-    try:
-        assert child.stdout is not None and child.stdin is not None
-        yield child, display
-    finally:
-        display.close()
-        if child.poll() is None:
-            child.kill()
-            child.wait()
-
-
-def step(child: subprocess.Popen) -> dict:
-    """Tell the child to go on (a line on its stdin); what it reports next."""
-    assert child.stdin is not None and child.stdout is not None
-    child.stdin.write("\n")
-    child.stdin.flush()
-    return json.loads(child.stdout.readline() or "{}")
-
-
-def test_a_real_x11_hotkey_dismisses_the_newest_card_while_the_crm_keeps_the_keyboard(xvfb, tmp_path):
+@pytest.mark.parametrize("desk", ["bare X", "openbox"])
+def test_a_real_x11_hotkey_dismisses_the_newest_card_while_the_crm_keeps_the_keyboard(desk, request, tmp_path):
+    xvfb = request.getfixturevalue("openbox" if desk == "openbox" else "xvfb")
     with sidebar_child(xvfb, CHILD, tmp_path) as (child, display):
         ready = json.loads(child.stdout.readline() or "{}")
         assert ready.get("ready", [None])[0] == "ok", ready

@@ -1,0 +1,79 @@
+"""The sidebar on a real X11 desk: a child process's window on Xvfb, bare and under Openbox (a
+window manager that, like most desktops' managers, gives new and clicked windows the keyboard
+unless they ask not to have it), the agent's CRM in another window, real pointer and keys
+through XTEST. Offscreen Qt cannot show this: the focus there moves only when asked."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+pytest.importorskip("PySide6", reason="the sidebar needs PySide6: run 'make setup'")
+
+from x11_support import click, press, sidebar_child  # noqa: E402
+
+CLICK_CHILD = """
+import json, sys
+sys.path.insert(0, {tests!r})
+from pathlib import Path
+from PySide6.QtWidgets import QApplication, QLineEdit
+app = QApplication([])
+from sidebar_support import build, nudge
+from x11_support import wait_until
+
+crm = QLineEdit()
+crm.setWindowTitle("CRM")
+crm.setGeometry(40, 60, 420, 40)
+crm.show()
+crm.activateWindow()
+crm.setFocus()
+assert wait_until(lambda: crm.isActiveWindow() and crm.hasFocus(), 5), "the CRM did not get the keyboard"
+window = build(Path({ini!r}))
+window.move(700, 40)
+window.show()  # while the CRM has the keyboard: the sidebar must not take it, WM or not
+assert window.start_live()
+window.backend.runner.push(nudge("older", 10.0, 900), nudge("newest", 11.0, 901))
+assert wait_until(lambda: len(window.model.shown) == 2 and window.isVisible(), 5)
+newest = window.model.shown[0].id
+button = window.cards.widgets[newest].close_button
+place = []
+
+def settled():  # the window manager may still be framing and placing the window
+    place.append(button.mapToGlobal(button.rect().center()))
+    return button.isVisible() and len(place) > 20 and place[-1] == place[-20]
+
+assert wait_until(settled, 10), "the sidebar did not settle on the screen"
+after_show = crm.isActiveWindow() and crm.hasFocus()
+print(json.dumps({{"crm": int(crm.winId()), "x": place[-1].x(), "y": place[-1].y(), "after_show": after_show}}), flush=True)
+done = wait_until(lambda: newest not in window.cards.widgets and crm.text() == "x", 10)
+print(json.dumps({{
+    "done": done,
+    "shown": [c.nudge.rule for c in window.model.shown],
+    "crm_text": crm.text(),
+    "crm_active": crm.isActiveWindow() and crm.hasFocus(),
+    "sidebar_active": window.isActiveWindow(),
+}}), flush=True)
+sys.stdin.readline()  # the test checks the X input focus, then lets go
+window.close()
+"""
+
+
+@pytest.mark.parametrize("desk", ["bare X", "openbox"])
+def test_a_click_on_a_card_during_a_call_leaves_the_keyboard_in_the_crm(desk, request, tmp_path):
+    """The agent clicks a card's dismiss button mid-call, then types on: the card goes and every
+    key still lands in the CRM; showing the panel took nothing either."""
+    xvfb = request.getfixturevalue("openbox" if desk == "openbox" else "xvfb")
+    with sidebar_child(xvfb, CLICK_CHILD, tmp_path) as (child, display):
+        ready = json.loads(child.stdout.readline() or "{}")
+        assert ready.get("after_show"), ready  # shown beside the CRM: the CRM kept the keyboard
+        click(display, ready["x"], ready["y"])
+        press(display, "x")
+        result = json.loads(child.stdout.readline() or "{}")
+        assert result.get("done"), result
+        assert result["shown"] == ["older"]  # the click dismissed the newest card
+        assert result["crm_text"] == "x" and result["crm_active"] and not result["sidebar_active"]
+        assert display.get_input_focus().focus.id == ready["crm"]  # the X input focus never moved
+        child.stdin.write("\n")
+        child.stdin.flush()
+        assert child.wait(20) == 0

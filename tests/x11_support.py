@@ -1,0 +1,103 @@
+"""Real X11 for the sidebar's desk tests: an Xvfb display (the ``xvfb`` fixture in conftest),
+optionally with a real window manager (``openbox``), a child sidebar on it, and XTEST input from a
+display connection of the test's own. No Qt at import: the conftest loads this for every test."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Callable, Iterator
+
+import pytest
+
+HERE = Path(__file__).resolve().parent
+
+
+class Xvfb:
+    def __init__(self, name: str, server: subprocess.Popen) -> None:
+        self.name, self.server = name, server
+
+
+def need_xlib() -> None:
+    try:
+        import Xlib.display  # noqa: F401
+    except ImportError as exc:  # python-xlib, or its six, missing
+        pytest.skip(f"python-xlib cannot be imported ({exc}): run 'make setup'")
+
+
+def wait_until(ready: Callable[[], object], timeout_s: float) -> bool:
+    """qtbot.waitUntil for a child with no pytest: Qt's events (if Qt runs) are served while it
+    polls."""
+    from PySide6.QtWidgets import QApplication
+
+    deadline = time.monotonic() + timeout_s
+    while not ready():
+        if time.monotonic() > deadline:
+            return False
+        if QApplication.instance() is not None:
+            QApplication.processEvents()
+        time.sleep(0.01)
+    return True
+
+
+def press(display, *names: str) -> None:
+    """Press the keys ``names`` together through XTEST, then let them go in reverse order."""
+    from Xlib import XK, X
+    from Xlib.ext import xtest
+
+    codes = [display.keysym_to_keycode(XK.string_to_keysym(n)) for n in names]
+    for keycode in codes:
+        xtest.fake_input(display, X.KeyPress, keycode)
+    for keycode in reversed(codes):
+        xtest.fake_input(display, X.KeyRelease, keycode)
+    display.sync()
+
+
+def click(display, x: int, y: int) -> None:
+    """Move the pointer to (x, y) on the screen and click the left button, through XTEST."""
+    from Xlib import X
+    from Xlib.ext import xtest
+
+    xtest.fake_input(display, X.MotionNotify, x=x, y=y)
+    display.sync()
+    xtest.fake_input(display, X.ButtonPress, 1)
+    xtest.fake_input(display, X.ButtonRelease, 1)
+    display.sync()
+
+
+@contextlib.contextmanager
+def sidebar_child(xvfb: Xvfb, template: str, tmp_path: Path) -> Iterator[tuple[subprocess.Popen, object]]:
+    """A child sidebar on the test's Xvfb (xcb, an X11 session) from the code ``template``
+    (``{tests}``: this folder, ``{ini}``: a settings file), and a display connection of the
+    test's own: (child, display); both ended after."""
+    need_xlib()
+    import Xlib.display
+
+    env = {k: v for k, v in os.environ.items() if k not in ("WAYLAND_DISPLAY", "QT_QPA_PLATFORM")}
+    env.update(DISPLAY=xvfb.name, QT_QPA_PLATFORM="xcb", XDG_SESSION_TYPE="x11")
+    code = template.format(tests=str(HERE), ini=str(tmp_path / "sidebar.ini"))
+    child = subprocess.Popen(
+        [sys.executable, "-c", code], env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+    )
+    display = Xlib.display.Display(xvfb.name)
+    try:
+        assert child.stdout is not None and child.stdin is not None
+        yield child, display
+    finally:
+        display.close()
+        if child.poll() is None:
+            child.kill()
+            child.wait()
+
+
+def step(child: subprocess.Popen) -> dict:
+    """Tell the child to go on (a line on its stdin); what it reports next."""
+    assert child.stdin is not None and child.stdout is not None
+    child.stdin.write("\n")
+    child.stdin.flush()
+    return json.loads(child.stdout.readline() or "{}")
