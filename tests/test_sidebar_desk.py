@@ -6,12 +6,13 @@ through XTEST. Offscreen Qt cannot show this: the focus there moves only when as
 from __future__ import annotations
 
 import json
+import time
 
 import pytest
 
 pytest.importorskip("PySide6", reason="the sidebar needs PySide6: run 'make setup'")
 
-from x11_support import click, press, sidebar_child  # noqa: E402
+from x11_support import click, press, sidebar_child, step  # noqa: E402
 
 CLICK_CHILD = """
 import json, sys
@@ -74,6 +75,65 @@ def test_a_click_on_a_card_during_a_call_leaves_the_keyboard_in_the_crm(desk, re
         assert result["shown"] == ["older"]  # the click dismissed the newest card
         assert result["crm_text"] == "x" and result["crm_active"] and not result["sidebar_active"]
         assert display.get_input_focus().focus.id == ready["crm"]  # the X input focus never moved
+        child.stdin.write("\n")
+        child.stdin.flush()
+        assert child.wait(20) == 0
+
+
+ON_TOP_CHILD = """
+import json, sys
+sys.path.insert(0, {tests!r})
+from pathlib import Path
+from PySide6.QtWidgets import QApplication, QLineEdit
+app = QApplication([])
+from sidebar_support import build, nudge
+from x11_support import wait_until
+
+window = build(Path({ini!r}))
+window.move(700, 40)
+window.show()
+assert window.start_live()
+crm = QLineEdit()
+crm.setWindowTitle("CRM")
+crm.setGeometry(0, 0, 1280, 800)  # the CRM across the whole screen, opened after the panel
+crm.show()
+crm.activateWindow()
+crm.setFocus()
+assert wait_until(lambda: crm.isActiveWindow() and crm.hasFocus(), 5), "the CRM did not get the keyboard"
+print(json.dumps({{"sidebar": int(window.winId()), "crm": int(crm.winId())}}), flush=True)
+sys.stdin.readline()  # the test clicks the CRM, which the window manager raises
+window.backend.runner.push(nudge("newest", 11.0, 901))
+assert wait_until(lambda: len(window.model.shown) == 1, 5)
+print(json.dumps({{"crm_active": crm.isActiveWindow() and crm.hasFocus()}}), flush=True)
+sys.stdin.readline()
+window.close()
+"""
+
+
+def test_the_panel_stays_above_a_full_screen_crm_the_agent_clicks(openbox, tmp_path):
+    """Under a window manager the CRM the agent clicks is raised: a panel that went under it would
+    show its nudges to no one. The panel asks to stay on top, and Openbox keeps it there."""
+    with sidebar_child(openbox, ON_TOP_CHILD, tmp_path) as (child, display):
+        ids = json.loads(child.stdout.readline() or "{}")
+        assert ids, "the child did not start"
+        click(display, 200, 400)  # on the CRM, well away from the panel
+        stacking = display.intern_atom("_NET_CLIENT_LIST_STACKING")
+        root = display.screen().root
+
+        def order() -> list[int]:
+            prop = root.get_full_property(stacking, 0)
+            return list(prop.value) if prop is not None else []
+
+        def panel_above() -> bool:  # the list runs bottom to top
+            now = order()
+            return ids["crm"] in now and ids["sidebar"] in now and now.index(ids["sidebar"]) > now.index(ids["crm"])
+
+        deadline = time.monotonic() + 1.0  # the manager raises the clicked CRM meanwhile
+        while time.monotonic() < deadline:
+            assert panel_above(), order()
+            time.sleep(0.05)
+        assert step(child) == {"crm_active": True}  # a nudge then: shown above, the CRM keeps the keyboard
+        assert panel_above(), order()
         child.stdin.write("\n")
         child.stdin.flush()
         assert child.wait(20) == 0
