@@ -336,14 +336,12 @@ def test_a_real_x11_hotkey_dismisses_the_newest_card_while_the_crm_keeps_the_key
         press(display, "Num_Lock")  # NumLock on: the grab's lock variants must still match
         press(display, "Control_L", "Alt_L", "j")  # dismiss (the default Ctrl+Alt+J)
         press(display, "x")  # the agent types on: into the CRM, not the sidebar
-        started = time.monotonic()
         result = json.loads(child.stdout.readline() or "{}")
         assert result.get("done"), result
         assert result["shown"] == ["older"]  # the newest card went, the older one stays
         assert result["crm_text"] == "x"  # the CRM got the next key and never the hotkey's J
         assert result["crm_active"] and not result["sidebar_active"] and result["sidebar_saw"] == []
         assert display.get_input_focus().focus.id == ready["crm"]  # the X input focus never moved
-        assert time.monotonic() - started < 10
         child.stdin.write("\n")
         child.stdin.flush()
         assert child.wait(20) == 0
