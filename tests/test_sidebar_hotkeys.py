@@ -500,10 +500,12 @@ window.close()
 """
 
 
-def test_in_a_review_with_the_panel_focused_a_hotkey_acts_once(xvfb, tmp_path):
+@pytest.mark.parametrize("desk", ["bare X", "openbox"])
+def test_in_a_review_with_the_panel_focused_a_hotkey_acts_once(desk, request, tmp_path):
     """A review (the panel takes the keyboard): a hotkey that is also the panel's own shortcut
     (Alt+W, wrong) marks one card wrong, not two (a wrong card leaves, so a second action would
     take the next card), and Ctrl+Alt+J then dismisses one card, not two."""
+    xvfb = request.getfixturevalue("openbox" if desk == "openbox" else "xvfb")
     with sidebar_child(xvfb, REVIEW_CHILD, tmp_path) as (child, display):
         ready = json.loads(child.stdout.readline() or "{}")
         assert ready.get("ready", [None])[0] == "ok" and ready["mode"] == "qa", ready
@@ -744,9 +746,11 @@ window.close()
 """
 
 
-def test_after_the_agent_left_the_panel_a_hotkey_takes_the_newest_card_not_the_one_last_focused(xvfb, tmp_path):
+@pytest.mark.parametrize("desk", ["bare X", "openbox"])
+def test_after_the_agent_left_the_panel_a_hotkey_takes_the_newest_card_not_the_one_last_focused(desk, request, tmp_path):
     """A review: the agent tabbed to the oldest card, then went on in another application;
     Ctrl+Alt+J dismisses the newest card (as Settings and the README say), not that one."""
+    xvfb = request.getfixturevalue("openbox" if desk == "openbox" else "xvfb")
     with sidebar_child(xvfb, AWAY_CHILD, tmp_path) as (child, display):
         from Xlib import X
 
