@@ -747,7 +747,9 @@ window.close()
 
 
 @pytest.mark.parametrize("desk", ["bare X", "openbox"])
-def test_after_the_agent_left_the_panel_a_hotkey_takes_the_newest_card_not_the_one_last_focused(desk, request, tmp_path):
+def test_after_the_agent_left_the_panel_a_hotkey_takes_the_newest_card_not_the_one_last_focused(
+    desk, request, tmp_path
+):
     """A review: the agent tabbed to the oldest card, then went on in another application;
     Ctrl+Alt+J dismisses the newest card (as Settings and the README say), not that one."""
     xvfb = request.getfixturevalue("openbox" if desk == "openbox" else "xvfb")
