@@ -109,10 +109,10 @@ class FakeBackend:
         self.bindings: dict[str, Combo] = {}
         self.stops = 0
 
-    def start(self, bindings, on_action, on_lost):
+    def start(self, bindings, on_action, on_lost, on_refused=None):
         if self.fail is not None:
             raise self.fail
-        self.bindings, self.on_action, self.on_lost = dict(bindings), on_action, on_lost
+        self.bindings, self.on_action, self.on_lost, self.on_refused = dict(bindings), on_action, on_lost, on_refused
         return dict(self.refuse)
 
     def stop(self) -> None:
@@ -188,6 +188,42 @@ def test_the_shortcuts_menu_lists_the_hotkeys_working_now(qtbot, tmp_path):
     window.prefs.set("hotkeys/on", False)
     window.apply_hotkeys()
     assert not [line for line in menu_lines(window) if "System-wide" in line or "Ctrl+Alt+J" in line]
+
+
+def test_a_keyboard_change_that_takes_one_combo_away_is_said_and_undone_when_it_comes_back(qtbot, tmp_path):
+    """The backend's thread says, after a keyboard change, that W has no key now: the Hotkeys
+    line and the Shortcuts menu name only the combos that work, and Ctrl+Alt+W does nothing; back
+    on a layout with W, it works and is listed again."""
+    window = build(tmp_path / "sidebar.ini", hotkeys_on=True)
+    qtbot.addWidget(window)
+    fake = FakeBackend()
+    window.hotkeys.make_backend = lambda: fake
+    assert window.apply_hotkeys()[0] == "ok"
+    marked: list[str] = []
+    window.hotkeys.on_action = marked.append  # what reaches the window, straight
+
+    def from_thread(refused: dict[str, str]) -> None:
+        thread = threading.Thread(target=fake.on_refused, args=(refused,))
+        thread.start()
+        thread.join()
+
+    from_thread({"wrong": "this keyboard layout has no W key"})
+    line = window.status_panel.hotkeys_text
+    qtbot.waitUntil(lambda: window.hotkeys.state[0] == "warning")
+    assert line.text().endswith("— not Ctrl+Alt+W (wrong): this keyboard layout has no W key"), line.text()
+    assert "Ctrl+Alt+W  mark the newest card wrong" not in menu_lines(window)
+    fake.press("wrong")
+    fake.press("dismiss")
+    assert marked == ["dismiss"]
+    from_thread({})
+    qtbot.waitUntil(lambda: window.hotkeys.state[0] == "ok")
+    assert "not" not in line.text() and "Ctrl+Alt+W  mark the newest card wrong" in menu_lines(window)
+    fake.press("wrong")
+    assert marked == ["dismiss", "wrong"]
+    stale = window.hotkeys.generation
+    window.apply_hotkeys()  # a new start: a word from the last one's thread changes nothing
+    window.hotkeys.refused(stale, {"wrong": "this keyboard layout has no W key"})
+    assert window.hotkeys.state[0] == "ok" and "wrong" in window.hotkeys.active
 
 
 def test_a_hotkey_acts_on_the_newest_card_of_a_live_call_and_the_crm_keeps_the_keyboard(qtbot, tmp_path):
@@ -683,6 +719,45 @@ def test_another_keyboard_typing_keeps_every_grab_with_no_gap(xvfb, monkeypatch)
         display.close()
         keys.stop()
     assert len(released) == 4 * 4  # stop lets go of each combo's four lock variants
+
+
+def test_a_real_remap_that_takes_w_away_names_it_and_w_works_again_when_it_is_back(xvfb):
+    """A layout with no W (the W key types a Cyrillic letter): the X backend says so, the other
+    combos go on working; W back where it was, Ctrl+Alt+W is grabbed again and acts."""
+    need_xlib()
+    from Xlib import XK
+    from Xlib.display import Display
+
+    pressed: queue.Queue[str] = queue.Queue()
+    said: queue.Queue[tuple[int, dict[str, str]]] = queue.Queue()
+    keys = Hotkeys(
+        pressed.put,
+        make_backend=lambda: platform_backend({"DISPLAY": xvfb.name}, "linux"),
+        on_refused=lambda generation, refused: said.put((generation, refused)),
+    )
+    assert keys.apply(True, {})[0] == "ok"
+    display = Display(xvfb.name)
+    try:
+        w = display.keysym_to_keycode(XK.string_to_keysym("w"))
+        row = display.get_keyboard_mapping(w, 1)[0]
+        display.change_keyboard_mapping(w, [[XK.string_to_keysym("Cyrillic_tse")] * 2])
+        display.sync()
+        generation, refused = said.get(timeout=5)
+        assert refused == {"wrong": "this keyboard layout has no W key"}
+        level, message = keys.refused(generation, refused)
+        assert level == "warning" and message.endswith("— not Ctrl+Alt+W (wrong): this keyboard layout has no W key")
+        press(display, "Control_L", "Alt_L", "j")
+        assert pressed.get(timeout=5) == "dismiss"  # the others still work
+        display.change_keyboard_mapping(w, [row])
+        display.sync()
+        generation, refused = said.get(timeout=5)
+        assert refused == {} and keys.refused(generation, refused)[0] == "ok"
+        press(display, "Control_L", "Alt_L", "w")
+        assert pressed.get(timeout=5) == "wrong"
+        assert said.empty()  # nothing else changed: nothing more said
+    finally:
+        display.close()
+        keys.stop()
 
 
 def test_a_keyboard_remap_that_leaves_no_combo_is_said_not_left_on(xvfb):

@@ -128,12 +128,16 @@ class HotkeyBridge(QObject):
 
     pressed = Signal(str)  # the action: dismiss, snooze, helpful, wrong
     lost = Signal(int, str)  # (Hotkeys.generation, why): the grabs ended on their own
+    refused = Signal(int, object)  # (Hotkeys.generation, action -> why): after a keyboard change
 
     def send(self, action: str) -> None:  # any thread
         self.pressed.emit(action)
 
     def send_lost(self, generation: int, reason: str) -> None:  # any thread
         self.lost.emit(generation, reason)
+
+    def send_refused(self, generation: int, refused: dict[str, str]) -> None:  # any thread
+        self.refused.emit(generation, refused)
 
 
 class RuleWatcher(QObject):

@@ -96,7 +96,10 @@ class SidebarWindow(QWidget):
         # a hotkey acts as the card's shortcut inside the panel; the focus stays where it is
         self.hotkey_bridge.pressed.connect(self._newest_action, Qt.ConnectionType.QueuedConnection)
         self.hotkey_bridge.lost.connect(self._on_hotkeys_lost, Qt.ConnectionType.QueuedConnection)
-        self.hotkeys = Hotkeys(self.hotkey_bridge.send, on_lost=self.hotkey_bridge.send_lost)
+        self.hotkey_bridge.refused.connect(self._on_hotkeys_refused, Qt.ConnectionType.QueuedConnection)
+        self.hotkeys = Hotkeys(
+            self.hotkey_bridge.send, on_lost=self.hotkey_bridge.send_lost, on_refused=self.hotkey_bridge.send_refused
+        )
 
         self.setObjectName("sidebar")
         self.setWindowTitle("Rapport Assist")
@@ -342,14 +345,20 @@ class SidebarWindow(QWidget):
     def apply_hotkeys(self) -> tuple[str, str]:
         """Grab the system-wide hotkeys (or release them) as asked; their state goes to the
         status panel's Hotkeys line (none while they are off)."""
-        state = self.hotkeys.apply(self.hotkeys_wanted(), self.prefs.hotkey_combos())
-        self.status_panel.set_hotkeys(None if state == HOTKEYS_OFF else state)
-        return state
+        return self._show_hotkeys(self.hotkeys.apply(self.hotkeys_wanted(), self.prefs.hotkey_combos()))
 
     def _on_hotkeys_lost(self, generation: int, reason: str) -> None:
         """The grabs ended on their own (the X server went away…): the status line says so."""
-        state = self.hotkeys.lost(generation, reason)
+        self._show_hotkeys(self.hotkeys.lost(generation, reason))
+
+    def _on_hotkeys_refused(self, generation: int, refused: dict[str, str]) -> None:
+        """After a keyboard change other combos work (a layout without W, or back to one with
+        it): the status line names the ones that do not."""
+        self._show_hotkeys(self.hotkeys.refused(generation, refused))
+
+    def _show_hotkeys(self, state: tuple[str, str]) -> tuple[str, str]:
         self.status_panel.set_hotkeys(None if state == HOTKEYS_OFF else state)
+        return state
 
     # -- style, place ----------------------------------------------------------------------------
     def set_style(self, name: str, save: bool = True) -> None:

@@ -56,12 +56,18 @@ class Backend(Protocol):
     """One platform's global key grabs."""
 
     def start(
-        self, bindings: Mapping[str, Combo], on_action: Callable[[str], None], on_lost: Callable[[str], None]
+        self,
+        bindings: Mapping[str, Combo],
+        on_action: Callable[[str], None],
+        on_lost: Callable[[str], None],
+        on_refused: Callable[[dict[str, str]], None] | None = None,
     ) -> dict[str, str]:
         """Grab every combo; ``on_action(action)`` is called (from any thread) when one is pressed,
-        ``on_lost(reason)`` once if the grabs end on their own (the X server went away…).
-        Returns action -> why its combo could not be grabbed, without the combo (``HELD``…);
-        raises HotkeysUnavailable when none can be (no display…)."""
+        ``on_lost(reason)`` once if the grabs end on their own (the X server went away…),
+        ``on_refused(refused)`` when the combos that cannot work change while some still do (a
+        keyboard layout without a combo's letter, or back to one with it). Returns action -> why
+        its combo could not be grabbed, without the combo (``HELD``…); raises
+        HotkeysUnavailable when none can be (no display…)."""
         ...
 
     def stop(self) -> None:
@@ -116,12 +122,15 @@ class Hotkeys:
         on_action: Callable[[str], None],
         make_backend: Callable[[], Backend] = platform_backend,
         on_lost: Callable[[int, str], None] | None = None,
+        on_refused: Callable[[int, dict[str, str]], None] | None = None,
     ) -> None:
         self.on_action = on_action
         self.make_backend = make_backend
-        # (generation, reason) from the backend's thread when its grabs end on their own: the
-        # caller hands it to its own thread and calls ``lost`` there
+        # (generation, reason) from the backend's thread when its grabs end on their own, and
+        # (generation, refused) when the combos that work change: the caller hands them to its
+        # own thread and calls ``lost`` / ``refused`` there
         self.on_lost = on_lost
+        self.on_refused = on_refused
         self.generation = 0
         self.backend: Backend | None = None
         self.bindings: dict[str, Combo] = {}
@@ -146,7 +155,12 @@ class Hotkeys:
             backend = self.make_backend()
             self.backend = backend
             self.generation += 1
-            refused = backend.start(self.bindings, self._pressed, partial(self._backend_lost, self.generation))
+            refused = backend.start(
+                self.bindings,
+                self._pressed,
+                partial(self._backend_lost, self.generation),
+                partial(self._backend_refused, self.generation),
+            )
         except HotkeysUnavailable as exc:
             self.stop()
             self.state = ("error", f"{UNAVAILABLE}{exc}")
@@ -155,15 +169,21 @@ class Hotkeys:
             self.stop()
             self.state = ("error", f"{UNAVAILABLE}{type(exc).__name__}: {exc}")
             return self.state
-        self.active = {a: c for a, c in self.bindings.items() if a not in refused}
-        if not self.active:
+        if not self._settle(refused):
             self.stop()
             self.state = ("error", f"{UNAVAILABLE}{self._refusals(refused)}")
-        elif refused:
+        return self.state
+
+    def _settle(self, refused: Mapping[str, str]) -> bool:
+        """``active`` and ``state`` from what the backend refused; False if nothing works."""
+        self.active = {a: c for a, c in self.bindings.items() if a not in refused}
+        if not self.active:
+            return False
+        if refused:
             self.state = ("warning", f"{describe(self.active)} — not {self._refusals(refused)}")
         else:
             self.state = ("ok", describe(self.active))
-        return self.state
+        return True
 
     def _refusals(self, refused: Mapping[str, str]) -> str:
         """'Ctrl+Alt+J (dismiss), Ctrl+Alt+H (helpful): held by another application', one group per reason."""
@@ -176,6 +196,19 @@ class Hotkeys:
     def _backend_lost(self, generation: int, reason: str) -> None:  # the backend's thread
         if self.on_lost is not None:
             self.on_lost(generation, reason)
+
+    def _backend_refused(self, generation: int, refused: dict[str, str]) -> None:  # the backend's thread
+        if self.on_refused is not None:
+            self.on_refused(generation, refused)
+
+    def refused(self, generation: int, refused: Mapping[str, str]) -> tuple[str, str]:
+        """After a keyboard change the combos of apply number ``generation`` that cannot work are
+        ``refused`` (some still work): the state says which, and a combo that works again (the
+        layout switched back) acts again. The state."""
+        if generation == self.generation and self.backend is not None and not self._settle(refused):
+            self.stop()  # the backend says lost instead; never left on with nothing working
+            self.state = ("error", f"stopped: {self._refusals(refused)}")
+        return self.state
 
     def lost(self, generation: int, reason: str) -> tuple[str, str]:
         """The grabs of apply number ``generation`` ended on their own: said, released (a later

@@ -53,8 +53,14 @@ class WindowsBackend(GrabThread):
         self._thread_id = 0
 
     def start(
-        self, bindings: Mapping[str, Combo], on_action: Callable[[str], None], on_lost: Callable[[str], None]
+        self,
+        bindings: Mapping[str, Combo],
+        on_action: Callable[[str], None],
+        on_lost: Callable[[str], None],
+        on_refused: Callable[[dict[str, str]], None] | None = None,
     ) -> dict[str, str]:
+        # RegisterHotKey binds virtual keys, which a layout change leaves alone: ``on_refused``
+        # never has anything to say here
         self.stop()
         return self._start_thread(
             self._run,

@@ -21,7 +21,7 @@ import os
 import select
 import threading
 import traceback
-from typing import Any, Callable, Mapping
+from typing import Any, Callable, Mapping, NamedTuple
 
 import Xlib.display
 import Xlib.error
@@ -91,6 +91,14 @@ class _Run:
                 self._abandoned = True
 
 
+class _Callbacks(NamedTuple):
+    """What the grab thread tells its owner: a combo pressed, the grabs' end, the refused changed."""
+
+    on_action: Callable[[str], None]
+    on_lost: Callable[[str], None]
+    on_refused: Callable[[dict[str, str]], None] | None
+
+
 class X11Backend(GrabThread):
     """Global hotkeys on an X11 display (an Xorg session; not Wayland, where XWayland's grabs
     only see keys typed into X11 windows)."""
@@ -101,13 +109,17 @@ class X11Backend(GrabThread):
         self._run_state: _Run | None = None
 
     def start(
-        self, bindings: Mapping[str, Combo], on_action: Callable[[str], None], on_lost: Callable[[str], None]
+        self,
+        bindings: Mapping[str, Combo],
+        on_action: Callable[[str], None],
+        on_lost: Callable[[str], None],
+        on_refused: Callable[[dict[str, str]], None] | None = None,
     ) -> dict[str, str]:
         self.stop()
         self._run_state = run = _Run()
         return self._start_thread(
             self._run,
-            (dict(bindings), on_action, on_lost, run),
+            (dict(bindings), _Callbacks(on_action, on_lost, on_refused), run),
             "hotkeys-x11",
             START_TIMEOUT_S,
             f"the X display {self.display_name} did not answer",
@@ -128,17 +140,13 @@ class X11Backend(GrabThread):
             run.let_go()
 
     # -- the thread ---------------------------------------------------------------------------
-    def _run(
-        self, bindings: dict[str, Combo], on_action: Callable[[str], None], on_lost: Callable[[str], None], run: _Run
-    ) -> None:
+    def _run(self, bindings: dict[str, Combo], calls: _Callbacks, run: _Run) -> None:
         try:
-            self._connected(bindings, on_action, on_lost, run)
+            self._connected(bindings, calls, run)
         finally:
             run.thread_ended()
 
-    def _connected(
-        self, bindings: dict[str, Combo], on_action: Callable[[str], None], on_lost: Callable[[str], None], run: _Run
-    ) -> None:
+    def _connected(self, bindings: dict[str, Combo], calls: _Callbacks, run: _Run) -> None:
         try:
             display = Xlib.display.Display(self.display_name)
         except (Xlib.error.DisplayError, OSError, Xlib.error.XError) as exc:
@@ -152,7 +160,13 @@ class X11Backend(GrabThread):
             root = display.screen().root
 
             def regrab() -> tuple[dict[tuple[int, int], str], int]:
+                before = dict(self._refused)
                 table, locks = self._grab(display, root, bindings, grabs)
+                if table and self._refused != before and calls.on_refused is not None:
+                    try:  # some work, not the same ones: said
+                        calls.on_refused(dict(self._refused))
+                    except Exception:  # the receiver's bug: said, and the hotkeys keep working
+                        traceback.print_exc()
                 if not table:  # not one combo is left to work: said as the grabs' end
                     keyless = [bindings[a].key for a, why in self._refused.items() if why != HELD]
                     held = [str(bindings[a]) for a, why in self._refused.items() if why == HELD]
@@ -163,15 +177,15 @@ class X11Backend(GrabThread):
 
             table, locks = self._grab(display, root, bindings, grabs)
             self._ready.set()
-            self._loop(display, table, locks, on_action, run.read, regrab)
+            self._loop(display, table, locks, calls.on_action, run.read, regrab)
         except _Lost as exc:
-            on_lost(str(exc))
+            calls.on_lost(str(exc))
         except Exception as exc:  # a lost connection…: no hotkeys any more, said, never a crash
             if not self._ready.is_set():
                 self._error = f"the X display refused the key grabs ({type(exc).__name__}: {exc})"
                 self._ready.set()
             else:
-                on_lost(f"the X display {self.display_name} went away ({type(exc).__name__})")
+                calls.on_lost(f"the X display {self.display_name} went away ({type(exc).__name__})")
         finally:
             try:
                 self._ungrab(display, grabs)
