@@ -7,9 +7,10 @@ reported as taken and the others still work. The grabbing client gets the key ev
 window with the keyboard focus does not, but the focus stays where it was: the sidebar is never
 raised or activated. When the keyboard mapping changes (MappingNotify: another layout, a new
 modifier map, or only another keyboard typing) each combo follows its letter: a grab on the right
-key is kept, one on a key that moved is made anew before the old one is let go (a combo the new
-layout cannot type, or another client took meanwhile, then stays off until the next apply; the
-status line says so only when none is left: the grabs end as if lost). One background thread
+key is kept, one on a key that moved is made anew before the old one is let go. A combo the new
+layout cannot type, or another client took meanwhile, is off until a later change lets it be
+grabbed again; ``on_refused`` says each change of that set, and when none is left the grabs end
+as if lost. One background thread
 owns the X connection (python-xlib is not thread-safe without its ``threaded`` module); it opens
 it, grabs, then waits on the socket and on a pipe that ``stop`` writes to, and ungrabs before it
 closes the connection.
