@@ -137,3 +137,58 @@ def test_the_panel_stays_above_a_full_screen_crm_the_agent_clicks(openbox, tmp_p
         child.stdin.write("\n")
         child.stdin.flush()
         assert child.wait(20) == 0
+
+
+FIRST_RUN_CHILD = """
+import json, sys
+sys.path.insert(0, {tests!r})
+from pathlib import Path
+from PySide6.QtWidgets import QApplication
+app = QApplication([])
+from sidebar_support import build
+
+from PySide6.QtCore import QSocketNotifier
+window = build(Path({ini!r}))  # no saved place: docked on the right, full height
+window.show()
+print(json.dumps({{"sidebar": int(window.winId())}}), flush=True)
+done = QSocketNotifier(sys.stdin.fileno(), QSocketNotifier.Type.Read)
+done.activated.connect(app.quit)  # Qt's events run, as in the app, until the test lets go
+app.exec()
+window.close()
+"""
+
+
+@pytest.mark.parametrize("desk", ["bare X", "openbox"])
+def test_on_first_run_the_whole_panel_with_its_title_bar_is_on_the_screen(desk, request, tmp_path):
+    """The first run docks the panel on the right, full height. Under a window manager its frame
+    (title bar, borders) must fit too: docked before the manager framed it, the title bar sat
+    above the screen, where no mouse can grab it. Read from the X server, not from Qt."""
+    xvfb = request.getfixturevalue("openbox" if desk == "openbox" else "xvfb")
+    with sidebar_child(xvfb, FIRST_RUN_CHILD, tmp_path) as (child, display):
+        window = display.create_resource_object("window", json.loads(child.stdout.readline())["sidebar"])
+        root = display.screen().root
+        extents = display.intern_atom("_NET_FRAME_EXTENTS")
+        screen = (display.screen().width_in_pixels, display.screen().height_in_pixels)
+
+        def frame() -> tuple[int, int, int, int]:  # left, top, right, bottom on the screen
+            inner = window.get_geometry()
+            at = window.translate_coords(root, 0, 0)
+            left, right, top, bottom = (window.get_full_property(extents, 0) or _NoFrame()).value
+            x, y = -at.x, -at.y  # translate_coords gives root's origin in the window
+            return x - left, y - top, x + inner.width + right, y + inner.height + bottom
+
+        def docked() -> bool:
+            left, top, right, bottom = frame()
+            return right == screen[0] and top == 0 and bottom == screen[1]
+
+        deadline = time.monotonic() + 10  # the manager frames it, then the panel docks again
+        while not docked() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert docked(), (frame(), screen)
+        child.stdin.write("\n")
+        child.stdin.flush()
+        assert child.wait(20) == 0
+
+
+class _NoFrame:
+    value = (0, 0, 0, 0)  # bare X: no window manager, no frame

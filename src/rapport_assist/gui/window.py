@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any, Callable, Protocol
 
 from PySide6.QtCore import QRect, Qt, QTimer
-from PySide6.QtGui import QAction, QCloseEvent, QKeySequence, QMoveEvent, QResizeEvent, QShortcut
+from PySide6.QtGui import QAction, QCloseEvent, QKeySequence, QMoveEvent, QResizeEvent, QShortcut, QShowEvent
 from PySide6.QtWidgets import (
     QApplication,
     QComboBox,
@@ -46,6 +46,8 @@ from .resources import Theme, font_scale
 from .widgets import PromiseList, Section, StatusPanel, Timeline, ToneMeter, TranscriptView, speed_text
 
 PANEL_WIDTH = 360
+# after the first show, the window manager's frame is looked for this often, this many times (2 s)
+REDOCK_POLL_MS, REDOCK_TRIES = 50, 40
 EMPTY_TEXT = "Nothing to flag right now."
 MEDIA_FILTER = "Calls (*.wav *.flac *.mp3 *.ogg *.m4a *.opus *.jsonl *.ndjson *.txt *.json *.vtt *.srt);;All files (*)"
 
@@ -118,6 +120,7 @@ class SidebarWindow(QWidget):
         self._save_timer.setSingleShot(True)
         self._save_timer.setInterval(400)
         self._save_timer.timeout.connect(self._save_geometry)
+        self._redock: tuple[str, QRect, int] | None = None  # (side, where docked, tries left)
         self._restore_geometry()
         self._shortcuts()
         self.apply_tab_order()
@@ -405,7 +408,35 @@ class SidebarWindow(QWidget):
             if any(s.availableGeometry().intersects(saved) for s in QApplication.screens()):
                 self.setGeometry(saved)
                 return
-        self.dock(self.prefs.dock if self.prefs.dock != "free" else "right")
+        side = self.prefs.dock if self.prefs.dock != "free" else "right"
+        self.dock(side)
+        if self.frameGeometry() == self.geometry():  # not framed yet: docked again once it is
+            self._redock = (side, self.geometry(), REDOCK_TRIES)
+
+    def showEvent(self, event: QShowEvent) -> None:  # noqa: N802
+        super().showEvent(event)
+        if self._redock is not None:
+            QTimer.singleShot(0, self._redock_when_framed)
+
+    def _redock_when_framed(self) -> None:
+        """A dock before the first show cannot know the window manager's frame (title bar,
+        borders): full height, the title bar went above the screen, out of the mouse's reach. The
+        manager frames the window within moments of its showing; then it is docked again. With no
+        manager (or one that draws no frame) nothing changes; a window the agent moved meanwhile
+        stays where it is."""
+        if self._redock is None:
+            return
+        side, docked, tries = self._redock
+        if self.geometry() != docked:
+            self._redock = None
+        elif self.frameGeometry() != self.geometry():
+            self._redock = None
+            self.dock(side)
+        elif tries > 0:
+            self._redock = (side, docked, tries - 1)
+            QTimer.singleShot(REDOCK_POLL_MS, self._redock_when_framed)
+        else:
+            self._redock = None
 
     def _save_geometry(self) -> None:
         self.prefs.set("window/rect", self.geometry())
