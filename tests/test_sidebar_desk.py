@@ -192,3 +192,67 @@ def test_on_first_run_the_whole_panel_with_its_title_bar_is_on_the_screen(desk, 
 
 class _NoFrame:
     value = (0, 0, 0, 0)  # bare X: no window manager, no frame
+
+
+STOP_CHILD = """
+import json, sys
+sys.path.insert(0, {tests!r})
+from pathlib import Path
+from PySide6.QtWidgets import QApplication, QLineEdit
+app = QApplication([])
+from sidebar_support import build, nudge
+from x11_support import wait_until
+
+crm = QLineEdit()
+crm.setWindowTitle("CRM")
+crm.setGeometry(40, 60, 420, 40)
+crm.show()
+crm.activateWindow()
+crm.setFocus()
+assert wait_until(lambda: crm.isActiveWindow() and crm.hasFocus(), 5), "the CRM did not get the keyboard"
+window = build(Path({ini!r}))
+window.show()
+assert window.start_live()
+window.backend.runner.push(nudge("newest", 11.0, 901))
+assert wait_until(lambda: len(window.model.shown) == 1, 5)
+button = window.call_button
+place = []
+
+def settled():
+    place.append(button.mapToGlobal(button.rect().center()))
+    return button.isVisible() and len(place) > 20 and place[-1] == place[-20]
+
+assert wait_until(settled, 10), "the sidebar did not settle on the screen"
+print(json.dumps({{"crm": int(crm.winId()), "x": place[-1].x(), "y": place[-1].y()}}), flush=True)
+ended = wait_until(lambda: not window.controller.running and crm.text() == "x", 10)
+wait_until(lambda: False, 0.5)  # the panel now takes focus again: time for a manager to give it
+print(json.dumps({{
+    "ended": ended,
+    "crm_text": crm.text(),
+    "crm_active": crm.isActiveWindow() and crm.hasFocus(),
+    "sidebar_active": window.isActiveWindow(),
+    "accepts_focus": window.accepts_focus(),
+}}), flush=True)
+sys.stdin.readline()
+window.close()
+"""
+
+
+@pytest.mark.parametrize("desk", ["bare X", "openbox"])
+def test_stopping_the_call_with_a_click_leaves_the_keyboard_in_the_crm(desk, request, tmp_path):
+    """The agent clicks Stop at the call's end and goes on typing the notes in the CRM: the panel,
+    which takes the keyboard again once the call is over (for the review), must not take it then."""
+    xvfb = request.getfixturevalue("openbox" if desk == "openbox" else "xvfb")
+    with sidebar_child(xvfb, STOP_CHILD, tmp_path) as (child, display):
+        ready = json.loads(child.stdout.readline() or "{}")
+        assert ready, "the child did not start"
+        click(display, ready["x"], ready["y"])
+        press(display, "x")
+        result = json.loads(child.stdout.readline() or "{}")
+        assert result.get("ended"), result
+        assert result["accepts_focus"]  # the review may have the keyboard when the agent asks
+        assert result["crm_text"] == "x" and result["crm_active"] and not result["sidebar_active"], result
+        assert display.get_input_focus().focus.id == ready["crm"]
+        child.stdin.write("\n")
+        child.stdin.flush()
+        assert child.wait(20) == 0
