@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 
 from rapport_assist.audio import decode_channels
-from x11_support import Xvfb, need_xlib, wait_until
+from x11_support import Xvfb, need_xlib, wait_until_plain
 
 # Sidebar tests (pytest-qt) drive the real window on Qt's offscreen platform unless a display
 # platform was chosen (e.g. QT_QPA_PLATFORM=xcb under xvfb-run).
@@ -123,20 +123,32 @@ def openbox(xvfb):
     ask not to be, as most desktops' managers do (bare Xvfb moves the focus only on request)."""
     if shutil.which("openbox") is None:
         pytest.skip("openbox is not installed (make setup installs it)")
+    need_xlib()
+    import Xlib.display
+    from Xlib import X
+
     manager = subprocess.Popen(
         ["openbox", "--sm-disable"],
         env={**os.environ, "DISPLAY": xvfb.name},
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
-    need_xlib()
-    import Xlib.display
-
     display = Xlib.display.Display(xvfb.name)
     try:
-        check = display.intern_atom("_NET_SUPPORTING_WM_CHECK")
+        # ready once it shows a window: one mapped while it still starts up is never shown (its
+        # _NET_SUPPORTING_WM_CHECK comes earlier), so a probe window is mapped until one shows
         root = display.screen().root
-        assert wait_until(lambda: root.get_full_property(check, 0) is not None, 10), "openbox did not start"
+
+        def shows_a_window() -> bool:
+            probe = root.create_window(0, 0, 8, 8, 0, display.screen().root_depth, X.InputOutput)
+            probe.map()
+            display.sync()
+            shown = wait_until_plain(lambda: probe.get_attributes().map_state == X.IsViewable, 0.3)
+            probe.destroy()
+            display.sync()
+            return shown
+
+        assert wait_until_plain(shows_a_window, 20), "openbox did not start"
         yield xvfb
     finally:
         display.close()

@@ -256,3 +256,85 @@ def test_stopping_the_call_with_a_click_leaves_the_keyboard_in_the_crm(desk, req
         child.stdin.write("\n")
         child.stdin.flush()
         assert child.wait(20) == 0
+
+
+CRM_CHILD = """
+import json, sys, time
+from PySide6.QtCore import QSocketNotifier
+from PySide6.QtWidgets import QApplication, QLineEdit
+app = QApplication([])
+crm = QLineEdit()
+crm.setWindowTitle("CRM")
+crm.setGeometry(40, 60, 420, 40)
+crm.show()
+crm.activateWindow()
+crm.setFocus()
+print(json.dumps({{"crm": int(crm.winId())}}), flush=True)
+asked = QSocketNotifier(sys.stdin.fileno(), QSocketNotifier.Type.Read)
+
+def answer():  # a line: the text the test has typed, waited for (its keys may still be queued)
+    line = sys.stdin.readline()
+    if not line:
+        app.quit()
+        return
+    deadline = time.monotonic() + 10
+    while crm.text() != line.rstrip("\\n") and time.monotonic() < deadline:
+        app.processEvents()
+        time.sleep(0.01)
+    print(json.dumps({{"text": crm.text(), "active": crm.isActiveWindow() and crm.hasFocus()}}), flush=True)
+
+asked.activated.connect(answer)
+app.exec()
+"""
+
+SETTINGS_CHILD = """
+import json, sys
+sys.path.insert(0, {tests!r})
+from pathlib import Path
+from PySide6.QtCore import QTimer
+from PySide6.QtWidgets import QApplication
+app = QApplication([])
+from sidebar_support import build
+from x11_support import wait_until
+
+window = build(Path({ini!r}))
+window.show()
+assert window.start_live()
+wait_until(lambda: False, 0.5)
+seen = {{}}
+
+def close_it():  # the agent looked at Settings, then closed it
+    dialog = QApplication.activeModalWidget()
+    seen["dialog_had_keyboard"] = dialog is not None and dialog.isActiveWindow()
+    dialog.reject()
+
+QTimer.singleShot(1000, close_it)
+window.open_settings()
+wait_until(lambda: False, 0.5)
+print(json.dumps(seen), flush=True)
+sys.stdin.readline()
+window.close()
+"""
+
+
+@pytest.mark.parametrize("desk", ["bare X", "openbox"])
+def test_after_settings_mid_call_the_keyboard_goes_back_to_the_crm(desk, request, tmp_path):
+    """Settings… mid-call takes the keyboard (the agent types into it); once it closes, the
+    keyboard is the CRM's again. Before, it was left with no window (the manager offered it to the
+    panel, which refuses it mid-call): the agent's next words went nowhere."""
+    xvfb = request.getfixturevalue("openbox" if desk == "openbox" else "xvfb")
+    with sidebar_child(xvfb, CRM_CHILD, tmp_path) as (crm, display):
+        crm_id = json.loads(crm.stdout.readline())["crm"]
+        with sidebar_child(xvfb, SETTINGS_CHILD, tmp_path) as (child, _):
+            seen = json.loads(child.stdout.readline() or "{}")
+            assert seen.get("dialog_had_keyboard"), seen
+            assert display.get_input_focus().focus.id == crm_id
+            press(display, "x")
+            crm.stdin.write("x\n")
+            crm.stdin.flush()
+            assert json.loads(crm.stdout.readline()) == {"text": "x", "active": True}
+            child.stdin.write("\n")
+            child.stdin.flush()
+            assert child.wait(20) == 0
+        crm.stdin.close()
+        assert crm.wait(20) == 0

@@ -45,6 +45,16 @@ def wait_until(ready: Callable[[], object], timeout_s: float) -> bool:
     return True
 
 
+def wait_until_plain(ready: Callable[[], object], timeout_s: float) -> bool:
+    """Poll ``ready`` until it holds or ``timeout_s`` passes (no Qt)."""
+    deadline = time.monotonic() + timeout_s
+    while not ready():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.02)
+    return True
+
+
 def press(display, *names: str) -> None:
     """Press the keys ``names`` together through XTEST, then let them go in reverse order."""
     from Xlib import XK, X

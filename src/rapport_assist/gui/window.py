@@ -32,6 +32,7 @@ from PySide6.QtWidgets import (
 )
 
 from ..assist import AssistModel
+from .. import x11_focus
 from ..hotkeys import OFF as HOTKEYS_OFF
 from ..hotkeys import UNAVAILABLE as HOTKEYS_UNAVAILABLE
 from ..hotkeys import ACTION_WORDS as HOTKEY_WORDS
@@ -719,7 +720,15 @@ class SidebarWindow(QWidget):
         dialog = SettingsDialog(
             self.prefs, devices, note, self, hotkeys_on=self.hotkeys_wanted(), hotkeys_note=hotkeys_note
         )
-        if dialog.exec():
+        # mid-call the panel refuses the keyboard: once the dialog closes it goes back to the CRM
+        holder = x11_focus.note() if not self.accepts_focus() and QApplication.platformName() == "xcb" else None
+        accepted = dialog.exec()
+        if holder is not None:
+            own = {w.internalWinId() for w in (self, dialog)} | {
+                w.internalWinId() for w in QApplication.topLevelWidgets()
+            }
+            QTimer.singleShot(0, lambda: x11_focus.give_back(holder, own - {0}))
+        if accepted:
             dialog.save()
             save_devices = getattr(self.backend, "save_devices", None)
             if devices is not None and save_devices is not None:
