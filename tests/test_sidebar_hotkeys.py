@@ -721,6 +721,47 @@ def test_another_keyboard_typing_keeps_every_grab_with_no_gap(xvfb, monkeypatch)
     assert len(released) == 4 * 4  # stop lets go of each combo's four lock variants
 
 
+def test_the_refused_combos_a_start_reads_are_never_half_rebuilt(xvfb, monkeypatch):
+    """``start`` copies the grab thread's refused combos from its own thread once the thread says
+    ready, and the thread may be grabbing again by then (a MappingNotify right after the first
+    grab). A copy taken mid-way must still name Ctrl+Alt+J, which another application holds: a
+    set emptied to be rebuilt would let the Hotkeys line say it works (and nothing would correct
+    it: the rebuilt set is the same as before, so ``on_refused`` says nothing)."""
+    need_xlib()
+    from Xlib import XK, X
+    from Xlib.display import Display
+
+    other = Display(xvfb.name)  # another application holds Ctrl+Alt+J
+    j = other.keysym_to_keycode(XK.string_to_keysym("j"))
+    other.screen().root.grab_key(j, X.ControlMask | X.Mod1Mask, True, X.GrabModeAsync, X.GrabModeAsync)
+    other.sync()
+    backends: list = []
+    seen: list[dict[str, str]] = []  # what a start would copy, at each round trip of a regrab
+    sync = Display.sync
+
+    def watched(display):
+        backend = backends[-1] if backends else None
+        if threading.current_thread().name == "hotkeys-x11" and backend is not None and backend._ready.is_set():
+            seen.append(dict(backend._refused))
+        return sync(display)
+
+    monkeypatch.setattr(Display, "sync", watched)
+    keys = Hotkeys(
+        lambda _a: None,
+        make_backend=lambda: backends.append(platform_backend({"DISPLAY": xvfb.name}, "linux")) or backends[-1],
+    )
+    try:
+        assert keys.apply(True, {})[0] == "warning"
+        q = other.keysym_to_keycode(XK.string_to_keysym("q"))
+        other.change_keyboard_mapping(q, [other.get_keyboard_mapping(q, 1)[0]])  # the same keys: a regrab
+        other.sync()
+        assert wait_until(lambda: seen, 5), "the thread did not grab again"
+        assert seen == [{"dismiss": hotkeys.HELD}] * len(seen)
+    finally:
+        keys.stop()
+        other.close()
+
+
 def test_a_real_remap_that_takes_w_away_names_it_and_w_works_again_when_it_is_back(xvfb):
     """A layout with no W (the W key types a Cyrillic letter): the X backend says so, the other
     combos go on working; W back where it was, Ctrl+Alt+W is grabbed again and acts."""
