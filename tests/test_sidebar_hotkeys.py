@@ -449,6 +449,7 @@ def test_after_a_keyboard_remap_each_combo_follows_its_letter(xvfb, monkeypatch)
         combo(w)  # types z now: nothing
         combo(j)
         assert pressed.get(timeout=5) == "dismiss"
+        assert not grab_refused(xvfb.name, "Ctrl+Alt+Z")  # the old W key's grab was let go: others have it
     finally:
         display.close()
         keys.stop()
