@@ -731,6 +731,63 @@ def test_another_keyboard_typing_keeps_every_grab_with_no_gap(xvfb, monkeypatch)
     assert len(released) == 4 * 4  # stop lets go of each combo's four lock variants
 
 
+def test_a_combo_another_application_holds_is_left_whole_at_start_and_after_a_keyboard_change(xvfb, monkeypatch):
+    """Another application holds Ctrl+Alt+J with no lock on. The sidebar's grabs of the lock
+    variants (CapsLock, NumLock) succeed, but the combo is refused: they must be let go, or that
+    application loses Ctrl+Alt+J whenever CapsLock or NumLock is on. The same when a keyboard
+    change has the thread try the combo again."""
+    need_xlib()
+    import Xlib.error
+    from Xlib import XK, X
+    from Xlib.display import Display
+
+    from rapport_assist.hotkeys import x11
+
+    other = Display(xvfb.name)
+    root = other.screen().root
+    j = other.keysym_to_keycode(XK.string_to_keysym("j"))
+    masks, locks = x11.modifier_masks(other)
+    ctrl_alt = masks["ctrl"] | masks["alt"]
+    root.grab_key(j, ctrl_alt, True, X.GrabModeAsync, X.GrabModeAsync)
+    other.sync()
+
+    def taken_from_other() -> list[int]:  # the lock variants the other application cannot grab
+        taken = []
+        for variant in lock_variants(ctrl_alt, locks)[1:]:
+            catch = Xlib.error.CatchError(Xlib.error.BadAccess)
+            root.grab_key(j, variant, True, X.GrabModeAsync, X.GrabModeAsync, onerror=catch)
+            other.sync()
+            if catch.get_error() is not None:
+                taken.append(variant)
+            else:
+                root.ungrab_key(j, variant)
+                other.sync()
+        return taken
+
+    passes: list[int] = []
+    grab = x11.X11Backend._grab
+
+    def counted(backend, *args):
+        result = grab(backend, *args)
+        passes.append(len(result[0]))
+        return result
+
+    monkeypatch.setattr(x11.X11Backend, "_grab", counted)
+    keys = Hotkeys(lambda _a: None, make_backend=lambda: platform_backend({"DISPLAY": xvfb.name}, "linux"))
+    try:
+        level, message = keys.apply(True, {})
+        assert level == "warning" and message.endswith("not Ctrl+Alt+J (dismiss): held by another application")
+        assert taken_from_other() == []
+        q = other.keysym_to_keycode(XK.string_to_keysym("q"))
+        other.change_keyboard_mapping(q, [other.get_keyboard_mapping(q, 1)[0]])  # the same keys: a regrab
+        other.sync()
+        assert wait_until(lambda: len(passes) >= 2, 5), "the thread did not grab again"
+        assert taken_from_other() == []
+    finally:
+        keys.stop()
+        other.close()
+
+
 def test_the_refused_combos_a_start_reads_are_never_half_rebuilt(xvfb, monkeypatch):
     """``start`` copies the grab thread's refused combos from its own thread once the thread says
     ready, and the thread may be grabbing again by then (a MappingNotify right after the first
