@@ -537,9 +537,11 @@ def report():
 
 print(json.dumps({{"ready": window.hotkeys.state, "mode": window.controller.mode}}), flush=True)
 sys.stdin.readline()  # Alt+W typed
-t.wait_until(lambda: False, 0.5)  # a second action would have arrived by now
+t.wait_until(lambda: len(window.model.shown) < 3, 5)  # the first action, however slow
+t.wait_until(lambda: False, 0.5)  # a second one would have arrived by now
 print(json.dumps(report()), flush=True)
 sys.stdin.readline()  # Ctrl+Alt+J typed
+t.wait_until(lambda: len(window.model.shown) < 2, 5)
 t.wait_until(lambda: False, 0.5)
 print(json.dumps(report()), flush=True)
 window.close()
