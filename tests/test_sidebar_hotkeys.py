@@ -6,7 +6,6 @@ keys with python-xlib, a combo typed with XTEST while a stand-in CRM holds the k
 from __future__ import annotations
 
 import io
-import json
 import os
 import queue
 import threading
@@ -33,7 +32,7 @@ from rapport_assist.hotkeys import (  # noqa: E402
     platform_backend,
 )
 from sidebar_support import build, nudge  # noqa: E402
-from x11_support import need_xlib, press, sidebar_child, step, wait_until  # noqa: E402
+from x11_support import need_xlib, press, reply, sidebar_child, step, wait_until  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
@@ -367,12 +366,12 @@ window.close()
 def test_a_real_x11_hotkey_dismisses_the_newest_card_while_the_crm_keeps_the_keyboard(desk, request, tmp_path):
     xvfb = request.getfixturevalue("openbox" if desk == "openbox" else "xvfb")
     with sidebar_child(xvfb, CHILD, tmp_path) as (child, display):
-        ready = json.loads(child.stdout.readline() or "{}")
+        ready = reply(child)
         assert ready.get("ready", [None])[0] == "ok", ready
         press(display, "Num_Lock")  # NumLock on: the grab's lock variants must still match
         press(display, "Control_L", "Alt_L", "j")  # dismiss (the default Ctrl+Alt+J)
         press(display, "x")  # the agent types on: into the CRM, not the sidebar
-        result = json.loads(child.stdout.readline() or "{}")
+        result = reply(child)
         assert result.get("done"), result
         assert result["shown"] == ["older"]  # the newest card went, the older one stays
         assert result["crm_text"] == "x"  # the CRM got the next key and never the hotkey's J
@@ -555,7 +554,7 @@ def test_in_a_review_with_the_panel_focused_a_hotkey_acts_once(desk, request, tm
     take the next card), and Ctrl+Alt+J then dismisses one card, not two."""
     xvfb = request.getfixturevalue("openbox" if desk == "openbox" else "xvfb")
     with sidebar_child(xvfb, REVIEW_CHILD, tmp_path) as (child, display):
-        ready = json.loads(child.stdout.readline() or "{}")
+        ready = reply(child)
         assert ready.get("ready", [None])[0] == "ok" and ready["mode"] == "qa", ready
         press(display, "Alt_L", "w")
         assert step(child) == {"shown": ["b", "a"], "verdicts": ["wrong", None, None]}
@@ -941,7 +940,7 @@ def test_after_the_agent_left_the_panel_a_hotkey_takes_the_newest_card_not_the_o
     with sidebar_child(xvfb, AWAY_CHILD, tmp_path) as (child, display):
         from Xlib import X
 
-        ready = json.loads(child.stdout.readline() or "{}")
+        ready = reply(child)
         assert ready.get("ready", [None])[0] == "ok", ready
         screen = display.screen()
         other = screen.root.create_window(0, 0, 200, 100, 0, screen.root_depth)  # the CRM, another client
