@@ -5,14 +5,13 @@ through XTEST. Offscreen Qt cannot show this: the focus there moves only when as
 
 from __future__ import annotations
 
-import json
 import time
 
 import pytest
 
 pytest.importorskip("PySide6", reason="the sidebar needs PySide6: run 'make setup'")
 
-from x11_support import click, press, sidebar_child, step  # noqa: E402
+from x11_support import click, press, reply, sidebar_child, step  # noqa: E402
 
 CLICK_CHILD = """
 import json, sys
@@ -66,11 +65,11 @@ def test_a_click_on_a_card_during_a_call_leaves_the_keyboard_in_the_crm(desk, re
     key still lands in the CRM; showing the panel took nothing either."""
     xvfb = request.getfixturevalue("openbox" if desk == "openbox" else "xvfb")
     with sidebar_child(xvfb, CLICK_CHILD, tmp_path) as (child, display):
-        ready = json.loads(child.stdout.readline() or "{}")
+        ready = reply(child)
         assert ready.get("after_show"), ready  # shown beside the CRM: the CRM kept the keyboard
         click(display, ready["x"], ready["y"])
         press(display, "x")
-        result = json.loads(child.stdout.readline() or "{}")
+        result = reply(child)
         assert result.get("done"), result
         assert result["shown"] == ["older"]  # the click dismissed the newest card
         assert result["crm_text"] == "x" and result["crm_active"] and not result["sidebar_active"]
@@ -114,7 +113,7 @@ def test_the_panel_stays_above_a_full_screen_crm_the_agent_clicks(openbox, tmp_p
     """Under a window manager the CRM the agent clicks is raised: a panel that went under it would
     show its nudges to no one. The panel asks to stay on top, and Openbox keeps it there."""
     with sidebar_child(openbox, ON_TOP_CHILD, tmp_path) as (child, display):
-        ids = json.loads(child.stdout.readline() or "{}")
+        ids = reply(child)
         assert ids, "the child did not start"
         click(display, 200, 400)  # on the CRM, well away from the panel
         stacking = display.intern_atom("_NET_CLIENT_LIST_STACKING")
@@ -165,7 +164,7 @@ def test_on_first_run_the_whole_panel_with_its_title_bar_is_on_the_screen(desk, 
     above the screen, where no mouse can grab it. Read from the X server, not from Qt."""
     xvfb = request.getfixturevalue("openbox" if desk == "openbox" else "xvfb")
     with sidebar_child(xvfb, FIRST_RUN_CHILD, tmp_path) as (child, display):
-        window = display.create_resource_object("window", json.loads(child.stdout.readline())["sidebar"])
+        window = display.create_resource_object("window", reply(child)["sidebar"])
         root = display.screen().root
         extents = display.intern_atom("_NET_FRAME_EXTENTS")
         screen = (display.screen().width_in_pixels, display.screen().height_in_pixels)
@@ -244,11 +243,11 @@ def test_stopping_the_call_with_a_click_leaves_the_keyboard_in_the_crm(desk, req
     which takes the keyboard again once the call is over (for the review), must not take it then."""
     xvfb = request.getfixturevalue("openbox" if desk == "openbox" else "xvfb")
     with sidebar_child(xvfb, STOP_CHILD, tmp_path) as (child, display):
-        ready = json.loads(child.stdout.readline() or "{}")
+        ready = reply(child)
         assert ready, "the child did not start"
         click(display, ready["x"], ready["y"])
         press(display, "x")
-        result = json.loads(child.stdout.readline() or "{}")
+        result = reply(child)
         assert result.get("ended"), result
         assert result["accepts_focus"]  # the review may have the keyboard when the agent asks
         assert result["crm_text"] == "x" and result["crm_active"] and not result["sidebar_active"], result
@@ -324,17 +323,48 @@ def test_after_settings_mid_call_the_keyboard_goes_back_to_the_crm(desk, request
     panel, which refuses it mid-call): the agent's next words went nowhere."""
     xvfb = request.getfixturevalue("openbox" if desk == "openbox" else "xvfb")
     with sidebar_child(xvfb, CRM_CHILD, tmp_path) as (crm, display):
-        crm_id = json.loads(crm.stdout.readline())["crm"]
+        crm_id = reply(crm)["crm"]
         with sidebar_child(xvfb, SETTINGS_CHILD, tmp_path) as (child, _):
-            seen = json.loads(child.stdout.readline() or "{}")
+            seen = reply(child)
             assert seen.get("dialog_had_keyboard"), seen
             assert display.get_input_focus().focus.id == crm_id
             press(display, "x")
             crm.stdin.write("x\n")
             crm.stdin.flush()
-            assert json.loads(crm.stdout.readline()) == {"text": "x", "active": True}
+            assert reply(crm) == {"text": "x", "active": True}
             child.stdin.write("\n")
             child.stdin.flush()
             assert child.wait(20) == 0
         crm.stdin.close()
         assert crm.wait(20) == 0
+
+
+SILENT_CHILD = """
+import sys, time
+sys.stdin.readline()
+time.sleep(600)  # told to go on, it never answers
+"""
+
+
+def test_a_child_that_never_answers_fails_its_test_and_does_not_hang_the_run(xvfb, tmp_path, monkeypatch):
+    """A stuck child (a deadlock, a wait with no end) must fail its test: the suite has no
+    per-test timeout, and a read with none would hang the whole run (and a CI job) instead."""
+    import threading
+
+    import x11_support
+
+    monkeypatch.setattr(x11_support, "REPLY_TIMEOUT_S", 1.0)
+    outcome: list[BaseException] = []
+
+    def go_on(child) -> None:
+        try:
+            step(child)
+        except BaseException as exc:  # pytest.fail raises a BaseException
+            outcome.append(exc)
+
+    with sidebar_child(xvfb, SILENT_CHILD, tmp_path) as (child, _display):
+        thread = threading.Thread(target=go_on, args=(child,), daemon=True)
+        thread.start()
+        thread.join(10)
+        assert not thread.is_alive(), "step() still waits for the child"
+    assert outcome and "said nothing" in str(outcome[0]), outcome

@@ -6,7 +6,6 @@ keys with python-xlib, a combo typed with XTEST while a stand-in CRM holds the k
 from __future__ import annotations
 
 import io
-import json
 import os
 import queue
 import threading
@@ -33,7 +32,7 @@ from rapport_assist.hotkeys import (  # noqa: E402
     platform_backend,
 )
 from sidebar_support import build, nudge  # noqa: E402
-from x11_support import need_xlib, press, sidebar_child, step, wait_until  # noqa: E402
+from x11_support import need_xlib, press, reply, sidebar_child, step, wait_until  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
@@ -367,12 +366,12 @@ window.close()
 def test_a_real_x11_hotkey_dismisses_the_newest_card_while_the_crm_keeps_the_keyboard(desk, request, tmp_path):
     xvfb = request.getfixturevalue("openbox" if desk == "openbox" else "xvfb")
     with sidebar_child(xvfb, CHILD, tmp_path) as (child, display):
-        ready = json.loads(child.stdout.readline() or "{}")
+        ready = reply(child)
         assert ready.get("ready", [None])[0] == "ok", ready
         press(display, "Num_Lock")  # NumLock on: the grab's lock variants must still match
         press(display, "Control_L", "Alt_L", "j")  # dismiss (the default Ctrl+Alt+J)
         press(display, "x")  # the agent types on: into the CRM, not the sidebar
-        result = json.loads(child.stdout.readline() or "{}")
+        result = reply(child)
         assert result.get("done"), result
         assert result["shown"] == ["older"]  # the newest card went, the older one stays
         assert result["crm_text"] == "x"  # the CRM got the next key and never the hotkey's J
@@ -401,7 +400,7 @@ def test_the_status_line_says_when_the_x_display_goes_away(xvfb, qtbot, tmp_path
     assert window.hotkeys.backend is None
 
 
-def test_after_a_keyboard_remap_each_combo_follows_its_letter(xvfb):
+def test_after_a_keyboard_remap_each_combo_follows_its_letter(xvfb, monkeypatch):
     """The W and Z keys swap letters (as AZERTY has them): Ctrl+Alt+W is grabbed again on the key
     that types w now, and the key that typed it before acts no more."""
     need_xlib()
@@ -409,6 +408,17 @@ def test_after_a_keyboard_remap_each_combo_follows_its_letter(xvfb):
     from Xlib.display import Display
     from Xlib.ext import xtest
 
+    from rapport_assist.hotkeys import x11
+
+    tables: list[dict[tuple[int, int], str]] = []  # each grab pass's combos, once its grabs are made
+    grab = x11.X11Backend._grab
+
+    def recorded(backend, *args):
+        table, locks = grab(backend, *args)
+        tables.append(dict(table))
+        return table, locks
+
+    monkeypatch.setattr(x11.X11Backend, "_grab", recorded)
     pressed: queue.Queue[str] = queue.Queue()
     keys = Hotkeys(pressed.put, make_backend=lambda: platform_backend({"DISPLAY": xvfb.name}, "linux"))
     assert keys.apply(True, {})[0] == "ok"
@@ -420,6 +430,7 @@ def test_after_a_keyboard_remap_each_combo_follows_its_letter(xvfb):
         rows = display.get_keyboard_mapping(w, 1)[0], display.get_keyboard_mapping(z, 1)[0]
         display.change_keyboard_mapping(w, [rows[1]])
         display.change_keyboard_mapping(z, [rows[0]])
+        display.sync()
 
         def combo(keycode: int) -> None:
             for code in (ctrl, alt, keycode):
@@ -428,18 +439,16 @@ def test_after_a_keyboard_remap_each_combo_follows_its_letter(xvfb):
                 xtest.fake_input(display, X.KeyRelease, code)
             display.sync()
 
-        got = ""
-        for _ in range(50):  # until the hotkeys' thread has grabbed again (a few ms)
-            combo(z)  # the key that types w now
-            try:
-                got = pressed.get(timeout=0.1)
-                break
-            except queue.Empty:
-                continue
-        assert got == "wrong"
+        # the hotkeys' thread has grabbed again; then one press (pressing until one acts left
+        # more presses on their way when the thread was slow, and a late "wrong" looked like the
+        # old key's)
+        assert wait_until(lambda: any(k == z and a == "wrong" for t in tables for (k, _m), a in t.items()), 5)
+        combo(z)  # the key that types w now
+        assert pressed.get(timeout=5) == "wrong"
         combo(w)  # types z now: nothing
         combo(j)
         assert pressed.get(timeout=5) == "dismiss"
+        assert not grab_refused(xvfb.name, "Ctrl+Alt+Z")  # the old W key's grab was let go: others have it
     finally:
         display.close()
         keys.stop()
@@ -527,9 +536,11 @@ def report():
 
 print(json.dumps({{"ready": window.hotkeys.state, "mode": window.controller.mode}}), flush=True)
 sys.stdin.readline()  # Alt+W typed
-t.wait_until(lambda: False, 0.5)  # a second action would have arrived by now
+t.wait_until(lambda: len(window.model.shown) < 3, 5)  # the first action, however slow
+t.wait_until(lambda: False, 0.5)  # a second one would have arrived by now
 print(json.dumps(report()), flush=True)
 sys.stdin.readline()  # Ctrl+Alt+J typed
+t.wait_until(lambda: len(window.model.shown) < 2, 5)
 t.wait_until(lambda: False, 0.5)
 print(json.dumps(report()), flush=True)
 window.close()
@@ -543,7 +554,7 @@ def test_in_a_review_with_the_panel_focused_a_hotkey_acts_once(desk, request, tm
     take the next card), and Ctrl+Alt+J then dismisses one card, not two."""
     xvfb = request.getfixturevalue("openbox" if desk == "openbox" else "xvfb")
     with sidebar_child(xvfb, REVIEW_CHILD, tmp_path) as (child, display):
-        ready = json.loads(child.stdout.readline() or "{}")
+        ready = reply(child)
         assert ready.get("ready", [None])[0] == "ok" and ready["mode"] == "qa", ready
         press(display, "Alt_L", "w")
         assert step(child) == {"shown": ["b", "a"], "verdicts": ["wrong", None, None]}
@@ -721,6 +732,104 @@ def test_another_keyboard_typing_keeps_every_grab_with_no_gap(xvfb, monkeypatch)
     assert len(released) == 4 * 4  # stop lets go of each combo's four lock variants
 
 
+def test_a_combo_another_application_holds_is_left_whole_at_start_and_after_a_keyboard_change(xvfb, monkeypatch):
+    """Another application holds Ctrl+Alt+J with no lock on. The sidebar's grabs of the lock
+    variants (CapsLock, NumLock) succeed, but the combo is refused: they must be let go, or that
+    application loses Ctrl+Alt+J whenever CapsLock or NumLock is on. The same when a keyboard
+    change has the thread try the combo again."""
+    need_xlib()
+    import Xlib.error
+    from Xlib import XK, X
+    from Xlib.display import Display
+
+    from rapport_assist.hotkeys import x11
+
+    other = Display(xvfb.name)
+    root = other.screen().root
+    j = other.keysym_to_keycode(XK.string_to_keysym("j"))
+    masks, locks = x11.modifier_masks(other)
+    ctrl_alt = masks["ctrl"] | masks["alt"]
+    root.grab_key(j, ctrl_alt, True, X.GrabModeAsync, X.GrabModeAsync)
+    other.sync()
+
+    def taken_from_other() -> list[int]:  # the lock variants the other application cannot grab
+        taken = []
+        for variant in lock_variants(ctrl_alt, locks)[1:]:
+            catch = Xlib.error.CatchError(Xlib.error.BadAccess)
+            root.grab_key(j, variant, True, X.GrabModeAsync, X.GrabModeAsync, onerror=catch)
+            other.sync()
+            if catch.get_error() is not None:
+                taken.append(variant)
+            else:
+                root.ungrab_key(j, variant)
+                other.sync()
+        return taken
+
+    passes: list[int] = []
+    grab = x11.X11Backend._grab
+
+    def counted(backend, *args):
+        result = grab(backend, *args)
+        passes.append(len(result[0]))
+        return result
+
+    monkeypatch.setattr(x11.X11Backend, "_grab", counted)
+    keys = Hotkeys(lambda _a: None, make_backend=lambda: platform_backend({"DISPLAY": xvfb.name}, "linux"))
+    try:
+        level, message = keys.apply(True, {})
+        assert level == "warning" and message.endswith("not Ctrl+Alt+J (dismiss): held by another application")
+        assert taken_from_other() == []
+        q = other.keysym_to_keycode(XK.string_to_keysym("q"))
+        other.change_keyboard_mapping(q, [other.get_keyboard_mapping(q, 1)[0]])  # the same keys: a regrab
+        other.sync()
+        assert wait_until(lambda: len(passes) >= 2, 5), "the thread did not grab again"
+        assert taken_from_other() == []
+    finally:
+        keys.stop()
+        other.close()
+
+
+def test_the_refused_combos_a_start_reads_are_never_half_rebuilt(xvfb, monkeypatch):
+    """``start`` copies the grab thread's refused combos from its own thread once the thread says
+    ready, and the thread may be grabbing again by then (a MappingNotify right after the first
+    grab). A copy taken mid-way must still name Ctrl+Alt+J, which another application holds: a
+    set emptied to be rebuilt would let the Hotkeys line say it works (and nothing would correct
+    it: the rebuilt set is the same as before, so ``on_refused`` says nothing)."""
+    need_xlib()
+    from Xlib import XK, X
+    from Xlib.display import Display
+
+    other = Display(xvfb.name)  # another application holds Ctrl+Alt+J
+    j = other.keysym_to_keycode(XK.string_to_keysym("j"))
+    other.screen().root.grab_key(j, X.ControlMask | X.Mod1Mask, True, X.GrabModeAsync, X.GrabModeAsync)
+    other.sync()
+    backends: list = []
+    seen: list[dict[str, str]] = []  # what a start would copy, at each round trip of a regrab
+    sync = Display.sync
+
+    def watched(display):
+        backend = backends[-1] if backends else None
+        if threading.current_thread().name == "hotkeys-x11" and backend is not None and backend._ready.is_set():
+            seen.append(dict(backend._refused))
+        return sync(display)
+
+    monkeypatch.setattr(Display, "sync", watched)
+    keys = Hotkeys(
+        lambda _a: None,
+        make_backend=lambda: backends.append(platform_backend({"DISPLAY": xvfb.name}, "linux")) or backends[-1],
+    )
+    try:
+        assert keys.apply(True, {})[0] == "warning"
+        q = other.keysym_to_keycode(XK.string_to_keysym("q"))
+        other.change_keyboard_mapping(q, [other.get_keyboard_mapping(q, 1)[0]])  # the same keys: a regrab
+        other.sync()
+        assert wait_until(lambda: seen, 5), "the thread did not grab again"
+        assert seen == [{"dismiss": hotkeys.HELD}] * len(seen)
+    finally:
+        keys.stop()
+        other.close()
+
+
 def test_a_real_remap_that_takes_w_away_names_it_and_w_works_again_when_it_is_back(xvfb):
     """A layout with no W (the W key types a Cyrillic letter): the X backend says so, the other
     combos go on working; W back where it was, Ctrl+Alt+W is grabbed again and acts."""
@@ -831,7 +940,7 @@ def test_after_the_agent_left_the_panel_a_hotkey_takes_the_newest_card_not_the_o
     with sidebar_child(xvfb, AWAY_CHILD, tmp_path) as (child, display):
         from Xlib import X
 
-        ready = json.loads(child.stdout.readline() or "{}")
+        ready = reply(child)
         assert ready.get("ready", [None])[0] == "ok", ready
         screen = display.screen()
         other = screen.root.create_window(0, 0, 200, 100, 0, screen.root_depth)  # the CRM, another client

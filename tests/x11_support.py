@@ -7,8 +7,10 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import queue
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 from typing import Callable, Iterator
@@ -16,6 +18,9 @@ from typing import Callable, Iterator
 import pytest
 
 HERE = Path(__file__).resolve().parent
+# how long a test waits for a child's next report: far longer than any child's own waits (10 s at
+# most), so reached only by a stuck child, which then fails its test instead of hanging the run
+REPLY_TIMEOUT_S = 60.0
 
 
 class Xvfb:
@@ -94,6 +99,16 @@ def sidebar_child(xvfb: Xvfb, template: str, tmp_path: Path) -> Iterator[tuple[s
     child = subprocess.Popen(
         [sys.executable, "-c", code], env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
     )
+    replies: queue.Queue[str] = queue.Queue()
+
+    def pump() -> None:  # the child's lines, read off the pipe as they come; "" at its end
+        assert child.stdout is not None
+        for line in child.stdout:
+            replies.put(line)
+        replies.put("")
+
+    threading.Thread(target=pump, name="child-stdout", daemon=True).start()
+    child.replies = replies  # type: ignore[attr-defined]
     display = Xlib.display.Display(xvfb.name)
     try:
         assert child.stdout is not None and child.stdin is not None
@@ -105,9 +120,22 @@ def sidebar_child(xvfb: Xvfb, template: str, tmp_path: Path) -> Iterator[tuple[s
             child.wait()
 
 
+def reply(child: subprocess.Popen) -> dict:
+    """The child's next report (a JSON line; {} once it has ended); the test fails if the child
+    says nothing for REPLY_TIMEOUT_S."""
+    replies: queue.Queue[str] = child.replies  # type: ignore[attr-defined]
+    try:
+        line = replies.get(timeout=REPLY_TIMEOUT_S)
+    except queue.Empty:
+        pytest.fail(f"the child said nothing in {REPLY_TIMEOUT_S:.0f} s")
+    if not line:
+        replies.put("")  # ended: so it stays for a later read
+    return json.loads(line or "{}")
+
+
 def step(child: subprocess.Popen) -> dict:
     """Tell the child to go on (a line on its stdin); what it reports next."""
-    assert child.stdin is not None and child.stdout is not None
+    assert child.stdin is not None
     child.stdin.write("\n")
     child.stdin.flush()
-    return json.loads(child.stdout.readline() or "{}")
+    return reply(child)

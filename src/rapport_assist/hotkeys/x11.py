@@ -214,11 +214,11 @@ class X11Backend(GrabThread):
         held = {(keycode, variant) for (keycode, _mask), variants in grabs.items() for variant in variants}
         wanted: dict[tuple[int, int], list[int]] = {}
         table: dict[tuple[int, int], str] = {}
-        self._refused.clear()
+        refused: dict[str, str] = {}
         for action, combo in bindings.items():
             keycode = display.keysym_to_keycode(_keysym(combo.key))
             if not keycode:
-                self._refused[action] = f"this keyboard layout has no {combo.key} key"
+                refused[action] = f"this keyboard layout has no {combo.key} key"
                 continue
             mask = 0
             for name in combo.modifiers:
@@ -234,7 +234,7 @@ class X11Backend(GrabThread):
                     for variant in new:  # releases only this client's grabs, never the other's
                         root.ungrab_key(keycode, variant)
                     display.sync()
-                    self._refused[action] = HELD
+                    refused[action] = HELD
                     continue
             wanted[(keycode, mask)] = variants
             table[(keycode, mask)] = action
@@ -246,6 +246,9 @@ class X11Backend(GrabThread):
             display.sync()
         grabs.clear()
         grabs.update(wanted)
+        # replaced whole, never emptied and refilled: ``start`` copies it from its own thread
+        # once this one says ready, which may be while a MappingNotify is being followed
+        self._refused = refused
         lock_bits = 0
         for lock in locks:
             lock_bits |= lock
