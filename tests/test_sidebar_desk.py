@@ -368,3 +368,77 @@ def test_a_child_that_never_answers_fails_its_test_and_does_not_hang_the_run(xvf
         thread.join(10)
         assert not thread.is_alive(), "step() still waits for the child"
     assert outcome and "said nothing" in str(outcome[0]), outcome
+
+
+MENU_CHILD = """
+import json, sys
+sys.path.insert(0, {tests!r})
+from pathlib import Path
+from PySide6.QtCore import QTimer
+from PySide6.QtWidgets import QApplication, QLineEdit
+app = QApplication([])
+from sidebar_support import build
+from x11_support import wait_until
+
+crm = QLineEdit()
+crm.setWindowTitle("CRM")
+crm.setGeometry(40, 60, 420, 40)
+crm.show()
+crm.activateWindow()
+crm.setFocus()
+assert wait_until(lambda: crm.isActiveWindow() and crm.hasFocus(), 5), "the CRM did not get the keyboard"
+window = build(Path({ini!r}))
+window.show()
+assert window.start_live()
+button = window.menu_button
+place = []
+
+def settled():
+    place.append(button.mapToGlobal(button.rect().center()))
+    return button.isVisible() and len(place) > 20 and place[-1] == place[-20]
+
+assert wait_until(settled, 10), "the sidebar did not settle on the screen"
+said = []
+
+def say_opened():  # runs in the menu's own event loop, which holds the code below while it is open
+    if window.menu.isVisible() and not said:
+        said.append(True)
+        print(json.dumps({{"opened": True}}), flush=True)
+    elif said == [True] and not window.menu.isVisible():
+        said.append(False)
+        print(json.dumps({{"opened": False}}), flush=True)
+
+watch = QTimer()
+watch.timeout.connect(say_opened)
+watch.start(50)
+print(json.dumps({{"crm": int(crm.winId()), "x": place[-1].x(), "y": place[-1].y()}}), flush=True)
+closed = wait_until(lambda: not window.menu.isVisible() and crm.text() == "x", 10)
+print(json.dumps({{
+    "closed": closed,
+    "menu_visible": window.menu.isVisible(),
+    "crm_text": crm.text(),
+    "crm_active": crm.isActiveWindow() and crm.hasFocus(),
+}}), flush=True)
+sys.stdin.readline()
+window.close()
+"""
+
+
+@pytest.mark.parametrize("desk", ["bare X", "openbox"])
+def test_the_menu_opened_and_closed_mid_call_leaves_the_keyboard_in_the_crm(desk, request, tmp_path):
+    """The agent opens the panel's menu mid-call, changes their mind (Esc) and types on: the
+    menu had the keys while open, the CRM has them again after."""
+    xvfb = request.getfixturevalue("openbox" if desk == "openbox" else "xvfb")
+    with sidebar_child(xvfb, MENU_CHILD, tmp_path) as (child, display):
+        ready = reply(child)
+        click(display, ready["x"], ready["y"])
+        assert reply(child) == {"opened": True}
+        press(display, "Escape")
+        assert reply(child) == {"opened": False}  # the menu has let go of the keys
+        press(display, "x")
+        result = reply(child)
+        assert result == {"closed": True, "menu_visible": False, "crm_text": "x", "crm_active": True}, result
+        assert display.get_input_focus().focus.id == ready["crm"]
+        child.stdin.write("\n")
+        child.stdin.flush()
+        assert child.wait(20) == 0
