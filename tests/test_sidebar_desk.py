@@ -11,24 +11,18 @@ import pytest
 
 pytest.importorskip("PySide6", reason="the sidebar needs PySide6: run 'make setup'")
 
-from x11_support import click, press, reply, sidebar_child, step  # noqa: E402
+from x11_support import click, let_go, press, reply, sidebar_child, step  # noqa: E402
 
 CLICK_CHILD = """
 import json, sys
 sys.path.insert(0, {tests!r})
 from pathlib import Path
-from PySide6.QtWidgets import QApplication, QLineEdit
+from PySide6.QtWidgets import QApplication
 app = QApplication([])
 from sidebar_support import build, nudge
-from x11_support import wait_until
+from x11_support import focused_crm, settled_centre, wait_until
 
-crm = QLineEdit()
-crm.setWindowTitle("CRM")
-crm.setGeometry(40, 60, 420, 40)
-crm.show()
-crm.activateWindow()
-crm.setFocus()
-assert wait_until(lambda: crm.isActiveWindow() and crm.hasFocus(), 5), "the CRM did not get the keyboard"
+crm = focused_crm()
 window = build(Path({ini!r}))
 window.move(700, 40)
 window.show()  # while the CRM has the keyboard: the sidebar must not take it, WM or not
@@ -37,15 +31,9 @@ window.backend.runner.push(nudge("older", 10.0, 900), nudge("newest", 11.0, 901)
 assert wait_until(lambda: len(window.model.shown) == 2 and window.isVisible(), 5)
 newest = window.model.shown[0].id
 button = window.cards.widgets[newest].close_button
-place = []
-
-def settled():  # the window manager may still be framing and placing the window
-    place.append(button.mapToGlobal(button.rect().center()))
-    return button.isVisible() and len(place) > 20 and place[-1] == place[-20]
-
-assert wait_until(settled, 10), "the sidebar did not settle on the screen"
+point = settled_centre(button)
 after_show = crm.isActiveWindow() and crm.hasFocus()
-print(json.dumps({{"crm": int(crm.winId()), "x": place[-1].x(), "y": place[-1].y(), "after_show": after_show}}), flush=True)
+print(json.dumps({{"crm": int(crm.winId()), "x": point.x(), "y": point.y(), "after_show": after_show}}), flush=True)
 done = wait_until(lambda: newest not in window.cards.widgets and crm.text() == "x", 10)
 print(json.dumps({{
     "done": done,
@@ -74,9 +62,7 @@ def test_a_click_on_a_card_during_a_call_leaves_the_keyboard_in_the_crm(desk, re
         assert result["shown"] == ["older"]  # the click dismissed the newest card
         assert result["crm_text"] == "x" and result["crm_active"] and not result["sidebar_active"]
         assert display.get_input_focus().focus.id == ready["crm"]  # the X input focus never moved
-        child.stdin.write("\n")
-        child.stdin.flush()
-        assert child.wait(20) == 0
+        let_go(child)
 
 
 ON_TOP_CHILD = """
@@ -133,9 +119,7 @@ def test_the_panel_stays_above_a_full_screen_crm_the_agent_clicks(openbox, tmp_p
             time.sleep(0.05)
         assert step(child) == {"crm_active": True}  # a nudge then: shown above, the CRM keeps the keyboard
         assert panel_above(), order()
-        child.stdin.write("\n")
-        child.stdin.flush()
-        assert child.wait(20) == 0
+        let_go(child)
 
 
 FIRST_RUN_CHILD = """
@@ -184,9 +168,7 @@ def test_on_first_run_the_whole_panel_with_its_title_bar_is_on_the_screen(desk, 
         while not docked() and time.monotonic() < deadline:
             time.sleep(0.05)
         assert docked(), (frame(), screen)
-        child.stdin.write("\n")
-        child.stdin.flush()
-        assert child.wait(20) == 0
+        let_go(child)
 
 
 class _NoFrame:
@@ -197,32 +179,20 @@ STOP_CHILD = """
 import json, sys
 sys.path.insert(0, {tests!r})
 from pathlib import Path
-from PySide6.QtWidgets import QApplication, QLineEdit
+from PySide6.QtWidgets import QApplication
 app = QApplication([])
 from sidebar_support import build, nudge
-from x11_support import wait_until
+from x11_support import focused_crm, settled_centre, wait_until
 
-crm = QLineEdit()
-crm.setWindowTitle("CRM")
-crm.setGeometry(40, 60, 420, 40)
-crm.show()
-crm.activateWindow()
-crm.setFocus()
-assert wait_until(lambda: crm.isActiveWindow() and crm.hasFocus(), 5), "the CRM did not get the keyboard"
+crm = focused_crm()
 window = build(Path({ini!r}))
 window.show()
 assert window.start_live()
 window.backend.runner.push(nudge("newest", 11.0, 901))
 assert wait_until(lambda: len(window.model.shown) == 1, 5)
 button = window.call_button
-place = []
-
-def settled():
-    place.append(button.mapToGlobal(button.rect().center()))
-    return button.isVisible() and len(place) > 20 and place[-1] == place[-20]
-
-assert wait_until(settled, 10), "the sidebar did not settle on the screen"
-print(json.dumps({{"crm": int(crm.winId()), "x": place[-1].x(), "y": place[-1].y()}}), flush=True)
+point = settled_centre(button)
+print(json.dumps({{"crm": int(crm.winId()), "x": point.x(), "y": point.y()}}), flush=True)
 ended = wait_until(lambda: not window.controller.running and crm.text() == "x", 10)
 wait_until(lambda: False, 0.5)  # the panel now takes focus again: time for a manager to give it
 print(json.dumps({{
@@ -252,22 +222,18 @@ def test_stopping_the_call_with_a_click_leaves_the_keyboard_in_the_crm(desk, req
         assert result["accepts_focus"]  # the review may have the keyboard when the agent asks
         assert result["crm_text"] == "x" and result["crm_active"] and not result["sidebar_active"], result
         assert display.get_input_focus().focus.id == ready["crm"]
-        child.stdin.write("\n")
-        child.stdin.flush()
-        assert child.wait(20) == 0
+        let_go(child)
 
 
 CRM_CHILD = """
 import json, sys, time
+sys.path.insert(0, {tests!r})
 from PySide6.QtCore import QSocketNotifier
-from PySide6.QtWidgets import QApplication, QLineEdit
+from PySide6.QtWidgets import QApplication
 app = QApplication([])
-crm = QLineEdit()
-crm.setWindowTitle("CRM")
-crm.setGeometry(40, 60, 420, 40)
-crm.show()
-crm.activateWindow()
-crm.setFocus()
+from x11_support import focused_crm
+
+crm = focused_crm()  # the agent's CRM, in a process of its own
 print(json.dumps({{"crm": int(crm.winId())}}), flush=True)
 asked = QSocketNotifier(sys.stdin.fileno(), QSocketNotifier.Type.Read)
 
@@ -332,9 +298,7 @@ def test_after_settings_mid_call_the_keyboard_goes_back_to_the_crm(desk, request
             crm.stdin.write("x\n")
             crm.stdin.flush()
             assert reply(crm) == {"text": "x", "active": True}
-            child.stdin.write("\n")
-            child.stdin.flush()
-            assert child.wait(20) == 0
+            let_go(child)
         crm.stdin.close()
         assert crm.wait(20) == 0
 
@@ -375,29 +339,17 @@ import json, sys
 sys.path.insert(0, {tests!r})
 from pathlib import Path
 from PySide6.QtCore import QTimer
-from PySide6.QtWidgets import QApplication, QLineEdit
+from PySide6.QtWidgets import QApplication
 app = QApplication([])
 from sidebar_support import build
-from x11_support import wait_until
+from x11_support import focused_crm, settled_centre, wait_until
 
-crm = QLineEdit()
-crm.setWindowTitle("CRM")
-crm.setGeometry(40, 60, 420, 40)
-crm.show()
-crm.activateWindow()
-crm.setFocus()
-assert wait_until(lambda: crm.isActiveWindow() and crm.hasFocus(), 5), "the CRM did not get the keyboard"
+crm = focused_crm()
 window = build(Path({ini!r}))
 window.show()
 assert window.start_live()
 button = window.menu_button
-place = []
-
-def settled():
-    place.append(button.mapToGlobal(button.rect().center()))
-    return button.isVisible() and len(place) > 20 and place[-1] == place[-20]
-
-assert wait_until(settled, 10), "the sidebar did not settle on the screen"
+point = settled_centre(button)
 said = []
 
 def say_opened():  # runs in the menu's own event loop, which holds the code below while it is open
@@ -411,7 +363,7 @@ def say_opened():  # runs in the menu's own event loop, which holds the code bel
 watch = QTimer()
 watch.timeout.connect(say_opened)
 watch.start(50)
-print(json.dumps({{"crm": int(crm.winId()), "x": place[-1].x(), "y": place[-1].y()}}), flush=True)
+print(json.dumps({{"crm": int(crm.winId()), "x": point.x(), "y": point.y()}}), flush=True)
 closed = wait_until(lambda: not window.menu.isVisible() and crm.text() == "x", 10)
 print(json.dumps({{
     "closed": closed,
@@ -439,6 +391,4 @@ def test_the_menu_opened_and_closed_mid_call_leaves_the_keyboard_in_the_crm(desk
         result = reply(child)
         assert result == {"closed": True, "menu_visible": False, "crm_text": "x", "crm_active": True}, result
         assert display.get_input_focus().focus.id == ready["crm"]
-        child.stdin.write("\n")
-        child.stdin.flush()
-        assert child.wait(20) == 0
+        let_go(child)

@@ -32,7 +32,7 @@ from rapport_assist.hotkeys import (  # noqa: E402
     platform_backend,
 )
 from sidebar_support import build, nudge  # noqa: E402
-from x11_support import need_xlib, press, reply, sidebar_child, step, wait_until  # noqa: E402
+from x11_support import let_go, need_xlib, press, reply, sidebar_child, step, wait_until  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
@@ -377,9 +377,7 @@ def test_a_real_x11_hotkey_dismisses_the_newest_card_while_the_crm_keeps_the_key
         assert result["crm_text"] == "x"  # the CRM got the next key and never the hotkey's J
         assert result["crm_active"] and not result["sidebar_active"] and result["sidebar_saw"] == []
         assert display.get_input_focus().focus.id == ready["crm"]  # the X input focus never moved
-        child.stdin.write("\n")
-        child.stdin.flush()
-        assert child.wait(20) == 0
+        let_go(child)
 
 
 def test_the_status_line_says_when_the_x_display_goes_away(xvfb, qtbot, tmp_path):

@@ -60,6 +60,34 @@ def wait_until_plain(ready: Callable[[], object], timeout_s: float) -> bool:
     return True
 
 
+def focused_crm():
+    """In a child: a stand-in for the agent's CRM (a text field titled CRM at (40, 60)) shown
+    with the keyboard."""
+    from PySide6.QtWidgets import QLineEdit
+
+    crm = QLineEdit()
+    crm.setWindowTitle("CRM")
+    crm.setGeometry(40, 60, 420, 40)
+    crm.show()
+    crm.activateWindow()
+    crm.setFocus()
+    assert wait_until(lambda: crm.isActiveWindow() and crm.hasFocus(), 5), "the CRM did not get the keyboard"
+    return crm
+
+
+def settled_centre(widget, timeout_s: float = 10):
+    """In a child: the screen point at the centre of ``widget`` once it holds still (a window
+    manager may still be framing and placing its window)."""
+    place: list = []
+
+    def settled() -> bool:
+        place.append(widget.mapToGlobal(widget.rect().center()))
+        return widget.isVisible() and len(place) > 20 and place[-1] == place[-20]
+
+    assert wait_until(settled, timeout_s), "the sidebar did not settle on the screen"
+    return place[-1]
+
+
 def press(display, *names: str) -> None:
     """Press the keys ``names`` together through XTEST, then let them go in reverse order."""
     from Xlib import XK, X
@@ -131,6 +159,14 @@ def reply(child: subprocess.Popen) -> dict:
     if not line:
         replies.put("")  # ended: so it stays for a later read
     return json.loads(line or "{}")
+
+
+def let_go(child: subprocess.Popen) -> None:
+    """Tell the child its test is done (a line on its stdin); it must close and end cleanly."""
+    assert child.stdin is not None
+    child.stdin.write("\n")
+    child.stdin.flush()
+    assert child.wait(20) == 0
 
 
 def step(child: subprocess.Popen) -> dict:
