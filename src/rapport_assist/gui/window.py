@@ -121,7 +121,7 @@ class SidebarWindow(QWidget):
         self._save_timer.setSingleShot(True)
         self._save_timer.setInterval(400)
         self._save_timer.timeout.connect(self._save_geometry)
-        self._redock: tuple[str, QRect, int] | None = None  # (side, where docked, tries left)
+        self._redock: tuple[str, int] | None = None  # (side, tries left) while the first dock waits for a frame
         self._restore_geometry()
         self._shortcuts()
         self.apply_tab_order()
@@ -412,7 +412,7 @@ class SidebarWindow(QWidget):
         side = self.prefs.dock if self.prefs.dock != "free" else "right"
         self.dock(side)
         if self.frameGeometry() == self.geometry():  # not framed yet: docked again once it is
-            self._redock = (side, self.geometry(), REDOCK_TRIES)
+            self._redock = (side, REDOCK_TRIES)
 
     def showEvent(self, event: QShowEvent) -> None:  # noqa: N802
         super().showEvent(event)
@@ -421,20 +421,20 @@ class SidebarWindow(QWidget):
 
     def _redock_when_framed(self) -> None:
         """A dock before the first show cannot know the window manager's frame (title bar,
-        borders): full height, the title bar went above the screen, out of the mouse's reach. The
-        manager frames the window within moments of its showing; then it is docked again. With no
-        manager (or one that draws no frame) nothing changes; a window the agent moved meanwhile
-        stays where it is."""
+        borders): full height, the title bar went above the screen, out of the mouse's reach (or,
+        with a manager that moves the window down under its title bar, the bottom below it). The
+        manager frames the window within moments of its showing; a frame that does not fit the
+        screen is then docked again. With no manager (or one that draws no frame) nothing
+        changes."""
         if self._redock is None:
             return
-        side, docked, tries = self._redock
-        if self.geometry() != docked:
+        side, tries = self._redock
+        if self.frameGeometry() != self.geometry():
             self._redock = None
-        elif self.frameGeometry() != self.geometry():
-            self._redock = None
-            self.dock(side)
+            if not self._screen_rect().contains(self.frameGeometry()):
+                self.dock(side)
         elif tries > 0:
-            self._redock = (side, docked, tries - 1)
+            self._redock = (side, tries - 1)
             QTimer.singleShot(REDOCK_POLL_MS, self._redock_when_framed)
         else:
             self._redock = None
