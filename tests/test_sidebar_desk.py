@@ -13,10 +13,11 @@ pytest.importorskip("PySide6", reason="the sidebar needs PySide6: run 'make setu
 
 from x11_support import click, let_go, press, reply, sidebar_child, step  # noqa: E402
 
-CLICK_CHILD = """
+LIVE_BESIDE_CRM = """
 import json, sys
 sys.path.insert(0, {tests!r})
 from pathlib import Path
+from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QApplication
 app = QApplication([])
 from sidebar_support import build, nudge
@@ -27,6 +28,12 @@ window = build(Path({ini!r}))
 window.move(700, 40)
 window.show()  # while the CRM has the keyboard: the sidebar must not take it, WM or not
 assert window.start_live()
+"""
+
+
+CLICK_CHILD = (
+    LIVE_BESIDE_CRM
+    + """
 window.backend.runner.push(nudge("older", 10.0, 900), nudge("newest", 11.0, 901))
 assert wait_until(lambda: len(window.model.shown) == 2 and window.isVisible(), 5)
 newest = window.model.shown[0].id
@@ -45,6 +52,7 @@ print(json.dumps({{
 sys.stdin.readline()  # the test checks the X input focus, then lets go
 window.close()
 """
+)
 
 
 @pytest.mark.parametrize("desk", ["bare X", "openbox"])
@@ -175,19 +183,9 @@ class _NoFrame:
     value = (0, 0, 0, 0)  # bare X: no window manager, no frame
 
 
-STOP_CHILD = """
-import json, sys
-sys.path.insert(0, {tests!r})
-from pathlib import Path
-from PySide6.QtWidgets import QApplication
-app = QApplication([])
-from sidebar_support import build, nudge
-from x11_support import focused_crm, settled_centre, wait_until
-
-crm = focused_crm()
-window = build(Path({ini!r}))
-window.show()
-assert window.start_live()
+STOP_CHILD = (
+    LIVE_BESIDE_CRM
+    + """
 window.backend.runner.push(nudge("newest", 11.0, 901))
 assert wait_until(lambda: len(window.model.shown) == 1, 5)
 button = window.call_button
@@ -205,6 +203,7 @@ print(json.dumps({{
 sys.stdin.readline()
 window.close()
 """
+)
 
 
 @pytest.mark.parametrize("desk", ["bare X", "openbox"])
@@ -334,20 +333,9 @@ def test_a_child_that_never_answers_fails_its_test_and_does_not_hang_the_run(xvf
     assert outcome and "said nothing" in str(outcome[0]), outcome
 
 
-MENU_CHILD = """
-import json, sys
-sys.path.insert(0, {tests!r})
-from pathlib import Path
-from PySide6.QtCore import QTimer
-from PySide6.QtWidgets import QApplication
-app = QApplication([])
-from sidebar_support import build
-from x11_support import focused_crm, settled_centre, wait_until
-
-crm = focused_crm()
-window = build(Path({ini!r}))
-window.show()
-assert window.start_live()
+MENU_CHILD = (
+    LIVE_BESIDE_CRM
+    + """
 button = window.menu_button
 point = settled_centre(button)
 said = []
@@ -374,6 +362,7 @@ print(json.dumps({{
 sys.stdin.readline()
 window.close()
 """
+)
 
 
 @pytest.mark.parametrize("desk", ["bare X", "openbox"])

@@ -362,6 +362,29 @@ window.close()
 """
 
 
+def on_display(xvfb):
+    """A ``make_backend`` for the X11 backend on the test's Xvfb."""
+    return lambda: platform_backend({"DISPLAY": xvfb.name}, "linux")
+
+
+@pytest.fixture
+def grab_passes(monkeypatch) -> list[dict[tuple[int, int], str]]:
+    """Each pass of the X11 backend's grab thread, as the combos it grabbed (recorded once its
+    grabs are made: at start, then after each keyboard change)."""
+    from rapport_assist.hotkeys import x11
+
+    tables: list[dict[tuple[int, int], str]] = []
+    grab = x11.X11Backend._grab
+
+    def recorded(backend, *args):
+        table, locks = grab(backend, *args)
+        tables.append(dict(table))
+        return table, locks
+
+    monkeypatch.setattr(x11.X11Backend, "_grab", recorded)
+    return tables
+
+
 @pytest.mark.parametrize("desk", ["bare X", "openbox"])
 def test_a_real_x11_hotkey_dismisses_the_newest_card_while_the_crm_keeps_the_keyboard(desk, request, tmp_path):
     xvfb = request.getfixturevalue("openbox" if desk == "openbox" else "xvfb")
@@ -386,7 +409,7 @@ def test_the_status_line_says_when_the_x_display_goes_away(xvfb, qtbot, tmp_path
     need_xlib()
     window = build(tmp_path / "sidebar.ini", hotkeys_on=True)
     qtbot.addWidget(window)
-    window.hotkeys.make_backend = lambda: platform_backend({"DISPLAY": xvfb.name}, "linux")
+    window.hotkeys.make_backend = on_display(xvfb)
     assert window.apply_hotkeys()[0] == "ok"
     xvfb.server.terminate()
     xvfb.server.wait(10)
@@ -398,7 +421,7 @@ def test_the_status_line_says_when_the_x_display_goes_away(xvfb, qtbot, tmp_path
     assert window.hotkeys.backend is None
 
 
-def test_after_a_keyboard_remap_each_combo_follows_its_letter(xvfb, monkeypatch):
+def test_after_a_keyboard_remap_each_combo_follows_its_letter(xvfb, grab_passes):
     """The W and Z keys swap letters (as AZERTY has them): Ctrl+Alt+W is grabbed again on the key
     that types w now, and the key that typed it before acts no more."""
     need_xlib()
@@ -406,19 +429,8 @@ def test_after_a_keyboard_remap_each_combo_follows_its_letter(xvfb, monkeypatch)
     from Xlib.display import Display
     from Xlib.ext import xtest
 
-    from rapport_assist.hotkeys import x11
-
-    tables: list[dict[tuple[int, int], str]] = []  # each grab pass's combos, once its grabs are made
-    grab = x11.X11Backend._grab
-
-    def recorded(backend, *args):
-        table, locks = grab(backend, *args)
-        tables.append(dict(table))
-        return table, locks
-
-    monkeypatch.setattr(x11.X11Backend, "_grab", recorded)
     pressed: queue.Queue[str] = queue.Queue()
-    keys = Hotkeys(pressed.put, make_backend=lambda: platform_backend({"DISPLAY": xvfb.name}, "linux"))
+    keys = Hotkeys(pressed.put, make_backend=on_display(xvfb))
     assert keys.apply(True, {})[0] == "ok"
     display = Display(xvfb.name)
     try:
@@ -440,7 +452,7 @@ def test_after_a_keyboard_remap_each_combo_follows_its_letter(xvfb, monkeypatch)
         # the hotkeys' thread has grabbed again; then one press (pressing until one acts left
         # more presses on their way when the thread was slow, and a late "wrong" looked like the
         # old key's)
-        assert wait_until(lambda: any(k == z and a == "wrong" for t in tables for (k, _m), a in t.items()), 5)
+        assert wait_until(lambda: any(k == z and a == "wrong" for t in grab_passes for (k, _m), a in t.items()), 5)
         combo(z)  # the key that types w now
         assert pressed.get(timeout=5) == "wrong"
         combo(w)  # types z now: nothing
@@ -490,7 +502,7 @@ def test_real_grabs_are_released_when_turned_off_and_when_the_window_closes(xvfb
     need_xlib()
     window = build(tmp_path / "sidebar.ini", hotkeys_on=True)
     qtbot.addWidget(window)
-    window.hotkeys.make_backend = lambda: platform_backend({"DISPLAY": xvfb.name}, "linux")
+    window.hotkeys.make_backend = on_display(xvfb)
     assert window.apply_hotkeys()[0] == "ok"
     assert grab_refused(xvfb.name, "Ctrl+Alt+J") and len(hotkey_threads()) == 1
     window.prefs.set("hotkeys/on", False)
@@ -668,7 +680,7 @@ def test_a_display_that_answers_too_late_gets_no_grabs_left_behind(xvfb, monkeyp
 
     monkeypatch.setattr(x11, "START_TIMEOUT_S", 0.2)
     monkeypatch.setattr(Xlib.display, "Display", late)
-    keys = Hotkeys(lambda _a: None, make_backend=lambda: platform_backend({"DISPLAY": xvfb.name}, "linux"))
+    keys = Hotkeys(lambda _a: None, make_backend=on_display(xvfb))
     level, message = keys.apply(True, {})
     assert level == "error" and "did not answer" in message
     spare = [os.pipe() for _ in range(4)]  # the process opens files meanwhile (a closed fd's number is reused)
@@ -685,7 +697,7 @@ def test_a_display_that_answers_too_late_gets_no_grabs_left_behind(xvfb, monkeyp
                 os.close(fd)
 
 
-def test_another_keyboard_typing_keeps_every_grab_with_no_gap(xvfb, monkeypatch):
+def test_another_keyboard_typing_keeps_every_grab_with_no_gap(xvfb, monkeypatch, grab_passes):
     """The X server sends MappingNotify whenever another device starts typing (here XTEST's first
     key; at a desk a second keyboard, a headset's buttons), nearly always with the same keymap.
     The grabs must stay as they are: let go and grabbed again, a hotkey pressed in that gap goes
@@ -694,8 +706,6 @@ def test_another_keyboard_typing_keeps_every_grab_with_no_gap(xvfb, monkeypatch)
     from Xlib.display import Display
     from Xlib.xobject.drawable import Window
 
-    from rapport_assist.hotkeys import x11
-
     released: list[tuple[int, int]] = []
     ungrab_key = Window.ungrab_key
 
@@ -703,25 +713,16 @@ def test_another_keyboard_typing_keeps_every_grab_with_no_gap(xvfb, monkeypatch)
         released.append((key, modifiers))
         ungrab_key(window, key, modifiers, onerror)
 
-    passes: list[int] = []
-    grab = x11.X11Backend._grab
-
-    def counted(backend, *args):
-        table, locks = grab(backend, *args)
-        passes.append(len(table))
-        return table, locks
-
     monkeypatch.setattr(Window, "ungrab_key", ungrab)
-    monkeypatch.setattr(x11.X11Backend, "_grab", counted)
     pressed: queue.Queue[str] = queue.Queue()
-    keys = Hotkeys(pressed.put, make_backend=lambda: platform_backend({"DISPLAY": xvfb.name}, "linux"))
+    keys = Hotkeys(pressed.put, make_backend=on_display(xvfb))
     assert keys.apply(True, {})[0] == "ok"
     display = Display(xvfb.name)
     try:
         press(display, "Num_Lock")  # XTEST types: MappingNotify (keyboard, then modifiers)
-        assert wait_until(lambda: len(passes) >= 2, 5), passes  # the thread has followed the notice
+        assert wait_until(lambda: len(grab_passes) >= 2, 5), grab_passes  # the thread has followed the notice
         time.sleep(0.3)  # and the second one, if any
-        assert passes == [4] * len(passes) and released == []
+        assert [len(t) for t in grab_passes] == [4] * len(grab_passes) and released == []
         press(display, "Control_L", "Alt_L", "j")
         assert pressed.get(timeout=5) == "dismiss"
     finally:
@@ -730,7 +731,7 @@ def test_another_keyboard_typing_keeps_every_grab_with_no_gap(xvfb, monkeypatch)
     assert len(released) == 4 * 4  # stop lets go of each combo's four lock variants
 
 
-def test_a_combo_another_application_holds_is_left_whole_at_start_and_after_a_keyboard_change(xvfb, monkeypatch):
+def test_a_combo_another_application_holds_is_left_whole_at_start_and_after_a_keyboard_change(xvfb, grab_passes):
     """Another application holds Ctrl+Alt+J with no lock on. The sidebar's grabs of the lock
     variants (CapsLock, NumLock) succeed, but the combo is refused: they must be let go, or that
     application loses Ctrl+Alt+J whenever CapsLock or NumLock is on. The same when a keyboard
@@ -763,16 +764,7 @@ def test_a_combo_another_application_holds_is_left_whole_at_start_and_after_a_ke
                 other.sync()
         return taken
 
-    passes: list[int] = []
-    grab = x11.X11Backend._grab
-
-    def counted(backend, *args):
-        result = grab(backend, *args)
-        passes.append(len(result[0]))
-        return result
-
-    monkeypatch.setattr(x11.X11Backend, "_grab", counted)
-    keys = Hotkeys(lambda _a: None, make_backend=lambda: platform_backend({"DISPLAY": xvfb.name}, "linux"))
+    keys = Hotkeys(lambda _a: None, make_backend=on_display(xvfb))
     try:
         level, message = keys.apply(True, {})
         assert level == "warning" and message.endswith("not Ctrl+Alt+J (dismiss): held by another application")
@@ -780,7 +772,7 @@ def test_a_combo_another_application_holds_is_left_whole_at_start_and_after_a_ke
         q = other.keysym_to_keycode(XK.string_to_keysym("q"))
         other.change_keyboard_mapping(q, [other.get_keyboard_mapping(q, 1)[0]])  # the same keys: a regrab
         other.sync()
-        assert wait_until(lambda: len(passes) >= 2, 5), "the thread did not grab again"
+        assert wait_until(lambda: len(grab_passes) >= 2, 5), "the thread did not grab again"
         assert taken_from_other() == []
     finally:
         keys.stop()
@@ -814,7 +806,7 @@ def test_the_refused_combos_a_start_reads_are_never_half_rebuilt(xvfb, monkeypat
     monkeypatch.setattr(Display, "sync", watched)
     keys = Hotkeys(
         lambda _a: None,
-        make_backend=lambda: backends.append(platform_backend({"DISPLAY": xvfb.name}, "linux")) or backends[-1],
+        make_backend=lambda: backends.append(on_display(xvfb)()) or backends[-1],
     )
     try:
         assert keys.apply(True, {})[0] == "warning"
@@ -839,7 +831,7 @@ def test_a_real_remap_that_takes_w_away_names_it_and_w_works_again_when_it_is_ba
     said: queue.Queue[tuple[int, dict[str, str]]] = queue.Queue()
     keys = Hotkeys(
         pressed.put,
-        make_backend=lambda: platform_backend({"DISPLAY": xvfb.name}, "linux"),
+        make_backend=on_display(xvfb),
         on_refused=lambda generation, refused: said.put((generation, refused)),
     )
     assert keys.apply(True, {})[0] == "ok"
@@ -877,7 +869,7 @@ def test_a_keyboard_remap_that_leaves_no_combo_is_said_not_left_on(xvfb):
     lost: queue.Queue[tuple[int, str]] = queue.Queue()
     keys = Hotkeys(
         lambda _a: None,
-        make_backend=lambda: platform_backend({"DISPLAY": xvfb.name}, "linux"),
+        make_backend=on_display(xvfb),
         on_lost=lambda generation, reason: lost.put((generation, reason)),
     )
     assert keys.apply(True, {})[0] == "ok"

@@ -724,10 +724,8 @@ class SidebarWindow(QWidget):
         holder = x11_focus.note() if not self.accepts_focus() and QApplication.platformName() == "xcb" else None
         accepted = dialog.exec()
         if holder is not None:
-            own = {w.internalWinId() for w in (self, dialog)} | {
-                w.internalWinId() for w in QApplication.topLevelWidgets()
-            }
-            QTimer.singleShot(0, lambda: x11_focus.give_back(holder, own - {0}))
+            own = {w.internalWinId() for w in QApplication.topLevelWidgets()} - {0}  # the panel, the dialog…
+            QTimer.singleShot(0, lambda: x11_focus.give_back(holder, own))
         if accepted:
             dialog.save()
             save_devices = getattr(self.backend, "save_devices", None)
