@@ -490,7 +490,7 @@ def test_every_command_has_a_func_and_every_group_has_actions() -> None:
     leaves = []
     for path, parser in _commands():
         groups = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
-        if groups:  # the top level and 'rules': no func, main() prints the help
+        if groups:  # the top level, 'rules' and 'launcher': no func, main() prints the help
             assert "func" not in parser._defaults, path
         else:
             assert callable(parser._defaults.get("func")), f"{' '.join(path)} has no func"
@@ -499,6 +499,9 @@ def test_every_command_has_a_func_and_every_group_has_actions() -> None:
         "demo",
         "devices",
         "eval",
+        "launcher install",
+        "launcher remove",
+        "launcher status",
         "live",
         "qa",
         "replay",

@@ -17,6 +17,7 @@ from .. import __version__
 from ..errors import ExitStatus, OutputClosed, RapportError
 from .common import Command, Console
 from .evaluate import _add_eval_parser
+from .launcher import _add_launcher_parser
 from .live import _add_live_parsers
 from .parser import _Parser
 from .qa import _add_qa_parser
@@ -35,6 +36,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_rules_parser(sub)
     _add_eval_parser(sub)
     _add_qa_parser(sub)
+    _add_launcher_parser(sub)
     return parser
 
 
@@ -52,7 +54,7 @@ def main(
     try:
         args = build_parser().parse_args(argv)
         func: Command | None = getattr(args, "func", None)
-        if func is None:  # no command (or 'rules' with no action)
+        if func is None:  # no command (or 'rules' or 'launcher' with no action)
             build_parser().print_help(stdout)
             return ExitStatus.USAGE
         return func(args, Console(stdout, stderr, environ))

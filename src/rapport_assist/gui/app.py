@@ -16,6 +16,7 @@ from typing import IO, TYPE_CHECKING, Any, Callable, Generic, Sequence, TypeVar
 from PySide6.QtCore import QObject, QSettings, QSocketNotifier, QTimer, Signal
 from PySide6.QtWidgets import QApplication
 
+from .. import launcher
 from ..assist import AssistModel, FeedbackLog
 from ..bundled import DEMO_AUDIO, DEMO_TRANSCRIPT  # noqa: F401  (DEMO_TRANSCRIPT: tests and scripts import it from here)
 from ..errors import ExitStatus, ModelError, RapportError
@@ -351,8 +352,10 @@ def application(argv: Sequence[str] = ()) -> QApplication:
         app = existing
     else:  # a QCoreApplication or QGuiApplication cannot show widgets
         raise RuntimeError(f"the sidebar needs a QApplication, this process has a {type(existing).__name__}")
-    app.setApplicationName("Rapport Assist")
+    app.setApplicationName("Rapport Assist")  # X11's window class: the menu entry's StartupWMClass
     app.setOrganizationName("Rapport Assist")
+    # the menu entry the window belongs to (launcher.py), so a dock shows its icon and name
+    app.setDesktopFileName(launcher.FILE_NAME.removesuffix(".desktop"))
     return app
 
 

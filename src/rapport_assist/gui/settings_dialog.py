@@ -1,5 +1,5 @@
-"""Settings: devices, style, the attention budget, focus, the system-wide hotkeys. Saved with
-QSettings via ``Prefs``."""
+"""Settings: devices, style, the attention budget, focus, opening at login, the system-wide hotkeys.
+Saved with QSettings via ``Prefs``; opening at login is the desktop's autostart entry (launcher.py)."""
 
 from __future__ import annotations
 
@@ -19,7 +19,9 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from .. import launcher
 from ..assist import BudgetConfig
+from ..errors import RapportError
 from ..hotkeys import ACTION_WORDS, ACTIONS, DEFAULT_COMBOS, Combo, parse_bindings
 from .controller import Prefs
 
@@ -46,6 +48,14 @@ def check_hotkeys(texts: dict[str, str]) -> dict[str, Combo]:
         if own is not None and own != action:
             raise ValueError(f"{action}: {combo} is the panel's own shortcut for {own}; pick another")
     return bindings
+
+
+def _opens_at_login() -> bool | None:
+    """Whether the sidebar opens at login; None where the desktop has no XDG autostart."""
+    try:
+        return launcher.opens_at_login()
+    except RapportError:
+        return None
 
 
 class SecondsBox(QDoubleSpinBox):
@@ -133,6 +143,18 @@ class SettingsDialog(QDialog):
         self.never_focus = QCheckBox("Never take keyboard focus (also outside live calls)")
         self.never_focus.setChecked(prefs.bool("focus/never", False))
         form.addRow("", self.never_focus)
+        # opened at login: the desktop's autostart entry (launcher.py), read from disk, written on OK
+        # when changed; not offered where there is no XDG autostart (Windows, macOS)
+        self.at_login = QCheckBox("Open the sidebar when I log in")
+        self.at_login_shown = _opens_at_login()
+        self.at_login.setChecked(bool(self.at_login_shown))
+        if self.at_login_shown is not None:
+            form.addRow("", self.at_login)
+        self.at_login_error = QLabel("")
+        self.at_login_error.setObjectName("notice")
+        self.at_login_error.setWordWrap(True)
+        self.at_login_error.setVisible(False)
+        form.addRow("", self.at_login_error)
 
         # system-wide hotkeys: typed as text ("Ctrl+Alt+J"), not recorded from key presses, which
         # the hotkeys themselves would catch while they are on
@@ -214,6 +236,7 @@ class SettingsDialog(QDialog):
             self.hold: "New cards wait until you stop speaking",
             self.urgent: "Which cards may appear while you speak",
             self.never_focus: "The panel never takes the keyboard, even outside live calls (Tab then cannot reach it)",
+            self.at_login: "Start Rapport Assist each time you log in to this computer",
             self.hotkeys_on: "Key combinations that act on the newest card from any application, "
             "also during a call, without moving the keyboard focus",
         }
@@ -244,6 +267,16 @@ class SettingsDialog(QDialog):
         does not parse or two actions share one."""
         if self._hotkeys_problem(focus=True):
             return
+        if self.at_login_shown is not None and self.at_login.isChecked() != self.at_login_shown:
+            try:
+                launcher.set_open_at_login(self.at_login.isChecked())
+            except RapportError as exc:  # a read-only or full home folder: said here, the dialog stays
+                self.at_login_error.setText(f"Open at login: {exc.one_line()}")
+                self.at_login_error.setAccessibleName(self.at_login_error.text())
+                self.at_login_error.setVisible(True)
+                self.at_login.setFocus()
+                return
+            self.at_login_shown = self.at_login.isChecked()
         super().accept()
 
     def _hotkeys_problem(self, focus: bool) -> bool:
