@@ -50,6 +50,17 @@ def check_hotkeys(texts: dict[str, str]) -> dict[str, Combo]:
     return bindings
 
 
+def notice(form: QFormLayout, text: str = "") -> QLabel:
+    """A wrapped notice line under the form's last row: shown with ``text``, hidden without (until
+    a problem is said in it)."""
+    label = QLabel(text)
+    label.setObjectName("notice")
+    label.setWordWrap(True)
+    label.setVisible(bool(text))
+    form.addRow("", label)
+    return label
+
+
 def _opens_at_login() -> bool | None:
     """Whether the sidebar opens at login; None where the desktop has no XDG autostart."""
     try:
@@ -105,10 +116,7 @@ class SettingsDialog(QDialog):
         form.addRow("Microphone (you)", self.mic)
         form.addRow("Customer audio", self.customer)
         if device_note:
-            note = QLabel(device_note)
-            note.setObjectName("notice")
-            note.setWordWrap(True)
-            form.addRow("", note)
+            notice(form, device_note)
 
         self.style_combo = QComboBox()
         self.style_combo.addItem("Light", "light")
@@ -150,11 +158,7 @@ class SettingsDialog(QDialog):
         self.at_login.setChecked(bool(self.at_login_shown))
         if self.at_login_shown is not None:
             form.addRow("", self.at_login)
-        self.at_login_error = QLabel("")
-        self.at_login_error.setObjectName("notice")
-        self.at_login_error.setWordWrap(True)
-        self.at_login_error.setVisible(False)
-        form.addRow("", self.at_login_error)
+        self.at_login_error = notice(form)
 
         # system-wide hotkeys: typed as text ("Ctrl+Alt+J"), not recorded from key presses, which
         # the hotkeys themselves would catch while they are on
@@ -191,16 +195,8 @@ class SettingsDialog(QDialog):
             self.hotkey_edits[action] = edit
         grid.setColumnStretch(4, 1)
         form.addRow("Hotkeys", grid)
-        self.hotkeys_note = QLabel(f"Not available here: {hotkeys_note}")
-        self.hotkeys_note.setObjectName("notice")
-        self.hotkeys_note.setWordWrap(True)
-        self.hotkeys_note.setVisible(bool(hotkeys_note))
-        form.addRow("", self.hotkeys_note)
-        self.hotkeys_error = QLabel("")
-        self.hotkeys_error.setObjectName("notice")
-        self.hotkeys_error.setWordWrap(True)
-        self.hotkeys_error.setVisible(False)
-        form.addRow("", self.hotkeys_error)
+        self.hotkeys_note = notice(form, f"Not available here: {hotkeys_note}" if hotkeys_note else "")
+        self.hotkeys_error = notice(form)
         self._hotkeys_problem(focus=False)  # a combo saved by hand that does not parse: said at once
 
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
