@@ -5,13 +5,14 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import signal
 import socket
 import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, Any, Callable, Generic, Sequence, TypeVar
+from typing import IO, TYPE_CHECKING, Any, Callable, Generic, Mapping, Sequence, TypeVar
 
 from PySide6.QtCore import QObject, QSettings, QSocketNotifier, QTimer, Signal
 from PySide6.QtWidgets import QApplication
@@ -119,6 +120,29 @@ def _one_malloc_arena() -> None:
     from ..recognizer import one_malloc_arena
 
     one_malloc_arena()
+
+
+def platform_args(environ: Mapping[str, str]) -> tuple[list[str], str]:
+    """Qt's platform for the panel, as QApplication arguments, and a line for the agent (empty
+    when there is nothing to say).
+
+    A Wayland window may neither place itself nor ask to stay on top (xdg-shell has no request
+    for either), so natively the panel would open wherever the desktop puts it and go under the
+    softphone. Every mainstream Wayland desktop also runs XWayland (``$DISPLAY``), where the
+    panel is an X11 window that docks, stays on top and refuses the keyboard as on Xorg: it runs
+    there, with Wayland as the fallback if the xcb plugin cannot start (Qt tries a ``;`` list in
+    order). ``QT_QPA_PLATFORM`` set by the agent or the desktop wins."""
+    if environ.get("QT_QPA_PLATFORM") or not environ.get("WAYLAND_DISPLAY"):
+        return [], ""
+    if environ.get("DISPLAY"):
+        return ["-platform", "xcb;wayland"], (
+            "Wayland session: the panel runs on XWayland so it can dock beside the softphone and stay on "
+            "top (QT_QPA_PLATFORM=wayland runs it natively, without both)"
+        )
+    return [], (
+        "Wayland session without XWayland ($DISPLAY is not set): the panel cannot dock itself or stay on "
+        "top here; move it beside the softphone yourself"
+    )
 
 
 def display_available(environ: dict[str, str]) -> bool:
@@ -464,7 +488,11 @@ def run_sidebar(options: SidebarOptions, stdout: IO[str], stderr: IO[str]) -> in
     rules load on this one (they need spaCy's matcher, imported by the spaCy thread first).
     Ctrl-C in the terminal closes the window as its own close would: exit 130 (INTERRUPTED)."""
     _one_malloc_arena()  # before Qt's threads too
-    app = application(options.argv)
+    platform, note = platform_args(os.environ)
+    if note:
+        stderr.write(f"rapport-assist: {note}\n")
+        stderr.flush()
+    app = application([*platform, *options.argv])
     app.setQuitOnLastWindowClosed(True)
     windows: list[SidebarWindow] = []
 
@@ -534,6 +562,7 @@ def _run_window(
                 timings["ready_s"] = time.perf_counter() - T0
                 report: dict[str, Any] = {k: round(v, 3) for k, v in timings.items()}
                 report.update(
+                    platform=app.platformName(),
                     mode=window.controller.mode,
                     review=window.qa_path.name if window.qa_path else None,
                     recognizer=model.status["recognizer"].message,

@@ -1,0 +1,144 @@
+"""The sidebar in a Wayland session: a real compositor (Weston, headless, with XWayland), the
+panel in a child process. Natively a Wayland window can neither place itself nor stay on top,
+so the panel runs on XWayland when the session has it, and on Wayland when it has not."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("PySide6", reason="the sidebar needs PySide6: run 'make setup'")
+
+from rapport_assist.gui.app import platform_args  # noqa: E402
+from x11_support import need_xlib  # noqa: E402
+
+TESTS = Path(__file__).resolve().parent
+SRC = TESTS.parent / "src"
+
+
+@dataclass(frozen=True)
+class Weston:
+    socket: str  # WAYLAND_DISPLAY
+    display: str  # its XWayland's DISPLAY
+    runtime: Path  # XDG_RUNTIME_DIR, where the socket is
+
+    def env(self, **changes: str) -> dict[str, str]:
+        """A desktop session's environment: Wayland and XWayland, no platform chosen for Qt."""
+        env = {k: v for k, v in os.environ.items() if k != "QT_QPA_PLATFORM"}
+        env.update(XDG_RUNTIME_DIR=str(self.runtime), WAYLAND_DISPLAY=self.socket, DISPLAY=self.display)
+        env.update(PYTHONPATH=f"{SRC}{os.pathsep}{TESTS}", **changes)
+        return env
+
+
+@pytest.fixture
+def weston(tmp_path):
+    """Weston on a headless output (1280x800) with XWayland, gone after the test."""
+    if shutil.which("weston") is None or shutil.which("Xwayland") is None:
+        pytest.skip("weston or Xwayland is not installed (make setup installs weston and xwayland)")
+    runtime = tmp_path / "runtime"
+    runtime.mkdir(mode=0o700)
+    log = tmp_path / "weston.log"
+    socket = f"wl-{os.getpid()}"
+    server = subprocess.Popen(
+        ["weston", "--backend=headless-backend.so", f"--socket={socket}", "--xwayland", f"--log={log}"]
+        + ["--width=1280", "--height=800", "--idle-time=0"],
+        env={**os.environ, "XDG_RUNTIME_DIR": str(runtime)},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        display = None
+        deadline = time.monotonic() + 20
+        while display is None and time.monotonic() < deadline and server.poll() is None:
+            found = re.search(r"xserver listening on display (:\d+)", log.read_text() if log.exists() else "")
+            display = found.group(1) if found and (runtime / socket).exists() else None
+            time.sleep(0.05)
+        if display is None:
+            pytest.fail(f"weston did not start: {log.read_text() if log.exists() else 'no log'}")
+        yield Weston(socket, display, runtime)
+    finally:
+        server.terminate()
+        server.wait(10)
+
+
+def test_the_platform_follows_the_session():
+    assert platform_args({}) == ([], "")
+    assert platform_args({"DISPLAY": ":0"}) == ([], "")  # Xorg
+    args, note = platform_args({"WAYLAND_DISPLAY": "wayland-0", "DISPLAY": ":0"})
+    assert args == ["-platform", "xcb;wayland"] and "runs on XWayland" in note and "QT_QPA_PLATFORM=wayland" in note
+    args, note = platform_args({"WAYLAND_DISPLAY": "wayland-0"})
+    assert args == [] and "move it beside the softphone yourself" in note
+    # the agent's (or the desktop's) own choice wins, and is not commented on
+    assert platform_args({"WAYLAND_DISPLAY": "wayland-0", "DISPLAY": ":0", "QT_QPA_PLATFORM": "wayland"}) == ([], "")
+
+
+PANEL = """
+import json, os, sys, time
+from pathlib import Path
+from rapport_assist.gui.app import application, platform_args
+app = application(platform_args(os.environ)[0])
+from sidebar_support import build
+window = build(Path({ini!r}))
+window.show()
+end = time.monotonic() + 2
+while time.monotonic() < end:
+    app.processEvents()
+out = {{"platform": app.platformName(), "visible": window.isVisible()}}
+if app.platformName() == "xcb":
+    import Xlib.display
+    display = Xlib.display.Display()
+    root = display.screen().root
+    x11 = display.create_resource_object("window", int(window.winId()))
+    at = x11.translate_coords(root, 0, 0)
+    out.update(x=-at.x, width=x11.get_geometry().width, screen=root.get_geometry().width)
+print(json.dumps(out), flush=True)
+window.close()
+"""
+
+
+def panel(weston: Weston, tmp_path: Path, **env: str) -> dict:
+    code = PANEL.format(ini=str(tmp_path / "s.ini"))
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, env=weston.env(**env), timeout=120
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def test_on_xwayland_the_panel_docks_itself_at_the_screen_edge(weston, tmp_path):
+    need_xlib()
+    shown = panel(weston, tmp_path)
+    assert shown["platform"] == "xcb" and shown["visible"]
+    # placed by the panel itself: its first-run dock to the right edge (a Wayland window cannot
+    # place itself), Weston's frame border aside
+    assert shown["screen"] == 1280
+    assert abs(shown["x"] + shown["width"] - shown["screen"]) <= 10, shown
+
+
+def test_with_no_x_server_to_reach_it_still_opens_on_wayland(weston, tmp_path):
+    shown = panel(weston, tmp_path, DISPLAY=":4077")  # the session's XWayland is gone
+    assert shown == {"platform": "wayland", "visible": True}
+
+
+@pytest.mark.model
+def test_the_sidebar_says_where_it_runs_in_a_wayland_session(weston, tmp_path):
+    exe = Path(sys.executable).with_name("rapport-assist")
+    done = subprocess.run(
+        [str(exe), "sidebar", "--exit-when-ready", "--settings", str(tmp_path / "s.ini")],
+        capture_output=True,
+        text=True,
+        env=weston.env(RAPPORT_ASSIST_DATA=str(tmp_path)),
+        timeout=180,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert json.loads(done.stdout.strip().splitlines()[-1])["platform"] == "xcb"
+    assert "rapport-assist: Wayland session: the panel runs on XWayland" in done.stderr
