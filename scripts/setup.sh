@@ -58,6 +58,9 @@ if [ ! -f "$STAMP" ] || [ "$(cat "$STAMP")" != "$want" ]; then
   "$VENV/bin/python" -m pip install -q --disable-pip-version-check --no-deps -e .
   echo "$want" > "$STAMP"
   echo "setup: done"
+  if [ ! -e "${XDG_DATA_HOME:-$HOME/.local/share}/applications/rapport-assist.desktop" ]; then
+    echo "setup: to open the sidebar from the application menu (and at login): $VENV/bin/rapport-assist launcher install --at-login"
+  fi
 fi
 
 # the rule engine's hot modules compiled by mypyc (issue 20's speed), again after their sources
