@@ -27,6 +27,7 @@ from ..rules import RuleLibrary
 from ..sources import ReplayInput
 from ..transcript import SPEAKER_MAP_SUFFIXES, SpeakerMap
 from ..wording import clause
+from . import single
 from .controller import Prefs, RuleWatcher
 from .window import LiveUnavailable, SidebarWindow
 
@@ -493,8 +494,29 @@ def run_sidebar(options: SidebarOptions, stdout: IO[str], stderr: IO[str]) -> in
         stderr.write(f"rapport-assist: {note}\n")
         stderr.flush()
     app = application([*platform, *options.argv])
+    # one panel per user and settings: a second start (the menu entry while the one opened at
+    # login runs) hands its request to the open panel and ends
+    name = single.server_name(options.settings_path)
+    request = {"qa": str(options.qa.resolve())} if options.qa else {"demo": True} if options.demo else {}
+    answer = single.hand_over(name, request)
+    if answer is not None:
+        stderr.write(f"rapport-assist: the sidebar is already open: {answer}\n")
+        return ExitStatus.OK
     app.setQuitOnLastWindowClosed(True)
     windows: list[SidebarWindow] = []
+
+    def second_start(request: dict) -> str:
+        answer = windows[0].take_request(request) if windows else "still opening"
+        stderr.write(f"rapport-assist: a second start asked for the sidebar: {answer}\n")
+        stderr.flush()
+        return answer
+
+    listener = single.Listener(name, second_start, app)
+    if not listener.listen():
+        stderr.write(
+            f"rapport-assist: warning: cannot listen for a second start ({listener.server.errorString()}); "
+            "starting the sidebar again will open a second panel\n"
+        )
 
     def close_on_interrupt() -> None:
         stderr.write("rapport-assist: interrupted, closing the sidebar\n")

@@ -649,6 +649,27 @@ class SidebarWindow(QWidget):
             self.prefs.set("qa/last_dir", str(Path(path).parent))
             self.open_qa(Path(path))
 
+    def take_request(self, request: dict) -> str:
+        """A second start's request (gui/single.py): the panel shown and raised (given the
+        keyboard only where it takes it), the call it names opened for review unless a live call
+        is on. What was done, in words, for the second start to print."""
+        self.setWindowState(self.windowState() & ~Qt.WindowState.WindowMinimized)
+        self.show()
+        self.raise_()
+        if self.accepts_focus():
+            self.activateWindow()
+        path = Path(request["qa"]) if isinstance(request.get("qa"), str) else None
+        name = path.name if path is not None else "the demo call" if request.get("demo") else ""
+        if not name:
+            return "shown"
+        if self.controller.mode == "live" and self.controller.running:
+            return f"shown; a live call is on, so {name} was not opened (open it with Ctrl+O after the call)"
+        if path is not None:
+            self.open_qa(path)
+        else:
+            self.open_demo()
+        return f"shown, reviewing {name}"
+
     def open_demo(self, paused: bool = False) -> None:
         from ..bundled import DEMO_AUDIO
 

@@ -1,0 +1,134 @@
+"""One sidebar per user and settings: a second start hands its request to the open panel (a real
+local socket between real processes) instead of opening a second panel."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("PySide6", reason="the sidebar needs PySide6: run 'make setup'")
+
+from PySide6.QtCore import QDir  # noqa: E402
+
+from rapport_assist.gui import single  # noqa: E402
+from sidebar_support import build  # noqa: E402
+from test_sidebar_cli import _Lines  # noqa: E402
+
+
+def test_the_name_is_the_users_and_the_settings(tmp_path):
+    assert single.server_name(None) == single.server_name(None)
+    assert single.server_name(tmp_path / "a.ini") != single.server_name(tmp_path / "b.ini")
+    assert single.server_name(tmp_path / "a.ini") != single.server_name(None)
+    assert single.server_name(tmp_path / "a.ini").startswith("rapport-assist-")
+
+
+SECOND_START = """
+import json, sys
+from PySide6.QtCore import QCoreApplication
+from rapport_assist.gui import single
+app = QCoreApplication([])
+print(json.dumps(single.hand_over(sys.argv[1], {"qa": "/calls/a.wav"})))
+"""
+
+
+def test_a_request_reaches_the_open_panel_and_its_answer_comes_back(qtbot, tmp_path):
+    name = single.server_name(tmp_path / "s.ini")
+    assert single.hand_over(name, {}) is None  # nothing open: this start opens the panel
+    asked = []
+    listener = single.Listener(name, lambda request: asked.append(request) or "shown")
+    assert listener.listen()
+    # the second start, another process, blocks on its socket; this one answers from its event loop
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(sys.path))
+    second = subprocess.Popen([sys.executable, "-c", SECOND_START, name], stdout=subprocess.PIPE, text=True, env=env)
+    qtbot.waitUntil(lambda: second.poll() is not None, timeout=30000)
+    assert json.loads(second.stdout.read()) == "shown" and asked == [{"qa": "/calls/a.wav"}]
+    listener.server.close()
+
+
+def test_a_socket_left_by_a_crashed_panel_is_taken_over(qtbot, tmp_path):
+    name = single.server_name(tmp_path / "s.ini")
+    path = Path(QDir.tempPath()) / name  # where QLocalServer puts a name without a folder
+    dead = socket.socket(socket.AF_UNIX)
+    dead.bind(str(path))  # bound and closed, never unlinked: as a killed process leaves it
+    dead.close()
+    try:
+        assert path.exists() and single.hand_over(name, {}) is None
+        listener = single.Listener(name, lambda request: "shown")
+        assert listener.listen()
+        listener.server.close()
+    finally:
+        path.unlink(missing_ok=True)
+
+
+def test_the_panel_shows_itself_and_reviews_the_call_unless_a_live_call_is_on(qtbot, tmp_path, monkeypatch):
+    window = build(tmp_path / "s.ini")
+    qtbot.addWidget(window)
+    opened = []
+    monkeypatch.setattr(window, "open_qa", lambda path, **kw: opened.append(Path(path)))
+    window.showMinimized()
+    assert window.take_request({}) == "shown"
+    assert window.isVisible() and not window.isMinimized()
+    assert window.take_request({"qa": str(tmp_path / "call.wav")}) == "shown, reviewing call.wav"
+    assert opened == [tmp_path / "call.wav"]
+    assert window.start_live()
+    answer = window.take_request({"qa": str(tmp_path / "other.wav")})
+    assert answer == "shown; a live call is on, so other.wav was not opened (open it with Ctrl+O after the call)"
+    assert opened == [tmp_path / "call.wav"]  # the live call goes on
+    window.stop_call()
+
+
+def _start(settings: Path, *argv: str, env: dict) -> subprocess.CompletedProcess:
+    exe = Path(sys.executable).with_name("rapport-assist")
+    return subprocess.run(
+        [str(exe), "sidebar", "--settings", str(settings), *argv], capture_output=True, text=True, env=env, timeout=180
+    )
+
+
+@pytest.mark.model
+def test_a_second_start_hands_over_to_the_open_sidebar_and_ends(tmp_path):
+    env = dict(os.environ, QT_QPA_PLATFORM="offscreen", RAPPORT_ASSIST_DATA=str(tmp_path))
+    exe = Path(sys.executable).with_name("rapport-assist")
+    settings = tmp_path / "s.ini"
+    call = tmp_path / "call.jsonl"
+    call.write_text(
+        json.dumps({"speaker": "customer", "text": "My order never came."})
+        + "\n"
+        + json.dumps({"speaker": "agent", "text": "Let me check that for you."})
+        + "\n"
+    )
+    first = subprocess.Popen(
+        [str(exe), "sidebar", "--settings", str(settings)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
+    try:
+        err = _Lines(first.stderr)
+        assert err.wait_for("propagateSizeHints", 60.0), "the first sidebar did not show"  # offscreen: shown
+        again = _start(settings, env=env)
+        assert again.returncode == 0 and again.stdout == "", again.stderr[-2000:]
+        assert again.stderr.splitlines() == ["rapport-assist: the sidebar is already open: shown"]
+        review = _start(settings, "--qa", str(call), env=env)
+        assert review.returncode == 0, review.stderr[-2000:]
+        assert review.stderr.splitlines() == [
+            "rapport-assist: the sidebar is already open: shown, reviewing call.jsonl"
+        ]
+        assert err.wait_for("a second start asked for the sidebar: shown, reviewing call.jsonl", 30.0)
+        # other settings are another panel: it opens (and here reports and closes) on its own
+        other = _start(tmp_path / "other.ini", "--exit-when-ready", env=env)
+        assert other.returncode == 0 and json.loads(other.stdout.strip().splitlines()[-1])["mode"], other.stderr
+        assert first.poll() is None  # the first panel is still open
+        first.send_signal(signal.SIGINT)
+        assert first.wait(timeout=90) == 130
+    finally:
+        if first.poll() is None:
+            first.kill()
+            first.wait()
