@@ -130,9 +130,9 @@ def platform_args(environ: Mapping[str, str]) -> tuple[list[str], str]:
     A Wayland window may neither place itself nor ask to stay on top (xdg-shell has no request
     for either), so natively the panel would open wherever the desktop puts it and go under the
     softphone. Every mainstream Wayland desktop also runs XWayland (``$DISPLAY``), where the
-    panel is an X11 window that docks, stays on top and refuses the keyboard as on Xorg: it runs
-    there, with Wayland as the fallback if the xcb plugin cannot start (Qt tries a ``;`` list in
-    order). ``QT_QPA_PLATFORM`` set by the agent or the desktop wins."""
+    panel is an X11 window that asks for its dock and to stay on top, and refuses the keyboard,
+    as on Xorg: it runs there, with Wayland as the fallback if the xcb plugin cannot start (Qt
+    tries a ``;`` list in order). ``QT_QPA_PLATFORM`` set by the agent or the desktop wins."""
     if environ.get("QT_QPA_PLATFORM") or not environ.get("WAYLAND_DISPLAY"):
         return [], ""
     if environ.get("DISPLAY"):
@@ -490,9 +490,6 @@ def run_sidebar(options: SidebarOptions, stdout: IO[str], stderr: IO[str]) -> in
     Ctrl-C in the terminal closes the window as its own close would: exit 130 (INTERRUPTED)."""
     _one_malloc_arena()  # before Qt's threads too
     platform, note = platform_args(os.environ)
-    if note:
-        stderr.write(f"rapport-assist: {note}\n")
-        stderr.flush()
     app = application([*platform, *options.argv])
     # one panel per user and settings: a second start (the menu entry while the one opened at
     # login runs) hands its request to the open panel and ends
@@ -502,6 +499,9 @@ def run_sidebar(options: SidebarOptions, stdout: IO[str], stderr: IO[str]) -> in
     if answer is not None:
         stderr.write(f"rapport-assist: the sidebar is already open: {answer}\n")
         return ExitStatus.OK
+    if note:
+        stderr.write(f"rapport-assist: {note}\n")
+        stderr.flush()
     app.setQuitOnLastWindowClosed(True)
     windows: list[SidebarWindow] = []
 
