@@ -71,22 +71,29 @@ def weston(tmp_path):
         server.wait(10)
 
 
+WM_CHECK = """
+import sys, time
+import Xlib.display
+connection = Xlib.display.Display(sys.argv[1])
+root, check = connection.screen().root, connection.intern_atom("_NET_SUPPORTING_WM_CHECK")
+while root.get_full_property(check, 0) is None:
+    time.sleep(0.05)
+"""
+
+
 def wm_ready(display: str, deadline: float) -> None:
     """Start Weston's XWayland (it starts at the first X client) and wait for its window manager,
     as a desktop session has both before the agent opens anything: a window mapped before the
-    manager runs is placed by the shell when the manager adopts it, not where it asked."""
+    manager runs is placed by the shell when the manager adopts it, not where it asked. In a
+    child: python-xlib keeps extension event numbers per process, and XWayland's differ from
+    those of an Xvfb an earlier test in this worker opened."""
     need_xlib()
-    import Xlib.display
-
-    connection = Xlib.display.Display(display)
     try:
-        root, check = connection.screen().root, connection.intern_atom("_NET_SUPPORTING_WM_CHECK")
-        while root.get_full_property(check, 0) is None:
-            if time.monotonic() > deadline:
-                pytest.fail("Weston's X window manager did not start")
-            time.sleep(0.05)
-    finally:
-        connection.close()
+        subprocess.run(
+            [sys.executable, "-c", WM_CHECK, display], check=True, timeout=max(1.0, deadline - time.monotonic())
+        )
+    except (subprocess.TimeoutExpired, subprocess.CalledProcessError) as exc:
+        pytest.fail(f"Weston's X window manager did not start: {exc}")
 
 
 def test_the_platform_follows_the_session():
