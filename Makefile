@@ -23,6 +23,7 @@ bench: setup
 	@.venv/bin/python bench/rules_speed.py --repeat 3
 	@.venv/bin/python bench/qa_throughput.py
 	@.venv/bin/python bench/sidebar_startup.py
+	@.venv/bin/python bench/second_start.py
 
 screenshots: setup
 	@.venv/bin/python scripts/screenshots.py

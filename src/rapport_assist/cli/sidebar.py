@@ -7,7 +7,7 @@ import argparse
 from pathlib import Path
 
 from ..bundled import DEMO_AUDIO as DEMO_CALL
-from ..errors import InputNotFound
+from ..errors import ExitStatus, InputNotFound
 from ..fileio import refuse_overwrite
 from .common import Console, _masking, _rule_files, _rule_paths, _turn_pass
 from .parser import DEBUG, MASK, MODELS, RULES, TRANSCRIPTS, _block, _command, _events_parent
@@ -73,9 +73,20 @@ def _sidebar(args: argparse.Namespace, con: Console) -> int:
     reason = "" if display else "no display found ($DISPLAY and $WAYLAND_DISPLAY are not set)"
     if display:
         try:
-            from ..gui.app import SidebarOptions, parse_speed, run_sidebar
+            from ..gui import single
         except ImportError as exc:
             reason = f"the sidebar cannot load Qt ({exc}); run 'make setup'"
+        else:
+            # a panel already open for these settings takes the request (gui/single.py), before
+            # this start loads the GUI
+            answer = single.hand_over(single.server_name(args.settings), single.request_for(args.qa, args.demo))
+            if answer is not None:
+                stderr.write(f"rapport-assist: the sidebar is already open: {answer}\n")
+                return ExitStatus.OK
+        try:
+            from ..gui.app import SidebarOptions, parse_speed, run_sidebar
+        except ImportError as exc:
+            reason = reason or f"the sidebar cannot load Qt ({exc}); run 'make setup'"
     if reason:
         # the call the window would have opened: the one named by --qa (as 'replay FILE' reads it), else the demo
         what = f"{args.qa}" if args.qa is not None else f"the bundled demo call ({DEMO_CALL.name})"

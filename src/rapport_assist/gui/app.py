@@ -491,14 +491,6 @@ def run_sidebar(options: SidebarOptions, stdout: IO[str], stderr: IO[str]) -> in
     _one_malloc_arena()  # before Qt's threads too
     platform, note = platform_args(os.environ)
     app = application([*platform, *options.argv])
-    # one panel per user and settings: a second start (the menu entry while the one opened at
-    # login runs) hands its request to the open panel and ends
-    name = single.server_name(options.settings_path)
-    request = {"qa": str(options.qa.resolve())} if options.qa else {"demo": True} if options.demo else {}
-    answer = single.hand_over(name, request)
-    if answer is not None:
-        stderr.write(f"rapport-assist: the sidebar is already open: {answer}\n")
-        return ExitStatus.OK
     if note:
         stderr.write(f"rapport-assist: {note}\n")
         stderr.flush()
@@ -511,7 +503,10 @@ def run_sidebar(options: SidebarOptions, stdout: IO[str], stderr: IO[str]) -> in
         stderr.flush()
         return answer
 
-    listener = single.Listener(name, second_start, app)
+    # one panel per user and settings: a second start (the menu entry while the one opened at
+    # login runs) hands its request to this one and ends ('sidebar' tries that before loading
+    # the GUI, cli/sidebar.py)
+    listener = single.Listener(single.server_name(options.settings_path), second_start, app)
     if not listener.listen():
         stderr.write(
             f"rapport-assist: warning: cannot listen for a second start ({listener.server.errorString()}); "
