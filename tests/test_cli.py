@@ -531,9 +531,13 @@ def test_help_of_every_command(path: tuple[str, ...], capsys) -> None:
                 assert option in out, (path, option)
 
 
-def test_a_group_without_an_action_prints_the_help(capsys) -> None:
-    assert main(["rules"]) == 2
-    assert "COMMAND" in capsys.readouterr().out
+def test_a_group_without_an_action_prints_its_own_help(capsys) -> None:
+    for group, action in (("rules", "check"), ("launcher", "install")):
+        assert main([group]) == 2
+        out = capsys.readouterr().out
+        assert out.startswith(f"usage: rapport-assist {group} [-h] ACTION") and f"    {action} " in out, out
+    assert main([]) == 2
+    assert capsys.readouterr().out.startswith("usage: rapport-assist [-h] [--version] COMMAND")
 
 
 def test_shared_options_are_declared_once() -> None:

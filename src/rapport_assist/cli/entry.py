@@ -52,10 +52,11 @@ def main(
     argv = list(sys.argv[1:] if argv is None else argv)
     debug = "--debug" in argv
     try:
-        args = build_parser().parse_args(argv)
+        parser = build_parser()
+        args = parser.parse_args(argv)
         func: Command | None = getattr(args, "func", None)
-        if func is None:  # no command (or 'rules' or 'launcher' with no action)
-            build_parser().print_help(stdout)
+        if func is None:  # no command, or a group ('rules', 'launcher') with no action: its own help
+            _group(parser, getattr(args, "command", None)).print_help(stdout)
             return ExitStatus.USAGE
         return func(args, Console(stdout, stderr, environ))
     except (OutputClosed, BrokenPipeError):  # the reader stopped (| head): end quietly, as head expects
@@ -76,6 +77,14 @@ def main(
             f"rapport-assist: internal error: {exc.__class__.__name__}: {exc} — rerun with --debug and report it\n"
         )
         return ExitStatus.INTERNAL_ERROR
+
+
+def _group(parser: argparse.ArgumentParser, name: str | None) -> argparse.ArgumentParser:
+    """The parser of the command ``name`` (the top level when None or unknown)."""
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction) and name in action.choices:
+            return action.choices[name]
+    return parser
 
 
 def _drop_stdout(stdout: IO[str]) -> None:
