@@ -67,6 +67,53 @@ def test_a_socket_left_by_a_crashed_panel_is_taken_over(qtbot, tmp_path):
         path.unlink(missing_ok=True)
 
 
+def test_a_live_panel_still_loading_keeps_its_socket(qtbot, tmp_path, monkeypatch):
+    # the first panel listens, then loads spaCy and the rules before its event loop runs: a
+    # second start then connects but has no answer yet. It must not take the socket over (a
+    # second panel, and the first one orphaned), nor may a start that lost the race to listen
+    name = single.server_name(tmp_path / "s.ini")
+    asked = []
+    first = single.Listener(name, lambda request: asked.append(request) or "shown")
+    assert first.listen()
+    monkeypatch.setattr(single, "REPLY_MS", 300)
+    assert single.hand_over(name, {}) == single.NO_ANSWER  # a panel, though a busy one
+    second = single.Listener(name, lambda request: "a second panel")
+    assert not second.listen() and second.taken
+    assert first.server.isListening() and not second.server.isListening()
+    # the first panel's socket still reaches it once its event loop runs
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(sys.path))
+    third = subprocess.Popen([sys.executable, "-c", SECOND_START, name], stdout=subprocess.PIPE, text=True, env=env)
+    qtbot.waitUntil(lambda: third.poll() is not None, timeout=30000)
+    assert json.loads(third.stdout.read()) == "shown" and {"qa": "/calls/a.wav"} in asked
+    first.server.close()
+
+
+LISTEN = """
+import sys, time
+from PySide6.QtCore import QCoreApplication
+from rapport_assist.gui import single
+app = QCoreApplication([])
+listener = single.Listener(sys.argv[1], lambda request: "shown")
+print(listener.listen(), flush=True)
+end = time.monotonic() + 4
+while time.monotonic() < end:  # a panel, up while the others start
+    app.processEvents()
+    time.sleep(0.01)
+"""
+
+
+def test_of_four_starts_at_once_one_listens(tmp_path):
+    # a double click on the menu entry: each start finds no panel, then listens
+    name = single.server_name(tmp_path / "s.ini")
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(sys.path))
+    starts = [
+        subprocess.Popen([sys.executable, "-c", LISTEN, name], stdout=subprocess.PIPE, text=True, env=env)
+        for _ in range(4)
+    ]
+    said = [start.communicate(timeout=60)[0].strip() for start in starts]
+    assert sorted(said) == ["False", "False", "False", "True"]
+
+
 def test_the_panel_shows_itself_and_reviews_the_call_unless_a_live_call_is_on(qtbot, tmp_path, monkeypatch):
     window = build(tmp_path / "s.ini")
     qtbot.addWidget(window)

@@ -495,14 +495,6 @@ def run_sidebar(options: SidebarOptions, stdout: IO[str], stderr: IO[str]) -> in
     # login runs) hands its request to the open panel and ends
     name = single.server_name(options.settings_path)
     request = {"qa": str(options.qa.resolve())} if options.qa else {"demo": True} if options.demo else {}
-    answer = single.hand_over(name, request)
-    if answer is not None:
-        stderr.write(f"rapport-assist: the sidebar is already open: {answer}\n")
-        return ExitStatus.OK
-    if note:
-        stderr.write(f"rapport-assist: {note}\n")
-        stderr.flush()
-    app.setQuitOnLastWindowClosed(True)
     windows: list[SidebarWindow] = []
 
     def second_start(request: dict) -> str:
@@ -511,8 +503,19 @@ def run_sidebar(options: SidebarOptions, stdout: IO[str], stderr: IO[str]) -> in
         stderr.flush()
         return answer
 
+    answer = single.hand_over(name, request)
     listener = single.Listener(name, second_start, app)
-    if not listener.listen():
+    if answer is None and not listener.listen() and listener.taken:
+        # another start began listening since this one asked: that one is the panel
+        answer = single.hand_over(name, request)
+    if answer is not None:
+        stderr.write(f"rapport-assist: the sidebar is already open: {answer}\n")
+        return ExitStatus.OK
+    if note:
+        stderr.write(f"rapport-assist: {note}\n")
+        stderr.flush()
+    app.setQuitOnLastWindowClosed(True)
+    if not listener.server.isListening():
         stderr.write(
             f"rapport-assist: warning: cannot listen for a second start ({listener.server.errorString()}); "
             "starting the sidebar again will open a second panel\n"

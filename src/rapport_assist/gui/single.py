@@ -5,8 +5,11 @@ second start easy.)
 
 The open panel listens on a local socket (QLocalServer: a Unix socket, a named pipe on Windows),
 named from the user and the settings file, so a test's or a screenshot's own ``--settings`` is a
-panel of its own. A start first tries to reach one; if nothing answers, it listens itself. A
-socket left by a panel that crashed answers nothing and is replaced.
+panel of its own. A start first tries to reach one; if nothing takes the connection, it listens
+itself. A socket left by a panel that crashed refuses connections and is replaced; one that takes
+them belongs to a live panel, maybe one still loading (it answers from its event loop, which runs
+only once the window is up), and is never replaced: replacing it would open a second panel, and
+orphan the first one's socket.
 
 A request is one line of JSON, ``{"qa": PATH}``, ``{"demo": true}`` or ``{}``; the panel answers one line, what it
 did, which the second start prints.
@@ -20,11 +23,15 @@ import json
 from pathlib import Path
 from typing import Callable
 
-from PySide6.QtCore import QObject
+from PySide6.QtCore import QDir, QLockFile, QObject
 from PySide6.QtNetwork import QLocalServer, QLocalSocket
 
 CONNECT_MS = 1500
-REPLY_MS = 5000
+# a panel still loading (spaCy, the rules: seconds, more at login on a busy machine) answers
+# once its event loop runs
+REPLY_MS = 30000
+LOCK_MS = 3000
+NO_ANSWER = "it did not answer in time (still starting, or not responding)"
 
 
 def server_name(settings_path: Path | None) -> str:
@@ -36,7 +43,8 @@ def server_name(settings_path: Path | None) -> str:
 
 def hand_over(name: str, request: dict) -> str | None:
     """Give ``request`` to the panel listening on ``name``: what it answered, or None when no
-    panel is open there (or it does not answer)."""
+    panel is open there (nothing takes the connection). A panel that takes it but does not answer
+    within ``REPLY_MS`` is still a panel: ``NO_ANSWER``."""
     socket = QLocalSocket()
     socket.connectToServer(name)
     if not socket.waitForConnected(CONNECT_MS):
@@ -47,7 +55,22 @@ def hand_over(name: str, request: dict) -> str | None:
     while not answer.endswith(b"\n") and socket.waitForReadyRead(REPLY_MS):
         answer += bytes(socket.readAll().data())
     socket.disconnectFromServer()
-    return answer.decode(errors="replace").strip() or None
+    return answer.decode(errors="replace").strip() or NO_ANSWER
+
+
+def _socket_path(name: str) -> str:
+    """Where QLocalServer puts ``name`` (a name without a folder goes in the temporary folder)."""
+    return name if Path(name).is_absolute() else QDir(QDir.tempPath()).filePath(name)
+
+
+def _taken(name: str) -> bool:
+    """Whether a live panel listens on ``name`` (it takes a connection; a crashed one's socket
+    refuses it)."""
+    socket = QLocalSocket()
+    socket.connectToServer(name)
+    live = socket.waitForConnected(CONNECT_MS)
+    socket.abort()
+    return live
 
 
 class Listener(QObject):
@@ -60,13 +83,28 @@ class Listener(QObject):
         self.server = QLocalServer(self)
         self.server.setSocketOptions(QLocalServer.SocketOption.UserAccessOption)
         self.server.newConnection.connect(self._accept)
+        self.taken = False  # listen() found another panel listening on the name
 
     def listen(self) -> bool:
-        """Listen on the name; a socket a crashed panel left is replaced. False if it cannot."""
-        if self.server.listen(self.name):
-            return True
-        QLocalServer.removeServer(self.name)  # nothing answered on it (hand_over came first)
-        return self.server.listen(self.name)
+        """Listen on the name; a socket a crashed panel left is replaced. False if it cannot, or
+        if another panel listens there (``taken``: one that started at the same time).
+
+        Checked first, under a lock file beside the socket, since with ``UserAccessOption``
+        ``QLocalServer.listen`` binds in a temporary folder and renames the socket into place,
+        silently over a live panel's socket."""
+        lock = QLockFile(_socket_path(self.name) + ".lock")
+        locked = lock.tryLock(LOCK_MS)  # without it (a lock file not ours): checked all the same
+        try:
+            if _taken(self.name):
+                self.taken = True
+                return False
+            if self.server.listen(self.name):
+                return True
+            QLocalServer.removeServer(self.name)  # a crashed panel's: it refuses connections
+            return self.server.listen(self.name)
+        finally:
+            if locked:
+                lock.unlock()
 
     def _accept(self) -> None:
         while self.server.hasPendingConnections():
