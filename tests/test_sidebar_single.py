@@ -29,6 +29,48 @@ def test_the_name_is_the_users_and_the_settings(tmp_path):
     assert single.server_name(tmp_path / "a.ini").startswith("rapport-assist-")
 
 
+def test_the_socket_is_in_the_users_private_runtime_folder(tmp_path, monkeypatch):
+    run = tmp_path / "run"
+    run.mkdir(mode=0o700)
+    monkeypatch.setenv("XDG_RUNTIME_DIR", str(run))
+    assert Path(single.server_name(None)).parent == run
+    run.chmod(0o777)  # not private: the temporary folder, as without one
+    assert "/" not in single.server_name(None)
+    monkeypatch.delenv("XDG_RUNTIME_DIR")
+    assert "/" not in single.server_name(None)
+
+
+SQUAT = """
+import socket, sys
+other = socket.socket(socket.AF_UNIX)
+other.bind(sys.argv[1])
+other.listen()
+print("listening", flush=True)
+while True:
+    asked = other.accept()[0]
+    asked.recv(1000)
+    asked.sendall(b"shown\\n")
+    asked.close()
+"""
+
+
+def test_a_socket_another_user_put_in_the_temporary_folder_is_not_asked(tmp_path, monkeypatch):
+    # the name is predictable from the user name: another user's socket there got the request
+    # (the calls' paths) and its answer ended this start, so the sidebar never opened
+    run = tmp_path / "run"
+    run.mkdir(mode=0o700)
+    monkeypatch.setenv("XDG_RUNTIME_DIR", str(run))
+    squat = Path(QDir.tempPath()) / Path(single.server_name(tmp_path / "s.ini")).name
+    other = subprocess.Popen([sys.executable, "-c", SQUAT, str(squat)], stdout=subprocess.PIPE, text=True)
+    try:
+        assert other.stdout.readline().strip() == "listening"
+        assert single.hand_over(single.server_name(tmp_path / "s.ini"), {"qa": "/calls/a.wav"}) is None
+    finally:
+        other.kill()
+        other.wait()
+        squat.unlink(missing_ok=True)
+
+
 SECOND_START = """
 import json, sys
 from PySide6.QtCore import QCoreApplication

@@ -5,7 +5,11 @@ second start easy.)
 
 The open panel listens on a local socket (QLocalServer: a Unix socket, a named pipe on Windows),
 named from the user and the settings file, so a test's or a screenshot's own ``--settings`` is a
-panel of its own. A start first tries to reach one; if nothing takes the connection, it listens
+panel of its own. On Unix the socket is in ``$XDG_RUNTIME_DIR`` (the session's folder, this
+user's alone), not in the shared temporary folder, where another user could put a socket of the
+same name first (the name is predictable), be asked instead of the panel, read the calls' paths
+and keep the sidebar from opening; without a private ``$XDG_RUNTIME_DIR`` the temporary folder
+is the fallback. A start first tries to reach one; if nothing takes the connection, it listens
 itself. A socket left by a panel that crashed refuses connections and is replaced; one that takes
 them belongs to a live panel, maybe one still loading (it answers from its event loop, which runs
 only once the window is up), and is never replaced: replacing it would open a second panel, and
@@ -20,6 +24,8 @@ from __future__ import annotations
 import getpass
 import hashlib
 import json
+import os
+import stat
 from pathlib import Path
 from typing import Callable
 
@@ -35,10 +41,27 @@ NO_ANSWER = "it did not answer in time (still starting, or not responding)"
 
 
 def server_name(settings_path: Path | None) -> str:
-    """The socket's name: this user's, for these settings (the default ones when None)."""
+    """The socket's name: this user's, for these settings (the default ones when None); a path
+    in ``$XDG_RUNTIME_DIR`` when that is private."""
     where = str(settings_path.resolve()) if settings_path is not None else "default"
     digest = hashlib.sha256(f"{getpass.getuser()}\0{where}".encode()).hexdigest()[:16]
-    return f"rapport-assist-{digest}"
+    name = f"rapport-assist-{digest}"
+    folder = _private_folder()
+    return str(Path(folder) / name) if folder else name
+
+
+def _private_folder() -> str | None:
+    """``$XDG_RUNTIME_DIR`` when it is set and this user's alone (owned by them, mode 0700, as the
+    Base Directory spec requires), else None (and on Windows, whose named pipes have no folder)."""
+    folder = os.environ.get("XDG_RUNTIME_DIR")
+    if not folder or os.name == "nt" or not Path(folder).is_absolute():
+        return None
+    try:
+        st = os.stat(folder)
+    except OSError:
+        return None
+    mine = stat.S_ISDIR(st.st_mode) and st.st_uid == os.getuid() and not st.st_mode & 0o077
+    return folder if mine else None
 
 
 def hand_over(name: str, request: dict) -> str | None:
