@@ -112,8 +112,9 @@ def test_status_finds_an_entry_left_by_a_moved_checkout_and_install_rewrites_bot
         ["/home/agent/Rapport Assist/.venv/bin/rapport-assist", "sidebar"],
         ["/opt/100%/ra", "--qa", "it's \"quoted\".wav"],
         ["/srv/$HOME/`tick`/back\\slash/ra", "sidebar"],
+        ["/home/tab\there/new\nline/ra", "sidebar"],  # raw, a newline ended the Exec line
     ],
-    ids=["space", "percent and quotes", "dollar backtick backslash"],
+    ids=["space", "percent and quotes", "dollar backtick backslash", "tab and newline"],
 )
 def test_exec_quoting_of_awkward_paths_passes_the_validator_and_reads_back(tmp_path, argv):
     entry = tmp_path / "rapport-assist.desktop"

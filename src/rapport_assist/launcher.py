@@ -84,7 +84,14 @@ def exec_arg(arg: str) -> str:
 def exec_line(argv: list[str]) -> str:
     """The Exec value as written in the file: the quoted arguments, then the file format's string
     escapes (a backslash is written twice)."""
-    return " ".join(exec_arg(a) for a in argv).replace("\\", "\\\\")
+    return string_value(" ".join(exec_arg(a) for a in argv))
+
+
+def string_value(text: str) -> str:
+    """``text`` as a string value in the file: a backslash written twice, and a newline, tab or
+    carriage return as ``\\n``, ``\\t``, ``\\r`` (a value may hold no control character, and a
+    raw newline would end the line)."""
+    return text.replace("\\", "\\\\").replace("\n", "\\n").replace("\t", "\\t").replace("\r", "\\r")
 
 
 def entry_text(argv: list[str], icon: Path | None = None) -> str:
@@ -98,7 +105,7 @@ def entry_text(argv: list[str], icon: Path | None = None) -> str:
         "GenericName=Agent-assist sidebar",
         "Comment=Live nudges beside the softphone; the call is transcribed on this PC",
         f"Exec={exec_line(argv)}",
-        f"Icon={icon}" if icon.is_file() else "",
+        f"Icon={string_value(str(icon))}" if icon.is_file() else "",
         "Terminal=false",
         "Categories=Office;",
         "Keywords=call;agent;coaching;transcribe;sidebar;",
