@@ -15,7 +15,8 @@ import pytest
 
 pytest.importorskip("PySide6", reason="the sidebar needs PySide6: run 'make setup'")
 
-from PySide6.QtCore import QDir  # noqa: E402
+from PySide6.QtCore import QDir, QTimer  # noqa: E402
+from PySide6.QtWidgets import QApplication  # noqa: E402
 
 from rapport_assist.gui import single  # noqa: E402
 from sidebar_support import build  # noqa: E402
@@ -128,6 +129,20 @@ def test_a_live_panel_still_loading_keeps_its_socket(qtbot, tmp_path, monkeypatc
     qtbot.waitUntil(lambda: third.poll() is not None, timeout=30000)
     assert json.loads(third.stdout.read()) == "shown" and {"qa": "/calls/a.wav"} in asked
     first.server.close()
+
+
+def test_a_panel_that_is_closing_stops_listening(qtbot, tmp_path, monkeypatch):
+    # after its event loop ends the panel may take seconds more (the last call's recognition):
+    # a start meanwhile found it listening, waited for an answer that never came and opened
+    # nothing; now it opens a panel of its own at once
+    name = single.server_name(tmp_path / "s.ini")
+    listener = single.Listener(name, lambda request: "shown", QApplication.instance())
+    assert listener.listen()
+    QTimer.singleShot(0, QApplication.quit)
+    QApplication.exec()
+    monkeypatch.setattr(single, "REPLY_MS", 300)
+    assert single.hand_over(name, {}) is None
+    assert not listener.server.isListening()
 
 
 LISTEN = """

@@ -532,6 +532,7 @@ def run_sidebar(options: SidebarOptions, stdout: IO[str], stderr: IO[str]) -> in
     try:
         code = _run_window(app, options, windows, interrupt, stdout)
     finally:
+        listener.server.close()  # also when there was no event loop to end (Ctrl-C at the start)
         interrupt.restore()
     return ExitStatus.INTERRUPTED if interrupt.interrupted else code
 

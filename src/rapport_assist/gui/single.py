@@ -29,7 +29,7 @@ import stat
 from pathlib import Path
 from typing import Callable
 
-from PySide6.QtCore import QDir, QLockFile, QObject
+from PySide6.QtCore import QCoreApplication, QDir, QLockFile, QObject
 from PySide6.QtNetwork import QLocalServer, QLocalSocket
 
 CONNECT_MS = 1500
@@ -107,6 +107,11 @@ class Listener(QObject):
         self.server.setSocketOptions(QLocalServer.SocketOption.UserAccessOption)
         self.server.newConnection.connect(self._accept)
         self.taken = False  # listen() found another panel listening on the name
+        # once the event loop has ended nothing answers: a start while the panel finishes (the
+        # last call's recognition, seconds) finds no panel and opens one, instead of waiting
+        app = QCoreApplication.instance()
+        if app is not None:
+            app.aboutToQuit.connect(self.server.close)
 
     def listen(self) -> bool:
         """Listen on the name; a socket a crashed panel left is replaced. False if it cannot, or
