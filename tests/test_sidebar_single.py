@@ -3,6 +3,7 @@ local socket between real processes) instead of opening a second panel."""
 
 from __future__ import annotations
 
+import getpass
 import json
 import os
 import signal
@@ -28,6 +29,15 @@ def test_the_name_is_the_users_and_the_settings(tmp_path):
     assert single.server_name(tmp_path / "a.ini") != single.server_name(tmp_path / "b.ini")
     assert single.server_name(tmp_path / "a.ini") != single.server_name(None)
     assert single.server_name(tmp_path / "a.ini").startswith("rapport-assist-")
+
+
+def test_a_user_with_no_name_still_gets_a_socket(monkeypatch):
+    # a uid with no passwd entry and no $USER (a container's user): getpass.getuser() raises
+    def nameless() -> str:
+        raise KeyError("getpwuid(): uid not found: 4321")
+
+    monkeypatch.setattr(getpass, "getuser", nameless)
+    assert Path(single.server_name(None)).name.startswith("rapport-assist-")
 
 
 def test_the_socket_is_in_the_users_private_runtime_folder(tmp_path, monkeypatch):

@@ -44,7 +44,10 @@ def server_name(settings_path: Path | None) -> str:
     """The socket's name: this user's, for these settings (the default ones when None); a path
     in ``$XDG_RUNTIME_DIR`` when that is private."""
     where = str(settings_path.resolve()) if settings_path is not None else "default"
-    digest = hashlib.sha256(f"{getpass.getuser()}\0{where}".encode()).hexdigest()[:16]
+    # the uid on Unix: getpass.getuser() raises there for a uid with no passwd entry and no $USER
+    # (a container's user); Windows' has $USERNAME
+    user = str(os.getuid()) if hasattr(os, "getuid") else getpass.getuser()
+    digest = hashlib.sha256(f"{user}\0{where}".encode()).hexdigest()[:16]
     name = f"rapport-assist-{digest}"
     folder = _private_folder()
     return str(Path(folder) / name) if folder else name
