@@ -125,11 +125,27 @@ class Entry:
     exists: bool
     program: str | None  # the Exec's first argument, unquoted
     ours: bool  # it runs this install
+    # switched off by the desktop's own startup settings, the file kept: Hidden=true (the specs'
+    # way; Xfce, LXQt, KDE) or X-GNOME-/X-MATE-Autostart-enabled=false
+    off: bool = False
 
     @property
     def stale(self) -> bool:
         """It names a program that is no longer there."""
         return self.exists and self.program is not None and not Path(self.program).exists()
+
+
+def switched_off(text: str) -> bool:
+    """Whether an entry's text says it is to be ignored: ``Hidden=true`` (\"as if it did not exist\",
+    by both specs) or a desktop's own ``X-…-Autostart-enabled=false``."""
+    for line in text.splitlines():
+        key, sep, value = line.partition("=")
+        key, value = key.strip(), value.strip().lower()
+        if sep and key == "Hidden" and value == "true":
+            return True
+        if sep and key.startswith("X-") and key.endswith("-Autostart-enabled") and value == "false":
+            return True
+    return False
 
 
 def read_exec(text: str) -> list[str] | None:
@@ -158,22 +174,22 @@ def find(path: Path) -> Entry:
     """What is at ``path``."""
     try:
         text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
+    except (FileNotFoundError, NotADirectoryError):  # a file where a folder should be: no entry
         return Entry(path, False, None, False)
     except (OSError, UnicodeDecodeError):
         return Entry(path, True, None, False)
     argv = read_exec(text)
     first = argv[0] if argv else None
-    return Entry(path, True, first, argv == program())
+    return Entry(path, True, first, argv == program(), switched_off(text))
 
 
 def install(at_login: bool) -> list[Path]:
     """Write the menu entry, and the login entry too when ``at_login`` or when there is one already
-    (it may name a moved install); the paths written."""
+    (it may name a moved install) that the desktop has not switched off; the paths written."""
     where = places()
     text = entry_text(program())
     written = []
-    for path in [where.menu, *([where.login] if at_login or where.login.exists() else [])]:
+    for path in [where.menu, *([where.login] if at_login or opens_at_login() else [])]:
         _write(path, text)
         written.append(path)
     return written
@@ -197,8 +213,10 @@ def remove(login_only: bool) -> list[Path]:
 
 
 def opens_at_login() -> bool:
-    """Whether this user's login entry exists (whatever it runs)."""
-    return places().login.exists()
+    """Whether this user's login entry exists (whatever it runs), and the desktop's startup
+    settings have not switched it off."""
+    entry = find(places().login)
+    return entry.exists and not entry.off
 
 
 def set_open_at_login(on: bool) -> None:
