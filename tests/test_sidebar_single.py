@@ -10,6 +10,7 @@ import signal
 import socket
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -89,6 +90,34 @@ from rapport_assist.gui import single
 app = QCoreApplication([])
 print(json.dumps(single.hand_over(sys.argv[1], {"qa": "/calls/a.wav"})))
 """
+
+
+def test_ctrl_c_ends_a_start_waiting_for_a_busy_panel(tmp_path):
+    # the panel takes the connection but does not answer (still loading): the start waiting for
+    # it ends at Ctrl-C, not after the whole wait for the answer
+    path = tmp_path / "busy"
+    busy = socket.socket(socket.AF_UNIX)
+    busy.bind(str(path))
+    busy.listen()
+    try:
+        env = dict(os.environ, PYTHONPATH=os.pathsep.join(sys.path))
+        waiting = subprocess.Popen(
+            [sys.executable, "-c", SECOND_START + "\nprint('done')", str(path)],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=env,
+        )
+        busy.settimeout(30)
+        taken = busy.accept()[0]  # connected: now it waits for the answer
+        time.sleep(0.5)
+        waiting.send_signal(signal.SIGINT)
+        started = time.monotonic()
+        _, err = waiting.communicate(timeout=60)
+        taken.close()
+        assert time.monotonic() - started < 3 and "KeyboardInterrupt" in err, err
+    finally:
+        busy.close()
 
 
 def test_a_request_reaches_the_open_panel_and_its_answer_comes_back(qtbot, tmp_path):

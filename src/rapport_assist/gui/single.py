@@ -26,6 +26,7 @@ import hashlib
 import json
 import os
 import stat
+import time
 from pathlib import Path
 from typing import Callable
 
@@ -37,6 +38,7 @@ CONNECT_MS = 1500
 # once its event loop runs
 REPLY_MS = 30000
 LOCK_MS = 3000
+WAIT_STEP_MS = 200
 NO_ANSWER = "it did not answer in time (still starting, or not responding)"
 
 
@@ -78,8 +80,13 @@ def hand_over(name: str, request: dict) -> str | None:
     socket.write((json.dumps(request) + "\n").encode())
     socket.flush()
     answer = b""
-    while not answer.endswith(b"\n") and socket.waitForReadyRead(REPLY_MS):
-        answer += bytes(socket.readAll().data())
+    deadline = time.monotonic() + REPLY_MS / 1000
+    # short waits: Ctrl-C is handled between them (Qt's wait holds the interpreter until it ends)
+    while not answer.endswith(b"\n") and time.monotonic() < deadline:
+        if socket.waitForReadyRead(WAIT_STEP_MS):
+            answer += bytes(socket.readAll().data())
+        elif socket.state() != QLocalSocket.LocalSocketState.ConnectedState:
+            break  # the panel went away
     socket.disconnectFromServer()
     return answer.decode(errors="replace").strip() or NO_ANSWER
 
