@@ -275,3 +275,47 @@ def test_a_second_start_hands_over_to_the_open_sidebar_and_ends(tmp_path):
         if first.poll() is None:
             first.kill()
             first.wait()
+
+
+HANDED_OVER_MID_CALL = """
+import json, sys, time
+sys.path.insert(0, {tests!r})
+from pathlib import Path
+from PySide6.QtWidgets import QApplication
+app = QApplication([])
+from sidebar_support import build
+from x11_support import focused_crm, wait_until
+
+window = build(Path({ini!r}))
+window.move(700, 40)
+window.show()
+assert window.start_live()
+crm = focused_crm()  # the agent types in the CRM during the call
+window.showMinimized()
+assert wait_until(lambda: window.isMinimized(), 5)
+crm.activateWindow()
+assert wait_until(lambda: crm.isActiveWindow() and crm.hasFocus(), 5)
+answers = [window.take_request({{}}), window.take_request({{"qa": "/calls/a.wav"}})]
+wait_until(lambda: False, 1.5)  # the window manager's turn to map, raise, perhaps focus
+report = {{"answers": answers, "shown": window.isVisible() and not window.isMinimized()}}
+report.update(crm=crm.isActiveWindow() and crm.hasFocus(), panel=window.isActiveWindow())
+window.stop_call()
+window.take_request({{}})  # no call now: the panel may take the keyboard (the check can fail)
+report["after_call"] = wait_until(lambda: window.isActiveWindow(), 5)
+print(json.dumps(report), flush=True)
+sys.stdin.readline()
+window.close()
+"""
+
+
+def test_a_second_start_mid_call_shows_the_panel_but_the_crm_keeps_the_keyboard(openbox, tmp_path):
+    """Under Openbox, which gives mapped windows the keyboard: the menu entry clicked during a live
+    call brings the minimized panel back, and the agent's typing still goes to the CRM."""
+    from x11_support import let_go, reply, sidebar_child
+
+    with sidebar_child(openbox, HANDED_OVER_MID_CALL, tmp_path) as (child, _display):
+        report = reply(child)
+        assert report["answers"][0] == "shown" and "a live call is on" in report["answers"][1], report
+        assert report["shown"] and report["crm"] and not report["panel"], report
+        assert report["after_call"], report
+        let_go(child)
