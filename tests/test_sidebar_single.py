@@ -265,6 +265,13 @@ def test_a_second_start_hands_over_to_the_open_sidebar_and_ends(tmp_path):
             "rapport-assist: the sidebar is already open: shown, reviewing call.jsonl"
         ]
         assert err.wait_for("a second start asked for the sidebar: shown, reviewing call.jsonl", 30.0)
+        # the options the open panel does not take are named, not silently dropped
+        fast = _start(settings, "--qa", str(call), "--speed", "2", "--no-mask", env=env)
+        assert fast.returncode == 0, fast.stderr[-2000:]
+        assert fast.stderr.splitlines() == [
+            "rapport-assist: the sidebar is already open: shown, reviewing call.jsonl; not applied there: "
+            "--speed, --no-mask (close it, then start it again with them)"
+        ]
         # other settings are another panel: it opens (and here reports and closes) on its own
         other = _start(tmp_path / "other.ini", "--exit-when-ready", env=env)
         assert other.returncode == 0 and json.loads(other.stdout.strip().splitlines()[-1])["mode"], other.stderr

@@ -484,6 +484,23 @@ class InterruptCloses(QObject):
         self._write.close()
 
 
+def not_handed_over(options: SidebarOptions) -> list[str]:
+    """A second start's options that the open panel does not take (only the call to review goes
+    over; the panel keeps its own models, masking, speed and the rest), for the start to say so."""
+    given = {
+        "--speed": options.speed is not None,
+        "--style": options.style is not None,
+        "--hotkeys": options.hotkeys is not None,
+        "--model": options.model_dir is not None,
+        "--turn-pass": options.turn_pass,
+        "--feedback": options.feedback_path is not None,
+        "--no-mask": not options.mask,
+        "--speaker-map": bool(options.speaker_map),
+        "--exit-when-ready": options.exit_when_ready,
+    }
+    return [flag for flag, on in given.items() if on]
+
+
 def run_sidebar(options: SidebarOptions, stdout: IO[str], stderr: IO[str]) -> int:
     """Show the window first; the speech model and spaCy load in background threads while the
     rules load on this one (they need spaCy's matcher, imported by the spaCy thread first).
@@ -509,6 +526,9 @@ def run_sidebar(options: SidebarOptions, stdout: IO[str], stderr: IO[str]) -> in
         # another start began listening since this one asked: that one is the panel
         answer = single.hand_over(name, request)
     if answer is not None:
+        kept = not_handed_over(options)
+        if kept:
+            answer += f"; not applied there: {', '.join(kept)} (close it, then start it again with them)"
         stderr.write(f"rapport-assist: the sidebar is already open: {answer}\n")
         return ExitStatus.OK
     if note:
