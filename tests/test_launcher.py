@@ -106,14 +106,37 @@ def test_status_finds_an_entry_left_by_a_moved_checkout_and_install_rewrites_bot
     assert out.count("runs this install") == 2
 
 
+@pytest.mark.parametrize("off", ["Hidden=true", "X-GNOME-Autostart-enabled=false", "X-MATE-Autostart-enabled=false"])
+def test_a_login_entry_the_desktop_switched_off_stays_off(qtbot, home, off):
+    # Xfce's, GNOME's and MATE's startup settings switch an entry off by writing a key into it,
+    # the file kept: it does not open at login, and a plain install must not switch it on again
+    from rapport_assist.gui.settings_dialog import SettingsDialog
+
+    run("install", "--at-login")
+    login = home / "config" / "autostart" / "rapport-assist.desktop"
+    login.write_text(login.read_text() + off + "\n")
+    assert not launcher.opens_at_login()
+    _, out, _ = run("status")
+    assert f"at login: no ({login} is switched off in the desktop's settings" in out
+    code, out, _ = run("install")
+    assert code == 0 and "log in" not in out and off in login.read_text()
+    dialog = SettingsDialog(sidebar(qtbot, home).prefs, None, "", None)
+    qtbot.addWidget(dialog)
+    assert not dialog.at_login.isChecked()
+    dialog.at_login.setChecked(True)  # switched on again from the panel: a fresh entry
+    dialog.accept()
+    assert launcher.opens_at_login() and off not in login.read_text()
+
+
 @pytest.mark.parametrize(
     "argv",
     [
         ["/home/agent/Rapport Assist/.venv/bin/rapport-assist", "sidebar"],
         ["/opt/100%/ra", "--qa", "it's \"quoted\".wav"],
         ["/srv/$HOME/`tick`/back\\slash/ra", "sidebar"],
+        ["/home/tab\there/new\nline/ra", "sidebar"],  # raw, a newline ended the Exec line
     ],
-    ids=["space", "percent and quotes", "dollar backtick backslash"],
+    ids=["space", "percent and quotes", "dollar backtick backslash", "tab and newline"],
 )
 def test_exec_quoting_of_awkward_paths_passes_the_validator_and_reads_back(tmp_path, argv):
     entry = tmp_path / "rapport-assist.desktop"

@@ -3,19 +3,22 @@ local socket between real processes) instead of opening a second panel."""
 
 from __future__ import annotations
 
+import getpass
 import json
 import os
 import signal
 import socket
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
 
 pytest.importorskip("PySide6", reason="the sidebar needs PySide6: run 'make setup'")
 
-from PySide6.QtCore import QDir  # noqa: E402
+from PySide6.QtCore import QDir, QTimer  # noqa: E402
+from PySide6.QtWidgets import QApplication  # noqa: E402
 
 from rapport_assist.gui import single  # noqa: E402
 from sidebar_support import build  # noqa: E402
@@ -29,6 +32,57 @@ def test_the_name_is_the_users_and_the_settings(tmp_path):
     assert single.server_name(tmp_path / "a.ini").startswith("rapport-assist-")
 
 
+def test_a_user_with_no_name_still_gets_a_socket(monkeypatch):
+    # a uid with no passwd entry and no $USER (a container's user): getpass.getuser() raises
+    def nameless() -> str:
+        raise KeyError("getpwuid(): uid not found: 4321")
+
+    monkeypatch.setattr(getpass, "getuser", nameless)
+    assert Path(single.server_name(None)).name.startswith("rapport-assist-")
+
+
+def test_the_socket_is_in_the_users_private_runtime_folder(tmp_path, monkeypatch):
+    run = tmp_path / "run"
+    run.mkdir(mode=0o700)
+    monkeypatch.setenv("XDG_RUNTIME_DIR", str(run))
+    assert Path(single.server_name(None)).parent == run
+    run.chmod(0o777)  # not private: the temporary folder, as without one
+    assert "/" not in single.server_name(None)
+    monkeypatch.delenv("XDG_RUNTIME_DIR")
+    assert "/" not in single.server_name(None)
+
+
+SQUAT = """
+import socket, sys
+other = socket.socket(socket.AF_UNIX)
+other.bind(sys.argv[1])
+other.listen()
+print("listening", flush=True)
+while True:
+    asked = other.accept()[0]
+    asked.recv(1000)
+    asked.sendall(b"shown\\n")
+    asked.close()
+"""
+
+
+def test_a_socket_another_user_put_in_the_temporary_folder_is_not_asked(tmp_path, monkeypatch):
+    # the name is predictable from the user name: another user's socket there got the request
+    # (the calls' paths) and its answer ended this start, so the sidebar never opened
+    run = tmp_path / "run"
+    run.mkdir(mode=0o700)
+    monkeypatch.setenv("XDG_RUNTIME_DIR", str(run))
+    squat = Path(QDir.tempPath()) / Path(single.server_name(tmp_path / "s.ini")).name
+    other = subprocess.Popen([sys.executable, "-c", SQUAT, str(squat)], stdout=subprocess.PIPE, text=True)
+    try:
+        assert other.stdout.readline().strip() == "listening"
+        assert single.hand_over(single.server_name(tmp_path / "s.ini"), {"qa": "/calls/a.wav"}) is None
+    finally:
+        other.kill()
+        other.wait()
+        squat.unlink(missing_ok=True)
+
+
 SECOND_START = """
 import json, sys
 from PySide6.QtCore import QCoreApplication
@@ -36,6 +90,34 @@ from rapport_assist.gui import single
 app = QCoreApplication([])
 print(json.dumps(single.hand_over(sys.argv[1], {"qa": "/calls/a.wav"})))
 """
+
+
+def test_ctrl_c_ends_a_start_waiting_for_a_busy_panel(tmp_path):
+    # the panel takes the connection but does not answer (still loading): the start waiting for
+    # it ends at Ctrl-C, not after the whole wait for the answer
+    path = tmp_path / "busy"
+    busy = socket.socket(socket.AF_UNIX)
+    busy.bind(str(path))
+    busy.listen()
+    try:
+        env = dict(os.environ, PYTHONPATH=os.pathsep.join(sys.path))
+        waiting = subprocess.Popen(
+            [sys.executable, "-c", SECOND_START + "\nprint('done')", str(path)],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=env,
+        )
+        busy.settimeout(30)
+        taken = busy.accept()[0]  # connected: now it waits for the answer
+        time.sleep(0.5)
+        waiting.send_signal(signal.SIGINT)
+        started = time.monotonic()
+        _, err = waiting.communicate(timeout=60)
+        taken.close()
+        assert time.monotonic() - started < 3 and "KeyboardInterrupt" in err, err
+    finally:
+        busy.close()
 
 
 def test_a_request_reaches_the_open_panel_and_its_answer_comes_back(qtbot, tmp_path):
@@ -65,6 +147,67 @@ def test_a_socket_left_by_a_crashed_panel_is_taken_over(qtbot, tmp_path):
         listener.server.close()
     finally:
         path.unlink(missing_ok=True)
+
+
+def test_a_live_panel_still_loading_keeps_its_socket(qtbot, tmp_path, monkeypatch):
+    # the first panel listens, then loads spaCy and the rules before its event loop runs: a
+    # second start then connects but has no answer yet. It must not take the socket over (a
+    # second panel, and the first one orphaned), nor may a start that lost the race to listen
+    name = single.server_name(tmp_path / "s.ini")
+    asked = []
+    first = single.Listener(name, lambda request: asked.append(request) or "shown")
+    assert first.listen()
+    monkeypatch.setattr(single, "REPLY_MS", 300)
+    assert single.hand_over(name, {}) == single.NO_ANSWER  # a panel, though a busy one
+    second = single.Listener(name, lambda request: "a second panel")
+    assert not second.listen() and second.taken
+    assert first.server.isListening() and not second.server.isListening()
+    # the first panel's socket still reaches it once its event loop runs
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(sys.path))
+    third = subprocess.Popen([sys.executable, "-c", SECOND_START, name], stdout=subprocess.PIPE, text=True, env=env)
+    qtbot.waitUntil(lambda: third.poll() is not None, timeout=30000)
+    assert json.loads(third.stdout.read()) == "shown" and {"qa": "/calls/a.wav"} in asked
+    first.server.close()
+
+
+def test_a_panel_that_is_closing_stops_listening(qtbot, tmp_path, monkeypatch):
+    # after its event loop ends the panel may take seconds more (the last call's recognition):
+    # a start meanwhile found it listening, waited for an answer that never came and opened
+    # nothing; now it opens a panel of its own at once
+    name = single.server_name(tmp_path / "s.ini")
+    listener = single.Listener(name, lambda request: "shown", QApplication.instance())
+    assert listener.listen()
+    QTimer.singleShot(0, QApplication.quit)
+    QApplication.exec()
+    monkeypatch.setattr(single, "REPLY_MS", 300)
+    assert single.hand_over(name, {}) is None
+    assert not listener.server.isListening()
+
+
+LISTEN = """
+import sys, time
+from PySide6.QtCore import QCoreApplication
+from rapport_assist.gui import single
+app = QCoreApplication([])
+listener = single.Listener(sys.argv[1], lambda request: "shown")
+print(listener.listen(), flush=True)
+end = time.monotonic() + 4
+while time.monotonic() < end:  # a panel, up while the others start
+    app.processEvents()
+    time.sleep(0.01)
+"""
+
+
+def test_of_four_starts_at_once_one_listens(tmp_path):
+    # a double click on the menu entry: each start finds no panel, then listens
+    name = single.server_name(tmp_path / "s.ini")
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(sys.path))
+    starts = [
+        subprocess.Popen([sys.executable, "-c", LISTEN, name], stdout=subprocess.PIPE, text=True, env=env)
+        for _ in range(4)
+    ]
+    said = [start.communicate(timeout=60)[0].strip() for start in starts]
+    assert sorted(said) == ["False", "False", "False", "True"]
 
 
 def test_the_panel_shows_itself_and_reviews_the_call_unless_a_live_call_is_on(qtbot, tmp_path, monkeypatch):
@@ -122,6 +265,13 @@ def test_a_second_start_hands_over_to_the_open_sidebar_and_ends(tmp_path):
             "rapport-assist: the sidebar is already open: shown, reviewing call.jsonl"
         ]
         assert err.wait_for("a second start asked for the sidebar: shown, reviewing call.jsonl", 30.0)
+        # the options the open panel does not take are named, not silently dropped
+        fast = _start(settings, "--qa", str(call), "--speed", "2", "--no-mask", env=env)
+        assert fast.returncode == 0, fast.stderr[-2000:]
+        assert fast.stderr.splitlines() == [
+            "rapport-assist: the sidebar is already open: shown, reviewing call.jsonl; not applied there: "
+            "--speed, --no-mask (close it, then start it again with them)"
+        ]
         # other settings are another panel: it opens (and here reports and closes) on its own
         other = _start(tmp_path / "other.ini", "--exit-when-ready", env=env)
         assert other.returncode == 0 and json.loads(other.stdout.strip().splitlines()[-1])["mode"], other.stderr
@@ -132,3 +282,48 @@ def test_a_second_start_hands_over_to_the_open_sidebar_and_ends(tmp_path):
         if first.poll() is None:
             first.kill()
             first.wait()
+
+
+HANDED_OVER_MID_CALL = """
+import json, sys, time
+sys.path.insert(0, {tests!r})
+from pathlib import Path
+from PySide6.QtWidgets import QApplication
+app = QApplication([])
+from sidebar_support import build
+from x11_support import focused_crm, wait_until
+
+window = build(Path({ini!r}))
+window.move(700, 40)
+window.show()
+assert window.start_live()
+crm = focused_crm()  # the agent types in the CRM during the call
+window.showMinimized()
+assert wait_until(lambda: window.isMinimized(), 5)
+crm.activateWindow()
+assert wait_until(lambda: crm.isActiveWindow() and crm.hasFocus(), 5)
+answers = [window.take_request({{}}), window.take_request({{"qa": "/calls/a.wav"}})]
+shown = wait_until(lambda: window.isVisible() and not window.isMinimized(), 10)  # slower under load
+wait_until(lambda: False, 1.5)  # then the window manager's turn to raise, perhaps focus
+report = {{"answers": answers, "shown": shown}}
+report.update(crm=crm.isActiveWindow() and crm.hasFocus(), panel=window.isActiveWindow())
+window.stop_call()
+window.take_request({{}})  # no call now: the panel may take the keyboard (the check can fail)
+report["after_call"] = wait_until(lambda: window.isActiveWindow(), 5)
+print(json.dumps(report), flush=True)
+sys.stdin.readline()
+window.close()
+"""
+
+
+def test_a_second_start_mid_call_shows_the_panel_but_the_crm_keeps_the_keyboard(openbox, tmp_path):
+    """Under Openbox, which gives mapped windows the keyboard: the menu entry clicked during a live
+    call brings the minimized panel back, and the agent's typing still goes to the CRM."""
+    from x11_support import let_go, reply, sidebar_child
+
+    with sidebar_child(openbox, HANDED_OVER_MID_CALL, tmp_path) as (child, _display):
+        report = reply(child)
+        assert report["answers"][0] == "shown" and "a live call is on" in report["answers"][1], report
+        assert report["shown"] and report["crm"] and not report["panel"], report
+        assert report["after_call"], report
+        let_go(child)

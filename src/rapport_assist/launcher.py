@@ -84,7 +84,14 @@ def exec_arg(arg: str) -> str:
 def exec_line(argv: list[str]) -> str:
     """The Exec value as written in the file: the quoted arguments, then the file format's string
     escapes (a backslash is written twice)."""
-    return " ".join(exec_arg(a) for a in argv).replace("\\", "\\\\")
+    return string_value(" ".join(exec_arg(a) for a in argv))
+
+
+def string_value(text: str) -> str:
+    """``text`` as a string value in the file: a backslash written twice, and a newline, tab or
+    carriage return as ``\\n``, ``\\t``, ``\\r`` (a value may hold no control character, and a
+    raw newline would end the line)."""
+    return text.replace("\\", "\\\\").replace("\n", "\\n").replace("\t", "\\t").replace("\r", "\\r")
 
 
 def entry_text(argv: list[str], icon: Path | None = None) -> str:
@@ -98,7 +105,7 @@ def entry_text(argv: list[str], icon: Path | None = None) -> str:
         "GenericName=Agent-assist sidebar",
         "Comment=Live nudges beside the softphone; the call is transcribed on this PC",
         f"Exec={exec_line(argv)}",
-        f"Icon={icon}" if icon.is_file() else "",
+        f"Icon={string_value(str(icon))}" if icon.is_file() else "",
         "Terminal=false",
         "Categories=Office;",
         "Keywords=call;agent;coaching;transcribe;sidebar;",
@@ -118,11 +125,27 @@ class Entry:
     exists: bool
     program: str | None  # the Exec's first argument, unquoted
     ours: bool  # it runs this install
+    # switched off by the desktop's own startup settings, the file kept: Hidden=true (the specs'
+    # way; Xfce, LXQt, KDE) or X-GNOME-/X-MATE-Autostart-enabled=false
+    off: bool = False
 
     @property
     def stale(self) -> bool:
         """It names a program that is no longer there."""
         return self.exists and self.program is not None and not Path(self.program).exists()
+
+
+def switched_off(text: str) -> bool:
+    """Whether an entry's text says it is to be ignored: ``Hidden=true`` (\"as if it did not exist\",
+    by both specs) or a desktop's own ``X-…-Autostart-enabled=false``."""
+    for line in text.splitlines():
+        key, sep, value = line.partition("=")
+        key, value = key.strip(), value.strip().lower()
+        if sep and key == "Hidden" and value == "true":
+            return True
+        if sep and key.startswith("X-") and key.endswith("-Autostart-enabled") and value == "false":
+            return True
+    return False
 
 
 def read_exec(text: str) -> list[str] | None:
@@ -151,22 +174,22 @@ def find(path: Path) -> Entry:
     """What is at ``path``."""
     try:
         text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
+    except (FileNotFoundError, NotADirectoryError):  # a file where a folder should be: no entry
         return Entry(path, False, None, False)
     except (OSError, UnicodeDecodeError):
         return Entry(path, True, None, False)
     argv = read_exec(text)
     first = argv[0] if argv else None
-    return Entry(path, True, first, argv == program())
+    return Entry(path, True, first, argv == program(), switched_off(text))
 
 
 def install(at_login: bool) -> list[Path]:
     """Write the menu entry, and the login entry too when ``at_login`` or when there is one already
-    (it may name a moved install); the paths written."""
+    (it may name a moved install) that the desktop has not switched off; the paths written."""
     where = places()
     text = entry_text(program())
     written = []
-    for path in [where.menu, *([where.login] if at_login or where.login.exists() else [])]:
+    for path in [where.menu, *([where.login] if at_login or opens_at_login() else [])]:
         _write(path, text)
         written.append(path)
     return written
@@ -190,8 +213,10 @@ def remove(login_only: bool) -> list[Path]:
 
 
 def opens_at_login() -> bool:
-    """Whether this user's login entry exists (whatever it runs)."""
-    return places().login.exists()
+    """Whether this user's login entry exists (whatever it runs), and the desktop's startup
+    settings have not switched it off."""
+    entry = find(places().login)
+    return entry.exists and not entry.off
 
 
 def set_open_at_login(on: bool) -> None:

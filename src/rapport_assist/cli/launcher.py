@@ -65,6 +65,11 @@ def _status(args: argparse.Namespace, con: Console) -> int:
         entry = launcher.find(path)
         if not entry.exists:
             con.stdout.write(f"{label}: no ({path} does not exist)\n")
+        elif entry.off:
+            con.stdout.write(
+                f"{label}: no ({path} is switched off in the desktop's settings; "
+                f"'rapport-assist launcher install{' --at-login' if path == where.login else ''}' switches it on)\n"
+            )
         elif entry.stale:
             con.stdout.write(
                 f"{label}: broken — {path} runs {entry.program}, which no longer exists; "

@@ -45,7 +45,7 @@ def _add_sidebar_parser(sub: argparse._SubParsersAction) -> None:
     events = _events_parent(
         "— only without a display, where the call (--qa FILE, else the demo call) replays in the terminal"
     )
-    _command(
+    parser = _command(
         sub,
         "sidebar",
         _sidebar,
@@ -55,6 +55,12 @@ def _add_sidebar_parser(sub: argparse._SubParsersAction) -> None:
         "call for review. With no display it replays the --qa FILE in the terminal (as 'replay FILE'), "
         "or the demo call when no file is named. Ctrl-C in its terminal closes it (exit 130).",
     )
+    options = {
+        a.dest: (a.option_strings[-1], a.default)
+        for a in parser._actions
+        if a.option_strings and a.dest not in HANDED_OVER and a.dest != "help"
+    }
+    parser.set_defaults(sidebar_options=options)  # what _not_handed_over compares with
 
 
 def _sidebar(args: argparse.Namespace, con: Console) -> int:
@@ -81,7 +87,7 @@ def _sidebar(args: argparse.Namespace, con: Console) -> int:
             # this start loads the GUI
             answer = single.hand_over(single.server_name(args.settings), single.request_for(args.qa, args.demo))
             if answer is not None:
-                stderr.write(f"rapport-assist: the sidebar is already open: {answer}\n")
+                stderr.write(f"rapport-assist: {single.already_open(answer, _not_handed_over(args))}\n")
                 return ExitStatus.OK
         try:
             from ..gui.app import SidebarOptions, parse_speed, run_sidebar
@@ -116,5 +122,17 @@ def _sidebar(args: argparse.Namespace, con: Console) -> int:
         feedback_path=args.feedback,
         mask=_masking(args),
         speaker_map=args.speaker_map,
+        not_handed_over=_not_handed_over(args),
     )
     return run_sidebar(options, stdout, stderr)
+
+
+# what a second start hands to the panel already open: the call to review (and the settings file
+# and --debug, which choose and describe this start); every other option given stays behind
+HANDED_OVER = {"qa", "demo", "settings", "debug"}
+
+
+def _not_handed_over(args: argparse.Namespace) -> list[str]:
+    """The options given on this start (not at their defaults) that the open panel will not take,
+    by their flags, in --help order."""
+    return [flag for dest, (flag, default) in args.sidebar_options.items() if getattr(args, dest, default) != default]

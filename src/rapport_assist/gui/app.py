@@ -59,6 +59,9 @@ class SidebarOptions:
     speaker_map: SpeakerMap = ()  # people named as sides in a reviewed transcript (--speaker-map)
     warm_up: bool = True
     argv: list[str] = field(default_factory=list)
+    # the options given that a panel already open would not take (only the call to review goes
+    # over), for a second start to name them (cli/sidebar.py)
+    not_handed_over: Sequence[str] = ()
 
 
 class _Loading(Generic[T]):
@@ -491,10 +494,11 @@ def run_sidebar(options: SidebarOptions, stdout: IO[str], stderr: IO[str]) -> in
     _one_malloc_arena()  # before Qt's threads too
     platform, note = platform_args(os.environ)
     app = application([*platform, *options.argv])
-    if note:
-        stderr.write(f"rapport-assist: {note}\n")
-        stderr.flush()
-    app.setQuitOnLastWindowClosed(True)
+    # one panel per user and settings: a second start (the menu entry while the one opened at
+    # login runs) hands its request to the open panel and ends. 'sidebar' asks before it loads the
+    # GUI (cli/sidebar.py); asked here again, for a panel that began listening since
+    name = single.server_name(options.settings_path)
+    request = single.request_for(options.qa, options.demo)
     windows: list[SidebarWindow] = []
 
     def second_start(request: dict) -> str:
@@ -503,11 +507,19 @@ def run_sidebar(options: SidebarOptions, stdout: IO[str], stderr: IO[str]) -> in
         stderr.flush()
         return answer
 
-    # one panel per user and settings: a second start (the menu entry while the one opened at
-    # login runs) hands its request to this one and ends ('sidebar' tries that before loading
-    # the GUI, cli/sidebar.py)
-    listener = single.Listener(single.server_name(options.settings_path), second_start, app)
-    if not listener.listen():
+    answer = single.hand_over(name, request)
+    listener = single.Listener(name, second_start, app)
+    if answer is None and not listener.listen() and listener.taken:
+        # another start began listening since this one asked: that one is the panel
+        answer = single.hand_over(name, request)
+    if answer is not None:
+        stderr.write(f"rapport-assist: {single.already_open(answer, options.not_handed_over)}\n")
+        return ExitStatus.OK
+    if note:
+        stderr.write(f"rapport-assist: {note}\n")
+        stderr.flush()
+    app.setQuitOnLastWindowClosed(True)
+    if not listener.server.isListening():
         stderr.write(
             f"rapport-assist: warning: cannot listen for a second start ({listener.server.errorString()}); "
             "starting the sidebar again will open a second panel\n"
@@ -524,6 +536,7 @@ def run_sidebar(options: SidebarOptions, stdout: IO[str], stderr: IO[str]) -> in
     try:
         code = _run_window(app, options, windows, interrupt, stdout)
     finally:
+        listener.server.close()  # also when there was no event loop to end (Ctrl-C at the start)
         interrupt.restore()
     return ExitStatus.INTERRUPTED if interrupt.interrupted else code
 

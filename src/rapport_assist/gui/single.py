@@ -5,8 +5,15 @@ second start easy.)
 
 The open panel listens on a local socket (QLocalServer: a Unix socket, a named pipe on Windows),
 named from the user and the settings file, so a test's or a screenshot's own ``--settings`` is a
-panel of its own. A start first tries to reach one; if nothing answers, it listens itself. A
-socket left by a panel that crashed answers nothing and is replaced.
+panel of its own. On Unix the socket is in ``$XDG_RUNTIME_DIR`` (the session's folder, this
+user's alone), not in the shared temporary folder, where another user could put a socket of the
+same name first (the name is predictable), be asked instead of the panel, read the calls' paths
+and keep the sidebar from opening; without a private ``$XDG_RUNTIME_DIR`` the temporary folder
+is the fallback. A start first tries to reach one; if nothing takes the connection, it listens
+itself. A socket left by a panel that crashed refuses connections and is replaced; one that takes
+them belongs to a live panel, maybe one still loading (it answers from its event loop, which runs
+only once the window is up), and is never replaced: replacing it would open a second panel, and
+orphan the first one's socket.
 
 A request is one line of JSON, ``{"qa": PATH}``, ``{"demo": true}`` or ``{}``; the panel answers one line, what it
 did, which the second start prints.
@@ -17,21 +24,49 @@ from __future__ import annotations
 import getpass
 import hashlib
 import json
+import os
+import stat
+import time
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Sequence
 
-from PySide6.QtCore import QObject
+from PySide6.QtCore import QCoreApplication, QDir, QLockFile, QObject
 from PySide6.QtNetwork import QLocalServer, QLocalSocket
 
 CONNECT_MS = 1500
-REPLY_MS = 5000
+# a panel still loading (spaCy, the rules: seconds, more at login on a busy machine) answers
+# once its event loop runs
+REPLY_MS = 30000
+LOCK_MS = 3000
+WAIT_STEP_MS = 200
+NO_ANSWER = "it did not answer in time (still starting, or not responding)"
 
 
 def server_name(settings_path: Path | None) -> str:
-    """The socket's name: this user's, for these settings (the default ones when None)."""
+    """The socket's name: this user's, for these settings (the default ones when None); a path
+    in ``$XDG_RUNTIME_DIR`` when that is private."""
     where = str(settings_path.resolve()) if settings_path is not None else "default"
-    digest = hashlib.sha256(f"{getpass.getuser()}\0{where}".encode()).hexdigest()[:16]
-    return f"rapport-assist-{digest}"
+    # the uid on Unix: getpass.getuser() raises there for a uid with no passwd entry and no $USER
+    # (a container's user); Windows' has $USERNAME
+    user = str(os.getuid()) if hasattr(os, "getuid") else getpass.getuser()
+    digest = hashlib.sha256(f"{user}\0{where}".encode()).hexdigest()[:16]
+    name = f"rapport-assist-{digest}"
+    folder = _private_folder()
+    return str(Path(folder) / name) if folder else name
+
+
+def _private_folder() -> str | None:
+    """``$XDG_RUNTIME_DIR`` when it is set and this user's alone (owned by them, mode 0700, as the
+    Base Directory spec requires), else None (and on Windows, whose named pipes have no folder)."""
+    folder = os.environ.get("XDG_RUNTIME_DIR")
+    if not folder or os.name == "nt" or not Path(folder).is_absolute():
+        return None
+    try:
+        st = os.stat(folder)
+    except OSError:
+        return None
+    mine = stat.S_ISDIR(st.st_mode) and st.st_uid == os.getuid() and not st.st_mode & 0o077
+    return folder if mine else None
 
 
 def request_for(qa: Path | None, demo: bool) -> dict:
@@ -40,10 +75,17 @@ def request_for(qa: Path | None, demo: bool) -> dict:
     return {"qa": str(qa.resolve())} if qa is not None else {"demo": True} if demo else {}
 
 
+def already_open(answer: str, not_handed_over: Sequence[str] = ()) -> str:
+    """What a second start says: the open panel's answer, and the options it did not take."""
+    kept = f"; not applied there: {', '.join(not_handed_over)} (close it, then start it again with them)"
+    return f"the sidebar is already open: {answer}" + (kept if not_handed_over else "")
+
+
 def hand_over(name: str, request: dict) -> str | None:
     """Give ``request`` to the panel listening on ``name``: what it answered, or None when no
-    panel is open there (or it does not answer). Needs no QApplication, so a second start can
-    ask before it loads the GUI (0.1 s instead of 1 s)."""
+    panel is open there (nothing takes the connection). A panel that takes it but does not answer
+    within ``REPLY_MS`` is still a panel: ``NO_ANSWER``. Needs no QApplication, so a second start
+    can ask before it loads the GUI (0.1 s instead of 1 s)."""
     socket = QLocalSocket()
     socket.connectToServer(name)
     if not socket.waitForConnected(CONNECT_MS):
@@ -51,10 +93,30 @@ def hand_over(name: str, request: dict) -> str | None:
     socket.write((json.dumps(request) + "\n").encode())
     socket.flush()
     answer = b""
-    while not answer.endswith(b"\n") and socket.waitForReadyRead(REPLY_MS):
-        answer += bytes(socket.readAll().data())
+    deadline = time.monotonic() + REPLY_MS / 1000
+    # short waits: Ctrl-C is handled between them (Qt's wait holds the interpreter until it ends)
+    while not answer.endswith(b"\n") and time.monotonic() < deadline:
+        if socket.waitForReadyRead(WAIT_STEP_MS):
+            answer += bytes(socket.readAll().data())
+        elif socket.state() != QLocalSocket.LocalSocketState.ConnectedState:
+            break  # the panel went away
     socket.disconnectFromServer()
-    return answer.decode(errors="replace").strip() or None
+    return answer.decode(errors="replace").strip() or NO_ANSWER
+
+
+def _socket_path(name: str) -> str:
+    """Where QLocalServer puts ``name`` (a name without a folder goes in the temporary folder)."""
+    return name if Path(name).is_absolute() else QDir(QDir.tempPath()).filePath(name)
+
+
+def _taken(name: str) -> bool:
+    """Whether a live panel listens on ``name`` (it takes a connection; a crashed one's socket
+    refuses it)."""
+    socket = QLocalSocket()
+    socket.connectToServer(name)
+    live = socket.waitForConnected(CONNECT_MS)
+    socket.abort()
+    return live
 
 
 class Listener(QObject):
@@ -67,13 +129,33 @@ class Listener(QObject):
         self.server = QLocalServer(self)
         self.server.setSocketOptions(QLocalServer.SocketOption.UserAccessOption)
         self.server.newConnection.connect(self._accept)
+        self.taken = False  # listen() found another panel listening on the name
+        # once the event loop has ended nothing answers: a start while the panel finishes (the
+        # last call's recognition, seconds) finds no panel and opens one, instead of waiting
+        app = QCoreApplication.instance()
+        if app is not None:
+            app.aboutToQuit.connect(self.server.close)
 
     def listen(self) -> bool:
-        """Listen on the name; a socket a crashed panel left is replaced. False if it cannot."""
-        if self.server.listen(self.name):
-            return True
-        QLocalServer.removeServer(self.name)  # nothing answered on it (hand_over came first)
-        return self.server.listen(self.name)
+        """Listen on the name; a socket a crashed panel left is replaced. False if it cannot, or
+        if another panel listens there (``taken``: one that started at the same time).
+
+        Checked first, under a lock file beside the socket, since with ``UserAccessOption``
+        ``QLocalServer.listen`` binds in a temporary folder and renames the socket into place,
+        silently over a live panel's socket."""
+        lock = QLockFile(_socket_path(self.name) + ".lock")
+        locked = lock.tryLock(LOCK_MS)  # without it (a lock file not ours): checked all the same
+        try:
+            if _taken(self.name):
+                self.taken = True
+                return False
+            if self.server.listen(self.name):
+                return True
+            QLocalServer.removeServer(self.name)  # a crashed panel's: it refuses connections
+            return self.server.listen(self.name)
+        finally:
+            if locked:
+                lock.unlock()
 
     def _accept(self) -> None:
         while self.server.hasPendingConnections():
