@@ -327,3 +327,16 @@ def test_a_second_start_mid_call_shows_the_panel_but_the_crm_keeps_the_keyboard(
         assert report["shown"] and report["crm"] and not report["panel"], report
         assert report["after_call"], report
         let_go(child)
+
+
+def test_the_options_a_second_start_leaves_behind_are_every_flag_given_but_the_call():
+    from rapport_assist.cli import build_parser
+    from rapport_assist.cli.sidebar import _not_handed_over
+
+    parser = build_parser()
+    assert _not_handed_over(parser.parse_args(["sidebar", "--qa", "a.wav", "--settings", "s.ini", "--debug"])) == []
+    argv = ["sidebar", "--demo", "--rules", "team.yaml", "--style", "dark", "--no-mask", "--hotkeys", "on"]
+    assert _not_handed_over(parser.parse_args(argv)) == ["--rules", "--style", "--hotkeys", "--no-mask"]
+    assert single.already_open("shown", ["--rules"]) == (
+        "the sidebar is already open: shown; not applied there: --rules (close it, then start it again with them)"
+    )
