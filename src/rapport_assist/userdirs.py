@@ -1,5 +1,6 @@
 """The user's folders, from platformdirs: config (settings.json, masking.yaml), cache (the QA
-transcript cache) and data (the sidebar's feedback log and recorded calls).
+transcript cache, the sidebar's icons in its style's colours) and data (the sidebar's feedback
+log and recorded calls).
 
 | folder | Linux (as before) | Windows | macOS |
 |---|---|---|---|

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import atexit
+import hashlib
 import os
 import re
+import shutil
 import tempfile
 from functools import lru_cache
 from pathlib import Path
@@ -13,6 +16,8 @@ from PySide6.QtGui import QColor, QIcon, QPainter, QPixmap
 from PySide6.QtSvg import QSvgRenderer
 
 from ..bundled import UI_DIR
+from ..fileio import write_atomic
+from ..userdirs import cache_dir
 
 UI_ENV = "RAPPORT_ASSIST_UI"
 STYLES = ("light", "dark")
@@ -100,19 +105,35 @@ ICON_URL = re.compile(r"url\(icon:([a-z0-9-]+)(?::([a-z_]+))?\)")
 
 @lru_cache(maxsize=64)
 def _icon_file(name: str, color: str) -> str:
+    """A file of icon ``name`` drawn in ``color``, for the style sheet (its ``url()`` reads files).
+    Named by a digest of its text, so every start reuses it and a changed icon is a new file."""
     folder = ui_dir()
     path = folder / "icons" / f"{name}.svg" if folder else None
     if path is None or not path.is_file():
         return ""
-    out = Path(_icon_cache()) / f"{name}-{color.lstrip('#')}.svg"
+    svg = path.read_text(encoding="utf-8").replace("currentColor", color)
+    digest = hashlib.sha256(svg.encode("utf-8")).hexdigest()[:12]
+    out = Path(_icon_cache()) / f"{name}-{color.lstrip('#')}-{digest}.svg"
     if not out.is_file():
-        out.write_text(path.read_text(encoding="utf-8").replace("currentColor", color), encoding="utf-8")
+        write_atomic(out, svg)  # whole or absent: another panel may be starting at the same moment
     return out.as_posix()
 
 
 @lru_cache(maxsize=1)
 def _icon_cache() -> str:
-    return tempfile.mkdtemp(prefix="rapport-assist-icons-")
+    """The user's cache folder's ``icons/`` (a few dozen small files, the same at every start);
+    where it cannot be written, a temporary folder deleted at exit. (A new temporary folder at
+    every start, never deleted, left one per start in /tmp.)"""
+    folder = cache_dir() / "icons"
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        probe = tempfile.NamedTemporaryFile(dir=folder, prefix=".probe-")
+        probe.close()
+        return str(folder)
+    except OSError:
+        temporary = tempfile.mkdtemp(prefix="rapport-assist-icons-")
+        atexit.register(shutil.rmtree, temporary, ignore_errors=True)
+        return temporary
 
 
 @lru_cache(maxsize=256)
