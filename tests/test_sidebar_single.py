@@ -23,6 +23,7 @@ from PySide6.QtWidgets import QApplication  # noqa: E402
 from rapport_assist.gui import single  # noqa: E402
 from sidebar_support import build  # noqa: E402
 from test_sidebar_cli import _Lines  # noqa: E402
+from test_sidebar_desk import LIVE_BESIDE_CRM  # noqa: E402
 
 
 def test_the_name_is_the_users_and_the_settings(tmp_path):
@@ -284,20 +285,9 @@ def test_a_second_start_hands_over_to_the_open_sidebar_and_ends(tmp_path):
             first.wait()
 
 
-HANDED_OVER_MID_CALL = """
-import json, sys, time
-sys.path.insert(0, {tests!r})
-from pathlib import Path
-from PySide6.QtWidgets import QApplication
-app = QApplication([])
-from sidebar_support import build
-from x11_support import focused_crm, wait_until
-
-window = build(Path({ini!r}))
-window.move(700, 40)
-window.show()
-assert window.start_live()
-crm = focused_crm()  # the agent types in the CRM during the call
+HANDED_OVER_MID_CALL = (
+    LIVE_BESIDE_CRM
+    + """
 window.showMinimized()
 assert wait_until(lambda: window.isMinimized(), 5)
 crm.activateWindow()
@@ -314,6 +304,7 @@ print(json.dumps(report), flush=True)
 sys.stdin.readline()
 window.close()
 """
+)
 
 
 def test_a_second_start_mid_call_shows_the_panel_but_the_crm_keeps_the_keyboard(openbox, tmp_path):
