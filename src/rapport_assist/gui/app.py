@@ -495,10 +495,9 @@ def run_sidebar(options: SidebarOptions, stdout: IO[str], stderr: IO[str]) -> in
     platform, note = platform_args(os.environ)
     app = application([*platform, *options.argv])
     # one panel per user and settings: a second start (the menu entry while the one opened at
-    # login runs) hands its request to the open panel and ends. 'sidebar' asks before it loads the
-    # GUI (cli/sidebar.py); asked here again, for a panel that began listening since
+    # login runs) hands its request to the open panel and ends. 'sidebar' asked before it loaded
+    # the GUI (cli/sidebar.py); here only a panel that began listening since is asked
     name = single.server_name(options.settings_path)
-    request = single.request_for(options.qa, options.demo)
     windows: list[SidebarWindow] = []
 
     def second_start(request: dict) -> str:
@@ -507,11 +506,11 @@ def run_sidebar(options: SidebarOptions, stdout: IO[str], stderr: IO[str]) -> in
         stderr.flush()
         return answer
 
-    answer = single.hand_over(name, request)
     listener = single.Listener(name, second_start, app)
-    if answer is None and not listener.listen() and listener.taken:
+    answer = None
+    if not listener.listen() and listener.taken:
         # another start began listening since this one asked: that one is the panel
-        answer = single.hand_over(name, request)
+        answer = single.hand_over(name, single.request_for(options.qa, options.demo))
     if answer is not None:
         stderr.write(f"rapport-assist: {single.already_open(answer, options.not_handed_over)}\n")
         return ExitStatus.OK
