@@ -33,6 +33,15 @@ def test_the_name_is_the_users_and_the_settings(tmp_path):
     assert single.server_name(tmp_path / "a.ini").startswith("rapport-assist-")
 
 
+def test_the_default_settings_are_keyed_by_their_folder(tmp_path, monkeypatch):
+    # two desktops' config folders (a second $XDG_CONFIG_HOME) are two sets of settings: two panels
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "one"))
+    first = single.server_name(None)
+    assert first == single.server_name(tmp_path / "one" / "rapport-assist" / "settings.json")
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "two"))
+    assert single.server_name(None) != first
+
+
 def test_a_user_with_no_name_still_gets_a_socket(monkeypatch):
     # a uid with no passwd entry and no $USER (a container's user): getpass.getuser() raises
     def nameless() -> str:

@@ -33,6 +33,8 @@ from typing import Callable, Sequence
 from PySide6.QtCore import QCoreApplication, QDir, QLockFile, QObject
 from PySide6.QtNetwork import QLocalServer, QLocalSocket
 
+from ..settings import settings_path as default_settings
+
 CONNECT_MS = 1500
 # a panel still loading (spaCy, the rules: seconds, more at login on a busy machine) answers
 # once its event loop runs
@@ -43,9 +45,11 @@ NO_ANSWER = "it did not answer in time (still starting, or not responding)"
 
 
 def server_name(settings_path: Path | None) -> str:
-    """The socket's name: this user's, for these settings (the default ones when None); a path
-    in ``$XDG_RUNTIME_DIR`` when that is private."""
-    where = str(settings_path.resolve()) if settings_path is not None else "default"
+    """The socket's name: this user's, for these settings (the default ones when None: the file in
+    today's config folder, so a start with another ``$XDG_CONFIG_HOME`` is a panel of its own and
+    an explicit ``--settings`` naming the default file is the same panel); a path in
+    ``$XDG_RUNTIME_DIR`` when that is private."""
+    where = str((settings_path or default_settings()).resolve())
     # the uid on Unix: getpass.getuser() raises there for a uid with no passwd entry and no $USER
     # (a container's user); Windows' has $USERNAME
     user = str(os.getuid()) if hasattr(os, "getuid") else getpass.getuser()
