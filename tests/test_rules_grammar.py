@@ -259,11 +259,14 @@ def test_record_rule_lists_promises_with_their_time(tmp_path: Path, annotator: A
             ("agent", "I'll call you back tomorrow at ten.", 0.0),
             ("agent", "Someone will email you the form.", 3.0),
             ("customer", "I will send it later.", 6.0),
+            ("agent", "Tomorrow. I'll call you back tomorrow at ten.", 9.0),
         ],
     )
     assert all(isinstance(r, RecordItem) for r in out)
-    assert [(r.utterance_index, r.committed) for r in out] == [(0, True), (1, False)]
+    assert [(r.utterance_index, r.committed) for r in out] == [(0, True), (1, False), (3, True)]
     assert "tomorrow" in (out[0].time or "") and out[0].to_json()["type"] == "record"
+    # one time said twice, in other case, is listed once, as first said
+    assert (out[2].time or "").casefold().count("tomorrow") == 1 and out[2].time.startswith("Tomorrow")
 
 
 def test_max_per_call_priority_and_experimental_status(tmp_path: Path, annotator: Annotator) -> None:

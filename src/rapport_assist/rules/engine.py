@@ -729,7 +729,11 @@ class RuleEngine:
         time = None
         if compiled.record_time is not None:
             times = lexicon_matches(compiled.record_time, feats)  # type: ignore[arg-type]
-            time = ", ".join(match_texts(times)) or None
+            # one time said twice in other case ("Tomorrow. … tomorrow at 9") is listed once
+            said: dict[str, str] = {}
+            for text in match_texts(times):
+                said.setdefault(text.casefold(), text)
+            time = ", ".join(said.values()) or None
         return RecordItem(
             rule.record.list, rule.id, utt.end_s, utt.index, utt.speaker, quote or utt.text, time, rule.source
         )
