@@ -477,6 +477,22 @@ def test_the_documented_team_file_loads_on_the_defaults_and_changes_what_it_says
         assert results and all(r.passed for r in results), [r.describe() for r in results if not r.passed]
 
 
+def test_rules_test_on_the_readme_team_file_fails_the_one_example_it_says(tmp_path: Path) -> None:
+    """README, Team overrides: `rules test team.yaml` on the example passes every example but
+    no-confirmation's first `fires` one, and names the override at team.yaml:4 (exit 8)."""
+    import io
+
+    from rapport_assist.cli import main
+
+    block = next(b for doc, b in _team_override_examples() if doc == "README.md")
+    team = write(tmp_path, block, "team.yaml")
+    out = io.StringIO()
+    assert main(["rules", "test", str(team)], out, io.StringIO()) == 8
+    fails = [x for x in out.getvalue().splitlines() if x.startswith("FAIL")]
+    assert len(fails) == 1 and "no-confirmation fires[0]" in fails[0], fails
+    assert f"the override at {team}:4 changes this rule" in fails[0], fails
+
+
 def test_byte_order_mark_is_accepted_and_bad_bytes_are_located(tmp_path: Path) -> None:
     path = tmp_path / "pack.yaml"
     path.write_bytes(b"\xef\xbb\xbf" + MINIMAL.encode())
