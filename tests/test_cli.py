@@ -375,6 +375,20 @@ def test_rules_check_checks_a_team_file_against_the_defaults(tmp_path: Path) -> 
     assert code == 5 and "no rules are loaded" in err and "without --only-rules" in err
 
 
+def test_rules_check_counts_the_rules_as_rules_list_does(tmp_path: Path) -> None:
+    # a rule switched off is still one of the rules loaded: "N rules (1 switched off)" says so in
+    # both commands, and the examples not run are those of the rules that run
+    team = tmp_path / "team.yaml"
+    team.write_text("version: 1\noverrides:\n  - {rule: pace-mismatch, enabled: false}\n")
+    code, listed, err = run("rules", "list", str(team))
+    assert code == 0, err
+    total = listed.rstrip().splitlines()[-1].split(" from ")[0]
+    assert total.endswith(" rules (1 switched off)"), total
+    code, out, err = run("rules", "check", str(team))
+    assert code == 0, err
+    assert out.startswith(f"ok: {total} loaded from "), (out, total)
+
+
 def test_a_full_copy_given_with_rules_says_to_use_only_rules(tmp_path: Path) -> None:
     from rapport_assist.rules import default_rules_dir
 

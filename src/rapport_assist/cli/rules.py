@@ -281,7 +281,9 @@ def _rules_check(args: argparse.Namespace, con: Console) -> int:
     off = f" ({len(ruleset.disabled)} switched off)" if ruleset.disabled else ""
     n = len(ruleset.warnings)
     warned = f"{n} lint warning{'s' if n != 1 else ''}"
-    loaded = f"{len(ruleset.rules)} rules{off} loaded from {_describe_paths(args, paths)}"
+    # as 'rules list' counts them: a rule switched off is one of the rules loaded
+    total = len(ruleset.rules) + len(ruleset.disabled)
+    loaded = f"{total} rule{'s' if total != 1 else ''}{off} loaded from {_describe_paths(args, paths)}"
     if args.strict and ruleset.warnings:
         raise RuleError(f"{warned} with --strict ({loaded})", "fix the warnings above")
     # check reads the files; the fires/quiet examples are run by 'rules test' (spaCy: slower)
