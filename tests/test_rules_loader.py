@@ -123,6 +123,35 @@ def test_unknown_rule_suggests_a_rule_that_has_errors_of_its_own(tmp_path: Path)
     at(found, 4, 34, "has no params")
 
 
+def test_an_override_that_changes_nothing_is_an_error(tmp_path: Path) -> None:
+    """As a lexicon override without 'add' or 'remove' is: the team lead forgot what to change."""
+    for entry in ("{rule: said-thanks}", "{rule: said-thanks, params: {}}"):
+        found = problems(write(tmp_path, MINIMAL + f"overrides:\n  - {entry}\n"))
+        hit = at(found, 12, 5, "this override of 'said-thanks' changes nothing")
+        assert "enabled: false" in hit.hint and "rules list --rule said-thanks" in hit.hint
+
+
+def test_one_file_setting_a_rule_twice_is_an_error(tmp_path: Path) -> None:
+    """Two entries of one file that set the same thing would silently keep the last: say so at the
+    second. Two files may: the later one layers on the earlier (a site file, then a team's)."""
+    pack = MINIMAL.replace("    severity: low\n", "    severity: low\n    params: {n: 2}\n")
+    twice = (
+        "overrides:\n"
+        "  - {rule: said-thanks, enabled: false}\n"
+        "  - {rule: said-thanks, enabled: true, priority: 60}\n"
+        "  - {rule: said-thanks, params: {n: 3}}\n"
+        "  - {rule: said-thanks, params: {n: 4}}\n"
+    )
+    found = problems(write(tmp_path, pack + twice))
+    assert [(p.line, p.col) for p in found if "twice" in p.message] == [(14, 25), (16, 34)], found
+    at(found, 14, 25, "'said-thanks': enabled is set twice in this file (first at line 13)")
+    at(found, 16, 34, "'said-thanks': param n is set twice in this file (first at line 15)")
+    base = write(tmp_path, MINIMAL)
+    site = write(tmp_path, "version: 1\noverrides:\n  - {rule: said-thanks, enabled: false}\n", "site.yaml")
+    team = write(tmp_path, "version: 1\noverrides:\n  - {rule: said-thanks, enabled: true}\n", "team.yaml")
+    assert [r.id for r in load_rules([base, site, team]).rules] == ["said-thanks"]
+
+
 def test_override_disables_a_rule(tmp_path: Path) -> None:
     ruleset = load_rules([write(tmp_path, MINIMAL + "overrides:\n  - {rule: said-thanks, enabled: false}\n")])
     assert ruleset.rules == () and [r.id for r in ruleset.disabled] == ["said-thanks"]

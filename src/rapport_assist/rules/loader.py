@@ -360,6 +360,8 @@ class _Builder:
     # every rule id a file defines, built or not (an override of a broken rule is not "unknown")
     defined_ids: set[str] = field(default_factory=set)
     param_overrides: dict[str, dict[str, tuple[float, Loc]]] = field(default_factory=dict)
+    # (file, rule id, setting) -> where a file's override set it: one file setting it twice is a slip
+    override_set_at: dict[tuple[str, str, str], Loc] = field(default_factory=dict)
     lexicon_overrides: list[tuple[str, Loc, tuple[Phrase, ...], tuple[Phrase, ...]]] = field(default_factory=list)
     refs: list[_Ref] = field(default_factory=list)
     used_lexicons: set[str] = field(default_factory=set)
@@ -1318,6 +1320,27 @@ class _Builder:
             else:
                 self.lexicon_overrides.append((spec.lexicon, _at(m, "lexicon").loc, add, remove))
             return
+        settings = [key for key in m.entries if key != "rule"]
+        params = m.get("params")
+        if not settings or (settings == ["params"] and isinstance(params, YMap) and not params.entries):
+            self.problems.add(
+                m.loc,
+                f"this override of {spec.rule!r} changes nothing",
+                "say what to change, e.g. 'enabled: false', 'severity: tip' or 'params: {NAME: N}' "
+                f"('rapport-assist rules list --rule {spec.rule}' shows its params), or delete the line",
+            )
+            return
+        written = [(key, loc) for key, (loc, _) in m.entries.items() if key not in ("rule", "params")]
+        if isinstance(params, YMap):
+            written += [(f"param {name}", loc) for name, (loc, _) in params.entries.items()]
+        for setting, loc in written:
+            first = self.override_set_at.setdefault((loc.path, spec.rule, setting), loc)
+            if first is not loc:
+                self.problems.add(
+                    loc,
+                    f"{spec.rule!r}: {setting} is set twice in this file (first at line {first.line})",
+                    "keep one of them: only the last one would count",
+                )
         changes: dict[str, object] = {}
         for key in ("enabled", "priority", "status", "max_per_call", "title"):
             if (value := getattr(spec, key)) is not None:
