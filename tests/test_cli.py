@@ -375,6 +375,21 @@ def test_rules_check_checks_a_team_file_against_the_defaults(tmp_path: Path) -> 
     assert code == 5 and "no rules are loaded" in err and "without --only-rules" in err
 
 
+def test_a_lexicon_override_checked_alone_says_to_check_it_on_the_defaults(tmp_path: Path) -> None:
+    # as for a rule override: a file with lexicons of its own, loaded alone, is told to check its
+    # override on top of the default packs, not offered its own lexicons as what it meant
+    team = tmp_path / "team.yaml"
+    team.write_text(
+        "version: 1\noverrides:\n  - {lexicon: jargon, add: [VLAN]}\n"
+        "lexicons:\n  cancel-intent: [cancel my]\nrules: []\n"
+    )
+    code, _, err = run("rules", "check", "--only-rules", str(team))
+    assert code == 5, err
+    assert f"{team}:3:15: unknown lexicon 'jargon': the only lexicons loaded are this file's own" in err, err
+    assert "without --only-rules" in err and "cancel-intent" not in err
+    assert run("rules", "check", str(team))[0] == 0  # on top of the defaults it loads
+
+
 def test_rules_check_counts_the_rules_as_rules_list_does(tmp_path: Path) -> None:
     # a rule switched off is still one of the rules loaded: "N rules (1 switched off)" says so in
     # both commands, and the examples not run are those of the rules that run

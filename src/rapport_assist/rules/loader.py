@@ -1431,12 +1431,17 @@ class _Builder:
         for name, loc, add, remove in self.lexicon_overrides:
             lex = lexicons.get(name)
             if lex is None:
-                if lexicons:
+                # only this file's own lexicons: it was loaded alone (--only-rules), as for rule ids
+                own_only = all(lx.loc.path == loc.path for lx in lexicons.values())
+                if lexicons and not (
+                    own_only and not closest_hint(name, lexicons, "lexicon").startswith("did you mean")
+                ):
                     self.problems.unknown(loc, "lexicon", name, lexicons)
                 else:
+                    what = "the only lexicons loaded are this file's own" if lexicons else "no lexicons are loaded"
                     self.problems.add(
                         loc,
-                        f"unknown lexicon {name!r}: no lexicons are loaded",
+                        f"unknown lexicon {name!r}: {what}",
                         "an override changes lexicons loaded with it: check it on top of the default "
                         "packs ('rules check FILE', without --only-rules)",
                     )
