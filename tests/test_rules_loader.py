@@ -607,4 +607,16 @@ def test_a_missing_default_packs_folder_names_the_variable_that_set_it(tmp_path:
     assert "$RAPPORT_ASSIST_RULES" in at(found, 1, 1, "no such rule file or folder").hint
     monkeypatch.delenv("RAPPORT_ASSIST_RULES")
     found = problems([tmp_path / "team.yaml"])
-    assert at(found, 1, 1, "no such rule file or folder").hint == "check the path given to --rules or --only-rules"
+    assert at(found, 1, 1, "no such rule file or folder").hint == (
+        "check the path: a rule file, or a folder of *.yaml rule files"
+    )
+
+
+def test_a_missing_rule_file_names_the_closest_one_beside_it_whatever_option_named_it(tmp_path: Path) -> None:
+    """A rule path comes from PATH, --rules, --only-rules, --old or --new: the fix names none of
+    them (it said "the path given to --rules or --only-rules" for all), but a file close by."""
+    write(tmp_path, MINIMAL, "team.yaml")
+    found = problems([tmp_path / "team.yml"])
+    assert at(found, 1, 1, "no such rule file or folder").hint == f"did you mean {str(tmp_path / 'team.yaml')!r}?"
+    found = problems([tmp_path / "nowhere" / "team.yaml"])  # no folder to look in
+    assert at(found, 1, 1, "no such rule file or folder").hint.startswith("check the path")

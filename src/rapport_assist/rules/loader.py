@@ -13,6 +13,7 @@ still checked, so one run reports what it can.
 
 from __future__ import annotations
 
+import difflib
 import os
 import re
 import string
@@ -203,7 +204,7 @@ def load_rules(paths: Sequence[Path], leave_out: Collection[Loc] = ()) -> RuleSe
             hint = (
                 "check $RAPPORT_ASSIST_RULES, which names the folder of default packs (unset it for the bundled rules/)"
                 if env and Path(env) == path
-                else "check the path given to --rules or --only-rules"
+                else _missing_path_hint(path)
             )
             problems.items.append(RuleProblem(str(path), 1, 1, "no such rule file or folder", hint))
     if not paths:
@@ -227,6 +228,19 @@ def load_rules(paths: Sequence[Path], leave_out: Collection[Loc] = ()) -> RuleSe
     from .lint import lint
 
     return replace(ruleset, warnings=tuple(lint(ruleset, builder.used_lexicons)))
+
+
+def _missing_path_hint(path: Path) -> str:
+    """How to fix a rule path that is not there (given as PATH, --rules, --only-rules, --old or
+    --new): the closest rule file or folder beside it, when there is one."""
+    try:
+        beside = [p.name for p in path.parent.iterdir() if p.is_dir() or p.suffix.lower() in (".yaml", ".yml")]
+    except OSError:
+        beside = []
+    close = difflib.get_close_matches(path.name, beside, n=1, cutoff=0.6)
+    if close:
+        return f"did you mean {str(path.parent / close[0])!r}?"
+    return "check the path: a rule file, or a folder of *.yaml rule files"
 
 
 def _unique(files: list[Path]) -> list[Path]:
