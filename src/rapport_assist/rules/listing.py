@@ -373,7 +373,10 @@ def _mark(key: str, override: Override, value: Value) -> str:
     was = SIDEBAR_SEVERITY.get(override.was, override.was) if key == "severity" else override.was
     if override.was == value:
         return f" [set at {override.at}, as before]"
-    old = _quoted(was) if key in ("title", "message", "message_if_no_rewrite") else _number(was)
+    if key == "on/off":  # the summary line's words for 'enabled', as it shows the new value
+        old = "on" if was else "OFF"
+    else:
+        old = _quoted(was) if key in ("title", "message", "message_if_no_rewrite") else _number(was)
     return f" [set at {override.at}; was {old}]"
 
 
@@ -413,7 +416,7 @@ def format_text(listing: RulesListing, rules: Sequence[RuleEntry], detail: bool 
         ]
         facts += [f"{k} {_shown(r, k, getattr(r, k))}" for k in ("cooldown_s", "max_per_call") if k in r.overrides]
         if "enabled" in r.overrides:
-            facts[2] = ("on" if r.enabled else "OFF") + _mark("enabled", r.overrides["enabled"], r.enabled)
+            facts[2] = ("on" if r.enabled else "OFF") + _mark("on/off", r.overrides["enabled"], r.enabled)
         lines.append("    " + " · ".join(facts))
         tags = ", ".join(r.tags) if r.tags else "none"
         lines.append(f"    {r.defined_at} · tags: {tags} · examples: {r.fires} fires, {r.quiet} quiet")
