@@ -398,6 +398,15 @@ def test_explain_traces_a_rule(tmp_path: Path) -> None:
     assert "nearest of the" in err.getvalue()  # the ids most like it
 
 
+def test_explain_of_a_missing_transcript_prints_no_trace_before_the_error(tmp_path: Path) -> None:
+    """The error alone, exit 3 (README: input file missing), as 'replay' gives it: no trace header
+    on stdout for a call that was never read."""
+    for missing in (tmp_path / "nope.jsonl", tmp_path / "call.txt"):
+        out, err = io.StringIO(), io.StringIO()
+        assert main(["rules", "explain", "--rule", "dead-air", str(missing)], out, err) == 3
+        assert out.getvalue() == "" and f"no such file: {missing}" in err.getvalue()
+
+
 # ---------------------------------------------------------------- what annotation runs
 
 

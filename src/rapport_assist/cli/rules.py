@@ -448,6 +448,10 @@ def _explain(args: argparse.Namespace, con: Console) -> int:
     spec = ReplayInput(path=args.input, speaker_map=args.speaker_map, channel_order=_channel_order(args.channels))
     spec.check()  # --speaker-map on a recording, before any work
     if spec.is_transcript:
+        from ..transcript_base import open_input
+
+        # a missing, folder or unreadable transcript fails before the trace's first line is printed
+        open_input(Path(args.input), Path(args.input).suffix or "transcript").close()
         source = open_replay(spec, _recognizer_factory(args))
         items, audio_s = source.items(), source.audio_s
     else:
