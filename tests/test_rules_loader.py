@@ -152,6 +152,19 @@ def test_one_file_setting_a_rule_twice_is_an_error(tmp_path: Path) -> None:
     assert [r.id for r in load_rules([base, site, team]).rules] == ["said-thanks"]
 
 
+@pytest.mark.parametrize("text", ["", "# the team's changes, to come\n", "version: 1\n", "version: 1\nrules: []\n"])
+def test_a_file_that_loads_nothing_is_a_warning(tmp_path: Path, text: str) -> None:
+    """A team file saved empty used to load as 'ok' with the defaults alone, as if it applied."""
+    pack = write(tmp_path, MINIMAL)
+    team = write(tmp_path, text, "team.yaml")
+    ruleset = load_rules([pack, team])
+    assert [r.id for r in ruleset.rules] == ["said-thanks"]
+    (warning,) = [w for w in ruleset.warnings if w.path == str(team)]
+    assert (warning.line, warning.col) == (1, 1) and "this rule file is empty" in warning.message
+    assert "'overrides:'" in warning.hint
+    assert not [w for w in load_rules([pack]).warnings if "empty" in w.message]
+
+
 def test_override_disables_a_rule(tmp_path: Path) -> None:
     ruleset = load_rules([write(tmp_path, MINIMAL + "overrides:\n  - {rule: said-thanks, enabled: false}\n")])
     assert ruleset.rules == () and [r.id for r in ruleset.disabled] == ["said-thanks"]

@@ -212,12 +212,24 @@ def load_rules(paths: Sequence[Path], leave_out: Collection[Loc] = ()) -> RuleSe
     files = _unique(files)
     builder = _Builder(problems, leave_out=frozenset(leave_out))
     checked = []
+    empty: list[RuleProblem] = []
     for path in files:
         tree = read_rule_file(path, problems)
         if tree is not None:
             checked.append(_File(tree, shape.check(RuleFileSpec, tree, problems)))
         elif any(p.path == str(path) for p in problems.items):
             builder.unread.append(str(path))
+        if _loads_nothing(tree) and not any(p.path == str(path) for p in problems.items):
+            empty.append(
+                RuleProblem(
+                    str(path),
+                    1,
+                    1,
+                    "this rule file is empty: it loads no rules, lexicons or overrides",
+                    "write what it should change under 'overrides:', 'rules:' or 'lexicons:' (README, "
+                    "'Team overrides'), or leave the file out",
+                )
+            )
     for file in checked:  # overrides first: they change how the rules are built (params)
         builder.collect_overrides(file)
     for file in checked:
@@ -227,7 +239,19 @@ def load_rules(paths: Sequence[Path], leave_out: Collection[Loc] = ()) -> RuleSe
         raise _rule_error(problems.items)
     from .lint import lint
 
-    return replace(ruleset, warnings=tuple(lint(ruleset, builder.used_lexicons)))
+    return replace(ruleset, warnings=(*empty, *lint(ruleset, builder.used_lexicons)))
+
+
+def _loads_nothing(tree: YValue | None) -> bool:
+    """An empty file, only comments, or a mapping of nothing but 'version' and empty parts."""
+    if tree is None:
+        return True
+    if not isinstance(tree, YMap):
+        return False  # a shape error, reported
+    return all(
+        key == "version" or (isinstance(v, YSeq) and not v.items) or (isinstance(v, YMap) and not v.entries)
+        for key, (_, v) in tree.entries.items()
+    )
 
 
 def _missing_path_hint(path: Path) -> str:
