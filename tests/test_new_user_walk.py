@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import errno
 import io
+import json
 from pathlib import Path
 
 import pytest
@@ -224,6 +225,35 @@ def test_rules_diff_shows_what_a_praise_rule_change_does(tmp_path: Path) -> None
     text = out.getvalue()
     assert "praise-warm-opening: +0 -1 (0 unchanged)" in text, text
     assert "- call1 @" in text and "praise: You opened warmly" in text, text
+
+
+def test_rules_diff_shows_what_a_record_rule_change_does(tmp_path: Path) -> None:
+    """Switching off promise-list (or changing its lexicon) printed '+0 -0 (0 unchanged)' and
+    'no change: promise-list (0)' while the call summary lost its promises to log: the diff
+    compared nudges and praise only. The items a record rule puts on its list are listed too."""
+    call = tmp_path / "call1.jsonl"
+    call.write_text(
+        '{"speaker": "customer", "text": "My router is broken.", "start": 0.0, "end": 2.0}\n'
+        '{"speaker": "agent", "text": "Someone will call you back.", "start": 2.5, "end": 4.0}\n'
+        '{"speaker": "agent", "text": "I will email you the receipt by Friday.", "start": 4.5, "end": 6.5}\n',
+        encoding="utf-8",
+    )
+    team = tmp_path / "team.yaml"
+    team.write_text("version: 1\noverrides:\n  - {rule: promise-list, enabled: false}\n")
+    out = io.StringIO()
+    code = main(["rules", "diff", "--new", str(team), str(call)], out, io.StringIO())
+    assert code == 0
+    text = out.getvalue()
+    assert "promise-list: +0 -2 (0 unchanged)" in text, text
+    assert "- call1 @0:04.0 #1: promises list: agent said “Someone will call you back” (no time given)" in text, text
+    assert "#2: promises list: agent said “I will email you the receipt by Friday” (by Friday)" in text, text
+    out = io.StringIO()
+    assert main(["rules", "diff", "--new", str(team), str(call), "--format", "json"], out, io.StringIO()) == 0
+    gone = json.loads(out.getvalue())["rules"]["promise-list"]["disappeared"]
+    assert [(g["type"], g["list"], g["utterance_index"]) for g in gone] == [
+        ("record", "promises", 1),
+        ("record", "promises", 2),
+    ]
 
 
 def test_the_masking_helper_reports_a_broken_list_in_one_line(tmp_path: Path) -> None:
