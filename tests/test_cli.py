@@ -390,6 +390,17 @@ def test_a_lexicon_override_checked_alone_says_to_check_it_on_the_defaults(tmp_p
     assert run("rules", "check", str(team))[0] == 0  # on top of the defaults it loads
 
 
+def test_a_rule_written_switched_off_says_how_to_switch_it_on(tmp_path: Path) -> None:
+    pack = tmp_path / "pack.yaml"
+    pack.write_text(
+        "version: 1\nrules:\n  - id: my-off\n    title: T\n    severity: tip\n    why: W\n    message: M\n"
+        "    enabled: false\n    when: {speaker: agent}\n"
+    )
+    code, _, err = run("rules", "test", str(pack), "--rule", "my-off")
+    assert code == 2 and "no enabled rule 'my-off' (it is switched off)" in err, err
+    assert f"the rule at {pack}:3 is written 'enabled: false'" in err and "{rule: my-off, enabled: true}" in err
+
+
 def test_rules_check_counts_the_rules_as_rules_list_does(tmp_path: Path) -> None:
     # a rule switched off is still one of the rules loaded: "N rules (1 switched off)" says so in
     # both commands, and the examples not run are those of the rules that run

@@ -53,6 +53,23 @@ SWITCHED_OFF_HINT = (
 )
 
 
+def _switched_off_hint(paths: Sequence[Path], rule_id: str) -> str:
+    """SWITCHED_OFF_HINT with the place that switches the rule off: the override's 'enabled'
+    (as 'rules list' marks it), else the rule's own 'enabled: false'."""
+    from ..rules.listing import list_rules
+
+    entry = next((r for r in list_rules(paths).rules if r.id == rule_id), None)
+    if entry is None:
+        return SWITCHED_OFF_HINT
+    override = entry.overrides.get("enabled")
+    if override is not None:
+        return f"the override at {override.at} switches it off: take that line out, or run without that file, to see it work"
+    return (
+        f"the rule at {entry.defined_at} is written 'enabled: false': a team file switches it on with "
+        f"'overrides: [{{rule: {rule_id}, enabled: true}}]'"
+    )
+
+
 def _add_rules_parser(sub: argparse._SubParsersAction) -> None:
     """Add the command ``rules`` and its actions."""
     rules = sub.add_parser("rules", help="check, test, list, explain and diff rule files; print their JSON Schema")
@@ -307,7 +324,9 @@ def _rules_test(args: argparse.Namespace, con: Console) -> int:
                 from ..rules.source import closest_hint
 
                 if any(r.id == rule_id for r in ruleset.disabled):
-                    raise UsageError(f"no enabled rule {rule_id!r} (it is switched off)", SWITCHED_OFF_HINT)
+                    raise UsageError(
+                        f"no enabled rule {rule_id!r} (it is switched off)", _switched_off_hint(paths, rule_id)
+                    )
                 raise UsageError(f"no enabled rule {rule_id!r}", closest_hint(rule_id, known, "rule id"))
     annotator = Annotator()
     results = run_examples(ruleset, annotator, only=args.rule)
@@ -434,13 +453,15 @@ def _explain(args: argparse.Namespace, con: Console) -> int:
     from ..sources import TRANSCRIPT_READ_AHEAD, ReplayInput, Timeline, heard_sides, open_replay
 
     stdout = con.stdout
-    ruleset = load_rules(_rule_paths(args))
+    paths = _rule_paths(args)
+    ruleset = load_rules(paths)
     ids = [r.id for r in ruleset.rules]
     if args.rule not in ids:
         from ..rules.source import closest_hint
 
         if any(r.id == args.rule for r in ruleset.disabled):
-            raise UsageError(f"no enabled rule {args.rule!r} (it is switched off)", SWITCHED_OFF_HINT)
+            hint = _switched_off_hint(paths, args.rule)
+            raise UsageError(f"no enabled rule {args.rule!r} (it is switched off)", hint)
         raise UsageError(f"no enabled rule {args.rule!r}", closest_hint(args.rule, ids, "rule id"))
     engine = RuleEngine(ruleset)
     explainer = RuleExplainer(engine, args.rule)
