@@ -133,6 +133,23 @@ def test_bad_token_pattern_points_at_the_key(tmp_path: Path) -> None:
     assert "LOWRE" in problem.message
     line = (HEAD + text).splitlines()[problem.line - 1]
     assert line[problem.col - 1 :].startswith("LOWRE")
+    # in plain words, with the key meant: not pydantic's "0 -> LOWRE: Extra inputs are not permitted"
+    assert problem.message == "token pattern: unknown key 'LOWRE'" and problem.hint.startswith("did you mean 'LOWER'")
+
+
+def test_a_bad_key_inside_a_token_value_is_told_without_spacys_model_names(tmp_path: Path) -> None:
+    text = rule("""\
+        when:
+          says:
+            tokens: [[{LOWER: {INN: [you, ya]}}, {LENGTH: {">==": 3}}]]
+        """)
+    with pytest.raises(RuleError) as exc:
+        load(tmp_path, text)
+    (problem,) = exc.value.errors  # type: ignore[attr-defined]
+    assert problem.message == "token pattern: unknown key 'INN'" and problem.hint == "did you mean 'IN'?", problem
+    assert "TokenPattern" not in str(problem)
+    line = (HEAD + text).splitlines()[problem.line - 1]
+    assert line[problem.col - 1 :].startswith("INN")
 
 
 def test_subject_of_obligation(tmp_path: Path, annotator: Annotator) -> None:

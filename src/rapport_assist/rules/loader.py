@@ -886,11 +886,8 @@ class _Builder:
                 continue
             spacy_problem = token_pattern_problem(plain)
             if spacy_problem:
-                self.problems.add(
-                    _locate(pattern, spacy_problem[1]),
-                    f"token pattern: {spacy_problem[0]}",
-                    "see spaCy's Matcher docs: keys like LOWER, LEMMA, POS, DEP, OP, IN",
-                )
+                message, hint, where = spacy_problem
+                self.problems.add(_locate(pattern, where), f"token pattern: {message}", hint)
                 continue
             out.append(json.dumps(plain, sort_keys=True))
         if len(out) != len(seq.items):
@@ -1510,12 +1507,13 @@ class _Builder:
 def _locate(pattern: YSeq, path: tuple[object, ...]) -> Loc:
     """The location of the token / key spaCy's validator complained about (best effort)."""
     node: YValue = pattern
-    for step in path:
+    for i, step in enumerate(path):
         if isinstance(node, YSeq) and isinstance(step, int) and 0 <= step < len(node.items):
             node = node.items[step]
         elif isinstance(node, YMap) and isinstance(step, str) and step in node.entries:
             key_loc, child = node.entries[step]
-            node = child if not isinstance(child, YScalar) else YScalar(None, key_loc)
+            # the key itself when it is what was complained about (the last step), or its value is a word
+            node = child if not isinstance(child, YScalar) and i < len(path) - 1 else YScalar(None, key_loc)
         else:
             break
     return node.loc
@@ -1575,8 +1573,18 @@ def token_regex_problem(pattern: object) -> tuple[str, str, tuple[object, ...]] 
     return None
 
 
-def token_pattern_problem(pattern: object) -> tuple[str, tuple[object, ...]] | None:
-    """spaCy's own validation of one Matcher pattern: (message, path to the bad part) or None.
+_TOKEN_HINT = "see spaCy's Matcher docs: keys like LOWER, LEMMA, POS, DEP, OP, IN"
+
+
+def _token_keys(model: Any) -> list[str]:
+    """The keys a spaCy pattern model takes (its fields' aliases: LOWER, IN, REGEX, >=...)."""
+    fields = getattr(model, "model_fields", None) or getattr(model, "__fields__", {})
+    return [str(getattr(f, "alias", None) or name).upper() for name, f in fields.items()]  # as the docs write them
+
+
+def token_pattern_problem(pattern: object) -> tuple[str, str, tuple[object, ...]] | None:
+    """spaCy's own validation of one Matcher pattern: (message, fix, path to the bad part) or None;
+    an unknown key is told as such, with the closest key spaCy takes, not in pydantic's words.
 
     A pattern made only of what ``rules.tokens`` matches itself is valid for spaCy too, and is
     passed without importing spaCy (about a second: ``qa`` checks the rules before any work)."""
@@ -1605,13 +1613,24 @@ def token_pattern_problem(pattern: object) -> tuple[str, tuple[object, ...]] | N
     except MatchPatternError as exc:
         lines = [ln.strip("- ").strip() for ln in str(exc).splitlines() if ln.strip().startswith("- [")]
         if not lines:
-            return str(exc).strip().splitlines()[-1], ()
+            return str(exc).strip().splitlines()[-1], _TOKEN_HINT, ()
         first = lines[0]
         path_text, _, message = first.partition("] ")
         steps: list[object] = []
         for part in path_text.strip("[").split(" -> ")[1:]:
-            steps.append(int(part) if part.isdigit() else part)
-        return f"{' -> '.join(map(str, steps))}: {message}" if steps else message, tuple(steps)
+            # pydantic names the model it tried ('TokenPatternString', 'str-enum[...]'): not in the file
+            if not (part.startswith("TokenPattern") or "[" in part):
+                steps.append(int(part) if part.isdigit() else part)
+        if message.startswith("Extra inputs are not permitted") and steps and isinstance(steps[-1], str):
+            from spacy.schemas import TokenPattern, TokenPatternNumber, TokenPatternString
+
+            # a key of a token ({LOWR: you}), or of the value of one ({LOWER: {INN: [a, b]}})
+            keys = _token_keys(TokenPattern) if len(steps) == 2 else _token_keys(TokenPatternString)
+            if len(steps) > 2:
+                keys += [k for k in _token_keys(TokenPatternNumber) if k not in keys]
+            return f"unknown key {steps[-1]!r}", closest_hint(str(steps[-1]), keys, "key"), tuple(steps)
+        shown = f"{' -> '.join(map(str, steps))}: {message}" if steps else message
+        return shown, _TOKEN_HINT, tuple(steps)
     except (ValueError, TypeError, KeyError) as exc:
-        return str(exc) or exc.__class__.__name__, ()
+        return str(exc) or exc.__class__.__name__, _TOKEN_HINT, ()
     return None
