@@ -165,6 +165,17 @@ def test_a_file_that_loads_nothing_is_a_warning(tmp_path: Path, text: str) -> No
     assert not [w for w in load_rules([pack]).warnings if "empty" in w.message]
 
 
+def test_a_bad_number_is_quoted_as_written(tmp_path: Path) -> None:
+    """'-1', not '-1.0' (the model had made it a float): the team lead looks for what they wrote."""
+    text = MINIMAL.replace(
+        "when: {speaker: agent, says: thanks}",
+        "when: {speaker: customer}\n    expect: {speaker: agent, says: thanks, within: {seconds: -1}}",
+    )
+    found = problems(write(tmp_path, text))
+    hit = at(found, 11, 62, "expect.within.seconds must be a number >= 0, not -1")
+    assert hit.message.endswith("not -1"), hit
+
+
 def test_override_disables_a_rule(tmp_path: Path) -> None:
     ruleset = load_rules([write(tmp_path, MINIMAL + "overrides:\n  - {rule: said-thanks, enabled: false}\n")])
     assert ruleset.rules == () and [r.id for r in ruleset.disabled] == ["said-thanks"]

@@ -454,7 +454,8 @@ class _Builder:
             return float(v)
         bound = f" >= {minimum:g}" if minimum > -float("inf") else ""
         loc, what = self.bad_value_at(value, node, what)
-        self.problems.add(loc, f"{what} must be a number{bound}, not {v!r}", "write a number like 20 or 2.5")
+        shown = f"{v:g}" if isinstance(v, (int, float)) else repr(v)  # as written: -1, not -1.0
+        self.problems.add(loc, f"{what} must be a number{bound}, not {shown}", "write a number like 20 or 2.5")
         return None
 
     def template(self, text: str, node: YValue, what: str) -> str | None:
