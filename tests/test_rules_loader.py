@@ -176,6 +176,23 @@ def test_a_bad_number_is_quoted_as_written(tmp_path: Path) -> None:
     assert hit.message.endswith("not -1"), hit
 
 
+def test_a_yml_file_in_a_folder_is_not_left_out_without_a_word(tmp_path: Path) -> None:
+    """A folder loads its *.yaml files; a team's 'team.yml' beside them was skipped in silence (its
+    overrides not applied), and a folder of only .yml files said 'no *.yaml rule files'."""
+    folder = tmp_path / "team-rules"
+    folder.mkdir()
+    write(folder, "version: 1\noverrides:\n  - {rule: said-thanks, enabled: false}\n", "team.yml")
+    found = problems([folder])
+    hit = at(found, 1, 1, "folder has no *.yaml rule files (team.yml: a folder loads *.yaml files only)")
+    assert hit.hint == "rename it team.yaml"
+    write(folder, MINIMAL, "pack.yaml")
+    ruleset = load_rules([folder])
+    assert [r.id for r in ruleset.rules] == ["said-thanks"]  # team.yml still not loaded: a warning says so
+    (warning,) = [w for w in ruleset.warnings if w.path.endswith("team.yml")]
+    assert "not loaded: a folder loads its *.yaml files only" in warning.message
+    assert warning.hint == "rename it team.yaml"
+
+
 def test_override_disables_a_rule(tmp_path: Path) -> None:
     ruleset = load_rules([write(tmp_path, MINIMAL + "overrides:\n  - {rule: said-thanks, enabled: false}\n")])
     assert ruleset.rules == () and [r.id for r in ruleset.disabled] == ["said-thanks"]

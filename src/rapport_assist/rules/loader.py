@@ -182,20 +182,26 @@ def load_rules(paths: Sequence[Path], leave_out: Collection[Loc] = ()) -> RuleSe
     """
     problems = Problems()
     files: list[Path] = []
+    # warnings about the files themselves: one that loads nothing, one a folder leaves out
+    file_warnings: list[RuleProblem] = []
     for raw in paths:
         path = Path(raw)
         if path.is_dir():
             found = sorted(p for p in path.glob("*.yaml") if p.is_file())
+            yml = sorted(p for p in path.glob("*.yml") if p.is_file())  # a folder loads *.yaml only
             if not found:
-                problems.items.append(
+                what, fix = "folder has no *.yaml rule files", "point at a folder of rule packs or at a single file"
+                if yml:
+                    what += f" ({', '.join(p.name for p in yml)}: a folder loads *.yaml files only)"
+                    fix = f"rename it {yml[0].stem}.yaml" if len(yml) == 1 else "rename them *.yaml"
+                problems.items.append(RuleProblem(str(path), 1, 1, what, fix))
+            else:
+                file_warnings += [
                     RuleProblem(
-                        str(path),
-                        1,
-                        1,
-                        "folder has no *.yaml rule files",
-                        "point at a folder of rule packs or at a single file",
+                        str(p), 1, 1, "not loaded: a folder loads its *.yaml files only", f"rename it {p.stem}.yaml"
                     )
-                )
+                    for p in yml
+                ]
             files.extend(found)
         elif path.exists():
             files.append(path)
@@ -212,7 +218,6 @@ def load_rules(paths: Sequence[Path], leave_out: Collection[Loc] = ()) -> RuleSe
     files = _unique(files)
     builder = _Builder(problems, leave_out=frozenset(leave_out))
     checked = []
-    empty: list[RuleProblem] = []
     for path in files:
         tree = read_rule_file(path, problems)
         if tree is not None:
@@ -220,7 +225,7 @@ def load_rules(paths: Sequence[Path], leave_out: Collection[Loc] = ()) -> RuleSe
         elif any(p.path == str(path) for p in problems.items):
             builder.unread.append(str(path))
         if _loads_nothing(tree) and not any(p.path == str(path) for p in problems.items):
-            empty.append(
+            file_warnings.append(
                 RuleProblem(
                     str(path),
                     1,
@@ -239,7 +244,7 @@ def load_rules(paths: Sequence[Path], leave_out: Collection[Loc] = ()) -> RuleSe
         raise _rule_error(problems.items)
     from .lint import lint
 
-    return replace(ruleset, warnings=(*empty, *lint(ruleset, builder.used_lexicons)))
+    return replace(ruleset, warnings=(*file_warnings, *lint(ruleset, builder.used_lexicons)))
 
 
 def _loads_nothing(tree: YValue | None) -> bool:
