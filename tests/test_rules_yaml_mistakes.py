@@ -296,6 +296,13 @@ MISTAKES = {
         "unsupported rule file version 9",
         "version: 1",
     ),
+    "one override naming a rule and a lexicon (was: unknown key in a lexicon override 'rule')": (
+        GOOD + "overrides:\n  - {rule: said-sorry, lexicon: sorry, add: [my bad]}\n",
+        12,
+        6,
+        "an override changes one rule or one lexicon, not both",
+        "split it in two entries",
+    ),
     "Windows line endings: lines counted as the editor shows them": (
         GOOD.replace("says: sorry}", "says: sorry").replace("\n", "\r\n"),
         10,

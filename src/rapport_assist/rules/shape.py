@@ -256,6 +256,13 @@ def describe(tp: Any, root: YValue, error: ErrorDetails, base: tuple[Step, ...] 
                 f"a rule's threshold goes under 'params' ('params: {{{key}: {value_text}}}'); "
                 f"an override's own keys are {', '.join(known)}"
             )
+        if getattr(holder, "what", "") == "a lexicon override" and key == "rule":
+            # {rule: dead-air, lexicon: hold, add: [...]}: read as a lexicon override, as 'lexicon' is in it
+            return (
+                walk.key_loc or here,
+                "an override changes one rule or one lexicon, not both: this one names a rule and a lexicon",
+                "split it in two entries, '- {rule: ID, ...}' and '- {lexicon: NAME, add: [...]}'",
+            )
         return walk.key_loc or here, f"unknown {word} {key!r}", hint
     if kind == "missing":
         key = str(path[-1])
