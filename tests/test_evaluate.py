@@ -405,6 +405,15 @@ def test_labels_of_a_rule_switched_off_or_that_gives_no_nudges_say_why_they_are_
     assert "rules explain --rule praised-thanks" in err
 
 
+def test_a_turn_both_labelled_and_a_hard_negative_is_bad_input(tmp_path, rules_file) -> None:
+    """It was scored both ways (a hit and a hard-negative false alarm at once), without a word."""
+    row = dialogue("d", [(C, "Hi."), (A, "You need to wait.")], {"you-not-we": [1]}, hard_negatives={"you-not-we": [1]})
+    path = write_jsonl(tmp_path / "d.jsonl", [row])
+    code, out, err = run("eval", str(path), "--only-rules", str(rules_file))
+    assert code == 4 and out == "", err
+    assert f"{path}:1: turn 1 is labelled for 'you-not-we' and listed in its 'hard_negatives' too" in err
+
+
 _PRAISE = """\
   - id: praised-thanks
     title: Thanked them

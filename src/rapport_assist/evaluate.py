@@ -210,6 +210,13 @@ def parse_labels(obj: Mapping[str, Any], where: str) -> Labels | None:
             for k, turns in _moment_map(obj[f], f, where).items():
                 moments[k] = tuple(sorted(set(moments.get(k, ())) | set(turns)))
     hard = _moment_map(obj[HARD_NEGATIVE_FIELD], HARD_NEGATIVE_FIELD, where) if HARD_NEGATIVE_FIELD in obj else {}
+    for moment, turns in hard.items():  # "fire here" and "must not fire here" at once: scored both ways
+        both = sorted(set(turns) & set(moments.get(moment, ())))
+        if both:
+            raise BadInput(
+                f"{where}: turn {both[0]} is labelled for '{moment}' and listed in its '{HARD_NEGATIVE_FIELD}' too",
+                "keep it in one of them: 'labels' where the nudge belongs, 'hard_negatives' where it must not fire",
+            )
     return Labels(moments, hard, where, _borderline(obj, moments, where))
 
 
