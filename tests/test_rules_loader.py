@@ -585,7 +585,9 @@ def test_byte_order_mark_is_accepted_and_bad_bytes_are_located(tmp_path: Path) -
             "- before_says: {...}",
         ),
         ("{earlier: {speaker: agent}}", 21, "earlier is missing required key 'within'", "within: {turns: 1"),
-        ("{speaker: agent, says: thanks, bogus: 1}", 42, "unknown key in when 'bogus'", "nearest of the 13"),
+        ("{speaker: agent, says: thanks, bogus: 1}", 42, "unknown key in when 'bogus'", "use one of: all, any, "),
+        # a word for 'says' that looks nothing like it: all 13 keys, not the 5 that look most alike
+        ("{speaker: agent, mentions: thanks}", 28, "unknown key in when 'mentions'", ", says, "),
     ],
 )
 def test_shape_errors_are_told_in_plain_words(tmp_path: Path, when: str, col: int, message: str, hint: str) -> None:

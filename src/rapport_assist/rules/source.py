@@ -102,7 +102,7 @@ def closest_hint(name: str, known: Iterable[str], what: str = "name") -> str:
     close = [folded[c] for c in difflib.get_close_matches(name.lower(), list(folded), n=3, cutoff=0.6)]
     if close:
         return "did you mean " + " or ".join(repr(c) for c in close) + "?"
-    if len(known) <= 8:
+    if len(known) <= 15:  # a short vocabulary (a condition's 13 keys) whole: the word meant may look nothing alike
         return "use one of: " + ", ".join(known)
 
     def score(k: str) -> float:
