@@ -193,6 +193,19 @@ def test_a_yml_file_in_a_folder_is_not_left_out_without_a_word(tmp_path: Path) -
     assert warning.hint == "rename it team.yaml"
 
 
+def test_tone_calm_says_what_to_write_instead(tmp_path: Path) -> None:
+    """rules/README's table offered 'tone: calm|tense|angry', and 'calm' was 'unknown tone'."""
+    from rapport_assist.rules import default_rules_dir
+
+    calm = MINIMAL.replace("when: {speaker: agent, says: thanks}", "when: {speaker: customer, tone: calm}")
+    found = problems([default_rules_dir(), write(tmp_path, calm.replace("thanks: [", "my-thanks: ["))])
+    hit = at(found, 10, 37, "unknown tone 'calm': every utterance is at least calm")
+    assert hit.hint.startswith("for a customer who is not upset write 'not: {tone: tense}'; else use 'angry'"), hit
+    instead = calm.replace("tone: calm}", "not: {tone: tense}}").replace("thanks: [", "my-thanks: [")
+    ruleset = load_rules([default_rules_dir(), write(tmp_path, instead, "instead.yaml")])
+    assert "said-thanks" in {r.id for r in ruleset.rules}
+
+
 def test_override_disables_a_rule(tmp_path: Path) -> None:
     ruleset = load_rules([write(tmp_path, MINIMAL + "overrides:\n  - {rule: said-thanks, enabled: false}\n")])
     assert ruleset.rules == () and [r.id for r in ruleset.disabled] == ["said-thanks"]

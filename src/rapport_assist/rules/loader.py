@@ -1454,6 +1454,15 @@ class _Builder:
                         f"unknown {ref.kind} {ref.name!r}",
                         f"{' and '.join(self.unread)} could not be read and may define it: fix that error first{close}",
                     )
+                elif (
+                    ref.kind == "tone" and ref.name == "calm"
+                ):  # rules/README's table named it (it said calm|tense|angry)
+                    self.problems.add(
+                        ref.loc,
+                        "unknown tone 'calm': every utterance is at least calm, so there is nothing to test",
+                        "for a customer who is not upset write 'not: {tone: tense}'"
+                        + ("; else use " + " or ".join(repr(t) for t in sorted(self.tones)) if self.tones else ""),
+                    )
                 else:
                     self.problems.unknown(ref.loc, ref.kind, ref.name, known[ref.kind])
         by_id = {r.id: r for r in self.rules}
