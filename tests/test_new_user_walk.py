@@ -256,6 +256,29 @@ def test_rules_diff_shows_what_a_record_rule_change_does(tmp_path: Path) -> None
     ]
 
 
+def test_rules_diff_tells_a_removed_rule_from_one_switched_off(tmp_path: Path) -> None:
+    """A team rule renamed in team-v2.yaml was '(removed or switched off)': it is removed, and a rule
+    switched off says so on its own 'enabled' line."""
+    rule = (
+        "  - id: {id}\n    title: Router\n    severity: tip\n    why: test\n"
+        "    when: {{speaker: agent, says: {{regex: 'router'}}}}\n    message: Router talk.\n"
+    )
+    old = tmp_path / "team.yaml"
+    old.write_text("version: 1\nrules:\n" + rule.format(id="router-talk"))
+    new = tmp_path / "team-v2.yaml"
+    new.write_text("version: 1\nrules:\n" + rule.format(id="router-mention"))
+    off = tmp_path / "team-off.yaml"
+    off.write_text(old.read_text() + "overrides:\n  - {rule: router-talk, enabled: false}\n")
+    call = _transcript(tmp_path / "call1.jsonl")
+    out = io.StringIO()
+    assert main(["rules", "diff", "--old", str(old), "--new", str(new), str(call)], out, io.StringIO()) == 0
+    assert "  router-talk (removed: not in the NEW rules): +0 -0" in out.getvalue(), out.getvalue()
+    assert "  router-mention (new rule): +0 -0" in out.getvalue()
+    out = io.StringIO()
+    assert main(["rules", "diff", "--old", str(old), "--new", str(off), str(call)], out, io.StringIO()) == 0
+    assert "  router-talk: +0 -0 (0 unchanged)\n    enabled: true → false (switched off)" in out.getvalue()
+
+
 def test_the_masking_helper_reports_a_broken_list_in_one_line(tmp_path: Path) -> None:
     """README: `python -m rapport_assist.privacy "some text"` shows what the list makes of a text,
     and a broken entry stops with its file and reason (exit 4). The helper printed a traceback;

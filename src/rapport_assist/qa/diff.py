@@ -275,7 +275,8 @@ def format_diff(report: DiffReport, show: int | None = 20) -> str:
         status = f" ({lex.status})" if lex.status else ""
         lines.append(f"  lexicon {lex.lexicon}{status}: " + " ".join(words[:40]) + (" ..." if len(words) > 40 else ""))
     for r in report.rules.values():
-        note = " (new rule)" if not r.in_old else " (removed or switched off)" if not r.in_new else ""
+        # a rule switched off on one side has an 'enabled' line of its own: here it is not loaded at all
+        note = " (new rule)" if not r.in_old else " (removed: not in the NEW rules)" if not r.in_new else ""
         if any(c.name == "enabled" for c in r.settings):
             note = ""  # its own line says so
         if not r.changed:
