@@ -206,6 +206,27 @@ def test_tone_calm_says_what_to_write_instead(tmp_path: Path) -> None:
     assert "said-thanks" in {r.id for r in ruleset.rules}
 
 
+_CALLS = {
+    "jsonl": b'{"speaker": "agent", "text": "Hi."}\n{"speaker": "customer", "text": "Hello."}\n',
+    "vtt": b"WEBVTT\n\n00:00.000 --> 00:01.000\n<v Agent>Hi.\n",
+    "flac": b"fLaC\x00\x00\x00\x22\xff\xfe",
+}
+
+
+@pytest.mark.parametrize("name", ["call.jsonl", "call.vtt", "call.flac"])
+def test_a_call_given_as_a_rule_file_is_named_so(tmp_path: Path, name: str) -> None:
+    """'--rules call.jsonl' (or 'rules check call.jsonl') was a YAML syntax error about 'a second
+    top-level part' on line 2, and a recording 'not UTF-8 text'."""
+    call = tmp_path / name
+    call.write_bytes(_CALLS[name.rsplit(".", 1)[1]])
+    found = problems([write(tmp_path, MINIMAL), call])
+    assert [(p.path, p.line, p.col) for p in found] == [(str(call), 1, 1)], found
+    assert found[0].message == "this is a call (a transcript or a recording), not a rule file"
+    assert "'rules explain --rule ID CALL'" in found[0].hint
+    rules_json = write(tmp_path, '{"version": 1, "overrides": [{"rule": "said-thanks", "enabled": false}]}', "t.json")
+    assert load_rules([write(tmp_path, MINIMAL), rules_json]).rules == ()  # a rule file written as JSON still loads
+
+
 def test_override_disables_a_rule(tmp_path: Path) -> None:
     ruleset = load_rules([write(tmp_path, MINIMAL + "overrides:\n  - {rule: said-thanks, enabled: false}\n")])
     assert ruleset.rules == () and [r.id for r in ruleset.disabled] == ["said-thanks"]

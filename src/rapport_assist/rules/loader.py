@@ -219,11 +219,24 @@ def load_rules(paths: Sequence[Path], leave_out: Collection[Loc] = ()) -> RuleSe
     builder = _Builder(problems, leave_out=frozenset(leave_out))
     checked = []
     for path in files:
+        before = len(problems.items)
         tree = read_rule_file(path, problems)
         if tree is not None:
             checked.append(_File(tree, shape.check(RuleFileSpec, tree, problems)))
         elif any(p.path == str(path) for p in problems.items):
             builder.unread.append(str(path))
+        if len(problems.items) > before and _is_call(path):  # a call given where rules go: say that, not YAML's words
+            del problems.items[before:]
+            problems.items.append(
+                RuleProblem(
+                    str(path),
+                    1,
+                    1,
+                    "this is a call (a transcript or a recording), not a rule file",
+                    "rule files are YAML (.yaml); a call goes where the command takes one: 'replay CALL', "
+                    "'rules explain --rule ID CALL', 'rules diff --new team.yaml CALLS...'",
+                )
+            )
         if _loads_nothing(tree) and not any(p.path == str(path) for p in problems.items):
             file_warnings.append(
                 RuleProblem(
@@ -245,6 +258,15 @@ def load_rules(paths: Sequence[Path], leave_out: Collection[Loc] = ()) -> RuleSe
     from .lint import lint
 
     return replace(ruleset, warnings=(*file_warnings, *lint(ruleset, builder.used_lexicons)))
+
+
+def _is_call(path: Path) -> bool:
+    """A transcript or a recording by its name (a .json may be a rule file written as JSON)."""
+    from ..qa.inputs import AUDIO_SUFFIXES
+    from ..transcript import ANALYTICS_SUFFIX, TRANSCRIPT_SUFFIXES
+
+    suffix = path.suffix.lower()
+    return suffix != ANALYTICS_SUFFIX and suffix in (*TRANSCRIPT_SUFFIXES, *AUDIO_SUFFIXES)
 
 
 def _loads_nothing(tree: YValue | None) -> bool:
