@@ -227,6 +227,24 @@ def test_a_call_given_as_a_rule_file_is_named_so(tmp_path: Path, name: str) -> N
     assert load_rules([write(tmp_path, MINIMAL), rules_json]).rules == ()  # a rule file written as JSON still loads
 
 
+def test_an_override_may_not_set_what_the_rule_itself_may_not(tmp_path: Path) -> None:
+    """A praise rule written with 'severity', or a record rule with 'message', is refused; the
+    same set by an override loaded and did nothing ('rules list' even showed no severity)."""
+    from rapport_assist.rules import default_rules_dir
+
+    team = write(
+        tmp_path,
+        "version: 1\noverrides:\n  - {rule: praise-warm-opening, severity: urgent, priority: 60}\n"
+        "  - {rule: promise-list, message: Log it.}\n",
+        "team.yaml",
+    )
+    found = problems([default_rules_dir(), team])
+    assert len(found) == 2, found
+    hit = at(found, 3, 43, "'praise-warm-opening' is a 'praise' rule: it writes a line of the call's summary")
+    assert "'severity' has no use" in hit.message and hit.hint == "remove 'severity' from this override"
+    at(found, 4, 35, "'promise-list' is a 'record' rule: it writes a list item, so 'message' has no use")
+
+
 def test_override_disables_a_rule(tmp_path: Path) -> None:
     ruleset = load_rules([write(tmp_path, MINIMAL + "overrides:\n  - {rule: said-thanks, enabled: false}\n")])
     assert ruleset.rules == () and [r.id for r in ruleset.disabled] == ["said-thanks"]

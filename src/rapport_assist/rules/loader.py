@@ -1447,6 +1447,17 @@ class _Builder:
 
     def apply_override(self, rule: Rule, changes: dict[str, object], number: int) -> Rule:
         changes = dict(changes)
+        # what the rule's own definition may not set, an override may not either (it would do nothing)
+        no_use = ("severity",) if rule.praise else ("message",) if rule.record is not None else ()
+        for key in no_use:
+            if key in changes:
+                kind, writes = ("praise", "a line of the call's summary") if rule.praise else ("record", "a list item")
+                self.problems.add(
+                    self.override_locs[(number, key)],
+                    f"{rule.id!r} is a '{kind}' rule: it writes {writes}, so '{key}' has no use",
+                    f"remove '{key}' from this override",
+                )
+                del changes[key]
         message = changes.get("message")
         if isinstance(message, str) and "{rewrite}" in message and not rule.rewrites:
             self.problems.add(
