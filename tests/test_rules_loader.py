@@ -245,6 +245,18 @@ def test_an_override_may_not_set_what_the_rule_itself_may_not(tmp_path: Path) ->
     at(found, 4, 35, "'promise-list' is a 'record' rule: it writes a list item, so 'message' has no use")
 
 
+def test_adding_a_phrase_the_lexicon_has_is_a_warning(tmp_path: Path) -> None:
+    """It changed nothing, in silence: the team lead believed they had added a word."""
+    pack = write(tmp_path, MINIMAL)
+    team = write(tmp_path, "version: 1\noverrides:\n  - {lexicon: thanks, add: [Thanks, cheers]}\n", "team.yaml")
+    ruleset = load_rules([pack, team])
+    assert [p.text for p in ruleset.lexicons["thanks"].phrases] == ["thank you", "thanks", "cheers"]
+    (warning,) = [w for w in ruleset.warnings if w.path == str(team)]
+    assert (warning.line, warning.col) == (3, 29)
+    assert warning.message == f"lexicon 'thanks' already has the phrase 'thanks' ({pack}:3): adding it changes nothing"
+    assert warning.hint == "take it out of 'add'"
+
+
 def test_override_disables_a_rule(tmp_path: Path) -> None:
     ruleset = load_rules([write(tmp_path, MINIMAL + "overrides:\n  - {rule: said-thanks, enabled: false}\n")])
     assert ruleset.rules == () and [r.id for r in ruleset.disabled] == ["said-thanks"]

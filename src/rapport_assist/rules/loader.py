@@ -257,7 +257,7 @@ def load_rules(paths: Sequence[Path], leave_out: Collection[Loc] = ()) -> RuleSe
         raise _rule_error(problems.items)
     from .lint import lint
 
-    return replace(ruleset, warnings=(*file_warnings, *lint(ruleset, builder.used_lexicons)))
+    return replace(ruleset, warnings=(*file_warnings, *builder.warnings, *lint(ruleset, builder.used_lexicons)))
 
 
 def _is_call(path: Path) -> bool:
@@ -425,6 +425,8 @@ class _Builder:
     # every rule id a file defines, built or not (an override of a broken rule is not "unknown")
     defined_ids: set[str] = field(default_factory=set)
     param_overrides: dict[str, dict[str, tuple[float, Loc]]] = field(default_factory=dict)
+    # warnings found while building (lint warns about the finished rule set)
+    warnings: list[RuleProblem] = field(default_factory=list)
     # (file, rule id, setting) -> where a file's override set it: one file setting it twice is a slip
     override_set_at: dict[tuple[str, str, str], Loc] = field(default_factory=dict)
     lexicon_overrides: list[tuple[str, Loc, tuple[Phrase, ...], tuple[Phrase, ...]]] = field(default_factory=list)
@@ -1538,6 +1540,19 @@ class _Builder:
                         closest_hint(phrase.text, [p.text for p in lex.phrases], "phrase"),
                     )
             gone = {p.text.lower() for p in remove}
+            there = {p.text.lower(): p for p in lex.phrases}
+            for phrase in add:  # a warning, not an error: a pack update may add the team's phrase
+                if phrase.text.lower() in there and phrase.text.lower() not in gone:
+                    self.warnings.append(
+                        RuleProblem(
+                            phrase.loc.path,
+                            phrase.loc.line,
+                            phrase.loc.col,
+                            f"lexicon {name!r} already has the phrase {there[phrase.text.lower()].text!r} "
+                            f"({there[phrase.text.lower()].loc}): adding it changes nothing",
+                            "take it out of 'add'",
+                        )
+                    )
             kept = tuple(p for p in lex.phrases if p.text.lower() not in gone)
             lexicons[name] = replace(lex, phrases=kept + tuple(p for p in add if p.text.lower() not in have))
         rules = [by_id[r.id] for r in self.rules]
