@@ -415,6 +415,29 @@ def test_explain_traces_a_rule(tmp_path: Path) -> None:
     assert "nearest of the" in err.getvalue()  # the ids most like it
 
 
+def test_explain_of_an_experimental_rule_says_agents_do_not_see_it(tmp_path: Path) -> None:
+    """The trace said FIRES and nothing else, for a rule a team file had made experimental: the
+    team lead asking why the agent saw no card got no answer."""
+    call = tmp_path / "call.jsonl"
+    call.write_text(
+        json.dumps(
+            {"speaker": "agent", "text": "I think maybe it should probably work, I guess.", "start": 0, "end": 3}
+        )
+        + "\n",
+        encoding="utf-8",
+    )
+    team = tmp_path / "team.yaml"
+    team.write_text("version: 1\noverrides:\n  - {rule: hedging, status: experimental}\n", encoding="utf-8")
+    out = io.StringIO()
+    assert main(["rules", "explain", "--rule", "hedging", "--rules", str(team), str(call)], out, io.StringIO()) == 0
+    head = out.getvalue().splitlines()[0]
+    assert head.endswith("(experimental: its nudges are logged and in reports, not shown to agents)"), head
+    assert "FIRES" in out.getvalue()
+    out = io.StringIO()
+    assert main(["rules", "explain", "--rule", "hedging", str(call)], out, io.StringIO()) == 0
+    assert "experimental" not in out.getvalue().splitlines()[0]
+
+
 def test_explain_of_a_missing_transcript_prints_no_trace_before_the_error(tmp_path: Path) -> None:
     """The error alone, exit 3 (README: input file missing), as 'replay' gives it: no trace header
     on stdout for a call that was never read."""

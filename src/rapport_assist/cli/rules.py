@@ -479,7 +479,10 @@ def _explain(args: argparse.Namespace, con: Console) -> int:
         timeline = _explain_timeline(args, con.stderr)
         items = Timeline(iter(timeline.items), TRANSCRIPT_READ_AHEAD, heard_sides(timeline.items, spec.sides))
         audio_s = timeline.audio_s
-    stdout.write(f"rule {rule.id} ({rule.source}): {rule.title}\n")
+    # an experimental rule's nudges are logged, never shown: "why did the agent not see it?"
+    experimental = rule.status == "experimental"
+    status = " (experimental: its nudges are logged and in reports, not shown to agents)" if experimental else ""
+    stdout.write(f"rule {rule.id} ({rule.source}): {rule.title}{status}\n")
     pipeline = CallPipeline(Annotator(), engine, observer=explainer, masker=masker_for(_masking(args)))
     for event in pipeline.run(items, audio_s=audio_s):
         if spec.is_transcript and isinstance(event, Status) and event.level == "warning":  # a bot's turns left out
