@@ -257,6 +257,21 @@ def test_adding_a_phrase_the_lexicon_has_is_a_warning(tmp_path: Path) -> None:
     assert warning.hint == "take it out of 'add'"
 
 
+def test_a_phrase_two_files_remove_names_the_first_removal(tmp_path: Path) -> None:
+    """The second removal was 'has no phrase 'thanks' to remove (fix: did you mean ...)', as if
+    the word was never in the lexicon: a site file had removed it already."""
+    pack = write(tmp_path, MINIMAL)
+    site = write(tmp_path, "version: 1\noverrides:\n  - {lexicon: thanks, remove: [thanks]}\n", "site.yaml")
+    team = write(tmp_path, "version: 1\noverrides:\n  - {lexicon: thanks, remove: [Thanks]}\n", "team.yaml")
+    found = problems([pack, site, team])
+    hit = at(found, 3, 32, f"lexicon 'thanks' has no phrase 'Thanks' to remove: the override at {site}:3 removed it")
+    assert hit.hint == "keep this removal in one of the two files only"
+    found = problems(
+        [pack, write(tmp_path, "version: 1\noverrides:\n  - {lexicon: thanks, remove: [thank]}\n", "t.yaml")]
+    )
+    assert "removed it already" not in found[0].message and "did you mean" in found[0].hint
+
+
 def test_override_disables_a_rule(tmp_path: Path) -> None:
     ruleset = load_rules([write(tmp_path, MINIMAL + "overrides:\n  - {rule: said-thanks, enabled: false}\n")])
     assert ruleset.rules == () and [r.id for r in ruleset.disabled] == ["said-thanks"]

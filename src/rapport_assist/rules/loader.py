@@ -1513,6 +1513,7 @@ class _Builder:
             if rule_id not in by_id and not any(r == rule_id and at.line == loc.line for r, at in reported):
                 self.unknown_rule(rule_id, loc, by_id)
         lexicons = dict(self.lexicons)
+        removed_at: dict[tuple[str, str], Loc] = {}  # (lexicon, phrase) -> the override that removed it
         for name, loc, add, remove in self.lexicon_overrides:
             lex = lexicons.get(name)
             if lex is None:
@@ -1533,13 +1534,23 @@ class _Builder:
                 continue
             have = {p.text.lower() for p in lex.phrases}
             for phrase in remove:
-                if phrase.text.lower() not in have:
+                earlier = removed_at.get((name, phrase.text.lower()))
+                if phrase.text.lower() not in have and earlier is not None:
+                    self.problems.add(
+                        phrase.loc,
+                        f"lexicon {name!r} has no phrase {phrase.text!r} to remove: the override at "
+                        f"{earlier.path}:{earlier.line} removed it already",
+                        "keep this removal in one of the two files only",
+                    )
+                elif phrase.text.lower() not in have:
                     self.problems.add(
                         phrase.loc,
                         f"lexicon {name!r} has no phrase {phrase.text!r} to remove",
                         closest_hint(phrase.text, [p.text for p in lex.phrases], "phrase"),
                     )
             gone = {p.text.lower() for p in remove}
+            for phrase in remove:
+                removed_at.setdefault((name, phrase.text.lower()), phrase.loc)
             there = {p.text.lower(): p for p in lex.phrases}
             for phrase in add:  # a warning, not an error: a pack update may add the team's phrase
                 if phrase.text.lower() in there and phrase.text.lower() not in gone:
