@@ -401,6 +401,27 @@ def test_a_rule_written_switched_off_says_how_to_switch_it_on(tmp_path: Path) ->
     assert f"the rule at {pack}:3 is written 'enabled: false'" in err and "{rule: my-off, enabled: true}" in err
 
 
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ("rules", "check", ""),
+        ("rules", "test", "--rules", ""),
+        ("rules", "diff", "--new", ""),
+        ("rules", "list", "--only-rules", " "),
+        ("replay", str(DEMO_JSONL), "--rules", ""),
+    ],
+)
+def test_an_empty_rule_path_is_refused_not_read_as_the_current_folder(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, argv: tuple[str, ...]
+) -> None:
+    # '--rules "$TEAM"' with $TEAM unset: Path('') is '.', so every *.yaml in the current folder loaded
+    (tmp_path / "stray.yaml").write_text("version: 1\noverrides:\n  - {rule: dead-air, enabled: false}\n")
+    monkeypatch.chdir(tmp_path)
+    code, out, err = run(*argv)
+    assert code == 2 and out == "", (out, err)
+    assert "an empty path (an unset variable?): name a rule file or folder" in err and "stray" not in err
+
+
 def test_rules_check_counts_the_rules_as_rules_list_does(tmp_path: Path) -> None:
     # a rule switched off is still one of the rules loaded: "N rules (1 switched off)" says so in
     # both commands, and the examples not run are those of the rules that run

@@ -33,6 +33,7 @@ from .parser import (
     RULES,
     TRANSCRIPTS,
     _block,
+    rule_path,
     _command,
     _Parser,
     _show_count,
@@ -134,7 +135,7 @@ def _add_rules_actions(rsub: argparse._SubParsersAction) -> None:
     )
     own.add_argument(
         "--old",
-        type=Path,
+        type=rule_path,
         action="append",
         default=[],
         metavar="PATH",
@@ -142,7 +143,7 @@ def _add_rules_actions(rsub: argparse._SubParsersAction) -> None:
     )
     own.add_argument(
         "--new",
-        type=Path,
+        type=rule_path,
         action="append",
         default=[],
         metavar="PATH",
