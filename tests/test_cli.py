@@ -422,6 +422,24 @@ def test_an_empty_rule_path_is_refused_not_read_as_the_current_folder(
     assert "an empty path (an unset variable?): name a rule file or folder" in err and "stray" not in err
 
 
+def test_a_team_rule_asked_for_without_its_file_says_to_give_the_file(tmp_path: Path) -> None:
+    # the likely slip behind an id like no default one: the team file was left off the command
+    call = tmp_path / "call.jsonl"
+    call.write_text(DEMO_JSONL.read_text())
+    dialogues = tmp_path / "d.jsonl"
+    dialogues.write_text('{"id": "a", "turns": [{"speaker": "agent", "text": "Hi."}]}\n')
+    for argv in (
+        ("rules", "test", "--rule", "offer-retention"),
+        ("rules", "explain", "--rule", "offer-retention", str(call)),
+        ("eval", str(dialogues), "--rule", "offer-retention"),
+    ):
+        code, _, err = run(*argv)
+        assert code == 2 and "a rule of a team file loads with that file: add '--rules FILE'" in err, (argv, err)
+        assert argv[0] != "eval" or "praise-" not in err  # eval offers no rule it refuses
+    code, _, err = run("rules", "test", "--rule", "you-not-wee")  # a close id: just that
+    assert "did you mean 'you-not-we'?" in err and "--rules FILE" not in err
+
+
 def test_rules_check_counts_the_rules_as_rules_list_does(tmp_path: Path) -> None:
     # a rule switched off is still one of the rules loaded: "N rules (1 switched off)" says so in
     # both commands, and the examples not run are those of the rules that run

@@ -836,11 +836,10 @@ def select_rules(ruleset: RuleSet, rule_ids: Sequence[str] | None = None) -> tup
                 "enable it (overrides: enabled: true) or leave it out",
             )
         else:
-            close = difflib.get_close_matches(rid, list(by_id), n=1)
-            raise UsageError(
-                f"--rule {rid}: no such rule in the loaded rule files",
-                f"did you mean {close[0]!r}?" if close else f"rules: {', '.join(by_id)}",
-            )
+            from .rules.source import unknown_rule_hint
+
+            scorable = [r for r in by_id if r not in _no_nudges(ruleset)]
+            raise UsageError(f"--rule {rid}: no such rule in the loaded rule files", unknown_rule_hint(rid, scorable))
     return tuple(chosen)
 
 

@@ -322,13 +322,13 @@ def _rules_test(args: argparse.Namespace, con: Console) -> int:
         known = {r.id for r in ruleset.rules}
         for rule_id in args.rule:
             if rule_id not in known:
-                from ..rules.source import closest_hint
+                from ..rules.source import unknown_rule_hint
 
                 if any(r.id == rule_id for r in ruleset.disabled):
                     raise UsageError(
                         f"no enabled rule {rule_id!r} (it is switched off)", _switched_off_hint(paths, rule_id)
                     )
-                raise UsageError(f"no enabled rule {rule_id!r}", closest_hint(rule_id, known, "rule id"))
+                raise UsageError(f"no enabled rule {rule_id!r}", unknown_rule_hint(rule_id, known))
     annotator = Annotator()
     results = run_examples(ruleset, annotator, only=args.rule)
     failed = [r for r in results if not r.passed]
@@ -458,12 +458,12 @@ def _explain(args: argparse.Namespace, con: Console) -> int:
     ruleset = load_rules(paths)
     ids = [r.id for r in ruleset.rules]
     if args.rule not in ids:
-        from ..rules.source import closest_hint
+        from ..rules.source import unknown_rule_hint
 
         if any(r.id == args.rule for r in ruleset.disabled):
             hint = _switched_off_hint(paths, args.rule)
             raise UsageError(f"no enabled rule {args.rule!r} (it is switched off)", hint)
-        raise UsageError(f"no enabled rule {args.rule!r}", closest_hint(args.rule, ids, "rule id"))
+        raise UsageError(f"no enabled rule {args.rule!r}", unknown_rule_hint(args.rule, ids))
     engine = RuleEngine(ruleset)
     explainer = RuleExplainer(engine, args.rule)
     rule = explainer.rule

@@ -112,6 +112,15 @@ def closest_hint(name: str, known: Iterable[str], what: str = "name") -> str:
     return f"nearest of the {len(known)}: " + ", ".join(nearest)
 
 
+def unknown_rule_hint(rule_id: str, known: Iterable[str]) -> str:
+    """For a rule id asked for on the command line: the closest ids; with none close, also the
+    likely slip, a team's own rule whose file was not given."""
+    hint = closest_hint(rule_id, known, "rule id")
+    if hint.startswith("did you mean"):
+        return hint
+    return f"{hint}; a rule of a team file loads with that file: add '--rules FILE'"
+
+
 class _Loader(yaml.SafeLoader):
     """A SafeLoader used only to compose nodes (tags are resolved, never constructed).
 
