@@ -432,6 +432,7 @@ def test_a_team_rule_asked_for_without_its_file_says_to_give_the_file(tmp_path: 
         ("rules", "test", "--rule", "offer-retention"),
         ("rules", "explain", "--rule", "offer-retention", str(call)),
         ("eval", str(dialogues), "--rule", "offer-retention"),
+        ("rules", "list", "--rule", "offer-retention"),
     ):
         code, _, err = run(*argv)
         assert code == 2 and "a rule of a team file loads with that file: add '--rules FILE'" in err, (argv, err)

@@ -24,7 +24,7 @@ from ..wording import plural
 from ..yaml_words import LINE_BREAK
 from .loader import load_rules
 from .model import Lexicon, Phrase, RegexFinder, Rule, RuleSet, TokenFinder, ToneIs
-from .source import Loc, Problems, YMap, YScalar, YSeq, YValue, closest_hint, read_rule_file
+from .source import Loc, Problems, YMap, YScalar, YSeq, YValue, closest_hint, read_rule_file, unknown_rule_hint
 from .spec import SEVERITY_WORDS
 
 SIDEBAR_SEVERITY = {level: word for word, level in SEVERITY_WORDS.items()}  # high -> urgent
@@ -325,7 +325,7 @@ def select(listing: RulesListing, rule_ids: Sequence[str] = (), tags: Sequence[s
     ids = {r.id for r in listing.rules}
     for rule_id in rule_ids:
         if rule_id not in ids:
-            raise UsageError(f"no rule {rule_id!r}", closest_hint(rule_id, ids, "rule id"))
+            raise UsageError(f"no rule {rule_id!r}", unknown_rule_hint(rule_id, ids))
     known_tags = listing.tags
     for tag in tags:
         if tag not in known_tags:
