@@ -1593,6 +1593,34 @@ def _locate(pattern: YSeq, path: tuple[object, ...]) -> Loc:
     return node.loc
 
 
+# RE2's syntax errors a hand-written pattern makes, each in plain words with its fix (the backtracking
+# hint suits only what RE2 refuses by design; these are typing slips)
+_RE2_SLIPS = (
+    ("missing )", "a '(' group is never closed", "close it with ')', or write a literal '(' as '\\('"),
+    ("unexpected )", "a ')' closes no '(' group", "delete it, or write a literal ')' as '\\)'"),
+    ("missing ]", "a '[' set is never closed", "close it with ']', or write a literal '[' as '\\['"),
+    (
+        "no argument for repetition operator",
+        "a '*', '+' or '?' with nothing before it to repeat",
+        "write a literal one with a backslash: '\\*', '\\+', '\\?'",
+    ),
+    ("bad repetition operator", "a repeat of a repeat", "keep one of them: 'a*', not 'a**'"),
+    (
+        "invalid repetition size",
+        "a {n} or {min,max} count RE2 cannot take (min above max, or over 1000 in all)",
+        "use smaller repeat counts, the smaller number first ({1,20}), or a lexicon of phrases",
+    ),
+)
+
+
+def _re2_slip(text: str) -> tuple[str, str] | None:
+    """RE2's error for a typing slip, in plain words with its fix (RE2's own words kept in brackets)."""
+    for start, what, fix in _RE2_SLIPS:
+        if text.startswith(start):
+            return f"{what} (RE2: {text})", fix
+    return None
+
+
 def regex_problem(pattern: str, ignore_case: bool) -> tuple[str, str] | None:
     """Why a team lead's regex is refused, with a fix; None when it is fine.
 
@@ -1610,6 +1638,9 @@ def regex_problem(pattern: str, ignore_case: bool) -> tuple[str, str] | None:
     except ValueError as exc:
         hint = "write an RE2 pattern (no backreferences like \\1, no lookarounds like (?=...))"
         text = str(exc)
+        slip = _re2_slip(text)
+        if slip:
+            return slip
         if "repetition" in text or "too big" in text or "pattern too large" in text:
             hint = "use smaller repeat counts ({1,20}) or a lexicon of phrases"
         return text, hint
@@ -1643,6 +1674,9 @@ def token_regex_problem(pattern: object) -> tuple[str, str, tuple[object, ...]] 
             )
             if "repetition" in text or "too big" in text or "pattern too large" in text:
                 hint = "use smaller repeat counts ({1,20}) or IN with a list of words"
+            slip = _re2_slip(text)
+            if slip:
+                text, hint = slip
             return f"REGEX {value!r}: {text}", hint, path
     return None
 
