@@ -303,6 +303,20 @@ MISTAKES = {
         "an override changes one rule or one lexicon, not both",
         "split it in two entries",
     ),
+    "an override that is only a rule's name (was: must be <rule override> or <lexicon override>)": (
+        GOOD + "overrides:\n  - said-sorry\n",
+        12,
+        5,
+        "an override must be a mapping (key: value lines), not 'said-sorry'",
+        "'- {rule: dead-air, enabled: false}'",
+    ),
+    "one override for two rules (was: rule must be text, fix: quote it)": (
+        GOOD + "overrides:\n  - {rule: [said-sorry, other], enabled: false}\n",
+        12,
+        12,
+        "'rule:' names one rule, not a list: an override changes one rule",
+        "one override per rule",
+    ),
     "Windows line endings: lines counted as the editor shows them": (
         GOOD.replace("says: sorry}", "says: sorry").replace("\n", "\r\n"),
         10,

@@ -288,11 +288,25 @@ def describe(tp: Any, root: YValue, error: ErrorDetails, base: tuple[Step, ...] 
             f"{name} must be text, not a mapping: {pair!r} reads as 'key: value' because of the ': '",
             f'put it in quotes: "{pair}"',
         )
+    if kind == "string_type" and isinstance(value, list) and full[-1] in ("rule", "lexicon") and full[0] == "overrides":
+        # {rule: [dead-air, jargon], enabled: false}: one override changes one rule (or lexicon)
+        key = str(full[-1])
+        return (
+            here,
+            f"'{key}:' names one {key}, not a list: an override changes one {key}",
+            f"write one override per {key}, each on a '- {{{key}: NAME, ...}}' line of its own",
+        )
     if kind in _EXPECTED:
         must, fix = _EXPECTED[kind]
         return here, f"{name} must be {must}, not {_shown(walk.node, value)}", fix
     if kind == "union_tag_invalid":
         tags = [_tag_of(a) for a in get_args(_bare(walk.types[-1]))]
+        if spec.RULE_OVERRIDE in tags:  # '- dead-air' under overrides: the rule named, nothing said
+            return (
+                here,
+                f"an override must be a mapping (key: value lines), not {_shown(walk.node, value)}",
+                "write e.g. '- {rule: dead-air, enabled: false}' or '- {lexicon: jargon, add: [VLAN]}'",
+            )
         words = [SHAPE_WORDS.get(t, t) for t in tags if t is not None]
         if spec.PATTERNS in tags:
             words = ["a list of token specs"]
