@@ -317,6 +317,13 @@ MISTAKES = {
         "'rule:' names one rule, not a list: an override changes one rule",
         "one override per rule",
     ),
+    "a number where a condition takes a mapping (was: fix: indent its keys under it)": (
+        GOOD.replace("says: sorry}", "says: sorry, min_length: 5}"),
+        10,
+        53,
+        "when.min_length must be a mapping (key: value lines), not 5",
+        "write e.g. 'min_length: {words: 35, seconds: 12}'",
+    ),
     "Windows line endings: lines counted as the editor shows them": (
         GOOD.replace("says: sorry}", "says: sorry").replace("\n", "\r\n"),
         10,

@@ -46,6 +46,14 @@ _EXPECTED = {  # pydantic error type -> (what the value must be, fix)
     "model_attributes_type": ("a mapping (key: value lines)", "indent its keys under it"),
     "list_type": ("a list", "write each item on a '- ' line"),
 }
+# a condition written as a bare value where it takes a mapping: an example of the mapping
+_MAPPING_EXAMPLES = {
+    "min_length": "{words: 35, seconds: 12}",
+    "earlier": "{within: {turns: 4}, count: 2, says: NAME}",
+    "within": "{turns: 1, seconds: 20}",
+    "reflects": "{min_shared: 2}",
+    "event": "{kind: dead_air, min_s: 8}",
+}
 _SHAPE_HINTS = {
     spec.TEXT: 'write text, quoted if it has special characters: "..."',
     spec.NUMBER: "write a number like 20 or 2.5",
@@ -298,6 +306,8 @@ def describe(tp: Any, root: YValue, error: ErrorDetails, base: tuple[Step, ...] 
         )
     if kind in _EXPECTED:
         must, fix = _EXPECTED[kind]
+        if kind in ("dict_type", "model_type", "model_attributes_type") and full and full[-1] in _MAPPING_EXAMPLES:
+            fix = f"write e.g. '{full[-1]}: {_MAPPING_EXAMPLES[str(full[-1])]}'"  # 'min_length: 5': what it takes
         return here, f"{name} must be {must}, not {_shown(walk.node, value)}", fix
     if kind == "union_tag_invalid":
         tags = [_tag_of(a) for a in get_args(_bare(walk.types[-1]))]
