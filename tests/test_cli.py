@@ -375,6 +375,86 @@ def test_rules_check_checks_a_team_file_against_the_defaults(tmp_path: Path) -> 
     assert code == 5 and "no rules are loaded" in err and "without --only-rules" in err
 
 
+def test_a_lexicon_override_checked_alone_says_to_check_it_on_the_defaults(tmp_path: Path) -> None:
+    # as for a rule override: a file with lexicons of its own, loaded alone, is told to check its
+    # override on top of the default packs, not offered its own lexicons as what it meant
+    team = tmp_path / "team.yaml"
+    team.write_text(
+        "version: 1\noverrides:\n  - {lexicon: jargon, add: [VLAN]}\n"
+        "lexicons:\n  cancel-intent: [cancel my]\nrules: []\n"
+    )
+    code, _, err = run("rules", "check", "--only-rules", str(team))
+    assert code == 5, err
+    assert f"{team}:3:15: unknown lexicon 'jargon': the only lexicons loaded are this file's own" in err, err
+    assert "without --only-rules" in err and "cancel-intent" not in err
+    assert run("rules", "check", str(team))[0] == 0  # on top of the defaults it loads
+
+
+def test_a_rule_written_switched_off_says_how_to_switch_it_on(tmp_path: Path) -> None:
+    pack = tmp_path / "pack.yaml"
+    pack.write_text(
+        "version: 1\nrules:\n  - id: my-off\n    title: T\n    severity: tip\n    why: W\n    message: M\n"
+        "    enabled: false\n    when: {speaker: agent}\n"
+    )
+    code, _, err = run("rules", "test", str(pack), "--rule", "my-off")
+    assert code == 2 and "no enabled rule 'my-off' (it is switched off)" in err, err
+    assert f"the rule at {pack}:3 is written 'enabled: false'" in err and "{rule: my-off, enabled: true}" in err
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ("rules", "check", ""),
+        ("rules", "test", "--rules", ""),
+        ("rules", "diff", "--new", ""),
+        ("rules", "list", "--only-rules", " "),
+        ("replay", str(DEMO_JSONL), "--rules", ""),
+    ],
+)
+def test_an_empty_rule_path_is_refused_not_read_as_the_current_folder(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, argv: tuple[str, ...]
+) -> None:
+    # '--rules "$TEAM"' with $TEAM unset: Path('') is '.', so every *.yaml in the current folder loaded
+    (tmp_path / "stray.yaml").write_text("version: 1\noverrides:\n  - {rule: dead-air, enabled: false}\n")
+    monkeypatch.chdir(tmp_path)
+    code, out, err = run(*argv)
+    assert code == 2 and out == "", (out, err)
+    assert "an empty path (an unset variable?): name a rule file or folder" in err and "stray" not in err
+
+
+def test_a_team_rule_asked_for_without_its_file_says_to_give_the_file(tmp_path: Path) -> None:
+    # the likely slip behind an id like no default one: the team file was left off the command
+    call = tmp_path / "call.jsonl"
+    call.write_text(DEMO_JSONL.read_text())
+    dialogues = tmp_path / "d.jsonl"
+    dialogues.write_text('{"id": "a", "turns": [{"speaker": "agent", "text": "Hi."}]}\n')
+    for argv in (
+        ("rules", "test", "--rule", "offer-retention"),
+        ("rules", "explain", "--rule", "offer-retention", str(call)),
+        ("eval", str(dialogues), "--rule", "offer-retention"),
+        ("rules", "list", "--rule", "offer-retention"),
+    ):
+        code, _, err = run(*argv)
+        assert code == 2 and "a rule of a team file loads with that file: add '--rules FILE'" in err, (argv, err)
+        assert argv[0] != "eval" or "praise-" not in err  # eval offers no rule it refuses
+    code, _, err = run("rules", "test", "--rule", "you-not-wee")  # a close id: just that
+    assert "did you mean 'you-not-we'?" in err and "--rules FILE" not in err
+
+
+def test_rules_check_counts_the_rules_as_rules_list_does(tmp_path: Path) -> None:
+    # a rule switched off is still one of the rules loaded: "N rules (1 switched off)" says so in
+    # both commands, and the examples not run are those of the rules that run
+    team = tmp_path / "team.yaml"
+    team.write_text("version: 1\noverrides:\n  - {rule: pace-mismatch, enabled: false}\n")
+    code, listed, err = run("rules", "list", str(team))
+    assert code == 0, err
+    total = listed.rstrip().splitlines()[-1].split(" from ")[0]
+    assert total.endswith(" rules (1 switched off)"), total
+    code, out, err = run("rules", "check", str(team))
+    assert code == 0, err
+    assert out.startswith(f"ok: {total} loaded from "), (out, total)
+
+
 def test_a_full_copy_given_with_rules_says_to_use_only_rules(tmp_path: Path) -> None:
     from rapport_assist.rules import default_rules_dir
 

@@ -379,6 +379,51 @@ def test_cli_text_report_and_options(tmp_path, rules_file) -> None:
     assert code == 2 and "did you mean 'you-not-we'" in err
 
 
+def test_labels_of_a_rule_switched_off_or_that_gives_no_nudges_say_why_they_are_not_scored(
+    tmp_path, rules_file
+) -> None:
+    """A label naming a loaded rule is not "no loaded rule" (that reads as a typo): a rule the team
+    file switched off, or a praise or record rule (no nudges to score), is named with the reason;
+    asking for such a rule with --rule is refused, not scored as if it never fired."""
+    extra = RULES.replace("rules:\n", "rules:\n" + _PRAISE)
+    rules = tmp_path / "rules.yaml"
+    rules.write_text(extra + "overrides:\n  - {rule: promise-no-time, enabled: false}\n", encoding="utf-8")
+    labels = {"you-not-we": [1], "promise-no-time": [1], "praised-thanks": [1], "you-not-wee": [1]}
+    path = write_jsonl(tmp_path / "d.jsonl", [dialogue("d", [(C, "Hi."), (A, "Thanks, you need to wait.")], labels)])
+    code, out, err = run("eval", str(path), "--only-rules", str(rules))
+    assert code == 0, err
+    warned = " ".join(out.splitlines())  # the warnings wrap at 100 columns
+    assert "no loaded rule, not scored: you-not-wee (1 turn; did you mean 'you-not-we'?)" in warned, out
+    assert "labelled moment promise-no-time (1 turn) not scored: switched off in the rule files" in warned, out
+    assert "labelled moment praised-thanks (1 turn) not scored: a praise rule, which gives no nudges" in warned, out
+    code, out, err = run("eval", str(path), "--only-rules", str(rules), "--format", "json")
+    report = json.loads(out)
+    assert report["labels_without_rule"] == {"praised-thanks": 1, "promise-no-time": 1, "you-not-wee": 1}
+    assert set(report["labels_unscored_why"]) == {"praised-thanks", "promise-no-time"}
+    code, out, err = run("eval", str(path), "--only-rules", str(rules), "--rule", "praised-thanks")
+    assert code == 2 and out == "" and "--rule praised-thanks: a praise rule, which gives no nudges" in err
+    assert "rules explain --rule praised-thanks" in err
+
+
+def test_a_turn_both_labelled_and_a_hard_negative_is_bad_input(tmp_path, rules_file) -> None:
+    """It was scored both ways (a hit and a hard-negative false alarm at once), without a word."""
+    row = dialogue("d", [(C, "Hi."), (A, "You need to wait.")], {"you-not-we": [1]}, hard_negatives={"you-not-we": [1]})
+    path = write_jsonl(tmp_path / "d.jsonl", [row])
+    code, out, err = run("eval", str(path), "--only-rules", str(rules_file))
+    assert code == 4 and out == "", err
+    assert f"{path}:1: turn 1 is labelled for 'you-not-we' and listed in its 'hard_negatives' too" in err
+
+
+_PRAISE = """\
+  - id: praised-thanks
+    title: Thanked them
+    praise: true
+    why: Thanks build rapport.
+    when: {speaker: agent, says: {regex: thanks}}
+    message: You thanked them.
+"""
+
+
 def test_cli_default_rules_count_you_need_to_restart_the_router(tmp_path) -> None:
     path = write_jsonl(tmp_path / "d.jsonl", [LABELLED[0]])
     code, out, err = run("eval", str(path), "--rule", "you-not-we", "--format", "json")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import errno
 import io
+import json
 from pathlib import Path
 
 import pytest
@@ -224,6 +225,58 @@ def test_rules_diff_shows_what_a_praise_rule_change_does(tmp_path: Path) -> None
     text = out.getvalue()
     assert "praise-warm-opening: +0 -1 (0 unchanged)" in text, text
     assert "- call1 @" in text and "praise: You opened warmly" in text, text
+
+
+def test_rules_diff_shows_what_a_record_rule_change_does(tmp_path: Path) -> None:
+    """Switching off promise-list (or changing its lexicon) printed '+0 -0 (0 unchanged)' and
+    'no change: promise-list (0)' while the call summary lost its promises to log: the diff
+    compared nudges and praise only. The items a record rule puts on its list are listed too."""
+    call = tmp_path / "call1.jsonl"
+    call.write_text(
+        '{"speaker": "customer", "text": "My router is broken.", "start": 0.0, "end": 2.0}\n'
+        '{"speaker": "agent", "text": "Someone will call you back.", "start": 2.5, "end": 4.0}\n'
+        '{"speaker": "agent", "text": "I will email you the receipt by Friday.", "start": 4.5, "end": 6.5}\n',
+        encoding="utf-8",
+    )
+    team = tmp_path / "team.yaml"
+    team.write_text("version: 1\noverrides:\n  - {rule: promise-list, enabled: false}\n")
+    out = io.StringIO()
+    code = main(["rules", "diff", "--new", str(team), str(call)], out, io.StringIO())
+    assert code == 0
+    text = out.getvalue()
+    assert "promise-list: +0 -2 (0 unchanged)" in text, text
+    assert "- call1 @0:04.0 #1: promises list: agent said “Someone will call you back” (no time given)" in text, text
+    assert "#2: promises list: agent said “I will email you the receipt by Friday” (by Friday)" in text, text
+    out = io.StringIO()
+    assert main(["rules", "diff", "--new", str(team), str(call), "--format", "json"], out, io.StringIO()) == 0
+    gone = json.loads(out.getvalue())["rules"]["promise-list"]["disappeared"]
+    assert [(g["type"], g["list"], g["utterance_index"]) for g in gone] == [
+        ("record", "promises", 1),
+        ("record", "promises", 2),
+    ]
+
+
+def test_rules_diff_tells_a_removed_rule_from_one_switched_off(tmp_path: Path) -> None:
+    """A team rule renamed in team-v2.yaml was '(removed or switched off)': it is removed, and a rule
+    switched off says so on its own 'enabled' line."""
+    rule = (
+        "  - id: {id}\n    title: Router\n    severity: tip\n    why: test\n"
+        "    when: {{speaker: agent, says: {{regex: 'router'}}}}\n    message: Router talk.\n"
+    )
+    old = tmp_path / "team.yaml"
+    old.write_text("version: 1\nrules:\n" + rule.format(id="router-talk"))
+    new = tmp_path / "team-v2.yaml"
+    new.write_text("version: 1\nrules:\n" + rule.format(id="router-mention"))
+    off = tmp_path / "team-off.yaml"
+    off.write_text(old.read_text() + "overrides:\n  - {rule: router-talk, enabled: false}\n")
+    call = _transcript(tmp_path / "call1.jsonl")
+    out = io.StringIO()
+    assert main(["rules", "diff", "--old", str(old), "--new", str(new), str(call)], out, io.StringIO()) == 0
+    assert "  router-talk (removed: not in the NEW rules): +0 -0" in out.getvalue(), out.getvalue()
+    assert "  router-mention (new rule): +0 -0" in out.getvalue()
+    out = io.StringIO()
+    assert main(["rules", "diff", "--old", str(old), "--new", str(off), str(call)], out, io.StringIO()) == 0
+    assert "  router-talk: +0 -0 (0 unchanged)\n    enabled: true → false (switched off)" in out.getvalue()
 
 
 def test_the_masking_helper_reports_a_broken_list_in_one_line(tmp_path: Path) -> None:
@@ -666,7 +719,9 @@ def test_the_team_leads_walk_through_rules_check_test_explain_and_diff(tmp_path:
         assert code == ExitStatus.USAGE and "did you mean 'offer-retention'?" in err, err
         assert "rules check" not in err and "warm-opening-missing" not in err  # no list of every id
         code, _, err = run("rules", *command, "--rules", str(team), "--rule", "pace-mismatch")
-        assert "(it is switched off)" in err and "enabled: false" in err and "nearest" not in err, err
+        assert "(it is switched off)" in err and "nearest" not in err, err
+        # the line that switches it off, not "a rule file given": the team lead knows where to look
+        assert f"the override at {team}:3 switches it off: take that line out" in err, err
 
     code, _, err = run("rules", "explain", "offer-retention", str(call), "--rules", str(team))
     assert code == ExitStatus.USAGE

@@ -133,6 +133,23 @@ def test_bad_token_pattern_points_at_the_key(tmp_path: Path) -> None:
     assert "LOWRE" in problem.message
     line = (HEAD + text).splitlines()[problem.line - 1]
     assert line[problem.col - 1 :].startswith("LOWRE")
+    # in plain words, with the key meant: not pydantic's "0 -> LOWRE: Extra inputs are not permitted"
+    assert problem.message == "token pattern: unknown key 'LOWRE'" and problem.hint.startswith("did you mean 'LOWER'")
+
+
+def test_a_bad_key_inside_a_token_value_is_told_without_spacys_model_names(tmp_path: Path) -> None:
+    text = rule("""\
+        when:
+          says:
+            tokens: [[{LOWER: {INN: [you, ya]}}, {LENGTH: {">==": 3}}]]
+        """)
+    with pytest.raises(RuleError) as exc:
+        load(tmp_path, text)
+    (problem,) = exc.value.errors  # type: ignore[attr-defined]
+    assert problem.message == "token pattern: unknown key 'INN'" and problem.hint == "did you mean 'IN'?", problem
+    assert "TokenPattern" not in str(problem)
+    line = (HEAD + text).splitlines()[problem.line - 1]
+    assert line[problem.col - 1 :].startswith("INN")
 
 
 def test_subject_of_obligation(tmp_path: Path, annotator: Annotator) -> None:
@@ -399,6 +416,38 @@ def test_explain_traces_a_rule(tmp_path: Path) -> None:
     err = io.StringIO()
     assert main(["rules", "explain", "--rule", "no-such", str(transcript)], io.StringIO(), err) == 2
     assert "nearest of the" in err.getvalue()  # the ids most like it
+
+
+def test_explain_of_an_experimental_rule_says_agents_do_not_see_it(tmp_path: Path) -> None:
+    """The trace said FIRES and nothing else, for a rule a team file had made experimental: the
+    team lead asking why the agent saw no card got no answer."""
+    call = tmp_path / "call.jsonl"
+    call.write_text(
+        json.dumps(
+            {"speaker": "agent", "text": "I think maybe it should probably work, I guess.", "start": 0, "end": 3}
+        )
+        + "\n",
+        encoding="utf-8",
+    )
+    team = tmp_path / "team.yaml"
+    team.write_text("version: 1\noverrides:\n  - {rule: hedging, status: experimental}\n", encoding="utf-8")
+    out = io.StringIO()
+    assert main(["rules", "explain", "--rule", "hedging", "--rules", str(team), str(call)], out, io.StringIO()) == 0
+    head = out.getvalue().splitlines()[0]
+    assert head.endswith("(experimental: its nudges are logged and in reports, not shown to agents)"), head
+    assert "FIRES" in out.getvalue()
+    out = io.StringIO()
+    assert main(["rules", "explain", "--rule", "hedging", str(call)], out, io.StringIO()) == 0
+    assert "experimental" not in out.getvalue().splitlines()[0]
+
+
+def test_explain_of_a_missing_transcript_prints_no_trace_before_the_error(tmp_path: Path) -> None:
+    """The error alone, exit 3 (README: input file missing), as 'replay' gives it: no trace header
+    on stdout for a call that was never read."""
+    for missing in (tmp_path / "nope.jsonl", tmp_path / "call.txt"):
+        out, err = io.StringIO(), io.StringIO()
+        assert main(["rules", "explain", "--rule", "dead-air", str(missing)], out, err) == 3
+        assert out.getvalue() == "" and f"no such file: {missing}" in err.getvalue()
 
 
 # ---------------------------------------------------------------- what annotation runs

@@ -105,7 +105,7 @@ def test_an_override_shows_the_new_value_marked_with_its_line(team: Path) -> Non
     block = out.split("dead-air: ")[1].split("\n    params: ")[1].split("\n")[0]
     assert block == f"silence_s=12 [set at {team}:6; was 8]"
     assert f"urgent [set at {team}:5; was nudge]" in out
-    assert f"OFF [set at {team}:3; was yes]" in out
+    assert f"OFF [set at {team}:3; was on]" in out  # the line's own words, not 'was yes'
     assert f"experimental [set at {team}:7; was stable]" in out and f"priority 20 [set at {team}:7; was 25]" in out
     assert f"lexicon jargon: phrases added or removed at {team}:8" in out
     assert f'\n    message: Plain words, please. [set at {team}:9; was "Say it in plain words' in out

@@ -123,6 +123,155 @@ def test_unknown_rule_suggests_a_rule_that_has_errors_of_its_own(tmp_path: Path)
     at(found, 4, 34, "has no params")
 
 
+def test_an_override_that_changes_nothing_is_an_error(tmp_path: Path) -> None:
+    """As a lexicon override without 'add' or 'remove' is: the team lead forgot what to change."""
+    for entry in ("{rule: said-thanks}", "{rule: said-thanks, params: {}}"):
+        found = problems(write(tmp_path, MINIMAL + f"overrides:\n  - {entry}\n"))
+        hit = at(found, 12, 5, "this override of 'said-thanks' changes nothing")
+        assert "enabled: false" in hit.hint and "rules list --rule said-thanks" in hit.hint
+
+
+def test_one_file_setting_a_rule_twice_is_an_error(tmp_path: Path) -> None:
+    """Two entries of one file that set the same thing would silently keep the last: say so at the
+    second. Two files may: the later one layers on the earlier (a site file, then a team's)."""
+    pack = MINIMAL.replace("    severity: low\n", "    severity: low\n    params: {n: 2}\n")
+    twice = (
+        "overrides:\n"
+        "  - {rule: said-thanks, enabled: false}\n"
+        "  - {rule: said-thanks, enabled: true, priority: 60}\n"
+        "  - {rule: said-thanks, params: {n: 3}}\n"
+        "  - {rule: said-thanks, params: {n: 4}}\n"
+    )
+    found = problems(write(tmp_path, pack + twice))
+    assert [(p.line, p.col) for p in found if "twice" in p.message] == [(14, 25), (16, 34)], found
+    at(found, 14, 25, "'said-thanks': enabled is set twice in this file (first at line 13)")
+    at(found, 16, 34, "'said-thanks': param n is set twice in this file (first at line 15)")
+    base = write(tmp_path, MINIMAL)
+    site = write(tmp_path, "version: 1\noverrides:\n  - {rule: said-thanks, enabled: false}\n", "site.yaml")
+    team = write(tmp_path, "version: 1\noverrides:\n  - {rule: said-thanks, enabled: true}\n", "team.yaml")
+    assert [r.id for r in load_rules([base, site, team]).rules] == ["said-thanks"]
+
+
+@pytest.mark.parametrize("text", ["", "# the team's changes, to come\n", "version: 1\n", "version: 1\nrules: []\n"])
+def test_a_file_that_loads_nothing_is_a_warning(tmp_path: Path, text: str) -> None:
+    """A team file saved empty used to load as 'ok' with the defaults alone, as if it applied."""
+    pack = write(tmp_path, MINIMAL)
+    team = write(tmp_path, text, "team.yaml")
+    ruleset = load_rules([pack, team])
+    assert [r.id for r in ruleset.rules] == ["said-thanks"]
+    (warning,) = [w for w in ruleset.warnings if w.path == str(team)]
+    assert (warning.line, warning.col) == (1, 1) and "this rule file is empty" in warning.message
+    assert "'overrides:'" in warning.hint
+    assert not [w for w in load_rules([pack]).warnings if "empty" in w.message]
+
+
+def test_a_bad_number_is_quoted_as_written(tmp_path: Path) -> None:
+    """'-1', not '-1.0' (the model had made it a float): the team lead looks for what they wrote."""
+    text = MINIMAL.replace(
+        "when: {speaker: agent, says: thanks}",
+        "when: {speaker: customer}\n    expect: {speaker: agent, says: thanks, within: {seconds: -1}}",
+    )
+    found = problems(write(tmp_path, text))
+    hit = at(found, 11, 62, "expect.within.seconds must be a number >= 0, not -1")
+    assert hit.message.endswith("not -1"), hit
+
+
+def test_a_yml_file_in_a_folder_is_not_left_out_without_a_word(tmp_path: Path) -> None:
+    """A folder loads its *.yaml files; a team's 'team.yml' beside them was skipped in silence (its
+    overrides not applied), and a folder of only .yml files said 'no *.yaml rule files'."""
+    folder = tmp_path / "team-rules"
+    folder.mkdir()
+    write(folder, "version: 1\noverrides:\n  - {rule: said-thanks, enabled: false}\n", "team.yml")
+    found = problems([folder])
+    hit = at(found, 1, 1, "folder has no *.yaml rule files (team.yml: a folder loads *.yaml files only)")
+    assert hit.hint == "rename it team.yaml"
+    write(folder, MINIMAL, "pack.yaml")
+    ruleset = load_rules([folder])
+    assert [r.id for r in ruleset.rules] == ["said-thanks"]  # team.yml still not loaded: a warning says so
+    (warning,) = [w for w in ruleset.warnings if w.path.endswith("team.yml")]
+    assert "not loaded: a folder loads its *.yaml files only" in warning.message
+    assert warning.hint == "rename it team.yaml"
+
+
+def test_tone_calm_says_what_to_write_instead(tmp_path: Path) -> None:
+    """rules/README's table offered 'tone: calm|tense|angry', and 'calm' was 'unknown tone'."""
+    from rapport_assist.rules import default_rules_dir
+
+    calm = MINIMAL.replace("when: {speaker: agent, says: thanks}", "when: {speaker: customer, tone: calm}")
+    found = problems([default_rules_dir(), write(tmp_path, calm.replace("thanks: [", "my-thanks: ["))])
+    hit = at(found, 10, 37, "unknown tone 'calm': every utterance is at least calm")
+    assert hit.hint.startswith("for a customer who is not upset write 'not: {tone: tense}'; else use 'angry'"), hit
+    instead = calm.replace("tone: calm}", "not: {tone: tense}}").replace("thanks: [", "my-thanks: [")
+    ruleset = load_rules([default_rules_dir(), write(tmp_path, instead, "instead.yaml")])
+    assert "said-thanks" in {r.id for r in ruleset.rules}
+
+
+_CALLS = {
+    "jsonl": b'{"speaker": "agent", "text": "Hi."}\n{"speaker": "customer", "text": "Hello."}\n',
+    "vtt": b"WEBVTT\n\n00:00.000 --> 00:01.000\n<v Agent>Hi.\n",
+    "flac": b"fLaC\x00\x00\x00\x22\xff\xfe",
+}
+
+
+@pytest.mark.parametrize("name", ["call.jsonl", "call.vtt", "call.flac"])
+def test_a_call_given_as_a_rule_file_is_named_so(tmp_path: Path, name: str) -> None:
+    """'--rules call.jsonl' (or 'rules check call.jsonl') was a YAML syntax error about 'a second
+    top-level part' on line 2, and a recording 'not UTF-8 text'."""
+    call = tmp_path / name
+    call.write_bytes(_CALLS[name.rsplit(".", 1)[1]])
+    found = problems([write(tmp_path, MINIMAL), call])
+    assert [(p.path, p.line, p.col) for p in found] == [(str(call), 1, 1)], found
+    assert found[0].message == "this is a call (a transcript or a recording), not a rule file"
+    assert "'rules explain --rule ID CALL'" in found[0].hint
+    rules_json = write(tmp_path, '{"version": 1, "overrides": [{"rule": "said-thanks", "enabled": false}]}', "t.json")
+    assert load_rules([write(tmp_path, MINIMAL), rules_json]).rules == ()  # a rule file written as JSON still loads
+
+
+def test_an_override_may_not_set_what_the_rule_itself_may_not(tmp_path: Path) -> None:
+    """A praise rule written with 'severity', or a record rule with 'message', is refused; the
+    same set by an override loaded and did nothing ('rules list' even showed no severity)."""
+    from rapport_assist.rules import default_rules_dir
+
+    team = write(
+        tmp_path,
+        "version: 1\noverrides:\n  - {rule: praise-warm-opening, severity: urgent, priority: 60}\n"
+        "  - {rule: promise-list, message: Log it.}\n",
+        "team.yaml",
+    )
+    found = problems([default_rules_dir(), team])
+    assert len(found) == 2, found
+    hit = at(found, 3, 43, "'praise-warm-opening' is a 'praise' rule: it writes a line of the call's summary")
+    assert "'severity' has no use" in hit.message and hit.hint == "remove 'severity' from this override"
+    at(found, 4, 35, "'promise-list' is a 'record' rule: it writes a list item, so 'message' has no use")
+
+
+def test_adding_a_phrase_the_lexicon_has_is_a_warning(tmp_path: Path) -> None:
+    """It changed nothing, in silence: the team lead believed they had added a word."""
+    pack = write(tmp_path, MINIMAL)
+    team = write(tmp_path, "version: 1\noverrides:\n  - {lexicon: thanks, add: [Thanks, cheers]}\n", "team.yaml")
+    ruleset = load_rules([pack, team])
+    assert [p.text for p in ruleset.lexicons["thanks"].phrases] == ["thank you", "thanks", "cheers"]
+    (warning,) = [w for w in ruleset.warnings if w.path == str(team)]
+    assert (warning.line, warning.col) == (3, 29)
+    assert warning.message == f"lexicon 'thanks' already has the phrase 'thanks' ({pack}:3): adding it changes nothing"
+    assert warning.hint == "take it out of 'add'"
+
+
+def test_a_phrase_two_files_remove_names_the_first_removal(tmp_path: Path) -> None:
+    """The second removal was 'has no phrase 'thanks' to remove (fix: did you mean ...)', as if
+    the word was never in the lexicon: a site file had removed it already."""
+    pack = write(tmp_path, MINIMAL)
+    site = write(tmp_path, "version: 1\noverrides:\n  - {lexicon: thanks, remove: [thanks]}\n", "site.yaml")
+    team = write(tmp_path, "version: 1\noverrides:\n  - {lexicon: thanks, remove: [Thanks]}\n", "team.yaml")
+    found = problems([pack, site, team])
+    hit = at(found, 3, 32, f"lexicon 'thanks' has no phrase 'Thanks' to remove: the override at {site}:3 removed it")
+    assert hit.hint == "keep this removal in one of the two files only"
+    found = problems(
+        [pack, write(tmp_path, "version: 1\noverrides:\n  - {lexicon: thanks, remove: [thank]}\n", "t.yaml")]
+    )
+    assert "removed it already" not in found[0].message and "did you mean" in found[0].hint
+
+
 def test_override_disables_a_rule(tmp_path: Path) -> None:
     ruleset = load_rules([write(tmp_path, MINIMAL + "overrides:\n  - {rule: said-thanks, enabled: false}\n")])
     assert ruleset.rules == () and [r.id for r in ruleset.disabled] == ["said-thanks"]
@@ -531,7 +680,9 @@ def test_byte_order_mark_is_accepted_and_bad_bytes_are_located(tmp_path: Path) -
             "- before_says: {...}",
         ),
         ("{earlier: {speaker: agent}}", 21, "earlier is missing required key 'within'", "within: {turns: 1"),
-        ("{speaker: agent, says: thanks, bogus: 1}", 42, "unknown key in when 'bogus'", "nearest of the 13"),
+        ("{speaker: agent, says: thanks, bogus: 1}", 42, "unknown key in when 'bogus'", "use one of: all, any, "),
+        # a word for 'says' that looks nothing like it: all 13 keys, not the 5 that look most alike
+        ("{speaker: agent, mentions: thanks}", 28, "unknown key in when 'mentions'", ", says, "),
     ],
 )
 def test_shape_errors_are_told_in_plain_words(tmp_path: Path, when: str, col: int, message: str, hint: str) -> None:
@@ -594,4 +745,16 @@ def test_a_missing_default_packs_folder_names_the_variable_that_set_it(tmp_path:
     assert "$RAPPORT_ASSIST_RULES" in at(found, 1, 1, "no such rule file or folder").hint
     monkeypatch.delenv("RAPPORT_ASSIST_RULES")
     found = problems([tmp_path / "team.yaml"])
-    assert at(found, 1, 1, "no such rule file or folder").hint == "check the path given to --rules or --only-rules"
+    assert at(found, 1, 1, "no such rule file or folder").hint == (
+        "check the path: a rule file, or a folder of *.yaml rule files"
+    )
+
+
+def test_a_missing_rule_file_names_the_closest_one_beside_it_whatever_option_named_it(tmp_path: Path) -> None:
+    """A rule path comes from PATH, --rules, --only-rules, --old or --new: the fix names none of
+    them (it said "the path given to --rules or --only-rules" for all), but a file close by."""
+    write(tmp_path, MINIMAL, "team.yaml")
+    found = problems([tmp_path / "team.yml"])
+    assert at(found, 1, 1, "no such rule file or folder").hint == f"did you mean {str(tmp_path / 'team.yaml')!r}?"
+    found = problems([tmp_path / "nowhere" / "team.yaml"])  # no folder to look in
+    assert at(found, 1, 1, "no such rule file or folder").hint.startswith("check the path")

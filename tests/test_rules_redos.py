@@ -215,3 +215,25 @@ def test_rules_check_reports_the_location(tmp_path: Path) -> None:
     err = io.StringIO()
     assert main(["rules", "check", str(path)], io.StringIO(), err) == 5
     assert f"{path}:9:" in err.getvalue() and "backreferences" in err.getvalue()
+
+
+@pytest.mark.parametrize(
+    ("bad", "what", "fix"),
+    [
+        ("(unclosed", "a '(' group is never closed (RE2: missing ): (unclosed)", "close it with ')'"),
+        ("a)b", "a ')' closes no '(' group", "write a literal ')' as '\\)'"),
+        ("[abc", "a '[' set is never closed", "close it with ']'"),
+        ("*abc", "a '*', '+' or '?' with nothing before it to repeat", "'\\*'"),
+        ("a**", "a repeat of a repeat", "'a*', not 'a**'"),
+    ],
+)
+def test_a_typing_slip_in_a_regex_is_told_in_plain_words(tmp_path: Path, bad: str, what: str, fix: str) -> None:
+    """A missing ')' got 'missing ): (unclosed' and a fix about backreferences and lookarounds; a
+    leading '*' got 'use smaller repeat counts'. RE2's words stay, in brackets."""
+    from rapport_assist.rules.loader import regex_problem, token_regex_problem
+
+    message, hint = regex_problem(bad, True) or ("", "")
+    assert message.startswith(what) and fix in hint, (message, hint)
+    assert "backreferences" not in hint and "repeat counts" not in hint
+    token = token_regex_problem([{"LOWER": {"REGEX": bad}}])
+    assert token is not None and what in token[0] and fix in token[1], token

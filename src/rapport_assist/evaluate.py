@@ -210,6 +210,13 @@ def parse_labels(obj: Mapping[str, Any], where: str) -> Labels | None:
             for k, turns in _moment_map(obj[f], f, where).items():
                 moments[k] = tuple(sorted(set(moments.get(k, ())) | set(turns)))
     hard = _moment_map(obj[HARD_NEGATIVE_FIELD], HARD_NEGATIVE_FIELD, where) if HARD_NEGATIVE_FIELD in obj else {}
+    for moment, turns in hard.items():  # "fire here" and "must not fire here" at once: scored both ways
+        both = sorted(set(turns) & set(moments.get(moment, ())))
+        if both:
+            raise BadInput(
+                f"{where}: turn {both[0]} is labelled for '{moment}' and listed in its '{HARD_NEGATIVE_FIELD}' too",
+                "keep it in one of them: 'labels' where the nudge belongs, 'hard_negatives' where it must not fire",
+            )
     return Labels(moments, hard, where, _borderline(obj, moments, where))
 
 
@@ -640,6 +647,19 @@ class EvalReport:
     rules: tuple[RuleReport, ...]
     labels_without_rule: dict[str, int] = field(default_factory=dict)  # moment -> labelled turns
     timing: Timing | None = None
+    # of labels_without_rule, those naming a loaded rule that gives no nudge to score -> why
+    labels_unscored_why: dict[str, str] = field(default_factory=dict)
+
+
+def _no_nudges(ruleset: RuleSet) -> dict[str, str]:
+    """Loaded rules eval cannot score, each with why: switched off, or not a nudge rule."""
+    why = {r.id: "switched off in the rule files" for r in ruleset.disabled}
+    for r in ruleset.rules:
+        if getattr(r, "praise", False):
+            why[r.id] = "a praise rule, which gives no nudges (a line of the call summary instead)"
+        elif getattr(r, "record", None) is not None:
+            why[r.id] = "a record rule, which gives no nudges (an item on its list instead)"
+    return why
 
 
 def anchor(nudge: Nudge) -> int:
@@ -802,6 +822,12 @@ def select_rules(ruleset: RuleSet, rule_ids: Sequence[str] | None = None) -> tup
     by_id = {r.id: r for r in ruleset.rules}
     chosen: list[Rule] = []
     for rid in dict.fromkeys(rule_ids):
+        if rid in by_id and rid in (unscorable := _no_nudges(ruleset)):
+            raise UsageError(
+                f"--rule {rid}: {unscorable[rid]}, so eval has nothing of it to score",
+                f"see where it holds with 'rapport-assist rules explain --rule {rid} CALL', or what a "
+                "change does to it with 'rapport-assist rules diff'",
+            )
         if rid in by_id:
             chosen.append(by_id[rid])
         elif any(r.id == rid for r in ruleset.disabled):
@@ -810,11 +836,10 @@ def select_rules(ruleset: RuleSet, rule_ids: Sequence[str] | None = None) -> tup
                 "enable it (overrides: enabled: true) or leave it out",
             )
         else:
-            close = difflib.get_close_matches(rid, list(by_id), n=1)
-            raise UsageError(
-                f"--rule {rid}: no such rule in the loaded rule files",
-                f"did you mean {close[0]!r}?" if close else f"rules: {', '.join(by_id)}",
-            )
+            from .rules.source import unknown_rule_hint
+
+            scorable = [r for r in by_id if r not in _no_nudges(ruleset)]
+            raise UsageError(f"--rule {rid}: no such rule in the loaded rule files", unknown_rule_hint(rid, scorable))
     return tuple(chosen)
 
 
@@ -842,7 +867,7 @@ def score_results(
     results' conversations' and the nudges theirs."""
     rules = select_rules(ruleset, rule_ids)
     conversations = [r.conversation for r in results]
-    rule_names = {r.id for r in ruleset.rules}
+    rule_names = {r.id for r in rules}
     without_rule: dict[str, int] = {}
     if not rule_ids:
         for c in conversations:
@@ -858,6 +883,7 @@ def score_results(
         rules=tuple(score_rule(rule, results) for rule in rules),
         labels_without_rule=dict(sorted((k, v) for k, v in without_rule.items() if v)),
         timing=timing,
+        labels_unscored_why={k: why for k, why in _no_nudges(ruleset).items() if without_rule.get(k)},
     )
 
 
@@ -987,10 +1013,19 @@ def format_text(report: EvalReport, show: int | None = 10) -> str:
             close = difflib.get_close_matches(name, names, n=1)
             return f"{name} ({plural(turns, 'turn')}" + (f"; did you mean {close[0]!r}?)" if close else ")")
 
-        moments = ", ".join(moment(k, v) for k, v in report.labels_without_rule.items())
-        out += textwrap.wrap(
-            f"warning: labelled moments with no loaded rule, not scored: {moments}", width=100, break_on_hyphens=False
-        )
+        unknown = [(k, v) for k, v in report.labels_without_rule.items() if k not in report.labels_unscored_why]
+        if unknown:
+            moments = ", ".join(moment(k, v) for k, v in unknown)
+            out += textwrap.wrap(
+                f"warning: labelled moments with no loaded rule, not scored: {moments}",
+                width=100,
+                break_on_hyphens=False,
+            )
+        for name, why in report.labels_unscored_why.items():
+            turns = plural(report.labels_without_rule[name], "turn")
+            out += textwrap.wrap(
+                f"warning: labelled moment {name} ({turns}) not scored: {why}", width=100, break_on_hyphens=False
+            )
     scored = [r for r in report.rules if r.labelled]
     unscored = [r for r in report.rules if not r.labelled]
     if scored:
@@ -1136,6 +1171,7 @@ def report_to_json(report: EvalReport, show: int | None = 10) -> dict[str, Any]:
         "show": "all" if show is None else show,
         "rules": rules,
         "labels_without_rule": report.labels_without_rule,
+        "labels_unscored_why": report.labels_unscored_why,
         "timing": None
         if tm is None
         else {"annotate_s": round(tm.annotate_s, 3), "rules_s": round(tm.rules_s, 3), "utterances": tm.utterances},

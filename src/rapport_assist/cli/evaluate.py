@@ -41,7 +41,12 @@ def _add_eval_parser(sub: argparse._SubParsersAction) -> None:
         metavar="FILE",
         help="labels per transcript name (.json object or .jsonl lines); see README.md",
     )
-    own.add_argument("--rule", action="append", metavar="ID", help="only this rule (repeatable)")
+    own.add_argument(
+        "--rule",
+        action="append",
+        metavar="ID",
+        help="only this rule (repeatable): one that nudges (a praise or record rule has no nudges to score)",
+    )
     show = _block()
     show.add_argument(
         "--show",

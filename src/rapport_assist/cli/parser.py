@@ -55,13 +55,21 @@ def _block(*parents: argparse.ArgumentParser) -> argparse.ArgumentParser:
     return argparse.ArgumentParser(add_help=False, parents=list(parents))
 
 
+def rule_path(text: str) -> Path:
+    """A rule file or folder named on the command line; an empty one (an unset shell variable,
+    '--rules "$TEAM"') is refused: as Path('') it was the current folder, every *.yaml in it loaded."""
+    if not text.strip():
+        raise argparse.ArgumentTypeError("an empty path (an unset variable?): name a rule file or folder")
+    return Path(text)
+
+
 def _rules_parent() -> argparse.ArgumentParser:
     """--rules / --only-rules, the same for every command that runs rules (see rule_paths)."""
     parent = _block()
     g = parent.add_argument_group("rules")
     g.add_argument(
         "--rules",
-        type=Path,
+        type=rule_path,
         action="append",
         default=[],
         metavar="PATH",
@@ -70,7 +78,7 @@ def _rules_parent() -> argparse.ArgumentParser:
     )
     g.add_argument(
         "--only-rules",
-        type=Path,
+        type=rule_path,
         action="append",
         default=[],
         metavar="PATH",
@@ -273,7 +281,7 @@ RULE_FILES = _block()  # rules check, rules test
 RULE_FILES.add_argument(
     "paths",
     nargs="*",
-    type=Path,
+    type=rule_path,
     metavar="PATH",
     help="team rule files or folders, on top of the default packs (same as --rules)",
 )

@@ -33,6 +33,7 @@ from .parser import (
     RULES,
     TRANSCRIPTS,
     _block,
+    rule_path,
     _command,
     _Parser,
     _show_count,
@@ -51,6 +52,23 @@ SWITCHED_OFF_HINT = (
     "a rule file given switches it off ('enabled: false', or an override saying so): "
     "run without that file, or take the line out, to see it work"
 )
+
+
+def _switched_off_hint(paths: Sequence[Path], rule_id: str) -> str:
+    """SWITCHED_OFF_HINT with the place that switches the rule off: the override's 'enabled'
+    (as 'rules list' marks it), else the rule's own 'enabled: false'."""
+    from ..rules.listing import list_rules
+
+    entry = next((r for r in list_rules(paths).rules if r.id == rule_id), None)
+    if entry is None:
+        return SWITCHED_OFF_HINT
+    override = entry.overrides.get("enabled")
+    if override is not None:
+        return f"the override at {override.at} switches it off: take that line out, or run without that file, to see it work"
+    return (
+        f"the rule at {entry.defined_at} is written 'enabled: false': a team file switches it on with "
+        f"'overrides: [{{rule: {rule_id}, enabled: true}}]'"
+    )
 
 
 def _add_rules_parser(sub: argparse._SubParsersAction) -> None:
@@ -117,7 +135,7 @@ def _add_rules_actions(rsub: argparse._SubParsersAction) -> None:
     )
     own.add_argument(
         "--old",
-        type=Path,
+        type=rule_path,
         action="append",
         default=[],
         metavar="PATH",
@@ -125,7 +143,7 @@ def _add_rules_actions(rsub: argparse._SubParsersAction) -> None:
     )
     own.add_argument(
         "--new",
-        type=Path,
+        type=rule_path,
         action="append",
         default=[],
         metavar="PATH",
@@ -281,7 +299,9 @@ def _rules_check(args: argparse.Namespace, con: Console) -> int:
     off = f" ({len(ruleset.disabled)} switched off)" if ruleset.disabled else ""
     n = len(ruleset.warnings)
     warned = f"{n} lint warning{'s' if n != 1 else ''}"
-    loaded = f"{len(ruleset.rules)} rules{off} loaded from {_describe_paths(args, paths)}"
+    # as 'rules list' counts them: a rule switched off is one of the rules loaded
+    total = len(ruleset.rules) + len(ruleset.disabled)
+    loaded = f"{total} rule{'s' if total != 1 else ''}{off} loaded from {_describe_paths(args, paths)}"
     if args.strict and ruleset.warnings:
         raise RuleError(f"{warned} with --strict ({loaded})", "fix the warnings above")
     # check reads the files; the fires/quiet examples are run by 'rules test' (spaCy: slower)
@@ -302,11 +322,13 @@ def _rules_test(args: argparse.Namespace, con: Console) -> int:
         known = {r.id for r in ruleset.rules}
         for rule_id in args.rule:
             if rule_id not in known:
-                from ..rules.source import closest_hint
+                from ..rules.source import unknown_rule_hint
 
                 if any(r.id == rule_id for r in ruleset.disabled):
-                    raise UsageError(f"no enabled rule {rule_id!r} (it is switched off)", SWITCHED_OFF_HINT)
-                raise UsageError(f"no enabled rule {rule_id!r}", closest_hint(rule_id, known, "rule id"))
+                    raise UsageError(
+                        f"no enabled rule {rule_id!r} (it is switched off)", _switched_off_hint(paths, rule_id)
+                    )
+                raise UsageError(f"no enabled rule {rule_id!r}", unknown_rule_hint(rule_id, known))
     annotator = Annotator()
     results = run_examples(ruleset, annotator, only=args.rule)
     failed = [r for r in results if not r.passed]
@@ -432,27 +454,36 @@ def _explain(args: argparse.Namespace, con: Console) -> int:
     from ..sources import TRANSCRIPT_READ_AHEAD, ReplayInput, Timeline, heard_sides, open_replay
 
     stdout = con.stdout
-    ruleset = load_rules(_rule_paths(args))
+    paths = _rule_paths(args)
+    ruleset = load_rules(paths)
     ids = [r.id for r in ruleset.rules]
     if args.rule not in ids:
-        from ..rules.source import closest_hint
+        from ..rules.source import unknown_rule_hint
 
         if any(r.id == args.rule for r in ruleset.disabled):
-            raise UsageError(f"no enabled rule {args.rule!r} (it is switched off)", SWITCHED_OFF_HINT)
-        raise UsageError(f"no enabled rule {args.rule!r}", closest_hint(args.rule, ids, "rule id"))
+            hint = _switched_off_hint(paths, args.rule)
+            raise UsageError(f"no enabled rule {args.rule!r} (it is switched off)", hint)
+        raise UsageError(f"no enabled rule {args.rule!r}", unknown_rule_hint(args.rule, ids))
     engine = RuleEngine(ruleset)
     explainer = RuleExplainer(engine, args.rule)
     rule = explainer.rule
     spec = ReplayInput(path=args.input, speaker_map=args.speaker_map, channel_order=_channel_order(args.channels))
     spec.check()  # --speaker-map on a recording, before any work
     if spec.is_transcript:
+        from ..transcript_base import open_input
+
+        # a missing, folder or unreadable transcript fails before the trace's first line is printed
+        open_input(Path(args.input), Path(args.input).suffix or "transcript").close()
         source = open_replay(spec, _recognizer_factory(args))
         items, audio_s = source.items(), source.audio_s
     else:
         timeline = _explain_timeline(args, con.stderr)
         items = Timeline(iter(timeline.items), TRANSCRIPT_READ_AHEAD, heard_sides(timeline.items, spec.sides))
         audio_s = timeline.audio_s
-    stdout.write(f"rule {rule.id} ({rule.source}): {rule.title}\n")
+    # an experimental rule's nudges are logged, never shown: "why did the agent not see it?"
+    experimental = rule.status == "experimental"
+    status = " (experimental: its nudges are logged and in reports, not shown to agents)" if experimental else ""
+    stdout.write(f"rule {rule.id} ({rule.source}): {rule.title}{status}\n")
     pipeline = CallPipeline(Annotator(), engine, observer=explainer, masker=masker_for(_masking(args)))
     for event in pipeline.run(items, audio_s=audio_s):
         if spec.is_transcript and isinstance(event, Status) and event.level == "warning":  # a bot's turns left out

@@ -25,7 +25,7 @@ from ..rules.model import Rule, RuleSet
 from ..rules.spec import SEVERITY_WORDS
 from ..sources import TRANSCRIPT_READ_AHEAD, Timeline, heard_sides
 from ..timefmt import clock
-from ..types import Nudge, Praise
+from ..types import Nudge, Praise, RecordItem
 from ..wording import plural
 from .corpus import call_timelines
 from .inputs import CallInput
@@ -138,7 +138,7 @@ def compare_lexicons(old: RuleSet, new: RuleSet) -> list[LexiconChange]:
     return out
 
 
-def _key(n: Nudge | Praise) -> tuple[str, int]:
+def _key(n: Nudge | Praise | RecordItem) -> tuple[str, int]:
     return n.rule, n.utterance_index
 
 
@@ -181,8 +181,9 @@ def diff_rules(
                     sides=heard_sides(timeline.items, call.spec.sides),  # as qa runs it
                 )
             )
-            # praise too: a change to a praise rule changes the agent's call summary
-            found.append([e for e in events if isinstance(e, (Nudge, Praise))])
+            # praise and records too: a change to a praise rule changes the agent's call summary,
+            # one to a record rule the list it keeps (the promises to log)
+            found.append([e for e in events if isinstance(e, (Nudge, Praise, RecordItem))])
         # the call's warnings, as qa finds them in its events (the same for both rule sets: they
         # come from the timeline and the sides heard)
         said = call_stats(e.to_json() for e in events).warnings
@@ -274,7 +275,8 @@ def format_diff(report: DiffReport, show: int | None = 20) -> str:
         status = f" ({lex.status})" if lex.status else ""
         lines.append(f"  lexicon {lex.lexicon}{status}: " + " ".join(words[:40]) + (" ..." if len(words) > 40 else ""))
     for r in report.rules.values():
-        note = " (new rule)" if not r.in_old else " (removed or switched off)" if not r.in_new else ""
+        # a rule switched off on one side has an 'enabled' line of its own: here it is not loaded at all
+        note = " (new rule)" if not r.in_old else " (removed: not in the NEW rules)" if not r.in_new else ""
         if any(c.name == "enabled" for c in r.settings):
             note = ""  # its own line says so
         if not r.changed:
@@ -291,8 +293,9 @@ def format_diff(report: DiffReport, show: int | None = 20) -> str:
         for c in changes[:show]:
             n = c.nudge
             kind = "praise: " if n.get("type") == "praise" else ""
-            lines.append(f"    {c.change} {c.call} @{clock(n['t'])} #{n['utterance_index']}: {kind}{n['message']}")
-            for ev in n["evidence"]:
+            what = n.get("message") or _record_line(n)
+            lines.append(f"    {c.change} {c.call} @{clock(n['t'])} #{n['utterance_index']}: {kind}{what}")
+            for ev in n.get("evidence", ()):
                 said = ", ".join(f'"{m}"' for m in ev["matched"])
                 text = ev["text"] if len(ev["text"]) <= 100 else ev["text"][:97] + "..."
                 lines.append(
@@ -305,6 +308,12 @@ def format_diff(report: DiffReport, show: int | None = 20) -> str:
     for call_id, why in report.errors:
         lines.append(f"  error: {call_id}: {why}")
     return "\n".join(lines) + "\n"
+
+
+def _record_line(item: dict[str, Any]) -> str:
+    """A record rule's item, as the call summary lists it: 'promises list: “…” (by Friday)'."""
+    when = item.get("time") or "no time given"
+    return f"{item.get('list')} list: {item.get('speaker')} said “{item.get('text')}” ({when})"
 
 
 def diff_to_json(report: DiffReport) -> dict[str, Any]:

@@ -24,7 +24,7 @@ from ..wording import plural
 from ..yaml_words import LINE_BREAK
 from .loader import load_rules
 from .model import Lexicon, Phrase, RegexFinder, Rule, RuleSet, TokenFinder, ToneIs
-from .source import Loc, Problems, YMap, YScalar, YSeq, YValue, closest_hint, read_rule_file
+from .source import Loc, Problems, YMap, YScalar, YSeq, YValue, closest_hint, read_rule_file, unknown_rule_hint
 from .spec import SEVERITY_WORDS
 
 SIDEBAR_SEVERITY = {level: word for word, level in SEVERITY_WORDS.items()}  # high -> urgent
@@ -325,7 +325,7 @@ def select(listing: RulesListing, rule_ids: Sequence[str] = (), tags: Sequence[s
     ids = {r.id for r in listing.rules}
     for rule_id in rule_ids:
         if rule_id not in ids:
-            raise UsageError(f"no rule {rule_id!r}", closest_hint(rule_id, ids, "rule id"))
+            raise UsageError(f"no rule {rule_id!r}", unknown_rule_hint(rule_id, ids))
     known_tags = listing.tags
     for tag in tags:
         if tag not in known_tags:
@@ -373,7 +373,10 @@ def _mark(key: str, override: Override, value: Value) -> str:
     was = SIDEBAR_SEVERITY.get(override.was, override.was) if key == "severity" else override.was
     if override.was == value:
         return f" [set at {override.at}, as before]"
-    old = _quoted(was) if key in ("title", "message", "message_if_no_rewrite") else _number(was)
+    if key == "on/off":  # the summary line's words for 'enabled', as it shows the new value
+        old = "on" if was else "OFF"
+    else:
+        old = _quoted(was) if key in ("title", "message", "message_if_no_rewrite") else _number(was)
     return f" [set at {override.at}; was {old}]"
 
 
@@ -413,7 +416,7 @@ def format_text(listing: RulesListing, rules: Sequence[RuleEntry], detail: bool 
         ]
         facts += [f"{k} {_shown(r, k, getattr(r, k))}" for k in ("cooldown_s", "max_per_call") if k in r.overrides]
         if "enabled" in r.overrides:
-            facts[2] = ("on" if r.enabled else "OFF") + _mark("enabled", r.overrides["enabled"], r.enabled)
+            facts[2] = ("on" if r.enabled else "OFF") + _mark("on/off", r.overrides["enabled"], r.enabled)
         lines.append("    " + " · ".join(facts))
         tags = ", ".join(r.tags) if r.tags else "none"
         lines.append(f"    {r.defined_at} · tags: {tags} · examples: {r.fires} fires, {r.quiet} quiet")

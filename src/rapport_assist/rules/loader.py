@@ -13,6 +13,7 @@ still checked, so one run reports what it can.
 
 from __future__ import annotations
 
+import difflib
 import os
 import re
 import string
@@ -181,20 +182,26 @@ def load_rules(paths: Sequence[Path], leave_out: Collection[Loc] = ()) -> RuleSe
     """
     problems = Problems()
     files: list[Path] = []
+    # warnings about the files themselves: one that loads nothing, one a folder leaves out
+    file_warnings: list[RuleProblem] = []
     for raw in paths:
         path = Path(raw)
         if path.is_dir():
             found = sorted(p for p in path.glob("*.yaml") if p.is_file())
+            yml = sorted(p for p in path.glob("*.yml") if p.is_file())  # a folder loads *.yaml only
             if not found:
-                problems.items.append(
+                what, fix = "folder has no *.yaml rule files", "point at a folder of rule packs or at a single file"
+                if yml:
+                    what += f" ({', '.join(p.name for p in yml)}: a folder loads *.yaml files only)"
+                    fix = f"rename it {yml[0].stem}.yaml" if len(yml) == 1 else "rename them *.yaml"
+                problems.items.append(RuleProblem(str(path), 1, 1, what, fix))
+            else:
+                file_warnings += [
                     RuleProblem(
-                        str(path),
-                        1,
-                        1,
-                        "folder has no *.yaml rule files",
-                        "point at a folder of rule packs or at a single file",
+                        str(p), 1, 1, "not loaded: a folder loads its *.yaml files only", f"rename it {p.stem}.yaml"
                     )
-                )
+                    for p in yml
+                ]
             files.extend(found)
         elif path.exists():
             files.append(path)
@@ -203,7 +210,7 @@ def load_rules(paths: Sequence[Path], leave_out: Collection[Loc] = ()) -> RuleSe
             hint = (
                 "check $RAPPORT_ASSIST_RULES, which names the folder of default packs (unset it for the bundled rules/)"
                 if env and Path(env) == path
-                else "check the path given to --rules or --only-rules"
+                else _missing_path_hint(path)
             )
             problems.items.append(RuleProblem(str(path), 1, 1, "no such rule file or folder", hint))
     if not paths:
@@ -212,11 +219,35 @@ def load_rules(paths: Sequence[Path], leave_out: Collection[Loc] = ()) -> RuleSe
     builder = _Builder(problems, leave_out=frozenset(leave_out))
     checked = []
     for path in files:
+        before = len(problems.items)
         tree = read_rule_file(path, problems)
         if tree is not None:
             checked.append(_File(tree, shape.check(RuleFileSpec, tree, problems)))
         elif any(p.path == str(path) for p in problems.items):
             builder.unread.append(str(path))
+        if len(problems.items) > before and _is_call(path):  # a call given where rules go: say that, not YAML's words
+            del problems.items[before:]
+            problems.items.append(
+                RuleProblem(
+                    str(path),
+                    1,
+                    1,
+                    "this is a call (a transcript or a recording), not a rule file",
+                    "rule files are YAML (.yaml); a call goes where the command takes one: 'replay CALL', "
+                    "'rules explain --rule ID CALL', 'rules diff --new team.yaml CALLS...'",
+                )
+            )
+        if _loads_nothing(tree) and not any(p.path == str(path) for p in problems.items):
+            file_warnings.append(
+                RuleProblem(
+                    str(path),
+                    1,
+                    1,
+                    "this rule file is empty: it loads no rules, lexicons or overrides",
+                    "write what it should change under 'overrides:', 'rules:' or 'lexicons:' (README, "
+                    "'Team overrides'), or leave the file out",
+                )
+            )
     for file in checked:  # overrides first: they change how the rules are built (params)
         builder.collect_overrides(file)
     for file in checked:
@@ -226,7 +257,41 @@ def load_rules(paths: Sequence[Path], leave_out: Collection[Loc] = ()) -> RuleSe
         raise _rule_error(problems.items)
     from .lint import lint
 
-    return replace(ruleset, warnings=tuple(lint(ruleset, builder.used_lexicons)))
+    return replace(ruleset, warnings=(*file_warnings, *builder.warnings, *lint(ruleset, builder.used_lexicons)))
+
+
+def _is_call(path: Path) -> bool:
+    """A transcript or a recording by its name (a .json may be a rule file written as JSON)."""
+    from ..qa.inputs import AUDIO_SUFFIXES
+    from ..transcript import ANALYTICS_SUFFIX, TRANSCRIPT_SUFFIXES
+
+    suffix = path.suffix.lower()
+    return suffix != ANALYTICS_SUFFIX and suffix in (*TRANSCRIPT_SUFFIXES, *AUDIO_SUFFIXES)
+
+
+def _loads_nothing(tree: YValue | None) -> bool:
+    """An empty file, only comments, or a mapping of nothing but 'version' and empty parts."""
+    if tree is None:
+        return True
+    if not isinstance(tree, YMap):
+        return False  # a shape error, reported
+    return all(
+        key == "version" or (isinstance(v, YSeq) and not v.items) or (isinstance(v, YMap) and not v.entries)
+        for key, (_, v) in tree.entries.items()
+    )
+
+
+def _missing_path_hint(path: Path) -> str:
+    """How to fix a rule path that is not there (given as PATH, --rules, --only-rules, --old or
+    --new): the closest rule file or folder beside it, when there is one."""
+    try:
+        beside = [p.name for p in path.parent.iterdir() if p.is_dir() or p.suffix.lower() in (".yaml", ".yml")]
+    except OSError:
+        beside = []
+    close = difflib.get_close_matches(path.name, beside, n=1, cutoff=0.6)
+    if close:
+        return f"did you mean {str(path.parent / close[0])!r}?"
+    return "check the path: a rule file, or a folder of *.yaml rule files"
 
 
 def _unique(files: list[Path]) -> list[Path]:
@@ -360,6 +425,10 @@ class _Builder:
     # every rule id a file defines, built or not (an override of a broken rule is not "unknown")
     defined_ids: set[str] = field(default_factory=set)
     param_overrides: dict[str, dict[str, tuple[float, Loc]]] = field(default_factory=dict)
+    # warnings found while building (lint warns about the finished rule set)
+    warnings: list[RuleProblem] = field(default_factory=list)
+    # (file, rule id, setting) -> where a file's override set it: one file setting it twice is a slip
+    override_set_at: dict[tuple[str, str, str], Loc] = field(default_factory=dict)
     lexicon_overrides: list[tuple[str, Loc, tuple[Phrase, ...], tuple[Phrase, ...]]] = field(default_factory=list)
     refs: list[_Ref] = field(default_factory=list)
     used_lexicons: set[str] = field(default_factory=set)
@@ -414,7 +483,8 @@ class _Builder:
             return float(v)
         bound = f" >= {minimum:g}" if minimum > -float("inf") else ""
         loc, what = self.bad_value_at(value, node, what)
-        self.problems.add(loc, f"{what} must be a number{bound}, not {v!r}", "write a number like 20 or 2.5")
+        shown = f"{v:g}" if isinstance(v, (int, float)) else repr(v)  # as written: -1, not -1.0
+        self.problems.add(loc, f"{what} must be a number{bound}, not {shown}", "write a number like 20 or 2.5")
         return None
 
     def template(self, text: str, node: YValue, what: str) -> str | None:
@@ -846,11 +916,8 @@ class _Builder:
                 continue
             spacy_problem = token_pattern_problem(plain)
             if spacy_problem:
-                self.problems.add(
-                    _locate(pattern, spacy_problem[1]),
-                    f"token pattern: {spacy_problem[0]}",
-                    "see spaCy's Matcher docs: keys like LOWER, LEMMA, POS, DEP, OP, IN",
-                )
+                message, hint, where = spacy_problem
+                self.problems.add(_locate(pattern, where), f"token pattern: {message}", hint)
                 continue
             out.append(json.dumps(plain, sort_keys=True))
         if len(out) != len(seq.items):
@@ -1318,6 +1385,27 @@ class _Builder:
             else:
                 self.lexicon_overrides.append((spec.lexicon, _at(m, "lexicon").loc, add, remove))
             return
+        settings = [key for key in m.entries if key != "rule"]
+        params = m.get("params")
+        if not settings or (settings == ["params"] and isinstance(params, YMap) and not params.entries):
+            self.problems.add(
+                m.loc,
+                f"this override of {spec.rule!r} changes nothing",
+                "say what to change, e.g. 'enabled: false', 'severity: tip' or 'params: {NAME: N}' "
+                f"('rapport-assist rules list --rule {spec.rule}' shows its params), or delete the line",
+            )
+            return
+        written = [(key, loc) for key, (loc, _) in m.entries.items() if key not in ("rule", "params")]
+        if isinstance(params, YMap):
+            written += [(f"param {name}", loc) for name, (loc, _) in params.entries.items()]
+        for setting, loc in written:
+            first = self.override_set_at.setdefault((loc.path, spec.rule, setting), loc)
+            if first is not loc:
+                self.problems.add(
+                    loc,
+                    f"{spec.rule!r}: {setting} is set twice in this file (first at line {first.line})",
+                    "keep one of them: only the last one would count",
+                )
         changes: dict[str, object] = {}
         for key in ("enabled", "priority", "status", "max_per_call", "title"):
             if (value := getattr(spec, key)) is not None:
@@ -1361,6 +1449,17 @@ class _Builder:
 
     def apply_override(self, rule: Rule, changes: dict[str, object], number: int) -> Rule:
         changes = dict(changes)
+        # what the rule's own definition may not set, an override may not either (it would do nothing)
+        no_use = ("severity",) if rule.praise else ("message",) if rule.record is not None else ()
+        for key in no_use:
+            if key in changes:
+                kind, writes = ("praise", "a line of the call's summary") if rule.praise else ("record", "a list item")
+                self.problems.add(
+                    self.override_locs[(number, key)],
+                    f"{rule.id!r} is a '{kind}' rule: it writes {writes}, so '{key}' has no use",
+                    f"remove '{key}' from this override",
+                )
+                del changes[key]
         message = changes.get("message")
         if isinstance(message, str) and "{rewrite}" in message and not rule.rewrites:
             self.problems.add(
@@ -1390,6 +1489,15 @@ class _Builder:
                         f"unknown {ref.kind} {ref.name!r}",
                         f"{' and '.join(self.unread)} could not be read and may define it: fix that error first{close}",
                     )
+                elif (
+                    ref.kind == "tone" and ref.name == "calm"
+                ):  # rules/README's table named it (it said calm|tense|angry)
+                    self.problems.add(
+                        ref.loc,
+                        "unknown tone 'calm': every utterance is at least calm, so there is nothing to test",
+                        "for a customer who is not upset write 'not: {tone: tense}'"
+                        + ("; else use " + " or ".join(repr(t) for t in sorted(self.tones)) if self.tones else ""),
+                    )
                 else:
                     self.problems.unknown(ref.loc, ref.kind, ref.name, known[ref.kind])
         by_id = {r.id: r for r in self.rules}
@@ -1405,28 +1513,57 @@ class _Builder:
             if rule_id not in by_id and not any(r == rule_id and at.line == loc.line for r, at in reported):
                 self.unknown_rule(rule_id, loc, by_id)
         lexicons = dict(self.lexicons)
+        removed_at: dict[tuple[str, str], Loc] = {}  # (lexicon, phrase) -> the override that removed it
         for name, loc, add, remove in self.lexicon_overrides:
             lex = lexicons.get(name)
             if lex is None:
-                if lexicons:
+                # only this file's own lexicons: it was loaded alone (--only-rules), as for rule ids
+                own_only = all(lx.loc.path == loc.path for lx in lexicons.values())
+                if lexicons and not (
+                    own_only and not closest_hint(name, lexicons, "lexicon").startswith("did you mean")
+                ):
                     self.problems.unknown(loc, "lexicon", name, lexicons)
                 else:
+                    what = "the only lexicons loaded are this file's own" if lexicons else "no lexicons are loaded"
                     self.problems.add(
                         loc,
-                        f"unknown lexicon {name!r}: no lexicons are loaded",
+                        f"unknown lexicon {name!r}: {what}",
                         "an override changes lexicons loaded with it: check it on top of the default "
                         "packs ('rules check FILE', without --only-rules)",
                     )
                 continue
             have = {p.text.lower() for p in lex.phrases}
             for phrase in remove:
-                if phrase.text.lower() not in have:
+                earlier = removed_at.get((name, phrase.text.lower()))
+                if phrase.text.lower() not in have and earlier is not None:
+                    self.problems.add(
+                        phrase.loc,
+                        f"lexicon {name!r} has no phrase {phrase.text!r} to remove: the override at "
+                        f"{earlier.path}:{earlier.line} removed it already",
+                        "keep this removal in one of the two files only",
+                    )
+                elif phrase.text.lower() not in have:
                     self.problems.add(
                         phrase.loc,
                         f"lexicon {name!r} has no phrase {phrase.text!r} to remove",
                         closest_hint(phrase.text, [p.text for p in lex.phrases], "phrase"),
                     )
             gone = {p.text.lower() for p in remove}
+            for phrase in remove:
+                removed_at.setdefault((name, phrase.text.lower()), phrase.loc)
+            there = {p.text.lower(): p for p in lex.phrases}
+            for phrase in add:  # a warning, not an error: a pack update may add the team's phrase
+                if phrase.text.lower() in there and phrase.text.lower() not in gone:
+                    self.warnings.append(
+                        RuleProblem(
+                            phrase.loc.path,
+                            phrase.loc.line,
+                            phrase.loc.col,
+                            f"lexicon {name!r} already has the phrase {there[phrase.text.lower()].text!r} "
+                            f"({there[phrase.text.lower()].loc}): adding it changes nothing",
+                            "take it out of 'add'",
+                        )
+                    )
             kept = tuple(p for p in lex.phrases if p.text.lower() not in gone)
             lexicons[name] = replace(lex, phrases=kept + tuple(p for p in add if p.text.lower() not in have))
         rules = [by_id[r.id] for r in self.rules]
@@ -1444,15 +1581,44 @@ class _Builder:
 def _locate(pattern: YSeq, path: tuple[object, ...]) -> Loc:
     """The location of the token / key spaCy's validator complained about (best effort)."""
     node: YValue = pattern
-    for step in path:
+    for i, step in enumerate(path):
         if isinstance(node, YSeq) and isinstance(step, int) and 0 <= step < len(node.items):
             node = node.items[step]
         elif isinstance(node, YMap) and isinstance(step, str) and step in node.entries:
             key_loc, child = node.entries[step]
-            node = child if not isinstance(child, YScalar) else YScalar(None, key_loc)
+            # the key itself when it is what was complained about (the last step), or its value is a word
+            node = child if not isinstance(child, YScalar) and i < len(path) - 1 else YScalar(None, key_loc)
         else:
             break
     return node.loc
+
+
+# RE2's syntax errors a hand-written pattern makes, each in plain words with its fix (the backtracking
+# hint suits only what RE2 refuses by design; these are typing slips)
+_RE2_SLIPS = (
+    ("missing )", "a '(' group is never closed", "close it with ')', or write a literal '(' as '\\('"),
+    ("unexpected )", "a ')' closes no '(' group", "delete it, or write a literal ')' as '\\)'"),
+    ("missing ]", "a '[' set is never closed", "close it with ']', or write a literal '[' as '\\['"),
+    (
+        "no argument for repetition operator",
+        "a '*', '+' or '?' with nothing before it to repeat",
+        "write a literal one with a backslash: '\\*', '\\+', '\\?'",
+    ),
+    ("bad repetition operator", "a repeat of a repeat", "keep one of them: 'a*', not 'a**'"),
+    (
+        "invalid repetition size",
+        "a {n} or {min,max} count RE2 cannot take (min above max, or over 1000 in all)",
+        "use smaller repeat counts, the smaller number first ({1,20}), or a lexicon of phrases",
+    ),
+)
+
+
+def _re2_slip(text: str) -> tuple[str, str] | None:
+    """RE2's error for a typing slip, in plain words with its fix (RE2's own words kept in brackets)."""
+    for start, what, fix in _RE2_SLIPS:
+        if text.startswith(start):
+            return f"{what} (RE2: {text})", fix
+    return None
 
 
 def regex_problem(pattern: str, ignore_case: bool) -> tuple[str, str] | None:
@@ -1472,6 +1638,9 @@ def regex_problem(pattern: str, ignore_case: bool) -> tuple[str, str] | None:
     except ValueError as exc:
         hint = "write an RE2 pattern (no backreferences like \\1, no lookarounds like (?=...))"
         text = str(exc)
+        slip = _re2_slip(text)
+        if slip:
+            return slip
         if "repetition" in text or "too big" in text or "pattern too large" in text:
             hint = "use smaller repeat counts ({1,20}) or a lexicon of phrases"
         return text, hint
@@ -1505,12 +1674,25 @@ def token_regex_problem(pattern: object) -> tuple[str, str, tuple[object, ...]] 
             )
             if "repetition" in text or "too big" in text or "pattern too large" in text:
                 hint = "use smaller repeat counts ({1,20}) or IN with a list of words"
+            slip = _re2_slip(text)
+            if slip:
+                text, hint = slip
             return f"REGEX {value!r}: {text}", hint, path
     return None
 
 
-def token_pattern_problem(pattern: object) -> tuple[str, tuple[object, ...]] | None:
-    """spaCy's own validation of one Matcher pattern: (message, path to the bad part) or None.
+_TOKEN_HINT = "see spaCy's Matcher docs: keys like LOWER, LEMMA, POS, DEP, OP, IN"
+
+
+def _token_keys(model: Any) -> list[str]:
+    """The keys a spaCy pattern model takes (its fields' aliases: LOWER, IN, REGEX, >=...)."""
+    fields = getattr(model, "model_fields", None) or getattr(model, "__fields__", {})
+    return [str(getattr(f, "alias", None) or name).upper() for name, f in fields.items()]  # as the docs write them
+
+
+def token_pattern_problem(pattern: object) -> tuple[str, str, tuple[object, ...]] | None:
+    """spaCy's own validation of one Matcher pattern: (message, fix, path to the bad part) or None;
+    an unknown key is told as such, with the closest key spaCy takes, not in pydantic's words.
 
     A pattern made only of what ``rules.tokens`` matches itself is valid for spaCy too, and is
     passed without importing spaCy (about a second: ``qa`` checks the rules before any work)."""
@@ -1539,13 +1721,24 @@ def token_pattern_problem(pattern: object) -> tuple[str, tuple[object, ...]] | N
     except MatchPatternError as exc:
         lines = [ln.strip("- ").strip() for ln in str(exc).splitlines() if ln.strip().startswith("- [")]
         if not lines:
-            return str(exc).strip().splitlines()[-1], ()
+            return str(exc).strip().splitlines()[-1], _TOKEN_HINT, ()
         first = lines[0]
         path_text, _, message = first.partition("] ")
         steps: list[object] = []
         for part in path_text.strip("[").split(" -> ")[1:]:
-            steps.append(int(part) if part.isdigit() else part)
-        return f"{' -> '.join(map(str, steps))}: {message}" if steps else message, tuple(steps)
+            # pydantic names the model it tried ('TokenPatternString', 'str-enum[...]'): not in the file
+            if not (part.startswith("TokenPattern") or "[" in part):
+                steps.append(int(part) if part.isdigit() else part)
+        if message.startswith("Extra inputs are not permitted") and steps and isinstance(steps[-1], str):
+            from spacy.schemas import TokenPattern, TokenPatternNumber, TokenPatternString
+
+            # a key of a token ({LOWR: you}), or of the value of one ({LOWER: {INN: [a, b]}})
+            keys = _token_keys(TokenPattern) if len(steps) == 2 else _token_keys(TokenPatternString)
+            if len(steps) > 2:
+                keys += [k for k in _token_keys(TokenPatternNumber) if k not in keys]
+            return f"unknown key {steps[-1]!r}", closest_hint(str(steps[-1]), keys, "key"), tuple(steps)
+        shown = f"{' -> '.join(map(str, steps))}: {message}" if steps else message
+        return shown, _TOKEN_HINT, tuple(steps)
     except (ValueError, TypeError, KeyError) as exc:
-        return str(exc) or exc.__class__.__name__, ()
+        return str(exc) or exc.__class__.__name__, _TOKEN_HINT, ()
     return None

@@ -46,6 +46,14 @@ _EXPECTED = {  # pydantic error type -> (what the value must be, fix)
     "model_attributes_type": ("a mapping (key: value lines)", "indent its keys under it"),
     "list_type": ("a list", "write each item on a '- ' line"),
 }
+# a condition written as a bare value where it takes a mapping: an example of the mapping
+_MAPPING_EXAMPLES = {
+    "min_length": "{words: 35, seconds: 12}",
+    "earlier": "{within: {turns: 4}, count: 2, says: NAME}",
+    "within": "{turns: 1, seconds: 20}",
+    "reflects": "{min_shared: 2}",
+    "event": "{kind: dead_air, min_s: 8}",
+}
 _SHAPE_HINTS = {
     spec.TEXT: 'write text, quoted if it has special characters: "..."',
     spec.NUMBER: "write a number like 20 or 2.5",
@@ -256,6 +264,13 @@ def describe(tp: Any, root: YValue, error: ErrorDetails, base: tuple[Step, ...] 
                 f"a rule's threshold goes under 'params' ('params: {{{key}: {value_text}}}'); "
                 f"an override's own keys are {', '.join(known)}"
             )
+        if getattr(holder, "what", "") == "a lexicon override" and key == "rule":
+            # {rule: dead-air, lexicon: hold, add: [...]}: read as a lexicon override, as 'lexicon' is in it
+            return (
+                walk.key_loc or here,
+                "an override changes one rule or one lexicon, not both: this one names a rule and a lexicon",
+                "split it in two entries, '- {rule: ID, ...}' and '- {lexicon: NAME, add: [...]}'",
+            )
         return walk.key_loc or here, f"unknown {word} {key!r}", hint
     if kind == "missing":
         key = str(path[-1])
@@ -281,11 +296,27 @@ def describe(tp: Any, root: YValue, error: ErrorDetails, base: tuple[Step, ...] 
             f"{name} must be text, not a mapping: {pair!r} reads as 'key: value' because of the ': '",
             f'put it in quotes: "{pair}"',
         )
+    if kind == "string_type" and isinstance(value, list) and full[-1] in ("rule", "lexicon") and full[0] == "overrides":
+        # {rule: [dead-air, jargon], enabled: false}: one override changes one rule (or lexicon)
+        key = str(full[-1])
+        return (
+            here,
+            f"'{key}:' names one {key}, not a list: an override changes one {key}",
+            f"write one override per {key}, each on a '- {{{key}: NAME, ...}}' line of its own",
+        )
     if kind in _EXPECTED:
         must, fix = _EXPECTED[kind]
+        if kind in ("dict_type", "model_type", "model_attributes_type") and full and full[-1] in _MAPPING_EXAMPLES:
+            fix = f"write e.g. '{full[-1]}: {_MAPPING_EXAMPLES[str(full[-1])]}'"  # 'min_length: 5': what it takes
         return here, f"{name} must be {must}, not {_shown(walk.node, value)}", fix
     if kind == "union_tag_invalid":
         tags = [_tag_of(a) for a in get_args(_bare(walk.types[-1]))]
+        if spec.RULE_OVERRIDE in tags:  # '- dead-air' under overrides: the rule named, nothing said
+            return (
+                here,
+                f"an override must be a mapping (key: value lines), not {_shown(walk.node, value)}",
+                "write e.g. '- {rule: dead-air, enabled: false}' or '- {lexicon: jargon, add: [VLAN]}'",
+            )
         words = [SHAPE_WORDS.get(t, t) for t in tags if t is not None]
         if spec.PATTERNS in tags:
             words = ["a list of token specs"]

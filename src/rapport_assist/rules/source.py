@@ -102,7 +102,7 @@ def closest_hint(name: str, known: Iterable[str], what: str = "name") -> str:
     close = [folded[c] for c in difflib.get_close_matches(name.lower(), list(folded), n=3, cutoff=0.6)]
     if close:
         return "did you mean " + " or ".join(repr(c) for c in close) + "?"
-    if len(known) <= 8:
+    if len(known) <= 15:  # a short vocabulary (a condition's 13 keys) whole: the word meant may look nothing alike
         return "use one of: " + ", ".join(known)
 
     def score(k: str) -> float:
@@ -110,6 +110,15 @@ def closest_hint(name: str, known: Iterable[str], what: str = "name") -> str:
 
     nearest = sorted(known, key=lambda k: (-score(k), k))[:5]
     return f"nearest of the {len(known)}: " + ", ".join(nearest)
+
+
+def unknown_rule_hint(rule_id: str, known: Iterable[str]) -> str:
+    """For a rule id asked for on the command line: the closest ids; with none close, also the
+    likely slip, a team's own rule whose file was not given."""
+    hint = closest_hint(rule_id, known, "rule id")
+    if hint.startswith("did you mean"):
+        return hint
+    return f"{hint}; a rule of a team file loads with that file: add '--rules FILE'"
 
 
 class _Loader(yaml.SafeLoader):
