@@ -620,3 +620,53 @@ def test_diff_show_takes_all_as_eval_does(tmp_path: Path) -> None:
     err = io.StringIO()
     assert main(["rules", "diff", "--new", str(team), "--show", "some"], io.StringIO(), err) == 2
     assert "expected a number or 'all'" in err.getvalue()
+
+
+def test_a_mono_file_not_named_for_a_side_says_how_qa_takes_it(tmp_path: Path) -> None:
+    """qa has no --speaker, --agent or --customer: its error says what qa takes instead."""
+    _wav(tmp_path / "calls" / "side.wav", 1)
+    code, err = _qa(str(tmp_path / "calls"), "--out", str(tmp_path / "out"), "--cache", str(tmp_path / "cache"))
+    assert code == 10, err
+    (row,) = csv.DictReader((tmp_path / "out" / "summary.csv").open())
+    assert row["status"] == "error" and "is mono" in row["error"], row
+    assert "qa: name it CALL_agent or CALL_customer" in row["error"]
+    assert "qa: name it CALL_agent or CALL_customer" in err
+
+
+def _unprivileged(argv: list[str]) -> list[str]:
+    """``argv`` run so that file permissions apply (root reads a mode-000 file: drop that power)."""
+    import os
+    import shutil
+
+    if os.geteuid() != 0:
+        return argv
+    setpriv = shutil.which("setpriv")
+    if setpriv is None:
+        pytest.skip("running as root without setpriv: a mode-000 file stays readable")
+    caps = "-dac_override,-dac_read_search"
+    return [setpriv, f"--inh-caps={caps}", f"--bounding-set={caps}", *argv]
+
+
+def test_an_unreadable_call_is_an_error_row_that_says_how_to_fix_it(tmp_path: Path) -> None:
+    import os
+    import subprocess
+    import sys
+
+    calls = tmp_path / "calls"
+    calls.mkdir()
+    (calls / "good.jsonl").write_bytes(TRANSCRIPT.read_bytes())
+    locked = calls / "locked.jsonl"
+    locked.write_bytes(TRANSCRIPT.read_bytes())
+    locked.chmod(0)
+    argv = [sys.executable, "-m", "rapport_assist.cli", "qa", str(calls), "--out", str(tmp_path / "out")]
+    argv += ["--cache", str(tmp_path / "cache"), "--workers", "1"]
+    src = str(Path(__file__).resolve().parents[1] / "src")
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([src, os.environ.get("PYTHONPATH", "")])}
+    run = subprocess.run(_unprivileged(argv), capture_output=True, text=True, env=env, timeout=300)
+    assert run.returncode == 10, run.stderr
+    assert "Traceback" not in run.stderr
+    rows = {r["call"]: r for r in csv.DictReader((tmp_path / "out" / "summary.csv").open())}
+    assert rows["good"]["status"] == "done"
+    assert rows["locked"]["status"] == "error"
+    assert "cannot read" in rows["locked"]["error"] and "check the file's permissions" in rows["locked"]["error"]
+    assert "locked: cannot read" in run.stderr and "check the file's permissions" in run.stderr

@@ -406,7 +406,8 @@ class CallAudio:
                     if n == 1:
                         raise BadInput(
                             f"{spec.path} is mono, so it holds one side of the call",
-                            "say whose it is with --speaker agent|customer, or give two files with --agent/--customer",
+                            "say whose it is (replay: --speaker agent|customer, or two files with --agent/--customer; "
+                            "qa: name it CALL_agent or CALL_customer, and the other side's file the same way)",
                         )
                     raise BadInput(
                         f"{spec.path} has the same audio on both channels (a mono recording saved as "

@@ -108,6 +108,11 @@ def rules_fingerprint(paths: Sequence[Path]) -> str:
     return digest.hexdigest()
 
 
+def unreadable(exc: OSError) -> str:
+    """The error of a call's file that cannot be read, with the fix (as ``replay`` words it)."""
+    return f"cannot read {exc.filename}: {exc.strerror or exc} — check the file's permissions"
+
+
 def call_dir(out_dir: Path, call_id: str) -> Path:
     return out_dir / "calls" / call_id
 
@@ -439,14 +444,7 @@ def plan(calls: Sequence[CallInput], settings: QaSettings, force: bool = False) 
         try:
             key = call_key(call, identity)
         except OSError as exc:
-            known.append(
-                CallOutcome(
-                    call.id,
-                    "error",
-                    error=f"cannot read {exc.filename}: {exc.strerror}",
-                    files=tuple(map(str, call.files)),
-                )
-            )
+            known.append(CallOutcome(call.id, "error", error=unreadable(exc), files=tuple(map(str, call.files))))
             continue
         done = None if force else read_done(settings.out_dir, call.id)
         if (
