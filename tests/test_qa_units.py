@@ -633,40 +633,77 @@ def test_a_mono_file_not_named_for_a_side_says_how_qa_takes_it(tmp_path: Path) -
     assert "qa: name it CALL_agent or CALL_customer" in err
 
 
-def _unprivileged(argv: list[str]) -> list[str]:
-    """``argv`` run so that file permissions apply (root reads a mode-000 file: drop that power)."""
+def _qa_unprivileged(*argv: str) -> tuple[int, str]:
+    """``qa`` in a process of its own, where file permissions apply: root reads a mode-000 file and
+    writes in a mode-555 folder, so as root it runs without that power (``setpriv``)."""
     import os
     import shutil
-
-    if os.geteuid() != 0:
-        return argv
-    setpriv = shutil.which("setpriv")
-    if setpriv is None:
-        pytest.skip("running as root without setpriv: a mode-000 file stays readable")
-    caps = "-dac_override,-dac_read_search"
-    return [setpriv, f"--inh-caps={caps}", f"--bounding-set={caps}", *argv]
-
-
-def test_an_unreadable_call_is_an_error_row_that_says_how_to_fix_it(tmp_path: Path) -> None:
-    import os
     import subprocess
     import sys
 
+    command = [sys.executable, "-m", "rapport_assist.cli", "qa", *argv, "--workers", "1"]
+    if os.geteuid() == 0:
+        setpriv = shutil.which("setpriv")
+        if setpriv is None:
+            pytest.skip("running as root without setpriv: file permissions do not apply")
+        caps = "-dac_override,-dac_read_search"
+        command = [setpriv, f"--inh-caps={caps}", f"--bounding-set={caps}", *command]
+    src = str(Path(__file__).resolve().parents[1] / "src")
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([src, os.environ.get("PYTHONPATH", "")])}
+    run = subprocess.run(command, capture_output=True, text=True, env=env, timeout=300)
+    return run.returncode, run.stderr
+
+
+def test_an_unreadable_call_is_an_error_row_that_says_how_to_fix_it(tmp_path: Path) -> None:
     calls = tmp_path / "calls"
     calls.mkdir()
     (calls / "good.jsonl").write_bytes(TRANSCRIPT.read_bytes())
     locked = calls / "locked.jsonl"
     locked.write_bytes(TRANSCRIPT.read_bytes())
     locked.chmod(0)
-    argv = [sys.executable, "-m", "rapport_assist.cli", "qa", str(calls), "--out", str(tmp_path / "out")]
-    argv += ["--cache", str(tmp_path / "cache"), "--workers", "1"]
-    src = str(Path(__file__).resolve().parents[1] / "src")
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([src, os.environ.get("PYTHONPATH", "")])}
-    run = subprocess.run(_unprivileged(argv), capture_output=True, text=True, env=env, timeout=300)
-    assert run.returncode == 10, run.stderr
-    assert "Traceback" not in run.stderr
+    code, err = _qa_unprivileged(str(calls), "--out", str(tmp_path / "out"), "--cache", str(tmp_path / "cache"))
+    assert code == 10, err
+    assert "Traceback" not in err
     rows = {r["call"]: r for r in csv.DictReader((tmp_path / "out" / "summary.csv").open())}
     assert rows["good"]["status"] == "done"
     assert rows["locked"]["status"] == "error"
     assert "cannot read" in rows["locked"]["error"] and "check the file's permissions" in rows["locked"]["error"]
-    assert "locked: cannot read" in run.stderr and "check the file's permissions" in run.stderr
+    assert "locked: cannot read" in err and "check the file's permissions" in err
+
+
+def test_an_out_or_cache_folder_that_cannot_be_written_stops_before_any_call(tmp_path: Path) -> None:
+    """A read-only --out, or a file where a folder belongs, is one line and exit 7 at the start,
+    not one error per call after every call was recognized (and a NotADirectoryError 'internal
+    error' for a --cache that is a file)."""
+    calls = tmp_path / "calls"
+    calls.mkdir()
+    (calls / "script.jsonl").write_bytes(TRANSCRIPT.read_bytes())
+    _wav(calls / "stereo.wav", 2)
+    a_file = tmp_path / "a-file"
+    a_file.write_text("")
+    cache = str(tmp_path / "cache")
+    for argv, says in (
+        (["--out", str(a_file), "--cache", cache], f"--out {a_file} is not a folder"),
+        (["--out", "/dev/full", "--cache", cache], "--out /dev/full is not a folder"),
+        (["--out", str(tmp_path / "out"), "--cache", str(a_file)], f"the transcript cache {a_file} is not a folder"),
+    ):
+        code, err = _qa(str(calls), *argv)
+        assert code == 7, err
+        assert says in err and err.count("\n") == 1, err
+    assert not (tmp_path / "out" / "calls").exists()  # no call was begun
+    # a transcript alone needs no cache: a cache that cannot be written does not stop it
+    code, err = _qa(str(calls / "script.jsonl"), "--out", str(tmp_path / "out"), "--cache", str(a_file))
+    assert code == 0, err
+
+    locked = tmp_path / "locked"
+    locked.mkdir()
+    locked.chmod(0o555)
+    for out, cache_dir, says in (
+        (locked, cache, f"cannot write in --out {locked}: Permission denied"),
+        (locked / "qa", cache, f"cannot create --out {locked / 'qa'}: Permission denied"),
+        (tmp_path / "out2", str(locked), f"cannot write in the transcript cache {locked}: Permission denied"),
+    ):
+        code, err = _qa_unprivileged(str(calls), "--out", str(out), "--cache", cache_dir)
+        assert code == 7, err
+        assert says in err and err.count("\n") == 1, err
+    assert not list(locked.iterdir())

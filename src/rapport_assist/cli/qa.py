@@ -76,6 +76,27 @@ def _check_qa_out(out: Path, inputs: Sequence[Path]) -> None:
             )
 
 
+def _check_writable(folder: Path, what: str, other: str) -> None:
+    """OutputError (exit 7) unless ``folder`` is, or can be made, a folder that files can be made in."""
+    import tempfile
+
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except (FileExistsError, NotADirectoryError):
+        raise OutputError(
+            f"{what} {folder} is not a folder", "give a folder (a new one is made), not a file or a device"
+        ) from None
+    except OSError as exc:
+        raise OutputError(f"cannot create {what} {folder}: {exc.strerror}", "check the path and permissions") from None
+    try:
+        tempfile.TemporaryFile(dir=folder).close()
+    except OSError as exc:
+        raise OutputError(
+            f"cannot write in {what} {folder}: {exc.strerror}",
+            f"check the folder's permissions, or give {other} a folder you can write in",
+        ) from None
+
+
 def _qa_command(args: argparse.Namespace, con: Console) -> int:
     from ..qa.inputs import discover, is_pattern
     from ..qa.progress import Progress
@@ -106,10 +127,9 @@ def _qa_command(args: argparse.Namespace, con: Console) -> int:
         stderr.write(f"rapport-assist: warning: {w}\n")
     workers = args.workers or min(default_workers(), len(calls))
     settings = _qa_settings(args, args.out, 1 if args.cluster else workers)
-    try:
-        args.out.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise OutputError(f"cannot create {args.out}: {exc.strerror}", "check the path and permissions") from None
+    _check_writable(args.out, "--out", "--out")  # before any call is recognized, not after each one
+    if any(not c.spec.is_transcript and c.missing is None for c in calls):  # only recordings are cached
+        _check_writable(settings.cache_dir, "the transcript cache", "--cache")
     progress = Progress(len(calls), stderr)
     where = (
         f"Dask cluster {args.cluster}"
