@@ -707,3 +707,33 @@ def test_an_out_or_cache_folder_that_cannot_be_written_stops_before_any_call(tmp
         assert code == 7, err
         assert says in err and err.count("\n") == 1, err
     assert not list(locked.iterdir())
+
+
+def test_a_call_of_the_same_name_run_later_into_the_same_out_keeps_the_first(tmp_path: Path) -> None:
+    """Day folders with the same file names, each run on its own into one OUT: the second day's
+    call001 used to replace the first day's report and drop it from the summary, silently."""
+    first, second = tmp_path / "2026-12-01" / "call001.jsonl", tmp_path / "2026-12-02" / "call001.txt"
+    _touch(first, TRANSCRIPT.read_bytes())
+    _touch(second, b"Agent: Thank you for calling.\nCustomer: This is the third time I am calling.\n")
+    out, cache = tmp_path / "out", tmp_path / "cache"
+    assert _qa(str(first.parent), "--out", str(out), "--cache", str(cache))[0] == 0
+    report = (out / "calls" / "call001" / "report.html").read_bytes()
+    code, err = _qa(str(second.parent), "--out", str(out), "--cache", str(cache))
+    assert code == 0, err
+    assert (
+        f"holds the reports of another call ({first.absolute()})" in err and "this call is 2026-12-02__call001" in err
+    )
+    assert (out / "calls" / "call001" / "report.html").read_bytes() == report
+    rows = {r["call"]: r for r in csv.DictReader((out / "summary.csv").open())}
+    assert rows["call001"]["files"] == str(first.absolute()) and rows["call001"]["status"] == "done"
+    assert rows["2026-12-02__call001"]["files"] == str(second.absolute())
+    assert rows["2026-12-02__call001"]["status"] == "done"
+    # the same command again: the second day's call is finished under its new name
+    code, err = _qa(str(second.parent), "--out", str(out), "--cache", str(cache))
+    assert code == 0 and "1 skipped as finished" in err, err
+    # a call folder moved elsewhere is still the same call: skipped under its own name
+    moved = tmp_path / "archive" / "call001.jsonl"
+    _touch(moved, first.read_bytes())
+    code, err = _qa(str(moved.parent), "--out", str(out), "--cache", str(cache))
+    assert code == 0 and "1 skipped as finished" in err and "another call" not in err, err
+    assert sorted(p.name for p in (out / "calls").iterdir()) == ["2026-12-02__call001", "call001"]

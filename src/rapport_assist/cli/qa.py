@@ -137,7 +137,9 @@ def _qa_command(args: argparse.Namespace, con: Console) -> int:
         else f"{plural(workers, 'worker')} × {plural(settings.threads, 'thread')}"
     )
 
-    def on_plan(todo: list[Task], known: list[CallOutcome]) -> None:
+    def on_plan(todo: list[Task], known: list[CallOutcome], notes: list[str]) -> None:
+        for note in notes:
+            stderr.write(f"rapport-assist: warning: {note}\n")
         progress.skip(sum(1 for o in known if o.status == "skipped"))
         for o in known:
             if o.status == "error":

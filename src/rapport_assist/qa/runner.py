@@ -36,7 +36,7 @@ from ..errors import OutputError, RapportError, UsageError
 from ..fileio import write_atomic
 from ..privacy import MaskList, Masker, default_mask_list
 from .cache import CachedTimeline, TranscriptCache, call_key, settings_identity
-from .inputs import CallInput
+from .inputs import CallInput, _safe_id
 from .outcome import CallOutcome, outcome_from_json, outcome_to_json, written_format
 from .stats import call_stats
 from .summary import write_summary
@@ -433,30 +433,67 @@ class Task:
 
 def plan(calls: Sequence[CallInput], settings: QaSettings, force: bool = False) -> tuple[list[Task], list[CallOutcome]]:
     """Split ``calls`` into tasks to run and outcomes already known (finished before, or unreadable)."""
+    return plan_calls(calls, settings, force)[1:3]
+
+
+def plan_calls(
+    calls: Sequence[CallInput], settings: QaSettings, force: bool = False
+) -> tuple[list[CallInput], list[Task], list[CallOutcome], list[str]]:
+    """``plan``, and the calls as planned with notes on the ids changed: a call whose id is that of
+    another call finished in ``OUT`` by an earlier run (the same file name in another folder, each
+    run on its own) gets its folder's name in front, as it would in one run with the other, so
+    neither report replaces the other's."""
     rules_digest = rules_fingerprint(settings.rule_paths) + ":mask=" + settings.mask_identity
     identity = recognition_identity(settings) if any(not c.spec.is_transcript for c in calls) else {}
+    planned: list[CallInput] = []
+    notes: list[str] = []
     todo: list[Task] = []
     known: list[CallOutcome] = []
+    taken = {c.id for c in calls}
     for call in calls:
-        if call.missing is not None:  # a path given that does not exist: an error row of its own
-            known.append(CallOutcome(call.id, "error", error=call.missing, files=tuple(map(str, call.files))))
-            continue
-        try:
-            key = call_key(call, identity)
-        except OSError as exc:
-            known.append(CallOutcome(call.id, "error", error=unreadable(exc), files=tuple(map(str, call.files))))
-            continue
-        done = None if force else read_done(settings.out_dir, call.id)
-        if (
-            done
+        key, error = None, call.missing  # a path given that does not exist: an error row of its own
+        if error is None:
+            try:
+                key = call_key(call, identity)
+            except OSError as exc:
+                error = unreadable(exc)
+        finished = None if key is None else done_key(key, rules_digest)
+        done = read_done(settings.out_dir, call.id)
+        if _another_calls(done, call, finished):
+            assert done is not None
+            base = _safe_id(f"{call.files[0].parent.name}__{call.id}")
+            new_id, n = base, 2
+            while new_id in taken or _another_calls(read_done(settings.out_dir, new_id), call, finished):
+                new_id, n = f"{base}-{n}", n + 1
+            notes.append(
+                f"{' + '.join(map(str, call.files))}: {call_dir(settings.out_dir, call.id)} holds the reports of "
+                f"another call ({' + '.join(done['files'])}), which are kept: this call is {new_id}"
+            )
+            taken.add(new_id)
+            call, done = replace(call, id=new_id), read_done(settings.out_dir, new_id)
+        planned.append(call)
+        if error is not None or key is None:
+            known.append(CallOutcome(call.id, "error", error=error, files=tuple(map(str, call.files))))
+        elif (
+            not force
+            and done
             and done.get("status") == "done"
-            and done.get("key") == done_key(key, rules_digest)
+            and done.get("key") == finished
             and written_format(done) >= OUTPUT_FORMAT
         ):
             known.append(outcome_from_json(done, "skipped"))
         else:
             todo.append(Task(call, key, rules_digest))
-    return todo, known
+    return planned, todo, known, notes
+
+
+def _another_calls(done: dict[str, Any] | None, call: CallInput, finished: str | None) -> bool:
+    """Is ``done`` (a ``call.json`` in OUT) that of another call than ``call``: none of its files
+    are ``call``'s, and it is not ``call`` moved elsewhere (its key: the same content, settings and rules)."""
+    if not done or done.get("status") != "done":
+        return False
+    theirs = {str(f) for f in done.get("files") or ()}
+    return bool(theirs) and not theirs & {str(f) for f in call.files} and done.get("key") != finished
 
 
 def _ignore_sigint() -> None:
@@ -604,13 +641,13 @@ def run_batch(
     cluster: str | None = None,
     force: bool = False,
     on_outcome: Callable[[CallOutcome], None] | None = None,
-    on_plan: Callable[[list[Task], list[CallOutcome]], None] | None = None,
+    on_plan: Callable[[list[Task], list[CallOutcome], list[str]], None] | None = None,
 ) -> list[CallOutcome]:
     """Process ``calls`` (skipping finished ones), then write the summary; outcomes in ``calls`` order."""
 
-    todo, known = plan(calls, settings, force)
+    calls, todo, known, notes = plan_calls(calls, settings, force)
     if on_plan is not None:
-        on_plan(todo, known)
+        on_plan(todo, known, notes)
     outcomes = {o.call_id: o for o in known}
     runner = run_cluster(todo, settings, cluster) if cluster else run_local(todo, settings, workers)
     try:
