@@ -737,3 +737,18 @@ def test_a_call_of_the_same_name_run_later_into_the_same_out_keeps_the_first(tmp
     code, err = _qa(str(moved.parent), "--out", str(out), "--cache", str(cache))
     assert code == 0 and "1 skipped as finished" in err and "another call" not in err, err
     assert sorted(p.name for p in (out / "calls").iterdir()) == ["2026-12-02__call001", "call001"]
+
+
+def test_an_event_log_beside_its_call_is_skipped_with_a_warning(tmp_path: Path) -> None:
+    """A folder of calls kept by ``live --record DIR --record-audio`` (or ``replay X --out``) holds
+    each call's event log beside it: qa took the log for a transcript and failed it, exit 10."""
+    calls = tmp_path / "calls"
+    calls.mkdir()
+    (calls / "call-20261206-203000.jsonl").write_bytes(TRANSCRIPT.read_bytes())
+    log = calls / "call-20261206-203000-events.jsonl"
+    assert main(["replay", str(TRANSCRIPT), "--out", str(log)], io.StringIO(), io.StringIO()) == 0
+    code, err = _qa(str(calls), "--out", str(tmp_path / "out"), "--cache", str(tmp_path / "cache"))
+    assert code == 0, err
+    assert f"{log}: skipped (an event log that rapport-assist wrote" in err
+    rows = list(csv.DictReader((tmp_path / "out" / "summary.csv").open()))
+    assert [(r["call"], r["status"]) for r in rows] == [("call-20261206-203000", "done")]

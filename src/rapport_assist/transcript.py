@@ -26,7 +26,7 @@ import json
 from pathlib import Path
 from typing import Any, Iterator
 
-from .errors import BadInput, InputNotFound
+from .errors import BadInput, InputNotFound, RapportError
 from .transcript_amazon import is_amazon_document, read_amazon_json
 from .transcript_amazon import is_amazon_transcript as is_amazon_transcript
 from .transcript_azure import is_azure_document, read_azure_json
@@ -51,6 +51,14 @@ TRANSCRIPT_SUFFIXES = (".jsonl", ".ndjson", TEXT_SUFFIX, ANALYTICS_SUFFIX, *CAPT
 # Transcribe job's ch_0, spk_0…, Azure's channels and speaker1…, Google's channels; Call Analytics,
 # Contact Lens and CCAI Insights name their roles, which win over it)
 SPEAKER_MAP_SUFFIXES = (TEXT_SUFFIX, *CAPTION_SUFFIXES, ANALYTICS_SUFFIX)
+# the ``type`` of each event in an event log (README, "Event log"): a JSONL file that starts with
+# one is rapport-assist's own output (``replay --out``, ``live --record``, qa's ``events.jsonl``)
+EVENT_TYPES = frozenset(
+    {"utterance", "turn", "revision", "nudge", "withdrawn", "signal", "partial", "status", "record", "praise"}
+    | {"coaching", "call_end"}
+)
+EVENT_LOG = "an event log that rapport-assist wrote (replay --out, live --record), not a transcript"
+EVENT_LOG_HINT = "replay the recording it came from (live --record-audio keeps it beside the log, as a .wav)"
 
 
 def json_lines(path: Path) -> Iterator[tuple[int, str, Any]]:
@@ -153,6 +161,8 @@ def read_transcript(path: Path, speaker_map: SpeakerMap = (), warn: Warn | None 
     index = 0
     prev_end = 0.0
     for _, where, obj in json_lines(path):
+        if index == 0 and _is_event(obj):
+            raise BadInput(f"{path} is {EVENT_LOG}", EVENT_LOG_HINT)
         utt = parse_line(obj, index, prev_end, where)
         prev_end = utt.end_s
         index += 1
@@ -172,6 +182,8 @@ def not_a_transcript(path: Path, speaker_map: SpeakerMap = ()) -> str | None:
     suffix = path.suffix.lower()
     if suffix == TEXT_SUFFIX:
         return not_a_text_transcript(path, speaker_map)
+    if suffix in (".jsonl", ".ndjson") and _is_event_log(path):
+        return f"{EVENT_LOG}: its recording is the call"
     if suffix == ANALYTICS_SUFFIX and not is_json_transcript(path):
         return (
             "a .json file that is not an Amazon Transcribe, Azure AI Speech or Google Cloud transcript (of a "
@@ -179,6 +191,21 @@ def not_a_transcript(path: Path, speaker_map: SpeakerMap = ()) -> str | None:
             "Speech-to-Text)"
         )
     return None
+
+
+def _is_event(obj: Any) -> bool:
+    return isinstance(obj, dict) and obj.get("type") in EVENT_TYPES
+
+
+def _is_event_log(path: Path) -> bool:
+    """Does the JSONL file ``path`` start with an event (not an utterance of a transcript)? One that
+    cannot be read is not (reading it then says why)."""
+    try:
+        for _, _, obj in json_lines(path):
+            return _is_event(obj)
+    except (RapportError, OSError):
+        pass
+    return False
 
 
 def transcript_map(
