@@ -160,9 +160,9 @@ def read_transcript(path: Path, speaker_map: SpeakerMap = (), warn: Warn | None 
         return
     index = 0
     prev_end = 0.0
+    if _is_event_log(path):
+        raise BadInput(f"{path} is {EVENT_LOG}", EVENT_LOG_HINT)
     for _, where, obj in json_lines(path):
-        if index == 0 and _is_event(obj):
-            raise BadInput(f"{path} is {EVENT_LOG}", EVENT_LOG_HINT)
         utt = parse_line(obj, index, prev_end, where)
         prev_end = utt.end_s
         index += 1
@@ -193,16 +193,16 @@ def not_a_transcript(path: Path, speaker_map: SpeakerMap = ()) -> str | None:
     return None
 
 
-def _is_event(obj: Any) -> bool:
-    return isinstance(obj, dict) and obj.get("type") in EVENT_TYPES
-
-
 def _is_event_log(path: Path) -> bool:
-    """Does the JSONL file ``path`` start with an event (not an utterance of a transcript)? One that
-    cannot be read is not (reading it then says why)."""
+    """Is the JSONL file ``path`` an event log: its lines are events, and not only utterances (a
+    transcript may be written as ``utterance`` events)? Read up to the first line that is not an
+    utterance event: a transcript's first line. One that cannot be read is not (reading it says why)."""
     try:
         for _, _, obj in json_lines(path):
-            return _is_event(obj)
+            if not (isinstance(obj, dict) and obj.get("type") in EVENT_TYPES):
+                return False
+            if obj["type"] != "utterance":
+                return True
     except (RapportError, OSError):
         pass
     return False
