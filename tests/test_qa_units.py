@@ -752,3 +752,37 @@ def test_an_event_log_beside_its_call_is_skipped_with_a_warning(tmp_path: Path) 
     assert f"{log}: skipped (an event log that rapport-assist wrote" in err
     rows = list(csv.DictReader((tmp_path / "out" / "summary.csv").open()))
     assert [(r["call"], r["status"]) for r in rows] == [("call-20261206-203000", "done")]
+
+
+def test_no_report_links_no_report_and_leaves_none_that_tells_other_figures(tmp_path: Path) -> None:
+    """--no-report: the summary linked every call to a report.html that was never written; a call
+    redone with it (new rules) kept the earlier run's report, with the old nudges, linked from the
+    summary; and a later run without --no-report skipped the call, so its report never came."""
+    calls = tmp_path / "calls"
+    _touch(calls / "one.jsonl", TRANSCRIPT.read_bytes())
+    out, cache = tmp_path / "out", tmp_path / "cache"
+    folder = out / "calls" / "one"
+
+    def summary() -> tuple[dict[str, str], _Page]:
+        (row,) = csv.DictReader((out / "summary.csv").open())
+        return row, _Page((out / "summary.html").read_text())
+
+    assert _qa(str(calls), "--out", str(out), "--cache", str(cache), "--no-report")[0] == 0
+    row, page = summary()
+    assert not (folder / "report.html").exists()
+    assert row["report"] == "" and not [a for tag, a in page.tags if tag == "a" and "report.html" in (a["href"] or "")]
+    assert "one" in "".join(page.text)
+
+    assert _qa(str(calls), "--out", str(out), "--cache", str(cache))[0] == 0  # the report is made now
+    row, page = summary()
+    assert int(row["nudges:you-not-we"]) == 1 and row["report"] == "calls/one/report.html"
+    assert "you-not-we" in (folder / "report.html").read_text()
+    assert ("a", {"href": "calls/one/report.html"}) in page.tags
+
+    team = tmp_path / "team.yaml"
+    team.write_text("version: 1\noverrides:\n  - rule: you-not-we\n    enabled: false\n")
+    code, err = _qa(str(calls), "--out", str(out), "--cache", str(cache), "--rules", str(team), "--no-report")
+    assert code == 0 and "0 skipped" in err, err
+    row, page = summary()
+    assert int(row.get("nudges:you-not-we") or 0) == 0 and row["report"] == ""
+    assert not (folder / "report.html").exists()  # not the first run's, with its you-not-we nudge

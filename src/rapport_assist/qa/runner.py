@@ -400,6 +400,8 @@ def _finish(
         from .report import render_report
 
         write_atomic(folder / "report.html", render_report(call, events, stats))
+    else:  # an earlier run's report no longer tells this call's figures
+        (folder / "report.html").unlink(missing_ok=True)
     elapsed = time.perf_counter() - started
     outcome = CallOutcome(
         call.id,
@@ -480,7 +482,8 @@ def plan_calls(
             and done.get("status") == "done"
             and done.get("key") == finished
             and written_format(done) >= OUTPUT_FORMAT
-        ):
+            and (not settings.report or (call_dir(settings.out_dir, call.id) / "report.html").is_file())
+        ):  # finished (a run with --no-report made no report: one without it makes the report)
             known.append(outcome_from_json(done, "skipped"))
         else:
             todo.append(Task(call, key, rules_digest))
