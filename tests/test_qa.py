@@ -432,3 +432,24 @@ def test_a_group_whose_recognition_fails_is_redone_one_call_at_a_time(corpus, tm
     events = _events(tmp_path / "out" / "calls" / group[0].call.id / "events.jsonl")
     assert any(e["type"] == "utterance" and e["text"] == "hello there" for e in events)
     assert not (tmp_path / "out" / "calls" / group[1].call.id / "call.json").exists()
+
+
+def test_a_cache_that_cannot_be_written_fails_its_calls_not_the_batch(corpus, tmp_path) -> None:
+    """Short calls are recognized together and then cached; a cache write that failed there (a full
+    disk, a folder made read-only) escaped the call and stopped the whole batch as an internal
+    error (exit 1, 'report it'). It is the call's error now, as for a call recognized alone."""
+    from qa_support import qa_unprivileged
+
+    cache = tmp_path / "cache"
+    (cache / "transcripts").mkdir(parents=True)
+    (cache / "transcripts").chmod(0o555)
+    out = tmp_path / "out"
+    code, err = qa_unprivileged(str(corpus), "--out", str(out), "--cache", str(cache))
+    assert code == 10, err
+    assert "internal error" not in err and "Traceback" not in err
+    rows = {r["call"]: r for r in csv.DictReader((out / "summary.csv").open())}
+    assert rows["script"]["status"] == "done"  # a transcript needs no cache
+    for call in ("opening-2026-11-02", "middle"):  # recognized together, then not cached
+        assert rows[call]["status"] == "error", rows[call]
+        assert "cannot write its outputs" in rows[call]["error"] and "transcripts" in rows[call]["error"]
+        assert f"{call}: cannot write its outputs" in err

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from qa_support import qa_unprivileged
 from rapport_assist.cli import DATA_DIR, main
 from rapport_assist.errors import InputNotFound, UsageError
 from rapport_assist.qa.cache import CachedTimeline, TranscriptCache, call_key, item_from_json, item_to_json
@@ -633,27 +634,6 @@ def test_a_mono_file_not_named_for_a_side_says_how_qa_takes_it(tmp_path: Path) -
     assert "qa: name it CALL_agent or CALL_customer" in err
 
 
-def _qa_unprivileged(*argv: str) -> tuple[int, str]:
-    """``qa`` in a process of its own, where file permissions apply: root reads a mode-000 file and
-    writes in a mode-555 folder, so as root it runs without that power (``setpriv``)."""
-    import os
-    import shutil
-    import subprocess
-    import sys
-
-    command = [sys.executable, "-m", "rapport_assist.cli", "qa", *argv, "--workers", "1"]
-    if os.geteuid() == 0:
-        setpriv = shutil.which("setpriv")
-        if setpriv is None:
-            pytest.skip("running as root without setpriv: file permissions do not apply")
-        caps = "-dac_override,-dac_read_search"
-        command = [setpriv, f"--inh-caps={caps}", f"--bounding-set={caps}", *command]
-    src = str(Path(__file__).resolve().parents[1] / "src")
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([src, os.environ.get("PYTHONPATH", "")])}
-    run = subprocess.run(command, capture_output=True, text=True, env=env, timeout=300)
-    return run.returncode, run.stderr
-
-
 def test_an_unreadable_call_is_an_error_row_that_says_how_to_fix_it(tmp_path: Path) -> None:
     calls = tmp_path / "calls"
     calls.mkdir()
@@ -661,7 +641,7 @@ def test_an_unreadable_call_is_an_error_row_that_says_how_to_fix_it(tmp_path: Pa
     locked = calls / "locked.jsonl"
     locked.write_bytes(TRANSCRIPT.read_bytes())
     locked.chmod(0)
-    code, err = _qa_unprivileged(str(calls), "--out", str(tmp_path / "out"), "--cache", str(tmp_path / "cache"))
+    code, err = qa_unprivileged(str(calls), "--out", str(tmp_path / "out"), "--cache", str(tmp_path / "cache"))
     assert code == 10, err
     assert "Traceback" not in err
     rows = {r["call"]: r for r in csv.DictReader((tmp_path / "out" / "summary.csv").open())}
@@ -703,7 +683,7 @@ def test_an_out_or_cache_folder_that_cannot_be_written_stops_before_any_call(tmp
         (locked / "qa", cache, f"cannot create --out {locked / 'qa'}: Permission denied"),
         (tmp_path / "out2", str(locked), f"cannot write in the transcript cache {locked}: Permission denied"),
     ):
-        code, err = _qa_unprivileged(str(calls), "--out", str(out), "--cache", cache_dir)
+        code, err = qa_unprivileged(str(calls), "--out", str(out), "--cache", cache_dir)
         assert code == 7, err
         assert says in err and err.count("\n") == 1, err
     assert not list(locked.iterdir())

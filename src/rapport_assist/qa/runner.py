@@ -305,7 +305,12 @@ def _recognize_together(
     spent = time.perf_counter() - started
     out = {}
     for n, recognitions in per_call.items():
-        timeline = _cache_timeline(tasks[n].call, tasks[n].key, recordings[n].source(recognizer, recognitions), worker)
+        try:
+            source = recordings[n].source(recognizer, recognitions)
+            timeline = _cache_timeline(tasks[n].call, tasks[n].key, source, worker)
+        except Exception as exc:  # noqa: BLE001 - that call's (a full disk under the cache), not the batch's
+            failed[n] = _error_outcome(tasks[n].call, exc, started, worker)
+            continue
         out[n] = (timeline, True, spent * recordings[n].audio_s / total_audio)  # its share of the batch
     return out
 
