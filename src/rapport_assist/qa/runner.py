@@ -113,6 +113,18 @@ def unreadable(exc: OSError) -> str:
     return f"cannot read {exc.filename}: {exc.strerror or exc} — check the file's permissions"
 
 
+def os_error(call: CallInput, exc: OSError, folders: str = "the --out and --cache folders") -> str:
+    """What an OSError while doing ``call`` means: one of its files cannot be read, or else what
+    it writes (its outputs, the transcript cache in ``folders``) cannot be (a full disk, permissions)."""
+    if exc.filename is not None and os.fsdecode(exc.filename) in {str(f) for f in call.files}:
+        return unreadable(exc)
+    where = f" ({exc.filename})" if exc.filename else ""
+    return (
+        f"cannot write its outputs{where}: {exc.strerror or exc} — free some disk space or check the "
+        f"permissions of {folders}, then run the same command again"
+    )
+
+
 def call_dir(out_dir: Path, call_id: str) -> Path:
     return out_dir / "calls" / call_id
 
@@ -367,11 +379,7 @@ def _error_outcome(call: CallInput, exc: BaseException, started: float, worker: 
     if isinstance(exc, RapportError):
         error = exc.one_line()
     elif isinstance(exc, OSError) and exc.errno in _WRITE_ERRNOS:  # the disk, not a bug
-        where = f" ({exc.filename})" if exc.filename else ""
-        error = (
-            f"cannot write its outputs{where}: {exc.strerror or exc} — free some disk space or check the "
-            "permissions of the --out and --cache folders, then run the same command again"
-        )
+        error = os_error(call, exc)
     else:
         error = f"internal error: {exc.__class__.__name__}: {exc}"
     return CallOutcome(
