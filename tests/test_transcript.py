@@ -234,3 +234,13 @@ def test_an_event_log_is_named_as_one_not_as_a_line_missing_its_speaker(tmp_path
     assert out.getvalue() == ""
     with pytest.raises(BadInput, match="event log"):
         list(read_transcript(log))
+
+
+def test_a_line_cut_inside_a_string_says_where_in_plain_words(tmp_path: Path) -> None:
+    """json's 'Unterminated string starting at' came out as '... starting at at column 30'."""
+    path = tmp_path / "cut.jsonl"
+    path.write_text('{"speaker": "agent", "text": "Thank you for\n')
+    with pytest.raises(BadInput) as caught:
+        list(read_transcript(path))
+    assert "cut.jsonl:1: not valid JSON (Unterminated string starting at column 30)" in caught.value.message
+    assert "at at" not in caught.value.one_line()

@@ -33,7 +33,7 @@ from .transcript_azure import is_azure_document, read_azure_json
 from .transcript_base import WORDS_PER_S as WORDS_PER_S
 from .transcript_base import SpeakerMap as SpeakerMap
 from .transcript_base import Warn as Warn
-from .transcript_base import json_document
+from .transcript_base import json_document, json_error
 from .transcript_base import parse_line as parse_line
 from .transcript_base import read_lines as read_lines
 from .transcript_google import google_kind, read_google_json
@@ -72,7 +72,7 @@ def json_lines(path: Path) -> Iterator[tuple[int, str, Any]]:
             yield lineno, where, json.loads(raw.rstrip("\r\n"))  # a line cut short: the column at its end, not 1
         except json.JSONDecodeError as exc:
             raise BadInput(
-                f"{where}: not valid JSON ({exc.msg} at column {exc.colno})", "each line must be one JSON object"
+                f"{where}: not valid JSON ({json_error(exc)})", "each line must be one JSON object"
             ) from None
         except RecursionError:  # valid JSON nested deeper than the reader goes
             raise BadInput(f"{where}: JSON nested too deeply to read", "each line must be one JSON object") from None
