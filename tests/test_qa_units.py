@@ -766,3 +766,19 @@ def test_no_report_links_no_report_and_leaves_none_that_tells_other_figures(tmp_
     row, page = summary()
     assert int(row.get("nudges:you-not-we") or 0) == 0 and row["report"] == ""
     assert not (folder / "report.html").exists()  # not the first run's, with its you-not-we nudge
+
+
+def test_each_report_links_back_to_the_summary_that_links_to_it(tmp_path: Path) -> None:
+    """The summary links each call's report; a report had no way back to the summary."""
+    import os
+    from urllib.parse import unquote
+
+    _touch(tmp_path / "calls" / "één call.jsonl", TRANSCRIPT.read_bytes())
+    out = tmp_path / "q a"
+    assert _qa(str(tmp_path / "calls"), "--out", str(out), "--cache", str(tmp_path / "cache"))[0] == 0
+    summary = _Page((out / "summary.html").read_text())
+    (report,) = {a["href"] for tag, a in summary.tags if tag == "a" and "report.html" in (a["href"] or "")}
+    page = out / unquote(report or "")
+    assert page.is_file(), report
+    back = [a["href"] for tag, a in _Page(page.read_text()).tags if tag == "a" and "summary" in (a["href"] or "")]
+    assert back and all(os.path.samefile(page.parent / unquote(h or ""), out / "summary.html") for h in back)
