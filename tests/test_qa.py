@@ -277,8 +277,11 @@ def test_recognize_batch_packs_segments_and_keeps_them_apart(recognizer, speak) 
             assert all(seg.start_s <= w.start_s <= w.end_s <= seg.end_s for w in rec.words)
 
 
-def test_ctrl_c_stops_the_command_and_the_same_command_finishes(corpus, tmp_path) -> None:
-    """The real command in a subprocess, interrupted with SIGINT once a call is finished."""
+@pytest.mark.parametrize("workers", ["1", "2"])
+def test_ctrl_c_stops_the_command_and_the_same_command_finishes(corpus, tmp_path, workers) -> None:
+    """The real command in a subprocess, interrupted with SIGINT once a call is finished; in one
+    process, or on a pool, whose workers stopped mid-call left a semaphore each and the resource
+    tracker warned of them under the command's last line."""
     import os
     import signal
     import sys
@@ -309,7 +312,7 @@ def test_ctrl_c_stops_the_command_and_the_same_command_finishes(corpus, tmp_path
         "--cache",
         str(cache),
         "--workers",
-        "1",
+        workers,
         "--no-pack-calls",
     ]
     # A process started with SIGINT ignored keeps ignoring it (Python then installs no handler;
@@ -345,6 +348,7 @@ def test_ctrl_c_stops_the_command_and_the_same_command_finishes(corpus, tmp_path
             proc.kill()
     assert proc.returncode == 130, (err, inherited, state)
     assert "run the same command again" in err and "Traceback" not in err
+    assert err.rstrip().endswith("run the same command again to do the rest"), err  # nothing after it
     finished = {p.parent.name for p in out.glob("calls/*/call.json")}
     assert 1 <= len(finished) < len(calls)
     rerun = subprocess.run(cmd, capture_output=True, text=True, timeout=300)

@@ -512,8 +512,17 @@ def _another_calls(done: dict[str, Any] | None, call: CallInput, finished: str |
     return bool(theirs) and not theirs & {str(f) for f in call.files} and done.get("key") != finished
 
 
-def _ignore_sigint() -> None:
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
+def _start_pool_worker() -> None:
+    """A pool worker: Ctrl-C is the parent's to handle, which stops the workers (``pool.terminate``)."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:  # faster-whisper's batches make a tqdm bar, whose lock is then a named semaphore: a worker
+        # stopped by terminate() leaves it for the resource tracker, which then warns of "leaked
+        # semaphore objects" under the interrupted command's last line. A thread lock does here.
+        from tqdm.std import TqdmDefaultWriteLock
+
+        TqdmDefaultWriteLock.mp_lock = None
+    except ImportError:  # pragma: no cover - faster-whisper brings tqdm
+        pass
 
 
 PACK_CALLS_S = 120.0  # short calls are recognized together, about this much call audio per group
@@ -584,7 +593,7 @@ def run_local(tasks: Sequence[Task], settings: QaSettings, workers: int) -> Iter
             yield from _run_group((group, settings))
         return
     ctx = multiprocessing.get_context("spawn")  # no fork of a process that may hold model threads
-    pool = ctx.Pool(min(workers, len(groups)), initializer=_ignore_sigint)
+    pool = ctx.Pool(min(workers, len(groups)), initializer=_start_pool_worker)
     finished = False
     try:
         # biggest groups first (group_tasks' order) keeps the pool busy to the end
