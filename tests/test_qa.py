@@ -277,11 +277,13 @@ def test_recognize_batch_packs_segments_and_keeps_them_apart(recognizer, speak) 
             assert all(seg.start_s <= w.start_s <= w.end_s <= seg.end_s for w in rec.words)
 
 
-@pytest.mark.parametrize("workers", ["1", "2"])
-def test_ctrl_c_stops_the_command_and_the_same_command_finishes(corpus, tmp_path, workers) -> None:
-    """The real command in a subprocess, interrupted with SIGINT once a call is finished; in one
-    process, or on a pool, whose workers stopped mid-call left a semaphore each and the resource
-    tracker warned of them under the command's last line."""
+@pytest.mark.parametrize("where", [["--workers", "1"], ["--workers", "2"], ["--cluster", "local:2"]], ids=str)
+def test_ctrl_c_stops_the_command_and_the_same_command_finishes(corpus, tmp_path, where) -> None:
+    """The real command in a subprocess, interrupted once a call is finished with SIGINT to its
+    process group, as a terminal's Ctrl-C: in one process; on a pool, whose workers stopped
+    mid-call left a semaphore each and the resource tracker warned of them under the command's
+    last line; on a local Dask cluster, whose worker processes each printed a KeyboardInterrupt
+    traceback."""
     import os
     import signal
     import sys
@@ -311,8 +313,7 @@ def test_ctrl_c_stops_the_command_and_the_same_command_finishes(corpus, tmp_path
         str(out),
         "--cache",
         str(cache),
-        "--workers",
-        workers,
+        *where,
         "--no-pack-calls",
     ]
     # A process started with SIGINT ignored keeps ignoring it (Python then installs no handler;
@@ -322,7 +323,7 @@ def test_ctrl_c_stops_the_command_and_the_same_command_finishes(corpus, tmp_path
     # SIGINT as a terminal gives it, and a failure shows the command's signal state.
     inherited = signal.signal(signal.SIGINT, signal.default_int_handler)
     try:
-        proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
     finally:
         signal.signal(signal.SIGINT, inherited)
     try:
@@ -337,7 +338,7 @@ def test_ctrl_c_stops_the_command_and_the_same_command_finishes(corpus, tmp_path
                 if line.startswith(("SigBlk", "SigIgn", "SigCgt", "Threads"))
             )
         while proc.poll() is None and time.monotonic() < deadline:  # Ctrl-C, again if a native call held it
-            os.kill(proc.pid, signal.SIGINT)
+            os.killpg(proc.pid, signal.SIGINT)  # the whole group, workers too, as a terminal does
             try:
                 proc.wait(timeout=1.0)
             except subprocess.TimeoutExpired:
@@ -345,9 +346,9 @@ def test_ctrl_c_stops_the_command_and_the_same_command_finishes(corpus, tmp_path
         _, err = proc.communicate(timeout=120)
     finally:
         if proc.poll() is None:
-            proc.kill()
+            os.killpg(proc.pid, signal.SIGKILL)
     assert proc.returncode == 130, (err, inherited, state)
-    assert "run the same command again" in err and "Traceback" not in err
+    assert "run the same command again" in err and "Traceback" not in err and "KeyboardInterrupt" not in err
     assert err.rstrip().endswith("run the same command again to do the rest"), err  # nothing after it
     finished = {p.parent.name for p in out.glob("calls/*/call.json")}
     assert 1 <= len(finished) < len(calls)

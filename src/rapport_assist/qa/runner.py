@@ -633,7 +633,13 @@ def run_cluster(tasks: Sequence[Task], settings: QaSettings, address: str) -> It
     cluster = None
     n_workers = local_cluster_size(address)
     if n_workers is not None:
-        cluster = LocalCluster(n_workers=n_workers, threads_per_worker=1, processes=True, dashboard_address=None)
+        # its worker processes, started now, ignore Ctrl-C as a pool's do: a terminal sends it to
+        # them too, and each printed a KeyboardInterrupt traceback; this process stops them
+        previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+        try:
+            cluster = LocalCluster(n_workers=n_workers, threads_per_worker=1, processes=True, dashboard_address=None)
+        finally:
+            signal.signal(signal.SIGINT, previous)
         address = cluster.scheduler_address
     try:
         client = Client(address, timeout="20s")
