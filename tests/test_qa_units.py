@@ -782,3 +782,21 @@ def test_each_report_links_back_to_the_summary_that_links_to_it(tmp_path: Path) 
     assert page.is_file(), report
     back = [a["href"] for tag, a in _Page(page.read_text()).tags if tag == "a" and "summary" in (a["href"] or "")]
     assert back and all(os.path.samefile(page.parent / unquote(h or ""), out / "summary.html") for h in back)
+
+
+def test_a_folder_that_cannot_be_read_is_an_error_row_not_calls_left_out_unsaid(tmp_path: Path) -> None:
+    """A subfolder without read permission: its calls were silently not in the batch (exit 0)."""
+    calls = tmp_path / "calls"
+    _touch(calls / "one.jsonl", TRANSCRIPT.read_bytes())
+    _touch(calls / "week 2" / "two.jsonl", TRANSCRIPT.read_bytes())
+    (calls / "week 2").chmod(0)
+    try:
+        code, err = qa_unprivileged(str(calls), "--out", str(tmp_path / "out"), "--cache", str(tmp_path / "cache"))
+    finally:
+        (calls / "week 2").chmod(0o755)
+    assert code == 10, err
+    rows = {r["call"]: r for r in csv.DictReader((tmp_path / "out" / "summary.csv").open())}
+    assert rows["one"]["status"] == "done"
+    assert rows["week_2"]["status"] == "error", rows
+    assert "cannot read the folder" in rows["week_2"]["error"] and "week 2" in rows["week_2"]["error"]
+    assert "the calls in it were left out" in err
