@@ -799,4 +799,4 @@ def test_a_folder_that_cannot_be_read_is_an_error_row_not_calls_left_out_unsaid(
     assert rows["one"]["status"] == "done"
     assert rows["week_2"]["status"] == "error", rows
     assert "cannot read the folder" in rows["week_2"]["error"] and "week 2" in rows["week_2"]["error"]
-    assert "the calls in it were left out" in err
+    assert "the calls in it cannot be read" in err

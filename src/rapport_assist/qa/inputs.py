@@ -112,7 +112,7 @@ def _expand(item: str, found: list[Path], missing: list[tuple[Path, InputNotFoun
         for problem in unreadable:
             error = InputNotFound(
                 f"cannot read the folder {problem.filename}: {problem.strerror}",
-                "check its permissions: the calls in it were left out",
+                "check its permissions: the calls in it cannot be read",
             )
             if missing is None:
                 raise error
