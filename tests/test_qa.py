@@ -277,13 +277,23 @@ def test_recognize_batch_packs_segments_and_keeps_them_apart(recognizer, speak) 
             assert all(seg.start_s <= w.start_s <= w.end_s <= seg.end_s for w in rec.words)
 
 
-@pytest.mark.parametrize("where", [["--workers", "1"], ["--workers", "2"], ["--cluster", "local:2"]], ids=str)
-def test_ctrl_c_stops_the_command_and_the_same_command_finishes(corpus, tmp_path, where) -> None:
+@pytest.mark.parametrize(
+    "where, stop",
+    [
+        (["--workers", "1"], "SIGINT"),
+        (["--workers", "2"], "SIGINT"),
+        (["--cluster", "local:2"], "SIGINT"),
+        (["--workers", "2"], "SIGTERM"),
+    ],
+    ids=str,
+)
+def test_ctrl_c_stops_the_command_and_the_same_command_finishes(corpus, tmp_path, where, stop) -> None:
     """The real command in a subprocess, interrupted once a call is finished with SIGINT to its
     process group, as a terminal's Ctrl-C: in one process; on a pool, whose workers stopped
     mid-call left a semaphore each and the resource tracker warned of them under the command's
     last line; on a local Dask cluster, whose worker processes each printed a KeyboardInterrupt
-    traceback."""
+    traceback. SIGTERM to the command (kill, timeout) stops it the same way: it used to die
+    without a word or a summary, with the resource tracker's warning."""
     import os
     import signal
     import sys
@@ -338,7 +348,10 @@ def test_ctrl_c_stops_the_command_and_the_same_command_finishes(corpus, tmp_path
                 if line.startswith(("SigBlk", "SigIgn", "SigCgt", "Threads"))
             )
         while proc.poll() is None and time.monotonic() < deadline:  # Ctrl-C, again if a native call held it
-            os.killpg(proc.pid, signal.SIGINT)  # the whole group, workers too, as a terminal does
+            if stop == "SIGINT":
+                os.killpg(proc.pid, signal.SIGINT)  # the whole group, workers too, as a terminal does
+            else:
+                os.kill(proc.pid, signal.SIGTERM)  # the command alone, as kill and timeout do
             try:
                 proc.wait(timeout=1.0)
             except subprocess.TimeoutExpired:
@@ -352,6 +365,8 @@ def test_ctrl_c_stops_the_command_and_the_same_command_finishes(corpus, tmp_path
     assert err.rstrip().endswith("run the same command again to do the rest"), err  # nothing after it
     finished = {p.parent.name for p in out.glob("calls/*/call.json")}
     assert 1 <= len(finished) < len(calls)
+    rows = list(csv.DictReader((out / "summary.csv").open()))  # the summary of what was done
+    assert {r["call"] for r in rows if r["status"] == "done"} == finished
     rerun = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
     assert rerun.returncode == 10, rerun.stderr  # the corrupt file
     assert f"({len(finished)} skipped as finished)" in rerun.stderr

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import signal
 from pathlib import Path
 from typing import TYPE_CHECKING, Sequence
 
@@ -153,6 +154,13 @@ def _qa_command(args: argparse.Namespace, con: Console) -> int:
         seen.append(o)
         progress.update(o.audio_s, failed=o.status == "error")
 
+    def stop(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt  # SIGTERM (kill, timeout, a service stopped): as Ctrl-C, the summary so far
+
+    try:
+        previous = signal.signal(signal.SIGTERM, stop)
+    except ValueError:  # not the main thread (tests): Ctrl-C only
+        previous = None
     try:
         outcomes = run_batch(
             calls,
@@ -176,6 +184,9 @@ def _qa_command(args: argparse.Namespace, con: Console) -> int:
             if o.status == "error":
                 stderr.write(f"rapport-assist: error: {o.call_id}: {o.error}\n")
         raise
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
     progress.finish()
     failed = [o for o in outcomes if o.status == "error"]
     for o in failed:

@@ -690,6 +690,10 @@ def run_batch(
         close = getattr(runner, "close", None)
         if close is not None:
             close()
+        for task in todo:  # interrupted: a call a worker finished whose outcome had not come yet
+            done = read_done(settings.out_dir, task.call.id) if task.call.id not in outcomes else None
+            if done and done.get("key") == done_key(task.key, task.rules_digest):
+                outcomes[task.call.id] = outcome_from_json(done)
         ordered = [outcomes[c.id] for c in calls if c.id in outcomes]
         if ordered:
             earlier_calls, earlier = finished_earlier(settings.out_dir, {c.id for c in calls})
