@@ -366,7 +366,9 @@ def test_ctrl_c_stops_the_command_and_the_same_command_finishes(corpus, tmp_path
     finished = {p.parent.name for p in out.glob("calls/*/call.json")}
     assert 1 <= len(finished) < len(calls)
     rows = list(csv.DictReader((out / "summary.csv").open()))  # the summary of what was done
-    assert {r["call"] for r in rows if r["status"] == "done"} == finished
+    done = {r["call"] for r in rows if r["status"] == "done"}
+    # (a cluster's worker may still finish the call it was on after the summary: it is done next run)
+    assert done == finished if "--workers" in where else 1 <= len(done) and done <= finished, (done, finished)
     rerun = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
     assert rerun.returncode == 10, rerun.stderr  # the corrupt file
     assert f"({len(finished)} skipped as finished)" in rerun.stderr
