@@ -120,3 +120,26 @@ def test_diff_warns_of_a_recording_with_a_silent_channel(tmp_path: Path, speak, 
     lines = err.splitlines()
     assert lines.count("rapport-assist: warning: dead: agent only") == 1, err
     assert lines[-1].startswith("rapport-assist: rules diff: 1 of 1 call has warnings (1 agent only): "), err
+
+
+def test_a_cache_that_cannot_be_written_is_named_not_an_unreadable_none(tmp_path: Path, speak, write_audio) -> None:
+    """A recording recognized for the diff whose transcript cannot be cached (a full disk, a
+    read-only cache) was 'cannot read None: ... — check the file's permissions'."""
+    from qa_support import unprivileged
+
+    rate = 16000
+    calls = tmp_path / "calls"
+    calls.mkdir()
+    agent = speak("Thanks for calling, let me pull up your account.")
+    write_audio(calls / "call.wav", np.stack([agent, np.zeros_like(agent)]), rate)
+    (calls / "clean.jsonl").write_bytes(CLEAN.read_bytes())
+    team = tmp_path / "team.yaml"
+    team.write_text(TEAM)
+    cache = tmp_path / "cache"
+    (cache / "transcripts").mkdir(parents=True)
+    (cache / "transcripts").chmod(0o555)
+    code, out, err = unprivileged("rules", "diff", "--new", str(team), str(calls), "--cache", str(cache))
+    assert code == 10, err
+    said = out + err
+    assert "call: cannot write its outputs (" in said and "Permission denied" in said, said
+    assert "check the permissions of the --cache folder" in said and "None" not in said

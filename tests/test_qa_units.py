@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from qa_support import qa_unprivileged
 from rapport_assist.cli import DATA_DIR, main
 from rapport_assist.errors import InputNotFound, UsageError
 from rapport_assist.qa.cache import CachedTimeline, TranscriptCache, call_key, item_from_json, item_to_json
@@ -620,3 +621,182 @@ def test_diff_show_takes_all_as_eval_does(tmp_path: Path) -> None:
     err = io.StringIO()
     assert main(["rules", "diff", "--new", str(team), "--show", "some"], io.StringIO(), err) == 2
     assert "expected a number or 'all'" in err.getvalue()
+
+
+def test_a_mono_file_not_named_for_a_side_says_how_qa_takes_it(tmp_path: Path) -> None:
+    """qa has no --speaker, --agent or --customer: its error says what qa takes instead."""
+    _wav(tmp_path / "calls" / "side.wav", 1)
+    code, err = _qa(str(tmp_path / "calls"), "--out", str(tmp_path / "out"), "--cache", str(tmp_path / "cache"))
+    assert code == 10, err
+    (row,) = csv.DictReader((tmp_path / "out" / "summary.csv").open())
+    assert row["status"] == "error" and "is mono" in row["error"], row
+    assert "qa: name it CALL_agent or CALL_customer" in row["error"]
+    assert "qa: name it CALL_agent or CALL_customer" in err
+
+
+def test_an_unreadable_call_is_an_error_row_that_says_how_to_fix_it(tmp_path: Path) -> None:
+    calls = tmp_path / "calls"
+    calls.mkdir()
+    (calls / "good.jsonl").write_bytes(TRANSCRIPT.read_bytes())
+    locked = calls / "locked.jsonl"
+    locked.write_bytes(TRANSCRIPT.read_bytes())
+    locked.chmod(0)
+    code, err = qa_unprivileged(str(calls), "--out", str(tmp_path / "out"), "--cache", str(tmp_path / "cache"))
+    assert code == 10, err
+    assert "Traceback" not in err
+    rows = {r["call"]: r for r in csv.DictReader((tmp_path / "out" / "summary.csv").open())}
+    assert rows["good"]["status"] == "done"
+    assert rows["locked"]["status"] == "error"
+    assert "cannot read" in rows["locked"]["error"] and "check the file's permissions" in rows["locked"]["error"]
+    assert "locked: cannot read" in err and "check the file's permissions" in err
+
+
+def test_an_out_or_cache_folder_that_cannot_be_written_stops_before_any_call(tmp_path: Path) -> None:
+    """A read-only --out, or a file where a folder belongs, is one line and exit 7 at the start,
+    not one error per call after every call was recognized (and a NotADirectoryError 'internal
+    error' for a --cache that is a file)."""
+    calls = tmp_path / "calls"
+    calls.mkdir()
+    (calls / "script.jsonl").write_bytes(TRANSCRIPT.read_bytes())
+    _wav(calls / "stereo.wav", 2)
+    a_file = tmp_path / "a-file"
+    a_file.write_text("")
+    cache = str(tmp_path / "cache")
+    for argv, says in (
+        (["--out", str(a_file), "--cache", cache], f"--out {a_file} is not a folder"),
+        (["--out", "/dev/full", "--cache", cache], "--out /dev/full is not a folder"),
+        (["--out", str(tmp_path / "out"), "--cache", str(a_file)], f"the transcript cache {a_file} is not a folder"),
+    ):
+        code, err = _qa(str(calls), *argv)
+        assert code == 7, err
+        assert says in err and err.count("\n") == 1, err
+    assert not (tmp_path / "out" / "calls").exists()  # no call was begun
+    # a transcript alone needs no cache: a cache that cannot be written does not stop it
+    code, err = _qa(str(calls / "script.jsonl"), "--out", str(tmp_path / "out"), "--cache", str(a_file))
+    assert code == 0, err
+
+    locked = tmp_path / "locked"
+    locked.mkdir()
+    locked.chmod(0o555)
+    for out, cache_dir, says in (
+        (locked, cache, f"cannot write in --out {locked}: Permission denied"),
+        (locked / "qa", cache, f"cannot create --out {locked / 'qa'}: Permission denied"),
+        (tmp_path / "out2", str(locked), f"cannot write in the transcript cache {locked}: Permission denied"),
+    ):
+        code, err = qa_unprivileged(str(calls), "--out", str(out), "--cache", cache_dir)
+        assert code == 7, err
+        assert says in err and err.count("\n") == 1, err
+    assert not list(locked.iterdir())
+
+
+def test_a_call_of_the_same_name_run_later_into_the_same_out_keeps_the_first(tmp_path: Path) -> None:
+    """Day folders with the same file names, each run on its own into one OUT: the second day's
+    call001 used to replace the first day's report and drop it from the summary, silently."""
+    first, second = tmp_path / "2026-12-01" / "call001.jsonl", tmp_path / "2026-12-02" / "call001.txt"
+    _touch(first, TRANSCRIPT.read_bytes())
+    _touch(second, b"Agent: Thank you for calling.\nCustomer: This is the third time I am calling.\n")
+    out, cache = tmp_path / "out", tmp_path / "cache"
+    assert _qa(str(first.parent), "--out", str(out), "--cache", str(cache))[0] == 0
+    report = (out / "calls" / "call001" / "report.html").read_bytes()
+    code, err = _qa(str(second.parent), "--out", str(out), "--cache", str(cache))
+    assert code == 0, err
+    assert (
+        f"holds the reports of another call ({first.absolute()})" in err and "this call is 2026-12-02__call001" in err
+    )
+    assert (out / "calls" / "call001" / "report.html").read_bytes() == report
+    rows = {r["call"]: r for r in csv.DictReader((out / "summary.csv").open())}
+    assert rows["call001"]["files"] == str(first.absolute()) and rows["call001"]["status"] == "done"
+    assert rows["2026-12-02__call001"]["files"] == str(second.absolute())
+    assert rows["2026-12-02__call001"]["status"] == "done"
+    # the same command again: the second day's call is finished under its new name
+    code, err = _qa(str(second.parent), "--out", str(out), "--cache", str(cache))
+    assert code == 0 and "1 skipped as finished" in err, err
+    # a call folder moved elsewhere is still the same call: skipped under its own name
+    moved = tmp_path / "archive" / "call001.jsonl"
+    _touch(moved, first.read_bytes())
+    code, err = _qa(str(moved.parent), "--out", str(out), "--cache", str(cache))
+    assert code == 0 and "1 skipped as finished" in err and "another call" not in err, err
+    assert sorted(p.name for p in (out / "calls").iterdir()) == ["2026-12-02__call001", "call001"]
+
+
+def test_an_event_log_beside_its_call_is_skipped_with_a_warning(tmp_path: Path) -> None:
+    """A folder of calls kept by ``live --record DIR --record-audio`` (or ``replay X --out``) holds
+    each call's event log beside it: qa took the log for a transcript and failed it, exit 10."""
+    calls = tmp_path / "calls"
+    calls.mkdir()
+    (calls / "call-20261206-203000.jsonl").write_bytes(TRANSCRIPT.read_bytes())
+    log = calls / "call-20261206-203000-events.jsonl"
+    assert main(["replay", str(TRANSCRIPT), "--out", str(log)], io.StringIO(), io.StringIO()) == 0
+    code, err = _qa(str(calls), "--out", str(tmp_path / "out"), "--cache", str(tmp_path / "cache"))
+    assert code == 0, err
+    assert f"{log}: skipped (an event log that rapport-assist wrote" in err
+    rows = list(csv.DictReader((tmp_path / "out" / "summary.csv").open()))
+    assert [(r["call"], r["status"]) for r in rows] == [("call-20261206-203000", "done")]
+
+
+def test_no_report_links_no_report_and_leaves_none_that_tells_other_figures(tmp_path: Path) -> None:
+    """--no-report: the summary linked every call to a report.html that was never written; a call
+    redone with it (new rules) kept the earlier run's report, with the old nudges, linked from the
+    summary; and a later run without --no-report skipped the call, so its report never came."""
+    calls = tmp_path / "calls"
+    _touch(calls / "one.jsonl", TRANSCRIPT.read_bytes())
+    out, cache = tmp_path / "out", tmp_path / "cache"
+    folder = out / "calls" / "one"
+
+    def summary() -> tuple[dict[str, str], _Page]:
+        (row,) = csv.DictReader((out / "summary.csv").open())
+        return row, _Page((out / "summary.html").read_text())
+
+    assert _qa(str(calls), "--out", str(out), "--cache", str(cache), "--no-report")[0] == 0
+    row, page = summary()
+    assert not (folder / "report.html").exists()
+    assert row["report"] == "" and not [a for tag, a in page.tags if tag == "a" and "report.html" in (a["href"] or "")]
+    assert "one" in "".join(page.text)
+
+    assert _qa(str(calls), "--out", str(out), "--cache", str(cache))[0] == 0  # the report is made now
+    row, page = summary()
+    assert int(row["nudges:you-not-we"]) == 1 and row["report"] == "calls/one/report.html"
+    assert "you-not-we" in (folder / "report.html").read_text()
+    assert ("a", {"href": "calls/one/report.html"}) in page.tags
+
+    team = tmp_path / "team.yaml"
+    team.write_text("version: 1\noverrides:\n  - rule: you-not-we\n    enabled: false\n")
+    code, err = _qa(str(calls), "--out", str(out), "--cache", str(cache), "--rules", str(team), "--no-report")
+    assert code == 0 and "0 skipped" in err, err
+    row, page = summary()
+    assert int(row.get("nudges:you-not-we") or 0) == 0 and row["report"] == ""
+    assert not (folder / "report.html").exists()  # not the first run's, with its you-not-we nudge
+
+
+def test_each_report_links_back_to_the_summary_that_links_to_it(tmp_path: Path) -> None:
+    """The summary links each call's report; a report had no way back to the summary."""
+    import os
+    from urllib.parse import unquote
+
+    _touch(tmp_path / "calls" / "één call.jsonl", TRANSCRIPT.read_bytes())
+    out = tmp_path / "q a"
+    assert _qa(str(tmp_path / "calls"), "--out", str(out), "--cache", str(tmp_path / "cache"))[0] == 0
+    summary = _Page((out / "summary.html").read_text())
+    (report,) = {a["href"] for tag, a in summary.tags if tag == "a" and "report.html" in (a["href"] or "")}
+    page = out / unquote(report or "")
+    assert page.is_file(), report
+    back = [a["href"] for tag, a in _Page(page.read_text()).tags if tag == "a" and "summary" in (a["href"] or "")]
+    assert back and all(os.path.samefile(page.parent / unquote(h or ""), out / "summary.html") for h in back)
+
+
+def test_a_folder_that_cannot_be_read_is_an_error_row_not_calls_left_out_unsaid(tmp_path: Path) -> None:
+    """A subfolder without read permission: its calls were silently not in the batch (exit 0)."""
+    calls = tmp_path / "calls"
+    _touch(calls / "one.jsonl", TRANSCRIPT.read_bytes())
+    _touch(calls / "week 2" / "two.jsonl", TRANSCRIPT.read_bytes())
+    (calls / "week 2").chmod(0)
+    try:
+        code, err = qa_unprivileged(str(calls), "--out", str(tmp_path / "out"), "--cache", str(tmp_path / "cache"))
+    finally:
+        (calls / "week 2").chmod(0o755)
+    assert code == 10, err
+    rows = {r["call"]: r for r in csv.DictReader((tmp_path / "out" / "summary.csv").open())}
+    assert rows["one"]["status"] == "done"
+    assert rows["week_2"]["status"] == "error", rows
+    assert "cannot read the folder" in rows["week_2"]["error"] and "week 2" in rows["week_2"]["error"]
+    assert "the calls in it cannot be read" in err

@@ -216,3 +216,31 @@ def test_lines_ended_by_a_carriage_return_alone_are_lines(tmp_path: Path) -> Non
     bad.write_bytes(b"Agent: Hi.\rCustomer: Hello.\rJulie: Go on.\r")
     with pytest.raises(BadInput, match=r"bad\.txt:3: 'Julie' is not a side"):
         list(read_transcript(bad))
+
+
+def test_an_event_log_is_named_as_one_not_as_a_line_missing_its_speaker(tmp_path: Path) -> None:
+    """``replay X --out log.jsonl`` (and ``live --record``) write event logs; given back as a
+    transcript, one used to stop at its first praise or nudge with "missing 'speaker'"."""
+    import io
+
+    from rapport_assist.cli import DATA_DIR, main
+
+    log = tmp_path / "log.jsonl"
+    assert main(["replay", str(DATA_DIR / "demo_call.jsonl"), "--out", str(log)], io.StringIO(), io.StringIO()) == 0
+    out, err = io.StringIO(), io.StringIO()
+    assert main(["replay", str(log)], out, err) == 4
+    assert "log.jsonl is an event log that rapport-assist wrote" in err.getvalue(), err.getvalue()
+    assert "replay the recording it came from" in err.getvalue() and "missing" not in err.getvalue()
+    assert out.getvalue() == ""
+    with pytest.raises(BadInput, match="event log"):
+        list(read_transcript(log))
+
+
+def test_a_line_cut_inside_a_string_says_where_in_plain_words(tmp_path: Path) -> None:
+    """json's 'Unterminated string starting at' came out as '... starting at at column 30'."""
+    path = tmp_path / "cut.jsonl"
+    path.write_text('{"speaker": "agent", "text": "Thank you for\n')
+    with pytest.raises(BadInput) as caught:
+        list(read_transcript(path))
+    assert "cut.jsonl:1: not valid JSON (Unterminated string starting at column 30)" in caught.value.message
+    assert "at at" not in caught.value.one_line()

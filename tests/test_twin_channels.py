@@ -120,3 +120,23 @@ def test_qa_takes_a_twin_file_named_for_one_side_as_that_side(agent_twice: Path,
     assert call.spec.speaker is Speaker.AGENT and call.spec.path == side
     assert not [w for w in warnings if "named like one side" in w]
     assert [w for w in warnings if "no customer side found" in w]
+
+
+def test_one_recording_given_as_both_sides_is_refused_as_twin_channels_are(
+    agent_twice: Path, tmp_path: Path, write_audio
+) -> None:
+    """``--agent a.wav --customer a.wav``, or a pair whose two files are copies of one recording:
+    every word was heard from both sides, the whole call talk-over, with no word of warning."""
+    side = write_audio(tmp_path / "greeting.wav", decode_channels(agent_twice).channels[0], RATE)
+    code, out, err = replay("--agent", str(side), "--customer", str(side), "--format", "jsonl")
+    assert code == 4, err
+    assert "are the same recording" in err and "give each side's own recording" in err
+    assert out == ""
+    calls = tmp_path / "calls"
+    calls.mkdir()
+    for name in ("call7_agent.wav", "call7_customer.wav"):
+        (calls / name).write_bytes(side.read_bytes())
+    err_io = io.StringIO()
+    qa = ["qa", str(calls), "--out", str(tmp_path / "out"), "--cache", str(tmp_path / "cache"), "--workers", "1"]
+    assert main(qa, io.StringIO(), err_io) == 10, err_io.getvalue()
+    assert "call7: the agent's file" in err_io.getvalue() and "are the same recording" in err_io.getvalue()

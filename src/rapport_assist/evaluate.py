@@ -48,6 +48,7 @@ from .pipeline import CallPipeline
 from .rules import RuleEngine, RuleSet
 from .rules.model import Rule, required_speakers
 from .signals import SignalTracker
+from .transcript_base import json_error
 from .sources import heard_sides
 from .transcript import (
     TRANSCRIPT_SUFFIXES,
@@ -314,7 +315,7 @@ def read_labels(path: Path) -> dict[str, Labels]:
         data = json.loads(text)
     except json.JSONDecodeError as exc:
         raise BadInput(
-            f"{path}:{exc.lineno}: not valid JSON ({exc.msg} at column {exc.colno})",
+            f"{path}:{exc.lineno}: not valid JSON ({json_error(exc)})",
             "fix the JSON, or write one object per line in a .jsonl file",
         ) from None
     except (RecursionError, ValueError):  # nested too deeply, or a number of thousands of digits

@@ -308,6 +308,27 @@ class _Side:
 SILENT_CHANNEL = "silent_channel"  # the code of the note that a side's audio is silent throughout
 
 
+def _refuse_one_recording_twice(agent: Path, customer: Path) -> None:
+    """BadInput when the agent's and the customer's files are one recording (the same file, or a
+    copy of it): as for a stereo file with the same audio on both channels, every word would be
+    said by both sides and the whole call would be talk-over."""
+    import filecmp
+
+    from .fileio import same_file
+
+    try:
+        same = same_file(agent, customer) or filecmp.cmp(agent, customer, shallow=False)
+    except OSError:  # reading each file says why
+        return
+    if same:
+        raise BadInput(
+            f"the agent's file {agent} and the customer's file {customer} are the same recording, so the "
+            "agent's words cannot be told from the customer's",
+            "give each side's own recording (replay: --agent and --customer; qa: CALL_agent and CALL_customer); "
+            "if one side alone speaks in it, give that file alone (replay: --speaker agent|customer)",
+        )
+
+
 def _is_silent(side: _Side) -> bool:
     """The side's channel (or, mixed down, every channel of its file) never rises above ``SILENT_PEAK``."""
     from .audio import SILENT_PEAK
@@ -406,7 +427,8 @@ class CallAudio:
                     if n == 1:
                         raise BadInput(
                             f"{spec.path} is mono, so it holds one side of the call",
-                            "say whose it is with --speaker agent|customer, or give two files with --agent/--customer",
+                            "say whose it is (replay: --speaker agent|customer, or two files with --agent/--customer; "
+                            "qa: name it CALL_agent or CALL_customer, and the other side's file the same way)",
                         )
                     raise BadInput(
                         f"{spec.path} has the same audio on both channels (a mono recording saved as "
@@ -435,6 +457,8 @@ class CallAudio:
                     )
                 sides += [_Side(spec.channel_order[0], info, 0), _Side(spec.channel_order[1], info, 1)]
         else:
+            if spec.agent_path is not None and spec.customer_path is not None:
+                _refuse_one_recording_twice(spec.agent_path, spec.customer_path)
             for speaker, path in ((Speaker.AGENT, spec.agent_path), (Speaker.CUSTOMER, spec.customer_path)):
                 if path is None:
                     continue

@@ -26,14 +26,14 @@ import json
 from pathlib import Path
 from typing import Any, Iterator
 
-from .errors import BadInput, InputNotFound
+from .errors import BadInput, InputNotFound, RapportError
 from .transcript_amazon import is_amazon_document, read_amazon_json
 from .transcript_amazon import is_amazon_transcript as is_amazon_transcript
 from .transcript_azure import is_azure_document, read_azure_json
 from .transcript_base import WORDS_PER_S as WORDS_PER_S
 from .transcript_base import SpeakerMap as SpeakerMap
 from .transcript_base import Warn as Warn
-from .transcript_base import json_document
+from .transcript_base import json_document, json_error
 from .transcript_base import parse_line as parse_line
 from .transcript_base import read_lines as read_lines
 from .transcript_google import google_kind, read_google_json
@@ -51,6 +51,14 @@ TRANSCRIPT_SUFFIXES = (".jsonl", ".ndjson", TEXT_SUFFIX, ANALYTICS_SUFFIX, *CAPT
 # Transcribe job's ch_0, spk_0…, Azure's channels and speaker1…, Google's channels; Call Analytics,
 # Contact Lens and CCAI Insights name their roles, which win over it)
 SPEAKER_MAP_SUFFIXES = (TEXT_SUFFIX, *CAPTION_SUFFIXES, ANALYTICS_SUFFIX)
+# the ``type`` of each event in an event log (README, "Event log"): a JSONL file that starts with
+# one is rapport-assist's own output (``replay --out``, ``live --record``, qa's ``events.jsonl``)
+EVENT_TYPES = frozenset(
+    {"utterance", "turn", "revision", "nudge", "withdrawn", "signal", "partial", "status", "record", "praise"}
+    | {"coaching", "call_end"}
+)
+EVENT_LOG = "an event log that rapport-assist wrote (replay --out, live --record), not a transcript"
+EVENT_LOG_HINT = "replay the recording it came from (live --record-audio keeps it beside the log, as a .wav)"
 
 
 def json_lines(path: Path) -> Iterator[tuple[int, str, Any]]:
@@ -64,7 +72,7 @@ def json_lines(path: Path) -> Iterator[tuple[int, str, Any]]:
             yield lineno, where, json.loads(raw.rstrip("\r\n"))  # a line cut short: the column at its end, not 1
         except json.JSONDecodeError as exc:
             raise BadInput(
-                f"{where}: not valid JSON ({exc.msg} at column {exc.colno})", "each line must be one JSON object"
+                f"{where}: not valid JSON ({json_error(exc)})", "each line must be one JSON object"
             ) from None
         except RecursionError:  # valid JSON nested deeper than the reader goes
             raise BadInput(f"{where}: JSON nested too deeply to read", "each line must be one JSON object") from None
@@ -152,6 +160,8 @@ def read_transcript(path: Path, speaker_map: SpeakerMap = (), warn: Warn | None 
         return
     index = 0
     prev_end = 0.0
+    if _is_event_log(path):
+        raise BadInput(f"{path} is {EVENT_LOG}", EVENT_LOG_HINT)
     for _, where, obj in json_lines(path):
         utt = parse_line(obj, index, prev_end, where)
         prev_end = utt.end_s
@@ -172,6 +182,8 @@ def not_a_transcript(path: Path, speaker_map: SpeakerMap = ()) -> str | None:
     suffix = path.suffix.lower()
     if suffix == TEXT_SUFFIX:
         return not_a_text_transcript(path, speaker_map)
+    if suffix in (".jsonl", ".ndjson") and _is_event_log(path):
+        return f"{EVENT_LOG}: its recording is the call"
     if suffix == ANALYTICS_SUFFIX and not is_json_transcript(path):
         return (
             "a .json file that is not an Amazon Transcribe, Azure AI Speech or Google Cloud transcript (of a "
@@ -179,6 +191,21 @@ def not_a_transcript(path: Path, speaker_map: SpeakerMap = ()) -> str | None:
             "Speech-to-Text)"
         )
     return None
+
+
+def _is_event_log(path: Path) -> bool:
+    """Is the JSONL file ``path`` an event log: its lines are events, and not only utterances (a
+    transcript may be written as ``utterance`` events)? Read up to the first line that is not an
+    utterance event: a transcript's first line. One that cannot be read is not (reading it says why)."""
+    try:
+        for _, _, obj in json_lines(path):
+            if not (isinstance(obj, dict) and obj.get("type") in EVENT_TYPES):
+                return False
+            if obj["type"] != "utterance":
+                return True
+    except (RapportError, OSError):
+        pass
+    return False
 
 
 def transcript_map(

@@ -247,6 +247,12 @@ def read_lines(path: Path) -> Iterator[tuple[int, str]]:
             yield lineno, last + text[len(body) :]
 
 
+def json_error(exc: json.JSONDecodeError) -> str:
+    """What is wrong where, in words: 'Expecting value at column 17' ('Unterminated string
+    starting at' does not say 'at' twice)."""
+    return f"{exc.msg.removesuffix(' at')} at column {exc.colno}"
+
+
 def json_document(path: Path, hint: str) -> Any:
     """The JSON document in ``path`` (a cloud product's ``.json`` transcript, read whole);
     InputNotFound, or BadInput naming ``file:line`` of a syntax error (``hint``: what to give instead,
@@ -271,7 +277,7 @@ def json_document(path: Path, hint: str) -> Any:
         return json.loads(text)
     except json.JSONDecodeError as exc:
         raise BadInput(
-            f"{path}:{exc.lineno}: not valid JSON ({exc.msg} at column {exc.colno})",
+            f"{path}:{exc.lineno}: not valid JSON ({json_error(exc)})",
             "the file must be one whole JSON document: was it cut short or edited by hand?",
         ) from None
     except RecursionError:  # valid JSON, but nested deeper than the reader goes: no product writes that

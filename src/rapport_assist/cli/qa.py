@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import signal
 from pathlib import Path
 from typing import TYPE_CHECKING, Sequence
 
@@ -76,6 +77,27 @@ def _check_qa_out(out: Path, inputs: Sequence[Path]) -> None:
             )
 
 
+def _check_writable(folder: Path, what: str, other: str) -> None:
+    """OutputError (exit 7) unless ``folder`` is, or can be made, a folder that files can be made in."""
+    import tempfile
+
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except (FileExistsError, NotADirectoryError):
+        raise OutputError(
+            f"{what} {folder} is not a folder", "give a folder (a new one is made), not a file or a device"
+        ) from None
+    except OSError as exc:
+        raise OutputError(f"cannot create {what} {folder}: {exc.strerror}", "check the path and permissions") from None
+    try:
+        tempfile.TemporaryFile(dir=folder).close()
+    except OSError as exc:
+        raise OutputError(
+            f"cannot write in {what} {folder}: {exc.strerror}",
+            f"check the folder's permissions, or give {other} a folder you can write in",
+        ) from None
+
+
 def _qa_command(args: argparse.Namespace, con: Console) -> int:
     from ..qa.inputs import discover, is_pattern
     from ..qa.progress import Progress
@@ -106,10 +128,9 @@ def _qa_command(args: argparse.Namespace, con: Console) -> int:
         stderr.write(f"rapport-assist: warning: {w}\n")
     workers = args.workers or min(default_workers(), len(calls))
     settings = _qa_settings(args, args.out, 1 if args.cluster else workers)
-    try:
-        args.out.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise OutputError(f"cannot create {args.out}: {exc.strerror}", "check the path and permissions") from None
+    _check_writable(args.out, "--out", "--out")  # before any call is recognized, not after each one
+    if any(not c.spec.is_transcript and c.missing is None for c in calls):  # only recordings are cached
+        _check_writable(settings.cache_dir, "the transcript cache", "--cache")
     progress = Progress(len(calls), stderr)
     where = (
         f"Dask cluster {args.cluster}"
@@ -117,7 +138,9 @@ def _qa_command(args: argparse.Namespace, con: Console) -> int:
         else f"{plural(workers, 'worker')} × {plural(settings.threads, 'thread')}"
     )
 
-    def on_plan(todo: list[Task], known: list[CallOutcome]) -> None:
+    def on_plan(todo: list[Task], known: list[CallOutcome], notes: list[str]) -> None:
+        for note in notes:
+            stderr.write(f"rapport-assist: warning: {note}\n")
         progress.skip(sum(1 for o in known if o.status == "skipped"))
         for o in known:
             if o.status == "error":
@@ -131,6 +154,13 @@ def _qa_command(args: argparse.Namespace, con: Console) -> int:
         seen.append(o)
         progress.update(o.audio_s, failed=o.status == "error")
 
+    def stop(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt  # SIGTERM (kill, timeout, a service stopped): as Ctrl-C, the summary so far
+
+    try:
+        previous = signal.signal(signal.SIGTERM, stop)
+    except ValueError:  # not the main thread (tests): Ctrl-C only
+        previous = None
     try:
         outcomes = run_batch(
             calls,
@@ -154,6 +184,9 @@ def _qa_command(args: argparse.Namespace, con: Console) -> int:
             if o.status == "error":
                 stderr.write(f"rapport-assist: error: {o.call_id}: {o.error}\n")
         raise
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
     progress.finish()
     failed = [o for o in outcomes if o.status == "error"]
     for o in failed:

@@ -8,7 +8,7 @@ from typing import Callable, Iterator, Sequence
 from ..errors import RapportError
 from .cache import CachedTimeline, call_key
 from .inputs import CallInput
-from .runner import QaSettings, _worker_for, recognition_identity, timeline_for
+from .runner import QaSettings, _worker_for, recognition_identity, os_error, timeline_for
 
 
 def call_timelines(
@@ -27,7 +27,7 @@ def call_timelines(
         except OSError as exc:
             if on_error is None:
                 raise
-            on_error(call, f"cannot read {exc.filename}: {exc.strerror}")
+            on_error(call, os_error(call, exc, "the --cache folder"))
         except RapportError as exc:
             if on_error is None:
                 raise

@@ -17,6 +17,7 @@ Inputs may be files, folders (searched recursively), glob patterns (``calls/**/*
 from __future__ import annotations
 
 import glob
+import os
 import re
 from collections import defaultdict
 from dataclasses import dataclass
@@ -105,7 +106,17 @@ def _expand(item: str, found: list[Path], missing: list[tuple[Path, InputNotFoun
         return
     path = Path(item)
     if path.is_dir():
-        found.extend(sorted(p for p in path.rglob("*") if p.is_file() and _usable(p)))
+        unreadable: list[OSError] = []  # a folder that cannot be listed: its calls would be left out unsaid
+        walked = [Path(root, name) for root, _, names in os.walk(path, onerror=unreadable.append) for name in names]
+        found.extend(sorted(p for p in walked if p.is_file() and _usable(p)))
+        for problem in unreadable:
+            error = InputNotFound(
+                f"cannot read the folder {problem.filename}: {problem.strerror}",
+                "check its permissions: the calls in it cannot be read",
+            )
+            if missing is None:
+                raise error
+            missing.append((Path(problem.filename), error))
     elif path.is_file():
         found.append(path)
     else:

@@ -36,7 +36,7 @@ from ..errors import OutputError, RapportError, UsageError
 from ..fileio import write_atomic
 from ..privacy import MaskList, Masker, default_mask_list
 from .cache import CachedTimeline, TranscriptCache, call_key, settings_identity
-from .inputs import CallInput
+from .inputs import CallInput, _safe_id
 from .outcome import CallOutcome, outcome_from_json, outcome_to_json, written_format
 from .stats import call_stats
 from .summary import write_summary
@@ -106,6 +106,23 @@ def rules_fingerprint(paths: Sequence[Path]) -> str:
             except OSError:
                 digest.update(f.name.encode() + b"\0missing")
     return digest.hexdigest()
+
+
+def unreadable(exc: OSError) -> str:
+    """The error of a call's file that cannot be read, with the fix (as ``replay`` words it)."""
+    return f"cannot read {exc.filename}: {exc.strerror or exc} — check the file's permissions"
+
+
+def os_error(call: CallInput, exc: OSError, folders: str = "the --out and --cache folders") -> str:
+    """What an OSError while doing ``call`` means: one of its files cannot be read, or else what
+    it writes (its outputs, the transcript cache in ``folders``) cannot be (a full disk, permissions)."""
+    if exc.filename is not None and os.fsdecode(exc.filename) in {str(f) for f in call.files}:
+        return unreadable(exc)
+    where = f" ({exc.filename})" if exc.filename else ""
+    return (
+        f"cannot write its outputs{where}: {exc.strerror or exc} — free some disk space or check the "
+        f"permissions of {folders}, then run the same command again"
+    )
 
 
 def call_dir(out_dir: Path, call_id: str) -> Path:
@@ -300,7 +317,12 @@ def _recognize_together(
     spent = time.perf_counter() - started
     out = {}
     for n, recognitions in per_call.items():
-        timeline = _cache_timeline(tasks[n].call, tasks[n].key, recordings[n].source(recognizer, recognitions), worker)
+        try:
+            source = recordings[n].source(recognizer, recognitions)
+            timeline = _cache_timeline(tasks[n].call, tasks[n].key, source, worker)
+        except Exception as exc:  # noqa: BLE001 - that call's (a full disk under the cache), not the batch's
+            failed[n] = _error_outcome(tasks[n].call, exc, started, worker)
+            continue
         out[n] = (timeline, True, spent * recordings[n].audio_s / total_audio)  # its share of the batch
     return out
 
@@ -357,11 +379,7 @@ def _error_outcome(call: CallInput, exc: BaseException, started: float, worker: 
     if isinstance(exc, RapportError):
         error = exc.one_line()
     elif isinstance(exc, OSError) and exc.errno in _WRITE_ERRNOS:  # the disk, not a bug
-        where = f" ({exc.filename})" if exc.filename else ""
-        error = (
-            f"cannot write its outputs{where}: {exc.strerror or exc} — free some disk space or check the "
-            "permissions of the --out and --cache folders, then run the same command again"
-        )
+        error = os_error(call, exc)
     else:
         error = f"internal error: {exc.__class__.__name__}: {exc}"
     return CallOutcome(
@@ -395,6 +413,8 @@ def _finish(
         from .report import render_report
 
         write_atomic(folder / "report.html", render_report(call, events, stats))
+    else:  # an earlier run's report no longer tells this call's figures
+        (folder / "report.html").unlink(missing_ok=True)
     elapsed = time.perf_counter() - started
     outcome = CallOutcome(
         call.id,
@@ -428,41 +448,81 @@ class Task:
 
 def plan(calls: Sequence[CallInput], settings: QaSettings, force: bool = False) -> tuple[list[Task], list[CallOutcome]]:
     """Split ``calls`` into tasks to run and outcomes already known (finished before, or unreadable)."""
+    return plan_calls(calls, settings, force)[1:3]
+
+
+def plan_calls(
+    calls: Sequence[CallInput], settings: QaSettings, force: bool = False
+) -> tuple[list[CallInput], list[Task], list[CallOutcome], list[str]]:
+    """``plan``, and the calls as planned with notes on the ids changed: a call whose id is that of
+    another call finished in ``OUT`` by an earlier run (the same file name in another folder, each
+    run on its own) gets its folder's name in front, as it would in one run with the other, so
+    neither report replaces the other's."""
     rules_digest = rules_fingerprint(settings.rule_paths) + ":mask=" + settings.mask_identity
     identity = recognition_identity(settings) if any(not c.spec.is_transcript for c in calls) else {}
+    planned: list[CallInput] = []
+    notes: list[str] = []
     todo: list[Task] = []
     known: list[CallOutcome] = []
+    taken = {c.id for c in calls}
     for call in calls:
-        if call.missing is not None:  # a path given that does not exist: an error row of its own
-            known.append(CallOutcome(call.id, "error", error=call.missing, files=tuple(map(str, call.files))))
-            continue
-        try:
-            key = call_key(call, identity)
-        except OSError as exc:
-            known.append(
-                CallOutcome(
-                    call.id,
-                    "error",
-                    error=f"cannot read {exc.filename}: {exc.strerror}",
-                    files=tuple(map(str, call.files)),
-                )
+        key, error = None, call.missing  # a path given that does not exist: an error row of its own
+        if error is None:
+            try:
+                key = call_key(call, identity)
+            except OSError as exc:
+                error = unreadable(exc)
+        finished = None if key is None else done_key(key, rules_digest)
+        done = read_done(settings.out_dir, call.id)
+        if _another_calls(done, call, finished):
+            assert done is not None
+            base = _safe_id(f"{call.files[0].parent.name}__{call.id}")
+            new_id, n = base, 2
+            while new_id in taken or _another_calls(read_done(settings.out_dir, new_id), call, finished):
+                new_id, n = f"{base}-{n}", n + 1
+            notes.append(
+                f"{' + '.join(map(str, call.files))}: {call_dir(settings.out_dir, call.id)} holds the reports of "
+                f"another call ({' + '.join(done['files'])}), which are kept: this call is {new_id}"
             )
-            continue
-        done = None if force else read_done(settings.out_dir, call.id)
-        if (
-            done
+            taken.add(new_id)
+            call, done = replace(call, id=new_id), read_done(settings.out_dir, new_id)
+        planned.append(call)
+        if error is not None or key is None:
+            known.append(CallOutcome(call.id, "error", error=error, files=tuple(map(str, call.files))))
+        elif (
+            not force
+            and done
             and done.get("status") == "done"
-            and done.get("key") == done_key(key, rules_digest)
+            and done.get("key") == finished
             and written_format(done) >= OUTPUT_FORMAT
-        ):
+            and (not settings.report or (call_dir(settings.out_dir, call.id) / "report.html").is_file())
+        ):  # finished (a run with --no-report made no report: one without it makes the report)
             known.append(outcome_from_json(done, "skipped"))
         else:
             todo.append(Task(call, key, rules_digest))
-    return todo, known
+    return planned, todo, known, notes
 
 
-def _ignore_sigint() -> None:
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
+def _another_calls(done: dict[str, Any] | None, call: CallInput, finished: str | None) -> bool:
+    """Is ``done`` (a ``call.json`` in OUT) that of another call than ``call``: none of its files
+    are ``call``'s, and it is not ``call`` moved elsewhere (its key: the same content, settings and rules)."""
+    if not done or done.get("status") != "done":
+        return False
+    theirs = {str(f) for f in done.get("files") or ()}
+    return bool(theirs) and not theirs & {str(f) for f in call.files} and done.get("key") != finished
+
+
+def _start_pool_worker() -> None:
+    """A pool worker: Ctrl-C is the parent's to handle, which stops the workers (``pool.terminate``)."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:  # faster-whisper's batches make a tqdm bar, whose lock is then a named semaphore: a worker
+        # stopped by terminate() leaves it for the resource tracker, which then warns of "leaked
+        # semaphore objects" under the interrupted command's last line. A thread lock does here.
+        from tqdm.std import TqdmDefaultWriteLock
+
+        TqdmDefaultWriteLock.mp_lock = None
+    except ImportError:  # pragma: no cover - faster-whisper brings tqdm
+        pass
 
 
 PACK_CALLS_S = 120.0  # short calls are recognized together, about this much call audio per group
@@ -533,7 +593,7 @@ def run_local(tasks: Sequence[Task], settings: QaSettings, workers: int) -> Iter
             yield from _run_group((group, settings))
         return
     ctx = multiprocessing.get_context("spawn")  # no fork of a process that may hold model threads
-    pool = ctx.Pool(min(workers, len(groups)), initializer=_ignore_sigint)
+    pool = ctx.Pool(min(workers, len(groups)), initializer=_start_pool_worker)
     finished = False
     try:
         # biggest groups first (group_tasks' order) keeps the pool busy to the end
@@ -573,7 +633,13 @@ def run_cluster(tasks: Sequence[Task], settings: QaSettings, address: str) -> It
     cluster = None
     n_workers = local_cluster_size(address)
     if n_workers is not None:
-        cluster = LocalCluster(n_workers=n_workers, threads_per_worker=1, processes=True, dashboard_address=None)
+        # its worker processes, started now, ignore Ctrl-C as a pool's do: a terminal sends it to
+        # them too, and each printed a KeyboardInterrupt traceback; this process stops them
+        previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+        try:
+            cluster = LocalCluster(n_workers=n_workers, threads_per_worker=1, processes=True, dashboard_address=None)
+        finally:
+            signal.signal(signal.SIGINT, previous)
         address = cluster.scheduler_address
     try:
         client = Client(address, timeout="20s")
@@ -606,13 +672,13 @@ def run_batch(
     cluster: str | None = None,
     force: bool = False,
     on_outcome: Callable[[CallOutcome], None] | None = None,
-    on_plan: Callable[[list[Task], list[CallOutcome]], None] | None = None,
+    on_plan: Callable[[list[Task], list[CallOutcome], list[str]], None] | None = None,
 ) -> list[CallOutcome]:
     """Process ``calls`` (skipping finished ones), then write the summary; outcomes in ``calls`` order."""
 
-    todo, known = plan(calls, settings, force)
+    calls, todo, known, notes = plan_calls(calls, settings, force)
     if on_plan is not None:
-        on_plan(todo, known)
+        on_plan(todo, known, notes)
     outcomes = {o.call_id: o for o in known}
     runner = run_cluster(todo, settings, cluster) if cluster else run_local(todo, settings, workers)
     try:
@@ -624,6 +690,10 @@ def run_batch(
         close = getattr(runner, "close", None)
         if close is not None:
             close()
+        for task in todo:  # interrupted: a call a worker finished whose outcome had not come yet
+            done = read_done(settings.out_dir, task.call.id) if task.call.id not in outcomes else None
+            if done and done.get("key") == done_key(task.key, task.rules_digest):
+                outcomes[task.call.id] = outcome_from_json(done)
         ordered = [outcomes[c.id] for c in calls if c.id in outcomes]
         if ordered:
             earlier_calls, earlier = finished_earlier(settings.out_dir, {c.id for c in calls})

@@ -60,8 +60,11 @@ def call_date(call: CallInput) -> dt.date | None:
 BOTH_SIDES_COLUMNS = ("talk_ratio_agent", "dead_air", "dead_air_s", "talk_overs", "agent_talk_overs")
 
 
-def summary_rows(calls: Sequence[CallInput], outcomes: Sequence[CallOutcome]) -> tuple[list[str], list[dict[str, Any]]]:
-    """The CSV's header and rows, one per call (calls not processed yet are listed as 'pending')."""
+def summary_rows(
+    calls: Sequence[CallInput], outcomes: Sequence[CallOutcome], out_dir: Path | None = None
+) -> tuple[list[str], list[dict[str, Any]]]:
+    """The CSV's header and rows, one per call (calls not processed yet are listed as 'pending').
+    Given ``out_dir``, a call's ``report`` is there only when its report is (not with ``--no-report``)."""
     by_id = {o.call_id: o for o in outcomes}
     rules = sorted({r for o in outcomes if o.stats for r in o.stats.nudges_by_rule})
     header = [
@@ -98,6 +101,7 @@ def summary_rows(calls: Sequence[CallInput], outcomes: Sequence[CallOutcome]) ->
             "files": " + ".join(map(str, call.files)),
         }
         s = o.stats if o else None
+        report = f"calls/{call.id}/report.html"
         if s is not None:
             row.update(
                 {
@@ -118,7 +122,7 @@ def summary_rows(calls: Sequence[CallInput], outcomes: Sequence[CallOutcome]) ->
                     "customer_peak_tone": s.customer_peak_tone,
                     "listen_score": s.listen_score,
                     "warnings": "; ".join(warning_label(code) for code in s.warnings),
-                    "report": f"calls/{call.id}/report.html",
+                    "report": report if out_dir is None or (out_dir / report).is_file() else "",
                 }
             )
         if o is not None and o.error:
@@ -200,7 +204,7 @@ def summary_html(
 
 
 def write_summary(out_dir: Path, calls: Sequence[CallInput], outcomes: Sequence[CallOutcome]) -> tuple[Path, Path]:
-    header, rows = summary_rows(calls, outcomes)
+    header, rows = summary_rows(calls, outcomes, out_dir)
     buf = io.StringIO()
     writer = csv.DictWriter(buf, fieldnames=header, lineterminator="\n")
     writer.writeheader()
