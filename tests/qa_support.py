@@ -22,7 +22,11 @@ def unprivileged(*argv: str) -> tuple[int, str, str]:
         if setpriv is None:
             pytest.skip("running as root without setpriv: file permissions do not apply")
         caps = "-dac_override,-dac_read_search"
-        command = [setpriv, f"--inh-caps={caps}", f"--bounding-set={caps}", *command]
+        drop = [setpriv, f"--inh-caps={caps}", f"--bounding-set={caps}"]
+        # a container without CAP_SETPCAP cannot drop from the bounding set: nothing to test there
+        if subprocess.run([*drop, "true"], capture_output=True).returncode != 0:
+            pytest.skip("running as root where setpriv cannot drop capabilities: file permissions do not apply")
+        command = [*drop, *command]
     src = str(Path(__file__).resolve().parents[1] / "src")
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([src, os.environ.get("PYTHONPATH", "")])}
     run = subprocess.run(command, capture_output=True, text=True, env=env, timeout=600)
