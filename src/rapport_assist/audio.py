@@ -34,6 +34,8 @@ if TYPE_CHECKING:  # pragma: no cover
     from av.container import InputContainer
 
 STREAM_RATE_HZ = 16000
+# the file names taken as recordings (qa's folders; a rule path that names a call, rules/loader.py)
+AUDIO_SUFFIXES = (".wav", ".flac", ".mp3", ".ogg", ".oga", ".opus", ".m4a", ".aac", ".wma", ".webm", ".mka", ".mp4")
 """Sample rate of every array that leaves this module (and of the whole pipeline)."""
 
 _FORMAT_HINT = "convert it with e.g. 'ffmpeg -i INPUT -ar 16000 out.wav', or check the file was copied completely"

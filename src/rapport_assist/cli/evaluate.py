@@ -68,7 +68,7 @@ def _add_eval_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def _has_recordings(folder: Path) -> bool:
-    from ..qa.inputs import AUDIO_SUFFIXES
+    from ..audio import AUDIO_SUFFIXES
 
     return any(p.suffix.lower() in AUDIO_SUFFIXES for p in folder.rglob("*") if p.is_file())
 

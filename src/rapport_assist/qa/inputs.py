@@ -24,12 +24,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
 
+from ..audio import AUDIO_SUFFIXES
 from ..errors import InputNotFound, UsageError
 from ..sources import TRANSCRIPT_SUFFIXES, ReplayInput
 from ..transcript import SPEAKER_MAP_SUFFIXES, SpeakerMap, not_a_transcript
 from ..types import Speaker
 
-AUDIO_SUFFIXES = (".wav", ".flac", ".mp3", ".ogg", ".oga", ".opus", ".m4a", ".aac", ".wma", ".webm", ".mka", ".mp4")
 SIDE_PATTERN = r"^(?P<call>.+?)[_.\- ](?P<side>agent|customer|caller|client)$"
 _SIDES = {"agent": Speaker.AGENT, "customer": Speaker.CUSTOMER, "caller": Speaker.CUSTOMER, "client": Speaker.CUSTOMER}
 _GLOB_CHARS = re.compile(r"[*?\[]")

@@ -262,7 +262,7 @@ def load_rules(paths: Sequence[Path], leave_out: Collection[Loc] = ()) -> RuleSe
 
 def _is_call(path: Path) -> bool:
     """A transcript or a recording by its name (a .json may be a rule file written as JSON)."""
-    from ..qa.inputs import AUDIO_SUFFIXES
+    from ..audio import AUDIO_SUFFIXES
     from ..transcript import ANALYTICS_SUFFIX, TRANSCRIPT_SUFFIXES
 
     suffix = path.suffix.lower()
