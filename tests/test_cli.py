@@ -620,6 +620,20 @@ def test_a_group_without_an_action_prints_its_own_help(capsys) -> None:
     assert capsys.readouterr().out.startswith("usage: rapport-assist [-h] [--version] COMMAND")
 
 
+def test_a_misspelt_command_or_action_names_the_one_meant() -> None:
+    for argv, meant, help_of in (
+        (["rules", "chek"], "check", "rapport-assist rules --help"),
+        (["replya", "call.jsonl"], "replay", "rapport-assist --help"),
+        (["launcher", "instal"], "install", "rapport-assist launcher --help"),
+    ):
+        err = io.StringIO()
+        assert main(argv, io.StringIO(), err) == 2
+        assert f"did you mean '{meant}'? (see '{help_of}')" in err.getvalue(), err.getvalue()
+    err = io.StringIO()
+    assert main(["zzz"], io.StringIO(), err) == 2  # nothing close: only the help
+    assert "did you mean" not in err.getvalue() and "see 'rapport-assist --help'" in err.getvalue()
+
+
 def test_shared_options_are_declared_once() -> None:
     """An option several commands take is one argparse action (a parent block), not copies."""
     by_option: dict[str, set[int]] = {}

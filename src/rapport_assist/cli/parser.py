@@ -5,6 +5,7 @@ which adds a command made of blocks."""
 from __future__ import annotations
 
 import argparse
+import difflib
 import re
 import shlex
 import sys
@@ -13,6 +14,18 @@ from typing import Any, Callable, NoReturn, Sequence
 
 from ..errors import UsageError
 from .common import Command
+
+
+def _closest_choice(message: str) -> str | None:
+    """For argparse's "invalid choice: 'chek' (choose from 'check', 'test', ...)": the choice the
+    word given was most likely meant to be (a misspelt command or action), else None."""
+    given = re.search(r"invalid choice: '([^']*)'", message)
+    listed = re.search(r"\(choose from (.*)\)$", message)
+    if given is None or listed is None:
+        return None
+    choices = re.findall(r"'([^']*)'", listed.group(1)) or [c.strip() for c in listed.group(1).split(",")]
+    close = difflib.get_close_matches(given.group(1).lower(), choices, n=1, cutoff=0.6)
+    return close[0] if close else None
 
 
 class _Parser(argparse.ArgumentParser):
@@ -30,7 +43,9 @@ class _Parser(argparse.ArgumentParser):
             if rule is not None:  # 'rules explain dead-air call.jsonl': the rule's id as a word of its own
                 rest = " ".join(shlex.quote(a) for a in self._given if a != rule)
                 raise UsageError("the rule to trace is given with --rule", f"'{self.prog} --rule {rule} {rest}'")
-        raise UsageError(message, f"see '{self.prog} --help'")
+        typo = _closest_choice(message)
+        see = f"see '{self.prog} --help'"
+        raise UsageError(message, f"did you mean {typo!r}? ({see})" if typo else see)
 
     def _rule_as_word(self) -> str | None:
         """A word given that reads as a rule's id (not a file, nor an option's value), when
