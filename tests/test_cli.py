@@ -455,6 +455,21 @@ def test_rules_check_counts_the_rules_as_rules_list_does(tmp_path: Path) -> None
     assert out.startswith(f"ok: {total} loaded from "), (out, total)
 
 
+def test_rules_check_names_each_file_it_loads_once(tmp_path: Path) -> None:
+    # the loader reads a default pack named again, or a team file named twice (or by a link),
+    # once; the ok line said "+ rules/catalogue.yaml" and listed the team file twice
+    from rapport_assist.rules import default_rules_dir
+
+    team = tmp_path / "team.yaml"
+    team.write_text("version: 1\noverrides:\n  - {rule: pace-mismatch, enabled: false}\n")
+    link = tmp_path / "link.yaml"
+    link.symlink_to(team)
+    code, out, err = run("rules", "check", str(default_rules_dir() / "catalogue.yaml"), str(team), str(link))
+    assert code == 0, err
+    line = out.splitlines()[0]
+    assert "catalogue.yaml" not in line and line.count("team.yaml") == 1 and "link.yaml" not in line, line
+
+
 def test_a_full_copy_given_with_rules_says_to_use_only_rules(tmp_path: Path) -> None:
     from rapport_assist.rules import default_rules_dir
 

@@ -416,7 +416,15 @@ def _describe_paths(args: argparse.Namespace, paths: Sequence[Path]) -> str:
     if paths[0] != default_rules_dir():
         return shown
     here = os.path.relpath(paths[0])
-    team = ", ".join(map(str, paths[1:]))
+    # each file as the loader reads it, once: a default pack or a team file named again (or by a
+    # link) is not shown as one more file on top
+    loaded = {paths[0].resolve(), *(f.resolve() for f in paths[0].glob("*.yaml"))}
+    shown_team = []
+    for path in paths[1:]:
+        if path.resolve() not in loaded:
+            loaded.add(path.resolve())
+            shown_team.append(str(path))
+    team = ", ".join(shown_team)
     return f"the default packs ({paths[0] if here.startswith('..') else here})" + (f" + {team}" if team else "")
 
 
