@@ -324,6 +324,13 @@ MISTAKES = {
         "when.min_length must be a mapping (key: value lines), not 5",
         "write e.g. 'min_length: {words: 35, seconds: 12}'",
     ),
+    "an example written as one turn with one dash (was: 'turns' missing and 'agent' unknown, two problems)": (
+        GOOD + "    examples:\n      fires:\n        - agent: \"I'm so sorry.\"\n",
+        13,
+        11,
+        "an example is a list of turns, and this one is a turn on its own",
+        "write '- - agent: \"...\"'",
+    ),
     "Windows line endings: lines counted as the editor shows them": (
         GOOD.replace("says: sorry}", "says: sorry").replace("\n", "\r\n"),
         10,

@@ -232,6 +232,23 @@ def _choices(tp: Any) -> tuple[str, ...]:
     return ()
 
 
+def _turn_without_its_dash(walk: _Walk) -> tuple[Loc, str, str] | None:
+    """An example written as one turn with one dash ('- customer: "..."' under 'fires:'): YAML
+    reads it as an example mapping with a speaker in it, which pydantic reports twice ('turns'
+    missing, 'customer' unknown). One problem instead, at the example, saying what it takes."""
+    if walk.model_at(-2) is not spec.ExampleSpec or not isinstance(walk.container, YMap):
+        return None
+    speakers = [k for k in walk.container.entries if k in ("agent", "customer")]
+    if not speakers or "turns" in walk.container.entries:
+        return None
+    return (
+        walk.container.loc,
+        "an example is a list of turns, and this one is a turn on its own (one dash)",
+        f"write '- - {speakers[0]}: \"...\"': a dash for the example, then one for each of its turns "
+        "(a second turn on the next line, under the first: '  - agent: ...')",
+    )
+
+
 def describe(tp: Any, root: YValue, error: ErrorDetails, base: tuple[Step, ...] = ()) -> tuple[Loc, str, str]:
     """One pydantic error as (where, what is wrong, how to fix it), in the loader's words."""
     path = tuple(error["loc"])
@@ -243,6 +260,8 @@ def describe(tp: Any, root: YValue, error: ErrorDetails, base: tuple[Step, ...] 
     here = walk.node.loc if walk.node is not None else (walk.key_loc or walk.container.loc)
     name = _named(walk.model_at(-1), full)  # the value's own name
 
+    if kind in ("extra_forbidden", "missing") and (one_turn := _turn_without_its_dash(walk)) is not None:
+        return one_turn
     if kind == "extra_forbidden":
         key = str(path[-1])
         holder = walk.model_at(-2)
