@@ -244,6 +244,8 @@ def test_rules_diff_shows_what_a_record_rule_change_does(tmp_path: Path) -> None
     code = main(["rules", "diff", "--new", str(team), str(call)], out, io.StringIO())
     assert code == 0
     text = out.getvalue()
+    # the items are no nudges: the header counts them apart (it said '-2 disappear' of nudges)
+    assert text.startswith("rules diff over 1 call: +0 nudges appear, -0 disappear; listed items +0 -2;"), text
     assert "promise-list: +0 -2 (0 unchanged)" in text, text
     assert "- call1 @0:04.0 #1: promises list: agent said “Someone will call you back” (no time given)" in text, text
     assert "#2: promises list: agent said “I will email you the receipt by Friday” (by Friday)" in text, text

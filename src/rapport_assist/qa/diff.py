@@ -255,8 +255,17 @@ def _setting_line(c: SettingChange) -> str:
 def format_diff(report: DiffReport, show: int | None = 20) -> str:
     """The diff as text; ``show``: the changes listed per rule (None: every one)."""
     lines = []
-    total_plus = sum(len(r.appeared) for r in report.rules.values())
-    total_minus = sum(len(r.disappeared) for r in report.rules.values())
+
+    def count(kind: str, side: str) -> int:  # nudges, praise lines or listed items of one side
+        return sum(1 for r in report.rules.values() for c in getattr(r, side) if c.nudge.get("type", "nudge") == kind)
+
+    total_plus, total_minus = count("nudge", "appeared"), count("nudge", "disappeared")
+    # the agent's summary and the lists a record rule keeps change too, but they are not nudges
+    others = "".join(
+        f"; {label} +{count(kind, 'appeared')} -{count(kind, 'disappeared')}"
+        for kind, label in (("praise", "praise"), ("record", "listed items"))
+        if count(kind, "appeared") or count(kind, "disappeared")
+    )
     n_settings = sum(1 for r in report.rules.values() if r.settings)
     changed = (f"; {plural(n_settings, 'rule')} with changed settings" if n_settings else "") + (
         f", {plural(len(report.lexicons), 'lexicon')} changed" if report.lexicons else ""
@@ -265,7 +274,7 @@ def format_diff(report: DiffReport, show: int | None = 20) -> str:
         lines.append(
             f"rules diff over {plural(report.calls, 'call')}: +{total_plus} "
             f"{'nudge appears' if total_plus == 1 else 'nudges appear'}, -{total_minus} "
-            f"{'disappears' if total_minus == 1 else 'disappear'}" + changed
+            f"{'disappears' if total_minus == 1 else 'disappear'}" + others + changed
         )
     else:
         lines.append("rules diff (no calls given: settings only)" + changed)
