@@ -495,6 +495,19 @@ def test_strict_does_not_say_ok_before_failing(tmp_path: Path) -> None:
     assert "examples not run: 'rapport-assist rules test' runs them)" in out
 
 
+def test_python_dash_m_runs_the_command() -> None:
+    # 'python -m rapport_assist' is the command, as 'python -m rapport_assist.cli' is (it said
+    # "'rapport_assist' is a package and cannot be directly executed")
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1] / "src")}
+    for module in ("rapport_assist", "rapport_assist.cli"):
+        run = subprocess.run([sys.executable, "-m", module, "--version"], capture_output=True, text=True, env=env)
+        assert run.returncode == 0 and run.stdout.startswith("rapport-assist "), (module, run.stdout, run.stderr)
+
+
 def _run_into_closed_pipe(*argv: str) -> tuple[int, str]:
     """Run the real command with its stdout read by a reader that stops after one line (| head -1)."""
     import os
