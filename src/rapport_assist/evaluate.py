@@ -821,9 +821,10 @@ def select_rules(ruleset: RuleSet, rule_ids: Sequence[str] | None = None) -> tup
     if not rule_ids:  # rules that nudge (a 'record' rule only keeps a list, a 'praise' rule the call's summary)
         return tuple(r for r in ruleset.rules if getattr(r, "record", None) is None and not getattr(r, "praise", False))
     by_id = {r.id: r for r in ruleset.rules}
+    unscorable = _no_nudges(ruleset)
     chosen: list[Rule] = []
     for rid in dict.fromkeys(rule_ids):
-        if rid in by_id and rid in (unscorable := _no_nudges(ruleset)):
+        if rid in by_id and rid in unscorable:
             raise UsageError(
                 f"--rule {rid}: {unscorable[rid]}, so eval has nothing of it to score",
                 f"see where it holds with 'rapport-assist rules explain --rule {rid} CALL', or what a "
@@ -839,7 +840,7 @@ def select_rules(ruleset: RuleSet, rule_ids: Sequence[str] | None = None) -> tup
         else:
             from .rules.source import unknown_rule_hint
 
-            scorable = [r for r in by_id if r not in _no_nudges(ruleset)]
+            scorable = [r for r in by_id if r not in unscorable]
             raise UsageError(f"--rule {rid}: no such rule in the loaded rule files", unknown_rule_hint(rid, scorable))
     return tuple(chosen)
 

@@ -256,15 +256,16 @@ def format_diff(report: DiffReport, show: int | None = 20) -> str:
     """The diff as text; ``show``: the changes listed per rule (None: every one)."""
     lines = []
 
-    def count(kind: str, side: str) -> int:  # nudges, praise lines or listed items of one side
-        return sum(1 for r in report.rules.values() for c in getattr(r, side) if c.nudge.get("type", "nudge") == kind)
-
-    total_plus, total_minus = count("nudge", "appeared"), count("nudge", "disappeared")
+    # (kind, "+" or "-") -> how many: nudges, praise lines, listed items
+    counts = Counter(
+        (c.nudge.get("type", "nudge"), c.change) for r in report.rules.values() for c in r.appeared + r.disappeared
+    )
+    total_plus, total_minus = counts["nudge", "+"], counts["nudge", "-"]
     # the agent's summary and the lists a record rule keeps change too, but they are not nudges
     others = "".join(
-        f"; {label} +{count(kind, 'appeared')} -{count(kind, 'disappeared')}"
+        f"; {label} +{counts[kind, '+']} -{counts[kind, '-']}"
         for kind, label in (("praise", "praise"), ("record", "listed items"))
-        if count(kind, "appeared") or count(kind, "disappeared")
+        if counts[kind, "+"] or counts[kind, "-"]
     )
     n_settings = sum(1 for r in report.rules.values() if r.settings)
     changed = (f"; {plural(n_settings, 'rule')} with changed settings" if n_settings else "") + (

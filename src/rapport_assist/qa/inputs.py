@@ -265,7 +265,7 @@ def discover(
             call_id = f"{folder.name}__{name}"
         if in_folder[(name, folder)] > 1:
             call_id += "_" + paths[0].suffix.lstrip(".").lower()
-        call_id = _safe_id(call_id)
+        call_id = safe_id(call_id)
         base, n = call_id, 2
         while call_id in used:
             call_id, n = f"{base}-{n}", n + 1
@@ -284,7 +284,7 @@ def discover(
     return out, warnings
 
 
-def _safe_id(name: str) -> str:
+def safe_id(name: str) -> str:
     """A call id usable as a folder name everywhere."""
     cleaned = re.sub(r"[^\w.\-]+", "_", name).strip("._") or "call"
     return cleaned[:120]

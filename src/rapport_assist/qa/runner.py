@@ -36,7 +36,7 @@ from ..errors import OutputError, RapportError, UsageError
 from ..fileio import write_atomic
 from ..privacy import MaskList, Masker, default_mask_list
 from .cache import CachedTimeline, TranscriptCache, call_key, settings_identity
-from .inputs import CallInput, _safe_id
+from .inputs import CallInput, safe_id
 from .outcome import CallOutcome, outcome_from_json, outcome_to_json, written_format
 from .stats import call_stats
 from .summary import write_summary
@@ -476,7 +476,7 @@ def plan_calls(
         done = read_done(settings.out_dir, call.id)
         if _another_calls(done, call, finished):
             assert done is not None
-            base = _safe_id(f"{call.files[0].parent.name}__{call.id}")
+            base = safe_id(f"{call.files[0].parent.name}__{call.id}")
             new_id, n = base, 2
             while new_id in taken or _another_calls(read_done(settings.out_dir, new_id), call, finished):
                 new_id, n = f"{base}-{n}", n + 1

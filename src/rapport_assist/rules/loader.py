@@ -1534,15 +1534,17 @@ class _Builder:
                 continue
             have = {p.text.lower() for p in lex.phrases}
             for phrase in remove:
+                if phrase.text.lower() in have:
+                    continue
                 earlier = removed_at.get((name, phrase.text.lower()))
-                if phrase.text.lower() not in have and earlier is not None:
+                if earlier is not None:
                     self.problems.add(
                         phrase.loc,
                         f"lexicon {name!r} has no phrase {phrase.text!r} to remove: the override at "
                         f"{earlier.path}:{earlier.line} removed it already",
                         "keep this removal in one of the two files only",
                     )
-                elif phrase.text.lower() not in have:
+                else:
                     self.problems.add(
                         phrase.loc,
                         f"lexicon {name!r} has no phrase {phrase.text!r} to remove",
