@@ -39,7 +39,7 @@ from .transcript_base import read_lines as read_lines
 from .transcript_google import google_kind, read_google_json
 from .transcript_text import not_a_text_transcript, read_captions, read_text_transcript
 from .transcript_text import parse_speaker_map as parse_speaker_map
-from .types import Speaker, Utterance
+from .types import EVENT_TYPES, Speaker, Utterance
 
 TEXT_SUFFIX = ".txt"
 # Amazon Transcribe (a job's output, Call Analytics), Amazon Connect Contact Lens, Azure AI Speech
@@ -51,12 +51,8 @@ TRANSCRIPT_SUFFIXES = (".jsonl", ".ndjson", TEXT_SUFFIX, ANALYTICS_SUFFIX, *CAPT
 # Transcribe job's ch_0, spk_0…, Azure's channels and speaker1…, Google's channels; Call Analytics,
 # Contact Lens and CCAI Insights name their roles, which win over it)
 SPEAKER_MAP_SUFFIXES = (TEXT_SUFFIX, *CAPTION_SUFFIXES, ANALYTICS_SUFFIX)
-# the ``type`` of each event in an event log (README, "Event log"): a JSONL file that starts with
-# one is rapport-assist's own output (``replay --out``, ``live --record``, qa's ``events.jsonl``)
-EVENT_TYPES = frozenset(
-    {"utterance", "turn", "revision", "nudge", "withdrawn", "signal", "partial", "status", "record", "praise"}
-    | {"coaching", "call_end"}
-)
+# a JSONL file that starts with an event (``types.EVENT_TYPES``) is rapport-assist's own output
+# (``replay --out``, ``live --record``, qa's ``events.jsonl``)
 EVENT_LOG = "an event log that rapport-assist wrote (replay --out, live --record), not a transcript"
 EVENT_LOG_HINT = "replay the recording it came from (live --record-audio keeps it beside the log, as a .wav)"
 
