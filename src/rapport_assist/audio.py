@@ -267,8 +267,6 @@ def ogg_ends_unfinished(path: Path) -> bool:
     file ends with a whole page flagged end-of-stream; a cut one ends inside a page, or after one
     that is not the last (an Ogg file does not record its length, so this is how a cut shows).
     False for a file that is not Ogg or cannot be read."""
-    import struct
-
     try:
         with path.open("rb") as handle:
             if handle.read(4) != _OGG_CAPTURE:
@@ -286,8 +284,7 @@ def ogg_ends_unfinished(path: Path) -> bool:
             segments = header[26]
             table = tail[at + _OGG_HEADER : at + _OGG_HEADER + segments]
             if len(table) == segments and at + _OGG_HEADER + segments + sum(table) == len(tail):
-                (header_type,) = struct.unpack("<B", header[5:6])
-                return not header_type & _OGG_END_OF_STREAM
+                return not header[5] & _OGG_END_OF_STREAM  # the header type's flags
         at = tail.rfind(_OGG_CAPTURE, 0, at)
     return True  # no page ends where the file does: it was cut inside one
 

@@ -387,7 +387,7 @@ def parse_ahead(path: Path) -> Parsed:
 
 
 def _read_parsed(
-    path: Path, speaker_map: SpeakerMap, parsed: Parsed, warn: "Callable[[str], None] | None" = None
+    path: Path, speaker_map: SpeakerMap, parsed: Parsed, warn: Callable[[str], None] | None = None
 ) -> Iterator[Utterance]:
     """``read_transcript`` from ``parsed`` (``parse_ahead``): its error raised when read, as reading the file would."""
     if isinstance(parsed, RapportError):
