@@ -43,11 +43,14 @@ def speak(tmp_path_factory: pytest.TempPathFactory) -> Callable[[str], np.ndarra
     return _speak
 
 
-def _write_audio(path: Path, channels: np.ndarray, rate_hz: int, codec: str = "pcm_s16le") -> Path:
-    """Encode ``channels`` (shape (n_channels, n_samples), float in [-1, 1]) with PyAV."""
+def _write_audio(
+    path: Path, channels: np.ndarray, rate_hz: int, codec: str = "pcm_s16le", options: dict[str, str] | None = None
+) -> Path:
+    """Encode ``channels`` (shape (n_channels, n_samples), float in [-1, 1]) with PyAV; ``options``:
+    the encoder's (FFmpeg's own Vorbis encoder needs ``{"strict": "experimental"}``)."""
     data = np.ascontiguousarray(np.atleast_2d(channels), dtype=np.float32)
     with av.open(str(path), mode="w") as out:
-        stream = out.add_stream(codec, rate=rate_hz, layout=_LAYOUTS[data.shape[0]])
+        stream = out.add_stream(codec, rate=rate_hz, layout=_LAYOUTS[data.shape[0]], options=options or {})
         frame = av.AudioFrame.from_ndarray(data, format="fltp", layout=stream.layout.name)
         frame.sample_rate = rate_hz
         encoder_format = stream.codec_context.codec.audio_formats[0].name
@@ -60,7 +63,7 @@ def _write_audio(path: Path, channels: np.ndarray, rate_hz: int, codec: str = "p
 
 @pytest.fixture(scope="session")
 def write_audio() -> Callable[..., Path]:
-    """``write_audio(path, channels, rate_hz, codec='pcm_s16le')`` encodes a test recording."""
+    """``write_audio(path, channels, rate_hz, codec='pcm_s16le', options=None)`` encodes a test recording."""
     return _write_audio
 
 

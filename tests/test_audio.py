@@ -86,6 +86,40 @@ def test_truncated_file_keeps_what_decoded(tmp_path: Path, write_audio) -> None:
     assert f"{audio.duration_s:.1f} s" in audio.warning and str(cut) in audio.warning
 
 
+@pytest.mark.parametrize(
+    ("name", "codec", "rate_hz", "options"),
+    [("call.opus", "libopus", 48000, None), ("call.ogg", "vorbis", 44100, {"strict": "experimental"})],
+)
+def test_a_cut_ogg_file_says_it_was_cut(tmp_path: Path, write_audio, name, codec, rate_hz, options) -> None:
+    """An Ogg file does not record its length, and FFmpeg decodes a cut one to its end without
+    complaint: it replayed as a shorter call with no word of it (a cut WAV or FLAC warns). A
+    finished Ogg stream ends with a whole page flagged end-of-stream; a cut one does not."""
+    from rapport_assist.audio import probe_audio
+    from rapport_assist.sources import CallAudio, ReplayInput
+
+    full = write_audio(
+        tmp_path / name, np.stack([tone(440, 30, rate_hz), tone(660, 30, rate_hz)]), rate_hz, codec, options
+    )
+    assert not probe_audio(full).truncated and probe_audio(full).warning == ""
+    data = full.read_bytes()
+    pages = [at for at in range(len(data)) if data.startswith(b"OggS", at)]
+    cuts = {
+        "half": data[: len(data) // 2],  # inside a page
+        "page": data[: pages[len(pages) // 2]],  # between two pages: the last whole page is not the last
+        "last byte": data[:-1],
+    }
+    for how, cut_bytes in cuts.items():
+        cut = tmp_path / f"cut {how}{full.suffix}"
+        cut.write_bytes(cut_bytes)
+        info = probe_audio(cut)
+        assert info.truncated and decode_channels(cut).truncated, how
+        assert f"{cut}: the file ends after {info.duration_s:.1f} s without the end of its Ogg stream" in info.warning
+        assert "cut short or copied incompletely (what it holds is used)" in info.warning
+        assert info.duration_s < (29.9 if how != "last byte" else 30.1), how
+    notes = CallAudio(ReplayInput(path=cut)).notes  # replay and qa put it first on the call's timeline
+    assert [(n.code, n.message) for n in notes] == [("audio_truncated", info.warning)]
+
+
 def test_missing_path_and_folder_are_input_not_found(tmp_path: Path) -> None:
     with pytest.raises(InputNotFound, match="no such file") as missing:
         decode_channels(tmp_path / "nope.wav")

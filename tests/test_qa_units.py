@@ -377,6 +377,56 @@ def test_qa_command_on_a_local_dask_cluster_of_processes(tmp_path: Path) -> None
         assert worker["status"] == "done"
 
 
+def test_ctrl_c_on_a_local_dask_cluster_says_only_that_it_stopped(tmp_path: Path) -> None:
+    """Ctrl-C in ``qa --cluster local:2``, as a terminal sends it (to the process group), while both
+    workers are on a call: the command stops with its summary and its one 'interrupted' line. Each
+    worker used to log 'Async instruction for <Task cancelled ...> ended with CancelledError' as the
+    cluster closed under the calls it was running (``tests/test_qa.py`` stops recordings so; here
+    many transcripts keep the workers busy without the model)."""
+    pytest.importorskip("distributed")
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    folder = tmp_path / "calls"
+    folder.mkdir()
+    text = TRANSCRIPT.read_text(encoding="utf-8")
+    for n in range(200):  # other bytes each (no cache hit), more than the workers finish before the Ctrl-C
+        (folder / f"call{n:03d}.jsonl").write_text(text + json.dumps({"speaker": "agent", "text": f"Call {n}."}) + "\n")
+    out = tmp_path / "out"
+    cmd = [sys.executable, "-m", "rapport_assist", "qa", str(folder), "--out", str(out)]
+    cmd += ["--cache", str(tmp_path / "cache"), "--cluster", "local:2", "--no-pack-calls"]
+    inherited = signal.signal(signal.SIGINT, signal.default_int_handler)  # as tests/test_qa.py: a terminal's Ctrl-C
+    try:
+        proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+    finally:
+        signal.signal(signal.SIGINT, inherited)
+    try:
+        deadline = time.monotonic() + 120
+        while not list(out.glob("calls/*/call.json")) and proc.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert proc.poll() is None, "the command ended before the Ctrl-C"
+        while proc.poll() is None and time.monotonic() < deadline:
+            os.killpg(proc.pid, signal.SIGINT)  # the whole group, workers too, as a terminal does
+            try:
+                proc.wait(timeout=1.0)
+            except subprocess.TimeoutExpired:
+                pass
+        _, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+    assert proc.returncode == 130, err
+    assert "CancelledError" not in err and "distributed." not in err and "Traceback" not in err, err
+    assert err.rstrip().endswith("run the same command again to do the rest"), err
+    assert [line for line in err.splitlines() if not line.startswith("[")] == [  # the progress line aside
+        "rapport-assist: qa: 200 calls, 200 to do, on Dask cluster local:2",
+        next(line for line in err.splitlines() if line.startswith("rapport-assist: interrupted after ")),
+    ], err
+
+
 def test_short_calls_are_grouped_evenly_biggest_first(tmp_path: Path) -> None:
     """Grouping reads each recording's length from its header: calls under PACK_CALLS_S share
     groups of even audio, as few as the limits allow; a long call, a transcript and an

@@ -394,6 +394,47 @@ def test_examples_and_expect_are_validated(tmp_path: Path) -> None:
     assert "seconds, turns" in at(found, 23, 39, "unknown key in expect.within 'minutes'").hint
 
 
+def test_an_example_of_the_wrong_shape_hides_none_of_the_rules_other_problems(tmp_path: Path) -> None:
+    """One example of the wrong shape made the whole 'examples' block unreadable: the rule's other
+    examples went unchecked, and their mistakes showed only once that one was fixed. Now each
+    example of a good shape is checked on its own; the bad one says only what is wrong with it."""
+    text = MINIMAL.replace("Nice.", "Nice {nme}.") + (
+        "    examples:\n"
+        "      fires:\n"
+        '        - turns: "Thanks!"\n'  # line 13: the shape error
+        '        - turns: [{agent: "Thanks!"}]\n'
+        "          at: 3\n"  # line 15
+        '        - [{agent: "Thanks a lot.", seconds: $slow}]\n'  # line 16
+        "      quiet:\n"
+        '        - [{agent: "Hi", customer: "Hello"}]\n'  # line 18
+        '        - [{agnet: "Hello there."}]\n'  # line 19: a second shape error
+        '        - [{agent: "Good morning."}]\n'
+        "    severty: high\n"  # line 21
+    )
+    found = problems(write(tmp_path, text))
+    at(found, 9, 14, "unknown placeholder in message '{nme}'")
+    at(found, 13, 18, "fires.turns must be a list, not 'Thanks!'")
+    at(found, 14, 11, "'at: 3' is past the last turn (there are 1)")
+    at(found, 16, 46, "unknown param '$slow'")
+    at(found, 18, 12, "an example turn needs exactly one speaker")
+    assert "'agent'" in at(found, 19, 13, "unknown key in an example turn 'agnet'").hint
+    assert "'severity'" in at(found, 21, 5, "unknown key in a rule 'severty'").hint
+    assert len(found) == 7, "\n".join(map(str, found))  # one each: nothing follows from the bad examples
+    import io
+
+    from rapport_assist.cli import main
+
+    for command in ("check", "test"):  # what a team lead runs: every problem, each at its file:line
+        err = io.StringIO()
+        assert main(["rules", command, str(tmp_path / "pack.yaml")], io.StringIO(), err) == 5
+        assert "7 problems in rule files" in err.getvalue(), err.getvalue()
+        for line in (9, 13, 14, 16, 18, 19, 21):
+            assert f"pack.yaml:{line}:" in err.getvalue(), (command, line)
+    # the same file, the bad examples fixed: the rest is still reported, the same
+    fixed = text.replace('turns: "Thanks!"', 'turns: [{agent: "Thanks!"}]').replace("agnet", "agent")
+    assert [str(p) for p in problems(write(tmp_path, fixed))] == [str(p) for p in found if p.line not in (13, 19)]
+
+
 def test_missing_path_and_empty_folder(tmp_path: Path) -> None:
     found = problems([tmp_path / "nope.yaml", tmp_path])
     assert sorted(p.message for p in found) == ["folder has no *.yaml rule files", "no such rule file or folder"]

@@ -9,7 +9,7 @@ import pytest
 
 from rapport_assist.errors import BadInput, InputNotFound
 from rapport_assist.transcript import WORDS_PER_S, read_transcript
-from rapport_assist.types import Speaker
+from rapport_assist.types import Event, Speaker
 
 
 def write_lines(path: Path, lines: list[str]) -> Path:
@@ -234,6 +234,55 @@ def test_an_event_log_is_named_as_one_not_as_a_line_missing_its_speaker(tmp_path
     assert out.getvalue() == ""
     with pytest.raises(BadInput, match="event log"):
         list(read_transcript(log))
+
+
+def _one_of_each_event() -> list[Event]:
+    """One event of each class the event log holds (``types.Event``)."""
+    from rapport_assist import types as t
+
+    agent, customer = Speaker.AGENT, Speaker.CUSTOMER
+    utt = t.Utterance(0, agent, "Hello.", 0.0, 1.0)
+    return [
+        utt,
+        t.Turn(0, agent, (0,), "Hello.", 1, 0.0, 1.0, True, 1.0),
+        t.Nudge("r", "low", "Title", "Message", 1.0, 0),
+        t.RecordItem("promises", "r", 1.0, 0, agent, "call you back", None),
+        t.Praise("r", "Title", "Message", 1.0, 0),
+        t.CallCoaching((), None, (), "Thanks.", 2.0),
+        t.Status("info", "ready", "Ready.", 0.0),
+        t.CallSummary(2.0, 1, 0),
+        t.DeadAir(9.0, 1.0, 8.0, False, agent),
+        t.TalkOver(1.0, customer, agent, 0.5, 0.5, 1),
+        t.ToneChange(1.0, customer, "calm", t.ToneEstimate("angry", 0.9), 1),
+        t.Partial(customer, 1.0, 1.5, "I"),
+        t.Withdrawn("r", 1, 1.0, 2.0, agent),
+        t.TurnRevision(agent, (utt,), ("Helo.",), 1.0),
+    ]
+
+
+def test_every_event_writes_a_type_the_reader_takes_for_an_event_log(tmp_path: Path) -> None:
+    """The reader's list of event types is the events' own ``EVENT_TYPE`` (it was a second copy of
+    the strings the ``to_json`` methods wrote, free to drift from them): a log that starts with any
+    event is named as one, not read as a transcript missing its 'speaker'."""
+    from typing import get_args
+
+    from rapport_assist import transcript, types
+
+    events = _one_of_each_event()
+    assert {type(e) for e in events} == set(get_args(types.Event)), "a new event class: add one here"
+    assert transcript.EVENT_TYPES is types.EVENT_TYPES
+    utterance = json.dumps(events[0].to_json())
+    for event in events:
+        written = event.to_json()
+        assert written["type"] == type(event).EVENT_TYPE, type(event).__name__
+        assert written["type"] in types.EVENT_TYPES
+        log = write_lines(tmp_path / f"{type(event).__name__}.jsonl", [utterance, json.dumps(written)])
+        if written["type"] == "utterance":  # a transcript may be written as utterance events
+            assert [u.text for u in read_transcript(log)] == ["Hello.", "Hello."]
+            continue
+        with pytest.raises(BadInput, match="is an event log that rapport-assist wrote"):
+            list(read_transcript(log))
+        assert transcript.not_a_transcript(log) == f"{transcript.EVENT_LOG}: its recording is the call"
 
 
 def test_a_line_cut_inside_a_string_says_where_in_plain_words(tmp_path: Path) -> None:

@@ -660,6 +660,40 @@ def test_qa_runs_azure_and_google_transcripts(tmp_path: Path) -> None:
     assert "--speaker-map 'speaker1=agent,speaker2=customer'" in err.getvalue()
 
 
+def test_a_json_transcript_is_parsed_once_where_it_is_read(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """qa parsed a .json transcript three times: to find the calls, to tell whether it is one
+    side's, to read it. Now once to find the calls (it keeps nothing: a folder of calls is not
+    held in memory), once where the call is read (``parse_ahead``): replay's two readings share it."""
+    calls = tmp_path / "calls"
+    calls.mkdir()
+    write(calls, "azure.json", AZURE_STEREO)
+    parses: list[str] = []
+    loads = json.loads
+
+    def counting(text: Any, *args: Any, **kwargs: Any) -> Any:
+        if isinstance(text, str) and '"recognizedPhrases"' in text:
+            parses.append(text)
+        return loads(text, *args, **kwargs)
+
+    monkeypatch.setattr(json, "loads", counting)  # json_document's json.loads (transcript_base)
+    err = io.StringIO()
+    argv = ["qa", str(calls), "--out", str(tmp_path / "out"), "--cache", str(tmp_path / "cache"), "--workers", "1"]
+    assert main(argv, io.StringIO(), err) == 0, err.getvalue()
+    (row,) = csv.DictReader((tmp_path / "out" / "summary.csv").open())
+    assert row["status"] == "done" and int(row["nudges:angry-no-apology"]) == 1
+    assert len(parses) == 2  # finding the calls, reading this one
+    parses.clear()
+    out, err = io.StringIO(), io.StringIO()
+    assert main(["replay", str(calls / "azure.json"), "--format", "jsonl"], out, err) == 0, err.getvalue()
+    assert '"angry-no-apology"' in out.getvalue()
+    assert len(parses) == 1
+    # a file that cannot be parsed says so once, as before, when it is read
+    cut = write(calls, "cut.json", json.dumps(AZURE_STEREO, indent=1)[:300])
+    err = io.StringIO()
+    assert main(["replay", str(cut)], io.StringIO(), err) == 4
+    assert err.getvalue().count("not valid JSON") == 1 and f"{cut}:" in err.getvalue(), err.getvalue()
+
+
 def test_eval_and_explain_read_azure_and_google(tmp_path: Path) -> None:
     calls = calls_folder(tmp_path)
     labels = write(

@@ -207,11 +207,16 @@ def _info(path: Path, source_rate_hz: int, source_channels: int, n_samples: int,
     warning = ""
     if failure is not None:
         warning = f"{path}: decoding stopped after {duration_s:.1f} s ({failure}); the rest of the file is ignored"
-    else:  # FFmpeg reads a cut WAV to its end without complaint: its header knows better
+    else:  # FFmpeg reads a cut WAV or Ogg file to its end without complaint: its header knows better
         declared_s = wav_declared_s(path)
         if declared_s is not None and declared_s - duration_s > 0.1:
             warning = (
                 f"{path}: the file ends after {duration_s:.1f} s, but its header says {declared_s:.1f} s: "
+                "it was cut short or copied incompletely (what it holds is used)"
+            )
+        elif ogg_ends_unfinished(path):
+            warning = (
+                f"{path}: the file ends after {duration_s:.1f} s without the end of its Ogg stream: "
                 "it was cut short or copied incompletely (what it holds is used)"
             )
     return AudioInfo(path, source_rate_hz, source_channels, n_samples, bool(warning), warning)
@@ -249,6 +254,39 @@ def wav_declared_s(path: Path) -> float | None:
     except OSError:
         return None
     return None
+
+
+_OGG_CAPTURE = b"OggS"
+_OGG_HEADER = 27  # capture pattern, version, header type, granule position, serial, sequence, CRC, segment count
+_OGG_END_OF_STREAM = 0x04  # the header type flag of a logical stream's last page
+_OGG_TAIL = 65536  # the longest Ogg page is 65,307 bytes: the last one starts in the file's last 64 KiB
+
+
+def ogg_ends_unfinished(path: Path) -> bool:
+    """Does the Ogg file ``path`` (Vorbis, Opus…) end without finishing its stream? A finished
+    file ends with a whole page flagged end-of-stream; a cut one ends inside a page, or after one
+    that is not the last (an Ogg file does not record its length, so this is how a cut shows).
+    False for a file that is not Ogg or cannot be read."""
+    try:
+        with path.open("rb") as handle:
+            if handle.read(4) != _OGG_CAPTURE:
+                return False
+            size = handle.seek(0, os.SEEK_END)
+            start = max(0, size - _OGG_TAIL)
+            handle.seek(start)
+            tail = handle.read()
+    except OSError:
+        return False
+    at = tail.rfind(_OGG_CAPTURE)
+    while at >= 0:  # the page that ends where the file ends, found from the end back
+        header = tail[at : at + _OGG_HEADER]
+        if len(header) == _OGG_HEADER and header[4] == 0:  # version 0: a page header, not the bytes of a packet
+            segments = header[26]
+            table = tail[at + _OGG_HEADER : at + _OGG_HEADER + segments]
+            if len(table) == segments and at + _OGG_HEADER + segments + sum(table) == len(tail):
+                return not header[5] & _OGG_END_OF_STREAM  # the header type's flags
+        at = tail.rfind(_OGG_CAPTURE, 0, at)
+    return True  # no page ends where the file does: it was cut inside one
 
 
 class _Frames:

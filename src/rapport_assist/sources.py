@@ -23,11 +23,14 @@ from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator, Sequence, U
 import numpy as np
 
 from .audio import STREAM_RATE_HZ
-from .errors import BadInput, UsageError
+from .errors import BadInput, RapportError, UsageError
 from .transcript import (
+    ANALYTICS_SUFFIX,
     SPEAKER_MAP_SUFFIXES,
     TRANSCRIPT_SUFFIXES,
+    JsonTranscript,
     SpeakerMap,
+    load_json_transcript,
     read_transcript,
     transcript_map,
 )
@@ -366,12 +369,40 @@ the agent's (a Contact Lens supervisor); on the timeline before the utterances, 
 with the call."""
 
 
-def transcript_timeline(path: Path, speaker_map: SpeakerMap = ()) -> Iterator[Utterance | Status]:
+Parsed = Union[JsonTranscript, RapportError, None]
+"""A transcript parsed ahead of its reading (``parse_ahead``): a ``.json`` file's document, or why it
+could not be parsed (raised when the file is read); None: read from the file."""
+
+
+def parse_ahead(path: Path) -> Parsed:
+    """Parse the ``.json`` transcript ``path`` once, for both of its readings in ``open_replay``
+    (``transcript_sides``, ``transcript_timeline``); a file that cannot be parsed keeps its error, for
+    the reading to raise in its turn. Other transcripts: None (they are read line by line)."""
+    if path.suffix.lower() != ANALYTICS_SUFFIX:
+        return None
+    try:
+        return load_json_transcript(path)
+    except RapportError as exc:
+        return exc
+
+
+def _read_parsed(
+    path: Path, speaker_map: SpeakerMap, parsed: Parsed, warn: Callable[[str], None] | None = None
+) -> Iterator[Utterance]:
+    """``read_transcript`` from ``parsed`` (``parse_ahead``): its error raised when read, as reading the file would."""
+    if isinstance(parsed, RapportError):
+        raise parsed
+    yield from read_transcript(path, speaker_map, warn=warn, parsed=parsed)
+
+
+def transcript_timeline(
+    path: Path, speaker_map: SpeakerMap = (), parsed: Parsed = None
+) -> Iterator[Utterance | Status]:
     """A transcript's utterances (``read_transcript``), each warning of its reader (``OTHER_PARTICIPANTS``)
     placed before the utterances read after it: the readers that warn read the whole file first,
-    so the warning comes first, at 0 s."""
+    so the warning comes first, at 0 s. ``parsed``: the file parsed ahead (``parse_ahead``)."""
     said: list[str] = []
-    for utterance in read_transcript(path, speaker_map, warn=said.append):
+    for utterance in _read_parsed(path, speaker_map, parsed, warn=said.append):
         while said:
             yield Status("warning", OTHER_PARTICIPANTS, said.pop(0), 0.0)
         yield utterance
@@ -379,15 +410,13 @@ def transcript_timeline(path: Path, speaker_map: SpeakerMap = ()) -> Iterator[Ut
         yield Status("warning", OTHER_PARTICIPANTS, message, 0.0)
 
 
-def transcript_sides(path: Path, speaker_map: SpeakerMap = ()) -> tuple[Speaker, ...] | None:
+def transcript_sides(path: Path, speaker_map: SpeakerMap = (), parsed: Parsed = None) -> tuple[Speaker, ...] | None:
     """``heard_sides`` of a transcript file, read ahead of its replay (which reads it line by
     line): its one speaker when all its good lines are one side's (up to a bad line, which the
-    replay then reports), else None."""
-    from .errors import RapportError
-
+    replay then reports), else None. ``parsed``: the file parsed ahead (``parse_ahead``)."""
     spoke: set[Speaker] = set()
     try:
-        for utterance in read_transcript(path, speaker_map):
+        for utterance in _read_parsed(path, speaker_map, parsed):
             spoke.add(utterance.speaker)
             if len(spoke) > 1:
                 return None
@@ -604,10 +633,11 @@ def open_replay(
     spec.check()
     if spec.is_transcript:
         assert spec.path is not None
+        parsed = parse_ahead(spec.path)  # a .json file: parsed here once, read twice
         return ReplaySource(
-            transcript_timeline(spec.path, spec.reading_map),
+            transcript_timeline(spec.path, spec.reading_map, parsed),
             read_ahead=TRANSCRIPT_READ_AHEAD,
-            sides=transcript_sides(spec.path, spec.reading_map),
+            sides=transcript_sides(spec.path, spec.reading_map, parsed),
         )
     from .endpoint import EndpointerOptions
 

@@ -23,6 +23,7 @@ Insights call's automated agent) is said once through the ``warn`` given to ``re
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -39,7 +40,7 @@ from .transcript_base import read_lines as read_lines
 from .transcript_google import google_kind, read_google_json
 from .transcript_text import not_a_text_transcript, read_captions, read_text_transcript
 from .transcript_text import parse_speaker_map as parse_speaker_map
-from .types import Speaker, Utterance
+from .types import EVENT_TYPES, Speaker, Utterance
 
 TEXT_SUFFIX = ".txt"
 # Amazon Transcribe (a job's output, Call Analytics), Amazon Connect Contact Lens, Azure AI Speech
@@ -51,12 +52,8 @@ TRANSCRIPT_SUFFIXES = (".jsonl", ".ndjson", TEXT_SUFFIX, ANALYTICS_SUFFIX, *CAPT
 # Transcribe job's ch_0, spk_0…, Azure's channels and speaker1…, Google's channels; Call Analytics,
 # Contact Lens and CCAI Insights name their roles, which win over it)
 SPEAKER_MAP_SUFFIXES = (TEXT_SUFFIX, *CAPTION_SUFFIXES, ANALYTICS_SUFFIX)
-# the ``type`` of each event in an event log (README, "Event log"): a JSONL file that starts with
-# one is rapport-assist's own output (``replay --out``, ``live --record``, qa's ``events.jsonl``)
-EVENT_TYPES = frozenset(
-    {"utterance", "turn", "revision", "nudge", "withdrawn", "signal", "partial", "status", "record", "praise"}
-    | {"coaching", "call_end"}
-)
+# a JSONL file that starts with an event (``types.EVENT_TYPES``) is rapport-assist's own output
+# (``replay --out``, ``live --record``, qa's ``events.jsonl``)
 EVENT_LOG = "an event log that rapport-assist wrote (replay --out, live --record), not a transcript"
 EVENT_LOG_HINT = "replay the recording it came from (live --record-audio keeps it beside the log, as a .wav)"
 
@@ -106,21 +103,41 @@ def json_transcript_kind(doc: Any) -> str | None:
     return None
 
 
+@dataclass(frozen=True, eq=False)
+class JsonTranscript:
+    """A ``.json`` file parsed once (``load_json_transcript``), to be read from that parse:
+    ``doc`` is its decoded JSON, ``kind`` whose transcript it is (``json_transcript_kind``; None:
+    another JSON document)."""
+
+    path: Path
+    doc: Any
+    kind: str | None
+
+
+def load_json_transcript(path: Path) -> JsonTranscript:
+    """Parse the ``.json`` file ``path`` (once: give the result to ``read_transcript``);
+    InputNotFound, or BadInput when it is not one JSON document."""
+    doc = json_document(path, _JSON_HINT)
+    return JsonTranscript(path, doc, json_transcript_kind(doc))
+
+
 def is_json_transcript(path: Path, unreadable: bool = True) -> bool:
     """Is the ``.json`` file ``path`` a transcript this project reads (``json_transcript_kind``)?
     One that cannot be read or is not one JSON document: ``unreadable`` (True: reading it then says why)."""
     try:
-        doc = json_document(path, _JSON_HINT)
+        return load_json_transcript(path).kind is not None
     except (BadInput, InputNotFound):
         return unreadable
-    return json_transcript_kind(doc) is not None
 
 
-def read_json_transcript(path: Path, speaker_map: SpeakerMap = (), warn: Warn | None = None) -> Iterator[Utterance]:
+def read_json_transcript(
+    path: Path, speaker_map: SpeakerMap = (), warn: Warn | None = None, parsed: JsonTranscript | None = None
+) -> Iterator[Utterance]:
     """Yield the utterances of a cloud product's ``.json`` transcript, read by its shape
-    (``json_transcript_kind``); what a reader leaves out is said through ``warn``."""
-    doc = json_document(path, _JSON_HINT)
-    kind = json_transcript_kind(doc)
+    (``json_transcript_kind``); what a reader leaves out is said through ``warn``. ``parsed``: the
+    file already parsed (``load_json_transcript``), else it is parsed now."""
+    loaded = parsed if parsed is not None else load_json_transcript(path)
+    doc, kind = loaded.doc, loaded.kind
     if kind == AMAZON:
         yield from read_amazon_json(path, speaker_map, doc, warn)
     elif kind == AZURE:
@@ -138,13 +155,16 @@ def read_json_transcript(path: Path, speaker_map: SpeakerMap = (), warn: Warn | 
         )
 
 
-def read_transcript(path: Path, speaker_map: SpeakerMap = (), warn: Warn | None = None) -> Iterator[Utterance]:
+def read_transcript(
+    path: Path, speaker_map: SpeakerMap = (), warn: Warn | None = None, parsed: JsonTranscript | None = None
+) -> Iterator[Utterance]:
     """Yield the utterances of a transcript, read by its suffix: JSONL (index = 0-based line number
     of non-blank lines), ``.txt`` (``transcript_text.read_text_transcript``), a cloud product's ``.json``
     (``read_json_transcript``) or ``.vtt``/``.srt`` captions
     (``transcript_text.read_captions``); the last three number their utterances in file order (a
     ``.json``: in the order they began). ``speaker_map``: people named as sides
-    (``SPEAKER_MAP_SUFFIXES`` only); ``warn``: told what a reader left out (a bot's turns), once a file.
+    (``SPEAKER_MAP_SUFFIXES`` only); ``warn``: told what a reader left out (a bot's turns), once a file;
+    ``parsed``: a ``.json`` file already parsed (``load_json_transcript``), read from that parse.
 
     Raises InputNotFound or BadInput (naming the line) lazily, after the good lines before it.
     """
@@ -156,7 +176,7 @@ def read_transcript(path: Path, speaker_map: SpeakerMap = (), warn: Warn | None 
         yield from read_captions(path, speaker_map)
         return
     if suffix == ANALYTICS_SUFFIX:
-        yield from read_json_transcript(path, speaker_map, warn)
+        yield from read_json_transcript(path, speaker_map, warn, parsed)
         return
     index = 0
     prev_end = 0.0

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass, field
-from typing import Any, Literal, Union, get_args
+from typing import Any, ClassVar, Literal, Union, get_args
 
 import numpy as np
 
@@ -172,9 +172,11 @@ class Partial:
     text: str
     pending: str = ""
 
+    EVENT_TYPE: ClassVar[str] = "partial"  # the event's "type" in the event log
+
     def to_json(self) -> dict[str, Any]:
         return {
-            "type": "partial",
+            "type": self.EVENT_TYPE,
             "speaker": self.speaker.value,
             "start": round(self.start_s, 3),
             "t": round(self.t_s, 3),
@@ -221,9 +223,11 @@ class Utterance:
     def duration_s(self) -> float:
         return max(0.0, self.end_s - self.start_s)
 
+    EVENT_TYPE: ClassVar[str] = "utterance"  # the event's "type" in the event log
+
     def to_json(self) -> dict[str, Any]:
         d: dict[str, Any] = {
-            "type": "utterance",
+            "type": self.EVENT_TYPE,
             "index": self.index,
             "speaker": self.speaker.value,
             "text": self.text,
@@ -273,9 +277,11 @@ class Turn:
     def last_utterance(self) -> int:
         return self.utterances[-1]
 
+    EVENT_TYPE: ClassVar[str] = "turn"  # the event's "type" in the event log
+
     def to_json(self) -> dict[str, Any]:
         d: dict[str, Any] = {
-            "type": "turn",
+            "type": self.EVENT_TYPE,
             "index": self.index,
             "speaker": self.speaker.value,
             "utterances": list(self.utterances),
@@ -316,9 +322,11 @@ class TurnRevision:
     turn: int = -1
     redo: bool = False
 
+    EVENT_TYPE: ClassVar[str] = "revision"  # the event's "type" in the event log
+
     def to_json(self) -> dict[str, Any]:
         return {
-            "type": "revision",
+            "type": self.EVENT_TYPE,
             **({"redo": True} if self.redo else {}),
             "turn": self.turn,
             "speaker": self.speaker.value,
@@ -408,9 +416,11 @@ class Nudge:
             return None
         return self.evidence[self.quote]
 
+    EVENT_TYPE: ClassVar[str] = "nudge"  # the event's "type" in the event log
+
     def to_json(self) -> dict[str, Any]:
         d: dict[str, Any] = {
-            "type": "nudge",
+            "type": self.EVENT_TYPE,
             "rule": self.rule,
             "severity": self.severity,
             "priority": self.priority,
@@ -452,9 +462,11 @@ class Withdrawn:
     speaker: Speaker
     utterance_index: int = -1
 
+    EVENT_TYPE: ClassVar[str] = "withdrawn"  # the event's "type" in the event log
+
     def to_json(self) -> dict[str, Any]:
         return {
-            "type": "withdrawn",
+            "type": self.EVENT_TYPE,
             "rule": self.rule,
             "early_id": self.early_id,
             "early_t": round(self.early_t_s, 3),
@@ -484,9 +496,11 @@ class RecordItem:
     def committed(self) -> bool:
         return self.time is not None
 
+    EVENT_TYPE: ClassVar[str] = "record"  # the event's "type" in the event log
+
     def to_json(self) -> dict[str, Any]:
         return {
-            "type": "record",
+            "type": self.EVENT_TYPE,
             "list": self.list,
             "rule": self.rule,
             "t": round(self.t_s, 3),
@@ -528,9 +542,11 @@ class Praise:
             return None
         return self.evidence[self.quote]
 
+    EVENT_TYPE: ClassVar[str] = "praise"  # the event's "type" in the event log
+
     def to_json(self) -> dict[str, Any]:
         d: dict[str, Any] = {
-            "type": "praise",
+            "type": self.EVENT_TYPE,
             "rule": self.rule,
             "title": self.title,
             "message": self.message,
@@ -600,9 +616,11 @@ class CallCoaching:
         """Promises said without a time frame (to give one a time when logging it)."""
         return tuple(p for p in self.promises if not p.committed)
 
+    EVENT_TYPE: ClassVar[str] = "coaching"  # the event's "type" in the event log
+
     def to_json(self) -> dict[str, Any]:
         return {
-            "type": "coaching",
+            "type": self.EVENT_TYPE,
             "t": round(self.t_s, 3),
             "went_well": [line.to_json() for line in self.went_well],
             "try_next": None if self.try_next is None else self.try_next.to_json(),
@@ -635,9 +653,11 @@ class Status:
     component: Component | None = None  # the part it reports on; None: a notice about the call
     speakers: tuple[Speaker, ...] = ()  # live capture: whose side(s) a device's status concerns
 
+    EVENT_TYPE: ClassVar[str] = "status"  # the event's "type" in the event log
+
     def to_json(self) -> dict[str, Any]:
         d: dict[str, Any] = {
-            "type": "status",
+            "type": self.EVENT_TYPE,
             "level": self.level,
             "code": self.code,
             "message": self.message,
@@ -665,9 +685,11 @@ class CallSummary:
     # the one side the call's audio had (a mono recording replayed with --speaker); None: both or not known
     one_side: Speaker | None = None
 
+    EVENT_TYPE: ClassVar[str] = "call_end"  # the event's "type" in the event log
+
     def to_json(self) -> dict[str, Any]:
         d: dict[str, Any] = {
-            "type": "call_end",
+            "type": self.EVENT_TYPE,
             "duration": round(self.duration_s, 3),
             "utterances": self.utterances,
             "nudges": self.nudges,
@@ -697,9 +719,11 @@ class DeadAir:
     hold_announced: bool
     last_speaker: Speaker | None
 
+    EVENT_TYPE: ClassVar[str] = "signal"  # the event's "type" in the event log
+
     def to_json(self) -> dict[str, Any]:
         return {
-            "type": "signal",
+            "type": self.EVENT_TYPE,
             "kind": "dead_air",
             "t": round(self.t_s, 3),
             "since": round(self.since_s, 3),
@@ -720,9 +744,11 @@ class TalkOver:
     overlap_s: float
     utterance_index: int
 
+    EVENT_TYPE: ClassVar[str] = "signal"  # the event's "type" in the event log
+
     def to_json(self) -> dict[str, Any]:
         return {
-            "type": "signal",
+            "type": self.EVENT_TYPE,
             "kind": "talk_over",
             "t": round(self.t_s, 3),
             "speaker": self.speaker.value,
@@ -743,9 +769,11 @@ class ToneChange:
     tone: ToneEstimate
     utterance_index: int
 
+    EVENT_TYPE: ClassVar[str] = "signal"  # the event's "type" in the event log
+
     def to_json(self) -> dict[str, Any]:
         return {
-            "type": "signal",
+            "type": self.EVENT_TYPE,
             "kind": "tone",
             "t": round(self.t_s, 3),
             "speaker": self.speaker.value,
@@ -772,3 +800,7 @@ Event = Union[
     Withdrawn,
     TurnRevision,
 ]
+# the ``type`` of each event in an event log (README, "Event log"), from the events' own
+# ``EVENT_TYPE`` (what their ``to_json`` writes): a JSONL file that starts with one is
+# rapport-assist's own output (``transcript`` reads it so)
+EVENT_TYPES: frozenset[str] = frozenset(event.EVENT_TYPE for event in get_args(Event))

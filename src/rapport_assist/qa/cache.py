@@ -38,7 +38,8 @@ from .inputs import CallInput
 # turn_pass.py, privacy.py) changes a timeline: 2, a WAV cut short has its audio_truncated status.
 # 3, a side whose audio is silent throughout has its silent_channel status (with its speaker).
 # 4, a stereo file with the same audio on both channels is refused, not split into two sides.
-CACHE_FORMAT = 4
+# 5, an Ogg file (Opus, Vorbis) cut short has its audio_truncated status.
+CACHE_FORMAT = 5
 
 
 def program_version() -> str:

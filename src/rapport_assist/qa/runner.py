@@ -19,6 +19,7 @@ from __future__ import annotations
 import errno
 import hashlib
 import json
+import logging
 import math
 import multiprocessing
 import os
@@ -637,7 +638,15 @@ def run_cluster(tasks: Sequence[Task], settings: QaSettings, address: str) -> It
         # them too, and each printed a KeyboardInterrupt traceback; this process stops them
         previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
         try:
-            cluster = LocalCluster(n_workers=n_workers, threads_per_worker=1, processes=True, dashboard_address=None)
+            cluster = LocalCluster(
+                n_workers=n_workers,
+                threads_per_worker=1,
+                processes=True,
+                dashboard_address=None,
+                # its workers write to this terminal: closed under a call (Ctrl-C), each logged a
+                # warning that the call "ended with CancelledError" under our summary; errors still show
+                silence_logs=logging.ERROR,
+            )
         finally:
             signal.signal(signal.SIGINT, previous)
         address = cluster.scheduler_address

@@ -123,6 +123,7 @@ from .spec import (  # noqa: F401  (re-exported)
     ToneSpec,
     WindowSpec,
 )
+from .spec import Example as ExampleShape  # one example's shape (a list of turns, or turns with 'at')
 
 PRAISE_NO_USE = ("severity", "record", "rewrites", "message_if_no_rewrite", "rewrite_unless_next", "points_at")
 PRAISE_MAX_PER_CALL = 1  # a praise rule's default max_per_call: the call's summary stays short
@@ -1123,6 +1124,8 @@ class _Builder:
         max_per_call = build("max_per_call", lambda v, n: self.integer(v, n, "max_per_call", 1))
         record = build("record", self.record)
         examples = build("examples", self.examples, ())
+        if vals.get("examples") is None and "examples" in m.entries:  # a shape error (reported) in one of them
+            self.examples_one_by_one(node("examples"))
         title = vals.get("title")
         if "record" in m.entries:
             for key in ("expect", "message", "rewrites", "episode"):
@@ -1332,6 +1335,21 @@ class _Builder:
                 if example is not None:
                     out.append(example)
         return tuple(out)
+
+    def examples_one_by_one(self, v: YValue) -> None:
+        """Check each example of an ``examples`` block that has a shape error (reported by
+        ``shape``): the examples of a good shape, on their own, as ``examples`` does; an example
+        with a shape error is not checked further (what else it says would follow from that one)."""
+        if not isinstance(v, YMap):
+            return
+        for kind in ("fires", "quiet"):
+            seq = v.get(kind)
+            if not isinstance(seq, YSeq):
+                continue
+            for number, node in enumerate(seq.items):
+                item = shape.valid(ExampleShape, node)
+                if item is not None:
+                    self.example(item, node, kind, number)
 
     def example(self, item: Any, node: YValue, kind: str, number: int) -> Example | None:
         at = None
