@@ -1,18 +1,26 @@
-"""Faults inside a live call's own threads, through a real PulseAudio server: the call must say
-what went wrong, keep every utterance it still can, stop when asked and close its record."""
+"""Faults of a live call, through a real PulseAudio server: inside its own threads (the call must
+say what went wrong, keep every utterance it still can, stop when asked and close its record),
+and on its clock (both sides of one two-channel input stay in step)."""
 
 from __future__ import annotations
 
 import json
+import subprocess
 import threading
 import time
+import wave
 from pathlib import Path
 
 import numpy as np
 
 from rapport_assist.capture import DeviceChoice
 from rapport_assist.live import LiveCall, LiveSettings
-from rapport_assist.types import CallSummary, Recognition, Status, Utterance
+from rapport_assist.live_capture import CaptureSupervisor
+from rapport_assist.live_recording import CallAudio
+from rapport_assist.live_shared import CallTimeline, SpeechFeed
+from rapport_assist.types import CallSummary, Recognition, Speaker, Status, Utterance
+
+from live_support import timeline_items
 
 from live_support import settled
 from pulse_server import PulseServer
@@ -107,3 +115,68 @@ def test_a_speech_model_that_fails_to_warm_up_is_model_failed_and_the_call_still
     assert isinstance(events[-1], CallSummary)
     assert call.log_path is not None
     assert json.loads(call.log_path.read_text().splitlines()[-1])["type"] == "call_end"
+
+
+def test_both_sides_of_a_two_channel_input_that_appears_late_stay_in_step(
+    pulse: PulseServer, speak, tmp_path: Path
+) -> None:
+    """Agent on channel 0 and customer on channel 1 of one input (a two-channel sink's monitor)
+    that only appears 12 s into the call: its first block puts both sides on the call clock at
+    the same sample (they are one stream), so the same speech on both channels starts at the same
+    call time on both sides and lines up sample for sample in the call's stereo WAV."""
+    settings = LiveSettings(
+        agent=DeviceChoice("pulse:stereo_line.monitor", 0),
+        customer=DeviceChoice("pulse:stereo_line.monitor", 1),
+        retry_s=0.5,
+        device_timeout_s=30.0,
+    )
+    timeline, feed = CallTimeline(), SpeechFeed()
+    wav = CallAudio(tmp_path / "call.wav", (Speaker.AGENT, Speaker.CUSTOMER), print)
+    supervisor = CaptureSupervisor(settings, timeline, feed, audio=wav)
+    timeline.start_clock()
+    supervisor.open_all()  # no such input yet: device_unavailable, retried
+    thread = threading.Thread(target=supervisor.run, daemon=True)
+    thread.start()
+    time.sleep(12.0)
+    loaded = pulse.pactl("load-module", "module-null-sink", "sink_name=stereo_line", "rate=16000", "channels=2")
+    assert loaded.returncode == 0, loaded.stderr
+    deadline = time.monotonic() + 10
+    while not any(s == "agent+customer" and not lost for s, _, lost in supervisor.inputs):
+        assert time.monotonic() < deadline, supervisor.inputs
+        time.sleep(0.1)
+    time.sleep(1.0)
+    speech = speak("Thank you for calling today.")
+    line = np.concatenate([np.zeros(8000, np.float32), speech, np.zeros(16000, np.float32)])
+    player = subprocess.run(
+        [
+            "pacat",
+            "--playback",
+            "--device=stereo_line",
+            "--rate=16000",
+            "--channels=2",
+            "--format=float32le",
+            "--latency-msec=100",
+        ],
+        input=np.repeat(line, 2).astype("<f4").tobytes(),  # the same speech on both channels
+        env=pulse._env(),
+        capture_output=True,
+        timeout=30,
+    )
+    assert player.returncode == 0, player.stderr
+    time.sleep(1.0)
+    supervisor.stop()
+    thread.join(10)
+    assert not thread.is_alive()
+    wav.close()
+    codes = [i.code for i in timeline_items(timeline) if isinstance(i, Status)]
+    assert "device_unavailable" in codes and "capture_resumed" in codes, codes
+    starts = {}
+    while not feed.closed.empty():
+        segment = feed.closed.get().segment
+        starts.setdefault(segment.speaker, segment.start_s)
+    assert set(starts) == {Speaker.AGENT, Speaker.CUSTOMER}, starts
+    assert starts[Speaker.AGENT] == starts[Speaker.CUSTOMER], starts
+    with wave.open(str(tmp_path / "call.wav"), "rb") as w:
+        frames = np.frombuffer(w.readframes(w.getnframes()), "<i2").reshape(-1, 2)
+    loud = [int(np.flatnonzero(np.abs(frames[:, side]) > 300)[0]) for side in (0, 1)]
+    assert loud[0] == loud[1], f"the customer's side is {loud[1] - loud[0]} samples off the agent's"
