@@ -1,10 +1,12 @@
 """Faults of a live call, through a real PulseAudio server: inside its own threads (the call must
 say what went wrong, keep every utterance it still can, stop when asked and close its record),
-and on its clock (both sides of one two-channel input stay in step)."""
+on its clock (both sides of one two-channel input stay in step), and in the devices it lists (a
+desktop in another language)."""
 
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 import threading
 import time
@@ -12,8 +14,9 @@ import wave
 from pathlib import Path
 
 import numpy as np
+import pytest
 
-from rapport_assist.capture import DeviceChoice
+from rapport_assist.capture import DeviceChoice, list_devices
 from rapport_assist.live import LiveCall, LiveSettings
 from rapport_assist.live_capture import CaptureSupervisor
 from rapport_assist.live_recording import CallAudio
@@ -180,3 +183,32 @@ def test_both_sides_of_a_two_channel_input_that_appears_late_stay_in_step(
         frames = np.frombuffer(w.readframes(w.getnframes()), "<i2").reshape(-1, 2)
     loud = [int(np.flatnonzero(np.abs(frames[:, side]) > 300)[0]) for side in (0, 1)]
     assert loud[0] == loud[1], f"the customer's side is {loud[1] - loud[0]} samples off the agent's"
+
+
+def test_pulseaudio_sources_are_listed_on_a_desktop_in_another_language(
+    pulse: PulseServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """pactl translates its long listing ("Quelle #0", "Beschreibung:", "Standard-Quelle:" in
+    German): the PulseAudio sources, monitors included, are listed all the same, with the default
+    one marked, so the customer's side (pulse:<sink>.monitor) can be chosen on a German desktop."""
+    if shutil.which("localedef") is None or not Path("/usr/share/i18n/locales/de_DE").is_file():
+        pytest.skip("needs localedef and glibc's de_DE locale source (Debian: locales)")
+    locales = tmp_path / "locale"
+    locales.mkdir()
+    made = subprocess.run(
+        ["localedef", "-i", "de_DE", "-f", "UTF-8", str(locales / "de_DE.UTF-8")], capture_output=True
+    )
+    if not (locales / "de_DE.UTF-8").is_dir():
+        pytest.skip(f"localedef could not build de_DE.UTF-8: {made.stderr[-200:]!r}")
+    english = pulse.pactl("info").stdout
+    default = next(line.split(":", 1)[1].strip() for line in english.splitlines() if line.startswith("Default Source:"))
+    monkeypatch.setenv("LOCPATH", str(locales))
+    monkeypatch.setenv("LC_ALL", "de_DE.UTF-8")
+    monkeypatch.setenv("LANGUAGE", "de")
+    if "Quelle #" not in pulse.pactl("list", "sources").stdout:
+        pytest.skip("pactl has no German messages here (PulseAudio's translations are not installed)")
+    pulse_devices = [d for d in list_devices() if d.backend == "pulse"]
+    assert {d.id for d in pulse_devices} == {"pulse:agent_line.monitor", "pulse:customer_line.monitor"}, pulse_devices
+    monitor = next(d for d in pulse_devices if d.name == "customer_line.monitor")
+    assert (monitor.kind, monitor.channels, monitor.default_rate_hz) == ("monitor", 1, 16000.0)
+    assert [d.name for d in pulse_devices if d.is_default] == [default]
