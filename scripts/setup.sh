@@ -19,6 +19,8 @@ STAMP=$VENV/.setup-stamp
 # chromium: tests open the QA report in headless Chromium (and the README's report screenshot).
 # desktop-file-utils: desktop-file-validate, the tests' check of the menu and login entries (launcher.py).
 # weston, xwayland: a real Wayland session (headless) for the tests of the panel on Wayland desktops.
+# locales: glibc's locale sources, for the test that lists PulseAudio's sources on a German desktop
+# (pactl translates its listing).
 # gcc, libc6-dev, python3-dev: the rule engine compiled by mypyc (src/rapport_assist/_compiled.py;
 # without them the plain Python modules run, with the same results).
 APT_PACKAGES=(python3-venv gcc libc6-dev python3-dev espeak-ng flite sox libportaudio2 libasound2-plugins pulseaudio pulseaudio-utils
@@ -26,7 +28,7 @@ APT_PACKAGES=(python3-venv gcc libc6-dev python3-dev espeak-ng flite sox libport
   libx11-xcb1 libxkbcommon0 libxkbcommon-x11-0 libxcb1 libxcb-cursor0 libxcb-icccm4 libxcb-image0
   libxcb-keysyms1 libxcb-randr0 libxcb-render-util0 libxcb-render0 libxcb-shape0 libxcb-shm0 libxcb-sync1
   libxcb-util1 libxcb-xfixes0 libxcb-xkb1 xvfb xauth openbox chromium desktop-file-utils
-  weston xwayland)
+  weston xwayland locales)
 
 missing=()
 for pkg in "${APT_PACKAGES[@]}"; do

@@ -181,7 +181,7 @@ from rapport_assist.models import load_spacy
 from rapport_assist.recognizer import Recognizer
 from rapport_assist.rules import RuleEngine, default_rules_dir, load_rules
 
-settings = LiveSettings(agent=DeviceChoice("default"), customer=DeviceChoice("default"))
+settings = LiveSettings(agent=DeviceChoice("default"), customer=DeviceChoice("pulse:softphone.monitor"))
 LiveCall(settings)  # (its devices are opened by start())
 RuleEngine(load_rules([default_rules_dir()]))
 Recognizer(settings.recognizer).warm_up()

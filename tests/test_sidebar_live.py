@@ -123,3 +123,30 @@ def test_ctrl_c_ends_a_live_call_and_finishes_its_log(
     events = [json.loads(line) for line in logs[0].read_text(encoding="utf-8").splitlines()]
     assert any(e["type"] == "utterance" for e in events)
     assert events[-1]["type"] == "call_end", events[-1]
+
+
+@pytest.mark.model
+def test_one_input_chosen_for_both_sides_is_why_live_is_off_and_no_record_is_left(
+    qtbot, pulse, recognizer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    """The panel's microphone and customer set to the same input: starting a live call says why it
+    cannot (the microphone row, as for no device), no call runs, and no empty call record is left
+    in the calls folder (the call used to start, create its log, then raise out of the button)."""
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
+    monkeypatch.setenv("RAPPORT_ASSIST_DATA", str(tmp_path / "data"))
+    prefs = Prefs(QSettings(str(tmp_path / "sidebar.ini"), QSettings.Format.IniFormat))
+    prefs.set("devices/mic", "pulse:agent_line.monitor")
+    prefs.set("devices/customer", "pulse:agent_line.monitor")
+    options = SidebarOptions(rules=[default_rules_dir()], warm_up=False)
+    backend = LoadedBackend(options, recognizer)
+    model = AssistModel(prefs.budget(), FeedbackLog(tmp_path / "feedback.jsonl"))
+    window = SidebarWindow(model, prefs, backend)
+    attach_rules(window, backend, options.rules)
+    qtbot.addWidget(window)
+    window.show()
+    qtbot.waitExposed(window)
+    assert not window.start_live()
+    status = window.model.status["microphone"]
+    assert status.level == "off" and "both set to pulse:agent_line.monitor" in status.message, status
+    assert not window.controller.running and window.controller.runner is None
+    assert not list((tmp_path / "data").rglob("call-*")), list((tmp_path / "data").rglob("*"))

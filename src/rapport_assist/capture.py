@@ -176,14 +176,27 @@ def rescan_devices() -> None:
         pass
 
 
+def _pactl_env() -> dict[str, str]:
+    """This process's environment with pactl's messages untranslated: its long listings are
+    translated ("Quelle #0", "Beschreibung:" on a German desktop), and ``parse_pactl_sources``
+    reads the English labels. LANGUAGE goes too (gettext reads it before LC_ALL unless the
+    locale is C); the values pactl prints (names, descriptions) stay as they are."""
+    env = dict(os.environ, LC_ALL="C")
+    env.pop("LANGUAGE", None)
+    return env
+
+
 def pulse_sources() -> list[AudioDevice] | None:
     """PulseAudio/PipeWire sources via ``pactl``, or None when there is no such server."""
     pactl = shutil.which("pactl")
     if pactl is None:
         return None
+    env = _pactl_env()
     try:
-        proc = subprocess.run([pactl, "list", "sources"], capture_output=True, text=True, timeout=_PACTL_TIMEOUT_S)
-        info = subprocess.run([pactl, "info"], capture_output=True, text=True, timeout=_PACTL_TIMEOUT_S)
+        proc = subprocess.run(
+            [pactl, "list", "sources"], capture_output=True, text=True, timeout=_PACTL_TIMEOUT_S, env=env
+        )
+        info = subprocess.run([pactl, "info"], capture_output=True, text=True, timeout=_PACTL_TIMEOUT_S, env=env)
     except (OSError, subprocess.TimeoutExpired):
         return None
     if proc.returncode != 0:
@@ -196,7 +209,7 @@ def pulse_sources() -> list[AudioDevice] | None:
 
 
 def parse_pactl_sources(text: str, default: str = "") -> list[AudioDevice]:
-    """Parse ``pactl list sources`` (the long form; its labels are not translated for these keys)."""
+    """Parse ``pactl list sources`` (the long form, in English: run with ``_pactl_env``)."""
     devices: list[AudioDevice] = []
     block: dict[str, str] = {}
 
@@ -397,7 +410,11 @@ def pulse_source_names() -> set[str] | None:
         return None
     try:
         proc = subprocess.run(
-            [pactl, "list", "short", "sources"], capture_output=True, text=True, timeout=_PACTL_TIMEOUT_S
+            [pactl, "list", "short", "sources"],
+            capture_output=True,
+            text=True,
+            timeout=_PACTL_TIMEOUT_S,
+            env=_pactl_env(),
         )
     except (OSError, subprocess.TimeoutExpired):
         return None

@@ -46,7 +46,8 @@ import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Callable, Iterable, Iterator, Union, cast
 
-from .capture import AudioDevice, CaptureOpener
+from .capture import AudioDevice, CaptureOpener, check_sides
+from .endpoint import load_vad
 from .errors import RapportError
 from .live_capture import CaptureSupervisor
 from .live_recognition import PassTrace, RecognitionWorker, SegmentRecognizer, is_leak
@@ -100,6 +101,10 @@ class LiveCall:
 
         if settings.agent is None and settings.customer is None:
             raise ValueError("a live call needs at least one side to capture")
+        # settings and installation problems are refused here, before start() opens the record and
+        # the devices (the sidebar says why live is off; from start() they escaped its button)
+        check_sides(settings.agent, settings.customer)
+        load_vad()  # (the endpointers' model, cached)
         if not settings.recognizer.keep_freed_memory:
             one_malloc_arena()  # before the call's threads and devices make arenas of their own
         self.settings = settings

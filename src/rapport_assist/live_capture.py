@@ -348,14 +348,17 @@ class CaptureSupervisor:
         inp.last_block_t = time.monotonic()
         self.stats["blocks"] += 1
         block = block.reshape(len(block), -1)
+        start_n: int | None = None  # the call sample the block starts at, read once for all its channels
         for ch in inp.channels.values():
             samples = block[:, ch.column if ch.column is not None else 0]
             if ch.resampler is not None:
                 samples = ch.resampler.push(samples)
             if not ch.aligned:  # streams start late (PulseAudio: up to a second): put them on the call clock
                 ch.aligned = True
-                start = max(0.0, self._timeline.now() - len(block) / inp.rate_hz)
-                start_n = int(start * STREAM_RATE_HZ) // FRAME_SAMPLES * FRAME_SAMPLES
+                if start_n is None:  # (not per channel: the clock moves while one is endpointed, the other
+                    # side of the same stream would start a frame or more later)
+                    start = max(0.0, self._timeline.now() - len(block) / inp.rate_hz)
+                    start_n = int(start * STREAM_RATE_HZ) // FRAME_SAMPLES * FRAME_SAMPLES
                 if not ch.started:  # the silence before the first block, as the call's WAV will have it,
                     ch.started = True  # so replaying the WAV meets the same frames and VAD state
                     if ch.endpointer.finished:  # lost before its first block (a slow start on a busy PC)

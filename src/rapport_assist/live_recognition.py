@@ -49,6 +49,7 @@ waiting over ``behind_s`` is ``recognizer_behind`` (until ``recognizer_caught_up
 from __future__ import annotations
 
 import difflib
+import logging
 import queue
 import time
 from collections import deque
@@ -61,6 +62,7 @@ from .errors import RapportError
 from .live_shared import CallTimeline, ClosedSegment, LiveSettings, SpeechFeed
 from .recognizer import WHISPER_WINDOW_S, Recognizer, RecognizerOptions, encoder_frames, normalize_text
 from .sources import to_utterance
+from .timefmt import clock
 from .turn_pass import OpenTurnPass
 from .types import (
     Recognition,
@@ -71,6 +73,8 @@ from .types import (
     TurnRevision,
     Utterance,
 )
+
+logger = logging.getLogger(__name__)
 
 
 class SegmentRecognizer(Protocol):
@@ -200,6 +204,7 @@ class RecognitionWorker:
             "redo_revised": 0,
             "redo_skipped": 0,
             "leak_held": 0,
+            "recognizer_errors": 0,  # passes whose recognizer raised (the utterance's final: recognizer_failed)
             "most_waiting_kb": 0,  # the most audio of closed segments and redos waiting at once (kB)
         }
         self._turn_pass: OpenTurnPass | None = None  # RecognizerOptions.turn_pass: the open turn heard again
@@ -217,6 +222,7 @@ class RecognitionWorker:
         self._full: SegmentRecognizer | None = None  # the same with the call's context options
         self._kept: str | None = None  # the doubt kind the latest pass kept (``Recognizer.kept_doubt``)
         self._in_30 = False  # the latest pass decoded in Whisper's full window (redone there, or long)
+        self._error: Exception | None = None  # what the latest pass raised (it gave no text), if it did
         self._redos: list[_Redo] = []
         self._redos_dropped_said = False  # redos_skipped said (redo_max_waiting)
         self._redo_ratio = 4.0  # a 30 s decoding's wall time against expected_pass_s, smoothed (a first guess)
@@ -279,9 +285,17 @@ class RecognitionWorker:
         (``time.monotonic``) the pass started and ended."""
         retries = getattr(recognizer, "short_window_retries", 0)
         start = time.monotonic()
-        rec = recognizer.recognize(segment) if recognizer is not None else None
+        self._error = None
+        try:
+            rec = recognizer.recognize(segment) if recognizer is not None else None
+        except Exception as exc:  # CTranslate2 out of memory, a bug: this pass gives no text, the call goes on
+            logger.exception(
+                "%s pass over %s's %.2f-%.2f s failed", kind, segment.speaker.value, segment.start_s, segment.end_s
+            )
+            self._error, rec = exc, None
+            self.stats["recognizer_errors"] += 1
         end = time.monotonic()
-        self._kept = getattr(recognizer, "kept_doubt", None)
+        self._kept = getattr(recognizer, "kept_doubt", None) if self._error is None else None
         options = getattr(recognizer, "options", None)
         self._in_30 = getattr(recognizer, "short_window_retries", 0) > retries or (
             options is not None and encoder_frames(segment.duration_s, options) is None
@@ -308,14 +322,20 @@ class RecognitionWorker:
 
     def _start_recognizer(self) -> SegmentRecognizer | None:
         recognizer = self._recognizer
-        if recognizer is None:
-            try:
+        try:
+            if recognizer is None:
                 recognizer = Recognizer(self.settings.recognizer)
-            except RapportError as exc:
-                self._timeline.status("error", "model_failed", f"no transcription: {exc.one_line()}")
-                return None
-        warm_start = time.monotonic()
-        recognizer.warm_up()
+            warm_start = time.monotonic()
+            recognizer.warm_up()
+        except RapportError as exc:
+            self._timeline.status("error", "model_failed", f"no transcription: {exc.one_line()}")
+            return None
+        except Exception as exc:  # the model's own errors (CTranslate2) on its first decoding
+            logger.exception("the speech model failed to start")
+            self._timeline.status(
+                "error", "model_failed", f"no transcription: the speech model failed ({exc.__class__.__name__}: {exc})"
+            )
+            return None
         self._pass_rate = (time.monotonic() - warm_start) / 1.25  # a first guess (1 s of audio)
         self._timeline.status("info", "model_ready", "speech model loaded and warmed up")
         return recognizer
@@ -323,7 +343,23 @@ class RecognitionWorker:
     def run(self) -> None:
         """Finals first, in end order; then early finals (a segment as it closes if the silence
         lasts); then, when the recognizer has room, caption passes over open utterances. Ends
-        the timeline when the audio is done and every final is out."""
+        the timeline when the audio is done and every final is out, or, should this thread fail
+        (a bug: a pass that raises only loses its own text), at once with a status saying so,
+        so the call still ends and its record is closed."""
+        try:
+            self._run()
+        except Exception as exc:
+            logger.exception("live recognizer thread failed")
+            self._timeline.status(
+                "error",
+                "recognizer_failed",
+                f"transcription stopped: {exc.__class__.__name__}: {exc} — the call record so far is kept; "
+                "please report it",
+            )
+        finally:
+            self._timeline.end()
+
+    def _run(self) -> None:
         feed = self._feed
         self._model = self._start_recognizer()
         options = getattr(self._model, "options", None)
@@ -398,7 +434,6 @@ class RecognitionWorker:
                 due = self._caption_due()
                 if due is not None:
                     self._caption_pass(self._caption_model or self._model, due, lag)
-        self._timeline.end()
 
     def _take(self) -> None:
         """What the audio thread handed over: closed segments wait in ``_waiting``; of the early
@@ -475,6 +510,7 @@ class RecognitionWorker:
             rec, rec_start, rec_end = self._timed(use, segment, "final")
             rec_start_s, rec_end_s = self._timeline.at(rec_start), self._timeline.at(rec_end)
             kept, in_30 = self._kept, self._in_30
+        failed = self._error if not used_early else None  # (a failed early pass was not kept)
         if rec is None and not in_30 and self._redo_model is not None and strict is not None:
             # dropped without the word check or with a kept doubt: as before (a doubtful short decoding is done
             # again in 30 s first; a kept one straight in 30 s, the short window's result is known). Not when
@@ -482,6 +518,7 @@ class RecognitionWorker:
             rec, _, rec_end = self._timed(self._full if kept is not None and self._full else strict, segment, "final")
             rec_end_s = self._timeline.at(rec_end)
             kept = None
+            failed = self._error or failed
         if rec is not None and s.caption_agreement and lag < s.behind_s / 2:
             second = self._second_opinion(segment, rec)
             if second is not None:
@@ -493,7 +530,15 @@ class RecognitionWorker:
             del self._captions[speaker]  # that utterance's caption pass is too late now
         self._rtf(rec_end_s - rec_start_s, segment.duration_s, used_early)
         if rec is None:
-            self.stats["guard_dropped"] += 1
+            if failed is not None:  # the recognizer raised: say what was lost (the guards drop quietly)
+                self._timeline.status(
+                    "error",
+                    "recognizer_failed",
+                    f"the {speaker.value}'s words at {clock(segment.start_s)}-{clock(segment.end_s)} could not be "
+                    f"transcribed ({failed.__class__.__name__}: {failed}); transcription goes on — please report it",
+                )
+            else:
+                self.stats["guard_dropped"] += 1
             self._timeline.put(SpeechActivity(speaker, segment.end_s, False))
             return
         held = _Held(
@@ -655,7 +700,13 @@ class RecognitionWorker:
             turns.skip()
             return
         start = time.monotonic()
-        revision = turns.run(self._timeline.now())
+        try:
+            revision = turns.run(self._timeline.now())
+        except Exception:  # (as a failed pass in _timed: the turn keeps its finals' text)
+            logger.exception("turn pass failed")
+            self.stats["recognizer_errors"] += 1
+            turns.skip()
+            return
         self._busy(start, time.monotonic(), audio_s)
         self.stats["turn_passes"] += 1
         if revision is not None:
@@ -676,6 +727,8 @@ class RecognitionWorker:
                 # when the segment closes (most low-log-probability doubts end here)
                 rec, _, rec_end = self._timed(self._full, segment, "early")
                 kept = None
+            if self._error is not None:  # no result to keep: the segment is decoded when it closes
+                return
             in_30 = self._in_30
             if speaker in self._early_done:  # an earlier pause of the same utterance: speech resumed after it
                 self.stats["early_discarded"] += 1
