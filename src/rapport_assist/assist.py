@@ -721,12 +721,12 @@ class AssistModel:
         card = self.find_card(card_id)
         if card is None:
             raise KeyError(f"no card {card_id}")
-        card.verdict = verdict
         record = self.feedback_record(card, verdict)
         if card.also:  # the card's other nudges (one card per moment): the verdict was on all of them
             record["also"] = [n.to_json() for n in card.also]
         if self.feedback_log is not None:
-            self.feedback_log.write(record)
+            self.feedback_log.write(record)  # OutputError: not saved, so the card takes a verdict again
+        card.verdict = verdict
         if verdict == "wrong" and card.state != "history":
             self.dismiss(card_id)
         self._notify("cards")

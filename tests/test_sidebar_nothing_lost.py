@@ -1,0 +1,98 @@
+"""Nothing the agent or a QA reviewer does in the panel is lost to bad input or a failing disk:
+a verdict that could not be written can be given again, a device choice the panel cannot see
+is kept (real Qt window and dialogs, offscreen; the bundled demo call replayed as the call)."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("PySide6", reason="the sidebar needs PySide6: run 'make setup'")
+
+from PySide6.QtCore import QSettings, Qt  # noqa: E402
+
+from rapport_assist.assist import AssistModel, BudgetConfig, FeedbackLog  # noqa: E402
+from rapport_assist.gui.app import DEMO_TRANSCRIPT, AppBackend, SidebarOptions  # noqa: E402
+from rapport_assist.gui.controller import Prefs, RuleWatcher  # noqa: E402
+from rapport_assist.gui.window import LiveUnavailable, SidebarWindow  # noqa: E402
+from rapport_assist.rules import RuleLibrary, default_rules_dir  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def annotator():
+    from rapport_assist.annotate import Annotator
+
+    return Annotator()
+
+
+class ReviewBackend(AppBackend):
+    """The app's backend with one spaCy model for the module and no live capture."""
+
+    __test__ = False
+
+    def __init__(self, options, ruleset, annotator) -> None:
+        super().__init__(options, ruleset)
+        self._shared = annotator
+
+    def annotator(self):
+        return self._shared
+
+    def make_live(self, prefs):
+        raise LiveUnavailable("live capture not available in this build")
+
+
+def sidebar(qtbot, tmp_path: Path, annotator, feedback: Path) -> SidebarWindow:
+    prefs = Prefs(QSettings(str(tmp_path / "sidebar.ini"), QSettings.Format.IniFormat))
+    prefs.set_budget(BudgetConfig(min_gap_s=0))
+    library = RuleLibrary([default_rules_dir()])
+    model = AssistModel(prefs.budget(), FeedbackLog(feedback))
+    watcher = RuleWatcher(library, model)
+    backend = ReviewBackend(SidebarOptions(rules=library.paths, warm_up=False), lambda: watcher.ruleset, annotator)
+    window = SidebarWindow(model, prefs, backend, watcher)
+    watcher.setParent(window)
+    qtbot.addWidget(window)
+    window.cards.animate = False
+    window.show()
+    qtbot.waitExposed(window)
+    return window
+
+
+def review_demo_at(qtbot, window: SidebarWindow, t_s: float) -> None:
+    """The demo call reviewed to its end, then paused at ``t_s`` (cards on screen)."""
+    window.open_qa(DEMO_TRANSCRIPT, speed=math.inf)
+    qtbot.waitUntil(lambda: window.model.ended, timeout=30000)
+    window.controller.runner.pause()
+    window.seek(t_s)
+    qtbot.waitUntil(lambda: window.model.now_s >= t_s and len(window.model.shown) >= 2, timeout=10000)
+
+
+def test_a_verdict_that_could_not_be_written_can_be_given_again(qtbot, tmp_path, annotator):
+    # the feedback folder cannot be made (a file is in its way: a full or broken disk says the same)
+    blocker = tmp_path / "data"
+    blocker.write_text("not a folder")
+    feedback = blocker / "feedback.jsonl"
+    window = sidebar(qtbot, tmp_path, annotator, feedback)
+    review_demo_at(qtbot, window, 68.0)
+    widget = window.cards.newest()
+    assert widget is not None
+    card_id = widget.card.id
+    qtbot.mouseClick(widget.helpful_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: window.status_panel.notice.isVisible())
+    assert window.status_panel.notice.text().startswith("feedback not saved: cannot write feedback to")
+    # nothing was saved, so nothing says it was: the card takes a verdict again
+    card = window.model.find_card(card_id)
+    assert card is not None and card.verdict is None
+    widget = window.cards.widgets[card_id]
+    assert widget.helpful_button.isEnabled() and widget.wrong_button.isEnabled()
+    assert not widget.helpful_button.isChecked()
+    # the folder is fixed: the same click now saves the verdict
+    blocker.unlink()
+    qtbot.mouseClick(widget.helpful_button, Qt.MouseButton.LeftButton)
+    record = json.loads(feedback.read_text().splitlines()[-1])
+    assert record["verdict"] == "helpful" and record["rule"] == widget.card.nudge.rule
+    assert window.model.find_card(card_id).verdict == "helpful"
+    assert not widget.helpful_button.isEnabled()
+    window.controller.stop()
