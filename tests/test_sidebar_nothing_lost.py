@@ -12,7 +12,7 @@ import pytest
 
 pytest.importorskip("PySide6", reason="the sidebar needs PySide6: run 'make setup'")
 
-from PySide6.QtCore import QSettings, Qt  # noqa: E402
+from PySide6.QtCore import QSettings, Qt, QTimer  # noqa: E402
 
 from rapport_assist.assist import AssistModel, BudgetConfig, FeedbackLog  # noqa: E402
 from rapport_assist.gui.app import DEMO_TRANSCRIPT, AppBackend, SidebarOptions  # noqa: E402
@@ -96,3 +96,43 @@ def test_a_verdict_that_could_not_be_written_can_be_given_again(qtbot, tmp_path,
     assert window.model.find_card(card_id).verdict == "helpful"
     assert not widget.helpful_button.isEnabled()
     window.controller.stop()
+
+
+def test_settings_ok_keeps_a_saved_device_that_is_not_plugged_in(qtbot, tmp_path, monkeypatch):
+    """The headset saved for live calls is unplugged (or the devices cannot be listed) while the
+    agent opens Settings to change the style: OK must not turn the choice into "System default"."""
+    from PySide6.QtWidgets import QApplication
+
+    from rapport_assist.gui.settings_dialog import SettingsDialog
+    from rapport_assist.settings import load_choices
+    from sidebar_support import build
+
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
+    window = build(tmp_path / "sidebar.ini")
+    qtbot.addWidget(window)
+    headset, line = "alsa:usb-headset-unplugged", "pulse:softphone_line.monitor"
+    window.prefs.set("devices/mic", headset)
+    window.prefs.set("devices/customer", line)
+    devices, _note = window.backend.devices()  # this machine's (None: they cannot be listed here)
+    assert headset not in [ident for ident, _label in devices or []]
+    accepted: list[SettingsDialog] = []
+
+    def accept() -> None:
+        dialog = QApplication.activeModalWidget()
+        if not isinstance(dialog, SettingsDialog):
+            QTimer.singleShot(20, accept)
+            return
+        dialog.style_combo.setCurrentIndex(dialog.style_combo.findData("dark"))
+        accepted.append(dialog)
+        dialog.accept()
+
+    QTimer.singleShot(0, accept)
+    window.open_settings()
+    assert accepted and window.prefs.style == "dark"
+    assert (window.prefs.get("devices/mic"), window.prefs.get("devices/customer")) == (headset, line)
+    saved = load_choices()  # shared with 'rapport-assist live'
+    assert (saved.agent_device, saved.customer_device) == (headset, line)
+    # the dialog named them, so the agent can see what is kept
+    dialog = accepted[0]
+    assert dialog.mic.currentData() == headset and "not connected" in dialog.mic.currentText()
+    window.close()
