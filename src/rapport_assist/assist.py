@@ -24,6 +24,7 @@ Parts:
 from __future__ import annotations
 
 import json
+import os
 import time
 from collections import deque
 from dataclasses import dataclass, field, fields, replace
@@ -346,10 +347,26 @@ class FeedbackLog:
         return cls(data_dir() / "feedback.jsonl")
 
     def write(self, record: dict[str, Any]) -> None:
+        """Append one line, whole or not at all: a write the disk had room for only part of is
+        cut off again (a broken line would also break the next verdict appended to it)."""
+        data = (json.dumps(record, ensure_ascii=False) + "\n").encode("utf-8")
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            with self.path.open("a", encoding="utf-8") as handle:
-                handle.write(json.dumps(record, ensure_ascii=False) + "\n")
+            fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o666)
+            try:
+                start = os.fstat(fd).st_size
+                try:
+                    view = memoryview(data)
+                    while view:
+                        view = view[os.write(fd, view) :]
+                except OSError:
+                    try:
+                        os.ftruncate(fd, start)
+                    except OSError:
+                        pass
+                    raise
+            finally:
+                os.close(fd)
         except OSError as exc:
             raise OutputError(
                 f"cannot write feedback to {self.path}: {exc.strerror or exc}",
