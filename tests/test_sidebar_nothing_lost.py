@@ -136,3 +136,22 @@ def test_settings_ok_keeps_a_saved_device_that_is_not_plugged_in(qtbot, tmp_path
     dialog = accepted[0]
     assert dialog.mic.currentData() == headset and "not connected" in dialog.mic.currentText()
     window.close()
+
+
+def test_the_transcript_takes_a_new_style_for_the_lines_already_shown(qtbot, tmp_path, annotator):
+    """Ctrl+D mid-review: the lines already in the transcript are drawn in the dark style's
+    colours too (the light style's speaker colours are 2.7:1 on the dark background)."""
+    window = sidebar(qtbot, tmp_path, annotator, tmp_path / "feedback.jsonl")
+    assert window.theme.name == "light"
+    window.open_qa(DEMO_TRANSCRIPT, speed=math.inf)
+    qtbot.waitUntil(lambda: window.model.ended, timeout=30000)
+    light = window.theme.palette
+    assert light["accent"] in window.transcript.toHtml().lower()
+    window.dark_action.toggle()  # as Ctrl+D
+    dark = window.theme.palette
+    assert window.theme.name == "dark" and dark["accent"] != light["accent"]
+    drawn = window.transcript.toHtml().lower()
+    assert light["accent"] not in drawn and light["muted"] not in drawn
+    assert dark["accent"] in drawn and dark["muted"] in drawn
+    assert window.transcript.document().blockCount() >= len(window.model.transcript)
+    window.controller.stop()
