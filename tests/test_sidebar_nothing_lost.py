@@ -155,3 +155,29 @@ def test_the_transcript_takes_a_new_style_for_the_lines_already_shown(qtbot, tmp
     assert dark["accent"] in drawn and dark["muted"] in drawn
     assert window.transcript.document().blockCount() >= len(window.model.transcript)
     window.controller.stop()
+
+
+def test_a_verdict_given_in_a_review_survives_a_seek(qtbot, tmp_path, annotator):
+    """A QA reviewer marks a card, then seeks back 10 s to hear it again (Ctrl+Left): the card
+    still shows the verdict (its buttons do not offer a second one), and a card marked wrong
+    does not come back on screen."""
+    feedback = tmp_path / "feedback.jsonl"
+    window = sidebar(qtbot, tmp_path, annotator, feedback)
+    review_demo_at(qtbot, window, 68.0)
+    helpful, wrong = window.model.shown[0], window.model.shown[1]
+    keys = {c.id: (c.nudge.rule, c.nudge.t_s) for c in (helpful, wrong)}
+    qtbot.mouseClick(window.cards.widgets[helpful.id].helpful_button, Qt.MouseButton.LeftButton)
+    qtbot.mouseClick(window.cards.widgets[wrong.id].wrong_button, Qt.MouseButton.LeftButton)
+    assert len(feedback.read_text().splitlines()) == 2
+    assert keys[wrong.id] not in [(c.nudge.rule, c.nudge.t_s) for c in window.model.shown]
+    window.seek(window.controller.call_time_s() - 1.0)  # back a little: both were on screen then
+    qtbot.waitUntil(lambda: window.model.now_s < 68.0, timeout=10000)
+    shown = {(c.nudge.rule, c.nudge.t_s): c for c in window.model.shown}
+    assert keys[wrong.id] not in shown  # marked wrong: it stays off the screen
+    again = shown[keys[helpful.id]]
+    assert again.verdict == "helpful"
+    widget = window.cards.widgets[again.id]
+    assert widget.helpful_button.isChecked() and not widget.helpful_button.isEnabled()
+    earlier = [label.text() for label in window.history.labels]
+    assert any("marked wrong" in text for text in earlier), earlier
+    window.controller.stop()
