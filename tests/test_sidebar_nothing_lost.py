@@ -181,3 +181,26 @@ def test_a_verdict_given_in_a_review_survives_a_seek(qtbot, tmp_path, annotator)
     earlier = [label.text() for label in window.history.labels]
     assert any("marked wrong" in text for text in earlier), earlier
     window.controller.stop()
+
+
+def test_reviews_that_ended_are_not_kept_for_the_rest_of_the_session(qtbot, tmp_path, annotator):
+    """A QA reviewer opens one call after another all day: each review's runner (its playback
+    holds every event of the call) is let go once its threads have ended, not kept until exit."""
+    import gc
+    import weakref
+
+    window = sidebar(qtbot, tmp_path, annotator, tmp_path / "feedback.jsonl")
+    gone: list[weakref.ref] = []
+    for _ in range(4):
+        window.open_qa(DEMO_TRANSCRIPT, speed=math.inf)
+        qtbot.waitUntil(lambda: window.model.ended, timeout=30000)
+        runner = window.controller.runner
+        gone.append(weakref.ref(runner))
+        del runner
+    window.controller.stop()
+    qtbot.waitUntil(lambda: not any(r() is not None and r().running for r in gone), timeout=10000)
+    window.open_demo(paused=True)  # the next review: the ended ones go
+    gc.collect()
+    assert len(window.controller.stopped) <= 1
+    assert sum(r() is not None for r in gone) == 0
+    window.controller.stop()
