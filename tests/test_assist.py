@@ -191,6 +191,43 @@ def test_wrong_feedback_is_logged_with_evidence_and_the_turns_as_a_quiet_example
     assert m.shown and m.shown[0].verdict == "helpful"  # a helpful card stays
 
 
+FULL_DISK = """
+import resource, signal, sys
+from pathlib import Path
+from rapport_assist.assist import FeedbackLog
+from rapport_assist.errors import OutputError
+
+signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # a write past the limit fails with EFBIG instead
+log = FeedbackLog(Path(sys.argv[1]))
+log.write({"n": 1})
+soft, hard = resource.getrlimit(resource.RLIMIT_FSIZE)
+# room for part of the next line only, as on a disk that fills up in the middle of it
+resource.setrlimit(resource.RLIMIT_FSIZE, (log.path.stat().st_size + 40, hard))
+try:
+    log.write({"n": 2, "words": "x" * 400})
+    print("written")
+except OutputError as exc:
+    print("refused:", exc)
+resource.setrlimit(resource.RLIMIT_FSIZE, (soft, hard))  # space again
+log.write({"n": 3})
+"""
+
+
+def test_feedback_cut_short_by_a_full_disk_leaves_no_broken_line(tmp_path: Path):
+    """A verdict the disk had room for only part of is refused whole: the log keeps only whole
+    lines, so the verdicts written after the disk has room again are read back."""
+    import os
+    import subprocess
+    import sys
+
+    path = tmp_path / "feedback.jsonl"
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+    done = subprocess.run([sys.executable, "-c", FULL_DISK, str(path)], capture_output=True, text=True, env=env)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith("refused: cannot write feedback to"), done.stdout
+    assert [json.loads(line)["n"] for line in path.read_text().splitlines()] == [1, 3]
+
+
 def test_promises_tone_transcript_status():
     m = model()
     m.on_event(RecordItem("promises", "promise-list", 3.0, 1, Speaker.AGENT, "I'll call you back", None))

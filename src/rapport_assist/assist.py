@@ -24,6 +24,7 @@ Parts:
 from __future__ import annotations
 
 import json
+import os
 import time
 from collections import deque
 from dataclasses import dataclass, field, fields, replace
@@ -127,6 +128,11 @@ Verdict = Literal["helpful", "wrong"]
 
 
 MOMENT_S = 2.0  # nudges about one utterance that fire this close together share a card
+
+
+def nudge_key(nudge: Nudge) -> tuple[str, float, int]:
+    """One nudge of a call, the same when the call is replayed (a QA seek)."""
+    return (nudge.rule, nudge.t_s, nudge.utterance_index)
 
 
 def nudge_rank(nudge: Nudge) -> tuple[int, int, float]:
@@ -346,10 +352,26 @@ class FeedbackLog:
         return cls(data_dir() / "feedback.jsonl")
 
     def write(self, record: dict[str, Any]) -> None:
+        """Append one line, whole or not at all: a write the disk had room for only part of is
+        cut off again (a broken line would also break the next verdict appended to it)."""
+        data = (json.dumps(record, ensure_ascii=False) + "\n").encode("utf-8")
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            with self.path.open("a", encoding="utf-8") as handle:
-                handle.write(json.dumps(record, ensure_ascii=False) + "\n")
+            fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o666)
+            try:
+                start = os.fstat(fd).st_size
+                try:
+                    view = memoryview(data)
+                    while view:
+                        view = view[os.write(fd, view) :]
+                except OSError:
+                    try:
+                        os.ftruncate(fd, start)
+                    except OSError:
+                        pass
+                    raise
+            finally:
+                os.close(fd)
         except OSError as exc:
             raise OutputError(
                 f"cannot write feedback to {self.path}: {exc.strerror or exc}",
@@ -418,6 +440,8 @@ class AssistModel:
         self.snoozed_count = 0
         self.hidden_experimental = 0
         self.withdrawn = 0  # early nudges withdrawn (their cards left without a trace)
+        # verdicts given, by the nudge judged (``nudge_key``): kept through a QA seek (``Rewind``)
+        self.verdicts: dict[tuple[str, float, int], Verdict] = {}
         self.promises: list[RecordItem] = []
         self.customer_tone: ToneEstimate | None = None
         self.transcript: deque[Utterance] = deque(maxlen=TRANSCRIPT_KEEP)
@@ -489,7 +513,7 @@ class AssistModel:
     def on_event(self, event: Event | SpeechActivity | Rewind) -> None:
         """Take one event from a runner (live capture or replay), in timeline order."""
         if isinstance(event, Rewind):
-            label, mode, status = self.call_label, self.mode, dict(self.status)
+            label, mode, status, verdicts = self.call_label, self.mode, dict(self.status), self.verdicts
             listeners, self._listeners = self._listeners, []  # one refresh after, not one per event
             try:
                 self.reset_call()
@@ -497,6 +521,8 @@ class AssistModel:
                 for replayed in event.events:
                     self.on_event(replayed)  # type: ignore[arg-type]
                 self.advance(event.t_s)
+                self.verdicts = verdicts
+                self._apply_verdicts()
             finally:
                 self._listeners = listeners
             self._notify(*TOPICS)
@@ -721,16 +747,31 @@ class AssistModel:
         card = self.find_card(card_id)
         if card is None:
             raise KeyError(f"no card {card_id}")
-        card.verdict = verdict
         record = self.feedback_record(card, verdict)
         if card.also:  # the card's other nudges (one card per moment): the verdict was on all of them
             record["also"] = [n.to_json() for n in card.also]
         if self.feedback_log is not None:
-            self.feedback_log.write(record)
+            self.feedback_log.write(record)  # OutputError: not saved, so the card takes a verdict again
+        card.verdict = verdict
+        self.verdicts[nudge_key(card.nudge)] = verdict
         if verdict == "wrong" and card.state != "history":
             self.dismiss(card_id)
         self._notify("cards")
         return record
+
+    def _apply_verdicts(self) -> None:
+        """After a seek: the cards replayed take the verdicts given on them (already logged: not
+        offered again), and a card marked wrong stays off the screen, as when it was marked."""
+        if not self.verdicts:
+            return
+        for card in [*self.cards.values(), *self.history]:
+            verdict = next((self.verdicts[k] for k in map(nudge_key, card.nudges) if k in self.verdicts), None)
+            if verdict is None:
+                continue
+            card.verdict = verdict
+            if verdict == "wrong" and card.id in self.cards:
+                self._retire(card, "dismissed", self.now_s)
+        self.advance(self.now_s)
 
     def feedback_record(self, card: Card, verdict: str) -> dict[str, Any]:
         nudge = card.nudge

@@ -249,10 +249,7 @@ class CardWidget(QFrame):
         box.addLayout(actions)
         self._actions = actions
         if card.verdict is not None:  # rebuilt (e.g. after a style change): keep what the agent said
-            self.helpful_button.setChecked(card.verdict == "helpful")
-            self.wrong_button.setChecked(card.verdict == "wrong")
-            self.helpful_button.setEnabled(False)
-            self.wrong_button.setEnabled(False)
+            self.show_verdict(card.verdict)
         self._theme = theme
         self._animation: QPropertyAnimation | None = None
         self.setAccessibleDescription(self.spoken_text())
@@ -317,11 +314,15 @@ class CardWidget(QFrame):
             self._theme.icon("chevron-down" if on else "chevron-right", self._theme.palette.get("muted"))
         )
 
-    def _verdict(self, verdict: Verdict) -> None:
+    def show_verdict(self, verdict: Verdict | None) -> None:
+        """The verdict given (its button checked, both disabled); None: none yet (both enabled)."""
         self.helpful_button.setChecked(verdict == "helpful")
         self.wrong_button.setChecked(verdict == "wrong")
-        self.helpful_button.setEnabled(False)
-        self.wrong_button.setEnabled(False)
+        self.helpful_button.setEnabled(verdict is None)
+        self.wrong_button.setEnabled(verdict is None)
+
+    def _verdict(self, verdict: Verdict) -> None:
+        self.show_verdict(verdict)
         self.feedback.emit(self.card.id, verdict)
 
     def fade(self, start: float, to: float, done: Callable[[], None] | None = None) -> None:
@@ -459,6 +460,11 @@ class CardStack(QWidget):
         try:
             self.model.give_feedback(card_id, verdict)
         except Exception as exc:  # an unwritable log must not break the panel
+            # not saved: the card shows no verdict, so the agent can give it again once it can be
+            widget = self.widgets.get(card_id)
+            card = self.model.find_card(card_id)
+            if widget is not None:
+                widget.show_verdict(card.verdict if card is not None else None)
             self.model.notices.append(_status_notice(f"feedback not saved: {exc}", self.model.now_s))
             self.model._notify("status")
 

@@ -53,8 +53,14 @@ class CallController(QObject):
                 runner.join(timeout_s)
         self.stopped.clear()
 
+    def _forget_ended(self) -> None:
+        """Let go of stopped runners whose threads have ended (a review's playback holds every
+        event of its call): only those still finishing are kept for ``join_stopped``."""
+        self.stopped = [runner for runner in self.stopped if not runner.join(0)]
+
     def start(self, runner: Any, label: str, mode: str) -> None:
         self.stop()
+        self._forget_ended()
         self._generation += 1  # events still queued from an earlier runner are dropped
         generation = self._generation
         self.runner = runner
@@ -78,6 +84,7 @@ class CallController(QObject):
         # at once: a live call finishes what it heard in the background (a recognizer that fell
         # behind may take a while) and sends its CallSummary, still shown; join_stopped waits at exit
         runner.stop(wait=False)
+        self._forget_ended()
         self.stopped.append(runner)
         self.timer.stop()
         self.model.stop_call()

@@ -111,7 +111,10 @@ class SettingsDialog(QDialog):
             )
             saved = str(prefs.get(key, ""))
             index = combo.findData(saved)
-            combo.setCurrentIndex(max(0, index))
+            if index < 0:  # unplugged, or the devices cannot be listed: kept (OK must not lose it)
+                combo.addItem(f"{saved} (not connected)", saved)
+                index = combo.count() - 1
+            combo.setCurrentIndex(index)
             combo.setEnabled(devices is not None)
         form.addRow("Microphone (you)", self.mic)
         form.addRow("Customer audio", self.customer)

@@ -379,6 +379,14 @@ class TranscriptView(QTextBrowser):
         self._revisions = 0  # the model's revisions drawn (a turn heard again redraws its lines)
         self.captions: list[str] = []  # the captions shown (plain text), for tests and accessibility
 
+    def set_theme(self, theme: Theme) -> None:
+        """A new style: the lines already shown are drawn again in its colours."""
+        self.theme = theme
+        self.clear()
+        self._shown = -1
+        self._caption_lines = 0
+        self.sync()
+
     def sync(self) -> None:
         transcript = list(self.model.transcript)
         if (

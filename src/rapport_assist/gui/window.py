@@ -368,8 +368,9 @@ class SidebarWindow(QWidget):
     def set_style(self, name: str, save: bool = True) -> None:
         self.theme = Theme(name, self.theme.scale)
         self.setStyleSheet(self.theme.style_sheet())
-        for view in (self.tone_meter, self.timeline, self.transcript):
+        for view in (self.tone_meter, self.timeline):
             view.theme = self.theme
+        self.transcript.set_theme(self.theme)  # its lines carry their colours: drawn again
         for section in (self.promise_section, self.history_section, self.transcript_section, self.status_section):
             section.theme = self.theme
             section._on_toggle(section.expanded())
