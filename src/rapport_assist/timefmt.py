@@ -11,9 +11,9 @@ from __future__ import annotations
 def clock(t_s: float, *, tenths: bool = True, pad: bool = False, hours: bool = False) -> str:
     t = max(0.0, float(t_s))
     width = 2 if pad else 1
-    if tenths:
-        minutes, seconds = divmod(t, 60.0)
-        head, tail = int(minutes), f"{seconds:04.1f}"
+    if tenths:  # rounded to tenths before the minute is split off: 59.96 s is 1:00.0, not 0:60.0
+        head, tenth = divmod(round(t * 10), 600)
+        tail = f"{tenth // 10:02d}.{tenth % 10}"
     else:
         head, whole = divmod(int(t), 60)
         tail = f"{whole:02d}"
