@@ -365,6 +365,15 @@ def test_reload_keeps_the_last_good_rules(tmp_path: Path) -> None:
     path.write_text(HEAD + rule("when: {says: hold}"), encoding="utf-8")
     result = library.reload()
     assert result.ok and library.ruleset is not good
+    kept = library.ruleset
+    path.write_text("", encoding="utf-8")  # caught half-saved (or emptied): agents would lose every nudge
+    result = library.reload()
+    assert not result.ok and library.ruleset is kept and "load no rules" in result.message
+    assert str(path) in result.message and "empty" in result.message
+    assert not library.changed()  # not tried again until the file changes
+    path.write_text(HEAD + rule("when: {says: thanks}"), encoding="utf-8")  # the save completes
+    result = library.reload()
+    assert result.ok and library.ruleset is not kept and len(library.ruleset.rules) == 1
 
 
 def test_shipped_schema_is_current_and_accepts_the_default_packs() -> None:

@@ -72,6 +72,20 @@ class RuleLibrary:
                 (),
                 f"rule files not reloaded, still using the last good rules: {exc.one_line()}",
             )
+        if not ruleset.rules and self.ruleset.rules:
+            # every rule gone at once: a file caught half-saved (editors empty it, then write it)
+            # or emptied by mistake; agents would go without a nudge for the rest of the call
+            self._stamp = stamp  # (a save that completes changes the stamp: loaded then)
+            problems = tuple(w for w in ruleset.warnings if "empty" in w.message) or ruleset.warnings
+            return ReloadResult(
+                False,
+                self.ruleset,
+                problems,
+                (),
+                "rule files not reloaded, still using the last good rules: they now load no rules"
+                + (f" ({problems[0]})" if problems else "")
+                + "; to switch every rule off, say so in an override ('enabled: false')",
+            )
         self.ruleset = ruleset
         self._stamp = stamp
         return ReloadResult(
