@@ -150,3 +150,45 @@ def test_one_input_chosen_for_both_sides_is_why_live_is_off_and_no_record_is_lef
     assert status.level == "off" and "both set to pulse:agent_line.monitor" in status.message, status
     assert not window.controller.running and window.controller.runner is None
     assert not list((tmp_path / "data").rglob("call-*")), list((tmp_path / "data").rglob("*"))
+
+
+@pytest.mark.model
+def test_a_live_call_that_ends_by_itself_leaves_the_call_as_stop_would(
+    qtbot, pulse, recognizer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    """A live call whose transcription stopped (a bug in the recognizer's thread: the call says so
+    and ends with its record kept) is over in the panel too: the header no longer says
+    "listening", the button offers a new call, the panel takes focus again, the summary shows.
+    It used to stay "Live call · listening", refusing focus, with Stop ending nothing."""
+    from rapport_assist.live_recognition import RecognitionWorker
+
+    def broken(self) -> None:
+        raise RuntimeError("a bug in the recognizer thread")
+
+    monkeypatch.setattr(RecognitionWorker, "_take", broken)  # the fault: the thread's loop raises
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
+    monkeypatch.setenv("RAPPORT_ASSIST_DATA", str(tmp_path / "data"))
+    prefs = Prefs(QSettings(str(tmp_path / "sidebar.ini"), QSettings.Format.IniFormat))
+    prefs.set("devices/mic", "pulse:agent_line.monitor")
+    prefs.set("devices/customer", "pulse:customer_line.monitor")
+    options = SidebarOptions(rules=[default_rules_dir()], warm_up=False)
+    backend = LoadedBackend(options, recognizer)
+    model = AssistModel(prefs.budget(), FeedbackLog(tmp_path / "feedback.jsonl"))
+    window = SidebarWindow(model, prefs, backend)
+    attach_rules(window, backend, options.rules)
+    qtbot.addWidget(window)
+    window.show()
+    qtbot.waitExposed(window)
+    assert window.start_live(), window.model.status["microphone"]
+    assert window.mode_label.text() == "Live call · listening" and not window.accepts_focus()
+
+    qtbot.waitUntil(lambda: window.model.summary is not None, timeout=30000)
+    assert any(n.code == "recognizer_failed" and "transcription stopped" in n.message for n in window.model.notices)
+    qtbot.waitUntil(lambda: not window.controller.running, timeout=3000)
+    assert window.mode_label.text() == "Not in a call"
+    assert window.call_button.text() == "Start call" and window.accepts_focus()
+    assert window.model.summary is not None  # still shown
+    window.controller.join_stopped(30.0)
+    logs = sorted((tmp_path / "data" / "calls").glob("*.jsonl"))
+    assert len(logs) == 1
+    assert json.loads(logs[0].read_text(encoding="utf-8").splitlines()[-1])["type"] == "call_end"

@@ -15,7 +15,7 @@ from ..assist import AssistModel, BudgetConfig, Rewind
 from ..hotkeys import ACTIONS, DEFAULT_COMBOS
 from ..rules import RuleLibrary
 from ..rules.model import RuleSet
-from ..types import Event, SpeechActivity
+from ..types import CallSummary, Event, SpeechActivity
 from ..wording import plural
 
 TICK_MS = 100
@@ -112,6 +112,11 @@ class CallController(QObject):
         self.events_seen += 1
         self._received += 1
         self.model.on_event(event)
+        if isinstance(event, CallSummary) and self.mode == "live" and self.runner is not None:
+            # a live call that ended by itself (its transcription stopped: the status says why),
+            # not by Stop: the panel leaves the call as Stop would (header, button, focus), the
+            # summary stays shown
+            self.stop()
 
     def _tick(self) -> None:
         now = self.call_time_s()
