@@ -340,3 +340,31 @@ def test_the_options_a_second_start_leaves_behind_are_every_flag_given_but_the_c
     assert single.already_open("shown", ["--rules"]) == (
         "the sidebar is already open: shown; not applied there: --rules (close it, then start it again with them)"
     )
+
+
+def test_a_call_asked_for_while_the_rules_load_opens_once_they_have(qtbot, tmp_path, monkeypatch):
+    """A second start that names a call while the panel is still loading its rules (a review
+    cannot start without them) gets its answer at once, and the call opens when the rules are in.
+    It used to raise inside the listener, so the second start waited 30 s for an answer."""
+    from rapport_assist.gui.app import SecondStarts
+
+    window = build(tmp_path / "s.ini")
+    qtbot.addWidget(window)
+    opened = []
+    monkeypatch.setattr(window, "open_qa", lambda path, **kw: opened.append(Path(path)))
+    windows: list = []
+    starts = SecondStarts(windows)
+    assert starts.take({"qa": str(tmp_path / "early.wav")}) == "still opening"
+    windows.append(window)
+    window.showMinimized()
+    assert window.rules is None  # (the panel shows before its rules load: run_sidebar)
+    answer = starts.take({"qa": str(tmp_path / "call.wav")})
+    assert answer == "shown; call.wav opens when the rules have loaded"
+    assert window.isVisible() and not window.isMinimized() and opened == []
+    assert starts.take({}) == "shown"  # only "show yourself": nothing to keep
+    window.rules = object()  # attach_rules has run
+    starts.open_waiting()
+    assert opened == [tmp_path / "call.wav"]
+    starts.open_waiting()  # once
+    assert opened == [tmp_path / "call.wav"]
+    assert starts.take({"demo": True}) == "shown, reviewing the demo call"

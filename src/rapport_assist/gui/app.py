@@ -487,6 +487,34 @@ class InterruptCloses(QObject):
         self._write.close()
 
 
+class SecondStarts:
+    """The requests of second starts (``single.Listener``) for the panel in ``windows`` (empty
+    while it is built): one that names a call while the rules are still loading (a review cannot
+    start without them) shows the panel now, and its call opens when they have loaded
+    (``open_waiting``), the latest request winning over the first start's own call."""
+
+    def __init__(self, windows: list[SidebarWindow]) -> None:
+        self.windows = windows
+        self.waiting: dict | None = None
+
+    def take(self, request: dict) -> str:
+        """What the panel did, in words, for the second start to print."""
+        if not self.windows:
+            return "still opening"
+        window = self.windows[0]
+        named = single.call_named(request)
+        if window.rules is None and named:
+            self.waiting = request
+            return f"{window.take_request({})}; {named} opens when the rules have loaded"
+        return window.take_request(request)
+
+    def open_waiting(self) -> None:
+        """The rules have loaded: open the call a second start asked for meanwhile, if one did."""
+        request, self.waiting = self.waiting, None
+        if request is not None and self.windows:
+            self.windows[0].take_request(request)
+
+
 def run_sidebar(options: SidebarOptions, stdout: IO[str], stderr: IO[str]) -> int:
     """Show the window first; the speech model and spaCy load in background threads while the
     rules load on this one (they need spaCy's matcher, imported by the spaCy thread first).
@@ -499,9 +527,10 @@ def run_sidebar(options: SidebarOptions, stdout: IO[str], stderr: IO[str]) -> in
     # the GUI (cli/sidebar.py); here only a panel that began listening since is asked
     name = single.server_name(options.settings_path)
     windows: list[SidebarWindow] = []
+    starts = SecondStarts(windows)
 
     def second_start(request: dict) -> str:
-        answer = windows[0].take_request(request) if windows else "still opening"
+        answer = starts.take(request)
         stderr.write(f"rapport-assist: a second start asked for the sidebar: {answer}\n")
         stderr.flush()
         return answer
@@ -533,7 +562,7 @@ def run_sidebar(options: SidebarOptions, stdout: IO[str], stderr: IO[str]) -> in
 
     interrupt = InterruptCloses(close_on_interrupt, app)
     try:
-        code = _run_window(app, options, windows, interrupt, stdout)
+        code = _run_window(app, options, windows, interrupt, stdout, starts)
     finally:
         listener.server.close()  # also when there was no event loop to end (Ctrl-C at the start)
         interrupt.restore()
@@ -546,6 +575,7 @@ def _run_window(
     windows: list[SidebarWindow],
     interrupt: InterruptCloses,
     stdout: IO[str],
+    starts: SecondStarts | None = None,
 ) -> int:
     backend = AppBackend(options)
     if options.warm_up:
@@ -581,6 +611,8 @@ def _run_window(
             window.set_hint(demo_hint(why))
         if options.speed is not None:
             window.set_speed(options.speed)
+    if starts is not None and not interrupt.interrupted:
+        starts.open_waiting()
 
     if options.exit_when_ready:
 

@@ -79,6 +79,13 @@ def request_for(qa: Path | None, demo: bool) -> dict:
     return {"qa": str(qa.resolve())} if qa is not None else {"demo": True} if demo else {}
 
 
+def call_named(request: dict) -> str:
+    """The call a start's request (``request_for``) asks the panel to review, by name; "" for none."""
+    if isinstance(request.get("qa"), str):
+        return Path(request["qa"]).name
+    return "the demo call" if request.get("demo") else ""
+
+
 def already_open(answer: str, not_handed_over: Sequence[str] = ()) -> str:
     """What a second start says: the open panel's answer, and the options it did not take."""
     kept = f"; not applied there: {', '.join(not_handed_over)} (close it, then start it again with them)"

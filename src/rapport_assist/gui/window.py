@@ -41,6 +41,7 @@ from ..hotkeys import Hotkeys, probe
 from ..playback import SPEEDS
 from ..wording import clause
 from .cards import CardStack, HistoryList, _label, clock
+from . import single
 from .coaching_view import CoachingPanel
 from .controller import CallController, HotkeyBridge, Prefs, RuleWatcher
 from .resources import Theme, font_scale
@@ -660,7 +661,7 @@ class SidebarWindow(QWidget):
         if self.accepts_focus():
             self.activateWindow()
         path = Path(request["qa"]) if isinstance(request.get("qa"), str) else None
-        name = path.name if path is not None else "the demo call" if request.get("demo") else ""
+        name = single.call_named(request)
         if not name:
             return "shown"
         if self.controller.mode == "live" and self.controller.running:
