@@ -204,3 +204,19 @@ def test_reviews_that_ended_are_not_kept_for_the_rest_of_the_session(qtbot, tmp_
     assert len(window.controller.stopped) <= 1
     assert sum(r() is not None for r in gone) == 0
     window.controller.stop()
+
+
+def test_a_rule_snoozed_in_a_review_stays_snoozed_after_a_seek(qtbot, tmp_path, annotator):
+    """A QA reviewer snoozes a rule ("no more cards from it in this call"), then seeks back: the
+    seek is the same call, so that rule's cards stay off the screen."""
+    window = sidebar(qtbot, tmp_path, annotator, tmp_path / "feedback.jsonl")
+    review_demo_at(qtbot, window, 68.0)
+    card = window.model.shown[0]
+    rule = card.nudge.rule
+    qtbot.mouseClick(window.cards.widgets[card.id].snooze_button, Qt.MouseButton.LeftButton)
+    assert rule in window.model.snoozed and rule not in [c.nudge.rule for c in window.model.shown]
+    window.seek(window.controller.call_time_s() - 1.0)  # back a little: the card was on screen then
+    qtbot.waitUntil(lambda: window.model.now_s < 68.0, timeout=10000)
+    assert rule in window.model.snoozed
+    assert rule not in [c.nudge.rule for c in window.model.shown]
+    window.controller.stop()

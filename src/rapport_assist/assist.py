@@ -430,7 +430,8 @@ class AssistModel:
 
     # -- the call --------------------------------------------------------------------------
     def reset_call(self) -> None:
-        """Forget the call (cards, snoozes, promises, tone, transcript); keep component status."""
+        """Forget the call (cards, snoozes, promises, tone, transcript); keep component status.
+        (A QA seek, ``Rewind``, keeps the snoozes and the verdicts given: it is the same call.)"""
         self.now_s = 0.0
         self.active = False
         self.ended = False
@@ -514,10 +515,12 @@ class AssistModel:
         """Take one event from a runner (live capture or replay), in timeline order."""
         if isinstance(event, Rewind):
             label, mode, status, verdicts = self.call_label, self.mode, dict(self.status), self.verdicts
+            snoozed = self.snoozed  # "no more cards from this rule in this call": the seek is the same call
             listeners, self._listeners = self._listeners, []  # one refresh after, not one per event
             try:
                 self.reset_call()
                 self.call_label, self.mode, self.status, self.active = label, mode, status, True
+                self.snoozed = snoozed
                 for replayed in event.events:
                     self.on_event(replayed)  # type: ignore[arg-type]
                 self.advance(event.t_s)
