@@ -46,7 +46,7 @@ import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Callable, Iterable, Iterator, Union, cast
 
-from .capture import AudioDevice, CaptureOpener, check_sides
+from .capture import AudioDevice, CaptureOpener, check_channel, check_sides, find_device, list_devices
 from .endpoint import load_vad
 from .errors import RapportError
 from .live_capture import CaptureSupervisor
@@ -104,6 +104,7 @@ class LiveCall:
         # settings and installation problems are refused here, before start() opens the record and
         # the devices (the sidebar says why live is off; from start() they escaped its button)
         check_sides(settings.agent, settings.customer)
+        _refuse_missing_channels(settings, devices)
         load_vad()  # (the endpointers' model, cached)
         if not settings.recognizer.keep_freed_memory:
             one_malloc_arena()  # before the call's threads and devices make arenas of their own
@@ -332,3 +333,24 @@ class LiveCall:
             self._emit(CallSummary(duration_s=self.call_time(), utterances=self.stats["utterances"], nudges=0))
             while self._timeline.get() is not None:  # let the other threads finish
                 pass
+
+
+def _refuse_missing_channels(
+    settings: LiveSettings, devices: list[AudioDevice] | Callable[[], list[AudioDevice]] | None
+) -> None:
+    """UsageError when a side picks a channel (``DEVICE#N``) its device, listed now, does not have:
+    capture could never open it (it was retried all call long). A device not there now is left
+    to the call (it says so and retries until it comes)."""
+    choices = [c for c in (settings.agent, settings.customer) if c is not None and c.channel is not None]
+    if not choices:
+        return
+    try:
+        listed = devices() if callable(devices) else devices if devices is not None else list_devices()
+    except RapportError:  # no audio now: the call says so and retries
+        return
+    for choice in choices:
+        try:
+            device = find_device(choice, listed)
+        except RapportError:
+            continue
+        check_channel(choice, device)

@@ -36,6 +36,8 @@ from .capture import (
     DeviceChoice,
     check_sides,
     StreamResampler,
+    channel_fix,
+    channel_problem,
     find_device,
     list_devices,
     open_capture,
@@ -90,6 +92,7 @@ class _Input:
     lost: bool = False
     overflows_seen: int = 0
     overflow_said_t: float = -1e9
+    channels_said: bool = False  # that the device lacks a channel asked for was said (once per loss)
 
     @property
     def rate_hz(self) -> int:
@@ -194,12 +197,23 @@ class CaptureSupervisor:
                 return False
             device = find_device(inp.choice, devices)
             columns = [c.column for c in inp.channels.values() if c.column is not None]
+            problem = next(
+                (p for c in columns if (p := channel_problem(DeviceChoice(inp.choice.device, c), device)) is not None),
+                None,
+            )
+            if problem is not None:  # (LiveCall refuses it before the call; here the device came back with fewer)
+                if not inp.channels_said:  # said once, not at every retry
+                    inp.channels_said = True
+                    status(
+                        "error",
+                        "device_unavailable" if first else inp.lost_code(),
+                        f"cannot capture the {inp.side()} side: {problem} — {channel_fix(device)} "
+                        f"(retrying every {self.settings.retry_s:g} s)",
+                        tuple(inp.channels),
+                    )
+                inp.lost = True
+                return False
             n = max(columns) + 1 if columns else 1
-            if n > device.channels:
-                raise RapportError(
-                    f"{device.id} has {plural(device.channels, 'channel')}, channel {n - 1} was asked for",
-                    "channels count from 0; see 'rapport-assist devices'",
-                )
             generation = inp.generation + 1
             index = self._inputs.index(inp)
 
@@ -220,6 +234,7 @@ class CaptureSupervisor:
             return False
         inp.device, inp.capture, inp.generation = device, capture, generation
         inp.overflows_seen = 0
+        inp.channels_said = False
         inp.last_block_t = time.monotonic()
         for ch in inp.channels.values():
             ch.resampler = StreamResampler(capture.rate_hz) if capture.rate_hz != STREAM_RATE_HZ else None

@@ -31,7 +31,8 @@ def _add_live_parsers(sub: argparse._SubParsersAction) -> None:
         "--agent",
         metavar="DEVICE",
         help="agent microphone id from 'rapport-assist devices' "
-        "(DEVICE#N picks channel N; default: saved, else the default input)",
+        "(DEVICE#N picks channel N, counted from 0; "
+        "default: saved, else the default input)",
     )
     own.add_argument(
         "--customer",
@@ -95,7 +96,7 @@ def _live_command(args: argparse.Namespace, con: Console) -> int:
     import threading
     from dataclasses import replace
 
-    from ..capture import DeviceChoice, check_sides, find_device, list_devices
+    from ..capture import DeviceChoice, check_channel, check_sides, find_device, list_devices
     from ..errors import DeviceError
     from ..live import LiveCall, LiveEvent, LiveSettings
     from ..recognizer import RecognizerOptions
@@ -123,7 +124,8 @@ def _live_command(args: argparse.Namespace, con: Console) -> int:
         )
     for choice in (agent, customer):
         if choice is not None:
-            find_device(choice, devices)  # an unknown device is a usage problem: say so before starting
+            # an unknown device, or a channel it does not have, is a usage problem: say so before starting
+            check_channel(choice, find_device(choice, devices))
     record = args.record or (Path(saved.record_dir) if saved.record_dir else None)
     settings = LiveSettings(
         agent=agent,
