@@ -67,7 +67,7 @@ class _Channel:
     """One side of the call: where its audio comes from and its endpointer."""
 
     speaker: Speaker
-    column: int | None  # which channel of the input; None = the first
+    column: int | None  # which channel of the input; None = all its channels mixed down
     endpointer: Endpointer
     resampler: StreamResampler | None = None
     open_since_s: float | None = None
@@ -214,6 +214,8 @@ class CaptureSupervisor:
                 inp.lost = True
                 return False
             n = max(columns) + 1 if columns else 1
+            if columns and len(columns) < len(inp.channels):  # a side without #N hears all the channels mixed
+                n = max(n, device.channels)  # down, as it does with the device to itself (the sound server's mix)
             generation = inp.generation + 1
             index = self._inputs.index(inp)
 
@@ -365,7 +367,10 @@ class CaptureSupervisor:
         block = block.reshape(len(block), -1)
         start_n: int | None = None  # the call sample the block starts at, read once for all its channels
         for ch in inp.channels.values():
-            samples = block[:, ch.column if ch.column is not None else 0]
+            if ch.column is not None:
+                samples = block[:, ch.column]
+            else:  # all the input's channels mixed down (their mean, as PulseAudio mixes a source to mono)
+                samples = block[:, 0] if block.shape[1] == 1 else block.mean(axis=1, dtype=np.float32)
             if ch.resampler is not None:
                 samples = ch.resampler.push(samples)
             if not ch.aligned:  # streams start late (PulseAudio: up to a second): put them on the call clock

@@ -31,7 +31,7 @@ def _add_live_parsers(sub: argparse._SubParsersAction) -> None:
         "--agent",
         metavar="DEVICE",
         help="agent microphone id from 'rapport-assist devices' "
-        "(DEVICE#N picks channel N, counted from 0; "
+        "(DEVICE#N picks channel N, counted from 0; without #N its channels mixed down; "
         "default: saved, else the default input)",
     )
     own.add_argument(
