@@ -121,6 +121,7 @@ class LiveCall:
         self._on_event: EventCallback | None = None
         self._started = False
         self._stopped = False
+        self._stop_s: float | None = None  # call time of stop(): the call's clock stops there
         self._record: CallRecord | None = None
         self._close_lock = threading.Lock()
         self.log_path: Path | None = None
@@ -166,6 +167,7 @@ class LiveCall:
         if not self._started or self._stopped:
             return
         self._stopped = True
+        self._stop_s = self.call_time()
         if self._capture is not None:
             self._capture.stop()  # the audio thread closes the devices (no race with its reopening)
         if wait:
@@ -190,6 +192,12 @@ class LiveCall:
     def call_time(self) -> float:
         """Seconds since the call started (the call clock of every event time)."""
         return self._timeline.now()
+
+    def _clock(self) -> float:
+        """The call's clock for its timers and length: the call time, up to the stop time (the
+        backlog recognized after it is what was said before it)."""
+        now, stop_s = self.call_time(), self._stop_s
+        return now if stop_s is None else min(now, stop_s)
 
     @property
     def inputs(self) -> list[tuple[str, str, bool]]:
@@ -273,11 +281,17 @@ class LiveCall:
     # ------------------------------------------------------------ pipeline thread
 
     def _timeline_items(self) -> Iterator[Utterance | Status | SpeechActivity | Tick | Partial | TurnRevision]:
+        """The timeline, with a ``Tick`` of the call's clock every ``tick_s`` nobody puts an item on
+        it, until the call is stopped: the clock stops at the stop time (a tick while the backlog
+        is recognized would run out a reply window that was still open when the call ended, on
+        the clock of a call that had ended, before the reply queued in the backlog lands). The
+        last item is a ``Tick`` at the call's end (the stop time): the call lasted until then."""
         while True:
             try:
                 item = self._timeline.get(self.settings.tick_s)
             except queue.Empty:
-                yield Tick(self.call_time())
+                if self._stop_s is None:
+                    yield Tick(self.call_time())
                 continue
             if item is None:
                 return
