@@ -294,6 +294,7 @@ class LiveCall:
                     yield Tick(self.call_time())
                 continue
             if item is None:
+                yield Tick(self._clock())
                 return
             if isinstance(item, SpeechActivity):  # the sidebar holds cards while the agent is mid-sentence
                 self._deliver(item)  # (not logged: marks, not events of the call record)
@@ -344,7 +345,7 @@ class LiveCall:
                     round(self.call_time(), 3),
                 )
             )
-            self._emit(CallSummary(duration_s=self.call_time(), utterances=self.stats["utterances"], nudges=0))
+            self._emit(CallSummary(duration_s=self._clock(), utterances=self.stats["utterances"], nudges=0))
             while self._timeline.get() is not None:  # let the other threads finish
                 pass
 
