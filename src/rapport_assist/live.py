@@ -189,6 +189,14 @@ class LiveCall:
             record.close()
         return True
 
+    def skip_backlog(self) -> None:
+        """For a stopped call whose user will not wait (a second Ctrl-C): the utterances not yet
+        transcribed are dropped (``backlog_skipped``), what was transcribed still goes out, the
+        CallSummary comes and ``join`` closes the record as usual."""
+        if self._capture is not None:
+            self._capture.stop()  # (already, unless stop() was interrupted before it got there)
+        self._recognition.skip_backlog()
+
     def call_time(self) -> float:
         """Seconds since the call started (the call clock of every event time)."""
         return self._timeline.now()

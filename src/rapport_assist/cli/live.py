@@ -194,12 +194,22 @@ def _live_command(args: argparse.Namespace, con: Console) -> int:
         signal.signal(signal.SIGTERM, lambda *_: ended.set())
     except ValueError:  # not the main thread (tests): Ctrl-C/--seconds only
         previous = None
+    interrupted = False
     try:
         ended.wait(args.seconds if args.seconds is not None else None)
     except KeyboardInterrupt:
         pass
     finally:
-        call.stop()
+        try:
+            call.stop()  # what was heard is still transcribed
+        except KeyboardInterrupt:  # a second Ctrl-C: not the backlog, but the call record is still closed
+            interrupted = True
+            stderr.write(
+                "rapport-assist: Ctrl-C again: what is not transcribed yet is skipped; closing the call record\n"
+            )
+            stderr.flush()
+            call.skip_backlog()
+            call.join()
         if previous is not None:
             signal.signal(signal.SIGTERM, previous)
         if out_handle is not None:
@@ -210,6 +220,8 @@ def _live_command(args: argparse.Namespace, con: Console) -> int:
         )
     if failures:
         raise failures[0]
+    if interrupted:
+        raise KeyboardInterrupt  # (exit 130: everything printed so far is complete)
     return ExitStatus.OK
 
 
