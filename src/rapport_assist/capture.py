@@ -34,7 +34,8 @@ from typing import Any, Callable, Literal, Protocol, Sequence
 import numpy as np
 
 from .audio import STREAM_RATE_HZ
-from .errors import DeviceError
+from .errors import DeviceError, UsageError
+from .wording import plural
 
 Backend = Literal["portaudio", "pulse"]
 DeviceKind = Literal["input", "monitor"]
@@ -113,6 +114,37 @@ def check_sides(agent: DeviceChoice | None, customer: DeviceChoice | None) -> No
             "give the customer side its own input (the softphone's output, e.g. pulse:<sink>.monitor), or one "
             "channel each of a two-channel device (DEVICE#0, DEVICE#1); see 'rapport-assist devices'",
         )
+
+
+def channel_problem(choice: DeviceChoice, device: AudioDevice) -> str | None:
+    """What is wrong when ``choice`` picks a channel ``device`` does not have (None: nothing)."""
+    if choice.channel is None or choice.channel < device.channels:
+        return None
+    if device.channels <= 0:
+        return f"{device.id} has no input channels, so channel {choice.channel} ({choice}) cannot be captured"
+    have = "channel 0" if device.channels == 1 else f"channels 0 to {device.channels - 1}"
+    return (
+        f"{device.id} has {plural(device.channels, 'channel')} ({have}), so channel {choice.channel} "
+        f"({choice}) is not there"
+    )
+
+
+def channel_fix(device: AudioDevice) -> str:
+    """How to pick a channel ``device`` has (the hint of ``channel_problem``)."""
+    picks = " or ".join(f"{device.id}#{i}" for i in range(min(device.channels, 3)))
+    mixed = f"{device.id} (no #N) for all its channels mixed down"
+    return (
+        f"channels count from 0: pick {picks + ', or ' if picks else ''}{mixed}; "
+        "'rapport-assist devices' lists each device's channels"
+    )
+
+
+def check_channel(choice: DeviceChoice, device: AudioDevice) -> None:
+    """UsageError when ``choice`` picks a channel ``device`` does not have (``pa:X#3`` on a
+    two-channel input): refused before the call, since capture could never open it."""
+    problem = channel_problem(choice, device)
+    if problem is not None:
+        raise UsageError(problem, channel_fix(device))
 
 
 def _sounddevice() -> Any:  # the sounddevice module (no type stubs)

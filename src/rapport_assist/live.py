@@ -46,7 +46,7 @@ import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Callable, Iterable, Iterator, Union, cast
 
-from .capture import AudioDevice, CaptureOpener, check_sides
+from .capture import AudioDevice, CaptureOpener, check_channel, check_sides, find_device, list_devices
 from .endpoint import load_vad
 from .errors import RapportError
 from .live_capture import CaptureSupervisor
@@ -104,6 +104,7 @@ class LiveCall:
         # settings and installation problems are refused here, before start() opens the record and
         # the devices (the sidebar says why live is off; from start() they escaped its button)
         check_sides(settings.agent, settings.customer)
+        _refuse_missing_channels(settings, devices)
         load_vad()  # (the endpointers' model, cached)
         if not settings.recognizer.keep_freed_memory:
             one_malloc_arena()  # before the call's threads and devices make arenas of their own
@@ -120,6 +121,7 @@ class LiveCall:
         self._on_event: EventCallback | None = None
         self._started = False
         self._stopped = False
+        self._stop_s: float | None = None  # call time of stop(): the call's clock stops there
         self._record: CallRecord | None = None
         self._close_lock = threading.Lock()
         self.log_path: Path | None = None
@@ -165,6 +167,7 @@ class LiveCall:
         if not self._started or self._stopped:
             return
         self._stopped = True
+        self._stop_s = self.call_time()
         if self._capture is not None:
             self._capture.stop()  # the audio thread closes the devices (no race with its reopening)
         if wait:
@@ -186,9 +189,23 @@ class LiveCall:
             record.close()
         return True
 
+    def skip_backlog(self) -> None:
+        """For a stopped call whose user will not wait (a second Ctrl-C): the utterances not yet
+        transcribed are dropped (``backlog_skipped``), what was transcribed still goes out, the
+        CallSummary comes and ``join`` closes the record as usual."""
+        if self._capture is not None:
+            self._capture.stop()  # (already, unless stop() was interrupted before it got there)
+        self._recognition.skip_backlog()
+
     def call_time(self) -> float:
         """Seconds since the call started (the call clock of every event time)."""
         return self._timeline.now()
+
+    def _clock(self) -> float:
+        """The call's clock for its timers and length: the call time, up to the stop time (the
+        backlog recognized after it is what was said before it)."""
+        now, stop_s = self.call_time(), self._stop_s
+        return now if stop_s is None else min(now, stop_s)
 
     @property
     def inputs(self) -> list[tuple[str, str, bool]]:
@@ -272,13 +289,20 @@ class LiveCall:
     # ------------------------------------------------------------ pipeline thread
 
     def _timeline_items(self) -> Iterator[Utterance | Status | SpeechActivity | Tick | Partial | TurnRevision]:
+        """The timeline, with a ``Tick`` of the call's clock every ``tick_s`` nobody puts an item on
+        it, until the call is stopped: the clock stops at the stop time (a tick while the backlog
+        is recognized would run out a reply window that was still open when the call ended, on
+        the clock of a call that had ended, before the reply queued in the backlog lands). The
+        last item is a ``Tick`` at the call's end (the stop time): the call lasted until then."""
         while True:
             try:
                 item = self._timeline.get(self.settings.tick_s)
             except queue.Empty:
-                yield Tick(self.call_time())
+                if self._stop_s is None:
+                    yield Tick(self.call_time())
                 continue
             if item is None:
+                yield Tick(self._clock())
                 return
             if isinstance(item, SpeechActivity):  # the sidebar holds cards while the agent is mid-sentence
                 self._deliver(item)  # (not logged: marks, not events of the call record)
@@ -329,6 +353,27 @@ class LiveCall:
                     round(self.call_time(), 3),
                 )
             )
-            self._emit(CallSummary(duration_s=self.call_time(), utterances=self.stats["utterances"], nudges=0))
+            self._emit(CallSummary(duration_s=self._clock(), utterances=self.stats["utterances"], nudges=0))
             while self._timeline.get() is not None:  # let the other threads finish
                 pass
+
+
+def _refuse_missing_channels(
+    settings: LiveSettings, devices: list[AudioDevice] | Callable[[], list[AudioDevice]] | None
+) -> None:
+    """UsageError when a side picks a channel (``DEVICE#N``) its device, listed now, does not have:
+    capture could never open it (it was retried all call long). A device not there now is left
+    to the call (it says so and retries until it comes)."""
+    choices = [c for c in (settings.agent, settings.customer) if c is not None and c.channel is not None]
+    if not choices:
+        return
+    try:
+        listed = devices() if callable(devices) else devices if devices is not None else list_devices()
+    except RapportError:  # no audio now: the call says so and retries
+        return
+    for choice in choices:
+        try:
+            device = find_device(choice, listed)
+        except RapportError:
+            continue
+        check_channel(choice, device)

@@ -36,6 +36,8 @@ from .capture import (
     DeviceChoice,
     check_sides,
     StreamResampler,
+    channel_fix,
+    channel_problem,
     find_device,
     list_devices,
     open_capture,
@@ -65,7 +67,7 @@ class _Channel:
     """One side of the call: where its audio comes from and its endpointer."""
 
     speaker: Speaker
-    column: int | None  # which channel of the input; None = the first
+    column: int | None  # which channel of the input; None = all its channels mixed down
     endpointer: Endpointer
     resampler: StreamResampler | None = None
     open_since_s: float | None = None
@@ -90,6 +92,7 @@ class _Input:
     lost: bool = False
     overflows_seen: int = 0
     overflow_said_t: float = -1e9
+    channels_said: bool = False  # that the device lacks a channel asked for was said (once per loss)
 
     @property
     def rate_hz(self) -> int:
@@ -194,12 +197,25 @@ class CaptureSupervisor:
                 return False
             device = find_device(inp.choice, devices)
             columns = [c.column for c in inp.channels.values() if c.column is not None]
+            problem = next(
+                (p for c in columns if (p := channel_problem(DeviceChoice(inp.choice.device, c), device)) is not None),
+                None,
+            )
+            if problem is not None:  # (LiveCall refuses it before the call; here the device came back with fewer)
+                if not inp.channels_said:  # said once, not at every retry
+                    inp.channels_said = True
+                    status(
+                        "error",
+                        "device_unavailable" if first else inp.lost_code(),
+                        f"cannot capture the {inp.side()} side: {problem} — {channel_fix(device)} "
+                        f"(retrying every {self.settings.retry_s:g} s)",
+                        tuple(inp.channels),
+                    )
+                inp.lost = True
+                return False
             n = max(columns) + 1 if columns else 1
-            if n > device.channels:
-                raise RapportError(
-                    f"{device.id} has {plural(device.channels, 'channel')}, channel {n - 1} was asked for",
-                    "channels count from 0; see 'rapport-assist devices'",
-                )
+            if columns and len(columns) < len(inp.channels):  # a side without #N hears all the channels mixed
+                n = max(n, device.channels)  # down, as it does with the device to itself (the sound server's mix)
             generation = inp.generation + 1
             index = self._inputs.index(inp)
 
@@ -220,6 +236,7 @@ class CaptureSupervisor:
             return False
         inp.device, inp.capture, inp.generation = device, capture, generation
         inp.overflows_seen = 0
+        inp.channels_said = False
         inp.last_block_t = time.monotonic()
         for ch in inp.channels.values():
             ch.resampler = StreamResampler(capture.rate_hz) if capture.rate_hz != STREAM_RATE_HZ else None
@@ -350,7 +367,10 @@ class CaptureSupervisor:
         block = block.reshape(len(block), -1)
         start_n: int | None = None  # the call sample the block starts at, read once for all its channels
         for ch in inp.channels.values():
-            samples = block[:, ch.column if ch.column is not None else 0]
+            if ch.column is not None:
+                samples = block[:, ch.column]
+            else:  # all the input's channels mixed down (their mean, as PulseAudio mixes a source to mono)
+                samples = block[:, 0] if block.shape[1] == 1 else block.mean(axis=1, dtype=np.float32)
             if ch.resampler is not None:
                 samples = ch.resampler.push(samples)
             if not ch.aligned:  # streams start late (PulseAudio: up to a second): put them on the call clock

@@ -51,6 +51,7 @@ from __future__ import annotations
 import difflib
 import logging
 import queue
+import threading
 import time
 from collections import deque
 from dataclasses import dataclass, replace
@@ -64,6 +65,7 @@ from .recognizer import WHISPER_WINDOW_S, Recognizer, RecognizerOptions, encoder
 from .sources import to_utterance
 from .timefmt import clock
 from .turn_pass import OpenTurnPass
+from .wording import plural
 from .types import (
     Recognition,
     RecognitionTiming,
@@ -246,6 +248,13 @@ class RecognitionWorker:
         # or None when dropped, kept), for benchmarks
         self.agreements: deque[tuple[Speaker, float, str, str, str | None, bool]] = deque(maxlen=512)
         self._taken: dict[tuple[Speaker, float, float], float] = {}  # segment -> call time the worker took it
+        self._skip = threading.Event()  # skip_backlog(): the finals not yet recognized are dropped
+
+    def skip_backlog(self) -> None:
+        """The call was stopped and the user will not wait for the backlog (a second Ctrl-C): once
+        the pass under way ends, what is transcribed goes out and the finals not yet recognized
+        are dropped (``backlog_skipped`` says how many), so the timeline ends soon."""
+        self._skip.set()
 
     # ------------------------------------------------------------ load
 
@@ -405,6 +414,9 @@ class RecognitionWorker:
             self._full = with_options(replace(options, encoder_window_s=WHISPER_WINDOW_S))
         while True:
             self._take()
+            if self._skip.is_set():
+                self._drop_backlog()
+                break
             feed.recognizer_load = self.load()
             lag = self._timeline.now() - min(c.closed_s for c in self._waiting) if self._waiting else 0.0
             self._say_behind(lag)
@@ -434,6 +446,27 @@ class RecognitionWorker:
                 due = self._caption_due()
                 if due is not None:
                     self._caption_pass(self._caption_model or self._model, due, lag)
+
+    def _drop_backlog(self) -> None:
+        """``skip_backlog``: the transcribed utterances held for the leak filter go out; the
+        segments not recognized (those the audio thread still closes too) are dropped and counted."""
+        for held in sorted(self._held, key=lambda h: h.closed.segment.end_s):
+            self._publish(held)
+        self._held.clear()
+        self._feed.done.wait(5.0)  # the audio thread closes the open utterances as it ends
+        self._take()
+        skipped = len(self._waiting)
+        self._waiting.clear()
+        self._redos.clear()
+        self._early.clear()
+        self._captions.clear()
+        if skipped:
+            self._timeline.status(
+                "warning",
+                "backlog_skipped",
+                f"the call was ended before {plural(skipped, 'utterance')} could be transcribed: "
+                "they are not in the transcript; everything transcribed before is kept",
+            )
 
     def _take(self) -> None:
         """What the audio thread handed over: closed segments wait in ``_waiting``; of the early

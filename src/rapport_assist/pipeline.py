@@ -17,7 +17,9 @@ Timers: dead air fires from the call clock that every timed item moves (a replay
 silence at the next item; the ``DeadAir`` event is the same). Live capture also puts ``Tick``
 items on the timeline while nobody speaks, so dead air fires on time, and an expectation whose
 ``within.seconds`` ran out fails at its deadline (``RuleEngine.tick``) instead of waiting for the
-late turn, which is when a replay, having no gaps to wait in, reports it.
+late turn, which is when a replay, having no gaps to wait in, reports it. A live call's last
+``Tick`` is its stop time: the call lasted until then (``CallSummary.duration_s``, as a replay's
+is its recording's length), not only until its last utterance ended.
 
 Turns: the rule engine groups the utterances into turns (``turns.TurnTracker``: a speaker's run
 of utterances until the other side takes the floor; a backchannel does not take it) for the
@@ -178,6 +180,7 @@ class CallPipeline:
         n_utterances = 0
         n_masked = 0
         last_end_s = 0.0
+        clock_s = 0.0  # the latest Tick: a live call's clock (its last one: where the call was stopped)
         by_rule: Counter[str] = Counter()
         coach = CoachingTracker()
 
@@ -236,6 +239,7 @@ class CallPipeline:
                 yield from self.early.on_partial(item)
                 continue
             if isinstance(item, Tick):
+                clock_s = max(clock_s, item.t_s)
                 yield from clock(item.t_s)
                 continue
             if isinstance(item, TurnRevision):  # a turn heard again before it closes: the turn rules re-read it
@@ -285,7 +289,7 @@ class CallPipeline:
                 nudges = [*finals, *(n for n in nudges if not isinstance(n, Nudge))]
             yield from withdrawn
             yield from counted(nudges)
-        end_s = max(last_end_s, audio_s or 0.0)
+        end_s = max(last_end_s, audio_s or 0.0, clock_s)  # the recording's length, or how long the live call ran
         if self.early is not None:
             yield from self.early.finish(end_s)
         nudges = self.engine.finish(end_s)

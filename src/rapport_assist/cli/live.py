@@ -31,7 +31,8 @@ def _add_live_parsers(sub: argparse._SubParsersAction) -> None:
         "--agent",
         metavar="DEVICE",
         help="agent microphone id from 'rapport-assist devices' "
-        "(DEVICE#N picks channel N; default: saved, else the default input)",
+        "(DEVICE#N picks channel N, counted from 0; without #N its channels mixed down; "
+        "default: saved, else the default input)",
     )
     own.add_argument(
         "--customer",
@@ -95,7 +96,7 @@ def _live_command(args: argparse.Namespace, con: Console) -> int:
     import threading
     from dataclasses import replace
 
-    from ..capture import DeviceChoice, check_sides, find_device, list_devices
+    from ..capture import DeviceChoice, check_channel, check_sides, find_device, list_devices
     from ..errors import DeviceError
     from ..live import LiveCall, LiveEvent, LiveSettings
     from ..recognizer import RecognizerOptions
@@ -123,7 +124,8 @@ def _live_command(args: argparse.Namespace, con: Console) -> int:
         )
     for choice in (agent, customer):
         if choice is not None:
-            find_device(choice, devices)  # an unknown device is a usage problem: say so before starting
+            # an unknown device, or a channel it does not have, is a usage problem: say so before starting
+            check_channel(choice, find_device(choice, devices))
     record = args.record or (Path(saved.record_dir) if saved.record_dir else None)
     settings = LiveSettings(
         agent=agent,
@@ -192,12 +194,22 @@ def _live_command(args: argparse.Namespace, con: Console) -> int:
         signal.signal(signal.SIGTERM, lambda *_: ended.set())
     except ValueError:  # not the main thread (tests): Ctrl-C/--seconds only
         previous = None
+    interrupted = False
     try:
         ended.wait(args.seconds if args.seconds is not None else None)
     except KeyboardInterrupt:
         pass
     finally:
-        call.stop()
+        try:
+            call.stop()  # what was heard is still transcribed
+        except KeyboardInterrupt:  # a second Ctrl-C: not the backlog, but the call record is still closed
+            interrupted = True
+            stderr.write(
+                "rapport-assist: Ctrl-C again: what is not transcribed yet is skipped; closing the call record\n"
+            )
+            stderr.flush()
+            call.skip_backlog()
+            call.join()
         if previous is not None:
             signal.signal(signal.SIGTERM, previous)
         if out_handle is not None:
@@ -208,6 +220,8 @@ def _live_command(args: argparse.Namespace, con: Console) -> int:
         )
     if failures:
         raise failures[0]
+    if interrupted:
+        raise KeyboardInterrupt  # (exit 130: everything printed so far is complete)
     return ExitStatus.OK
 
 
