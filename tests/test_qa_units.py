@@ -514,6 +514,40 @@ def test_a_stereo_file_named_like_one_side_is_a_whole_call(tmp_path: Path) -> No
     assert any("c3-customer.wav" in w and "stereo" in w for w in warnings)
 
 
+def _riff(fmt_tag: int, channels: int, tags: bytes = b"") -> bytes:
+    """A WAV file of ``fmt_tag`` (0: a codec no one knows), its LIST/INFO ``tags`` before its data."""
+    import struct
+
+    def chunk(kind: bytes, body: bytes) -> bytes:
+        return kind + struct.pack("<I", len(body)) + body + (b"\0" if len(body) & 1 else b"")
+
+    fmt = struct.pack("<HHIIHH", fmt_tag, channels, 8000, 16000 * channels, 2 * channels, 16)
+    info = chunk(b"LIST", b"INFO" + chunk(b"INAM", tags)) if tags else b""
+    body = b"WAVE" + chunk(b"fmt ", fmt) + info + chunk(b"data", b"\0\0" * channels * 800)
+    return b"RIFF" + struct.pack("<I", len(body)) + body
+
+
+def test_a_side_of_an_unknown_codec_fails_its_call_not_the_batch(tmp_path: Path) -> None:
+    """A file named for one side whose WAV header names no codec: finding the calls asked its
+    channel count of a stream without a codec context (AttributeError: the whole qa run stopped
+    as an internal error). Now the call fails, saying why, and the transcript beside it is done."""
+    corpus = tmp_path / "calls"
+    _touch(corpus / "c1_agent.wav", _riff(0, 1))
+    _touch(corpus / "c2.jsonl", TRANSCRIPT.read_bytes())
+    code, err = _qa(str(corpus), "--out", str(tmp_path / "out"))
+    assert code == 10 and "internal error" not in err, err
+    assert "c1_agent.wav" in err and "no decoder for" in err
+    assert (tmp_path / "out" / "calls" / "c2").is_dir()
+
+
+def test_a_stereo_file_tagged_in_latin_1_named_like_one_side_is_a_whole_call(tmp_path: Path) -> None:
+    """A tag in a Windows code page (not UTF-8) made its channels unreadable when the calls were
+    found, so a stereo call named like one side was taken for a mono side."""
+    _touch(tmp_path / "c5_agent.wav", _riff(1, 2, "Appel café\0".encode("cp1252")))
+    calls, _ = discover([tmp_path])
+    assert [(c.id, c.kind) for c in calls] == [("c5_agent", "stereo")]
+
+
 def test_qa_refuses_outputs_in_or_over_its_input_folders(tmp_path: Path) -> None:
     corpus = tmp_path / "calls"
     (corpus / "sub").mkdir(parents=True)

@@ -149,9 +149,11 @@ def _channels(path: Path) -> int | None:
     import av
 
     try:
-        with av.open(str(path)) as container:
+        # metadata_errors: a tag not in UTF-8 (a Windows recorder's Latin-1) leaves the channels readable
+        with av.open(str(path), metadata_errors="replace") as container:
             streams = container.streams.audio
-            return int(streams[0].codec_context.channels or 0) or None if streams else None
+            context = streams[0].codec_context if streams else None  # None: a codec FFmpeg does not know
+            return int(context.channels or 0) or None if context is not None else None
     except (OSError, av.error.FFmpegError, ValueError, IndexError):
         return None
 
