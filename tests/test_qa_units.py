@@ -67,6 +67,26 @@ def test_discover_globs_lists_and_errors(tmp_path: Path) -> None:
         discover([tmp_path], side_pattern="(?P<call>.+)")
 
 
+@pytest.mark.parametrize(
+    ("body", "says"),
+    [
+        # PowerShell's 'dir -Name > list.txt' writes UTF-16: UnicodeDecodeError, an internal error
+        ("x.wav\r\ny.jsonl\r\n".encode("utf-16"), "list.txt: UTF-16 text"),
+        # a name in Latin-1: UnicodeDecodeError too
+        (b"x.wav\ncaf\xe9.wav\n", "list.txt:2: not UTF-8 text"),
+        # a NUL byte inside a path: ValueError (embedded null byte) from the file system call
+        (b"x.wav\ny.js\x00onl\n", "list.txt:2: NUL bytes"),
+    ],
+)
+def test_a_list_of_bytes_that_are_not_utf_8_text_says_which_line(tmp_path: Path, body: bytes, says: str) -> None:
+    _touch(tmp_path / "x.wav")
+    _touch(tmp_path / "y.jsonl")
+    (tmp_path / "list.txt").write_bytes(body)
+    code, err = _qa(f"@{tmp_path / 'list.txt'}", "--out", str(tmp_path / "out"))
+    assert code == 4 and "internal error" not in err, err
+    assert f"{tmp_path / says}" in err and err.count("\n") == 1, err
+
+
 def test_cache_round_trip_is_exact(tmp_path: Path) -> None:
     items = (
         Status("warning", "audio_truncated", "cut short", 61.5),
