@@ -247,3 +247,14 @@ def test_a_recording_of_eight_channels_or_more_decodes_each_apart(tmp_path: Path
     assert done.returncode == 0, done.stderr[-2000:]
     assert done.stdout.split()[0] == str(n_channels)
     assert done.stdout.strip() == f"{n_channels} {[200 + 100 * k for k in range(n_channels)]}"
+
+
+@pytest.mark.parametrize("rate_hz", [1, 100, 3999])
+def test_a_wav_whose_header_gives_a_rate_too_low_for_speech_is_bad_input(tmp_path: Path, rate_hz: int) -> None:
+    """A header that says 1 Hz made a second of sound hours of audio: 10 s of samples took 7 s to
+    probe and came out as 22 hours to recognize (a 10-minute call: days), a hang in replay and qa."""
+    path = tmp_path / "call.wav"
+    path.write_bytes(riff_wav(fmt_chunk(rate_hz=rate_hz), riff_chunk(b"data", CALL_PCM)))
+    with pytest.raises(BadInput, match=f"sample rate of {rate_hz} Hz") as info:
+        decode_channels(path)
+    assert str(path) in info.value.message and info.value.hint

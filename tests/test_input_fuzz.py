@@ -455,7 +455,7 @@ def header(tag=1, ch=2, hz=rate, bits=16, size=None, align=None, byte_rate=None)
 
 cases = [("cut", wav[:k]) for k in list(range(0, 64)) + list(range(64, len(wav), 331))]
 cases += [(f"header {kw}", header(**kw)) for kw in (
-    dict(ch=0), dict(ch=3), dict(ch=8), dict(ch=9), dict(ch=0xFFFF), dict(hz=0), dict(hz=2**32 - 1),
+    dict(ch=0), dict(ch=3), dict(ch=8), dict(ch=9), dict(ch=0xFFFF), dict(hz=0), dict(hz=1), dict(hz=2**32 - 1),
     dict(bits=0), dict(bits=7), dict(bits=64), dict(tag=0), dict(tag=2), dict(tag=3), dict(tag=0xFFFE),
     dict(tag=0xFFFF), dict(size=0), dict(size=1), dict(size=10**9), dict(size=0xFFFFFFFF), dict(align=0),
     dict(byte_rate=0), dict(byte_rate=1),

@@ -39,6 +39,10 @@ STREAM_RATE_HZ = 16000
 AUDIO_SUFFIXES = (".wav", ".flac", ".mp3", ".ogg", ".oga", ".opus", ".m4a", ".aac", ".wma", ".webm", ".mka", ".mp4")
 """Sample rate of every array that leaves this module (and of the whole pipeline)."""
 
+MIN_SOURCE_RATE_HZ = 4000
+"""The lowest sample rate taken (a phone line's is 8 kHz). Below it a header lies: read at 1 Hz,
+each sample is a second, so 10 s of sound would be 22 hours to decode and recognize."""
+
 _FORMAT_HINT = "convert it with e.g. 'ffmpeg -i INPUT -ar 16000 out.wav', or check the file was copied completely"
 
 
@@ -357,6 +361,12 @@ class _open:
             source_channels = int(stream.codec_context.channels or 0)
             if source_rate_hz <= 0 or source_channels <= 0:
                 raise BadInput(f"{path} has an audio stream without a sample rate or channel layout", _FORMAT_HINT)
+            if source_rate_hz < MIN_SOURCE_RATE_HZ:  # a header that lies: seconds of sound read as hours
+                raise BadInput(
+                    f"{path} gives a sample rate of {source_rate_hz} Hz, too low for speech (a phone line's is "
+                    "8000 Hz): its header is damaged",
+                    "export the recording again from where it came from, or check the file was copied completely",
+                )
         except BaseException:
             container.close()
             raise
