@@ -87,6 +87,18 @@ def test_a_list_of_bytes_that_are_not_utf_8_text_says_which_line(tmp_path: Path,
     assert f"{tmp_path / says}" in err and err.count("\n") == 1, err
 
 
+@pytest.mark.parametrize("duration", [3600 * 13, 1e7, 1.7e12, 1e300])
+def test_a_call_of_absurd_length_draws_a_dozen_ticks(duration: float) -> None:
+    """A transcript timed in epoch milliseconds (a start of 1.7e12 s) drew a tick an hour: 470 million
+    of them, and at 1e300 s the next tick was the same float, so the QA report never finished (qa
+    hung in render_report). The step now grows with the call, as it does below 12 hours."""
+    from rapport_assist.qa.report import _ticks, timeline_svg
+
+    step = _ticks(duration)
+    assert duration / step <= 12 and duration + step > duration
+    assert timeline_svg([], duration).count("<line ") <= 13
+
+
 def test_cache_round_trip_is_exact(tmp_path: Path) -> None:
     items = (
         Status("warning", "audio_truncated", "cut short", 61.5),
