@@ -12,7 +12,7 @@ import av
 import numpy as np
 import pytest
 
-from rapport_assist.audio import STREAM_RATE_HZ, DecodedAudio, decode_channels
+from rapport_assist.audio import STREAM_RATE_HZ, DecodedAudio, decode_channels, probe_audio, stream_blocks
 from rapport_assist.errors import BadInput, InputNotFound
 
 
@@ -258,3 +258,27 @@ def test_a_wav_whose_header_gives_a_rate_too_low_for_speech_is_bad_input(tmp_pat
     with pytest.raises(BadInput, match=f"sample rate of {rate_hz} Hz") as info:
         decode_channels(path)
     assert str(path) in info.value.message and info.value.hint
+
+
+def float_wav(path: Path, *channels: np.ndarray, rate_hz: int = 16000) -> Path:
+    """A 32-bit float WAV (format tag 3), as a DAW or a recorder's float export writes it."""
+    data = np.stack(channels).T.astype("<f4").tobytes()
+    fmt = struct.pack("<HHIIHH", 3, len(channels), rate_hz, rate_hz * 4 * len(channels), 4 * len(channels), 32)
+    path.write_bytes(riff_wav(riff_chunk(b"fmt ", fmt), riff_chunk(b"data", data)))
+    return path
+
+
+@pytest.mark.parametrize("glitch", [np.nan, np.inf, -np.inf])
+def test_samples_that_are_no_numbers_decode_as_silence(tmp_path: Path, glitch: float) -> None:
+    """Ten NaN or infinite samples in a float recording (a glitch) came out as they were, and
+    spread through the resampler: the recognizer then lost that side's whole utterance, without
+    a word (tests/test_replay_audio.py), and numpy warned on stderr."""
+    left, right = tone(440, 1, 16000), tone(1000, 1, 16000)
+    right[8000:8010] = glitch
+    path = float_wav(tmp_path / "call.wav", left, right)
+    audio = decode_channels(path)
+    assert all(np.isfinite(c).all() for c in audio.channels)
+    assert np.count_nonzero(audio.channels[1] == 0.0) < 200  # the glitch alone, not the channel
+    info = probe_audio(path)
+    assert all(np.isfinite(p) for p in info.peaks) and info.channel_correlation is not None
+    assert all(np.isfinite(b).all() for b in stream_blocks(info, 4000))

@@ -326,9 +326,14 @@ class _Frames:
 
 
 def _by_channel(frame: AudioFrame) -> np.ndarray:
-    """The samples of a packed float frame shaped ``(channels, samples)``, each row contiguous."""
+    """The samples of a packed float frame shaped ``(channels, samples)``, each row contiguous.
+    A sample that is no number (NaN, infinite: a glitch in a float recording, spread by the
+    resampler to its neighbours) is silence: kept, it took the recognizer's whole utterance with it."""
     interleaved = frame.to_ndarray().reshape(-1, frame.layout.nb_channels)
-    return np.ascontiguousarray(interleaved.T)
+    planes = np.ascontiguousarray(interleaved.T)
+    if not np.isfinite(planes).all():
+        planes[~np.isfinite(planes)] = 0.0
+    return planes
 
 
 class _open:
