@@ -466,6 +466,12 @@ for _ in range(60):
     k = rng.randrange(60)
     d[k : k + 4] = struct.pack("<I", rng.choice([0, 1, 3, 0xFFFF, 0x7FFFFFFF, 0xFFFFFFFF]))
     cases.append((f"word at {k}", bytes(d)))
+for glitch in (float("nan"), float("inf")):  # a float recording with samples that are no numbers
+    f32 = (samples / 32768).astype("<f4")
+    f32[100:110] = glitch
+    fmt = struct.pack("<HHIIHH", 3, 2, rate, rate * 8, 8, 32)
+    body = b"WAVE" + b"fmt " + struct.pack("<I", 16) + fmt + b"data" + struct.pack("<I", f32.nbytes) + f32.tobytes()
+    cases.append((f"float {glitch}", b"RIFF" + struct.pack("<I", len(body)) + body))
 info_tag = b"LIST" + struct.pack("<I", 16) + b"INFO" + b"INAM" + struct.pack("<I", 4) + b"caf\xe9"
 cases.append(("latin-1 tag", wav[:36] + info_tag + wav[36:]))
 failed = 0
@@ -477,6 +483,7 @@ for what, data in cases:
         blocks = list(stream_blocks(info, 4000))
         decoded = decode_channels(path)
         assert sum(b.shape[1] for b in blocks) == info.n_samples == decoded.channels[0].shape[0], what
+        assert all(np.isfinite(c).all() for c in decoded.channels), what
     except RapportError as exc:
         assert "\n" not in exc.one_line() and exc.hint, (what, exc.one_line())
     except Exception as exc:
