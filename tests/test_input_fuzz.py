@@ -10,7 +10,7 @@ run takes milliseconds), labelled dialogues through ``eval``, a team rule file t
 a folder of good and bad calls through ``qa``; recordings (cut, headers that lie) are decoded in a
 process of their own, since a decoder that crashes takes its process with it. Hypothesis runs
 derandomized with a bounded number of examples, so each run tries the same inputs: the whole file
-takes a few seconds. The defects it found have focused tests of their own (named in each commit)."""
+takes about ten seconds. The defects it found have focused tests of their own (named in each commit)."""
 
 from __future__ import annotations
 
