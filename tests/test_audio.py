@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import struct
+import subprocess
+import sys
 import wave
 from pathlib import Path
 
@@ -9,7 +12,7 @@ import av
 import numpy as np
 import pytest
 
-from rapport_assist.audio import STREAM_RATE_HZ, DecodedAudio, decode_channels
+from rapport_assist.audio import STREAM_RATE_HZ, DecodedAudio, decode_channels, probe_audio, stream_blocks
 from rapport_assist.errors import BadInput, InputNotFound
 
 
@@ -165,3 +168,117 @@ def test_bad_content_is_one_line_bad_input(tmp_path: Path, name: str, make, mess
         decode_channels(path)
     line = info.value.one_line()
     assert info.value.exit_code == 4 and "\n" not in line and "Errno" not in line and info.value.hint
+
+
+# ---------------------------------------------------------------- headers that lie, found by tests/test_input_fuzz.py
+
+
+def riff_chunk(kind: bytes, body: bytes) -> bytes:
+    return kind + struct.pack("<I", len(body)) + body + (b"\0" if len(body) & 1 else b"")
+
+
+def riff_wav(*chunks: bytes) -> bytes:
+    body = b"WAVE" + b"".join(chunks)
+    return b"RIFF" + struct.pack("<I", len(body)) + body
+
+
+def fmt_chunk(tag: int = 1, channels: int = 2, rate_hz: int = 8000, bits: int = 16) -> bytes:
+    align = channels * bits // 8
+    return riff_chunk(b"fmt ", struct.pack("<HHIIHH", tag, channels, rate_hz, rate_hz * align, align, bits))
+
+
+def pcm16(*channels: np.ndarray) -> bytes:
+    """The interleaved 16-bit samples of ``channels`` (floats in [-1, 1])."""
+    return (np.stack(channels).T * 32767).astype("<i2").tobytes()
+
+
+CALL_PCM = pcm16(tone(440, 1, 8000), tone(1000, 1, 8000))
+
+
+def test_a_wav_tagged_in_latin_1_decodes(tmp_path: Path) -> None:
+    """A LIST/INFO tag written in a Windows code page (a recorder's 'café'), not UTF-8, is the
+    file's business, not the call's: it decoded to UnicodeDecodeError, an internal error."""
+    info = riff_chunk(b"LIST", b"INFO" + riff_chunk(b"INAM", "Appel client café\0".encode("cp1252")))
+    path = tmp_path / "call.wav"
+    path.write_bytes(riff_wav(fmt_chunk(), info, riff_chunk(b"data", CALL_PCM)))
+    audio = decode_channels(path)
+    assert_is_16k_float32(audio, n_channels=2, duration_s=1.0)
+    assert band_energy(audio.channels[0], 440) > 0.9 and band_energy(audio.channels[1], 1000) > 0.9
+
+
+@pytest.mark.parametrize("tag", [0, 0xFFFE, 0xFFFF])
+def test_a_wav_of_no_codec_is_one_line_bad_input(tmp_path: Path, tag: int) -> None:
+    """A format tag that names no codec FFmpeg has (0 'unknown', an extensible header cut short):
+    PyAV gives the stream no codec context, which was an AttributeError."""
+    path = tmp_path / "call.wav"
+    path.write_bytes(riff_wav(fmt_chunk(tag=tag), riff_chunk(b"data", CALL_PCM)))
+    with pytest.raises(BadInput, match="no decoder for") as info:
+        decode_channels(path)
+    assert str(path) in info.value.message and info.value.hint
+
+
+_DECODE_MANY = """
+import sys
+import numpy as np
+from rapport_assist.audio import decode_channels, probe_audio, stream_blocks
+path = sys.argv[1]
+audio = decode_channels(path)
+info = probe_audio(path)
+blocks = np.concatenate(list(stream_blocks(info, 4000)), axis=1)
+assert blocks.shape == (len(audio.channels), info.n_samples), blocks.shape
+assert all(np.array_equal(blocks[k], c) for k, c in enumerate(audio.channels))
+spectra = [np.abs(np.fft.rfft(c)) for c in audio.channels]
+print(len(audio.channels), [int(np.argmax(s) * 16000 / len(c)) for s, c in zip(spectra, audio.channels)])
+"""
+
+
+@pytest.mark.parametrize("n_channels", [8, 9, 12])
+def test_a_recording_of_eight_channels_or_more_decodes_each_apart(tmp_path: Path, n_channels: int) -> None:
+    """A conference recorder's 8, 9 or 12 channels (no channel mask): decoded as planar float, PyAV
+    read channel planes past the frame's eight (a segmentation fault, the whole process gone:
+    a 'qa' batch with it). Run in a process of its own, so a crash fails this test only."""
+    path = tmp_path / "room.wav"
+    with wave.open(str(path), "wb") as out:
+        out.setnchannels(n_channels)
+        out.setsampwidth(2)
+        out.setframerate(8000)
+        out.writeframes(pcm16(*(tone(200 + 100 * k, 1, 8000) for k in range(n_channels))))
+    done = subprocess.run([sys.executable, "-c", _DECODE_MANY, str(path)], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.split()[0] == str(n_channels)
+    assert done.stdout.strip() == f"{n_channels} {[200 + 100 * k for k in range(n_channels)]}"
+
+
+@pytest.mark.parametrize("rate_hz", [1, 100, 3999])
+def test_a_wav_whose_header_gives_a_rate_too_low_for_speech_is_bad_input(tmp_path: Path, rate_hz: int) -> None:
+    """A header that says 1 Hz made a second of sound hours of audio: 10 s of samples took 7 s to
+    probe and came out as 22 hours to recognize (a 10-minute call: days), a hang in replay and qa."""
+    path = tmp_path / "call.wav"
+    path.write_bytes(riff_wav(fmt_chunk(rate_hz=rate_hz), riff_chunk(b"data", CALL_PCM)))
+    with pytest.raises(BadInput, match=f"sample rate of {rate_hz} Hz") as info:
+        decode_channels(path)
+    assert str(path) in info.value.message and info.value.hint
+
+
+def float_wav(path: Path, *channels: np.ndarray, rate_hz: int = 16000) -> Path:
+    """A 32-bit float WAV (format tag 3), as a DAW or a recorder's float export writes it."""
+    data = np.stack(channels).T.astype("<f4").tobytes()
+    fmt = struct.pack("<HHIIHH", 3, len(channels), rate_hz, rate_hz * 4 * len(channels), 4 * len(channels), 32)
+    path.write_bytes(riff_wav(riff_chunk(b"fmt ", fmt), riff_chunk(b"data", data)))
+    return path
+
+
+@pytest.mark.parametrize("glitch", [np.nan, np.inf, -np.inf])
+def test_samples_that_are_no_numbers_decode_as_silence(tmp_path: Path, glitch: float) -> None:
+    """Ten NaN or infinite samples in a float recording (a glitch) came out as they were, and
+    spread through the resampler: the recognizer then lost that side's whole utterance, without
+    a word (tests/test_replay_audio.py), and numpy warned on stderr."""
+    left, right = tone(440, 1, 16000), tone(1000, 1, 16000)
+    right[8000:8010] = glitch
+    path = float_wav(tmp_path / "call.wav", left, right)
+    audio = decode_channels(path)
+    assert all(np.isfinite(c).all() for c in audio.channels)
+    assert np.count_nonzero(audio.channels[1] == 0.0) < 200  # the glitch alone, not the channel
+    info = probe_audio(path)
+    assert all(np.isfinite(p) for p in info.peaks) and info.channel_correlation is not None
+    assert all(np.isfinite(b).all() for b in stream_blocks(info, 4000))

@@ -336,6 +336,18 @@ def test_labels_for_a_missing_transcript_or_turn_are_errors(tmp_path, rules_file
     assert code == 4 and "names turn 7" in err and "has 2 turns" in err
 
 
+def test_a_labels_record_of_borderline_alone_is_bad_input(tmp_path, rules_file) -> None:
+    """A labels .json record with 'borderline' and no 'labels' was taken for a record, then had
+    no labels: an AssertionError (internal error, exit 1). Now it says what is missing, as a
+    .jsonl labels line does."""
+    folder = _transcripts(tmp_path / "calls")
+    labels = tmp_path / "labels.json"
+    labels.write_text('{\n  "call1": {"you-not-we": [1]},\n  "call2": {"borderline": ["you-not-we"]}\n}\n')
+    code, out, err = run("eval", str(folder), "--labels", str(labels), "--only-rules", str(rules_file))
+    assert code == 4 and out == "" and "internal error" not in err, err
+    assert f"{labels}:3: 'call2' has 'borderline' but no 'labels'" in err and 'add "labels"' in err
+
+
 def test_malformed_lines_name_file_and_line(tmp_path, rules_file) -> None:
     good = json.dumps(LABELLED[0])
     bad = tmp_path / "bad.jsonl"

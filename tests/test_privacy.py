@@ -306,6 +306,25 @@ def test_a_bad_team_list_is_a_clear_error(tmp_path: Path, body: str, says: str) 
     assert str(team) in exc.value.one_line() and says in exc.value.one_line()
 
 
+@pytest.mark.parametrize(
+    "body, says",
+    [
+        # read_text raised UnicodeDecodeError, which is no OSError: an internal error
+        ("numbers:\n  - {name: caf\xe9, digits: 4}\n".encode("latin-1"), ":2: masking list is not UTF-8 text"),
+        # PyYAML's ReaderError came out as two lines in its own words ('special characters...')
+        (b"numbers:\n  - {name: x\x00, digits: 4}\n", ":2:13: masking list holds a control character (U+0000)"),
+    ],
+)
+def test_a_team_list_of_bad_bytes_is_one_line_bad_input(tmp_path: Path, body: bytes, says: str) -> None:
+    team = tmp_path / "masking.yaml"
+    team.write_bytes(body)
+    with pytest.raises(BadInput) as exc:
+        load_mask_list([team])
+    line = exc.value.one_line()
+    assert f"{team}{says}" in line and "\n" not in line and "special characters" not in line, line
+    assert exc.value.hint
+
+
 # ------------------------------------------------------------------ the leak test
 
 CARD = "4929381046728154"

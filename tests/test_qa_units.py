@@ -67,6 +67,38 @@ def test_discover_globs_lists_and_errors(tmp_path: Path) -> None:
         discover([tmp_path], side_pattern="(?P<call>.+)")
 
 
+@pytest.mark.parametrize(
+    ("body", "says"),
+    [
+        # PowerShell's 'dir -Name > list.txt' writes UTF-16: UnicodeDecodeError, an internal error
+        ("x.wav\r\ny.jsonl\r\n".encode("utf-16"), "list.txt: UTF-16 text"),
+        # a name in Latin-1: UnicodeDecodeError too
+        (b"x.wav\ncaf\xe9.wav\n", "list.txt:2: not UTF-8 text"),
+        # a NUL byte inside a path: ValueError (embedded null byte) from the file system call
+        (b"x.wav\ny.js\x00onl\n", "list.txt:2: NUL bytes"),
+    ],
+)
+def test_a_list_of_bytes_that_are_not_utf_8_text_says_which_line(tmp_path: Path, body: bytes, says: str) -> None:
+    _touch(tmp_path / "x.wav")
+    _touch(tmp_path / "y.jsonl")
+    (tmp_path / "list.txt").write_bytes(body)
+    code, err = _qa(f"@{tmp_path / 'list.txt'}", "--out", str(tmp_path / "out"))
+    assert code == 4 and "internal error" not in err, err
+    assert f"{tmp_path / says}" in err and err.count("\n") == 1, err
+
+
+@pytest.mark.parametrize("duration", [3600 * 13, 1e7, 1.7e12, 1e300])
+def test_a_call_of_absurd_length_draws_a_dozen_ticks(duration: float) -> None:
+    """A transcript timed in epoch milliseconds (a start of 1.7e12 s) drew a tick an hour: 470 million
+    of them, and at 1e300 s the next tick was the same float, so the QA report never finished (qa
+    hung in render_report). The step now grows with the call, as it does below 12 hours."""
+    from rapport_assist.qa.report import _ticks, timeline_svg
+
+    step = _ticks(duration)
+    assert duration / step <= 12 and duration + step > duration
+    assert timeline_svg([], duration).count("<line ") <= 13
+
+
 def test_cache_round_trip_is_exact(tmp_path: Path) -> None:
     items = (
         Status("warning", "audio_truncated", "cut short", 61.5),
@@ -512,6 +544,40 @@ def test_a_stereo_file_named_like_one_side_is_a_whole_call(tmp_path: Path) -> No
     assert kinds == {"c3-customer": "stereo", "c3": "mono", "c4": "pair"}
     assert next(c for c in calls if c.id == "c3").spec.speaker is Speaker.AGENT
     assert any("c3-customer.wav" in w and "stereo" in w for w in warnings)
+
+
+def _riff(fmt_tag: int, channels: int, tags: bytes = b"") -> bytes:
+    """A WAV file of ``fmt_tag`` (0: a codec no one knows), its LIST/INFO ``tags`` before its data."""
+    import struct
+
+    def chunk(kind: bytes, body: bytes) -> bytes:
+        return kind + struct.pack("<I", len(body)) + body + (b"\0" if len(body) & 1 else b"")
+
+    fmt = struct.pack("<HHIIHH", fmt_tag, channels, 8000, 16000 * channels, 2 * channels, 16)
+    info = chunk(b"LIST", b"INFO" + chunk(b"INAM", tags)) if tags else b""
+    body = b"WAVE" + chunk(b"fmt ", fmt) + info + chunk(b"data", b"\0\0" * channels * 800)
+    return b"RIFF" + struct.pack("<I", len(body)) + body
+
+
+def test_a_side_of_an_unknown_codec_fails_its_call_not_the_batch(tmp_path: Path) -> None:
+    """A file named for one side whose WAV header names no codec: finding the calls asked its
+    channel count of a stream without a codec context (AttributeError: the whole qa run stopped
+    as an internal error). Now the call fails, saying why, and the transcript beside it is done."""
+    corpus = tmp_path / "calls"
+    _touch(corpus / "c1_agent.wav", _riff(0, 1))
+    _touch(corpus / "c2.jsonl", TRANSCRIPT.read_bytes())
+    code, err = _qa(str(corpus), "--out", str(tmp_path / "out"))
+    assert code == 10 and "internal error" not in err, err
+    assert "c1_agent.wav" in err and "no decoder for" in err
+    assert (tmp_path / "out" / "calls" / "c2").is_dir()
+
+
+def test_a_stereo_file_tagged_in_latin_1_named_like_one_side_is_a_whole_call(tmp_path: Path) -> None:
+    """A tag in a Windows code page (not UTF-8) made its channels unreadable when the calls were
+    found, so a stereo call named like one side was taken for a mono side."""
+    _touch(tmp_path / "c5_agent.wav", _riff(1, 2, "Appel café\0".encode("cp1252")))
+    calls, _ = discover([tmp_path])
+    assert [(c.id, c.kind) for c in calls] == [("c5_agent", "stereo")]
 
 
 def test_qa_refuses_outputs_in_or_over_its_input_folders(tmp_path: Path) -> None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import io
 import json
 import re
+import struct
 import wave
 from pathlib import Path
 
@@ -135,3 +136,24 @@ def test_two_mono_files_and_swapped_channels(tmp_path: Path) -> None:
     said_agent = normalize(" ".join(t["text"] for t in SCRIPT if t["speaker"] == "agent"))
     heard_agent = normalize(" ".join(t for s, t in speakers if s == "agent"))
     assert jiwer.wer(said_agent, heard_agent) <= 0.10
+
+
+def test_a_glitch_of_samples_that_are_no_numbers_keeps_the_sides_words(tmp_path: Path, speak) -> None:
+    """Ten NaN samples in the customer's channel of a float WAV, 0.1 s into their words: their
+    whole utterance was lost (exit 0, nothing said), and numpy and faster-whisper warned on stderr."""
+    agent = speak("Thank you for calling, how can I help you today?")
+    customer = speak("My internet keeps dropping every night and I am tired of it.")
+    gap = np.zeros(8000, np.float32)
+    left = np.concatenate([agent, gap, np.zeros_like(customer)])
+    right = np.concatenate([np.zeros_like(agent), gap, customer])
+    right[len(agent) + 8000 + 1600 : len(agent) + 8000 + 1610] = np.nan
+    data = np.stack([left, right]).T.astype("<f4").tobytes()
+    fmt = struct.pack("<HHIIHH", 3, 2, 16000, 16000 * 8, 8, 32)
+    body = b"WAVE" + b"fmt " + struct.pack("<I", 16) + fmt + b"data" + struct.pack("<I", len(data)) + data
+    path = tmp_path / "call.wav"
+    path.write_bytes(b"RIFF" + struct.pack("<I", len(body)) + body)
+    code, events, err = replay(str(path))
+    assert code == 0 and err == "", err
+    heard = [(e["speaker"], normalize(e["text"])) for e in events if e["type"] == "utterance"]
+    assert [s for s, _ in heard] == ["agent", "customer"], heard
+    assert "tired of it" in heard[1][1]

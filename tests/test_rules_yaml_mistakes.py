@@ -331,6 +331,22 @@ MISTAKES = {
         "an example is a list of turns, and this one is a turn on its own",
         "write '- - agent: \"...\"'",
     ),
+    # YAML allows no control characters: PyYAML refused the file before parsing with a ReaderError,
+    # which escaped load_rules (an internal error, exit 1)
+    "a NUL byte (unseen in most editors)": (
+        GOOD.replace("message: Good.", "message: Go\x00od."),
+        9,
+        16,
+        "a control character (U+0000) YAML does not allow",
+        "delete it",
+    ),
+    "a control character after Windows line endings": (
+        GOOD.replace("says: sorry}", "says: sorry\x1b}").replace("\n", "\r\n"),
+        10,
+        39,
+        "a control character (U+001B) YAML does not allow",
+        "delete it",
+    ),
     "Windows line endings: lines counted as the editor shows them": (
         GOOD.replace("says: sorry}", "says: sorry").replace("\n", "\r\n"),
         10,

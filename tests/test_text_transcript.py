@@ -300,3 +300,26 @@ def test_times_that_go_back_stop_rather_than_replaying_out_of_order(tmp_path: Pa
     assert len(list(read_transcript(together))) == 2
     untimed = write(tmp_path, "[00:00:10] Agent: Hello.\nCustomer: Hi.\n[00:00:12] Agent: Go on.\n")
     assert len(list(read_transcript(untimed))) == 3
+
+
+@pytest.mark.parametrize(
+    ("bad", "message"),
+    [
+        (b"Rep: caf\xe9 ok", "not UTF-8 text (byte 9 of the line)"),
+        (b"Agent: one \x00 two", "NUL bytes"),
+        (b"\xff\xfeA\x00g\x00", "UTF-16 text"),
+    ],
+)
+def test_the_turn_before_a_line_of_bad_bytes_is_replayed(tmp_path: Path, bad: bytes, message: str) -> None:
+    """Each turn waits for the next line (a wrapped line goes on with it), so a line that could not
+    be decoded lost the turn above it: its error came out of the line reader while the turn was
+    held. Now the turns before the bad line are all replayed, then the error names its line."""
+    path = tmp_path / "call.txt"
+    path.write_bytes(
+        b"Agent: Thank you for calling, how can I help?\r\nCaller: My bill is wrong again.\r\n" + bad + b"\r\n"
+    )
+    out, err = io.StringIO(), io.StringIO()
+    code = main(["replay", str(path), "--format", "jsonl"], stdout=out, stderr=err)
+    said = [e["text"] for e in map(json.loads, out.getvalue().splitlines()) if e["type"] == "utterance"]
+    assert code == 4 and said == ["Thank you for calling, how can I help?", "My bill is wrong again."], err.getvalue()
+    assert f"{path}:3: {message}" in err.getvalue()

@@ -3,8 +3,8 @@
 Speakers are channels, so channels are never mixed here: a stereo call recording comes out
 as two mono arrays (agent left, customer right by convention; the caller decides). Anything
 FFmpeg (through PyAV) decodes is accepted: wav, flac, mp3, ogg/opus, m4a..., at any sample
-rate and channel count. Resampling is FFmpeg's (libswresample), done on planar float so each
-channel stays its own plane.
+rate and channel count. Resampling is FFmpeg's (libswresample), each channel on its own; its
+float output is split back into one row per channel.
 
 Errors are one line with a fix (``InputNotFound`` for paths, ``BadInput`` for content);
 PyAV exceptions never escape. A stream that breaks after some audio decoded is returned
@@ -30,6 +30,7 @@ import numpy as np
 from .errors import BadInput, InputNotFound
 
 if TYPE_CHECKING:  # pragma: no cover
+    from av.audio.frame import AudioFrame
     from av.audio.stream import AudioStream
     from av.container import InputContainer
 
@@ -37,6 +38,10 @@ STREAM_RATE_HZ = 16000
 # the file names taken as recordings (qa's folders; a rule path that names a call, rules/loader.py)
 AUDIO_SUFFIXES = (".wav", ".flac", ".mp3", ".ogg", ".oga", ".opus", ".m4a", ".aac", ".wma", ".webm", ".mka", ".mp4")
 """Sample rate of every array that leaves this module (and of the whole pipeline)."""
+
+MIN_SOURCE_RATE_HZ = 4000
+"""The lowest sample rate taken (a phone line's is 8 kHz). Below it a header lies: read at 1 Hz,
+each sample is a second, so 10 s of sound would be 22 hours to decode and recognize."""
 
 _FORMAT_HINT = "convert it with e.g. 'ffmpeg -i INPUT -ar 16000 out.wav', or check the file was copied completely"
 
@@ -299,22 +304,36 @@ class _Frames:
         self.failure: str | None = None
 
     def __iter__(self) -> Iterator[np.ndarray]:
-        """Decode and resample to planar float at 16 kHz. The resampler keeps the source
-        layout, so planes map to channels."""
+        """Decode and resample to float at 16 kHz. The resampler keeps the source layout, so
+        the interleaved samples it gives are split into one row per channel here."""
         import av
 
-        resampler = av.AudioResampler(format="fltp", layout=None, rate=STREAM_RATE_HZ)
+        # packed ("flt"), not planar: PyAV miscounts the planes of a planar frame of 8 channels or
+        # more and reads plane pointers past the frame's eight (a segmentation fault). The samples
+        # are the same either way: libswresample works per channel and only interleaves its output.
+        resampler = av.AudioResampler(format="flt", layout=None, rate=STREAM_RATE_HZ)
         try:
             for frame in self._container.decode(self._stream):
                 for out in resampler.resample(frame):
-                    yield out.to_ndarray()
+                    yield _by_channel(out)
         except (av.error.FFmpegError, ValueError) as exc:
             self.failure = _reason(exc)
         try:
             for out in resampler.resample(None):
-                yield out.to_ndarray()
+                yield _by_channel(out)
         except (av.error.FFmpegError, ValueError) as exc:
             self.failure = self.failure or _reason(exc)
+
+
+def _by_channel(frame: AudioFrame) -> np.ndarray:
+    """The samples of a packed float frame shaped ``(channels, samples)``, each row contiguous.
+    A sample that is no number (NaN, infinite: a glitch in a float recording, spread by the
+    resampler to its neighbours) is silence: kept, it took the recognizer's whole utterance with it."""
+    interleaved = frame.to_ndarray().reshape(-1, frame.layout.nb_channels)
+    planes = np.ascontiguousarray(interleaved.T)
+    if not np.isfinite(planes).all():
+        planes[~np.isfinite(planes)] = 0.0
+    return planes
 
 
 class _open:
@@ -331,7 +350,9 @@ class _open:
         path = self._path
         _check_readable(path)
         try:
-            container = av.open(str(path), mode="r")
+            # a tag in another encoding than UTF-8 (a Windows recorder's Latin-1 'café') is not the
+            # call's business: PyAV would raise UnicodeDecodeError for it
+            container = av.open(str(path), mode="r", metadata_errors="replace")
         except av.error.FFmpegError as exc:
             raise BadInput(f"{path} is not a recording that can be decoded ({_reason(exc)})", _FORMAT_HINT) from None
         self._container = container
@@ -339,10 +360,18 @@ class _open:
             if not container.streams.audio:
                 raise BadInput(f"{path} has no audio stream", "give a recording of the call (wav, flac, mp3, ogg, m4a)")
             stream = container.streams.audio[0]
+            if stream.codec_context is None:  # a codec FFmpeg does not know (a WAV's format tag 0)
+                raise BadInput(f"{path} holds audio in a format there is no decoder for", _FORMAT_HINT)
             source_rate_hz = int(stream.codec_context.sample_rate or 0)
             source_channels = int(stream.codec_context.channels or 0)
             if source_rate_hz <= 0 or source_channels <= 0:
                 raise BadInput(f"{path} has an audio stream without a sample rate or channel layout", _FORMAT_HINT)
+            if source_rate_hz < MIN_SOURCE_RATE_HZ:  # a header that lies: seconds of sound read as hours
+                raise BadInput(
+                    f"{path} gives a sample rate of {source_rate_hz} Hz, too low for speech (a phone line's is "
+                    "8000 Hz): its header is damaged",
+                    "export the recording again from where it came from, or check the file was copied completely",
+                )
         except BaseException:
             container.close()
             raise

@@ -341,7 +341,10 @@ def read_labels(path: Path) -> dict[str, Labels]:
             else {"labels": value}
         )
         labels = parse_labels(record, where)
-        assert labels is not None
+        if labels is None:  # a record of 'borderline' alone: which moments it makes hard, of no labels
+            raise BadInput(
+                f"{where}: {name!r} has '{BORDERLINE_FIELD}' but no 'labels'", 'add "labels": {"RULE": [TURN, ...]}'
+            )
         out[name] = labels
     return out
 

@@ -172,6 +172,18 @@ def _read_yaml(path: Path) -> dict[str, Any]:
         raise BadInput(
             f"cannot read the masking list {path}: {exc.strerror or exc}", f"fix or remove it (or unset ${LIST_ENV})"
         ) from None
+    except UnicodeDecodeError as exc:
+        line = path.read_bytes().count(b"\n", 0, exc.start) + 1  # exc.start: the byte the file went wrong at
+        raise BadInput(f"{path}:{line}: masking list is not UTF-8 text", "save the file as UTF-8") from None
+    except yaml.reader.ReaderError as exc:  # a character YAML does not allow, found before parsing
+        from .yaml_words import LINE_BREAK
+
+        lines = LINE_BREAK.split(text[: exc.position])
+        raise BadInput(
+            f"{path}:{len(lines)}:{len(lines[-1]) + 1}: masking list holds a control character "
+            f"(U+{exc.character:04X}) YAML does not allow",
+            "delete it: most editors do not show it, so retype the text around it",
+        ) from None
     except yaml.MarkedYAMLError as exc:  # in the plain words of a rule file's syntax error
         from .yaml_words import syntax_problem
 

@@ -342,7 +342,16 @@ def read_text_transcript(path: Path, speaker_map: SpeakerMap = ()) -> Iterator[U
         prev_end = utterance.end_s
         return utterance
 
-    for lineno, raw in _text_lines(path):
+    lines = _text_lines(path)
+    while True:
+        try:
+            lineno, raw = next(lines)
+        except StopIteration:
+            break
+        except BadInput:  # a line that cannot be read (bytes not UTF-8, NUL): the turn before it is kept
+            if pending is not None:
+                yield finish(None)
+            raise
         line = raw.rstrip("\r\n")
         if not line.strip():
             continue

@@ -27,7 +27,7 @@ from typing import Sequence
 from ..audio import AUDIO_SUFFIXES
 from ..errors import InputNotFound, UsageError
 from ..sources import TRANSCRIPT_SUFFIXES, ReplayInput
-from ..transcript import SPEAKER_MAP_SUFFIXES, SpeakerMap, not_a_transcript
+from ..transcript import SPEAKER_MAP_SUFFIXES, SpeakerMap, not_a_transcript, read_lines
 from ..types import Speaker
 
 SIDE_PATTERN = r"^(?P<call>.+?)[_.\- ](?P<side>agent|customer|caller|client)$"
@@ -70,11 +70,15 @@ def _expand(item: str, found: list[Path], missing: list[tuple[Path, InputNotFoun
     if item.startswith("@"):
         list_file = Path(item[1:])
         try:
-            lines = list_file.read_text(encoding="utf-8-sig").splitlines()
+            with list_file.open("rb"):
+                pass
         except OSError as exc:
             raise InputNotFound(
                 f"cannot read the list {list_file}: {exc.strerror}", "check the path after '@'"
             ) from None
+        # as a transcript's lines are read: bytes that are not UTF-8 (a list in UTF-16, as PowerShell's
+        # '>' writes it; a name in Latin-1) or a NUL are BadInput naming the line, not a crash
+        lines = [line for _, line in read_lines(list_file)]
 
         def in_list(exc: InputNotFound, number: int) -> InputNotFound:
             """The error of a list's line: which line of which list, and how its paths are read."""
@@ -149,9 +153,11 @@ def _channels(path: Path) -> int | None:
     import av
 
     try:
-        with av.open(str(path)) as container:
+        # metadata_errors: a tag not in UTF-8 (a Windows recorder's Latin-1) leaves the channels readable
+        with av.open(str(path), metadata_errors="replace") as container:
             streams = container.streams.audio
-            return int(streams[0].codec_context.channels or 0) or None if streams else None
+            context = streams[0].codec_context if streams else None  # None: a codec FFmpeg does not know
+            return int(context.channels or 0) or None if context is not None else None
     except (OSError, av.error.FFmpegError, ValueError, IndexError):
         return None
 

@@ -12,6 +12,7 @@ network, no CDN), built from the call's events alone.
 from __future__ import annotations
 
 import functools
+import math
 import re
 from typing import Any, Mapping, Sequence
 
@@ -90,10 +91,12 @@ def highlight(text: str, phrases: Sequence[tuple[str, str, str]]) -> Markup:
 
 
 def _ticks(duration: float) -> float:
-    for step in (5, 10, 15, 30, 60, 120, 300, 600, 900, 1800):
+    """The step between the timeline's ticks: at most 12 of them, on round times. Past 12 hours, whole
+    hours (a transcript timed in epoch milliseconds, 1.7e12 s, would otherwise draw millions)."""
+    for step in (5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600):
         if duration / step <= 12:
             return step
-    return 3600
+    return 3600.0 * math.ceil(duration / 3600 / 12)
 
 
 def _spread(xs: Sequence[float], gap: float) -> list[float]:

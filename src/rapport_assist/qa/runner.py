@@ -572,7 +572,7 @@ def _audio_length(call: CallInput) -> float | None:
     longest = 0.0
     for path in call.files:
         try:
-            with av.open(str(path)) as container:
+            with av.open(str(path), metadata_errors="replace") as container:  # tags not in UTF-8 too
                 if container.duration is None:
                     return None
                 longest = max(longest, container.duration / 1_000_000)

@@ -221,7 +221,21 @@ def parse_yaml(text: str, path: str, problems: Problems) -> YValue | None:
 
 def parse_yaml_python(text: str, path: str, problems: Problems) -> YValue | None:
     """``parse_yaml`` with PyYAML's Python loader only (aliases refused as they come)."""
-    loader = _Loader(text)
+    try:
+        loader = _Loader(text)  # checks every character first: YAML allows no control characters
+    except yaml.reader.ReaderError as exc:
+        lines = LINE_BREAK.split(text[: exc.position])  # as PyYAML counts lines
+        code = exc.character if isinstance(exc.character, int) else ord(str(exc.character)[:1] or "\0")
+        problems.items.append(
+            RuleProblem(
+                path,
+                len(lines),
+                len(lines[-1]) + 1,
+                f"a control character (U+{code:04X}) YAML does not allow",
+                "delete it: most editors do not show it, so retype the text around it",
+            )
+        )
+        return None
     try:
         if not loader.check_node():
             return None
