@@ -916,3 +916,31 @@ def test_a_folder_that_cannot_be_read_is_an_error_row_not_calls_left_out_unsaid(
     assert rows["week_2"]["status"] == "error", rows
     assert "cannot read the folder" in rows["week_2"]["error"] and "week 2" in rows["week_2"]["error"]
     assert "the calls in it cannot be read" in err
+
+
+def test_a_worker_that_dies_fails_its_call_and_the_batch_goes_on(tmp_path: Path) -> None:
+    """A pool worker killed mid-call (the out-of-memory killer's SIGKILL; a crash in native code
+    ends a worker alike): the call it was on fails, saying so, and every other call is done. With
+    multiprocessing.Pool the run waited for the dead worker's calls for ever."""
+    import threading
+
+    from qa_crash_support import run_or_die
+    from rapport_assist.qa.runner import WORKER_DIED, QaSettings, group_tasks, plan, run_on_pool
+    from rapport_assist.rules import default_rules_dir
+
+    for name in ("a", "b", "crash", "d", "e"):
+        (tmp_path / f"{name}.jsonl").write_bytes(TRANSCRIPT.read_bytes())
+    calls, _ = discover([tmp_path])
+    settings = QaSettings(out_dir=tmp_path / "out", cache_dir=tmp_path / "cache", rule_paths=(default_rules_dir(),))
+    todo, _ = plan(calls, settings)
+    groups = group_tasks(todo, settings)
+    assert len(groups) == 5  # (transcripts go alone)
+    outcomes = []
+    runner = threading.Thread(target=lambda: outcomes.extend(run_on_pool(groups, settings, 2, run_or_die)), daemon=True)
+    runner.start()
+    runner.join(300)
+    assert not runner.is_alive(), "the run hung on the dead worker's calls"
+    by_call = {o.call_id: o for o in outcomes}
+    assert sorted(by_call) == ["a", "b", "crash", "d", "e"] and len(outcomes) == 5
+    assert by_call["crash"].status == "error" and WORKER_DIED in (by_call["crash"].error or "")
+    assert all(by_call[c].status == "done" for c in "abde"), {c: (o.status, o.error) for c, o in by_call.items()}

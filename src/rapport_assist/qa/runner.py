@@ -30,7 +30,7 @@ import threading
 import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, Iterable, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator, Sequence
 
 from ..endpoint import EndpointerOptions
 from ..errors import OutputError, RapportError, UsageError
@@ -514,7 +514,7 @@ def _another_calls(done: dict[str, Any] | None, call: CallInput, finished: str |
 
 
 def _start_pool_worker() -> None:
-    """A pool worker: Ctrl-C is the parent's to handle, which stops the workers (``pool.terminate``)."""
+    """A pool worker: Ctrl-C is the parent's to handle, which stops the workers (``_stop_pool``)."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     try:  # faster-whisper's batches make a tqdm bar, whose lock is then a named semaphore: a worker
         # stopped by terminate() leaves it for the resource tracker, which then warns of "leaked
@@ -593,20 +593,82 @@ def run_local(tasks: Sequence[Task], settings: QaSettings, workers: int) -> Iter
         for group in groups:
             yield from _run_group((group, settings))
         return
+    yield from run_on_pool(groups, settings, min(workers, len(groups)))
+
+
+WORKER_DIED = (
+    "the process working on this call died (a crash, or the system ran out of memory and stopped it); "
+    "the other calls went on"
+)
+WORKER_DIED_HINT = "run this call alone with '--workers 1' to see why; with less memory in use it may pass"
+
+
+def run_on_pool(
+    groups: Sequence[list[Task]],
+    settings: QaSettings,
+    workers: int,
+    run: Callable[[tuple[list[Task], QaSettings]], list[CallOutcome]] = _run_group,
+) -> Iterator[CallOutcome]:
+    """The groups' outcomes as they finish on ``workers`` processes (``run``: what a worker does
+    with a group, module-level so a spawned worker can import it).
+
+    A worker that dies (a crash in native code, or the kernel's out-of-memory killer) breaks the
+    pool, and the groups it had not finished would never come back (``multiprocessing.Pool`` waited
+    for them for ever). Here the calls not finished then are run again, one call at a time on one
+    worker: a call that kills its worker again is the one that fails (``WORKER_DIED``), on a fresh
+    worker the rest go on."""
+    from concurrent.futures import Future, ProcessPoolExecutor, as_completed
+    from concurrent.futures.process import BrokenProcessPool
+
     ctx = multiprocessing.get_context("spawn")  # no fork of a process that may hold model threads
-    pool = ctx.Pool(min(workers, len(groups)), initializer=_start_pool_worker)
-    finished = False
-    try:
+    todo = list(groups)
+    while todo:
+        pool = ProcessPoolExecutor(workers, mp_context=ctx, initializer=_start_pool_worker)
         # biggest groups first (group_tasks' order) keeps the pool busy to the end
-        for outcomes in pool.imap_unordered(_run_group, [(g, settings) for g in groups]):
-            yield from outcomes
-        finished = True
-    finally:
-        if finished:
-            pool.close()
-        else:  # interrupted: stop the calls under way (their outputs are not written yet, or complete)
-            pool.terminate()
-        pool.join()
+        futures: dict[Future[list[CallOutcome]], int] = {pool.submit(run, (g, settings)): n for n, g in enumerate(todo)}
+        done: set[int] = set()
+        broken = stopped = False
+        try:
+            for future in as_completed(futures):
+                try:
+                    outcomes = future.result()
+                except BrokenProcessPool:
+                    broken = True
+                    break
+                done.add(futures[future])
+                yield from outcomes
+            stopped = True
+        finally:
+            if stopped or broken:
+                pool.shutdown(wait=True, cancel_futures=True)
+            else:  # interrupted: stop the calls under way (their outputs are not written yet, or complete)
+                _stop_pool(pool)
+        if not broken:
+            return
+        for future, n in futures.items():  # groups that finished before the pool broke
+            if n not in done and future.done() and not future.cancelled() and future.exception() is None:
+                done.add(n)
+                yield from future.result()
+        left = [[task] for n, group in enumerate(todo) if n not in done for task in group]
+        if workers == 1 and left:  # one call at a time: the first not finished is the one that was running
+            call = left.pop(0)[0].call
+            yield CallOutcome(
+                call.id,
+                "error",
+                error=f"{WORKER_DIED} ({WORKER_DIED_HINT})",
+                files=tuple(map(str, call.files)),
+            )
+        todo, workers = left, 1
+
+
+def _stop_pool(pool: Any) -> None:
+    """Stop a process pool at once: its queued groups cancelled, the workers' calls under way too."""
+    pool.shutdown(wait=False, cancel_futures=True)
+    workers = multiprocessing.active_children()  # (this command's only child processes are its workers)
+    for process in workers:
+        process.terminate()
+    for process in workers:
+        process.join()
 
 
 def local_cluster_size(address: str) -> int | None:
