@@ -193,6 +193,29 @@ def test_a_yml_file_in_a_folder_is_not_left_out_without_a_word(tmp_path: Path) -
     assert warning.hint == "rename it team.yaml"
 
 
+def test_a_yaml_entry_of_a_folder_that_is_no_file_is_not_left_out_without_a_word(tmp_path: Path) -> None:
+    """A team's rules folder whose team.yaml is a link to a share that is not mounted (or a folder
+    named *.yaml, or a pipe): it loaded the other packs and left the team's rules out in silence."""
+    import os
+
+    folder = tmp_path / "team-rules"
+    folder.mkdir()
+    write(folder, MINIMAL, "pack.yaml")
+    (folder / "team.yaml").symlink_to(tmp_path / "share" / "team.yaml")
+    (folder / "old.yaml").mkdir()
+    os.mkfifo(folder / "pipe.yaml")
+    found = problems([folder])
+    link = at(found, 1, 1, f"cannot load team.yaml: a link to {tmp_path / 'share' / 'team.yaml'}, which does not exist")
+    assert link.path == str(folder / "team.yaml") and "mount or restore" in link.hint
+    assert at(found, 1, 1, "cannot load old.yaml: a folder, not a rule file").path == str(folder / "old.yaml")
+    assert at(found, 1, 1, "cannot load pipe.yaml: not a file that can be read").path == str(folder / "pipe.yaml")
+    assert len(found) == 3
+    (folder / "team.yaml").unlink()
+    (folder / "old.yaml").rmdir()
+    (folder / "pipe.yaml").unlink()
+    assert [r.id for r in load_rules([folder]).rules] == ["said-thanks"]
+
+
 def test_tone_calm_says_what_to_write_instead(tmp_path: Path) -> None:
     """rules/README's table offered 'tone: calm|tense|angry', and 'calm' was 'unknown tone'."""
     from rapport_assist.rules import default_rules_dir

@@ -174,6 +174,19 @@ DEFAULT_NAME_INTRO_LEXICON = "name-intro"
 DEFAULT_REQUEST_LEXICON = "customer-request"
 
 
+def _not_a_rule_file(path: Path) -> RuleProblem:
+    """A ``*.yaml`` entry of a rules folder that is no file to read: a link to nothing (a share
+    not mounted), a folder, a pipe."""
+    if path.is_symlink() and not path.exists():
+        what = f"a link to {os.readlink(path)}, which does not exist"
+        fix = "mount or restore what it points at, or remove the link"
+    elif path.is_dir():
+        what, fix = "a folder, not a rule file", "rename the folder (a rules folder loads its *.yaml files)"
+    else:
+        what, fix = "not a file that can be read", "replace it with the rule file, or remove it"
+    return RuleProblem(str(path), 1, 1, f"cannot load {path.name}: {what}", fix)
+
+
 def load_rules(paths: Sequence[Path], leave_out: Collection[Loc] = ()) -> RuleSet:
     """Load rule files and folders (every ``*.yaml`` inside, sorted) into one ``RuleSet``;
     ``leave_out``: override entries (``RuleSet.overrides``) to load as if they were not written.
@@ -189,6 +202,8 @@ def load_rules(paths: Sequence[Path], leave_out: Collection[Loc] = ()) -> RuleSe
         path = Path(raw)
         if path.is_dir():
             found = sorted(p for p in path.glob("*.yaml") if p.is_file())
+            for odd in sorted(p for p in path.glob("*.yaml") if not p.is_file()):  # was left out without a word
+                problems.items.append(_not_a_rule_file(odd))
             yml = sorted(p for p in path.glob("*.yml") if p.is_file())  # a folder loads *.yaml only
             if not found:
                 what, fix = "folder has no *.yaml rule files", "point at a folder of rule packs or at a single file"
