@@ -10,7 +10,7 @@ from PySide6.QtCore import QSettings
 from rapport_assist.assist import AssistModel, BudgetConfig, FeedbackLog
 from rapport_assist.gui.app import AppBackend, SidebarOptions
 from rapport_assist.gui.controller import Prefs
-from rapport_assist.gui.window import SidebarWindow
+from rapport_assist.gui.window import LiveUnavailable, SidebarWindow
 from rapport_assist.types import Evidence, Nudge, Speaker
 
 
@@ -87,3 +87,20 @@ def nudge(rule: str, t: float, index: int) -> Nudge:
         utterance_index=index,
         evidence=(words,),
     )
+
+
+class ReviewBackend(AppBackend):
+    """The app's backend with one spaCy model shared by a test module (``annotator``) and no live
+    capture: for reviews of recordings and transcripts."""
+
+    __test__ = False
+
+    def __init__(self, options, ruleset, annotator) -> None:
+        super().__init__(options, ruleset)
+        self._shared = annotator
+
+    def annotator(self):
+        return self._shared
+
+    def make_live(self, prefs):
+        raise LiveUnavailable("live capture not available in this build")

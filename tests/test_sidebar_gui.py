@@ -21,7 +21,6 @@ from PySide6.QtWidgets import QApplication, QLineEdit, QVBoxLayout, QWidget  # n
 from rapport_assist.assist import AssistModel, BudgetConfig, FeedbackLog  # noqa: E402
 from rapport_assist.gui.app import (  # noqa: E402
     DEMO_TRANSCRIPT,
-    AppBackend,
     InterruptCloses,
     SidebarOptions,
     demo_hint,
@@ -31,7 +30,7 @@ from rapport_assist.gui.window import LiveUnavailable, SidebarWindow  # noqa: E4
 from rapport_assist.playback import Playback  # noqa: E402
 from rapport_assist.rules import RuleLibrary, default_rules_dir  # noqa: E402
 from rapport_assist.types import CallSummary, Evidence, Nudge, Partial, Speaker, TurnRevision, Utterance  # noqa: E402
-from sidebar_support import PushRunner  # noqa: E402
+from sidebar_support import ReviewBackend, PushRunner  # noqa: E402
 from team_rules_fixture import TEAM_RULES  # noqa: E402
 
 
@@ -40,22 +39,6 @@ def annotator():
     from rapport_assist.annotate import Annotator
 
     return Annotator()
-
-
-class TestBackend(AppBackend):
-    """The app's backend with one spaCy model for the whole module and no live capture."""
-
-    __test__ = False
-
-    def __init__(self, options, ruleset, annotator) -> None:
-        super().__init__(options, ruleset)
-        self._shared = annotator
-
-    def annotator(self):
-        return self._shared
-
-    def make_live(self, prefs):
-        raise LiveUnavailable("live capture not available in this build")
 
 
 @pytest.fixture
@@ -68,7 +51,7 @@ def make_sidebar(qtbot, tmp_path, annotator):
         library = RuleLibrary(rules or [default_rules_dir()])
         model = AssistModel(prefs.budget(), FeedbackLog(tmp_path / "feedback.jsonl"))
         watcher = RuleWatcher(library, model)
-        backend = TestBackend(SidebarOptions(rules=library.paths, warm_up=False), lambda: watcher.ruleset, annotator)
+        backend = ReviewBackend(SidebarOptions(rules=library.paths, warm_up=False), lambda: watcher.ruleset, annotator)
         window = SidebarWindow(model, prefs, backend, watcher, style=style)
         watcher.setParent(window)
         qtbot.addWidget(window)

@@ -25,13 +25,32 @@ from rapport_assist.rules import default_rules_dir  # noqa: E402
 from sidebar_support import LoadedBackend  # noqa: E402
 
 
+def live_sidebar(qtbot, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, recognizer, mic: str, customer: str, **budget):
+    """The real window on the real model (no warm-up), its settings and data in ``tmp_path``, its
+    microphone and customer devices set, shown; ``budget``: BudgetConfig fields."""
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
+    monkeypatch.setenv("RAPPORT_ASSIST_DATA", str(tmp_path / "data"))
+    prefs = Prefs(QSettings(str(tmp_path / "sidebar.ini"), QSettings.Format.IniFormat))
+    if budget:
+        prefs.set_budget(BudgetConfig(**budget))
+    prefs.set("devices/mic", mic)
+    prefs.set("devices/customer", customer)
+    options = SidebarOptions(rules=[default_rules_dir()], warm_up=False)
+    backend = LoadedBackend(options, recognizer)
+    model = AssistModel(prefs.budget(), FeedbackLog(tmp_path / "feedback.jsonl"))
+    window = SidebarWindow(model, prefs, backend)
+    attach_rules(window, backend, options.rules)
+    qtbot.addWidget(window)
+    window.show()
+    qtbot.waitExposed(window)
+    return window
+
+
 @pytest.mark.slow
 @pytest.mark.model
 def test_a_live_call_shows_a_card_and_the_crm_keeps_the_keyboard(
     qtbot, pulse, recognizer, speak, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ):
-    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
-    monkeypatch.setenv("RAPPORT_ASSIST_DATA", str(tmp_path / "data"))
     crm = QWidget()
     field = QLineEdit()
     QVBoxLayout(crm).addWidget(field)
@@ -39,19 +58,10 @@ def test_a_live_call_shows_a_card_and_the_crm_keeps_the_keyboard(
     crm.show()
     qtbot.waitExposed(crm)
 
-    prefs = Prefs(QSettings(str(tmp_path / "sidebar.ini"), QSettings.Format.IniFormat))
-    prefs.set_budget(BudgetConfig(min_gap_s=0))
-    prefs.set("devices/mic", "pulse:agent_line.monitor")
-    prefs.set("devices/customer", "pulse:customer_line.monitor")
-    options = SidebarOptions(rules=[default_rules_dir()], warm_up=False)
-    backend = LoadedBackend(options, recognizer)
-    model = AssistModel(prefs.budget(), FeedbackLog(tmp_path / "feedback.jsonl"))
-    window = SidebarWindow(model, prefs, backend)
-    attach_rules(window, backend, options.rules)
-    qtbot.addWidget(window)
+    window = live_sidebar(
+        qtbot, tmp_path, monkeypatch, recognizer, "pulse:agent_line.monitor", "pulse:customer_line.monitor", min_gap_s=0
+    )
     window.cards.animate = False
-    window.show()
-    qtbot.waitExposed(window)
     crm.activateWindow()
     field.setFocus()
     qtbot.waitUntil(lambda: field.hasFocus())
@@ -91,19 +101,9 @@ def test_ctrl_c_ends_a_live_call_and_finishes_its_log(
 ):
     """Ctrl-C in the sidebar's terminal during a live call (run_sidebar's handler): the window
     closes as its own close would, the call ends, and its event log ends with the call's end."""
-    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
-    monkeypatch.setenv("RAPPORT_ASSIST_DATA", str(tmp_path / "data"))
-    prefs = Prefs(QSettings(str(tmp_path / "sidebar.ini"), QSettings.Format.IniFormat))
-    prefs.set("devices/mic", "pulse:agent_line.monitor")
-    prefs.set("devices/customer", "pulse:customer_line.monitor")
-    options = SidebarOptions(rules=[default_rules_dir()], warm_up=False)
-    backend = LoadedBackend(options, recognizer)
-    model = AssistModel(prefs.budget(), FeedbackLog(tmp_path / "feedback.jsonl"))
-    window = SidebarWindow(model, prefs, backend)
-    attach_rules(window, backend, options.rules)
-    qtbot.addWidget(window)
-    window.show()
-    qtbot.waitExposed(window)
+    window = live_sidebar(
+        qtbot, tmp_path, monkeypatch, recognizer, "pulse:agent_line.monitor", "pulse:customer_line.monitor"
+    )
     assert window.start_live(), window.model.status["microphone"]
     words = speak("Thank you. You need to restart the router now.")
     gap = np.zeros(16000, np.float32)
@@ -132,19 +132,9 @@ def test_one_input_chosen_for_both_sides_is_why_live_is_off_and_no_record_is_lef
     """The panel's microphone and customer set to the same input: starting a live call says why it
     cannot (the microphone row, as for no device), no call runs, and no empty call record is left
     in the calls folder (the call used to start, create its log, then raise out of the button)."""
-    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
-    monkeypatch.setenv("RAPPORT_ASSIST_DATA", str(tmp_path / "data"))
-    prefs = Prefs(QSettings(str(tmp_path / "sidebar.ini"), QSettings.Format.IniFormat))
-    prefs.set("devices/mic", "pulse:agent_line.monitor")
-    prefs.set("devices/customer", "pulse:agent_line.monitor")
-    options = SidebarOptions(rules=[default_rules_dir()], warm_up=False)
-    backend = LoadedBackend(options, recognizer)
-    model = AssistModel(prefs.budget(), FeedbackLog(tmp_path / "feedback.jsonl"))
-    window = SidebarWindow(model, prefs, backend)
-    attach_rules(window, backend, options.rules)
-    qtbot.addWidget(window)
-    window.show()
-    qtbot.waitExposed(window)
+    window = live_sidebar(
+        qtbot, tmp_path, monkeypatch, recognizer, "pulse:agent_line.monitor", "pulse:agent_line.monitor"
+    )
     assert not window.start_live()
     status = window.model.status["microphone"]
     assert status.level == "off" and "both set to pulse:agent_line.monitor" in status.message, status
@@ -166,19 +156,9 @@ def test_a_live_call_that_ends_by_itself_leaves_the_call_as_stop_would(
         raise RuntimeError("a bug in the recognizer thread")
 
     monkeypatch.setattr(RecognitionWorker, "_take", broken)  # the fault: the thread's loop raises
-    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
-    monkeypatch.setenv("RAPPORT_ASSIST_DATA", str(tmp_path / "data"))
-    prefs = Prefs(QSettings(str(tmp_path / "sidebar.ini"), QSettings.Format.IniFormat))
-    prefs.set("devices/mic", "pulse:agent_line.monitor")
-    prefs.set("devices/customer", "pulse:customer_line.monitor")
-    options = SidebarOptions(rules=[default_rules_dir()], warm_up=False)
-    backend = LoadedBackend(options, recognizer)
-    model = AssistModel(prefs.budget(), FeedbackLog(tmp_path / "feedback.jsonl"))
-    window = SidebarWindow(model, prefs, backend)
-    attach_rules(window, backend, options.rules)
-    qtbot.addWidget(window)
-    window.show()
-    qtbot.waitExposed(window)
+    window = live_sidebar(
+        qtbot, tmp_path, monkeypatch, recognizer, "pulse:agent_line.monitor", "pulse:customer_line.monitor"
+    )
     assert window.start_live(), window.model.status["microphone"]
     assert window.mode_label.text() == "Live call · listening" and not window.accepts_focus()
 

@@ -15,10 +15,11 @@ pytest.importorskip("PySide6", reason="the sidebar needs PySide6: run 'make setu
 from PySide6.QtCore import QSettings, Qt, QTimer  # noqa: E402
 
 from rapport_assist.assist import AssistModel, BudgetConfig, FeedbackLog  # noqa: E402
-from rapport_assist.gui.app import DEMO_TRANSCRIPT, AppBackend, SidebarOptions  # noqa: E402
+from rapport_assist.gui.app import DEMO_TRANSCRIPT, SidebarOptions  # noqa: E402
 from rapport_assist.gui.controller import Prefs, RuleWatcher  # noqa: E402
-from rapport_assist.gui.window import LiveUnavailable, SidebarWindow  # noqa: E402
+from rapport_assist.gui.window import SidebarWindow  # noqa: E402
 from rapport_assist.rules import RuleLibrary, default_rules_dir  # noqa: E402
+from sidebar_support import ReviewBackend  # noqa: E402
 
 
 @pytest.fixture(scope="module")
@@ -26,22 +27,6 @@ def annotator():
     from rapport_assist.annotate import Annotator
 
     return Annotator()
-
-
-class ReviewBackend(AppBackend):
-    """The app's backend with one spaCy model for the module and no live capture."""
-
-    __test__ = False
-
-    def __init__(self, options, ruleset, annotator) -> None:
-        super().__init__(options, ruleset)
-        self._shared = annotator
-
-    def annotator(self):
-        return self._shared
-
-    def make_live(self, prefs):
-        raise LiveUnavailable("live capture not available in this build")
 
 
 def sidebar(qtbot, tmp_path: Path, annotator, feedback: Path) -> SidebarWindow:

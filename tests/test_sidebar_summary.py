@@ -14,28 +14,14 @@ from PySide6.QtWidgets import QApplication, QLineEdit, QVBoxLayout, QWidget  # n
 
 from rapport_assist.annotate import Annotator  # noqa: E402
 from rapport_assist.assist import AssistModel, FeedbackLog  # noqa: E402
-from rapport_assist.gui.app import DEMO_TRANSCRIPT, AppBackend, SidebarOptions  # noqa: E402
+from rapport_assist.gui.app import DEMO_TRANSCRIPT, SidebarOptions  # noqa: E402
 from rapport_assist.gui.controller import Prefs, RuleWatcher  # noqa: E402
-from rapport_assist.gui.window import LiveUnavailable, SidebarWindow  # noqa: E402
-from sidebar_support import PushRunner  # noqa: E402
+from rapport_assist.gui.window import SidebarWindow  # noqa: E402
+from sidebar_support import ReviewBackend, PushRunner  # noqa: E402
 from rapport_assist.playback import pipeline_events  # noqa: E402
 from rapport_assist.rules import RuleLibrary, default_rules_dir  # noqa: E402
 from rapport_assist.sources import ReplayInput  # noqa: E402
 from rapport_assist.types import CallCoaching, CallSummary  # noqa: E402
-
-
-class Backend(AppBackend):
-    __test__ = False
-
-    def __init__(self, options, ruleset, annotator) -> None:
-        super().__init__(options, ruleset)
-        self._shared = annotator
-
-    def annotator(self):
-        return self._shared
-
-    def make_live(self, prefs):
-        raise LiveUnavailable("live capture not available in this build")
 
 
 @pytest.fixture
@@ -44,7 +30,7 @@ def sidebar(qtbot, tmp_path, annotator):
     library = RuleLibrary([default_rules_dir()])
     model = AssistModel(prefs.budget(), FeedbackLog(tmp_path / "feedback.jsonl"))
     watcher = RuleWatcher(library, model)
-    backend = Backend(SidebarOptions(rules=library.paths, warm_up=False), lambda: watcher.ruleset, annotator)
+    backend = ReviewBackend(SidebarOptions(rules=library.paths, warm_up=False), lambda: watcher.ruleset, annotator)
     window = SidebarWindow(model, prefs, backend, watcher)
     watcher.setParent(window)
     qtbot.addWidget(window)
