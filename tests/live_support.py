@@ -11,7 +11,7 @@ import numpy as np
 from rapport_assist.capture import DeviceChoice
 from rapport_assist.live import LiveCall, LiveSettings
 from rapport_assist.live_shared import CallTimeline
-from rapport_assist.types import Utterance
+from rapport_assist.types import Recognition, Utterance
 
 from pulse_server import PulseServer
 
@@ -69,3 +69,30 @@ def play_agent_line(
     settled(events)
     call.stop()
     return events, call
+
+
+class ScriptedRecognizer:
+    """A recognizer stand-in that says the n-th distinct utterance (by its start, 1-based) as
+    ``texts[n]`` (else "segment N"), taking ``delays[n]`` seconds over it (a slow PC's backlog);
+    decoding utterance ``failing`` raises, as faster-whisper does when CTranslate2 cannot
+    allocate (``RuntimeError``)."""
+
+    def __init__(
+        self, texts: dict[int, str] | None = None, delays: dict[int, float] | None = None, failing: int | None = None
+    ) -> None:
+        self.texts = texts or {}
+        self.delays = delays or {}
+        self.failing = failing
+        self.starts: list[float] = []
+
+    def warm_up(self) -> None:
+        pass
+
+    def recognize(self, segment):
+        if segment.start_s not in self.starts:
+            self.starts.append(segment.start_s)
+        n = self.starts.index(segment.start_s) + 1
+        if n == self.failing:
+            raise RuntimeError("std::bad_alloc")
+        time.sleep(self.delays.get(n, 0.0))
+        return Recognition(self.texts.get(n, f"segment {n}"), (), 0.9, 0.0, -0.2)

@@ -24,9 +24,9 @@ from rapport_assist.live import LiveCall, LiveSettings
 from rapport_assist.live_capture import CaptureSupervisor
 from rapport_assist.live_recording import CallAudio
 from rapport_assist.live_shared import CallTimeline, SpeechFeed
-from rapport_assist.types import CallSummary, Nudge, Recognition, Speaker, Status, Utterance
+from rapport_assist.types import CallSummary, Nudge, Speaker, Status, Utterance
 
-from live_support import settled, timeline_items
+from live_support import ScriptedRecognizer, settled, timeline_items
 from pulse_server import PulseServer
 
 RATE = 16000
@@ -64,7 +64,7 @@ def test_a_channel_the_device_lacks_is_refused_before_the_call_with_its_channels
     instead of a call that retries it every 2 s for ever."""
     settings = LiveSettings(agent=DeviceChoice("pulse:agent_line.monitor", 3), customer=None)
     with pytest.raises(UsageError) as refused:
-        LiveCall(settings, recognizer=_Scripted({}))
+        LiveCall(settings, recognizer=ScriptedRecognizer({}))
     said = refused.value.one_line()
     assert "pulse:agent_line.monitor has 1 channel (channel 0)" in said and "channel 3" in said, said
     assert "pulse:agent_line.monitor#0" in said and "mixed down" in said, said
@@ -78,7 +78,7 @@ def test_the_terminal_refuses_a_channel_the_device_lacks_before_saving_it(
 
     class QuickCall(LiveCall):  # (no speech model: the call, if it starts, ends after --seconds)
         def __init__(self, settings, **kwargs):
-            super().__init__(settings, recognizer=_Scripted({}), **kwargs)
+            super().__init__(settings, recognizer=ScriptedRecognizer({}), **kwargs)
 
     monkeypatch.setattr(live, "LiveCall", QuickCall)
     monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
@@ -162,26 +162,6 @@ def test_a_side_without_a_channel_hears_the_mix_also_when_the_other_side_takes_o
 # ------------------------------------------------------------------ the call's end
 
 
-class _Scripted:
-    """A recognizer that says the n-th distinct utterance (by start) as ``texts[n]`` (1-based),
-    taking ``delays[n]`` seconds over it (a slow PC's backlog)."""
-
-    def __init__(self, texts: dict[int, str], delays: dict[int, float] | None = None) -> None:
-        self.texts = texts
-        self.delays = delays or {}
-        self.starts: list[float] = []
-
-    def warm_up(self) -> None:
-        pass
-
-    def recognize(self, segment):
-        if segment.start_s not in self.starts:
-            self.starts.append(segment.start_s)
-        n = self.starts.index(segment.start_s) + 1
-        time.sleep(self.delays.get(n, 0.0))
-        return Recognition(self.texts.get(n, f"segment {n}"), (), 0.9, 0.0, -0.2)
-
-
 WAIT_RULE = textwrap.dedent("""\
     version: 1
     lexicons:
@@ -218,7 +198,7 @@ def test_the_call_clock_stops_at_the_stop_time_while_the_backlog_is_recognized(
     gap = np.zeros(RATE, np.float32)
     line = np.concatenate([gap, first, gap, second])
     events: list = []
-    recognizer = _Scripted({1: "This is awful.", 2: "I waited all day."}, delays={2: 10.0})
+    recognizer = ScriptedRecognizer({1: "This is awful.", 2: "I waited all day."}, delays={2: 10.0})
     call = LiveCall(
         LiveSettings(
             agent=DeviceChoice("pulse:agent_line.monitor"),
@@ -251,7 +231,7 @@ def test_a_stopped_call_lasts_from_start_to_stop(pulse: PulseServer, speak, tmp_
     events: list = []
     call = LiveCall(
         LiveSettings(agent=DeviceChoice("pulse:agent_line.monitor"), customer=None, record_to=tmp_path),
-        recognizer=_Scripted({1: "Thank you for calling today."}),
+        recognizer=ScriptedRecognizer({1: "Thank you for calling today."}),
     )
     call.start(events.append)
     time.sleep(1.0)
@@ -282,7 +262,7 @@ def test_a_second_ctrl_c_skips_the_backlog_but_closes_the_record(
     import rapport_assist.live as live
     from rapport_assist.cli.entry import main
 
-    recognizer = _Scripted({1: "first words", 2: "second words", 3: "third words"}, delays={2: 4.0, 3: 4.0})
+    recognizer = ScriptedRecognizer({1: "first words", 2: "second words", 3: "third words"}, delays={2: 4.0, 3: 4.0})
 
     class SlowCall(LiveCall):
         def __init__(self, settings, **kwargs):

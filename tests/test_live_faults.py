@@ -21,32 +21,12 @@ from rapport_assist.live import LiveCall, LiveSettings
 from rapport_assist.live_capture import CaptureSupervisor
 from rapport_assist.live_recording import CallAudio
 from rapport_assist.live_shared import CallTimeline, SpeechFeed
-from rapport_assist.types import CallSummary, Recognition, Speaker, Status, Utterance
+from rapport_assist.types import CallSummary, Speaker, Status, Utterance
 
-from live_support import timeline_items
+from live_support import ScriptedRecognizer, timeline_items
 
 from live_support import settled
 from pulse_server import PulseServer
-
-
-class _FailsOnOneUtterance:
-    """A recognizer whose decoding of one utterance raises, as faster-whisper does when CTranslate2
-    cannot allocate (``RuntimeError``); the others become "segment N" (N: its distinct start)."""
-
-    def __init__(self, failing: int) -> None:
-        self.failing = failing
-        self.starts: list[float] = []
-
-    def warm_up(self) -> None:
-        pass
-
-    def recognize(self, segment):
-        if segment.start_s not in self.starts:
-            self.starts.append(segment.start_s)
-        n = self.starts.index(segment.start_s) + 1
-        if n == self.failing:
-            raise RuntimeError("std::bad_alloc")
-        return Recognition(f"segment {n}", (), 0.9, 0.0, -0.2)
 
 
 def _stop_within(call: LiveCall, timeout_s: float) -> bool:
@@ -67,7 +47,7 @@ def test_a_recognizer_error_on_one_utterance_is_said_and_the_call_goes_on(
     gap = np.zeros(16000, np.float32)
     line = np.concatenate([gap, speech, gap, speech, gap, speech, gap, gap])
     events: list = []
-    recognizer = _FailsOnOneUtterance(failing=2)
+    recognizer = ScriptedRecognizer(failing=2)
     call = LiveCall(
         LiveSettings(
             agent=DeviceChoice("pulse:agent_line.monitor"),
@@ -94,7 +74,7 @@ def test_a_recognizer_error_on_one_utterance_is_said_and_the_call_goes_on(
     assert any(e["type"] == "status" and e["code"] == "recognizer_failed" for e in logged)
 
 
-class _FailsToWarmUp(_FailsOnOneUtterance):
+class _FailsToWarmUp(ScriptedRecognizer):
     """A recognizer whose first decoding (the warm-up) raises, as CTranslate2 does for a model its
     build cannot run (``RuntimeError``)."""
 

@@ -176,14 +176,10 @@ def _read_yaml(path: Path) -> dict[str, Any]:
         line = path.read_bytes().count(b"\n", 0, exc.start) + 1  # exc.start: the byte the file went wrong at
         raise BadInput(f"{path}:{line}: masking list is not UTF-8 text", "save the file as UTF-8") from None
     except yaml.reader.ReaderError as exc:  # a character YAML does not allow, found before parsing
-        from .yaml_words import LINE_BREAK
+        from .yaml_words import control_character
 
-        lines = LINE_BREAK.split(text[: exc.position])
-        raise BadInput(
-            f"{path}:{len(lines)}:{len(lines[-1]) + 1}: masking list holds a control character "
-            f"(U+{exc.character:04X}) YAML does not allow",
-            "delete it: most editors do not show it, so retype the text around it",
-        ) from None
+        found = control_character(exc, str(path), text)
+        raise BadInput(f"{path}:{found.line}:{found.col}: masking list holds {found.message}", found.hint) from None
     except yaml.MarkedYAMLError as exc:  # in the plain words of a rule file's syntax error
         from .yaml_words import syntax_problem
 

@@ -162,6 +162,20 @@ def _opening(text: str, opening: str) -> int:
     return len(text) - 1
 
 
+def control_character(exc: yaml.reader.ReaderError, path: str, text: str) -> SyntaxProblem:
+    """A character YAML does not allow (a NUL, an ESC: PyYAML's ``ReaderError``, raised before it
+    parses anything) at its line and column in ``text``."""
+    lines = LINE_BREAK.split(text[: exc.position])  # as PyYAML counts lines
+    code = exc.character if isinstance(exc.character, int) else ord(str(exc.character)[:1] or "\0")
+    return SyntaxProblem(
+        path,
+        len(lines),
+        len(lines[-1]) + 1,
+        f"a control character (U+{code:04X}) YAML does not allow",
+        "delete it: most editors do not show it, so retype the text around it",
+    )
+
+
 def syntax_problem(exc: yaml.MarkedYAMLError, path: str, text: str = "") -> SyntaxProblem:
     """A PyYAML syntax error in plain words, at the place a person would look."""
     raw = " ".join(t for t in (exc.context, exc.problem) if t) or "invalid YAML"

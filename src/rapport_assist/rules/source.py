@@ -16,7 +16,7 @@ from typing import Iterable, Union
 import yaml
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
-from ..yaml_words import LINE_BREAK, syntax_problem
+from ..yaml_words import LINE_BREAK, control_character, syntax_problem
 
 MAX_DEPTH = 64
 MAX_FILE_BYTES = 2_000_000
@@ -224,17 +224,8 @@ def parse_yaml_python(text: str, path: str, problems: Problems) -> YValue | None
     try:
         loader = _Loader(text)  # checks every character first: YAML allows no control characters
     except yaml.reader.ReaderError as exc:
-        lines = LINE_BREAK.split(text[: exc.position])  # as PyYAML counts lines
-        code = exc.character if isinstance(exc.character, int) else ord(str(exc.character)[:1] or "\0")
-        problems.items.append(
-            RuleProblem(
-                path,
-                len(lines),
-                len(lines[-1]) + 1,
-                f"a control character (U+{code:04X}) YAML does not allow",
-                "delete it: most editors do not show it, so retype the text around it",
-            )
-        )
+        found = control_character(exc, path, text)
+        problems.items.append(RuleProblem(path, found.line, found.col, found.message, found.hint))
         return None
     try:
         if not loader.check_node():
